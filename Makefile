@@ -1,0 +1,99 @@
+# Breakwater — run `make help` for the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Node 24 is the target; scripts/setup-node.sh brings a project-local one when the system's is older.
+export PATH := $(CURDIR)/.breakwater/node/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+# @kubernetes/client-node is ESM-only: jest needs its ESM mode.
+JEST := NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning" jest
+NODE := node --no-warnings=ExperimentalWarning
+KUBECONFIG_LOCAL := $(CURDIR)/.breakwater/kubeconfig
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} \
+	  /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } \
+	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Setup
+
+.PHONY: setup
+setup: .breakwater/node/.ok node_modules/.installed ## Install Node 24 (if the system's is older) and npm dependencies.
+
+.breakwater/node/.ok: scripts/setup-node.sh
+	@scripts/setup-node.sh
+	@mkdir -p .breakwater/node && touch $@
+
+node_modules/.installed: package.json package-lock.json | .breakwater/node/.ok
+	@echo ">> npm ci"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+##@ Development
+
+.PHONY: build
+build: setup ## Compile TypeScript into dist/.
+	tsc -p tsconfig.build.json
+
+.PHONY: generate
+generate: setup ## Generate crds/*.yaml and TypeScript types from the JSON Schemas in crds/schemas.
+	$(NODE) scripts/generate.ts
+
+.PHONY: verify-generated
+verify-generated: setup ## Fail when generated files differ from what `make generate` writes.
+	$(NODE) scripts/generate.ts --check
+
+.PHONY: typecheck
+typecheck: setup ## Type-check everything, tests included.
+	tsc -p tsconfig.json --noEmit
+
+.PHONY: lint
+lint: setup ## Run typescript-eslint (strictTypeChecked).
+	eslint --max-warnings=0 .
+
+.PHONY: format
+format: setup ## Format the code with prettier.
+	prettier --write --log-level=warn .
+
+.PHONY: format-check
+format-check: setup ## Check formatting with prettier.
+	prettier --check --log-level=warn .
+
+##@ Test
+
+.PHONY: test
+test: setup verify-generated typecheck lint format-check ## Run every check and test (unit, then integration on the local cluster).
+	$(JEST) --ci
+
+.PHONY: test-unit
+test-unit: setup ## Run the unit tests only (pure logic, no cluster).
+	$(JEST) --ci --selectProjects unit
+
+.PHONY: test-integration
+test-integration: setup ## Run the integration tests against the local cluster.
+	$(JEST) --ci --selectProjects integration
+
+##@ Local cluster
+
+.PHONY: cluster-up
+cluster-up: setup ## Start etcd, the control plane and the local node; kubeconfig at .breakwater/kubeconfig.
+	$(NODE) test/cluster/cli.ts up
+
+.PHONY: cluster-down
+cluster-down: setup ## Stop the local cluster and every process it started.
+	$(NODE) test/cluster/cli.ts down
+
+.PHONY: cluster-status
+cluster-status: setup ## Show what runs in the local cluster.
+	$(NODE) test/cluster/cli.ts status
+
+.PHONY: cluster-binaries
+cluster-binaries: ## Build (once) and cache the Kubernetes binaries the local cluster runs.
+	test/cluster/build-binaries.sh
+
+.PHONY: clean
+clean: ## Remove build output (keeps the binary cache and node_modules).
+	rm -rf dist coverage

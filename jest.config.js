@@ -1,0 +1,37 @@
+// Two projects: `unit` is pure logic with injected clocks (fast, no I/O beyond loopback);
+// `integration` runs against the local cluster (test/cluster) and real processes.
+// ESM throughout: @kubernetes/client-node is ESM-only, so jest runs with
+// NODE_OPTIONS=--experimental-vm-modules (the Makefile sets it).
+
+const tsJest = [
+  'ts-jest',
+  { useESM: true, tsconfig: 'tsconfig.json', diagnostics: { ignoreCodes: ['TS151001'] } },
+];
+
+const shared = {
+  extensionsToTreatAsEsm: ['.ts'],
+  // ts-jest emits with rewriteRelativeImportExtensions, so './x.ts' arrives as './x.js'.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': tsJest },
+  testEnvironment: 'node',
+};
+
+/** @type {import('jest').Config} */
+export default {
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/runtime/**/*.test.ts', '<rootDir>/operator/**/*.test.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/globalSetup.ts',
+      globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+      testTimeout: 120_000,
+    },
+  ],
+  reporters: ['default', '<rootDir>/test/support/summaryReporter.js'],
+};
