@@ -3,7 +3,8 @@
 # Kubernetes Go modules pinned in k8s-binaries/go.mod, into a cache outside the checkout.
 # Later runs find them there and return at once.
 #
-#   test/cluster/build-binaries.sh            # prints the directory that holds the binaries
+#   test/cluster/build-binaries.sh                  # all five; prints the directory that holds them
+#   test/cluster/build-binaries.sh kube-scheduler   # only the ones named (the others may come from elsewhere)
 #
 # BREAKWATER_CACHE (default ~/.cache/breakwater) moves the cache.
 set -euo pipefail
@@ -23,6 +24,12 @@ declare -A packages=(
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
 )
 order=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
+if (($# > 0)); then
+  for name in "$@"; do
+    [[ -n "${packages[$name]:-}" ]] || { echo "error: unknown binary '$name' (known: ${order[*]})" >&2; exit 2; }
+  done
+  order=("$@")
+fi
 
 missing=()
 for name in "${order[@]}"; do [[ -x "$bin/$name" ]] || missing+=("$name"); done
@@ -58,7 +65,14 @@ for name in "${missing[@]}"; do
   i=$((i + 1))
   started=$(date +%s)
   echo ">> [$i/$total] building $name ($k8s_version) into $bin — the first build takes several minutes" >&2
+  # A heartbeat, so that minutes of compiling do not look like a hang. `read -t` sleeps inside
+  # the subshell itself, so killing it leaves no stray `sleep` behind.
+  (while ! read -rt 30 <> <(:); do echo ">>       still building $name ($(($(date +%s) - started))s)" >&2; done) &
+  heartbeat=$!
+  trap 'kill "$heartbeat" 2>/dev/null || true' EXIT
   (cd "$module" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/$name.partial" "${packages[$name]}")
+  kill "$heartbeat" 2>/dev/null || true
+  wait "$heartbeat" 2>/dev/null || true
   mv "$bin/$name.partial" "$bin/$name"
   echo ">> [$i/$total] $name built in $(($(date +%s) - started))s" >&2
 done
