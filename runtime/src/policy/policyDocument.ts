@@ -1,0 +1,137 @@
+/**
+ * The resolved policy: everything one agent's runtime needs, with defaults applied,
+ * durations in milliseconds and the Cluster-scope share already divided. The operator
+ * writes it as `policy.json` into ConfigMap `<agent>-policy`; the runtime's standalone mode
+ * builds the same document from manifests with the same resolver. Secrets never appear
+ * here: the document names the environment variables that carry them.
+ */
+import { createHash } from 'node:crypto';
+
+export const POLICY_DOCUMENT_VERSION = 1;
+export const POLICY_CONFIGMAP_KEY = 'policy.json';
+export const POLICY_HASH_ANNOTATION = 'breakwater.dev/policy-hash';
+export const BREAKERS_ANNOTATION = 'breakwater.dev/breakers';
+export const AGENT_LABEL = 'breakwater.dev/agent';
+
+export const policyConfigMapName = (agent: string): string => `${agent}-policy`;
+
+export type FailureClass =
+  'ServerError' | 'Overloaded' | 'Timeout' | 'ConnectionError' | 'RateLimited';
+export type PolicyMode = 'Enforce' | 'Shadow';
+export type OverrideState = 'Auto' | 'ForcedOpen' | 'ForcedClosed';
+export type LoadBalancing = 'RoundRobin' | 'LeastLoaded' | 'Weighted' | 'Random';
+
+export interface BreakerSettings {
+  /** The CircuitBreakerPolicy this came from; absent when the agent names none (defaults). */
+  readonly policyName?: string;
+  readonly failureThreshold: number;
+  readonly successThreshold: number;
+  readonly openDurationMs: number;
+  readonly maxOpenDurationMs?: number;
+  readonly halfOpenMaxCalls: number;
+  readonly failureRate?: {
+    readonly thresholdPercent: number;
+    readonly minimumCalls: number;
+    readonly window:
+      | { readonly type: 'Count'; readonly size: number }
+      | { readonly type: 'Time'; readonly sizeMs: number };
+  };
+  readonly slowCall?: { readonly durationMs: number; readonly thresholdPercent: number };
+  readonly failOn: readonly FailureClass[];
+  readonly override: {
+    readonly state: OverrideState;
+    readonly reason?: string;
+    /** Epoch ms after which the override no longer applies. */
+    readonly untilMs?: number;
+  };
+  readonly mode: PolicyMode;
+}
+
+export interface RateLimitSettings {
+  readonly policyName?: string;
+  readonly scope: 'PerReplica' | 'Cluster';
+  /** Replicas the Cluster-scope numbers were divided by (1 for PerReplica). */
+  readonly shareOf: number;
+  /** Per-replica numbers in force. Absent parts are unlimited. */
+  readonly requests?: { readonly perSecond: number; readonly burst: number };
+  readonly tokens?: { readonly inputPerMinute?: number; readonly outputPerMinute?: number };
+  readonly concurrency?: {
+    readonly maxConcurrent: number;
+    readonly maxQueue: number;
+    readonly queueTimeoutMs: number;
+  };
+  readonly adaptive: { readonly honorRetryAfter: boolean; readonly providerHeaders: boolean };
+  readonly onLimit: 'Reject' | 'Wait';
+  readonly maxWaitMs: number;
+  readonly mode: PolicyMode;
+}
+
+export interface BackendSettings {
+  readonly name: string;
+  readonly baseURL: string;
+  /** Environment variable holding this backend's API key. */
+  readonly apiKeyEnv: string;
+  readonly weight: number;
+}
+
+export interface ToolSettings {
+  readonly name: string;
+  readonly description: string;
+  readonly inputSchema: Readonly<Record<string, unknown>>;
+  readonly url: string;
+  readonly timeoutMs: number;
+}
+
+export interface PolicyDocument {
+  readonly version: typeof POLICY_DOCUMENT_VERSION;
+  readonly agent: {
+    readonly namespace: string;
+    readonly name: string;
+    readonly generation: number;
+  };
+  readonly model: {
+    readonly name: string;
+    readonly fallbacks: readonly string[];
+    readonly maxTokens: number;
+    readonly temperature?: number;
+  };
+  readonly systemPrompt?: string;
+  /** One entry at least: `provider` becomes the backend named "default" when no backends are listed. */
+  readonly backends: readonly BackendSettings[];
+  readonly loadBalancing: LoadBalancing;
+  readonly tools: readonly ToolSettings[];
+  readonly timeoutMs: number;
+  readonly retry: {
+    readonly maxAttempts: number;
+    readonly initialDelayMs: number;
+    readonly maxDelayMs: number;
+  };
+  readonly circuitBreaker: BreakerSettings;
+  readonly rateLimit: RateLimitSettings;
+  readonly access: {
+    /** Secret (same namespace) whose every value is an accepted client key; absent = open. */
+    readonly clientKeysSecret?: string;
+  };
+  readonly cache: {
+    readonly enabled: boolean;
+    readonly maxEntries: number;
+    readonly ttlMs: number;
+  };
+  readonly security: { readonly promptInjection: 'Off' | 'Flag' | 'Block' };
+  readonly audit: { readonly enabled: boolean };
+}
+
+/** JSON with object keys sorted at every level, so equal documents serialise identically. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
+}
+
+/** A short content hash: what pods report back as `breakwater.dev/policy-hash`. */
+export function policyHash(doc: PolicyDocument): string {
+  return createHash('sha256').update(canonicalJson(doc)).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from '@jest/globals';
+import { canonicalJson, policyHash } from './policyDocument.ts';
+import { samplePolicyDocument } from './policyFixtures.ts';
+import { checkPolicyDocument, parsePolicyDocument } from './policyValidation.ts';
+
+type Mutable = Record<string, unknown>;
+
+/** The sample with one field changed, addressed by a dotted path. */
+function withField(path: string, value: unknown): unknown {
+  const doc = structuredClone(samplePolicyDocument()) as unknown as Mutable;
+  const parts = path.split('.');
+  let node: Mutable = doc;
+  for (const part of parts.slice(0, -1)) node = node[part] as Mutable;
+  const last = parts.at(-1) ?? '';
+  if (value === undefined) Reflect.deleteProperty(node, last);
+  else node[last] = value;
+  return doc;
+}
+
+describe('checkPolicyDocument', () => {
+  it('accepts the sample document and hashes it', () => {
+    const result = checkPolicyDocument(samplePolicyDocument());
+    expect(result).toMatchObject({ ok: true, hash: policyHash(samplePolicyDocument()) });
+  });
+
+  it.each([
+    ['a document of another version', 'version', 2, /^version must be 1/],
+    ['a missing model name', 'model.name', undefined, /^model\.name must be a non-empty string/],
+    ['max tokens of zero', 'model.maxTokens', 0, /^model\.maxTokens must be an integer from 1/],
+    [
+      'a temperature above one',
+      'model.temperature',
+      1.5,
+      /^model\.temperature must be a number from 0 to 1/,
+    ],
+    ['no backend at all', 'backends', [], /^backends must name at least one backend/],
+    [
+      'a failure threshold of zero',
+      'circuitBreaker.failureThreshold',
+      0,
+      /^circuitBreaker\.failureThreshold/,
+    ],
+    [
+      'a max open duration shorter than the open duration',
+      'circuitBreaker.maxOpenDurationMs',
+      1000,
+      /^circuitBreaker\.maxOpenDurationMs must be an integer from 60000/,
+    ],
+    [
+      'an unknown failure class',
+      'circuitBreaker.failOn',
+      ['Teapot'],
+      /^circuitBreaker\.failOn\[0\] must be one of/,
+    ],
+    [
+      'an unknown override state',
+      'circuitBreaker.override.state',
+      'Sideways',
+      /^circuitBreaker\.override\.state/,
+    ],
+    [
+      'a negative request rate',
+      'rateLimit.requests.perSecond',
+      -1,
+      /^rateLimit\.requests\.perSecond/,
+    ],
+    ['a share of zero replicas', 'rateLimit.shareOf', 0, /^rateLimit\.shareOf/],
+    [
+      'an unknown limit behaviour',
+      'rateLimit.onLimit',
+      'Explode',
+      /^rateLimit\.onLimit must be one of Reject, Wait/,
+    ],
+    [
+      'a retry count above ten',
+      'retry.maxAttempts',
+      11,
+      /^retry\.maxAttempts must be an integer from 1 to 10/,
+    ],
+    [
+      'a tool without a URL',
+      'tools',
+      [{ name: 't', description: '', inputSchema: {}, url: 'nope', timeoutMs: 5 }],
+      /^tools\[0\]\.url must be an absolute URL/,
+    ],
+  ])('rejects %s, naming the field', (_name, path, value, message) => {
+    const result = checkPolicyDocument(withField(path, value));
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error).toMatch(message);
+  });
+
+  it('reports text that is not JSON instead of throwing', () => {
+    const result = parsePolicyDocument('{"version": 1,');
+    expect(result).toMatchObject({ ok: false });
+    if (!result.ok) expect(result.error).toMatch(/^policy is not valid JSON/);
+  });
+});
+
+describe('policyHash', () => {
+  it('does not depend on the order of keys', () => {
+    const doc = samplePolicyDocument();
+    const reordered = JSON.parse(canonicalJson(doc).replace(/^\{/, '{')) as typeof doc;
+    const shuffled = Object.fromEntries(
+      Object.entries(reordered).reverse(),
+    ) as unknown as typeof doc;
+    expect(policyHash(shuffled)).toBe(policyHash(doc));
+  });
+
+  it('changes when any setting changes', () => {
+    const edited = withField('rateLimit.requests.perSecond', 21) as ReturnType<
+      typeof samplePolicyDocument
+    >;
+    expect(policyHash(edited)).not.toBe(policyHash(samplePolicyDocument()));
+  });
+});
