@@ -99,10 +99,8 @@ describe('checkPolicyDocument', () => {
 describe('policyHash', () => {
   it('does not depend on the order of keys', () => {
     const doc = samplePolicyDocument();
-    const reordered = JSON.parse(canonicalJson(doc).replace(/^\{/, '{')) as typeof doc;
-    const shuffled = Object.fromEntries(
-      Object.entries(reordered).reverse(),
-    ) as unknown as typeof doc;
+    const shuffled = Object.fromEntries(Object.entries(doc).reverse()) as unknown as typeof doc;
+    expect(canonicalJson(shuffled)).toBe(canonicalJson(doc));
     expect(policyHash(shuffled)).toBe(policyHash(doc));
   });
 
