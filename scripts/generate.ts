@@ -1,0 +1,70 @@
+/**
+ * `node scripts/generate.ts` writes the CRDs (crds/*.yaml) and the TypeScript API types
+ * (runtime/src/api/v1alpha1/) from the JSON Schemas in crds/schemas/.
+ * `node scripts/generate.ts --check` writes nothing and exits 1 when any of them has drifted.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { crdFileName, renderCrdYaml } from './crdgen/crdManifest.ts';
+import { describeDrift, findDrift } from './crdgen/drift.ts';
+import { loadSchemaSet } from './crdgen/schemaSet.ts';
+import { renderTypeScript } from './crdgen/typeScriptTypes.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const schemaDir = join(root, 'crds/schemas');
+const crdDir = join(root, 'crds');
+const typesDir = join(root, 'runtime/src/api/v1alpha1');
+/** Generated CRD files; anything else in crds/ (the schemas, a kustomization) is left alone. */
+const isGeneratedCrd = (name: string): boolean => /^breakwater\.dev_.*\.yaml$/.test(name);
+
+/** Every generated file, by path relative to the repository root. */
+export async function generate(): Promise<Map<string, string>> {
+  const set = loadSchemaSet(schemaDir);
+  const files = new Map<string, string>();
+  for (const kind of set.kinds) {
+    files.set(relative(root, join(crdDir, crdFileName(kind))), renderCrdYaml(set, kind));
+  }
+  const types = await renderTypeScript(set, join(typesDir, 'index.ts'));
+  for (const [name, content] of types) files.set(relative(root, join(typesDir, name)), content);
+  return files;
+}
+
+function generatedFilesOnDisk(): Map<string, string> {
+  const files = new Map<string, string>();
+  const collect = (dir: string, include: (name: string) => boolean): void => {
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir).filter(include)) {
+      files.set(relative(root, join(dir, name)), readFileSync(join(dir, name), 'utf8'));
+    }
+  };
+  collect(crdDir, isGeneratedCrd);
+  collect(typesDir, () => true);
+  return files;
+}
+
+async function main(check: boolean): Promise<number> {
+  const expected = await generate();
+  const drift = findDrift(expected, generatedFilesOnDisk());
+  if (check) {
+    if (drift.length === 0) return 0;
+    console.error(describeDrift(drift));
+    return 1;
+  }
+  for (const entry of drift) {
+    const path = join(root, entry.file);
+    const content = expected.get(entry.file);
+    if (content === undefined) {
+      rmSync(path);
+    } else {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, content);
+    }
+    console.log(`${entry.problem === 'stale' ? 'removed' : 'wrote'} ${entry.file}`);
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.includes('--check'));
+}
