@@ -1,0 +1,138 @@
+/**
+ * A fault as posted to `POST /_sim/faults`:
+ *
+ * - `status` (400–599) answers with that status and the matching Anthropic error body;
+ *   `errorType` overrides the body's type, and alone picks the status that type goes with
+ *   (`overloaded_error` → 529). A 429 carries `retry-after: retryAfterSeconds` (default 1);
+ *   other statuses carry it only when `retryAfterSeconds` is given.
+ * - `hang: true` never answers; the request is held until the client gives up.
+ * - `drop: true` destroys the connection without answering; `drop: "mid-response"` sends
+ *   the status, headers and part of the body (half of the events when streaming) first.
+ * - `latencyMs` delays the answer; alone, it slows requests that then succeed.
+ * - `rate` (0–1, default 1) is the chance the fault applies to a request; `count` retires it
+ *   after it has applied that many times (default: never).
+ *
+ * `status`, `hang` and `drop` are alternatives; at least one of them or `latencyMs` is needed.
+ * Unknown fields are refused so that a typo does not silently inject nothing.
+ */
+import { errorTypeForStatus, isKnownErrorType, statusForErrorType } from './anthropicError.ts';
+
+export type FaultAction =
+  | { readonly kind: 'none' }
+  | {
+      readonly kind: 'error';
+      readonly status: number;
+      readonly errorType: string;
+      readonly retryAfterSeconds: number | undefined;
+    }
+  | { readonly kind: 'hang' }
+  | { readonly kind: 'drop'; readonly when: 'before-response' | 'mid-response' };
+
+export interface FaultSpec {
+  readonly action: FaultAction;
+  readonly latencyMs: number;
+  readonly rate: number;
+  readonly count: number | undefined;
+}
+
+export type FaultParseResult =
+  | { readonly ok: true; readonly fault: FaultSpec }
+  | { readonly ok: false; readonly field: string; readonly message: string };
+
+const FIELDS = new Set([
+  'status',
+  'errorType',
+  'retryAfterSeconds',
+  'rate',
+  'count',
+  'latencyMs',
+  'hang',
+  'drop',
+]);
+
+const ERROR_TYPE = /^[a-z][a-z_]*$/;
+
+export function parseFaultSpec(body: unknown): FaultParseResult {
+  const fail = (field: string, problem: string): FaultParseResult => ({
+    ok: false,
+    field,
+    message: `${field}: ${problem}`,
+  });
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return fail('body', 'a fault is a JSON object');
+  }
+  const fault = body as Readonly<Record<string, unknown>>;
+  for (const key of Object.keys(fault)) {
+    if (!FIELDS.has(key)) return fail(key, `unknown field; known: ${[...FIELDS].join(', ')}`);
+  }
+  const { status, errorType, retryAfterSeconds, rate, count, latencyMs, hang, drop } = fault;
+
+  if (status !== undefined && !(isInteger(status) && status >= 400 && status <= 599)) {
+    return fail('status', 'an integer from 400 to 599');
+  }
+  if (errorType !== undefined && !(typeof errorType === 'string' && ERROR_TYPE.test(errorType))) {
+    return fail('errorType', 'a snake_case error type such as overloaded_error');
+  }
+  if (
+    retryAfterSeconds !== undefined &&
+    !(isInteger(retryAfterSeconds) && retryAfterSeconds >= 0)
+  ) {
+    return fail('retryAfterSeconds', 'a non-negative integer');
+  }
+  if (rate !== undefined && !(typeof rate === 'number' && rate >= 0 && rate <= 1)) {
+    return fail('rate', 'a number from 0 to 1');
+  }
+  if (count !== undefined && !(isInteger(count) && count >= 1)) {
+    return fail('count', 'an integer of at least 1');
+  }
+  if (latencyMs !== undefined && !(isInteger(latencyMs) && latencyMs >= 0)) {
+    return fail('latencyMs', 'a non-negative integer');
+  }
+  if (hang !== undefined && typeof hang !== 'boolean') return fail('hang', 'a boolean');
+  if (drop !== undefined && typeof drop !== 'boolean' && drop !== 'mid-response') {
+    return fail('drop', 'true, false or "mid-response"');
+  }
+
+  const errorAsked = status !== undefined || errorType !== undefined;
+  const dropAsked = drop !== undefined && drop !== false;
+  if ([errorAsked, hang === true, dropAsked].filter(Boolean).length > 1) {
+    return fail('status', 'status/errorType, hang and drop are alternatives; give one');
+  }
+
+  let action: FaultAction = { kind: 'none' };
+  if (errorAsked) {
+    let resolvedStatus = status;
+    if (resolvedStatus === undefined) {
+      if (typeof errorType !== 'string' || !isKnownErrorType(errorType)) {
+        return fail('status', `required when errorType is not a known type`);
+      }
+      resolvedStatus = statusForErrorType(errorType);
+    }
+    action = {
+      kind: 'error',
+      status: resolvedStatus,
+      errorType: typeof errorType === 'string' ? errorType : errorTypeForStatus(resolvedStatus),
+      retryAfterSeconds: retryAfterSeconds ?? (resolvedStatus === 429 ? 1 : undefined),
+    };
+  } else if (hang === true) {
+    action = { kind: 'hang' };
+  } else if (dropAsked) {
+    action = { kind: 'drop', when: drop === 'mid-response' ? 'mid-response' : 'before-response' };
+  }
+  if (action.kind === 'none' && !(typeof latencyMs === 'number' && latencyMs > 0)) {
+    return fail('status', 'a fault needs status, errorType, hang, drop or latencyMs');
+  }
+  return {
+    ok: true,
+    fault: {
+      action,
+      latencyMs: latencyMs ?? 0,
+      rate: rate ?? 1,
+      count: count,
+    },
+  };
+}
+
+function isInteger(value: unknown): value is number {
+  return Number.isSafeInteger(value);
+}

@@ -1,0 +1,146 @@
+/**
+ * The simulated model's answer to a request, fixed before any byte is sent so that the plain
+ * and streamed forms carry the same content and usage. The text is deterministic:
+ *
+ * - a plain turn answers `You said: <text of the last user message>`;
+ * - a tool call says `Calling <tool>.` and then carries the `tool_use` block;
+ * - an answer to tool results says `<tool> returned: <result text>` per result
+ *   (`<tool> failed: …` when `is_error`), one per line.
+ *
+ * `stop_sequences` cut the text at the earliest match; `max_tokens` cuts it at four
+ * characters a token. Either drops a tool call that would follow, since a truncated call
+ * is of no use to a client.
+ */
+import type { NewId } from './ids.ts';
+import type { MessagesRequest, RequestMessage } from './messagesRequest.ts';
+import { syntheticToolInput } from './syntheticToolInput.ts';
+import { estimateInputTokens, estimateTokens } from './tokenEstimate.ts';
+import { decideTurn, type ToolResultSeen } from './toolUseDecision.ts';
+
+export interface ToolCall {
+  readonly id: string;
+  readonly name: string;
+  readonly input: Readonly<Record<string, unknown>>;
+}
+
+export type ReplyBlock =
+  { readonly type: 'text'; readonly text: string } | ({ readonly type: 'tool_use' } & ToolCall);
+
+export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
+
+export interface Reply {
+  readonly id: string;
+  readonly model: string;
+  readonly content: readonly ReplyBlock[];
+  readonly stopReason: StopReason;
+  readonly stopSequence: string | null;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+export function planReply(request: MessagesRequest, newId: NewId): Reply {
+  const decision = decideTurn(request);
+  let text: string;
+  let toolCall: ToolCall | undefined;
+  switch (decision.kind) {
+    case 'text':
+      text = decision.prompt === '' ? 'Simulated reply.' : `You said: ${decision.prompt}`;
+      break;
+    case 'call_tool': {
+      const { name, inputSchema } = decision.tool;
+      text = `Calling ${name}.`;
+      toolCall = { id: newId('toolu'), name, input: syntheticToolInput(inputSchema) };
+      break;
+    }
+    case 'answer_tool_results':
+      text = decision.results.map((result) => describeResult(result, request.messages)).join('\n');
+      break;
+  }
+  return {
+    id: newId('msg'),
+    model: request.model,
+    inputTokens: estimateInputTokens(request),
+    ...limitOutput(text, toolCall, request),
+  };
+}
+
+interface LimitedOutput {
+  readonly content: ReplyBlock[];
+  readonly stopReason: StopReason;
+  readonly stopSequence: string | null;
+  readonly outputTokens: number;
+}
+
+function limitOutput(
+  fullText: string,
+  fullToolCall: ToolCall | undefined,
+  request: MessagesRequest,
+): LimitedOutput {
+  let text = fullText;
+  let toolCall = fullToolCall;
+  let stopReason: StopReason = toolCall === undefined ? 'end_turn' : 'tool_use';
+  let stopSequence: string | null = null;
+
+  const stop = earliestStop(text, request.stopSequences);
+  if (stop !== undefined) {
+    text = text.slice(0, stop.at);
+    stopSequence = stop.sequence;
+    stopReason = 'stop_sequence';
+    toolCall = undefined;
+  }
+
+  let tokens = estimateTokens(text);
+  if (tokens > request.maxTokens) {
+    text = sliceWholeChars(text, request.maxTokens * 4);
+    tokens = request.maxTokens;
+    stopReason = 'max_tokens';
+    toolCall = undefined;
+  }
+
+  if (toolCall !== undefined) {
+    const callTokens = estimateTokens(toolCall.name + JSON.stringify(toolCall.input));
+    if (tokens + callTokens > request.maxTokens) {
+      stopReason = 'max_tokens';
+      toolCall = undefined;
+    } else {
+      tokens += callTokens;
+    }
+  }
+
+  const content: ReplyBlock[] = text === '' ? [] : [{ type: 'text', text }];
+  if (toolCall !== undefined) content.push({ type: 'tool_use', ...toolCall });
+  return { content, stopReason, stopSequence, outputTokens: Math.max(1, tokens) };
+}
+
+function describeResult(result: ToolResultSeen, messages: readonly RequestMessage[]): string {
+  const tool = toolNameOf(result.toolUseId, messages) ?? result.toolUseId;
+  return `${tool} ${result.isError ? 'failed' : 'returned'}: ${result.text}`;
+}
+
+/** The name of the tool the assistant called with `toolUseId`, searching from the end. */
+function toolNameOf(toolUseId: string, messages: readonly RequestMessage[]): string | undefined {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    for (const part of messages[i]?.content ?? []) {
+      if (part.kind === 'tool_use' && part.id === toolUseId) return part.name;
+    }
+  }
+  return undefined;
+}
+
+function earliestStop(
+  text: string,
+  sequences: readonly string[],
+): { at: number; sequence: string } | undefined {
+  let earliest: { at: number; sequence: string } | undefined;
+  for (const sequence of sequences) {
+    const at = text.indexOf(sequence);
+    if (at >= 0 && (earliest === undefined || at < earliest.at)) earliest = { at, sequence };
+  }
+  return earliest;
+}
+
+/** `text.slice(0, end)` without splitting a surrogate pair. */
+function sliceWholeChars(text: string, end: number): string {
+  const last = text.charCodeAt(end - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? end - 1 : end);
+}

@@ -1,0 +1,60 @@
+/**
+ * Counters for `GET /_sim/stats`: Messages requests seen and how each ended. Outcomes are
+ * `ok`, `error_<status>` (whatever produced it: validation, budget or an injected fault),
+ * `dropped`, `hung`, and `client_closed` when the client left before the answer was sent.
+ */
+
+export type Outcome = 'ok' | 'dropped' | 'hung' | 'client_closed' | `error_${number}`;
+
+export interface StatsSnapshot {
+  readonly requests: number;
+  readonly byOutcome: Readonly<Record<string, number>>;
+  /** Successful streamed answers. */
+  readonly streamed: number;
+  /** Tokens of successful answers. */
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+export class SimulatorStats {
+  #requests = 0;
+  #byOutcome = new Map<string, number>();
+  #streamed = 0;
+  #inputTokens = 0;
+  #outputTokens = 0;
+
+  recordRequest(): void {
+    this.#requests += 1;
+  }
+
+  recordOutcome(outcome: Outcome): void {
+    this.#byOutcome.set(outcome, (this.#byOutcome.get(outcome) ?? 0) + 1);
+  }
+
+  recordSuccess(usage: { inputTokens: number; outputTokens: number }, streamed: boolean): void {
+    this.recordOutcome('ok');
+    this.#inputTokens += usage.inputTokens;
+    this.#outputTokens += usage.outputTokens;
+    if (streamed) this.#streamed += 1;
+  }
+
+  snapshot(): StatsSnapshot {
+    const byOutcome: Record<string, number> = { ok: 0, dropped: 0, hung: 0 };
+    for (const [outcome, n] of this.#byOutcome) byOutcome[outcome] = n;
+    return {
+      requests: this.#requests,
+      byOutcome,
+      streamed: this.#streamed,
+      inputTokens: this.#inputTokens,
+      outputTokens: this.#outputTokens,
+    };
+  }
+
+  reset(): void {
+    this.#requests = 0;
+    this.#byOutcome.clear();
+    this.#streamed = 0;
+    this.#inputTokens = 0;
+    this.#outputTokens = 0;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * A planned reply as the Messages API's server-sent events: `message_start`, a `ping`, then
+ * per content block `content_block_start`, deltas (`text_delta` or `input_json_delta`) and
+ * `content_block_stop`, then `message_delta` (stop reason, usage) and `message_stop`.
+ */
+import { wireBlock, wireUsage } from './messageBody.ts';
+import type { Reply } from './replyPlan.ts';
+
+/** Characters per delta: a few tokens, as the real API sends. */
+export const DELTA_CHARS = 16;
+
+export function encodeSseEvent(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** Each event of the stream, already encoded, in order. */
+export function messageStreamEvents(reply: Reply): string[] {
+  const events = [
+    encodeSseEvent('message_start', {
+      type: 'message_start',
+      message: {
+        id: reply.id,
+        type: 'message',
+        role: 'assistant',
+        model: reply.model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: wireUsage(reply.inputTokens, 1),
+      },
+    }),
+    encodeSseEvent('ping', { type: 'ping' }),
+  ];
+  reply.content.forEach((block, index) => {
+    const start =
+      block.type === 'text' ? { type: 'text', text: '' } : { ...wireBlock(block), input: {} };
+    events.push(
+      encodeSseEvent('content_block_start', {
+        type: 'content_block_start',
+        index,
+        content_block: start,
+      }),
+    );
+    const delta = (piece: string) =>
+      block.type === 'text'
+        ? { type: 'text_delta', text: piece }
+        : { type: 'input_json_delta', partial_json: piece };
+    const whole = block.type === 'text' ? block.text : JSON.stringify(block.input);
+    for (const piece of splitIntoPieces(whole, DELTA_CHARS)) {
+      events.push(
+        encodeSseEvent('content_block_delta', {
+          type: 'content_block_delta',
+          index,
+          delta: delta(piece),
+        }),
+      );
+    }
+    events.push(encodeSseEvent('content_block_stop', { type: 'content_block_stop', index }));
+  });
+  events.push(
+    encodeSseEvent('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: reply.stopReason, stop_sequence: reply.stopSequence },
+      usage: { input_tokens: reply.inputTokens, output_tokens: reply.outputTokens },
+    }),
+    encodeSseEvent('message_stop', { type: 'message_stop' }),
+  );
+  return events;
+}
+
+/** Pieces of about `size` characters that never split a surrogate pair. */
+export function splitIntoPieces(text: string, size: number): string[] {
+  const pieces: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = Math.min(start + size, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && end - 1 > start && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    pieces.push(text.slice(start, end));
+    start = end;
+  }
+  return pieces;
+}

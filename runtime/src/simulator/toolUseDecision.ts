@@ -1,0 +1,75 @@
+/**
+ * What the simulated model does with a turn. The rule, in order:
+ *
+ * 1. The last message is from the user and carries `tool_result` blocks → answer in text
+ *    that quotes each result (the end of an agent's tool loop).
+ * 2. Client tools are given and `tool_choice` is not `none`:
+ *    - `tool_choice: {type: "tool", name}` → call that tool;
+ *    - the last user message's text names a tool as a whole word (`use tool get_weather`,
+ *      `what does get_weather say?`) → call the tool named earliest in the text;
+ *    - `tool_choice: {type: "any"}` → call the first tool.
+ * 3. Otherwise → answer in text.
+ */
+import type { MessagesRequest, RequestMessage, ToolDefinition } from './messagesRequest.ts';
+
+export interface ToolResultSeen {
+  readonly toolUseId: string;
+  readonly text: string;
+  readonly isError: boolean;
+}
+
+export type TurnDecision =
+  | { readonly kind: 'text'; readonly prompt: string }
+  | { readonly kind: 'call_tool'; readonly tool: ToolDefinition }
+  | { readonly kind: 'answer_tool_results'; readonly results: readonly ToolResultSeen[] };
+
+export function decideTurn(request: MessagesRequest): TurnDecision {
+  const last = request.messages.at(-1);
+  if (last?.role === 'user') {
+    const results: ToolResultSeen[] = [];
+    for (const part of last.content) {
+      if (part.kind === 'tool_result') results.push(part);
+    }
+    if (results.length > 0) return { kind: 'answer_tool_results', results };
+  }
+  const prompt = lastUserText(request.messages);
+  const tool = chooseTool(request, prompt);
+  return tool === undefined ? { kind: 'text', prompt } : { kind: 'call_tool', tool };
+}
+
+function chooseTool(request: MessagesRequest, prompt: string): ToolDefinition | undefined {
+  const { tools, toolChoice } = request;
+  if (tools.length === 0 || toolChoice.type === 'none') return undefined;
+  if (toolChoice.type === 'tool') return tools.find((tool) => tool.name === toolChoice.name);
+  let earliest: { tool: ToolDefinition; at: number } | undefined;
+  for (const tool of tools) {
+    const at = wholeWordIndex(prompt, tool.name);
+    if (at >= 0 && (earliest === undefined || at < earliest.at)) earliest = { tool, at };
+  }
+  if (earliest !== undefined) return earliest.tool;
+  return toolChoice.type === 'any' ? tools[0] : undefined;
+}
+
+/** The text blocks of the last user message, joined by newlines. */
+export function lastUserText(messages: readonly RequestMessage[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const message = messages[i];
+    if (message?.role !== 'user') continue;
+    const texts: string[] = [];
+    for (const part of message.content) if (part.kind === 'text') texts.push(part.text);
+    return texts.join('\n');
+  }
+  return '';
+}
+
+const isNameChar = (c: string): boolean => /[A-Za-z0-9_-]/.test(c);
+
+/** Where `word` first occurs in `text` not inside a longer tool-name-like word, or -1. */
+export function wholeWordIndex(text: string, word: string): number {
+  for (let at = text.indexOf(word); at >= 0; at = text.indexOf(word, at + 1)) {
+    const before = text.charAt(at - 1);
+    const after = text.charAt(at + word.length);
+    if ((before === '' || !isNameChar(before)) && (after === '' || !isNameChar(after))) return at;
+  }
+  return -1;
+}
