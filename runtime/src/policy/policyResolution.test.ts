@@ -1,0 +1,169 @@
+import { describe, expect, it } from '@jest/globals';
+import type { AgentDeployment, CircuitBreakerPolicy, RateLimitPolicy } from '../api/resources.ts';
+import { checkPolicyDocument } from './policyValidation.ts';
+import { effectiveShare, resolvePolicy, resolveRateLimit } from './policyResolution.ts';
+
+function agent(spec: Partial<AgentDeployment['spec']> = {}): AgentDeployment {
+  return {
+    apiVersion: 'breakwater.dev/v1alpha1',
+    kind: 'AgentDeployment',
+    metadata: { name: 'support', namespace: 'team-a', generation: 4 },
+    spec: {
+      model: { name: 'claude-sonnet-4-5' },
+      provider: { apiKeySecretRef: { name: 'anthropic', key: 'api-key' } },
+      ...spec,
+    },
+  };
+}
+
+function rateLimitPolicy(spec: RateLimitPolicy['spec']): RateLimitPolicy {
+  return {
+    apiVersion: 'breakwater.dev/v1alpha1',
+    kind: 'RateLimitPolicy',
+    metadata: { name: 'rl' },
+    spec,
+  };
+}
+
+function breakerPolicy(spec: CircuitBreakerPolicy['spec']): CircuitBreakerPolicy {
+  return {
+    apiVersion: 'breakwater.dev/v1alpha1',
+    kind: 'CircuitBreakerPolicy',
+    metadata: { name: 'cb' },
+    spec,
+  };
+}
+
+describe('resolvePolicy', () => {
+  it('applies the schema defaults to an agent that names no policies, and the result is valid', () => {
+    const doc = resolvePolicy({ agent: agent() });
+    expect(checkPolicyDocument(doc).ok).toBe(true);
+    expect(doc).toMatchObject({
+      agent: { namespace: 'team-a', name: 'support', generation: 4 },
+      model: { name: 'claude-sonnet-4-5', fallbacks: [], maxTokens: 1024 },
+      backends: [
+        { name: 'default', baseURL: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' },
+      ],
+      timeoutMs: 30_000,
+      retry: { maxAttempts: 3, initialDelayMs: 500, maxDelayMs: 30_000 },
+      circuitBreaker: {
+        failureThreshold: 5,
+        successThreshold: 2,
+        openDurationMs: 60_000,
+        mode: 'Enforce',
+      },
+      rateLimit: { scope: 'PerReplica', shareOf: 1, onLimit: 'Reject' },
+    });
+    expect(doc.circuitBreaker.failOn).not.toContain('RateLimited');
+  });
+
+  it('turns durations into milliseconds and keeps the breaker policy name', () => {
+    const doc = resolvePolicy({
+      agent: agent({ timeout: '1m30s' }),
+      circuitBreakerPolicy: breakerPolicy({
+        openDuration: '30s',
+        maxOpenDuration: '5m',
+        slowCall: { duration: '2s', thresholdPercent: 50 },
+      }),
+    });
+    expect(doc.timeoutMs).toBe(90_000);
+    expect(doc.circuitBreaker).toMatchObject({
+      policyName: 'cb',
+      openDurationMs: 30_000,
+      maxOpenDurationMs: 300_000,
+      slowCall: { durationMs: 2_000, thresholdPercent: 50 },
+    });
+  });
+
+  it('gives each listed backend its own key variable when it has its own secret', () => {
+    const doc = resolvePolicy({
+      agent: agent({
+        backends: [
+          { name: 'primary', baseURL: 'http://a', weight: 3 },
+          { name: 'secondary', baseURL: 'http://b', apiKeySecretRef: { name: 's', key: 'k' } },
+        ],
+      }),
+    });
+    expect(doc.backends).toEqual([
+      { name: 'primary', baseURL: 'http://a', apiKeyEnv: 'ANTHROPIC_API_KEY', weight: 3 },
+      {
+        name: 'secondary',
+        baseURL: 'http://b',
+        apiKeyEnv: 'BREAKWATER_BACKEND_1_API_KEY',
+        weight: 1,
+      },
+    ]);
+  });
+
+  it('prefers the inline system prompt and otherwise takes the referenced text', () => {
+    expect(resolvePolicy({ agent: agent(), systemPromptFromRef: 'from map' }).systemPrompt).toBe(
+      'from map',
+    );
+    expect(
+      resolvePolicy({ agent: agent({ systemPrompt: 'inline' }), systemPromptFromRef: 'x' })
+        .systemPrompt,
+    ).toBe('inline');
+  });
+});
+
+describe('resolveRateLimit', () => {
+  const production = rateLimitPolicy({
+    requests: { perSecond: 20, burst: 200 },
+    tokens: { inputPerMinute: 90_000 },
+    concurrency: { maxConcurrent: 100, queueTimeout: '5s' },
+  });
+
+  it.each([
+    {
+      scope: 'PerReplica' as const,
+      replicas: 5,
+      rps: 20,
+      burst: 200,
+      concurrent: 100,
+      input: 90_000,
+    },
+    { scope: 'Cluster' as const, replicas: 1, rps: 20, burst: 200, concurrent: 100, input: 90_000 },
+    {
+      scope: 'Cluster' as const,
+      replicas: 3,
+      rps: 6.667,
+      burst: 66,
+      concurrent: 33,
+      input: 30_000,
+    },
+    { scope: 'Cluster' as const, replicas: 5, rps: 4, burst: 40, concurrent: 20, input: 18_000 },
+    { scope: 'Cluster' as const, replicas: 0, rps: 20, burst: 200, concurrent: 100, input: 90_000 },
+    { scope: 'Cluster' as const, replicas: 500, rps: 0.04, burst: 1, concurrent: 1, input: 180 },
+  ])('$scope scope with $replicas ready replicas gives each $rps req/s, burst $burst', (row) => {
+    const settings = resolveRateLimit(
+      rateLimitPolicy({ ...production.spec, scope: row.scope }),
+      row.replicas,
+    );
+    expect(settings.requests).toEqual({ perSecond: row.rps, burst: row.burst });
+    expect(settings.concurrency?.maxConcurrent).toBe(row.concurrent);
+    expect(settings.tokens?.inputPerMinute).toBe(row.input);
+  });
+
+  it('reports the share as RateLimitPolicy status shows it', () => {
+    const settings = resolveRateLimit(rateLimitPolicy({ ...production.spec, scope: 'Cluster' }), 4);
+    expect(effectiveShare(settings)).toEqual({
+      replicas: 4,
+      requestsPerSecond: 5,
+      burst: 50,
+      inputTokensPerMinute: 22_500,
+      maxConcurrent: 25,
+      maxQueue: 25,
+    });
+  });
+
+  it('waits only when asked to, for at most maxWait', () => {
+    expect(resolveRateLimit(rateLimitPolicy({ onLimit: 'Wait', maxWait: '2s' }), 1)).toMatchObject({
+      onLimit: 'Wait',
+      maxWaitMs: 2_000,
+    });
+    expect(resolveRateLimit(rateLimitPolicy({}), 1)).toMatchObject({
+      onLimit: 'Reject',
+      maxWaitMs: 0,
+    });
+  });
+});
