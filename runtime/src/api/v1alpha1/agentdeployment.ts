@@ -367,7 +367,7 @@ export interface CacheSpec {
  */
 export interface SecuritySpec {
   /**
-   * Screen inputs and tool results for prompt-injection patterns: Off; Flag (log, count in metrics, let through); Block (answer 400). Default Off.
+   * Screen inputs and tool results for prompt-injection patterns: Off; Flag (log, count in metrics, let through); Block (answer 400). Default Off (write "Off" in quotes in YAML, where a bare Off reads as false).
    */
   promptInjection?: 'Off' | 'Flag' | 'Block';
 }
