@@ -10,7 +10,6 @@ import { createHash } from 'node:crypto';
 export const POLICY_DOCUMENT_VERSION = 1;
 export const POLICY_CONFIGMAP_KEY = 'policy.json';
 export const POLICY_HASH_ANNOTATION = 'breakwater.dev/policy-hash';
-export const BREAKERS_ANNOTATION = 'breakwater.dev/breakers';
 
 export const policyConfigMapName = (agent: string): string => `${agent}-policy`;
 

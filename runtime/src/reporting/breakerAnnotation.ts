@@ -1,0 +1,68 @@
+/**
+ * The `breakwater.dev/breakers` pod annotation: each runtime reports its breakers here and
+ * the operator aggregates them into CircuitBreakerPolicy and AgentDeployment status. Kept
+ * small (it rides on every pod update) and readable (on-call reads it with kubectl):
+ *
+ *   {"default/claude-sonnet-4-5":{"state":"Open","since":"2026-11-21T10:00:00.000Z","trips":3,"lastTrip":"…"},
+ *    "tool:search":{"state":"Closed","since":"…","trips":0}}
+ *
+ * Provider breakers are named `<backend>/<model>`; tool breakers `tool:<name>`.
+ */
+export const BREAKERS_ANNOTATION = 'breakwater.dev/breakers';
+
+export type ReportedBreakerState = 'Closed' | 'Open' | 'HalfOpen' | 'ForcedOpen' | 'ForcedClosed';
+
+export interface BreakerReportEntry {
+  readonly state: ReportedBreakerState;
+  /** When it entered this state (RFC 3339). */
+  readonly since: string;
+  /** Times it opened since the process started. */
+  readonly trips: number;
+  /** When it last opened (RFC 3339), if ever. */
+  readonly lastTrip?: string;
+}
+
+export type BreakerReport = Readonly<Record<string, BreakerReportEntry>>;
+
+export const TOOL_BREAKER_PREFIX = 'tool:';
+
+export const providerBreakerName = (backend: string, model: string): string =>
+  `${backend}/${model}`;
+export const toolBreakerName = (tool: string): string => `${TOOL_BREAKER_PREFIX}${tool}`;
+
+export function encodeBreakerReport(report: BreakerReport): string {
+  const sorted: Record<string, BreakerReportEntry> = {};
+  for (const name of Object.keys(report).sort()) {
+    const entry = report[name];
+    if (entry !== undefined) sorted[name] = entry;
+  }
+  return JSON.stringify(sorted);
+}
+
+const STATES: readonly string[] = ['Closed', 'Open', 'HalfOpen', 'ForcedOpen', 'ForcedClosed'];
+
+/** Reads an annotation value; anything malformed is skipped rather than trusted. */
+export function decodeBreakerReport(value: string | undefined): BreakerReport {
+  if (value === undefined || value === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
+  const report: Record<string, BreakerReportEntry> = {};
+  for (const [name, raw] of Object.entries(parsed as Record<string, unknown>)) {
+    if (typeof raw !== 'object' || raw === null) continue;
+    const e = raw as Record<string, unknown>;
+    if (typeof e.state !== 'string' || !STATES.includes(e.state)) continue;
+    if (typeof e.since !== 'string' || typeof e.trips !== 'number') continue;
+    report[name] = {
+      state: e.state as ReportedBreakerState,
+      since: e.since,
+      trips: e.trips,
+      ...(typeof e.lastTrip === 'string' ? { lastTrip: e.lastTrip } : {}),
+    };
+  }
+  return report;
+}
