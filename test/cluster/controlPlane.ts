@@ -1,0 +1,504 @@
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { resolveBinaries, type Binaries } from './binaries.ts';
+import { ClusterError } from './clusterError.ts';
+import {
+  readClusterRecord,
+  removeClusterRecord,
+  writeClusterRecord,
+  type ClusterRecord,
+} from './clusterRecord.ts';
+import {
+  componentCommand,
+  componentKubeconfig,
+  type ComponentCommandInputs,
+} from './componentArgs.ts';
+import { componentHealth, type ComponentHealth, type NodeSummary } from './componentHealth.ts';
+import { writeKubeconfig } from './kubeconfigFile.ts';
+import {
+  clusterLayout,
+  clusterName,
+  componentNames,
+  logFile,
+  pidFile,
+  portsFromEnv,
+  type ClusterLayout,
+  type ClusterPorts,
+  type ComponentName,
+} from './layout.ts';
+import { acquireLock } from './lock.ts';
+import { generatePki, pkiFiles, pkiIsUsable, type PkiFiles } from './pki.ts';
+import { errorText, pollUntil } from './polling.ts';
+import { findPortConflicts } from './ports.ts';
+import { printProgress, seconds, type Progress } from './progress.ts';
+import {
+  findLeftovers,
+  isAlive,
+  killLeftovers,
+  logTail,
+  markerVariable,
+  readRecord,
+  removeRecord,
+  startDetached,
+  stopProcess,
+  type ProcessRecord,
+  type StartedProcess,
+} from './supervisor.ts';
+
+export interface ClusterOptions {
+  readonly layout?: ClusterLayout;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly progress?: Progress;
+}
+
+interface Timing {
+  /** How long a fresh start may take to become ready. */
+  readonly readyMs: number;
+  /** How long SIGTERM may take before SIGKILL. */
+  readonly stopGraceMs: number;
+}
+
+const timing: Readonly<Record<ComponentName, Timing>> = {
+  etcd: { readyMs: 30_000, stopGraceMs: 10_000 },
+  'kube-apiserver': { readyMs: 120_000, stopGraceMs: 15_000 },
+  'kube-controller-manager': { readyMs: 60_000, stopGraceMs: 10_000 },
+  'kube-scheduler': { readyMs: 60_000, stopGraceMs: 10_000 },
+  // The local node stops its pods on SIGTERM; give them their grace period.
+  'local-node': { readyMs: 120_000, stopGraceMs: 45_000 },
+};
+
+/** How long a component that is already running may take to look healthy before it is restarted. */
+const recoveryMs = 15_000;
+/** A cold `up` may first build the binaries, which takes minutes. */
+const lockTimeoutMs = 20 * 60_000;
+
+function resolveOptions(options: ClusterOptions): Required<ClusterOptions> {
+  return {
+    layout: options.layout ?? clusterLayout(),
+    env: options.env ?? process.env,
+    progress: options.progress ?? printProgress,
+  };
+}
+
+/** The components this checkout can run: the local node only once its code exists. */
+function runnableComponents(layout: ClusterLayout): ComponentName[] {
+  const hasLocalNode = existsSync(layout.localNodeEntry);
+  return componentNames.filter((name) => name !== 'local-node' || hasLocalNode);
+}
+
+export interface UpResult {
+  readonly kubeconfig: string;
+  /** The kubectl that matches the server's version. */
+  readonly kubectl: string;
+  /** Everything was running and healthy already: this call started nothing. */
+  readonly wasRunning: boolean;
+  readonly started: readonly ComponentName[];
+  readonly elapsedMs: number;
+}
+
+/**
+ * Brings the local cluster up, or repairs what is missing, and waits until it is ready.
+ * Safe to call again and again; only one call works at a time.
+ */
+export async function clusterUp(options: ClusterOptions = {}): Promise<UpResult> {
+  const resolved = resolveOptions(options);
+  const release = await acquireLock(resolved.layout.lockFile, resolved.progress, lockTimeoutMs);
+  try {
+    return await up(resolved);
+  } finally {
+    await release();
+  }
+}
+
+async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<UpResult> {
+  const began = Date.now();
+  const components = runnableComponents(layout);
+  if (!components.includes('local-node')) {
+    progress(
+      `local-node: skipped, ${relative(layout.repoRoot, layout.localNodeEntry)} does not exist yet ` +
+        '(the cluster will have no Node)',
+    );
+  }
+  const records = await readRecords(layout, components);
+  const alive = (name: ComponentName): ProcessRecord | undefined => {
+    const record = records.get(name);
+    return record !== undefined && isAlive(record) ? record : undefined;
+  };
+  const previous = await readClusterRecord(layout.recordFile);
+  const ports = choosePorts(
+    previous,
+    portsFromEnv(env),
+    components.some((c) => alive(c)),
+    progress,
+  );
+  const pki = pkiFiles(layout.pkiDir);
+  const health = componentHealth(ports, pki);
+
+  if (previous !== undefined && components.every((c) => alive(c)) && pkiIsUsable(pki)) {
+    const checks = await Promise.allSettled(components.map((c) => health.healthy(c)));
+    if (checks.every((check) => check.status === 'fulfilled')) {
+      if (!existsSync(layout.kubeconfig)) await writeKubeconfigs(layout, ports, pki);
+      progress(`local cluster is already running and healthy (kubeconfig: ${layout.kubeconfig})`);
+      return {
+        kubeconfig: layout.kubeconfig,
+        kubectl: previous.binaries.kubectl.path,
+        wasRunning: true,
+        started: [],
+        elapsedMs: Date.now() - began,
+      };
+    }
+  }
+
+  const binaries = await resolveBinaries(layout, env, progress);
+  if (!pkiIsUsable(pki)) {
+    const running = components.filter((c) => alive(c));
+    if (running.length > 0) {
+      progress('certificates are missing or about to expire: stopping the cluster to renew them');
+      await stopComponents(layout, records, running, progress);
+    }
+    progress('generating the CA, certificates and service-account keys (openssl)');
+    await generatePki(layout.pkiDir);
+  }
+  await writeKubeconfigs(layout, ports, pki);
+  await writeClusterRecord(layout.recordFile, {
+    ports,
+    binaries,
+    startedAt: new Date().toISOString(),
+  });
+
+  // Report every port conflict at once, before anything starts.
+  const inputs = commandInputs(layout, ports, pki, binaries);
+  const conflicts = await findPortConflicts(
+    components.filter((c) => !alive(c)).flatMap((c) => componentCommand(c, inputs).ports),
+  );
+  if (conflicts.length > 0) {
+    throw new ClusterError(
+      'PortInUse',
+      conflicts
+        .map((c) => `port ${c.port} (${c.purpose}) is in use by ${c.holder ?? 'another process'}`)
+        .join('\n') +
+        '\nStop that process, set the variable in parentheses to another port, or, if it is a ' +
+        'leftover of this cluster, run `make cluster-down`.',
+      { component: 'ports' },
+    );
+  }
+
+  const context: StartContext = { layout, inputs, health, progress, records, alive };
+  const started: ComponentName[] = [];
+  const ensure = async (name: ComponentName): Promise<void> => {
+    if (await ensureComponent(name, context)) started.push(name);
+  };
+  // etcd, then the API server, then everything that talks to it, together.
+  await ensure('etcd');
+  await ensure('kube-apiserver');
+  await Promise.all(components.filter((c) => c !== 'etcd' && c !== 'kube-apiserver').map(ensure));
+
+  const elapsedMs = Date.now() - began;
+  progress(`local cluster ready in ${seconds(elapsedMs)} (kubeconfig: ${layout.kubeconfig})`);
+  return {
+    kubeconfig: layout.kubeconfig,
+    kubectl: binaries.kubectl.path,
+    wasRunning: false,
+    started,
+    elapsedMs,
+  };
+}
+
+function choosePorts(
+  previous: ClusterRecord | undefined,
+  fromEnv: ClusterPorts,
+  anyRunning: boolean,
+  progress: Progress,
+): ClusterPorts {
+  if (!anyRunning || previous === undefined) return fromEnv;
+  if (JSON.stringify(previous.ports) !== JSON.stringify(fromEnv)) {
+    progress(
+      'note: the cluster already runs on the ports it was started with; ' +
+        'run `make cluster-down` first to change them',
+    );
+  }
+  return previous.ports;
+}
+
+function commandInputs(
+  layout: ClusterLayout,
+  ports: ClusterPorts,
+  pki: PkiFiles,
+  binaries: Binaries,
+): ComponentCommandInputs {
+  return {
+    layout,
+    ports,
+    pki,
+    node: process.execPath,
+    binaries: {
+      etcd: binaries.etcd.path,
+      'kube-apiserver': binaries['kube-apiserver'].path,
+      'kube-controller-manager': binaries['kube-controller-manager'].path,
+      'kube-scheduler': binaries['kube-scheduler'].path,
+    },
+  };
+}
+
+async function writeKubeconfigs(
+  layout: ClusterLayout,
+  ports: ClusterPorts,
+  pki: PkiFiles,
+): Promise<void> {
+  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const base = { clusterName, server, caCertFile: pki.ca.cert };
+  await Promise.all([
+    writeKubeconfig(layout.kubeconfig, {
+      ...base,
+      user: 'breakwater-admin',
+      client: pki.leaf('admin'),
+    }),
+    writeKubeconfig(componentKubeconfig(layout, 'kube-controller-manager'), {
+      ...base,
+      user: 'system:kube-controller-manager',
+      client: pki.leaf('controller-manager'),
+    }),
+    writeKubeconfig(componentKubeconfig(layout, 'kube-scheduler'), {
+      ...base,
+      user: 'system:kube-scheduler',
+      client: pki.leaf('scheduler'),
+    }),
+  ]);
+}
+
+interface StartContext {
+  readonly layout: ClusterLayout;
+  readonly inputs: ComponentCommandInputs;
+  readonly health: ComponentHealth;
+  readonly progress: Progress;
+  readonly records: ReadonlyMap<ComponentName, ProcessRecord>;
+  alive(name: ComponentName): ProcessRecord | undefined;
+}
+
+/**
+ * Leaves a healthy component alone, restarts one that runs but does not recover, starts a
+ * missing one; then waits until it is ready. Returns whether it started a process.
+ */
+async function ensureComponent(name: ComponentName, context: StartContext): Promise<boolean> {
+  const { layout, health, progress } = context;
+  const running = context.alive(name);
+  if (running !== undefined) {
+    const outcome = await pollUntil(() => health.ready(name), {
+      timeoutMs: recoveryMs,
+      intervalMs: 250,
+      abortIf: () => (isAlive(running) ? undefined : 'it exited'),
+    });
+    if (outcome.kind === 'done') {
+      progress(`✓ ${name} already running (pid ${running.pid})`);
+      return false;
+    }
+    const why = outcome.kind === 'aborted' ? outcome.reason : errorText(outcome.lastError);
+    progress(`${name} (pid ${running.pid}) is running but not healthy (${why}): restarting it`);
+    await stopProcess(running, {
+      graceMs: timing[name].stopGraceMs,
+      leaderFirst: name === 'local-node',
+    });
+    const [conflict] = await findPortConflicts(componentCommand(name, context.inputs).ports);
+    if (conflict !== undefined) {
+      throw new ClusterError(
+        'PortInUse',
+        `port ${conflict.port} (${conflict.purpose}) is still in use by ${conflict.holder ?? 'another process'}`,
+        { component: name },
+      );
+    }
+  }
+
+  const command = componentCommand(name, context.inputs);
+  const log = logFile(layout, name);
+  const launched = await startDetached({
+    component: name,
+    command: command.command,
+    args: command.args,
+    cwd: layout.repoRoot,
+    env: { ...process.env, [markerVariable]: layout.stateDir },
+    logFile: log,
+    pidFile: pidFile(layout, name),
+  });
+  progress(`starting ${name} (pid ${launched.record.pid}, log ${relative(layout.repoRoot, log)})`);
+  await waitUntilReady(name, launched, context);
+  return true;
+}
+
+async function waitUntilReady(
+  name: ComponentName,
+  started: StartedProcess,
+  { layout, health, progress }: StartContext,
+): Promise<void> {
+  const log = logFile(layout, name);
+  const what = name === 'local-node' ? 'Node local-node to be Ready' : `${name} to be ready`;
+  const outcome = await pollUntil(() => health.ready(name), {
+    timeoutMs: timing[name].readyMs,
+    intervalMs: 200,
+    onWaiting: (elapsed) => {
+      progress(`  waiting for ${what} (${seconds(elapsed)})`);
+    },
+    abortIf: () => {
+      const exit = started.exitStatus();
+      if (exit !== undefined) {
+        return exit.signal === null
+          ? `exited with code ${exit.code ?? '?'}`
+          : `was killed by ${exit.signal}`;
+      }
+      return isAlive(started.record) ? undefined : 'is no longer running';
+    },
+  });
+  const tail = { logPath: log, logTail: logTail(log) ?? '(empty log)', component: name };
+  switch (outcome.kind) {
+    case 'done':
+      progress(`✓ ${name} ready in ${seconds(outcome.elapsedMs)}`);
+      return;
+    case 'aborted':
+      throw new ClusterError('ExitedEarly', `${outcome.reason} before it was ready`, tail);
+    case 'timeout':
+      throw new ClusterError(
+        'NotReady',
+        `not ready after ${seconds(outcome.elapsedMs)}: ${errorText(outcome.lastError)}`,
+        tail,
+      );
+  }
+}
+
+async function readRecords(
+  layout: ClusterLayout,
+  components: readonly ComponentName[],
+): Promise<Map<ComponentName, ProcessRecord>> {
+  const records = new Map<ComponentName, ProcessRecord>();
+  for (const name of components) {
+    const record = await readRecord(pidFile(layout, name));
+    if (record !== undefined) records.set(name, record);
+  }
+  return records;
+}
+
+/** Stops the named components, the last-started first. */
+async function stopComponents(
+  layout: ClusterLayout,
+  records: ReadonlyMap<ComponentName, ProcessRecord>,
+  names: readonly ComponentName[],
+  progress: Progress,
+): Promise<ComponentName[]> {
+  const stopped: ComponentName[] = [];
+  for (const name of [...componentNames].reverse()) {
+    const record = records.get(name);
+    if (!names.includes(name) || record === undefined) continue;
+    const outcome = await stopProcess(record, {
+      graceMs: timing[name].stopGraceMs,
+      leaderFirst: name === 'local-node',
+    });
+    if (outcome !== 'not-running') {
+      stopped.push(name);
+      progress(
+        `stopped ${name} (pid ${record.pid}${outcome === 'killed' ? ', after SIGKILL' : ''})`,
+      );
+    }
+    await removeRecord(pidFile(layout, name));
+  }
+  return stopped;
+}
+
+export interface DownResult {
+  readonly stopped: readonly ComponentName[];
+  /** Processes found by the sweep after the components stopped (a pod the node left behind). */
+  readonly leftovers: readonly number[];
+}
+
+/**
+ * Stops every process of the local cluster: the local node first (it stops its pods), then the
+ * control plane, then anything left in their sessions or carrying the cluster's marker. Wipes
+ * etcd's data so the next `up` starts empty; keeps the certificates and logs.
+ */
+export async function clusterDown(options: ClusterOptions = {}): Promise<DownResult> {
+  const { layout, progress } = resolveOptions(options);
+  const records = await readRecords(layout, componentNames);
+  const stopped = await stopComponents(layout, records, componentNames, progress);
+  const leftovers = findLeftovers(layout.stateDir, [...records.values()]);
+  if (leftovers.length > 0) {
+    progress(`stopping ${leftovers.length} leftover process(es): ${leftovers.join(', ')}`);
+    await killLeftovers(leftovers, 5000);
+  }
+  await removeClusterRecord(layout.recordFile);
+  await rm(layout.etcdDataDir, { recursive: true, force: true });
+  const remaining = findLeftovers(layout.stateDir, [...records.values()]);
+  if (remaining.length > 0) {
+    throw new ClusterError(
+      'ExitedEarly',
+      `processes still running after SIGKILL: ${remaining.join(', ')}`,
+      { component: 'cluster' },
+    );
+  }
+  progress(
+    stopped.length === 0 && leftovers.length === 0
+      ? 'local cluster was not running; nothing left behind'
+      : 'local cluster stopped; no process left behind',
+  );
+  return { stopped, leftovers };
+}
+
+export interface ComponentStatus {
+  readonly name: ComponentName;
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  readonly port: number | undefined;
+  /** undefined when healthy, else why not. */
+  readonly problem: string | undefined;
+  /** The local node's code is not there yet. */
+  readonly skipped: boolean;
+}
+
+export interface StatusReport {
+  readonly components: readonly ComponentStatus[];
+  readonly nodes: readonly NodeSummary[] | undefined;
+  readonly kubeconfig: string;
+  readonly healthy: boolean;
+}
+
+export async function clusterStatus(options: ClusterOptions = {}): Promise<StatusReport> {
+  const { layout, env } = resolveOptions(options);
+  const runnable = runnableComponents(layout);
+  const records = await readRecords(layout, componentNames);
+  const ports = (await readClusterRecord(layout.recordFile))?.ports ?? portsFromEnv(env);
+  const health = componentHealth(ports, pkiFiles(layout.pkiDir));
+  const portOf: Readonly<Record<ComponentName, number | undefined>> = {
+    etcd: ports.etcdClient,
+    'kube-apiserver': ports.apiserver,
+    'kube-controller-manager': ports.controllerManager,
+    'kube-scheduler': ports.scheduler,
+    'local-node': undefined,
+  };
+  const components = await Promise.all(
+    componentNames.map(async (name): Promise<ComponentStatus> => {
+      const record = records.get(name);
+      const running = record !== undefined && isAlive(record);
+      let problem: string | undefined = running ? undefined : 'not running';
+      if (running) {
+        try {
+          await health.healthy(name);
+        } catch (error: unknown) {
+          problem = errorText(error);
+        }
+      }
+      return {
+        name,
+        pid: running ? record.pid : undefined,
+        running,
+        port: portOf[name],
+        problem,
+        skipped: !runnable.includes(name),
+      };
+    }),
+  );
+  let nodes: NodeSummary[] | undefined;
+  try {
+    nodes = await health.nodes();
+  } catch {
+    nodes = undefined;
+  }
+  const healthy = components.every((c) => c.skipped || c.problem === undefined);
+  return { components, nodes, kubeconfig: layout.kubeconfig, healthy };
+}
