@@ -1,0 +1,149 @@
+import { describe, expect, it } from '@jest/globals';
+import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
+import { computeAgentStatus, type AgentStatusInputs } from './agentStatus.ts';
+import type { DeploymentView, PodView } from './views.ts';
+
+const agent: AgentDeployment = {
+  apiVersion: 'breakwater.dev/v1alpha1',
+  kind: 'AgentDeployment',
+  metadata: { name: 'support', namespace: 'ns', generation: 3 },
+  spec: {
+    model: { name: 'm' },
+    provider: { apiKeySecretRef: { name: 's', key: 'k' } },
+    replicas: 3,
+  },
+};
+
+const deployment = (ready: number, updated = 3): DeploymentView => ({
+  metadata: { generation: 2 },
+  spec: { replicas: 3 },
+  status: { observedGeneration: 2, replicas: 3, readyReplicas: ready, updatedReplicas: updated },
+});
+
+const pod = (hash: string, breakers?: string): PodView => ({
+  metadata: {
+    name: `p-${Math.random()}`,
+    annotations: {
+      'breakwater.dev/policy-hash': hash,
+      ...(breakers === undefined ? {} : { 'breakwater.dev/breakers': breakers }),
+    },
+  },
+  status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+});
+
+const open = JSON.stringify({
+  'default/m': { state: 'Open', since: '2026-11-21T10:00:00Z', trips: 1 },
+});
+
+function status(overrides: Partial<AgentStatusInputs>) {
+  const result = computeAgentStatus({
+    agent,
+    deployment: deployment(3),
+    pods: [pod('h1'), pod('h1'), pod('h1')],
+    policyHash: 'h1',
+    missing: [],
+    monitoring: 'NotRequested',
+    selector: 'breakwater.dev/agent=support',
+    now: '2026-11-21T10:00:00Z',
+    ...overrides,
+  });
+  const condition = (type: string) => result.conditions?.find((c) => c.type === type);
+  return { result, condition };
+}
+
+describe('computeAgentStatus', () => {
+  it('is Ready, not Reconciling, with policies applied when every replica is ready on the current hash', () => {
+    const { result, condition } = status({});
+    expect(condition('Ready')?.status).toBe('True');
+    expect(condition('Reconciling')?.status).toBe('False');
+    expect(condition('Stalled')?.status).toBe('False');
+    expect(condition('PoliciesApplied')?.status).toBe('True');
+    expect(result).toMatchObject({
+      readySummary: '3/3',
+      policy: { hash: 'h1', appliedReplicas: 3 },
+      observedGeneration: 3,
+    });
+  });
+
+  it.each([
+    {
+      name: 'is Reconciling while replicas are not ready yet',
+      deploy: deployment(1),
+      pods: undefined,
+      missing: [],
+      ready: 'False',
+      reconciling: 'True',
+      stalled: 'False',
+    },
+    {
+      name: 'is Stalled with PolicyNotFound when a referenced policy is missing',
+      deploy: deployment(3),
+      pods: undefined,
+      missing: ['CircuitBreakerPolicy prod'],
+      ready: 'False',
+      reconciling: 'False',
+      stalled: 'True',
+    },
+    {
+      name: 'is Reconciling before the Deployment exists',
+      deploy: undefined,
+      pods: [],
+      missing: [],
+      ready: 'False',
+      reconciling: 'True',
+      stalled: 'False',
+    },
+  ])('$name', ({ deploy, pods, missing, ready, reconciling, stalled }) => {
+    const { condition } = status({
+      deployment: deploy,
+      missing,
+      ...(pods === undefined ? {} : { pods }),
+    });
+    expect(condition('Ready')?.status).toBe(ready);
+    expect(condition('Reconciling')?.status).toBe(reconciling);
+    expect(condition('Stalled')?.status).toBe(stalled);
+  });
+
+  it('names the missing policy in PoliciesResolved', () => {
+    const { condition } = status({ missing: ['RateLimitPolicy tight'] });
+    expect(condition('PoliciesResolved')).toMatchObject({
+      status: 'False',
+      reason: 'PolicyNotFound',
+    });
+    expect(condition('PoliciesResolved')?.message).toContain('RateLimitPolicy tight');
+  });
+
+  it('says PoliciesApplied is False while a replica still runs the old hash', () => {
+    const { result, condition } = status({ pods: [pod('h1'), pod('h0'), pod('h1')] });
+    expect(condition('PoliciesApplied')).toMatchObject({ status: 'False', reason: 'Propagating' });
+    expect(result.policy?.appliedReplicas).toBe(2);
+  });
+
+  it('reports the breaker as Degraded when one of three replicas is open', () => {
+    const { result } = status({ pods: [pod('h1', open), pod('h1'), pod('h1')] });
+    expect(result.breaker).toEqual({ state: 'Degraded', open: 1, total: 3 });
+  });
+
+  it('says MonitoringConfigured is False with ServiceMonitorCRDMissing when the CRD is absent', () => {
+    const { condition } = status({ monitoring: 'CRDMissing' });
+    expect(condition('MonitoringConfigured')).toMatchObject({
+      status: 'False',
+      reason: 'ServiceMonitorCRDMissing',
+    });
+  });
+
+  it('computes the same status twice from the same inputs, so an unchanged agent is not written', () => {
+    const first = status({}).result;
+    const again = computeAgentStatus({
+      agent: { ...agent, status: first },
+      deployment: deployment(3),
+      pods: [pod('h1'), pod('h1'), pod('h1')],
+      policyHash: 'h1',
+      missing: [],
+      monitoring: 'NotRequested',
+      selector: 'breakwater.dev/agent=support',
+      now: '2026-11-21T11:00:00Z',
+    });
+    expect(again).toEqual(first);
+  });
+});
