@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { ClusterError } from './clusterError.ts';
@@ -190,4 +190,26 @@ function isExecutableFile(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The kubectl for a cluster that is not the local one (BREAKWATER_KUBECONFIG set): the one
+ * BREAKWATER_KUBECTL names, an envtest one, the one on PATH, else the cached build.
+ */
+export async function findKubectl(
+  layout: ClusterLayout,
+  env: NodeJS.ProcessEnv,
+  progress: Progress,
+): Promise<string> {
+  const named = env['BREAKWATER_KUBECTL'];
+  if (named !== undefined && named !== '') return named;
+  const fromEnv = locateFromEnv('kubectl', env);
+  if (fromEnv !== undefined) return fromEnv.path;
+  const onPath = (env['PATH'] ?? '')
+    .split(delimiter)
+    .filter((dir) => dir !== '')
+    .map((dir) => join(dir, 'kubectl'))
+    .find(isExecutableFile);
+  if (onPath !== undefined) return onPath;
+  return join(await runBuildScript(layout.buildScript, ['kubectl'], progress), 'kubectl');
 }

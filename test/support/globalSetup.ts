@@ -1,1 +1,53 @@
-export default function globalSetup(): void {}
+/**
+ * Brings up the cluster the integration tests run on, unless BREAKWATER_KUBECONFIG already
+ * names one (a kind cluster, any cluster): then the suite uses that, unchanged. Exports
+ * BREAKWATER_KUBECONFIG and BREAKWATER_KUBECTL (and BREAKWATER_LOCAL_CLUSTER=1 on the local
+ * cluster), which the test workers inherit.
+ */
+type Binaries = typeof import('../cluster/binaries.ts');
+type ClusterErrors = typeof import('../cluster/clusterError.ts');
+type ControlPlane = typeof import('../cluster/controlPlane.ts');
+type Layout = typeof import('../cluster/layout.ts');
+
+// Jest runs this file through its transformer and then imports it natively; a static import of
+// a sibling would arrive as './x.js' and fail, so the cluster code is loaded by file URL.
+async function load<T>(relative: string): Promise<T> {
+  return (await import(new URL(relative, import.meta.url).href)) as T;
+}
+
+const progress = (line: string): void => {
+  process.stderr.write(`[cluster] ${line}\n`);
+};
+
+export default async function globalSetup(): Promise<void> {
+  const { clusterLayout } = await load<Layout>('../cluster/layout.ts');
+  const external = process.env['BREAKWATER_KUBECONFIG'];
+  if (external !== undefined && external !== '') {
+    const { findKubectl } = await load<Binaries>('../cluster/binaries.ts');
+    process.env['BREAKWATER_KUBECTL'] = await findKubectl(clusterLayout(), process.env, progress);
+    progress(`using the cluster of BREAKWATER_KUBECONFIG=${external}`);
+    return;
+  }
+  const { clusterUp } = await load<ControlPlane>('../cluster/controlPlane.ts');
+  const { describeClusterError, isClusterError } = await load<ClusterErrors>(
+    '../cluster/clusterError.ts',
+  );
+  process.stderr.write('\n');
+  try {
+    const result = await clusterUp({ progress });
+    process.env['BREAKWATER_KUBECONFIG'] = result.kubeconfig;
+    process.env['BREAKWATER_KUBECTL'] = result.kubectl;
+    // Tests that hold the local cluster to the pinned release check this.
+    process.env['BREAKWATER_LOCAL_CLUSTER'] = '1';
+    // Read by globalTeardown, which runs in this same process.
+    (globalThis as ClusterOwnership).breakwaterStartedCluster = !result.wasRunning;
+  } catch (error: unknown) {
+    if (isClusterError(error))
+      throw new Error(`the local cluster did not come up:\n${describeClusterError(error)}`);
+    throw error;
+  }
+}
+
+interface ClusterOwnership {
+  breakwaterStartedCluster?: boolean;
+}

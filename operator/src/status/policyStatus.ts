@@ -15,7 +15,7 @@ import {
   decodeBreakerReport,
 } from '../../../runtime/src/reporting/breakerAnnotation.ts';
 import { aggregateReplicas, summarizeReplica, type ReplicaSummary } from './breakerAggregation.ts';
-import { setCondition, type Condition } from './conditions.ts';
+import { setCondition } from './conditions.ts';
 import type { PodView } from './views.ts';
 import { isPodReady } from './agentStatus.ts';
 

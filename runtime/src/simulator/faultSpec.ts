@@ -17,6 +17,18 @@
  */
 import { errorTypeForStatus, isKnownErrorType, statusForErrorType } from './anthropicError.ts';
 
+/** The JSON body of `POST /_sim/faults`. */
+export interface FaultRequest {
+  readonly status?: number;
+  readonly errorType?: string;
+  readonly retryAfterSeconds?: number;
+  readonly rate?: number;
+  readonly count?: number;
+  readonly latencyMs?: number;
+  readonly hang?: boolean;
+  readonly drop?: boolean | 'mid-response';
+}
+
 export type FaultAction =
   | { readonly kind: 'none' }
   | {
@@ -39,7 +51,7 @@ export type FaultParseResult =
   | { readonly ok: true; readonly fault: FaultSpec }
   | { readonly ok: false; readonly field: string; readonly message: string };
 
-const FIELDS = new Set([
+const FIELDS = new Set<string>([
   'status',
   'errorType',
   'retryAfterSeconds',
@@ -48,7 +60,7 @@ const FIELDS = new Set([
   'latencyMs',
   'hang',
   'drop',
-]);
+] satisfies (keyof FaultRequest)[]);
 
 const ERROR_TYPE = /^[a-z][a-z_]*$/;
 
