@@ -1,0 +1,176 @@
+import type {
+  Container,
+  DeploymentSpec,
+  PodSpec,
+  Probe,
+  ResourceRequirements,
+  SecurityContext,
+} from './kubeShapes.ts';
+import type { AgentDeployment, Quantity } from '../../../runtime/src/api/resources.ts';
+import { POLICY_HASH_ANNOTATION } from '../../../runtime/src/policy/policyDocument.ts';
+import { BREAKERS_ANNOTATION } from '../../../runtime/src/reporting/breakerAnnotation.ts';
+import { agentIdentity } from './agentIdentity.ts';
+import type { BuilderOptions } from './builderOptions.ts';
+import { childMetadata, type ChildObject } from './childMetadata.ts';
+import { commonLabels, selectorLabels } from './labels.ts';
+import {
+  AGENT_ENV,
+  HTTP_PORT_ENV,
+  METRICS_PORT_ENV,
+  POD_NAMESPACE_ENV,
+  buildRuntimeEnv,
+} from './runtimeEnv.ts';
+import { HTTP_PORT, HTTP_PORT_NAME, METRICS_PORT, METRICS_PORT_NAME } from './runtimePorts.ts';
+
+export interface Deployment extends ChildObject<'apps/v1', 'Deployment'> {
+  spec: DeploymentSpec;
+}
+
+export const RUNTIME_CONTAINER = 'runtime';
+export const RUNTIME_COMMAND = 'breakwater-runtime';
+/** The distroless "nonroot" user: numeric, so the kubelet can verify runAsNonRoot. */
+export const RUNTIME_USER = 65532;
+export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
+
+const DEFAULT_RESOURCES = {
+  requests: { cpu: '100m', memory: '128Mi' },
+  limits: { memory: '512Mi' },
+} as const;
+
+// Written by the runtime on its own Pod; in the template they would be stale copies, and
+// editing one would roll every pod.
+const RUNTIME_ANNOTATIONS: ReadonlySet<string> = new Set([
+  POLICY_HASH_ANNOTATION,
+  BREAKERS_ANNOTATION,
+]);
+
+/**
+ * The agent's runtime pods. Nothing derived from the policy enters the pod template: policy
+ * edits travel through the ConfigMap watch, and a template change would restart every pod.
+ */
+export function buildDeployment(
+  agent: Readonly<AgentDeployment>,
+  options: Readonly<BuilderOptions>,
+): Deployment {
+  const { name } = agentIdentity(agent);
+  const { replicas, autoscaling } = agent.spec;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: childMetadata(agent),
+    spec: {
+      // With autoscaling the HPA owns the replica count; applying one would fight it.
+      ...(autoscaling === undefined ? { replicas: replicas ?? 1 } : {}),
+      selector: { matchLabels: selectorLabels(name) },
+      // Surge first, so a rollout never drops below the desired capacity.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: podMetadata(agent),
+        spec: podSpec(agent, options),
+      },
+    },
+  };
+}
+
+function podMetadata(agent: Readonly<AgentDeployment>): {
+  labels: Record<string, string>;
+  annotations?: Record<string, string>;
+} {
+  const { name } = agentIdentity(agent);
+  const overrides = agent.spec.podTemplate;
+  // Our labels last: a podTemplate label must never detach pods from their selector.
+  const labels = { ...overrides?.labels, ...commonLabels(name) };
+  const annotations = Object.fromEntries(
+    Object.entries(overrides?.annotations ?? {}).filter(([key]) => !RUNTIME_ANNOTATIONS.has(key)),
+  );
+  return Object.keys(annotations).length === 0 ? { labels } : { labels, annotations };
+}
+
+function podSpec(agent: Readonly<AgentDeployment>, options: Readonly<BuilderOptions>): PodSpec {
+  const { name } = agentIdentity(agent);
+  const { podTemplate, terminationGracePeriodSeconds } = agent.spec;
+  return {
+    serviceAccountName: name,
+    terminationGracePeriodSeconds:
+      terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS,
+    containers: [runtimeContainer(agent, options)],
+    ...(podTemplate?.nodeSelector === undefined
+      ? {}
+      : { nodeSelector: { ...podTemplate.nodeSelector } }),
+    ...(podTemplate?.tolerations === undefined
+      ? {}
+      : { tolerations: structuredClone(podTemplate.tolerations) }),
+    ...(podTemplate?.affinity === undefined
+      ? {}
+      : { affinity: structuredClone(podTemplate.affinity) }),
+  };
+}
+
+function runtimeContainer(
+  agent: Readonly<AgentDeployment>,
+  options: Readonly<BuilderOptions>,
+): Container {
+  return {
+    name: RUNTIME_CONTAINER,
+    image: agent.spec.image ?? options.runtimeImage,
+    command: [RUNTIME_COMMAND],
+    args: [
+      `--agent=$(${AGENT_ENV})`,
+      `--namespace=$(${POD_NAMESPACE_ENV})`,
+      `--port=$(${HTTP_PORT_ENV})`,
+      `--metrics-port=$(${METRICS_PORT_ENV})`,
+    ],
+    env: buildRuntimeEnv(agent),
+    ports: [
+      { name: HTTP_PORT_NAME, containerPort: HTTP_PORT, protocol: 'TCP' },
+      { name: METRICS_PORT_NAME, containerPort: METRICS_PORT, protocol: 'TCP' },
+    ],
+    // Startup allows a minute to load the first policy; readiness never reflects the
+    // provider's breaker (that would empty the Service), only the runtime itself.
+    startupProbe: httpProbe('/health', { periodSeconds: 1, failureThreshold: 60 }),
+    readinessProbe: httpProbe('/health/ready', { periodSeconds: 2 }),
+    livenessProbe: httpProbe('/health/live', { periodSeconds: 10, failureThreshold: 3 }),
+    resources: resources(agent),
+    securityContext: restrictedSecurityContext(),
+  };
+}
+
+function httpProbe(path: string, timing: Pick<Probe, 'periodSeconds' | 'failureThreshold'>): Probe {
+  return { httpGet: { path, port: HTTP_PORT_NAME }, ...timing };
+}
+
+/** Passes the Pod Security "restricted" profile. */
+function restrictedSecurityContext(): SecurityContext {
+  return {
+    runAsNonRoot: true,
+    runAsUser: RUNTIME_USER,
+    runAsGroup: RUNTIME_USER,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/**
+ * `spec.resources` replaces the defaults whole: mixing them could pair a user's large
+ * memory request with the default limit below it.
+ */
+function resources(agent: Readonly<AgentDeployment>): ResourceRequirements {
+  const spec = agent.spec.resources;
+  if (spec === undefined) {
+    return {
+      requests: { ...DEFAULT_RESOURCES.requests },
+      limits: { ...DEFAULT_RESOURCES.limits },
+    };
+  }
+  return {
+    ...(spec.requests === undefined ? {} : { requests: quantities(spec.requests) }),
+    ...(spec.limits === undefined ? {} : { limits: quantities(spec.limits) }),
+  };
+}
+
+/** Quantities as strings, the form the API server returns, so applies compare equal. */
+function quantities(values: Readonly<Record<string, Quantity>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, String(value)]));
+}

@@ -1,0 +1,61 @@
+/**
+ * Least privilege for the runtime: read its own policy ConfigMap (and, when access control
+ * is on, its own client-keys Secret) and patch pods, which is how it reports breaker state
+ * and the applied policy hash on its own Pod. Pod names are not known in advance, so pod
+ * access cannot be narrowed by name. Nothing else: provider keys arrive as environment
+ * variables, which the kubelet reads on the pod's behalf.
+ */
+import type { PolicyRule, RoleRef, Subject } from './kubeShapes.ts';
+import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
+import { policyConfigMapName } from '../../../runtime/src/policy/policyDocument.ts';
+import { agentIdentity } from './agentIdentity.ts';
+import { childMetadata, type ChildObject } from './childMetadata.ts';
+
+const RBAC_API_VERSION = 'rbac.authorization.k8s.io/v1';
+
+export interface Role extends ChildObject<typeof RBAC_API_VERSION, 'Role'> {
+  rules: PolicyRule[];
+}
+
+export interface RoleBinding extends ChildObject<typeof RBAC_API_VERSION, 'RoleBinding'> {
+  roleRef: RoleRef;
+  subjects: Subject[];
+}
+
+// list and watch with resourceNames are allowed when the request carries a
+// metadata.name fieldSelector, which is how the runtime watches one object.
+const READ_BY_NAME = ['get', 'list', 'watch'];
+
+export function buildRole(agent: Readonly<AgentDeployment>): Role {
+  const { name } = agentIdentity(agent);
+  const clientKeysSecret = agent.spec.access?.clientKeysSecretRef?.name;
+  const rules: PolicyRule[] = [
+    {
+      apiGroups: [''],
+      resources: ['configmaps'],
+      resourceNames: [policyConfigMapName(name)],
+      verbs: [...READ_BY_NAME],
+    },
+    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
+  ];
+  if (clientKeysSecret !== undefined) {
+    rules.push({
+      apiGroups: [''],
+      resources: ['secrets'],
+      resourceNames: [clientKeysSecret],
+      verbs: [...READ_BY_NAME],
+    });
+  }
+  return { apiVersion: RBAC_API_VERSION, kind: 'Role', metadata: childMetadata(agent), rules };
+}
+
+export function buildRoleBinding(agent: Readonly<AgentDeployment>): RoleBinding {
+  const { name, namespace } = agentIdentity(agent);
+  return {
+    apiVersion: RBAC_API_VERSION,
+    kind: 'RoleBinding',
+    metadata: childMetadata(agent),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+    subjects: [{ kind: 'ServiceAccount', name, namespace }],
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * The runtime container's environment. Identity, ports and API keys are the operator's:
+ * the args, probes and policy document depend on them, so a `spec.env` entry with one of
+ * those names is left out. Other defaults (OTEL_METRICS_EXPORTER) give way to `spec.env`.
+ * Every name appears once, because server-side apply rejects duplicate list keys.
+ */
+import type { EnvVar } from './kubeShapes.ts';
+import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
+import {
+  PROVIDER_API_KEY_ENV,
+  backendApiKeyEnv,
+} from '../../../runtime/src/policy/policyResolution.ts';
+import { agentIdentity } from './agentIdentity.ts';
+import { HTTP_PORT, METRICS_PORT } from './runtimePorts.ts';
+
+export const AGENT_ENV = 'BREAKWATER_AGENT';
+export const POD_NAME_ENV = 'POD_NAME';
+export const POD_NAMESPACE_ENV = 'POD_NAMESPACE';
+// The local test node replaces these two with ports it allocates; clusters use the values.
+export const HTTP_PORT_ENV = 'PORT_HTTP';
+export const METRICS_PORT_ENV = 'PORT_METRICS';
+
+export function buildRuntimeEnv(agent: Readonly<AgentDeployment>): EnvVar[] {
+  const owned = [...identityEnv(agent), ...apiKeyEnv(agent)];
+  const ownedNames = new Set(owned.map((env) => env.name));
+  const userEnv = (agent.spec.env ?? []).filter((env) => !ownedNames.has(env.name));
+  const userNames = new Set(userEnv.map((env) => env.name));
+  const defaults: EnvVar[] = [{ name: 'OTEL_METRICS_EXPORTER', value: 'none' }];
+  return [
+    ...owned,
+    ...defaults.filter((env) => !userNames.has(env.name)),
+    // Cloned: the output must share nothing with the agent it was built from.
+    ...userEnv.map((env): EnvVar => structuredClone(env)),
+  ];
+}
+
+function identityEnv(agent: Readonly<AgentDeployment>): EnvVar[] {
+  return [
+    { name: AGENT_ENV, value: agentIdentity(agent).name },
+    { name: POD_NAME_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: POD_NAMESPACE_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: HTTP_PORT_ENV, value: String(HTTP_PORT) },
+    { name: METRICS_PORT_ENV, value: String(METRICS_PORT) },
+  ];
+}
+
+/** The provider key, and each backend's own key under the name the policy document gives it. */
+function apiKeyEnv(agent: Readonly<AgentDeployment>): EnvVar[] {
+  const { provider, backends = [] } = agent.spec;
+  const env: EnvVar[] = [
+    {
+      name: PROVIDER_API_KEY_ENV,
+      valueFrom: {
+        secretKeyRef: { name: provider.apiKeySecretRef.name, key: provider.apiKeySecretRef.key },
+      },
+    },
+  ];
+  backends.forEach((backend, index) => {
+    const ref = backend.apiKeySecretRef;
+    if (ref === undefined) return;
+    env.push({
+      name: backendApiKeyEnv(index),
+      valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } },
+    });
+  });
+  return env;
+}

@@ -1,0 +1,42 @@
+import type { ServiceSpec } from './kubeShapes.ts';
+import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
+import { agentIdentity } from './agentIdentity.ts';
+import { childMetadata, type ChildObject } from './childMetadata.ts';
+import { selectorLabels } from './labels.ts';
+import {
+  HTTP_PORT_NAME,
+  METRICS_PORT,
+  METRICS_PORT_NAME,
+  SERVICE_HTTP_PORT,
+} from './runtimePorts.ts';
+
+export interface Service extends ChildObject<'v1', 'Service'> {
+  spec: ServiceSpec;
+}
+
+/** `http://<agent>.<namespace>.svc` reaches the agent; the metrics port is for scrapers. */
+export function buildService(agent: Readonly<AgentDeployment>): Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: childMetadata(agent),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(agentIdentity(agent).name),
+      ports: [
+        {
+          name: HTTP_PORT_NAME,
+          port: SERVICE_HTTP_PORT,
+          targetPort: HTTP_PORT_NAME,
+          protocol: 'TCP',
+        },
+        {
+          name: METRICS_PORT_NAME,
+          port: METRICS_PORT,
+          targetPort: METRICS_PORT_NAME,
+          protocol: 'TCP',
+        },
+      ],
+    },
+  };
+}
