@@ -1,0 +1,48 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseOptions } from './options.ts';
+
+describe('parseOptions', () => {
+  it('reads the arguments the cluster CLI passes', () => {
+    const options = parseOptions(
+      [
+        '--kubeconfig',
+        '.breakwater/kubeconfig',
+        '--state-dir',
+        '.breakwater/localnode',
+        '--images',
+        'test/cluster/images.json',
+      ],
+      '/checkout',
+    );
+    expect(options).toMatchObject({
+      kubeconfig: '/checkout/.breakwater/kubeconfig',
+      stateDir: '/checkout/.breakwater/localnode',
+      imagesFile: '/checkout/test/cluster/images.json',
+      nodeName: 'local-node',
+      restartBackoffBaseMs: 10_000,
+    });
+  });
+
+  it('accepts --flag=value', () => {
+    const options = parseOptions(['--kubeconfig=/k', '--restart-backoff-base-ms=200'], '/x');
+    expect(options.restartBackoffBaseMs).toBe(200);
+  });
+
+  it('finds the image table in the checkout when not told', () => {
+    const options = parseOptions(['--kubeconfig=/k', '--repo=/checkout'], '/elsewhere');
+    expect(options.imagesFile).toBe('/checkout/test/cluster/images.json');
+  });
+
+  it.each([
+    ['rejects an unknown flag', ['--kubeconfig=/k', '--bogus=1'], /unknown argument --bogus/],
+    ['requires a kubeconfig', ['--state-dir=/s'], /--kubeconfig is required/],
+    ['rejects a flag without a value', ['--kubeconfig'], /--kubeconfig needs a value/],
+    [
+      'rejects a back-off that is not a number',
+      ['--kubeconfig=/k', '--restart-backoff-base-ms=soon'],
+      /must be a positive integer/,
+    ],
+  ])('%s', (_name, argv, error) => {
+    expect(() => parseOptions(argv, '/x')).toThrow(error);
+  });
+});

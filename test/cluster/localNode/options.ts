@@ -1,0 +1,74 @@
+/** The local node's command line. */
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface LocalNodeOptions {
+  readonly kubeconfig: string;
+  readonly stateDir: string;
+  readonly imagesFile: string;
+  readonly nodeName: string;
+  /** The first crash-loop wait; kubelet's is 10 s, tests use less. */
+  readonly restartBackoffBaseMs: number;
+  readonly kubeletVersion: string;
+  /** The checkout, for `${repo}` in the image table. */
+  readonly repo: string;
+}
+
+export const usage = `usage: main.ts --kubeconfig <path> [--state-dir .breakwater/localnode]
+  [--images test/cluster/images.json] [--node-name local-node]
+  [--restart-backoff-base-ms 10000] [--kubelet-version v1.36.3] [--repo <checkout>]`;
+
+const defaultRepo = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '');
+
+const flags = {
+  '--kubeconfig': 'kubeconfig',
+  '--state-dir': 'stateDir',
+  '--images': 'imagesFile',
+  '--node-name': 'nodeName',
+  '--restart-backoff-base-ms': 'restartBackoffBaseMs',
+  '--kubelet-version': 'kubeletVersion',
+  '--repo': 'repo',
+} as const;
+
+type FlagName = keyof typeof flags;
+
+function isFlag(name: string): name is FlagName {
+  return Object.hasOwn(flags, name);
+}
+
+/** Parses `--flag value` and `--flag=value`; throws with the usage on anything else. */
+export function parseOptions(argv: readonly string[], cwd: string): LocalNodeOptions {
+  const values: Partial<Record<(typeof flags)[FlagName], string>> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    if (!isFlag(name)) throw new Error(`unknown argument ${arg}\n${usage}`);
+    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined || value === '') throw new Error(`${name} needs a value\n${usage}`);
+    values[flags[name]] = value;
+  }
+  if (values.kubeconfig === undefined) throw new Error(`--kubeconfig is required\n${usage}`);
+  const repo = resolve(cwd, values.repo ?? defaultRepo);
+  const base = Number(values.restartBackoffBaseMs ?? '10000');
+  if (!Number.isInteger(base) || base < 1) {
+    throw new Error(
+      `--restart-backoff-base-ms must be a positive integer, got ${values.restartBackoffBaseMs ?? ''}`,
+    );
+  }
+  const kubeletVersion = values.kubeletVersion ?? 'v1.36.3';
+  return {
+    kubeconfig: resolve(cwd, values.kubeconfig),
+    stateDir: resolve(cwd, values.stateDir ?? '.breakwater/localnode'),
+    imagesFile: isAbsolute(values.imagesFile ?? '')
+      ? (values.imagesFile ?? '')
+      : resolve(
+          values.imagesFile === undefined ? repo : cwd,
+          values.imagesFile ?? 'test/cluster/images.json',
+        ),
+    nodeName: values.nodeName ?? 'local-node',
+    restartBackoffBaseMs: base,
+    kubeletVersion,
+    repo,
+  };
+}
