@@ -1,0 +1,77 @@
+import { describe, expect, it } from '@jest/globals';
+import { DEFAULT_PORT, parseCli } from './cliOptions.ts';
+
+describe('parseCli', () => {
+  it('defaults to loopback, the default port, no latency and no limits', () => {
+    expect(parseCli([], {})).toEqual({
+      kind: 'options',
+      options: {
+        host: '127.0.0.1',
+        port: DEFAULT_PORT,
+        latencyMs: 0,
+        seed: undefined,
+        limits: {
+          requestsPerMinute: undefined,
+          inputTokensPerMinute: undefined,
+          outputTokensPerMinute: undefined,
+        },
+        apiKey: undefined,
+      },
+    });
+  });
+
+  it('reads every flag', () => {
+    const args = [
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '0',
+      '--latency-ms',
+      '25',
+      '--seed',
+      '7',
+      '--rpm',
+      '50',
+      '--input-tpm',
+      '40000',
+      '--output-tpm',
+      '8000',
+      '--api-key',
+      'k',
+    ];
+    expect(parseCli(args, {})).toEqual({
+      kind: 'options',
+      options: {
+        host: '0.0.0.0',
+        port: 0,
+        latencyMs: 25,
+        seed: 7,
+        limits: { requestsPerMinute: 50, inputTokensPerMinute: 40000, outputTokensPerMinute: 8000 },
+        apiKey: 'k',
+      },
+    });
+  });
+
+  it.each([
+    ['takes PORT_HTTP when --port is not given', [], { PORT_HTTP: '9100' }, 9100],
+    ['prefers --port over PORT_HTTP', ['--port', '9200'], { PORT_HTTP: '9100' }, 9200],
+  ])('%s', (_name, args, env, port) => {
+    expect(parseCli(args, env)).toMatchObject({ kind: 'options', options: { port } });
+  });
+
+  it.each([
+    ['an unknown flag', ['--bogus'], 'bogus'],
+    ['a port out of range', ['--port', '70000'], '--port'],
+    ['a negative latency', ['--latency-ms', '-5'], '--latency-ms'],
+    ['a zero budget', ['--rpm', '0'], '--rpm'],
+    ['a budget that is not a number', ['--input-tpm', 'lots'], '--input-tpm'],
+  ])('refuses %s, naming it', (_name, args, named) => {
+    const result = parseCli(args, {});
+    expect(result.kind).toBe('error');
+    if (result.kind === 'error') expect(result.message).toContain(named);
+  });
+
+  it('asks for help', () => {
+    expect(parseCli(['--help'], {})).toEqual({ kind: 'help' });
+  });
+});

@@ -1,0 +1,76 @@
+import { describe, expect, it } from '@jest/globals';
+import { FaultInjector } from './faultInjector.ts';
+import type { FaultAction, FaultSpec } from './faultSpec.ts';
+import { seededRandom } from './seededRandom.ts';
+
+const error500: FaultAction = {
+  kind: 'error',
+  status: 500,
+  errorType: 'api_error',
+  retryAfterSeconds: undefined,
+};
+
+function fault(spec: Partial<FaultSpec>): FaultSpec {
+  return { action: error500, latencyMs: 0, rate: 1, count: undefined, ...spec };
+}
+
+function kinds(injector: FaultInjector, n: number): string[] {
+  return Array.from({ length: n }, () => injector.decide().action.kind);
+}
+
+describe('FaultInjector', () => {
+  it('injects nothing when no fault is active', () => {
+    expect(new FaultInjector(seededRandom(1)).decide()).toEqual({
+      action: { kind: 'none' },
+      latencyMs: 0,
+    });
+  });
+
+  it('retires a fault after it has fired count times', () => {
+    const injector = new FaultInjector(seededRandom(1));
+    injector.add(fault({ count: 2 }));
+    expect(kinds(injector, 4)).toEqual(['error', 'error', 'none', 'none']);
+    expect(injector.list()).toEqual([]);
+  });
+
+  it('fires a fault with a rate on a fraction of requests, the same fraction for the same seed', () => {
+    const run = () => {
+      const injector = new FaultInjector(seededRandom(42));
+      injector.add(fault({ rate: 0.3 }));
+      return kinds(injector, 1000);
+    };
+    const first = run();
+    const fired = first.filter((k) => k === 'error').length;
+    expect(fired).toBeGreaterThan(200);
+    expect(fired).toBeLessThan(400);
+    expect(run()).toEqual(first);
+  });
+
+  it('never fires a fault with rate 0', () => {
+    const injector = new FaultInjector(seededRandom(1));
+    injector.add(fault({ rate: 0 }));
+    expect(kinds(injector, 50)).not.toContain('error');
+  });
+
+  it('adds up the latency of stacked faults and lets the first action decide', () => {
+    const injector = new FaultInjector(seededRandom(1));
+    injector.add(fault({ action: { kind: 'none' }, latencyMs: 100 }));
+    injector.add(fault({ action: { kind: 'hang' }, latencyMs: 20, count: 1 }));
+    injector.add(fault({ latencyMs: 3 }));
+    expect(injector.decide()).toEqual({ action: { kind: 'hang' }, latencyMs: 120 });
+    expect(injector.decide()).toEqual({ action: error500, latencyMs: 103 });
+  });
+
+  it('lists active faults with ids and how often each has fired, and clears them', () => {
+    const injector = new FaultInjector(seededRandom(1));
+    injector.add(fault({ count: 5 }));
+    injector.add(fault({ action: { kind: 'drop', when: 'before-response' } }));
+    injector.decide();
+    expect(injector.list().map(({ id, fired }) => ({ id, fired }))).toEqual([
+      { id: 1, fired: 1 },
+      { id: 2, fired: 0 },
+    ]);
+    expect(injector.clear()).toBe(2);
+    expect(injector.list()).toEqual([]);
+  });
+});

@@ -1,0 +1,125 @@
+import { describe, expect, it } from '@jest/globals';
+import type { IdPrefix } from './ids.ts';
+import { parseMessagesRequest } from './messagesRequest.ts';
+import { planReply } from './replyPlan.ts';
+
+const newId = (prefix: IdPrefix) => `${prefix}_test`;
+
+const tool = {
+  name: 'lookup',
+  input_schema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
+};
+
+function plan(body: Record<string, unknown>) {
+  const parsed = parseMessagesRequest({ model: 'claude-sim', max_tokens: 1000, ...body });
+  if (!parsed.ok) throw new Error(parsed.message);
+  return planReply(parsed.request, newId);
+}
+
+const say = (text: string) => ({ messages: [{ role: 'user', content: text }] });
+
+describe('planReply', () => {
+  it('echoes the last user message and counts tokens at four characters each', () => {
+    expect(plan(say('Hello there'))).toEqual({
+      id: 'msg_test',
+      model: 'claude-sim',
+      content: [{ type: 'text', text: 'You said: Hello there' }],
+      stopReason: 'end_turn',
+      stopSequence: null,
+      inputTokens: 3,
+      outputTokens: 6,
+    });
+  });
+
+  it('answers a message without text with a fixed reply', () => {
+    expect(
+      plan({ messages: [{ role: 'user', content: [{ type: 'image', source: {} }] }] }).content,
+    ).toEqual([{ type: 'text', text: 'Simulated reply.' }]);
+  });
+
+  it.each([
+    [
+      'cuts the text at max_tokens',
+      { ...say('0123456789'), max_tokens: 3 },
+      'You said: 01',
+      'max_tokens',
+      null,
+      3,
+    ],
+    [
+      'cuts the text at the earliest stop sequence',
+      { ...say('a b c'), stop_sequences: ['c', 'b'] },
+      'You said: a ',
+      'stop_sequence',
+      'b',
+      3,
+    ],
+    [
+      'leaves a reply that fits alone',
+      { ...say('abc'), max_tokens: 4 },
+      'You said: abc',
+      'end_turn',
+      null,
+      4,
+    ],
+  ] as const)('%s', (_name, body, text, stopReason, stopSequence, outputTokens) => {
+    expect(plan(body)).toMatchObject({
+      content: [{ type: 'text', text }],
+      stopReason,
+      stopSequence,
+      outputTokens,
+    });
+  });
+
+  it('calls a tool with a short text first and counts the call in the output', () => {
+    expect(plan({ ...say('please lookup boats'), tools: [tool] })).toMatchObject({
+      content: [
+        { type: 'text', text: 'Calling lookup.' },
+        { type: 'tool_use', id: 'toolu_test', name: 'lookup', input: { q: 'example q' } },
+      ],
+      stopReason: 'tool_use',
+      outputTokens: 4 + Math.ceil(('lookup' + '{"q":"example q"}').length / 4),
+    });
+  });
+
+  it('drops a tool call that max_tokens leaves no room for', () => {
+    expect(plan({ ...say('please lookup boats'), tools: [tool], max_tokens: 5 })).toMatchObject({
+      content: [{ type: 'text', text: 'Calling lookup.' }],
+      stopReason: 'max_tokens',
+      outputTokens: 4,
+    });
+  });
+
+  it('answers tool results by tool name, one line each, marking failures', () => {
+    const reply = plan({
+      tools: [tool],
+      messages: [
+        { role: 'user', content: 'lookup twice' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'tool_use', id: 't1', name: 'lookup', input: { q: 'a' } },
+            { type: 'tool_use', id: 't2', name: 'lookup', input: { q: 'b' } },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 't1', content: 'found a' },
+            { type: 'tool_result', tool_use_id: 't2', content: 'no such b', is_error: true },
+            { type: 'tool_result', tool_use_id: 'unknown', content: 'stray' },
+          ],
+        },
+      ],
+    });
+    expect(reply).toMatchObject({
+      content: [
+        {
+          type: 'text',
+          text: 'lookup returned: found a\nlookup failed: no such b\nunknown returned: stray',
+        },
+      ],
+      stopReason: 'end_turn',
+    });
+  });
+});

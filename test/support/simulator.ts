@@ -1,0 +1,158 @@
+/**
+ * Starts `breakwater-llm-sim` as a child process for a test and drives its control API.
+ *
+ *   const sim = await startSimulator({ rpm: 10 });
+ *   const client = new Anthropic({ baseURL: sim.url, apiKey: 'test', maxRetries: 0 });
+ *   await sim.setFault({ status: 529, count: 2 });
+ *   ...
+ *   await sim.stop();
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { FaultView } from '../../runtime/src/simulator/faultInjector.ts';
+import type { FaultRequest } from '../../runtime/src/simulator/faultSpec.ts';
+import type { StatsSnapshot } from '../../runtime/src/simulator/simulatorStats.ts';
+
+export type { FaultRequest, FaultView, StatsSnapshot };
+
+export interface SimulatorStartOptions {
+  /** Base latency before every successful answer. */
+  readonly latencyMs?: number;
+  readonly seed?: number;
+  readonly rpm?: number;
+  readonly inputTpm?: number;
+  readonly outputTpm?: number;
+  /** Require this `x-api-key`. */
+  readonly apiKey?: string;
+  /** Further flags, passed as given. */
+  readonly args?: readonly string[];
+}
+
+export interface SimulatorHandle {
+  /** Base URL, e.g. `http://127.0.0.1:41234`; pass it as the SDK's `baseURL`. */
+  readonly url: string;
+  readonly port: number;
+  /** Replaces every active fault with this one. */
+  setFault(fault: FaultRequest): Promise<FaultView>;
+  /** Adds a fault on top of the active ones. */
+  addFault(fault: FaultRequest): Promise<FaultView>;
+  faults(): Promise<FaultView[]>;
+  clearFaults(): Promise<void>;
+  stats(): Promise<StatsSnapshot>;
+  /** Zeroes the counters; resolves with the counts that were cleared. */
+  resetStats(): Promise<StatsSnapshot>;
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const MAIN = fileURLToPath(new URL('../../runtime/src/simulator/main.ts', import.meta.url));
+
+/** How long the process may take to print its listening line. */
+const START_TIMEOUT_MS = 15_000;
+
+export async function startSimulator(
+  options: SimulatorStartOptions = {},
+): Promise<SimulatorHandle> {
+  const child = spawn(process.execPath, [MAIN, '--port', '0', ...flags(options)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const url = await listeningUrl(child);
+  const port = Number(new URL(url).port);
+
+  const control = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return JSON.parse(text) as T;
+  };
+
+  return {
+    url,
+    port,
+    async setFault(fault) {
+      await control('DELETE', '/_sim/faults');
+      return control<FaultView>('POST', '/_sim/faults', fault);
+    },
+    addFault: (fault) => control<FaultView>('POST', '/_sim/faults', fault),
+    faults: async () => (await control<{ faults: FaultView[] }>('GET', '/_sim/faults')).faults,
+    async clearFaults() {
+      await control('DELETE', '/_sim/faults');
+    },
+    stats: () => control<StatsSnapshot>('GET', '/_sim/stats'),
+    resetStats: () => control<StatsSnapshot>('DELETE', '/_sim/stats'),
+    stop: (graceMs = 5_000) => stopProcess(child, graceMs),
+  };
+}
+
+function flags(options: SimulatorStartOptions): string[] {
+  const named: [string, number | string | undefined][] = [
+    ['--latency-ms', options.latencyMs],
+    ['--seed', options.seed],
+    ['--rpm', options.rpm],
+    ['--input-tpm', options.inputTpm],
+    ['--output-tpm', options.outputTpm],
+    ['--api-key', options.apiKey],
+  ];
+  const args = named.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)]));
+  return [...args, ...(options.args ?? [])];
+}
+
+/** Resolves with the URL from the `{"msg":"listening"}` line; rejects if the process ends first. */
+function listeningUrl(child: ChildProcess): Promise<string> {
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    if (child.stdout === null) throw new Error('the simulator was spawned without a stdout pipe');
+    const lines = createInterface({ input: child.stdout });
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      lines.close();
+      child.kill('SIGKILL');
+      reject(new Error(`breakwater-llm-sim ${why}${stderr === '' ? '' : `:\n${stderr}`}`));
+    };
+    const timer = setTimeout(() => {
+      fail(`printed no listening line in ${START_TIMEOUT_MS} ms`);
+    }, START_TIMEOUT_MS);
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      fail(`exited before listening (${signal ?? String(code)})`);
+    };
+    child.once('exit', onExit);
+    lines.on('line', (line) => {
+      const parsed = parseLine(line);
+      if (parsed?.msg !== 'listening' || typeof parsed.url !== 'string') return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      resolve(parsed.url);
+    });
+  });
+}
+
+function parseLine(line: string): { msg?: unknown; url?: unknown } | undefined {
+  try {
+    return JSON.parse(line) as { msg?: unknown; url?: unknown };
+  } catch {
+    return undefined;
+  }
+}
+
+async function stopProcess(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    child.kill('SIGKILL');
+  }, graceMs);
+  await exited;
+  clearTimeout(timer);
+}
