@@ -1,0 +1,109 @@
+/**
+ * The agent: the system prompt, the caller's history and input, and the Claude tool-use loop
+ * over the AgentDeployment's HTTP tools, for at most MAX_ITERATIONS model calls.
+ */
+import type { PolicyDocument } from '../policy/policyDocument.ts';
+import type { ModelRouter } from '../provider/modelRouter.ts';
+import type { Usage } from '../provider/sseUsage.ts';
+import { runTool, type ToolRunnerDeps } from './toolRunner.ts';
+
+export const MAX_ITERATIONS = 8;
+
+export interface AgentResult {
+  readonly output: string;
+  readonly model: string;
+  readonly usage: Usage;
+  readonly fallbackUsed: boolean;
+  readonly iterations: number;
+}
+
+interface ContentBlock {
+  type: string;
+  text?: string;
+  id?: string;
+  name?: string;
+  input?: unknown;
+}
+
+interface ModelMessage {
+  content?: ContentBlock[];
+  stop_reason?: string;
+}
+
+export class AgentUpstreamError extends Error {
+  readonly status: number;
+  constructor(status: number, body: string) {
+    super(`provider answered ${status}: ${body.slice(0, 500)}`);
+    this.name = 'AgentUpstreamError';
+    this.status = status;
+  }
+}
+
+export async function runAgent(
+  doc: PolicyDocument,
+  router: ModelRouter,
+  tools: ToolRunnerDeps,
+  request: { input: string; history: readonly unknown[]; headers: Record<string, string> },
+  signal: AbortSignal,
+): Promise<AgentResult> {
+  const messages: unknown[] = [...request.history, { role: 'user', content: request.input }];
+  const usage: Usage = { input_tokens: 0, output_tokens: 0 };
+  const toolDefs = doc.tools.map((t) => ({
+    name: t.name,
+    description: t.description,
+    input_schema: t.inputSchema,
+  }));
+  let fallbackUsed = false;
+  let model = doc.model.name;
+  for (let iteration = 1; iteration <= MAX_ITERATIONS; iteration++) {
+    const body: Record<string, unknown> = {
+      model: doc.model.name,
+      max_tokens: doc.model.maxTokens,
+      messages,
+      ...(doc.systemPrompt === undefined ? {} : { system: doc.systemPrompt }),
+      ...(doc.model.temperature === undefined ? {} : { temperature: doc.model.temperature }),
+      ...(toolDefs.length === 0 ? {} : { tools: toolDefs }),
+    };
+    const chain = [doc.model.name, ...doc.model.fallbacks.filter((m) => m !== doc.model.name)];
+    const routed = await router.send({
+      body,
+      stream: false,
+      models: chain,
+      signal,
+      headers: request.headers,
+    });
+    if (routed.kind !== 'plain') throw new Error('unreachable: a plain request streamed');
+    if (routed.status !== 200) throw new AgentUpstreamError(routed.status, routed.text);
+    model = routed.model;
+    fallbackUsed ||= routed.fallbackUsed;
+    usage.input_tokens += routed.usage.input_tokens;
+    usage.output_tokens += routed.usage.output_tokens;
+    const message = JSON.parse(routed.text) as ModelMessage;
+    const content = message.content ?? [];
+    const toolUses = content.filter((b) => b.type === 'tool_use');
+    if (
+      message.stop_reason !== 'tool_use' ||
+      toolUses.length === 0 ||
+      iteration === MAX_ITERATIONS
+    ) {
+      const output = content
+        .filter((b) => b.type === 'text')
+        .map((b) => b.text ?? '')
+        .join('');
+      return { output, model, usage, fallbackUsed, iterations: iteration };
+    }
+    messages.push({ role: 'assistant', content });
+    const results = await Promise.all(
+      toolUses.map((use) =>
+        runTool(
+          tools,
+          doc.tools.find((t) => t.name === use.name),
+          { id: use.id ?? '', name: use.name ?? '', input: use.input },
+          signal,
+        ),
+      ),
+    );
+    messages.push({ role: 'user', content: results });
+  }
+  throw new Error('unreachable: the loop returns on its last iteration');
+}

@@ -1,0 +1,100 @@
+/**
+ * Runs one HTTP tool: POSTs the model's tool input as JSON to the tool's URL inside the
+ * guard (tools bulkhead, the tool's own breaker and timeout) and turns the answer into a
+ * `tool_result` block. A failed tool becomes an error result the model can read, not a
+ * failed request.
+ */
+import { classifyError, classifyHttpOutcome } from '../guard/errorClassification.ts';
+import type { ToolSettings } from '../policy/policyDocument.ts';
+import type { ProviderGuard } from '../provider/providerGuard.ts';
+import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
+import type { CallStats } from '../stats/callStats.ts';
+import type { Clock } from '../time/clock.ts';
+
+/** A tool's answer is cut to this many characters before it goes back to the model. */
+const MAX_RESULT_CHARS = 100_000;
+
+export interface ToolResultBlock {
+  readonly type: 'tool_result';
+  readonly tool_use_id: string;
+  readonly content: string;
+  readonly is_error?: boolean;
+}
+
+class ToolHttpError extends Error {
+  readonly status: number;
+  readonly body: string;
+  constructor(status: number, body: string) {
+    super(`tool answered ${status}`);
+    this.name = 'ToolHttpError';
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export interface ToolRunnerDeps {
+  readonly guard: ProviderGuard;
+  readonly metrics: RuntimeMetrics;
+  readonly stats: CallStats;
+  readonly clock: Clock;
+}
+
+export async function runTool(
+  deps: ToolRunnerDeps,
+  tool: ToolSettings | undefined,
+  call: { id: string; name: string; input: unknown },
+  signal: AbortSignal,
+): Promise<ToolResultBlock> {
+  if (tool === undefined) {
+    deps.metrics.toolCalls.inc({ tool: 'unknown', status: 'error' });
+    return {
+      type: 'tool_result',
+      tool_use_id: call.id,
+      content: `unknown tool "${call.name}"`,
+      is_error: true,
+    };
+  }
+  const started = deps.clock.now();
+  let status = 'success';
+  try {
+    const text = await deps.guard.callTool(
+      tool.name,
+      tool.timeoutMs,
+      async (s) => {
+        const response = await fetch(tool.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(call.input ?? {}),
+          signal: s,
+        });
+        const body = await response.text();
+        if (response.status >= 400) {
+          const c = classifyHttpOutcome({ status: response.status, body }, deps.clock.now());
+          // A tool's 4xx is the model's mistake: report it, do not count it against the tool.
+          if (c.outcome === 'ClientError') return `error ${response.status}: ${body}`;
+          throw new ToolHttpError(response.status, body);
+        }
+        return body;
+      },
+      signal,
+    );
+    deps.stats.record('tool', tool.name, deps.clock.now() - started);
+    return { type: 'tool_result', tool_use_id: call.id, content: text.slice(0, MAX_RESULT_CHARS) };
+  } catch (err) {
+    const outcome =
+      err instanceof ToolHttpError
+        ? classifyHttpOutcome({ status: err.status }, deps.clock.now()).outcome
+        : classifyError(err, deps.clock.now()).outcome;
+    status = outcome === 'Timeout' ? 'timeout' : outcome === 'Rejected' ? 'rejected' : 'error';
+    deps.stats.record('tool', tool.name, deps.clock.now() - started, outcome);
+    return {
+      type: 'tool_result',
+      tool_use_id: call.id,
+      content: `tool "${tool.name}" failed: ${outcome}`,
+      is_error: true,
+    };
+  } finally {
+    deps.metrics.toolCalls.inc({ tool: tool.name, status });
+    deps.metrics.toolLatency.observe({ tool: tool.name }, (deps.clock.now() - started) / 1000);
+  }
+}

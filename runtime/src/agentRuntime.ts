@@ -1,0 +1,247 @@
+/**
+ * Assembles the runtime: the policy store and its source, the guard rebuilt on each policy,
+ * the provider router, the API and metrics servers, and the orderly shutdown.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { ClientKeys } from './access/clientKeys.ts';
+import { AuditLog } from './audit/auditLog.ts';
+import { ResponseCache } from './cache/responseCache.ts';
+import type { RuntimeOptions } from './cli/runtimeOptions.ts';
+import { PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
+import { BackendPool } from './provider/backendPool.ts';
+import { bindGuard, guardRegistries } from './provider/guardBinding.ts';
+import { ModelRouter } from './provider/modelRouter.ts';
+import { buildApiServer } from './server/apiServer.ts';
+import { Lifecycle } from './server/lifecycle.ts';
+import { buildMetricsServer } from './server/metricsServer.ts';
+import type { ActivePolicy, RuntimeContext } from './server/runtimeContext.ts';
+import { CallStats } from './stats/callStats.ts';
+import type { Logger } from './telemetry/logger.ts';
+import { RuntimeMetrics } from './telemetry/runtimeMetrics.ts';
+import type { Clock } from './time/clock.ts';
+
+export interface RuntimeDeps {
+  readonly options: RuntimeOptions;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** Where the client keys come from when the policy asks for them. */
+export interface ClientKeySource {
+  /** Called with the Secret's name whenever the policy names one (or stops naming one). */
+  follow(secretName: string | undefined): void;
+}
+
+export class AgentRuntime {
+  readonly store: PolicyStore;
+  readonly clientKeys = new ClientKeys();
+  readonly metrics: RuntimeMetrics;
+  readonly context: RuntimeContext;
+  readonly #deps: RuntimeDeps;
+  readonly #pool: BackendPool;
+  readonly #lifecycle = new Lifecycle();
+  readonly #cache: ResponseCache;
+  readonly #audit: AuditLog;
+  #active: ActivePolicy | undefined;
+  #api: FastifyInstance | undefined;
+  #metricsServer: Server | undefined;
+  #keySource: ClientKeySource | undefined;
+
+  constructor(deps: RuntimeDeps) {
+    this.#deps = deps;
+    const { clock, logger } = deps;
+    this.metrics = new RuntimeMetrics();
+    this.store = new PolicyStore(clock, {
+      onOffer: (result, source, detail) => {
+        this.metrics.policyReloads.inc({ result, source: source.split(':')[0] ?? source });
+        if (result === 'rejected')
+          logger.error({ source, error: detail }, 'policy refused; keeping the last good one');
+      },
+    });
+    this.#pool = new BackendPool(deps.env);
+    this.#cache = new ResponseCache(clock, 1000, 300_000);
+    this.#audit = new AuditLog(false);
+    const stats = new CallStats(clock);
+    this.#router = new ModelRouter({
+      pool: this.#pool,
+      guard: () => {
+        if (this.#active === undefined) throw new Error('no policy in force');
+        return this.#active.guard;
+      },
+      clock,
+      strategy: () => this.#active?.doc.loadBalancing ?? 'RoundRobin',
+      observe: (event) => {
+        this.metrics.llmAttempts.inc({
+          model: event.model,
+          backend: event.backend,
+          outcome: event.outcome,
+        });
+        this.metrics.llmLatency.observe(
+          { model: event.model, backend: event.backend, outcome: event.outcome },
+          event.durationMs / 1000,
+        );
+        if (event.outcome !== 'Success') {
+          logger.debug(
+            {
+              model: event.model,
+              backend: event.backend,
+              attempt: event.attempt,
+              outcome: event.outcome,
+            },
+            'provider attempt failed',
+          );
+        }
+      },
+    });
+    this.context = {
+      clock,
+      logger,
+      metrics: this.metrics,
+      store: this.store,
+      active: () => this.#active,
+      router: this.#router,
+      clientKeys: this.clientKeys,
+      lifecycle: this.#lifecycle,
+      cache: this.#cache,
+      stats,
+      audit: this.#audit,
+      health: () => this.#health(),
+    };
+    this.store.onChange((next, previous) => this.#apply(next, previous));
+  }
+
+  readonly #router: ModelRouter;
+
+  /** Breaker transitions of whichever guard is in force (for the pod reporter). */
+  onBreakerChange(listener: () => void): void {
+    this.#breakerListeners.add(listener);
+    this.#unsubscribeGuard ??= this.#active?.guard.onBreakerChange(() => this.#notifyBreakers());
+  }
+
+  readonly #breakerListeners = new Set<() => void>();
+  #unsubscribeGuard: (() => void) | undefined;
+
+  #notifyBreakers(): void {
+    for (const listener of this.#breakerListeners) listener();
+  }
+
+  get lifecycle(): Lifecycle {
+    return this.#lifecycle;
+  }
+
+  get active(): ActivePolicy | undefined {
+    return this.#active;
+  }
+
+  useClientKeySource(source: ClientKeySource): void {
+    this.#keySource = source;
+    if (this.#active !== undefined) source.follow(this.#active.doc.access.clientKeysSecret);
+  }
+
+  async listen(): Promise<{ port: number; metricsPort: number }> {
+    const { options } = this.#deps;
+    this.#api = buildApiServer(this.context);
+    await this.#api.listen({ port: options.port, host: options.host });
+    const port = (this.#api.server.address() as AddressInfo).port;
+    const metricsServer = buildMetricsServer(this.context, () => this.#registries());
+    this.#metricsServer = metricsServer;
+    await new Promise<void>((resolve, reject) => {
+      metricsServer.once('error', reject);
+      metricsServer.listen(options.metricsPort, options.host, () => resolve());
+    });
+    const metricsPort = (metricsServer.address() as AddressInfo).port;
+    return { port, metricsPort };
+  }
+
+  /**
+   * SIGTERM: readiness fails and new requests get 503 at once; requests in flight finish
+   * (up to the grace period); then the servers close.
+   */
+  async shutdown(graceMs: number): Promise<{ drained: boolean }> {
+    this.#lifecycle.startDraining();
+    const { clock } = this.#deps;
+    let cancel = () => undefined as void;
+    const timedOut = new Promise<boolean>((resolve) => {
+      cancel = clock.setTimeout(() => resolve(false), graceMs);
+    });
+    const drained = await Promise.race([this.#lifecycle.idle().then(() => true), timedOut]);
+    cancel();
+    await this.#api?.close();
+    await new Promise<void>((resolve) => {
+      if (this.#metricsServer === undefined) resolve();
+      else this.#metricsServer.close(() => resolve());
+      this.#metricsServer?.closeAllConnections();
+    });
+    return { drained };
+  }
+
+  #registries(): Registry[] {
+    return [this.metrics.registry, ...guardRegistries()];
+  }
+
+  #apply(next: AppliedPolicy, previous: AppliedPolicy | undefined): void {
+    const { doc } = next;
+    this.#pool.update(doc.backends);
+    for (const b of this.#pool.backends) {
+      if (!b.hasKey)
+        this.#deps.logger.warn(
+          { backend: b.name, env: b.apiKeyEnv },
+          'no provider API key in the environment',
+        );
+    }
+    const guard = bindGuard(doc, this.#deps.clock, this.#active?.guard);
+    this.#active = { doc, hash: next.hash, guard };
+    this.#unsubscribeGuard?.();
+    this.#unsubscribeGuard = guard.onBreakerChange(() => this.#notifyBreakers());
+    this.#notifyBreakers();
+    this.#cache.resize(doc.cache.maxEntries, doc.cache.ttlMs);
+    if (!doc.cache.enabled) this.#cache.clear();
+    this.#audit.enabled = doc.audit.enabled;
+    this.#keySource?.follow(doc.access.clientKeysSecret);
+    this.metrics.policyInfo.reset();
+    this.metrics.policyInfo.set({ hash: next.hash }, 1);
+    this.#audit.record({
+      event: 'policy_change',
+      hash: next.hash,
+      previousHash: previous?.hash,
+      source: next.source,
+      generation: doc.agent.generation,
+    });
+    const before = previous?.doc.circuitBreaker.override;
+    const after = doc.circuitBreaker.override;
+    if (before !== undefined && (before.state !== after.state || before.reason !== after.reason)) {
+      this.#audit.record({
+        event: 'override_change',
+        breakerPolicy: doc.circuitBreaker.policyName,
+        state: after.state,
+        previousState: before.state,
+        reason: after.reason,
+      });
+    }
+    this.#deps.logger.info(
+      { hash: next.hash, previous: previous?.hash, source: next.source },
+      'policy applied',
+    );
+  }
+
+  #health(): Record<string, { ok: boolean; detail?: string }> {
+    const rejection = this.store.lastRejection;
+    return {
+      policy:
+        this.#active === undefined
+          ? { ok: false, detail: rejection?.error ?? 'waiting for a policy' }
+          : { ok: true, detail: this.#active.hash },
+      providerKeys: {
+        ok: true,
+        detail: this.#pool.backends
+          .map((b) => `${b.name}:${b.hasKey ? 'set' : 'missing'}`)
+          .join(','),
+      },
+      draining: { ok: !this.#lifecycle.draining },
+    };
+  }
+}

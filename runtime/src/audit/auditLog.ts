@@ -1,0 +1,74 @@
+/**
+ * The audit log: one JSON line per model interaction and per policy or override change,
+ * on its own logger (stdout by default, or a file), apart from the operational log. It
+ * records who (a fingerprint of the client key, never the key), what, and how it ended —
+ * not the prompts themselves.
+ */
+import { createHash } from 'node:crypto';
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+export type AuditEvent =
+  | {
+      readonly event: 'model_interaction';
+      readonly requestId: string;
+      readonly route: string;
+      readonly sessionId?: string | undefined;
+      readonly client?: string | undefined;
+      readonly model: string;
+      readonly servedBy?: string | undefined;
+      readonly fallbackUsed: boolean;
+      readonly status: number;
+      readonly inputTokens: number;
+      readonly outputTokens: number;
+      readonly durationMs: number;
+      readonly cached?: boolean;
+    }
+  | {
+      readonly event: 'policy_change';
+      readonly hash: string;
+      readonly previousHash?: string | undefined;
+      readonly source: string;
+      readonly generation: number;
+    }
+  | {
+      readonly event: 'override_change';
+      readonly breakerPolicy?: string | undefined;
+      readonly state: string;
+      readonly previousState?: string | undefined;
+      readonly reason?: string | undefined;
+    }
+  | {
+      readonly event: 'security_incident';
+      readonly requestId: string;
+      readonly kind: string;
+      readonly action: 'flagged' | 'blocked';
+      readonly client?: string | undefined;
+    };
+
+export class AuditLog {
+  readonly #logger: Logger;
+  enabled: boolean;
+
+  constructor(enabled: boolean, destination?: DestinationStream) {
+    this.enabled = enabled;
+    const options = {
+      name: 'breakwater-audit',
+      base: { audit: true },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label: string) => ({ level: label }) },
+    };
+    this.#logger = destination === undefined ? pino(options) : pino(options, destination);
+  }
+
+  /** Policy and override changes are always recorded; interactions only when enabled. */
+  record(event: AuditEvent): void {
+    if (!this.enabled && event.event === 'model_interaction') return;
+    this.#logger.info(event);
+  }
+}
+
+/** A short, stable, non-reversible name for a client key, for the audit trail. */
+export function clientFingerprint(key: string | undefined): string | undefined {
+  if (key === undefined || key === '') return undefined;
+  return `key-${createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
+}

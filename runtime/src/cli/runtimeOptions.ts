@@ -1,0 +1,151 @@
+/** Command-line flags of `breakwater-runtime`, checked into options; errors name the flag. */
+import { parseArgs } from 'node:util';
+import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.ts';
+
+export type PolicySourceOption =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'manifests'; readonly path: string }
+  | { readonly kind: 'cluster'; readonly agent: string; readonly namespace: string };
+
+export interface RuntimeOptions {
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly host: string;
+  readonly source: PolicySourceOption;
+  readonly logLevel: LogLevel;
+  /** How long in-flight requests may take to finish after SIGTERM. */
+  readonly shutdownGraceMs: number;
+}
+
+export const USAGE = `Usage: breakwater-runtime [flags]
+
+The Breakwater agent runtime: an Anthropic Messages API endpoint guarded by circuit breakers,
+rate limits, bulkheads, timeouts and retries, with hot-reloaded policy.
+
+Policy source (one of):
+  --policy FILE         a resolved policy.json, reloaded when it changes
+  --manifests PATH      AgentDeployment / CircuitBreakerPolicy / RateLimitPolicy YAML (file or dir)
+  --agent NAME          cluster mode: watch ConfigMap NAME-policy (default $BREAKWATER_AGENT)
+  --namespace NS        cluster mode namespace (default $POD_NAMESPACE, else "default")
+
+  --port N              API port (default $PORT_HTTP, else 8080)
+  --metrics-port N      /metrics and /debug port (default $PORT_METRICS, else 9090)
+  --host ADDR           listen address (default 0.0.0.0)
+  --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default info)
+  --shutdown-grace-ms N time in-flight requests get after SIGTERM (default 25000)
+  --help                show this text
+`;
+
+export type RuntimeCli =
+  | { readonly kind: 'options'; readonly options: RuntimeOptions }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'error'; readonly message: string };
+
+class FlagError extends Error {}
+
+export function parseRuntimeCli(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): RuntimeCli {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        'metrics-port': { type: 'string' },
+        host: { type: 'string', default: '0.0.0.0' },
+        policy: { type: 'string' },
+        manifests: { type: 'string' },
+        agent: { type: 'string' },
+        namespace: { type: 'string' },
+        'log-level': { type: 'string', default: 'info' },
+        'shutdown-grace-ms': { type: 'string', default: '25000' },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (err) {
+    return { kind: 'error', message: (err as Error).message };
+  }
+  if (values.help) return { kind: 'help' };
+  try {
+    const logLevel = values['log-level'];
+    if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+      throw new FlagError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+    }
+    const port = portFlag('--port', values.port ?? env['PORT_HTTP'] ?? '8080');
+    const metricsPort = portFlag(
+      '--metrics-port',
+      values['metrics-port'] ?? env['PORT_METRICS'] ?? '9090',
+    );
+    if (port !== 0 && port === metricsPort)
+      throw new FlagError(`--port and --metrics-port must differ, both are ${port}`);
+    return {
+      kind: 'options',
+      options: {
+        port,
+        metricsPort,
+        host: values.host,
+        source: policySource(values, env),
+        logLevel: logLevel as LogLevel,
+        shutdownGraceMs: integer('--shutdown-grace-ms', values['shutdown-grace-ms'], 0, 3_600_000),
+      },
+    };
+  } catch (err) {
+    if (err instanceof FlagError) return { kind: 'error', message: err.message };
+    throw err;
+  }
+}
+
+function policySource(
+  values: {
+    policy?: string | undefined;
+    manifests?: string | undefined;
+    agent?: string | undefined;
+    namespace?: string | undefined;
+  },
+  env: Readonly<Record<string, string | undefined>>,
+): PolicySourceOption {
+  const given = [
+    values.policy && '--policy',
+    values.manifests && '--manifests',
+    values.agent && '--agent',
+  ].filter(Boolean);
+  if (given.length > 1) throw new FlagError(`${given.join(' and ')} are alternatives; give one`);
+  if (values.policy !== undefined) {
+    if (values.policy === '') throw new FlagError('--policy needs a file path');
+    return { kind: 'file', path: values.policy };
+  }
+  if (values.manifests !== undefined) {
+    if (values.manifests === '') throw new FlagError('--manifests needs a file or directory');
+    return { kind: 'manifests', path: values.manifests };
+  }
+  const agent = values.agent ?? env['BREAKWATER_AGENT'];
+  if (agent === undefined || agent === '') {
+    throw new FlagError(
+      'no policy source: give --policy FILE, --manifests PATH, or --agent NAME (or set BREAKWATER_AGENT)',
+    );
+  }
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(agent))
+    throw new FlagError(`--agent must be a Kubernetes object name, got "${agent}"`);
+  return {
+    kind: 'cluster',
+    agent,
+    namespace: values.namespace ?? env['POD_NAMESPACE'] ?? 'default',
+  };
+}
+
+function portFlag(flag: string, raw: string): number {
+  return integer(flag, raw, 0, 65_535);
+}
+
+function integer(flag: string, raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw))
+    throw new FlagError(`${flag} must be an integer from ${min} to ${max}, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max)
+    throw new FlagError(`${flag} must be an integer from ${min} to ${max}, got ${raw}`);
+  return value;
+}

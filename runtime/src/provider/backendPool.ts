@@ -1,0 +1,83 @@
+/**
+ * One `@anthropic-ai/sdk` client per backend, built from the policy and the environment.
+ * `maxRetries: 0`: the guard decides about retries, not the SDK. A client is rebuilt only
+ * when its base URL or key changes, so a policy reload keeps warm connections.
+ * The key is read here and handed to the SDK; it is never stored anywhere it could be printed.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import type { BackendSettings } from '../policy/policyDocument.ts';
+
+export interface Backend {
+  readonly name: string;
+  weight: number;
+  readonly baseURL: string;
+  readonly apiKeyEnv: string;
+  /** False when the environment variable is unset: calls will fail with 401 from the provider. */
+  readonly hasKey: boolean;
+  readonly client: Anthropic;
+  inFlight: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The SDK's own timeout only backs up the guard's; it must never fire first. */
+const SDK_TIMEOUT_MS = 24 * 3_600_000;
+
+export class BackendPool {
+  readonly #env: Env;
+  #backends: readonly Backend[] = [];
+  /** Per backend name: the key fingerprint the client was built with (never the key itself). */
+  #built = new Map<string, { baseURL: string; keyRef: string; backend: Backend }>();
+
+  constructor(env: Env) {
+    this.#env = env;
+  }
+
+  get backends(): readonly Backend[] {
+    return this.#backends;
+  }
+
+  update(settings: readonly BackendSettings[]): void {
+    const next = new Map<string, { baseURL: string; keyRef: string; backend: Backend }>();
+    for (const s of settings) {
+      const key = this.#env[s.apiKeyEnv];
+      const keyRef = `${s.apiKeyEnv}:${key === undefined ? 0 : key.length}:${hashless(key)}`;
+      const old = this.#built.get(s.name);
+      if (old !== undefined && old.baseURL === s.baseURL && old.keyRef === keyRef) {
+        // The same object: attempts in flight decrement the counter they incremented.
+        old.backend.weight = s.weight;
+        next.set(s.name, old);
+        continue;
+      }
+      const client = new Anthropic({
+        apiKey: key ?? 'missing-provider-key',
+        baseURL: s.baseURL,
+        maxRetries: 0,
+        timeout: SDK_TIMEOUT_MS,
+      });
+      next.set(s.name, {
+        baseURL: s.baseURL,
+        keyRef,
+        backend: {
+          name: s.name,
+          weight: s.weight,
+          baseURL: s.baseURL,
+          apiKeyEnv: s.apiKeyEnv,
+          hasKey: key !== undefined && key !== '',
+          client,
+          inFlight: 0,
+        },
+      });
+    }
+    this.#built = next;
+    this.#backends = [...next.values()].map((e) => e.backend);
+  }
+}
+
+/** A cheap change detector for a key that keeps no recoverable part of it. */
+function hashless(key: string | undefined): number {
+  if (key === undefined) return 0;
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
+  return h;
+}

@@ -1,0 +1,195 @@
+/**
+ * Sends one Messages request to the provider: the requested model first, then the fallback
+ * models, each through the guard (backend choice, breaker, timeout, retry). A fallback is
+ * tried only when the failure is the provider's (or its breaker is open), never for a request
+ * the provider rejected as wrong.
+ */
+import type { Clock } from '../time/clock.ts';
+import { classifyError, isFailureClass } from '../guard/errorClassification.ts';
+import { isCircuitOpenError } from '../guard/errors.ts';
+import type { LoadBalancing } from '../policy/policyDocument.ts';
+import type { Backend, BackendPool } from './backendPool.ts';
+import { chooseBackend, type BalancerState } from './loadBalancer.ts';
+import type { AttemptInfo, ProviderGuard } from './providerGuard.ts';
+import { usageOf, type Usage } from './sseUsage.ts';
+
+export interface AttemptObserver {
+  (event: {
+    model: string;
+    backend: string;
+    attempt: number;
+    durationMs: number;
+    outcome: string;
+    error?: unknown;
+  }): void;
+}
+
+export type RoutedResponse =
+  | {
+      readonly kind: 'plain';
+      readonly model: string;
+      readonly backend: string;
+      readonly status: number;
+      readonly text: string;
+      readonly usage: Usage;
+      readonly fallbackUsed: boolean;
+    }
+  | {
+      readonly kind: 'stream';
+      readonly model: string;
+      readonly backend: string;
+      readonly status: number;
+      readonly body: ReadableStream<Uint8Array>;
+      readonly fallbackUsed: boolean;
+      /** Frees the backend's in-flight slot once the stream has been consumed. */
+      readonly done: () => void;
+    };
+
+export interface RouteOptions {
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly stream: boolean;
+  /** The requested model, then fallbacks, without repeats. */
+  readonly models: readonly string[];
+  readonly signal: AbortSignal;
+  /** Extra headers for the provider, e.g. W3C trace context. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Wraps each attempt (for tracing). */
+  readonly wrapAttempt?: <T>(info: AttemptInfo, run: () => Promise<T>) => Promise<T>;
+}
+
+export class ModelRouter {
+  readonly #pool: BackendPool;
+  readonly #guard: () => ProviderGuard;
+  readonly #clock: Clock;
+  readonly #strategy: () => LoadBalancing;
+  readonly #observe: AttemptObserver;
+  readonly #balancer: BalancerState = { cursor: 0 };
+
+  constructor(options: {
+    pool: BackendPool;
+    guard: () => ProviderGuard;
+    clock: Clock;
+    strategy: () => LoadBalancing;
+    observe: AttemptObserver;
+  }) {
+    this.#pool = options.pool;
+    this.#guard = options.guard;
+    this.#clock = options.clock;
+    this.#strategy = options.strategy;
+    this.#observe = options.observe;
+  }
+
+  async send(options: RouteOptions): Promise<RoutedResponse> {
+    let lastError: unknown;
+    const guard = this.#guard();
+    for (const [index, model] of options.models.entries()) {
+      try {
+        return await guard.callModel(
+          model,
+          () => this.#pick(guard, model),
+          (info) =>
+            options.wrapAttempt === undefined
+              ? this.#attempt(info, options, index > 0)
+              : options.wrapAttempt(info, () => this.#attempt(info, options, index > 0)),
+          options.signal,
+        );
+      } catch (err) {
+        lastError = err;
+        if (options.signal.aborted || !fallbackMayHelp(err, this.#clock.now())) throw err;
+      }
+    }
+    throw lastError;
+  }
+
+  #pick(guard: ProviderGuard, model: string): Backend | undefined {
+    return chooseBackend(
+      this.#strategy(),
+      this.#pool.backends,
+      (b) => guard.permits(b.name, model),
+      this.#balancer,
+    );
+  }
+
+  async #attempt(
+    info: AttemptInfo,
+    options: RouteOptions,
+    fallback: boolean,
+  ): Promise<RoutedResponse> {
+    const { backend, model, signal } = info;
+    const started = this.#clock.now();
+    backend.inFlight++;
+    let release = true;
+    try {
+      const body = { ...options.body, model, stream: options.stream };
+      const response = await backend.client.messages
+        .create(body as never, { signal, timeout: 86_400_000, headers: options.headers ?? {} })
+        .asResponse();
+      if (options.stream && response.body !== null) {
+        this.#observe({
+          model,
+          backend: backend.name,
+          attempt: info.attempt,
+          durationMs: this.#clock.now() - started,
+          outcome: 'Success',
+        });
+        release = false;
+        let released = false;
+        return {
+          kind: 'stream',
+          model,
+          backend: backend.name,
+          status: response.status,
+          body: response.body,
+          fallbackUsed: fallback,
+          done: () => {
+            if (released) return;
+            released = true;
+            backend.inFlight--;
+          },
+        };
+      }
+      const text = await response.text();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      this.#observe({
+        model,
+        backend: backend.name,
+        attempt: info.attempt,
+        durationMs: this.#clock.now() - started,
+        outcome: 'Success',
+      });
+      return {
+        kind: 'plain',
+        model,
+        backend: backend.name,
+        status: response.status,
+        text,
+        usage: usageOf(parsed),
+        fallbackUsed: fallback,
+      };
+    } catch (err) {
+      this.#observe({
+        model,
+        backend: backend.name,
+        attempt: info.attempt,
+        durationMs: this.#clock.now() - started,
+        outcome: classifyError(err, this.#clock.now()).outcome,
+        error: err,
+      });
+      throw err;
+    } finally {
+      if (release) backend.inFlight--;
+    }
+  }
+}
+
+/** Another model may help when this one's provider failed or its breakers are open. */
+function fallbackMayHelp(err: unknown, now: number): boolean {
+  if (isCircuitOpenError(err)) return true;
+  const c = classifyError(err, now);
+  return isFailureClass(c.outcome) || c.outcome === 'Rejected';
+}

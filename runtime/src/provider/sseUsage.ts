@@ -1,0 +1,72 @@
+/**
+ * Reads token usage out of a Messages API event stream as the bytes pass through, without
+ * holding the stream: only `message_start` and `message_delta` events are parsed, and only a
+ * partial line is kept between chunks.
+ */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+}
+
+export class SseUsageTap {
+  readonly usage: Usage = { input_tokens: 0, output_tokens: 0 };
+  /** The `error.type` of an `event: error` seen in the stream, if any. */
+  errorType: string | undefined;
+  #partial = '';
+  readonly #decoder = new TextDecoder();
+
+  push(chunk: Uint8Array): void {
+    const text = this.#partial + this.#decoder.decode(chunk, { stream: true });
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      this.#line(text.slice(start, nl));
+      start = nl + 1;
+    }
+    this.#partial = text.slice(start);
+  }
+
+  #line(line: string): void {
+    if (!line.startsWith('data:')) return;
+    // Cheap pre-filter: most events are content deltas that carry no usage.
+    if (
+      !line.includes('"message_start"') &&
+      !line.includes('"message_delta"') &&
+      !line.includes('"error"')
+    )
+      return;
+    let event: StreamEvent;
+    try {
+      event = JSON.parse(line.slice(5)) as StreamEvent;
+    } catch {
+      return;
+    }
+    if (event.type === 'message_start') mergeUsage(this.usage, event.message?.usage);
+    else if (event.type === 'message_delta') mergeUsage(this.usage, event.usage);
+    else if (event.type === 'error') this.errorType = event.error?.type ?? 'api_error';
+  }
+}
+
+interface StreamEvent {
+  type?: string;
+  message?: { usage?: Partial<Usage> };
+  usage?: Partial<Usage>;
+  error?: { type?: string };
+}
+
+function mergeUsage(into: Usage, from: Partial<Usage> | undefined): void {
+  if (from === undefined) return;
+  if (typeof from.input_tokens === 'number' && from.input_tokens > 0)
+    into.input_tokens = from.input_tokens;
+  if (typeof from.output_tokens === 'number') into.output_tokens = from.output_tokens;
+}
+
+/** Usage of a plain (non-streaming) answer; zeros when absent. */
+export function usageOf(message: unknown): Usage {
+  const u = (message as { usage?: Partial<Usage> } | null)?.usage;
+  return {
+    input_tokens: typeof u?.input_tokens === 'number' ? u.input_tokens : 0,
+    output_tokens: typeof u?.output_tokens === 'number' ? u.output_tokens : 0,
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * Patches this pod's own annotations with the applied policy hash and the compact breaker
+ * states, so the operator can aggregate them into CR status. Only on change, and coalesced:
+ * a flapping breaker produces at most one patch per interval, carrying the latest state.
+ */
+import { POLICY_HASH_ANNOTATION } from '../policy/policyDocument.ts';
+import {
+  BREAKERS_ANNOTATION,
+  encodeBreakerReport,
+  type BreakerReport,
+} from './breakerAnnotation.ts';
+import type { Clock, Cancel } from '../time/clock.ts';
+
+export interface PodPatcher {
+  (annotations: Record<string, string>): Promise<void>;
+}
+
+export interface ReportedState {
+  readonly policyHash: string | undefined;
+  readonly breakers: BreakerReport;
+}
+
+export class PodReporter {
+  readonly #patch: PodPatcher;
+  readonly #clock: Clock;
+  readonly #read: () => ReportedState;
+  readonly #intervalMs: number;
+  readonly #onError: (err: unknown) => void;
+  #sent: Record<string, string> = {};
+  #timer: Cancel | undefined;
+  #busy = false;
+  #again = false;
+  #failures = 0;
+
+  constructor(options: {
+    patch: PodPatcher;
+    clock: Clock;
+    read: () => ReportedState;
+    /** @default 1000 */
+    intervalMs?: number;
+    onError?: (err: unknown) => void;
+  }) {
+    this.#patch = options.patch;
+    this.#clock = options.clock;
+    this.#read = options.read;
+    this.#intervalMs = options.intervalMs ?? 1000;
+    this.#onError = options.onError ?? (() => undefined);
+  }
+
+  /** Something may have changed: schedule a report (coalesced with any already pending). */
+  poke(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = this.#clock.setTimeout(
+      () => {
+        this.#timer = undefined;
+        void this.flush();
+      },
+      this.#busy ? this.#intervalMs : 0,
+    );
+  }
+
+  /** The annotations that would be written now. */
+  annotations(): Record<string, string> {
+    const state = this.#read();
+    return {
+      [POLICY_HASH_ANNOTATION]: state.policyHash ?? '',
+      [BREAKERS_ANNOTATION]: encodeBreakerReport(state.breakers),
+    };
+  }
+
+  async flush(): Promise<void> {
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    const next = this.annotations();
+    const changed: Record<string, string> = {};
+    for (const [k, v] of Object.entries(next)) if (this.#sent[k] !== v) changed[k] = v;
+    if (Object.keys(changed).length === 0) return;
+    this.#busy = true;
+    try {
+      await this.#patch(changed);
+      this.#sent = { ...this.#sent, ...changed };
+      this.#failures = 0;
+    } catch (err) {
+      this.#failures++;
+      this.#onError(err);
+      this.#again = true;
+    } finally {
+      this.#busy = false;
+    }
+    if (this.#again) {
+      this.#again = false;
+      const delay = Math.min(30_000, this.#intervalMs * 2 ** Math.min(this.#failures, 5));
+      this.#timer ??= this.#clock.setTimeout(() => {
+        this.#timer = undefined;
+        void this.flush();
+      }, delay);
+    }
+  }
+
+  stop(): void {
+    this.#timer?.();
+    this.#timer = undefined;
+  }
+}

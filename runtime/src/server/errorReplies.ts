@@ -1,0 +1,85 @@
+/**
+ * The one place the HTTP server turns failures into answers: guard and upstream errors go
+ * through the guard's `mapErrorToHttp`; the server's own refusals (bad request, no key,
+ * draining) are built here. Every answer is the Anthropic error shape with a request id.
+ */
+import type { FastifyReply } from 'fastify';
+import {
+  mapErrorToHttp,
+  toAnthropicErrorBody,
+  type AnthropicErrorType,
+  type HttpErrorMapping,
+} from '../guard/httpMapping.ts';
+
+export function refusal(
+  status: number,
+  type: AnthropicErrorType,
+  message: string,
+  retryAfterSeconds?: number,
+): HttpErrorMapping {
+  return retryAfterSeconds === undefined
+    ? { status, type, message, shouldRetry: status >= 500 || status === 429 }
+    : { status, type, message, retryAfterSeconds, shouldRetry: true };
+}
+
+export const badRequest = (message: string): HttpErrorMapping =>
+  refusal(400, 'invalid_request_error', message);
+
+export const unauthorized = (message: string): HttpErrorMapping =>
+  refusal(401, 'authentication_error', message);
+
+export const draining = (): HttpErrorMapping =>
+  refusal(503, 'overloaded_error', 'the runtime is shutting down; retry on another replica', 1);
+
+export const notReady = (): HttpErrorMapping =>
+  refusal(503, 'api_error', 'no policy loaded yet', 1);
+
+export function mapFailure(err: unknown, now: number): HttpErrorMapping {
+  const mapping = mapErrorToHttp(err, now);
+  return { ...mapping, message: scrubSecrets(mapping.message) };
+}
+
+/** Errors raised by the framework itself (body parsing, size limits, media types). */
+export function mapFrameworkError(err: {
+  statusCode?: number;
+  code?: string;
+  message: string;
+}): HttpErrorMapping {
+  const status = err.statusCode ?? 500;
+  if (status === 413) return refusal(413, 'request_too_large', 'request body is too large');
+  if (status === 415)
+    return refusal(415, 'invalid_request_error', 'content-type must be application/json');
+  if (status >= 400 && status < 500) {
+    const message =
+      err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+        ? 'request body is empty'
+        : err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.message.includes('JSON')
+          ? `request body is not valid JSON: ${err.message}`
+          : err.message;
+    return refusal(status, status === 404 ? 'not_found_error' : 'invalid_request_error', message);
+  }
+  return refusal(500, 'api_error', 'internal error');
+}
+
+export function sendError(reply: FastifyReply, mapping: HttpErrorMapping): FastifyReply {
+  if (mapping.retryAfterSeconds !== undefined)
+    reply.header('retry-after', String(mapping.retryAfterSeconds));
+  if (!mapping.shouldRetry) reply.header('x-should-retry', 'false');
+  return reply
+    .code(mapping.status)
+    .header('content-type', 'application/json')
+    .send(JSON.stringify(toAnthropicErrorBody(mapping)));
+}
+
+/** Writes the error on a raw (hijacked) response. */
+export function errorBody(mapping: HttpErrorMapping): string {
+  return JSON.stringify(toAnthropicErrorBody(mapping));
+}
+
+/**
+ * Provider errors can echo request details back; a key-looking token never leaves the
+ * process, whatever an upstream put into its message.
+ */
+export function scrubSecrets(message: string): string {
+  return message.replace(/\b(sk-[A-Za-z0-9_-]{6,}|[A-Za-z0-9_-]{32,})\b/g, '[redacted]');
+}

@@ -1,0 +1,284 @@
+/**
+ * `POST /v1/messages`: the Messages API, plain and streaming, through the guard. A streamed
+ * answer is passed to the caller chunk by chunk as it arrives, while its usage is read on
+ * the way past and settled against the token budgets when the stream ends.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clientFingerprint } from '../audit/auditLog.ts';
+import { cacheKey } from '../cache/responseCache.ts';
+import { classifyError } from '../guard/errorClassification.ts';
+import { SseUsageTap, type Usage } from '../provider/sseUsage.ts';
+import type { RoutedResponse } from '../provider/modelRouter.ts';
+import { callerText, scanForInjection } from '../security/promptInjection.ts';
+import { endSpan, startRequestSpan, withAttemptSpan } from '../telemetry/tracing.ts';
+import { badRequest, errorBody, mapFailure, refusal, sendError } from './errorReplies.ts';
+import { checkMessagesBody } from './messagesValidation.ts';
+import { passGate, presentedKey } from './requestGate.ts';
+import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
+
+const ROUTE = '/v1/messages';
+
+export function registerMessagesRoute(app: FastifyInstance, ctx: RuntimeContext): void {
+  app.post(ROUTE, (request, reply) => handle(ctx, request, reply));
+}
+
+/** Model chain: the requested model, then the policy's fallbacks, each once. */
+export function modelChain(requested: string, active: ActivePolicy): string[] {
+  const chain = [requested];
+  for (const m of active.doc.model.fallbacks) if (!chain.includes(m)) chain.push(m);
+  return chain;
+}
+
+/** A rough input-token estimate for admission: about four characters a token. */
+export function estimateInputTokens(
+  body: Readonly<Record<string, unknown>>,
+  rawLength: number,
+): number {
+  void body;
+  return Math.max(1, Math.ceil(rawLength / 4));
+}
+
+async function handle(
+  ctx: RuntimeContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  const active = passGate(ctx, request, reply);
+  if (active === undefined) return;
+  const started = ctx.clock.now();
+  const checked = checkMessagesBody(request.body);
+  if (!checked.ok) {
+    ctx.metrics.requestsFailed.inc({
+      route: ROUTE,
+      model: '',
+      status: '400',
+      error_type: 'invalid_request_error',
+    });
+    sendError(reply, badRequest(checked.message));
+    return;
+  }
+  const body = checked.body;
+  const model = body.model as string;
+  ctx.metrics.requests.inc({ route: ROUTE, model });
+  const client = clientFingerprint(presentedKey(request));
+
+  const injectionMode = active.doc.security.promptInjection;
+  if (injectionMode !== 'Off') {
+    const finding = scanForInjection(callerText(body.messages));
+    if (finding !== undefined) {
+      const action = injectionMode === 'Block' ? 'blocked' : 'flagged';
+      ctx.metrics.securityIncidents.inc({ kind: finding.kind, action });
+      ctx.audit.record({
+        event: 'security_incident',
+        requestId: request.id,
+        kind: finding.kind,
+        action,
+        client,
+      });
+      ctx.logger.warn(
+        { reqId: request.id, kind: finding.kind, action },
+        'suspected prompt injection',
+      );
+      if (action === 'blocked') {
+        ctx.metrics.requestsFailed.inc({
+          route: ROUTE,
+          model,
+          status: '400',
+          error_type: 'prompt_injection',
+        });
+        sendError(
+          reply,
+          refusal(
+            400,
+            'invalid_request_error',
+            `request blocked by the prompt-injection policy (${finding.kind})`,
+          ),
+        );
+        return;
+      }
+    }
+  }
+
+  const key = active.doc.cache.enabled ? cacheKey(body) : undefined;
+  if (key !== undefined) {
+    const hit = ctx.cache.get(key);
+    ctx.metrics.cacheRequests.inc({ result: hit === undefined ? 'miss' : 'hit' });
+    if (hit !== undefined) {
+      reply
+        .code(200)
+        .header('content-type', 'application/json')
+        .header('x-breakwater-cache', 'hit')
+        .send(hit.value);
+      ctx.audit.record({
+        event: 'model_interaction',
+        requestId: request.id,
+        route: ROUTE,
+        client,
+        model,
+        servedBy: hit.model,
+        fallbackUsed: false,
+        status: 200,
+        inputTokens: 0,
+        outputTokens: 0,
+        durationMs: ctx.clock.now() - started,
+        cached: true,
+      });
+      return;
+    }
+  }
+
+  const traced = startRequestSpan('POST /v1/messages', request.headers, {
+    'gen_ai.request.model': model,
+  });
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) abort.abort(new Error('caller went away'));
+  };
+  reply.raw.once('close', onClose);
+  ctx.lifecycle.enter();
+  ctx.metrics.inFlight.inc();
+  let admission;
+  let status = 500;
+  let failure: unknown;
+  let routed: RoutedResponse | undefined;
+  try {
+    const rawLength = Number(request.headers['content-length'] ?? 0) || JSON.stringify(body).length;
+    admission = await active.guard.admit(
+      {
+        inputTokens: estimateInputTokens(body, rawLength),
+        outputTokens: body.max_tokens as number,
+      },
+      abort.signal,
+    );
+    routed = await ctx.router.send({
+      body,
+      stream: body.stream === true,
+      models: modelChain(model, active),
+      signal: abort.signal,
+      headers: traced.outgoing,
+      wrapAttempt: (info, run) =>
+        withAttemptSpan(
+          traced.ctx,
+          {
+            model: info.model,
+            backend: info.backend.name,
+            attempt: info.attempt,
+            breakerState: active.guard.permits(info.backend.name, info.model) ? 'allowing' : 'open',
+          },
+          run,
+        ),
+    });
+    if (routed.fallbackUsed) ctx.metrics.fallbacks.inc({ from: model, to: routed.model });
+    let usage: Usage;
+    if (routed.kind === 'plain') {
+      status = routed.status;
+      usage = routed.usage;
+      reply
+        .code(status)
+        .header('content-type', 'application/json')
+        .header('request-id', request.id)
+        .send(routed.text);
+      if (key !== undefined && status === 200) ctx.cache.set(key, routed.text, routed.model);
+    } else {
+      status = routed.status;
+      usage = await pipeStream(reply, routed, request.id, abort.signal);
+    }
+    admission.settle(usage);
+    ctx.metrics.llmTokens.observe({ model: routed.model, direction: 'input' }, usage.input_tokens);
+    ctx.metrics.llmTokens.observe(
+      { model: routed.model, direction: 'output' },
+      usage.output_tokens,
+    );
+    ctx.stats.record('model', routed.model, ctx.clock.now() - started);
+    ctx.audit.record({
+      event: 'model_interaction',
+      requestId: request.id,
+      route: ROUTE,
+      client,
+      model,
+      servedBy: routed.model,
+      fallbackUsed: routed.fallbackUsed,
+      status,
+      inputTokens: usage.input_tokens,
+      outputTokens: usage.output_tokens,
+      durationMs: ctx.clock.now() - started,
+    });
+  } catch (err) {
+    failure = err;
+    const mapping = mapFailure(err, ctx.clock.now());
+    status = mapping.status;
+    ctx.metrics.requestsFailed.inc({
+      route: ROUTE,
+      model,
+      status: String(status),
+      error_type: mapping.type,
+    });
+    ctx.stats.record(
+      'model',
+      model,
+      ctx.clock.now() - started,
+      classifyError(err, ctx.clock.now()).outcome,
+    );
+    ctx.logger.info({ reqId: request.id, model, status, error: mapping.message }, 'request failed');
+    if (reply.raw.headersSent) {
+      reply.raw.end();
+    } else if (!reply.sent) {
+      sendError(reply, mapping);
+    }
+    ctx.audit.record({
+      event: 'model_interaction',
+      requestId: request.id,
+      route: ROUTE,
+      client,
+      model,
+      fallbackUsed: false,
+      status,
+      inputTokens: 0,
+      outputTokens: 0,
+      durationMs: ctx.clock.now() - started,
+    });
+  } finally {
+    admission?.release();
+    reply.raw.off('close', onClose);
+    endSpan(traced.span, status, failure);
+    ctx.metrics.inFlight.dec();
+    ctx.lifecycle.leave();
+  }
+}
+
+/** Streams the provider's events to the caller as they come; resolves with the usage seen. */
+async function pipeStream(
+  reply: FastifyReply,
+  routed: Extract<RoutedResponse, { kind: 'stream' }>,
+  requestId: string,
+  signal: AbortSignal,
+): Promise<Usage> {
+  const tap = new SseUsageTap();
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(routed.status, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'request-id': requestId,
+  });
+  const reader = routed.body.getReader();
+  const cancel = () => void reader.cancel().catch(() => undefined);
+  signal.addEventListener('abort', cancel, { once: true });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      tap.push(value);
+      if (!res.write(value)) await new Promise<void>((resolve) => res.once('drain', resolve));
+    }
+  } catch (err) {
+    // The provider cut the stream: tell the caller in the stream's own terms.
+    res.write(`event: error\ndata: ${errorBody(mapFailure(err, Date.now()))}\n\n`);
+  } finally {
+    signal.removeEventListener('abort', cancel);
+    routed.done();
+    res.end();
+  }
+  return tap.usage;
+}

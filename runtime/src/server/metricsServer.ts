@@ -1,0 +1,38 @@
+/**
+ * The metrics port: `/metrics` for Prometheus and the `/debug/*` documents, unauthenticated
+ * like any scrape endpoint, on a plain node:http server kept off the API's hot path.
+ */
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+import { debugDocuments } from './debugRoutes.ts';
+import type { RuntimeContext } from './runtimeContext.ts';
+
+export function buildMetricsServer(ctx: RuntimeContext, registries: () => Registry[]): Server {
+  const debug = debugDocuments(ctx);
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method !== 'GET') {
+      res.writeHead(405, { allow: 'GET' }).end();
+      return;
+    }
+    if (path === '/metrics') {
+      void Promise.all(registries().map((r) => r.metrics()))
+        .then((texts) => {
+          res.writeHead(200, { 'content-type': registries()[0]?.contentType ?? 'text/plain' });
+          res.end(texts.join('\n'));
+        })
+        .catch((err: unknown) => {
+          res.writeHead(500).end(String(err));
+        });
+      return;
+    }
+    const build = debug[path];
+    if (build !== undefined) {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(build(), null, 2));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * What every API request passes before its handler runs: not draining, a valid client key,
+ * a policy in force. Answers the refusal itself and returns undefined when refused.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { draining, notReady, sendError, unauthorized } from './errorReplies.ts';
+import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
+
+export function passGate(
+  ctx: RuntimeContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): ActivePolicy | undefined {
+  if (ctx.lifecycle.draining) {
+    reply.header('connection', 'close');
+    sendError(reply, draining());
+    return undefined;
+  }
+  const access = ctx.clientKeys.check(request.headers);
+  if (!access.ok) {
+    ctx.metrics.authFailures.inc({ reason: access.reason });
+    sendError(
+      reply,
+      unauthorized(
+        access.reason === 'missing'
+          ? 'missing client key: send it as x-api-key or Authorization: Bearer'
+          : 'invalid client key',
+      ),
+    );
+    return undefined;
+  }
+  const active = ctx.active();
+  if (active === undefined) {
+    sendError(reply, notReady());
+    return undefined;
+  }
+  return active;
+}
+
+/** The presented client key, for the audit fingerprint only. */
+export function presentedKey(request: FastifyRequest): string | undefined {
+  const key = request.headers['x-api-key'];
+  if (typeof key === 'string') return key;
+  const auth = request.headers.authorization;
+  return typeof auth === 'string' ? auth.replace(/^Bearer\s+/i, '') : undefined;
+}

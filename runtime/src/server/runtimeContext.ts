@@ -1,0 +1,39 @@
+/**
+ * Everything a request handler needs, passed in rather than reached for: the policy in force
+ * with its guard, the provider router, and the cross-cutting collaborators.
+ */
+import type { ClientKeys } from '../access/clientKeys.ts';
+import type { AuditLog } from '../audit/auditLog.ts';
+import type { ResponseCache } from '../cache/responseCache.ts';
+import type { PolicyDocument } from '../policy/policyDocument.ts';
+import type { PolicyStore } from '../policy/policyStore.ts';
+import type { ModelRouter } from '../provider/modelRouter.ts';
+import type { ProviderGuard } from '../provider/providerGuard.ts';
+import type { CallStats } from '../stats/callStats.ts';
+import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Clock } from '../time/clock.ts';
+import type { Lifecycle } from './lifecycle.ts';
+
+/** The policy in force and the guard built from it; replaced as a whole on reload. */
+export interface ActivePolicy {
+  readonly doc: PolicyDocument;
+  readonly hash: string;
+  readonly guard: ProviderGuard;
+}
+
+export interface RuntimeContext {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: RuntimeMetrics;
+  readonly store: PolicyStore;
+  active(): ActivePolicy | undefined;
+  readonly router: ModelRouter;
+  readonly clientKeys: ClientKeys;
+  readonly lifecycle: Lifecycle;
+  readonly cache: ResponseCache;
+  readonly stats: CallStats;
+  readonly audit: AuditLog;
+  /** Component checks for `/health`. */
+  health(): Record<string, { ok: boolean; detail?: string }>;
+}

@@ -1,0 +1,41 @@
+/**
+ * `/debug/stats`: one sliding window per model and per tool. The number of windows is
+ * capped, so a caller inventing model names cannot grow memory without bound.
+ */
+import type { Clock } from '../time/clock.ts';
+import { SlidingWindow, type WindowSummary } from './slidingWindow.ts';
+
+const MAX_SUBJECTS = 128;
+
+export type Subject = 'model' | 'tool';
+
+export class CallStats {
+  readonly #clock: Clock;
+  readonly #windows = new Map<string, SlidingWindow>();
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  record(subject: Subject, name: string, durationMs: number, errorType?: string): void {
+    const key = `${subject}:${name}`;
+    let window = this.#windows.get(key);
+    if (window === undefined) {
+      if (this.#windows.size >= MAX_SUBJECTS) return;
+      window = new SlidingWindow(this.#clock);
+      this.#windows.set(key, window);
+    }
+    window.record(durationMs, errorType);
+  }
+
+  snapshot(): { models: Record<string, WindowSummary>; tools: Record<string, WindowSummary> } {
+    const models: Record<string, WindowSummary> = {};
+    const tools: Record<string, WindowSummary> = {};
+    for (const [key, window] of this.#windows) {
+      const colon = key.indexOf(':');
+      const target = key.slice(0, colon) === 'model' ? models : tools;
+      target[key.slice(colon + 1)] = window.summary();
+    }
+    return { models, tools };
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The runtime's own Prometheus metrics (the guard registers the breaker, limiter and bulkhead
+ * ones). LLM latency buckets reach minutes: a long generation is normal, not an outlier.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LLM_LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
+const TOOL_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const TOKEN_BUCKETS = [16, 64, 256, 1024, 4096, 16_384, 65_536, 200_000];
+
+export class RuntimeMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'route' | 'model'>;
+  readonly requestsFailed: Counter<'route' | 'model' | 'status' | 'error_type'>;
+  readonly inFlight: Gauge;
+  readonly llmLatency: Histogram<'model' | 'backend' | 'outcome'>;
+  readonly llmTokens: Histogram<'model' | 'direction'>;
+  readonly llmAttempts: Counter<'model' | 'backend' | 'outcome'>;
+  readonly fallbacks: Counter<'from' | 'to'>;
+  readonly toolCalls: Counter<'tool' | 'status'>;
+  readonly toolLatency: Histogram<'tool'>;
+  readonly policyReloads: Counter<'result' | 'source'>;
+  readonly policyInfo: Gauge<'hash'>;
+  readonly cacheRequests: Counter<'result'>;
+  readonly securityIncidents: Counter<'kind' | 'action'>;
+  readonly authFailures: Counter<'reason'>;
+
+  constructor(registry = new Registry(), { defaults = true } = {}) {
+    this.registry = registry;
+    const registers = [registry];
+    if (defaults) collectDefaultMetrics({ register: registry });
+    this.requests = new Counter({
+      name: 'agent_requests_total',
+      help: 'Requests received, by route and requested model.',
+      labelNames: ['route', 'model'],
+      registers,
+    });
+    this.requestsFailed = new Counter({
+      name: 'agent_requests_failed_total',
+      help: 'Requests answered with an error, by route, model, HTTP status and error type.',
+      labelNames: ['route', 'model', 'status', 'error_type'],
+      registers,
+    });
+    this.inFlight = new Gauge({
+      name: 'agent_requests_in_flight',
+      help: 'Requests being served now.',
+      registers,
+    });
+    this.llmLatency = new Histogram({
+      name: 'agent_llm_request_duration_seconds',
+      help: 'Duration of each provider attempt, by model, backend and outcome.',
+      labelNames: ['model', 'backend', 'outcome'],
+      buckets: LLM_LATENCY_BUCKETS,
+      registers,
+    });
+    this.llmTokens = new Histogram({
+      name: 'agent_llm_tokens',
+      help: 'Tokens per model call, by direction (input, output).',
+      labelNames: ['model', 'direction'],
+      buckets: TOKEN_BUCKETS,
+      registers,
+    });
+    this.llmAttempts = new Counter({
+      name: 'agent_llm_attempts_total',
+      help: 'Provider attempts, by model, backend and outcome class.',
+      labelNames: ['model', 'backend', 'outcome'],
+      registers,
+    });
+    this.fallbacks = new Counter({
+      name: 'agent_fallbacks_total',
+      help: 'Requests served by a fallback model.',
+      labelNames: ['from', 'to'],
+      registers,
+    });
+    this.toolCalls = new Counter({
+      name: 'agent_tool_calls_total',
+      help: 'Tool calls, by tool and status (success, error, timeout, rejected).',
+      labelNames: ['tool', 'status'],
+      registers,
+    });
+    this.toolLatency = new Histogram({
+      name: 'agent_tool_latency_seconds',
+      help: 'Tool call duration.',
+      labelNames: ['tool'],
+      buckets: TOOL_LATENCY_BUCKETS,
+      registers,
+    });
+    this.policyReloads = new Counter({
+      name: 'breakwater_policy_reloads_total',
+      help: 'Policy documents offered, by result (applied, unchanged, rejected) and source.',
+      labelNames: ['result', 'source'],
+      registers,
+    });
+    this.policyInfo = new Gauge({
+      name: 'breakwater_policy_info',
+      help: 'The policy in force: 1 for its hash.',
+      labelNames: ['hash'],
+      registers,
+    });
+    this.cacheRequests = new Counter({
+      name: 'agent_cache_requests_total',
+      help: 'Response cache lookups, by result (hit, miss).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.securityIncidents = new Counter({
+      name: 'agent_security_incidents_total',
+      help: 'Suspected prompt injections, by kind and action taken (flagged, blocked).',
+      labelNames: ['kind', 'action'],
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'agent_auth_failures_total',
+      help: 'Requests refused for a missing or wrong client key.',
+      labelNames: ['reason'],
+      registers,
+    });
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * OpenTelemetry spans for each request and each provider attempt. The SDK (with OTLP export)
+ * starts only when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise the API's no-op tracer costs
+ * nothing, and the caller's W3C `traceparent`/`tracestate` are still passed on to the
+ * provider unchanged so the trace is not cut at this hop.
+ */
+import {
+  context,
+  propagation,
+  trace,
+  SpanKind,
+  SpanStatusCode,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
+
+const TRACER = 'breakwater-runtime';
+
+export interface Telemetry {
+  shutdown(): Promise<void>;
+}
+
+export async function startTelemetry(
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<Telemetry> {
+  const endpoint = env['OTEL_EXPORTER_OTLP_ENDPOINT'];
+  if (endpoint === undefined || endpoint === '') {
+    sdkActive = false;
+    return { shutdown: () => Promise.resolve() };
+  }
+  const [{ NodeSDK }, { OTLPTraceExporter }] = await Promise.all([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+  ]);
+  const sdk = new NodeSDK({
+    serviceName: env['OTEL_SERVICE_NAME'] ?? 'breakwater-runtime',
+    traceExporter: new OTLPTraceExporter(),
+  });
+  sdk.start();
+  sdkActive = true;
+  return { shutdown: () => sdk.shutdown() };
+}
+
+let sdkActive = false;
+
+type Headers = Readonly<Record<string, string | string[] | undefined>>;
+
+const headerGetter = {
+  keys: (carrier: Headers) => Object.keys(carrier),
+  get: (carrier: Headers, key: string) => carrier[key],
+};
+
+export interface RequestSpan {
+  readonly span: Span;
+  readonly ctx: Context;
+  /** Headers that carry this trace to the provider. */
+  readonly outgoing: Record<string, string>;
+}
+
+export function startRequestSpan(
+  name: string,
+  headers: Headers,
+  attributes: Record<string, string>,
+): RequestSpan {
+  const parent = propagation.extract(context.active(), headers, headerGetter);
+  const span = trace
+    .getTracer(TRACER)
+    .startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+  const ctx = trace.setSpan(parent, span);
+  const outgoing: Record<string, string> = {};
+  if (sdkActive) {
+    propagation.inject(ctx, outgoing);
+  } else {
+    const parentHeader = headers.traceparent;
+    const state = headers.tracestate;
+    if (typeof parentHeader === 'string') outgoing.traceparent = parentHeader;
+    if (typeof state === 'string') outgoing.tracestate = state;
+  }
+  return { span, ctx, outgoing };
+}
+
+export function endSpan(span: Span, status: number, error?: unknown): void {
+  span.setAttribute('http.response.status_code', status);
+  if (error !== undefined || status >= 500) {
+    span.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: error instanceof Error ? error.name : `HTTP ${status}`,
+    });
+  }
+  span.end();
+}
+
+/** A child span around one provider attempt. */
+export async function withAttemptSpan<T>(
+  parent: Context,
+  attributes: { model: string; backend: string; attempt: number; breakerState: string },
+  run: () => Promise<T>,
+): Promise<T> {
+  const span = trace.getTracer(TRACER).startSpan(
+    'llm.attempt',
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'gen_ai.request.model': attributes.model,
+        'breakwater.backend': attributes.backend,
+        'breakwater.attempt': attributes.attempt,
+        'breakwater.breaker.state': attributes.breakerState,
+      },
+    },
+    parent,
+  );
+  try {
+    const result = await run();
+    span.setAttribute('breakwater.outcome', 'Success');
+    return result;
+  } catch (err) {
+    span.setAttribute('breakwater.outcome', err instanceof Error ? err.name : 'Error');
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    throw err;
+  } finally {
+    span.end();
+  }
+}
