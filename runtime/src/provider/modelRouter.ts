@@ -10,7 +10,7 @@ import { isCircuitOpenError } from '../guard/errors.ts';
 import type { LoadBalancing } from '../policy/policyDocument.ts';
 import type { Backend, BackendPool } from './backendPool.ts';
 import { chooseBackend, type BalancerState } from './loadBalancer.ts';
-import type { AttemptInfo, ProviderGuard } from './providerGuard.ts';
+import type { AttemptInfo, ProviderGuard, TokenEstimate } from './providerGuard.ts';
 import { usageOf, type Usage } from './sseUsage.ts';
 
 export interface AttemptObserver {
@@ -51,6 +51,8 @@ export interface RouteOptions {
   /** The requested model, then fallbacks, without repeats. */
   readonly models: readonly string[];
   readonly signal: AbortSignal;
+  /** Charged to the rate limiter's token budgets for each attempt. */
+  readonly estimate?: TokenEstimate;
   /** Extra headers for the provider, e.g. W3C trace context. */
   readonly headers?: Readonly<Record<string, string>>;
   /** Wraps each attempt (for tracing). */
@@ -92,6 +94,7 @@ export class ModelRouter {
               ? this.#attempt(info, options, index > 0)
               : options.wrapAttempt(info, () => this.#attempt(info, options, index > 0)),
           options.signal,
+          options.estimate,
         );
       } catch (err) {
         lastError = err;
@@ -124,6 +127,7 @@ export class ModelRouter {
       const response = await backend.client.messages
         .create(body as never, { signal, timeout: 86_400_000, headers: options.headers ?? {} })
         .asResponse();
+      info.observeHeaders(response.headers);
       if (options.stream && response.body !== null) {
         this.#observe({
           model,
@@ -155,6 +159,8 @@ export class ModelRouter {
       } catch {
         parsed = undefined;
       }
+      const usage = usageOf(parsed);
+      info.reportUsage(usage);
       this.#observe({
         model,
         backend: backend.name,
@@ -168,7 +174,7 @@ export class ModelRouter {
         backend: backend.name,
         status: response.status,
         text,
-        usage: usageOf(parsed),
+        usage,
         fallbackUsed: fallback,
       };
     } catch (err) {

@@ -4,6 +4,7 @@
  * composes calls through this interface.
  */
 import type { BreakerReport } from '../reporting/breakerAnnotation.ts';
+import type { HeaderSource } from '../guard/headers.ts';
 import type { Backend } from './backendPool.ts';
 import type { Usage } from './sseUsage.ts';
 
@@ -12,38 +13,36 @@ export interface TokenEstimate {
   readonly outputTokens: number;
 }
 
-/** One inbound request's place in the rate limiter and bulkhead. */
-export interface Admission {
-  /** Charges the tokens actually used against the budgets (the estimate is corrected). */
-  settle(usage: Usage): void;
-  /** Frees the bulkhead slot; idempotent. */
-  release(): void;
-}
-
 export interface AttemptInfo {
   readonly model: string;
   readonly backend: Backend;
   /** 1-based, across retries of the same model. */
   readonly attempt: number;
   readonly signal: AbortSignal;
+  /** The answer's usage, so the token budget is settled with what was really used. */
+  readonly reportUsage: (usage: Usage) => void;
+  /** The answer's headers, for adaptive pacing (`anthropic-ratelimit-*`, `retry-after`). */
+  readonly observeHeaders: (headers: HeaderSource) => void;
 }
 
 export interface ProviderGuard {
-  /** Rate limit, then bulkhead, for one inbound request. Rejects with a GuardError to refuse. */
-  admit(estimate: TokenEstimate, signal: AbortSignal): Promise<Admission>;
   /** Whether the breaker of `backend` × `model` lets a call through now. */
   permits(backend: string, model: string): boolean;
   /**
    * Runs calls to one model: for each attempt a backend is picked (skipping open breakers),
    * the attempt runs inside that backend×model breaker with the policy's timeout, and failed
-   * attempts are retried within the retry policy and budget.
+   * attempts are retried within the retry policy and budget. Every attempt is charged to the
+   * rate limiter (`estimate` against the token budgets) and holds a bulkhead slot while it runs.
    */
   callModel<T>(
     model: string,
     pickBackend: () => Backend | undefined,
     attempt: (info: AttemptInfo) => Promise<T>,
     signal: AbortSignal,
+    estimate?: TokenEstimate,
   ): Promise<T>;
+  /** Settles a streamed answer's usage once the stream has ended. */
+  settleLate(estimate: TokenEstimate, usage: Usage): void;
   /** Runs one tool call inside the tools bulkhead and the tool's own breaker and timeout. */
   callTool<T>(
     tool: string,

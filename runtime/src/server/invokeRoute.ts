@@ -69,14 +69,9 @@ async function handle(
   reply.raw.once('close', onClose);
   ctx.lifecycle.enter();
   ctx.metrics.inFlight.inc();
-  let admission;
   let status = 200;
   let failure: unknown;
   try {
-    admission = await guard.admit(
-      { inputTokens: Math.ceil(checked.input.length / 4) + 1, outputTokens: doc.model.maxTokens },
-      abort.signal,
-    );
     const result = await runAgent(
       doc,
       ctx.router,
@@ -84,7 +79,6 @@ async function handle(
       { input: checked.input, history: checked.history, headers: traced.outgoing },
       abort.signal,
     );
-    admission.settle(result.usage);
     ctx.stats.record('model', result.model, ctx.clock.now() - started);
     reply
       .code(200)
@@ -124,7 +118,6 @@ async function handle(
     ctx.stats.record('model', model, ctx.clock.now() - started, mapping.type);
     if (!reply.sent) sendError(reply, mapping);
   } finally {
-    admission?.release();
     reply.raw.off('close', onClose);
     endSpan(traced.span, status, failure);
     ctx.metrics.inFlight.dec();

@@ -137,24 +137,21 @@ async function handle(
   reply.raw.once('close', onClose);
   ctx.lifecycle.enter();
   ctx.metrics.inFlight.inc();
-  let admission;
   let status = 500;
   let failure: unknown;
   let routed: RoutedResponse | undefined;
   try {
     const rawLength = Number(request.headers['content-length'] ?? 0) || JSON.stringify(body).length;
-    admission = await active.guard.admit(
-      {
-        inputTokens: estimateInputTokens(body, rawLength),
-        outputTokens: body.max_tokens as number,
-      },
-      abort.signal,
-    );
+    const estimate = {
+      inputTokens: estimateInputTokens(body, rawLength),
+      outputTokens: body.max_tokens as number,
+    };
     routed = await ctx.router.send({
       body,
       stream: body.stream === true,
       models: modelChain(model, active),
       signal: abort.signal,
+      estimate,
       headers: traced.outgoing,
       wrapAttempt: (info, run) =>
         withAttemptSpan(
@@ -181,9 +178,9 @@ async function handle(
       if (key !== undefined && status === 200) ctx.cache.set(key, routed.text, routed.model);
     } else {
       status = routed.status;
-      usage = await pipeStream(reply, routed, request.id, abort.signal);
+      usage = await pipeStream(reply, routed, request.id, abort.signal, ctx.clock.now);
+      active.guard.settleLate(estimate, usage);
     }
-    admission.settle(usage);
     ctx.metrics.llmTokens.observe({ model: routed.model, direction: 'input' }, usage.input_tokens);
     ctx.metrics.llmTokens.observe(
       { model: routed.model, direction: 'output' },
@@ -238,7 +235,6 @@ async function handle(
       durationMs: ctx.clock.now() - started,
     });
   } finally {
-    admission?.release();
     reply.raw.off('close', onClose);
     endSpan(traced.span, status, failure);
     ctx.metrics.inFlight.dec();
@@ -252,6 +248,7 @@ async function pipeStream(
   routed: Extract<RoutedResponse, { kind: 'stream' }>,
   requestId: string,
   signal: AbortSignal,
+  now: () => number,
 ): Promise<Usage> {
   const tap = new SseUsageTap();
   reply.hijack();
@@ -274,7 +271,7 @@ async function pipeStream(
     }
   } catch (err) {
     // The provider cut the stream: tell the caller in the stream's own terms.
-    res.write(`event: error\ndata: ${errorBody(mapFailure(err, Date.now()))}\n\n`);
+    res.write(`event: error\ndata: ${errorBody(mapFailure(err, now()))}\n\n`);
   } finally {
     signal.removeEventListener('abort', cancel);
     routed.done();
