@@ -118,11 +118,14 @@ async function runBuildScript(
   });
   const dir = stdout.trim().split('\n').pop() ?? '';
   if (code !== 0 || dir === '') {
-    const why = complaints.join('\n').trim();
+    // The script explains itself (Go missing, a compile error); say it once, without its prefix.
+    const why = complaints
+      .join('\n')
+      .trim()
+      .replace(/^error: /, '');
     throw new ClusterError(
       'BinariesUnavailable',
-      `could not build ${names.join(', ')} (${script} exited with ${code})` +
-        (why === '' ? '' : `:\n${why}`),
+      why === '' ? `could not build ${names.join(', ')} (${script} exited with ${code})` : why,
       { component: 'binaries' },
     );
   }

@@ -62,6 +62,11 @@ try {
 } catch (error: unknown) {
   if (isClusterError(error)) {
     process.stderr.write(`error: ${describeClusterError(error)}\n`);
+    if (process.argv[2] === 'up') {
+      process.stderr.write(
+        'What did start keeps running: `make cluster-status` shows it, `make cluster-down` stops it.\n',
+      );
+    }
   } else {
     process.stderr.write(
       `error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

@@ -64,8 +64,12 @@ export function componentCommand(
           '--log-level=warn',
         ],
         ports: [
-          { port: ports.etcdClient, purpose: 'etcd client port (BREAKWATER_ETCD_PORT)' },
-          { port: ports.etcdPeer, purpose: 'etcd peer port (BREAKWATER_ETCD_PEER_PORT)' },
+          { port: ports.etcdClient, purpose: 'etcd client port', variable: 'BREAKWATER_ETCD_PORT' },
+          {
+            port: ports.etcdPeer,
+            purpose: 'etcd peer port',
+            variable: 'BREAKWATER_ETCD_PEER_PORT',
+          },
         ],
       };
     }
@@ -112,7 +116,8 @@ export function componentCommand(
         ports: [
           {
             port: ports.apiserver,
-            purpose: 'kube-apiserver secure port (BREAKWATER_APISERVER_PORT)',
+            purpose: 'kube-apiserver secure port',
+            variable: 'BREAKWATER_APISERVER_PORT',
           },
         ],
       };
@@ -148,7 +153,8 @@ export function componentCommand(
         ports: [
           {
             port: ports.controllerManager,
-            purpose: 'kube-controller-manager secure port (BREAKWATER_CONTROLLER_MANAGER_PORT)',
+            purpose: 'kube-controller-manager secure port',
+            variable: 'BREAKWATER_CONTROLLER_MANAGER_PORT',
           },
         ],
       };
@@ -174,7 +180,8 @@ export function componentCommand(
         ports: [
           {
             port: ports.scheduler,
-            purpose: 'kube-scheduler secure port (BREAKWATER_SCHEDULER_PORT)',
+            purpose: 'kube-scheduler secure port',
+            variable: 'BREAKWATER_SCHEDULER_PORT',
           },
         ],
       };

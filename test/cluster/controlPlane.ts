@@ -30,7 +30,7 @@ import {
 import { acquireLock } from './lock.ts';
 import { generatePki, pkiFiles, pkiIsUsable, type PkiFiles } from './pki.ts';
 import { errorText, pollUntil } from './polling.ts';
-import { findPortConflicts } from './ports.ts';
+import { findPortConflicts, type PortConflict } from './ports.ts';
 import { printProgress, seconds, type Progress } from './progress.ts';
 import {
   findLeftovers,
@@ -69,7 +69,7 @@ const timing: Readonly<Record<ComponentName, Timing>> = {
 };
 
 /** How long a component that is already running may take to look healthy before it is restarted. */
-const recoveryMs = 15_000;
+const recoveryMs = 8_000;
 /** A cold `up` may first build the binaries, which takes minutes. */
 const lockTimeoutMs = 20 * 60_000;
 
@@ -175,11 +175,9 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
   if (conflicts.length > 0) {
     throw new ClusterError(
       'PortInUse',
-      conflicts
-        .map((c) => `port ${c.port} (${c.purpose}) is in use by ${c.holder ?? 'another process'}`)
-        .join('\n') +
-        '\nStop that process, set the variable in parentheses to another port, or, if it is a ' +
-        'leftover of this cluster, run `make cluster-down`.',
+      conflicts.map(describeConflict).join('\n') +
+        '\nStop that process or move the port; if it is a leftover of this cluster, ' +
+        '`make cluster-down` stops it.',
       { component: 'ports' },
     );
   }
@@ -203,6 +201,13 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
     started,
     elapsedMs,
   };
+}
+
+function describeConflict(conflict: PortConflict): string {
+  return (
+    `port ${conflict.port} (${conflict.purpose}) is in use by ` +
+    `${conflict.holder ?? 'another process'}; ${conflict.variable}=<port> moves it`
+  );
 }
 
 function choosePorts(
@@ -301,11 +306,7 @@ async function ensureComponent(name: ComponentName, context: StartContext): Prom
     });
     const [conflict] = await findPortConflicts(componentCommand(name, context.inputs).ports);
     if (conflict !== undefined) {
-      throw new ClusterError(
-        'PortInUse',
-        `port ${conflict.port} (${conflict.purpose}) is still in use by ${conflict.holder ?? 'another process'}`,
-        { component: name },
-      );
+      throw new ClusterError('PortInUse', describeConflict(conflict), { component: name });
     }
   }
 

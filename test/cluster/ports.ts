@@ -7,6 +7,8 @@ export interface PortClaim {
   readonly port: number;
   /** What needs it: "kube-apiserver secure port". */
   readonly purpose: string;
+  /** The environment variable that moves it. */
+  readonly variable: string;
 }
 
 export interface PortConflict extends PortClaim {

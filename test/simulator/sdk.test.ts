@@ -483,6 +483,43 @@ describe('breakwater-llm-sim rate-limit budget', () => {
   });
 });
 
+describe('breakwater-llm-sim with --delta-delay-ms', () => {
+  let sim: SimulatorHandle;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ deltaDelayMs: 20 });
+  });
+  afterAll(async () => {
+    await sim.stop();
+  });
+
+  it('streams the deltas one at a time and the SDK assembles the whole text', async () => {
+    const stream = clientFor(sim).messages.stream(ask('Hello from a slow stream of text'));
+    const deltas: string[] = [];
+    stream.on('text', (delta) => deltas.push(delta));
+    const message = await stream.finalMessage();
+
+    expect(deltas.join('')).toBe('You said: Hello from a slow stream of text');
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(message.stop_reason).toBe('end_turn');
+  });
+
+  it('keeps serving after a client walks away in the middle of a stream', async () => {
+    const client = clientFor(sim);
+    const stream = client.messages.stream(ask('A stream the client abandons half way'));
+    await new Promise<void>((resolve) => {
+      stream.once('text', () => {
+        stream.abort();
+        resolve();
+      });
+    });
+    await rejection(stream.done());
+
+    const message = await client.messages.create(ask('Still there?'));
+    expect(message.content).toEqual([{ type: 'text', text: 'You said: Still there?' }]);
+  });
+});
+
 describe('breakwater-llm-sim with --api-key', () => {
   let sim: SimulatorHandle;
 

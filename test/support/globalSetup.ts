@@ -28,7 +28,7 @@ export default async function globalSetup(): Promise<void> {
     progress(`using the cluster of BREAKWATER_KUBECONFIG=${external}`);
     return;
   }
-  const { clusterUp } = await load<ControlPlane>('../cluster/controlPlane.ts');
+  const { clusterDown, clusterUp } = await load<ControlPlane>('../cluster/controlPlane.ts');
   const { describeClusterError, isClusterError } = await load<ClusterErrors>(
     '../cluster/clusterError.ts',
   );
@@ -42,9 +42,12 @@ export default async function globalSetup(): Promise<void> {
     // Read by globalTeardown, which runs in this same process.
     (globalThis as ClusterOwnership).breakwaterStartedCluster = !result.wasRunning;
   } catch (error: unknown) {
-    if (isClusterError(error))
-      throw new Error(`the local cluster did not come up:\n${describeClusterError(error)}`);
-    throw error;
+    // Jest skips the teardown when the setup fails: stop what did start here (logs stay).
+    if (process.env['BREAKWATER_KEEP_CLUSTER'] !== '1') {
+      await clusterDown({ progress }).catch(() => undefined);
+    }
+    if (!isClusterError(error)) throw error;
+    throw new Error(`the local cluster did not come up:\n${describeClusterError(error)}`);
   }
 }
 

@@ -19,6 +19,8 @@ export type { FaultRequest, FaultView, StatsSnapshot };
 export interface SimulatorStartOptions {
   /** Base latency before every successful answer. */
   readonly latencyMs?: number;
+  /** Pause after each streamed delta. */
+  readonly deltaDelayMs?: number;
   readonly seed?: number;
   readonly rpm?: number;
   readonly inputTpm?: number;
@@ -92,6 +94,7 @@ export async function startSimulator(
 function flags(options: SimulatorStartOptions): string[] {
   const named: [string, number | string | undefined][] = [
     ['--latency-ms', options.latencyMs],
+    ['--delta-delay-ms', options.deltaDelayMs],
     ['--seed', options.seed],
     ['--rpm', options.rpm],
     ['--input-tpm', options.inputTpm],

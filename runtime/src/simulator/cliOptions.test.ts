@@ -9,6 +9,7 @@ describe('parseCli', () => {
         host: '127.0.0.1',
         port: DEFAULT_PORT,
         latencyMs: 0,
+        deltaDelayMs: 0,
         seed: undefined,
         limits: {
           requestsPerMinute: undefined,
@@ -28,6 +29,8 @@ describe('parseCli', () => {
       '0',
       '--latency-ms',
       '25',
+      '--delta-delay-ms',
+      '5',
       '--seed',
       '7',
       '--rpm',
@@ -45,6 +48,7 @@ describe('parseCli', () => {
         host: '0.0.0.0',
         port: 0,
         latencyMs: 25,
+        deltaDelayMs: 5,
         seed: 7,
         limits: { requestsPerMinute: 50, inputTokensPerMinute: 40000, outputTokensPerMinute: 8000 },
         apiKey: 'k',
@@ -59,14 +63,15 @@ describe('parseCli', () => {
     expect(parseCli(args, env)).toMatchObject({ kind: 'options', options: { port } });
   });
 
-  it.each([
+  it.each<[string, string[], string, Record<string, string>?]>([
     ['an unknown flag', ['--bogus'], 'bogus'],
+    ['a PORT_HTTP that is not a port', [], 'PORT_HTTP', { PORT_HTTP: 'http' }],
     ['a port out of range', ['--port', '70000'], '--port'],
     ['a negative latency', ['--latency-ms', '-5'], '--latency-ms'],
     ['a zero budget', ['--rpm', '0'], '--rpm'],
     ['a budget that is not a number', ['--input-tpm', 'lots'], '--input-tpm'],
-  ])('refuses %s, naming it', (_name, args, named) => {
-    const result = parseCli(args, {});
+  ])('refuses %s, naming it', (_name, args, named, env = {}) => {
+    const result = parseCli(args, env);
     expect(result.kind).toBe('error');
     if (result.kind === 'error') expect(result.message).toContain(named);
   });

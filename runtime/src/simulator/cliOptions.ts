@@ -8,6 +8,8 @@ export interface SimulatorOptions {
   readonly port: number;
   /** Added before every successful answer. */
   readonly latencyMs: number;
+  /** Pause after each streamed delta, so that a stream takes time like a real one. */
+  readonly deltaDelayMs: number;
   /** Seeds fault rolls and ids; unset, they differ per run. */
   readonly seed: number | undefined;
   readonly limits: BudgetLimits;
@@ -24,6 +26,7 @@ An Anthropic Messages API simulator with fault injection.
   --host HOST          address to listen on (default 127.0.0.1)
   --port N             port; 0 picks a free one (default $PORT_HTTP, else ${DEFAULT_PORT})
   --latency-ms N       delay before every successful answer (default 0)
+  --delta-delay-ms N   pause after each streamed content delta (default 0)
   --seed N             seed for fault rolls and ids, for repeatable runs
   --rpm N              requests per minute (default unlimited)
   --input-tpm N        input tokens per minute (default unlimited)
@@ -51,6 +54,7 @@ export function parseCli(
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string' },
         'latency-ms': { type: 'string', default: '0' },
+        'delta-delay-ms': { type: 'string', default: '0' },
         seed: { type: 'string' },
         rpm: { type: 'string' },
         'input-tpm': { type: 'string' },
@@ -69,8 +73,12 @@ export function parseCli(
       kind: 'options',
       options: {
         host: values.host,
-        port: port === undefined ? DEFAULT_PORT : integerFlag('--port', port, 0, 65_535),
+        port:
+          port === undefined
+            ? DEFAULT_PORT
+            : integerFlag(values.port === undefined ? 'PORT_HTTP' : '--port', port, 0, 65_535),
         latencyMs: integerFlag('--latency-ms', values['latency-ms'], 0),
+        deltaDelayMs: integerFlag('--delta-delay-ms', values['delta-delay-ms'], 0),
         seed: optional('--seed', values.seed, 0, 2 ** 32 - 1),
         limits: {
           requestsPerMinute: optional('--rpm', values.rpm, 1),

@@ -4,7 +4,7 @@
  * Faults come before validation, as an overloaded provider refuses before reading the body.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Clock } from '../time/clock.ts';
+import type { Cancel, Clock } from '../time/clock.ts';
 import type { ApiErrorReply } from './anthropicError.ts';
 import type { FaultInjector } from './faultInjector.ts';
 import { sendApiError, sendJson } from './httpReplies.ts';
@@ -14,7 +14,7 @@ import { parseMessagesRequest, type MessagesRequest } from './messagesRequest.ts
 import type { RateLimitBudget } from './rateLimitBudget.ts';
 import { planReply, type Reply } from './replyPlan.ts';
 import type { SimulatorStats } from './simulatorStats.ts';
-import { messageStreamEvents } from './sseEncoding.ts';
+import { isDeltaEvent, messageStreamEvents } from './sseEncoding.ts';
 import { estimateInputTokens } from './tokenEstimate.ts';
 
 export interface MessagesContext {
@@ -25,6 +25,8 @@ export interface MessagesContext {
   readonly stats: SimulatorStats;
   /** Base latency before every successful answer. */
   readonly latencyMs: number;
+  /** Pause after each streamed content delta. */
+  readonly deltaDelayMs: number;
   readonly apiKey: string | undefined;
   /** Responses held by a `hang` fault, so that shutdown can cut them. */
   readonly hanging: Set<ServerResponse>;
@@ -102,7 +104,7 @@ export function handleMessages(
       sendPartThenDrop(res, request.request, reply, headers);
     } else {
       ctx.stats.recordSuccess(reply, request.request.stream);
-      if (request.request.stream) sendStream(res, reply, headers);
+      if (request.request.stream) sendStream(res, reply, headers, ctx);
       else sendJson(res, 200, messageBody(reply), headers);
     }
   });
@@ -140,13 +142,43 @@ function invalid(message: string): ApiErrorReply {
   return { status: 400, type: 'invalid_request_error', message };
 }
 
-function sendStream(res: ServerResponse, reply: Reply, headers: OutgoingHttpHeaders): void {
+function sendStream(
+  res: ServerResponse,
+  reply: Reply,
+  headers: OutgoingHttpHeaders,
+  ctx: MessagesContext,
+): void {
   res.writeHead(200, {
     ...headers,
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache',
   });
-  res.end(messageStreamEvents(reply).join(''));
+  const events = messageStreamEvents(reply);
+  if (ctx.deltaDelayMs <= 0) {
+    res.end(events.join(''));
+    return;
+  }
+  // Everything up to and including the next delta goes out at once, then a pause.
+  let next = 0;
+  let cancel: Cancel | undefined;
+  const onClose = () => cancel?.();
+  const pump = () => {
+    let chunk = '';
+    while (next < events.length) {
+      const event = events[next++] ?? '';
+      chunk += event;
+      if (isDeltaEvent(event) && next < events.length) break;
+    }
+    if (next >= events.length) {
+      res.off('close', onClose);
+      res.end(chunk);
+      return;
+    }
+    res.write(chunk);
+    cancel = ctx.clock.setTimeout(pump, ctx.deltaDelayMs);
+  };
+  res.once('close', onClose);
+  pump();
 }
 
 /** Status, headers and about half of the body, then a cut connection. */

@@ -28,6 +28,7 @@ import { SimulatorStats } from './simulatorStats.ts';
 
 export interface SimulatorConfig {
   readonly latencyMs: number;
+  readonly deltaDelayMs: number;
   /** Seeds fault rolls and ids; unset, a random seed. */
   readonly seed: number | undefined;
   readonly limits: BudgetLimits;
@@ -62,6 +63,7 @@ export class Simulator {
       budget: new RateLimitBudget(config.limits, clock),
       stats: this.stats,
       latencyMs: config.latencyMs,
+      deltaDelayMs: config.deltaDelayMs,
       apiKey: config.apiKey,
       hanging: this.#hanging,
     };

@@ -1,6 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Reply } from './replyPlan.ts';
-import { encodeSseEvent, messageStreamEvents, splitIntoPieces } from './sseEncoding.ts';
+import {
+  encodeSseEvent,
+  isDeltaEvent,
+  messageStreamEvents,
+  splitIntoPieces,
+} from './sseEncoding.ts';
 
 const textReply: Reply = {
   id: 'msg_1',
@@ -126,6 +131,16 @@ describe('messageStreamEvents', () => {
       index: 1,
       content_block: { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} },
     });
+  });
+});
+
+describe('isDeltaEvent', () => {
+  it.each([
+    ['a content delta', encodeSseEvent('content_block_delta', {}), true],
+    ['a content block start', encodeSseEvent('content_block_start', {}), false],
+    ['a message delta', encodeSseEvent('message_delta', {}), false],
+  ])('tells %s apart', (_name, encoded, isDelta) => {
+    expect(isDeltaEvent(encoded)).toBe(isDelta);
   });
 });
 

@@ -68,6 +68,11 @@ export function messageStreamEvents(reply: Reply): string[] {
   return events;
 }
 
+/** Whether an encoded event is a `content_block_delta`. */
+export function isDeltaEvent(encoded: string): boolean {
+  return encoded.startsWith('event: content_block_delta\n');
+}
+
 /** Pieces of about `size` characters that never split a surrogate pair. */
 export function splitIntoPieces(text: string, size: number): string[] {
   const pieces: string[] = [];

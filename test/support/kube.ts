@@ -1,0 +1,143 @@
+/**
+ * What integration tests use to talk to the cluster the global setup prepared (the local one,
+ * or whatever BREAKWATER_KUBECONFIG names): the real kubectl, a client-node KubeConfig, a
+ * polling helper that says what it waited for, and throwaway namespaces.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
+import { errorText, pollUntil } from '../cluster/polling.ts';
+
+function requiredEnv(name: 'BREAKWATER_KUBECONFIG' | 'BREAKWATER_KUBECTL'): string {
+  const value = process.env[name];
+  if (value === undefined || value === '') {
+    throw new Error(
+      `${name} is not set: run the integration tests through jest's integration project ` +
+        '(its globalSetup prepares the cluster), e.g. `make test-integration`',
+    );
+  }
+  return value;
+}
+
+export function kubeconfigPath(): string {
+  return requiredEnv('BREAKWATER_KUBECONFIG');
+}
+
+export function kubeConfig(): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfigPath());
+  return config;
+}
+
+export interface KubectlOptions {
+  /** Written to kubectl's standard input (for `apply -f -`). */
+  readonly input?: string;
+  /** Resolve with the exit code instead of rejecting when kubectl fails. */
+  readonly allowFailure?: boolean;
+  readonly timeoutMs?: number;
+}
+
+export interface KubectlResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number;
+}
+
+/** Runs the real kubectl against the test cluster. */
+export function kubectl(
+  args: readonly string[],
+  options: KubectlOptions = {},
+): Promise<KubectlResult> {
+  const fullArgs = ['--kubeconfig', kubeconfigPath(), ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(requiredEnv('BREAKWATER_KUBECTL'), fullArgs, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 60_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (exitCode, signal) => {
+      const code = exitCode ?? 128;
+      if (code !== 0 && options.allowFailure !== true) {
+        const how = signal === null ? `exited with ${code}` : `was killed by ${signal}`;
+        reject(new Error(`kubectl ${args.join(' ')} ${how}: ${stderr.trim() || stdout.trim()}`));
+        return;
+      }
+      resolve({ stdout, stderr, code });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+export interface WaitForOptions {
+  readonly timeoutMs: number;
+  readonly intervalMs?: number;
+  /** What is awaited, for the error: "Deployment demo to have 2 ready replicas". */
+  readonly description: string;
+}
+
+/**
+ * Polls `probe` until it returns something other than `undefined` or `false`, and returns that.
+ * A probe that throws counts as "not yet"; on timeout the error names what was awaited and
+ * the probe's last complaint.
+ */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  options: WaitForOptions,
+): Promise<T> {
+  const outcome = await pollUntil(async () => probe(), {
+    timeoutMs: options.timeoutMs,
+    intervalMs: options.intervalMs ?? 250,
+  });
+  if (outcome.kind === 'done') return outcome.value;
+  const last = outcome.kind === 'timeout' ? errorText(outcome.lastError) : outcome.reason;
+  throw new Error(
+    `timed out after ${(outcome.elapsedMs / 1000).toFixed(1)}s waiting for ${options.description}` +
+      ` (last: ${last})`,
+  );
+}
+
+export interface TestNamespace {
+  readonly name: string;
+  /** Deletes the namespace without waiting for its finalization. */
+  readonly cleanup: () => Promise<void>;
+}
+
+/** Labels every namespace the tests create, so leftovers are easy to find and delete. */
+export const testNamespaceLabel = 'breakwater.dev/test';
+
+/**
+ * Creates a namespace with a random suffix and waits for its `default` ServiceAccount, so
+ * pods can be created in it at once.
+ */
+export async function uniqueNamespace(prefix: string): Promise<TestNamespace> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63) {
+    throw new Error(`namespace prefix ${JSON.stringify(prefix)} does not make a DNS label`);
+  }
+  const namespace = {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: { [testNamespaceLabel]: 'true' } },
+  };
+  await kubectl(['create', '-f', '-'], { input: JSON.stringify(namespace) });
+  await waitFor(
+    async () =>
+      (await kubectl(['get', 'serviceaccount', 'default', '-n', name], { allowFailure: true }))
+        .code === 0,
+    { timeoutMs: 30_000, description: `ServiceAccount default in namespace ${name}` },
+  );
+  return {
+    name,
+    cleanup: async () => {
+      await kubectl(['delete', 'namespace', name, '--ignore-not-found', '--wait=false']);
+    },
+  };
+}
