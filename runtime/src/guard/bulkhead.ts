@@ -1,0 +1,189 @@
+/**
+ * The bulkhead: at most `maxConcurrent` calls at once, then up to `maxQueue` waiting in
+ * arrival order for at most `queueTimeoutMs` each. A freed slot goes straight to the oldest
+ * waiter (newcomers cannot barge past the queue); a waiter whose caller aborts leaves the
+ * queue at once.
+ */
+import { BulkheadFullError, CancelledError } from './errors.ts';
+import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
+import type { Cancel, Clock } from '../time/clock.ts';
+
+export interface BulkheadOptions {
+  /** @default 16 */
+  readonly maxConcurrent: number;
+  /** @default 64 */
+  readonly maxQueue: number;
+  /** @default 10000 */
+  readonly queueTimeoutMs: number;
+}
+
+export type BulkheadOptionsInput = Partial<BulkheadOptions>;
+
+export function resolveBulkheadOptions(
+  input: BulkheadOptionsInput = {},
+  owner = 'bulkhead',
+): BulkheadOptions {
+  const check = new OptionChecker(owner);
+  return Object.freeze({
+    maxConcurrent: check.integer('maxConcurrent', input.maxConcurrent ?? 16, 1, 100_000),
+    maxQueue: check.integer('maxQueue', input.maxQueue ?? 64, 0, 1_000_000),
+    queueTimeoutMs: check.positive(
+      'queueTimeoutMs',
+      input.queueTimeoutMs ?? 10_000,
+      MAX_DURATION_MS,
+    ),
+  });
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
+  cancelTimer: Cancel | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  prev: Waiter | undefined;
+  next: Waiter | undefined;
+}
+
+export interface BulkheadCounters {
+  readonly rejectedQueueFull: number;
+  readonly rejectedQueueTimeout: number;
+}
+
+export interface BulkheadConfig {
+  readonly name: string;
+  readonly clock: Clock;
+  readonly options?: BulkheadOptionsInput;
+}
+
+export class Bulkhead {
+  readonly name: string;
+  readonly #clock: Clock;
+  #options: BulkheadOptions;
+  #max: number;
+  #active = 0;
+  #queued = 0;
+  #head: Waiter | undefined;
+  #tail: Waiter | undefined;
+  #rejectedQueueFull = 0;
+  #rejectedQueueTimeout = 0;
+
+  constructor(config: BulkheadConfig) {
+    this.name = config.name;
+    this.#clock = config.clock;
+    this.#options = resolveBulkheadOptions(config.options, `bulkhead "${config.name}"`);
+    this.#max = this.#options.maxConcurrent;
+  }
+
+  get options(): BulkheadOptions {
+    return this.#options;
+  }
+  get active(): number {
+    return this.#active;
+  }
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** Takes a slot if one is free and nobody is queued before us. */
+  tryEnter(): boolean {
+    if (this.#active < this.#max && this.#head === undefined) {
+      this.#active++;
+      return true;
+    }
+    return false;
+  }
+
+  /** Takes a slot, queueing for one if needed. Rejects with BulkheadFullError or CancelledError. */
+  enter(signal?: AbortSignal): Promise<void> {
+    if (this.tryEnter()) return Promise.resolve();
+    if (signal?.aborted === true) return Promise.reject(new CancelledError(signal.reason));
+    if (this.#queued >= this.#options.maxQueue) {
+      this.#rejectedQueueFull++;
+      return Promise.reject(
+        new BulkheadFullError(this.name, 'queueFull', this.#options.queueTimeoutMs),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        cancelTimer: undefined,
+        signal,
+        onAbort: undefined,
+        prev: this.#tail,
+        next: undefined,
+      };
+      if (this.#tail === undefined) this.#head = waiter;
+      else this.#tail.next = waiter;
+      this.#tail = waiter;
+      this.#queued++;
+      const timeoutMs = this.#options.queueTimeoutMs;
+      waiter.cancelTimer = this.#clock.setTimeout(() => {
+        waiter.cancelTimer = undefined;
+        this.#rejectedQueueTimeout++;
+        this.#leave(waiter, new BulkheadFullError(this.name, 'queueTimeout', timeoutMs));
+      }, timeoutMs);
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          this.#leave(waiter, new CancelledError(signal.reason));
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+    });
+  }
+
+  /** Gives the slot back; the oldest waiter gets it. */
+  release(): void {
+    const waiter = this.#head;
+    if (waiter !== undefined && this.#active <= this.#max) {
+      // The slot changes hands: `active` stays the same.
+      this.#unlink(waiter);
+      waiter.resolve();
+      return;
+    }
+    this.#active--;
+  }
+
+  counters(): BulkheadCounters {
+    return {
+      rejectedQueueFull: this.#rejectedQueueFull,
+      rejectedQueueTimeout: this.#rejectedQueueTimeout,
+    };
+  }
+
+  /**
+   * New limits, live. Running calls are never cut: with a lower maxConcurrent, slots are
+   * handed out again only once enough calls have finished; with a higher one, waiters are
+   * let in at once. Waiters already queued stay queued (a smaller maxQueue only turns new
+   * arrivals away) and keep the timeout they were given.
+   */
+  reconfigure(input: BulkheadOptionsInput): void {
+    this.#options = resolveBulkheadOptions(input, `bulkhead "${this.name}"`);
+    this.#max = this.#options.maxConcurrent;
+    while (this.#head !== undefined && this.#active < this.#max) {
+      const waiter = this.#head;
+      this.#active++;
+      this.#unlink(waiter);
+      waiter.resolve();
+    }
+  }
+
+  #leave(waiter: Waiter, err: Error): void {
+    this.#unlink(waiter);
+    waiter.reject(err);
+  }
+
+  #unlink(waiter: Waiter): void {
+    if (waiter.prev === undefined) this.#head = waiter.next;
+    else waiter.prev.next = waiter.next;
+    if (waiter.next === undefined) this.#tail = waiter.prev;
+    else waiter.next.prev = waiter.prev;
+    waiter.prev = waiter.next = undefined;
+    this.#queued--;
+    waiter.cancelTimer?.();
+    waiter.cancelTimer = undefined;
+    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.onAbort = undefined;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The guard's own errors: values with a stable `code`, the data a caller needs to react
+ * (`retryAfterMs`), and a type guard each. `httpMapping.ts` is the one place that turns them
+ * into HTTP answers.
+ */
+
+export type GuardErrorCode =
+  'CIRCUIT_OPEN' | 'RATE_LIMITED' | 'BULKHEAD_FULL' | 'TIMEOUT' | 'CANCELLED';
+
+export abstract class GuardError extends Error {
+  abstract readonly code: GuardErrorCode;
+}
+
+/** Every concrete guard error; `code` tells them apart. */
+export type AnyGuardError =
+  CircuitOpenError | RateLimitedError | BulkheadFullError | TimeoutError | CancelledError;
+
+export function isGuardError(err: unknown): err is AnyGuardError {
+  return err instanceof GuardError;
+}
+
+/** Why a breaker refused: open (or forced open), or half-open with every probe slot taken. */
+export type CircuitRejection = 'Open' | 'ForcedOpen' | 'HalfOpen';
+
+export class CircuitOpenError extends GuardError {
+  readonly code = 'CIRCUIT_OPEN';
+  readonly breaker: string;
+  readonly state: CircuitRejection;
+  /** When a call may be let through again (for Retry-After). */
+  readonly retryAfterMs: number;
+
+  constructor(breaker: string, state: CircuitRejection, retryAfterMs: number) {
+    super(`circuit breaker "${breaker}" is ${state}; retry in ${retryAfterMs} ms`);
+    this.name = 'CircuitOpenError';
+    this.breaker = breaker;
+    this.state = state;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export function isCircuitOpenError(err: unknown): err is CircuitOpenError {
+  return err instanceof CircuitOpenError;
+}
+
+/** Which limit refused the call. */
+export type RateLimitReason = 'requests' | 'inputTokens' | 'outputTokens' | 'provider';
+
+export class RateLimitedError extends GuardError {
+  readonly code = 'RATE_LIMITED';
+  readonly limiter: string;
+  readonly reason: RateLimitReason;
+  /** How long until the call would have been admitted. */
+  readonly retryAfterMs: number;
+
+  constructor(limiter: string, reason: RateLimitReason, retryAfterMs: number) {
+    super(`rate limiter "${limiter}" refused the call (${reason}); retry in ${retryAfterMs} ms`);
+    this.name = 'RateLimitedError';
+    this.limiter = limiter;
+    this.reason = reason;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export function isRateLimitedError(err: unknown): err is RateLimitedError {
+  return err instanceof RateLimitedError;
+}
+
+export type BulkheadRejection = 'queueFull' | 'queueTimeout';
+
+export class BulkheadFullError extends GuardError {
+  readonly code = 'BULKHEAD_FULL';
+  readonly bulkhead: string;
+  readonly reason: BulkheadRejection;
+  /** A hint for Retry-After: the bulkhead gives no promise, so this is the queue timeout. */
+  readonly retryAfterMs: number;
+
+  constructor(bulkhead: string, reason: BulkheadRejection, retryAfterMs: number) {
+    super(
+      reason === 'queueFull'
+        ? `bulkhead "${bulkhead}" is full and so is its queue`
+        : `bulkhead "${bulkhead}": no slot freed up within the queue timeout`,
+    );
+    this.name = 'BulkheadFullError';
+    this.bulkhead = bulkhead;
+    this.reason = reason;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export function isBulkheadFullError(err: unknown): err is BulkheadFullError {
+  return err instanceof BulkheadFullError;
+}
+
+export class TimeoutError extends GuardError {
+  readonly code = 'TIMEOUT';
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    super(`call timed out after ${timeoutMs} ms`);
+    this.name = 'TimeoutError';
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+export function isTimeoutError(err: unknown): err is TimeoutError {
+  return err instanceof TimeoutError;
+}
+
+/** The caller gave up (its AbortSignal fired) while the call waited or ran. */
+export class CancelledError extends GuardError {
+  readonly code = 'CANCELLED';
+
+  constructor(reason?: unknown) {
+    super('call cancelled by the caller', reason === undefined ? undefined : { cause: reason });
+    this.name = 'CancelledError';
+  }
+}
+
+export function isCancelledError(err: unknown): err is CancelledError {
+  return err instanceof CancelledError;
+}

@@ -1,0 +1,375 @@
+/**
+ * The guard: every model and tool call goes through it.
+ *
+ * Order, outermost first:
+ *
+ *   fallback → retry → [breaker fail-fast] → rate limit → bulkhead → breaker → timeout → call
+ *
+ * DESIGN §1 names the per-call policies ratelimit → bulkhead → breaker → timeout; retry and
+ * fallback are loops around them rather than layers inside the timeout, because:
+ * - every attempt, retries included, is charged to the rate limiter and the token budget,
+ *   takes a bulkhead slot only while it runs (not while it backs off), and is counted by
+ *   the breaker: what the provider sees is what the guard counts;
+ * - a retry therefore also stops as soon as the breaker opens, and the retry budget bounds
+ *   how many retries an outage can add;
+ * - fallback is outermost: each target (model or backend) has its own breaker, and the next
+ *   target is tried when the current one's breaker is open or its failure class says so.
+ * Before charging the limiter or queueing for a slot, the target's breaker is asked whether
+ * it would refuse: a call bound for an open breaker goes straight to the fallback without
+ * spending a rate token or waiting in the bulkhead queue. If it refuses at acquisition
+ * anyway (half-open probes taken meanwhile), the rate token is refunded.
+ *
+ * The closed path allocates the async call's own promise and one GuardAttempt; rate limit,
+ * bulkhead and breaker decisions are synchronous, counters are plain fields (metrics.ts reads
+ * them at scrape time), the clock is read once before and once after the call.
+ */
+import type { Bulkhead } from './bulkhead.ts';
+import type { CircuitBreaker } from './circuitBreaker.ts';
+import { REJECTED } from './circuitBreaker.ts';
+import { classifyError, errorHeaders, isFailureClass } from './errorClassification.ts';
+import { CancelledError } from './errors.ts';
+import {
+  Fallback,
+  resolveFallbackOptions,
+  type FallbackOptionsInput,
+  type FallbackTrigger,
+} from './fallback.ts';
+import { GuardAttempt, type AttemptHost } from './guardAttempt.ts';
+import type { HeaderSource } from './headers.ts';
+import { BucketCounts, LLM_LATENCY_BUCKETS_SECONDS } from './histogramBuckets.ts';
+import { UNCHARGED, type RateLimiter } from './rateLimiter.ts';
+import { systemRandom, type Random } from './random.ts';
+import { NO_RETRY, resolveRetryOptions, RetryPolicy, type RetryOptionsInput } from './retry.ts';
+import {
+  DeadlineTimer,
+  resolveTimeoutOptions,
+  type TimeoutOptions,
+  type TimeoutOptionsInput,
+} from './timeout.ts';
+import type { TokenEstimate } from './tokenBudget.ts';
+import type { Clock } from '../time/clock.ts';
+import { sleep } from '../time/sleep.ts';
+
+/** One model or backend the guard may call, with its own breaker. */
+export interface GuardTarget {
+  readonly name: string;
+  readonly breaker: CircuitBreaker;
+}
+
+export interface GuardConfig {
+  readonly name: string;
+  readonly clock: Clock;
+  /** For retry jitter. @default Math.random */
+  readonly random?: Random;
+  /** Primary first, then the fallbacks in order. */
+  readonly targets: readonly GuardTarget[];
+  readonly limiter?: RateLimiter;
+  readonly bulkhead?: Bulkhead;
+  /** Absent: the guard sets no deadline of its own. */
+  readonly timeout?: TimeoutOptionsInput;
+  /** Absent: one attempt per target. */
+  readonly retry?: RetryOptionsInput;
+  readonly fallback?: FallbackOptionsInput;
+}
+
+export interface GuardCallOptions {
+  /** Token estimate to reserve against the token budget (input size, max_tokens). */
+  readonly estimate?: TokenEstimate;
+  /** The caller's cancellation: stops waits, and reaches the call through `attempt.signal`. */
+  readonly signal?: AbortSignal;
+}
+
+export interface GuardCounters {
+  readonly calls: number;
+  readonly retries: number;
+  readonly retryBudgetExhausted: number;
+  readonly fallbacks: number;
+  readonly timeouts: number;
+}
+
+interface TargetSlot {
+  readonly name: string;
+  readonly breaker: CircuitBreaker;
+  /** Attempt latency, milliseconds. */
+  readonly latency: BucketCounts;
+}
+
+const NO_OPTIONS: GuardCallOptions = Object.freeze({});
+const NO_TOKENS: TokenEstimate = Object.freeze({ inputTokens: 0, outputTokens: 0 });
+const LATENCY_BOUNDS_MS = Object.freeze(LLM_LATENCY_BUCKETS_SECONDS.map((s) => s * 1000));
+
+export class Guard implements AttemptHost {
+  readonly name: string;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  #targets: readonly TargetSlot[];
+  readonly #limiter: RateLimiter | undefined;
+  readonly #bulkhead: Bulkhead | undefined;
+  #timeout: TimeoutOptions | undefined;
+  readonly #deadlines: DeadlineTimer;
+  #retry: RetryPolicy | undefined;
+  readonly #fallback: Fallback;
+
+  #calls = 0;
+  #retries = 0;
+  #retryBudgetExhausted = 0;
+  #fallbacks = 0;
+  #timeouts = 0;
+
+  constructor(config: GuardConfig) {
+    this.name = config.name;
+    this.#clock = config.clock;
+    this.#random = config.random ?? systemRandom;
+    this.#limiter = config.limiter;
+    this.#bulkhead = config.bulkhead;
+    this.#targets = this.#slots(config.targets);
+    const owner = `guard "${config.name}"`;
+    this.#timeout =
+      config.timeout === undefined
+        ? undefined
+        : resolveTimeoutOptions(config.timeout, `${owner} timeout`);
+    this.#deadlines = new DeadlineTimer(config.clock, this.#timeout?.resolutionMs);
+    this.#retry =
+      config.retry === undefined
+        ? undefined
+        : new RetryPolicy(
+            resolveRetryOptions(config.retry, `${owner} retry`),
+            this.#random,
+            config.clock.now(),
+          );
+    this.#fallback = new Fallback(resolveFallbackOptions(config.fallback, `${owner} fallback`));
+  }
+
+  /**
+   * Runs `fn` under the guard. `fn` is called once per attempt with a GuardAttempt saying
+   * which target to call; pass `attempt.sdkOptions()` to the SDK. Resolves with the first
+   * successful attempt's value; rejects with the guard's own errors (RateLimitedError,
+   * BulkheadFullError, CircuitOpenError, TimeoutError, CancelledError) or the last
+   * attempt's error.
+   */
+  async execute<T>(
+    fn: (attempt: GuardAttempt) => Promise<T>,
+    options: GuardCallOptions = NO_OPTIONS,
+  ): Promise<T> {
+    const clock = this.#clock;
+    const limiter = this.#limiter;
+    const bulkhead = this.#bulkhead;
+    const timeout = this.#timeout;
+    const retry = this.#retry;
+    const targets = this.#targets;
+    const estimate = options.estimate ?? NO_TOKENS;
+    const signal = options.signal;
+    this.#calls++;
+    retry?.budget.deposit();
+    let lastError: unknown;
+
+    for (let t = 0; t < targets.length; t++) {
+      const target = targets[t] as TargetSlot;
+      const breaker = target.breaker;
+      let trigger: FallbackTrigger | undefined;
+
+      for (let attempt = 1; ; attempt++) {
+        let now = clock.now();
+        if (breaker.isRejecting(now)) {
+          breaker.tryAcquire(now); // counts the refusal
+          lastError = breaker.rejection(now);
+          trigger = 'CircuitOpen';
+          break;
+        }
+
+        let charged = false;
+        if (limiter !== undefined) {
+          const wait = limiter.admit(now, estimate);
+          charged = wait !== UNCHARGED;
+          if (wait > 0) {
+            await this.#pause(wait, signal, charged ? estimate : undefined);
+            now = clock.now();
+          }
+        }
+        if (bulkhead !== undefined && !bulkhead.tryEnter()) {
+          try {
+            await bulkhead.enter(signal);
+          } catch (err) {
+            if (charged) limiter?.refund(estimate);
+            throw err;
+          }
+          now = clock.now();
+        }
+        const permit = breaker.tryAcquire(now);
+        if (permit === REJECTED) {
+          bulkhead?.release();
+          if (charged) limiter?.refund(estimate);
+          lastError = breaker.rejection(now);
+          trigger = 'CircuitOpen';
+          break;
+        }
+
+        const a = new GuardAttempt(this, target.name, attempt, t, signal);
+        let value: T;
+        try {
+          if (timeout === undefined) value = await fn(a);
+          else value = await this.#race(fn, a, timeout.timeoutMs, now);
+        } catch (err) {
+          if (timeout !== undefined) this.#deadlines.remove(a);
+          bulkhead?.release();
+          const end = clock.now();
+          const c = classifyError(err, end);
+          const outcome = c.outcome;
+          if (isFailureClass(outcome)) breaker.onFailure(permit, outcome, end - now, end);
+          else breaker.onIgnored(permit);
+          target.latency.observe(end - now);
+          if (limiter !== undefined) {
+            const headers = errorHeaders(err);
+            if (headers !== undefined) limiter.observeHeaders(headers, end);
+            if (outcome === 'RateLimited' && c.retryAfterMs !== undefined)
+              limiter.observeRetryAfter(c.retryAfterMs, end);
+            // A failed call used no output; what it did use is only known when reported.
+            if (charged) limiter.settle(estimate, a.usage ?? NO_TOKENS);
+          }
+          if (retry !== undefined) {
+            const delay = retry.nextDelay(c, attempt, end);
+            if (delay !== NO_RETRY) {
+              this.#retries++;
+              await this.#pause(delay, signal, undefined);
+              continue;
+            }
+            if (retry.lastRefusal === 'budgetExhausted') this.#retryBudgetExhausted++;
+          }
+          lastError = err;
+          trigger = isFailureClass(outcome) ? outcome : undefined;
+          break;
+        }
+        if (timeout !== undefined) this.#deadlines.remove(a);
+        bulkhead?.release();
+        const end = clock.now();
+        breaker.onSuccess(permit, end - now, end);
+        target.latency.observe(end - now);
+        const usage = a.usage;
+        if (charged && usage !== undefined) limiter?.settle(estimate, usage);
+        return value;
+      }
+
+      if (t + 1 >= targets.length || !this.#fallback.shouldFallBack(trigger)) break;
+      this.#fallbacks++;
+    }
+    throw lastError;
+  }
+
+  #race<T>(
+    fn: (attempt: GuardAttempt) => Promise<T>,
+    a: GuardAttempt,
+    timeoutMs: number,
+    now: number,
+  ): Promise<T> {
+    a.timeoutMs = timeoutMs;
+    a.deadlineAt = now + timeoutMs;
+    this.#deadlines.add(a, now);
+    return new Promise<T>((resolve, reject) => {
+      a.rejectRace = reject;
+      fn(a).then(resolve, reject);
+    });
+  }
+
+  /** Sleeps for the limiter or a backoff; a caller abort gives the reservation back. */
+  async #pause(
+    ms: number,
+    signal: AbortSignal | undefined,
+    reserved: TokenEstimate | undefined,
+  ): Promise<void> {
+    try {
+      await sleep(this.#clock, ms, signal);
+    } catch (err) {
+      if (reserved !== undefined) this.#limiter?.refund(reserved);
+      throw new CancelledError(err);
+    }
+  }
+
+  // AttemptHost
+  now(): number {
+    return this.#clock.now();
+  }
+  observeHeaders(headers: HeaderSource): void {
+    this.#limiter?.observeHeaders(headers, this.#clock.now());
+  }
+  timedOut(): void {
+    this.#timeouts++;
+  }
+
+  get targets(): readonly GuardTarget[] {
+    return this.#targets;
+  }
+  get limiter(): RateLimiter | undefined {
+    return this.#limiter;
+  }
+  get bulkhead(): Bulkhead | undefined {
+    return this.#bulkhead;
+  }
+  /** Deadlines being watched (tests, /debug). */
+  get pendingDeadlines(): number {
+    return this.#deadlines.size;
+  }
+  /** Whether the guard's one deadline timer is armed. */
+  get deadlineTimerArmed(): boolean {
+    return this.#deadlines.armed;
+  }
+
+  counters(): GuardCounters {
+    return {
+      calls: this.#calls,
+      retries: this.#retries,
+      retryBudgetExhausted: this.#retryBudgetExhausted,
+      fallbacks: this.#fallbacks,
+      timeouts: this.#timeouts,
+    };
+  }
+
+  /** Attempt latency per target, in milliseconds. */
+  latency(): ReadonlyMap<string, BucketCounts> {
+    return new Map(this.#targets.map((t) => [t.name, t.latency]));
+  }
+
+  /**
+   * Swaps the guard's own settings live; calls in flight finish with the settings they
+   * started with (targets) or pick up the new ones at their next attempt (timeout, retry).
+   * Carried over: the retry budget's balance, latency counts of targets that stay, and the
+   * breakers themselves (reconfigure those, the limiter and the bulkhead directly).
+   */
+  reconfigure(update: {
+    readonly targets?: readonly GuardTarget[];
+    readonly timeout?: TimeoutOptionsInput | null;
+    readonly retry?: RetryOptionsInput | null;
+    readonly fallback?: FallbackOptionsInput;
+  }): void {
+    const owner = `guard "${this.name}"`;
+    const now = this.#clock.now();
+    if (update.targets !== undefined) this.#targets = this.#slots(update.targets);
+    if (update.timeout !== undefined) {
+      this.#timeout =
+        update.timeout === null
+          ? undefined
+          : resolveTimeoutOptions(update.timeout, `${owner} timeout`);
+      if (this.#timeout) this.#deadlines.resolutionMs = this.#timeout.resolutionMs;
+    }
+    if (update.retry === null) this.#retry = undefined;
+    else if (update.retry !== undefined) {
+      const options = resolveRetryOptions(update.retry, `${owner} retry`);
+      if (this.#retry === undefined) this.#retry = new RetryPolicy(options, this.#random, now);
+      else this.#retry.reconfigure(options, now);
+    }
+    if (update.fallback !== undefined)
+      this.#fallback.reconfigure(resolveFallbackOptions(update.fallback, `${owner} fallback`));
+  }
+
+  #slots(targets: readonly GuardTarget[]): TargetSlot[] {
+    if (targets.length === 0)
+      throw new Error(`guard "${this.name}": targets must name at least one target`);
+    const previous = new Map(
+      (this.#targets as readonly TargetSlot[] | undefined)?.map((t) => [t.name, t.latency]),
+    );
+    return targets.map((t) => ({
+      name: t.name,
+      breaker: t.breaker,
+      latency: previous.get(t.name) ?? new BucketCounts(LATENCY_BOUNDS_MS),
+    }));
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * What a guarded function receives for one attempt: which target to call, how much time is
+ * left, and ways to report back (usage for the token budget, response headers for adaptive
+ * pacing). One small object per attempt; the AbortSignal inside is created only if read.
+ */
+import { TimeoutError } from './errors.ts';
+import type { HeaderSource } from './headers.ts';
+import type { DeadlineEntry } from './timeout.ts';
+import type { TokenUsage } from './tokenBudget.ts';
+
+/** What an attempt needs from its guard. */
+export interface AttemptHost {
+  now(): number;
+  observeHeaders(headers: HeaderSource): void;
+  timedOut(attempt: GuardAttempt): void;
+}
+
+/** Request options for `@anthropic-ai/sdk` calls (`client.messages.create(params, options)`). */
+export interface SdkRequestOptions {
+  /** The guard retries; the SDK must not retry underneath it. */
+  maxRetries: 0;
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+export class GuardAttempt implements DeadlineEntry {
+  /** Name of the target to call (model or backend), primary first. */
+  readonly target: string;
+  /** 1 for the first attempt at this target. */
+  readonly attempt: number;
+  /** 0 for the primary target; > 0 means a fallback is serving. */
+  readonly fallbackIndex: number;
+  /** Epoch ms; Infinity when the guard has no timeout. */
+  deadlineAt = Infinity;
+  prevDeadline: DeadlineEntry | undefined;
+  nextDeadline: DeadlineEntry | undefined;
+  linked = false;
+  /** Set by the guard while it races this attempt against its deadline. */
+  rejectRace: ((err: Error) => void) | undefined;
+  timeoutMs = 0;
+  #usage: TokenUsage | undefined;
+  readonly #host: AttemptHost;
+  readonly #callerSignal: AbortSignal | undefined;
+  #controller: AbortController | undefined;
+
+  constructor(
+    host: AttemptHost,
+    target: string,
+    attempt: number,
+    fallbackIndex: number,
+    callerSignal: AbortSignal | undefined,
+  ) {
+    this.#host = host;
+    this.target = target;
+    this.attempt = attempt;
+    this.fallbackIndex = fallbackIndex;
+    this.#callerSignal = callerSignal;
+  }
+
+  get fallbackUsed(): boolean {
+    return this.fallbackIndex > 0;
+  }
+
+  get usage(): TokenUsage | undefined {
+    return this.#usage;
+  }
+
+  /** Milliseconds left before this attempt times out (Infinity without a timeout). */
+  remainingMs(): number {
+    return this.deadlineAt === Infinity
+      ? Infinity
+      : Math.max(0, this.deadlineAt - this.#host.now());
+  }
+
+  /**
+   * Aborts at the deadline or when the caller aborts. Created on first read: SDK calls
+   * should prefer `sdkOptions()`, which hands the deadline to the SDK's own timer instead.
+   */
+  get signal(): AbortSignal {
+    if (this.#controller !== undefined) return this.#controller.signal;
+    if (this.deadlineAt === Infinity && this.#callerSignal !== undefined) return this.#callerSignal;
+    const controller = (this.#controller = new AbortController());
+    const caller = this.#callerSignal;
+    if (caller !== undefined) {
+      if (caller.aborted) controller.abort(caller.reason);
+      else
+        caller.addEventListener(
+          'abort',
+          () => {
+            controller.abort(caller.reason);
+          },
+          { once: true },
+        );
+    }
+    return controller.signal;
+  }
+
+  /** `{maxRetries: 0, timeout?, signal?}` for the SDK: its timer enforces our deadline. */
+  sdkOptions(): SdkRequestOptions {
+    const options: SdkRequestOptions = { maxRetries: 0 };
+    if (this.deadlineAt !== Infinity) options.timeout = Math.max(1, Math.ceil(this.remainingMs()));
+    if (this.#controller !== undefined) options.signal = this.#controller.signal;
+    else if (this.#callerSignal !== undefined) options.signal = this.#callerSignal;
+    return options;
+  }
+
+  /** Real token usage (the response's `usage`), to settle the token budget reservation. */
+  reportUsage(usage: TokenUsage): void {
+    this.#usage = usage;
+  }
+
+  /** The response's headers (`.withResponse()`), for adaptive pacing. */
+  observeHeaders(headers: HeaderSource): void {
+    this.#host.observeHeaders(headers);
+  }
+
+  onDeadline(): void {
+    const err = new TimeoutError(this.timeoutMs);
+    this.#controller?.abort(err);
+    this.#host.timedOut(this);
+    this.rejectRace?.(err);
+  }
+}

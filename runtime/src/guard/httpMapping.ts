@@ -1,0 +1,140 @@
+/**
+ * The one place where a failed guarded call becomes an HTTP answer, in the Anthropic error
+ * shape (DESIGN §4): 429 + Retry-After when limited, 503 + Retry-After when the breaker is
+ * open or the bulkhead is full, 504 on timeout, 502 for other upstream failures, 4xx client
+ * errors passed through.
+ */
+import { classifyError } from './errorClassification.ts';
+import { isGuardError } from './errors.ts';
+
+/** Anthropic's `error.type` values this runtime answers with. */
+export type AnthropicErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'billing_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'request_too_large'
+  | 'rate_limit_error'
+  | 'timeout_error'
+  | 'api_error'
+  | 'overloaded_error';
+
+export interface HttpErrorMapping {
+  readonly status: number;
+  readonly type: AnthropicErrorType;
+  readonly message: string;
+  /** For the Retry-After header; whole seconds, at least 1. */
+  readonly retryAfterSeconds?: number;
+  /** False when retrying cannot help (a spend limit): send `x-should-retry: false`. */
+  readonly shouldRetry: boolean;
+}
+
+export interface AnthropicErrorBody {
+  readonly type: 'error';
+  readonly error: { readonly type: AnthropicErrorType; readonly message: string };
+}
+
+/** Seconds for Retry-After: rounded up, never 0 (0 invites a stampede). */
+export function retryAfterSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+export function mapErrorToHttp(err: unknown, now: number): HttpErrorMapping {
+  if (isGuardError(err)) {
+    switch (err.code) {
+      case 'RATE_LIMITED':
+        return limited(err.message, err.retryAfterMs);
+      case 'CIRCUIT_OPEN':
+      case 'BULKHEAD_FULL':
+        return {
+          status: 503,
+          type: 'overloaded_error',
+          message: err.message,
+          retryAfterSeconds: retryAfterSeconds(err.retryAfterMs),
+          shouldRetry: true,
+        };
+      case 'TIMEOUT':
+        return { status: 504, type: 'timeout_error', message: err.message, shouldRetry: true };
+      case 'CANCELLED':
+        return { status: 499, type: 'api_error', message: err.message, shouldRetry: false };
+    }
+  }
+
+  const message = err instanceof Error ? err.message : 'upstream call failed';
+  const c = classifyError(err, now);
+  switch (c.outcome) {
+    case 'RateLimited':
+      return limited(message, c.retryAfterMs ?? 1000);
+    case 'SpendLimited':
+      return { status: 429, type: 'billing_error', message, shouldRetry: false };
+    case 'Timeout':
+      return { status: 504, type: 'timeout_error', message, shouldRetry: true };
+    case 'Overloaded':
+      return withRetryAfter(
+        { status: 502, type: 'overloaded_error', message, shouldRetry: true },
+        c.retryAfterMs,
+      );
+    case 'ServerError':
+    case 'ConnectionError':
+      return withRetryAfter(
+        { status: 502, type: 'api_error', message, shouldRetry: true },
+        c.retryAfterMs,
+      );
+    case 'ClientError':
+      return clientError(c.status ?? 400, message);
+    case 'Cancelled':
+      return { status: 499, type: 'api_error', message, shouldRetry: false };
+    case 'Rejected':
+    case 'Success':
+    case 'Unknown':
+      return { status: 500, type: 'api_error', message: 'internal error', shouldRetry: false };
+  }
+}
+
+/** `{type: 'error', error: {type, message}}`, ready to serialise. */
+export function toAnthropicErrorBody(mapping: HttpErrorMapping): AnthropicErrorBody {
+  return { type: 'error', error: { type: mapping.type, message: mapping.message } };
+}
+
+function limited(message: string, retryAfterMs: number): HttpErrorMapping {
+  return {
+    status: 429,
+    type: 'rate_limit_error',
+    message,
+    retryAfterSeconds: retryAfterSeconds(retryAfterMs),
+    shouldRetry: true,
+  };
+}
+
+function withRetryAfter(
+  mapping: HttpErrorMapping,
+  retryAfterMs: number | undefined,
+): HttpErrorMapping {
+  return retryAfterMs === undefined
+    ? mapping
+    : { ...mapping, retryAfterSeconds: retryAfterSeconds(retryAfterMs) };
+}
+
+/**
+ * The caller's request was wrong: say so with the provider's status. 401/403 from the
+ * provider are the runtime's own credentials failing, which the caller cannot fix: 502.
+ */
+function clientError(status: number, message: string): HttpErrorMapping {
+  switch (status) {
+    case 401:
+    case 403:
+      return {
+        status: 502,
+        type: 'api_error',
+        message: `the provider refused the runtime's credentials (${status})`,
+        shouldRetry: false,
+      };
+    case 404:
+      return { status, type: 'not_found_error', message, shouldRetry: false };
+    case 413:
+      return { status, type: 'request_too_large', message, shouldRetry: false };
+    default:
+      return { status, type: 'invalid_request_error', message, shouldRetry: false };
+  }
+}
