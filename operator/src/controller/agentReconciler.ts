@@ -1,0 +1,138 @@
+/**
+ * AgentDeployment: gather (caches, one ConfigMap read for systemPromptFrom) → decide (pure
+ * resolution and builders) → apply (server-side apply, one field manager, skipped when the
+ * children are unchanged) → status (written once, only when it changed).
+ */
+import type { AgentDeployment, AgentDeploymentStatus } from '../../../runtime/src/api/resources.ts';
+import { Kinds } from '../../../runtime/src/kube/resourceKinds.ts';
+import type { KubeObject } from '../../../runtime/src/kube/kubeObject.ts';
+import { canonicalJson, policyHash } from '../../../runtime/src/policy/policyDocument.ts';
+import { resolvePolicy } from '../../../runtime/src/policy/policyResolution.ts';
+import { buildChildren, selectorString, AGENT_LABEL } from '../builders/index.ts';
+import { computeAgentStatus } from '../status/agentStatus.ts';
+import type { PodView } from '../status/views.ts';
+import type { Outcome } from '../machinery/workQueue.ts';
+import { FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
+import { createHash } from 'node:crypto';
+
+/** Periodic re-check even when nothing changes, as a safety net under the watches. */
+const RESYNC_MS = 5 * 60_000;
+
+interface ConfigMapData extends KubeObject {
+  data?: Record<string, string>;
+}
+
+export function podsOfAgent(ctx: OperatorContext, namespace: string, name: string): PodView[] {
+  return ctx.caches.pods
+    .list()
+    .filter(
+      (p) =>
+        p.metadata?.namespace === namespace &&
+        p.metadata.labels?.[AGENT_LABEL] === name &&
+        p.metadata.deletionTimestamp === undefined,
+    );
+}
+
+export async function reconcileAgent(key: string, ctx: OperatorContext): Promise<Outcome> {
+  const agent = ctx.caches.agents.get(key);
+  // Gone or going: owner references let the garbage collector remove the children.
+  if (agent === undefined || agent.metadata.deletionTimestamp !== undefined) {
+    ctx.appliedChildren.delete(key);
+    return {};
+  }
+  const namespace = agent.metadata.namespace ?? 'default';
+  const name = agent.metadata.name ?? '';
+
+  // Gather.
+  const missing: string[] = [];
+  const cbpName = agent.spec.circuitBreakerPolicyRef?.name;
+  const rlpName = agent.spec.rateLimitPolicyRef?.name;
+  const circuitBreakerPolicy =
+    cbpName === undefined ? undefined : ctx.caches.breakerPolicies.get(`${namespace}/${cbpName}`);
+  const rateLimitPolicy =
+    rlpName === undefined ? undefined : ctx.caches.rateLimitPolicies.get(`${namespace}/${rlpName}`);
+  if (cbpName !== undefined && circuitBreakerPolicy === undefined)
+    missing.push(`CircuitBreakerPolicy ${cbpName}`);
+  if (rlpName !== undefined && rateLimitPolicy === undefined)
+    missing.push(`RateLimitPolicy ${rlpName}`);
+  let systemPromptFromRef: string | undefined;
+  const promptRef = agent.spec.systemPromptFrom?.configMapKeyRef;
+  if (promptRef !== undefined) {
+    const cm = await ctx.client.get<ConfigMapData>(Kinds.ConfigMap, namespace, promptRef.name);
+    systemPromptFromRef = cm?.data?.[promptRef.key];
+    if (systemPromptFromRef === undefined)
+      missing.push(`ConfigMap ${promptRef.name} key ${promptRef.key}`);
+  }
+  const pods = podsOfAgent(ctx, namespace, name);
+  const readyReplicas = pods.filter((p) =>
+    p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+  ).length;
+
+  // Decide.
+  const doc = resolvePolicy({
+    agent,
+    circuitBreakerPolicy,
+    rateLimitPolicy,
+    systemPromptFromRef,
+    readyReplicas,
+  });
+  const hash = policyHash(doc);
+  const monitoringWanted = agent.spec.monitoring?.serviceMonitor?.enabled === true;
+  const serviceMonitorAvailable = ctx.serviceMonitorAvailable();
+  const children = buildChildren(agent, doc, {
+    runtimeImage: ctx.options.runtimeImage,
+    serviceMonitorAvailable,
+  });
+
+  // Apply.
+  const childrenHash = createHash('sha256').update(canonicalJson(children)).digest('hex');
+  if (ctx.appliedChildren.get(key) !== childrenHash) {
+    for (const child of children.apply) {
+      await ctx.client.apply(child, { fieldManager: FIELD_MANAGER, force: true });
+      ctx.metrics.applies.inc({ kind: child.kind ?? 'unknown' });
+    }
+    for (const child of children.delete) {
+      const kind = Object.values(Kinds).find(
+        (k) => k.kind === child.kind && k.apiVersion === child.apiVersion,
+      );
+      if (kind !== undefined) await ctx.client.delete(kind, namespace, child.name);
+    }
+    ctx.appliedChildren.set(key, childrenHash);
+  }
+
+  // Status.
+  const status = computeAgentStatus({
+    agent,
+    deployment: ctx.caches.deployments.get(`${namespace}/${name}`),
+    pods,
+    policyHash: hash,
+    missing,
+    monitoring: !monitoringWanted
+      ? 'NotRequested'
+      : serviceMonitorAvailable
+        ? 'Configured'
+        : 'CRDMissing',
+    selector: selectorString(name),
+    now: new Date(ctx.clock.now()).toISOString(),
+  });
+  await writeStatusIfChanged(ctx, agent, status);
+  return { requeueAfterMs: RESYNC_MS };
+}
+
+async function writeStatusIfChanged(
+  ctx: OperatorContext,
+  agent: AgentDeployment,
+  status: AgentDeploymentStatus,
+): Promise<void> {
+  if (canonicalJson(agent.status ?? {}) === canonicalJson(status)) return;
+  await ctx.client.applyStatus(
+    {
+      apiVersion: agent.apiVersion,
+      kind: agent.kind,
+      metadata: { name: agent.metadata.name, namespace: agent.metadata.namespace },
+      status,
+    },
+    { fieldManager: FIELD_MANAGER, force: true },
+  );
+  ctx.metrics.statusWrites.inc({ kind: 'AgentDeployment' });
+}
