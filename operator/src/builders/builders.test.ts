@@ -77,7 +77,7 @@ describe('buildChildren golden files', () => {
     { name: 'development', agent: developmentAgent, policies: {} },
     { name: 'production', agent: productionAgent, policies: productionPolicies() },
     { name: 'minimal', agent: minimalAgent, policies: {} },
-  ])('builds the $name agent as testdata/$name.golden.yaml', ({ name, agent, policies }) => {
+  ])('builds the $name agent as its golden file', ({ name, agent, policies }) => {
     const input = agent();
     const children = build(input, documentFor(input, { ...policies, readyReplicas: 3 }));
     const actual = stringify(children, { lineWidth: 0 });
