@@ -6,7 +6,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Cancel, Clock } from '../time/clock.ts';
 import type { ApiErrorReply } from './anthropicError.ts';
-import type { FaultInjector } from './faultInjector.ts';
+import type { FaultDecision, FaultInjector } from './faultInjector.ts';
 import { sendApiError, sendJson } from './httpReplies.ts';
 import type { NewId } from './ids.ts';
 import { messageBody } from './messageBody.ts';
@@ -51,37 +51,7 @@ export function handleMessages(
   }
 
   const fault = ctx.faults.decide();
-  switch (fault.action.kind) {
-    case 'hang':
-      ctx.stats.recordOutcome('hung');
-      ctx.hanging.add(res);
-      res.on('close', () => ctx.hanging.delete(res));
-      return;
-    case 'error': {
-      const { status, errorType, retryAfterSeconds } = fault.action;
-      const reply = {
-        status,
-        type: errorType,
-        message: `Injected fault: ${errorType}`,
-        retryAfterSeconds,
-      };
-      after(ctx, res, fault.latencyMs, () => {
-        fail(reply);
-      });
-      return;
-    }
-    case 'drop':
-      if (fault.action.when === 'before-response') {
-        after(ctx, res, fault.latencyMs, () => {
-          ctx.stats.recordOutcome('dropped');
-          req.socket.destroy();
-        });
-        return;
-      }
-      break;
-    case 'none':
-      break;
-  }
+  if (answeredByFault(fault, req, res, ctx, fail)) return;
 
   const request = readRequest(body, true);
   if (!request.ok) {
@@ -108,6 +78,44 @@ export function handleMessages(
       else sendJson(res, 200, messageBody(reply), headers);
     }
   });
+}
+
+/**
+ * Carries out a fault that decides the request without a reply: an error, a hang, or a drop
+ * before any byte. A mid-response drop needs the planned reply, so the caller handles it.
+ */
+function answeredByFault(
+  fault: FaultDecision,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: MessagesContext,
+  fail: (reply: ApiErrorReply) => void,
+): boolean {
+  const { action } = fault;
+  switch (action.kind) {
+    case 'none':
+      return false;
+    case 'hang':
+      ctx.stats.recordOutcome('hung');
+      ctx.hanging.add(res);
+      res.on('close', () => ctx.hanging.delete(res));
+      return true;
+    case 'error': {
+      const { status, errorType, retryAfterSeconds } = action;
+      const message = `Injected fault: ${errorType}`;
+      after(ctx, res, fault.latencyMs, () => {
+        fail({ status, type: errorType, message, retryAfterSeconds });
+      });
+      return true;
+    }
+    case 'drop':
+      if (action.when === 'mid-response') return false;
+      after(ctx, res, fault.latencyMs, () => {
+        ctx.stats.recordOutcome('dropped');
+        req.socket.destroy();
+      });
+      return true;
+  }
 }
 
 /** `POST /v1/messages/count_tokens`: the same body without `max_tokens`, no faults or budget. */
