@@ -9,6 +9,10 @@ export PATH := $(CURDIR)/.breakwater/node/bin:$(CURDIR)/node_modules/.bin:$(PATH
 JEST := NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning" jest
 NODE := node --no-warnings=ExperimentalWarning
 KUBECONFIG_LOCAL := $(CURDIR)/.breakwater/kubeconfig
+# kubectl matching the local cluster's version: $KUBEBUILDER_ASSETS or TEST_ASSET_KUBECTL first, else the cache.
+KUBECTL = "$$(if [ -n "$${TEST_ASSET_KUBECTL:-}" ]; then echo "$$TEST_ASSET_KUBECTL"; \
+  elif [ -x "$${KUBEBUILDER_ASSETS:-/nonexistent}/kubectl" ]; then echo "$$KUBEBUILDER_ASSETS/kubectl"; \
+  else echo "$$(test/cluster/build-binaries.sh kubectl)/kubectl"; fi)"
 
 ##@ General
 
@@ -28,8 +32,10 @@ setup: .breakwater/node/.ok node_modules/.installed ## Install Node 24 (if the s
 	@mkdir -p .breakwater/node && touch $@
 
 node_modules/.installed: package.json package-lock.json | .breakwater/node/.ok
-	@echo ">> npm ci"
-	@npm ci --no-audit --no-fund --loglevel=error
+	@echo ">> npm install (from package-lock.json)"
+	@# npm ci rejects this lock file over platform-specific optional packages npm 11 leaves out
+	@# of it; npm install still installs exactly the locked versions.
+	@npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 ##@ Development
@@ -93,6 +99,14 @@ cluster-status: setup ## Show what runs in the local cluster.
 .PHONY: cluster-binaries
 cluster-binaries: ## Build (once) and cache the Kubernetes binaries the local cluster runs.
 	test/cluster/build-binaries.sh
+
+.PHONY: install-crds
+install-crds: setup ## Install the CRDs into the cluster of $$KUBECONFIG (default .breakwater/kubeconfig).
+	@$(KUBECTL) --kubeconfig "$${KUBECONFIG:-$(KUBECONFIG_LOCAL)}" apply --server-side -f crds/
+
+.PHONY: run-operator
+run-operator: setup ## Run the operator from the checkout against .breakwater/kubeconfig.
+	$(NODE) operator/src/main.ts --kubeconfig "$${KUBECONFIG:-$(KUBECONFIG_LOCAL)}"
 
 .PHONY: clean
 clean: ## Remove build output (keeps the binary cache and node_modules).
