@@ -392,7 +392,9 @@ async function stopComponents(
       graceMs: timing[name].stopGraceMs,
       leaderFirst: name === 'local-node',
     });
-    if (outcome !== 'not-running') {
+    if (outcome === 'not-running') {
+      progress(`${name} was no longer running (pid ${record.pid})`);
+    } else {
       stopped.push(name);
       progress(
         `stopped ${name} (pid ${record.pid}${outcome === 'killed' ? ', after SIGKILL' : ''})`,
