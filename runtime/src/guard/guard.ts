@@ -36,7 +36,11 @@ import {
 } from './fallback.ts';
 import { GuardAttempt, type AttemptHost } from './guardAttempt.ts';
 import type { HeaderSource } from './headers.ts';
-import { BucketCounts, LLM_LATENCY_BUCKETS_SECONDS } from './histogramBuckets.ts';
+import {
+  BucketCounts,
+  LLM_LATENCY_BUCKETS_SECONDS,
+  LLM_TOKEN_BUCKETS,
+} from './histogramBuckets.ts';
 import { UNCHARGED, type RateLimiter } from './rateLimiter.ts';
 import { systemRandom, type Random } from './random.ts';
 import { NO_RETRY, resolveRetryOptions, RetryPolicy, type RetryOptionsInput } from './retry.ts';
@@ -92,6 +96,13 @@ interface TargetSlot {
   readonly breaker: CircuitBreaker;
   /** Attempt latency, milliseconds. */
   readonly latency: BucketCounts;
+  /** Reported usage per successful call. */
+  readonly tokens: TargetTokens;
+}
+
+export interface TargetTokens {
+  readonly input: BucketCounts;
+  readonly output: BucketCounts;
 }
 
 const NO_OPTIONS: GuardCallOptions = Object.freeze({});
@@ -245,7 +256,11 @@ export class Guard implements AttemptHost {
         breaker.onSuccess(permit, end - now, end);
         target.latency.observe(end - now);
         const usage = a.usage;
-        if (charged && usage !== undefined) limiter?.settle(estimate, usage);
+        if (usage !== undefined) {
+          target.tokens.input.observe(usage.inputTokens);
+          target.tokens.output.observe(usage.outputTokens);
+          if (charged) limiter?.settle(estimate, usage);
+        }
         return value;
       }
 
@@ -328,6 +343,11 @@ export class Guard implements AttemptHost {
     return new Map(this.#targets.map((t) => [t.name, t.latency]));
   }
 
+  /** Reported token usage per target. */
+  tokens(): ReadonlyMap<string, TargetTokens> {
+    return new Map(this.#targets.map((t) => [t.name, t.tokens]));
+  }
+
   /**
    * Swaps the guard's own settings live; calls in flight finish with the settings they
    * started with (targets) or pick up the new ones at their next attempt (timeout, retry).
@@ -364,12 +384,16 @@ export class Guard implements AttemptHost {
     if (targets.length === 0)
       throw new Error(`guard "${this.name}": targets must name at least one target`);
     const previous = new Map(
-      (this.#targets as readonly TargetSlot[] | undefined)?.map((t) => [t.name, t.latency]),
+      (this.#targets as readonly TargetSlot[] | undefined)?.map((t) => [t.name, t]),
     );
     return targets.map((t) => ({
       name: t.name,
       breaker: t.breaker,
-      latency: previous.get(t.name) ?? new BucketCounts(LATENCY_BOUNDS_MS),
+      latency: previous.get(t.name)?.latency ?? new BucketCounts(LATENCY_BOUNDS_MS),
+      tokens: previous.get(t.name)?.tokens ?? {
+        input: new BucketCounts(LLM_TOKEN_BUCKETS),
+        output: new BucketCounts(LLM_TOKEN_BUCKETS),
+      },
     }));
   }
 }

@@ -28,8 +28,8 @@ function describe(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean' || value === undefined) {
     return String(value);
   }
-  const json: string | undefined = JSON.stringify(value);
-  return json ?? typeof value;
+  const json: unknown = JSON.stringify(value);
+  return typeof json === 'string' ? json : typeof value;
 }
 
 /** Collects the owner's name so each check only names its field. */

@@ -1,0 +1,433 @@
+/**
+ * Prometheus metrics for the guard, under the names DESIGN §4 gives, on a Registry passed
+ * in (never the global one).
+ *
+ * The hot path never touches prom-client: breakers, limiters, bulkheads and guards keep
+ * plain counters, and this module reads them at scrape time (`collect`), pushing each delta
+ * into label children bound once per component when it is bound. Even a bound prom-client
+ * child hashes its labels on every `inc()`, which would cost more per call than the breaker
+ * itself. Histograms are counted by the components in fixed buckets (histogramBuckets.ts)
+ * and exported as they are.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { BreakerStateName } from './breakerState.ts';
+import type { Bulkhead } from './bulkhead.ts';
+import type { CircuitBreaker } from './circuitBreaker.ts';
+import { FAILURE_CLASSES } from './errorClassification.ts';
+import type { Guard } from './guard.ts';
+import {
+  LLM_LATENCY_BUCKETS_SECONDS,
+  LLM_TOKEN_BUCKETS,
+  type BucketCounts,
+} from './histogramBuckets.ts';
+import type { RateLimiter } from './rateLimiter.ts';
+
+interface CounterChild {
+  inc(value: number): void;
+}
+
+/** A counter child and the source value it last reported. */
+class Delta {
+  readonly #child: CounterChild;
+  #last = 0;
+
+  constructor(child: CounterChild) {
+    this.#child = child;
+    // Exported as 0 from the start: rate() needs the series to exist before the first event.
+    child.inc(0);
+  }
+
+  push(current: number): void {
+    const delta = current - this.#last;
+    if (delta > 0) this.#child.inc(delta);
+    this.#last = current;
+  }
+}
+
+const STATE_LABELS: readonly [BreakerStateName, string][] = [
+  ['Closed', 'closed'],
+  ['Open', 'open'],
+  ['HalfOpen', 'half_open'],
+  ['ForcedOpen', 'forced_open'],
+  ['ForcedClosed', 'forced_closed'],
+];
+
+interface HistogramSource {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly counts: BucketCounts;
+}
+
+interface ExportedValue {
+  labels: Record<string, string | number>;
+  sharedLabels: Readonly<Record<string, string>>;
+  value: number;
+  metricName: string;
+}
+
+/**
+ * A prom-client Histogram whose data lives in BucketCounts owned elsewhere. prom-client's
+ * registry reads histograms through `getForPromString()` (and `get()` through it too), so
+ * that is the one method replaced; names, help, registration and aggregation stay
+ * prom-client's. metrics.test.ts scrapes a registry to keep this honest across upgrades.
+ */
+class BucketCountsHistogram extends Histogram {
+  readonly #name: string;
+  readonly #help: string;
+  readonly #scale: number;
+  readonly #sources: () => Iterable<HistogramSource>;
+
+  constructor(
+    registry: Registry,
+    name: string,
+    help: string,
+    labelNames: string[],
+    buckets: readonly number[],
+    scale: number,
+    sources: () => Iterable<HistogramSource>,
+  ) {
+    super({ name, help, labelNames, buckets: [...buckets], registers: [registry] });
+    this.#name = name;
+    this.#help = help;
+    this.#scale = scale;
+    this.#sources = sources;
+  }
+
+  getForPromString(): Promise<{
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: ExportedValue[];
+  }> {
+    const values: ExportedValue[] = [];
+    const bucket = `${this.#name}_bucket`;
+    for (const { labels, counts } of this.#sources()) {
+      let cumulative = 0;
+      counts.bounds.forEach((bound, i) => {
+        cumulative += counts.counts[i] ?? 0;
+        values.push({
+          labels: { le: round(bound * this.#scale) },
+          sharedLabels: labels,
+          value: cumulative,
+          metricName: bucket,
+        });
+      });
+      values.push({
+        labels: { le: '+Inf' },
+        sharedLabels: labels,
+        value: counts.count,
+        metricName: bucket,
+      });
+      values.push({
+        labels: {},
+        sharedLabels: labels,
+        value: counts.sum * this.#scale,
+        metricName: `${this.#name}_sum`,
+      });
+      values.push({
+        labels: {},
+        sharedLabels: labels,
+        value: counts.count,
+        metricName: `${this.#name}_count`,
+      });
+    }
+    return Promise.resolve({
+      name: this.#name,
+      help: this.#help,
+      type: 'histogram',
+      aggregator: 'sum',
+      values,
+    });
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1e9) / 1e9;
+}
+
+/** Collect functions per metric, keyed by the component they read. */
+type Collectors = Map<object, () => void>;
+
+export class GuardMetrics {
+  readonly #collectors = new Map<object, Collectors>();
+  readonly #latencySources = new Map<object, () => HistogramSource[]>();
+  readonly #tokenSources = new Map<object, () => HistogramSource[]>();
+  readonly #registry: Registry;
+
+  readonly breakerState: Gauge<'name' | 'state'>;
+  readonly breakerRequests: Counter<'name' | 'outcome'>;
+  readonly breakerFailures: Counter<'name' | 'class'>;
+  readonly breakerTrips: Counter<'name'>;
+  readonly limiterRequests: Counter<'name'>;
+  readonly limiterRejected: Counter<'name' | 'reason'>;
+  readonly limiterWaited: Counter<'name'>;
+  readonly bulkheadActive: Gauge<'name'>;
+  readonly bulkheadQueue: Gauge<'name'>;
+  readonly bulkheadRejected: Counter<'name' | 'reason'>;
+  readonly guardRetries: Counter<'name'>;
+  readonly guardRetryBudgetExhausted: Counter<'name'>;
+  readonly guardFallbacks: Counter<'name'>;
+  readonly guardTimeouts: Counter<'name'>;
+
+  constructor(registry: Registry) {
+    this.#registry = registry;
+    this.breakerState = this.#gauge(
+      'circuit_breaker_state',
+      'Circuit breaker state: 1 for the state the breaker is in, 0 for the others.',
+      ['name', 'state'],
+    );
+    this.breakerRequests = this.#counter(
+      'circuit_breaker_requests_total',
+      'Calls seen by a circuit breaker, by outcome (success, failure, ignored, rejected, shadow_rejected).',
+      ['name', 'outcome'],
+    );
+    this.breakerFailures = this.#counter(
+      'circuit_breaker_failures_total',
+      'Failures a circuit breaker counted, by failure class.',
+      ['name', 'class'],
+    );
+    this.breakerTrips = this.#counter(
+      'circuit_breaker_trips_total',
+      'Times a circuit breaker opened.',
+      ['name'],
+    );
+    this.limiterRequests = this.#counter(
+      'rate_limiter_requests_total',
+      'Calls a rate limiter decided on (admitted, waited or rejected).',
+      ['name'],
+    );
+    this.limiterRejected = this.#counter(
+      'rate_limiter_rejected_total',
+      'Calls a rate limiter refused, by the limit that refused them (shadow: would have refused).',
+      ['name', 'reason'],
+    );
+    this.limiterWaited = this.#counter(
+      'rate_limiter_waited_total',
+      'Calls a rate limiter admitted after making them wait (onLimit: Wait).',
+      ['name'],
+    );
+    this.bulkheadActive = this.#gauge(
+      'bulkhead_active_requests',
+      'Calls running inside a bulkhead.',
+      ['name'],
+    );
+    this.bulkheadQueue = this.#gauge('bulkhead_queue_size', 'Calls waiting for a bulkhead slot.', [
+      'name',
+    ]);
+    this.bulkheadRejected = this.#counter(
+      'bulkhead_rejected_total',
+      'Calls a bulkhead turned away (queue_full, queue_timeout).',
+      ['name', 'reason'],
+    );
+    this.guardRetries = this.#counter('guard_retries_total', 'Retries a guard made.', ['name']);
+    this.guardRetryBudgetExhausted = this.#counter(
+      'guard_retry_budget_exhausted_total',
+      'Retries a guard skipped because its retry budget was spent.',
+      ['name'],
+    );
+    this.guardFallbacks = this.#counter(
+      'guard_fallbacks_total',
+      'Times a guard moved on to the next target of its fallback chain.',
+      ['name'],
+    );
+    this.guardTimeouts = this.#counter('guard_timeouts_total', 'Attempts a guard timed out.', [
+      'name',
+    ]);
+    new BucketCountsHistogram(
+      registry,
+      'llm_request_duration_seconds',
+      'Duration of guarded model and tool call attempts, per target.',
+      ['name'],
+      LLM_LATENCY_BUCKETS_SECONDS,
+      0.001,
+      () => [...this.#latencySources.values()].flatMap((f) => f()),
+    );
+    new BucketCountsHistogram(
+      registry,
+      'llm_tokens',
+      'Tokens per model call as reported by the provider, per target and direction (input, output).',
+      ['name', 'direction'],
+      LLM_TOKEN_BUCKETS,
+      1,
+      () => [...this.#tokenSources.values()].flatMap((f) => f()),
+    );
+  }
+
+  /** Exports a breaker's state and counters; returns the unbind function. */
+  bindBreaker(breaker: CircuitBreaker): () => void {
+    const name = breaker.name;
+    const states = STATE_LABELS.map(
+      ([state, label]) => [state, this.breakerState.labels({ name, state: label })] as const,
+    );
+    this.#on(this.breakerState, breaker, () => {
+      const current = breaker.state;
+      for (const [state, child] of states) child.set(state === current ? 1 : 0);
+    });
+    const outcomes = ['success', 'failure', 'ignored', 'rejected', 'shadow_rejected'] as const;
+    const requests = outcomes.map(
+      (outcome) => new Delta(this.breakerRequests.labels({ name, outcome })),
+    );
+    this.#on(this.breakerRequests, breaker, () => {
+      const c = breaker.counters();
+      const values = [c.successes, c.failures, c.ignored, c.rejected, c.shadowRejected];
+      requests.forEach((d, i) => {
+        d.push(values[i] ?? 0);
+      });
+    });
+    const byClass = FAILURE_CLASSES.map(
+      (c) => [c, new Delta(this.breakerFailures.labels({ name, class: c }))] as const,
+    );
+    this.#on(this.breakerFailures, breaker, () => {
+      const failures = breaker.counters().failuresByClass;
+      for (const [cls, d] of byClass) d.push(failures[cls]);
+    });
+    const trips = new Delta(this.breakerTrips.labels({ name }));
+    this.#on(this.breakerTrips, breaker, () => {
+      trips.push(breaker.counters().trips);
+    });
+    return this.#unbinder(breaker, () => {
+      for (const [, label] of STATE_LABELS) this.breakerState.remove({ name, state: label });
+      for (const outcome of outcomes) this.breakerRequests.remove({ name, outcome });
+      for (const c of FAILURE_CLASSES) this.breakerFailures.remove({ name, class: c });
+      this.breakerTrips.remove({ name });
+    });
+  }
+
+  /** Exports a rate limiter's decisions; returns the unbind function. */
+  bindLimiter(limiter: RateLimiter): () => void {
+    const name = limiter.name;
+    const reasons = ['requests', 'input_tokens', 'output_tokens', 'provider', 'shadow'] as const;
+    const refusals = () => {
+      const c = limiter.counters();
+      const r = c.rejected;
+      return [r.requests, r.inputTokens, r.outputTokens, r.provider, c.shadowRejected];
+    };
+    const requests = new Delta(this.limiterRequests.labels({ name }));
+    this.#on(this.limiterRequests, limiter, () => {
+      requests.push(limiter.counters().admitted + refusals().reduce((a, b) => a + b, 0));
+    });
+    const rejected = reasons.map(
+      (reason) => new Delta(this.limiterRejected.labels({ name, reason })),
+    );
+    this.#on(this.limiterRejected, limiter, () => {
+      const values = refusals();
+      rejected.forEach((d, i) => {
+        d.push(values[i] ?? 0);
+      });
+    });
+    const waited = new Delta(this.limiterWaited.labels({ name }));
+    this.#on(this.limiterWaited, limiter, () => {
+      waited.push(limiter.counters().waited);
+    });
+    return this.#unbinder(limiter, () => {
+      this.limiterRequests.remove({ name });
+      this.limiterWaited.remove({ name });
+      for (const reason of reasons) this.limiterRejected.remove({ name, reason });
+    });
+  }
+
+  /** Exports a bulkhead's occupancy and refusals; returns the unbind function. */
+  bindBulkhead(bulkhead: Bulkhead): () => void {
+    const name = bulkhead.name;
+    const active = this.bulkheadActive.labels({ name });
+    this.#on(this.bulkheadActive, bulkhead, () => {
+      active.set(bulkhead.active);
+    });
+    const queue = this.bulkheadQueue.labels({ name });
+    this.#on(this.bulkheadQueue, bulkhead, () => {
+      queue.set(bulkhead.queued);
+    });
+    const full = new Delta(this.bulkheadRejected.labels({ name, reason: 'queue_full' }));
+    const timedOut = new Delta(this.bulkheadRejected.labels({ name, reason: 'queue_timeout' }));
+    this.#on(this.bulkheadRejected, bulkhead, () => {
+      const c = bulkhead.counters();
+      full.push(c.rejectedQueueFull);
+      timedOut.push(c.rejectedQueueTimeout);
+    });
+    return this.#unbinder(bulkhead, () => {
+      this.bulkheadActive.remove({ name });
+      this.bulkheadQueue.remove({ name });
+      this.bulkheadRejected.remove({ name, reason: 'queue_full' });
+      this.bulkheadRejected.remove({ name, reason: 'queue_timeout' });
+    });
+  }
+
+  /** A guard's retry/fallback/timeout counters and its per-target latency and token histograms. */
+  bindGuard(guard: Guard): () => void {
+    const name = guard.name;
+    const counter = (metric: Counter<'name'>, read: () => number) => {
+      const d = new Delta(metric.labels({ name }));
+      this.#on(metric, guard, () => {
+        d.push(read());
+      });
+    };
+    counter(this.guardRetries, () => guard.counters().retries);
+    counter(this.guardRetryBudgetExhausted, () => guard.counters().retryBudgetExhausted);
+    counter(this.guardFallbacks, () => guard.counters().fallbacks);
+    counter(this.guardTimeouts, () => guard.counters().timeouts);
+    this.#latencySources.set(guard, () =>
+      [...guard.latency()].map(([target, counts]) => ({ labels: { name: target }, counts })),
+    );
+    this.#tokenSources.set(guard, () =>
+      [...guard.tokens()].flatMap(([target, t]) => [
+        { labels: { name: target, direction: 'input' }, counts: t.input },
+        { labels: { name: target, direction: 'output' }, counts: t.output },
+      ]),
+    );
+    return this.#unbinder(guard, () => {
+      this.#latencySources.delete(guard);
+      this.#tokenSources.delete(guard);
+      for (const metric of [
+        this.guardRetries,
+        this.guardRetryBudgetExhausted,
+        this.guardFallbacks,
+        this.guardTimeouts,
+      ]) {
+        metric.remove({ name });
+      }
+    });
+  }
+
+  #counter<T extends string>(name: string, help: string, labelNames: T[]): Counter<T> {
+    const collectors: Collectors = new Map();
+    const metric = new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [this.#registry],
+      collect: () => {
+        for (const c of collectors.values()) c();
+      },
+    });
+    this.#collectors.set(metric, collectors);
+    return metric;
+  }
+
+  #gauge<T extends string>(name: string, help: string, labelNames: T[]): Gauge<T> {
+    const collectors: Collectors = new Map();
+    const metric = new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.#registry],
+      collect: () => {
+        for (const c of collectors.values()) c();
+      },
+    });
+    this.#collectors.set(metric, collectors);
+    return metric;
+  }
+
+  #on(metric: object, component: object, collect: () => void): void {
+    this.#collectors.get(metric)?.set(component, collect);
+  }
+
+  #unbinder(component: object, removeChildren: () => void): () => void {
+    return () => {
+      let bound = false;
+      for (const collectors of this.#collectors.values())
+        bound = collectors.delete(component) || bound;
+      if (bound) removeChildren();
+    };
+  }
+}
