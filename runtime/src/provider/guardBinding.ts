@@ -396,11 +396,20 @@ export function guardRegistries(): Registry[] {
     const r = new Registry();
     const gauge = <L extends string>(name: string, help: string, labelNames: L[]) =>
       new Gauge<L>({ name, help, labelNames, registers: [r] });
-    const gauges: GuardGauges = {
-      breakerState: gauge('circuit_breaker_state', 'Breaker state: 1 for the state it is in.', [
-        'name',
-        'state',
-      ]),
+    // Gauges are collected in registration order: the first one refreshes them all.
+    let gauges: GuardGauges | undefined;
+    const refresh = () => {
+      if (gauges !== undefined) current?.collectInto(gauges);
+    };
+    const breakerState = new Gauge<'name' | 'state'>({
+      name: 'circuit_breaker_state',
+      help: 'Breaker state: 1 for the state it is in.',
+      labelNames: ['name', 'state'],
+      registers: [r],
+      collect: refresh,
+    });
+    gauges = {
+      breakerState,
       breakerCalls: gauge('circuit_breaker_requests_total', 'Calls seen by the breaker.', ['name']),
       breakerFailures: gauge('circuit_breaker_failures_total', 'Failures counted by the breaker.', [
         'name',
@@ -419,15 +428,6 @@ export function guardRegistries(): Registry[] {
       bulkheadQueue: gauge('bulkhead_queue_size', 'Calls waiting for a bulkhead slot.', ['name']),
       bulkheadRejected: gauge('bulkhead_rejected_total', 'Calls the bulkhead refused.', ['name']),
     };
-    new Gauge({
-      name: 'breakwater_guard_scrape',
-      help: 'Refreshes the guard gauges at scrape time (always 1).',
-      registers: [r],
-      collect() {
-        current?.collectInto(gauges);
-        this.set(1);
-      },
-    });
     registry = r;
   }
   return [registry];
