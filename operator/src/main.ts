@@ -61,9 +61,15 @@ function parseFlags() {
   }
 }
 
-function listen(server: Server, portNumber: number): Promise<number> {
+function listen(server: Server, portNumber: number, flag: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`port ${portNumber} (${flag}) is already in use; pick another with ${flag}`)
+          : err,
+      );
+    });
     server.listen(portNumber, () => {
       const address = server.address();
       resolve(typeof address === 'object' && address !== null ? address.port : portNumber);
@@ -116,8 +122,8 @@ async function main(): Promise<void> {
         res.writeHead(500).end(String(err));
       });
   });
-  const boundHealth = await listen(health, healthPort);
-  const boundMetrics = await listen(metricsServer, metricsPort);
+  const boundHealth = await listen(health, healthPort, '--health-port');
+  const boundMetrics = await listen(metricsServer, metricsPort, '--metrics-port');
   log.info({ healthPort: boundHealth, metricsPort: boundMetrics }, 'serving health and metrics');
 
   const elector = flags['leader-elect']
@@ -175,7 +181,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   process.stderr.write(
-    `breakwater-operator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    `breakwater-operator: ${err instanceof Error ? err.message : String(err)}\n`,
   );
   process.exit(1);
 });
