@@ -29,6 +29,10 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
       const mapping = mapFrameworkError(error);
       if (mapping.status >= 500)
         ctx.logger.error({ reqId: request.id, err: error.message }, 'unhandled error');
+      if (mapping.status === 413) {
+        // Read (and drop) the rest of the upload so the caller gets the 413, not a reset.
+        request.raw.resume();
+      }
       return sendError(reply, mapping);
     },
   );
