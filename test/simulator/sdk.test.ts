@@ -322,6 +322,28 @@ describe('breakwater-llm-sim with the Anthropic SDK', () => {
       expect((await sim.stats()).byOutcome['dropped']).toBe(1);
     });
 
+    it('sends an overload mid-stream as an SSE error event, which the SDK raises as APIError', async () => {
+      await sim.setFault({ status: 529, midStream: true });
+
+      const stream = client.messages.stream(ask('A reply long enough to be cut in the middle'));
+      let streamedText = '';
+      stream.on('text', (delta) => (streamedText += delta));
+      const error = await apiError(stream.finalMessage());
+
+      expect(streamedText).not.toBe('');
+      expect(error.status).toBeUndefined();
+      expect(error.type).toBe('overloaded_error');
+      expect((await sim.stats()).byOutcome['error_529']).toBe(1);
+    });
+
+    it('answers a plain request with the error itself when the fault is midStream', async () => {
+      await sim.setFault({ status: 529, midStream: true });
+
+      const error = await apiError(client.messages.create(ask('Hi')));
+
+      expect(error).toBeInstanceOf(Anthropic.OverloadedError);
+    });
+
     it('stops injecting after count faults', async () => {
       await sim.setFault({ status: 500, count: 2 });
 

@@ -8,6 +8,7 @@ const error500: FaultAction = {
   status: 500,
   errorType: 'api_error',
   retryAfterSeconds: undefined,
+  midStream: false,
 };
 
 function fault(spec: Partial<FaultSpec>): FaultSpec {

@@ -4,7 +4,9 @@
  * - `status` (400–599) answers with that status and the matching Anthropic error body;
  *   `errorType` overrides the body's type, and alone picks the status that type goes with
  *   (`overloaded_error` → 529). A 429 carries `retry-after: retryAfterSeconds` (default 1);
- *   other statuses carry it only when `retryAfterSeconds` is given.
+ *   other statuses carry it only when `retryAfterSeconds` is given. With `midStream: true`
+ *   a streamed request gets a 200, half of its events and then the error as an SSE `error`
+ *   event, as the real API does when it overloads mid-answer; plain requests get the error.
  * - `hang: true` never answers; the request is held until the client gives up.
  * - `drop: true` destroys the connection without answering; `drop: "mid-response"` sends
  *   the status, headers and part of the body (half of the events when streaming) first.
@@ -22,6 +24,7 @@ export interface FaultRequest {
   readonly status?: number;
   readonly errorType?: string;
   readonly retryAfterSeconds?: number;
+  readonly midStream?: boolean;
   readonly rate?: number;
   readonly count?: number;
   readonly latencyMs?: number;
@@ -36,6 +39,8 @@ export type FaultAction =
       readonly status: number;
       readonly errorType: string;
       readonly retryAfterSeconds: number | undefined;
+      /** For streamed requests: send part of the stream, then an SSE `error` event. */
+      readonly midStream: boolean;
     }
   | { readonly kind: 'hang' }
   | { readonly kind: 'drop'; readonly when: 'before-response' | 'mid-response' };
@@ -55,6 +60,7 @@ const FIELDS = new Set<string>([
   'status',
   'errorType',
   'retryAfterSeconds',
+  'midStream',
   'rate',
   'count',
   'latencyMs',
@@ -77,7 +83,8 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
   for (const key of Object.keys(fault)) {
     if (!FIELDS.has(key)) return fail(key, `unknown field; known: ${[...FIELDS].join(', ')}`);
   }
-  const { status, errorType, retryAfterSeconds, rate, count, latencyMs, hang, drop } = fault;
+  const { status, errorType, retryAfterSeconds, midStream, rate, count, latencyMs, hang, drop } =
+    fault;
 
   if (status !== undefined && !(isInteger(status) && status >= 400 && status <= 599)) {
     return fail('status', 'an integer from 400 to 599');
@@ -90,6 +97,9 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
     !(isInteger(retryAfterSeconds) && retryAfterSeconds >= 0)
   ) {
     return fail('retryAfterSeconds', 'a non-negative integer');
+  }
+  if (midStream !== undefined && typeof midStream !== 'boolean') {
+    return fail('midStream', 'a boolean');
   }
   if (rate !== undefined && !(typeof rate === 'number' && rate >= 0 && rate <= 1)) {
     return fail('rate', 'a number from 0 to 1');
@@ -125,11 +135,15 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
       status: resolvedStatus,
       errorType: typeof errorType === 'string' ? errorType : errorTypeForStatus(resolvedStatus),
       retryAfterSeconds: retryAfterSeconds ?? (resolvedStatus === 429 ? 1 : undefined),
+      midStream: midStream ?? false,
     };
   } else if (hang === true) {
     action = { kind: 'hang' };
   } else if (dropAsked) {
     action = { kind: 'drop', when: drop === 'mid-response' ? 'mid-response' : 'before-response' };
+  }
+  if (midStream === true && action.kind !== 'error') {
+    return fail('midStream', 'goes with status or errorType');
   }
   if (action.kind === 'none' && !(typeof latencyMs === 'number' && latencyMs > 0)) {
     return fail('status', 'a fault needs status, errorType, hang, drop or latencyMs');

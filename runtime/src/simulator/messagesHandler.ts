@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Cancel, Clock } from '../time/clock.ts';
-import type { ApiErrorReply } from './anthropicError.ts';
+import { errorBody, type ApiErrorReply } from './anthropicError.ts';
+import type { FaultAction } from './faultSpec.ts';
 import type { FaultDecision, FaultInjector } from './faultInjector.ts';
 import { sendApiError, sendJson } from './httpReplies.ts';
 import type { NewId } from './ids.ts';
@@ -16,6 +17,8 @@ import { planReply, type Reply } from './replyPlan.ts';
 import type { SimulatorStats } from './simulatorStats.ts';
 import { isDeltaEvent, messageStreamEvents } from './sseEncoding.ts';
 import { estimateInputTokens } from './tokenEstimate.ts';
+
+const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } as const;
 
 export interface MessagesContext {
   readonly clock: Clock;
@@ -67,14 +70,24 @@ export function handleMessages(
     return;
   }
   const headers: OutgoingHttpHeaders = { ...admission.headers, 'request-id': requestId };
-  const dropMidResponse = fault.action.kind === 'drop';
+  const { action } = fault;
+  const { stream } = request.request;
   after(ctx, res, ctx.latencyMs + fault.latencyMs, () => {
-    if (dropMidResponse) {
+    if (action.kind === 'drop') {
       ctx.stats.recordOutcome('dropped');
-      sendPartThenDrop(res, request.request, reply, headers);
+      sendPartThenDrop(res, stream, reply, headers);
+    } else if (action.kind === 'error') {
+      // Only a midStream error gets this far; a plain request gets it as a plain error.
+      const error = injectedError(action);
+      if (!stream) {
+        fail(error);
+        return;
+      }
+      ctx.stats.recordOutcome(`error_${error.status}`);
+      sendPartThenError(res, reply, headers, errorBody(error, requestId));
     } else {
-      ctx.stats.recordSuccess(reply, request.request.stream);
-      if (request.request.stream) sendStream(res, reply, headers, ctx);
+      ctx.stats.recordSuccess(reply, stream);
+      if (stream) sendStream(res, reply, headers, ctx);
       else sendJson(res, 200, messageBody(reply), headers);
     }
   });
@@ -100,14 +113,12 @@ function answeredByFault(
       ctx.hanging.add(res);
       res.on('close', () => ctx.hanging.delete(res));
       return true;
-    case 'error': {
-      const { status, errorType, retryAfterSeconds } = action;
-      const message = `Injected fault: ${errorType}`;
+    case 'error':
+      if (action.midStream) return false;
       after(ctx, res, fault.latencyMs, () => {
-        fail({ status, type: errorType, message, retryAfterSeconds });
+        fail(injectedError(action));
       });
       return true;
-    }
     case 'drop':
       if (action.when === 'mid-response') return false;
       after(ctx, res, fault.latencyMs, () => {
@@ -156,11 +167,7 @@ function sendStream(
   headers: OutgoingHttpHeaders,
   ctx: MessagesContext,
 ): void {
-  res.writeHead(200, {
-    ...headers,
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-cache',
-  });
+  res.writeHead(200, { ...headers, ...SSE_HEADERS });
   const events = messageStreamEvents(reply);
   if (ctx.deltaDelayMs <= 0) {
     res.end(events.join(''));
@@ -192,18 +199,13 @@ function sendStream(
 /** Status, headers and about half of the body, then a cut connection. */
 function sendPartThenDrop(
   res: ServerResponse,
-  request: MessagesRequest,
+  stream: boolean,
   reply: Reply,
   headers: OutgoingHttpHeaders,
 ): void {
-  if (request.stream) {
-    const events = messageStreamEvents(reply);
-    res.writeHead(200, {
-      ...headers,
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-    });
-    res.write(events.slice(0, Math.ceil(events.length / 2)).join(''));
+  if (stream) {
+    res.writeHead(200, { ...headers, ...SSE_HEADERS });
+    res.write(firstHalf(messageStreamEvents(reply)));
   } else {
     const body = Buffer.from(messageBody(reply));
     res.writeHead(200, {
@@ -215,6 +217,26 @@ function sendPartThenDrop(
   }
   // Let the written part reach the client before the cut.
   setImmediate(() => res.socket?.destroy());
+}
+
+/** Half of the stream, then the error as an SSE `error` event, as the API sends an overload. */
+function sendPartThenError(
+  res: ServerResponse,
+  reply: Reply,
+  headers: OutgoingHttpHeaders,
+  errorJson: string,
+): void {
+  res.writeHead(200, { ...headers, ...SSE_HEADERS });
+  res.end(`${firstHalf(messageStreamEvents(reply))}event: error\ndata: ${errorJson}\n\n`);
+}
+
+function firstHalf(events: readonly string[]): string {
+  return events.slice(0, Math.ceil(events.length / 2)).join('');
+}
+
+function injectedError(action: Extract<FaultAction, { kind: 'error' }>): ApiErrorReply {
+  const { status, errorType, retryAfterSeconds } = action;
+  return { status, type: errorType, message: `Injected fault: ${errorType}`, retryAfterSeconds };
 }
 
 /**
