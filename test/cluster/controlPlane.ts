@@ -333,7 +333,8 @@ async function waitUntilReady(
 ): Promise<void> {
   const log = logFile(layout, name);
   const what = name === 'local-node' ? 'Node local-node to be Ready' : `${name} to be ready`;
-  const outcome = await pollUntil(() => health.ready(name), {
+  const since = Date.parse(started.record.startedAt);
+  const outcome = await pollUntil(() => health.ready(name, since), {
     timeoutMs: timing[name].readyMs,
     intervalMs: 200,
     onWaiting: (elapsed) => {
