@@ -12,7 +12,7 @@ import { ResponseCache } from './cache/responseCache.ts';
 import type { RuntimeOptions } from './cli/runtimeOptions.ts';
 import { PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
 import { BackendPool } from './provider/backendPool.ts';
-import { bindGuard, guardRegistries } from './provider/guardBinding.ts';
+import { bindGuard, guardRefusal, guardRegistries } from './provider/guardBinding.ts';
 import { ModelRouter } from './provider/modelRouter.ts';
 import { buildApiServer } from './server/apiServer.ts';
 import { Lifecycle } from './server/lifecycle.ts';
@@ -56,6 +56,7 @@ export class AgentRuntime {
     const { clock, logger } = deps;
     this.metrics = new RuntimeMetrics();
     this.store = new PolicyStore(clock, {
+      veto: (doc) => guardRefusal(doc, clock),
       onOffer: (result, source, detail) => {
         this.metrics.policyReloads.inc({ result, source: source.split(':')[0] ?? source });
         if (result === 'rejected')

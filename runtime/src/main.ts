@@ -31,7 +31,10 @@ async function main(): Promise<void> {
     clock: systemClock,
   });
   const { port, metricsPort } = await runtime.listen();
-  logger.info({ port, metricsPort, source: options.source.kind }, 'listening');
+  // Always printed, whatever the log level: tests and the local node wait for it.
+  process.stdout.write(
+    `${JSON.stringify({ msg: 'listening', port, metricsPort, source: options.source.kind })}\n`,
+  );
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

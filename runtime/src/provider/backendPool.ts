@@ -54,6 +54,7 @@ export class BackendPool {
         baseURL: s.baseURL,
         maxRetries: 0,
         timeout: SDK_TIMEOUT_MS,
+        logger: onceLogger,
       });
       next.set(s.name, {
         baseURL: s.baseURL,
@@ -73,6 +74,27 @@ export class BackendPool {
     this.#backends = [...next.values()].map((e) => e.backend);
   }
 }
+
+/**
+ * The SDK warns on every call to a deprecated model; once per distinct message is enough
+ * (and writing it on the hot path costs more than the call itself).
+ */
+const seen = new Set<string>();
+const once =
+  (level: string) =>
+  (message: string, ...rest: unknown[]): void => {
+    if (seen.has(message) || seen.size > 1000) return;
+    seen.add(message);
+    process.stderr.write(
+      `${JSON.stringify({ level, name: 'anthropic-sdk', msg: message, detail: rest.length > 0 ? String(rest[0]) : undefined })}\n`,
+    );
+  };
+const onceLogger = {
+  error: once('error'),
+  warn: once('warn'),
+  info: () => undefined,
+  debug: () => undefined,
+};
 
 /** A cheap change detector for a key that keeps no recoverable part of it. */
 function hashless(key: string | undefined): number {
