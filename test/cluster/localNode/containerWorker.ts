@@ -18,7 +18,7 @@ import { errorMessage, type Logger } from './log.ts';
 import type { Probe, RestartPolicy } from './podTypes.ts';
 import { probeCheck, type ProbeTarget } from './probeChecks.ts';
 import { probeTiming, ProbeWorker, type ProbeResult } from './probeWorker.ts';
-import { CrashCounter, restartDelayMs, type BackoffPolicy } from './restartBackoff.ts';
+import { configRetryDelayMs, CrashCounter, type BackoffPolicy } from './restartBackoff.ts';
 
 export interface TerminatedState {
   readonly kind: 'terminated';
@@ -234,7 +234,7 @@ export class ContainerWorker {
     if (this.#stopping) return;
     if (!prep.ok) {
       this.#configFailures++;
-      const delay = restartDelayMs(this.#o.backoff, this.#configFailures + 1);
+      const delay = configRetryDelayMs(this.#o.backoff, this.#configFailures);
       this.#setState({ kind: 'waiting', reason: prep.reason, message: prep.message });
       this.#o.log.warn('container cannot start yet', {
         reason: prep.reason,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { backoffFrom, CrashCounter, kubeletBackoff, restartDelayMs } from './restartBackoff.ts';
+import {
+  backoffFrom,
+  configRetryDelayMs,
+  CrashCounter,
+  kubeletBackoff,
+  restartDelayMs,
+} from './restartBackoff.ts';
 
 describe('restartDelayMs', () => {
   it.each([
@@ -34,5 +40,17 @@ describe('CrashCounter', () => {
     counter.crashed(1);
     expect(counter.crashed(600_000)).toBe(0);
     expect(counter.crashed(1)).toBe(10_000);
+  });
+});
+
+describe('configRetryDelayMs', () => {
+  it('retries a container that cannot start after 1s, 2s, 4s, 8s, then every 10s', () => {
+    expect([1, 2, 3, 4, 5, 9].map((n) => configRetryDelayMs(kubeletBackoff, n))).toEqual([
+      1_000, 2_000, 4_000, 8_000, 10_000, 10_000,
+    ]);
+  });
+
+  it('never waits longer than the first crash-loop wait', () => {
+    expect(configRetryDelayMs(backoffFrom(300), 3)).toBe(300);
   });
 });

@@ -46,3 +46,12 @@ export class CrashCounter {
     return this.#crashes;
   }
 }
+
+/**
+ * How long a container that cannot start yet (missing Secret, unknown image) waits before
+ * the `failures`-th retry: 1 s doubling up to the first crash-loop wait, so a Secret created
+ * a moment later is picked up quickly, as kubelet's pod resync would.
+ */
+export function configRetryDelayMs(policy: BackoffPolicy, failures: number): number {
+  return Math.min(policy.initialMs, 1_000 * 2 ** Math.min(Math.max(failures - 1, 0), 20));
+}
