@@ -51,10 +51,14 @@ function post(port: number): Promise<{ ms: number; ok: boolean }> {
       },
       (res) => {
         res.resume();
-        res.on('end', () => resolve({ ms: performance.now() - start, ok: res.statusCode === 200 }));
+        res.on('end', () => {
+          resolve({ ms: performance.now() - start, ok: res.statusCode === 200 });
+        });
       },
     );
-    req.on('error', () => resolve({ ms: performance.now() - start, ok: false }));
+    req.on('error', () => {
+      resolve({ ms: performance.now() - start, ok: false });
+    });
     req.end(BODY);
   });
 }
@@ -103,9 +107,9 @@ function passThroughProxy(target: number): Promise<{ port: number; close: () => 
     req.pipe(out);
   });
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ port: (server.address() as AddressInfo).port, close: () => server.close() }),
-    ),
+    server.listen(0, '127.0.0.1', () => {
+      resolve({ port: (server.address() as AddressInfo).port, close: () => server.close() });
+    }),
   );
 }
 

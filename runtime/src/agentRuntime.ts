@@ -112,7 +112,9 @@ export class AgentRuntime {
       audit: this.#audit,
       health: () => this.#health(),
     };
-    this.store.onChange((next, previous) => this.#apply(next, previous));
+    this.store.onChange((next, previous) => {
+      this.#apply(next, previous);
+    });
   }
 
   readonly #router: ModelRouter;
@@ -120,7 +122,9 @@ export class AgentRuntime {
   /** Breaker transitions of whichever guard is in force (for the pod reporter). */
   onBreakerChange(listener: () => void): void {
     this.#breakerListeners.add(listener);
-    this.#unsubscribeGuard ??= this.#active?.guard.onBreakerChange(() => this.#notifyBreakers());
+    this.#unsubscribeGuard ??= this.#active?.guard.onBreakerChange(() => {
+      this.#notifyBreakers();
+    });
   }
 
   readonly #breakerListeners = new Set<() => void>();
@@ -152,7 +156,9 @@ export class AgentRuntime {
     this.#metricsServer = metricsServer;
     await new Promise<void>((resolve, reject) => {
       metricsServer.once('error', reject);
-      metricsServer.listen(options.metricsPort, options.host, () => resolve());
+      metricsServer.listen(options.metricsPort, options.host, () => {
+        resolve();
+      });
     });
     const metricsPort = (metricsServer.address() as AddressInfo).port;
     return { port, metricsPort };
@@ -165,16 +171,21 @@ export class AgentRuntime {
   async shutdown(graceMs: number): Promise<{ drained: boolean }> {
     this.#lifecycle.startDraining();
     const { clock } = this.#deps;
-    let cancel = () => undefined as void;
+    let cancel: () => void = () => undefined;
     const timedOut = new Promise<boolean>((resolve) => {
-      cancel = clock.setTimeout(() => resolve(false), graceMs);
+      cancel = clock.setTimeout(() => {
+        resolve(false);
+      }, graceMs);
     });
     const drained = await Promise.race([this.#lifecycle.idle().then(() => true), timedOut]);
     cancel();
     await this.#api?.close();
     await new Promise<void>((resolve) => {
       if (this.#metricsServer === undefined) resolve();
-      else this.#metricsServer.close(() => resolve());
+      else
+        this.#metricsServer.close(() => {
+          resolve();
+        });
       this.#metricsServer?.closeAllConnections();
     });
     return { drained };
@@ -197,7 +208,9 @@ export class AgentRuntime {
     const guard = bindGuard(doc, this.#deps.clock, this.#active?.guard);
     this.#active = { doc, hash: next.hash, guard };
     this.#unsubscribeGuard?.();
-    this.#unsubscribeGuard = guard.onBreakerChange(() => this.#notifyBreakers());
+    this.#unsubscribeGuard = guard.onBreakerChange(() => {
+      this.#notifyBreakers();
+    });
     this.#notifyBreakers();
     this.#cache.resize(doc.cache.maxEntries, doc.cache.ttlMs);
     if (!doc.cache.enabled) this.#cache.clear();

@@ -36,16 +36,19 @@ const ask = { max_tokens: 16, messages: [{ role: 'user' as const, content: 'hell
 
 let sim: SimulatorHandle;
 let runtime: RuntimeHandle;
+/** The process to stop before the next one starts (none before the first). */
+let running: RuntimeHandle | undefined;
 let dir: string;
 let policyFile: string;
 
 async function restart(doc: string, env: Record<string, string> = {}): Promise<void> {
-  await runtime?.stop();
+  await running?.stop();
   writeFileSync(policyFile, doc);
   runtime = await startRuntime(['--policy', policyFile, '--log-level', 'info'], {
     ANTHROPIC_API_KEY: PROVIDER_KEY,
     ...env,
   });
+  running = runtime;
 }
 
 const sdk = (key = 'unused') => new Anthropic({ baseURL: runtime.url, apiKey: key, maxRetries: 0 });
@@ -61,7 +64,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await runtime?.stop();
+  await running?.stop();
   await sim.stop();
 });
 

@@ -41,9 +41,11 @@ export async function startRuntime(
     { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', ...env } },
   );
   const output: string[] = [];
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
+    child.once('exit', (code) => {
+      resolve(code);
+    }),
   );
   const ports = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -54,7 +56,7 @@ export async function startRuntime(
       clearTimeout(timer);
       reject(new Error(`runtime exited (${code}) before listening:\n${output.join('\n')}`));
     });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       output.push(line);
       try {
         const parsed = JSON.parse(line) as { msg?: string; port?: number; metricsPort?: number };
@@ -80,7 +82,7 @@ export async function startRuntime(
     output,
     exited,
     metrics: async () => (await fetch(`${metricsUrl}/metrics`)).text(),
-    debug: async (path) => (await fetch(`${metricsUrl}${path}`)).json() as Promise<unknown>,
+    debug: async (path) => (await fetch(`${metricsUrl}${path}`)).json(),
     async stop(graceMs = 5_000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');

@@ -23,12 +23,12 @@ interface Secret extends KubeObject {
   stringData?: Record<string, string>;
 }
 
-export async function startClusterSources(
+export function startClusterSources(
   option: Extract<PolicySourceOption, { kind: 'cluster' }>,
   runtime: AgentRuntime,
   deps: SourceDeps,
   client: KubeClient = HttpKubeClient.fromKubeconfig(),
-): Promise<RunningSource> {
+): RunningSource {
   const { namespace, agent } = option;
   const name = policyConfigMapName(agent);
   const source = `configmap:${namespace}/${name}`;
@@ -38,8 +38,9 @@ export async function startClusterSources(
     namespace,
     fieldSelector: `metadata.name=${name}`,
     clock: deps.clock,
-    onRestart: (reason, error) =>
-      deps.logger.warn({ reason, err: String(error) }, 'policy watch restarted'),
+    onRestart: (reason, error) => {
+      deps.logger.warn({ reason, err: String(error) }, 'policy watch restarted');
+    },
   });
   const offer = (cm: ConfigMap) => {
     const text = cm.data?.[POLICY_CONFIGMAP_KEY];
@@ -64,11 +65,17 @@ export async function startClusterSources(
         policyHash: runtime.active?.hash,
         breakers: runtime.active?.guard.breakerSummary() ?? {},
       }),
-      onError: (err) => deps.logger.warn({ err: String(err) }, 'pod annotation patch failed'),
+      onError: (err) => {
+        deps.logger.warn({ err: String(err) }, 'pod annotation patch failed');
+      },
     });
     const r = reporter;
-    runtime.store.onChange(() => r.poke());
-    runtime.onBreakerChange(() => r.poke());
+    runtime.store.onChange(() => {
+      r.poke();
+    });
+    runtime.onBreakerChange(() => {
+      r.poke();
+    });
   } else {
     deps.logger.warn('POD_NAME is not set: breaker state will not be reported on the pod');
   }
@@ -116,8 +123,16 @@ class SecretFollower {
       fieldSelector: `metadata.name=${secretName}`,
       clock: this.#deps.clock,
     });
-    const take = (s: Secret) => this.#runtime.clientKeys.set(keysFromSecret(s));
-    informer.on({ added: take, updated: take, deleted: () => this.#runtime.clientKeys.set([]) });
+    const take = (s: Secret) => {
+      this.#runtime.clientKeys.set(keysFromSecret(s));
+    };
+    informer.on({
+      added: take,
+      updated: take,
+      deleted: () => {
+        this.#runtime.clientKeys.set([]);
+      },
+    });
     this.#informer = informer;
     void informer.start();
   }

@@ -80,22 +80,21 @@ export class ManifestSource {
       );
       return;
     }
-    const named = <T>(kind: string, name: string | undefined): T | undefined =>
+    const named = (kind: string, name: string | undefined): unknown =>
       name === undefined
         ? undefined
-        : (objects.find((o) => o.kind === kind && o.metadata?.name === name) as T | undefined);
+        : objects.find((o) => o.kind === kind && o.metadata?.name === name);
     const spec = agent.spec;
     const promptRef = spec.systemPromptFrom?.configMapKeyRef;
-    const promptMap = named<ManifestObject>('ConfigMap', promptRef?.name);
+    const promptMap = named('ConfigMap', promptRef?.name) as ManifestObject | undefined;
     let doc;
     try {
       doc = resolvePolicy({
         agent,
-        circuitBreakerPolicy: named<CircuitBreakerPolicy>(
-          'CircuitBreakerPolicy',
-          spec.circuitBreakerPolicyRef?.name,
-        ),
-        rateLimitPolicy: named<RateLimitPolicy>('RateLimitPolicy', spec.rateLimitPolicyRef?.name),
+        circuitBreakerPolicy: named('CircuitBreakerPolicy', spec.circuitBreakerPolicyRef?.name) as
+          CircuitBreakerPolicy | undefined,
+        rateLimitPolicy: named('RateLimitPolicy', spec.rateLimitPolicyRef?.name) as
+          RateLimitPolicy | undefined,
         systemPromptFromRef: promptRef === undefined ? undefined : promptMap?.data?.[promptRef.key],
       });
     } catch (err) {
@@ -106,7 +105,7 @@ export class ManifestSource {
       return;
     }
     this.#applyClientKeys(
-      named<ManifestObject>('Secret', doc.access.clientKeysSecret),
+      named('Secret', doc.access.clientKeysSecret) as ManifestObject | undefined,
       doc.access.clientKeysSecret,
     );
     this.#runtime.store.offerDocument(doc, this.source);
@@ -141,8 +140,7 @@ async function readManifests(path: string): Promise<ManifestObject[]> {
       if (document.errors.length > 0)
         throw new Error(`${file}: ${document.errors[0]?.message ?? 'invalid YAML'}`);
       const value = document.toJS() as unknown;
-      if (value !== null && typeof value === 'object' && !Array.isArray(value))
-        objects.push(value as ManifestObject);
+      if (value !== null && typeof value === 'object' && !Array.isArray(value)) objects.push(value);
     }
   }
   return objects;

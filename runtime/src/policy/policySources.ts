@@ -29,13 +29,23 @@ export async function startPolicySource(
       runtime.useClientKeySource(envClientKeys(runtime, deps));
       const source = new PolicyFileSource(option.path, runtime.store, deps.clock);
       await source.start();
-      return { stop: () => Promise.resolve(source.stop()) };
+      return {
+        stop: () => {
+          source.stop();
+          return Promise.resolve();
+        },
+      };
     }
     case 'manifests': {
       const { ManifestSource } = await import('./manifestSource.ts');
       const source = new ManifestSource(option.path, runtime, deps);
       await source.start();
-      return { stop: () => Promise.resolve(source.stop()) };
+      return {
+        stop: () => {
+          source.stop();
+          return Promise.resolve();
+        },
+      };
     }
     case 'cluster': {
       const { startClusterSources } = await import('./clusterSource.ts');

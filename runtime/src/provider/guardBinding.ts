@@ -422,9 +422,9 @@ export function guardRegistries(): Registry[] {
     const gauge = <L extends string>(name: string, help: string, labelNames: L[]) =>
       new Gauge<L>({ name, help, labelNames, registers: [r] });
     // Gauges are collected in registration order: the first one refreshes them all.
-    let gauges: GuardGauges | undefined;
+    const holder: { gauges?: GuardGauges } = {};
     const refresh = () => {
-      if (gauges !== undefined) current?.collectInto(gauges);
+      if (holder.gauges !== undefined) current?.collectInto(holder.gauges);
     };
     const breakerState = new Gauge<'name' | 'state'>({
       name: 'circuit_breaker_state',
@@ -433,7 +433,7 @@ export function guardRegistries(): Registry[] {
       registers: [r],
       collect: refresh,
     });
-    gauges = {
+    holder.gauges = {
       breakerState,
       breakerCalls: gauge('circuit_breaker_requests_total', 'Calls seen by the breaker.', ['name']),
       breakerFailures: gauge('circuit_breaker_failures_total', 'Failures counted by the breaker.', [

@@ -30,11 +30,7 @@ export function modelChain(requested: string, active: ActivePolicy): string[] {
 }
 
 /** A rough input-token estimate for admission: about four characters a token. */
-export function estimateInputTokens(
-  body: Readonly<Record<string, unknown>>,
-  rawLength: number,
-): number {
-  void body;
+export function estimateInputTokens(rawLength: number): number {
   return Math.max(1, Math.ceil(rawLength / 4));
 }
 
@@ -143,7 +139,7 @@ async function handle(
   try {
     const rawLength = Number(request.headers['content-length'] ?? 0) || JSON.stringify(body).length;
     const estimate = {
-      inputTokens: estimateInputTokens(body, rawLength),
+      inputTokens: estimateInputTokens(rawLength),
       outputTokens: body.max_tokens as number,
     };
     routed = await ctx.router.send({
@@ -178,7 +174,7 @@ async function handle(
       if (key !== undefined && status === 200) ctx.cache.set(key, routed.text, routed.model);
     } else {
       status = routed.status;
-      usage = await pipeStream(reply, routed, request.id, abort.signal, ctx.clock.now);
+      usage = await pipeStream(reply, routed, request.id, abort.signal, () => ctx.clock.now());
       active.guard.settleLate(estimate, usage);
     }
     ctx.metrics.llmTokens.observe({ model: routed.model, direction: 'input' }, usage.input_tokens);

@@ -106,7 +106,7 @@ export function checkInvokeBody(body: unknown): InvokeCheck {
   return {
     ok: true,
     input: b.input,
-    sessionId: b.sessionId as string | undefined,
+    sessionId: b.sessionId,
     history: (b.history as unknown[] | undefined) ?? [],
   };
 }
