@@ -1,0 +1,34 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseRuntimeCli } from './runtimeOptions.ts';
+
+describe('parseRuntimeCli', () => {
+  it('takes ports from PORT_HTTP and PORT_METRICS when no flag is given', () => {
+    const cli = parseRuntimeCli(['--policy', 'p.json'], {
+      PORT_HTTP: '1234',
+      PORT_METRICS: '5678',
+    });
+    expect(cli).toMatchObject({ kind: 'options', options: { port: 1234, metricsPort: 5678 } });
+  });
+
+  it('defaults to cluster mode from BREAKWATER_AGENT and POD_NAMESPACE', () => {
+    const cli = parseRuntimeCli([], { BREAKWATER_AGENT: 'support', POD_NAMESPACE: 'prod' });
+    expect(cli).toMatchObject({
+      kind: 'options',
+      options: { source: { kind: 'cluster', agent: 'support', namespace: 'prod' } },
+    });
+  });
+
+  it.each([
+    [['--policy', 'p', '--port', 'http'], /--port/],
+    [['--policy', 'p', '--metrics-port', '70000'], /--metrics-port/],
+    [['--policy', 'p', '--manifests', 'm'], /--policy and --manifests/],
+    [['--policy', 'p', '--log-level', 'loud'], /--log-level/],
+    [[], /no policy source/],
+    [['--agent', 'Bad_Name'], /--agent/],
+    [['--bogus'], /bogus/],
+  ])('refuses %j naming the flag', (argv, message) => {
+    const cli = parseRuntimeCli(argv, {});
+    expect(cli.kind).toBe('error');
+    expect(cli.kind === 'error' ? cli.message : '').toMatch(message);
+  });
+});

@@ -1,0 +1,55 @@
+import { describe, expect, it } from '@jest/globals';
+import { ManualClock } from '../time/clock.ts';
+import { samplePolicyDocument } from './policyFixtures.ts';
+import { PolicyStore, type OfferResult } from './policyStore.ts';
+
+function store(veto?: (doc: unknown) => string | undefined) {
+  const offers: OfferResult[] = [];
+  const s = new PolicyStore(new ManualClock(5), {
+    onOffer: (result) => offers.push(result),
+    ...(veto === undefined ? {} : { veto }),
+  });
+  return { s, offers };
+}
+
+const text = (change: (d: Record<string, unknown>) => void = () => undefined) => {
+  const doc = structuredClone(samplePolicyDocument()) as unknown as Record<string, unknown>;
+  change(doc);
+  return JSON.stringify(doc);
+};
+
+describe('PolicyStore', () => {
+  it('applies a valid policy, ignores the same one again, and announces only changes', () => {
+    const { s, offers } = store();
+    const seen: string[] = [];
+    s.onChange((next) => seen.push(next.hash));
+    s.offerText(text(), 'file:a');
+    s.offerText(text(), 'file:a');
+    s.offerText(
+      text((d) => (d.timeoutMs = 1_000)),
+      'file:a',
+    );
+    expect(offers).toEqual(['applied', 'unchanged', 'applied']);
+    expect(seen).toHaveLength(2);
+  });
+
+  it.each([
+    ['bad JSON', '{', /not valid JSON/],
+    ['a bad field', text((d) => (d.timeoutMs = -1)), /timeoutMs/],
+  ])('keeps the last good policy on %s and says why', (_name, bad, why) => {
+    const { s } = store();
+    s.offerText(text(), 'file:a');
+    const good = s.current?.hash;
+    expect(s.offerText(bad, 'file:a')).toBe('rejected');
+    expect(s.current?.hash).toBe(good);
+    expect(s.lastRejection?.error).toMatch(why);
+    expect(s.status()).toMatchObject({ rejected: 1, applied: 1 });
+  });
+
+  it('refuses what the runtime vetoes', () => {
+    const { s } = store(() => 'the guard says no');
+    expect(s.offerText(text(), 'file:a')).toBe('rejected');
+    expect(s.current).toBeUndefined();
+    expect(s.lastRejection?.error).toBe('the guard says no');
+  });
+});

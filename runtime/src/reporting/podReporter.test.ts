@@ -1,0 +1,57 @@
+import { describe, expect, it } from '@jest/globals';
+import { ManualClock } from '../time/clock.ts';
+import { PodReporter, type ReportedState } from './podReporter.ts';
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('PodReporter', () => {
+  it('patches only what changed, and coalesces a burst of pokes into one patch', async () => {
+    const clock = new ManualClock(0);
+    const patches: Record<string, string>[] = [];
+    let state: ReportedState = { policyHash: 'h1', breakers: {} };
+    const reporter = new PodReporter({
+      clock,
+      read: () => state,
+      patch: (a) => {
+        patches.push(a);
+        return Promise.resolve();
+      },
+    });
+    reporter.poke();
+    reporter.poke();
+    clock.advance(0);
+    await flush();
+    expect(patches).toHaveLength(1);
+    state = {
+      policyHash: 'h1',
+      breakers: { 'default/m': { state: 'Open', since: '2026-01-01T00:00:00.000Z', trips: 1 } },
+    };
+    reporter.poke();
+    clock.advance(0);
+    await flush();
+    expect(patches).toHaveLength(2);
+    expect(Object.keys(patches[1] ?? {})).toEqual(['breakwater.dev/breakers']);
+    reporter.poke();
+    clock.advance(0);
+    await flush();
+    expect(patches).toHaveLength(2);
+  });
+
+  it('retries a failed patch with backoff', async () => {
+    const clock = new ManualClock(0);
+    let calls = 0;
+    const reporter = new PodReporter({
+      clock,
+      intervalMs: 100,
+      read: () => ({ policyHash: 'h', breakers: {} }),
+      patch: () => (++calls === 1 ? Promise.reject(new Error('conflict')) : Promise.resolve()),
+    });
+    reporter.poke();
+    clock.advance(0);
+    await flush();
+    expect(calls).toBe(1);
+    clock.advance(200);
+    await flush();
+    expect(calls).toBe(2);
+  });
+});

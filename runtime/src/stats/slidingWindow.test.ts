@@ -1,0 +1,42 @@
+import { describe, expect, it } from '@jest/globals';
+import { ManualClock } from '../time/clock.ts';
+import { SlidingWindow } from './slidingWindow.ts';
+
+describe('SlidingWindow', () => {
+  it('reports count, success rate, percentiles and top errors', () => {
+    const clock = new ManualClock(1_000_000);
+    const window = new SlidingWindow(clock, 60_000, 6);
+    for (let i = 1; i <= 100; i++) window.record(i, i % 10 === 0 ? 'Overloaded' : undefined);
+    window.record(5, 'Timeout');
+    const s = window.summary();
+    expect(s.count).toBe(101);
+    expect(s.successRate).toBeCloseTo(90 / 101);
+    expect(s.latencyMs.p50).toBeGreaterThanOrEqual(45);
+    expect(s.latencyMs.p50).toBeLessThanOrEqual(56);
+    expect(s.latencyMs.p99).toBeGreaterThanOrEqual(99);
+    expect(s.topErrors).toEqual([
+      { type: 'Overloaded', count: 10 },
+      { type: 'Timeout', count: 1 },
+    ]);
+  });
+
+  it('forgets calls older than the window', () => {
+    const clock = new ManualClock(0);
+    const window = new SlidingWindow(clock, 60_000, 6);
+    window.record(10);
+    clock.advance(30_000);
+    window.record(10);
+    expect(window.summary().count).toBe(2);
+    clock.advance(40_000);
+    expect(window.summary().count).toBe(1);
+    clock.advance(60_000);
+    expect(window.summary()).toMatchObject({ count: 0, successRate: null });
+  });
+
+  it('keeps a bounded set of error types per slice', () => {
+    const window = new SlidingWindow(new ManualClock(0), 60_000, 6);
+    for (let i = 0; i < 100; i++) window.record(1, `type-${i}`);
+    expect(window.summary().topErrors.length).toBeLessThanOrEqual(5);
+    expect(window.summary().count).toBe(100);
+  });
+});
