@@ -1,0 +1,208 @@
+/**
+ * What the operator tests read and write in the cluster: apply manifests as a user would
+ * (kubectl, server-side), read objects through the API directly (cheap enough to poll), find
+ * an agent's pods and their local ports, and call a runtime pod.
+ */
+import type {
+  AgentDeployment,
+  CircuitBreakerPolicy,
+  RateLimitPolicy,
+} from '../../runtime/src/api/resources.ts';
+import { HttpKubeClient } from '../../runtime/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../runtime/src/kube/kubeObject.ts';
+import { Kinds, type ResourceKind } from '../../runtime/src/kube/resourceKinds.ts';
+import {
+  POLICY_CONFIGMAP_KEY,
+  POLICY_HASH_ANNOTATION,
+  policyConfigMapName,
+  type PolicyDocument,
+} from '../../runtime/src/policy/policyDocument.ts';
+import {
+  BREAKERS_ANNOTATION,
+  decodeBreakerReport,
+  type BreakerReport,
+} from '../../runtime/src/reporting/breakerAnnotation.ts';
+import { MODEL } from './agentFixtures.ts';
+import { kubeConfig, kubectl } from './kube.ts';
+
+/** The field manager of everything the tests apply (the operator's is breakwater-operator). */
+export const TEST_FIELD_MANAGER = 'breakwater-e2e';
+const PORTS_ANNOTATION = 'localnode.breakwater.dev/ports';
+const AGENT_LABEL = 'breakwater.dev/agent';
+
+let client: HttpKubeClient | undefined;
+
+/** A client for the test cluster (the runtime's own, so reads cost no process). */
+export function api(): HttpKubeClient {
+  client ??= new HttpKubeClient(kubeConfig());
+  return client;
+}
+
+/** `kubectl apply --server-side` of objects into a namespace, as a user or Argo CD would. */
+export async function applyObjects(namespace: string, ...objects: object[]): Promise<void> {
+  await kubectl(
+    [
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      `--field-manager=${TEST_FIELD_MANAGER}`,
+      '-n',
+      namespace,
+      '-f',
+      '-',
+    ],
+    { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) },
+  );
+}
+
+/** A JSON merge patch, as `kubectl patch --type merge` sends it. */
+export async function mergePatch(
+  namespace: string,
+  resource: string,
+  patch: object,
+): Promise<void> {
+  await kubectl([
+    'patch',
+    '-n',
+    namespace,
+    resource,
+    '--type',
+    'merge',
+    '-p',
+    JSON.stringify(patch),
+  ]);
+}
+
+export const getAgent = (namespace: string, name: string): Promise<AgentDeployment | undefined> =>
+  api().get<AgentDeployment>(Kinds.AgentDeployment, namespace, name);
+export const getBreakerPolicy = (
+  namespace: string,
+  name: string,
+): Promise<CircuitBreakerPolicy | undefined> =>
+  api().get<CircuitBreakerPolicy>(Kinds.CircuitBreakerPolicy, namespace, name);
+export const getRateLimitPolicy = (
+  namespace: string,
+  name: string,
+): Promise<RateLimitPolicy | undefined> =>
+  api().get<RateLimitPolicy>(Kinds.RateLimitPolicy, namespace, name);
+
+export interface ConditionView {
+  readonly type: string;
+  readonly status: string;
+  readonly reason?: string;
+  readonly message?: string;
+  readonly observedGeneration?: number;
+}
+
+export function condition(
+  obj: { status?: { conditions?: readonly ConditionView[] } } | undefined,
+  type: string,
+): ConditionView | undefined {
+  return obj?.status?.conditions?.find((c) => c.type === type);
+}
+
+/** Status says Ready=True for the agent's current generation. */
+export function isReadyAgent(agent: AgentDeployment | undefined): boolean {
+  const ready = condition(agent, 'Ready');
+  return (
+    agent !== undefined &&
+    ready?.status === 'True' &&
+    agent.status?.observedGeneration === agent.metadata.generation
+  );
+}
+
+export interface PodView extends KubeObject {
+  spec?: { containers?: { name: string }[] };
+  status?: { phase?: string; conditions?: { type: string; status: string }[] };
+}
+
+/** The agent's pods that are not being deleted. */
+export async function agentPods(namespace: string, agent: string): Promise<PodView[]> {
+  const { items } = await api().list<PodView>(Kinds.Pod, {
+    namespace,
+    labelSelector: `${AGENT_LABEL}=${agent}`,
+  });
+  return items.filter((pod) => pod.metadata?.deletionTimestamp === undefined);
+}
+
+export const isPodReady = (pod: PodView): boolean =>
+  pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+export const podPolicyHash = (pod: PodView): string | undefined =>
+  pod.metadata?.annotations?.[POLICY_HASH_ANNOTATION];
+
+export const podBreakers = (pod: PodView): BreakerReport =>
+  decodeBreakerReport(pod.metadata?.annotations?.[BREAKERS_ANNOTATION]);
+
+/** The local port of the pod's `http` container port (the local node maps each named port). */
+export function podHttpPort(pod: PodView): number {
+  const raw = pod.metadata?.annotations?.[PORTS_ANNOTATION];
+  const port = raw === undefined ? undefined : (JSON.parse(raw) as Record<string, number>)['http'];
+  if (port === undefined) {
+    throw new Error(`pod ${pod.metadata?.name ?? '?'} has no http port in ${PORTS_ANNOTATION}`);
+  }
+  return port;
+}
+
+/** One small Messages API call to a runtime pod; resolves with the HTTP status. */
+export async function sendMessage(port: number): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${port}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({
+      model: MODEL,
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'ping' }],
+    }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/**
+ * Calls the pod until its breaker answers 503 (open) or `maxCalls` is reached; the simulator
+ * must be failing. Resolves with the statuses seen.
+ */
+export async function callUntilOpen(port: number, maxCalls = 30): Promise<number[]> {
+  const statuses: number[] = [];
+  while (statuses.length < maxCalls) {
+    const status = await sendMessage(port);
+    statuses.push(status);
+    if (status === 503) break;
+  }
+  return statuses;
+}
+
+/** Names of the objects of one kind in a namespace, optionally by label. */
+export async function names(
+  kind: ResourceKind,
+  namespace: string,
+  labelSelector?: string,
+): Promise<string[]> {
+  const { items } = await api().list<KubeObject>(kind, { namespace, labelSelector });
+  return items.map((item) => item.metadata?.name ?? '').sort();
+}
+
+/** Whether a namespaced object exists. */
+export async function exists(
+  kind: ResourceKind,
+  namespace: string,
+  name: string,
+): Promise<boolean> {
+  return (await api().get(kind, namespace, name)) !== undefined;
+}
+
+interface ConfigMapView extends KubeObject {
+  data?: Record<string, string>;
+}
+
+/** The resolved policy the operator wrote for an agent (ConfigMap `<agent>-policy`). */
+export async function appliedPolicyDocument(
+  namespace: string,
+  agent: string,
+): Promise<PolicyDocument | undefined> {
+  const cm = await api().get<ConfigMapView>(Kinds.ConfigMap, namespace, policyConfigMapName(agent));
+  const text = cm?.data?.[POLICY_CONFIGMAP_KEY];
+  return text === undefined ? undefined : (JSON.parse(text) as PolicyDocument);
+}
