@@ -124,8 +124,17 @@ export class ModelRouter {
     let release = true;
     try {
       const body = { ...options.body, model, stream: options.stream };
-      const response = await backend.client.messages
-        .create(body as never, { signal, timeout: 86_400_000, headers: options.headers ?? {} })
+      // The SDK's generic POST, not messages.create(): the body is passed through as the
+      // caller sent it, and create() writes a console warning for deprecated models on
+      // every single call, which on the hot path costs more than the proxying itself.
+      const response = await backend.client
+        .post('/v1/messages', {
+          body,
+          signal,
+          timeout: 86_400_000,
+          headers: options.headers ?? {},
+          stream: options.stream,
+        })
         .asResponse();
       info.observeHeaders(response.headers);
       if (options.stream && response.body !== null) {
