@@ -97,6 +97,8 @@ export interface ContainerWorkerOptions {
   readonly onProcess?: ((pid: number | undefined) => void) | undefined;
   readonly log: Logger;
   readonly history?: ContainerHistory | undefined;
+  /** Builds the check behind a probe. @default probeCheck (HTTP, TCP, exec from this host) */
+  readonly checkFor?: typeof probeCheck | undefined;
   /** Why it waits before its first start. @default 'ContainerCreating' */
   readonly waitingReason?: string | undefined;
 }
@@ -352,7 +354,7 @@ export class ContainerWorker {
       timing,
       clock: this.#o.clock,
       initial: initialProbeResult[kind],
-      check: probeCheck(probe, target, timing.timeoutMs),
+      check: (this.#o.checkFor ?? probeCheck)(probe, target, timing.timeoutMs),
       onResult: (result, message) => {
         this.#onProbe(kind, probe, result, message, target, worker);
       },

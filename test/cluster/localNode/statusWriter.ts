@@ -48,12 +48,20 @@ export class PodStatusWriter {
     if (this.#timer === undefined && this.#writing === undefined) this.#schedule(0);
   }
 
-  /** Writes now if anything is pending and waits for it. */
+  /**
+   * Writes now if anything is pending and waits for it. After a failed write it leaves the
+   * retry to its back-off instead of hammering an API server that is not answering.
+   */
   async flush(): Promise<void> {
-    while (!this.#stopped && (this.#dirty || this.#writing !== undefined)) {
+    for (;;) {
+      if (this.#writing !== undefined) {
+        await this.#writing;
+        continue;
+      }
+      if (this.#isStopped() || !this.#dirty || this.#failures > 0) return;
       this.#timer?.();
       this.#timer = undefined;
-      await (this.#writing ?? this.#write());
+      await this.#write();
     }
   }
 
@@ -78,7 +86,8 @@ export class PodStatusWriter {
   #write(): Promise<void> {
     const writing = this.#writeOnce().finally(() => {
       this.#writing = undefined;
-      if (this.#dirty && this.#timer === undefined && !this.#stopped) this.#schedule(0);
+      // Changes that came during the write go out right after it (a failed write has its retry timer).
+      if (this.#dirty && this.#timer === undefined && !this.#isStopped()) void this.#write();
     });
     this.#writing = writing;
     return writing;
