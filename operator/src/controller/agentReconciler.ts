@@ -87,17 +87,24 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
   // Apply.
   const childrenHash = createHash('sha256').update(canonicalJson(children)).digest('hex');
   if (ctx.appliedChildren.get(key) !== childrenHash) {
-    for (const child of children.apply) {
-      await ctx.client.apply(child, { fieldManager: FIELD_MANAGER, force: true });
-      ctx.metrics.applies.inc({ kind: child.kind ?? 'unknown' });
-    }
-    for (const child of children.delete) {
-      const kind = Object.values(Kinds).find(
-        (k) => k.kind === child.kind && k.apiVersion === child.apiVersion,
-      );
-      if (kind !== undefined) await ctx.client.delete(kind, namespace, child.name);
-    }
+    // Recorded before applying: a hand edit noticed while these applies run clears it again,
+    // and the re-run this key is queued for must then apply, not skip.
     ctx.appliedChildren.set(key, childrenHash);
+    try {
+      for (const child of children.apply) {
+        await ctx.client.apply(child, { fieldManager: FIELD_MANAGER, force: true });
+        ctx.metrics.applies.inc({ kind: child.kind ?? 'unknown' });
+      }
+      for (const child of children.delete) {
+        const kind = Object.values(Kinds).find(
+          (k) => k.kind === child.kind && k.apiVersion === child.apiVersion,
+        );
+        if (kind !== undefined) await ctx.client.delete(kind, namespace, child.name);
+      }
+    } catch (err) {
+      ctx.appliedChildren.delete(key);
+      throw err;
+    }
   }
 
   // Status.
