@@ -1,0 +1,191 @@
+/**
+ * What an AgentDeployment owns stays as the operator wrote it: an owned object edited or
+ * deleted by hand is put back within seconds, and deleting the agent removes everything it
+ * owns (the garbage collector follows the owner references the operator set).
+ */
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { KubeObject } from '../../runtime/src/kube/kubeObject.ts';
+import { Kinds, type ResourceKind } from '../../runtime/src/kube/resourceKinds.ts';
+import { POLICY_CONFIGMAP_KEY } from '../../runtime/src/policy/policyDocument.ts';
+import { installCrds } from '../api/apiInstallation.ts';
+import {
+  agentDeployment,
+  circuitBreakerPolicy,
+  providerSecret,
+  rateLimitPolicy,
+} from '../support/agentFixtures.ts';
+import {
+  api,
+  applyObjects,
+  getAgent,
+  isReadyAgent,
+  mergePatch,
+  names,
+} from '../support/breakwaterCluster.ts';
+import { kubectl, uniqueNamespace, type TestNamespace } from '../support/kube.ts';
+import { eventually, startOperator, stopOperators } from '../support/operator.ts';
+import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+
+jest.setTimeout(180_000);
+
+const AGENT = 'keeper';
+const MANAGED = 'app.kubernetes.io/managed-by=breakwater';
+
+let ns: TestNamespace;
+let sim: SimulatorHandle;
+
+beforeAll(async () => {
+  await installCrds();
+  ns = await uniqueNamespace('op-owned');
+  sim = await startSimulator({ seed: 5 });
+  await startOperator({ namespace: ns.name });
+  await applyObjects(
+    ns.name,
+    providerSecret(),
+    circuitBreakerPolicy('cbp'),
+    rateLimitPolicy('rlp'),
+    agentDeployment(AGENT, {
+      providerURL: sim.url,
+      replicas: 2,
+      circuitBreakerPolicy: 'cbp',
+      rateLimitPolicy: 'rlp',
+    }),
+  );
+  await eventually(async () => isReadyAgent(await getAgent(ns.name, AGENT)), {
+    timeoutMs: 120_000,
+    description: `${AGENT} to be Ready`,
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await stopOperators();
+  await sim.stop();
+  await ns.cleanup();
+});
+
+interface Snapshot extends KubeObject {
+  data?: Record<string, string>;
+  spec?: { replicas?: number; minAvailable?: number | string };
+  rules?: unknown[];
+}
+
+const read = (kind: ResourceKind, name: string): Promise<Snapshot | undefined> =>
+  api().get<Snapshot>(kind, ns.name, name);
+
+/** Waits until `check` holds again, and says how long that took. */
+async function restored(
+  what: string,
+  check: () => Promise<boolean>,
+  since: number,
+): Promise<number> {
+  await eventually(check, { timeoutMs: 30_000, intervalMs: 100, description: what });
+  const ms = Date.now() - since;
+  process.stderr.write(`[operator e2e] ${what}: ${ms} ms\n`);
+  return ms;
+}
+
+describe('objects an agent owns', () => {
+  it('puts back a policy ConfigMap whose policy.json was edited by hand', async () => {
+    const name = `${AGENT}-policy`;
+    const original = (await read(Kinds.ConfigMap, name))?.data?.[POLICY_CONFIGMAP_KEY];
+    expect(original).toBeDefined();
+    const at = Date.now();
+    await mergePatch(ns.name, `configmap/${name}`, { data: { [POLICY_CONFIGMAP_KEY]: '{}' } });
+    const ms = await restored(
+      'ConfigMap policy.json restored after a hand edit',
+      async () => (await read(Kinds.ConfigMap, name))?.data?.[POLICY_CONFIGMAP_KEY] === original,
+      at,
+    );
+    expect(ms).toBeLessThan(15_000);
+  });
+
+  it('recreates a deleted Service', async () => {
+    const before = await read(Kinds.Service, AGENT);
+    const at = Date.now();
+    await kubectl(['delete', '-n', ns.name, 'service', AGENT, '--wait=false']);
+    const ms = await restored(
+      'Service recreated after deletion',
+      async () => {
+        const now = await read(Kinds.Service, AGENT);
+        return now !== undefined && now.metadata?.uid !== before?.metadata?.uid;
+      },
+      at,
+    );
+    expect(ms).toBeLessThan(15_000);
+  });
+
+  it('scales a Deployment scaled by hand back to the agent’s replicas', async () => {
+    const at = Date.now();
+    await kubectl(['scale', '-n', ns.name, `deployment/${AGENT}`, '--replicas=1']);
+    const ms = await restored(
+      'Deployment replicas restored after kubectl scale',
+      async () => (await read(Kinds.Deployment, AGENT))?.spec?.replicas === 2,
+      at,
+    );
+    expect(ms).toBeLessThan(15_000);
+  });
+
+  it('restores a Role whose rules were replaced by hand', async () => {
+    const original = (await read(Kinds.Role, AGENT))?.rules;
+    const at = Date.now();
+    await mergePatch(ns.name, `role/${AGENT}`, {
+      rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['*'] }],
+    });
+    const ms = await restored(
+      'Role rules restored after a hand edit',
+      async () =>
+        JSON.stringify((await read(Kinds.Role, AGENT))?.rules) === JSON.stringify(original),
+      at,
+    );
+    expect(ms).toBeLessThan(15_000);
+  });
+
+  it('recreates a deleted PodDisruptionBudget and ServiceAccount', async () => {
+    const at = Date.now();
+    await kubectl([
+      'delete',
+      '-n',
+      ns.name,
+      `poddisruptionbudget/${AGENT}`,
+      `serviceaccount/${AGENT}`,
+      '--wait=false',
+    ]);
+    const ms = await restored(
+      'PodDisruptionBudget and ServiceAccount recreated after deletion',
+      async () =>
+        (await read(Kinds.PodDisruptionBudget, AGENT)) !== undefined &&
+        (await read(Kinds.ServiceAccount, AGENT)) !== undefined,
+      at,
+    );
+    expect(ms).toBeLessThan(15_000);
+  });
+
+  it('removes everything it owns, pods included, when the agent is deleted', async () => {
+    const kinds = [
+      Kinds.ConfigMap,
+      Kinds.ServiceAccount,
+      Kinds.Role,
+      Kinds.RoleBinding,
+      Kinds.Deployment,
+      Kinds.Service,
+      Kinds.PodDisruptionBudget,
+    ];
+    for (const kind of kinds) expect(await names(kind, ns.name, MANAGED)).not.toEqual([]);
+    await kubectl(['delete', '-n', ns.name, `agentdeployment/${AGENT}`, '--wait=false']);
+    await eventually(
+      async () => {
+        const left = await Promise.all(
+          [...kinds, Kinds.Pod].map(async (kind) => {
+            const selector = kind === Kinds.Pod ? `breakwater.dev/agent=${AGENT}` : MANAGED;
+            return (await names(kind, ns.name, selector)).map((n) => `${kind.kind}/${n}`);
+          }),
+        );
+        const all = left.flat();
+        if (all.length > 0) throw new Error(`still there: ${all.join(', ')}`);
+        return true;
+      },
+      { timeoutMs: 90_000, description: 'every object the agent owned to be gone' },
+    );
+    expect(await getAgent(ns.name, AGENT)).toBeUndefined();
+  });
+});
