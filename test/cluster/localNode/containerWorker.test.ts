@@ -303,6 +303,27 @@ describe('ContainerWorker', () => {
     expect(r.processes).toHaveLength(1);
   });
 
+  it('stops a container that is waiting to start, and never starts it', async () => {
+    const r = rig();
+    r.preparations.push({ ok: false, reason: 'ErrImagePull', message: 'no such image' });
+    r.worker.start();
+    await flush();
+    await r.worker.stop(30_000);
+    await r.advance(60_000);
+    expect(r.processes).toHaveLength(0);
+    expect(r.worker.snapshot().done).toBe(true);
+  });
+
+  it('does not launch a container stopped while it was being prepared', async () => {
+    const r = rig();
+    r.worker.start();
+    const done = r.worker.stop(30_000);
+    await flush();
+    await done;
+    expect(r.processes).toHaveLength(0);
+    expect(r.worker.snapshot().done).toBe(true);
+  });
+
   it('restarts a container an earlier local node lost, counting the restart', async () => {
     const r = await started({
       history: { kind: 'lost', restartCount: 2, startedAt: Date.parse('2025-12-31T00:00:00Z') },

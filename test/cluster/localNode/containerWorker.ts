@@ -122,7 +122,8 @@ export class ContainerWorker {
   #ready = false;
   #done = false;
   #stopping = false;
-  #attempting = false;
+  /** Preparations or launches in flight (a failed launch may start the next one at once). */
+  #attempts = 0;
   #configFailures = 0;
   #process: ContainerProcess | undefined;
   #probes: ProbeWorker[] = [];
@@ -208,20 +209,20 @@ export class ContainerWorker {
     this.#retry = undefined;
     this.#stopProbes();
     if (this.#process !== undefined) this.#terminate(this.#process, graceMs);
-    else if (!this.#attempting && !this.#done) this.#finish(this.#stoppedBeforeRunning());
+    else if (this.#attempts === 0 && !this.#done) this.#finish(this.#stoppedBeforeRunning());
     return this.#whenDone;
   }
 
   async #attempt(): Promise<void> {
     this.#retry = undefined;
     if (this.#stopping) return;
-    this.#attempting = true;
+    this.#attempts++;
     try {
       await this.#prepareAndLaunch();
     } finally {
-      this.#attempting = false;
+      this.#attempts--;
     }
-    if (this.#isStopping() && this.#process === undefined && !this.#done) {
+    if (this.#isStopping() && this.#process === undefined && !this.#done && this.#attempts === 0) {
       this.#finish(this.#stoppedBeforeRunning());
     }
   }
