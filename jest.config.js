@@ -22,12 +22,18 @@ export default {
     {
       ...shared,
       displayName: 'unit',
-      testMatch: ['<rootDir>/runtime/**/*.test.ts', '<rootDir>/operator/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/runtime/**/*.test.ts',
+        '<rootDir>/operator/**/*.test.ts',
+        // Pure tests of the test infrastructure itself need no cluster.
+        '<rootDir>/test/**/*.unit.test.ts',
+      ],
     },
     {
       ...shared,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.unit\\.test\\.ts$'],
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
       testTimeout: 120_000,
