@@ -82,6 +82,23 @@ test-unit: setup ## Run the unit tests only (pure logic, no cluster).
 test-integration: setup ## Run the integration tests against the local cluster.
 	$(JEST) --ci --selectProjects integration
 
+##@ Benchmarks (results in bench/results/)
+
+.PHONY: bench
+bench: bench-guard bench-runtime bench-operator ## Run every benchmark.
+
+.PHONY: bench-guard
+bench-guard: setup ## Guard overhead vs a bare await, cockatiel and opossum, in one run.
+	$(NODE) --expose-gc bench/guard.ts
+
+.PHONY: bench-runtime
+bench-runtime: setup ## Runtime throughput and added latency vs a bare node:http proxy to the same simulator.
+	$(NODE) bench/runtime.ts
+
+.PHONY: bench-operator
+bench-operator: setup ## Policy reload, trip-to-status and 1000-agent convergence on the local cluster.
+	$(NODE) bench/operator.ts
+
 ##@ Local cluster
 
 .PHONY: cluster-up
