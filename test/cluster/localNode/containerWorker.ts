@@ -15,6 +15,7 @@ import type {
   ProcessLauncher,
 } from './containerProcess.ts';
 import { errorMessage, type Logger } from './log.ts';
+import type { ContainerEventSink } from './podEvents.ts';
 import type { Probe, RestartPolicy } from './podTypes.ts';
 import { probeCheck, type ProbeTarget } from './probeChecks.ts';
 import { probeTiming, ProbeWorker, type ProbeResult } from './probeWorker.ts';
@@ -96,6 +97,8 @@ export interface ContainerWorkerOptions {
   /** A process started (for the state directory). */
   readonly onProcess?: ((pid: number | undefined) => void) | undefined;
   readonly log: Logger;
+  /** Kubelet-style events (Started, Killing, Unhealthy, BackOff, Failed). */
+  readonly onEvent?: ContainerEventSink | undefined;
   readonly history?: ContainerHistory | undefined;
   /** Builds the check behind a probe. @default probeCheck (HTTP, TCP, exec from this host) */
   readonly checkFor?: typeof probeCheck | undefined;
@@ -208,6 +211,13 @@ export class ContainerWorker {
     this.#retry?.();
     this.#retry = undefined;
     this.#stopProbes();
+    if (this.#process !== undefined && this.#killDeadline === undefined) {
+      this.#o.onEvent?.({
+        type: 'Normal',
+        reason: 'Killing',
+        message: `Stopping container ${this.#o.name}`,
+      });
+    }
     if (this.#process !== undefined) this.#terminate(this.#process, graceMs);
     else if (this.#attempts === 0 && !this.#done) this.#finish(this.#stoppedBeforeRunning());
     return this.#whenDone;
@@ -238,6 +248,10 @@ export class ContainerWorker {
     if (!prep.ok) {
       this.#configFailures++;
       const delay = configRetryDelayMs(this.#o.backoff, this.#configFailures);
+      const previous = this.#state;
+      if (previous.kind !== 'waiting' || previous.message !== prep.message) {
+        this.#o.onEvent?.({ type: 'Warning', reason: 'Failed', message: `Error: ${prep.message}` });
+      }
       this.#setState({ kind: 'waiting', reason: prep.reason, message: prep.message });
       this.#o.log.warn('container cannot start yet', {
         reason: prep.reason,
@@ -278,6 +292,11 @@ export class ContainerWorker {
       restartCount: this.#restartCount,
     });
     this.#o.onProcess?.(proc.pid);
+    this.#o.onEvent?.({
+      type: 'Normal',
+      reason: 'Started',
+      message: `Started container ${this.#o.name}`,
+    });
     if (this.#isStopping()) {
       // stop() came while the process was starting.
       this.#terminate(proc, 0);
@@ -332,6 +351,11 @@ export class ContainerWorker {
       void this.#attempt();
       return;
     }
+    this.#o.onEvent?.({
+      type: 'Warning',
+      reason: 'BackOff',
+      message: `Back-off restarting failed container ${this.#o.name} in pod ${this.#o.podRef}`,
+    });
     this.#setState({
       kind: 'waiting',
       reason: 'CrashLoopBackOff',
@@ -375,8 +399,17 @@ export class ContainerWorker {
     const proc = this.#process;
     if (proc === undefined || this.#stopping) return;
     this.#o.log.info('probe result changed', { probe: kind, result, message });
+    if (result === 'failure') {
+      const what = kind.charAt(0).toUpperCase() + kind.slice(1);
+      this.#o.onEvent?.({
+        type: 'Warning',
+        reason: 'Unhealthy',
+        message: `${what} probe failed: ${message ?? ''}`.trim(),
+      });
+    }
     if (result === 'failure' && kind !== 'readiness') {
       this.#killReason = `Container ${this.#o.name} failed ${kind} probe, will be restarted${message === undefined ? '' : `: ${message}`}`;
+      this.#o.onEvent?.({ type: 'Normal', reason: 'Killing', message: this.#killReason });
       this.#stopProbes();
       this.#ready = false;
       this.#o.onChange();

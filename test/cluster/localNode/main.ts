@@ -17,6 +17,7 @@ import { errorMessage, jsonLogger } from './log.ts';
 import { NodeAgent } from './nodeRegistration.ts';
 import { parseOptions, type LocalNodeOptions } from './options.ts';
 import { PortAllocator } from './portAllocation.ts';
+import { PodEventRecorder } from './podEvents.ts';
 import { PodManager } from './podManager.ts';
 import { watchNodePods } from './podWatch.ts';
 import { PodWorker, type PodWorkerDeps } from './podWorker.ts';
@@ -89,6 +90,7 @@ async function main(options: LocalNodeOptions): Promise<void> {
       }),
     ),
     cluster: await clusterAccessFrom(config),
+    events: new PodEventRecorder({ client, clock, log, nodeName: options.nodeName }),
   };
   const manager = new PodManager({
     nodeName: options.nodeName,

@@ -36,6 +36,7 @@ import {
   wantsServiceAccountToken,
   type ClusterAccess,
 } from './serviceAccountCredentials.ts';
+import type { PodEventRecorder } from './podEvents.ts';
 import { PodStatusWriter } from './statusWriter.ts';
 import { expandVariables, lookupIn } from './variableExpansion.ts';
 
@@ -54,6 +55,7 @@ export interface PodWorkerDeps {
   /** The environment every process starts from (PATH, HOME, ...), before the pod's own. */
   readonly baseEnv: Readonly<Record<string, string>>;
   readonly cluster: ClusterAccess;
+  readonly events: PodEventRecorder;
 }
 
 export interface TerminateOptions {
@@ -354,6 +356,11 @@ export class PodWorker implements PodRunner {
         this.#deps.records.setProcess(this.#identity, container.name, pid);
       },
       log: this.#log.child({ container: container.name }),
+      onEvent: this.#deps.events.forContainer(
+        pod,
+        container.name,
+        regular ? 'containers' : 'initContainers',
+      ),
       history,
     });
   }
