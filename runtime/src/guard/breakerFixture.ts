@@ -1,0 +1,60 @@
+/**
+ * Small builders for the guard's tests: a breaker on a manual clock and a way to feed it
+ * outcomes as words, so tables read as sentences.
+ */
+import type { BreakerOptionsInput } from './breakerOptions.ts';
+import { CircuitBreaker, REJECTED } from './circuitBreaker.ts';
+import type { FailureClass } from './errorClassification.ts';
+import { ManualClock } from '../time/clock.ts';
+
+export type Step =
+  | FailureClass
+  | 'ok'
+  | 'slow'
+  | 'ignored'
+  /** Advance the clock by n ms: `wait:1000`. */
+  | `wait:${number}`;
+
+export interface BreakerFixture {
+  readonly clock: ManualClock;
+  readonly breaker: CircuitBreaker;
+  /** Runs each step as one call (or a clock advance); returns how many calls were refused. */
+  readonly run: (steps: readonly Step[]) => number;
+}
+
+export function breakerFixture(
+  options: BreakerOptionsInput = {},
+  start = 1_000_000,
+): BreakerFixture {
+  const clock = new ManualClock(start);
+  const breaker = new CircuitBreaker({ name: 'test', clock, options });
+  const slowMs = (options.slowCall?.durationMs ?? 1_000) + 1;
+  return {
+    clock,
+    breaker,
+    run(steps) {
+      let refused = 0;
+      for (const step of steps) {
+        if (step.startsWith('wait:')) {
+          clock.advance(Number(step.slice(5)));
+          continue;
+        }
+        const now = clock.now();
+        const permit = breaker.tryAcquire(now);
+        if (permit === REJECTED) {
+          refused++;
+          continue;
+        }
+        if (step === 'ok') breaker.onSuccess(permit, 10, now);
+        else if (step === 'slow') breaker.onSuccess(permit, slowMs, now);
+        else if (step === 'ignored') breaker.onIgnored(permit);
+        else breaker.onFailure(permit, step as FailureClass, 10, now);
+      }
+      return refused;
+    },
+  };
+}
+
+export function times(n: number, step: Step): Step[] {
+  return Array.from({ length: n }, () => step);
+}
