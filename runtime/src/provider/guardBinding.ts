@@ -42,7 +42,8 @@ const TOOL_BULKHEAD: BulkheadOptionsInput = {
 const UNLIMITED_BULKHEAD: BulkheadOptionsInput = {
   maxConcurrent: 10_000,
   maxQueue: 0,
-  queueTimeoutMs: 0,
+  // Nothing ever queues (maxQueue 0), but the bulkhead refuses a timeout that is not positive.
+  queueTimeoutMs: 1,
 };
 
 export function breakerOptions(s: BreakerSettings): BreakerOptionsInput {
