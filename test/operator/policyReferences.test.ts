@@ -1,0 +1,145 @@
+/**
+ * A reference to a policy that does not exist yet is a status, not an error loop: the agent
+ * runs on defaults with `PoliciesResolved=False` (PolicyNotFound), and heals by itself as soon
+ * as the policy appears, the running replica included.
+ */
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { installCrds } from '../api/apiInstallation.ts';
+import {
+  agentDeployment,
+  circuitBreakerPolicy,
+  providerSecret,
+  rateLimitPolicy,
+} from '../support/agentFixtures.ts';
+import {
+  agentPods,
+  appliedPolicyDocument,
+  applyObjects,
+  condition,
+  getAgent,
+  isPodReady,
+  isReadyAgent,
+  podPolicyHash,
+} from '../support/breakwaterCluster.ts';
+import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
+import {
+  eventually,
+  startOperator,
+  stopOperators,
+  type OperatorProcess,
+} from '../support/operator.ts';
+import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+
+jest.setTimeout(180_000);
+
+const AGENT = 'early';
+const CBP = 'late-breaker';
+const RLP = 'late-limits';
+
+let ns: TestNamespace;
+let sim: SimulatorHandle;
+let operator: OperatorProcess;
+
+beforeAll(async () => {
+  await installCrds();
+  ns = await uniqueNamespace('op-refs');
+  sim = await startSimulator({ seed: 3 });
+  operator = await startOperator({ namespace: ns.name });
+}, 120_000);
+
+afterAll(async () => {
+  await stopOperators();
+  await sim.stop();
+  await ns.cleanup();
+});
+
+/** The operator's count of failed AgentDeployment reconciles. */
+async function failedReconciles(): Promise<number> {
+  const text = await operator.metrics();
+  const line = text
+    .split('\n')
+    .find((l) =>
+      /^breakwater_operator_reconciles_total\{.*kind="AgentDeployment".*result="error"/.test(l),
+    );
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+}
+
+describe('an agent whose policies do not exist yet', () => {
+  it('runs on defaults and says PolicyNotFound, without retrying in a loop', async () => {
+    await applyObjects(
+      ns.name,
+      providerSecret(),
+      agentDeployment(AGENT, {
+        providerURL: sim.url,
+        replicas: 1,
+        circuitBreakerPolicy: CBP,
+        rateLimitPolicy: RLP,
+      }),
+    );
+    const agent = await eventually(
+      async () => {
+        const a = await getAgent(ns.name, AGENT);
+        return condition(a, 'PoliciesResolved')?.status === 'False' && a;
+      },
+      { timeoutMs: 30_000, description: 'PoliciesResolved=False' },
+    );
+    expect(condition(agent, 'PoliciesResolved')).toMatchObject({
+      reason: 'PolicyNotFound',
+      message: expect.stringContaining(`CircuitBreakerPolicy ${CBP}`),
+    });
+    expect(condition(agent, 'PoliciesResolved')?.message).toContain(`RateLimitPolicy ${RLP}`);
+    expect(condition(agent, 'Ready')).toMatchObject({ status: 'False', reason: 'PolicyNotFound' });
+    expect(condition(agent, 'Stalled')).toMatchObject({ status: 'True', reason: 'PolicyNotFound' });
+
+    // The replica still starts and runs the defaults the operator resolved.
+    await eventually(
+      async () => {
+        const pods = (await agentPods(ns.name, AGENT)).filter(isPodReady);
+        const hash = (await getAgent(ns.name, AGENT))?.status?.policy?.hash;
+        return (
+          pods.length === 1 && hash !== undefined && pods.every((p) => podPolicyHash(p) === hash)
+        );
+      },
+      { timeoutMs: 90_000, description: 'the replica to run the default policy' },
+    );
+    const doc = await appliedPolicyDocument(ns.name, AGENT);
+    expect(doc?.circuitBreaker.policyName).toBeUndefined();
+    expect(await failedReconciles()).toBe(0);
+  });
+
+  it('resolves each policy as soon as it appears and the replica applies it', async () => {
+    await applyObjects(ns.name, circuitBreakerPolicy(CBP, { failureThreshold: 4 }));
+    const halfway = await eventually(
+      async () => {
+        const a = await getAgent(ns.name, AGENT);
+        const message = condition(a, 'PoliciesResolved')?.message ?? '';
+        return !message.includes(CBP) && a;
+      },
+      { timeoutMs: 30_000, description: 'the breaker policy to resolve' },
+    );
+    expect(condition(halfway, 'PoliciesResolved')).toMatchObject({
+      status: 'False',
+      message: expect.stringContaining(`RateLimitPolicy ${RLP}`),
+    });
+
+    await applyObjects(ns.name, rateLimitPolicy(RLP, { requests: { perSecond: 9, burst: 9 } }));
+    const agent = await eventually(
+      async () => {
+        const a = await getAgent(ns.name, AGENT);
+        return isReadyAgent(a) && condition(a, 'PoliciesApplied')?.status === 'True' && a;
+      },
+      { timeoutMs: 60_000, description: `${AGENT} Ready with its policies applied` },
+    );
+    expect(condition(agent, 'PoliciesResolved')).toMatchObject({
+      status: 'True',
+      reason: 'Resolved',
+    });
+    expect(condition(agent, 'Stalled')?.status).toBe('False');
+    const doc = await appliedPolicyDocument(ns.name, AGENT);
+    expect(doc?.circuitBreaker).toMatchObject({ policyName: CBP, failureThreshold: 4 });
+    expect(doc?.rateLimit).toMatchObject({ policyName: RLP, requests: { perSecond: 9, burst: 9 } });
+    const [pod] = await agentPods(ns.name, AGENT);
+    expect(pod === undefined ? undefined : podPolicyHash(pod)).toBe(agent.status?.policy?.hash);
+    expect(await failedReconciles()).toBe(0);
+  });
+});
