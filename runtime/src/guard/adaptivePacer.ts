@@ -37,6 +37,8 @@ class ProviderLimit {
     this.remaining = remaining;
     this.resetAt = Number.isNaN(resetAt) ? now + 60_000 : resetAt;
     this.limit = readNumber(headers, `${this.prefix}limit`) ?? Number.NaN;
+    // Fresh numbers replace the spacing worked out from the old ones.
+    this.nextAt = 0;
     return true;
   }
 

@@ -1,0 +1,107 @@
+import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
+import { describe, expect, it } from '@jest/globals';
+import {
+  BulkheadFullError,
+  CancelledError,
+  CircuitOpenError,
+  RateLimitedError,
+  TimeoutError,
+} from './errors.ts';
+import { mapErrorToHttp, toAnthropicErrorBody, type HttpErrorMapping } from './httpMapping.ts';
+
+const NOW = 0;
+
+function sdkError(
+  status: number,
+  type: string,
+  headers: Record<string, string> = {},
+  errorCode?: string,
+): APIError {
+  const error = {
+    type,
+    message: `${type} happened`,
+    ...(errorCode ? { details: { error_code: errorCode } } : {}),
+  };
+  return APIError.generate(status, { type: 'error', error }, undefined, new Headers(headers));
+}
+
+describe('mapErrorToHttp', () => {
+  it.each<[string, unknown, Partial<HttpErrorMapping>]>([
+    [
+      'a local rate limit answers 429 with Retry-After',
+      new RateLimitedError('agent', 'requests', 1_200),
+      { status: 429, type: 'rate_limit_error', retryAfterSeconds: 2 },
+    ],
+    [
+      'an open breaker answers 503 with Retry-After',
+      new CircuitOpenError('b', 'Open', 30_000),
+      { status: 503, type: 'overloaded_error', retryAfterSeconds: 30 },
+    ],
+    [
+      'a half-open breaker with no probe slot answers 503',
+      new CircuitOpenError('b', 'HalfOpen', 1_000),
+      { status: 503, retryAfterSeconds: 1 },
+    ],
+    [
+      'a full bulkhead answers 503 with Retry-After',
+      new BulkheadFullError('b', 'queueFull', 5_000),
+      { status: 503, retryAfterSeconds: 5 },
+    ],
+    ['a timeout answers 504', new TimeoutError(30_000), { status: 504, type: 'timeout_error' }],
+    ['a cancelled call answers 499', new CancelledError(), { status: 499 }],
+    [
+      'a provider 429 answers 429 with the provider’s Retry-After',
+      sdkError(429, 'rate_limit_error', { 'retry-after': '12' }),
+      { status: 429, retryAfterSeconds: 12, shouldRetry: true },
+    ],
+    [
+      'a spend-limit 429 says not to retry',
+      sdkError(429, 'rate_limit_error', {}, 'enforced_spend_limit_reached'),
+      { status: 429, type: 'billing_error', shouldRetry: false },
+    ],
+    [
+      'a provider 529 answers 502 overloaded_error',
+      sdkError(529, 'overloaded_error'),
+      { status: 502, type: 'overloaded_error' },
+    ],
+    ['a provider 500 answers 502', sdkError(500, 'api_error'), { status: 502, type: 'api_error' }],
+    [
+      'a connection error answers 502',
+      new APIConnectionError({ message: 'reset' }),
+      { status: 502, type: 'api_error' },
+    ],
+    [
+      'a provider 400 is passed through as 400',
+      sdkError(400, 'invalid_request_error'),
+      { status: 400, type: 'invalid_request_error', shouldRetry: false },
+    ],
+    [
+      'a provider 404 is passed through as 404',
+      sdkError(404, 'not_found_error'),
+      { status: 404, type: 'not_found_error' },
+    ],
+    [
+      'a provider 401 is the runtime’s credentials: 502',
+      sdkError(401, 'authentication_error'),
+      { status: 502, type: 'api_error', shouldRetry: false },
+    ],
+    [
+      'an unknown error is a 500 that says nothing of its insides',
+      new RangeError('secret detail'),
+      { status: 500, type: 'api_error', message: 'internal error' },
+    ],
+  ])('%s', (_name, err, expected) => {
+    expect(mapErrorToHttp(err, NOW)).toMatchObject(expected);
+  });
+
+  it('never answers Retry-After: 0', () => {
+    expect(mapErrorToHttp(new RateLimitedError('a', 'provider', 1), NOW).retryAfterSeconds).toBe(1);
+  });
+
+  it('builds the Anthropic error body', () => {
+    expect(toAnthropicErrorBody(mapErrorToHttp(new TimeoutError(5), NOW))).toEqual({
+      type: 'error',
+      error: { type: 'timeout_error', message: 'call timed out after 5 ms' },
+    });
+  });
+});

@@ -1,0 +1,223 @@
+import { describe, expect, it } from '@jest/globals';
+import { isRateLimitedError, type RateLimitedError } from './errors.ts';
+import { isInvalidOptionError } from './optionValidation.ts';
+import { RateLimiter, UNCHARGED, type RateLimiterOptionsInput } from './rateLimiter.ts';
+import { ManualClock } from '../time/clock.ts';
+
+function limiter(options: RateLimiterOptionsInput, start = 0) {
+  const clock = new ManualClock(start);
+  return { clock, limiter: new RateLimiter({ name: 'agent', clock, options }) };
+}
+
+function refusal(fn: () => unknown): RateLimitedError {
+  try {
+    fn();
+  } catch (err) {
+    if (isRateLimitedError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected a RateLimitedError');
+}
+
+const ONE_PER_SECOND: RateLimiterOptionsInput = { requests: { perSecond: 1, burst: 1 } };
+
+describe('RateLimiter', () => {
+  it('rejects with the time until the next token when onLimit is Reject', () => {
+    const { limiter: l, clock } = limiter(ONE_PER_SECOND);
+    expect(l.admit(clock.now())).toBe(0);
+    clock.advance(300);
+    const err = refusal(() => l.admit(clock.now()));
+    expect(err).toMatchObject({
+      code: 'RATE_LIMITED',
+      reason: 'requests',
+      retryAfterMs: 700,
+      limiter: 'agent',
+    });
+  });
+
+  it.each<[string, RateLimiterOptionsInput, number, number | 'rejected']>([
+    [
+      'waits for a token within maxWait',
+      { ...ONE_PER_SECOND, onLimit: 'Wait', maxWaitMs: 2_000 },
+      1,
+      1_000,
+    ],
+    [
+      'reserves in order: the third caller waits two periods',
+      { ...ONE_PER_SECOND, onLimit: 'Wait', maxWaitMs: 5_000 },
+      2,
+      2_000,
+    ],
+    [
+      'rejects when the wait would exceed maxWait',
+      { ...ONE_PER_SECOND, onLimit: 'Wait', maxWaitMs: 500 },
+      1,
+      'rejected',
+    ],
+  ])('%s', (_name, options, callsBefore, expected) => {
+    const { limiter: l } = limiter(options);
+    l.admit(0);
+    for (let i = 1; i < callsBefore; i++) l.admit(0);
+    if (expected === 'rejected') expect(() => l.admit(0)).toThrow('refused the call');
+    else expect(l.admit(0)).toBe(expected);
+  });
+
+  it('lets every call through in Shadow mode, counting the ones it would have refused', () => {
+    const { limiter: l } = limiter({ ...ONE_PER_SECOND, mode: 'Shadow' });
+    expect([l.admit(0), l.admit(0), l.admit(0)]).toEqual([0, UNCHARGED, UNCHARGED]);
+    expect(l.counters()).toMatchObject({ admitted: 1, shadowRejected: 2 });
+  });
+
+  it.each<[string, RateLimiterOptionsInput, { inputTokens: number; outputTokens: number }, string]>(
+    [
+      [
+        'names the input budget when it is the limit',
+        { tokens: { inputPerMinute: 1_000 } },
+        { inputTokens: 800, outputTokens: 0 },
+        'inputTokens',
+      ],
+      [
+        'names the output budget when max_tokens does not fit',
+        { tokens: { outputPerMinute: 1_000 } },
+        { inputTokens: 0, outputTokens: 800 },
+        'outputTokens',
+      ],
+    ],
+  )('%s', (_name, options, estimate, reason) => {
+    const { limiter: l } = limiter(options);
+    l.admit(0, estimate);
+    expect(refusal(() => l.admit(0, estimate)).reason).toBe(reason);
+  });
+
+  it('gives a charge back when the call never went out', () => {
+    const { limiter: l } = limiter({ ...ONE_PER_SECOND, tokens: { inputPerMinute: 1_000 } });
+    const estimate = { inputTokens: 900, outputTokens: 0 };
+    l.admit(0, estimate);
+    l.refund(estimate);
+    expect(l.admit(0, estimate)).toBe(0);
+  });
+
+  it('settles the token budget from real usage', () => {
+    const { limiter: l } = limiter({ tokens: { outputPerMinute: 5_000 } });
+    const estimate = { inputTokens: 0, outputTokens: 4_096 };
+    l.admit(0, estimate);
+    l.settle(estimate, { inputTokens: 0, outputTokens: 100 });
+    expect(l.admit(0, estimate)).toBe(0);
+  });
+
+  it('slows down before the provider answers 429, from its headers', () => {
+    const { limiter: l, clock } = limiter({}, Date.parse('2025-06-01T12:00:00Z'));
+    const reset = new Date(clock.now() + 15_000).toISOString();
+    l.observeHeaders(
+      new Headers({
+        'anthropic-ratelimit-requests-remaining': '0',
+        'anthropic-ratelimit-requests-reset': reset,
+      }),
+      clock.now(),
+    );
+    expect(refusal(() => l.admit(clock.now()))).toMatchObject({
+      reason: 'provider',
+      retryAfterMs: 15_000,
+    });
+  });
+
+  it('holds every call after a 429’s retry-after', () => {
+    const { limiter: l, clock } = limiter({});
+    l.observeRetryAfter(4_000, clock.now());
+    expect(refusal(() => l.admit(clock.now())).retryAfterMs).toBe(4_000);
+  });
+
+  it.each<[string, RateLimiterOptionsInput]>([
+    [
+      'ignores provider headers when providerHeaders is off',
+      { adaptive: { providerHeaders: false } },
+    ],
+    ['ignores retry-after when honorRetryAfter is off', { adaptive: { honorRetryAfter: false } }],
+  ])('%s', (_name, options) => {
+    const { limiter: l, clock } = limiter(options, Date.parse('2025-06-01T12:00:00Z'));
+    const reset = new Date(clock.now() + 15_000).toISOString();
+    if (options.adaptive?.providerHeaders === false) {
+      l.observeHeaders(
+        new Headers({
+          'anthropic-ratelimit-requests-remaining': '0',
+          'anthropic-ratelimit-requests-reset': reset,
+        }),
+        clock.now(),
+      );
+    } else {
+      l.observeRetryAfter(4_000, clock.now());
+    }
+    expect(l.admit(clock.now())).toBe(0);
+  });
+
+  it('sleeps through a wait when used on its own, and refunds when the caller aborts', async () => {
+    const { limiter: l, clock } = limiter({
+      ...ONE_PER_SECOND,
+      onLimit: 'Wait',
+      maxWaitMs: 10_000,
+    });
+    await l.acquire();
+    let done = false;
+    const waiting = l.acquire().then(() => (done = true));
+    clock.advance(999);
+    await Promise.resolve();
+    expect(done).toBe(false);
+    clock.advance(1);
+    await waiting;
+    expect(done).toBe(true);
+
+    const controller = new AbortController();
+    const aborted = l.acquire(undefined, controller.signal);
+    controller.abort(new Error('caller left'));
+    await expect(aborted).rejects.toThrow('caller left');
+    clock.advance(1_000);
+    expect(l.admit(clock.now())).toBe(0); // the aborted reservation was given back
+  });
+
+  it('keeps the tokens left in the bucket across a reconfiguration', () => {
+    const { limiter: l, clock } = limiter({ requests: { perSecond: 1, burst: 5 } });
+    for (let i = 0; i < 4; i++) l.admit(clock.now());
+    l.reconfigure({ requests: { perSecond: 100, burst: 50 } });
+    l.admit(clock.now());
+    expect(() => l.admit(clock.now())).toThrow('refused the call'); // 1 token was left, no free burst
+  });
+
+  it('keeps what the provider said across a reconfiguration', () => {
+    const { limiter: l, clock } = limiter({});
+    l.observeRetryAfter(4_000, clock.now());
+    l.reconfigure({ requests: { perSecond: 10 } });
+    expect(() => l.admit(clock.now())).toThrow('(provider)');
+  });
+
+  it.each<[string, RateLimiterOptionsInput, string]>([
+    [
+      'a zero rate',
+      { requests: { perSecond: 0 } },
+      'requests.perSecond must be a number in (0, 1000000], got 0',
+    ],
+    [
+      'a fractional burst',
+      { requests: { perSecond: 1, burst: 1.5 } },
+      'requests.burst must be an integer in [1, 10000000], got 1.5',
+    ],
+    [
+      'an unknown onLimit',
+      { onLimit: 'Queue' as never },
+      'onLimit must be one of Reject, Wait, got "Queue"',
+    ],
+    [
+      'a negative maxWait',
+      { maxWaitMs: -1 },
+      'maxWaitMs must be a number in [0, 86400000], got -1',
+    ],
+  ])('refuses %s, naming the field and the range', (_name, options, message) => {
+    let caught: unknown;
+    try {
+      limiter(options);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isInvalidOptionError(caught)).toBe(true);
+    expect((caught as Error).message).toBe(`rate limiter "agent": ${message}`);
+  });
+});
