@@ -1,0 +1,122 @@
+/**
+ * Builders for guard tests: a guard on a manual clock with named targets, scripted
+ * outcomes for the guarded function, and a driver that moves the clock until a call settles.
+ */
+import { APIError } from '@anthropic-ai/sdk';
+import type { BreakerOptionsInput } from './breakerOptions.ts';
+import { Bulkhead, type BulkheadOptionsInput } from './bulkhead.ts';
+import { CircuitBreaker } from './circuitBreaker.ts';
+import { Guard, type GuardConfig } from './guard.ts';
+import type { GuardAttempt } from './guardAttempt.ts';
+import { RateLimiter, type RateLimiterOptionsInput } from './rateLimiter.ts';
+import { ManualClock } from '../time/clock.ts';
+
+export interface GuardFixtureOptions {
+  readonly targets?: readonly string[];
+  readonly breaker?: BreakerOptionsInput;
+  readonly breakers?: Readonly<Record<string, BreakerOptionsInput>>;
+  readonly limiter?: RateLimiterOptionsInput;
+  readonly bulkhead?: BulkheadOptionsInput;
+  readonly guard?: Partial<Pick<GuardConfig, 'timeout' | 'retry' | 'fallback' | 'random'>>;
+}
+
+export function guardFixture(options: GuardFixtureOptions = {}) {
+  const clock = new ManualClock(Date.parse('2025-06-01T12:00:00Z'));
+  const names = options.targets ?? ['primary'];
+  const breakers = new Map(
+    names.map((name) => [
+      name,
+      new CircuitBreaker({
+        name,
+        clock,
+        options: options.breakers?.[name] ?? options.breaker ?? {},
+      }),
+    ]),
+  );
+  const limiter =
+    options.limiter && new RateLimiter({ name: 'agent', clock, options: options.limiter });
+  const bulkhead =
+    options.bulkhead && new Bulkhead({ name: 'agent', clock, options: options.bulkhead });
+  const guard = new Guard({
+    name: 'agent',
+    clock,
+    random: () => 0.5,
+    targets: names.map((name) => ({ name, breaker: breakers.get(name) as CircuitBreaker })),
+    ...(limiter ? { limiter } : {}),
+    ...(bulkhead ? { bulkhead } : {}),
+    ...options.guard,
+  });
+  return {
+    clock,
+    guard,
+    limiter,
+    bulkhead,
+    breaker: (name = names[0] ?? 'primary') => breakers.get(name) as CircuitBreaker,
+  };
+}
+
+/** What one scripted attempt does. */
+export type Outcome = 'ok' | 'hang' | number | Error;
+
+/** A guarded function that plays `script` one outcome per attempt and records each attempt. */
+export function scripted(clock: { now(): number }, script: readonly Outcome[]) {
+  const attempts: { target: string; attempt: number; at: number; fallbackUsed: boolean }[] = [];
+  const fn = (a: GuardAttempt): Promise<string> => {
+    attempts.push({
+      target: a.target,
+      attempt: a.attempt,
+      at: clock.now(),
+      fallbackUsed: a.fallbackUsed,
+    });
+    const outcome = script[attempts.length - 1] ?? 'ok';
+    if (outcome === 'ok') return Promise.resolve(`ok from ${a.target}`);
+    if (outcome === 'hang') return new Promise(() => undefined);
+    if (typeof outcome === 'number') return Promise.reject(httpError(outcome));
+    return Promise.reject(outcome);
+  };
+  return { fn, attempts };
+}
+
+export function httpError(
+  status: number,
+  headers: Record<string, string> = {},
+  errorCode?: string,
+): APIError {
+  const type =
+    status === 529
+      ? 'overloaded_error'
+      : status === 429
+        ? 'rate_limit_error'
+        : status >= 500
+          ? 'api_error'
+          : 'invalid_request_error';
+  const error = {
+    type,
+    message: `${status}`,
+    ...(errorCode ? { details: { error_code: errorCode } } : {}),
+  };
+  return APIError.generate(status, { type: 'error', error }, undefined, new Headers(headers));
+}
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 30; i++) await Promise.resolve();
+}
+
+/** Moves the clock in `stepMs` steps until `promise` settles; returns how it settled. */
+export async function drive<T>(
+  clock: ManualClock,
+  promise: Promise<T>,
+  stepMs = 10,
+): Promise<{ value?: T; error?: unknown }> {
+  let result: { value?: T; error?: unknown } | undefined;
+  promise.then(
+    (value) => (result = { value }),
+    (error: unknown) => (result = { error }),
+  );
+  for (let i = 0; i < 1_000_000; i++) {
+    await flush();
+    if (result !== undefined) return result;
+    clock.advance(stepMs);
+  }
+  throw new Error('the call never settled');
+}
