@@ -1,0 +1,73 @@
+/**
+ * What the demo knows about the cluster while traffic runs, refreshed in the background:
+ * the agent's pods (where to send requests) and the breaker policy's status (what
+ * `kubectl get cbp` would say). Reads go through the API, never through kubectl, so that a
+ * refresh costs milliseconds.
+ */
+import type { KubeClient } from '../runtime/src/kube/kubeClient.ts';
+import { Kinds } from '../runtime/src/kube/resourceKinds.ts';
+import type { CircuitBreakerPolicy } from '../runtime/src/api/resources.ts';
+import { agentPods, type AgentPod } from './agentPods.ts';
+import { BREAKER_POLICY_NAME, DEMO_NAMESPACE } from './demoLayout.ts';
+
+export type BreakerStatus = NonNullable<CircuitBreakerPolicy['status']>;
+
+export class ClusterView {
+  readonly #client: KubeClient;
+  #pods: readonly AgentPod[] = [];
+  #breaker: BreakerStatus = {};
+  #timer: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+
+  constructor(client: KubeClient) {
+    this.#client = client;
+  }
+
+  get pods(): readonly AgentPod[] {
+    return this.#pods;
+  }
+
+  get breaker(): BreakerStatus {
+    return this.#breaker;
+  }
+
+  async start(intervalMs = 500): Promise<void> {
+    await this.refresh();
+    this.#timer = setInterval(() => {
+      this.#refreshing ??= this.refresh().finally(() => {
+        this.#refreshing = undefined;
+      });
+    }, intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#refreshing;
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      const [pods, policy] = await Promise.all([
+        agentPods(this.#client),
+        this.#client.get<CircuitBreakerPolicy>(
+          Kinds.CircuitBreakerPolicy,
+          DEMO_NAMESPACE,
+          BREAKER_POLICY_NAME,
+        ),
+      ]);
+      this.#pods = pods;
+      this.#breaker = policy?.status ?? {};
+    } catch {
+      // Keep the last view; the next refresh tries again.
+    }
+  }
+
+  /** `Open 3/3, trips 6` */
+  breakerSummary(): string {
+    const b = this.#breaker;
+    const total = b.replicas?.total ?? 0;
+    const open = b.replicas?.open ?? 0;
+    return `breaker ${b.state ?? '?'} ${open}/${total} open, trips ${b.trips ?? 0}`;
+  }
+}

@@ -1,0 +1,71 @@
+/** What `make up` prints when the environment is running: the commands to poke at it. */
+import { dirname, relative } from 'node:path';
+import { agentPods } from './agentPods.ts';
+import { DEMO_NAMESPACE, RATE_LIMIT_POLICY_NAME } from './demoLayout.ts';
+import type { Environment } from './environment.ts';
+
+export async function nextSteps(environment: Environment): Promise<string> {
+  const { state, provider, layout } = environment;
+  const pods = await agentPods(environment.client);
+  const first = pods.find((p) => p.ready);
+  const agentUrl = first?.url ?? 'http://127.0.0.1:<port>';
+  const kubectlDir = state.kubectl === undefined ? undefined : dirname(state.kubectl);
+  const lines = [
+    `The demo environment is up (namespace ${DEMO_NAMESPACE}, ${pods.length} agent pods, ` +
+      (provider.kind === 'simulator'
+        ? `LLM simulator at ${provider.url}).`
+        : 'the real Anthropic API).'),
+    '',
+    'Point kubectl at it (this kubectl matches the cluster; /usr/bin/kubectl may not):',
+    `  export KUBECONFIG=${state.kubeconfig ?? '.breakwater/kubeconfig'}`,
+    ...(kubectlDir === undefined ? [] : [`  export PATH=${kubectlDir}:$PATH`]),
+    '',
+    'Look at the agent and its policies:',
+    `  kubectl get agd,cbp,rlp -n ${DEMO_NAMESPACE}`,
+    `  kubectl get pods -n ${DEMO_NAMESPACE} -o custom-columns='POD:.metadata.name,PORTS:.metadata.annotations.localnode\\.breakwater\\.dev/ports,BREAKERS:.metadata.annotations.breakwater\\.dev/breakers'`,
+    '',
+    'Call the agent (each pod is a local process; the PORTS column above has every pod):',
+    ...pods.map((p) => `  # ${p.name}: ${p.url ?? 'no port yet'}`),
+    `  curl -s ${agentUrl}/v1/agent/invoke -H 'content-type: application/json' -d '{"input":"hello"}'`,
+    `  curl -s ${agentUrl}/v1/messages -H 'content-type: application/json' \\`,
+    `    -d '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hello"}]}'`,
+  ];
+  if (provider.kind === 'simulator') {
+    lines.push(
+      '',
+      'Make the provider fall over, send a few requests, and watch the breaker open:',
+      `  curl -s -X POST ${provider.url}/_sim/faults -H 'content-type: application/json' -d '{"status":529,"rate":1}'`,
+      `  for i in $(seq 10); do curl -s -o /dev/null -w '%{http_code} ' ${agentUrl}/v1/agent/invoke -H 'content-type: application/json' -d '{"input":"hi"}'; done; echo`,
+      `  kubectl get cbp -n ${DEMO_NAMESPACE}`,
+      `  curl -s -X DELETE ${provider.url}/_sim/faults        # the provider recovers`,
+      `  curl -s ${provider.url}/_sim/stats`,
+    );
+  }
+  lines.push(
+    '',
+    'Edit a policy live (every replica applies it within a second, no restart):',
+    `  kubectl patch rlp ${RATE_LIMIT_POLICY_NAME} -n ${DEMO_NAMESPACE} --type merge -p '{"spec":{"requests":{"perSecond":1,"burst":1}}}'`,
+    `  kubectl get agd -n ${DEMO_NAMESPACE} -o jsonpath='{.items[0].status.policy}'; echo`,
+  );
+  if (first?.metricsUrl !== undefined) {
+    lines.push(
+      `  curl -s ${first.metricsUrl}/debug/policy       # what the pod runs; also /debug/breakers, /metrics`,
+    );
+  }
+  const prometheus = state.endpoints.prometheus;
+  if (prometheus !== undefined) {
+    lines.push(
+      '',
+      `Prometheus: ${prometheus} (targets: ${prometheus}/targets, alerts: ${prometheus}/alerts).`,
+      'With the 529 fault in place and traffic flowing, CircuitBreakerOpen goes pending, then fires after 2 minutes:',
+      `  while true; do curl -s -o /dev/null ${agentUrl}/v1/agent/invoke -H 'content-type: application/json' -d '{"input":"hi"}'; sleep 1; done`,
+      `  curl -s '${prometheus}/api/v1/query?query=circuit_breaker_state' | head -c 600; echo`,
+    );
+  }
+  lines.push(
+    '',
+    `Logs: ${relative(layout.repoRoot, layout.logDir)}/ (simulator, operator${prometheus === undefined ? '' : ', prometheus'}) and .breakwater/localnode/pods/.`,
+    'Stop it all: make down',
+  );
+  return lines.join('\n');
+}
