@@ -1,0 +1,75 @@
+-- Argo CD health of a Breakwater AgentDeployment, read from the status the operator writes.
+-- Order matters: a stale status says nothing about the current spec, a stalled agent will not
+-- recover by waiting, and an open breaker is an outage even while every pod is ready.
+local hs = {}
+
+local function condition(conditions, type)
+  if conditions == nil then return nil end
+  for _, c in ipairs(conditions) do
+    if c.type == type then return c end
+  end
+  return nil
+end
+
+local function described(c, fallback)
+  if c ~= nil and c.message ~= nil and c.message ~= "" then return c.message end
+  return fallback
+end
+
+local status = obj.status
+local generation = obj.metadata.generation or 0
+if status == nil or status.observedGeneration == nil then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the Breakwater operator to report status"
+  return hs
+end
+if status.observedGeneration < generation then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to observe generation " .. generation ..
+    " (status is for " .. status.observedGeneration .. ")"
+  return hs
+end
+
+local conditions = status.conditions
+local stalled = condition(conditions, "Stalled")
+if stalled ~= nil and stalled.status == "True" then
+  hs.status = "Degraded"
+  hs.message = stalled.reason .. ": " .. described(stalled, "the agent cannot make progress")
+  return hs
+end
+
+local breaker = status.breaker
+if breaker ~= nil and (breaker.state == "Open" or breaker.state == "Degraded") then
+  hs.status = "Degraded"
+  hs.message = "Provider circuit breaker open on " .. (breaker.open or 0) .. "/" ..
+    (breaker.total or 0) .. " replicas: calls fail fast or go to fallback models"
+  return hs
+end
+
+local ready = condition(conditions, "Ready")
+if ready == nil or ready.status ~= "True" then
+  local reconciling = condition(conditions, "Reconciling")
+  hs.status = "Progressing"
+  hs.message = described(ready, described(reconciling, "Waiting for the agent to become ready"))
+  return hs
+end
+
+local applied = condition(conditions, "PoliciesApplied")
+if applied ~= nil and applied.status ~= "True" then
+  hs.status = "Progressing"
+  hs.message = "Policy rolling out: " .. described(applied, "not every replica runs it yet")
+  return hs
+end
+
+if breaker ~= nil and breaker.state == "HalfOpen" then
+  hs.status = "Progressing"
+  hs.message = "Provider circuit breaker half-open: probing whether the provider has recovered"
+  return hs
+end
+
+hs.status = "Healthy"
+hs.message = described(ready, "Ready")
+if status.policy ~= nil and status.policy.hash ~= nil then
+  hs.message = hs.message .. ", policy " .. status.policy.hash
+end
+return hs
