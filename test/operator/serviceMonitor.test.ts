@@ -1,0 +1,161 @@
+/**
+ * ServiceMonitors follow the cluster: while the monitoring.coreos.com CRD is absent an agent
+ * that asks for one says `MonitoringConfigured=False` (ServiceMonitorCRDMissing) instead of
+ * failing; once the CRD is installed the operator creates the ServiceMonitor without being
+ * told, and removes it when the agent stops asking.
+ *
+ * The CRD is cluster-wide: this file installs a minimal stand-in and deletes it afterwards.
+ */
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { KubeObject } from '../../runtime/src/kube/kubeObject.ts';
+import { Kinds } from '../../runtime/src/kube/resourceKinds.ts';
+import { installCrds } from '../api/apiInstallation.ts';
+import { agentDeployment, providerSecret } from '../support/agentFixtures.ts';
+import {
+  api,
+  applyObjects,
+  condition,
+  getAgent,
+  mergePatch,
+} from '../support/breakwaterCluster.ts';
+import { kubectl, uniqueNamespace, type TestNamespace } from '../support/kube.ts';
+import { eventually, startOperator, stopOperators } from '../support/operator.ts';
+
+jest.setTimeout(180_000);
+
+const AGENT = 'watched';
+const CRD = 'servicemonitors.monitoring.coreos.com';
+
+/** Just enough of the Prometheus Operator's CRD for the API server to store ServiceMonitors. */
+function serviceMonitorCrd(): object {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: CRD, labels: { 'breakwater.dev/test': 'true' } },
+    spec: {
+      group: 'monitoring.coreos.com',
+      scope: 'Namespaced',
+      names: {
+        kind: 'ServiceMonitor',
+        listKind: 'ServiceMonitorList',
+        plural: 'servicemonitors',
+        singular: 'servicemonitor',
+      },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              properties: {
+                spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+async function deleteCrd(): Promise<void> {
+  await kubectl(['delete', 'crd', CRD, '--ignore-not-found', '--wait=true', '--timeout=60s']);
+}
+
+interface ServiceMonitor extends KubeObject {
+  spec?: {
+    selector?: { matchLabels?: Record<string, string> };
+    endpoints?: { port?: string; path?: string; interval?: string }[];
+  };
+}
+
+let ns: TestNamespace;
+
+beforeAll(async () => {
+  await installCrds();
+  await deleteCrd();
+  ns = await uniqueNamespace('op-monitor');
+  await startOperator({ namespace: ns.name });
+}, 120_000);
+
+afterAll(async () => {
+  await stopOperators();
+  await ns.cleanup();
+  await deleteCrd();
+});
+
+describe('an agent that asks for a ServiceMonitor', () => {
+  it('says ServiceMonitorCRDMissing while the CRD is absent', async () => {
+    await applyObjects(
+      ns.name,
+      providerSecret(),
+      agentDeployment(AGENT, {
+        providerURL: 'http://127.0.0.1:9',
+        replicas: 0,
+        spec: {
+          monitoring: {
+            serviceMonitor: { enabled: true, interval: '15s', labels: { release: 'prom' } },
+          },
+        },
+      }),
+    );
+    const agent = await eventually(
+      async () => {
+        const a = await getAgent(ns.name, AGENT);
+        return condition(a, 'MonitoringConfigured') !== undefined && a;
+      },
+      { timeoutMs: 30_000, description: 'a MonitoringConfigured condition' },
+    );
+    expect(condition(agent, 'MonitoringConfigured')).toMatchObject({
+      status: 'False',
+      reason: 'ServiceMonitorCRDMissing',
+    });
+    // The rest of the agent is fine: a missing optional CRD is not a reason to stall.
+    expect(condition(agent, 'Ready')?.status).toBe('True');
+    expect(condition(agent, 'Stalled')?.status).toBe('False');
+  });
+
+  it('gets its ServiceMonitor once the CRD is installed', async () => {
+    await kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], {
+      input: JSON.stringify(serviceMonitorCrd()),
+    });
+    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${CRD}`]);
+    const monitor = await eventually(
+      () => api().get<ServiceMonitor>(Kinds.ServiceMonitor, ns.name, AGENT),
+      { timeoutMs: 60_000, description: `ServiceMonitor ${AGENT}` },
+    );
+    const agent = await eventually(
+      async () => {
+        const a = await getAgent(ns.name, AGENT);
+        return condition(a, 'MonitoringConfigured')?.status === 'True' && a;
+      },
+      { timeoutMs: 30_000, description: 'MonitoringConfigured=True' },
+    );
+    expect(condition(agent, 'MonitoringConfigured')?.reason).toBe('ServiceMonitorApplied');
+    expect(monitor.metadata?.labels).toMatchObject({ release: 'prom' });
+    expect(monitor.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'AgentDeployment', uid: agent.metadata.uid }),
+    ]);
+    expect(monitor.spec).toEqual({
+      selector: { matchLabels: { 'breakwater.dev/agent': AGENT } },
+      endpoints: [{ port: 'metrics', path: '/metrics', interval: '15s' }],
+    });
+  });
+
+  it('loses its ServiceMonitor when it stops asking for one', async () => {
+    await mergePatch(ns.name, `agd/${AGENT}`, {
+      spec: { monitoring: { serviceMonitor: { enabled: false } } },
+    });
+    await eventually(
+      async () => (await api().get(Kinds.ServiceMonitor, ns.name, AGENT)) === undefined,
+      { timeoutMs: 30_000, description: `ServiceMonitor ${AGENT} to be deleted` },
+    );
+    const agent = await getAgent(ns.name, AGENT);
+    expect(condition(agent, 'MonitoringConfigured')).toMatchObject({
+      status: 'True',
+      reason: 'NotRequested',
+    });
+  });
+});
