@@ -1,0 +1,50 @@
+# syntax=docker/dockerfile:1
+# One image, three entrypoints on PATH: breakwater-operator, breakwater-runtime (the default)
+# and breakwater-llm-sim. Non-root (uid 65532), nothing written to disk at run time, so it
+# runs with a read-only root filesystem.
+#
+#   make image                      # docker build -t ghcr.io/breakwater-dev/breakwater:<version> .
+ARG NODE_IMAGE=node:24-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+
+# Compile TypeScript to dist/.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# `npm ci` rejects this lock file over platform-specific optional packages; `npm install`
+# still installs exactly the locked versions (see the Makefile's setup target).
+RUN npm install --no-audit --no-fund --ignore-scripts --loglevel=error
+COPY tsconfig.json tsconfig.build.json ./
+COPY operator/src operator/src
+COPY runtime/src runtime/src
+RUN npx tsc -p tsconfig.build.json \
+ && find dist -name '*.test.js*' -delete
+
+# Production dependencies only, and a launcher per package.json "bin" entry: distroless has
+# no /usr/bin/env for the `#!/usr/bin/env node` line, so each launcher names node itself.
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts --loglevel=error \
+ && rm -f package-lock.json \
+ && mkdir -p /launchers \
+ && node -e ' \
+      const { writeFileSync } = require("node:fs"); \
+      for (const [name, file] of Object.entries(require("/app/package.json").bin)) \
+        writeFileSync(`/launchers/${name}`, `#!/nodejs/bin/node\nimport(${JSON.stringify("/app/" + file)});\n`, { mode: 0o555 });'
+
+FROM ${RUNTIME_IMAGE}
+LABEL org.opencontainers.image.title="breakwater" \
+      org.opencontainers.image.description="Breakwater operator and agent runtime" \
+      org.opencontainers.image.source="https://github.com/breakwater-dev/breakwater" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV NODE_ENV=production \
+    PATH=/usr/local/bin:/nodejs/bin:/usr/bin:/bin
+WORKDIR /app
+COPY --from=deps /app/package.json ./package.json
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=deps /launchers/ /usr/local/bin/
+USER 65532:65532
+EXPOSE 8080 9090
+ENTRYPOINT ["breakwater-runtime"]

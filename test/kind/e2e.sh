@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# make e2e-kind: Breakwater on a real kubelet. Creates a kind cluster, builds the image and
+# loads it into the cluster's node, installs the chart, checks that the operator reconciles
+# the sample agents into Ready pods of the same image, runs the integration suite against the
+# cluster through its kubeconfig (BREAKWATER_KUBECONFIG — the suite that runs on the local
+# cluster, unchanged), and deletes the cluster whatever happened.
+#
+# The chart's operator watches only its own namespace: the suite starts operators of its own
+# for the namespaces it creates, and two operators must not reconcile the same agents.
+#
+#   test/kind/e2e.sh
+#
+#   KIND_CLUSTER       cluster name                 (default breakwater-e2e)
+#   KIND_NODE_IMAGE    kindest/node image           (default: kind's own)
+#   IMAGE              image to build and load      (default ghcr.io/breakwater-dev/breakwater:e2e)
+#   E2E_TESTS          jest path patterns to run    (default test/ — the whole integration project)
+#   KEEP_CLUSTER=1     keep the cluster afterwards (its kubeconfig is printed)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+export PATH="$root/.breakwater/node/bin:$root/node_modules/.bin:$PATH"
+
+cluster=${KIND_CLUSTER:-breakwater-e2e}
+image=${IMAGE:-ghcr.io/breakwater-dev/breakwater:e2e}
+tests=${E2E_TESTS:-test/}
+namespace=breakwater-system
+samples=breakwater-samples
+work="$root/.breakwater/kind/$cluster"
+kubeconfig="$work/kubeconfig"
+
+say() { printf '>> %s\n' "$*" >&2; }
+fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Fail fast, before building anything, when the host cannot run kind.
+command -v docker >/dev/null 2>&1 || fail "make e2e-kind needs Docker, and there is no docker command"
+docker info >/dev/null 2>&1 ||
+  fail "make e2e-kind needs a running Docker engine; \`docker info\` cannot reach one (is the daemon up, may this user use its socket?)"
+command -v kind >/dev/null 2>&1 ||
+  fail "make e2e-kind needs kind (https://kind.sigs.k8s.io): go install sigs.k8s.io/kind@latest"
+
+helm=$(test/cluster/build-helm.sh)
+if [[ -n "${BREAKWATER_KUBECTL:-}" ]]; then
+  kubectl=$BREAKWATER_KUBECTL
+else
+  kubectl="$(test/cluster/build-binaries.sh kubectl)/kubectl"
+fi
+
+if kind get clusters 2>/dev/null | grep -qx "$cluster"; then
+  fail "a kind cluster named $cluster exists already; delete it (kind delete cluster --name $cluster) or set KIND_CLUSTER"
+fi
+
+cleanup() {
+  local status=$?
+  if [[ "${KEEP_CLUSTER:-}" == "1" ]]; then
+    say "kept kind cluster $cluster (KEEP_CLUSTER=1): KUBECONFIG=$kubeconfig; kind delete cluster --name $cluster removes it"
+  else
+    say "deleting kind cluster $cluster"
+    kind delete cluster --name "$cluster" >/dev/null 2>&1 || true
+    rm -rf "$work"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+
+mkdir -p "$work"
+say "building $image"
+docker build --tag "$image" "$root"
+
+say "creating kind cluster $cluster"
+kind create cluster --name "$cluster" --kubeconfig "$kubeconfig" --wait 120s \
+  ${KIND_NODE_IMAGE:+--image "$KIND_NODE_IMAGE"}
+
+say "loading $image into the cluster's nodes"
+kind load docker-image "$image" --name "$cluster"
+
+k() { "$kubectl" --kubeconfig "$kubeconfig" "$@"; }
+
+say "installing the chart into $namespace, watching $samples"
+k create namespace "$samples"
+"$helm" install breakwater charts/breakwater \
+  --kubeconfig "$kubeconfig" \
+  --namespace "$namespace" --create-namespace \
+  --set image.repository="${image%:*}" --set image.tag="${image##*:}" \
+  --set image.pullPolicy=Never \
+  --set watchNamespace="$samples" \
+  --set replicaCount=2 --set podDisruptionBudget.enabled=true \
+  --wait --timeout 3m
+k -n "$namespace" rollout status deployment/breakwater --timeout=2m
+
+say "applying the sample agents; the operator must bring them up Ready"
+k -n "$samples" apply --server-side -k config/samples
+if ! k -n "$samples" wait agentdeployment --all --for=condition=Ready --timeout=5m; then
+  k -n "$samples" get agentdeployments,deployments,pods -o wide >&2 || true
+  k -n "$namespace" logs deployment/breakwater --tail=50 >&2 || true
+  fail "the sample agents did not become Ready"
+fi
+
+say "running the suite ($tests) against the kind cluster"
+# The suite takes the cluster from BREAKWATER_KUBECONFIG and starts nothing of its own;
+# BREAKWATER_CHART_IMAGE tells the chart tests which image the nodes have.
+BREAKWATER_KUBECONFIG="$kubeconfig" \
+  BREAKWATER_KUBECTL="$kubectl" \
+  BREAKWATER_CHART_IMAGE="$image" \
+  NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning" \
+  jest --ci --selectProjects integration --testPathPatterns "$tests"
