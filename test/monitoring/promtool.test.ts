@@ -194,7 +194,7 @@ describe('a live scrape of the runtime', () => {
     await sim.setFault({ status: 529, count: 2 });
     for (let i = 0; i < 2; i++) await ask();
     scrape = await runtime.metrics();
-  });
+  }, 60_000);
 
   afterAll(async () => {
     await runtime?.stop();
@@ -227,7 +227,7 @@ describe('a live scrape of the operator', () => {
     await installCrds();
     const ns = await uniqueNamespace('bw-promtool');
     namespace = ns;
-    const started = await startOperator({ namespace: ns.name, logLevel: 'warn' });
+    const started = await startOperator({ namespace: ns.name });
     operator = started;
     const policies = [
       { kind: 'CircuitBreakerPolicy', spec: {} },
@@ -250,7 +250,7 @@ describe('a live scrape of the operator', () => {
       },
       { timeoutMs: 30_000, description: 'the operator to count a RateLimitPolicy reconcile' },
     );
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await operator?.stop();
