@@ -1,0 +1,137 @@
+/**
+ * The kube-apiserver goes away and comes back (an upgrade, a crash): the operator's watches
+ * and the runtime's ConfigMap watch resume by themselves, and a policy edit made afterwards
+ * still reaches the running replica. Restarts the local cluster's API server, so it runs
+ * only there; other suites see a few seconds of outage.
+ */
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { installCrds } from '../api/apiInstallation.ts';
+import {
+  agentDeployment,
+  circuitBreakerPolicy,
+  providerSecret,
+  rateLimitPolicy,
+} from '../support/agentFixtures.ts';
+import { canRestartApiServer, restartApiServer } from '../support/apiServerRestart.ts';
+import {
+  agentPods,
+  appliedPolicyDocument,
+  applyObjects,
+  condition,
+  getAgent,
+  isPodReady,
+  isReadyAgent,
+  mergePatch,
+  podPolicyHash,
+} from '../support/breakwaterCluster.ts';
+import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
+import {
+  eventually,
+  startOperator,
+  stopOperators,
+  type OperatorProcess,
+} from '../support/operator.ts';
+import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+
+jest.setTimeout(240_000);
+
+const AGENT = 'steady';
+const local = await canRestartApiServer();
+
+let ns: TestNamespace;
+let sim: SimulatorHandle;
+let operator: OperatorProcess;
+
+beforeAll(async () => {
+  if (!local) return;
+  await installCrds();
+  ns = await uniqueNamespace('op-apiserver');
+  sim = await startSimulator({ seed: 17 });
+  operator = await startOperator({ namespace: ns.name });
+  await applyObjects(
+    ns.name,
+    providerSecret(),
+    circuitBreakerPolicy('cbp'),
+    rateLimitPolicy('rlp'),
+    agentDeployment(AGENT, {
+      providerURL: sim.url,
+      replicas: 1,
+      circuitBreakerPolicy: 'cbp',
+      rateLimitPolicy: 'rlp',
+    }),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  if (!local) return;
+  await stopOperators();
+  await sim.stop();
+  await ns.cleanup();
+});
+
+/** The replica runs the hash status names (other than `previous`), and status says so. */
+async function replicaApplied(
+  description: string,
+  timeoutMs: number,
+  previous?: string,
+): Promise<string> {
+  return eventually(
+    async () => {
+      const agent = await getAgent(ns.name, AGENT);
+      const hash = agent?.status?.policy?.hash;
+      const pods = (await agentPods(ns.name, AGENT)).filter(isPodReady);
+      return (
+        isReadyAgent(agent) &&
+        condition(agent, 'PoliciesApplied')?.status === 'True' &&
+        pods.length === 1 &&
+        pods.every((pod) => podPolicyHash(pod) === hash) &&
+        hash !== previous &&
+        hash
+      );
+    },
+    { timeoutMs, description },
+  );
+}
+
+const watchRestarts = async (): Promise<number> =>
+  (await operator.metrics())
+    .split('\n')
+    .filter((line) => line.startsWith('breakwater_operator_watch_restarts_total{'))
+    .filter((line) => !line.includes('reason="ended"'))
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+
+(local ? describe : describe.skip)('a kube-apiserver restart', () => {
+  it('is survived by the watches: a later policy edit still reaches the running replica', async () => {
+    const before = await replicaApplied('the replica to apply its first policy', 120_000);
+    const [pod] = await agentPods(ns.name, AGENT);
+
+    const timing = await restartApiServer();
+    process.stderr.write(
+      `[operator e2e] kube-apiserver stopped in ${String(timing.stopMs)} ms, ` +
+        `ready again in ${String(timing.readyMs)} ms\n`,
+    );
+    const editedAt = Date.now();
+    await mergePatch(ns.name, 'rlp/rlp', { spec: { requests: { perSecond: 4, burst: 8 } } });
+    const after = await replicaApplied(
+      'the edit made after the restart to be applied',
+      90_000,
+      before,
+    );
+    process.stderr.write(
+      `[operator e2e] policy edit after the restart applied by the replica in ` +
+        `${String(Date.now() - editedAt)} ms\n`,
+    );
+
+    expect(after).not.toBe(before);
+    expect((await appliedPolicyDocument(ns.name, AGENT))?.rateLimit.requests).toEqual({
+      perSecond: 4,
+      burst: 8,
+    });
+    // Same pod: the runtime reloaded through its resumed watch, it was not restarted.
+    expect((await agentPods(ns.name, AGENT)).map((p) => p.metadata?.uid)).toEqual([
+      pod?.metadata?.uid,
+    ]);
+    expect(operator.hasExited()).toBe(false);
+    expect(await watchRestarts()).toBeGreaterThan(0);
+  });
+});
