@@ -7,12 +7,14 @@
  *     --kubeconfig .breakwater/kubeconfig --state-dir .breakwater/localnode \
  *     --images test/cluster/images.json
  */
+import { networkInterfaces } from 'node:os';
 import { relative } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { HttpKubeClient } from '../../../runtime/src/kube/kubeClient.ts';
 import { systemClock } from '../../../runtime/src/time/clock.ts';
 import { localLauncher } from './containerProcess.ts';
 import { loadImageTable } from './imageTable.ts';
+import { acquireInstanceLock } from './instanceLock.ts';
 import { errorMessage, jsonLogger } from './log.ts';
 import { NodeAgent } from './nodeRegistration.ts';
 import { parseOptions, type LocalNodeOptions } from './options.ts';
@@ -25,7 +27,6 @@ import { ProcessRecords } from './processRecords.ts';
 import { backoffFrom } from './restartBackoff.ts';
 import { clusterAccessFrom } from './serviceAccountCredentials.ts';
 
-const podIP = '127.0.0.1';
 /** On shutdown no pod waits longer than this for its processes, so cluster-down stays quick. */
 const shutdownGraceCapMs = 10_000;
 /** What every process inherits from the local node's own environment; the rest is the pod's. */
@@ -33,6 +34,7 @@ const inheritedEnv = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
 
 async function main(options: LocalNodeOptions): Promise<void> {
   const log = jsonLogger().child({ component: 'local-node' });
+  const podIP = options.podIP === 'auto' ? hostAddress() : options.podIP;
   const clock = systemClock;
   const config = new KubeConfig();
   config.loadFromFile(options.kubeconfig);
@@ -40,6 +42,10 @@ async function main(options: LocalNodeOptions): Promise<void> {
   // Timers are unref'd (the Clock contract); this keeps the process up between events.
   const keepAlive = setInterval(() => undefined, 1 << 30);
 
+  const lock = acquireInstanceLock(options.stateDir);
+  process.on('exit', () => {
+    lock.release();
+  });
   const records = new ProcessRecords(options.stateDir);
   const reaped = await records.reapStale(log);
   if (reaped > 0)
@@ -150,6 +156,15 @@ async function untilItWorks(
       await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * 2 ** n)));
     }
   }
+}
+
+/**
+ * This host's first non-loopback IPv4 address, for --pod-ip auto: EndpointSlices refuse
+ * loopback addresses, so Services only get endpoints with a pod IP like this one.
+ */
+function hostAddress(): string {
+  const addresses = Object.values(networkInterfaces()).flatMap((list) => list ?? []);
+  return addresses.find((a) => a.family === 'IPv4' && !a.internal)?.address ?? '127.0.0.1';
 }
 
 /** `test/cluster/images.json` inside the checkout, the absolute path elsewhere. */

@@ -37,6 +37,7 @@ describe('parseOptions', () => {
     ['rejects an unknown flag', ['--kubeconfig=/k', '--bogus=1'], /unknown argument --bogus/],
     ['requires a kubeconfig', ['--state-dir=/s'], /--kubeconfig is required/],
     ['rejects a flag without a value', ['--kubeconfig'], /--kubeconfig needs a value/],
+    ['rejects a pod IP that is not an address', ['--kubeconfig=/k', '--pod-ip=home'], /--pod-ip/],
     [
       'rejects a back-off that is not a number',
       ['--kubeconfig=/k', '--restart-backoff-base-ms=soon'],

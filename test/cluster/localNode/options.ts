@@ -1,4 +1,5 @@
 /** The local node's command line. */
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,11 +13,14 @@ export interface LocalNodeOptions {
   readonly kubeletVersion: string;
   /** The checkout, for `${repo}` in the image table. */
   readonly repo: string;
+  /** Every pod's status.podIP: an address, or `auto` for this host's first non-loopback IPv4. */
+  readonly podIP: string;
 }
 
 export const usage = `usage: main.ts --kubeconfig <path> [--state-dir .breakwater/localnode]
   [--images test/cluster/images.json] [--node-name local-node]
-  [--restart-backoff-base-ms 10000] [--kubelet-version v1.36.3] [--repo <checkout>]`;
+  [--restart-backoff-base-ms 10000] [--kubelet-version v1.36.3] [--repo <checkout>]
+  [--pod-ip 127.0.0.1|auto|<address>]`;
 
 const defaultRepo = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '');
 
@@ -28,6 +32,7 @@ const flags = {
   '--restart-backoff-base-ms': 'restartBackoffBaseMs',
   '--kubelet-version': 'kubeletVersion',
   '--repo': 'repo',
+  '--pod-ip': 'podIP',
 } as const;
 
 type FlagName = keyof typeof flags;
@@ -57,6 +62,9 @@ export function parseOptions(argv: readonly string[], cwd: string): LocalNodeOpt
     );
   }
   const kubeletVersion = values.kubeletVersion ?? 'v1.36.3';
+  if (values.podIP !== undefined && values.podIP !== 'auto' && isIP(values.podIP) === 0) {
+    throw new Error(`--pod-ip must be an IP address or auto, got ${values.podIP}`);
+  }
   return {
     kubeconfig: resolve(cwd, values.kubeconfig),
     stateDir: resolve(cwd, values.stateDir ?? '.breakwater/localnode'),
@@ -70,5 +78,6 @@ export function parseOptions(argv: readonly string[], cwd: string): LocalNodeOpt
     restartBackoffBaseMs: base,
     kubeletVersion,
     repo,
+    podIP: values.podIP ?? '127.0.0.1',
   };
 }

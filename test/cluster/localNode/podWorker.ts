@@ -50,7 +50,7 @@ export interface PodWorkerDeps {
   /** The image table, read afresh for each container start so edits apply without a restart. */
   readonly images: () => Promise<ImageTable>;
   readonly records: ProcessRecords;
-  /** Every pod's IP: the host's loopback address. */
+  /** Every pod's IP (status.podIP and its fieldRef): 127.0.0.1 unless --pod-ip says otherwise. */
   readonly podIP: string;
   /** The environment every process starts from (PATH, HOME, ...), before the pod's own. */
   readonly baseEnv: Readonly<Record<string, string>>;
@@ -315,7 +315,8 @@ export class PodWorker implements PodRunner {
         logPath: join(this.#dir, `${container.name}.log`),
       },
       probeTarget: {
-        host: this.#deps.podIP,
+        // Probes go through loopback, which reaches a process however it binds locally.
+        host: '127.0.0.1',
         resolvePort: (port) => resolvePort(port, this.#pod, container, this.#ports),
         env,
         cwd,
