@@ -115,6 +115,8 @@ interface EchoOptions {
   readonly env?: object[];
   readonly readinessProbe?: object;
   readonly args?: string[];
+  readonly livenessProbe?: object;
+  readonly terminationGracePeriodSeconds?: number;
 }
 
 /** A Deployment of the echo fixture written as for a real cluster: port 8080, $(PORT_HTTP) in args. */
@@ -129,7 +131,7 @@ function echoDeployment(name: string, options: EchoOptions = {}): object {
       template: {
         metadata: { labels: { app: name } },
         spec: {
-          terminationGracePeriodSeconds: 5,
+          terminationGracePeriodSeconds: options.terminationGracePeriodSeconds ?? 5,
           containers: [
             {
               name: 'echo',
@@ -145,6 +147,9 @@ function echoDeployment(name: string, options: EchoOptions = {}): object {
                 httpGet: { path: '/readyz', port: 'http' },
                 periodSeconds: 1,
               },
+              ...(options.livenessProbe === undefined
+                ? {}
+                : { livenessProbe: options.livenessProbe }),
             },
           ],
         },
@@ -376,6 +381,47 @@ describe('local node', () => {
       { timeoutMs, description: 'a restart of the crashing container' },
     );
     expect(status.lastState?.terminated?.exitCode).toBe(3);
+  });
+
+  it('restarts a container whose liveness probe fails', async () => {
+    await apply(
+      echoDeployment('unlive', {
+        // A numeric probe port reaches the container port's local port.
+        livenessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
+      }),
+    );
+    const [pod] = await waitForReadyPods('unlive', 1);
+    if (pod === undefined) throw new Error('no pod');
+    const pid = pidOf(pod);
+    await post(localPort(pod), '/live/false');
+    const restarted = await waitFor(
+      async () => {
+        const [p] = await podsOf('unlive');
+        const s = p?.status?.containerStatuses?.[0];
+        return s !== undefined && s.restartCount >= 1 && s.state?.running !== undefined
+          ? p
+          : undefined;
+      },
+      { timeoutMs, description: 'the unlive container to be restarted' },
+    );
+    expect(processAlive(pid)).toBe(false);
+    expect(pidOf(restarted)).not.toBe(pid);
+  });
+
+  it('kills a process that ignores SIGTERM once the grace period is over', async () => {
+    await apply(
+      echoDeployment('stubborn', {
+        env: [{ name: 'IGNORE_SIGTERM', value: 'true' }],
+        terminationGracePeriodSeconds: 1,
+      }),
+    );
+    const [pod] = await waitForReadyPods('stubborn', 1);
+    if (pod === undefined) throw new Error('no pod');
+    const pid = pidOf(pod);
+
+    await kubectl(['delete', 'pod', '-n', ns.name, pod.metadata.name, '--wait=true']);
+
+    expect(processAlive(pid)).toBe(false);
   });
 
   it('gives the process a kubeconfig with a token of its service account', async () => {
