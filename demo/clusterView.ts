@@ -16,6 +16,7 @@ export class ClusterView {
   readonly #client: KubeClient;
   #pods: readonly AgentPod[] = [];
   #breaker: BreakerStatus = {};
+  #mostTrips = 0;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
 
@@ -29,6 +30,14 @@ export class ClusterView {
 
   get breaker(): BreakerStatus {
     return this.#breaker;
+  }
+
+  /**
+   * The most trips status has shown since the view started. Each replica counts its trips
+   * since its process started, so a pod that restarts takes its count with it.
+   */
+  get mostTrips(): number {
+    return this.#mostTrips;
   }
 
   async start(intervalMs = 500): Promise<void> {
@@ -58,6 +67,7 @@ export class ClusterView {
       ]);
       this.#pods = pods;
       this.#breaker = policy?.status ?? {};
+      this.#mostTrips = Math.max(this.#mostTrips, this.#breaker.trips ?? 0);
     } catch {
       // Keep the last view; the next refresh tries again.
     }

@@ -65,11 +65,11 @@ interface Timings {
 }
 
 const FULL: Timings = {
-  steadyMs: 10_000,
-  stormHoldMs: 6_000,
+  steadyMs: 12_000,
+  stormHoldMs: 8_000,
   stormMaxMs: 45_000,
   recoveryMaxMs: 60_000,
-  editHoldMs: 8_000,
+  editHoldMs: 10_000,
 };
 const QUICK: Timings = {
   steadyMs: 5_000,
@@ -341,7 +341,7 @@ async function runScenario(
     return {
       phases,
       total: traffic.total,
-      trips: view.breaker.trips ?? 0,
+      trips: view.mostTrips,
       reload,
       notes,
     };

@@ -8,7 +8,8 @@ import { dirname } from 'node:path';
 import type { ProcessIdentity, ProcessRecord } from '../test/cluster/supervisor.ts';
 import type { Provider } from './manifests.ts';
 
-export type ProcessName = 'simulator' | 'operator' | 'prometheus';
+/** What the environment runs besides the cluster and the agent's pods. */
+export type ProcessName = 'simulator' | 'operator' | 'prometheus' | 'scrape-targets';
 
 export interface DemoState {
   readonly version: 1;

@@ -49,7 +49,8 @@ import {
   type Provider,
 } from './manifests.ts';
 import { agentPods, type AgentPod } from './agentPods.ts';
-import { startPrometheus } from './prometheus.ts';
+import { preparePrometheus, targetHealth, waitForPrometheus } from './prometheus.ts';
+import { agentTargets, writeTargets } from './scrapeTargets.ts';
 import { freePort } from './localPorts.ts';
 
 export type Progress = (line: string) => void;
@@ -57,6 +58,13 @@ export type Progress = (line: string) => void;
 /** The environment variable every process the demo starts carries (the cluster's convention). */
 const MARKER_VARIABLE = 'BREAKWATER_CLUSTER';
 const NODE_ARGS = ['--no-warnings=ExperimentalWarning'];
+
+const PROCESS_LABELS: Readonly<Record<ProcessName, string>> = {
+  simulator: 'LLM simulator',
+  operator: 'operator',
+  prometheus: 'Prometheus',
+  'scrape-targets': "Prometheus' target refresher",
+};
 
 export interface StartOptions {
   readonly purpose: 'demo' | 'up';
@@ -313,32 +321,68 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   };
 }
 
+/**
+ * Prometheus and the process that keeps its list of agent pods current; each is recorded
+ * in the state file as soon as it runs.
+ */
 async function addPrometheus(
   current: DemoState,
   layout: DemoLayout,
   progress: Progress,
 ): Promise<DemoState> {
   progress('▸ Prometheus (scraping the agent pods and the operator, Breakwater rules loaded)');
-  const started = await startPrometheus({
+  let state = current;
+  const save = async (change: Partial<DemoState>): Promise<void> => {
+    state = { ...state, ...change };
+    await writeState(layout.stateFile, state);
+  };
+  const kubeconfig = required(state.kubeconfig, 'kubeconfig');
+  const previous = state.processes['scrape-targets'];
+  if (previous !== undefined) await stopProcess(previous, { graceMs: 5_000 });
+  const targetsFile = join(layout.prometheusDir, 'agent-targets.json');
+  await mkdir(layout.prometheusDir, { recursive: true });
+  await writeTargets(targetsFile, await agentTargets(HttpKubeClient.fromKubeconfig(kubeconfig)));
+  const refresher = await startProcess(layout, 'scrape-targets', [
+    join(layout.repoRoot, 'demo/targetRefresher.ts'),
+    '--kubeconfig',
+    kubeconfig,
+    '--out',
+    targetsFile,
+  ]);
+  await save({ processes: { ...state.processes, 'scrape-targets': refresher } });
+
+  const prepared = await preparePrometheus({
     layout,
-    kubeconfig: required(current.kubeconfig, 'kubeconfig'),
-    operatorMetrics: required(current.endpoints.operatorMetrics, 'operator metrics'),
+    operatorMetrics: required(state.endpoints.operatorMetrics, 'operator metrics'),
+    targetsFile,
     progress: (line) => {
       progress(`   ${line}`);
     },
-    start: (args, command) => startProcess(layout, 'prometheus', args, command),
-    afterStart: async (record, url) => {
-      const next = {
-        ...current,
-        processes: { ...current.processes, prometheus: record },
-        endpoints: { ...current.endpoints, prometheus: url },
-      };
-      await writeState(layout.stateFile, next);
-      current = next;
-    },
   });
-  progress(`   ready at ${started.url}`);
-  return current;
+  const prometheus = await startProcess(layout, 'prometheus', prepared.args, prepared.binary);
+  await save({
+    processes: { ...state.processes, prometheus },
+    endpoints: { ...state.endpoints, prometheus: prepared.url },
+  });
+  await waitForPrometheus(prepared.url, prometheus);
+  progress(
+    `   ready at ${prepared.url} (config ${relative(layout.repoRoot, prepared.configFile)}, ` +
+      `log ${relative(layout.repoRoot, prometheus.logFile)})`,
+  );
+  // The first scrapes come within one interval (5s): say what they found.
+  await waitFor(
+    async () => {
+      const health = await targetHealth(prepared.url);
+      const up = (job: string): number => health[job]?.['up'] ?? 0;
+      if (up('breakwater-operator') < 1 || up('breakwater-agents') < REPLICAS) return false;
+      progress(`   scraping the operator and ${up('breakwater-agents')} agent pods: all up`);
+      return true;
+    },
+    { what: 'Prometheus to scrape the operator and every agent pod', timeoutMs: 30_000 },
+  ).catch((err: unknown) => {
+    progress(`   ${errorMessage(err)}; see ${prepared.url}/targets`);
+  });
+  return state;
 }
 
 async function writeManifests(
@@ -470,7 +514,7 @@ async function stopRecorded(
           timeoutMs: 60_000,
         },
       ).catch((err: unknown) => {
-        progress(`   ${err instanceof Error ? err.message : String(err)}`);
+        progress(`   ${errorMessage(err)}`);
       });
       stopped.push(`namespace ${DEMO_NAMESPACE}`);
     } else {
@@ -478,16 +522,16 @@ async function stopRecorded(
     }
   }
 
-  const order: ProcessName[] = ['prometheus', 'operator', 'simulator'];
+  const order: ProcessName[] = ['prometheus', 'scrape-targets', 'operator', 'simulator'];
   for (const name of order) {
     const record = state.processes[name];
     if (record === undefined) continue;
     const outcome = await stopProcess(record, { graceMs: 10_000 });
     if (outcome !== 'not-running') {
       progress(
-        `▸ stopped the ${name} (pid ${record.pid}${outcome === 'killed' ? ', killed' : ''})`,
+        `▸ stopped the ${PROCESS_LABELS[name]} (pid ${record.pid}${outcome === 'killed' ? ', killed' : ''})`,
       );
-      stopped.push(name);
+      stopped.push(PROCESS_LABELS[name]);
     }
   }
 
@@ -606,6 +650,10 @@ export class Interrupted extends Error {
 
 export function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw new Interrupted();
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function required<T>(value: T | undefined, what: string): T {

@@ -3,84 +3,84 @@
  * agent's pods and the operator and evaluates Breakwater's alerting rules, so a user can
  * inject a fault and watch CircuitBreakerOpen go pending, then firing.
  *
- * The pods are found with Prometheus' own Kubernetes discovery through the local cluster's
- * kubeconfig; the local node gives each pod a local metrics port and records it in an
- * annotation, which a relabel rule turns into the scrape address. So a restarted pod (new
- * port) is followed without anything rewriting the configuration.
+ * Debian builds Prometheus without Kubernetes discovery, so the pods come from a file_sd
+ * file that demo/targetRefresher.ts keeps current (a restarted pod has a new local port).
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
 import type { ProcessRecord } from '../test/cluster/supervisor.ts';
 import { isAlive, logTail } from '../test/cluster/supervisor.ts';
-import { AGENT_LABEL } from '../operator/src/builders/labels.ts';
-import { portsAnnotation } from '../test/cluster/localNode/portAllocation.ts';
 import { DEMO_NAMESPACE, type DemoLayout } from './demoLayout.ts';
 import { freePort, portIsFree } from './localPorts.ts';
 
 const RULES_SOURCE = 'config/prometheus/breakwater-rules.yaml';
 const PREFERRED_PORT = 9090;
 
-export interface PrometheusOptions {
-  readonly layout: DemoLayout;
-  readonly kubeconfig: string;
-  /** The operator's `/metrics` URL. */
-  readonly operatorMetrics: string;
-  readonly progress: (line: string) => void;
-  /** Starts the process detached and records it (the environment's supervisor). */
-  readonly start: (args: readonly string[], command: string) => Promise<ProcessRecord>;
-  /** Called as soon as the process runs, so that it is recorded before any wait. */
-  readonly afterStart: (record: ProcessRecord, url: string) => Promise<void>;
+export interface PreparedPrometheus {
+  readonly binary: string;
+  readonly args: readonly string[];
+  readonly url: string;
+  readonly configFile: string;
 }
 
-export async function startPrometheus(options: PrometheusOptions): Promise<{ url: string }> {
+/**
+ * Writes prometheus.yml (checked with promtool) and the rules, and picks the port: 9090
+ * when it is free. The caller starts the process and records it.
+ */
+export async function preparePrometheus(options: {
+  readonly layout: DemoLayout;
+  /** The operator's `/metrics` URL. */
+  readonly operatorMetrics: string;
+  /** The file_sd file demo/targetRefresher.ts keeps current. */
+  readonly targetsFile: string;
+  readonly progress: (line: string) => void;
+}): Promise<PreparedPrometheus> {
   const { layout, progress } = options;
   const binary = await findPrometheus(layout, progress);
   const dir = layout.prometheusDir;
+  // Fresh data each time: series of an earlier environment's pods would only confuse.
+  await rm(join(dir, 'data'), { recursive: true, force: true });
   await mkdir(join(dir, 'data'), { recursive: true });
   const rules = await writeRules(layout);
-  const config = join(dir, 'prometheus.yml');
+  const configFile = join(dir, 'prometheus.yml');
   await writeFile(
-    config,
+    configFile,
     prometheusConfig({
-      kubeconfig: options.kubeconfig,
       operatorMetrics: options.operatorMetrics,
+      targetsFile: options.targetsFile,
       ruleFiles: rules === undefined ? [] : [rules],
     }),
   );
-  progress(`config ${config}${rules === undefined ? ' (no rules file found)' : ''}`);
-  await promtool(binary, ['check', 'config', config]);
-
+  if (rules === undefined) progress(`no rules loaded: ${RULES_SOURCE} does not exist`);
+  await promtool(binary, ['check', 'config', configFile]);
   const port = (await portIsFree(PREFERRED_PORT)) ? PREFERRED_PORT : await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const record = await options.start(
-    [
-      `--config.file=${config}`,
+  return {
+    binary,
+    configFile,
+    url: `http://127.0.0.1:${port}`,
+    args: [
+      `--config.file=${configFile}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--storage.tsdb.retention.time=1d',
       '--web.enable-lifecycle',
     ],
-    binary,
-  );
-  await options.afterStart(record, url);
-  await waitReady(`${url}/-/ready`, record);
-  return { url };
+  };
 }
 
 export interface ConfigInputs {
-  readonly kubeconfig: string;
   readonly operatorMetrics: string;
+  readonly targetsFile: string;
   readonly ruleFiles: readonly string[];
 }
 
-/** The scrape configuration: the operator by address, the agent pods by discovery. */
+/** The scrape configuration: the operator by address, the agent pods from the file_sd file. */
 export function prometheusConfig(inputs: ConfigInputs): string {
   const operator = new URL(inputs.operatorMetrics);
-  const label = (name: string): string => name.replace(/[^a-zA-Z0-9_]/g, '_');
   const config = {
     global: { scrape_interval: '5s', evaluation_interval: '5s' },
     rule_files: inputs.ruleFiles,
@@ -97,39 +97,7 @@ export function prometheusConfig(inputs: ConfigInputs): string {
       },
       {
         job_name: 'breakwater-agents',
-        kubernetes_sd_configs: [
-          {
-            role: 'pod',
-            kubeconfig_file: inputs.kubeconfig,
-            namespaces: { names: [DEMO_NAMESPACE] },
-          },
-        ],
-        relabel_configs: [
-          {
-            source_labels: [`__meta_kubernetes_pod_label_${label(AGENT_LABEL)}`],
-            regex: '.+',
-            action: 'keep',
-          },
-          // One target per pod: its metrics port, not every declared port.
-          {
-            source_labels: ['__meta_kubernetes_pod_container_port_name'],
-            regex: 'metrics',
-            action: 'keep',
-          },
-          {
-            source_labels: [`__meta_kubernetes_pod_annotation_${label(portsAnnotation)}`],
-            regex: '.*"metrics":([0-9]+).*',
-            replacement: '127.0.0.1:$1',
-            target_label: '__address__',
-          },
-          { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
-          { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
-          // The rules group by `service`, which a ServiceMonitor sets to the agent's Service.
-          {
-            source_labels: [`__meta_kubernetes_pod_label_${label(AGENT_LABEL)}`],
-            target_label: 'service',
-          },
-        ],
+        file_sd_configs: [{ files: [inputs.targetsFile], refresh_interval: '5s' }],
       },
     ],
   };
@@ -206,7 +174,8 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
-async function waitReady(url: string, record: ProcessRecord): Promise<void> {
+/** Waits for `/-/ready`; a process that exits meanwhile fails the wait with its log. */
+export async function waitForPrometheus(url: string, record: ProcessRecord): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (!isAlive(record)) {
@@ -215,11 +184,29 @@ async function waitReady(url: string, record: ProcessRecord): Promise<void> {
       );
     }
     try {
-      if ((await fetch(url, { signal: AbortSignal.timeout(2_000) })).ok) return;
+      if ((await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2_000) })).ok) return;
     } catch {
       // Not yet.
     }
     await sleep(500);
   }
-  throw new Error(`prometheus did not become ready at ${url} within 60s`);
+  throw new Error(`prometheus did not become ready at ${url}/-/ready within 60s`);
+}
+
+/** `up`/`down`/`unknown` counts of the active targets, by job. */
+export async function targetHealth(url: string): Promise<Record<string, Record<string, number>>> {
+  const response = await fetch(`${url}/api/v1/targets?state=active`, {
+    signal: AbortSignal.timeout(5_000),
+  });
+  const body = (await response.json()) as {
+    data?: { activeTargets?: { labels?: { job?: string }; health?: string }[] };
+  };
+  const health: Record<string, Record<string, number>> = {};
+  for (const target of body.data?.activeTargets ?? []) {
+    const job = target.labels?.job ?? '?';
+    const byHealth = (health[job] ??= {});
+    const state = target.health ?? 'unknown';
+    byHealth[state] = (byHealth[state] ?? 0) + 1;
+  }
+  return health;
 }
