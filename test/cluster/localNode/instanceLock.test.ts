@@ -19,12 +19,16 @@ describe('acquireInstanceLock', () => {
   it('takes a free state directory and gives it back on release', () => {
     const dir = stateDir();
     acquireInstanceLock(dir).release();
-    expect(() => acquireInstanceLock(dir).release()).not.toThrow();
+    expect(() => {
+      acquireInstanceLock(dir).release();
+    }).not.toThrow();
   });
 
   it('takes over a lock whose holder is no local node', () => {
     const dir = stateDir();
     writeFileSync(join(dir, 'local-node.lock'), '999999999');
-    expect(() => acquireInstanceLock(dir).release()).not.toThrow();
+    expect(() => {
+      acquireInstanceLock(dir).release();
+    }).not.toThrow();
   });
 });

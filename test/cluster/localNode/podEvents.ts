@@ -4,7 +4,7 @@
  * Fire-and-forget: an event that cannot be written is logged and dropped.
  */
 import type { Clock } from '../../../runtime/src/time/clock.ts';
-import type { KubeClient } from '../../../runtime/src/kube/kubeClient.ts';
+import { isKubeApiError, type KubeClient } from '../../../runtime/src/kube/kubeClient.ts';
 import type { KubeObject } from '../../../runtime/src/kube/kubeObject.ts';
 import { Kinds } from '../../../runtime/src/kube/resourceKinds.ts';
 import { errorMessage, type Logger } from './log.ts';
@@ -73,6 +73,8 @@ export class PodEventRecorder {
       count: 1,
     };
     this.#o.client.create(Kinds.Event, body).catch((err: unknown) => {
+      // A namespace being deleted refuses new events (403); nobody will read them anyway.
+      if (isKubeApiError(err) && (err.status === 403 || err.status === 404)) return;
       this.#o.log.warn('cannot record event', { reason: event.reason, error: errorMessage(err) });
     });
   }
