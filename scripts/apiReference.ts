@@ -162,7 +162,7 @@ function defaultText(node: JsonSchema): string {
 export function bounds(node: JsonSchema): string[] {
   const out: string[] = [];
   const num = (key: string): number | undefined =>
-    typeof node[key] === 'number' ? (node[key]) : undefined;
+    typeof node[key] === 'number' ? node[key] : undefined;
   const range = (label: string, min: number | undefined, max: number | undefined): void => {
     if (min !== undefined && max !== undefined) out.push(`${label}${min}–${max}`);
     else if (min !== undefined) out.push(`${label}≥ ${min}`);
