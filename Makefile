@@ -40,17 +40,25 @@ node_modules/.installed: package.json package-lock.json | .breakwater/node/.ok
 
 ##@ Development
 
+.PHONY: tools
+tools: ## Install promtool and lua5.1 (Debian packages) when missing; the tests run them.
+	@scripts/ensure-tools.sh
+
 .PHONY: build
 build: setup ## Compile TypeScript into dist/.
 	tsc -p tsconfig.build.json
 
 .PHONY: generate
-generate: setup ## Generate crds/*.yaml and TypeScript types from the JSON Schemas in crds/schemas.
+generate: setup ## Generate CRDs, TypeScript types, the API reference and config assets from their sources.
 	$(NODE) scripts/generate.ts
+	$(NODE) scripts/configAssets.ts
+	$(NODE) scripts/apiReference.ts
 
 .PHONY: verify-generated
 verify-generated: setup ## Fail when generated files differ from what `make generate` writes.
 	$(NODE) scripts/generate.ts --check
+	$(NODE) scripts/configAssets.ts --check
+	$(NODE) scripts/apiReference.ts --check
 
 .PHONY: typecheck
 typecheck: setup ## Type-check everything, tests included.
@@ -71,7 +79,7 @@ format-check: setup ## Check formatting with prettier.
 ##@ Test
 
 .PHONY: test
-test: setup verify-generated typecheck lint format-check ## Run every check and test (unit, then integration on the local cluster).
+test: setup tools verify-generated typecheck lint format-check ## Run every check and test (unit, then integration on the local cluster).
 	$(JEST) --ci
 
 .PHONY: test-unit
@@ -79,7 +87,7 @@ test-unit: setup ## Run the unit tests only (pure logic, no cluster).
 	$(JEST) --ci --selectProjects unit
 
 .PHONY: test-integration
-test-integration: setup ## Run the integration tests against the local cluster.
+test-integration: setup tools ## Run the integration tests against the local cluster.
 	$(JEST) --ci --selectProjects integration
 
 ##@ Benchmarks (results in bench/results/)
