@@ -28,11 +28,17 @@ export default async function globalSetup(): Promise<void> {
     progress(`using the cluster of BREAKWATER_KUBECONFIG=${external}`);
     return;
   }
-  const { clusterDown, clusterUp } = await load<ControlPlane>('../cluster/controlPlane.ts');
+  const { clusterDown, clusterStatus, clusterUp } = await load<ControlPlane>(
+    '../cluster/controlPlane.ts',
+  );
   const { describeClusterError, isClusterError } = await load<ClusterErrors>(
     '../cluster/clusterError.ts',
   );
   process.stderr.write('\n');
+  // A cluster someone else started (make cluster-up, another run) is never torn down here.
+  const wasRunning = await clusterStatus()
+    .then((report) => report.components.some((c) => c.running))
+    .catch(() => false);
   try {
     const result = await clusterUp({ progress });
     process.env['BREAKWATER_KUBECONFIG'] = result.kubeconfig;
@@ -43,7 +49,7 @@ export default async function globalSetup(): Promise<void> {
     (globalThis as ClusterOwnership).breakwaterStartedCluster = !result.wasRunning;
   } catch (error: unknown) {
     // Jest skips the teardown when the setup fails: stop what did start here (logs stay).
-    if (process.env['BREAKWATER_KEEP_CLUSTER'] !== '1') {
+    if (!wasRunning && process.env['BREAKWATER_KEEP_CLUSTER'] !== '1') {
       await clusterDown({ progress }).catch(() => undefined);
     }
     if (!isClusterError(error)) throw error;
