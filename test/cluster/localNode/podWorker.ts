@@ -233,7 +233,12 @@ export class PodWorker implements PodRunner {
     for (let attempt = 1; !this.#stopping; attempt++) {
       try {
         if (!this.#portsHeld) {
-          this.#ports = await this.#deps.ports.allocate(names, portsFromAnnotation(this.#pod));
+          const ports = await this.#deps.ports.allocate(names, portsFromAnnotation(this.#pod));
+          if (this.#isStopping()) {
+            this.#deps.ports.release(ports); // deleted meanwhile: cleanup already ran
+            return false;
+          }
+          this.#ports = ports;
           this.#portsHeld = true;
         }
         const json = JSON.stringify(this.#ports);
