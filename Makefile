@@ -53,12 +53,14 @@ generate: setup ## Generate CRDs, TypeScript types, the API reference and config
 	$(NODE) scripts/generate.ts
 	$(NODE) scripts/configAssets.ts
 	$(NODE) scripts/apiReference.ts
+	test/chart/sync-chart-files.sh
 
 .PHONY: verify-generated
 verify-generated: setup ## Fail when generated files differ from what `make generate` writes.
 	$(NODE) scripts/generate.ts --check
 	$(NODE) scripts/configAssets.ts --check
 	$(NODE) scripts/apiReference.ts --check
+	test/chart/sync-chart-files.sh --check
 
 .PHONY: typecheck
 typecheck: setup ## Type-check everything, tests included.
@@ -106,6 +108,32 @@ bench-runtime: setup ## Runtime throughput and added latency vs a bare node:http
 .PHONY: bench-operator
 bench-operator: setup ## Policy reload, trip-to-status and 1000-agent convergence on the local cluster.
 	$(NODE) bench/operator.ts
+
+##@ Packaging
+
+# The image the chart installs by default: ghcr.io/breakwater-dev/breakwater:<package.json version>.
+IMAGE ?= ghcr.io/breakwater-dev/breakwater:$(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' package.json)
+
+.PHONY: helm
+helm: ## Build (once) and cache helm from its Go module; prints its path.
+	@test/cluster/build-helm.sh
+
+.PHONY: chart-sync
+chart-sync: ## Copy the CRDs, the alert rules and the RBAC rules into charts/breakwater.
+	test/chart/sync-chart-files.sh
+
+.PHONY: chart-test
+chart-test: setup ## Lint and render the chart, and dry-run every render (and config/default) on the cluster of $$KUBECONFIG (default the local one).
+	$(NODE) test/chart/chartTest.ts
+
+.PHONY: image
+image: ## Build the image with all three entrypoints as $$IMAGE (needs Docker).
+	@docker info >/dev/null 2>&1 || { echo "error: make image needs a running Docker engine; \`docker info\` cannot reach one" >&2; exit 1; }
+	docker build --tag $(IMAGE) .
+
+.PHONY: e2e-kind
+e2e-kind: setup ## Kind cluster, image, chart, the end-to-end suite, then delete the cluster (needs Docker and kind).
+	test/kind/e2e.sh
 
 ##@ Local cluster
 
