@@ -123,11 +123,11 @@ chart-sync: ## Copy the CRDs, the alert rules and the RBAC rules into charts/bre
 	test/chart/sync-chart-files.sh
 
 .PHONY: chart-test
-chart-test: setup ## Lint and render the chart, and dry-run every render (and config/default) on the cluster of $$KUBECONFIG (default the local one).
+chart-test: setup ## Lint and render the chart, and dry-run every render (and config/default) on the cluster of KUBECONFIG (default the local one).
 	$(NODE) test/chart/chartTest.ts
 
 .PHONY: image
-image: ## Build the image with all three entrypoints as $$IMAGE (needs Docker).
+image: ## Build the image with all three entrypoints as IMAGE (needs Docker).
 	@docker info >/dev/null 2>&1 || { echo "error: make image needs a running Docker engine; \`docker info\` cannot reach one" >&2; exit 1; }
 	docker build --tag $(IMAGE) .
 
@@ -154,7 +154,7 @@ cluster-binaries: ## Build (once) and cache the Kubernetes binaries the local cl
 	test/cluster/build-binaries.sh
 
 .PHONY: install-crds
-install-crds: setup ## Install the CRDs into the cluster of $$KUBECONFIG (default .breakwater/kubeconfig).
+install-crds: setup ## Install the CRDs into the cluster of KUBECONFIG (default .breakwater/kubeconfig).
 	@$(KUBECTL) --kubeconfig "$${KUBECONFIG:-$(KUBECONFIG_LOCAL)}" apply --server-side -f crds/
 
 .PHONY: run-operator
