@@ -84,6 +84,11 @@ export class AdaptivePacer {
     if (until > this.#pausedUntil) this.#pausedUntil = until;
   }
 
+  /** Nothing to say: no provider limit seen and no pause running (the limiter skips the pacer). */
+  quiet(now: number): boolean {
+    return !this.#informed && this.#pausedUntil <= now;
+  }
+
   get pausedUntil(): number {
     return this.#pausedUntil;
   }

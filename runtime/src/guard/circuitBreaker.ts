@@ -107,6 +107,11 @@ export class CircuitBreaker {
   #slowCall: SlowCallRate | undefined;
   #strategies: TripStrategy[];
   #slowMs = Infinity;
+  /**
+   * Whether outcomes need the call's duration and the time (a slow-call rule, a time
+   * window): when not, the guard does not read the clock after a call.
+   */
+  needsDuration = false;
 
   #successes = 0;
   #failures = 0;
@@ -153,6 +158,15 @@ export class CircuitBreaker {
   tryAcquire(now: number): number {
     if (this.#override === undefined && this.#state.kind === 'Closed') return this.#epoch;
     return this.#acquireSlow(now);
+  }
+
+  /**
+   * The permit for a call when Closed with no override, the common case; -1 otherwise, and
+   * then nothing was taken or counted (ask tryAcquire). Needs no clock: Closed has no edge
+   * that time alone takes.
+   */
+  closedPermit(): number {
+    return this.#override === undefined && this.#state.kind === 'Closed' ? this.#epoch : -1;
   }
 
   /**
@@ -222,8 +236,12 @@ export class CircuitBreaker {
   onSuccess(permit: number, durationMs: number, now: number): void {
     this.#successes++;
     if (permit !== this.#epoch) return;
-    const slow = durationMs >= this.#slowMs;
     const s = this.#state;
+    if (s.kind === 'Closed' && this.#failureRate === undefined && this.#slowCall === undefined) {
+      this.#consecutive.reset(); // a success is all the consecutive rule needs to hear
+      return;
+    }
+    const slow = durationMs >= this.#slowMs;
     if (s.kind === 'Closed') {
       const strategies = this.#strategies;
       for (let i = 0; i < strategies.length; i++) {
@@ -426,6 +444,7 @@ export class CircuitBreaker {
     this.#failOnMask = next.failOn.reduce((mask, c) => mask | classBit(c), 0);
     this.#shadow = next.mode === 'Shadow';
     this.#slowMs = next.slowCall?.durationMs ?? Infinity;
+    this.needsDuration = next.slowCall !== undefined || next.failureRate?.window.type === 'Time';
 
     const fr = next.failureRate;
     if (fr === undefined) this.#failureRate = undefined;

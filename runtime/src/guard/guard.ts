@@ -36,11 +36,7 @@ import {
 } from './fallback.ts';
 import { GuardAttempt, type AttemptHost } from './guardAttempt.ts';
 import type { HeaderSource } from './headers.ts';
-import {
-  BucketCounts,
-  LLM_LATENCY_BUCKETS_SECONDS,
-  LLM_TOKEN_BUCKETS,
-} from './histogramBuckets.ts';
+import { BucketCounts, LLM_LATENCY_BUCKETS_SECONDS } from './histogramBuckets.ts';
 import { UNCHARGED, type RateLimiter } from './rateLimiter.ts';
 import { systemRandom, type Random } from './random.ts';
 import { NO_RETRY, resolveRetryOptions, RetryPolicy, type RetryOptionsInput } from './retry.ts';
@@ -74,6 +70,12 @@ export interface GuardConfig {
   /** Absent: one attempt per target. */
   readonly retry?: RetryOptionsInput;
   readonly fallback?: FallbackOptionsInput;
+  /**
+   * Count attempt latency per target (exported as guard_attempt_duration_seconds). Off by
+   * default: the runtime already times model and tool calls where it makes them, and this
+   * costs a second clock read per call.
+   */
+  readonly recordLatency?: boolean;
 }
 
 export interface GuardCallOptions {
@@ -94,15 +96,8 @@ export interface GuardCounters {
 interface TargetSlot {
   readonly name: string;
   readonly breaker: CircuitBreaker;
-  /** Attempt latency, milliseconds. */
+  /** Attempt latency, milliseconds (counted only with `recordLatency`). */
   readonly latency: BucketCounts;
-  /** Reported usage per successful call. */
-  readonly tokens: TargetTokens;
-}
-
-export interface TargetTokens {
-  readonly input: BucketCounts;
-  readonly output: BucketCounts;
 }
 
 const NO_OPTIONS: GuardCallOptions = Object.freeze({});
@@ -117,6 +112,7 @@ export class Guard implements AttemptHost {
   readonly #limiter: RateLimiter | undefined;
   readonly #bulkhead: Bulkhead | undefined;
   #timeout: TimeoutOptions | undefined;
+  readonly #recordLatency: boolean;
   readonly #deadlines: DeadlineTimer;
   #retry: RetryPolicy | undefined;
   readonly #fallback: Fallback;
@@ -133,6 +129,7 @@ export class Guard implements AttemptHost {
     this.#random = config.random ?? systemRandom;
     this.#limiter = config.limiter;
     this.#bulkhead = config.bulkhead;
+    this.#recordLatency = config.recordLatency ?? false;
     this.#targets = this.#slots(config.targets);
     const owner = `guard "${config.name}"`;
     this.#timeout =
@@ -157,37 +154,67 @@ export class Guard implements AttemptHost {
    * successful attempt's value; rejects with the guard's own errors (RateLimitedError,
    * BulkheadFullError, CircuitOpenError, TimeoutError, CancelledError) or the last
    * attempt's error.
+   *
+   * The common case (primary breaker closed, a bulkhead slot and a rate token free) is
+   * decided synchronously here and costs one small async frame for the call itself; any
+   * wait, refusal, retry or fallback continues in #admit.
    */
-  async execute<T>(
+  execute<T>(
     fn: (attempt: GuardAttempt) => Promise<T>,
     options: GuardCallOptions = NO_OPTIONS,
+  ): Promise<T> {
+    this.#calls++;
+    this.#retry?.budget.deposit();
+    const targets = this.#targets;
+    const target = targets[0] as TargetSlot;
+    const permit = target.breaker.closedPermit();
+    if (permit >= 0) {
+      const bulkhead = this.#bulkhead;
+      if (bulkhead === undefined || bulkhead.tryEnter()) {
+        const limiter = this.#limiter;
+        if (limiter === undefined) {
+          // Nothing before the call needs the time: read it only if the call's duration
+          // counts. NaN (unread) makes any duration NaN, which is never slow.
+          const now =
+            this.#timed(target) || this.#timeout !== undefined ? this.#clock.now() : Number.NaN;
+          return this.#attempt(fn, options, targets, 0, 1, permit, now, false);
+        }
+        const now = this.#clock.now();
+        if (limiter.tryAdmitNow(now, options.estimate ?? NO_TOKENS)) {
+          return this.#attempt(fn, options, targets, 0, 1, permit, now, true);
+        }
+        bulkhead?.release();
+      }
+    }
+    return this.#admit(fn, options, targets, 0, 1, undefined);
+  }
+
+  /**
+   * Admits attempt `attempt` at target `t` the long way: fail fast on an open breaker, wait
+   * for the limiter and the bulkhead when told to, move on to the next target when the
+   * breaker refuses.
+   */
+  async #admit<T>(
+    fn: (attempt: GuardAttempt) => Promise<T>,
+    options: GuardCallOptions,
+    targets: readonly TargetSlot[],
+    t: number,
+    attempt: number,
+    lastError: unknown,
   ): Promise<T> {
     const clock = this.#clock;
     const limiter = this.#limiter;
     const bulkhead = this.#bulkhead;
-    const timeout = this.#timeout;
-    const retry = this.#retry;
-    const targets = this.#targets;
     const estimate = options.estimate ?? NO_TOKENS;
     const signal = options.signal;
-    this.#calls++;
-    retry?.budget.deposit();
-    let lastError: unknown;
-
-    for (let t = 0; t < targets.length; t++) {
+    for (;;) {
       const target = targets[t] as TargetSlot;
       const breaker = target.breaker;
-      let trigger: FallbackTrigger | undefined;
-
-      for (let attempt = 1; ; attempt++) {
-        let now = clock.now();
-        if (breaker.isRejecting(now)) {
-          breaker.tryAcquire(now); // counts the refusal
-          lastError = breaker.rejection(now);
-          trigger = 'CircuitOpen';
-          break;
-        }
-
+      let now = clock.now();
+      if (breaker.isRejecting(now)) {
+        breaker.tryAcquire(now); // counts the refusal
+        lastError = breaker.rejection(now);
+      } else {
         let charged = false;
         if (limiter !== undefined) {
           const wait = limiter.admit(now, estimate);
@@ -207,67 +234,117 @@ export class Guard implements AttemptHost {
           now = clock.now();
         }
         const permit = breaker.tryAcquire(now);
-        if (permit === REJECTED) {
-          bulkhead?.release();
-          if (charged) limiter?.refund(estimate);
-          lastError = breaker.rejection(now);
-          trigger = 'CircuitOpen';
-          break;
+        if (permit !== REJECTED) {
+          return this.#attempt(fn, options, targets, t, attempt, permit, now, charged);
         }
-
-        const a = new GuardAttempt(this, target.name, attempt, t, signal);
-        let value: T;
-        try {
-          if (timeout === undefined) value = await fn(a);
-          else value = await this.#race(fn, a, timeout.timeoutMs, now);
-        } catch (err) {
-          if (timeout !== undefined) this.#deadlines.remove(a);
-          bulkhead?.release();
-          const end = clock.now();
-          const c = classifyError(err, end);
-          const outcome = c.outcome;
-          if (isFailureClass(outcome)) breaker.onFailure(permit, outcome, end - now, end);
-          else breaker.onIgnored(permit);
-          target.latency.observe(end - now);
-          if (limiter !== undefined) {
-            const headers = errorHeaders(err);
-            if (headers !== undefined) limiter.observeHeaders(headers, end);
-            if (outcome === 'RateLimited' && c.retryAfterMs !== undefined)
-              limiter.observeRetryAfter(c.retryAfterMs, end);
-            // A failed call used no output; what it did use is only known when reported.
-            if (charged) limiter.settle(estimate, a.usage ?? NO_TOKENS);
-          }
-          if (retry !== undefined) {
-            const delay = retry.nextDelay(c, attempt, end);
-            if (delay !== NO_RETRY) {
-              this.#retries++;
-              await this.#pause(delay, signal, undefined);
-              continue;
-            }
-            if (retry.lastRefusal === 'budgetExhausted') this.#retryBudgetExhausted++;
-          }
-          lastError = err;
-          trigger = isFailureClass(outcome) ? outcome : undefined;
-          break;
-        }
-        if (timeout !== undefined) this.#deadlines.remove(a);
         bulkhead?.release();
-        const end = clock.now();
-        breaker.onSuccess(permit, end - now, end);
-        target.latency.observe(end - now);
-        const usage = a.usage;
-        if (usage !== undefined) {
-          target.tokens.input.observe(usage.inputTokens);
-          target.tokens.output.observe(usage.outputTokens);
-          if (charged) limiter?.settle(estimate, usage);
-        }
-        return value;
+        if (charged) limiter?.refund(estimate);
+        lastError = breaker.rejection(now);
       }
-
-      if (t + 1 >= targets.length || !this.#fallback.shouldFallBack(trigger)) break;
-      this.#fallbacks++;
+      if (!this.#moveOn('CircuitOpen', targets, t)) throw lastError;
+      t++;
+      attempt = 1;
     }
-    throw lastError;
+  }
+
+  /** Runs one admitted attempt; on failure decides between retry, fallback and giving up. */
+  async #attempt<T>(
+    fn: (attempt: GuardAttempt) => Promise<T>,
+    options: GuardCallOptions,
+    targets: readonly TargetSlot[],
+    t: number,
+    attempt: number,
+    permit: number,
+    start: number,
+    charged: boolean,
+  ): Promise<T> {
+    const target = targets[t] as TargetSlot;
+    const timeout = this.#timeout;
+    const a = new GuardAttempt(this, target.name, attempt, t, options.signal);
+    let value: T;
+    try {
+      value =
+        timeout === undefined ? await fn(a) : await this.#race(fn, a, timeout.timeoutMs, start);
+    } catch (err) {
+      return this.#failed(err, fn, options, targets, t, attempt, permit, start, charged, a);
+    }
+    const deadline = a.deadline;
+    if (deadline !== undefined) this.#deadlines.remove(deadline);
+    this.#bulkhead?.release();
+    if (this.#timed(target)) {
+      const end = this.#clock.now();
+      target.breaker.onSuccess(permit, end - start, end);
+      if (this.#recordLatency) target.latency.observe(end - start);
+    } else {
+      target.breaker.onSuccess(permit, 0, start);
+    }
+    const usage = a.usage;
+    if (usage !== undefined && charged) this.#limiter?.settle(options.estimate ?? NO_TOKENS, usage);
+    return value;
+  }
+
+  async #failed<T>(
+    err: unknown,
+    fn: (attempt: GuardAttempt) => Promise<T>,
+    options: GuardCallOptions,
+    targets: readonly TargetSlot[],
+    t: number,
+    attempt: number,
+    permit: number,
+    start: number,
+    charged: boolean,
+    a: GuardAttempt,
+  ): Promise<T> {
+    const target = targets[t] as TargetSlot;
+    const limiter = this.#limiter;
+    const deadline = a.deadline;
+    if (deadline !== undefined) this.#deadlines.remove(deadline);
+    this.#bulkhead?.release();
+    const end = this.#clock.now();
+    const c = classifyError(err, end);
+    const outcome = c.outcome;
+    if (isFailureClass(outcome)) target.breaker.onFailure(permit, outcome, end - start, end);
+    else target.breaker.onIgnored(permit);
+    if (this.#recordLatency) target.latency.observe(end - start);
+    if (limiter !== undefined) {
+      const headers = errorHeaders(err);
+      if (headers !== undefined) limiter.observeHeaders(headers, end);
+      if (outcome === 'RateLimited' && c.retryAfterMs !== undefined) {
+        limiter.observeRetryAfter(c.retryAfterMs, end);
+      }
+      // A failed call's output was never produced; its input only counts when reported.
+      if (charged) limiter.settle(options.estimate ?? NO_TOKENS, a.usage ?? NO_TOKENS);
+    }
+    const retry = this.#retry;
+    if (retry !== undefined) {
+      const delay = retry.nextDelay(c, attempt, end);
+      if (delay !== NO_RETRY) {
+        this.#retries++;
+        await this.#pause(delay, options.signal, undefined);
+        return this.#admit(fn, options, targets, t, attempt + 1, err);
+      }
+      if (retry.lastRefusal === 'budgetExhausted') this.#retryBudgetExhausted++;
+    }
+    if (this.#moveOn(isFailureClass(outcome) ? outcome : undefined, targets, t)) {
+      return this.#admit(fn, options, targets, t + 1, 1, err);
+    }
+    throw err;
+  }
+
+  /** Whether a call's duration is needed: for the latency histogram or the breaker's rules. */
+  #timed(target: TargetSlot): boolean {
+    return this.#recordLatency || target.breaker.needsDuration;
+  }
+
+  /** Whether to try the next target after `trigger` at target `t` (counts the fallback). */
+  #moveOn(
+    trigger: FallbackTrigger | undefined,
+    targets: readonly TargetSlot[],
+    t: number,
+  ): boolean {
+    if (t + 1 >= targets.length || !this.#fallback.shouldFallBack(trigger)) return false;
+    this.#fallbacks++;
+    return true;
   }
 
   #race<T>(
@@ -276,11 +353,10 @@ export class Guard implements AttemptHost {
     timeoutMs: number,
     now: number,
   ): Promise<T> {
-    a.timeoutMs = timeoutMs;
-    a.deadlineAt = now + timeoutMs;
-    this.#deadlines.add(a, now);
+    const deadline = a.startDeadline(timeoutMs, now);
+    this.#deadlines.add(deadline, now);
     return new Promise<T>((resolve, reject) => {
-      a.rejectRace = reject;
+      deadline.rejectRace = reject;
       fn(a).then(resolve, reject);
     });
   }
@@ -338,14 +414,10 @@ export class Guard implements AttemptHost {
     };
   }
 
-  /** Attempt latency per target, in milliseconds. */
+  /** Attempt latency per target, in milliseconds; empty unless `recordLatency`. */
   latency(): ReadonlyMap<string, BucketCounts> {
+    if (!this.#recordLatency) return new Map();
     return new Map(this.#targets.map((t) => [t.name, t.latency]));
-  }
-
-  /** Reported token usage per target. */
-  tokens(): ReadonlyMap<string, TargetTokens> {
-    return new Map(this.#targets.map((t) => [t.name, t.tokens]));
   }
 
   /**
@@ -390,10 +462,6 @@ export class Guard implements AttemptHost {
       name: t.name,
       breaker: t.breaker,
       latency: previous.get(t.name)?.latency ?? new BucketCounts(LATENCY_BOUNDS_MS),
-      tokens: previous.get(t.name)?.tokens ?? {
-        input: new BucketCounts(LLM_TOKEN_BUCKETS),
-        output: new BucketCounts(LLM_TOKEN_BUCKETS),
-      },
     }));
   }
 }

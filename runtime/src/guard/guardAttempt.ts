@@ -23,25 +23,42 @@ export interface SdkRequestOptions {
   signal?: AbortSignal;
 }
 
-export class GuardAttempt implements DeadlineEntry {
+/** An attempt's deadline, linked into the guard's deadline list; only attempts with a timeout have one. */
+export class AttemptDeadline implements DeadlineEntry {
+  readonly deadlineAt: number;
+  readonly timeoutMs: number;
+  prevDeadline: DeadlineEntry | undefined;
+  nextDeadline: DeadlineEntry | undefined;
+  linked = false;
+  /** Set by the guard while it races the attempt against this deadline. */
+  rejectRace: ((err: Error) => void) | undefined;
+  readonly #attempt: GuardAttempt;
+
+  constructor(attempt: GuardAttempt, timeoutMs: number, now: number) {
+    this.#attempt = attempt;
+    this.timeoutMs = timeoutMs;
+    this.deadlineAt = now + timeoutMs;
+  }
+
+  onDeadline(): void {
+    const err = new TimeoutError(this.timeoutMs);
+    this.#attempt.expire(err);
+    this.rejectRace?.(err);
+  }
+}
+
+export class GuardAttempt {
   /** Name of the target to call (model or backend), primary first. */
   readonly target: string;
   /** 1 for the first attempt at this target. */
   readonly attempt: number;
   /** 0 for the primary target; > 0 means a fallback is serving. */
   readonly fallbackIndex: number;
-  /** Epoch ms; Infinity when the guard has no timeout. */
-  deadlineAt = Infinity;
-  prevDeadline: DeadlineEntry | undefined;
-  nextDeadline: DeadlineEntry | undefined;
-  linked = false;
-  /** Set by the guard while it races this attempt against its deadline. */
-  rejectRace: ((err: Error) => void) | undefined;
-  timeoutMs = 0;
   #usage: TokenUsage | undefined;
   readonly #host: AttemptHost;
   readonly #callerSignal: AbortSignal | undefined;
   #controller: AbortController | undefined;
+  #deadline: AttemptDeadline | undefined;
 
   constructor(
     host: AttemptHost,
@@ -65,11 +82,25 @@ export class GuardAttempt implements DeadlineEntry {
     return this.#usage;
   }
 
+  /** The deadline the guard set, if it has a timeout. */
+  get deadline(): AttemptDeadline | undefined {
+    return this.#deadline;
+  }
+
+  /** Epoch ms at which this attempt times out; Infinity without a timeout. */
+  get deadlineAt(): number {
+    return this.#deadline?.deadlineAt ?? Infinity;
+  }
+
+  /** Called by the guard before the call starts. */
+  startDeadline(timeoutMs: number, now: number): AttemptDeadline {
+    return (this.#deadline = new AttemptDeadline(this, timeoutMs, now));
+  }
+
   /** Milliseconds left before this attempt times out (Infinity without a timeout). */
   remainingMs(): number {
-    return this.deadlineAt === Infinity
-      ? Infinity
-      : Math.max(0, this.deadlineAt - this.#host.now());
+    const deadline = this.#deadline;
+    return deadline === undefined ? Infinity : Math.max(0, deadline.deadlineAt - this.#host.now());
   }
 
   /**
@@ -78,7 +109,7 @@ export class GuardAttempt implements DeadlineEntry {
    */
   get signal(): AbortSignal {
     if (this.#controller !== undefined) return this.#controller.signal;
-    if (this.deadlineAt === Infinity && this.#callerSignal !== undefined) return this.#callerSignal;
+    if (this.#deadline === undefined && this.#callerSignal !== undefined) return this.#callerSignal;
     const controller = (this.#controller = new AbortController());
     const caller = this.#callerSignal;
     if (caller !== undefined) {
@@ -98,7 +129,7 @@ export class GuardAttempt implements DeadlineEntry {
   /** `{maxRetries: 0, timeout?, signal?}` for the SDK: its timer enforces our deadline. */
   sdkOptions(): SdkRequestOptions {
     const options: SdkRequestOptions = { maxRetries: 0 };
-    if (this.deadlineAt !== Infinity) options.timeout = Math.max(1, Math.ceil(this.remainingMs()));
+    if (this.#deadline !== undefined) options.timeout = Math.max(1, Math.ceil(this.remainingMs()));
     if (this.#controller !== undefined) options.signal = this.#controller.signal;
     else if (this.#callerSignal !== undefined) options.signal = this.#callerSignal;
     return options;
@@ -114,10 +145,9 @@ export class GuardAttempt implements DeadlineEntry {
     this.#host.observeHeaders(headers);
   }
 
-  onDeadline(): void {
-    const err = new TimeoutError(this.timeoutMs);
+  /** The deadline passed: abort the signal, if anyone asked for it. */
+  expire(err: TimeoutError): void {
     this.#controller?.abort(err);
     this.#host.timedOut(this);
-    this.rejectRace?.(err);
   }
 }

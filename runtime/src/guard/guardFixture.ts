@@ -17,7 +17,9 @@ export interface GuardFixtureOptions {
   readonly breakers?: Readonly<Record<string, BreakerOptionsInput>>;
   readonly limiter?: RateLimiterOptionsInput;
   readonly bulkhead?: BulkheadOptionsInput;
-  readonly guard?: Partial<Pick<GuardConfig, 'timeout' | 'retry' | 'fallback' | 'random'>>;
+  readonly guard?: Partial<
+    Pick<GuardConfig, 'timeout' | 'retry' | 'fallback' | 'random' | 'recordLatency'>
+  >;
 }
 
 export function guardFixture(options: GuardFixtureOptions = {}) {

@@ -13,6 +13,7 @@ function boundFixture() {
     limiter: { requests: { perSecond: 2, burst: 2 } },
     bulkhead: { maxConcurrent: 4 },
     breaker: { failureThreshold: 2 },
+    guard: { recordLatency: true },
   });
   const registry = new Registry();
   const metrics = new GuardMetrics(registry);
@@ -72,24 +73,12 @@ describe('GuardMetrics', () => {
       return Promise.resolve(1);
     });
     const text = await f.registry.metrics();
-    expect(line(text, 'llm_request_duration_seconds_bucket{le="60",name="primary"}')).toBe(0);
-    expect(line(text, 'llm_request_duration_seconds_bucket{le="120",name="primary"}')).toBe(1);
-    expect(line(text, 'llm_request_duration_seconds_bucket{le="600",name="primary"}')).toBe(1);
-    expect(line(text, 'llm_request_duration_seconds_bucket{le="+Inf",name="primary"}')).toBe(1);
-    expect(line(text, 'llm_request_duration_seconds_sum{name="primary"}')).toBe(90);
-    expect(line(text, 'llm_request_duration_seconds_count{name="primary"}')).toBe(1);
-  });
-
-  it('exports reported token usage per direction', async () => {
-    const f = boundFixture();
-    await f.guard.execute((a) => {
-      a.reportUsage({ inputTokens: 1_000, outputTokens: 300 });
-      return Promise.resolve(1);
-    });
-    const text = await f.registry.metrics();
-    expect(line(text, 'llm_tokens_sum{name="primary",direction="input"}')).toBe(1_000);
-    expect(line(text, 'llm_tokens_bucket{le="256",name="primary",direction="output"}')).toBe(0);
-    expect(line(text, 'llm_tokens_bucket{le="1024",name="primary",direction="output"}')).toBe(1);
+    expect(line(text, 'guard_attempt_duration_seconds_bucket{le="60",name="primary"}')).toBe(0);
+    expect(line(text, 'guard_attempt_duration_seconds_bucket{le="120",name="primary"}')).toBe(1);
+    expect(line(text, 'guard_attempt_duration_seconds_bucket{le="600",name="primary"}')).toBe(1);
+    expect(line(text, 'guard_attempt_duration_seconds_bucket{le="+Inf",name="primary"}')).toBe(1);
+    expect(line(text, 'guard_attempt_duration_seconds_sum{name="primary"}')).toBe(90);
+    expect(line(text, 'guard_attempt_duration_seconds_count{name="primary"}')).toBe(1);
   });
 
   it('exports guard retries and timeouts', async () => {
@@ -116,10 +105,10 @@ describe('GuardMetrics', () => {
     const f = boundFixture();
     await f.guard.execute(() => Promise.resolve(1));
     const json = await f.registry.getMetricsAsJSON();
-    const histogram = json.find((m) => m.name === 'llm_request_duration_seconds');
+    const histogram = json.find((m) => m.name === 'guard_attempt_duration_seconds');
     expect(histogram?.values).toContainEqual(
       expect.objectContaining({
-        metricName: 'llm_request_duration_seconds_count',
+        metricName: 'guard_attempt_duration_seconds_count',
         value: 1,
         labels: { name: 'primary' },
       }),

@@ -15,11 +15,7 @@ import type { Bulkhead } from './bulkhead.ts';
 import type { CircuitBreaker } from './circuitBreaker.ts';
 import { FAILURE_CLASSES } from './errorClassification.ts';
 import type { Guard } from './guard.ts';
-import {
-  LLM_LATENCY_BUCKETS_SECONDS,
-  LLM_TOKEN_BUCKETS,
-  type BucketCounts,
-} from './histogramBuckets.ts';
+import { LLM_LATENCY_BUCKETS_SECONDS, type BucketCounts } from './histogramBuckets.ts';
 import type { RateLimiter } from './rateLimiter.ts';
 
 interface CounterChild {
@@ -151,7 +147,6 @@ type Collectors = Map<object, () => void>;
 export class GuardMetrics {
   readonly #collectors = new Map<object, Collectors>();
   readonly #latencySources = new Map<object, () => HistogramSource[]>();
-  readonly #tokenSources = new Map<object, () => HistogramSource[]>();
   readonly #registry: Registry;
 
   readonly breakerState: Gauge<'name' | 'state'>;
@@ -235,21 +230,12 @@ export class GuardMetrics {
     ]);
     new BucketCountsHistogram(
       registry,
-      'llm_request_duration_seconds',
-      'Duration of guarded model and tool call attempts, per target.',
+      'guard_attempt_duration_seconds',
+      'Duration of each guarded attempt (retries included), per target; only for guards with recordLatency.',
       ['name'],
       LLM_LATENCY_BUCKETS_SECONDS,
       0.001,
       () => [...this.#latencySources.values()].flatMap((f) => f()),
-    );
-    new BucketCountsHistogram(
-      registry,
-      'llm_tokens',
-      'Tokens per model call as reported by the provider, per target and direction (input, output).',
-      ['name', 'direction'],
-      LLM_TOKEN_BUCKETS,
-      1,
-      () => [...this.#tokenSources.values()].flatMap((f) => f()),
     );
   }
 
@@ -352,7 +338,7 @@ export class GuardMetrics {
     });
   }
 
-  /** A guard's retry/fallback/timeout counters and its per-target latency and token histograms. */
+  /** A guard's retry/fallback/timeout counters and, with recordLatency, its attempt latency. */
   bindGuard(guard: Guard): () => void {
     const name = guard.name;
     const counter = (metric: Counter<'name'>, read: () => number) => {
@@ -368,15 +354,8 @@ export class GuardMetrics {
     this.#latencySources.set(guard, () =>
       [...guard.latency()].map(([target, counts]) => ({ labels: { name: target }, counts })),
     );
-    this.#tokenSources.set(guard, () =>
-      [...guard.tokens()].flatMap(([target, t]) => [
-        { labels: { name: target, direction: 'input' }, counts: t.input },
-        { labels: { name: target, direction: 'output' }, counts: t.output },
-      ]),
-    );
     return this.#unbinder(guard, () => {
       this.#latencySources.delete(guard);
-      this.#tokenSources.delete(guard);
       for (const metric of [
         this.guardRetries,
         this.guardRetryBudgetExhausted,

@@ -153,12 +153,30 @@ export class RateLimiter {
     return this.#refused(wait, now, estimate);
   }
 
+  /**
+   * Admits and charges the call if nothing makes it wait; otherwise takes and counts
+   * nothing and answers false (then ask `admit`, which decides what to do about the wait).
+   */
+  tryAdmitNow(now: number, estimate: TokenEstimate): boolean {
+    if (!this.#budget.enabled && this.#pacer.quiet(now)) {
+      // Only the request bucket has a say.
+      const requests = this.#requests;
+      if (requests !== undefined && requests.tryTake(1, now) !== 0) return false;
+      this.#admitted++;
+      return true;
+    }
+    if (this.#waitFor(now, estimate) !== 0) return false;
+    this.#charge(now, estimate);
+    this.#admitted++;
+    return true;
+  }
+
   #waitFor(now: number, estimate: TokenEstimate): number {
     let wait = 0;
     const requests = this.#requests;
     if (requests !== undefined) {
       wait = requests.waitFor(1, now);
-      this.#reason = 'requests';
+      if (wait > 0) this.#reason = 'requests';
     }
     const budget = this.#budget;
     if (budget.enabled) {
@@ -168,7 +186,9 @@ export class RateLimiter {
         this.#reason = budget.limitedBy;
       }
     }
-    const w = this.#pacer.waitFor(estimate.inputTokens, estimate.outputTokens, now);
+    const pacer = this.#pacer;
+    if (pacer.quiet(now)) return wait;
+    const w = pacer.waitFor(estimate.inputTokens, estimate.outputTokens, now);
     if (w > wait) {
       wait = w;
       this.#reason = 'provider';
@@ -178,8 +198,10 @@ export class RateLimiter {
 
   #charge(now: number, estimate: TokenEstimate): void {
     this.#requests?.take(1);
-    if (this.#budget.enabled) this.#budget.reserve(estimate);
-    this.#pacer.charge(estimate.inputTokens, estimate.outputTokens, now);
+    const budget = this.#budget;
+    if (budget.enabled) budget.reserve(estimate);
+    const pacer = this.#pacer;
+    if (!pacer.quiet(now)) pacer.charge(estimate.inputTokens, estimate.outputTokens, now);
   }
 
   #refused(wait: number, now: number, estimate: TokenEstimate): number {

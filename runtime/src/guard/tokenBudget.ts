@@ -32,11 +32,11 @@ export class TokenBudget {
   ) {
     this.#input = bucket(inputPerMinute, now);
     this.#output = bucket(outputPerMinute, now);
+    this.enabled = this.#input !== undefined || this.#output !== undefined;
   }
 
-  get enabled(): boolean {
-    return this.#input !== undefined || this.#output !== undefined;
-  }
+  /** Whether any budget is set (kept as a field: the limiter asks on every call). */
+  enabled: boolean;
 
   /** Milliseconds until both budgets hold the estimate (0: now). */
   waitFor(estimate: TokenEstimate, now: number): number {
@@ -75,6 +75,7 @@ export class TokenBudget {
   ): void {
     this.#input = rebucket(this.#input, inputPerMinute, now);
     this.#output = rebucket(this.#output, outputPerMinute, now);
+    this.enabled = this.#input !== undefined || this.#output !== undefined;
   }
 }
 
