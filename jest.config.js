@@ -36,8 +36,10 @@ export default {
       testPathIgnorePatterns: ['\\.unit\\.test\\.ts$'],
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
-      testTimeout: 120_000,
     },
   ],
+  // Integration tests wait on real processes and a real API server; jest reads this only at
+  // the top level (a project's own testTimeout is ignored).
+  testTimeout: 120_000,
   reporters: ['default', '<rootDir>/test/support/summaryReporter.js'],
 };
