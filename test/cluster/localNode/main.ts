@@ -30,7 +30,18 @@ import { clusterAccessFrom } from './serviceAccountCredentials.ts';
 /** On shutdown no pod waits longer than this for its processes, so cluster-down stays quick. */
 const shutdownGraceCapMs = 10_000;
 /** What every process inherits from the local node's own environment; the rest is the pod's. */
-const inheritedEnv = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+// BREAKWATER_CLUSTER marks every process of the cluster, pods included, so `cluster-down`
+// finds pod processes even when the local node itself was killed with SIGKILL.
+const inheritedEnv = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'TMPDIR',
+  'BREAKWATER_CLUSTER',
+];
 
 async function main(options: LocalNodeOptions): Promise<void> {
   const log = jsonLogger().child({ component: 'local-node' });
