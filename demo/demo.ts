@@ -221,11 +221,20 @@ async function runScenario(
 
     begin(
       'steady traffic',
-      `${simulator === undefined ? REAL_API_RPS : SIMULATOR_RPS} requests a second, ` +
+      `${plural(simulator === undefined ? REAL_API_RPS : SIMULATOR_RPS, 'request')} a second, ` +
         `round-robin over the ${REPLICAS} pods (1 in ${DIRECT_EVERY} asks ${FALLBACK_MODEL} directly, the rest run the agent)`,
     );
     await hold('steady', { minMs: timings.steadyMs });
-    end('steady');
+    const steady = end('steady');
+    if (steady.ok === 0) {
+      display.line(
+        '  No request succeeded while the provider should be healthy. ' +
+          (simulator === undefined
+            ? 'Check ANTHROPIC_API_KEY and that https://api.anthropic.com is reachable; '
+            : '') +
+          'the pods log to .breakwater/localnode/pods/.',
+      );
+    }
 
     if (simulator !== undefined) {
       begin('529 storm', 'the simulator now answers every model call with 529 overloaded');
