@@ -19,6 +19,9 @@ import { setCondition } from './conditions.ts';
 import type { PodView } from './views.ts';
 import { isPodReady } from './agentStatus.ts';
 
+/** `status.targets` holds at most this many entries (its maxItems in crds/schemas). */
+export const MAX_STATUS_TARGETS = 256;
+
 export interface PolicyUser {
   readonly agent: AgentDeployment;
   readonly pods: readonly PodView[];
@@ -50,6 +53,7 @@ export function computeBreakerPolicyStatus(
     })
     .sort((a, b) => a.name.localeCompare(b.name));
   const aggregate = aggregateReplicas(all);
+  const listed = mostTelling(targets);
   const previous = policy.status;
   const conditions = setCondition(
     previous?.conditions,
@@ -57,7 +61,11 @@ export function computeBreakerPolicyStatus(
       type: 'Ready',
       status: 'True',
       reason: 'Aggregated',
-      message: `${targets.length} agents, ${aggregate.total} replicas, ${aggregate.open} open`,
+      message:
+        `${targets.length} agents, ${aggregate.total} replicas, ${aggregate.open} open` +
+        (listed.length < targets.length
+          ? `; targets lists ${listed.length}, those not Closed first`
+          : ''),
     },
     generation,
     now,
@@ -79,8 +87,23 @@ export function computeBreakerPolicyStatus(
       previous?.state === aggregate.state && previous.lastTransitionTime !== undefined
         ? previous.lastTransitionTime
         : now,
-    targets,
+    targets: listed,
   };
+}
+
+const attention: Readonly<Record<string, number>> = { Open: 0, Degraded: 1, HalfOpen: 2 };
+
+/**
+ * All targets while they fit; beyond MAX_STATUS_TARGETS (a write the API server would refuse),
+ * the ones on-call needs to see, not Closed first, then by name, still listed by name.
+ */
+function mostTelling<T extends { name: string; state: string }>(targets: readonly T[]): T[] {
+  if (targets.length <= MAX_STATUS_TARGETS) return [...targets];
+  const rank = (t: T): number => attention[t.state] ?? 3;
+  return [...targets]
+    .sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name))
+    .slice(0, MAX_STATUS_TARGETS)
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export function computeRateLimitPolicyStatus(
@@ -95,18 +118,27 @@ export function computeRateLimitPolicyStatus(
       effective: effectiveShare(resolveRateLimit(policy, pods.filter(isPodReady).length)),
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
+  const listed = targets.slice(0, MAX_STATUS_TARGETS);
   const conditions = setCondition(
     policy.status?.conditions,
     {
       type: 'Ready',
       status: 'True',
       reason: 'Resolved',
-      message: `used by ${targets.length} agents`,
+      message:
+        `used by ${targets.length} agents` +
+        (listed.length < targets.length ? `; targets lists the first ${listed.length}` : ''),
     },
     generation,
     now,
   );
-  // With one user (the common case) `effective` is its share; with none it is what one replica gets.
-  const effective = targets[0]?.effective ?? effectiveShare(resolveRateLimit(policy, 1));
-  return { observedGeneration: generation, conditions, effective, targets };
+  // The smallest share in force, as the schema promises: the user with the most replicas
+  // (with one user, the common case, its share); with none, what one replica would get.
+  const smallest = targets.reduce<(typeof targets)[number] | undefined>(
+    (min, t) =>
+      min === undefined || (t.effective.replicas ?? 1) > (min.effective.replicas ?? 1) ? t : min,
+    undefined,
+  );
+  const effective = smallest?.effective ?? effectiveShare(resolveRateLimit(policy, 1));
+  return { observedGeneration: generation, conditions, effective, targets: listed };
 }
