@@ -92,6 +92,20 @@ test-unit: setup ## Run the unit tests only (pure logic, no cluster).
 test-integration: setup tools ## Run the integration tests against the local cluster.
 	$(JEST) --ci --selectProjects integration
 
+##@ Demo
+
+.PHONY: demo
+demo: setup ## See it work: cluster, operator, simulator, 3 agent replicas; a 529 storm, recovery, a live policy edit; then clean up.
+	$(NODE) demo/demo.ts
+
+.PHONY: up
+up: setup ## Start the demo environment and leave it running (PROMETHEUS=1 adds Prometheus with the alert rules).
+	PROMETHEUS="$(PROMETHEUS)" $(NODE) demo/up.ts
+
+.PHONY: down
+down: setup ## Stop everything `make up` (or an interrupted `make demo`) started.
+	$(NODE) demo/down.ts
+
 ##@ Benchmarks (results in bench/results/)
 
 .PHONY: bench

@@ -46,7 +46,10 @@ export default async function globalSetup(): Promise<void> {
     // Tests that hold the local cluster to the pinned release check this.
     process.env['BREAKWATER_LOCAL_CLUSTER'] = '1';
     // Read by globalTeardown, which runs in this same process.
-    (globalThis as ClusterOwnership).breakwaterStartedCluster = !result.wasRunning;
+    // Ours to stop only if etcd started here: repairing a running cluster (say, restarting its
+    // local node) does not make someone else's cluster ours.
+    (globalThis as ClusterOwnership).breakwaterStartedCluster =
+      !wasRunning && result.started.includes('etcd');
   } catch (error: unknown) {
     // Jest skips the teardown when the setup fails: stop what did start here (logs stay).
     if (!wasRunning && process.env['BREAKWATER_KEEP_CLUSTER'] !== '1') {
