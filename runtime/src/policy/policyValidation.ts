@@ -117,9 +117,9 @@ function checkRateLimit(v: unknown): void {
   }
   const tokens = optObj(r.tokens, 'rateLimit.tokens');
   if (tokens?.inputPerMinute !== undefined)
-    num(tokens.inputPerMinute, 'rateLimit.tokens.inputPerMinute', 1, 1e12);
+    num(tokens.inputPerMinute, 'rateLimit.tokens.inputPerMinute', 1, 1e10);
   if (tokens?.outputPerMinute !== undefined)
-    num(tokens.outputPerMinute, 'rateLimit.tokens.outputPerMinute', 1, 1e12);
+    num(tokens.outputPerMinute, 'rateLimit.tokens.outputPerMinute', 1, 1e10);
   const concurrency = optObj(r.concurrency, 'rateLimit.concurrency');
   if (concurrency !== undefined) {
     int(concurrency.maxConcurrent, 'rateLimit.concurrency.maxConcurrent', 1, 100_000);
