@@ -107,11 +107,7 @@ export class CircuitBreaker {
   #slowCall: SlowCallRate | undefined;
   #strategies: TripStrategy[];
   #slowMs = Infinity;
-  /**
-   * Whether outcomes need the call's duration and the time (a slow-call rule, a time
-   * window): when not, the guard does not read the clock after a call.
-   */
-  needsDuration = false;
+  #needsDuration = false;
 
   #successes = 0;
   #failures = 0;
@@ -136,6 +132,14 @@ export class CircuitBreaker {
 
   get options(): BreakerOptions {
     return this.#options;
+  }
+
+  /**
+   * Whether outcomes need the call's duration and time (a slow-call rule, a time window):
+   * when not, the guard does not read the clock after a call.
+   */
+  get needsDuration(): boolean {
+    return this.#needsDuration;
   }
 
   /** The state now (settles a due Open → HalfOpen edge or a lapsed override first). */
@@ -444,7 +448,7 @@ export class CircuitBreaker {
     this.#failOnMask = next.failOn.reduce((mask, c) => mask | classBit(c), 0);
     this.#shadow = next.mode === 'Shadow';
     this.#slowMs = next.slowCall?.durationMs ?? Infinity;
-    this.needsDuration = next.slowCall !== undefined || next.failureRate?.window.type === 'Time';
+    this.#needsDuration = next.slowCall !== undefined || next.failureRate?.window.type === 'Time';
 
     const fr = next.failureRate;
     if (fr === undefined) this.#failureRate = undefined;

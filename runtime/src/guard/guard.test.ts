@@ -293,6 +293,20 @@ describe('Guard: timeouts', () => {
     expect(f.guard.deadlineTimerArmed).toBe(false);
   });
 
+  it('hands out an aborted signal when asked after the deadline passed', async () => {
+    const f = guardFixture({ guard: { timeout: { timeoutMs: 1_000 } } });
+    let attempt: GuardAttempt | undefined;
+    await drive(
+      f.clock,
+      f.guard.execute((a) => {
+        attempt = a;
+        return new Promise(() => undefined);
+      }),
+    );
+    expect(attempt?.signal.aborted).toBe(true);
+    expect(isTimeoutError(attempt?.signal.reason)).toBe(true);
+  });
+
   it('creates no AbortSignal unless the call asks for one', async () => {
     const f = guardFixture({ guard: { timeout: { timeoutMs: 1_000 } } });
     const outcome = await drive(

@@ -19,9 +19,11 @@
  * spending a rate token or waiting in the bulkhead queue. If it refuses at acquisition
  * anyway (half-open probes taken meanwhile), the rate token is refunded.
  *
- * The closed path allocates the async call's own promise and one GuardAttempt; rate limit,
- * bulkhead and breaker decisions are synchronous, counters are plain fields (metrics.ts reads
- * them at scrape time), the clock is read once before and once after the call.
+ * The closed path (primary breaker Closed, a slot and a rate token free) is decided
+ * synchronously in `execute` and runs the call in one small async frame with one
+ * GuardAttempt; counters are plain fields (metrics.ts reads them at scrape time). The clock
+ * is read once for the rate limiter, and after the call only when a slow-call rule, a time
+ * window or `recordLatency` needs the duration.
  */
 import type { Bulkhead } from './bulkhead.ts';
 import type { CircuitBreaker } from './circuitBreaker.ts';

@@ -59,6 +59,8 @@ export class GuardAttempt {
   readonly #callerSignal: AbortSignal | undefined;
   #controller: AbortController | undefined;
   #deadline: AttemptDeadline | undefined;
+  /** Set when the deadline passed before anyone asked for the signal. */
+  #timedOut: TimeoutError | undefined;
 
   constructor(
     host: AttemptHost,
@@ -111,6 +113,7 @@ export class GuardAttempt {
     if (this.#controller !== undefined) return this.#controller.signal;
     if (this.#deadline === undefined && this.#callerSignal !== undefined) return this.#callerSignal;
     const controller = (this.#controller = new AbortController());
+    if (this.#timedOut !== undefined) controller.abort(this.#timedOut);
     const caller = this.#callerSignal;
     if (caller !== undefined) {
       if (caller.aborted) controller.abort(caller.reason);
@@ -147,7 +150,8 @@ export class GuardAttempt {
 
   /** The deadline passed: abort the signal, if anyone asked for it. */
   expire(err: TimeoutError): void {
-    this.#controller?.abort(err);
+    if (this.#controller === undefined) this.#timedOut = err;
+    else this.#controller.abort(err);
     this.#host.timedOut(this);
   }
 }

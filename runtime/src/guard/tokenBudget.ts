@@ -22,6 +22,7 @@ export type BudgetLimit = 'inputTokens' | 'outputTokens';
 export class TokenBudget {
   #input: TokenBucket | undefined;
   #output: TokenBucket | undefined;
+  #enabled: boolean;
   /** Which budget made the last `waitFor` wait. */
   limitedBy: BudgetLimit = 'inputTokens';
 
@@ -32,11 +33,13 @@ export class TokenBudget {
   ) {
     this.#input = bucket(inputPerMinute, now);
     this.#output = bucket(outputPerMinute, now);
-    this.enabled = this.#input !== undefined || this.#output !== undefined;
+    this.#enabled = this.#input !== undefined || this.#output !== undefined;
   }
 
-  /** Whether any budget is set (kept as a field: the limiter asks on every call). */
-  enabled: boolean;
+  /** Whether any budget is set. */
+  get enabled(): boolean {
+    return this.#enabled;
+  }
 
   /** Milliseconds until both budgets hold the estimate (0: now). */
   waitFor(estimate: TokenEstimate, now: number): number {
@@ -75,7 +78,7 @@ export class TokenBudget {
   ): void {
     this.#input = rebucket(this.#input, inputPerMinute, now);
     this.#output = rebucket(this.#output, outputPerMinute, now);
-    this.enabled = this.#input !== undefined || this.#output !== undefined;
+    this.#enabled = this.#input !== undefined || this.#output !== undefined;
   }
 }
 
