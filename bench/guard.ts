@@ -300,6 +300,14 @@ async function main(): Promise<void> {
 
   // Paired: every round runs all cases back to back (a few ms), so each round's ratio is
   // taken under one load level; the median over rounds is the headline ratio.
+  const scrape = await registries[0].metrics();
+  const successLine = scrape
+    .split('\n')
+    .find((l) =>
+      l.startsWith('circuit_breaker_requests_total{name="ours/model",outcome="success"}'),
+    );
+  const scraped = successLine === undefined ? null : Number(successLine.split(' ').pop());
+
   const r1 = pairedRatio('ours', 'cockatiel');
   const r2 = pairedRatio('ours', 'opossum');
   const r3 = pairedRatio('ours_timeout', 'cockatiel_timeout');
@@ -392,6 +400,8 @@ async function main(): Promise<void> {
     counters: {
       ours: ours.counters(),
       oursBreaker: ours.targets[0]?.breaker.counters(),
+      // The metrics were bound through the whole run: one scrape shows they kept up.
+      oursScrapedSuccesses: scraped,
     },
   };
 
