@@ -279,6 +279,39 @@ describe('CircuitBreaker transitions', () => {
   });
 });
 
+describe('CircuitBreaker rate rules sharing a window', () => {
+  const shared: BreakerOptionsInput = {
+    failureThreshold: 100,
+    failureRate: { thresholdPercent: 50, minimumCalls: 4, window: { type: 'Count', size: 10 } },
+    slowCall: { durationMs: 5_000, thresholdPercent: 50 },
+  };
+
+  it('records each call once when the slow-call rule reads the failure-rate window', () => {
+    const { breaker, run } = breakerFixture(shared);
+    run(['ServerError', 'ok']); // two calls, not four: below minimumCalls
+    expect(breaker.state).toBe('Closed');
+    run(['ok', 'ServerError']); // four calls, two failed
+    expect(breaker.state).toBe('Open');
+  });
+
+  it('still trips on slow calls through the shared window', () => {
+    const { breaker, run } = breakerFixture(shared);
+    run(['ok', 'slow', 'ok', 'slow']);
+    expect(breaker.state).toBe('Open');
+  });
+
+  it('gives the slow-call rule its own copy when its window stops matching', () => {
+    const { breaker, run } = breakerFixture(shared);
+    run(['slow', 'slow', 'ok']);
+    breaker.reconfigure({
+      ...shared,
+      slowCall: { durationMs: 5_000, thresholdPercent: 50, window: { type: 'Count', size: 20 } },
+    });
+    run(['slow']); // 3 slow of 4: the copied calls count
+    expect(breaker.state).toBe('Open');
+  });
+});
+
 describe('CircuitBreaker override and mode', () => {
   it.each<[string, BreakerOptionsInput, Step[], BreakerStateName, number]>([
     [

@@ -397,7 +397,9 @@ export class CircuitBreaker {
       lastTripAt: this.#lastTripAt,
       consecutiveFailures: this.#consecutive.count,
       ...(this.#failureRate ? { failureRateWindow: this.#failureRate.window.snapshot() } : {}),
-      ...(this.#slowCall ? { slowCallWindow: this.#slowCall.window.snapshot() } : {}),
+      ...(this.#slowCall && !this.#slowCall.sharesWindow
+        ? { slowCallWindow: this.#slowCall.window.snapshot() }
+        : {}),
     };
   }
 
@@ -436,7 +438,7 @@ export class CircuitBreaker {
     this.#consecutive.restore(snapshot.consecutiveFailures);
     if (snapshot.failureRateWindow && this.#failureRate)
       this.#failureRate.window.restore(snapshot.failureRateWindow);
-    if (snapshot.slowCallWindow && this.#slowCall)
+    if (snapshot.slowCallWindow && this.#slowCall && !this.#slowCall.sharesWindow)
       this.#slowCall.window.restore(snapshot.slowCallWindow);
     if (reportedState(this.#state, this.#override) !== before) this.#emit(before, 'restored', now);
     this.#settle(now);
@@ -463,8 +465,17 @@ export class CircuitBreaker {
     const sc = next.slowCall;
     if (sc === undefined) this.#slowCall = undefined;
     else {
-      const window = carryWindow(this.#slowCall?.window, previous?.slowCall?.window, sc.window);
-      this.#slowCall = new SlowCallRate(window, sc.thresholdPercent, sc.minimumCalls);
+      const shared = this.#failureRate?.window;
+      if (shared !== undefined && sameWindow(shared.options, sc.window)) {
+        this.#slowCall = new SlowCallRate(shared, sc.thresholdPercent, sc.minimumCalls, true);
+      } else {
+        const old = this.#slowCall;
+        // A window that was shared belongs to the failure-rate rule: take a copy, not it.
+        const window = old?.sharesWindow
+          ? carryWindow(undefined, undefined, sc.window, old.window)
+          : carryWindow(old?.window, previous?.slowCall?.window, sc.window);
+        this.#slowCall = new SlowCallRate(window, sc.thresholdPercent, sc.minimumCalls);
+      }
     }
     const strategies: TripStrategy[] = [this.#consecutive];
     if (this.#failureRate) strategies.push(this.#failureRate);
@@ -549,12 +560,17 @@ function carryWindow(
   current: CallWindow | undefined,
   previous: WindowOptions | undefined,
   next: WindowOptions,
+  copyFrom: CallWindow | undefined = current,
 ): CallWindow {
   if (current !== undefined && previous !== undefined && sameWindow(previous, next)) return current;
   if (next.type === 'Count') {
     const window = new CountWindow(next.size);
-    if (current instanceof CountWindow) window.replay(current.outcomes());
+    if (copyFrom instanceof CountWindow) window.replay(copyFrom.outcomes());
     return window;
   }
-  return new TimeWindow(next.sizeMs);
+  const window = new TimeWindow(next.sizeMs);
+  if (copyFrom instanceof TimeWindow && copyFrom.options.sizeMs === next.sizeMs) {
+    window.restore(copyFrom.snapshot());
+  }
+  return window;
 }

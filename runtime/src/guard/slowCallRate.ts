@@ -9,18 +9,29 @@ import type { CallWindow } from './callWindow.ts';
  */
 export class SlowCallRate implements TripStrategy {
   readonly window: CallWindow;
+  /**
+   * True when the window is the failure-rate rule's (same shape): that rule records each
+   * call into it first, so this one only reads it.
+   */
+  readonly sharesWindow: boolean;
   thresholdPercent: number;
   minimumCalls: number;
 
-  constructor(window: CallWindow, thresholdPercent: number, minimumCalls: number) {
+  constructor(
+    window: CallWindow,
+    thresholdPercent: number,
+    minimumCalls: number,
+    sharesWindow = false,
+  ) {
     this.window = window;
     this.thresholdPercent = thresholdPercent;
     this.minimumCalls = minimumCalls;
+    this.sharesWindow = sharesWindow;
   }
 
   record(failed: boolean, slow: boolean, now: number): TripReason | undefined {
     const w = this.window;
-    w.add(failed, slow, now);
+    if (!this.sharesWindow) w.add(failed, slow, now);
     if (!slow || w.calls < this.minimumCalls) return undefined;
     return w.slow * 100 >= this.thresholdPercent * w.calls ? 'slowCallRate' : undefined;
   }
