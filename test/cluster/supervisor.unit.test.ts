@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
@@ -52,7 +52,17 @@ describe('the process supervisor', () => {
   });
 
   it('kills a process that ignores SIGTERM once the grace period is over', async () => {
-    const record = await startShell('stubborn', "trap '' TERM; sleep 30 & wait; sleep 30");
+    // The shell says when it ignores SIGTERM: stopping it before then would test nothing.
+    const ready = join(dir, 'stubborn.ready');
+    const record = await startShell(
+      'stubborn',
+      `trap '' TERM; : > '${ready}'; sleep 30 & wait; sleep 30`,
+    );
+    const trapped = await pollUntil(async () => Promise.resolve(existsSync(ready)), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    expect(trapped.kind).toBe('done');
     expect(await stopProcess(record, { graceMs: 300 })).toBe('killed');
     expect(isAlive(record)).toBe(false);
   });
