@@ -5,14 +5,14 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
 import { ClientKeys } from './access/clientKeys.ts';
 import { AuditLog } from './audit/auditLog.ts';
 import { ResponseCache } from './cache/responseCache.ts';
 import type { RuntimeOptions } from './cli/runtimeOptions.ts';
 import { PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
 import { BackendPool } from './provider/backendPool.ts';
-import { bindGuard, guardRefusal, guardRegistries } from './provider/guardBinding.ts';
+import { GuardMetrics } from './guard/metrics.ts';
+import { bindGuard, guardRefusal } from './provider/guardBinding.ts';
 import { ModelRouter } from './provider/modelRouter.ts';
 import { buildApiServer } from './server/apiServer.ts';
 import { Lifecycle } from './server/lifecycle.ts';
@@ -41,6 +41,7 @@ export class AgentRuntime {
   readonly clientKeys = new ClientKeys();
   readonly metrics: RuntimeMetrics;
   readonly context: RuntimeContext;
+  readonly #guardMetrics: GuardMetrics;
   readonly #deps: RuntimeDeps;
   readonly #pool: BackendPool;
   readonly #lifecycle = new Lifecycle();
@@ -55,6 +56,7 @@ export class AgentRuntime {
     this.#deps = deps;
     const { clock, logger } = deps;
     this.metrics = new RuntimeMetrics();
+    this.#guardMetrics = new GuardMetrics(this.metrics.registry);
     this.store = new PolicyStore(clock, {
       veto: (doc) => guardRefusal(doc, clock),
       onOffer: (result, source, detail) => {
@@ -152,7 +154,7 @@ export class AgentRuntime {
     this.#api = buildApiServer(this.context);
     await this.#api.listen({ port: options.port, host: options.host });
     const port = (this.#api.server.address() as AddressInfo).port;
-    const metricsServer = buildMetricsServer(this.context, () => this.#registries());
+    const metricsServer = buildMetricsServer(this.context, () => [this.metrics.registry]);
     this.#metricsServer = metricsServer;
     await new Promise<void>((resolve, reject) => {
       metricsServer.once('error', reject);
@@ -191,10 +193,6 @@ export class AgentRuntime {
     return { drained };
   }
 
-  #registries(): Registry[] {
-    return [this.metrics.registry, ...guardRegistries()];
-  }
-
   #apply(next: AppliedPolicy, previous: AppliedPolicy | undefined): void {
     const { doc } = next;
     this.#pool.update(doc.backends);
@@ -205,7 +203,11 @@ export class AgentRuntime {
           'no provider API key in the environment',
         );
     }
-    const guard = bindGuard(doc, this.#deps.clock, this.#active?.guard);
+    const guard = bindGuard(
+      doc,
+      { clock: this.#deps.clock, metrics: this.#guardMetrics },
+      this.#active?.guard,
+    );
     this.#active = { doc, hash: next.hash, guard };
     this.#unsubscribeGuard?.();
     this.#unsubscribeGuard = guard.onBreakerChange(() => {

@@ -7,14 +7,16 @@
  * - fallback across models is the router's loop, backend choice the load balancer's.
  *
  * On a policy reload the same objects are reconfigured in place, so breaker state, token
- * buckets and retry budgets that are still meaningful survive the swap.
+ * buckets and retry budgets that are still meaningful survive the swap; breakers for a
+ * backend, model or tool the new policy dropped are retired with their metric series.
+ * Every breaker, limiter, bulkhead and guard is bound to GuardMetrics once, when created.
  */
-import { Gauge, Registry } from 'prom-client';
 import type { BreakerOptionsInput } from '../guard/breakerOptions.ts';
 import { Bulkhead, type BulkheadOptionsInput } from '../guard/bulkhead.ts';
 import { CircuitBreaker } from '../guard/circuitBreaker.ts';
 import { CircuitOpenError } from '../guard/errors.ts';
 import { Guard } from '../guard/guard.ts';
+import type { GuardMetrics } from '../guard/metrics.ts';
 import { RateLimiter, type RateLimiterOptionsInput } from '../guard/rateLimiter.ts';
 import type {
   BreakerSettings,
@@ -95,19 +97,62 @@ function bulkheadOptions(s: RateLimitSettings): BulkheadOptionsInput {
   return s.concurrency ?? UNLIMITED_BULKHEAD;
 }
 
+/** What a breaker guards: one backend's model, or one tool. */
+export type BreakerTarget =
+  | { readonly kind: 'model'; readonly backend: string; readonly model: string }
+  | { readonly kind: 'tool'; readonly tool: string };
+
+/**
+ * Breakers a reload retires: those of a backend or tool the new policy no longer lists, and
+ * of a model the old policy named (as primary or fallback) and the new one does not. A model
+ * only callers ever named keeps its breaker: callers may go on asking for it.
+ */
+export function retiredBreakers(
+  targets: Iterable<readonly [string, BreakerTarget]>,
+  previous: PolicyDocument,
+  next: PolicyDocument,
+): string[] {
+  const backends = new Set(next.backends.map((b) => b.name));
+  const tools = new Set(next.tools.map((t) => t.name));
+  const models = (d: PolicyDocument) => new Set([d.model.name, ...d.model.fallbacks]);
+  const named = models(previous);
+  const still = models(next);
+  const retired: string[] = [];
+  for (const [name, target] of targets) {
+    const gone =
+      target.kind === 'tool'
+        ? !tools.has(target.tool)
+        : !backends.has(target.backend) || (named.has(target.model) && !still.has(target.model));
+    if (gone) retired.push(name);
+  }
+  return retired;
+}
+
+export interface GuardSetOptions {
+  readonly doc: PolicyDocument;
+  readonly clock: Clock;
+  /** Where breakers, limiter, bulkheads and guards are exported; none for a throwaway check. */
+  readonly metrics?: GuardMetrics;
+}
+
 export class GuardSet implements ProviderGuard {
   readonly #clock: Clock;
   #doc: PolicyDocument;
+  readonly #metrics: GuardMetrics | undefined;
   readonly #limiter: RateLimiter;
   readonly #modelBulkhead: Bulkhead;
   readonly #toolBulkhead: Bulkhead;
   readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #targets = new Map<string, BreakerTarget>();
   readonly #guards = new Map<string, Guard>();
+  /** Per breaker name: removes its breaker's and guard's series from the metrics. */
+  readonly #unbind = new Map<string, (() => void)[]>();
   readonly #listeners = new Set<() => void>();
 
-  constructor(doc: PolicyDocument, clock: Clock) {
+  constructor({ doc, clock, metrics }: GuardSetOptions) {
     this.#clock = clock;
     this.#doc = doc;
+    this.#metrics = metrics;
     this.#limiter = new RateLimiter({
       name: doc.agent.name,
       clock,
@@ -123,11 +168,17 @@ export class GuardSet implements ProviderGuard {
       clock,
       options: TOOL_BULKHEAD,
     });
+    metrics?.bindLimiter(this.#limiter);
+    metrics?.bindBulkhead(this.#modelBulkhead);
+    metrics?.bindBulkhead(this.#toolBulkhead);
   }
 
   /** Applies a new policy to the live objects. */
   reconfigure(doc: PolicyDocument): void {
+    const retired = retiredBreakers(this.#targets, this.#doc, doc);
     this.#doc = doc;
+    for (const name of retired) this.#retire(name);
+    if (retired.length > 0) this.#notify();
     this.#limiter.reconfigure(rateLimiterOptions(doc.rateLimit));
     this.#modelBulkhead.reconfigure(bulkheadOptions(doc.rateLimit));
     const options = breakerOptions(doc.circuitBreaker);
@@ -159,7 +210,9 @@ export class GuardSet implements ProviderGuard {
           model,
           backend,
           attempt: a.attempt,
-          signal: a.signal,
+          // Not a.signal: reading it builds an AbortController per attempt; the SDK's own
+          // per-request timer enforces the deadline handed over here.
+          request: a.sdkOptions(),
           reportUsage: (usage: Usage) => {
             a.reportUsage({ inputTokens: usage.input_tokens, outputTokens: usage.output_tokens });
           },
@@ -190,11 +243,11 @@ export class GuardSet implements ProviderGuard {
       guard = new Guard({
         name,
         clock: this.#clock,
-        targets: [{ name, breaker: this.#breaker(name) }],
+        targets: [{ name, breaker: this.#breaker(name, { kind: 'tool', tool }) }],
         bulkhead: this.#toolBulkhead,
         timeout: { timeoutMs },
       });
-      this.#guards.set(name, guard);
+      this.#addGuard(name, guard);
     } else {
       guard.reconfigure({ timeout: { timeoutMs } });
     }
@@ -255,34 +308,6 @@ export class GuardSet implements ProviderGuard {
     return () => this.#listeners.delete(listener);
   }
 
-  /** prom-client view of breakers, limiter and bulkheads, read at scrape time. */
-  collectInto(gauges: GuardGauges): void {
-    for (const [name, b] of this.#breakers) {
-      const state = b.state;
-      for (const s of ['closed', 'open', 'half_open', 'forced_open', 'forced_closed'] as const) {
-        gauges.breakerState.set({ name, state: s }, stateLabel(state) === s ? 1 : 0);
-      }
-      const c = b.counters();
-      gauges.breakerCalls.set({ name }, c.successes + c.failures + c.ignored + c.rejected);
-      gauges.breakerFailures.set({ name }, c.failures);
-      gauges.breakerRejected.set({ name }, c.rejected);
-      gauges.breakerTrips.set({ name }, c.trips);
-    }
-    const l = this.#limiter.counters();
-    const rejected = Object.values(l.rejected).reduce((a, b) => a + b, 0);
-    gauges.limiterRequests.set({ name: this.#limiter.name }, l.admitted + rejected);
-    gauges.limiterRejected.set({ name: this.#limiter.name }, rejected);
-    for (const bulkhead of [this.#modelBulkhead, this.#toolBulkhead]) {
-      const bc = bulkhead.counters();
-      gauges.bulkheadActive.set({ name: bulkhead.name }, bulkhead.active);
-      gauges.bulkheadQueue.set({ name: bulkhead.name }, bulkhead.queued);
-      gauges.bulkheadRejected.set(
-        { name: bulkhead.name },
-        bc.rejectedQueueFull + bc.rejectedQueueTimeout,
-      );
-    }
-  }
-
   #retry() {
     return {
       maxAttempts: this.#doc.retry.maxAttempts,
@@ -299,18 +324,23 @@ export class GuardSet implements ProviderGuard {
       guard = new Guard({
         name,
         clock: this.#clock,
-        targets: [{ name, breaker: this.#breaker(name) }],
+        targets: [{ name, breaker: this.#breaker(name, { kind: 'model', backend, model }) }],
         limiter: this.#limiter,
         bulkhead: this.#modelBulkhead,
         timeout: { timeoutMs: this.#doc.timeoutMs },
         retry: this.#retry(),
       });
-      this.#guards.set(name, guard);
+      this.#addGuard(name, guard);
     }
     return guard;
   }
 
-  #breaker(name: string): CircuitBreaker {
+  #addGuard(name: string, guard: Guard): void {
+    this.#guards.set(name, guard);
+    if (this.#metrics !== undefined) this.#unbinders(name).push(this.#metrics.bindGuard(guard));
+  }
+
+  #breaker(name: string, target: BreakerTarget): CircuitBreaker {
     let breaker = this.#breakers.get(name);
     if (breaker !== undefined) return breaker;
     if (this.#breakers.size >= MAX_BREAKERS) throw new CircuitOpenError(name, 'Open', 60_000);
@@ -320,11 +350,32 @@ export class GuardSet implements ProviderGuard {
       options: breakerOptions(this.#doc.circuitBreaker),
     });
     breaker.onStateChange(() => {
-      for (const listener of this.#listeners) listener();
+      this.#notify();
     });
     this.#breakers.set(name, breaker);
-    for (const listener of this.#listeners) listener();
+    this.#targets.set(name, target);
+    if (this.#metrics !== undefined) this.#unbinders(name).push(this.#metrics.bindBreaker(breaker));
+    this.#notify();
     return breaker;
+  }
+
+  #unbinders(name: string): (() => void)[] {
+    let list = this.#unbind.get(name);
+    if (list === undefined) this.#unbind.set(name, (list = []));
+    return list;
+  }
+
+  /** Forgets a breaker and its guard; calls in flight finish on the objects they hold. */
+  #retire(name: string): void {
+    this.#breakers.delete(name);
+    this.#targets.delete(name);
+    this.#guards.delete(name);
+    for (const unbind of this.#unbind.get(name) ?? []) unbind();
+    this.#unbind.delete(name);
+  }
+
+  #notify(): void {
+    for (const listener of this.#listeners) listener();
   }
 
   /** Every backend's breaker for `model` refuses: the soonest reopening decides Retry-After. */
@@ -342,41 +393,13 @@ export class GuardSet implements ProviderGuard {
   }
 }
 
-function stateLabel(state: string): string {
-  switch (state) {
-    case 'Closed':
-      return 'closed';
-    case 'Open':
-      return 'open';
-    case 'HalfOpen':
-      return 'half_open';
-    case 'ForcedOpen':
-      return 'forced_open';
-    default:
-      return 'forced_closed';
-  }
-}
-
-export interface GuardGauges {
-  readonly breakerState: Gauge<'name' | 'state'>;
-  readonly breakerCalls: Gauge<'name'>;
-  readonly breakerFailures: Gauge<'name'>;
-  readonly breakerRejected: Gauge<'name'>;
-  readonly breakerTrips: Gauge<'name'>;
-  readonly limiterRequests: Gauge<'name'>;
-  readonly limiterRejected: Gauge<'name'>;
-  readonly bulkheadActive: Gauge<'name'>;
-  readonly bulkheadQueue: Gauge<'name'>;
-  readonly bulkheadRejected: Gauge<'name'>;
-}
-
 /**
  * Whether the guard accepts a policy's settings: built once, thrown away. The policy
  * validator and the guard check ranges separately; a document only goes live if both agree.
  */
 export function guardRefusal(doc: PolicyDocument, clock: Clock): string | undefined {
   try {
-    new GuardSet(doc, clock);
+    new GuardSet({ doc, clock });
     new CircuitBreaker({ name: 'check', clock, options: breakerOptions(doc.circuitBreaker) });
     new Guard({
       name: 'check',
@@ -395,66 +418,15 @@ export function guardRefusal(doc: PolicyDocument, clock: Clock): string | undefi
   }
 }
 
-let current: GuardSet | undefined;
-let registry: Registry | undefined;
-
 /** Builds the guard for a policy, or reconfigures the one in force so its state carries over. */
 export function bindGuard(
   doc: PolicyDocument,
-  clock: Clock,
+  deps: { readonly clock: Clock; readonly metrics: GuardMetrics },
   previous?: ProviderGuard,
 ): ProviderGuard {
   if (previous instanceof GuardSet) {
     previous.reconfigure(doc);
-    current = previous;
     return previous;
   }
-  current = new GuardSet(doc, clock);
-  return current;
-}
-
-/**
- * The guard's metrics under the names users alert on (DESIGN §4), read from the live
- * objects at scrape time. (Counters that only ever grow are exposed as their current totals.)
- */
-export function guardRegistries(): Registry[] {
-  if (registry === undefined) {
-    const r = new Registry();
-    const gauge = <L extends string>(name: string, help: string, labelNames: L[]) =>
-      new Gauge<L>({ name, help, labelNames, registers: [r] });
-    // Gauges are collected in registration order: the first one refreshes them all.
-    const holder: { gauges?: GuardGauges } = {};
-    const refresh = () => {
-      if (holder.gauges !== undefined) current?.collectInto(holder.gauges);
-    };
-    const breakerState = new Gauge<'name' | 'state'>({
-      name: 'circuit_breaker_state',
-      help: 'Breaker state: 1 for the state it is in.',
-      labelNames: ['name', 'state'],
-      registers: [r],
-      collect: refresh,
-    });
-    holder.gauges = {
-      breakerState,
-      breakerCalls: gauge('circuit_breaker_requests_total', 'Calls seen by the breaker.', ['name']),
-      breakerFailures: gauge('circuit_breaker_failures_total', 'Failures counted by the breaker.', [
-        'name',
-      ]),
-      breakerRejected: gauge('circuit_breaker_rejected_total', 'Calls refused by the breaker.', [
-        'name',
-      ]),
-      breakerTrips: gauge('circuit_breaker_trips_total', 'Times the breaker opened.', ['name']),
-      limiterRequests: gauge('rate_limiter_requests_total', 'Calls that asked the rate limiter.', [
-        'name',
-      ]),
-      limiterRejected: gauge('rate_limiter_rejected_total', 'Calls the rate limiter refused.', [
-        'name',
-      ]),
-      bulkheadActive: gauge('bulkhead_active_requests', 'Calls holding a bulkhead slot.', ['name']),
-      bulkheadQueue: gauge('bulkhead_queue_size', 'Calls waiting for a bulkhead slot.', ['name']),
-      bulkheadRejected: gauge('bulkhead_rejected_total', 'Calls the bulkhead refused.', ['name']),
-    };
-    registry = r;
-  }
-  return [registry];
+  return new GuardSet({ doc, ...deps });
 }

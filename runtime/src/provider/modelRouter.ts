@@ -118,7 +118,7 @@ export class ModelRouter {
     options: RouteOptions,
     fallback: boolean,
   ): Promise<RoutedResponse> {
-    const { backend, model, signal } = info;
+    const { backend, model, request } = info;
     const started = this.#clock.now();
     backend.inFlight++;
     let release = true;
@@ -129,9 +129,8 @@ export class ModelRouter {
       // every single call, which on the hot path costs more than the proxying itself.
       const response = await backend.client
         .post('/v1/messages', {
+          ...request,
           body,
-          signal,
-          timeout: 86_400_000,
           headers: options.headers ?? {},
           stream: options.stream,
         })

@@ -4,6 +4,7 @@
  * composes calls through this interface.
  */
 import type { BreakerReport } from '../reporting/breakerAnnotation.ts';
+import type { SdkRequestOptions } from '../guard/guardAttempt.ts';
 import type { HeaderSource } from '../guard/headers.ts';
 import type { Backend } from './backendPool.ts';
 import type { Usage } from './sseUsage.ts';
@@ -18,7 +19,11 @@ export interface AttemptInfo {
   readonly backend: Backend;
   /** 1-based, across retries of the same model. */
   readonly attempt: number;
-  readonly signal: AbortSignal;
+  /**
+   * SDK request options for this attempt: `maxRetries: 0`, the time left before the guard's
+   * deadline as `timeout` (the SDK's own timer enforces it) and the caller's `signal`.
+   */
+  readonly request: SdkRequestOptions;
   /** The answer's usage, so the token budget is settled with what was really used. */
   readonly reportUsage: (usage: Usage) => void;
   /** The answer's headers, for adaptive pacing (`anthropic-ratelimit-*`, `retry-after`). */
