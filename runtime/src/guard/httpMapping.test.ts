@@ -1,5 +1,7 @@
 import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { describe, expect, it } from '@jest/globals';
+import { ManualClock } from '../time/clock.ts';
+import { CircuitBreaker } from './circuitBreaker.ts';
 import {
   BulkheadFullError,
   CancelledError,
@@ -9,7 +11,8 @@ import {
 } from './errors.ts';
 import { mapErrorToHttp, toAnthropicErrorBody, type HttpErrorMapping } from './httpMapping.ts';
 
-const NOW = 0;
+const NOW = Date.UTC(2025, 0, 1);
+const DAY_MS = 86_400_000;
 
 function sdkError(
   status: number,
@@ -92,6 +95,27 @@ describe('mapErrorToHttp', () => {
     ],
   ])('%s', (_name, err, expected) => {
     expect(mapErrorToHttp(err, NOW)).toMatchObject(expected);
+  });
+
+  it.each<[string, number | undefined, number]>([
+    ['forced open with no end tells callers to come back after openDuration', undefined, 30],
+    ['forced open for ten more seconds says ten seconds', 10_000, 10],
+    ['forced open until a date years away says a minute at most', 3 * 365 * DAY_MS, 60],
+  ])('a breaker %s', (_name, forMs, seconds) => {
+    const breaker = new CircuitBreaker({
+      name: 'default/claude-sonnet-4-5',
+      clock: new ManualClock(NOW),
+      options: {
+        openDurationMs: 30_000,
+        override: {
+          state: 'ForcedOpen',
+          reason: 'provider incident',
+          ...(forMs === undefined ? {} : { untilMs: NOW + forMs }),
+        },
+      },
+    });
+    const mapping = mapErrorToHttp(breaker.rejection(NOW), NOW);
+    expect(mapping).toMatchObject({ status: 503, retryAfterSeconds: seconds });
   });
 
   it('never answers Retry-After: 0', () => {

@@ -40,20 +40,27 @@ export function retryAfterSeconds(ms: number): number {
   return Math.max(1, Math.ceil(ms / 1000));
 }
 
+/**
+ * Retry-After for a breaker forced open. A forced open has no natural end: it lasts until
+ * someone lifts the override, and its `until` may be a date years away. Callers are told to
+ * check back within a minute rather than to wait for that date.
+ */
+export const FORCED_OPEN_RETRY_AFTER_MS = 60_000;
+
 export function mapErrorToHttp(err: unknown, now: number): HttpErrorMapping {
   if (isGuardError(err)) {
     switch (err.code) {
       case 'RATE_LIMITED':
         return limited(err.message, err.retryAfterMs);
       case 'CIRCUIT_OPEN':
+        return unavailable(
+          err.message,
+          err.state === 'ForcedOpen'
+            ? Math.min(err.retryAfterMs, FORCED_OPEN_RETRY_AFTER_MS)
+            : err.retryAfterMs,
+        );
       case 'BULKHEAD_FULL':
-        return {
-          status: 503,
-          type: 'overloaded_error',
-          message: err.message,
-          retryAfterSeconds: retryAfterSeconds(err.retryAfterMs),
-          shouldRetry: true,
-        };
+        return unavailable(err.message, err.retryAfterMs);
       case 'TIMEOUT':
         return { status: 504, type: 'timeout_error', message: err.message, shouldRetry: true };
       case 'CANCELLED':
@@ -95,6 +102,16 @@ export function mapErrorToHttp(err: unknown, now: number): HttpErrorMapping {
 /** `{type: 'error', error: {type, message}}`, ready to serialise. */
 export function toAnthropicErrorBody(mapping: HttpErrorMapping): AnthropicErrorBody {
   return { type: 'error', error: { type: mapping.type, message: mapping.message } };
+}
+
+function unavailable(message: string, retryAfterMs: number): HttpErrorMapping {
+  return {
+    status: 503,
+    type: 'overloaded_error',
+    message,
+    retryAfterSeconds: retryAfterSeconds(retryAfterMs),
+    shouldRetry: true,
+  };
 }
 
 function limited(message: string, retryAfterMs: number): HttpErrorMapping {
