@@ -201,9 +201,12 @@ export class ModelRouter {
   }
 }
 
-/** Another model may help when this one's provider failed or its breakers are open. */
-function fallbackMayHelp(err: unknown, now: number): boolean {
+/**
+ * Another model may help when this one's provider failed or its breakers are open. Not when
+ * the agent's own rate limiter or model bulkhead refused: every model shares them, so the
+ * next model would be refused as well, and each refusal counted again for one caller request.
+ */
+export function fallbackMayHelp(err: unknown, now: number): boolean {
   if (isCircuitOpenError(err)) return true;
-  const c = classifyError(err, now);
-  return isFailureClass(c.outcome) || c.outcome === 'Rejected';
+  return isFailureClass(classifyError(err, now).outcome);
 }

@@ -1,0 +1,94 @@
+import { APIError } from '@anthropic-ai/sdk';
+import { describe, expect, it } from '@jest/globals';
+import {
+  BulkheadFullError,
+  CircuitOpenError,
+  RateLimitedError,
+  TimeoutError,
+} from '../guard/errors.ts';
+import type { RateLimiterCounters } from '../guard/rateLimiter.ts';
+import type { PolicyDocument } from '../policy/policyDocument.ts';
+import { samplePolicyDocument } from '../policy/policyFixtures.ts';
+import { ManualClock } from '../time/clock.ts';
+import type { Backend, BackendPool } from './backendPool.ts';
+import { GuardSet } from './guardBinding.ts';
+import { fallbackMayHelp, ModelRouter } from './modelRouter.ts';
+
+const overloaded = APIError.generate(
+  529,
+  { type: 'error', error: { type: 'overloaded_error', message: 'overloaded' } },
+  undefined,
+  new Headers(),
+);
+
+describe('fallbackMayHelp', () => {
+  it.each<[string, unknown, boolean]>([
+    [
+      'tries another model after an open breaker on this model',
+      new CircuitOpenError('default/a', 'Open', 1_000),
+      true,
+    ],
+    ['tries another model after an overloaded provider', overloaded, true],
+    ['tries another model after a timed-out attempt', new TimeoutError(1_000), true],
+    [
+      'stays put after the agent’s own rate limiter refused: every model shares it',
+      new RateLimitedError('agent', 'requests', 1_000),
+      false,
+    ],
+    [
+      'stays put after the agent’s model bulkhead refused: every model shares it',
+      new BulkheadFullError('agent/models', 'queueFull', 1_000),
+      false,
+    ],
+  ])('%s', (_name, err, expected) => {
+    expect(fallbackMayHelp(err, 0)).toBe(expected);
+  });
+});
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+
+describe('ModelRouter', () => {
+  it('counts one rate-limit refusal per refused request, however many fallback models there are', async () => {
+    const doc = structuredClone(samplePolicyDocument()) as Mutable<PolicyDocument>;
+    doc.model.fallbacks = ['claude-haiku-4-5', 'claude-opus-4-1'];
+    doc.rateLimit.requests = { perSecond: 0.001, burst: 1 };
+    doc.rateLimit.onLimit = 'Reject';
+    const clock = new ManualClock(0);
+    const guard = new GuardSet({ doc, clock });
+    const answer = () =>
+      new Response(JSON.stringify({ usage: { input_tokens: 1, output_tokens: 1 } }), {
+        status: 200,
+      });
+    const backend = {
+      name: 'default',
+      weight: 1,
+      inFlight: 0,
+      client: { post: () => ({ asResponse: () => Promise.resolve(answer()) }) },
+    } as unknown as Backend;
+    const router = new ModelRouter({
+      pool: { backends: [backend] } as unknown as BackendPool,
+      guard: () => guard,
+      clock,
+      strategy: () => 'RoundRobin',
+      observe: () => undefined,
+    });
+    const send = () =>
+      router
+        .send({
+          body: { max_tokens: 16, messages: [] },
+          stream: false,
+          models: [doc.model.name, ...doc.model.fallbacks],
+          signal: new AbortController().signal,
+        })
+        .then(
+          () => 'served',
+          (err: unknown) => (err instanceof RateLimitedError ? 'limited' : String(err)),
+        );
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await send());
+    expect(outcomes).toEqual(['served', 'limited', 'limited', 'limited']);
+    const { counters } = guard.rateLimiter() as { counters: RateLimiterCounters };
+    expect(counters.admitted).toBe(1);
+    expect(counters.rejected.requests).toBe(3);
+  });
+});
