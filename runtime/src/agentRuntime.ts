@@ -8,8 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { ClientKeys } from './access/clientKeys.ts';
 import { AuditLog } from './audit/auditLog.ts';
 import { ResponseCache } from './cache/responseCache.ts';
-import type { RuntimeOptions } from './cli/runtimeOptions.ts';
-import { PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
+import type { PolicySourceOption, RuntimeOptions } from './cli/runtimeOptions.ts';
+import { OFFER_RESULTS, PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
 import { BackendPool } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
 import { bindGuard, guardRefusal } from './provider/guardBinding.ts';
@@ -22,6 +22,13 @@ import { CallStats } from './stats/callStats.ts';
 import type { Logger } from './telemetry/logger.ts';
 import { RuntimeMetrics } from './telemetry/runtimeMetrics.ts';
 import type { Clock } from './time/clock.ts';
+
+/** The `source` label of a policy source's offers: its name up to the first ':'. */
+const RELOAD_SOURCE_LABEL: Readonly<Record<PolicySourceOption['kind'], string>> = {
+  file: 'file',
+  manifests: 'manifests',
+  cluster: 'configmap',
+};
 
 export interface RuntimeDeps {
   readonly options: RuntimeOptions;
@@ -57,6 +64,9 @@ export class AgentRuntime {
     const { clock, logger } = deps;
     this.metrics = new RuntimeMetrics();
     this.#guardMetrics = new GuardMetrics(this.metrics.registry);
+    // Every result exists from the start, so increase() sees the first rejection.
+    const source = RELOAD_SOURCE_LABEL[deps.options.source.kind];
+    for (const result of OFFER_RESULTS) this.metrics.policyReloads.inc({ result, source }, 0);
     this.store = new PolicyStore(clock, {
       veto: (doc) => guardRefusal(doc, clock),
       onOffer: (result, source, detail) => {

@@ -21,7 +21,8 @@ export interface PolicyRejection {
   readonly at: number;
 }
 
-export type OfferResult = 'applied' | 'unchanged' | 'rejected';
+export const OFFER_RESULTS = ['applied', 'unchanged', 'rejected'] as const;
+export type OfferResult = (typeof OFFER_RESULTS)[number];
 
 export interface PolicyListener {
   (next: AppliedPolicy, previous: AppliedPolicy | undefined): void;

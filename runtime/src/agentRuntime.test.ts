@@ -1,0 +1,46 @@
+import { describe, expect, it } from '@jest/globals';
+import { AgentRuntime } from './agentRuntime.ts';
+import type { PolicySourceOption } from './cli/runtimeOptions.ts';
+import { createLogger } from './telemetry/logger.ts';
+import { ManualClock } from './time/clock.ts';
+
+function runtimeFor(source: PolicySourceOption): AgentRuntime {
+  return new AgentRuntime({
+    options: {
+      port: 0,
+      metricsPort: 0,
+      host: '127.0.0.1',
+      source,
+      logLevel: 'silent',
+      shutdownGraceMs: 0,
+    },
+    env: {},
+    clock: new ManualClock(0),
+    logger: createLogger('silent'),
+  });
+}
+
+describe('AgentRuntime', () => {
+  it.each<[string, PolicySourceOption]>([
+    ['file', { kind: 'file', path: '/etc/policy.json' }],
+    ['manifests', { kind: 'manifests', path: '/etc/manifests' }],
+    ['configmap', { kind: 'cluster', agent: 'assistant', namespace: 'default' }],
+  ])(
+    'exports every policy reload result at 0 from the start, with source "%s"',
+    async (label, source) => {
+      const text = await runtimeFor(source).metrics.registry.metrics();
+      for (const result of ['applied', 'unchanged', 'rejected']) {
+        expect(text).toContain(
+          `breakwater_policy_reloads_total{result="${result}",source="${label}"} 0`,
+        );
+      }
+    },
+  );
+
+  it('counts a refused policy on top of the zero it started from', async () => {
+    const runtime = runtimeFor({ kind: 'file', path: '/etc/policy.json' });
+    runtime.store.offerText('{"version": 1}', 'file:/etc/policy.json');
+    const text = await runtime.metrics.registry.metrics();
+    expect(text).toContain('breakwater_policy_reloads_total{result="rejected",source="file"} 1');
+  });
+});
