@@ -125,6 +125,12 @@ interface RequestInit {
 export class HttpKubeClient implements KubeClient {
   readonly #config: KubeConfig;
   readonly #server: string;
+  /**
+   * One connection pool for the client's life. client-node builds a new dispatcher on every
+   * applySecurityAuthentication(); using each once meant a new TCP+TLS connection per request,
+   * left open until the server dropped it: slow under load and hundreds of MB of native memory.
+   */
+  #dispatcher: ReturnType<RequestContext['getDispatcher']>;
 
   constructor(config: KubeConfig) {
     const cluster = config.getCurrentCluster();
@@ -301,14 +307,16 @@ export class HttpKubeClient implements KubeClient {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     const ctx = new RequestContext(url.toString(), init.method);
+    // Headers are taken per request (a token file may rotate); the dispatcher only once.
     await this.#config.applySecurityAuthentication(ctx);
+    this.#dispatcher ??= ctx.getDispatcher();
     const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
     if (init.contentType !== undefined) headers['content-type'] = init.contentType;
     const response = await fetch(url, {
       method: init.method,
       headers,
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
-      dispatcher: ctx.getDispatcher(),
+      dispatcher: this.#dispatcher,
       signal: init.signal ?? null,
     });
     if (response.ok) return response;
