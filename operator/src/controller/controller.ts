@@ -183,6 +183,11 @@ export class Controller {
     const q = this.#queues;
     const agentChanged = (agent: AgentDeployment, previous?: AgentDeployment): void => {
       q.agents.add(objectKey(agent));
+      // Policy status depends on which agents reference the policy (spec) and on their pods
+      // (watched on their own), never on agent status: the echo of our own status write must
+      // not recompute every policy over all its agents, which at 1000 agents was most of the work.
+      if (previous !== undefined && agent.metadata.generation === previous.metadata.generation)
+        return;
       for (const a of previous === undefined ? [agent] : [agent, previous])
         this.#enqueuePoliciesOf(a);
     };
