@@ -137,7 +137,7 @@ export class Controller {
     };
     this.#wire();
     for (const kind of DRIFT_KINDS) {
-      informer(kind, MANAGED_SELECTOR).on(this.#ownerHandlers(true));
+      informer(kind, MANAGED_SELECTOR).on(this.#ownerHandlers(false));
     }
     informer(Kinds.CustomResourceDefinition, undefined, `metadata.name=${SERVICE_MONITOR_CRD}`).on({
       added: () => {
@@ -231,24 +231,30 @@ export class Controller {
       if (agent !== undefined) this.#enqueuePoliciesOf(agent);
     };
     caches.pods.on({ added: podChanged, updated: podChanged, deleted: podChanged });
-    caches.deployments.on(this.#ownerHandlers(false));
+    caches.deployments.on(this.#ownerHandlers(true));
   }
 
-  /** Handlers for owned objects: enqueue the owner; `forceApply` also forgets what was applied. */
-  #ownerHandlers(forceApply: boolean): InformerHandlers<KubeObject> {
+  /**
+   * Handlers for owned objects: a deletion or an edit of what the operator applies is drift,
+   * which forgets what was applied and queues the owner to put it back. `statusMatters`
+   * (Deployments): the agent's status is computed from this kind's status, so every change
+   * queues the owner, but only a spec change (generation) is drift, as the Deployment
+   * controller annotates and updates status all the time.
+   */
+  #ownerHandlers(statusMatters: boolean): InformerHandlers<KubeObject> {
     const changed = (obj: KubeObject, previous?: KubeObject): void => {
       const owner = obj.metadata?.ownerReferences?.find(
         (r) => r.kind === 'AgentDeployment' && r.controller === true,
       );
       if (owner === undefined) return;
       const key = `${obj.metadata?.namespace ?? 'default'}/${owner.name}`;
-      // Deployments change status all the time; only a spec change (generation) is drift.
       const drift =
-        forceApply ||
         previous === undefined ||
-        obj.metadata?.generation !== previous.metadata?.generation;
+        (statusMatters
+          ? obj.metadata?.generation !== previous.metadata?.generation
+          : isEdited(obj, previous));
       if (drift) this.ctx.appliedChildren.delete(key);
-      this.#queues.agents.add(key);
+      if (drift || statusMatters) this.#queues.agents.add(key);
     };
     return {
       updated: (obj, previous) => {
@@ -278,4 +284,20 @@ export class Controller {
       this.#queues.agents.add(key);
     }
   }
+}
+
+/**
+ * Whether an update touched what the operator applies: anything but status and the
+ * bookkeeping the API server changes on every write. An HPA's or a PDB's status update (every
+ * controller sync) is not drift; an edit of spec, data, rules or metadata is.
+ */
+function isEdited(obj: KubeObject, previous: KubeObject): boolean {
+  return appliedPart(obj) !== appliedPart(previous);
+}
+
+function appliedPart(obj: KubeObject): string {
+  return JSON.stringify(obj, function (this: unknown, key: string, value: unknown) {
+    if (this === obj && key === 'status') return undefined;
+    return key === 'resourceVersion' || key === 'managedFields' ? undefined : value;
+  });
 }
