@@ -23,7 +23,12 @@ import {
   names,
 } from '../support/breakwaterCluster.ts';
 import { kubectl, uniqueNamespace, type TestNamespace } from '../support/kube.ts';
-import { eventually, startOperator, stopOperators } from '../support/operator.ts';
+import {
+  eventually,
+  startOperator,
+  stopOperators,
+  type OperatorProcess,
+} from '../support/operator.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 
 jest.setTimeout(180_000);
@@ -33,12 +38,13 @@ const MANAGED = 'app.kubernetes.io/managed-by=breakwater';
 
 let ns: TestNamespace;
 let sim: SimulatorHandle;
+let operator: OperatorProcess;
 
 beforeAll(async () => {
   await installCrds();
   ns = await uniqueNamespace('op-owned');
   sim = await startSimulator({ seed: 5 });
-  await startOperator({ namespace: ns.name });
+  operator = await startOperator({ namespace: ns.name });
   await applyObjects(
     ns.name,
     providerSecret(),
@@ -84,7 +90,46 @@ async function restored(
   return ms;
 }
 
+/** Server-side applies the operator has made, all kinds together. */
+async function appliesSoFar(): Promise<number> {
+  return (await operator.metrics())
+    .split('\n')
+    .filter((line) => line.startsWith('breakwater_operator_applies_total{'))
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
+interface PdbStatus extends KubeObject {
+  status?: { currentHealthy?: number; observedGeneration?: number };
+}
+
 describe('objects an agent owns', () => {
+  it('are not applied again when only their status changes', async () => {
+    const pdbHealthy = async (): Promise<number | undefined> =>
+      (await api().get<PdbStatus>(Kinds.PodDisruptionBudget, ns.name, AGENT))?.status
+        ?.currentHealthy;
+    await eventually(async () => (await pdbHealthy()) === 2, {
+      timeoutMs: 30_000,
+      description: 'the PodDisruptionBudget to count 2 healthy pods',
+    });
+    const before = await appliesSoFar();
+    // A lost pod changes the status of the Deployment and the PodDisruptionBudget, twice.
+    const [pod] = await names(Kinds.Pod, ns.name, `breakwater.dev/agent=${AGENT}`);
+    await kubectl(['delete', '-n', ns.name, 'pod', pod ?? '', '--wait=false']);
+    await eventually(async () => (await pdbHealthy()) !== 2, {
+      timeoutMs: 30_000,
+      description: 'the PodDisruptionBudget to notice the lost pod',
+    });
+    await eventually(async () => (await pdbHealthy()) === 2, {
+      timeoutMs: 90_000,
+      description: 'the PodDisruptionBudget to count 2 healthy pods again',
+    });
+    await eventually(async () => isReadyAgent(await getAgent(ns.name, AGENT)), {
+      timeoutMs: 30_000,
+      description: `${AGENT} Ready again`,
+    });
+    expect(await appliesSoFar()).toBe(before);
+  });
+
   it('puts back a policy ConfigMap whose policy.json was edited by hand', async () => {
     const name = `${AGENT}-policy`;
     const original = (await read(Kinds.ConfigMap, name))?.data?.[POLICY_CONFIGMAP_KEY];
