@@ -154,6 +154,15 @@ export class AgentRuntime {
     return this.#active;
   }
 
+  /**
+   * Provider keys by environment variable name, from Secrets among `--manifests`; they take
+   * the place of the environment's. Clients are rebuilt only for a key that changed.
+   */
+  useProviderKeys(keys: Readonly<Record<string, string>>): void {
+    this.#pool.setKeys(keys);
+    if (this.#active !== undefined) this.#pool.update(this.#active.doc.backends);
+  }
+
   useClientKeySource(source: ClientKeySource): void {
     this.#keySource = source;
     if (this.#active !== undefined) source.follow(this.#active.doc.access.clientKeysSecret);

@@ -18,7 +18,27 @@ describe('parseRuntimeCli', () => {
     });
   });
 
+  it('picks one AgentDeployment of the manifests with --agent', () => {
+    const cli = parseRuntimeCli(['--manifests', 'config/samples', '--agent', 'assistant'], {
+      BREAKWATER_AGENT: 'other',
+    });
+    expect(cli).toMatchObject({
+      kind: 'options',
+      options: { source: { kind: 'manifests', path: 'config/samples', agent: 'assistant' } },
+    });
+  });
+
+  it('leaves the choice to the manifests without --agent, whatever BREAKWATER_AGENT says', () => {
+    const cli = parseRuntimeCli(['--manifests', 'm.yaml'], { BREAKWATER_AGENT: 'other' });
+    expect(cli).toMatchObject({
+      kind: 'options',
+      options: { source: { kind: 'manifests', path: 'm.yaml' } },
+    });
+  });
+
   it.each([
+    [['--policy', 'p', '--agent', 'a'], /--policy and --agent/],
+    [['--manifests', 'm', '--agent', 'Bad_Name'], /--agent/],
     [['--policy', 'p', '--port', 'http'], /--port/],
     [['--policy', 'p', '--metrics-port', '70000'], /--metrics-port/],
     [['--policy', 'p', '--manifests', 'm'], /--policy and --manifests/],

@@ -4,7 +4,12 @@ import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.ts';
 
 export type PolicySourceOption =
   | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'manifests'; readonly path: string }
+  | {
+      readonly kind: 'manifests';
+      readonly path: string;
+      /** The AgentDeployment to run when the manifests hold several. */
+      readonly agent?: string;
+    }
   | { readonly kind: 'cluster'; readonly agent: string; readonly namespace: string };
 
 export interface RuntimeOptions {
@@ -24,7 +29,9 @@ rate limits, bulkheads, timeouts and retries, with hot-reloaded policy.
 
 Policy source (one of):
   --policy FILE         a resolved policy.json, reloaded when it changes
-  --manifests PATH      AgentDeployment / CircuitBreakerPolicy / RateLimitPolicy YAML (file or dir)
+  --manifests PATH      AgentDeployment / CircuitBreakerPolicy / RateLimitPolicy YAML (file or dir),
+                        with the Secrets they name (provider key, client keys); with several
+                        AgentDeployments, --agent NAME picks one
   --agent NAME          cluster mode: watch ConfigMap NAME-policy (default $BREAKWATER_AGENT)
   --namespace NS        cluster mode namespace (default $POD_NAMESPACE, else "default")
 
@@ -111,7 +118,8 @@ function policySource(
   const given = [
     values.policy && '--policy',
     values.manifests && '--manifests',
-    values.agent && '--agent',
+    // With --manifests, --agent picks one of the AgentDeployments instead of naming a cluster source.
+    values.manifests === undefined && values.agent && '--agent',
   ].filter(Boolean);
   if (given.length > 1) throw new FlagError(`${given.join(' and ')} are alternatives; give one`);
   if (values.policy !== undefined) {
@@ -120,7 +128,10 @@ function policySource(
   }
   if (values.manifests !== undefined) {
     if (values.manifests === '') throw new FlagError('--manifests needs a file or directory');
-    return { kind: 'manifests', path: values.manifests };
+    if (values.agent === undefined) return { kind: 'manifests', path: values.manifests };
+    if (!isObjectName(values.agent))
+      throw new FlagError(`--agent must be a Kubernetes object name, got "${values.agent}"`);
+    return { kind: 'manifests', path: values.manifests, agent: values.agent };
   }
   const agent = values.agent ?? env['BREAKWATER_AGENT'];
   if (agent === undefined || agent === '') {
@@ -128,13 +139,17 @@ function policySource(
       'no policy source: give --policy FILE, --manifests PATH, or --agent NAME (or set BREAKWATER_AGENT)',
     );
   }
-  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(agent))
+  if (!isObjectName(agent))
     throw new FlagError(`--agent must be a Kubernetes object name, got "${agent}"`);
   return {
     kind: 'cluster',
     agent,
     namespace: values.namespace ?? env['POD_NAMESPACE'] ?? 'default',
   };
+}
+
+function isObjectName(name: string): boolean {
+  return /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name);
 }
 
 function portFlag(flag: string, raw: string): number {

@@ -1,7 +1,13 @@
 /**
  * `--manifests <file-or-dir>`: the AgentDeployment, CircuitBreakerPolicy, RateLimitPolicy
- * (and optional client-key Secret and system-prompt ConfigMap) YAML a user would apply to a
- * cluster, resolved by the operator's own `resolvePolicy` and reloaded when the files change.
+ * (and optional Secrets and system-prompt ConfigMap) YAML a user would apply to a cluster,
+ * resolved by the operator's own `resolvePolicy` and reloaded when the files change. With
+ * several AgentDeployments (`config/samples/`), `--agent NAME` picks one.
+ *
+ * Secrets stand in for what the operator would put in the pod's environment: the provider
+ * keys an agent's `apiKeySecretRef`s name (a key in the environment is used only when its
+ * Secret is not among the manifests) and the client keys of `access.clientKeysSecretRef`
+ * (BREAKWATER_CLIENT_KEYS, when set, wins).
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -11,13 +17,13 @@ import type { AgentDeployment, CircuitBreakerPolicy, RateLimitPolicy } from '../
 import { keysFromSecret } from '../access/clientKeys.ts';
 import type { AgentRuntime } from '../agentRuntime.ts';
 import type { Cancel } from '../time/clock.ts';
-import { resolvePolicy } from './policyResolution.ts';
+import { apiKeySources, resolvePolicy } from './policyResolution.ts';
 import type { SourceDeps } from './policySources.ts';
 
 const SETTLE_MS = 50;
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
-interface ManifestObject {
+export interface ManifestObject {
   apiVersion?: string;
   kind?: string;
   metadata?: { name?: string; namespace?: string };
@@ -27,14 +33,20 @@ interface ManifestObject {
 
 export class ManifestSource {
   readonly #path: string;
+  readonly #agentName: string | undefined;
   readonly #runtime: AgentRuntime;
   readonly #deps: SourceDeps;
   readonly #envKeys: string[] | undefined;
   #watcher: FSWatcher | undefined;
   #pending: Cancel | undefined;
 
-  constructor(path: string, runtime: AgentRuntime, deps: SourceDeps) {
-    this.#path = resolve(path);
+  constructor(
+    options: { readonly path: string; readonly agent?: string | undefined },
+    runtime: AgentRuntime,
+    deps: SourceDeps,
+  ) {
+    this.#path = resolve(options.path);
+    this.#agentName = options.agent;
     this.#runtime = runtime;
     this.#deps = deps;
     const raw = deps.env['BREAKWATER_CLIENT_KEYS'];
@@ -72,14 +84,12 @@ export class ManifestSource {
     const agents = objects.filter(
       (o) => o.kind === 'AgentDeployment',
     ) as unknown as AgentDeployment[];
-    const agent = agents[0];
-    if (agent === undefined || agents.length > 1) {
-      this.#runtime.store.reject(
-        `${this.#path} must hold exactly one AgentDeployment, found ${agents.length}`,
-        this.source,
-      );
+    const chosen = chooseAgent(agents, this.#agentName, this.#path);
+    if (typeof chosen === 'string') {
+      this.#runtime.store.reject(chosen, this.source);
       return;
     }
+    const agent = chosen;
     const named = (kind: string, name: string | undefined): unknown =>
       name === undefined
         ? undefined
@@ -108,6 +118,9 @@ export class ManifestSource {
       named('Secret', doc.access.clientKeysSecret) as ManifestObject | undefined,
       doc.access.clientKeysSecret,
     );
+    this.#runtime.useProviderKeys(
+      providerKeys(agent, (name) => named('Secret', name) as ManifestObject | undefined),
+    );
     this.#runtime.store.offerDocument(doc, this.source);
   }
 
@@ -123,6 +136,52 @@ export class ManifestSource {
       this.#runtime.clientKeys.set([]);
     }
   }
+}
+
+/** The AgentDeployment to run, or why there is none to pick. */
+export function chooseAgent(
+  agents: readonly AgentDeployment[],
+  name: string | undefined,
+  path: string,
+): AgentDeployment | string {
+  const names = agents.map((a) => a.metadata.name).join(', ');
+  if (name !== undefined) {
+    const agent = agents.find((a) => a.metadata.name === name);
+    if (agent !== undefined) return agent;
+    return agents.length === 0
+      ? `${path} holds no AgentDeployment (looking for "${name}")`
+      : `${path} holds no AgentDeployment named "${name}"; it holds: ${names}`;
+  }
+  const [only] = agents;
+  if (only !== undefined && agents.length === 1) return only;
+  return agents.length === 0
+    ? `${path} holds no AgentDeployment`
+    : `${path} holds ${agents.length} AgentDeployments (${names}); choose one with --agent NAME`;
+}
+
+/**
+ * The API keys the agent's Secrets among the manifests hold, by the environment variable
+ * the policy document names for each (what the operator's Deployment would set).
+ */
+export function providerKeys(
+  agent: AgentDeployment,
+  secret: (name: string) => ManifestObject | undefined,
+): Record<string, string> {
+  const keys: Record<string, string> = {};
+  for (const { env, secret: ref } of apiKeySources(agent)) {
+    const value = secretValue(secret(ref.name), ref.key);
+    if (value !== undefined) keys[env] = value;
+  }
+  return keys;
+}
+
+function secretValue(secret: ManifestObject | undefined, key: string): string | undefined {
+  const plain = secret?.stringData?.[key];
+  const encoded = secret?.data?.[key];
+  const value =
+    plain ?? (encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8'));
+  const trimmed = value?.trim();
+  return trimmed === '' ? undefined : trimmed;
 }
 
 async function readManifests(path: string): Promise<ManifestObject[]> {

@@ -27,6 +27,19 @@ export const PROVIDER_API_KEY_ENV = 'ANTHROPIC_API_KEY';
 /** Environment variable that carries backend `index`'s API key in the agent's pods. */
 export const backendApiKeyEnv = (index: number): string => `BREAKWATER_BACKEND_${index}_API_KEY`;
 
+/** Each environment variable the policy document names for a key, and the Secret key behind it. */
+export function apiKeySources(
+  agent: AgentDeployment,
+): { readonly env: string; readonly secret: { readonly name: string; readonly key: string } }[] {
+  const { provider, backends = [] } = agent.spec;
+  const sources = [{ env: PROVIDER_API_KEY_ENV, secret: provider.apiKeySecretRef }];
+  backends.forEach((backend, index) => {
+    if (backend.apiKeySecretRef !== undefined)
+      sources.push({ env: backendApiKeyEnv(index), secret: backend.apiKeySecretRef });
+  });
+  return sources;
+}
+
 export interface ResolveInputs {
   readonly agent: AgentDeployment;
   /** The referenced policies, when they exist; a missing one falls back to defaults. */

@@ -38,7 +38,7 @@ export async function startPolicySource(
     }
     case 'manifests': {
       const { ManifestSource } = await import('./manifestSource.ts');
-      const source = new ManifestSource(option.path, runtime, deps);
+      const source = new ManifestSource(option, runtime, deps);
       await source.start();
       return {
         stop: () => {

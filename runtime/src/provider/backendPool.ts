@@ -25,6 +25,8 @@ const SDK_TIMEOUT_MS = 24 * 3_600_000;
 
 export class BackendPool {
   readonly #env: Env;
+  /** Keys from Secrets among `--manifests`; they take the place of the environment's. */
+  #keys: Env = {};
   #backends: readonly Backend[] = [];
   /** Per backend name: the key fingerprint the client was built with (never the key itself). */
   #built = new Map<string, { baseURL: string; keyRef: string; backend: Backend }>();
@@ -37,10 +39,15 @@ export class BackendPool {
     return this.#backends;
   }
 
+  /** Keys by environment variable name, standing in for the environment (standalone mode). */
+  setKeys(keys: Env): void {
+    this.#keys = keys;
+  }
+
   update(settings: readonly BackendSettings[]): void {
     const next = new Map<string, { baseURL: string; keyRef: string; backend: Backend }>();
     for (const s of settings) {
-      const key = this.#env[s.apiKeyEnv];
+      const key = this.#keys[s.apiKeyEnv] ?? this.#env[s.apiKeyEnv];
       const keyRef = `${s.apiKeyEnv}:${key === undefined ? 0 : key.length}:${hashless(key)}`;
       const old = this.#built.get(s.name);
       if (old !== undefined && old.baseURL === s.baseURL && old.keyRef === keyRef) {
