@@ -360,6 +360,20 @@ describe('breakwater-llm-sim with the Anthropic SDK', () => {
       expect(await sim.faults()).toEqual([]);
     });
 
+    it('fails only the model a fault names, plain and streamed, while another model answers', async () => {
+      await sim.setFault({ status: 529, model: MODEL });
+      const other = 'claude-sim-2';
+
+      const named = await apiError(client.messages.create(ask('Hi')));
+      const streamed = await apiError(client.messages.stream(ask('Hi')).finalMessage());
+      const spared = await client.messages.create(ask('Hi', { model: other }));
+
+      expect(named).toBeInstanceOf(Anthropic.OverloadedError);
+      expect(streamed).toBeInstanceOf(Anthropic.OverloadedError);
+      expect(spared.model).toBe(other);
+      expect(await sim.faults()).toMatchObject([{ model: MODEL, fired: 2 }]);
+    });
+
     it('answers after the added latency when a fault only adds latency', async () => {
       await sim.setFault({ latencyMs: 50, count: 1 });
 

@@ -3,7 +3,8 @@
  * were posted: each one that fires (by its `rate`, on the seeded generator) adds its
  * latency and counts toward its `count`; the first that fires with an action (error, hang,
  * drop) decides the request and the rest are not consulted. A fault retires once it has
- * fired `count` times.
+ * fired `count` times. A fault for one `model` is passed over, without a roll, for requests
+ * for any other model (or whose model is unknown).
  */
 import type { FaultAction, FaultSpec } from './faultSpec.ts';
 import type { Random } from './seededRandom.ts';
@@ -58,13 +59,19 @@ export class FaultInjector {
     return this.#faults.map(view);
   }
 
-  /** Rolls the active faults for one request. */
-  decide(): FaultDecision {
+  /** Whether some fault is for one model only: then `decide` needs the request's model. */
+  get needsModel(): boolean {
+    return this.#faults.some((f) => f.spec.model !== undefined);
+  }
+
+  /** Rolls the active faults for one request for `model`. */
+  decide(model?: string): FaultDecision {
     if (this.#faults.length === 0) return NO_FAULT;
     let latencyMs = 0;
     let action: FaultAction = NO_FAULT.action;
     for (const fault of this.#faults) {
       const { spec } = fault;
+      if (spec.model !== undefined && spec.model !== model) continue;
       // A certain fault does not draw, so adding one does not shift the rolls of the others.
       if (spec.rate < 1 && !(this.#random() < spec.rate)) continue;
       fault.fired += 1;

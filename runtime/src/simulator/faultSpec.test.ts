@@ -108,6 +108,23 @@ describe('parseFaultSpec', () => {
       { latencyMs: 250, hang: false, drop: false },
       { action: { kind: 'none' }, latencyMs: 250, rate: 1, count: undefined },
     ],
+    [
+      'a 529 for one model only',
+      { status: 529, model: 'claude-sonnet-4-5' },
+      {
+        action: {
+          kind: 'error',
+          status: 529,
+          errorType: 'overloaded_error',
+          retryAfterSeconds: undefined,
+          midStream: false,
+        },
+        latencyMs: 0,
+        rate: 1,
+        count: undefined,
+        model: 'claude-sonnet-4-5',
+      },
+    ],
   ])('reads %s', (_name, body, fault) => {
     expect(parseFaultSpec(body)).toEqual({ ok: true, fault });
   });
@@ -129,6 +146,9 @@ describe('parseFaultSpec', () => {
     ['a midStream without an error', { drop: true, midStream: true }, 'midStream'],
     ['two actions at once', { status: 500, hang: true }, 'status'],
     ['a fault that does nothing', { rate: 0.5 }, 'status'],
+    ['an empty model', { status: 529, model: '' }, 'model'],
+    ['a model that is not a string', { status: 529, model: 5 }, 'model'],
+    ['a model alone', { model: 'claude-sonnet-4-5' }, 'status'],
   ])('refuses %s, naming the field', (_name, body, field) => {
     const parsed = parseFaultSpec(body);
     expect(parsed).toMatchObject({ ok: false, field });

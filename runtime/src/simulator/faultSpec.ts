@@ -13,6 +13,8 @@
  * - `latencyMs` delays the answer; alone, it slows requests that then succeed.
  * - `rate` (0–1, default 1) is the chance the fault applies to a request; `count` retires it
  *   after it has applied that many times (default: never).
+ * - `model` limits the fault to requests for that model; requests for other models neither
+ *   see it nor count toward its `count`.
  *
  * `status`, `hang` and `drop` are alternatives; at least one of them or `latencyMs` is needed.
  * Unknown fields are refused so that a typo does not silently inject nothing.
@@ -30,6 +32,7 @@ export interface FaultRequest {
   readonly latencyMs?: number;
   readonly hang?: boolean;
   readonly drop?: boolean | 'mid-response';
+  readonly model?: string;
 }
 
 export type FaultAction =
@@ -50,6 +53,8 @@ export interface FaultSpec {
   readonly latencyMs: number;
   readonly rate: number;
   readonly count: number | undefined;
+  /** Only requests for this model; absent: every request. */
+  readonly model?: string;
 }
 
 export type FaultParseResult =
@@ -66,6 +71,7 @@ const FIELDS = new Set<string>([
   'latencyMs',
   'hang',
   'drop',
+  'model',
 ] satisfies (keyof FaultRequest)[]);
 
 const ERROR_TYPE = /^[a-z][a-z_]*$/;
@@ -83,8 +89,18 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
   for (const key of Object.keys(fault)) {
     if (!FIELDS.has(key)) return fail(key, `unknown field; known: ${[...FIELDS].join(', ')}`);
   }
-  const { status, errorType, retryAfterSeconds, midStream, rate, count, latencyMs, hang, drop } =
-    fault;
+  const {
+    status,
+    errorType,
+    retryAfterSeconds,
+    midStream,
+    rate,
+    count,
+    latencyMs,
+    hang,
+    drop,
+    model,
+  } = fault;
 
   if (status !== undefined && !(isInteger(status) && status >= 400 && status <= 599)) {
     return fail('status', 'an integer from 400 to 599');
@@ -111,6 +127,9 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
     return fail('latencyMs', 'a non-negative integer');
   }
   if (hang !== undefined && typeof hang !== 'boolean') return fail('hang', 'a boolean');
+  if (model !== undefined && !(typeof model === 'string' && model !== '')) {
+    return fail('model', 'a model name such as claude-sonnet-4-5');
+  }
   if (drop !== undefined && typeof drop !== 'boolean' && drop !== 'mid-response') {
     return fail('drop', 'true, false or "mid-response"');
   }
@@ -155,6 +174,7 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
       latencyMs: latencyMs ?? 0,
       rate: rate ?? 1,
       count: count,
+      ...(model === undefined ? {} : { model }),
     },
   };
 }

@@ -53,7 +53,7 @@ export function handleMessages(
     return;
   }
 
-  const fault = ctx.faults.decide();
+  const fault = ctx.faults.decide(ctx.faults.needsModel ? requestedModel(body) : undefined);
   if (answeredByFault(fault, req, res, ctx, fail)) return;
 
   const request = readRequest(body, true);
@@ -139,6 +139,18 @@ export function handleCountTokens(res: ServerResponse, body: Buffer, newId: NewI
   }
   const inputTokens = estimateInputTokens(request.request);
   sendJson(res, 200, JSON.stringify({ input_tokens: inputTokens }), { 'request-id': requestId });
+}
+
+/** The `model` of a request body, read ahead of validation for faults that target a model. */
+function requestedModel(body: Buffer): string | undefined {
+  try {
+    const json = JSON.parse(body.toString('utf8')) as unknown;
+    const model =
+      typeof json === 'object' && json !== null ? (json as { model?: unknown }).model : undefined;
+    return typeof model === 'string' ? model : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 type ReadResult =
