@@ -4,7 +4,11 @@
  * `tool_result` block. A failed tool becomes an error result the model can read, not a
  * failed request.
  */
-import { classifyError, classifyHttpOutcome } from '../guard/errorClassification.ts';
+import {
+  classifyError,
+  classifyHttpOutcome,
+  HttpStatusError,
+} from '../guard/errorClassification.ts';
 import type { ToolSettings } from '../policy/policyDocument.ts';
 import type { ProviderGuard } from '../provider/providerGuard.ts';
 import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
@@ -19,17 +23,6 @@ export interface ToolResultBlock {
   readonly tool_use_id: string;
   readonly content: string;
   readonly is_error?: boolean;
-}
-
-class ToolHttpError extends Error {
-  readonly status: number;
-  readonly body: string;
-  constructor(status: number, body: string) {
-    super(`tool answered ${status}`);
-    this.name = 'ToolHttpError';
-    this.status = status;
-    this.body = body;
-  }
 }
 
 export interface ToolRunnerDeps {
@@ -72,7 +65,11 @@ export async function runTool(
           const c = classifyHttpOutcome({ status: response.status, body }, deps.clock.now());
           // A tool's 4xx is the model's mistake: report it, do not count it against the tool.
           if (c.outcome === 'ClientError') return `error ${response.status}: ${body}`;
-          throw new ToolHttpError(response.status, body);
+          throw new HttpStatusError(`tool "${tool.name}"`, {
+            status: response.status,
+            body,
+            headers: response.headers,
+          });
         }
         return body;
       },
@@ -81,10 +78,7 @@ export async function runTool(
     deps.stats.record('tool', tool.name, deps.clock.now() - started);
     return { type: 'tool_result', tool_use_id: call.id, content: text.slice(0, MAX_RESULT_CHARS) };
   } catch (err) {
-    const outcome =
-      err instanceof ToolHttpError
-        ? classifyHttpOutcome({ status: err.status }, deps.clock.now()).outcome
-        : classifyError(err, deps.clock.now()).outcome;
+    const outcome = classifyError(err, deps.clock.now()).outcome;
     status = outcome === 'Timeout' ? 'timeout' : outcome === 'Rejected' ? 'rejected' : 'error';
     deps.stats.record('tool', tool.name, deps.clock.now() - started, outcome);
     return {

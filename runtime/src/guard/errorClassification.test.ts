@@ -9,6 +9,7 @@ import {
   classifyError,
   classifyHttpOutcome,
   errorHeaders,
+  HttpStatusError,
   type OutcomeClass,
 } from './errorClassification.ts';
 import {
@@ -205,6 +206,18 @@ describe('classifyError with the guard’s own and Node errors', () => {
       true,
     ],
     ['an AbortError is Cancelled', new DOMException('a', 'AbortError'), 'Cancelled', false],
+    [
+      'a tool’s 500 thrown as HttpStatusError is a ServerError',
+      new HttpStatusError('tool "stock"', { status: 500, body: 'database unavailable' }),
+      'ServerError',
+      true,
+    ],
+    [
+      'a tool’s 504 thrown as HttpStatusError is a Timeout',
+      new HttpStatusError('tool "stock"', { status: 504 }),
+      'Timeout',
+      true,
+    ],
     ['anything else is Unknown and not retried', new RangeError('bug'), 'Unknown', false],
     ['a thrown string is Unknown', 'boom', 'Unknown', false],
   ])('%s', (_name, err, outcome, retryable) => {

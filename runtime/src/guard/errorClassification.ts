@@ -67,6 +67,25 @@ export interface HttpOutcome {
   readonly headers?: HeaderSource | undefined;
 }
 
+/**
+ * A failed HTTP answer from a client other than the Anthropic SDK (an agent's HTTP tools):
+ * thrown inside a guarded call, it is classified by its status and body like the SDK's own
+ * errors, so a tool's 5xx counts against that tool's breaker.
+ */
+export class HttpStatusError extends Error {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers: HeaderSource | undefined;
+
+  constructor(what: string, outcome: HttpOutcome) {
+    super(`${what} answered ${outcome.status}`);
+    this.name = 'HttpStatusError';
+    this.status = outcome.status;
+    this.body = outcome.body;
+    this.headers = outcome.headers;
+  }
+}
+
 export function isFailureClass(outcome: OutcomeClass): outcome is FailureClass {
   return (
     outcome === 'ServerError' ||
@@ -117,6 +136,7 @@ const SUCCESS = of('Success', false);
 /** Classifies anything a guarded call threw: SDK errors, the guard's own, Node/undici errors. */
 export function classifyError(err: unknown, now: number): Classification {
   if (err instanceof APIError) return classifyApiError(err as APIError, now);
+  if (err instanceof HttpStatusError) return classifyHttpOutcome(err, now);
   if (err instanceof TimeoutError) return TIMEOUT;
   if (err instanceof CancelledError) return CANCELLED;
   if (
