@@ -1,121 +1,246 @@
 /**
  * `make bench-runtime`: throughput and added latency of the runtime, full guard on, against a
- * bare node:http pass-through proxy to the same simulator, in the same run. Loopback only,
- * bounded in time and request count. Writes bench/results/runtime.json and ends with
+ * bare node:http pass-through proxy to the same simulator, in the same run. Writes
+ * bench/results/runtime.json and ends with
  *
  *   runtime: throughput_ratio=R p50_added_ms=A p99_added_ms=B
+ *
+ * How it keeps the comparison fair:
+ * - the runtime and the proxy are each their own process, forwarding to one simulator
+ *   process, and both keep their upstream connections alive (checked: the sockets each
+ *   holds to the simulator are listed after every round, and must be the same ones);
+ * - one closed-loop generator (bench/runtime/closedLoopLoad.ts: raw keep-alive sockets,
+ *   pre-encoded requests) drives both with the same concurrency and the same request mix;
+ *   its CPU, the simulator's and the server's are measured in every round, per request;
+ * - every answer of the mix is checked first to be the same through both paths;
+ * - both are warmed up, then measured in short interleaved rounds (AB BA AB …) so that the
+ *   load other processes put on the shared cores lands on both alike. Throughput ratio is
+ *   the median of the per-pair ratios; latencies are medians over rounds of each round's
+ *   percentile, and added latency is the runtime's minus the proxy's.
+ *
+ *   node --no-warnings=ExperimentalWarning bench/runtime.ts [--rounds 8] [--round-ms 2000]
+ *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, Agent } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { samplePolicyDocument } from '../runtime/src/policy/policyFixtures.ts';
 import { startRuntime } from '../test/support/runtimeProcess.ts';
 import { startSimulator } from '../test/support/simulator.ts';
+import { closedLoop, encodePost, exchange, type LoadRun } from './runtime/closedLoopLoad.ts';
+import { cpuMs, ownCpuMs, upstreamSockets } from './runtime/processProbe.ts';
 
-const CONCURRENCY = 16;
-const WARMUP = 300;
-const REQUESTS = 3_000;
-const ROUNDS = 2;
-const BODY = JSON.stringify({
-  model: 'claude-sonnet-4-5',
-  max_tokens: 32,
-  messages: [{ role: 'user', content: 'What is a circuit breaker?' }],
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '8' },
+    'round-ms': { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '8' },
+    'warmup-ms': { type: 'string', default: '4000' },
+    'cpu-prof': { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+  },
 });
+const ROUNDS = Number(flags.rounds);
+const ROUND_MS = Number(flags['round-ms']);
+const CONCURRENCY = Number(flags.concurrency);
+const WARMUP_MS = Number(flags['warmup-ms']);
+const CLIENT_KEY = 'bench-client-key';
 
-interface Run {
+/** The request mix, sent in turn on every connection: three plain answers and one stream. */
+const MIX: readonly { readonly name: string; readonly body: Record<string, unknown> }[] = [
+  {
+    name: 'short question',
+    body: {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'What is a circuit breaker?' }],
+    },
+  },
+  {
+    name: 'conversation with a system prompt',
+    body: {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 256,
+      system: 'You are a concise assistant for site reliability engineers. '.repeat(8),
+      messages: [
+        { role: 'user', content: 'Our checkout service times out when the payment API is slow.' },
+        { role: 'assistant', content: 'Which timeouts are set on the client, and what retries?' },
+        { role: 'user', content: 'A 30 s timeout, three retries with no backoff. '.repeat(6) },
+      ],
+    },
+  },
+  {
+    name: 'tool call',
+    body: {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 128,
+      tools: [
+        {
+          name: 'get_weather',
+          description: 'Current weather for a city.',
+          input_schema: {
+            type: 'object',
+            properties: { city: { type: 'string' } },
+            required: ['city'],
+          },
+        },
+      ],
+      messages: [{ role: 'user', content: 'Please use tool get_weather for Lisbon.' }],
+    },
+  },
+  {
+    name: 'streamed answer',
+    body: {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 64,
+      stream: true,
+      messages: [{ role: 'user', content: 'Stream me a short answer about bulkheads.' }],
+    },
+  },
+];
+
+function encodeMix(port: number): Buffer[] {
+  return MIX.map((m) =>
+    encodePost('/v1/messages', port, { 'x-api-key': CLIENT_KEY }, JSON.stringify(m.body)),
+  );
+}
+
+/** What an answer says, without its ids: equal through every path for the same request. */
+function answerOf(body: string): unknown {
+  const events = body.startsWith('event:')
+    ? body
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5))
+    : [body];
+  return JSON.parse(`[${events.join(',')}]`, (key, value: unknown) =>
+    key === 'id' ? undefined : value,
+  ) as unknown;
+}
+
+function startProxy(target: number): Promise<{ child: ChildProcess; port: number }> {
+  const script = fileURLToPath(new URL('./runtime/passThroughProxy.ts', import.meta.url));
+  const child = spawn(process.execPath, [script, '--target', String(target)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      reject(new Error(`proxy exited (${String(code)}) before listening`));
+    });
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      const parsed = JSON.parse(line) as { port?: number };
+      if (parsed.port !== undefined) resolve({ child, port: parsed.port });
+    });
+  });
+}
+
+interface Path {
+  readonly name: 'baseline' | 'runtime';
+  readonly port: number;
+  readonly pid: number;
+  readonly requests: Buffer[];
+  previousSockets: readonly number[];
+}
+
+interface Round {
   readonly rps: number;
   readonly p50: number;
   readonly p99: number;
+  readonly requests: number;
   readonly errors: number;
+  readonly reconnects: number;
+  /** CPU per request, in microseconds, of each process; and each one's share of a core. */
+  readonly cpuUsPerRequest: { generator: number; server: number; simulator: number };
+  readonly coreShare: { generator: number; server: number; simulator: number };
+  /** Upstream keep-alive: sockets the server holds to the simulator, and how many it kept. */
+  readonly upstream: { open: number; keptFromLastRound: number; timeWaitAdded: number };
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+};
+const percentile = (sorted: readonly number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
 
-function post(port: number): Promise<{ ms: number; ok: boolean }> {
-  const start = performance.now();
-  return new Promise((resolve) => {
-    const req = httpRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/v1/messages',
-        method: 'POST',
-        agent,
-        headers: {
-          'content-type': 'application/json',
-          'x-api-key': 'bench',
-          'content-length': Buffer.byteLength(BODY),
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => {
-          resolve({ ms: performance.now() - start, ok: res.statusCode === 200 });
-        });
-      },
-    );
-    req.on('error', () => {
-      resolve({ ms: performance.now() - start, ok: false });
-    });
-    req.end(BODY);
+async function measure(path: Path, simPid: number, simPort: number): Promise<Round> {
+  const before = { gen: ownCpuMs(), server: cpuMs(path.pid), sim: cpuMs(simPid) };
+  const timeWaitBefore = upstreamSockets(path.pid, simPort).timeWait;
+  const run: LoadRun = await closedLoop({
+    port: path.port,
+    requests: path.requests,
+    concurrency: CONCURRENCY,
+    durationMs: ROUND_MS,
   });
+  const after = { gen: ownCpuMs(), server: cpuMs(path.pid), sim: cpuMs(simPid) };
+  const sockets = upstreamSockets(path.pid, simPort);
+  const kept = sockets.ports.filter((p) => path.previousSockets.includes(p)).length;
+  path.previousSockets = sockets.ports;
+  const sorted = [...run.latenciesMs].sort((a, b) => a - b);
+  const perRequest = (ms: number) => round2((ms * 1000) / Math.max(1, run.requests));
+  const share = (ms: number) => round2(ms / 1000 / run.seconds);
+  return {
+    rps: round2(run.requests / run.seconds),
+    p50: round2(percentile(sorted, 0.5)),
+    p99: round2(percentile(sorted, 0.99)),
+    requests: run.requests,
+    errors: run.errors,
+    reconnects: run.reconnects,
+    cpuUsPerRequest: {
+      generator: perRequest(after.gen - before.gen),
+      server: perRequest(after.server - before.server),
+      simulator: perRequest(after.sim - before.sim),
+    },
+    coreShare: {
+      generator: share(after.gen - before.gen),
+      server: share(after.server - before.server),
+      simulator: share(after.sim - before.sim),
+    },
+    upstream: {
+      open: sockets.ports.length,
+      keptFromLastRound: kept,
+      timeWaitAdded: Math.max(0, sockets.timeWait - timeWaitBefore),
+    },
+  };
 }
 
-async function load(port: number, count: number): Promise<Run> {
-  const latencies: number[] = [];
-  let errors = 0;
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < count) {
-        next++;
-        const r = await post(port);
-        latencies.push(r.ms);
-        if (!r.ok) errors++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { rps: count / seconds, p50: at(0.5), p99: at(0.99), errors };
+function summary(runs: readonly Round[]) {
+  return {
+    rps: round2(median(runs.map((r) => r.rps))),
+    p50: round2(median(runs.map((r) => r.p50))),
+    p99: round2(median(runs.map((r) => r.p99))),
+    cpuUsPerRequest: {
+      generator: round2(median(runs.map((r) => r.cpuUsPerRequest.generator))),
+      server: round2(median(runs.map((r) => r.cpuUsPerRequest.server))),
+      simulator: round2(median(runs.map((r) => r.cpuUsPerRequest.simulator))),
+    },
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    reconnects: runs.reduce((n, r) => n + r.reconnects, 0),
+  };
 }
 
-/** The baseline: forwards bytes both ways, nothing else. */
-function passThroughProxy(target: number): Promise<{ port: number; close: () => void }> {
-  const upstream = new Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
-  const server = createServer((req, res) => {
-    const out = httpRequest(
-      {
-        host: '127.0.0.1',
-        port: target,
-        path: req.url,
-        method: req.method,
-        headers: req.headers,
-        agent: upstream,
-      },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    out.on('error', () => res.writeHead(502).end());
-    req.pipe(out);
+/** A failed run must not leave the simulator, proxy or runtime behind. */
+function killOnExit(pid: number | undefined): void {
+  process.once('exit', () => {
+    try {
+      if (pid !== undefined) process.kill(pid);
+    } catch {
+      // already gone
+    }
   });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      resolve({ port: (server.address() as AddressInfo).port, close: () => server.close() });
-    }),
-  );
 }
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg().map(round2);
   const sim = await startSimulator({ seed: 1 });
-  const simPort = sim.port;
+  killOnExit(sim.pid);
+  const simPid = sim.pid;
   const dir = mkdtempSync(join(tmpdir(), 'bw-bench-'));
   const policyFile = join(dir, 'policy.json');
   const doc = samplePolicyDocument();
@@ -125,6 +250,15 @@ async function main(): Promise<void> {
       ...doc,
       backends: [{ name: 'default', baseURL: sim.url, apiKeyEnv: 'ANTHROPIC_API_KEY', weight: 1 }],
       // Full guard on, with limits the bench stays inside: it measures overhead, not refusals.
+      circuitBreaker: {
+        ...doc.circuitBreaker,
+        failureRate: {
+          thresholdPercent: 50,
+          minimumCalls: 20,
+          window: { type: 'Count', size: 100 },
+        },
+        slowCall: { durationMs: 10_000, thresholdPercent: 80 },
+      },
       rateLimit: {
         ...doc.rateLimit,
         requests: { perSecond: 1_000_000, burst: 1_000_000 },
@@ -136,44 +270,118 @@ async function main(): Promise<void> {
   );
   const runtime = await startRuntime(['--policy', policyFile, '--log-level', 'warn'], {
     ANTHROPIC_API_KEY: 'sk-bench',
-    BREAKWATER_CLIENT_KEYS: 'bench',
+    BREAKWATER_CLIENT_KEYS: CLIENT_KEY,
+    ...(flags['cpu-prof'] === undefined
+      ? {}
+      : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${flags['cpu-prof']}` }),
   });
+  killOnExit(runtime.child.pid);
+  const proxy = await startProxy(sim.port);
+  killOnExit(proxy.child.pid);
   const runtimePort = Number(new URL(runtime.url).port);
-  const proxy = await passThroughProxy(simPort);
+  const paths: Path[] = [
+    {
+      name: 'baseline',
+      port: proxy.port,
+      pid: proxy.child.pid ?? 0,
+      requests: encodeMix(proxy.port),
+      previousSockets: [],
+    },
+    {
+      name: 'runtime',
+      port: runtimePort,
+      pid: runtime.child.pid ?? 0,
+      requests: encodeMix(runtimePort),
+      previousSockets: [],
+    },
+  ];
 
-  await load(proxy.port, WARMUP);
-  await load(runtimePort, WARMUP);
-  const baseline: Run[] = [];
-  const guarded: Run[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    baseline.push(await load(proxy.port, REQUESTS));
-    guarded.push(await load(runtimePort, REQUESTS));
+  // Every request of the mix gets the same answer directly, through the proxy and the runtime.
+  for (const [i, m] of MIX.entries()) {
+    const direct = await exchange(sim.port, encodeMix(sim.port)[i] as Buffer);
+    for (const path of paths) {
+      const got = await exchange(path.port, path.requests[i] as Buffer);
+      if (got.status !== 200 || !isDeepStrictEqual(answerOf(got.body), answerOf(direct.body))) {
+        throw new Error(`${path.name} answers "${m.name}" differently: ${got.status} ${got.body}`);
+      }
+    }
   }
-  proxy.close();
+
+  // The simulator alone, so its capacity can be compared with the paths' throughput.
+  const direct: Path = {
+    name: 'baseline',
+    port: sim.port,
+    pid: simPid,
+    requests: encodeMix(sim.port),
+    previousSockets: [],
+  };
+  await measure(direct, simPid, sim.port);
+  const simulatorAlone = await measure(direct, simPid, sim.port);
+
+  for (const path of paths) {
+    await closedLoop({
+      port: path.port,
+      requests: path.requests,
+      concurrency: CONCURRENCY,
+      durationMs: WARMUP_MS,
+    });
+  }
+  const runs: Record<Path['name'], Round[]> = { baseline: [], runtime: [] };
+  const ratios: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? paths : [...paths].reverse();
+    const pair: Partial<Record<Path['name'], Round>> = {};
+    for (const path of order) {
+      const result = await measure(path, simPid, sim.port);
+      runs[path.name].push(result);
+      pair[path.name] = result;
+    }
+    ratios.push((pair.runtime?.rps ?? 0) / (pair.baseline?.rps ?? 1));
+  }
+  const stats = await runtime.debug('/debug/stats');
+  proxy.child.kill('SIGTERM');
   await runtime.stop();
   await sim.stop();
-  agent.destroy();
 
-  const best = (runs: Run[]) => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-  const base = best(baseline);
-  const ours = best(guarded);
+  const baseline = summary(runs.baseline);
+  const ours = summary(runs.runtime);
   const result = {
     when: new Date().toISOString(),
+    loadAverage: { before: loadBefore, after: loadavg().map(round2) },
+    cores: availableParallelism(),
+    node: process.version,
+    method:
+      'closed loop on raw keep-alive sockets; proxy and runtime each in their own process, ' +
+      'forwarding to one simulator process; interleaved rounds AB BA …; throughputRatio is the ' +
+      "median of per-pair ratios, p50/p99 are medians over rounds of each round's percentile",
     concurrency: CONCURRENCY,
-    requestsPerRun: REQUESTS,
+    roundMs: ROUND_MS,
     rounds: ROUNDS,
-    baseline: { runs: baseline },
-    runtime: { runs: guarded },
-    throughputRatio: ours.rps / base.rps,
-    p50AddedMs: median(guarded.map((r) => r.p50)) - median(baseline.map((r) => r.p50)),
-    p99AddedMs: median(guarded.map((r) => r.p99)) - median(baseline.map((r) => r.p99)),
+    warmupMs: WARMUP_MS,
+    requestMix: MIX.map((m) => m.name),
+    simulatorAlone: {
+      rps: simulatorAlone.rps,
+      cpuUsPerRequest: {
+        generator: simulatorAlone.cpuUsPerRequest.generator,
+        simulator: simulatorAlone.cpuUsPerRequest.simulator,
+      },
+    },
+    baseline: { ...baseline, runs: runs.baseline },
+    runtime: { ...ours, runs: runs.runtime, debugStats: stats },
+    pairRatios: ratios.map(round2),
+    throughputRatio: round2(median(ratios)),
+    p50AddedMs: round2(ours.p50 - baseline.p50),
+    p99AddedMs: round2(ours.p99 - baseline.p99),
   };
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  writeFileSync(
-    new URL('./results/runtime.json', import.meta.url),
-    `${JSON.stringify(result, null, 2)}\n`,
-  );
+  if (!flags['no-write']) {
+    mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+    writeFileSync(
+      new URL('./results/runtime.json', import.meta.url),
+      `${JSON.stringify(result, null, 2)}\n`,
+    );
+  } else {
+    process.stdout.write(`${JSON.stringify({ ...result, baseline, runtime: ours }, null, 1)}\n`);
+  }
   process.stdout.write(
     `runtime: throughput_ratio=${result.throughputRatio.toFixed(2)} p50_added_ms=${result.p50AddedMs.toFixed(2)} p99_added_ms=${result.p99AddedMs.toFixed(2)}\n`,
   );

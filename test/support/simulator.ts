@@ -35,6 +35,8 @@ export interface SimulatorHandle {
   /** Base URL, e.g. `http://127.0.0.1:41234`; pass it as the SDK's `baseURL`. */
   readonly url: string;
   readonly port: number;
+  /** The simulator process (benchmarks read its CPU time). */
+  readonly pid: number;
   /** Replaces every active fault with this one. */
   setFault(fault: FaultRequest): Promise<FaultView>;
   /** Adds a fault on top of the active ones. */
@@ -76,6 +78,7 @@ export async function startSimulator(
   return {
     url,
     port,
+    pid: child.pid ?? 0,
     async setFault(fault) {
       await control('DELETE', '/_sim/faults');
       return control<FaultView>('POST', '/_sim/faults', fault);
