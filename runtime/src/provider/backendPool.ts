@@ -1,11 +1,13 @@
 /**
  * One `@anthropic-ai/sdk` client per backend, built from the policy and the environment.
  * `maxRetries: 0`: the guard decides about retries, not the SDK. A client is rebuilt only
- * when its base URL or key changes, so a policy reload keeps warm connections.
+ * when its base URL or key changes, so a policy reload keeps warm connections. Each client
+ * sends through its own keep-alive pool (`upstreamFetch.ts`).
  * The key is read here and handed to the SDK; it is never stored anywhere it could be printed.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import type { BackendSettings } from '../policy/policyDocument.ts';
+import { upstreamFetch, type UpstreamFetch } from './upstreamFetch.ts';
 
 export interface Backend {
   readonly name: string;
@@ -28,8 +30,8 @@ export class BackendPool {
   /** Keys from Secrets among `--manifests`; they take the place of the environment's. */
   #keys: Env = {};
   #backends: readonly Backend[] = [];
-  /** Per backend name: the key fingerprint the client was built with (never the key itself). */
-  #built = new Map<string, { baseURL: string; keyRef: string; backend: Backend }>();
+  /** Per backend name: what its client was built from, and its connection pool. */
+  #built = new Map<string, Built>();
 
   constructor(env: Env) {
     this.#env = env;
@@ -45,7 +47,7 @@ export class BackendPool {
   }
 
   update(settings: readonly BackendSettings[]): void {
-    const next = new Map<string, { baseURL: string; keyRef: string; backend: Backend }>();
+    const next = new Map<string, Built>();
     for (const s of settings) {
       const key = this.#keys[s.apiKeyEnv] ?? this.#env[s.apiKeyEnv];
       const keyRef = `${s.apiKeyEnv}:${key === undefined ? 0 : key.length}:${hashless(key)}`;
@@ -56,16 +58,19 @@ export class BackendPool {
         next.set(s.name, old);
         continue;
       }
+      const transport = upstreamFetch(s.baseURL);
       const client = new Anthropic({
         apiKey: key ?? 'missing-provider-key',
         baseURL: s.baseURL,
         maxRetries: 0,
         timeout: SDK_TIMEOUT_MS,
         logger: onceLogger,
+        fetch: transport.fetch,
       });
       next.set(s.name, {
         baseURL: s.baseURL,
         keyRef,
+        transport,
         backend: {
           name: s.name,
           weight: s.weight,
@@ -77,9 +82,21 @@ export class BackendPool {
         },
       });
     }
+    for (const [name, old] of this.#built) {
+      // Calls in flight on a replaced client finish first; then its connections close.
+      if (next.get(name) !== old) void old.transport.close().catch(() => undefined);
+    }
     this.#built = next;
     this.#backends = [...next.values()].map((e) => e.backend);
   }
+}
+
+interface Built {
+  readonly baseURL: string;
+  /** The key fingerprint the client was built with (never the key itself). */
+  readonly keyRef: string;
+  readonly transport: UpstreamFetch;
+  readonly backend: Backend;
 }
 
 /**

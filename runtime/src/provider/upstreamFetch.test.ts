@@ -1,0 +1,152 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Anthropic, { APIConnectionError, APIError } from '@anthropic-ai/sdk';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { classifyError } from '../guard/errorClassification.ts';
+import { upstreamFetch, type UpstreamFetch } from './upstreamFetch.ts';
+
+type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
+
+const open: { server?: Server; transport?: UpstreamFetch } = {};
+
+async function provider(handler: Handler): Promise<string> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      handler(req, body, res);
+    });
+  });
+  open.server = server;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function transport(baseURL: string): UpstreamFetch {
+  return (open.transport = upstreamFetch(baseURL));
+}
+
+afterEach(async () => {
+  await open.transport?.close();
+  open.server?.closeAllConnections();
+  const server = open.server;
+  if (server?.listening === true) await new Promise((resolve) => server.close(resolve));
+  delete open.server;
+  delete open.transport;
+});
+
+describe('upstreamFetch', () => {
+  it('sends method, path, headers and body, and answers status, headers and body', async () => {
+    const url = await provider((req, body, res) => {
+      res.writeHead(201, {
+        'content-type': 'application/json',
+        'x-seen': req.headers['x-api-key'],
+      });
+      res.end(JSON.stringify({ method: req.method, path: req.url, body }));
+    });
+    const response = await transport(url).fetch(`${url}/v1/messages?beta=true`, {
+      method: 'post',
+      headers: new Headers({ 'x-api-key': 'sk-test', 'content-type': 'application/json' }),
+      body: '{"a":1}',
+    });
+    expect(response.status).toBe(201);
+    expect(response.headers.get('x-seen')).toBe('sk-test');
+    expect(await response.json()).toEqual({
+      method: 'POST',
+      path: '/v1/messages?beta=true',
+      body: '{"a":1}',
+    });
+  });
+
+  it('hands an event stream over as it arrives, before the provider has finished', async () => {
+    let finish: () => void = () => undefined;
+    const url = await provider((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('event: ping\ndata: {}\n\n');
+      finish = () => res.end('event: message_stop\ndata: {}\n\n');
+    });
+    const response = await transport(url).fetch(`${url}/v1/messages`, {
+      method: 'POST',
+      body: '{}',
+    });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    expect(Buffer.from(first.value ?? []).toString()).toBe('event: ping\ndata: {}\n\n');
+    finish();
+    let rest = '';
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      rest += Buffer.from(r.value).toString();
+    }
+    expect(rest).toBe('event: message_stop\ndata: {}\n\n');
+  });
+
+  it('rejects with the signal’s reason when the caller aborts, as fetch does', async () => {
+    const url = await provider(() => undefined); // never answers
+    const controller = new AbortController();
+    const pending = transport(url).fetch(`${url}/v1/messages`, {
+      method: 'POST',
+      body: '{}',
+      signal: controller.signal,
+    });
+    const reason = new Error('caller went away');
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+  });
+
+  it('rejects with TypeError("fetch failed") and the cause when nothing listens', async () => {
+    const url = await provider(() => undefined);
+    await new Promise((resolve) => open.server?.close(resolve));
+    const failure = await transport(url)
+      .fetch(`${url}/v1/messages`, { method: 'POST', body: '{}' })
+      .catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(TypeError);
+    expect((failure as TypeError).message).toBe('fetch failed');
+    expect((failure as { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
+  });
+
+  it.each([
+    [529, 'overloaded_error', 'Overloaded'],
+    [500, 'api_error', 'ServerError'],
+    [429, 'rate_limit_error', 'RateLimited'],
+    [400, 'invalid_request_error', 'ClientError'],
+  ])(
+    'under the SDK, a %s %s answer is an SDK error the guard classifies as %s',
+    async (status, type, outcome) => {
+      const url = await provider((_req, _body, res) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ type: 'error', error: { type, message: 'no' } }));
+      });
+      const client = new Anthropic({
+        apiKey: 'sk-test',
+        baseURL: url,
+        maxRetries: 0,
+        fetch: transport(url).fetch,
+      });
+      const err = await client
+        .post('/v1/messages', { body: { model: 'm' } })
+        .asResponse()
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(APIError);
+      expect((err as APIError).status).toBe(status);
+      expect(classifyError(err, 0).outcome).toBe(outcome);
+    },
+  );
+
+  it('under the SDK, a refused connection is a ConnectionError', async () => {
+    const url = await provider(() => undefined);
+    await new Promise((resolve) => open.server?.close(resolve));
+    const client = new Anthropic({
+      apiKey: 'sk-test',
+      baseURL: url,
+      maxRetries: 0,
+      fetch: transport(url).fetch,
+    });
+    const err = await client
+      .post('/v1/messages', { body: {} })
+      .asResponse()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIConnectionError);
+    expect(classifyError(err, 0).outcome).toBe('ConnectionError');
+  });
+});
