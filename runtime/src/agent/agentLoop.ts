@@ -3,7 +3,7 @@
  * over the AgentDeployment's HTTP tools, for at most MAX_ITERATIONS model calls.
  */
 import type { PolicyDocument } from '../policy/policyDocument.ts';
-import type { ModelRouter } from '../provider/modelRouter.ts';
+import type { ModelRouter, RouteOptions } from '../provider/modelRouter.ts';
 import type { Usage } from '../provider/sseUsage.ts';
 import { runTool, type ToolRunnerDeps } from './toolRunner.ts';
 
@@ -43,7 +43,13 @@ export async function runAgent(
   doc: PolicyDocument,
   router: ModelRouter,
   tools: ToolRunnerDeps,
-  request: { input: string; history: readonly unknown[]; headers: Record<string, string> },
+  request: {
+    input: string;
+    history: readonly unknown[];
+    headers: Record<string, string>;
+    /** Wraps each provider attempt (for tracing). */
+    wrapAttempt?: RouteOptions['wrapAttempt'];
+  },
   signal: AbortSignal,
 ): Promise<AgentResult> {
   const messages: unknown[] = [...request.history, { role: 'user', content: request.input }];
@@ -71,6 +77,7 @@ export async function runAgent(
       models: chain,
       signal,
       headers: request.headers,
+      ...(request.wrapAttempt === undefined ? {} : { wrapAttempt: request.wrapAttempt }),
     });
     if (routed.kind !== 'plain') throw new Error('unreachable: a plain request streamed');
     if (routed.status !== 200) throw new AgentUpstreamError(routed.status, routed.text);

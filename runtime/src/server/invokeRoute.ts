@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { runAgent } from '../agent/agentLoop.ts';
 import { clientFingerprint } from '../audit/auditLog.ts';
 import { callerText, scanForInjection } from '../security/promptInjection.ts';
-import { endSpan, startRequestSpan } from '../telemetry/tracing.ts';
+import { endSpan, startRequestSpan, withAttemptSpan } from '../telemetry/tracing.ts';
 import { badRequest, mapFailure, refusal, sendError } from './errorReplies.ts';
 import { checkInvokeBody } from './messagesValidation.ts';
 import { passGate, presentedKey } from './requestGate.ts';
@@ -76,7 +76,22 @@ async function handle(
       doc,
       ctx.router,
       { guard, metrics: ctx.metrics, stats: ctx.stats, clock: ctx.clock },
-      { input: checked.input, history: checked.history, headers: traced.outgoing },
+      {
+        input: checked.input,
+        history: checked.history,
+        headers: traced.outgoing,
+        wrapAttempt: (info, run) =>
+          withAttemptSpan(
+            traced,
+            {
+              model: info.model,
+              backend: info.backend.name,
+              attempt: info.attempt,
+              breakerState: guard.permits(info.backend.name, info.model) ? 'allowing' : 'open',
+            },
+            run,
+          ),
+      },
       abort.signal,
     );
     ctx.stats.record('model', result.model, ctx.clock.now() - started);

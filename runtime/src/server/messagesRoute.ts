@@ -151,7 +151,7 @@ async function handle(
       headers: traced.outgoing,
       wrapAttempt: (info, run) =>
         withAttemptSpan(
-          traced.ctx,
+          traced,
           {
             model: info.model,
             backend: info.backend.name,

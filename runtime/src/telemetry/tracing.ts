@@ -90,12 +90,17 @@ export function endSpan(span: Span, status: number, error?: unknown): void {
   span.end();
 }
 
-/** A child span around one provider attempt. */
+/**
+ * A child span around one provider attempt. With the SDK on, the request's outgoing trace
+ * headers are pointed at this span while it runs, so the provider's side of the call sits
+ * under the attempt that made it (a request's attempts run one after another).
+ */
 export async function withAttemptSpan<T>(
-  parent: Context,
+  request: RequestSpan,
   attributes: { model: string; backend: string; attempt: number; breakerState: string },
   run: () => Promise<T>,
 ): Promise<T> {
+  const parent = request.ctx;
   const span = trace.getTracer(TRACER).startSpan(
     'llm.attempt',
     {
@@ -109,6 +114,7 @@ export async function withAttemptSpan<T>(
     },
     parent,
   );
+  if (sdkActive) propagation.inject(trace.setSpan(parent, span), request.outgoing);
   try {
     const result = await run();
     span.setAttribute('breakwater.outcome', 'Success');
