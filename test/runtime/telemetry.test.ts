@@ -1,0 +1,249 @@
+/**
+ * OpenTelemetry from the runtime process: with OTEL_EXPORTER_OTLP_ENDPOINT pointing at a
+ * collector this test serves, a span per request and one per provider attempt arrive over
+ * OTLP/HTTP, and a caller's `traceparent` is continued; without it nothing is exported and
+ * the caller's trace context is passed to the provider unchanged. The provider here is a
+ * small stand-in that records the headers it is sent and fails on request.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  PRIMARY_MODEL,
+  policyDocument,
+  standaloneRuntime,
+  type StandaloneRuntime,
+} from '../support/standaloneRuntime.ts';
+
+interface ExportedSpan {
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  kind: number;
+  attributes: { key: string; value: Record<string, unknown> }[];
+}
+
+interface TracesRequest {
+  resourceSpans?: { scopeSpans?: { spans?: ExportedSpan[] }[] }[];
+}
+
+/** The collector: every OTLP/HTTP request body, by path. */
+const exported: { path: string; body: unknown }[] = [];
+/** The provider: the headers of every call, and how many of the next calls fail with 529. */
+const providerCalls: IncomingHttpHeaders[] = [];
+let failNext = 0;
+let collector: Server;
+let provider: Server;
+let running: StandaloneRuntime | undefined;
+
+const CALLER_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const CALLER_SPAN_ID = '00f067aa0ba902b7';
+const CALLER_TRACEPARENT = `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01`;
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function readBody(req: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (text += chunk));
+    req.on('end', () => {
+      resolve(text);
+    });
+  });
+}
+
+function spans(): ExportedSpan[] {
+  return exported
+    .filter((e) => e.path === '/v1/traces')
+    .flatMap((e) =>
+      ((e.body as TracesRequest).resourceSpans ?? []).flatMap((r) =>
+        (r.scopeSpans ?? []).flatMap((s) => s.spans ?? []),
+      ),
+    );
+}
+
+function attribute(span: ExportedSpan, key: string): unknown {
+  const value = span.attributes.find((a) => a.key === key)?.value;
+  return value === undefined ? undefined : Object.values(value)[0];
+}
+
+async function waitForSpans(
+  done: (all: ExportedSpan[]) => boolean,
+  timeoutMs = 15_000,
+): Promise<ExportedSpan[]> {
+  const until = Date.now() + timeoutMs;
+  while (!done(spans()) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  return spans();
+}
+
+async function ask(rt: StandaloneRuntime, headers: Record<string, string> = {}): Promise<number> {
+  const response = await fetch(`${rt.runtime.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({
+      model: PRIMARY_MODEL,
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'hello' }],
+    }),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+let collectorUrl: string;
+let providerUrl: string;
+
+beforeAll(async () => {
+  collector = createServer((req, res) => {
+    void readBody(req).then((text) => {
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // protobuf or empty: kept as text
+      }
+      exported.push({ path: req.url ?? '', body });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  provider = createServer((req, res) => {
+    void readBody(req).then(() => {
+      providerCalls.push(req.headers);
+      if (failNext > 0) {
+        failNext--;
+        res
+          .writeHead(529, { 'content-type': 'application/json' })
+          .end('{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          id: 'msg_test',
+          type: 'message',
+          role: 'assistant',
+          model: PRIMARY_MODEL,
+          content: [{ type: 'text', text: 'ok' }],
+          stop_reason: 'end_turn',
+          stop_sequence: null,
+          usage: { input_tokens: 3, output_tokens: 1 },
+        }),
+      );
+    });
+  });
+  collectorUrl = await listen(collector);
+  providerUrl = await listen(provider);
+});
+
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
+  exported.length = 0;
+  providerCalls.length = 0;
+  failNext = 0;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => collector.close(resolve));
+  await new Promise((resolve) => provider.close(resolve));
+});
+
+const OTEL_ENV = {
+  OTEL_SERVICE_NAME: 'breakwater-runtime-test',
+  // Export each batch at once instead of every five seconds.
+  OTEL_BSP_SCHEDULE_DELAY: '50',
+  OTEL_METRICS_EXPORTER: 'none',
+  OTEL_LOGS_EXPORTER: 'none',
+};
+
+describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+  it('exports a span per request and one per provider attempt, continuing the caller’s trace', async () => {
+    running = await standaloneRuntime(
+      policyDocument(providerUrl, (d) => {
+        d.retry = { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 20 };
+      }),
+      { ...OTEL_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl },
+    );
+    failNext = 1; // the first attempt fails, the retry answers
+    expect(await ask(running, { traceparent: CALLER_TRACEPARENT })).toBe(200);
+
+    const all = await waitForSpans(
+      (s) => s.filter((x) => x.traceId === CALLER_TRACE_ID).length >= 3,
+    );
+    const ours = all.filter((s) => s.traceId === CALLER_TRACE_ID);
+    const request = ours.find((s) => s.name === 'POST /v1/messages');
+    const attempts = ours.filter((s) => s.name === 'llm.attempt');
+    expect(request).toBeDefined();
+    expect(request?.parentSpanId).toBe(CALLER_SPAN_ID);
+    expect(attribute(request as ExportedSpan, 'http.response.status_code')).toBe(200);
+    expect(attempts.map((a) => attribute(a, 'breakwater.attempt'))).toEqual([1, 2]);
+    for (const a of attempts) {
+      expect(a.parentSpanId).toBe(request?.spanId);
+      expect(attribute(a, 'gen_ai.request.model')).toBe(PRIMARY_MODEL);
+      expect(attribute(a, 'breakwater.backend')).toBe('default');
+    }
+    expect(attempts.map((a) => attribute(a, 'breakwater.outcome'))).toEqual([
+      'OverloadedError',
+      'Success',
+    ]);
+    // The provider is asked within the same trace, each call under the attempt that made it.
+    expect(providerCalls.map((h) => String(h.traceparent).split('-').slice(1, 3))).toEqual(
+      attempts.map((a) => [CALLER_TRACE_ID, a.spanId]),
+    );
+  });
+
+  it('traces an agent invocation and its model calls the same way', async () => {
+    running = await standaloneRuntime(policyDocument(providerUrl), {
+      ...OTEL_ENV,
+      OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+    });
+    const response = await fetch(`${running.runtime.url}/v1/agent/invoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: CALLER_TRACEPARENT },
+      body: JSON.stringify({ input: 'hello', sessionId: 'traced-session' }),
+    });
+    expect(response.status).toBe(200);
+    const all = await waitForSpans(
+      (s) => s.filter((x) => x.traceId === CALLER_TRACE_ID).length >= 2,
+    );
+    const ours = all.filter((s) => s.traceId === CALLER_TRACE_ID);
+    const request = ours.find((s) => s.name === 'POST /v1/agent/invoke');
+    expect(request?.parentSpanId).toBe(CALLER_SPAN_ID);
+    expect(attribute(request as ExportedSpan, 'breakwater.session')).toBe('traced-session');
+    const attempt = ours.find((s) => s.name === 'llm.attempt');
+    expect(attempt?.parentSpanId).toBe(request?.spanId);
+    expect(attribute(attempt as ExportedSpan, 'gen_ai.request.model')).toBe(PRIMARY_MODEL);
+  });
+
+  it('starts a new trace for a caller that sends none', async () => {
+    running = await standaloneRuntime(policyDocument(providerUrl), {
+      ...OTEL_ENV,
+      OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+    });
+    expect(await ask(running)).toBe(200);
+    const all = await waitForSpans((s) => s.some((x) => x.name === 'POST /v1/messages'));
+    const request = all.find((s) => s.name === 'POST /v1/messages');
+    expect(request?.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(request?.traceId).not.toBe(CALLER_TRACE_ID);
+    expect(request?.parentSpanId ?? '').toBe('');
+  });
+});
+
+describe('without OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+  it('exports nothing and passes the caller’s traceparent to the provider unchanged', async () => {
+    running = await standaloneRuntime(policyDocument(providerUrl), {
+      ...OTEL_ENV,
+      // Where an SDK that started anyway would send its spans.
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collectorUrl}/v1/traces`,
+    });
+    expect(await ask(running, { traceparent: CALLER_TRACEPARENT })).toBe(200);
+    expect(providerCalls.map((h) => h.traceparent)).toEqual([CALLER_TRACEPARENT]);
+    await running.stop(); // an SDK flushes what it holds on shutdown
+    running = undefined;
+    expect(exported).toEqual([]);
+  });
+});
