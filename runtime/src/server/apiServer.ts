@@ -3,6 +3,7 @@
  * framework-level failures (bad JSON, too large, wrong media type) in the Anthropic shape.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { mapFrameworkError, refusal, sendError } from './errorReplies.ts';
 import { registerDebugRoutes } from './debugRoutes.ts';
@@ -13,6 +14,27 @@ import type { RuntimeContext } from './runtimeContext.ts';
 
 /** Far above any sane prompt, far below what would hurt the process. */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** An oversized upload up to this size is read to its end before the 413 goes out. */
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads (and drops) the rest of an oversized upload before answering, so a caller still
+ * sending gets the 413 instead of a reset mid-upload (EPIPE). Bigger uploads are not worth
+ * reading: they get the 413 and the connection closes.
+ */
+async function drainUpload(raw: IncomingMessage): Promise<void> {
+  const length = Number(raw.headers['content-length'] ?? Number.NaN);
+  if (raw.readableEnded || raw.destroyed || !(length <= MAX_DRAIN_BYTES)) return;
+  await new Promise<void>((resolve) => {
+    raw.once('end', resolve);
+    raw.once('close', resolve);
+    raw.once('error', () => {
+      resolve();
+    });
+    raw.resume();
+  });
+}
 
 export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
   const app = Fastify({
@@ -25,14 +47,11 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
     keepAliveTimeout: 65_000,
   });
   app.setErrorHandler(
-    (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+    async (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
       const mapping = mapFrameworkError(error);
       if (mapping.status >= 500)
         ctx.logger.error({ reqId: request.id, err: error.message }, 'unhandled error');
-      if (mapping.status === 413) {
-        // Read (and drop) the rest of the upload so the caller gets the 413, not a reset.
-        request.raw.resume();
-      }
+      if (mapping.status === 413) await drainUpload(request.raw);
       return sendError(reply, mapping);
     },
   );
