@@ -34,6 +34,8 @@ export interface StartOperatorOptions {
   readonly waitUntilLeading?: boolean;
   /** @default 'info' */
   readonly logLevel?: string;
+  /** Flags for node itself, before the script (e.g. `--max-old-space-size=128`). */
+  readonly nodeOptions?: readonly string[];
 }
 
 export interface OperatorLogLine {
@@ -83,6 +85,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
   const name = options.name ?? 'operator';
   const args = [
     '--no-warnings=ExperimentalWarning',
+    ...(options.nodeOptions ?? []),
     MAIN,
     '--kubeconfig',
     kubeconfigPath(),
