@@ -1,0 +1,135 @@
+/**
+ * Many AgentDeployments created at once (replicas 0: no processes, the operator's work only):
+ * how long until every one has its children applied and its status written, and how much
+ * memory the operator needed for it. Status is written after the children are applied in the
+ * same reconcile, so a current status implies applied children; the counts are checked too.
+ */
+import type { AgentDeployment } from '../../runtime/src/api/resources.ts';
+import type { KubeClient } from '../../runtime/src/kube/kubeClient.ts';
+import { Kinds, type ResourceKind } from '../../runtime/src/kube/resourceKinds.ts';
+import { agentDeployment } from '../../test/support/agentFixtures.ts';
+import type { OperatorProcess } from '../../test/support/operator.ts';
+import type { WatchedCache } from './watchedCache.ts';
+
+export interface ScaleInputs {
+  readonly client: KubeClient;
+  readonly namespace: string;
+  readonly count: number;
+  /** Creates in flight at once. */
+  readonly createConcurrency: number;
+  readonly circuitBreakerPolicy: string;
+  readonly rateLimitPolicy: string;
+  readonly agents: WatchedCache<AgentDeployment>;
+  readonly operator: OperatorProcess;
+  readonly timeoutMs: number;
+  readonly log: (line: string) => void;
+}
+
+export interface ScaleResult {
+  readonly agents: number;
+  /** From the first create until the last one was accepted. */
+  readonly create_s: number;
+  /** From the first create until every agent had children and a current status. */
+  readonly converged_s: number;
+  /** Until every agent was also Ready (needs the Deployment controller's status too); null if not within the bound. */
+  readonly ready_s: number | null;
+  readonly children: Record<string, number>;
+  readonly operator_peak_rss_mb: number;
+  readonly operator_reconciles: Record<string, number>;
+}
+
+const CHILD_KINDS: readonly ResourceKind[] = [
+  Kinds.ConfigMap,
+  Kinds.ServiceAccount,
+  Kinds.Role,
+  Kinds.RoleBinding,
+  Kinds.Deployment,
+  Kinds.Service,
+];
+
+const statusCurrent = (a: AgentDeployment): boolean =>
+  a.status?.observedGeneration === a.metadata.generation && (a.status?.conditions?.length ?? 0) > 0;
+
+const ready = (a: AgentDeployment): boolean =>
+  statusCurrent(a) &&
+  a.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+export async function measureAgentsAtScale(inputs: ScaleInputs): Promise<ScaleResult> {
+  const { count } = inputs;
+  const all = (items: readonly AgentDeployment[], test: (a: AgentDeployment) => boolean) =>
+    items.length === count && items.every(test);
+  const converged = inputs.agents.when(
+    (items) => all(items, statusCurrent),
+    inputs.timeoutMs,
+    `${String(count)} agents with a current status`,
+  );
+  const allReady = inputs.agents.when(
+    (items) => all(items, ready),
+    inputs.timeoutMs,
+    `${String(count)} agents Ready`,
+  );
+  allReady.catch(() => undefined);
+
+  const started = Date.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inputs.createConcurrency }, async () => {
+      while (next < count) {
+        const name = `agent-${String(next++).padStart(4, '0')}`;
+        const agent = agentDeployment(name, {
+          providerURL: 'http://127.0.0.1:9',
+          replicas: 0,
+          circuitBreakerPolicy: inputs.circuitBreakerPolicy,
+          rateLimitPolicy: inputs.rateLimitPolicy,
+        });
+        await inputs.client.create(Kinds.AgentDeployment, {
+          ...agent,
+          metadata: { ...agent.metadata, namespace: inputs.namespace },
+        });
+      }
+    }),
+  );
+  const createdAt = Date.now();
+  inputs.log(`created ${String(count)} agents in ${String(createdAt - started)} ms`);
+
+  const convergedAt = await converged;
+  inputs.log(`every agent has children and status after ${String(convergedAt - started)} ms`);
+  const readyAt = await allReady.catch((err: unknown) => {
+    inputs.log(`not every agent became Ready in time: ${String(err)}`);
+    return undefined;
+  });
+  const peak = inputs.operator.peakRssMb() ?? Number.NaN;
+
+  const children: Record<string, number> = {};
+  for (const kind of CHILD_KINDS) {
+    const { items } = await inputs.client.list(kind, {
+      namespace: inputs.namespace,
+      labelSelector: 'breakwater.dev/agent',
+    });
+    children[kind.kind] = items.length;
+    if (items.length !== count) {
+      throw new Error(`${String(items.length)} ${kind.kind}s for ${String(count)} agents`);
+    }
+  }
+  return {
+    agents: count,
+    create_s: (createdAt - started) / 1000,
+    converged_s: (convergedAt - started) / 1000,
+    ready_s: readyAt === undefined ? null : (readyAt - started) / 1000,
+    children,
+    operator_peak_rss_mb: Math.round(peak * 10) / 10,
+    operator_reconciles: reconcileCounts(await inputs.operator.metrics()),
+  };
+}
+
+/** `breakwater_operator_reconciles_total` by kind and result, from the metrics text. */
+function reconcileCounts(text: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const match = /^breakwater_operator_reconciles_total\{kind="(\w+)",result="(\w+)"\} (\d+)/.exec(
+      line,
+    );
+    if (match !== null) counts[`${match[1] ?? ''}/${match[2] ?? ''}`] = Number(match[3]);
+  }
+  return counts;
+}
