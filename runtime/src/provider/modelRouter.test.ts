@@ -1,7 +1,8 @@
-import { APIError } from '@anthropic-ai/sdk';
+import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { describe, expect, it } from '@jest/globals';
 import {
   BulkheadFullError,
+  CancelledError,
   CircuitOpenError,
   RateLimitedError,
   TimeoutError,
@@ -90,5 +91,46 @@ describe('ModelRouter', () => {
     const { counters } = guard.rateLimiter() as { counters: RateLimiterCounters };
     expect(counters.admitted).toBe(1);
     expect(counters.rejected.requests).toBe(3);
+  });
+
+  it('calls a request the caller cancelled Cancelled, and the breaker never counts it', async () => {
+    const clock = new ManualClock(0);
+    const doc = samplePolicyDocument();
+    const guard = new GuardSet({ doc, clock });
+    const caller = new AbortController();
+    // What the SDK throws when the transport was cancelled by the caller's signal.
+    const backend = {
+      name: 'default',
+      weight: 1,
+      inFlight: 0,
+      client: {
+        post: () => ({
+          asResponse: () => {
+            const reason = new Error('caller went away');
+            caller.abort(reason);
+            return Promise.reject(new APIConnectionError({ cause: reason }));
+          },
+        }),
+      },
+    } as unknown as Backend;
+    const router = new ModelRouter({
+      pool: { backends: [backend] } as unknown as BackendPool,
+      guard: () => guard,
+      clock,
+      strategy: () => 'RoundRobin',
+      observe: () => undefined,
+    });
+    const err = await router
+      .send({
+        body: { max_tokens: 16, messages: [] },
+        stream: false,
+        models: [doc.model.name, ...doc.model.fallbacks],
+        signal: caller.signal,
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CancelledError);
+    const breakers = guard.breakers() as Record<string, { counters: { failures: number } }>;
+    expect(breakers[`default/${doc.model.name}`]?.counters.failures).toBe(0);
+    expect(backend.inFlight).toBe(0);
   });
 });

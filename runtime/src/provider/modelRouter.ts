@@ -4,14 +4,16 @@
  * tried only when the failure is the provider's (or its breaker is open), never for a request
  * the provider rejected as wrong.
  */
+import { APIConnectionError } from '@anthropic-ai/sdk';
 import type { Clock } from '../time/clock.ts';
 import { classifyError, isFailureClass } from '../guard/errorClassification.ts';
-import { isCircuitOpenError } from '../guard/errors.ts';
+import { CancelledError, isCircuitOpenError } from '../guard/errors.ts';
 import type { LoadBalancing } from '../policy/policyDocument.ts';
 import type { Backend, BackendPool } from './backendPool.ts';
 import { chooseBackend, type BalancerState } from './loadBalancer.ts';
 import type { AttemptInfo, ProviderGuard, TokenEstimate } from './providerGuard.ts';
 import { usageOf, type Usage } from './sseUsage.ts';
+import { cancelledBy } from './upstreamFetch.ts';
 
 export interface AttemptObserver {
   (event: {
@@ -118,7 +120,10 @@ export class ModelRouter {
     options: RouteOptions,
     fallback: boolean,
   ): Promise<RoutedResponse> {
-    const { backend, model, request } = info;
+    const { backend, model } = info;
+    // The caller's signal goes to the transport, which drops its listener when the exchange
+    // ends; given to the SDK as `signal`, it would cost far more (see upstreamFetch.ts).
+    const { signal, ...request } = info.request;
     const started = this.#clock.now();
     backend.inFlight++;
     let release = true;
@@ -133,6 +138,7 @@ export class ModelRouter {
           body,
           headers: options.headers ?? {},
           stream: options.stream,
+          fetchOptions: cancelledBy(signal),
         })
         .asResponse();
       info.observeHeaders(response.headers);
@@ -185,7 +191,13 @@ export class ModelRouter {
         usage,
         fallbackUsed: fallback,
       };
-    } catch (err) {
+    } catch (caught) {
+      // A call the caller cancelled fails as a connection error inside the SDK (it was not
+      // given the signal): say what it is, so that it never counts against the provider.
+      const err =
+        signal?.aborted === true && caught instanceof APIConnectionError
+          ? new CancelledError(caught)
+          : caught;
       this.#observe({
         model,
         backend: backend.name,

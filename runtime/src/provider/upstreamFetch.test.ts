@@ -1,9 +1,14 @@
+import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Anthropic, { APIConnectionError, APIError } from '@anthropic-ai/sdk';
+import Anthropic, {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+} from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { classifyError } from '../guard/errorClassification.ts';
-import { upstreamFetch, type UpstreamFetch } from './upstreamFetch.ts';
+import { cancelledBy, upstreamFetch, type UpstreamFetch } from './upstreamFetch.ts';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -148,5 +153,89 @@ describe('upstreamFetch', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(APIConnectionError);
     expect(classifyError(err, 0).outcome).toBe('ConnectionError');
+  });
+
+  it('holds a JSON answer whole: it reads once, as text, json or bytes', async () => {
+    const url = await provider((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"usage":{"input_tokens":3}}');
+    });
+    const fetch = transport(url).fetch;
+    const ask = () => fetch(`${url}/v1/messages`, { method: 'POST', body: '{}' });
+    expect(await (await ask()).text()).toBe('{"usage":{"input_tokens":3}}');
+    expect(await (await ask()).json()).toEqual({ usage: { input_tokens: 3 } });
+    expect(new TextDecoder().decode(await (await ask()).bytes())).toBe(
+      '{"usage":{"input_tokens":3}}',
+    );
+    const copy = (await ask()).clone();
+    expect(await copy.text()).toBe('{"usage":{"input_tokens":3}}');
+    const once = await ask();
+    await once.text();
+    await expect(once.text()).rejects.toThrow(TypeError);
+  });
+
+  it('under the SDK, a caller signal given in fetchOptions cancels the provider request', async () => {
+    let arrived: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => (arrived = resolve));
+    let closed: () => void = () => undefined;
+    const providerSawClose = new Promise<void>((resolve) => (closed = resolve));
+    const url = await provider((_req, _body, res) => {
+      res.on('close', closed);
+      arrived(); // and never answers
+    });
+    const client = new Anthropic({
+      apiKey: 'sk-test',
+      baseURL: url,
+      maxRetries: 0,
+      fetch: transport(url).fetch,
+    });
+    const caller = new AbortController();
+    const call = client
+      .post('/v1/messages', { body: {}, fetchOptions: cancelledBy(caller.signal) })
+      .asResponse()
+      .catch((e: unknown) => e);
+    await inside;
+    const reason = new Error('caller went away');
+    caller.abort(reason);
+    const err = await call;
+    expect(err).toBeInstanceOf(APIConnectionError);
+    expect((err as APIConnectionError).cause).toBe(reason);
+    await providerSawClose;
+  });
+
+  it('under the SDK, its own timeout still ends a call that has a caller signal', async () => {
+    const url = await provider(() => undefined); // never answers
+    const client = new Anthropic({
+      apiKey: 'sk-test',
+      baseURL: url,
+      maxRetries: 0,
+      fetch: transport(url).fetch,
+    });
+    const caller = new AbortController();
+    const err = await client
+      .post('/v1/messages', { body: {}, timeout: 1, fetchOptions: cancelledBy(caller.signal) })
+      .asResponse()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIConnectionTimeoutError);
+    expect(classifyError(err, 0).outcome).toBe('Timeout');
+  });
+
+  it.each([
+    ['a JSON answer', 'application/json', '{}'],
+    ['an event stream', 'text/event-stream', 'event: message_stop\ndata: {}\n\n'],
+  ])('leaves no listener on the caller signal once %s has been read', async (_name, type, text) => {
+    const url = await provider((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': type });
+      res.end(text);
+    });
+    const caller = new AbortController();
+    const response = await transport(url).fetch(`${url}/v1/messages`, {
+      method: 'POST',
+      body: '{}',
+      ...cancelledBy(caller.signal),
+    });
+    expect(await response.text()).toBe(text);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   });
 });
