@@ -10,7 +10,7 @@ import { classifyError } from '../guard/errorClassification.ts';
 import { SseUsageTap, type Usage } from '../provider/sseUsage.ts';
 import type { RoutedResponse } from '../provider/modelRouter.ts';
 import { callerText, scanForInjection } from '../security/promptInjection.ts';
-import { endSpan, startRequestSpan, withAttemptSpan } from '../telemetry/tracing.ts';
+import { endSpan, startRequestSpan, tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
 import { badRequest, errorBody, mapFailure, refusal, sendError } from './errorReplies.ts';
 import { checkMessagesBody } from './messagesValidation.ts';
 import { passGate, presentedKey } from './requestGate.ts';
@@ -56,7 +56,9 @@ async function handle(
   const body = checked.body;
   const model = body.model as string;
   ctx.metrics.requests.inc({ route: ROUTE, model });
-  const client = clientFingerprint(presentedKey(request));
+  // For audit records only, which are written only when the policy asks (security incidents
+  // always): neither the fingerprint (a SHA-256) nor the event is built otherwise.
+  const client = () => clientFingerprint(presentedKey(request));
 
   const injectionMode = active.doc.security.promptInjection;
   if (injectionMode !== 'Off') {
@@ -69,7 +71,7 @@ async function handle(
         requestId: request.id,
         kind: finding.kind,
         action,
-        client,
+        client: client(),
       });
       ctx.logger.warn(
         { reqId: request.id, kind: finding.kind, action },
@@ -105,20 +107,21 @@ async function handle(
         .header('content-type', 'application/json')
         .header('x-breakwater-cache', 'hit')
         .send(hit.value);
-      ctx.audit.record({
-        event: 'model_interaction',
-        requestId: request.id,
-        route: ROUTE,
-        client,
-        model,
-        servedBy: hit.model,
-        fallbackUsed: false,
-        status: 200,
-        inputTokens: 0,
-        outputTokens: 0,
-        durationMs: ctx.clock.now() - started,
-        cached: true,
-      });
+      if (ctx.audit.enabled)
+        ctx.audit.record({
+          event: 'model_interaction',
+          requestId: request.id,
+          route: ROUTE,
+          client: client(),
+          model,
+          servedBy: hit.model,
+          fallbackUsed: false,
+          status: 200,
+          inputTokens: 0,
+          outputTokens: 0,
+          durationMs: ctx.clock.now() - started,
+          cached: true,
+        });
       return;
     }
   }
@@ -149,17 +152,21 @@ async function handle(
       signal: abort.signal,
       estimate,
       headers: traced.outgoing,
-      wrapAttempt: (info, run) =>
-        withAttemptSpan(
-          traced,
-          {
-            model: info.model,
-            backend: info.backend.name,
-            attempt: info.attempt,
-            breakerState: active.guard.permits(info.backend.name, info.model) ? 'allowing' : 'open',
-          },
-          run,
-        ),
+      wrapAttempt: tracingActive()
+        ? (info, run) =>
+            withAttemptSpan(
+              traced,
+              {
+                model: info.model,
+                backend: info.backend.name,
+                attempt: info.attempt,
+                breakerState: active.guard.permits(info.backend.name, info.model)
+                  ? 'allowing'
+                  : 'open',
+              },
+              run,
+            )
+        : undefined,
     });
     if (routed.fallbackUsed) ctx.metrics.fallbacks.inc({ from: model, to: routed.model });
     let usage: Usage;
@@ -183,19 +190,20 @@ async function handle(
       usage.output_tokens,
     );
     ctx.stats.record('model', routed.model, ctx.clock.now() - started);
-    ctx.audit.record({
-      event: 'model_interaction',
-      requestId: request.id,
-      route: ROUTE,
-      client,
-      model,
-      servedBy: routed.model,
-      fallbackUsed: routed.fallbackUsed,
-      status,
-      inputTokens: usage.input_tokens,
-      outputTokens: usage.output_tokens,
-      durationMs: ctx.clock.now() - started,
-    });
+    if (ctx.audit.enabled)
+      ctx.audit.record({
+        event: 'model_interaction',
+        requestId: request.id,
+        route: ROUTE,
+        client: client(),
+        model,
+        servedBy: routed.model,
+        fallbackUsed: routed.fallbackUsed,
+        status,
+        inputTokens: usage.input_tokens,
+        outputTokens: usage.output_tokens,
+        durationMs: ctx.clock.now() - started,
+      });
   } catch (err) {
     failure = err;
     const mapping = mapFailure(err, ctx.clock.now());
@@ -218,18 +226,19 @@ async function handle(
     } else if (!reply.sent) {
       sendError(reply, mapping);
     }
-    ctx.audit.record({
-      event: 'model_interaction',
-      requestId: request.id,
-      route: ROUTE,
-      client,
-      model,
-      fallbackUsed: false,
-      status,
-      inputTokens: 0,
-      outputTokens: 0,
-      durationMs: ctx.clock.now() - started,
-    });
+    if (ctx.audit.enabled)
+      ctx.audit.record({
+        event: 'model_interaction',
+        requestId: request.id,
+        route: ROUTE,
+        client: client(),
+        model,
+        fallbackUsed: false,
+        status,
+        inputTokens: 0,
+        outputTokens: 0,
+        durationMs: ctx.clock.now() - started,
+      });
   } finally {
     reply.raw.off('close', onClose);
     endSpan(traced.span, status, failure);

@@ -6,7 +6,9 @@
  */
 import {
   context,
+  INVALID_SPAN_CONTEXT,
   propagation,
+  ROOT_CONTEXT,
   trace,
   SpanKind,
   SpanStatusCode,
@@ -43,6 +45,14 @@ export async function startTelemetry(
 
 let sdkActive = false;
 
+/** Whether spans are recorded: without an exporter, handlers can skip span bookkeeping. */
+export function tracingActive(): boolean {
+  return sdkActive;
+}
+
+/** What every request gets when nothing is recorded: ends, attributes and status do nothing. */
+const NOT_RECORDED = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
 const headerGetter = {
@@ -62,20 +72,22 @@ export function startRequestSpan(
   headers: Headers,
   attributes: Record<string, string>,
 ): RequestSpan {
+  if (!sdkActive) {
+    // Nothing recorded here, but the caller's trace goes on to the provider unchanged.
+    const outgoing: Record<string, string> = {};
+    const parentHeader = headers.traceparent;
+    const state = headers.tracestate;
+    if (typeof parentHeader === 'string') outgoing.traceparent = parentHeader;
+    if (typeof state === 'string') outgoing.tracestate = state;
+    return { span: NOT_RECORDED, ctx: ROOT_CONTEXT, outgoing };
+  }
   const parent = propagation.extract(context.active(), headers, headerGetter);
   const span = trace
     .getTracer(TRACER)
     .startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   const ctx = trace.setSpan(parent, span);
   const outgoing: Record<string, string> = {};
-  if (sdkActive) {
-    propagation.inject(ctx, outgoing);
-  } else {
-    const parentHeader = headers.traceparent;
-    const state = headers.tracestate;
-    if (typeof parentHeader === 'string') outgoing.traceparent = parentHeader;
-    if (typeof state === 'string') outgoing.tracestate = state;
-  }
+  propagation.inject(ctx, outgoing);
   return { span, ctx, outgoing };
 }
 
@@ -100,6 +112,7 @@ export async function withAttemptSpan<T>(
   attributes: { model: string; backend: string; attempt: number; breakerState: string },
   run: () => Promise<T>,
 ): Promise<T> {
+  if (!sdkActive) return run();
   const parent = request.ctx;
   const span = trace.getTracer(TRACER).startSpan(
     'llm.attempt',
@@ -114,7 +127,7 @@ export async function withAttemptSpan<T>(
     },
     parent,
   );
-  if (sdkActive) propagation.inject(trace.setSpan(parent, span), request.outgoing);
+  propagation.inject(trace.setSpan(parent, span), request.outgoing);
   try {
     const result = await run();
     span.setAttribute('breakwater.outcome', 'Success');
