@@ -8,6 +8,10 @@ export interface Usage {
   output_tokens: number;
 }
 
+/** Every line the tap reads holds one of these (`"message_start"`, `"message_delta"`, `"error"`). */
+const MESSAGE_MARKER = '"message_';
+const ERROR_MARKER = '"error"';
+
 export class SseUsageTap {
   readonly usage: Usage = { input_tokens: 0, output_tokens: 0 };
   /** The `error.type` of an `event: error` seen in the stream, if any. */
@@ -17,14 +21,24 @@ export class SseUsageTap {
 
   push(chunk: Uint8Array): void {
     const text = this.#partial + this.#decoder.decode(chunk, { stream: true });
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf('\n', start);
-      if (nl < 0) break;
-      this.#line(text.slice(start, nl));
-      start = nl + 1;
+    const end = text.lastIndexOf('\n');
+    if (end < 0) {
+      this.#partial = text;
+      return;
     }
-    this.#partial = text.slice(start);
+    // Most lines are content deltas that carry no usage: only lines holding one of the
+    // markers are cut out and looked at, in the order they come.
+    let message = text.indexOf(MESSAGE_MARKER);
+    let error = text.indexOf(ERROR_MARKER);
+    for (;;) {
+      const at = message < 0 ? error : error < 0 ? message : Math.min(message, error);
+      if (at < 0 || at > end) break;
+      const stop = text.indexOf('\n', at);
+      this.#line(text.slice(text.lastIndexOf('\n', at) + 1, stop));
+      if (message >= 0 && message < stop) message = text.indexOf(MESSAGE_MARKER, stop);
+      if (error >= 0 && error < stop) error = text.indexOf(ERROR_MARKER, stop);
+    }
+    this.#partial = text.slice(end + 1);
   }
 
   #line(line: string): void {

@@ -1,0 +1,86 @@
+import { describe, expect, it } from '@jest/globals';
+import { SseUsageTap, usageOf } from './sseUsage.ts';
+
+const event = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+
+const STREAM = [
+  event('message_start', {
+    type: 'message_start',
+    message: { id: 'msg_1', usage: { input_tokens: 7, output_tokens: 1 } },
+  }),
+  event('ping', { type: 'ping' }),
+  event('content_block_delta', {
+    type: 'content_block_delta',
+    index: 0,
+    // Text that names the markers is escaped inside the JSON string, and never read.
+    delta: { type: 'text_delta', text: 'a "message_delta" with "usage" and an "error"' },
+  }),
+  event('message_delta', {
+    type: 'message_delta',
+    delta: { stop_reason: 'end_turn' },
+    usage: { output_tokens: 9 },
+  }),
+  event('message_stop', { type: 'message_stop' }),
+].join('');
+
+function tapped(chunks: readonly string[]): SseUsageTap {
+  const tap = new SseUsageTap();
+  const encoder = new TextEncoder();
+  for (const chunk of chunks) tap.push(encoder.encode(chunk));
+  return tap;
+}
+
+/** The stream cut into pieces of `size` bytes. */
+function pieces(text: string, size: number): string[] {
+  const bytes = new TextEncoder().encode(text);
+  const out: string[] = [];
+  const decoder = new TextDecoder();
+  for (let i = 0; i < bytes.length; i += size) {
+    out.push(decoder.decode(bytes.subarray(i, i + size), { stream: true }));
+  }
+  return out;
+}
+
+describe('SseUsageTap', () => {
+  it.each([
+    ['in one chunk', [STREAM]],
+    ['a line at a time', STREAM.split(/(?<=\n)/)],
+    ['cut every 7 bytes', pieces(STREAM, 7)],
+    ['cut every byte', pieces(STREAM, 1)],
+  ])(
+    'reads input from message_start and output from the last message_delta, %s',
+    (_name, chunks) => {
+      const tap = tapped(chunks);
+      expect(tap.usage).toEqual({ input_tokens: 7, output_tokens: 9 });
+      expect(tap.errorType).toBeUndefined();
+    },
+  );
+
+  it('keeps the usage seen before an error event, and names the error', () => {
+    const tap = tapped([
+      STREAM.slice(0, STREAM.indexOf('event: message_delta')),
+      event('error', { type: 'error', error: { type: 'overloaded_error', message: 'busy' } }),
+    ]);
+    expect(tap.usage).toEqual({ input_tokens: 7, output_tokens: 1 });
+    expect(tap.errorType).toBe('overloaded_error');
+  });
+
+  it('reads nothing from a line that has not ended yet', () => {
+    const tap = tapped([STREAM.slice(0, STREAM.indexOf('\n', 20))]);
+    expect(tap.usage).toEqual({ input_tokens: 0, output_tokens: 0 });
+  });
+});
+
+describe('usageOf', () => {
+  it.each([
+    [
+      'a message',
+      { usage: { input_tokens: 3, output_tokens: 4 } },
+      { input_tokens: 3, output_tokens: 4 },
+    ],
+    ['no usage', { type: 'message' }, { input_tokens: 0, output_tokens: 0 }],
+    ['not JSON', undefined, { input_tokens: 0, output_tokens: 0 }],
+  ])('reads %s', (_name, message, expected) => {
+    expect(usageOf(message)).toEqual(expected);
+  });
+});
