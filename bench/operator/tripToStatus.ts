@@ -7,6 +7,7 @@
 import type { CircuitBreakerPolicy } from '../../runtime/src/api/resources.ts';
 import {
   callUntilOpen,
+  podBreakers,
   podHttpPort,
   sendMessage,
   type PodView,
@@ -32,16 +33,25 @@ const ROUND_TIMEOUT_MS = 30_000;
 export async function measureTripToStatus(inputs: TripInputs): Promise<TripResult> {
   const samples: number[] = [];
   const status = () => inputs.policy.items()[0]?.status;
+  // A runtime creates a breaker on its first call and reports it; the reporter sends at most
+  // one patch a second, so a trip right behind that first report would wait out the interval.
+  // Breakers exist long before a real storm: give every replica one good call first.
+  for (const pod of inputs.pods()) {
+    const answer = await sendMessage(podHttpPort(pod));
+    if (answer !== 200) throw new Error(`warm-up call answered ${String(answer)}`);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
   for (let round = 0; round < inputs.trips; round++) {
     const pods = inputs.pods();
     const pod = pods[round % pods.length];
     if (pod === undefined) throw new Error('no running pod to trip');
     const port = podHttpPort(pod);
-    const tripsBefore = status()?.trips ?? 0;
+    // A new trip is the latest one, so lastTripTime moves; the replica shows as open.
+    const lastTripBefore = status()?.lastTripTime;
     const shown = inputs.policy.when(
       (items) => {
         const s = items[0]?.status;
-        return (s?.trips ?? 0) > tripsBefore && (s?.replicas?.open ?? 0) >= 1;
+        return s?.lastTripTime !== lastTripBefore && (s?.replicas?.open ?? 0) >= 1;
       },
       ROUND_TIMEOUT_MS,
       `trip ${String(round)} in the CircuitBreakerPolicy status`,
@@ -51,7 +61,14 @@ export async function measureTripToStatus(inputs: TripInputs): Promise<TripResul
     if (answers.at(-1) !== 503) {
       throw new Error(`trip ${String(round)}: the breaker did not open (${answers.join(',')})`);
     }
-    const shownAt = await shown;
+    const shownAt = await shown.catch((err: unknown) => {
+      const now = inputs.pods().find((p) => p.metadata?.uid === pod.metadata?.uid);
+      throw new Error(
+        `${String(err)}; the pod answered ${answers.join(',')}, reports ` +
+          `${JSON.stringify(now === undefined ? 'nothing (gone)' : podBreakers(now))}, ` +
+          `the policy status is ${JSON.stringify(status())}`,
+      );
+    });
     const trippedAt = Date.parse(status()?.lastTripTime ?? '');
     if (Number.isNaN(trippedAt)) throw new Error(`trip ${String(round)}: no lastTripTime`);
     samples.push(shownAt - trippedAt);
