@@ -14,6 +14,8 @@ const shared = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': tsJest },
   testEnvironment: 'node',
+  // The local cluster's state (etcd snapshots, pod logs) lives there: nothing for jest.
+  modulePathIgnorePatterns: ['<rootDir>/.breakwater/', '<rootDir>/dist/'],
 };
 
 /** @type {import('jest').Config} */
@@ -41,5 +43,8 @@ export default {
   // Integration tests wait on real processes and a real API server; jest reads this only at
   // the top level (a project's own testTimeout is ignored).
   testTimeout: 120_000,
+  // Integration files share one cluster and one restarts its API server: never run two at
+  // once, however many cores the machine has.
+  maxWorkers: 1,
   reporters: ['default', '<rootDir>/test/support/summaryReporter.js'],
 };
