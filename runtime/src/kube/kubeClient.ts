@@ -1,14 +1,15 @@
 /**
  * The one boundary between Breakwater and the Kubernetes API. Reconcilers and the runtime
  * talk to the `KubeClient` interface; `HttpKubeClient` implements it over the REST API with
- * the credentials of a @kubernetes/client-node KubeConfig. Content types are explicit:
- * server-side apply for everything Breakwater owns, JSON merge patch only where a patch is
- * meant (the runtime's own pod annotations), never strategic merge.
+ * node's own HTTP client on one keep-alive connection pool, and the credentials of a
+ * kubeconfig (`./kubeconfig.ts`, or a @kubernetes/client-node KubeConfig). Content types are
+ * explicit: server-side apply for everything Breakwater owns, JSON merge patch only where a
+ * patch is meant (the runtime's own pod annotations), never strategic merge.
  */
-import { KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { fetch } from 'undici';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
+import { Kubeconfig, type ConnectionSource } from './kubeconfig.ts';
 import { Kinds, resourcePath, type ResourceKind } from './resourceKinds.ts';
 import type { KubeObject } from './kubeObject.ts';
 
@@ -120,31 +121,32 @@ interface RequestInit {
   readonly body?: unknown;
   readonly contentType?: string;
   readonly signal?: AbortSignal;
+  /** Give up on an answer that has not begun after this long; none for watches. */
+  readonly timeoutMs?: number;
 }
 
-export class HttpKubeClient implements KubeClient {
-  readonly #config: KubeConfig;
-  readonly #server: string;
-  /**
-   * One connection pool for the client's life. client-node builds a new dispatcher on every
-   * applySecurityAuthentication(); using each once meant a new TCP+TLS connection per request,
-   * left open until the server dropped it: slow under load and hundreds of MB of native memory.
-   */
-  #dispatcher: ReturnType<RequestContext['getDispatcher']>;
+/** A call the API server has not begun to answer after this long has failed. */
+const REQUEST_TIMEOUT_MS = 60_000;
 
-  constructor(config: KubeConfig) {
-    const cluster = config.getCurrentCluster();
+export class HttpKubeClient implements KubeClient {
+  readonly #source: ConnectionSource;
+  readonly #server: URL;
+  /**
+   * One connection pool for the client's life, built from the TLS material of the first
+   * request; headers (a token may rotate) are taken per request.
+   */
+  #agent: HttpAgent | undefined;
+
+  constructor(source: ConnectionSource) {
+    const cluster = source.getCurrentCluster();
     if (cluster === null) throw new Error('kubeconfig has no current cluster');
-    this.#config = config;
-    this.#server = cluster.server.replace(/\/$/, '');
+    this.#source = source;
+    this.#server = new URL(cluster.server.replace(/\/$/, ''));
   }
 
-  /** Loads the kubeconfig the way kubectl does: `--kubeconfig` path, $KUBECONFIG, in-cluster, ~/.kube/config. */
+  /** Loads the kubeconfig the way kubectl does: `--kubeconfig` path, $KUBECONFIG, ~/.kube/config, in-cluster. */
   static fromKubeconfig(path?: string): HttpKubeClient {
-    const config = new KubeConfig();
-    if (path !== undefined && path !== '') config.loadFromFile(path);
-    else config.loadFromDefault();
-    return new HttpKubeClient(config);
+    return new HttpKubeClient(Kubeconfig.load(path));
   }
 
   async get<T extends KubeObject>(
@@ -245,27 +247,33 @@ export class HttpKubeClient implements KubeClient {
     onEvent: (event: WatchEvent<T>) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const response = await this.#send(resourcePath(kind, { namespace: options.namespace }), {
-      method: 'GET',
-      signal,
-      query: {
-        watch: true,
-        allowWatchBookmarks: true,
-        resourceVersion: options.resourceVersion,
-        labelSelector: options.labelSelector,
-        fieldSelector: options.fieldSelector,
-        timeoutSeconds: options.timeoutSeconds,
-      },
-    });
-    if (response.body === null) return;
-    const lines = createInterface({ input: Readable.fromWeb(response.body), crlfDelay: Infinity });
     try {
+      const response = await this.#send(resourcePath(kind, { namespace: options.namespace }), {
+        method: 'GET',
+        signal,
+        query: {
+          watch: true,
+          allowWatchBookmarks: true,
+          resourceVersion: options.resourceVersion,
+          labelSelector: options.labelSelector,
+          fieldSelector: options.fieldSelector,
+          timeoutSeconds: options.timeoutSeconds,
+        },
+      });
+      response.setEncoding('utf8');
+      const lines = createInterface({ input: response, crlfDelay: Infinity });
+      // Whatever ends the response (abort, a cut connection) ends the loop below.
+      response.once('close', () => {
+        lines.close();
+      });
       for await (const line of lines) {
         if (line === '') continue;
         const event = JSON.parse(line) as WatchEvent<T>;
         if (event.type === 'ERROR') throw statusError(410, event.object);
         onEvent(event);
       }
+      // A connection cut mid-stream ends the lines as if the server had ended the watch.
+      if (!response.complete && !signal.aborted) throw new Error('watch connection lost');
     } catch (err) {
       if (signal.aborted) return;
       throw err;
@@ -297,38 +305,75 @@ export class HttpKubeClient implements KubeClient {
   }
 
   async #json<T>(path: string, init: RequestInit): Promise<T> {
-    const response = await this.#send(path, init);
-    return (await response.json()) as T;
+    const response = await this.#send(path, { timeoutMs: REQUEST_TIMEOUT_MS, ...init });
+    return JSON.parse(await readText(response)) as T;
   }
 
-  async #send(path: string, init: RequestInit) {
-    const url = new URL(this.#server + path);
+  /** Sends the request; resolves with a 2xx response whose body is still to be read. */
+  async #send(path: string, init: RequestInit): Promise<IncomingMessage> {
+    const url = new URL(this.#server.pathname.replace(/\/$/, '') + path, this.#server);
     for (const [key, value] of Object.entries(init.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
-    const ctx = new RequestContext(url.toString(), init.method);
-    // Headers are taken per request (a token file may rotate); the dispatcher only once.
-    await this.#config.applySecurityAuthentication(ctx);
-    this.#dispatcher ??= ctx.getDispatcher();
-    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
+    const secure = url.protocol === 'https:';
+    const options: RequestOptions = { headers: {} };
+    await this.#source.applyToHTTPSOptions(options);
+    this.#agent ??= secure
+      ? new HttpsAgent({
+          keepAlive: true,
+          ca: options.ca,
+          cert: options.cert,
+          key: options.key,
+          servername: options.servername,
+          ...(options.rejectUnauthorized === undefined
+            ? {}
+            : { rejectUnauthorized: options.rejectUnauthorized }),
+        })
+      : new HttpAgent({ keepAlive: true });
+    const headers: Record<string, string> = {
+      ...(options.headers as Record<string, string>),
+      accept: 'application/json',
+    };
+    const body = init.body === undefined ? undefined : JSON.stringify(init.body);
     if (init.contentType !== undefined) headers['content-type'] = init.contentType;
-    const response = await fetch(url, {
-      method: init.method,
-      headers,
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
-      dispatcher: this.#dispatcher,
-      signal: init.signal ?? null,
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = (secure ? httpsRequest : httpRequest)(url, {
+        method: init.method,
+        headers,
+        agent: this.#agent,
+        ...(options.auth === undefined ? {} : { auth: options.auth }),
+        ...(init.signal === undefined ? {} : { signal: init.signal }),
+      });
+      req.once('response', resolve);
+      req.once('error', reject);
+      if (init.timeoutMs !== undefined) {
+        req.setTimeout(init.timeoutMs, () => {
+          req.destroy(
+            new Error(`${init.method} ${path}: no answer in ${String(init.timeoutMs)} ms`),
+          );
+        });
+      }
+      req.end(body);
     });
-    if (response.ok) return response;
-    const text = await response.text();
-    let status: unknown = text;
+    const status = response.statusCode ?? 0;
+    if (status >= 200 && status < 300) return response;
+    const text = await readText(response);
+    let parsed: unknown = text;
     try {
-      status = JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       // not a Status object; keep the text
     }
-    throw statusError(response.status, status);
+    throw statusError(status, parsed);
   }
+}
+
+async function readText(response: IncomingMessage): Promise<string> {
+  response.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of response) text += chunk as string;
+  return text;
 }
 
 function statusError(fallbackCode: number, status: unknown): KubeApiError {
