@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { kubectl } from '../../test/support/kube.ts';
 
 interface ServiceCidrList {
-  items: { spec?: { cidrs?: string[] } }[];
+  items: { metadata?: { deletionTimestamp?: string }; spec?: { cidrs?: string[] } }[];
 }
 
 interface ServiceList {
@@ -36,7 +36,10 @@ export async function ensureServiceAddresses(needed: number): Promise<AddedRange
   const services = JSON.parse(
     (await kubectl(['get', 'services', '--all-namespaces', '-o', 'json'])).stdout,
   ) as ServiceList;
+  // A range being deleted (an earlier run's, waiting for its addresses to be freed) takes no
+  // new Services.
   const capacity = cidrs.items
+    .filter((c) => c.metadata?.deletionTimestamp === undefined)
     .flatMap((c) => c.spec?.cidrs ?? [])
     .reduce((sum, cidr) => sum + addresses(cidr), 0);
   const used = services.items.filter((s) =>
