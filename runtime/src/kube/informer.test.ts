@@ -169,6 +169,35 @@ describe('Informer', () => {
     await informer.stop();
   });
 
+  it('caches and hands to handlers what the transform keeps, from lists and from watches', async () => {
+    const client = new ScriptedClient();
+    const withData = (name: string, rv: string): KubeObject & { data?: unknown } => ({
+      ...cm(name, rv),
+      data: { big: 'x'.repeat(100) },
+    });
+    client.lists.push({ items: [withData('a', '1')], resourceVersion: '1' });
+    client.watches.push(async (_o, emit, signal) => {
+      emit({ type: 'ADDED', object: withData('b', '2') });
+      await hangUntilAborted(_o, emit, signal);
+    });
+    const informer = new Informer<KubeObject & { data?: unknown }>({
+      client: client as unknown as KubeClient,
+      kind: Kinds.ConfigMap,
+      clock: new ManualClock(),
+      transform: ({ data: _dropped, ...rest }) => rest,
+    });
+    const handed: unknown[] = [];
+    informer.on({ added: (o) => handed.push(o.data) });
+    await informer.start();
+    await flush();
+    expect(informer.list().map((o) => [o.metadata?.name, o.data])).toEqual([
+      ['a', undefined],
+      ['b', undefined],
+    ]);
+    expect(handed).toEqual([undefined, undefined]);
+    await informer.stop();
+  });
+
   it('keeps delivering to other handlers when one throws', async () => {
     const seen: string[] = [];
     const errors: unknown[] = [];

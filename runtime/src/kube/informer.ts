@@ -44,6 +44,15 @@ export interface InformerOptions {
   readonly onHandlerError?: (error: unknown) => void;
 }
 
+export interface InformerOptionsOf<T> extends InformerOptions {
+  /**
+   * What is kept of each object (from lists and watch events) before it is cached and handed
+   * to handlers: a cache of thousands of objects need not hold fields nobody reads, such as
+   * `metadata.managedFields`. Must keep `metadata.name`, `namespace` and `resourceVersion`.
+   */
+  readonly transform?: (obj: T) => T;
+}
+
 class WatchStalledError extends Error {
   constructor(ms: number) {
     super(`watch delivered nothing for ${ms} ms`);
@@ -52,7 +61,7 @@ class WatchStalledError extends Error {
 }
 
 export class Informer<T extends KubeObject> {
-  readonly #options: InformerOptions;
+  readonly #options: InformerOptionsOf<T>;
   readonly #clock: Clock;
   readonly #cache = new Map<string, T>();
   readonly #handlers = new Set<InformerHandlers<T>>();
@@ -65,7 +74,7 @@ export class Informer<T extends KubeObject> {
   #resolveFirstSync: () => void = () => undefined;
   #done: Promise<void> = Promise.resolve();
 
-  constructor(options: InformerOptions) {
+  constructor(options: InformerOptionsOf<T>) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#firstSync = new Promise((resolve) => (this.#resolveFirstSync = resolve));
@@ -148,7 +157,7 @@ export class Informer<T extends KubeObject> {
     for (const item of items) {
       const key = objectKey(item);
       seen.add(key);
-      this.#upsert(key, item);
+      this.#upsert(key, this.#options.transform?.(item) ?? item);
     }
     for (const [key, old] of [...this.#cache]) {
       if (seen.has(key)) continue;
@@ -210,11 +219,12 @@ export class Informer<T extends KubeObject> {
     const rv = event.object.metadata?.resourceVersion;
     if (rv !== undefined) this.#resourceVersion = rv;
     if (event.type === 'BOOKMARK') return;
-    const obj = {
+    const full = {
       apiVersion: this.#options.kind.apiVersion,
       kind: this.#options.kind.kind,
       ...event.object,
     };
+    const obj = this.#options.transform?.(full) ?? full;
     const key = objectKey(obj);
     if (event.type === 'DELETED') {
       const old = this.#cache.get(key);
