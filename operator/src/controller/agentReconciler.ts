@@ -12,7 +12,7 @@ import { buildChildren, selectorString, AGENT_LABEL } from '../builders/index.ts
 import { computeAgentStatus } from '../status/agentStatus.ts';
 import type { PodView } from '../status/views.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
-import { FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
+import { childKindKey, FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
 import { createHash } from 'node:crypto';
 
 /** Periodic re-check even when nothing changes, as a safety net under the watches. */
@@ -86,16 +86,25 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
 
   // Apply.
   const childrenHash = createHash('sha256').update(canonicalJson(children)).digest('hex');
-  if (ctx.appliedChildren.get(key) !== childrenHash) {
+  if (ctx.appliedChildren.get(key)?.hash !== childrenHash) {
     // Recorded before applying: a hand edit noticed while these applies run clears it again,
     // and the re-run this key is queued for must then apply, not skip.
-    ctx.appliedChildren.set(key, childrenHash);
+    ctx.appliedChildren.set(key, {
+      hash: childrenHash,
+      kinds: new Set(children.apply.map((c) => c.kind ?? '')),
+    });
     try {
       for (const child of children.apply) {
         await ctx.client.apply(child, { fieldManager: FIELD_MANAGER, force: true });
         ctx.metrics.applies.inc({ kind: child.kind ?? 'unknown' });
       }
       for (const child of children.delete) {
+        // An optional child the drift cache has not seen is not there to delete: no request.
+        // If the cache merely lags, its arrival is drift (it is not among the kinds applied)
+        // and queues this agent again.
+        const cached = ctx.caches.owned.get(childKindKey(child));
+        if (cached !== undefined && cached.get(`${namespace}/${child.name}`) === undefined)
+          continue;
         const kind = Object.values(Kinds).find(
           (k) => k.kind === child.kind && k.apiVersion === child.apiVersion,
         );

@@ -5,6 +5,10 @@
  *   Pod (breakwater.dev/agent) → its agent and that agent's policies (live state, shares)
  *   owned children             → their owner; an edit or deletion forces a re-apply
  *   ServiceMonitor CRD         → every agent (start or stop managing ServiceMonitors)
+ *
+ * Only changes a reconcile would act on queue anything: the echo of the operator's own status
+ * write (a new resourceVersion, the same generation) queues nothing. With a thousand agents
+ * sharing two policies, each policy status write used to queue all thousand agents again.
  */
 import type { Logger } from 'pino';
 import type {
@@ -18,10 +22,18 @@ import { objectKey, type KubeObject } from '../../../runtime/src/kube/kubeObject
 import { Kinds, type ResourceKind } from '../../../runtime/src/kube/resourceKinds.ts';
 import { systemClock, type Clock } from '../../../runtime/src/time/clock.ts';
 import { AGENT_LABEL } from '../builders/index.ts';
+import {
+  deploymentView,
+  ownedView,
+  podView,
+  viewChanged,
+  withoutManagedFields,
+  type OwnedView,
+} from './cacheViews.ts';
 import { WorkQueue, type Outcome } from '../machinery/workQueue.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
 import { reconcileAgent } from './agentReconciler.ts';
-import type { OperatorContext, OperatorOptions } from './operatorContext.ts';
+import { childKindKey, type OperatorContext, type OperatorOptions } from './operatorContext.ts';
 import { OperatorMetrics } from './operatorMetrics.ts';
 import {
   agentsUsing,
@@ -66,15 +78,17 @@ export class Controller {
     const metrics = deps.metrics ?? new OperatorMetrics();
     const informer = <T extends KubeObject>(
       kind: ResourceKind,
-      labelSelector?: string,
-      fieldSelector?: string,
+      selection: {
+        labelSelector?: string;
+        fieldSelector?: string;
+        transform?: (obj: T) => T;
+      } = {},
     ) => {
       const inf = new Informer<T>({
         client: deps.client,
         kind,
         namespace: kind.namespaced ? deps.options.namespace : undefined,
-        labelSelector,
-        fieldSelector,
+        ...selection,
         clock,
         onRestart: (reason, error) => {
           metrics.watchRestarts.inc({ kind: kind.kind, reason });
@@ -85,15 +99,35 @@ export class Controller {
           deps.log.error({ kind: kind.kind, err: error }, 'event handler failed');
         },
       });
-      this.#informers.push(inf);
+      this.#informers.push(inf as unknown as Informer<KubeObject>);
       return inf;
     };
+    const owned = new Map<string, Informer<OwnedView>>();
+    for (const kind of DRIFT_KINDS) {
+      owned.set(
+        childKindKey(kind),
+        informer<OwnedView>(kind, {
+          labelSelector: MANAGED_SELECTOR,
+          transform: ownedView,
+        }),
+      );
+    }
     const caches = {
-      agents: informer<AgentDeployment>(Kinds.AgentDeployment),
-      breakerPolicies: informer<CircuitBreakerPolicy>(Kinds.CircuitBreakerPolicy),
-      rateLimitPolicies: informer<RateLimitPolicy>(Kinds.RateLimitPolicy),
-      pods: informer<PodView>(Kinds.Pod, AGENT_LABEL),
-      deployments: informer<DeploymentView>(Kinds.Deployment, MANAGED_SELECTOR),
+      agents: informer<AgentDeployment>(Kinds.AgentDeployment, {
+        transform: withoutManagedFields,
+      }),
+      breakerPolicies: informer<CircuitBreakerPolicy>(Kinds.CircuitBreakerPolicy, {
+        transform: withoutManagedFields,
+      }),
+      rateLimitPolicies: informer<RateLimitPolicy>(Kinds.RateLimitPolicy, {
+        transform: withoutManagedFields,
+      }),
+      pods: informer<PodView>(Kinds.Pod, { labelSelector: AGENT_LABEL, transform: podView }),
+      deployments: informer<DeploymentView>(Kinds.Deployment, {
+        labelSelector: MANAGED_SELECTOR,
+        transform: deploymentView,
+      }),
+      owned,
     };
     this.ctx = {
       client: deps.client,
@@ -136,10 +170,11 @@ export class Controller {
       rateLimitPolicies: queue('RateLimitPolicy', reconcileRateLimitPolicy),
     };
     this.#wire();
-    for (const kind of DRIFT_KINDS) {
-      informer(kind, MANAGED_SELECTOR).on(this.#ownerHandlers(false));
-    }
-    informer(Kinds.CustomResourceDefinition, undefined, `metadata.name=${SERVICE_MONITOR_CRD}`).on({
+    for (const inf of owned.values()) inf.on(this.#ownedHandlers());
+    informer(Kinds.CustomResourceDefinition, {
+      fieldSelector: `metadata.name=${SERVICE_MONITOR_CRD}`,
+      transform: withoutManagedFields,
+    }).on({
       added: () => {
         this.#setServiceMonitorCrd(true);
       },
@@ -182,12 +217,13 @@ export class Controller {
     const { caches } = this.ctx;
     const q = this.#queues;
     const agentChanged = (agent: AgentDeployment, previous?: AgentDeployment): void => {
+      // A reconcile reads the agent's spec (generation), its identity and whether it is being
+      // deleted. Status is the operator's alone to write, so a status-only update is the echo of
+      // its own write; a foreign edit of status is put right by the periodic resync.
+      if (previous !== undefined && !specOrLifecycleChanged(agent, previous)) return;
       q.agents.add(objectKey(agent));
       // Policy status depends on which agents reference the policy (spec) and on their pods
-      // (watched on their own), never on agent status: the echo of our own status write must
-      // not recompute every policy over all its agents, which at 1000 agents was most of the work.
-      if (previous !== undefined && agent.metadata.generation === previous.metadata.generation)
-        return;
+      // (watched on their own), never on agent status.
       for (const a of previous === undefined ? [agent] : [agent, previous])
         this.#enqueuePoliciesOf(a);
     };
@@ -203,7 +239,10 @@ export class Controller {
 
     const policyChanged =
       (queue: WorkQueue, ref: 'circuitBreakerPolicyRef' | 'rateLimitPolicyRef') =>
-      (policy: KubeObject): void => {
+      (policy: KubeObject, previous?: KubeObject): void => {
+        // The echo of the policy's own status write changes nothing the agents or the
+        // policy's status are computed from.
+        if (previous !== undefined && !specOrLifecycleChanged(policy, previous)) return;
         queue.add(objectKey(policy));
         const ns = policy.metadata?.namespace ?? 'default';
         for (const agent of agentsUsing(this.ctx, ns, policy.metadata?.name ?? '', ref))
@@ -211,15 +250,23 @@ export class Controller {
       };
     const onBreakerPolicy = policyChanged(q.breakerPolicies, 'circuitBreakerPolicyRef');
     caches.breakerPolicies.on({
-      added: onBreakerPolicy,
+      added: (p) => {
+        onBreakerPolicy(p);
+      },
       updated: onBreakerPolicy,
-      deleted: onBreakerPolicy,
+      deleted: (p) => {
+        onBreakerPolicy(p);
+      },
     });
     const onRatePolicy = policyChanged(q.rateLimitPolicies, 'rateLimitPolicyRef');
     caches.rateLimitPolicies.on({
-      added: onRatePolicy,
+      added: (p) => {
+        onRatePolicy(p);
+      },
       updated: onRatePolicy,
-      deleted: onRatePolicy,
+      deleted: (p) => {
+        onRatePolicy(p);
+      },
     });
 
     const podChanged = (pod: PodView): void => {
@@ -230,40 +277,65 @@ export class Controller {
       const agent = caches.agents.get(key);
       if (agent !== undefined) this.#enqueuePoliciesOf(agent);
     };
-    caches.pods.on({ added: podChanged, updated: podChanged, deleted: podChanged });
-    caches.deployments.on(this.#ownerHandlers(true));
+    caches.pods.on({
+      added: podChanged,
+      updated: (pod, previous) => {
+        if (viewChanged(pod, previous)) podChanged(pod);
+      },
+      deleted: podChanged,
+    });
+    caches.deployments.on(this.#deploymentHandlers());
   }
 
   /**
-   * Handlers for owned objects: a deletion or an edit of what the operator applies is drift,
-   * which forgets what was applied and queues the owner to put it back. `statusMatters`
-   * (Deployments): the agent's status is computed from this kind's status, so every change
-   * queues the owner, but only a spec change (generation) is drift, as the Deployment
+   * The agent's status is computed from its Deployment's status, so a change of what the cache
+   * keeps of it queues the owner; only a spec change (generation) is drift, as the Deployment
    * controller annotates and updates status all the time.
    */
-  #ownerHandlers(statusMatters: boolean): InformerHandlers<KubeObject> {
-    const changed = (obj: KubeObject, previous?: KubeObject): void => {
-      const owner = obj.metadata?.ownerReferences?.find(
-        (r) => r.kind === 'AgentDeployment' && r.controller === true,
-      );
-      if (owner === undefined) return;
-      const key = `${obj.metadata?.namespace ?? 'default'}/${owner.name}`;
-      const drift =
-        previous === undefined ||
-        (statusMatters
-          ? obj.metadata?.generation !== previous.metadata?.generation
-          : isEdited(obj, previous));
-      if (drift) this.ctx.appliedChildren.delete(key);
-      if (drift || statusMatters) this.#queues.agents.add(key);
-    };
+  #deploymentHandlers(): InformerHandlers<DeploymentView> {
     return {
       updated: (obj, previous) => {
-        changed(obj, previous);
+        const key = ownerKey(obj);
+        if (key === undefined || !viewChanged(obj, previous)) return;
+        if (obj.metadata?.generation !== previous.metadata?.generation)
+          this.ctx.appliedChildren.delete(key);
+        this.#queues.agents.add(key);
       },
       deleted: (obj) => {
-        changed(obj);
+        this.#drift(obj);
       },
     };
+  }
+
+  /**
+   * Owned objects watched for drift. An edit of what the operator applies (not status), or the
+   * deletion of a child it applied, forgets what was applied and queues the owner to put it
+   * back. An object of a kind the owner's last reconcile did not apply, appearing, is drift
+   * too: that reconcile may have skipped deleting it because the cache had not seen it yet.
+   */
+  #ownedHandlers(): InformerHandlers<OwnedView> {
+    const applied = (obj: OwnedView, key: string): boolean | undefined =>
+      this.ctx.appliedChildren.get(key)?.kinds.has(obj.kind ?? '');
+    return {
+      added: (obj) => {
+        const key = ownerKey(obj);
+        if (key !== undefined && applied(obj, key) === false) this.#drift(obj);
+      },
+      updated: (obj, previous) => {
+        if (obj.applied !== previous.applied) this.#drift(obj);
+      },
+      deleted: (obj) => {
+        const key = ownerKey(obj);
+        if (key !== undefined && applied(obj, key) !== false) this.#drift(obj);
+      },
+    };
+  }
+
+  #drift(obj: KubeObject): void {
+    const key = ownerKey(obj);
+    if (key === undefined) return;
+    this.ctx.appliedChildren.delete(key);
+    this.#queues.agents.add(key);
   }
 
   #enqueuePoliciesOf(agent: AgentDeployment): void {
@@ -286,18 +358,18 @@ export class Controller {
   }
 }
 
-/**
- * Whether an update touched what the operator applies: anything but status and the
- * bookkeeping the API server changes on every write. An HPA's or a PDB's status update (every
- * controller sync) is not drift; an edit of spec, data, rules or metadata is.
- */
-function isEdited(obj: KubeObject, previous: KubeObject): boolean {
-  return appliedPart(obj) !== appliedPart(previous);
+/** `namespace/name` of the AgentDeployment that controls `obj`, if one does. */
+function ownerKey(obj: KubeObject): string | undefined {
+  const owner = obj.metadata?.ownerReferences?.find(
+    (r) => r.kind === 'AgentDeployment' && r.controller === true,
+  );
+  return owner === undefined ? undefined : `${obj.metadata?.namespace ?? 'default'}/${owner.name}`;
 }
 
-function appliedPart(obj: KubeObject): string {
-  return JSON.stringify(obj, function (this: unknown, key: string, value: unknown) {
-    if (this === obj && key === 'status') return undefined;
-    return key === 'resourceVersion' || key === 'managedFields' ? undefined : value;
-  });
+/** Whether an update changed the spec (generation) or started the object's deletion. */
+function specOrLifecycleChanged(obj: KubeObject, previous: KubeObject): boolean {
+  return (
+    obj.metadata?.generation !== previous.metadata?.generation ||
+    obj.metadata?.deletionTimestamp !== previous.metadata?.deletionTimestamp
+  );
 }

@@ -12,6 +12,7 @@ import type { Informer } from '../../../runtime/src/kube/informer.ts';
 import type { KubeClient } from '../../../runtime/src/kube/kubeClient.ts';
 import type { Clock } from '../../../runtime/src/time/clock.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
+import type { OwnedView } from './cacheViews.ts';
 import type { OperatorMetrics } from './operatorMetrics.ts';
 
 export const FIELD_MANAGER = 'breakwater-operator';
@@ -22,6 +23,21 @@ export interface OperatorCaches {
   readonly rateLimitPolicies: Informer<RateLimitPolicy>;
   readonly pods: Informer<PodView>;
   readonly deployments: Informer<DeploymentView>;
+  /** Owned kinds watched for drift, by `childKindKey`; ServiceMonitors are not among them. */
+  readonly owned: ReadonlyMap<string, Informer<OwnedView>>;
+}
+
+/** `apiVersion/kind`: how an owned kind is looked up in `OperatorCaches.owned`. */
+export function childKindKey(kind: { readonly apiVersion: string; readonly kind: string }): string {
+  return `${kind.apiVersion}/${kind.kind}`;
+}
+
+/** What the operator last applied for an agent. */
+export interface AppliedChildren {
+  /** Of the children as built, all of them: applying is skipped while it matches. */
+  readonly hash: string;
+  /** Kinds applied; optional kinds not among them were deleted, or are absent. */
+  readonly kinds: ReadonlySet<string>;
 }
 
 export interface OperatorOptions {
@@ -40,8 +56,8 @@ export interface OperatorContext {
   /** Whether monitoring.coreos.com ServiceMonitors can be created in this cluster right now. */
   readonly serviceMonitorAvailable: () => boolean;
   /**
-   * Hash of the children last applied per agent. Applying is skipped while it matches;
-   * an edit or deletion of an owned object clears the entry so the next reconcile puts it back.
+   * What was last applied per agent. Applying is skipped while the hash matches; an edit or
+   * deletion of an owned object clears the entry so the next reconcile puts it back.
    */
-  readonly appliedChildren: Map<string, string>;
+  readonly appliedChildren: Map<string, AppliedChildren>;
 }
