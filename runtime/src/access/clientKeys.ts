@@ -4,7 +4,7 @@
  * digests with `timingSafeEqual`, against every accepted key without stopping at the first
  * match, so the time taken says nothing about which key, or how much of one, was right.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 export type AccessDecision =
   { readonly ok: true } | { readonly ok: false; readonly reason: 'missing' | 'invalid' };
@@ -13,7 +13,8 @@ const ALLOW: AccessDecision = Object.freeze({ ok: true });
 const MISSING: AccessDecision = Object.freeze({ ok: false, reason: 'missing' });
 const INVALID: AccessDecision = Object.freeze({ ok: false, reason: 'invalid' });
 
-const digest = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
+/** One-shot hashing: no Hash object per request. */
+const digest = (key: string): Buffer => hash('sha256', key, 'buffer');
 
 export class ClientKeys {
   #digests: readonly Buffer[] = [];

@@ -72,6 +72,7 @@ export async function runAgent(
     };
     const chain = [doc.model.name, ...doc.model.fallbacks.filter((m) => m !== doc.model.name)];
     const routed = await router.send({
+      via: 'sdk',
       body,
       stream: false,
       models: chain,

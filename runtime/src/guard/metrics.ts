@@ -66,7 +66,7 @@ interface ExportedValue {
  * that is the one method replaced; names, help, registration and aggregation stay
  * prom-client's. metrics.test.ts scrapes a registry to keep this honest across upgrades.
  */
-class BucketCountsHistogram extends Histogram {
+export class BucketCountsHistogram extends Histogram {
   readonly #name: string;
   readonly #help: string;
   readonly #scale: number;

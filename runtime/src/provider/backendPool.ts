@@ -2,11 +2,13 @@
  * One `@anthropic-ai/sdk` client per backend, built from the policy and the environment.
  * `maxRetries: 0`: the guard decides about retries, not the SDK. A client is rebuilt only
  * when its base URL or key changes, so a policy reload keeps warm connections. Each client
- * sends through its own keep-alive pool (`upstreamFetch.ts`).
+ * sends through its own keep-alive pool (`upstreamFetch.ts`); the pass-through path has a
+ * pool of its own per backend (`messagesForwarder.ts`).
  * The key is read here and handed to the SDK; it is never stored anywhere it could be printed.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import type { BackendSettings } from '../policy/policyDocument.ts';
+import { MessagesForwarder } from './messagesForwarder.ts';
 import { upstreamFetch, type UpstreamFetch } from './upstreamFetch.ts';
 
 export interface Backend {
@@ -16,11 +18,18 @@ export interface Backend {
   readonly apiKeyEnv: string;
   /** False when the environment variable is unset: calls will fail with 401 from the provider. */
   readonly hasKey: boolean;
+  /** The SDK client: the agent loop's calls. */
   readonly client: Anthropic;
+  /** The pass-through path's connection: `/v1/messages` as the caller sent it. */
+  readonly forwarder: MessagesForwarder;
   inFlight: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** Sent when the key's variable is unset: the provider answers 401, which callers then see. */
+const MISSING_KEY = 'missing-provider-key';
+const USER_AGENT = 'breakwater-runtime';
 
 /** The SDK's own timeout only backs up the guard's; it must never fire first. */
 const SDK_TIMEOUT_MS = 24 * 3_600_000;
@@ -59,8 +68,10 @@ export class BackendPool {
         continue;
       }
       const transport = upstreamFetch(s.baseURL);
+      const apiKey = key ?? MISSING_KEY;
+      const forwarder = new MessagesForwarder(s.baseURL, apiKey, USER_AGENT);
       const client = new Anthropic({
-        apiKey: key ?? 'missing-provider-key',
+        apiKey,
         baseURL: s.baseURL,
         maxRetries: 0,
         timeout: SDK_TIMEOUT_MS,
@@ -71,6 +82,7 @@ export class BackendPool {
         baseURL: s.baseURL,
         keyRef,
         transport,
+        forwarder,
         backend: {
           name: s.name,
           weight: s.weight,
@@ -78,13 +90,17 @@ export class BackendPool {
           apiKeyEnv: s.apiKeyEnv,
           hasKey: key !== undefined && key !== '',
           client,
+          forwarder,
           inFlight: 0,
         },
       });
     }
     for (const [name, old] of this.#built) {
       // Calls in flight on a replaced client finish first; then its connections close.
-      if (next.get(name) !== old) void old.transport.close().catch(() => undefined);
+      if (next.get(name) !== old) {
+        void old.transport.close().catch(() => undefined);
+        void old.forwarder.close().catch(() => undefined);
+      }
     }
     this.#built = next;
     this.#backends = [...next.values()].map((e) => e.backend);
@@ -96,6 +112,7 @@ interface Built {
   /** The key fingerprint the client was built with (never the key itself). */
   readonly keyRef: string;
   readonly transport: UpstreamFetch;
+  readonly forwarder: MessagesForwarder;
   readonly backend: Backend;
 }
 

@@ -13,6 +13,7 @@ import { samplePolicyDocument } from '../policy/policyFixtures.ts';
 import { ManualClock } from '../time/clock.ts';
 import type { Backend, BackendPool } from './backendPool.ts';
 import { GuardSet } from './guardBinding.ts';
+import { DEFAULT_ANTHROPIC_VERSION, type ForwardRequest } from './messagesForwarder.ts';
 import { fallbackMayHelp, ModelRouter } from './modelRouter.ts';
 
 const overloaded = APIError.generate(
@@ -76,6 +77,7 @@ describe('ModelRouter', () => {
     const send = () =>
       router
         .send({
+          via: 'sdk',
           body: { max_tokens: 16, messages: [] },
           stream: false,
           models: [doc.model.name, ...doc.model.fallbacks],
@@ -122,6 +124,7 @@ describe('ModelRouter', () => {
     });
     const err = await router
       .send({
+        via: 'sdk',
         body: { max_tokens: 16, messages: [] },
         stream: false,
         models: [doc.model.name, ...doc.model.fallbacks],
@@ -131,6 +134,63 @@ describe('ModelRouter', () => {
     expect(err).toBeInstanceOf(CancelledError);
     const breakers = guard.breakers() as Record<string, { counters: { failures: number } }>;
     expect(breakers[`default/${doc.model.name}`]?.counters.failures).toBe(0);
+    expect(backend.inFlight).toBe(0);
+  });
+
+  it('forwards the caller’s bytes to the model they name, and a re-encoded body to a fallback', async () => {
+    const doc = structuredClone(samplePolicyDocument()) as Mutable<PolicyDocument>;
+    doc.model.fallbacks = ['claude-haiku-4-5'];
+    doc.retry.maxAttempts = 1;
+    const clock = new ManualClock(0);
+    const guard = new GuardSet({ doc, clock });
+    const sent: ForwardRequest[] = [];
+    const backend = {
+      name: 'default',
+      weight: 1,
+      inFlight: 0,
+      forwarder: {
+        send: (request: ForwardRequest) => {
+          sent.push(request);
+          return sent.length === 1
+            ? Promise.reject(overloaded)
+            : Promise.resolve({
+                kind: 'plain',
+                status: 200,
+                headers: { get: () => null },
+                text: '{"usage":{"input_tokens":2,"output_tokens":3}}',
+              });
+        },
+      },
+    } as unknown as Backend;
+    const router = new ModelRouter({
+      pool: { backends: [backend] } as unknown as BackendPool,
+      guard: () => guard,
+      clock,
+      strategy: () => 'RoundRobin',
+      observe: () => undefined,
+    });
+    // Spacing and key order a re-encoding would not keep.
+    const rawBody = `{ "max_tokens": 16,  "model": "${doc.model.name}", "messages": [] }`;
+    const routed = await router.send({
+      via: 'forward',
+      body: JSON.parse(rawBody) as Record<string, unknown>,
+      rawBody,
+      stream: false,
+      models: [doc.model.name, 'claude-haiku-4-5'],
+      signal: new AbortController().signal,
+      headers: { 'anthropic-beta': 'b1' },
+    });
+    expect(routed).toMatchObject({ model: 'claude-haiku-4-5', fallbackUsed: true });
+    expect(sent.map((r) => r.body)).toEqual([
+      rawBody,
+      JSON.stringify({ max_tokens: 16, model: 'claude-haiku-4-5', messages: [], stream: false }),
+    ]);
+    expect(sent[0]?.headers).toEqual([
+      'anthropic-beta',
+      'b1',
+      'anthropic-version',
+      DEFAULT_ANTHROPIC_VERSION,
+    ]);
     expect(backend.inFlight).toBe(0);
   });
 });

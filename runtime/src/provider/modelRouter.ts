@@ -4,6 +4,8 @@
  * tried only when the failure is the provider's (or its breaker is open), never for a request
  * the provider rejected as wrong.
  */
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { APIConnectionError } from '@anthropic-ai/sdk';
 import type { Clock } from '../time/clock.ts';
 import { classifyError, isFailureClass } from '../guard/errorClassification.ts';
@@ -11,8 +13,9 @@ import { CancelledError, isCircuitOpenError } from '../guard/errors.ts';
 import type { LoadBalancing } from '../policy/policyDocument.ts';
 import type { Backend, BackendPool } from './backendPool.ts';
 import { chooseBackend, type BalancerState } from './loadBalancer.ts';
+import { DEFAULT_ANTHROPIC_VERSION, type ForwardedAnswer } from './messagesForwarder.ts';
 import type { AttemptInfo, ProviderGuard, TokenEstimate } from './providerGuard.ts';
-import { usageOf, type Usage } from './sseUsage.ts';
+import { usageOfAnswer, type Usage } from './sseUsage.ts';
 import { cancelledBy } from './upstreamFetch.ts';
 
 export interface AttemptObserver {
@@ -41,21 +44,30 @@ export type RoutedResponse =
       readonly model: string;
       readonly backend: string;
       readonly status: number;
-      readonly body: ReadableStream<Uint8Array>;
+      /** The provider's event stream as it arrives; destroy it to cancel. */
+      readonly body: Readable;
       readonly fallbackUsed: boolean;
       /** Frees the backend's in-flight slot once the stream has been consumed. */
       readonly done: () => void;
     };
 
 export interface RouteOptions {
+  /**
+   * `forward`: the caller's own Messages request, passed through over the backend's
+   * connection (`messagesForwarder.ts`); `sdk`: a request the runtime built (the agent loop),
+   * sent with the SDK.
+   */
+  readonly via: 'forward' | 'sdk';
   readonly body: Readonly<Record<string, unknown>>;
+  /** The body as the caller sent it, forwarded unchanged while `model` is the one it names. */
+  readonly rawBody?: string;
   readonly stream: boolean;
   /** The requested model, then fallbacks, without repeats. */
   readonly models: readonly string[];
   readonly signal: AbortSignal;
   /** Charged to the rate limiter's token budgets for each attempt. */
   readonly estimate?: TokenEstimate;
-  /** Extra headers for the provider, e.g. W3C trace context. */
+  /** Extra headers for the provider: W3C trace context; the caller's `anthropic-*` on `forward`. */
   readonly headers?: Readonly<Record<string, string>>;
   /** Wraps each attempt (for tracing). */
   readonly wrapAttempt?: <T>(info: AttemptInfo, run: () => Promise<T>) => Promise<T>;
@@ -121,43 +133,32 @@ export class ModelRouter {
     fallback: boolean,
   ): Promise<RoutedResponse> {
     const { backend, model } = info;
-    // The caller's signal goes to the transport, which drops its listener when the exchange
-    // ends; given to the SDK as `signal`, it would cost far more (see upstreamFetch.ts).
-    const { signal, ...request } = info.request;
     const started = this.#clock.now();
     backend.inFlight++;
     let release = true;
+    const signal = info.request.signal;
     try {
-      const body = { ...options.body, model, stream: options.stream };
-      // The SDK's generic POST, not messages.create(): the body is passed through as the
-      // caller sent it, and create() writes a console warning for deprecated models on
-      // every single call, which on the hot path costs more than the proxying itself.
-      const response = await backend.client
-        .post('/v1/messages', {
-          ...request,
-          body,
-          headers: options.headers ?? {},
-          stream: options.stream,
-          fetchOptions: cancelledBy(signal),
-        })
-        .asResponse();
-      info.observeHeaders(response.headers);
-      if (options.stream && response.body !== null) {
-        this.#observe({
-          model,
-          backend: backend.name,
-          attempt: info.attempt,
-          durationMs: this.#clock.now() - started,
-          outcome: 'Success',
-        });
+      const answer =
+        options.via === 'forward'
+          ? await this.#forward(info, options)
+          : await this.#sendWithSdk(info, options);
+      info.observeHeaders(answer.headers);
+      this.#observe({
+        model,
+        backend: backend.name,
+        attempt: info.attempt,
+        durationMs: this.#clock.now() - started,
+        outcome: 'Success',
+      });
+      if (answer.kind === 'stream') {
         release = false;
         let released = false;
         return {
           kind: 'stream',
           model,
           backend: backend.name,
-          status: response.status,
-          body: response.body,
+          status: answer.status,
+          body: answer.body,
           fallbackUsed: fallback,
           done: () => {
             if (released) return;
@@ -166,28 +167,14 @@ export class ModelRouter {
           },
         };
       }
-      const text = await response.text();
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-      const usage = usageOf(parsed);
+      const usage = usageOfAnswer(answer.text);
       info.reportUsage(usage);
-      this.#observe({
-        model,
-        backend: backend.name,
-        attempt: info.attempt,
-        durationMs: this.#clock.now() - started,
-        outcome: 'Success',
-      });
       return {
         kind: 'plain',
         model,
         backend: backend.name,
-        status: response.status,
-        text,
+        status: answer.status,
+        text: answer.text,
         usage,
         fallbackUsed: fallback,
       };
@@ -211,7 +198,69 @@ export class ModelRouter {
       if (release) backend.inFlight--;
     }
   }
+
+  /** The caller's request, passed through without the SDK (see messagesForwarder.ts). */
+  #forward(info: AttemptInfo, options: RouteOptions): Promise<Answer> {
+    const asSent =
+      info.model === options.body.model && (options.body.stream === true) === options.stream;
+    const body =
+      asSent && options.rawBody !== undefined
+        ? options.rawBody
+        : JSON.stringify({ ...options.body, model: info.model, stream: options.stream });
+    const headers: string[] = [];
+    let version = false;
+    if (options.headers !== undefined) {
+      for (const name in options.headers) {
+        headers.push(name, options.headers[name] as string);
+        if (name === 'anthropic-version') version = true;
+      }
+    }
+    if (!version) headers.push('anthropic-version', DEFAULT_ANTHROPIC_VERSION);
+    return info.backend.forwarder.send({
+      body,
+      stream: options.stream,
+      headers,
+      timeoutMs: info.request.timeout ?? Infinity,
+      signal: info.request.signal,
+    });
+  }
+
+  /** A request the runtime built, sent with the SDK's generic POST. */
+  async #sendWithSdk(info: AttemptInfo, options: RouteOptions): Promise<Answer> {
+    // The caller's signal goes to the transport, which drops its listener when the exchange
+    // ends; given to the SDK as `signal`, it would cost far more (see upstreamFetch.ts).
+    const { signal, ...request } = info.request;
+    const body = { ...options.body, model: info.model, stream: options.stream };
+    // The SDK's generic POST, not messages.create(): the body is passed as built, and
+    // create() writes a console warning for deprecated models on every single call.
+    const response = await info.backend.client
+      .post('/v1/messages', {
+        ...request,
+        body,
+        headers: options.headers ?? {},
+        stream: options.stream,
+        fetchOptions: cancelledBy(signal),
+      })
+      .asResponse();
+    if (options.stream && response.body !== null) {
+      return {
+        kind: 'stream',
+        status: response.status,
+        headers: response.headers,
+        body: Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
+      };
+    }
+    return {
+      kind: 'plain',
+      status: response.status,
+      headers: response.headers,
+      text: await response.text(),
+    };
+  }
 }
+
+/** One attempt's answer, whichever way it was sent. */
+type Answer = ForwardedAnswer;
 
 /**
  * Another model may help when this one's provider failed or its breakers are open. Not when

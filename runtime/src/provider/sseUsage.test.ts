@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { SseUsageTap, usageOf } from './sseUsage.ts';
+import { SseUsageTap, usageOf, usageOfAnswer } from './sseUsage.ts';
 
 const event = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 
@@ -82,5 +82,49 @@ describe('usageOf', () => {
     ['not JSON', undefined, { input_tokens: 0, output_tokens: 0 }],
   ])('reads %s', (_name, message, expected) => {
     expect(usageOf(message)).toEqual(expected);
+  });
+});
+
+describe('usageOfAnswer', () => {
+  const usage = { input_tokens: 11, output_tokens: 22 };
+  it.each<[string, string, { input_tokens: number; output_tokens: number }]>([
+    [
+      'an answer in the API’s order, usage last',
+      JSON.stringify({ id: 'm', content: [{ type: 'text', text: 'hi' }], usage }),
+      usage,
+    ],
+    [
+      'usage with nested objects and strings holding braces',
+      JSON.stringify({
+        id: 'm',
+        usage: { ...usage, cache_creation: { e: 1 }, service_tier: 'st}a{nd"ard' },
+      }),
+      usage,
+    ],
+    ['pretty-printed JSON', JSON.stringify({ id: 'm', usage }, null, 2), usage],
+    [
+      'usage before the content, which holds a tool input named usage',
+      JSON.stringify({
+        usage,
+        content: [
+          { type: 'tool_use', input: { usage: { input_tokens: 999, output_tokens: 999 } } },
+        ],
+      }),
+      usage,
+    ],
+    [
+      'a usage key only inside the content’s text',
+      JSON.stringify({ content: [{ type: 'text', text: '"usage": {"input_tokens": 5}}' }] }),
+      { input_tokens: 0, output_tokens: 0 },
+    ],
+    ['no usage at all', JSON.stringify({ id: 'm' }), { input_tokens: 0, output_tokens: 0 }],
+    ['not JSON', 'upstream said no', { input_tokens: 0, output_tokens: 0 }],
+    [
+      'a cut-off answer',
+      '{"id":"m","usage":{"input_tokens":3',
+      { input_tokens: 0, output_tokens: 0 },
+    ],
+  ])('reads %s', (_name, text, expected) => {
+    expect(usageOfAnswer(text)).toEqual(expected);
   });
 });

@@ -84,3 +84,65 @@ export function usageOf(message: unknown): Usage {
     output_tokens: typeof u?.output_tokens === 'number' ? u.output_tokens : 0,
   };
 }
+
+/**
+ * Usage of a plain answer, read from its text. The Messages API ends an answer with its
+ * `usage` object, so only that object is parsed when it is the last member of the top-level
+ * object; anything else (another order, a `usage` key inside the content) parses the whole
+ * answer. Zeros when absent or unreadable.
+ */
+export function usageOfAnswer(text: string): Usage {
+  const last = lastMemberObject(text, '"usage"');
+  if (last !== undefined) {
+    try {
+      return usageOf({ usage: JSON.parse(last) as unknown });
+    } catch {
+      // fall through to the whole answer
+    }
+  }
+  try {
+    return usageOf(JSON.parse(text) as unknown);
+  } catch {
+    return usageOf(undefined);
+  }
+}
+
+/**
+ * The text of `"key": {...}` when it is the last member of the outermost object of `text`:
+ * the key's object is followed by nothing but the outermost closing brace. A `"key"` inside
+ * a string cannot match (its quotes would be escaped); one in a nested object is followed by
+ * more closers.
+ */
+function lastMemberObject(text: string, quotedKey: string): string | undefined {
+  const at = text.lastIndexOf(quotedKey);
+  if (at < 0) return undefined;
+  let i = at + quotedKey.length;
+  while (isSpace(text.charCodeAt(i))) i++;
+  if (text[i] !== ':') return undefined;
+  i++;
+  while (isSpace(text.charCodeAt(i))) i++;
+  if (text[i] !== '{') return undefined;
+  const open = i;
+  let depth = 0;
+  let inString = false;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b) depth++;
+    else if (c === 0x7d && --depth === 0) break;
+  }
+  if (depth !== 0) return undefined;
+  let j = i + 1;
+  while (isSpace(text.charCodeAt(j))) j++;
+  if (text[j] !== '}') return undefined;
+  j++;
+  while (isSpace(text.charCodeAt(j))) j++;
+  return j === text.length ? text.slice(open, i + 1) : undefined;
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}

@@ -36,6 +36,29 @@ async function drainUpload(raw: IncomingMessage): Promise<void> {
   });
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** A JSON body as the caller sent it ('' for any other body). */
+    rawBody: string;
+  }
+}
+
+/**
+ * JSON bodies are parsed by fastify's own parser (same limits, same errors, prototype
+ * poisoning refused) and kept as text as well: the Messages pass-through forwards the
+ * caller's bytes instead of encoding the parsed body again.
+ */
+function keepRawJson(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.decorateRequest('rawBody', '');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    request.rawBody = text;
+    void parse(request, text, done);
+  });
+}
+
 export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
   const app = Fastify({
     logger: false,
@@ -65,6 +88,7 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
       ),
     ),
   );
+  keepRawJson(app);
   registerProbeRoutes(app, ctx);
   registerMessagesRoute(app, ctx);
   registerInvokeRoute(app, ctx);

@@ -3,6 +3,7 @@
  * answer is passed to the caller chunk by chunk as it arrives, while its usage is read on
  * the way past and settled against the token budgets when the stream ends.
  */
+import { finished } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientFingerprint } from '../audit/auditLog.ts';
 import { cacheKey } from '../cache/responseCache.ts';
@@ -146,12 +147,14 @@ async function handle(
       outputTokens: body.max_tokens as number,
     };
     routed = await ctx.router.send({
+      via: 'forward',
       body,
+      rawBody: request.rawBody,
       stream: body.stream === true,
       models: modelChain(model, active),
       signal: abort.signal,
       estimate,
-      headers: traced.outgoing,
+      headers: withCallerVersion(request.headers, traced.outgoing),
       wrapAttempt: tracingActive()
         ? (info, run) =>
             withAttemptSpan(
@@ -247,8 +250,20 @@ async function handle(
   }
 }
 
+/** The caller's `anthropic-version` and `anthropic-beta` go to the provider with the trace context. */
+function withCallerVersion(
+  incoming: FastifyRequest['headers'],
+  outgoing: Record<string, string>,
+): Record<string, string> {
+  const version = incoming['anthropic-version'];
+  const beta = incoming['anthropic-beta'];
+  if (typeof version === 'string') outgoing['anthropic-version'] = version;
+  if (typeof beta === 'string') outgoing['anthropic-beta'] = beta;
+  return outgoing;
+}
+
 /** Streams the provider's events to the caller as they come; resolves with the usage seen. */
-async function pipeStream(
+function pipeStream(
   reply: FastifyReply,
   routed: Extract<RoutedResponse, { kind: 'stream' }>,
   requestId: string,
@@ -264,23 +279,47 @@ async function pipeStream(
     connection: 'keep-alive',
     'request-id': requestId,
   });
-  const reader = routed.body.getReader();
-  const cancel = () => void reader.cancel().catch(() => undefined);
-  signal.addEventListener('abort', cancel, { once: true });
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      tap.push(value);
-      if (!res.write(value)) await new Promise<void>((resolve) => res.once('drain', resolve));
-    }
-  } catch (err) {
-    // The provider cut the stream: tell the caller in the stream's own terms.
-    res.write(`event: error\ndata: ${errorBody(mapFailure(err, now()))}\n\n`);
-  } finally {
-    signal.removeEventListener('abort', cancel);
-    routed.done();
-    res.end();
-  }
-  return tap.usage;
+  const source = routed.body;
+  return new Promise<Usage>((resolve) => {
+    const cancel = () => {
+      source.destroy();
+    };
+    const resume = () => {
+      source.resume();
+    };
+    signal.addEventListener('abort', cancel, { once: true });
+    // Chunks that arrive together leave in one write: the response is corked until the
+    // event loop has handled what the last read brought (setImmediate runs right after), so a
+    // stream that came in one read goes out with its final chunk in one syscall, and a stream
+    // that trickles in still goes out as it comes.
+    let corked = false;
+    const uncork = () => {
+      if (!corked) return;
+      corked = false;
+      res.uncork();
+    };
+    source.on('data', (chunk: Buffer) => {
+      tap.push(chunk);
+      if (!corked) {
+        corked = true;
+        res.cork();
+        setImmediate(uncork);
+      }
+      if (!res.write(chunk)) {
+        source.pause();
+        res.once('drain', resume);
+      }
+    });
+    finished(source, (err) => {
+      // The provider cut the stream: tell the caller in the stream's own terms.
+      if (err !== undefined && err !== null && !signal.aborted)
+        res.write(`event: error\ndata: ${errorBody(mapFailure(err, now()))}\n\n`);
+      signal.removeEventListener('abort', cancel);
+      res.off('drain', resume);
+      routed.done();
+      corked = false; // end() flushes everything corked
+      res.end();
+      resolve(tap.usage);
+    });
+  });
 }

@@ -1,8 +1,11 @@
 /**
  * The runtime's own Prometheus metrics (the guard registers the breaker, limiter and bulkhead
  * ones). LLM latency buckets reach minutes: a long generation is normal, not an outlier.
+ * Those counted on every request are tallies (tally.ts): prom-client's names, types and
+ * exposition, counted without its per-call label hashing, with a bound on series.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { TallyCounter, TallyHistogram } from './tally.ts';
 
 const LLM_LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
 const TOOL_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -10,18 +13,18 @@ const TOKEN_BUCKETS = [16, 64, 256, 1024, 4096, 16_384, 65_536, 200_000];
 
 export class RuntimeMetrics {
   readonly registry: Registry;
-  readonly requests: Counter<'route' | 'model'>;
-  readonly requestsFailed: Counter<'route' | 'model' | 'status' | 'error_type'>;
+  readonly requests: TallyCounter<'route' | 'model'>;
+  readonly requestsFailed: TallyCounter<'route' | 'model' | 'status' | 'error_type'>;
   readonly inFlight: Gauge;
-  readonly llmLatency: Histogram<'model' | 'backend' | 'outcome'>;
-  readonly llmTokens: Histogram<'model' | 'direction'>;
-  readonly llmAttempts: Counter<'model' | 'backend' | 'outcome'>;
-  readonly fallbacks: Counter<'from' | 'to'>;
-  readonly toolCalls: Counter<'tool' | 'status'>;
-  readonly toolLatency: Histogram<'tool'>;
+  readonly llmLatency: TallyHistogram<'model' | 'backend' | 'outcome'>;
+  readonly llmTokens: TallyHistogram<'model' | 'direction'>;
+  readonly llmAttempts: TallyCounter<'model' | 'backend' | 'outcome'>;
+  readonly fallbacks: TallyCounter<'from' | 'to'>;
+  readonly toolCalls: TallyCounter<'tool' | 'status'>;
+  readonly toolLatency: TallyHistogram<'tool'>;
   readonly policyReloads: Counter<'result' | 'source'>;
   readonly policyInfo: Gauge<'hash'>;
-  readonly cacheRequests: Counter<'result'>;
+  readonly cacheRequests: TallyCounter<'result'>;
   readonly securityIncidents: Counter<'kind' | 'action'>;
   readonly authFailures: Counter<'reason'>;
 
@@ -29,13 +32,13 @@ export class RuntimeMetrics {
     this.registry = registry;
     const registers = [registry];
     if (defaults) collectDefaultMetrics({ register: registry });
-    this.requests = new Counter({
+    this.requests = new TallyCounter({
       name: 'agent_requests_total',
       help: 'Requests received, by route and requested model.',
       labelNames: ['route', 'model'],
       registers,
     });
-    this.requestsFailed = new Counter({
+    this.requestsFailed = new TallyCounter({
       name: 'agent_requests_failed_total',
       help: 'Requests answered with an error, by route, model, HTTP status and error type.',
       labelNames: ['route', 'model', 'status', 'error_type'],
@@ -46,39 +49,39 @@ export class RuntimeMetrics {
       help: 'Requests being served now.',
       registers,
     });
-    this.llmLatency = new Histogram({
+    this.llmLatency = new TallyHistogram({
       name: 'agent_llm_request_duration_seconds',
       help: 'Duration of each provider attempt, by model, backend and outcome.',
       labelNames: ['model', 'backend', 'outcome'],
       buckets: LLM_LATENCY_BUCKETS,
       registers,
     });
-    this.llmTokens = new Histogram({
+    this.llmTokens = new TallyHistogram({
       name: 'agent_llm_tokens',
       help: 'Tokens per model call, by direction (input, output).',
       labelNames: ['model', 'direction'],
       buckets: TOKEN_BUCKETS,
       registers,
     });
-    this.llmAttempts = new Counter({
+    this.llmAttempts = new TallyCounter({
       name: 'agent_llm_attempts_total',
       help: 'Provider attempts, by model, backend and outcome class.',
       labelNames: ['model', 'backend', 'outcome'],
       registers,
     });
-    this.fallbacks = new Counter({
+    this.fallbacks = new TallyCounter({
       name: 'agent_fallbacks_total',
       help: 'Requests served by a fallback model.',
       labelNames: ['from', 'to'],
       registers,
     });
-    this.toolCalls = new Counter({
+    this.toolCalls = new TallyCounter({
       name: 'agent_tool_calls_total',
       help: 'Tool calls, by tool and status (success, error, timeout, rejected).',
       labelNames: ['tool', 'status'],
       registers,
     });
-    this.toolLatency = new Histogram({
+    this.toolLatency = new TallyHistogram({
       name: 'agent_tool_latency_seconds',
       help: 'Tool call duration.',
       labelNames: ['tool'],
@@ -97,7 +100,7 @@ export class RuntimeMetrics {
       labelNames: ['hash'],
       registers,
     });
-    this.cacheRequests = new Counter({
+    this.cacheRequests = new TallyCounter({
       name: 'agent_cache_requests_total',
       help: 'Response cache lookups, by result (hit, miss).',
       labelNames: ['result'],

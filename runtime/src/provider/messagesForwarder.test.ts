@@ -1,0 +1,173 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { text } from 'node:stream/consumers';
+import {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  RateLimitError,
+} from '@anthropic-ai/sdk';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { classifyError } from '../guard/errorClassification.ts';
+import { CancelledError } from '../guard/errors.ts';
+import { readHeader } from '../guard/headers.ts';
+import {
+  DEFAULT_ANTHROPIC_VERSION,
+  MessagesForwarder,
+  type ForwardRequest,
+} from './messagesForwarder.ts';
+
+type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
+
+const open: { server?: Server; forwarder?: MessagesForwarder } = {};
+
+async function provider(handler: Handler): Promise<string> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      handler(req, body, res);
+    });
+  });
+  open.server = server;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function forwarder(baseURL: string): MessagesForwarder {
+  return (open.forwarder = new MessagesForwarder(baseURL, 'sk-provider', 'breakwater-test'));
+}
+
+const request = (overrides: Partial<ForwardRequest> = {}): ForwardRequest => ({
+  body: '{"model":"m","max_tokens":1,"messages":[]}',
+  stream: false,
+  headers: ['anthropic-version', DEFAULT_ANTHROPIC_VERSION],
+  timeoutMs: 5_000,
+  signal: undefined,
+  ...overrides,
+});
+
+afterEach(async () => {
+  await open.forwarder?.close();
+  open.server?.closeAllConnections();
+  const server = open.server;
+  if (server?.listening === true) await new Promise((resolve) => server.close(resolve));
+  delete open.server;
+  delete open.forwarder;
+});
+
+describe('MessagesForwarder', () => {
+  it('sends the body as given, with the provider key and the caller’s anthropic headers, under the base URL’s path', async () => {
+    let seen: { url?: string; headers?: IncomingMessage['headers']; body?: string } = {};
+    const url = await provider((req, body, res) => {
+      seen = { url: req.url ?? '', headers: req.headers, body };
+      res.writeHead(200, { 'content-type': 'application/json', 'anthropic-ratelimit-x': '7' });
+      res.end('{"id":"msg_1"}');
+    });
+    const answer = await forwarder(`${url}/gateway/`).send(
+      request({
+        headers: ['anthropic-version', '2099-01-01', 'anthropic-beta', 'b1', 'traceparent', 't'],
+      }),
+    );
+    expect(answer).toMatchObject({ kind: 'plain', status: 200, text: '{"id":"msg_1"}' });
+    expect(readHeader(answer.headers, 'anthropic-ratelimit-x')).toBe('7');
+    expect(seen.url).toBe('/gateway/v1/messages');
+    expect(seen.body).toBe(request().body);
+    expect(seen.headers).toMatchObject({
+      'x-api-key': 'sk-provider',
+      'anthropic-version': '2099-01-01',
+      'anthropic-beta': 'b1',
+      traceparent: 't',
+      accept: 'application/json',
+      'content-type': 'application/json',
+      'user-agent': 'breakwater-test',
+    });
+  });
+
+  it('hands over an event stream as it arrives', async () => {
+    const url = await provider((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('event: ping\ndata: {}\n\n');
+      setTimeout(() => res.end('event: message_stop\ndata: {}\n\n'), 20);
+    });
+    const answer = await forwarder(url).send(request({ stream: true }));
+    if (answer.kind !== 'stream') throw new Error(`expected a stream, got ${answer.kind}`);
+    expect(await text(answer.body)).toBe(
+      'event: ping\ndata: {}\n\nevent: message_stop\ndata: {}\n\n',
+    );
+  });
+
+  it.each<[string, number, Record<string, string>, string, string]>([
+    [
+      'an overloaded provider',
+      529,
+      {},
+      '{"type":"error","error":{"type":"overloaded_error","message":"busy"}}',
+      'Overloaded',
+    ],
+    [
+      'a rate limit with its retry-after',
+      429,
+      { 'retry-after': '3' },
+      '{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}',
+      'RateLimited',
+    ],
+    ['a gateway’s plain-text 502', 502, {}, 'bad gateway', 'ServerError'],
+    [
+      'a bad request',
+      400,
+      {},
+      '{"type":"error","error":{"type":"invalid_request_error","message":"no"}}',
+      'ClientError',
+    ],
+  ])('fails %s as the SDK would', async (_name, status, headers, body, outcome) => {
+    const url = await provider((_req, _body, res) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(body);
+    });
+    const err = await forwarder(url)
+      .send(request())
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).status).toBe(status);
+    expect(classifyError(err, 0).outcome).toBe(outcome);
+    if (status === 429) {
+      expect(err).toBeInstanceOf(RateLimitError);
+      expect(classifyError(err, 0).retryAfterMs).toBe(3_000);
+    }
+  });
+
+  it('fails an unreachable provider as a connection error', async () => {
+    const url = await provider(() => undefined);
+    await new Promise((resolve) => open.server?.close(resolve));
+    const err = await forwarder(url)
+      .send(request())
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIConnectionError);
+    expect(classifyError(err, 0).outcome).toBe('ConnectionError');
+  });
+
+  it('gives up on a provider that does not answer within the time left', async () => {
+    const url = await provider(() => undefined); // never answers
+    const err = await forwarder(url)
+      .send(request({ timeoutMs: 50 }))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIConnectionTimeoutError);
+    expect(classifyError(err, 0).outcome).toBe('Timeout');
+  });
+
+  it('stops when the caller goes away, as a cancellation that never counts against the provider', async () => {
+    const url = await provider(() => undefined);
+    const caller = new AbortController();
+    const sent = forwarder(url)
+      .send(request({ signal: caller.signal }))
+      .catch((e: unknown) => e);
+    setTimeout(() => {
+      caller.abort(new Error('caller went away'));
+    }, 20);
+    const err = await sent;
+    expect(err).toBeInstanceOf(CancelledError);
+    expect(classifyError(err, 0).outcome).toBe('Cancelled');
+  });
+});
