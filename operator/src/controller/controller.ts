@@ -62,7 +62,11 @@ export interface ControllerDeps {
   readonly options: OperatorOptions;
   readonly metrics?: OperatorMetrics;
   readonly clock?: Clock;
-  /** Keys reconciled at once per kind. @default 4 */
+  /**
+   * Keys reconciled at once per kind. Reconciles mostly wait on the API server: on two cores,
+   * 1000 new agents had children and status after 24 s at 4 and 15 s at 8 (one run each).
+   * @default 8
+   */
   readonly concurrency?: number;
 }
 
@@ -157,7 +161,7 @@ export class Controller {
             end();
           }
         },
-        { concurrency: deps.concurrency ?? 4, clock },
+        { concurrency: deps.concurrency ?? 8, clock },
       );
       q.onError = (key, err, failures) => {
         deps.log.warn({ kind, key, failures, err }, 'reconcile failed; retrying with backoff');
