@@ -161,7 +161,10 @@ export class Controller {
             end();
           }
         },
-        { concurrency: deps.concurrency ?? 8, clock },
+        // Paused until every cache holds its first list: a reconcile must not read a cache that
+        // is still filling (a policy or a child not seen yet), and the full pass in start()
+        // then finds the keys the first lists queued already waiting, not running.
+        { concurrency: deps.concurrency ?? 8, clock, paused: true },
       );
       q.onError = (key, err, failures) => {
         deps.log.warn({ kind, key, failures, err }, 'reconcile failed; retrying with backoff');
@@ -197,6 +200,7 @@ export class Controller {
       this.#queues.breakerPolicies.add(objectKey(p));
     for (const p of this.ctx.caches.rateLimitPolicies.list())
       this.#queues.rateLimitPolicies.add(objectKey(p));
+    for (const q of Object.values(this.#queues)) q.resume();
     this.#depthTimer = setInterval(() => {
       for (const [kind, q] of Object.entries(this.#queues)) {
         this.ctx.metrics.queueDepth.set({ kind }, q.stats.depth);

@@ -38,6 +38,27 @@ describe('WorkQueue', () => {
     await queue.idle();
   });
 
+  it('takes keys while paused, processes none, and each once after resume', async () => {
+    const { calls, handler } = controllableHandler();
+    const queue = new WorkQueue(handler, {
+      concurrency: 2,
+      clock: new ManualClock(),
+      paused: true,
+    });
+    queue.add('a');
+    queue.add('b');
+    queue.add('a');
+    await flush();
+    expect(calls).toEqual([]);
+    queue.resume();
+    await flush();
+    expect(calls.map((c) => c.key)).toEqual(['a', 'b']);
+    for (const call of calls) call.settle();
+    await flush();
+    expect(calls).toHaveLength(2);
+    await queue.idle();
+  });
+
   it('never processes one key twice at once, and runs it again after when it changed meanwhile', async () => {
     const { calls, handler } = controllableHandler();
     const queue = new WorkQueue(handler, { concurrency: 4, clock: new ManualClock() });

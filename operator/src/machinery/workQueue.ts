@@ -14,6 +14,8 @@ export interface WorkQueueOptions {
   readonly backoffMaxMs?: number;
   /** @default systemClock */
   readonly clock?: Clock;
+  /** Take keys but process none until `resume()`. @default false */
+  readonly paused?: boolean;
 }
 
 /** What a handler asks for after processing a key. */
@@ -45,6 +47,7 @@ export class WorkQueue {
   readonly #failures = new Map<string, number>();
   readonly #idleWaiters: (() => void)[] = [];
   #stopped = false;
+  #paused: boolean;
   /** Called when a handler throws (for logs and the reconcile-errors metric). */
   onError: (key: string, error: unknown, failures: number) => void = () => undefined;
 
@@ -54,6 +57,7 @@ export class WorkQueue {
     this.#concurrency = options.concurrency ?? 2;
     this.#backoffBaseMs = options.backoffBaseMs ?? 100;
     this.#backoffMaxMs = options.backoffMaxMs ?? 60_000;
+    this.#paused = options.paused ?? false;
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
       throw new RangeError(`concurrency must be an integer ≥ 1, got ${this.#concurrency}`);
     }
@@ -91,6 +95,12 @@ export class WorkQueue {
     this.#delayed.set(key, { at, cancel });
   }
 
+  /** Starts processing the keys taken while paused. */
+  resume(): void {
+    this.#paused = false;
+    this.#pump();
+  }
+
   /** Consecutive failures recorded for `key` (reset by a success). */
   failures(key: string): number {
     return this.#failures.get(key) ?? 0;
@@ -118,7 +128,7 @@ export class WorkQueue {
   }
 
   #pump(): void {
-    while (this.#active.size < this.#concurrency && this.#queue.length > 0) {
+    while (!this.#paused && this.#active.size < this.#concurrency && this.#queue.length > 0) {
       const key = this.#queue.shift();
       if (key === undefined) break;
       this.#queued.delete(key);

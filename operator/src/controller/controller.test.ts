@@ -1,0 +1,202 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { pino } from 'pino';
+import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
+import type {
+  KubeClient,
+  ListResult,
+  WatchEvent,
+  WatchEventType,
+} from '../../../runtime/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../../runtime/src/kube/kubeObject.ts';
+import { Kinds, type ResourceKind } from '../../../runtime/src/kube/resourceKinds.ts';
+import { ManualClock } from '../../../runtime/src/time/clock.ts';
+import { minimalAgent } from '../builders/builderFixtures.ts';
+import { Controller } from './controller.ts';
+
+type Listener = (event: WatchEvent<KubeObject>) => void;
+
+/**
+ * The API boundary in memory: lists what a test put there, hands each watch the events a test
+ * emits, and records every write. Enough to see what the controller queues and sends.
+ */
+class MemoryApi implements Pick<
+  KubeClient,
+  'list' | 'watch' | 'apply' | 'applyStatus' | 'delete' | 'get'
+> {
+  readonly objects = new Map<string, KubeObject[]>();
+  readonly calls: string[] = [];
+  readonly #listeners = new Map<string, Set<Listener>>();
+  #rv = 100;
+
+  put(kind: ResourceKind, obj: KubeObject): void {
+    this.objects.set(kind.kind, [...(this.objects.get(kind.kind) ?? []), obj]);
+  }
+
+  emit(kind: ResourceKind, type: WatchEventType, obj: KubeObject & Record<string, unknown>): void {
+    const object = {
+      ...obj,
+      metadata: { ...obj.metadata, resourceVersion: String(++this.#rv) },
+    };
+    for (const listener of this.#listeners.get(kind.kind) ?? []) listener({ type, object });
+  }
+
+  list<T extends KubeObject>(kind: ResourceKind): Promise<ListResult<T>> {
+    return Promise.resolve({
+      items: (this.objects.get(kind.kind) ?? []) as T[],
+      resourceVersion: '1',
+    });
+  }
+
+  watch<T extends KubeObject>(
+    kind: ResourceKind,
+    _options: unknown,
+    onEvent: (event: WatchEvent<T>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const listener = onEvent as Listener;
+    const set = this.#listeners.get(kind.kind) ?? new Set<Listener>();
+    this.#listeners.set(kind.kind, set);
+    set.add(listener);
+    return new Promise((resolve) => {
+      signal.addEventListener('abort', () => {
+        set.delete(listener);
+        resolve();
+      });
+    });
+  }
+
+  apply<T extends KubeObject>(obj: T): Promise<T> {
+    this.calls.push(`apply ${obj.kind ?? ''}`);
+    return Promise.resolve(obj);
+  }
+
+  applyStatus<T extends KubeObject>(obj: T): Promise<T> {
+    this.calls.push(`status ${obj.kind ?? ''}`);
+    return Promise.resolve(obj);
+  }
+
+  delete(kind: ResourceKind, _namespace: string | undefined, name: string): Promise<boolean> {
+    this.calls.push(`delete ${kind.kind} ${name}`);
+    return Promise.resolve(false);
+  }
+
+  get<T extends KubeObject>(): Promise<T | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  take(): string[] {
+    return this.calls.splice(0);
+  }
+}
+
+const AgentKind = Kinds.AgentDeployment;
+const HpaKind = Kinds.HorizontalPodAutoscaler;
+const RoleKind = Kinds.Role;
+
+const running: Controller[] = [];
+
+async function started(agent: AgentDeployment) {
+  const api = new MemoryApi();
+  api.put(AgentKind, agent);
+  const controller = new Controller({
+    client: api as unknown as KubeClient,
+    log: pino({ level: 'silent' }),
+    options: { runtimeImage: 'img', namespace: undefined },
+    clock: new ManualClock(),
+  });
+  running.push(controller);
+  await controller.start();
+  await settle(controller);
+  return { api, controller };
+}
+
+/** Lets events turn into queued keys and the queues drain. */
+async function settle(controller: Controller): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    await controller.idle();
+  }
+}
+
+const owned = (
+  agent: AgentDeployment,
+  kind: ResourceKind,
+  extra: object = {},
+): KubeObject & Record<string, unknown> => ({
+  apiVersion: kind.apiVersion,
+  kind: kind.kind,
+  metadata: {
+    name: agent.metadata.name,
+    namespace: agent.metadata.namespace,
+    ownerReferences: [
+      {
+        apiVersion: AgentKind.apiVersion,
+        kind: 'AgentDeployment',
+        name: agent.metadata.name ?? '',
+        uid: agent.metadata.uid ?? '',
+        controller: true,
+      },
+    ],
+  },
+  ...extra,
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((c) => c.stop()));
+});
+
+describe('Controller', () => {
+  it('applies the children and writes status once, deleting no optional child it has not seen', async () => {
+    const { api } = await started(minimalAgent());
+    const calls = api.take();
+    expect(calls.filter((c) => c.startsWith('apply'))).toHaveLength(6);
+    expect(calls.filter((c) => c.startsWith('status'))).toEqual(['status AgentDeployment']);
+    expect(calls.filter((c) => c.startsWith('delete'))).toEqual([]);
+  });
+
+  it('is not queued by the echo of its own status write, and is by a spec edit', async () => {
+    const agent = minimalAgent();
+    const { api, controller } = await started(agent);
+    api.take();
+    api.emit(AgentKind, 'MODIFIED', { ...agent, status: { observedGeneration: 1 } });
+    await settle(controller);
+    expect(await reconcileCount(controller)).toBe(1);
+    api.emit(AgentKind, 'MODIFIED', {
+      ...agent,
+      metadata: { ...agent.metadata, generation: 2 },
+    });
+    await settle(controller);
+    expect(await reconcileCount(controller)).toBe(2);
+  });
+
+  it('deletes an optional child that appears though the agent does not want it', async () => {
+    const agent = minimalAgent();
+    const { api, controller } = await started(agent);
+    api.take();
+    api.emit(HpaKind, 'ADDED', owned(agent, HpaKind));
+    await settle(controller);
+    expect(api.take()).toContain(`delete HorizontalPodAutoscaler ${agent.metadata.name ?? ''}`);
+  });
+
+  it('applies again after a hand edit of an owned object, not after its status changed', async () => {
+    const agent = minimalAgent();
+    const { api, controller } = await started(agent);
+    const role = owned(agent, RoleKind, { rules: [{ verbs: ['get'] }] });
+    api.emit(RoleKind, 'ADDED', role);
+    await settle(controller);
+    api.take();
+    api.emit(RoleKind, 'MODIFIED', { ...role, status: { seen: true } });
+    await settle(controller);
+    expect(api.take()).toEqual([]);
+    api.emit(RoleKind, 'MODIFIED', { ...role, rules: [{ verbs: ['*'] }] });
+    await settle(controller);
+    expect(api.take().filter((c) => c.startsWith('apply'))).toHaveLength(6);
+  });
+});
+
+async function reconcileCount(controller: Controller): Promise<number> {
+  const metric = await controller.ctx.metrics.reconciles.get();
+  return metric.values
+    .filter((v) => v.labels['kind'] === 'AgentDeployment')
+    .reduce((sum, v) => sum + v.value, 0);
+}
