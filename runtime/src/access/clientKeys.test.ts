@@ -11,6 +11,13 @@ describe('ClientKeys', () => {
     ['a lower-case bearer scheme', { authorization: 'bearer alpha-key' }, true],
     ['a wrong key', { 'x-api-key': 'alpha-key-2' }, 'invalid'],
     ['a prefix of a key', { 'x-api-key': 'alpha' }, 'invalid'],
+    [
+      'a key with a trailing NUL, as the padding would read',
+      { 'x-api-key': 'alpha-key\u0000' },
+      'invalid',
+    ],
+    ['a key longer than every accepted one', { 'x-api-key': 'beta-key-and-then-some' }, 'invalid'],
+    ['a key in other characters', { 'x-api-key': 'bëta-kéy' }, 'invalid'],
     ['no key at all', {}, 'missing'],
     ['Basic auth', { authorization: 'Basic YWxwaGE=' }, 'missing'],
   ])('judges %s', (_name, headers, expected) => {

@@ -18,7 +18,12 @@ const LOW_WATER_CALLS = 10;
 
 /** One limit the provider reports on. NaN = unknown. */
 class ProviderLimit {
-  readonly prefix: string;
+  readonly #remainingHeader: string;
+  readonly #resetHeader: string;
+  readonly #limitHeader: string;
+  /** The last reset header read, and its time: consecutive answers repeat the same one. */
+  #lastReset = '';
+  #lastResetAt = Number.NaN;
   limit = Number.NaN;
   remaining = Number.NaN;
   resetAt = Number.NaN;
@@ -26,20 +31,31 @@ class ProviderLimit {
   nextAt = 0;
 
   constructor(name: string) {
-    this.prefix = `anthropic-ratelimit-${name}-`;
+    const prefix = `anthropic-ratelimit-${name}-`;
+    this.#remainingHeader = `${prefix}remaining`;
+    this.#resetHeader = `${prefix}reset`;
+    this.#limitHeader = `${prefix}limit`;
   }
 
   observe(headers: HeaderSource, now: number): boolean {
-    const remaining = readNumber(headers, `${this.prefix}remaining`);
+    const remaining = readNumber(headers, this.#remainingHeader);
     if (remaining === undefined) return false;
-    const reset = readHeader(headers, `${this.prefix}reset`);
-    const resetAt = reset === undefined ? Number.NaN : Date.parse(reset);
+    const resetAt = this.#resetTime(readHeader(headers, this.#resetHeader));
     this.remaining = remaining;
     this.resetAt = Number.isNaN(resetAt) ? now + 60_000 : resetAt;
-    this.limit = readNumber(headers, `${this.prefix}limit`) ?? Number.NaN;
+    this.limit = readNumber(headers, this.#limitHeader) ?? Number.NaN;
     // Fresh numbers replace the spacing worked out from the old ones.
     this.nextAt = 0;
     return true;
+  }
+
+  #resetTime(reset: string | undefined): number {
+    if (reset === undefined) return Number.NaN;
+    if (reset !== this.#lastReset) {
+      this.#lastReset = reset;
+      this.#lastResetAt = Date.parse(reset);
+    }
+    return this.#lastResetAt;
   }
 
   waitFor(need: number, now: number): number {

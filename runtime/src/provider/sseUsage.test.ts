@@ -65,6 +65,36 @@ describe('SseUsageTap', () => {
     expect(tap.errorType).toBe('overloaded_error');
   });
 
+  it('reads usage whatever bytes the stream was cut at, multi-byte characters and CRLF lines included', () => {
+    const stream = [
+      event('message_start', {
+        type: 'message_start',
+        message: { id: 'msg_é', content: [], usage: { input_tokens: 12, output_tokens: 1 } },
+      }),
+      event('content_block_delta', {
+        type: 'content_block_delta',
+        delta: { type: 'text_delta', text: 'naïve 🚦 "usage": {"output_tokens": 999}' },
+      }),
+      event('message_delta', { type: 'message_delta', usage: { output_tokens: 34 } }),
+    ]
+      .join('')
+      .replace(/\n/g, '\r\n');
+    const bytes = new TextEncoder().encode(stream);
+    for (const size of [1, 2, 3, 5, 64]) {
+      const tap = new SseUsageTap();
+      for (let i = 0; i < bytes.length; i += size) tap.push(bytes.subarray(i, i + size));
+      expect(tap.usage).toEqual({ input_tokens: 12, output_tokens: 34 });
+    }
+  });
+
+  it('reads usage events in another key order or spacing by parsing them whole', () => {
+    const tap = tapped([
+      'event: message_start\ndata: {"message": {"usage": {"input_tokens": 5}, "id": "m"}, "type": "message_start"}\n\n',
+      'event: message_delta\ndata: {"usage":{"output_tokens":6},"type":"message_delta","delta":{}}\n\n',
+    ]);
+    expect(tap.usage).toEqual({ input_tokens: 5, output_tokens: 6 });
+  });
+
   it('reads nothing from a line that has not ended yet', () => {
     const tap = tapped([STREAM.slice(0, STREAM.indexOf('\n', 20))]);
     expect(tap.usage).toEqual({ input_tokens: 0, output_tokens: 0 });

@@ -9,40 +9,55 @@ export interface Usage {
 }
 
 /** Every line the tap reads holds one of these (`"message_start"`, `"message_delta"`, `"error"`). */
-const MESSAGE_MARKER = '"message_';
-const ERROR_MARKER = '"error"';
+const MESSAGE_MARKER = Buffer.from('"message_');
+const ERROR_MARKER = Buffer.from('"error"');
+const NEWLINE = 0x0a;
 
 export class SseUsageTap {
   readonly usage: Usage = { input_tokens: 0, output_tokens: 0 };
   /** The `error.type` of an `event: error` seen in the stream, if any. */
   errorType: string | undefined;
-  #partial = '';
-  readonly #decoder = new TextDecoder();
+  /** The bytes of a line that has not ended yet. */
+  #partial: Buffer | undefined;
 
+  /**
+   * Looks at the chunk's bytes as they are: only lines holding a marker are decoded. A
+   * newline byte never occurs inside a multi-byte UTF-8 character, so a whole line always
+   * decodes right, however the stream was cut.
+   */
   push(chunk: Uint8Array): void {
-    const text = this.#partial + this.#decoder.decode(chunk, { stream: true });
-    const end = text.lastIndexOf('\n');
-    if (end < 0) {
-      this.#partial = text;
-      return;
+    let bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.#partial !== undefined) {
+      bytes = Buffer.concat([this.#partial, bytes]);
+      this.#partial = undefined;
     }
+    const end = bytes.lastIndexOf(NEWLINE);
+    if (end < bytes.length - 1) this.#partial = Buffer.from(bytes.subarray(end + 1));
+    if (end < 0) return;
     // Most lines are content deltas that carry no usage: only lines holding one of the
     // markers are cut out and looked at, in the order they come.
-    let message = text.indexOf(MESSAGE_MARKER);
-    let error = text.indexOf(ERROR_MARKER);
+    let message = bytes.indexOf(MESSAGE_MARKER);
+    let error = bytes.indexOf(ERROR_MARKER);
     for (;;) {
       const at = message < 0 ? error : error < 0 ? message : Math.min(message, error);
       if (at < 0 || at > end) break;
-      const stop = text.indexOf('\n', at);
-      this.#line(text.slice(text.lastIndexOf('\n', at) + 1, stop));
-      if (message >= 0 && message < stop) message = text.indexOf(MESSAGE_MARKER, stop);
-      if (error >= 0 && error < stop) error = text.indexOf(ERROR_MARKER, stop);
+      const stop = bytes.indexOf(NEWLINE, at);
+      this.#line(bytes.toString('utf8', bytes.lastIndexOf(NEWLINE, at) + 1, stop));
+      if (message >= 0 && message < stop) message = bytes.indexOf(MESSAGE_MARKER, stop);
+      if (error >= 0 && error < stop) error = bytes.indexOf(ERROR_MARKER, stop);
     }
-    this.#partial = text.slice(end + 1);
   }
 
   #line(line: string): void {
     if (!line.startsWith('data:')) return;
+    // The usage events in the API's own shape: only their usage object is parsed.
+    if (line.includes('"type":"message_delta"')) {
+      const usage = lastMemberObject(line, '"usage"', 1);
+      if (usage !== undefined && this.#merge(usage)) return;
+    } else if (line.includes('"type":"message_start"')) {
+      const usage = lastMemberObject(line, '"usage"', 2);
+      if (usage !== undefined && this.#merge(usage)) return;
+    }
     // Cheap pre-filter: most events are content deltas that carry no usage.
     if (
       !line.includes('"message_start"') &&
@@ -59,6 +74,16 @@ export class SseUsageTap {
     if (event.type === 'message_start') mergeUsage(this.usage, event.message?.usage);
     else if (event.type === 'message_delta') mergeUsage(this.usage, event.usage);
     else if (event.type === 'error') this.errorType = event.error?.type ?? 'api_error';
+  }
+
+  /** Merges a usage object's text; false when it does not parse. */
+  #merge(text: string): boolean {
+    try {
+      mergeUsage(this.usage, JSON.parse(text) as Partial<Usage>);
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
 
@@ -92,7 +117,7 @@ export function usageOf(message: unknown): Usage {
  * answer. Zeros when absent or unreadable.
  */
 export function usageOfAnswer(text: string): Usage {
-  const last = lastMemberObject(text, '"usage"');
+  const last = lastMemberObject(text, '"usage"', 1);
   if (last !== undefined) {
     try {
       return usageOf({ usage: JSON.parse(last) as unknown });
@@ -108,12 +133,12 @@ export function usageOfAnswer(text: string): Usage {
 }
 
 /**
- * The text of `"key": {...}` when it is the last member of the outermost object of `text`:
- * the key's object is followed by nothing but the outermost closing brace. A `"key"` inside
- * a string cannot match (its quotes would be escaped); one in a nested object is followed by
- * more closers.
+ * The text of the object in `"key": {...}` when it is the last member of the object
+ * `depth` levels down the last members of `text` (1: the outermost object itself): the
+ * key's object is followed by nothing but `depth` closing braces. A `"key"` inside a string
+ * cannot match (its quotes would be escaped); one anywhere else is followed by other closers.
  */
-function lastMemberObject(text: string, quotedKey: string): string | undefined {
+function lastMemberObject(text: string, quotedKey: string, depth: number): string | undefined {
   const at = text.lastIndexOf(quotedKey);
   if (at < 0) return undefined;
   let i = at + quotedKey.length;
@@ -123,22 +148,25 @@ function lastMemberObject(text: string, quotedKey: string): string | undefined {
   while (isSpace(text.charCodeAt(i))) i++;
   if (text[i] !== '{') return undefined;
   const open = i;
-  let depth = 0;
+  let nesting = 0;
   let inString = false;
   for (; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
-    else if (c === 0x7b) depth++;
-    else if (c === 0x7d && --depth === 0) break;
+    else if (c === 0x7b) nesting++;
+    else if (c === 0x7d && --nesting === 0) break;
   }
-  if (depth !== 0) return undefined;
+  if (nesting !== 0) return undefined;
   let j = i + 1;
-  while (isSpace(text.charCodeAt(j))) j++;
-  if (text[j] !== '}') return undefined;
-  j++;
+  for (let closers = 0; closers < depth; closers++) {
+    while (isSpace(text.charCodeAt(j))) j++;
+    if (text[j] !== '}') return undefined;
+    j++;
+  }
   while (isSpace(text.charCodeAt(j))) j++;
   return j === text.length ? text.slice(open, i + 1) : undefined;
 }
