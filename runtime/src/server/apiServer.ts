@@ -2,7 +2,7 @@
  * The API server (fastify): routes, body limits, and the one error handler that answers
  * framework-level failures (bad JSON, too large, wrong media type) in the Anthropic shape.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { mapFrameworkError, refusal, sendError } from './errorReplies.ts';
@@ -59,12 +59,23 @@ function keepRawJson(app: FastifyInstance): void {
   });
 }
 
+/**
+ * Request ids: unique across replicas and restarts (a random part drawn once per process)
+ * and cheap per request (a counter), unlike a UUID per request.
+ */
+const PROCESS_ID = randomBytes(9).toString('base64url');
+let requestCount = 0;
+export function nextRequestId(): string {
+  requestCount = (requestCount + 1) % Number.MAX_SAFE_INTEGER;
+  return `req_${PROCESS_ID}${requestCount.toString(36).padStart(8, '0')}`;
+}
+
 export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
     requestIdHeader: 'x-request-id',
-    genReqId: () => `req_${randomUUID()}`,
+    genReqId: nextRequestId,
     return503OnClosing: true,
     forceCloseConnections: false,
     keepAliveTimeout: 65_000,
