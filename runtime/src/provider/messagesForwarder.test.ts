@@ -170,4 +170,26 @@ describe('MessagesForwarder', () => {
     expect(err).toBeInstanceOf(CancelledError);
     expect(classifyError(err, 0).outcome).toBe('Cancelled');
   });
+
+  it('stops the provider’s stream when the caller goes away mid-stream', async () => {
+    let closed!: () => void;
+    const providerSawClose = new Promise<void>((resolve) => (closed = resolve));
+    const url = await provider((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('event: ping\ndata: {}\n\n'); // and never ends
+      res.once('close', closed);
+    });
+    const caller = new AbortController();
+    const answer = await forwarder(url).send(request({ stream: true, signal: caller.signal }));
+    if (answer.kind !== 'stream') throw new Error(`expected a stream, got ${answer.kind}`);
+    const first = await new Promise<string>((resolve) =>
+      answer.body.once('data', (chunk: Buffer) => {
+        resolve(chunk.toString());
+      }),
+    );
+    expect(first).toBe('event: ping\ndata: {}\n\n');
+    caller.abort(new Error('caller went away'));
+    await providerSawClose; // the test times out if the exchange went on
+    expect(answer.body.destroyed).toBe(true);
+  });
 });

@@ -15,13 +15,19 @@
  * classifies and the server maps it the same whichever path a call took. The agent loop
  * (`/v1/agent/invoke`) builds its own requests and still sends them through the SDK.
  *
+ * Transport: undici's dispatch API on one keep-alive pool per backend, with a handler of our
+ * own (`ForwardHandler`). `pool.request()` wraps every exchange in an async resource, a body
+ * stream and a promise per stage; for a plain answer gathered whole that machinery cost the
+ * runtime more CPU than the guard, the metrics and fastify together.
+ *
  * Deadlines: the guard races each attempt against its deadline; the exchange underneath is
- * bounded by the same remaining time through undici's own header and body timeouts, so no
- * timer or AbortController is made per request. The caller's signal cancels the exchange.
+ * bounded by the same remaining time through undici's own header and body timeouts (coarse:
+ * undici's timers tick about once a second), so no timer or AbortController is made per
+ * request. The caller's signal cancels the exchange, a stream included.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
-import { Pool, errors as undiciErrors } from 'undici';
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { CancelledError } from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';
 
@@ -78,50 +84,168 @@ export class MessagesForwarder {
     this.#streamHeaders = [...common, 'accept', 'text/event-stream'];
   }
 
-  async send(request: ForwardRequest): Promise<ForwardedAnswer> {
+  send(request: ForwardRequest): Promise<ForwardedAnswer> {
     const { signal } = request;
-    if (signal?.aborted === true) throw new CancelledError(signal.reason);
+    if (signal?.aborted === true) return Promise.reject(new CancelledError(signal.reason));
     const timeout = Number.isFinite(request.timeoutMs)
       ? Math.max(1, Math.ceil(request.timeoutMs))
       : 0; // undici: 0 disables the timeout
-    let answer: Awaited<ReturnType<Pool['request']>>;
-    try {
-      answer = await this.#pool.request({
-        path: this.#path,
-        method: 'POST',
-        headers: [
-          ...(request.stream ? this.#streamHeaders : this.#plainHeaders),
-          ...request.headers,
-        ],
-        body: request.body,
-        signal,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
-    } catch (err) {
-      throw transportError(err, signal);
-    }
-    const headers = lowerCaseHeaders(answer.headers);
-    const status = answer.statusCode;
-    try {
-      if (status >= 400) {
-        const text = await answer.body.text();
-        throw statusError(status, text, answer.headers);
-      }
-      const type = headers.get('content-type') ?? '';
-      if (request.stream && type.startsWith('text/event-stream')) {
-        return { kind: 'stream', status, headers, body: answer.body };
-      }
-      return { kind: 'plain', status, headers, text: await answer.body.text() };
-    } catch (err) {
-      if (err instanceof APIError) throw err;
-      throw transportError(err, signal);
-    }
+    return new Promise<ForwardedAnswer>((resolve, reject) => {
+      this.#pool.dispatch(
+        {
+          path: this.#path,
+          method: 'POST',
+          headers: [
+            ...(request.stream ? this.#streamHeaders : this.#plainHeaders),
+            ...request.headers,
+          ],
+          body: request.body,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        },
+        new ForwardHandler(request.stream, signal, resolve, reject),
+      );
+    });
   }
 
   /** Closes the pool's connections once the requests in flight have finished. */
   close(): Promise<void> {
     return this.#pool.close();
+  }
+}
+
+/**
+ * One exchange, on undici's dispatch API: a plain answer is gathered as its chunks arrive
+ * and settles the promise at its end; an event stream settles it at its headers, with a
+ * Readable the chunks are pushed into (paused while the caller is slower). This is what
+ * `pool.request()` does, without its async resource, body mixin and promise per stage.
+ */
+class ForwardHandler implements Dispatcher.DispatchHandler {
+  readonly #stream: boolean;
+  readonly #signal: AbortSignal | undefined;
+  readonly #resolve: (answer: ForwardedAnswer) => void;
+  readonly #reject: (err: Error) => void;
+  #controller: Dispatcher.DispatchController | undefined;
+  #status = 0;
+  #raw: RawHeaders = {};
+  #chunks: Buffer[] = [];
+  #body: Readable | undefined;
+  #ended = false;
+  #settled = false;
+
+  constructor(
+    stream: boolean,
+    signal: AbortSignal | undefined,
+    resolve: (answer: ForwardedAnswer) => void,
+    reject: (err: Error) => void,
+  ) {
+    this.#stream = stream;
+    this.#signal = signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    signal?.addEventListener('abort', this.#onAbort);
+  }
+
+  readonly #onAbort = (): void => {
+    // A stream already handed over just closes: its reader cancelled it, and knows.
+    if (this.#body !== undefined) this.#body.destroy();
+    else this.#controller?.abort(new CancelledError(this.#signal?.reason));
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#signal?.aborted === true) this.#onAbort();
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: RawHeaders,
+  ): void {
+    if (statusCode < 200) return; // 1xx: the answer is still to come
+    this.#status = statusCode;
+    this.#raw = headers;
+    const type = headers['content-type'];
+    if (
+      this.#stream &&
+      statusCode < 400 &&
+      typeof type === 'string' &&
+      type.startsWith('text/event-stream')
+    ) {
+      const body = new Readable({
+        read: () => {
+          controller.resume();
+        },
+        // Destroyed before its end (the caller went away): the exchange stops too.
+        destroy: (err, callback) => {
+          if (!this.#ended) controller.abort(err ?? new CancelledError('stream closed'));
+          callback(err);
+        },
+      });
+      body.once('close', this.#unlink);
+      this.#body = body;
+      this.#settle({
+        kind: 'stream',
+        status: statusCode,
+        headers: lowerCaseHeaders(headers),
+        body,
+      });
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#body !== undefined) {
+      if (!this.#body.push(chunk)) controller.pause();
+    } else {
+      this.#chunks.push(chunk);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#ended = true;
+    if (this.#body !== undefined) {
+      this.#body.push(null);
+      return;
+    }
+    this.#unlink();
+    const chunks = this.#chunks;
+    const text =
+      chunks.length === 1
+        ? (chunks[0] as Buffer).toString('utf8')
+        : Buffer.concat(chunks).toString('utf8');
+    if (this.#status >= 400) {
+      this.#fail(statusError(this.#status, text, this.#raw));
+      return;
+    }
+    this.#settle({
+      kind: 'plain',
+      status: this.#status,
+      headers: lowerCaseHeaders(this.#raw),
+      text,
+    });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    const failure = transportError(err, this.#signal);
+    if (this.#body !== undefined && !this.#body.destroyed) this.#body.destroy(failure);
+    this.#unlink();
+    this.#fail(failure);
+  }
+
+  readonly #unlink = (): void => {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+  };
+
+  #settle(answer: ForwardedAnswer): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#resolve(answer);
+  }
+
+  #fail(err: Error): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#reject(err);
   }
 }
 
@@ -160,6 +284,7 @@ function statusError(status: number, text: string, raw: RawHeaders): APIError {
 
 /** A failed exchange as the SDK reports it; a cancelled one as the guard's CancelledError. */
 function transportError(err: unknown, signal: AbortSignal | undefined): Error {
+  if (err instanceof CancelledError) return err;
   if (signal?.aborted === true) return new CancelledError(signal.reason);
   if (
     err instanceof undiciErrors.HeadersTimeoutError ||
