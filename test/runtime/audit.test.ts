@@ -136,6 +136,21 @@ describe('the audit log', () => {
     expect(line).toMatchObject({ sessionId: 'audit-session-1', status: 200, model: PRIMARY_MODEL });
   });
 
+  it('records a failed agent invocation with its session and the status the caller got', async () => {
+    await sim.setFault({ status: 529, count: 1 });
+    const response = await fetch(`${rt.runtime.url}/v1/agent/invoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': CLIENT_KEY },
+      body: JSON.stringify({ input: PROMPT, sessionId: 'audit-session-2' }),
+    });
+    expect(response.status).toBe(502);
+    const line = await waitForAudit(
+      (l) => l.event === 'model_interaction' && l.sessionId === 'audit-session-2',
+    );
+    expect(line).toMatchObject({ route: '/v1/agent/invoke', status: 502, fallbackUsed: false });
+    expect(line.client).toMatch(/^key-[0-9a-f]{12}$/);
+  });
+
   it('records a policy change and the override it brings, with the hash it replaced', async () => {
     const before = (await rt.runtime.debug('/debug/policy')) as { hash: string };
     rt.writePolicy(

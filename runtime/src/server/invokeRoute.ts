@@ -2,11 +2,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { runAgent } from '../agent/agentLoop.ts';
 import { clientFingerprint } from '../audit/auditLog.ts';
-import { callerText, scanForInjection } from '../security/promptInjection.ts';
-import { endSpan, startRequestSpan, withAttemptSpan } from '../telemetry/tracing.ts';
-import { badRequest, mapFailure, refusal, sendError } from './errorReplies.ts';
+import { withAttemptSpan } from '../telemetry/tracing.ts';
+import { badRequest, sendError } from './errorReplies.ts';
 import { checkInvokeBody } from './messagesValidation.ts';
 import { passGate, presentedKey } from './requestGate.ts';
+import { beginCall, failCall, refusedAsInjection, type CallSubject } from './routeCall.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
 
 const ROUTE = '/v1/agent/invoke';
@@ -24,51 +24,30 @@ async function handle(
   if (active === undefined) return;
   const checked = checkInvokeBody(request.body);
   if (!checked.ok) {
+    ctx.metrics.requestsFailed.inc({
+      route: ROUTE,
+      model: '',
+      status: '400',
+      error_type: 'invalid_request_error',
+    });
     sendError(reply, badRequest(checked.message));
     return;
   }
   const { doc, guard } = active;
   const model = doc.model.name;
   ctx.metrics.requests.inc({ route: ROUTE, model });
-  const client = clientFingerprint(presentedKey(request));
-  if (doc.security.promptInjection !== 'Off') {
-    const finding = scanForInjection(
-      callerText([...checked.history, { role: 'user', content: checked.input }]),
-    );
-    if (finding !== undefined) {
-      const action = doc.security.promptInjection === 'Block' ? 'blocked' : 'flagged';
-      ctx.metrics.securityIncidents.inc({ kind: finding.kind, action });
-      ctx.audit.record({
-        event: 'security_incident',
-        requestId: request.id,
-        kind: finding.kind,
-        action,
-        client,
-      });
-      if (action === 'blocked') {
-        sendError(
-          reply,
-          refusal(
-            400,
-            'invalid_request_error',
-            `request blocked by the prompt-injection policy (${finding.kind})`,
-          ),
-        );
-        return;
-      }
-    }
-  }
-  const started = ctx.clock.now();
-  const traced = startRequestSpan('POST /v1/agent/invoke', request.headers, {
+  const subject: CallSubject = {
+    route: ROUTE,
+    model,
+    client: () => clientFingerprint(presentedKey(request)),
+    sessionId: checked.sessionId,
+  };
+  const history = [...checked.history, { role: 'user', content: checked.input }];
+  if (refusedAsInjection(ctx, active, request, reply, subject, history)) return;
+  const call = beginCall(ctx, request, reply, 'POST /v1/agent/invoke', {
     'breakwater.session': checked.sessionId ?? '',
   });
-  const abort = new AbortController();
-  const onClose = () => {
-    if (!reply.raw.writableFinished) abort.abort(new Error('caller went away'));
-  };
-  reply.raw.once('close', onClose);
-  ctx.lifecycle.enter();
-  ctx.metrics.inFlight.inc();
+  const { traced, started } = call;
   let status = 200;
   let failure: unknown;
   try {
@@ -92,7 +71,7 @@ async function handle(
             run,
           ),
       },
-      abort.signal,
+      call.signal,
     );
     ctx.stats.record('model', result.model, ctx.clock.now() - started);
     reply
@@ -111,7 +90,7 @@ async function handle(
       requestId: request.id,
       route: ROUTE,
       sessionId: checked.sessionId,
-      client,
+      client: subject.client(),
       model,
       servedBy: result.model,
       fallbackUsed: result.fallbackUsed,
@@ -122,20 +101,8 @@ async function handle(
     });
   } catch (err) {
     failure = err;
-    const mapping = mapFailure(err, ctx.clock.now());
-    status = mapping.status;
-    ctx.metrics.requestsFailed.inc({
-      route: ROUTE,
-      model,
-      status: String(status),
-      error_type: mapping.type,
-    });
-    ctx.stats.record('model', model, ctx.clock.now() - started, mapping.type);
-    if (!reply.sent) sendError(reply, mapping);
+    status = failCall(ctx, request, reply, call, subject, err);
   } finally {
-    reply.raw.off('close', onClose);
-    endSpan(traced.span, status, failure);
-    ctx.metrics.inFlight.dec();
-    ctx.lifecycle.leave();
+    call.end(status, failure);
   }
 }

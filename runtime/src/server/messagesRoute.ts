@@ -7,14 +7,13 @@ import { finished } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientFingerprint } from '../audit/auditLog.ts';
 import { cacheKey } from '../cache/responseCache.ts';
-import { classifyError } from '../guard/errorClassification.ts';
 import { SseUsageTap, type Usage } from '../provider/sseUsage.ts';
 import type { RoutedResponse } from '../provider/modelRouter.ts';
-import { callerText, scanForInjection } from '../security/promptInjection.ts';
-import { endSpan, startRequestSpan, tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
-import { badRequest, errorBody, mapFailure, refusal, sendError } from './errorReplies.ts';
+import { tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
+import { badRequest, errorBody, mapFailure, sendError } from './errorReplies.ts';
 import { checkMessagesBody } from './messagesValidation.ts';
 import { passGate, presentedKey } from './requestGate.ts';
+import { beginCall, failCall, refusedAsInjection, type CallSubject } from './routeCall.ts';
 import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
 
 const ROUTE = '/v1/messages';
@@ -61,42 +60,8 @@ async function handle(
   // always): neither the fingerprint (a SHA-256) nor the event is built otherwise.
   const client = () => clientFingerprint(presentedKey(request));
 
-  const injectionMode = active.doc.security.promptInjection;
-  if (injectionMode !== 'Off') {
-    const finding = scanForInjection(callerText(body.messages));
-    if (finding !== undefined) {
-      const action = injectionMode === 'Block' ? 'blocked' : 'flagged';
-      ctx.metrics.securityIncidents.inc({ kind: finding.kind, action });
-      ctx.audit.record({
-        event: 'security_incident',
-        requestId: request.id,
-        kind: finding.kind,
-        action,
-        client: client(),
-      });
-      ctx.logger.warn(
-        { reqId: request.id, kind: finding.kind, action },
-        'suspected prompt injection',
-      );
-      if (action === 'blocked') {
-        ctx.metrics.requestsFailed.inc({
-          route: ROUTE,
-          model,
-          status: '400',
-          error_type: 'prompt_injection',
-        });
-        sendError(
-          reply,
-          refusal(
-            400,
-            'invalid_request_error',
-            `request blocked by the prompt-injection policy (${finding.kind})`,
-          ),
-        );
-        return;
-      }
-    }
-  }
+  const subject: CallSubject = { route: ROUTE, model, client };
+  if (refusedAsInjection(ctx, active, request, reply, subject, body.messages)) return;
 
   const key = active.doc.cache.enabled ? cacheKey(body) : undefined;
   if (key !== undefined) {
@@ -127,16 +92,10 @@ async function handle(
     }
   }
 
-  const traced = startRequestSpan('POST /v1/messages', request.headers, {
+  const call = beginCall(ctx, request, reply, 'POST /v1/messages', {
     'gen_ai.request.model': model,
   });
-  const abort = new AbortController();
-  const onClose = () => {
-    if (!reply.raw.writableFinished) abort.abort(new Error('caller went away'));
-  };
-  reply.raw.once('close', onClose);
-  ctx.lifecycle.enter();
-  ctx.metrics.inFlight.inc();
+  const { traced } = call;
   let status = 500;
   let failure: unknown;
   let routed: RoutedResponse | undefined;
@@ -152,7 +111,7 @@ async function handle(
       rawBody: request.rawBody,
       stream: body.stream === true,
       models: modelChain(model, active),
-      signal: abort.signal,
+      signal: call.signal,
       estimate,
       headers: withCallerVersion(request.headers, traced.outgoing),
       wrapAttempt: tracingActive()
@@ -180,7 +139,7 @@ async function handle(
       if (key !== undefined && status === 200) ctx.cache.set(key, routed.text, routed.model);
     } else {
       status = routed.status;
-      usage = await pipeStream(reply, routed, request.id, abort.signal, () => ctx.clock.now());
+      usage = await pipeStream(reply, routed, request.id, call.signal, () => ctx.clock.now());
       active.guard.settleLate(estimate, usage);
     }
     ctx.metrics.llmTokens.observe({ model: routed.model, direction: 'input' }, usage.input_tokens);
@@ -205,44 +164,9 @@ async function handle(
       });
   } catch (err) {
     failure = err;
-    const mapping = mapFailure(err, ctx.clock.now());
-    status = mapping.status;
-    ctx.metrics.requestsFailed.inc({
-      route: ROUTE,
-      model,
-      status: String(status),
-      error_type: mapping.type,
-    });
-    ctx.stats.record(
-      'model',
-      model,
-      ctx.clock.now() - started,
-      classifyError(err, ctx.clock.now()).outcome,
-    );
-    ctx.logger.info({ reqId: request.id, model, status, error: mapping.message }, 'request failed');
-    if (reply.raw.headersSent) {
-      reply.raw.end();
-    } else if (!reply.sent) {
-      sendError(reply, mapping);
-    }
-    if (ctx.audit.enabled)
-      ctx.audit.record({
-        event: 'model_interaction',
-        requestId: request.id,
-        route: ROUTE,
-        client: client(),
-        model,
-        fallbackUsed: false,
-        status,
-        inputTokens: 0,
-        outputTokens: 0,
-        durationMs: ctx.clock.now() - started,
-      });
+    status = failCall(ctx, request, reply, call, subject, err);
   } finally {
-    reply.raw.off('close', onClose);
-    endSpan(traced.span, status, failure);
-    ctx.metrics.inFlight.dec();
-    ctx.lifecycle.leave();
+    call.end(status, failure);
   }
 }
 

@@ -1,0 +1,160 @@
+/**
+ * What both routes that call the provider do around their own work, in one place so they
+ * count, log, audit and answer alike: the prompt-injection screen, the call's bookkeeping
+ * (caller-gone signal, in-flight count, drain tracking, request span), and a failure's
+ * answer, metrics, stats, log line and audit record.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { classifyError } from '../guard/errorClassification.ts';
+import { callerText, scanForInjection } from '../security/promptInjection.ts';
+import { endSpan, startRequestSpan, type RequestSpan } from '../telemetry/tracing.ts';
+import { mapFailure, refusal, sendError } from './errorReplies.ts';
+import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
+
+/** Who asked for what, for metrics, logs and audit records. */
+export interface CallSubject {
+  readonly route: string;
+  /** The model the caller asked for (or the agent's, for the agent loop). */
+  readonly model: string;
+  /** The client's key fingerprint, built only when an audit record is written. */
+  readonly client: () => string | undefined;
+  /** The agent loop's session, for its audit records. */
+  readonly sessionId?: string | undefined;
+}
+
+/**
+ * Screens the caller's messages under the policy's prompt-injection mode. A finding is
+ * counted, audited and logged; under Block the request is answered 400 here and true is
+ * returned (the caller stops).
+ */
+export function refusedAsInjection(
+  ctx: RuntimeContext,
+  active: ActivePolicy,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  subject: CallSubject,
+  messages: unknown,
+): boolean {
+  const mode = active.doc.security.promptInjection;
+  if (mode === 'Off') return false;
+  const finding = scanForInjection(callerText(messages));
+  if (finding === undefined) return false;
+  const action = mode === 'Block' ? 'blocked' : 'flagged';
+  ctx.metrics.securityIncidents.inc({ kind: finding.kind, action });
+  ctx.audit.record({
+    event: 'security_incident',
+    requestId: request.id,
+    kind: finding.kind,
+    action,
+    client: subject.client(),
+  });
+  ctx.logger.warn({ reqId: request.id, kind: finding.kind, action }, 'suspected prompt injection');
+  if (action !== 'blocked') return false;
+  ctx.metrics.requestsFailed.inc({
+    route: subject.route,
+    model: subject.model,
+    status: '400',
+    error_type: 'prompt_injection',
+  });
+  sendError(
+    reply,
+    refusal(
+      400,
+      'invalid_request_error',
+      `request blocked by the prompt-injection policy (${finding.kind})`,
+    ),
+  );
+  return true;
+}
+
+/** One provider-calling request in flight: begun with `beginCall`, ended with `end()`. */
+export interface ProviderCall {
+  /** Aborts when the caller goes away before the answer is written. */
+  readonly signal: AbortSignal;
+  readonly traced: RequestSpan;
+  /** Clock time the call began. */
+  readonly started: number;
+  /** Ends the bookkeeping; call once, in `finally`. */
+  end(status: number, failure: unknown): void;
+}
+
+export function beginCall(
+  ctx: RuntimeContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  spanName: string,
+  attributes: Record<string, string>,
+): ProviderCall {
+  const started = ctx.clock.now();
+  const traced = startRequestSpan(spanName, request.headers, attributes);
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) abort.abort(new Error('caller went away'));
+  };
+  reply.raw.once('close', onClose);
+  ctx.lifecycle.enter();
+  ctx.metrics.inFlight.inc();
+  return {
+    signal: abort.signal,
+    traced,
+    started,
+    end(status, failure) {
+      reply.raw.off('close', onClose);
+      endSpan(traced.span, status, failure);
+      ctx.metrics.inFlight.dec();
+      ctx.lifecycle.leave();
+    },
+  };
+}
+
+/**
+ * Answers a failed call in the Anthropic error shape (or ends a stream already under way),
+ * and counts, records, logs and audits it. Returns the status answered.
+ */
+export function failCall(
+  ctx: RuntimeContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  call: ProviderCall,
+  subject: CallSubject,
+  err: unknown,
+): number {
+  const now = ctx.clock.now();
+  const mapping = mapFailure(err, now);
+  const status = mapping.status;
+  ctx.metrics.requestsFailed.inc({
+    route: subject.route,
+    model: subject.model,
+    status: String(status),
+    error_type: mapping.type,
+  });
+  ctx.stats.record('model', subject.model, now - call.started, classifyError(err, now).outcome);
+  ctx.logger.info(
+    {
+      reqId: request.id,
+      route: subject.route,
+      model: subject.model,
+      status,
+      error: mapping.message,
+    },
+    'request failed',
+  );
+  if (reply.raw.headersSent) reply.raw.end();
+  else if (!reply.sent) sendError(reply, mapping);
+  if (ctx.audit.enabled) {
+    ctx.audit.record({
+      event: 'model_interaction',
+      requestId: request.id,
+      route: subject.route,
+      ...(subject.sessionId === undefined ? {} : { sessionId: subject.sessionId }),
+      client: subject.client(),
+      model: subject.model,
+      fallbackUsed: false,
+      status,
+      inputTokens: 0,
+      outputTokens: 0,
+      durationMs: now - call.started,
+    });
+  }
+  return status;
+}
