@@ -95,7 +95,7 @@ export interface CircuitBreakerPolicyStatus {
    */
   lastTransitionTime?: string;
   /**
-   * One entry per AgentDeployment that uses this policy, with its own aggregate state.
+   * One entry per AgentDeployment that uses this policy, with its own aggregate state, by name. At most 256 entries: when more agents use the policy, those not Closed are listed first, and the Ready condition says how many use it.
    *
    * @maxItems 256
    *

@@ -62,7 +62,7 @@ export interface RateLimitPolicyStatus {
    */
   effective?: RateLimitShare;
   /**
-   * One entry per AgentDeployment that uses this policy, with the per-replica share in force for it.
+   * One entry per AgentDeployment that uses this policy, with the per-replica share in force for it, by name. At most 256 entries: when more agents use the policy, the first 256 by name are listed, and the Ready condition says how many use it.
    *
    * @maxItems 256
    *
