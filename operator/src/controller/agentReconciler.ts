@@ -22,15 +22,17 @@ interface ConfigMapData extends KubeObject {
   data?: Record<string, string>;
 }
 
+/** The index key of the agent a pod runs for (`namespace/name`), from its agent label. */
+export function agentOfPod(pod: PodView): string | undefined {
+  const agent = pod.metadata?.labels?.[AGENT_LABEL];
+  return agent === undefined ? undefined : `${pod.metadata?.namespace ?? ''}/${agent}`;
+}
+
+/** An agent's pods that are not being deleted, from the pod cache's index by agent. */
 export function podsOfAgent(ctx: OperatorContext, namespace: string, name: string): PodView[] {
   return ctx.caches.pods
-    .list()
-    .filter(
-      (p) =>
-        p.metadata?.namespace === namespace &&
-        p.metadata.labels?.[AGENT_LABEL] === name &&
-        p.metadata.deletionTimestamp === undefined,
-    );
+    .byIndex(`${namespace}/${name}`)
+    .filter((p) => p.metadata?.deletionTimestamp === undefined);
 }
 
 export async function reconcileAgent(key: string, ctx: OperatorContext): Promise<Outcome> {

@@ -32,7 +32,7 @@ import {
 } from './cacheViews.ts';
 import { WorkQueue, type Outcome } from '../machinery/workQueue.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
-import { reconcileAgent } from './agentReconciler.ts';
+import { agentOfPod, reconcileAgent } from './agentReconciler.ts';
 import { childKindKey, type OperatorContext, type OperatorOptions } from './operatorContext.ts';
 import { OperatorMetrics } from './operatorMetrics.ts';
 import {
@@ -86,6 +86,7 @@ export class Controller {
         labelSelector?: string;
         fieldSelector?: string;
         transform?: (obj: T) => T;
+        indexBy?: (obj: T) => string | undefined;
       } = {},
     ) => {
       const inf = new Informer<T>({
@@ -126,7 +127,11 @@ export class Controller {
       rateLimitPolicies: informer<RateLimitPolicy>(Kinds.RateLimitPolicy, {
         transform: withoutManagedFields,
       }),
-      pods: informer<PodView>(Kinds.Pod, { labelSelector: AGENT_LABEL, transform: podView }),
+      pods: informer<PodView>(Kinds.Pod, {
+        labelSelector: AGENT_LABEL,
+        transform: podView,
+        indexBy: agentOfPod,
+      }),
       deployments: informer<DeploymentView>(Kinds.Deployment, {
         labelSelector: MANAGED_SELECTOR,
         transform: deploymentView,

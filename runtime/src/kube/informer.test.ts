@@ -198,6 +198,56 @@ describe('Informer', () => {
     await informer.stop();
   });
 
+  it('keeps its index by a label right through adds, relabels, deletes and a 410 re-list', async () => {
+    const labelled = (name: string, rv: string, app?: string): KubeObject => ({
+      metadata: {
+        name,
+        namespace: 'ns',
+        resourceVersion: rv,
+        ...(app === undefined ? {} : { labels: { app } }),
+      },
+    });
+    const client = new ScriptedClient();
+    client.lists.push({
+      items: [labelled('a', '1', 'x'), labelled('b', '1', 'x'), labelled('c', '1')],
+      resourceVersion: '1',
+    });
+    client.watches.push(async (_o, emit) => {
+      emit({ type: 'MODIFIED', object: labelled('b', '2', 'y') }); // relabelled
+      emit({ type: 'ADDED', object: labelled('d', '3', 'y') });
+      emit({ type: 'DELETED', object: labelled('a', '4', 'x') });
+      await Promise.resolve();
+      throw new KubeApiError(410, 'Expired', 'too old');
+    });
+    // The re-list no longer has d: it was deleted while the watch was down.
+    client.lists.push({
+      items: [labelled('b', '2', 'y'), labelled('c', '5', 'x')],
+      resourceVersion: '6',
+    });
+    client.watches.push(hangUntilAborted);
+    const informer = new Informer<KubeObject>({
+      client: client as unknown as KubeClient,
+      kind: Kinds.ConfigMap,
+      clock: new ManualClock(),
+      random: () => 0,
+      indexBy: (o) => o.metadata?.labels?.app,
+    });
+    const names = (value: string) =>
+      informer
+        .byIndex(value)
+        .map((o) => o.metadata?.name)
+        .sort();
+    await informer.start();
+    expect(names('x')).toEqual(['a', 'b']);
+    for (let i = 0; i < 20 && client.listCalls < 2; i++) await flush();
+    await flush();
+    expect(client.listCalls).toBe(2);
+    expect(names('x')).toEqual(['c']);
+    expect(names('y')).toEqual(['b']);
+    expect(names('none')).toEqual([]);
+    await informer.stop();
+  });
+
   it('keeps delivering to other handlers when one throws', async () => {
     const seen: string[] = [];
     const errors: unknown[] = [];

@@ -51,6 +51,12 @@ export interface InformerOptionsOf<T> extends InformerOptions {
    * `metadata.managedFields`. Must keep `metadata.name`, `namespace` and `resourceVersion`.
    */
   readonly transform?: (obj: T) => T;
+  /**
+   * A secondary index: objects are also kept by the value this returns (none when
+   * undefined), so `byIndex(value)` finds them without a scan, e.g. pods by the agent
+   * that owns them.
+   */
+  readonly indexBy?: (obj: T) => string | undefined;
 }
 
 class WatchStalledError extends Error {
@@ -64,6 +70,8 @@ export class Informer<T extends KubeObject> {
   readonly #options: InformerOptionsOf<T>;
   readonly #clock: Clock;
   readonly #cache = new Map<string, T>();
+  /** indexBy value → key → object. */
+  readonly #index = new Map<string, Map<string, T>>();
   readonly #handlers = new Set<InformerHandlers<T>>();
   #resourceVersion = '';
   #running = false;
@@ -120,6 +128,12 @@ export class Informer<T extends KubeObject> {
     return [...this.#cache.values()];
   }
 
+  /** The objects whose `indexBy` value is `value` (none without an `indexBy` option). */
+  byIndex(value: string): T[] {
+    const entries = this.#index.get(value);
+    return entries === undefined ? [] : [...entries.values()];
+  }
+
   async #loop(): Promise<void> {
     let needList = true;
     let failures = 0;
@@ -161,7 +175,7 @@ export class Informer<T extends KubeObject> {
     }
     for (const [key, old] of [...this.#cache]) {
       if (seen.has(key)) continue;
-      this.#cache.delete(key);
+      this.#remove(key, old);
       this.#emit((h) => h.deleted?.(old));
     }
     this.#resourceVersion = resourceVersion;
@@ -228,7 +242,7 @@ export class Informer<T extends KubeObject> {
     const key = objectKey(obj);
     if (event.type === 'DELETED') {
       const old = this.#cache.get(key);
-      this.#cache.delete(key);
+      if (old !== undefined) this.#remove(key, old);
       this.#emit((h) => h.deleted?.(old ?? obj));
       return;
     }
@@ -237,11 +251,31 @@ export class Informer<T extends KubeObject> {
 
   #upsert(key: string, obj: T): void {
     const old = this.#cache.get(key);
+    if (old !== undefined) this.#unindex(key, old);
     this.#cache.set(key, obj);
+    const value = this.#options.indexBy?.(obj);
+    if (value !== undefined) {
+      let entries = this.#index.get(value);
+      if (entries === undefined) this.#index.set(value, (entries = new Map<string, T>()));
+      entries.set(key, obj);
+    }
     if (old === undefined) this.#emit((h) => h.added?.(obj));
     else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
       this.#emit((h) => h.updated?.(obj, old));
     }
+  }
+
+  #remove(key: string, old: T): void {
+    this.#cache.delete(key);
+    this.#unindex(key, old);
+  }
+
+  #unindex(key: string, old: T): void {
+    const value = this.#options.indexBy?.(old);
+    if (value === undefined) return;
+    const entries = this.#index.get(value);
+    entries?.delete(key);
+    if (entries?.size === 0) this.#index.delete(value);
   }
 
   #emit(call: (handlers: InformerHandlers<T>) => void): void {
