@@ -95,7 +95,7 @@ test-integration: setup tools ## Run the integration tests against the local clu
 ##@ Demo
 
 .PHONY: demo
-demo: setup ## See it work: cluster, operator, simulator, 3 agent replicas; a 529 storm, recovery, a live policy edit; then clean up.
+demo: setup ## See it work: cluster, operator, simulator, 3 agent replicas; the primary model down (fallback serves), the provider down (fast 503s), recovery, a live policy edit; then clean up.
 	$(NODE) demo/demo.ts
 
 .PHONY: up

@@ -3,10 +3,12 @@
  * running), the operator, the LLM simulator and a three-replica agent, then plays:
  *
  *   1. steady traffic            every request answered
- *   2. a 529 storm               the breakers open (the real `kubectl get cbp`); callers get
- *                                fast 503s instead of waiting on a failing provider
- *   3. recovery                  the fault is cleared; the breakers probe and close
- *   4. a live policy edit        `kubectl patch rlp`: every replica applies it, timed; 429s
+ *   2. the primary model down    529s for it alone: its breakers open (the real
+ *                                `kubectl get cbp`) and the fallback model answers instead
+ *   3. the provider down         529s for every model: callers get fast 503s instead of
+ *                                waiting on a failing provider
+ *   4. recovery                  the fault is cleared; the breakers probe and close
+ *   5. a live policy edit        `kubectl patch rlp`: every replica applies it, timed; 429s
  *
  * and ends with a summary table and one line for scripts and tests:
  *
@@ -56,7 +58,7 @@ import { DIRECT_EVERY, Traffic, type Tally } from './traffic.ts';
 
 interface Timings {
   readonly steadyMs: number;
-  /** How long the storm goes on once every replica's breaker is open. */
+  /** How long each outage goes on once its breakers are open. */
   readonly stormHoldMs: number;
   readonly stormMaxMs: number;
   readonly recoveryMaxMs: number;
@@ -176,7 +178,7 @@ async function runScenario(
   const phases: PhaseRow[] = [];
   const notes: string[] = [];
   let phaseNumber = 0;
-  const phaseCount = simulator === undefined ? 2 : 4;
+  const phaseCount = simulator === undefined ? 2 : 5;
 
   const show = async (args: readonly string[]): Promise<void> => {
     const result = await kubectl(args, { allowFailure: true });
@@ -237,11 +239,15 @@ async function runScenario(
     }
 
     if (simulator !== undefined) {
-      begin('529 storm', 'the simulator now answers every model call with 529 overloaded');
-      display.line(`  POST ${simulator.url}/_sim/faults {"status":529,"rate":1}`);
+      begin(
+        'primary down',
+        `the simulator now answers every call to ${PRIMARY_MODEL} with 529 overloaded`,
+      );
+      const primaryFault = { status: 529, rate: 1, model: PRIMARY_MODEL };
+      display.line(`  POST ${simulator.url}/_sim/faults ${JSON.stringify(primaryFault)}`);
       const before = await simulator.stats();
-      await simulator.injectFault({ status: 529, rate: 1 });
-      const openedAfter = await hold('529 storm', {
+      await simulator.injectFault(primaryFault);
+      const openedAfter = await hold('primary down', {
         minMs: 0,
         maxMs: timings.stormMaxMs,
         done: () => view.breaker.state === 'Open',
@@ -253,23 +259,35 @@ async function runScenario(
         );
       } else {
         display.line(
-          `  ${REPLICAS}/${REPLICAS} replicas' breakers open ${seconds(openedAfter)} after the fault, as the operator reports them:`,
+          `  ${REPLICAS}/${REPLICAS} replicas' ${PRIMARY_MODEL} breakers open ${seconds(openedAfter)} after the fault, as the operator reports them:`,
         );
       }
       await show(['get', 'cbp', '-n', DEMO_NAMESPACE]);
-      await hold('529 storm', { minMs: timings.stormHoldMs });
-      const after = await simulator.stats();
-      const storm = end('529 storm');
+      await hold('primary down', { minMs: timings.stormHoldMs });
+      const primaryDown = end('primary down');
       display.line(
-        storm.fallback > 0
-          ? `  The fallback model ${FALLBACK_MODEL} answered ${plural(storm.fallback, 'agent request')}.`
-          : `  No fallback served: the simulator's 529 hits every model, ${FALLBACK_MODEL} included, ` +
-              'so its breaker opened too.',
+        primaryDown.fallback > 0
+          ? `  The agent kept answering: the fallback model ${FALLBACK_MODEL} served ` +
+              `${plural(primaryDown.fallback, 'agent request')} while ${PRIMARY_MODEL} was down.`
+          : `  No fallback served: every agent request in this phase went to ${PRIMARY_MODEL} first.`,
       );
+
+      begin('provider down', 'the simulator now answers every model call with 529 overloaded');
+      const everyFault = { status: 529, rate: 1 };
+      display.line(`  POST ${simulator.url}/_sim/faults ${JSON.stringify(everyFault)}`);
+      await simulator.injectFault(everyFault);
+      await hold('provider down', {
+        minMs: timings.stormHoldMs,
+        maxMs: timings.stormMaxMs,
+        done: () => traffic.phase.failedFast > 0,
+      });
+      const after = await simulator.stats();
+      const storm = end('provider down');
       display.line(
-        `  Callers got ${storm.failedFast} fast 503s (median ${milliseconds(median(storm.latencies.failedFast))}) ` +
+        `  With ${FALLBACK_MODEL} failing too, its breakers opened as well. Callers got ` +
+          `${storm.failedFast} fast 503s (median ${milliseconds(median(storm.latencies.failedFast))}) ` +
           `instead of waiting on a failing provider; the provider saw ${after.requests - before.requests} calls ` +
-          `for ${storm.requests} requests.`,
+          `for ${primaryDown.requests + storm.requests} requests in both outages.`,
       );
 
       begin(
@@ -299,7 +317,7 @@ async function runScenario(
       }
     } else {
       notes.push(
-        'The 529 storm and recovery were skipped: the real API takes no fault injection. ' +
+        'The outages and recovery were skipped: the real API takes no fault injection. ' +
           'Unset ANTHROPIC_API_KEY to see them against the simulator.',
       );
       display.line('');

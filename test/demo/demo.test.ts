@@ -68,7 +68,7 @@ const onLocalCluster = process.env['BREAKWATER_LOCAL_CLUSTER'] === '1' && exists
 
 describe('make demo', () => {
   (onLocalCluster ? it : it.skip)(
-    'trips the breaker, loses no request, reloads the policy within a second, and cleans up',
+    'trips the breaker, serves from the fallback, loses no request, reloads the policy within a second, and cleans up',
     async () => {
       const run = await runDemo();
       const lines = run.stdout.trimEnd().split('\n');
@@ -82,6 +82,8 @@ describe('make demo', () => {
         lostNone: result?.lost === 0,
         reloadedWithinASecond: (result?.reloadMs ?? Infinity) < 1000,
         failedFast: (result?.failedFast ?? 0) > 0,
+        // With the primary model down, the fallback model answered agent requests.
+        fallbackServed: /the fallback model \S+ served [1-9]\d* agent requests?/.test(run.stdout),
         rejectedOnTheNewLimit: (result?.rejected ?? 0) > 0,
         // The real kubectl output of the moment the breaker opened.
         showedTheOpenBreaker: OPEN_BREAKER_OUTPUT.test(run.stdout),
@@ -95,6 +97,7 @@ describe('make demo', () => {
         lostNone: true,
         reloadedWithinASecond: true,
         failedFast: true,
+        fallbackServed: true,
         rejectedOnTheNewLimit: true,
         showedTheOpenBreaker: true,
         exitedZero: true,
