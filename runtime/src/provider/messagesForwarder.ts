@@ -4,7 +4,7 @@
  * the caller's body goes out as the caller sent it (re-encoded only when a fallback model
  * replaces `model`), and the provider's answer comes back byte for byte.
  *
- * Why not the SDK here (docs/design.md §6, "The pass-through path skips the SDK"): per
+ * Why not the SDK here (docs/design.md §6, "The Messages pass-through skips the SDK"): per
  * request, the SDK builds and validates its headers twice, wraps the call in promise and
  * options objects, and arms its own timer, which together cost the runtime about as much
  * CPU as everything else it does for a request, more than a bare node:http proxy spends on
@@ -22,8 +22,8 @@
  *
  * Deadlines: the guard races each attempt against its deadline; the exchange underneath is
  * bounded by the same remaining time through undici's own header and body timeouts (coarse:
- * undici's timers tick about once a second), so no timer or AbortController is made per
- * request. The caller's signal cancels the exchange, a stream included.
+ * undici's timers tick about once a second), so the forwarder makes no timer or
+ * AbortController of its own. The caller's signal cancels the exchange, a stream included.
  */
 import { Readable } from 'node:stream';
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
