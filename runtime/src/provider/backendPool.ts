@@ -67,9 +67,9 @@ export class BackendPool {
         next.set(s.name, old);
         continue;
       }
-      const transport = upstreamFetch(s.baseURL);
+      const transport = upstreamFetch(s.baseURL, this.#env);
       const apiKey = key ?? MISSING_KEY;
-      const forwarder = new MessagesForwarder(s.baseURL, apiKey, USER_AGENT);
+      const forwarder = new MessagesForwarder(s.baseURL, apiKey, USER_AGENT, this.#env);
       const client = new Anthropic({
         apiKey,
         baseURL: s.baseURL,

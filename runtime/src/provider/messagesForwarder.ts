@@ -15,8 +15,8 @@
  * classifies and the server maps it the same whichever path a call took. The agent loop
  * (`/v1/agent/invoke`) builds its own requests and still sends them through the SDK.
  *
- * Transport: undici's dispatch API on one keep-alive pool per backend, with a handler of our
- * own (`ForwardHandler`). `pool.request()` wraps every exchange in an async resource, a body
+ * Transport: undici's dispatch API on one keep-alive pool per backend (or the environment's
+ * egress proxy, upstreamDispatcher.ts), with a handler of our own (`ForwardHandler`). `pool.request()` wraps every exchange in an async resource, a body
  * stream and a promise per stage; for a plain answer gathered whole that machinery cost the
  * runtime more CPU than the guard, the metrics and fastify together.
  *
@@ -27,9 +27,10 @@
  */
 import { Readable } from 'node:stream';
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { CancelledError } from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';
+import { upstreamDispatcher } from './upstreamDispatcher.ts';
 
 /** The Messages API version sent when the caller names none. */
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
@@ -62,15 +63,24 @@ export type ForwardedAnswer =
 type RawHeaders = Record<string, string | string[] | undefined>;
 
 export class MessagesForwarder {
-  readonly #pool: Pool;
+  readonly #dispatcher: Dispatcher;
+  readonly #origin: string;
   readonly #path: string;
   /** Per `stream` flag: the headers every request to this backend carries. */
   readonly #plainHeaders: readonly string[];
   readonly #streamHeaders: readonly string[];
 
-  constructor(baseURL: string, apiKey: string, userAgent: string) {
+  /** `env` names an egress proxy, if any (upstreamDispatcher.ts). */
+  constructor(
+    baseURL: string,
+    apiKey: string,
+    userAgent: string,
+    env: Readonly<Record<string, string | undefined>> = {},
+  ) {
     const url = new URL(baseURL);
-    this.#pool = new Pool(url.origin);
+    const upstream = upstreamDispatcher(baseURL, env);
+    this.#dispatcher = upstream.dispatcher;
+    this.#origin = upstream.origin;
     this.#path = `${url.pathname.replace(/\/+$/, '')}/v1/messages`;
     const common = [
       'content-type',
@@ -91,8 +101,9 @@ export class MessagesForwarder {
       ? Math.max(1, Math.ceil(request.timeoutMs))
       : 0; // undici: 0 disables the timeout
     return new Promise<ForwardedAnswer>((resolve, reject) => {
-      this.#pool.dispatch(
+      this.#dispatcher.dispatch(
         {
+          origin: this.#origin,
           path: this.#path,
           method: 'POST',
           headers: [
@@ -110,7 +121,7 @@ export class MessagesForwarder {
 
   /** Closes the pool's connections once the requests in flight have finished. */
   close(): Promise<void> {
-    return this.#pool.close();
+    return this.#dispatcher.close();
   }
 }
 

@@ -21,7 +21,7 @@
  * signal costs one listener, removed when the exchange ends.
  */
 import { Readable } from 'node:stream';
-import { Pool } from 'undici';
+import { upstreamDispatcher } from './upstreamDispatcher.ts';
 
 export type FetchFunction = (
   input: string | URL | Request,
@@ -55,9 +55,13 @@ export type FetchOptions = Omit<RequestInit, 'method' | 'headers' | 'signal' | '
 /** Statuses whose Response must not have a body. */
 const NULL_BODY_STATUS: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
 
-export function upstreamFetch(baseURL: string): UpstreamFetch {
+/** `env` names an egress proxy, if any (upstreamDispatcher.ts). */
+export function upstreamFetch(
+  baseURL: string,
+  env: Readonly<Record<string, string | undefined>> = {},
+): UpstreamFetch {
   const origin = new URL(baseURL).origin;
-  const pool = new Pool(origin);
+  const { dispatcher: pool } = upstreamDispatcher(baseURL, env);
 
   const send: FetchFunction = async (input, init = {}) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -79,6 +83,7 @@ export function upstreamFetch(baseURL: string): UpstreamFetch {
     let streaming = false;
     try {
       const answer = await pool.request({
+        origin,
         path: url.length === origin.length ? '/' : url.slice(origin.length),
         method: (init.method ?? 'GET').toUpperCase(),
         headers: flatHeaders(init.headers),
