@@ -1,5 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { text } from 'node:stream/consumers';
 import {
   APIConnectionError,
@@ -16,27 +15,13 @@ import {
   MessagesForwarder,
   type ForwardRequest,
 } from './messagesForwarder.ts';
+import { LocalServers, type ProviderHandler } from './providerFixtures.ts';
 
-type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
-
-const open: { server?: Server; forwarder?: MessagesForwarder } = {};
-
-async function provider(handler: Handler): Promise<string> {
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      handler(req, body, res);
-    });
-  });
-  open.server = server;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const servers = new LocalServers();
+const provider = (handler: ProviderHandler) => servers.provider(handler);
 
 function forwarder(baseURL: string): MessagesForwarder {
-  return (open.forwarder = new MessagesForwarder(baseURL, 'sk-provider', 'breakwater-test'));
+  return servers.track(new MessagesForwarder(baseURL, 'sk-provider', 'breakwater-test'));
 }
 
 const request = (overrides: Partial<ForwardRequest> = {}): ForwardRequest => ({
@@ -48,14 +33,7 @@ const request = (overrides: Partial<ForwardRequest> = {}): ForwardRequest => ({
   ...overrides,
 });
 
-afterEach(async () => {
-  await open.forwarder?.close();
-  open.server?.closeAllConnections();
-  const server = open.server;
-  if (server?.listening === true) await new Promise((resolve) => server.close(resolve));
-  delete open.server;
-  delete open.forwarder;
-});
+afterEach(() => servers.closeAll());
 
 describe('MessagesForwarder', () => {
   it('sends the body as given, with the provider key and the caller’s anthropic headers, under the base URL’s path', async () => {
@@ -140,7 +118,7 @@ describe('MessagesForwarder', () => {
 
   it('fails an unreachable provider as a connection error', async () => {
     const url = await provider(() => undefined);
-    await new Promise((resolve) => open.server?.close(resolve));
+    await servers.stopListening();
     const err = await forwarder(url)
       .send(request())
       .catch((e: unknown) => e);

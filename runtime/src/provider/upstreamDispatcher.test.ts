@@ -1,31 +1,18 @@
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { DEFAULT_ANTHROPIC_VERSION, MessagesForwarder } from './messagesForwarder.ts';
+import { LocalServers } from './providerFixtures.ts';
 import { upstreamDispatcher } from './upstreamDispatcher.ts';
 import { upstreamFetch } from './upstreamFetch.ts';
 
-const servers: Server[] = [];
-const closers: (() => Promise<void>)[] = [];
-
-async function listen(server: Server): Promise<string> {
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const servers = new LocalServers();
 
 /** A provider that answers every request with a small message. */
-function provider(): Promise<string> {
-  return listen(
-    createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{"id":"msg_via"}');
-      });
-    }),
-  );
-}
+const provider = (): Promise<string> =>
+  servers.provider((_req, _body, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"id":"msg_via"}');
+  });
 
 /**
  * An egress proxy for plain HTTP in absolute form (what a proxy agent sends for an http://
@@ -33,7 +20,7 @@ function provider(): Promise<string> {
  */
 async function proxy(): Promise<{ url: string; carried: string[] }> {
   const carried: string[] = [];
-  const server = createServer((req, res) => {
+  const url = await servers.listen((req, res) => {
     const target = new URL(req.url ?? '');
     carried.push(target.host);
     const out = request(
@@ -47,7 +34,7 @@ async function proxy(): Promise<{ url: string; carried: string[] }> {
     out.on('error', () => res.writeHead(502).end());
     req.pipe(out);
   });
-  return { url: await listen(server), carried };
+  return { url, carried };
 }
 
 const send = (forwarder: MessagesForwarder) =>
@@ -59,19 +46,10 @@ const send = (forwarder: MessagesForwarder) =>
     signal: undefined,
   });
 
-function forwarder(baseURL: string, env: Record<string, string>): MessagesForwarder {
-  const f = new MessagesForwarder(baseURL, 'sk-test', 'breakwater-test', env);
-  closers.push(() => f.close());
-  return f;
-}
+const forwarder = (baseURL: string, env: Record<string, string>): MessagesForwarder =>
+  servers.track(new MessagesForwarder(baseURL, 'sk-test', 'breakwater-test', env));
 
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-});
+afterEach(() => servers.closeAll());
 
 describe('upstreamDispatcher', () => {
   it('connects straight to the origin when no proxy is set', () => {
@@ -95,8 +73,7 @@ describe('upstreamDispatcher', () => {
     const env = { HTTP_PROXY: egress.url };
     const answer = await send(forwarder(target, env));
     expect(answer).toMatchObject({ kind: 'plain', status: 200, text: '{"id":"msg_via"}' });
-    const transport = upstreamFetch(target, env);
-    closers.push(() => transport.close());
+    const transport = servers.track(upstreamFetch(target, env));
     const response = await transport.fetch(`${target}/v1/messages`, { method: 'POST', body: '{}' });
     expect(await response.text()).toBe('{"id":"msg_via"}');
     const host = new URL(target).host;

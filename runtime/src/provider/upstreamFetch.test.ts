@@ -1,6 +1,4 @@
 import { getEventListeners } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Anthropic, {
   APIConnectionError,
   APIConnectionTimeoutError,
@@ -8,38 +6,14 @@ import Anthropic, {
 } from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { classifyError } from '../guard/errorClassification.ts';
+import { LocalServers, type ProviderHandler } from './providerFixtures.ts';
 import { cancelledBy, upstreamFetch, type UpstreamFetch } from './upstreamFetch.ts';
 
-type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
+const servers = new LocalServers();
+const provider = (handler: ProviderHandler) => servers.provider(handler);
+const transport = (baseURL: string): UpstreamFetch => servers.track(upstreamFetch(baseURL));
 
-const open: { server?: Server; transport?: UpstreamFetch } = {};
-
-async function provider(handler: Handler): Promise<string> {
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      handler(req, body, res);
-    });
-  });
-  open.server = server;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-function transport(baseURL: string): UpstreamFetch {
-  return (open.transport = upstreamFetch(baseURL));
-}
-
-afterEach(async () => {
-  await open.transport?.close();
-  open.server?.closeAllConnections();
-  const server = open.server;
-  if (server?.listening === true) await new Promise((resolve) => server.close(resolve));
-  delete open.server;
-  delete open.transport;
-});
+afterEach(() => servers.closeAll());
 
 describe('upstreamFetch', () => {
   it('sends method, path, headers and body, and answers status, headers and body', async () => {
@@ -101,7 +75,7 @@ describe('upstreamFetch', () => {
 
   it('rejects with TypeError("fetch failed") and the cause when nothing listens', async () => {
     const url = await provider(() => undefined);
-    await new Promise((resolve) => open.server?.close(resolve));
+    await servers.stopListening();
     const failure = await transport(url)
       .fetch(`${url}/v1/messages`, { method: 'POST', body: '{}' })
       .catch((err: unknown) => err);
@@ -140,7 +114,7 @@ describe('upstreamFetch', () => {
 
   it('under the SDK, a refused connection is a ConnectionError', async () => {
     const url = await provider(() => undefined);
-    await new Promise((resolve) => open.server?.close(resolve));
+    await servers.stopListening();
     const client = new Anthropic({
       apiKey: 'sk-test',
       baseURL: url,
