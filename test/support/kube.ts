@@ -3,9 +3,9 @@
  * or whatever BREAKWATER_KUBECONFIG names): the real kubectl, a client-node KubeConfig, a
  * polling helper that says what it waited for, and throwaway namespaces.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
+import { kubectlFor, type KubectlResult, type KubectlRunOptions } from '../../demo/kubectl.ts';
 import { errorText, pollUntil } from '../cluster/polling.ts';
 
 function requiredEnv(name: 'BREAKWATER_KUBECONFIG' | 'BREAKWATER_KUBECTL'): string {
@@ -29,51 +29,14 @@ export function kubeConfig(): KubeConfig {
   return config;
 }
 
-export interface KubectlOptions {
-  /** Written to kubectl's standard input (for `apply -f -`). */
-  readonly input?: string;
-  /** Resolve with the exit code instead of rejecting when kubectl fails. */
-  readonly allowFailure?: boolean;
-  readonly timeoutMs?: number;
-}
+export type { KubectlResult, KubectlRunOptions as KubectlOptions } from '../../demo/kubectl.ts';
 
-export interface KubectlResult {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly code: number;
-}
-
-/** Runs the real kubectl against the test cluster. */
+/** Runs the real kubectl against the test cluster (the demo's runner, on the test kubeconfig). */
 export function kubectl(
   args: readonly string[],
-  options: KubectlOptions = {},
+  options: KubectlRunOptions = {},
 ): Promise<KubectlResult> {
-  const fullArgs = ['--kubeconfig', kubeconfigPath(), ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(requiredEnv('BREAKWATER_KUBECTL'), fullArgs, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? 60_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (exitCode, signal) => {
-      const code = exitCode ?? 128;
-      if (code !== 0 && options.allowFailure !== true) {
-        const how = signal === null ? `exited with ${code}` : `was killed by ${signal}`;
-        reject(new Error(`kubectl ${args.join(' ')} ${how}: ${stderr.trim() || stdout.trim()}`));
-        return;
-      }
-      resolve({ stdout, stderr, code });
-    });
-    child.stdin.end(options.input ?? '');
-  });
+  return kubectlFor(requiredEnv('BREAKWATER_KUBECTL'), kubeconfigPath())(args, options);
 }
 
 export interface WaitForOptions {
