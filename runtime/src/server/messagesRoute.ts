@@ -246,13 +246,15 @@ function pipeStream(
       }
     });
     finished(source, (err) => {
+      // Flush what the cork holds before anything else is written: end() writes the
+      // chunked terminator first and the corked chunks after it, which cuts the stream off.
+      uncork();
       // The provider cut the stream: tell the caller in the stream's own terms.
       if (err !== undefined && err !== null && !signal.aborted)
         res.write(`event: error\ndata: ${errorBody(mapFailure(err, now()))}\n\n`);
       signal.removeEventListener('abort', cancel);
       res.off('drain', resume);
       routed.done();
-      corked = false; // end() flushes everything corked
       res.end();
       resolve(tap.usage);
     });
