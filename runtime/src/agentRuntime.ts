@@ -13,7 +13,7 @@ import { OFFER_RESULTS, PolicyStore, type AppliedPolicy } from './policy/policyS
 import { BackendPool } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
 import { bindGuard, guardRefusal } from './provider/guardBinding.ts';
-import { ModelRouter } from './provider/modelRouter.ts';
+import { ModelRouter, streamLimits } from './provider/modelRouter.ts';
 import { buildApiServer } from './server/apiServer.ts';
 import { Lifecycle } from './server/lifecycle.ts';
 import { buildMetricsServer } from './server/metricsServer.ts';
@@ -87,6 +87,7 @@ export class AgentRuntime {
       },
       clock,
       strategy: () => this.#active?.doc.loadBalancing ?? 'RoundRobin',
+      streamLimits: () => streamLimits(this.#active?.doc),
       observe: (event) => {
         this.metrics.llmAttempts.inc({
           model: event.model,

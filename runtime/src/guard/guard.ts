@@ -36,7 +36,7 @@ import {
   type FallbackOptionsInput,
   type FallbackTrigger,
 } from './fallback.ts';
-import { GuardAttempt, type AttemptHost } from './guardAttempt.ts';
+import { GuardAttempt, type AttemptDeadline, type AttemptHost } from './guardAttempt.ts';
 import type { HeaderSource } from './headers.ts';
 import { BucketCounts, LLM_LATENCY_BUCKETS_SECONDS } from './histogramBuckets.ts';
 import { UNCHARGED, type RateLimiter } from './rateLimiter.ts';
@@ -275,8 +275,10 @@ export class Guard implements AttemptHost {
     this.#bulkhead?.release();
     if (this.#timed(target)) {
       const end = this.#clock.now();
-      target.breaker.onSuccess(permit, end - start, end);
-      if (this.#recordLatency) target.latency.observe(end - start);
+      // A stream is as slow as its first event: its length is the answer's, not the provider's.
+      const duration = (a.firstEventAt ?? end) - start;
+      target.breaker.onSuccess(permit, duration, end);
+      if (this.#recordLatency) target.latency.observe(duration);
     } else {
       target.breaker.onSuccess(permit, 0, start);
     }
@@ -305,9 +307,10 @@ export class Guard implements AttemptHost {
     const end = this.#clock.now();
     const c = classifyError(err, end);
     const outcome = c.outcome;
-    if (isFailureClass(outcome)) target.breaker.onFailure(permit, outcome, end - start, end);
+    const duration = (a.firstEventAt ?? end) - start;
+    if (isFailureClass(outcome)) target.breaker.onFailure(permit, outcome, duration, end);
     else target.breaker.onIgnored(permit);
-    if (this.#recordLatency) target.latency.observe(end - start);
+    if (this.#recordLatency) target.latency.observe(duration);
     if (limiter !== undefined) {
       const headers = errorHeaders(err);
       if (headers !== undefined) limiter.observeHeaders(headers, end);
@@ -317,6 +320,8 @@ export class Guard implements AttemptHost {
       // A failed call's output was never produced; its input only counts when reported.
       if (charged) limiter.settle(options.estimate ?? NO_TOKENS, a.usage ?? NO_TOKENS);
     }
+    // Part of this answer reached the caller: nothing may be spliced onto it.
+    if (a.committed) throw err;
     const retry = this.#retry;
     if (retry !== undefined) {
       const delay = retry.nextDelay(c, attempt, end);
@@ -386,6 +391,10 @@ export class Guard implements AttemptHost {
   }
   timedOut(): void {
     this.#timeouts++;
+  }
+  disarm(deadline: AttemptDeadline): void {
+    this.#deadlines.remove(deadline);
+    deadline.rejectRace = undefined;
   }
 
   get targets(): readonly GuardTarget[] {

@@ -13,6 +13,8 @@ export interface AttemptHost {
   now(): number;
   observeHeaders(headers: HeaderSource): void;
   timedOut(attempt: GuardAttempt): void;
+  /** Stops watching the attempt's deadline (a stream's first event arrived). */
+  disarm(deadline: AttemptDeadline): void;
 }
 
 /** Request options for `@anthropic-ai/sdk` calls (`client.messages.create(params, options)`). */
@@ -61,6 +63,8 @@ export class GuardAttempt {
   #deadline: AttemptDeadline | undefined;
   /** Set when the deadline passed before anyone asked for the signal. */
   #timedOut: TimeoutError | undefined;
+  #firstEventAt: number | undefined;
+  #committed = false;
 
   constructor(
     host: AttemptHost,
@@ -136,6 +140,35 @@ export class GuardAttempt {
     if (this.#controller !== undefined) options.signal = this.#controller.signal;
     else if (this.#callerSignal !== undefined) options.signal = this.#callerSignal;
     return options;
+  }
+
+  /**
+   * A streamed answer's first event arrived: from here the deadline no longer bounds the
+   * attempt (the stream's own idle and duration limits do), and the time to this event is
+   * the attempt's duration for the breaker's slow-call rule.
+   */
+  firstEvent(): void {
+    if (this.#firstEventAt !== undefined) return;
+    this.#firstEventAt = this.#host.now();
+    if (this.#deadline !== undefined) this.#host.disarm(this.#deadline);
+  }
+
+  /** Clock time of the first event of a streamed answer; undefined for a plain answer. */
+  get firstEventAt(): number | undefined {
+    return this.#firstEventAt;
+  }
+
+  /**
+   * Part of the answer has reached the caller: whatever happens next is this attempt's
+   * outcome, counted as usual but never retried or replaced by a fallback, since the caller
+   * cannot be handed a second answer spliced onto the first.
+   */
+  commit(): void {
+    this.#committed = true;
+  }
+
+  get committed(): boolean {
+    return this.#committed;
   }
 
   /** Real token usage (the response's `usage`), to settle the token budget reservation. */

@@ -98,7 +98,15 @@ export interface PolicyDocument {
   readonly backends: readonly BackendSettings[];
   readonly loadBalancing: LoadBalancing;
   readonly tools: readonly ToolSettings[];
+  /** A plain call's time to its answer; a streaming call's time to its first event. */
   readonly timeoutMs: number;
+  /**
+   * Longest pause between two events of a stream. Absent in documents written before it
+   * existed: `DEFAULT_STREAM_IDLE_TIMEOUT_MS` then.
+   */
+  readonly streamIdleTimeoutMs?: number;
+  /** Limit on a whole stream, first event to last; absent: none. */
+  readonly maxStreamDurationMs?: number;
   readonly retry: {
     readonly maxAttempts: number;
     readonly initialDelayMs: number;
@@ -133,3 +141,6 @@ export function canonicalJson(value: unknown): string {
 export function policyHash(doc: PolicyDocument): string {
   return createHash('sha256').update(canonicalJson(doc)).digest('hex').slice(0, 16);
 }
+
+/** `spec.streamIdleTimeout`'s default (the schema's `60s`), for documents that predate it. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 60_000;

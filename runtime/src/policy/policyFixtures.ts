@@ -18,6 +18,7 @@ export function samplePolicyDocument(): PolicyDocument {
     loadBalancing: 'RoundRobin',
     tools: [],
     timeoutMs: 30_000,
+    streamIdleTimeoutMs: 60_000,
     retry: { maxAttempts: 3, initialDelayMs: 200, maxDelayMs: 5_000 },
     circuitBreaker: {
       policyName: 'production',

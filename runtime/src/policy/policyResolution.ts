@@ -14,6 +14,7 @@ import type {
 } from '../api/resources.ts';
 import { parseDuration } from '../guard/duration.ts';
 import {
+  DEFAULT_STREAM_IDLE_TIMEOUT_MS,
   POLICY_DOCUMENT_VERSION,
   type BackendSettings,
   type BreakerSettings,
@@ -80,6 +81,13 @@ export function resolvePolicy(inputs: ResolveInputs): PolicyDocument {
       timeoutMs: parseDuration(tool.timeout ?? '10s'),
     })),
     timeoutMs: parseDuration(spec.timeout ?? '30s'),
+    streamIdleTimeoutMs:
+      spec.streamIdleTimeout === undefined
+        ? DEFAULT_STREAM_IDLE_TIMEOUT_MS
+        : parseDuration(spec.streamIdleTimeout),
+    ...(spec.maxStreamDuration === undefined
+      ? {}
+      : { maxStreamDurationMs: parseDuration(spec.maxStreamDuration) }),
     retry: {
       maxAttempts: spec.retry?.maxAttempts ?? 3,
       initialDelayMs: parseDuration(spec.retry?.backoff?.initialDelay ?? '500ms'),

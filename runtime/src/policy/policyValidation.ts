@@ -169,6 +169,10 @@ function checkDocument(v: unknown): void {
     int(tool.timeoutMs, `tools[${i}].timeoutMs`, 1, DAY_MS);
   });
   int(d.timeoutMs, 'timeoutMs', 1, DAY_MS);
+  if (d.streamIdleTimeoutMs !== undefined)
+    int(d.streamIdleTimeoutMs, 'streamIdleTimeoutMs', 1, DAY_MS);
+  if (d.maxStreamDurationMs !== undefined)
+    int(d.maxStreamDurationMs, 'maxStreamDurationMs', 1, DAY_MS);
   const retry = obj(d.retry, 'retry');
   int(retry.maxAttempts, 'retry.maxAttempts', 1, 10);
   const initial = int(retry.initialDelayMs, 'retry.initialDelayMs', 0, DAY_MS);

@@ -219,16 +219,18 @@ export class GuardSet implements ProviderGuard {
           observeHeaders: (headers) => {
             a.observeHeaders(headers);
           },
+          get signal() {
+            return a.signal;
+          },
+          firstEvent: () => {
+            a.firstEvent();
+          },
+          commit: () => {
+            a.commit();
+          },
         }),
       estimate === undefined ? { signal } : { signal, estimate },
     );
-  }
-
-  settleLate(estimate: TokenEstimate, usage: Usage): void {
-    this.#limiter.settle(estimate, {
-      inputTokens: usage.input_tokens,
-      outputTokens: usage.output_tokens,
-    });
   }
 
   callTool<T>(

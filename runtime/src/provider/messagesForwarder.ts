@@ -23,7 +23,8 @@
  * Deadlines: the guard races each attempt against its deadline; the exchange underneath is
  * bounded by the same remaining time through undici's own header and body timeouts (coarse:
  * undici's timers tick about once a second), so the forwarder makes no timer or
- * AbortController of its own. The caller's signal cancels the exchange, a stream included.
+ * AbortController of its own. A stream's body is bounded instead by its idle timeout, the
+ * longest pause between two reads. The signal cancels the exchange, a stream included.
  */
 import { Readable } from 'node:stream';
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
@@ -35,7 +36,12 @@ import { upstreamDispatcher } from './upstreamDispatcher.ts';
 /** The Messages API version sent when the caller names none. */
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 
+/** The Messages API routes the runtime passes through. */
+export type MessagesEndpoint = 'messages' | 'count_tokens';
+
 export interface ForwardRequest {
+  /** `messages` unless said otherwise. */
+  readonly endpoint?: MessagesEndpoint;
   /** The JSON body, ready to send. */
   readonly body: string;
   readonly stream: boolean;
@@ -43,6 +49,8 @@ export interface ForwardRequest {
   readonly headers: readonly string[];
   /** Milliseconds before the guard gives up on this attempt (Infinity: no deadline). */
   readonly timeoutMs: number;
+  /** A stream's longest pause between two reads (undici's body timeout); Infinity: none. */
+  readonly idleTimeoutMs?: number;
   readonly signal: AbortSignal | undefined;
 }
 
@@ -66,6 +74,7 @@ export class MessagesForwarder {
   readonly #dispatcher: Dispatcher;
   readonly #origin: string;
   readonly #path: string;
+  readonly #countTokensPath: string;
   /** Per `stream` flag: the headers every request to this backend carries. */
   readonly #plainHeaders: readonly string[];
   readonly #streamHeaders: readonly string[];
@@ -82,6 +91,7 @@ export class MessagesForwarder {
     this.#dispatcher = upstream.dispatcher;
     this.#origin = upstream.origin;
     this.#path = `${url.pathname.replace(/\/+$/, '')}/v1/messages`;
+    this.#countTokensPath = `${this.#path}/count_tokens`;
     const common = [
       'content-type',
       'application/json',
@@ -97,14 +107,15 @@ export class MessagesForwarder {
   send(request: ForwardRequest): Promise<ForwardedAnswer> {
     const { signal } = request;
     if (signal?.aborted === true) return Promise.reject(new CancelledError(signal.reason));
-    const timeout = Number.isFinite(request.timeoutMs)
-      ? Math.max(1, Math.ceil(request.timeoutMs))
-      : 0; // undici: 0 disables the timeout
+    const timeout = undiciTimeout(request.timeoutMs);
+    // A stream's body is bounded by its idle timeout, not the attempt's: it may run for
+    // minutes, and its relay stops the attempt's deadline at the first event.
+    const bodyTimeout = request.stream ? undiciTimeout(request.idleTimeoutMs ?? Infinity) : timeout;
     return new Promise<ForwardedAnswer>((resolve, reject) => {
       this.#dispatcher.dispatch(
         {
           origin: this.#origin,
-          path: this.#path,
+          path: request.endpoint === 'count_tokens' ? this.#countTokensPath : this.#path,
           method: 'POST',
           headers: [
             ...(request.stream ? this.#streamHeaders : this.#plainHeaders),
@@ -112,7 +123,7 @@ export class MessagesForwarder {
           ],
           body: request.body,
           headersTimeout: timeout,
-          bodyTimeout: timeout,
+          bodyTimeout,
         },
         new ForwardHandler(request.stream, signal, resolve, reject),
       );
@@ -258,6 +269,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#settled = true;
     this.#reject(err);
   }
+}
+
+/** Milliseconds as undici takes a timeout: whole, at least 1, and 0 for none. */
+function undiciTimeout(ms: number): number {
+  return Number.isFinite(ms) ? Math.max(1, Math.ceil(ms)) : 0;
 }
 
 /** undici's header record (names already lower case) read the way `Headers.get` reads. */

@@ -14,7 +14,7 @@ import { ManualClock } from '../time/clock.ts';
 import type { Backend, BackendPool } from './backendPool.ts';
 import { GuardSet } from './guardBinding.ts';
 import { DEFAULT_ANTHROPIC_VERSION, type ForwardRequest } from './messagesForwarder.ts';
-import { fallbackMayHelp, ModelRouter } from './modelRouter.ts';
+import { fallbackMayHelp, ModelRouter, streamLimits } from './modelRouter.ts';
 
 const overloaded = APIError.generate(
   529,
@@ -72,6 +72,7 @@ describe('ModelRouter', () => {
       guard: () => guard,
       clock,
       strategy: () => 'RoundRobin',
+      streamLimits: () => streamLimits(doc),
       observe: () => undefined,
     });
     const send = () =>
@@ -120,6 +121,7 @@ describe('ModelRouter', () => {
       guard: () => guard,
       clock,
       strategy: () => 'RoundRobin',
+      streamLimits: () => streamLimits(doc),
       observe: () => undefined,
     });
     const err = await router
@@ -167,6 +169,7 @@ describe('ModelRouter', () => {
       guard: () => guard,
       clock,
       strategy: () => 'RoundRobin',
+      streamLimits: () => streamLimits(doc),
       observe: () => undefined,
     });
     // Spacing and key order a re-encoding would not keep.

@@ -10,12 +10,21 @@ import { APIConnectionError } from '@anthropic-ai/sdk';
 import type { Clock } from '../time/clock.ts';
 import { classifyError, isFailureClass } from '../guard/errorClassification.ts';
 import { CancelledError, isCircuitOpenError } from '../guard/errors.ts';
-import type { LoadBalancing } from '../policy/policyDocument.ts';
+import {
+  DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  type LoadBalancing,
+  type PolicyDocument,
+} from '../policy/policyDocument.ts';
 import type { Backend, BackendPool } from './backendPool.ts';
 import { chooseBackend, type BalancerState } from './loadBalancer.ts';
-import { DEFAULT_ANTHROPIC_VERSION, type ForwardedAnswer } from './messagesForwarder.ts';
+import {
+  DEFAULT_ANTHROPIC_VERSION,
+  type ForwardedAnswer,
+  type MessagesEndpoint,
+} from './messagesForwarder.ts';
 import type { AttemptInfo, ProviderGuard, TokenEstimate } from './providerGuard.ts';
 import { usageOfAnswer, type Usage } from './sseUsage.ts';
+import { relayStream, type StreamSink } from './streamRelay.ts';
 import { cancelledBy } from './upstreamFetch.ts';
 
 export interface AttemptObserver {
@@ -40,16 +49,22 @@ export type RoutedResponse =
       readonly fallbackUsed: boolean;
     }
   | {
+      /** A stream relayed to the caller's sink in full, ended by `message_stop`. */
       readonly kind: 'stream';
       readonly model: string;
       readonly backend: string;
       readonly status: number;
-      /** The provider's event stream as it arrives; destroy it to cancel. */
-      readonly body: Readable;
+      readonly usage: Usage;
       readonly fallbackUsed: boolean;
-      /** Frees the backend's in-flight slot once the stream has been consumed. */
-      readonly done: () => void;
     };
+
+/** Limits on a streamed answer beyond the attempt's `timeout` (time to first event). */
+export interface StreamLimits {
+  /** Longest pause between two events. */
+  readonly idleTimeoutMs: number;
+  /** Limit on the whole stream; Infinity for none. */
+  readonly maxDurationMs: number;
+}
 
 export interface RouteOptions {
   /**
@@ -58,10 +73,18 @@ export interface RouteOptions {
    * sent with the SDK.
    */
   readonly via: 'forward' | 'sdk';
+  /** The route forwarded to (`forward` only); `messages` unless said otherwise. */
+  readonly endpoint?: MessagesEndpoint;
   readonly body: Readonly<Record<string, unknown>>;
   /** The body as the caller sent it, forwarded unchanged while `model` is the one it names. */
   readonly rawBody?: string;
   readonly stream: boolean;
+  /**
+   * Where a streamed answer goes (required with `stream`). Nothing is written to it before
+   * content begins, so a failure before then is retried or falls back unseen; after that a
+   * failure is final.
+   */
+  readonly sink?: StreamSink;
   /** The requested model, then fallbacks, without repeats. */
   readonly models: readonly string[];
   readonly signal: AbortSignal;
@@ -78,6 +101,7 @@ export class ModelRouter {
   readonly #guard: () => ProviderGuard;
   readonly #clock: Clock;
   readonly #strategy: () => LoadBalancing;
+  readonly #streamLimits: () => StreamLimits;
   readonly #observe: AttemptObserver;
   readonly #balancer: BalancerState = { cursor: 0 };
 
@@ -86,8 +110,10 @@ export class ModelRouter {
     guard: () => ProviderGuard;
     clock: Clock;
     strategy: () => LoadBalancing;
+    streamLimits: () => StreamLimits;
     observe: AttemptObserver;
   }) {
+    this.#streamLimits = options.streamLimits;
     this.#pool = options.pool;
     this.#guard = options.guard;
     this.#clock = options.clock;
@@ -112,7 +138,12 @@ export class ModelRouter {
         );
       } catch (err) {
         lastError = err;
-        if (options.signal.aborted || !fallbackMayHelp(err, this.#clock.now())) throw err;
+        if (
+          options.signal.aborted ||
+          options.sink?.committed === true ||
+          !fallbackMayHelp(err, this.#clock.now())
+        )
+          throw err;
       }
     }
     throw lastError;
@@ -134,15 +165,57 @@ export class ModelRouter {
   ): Promise<RoutedResponse> {
     const { backend, model } = info;
     const started = this.#clock.now();
+    // Held until the attempt ends: a stream's end, for a streamed answer.
     backend.inFlight++;
-    let release = true;
-    const signal = info.request.signal;
+    // A stream reads the attempt's own signal, which the deadline aborts too: an attempt the
+    // guard has given up on stops at once instead of writing to the caller later.
+    const signal = options.stream ? info.signal : info.request.signal;
     try {
       const answer =
         options.via === 'forward'
-          ? await this.#forward(info, options)
+          ? await this.#forward(info, options, signal)
           : await this.#sendWithSdk(info, options);
       info.observeHeaders(answer.headers);
+      let routed: RoutedResponse;
+      if (answer.kind === 'stream') {
+        const sink = options.sink;
+        if (sink === undefined) throw new Error('a streamed call needs a sink');
+        const limits = this.#streamLimits();
+        const usage = await relayStream(answer.body, {
+          status: answer.status,
+          headers: answer.headers,
+          sink,
+          signal: info.signal,
+          clock: this.#clock,
+          maxDurationMs: limits.maxDurationMs,
+          firstEvent: info.firstEvent,
+          commit: () => {
+            sink.committed = true;
+            info.commit();
+          },
+          reportUsage: info.reportUsage,
+        });
+        routed = {
+          kind: 'stream',
+          model,
+          backend: backend.name,
+          status: answer.status,
+          usage,
+          fallbackUsed: fallback,
+        };
+      } else {
+        const usage = usageOfAnswer(answer.text);
+        info.reportUsage(usage);
+        routed = {
+          kind: 'plain',
+          model,
+          backend: backend.name,
+          status: answer.status,
+          text: answer.text,
+          usage,
+          fallbackUsed: fallback,
+        };
+      }
       this.#observe({
         model,
         backend: backend.name,
@@ -150,34 +223,7 @@ export class ModelRouter {
         durationMs: this.#clock.now() - started,
         outcome: 'Success',
       });
-      if (answer.kind === 'stream') {
-        release = false;
-        let released = false;
-        return {
-          kind: 'stream',
-          model,
-          backend: backend.name,
-          status: answer.status,
-          body: answer.body,
-          fallbackUsed: fallback,
-          done: () => {
-            if (released) return;
-            released = true;
-            backend.inFlight--;
-          },
-        };
-      }
-      const usage = usageOfAnswer(answer.text);
-      info.reportUsage(usage);
-      return {
-        kind: 'plain',
-        model,
-        backend: backend.name,
-        status: answer.status,
-        text: answer.text,
-        usage,
-        fallbackUsed: fallback,
-      };
+      return routed;
     } catch (caught) {
       // A call the caller cancelled fails as a connection error inside the SDK (it was not
       // given the signal): say what it is, so that it never counts against the provider.
@@ -195,12 +241,16 @@ export class ModelRouter {
       });
       throw err;
     } finally {
-      if (release) backend.inFlight--;
+      backend.inFlight--;
     }
   }
 
   /** The caller's request, passed through without the SDK (see messagesForwarder.ts). */
-  #forward(info: AttemptInfo, options: RouteOptions): Promise<Answer> {
+  #forward(
+    info: AttemptInfo,
+    options: RouteOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<Answer> {
     const asSent =
       info.model === options.body.model && (options.body.stream === true) === options.stream;
     const body =
@@ -217,11 +267,13 @@ export class ModelRouter {
     }
     if (!version) headers.push('anthropic-version', DEFAULT_ANTHROPIC_VERSION);
     return info.backend.forwarder.send({
+      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       body,
       stream: options.stream,
       headers,
       timeoutMs: info.request.timeout ?? Infinity,
-      signal: info.request.signal,
+      idleTimeoutMs: this.#streamLimits().idleTimeoutMs,
+      signal,
     });
   }
 
@@ -257,6 +309,14 @@ export class ModelRouter {
       text: await response.text(),
     };
   }
+}
+
+/** A policy's stream limits (the schema's defaults for a document that predates them). */
+export function streamLimits(doc: PolicyDocument | undefined): StreamLimits {
+  return {
+    idleTimeoutMs: doc?.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+    maxDurationMs: doc?.maxStreamDurationMs ?? Infinity,
+  };
 }
 
 /** One attempt's answer, whichever way it was sent. */

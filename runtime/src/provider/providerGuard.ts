@@ -28,6 +28,16 @@ export interface AttemptInfo {
   readonly reportUsage: (usage: Usage) => void;
   /** The answer's headers, for adaptive pacing (`anthropic-ratelimit-*`, `retry-after`). */
   readonly observeHeaders: (headers: HeaderSource) => void;
+  /**
+   * Aborts at the attempt's deadline (reason: the guard's TimeoutError) or when the caller
+   * goes away. Built when first read; a stream reads it, so that an attempt the guard has
+   * given up on stops reading and writing at once.
+   */
+  readonly signal: AbortSignal;
+  /** A stream's first event arrived: `timeout` stops bounding the attempt. */
+  readonly firstEvent: () => void;
+  /** Part of the answer reached the caller: a failure from now on is final (no retry, no fallback). */
+  readonly commit: () => void;
 }
 
 export interface ProviderGuard {
@@ -37,7 +47,8 @@ export interface ProviderGuard {
    * Runs calls to one model: for each attempt a backend is picked (skipping open breakers),
    * the attempt runs inside that backend×model breaker with the policy's timeout, and failed
    * attempts are retried within the retry policy and budget. Every attempt is charged to the
-   * rate limiter (`estimate` against the token budgets) and holds a bulkhead slot while it runs.
+   * rate limiter (`estimate` against the token budgets) and holds a bulkhead slot while it runs
+   * (a streamed attempt runs until its last event).
    */
   callModel<T>(
     model: string,
@@ -46,8 +57,6 @@ export interface ProviderGuard {
     signal: AbortSignal,
     estimate?: TokenEstimate,
   ): Promise<T>;
-  /** Settles a streamed answer's usage once the stream has ended. */
-  settleLate(estimate: TokenEstimate, usage: Usage): void;
   /** Runs one tool call inside the tools bulkhead and the tool's own breaker and timeout. */
   callTool<T>(
     tool: string,

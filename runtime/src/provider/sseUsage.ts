@@ -1,24 +1,36 @@
 /**
- * Reads token usage out of a Messages API event stream as the bytes pass through, without
- * holding the stream: only `message_start` and `message_delta` events are parsed, and only a
- * partial line is kept between chunks.
+ * Reads a Messages API event stream as the bytes pass through, without holding it: the token
+ * usage (`message_start`, `message_delta`), whether content has begun, whether the stream
+ * ended as the API ends one (`message_stop`) and any `error` event. Only lines holding one
+ * of those are decoded, and only a partial line is kept between chunks.
  */
 export interface Usage {
   input_tokens: number;
   output_tokens: number;
 }
 
-/** Every line the tap reads holds one of these (`"message_start"`, `"message_delta"`, `"error"`). */
+/** Every line the tap decodes holds one of these (`"message_start"`, `"message_delta"`, `"message_stop"`, `"error"`). */
 const MESSAGE_MARKER = Buffer.from('"message_');
 const ERROR_MARKER = Buffer.from('"error"');
+/** Looked for only until content begins, when nothing but `message_start` and `ping` came. */
+const CONTENT_MARKER = Buffer.from('content_block_');
 const NEWLINE = 0x0a;
 
 export class SseUsageTap {
   readonly usage: Usage = { input_tokens: 0, output_tokens: 0 };
-  /** The `error.type` of an `event: error` seen in the stream, if any. */
-  errorType: string | undefined;
+  /** A `content_block_*` event has been seen: the answer's content has begun. */
+  contentStarted = false;
+  /** `message_stop` has been seen: the stream ended as the API ends a complete answer. */
+  stopped = false;
+  /** The body of an `event: error` seen in the stream (`{type: 'error', error: {type, message}}`). */
+  errorEvent: { readonly error?: { readonly type?: string } } | undefined;
   /** The bytes of a line that has not ended yet. */
   #partial: Buffer | undefined;
+
+  /** The `error.type` of an `event: error` seen in the stream, if any. */
+  get errorType(): string | undefined {
+    return this.errorEvent === undefined ? undefined : (this.errorEvent.error?.type ?? 'api_error');
+  }
 
   /**
    * Looks at the chunk's bytes as they are: only lines holding a marker are decoded. A
@@ -34,6 +46,10 @@ export class SseUsageTap {
     const end = bytes.lastIndexOf(NEWLINE);
     if (end < bytes.length - 1) this.#partial = Buffer.from(bytes.subarray(end + 1));
     if (end < 0) return;
+    if (!this.contentStarted) {
+      const content = bytes.indexOf(CONTENT_MARKER);
+      if (content >= 0 && content < end) this.contentStarted = true;
+    }
     // Most lines are content deltas that carry no usage: only lines holding one of the
     // markers are cut out and looked at, in the order they come.
     let message = bytes.indexOf(MESSAGE_MARKER);
@@ -50,6 +66,10 @@ export class SseUsageTap {
 
   #line(line: string): void {
     if (!line.startsWith('data:')) return;
+    if (line.includes('"type":"message_stop"')) {
+      this.stopped = true;
+      return;
+    }
     // The usage events in the API's own shape: only their usage object is parsed.
     if (line.includes('"type":"message_delta"')) {
       const usage = lastMemberObject(line, '"usage"', 1);
@@ -62,6 +82,7 @@ export class SseUsageTap {
     if (
       !line.includes('"message_start"') &&
       !line.includes('"message_delta"') &&
+      !line.includes('"message_stop"') &&
       !line.includes('"error"')
     )
       return;
@@ -73,7 +94,8 @@ export class SseUsageTap {
     }
     if (event.type === 'message_start') mergeUsage(this.usage, event.message?.usage);
     else if (event.type === 'message_delta') mergeUsage(this.usage, event.usage);
-    else if (event.type === 'error') this.errorType = event.error?.type ?? 'api_error';
+    else if (event.type === 'message_stop') this.stopped = true;
+    else if (event.type === 'error') this.errorEvent = event;
   }
 
   /** Merges a usage object's text; false when it does not parse. */

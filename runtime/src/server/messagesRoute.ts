@@ -1,25 +1,26 @@
 /**
  * `POST /v1/messages`: the Messages API, plain and streaming, through the guard. A streamed
- * answer is passed to the caller chunk by chunk as it arrives, while its usage is read on
- * the way past and settled against the token budgets when the stream ends.
+ * answer is relayed to the caller event by event as it arrives (provider/streamRelay.ts);
+ * its outcome, usage and bulkhead slot are settled when it ends.
  */
-import { finished } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientFingerprint } from '../audit/auditLog.ts';
 import { cacheKey } from '../cache/responseCache.ts';
-import { SseUsageTap, type Usage } from '../provider/sseUsage.ts';
 import type { RoutedResponse } from '../provider/modelRouter.ts';
 import { tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
-import { badRequest, errorBody, mapFailure, sendError } from './errorReplies.ts';
+import { CallerStream } from './callerStream.ts';
+import { badRequest, sendError } from './errorReplies.ts';
 import { checkMessagesBody } from './messagesValidation.ts';
 import { passGate, presentedKey } from './requestGate.ts';
 import { beginCall, failCall, refusedAsInjection, type CallSubject } from './routeCall.ts';
 import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
 
 const ROUTE = '/v1/messages';
+const COUNT_TOKENS_ROUTE = '/v1/messages/count_tokens';
 
 export function registerMessagesRoute(app: FastifyInstance, ctx: RuntimeContext): void {
   app.post(ROUTE, (request, reply) => handle(ctx, request, reply));
+  app.post(COUNT_TOKENS_ROUTE, (request, reply) => countTokens(ctx, request, reply));
 }
 
 /** Model chain: the requested model, then the policy's fallbacks, each once. */
@@ -42,15 +43,9 @@ async function handle(
   const active = passGate(ctx, request, reply);
   if (active === undefined) return;
   const started = ctx.clock.now();
-  const checked = checkMessagesBody(request.body);
+  const checked = checkMessagesBody(request.body, { defaultMaxTokens: active.doc.model.maxTokens });
   if (!checked.ok) {
-    ctx.metrics.requestsFailed.inc({
-      route: ROUTE,
-      model: '',
-      status: '400',
-      error_type: 'invalid_request_error',
-    });
-    sendError(reply, badRequest(checked.message));
+    refuseBody(ctx, reply, ROUTE, checked.message);
     return;
   }
   const body = checked.body;
@@ -99,6 +94,7 @@ async function handle(
   let status = 500;
   let failure: unknown;
   let routed: RoutedResponse | undefined;
+  const stream = body.stream === true ? new CallerStream(reply, request.id) : undefined;
   try {
     const rawLength = Number(request.headers['content-length'] ?? 0) || JSON.stringify(body).length;
     const estimate = {
@@ -108,8 +104,9 @@ async function handle(
     routed = await ctx.router.send({
       via: 'forward',
       body,
-      rawBody: request.rawBody,
-      stream: body.stream === true,
+      ...(checked.defaulted ? {} : { rawBody: request.rawBody }),
+      stream: stream !== undefined,
+      ...(stream === undefined ? {} : { sink: stream }),
       models: modelChain(model, active),
       signal: call.signal,
       estimate,
@@ -131,16 +128,13 @@ async function handle(
         : undefined,
     });
     if (routed.fallbackUsed) ctx.metrics.fallbacks.inc({ from: model, to: routed.model });
-    let usage: Usage;
+    status = routed.status;
+    const usage = routed.usage;
     if (routed.kind === 'plain') {
-      status = routed.status;
-      usage = routed.usage;
       sendAnswer(reply, status, routed.text, request.id);
       if (key !== undefined && status === 200) ctx.cache.set(key, routed.text, routed.model);
     } else {
-      status = routed.status;
-      usage = await pipeStream(reply, routed, request.id, call.signal, () => ctx.clock.now());
-      active.guard.settleLate(estimate, usage);
+      stream?.end();
     }
     ctx.metrics.llmTokens.observe({ model: routed.model, direction: 'input' }, usage.input_tokens);
     ctx.metrics.llmTokens.observe(
@@ -164,10 +158,71 @@ async function handle(
       });
   } catch (err) {
     failure = err;
+    status = failCall(ctx, request, reply, call, subject, err, stream);
+  } finally {
+    call.end(status, failure);
+  }
+}
+
+/**
+ * `POST /v1/messages/count_tokens`, passed through under the guard of the model it names
+ * (its breaker, the rate limiter's request bucket, the retry policy; no fallback, since
+ * another model counts differently, and no token budget, since counting spends none).
+ */
+async function countTokens(
+  ctx: RuntimeContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  const active = passGate(ctx, request, reply);
+  if (active === undefined) return;
+  const checked = checkMessagesBody(request.body, { countTokens: true });
+  if (!checked.ok) {
+    refuseBody(ctx, reply, COUNT_TOKENS_ROUTE, checked.message);
+    return;
+  }
+  const model = checked.body.model as string;
+  ctx.metrics.requests.inc({ route: COUNT_TOKENS_ROUTE, model });
+  const subject: CallSubject = {
+    route: COUNT_TOKENS_ROUTE,
+    model,
+    client: () => clientFingerprint(presentedKey(request)),
+  };
+  const call = beginCall(ctx, request, reply, 'POST /v1/messages/count_tokens', {
+    'gen_ai.request.model': model,
+  });
+  let status = 500;
+  let failure: unknown;
+  try {
+    const routed = await ctx.router.send({
+      via: 'forward',
+      endpoint: 'count_tokens',
+      body: checked.body,
+      rawBody: request.rawBody,
+      stream: false,
+      models: [model],
+      signal: call.signal,
+      headers: withCallerVersion(request.headers, call.traced.outgoing),
+    });
+    status = routed.status;
+    if (routed.kind === 'plain') sendAnswer(reply, status, routed.text, request.id);
+  } catch (err) {
+    failure = err;
     status = failCall(ctx, request, reply, call, subject, err);
   } finally {
     call.end(status, failure);
   }
+}
+
+/** A body the route cannot send: counted and answered 400 in the API's shape. */
+function refuseBody(ctx: RuntimeContext, reply: FastifyReply, route: string, message: string) {
+  ctx.metrics.requestsFailed.inc({
+    route,
+    model: '',
+    status: '400',
+    error_type: 'invalid_request_error',
+  });
+  sendError(reply, badRequest(message));
 }
 
 /**
@@ -195,68 +250,4 @@ function withCallerVersion(
   if (typeof version === 'string') outgoing['anthropic-version'] = version;
   if (typeof beta === 'string') outgoing['anthropic-beta'] = beta;
   return outgoing;
-}
-
-/** Streams the provider's events to the caller as they come; resolves with the usage seen. */
-function pipeStream(
-  reply: FastifyReply,
-  routed: Extract<RoutedResponse, { kind: 'stream' }>,
-  requestId: string,
-  signal: AbortSignal,
-  now: () => number,
-): Promise<Usage> {
-  const tap = new SseUsageTap();
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(routed.status, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'request-id': requestId,
-  });
-  const source = routed.body;
-  return new Promise<Usage>((resolve) => {
-    const cancel = () => {
-      source.destroy();
-    };
-    const resume = () => {
-      source.resume();
-    };
-    signal.addEventListener('abort', cancel, { once: true });
-    // Chunks that arrive together leave in one write: the response is corked until the
-    // event loop has handled what the last read brought (setImmediate runs right after), so a
-    // stream that came in one read goes out with its final chunk in one syscall, and a stream
-    // that trickles in still goes out as it comes.
-    let corked = false;
-    const uncork = () => {
-      if (!corked) return;
-      corked = false;
-      res.uncork();
-    };
-    source.on('data', (chunk: Buffer) => {
-      tap.push(chunk);
-      if (!corked) {
-        corked = true;
-        res.cork();
-        setImmediate(uncork);
-      }
-      if (!res.write(chunk)) {
-        source.pause();
-        res.once('drain', resume);
-      }
-    });
-    finished(source, (err) => {
-      // Flush what the cork holds before anything else is written: end() writes the
-      // chunked terminator first and the corked chunks after it, which cuts the stream off.
-      uncork();
-      // The provider cut the stream: tell the caller in the stream's own terms.
-      if (err !== undefined && err !== null && !signal.aborted)
-        res.write(`event: error\ndata: ${errorBody(mapFailure(err, now()))}\n\n`);
-      signal.removeEventListener('abort', cancel);
-      res.off('drain', resume);
-      routed.done();
-      res.end();
-      resolve(tap.usage);
-    });
-  });
 }

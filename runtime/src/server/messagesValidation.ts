@@ -4,8 +4,20 @@
  * API refuses those too, and a typo should not silently change the request).
  */
 export type MessagesCheck =
-  | { readonly ok: true; readonly body: Readonly<Record<string, unknown>> }
+  | {
+      readonly ok: true;
+      readonly body: Readonly<Record<string, unknown>>;
+      /** `max_tokens` was absent and the agent's default filled in: the raw body is stale. */
+      readonly defaulted: boolean;
+    }
   | { readonly ok: false; readonly message: string };
+
+export interface MessagesCheckOptions {
+  /** The agent's `model.maxTokens`, for a call that names none. */
+  readonly defaultMaxTokens?: number;
+  /** `POST /v1/messages/count_tokens`: no `max_tokens`, no `stream`. */
+  readonly countTokens?: boolean;
+}
 
 const KNOWN_FIELDS = new Set([
   'model',
@@ -27,20 +39,44 @@ const KNOWN_FIELDS = new Set([
   'context_management',
 ]);
 
+/** What `count_tokens` takes: the parts of a Messages request that make up its input. */
+const COUNT_TOKENS_FIELDS = new Set([
+  'model',
+  'messages',
+  'system',
+  'tools',
+  'tool_choice',
+  'thinking',
+  'mcp_servers',
+  'context_management',
+]);
+
 const fail = (message: string): MessagesCheck => ({ ok: false, message });
 
-export function checkMessagesBody(body: unknown): MessagesCheck {
+export function checkMessagesBody(
+  body: unknown,
+  options: MessagesCheckOptions = {},
+): MessagesCheck {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return fail('request body must be a JSON object');
   }
-  const b = body as Record<string, unknown>;
+  let b = body as Record<string, unknown>;
+  const known = options.countTokens === true ? COUNT_TOKENS_FIELDS : KNOWN_FIELDS;
   for (const key of Object.keys(b)) {
-    if (!KNOWN_FIELDS.has(key)) return fail(`${key}: Extra inputs are not permitted`);
+    if (!known.has(key)) return fail(`${key}: Extra inputs are not permitted`);
   }
   if (typeof b.model !== 'string' || b.model === '')
     return fail('model: Field required (a model name)');
   if (b.model.length > 256) return fail('model: must be at most 256 characters');
-  if (typeof b.max_tokens !== 'number' || !Number.isInteger(b.max_tokens) || b.max_tokens < 1) {
+  let defaulted = false;
+  if (b.max_tokens === undefined && options.defaultMaxTokens !== undefined) {
+    b = { ...b, max_tokens: options.defaultMaxTokens };
+    defaulted = true;
+  }
+  if (
+    options.countTokens !== true &&
+    (typeof b.max_tokens !== 'number' || !Number.isInteger(b.max_tokens) || b.max_tokens < 1)
+  ) {
     return fail('max_tokens: must be an integer of at least 1');
   }
   if (!Array.isArray(b.messages) || b.messages.length === 0) {
@@ -71,7 +107,7 @@ export function checkMessagesBody(body: unknown): MessagesCheck {
   if (b.stop_sequences !== undefined && !Array.isArray(b.stop_sequences)) {
     return fail('stop_sequences: must be a list of strings');
   }
-  return { ok: true, body: b };
+  return { ok: true, body: b, defaulted };
 }
 
 export type InvokeCheck =

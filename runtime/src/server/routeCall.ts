@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { classifyError } from '../guard/errorClassification.ts';
 import { callerText, scanForInjection } from '../security/promptInjection.ts';
 import { endSpan, startRequestSpan, type RequestSpan } from '../telemetry/tracing.ts';
+import type { CallerStream } from './callerStream.ts';
 import { mapFailure, refusal, sendError } from './errorReplies.ts';
 import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
 
@@ -108,7 +109,8 @@ export function beginCall(
 }
 
 /**
- * Answers a failed call in the Anthropic error shape (or ends a stream already under way),
+ * Answers a failed call in the Anthropic error shape (or ends a stream already under way
+ * with an error event),
  * and counts, records, logs and audits it. Returns the status answered.
  */
 export function failCall(
@@ -118,6 +120,7 @@ export function failCall(
   call: ProviderCall,
   subject: CallSubject,
   err: unknown,
+  stream?: CallerStream,
 ): number {
   const now = ctx.clock.now();
   const mapping = mapFailure(err, now);
@@ -139,7 +142,8 @@ export function failCall(
     },
     'request failed',
   );
-  if (reply.raw.headersSent) reply.raw.end();
+  if (stream?.begun === true) stream.fail(mapping);
+  else if (reply.raw.headersSent) reply.raw.end();
   else if (!reply.sent) sendError(reply, mapping);
   if (ctx.audit.enabled) {
     ctx.audit.record({

@@ -65,9 +65,17 @@ export interface AgentDeploymentSpec {
    */
   rateLimitPolicyRef?: LocalObjectReference;
   /**
-   * Time limit for one model call, from 1s to 30m; streaming calls count until the last event. Default 30s.
+   * Time limit for one model call attempt, from 1s to 30m: a plain call must be answered within it, a streaming call must send its first event within it (streamIdleTimeout and maxStreamDuration bound the rest of the stream). An attempt that times out is retried or falls back like any other failure. Default 30s.
    */
   timeout?: Duration;
+  /**
+   * Longest pause allowed between two events of a streaming call, from 1s to 30m (Envoy's stream_idle_timeout). A stream that stalls longer is cut and counts as a Timeout; before any content reached the caller it is retried or falls back, after that the caller's stream ends with an error event. Default 60s.
+   */
+  streamIdleTimeout?: Duration;
+  /**
+   * Optional limit on the whole of a streaming call, first event to last, from 1s to 24h (Envoy's max_stream_duration). A stream still running at this limit is cut and counts as a Timeout. Unset: no limit beyond streamIdleTimeout.
+   */
+  maxStreamDuration?: Duration;
   /**
    * Retries of a failed model call (server errors, overload, timeouts, connection errors and 429s that are not spend limits), with exponential back-off and full jitter; a retry-after from the provider takes precedence over the back-off.
    */
