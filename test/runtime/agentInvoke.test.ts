@@ -141,3 +141,43 @@ describe('the agent’s tool-use loop', () => {
     ).toBe(1);
   });
 });
+
+/** A streaming invocation's events, in order, as `[event, data]` pairs. */
+async function invokeStream(input: string): Promise<{ type: string; events: [string, unknown][] }> {
+  const response = await fetch(`${rt.runtime.url}/v1/agent/invoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ input, stream: true }),
+  });
+  const text = await response.text();
+  const events = text
+    .split('\n\n')
+    .filter((e) => e !== '')
+    .map((e): [string, unknown] => {
+      const [event, data] = e.split('\n');
+      return [event?.slice('event: '.length) ?? '', JSON.parse(data?.slice('data: '.length) ?? '')];
+    });
+  return { type: response.headers.get('content-type') ?? '', events };
+}
+
+describe('a streaming invocation', () => {
+  it('runs the tool first, then streams the answer as text events and ends with done', async () => {
+    const { type, events } = await invokeStream('Please use lookup_order, streamed');
+    expect(type).toMatch(/^text\/event-stream/);
+    const names = events.map(([name]) => name);
+    const firstResult = names.indexOf('tool_result');
+    expect(names.indexOf('tool_call')).toBeLessThan(firstResult);
+    expect(names.at(-1)).toBe('done');
+    const finalText = events
+      .slice(firstResult + 1, -1)
+      .filter(([name]) => name === 'text')
+      .map(([, data]) => (data as { text: string }).text)
+      .join('');
+    expect(finalText).toBe('lookup_order returned: {"status":"shipped"}');
+    // Streamed in pieces as the model wrote it, not in one event.
+    expect(events.slice(firstResult + 1, -1).length).toBeGreaterThan(1);
+    const done = events.at(-1)?.[1] as InvokeAnswer;
+    expect(done.output).toBe(finalText);
+    expect(done.model).toBe(PRIMARY_MODEL);
+  });
+});

@@ -5,7 +5,8 @@
 import type { PolicyDocument } from '../policy/policyDocument.ts';
 import type { ModelRouter, RouteOptions } from '../provider/modelRouter.ts';
 import type { Usage } from '../provider/sseUsage.ts';
-import { runTool, type ToolRunnerDeps } from './toolRunner.ts';
+import { runTool, type ToolResultBlock, type ToolRunnerDeps } from './toolRunner.ts';
+import { TurnCollector, type TurnBlock } from './turnCollector.ts';
 
 export const MAX_ITERATIONS = 8;
 
@@ -17,17 +18,16 @@ export interface AgentResult {
   readonly iterations: number;
 }
 
-interface ContentBlock {
-  type: string;
-  text?: string;
-  id?: string;
-  name?: string;
-  input?: unknown;
+interface ModelMessage {
+  readonly content?: TurnBlock[];
+  readonly stop_reason?: string | undefined;
 }
 
-interface ModelMessage {
-  content?: ContentBlock[];
-  stop_reason?: string;
+/** What a streaming invocation hears as the loop goes: text as it comes, tool calls and results. */
+export interface AgentStreamListener {
+  text(delta: string): void;
+  toolCall(call: { readonly id: string; readonly name: string; readonly input: unknown }): void;
+  toolResult(result: ToolResultBlock): void;
 }
 
 export class AgentUpstreamError extends Error {
@@ -49,6 +49,12 @@ export async function runAgent(
     headers: Record<string, string>;
     /** Wraps each provider attempt (for tracing). */
     wrapAttempt?: RouteOptions['wrapAttempt'];
+    /**
+     * Streams every model turn and tells the listener as it goes; absent, turns are plain
+     * calls. Each turn keeps the stream rules: retried or replaced unseen until its content
+     * begins, final after.
+     */
+    listener?: AgentStreamListener;
   },
   signal: AbortSignal,
 ): Promise<AgentResult> {
@@ -71,22 +77,33 @@ export async function runAgent(
       ...(toolDefs.length === 0 ? {} : { tools: toolDefs }),
     };
     const chain = [doc.model.name, ...doc.model.fallbacks.filter((m) => m !== doc.model.name)];
-    const routed = await router.send({
-      via: 'sdk',
+    const common = {
       body,
-      stream: false,
       models: chain,
       signal,
       headers: request.headers,
       ...(request.wrapAttempt === undefined ? {} : { wrapAttempt: request.wrapAttempt }),
-    });
-    if (routed.kind !== 'plain') throw new Error('unreachable: a plain request streamed');
-    if (routed.status !== 200) throw new AgentUpstreamError(routed.status, routed.text);
+    };
+    const listener = request.listener;
+    let message: ModelMessage;
+    let routed;
+    if (listener === undefined) {
+      routed = await router.send({ ...common, via: 'sdk', stream: false });
+      if (routed.kind !== 'plain') throw new Error('unreachable: a plain request streamed');
+      if (routed.status !== 200) throw new AgentUpstreamError(routed.status, routed.text);
+      message = JSON.parse(routed.text) as ModelMessage;
+    } else {
+      // Forwarded, not through the SDK: the stream then has the pass-through's idle timeout.
+      const turn = new TurnCollector((delta) => {
+        listener.text(delta);
+      });
+      routed = await router.send({ ...common, via: 'forward', stream: true, sink: turn });
+      message = turn.message();
+    }
     model = routed.model;
     fallbackUsed ||= routed.fallbackUsed;
     usage.input_tokens += routed.usage.input_tokens;
     usage.output_tokens += routed.usage.output_tokens;
-    const message = JSON.parse(routed.text) as ModelMessage;
     const content = message.content ?? [];
     const toolUses = content.filter((b) => b.type === 'tool_use');
     if (
@@ -102,14 +119,18 @@ export async function runAgent(
     }
     messages.push({ role: 'assistant', content });
     const results = await Promise.all(
-      toolUses.map((use) =>
-        runTool(
+      toolUses.map(async (use) => {
+        const call = { id: use.id ?? '', name: use.name ?? '', input: use.input };
+        listener?.toolCall(call);
+        const result = await runTool(
           tools,
           doc.tools.find((t) => t.name === use.name),
-          { id: use.id ?? '', name: use.name ?? '', input: use.input },
+          call,
           signal,
-        ),
-      ),
+        );
+        listener?.toolResult(result);
+        return result;
+      }),
     );
     messages.push({ role: 'user', content: results });
   }

@@ -1,8 +1,15 @@
-/** `POST /v1/agent/invoke` `{input, sessionId?, history?}` → `{output, model, usage, fallbackUsed}`. */
+/**
+ * `POST /v1/agent/invoke` `{input, sessionId?, history?, stream?}` → `{output, model, usage,
+ * fallbackUsed}`; with `stream: true`, an event stream instead: `text` events as the model
+ * writes, `tool_call` and `tool_result` as tools run, then `done` with the same fields (or
+ * `error` in the Anthropic shape). Nothing is sent before the first of them, so a call that
+ * fails before then is answered with a plain HTTP error.
+ */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { runAgent } from '../agent/agentLoop.ts';
+import { runAgent, type AgentStreamListener } from '../agent/agentLoop.ts';
 import { clientFingerprint } from '../audit/auditLog.ts';
 import { withAttemptSpan } from '../telemetry/tracing.ts';
+import { CallerStream } from './callerStream.ts';
 import { badRequest, sendError } from './errorReplies.ts';
 import { checkInvokeBody } from './messagesValidation.ts';
 import { passGate, presentedKey } from './requestGate.ts';
@@ -50,6 +57,7 @@ async function handle(
   const { traced, started } = call;
   let status = 200;
   let failure: unknown;
+  const stream = checked.stream ? new CallerStream(reply, request.id) : undefined;
   try {
     const result = await runAgent(
       doc,
@@ -70,21 +78,23 @@ async function handle(
             },
             run,
           ),
+        ...(stream === undefined ? {} : { listener: streamListener(stream) }),
       },
       call.signal,
     );
     ctx.stats.record('model', result.model, ctx.clock.now() - started);
-    reply
-      .code(200)
-      .header('content-type', 'application/json')
-      .send(
-        JSON.stringify({
-          output: result.output,
-          model: result.model,
-          usage: result.usage,
-          fallbackUsed: result.fallbackUsed,
-        }),
-      );
+    const answer = {
+      output: result.output,
+      model: result.model,
+      usage: result.usage,
+      fallbackUsed: result.fallbackUsed,
+    };
+    if (stream === undefined) {
+      reply.code(200).header('content-type', 'application/json').send(JSON.stringify(answer));
+    } else {
+      sendEvent(stream, 'done', answer);
+      stream.end();
+    }
     ctx.audit.record({
       event: 'model_interaction',
       requestId: request.id,
@@ -101,8 +111,28 @@ async function handle(
     });
   } catch (err) {
     failure = err;
-    status = failCall(ctx, request, reply, call, subject, err);
+    status = failCall(ctx, request, reply, call, subject, err, stream);
   } finally {
     call.end(status, failure);
   }
+}
+
+/** Tells a streaming caller what the agent loop does, as it does it. */
+function streamListener(stream: CallerStream): AgentStreamListener {
+  return {
+    text: (text) => {
+      sendEvent(stream, 'text', { text });
+    },
+    toolCall: (toolCall) => {
+      sendEvent(stream, 'tool_call', toolCall);
+    },
+    toolResult: (result) => {
+      sendEvent(stream, 'tool_result', result);
+    },
+  };
+}
+
+function sendEvent(stream: CallerStream, event: string, data: unknown): void {
+  stream.begin(200);
+  stream.write(Buffer.from(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
 }

@@ -116,17 +116,19 @@ export type InvokeCheck =
       readonly input: string;
       readonly sessionId: string | undefined;
       readonly history: readonly unknown[];
+      /** Answer as an event stream: text as it comes, tool calls and results, then `done`. */
+      readonly stream: boolean;
     }
   | { readonly ok: false; readonly message: string };
 
-/** `POST /v1/agent/invoke` `{input, sessionId?, history?}`. */
+/** `POST /v1/agent/invoke` `{input, sessionId?, history?, stream?}`. */
 export function checkInvokeBody(body: unknown): InvokeCheck {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { ok: false, message: 'request body must be a JSON object' };
   }
   const b = body as Record<string, unknown>;
   for (const key of Object.keys(b)) {
-    if (key !== 'input' && key !== 'sessionId' && key !== 'history') {
+    if (key !== 'input' && key !== 'sessionId' && key !== 'history' && key !== 'stream') {
       return { ok: false, message: `${key}: Extra inputs are not permitted` };
     }
   }
@@ -139,10 +141,14 @@ export function checkInvokeBody(body: unknown): InvokeCheck {
   if (b.history !== undefined && !Array.isArray(b.history)) {
     return { ok: false, message: 'history: must be a list of messages' };
   }
+  if (b.stream !== undefined && typeof b.stream !== 'boolean') {
+    return { ok: false, message: 'stream: must be true or false' };
+  }
   return {
     ok: true,
     input: b.input,
     sessionId: b.sessionId,
     history: (b.history as unknown[] | undefined) ?? [],
+    stream: b.stream === true,
   };
 }
