@@ -447,3 +447,90 @@ describe('Guard: live reconfiguration', () => {
     expect(f.guard.targets.map((t) => t.name)).toEqual(['b', 'a']);
   });
 });
+
+describe('Guard: streamed attempts', () => {
+  it('stops the deadline at the first event, so a stream may outlast the timeout', async () => {
+    const f = guardFixture({ guard: { timeout: { timeoutMs: 1_000 } } });
+    const call = f.guard.execute(async (a) => {
+      f.clock.advance(500);
+      a.firstEvent();
+      f.clock.advance(5_000); // the rest of the stream
+      await Promise.resolve();
+      return 'streamed';
+    });
+    expect(await drive(f.clock, call)).toEqual({ value: 'streamed' });
+    expect(f.guard.counters().timeouts).toBe(0);
+  });
+
+  it('times out a stream whose first event is later than the timeout', async () => {
+    const f = guardFixture({ guard: { timeout: { timeoutMs: 1_000 } } });
+    const outcome = await drive(
+      f.clock,
+      f.guard.execute(() => new Promise(() => undefined)),
+    );
+    expect(isTimeoutError(outcome.error)).toBe(true);
+  });
+
+  it('holds the bulkhead slot until the stream ends', async () => {
+    const f = guardFixture({ bulkhead: { maxConcurrent: 1, maxQueue: 0 } });
+    let end: (() => void) | undefined;
+    const streaming = f.guard.execute(
+      (a) =>
+        new Promise<string>((resolve) => {
+          a.firstEvent();
+          end = () => {
+            resolve('done');
+          };
+        }),
+    );
+    await Promise.resolve();
+    expect(f.bulkhead?.active).toBe(1);
+    const refused: unknown = await f.guard
+      .execute(() => Promise.resolve('x'))
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Error);
+    end?.();
+    await streaming;
+    expect(f.bulkhead?.active).toBe(0);
+  });
+
+  it('counts a failure after content against the breaker but never retries or falls back', async () => {
+    const f = guardFixture({
+      targets: ['primary', 'fallback'],
+      guard: { retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 10 } },
+    });
+    let calls = 0;
+    const outcome = await drive(
+      f.clock,
+      f.guard.execute((a) => {
+        calls++;
+        a.firstEvent();
+        a.commit();
+        return Promise.reject(httpError(529));
+      }),
+    );
+    expect(outcome.error).toBeDefined();
+    expect(calls).toBe(1);
+    expect(f.breaker('primary').counters().failuresByClass.Overloaded).toBe(1);
+  });
+
+  it('measures a stream’s slowness by its first event, not its length', async () => {
+    const f = guardFixture({
+      breaker: {
+        failureThreshold: 100,
+        slowCall: { durationMs: 1_000, thresholdPercent: 50 },
+        failureRate: { thresholdPercent: 50, minimumCalls: 2, window: { type: 'Count', size: 2 } },
+      },
+    });
+    for (let i = 0; i < 2; i++) {
+      await f.guard.execute(async (a) => {
+        f.clock.advance(100);
+        a.firstEvent();
+        f.clock.advance(60_000);
+        await Promise.resolve();
+        return 'long stream';
+      });
+    }
+    expect(f.breaker().state).toBe('Closed');
+  });
+});

@@ -1,0 +1,207 @@
+import { describe, expect, it } from '@jest/globals';
+import { PassThrough } from 'node:stream';
+import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
+import { classifyError } from '../guard/errorClassification.ts';
+import { CancelledError, TimeoutError } from '../guard/errors.ts';
+import { ManualClock } from '../time/clock.ts';
+import { relayStream, type StreamSink } from './streamRelay.ts';
+
+const event = (name: string, data: object) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+const START = event('message_start', {
+  type: 'message_start',
+  message: { usage: { input_tokens: 12, output_tokens: 1 } },
+});
+const PING = event('ping', { type: 'ping' });
+const BLOCK = event('content_block_start', {
+  type: 'content_block_start',
+  index: 0,
+  content_block: { type: 'text', text: '' },
+});
+const DELTA = event('content_block_delta', {
+  type: 'content_block_delta',
+  index: 0,
+  delta: { type: 'text_delta', text: 'hello' },
+});
+const END =
+  event('content_block_stop', { type: 'content_block_stop', index: 0 }) +
+  event('message_delta', {
+    type: 'message_delta',
+    delta: { stop_reason: 'end_turn' },
+    usage: { output_tokens: 7 },
+  }) +
+  event('message_stop', { type: 'message_stop' });
+const OVERLOADED = event('error', {
+  type: 'error',
+  error: { type: 'overloaded_error', message: 'Overloaded' },
+});
+
+class RecordingSink implements StreamSink {
+  committed = false;
+  errorEventSent = false;
+  begun: number[] = [];
+  written = '';
+  begin(status: number): void {
+    this.begun.push(status);
+  }
+  write(chunk: Buffer): boolean {
+    this.written += chunk.toString('utf8');
+    return true;
+  }
+  onDrain(resume: () => void): void {
+    resume();
+  }
+}
+
+function relay(options: { maxDurationMs?: number; signal?: AbortSignal } = {}) {
+  const source = new PassThrough();
+  const sink = new RecordingSink();
+  const clock = new ManualClock(0);
+  const seen = { firstEvent: 0, commits: 0, usage: undefined as unknown };
+  const result = relayStream(source, {
+    status: 200,
+    headers: { 'request-id': 'req_1' },
+    sink,
+    signal: options.signal ?? new AbortController().signal,
+    clock,
+    maxDurationMs: options.maxDurationMs ?? Infinity,
+    firstEvent: () => seen.firstEvent++,
+    commit: () => {
+      seen.commits++;
+      sink.committed = true;
+    },
+    reportUsage: (usage) => (seen.usage = usage),
+  });
+  // Settled or not, the assertions below read it; an unhandled rejection would end the run.
+  result.catch(() => undefined);
+  return { source, sink, clock, seen, result };
+}
+
+const outcomeOf = (err: unknown) => classifyError(err, 0).outcome;
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('relayStream', () => {
+  it('writes nothing and commits nothing until content begins', async () => {
+    const r = relay();
+    r.source.write(START);
+    r.source.write(PING);
+    await tick();
+    expect(r.sink.begun).toEqual([]);
+    expect(r.sink.written).toBe('');
+    expect(r.seen).toMatchObject({ firstEvent: 1, commits: 0 });
+    r.source.write(BLOCK);
+    await tick();
+    expect(r.sink.begun).toEqual([200]);
+    expect(r.sink.written).toBe(START + PING + BLOCK);
+    expect(r.seen.commits).toBe(1);
+  });
+
+  it('resolves with the usage on message_stop, after writing every event', async () => {
+    const r = relay();
+    r.source.end(START + BLOCK + DELTA + END);
+    await expect(r.result).resolves.toEqual({ input_tokens: 12, output_tokens: 7 });
+    expect(r.sink.written).toBe(START + BLOCK + DELTA + END);
+    expect(r.seen.usage).toEqual({ input_tokens: 12, output_tokens: 7 });
+  });
+
+  it('writes only whole events, however the bytes were cut', async () => {
+    const r = relay();
+    const all = START + BLOCK + DELTA + END;
+    const cut = all.indexOf('hello') + 2;
+    r.source.write(all.slice(0, cut));
+    await tick();
+    expect(r.sink.written).toBe(START + BLOCK);
+    r.source.end(all.slice(cut));
+    await r.result;
+    expect(r.sink.written).toBe(all);
+  });
+
+  it.each([
+    ['an overloaded error event', OVERLOADED, 'Overloaded'],
+    [
+      'an api_error event',
+      event('error', { type: 'error', error: { type: 'api_error', message: 'x' } }),
+      'ServerError',
+    ],
+    [
+      'a rate_limit_error event',
+      event('error', { type: 'error', error: { type: 'rate_limit_error', message: 'x' } }),
+      'RateLimited',
+    ],
+  ])(
+    'fails before content with %s, unseen by the caller and classified as its HTTP equivalent',
+    async (_name, errorEvent, outcome) => {
+      const r = relay();
+      r.source.write(START + PING + errorEvent);
+      const err = await r.result.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(APIError);
+      expect(outcomeOf(err)).toBe(outcome);
+      expect(r.sink.written).toBe('');
+      expect(r.sink.committed).toBe(false);
+    },
+  );
+
+  it('relays an error event after content to the caller as it came, and fails the attempt', async () => {
+    const r = relay();
+    r.source.write(START + BLOCK + DELTA + OVERLOADED);
+    const err = await r.result.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(outcomeOf(err)).toBe('Overloaded');
+    expect(r.sink.written).toBe(START + BLOCK + DELTA + OVERLOADED);
+    expect(r.sink.errorEventSent).toBe(true);
+    expect(r.sink.committed).toBe(true);
+  });
+
+  it('fails a stream that ends without message_stop as a ConnectionError', async () => {
+    const r = relay();
+    r.source.end(START + BLOCK + DELTA);
+    const err = await r.result.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(APIConnectionError);
+    expect(outcomeOf(err)).toBe('ConnectionError');
+    expect(r.sink.errorEventSent).toBe(false);
+  });
+
+  it('fails a stream the transport cut with the transport error', async () => {
+    const r = relay();
+    r.source.write(START + BLOCK);
+    await tick();
+    r.source.destroy(new APIConnectionError({ message: 'socket hang up' }));
+    await expect(r.result).rejects.toBeInstanceOf(APIConnectionError);
+  });
+
+  it('cuts a stream that outlives maxDurationMs as a Timeout', async () => {
+    const r = relay({ maxDurationMs: 5_000 });
+    r.source.write(START + BLOCK + DELTA);
+    await tick();
+    r.clock.advance(5_000);
+    const err = await r.result.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(r.source.destroyed).toBe(true);
+  });
+
+  it('ends as Cancelled when the caller goes away, and as the deadline says when it passes', async () => {
+    const callerGone = new AbortController();
+    const r = relay({ signal: callerGone.signal });
+    r.source.write(START + BLOCK);
+    await tick();
+    callerGone.abort(new Error('caller went away'));
+    await expect(r.result).rejects.toBeInstanceOf(CancelledError);
+    expect(r.source.destroyed).toBe(true);
+
+    const deadline = new AbortController();
+    const d = relay({ signal: deadline.signal });
+    d.source.write(START);
+    deadline.abort(new TimeoutError(30_000));
+    await expect(d.result).rejects.toBeInstanceOf(TimeoutError);
+  });
+});
