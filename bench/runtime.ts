@@ -1,9 +1,11 @@
 /**
  * `make bench-runtime`: throughput and added latency of the runtime, full guard on, against a
- * bare node:http pass-through proxy to the same simulator, in the same run. Writes
- * bench/results/runtime.json and ends with
+ * bare node:http pass-through proxy to the same simulator, in the same run: first a mix of
+ * plain and streamed calls, then streams only (throughput and added time to first byte).
+ * Writes bench/results/runtime.json and ends with
  *
  *   runtime: throughput_ratio=R p50_added_ms=A p99_added_ms=B
+ *   runtime streaming: throughput_ratio=R ttfb_p50_added_ms=T
  *
  * How it keeps the comparison fair:
  * - the runtime and the proxy are each their own process, forwarding to one simulator
@@ -103,8 +105,31 @@ const MIX: readonly { readonly name: string; readonly body: Record<string, unkno
   },
 ];
 
-function encodeMix(port: number): Buffer[] {
-  return MIX.map((m) =>
+/**
+ * The streaming pass-through, measured apart: streams only, a short and a longer answer. The
+ * runtime holds each stream until it ends (its outcome, bulkhead slot and token settlement
+ * are decided there) and writes whole events; this run says what that costs.
+ */
+const STREAM_MIX: typeof MIX = [
+  MIX[3] as (typeof MIX)[number],
+  {
+    name: 'longer streamed answer',
+    body: {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 512,
+      stream: true,
+      messages: [
+        {
+          role: 'user',
+          content: 'Explain how a bulkhead and a circuit breaker work together. '.repeat(6),
+        },
+      ],
+    },
+  },
+];
+
+function encodeMix(port: number, mix: typeof MIX = MIX): Buffer[] {
+  return mix.map((m) =>
     encodePost('/v1/messages', port, { 'x-api-key': CLIENT_KEY }, JSON.stringify(m.body)),
   );
 }
@@ -142,7 +167,7 @@ interface Path {
   readonly name: 'baseline' | 'runtime';
   readonly port: number;
   readonly pid: number;
-  readonly requests: Buffer[];
+  requests: Buffer[];
   previousSockets: readonly number[];
 }
 
@@ -150,6 +175,8 @@ interface Round {
   readonly rps: number;
   readonly p50: number;
   readonly p99: number;
+  /** Time to the answer's first byte, median. */
+  readonly ttfbP50: number;
   readonly requests: number;
   readonly errors: number;
   readonly reconnects: number;
@@ -189,6 +216,12 @@ async function measure(path: Path, simPid: number, simPort: number): Promise<Rou
     rps: round2(run.requests / run.seconds),
     p50: round2(percentile(sorted, 0.5)),
     p99: round2(percentile(sorted, 0.99)),
+    ttfbP50: round2(
+      percentile(
+        [...run.firstByteMs].sort((a, b) => a - b),
+        0.5,
+      ),
+    ),
     requests: run.requests,
     errors: run.errors,
     reconnects: run.reconnects,
@@ -215,6 +248,7 @@ function summary(runs: readonly Round[]) {
     rps: round2(median(runs.map((r) => r.rps))),
     p50: round2(median(runs.map((r) => r.p50))),
     p99: round2(median(runs.map((r) => r.p99))),
+    ttfbP50: round2(median(runs.map((r) => r.ttfbP50))),
     cpuUsPerRequest: {
       generator: round2(median(runs.map((r) => r.cpuUsPerRequest.generator))),
       server: round2(median(runs.map((r) => r.cpuUsPerRequest.server))),
@@ -296,13 +330,17 @@ async function main(): Promise<void> {
     },
   ];
 
-  // Every request of the mix gets the same answer directly, through the proxy and the runtime.
-  for (const [i, m] of MIX.entries()) {
-    const direct = await exchange(sim.port, encodeMix(sim.port)[i] as Buffer);
-    for (const path of paths) {
-      const got = await exchange(path.port, path.requests[i] as Buffer);
-      if (got.status !== 200 || !isDeepStrictEqual(answerOf(got.body), answerOf(direct.body))) {
-        throw new Error(`${path.name} answers "${m.name}" differently: ${got.status} ${got.body}`);
+  // Every request of both mixes gets the same answer directly, through the proxy and the runtime.
+  for (const mix of [MIX, STREAM_MIX]) {
+    for (const [i, m] of mix.entries()) {
+      const direct = await exchange(sim.port, encodeMix(sim.port, mix)[i] as Buffer);
+      for (const path of paths) {
+        const got = await exchange(path.port, encodeMix(path.port, mix)[i] as Buffer);
+        if (got.status !== 200 || !isDeepStrictEqual(answerOf(got.body), answerOf(direct.body))) {
+          throw new Error(
+            `${path.name} answers "${m.name}" differently: ${got.status} ${got.body}`,
+          );
+        }
       }
     }
   }
@@ -318,27 +356,10 @@ async function main(): Promise<void> {
   await measure(direct, simPid, sim.port);
   const simulatorAlone = await measure(direct, simPid, sim.port);
 
-  for (const path of paths) {
-    await closedLoop({
-      port: path.port,
-      requests: path.requests,
-      concurrency: CONCURRENCY,
-      durationMs: WARMUP_MS,
-    });
-  }
-  const runs: Record<Path['name'], Round[]> = { baseline: [], runtime: [] };
-  const ratios: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const order = r % 2 === 0 ? paths : [...paths].reverse();
-    const pair: Partial<Record<Path['name'], Round>> = {};
-    for (const path of order) {
-      const result = await measure(path, simPid, sim.port);
-      runs[path.name].push(result);
-      pair[path.name] = result;
-    }
-    ratios.push((pair.runtime?.rps ?? 0) / (pair.baseline?.rps ?? 1));
-  }
+  const { runs, ratios } = await sideBySide(paths, simPid, sim.port);
   const stats = await runtime.debug('/debug/stats');
+  for (const path of paths) path.requests = encodeMix(path.port, STREAM_MIX);
+  const streams = await sideBySide(paths, simPid, sim.port);
   proxy.child.kill('SIGTERM');
   await runtime.stop();
   await sim.stop();
@@ -372,6 +393,7 @@ async function main(): Promise<void> {
     throughputRatio: round2(median(ratios)),
     p50AddedMs: round2(ours.p50 - baseline.p50),
     p99AddedMs: round2(ours.p99 - baseline.p99),
+    streaming: streamingResult(streams),
   };
   if (!flags['no-write']) {
     mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
@@ -385,6 +407,48 @@ async function main(): Promise<void> {
   process.stdout.write(
     `runtime: throughput_ratio=${result.throughputRatio.toFixed(2)} p50_added_ms=${result.p50AddedMs.toFixed(2)} p99_added_ms=${result.p99AddedMs.toFixed(2)}\n`,
   );
+  process.stdout.write(
+    `runtime streaming: throughput_ratio=${result.streaming.throughputRatio.toFixed(2)} ttfb_p50_added_ms=${result.streaming.ttfbP50AddedMs.toFixed(2)}\n`,
+  );
+}
+
+/** Warms both paths up, then measures them in interleaved rounds (AB BA AB …). */
+async function sideBySide(paths: readonly Path[], simPid: number, simPort: number) {
+  for (const path of paths) {
+    await closedLoop({
+      port: path.port,
+      requests: path.requests,
+      concurrency: CONCURRENCY,
+      durationMs: WARMUP_MS,
+    });
+  }
+  const runs: Record<Path['name'], Round[]> = { baseline: [], runtime: [] };
+  const ratios: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? paths : [...paths].reverse();
+    const pair: Partial<Record<Path['name'], Round>> = {};
+    for (const path of order) {
+      const result = await measure(path, simPid, simPort);
+      runs[path.name].push(result);
+      pair[path.name] = result;
+    }
+    ratios.push((pair.runtime?.rps ?? 0) / (pair.baseline?.rps ?? 1));
+  }
+  return { runs, ratios };
+}
+
+function streamingResult({ runs, ratios }: Awaited<ReturnType<typeof sideBySide>>) {
+  const baseline = summary(runs.baseline);
+  const ours = summary(runs.runtime);
+  return {
+    requestMix: STREAM_MIX.map((m) => m.name),
+    baseline: { ...baseline, runs: runs.baseline },
+    runtime: { ...ours, runs: runs.runtime },
+    pairRatios: ratios.map(round2),
+    throughputRatio: round2(median(ratios)),
+    ttfbP50AddedMs: round2(ours.ttfbP50 - baseline.ttfbP50),
+    p50AddedMs: round2(ours.p50 - baseline.p50),
+  };
 }
 
 await main();

@@ -23,6 +23,8 @@ export interface LoadRun {
   readonly reconnects: number;
   /** Latency of each request in milliseconds, in completion order. */
   readonly latenciesMs: readonly number[];
+  /** Time to the first byte of each answer in milliseconds (status line included). */
+  readonly firstByteMs: readonly number[];
 }
 
 /** Encodes one POST with a JSON body as HTTP/1.1 bytes. */
@@ -155,6 +157,7 @@ function open(port: number): Promise<Socket> {
 export async function closedLoop(options: LoadOptions): Promise<LoadRun> {
   const { port, requests, concurrency, durationMs } = options;
   const latencies: number[] = [];
+  const firstBytes: number[] = [];
   let done = 0;
   let errors = 0;
   let reconnects = 0;
@@ -167,16 +170,22 @@ export async function closedLoop(options: LoadOptions): Promise<LoadRun> {
       let socket = first;
       let next = index;
       let sentAt = 0;
+      let firstByte = false;
       let waiting = false;
       const framer = new ResponseFramer();
       const send = () => {
         waiting = true;
+        firstByte = false;
         sentAt = performance.now();
         socket.write(requests[next % requests.length] as Buffer);
         next++;
       };
       const attach = (s: Socket) => {
         s.on('data', (chunk: Buffer) => {
+          if (!firstByte) {
+            firstByte = true;
+            firstBytes.push(performance.now() - sentAt);
+          }
           const status = framer.feed(chunk);
           if (status === 0) return;
           waiting = false;
@@ -228,6 +237,7 @@ export async function closedLoop(options: LoadOptions): Promise<LoadRun> {
     seconds: (performance.now() - started) / 1000,
     reconnects,
     latenciesMs: latencies,
+    firstByteMs: firstBytes,
   };
 }
 
