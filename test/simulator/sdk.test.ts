@@ -50,6 +50,31 @@ async function apiError(promise: Promise<unknown>): Promise<APIError> {
   return error;
 }
 
+interface Chunk {
+  /** `performance.now()` when it arrived. */
+  readonly at: number;
+  readonly text: string;
+}
+
+/** A fetch for the SDK that also records each chunk of the answer's body as it arrives. */
+function recordingFetch(chunks: Chunk[]): typeof fetch {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    if (response.body === null) return response;
+    const decoder = new TextDecoder();
+    const recorded = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          chunks.push({ at: performance.now(), text: decoder.decode(chunk, { stream: true }) });
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    const { status, statusText, headers } = response;
+    return new Response(recorded, { status, statusText, headers });
+  };
+}
+
 function clientFor(sim: SimulatorHandle, apiKey = 'test'): Anthropic {
   return new Anthropic({ baseURL: sim.url, apiKey, maxRetries: 0 });
 }
@@ -519,25 +544,38 @@ describe('breakwater-llm-sim rate-limit budget', () => {
   });
 });
 
-describe('breakwater-llm-sim with --delta-delay-ms', () => {
+describe('breakwater-llm-sim paced streams', () => {
   let sim: SimulatorHandle;
 
   beforeAll(async () => {
-    sim = await startSimulator({ deltaDelayMs: 20 });
+    sim = await startSimulator({ seed: 3 });
   });
   afterAll(async () => {
     await sim.stop();
   });
 
-  it('streams the deltas one at a time and the SDK assembles the whole text', async () => {
-    const stream = clientFor(sim).messages.stream(ask('Hello from a slow stream of text'));
+  it('streams in many chunks by default, with a pause for the first token', async () => {
+    const chunks: Chunk[] = [];
+    const client = new Anthropic({
+      baseURL: sim.url,
+      apiKey: 'test',
+      maxRetries: 0,
+      fetch: recordingFetch(chunks),
+    });
+    const stream = client.messages.stream(ask('Hello from a stream paced like a provider'));
     const deltas: string[] = [];
     stream.on('text', (delta) => deltas.push(delta));
     const message = await stream.finalMessage();
 
-    expect(deltas.join('')).toBe('You said: Hello from a slow stream of text');
+    expect(deltas.join('')).toBe('You said: Hello from a stream paced like a provider');
     expect(deltas.length).toBeGreaterThan(1);
     expect(message.stop_reason).toBe('end_turn');
+    expect(chunks.length).toBeGreaterThan(3);
+    const opened = chunks.findIndex((c) => c.text.includes('event: message_start'));
+    const firstContent = chunks.findIndex((c) => c.text.includes('event: content_block_start'));
+    expect(firstContent).toBeGreaterThan(opened);
+    // --first-token-ms 40 by default, jittered to at least 20.
+    expect((chunks[firstContent]?.at ?? 0) - (chunks[opened]?.at ?? 0)).toBeGreaterThanOrEqual(15);
   });
 
   it('keeps serving after a client walks away in the middle of a stream', async () => {

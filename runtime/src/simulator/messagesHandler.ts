@@ -4,7 +4,7 @@
  * Faults come before validation, as an overloaded provider refuses before reading the body.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Cancel, Clock } from '../time/clock.ts';
+import type { Clock } from '../time/clock.ts';
 import { errorBody, type ApiErrorReply } from './anthropicError.ts';
 import type { FaultAction } from './faultSpec.ts';
 import type { FaultDecision, FaultInjector } from './faultInjector.ts';
@@ -15,7 +15,10 @@ import { parseMessagesRequest, type MessagesRequest } from './messagesRequest.ts
 import type { RateLimitBudget } from './rateLimitBudget.ts';
 import { planReply, type Reply } from './replyPlan.ts';
 import type { SimulatorStats } from './simulatorStats.ts';
-import { isDeltaEvent, messageStreamEvents } from './sseEncoding.ts';
+import type { Random } from './seededRandom.ts';
+import { messageStreamEvents } from './sseEncoding.ts';
+import { paceStream, type StreamPacing } from './streamPacing.ts';
+import { playStream } from './streamPlayback.ts';
 import { estimateInputTokens } from './tokenEstimate.ts';
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } as const;
@@ -28,8 +31,9 @@ export interface MessagesContext {
   readonly stats: SimulatorStats;
   /** Base latency before every successful answer. */
   readonly latencyMs: number;
-  /** Pause after each streamed content delta. */
-  readonly deltaDelayMs: number;
+  readonly pacing: StreamPacing;
+  /** Draws the pauses and cuts of streams, apart from fault rolls and ids. */
+  readonly pacingRandom: Random;
   readonly apiKey: string | undefined;
   /** Responses held by a `hang` fault, so that shutdown can cut them. */
   readonly hanging: Set<ServerResponse>;
@@ -180,32 +184,8 @@ function sendStream(
   ctx: MessagesContext,
 ): void {
   res.writeHead(200, { ...headers, ...SSE_HEADERS });
-  const events = messageStreamEvents(reply);
-  if (ctx.deltaDelayMs <= 0) {
-    res.end(events.join(''));
-    return;
-  }
-  // Everything up to and including the next delta goes out at once, then a pause.
-  let next = 0;
-  let cancel: Cancel | undefined;
-  const onClose = () => cancel?.();
-  const pump = () => {
-    let chunk = '';
-    while (next < events.length) {
-      const event = events[next++] ?? '';
-      chunk += event;
-      if (isDeltaEvent(event) && next < events.length) break;
-    }
-    if (next >= events.length) {
-      res.off('close', onClose);
-      res.end(chunk);
-      return;
-    }
-    res.write(chunk);
-    cancel = ctx.clock.setTimeout(pump, ctx.deltaDelayMs);
-  };
-  res.once('close', onClose);
-  pump();
+  const writes = paceStream(messageStreamEvents(reply), ctx.pacing, ctx.pacingRandom);
+  playStream(res, writes, 'end', ctx.clock);
 }
 
 /** Status, headers and about half of the body, then a cut connection. */

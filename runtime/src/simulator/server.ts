@@ -25,10 +25,11 @@ import { handleCountTokens, handleMessages, type MessagesContext } from './messa
 import { RateLimitBudget, type BudgetLimits } from './rateLimitBudget.ts';
 import { seededRandom } from './seededRandom.ts';
 import { SimulatorStats } from './simulatorStats.ts';
+import type { StreamPacing } from './streamPacing.ts';
 
 export interface SimulatorConfig {
   readonly latencyMs: number;
-  readonly deltaDelayMs: number;
+  readonly pacing: StreamPacing;
   /** Seeds fault rolls and ids; unset, a random seed. */
   readonly seed: number | undefined;
   readonly limits: BudgetLimits;
@@ -53,7 +54,7 @@ export class Simulator {
   constructor(config: SimulatorConfig, clock: Clock) {
     const seed = config.seed ?? randomInt(2 ** 32);
     this.#clock = clock;
-    // Separate streams, so that ids drawn for a request do not shift the fault rolls.
+    // Separate streams, so that ids and pauses drawn for a request do not shift the fault rolls.
     this.faults = new FaultInjector(seededRandom(seed));
     this.#newId = idGenerator(seededRandom(seed ^ 0x5eed));
     this.#messages = {
@@ -63,7 +64,8 @@ export class Simulator {
       budget: new RateLimitBudget(config.limits, clock),
       stats: this.stats,
       latencyMs: config.latencyMs,
-      deltaDelayMs: config.deltaDelayMs,
+      pacing: config.pacing,
+      pacingRandom: seededRandom(seed ^ 0x9ace),
       apiKey: config.apiKey,
       hanging: this.#hanging,
     };
