@@ -11,10 +11,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { FaultView } from '../../runtime/src/simulator/faultInjector.ts';
-import type { FaultRequest } from '../../runtime/src/simulator/faultSpec.ts';
+import type { FaultRequest, StreamPoint } from '../../runtime/src/simulator/faultSpec.ts';
 import type { StatsSnapshot } from '../../runtime/src/simulator/simulatorStats.ts';
 
-export type { FaultRequest, FaultView, StatsSnapshot };
+export type { FaultRequest, FaultView, StatsSnapshot, StreamPoint };
 
 export interface SimulatorStartOptions {
   /** Base latency before every successful answer. */

@@ -9,6 +9,7 @@
  * events the stream is a single write (what benchmarks ask for).
  */
 import type { Random } from './seededRandom.ts';
+import { OPENING_EVENTS } from './sseEncoding.ts';
 
 export interface StreamPacing {
   /** Pause before the first event after `message_start` and `ping` (time to first token). */
@@ -31,8 +32,6 @@ export interface PacedWrite {
   readonly bytes: Buffer;
 }
 
-/** `message_start` and `ping` open every stream and go out together. */
-const OPENING_EVENTS = 2;
 const PARTIAL_WRITE_CHANCE = 0.25;
 /** Between the two halves of a cut event. */
 export const PARTIAL_WRITE_PAUSE_MS = 1;
