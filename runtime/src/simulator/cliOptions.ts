@@ -11,7 +11,7 @@ export interface SimulatorOptions {
   readonly latencyMs: number;
   /** How streams are spread over time and writes, like a real provider's. */
   readonly pacing: StreamPacing;
-  /** Seeds fault rolls and ids; unset, they differ per run. */
+  /** Seeds fault rolls, ids and stream pacing; unset, they differ per run. */
   readonly seed: number | undefined;
   readonly limits: BudgetLimits;
   /** When set, requests must carry it in `x-api-key` (or `authorization: Bearer`). */
@@ -33,7 +33,7 @@ An Anthropic Messages API simulator with fault injection.
   --whole-events       never cut a stream event across two writes (by default about one
                        in four is, as TCP delivers a real provider's stream); with both
                        pauses 0, each stream goes out in one write (for benchmarks)
-  --seed N             seed for fault rolls and ids, for repeatable runs
+  --seed N             seed for fault rolls, ids and stream pacing, for repeatable runs
   --rpm N              requests per minute (default unlimited)
   --input-tpm N        input tokens per minute (default unlimited)
   --output-tpm N       output tokens per minute (default unlimited)

@@ -30,7 +30,7 @@ import type { StreamPacing } from './streamPacing.ts';
 export interface SimulatorConfig {
   readonly latencyMs: number;
   readonly pacing: StreamPacing;
-  /** Seeds fault rolls and ids; unset, a random seed. */
+  /** Seeds fault rolls, ids and stream pacing; unset, a random seed. */
   readonly seed: number | undefined;
   readonly limits: BudgetLimits;
   readonly apiKey: string | undefined;
@@ -96,8 +96,8 @@ export class Simulator {
   }
 
   /**
-   * Stops accepting connections, cuts hung requests and idle keep-alive connections, lets
-   * answers in progress finish, and after `graceMs` cuts whatever is left.
+   * Stops accepting connections, cuts hung requests, stalled streams and idle keep-alive
+   * connections, lets answers in progress finish, and after `graceMs` cuts whatever is left.
    */
   async close(graceMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) =>
