@@ -44,7 +44,11 @@ import {
 import { applyObjects, isPodReady, type PodView } from '../test/support/breakwaterCluster.ts';
 import { kubeConfig, uniqueNamespace, type TestNamespace } from '../test/support/kube.ts';
 import { startOperator, stopOperators } from '../test/support/operator.ts';
-import { startSimulator, type SimulatorHandle } from '../test/support/simulator.ts';
+import {
+  ONE_WRITE_STREAMS,
+  startSimulator,
+  type SimulatorHandle,
+} from '../test/support/simulator.ts';
 import { measureAgentsAtScale, type ScaleResult } from './operator/agentsAtScale.ts';
 import { measureReload, type ReloadResult } from './operator/reloadLatency.ts';
 import { measureTripToStatus, type TripResult } from './operator/tripToStatus.ts';
@@ -247,7 +251,7 @@ async function main(): Promise<void> {
   try {
     await installCrds();
     const client = new HttpKubeClient(kubeConfig());
-    sim = await startSimulator({ seed: 1 });
+    sim = await startSimulator({ seed: 1, ...ONE_WRITE_STREAMS });
     const reloadNs = await uniqueNamespace('bench-op-reload');
     namespaces.push(reloadNs);
     log(`reload and trip-to-status in namespace ${reloadNs.name}`);

@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { samplePolicyDocument } from '../runtime/src/policy/policyFixtures.ts';
 import { startRuntime } from '../test/support/runtimeProcess.ts';
-import { startSimulator } from '../test/support/simulator.ts';
+import { ONE_WRITE_STREAMS, startSimulator } from '../test/support/simulator.ts';
 import { closedLoop, encodePost, exchange, type LoadRun } from './runtime/closedLoopLoad.ts';
 import { cpuMs, ownCpuMs, upstreamSockets } from './runtime/processProbe.ts';
 
@@ -272,7 +272,7 @@ function killOnExit(pid: number | undefined): void {
 
 async function main(): Promise<void> {
   const loadBefore = loadavg().map(round2);
-  const sim = await startSimulator({ seed: 1 });
+  const sim = await startSimulator({ seed: 1, ...ONE_WRITE_STREAMS });
   killOnExit(sim.pid);
   const simPid = sim.pid;
   const dir = mkdtempSync(join(tmpdir(), 'bw-bench-'));

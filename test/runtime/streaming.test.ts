@@ -16,7 +16,8 @@ let sim: SimulatorHandle;
 let rt: StandaloneRuntime;
 
 beforeAll(async () => {
-  sim = await startSimulator({ seed: 11, deltaDelayMs: 5 });
+  // The simulator's default pacing: a first-token pause, gaps between events, split events.
+  sim = await startSimulator({ seed: 11 });
   rt = await standaloneRuntime(policyDocument(sim.url));
 });
 

@@ -5,7 +5,12 @@
  */
 import Anthropic, { type APIError } from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { startSimulator, type FaultRequest, type SimulatorHandle } from '../support/simulator.ts';
+import {
+  startSimulator,
+  type FaultRequest,
+  type SimulatorHandle,
+  type StreamPoint,
+} from '../support/simulator.ts';
 
 const MODEL = 'claude-sim-1';
 
@@ -48,6 +53,31 @@ async function apiError(promise: Promise<unknown>): Promise<APIError> {
   if (!(error instanceof Anthropic.APIError))
     throw new Error(`expected an APIError: ${String(error)}`);
   return error;
+}
+
+interface Chunk {
+  /** `performance.now()` when it arrived. */
+  readonly at: number;
+  readonly text: string;
+}
+
+/** A fetch for the SDK that also records each chunk of the answer's body as it arrives. */
+function recordingFetch(chunks: Chunk[]): typeof fetch {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    if (response.body === null) return response;
+    const decoder = new TextDecoder();
+    const recorded = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          chunks.push({ at: performance.now(), text: decoder.decode(chunk, { stream: true }) });
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    const { status, statusText, headers } = response;
+    return new Response(recorded, { status, statusText, headers });
+  };
 }
 
 function clientFor(sim: SimulatorHandle, apiKey = 'test'): Anthropic {
@@ -304,10 +334,15 @@ describe('breakwater-llm-sim with the Anthropic SDK', () => {
 
     // Once the status line is out the SDK no longer wraps connection errors: a cut stream
     // rejects with AnthropicError('TypeError: terminated'), a cut plain body with undici's TypeError.
-    it.each<[string, boolean, string]>([
-      ['cuts a stream in the middle with drop: "mid-response"', true, 'AnthropicError'],
-      ['cuts a plain body in the middle with drop: "mid-response"', false, 'TypeError'],
-    ])('%s', async (_name, stream, errorName) => {
+    it.each<[string, boolean, string, string]>([
+      [
+        'cuts a stream after some content with drop: "mid-response"',
+        true,
+        'AnthropicError',
+        'stream_dropped',
+      ],
+      ['cuts a plain body in the middle with drop: "mid-response"', false, 'TypeError', 'dropped'],
+    ])('%s', async (_name, stream, errorName, outcome) => {
       await sim.setFault({ drop: 'mid-response' });
 
       const params = ask('A reply long enough to be cut in the middle');
@@ -319,21 +354,7 @@ describe('breakwater-llm-sim with the Anthropic SDK', () => {
         name: errorName,
         message: expect.stringContaining('terminated'),
       });
-      expect((await sim.stats()).byOutcome['dropped']).toBe(1);
-    });
-
-    it('sends an overload mid-stream as an SSE error event, which the SDK raises as APIError', async () => {
-      await sim.setFault({ status: 529, midStream: true });
-
-      const stream = client.messages.stream(ask('A reply long enough to be cut in the middle'));
-      let streamedText = '';
-      stream.on('text', (delta) => (streamedText += delta));
-      const error = await apiError(stream.finalMessage());
-
-      expect(streamedText).not.toBe('');
-      expect(error.status).toBeUndefined();
-      expect(error.type).toBe('overloaded_error');
-      expect((await sim.stats()).byOutcome['error_529']).toBe(1);
+      expect((await sim.stats()).byOutcome[outcome]).toBe(1);
     });
 
     it('answers a plain request with the error itself when the fault is midStream', async () => {
@@ -343,7 +364,6 @@ describe('breakwater-llm-sim with the Anthropic SDK', () => {
 
       expect(error).toBeInstanceOf(Anthropic.OverloadedError);
     });
-
     it('stops injecting after count faults', async () => {
       await sim.setFault({ status: 500, count: 2 });
 
@@ -388,6 +408,7 @@ describe('breakwater-llm-sim with the Anthropic SDK', () => {
         ['{"status": 500, "rate": 2}', 'rate'],
         ['{"stauts": 500}', 'stauts'],
         ['{"hang": true, "drop": true}', 'status'],
+        ['{"hang": true, "inStream": "middle"}', 'inStream'],
         ['{}', 'status'],
       ] as const) {
         const response = await rawPost(sim, '/_sim/faults', body);
@@ -398,6 +419,134 @@ describe('breakwater-llm-sim with the Anthropic SDK', () => {
         });
       }
       expect(await sim.faults()).toEqual([]);
+    });
+  });
+
+  describe('faults inside a stream (inStream)', () => {
+    const longer = ask('A reply long enough to be cut in the middle');
+    /** Each point, and whether some text arrives before it. */
+    const streamPoints: [string, StreamPoint, boolean][] = [
+      ['before any content', 'before-content', false],
+      ['after some content', 'after-content', true],
+    ];
+
+    /** Streams `params`, collecting the text that arrived before the stream failed. */
+    async function failedStream(params = longer, options?: Anthropic.RequestOptions) {
+      const stream = client.messages.stream(params, options);
+      let text = '';
+      stream.on('text', (delta) => (text += delta));
+      const error = await rejection(stream.finalMessage());
+      return { error, text };
+    }
+
+    it.each<[string, FaultRequest, boolean, string]>([
+      [
+        'an overload before any content',
+        { status: 529, inStream: 'before-content' },
+        false,
+        'stream_error_before_content',
+      ],
+      [
+        'an overload after some content',
+        { status: 529, inStream: 'after-content' },
+        true,
+        'stream_error_after_content',
+      ],
+      [
+        'an overload after some content, said the old way with midStream',
+        { status: 529, midStream: true },
+        true,
+        'stream_error_after_content',
+      ],
+    ])(
+      'sends %s as an SSE error event, which the SDK raises as APIError',
+      async (_name, fault, someText, outcome) => {
+        await sim.setFault(fault);
+
+        const { error, text } = await failedStream();
+
+        expect(error).toBeInstanceOf(Anthropic.APIError);
+        expect(error).toMatchObject({ status: undefined, type: 'overloaded_error' });
+        expect((error as APIError).requestID).toMatch(/^req_/);
+        expect(text !== '').toBe(someText);
+        expect((await sim.stats()).byOutcome[outcome]).toBe(1);
+      },
+    );
+
+    it.each(streamPoints)(
+      'cuts a stream %s, which the SDK raises as a terminated connection',
+      async (_name, inStream, someText) => {
+        await sim.setFault({ drop: true, inStream });
+
+        const { error, text } = await failedStream();
+
+        expect(error).toMatchObject({
+          name: 'AnthropicError',
+          message: expect.stringContaining('terminated'),
+        });
+        expect(text !== '').toBe(someText);
+        expect((await sim.stats()).byOutcome['stream_dropped']).toBe(1);
+      },
+    );
+
+    it.each(streamPoints)(
+      'stalls a stream %s past the SDK timeout, until the caller aborts it',
+      async (_name, inStream, someText) => {
+        await sim.setFault({ hang: true, inStream });
+        const started = performance.now();
+
+        const { error, text } = await failedStream(longer, {
+          timeout: 200,
+          signal: AbortSignal.timeout(700),
+        });
+
+        // The SDK's timeout ends at the response headers: a stall after the 200 outlives it.
+        expect(performance.now() - started).toBeGreaterThanOrEqual(650);
+        expect(error).toBeInstanceOf(Anthropic.APIUserAbortError);
+        expect(text !== '').toBe(someText);
+        expect((await sim.stats()).byOutcome['stream_stalled']).toBe(1);
+      },
+    );
+
+    it.each<[string, FaultRequest, abstract new (...args: never[]) => Error, string]>([
+      [
+        'the error as an HTTP error',
+        { status: 529, inStream: 'before-content' },
+        Anthropic.OverloadedError,
+        'error_529',
+      ],
+      [
+        'a drop before any answer',
+        { drop: true, inStream: 'after-content' },
+        Anthropic.APIConnectionError,
+        'dropped',
+      ],
+      [
+        'a hang',
+        { hang: true, inStream: 'before-content' },
+        Anthropic.APIConnectionTimeoutError,
+        'hung',
+      ],
+    ])('gives a plain request %s', async (_name, fault, errorClass, outcome) => {
+      await sim.setFault(fault);
+
+      const error = await rejection(client.messages.create(ask('Hi'), { timeout: 500 }));
+
+      expect(error).toBeInstanceOf(errorClass);
+      expect((await sim.stats()).byOutcome[outcome]).toBe(1);
+    });
+
+    it('strikes only the model it names, only count times', async () => {
+      await sim.setFault({ status: 529, inStream: 'after-content', model: MODEL, count: 1 });
+
+      await failedStream();
+      const spared = await client.messages
+        .stream(ask('Hi', { model: 'claude-sim-2' }))
+        .finalMessage();
+      const after = await client.messages.stream(ask('Hi')).finalMessage();
+
+      expect([spared.stop_reason, after.stop_reason]).toEqual(['end_turn', 'end_turn']);
+      expect((await sim.stats()).byOutcome).toMatchObject({ stream_error_after_content: 1, ok: 2 });
     });
   });
 
@@ -415,7 +564,17 @@ describe('breakwater-llm-sim with the Anthropic SDK', () => {
 
       expect(stats).toEqual({
         requests: 5,
-        byOutcome: { ok: 2, dropped: 1, hung: 0, error_529: 1, error_400: 1 },
+        byOutcome: {
+          ok: 2,
+          dropped: 1,
+          hung: 0,
+          stream_error_before_content: 0,
+          stream_error_after_content: 0,
+          stream_stalled: 0,
+          stream_dropped: 0,
+          error_529: 1,
+          error_400: 1,
+        },
         streamed: 1,
         inputTokens: 2 * Math.ceil('Hello there'.length / 4),
         outputTokens: 2 * Math.ceil('You said: Hello there'.length / 4),
@@ -519,25 +678,38 @@ describe('breakwater-llm-sim rate-limit budget', () => {
   });
 });
 
-describe('breakwater-llm-sim with --delta-delay-ms', () => {
+describe('breakwater-llm-sim paced streams', () => {
   let sim: SimulatorHandle;
 
   beforeAll(async () => {
-    sim = await startSimulator({ deltaDelayMs: 20 });
+    sim = await startSimulator({ seed: 3 });
   });
   afterAll(async () => {
     await sim.stop();
   });
 
-  it('streams the deltas one at a time and the SDK assembles the whole text', async () => {
-    const stream = clientFor(sim).messages.stream(ask('Hello from a slow stream of text'));
+  it('streams in many chunks by default, with a pause for the first token', async () => {
+    const chunks: Chunk[] = [];
+    const client = new Anthropic({
+      baseURL: sim.url,
+      apiKey: 'test',
+      maxRetries: 0,
+      fetch: recordingFetch(chunks),
+    });
+    const stream = client.messages.stream(ask('Hello from a stream paced like a provider'));
     const deltas: string[] = [];
     stream.on('text', (delta) => deltas.push(delta));
     const message = await stream.finalMessage();
 
-    expect(deltas.join('')).toBe('You said: Hello from a slow stream of text');
+    expect(deltas.join('')).toBe('You said: Hello from a stream paced like a provider');
     expect(deltas.length).toBeGreaterThan(1);
     expect(message.stop_reason).toBe('end_turn');
+    expect(chunks.length).toBeGreaterThan(3);
+    const opened = chunks.findIndex((c) => c.text.includes('event: message_start'));
+    const firstContent = chunks.findIndex((c) => c.text.includes('event: content_block_start'));
+    expect(firstContent).toBeGreaterThan(opened);
+    // --first-token-ms 40 by default, jittered to at least 20.
+    expect((chunks[firstContent]?.at ?? 0) - (chunks[opened]?.at ?? 0)).toBeGreaterThanOrEqual(15);
   });
 
   it('keeps serving after a client walks away in the middle of a stream', async () => {

@@ -11,16 +11,23 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { FaultView } from '../../runtime/src/simulator/faultInjector.ts';
-import type { FaultRequest } from '../../runtime/src/simulator/faultSpec.ts';
+import type { FaultRequest, StreamPoint } from '../../runtime/src/simulator/faultSpec.ts';
 import type { StatsSnapshot } from '../../runtime/src/simulator/simulatorStats.ts';
 
-export type { FaultRequest, FaultView, StatsSnapshot };
+export type { FaultRequest, FaultView, StatsSnapshot, StreamPoint };
 
 export interface SimulatorStartOptions {
   /** Base latency before every successful answer. */
   readonly latencyMs?: number;
-  /** Pause after each streamed delta. */
-  readonly deltaDelayMs?: number;
+  /**
+   * Pause before a stream's first content event. @default 40 (the simulator's default, like
+   * every pacing option: streams arrive as a real provider's do)
+   */
+  readonly firstTokenMs?: number;
+  /** Pause before each later stream event. @default 8 */
+  readonly eventGapMs?: number;
+  /** Never cut a stream event across two writes. @default false: about one in four is cut */
+  readonly wholeEvents?: boolean;
   readonly seed?: number;
   readonly rpm?: number;
   readonly inputTpm?: number;
@@ -49,6 +56,16 @@ export interface SimulatorHandle {
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
+
+/**
+ * Every stream in one write, for benchmarks: their numbers measure the code under test, not
+ * the simulator's pauses. Tests keep the paced default.
+ */
+export const ONE_WRITE_STREAMS = {
+  firstTokenMs: 0,
+  eventGapMs: 0,
+  wholeEvents: true,
+} as const satisfies SimulatorStartOptions;
 
 const MAIN = fileURLToPath(new URL('../../runtime/src/simulator/main.ts', import.meta.url));
 
@@ -97,7 +114,8 @@ export async function startSimulator(
 function flags(options: SimulatorStartOptions): string[] {
   const named: [string, number | string | undefined][] = [
     ['--latency-ms', options.latencyMs],
-    ['--delta-delay-ms', options.deltaDelayMs],
+    ['--first-token-ms', options.firstTokenMs],
+    ['--event-gap-ms', options.eventGapMs],
     ['--seed', options.seed],
     ['--rpm', options.rpm],
     ['--input-tpm', options.inputTpm],
@@ -105,7 +123,8 @@ function flags(options: SimulatorStartOptions): string[] {
     ['--api-key', options.apiKey],
   ];
   const args = named.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)]));
-  return [...args, ...(options.args ?? [])];
+  const switches = options.wholeEvents === true ? ['--whole-events'] : [];
+  return [...args, ...switches, ...(options.args ?? [])];
 }
 
 /** Resolves with the URL from the `{"msg":"listening"}` line; rejects if the process ends first. */

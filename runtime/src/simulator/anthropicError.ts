@@ -54,10 +54,15 @@ export function errorTypeForStatus(status: number): ApiErrorType {
   return status >= 500 ? 'api_error' : 'invalid_request_error';
 }
 
-export function errorBody(reply: ApiErrorReply, requestId: string): string {
-  return JSON.stringify({
+/** The error body as an object, for an SSE `error` event. */
+export function errorObject(reply: ApiErrorReply, requestId: string) {
+  return {
     type: 'error',
     error: { type: reply.type, message: reply.message },
     request_id: requestId,
-  });
+  } as const;
+}
+
+export function errorBody(reply: ApiErrorReply, requestId: string): string {
+  return JSON.stringify(errorObject(reply, requestId));
 }

@@ -1,15 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
-import { DEFAULT_PORT, parseCli } from './cliOptions.ts';
+import { DEFAULT_PORT, parseCli, USAGE } from './cliOptions.ts';
+import { DEFAULT_PACING } from './streamPacing.ts';
 
 describe('parseCli', () => {
-  it('defaults to loopback, the default port, no latency and no limits', () => {
+  it('defaults to loopback, the default port, no latency, paced streams and no limits', () => {
     expect(parseCli([], {})).toEqual({
       kind: 'options',
       options: {
         host: '127.0.0.1',
         port: DEFAULT_PORT,
         latencyMs: 0,
-        deltaDelayMs: 0,
+        pacing: DEFAULT_PACING,
         seed: undefined,
         limits: {
           requestsPerMinute: undefined,
@@ -29,8 +30,11 @@ describe('parseCli', () => {
       '0',
       '--latency-ms',
       '25',
-      '--delta-delay-ms',
+      '--first-token-ms',
+      '0',
+      '--event-gap-ms',
       '5',
+      '--whole-events',
       '--seed',
       '7',
       '--rpm',
@@ -48,7 +52,7 @@ describe('parseCli', () => {
         host: '0.0.0.0',
         port: 0,
         latencyMs: 25,
-        deltaDelayMs: 5,
+        pacing: { firstTokenMs: 0, eventGapMs: 5, wholeEvents: true },
         seed: 7,
         limits: { requestsPerMinute: 50, inputTokensPerMinute: 40000, outputTokensPerMinute: 8000 },
         apiKey: 'k',
@@ -68,6 +72,14 @@ describe('parseCli', () => {
     ['a PORT_HTTP that is not a port', [], 'PORT_HTTP', { PORT_HTTP: 'http' }],
     ['a port out of range', ['--port', '70000'], '--port'],
     ['a negative latency', ['--latency-ms', '-5'], '--latency-ms'],
+    ['a first-token pause that is not a number', ['--first-token-ms', 'soon'], '--first-token-ms'],
+    ['a negative event gap', ['--event-gap-ms', '-1'], '--event-gap-ms'],
+    ['a value given to --whole-events', ['--whole-events=yes'], 'whole-events'],
+    [
+      'the retired --delta-delay-ms, with its replacement',
+      ['--delta-delay-ms', '5'],
+      '--event-gap-ms',
+    ],
     ['a zero budget', ['--rpm', '0'], '--rpm'],
     ['a budget that is not a number', ['--input-tpm', 'lots'], '--input-tpm'],
   ])('refuses %s, naming it', (_name, args, named, env = {}) => {
@@ -79,4 +91,11 @@ describe('parseCli', () => {
   it('asks for help', () => {
     expect(parseCli(['--help'], {})).toEqual({ kind: 'help' });
   });
+
+  it.each(['--first-token-ms', '--event-gap-ms', '--whole-events'])(
+    'explains %s in --help',
+    (flag) => {
+      expect(USAGE).toContain(flag);
+    },
+  );
 });

@@ -8,8 +8,10 @@ const error500: FaultAction = {
   status: 500,
   errorType: 'api_error',
   retryAfterSeconds: undefined,
-  midStream: false,
+  inStream: undefined,
 };
+
+const hang: FaultAction = { kind: 'hang', inStream: undefined };
 
 function fault(spec: Partial<FaultSpec>): FaultSpec {
   return { action: error500, latencyMs: 0, rate: 1, count: undefined, ...spec };
@@ -56,9 +58,9 @@ describe('FaultInjector', () => {
   it('adds up the latency of stacked faults and lets the first action decide', () => {
     const injector = new FaultInjector(seededRandom(1));
     injector.add(fault({ action: { kind: 'none' }, latencyMs: 100 }));
-    injector.add(fault({ action: { kind: 'hang' }, latencyMs: 20, count: 1 }));
+    injector.add(fault({ action: hang, latencyMs: 20, count: 1 }));
     injector.add(fault({ latencyMs: 3 }));
-    expect(injector.decide()).toEqual({ action: { kind: 'hang' }, latencyMs: 120 });
+    expect(injector.decide()).toEqual({ action: hang, latencyMs: 120 });
     expect(injector.decide()).toEqual({ action: error500, latencyMs: 103 });
   });
 
@@ -91,7 +93,9 @@ describe('FaultInjector', () => {
   it('lists active faults with ids and how often each has fired, and clears them', () => {
     const injector = new FaultInjector(seededRandom(1));
     injector.add(fault({ count: 5 }));
-    injector.add(fault({ action: { kind: 'drop', when: 'before-response' } }));
+    injector.add(
+      fault({ action: { kind: 'drop', inStream: undefined, plain: 'before-response' } }),
+    );
     injector.decide();
     expect(injector.list().map(({ id, fired }) => ({ id, fired }))).toEqual([
       { id: 1, fired: 1 },

@@ -4,12 +4,17 @@
  * - `status` (400–599) answers with that status and the matching Anthropic error body;
  *   `errorType` overrides the body's type, and alone picks the status that type goes with
  *   (`overloaded_error` → 529). A 429 carries `retry-after: retryAfterSeconds` (default 1);
- *   other statuses carry it only when `retryAfterSeconds` is given. With `midStream: true`
- *   a streamed request gets a 200, half of its events and then the error as an SSE `error`
- *   event, as the real API does when it overloads mid-answer; plain requests get the error.
+ *   other statuses carry it only when `retryAfterSeconds` is given.
  * - `hang: true` never answers; the request is held until the client gives up.
  * - `drop: true` destroys the connection without answering; `drop: "mid-response"` sends
- *   the status, headers and part of the body (half of the events when streaming) first.
+ *   the status, headers and half of a plain body first (a stream: as `inStream:
+ *   "after-content"`).
+ * - `inStream` moves the error, hang or drop inside a stream: the stream answers 200 and
+ *   sends its events up to that point (`"before-content"`: `message_start` and `ping`;
+ *   `"after-content"`: about half the content deltas, at least one), then the error as an
+ *   SSE `error` event and a clean end, a stall with the connection held open, or a cut
+ *   connection. A plain request gets the plain error, hang or drop. `midStream: true` is
+ *   `inStream: "after-content"` for an error.
  * - `latencyMs` delays the answer; alone, it slows requests that then succeed.
  * - `rate` (0–1, default 1) is the chance the fault applies to a request; `count` retires it
  *   after it has applied that many times (default: never).
@@ -17,15 +22,23 @@
  *   see it nor count toward its `count`.
  *
  * `status`, `hang` and `drop` are alternatives; at least one of them or `latencyMs` is needed.
- * Unknown fields are refused so that a typo does not silently inject nothing.
+ * Unknown fields and combinations are refused, naming the field, so that a typo does not
+ * silently inject nothing.
  */
 import { errorTypeForStatus, isKnownErrorType, statusForErrorType } from './anthropicError.ts';
+
+/** Where in a stream an `inStream` fault strikes. */
+export type StreamPoint = 'before-content' | 'after-content';
+
+const STREAM_POINTS: readonly StreamPoint[] = ['before-content', 'after-content'];
 
 /** The JSON body of `POST /_sim/faults`. */
 export interface FaultRequest {
   readonly status?: number;
   readonly errorType?: string;
   readonly retryAfterSeconds?: number;
+  readonly inStream?: StreamPoint;
+  /** `inStream: "after-content"`, kept for the faults posted before `inStream`. */
   readonly midStream?: boolean;
   readonly rate?: number;
   readonly count?: number;
@@ -42,11 +55,26 @@ export type FaultAction =
       readonly status: number;
       readonly errorType: string;
       readonly retryAfterSeconds: number | undefined;
-      /** For streamed requests: send part of the stream, then an SSE `error` event. */
-      readonly midStream: boolean;
+      /** For streamed requests: send the stream up to here, then an SSE `error` event. */
+      readonly inStream: StreamPoint | undefined;
     }
-  | { readonly kind: 'hang' }
-  | { readonly kind: 'drop'; readonly when: 'before-response' | 'mid-response' };
+  | { readonly kind: 'hang'; readonly inStream: StreamPoint | undefined }
+  | {
+      readonly kind: 'drop';
+      readonly inStream: StreamPoint | undefined;
+      /** Where a plain (not streamed) request is cut. */
+      readonly plain: 'before-response' | 'mid-response';
+    };
+
+/** A fault that decides how the request ends: an error, a hang or a drop. */
+export type InjectedAction = Exclude<FaultAction, { readonly kind: 'none' }>;
+
+/** A fault that strikes inside a stream, once the reply is planned. */
+export type InStreamAction = InjectedAction & { readonly inStream: StreamPoint };
+
+export function isInStream(action: FaultAction): action is InStreamAction {
+  return action.kind !== 'none' && action.inStream !== undefined;
+}
 
 export interface FaultSpec {
   readonly action: FaultAction;
@@ -65,6 +93,7 @@ const FIELDS = new Set<string>([
   'status',
   'errorType',
   'retryAfterSeconds',
+  'inStream',
   'midStream',
   'rate',
   'count',
@@ -93,6 +122,7 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
     status,
     errorType,
     retryAfterSeconds,
+    inStream,
     midStream,
     rate,
     count,
@@ -113,6 +143,9 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
     !(isInteger(retryAfterSeconds) && retryAfterSeconds >= 0)
   ) {
     return fail('retryAfterSeconds', 'a non-negative integer');
+  }
+  if (inStream !== undefined && !isStreamPoint(inStream)) {
+    return fail('inStream', '"before-content" or "after-content"');
   }
   if (midStream !== undefined && typeof midStream !== 'boolean') {
     return fail('midStream', 'a boolean');
@@ -140,6 +173,17 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
     return fail('status', 'status/errorType, hang and drop are alternatives; give one');
   }
 
+  if (midStream === true && inStream !== undefined) {
+    return fail('midStream', 'the same as inStream: "after-content"; give inStream alone');
+  }
+  if (drop === 'mid-response' && inStream !== undefined) {
+    return fail(
+      'inStream',
+      'goes with drop: true; drop: "mid-response" already cuts a stream after content',
+    );
+  }
+  const point = inStream ?? (midStream === true ? 'after-content' : undefined);
+
   let action: FaultAction = { kind: 'none' };
   if (errorAsked) {
     let resolvedStatus = status;
@@ -154,15 +198,21 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
       status: resolvedStatus,
       errorType: typeof errorType === 'string' ? errorType : errorTypeForStatus(resolvedStatus),
       retryAfterSeconds: retryAfterSeconds ?? (resolvedStatus === 429 ? 1 : undefined),
-      midStream: midStream ?? false,
+      inStream: point,
     };
   } else if (hang === true) {
-    action = { kind: 'hang' };
+    action = { kind: 'hang', inStream: point };
   } else if (dropAsked) {
-    action = { kind: 'drop', when: drop === 'mid-response' ? 'mid-response' : 'before-response' };
+    action =
+      drop === 'mid-response'
+        ? { kind: 'drop', inStream: 'after-content', plain: 'mid-response' }
+        : { kind: 'drop', inStream: point, plain: 'before-response' };
   }
   if (midStream === true && action.kind !== 'error') {
-    return fail('midStream', 'goes with status or errorType');
+    return fail('midStream', 'goes with status or errorType; for a hang or drop, use inStream');
+  }
+  if (inStream !== undefined && action.kind === 'none') {
+    return fail('inStream', 'goes with status/errorType, hang: true or drop: true');
   }
   if (action.kind === 'none' && !(typeof latencyMs === 'number' && latencyMs > 0)) {
     return fail('status', 'a fault needs status, errorType, hang, drop or latencyMs');
@@ -177,6 +227,10 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
       ...(model === undefined ? {} : { model }),
     },
   };
+}
+
+function isStreamPoint(value: unknown): value is StreamPoint {
+  return STREAM_POINTS.some((point) => point === value);
 }
 
 function isInteger(value: unknown): value is number {

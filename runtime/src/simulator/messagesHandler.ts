@@ -1,21 +1,32 @@
 /**
  * `POST /v1/messages`, in this order: API key → injected fault → JSON and field validation →
  * the planned reply → rate-limit budget → base latency → the answer, plain or streamed.
- * Faults come before validation, as an overloaded provider refuses before reading the body.
+ * Faults come before validation, as an overloaded provider refuses before reading the body;
+ * a fault inside a stream (`inStream`) needs the planned reply, so it strikes as the answer
+ * begins.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Cancel, Clock } from '../time/clock.ts';
-import { errorBody, type ApiErrorReply } from './anthropicError.ts';
-import type { FaultAction } from './faultSpec.ts';
-import type { FaultDecision, FaultInjector } from './faultInjector.ts';
+import type { Clock } from '../time/clock.ts';
+import { errorObject, type ApiErrorReply } from './anthropicError.ts';
+import type { FaultInjector } from './faultInjector.ts';
+import {
+  isInStream,
+  type FaultAction,
+  type InjectedAction,
+  type InStreamAction,
+  type StreamPoint,
+} from './faultSpec.ts';
 import { sendApiError, sendJson } from './httpReplies.ts';
 import type { NewId } from './ids.ts';
 import { messageBody } from './messageBody.ts';
 import { parseMessagesRequest, type MessagesRequest } from './messagesRequest.ts';
 import type { RateLimitBudget } from './rateLimitBudget.ts';
 import { planReply, type Reply } from './replyPlan.ts';
-import type { SimulatorStats } from './simulatorStats.ts';
-import { isDeltaEvent, messageStreamEvents } from './sseEncoding.ts';
+import type { Random } from './seededRandom.ts';
+import type { Outcome, SimulatorStats } from './simulatorStats.ts';
+import { encodeSseEvent, eventsBeforeFault, messageStreamEvents } from './sseEncoding.ts';
+import { paceStream, type StreamPacing } from './streamPacing.ts';
+import { playStream, type StreamEnding } from './streamPlayback.ts';
 import { estimateInputTokens } from './tokenEstimate.ts';
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } as const;
@@ -28,10 +39,11 @@ export interface MessagesContext {
   readonly stats: SimulatorStats;
   /** Base latency before every successful answer. */
   readonly latencyMs: number;
-  /** Pause after each streamed content delta. */
-  readonly deltaDelayMs: number;
+  readonly pacing: StreamPacing;
+  /** Draws the pauses and cuts of streams, apart from fault rolls and ids. */
+  readonly pacingRandom: Random;
   readonly apiKey: string | undefined;
-  /** Responses held by a `hang` fault, so that shutdown can cut them. */
+  /** Responses held by a `hang` fault (a stall in a stream too), so that shutdown can cut them. */
   readonly hanging: Set<ServerResponse>;
 }
 
@@ -54,7 +66,14 @@ export function handleMessages(
   }
 
   const fault = ctx.faults.decide(ctx.faults.needsModel ? requestedModel(body) : undefined);
-  if (answeredByFault(fault, req, res, ctx, fail)) return;
+  const { action } = fault;
+  // An in-stream fault needs a valid request and its planned reply; any other decides now.
+  if (action.kind !== 'none' && !isInStream(action)) {
+    after(ctx, res, fault.latencyMs, () => {
+      answerPlainly(action, req, res, ctx, fail);
+    });
+    return;
+  }
 
   const request = readRequest(body, true);
   if (!request.ok) {
@@ -70,62 +89,43 @@ export function handleMessages(
     return;
   }
   const headers: OutgoingHttpHeaders = { ...admission.headers, 'request-id': requestId };
-  const { action } = fault;
   const { stream } = request.request;
   after(ctx, res, ctx.latencyMs + fault.latencyMs, () => {
-    if (action.kind === 'drop') {
-      ctx.stats.recordOutcome('dropped');
-      sendPartThenDrop(res, stream, reply, headers);
-    } else if (action.kind === 'error') {
-      // Only a midStream error gets this far; a plain request gets it as a plain error.
-      const error = injectedError(action);
-      if (!stream) {
-        fail(error);
-        return;
-      }
-      ctx.stats.recordOutcome(`error_${error.status}`);
-      sendPartThenError(res, reply, headers, errorBody(error, requestId));
-    } else {
+    if (action.kind === 'none') {
       ctx.stats.recordSuccess(reply, stream);
-      if (stream) sendStream(res, reply, headers, ctx);
+      if (stream) sendStream(res, messageStreamEvents(reply), 'end', headers, ctx);
       else sendJson(res, 200, messageBody(reply), headers);
+    } else if (stream) {
+      sendBrokenStream(res, reply, action, headers, requestId, ctx);
+    } else if (action.kind === 'drop' && action.plain === 'mid-response') {
+      ctx.stats.recordOutcome('dropped');
+      sendHalfThenDrop(res, reply, headers);
+    } else {
+      answerPlainly(action, req, res, ctx, fail);
     }
   });
 }
 
-/**
- * Carries out a fault that decides the request without a reply: an error, a hang, or a drop
- * before any byte. A mid-response drop needs the planned reply, so the caller handles it.
- */
-function answeredByFault(
-  fault: FaultDecision,
+/** An injected error, hang or drop before any byte, as a plain (not streamed) answer. */
+function answerPlainly(
+  action: InjectedAction,
   req: IncomingMessage,
   res: ServerResponse,
   ctx: MessagesContext,
   fail: (reply: ApiErrorReply) => void,
-): boolean {
-  const { action } = fault;
+): void {
   switch (action.kind) {
-    case 'none':
-      return false;
+    case 'error':
+      fail(injectedError(action));
+      return;
     case 'hang':
       ctx.stats.recordOutcome('hung');
-      ctx.hanging.add(res);
-      res.on('close', () => ctx.hanging.delete(res));
-      return true;
-    case 'error':
-      if (action.midStream) return false;
-      after(ctx, res, fault.latencyMs, () => {
-        fail(injectedError(action));
-      });
-      return true;
+      hold(res, ctx);
+      return;
     case 'drop':
-      if (action.when === 'mid-response') return false;
-      after(ctx, res, fault.latencyMs, () => {
-        ctx.stats.recordOutcome('dropped');
-        req.socket.destroy();
-      });
-      return true;
+      ctx.stats.recordOutcome('dropped');
+      req.socket.destroy();
+      return;
   }
 }
 
@@ -175,75 +175,68 @@ function invalid(message: string): ApiErrorReply {
 
 function sendStream(
   res: ServerResponse,
-  reply: Reply,
+  events: readonly string[],
+  ending: StreamEnding,
   headers: OutgoingHttpHeaders,
   ctx: MessagesContext,
 ): void {
   res.writeHead(200, { ...headers, ...SSE_HEADERS });
+  playStream(res, paceStream(events, ctx.pacing, ctx.pacingRandom), ending, ctx.clock);
+}
+
+const STREAM_ERROR_OUTCOME: Readonly<Record<StreamPoint, Outcome>> = {
+  'before-content': 'stream_error_before_content',
+  'after-content': 'stream_error_after_content',
+};
+
+/** A 200 stream, paced as usual, up to the fault's point; then an error event, a stall or a cut. */
+function sendBrokenStream(
+  res: ServerResponse,
+  reply: Reply,
+  action: InStreamAction,
+  headers: OutgoingHttpHeaders,
+  requestId: string,
+  ctx: MessagesContext,
+): void {
   const events = messageStreamEvents(reply);
-  if (ctx.deltaDelayMs <= 0) {
-    res.end(events.join(''));
-    return;
-  }
-  // Everything up to and including the next delta goes out at once, then a pause.
-  let next = 0;
-  let cancel: Cancel | undefined;
-  const onClose = () => cancel?.();
-  const pump = () => {
-    let chunk = '';
-    while (next < events.length) {
-      const event = events[next++] ?? '';
-      chunk += event;
-      if (isDeltaEvent(event) && next < events.length) break;
-    }
-    if (next >= events.length) {
-      res.off('close', onClose);
-      res.end(chunk);
+  const sent = events.slice(0, eventsBeforeFault(events, action.inStream));
+  switch (action.kind) {
+    case 'error': {
+      ctx.stats.recordOutcome(STREAM_ERROR_OUTCOME[action.inStream]);
+      const error = errorObject(injectedError(action), requestId);
+      sendStream(res, [...sent, encodeSseEvent('error', error)], 'end', headers, ctx);
       return;
     }
-    res.write(chunk);
-    cancel = ctx.clock.setTimeout(pump, ctx.deltaDelayMs);
-  };
-  res.once('close', onClose);
-  pump();
-}
-
-/** Status, headers and about half of the body, then a cut connection. */
-function sendPartThenDrop(
-  res: ServerResponse,
-  stream: boolean,
-  reply: Reply,
-  headers: OutgoingHttpHeaders,
-): void {
-  if (stream) {
-    res.writeHead(200, { ...headers, ...SSE_HEADERS });
-    res.write(firstHalf(messageStreamEvents(reply)));
-  } else {
-    const body = Buffer.from(messageBody(reply));
-    res.writeHead(200, {
-      ...headers,
-      'content-type': 'application/json',
-      'content-length': body.length,
-    });
-    res.write(body.subarray(0, Math.floor(body.length / 2)));
+    case 'hang':
+      ctx.stats.recordOutcome('stream_stalled');
+      hold(res, ctx);
+      sendStream(res, sent, 'stall', headers, ctx);
+      return;
+    case 'drop':
+      ctx.stats.recordOutcome('stream_dropped');
+      sendStream(res, sent, 'drop', headers, ctx);
+      return;
   }
-  // Let the written part reach the client before the cut.
-  setImmediate(() => res.socket?.destroy());
 }
 
-/** Half of the stream, then the error as an SSE `error` event, as the API sends an overload. */
-function sendPartThenError(
-  res: ServerResponse,
-  reply: Reply,
-  headers: OutgoingHttpHeaders,
-  errorJson: string,
-): void {
-  res.writeHead(200, { ...headers, ...SSE_HEADERS });
-  res.end(`${firstHalf(messageStreamEvents(reply))}event: error\ndata: ${errorJson}\n\n`);
+/** Status, headers and half of a plain body, then a cut connection. */
+function sendHalfThenDrop(res: ServerResponse, reply: Reply, headers: OutgoingHttpHeaders): void {
+  const body = Buffer.from(messageBody(reply));
+  res.writeHead(200, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': body.length,
+  });
+  // Cut once the half has left, so that the client reads it before the connection ends.
+  res.write(body.subarray(0, Math.floor(body.length / 2)), () => {
+    res.destroy();
+  });
 }
 
-function firstHalf(events: readonly string[]): string {
-  return events.slice(0, Math.ceil(events.length / 2)).join('');
+/** Holds a response open until the client gives up; shutdown cuts it. */
+function hold(res: ServerResponse, ctx: MessagesContext): void {
+  ctx.hanging.add(res);
+  res.on('close', () => ctx.hanging.delete(res));
 }
 
 function injectedError(action: Extract<FaultAction, { kind: 'error' }>): ApiErrorReply {

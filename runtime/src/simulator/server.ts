@@ -25,11 +25,12 @@ import { handleCountTokens, handleMessages, type MessagesContext } from './messa
 import { RateLimitBudget, type BudgetLimits } from './rateLimitBudget.ts';
 import { seededRandom } from './seededRandom.ts';
 import { SimulatorStats } from './simulatorStats.ts';
+import type { StreamPacing } from './streamPacing.ts';
 
 export interface SimulatorConfig {
   readonly latencyMs: number;
-  readonly deltaDelayMs: number;
-  /** Seeds fault rolls and ids; unset, a random seed. */
+  readonly pacing: StreamPacing;
+  /** Seeds fault rolls, ids and stream pacing; unset, a random seed. */
   readonly seed: number | undefined;
   readonly limits: BudgetLimits;
   readonly apiKey: string | undefined;
@@ -53,7 +54,7 @@ export class Simulator {
   constructor(config: SimulatorConfig, clock: Clock) {
     const seed = config.seed ?? randomInt(2 ** 32);
     this.#clock = clock;
-    // Separate streams, so that ids drawn for a request do not shift the fault rolls.
+    // Separate streams, so that ids and pauses drawn for a request do not shift the fault rolls.
     this.faults = new FaultInjector(seededRandom(seed));
     this.#newId = idGenerator(seededRandom(seed ^ 0x5eed));
     this.#messages = {
@@ -63,7 +64,8 @@ export class Simulator {
       budget: new RateLimitBudget(config.limits, clock),
       stats: this.stats,
       latencyMs: config.latencyMs,
-      deltaDelayMs: config.deltaDelayMs,
+      pacing: config.pacing,
+      pacingRandom: seededRandom(seed ^ 0x9ace),
       apiKey: config.apiKey,
       hanging: this.#hanging,
     };
@@ -94,8 +96,8 @@ export class Simulator {
   }
 
   /**
-   * Stops accepting connections, cuts hung requests and idle keep-alive connections, lets
-   * answers in progress finish, and after `graceMs` cuts whatever is left.
+   * Stops accepting connections, cuts hung requests, stalled streams and idle keep-alive
+   * connections, lets answers in progress finish, and after `graceMs` cuts whatever is left.
    */
   async close(graceMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) =>

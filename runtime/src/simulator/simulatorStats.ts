@@ -1,10 +1,22 @@
 /**
  * Counters for `GET /_sim/stats`: Messages requests seen and how each ended. Outcomes are
  * `ok`, `error_<status>` (whatever produced it: validation, budget or an injected fault),
- * `dropped`, `hung`, and `client_closed` when the client left before the answer was sent.
+ * `dropped`, `hung`, and `client_closed` when the client left before the answer was sent;
+ * for a stream that an `inStream` fault broke after its 200, `stream_error_before_content`,
+ * `stream_error_after_content` (an SSE `error` event), `stream_stalled` and `stream_dropped`.
  */
 
-export type Outcome = 'ok' | 'dropped' | 'hung' | 'client_closed' | `error_${number}`;
+const ALWAYS_SHOWN = [
+  'ok',
+  'dropped',
+  'hung',
+  'stream_error_before_content',
+  'stream_error_after_content',
+  'stream_stalled',
+  'stream_dropped',
+] as const;
+
+export type Outcome = (typeof ALWAYS_SHOWN)[number] | 'client_closed' | `error_${number}`;
 
 export interface StatsSnapshot {
   readonly requests: number;
@@ -39,7 +51,8 @@ export class SimulatorStats {
   }
 
   snapshot(): StatsSnapshot {
-    const byOutcome: Record<string, number> = { ok: 0, dropped: 0, hung: 0 };
+    const byOutcome: Record<string, number> = {};
+    for (const outcome of ALWAYS_SHOWN) byOutcome[outcome] = 0;
     for (const [outcome, n] of this.#byOutcome) byOutcome[outcome] = n;
     return {
       requests: this.#requests,

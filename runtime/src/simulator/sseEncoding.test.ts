@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Reply } from './replyPlan.ts';
+import type { StreamPoint } from './faultSpec.ts';
 import {
   encodeSseEvent,
+  eventsBeforeFault,
   isDeltaEvent,
   messageStreamEvents,
   splitIntoPieces,
@@ -131,6 +133,46 @@ describe('messageStreamEvents', () => {
       index: 1,
       content_block: { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} },
     });
+  });
+});
+
+describe('eventsBeforeFault', () => {
+  const shortReply: Reply = { ...textReply, content: [{ type: 'text', text: 'hi' }] };
+  const emptyReply: Reply = { ...textReply, content: [] };
+  const opening = ['message_start', 'ping'];
+
+  it.each<[string, Reply, StreamPoint, string[]]>([
+    ['only message_start and ping before content', textReply, 'before-content', opening],
+    [
+      'half the deltas of a text after content',
+      textReply,
+      'after-content',
+      [...opening, 'content_block_start', 'content_block_delta', 'content_block_delta'],
+    ],
+    [
+      'the one delta of a short text after content',
+      shortReply,
+      'after-content',
+      [...opening, 'content_block_start', 'content_block_delta'],
+    ],
+    [
+      'the text and part of a tool call after content',
+      toolReply,
+      'after-content',
+      [
+        ...opening,
+        'content_block_start',
+        'content_block_delta',
+        'content_block_stop',
+        'content_block_start',
+        'content_block_delta',
+      ],
+    ],
+    ['every content event when there is none', emptyReply, 'after-content', opening],
+  ])('sends %s', (_name, reply, point, sent) => {
+    const events = messageStreamEvents(reply);
+    const before = events.slice(0, eventsBeforeFault(events, point));
+    expect(decode(before).map((e) => e.event)).toEqual(sent);
   });
 });
 

@@ -3,8 +3,14 @@
  * per content block `content_block_start`, deltas (`text_delta` or `input_json_delta`) and
  * `content_block_stop`, then `message_delta` (stop reason, usage) and `message_stop`.
  */
+import type { StreamPoint } from './faultSpec.ts';
 import { wireBlock, wireUsage } from './messageBody.ts';
 import type { Reply } from './replyPlan.ts';
+
+/** `message_start` and `ping` open every stream. */
+export const OPENING_EVENTS = 2;
+/** `message_delta` and `message_stop` close every stream. */
+const CLOSING_EVENTS = 2;
 
 /** Characters per delta: a few tokens, as the real API sends. */
 export const DELTA_CHARS = 16;
@@ -66,6 +72,19 @@ export function messageStreamEvents(reply: Reply): string[] {
     encodeSseEvent('message_stop', { type: 'message_stop' }),
   );
   return events;
+}
+
+/**
+ * How many of a stream's events go out before an `inStream` fault at `point`: for
+ * `before-content`, `message_start` and `ping`; for `after-content`, every event up to and
+ * including the delta that ends the first half of the deltas (at least one), or all the
+ * content when there is no delta.
+ */
+export function eventsBeforeFault(events: readonly string[], point: StreamPoint): number {
+  if (point === 'before-content') return OPENING_EVENTS;
+  const deltas = events.flatMap((event, index) => (isDeltaEvent(event) ? [index] : []));
+  const lastSent = deltas[Math.ceil(deltas.length / 2) - 1];
+  return lastSent === undefined ? events.length - CLOSING_EVENTS : lastSent + 1;
 }
 
 /** Whether an encoded event is a `content_block_delta`. */
