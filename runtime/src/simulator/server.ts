@@ -142,6 +142,11 @@ export class Simulator {
   }
 
   readonly #postMessages: Route = (req, res, body) => {
+    // Open until the answer is over or the connection is: what a provider counts as concurrent.
+    this.stats.enter();
+    res.once('close', () => {
+      this.stats.leave();
+    });
     handleMessages(req, res, body, this.#messages);
   };
 

@@ -26,6 +26,9 @@ export interface StatsSnapshot {
   /** Tokens of successful answers. */
   readonly inputTokens: number;
   readonly outputTokens: number;
+  /** Messages requests open now (answer still being written), and the most ever at once. */
+  readonly inFlight: number;
+  readonly maxInFlight: number;
 }
 
 export class SimulatorStats {
@@ -34,6 +37,17 @@ export class SimulatorStats {
   #streamed = 0;
   #inputTokens = 0;
   #outputTokens = 0;
+  #inFlight = 0;
+  #maxInFlight = 0;
+
+  enter(): void {
+    this.#inFlight += 1;
+    if (this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
+  }
+
+  leave(): void {
+    this.#inFlight -= 1;
+  }
 
   recordRequest(): void {
     this.#requests += 1;
@@ -60,6 +74,8 @@ export class SimulatorStats {
       streamed: this.#streamed,
       inputTokens: this.#inputTokens,
       outputTokens: this.#outputTokens,
+      inFlight: this.#inFlight,
+      maxInFlight: this.#maxInFlight,
     };
   }
 
@@ -69,5 +85,7 @@ export class SimulatorStats {
     this.#streamed = 0;
     this.#inputTokens = 0;
     this.#outputTokens = 0;
+    // What is open stays counted; the high-water mark starts again from it.
+    this.#maxInFlight = this.#inFlight;
   }
 }
