@@ -578,6 +578,9 @@ describe('breakwater-llm-sim with the Anthropic SDK', () => {
         streamed: 1,
         inputTokens: 2 * Math.ceil('Hello there'.length / 4),
         outputTokens: 2 * Math.ceil('You said: Hello there'.length / 4),
+        // Every answer was over before the stats were read; the requests ran one at a time.
+        inFlight: 0,
+        maxInFlight: 1,
       });
       expect((await sim.resetStats()).requests).toBe(5);
       expect((await sim.stats()).requests).toBe(0);
