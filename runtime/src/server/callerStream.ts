@@ -16,6 +16,7 @@ export class CallerStream implements StreamSink {
   readonly #reply: FastifyReply;
   readonly #requestId: string;
   #begun = false;
+  #corked = false;
 
   constructor(reply: FastifyReply, requestId: string) {
     this.#reply = reply;
@@ -41,7 +42,29 @@ export class CallerStream implements StreamSink {
 
   write(chunk: Buffer): boolean {
     const res = this.#reply.raw;
-    return res.destroyed ? true : res.write(chunk);
+    if (res.destroyed) return true;
+    this.#corkUntilNextTurn();
+    return res.write(chunk);
+  }
+
+  /**
+   * Holds the socket's writes until the event loop's next turn, so that what one read of the
+   * provider brought leaves in one syscall — head, events and, when the stream ended in that
+   * read, the chunked terminator. The socket is corked, never the response: a corked response
+   * keeps chunks in a buffer of its own that `end()` flushes after the terminator (Node 24),
+   * which cut streams off before their last events.
+   */
+  #corkUntilNextTurn(): void {
+    if (this.#corked) return;
+    const socket = this.#reply.raw.socket;
+    if (socket === null) return;
+    this.#corked = true;
+    socket.cork();
+    setImmediate(() => {
+      this.#corked = false;
+      // After end() this finds the socket uncorked already, and does nothing.
+      socket.uncork();
+    });
   }
 
   onDrain(resume: () => void): void {
