@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
+import { PRIMARY_MODEL } from '../runtime/src/api/sampleModels.ts';
 import { samplePolicyDocument } from '../runtime/src/policy/policyFixtures.ts';
 import { startRuntime } from '../test/support/runtimeProcess.ts';
 import { startSimulator } from '../test/support/simulator.ts';
@@ -55,7 +56,7 @@ const MIX: readonly { readonly name: string; readonly body: Record<string, unkno
   {
     name: 'short question',
     body: {
-      model: 'claude-sonnet-4-5',
+      model: PRIMARY_MODEL,
       max_tokens: 64,
       messages: [{ role: 'user', content: 'What is a circuit breaker?' }],
     },
@@ -63,7 +64,7 @@ const MIX: readonly { readonly name: string; readonly body: Record<string, unkno
   {
     name: 'conversation with a system prompt',
     body: {
-      model: 'claude-sonnet-4-5',
+      model: PRIMARY_MODEL,
       max_tokens: 256,
       system: 'You are a concise assistant for site reliability engineers. '.repeat(8),
       messages: [
@@ -76,7 +77,7 @@ const MIX: readonly { readonly name: string; readonly body: Record<string, unkno
   {
     name: 'tool call',
     body: {
-      model: 'claude-sonnet-4-5',
+      model: PRIMARY_MODEL,
       max_tokens: 128,
       tools: [
         {
@@ -95,7 +96,7 @@ const MIX: readonly { readonly name: string; readonly body: Record<string, unkno
   {
     name: 'streamed answer',
     body: {
-      model: 'claude-sonnet-4-5',
+      model: PRIMARY_MODEL,
       max_tokens: 64,
       stream: true,
       messages: [{ role: 'user', content: 'Stream me a short answer about bulkheads.' }],

@@ -173,11 +173,11 @@ export interface AgentDeploymentStatus {
  */
 export interface ModelSpec {
   /**
-   * The primary model, as the provider names it, for example claude-sonnet-4-5.
+   * The primary model, as the provider names it, for example claude-sonnet-5-5.
    */
   name: string;
   /**
-   * Models to try, in order, when the primary model's breaker is open or its call fails after retries, for example [claude-haiku-4-5]. Each has its own breaker. At most 8; must not repeat name.
+   * Models to try, in order, when the primary model's breaker is open or its call fails after retries, for example [claude-haiku-5-5]. Each has its own breaker. At most 8; must not repeat name.
    *
    * @maxItems 8
    */
