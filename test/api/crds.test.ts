@@ -165,7 +165,7 @@ describe('kubectl get', () => {
       .map((table) => tableRows(table)[0]?.join(' '))
       .sort();
     expect(headers).toEqual([
-      'NAME READY MODEL BREAKER AGE',
+      'NAME READY MODEL BREAKER RETIRES AGE',
       'NAME RPS BURST SCOPE PER-REPLICA AGE',
       'NAME STATE OPEN TRIPS LAST-TRIP AGE',
     ]);

@@ -135,7 +135,7 @@ export interface AgentDeploymentStatus {
    */
   observedGeneration?: number;
   /**
-   * Standard conditions, one per type: Ready, Reconciling and Stalled (as kstatus reads them), PoliciesResolved (both policies exist; reason PolicyNotFound otherwise), PoliciesApplied (every replica runs the current policy hash) and MonitoringConfigured.
+   * Standard conditions, one per type: Ready, Reconciling and Stalled (as kstatus reads them), PoliciesResolved (both policies exist; reason PolicyNotFound otherwise), PoliciesApplied (every replica runs the current policy hash), MonitoringConfigured, and ModelRetiring (True when the model or a fallback is deprecated, reason Deprecated, or past its end of life, reason PastEndOfLife; the message names each with its end-of-life day).
    *
    * @maxItems 16
    *
@@ -166,6 +166,10 @@ export interface AgentDeploymentStatus {
    * Breaker state aggregated over the agent's replicas.
    */
   breaker?: AgentBreakerStatus;
+  /**
+   * The end-of-life day (UTC) of the agent's earliest-retiring deprecated model, the primary's or a fallback's, such as 2026-11-30: from that day the provider refuses calls to it. Absent when none is deprecated; shown in the RETIRES column, and the ModelRetiring condition names the model.
+   */
+  modelEndOfLife?: string;
 }
 
 /**
