@@ -54,6 +54,7 @@ const GENERATED = [
  */
 const RETIRING_EXAMPLES: ReadonlyMap<string, string> = new Map([
   ['docs/runbook.md', 'claude-sonnet-4-5'],
+  ['docs/installation.md', 'claude-sonnet-4-5'],
   ['config/prometheus/breakwater-rules.test.yaml', 'claude-sonnet-4-5'],
   ['config/argocd/breakwater.dev/AgentDeployment/health_test.yaml', 'claude-sonnet-4-5'],
   [
