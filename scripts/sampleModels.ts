@@ -1,5 +1,5 @@
 /**
- * `node scripts/sampleModels.ts` keeps the models that samples and docs name the ones
+ * `node scripts/sampleModels.ts` keeps the samples and the docs naming the models that
  * runtime/src/api/sampleModels.ts declares, so that moving off a retiring model is a one-line
  * change there followed by `make generate`:
  *
@@ -26,8 +26,11 @@ interface SampleAgentModels {
   readonly fallbacks?: readonly string[];
 }
 
-/** The production sample runs the primary behind which the fallback waits; development runs the small model alone. */
-export const SAMPLE_AGENT_MODELS: ReadonlyMap<string, SampleAgentModels> = new Map([
+/**
+ * What each sample agent runs: production the primary with the fallback behind it, development
+ * the smaller model alone.
+ */
+const SAMPLE_AGENT_MODELS: ReadonlyMap<string, SampleAgentModels> = new Map([
   [
     'config/samples/agentdeployment-production.yaml',
     { name: PRIMARY_MODEL, fallbacks: [FALLBACK_MODEL] },
@@ -70,7 +73,7 @@ const RETIRING_EXAMPLES: ReadonlyMap<string, string> = new Map([
 const MODEL_NAME = /\bclaude-[a-z]+-(?:\d[a-z0-9-]*[a-z0-9]|\d|preview)\b/g;
 
 /** A sample with its `spec.model` set from the module, formatted as prettier checks it. */
-export async function renderSample(text: string, models: SampleAgentModels): Promise<string> {
+async function renderSample(text: string, models: SampleAgentModels): Promise<string> {
   const doc = parseDocument(text);
   doc.setIn(['spec', 'model', 'name'], models.name);
   if (models.fallbacks !== undefined) {
@@ -90,14 +93,14 @@ function filesUnder(path: string): string[] {
     .flatMap((entry) => filesUnder(join(path, entry)));
 }
 
-export interface StaleMention {
+interface StaleMention {
   readonly file: string;
   readonly line: number;
   readonly model: string;
 }
 
-/** Model names in the scanned files that are neither sample models nor a file's retiring example. */
-export function staleMentions(): StaleMention[] {
+/** Models named in the scanned files other than the sample ones and the file's retiring example. */
+function staleMentions(): StaleMention[] {
   const current = new Set([PRIMARY_MODEL, FALLBACK_MODEL]);
   return SCANNED.flatMap(filesUnder)
     .filter(
