@@ -23,9 +23,10 @@ export interface ModelRetirementStatus {
 }
 
 export function evaluateModelRetirement(models: AgentModels, nowMs: number): ModelRetirementStatus {
+  // Earliest first: the day in the column, and retired models before retiring ones in the message.
   const retiring = retiringModels(models).sort((a, b) => a.endOfLifeMs - b.endOfLifeMs);
-  const ahead = retiring.find((r) => !isPastEndOfLife(r, nowMs));
-  if (retiring.length === 0) {
+  const [earliest] = retiring;
+  if (earliest === undefined) {
     return {
       condition: { type: MODEL_RETIRING, status: 'False', reason: 'NotDeprecated', message: '' },
       endOfLife: undefined,
@@ -36,10 +37,10 @@ export function evaluateModelRetirement(models: AgentModels, nowMs: number): Mod
     condition: {
       type: MODEL_RETIRING,
       status: 'True',
-      reason: retiring.some((r) => isPastEndOfLife(r, nowMs)) ? 'PastEndOfLife' : 'Deprecated',
+      reason: isPastEndOfLife(earliest, nowMs) ? 'PastEndOfLife' : 'Deprecated',
       message: retiring.map((r) => describeRetirement(r, nowMs)).join('; '),
     },
-    endOfLife: retiring[0]?.endOfLife,
-    changesAtMs: ahead?.endOfLifeMs,
+    endOfLife: earliest.endOfLife,
+    changesAtMs: retiring.find((r) => !isPastEndOfLife(r, nowMs))?.endOfLifeMs,
   };
 }
