@@ -49,11 +49,12 @@ build: setup ## Compile TypeScript into dist/.
 	tsc -p tsconfig.build.json
 
 .PHONY: generate
-generate: setup ## Generate CRDs, TypeScript types, the API reference and config assets from their sources.
+generate: setup ## Generate CRDs, TypeScript types, the API reference, config assets and the samples' models from their sources.
 	$(NODE) scripts/generate.ts
 	$(NODE) scripts/configAssets.ts
 	$(NODE) scripts/apiReference.ts
 	test/chart/sync-chart-files.sh
+	$(NODE) scripts/sampleModels.ts
 
 .PHONY: verify-generated
 verify-generated: setup ## Fail when generated files differ from what `make generate` writes.
@@ -61,6 +62,7 @@ verify-generated: setup ## Fail when generated files differ from what `make gene
 	$(NODE) scripts/configAssets.ts --check
 	$(NODE) scripts/apiReference.ts --check
 	test/chart/sync-chart-files.sh --check
+	$(NODE) scripts/sampleModels.ts --check
 
 .PHONY: typecheck
 typecheck: setup ## Type-check everything, tests included.

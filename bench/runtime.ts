@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
+import { PRIMARY_MODEL } from '../runtime/src/api/sampleModels.ts';
 import { samplePolicyDocument } from '../runtime/src/policy/policyFixtures.ts';
 import { startRuntime } from '../test/support/runtimeProcess.ts';
 import { ONE_WRITE_STREAMS, startSimulator } from '../test/support/simulator.ts';
@@ -57,7 +58,7 @@ const MIX: readonly { readonly name: string; readonly body: Record<string, unkno
   {
     name: 'short question',
     body: {
-      model: 'claude-sonnet-4-5',
+      model: PRIMARY_MODEL,
       max_tokens: 64,
       messages: [{ role: 'user', content: 'What is a circuit breaker?' }],
     },
@@ -65,7 +66,7 @@ const MIX: readonly { readonly name: string; readonly body: Record<string, unkno
   {
     name: 'conversation with a system prompt',
     body: {
-      model: 'claude-sonnet-4-5',
+      model: PRIMARY_MODEL,
       max_tokens: 256,
       system: 'You are a concise assistant for site reliability engineers. '.repeat(8),
       messages: [
@@ -78,7 +79,7 @@ const MIX: readonly { readonly name: string; readonly body: Record<string, unkno
   {
     name: 'tool call',
     body: {
-      model: 'claude-sonnet-4-5',
+      model: PRIMARY_MODEL,
       max_tokens: 128,
       tools: [
         {
@@ -97,7 +98,7 @@ const MIX: readonly { readonly name: string; readonly body: Record<string, unkno
   {
     name: 'streamed answer',
     body: {
-      model: 'claude-sonnet-4-5',
+      model: PRIMARY_MODEL,
       max_tokens: 64,
       stream: true,
       messages: [{ role: 'user', content: 'Stream me a short answer about bulkheads.' }],
@@ -115,7 +116,7 @@ const STREAM_MIX: typeof MIX = [
   {
     name: 'longer streamed answer',
     body: {
-      model: 'claude-sonnet-4-5',
+      model: PRIMARY_MODEL,
       max_tokens: 512,
       stream: true,
       messages: [

@@ -21,6 +21,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../runtime/src/api/sampleModels.ts';
 import { ClusterView } from './clusterView.ts';
 import {
   BREAKER_POLICY_NAME,
@@ -38,13 +39,7 @@ import {
 } from './environment.ts';
 import { errorText } from './errorText.ts';
 import { onInterrupt } from './interrupts.ts';
-import {
-  FALLBACK_MODEL,
-  LIMITS_AFTER,
-  LIMITS_BEFORE,
-  PRIMARY_MODEL,
-  rateLimitEdit,
-} from './manifests.ts';
+import { LIMITS_AFTER, LIMITS_BEFORE, rateLimitEdit } from './manifests.ts';
 import { timeReload, type ReloadTiming } from './reloadTiming.ts';
 import {
   median,

@@ -12,6 +12,7 @@ import type {
   RateLimitPolicy,
 } from '../runtime/src/api/resources.ts';
 import { GROUP_VERSION } from '../runtime/src/api/resources.ts';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../runtime/src/api/sampleModels.ts';
 import {
   AGENT_NAME,
   BREAKER_POLICY_NAME,
@@ -26,8 +27,6 @@ export type Provider =
   { readonly kind: 'simulator'; readonly url: string } | { readonly kind: 'anthropic' };
 
 export const ANTHROPIC_URL = 'https://api.anthropic.com';
-export const PRIMARY_MODEL = 'claude-sonnet-4-5';
-export const FALLBACK_MODEL = 'claude-haiku-4-5';
 export const PROVIDER_SECRET_KEY = 'api-key';
 /** What the simulator accepts; the real key never appears in a manifest file. */
 const SIMULATOR_KEY = 'sk-demo-simulator-key';

@@ -1,5 +1,6 @@
 /** What `make up` prints when the environment is running: the commands to poke at it. */
 import { dirname, relative } from 'node:path';
+import { PRIMARY_MODEL } from '../runtime/src/api/sampleModels.ts';
 import { agentPods } from './agentPods.ts';
 import { DEMO_NAMESPACE, RATE_LIMIT_POLICY_NAME } from './demoLayout.ts';
 import type { Environment } from './environment.ts';
@@ -28,7 +29,7 @@ export async function nextSteps(environment: Environment): Promise<string> {
     ...pods.map((p) => `  # ${p.name}: ${p.url ?? 'no port yet'}`),
     `  curl -s ${agentUrl}/v1/agent/invoke -H 'content-type: application/json' -d '{"input":"hello"}'`,
     `  curl -s ${agentUrl}/v1/messages -H 'content-type: application/json' \\`,
-    `    -d '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hello"}]}'`,
+    `    -d '{"model":"${PRIMARY_MODEL}","max_tokens":64,"messages":[{"role":"user","content":"hello"}]}'`,
   ];
   if (provider.kind === 'simulator') {
     lines.push(

@@ -5,13 +5,13 @@
  * timeout), and every request sent is waited for before the counts are read.
  *
  * Two kinds of caller, as an application would have: three in four run the agent
- * (`POST /v1/agent/invoke`: claude-sonnet-4-5, falling back to claude-haiku-4-5), one in four
- * asks the Messages API for claude-haiku-4-5 directly. (Every pod gets both kinds: with three
+ * (`POST /v1/agent/invoke`: the primary model, with the fallback model behind it), one in four
+ * asks the Messages API for the fallback model directly. (Every pod gets both kinds: with three
  * pods in rotation, a period of four never lines up with a pod.)
  */
 import { performance } from 'node:perf_hooks';
+import { FALLBACK_MODEL } from '../runtime/src/api/sampleModels.ts';
 import type { AgentPod } from './agentPods.ts';
-import { FALLBACK_MODEL } from './manifests.ts';
 
 /** One request in this many goes straight to the Messages API. */
 export const DIRECT_EVERY = 4;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { AgentRuntime } from './agentRuntime.ts';
 import type { PolicySourceOption } from './cli/runtimeOptions.ts';
+import { samplePolicyDocument } from './policy/policyFixtures.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { ManualClock } from './time/clock.ts';
 
@@ -42,5 +43,16 @@ describe('AgentRuntime', () => {
     runtime.store.offerText('{"version": 1}', 'file:/etc/policy.json');
     const text = await runtime.metrics.registry.metrics();
     expect(text).toContain('breakwater_policy_reloads_total{result="rejected",source="file"} 1');
+  });
+
+  it('exports the end of life of a deprecated model once a policy names it', async () => {
+    const runtime = runtimeFor({ kind: 'file', path: '/etc/policy.json' });
+    const sample = samplePolicyDocument();
+    const doc = { ...sample, model: { ...sample.model, name: 'claude-sonnet-4-5', fallbacks: [] } };
+    runtime.store.offerText(JSON.stringify(doc), 'file:/etc/policy.json');
+    const text = await runtime.metrics.registry.metrics();
+    expect(text).toContain(
+      'breakwater_model_end_of_life_timestamp_seconds{model="claude-sonnet-4-5"} 1795996800',
+    );
   });
 });

@@ -20,6 +20,7 @@ import { buildMetricsServer } from './server/metricsServer.ts';
 import type { ActivePolicy, RuntimeContext } from './server/runtimeContext.ts';
 import { CallStats } from './stats/callStats.ts';
 import type { Logger } from './telemetry/logger.ts';
+import { ModelRetirementNotice } from './telemetry/modelRetirementNotice.ts';
 import { RuntimeMetrics } from './telemetry/runtimeMetrics.ts';
 import type { Clock } from './time/clock.ts';
 
@@ -54,6 +55,7 @@ export class AgentRuntime {
   readonly #lifecycle = new Lifecycle();
   readonly #cache: ResponseCache;
   readonly #audit: AuditLog;
+  readonly #retirementNotice: ModelRetirementNotice;
   #active: ActivePolicy | undefined;
   #api: FastifyInstance | undefined;
   #metricsServer: Server | undefined;
@@ -78,6 +80,11 @@ export class AgentRuntime {
     this.#pool = new BackendPool(deps.env);
     this.#cache = new ResponseCache(clock, 1000, 300_000);
     this.#audit = new AuditLog(false);
+    this.#retirementNotice = new ModelRetirementNotice({
+      gauge: this.metrics.modelEndOfLife,
+      logger,
+      clock,
+    });
     const stats = new CallStats(clock);
     this.#router = new ModelRouter({
       pool: this.#pool,
@@ -262,6 +269,7 @@ export class AgentRuntime {
       { hash: next.hash, previous: previous?.hash, source: next.source },
       'policy applied',
     );
+    this.#retirementNotice.update(doc.model);
   }
 
   #health(): Record<string, { ok: boolean; detail?: string }> {

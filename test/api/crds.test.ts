@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../runtime/src/api/sampleModels.ts';
 import { inlineReferences, loadSchemaSet } from '../../scripts/crdgen/schemaSet.ts';
 import type { JsonSchema } from '../../scripts/crdgen/schemaSet.ts';
 import { kubectl, uniqueNamespace } from '../support/kube.ts';
@@ -164,7 +165,7 @@ describe('kubectl get', () => {
       .map((table) => tableRows(table)[0]?.join(' '))
       .sort();
     expect(headers).toEqual([
-      'NAME READY MODEL BREAKER AGE',
+      'NAME READY MODEL BREAKER RETIRES AGE',
       'NAME RPS BURST SCOPE PER-REPLICA AGE',
       'NAME STATE OPEN TRIPS LAST-TRIP AGE',
     ]);
@@ -174,7 +175,7 @@ describe('kubectl get', () => {
     const { stdout } = await kubectl(['get', 'rlp', 'production', '-n', ns.name]);
     expect(tableRows(stdout)[1]?.slice(0, 4)).toEqual(['production', '20', '200', 'Cluster']);
     const agents = await kubectl(['get', 'agd', 'assistant-production', '-n', ns.name]);
-    expect(tableRows(agents.stdout)[1]).toContain('claude-sonnet-4-5');
+    expect(tableRows(agents.stdout)[1]).toContain(PRIMARY_MODEL);
   });
 
   it.each([
@@ -186,7 +187,7 @@ describe('kubectl get', () => {
     [
       'agd/assistant-development',
       { readySummary: '2/3', breaker: { state: 'HalfOpen', open: 0, total: 3 } },
-      ['assistant-development', '2/3', 'claude-haiku-4-5', 'HalfOpen'],
+      ['assistant-development', '2/3', FALLBACK_MODEL, 'HalfOpen'],
     ],
     [
       'rlp/production',

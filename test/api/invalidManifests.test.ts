@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GROUP_VERSION } from '../../runtime/src/api/group.ts';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../runtime/src/api/sampleModels.ts';
 import { kubectl, uniqueNamespace } from '../support/kube.ts';
 import type { TestNamespace } from '../support/kube.ts';
 import { installCrds } from './apiInstallation.ts';
@@ -34,7 +35,7 @@ const rateLimitPolicy = (spec: Spec): Manifest => ({
 });
 
 const validAgent: Spec = {
-  model: { name: 'claude-haiku-4-5' },
+  model: { name: FALLBACK_MODEL },
   provider: { apiKeySecretRef: { name: 'llm-provider-key', key: 'api-key' } },
 };
 const agent = (spec: Spec, name?: string): Manifest => ({
@@ -267,14 +268,14 @@ const rows: readonly Row[] = [
   },
   {
     name: 'rejects a temperature above 1',
-    manifest: agent({ model: { name: 'claude-haiku-4-5', temperature: 1.5 } }),
+    manifest: agent({ model: { name: FALLBACK_MODEL, temperature: 1.5 } }),
     field: 'spec.model.temperature',
     says: 'less than or equal to 1',
   },
   {
     name: 'rejects a fallback that repeats the primary model',
     manifest: agent({
-      model: { name: 'claude-haiku-4-5', fallbacks: ['claude-sonnet-4-5', 'claude-haiku-4-5'] },
+      model: { name: FALLBACK_MODEL, fallbacks: [PRIMARY_MODEL, FALLBACK_MODEL] },
     }),
     field: 'spec.model.fallbacks',
     says: 'fallbacks must not include the primary model',

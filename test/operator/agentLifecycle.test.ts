@@ -26,6 +26,7 @@ import {
   getRateLimitPolicy,
   isPodReady,
   isReadyAgent,
+  kubectlRow,
   mergePatch,
   podBreakers,
   podHttpPort,
@@ -33,7 +34,7 @@ import {
   sendMessage,
   type PodView,
 } from '../support/breakwaterCluster.ts';
-import { kubectl, uniqueNamespace, type TestNamespace } from '../support/kube.ts';
+import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
 import { eventually, startOperator, stopOperators } from '../support/operator.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 
@@ -72,14 +73,7 @@ afterAll(async () => {
   await ns.cleanup();
 });
 
-/** `kubectl get <resource>` as the table a user reads: header cells → row cells. */
-async function table(resource: string): Promise<Record<string, string>> {
-  const { stdout } = await kubectl(['get', '-n', ns.name, resource]);
-  const [header = '', row = ''] = stdout.trim().split('\n');
-  const keys = header.trim().split(/\s{2,}/);
-  const cells = row.trim().split(/\s{2,}/);
-  return Object.fromEntries(keys.map((key, i) => [key, cells[i] ?? '']));
-}
+const table = (resource: string): Promise<Record<string, string>> => kubectlRow(ns.name, resource);
 
 async function readyPods(count: number): Promise<PodView[]> {
   return eventually(

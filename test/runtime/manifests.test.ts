@@ -9,6 +9,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FALLBACK_MODEL } from '../../runtime/src/api/sampleModels.ts';
 import { startRuntime, type RuntimeHandle } from '../support/runtimeProcess.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 
@@ -48,7 +49,7 @@ async function run(agent: string): Promise<RuntimeHandle> {
 
 const ask = (rt: RuntimeHandle, key = 'unused') =>
   new Anthropic({ baseURL: rt.url, apiKey: key, maxRetries: 0 }).messages.create({
-    model: 'claude-haiku-4-5',
+    model: FALLBACK_MODEL,
     max_tokens: 16,
     messages: [{ role: 'user', content: 'hello' }],
   });

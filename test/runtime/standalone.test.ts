@@ -8,6 +8,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../runtime/src/api/sampleModels.ts';
 import type { PolicyDocument } from '../../runtime/src/policy/policyDocument.ts';
 import { samplePolicyDocument } from '../../runtime/src/policy/policyFixtures.ts';
 import { startRuntime, type RuntimeHandle } from '../support/runtimeProcess.ts';
@@ -22,7 +23,7 @@ function policy(
 ): string {
   const doc = structuredClone(samplePolicyDocument()) as Mutable<PolicyDocument>;
   doc.backends = [{ name: 'default', baseURL: simUrl, apiKeyEnv: 'ANTHROPIC_API_KEY', weight: 1 }];
-  doc.model = { name: 'claude-sonnet-4-5', fallbacks: [], maxTokens: 64 };
+  doc.model = { name: PRIMARY_MODEL, fallbacks: [], maxTokens: 64 };
   doc.retry = { maxAttempts: 1, initialDelayMs: 10, maxDelayMs: 50 };
   doc.circuitBreaker = { ...doc.circuitBreaker, failureThreshold: 3, openDurationMs: 1_500 };
   doc.rateLimit = { ...doc.rateLimit, requests: { perSecond: 10_000, burst: 10_000 } };
@@ -77,32 +78,32 @@ describe('the breaker seen through the SDK', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) {
       const err = await sdk()
-        .messages.create({ model: 'claude-sonnet-4-5', ...ask })
+        .messages.create({ model: PRIMARY_MODEL, ...ask })
         .catch((e: unknown) => e);
       statuses.push((err as { status: number }).status);
     }
     expect(statuses.slice(0, 3).every((s) => s === 502)).toBe(true);
     expect(statuses.slice(3)).toEqual([503, 503, 503]);
     expect((await sim.stats()).requests).toBe(3);
-    expect(await runtime.metrics()).toMatch(
-      /circuit_breaker_state\{name="default\/claude-sonnet-4-5",state="open"\} 1/,
+    expect(await runtime.metrics()).toContain(
+      `circuit_breaker_state{name="default/${PRIMARY_MODEL}",state="open"} 1`,
     );
   });
 
   it('closes again after openDuration once probes succeed', async () => {
     await new Promise((r) => setTimeout(r, 1_600));
     for (let i = 0; i < 2; i++) {
-      const message = await sdk().messages.create({ model: 'claude-sonnet-4-5', ...ask });
+      const message = await sdk().messages.create({ model: PRIMARY_MODEL, ...ask });
       expect(message.type).toBe('message');
     }
-    expect(await runtime.metrics()).toMatch(
-      /circuit_breaker_state\{name="default\/claude-sonnet-4-5",state="closed"\} 1/,
+    expect(await runtime.metrics()).toContain(
+      `circuit_breaker_state{name="default/${PRIMARY_MODEL}",state="closed"} 1`,
     );
   });
 });
 
 describe('fallback models', () => {
-  beforeAll(() => restart(policy(sim.url, (d) => (d.model.fallbacks = ['claude-haiku-4-5']))));
+  beforeAll(() => restart(policy(sim.url, (d) => (d.model.fallbacks = [FALLBACK_MODEL]))));
 
   it('serves from the fallback model while the primary fails', async () => {
     await sim.setFault({ status: 529, count: 100 });
@@ -111,12 +112,12 @@ describe('fallback models', () => {
     const results: string[] = [];
     for (let i = 0; i < 6; i++) {
       const r = await sdk()
-        .messages.create({ model: 'claude-sonnet-4-5', ...ask })
+        .messages.create({ model: PRIMARY_MODEL, ...ask })
         .then((m) => m.model)
         .catch((e: unknown) => `error ${(e as { status: number }).status}`);
       results.push(r);
     }
-    expect(results).toContain('claude-haiku-4-5');
+    expect(results).toContain(FALLBACK_MODEL);
   });
 });
 
@@ -260,7 +261,7 @@ describe('malformed requests', () => {
 
   it('is still up after all of them', async () => {
     expect((await fetch(`${runtime.url}/health/live`)).status).toBe(200);
-    const message = await sdk().messages.create({ model: 'claude-sonnet-4-5', ...ask });
+    const message = await sdk().messages.create({ model: PRIMARY_MODEL, ...ask });
     expect(message.type).toBe('message');
   });
 });
@@ -286,7 +287,7 @@ describe('access control', () => {
         'content-type': 'application/json',
         ...(key === undefined ? {} : { 'x-api-key': key }),
       },
-      body: JSON.stringify({ model: 'claude-sonnet-4-5', ...ask }),
+      body: JSON.stringify({ model: PRIMARY_MODEL, ...ask }),
     });
     expect(response.status).toBe(401);
     expect(((await response.json()) as { error: { type: string } }).error.type).toBe(
@@ -303,14 +304,14 @@ describe('access control', () => {
         new Anthropic({ baseURL: runtime.url, authToken: k, apiKey: null, maxRetries: 0 }),
     ],
   ])('lets the SDK in with the key as %s', async (_name, make) => {
-    const message = await make(CLIENT_KEY).messages.create({ model: 'claude-sonnet-4-5', ...ask });
+    const message = await make(CLIENT_KEY).messages.create({ model: PRIMARY_MODEL, ...ask });
     expect(message.type).toBe('message');
   });
 
   it('never shows the provider key in logs, errors or debug output', async () => {
     await sim.setFault({ status: 500 });
     const err = await sdk(CLIENT_KEY)
-      .messages.create({ model: 'claude-sonnet-4-5', ...ask })
+      .messages.create({ model: PRIMARY_MODEL, ...ask })
       .catch((e: unknown) => e);
     const debug = await Promise.all(
       ['/debug/policy', '/debug/breakers', '/debug/ratelimiter', '/debug/stats'].map((p) =>
@@ -347,7 +348,7 @@ describe('hot reload', () => {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        model: 'claude-sonnet-4-5',
+        model: PRIMARY_MODEL,
         max_tokens: 5,
         messages: [
           {
@@ -386,7 +387,7 @@ describe('graceful shutdown', () => {
     await sim.setFault({ latencyMs: 1_000 });
     const inFlight = Array.from({ length: 20 }, () =>
       sdk()
-        .messages.create({ model: 'claude-sonnet-4-5', ...ask })
+        .messages.create({ model: PRIMARY_MODEL, ...ask })
         .then((m) => m.type),
     );
     // SIGTERM only once all twenty are inside the runtime.
@@ -398,7 +399,7 @@ describe('graceful shutdown', () => {
     const late = await fetch(`${runtime.url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'claude-sonnet-4-5', ...ask }),
+      body: JSON.stringify({ model: PRIMARY_MODEL, ...ask }),
     }).then(
       (r) => r.status,
       () => 'refused',

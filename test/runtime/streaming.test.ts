@@ -158,7 +158,7 @@ function textOf(body: string): string {
 
 const streamed = (text: string) =>
   JSON.stringify({
-    model: 'claude-opus-4-1',
+    model: PRIMARY_MODEL,
     max_tokens: 64,
     stream: true,
     messages: [{ role: 'user', content: text }],

@@ -12,10 +12,12 @@ import type {
   RateLimitPolicySpec,
 } from '../../runtime/src/api/resources.ts';
 import { GROUP_VERSION } from '../../runtime/src/api/resources.ts';
+import { FALLBACK_MODEL } from '../../runtime/src/api/sampleModels.ts';
 
 export const PROVIDER_SECRET = 'llm-provider-key';
 export const PROVIDER_SECRET_KEY = 'api-key';
-export const MODEL = 'claude-haiku-4-5';
+/** The model every fixture agent runs. */
+export const MODEL = FALLBACK_MODEL;
 
 export interface SecretManifest {
   apiVersion: 'v1';

@@ -73,6 +73,25 @@ export async function mergePatch(
   ]);
 }
 
+/**
+ * `kubectl get <resource>` as the row a user reads: each header → its cell, cut at the header's
+ * column so that an empty cell stays empty.
+ */
+export async function kubectlRow(
+  namespace: string,
+  resource: string,
+): Promise<Record<string, string>> {
+  const { stdout } = await kubectl(['get', '-n', namespace, resource]);
+  const [header = '', row = ''] = stdout.trimEnd().split('\n');
+  const columns = [...header.matchAll(/\S+/g)];
+  return Object.fromEntries(
+    columns.map((column, i) => [
+      column[0],
+      row.slice(column.index, columns[i + 1]?.index ?? row.length).trim(),
+    ]),
+  );
+}
+
 export const getAgent = (namespace: string, name: string): Promise<AgentDeployment | undefined> =>
   api().get<AgentDeployment>(Kinds.AgentDeployment, namespace, name);
 export const getBreakerPolicy = (
@@ -134,14 +153,25 @@ export const podPolicyHash = (pod: PodView): string | undefined =>
 export const podBreakers = (pod: PodView): BreakerReport =>
   decodeBreakerReport(pod.metadata?.annotations?.[BREAKERS_ANNOTATION]);
 
-/** The local port of the pod's `http` container port (the local node maps each named port). */
-export function podHttpPort(pod: PodView): number {
+/** The local port of one of the pod's named container ports (the local node maps each). */
+export function podPort(pod: PodView, name: 'http' | 'metrics'): number {
   const raw = pod.metadata?.annotations?.[PORTS_ANNOTATION];
-  const port = raw === undefined ? undefined : (JSON.parse(raw) as Record<string, number>)['http'];
+  const port = raw === undefined ? undefined : (JSON.parse(raw) as Record<string, number>)[name];
   if (port === undefined) {
-    throw new Error(`pod ${pod.metadata?.name ?? '?'} has no http port in ${PORTS_ANNOTATION}`);
+    throw new Error(`pod ${pod.metadata?.name ?? '?'} has no ${name} port in ${PORTS_ANNOTATION}`);
   }
   return port;
+}
+
+export const podHttpPort = (pod: PodView): number => podPort(pod, 'http');
+
+/** The pod's Prometheus exposition, from its `metrics` port. */
+export async function scrapePod(pod: PodView): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${podPort(pod, 'metrics')}/metrics`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!response.ok) throw new Error(`scrape of ${pod.metadata?.name ?? '?'}: ${response.status}`);
+  return response.text();
 }
 
 /** One small Messages API call to a runtime pod; resolves with the HTTP status. */

@@ -12,13 +12,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PolicyDocument } from '../../runtime/src/policy/policyDocument.ts';
+import { PRIMARY_MODEL } from '../../runtime/src/api/sampleModels.ts';
 import { samplePolicyDocument } from '../../runtime/src/policy/policyFixtures.ts';
 import { startRuntime, type RuntimeHandle } from './runtimeProcess.ts';
 
 export type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
 
-export const PRIMARY_MODEL = 'claude-opus-4-1';
-export const FALLBACK_MODEL = 'claude-haiku-4-5';
+export { FALLBACK_MODEL, PRIMARY_MODEL } from '../../runtime/src/api/sampleModels.ts';
 
 /**
  * The sample policy with `baseURL` as its only backend, the primary model without fallbacks,

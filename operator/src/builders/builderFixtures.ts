@@ -12,6 +12,7 @@ import type {
   CircuitBreakerPolicy,
   RateLimitPolicy,
 } from '../../../runtime/src/api/resources.ts';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../../runtime/src/api/sampleModels.ts';
 import type { PolicyDocument } from '../../../runtime/src/policy/policyDocument.ts';
 import { resolvePolicy, type ResolveInputs } from '../../../runtime/src/policy/policyResolution.ts';
 import type { BuilderOptions } from './builderOptions.ts';
@@ -37,7 +38,7 @@ export function agentWith(
 export function minimalAgent(): AgentDeployment {
   return agentWith(
     {
-      model: { name: 'claude-haiku-4-5' },
+      model: { name: FALLBACK_MODEL },
       provider: { apiKeySecretRef: { name: 'anthropic', key: 'api-key' } },
     },
     { name: 'minimal-agent', namespace: 'default' },
@@ -48,7 +49,7 @@ export function minimalAgent(): AgentDeployment {
 export function developmentAgent(): AgentDeployment {
   return agentWith(
     {
-      model: { name: 'claude-sonnet-4-5', fallbacks: ['claude-haiku-4-5'] },
+      model: { name: PRIMARY_MODEL, fallbacks: [FALLBACK_MODEL] },
       systemPrompt: 'You are a helpful support agent.',
       provider: {
         apiKeySecretRef: { name: 'anthropic', key: 'api-key' },
@@ -65,7 +66,7 @@ export function developmentAgent(): AgentDeployment {
 /** Autoscaled, two backends, a tool, access control, NetworkPolicy and ServiceMonitor. */
 export function productionAgent(): AgentDeployment {
   return agentWith({
-    model: { name: 'claude-sonnet-4-5', fallbacks: ['claude-haiku-4-5'], maxTokens: 2048 },
+    model: { name: PRIMARY_MODEL, fallbacks: [FALLBACK_MODEL], maxTokens: 2048 },
     systemPrompt: 'You are a careful support agent.',
     provider: { apiKeySecretRef: { name: 'anthropic', key: 'api-key' } },
     backends: [

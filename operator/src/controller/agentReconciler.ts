@@ -10,6 +10,7 @@ import { canonicalJson, policyHash } from '../../../runtime/src/policy/policyDoc
 import { resolvePolicy } from '../../../runtime/src/policy/policyResolution.ts';
 import { buildChildren, selectorString, AGENT_LABEL } from '../builders/index.ts';
 import { computeAgentStatus } from '../status/agentStatus.ts';
+import { evaluateModelRetirement, type ModelRetirementStatus } from '../status/modelRetirement.ts';
 import type { PodView } from '../status/views.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
 import { childKindKey, FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
@@ -119,6 +120,8 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
   }
 
   // Status.
+  const nowMs = ctx.clock.now();
+  const modelRetirement = evaluateModelRetirement(agent.spec.model, nowMs);
   const status = computeAgentStatus({
     agent,
     deployment: ctx.caches.deployments.get(`${namespace}/${name}`),
@@ -130,11 +133,18 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
       : serviceMonitorAvailable
         ? 'Configured'
         : 'CRDMissing',
+    modelRetirement,
     selector: selectorString(name),
-    now: new Date(ctx.clock.now()).toISOString(),
+    now: new Date(nowMs).toISOString(),
   });
   await writeStatusIfChanged(ctx, agent, status);
-  return { requeueAfterMs: RESYNC_MS };
+  return { requeueAfterMs: nextReconcileMs(modelRetirement, nowMs) };
+}
+
+/** The resync, or sooner when a model reaches its end of life first: ModelRetiring turns then. */
+function nextReconcileMs(modelRetirement: ModelRetirementStatus, nowMs: number): number {
+  const { changesAtMs } = modelRetirement;
+  return changesAtMs === undefined ? RESYNC_MS : Math.min(RESYNC_MS, changesAtMs - nowMs);
 }
 
 async function writeStatusIfChanged(

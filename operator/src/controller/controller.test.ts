@@ -25,6 +25,8 @@ class MemoryApi implements Pick<
 > {
   readonly objects = new Map<string, KubeObject[]>();
   readonly calls: string[] = [];
+  /** Every status written, in order. */
+  readonly statuses: KubeObject[] = [];
   readonly #listeners = new Map<string, Set<Listener>>();
   #rv = 100;
 
@@ -72,6 +74,7 @@ class MemoryApi implements Pick<
 
   applyStatus<T extends KubeObject>(obj: T): Promise<T> {
     this.calls.push(`status ${obj.kind ?? ''}`);
+    this.statuses.push(obj);
     return Promise.resolve(obj);
   }
 
@@ -95,14 +98,14 @@ const RoleKind = Kinds.Role;
 
 const running: Controller[] = [];
 
-async function started(agent: AgentDeployment) {
+async function started(agent: AgentDeployment, clock = new ManualClock()) {
   const api = new MemoryApi();
   api.put(AgentKind, agent);
   const controller = new Controller({
     client: api as unknown as KubeClient,
     log: pino({ level: 'silent' }),
     options: { runtimeImage: 'img', namespace: undefined },
-    clock: new ManualClock(),
+    clock,
   });
   running.push(controller);
   await controller.start();
@@ -192,7 +195,26 @@ describe('Controller', () => {
     await settle(controller);
     expect(api.take().filter((c) => c.startsWith('apply'))).toHaveLength(6);
   });
+
+  it('reconciles an agent again the moment its model reaches its end of life, not at the next resync', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-29T23:58:00Z'));
+    const agent = minimalAgent();
+    agent.spec.model = { name: 'claude-sonnet-4-5' };
+    const { api, controller } = await started(agent, clock);
+    expect(api.statuses.map(modelRetiringReason)).toEqual(['Deprecated']);
+    clock.advance(2 * 60_000 - 1);
+    await settle(controller);
+    expect(api.statuses.map(modelRetiringReason)).toEqual(['Deprecated']);
+    clock.advance(1);
+    await settle(controller);
+    expect(api.statuses.map(modelRetiringReason)).toEqual(['Deprecated', 'PastEndOfLife']);
+  });
 });
+
+function modelRetiringReason(written: KubeObject): string | undefined {
+  return (written as AgentDeployment).status?.conditions?.find((c) => c.type === 'ModelRetiring')
+    ?.reason;
+}
 
 async function reconcileCount(controller: Controller): Promise<number> {
   const metric = await controller.ctx.metrics.reconciles.get();

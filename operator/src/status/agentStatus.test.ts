@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
 import { computeAgentStatus, type AgentStatusInputs } from './agentStatus.ts';
+import { evaluateModelRetirement } from './modelRetirement.ts';
 import type { DeploymentView, PodView } from './views.ts';
 
 const agent: AgentDeployment = {
@@ -31,6 +32,9 @@ const pod = (hash: string, breakers?: string): PodView => ({
   status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
 });
 
+const NOW = '2026-11-21T10:00:00Z';
+const current = evaluateModelRetirement({ name: 'm' }, Date.parse(NOW));
+
 const open = JSON.stringify({
   'default/m': { state: 'Open', since: '2026-11-21T10:00:00Z', trips: 1 },
 });
@@ -43,8 +47,9 @@ function status(overrides: Partial<AgentStatusInputs>) {
     policyHash: 'h1',
     missing: [],
     monitoring: 'NotRequested',
+    modelRetirement: current,
     selector: 'breakwater.dev/agent=support',
-    now: '2026-11-21T10:00:00Z',
+    now: NOW,
     ...overrides,
   });
   const condition = (type: string) => result.conditions?.find((c) => c.type === type);
@@ -132,6 +137,24 @@ describe('computeAgentStatus', () => {
     });
   });
 
+  it('says ModelRetiring is False, with no end-of-life day, for a model nobody deprecated', () => {
+    const { result, condition } = status({});
+    expect(condition('ModelRetiring')).toMatchObject({ status: 'False', reason: 'NotDeprecated' });
+    expect(result).not.toHaveProperty('modelEndOfLife');
+  });
+
+  it('says ModelRetiring is True with the day, and stays Ready, for a deprecated model', () => {
+    const retiring = evaluateModelRetirement({ name: 'claude-sonnet-4-5' }, Date.parse(NOW));
+    const { result, condition } = status({ modelRetirement: retiring });
+    expect(condition('ModelRetiring')).toMatchObject({
+      status: 'True',
+      reason: 'Deprecated',
+      message: 'model claude-sonnet-4-5 is deprecated and retires on 2026-11-30',
+    });
+    expect(condition('Ready')?.status).toBe('True');
+    expect(result.modelEndOfLife).toBe('2026-11-30');
+  });
+
   it('computes the same status twice from the same inputs, so an unchanged agent is not written', () => {
     const first = status({}).result;
     const again = computeAgentStatus({
@@ -141,6 +164,7 @@ describe('computeAgentStatus', () => {
       policyHash: 'h1',
       missing: [],
       monitoring: 'NotRequested',
+      modelRetirement: current,
       selector: 'breakwater.dev/agent=support',
       now: '2026-11-21T11:00:00Z',
     });

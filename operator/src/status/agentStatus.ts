@@ -14,6 +14,7 @@ import {
   type BreakerAggregate,
 } from './breakerAggregation.ts';
 import { setConditions, type Condition, type ConditionUpdate } from './conditions.ts';
+import type { ModelRetirementStatus } from './modelRetirement.ts';
 import type { PodView, DeploymentView } from './views.ts';
 
 export interface AgentStatusInputs {
@@ -25,6 +26,8 @@ export interface AgentStatusInputs {
   /** Human-readable names of referenced objects that do not exist ("CircuitBreakerPolicy prod"). */
   readonly missing: readonly string[];
   readonly monitoring: 'NotRequested' | 'Configured' | 'CRDMissing';
+  /** Whether its model or a fallback is retiring, evaluated at `now`. */
+  readonly modelRetirement: ModelRetirementStatus;
   readonly selector: string;
   /** RFC 3339 now, for condition transitions. */
   readonly now: string;
@@ -102,6 +105,7 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
           message: `${applied}/${running.length} replicas run policy ${inputs.policyHash}`,
         },
     monitoringCondition(inputs.monitoring),
+    inputs.modelRetirement.condition,
     progressDeadlineExceeded || !resolved
       ? {
           type: 'Stalled',
@@ -151,6 +155,9 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     selector: inputs.selector,
     policy: { hash: inputs.policyHash, appliedReplicas: applied },
     breaker: { state: breakers.state, open: breakers.open, total: breakers.total },
+    ...(inputs.modelRetirement.endOfLife === undefined
+      ? {}
+      : { modelEndOfLife: inputs.modelRetirement.endOfLife }),
   };
 }
 

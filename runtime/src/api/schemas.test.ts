@@ -21,7 +21,7 @@ const kinds = set.kinds.map((kind) => [kind.crd.kind, kind] as const);
 const generatedTypeFiles = readdirSync(join(root, 'runtime/src/api/v1alpha1')).map(
   (file) => [file, readFileSync(join(root, 'runtime/src/api/v1alpha1', file), 'utf8')] as const,
 );
-/** The declarations alone: doc comments quote examples such as [claude-haiku-4-5]. */
+/** The declarations alone: doc comments quote examples such as [claude-haiku-5-5]. */
 const withoutComments = (source: string): string =>
   source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
 

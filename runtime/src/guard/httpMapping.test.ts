@@ -1,5 +1,6 @@
 import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { describe, expect, it } from '@jest/globals';
+import { PRIMARY_MODEL } from '../api/sampleModels.ts';
 import { ManualClock } from '../time/clock.ts';
 import { CircuitBreaker } from './circuitBreaker.ts';
 import {
@@ -103,7 +104,7 @@ describe('mapErrorToHttp', () => {
     ['forced open until a date years away says a minute at most', 3 * 365 * DAY_MS, 60],
   ])('a breaker %s', (_name, forMs, seconds) => {
     const breaker = new CircuitBreaker({
-      name: 'default/claude-sonnet-4-5',
+      name: `default/${PRIMARY_MODEL}`,
       clock: new ManualClock(NOW),
       options: {
         openDurationMs: 30_000,

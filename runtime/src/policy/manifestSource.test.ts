@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AgentDeployment } from '../api/resources.ts';
+import { FALLBACK_MODEL } from '../api/sampleModels.ts';
 import { chooseAgent, providerKeys, type ManifestObject } from './manifestSource.ts';
 
 function agent(name: string, spec: Partial<AgentDeployment['spec']> = {}): AgentDeployment {
@@ -8,7 +9,7 @@ function agent(name: string, spec: Partial<AgentDeployment['spec']> = {}): Agent
     kind: 'AgentDeployment',
     metadata: { name },
     spec: {
-      model: { name: 'claude-haiku-4-5' },
+      model: { name: FALLBACK_MODEL },
       provider: { apiKeySecretRef: { name: 'llm-provider-key', key: 'api-key' } },
       ...spec,
     },

@@ -1,11 +1,12 @@
 /** A complete, valid policy document for tests to vary from. */
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../api/sampleModels.ts';
 import type { PolicyDocument } from './policyDocument.ts';
 
 export function samplePolicyDocument(): PolicyDocument {
   return {
     version: 1,
     agent: { namespace: 'default', name: 'support-agent', generation: 1 },
-    model: { name: 'claude-sonnet-4-5', fallbacks: ['claude-haiku-4-5'], maxTokens: 1024 },
+    model: { name: PRIMARY_MODEL, fallbacks: [FALLBACK_MODEL], maxTokens: 1024 },
     systemPrompt: 'You are helpful.',
     backends: [
       {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AgentDeployment, CircuitBreakerPolicy, RateLimitPolicy } from '../api/resources.ts';
+import { PRIMARY_MODEL } from '../api/sampleModels.ts';
 import { checkPolicyDocument } from './policyValidation.ts';
 import { effectiveShare, resolvePolicy, resolveRateLimit } from './policyResolution.ts';
 
@@ -9,7 +10,7 @@ function agent(spec: Partial<AgentDeployment['spec']> = {}): AgentDeployment {
     kind: 'AgentDeployment',
     metadata: { name: 'support', namespace: 'team-a', generation: 4 },
     spec: {
-      model: { name: 'claude-sonnet-4-5' },
+      model: { name: PRIMARY_MODEL },
       provider: { apiKeySecretRef: { name: 'anthropic', key: 'api-key' } },
       ...spec,
     },
@@ -40,7 +41,7 @@ describe('resolvePolicy', () => {
     expect(checkPolicyDocument(doc).ok).toBe(true);
     expect(doc).toMatchObject({
       agent: { namespace: 'team-a', name: 'support', generation: 4 },
-      model: { name: 'claude-sonnet-4-5', fallbacks: [], maxTokens: 1024 },
+      model: { name: PRIMARY_MODEL, fallbacks: [], maxTokens: 1024 },
       backends: [
         { name: 'default', baseURL: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' },
       ],

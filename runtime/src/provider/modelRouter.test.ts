@@ -52,7 +52,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]
 describe('ModelRouter', () => {
   it('counts one rate-limit refusal per refused request, however many fallback models there are', async () => {
     const doc = structuredClone(samplePolicyDocument()) as Mutable<PolicyDocument>;
-    doc.model.fallbacks = ['claude-haiku-4-5', 'claude-opus-4-1'];
+    doc.model.fallbacks = ['claude-haiku-5-5', 'claude-opus-5-5'];
     doc.rateLimit.requests = { perSecond: 0.001, burst: 1 };
     doc.rateLimit.onLimit = 'Reject';
     const clock = new ManualClock(0);
@@ -141,7 +141,7 @@ describe('ModelRouter', () => {
 
   it('forwards the caller’s bytes to the model they name, and a re-encoded body to a fallback', async () => {
     const doc = structuredClone(samplePolicyDocument()) as Mutable<PolicyDocument>;
-    doc.model.fallbacks = ['claude-haiku-4-5'];
+    doc.model.fallbacks = ['claude-haiku-5-5'];
     doc.retry.maxAttempts = 1;
     const clock = new ManualClock(0);
     const guard = new GuardSet({ doc, clock });
@@ -179,14 +179,14 @@ describe('ModelRouter', () => {
       body: JSON.parse(rawBody) as Record<string, unknown>,
       rawBody,
       stream: false,
-      models: [doc.model.name, 'claude-haiku-4-5'],
+      models: [doc.model.name, 'claude-haiku-5-5'],
       signal: new AbortController().signal,
       headers: { 'anthropic-beta': 'b1' },
     });
-    expect(routed).toMatchObject({ model: 'claude-haiku-4-5', fallbackUsed: true });
+    expect(routed).toMatchObject({ model: 'claude-haiku-5-5', fallbackUsed: true });
     expect(sent.map((r) => r.body)).toEqual([
       rawBody,
-      JSON.stringify({ max_tokens: 16, model: 'claude-haiku-4-5', messages: [], stream: false }),
+      JSON.stringify({ max_tokens: 16, model: 'claude-haiku-5-5', messages: [], stream: false }),
     ]);
     expect(sent[0]?.headers).toEqual([
       'anthropic-beta',

@@ -3,7 +3,7 @@
  * the operator aggregates them into CircuitBreakerPolicy and AgentDeployment status. Kept
  * small (it rides on every pod update) and readable (on-call reads it with kubectl):
  *
- *   {"default/claude-sonnet-4-5":{"state":"Open","since":"2026-11-21T10:00:00.000Z","trips":3,"lastTrip":"…"},
+ *   {"default/claude-sonnet-5-5":{"state":"Open","since":"2026-11-21T10:00:00.000Z","trips":3,"lastTrip":"…"},
  *    "tool:search":{"state":"Closed","since":"…","trips":0}}
  *
  * Provider breakers are named `<backend>/<model>`; tool breakers `tool:<name>`.

@@ -66,9 +66,9 @@ describe('FaultInjector', () => {
 
   it('applies a fault for one model only to requests for that model, and counts only those', () => {
     const injector = new FaultInjector(seededRandom(1));
-    injector.add(fault({ model: 'claude-sonnet-4-5', count: 2 }));
+    injector.add(fault({ model: 'claude-sonnet-5-5', count: 2 }));
     expect(injector.needsModel).toBe(true);
-    const models = ['claude-haiku-4-5', 'claude-sonnet-4-5', undefined, 'claude-sonnet-4-5'];
+    const models = ['claude-haiku-5-5', 'claude-sonnet-5-5', undefined, 'claude-sonnet-5-5'];
     expect(models.map((m) => injector.decide(m).action.kind)).toEqual([
       'none',
       'error',
@@ -82,12 +82,12 @@ describe('FaultInjector', () => {
   it('lets a fault for every model and one for a single model stack', () => {
     const injector = new FaultInjector(seededRandom(1));
     injector.add(fault({ action: { kind: 'none' }, latencyMs: 100 }));
-    injector.add(fault({ model: 'claude-sonnet-4-5' }));
-    expect(injector.decide('claude-haiku-4-5')).toEqual({
+    injector.add(fault({ model: 'claude-sonnet-5-5' }));
+    expect(injector.decide('claude-haiku-5-5')).toEqual({
       action: { kind: 'none' },
       latencyMs: 100,
     });
-    expect(injector.decide('claude-sonnet-4-5')).toEqual({ action: error500, latencyMs: 100 });
+    expect(injector.decide('claude-sonnet-5-5')).toEqual({ action: error500, latencyMs: 100 });
   });
 
   it('lists active faults with ids and how often each has fired, and clears them', () => {

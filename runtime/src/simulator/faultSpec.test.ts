@@ -85,8 +85,8 @@ describe('parseFaultSpec', () => {
     ],
     [
       'a 529 for one model only',
-      { status: 529, model: 'claude-sonnet-4-5' },
-      spec(overload(), { model: 'claude-sonnet-4-5' }),
+      { status: 529, model: 'claude-sonnet-5-5' },
+      spec(overload(), { model: 'claude-sonnet-5-5' }),
     ],
   ])('reads %s', (_name, body, fault) => {
     expect(parseFaultSpec(body)).toEqual({ ok: true, fault });
@@ -114,7 +114,7 @@ describe('parseFaultSpec', () => {
     ['a fault that does nothing', { rate: 0.5 }, 'status'],
     ['an empty model', { status: 529, model: '' }, 'model'],
     ['a model that is not a string', { status: 529, model: 5 }, 'model'],
-    ['a model alone', { model: 'claude-sonnet-4-5' }, 'status'],
+    ['a model alone', { model: 'claude-sonnet-5-5' }, 'status'],
   ])('refuses %s, naming the field', (_name, body, field) => {
     const parsed = parseFaultSpec(body);
     expect(parsed).toMatchObject({ ok: false, field });

@@ -161,7 +161,7 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
   }
   if (hang !== undefined && typeof hang !== 'boolean') return fail('hang', 'a boolean');
   if (model !== undefined && !(typeof model === 'string' && model !== '')) {
-    return fail('model', 'a model name such as claude-sonnet-4-5');
+    return fail('model', 'a model name such as claude-sonnet-5-5');
   }
   if (drop !== undefined && typeof drop !== 'boolean' && drop !== 'mid-response') {
     return fail('drop', 'true, false or "mid-response"');

@@ -24,6 +24,7 @@ export class RuntimeMetrics {
   readonly toolLatency: TallyHistogram<'tool'>;
   readonly policyReloads: Counter<'result' | 'source'>;
   readonly policyInfo: Gauge<'hash'>;
+  readonly modelEndOfLife: Gauge<'model'>;
   readonly cacheRequests: TallyCounter<'result'>;
   readonly securityIncidents: Counter<'kind' | 'action'>;
   readonly authFailures: Counter<'reason'>;
@@ -98,6 +99,12 @@ export class RuntimeMetrics {
       name: 'breakwater_policy_info',
       help: 'The policy in force: 1 for its hash.',
       labelNames: ['hash'],
+      registers,
+    });
+    this.modelEndOfLife = new Gauge({
+      name: 'breakwater_model_end_of_life_timestamp_seconds',
+      help: 'End of life of each deprecated model the agent runs, primary or fallback, in Unix seconds: from then on the provider refuses calls to it. No series for a model nobody deprecated.',
+      labelNames: ['model'],
       registers,
     });
     this.cacheRequests = new TallyCounter({

@@ -1,6 +1,9 @@
 -- Argo CD health of a Breakwater AgentDeployment, read from the status the operator writes.
 -- Order matters: a stale status says nothing about the current spec, a stalled agent will not
--- recover by waiting, and an open breaker is an outage even while every pod is ready.
+-- recover by waiting, a model past its end of life fails every call to it, and an open breaker
+-- is an outage even while every pod is ready. A model that is only deprecated still works: the
+-- agent stays Healthy, with a warning in the message. The operator, not this script, compares
+-- the end-of-life day with the clock (reason Deprecated, then PastEndOfLife).
 local hs = {}
 
 local function condition(conditions, type)
@@ -38,6 +41,13 @@ if stalled ~= nil and stalled.status == "True" then
   return hs
 end
 
+local retiring = condition(conditions, "ModelRetiring")
+if retiring ~= nil and retiring.status == "True" and retiring.reason == "PastEndOfLife" then
+  hs.status = "Degraded"
+  hs.message = retiring.reason .. ": " .. described(retiring, "a model is past its end of life")
+  return hs
+end
+
 local breaker = status.breaker
 if breaker ~= nil and (breaker.state == "Open" or breaker.state == "Degraded") then
   hs.status = "Degraded"
@@ -71,5 +81,8 @@ hs.status = "Healthy"
 hs.message = described(ready, "Ready")
 if status.policy ~= nil and status.policy.hash ~= nil then
   hs.message = hs.message .. ", policy " .. status.policy.hash
+end
+if retiring ~= nil and retiring.status == "True" then
+  hs.message = hs.message .. "; warning: " .. described(retiring, "a model is deprecated")
 end
 return hs

@@ -143,7 +143,7 @@ export interface AgentDeploymentStatus {
    */
   observedGeneration?: number;
   /**
-   * Standard conditions, one per type: Ready, Reconciling and Stalled (as kstatus reads them), PoliciesResolved (both policies exist; reason PolicyNotFound otherwise), PoliciesApplied (every replica runs the current policy hash) and MonitoringConfigured.
+   * Standard conditions, one per type: Ready, Reconciling and Stalled (as kstatus reads them), PoliciesResolved (both policies exist; reason PolicyNotFound otherwise), PoliciesApplied (every replica runs the current policy hash), MonitoringConfigured, and ModelRetiring (True when the model or a fallback is deprecated, reason Deprecated, or past its end of life, reason PastEndOfLife; the message names each with its end-of-life day).
    *
    * @maxItems 16
    *
@@ -174,6 +174,10 @@ export interface AgentDeploymentStatus {
    * Breaker state aggregated over the agent's replicas.
    */
   breaker?: AgentBreakerStatus;
+  /**
+   * The end-of-life day (UTC) of the agent's earliest-retiring deprecated model, the primary's or a fallback's, such as 2026-11-30: from that day the provider refuses calls to it. Absent when none is deprecated; shown in the RETIRES column, and the ModelRetiring condition names the model.
+   */
+  modelEndOfLife?: string;
 }
 
 /**
@@ -181,11 +185,11 @@ export interface AgentDeploymentStatus {
  */
 export interface ModelSpec {
   /**
-   * The primary model, as the provider names it, for example claude-sonnet-4-5.
+   * The primary model, as the provider names it, for example claude-sonnet-5-5.
    */
   name: string;
   /**
-   * Models to try, in order, when the primary model's breaker is open or its call fails after retries, for example [claude-haiku-4-5]. Each has its own breaker. At most 8; must not repeat name.
+   * Models to try, in order, when the primary model's breaker is open or its call fails after retries, for example [claude-haiku-5-5]. Each has its own breaker. At most 8; must not repeat name.
    *
    * @maxItems 8
    */
