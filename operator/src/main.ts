@@ -29,6 +29,12 @@ const USAGE = `Usage: breakwater-operator [flags]
   --help                   show this help
 `;
 
+/**
+ * How long running reconciles may take to finish after SIGTERM. Then their calls are aborted:
+ * an API server that went away would otherwise hold each one for the client's 60 s timeout.
+ */
+const DRAIN_TIMEOUT_MS = 5_000;
+
 function port(value: string | undefined, fallback: number, flag: string): number {
   const raw = value ?? String(fallback);
   const n = Number(raw);
@@ -75,6 +81,19 @@ function listen(server: Server, portNumber: number, flag: string): Promise<numbe
       resolve(typeof address === 'object' && address !== null ? address.port : portNumber);
     });
   });
+}
+
+/** True when `work` settles within `ms`, false when the time runs out first. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(resolve, ms, false);
+  });
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function main(): Promise<void> {
@@ -126,9 +145,14 @@ async function main(): Promise<void> {
   const boundMetrics = await listen(metricsServer, metricsPort, '--metrics-port');
   log.info({ healthPort: boundHealth, metricsPort: boundMetrics }, 'serving health and metrics');
 
-  const elector = flags['leader-elect']
+  // The lease has a client of its own: shutdown closes the controller's client to abort calls
+  // stuck on an API server that went away, and the lease release still gets its short try.
+  const leaseClient = flags['leader-elect']
+    ? HttpKubeClient.fromKubeconfig(flags.kubeconfig)
+    : undefined;
+  const elector = leaseClient
     ? new LeaderElector({
-        client,
+        client: leaseClient,
         namespace: flags['leader-election-namespace'] ?? process.env.POD_NAMESPACE ?? 'default',
         name: 'breakwater-operator',
         identity: `${hostname()}-${process.pid}`,
@@ -141,12 +165,23 @@ async function main(): Promise<void> {
   const stop = async (signal: string): Promise<void> => {
     if (shuttingDown) return;
     shuttingDown = true;
-    log.info({ signal }, 'shutting down: finishing running reconciles');
-    await controller.stop();
-    await elector?.stop();
+    log.info(
+      { signal, timeoutMs: DRAIN_TIMEOUT_MS },
+      'shutting down: finishing running reconciles',
+    );
+    const drained = await settlesWithin(controller.stop(), DRAIN_TIMEOUT_MS);
+    if (!drained) {
+      log.warn(
+        { timeoutMs: DRAIN_TIMEOUT_MS },
+        'reconciles still wait on the API server; abandoning them',
+      );
+    }
+    client.close();
+    const lease = await elector?.stop();
+    leaseClient?.close();
     health.close();
     metricsServer.close();
-    log.info('stopped');
+    log.info({ drained, ...(lease === undefined ? {} : { lease }) }, 'stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
