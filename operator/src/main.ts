@@ -8,12 +8,12 @@
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { HttpKubeClient } from '../../runtime/src/kube/kubeClient.ts';
 import { DEFAULT_RUNTIME_IMAGE } from './builders/index.ts';
 import { Controller } from './controller/controller.ts';
 import { OperatorMetrics } from './controller/operatorMetrics.ts';
 import { LeaderElector } from './machinery/leaderElection.ts';
+import { createOperatorLogger } from './operatorLogger.ts';
 
 const USAGE = `Usage: breakwater-operator [flags]
 
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const log = pino({ name: 'breakwater-operator', level: flags['log-level'] });
+  const log = createOperatorLogger(flags['log-level']);
   const metricsPort = port(
     flags['metrics-port'] ?? process.env.PORT_METRICS,
     8080,
