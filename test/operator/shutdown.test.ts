@@ -19,7 +19,7 @@ import {
 
 jest.setTimeout(120_000);
 
-/** The operator's drain budget (operator/src/main.ts) and lease release deadline. */
+/** The operator's drain budget (operator/src/operatorMain.ts) and lease release deadline. */
 const DRAIN_MS = 5_000;
 const LEASE_RELEASE_MS = 2_000;
 /** Room for a busy two-core machine on top of those. */
