@@ -50,6 +50,21 @@ async function isolated(): Promise<{ namespace: string; proxy: ApiServerProxy }>
   return { namespace: ns.name, proxy };
 }
 
+/** An operator with leader election that leads, behind a proxy of its own. */
+async function leadingOperator(
+  name: string,
+): Promise<{ operator: OperatorProcess; proxy: ApiServerProxy }> {
+  const { namespace, proxy } = await isolated();
+  const operator = await startOperator({
+    namespace,
+    name,
+    kubeconfig: proxy.kubeconfig,
+    leaderElect: true,
+    waitUntilLeading: true,
+  });
+  return { operator, proxy };
+}
+
 /** SIGTERM, then how it exited and how long that took (SIGKILL only after 30 s). */
 async function terminate(operator: OperatorProcess): Promise<OperatorExit & { ms: number }> {
   const sentAt = Date.now();
@@ -83,14 +98,7 @@ describe('an operator told to stop after its API server went away', () => {
   });
 
   it('exits 0 once the lease release deadline passes when the server stops answering its leader', async () => {
-    const { namespace, proxy } = await isolated();
-    const operator = await startOperator({
-      namespace,
-      name: 'leader',
-      kubeconfig: proxy.kubeconfig,
-      leaderElect: true,
-      waitUntilLeading: true,
-    });
+    const { operator, proxy } = await leadingOperator('leader');
     proxy.stopAnswering();
     await proxy.requestHeld(); // the next lease renewal
 
@@ -102,14 +110,7 @@ describe('an operator told to stop after its API server went away', () => {
   });
 
   it('exits 0 at once when the server refuses connections', async () => {
-    const { namespace, proxy } = await isolated();
-    const operator = await startOperator({
-      namespace,
-      name: 'refused',
-      kubeconfig: proxy.kubeconfig,
-      leaderElect: true,
-      waitUntilLeading: true,
-    });
+    const { operator, proxy } = await leadingOperator('refused');
     await proxy.refuse();
 
     const exit = await terminate(operator);
