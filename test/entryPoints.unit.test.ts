@@ -5,11 +5,11 @@
  * compiled entry files, since an old Node cannot load TypeScript sources at all.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import ts from 'typescript';
 import { MINIMUM_NODE_MAJOR, unsupportedNodeMessage } from '../runtime/src/cli/supportedNode.ts';
 
@@ -75,6 +75,9 @@ onOldNode(
   `each program run by ${old?.path ?? 'an old Node'} (${old?.version ?? 'none found'})`,
   () => {
     const tree = old === undefined ? '' : compiledEntries();
+    afterAll(() => {
+      if (tree !== '') rmSync(tree, { recursive: true, force: true });
+    });
 
     it.each(PROGRAMS)(
       '%s says Node 24 is needed and exits 1, running nothing else',

@@ -34,7 +34,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopOperators();
-  await Promise.all(proxies.map((proxy) => proxy.refuse()));
+  await Promise.all(proxies.map((proxy) => proxy.close()));
   await Promise.all(namespaces.map((ns) => ns.cleanup()));
 });
 

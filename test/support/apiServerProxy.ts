@@ -10,7 +10,7 @@
  *
  * TLS passes through untouched; the kubeconfig keeps the server's name for verification.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP, createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,8 @@ export interface ApiServerProxy {
   /** Resolves once a client has sent something that `stopAnswering()` kept from the server. */
   requestHeld(): Promise<void>;
   refuse(): Promise<void>;
+  /** Refuses, and deletes the kubeconfig (it holds a copy of the cluster's credentials). */
+  close(): Promise<void>;
 }
 
 interface KubeconfigFile {
@@ -77,9 +79,16 @@ export async function startApiServerProxy(): Promise<ApiServerProxy> {
   cluster.server = `${upstream.protocol}//127.0.0.1:${String(address.port)}`;
   // An IP is verified as itself; a name has to be asked for (SNI) and checked explicitly.
   if (isIP(upstream.hostname) === 0) cluster['tls-server-name'] ??= upstream.hostname;
-  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'breakwater-proxy-')), 'kubeconfig');
+  const dir = mkdtempSync(join(tmpdir(), 'breakwater-proxy-'));
+  const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, JSON.stringify(config), { mode: 0o600 });
 
+  const refuse = async (): Promise<void> => {
+    answering = false;
+    const closed = new Promise((resolve) => server.close(resolve));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  };
   return {
     kubeconfig,
     stopAnswering: () => {
@@ -88,11 +97,10 @@ export async function startApiServerProxy(): Promise<ApiServerProxy> {
     },
     requestHeld: () =>
       held ? Promise.resolve() : new Promise((resolve) => heldWaiters.push(resolve)),
-    refuse: async () => {
-      answering = false;
-      const closed = new Promise((resolve) => server.close(resolve));
-      for (const socket of sockets) socket.destroy();
-      await closed;
+    refuse,
+    close: async () => {
+      await refuse();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
