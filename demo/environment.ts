@@ -563,7 +563,7 @@ async function stopStrays(
   const strays = findLeftovers(layout.dir, records);
   if (strays.length > 0) {
     progress(`▸ stopping ${strays.length} leftover process(es): ${strays.join(', ')}`);
-    await killLeftovers(strays, 5_000);
+    await killLeftovers(() => findLeftovers(layout.dir, records), 5_000);
   }
   return strays;
 }

@@ -424,7 +424,7 @@ export async function clusterDown(options: ClusterOptions = {}): Promise<DownRes
   const leftovers = findLeftovers(layout.stateDir, [...records.values()]);
   if (leftovers.length > 0) {
     progress(`stopping ${leftovers.length} leftover process(es): ${leftovers.join(', ')}`);
-    await killLeftovers(leftovers, 5000);
+    await killLeftovers(() => findLeftovers(layout.stateDir, [...records.values()]), 5000);
   }
   await removeClusterRecord(layout.recordFile);
   await rm(layout.etcdDataDir, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClusterError } from './clusterError.ts';
+import { signalGroup } from './localNode/containerProcess.ts';
 
 /**
  * Process supervision without a supervisor process: each component runs detached in its own
@@ -226,14 +227,15 @@ export async function stopProcess(
     signal(record.pid, 'SIGTERM');
     await waitUntil(() => !isAlive(record), options.graceMs);
   }
-  const members = membersOf(record.pid, 'group');
-  if (!leaderAlive && members.length === 0) return 'not-running';
-  for (const pid of members) signal(pid, 'SIGTERM');
+  if (!leaderAlive && membersOf(record.pid, 'group').length === 0) return 'not-running';
+  // The group, not a list of its members: a child forked after the listing would miss the
+  // signal, while the kernel delivers a group signal to every member, forks in progress too.
+  signalGroup(record.pid, 'SIGTERM');
   const graceMs = options.leaderFirst === true ? 5000 : options.graceMs;
   if (await waitUntil(() => membersOf(record.pid, 'group').length === 0, graceMs)) {
     return 'stopped';
   }
-  for (const pid of membersOf(record.pid, 'group')) signal(pid, 'SIGKILL');
+  signalGroup(record.pid, 'SIGKILL');
   await waitUntil(() => membersOf(record.pid, 'group').length === 0, 5000);
   return 'killed';
 }
@@ -284,13 +286,28 @@ function ancestry(pid: number): number[] {
   return chain;
 }
 
-/** SIGTERM, a short wait, then SIGKILL for whatever is still there. */
-export async function killLeftovers(pids: readonly number[], graceMs: number): Promise<void> {
-  for (const pid of pids) signal(pid, 'SIGTERM');
-  const stillThere = (): number[] => pids.filter((pid) => isLiving(procStat(pid)));
-  if (await waitUntil(() => stillThere().length === 0, graceMs)) return;
-  for (const pid of stillThere()) signal(pid, 'SIGKILL');
-  await waitUntil(() => stillThere().length === 0, 5000);
+/**
+ * Stops what `find` lists: SIGTERM, a short wait, then SIGKILL. `find` is asked again while
+ * waiting, so a process that a leftover forks after the first listing is stopped as well.
+ */
+export async function killLeftovers(find: () => readonly number[], graceMs: number): Promise<void> {
+  const terminated = new Set<number>();
+  const terminateNewcomers = (): boolean => {
+    const pids = find();
+    for (const pid of pids) {
+      if (terminated.has(pid)) continue;
+      terminated.add(pid);
+      signal(pid, 'SIGTERM');
+    }
+    return pids.length === 0;
+  };
+  if (await waitUntil(terminateNewcomers, graceMs)) return;
+  const killAll = (): boolean => {
+    const pids = find();
+    for (const pid of pids) signal(pid, 'SIGKILL');
+    return pids.length === 0;
+  };
+  await waitUntil(killAll, 5000);
 }
 
 /** The last `lines` lines of a log file, or undefined when there is none. */

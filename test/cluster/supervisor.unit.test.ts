@@ -34,7 +34,7 @@ async function startShell(name: string, script: string): Promise<ProcessRecord> 
 }
 
 afterEach(async () => {
-  await killLeftovers(findLeftovers(dir, started), 1000);
+  await killLeftovers(() => findLeftovers(dir, started), 1000);
 });
 
 describe('the process supervisor', () => {
@@ -48,6 +48,14 @@ describe('the process supervisor', () => {
     const record = await startShell('parent', 'sleep 30 & sleep 30; wait');
     expect(await stopProcess(record, { graceMs: 5000 })).toBe('stopped');
     expect(isAlive(record)).toBe(false);
+    expect(findLeftovers(dir, [record])).toEqual([]);
+  });
+
+  it('stops children the group forks while it is being stopped', async () => {
+    // A list of the group's members is out of date by the time it is signalled: a shell that
+    // forks as fast as it can lands a child in that gap every time.
+    const record = await startShell('forker', 'while :; do sleep 30 & done');
+    expect(await stopProcess(record, { graceMs: 5000 })).toBe('stopped');
     expect(findLeftovers(dir, [record])).toEqual([]);
   });
 

@@ -26,6 +26,8 @@ export interface StartOperatorOptions {
   readonly namespace: string;
   /** Names this process in logs and file names when a test runs more than one. @default 'operator' */
   readonly name?: string;
+  /** @default the test cluster's kubeconfig */
+  readonly kubeconfig?: string;
   readonly leaderElect?: boolean;
   /**
    * Resolve only once it reconciles (caches synced). @default true without leader election;
@@ -88,7 +90,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
     ...(options.nodeOptions ?? []),
     MAIN,
     '--kubeconfig',
-    kubeconfigPath(),
+    options.kubeconfig ?? kubeconfigPath(),
     '--namespace',
     options.namespace,
     '--metrics-port',

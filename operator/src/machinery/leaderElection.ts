@@ -4,7 +4,8 @@
  * `leaseDurationMs` as seen by *this* process's clock (never comparing another machine's
  * timestamps with ours), writes are guarded by resourceVersion, and a leader that cannot
  * renew within `renewDeadlineMs` stops leading. A leader that shuts down releases the lease
- * so a standby takes over at once instead of waiting for expiry.
+ * so a standby takes over at once instead of waiting for expiry; when the API server does not
+ * answer within `releaseTimeoutMs` it leaves the lease to expire, as a crashed leader would.
  */
 import { systemClock, type Clock } from '../../../runtime/src/time/clock.ts';
 import { isConflict, type KubeClient } from '../../../runtime/src/kube/kubeClient.ts';
@@ -34,9 +35,14 @@ export interface LeaderElectionOptions {
   readonly renewDeadlineMs?: number;
   /** @default 2000 */
   readonly retryPeriodMs?: number;
+  /** How long `stop()` tries to release a held lease. @default 2000 */
+  readonly releaseTimeoutMs?: number;
   readonly clock?: Clock;
   readonly onError?: (error: unknown) => void;
 }
+
+/** What `stop()` did with the lease. */
+export type LeaseRelease = 'released' | 'notHeld' | 'failed' | 'timedOut';
 
 export class LeaderElector {
   readonly #o: Required<Omit<LeaderElectionOptions, 'onError'>> &
@@ -52,6 +58,7 @@ export class LeaderElector {
       leaseDurationMs: 10_000,
       renewDeadlineMs: 7_000,
       retryPeriodMs: 2_000,
+      releaseTimeoutMs: 2_000,
       clock: systemClock,
       ...options,
     };
@@ -90,15 +97,30 @@ export class LeaderElector {
     await leading;
   }
 
-  /** Stops electing; a held lease is released so a standby can take over immediately. */
-  async stop(): Promise<void> {
+  /**
+   * Stops electing; a held lease is released so a standby can take over immediately. Resolves
+   * within `releaseTimeoutMs` whatever the API server does.
+   */
+  async stop(): Promise<LeaseRelease> {
     this.#stopped = true;
     this.#wake?.();
-    if (!this.#leading) return;
+    if (!this.#leading) return 'notHeld';
     this.#leading = false;
+    return new Promise((resolve) => {
+      const cancel = this.#o.clock.setTimeout(() => {
+        resolve('timedOut');
+      }, this.#o.releaseTimeoutMs);
+      void this.#release().then((outcome) => {
+        cancel();
+        resolve(outcome);
+      });
+    });
+  }
+
+  async #release(): Promise<LeaseRelease> {
     try {
       const lease = await this.#o.client.get<Lease>(Kinds.Lease, this.#o.namespace, this.#o.name);
-      if (lease?.spec?.holderIdentity !== this.#o.identity) return;
+      if (lease?.spec?.holderIdentity !== this.#o.identity) return 'notHeld';
       await this.#o.client.patch(
         Kinds.Lease,
         this.#o.namespace,
@@ -113,8 +135,10 @@ export class LeaderElector {
         },
         'merge',
       );
+      return 'released';
     } catch (err) {
       this.#o.onError?.(err);
+      return 'failed';
     }
   }
 
@@ -125,6 +149,8 @@ export class LeaderElector {
     const durationSeconds = Math.ceil(this.#o.leaseDurationMs / 1000);
     try {
       const lease = await client.get<Lease>(Kinds.Lease, namespace, name);
+      // Stopped while the read was in flight: the lease may be released already.
+      if (this.#isStopped()) return false;
       if (lease === undefined) {
         await client.create(Kinds.Lease, {
           apiVersion: Kinds.Lease.apiVersion,

@@ -120,3 +120,67 @@ describe('Bulkhead', () => {
     await expect(b.enter()).rejects.toMatchObject({ reason: 'queueFull' });
   });
 });
+
+describe('Bulkhead in Shadow mode', () => {
+  it('lets every call in at once, counting those Enforce would have turned away', () => {
+    const { bulkhead: b } = bulkhead({ maxConcurrent: 1, maxQueue: 1, mode: 'Shadow' });
+    // Enforce: the first runs, the second queues, the third and fourth find the queue full.
+    expect([b.tryEnter(), b.tryEnter(), b.tryEnter(), b.tryEnter()]).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(b.active).toBe(4);
+    expect(b.counters()).toEqual({
+      rejectedQueueFull: 0,
+      rejectedQueueTimeout: 0,
+      shadowRejected: 2,
+    });
+  });
+
+  it('never queues a call, so nothing waits on a timer', async () => {
+    const { bulkhead: b, clock } = bulkhead({ maxConcurrent: 1, maxQueue: 0, mode: 'Shadow' });
+    b.tryEnter();
+    await b.enter();
+    expect(b.queued).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
+    expect(b.counters().shadowRejected).toBe(1);
+  });
+
+  it('counts again once running calls finish and the load comes back', () => {
+    const { bulkhead: b } = bulkhead({ maxConcurrent: 1, maxQueue: 0, mode: 'Shadow' });
+    b.tryEnter();
+    b.tryEnter();
+    b.release();
+    b.release();
+    b.tryEnter();
+    expect(b.counters().shadowRejected).toBe(1);
+    b.tryEnter();
+    expect(b.counters().shadowRejected).toBe(2);
+  });
+
+  it('lets the waiters of an enforcing bulkhead in when switched to Shadow', async () => {
+    const { bulkhead: b } = bulkhead({ maxConcurrent: 1, maxQueue: 5 });
+    b.tryEnter();
+    let admitted = 0;
+    for (let i = 0; i < 3; i++) void b.enter().then(() => admitted++);
+    b.reconfigure({ maxConcurrent: 1, maxQueue: 5, mode: 'Shadow' });
+    await settle();
+    expect(admitted).toBe(3);
+    expect(b.active).toBe(4);
+    expect(b.queued).toBe(0);
+  });
+
+  it('enforces again when switched back, once running calls fall below maxConcurrent', () => {
+    const { bulkhead: b } = bulkhead({ maxConcurrent: 1, maxQueue: 0, mode: 'Shadow' });
+    b.tryEnter();
+    b.tryEnter();
+    b.reconfigure({ maxConcurrent: 1, maxQueue: 0, mode: 'Enforce' });
+    expect(b.tryEnter()).toBe(false);
+    b.release();
+    expect(b.tryEnter()).toBe(false);
+    b.release();
+    expect(b.tryEnter()).toBe(true);
+  });
+});

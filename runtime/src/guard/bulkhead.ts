@@ -3,7 +3,12 @@
  * arrival order for at most `queueTimeoutMs` each. A freed slot goes straight to the oldest
  * waiter (newcomers cannot barge past the queue); a waiter whose caller aborts leaves the
  * queue at once.
+ *
+ * In Shadow mode every call goes in at once and nothing queues; a call that finds
+ * `maxConcurrent + maxQueue` calls already running is counted (`shadowRejected`), being the
+ * one Enforce would have turned away with a full queue. Queue timeouts are not simulated.
  */
+import type { EnforcementMode } from './breakerOptions.ts';
 import { BulkheadFullError, CancelledError } from './errors.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
 import type { Cancel, Clock } from '../time/clock.ts';
@@ -15,6 +20,8 @@ export interface BulkheadOptions {
   readonly maxQueue: number;
   /** @default 10000 */
   readonly queueTimeoutMs: number;
+  /** @default 'Enforce' */
+  readonly mode: EnforcementMode;
 }
 
 export type BulkheadOptionsInput = Partial<BulkheadOptions>;
@@ -32,6 +39,7 @@ export function resolveBulkheadOptions(
       input.queueTimeoutMs ?? 10_000,
       MAX_DURATION_MS,
     ),
+    mode: check.oneOf('mode', input.mode ?? 'Enforce', ['Enforce', 'Shadow']),
   });
 }
 
@@ -48,6 +56,8 @@ interface Waiter {
 export interface BulkheadCounters {
   readonly rejectedQueueFull: number;
   readonly rejectedQueueTimeout: number;
+  /** Calls Shadow mode let in that Enforce would have turned away. */
+  readonly shadowRejected: number;
 }
 
 export interface BulkheadConfig {
@@ -67,6 +77,7 @@ export class Bulkhead {
   #tail: Waiter | undefined;
   #rejectedQueueFull = 0;
   #rejectedQueueTimeout = 0;
+  #shadowRejected = 0;
 
   constructor(config: BulkheadConfig) {
     this.name = config.name;
@@ -85,13 +96,16 @@ export class Bulkhead {
     return this.#queued;
   }
 
-  /** Takes a slot if one is free and nobody is queued before us. */
+  /** Takes a slot if one is free and nobody is queued before us; in Shadow mode, always. */
   tryEnter(): boolean {
     if (this.#active < this.#max && this.#head === undefined) {
       this.#active++;
       return true;
     }
-    return false;
+    if (this.#options.mode === 'Enforce') return false;
+    if (this.#active >= this.#max + this.#options.maxQueue) this.#shadowRejected++;
+    this.#active++;
+    return true;
   }
 
   /** Takes a slot, queueing for one if needed. Rejects with BulkheadFullError or CancelledError. */
@@ -149,6 +163,7 @@ export class Bulkhead {
     return {
       rejectedQueueFull: this.#rejectedQueueFull,
       rejectedQueueTimeout: this.#rejectedQueueTimeout,
+      shadowRejected: this.#shadowRejected,
     };
   }
 
@@ -156,12 +171,14 @@ export class Bulkhead {
    * New limits, live. Running calls are never cut: with a lower maxConcurrent, slots are
    * handed out again only once enough calls have finished; with a higher one, waiters are
    * let in at once. Waiters already queued stay queued (a smaller maxQueue only turns new
-   * arrivals away) and keep the timeout they were given.
+   * arrivals away) and keep the timeout they were given. Switched to Shadow, it lets every
+   * waiter in.
    */
   reconfigure(input: BulkheadOptionsInput): void {
     this.#options = resolveBulkheadOptions(input, `bulkhead "${this.name}"`);
     this.#max = this.#options.maxConcurrent;
-    while (this.#head !== undefined && this.#active < this.#max) {
+    const shadow = this.#options.mode === 'Shadow';
+    while (this.#head !== undefined && (shadow || this.#active < this.#max)) {
       const waiter = this.#head;
       this.#active++;
       this.#unlink(waiter);

@@ -211,7 +211,7 @@ export class GuardMetrics {
     ]);
     this.bulkheadRejected = this.#counter(
       'bulkhead_rejected_total',
-      'Calls a bulkhead turned away (queue_full, queue_timeout).',
+      'Calls a bulkhead turned away (queue_full, queue_timeout; shadow: would have turned away).',
       ['name', 'reason'],
     );
     this.guardRetries = this.#counter('guard_retries_total', 'Retries a guard made.', ['name']);
@@ -325,16 +325,19 @@ export class GuardMetrics {
     });
     const full = new Delta(this.bulkheadRejected.labels({ name, reason: 'queue_full' }));
     const timedOut = new Delta(this.bulkheadRejected.labels({ name, reason: 'queue_timeout' }));
+    const shadow = new Delta(this.bulkheadRejected.labels({ name, reason: 'shadow' }));
     this.#on(this.bulkheadRejected, bulkhead, () => {
       const c = bulkhead.counters();
       full.push(c.rejectedQueueFull);
       timedOut.push(c.rejectedQueueTimeout);
+      shadow.push(c.shadowRejected);
     });
     return this.#unbinder(bulkhead, () => {
       this.bulkheadActive.remove({ name });
       this.bulkheadQueue.remove({ name });
       this.bulkheadRejected.remove({ name, reason: 'queue_full' });
       this.bulkheadRejected.remove({ name, reason: 'queue_timeout' });
+      this.bulkheadRejected.remove({ name, reason: 'shadow' });
     });
   }
 

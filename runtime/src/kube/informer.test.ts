@@ -4,6 +4,7 @@ import { Informer, type RestartReason } from './informer.ts';
 import {
   KubeApiError,
   type KubeClient,
+  type ListOptions,
   type ListResult,
   type WatchEvent,
   type WatchOptions,
@@ -21,17 +22,27 @@ type WatchScript = (
   signal: AbortSignal,
 ) => Promise<void>;
 
+/** A list the server never answers: it ends only when its caller aborts it. */
+const UNANSWERED = 'unanswered';
+
 /** A scripted stand-in for the API boundary: each list and watch call takes the next step. */
 class ScriptedClient implements Pick<KubeClient, 'list' | 'watch'> {
-  lists: ListResult<KubeObject>[] = [];
+  lists: (ListResult<KubeObject> | typeof UNANSWERED)[] = [];
   watches: WatchScript[] = [];
   listCalls = 0;
   watchCalls: WatchOptions[] = [];
 
-  list<T extends KubeObject>(): Promise<ListResult<T>> {
+  list<T extends KubeObject>(_kind: unknown, options?: ListOptions): Promise<ListResult<T>> {
     this.listCalls++;
     const next = this.lists.shift();
     if (next === undefined) return Promise.reject(new Error('unexpected list'));
+    if (next === UNANSWERED) {
+      return new Promise((_resolve, reject) => {
+        options?.signal?.addEventListener('abort', () => {
+          reject(new Error('aborted'));
+        });
+      });
+    }
     return Promise.resolve(next as ListResult<T>);
   }
 
@@ -246,6 +257,20 @@ describe('Informer', () => {
     expect(names('y')).toEqual(['b']);
     expect(names('none')).toEqual([]);
     await informer.stop();
+  });
+
+  it('stops at once while a list waits for an answer that never comes', async () => {
+    const { client, informer } = setup((c) => {
+      c.lists.push(UNANSWERED);
+    });
+    void informer.start();
+    await flush();
+    expect(client.listCalls).toBe(1);
+    let stopped = false;
+    void informer.stop().then(() => (stopped = true));
+    await flush();
+    expect(stopped).toBe(true);
+    expect(client.listCalls).toBe(1);
   });
 
   it('keeps delivering to other handlers when one throws', async () => {

@@ -162,11 +162,17 @@ export class Informer<T extends KubeObject> {
   }
 
   async #relist(): Promise<void> {
+    // stop() aborts a list in flight too: an API server that accepts and never answers would
+    // otherwise hold stop() for as long as the client waits for an answer.
+    const abort = new AbortController();
+    this.#abort = abort;
     const { items, resourceVersion } = await this.#options.client.list<T>(this.#options.kind, {
       namespace: this.#options.namespace,
       labelSelector: this.#options.labelSelector,
       fieldSelector: this.#options.fieldSelector,
+      signal: abort.signal,
     });
+    this.#abort = undefined;
     const seen = new Set<string>();
     for (const item of items) {
       const key = objectKey(item);

@@ -18,6 +18,8 @@ export interface ListOptions {
   readonly labelSelector?: string | undefined;
   readonly fieldSelector?: string | undefined;
   readonly limit?: number | undefined;
+  /** Abandons the list (whichever page is in flight) when aborted. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface ListResult<T> {
@@ -32,7 +34,7 @@ export interface ApplyOptions {
   readonly dryRun?: boolean | undefined;
 }
 
-export interface WatchOptions extends ListOptions {
+export interface WatchOptions extends Omit<ListOptions, 'signal'> {
   readonly resourceVersion: string;
   /** Ask the server to end the watch after this long; the informer then resumes it. */
   readonly timeoutSeconds?: number | undefined;
@@ -120,7 +122,7 @@ interface RequestInit {
   readonly query?: Record<string, string | number | boolean | undefined>;
   readonly body?: unknown;
   readonly contentType?: string;
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** Give up on an answer that has not begun after this long; none for watches. */
   readonly timeoutMs?: number;
 }
@@ -136,6 +138,8 @@ export class HttpKubeClient implements KubeClient {
    * request; headers (a token may rotate) are taken per request.
    */
   #agent: HttpAgent | undefined;
+  /** Aborted by close(): every request in flight ends, and later ones are refused. */
+  readonly #closed = new AbortController();
 
   constructor(source: ConnectionSource) {
     const cluster = source.getCurrentCluster();
@@ -147,6 +151,16 @@ export class HttpKubeClient implements KubeClient {
   /** Loads the kubeconfig the way kubectl does: `--kubeconfig` path, $KUBECONFIG, ~/.kube/config, in-cluster. */
   static fromKubeconfig(path?: string): HttpKubeClient {
     return new HttpKubeClient(Kubeconfig.load(path));
+  }
+
+  /**
+   * Aborts every request in flight (calls reject, watches end) and refuses new ones. For a
+   * process that is shutting down: an API server that stopped answering must not hold it for
+   * the minute each call may wait.
+   */
+  close(): void {
+    this.#closed.abort(new Error('the Kubernetes client was closed'));
+    this.#agent?.destroy();
   }
 
   async get<T extends KubeObject>(
@@ -181,6 +195,7 @@ export class HttpKubeClient implements KubeClient {
           limit: options.limit ?? 500,
           continue: continueToken,
         },
+        signal: options.signal,
       });
       // The API omits apiVersion/kind on list items; put them back so callers can apply them.
       for (const item of page.items ?? [])
@@ -318,6 +333,9 @@ export class HttpKubeClient implements KubeClient {
     const secure = url.protocol === 'https:';
     const options: RequestOptions = { headers: {} };
     await this.#source.applyToHTTPSOptions(options);
+    const closed = this.#closed.signal;
+    const signal = init.signal === undefined ? closed : AbortSignal.any([init.signal, closed]);
+    signal.throwIfAborted();
     this.#agent ??= secure
       ? new HttpsAgent({
           keepAlive: true,
@@ -343,7 +361,7 @@ export class HttpKubeClient implements KubeClient {
         headers,
         agent: this.#agent,
         ...(options.auth === undefined ? {} : { auth: options.auth }),
-        ...(init.signal === undefined ? {} : { signal: init.signal }),
+        signal,
       });
       req.once('response', resolve);
       req.once('error', reject);

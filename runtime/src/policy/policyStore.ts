@@ -95,7 +95,6 @@ export class PolicyStore {
               source: this.#lastRejection.source,
               at: new Date(this.#lastRejection.at).toISOString(),
             },
-      document: current?.doc,
     };
   }
 

@@ -127,6 +127,50 @@ describe('GuardSet', () => {
     );
   });
 
+  it.each([
+    ['Enforce', 'runs one call and refuses the other', { running: 1, refused: 1, shadow: 0 }],
+    [
+      'Shadow',
+      'runs both and counts the one Enforce would have refused',
+      { running: 2, refused: 0, shadow: 1 },
+    ],
+  ] as const)('%s mode, one model call at once and no queue: %s', async (mode, _what, expected) => {
+    const registry = new Registry();
+    const doc = policy((d) => {
+      d.rateLimit.concurrency = { maxConcurrent: 1, maxQueue: 0, queueTimeoutMs: 1_000 };
+      d.rateLimit.mode = mode;
+    });
+    const set = new GuardSet({
+      doc,
+      clock: new ManualClock(0),
+      metrics: new GuardMetrics(registry),
+    });
+    const signal = new AbortController().signal;
+    let running = 0;
+    let finish = (): void => undefined;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const call = () =>
+      set.callModel(
+        'sonnet',
+        () => backend('east'),
+        async () => {
+          running++;
+          await finished;
+          return 'ok';
+        },
+        signal,
+      );
+    const outcomes = Promise.allSettled([call(), call()]);
+    await Promise.resolve();
+    expect(running).toBe(expected.running);
+    finish();
+    const refused = (await outcomes).filter((o) => o.status === 'rejected');
+    expect(refused).toHaveLength(expected.refused);
+    expect(await registry.metrics()).toContain(
+      `bulkhead_rejected_total{name="support-agent/models",reason="shadow"} ${String(expected.shadow)}`,
+    );
+  });
+
   it('hands each attempt the SDK options — no retries, the time left, the caller’s own signal', async () => {
     const clock = new ManualClock(0);
     const set = new GuardSet({ doc: policy((d) => (d.timeoutMs = 5_000)), clock });

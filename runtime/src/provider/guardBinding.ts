@@ -94,7 +94,7 @@ export function rateLimiterOptions(s: RateLimitSettings): RateLimiterOptionsInpu
 }
 
 function bulkheadOptions(s: RateLimitSettings): BulkheadOptionsInput {
-  return s.concurrency ?? UNLIMITED_BULKHEAD;
+  return s.concurrency === undefined ? UNLIMITED_BULKHEAD : { ...s.concurrency, mode: s.mode };
 }
 
 /** What a breaker guards: one backend's model, or one tool. */

@@ -1,9 +1,13 @@
 /**
  * `/debug/*`: what the runtime believes right now. Served on the API port (behind the client
- * key when access control is on) and on the metrics port. Secrets never appear: the policy
- * names the environment variables that hold keys, never their values.
+ * key when access control is on) and on the metrics port, where anyone who reaches the pod
+ * can read it. So secrets never appear: the policy names the environment variables that hold
+ * keys, never their values; the system prompt is shown as its length and a SHA-256 prefix;
+ * URLs lose any user:password they carry.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { PolicyDocument } from '../policy/policyDocument.ts';
 import { sendError, unauthorized } from './errorReplies.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
 
@@ -11,13 +15,48 @@ export function debugDocuments(ctx: RuntimeContext): Record<string, () => unknow
   return {
     '/debug/breakers': () => ({ breakers: ctx.active()?.guard.breakers() ?? {} }),
     '/debug/ratelimiter': () => ({ rateLimiter: ctx.active()?.guard.rateLimiter() ?? {} }),
-    '/debug/policy': () => ({
-      ...ctx.store.status(),
-      clientKeys: { enforced: ctx.clientKeys.enforced, count: ctx.clientKeys.count },
-      cache: { entries: ctx.cache.size },
-    }),
+    '/debug/policy': () => {
+      const doc = ctx.store.current?.doc;
+      return {
+        ...ctx.store.status(),
+        document: doc === undefined ? undefined : policyForDebug(doc),
+        clientKeys: { enforced: ctx.clientKeys.enforced, count: ctx.clientKeys.count },
+        cache: { entries: ctx.cache.size },
+      };
+    },
     '/debug/stats': () => ctx.stats.snapshot(),
   };
+}
+
+/** The policy document as `/debug/policy` shows it. */
+function policyForDebug(doc: PolicyDocument): unknown {
+  return {
+    ...doc,
+    ...(doc.systemPrompt === undefined ? {} : { systemPrompt: promptDigest(doc.systemPrompt) }),
+    backends: doc.backends.map((b) => ({ ...b, baseURL: withoutUserinfo(b.baseURL) })),
+    tools: doc.tools.map((t) => ({ ...t, url: withoutUserinfo(t.url) })),
+  };
+}
+
+/** Enough of a prompt to tell whether two pods run the same one, and nothing of its text. */
+function promptDigest(prompt: string) {
+  return {
+    withheld: 'the system prompt is not served on /debug; these tell prompts apart',
+    length: prompt.length,
+    sha256Prefix: createHash('sha256').update(prompt).digest('hex').slice(0, 12),
+  };
+}
+
+function withoutUserinfo(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === '' && parsed.password === '') return url;
+    parsed.username = 'redacted';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
 }
 
 export function registerDebugRoutes(

@@ -36,7 +36,7 @@ export interface RateLimitPolicySpec {
    */
   maxWait?: Duration;
   /**
-   * Enforce rejects or delays calls over the limit. Shadow counts what it would have rejected (rate_limiter_rejected_total) but lets every call through. Default Enforce.
+   * Enforce rejects or delays calls over the limit. Shadow lets every call through and counts what Enforce would have refused: rate_limiter_rejected_total{reason="shadow"} for the rate limits, bulkhead_rejected_total{reason="shadow"} for concurrency. Default Enforce.
    */
   mode?: PolicyMode;
 }

@@ -1,0 +1,67 @@
+/**
+ * breakwater-runtime: the agent runtime. Prints one JSON line `{"msg":"listening",...}` with
+ * both ports once it serves; SIGTERM/SIGINT drain and stop it. Loaded by main.ts once the
+ * Node.js version is known to be new enough.
+ */
+import { AgentRuntime } from './agentRuntime.ts';
+import { parseRuntimeCli, USAGE } from './cli/runtimeOptions.ts';
+import { startPolicySource } from './policy/policySources.ts';
+import { createLogger } from './telemetry/logger.ts';
+import { startTelemetry } from './telemetry/tracing.ts';
+import { systemClock } from './time/clock.ts';
+
+async function main(): Promise<void> {
+  const cli = parseRuntimeCli(process.argv.slice(2), process.env);
+  if (cli.kind === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (cli.kind === 'error') {
+    process.stderr.write(`breakwater-runtime: ${cli.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  const { options } = cli;
+  const logger = createLogger(options.logLevel);
+  const telemetry = await startTelemetry(process.env);
+  const runtime = new AgentRuntime({ options, env: process.env, clock: systemClock, logger });
+  const source = await startPolicySource(options.source, runtime, {
+    env: process.env,
+    logger,
+    clock: systemClock,
+  });
+  const { port, metricsPort } = await runtime.listen();
+  // Always printed, whatever the log level: tests and the local node wait for it.
+  process.stdout.write(
+    `${JSON.stringify({ msg: 'listening', port, metricsPort, source: options.source.kind })}\n`,
+  );
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, inFlight: runtime.lifecycle.inFlight }, 'draining');
+    void runtime
+      .shutdown(options.shutdownGraceMs)
+      .then(async ({ drained }) => {
+        await source.stop();
+        await telemetry.shutdown();
+        logger.info({ drained }, 'stopped');
+        logger.flush();
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err: String(err) }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `breakwater-runtime: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exitCode = 1;
+});
