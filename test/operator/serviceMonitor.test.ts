@@ -101,19 +101,24 @@ describe('an agent that asks for a ServiceMonitor', () => {
         },
       }),
     );
+    // The rest of the agent is fine: a missing optional CRD is not a reason to stall, and the
+    // agent becomes Ready. The first status may be written before its Deployment is observed,
+    // so wait for Ready rather than read it off the first status that has the condition.
     const agent = await eventually(
       async () => {
         const a = await getAgent(ns.name, AGENT);
-        return condition(a, 'MonitoringConfigured') !== undefined && a;
+        return (
+          condition(a, 'MonitoringConfigured') !== undefined &&
+          condition(a, 'Ready')?.status === 'True' &&
+          a
+        );
       },
-      { timeoutMs: 30_000, description: 'a MonitoringConfigured condition' },
+      { timeoutMs: 30_000, description: 'a MonitoringConfigured condition on a Ready agent' },
     );
     expect(condition(agent, 'MonitoringConfigured')).toMatchObject({
       status: 'False',
       reason: 'ServiceMonitorCRDMissing',
     });
-    // The rest of the agent is fine: a missing optional CRD is not a reason to stall.
-    expect(condition(agent, 'Ready')?.status).toBe('True');
     expect(condition(agent, 'Stalled')?.status).toBe('False');
   });
 
