@@ -26,11 +26,11 @@
  * AbortController of its own. A stream's body is bounded instead by its idle timeout, the
  * longest pause between two reads. The signal cancels the exchange, a stream included.
  */
-import { Readable } from 'node:stream';
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
 import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { CancelledError } from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';
+import type { EventSource, SourceListener } from './streamRelay.ts';
 import { upstreamDispatcher } from './upstreamDispatcher.ts';
 
 /** The Messages API version sent when the caller names none. */
@@ -65,7 +65,8 @@ export type ForwardedAnswer =
       readonly kind: 'stream';
       readonly status: number;
       readonly headers: HeaderSource;
-      readonly body: Readable;
+      /** The events as they arrive; `cancel` stops the exchange. */
+      readonly body: EventSource;
     };
 
 type RawHeaders = Record<string, string | string[] | undefined>;
@@ -138,11 +139,12 @@ export class MessagesForwarder {
 
 /**
  * One exchange, on undici's dispatch API: a plain answer is gathered as its chunks arrive
- * and settles the promise at its end; an event stream settles it at its headers, with a
- * Readable the chunks are pushed into (paused while the caller is slower). This is what
- * `pool.request()` does, without its async resource, body mixin and promise per stage.
+ * and settles the promise at its end; an event stream settles it at its headers, the handler
+ * itself being the stream's EventSource: chunks go straight to the relay's listener (held
+ * until it starts), and pausing pauses the connection. This is what `pool.request()` does,
+ * without its async resource, body mixin, Readable and promise per stage.
  */
-class ForwardHandler implements Dispatcher.DispatchHandler {
+class ForwardHandler implements Dispatcher.DispatchHandler, EventSource {
   readonly #stream: boolean;
   readonly #signal: AbortSignal | undefined;
   readonly #resolve: (answer: ForwardedAnswer) => void;
@@ -151,7 +153,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   #status = 0;
   #raw: RawHeaders = {};
   #chunks: Buffer[] = [];
-  #body: Readable | undefined;
+  /** Set when the answer is a stream handed over. */
+  #streaming = false;
+  #listener: SourceListener | undefined;
+  /** A stream's failure that came before its listener started. */
+  #failure: Error | undefined;
   #ended = false;
   #settled = false;
 
@@ -169,10 +175,32 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   readonly #onAbort = (): void => {
-    // A stream already handed over just closes: its reader cancelled it, and knows.
-    if (this.#body !== undefined) this.#body.destroy();
-    else this.#controller?.abort(new CancelledError(this.#signal?.reason));
+    this.#controller?.abort(new CancelledError(this.#signal?.reason));
   };
+
+  // EventSource, for a streamed answer.
+  start(listener: SourceListener): void {
+    this.#listener = listener;
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    for (const chunk of chunks) listener.data(chunk);
+    if (this.#failure !== undefined) listener.error(this.#failure);
+    else if (this.#ended) listener.end();
+  }
+
+  pause(): void {
+    this.#controller?.pause();
+  }
+
+  resume(): void {
+    this.#controller?.resume();
+  }
+
+  cancel(reason: Error): void {
+    this.#listener = undefined;
+    if (!this.#ended) this.#controller?.abort(reason);
+    this.#unlink();
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
@@ -180,7 +208,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(
-    controller: Dispatcher.DispatchController,
+    _controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: RawHeaders,
   ): void {
@@ -194,39 +222,26 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       typeof type === 'string' &&
       type.startsWith('text/event-stream')
     ) {
-      const body = new Readable({
-        read: () => {
-          controller.resume();
-        },
-        // Destroyed before its end (the caller went away): the exchange stops too.
-        destroy: (err, callback) => {
-          if (!this.#ended) controller.abort(err ?? new CancelledError('stream closed'));
-          callback(err);
-        },
-      });
-      body.once('close', this.#unlink);
-      this.#body = body;
+      this.#streaming = true;
       this.#settle({
         kind: 'stream',
         status: statusCode,
         headers: lowerCaseHeaders(headers),
-        body,
+        body: this,
       });
     }
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#body !== undefined) {
-      if (!this.#body.push(chunk)) controller.pause();
-    } else {
-      this.#chunks.push(chunk);
-    }
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#listener !== undefined) this.#listener.data(chunk);
+    else this.#chunks.push(chunk);
   }
 
   onResponseEnd(): void {
     this.#ended = true;
-    if (this.#body !== undefined) {
-      this.#body.push(null);
+    if (this.#streaming) {
+      this.#unlink();
+      this.#listener?.end();
       return;
     }
     this.#unlink();
@@ -249,8 +264,12 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const failure = transportError(err, this.#signal);
-    if (this.#body !== undefined && !this.#body.destroyed) this.#body.destroy(failure);
     this.#unlink();
+    if (this.#streaming) {
+      this.#failure = failure;
+      this.#listener?.error(failure);
+      return;
+    }
     this.#fail(failure);
   }
 

@@ -24,7 +24,7 @@ import {
 } from './messagesForwarder.ts';
 import type { AttemptInfo, ProviderGuard, TokenEstimate } from './providerGuard.ts';
 import { usageOfAnswer, type Usage } from './sseUsage.ts';
-import { relayStream, type StreamSink } from './streamRelay.ts';
+import { readableSource, relayStream, type StreamSink } from './streamRelay.ts';
 import { cancelledBy } from './upstreamFetch.ts';
 
 export interface AttemptObserver {
@@ -299,7 +299,7 @@ export class ModelRouter {
         kind: 'stream',
         status: response.status,
         headers: response.headers,
-        body: Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
+        body: readableSource(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>)),
       };
     }
     return {

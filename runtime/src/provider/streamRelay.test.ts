@@ -4,7 +4,7 @@ import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { classifyError } from '../guard/errorClassification.ts';
 import { CancelledError, TimeoutError } from '../guard/errors.ts';
 import { ManualClock } from '../time/clock.ts';
-import { relayStream, type StreamSink } from './streamRelay.ts';
+import { readableSource, relayStream, type StreamSink } from './streamRelay.ts';
 
 const event = (name: string, data: object) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 const START = event('message_start', {
@@ -57,7 +57,7 @@ function relay(options: { maxDurationMs?: number; signal?: AbortSignal } = {}) {
   const sink = new RecordingSink();
   const clock = new ManualClock(0);
   const seen = { firstEvent: 0, commits: 0, usage: undefined as unknown };
-  const result = relayStream(source, {
+  const result = relayStream(readableSource(source), {
     status: 200,
     headers: { 'request-id': 'req_1' },
     sink,

@@ -27,6 +27,47 @@ import { readHeader, type HeaderSource } from '../guard/headers.ts';
 import type { Cancel, Clock } from '../time/clock.ts';
 import { SseUsageTap, type Usage } from './sseUsage.ts';
 
+/**
+ * A provider's event stream as the relay reads it: chunks handed to a listener as they
+ * arrive, with pause and resume for a slower caller. The forwarder implements it on undici's
+ * handler directly (no Readable per stream); `readableSource` adapts a Readable (the SDK path).
+ */
+export interface EventSource {
+  /** Starts handing over what arrived and arrives; called once. */
+  start(listener: SourceListener): void;
+  pause(): void;
+  resume(): void;
+  /** Stops the exchange underneath; nothing more is handed over. */
+  cancel(reason: Error): void;
+}
+
+/** Callbacks, not methods: a source may hand them on to an event emitter as they are. */
+export interface SourceListener {
+  readonly data: (chunk: Buffer) => void;
+  readonly end: () => void;
+  readonly error: (err: Error) => void;
+}
+
+/** A Readable as an EventSource; one closed before its end is a ConnectionError. */
+export function readableSource(readable: Readable): EventSource {
+  return {
+    start(listener) {
+      readable.on('data', listener.data);
+      readable.once('end', listener.end);
+      readable.once('error', listener.error);
+      readable.once('close', () => {
+        if (!readable.readableEnded)
+          listener.error(
+            new APIConnectionError({ message: 'the provider stream closed before its end' }),
+          );
+      });
+    },
+    pause: () => readable.pause(),
+    resume: () => readable.resume(),
+    cancel: (reason) => readable.destroy(reason),
+  };
+}
+
 /** Where a relayed stream goes: the caller's response. */
 export interface StreamSink {
   /** Sends the response head; called once, right before the first content is written. */
@@ -61,127 +102,145 @@ const EVENT_END = Buffer.from('\n\n');
 const EVENT_END_CRLF = Buffer.from('\r\n\r\n');
 
 /** Reads `source` to its end; resolves with the usage on `message_stop`, rejects on any failure. */
-export function relayStream(source: Readable, options: RelayOptions): Promise<Usage> {
+export function relayStream(source: EventSource, options: RelayOptions): Promise<Usage> {
   return new Promise<Usage>((resolve, reject) => {
-    const { sink, signal } = options;
-    const tap = new SseUsageTap();
-    /** Held until content begins: the prelude (`message_start`, `ping`) as it came. */
-    let held: Buffer[] | undefined = [];
-    /** Bytes after the last whole event written. */
-    let pending: Buffer | undefined;
-    let first = true;
-    let settled = false;
-    let stopTimer: Cancel | undefined;
+    new Relay(source, options, resolve, reject).start();
+  });
+}
 
-    const finish = (err: Error | undefined) => {
-      if (settled) return;
-      settled = true;
-      stopTimer?.();
-      signal.removeEventListener('abort', onAbort);
-      source.off('data', onData);
-      source.off('end', onEnd);
-      source.off('error', onError);
-      source.off('close', onClose);
-      options.reportUsage(tap.usage);
-      if (err === undefined) {
-        resolve(tap.usage);
-        return;
-      }
-      if (!source.destroyed) source.destroy();
-      reject(err);
-    };
+/** One stream being relayed: a listener on its source, settled once. */
+class Relay implements SourceListener {
+  readonly #source: EventSource;
+  readonly #options: RelayOptions;
+  readonly #resolve: (usage: Usage) => void;
+  readonly #reject: (err: Error) => void;
+  readonly #tap = new SseUsageTap();
+  /** Held until content begins: the prelude (`message_start`, `ping`) as it came. */
+  #held: Buffer[] | undefined = [];
+  /** Bytes after the last whole event written. */
+  #pending: Buffer | undefined;
+  #first = true;
+  #settled = false;
+  #stopTimer: Cancel | undefined;
 
-    const onAbort = () => {
-      const reason: unknown = signal.reason;
-      finish(reason instanceof TimeoutError ? reason : new CancelledError(reason));
-    };
+  constructor(
+    source: EventSource,
+    options: RelayOptions,
+    resolve: (usage: Usage) => void,
+    reject: (err: Error) => void,
+  ) {
+    this.#source = source;
+    this.#options = options;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
 
-    const writeWhole = (bytes: Buffer) => {
-      const end = lastEventEnd(bytes);
-      if (end < bytes.length) pending = Buffer.from(bytes.subarray(end));
-      if (end > 0 && !sink.write(end === bytes.length ? bytes : bytes.subarray(0, end))) {
-        source.pause();
-        sink.onDrain(() => {
-          if (!settled) source.resume();
-        });
-      }
-    };
-
-    const onData = (chunk: Buffer) => {
-      if (first) {
-        first = false;
-        options.firstEvent();
-        if (Number.isFinite(options.maxDurationMs)) {
-          stopTimer = options.clock.setTimeout(() => {
-            finish(new TimeoutError(options.maxDurationMs));
-          }, options.maxDurationMs);
-        }
-      }
-      tap.push(chunk);
-      if (held !== undefined) {
-        held.push(chunk);
-        if (!tap.contentStarted) {
-          // An error before any content: the caller has seen nothing, so the guard may
-          // retry or fall back; the stream is not read any further.
-          if (tap.errorEvent !== undefined) finish(streamError(tap, options.headers));
-          return;
-        }
-        options.commit();
-        sink.begin(options.status);
-        const prelude = held.length === 1 ? chunk : Buffer.concat(held);
-        held = undefined;
-        writeWhole(prelude);
-      } else if (pending === undefined) {
-        writeWhole(chunk);
-      } else {
-        const joined = Buffer.concat([pending, chunk]);
-        pending = undefined;
-        writeWhole(joined);
-      }
-      if (tap.errorEvent !== undefined) {
-        // The provider's error event goes to the caller as it is, then the stream is over.
-        if (pending !== undefined) sink.write(Buffer.concat([pending, EVENT_END]));
-        pending = undefined;
-        sink.errorEventSent = true;
-        finish(streamError(tap, options.headers));
-      }
-    };
-
-    const onEnd = () => {
-      if (pending !== undefined && held === undefined) {
-        // A last event without its blank line: whole as far as the caller's parser goes.
-        sink.write(Buffer.concat([pending, EVENT_END]));
-        pending = undefined;
-      }
-      if (tap.errorEvent !== undefined) finish(streamError(tap, options.headers));
-      else if (tap.stopped) finish(undefined);
-      else
-        finish(
-          new APIConnectionError({
-            message: 'the provider ended the stream before message_stop',
-          }),
-        );
-    };
-
-    const onError = (err: Error) => {
-      finish(err);
-    };
-
-    // Destroyed without an error and without an end (the exchange was cut under it).
-    const onClose = () => {
-      finish(new APIConnectionError({ message: 'the provider stream closed before its end' }));
-    };
-
+  start(): void {
+    const { signal } = this.#options;
     if (signal.aborted) {
-      onAbort();
+      this.#onAbort();
       return;
     }
-    signal.addEventListener('abort', onAbort, { once: true });
-    source.on('data', onData);
-    source.once('end', onEnd);
-    source.once('error', onError);
-    source.once('close', onClose);
-  });
+    signal.addEventListener('abort', this.#onAbort, { once: true });
+    this.#source.start(this);
+  }
+
+  readonly data = (chunk: Buffer): void => {
+    if (this.#settled) return;
+    const options = this.#options;
+    const tap = this.#tap;
+    if (this.#first) {
+      this.#first = false;
+      options.firstEvent();
+      if (Number.isFinite(options.maxDurationMs)) {
+        this.#stopTimer = options.clock.setTimeout(() => {
+          this.#finish(new TimeoutError(options.maxDurationMs));
+        }, options.maxDurationMs);
+      }
+    }
+    tap.push(chunk);
+    const held = this.#held;
+    if (held !== undefined) {
+      held.push(chunk);
+      if (!tap.contentStarted) {
+        // An error before any content: the caller has seen nothing, so the guard may retry
+        // or fall back; the stream is not read any further.
+        if (tap.errorEvent !== undefined) this.#finish(streamError(tap, options.headers));
+        return;
+      }
+      options.commit();
+      options.sink.begin(options.status);
+      const prelude = held.length === 1 ? chunk : Buffer.concat(held);
+      this.#held = undefined;
+      this.#writeWhole(prelude);
+    } else if (this.#pending === undefined) {
+      this.#writeWhole(chunk);
+    } else {
+      const joined = Buffer.concat([this.#pending, chunk]);
+      this.#pending = undefined;
+      this.#writeWhole(joined);
+    }
+    if (tap.errorEvent !== undefined) {
+      // The provider's error event goes to the caller as it is, then the stream is over.
+      if (this.#pending !== undefined)
+        options.sink.write(Buffer.concat([this.#pending, EVENT_END]));
+      this.#pending = undefined;
+      options.sink.errorEventSent = true;
+      this.#finish(streamError(tap, options.headers));
+    }
+  };
+
+  readonly end = (): void => {
+    if (this.#settled) return;
+    const tap = this.#tap;
+    if (this.#pending !== undefined && this.#held === undefined) {
+      // A last event without its blank line: whole as far as the caller's parser goes.
+      this.#options.sink.write(Buffer.concat([this.#pending, EVENT_END]));
+      this.#pending = undefined;
+    }
+    if (tap.errorEvent !== undefined) this.#finish(streamError(tap, this.#options.headers));
+    else if (tap.stopped) this.#finish(undefined);
+    else
+      this.#finish(
+        new APIConnectionError({ message: 'the provider ended the stream before message_stop' }),
+      );
+  };
+
+  readonly error = (err: Error): void => {
+    this.#finish(err);
+  };
+
+  readonly #onAbort = (): void => {
+    const reason: unknown = this.#options.signal.reason;
+    this.#finish(reason instanceof TimeoutError ? reason : new CancelledError(reason));
+  };
+
+  #writeWhole(bytes: Buffer): void {
+    const end = lastEventEnd(bytes);
+    if (end < bytes.length) this.#pending = Buffer.from(bytes.subarray(end));
+    const sink = this.#options.sink;
+    if (end > 0 && !sink.write(end === bytes.length ? bytes : bytes.subarray(0, end))) {
+      this.#source.pause();
+      sink.onDrain(() => {
+        if (!this.#settled) this.#source.resume();
+      });
+    }
+  }
+
+  #finish(err: Error | undefined): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#stopTimer?.();
+    const options = this.#options;
+    options.signal.removeEventListener('abort', this.#onAbort);
+    options.reportUsage(this.#tap.usage);
+    if (err === undefined) {
+      this.#resolve(this.#tap.usage);
+      return;
+    }
+    this.#source.cancel(err);
+    this.#reject(err);
+  }
 }
 
 /** The stream's error event as the SDK raises it: an APIError without status. */
