@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../runtime/src/api/sampleModels.ts';
 import type { PolicyDocument } from '../../runtime/src/policy/policyDocument.ts';
 import { samplePolicyDocument } from '../../runtime/src/policy/policyFixtures.ts';
+import { waitFor } from '../support/kube.ts';
 import { startRuntime, type RuntimeHandle } from '../support/runtimeProcess.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 
@@ -326,6 +327,32 @@ describe('access control', () => {
     ].join('\n');
     expect(everything).not.toContain(PROVIDER_KEY);
     expect(everything).not.toContain(CLIENT_KEY);
+  });
+});
+
+describe('the /debug switch', () => {
+  beforeAll(() => restart(policy(sim.url)));
+
+  const statusOf = async (base: string) => (await fetch(`${base}/debug/breakers`)).status;
+
+  it('answers 404 on both ports while the policy turns /debug off, and serves it again when turned on', async () => {
+    expect(await statusOf(runtime.metricsUrl)).toBe(200);
+    writeFileSync(
+      policyFile,
+      policy(sim.url, (d) => (d.debugEndpoints = false)),
+    );
+    await waitFor(async () => (await statusOf(runtime.metricsUrl)) === 404, {
+      timeoutMs: 5_000,
+      description: '/debug to be turned off',
+    });
+    const api = await fetch(`${runtime.url}/debug/policy`);
+    expect(api.status).toBe(404);
+    expect(await api.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+    writeFileSync(policyFile, policy(sim.url));
+    await waitFor(async () => (await statusOf(runtime.metricsUrl)) === 200, {
+      timeoutMs: 5_000,
+      description: '/debug to be turned on again',
+    });
   });
 });
 

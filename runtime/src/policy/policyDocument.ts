@@ -125,6 +125,8 @@ export interface PolicyDocument {
   };
   readonly security: { readonly promptInjection: 'Off' | 'Flag' | 'Block' };
   readonly audit: { readonly enabled: boolean };
+  /** `false` turns the `/debug/*` documents off; absent means on (`spec.monitoring.debugEndpoints`). */
+  readonly debugEndpoints?: false;
 }
 
 /** JSON with object keys sorted at every level, so equal documents serialise identically. */

@@ -76,6 +76,27 @@ describe('resolvePolicy', () => {
     });
   });
 
+  it('resolves the stream limits: the idle timeout by default, a maximum only when asked for', () => {
+    const plain = resolvePolicy({ agent: agent() });
+    expect(plain.streamIdleTimeoutMs).toBe(60_000);
+    expect(plain.maxStreamDurationMs).toBeUndefined();
+    const limited = resolvePolicy({
+      agent: agent({ streamIdleTimeout: '15s', maxStreamDuration: '10m' }),
+    });
+    expect(limited).toMatchObject({ streamIdleTimeoutMs: 15_000, maxStreamDurationMs: 600_000 });
+    expect(checkPolicyDocument(limited)).toMatchObject({ ok: true, doc: limited });
+  });
+
+  it('writes debugEndpoints only when /debug is turned off, so default documents keep their hash', () => {
+    expect(resolvePolicy({ agent: agent() })).not.toHaveProperty('debugEndpoints');
+    expect(
+      resolvePolicy({ agent: agent({ monitoring: { debugEndpoints: true } }) }),
+    ).not.toHaveProperty('debugEndpoints');
+    const off = resolvePolicy({ agent: agent({ monitoring: { debugEndpoints: false } }) });
+    expect(off.debugEndpoints).toBe(false);
+    expect(checkPolicyDocument(off)).toMatchObject({ ok: true, doc: off });
+  });
+
   it('gives each listed backend its own key variable when it has its own secret', () => {
     const doc = resolvePolicy({
       agent: agent({

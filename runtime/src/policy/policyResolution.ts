@@ -103,6 +103,8 @@ export function resolvePolicy(inputs: ResolveInputs): PolicyDocument {
     },
     security: { promptInjection: spec.security?.promptInjection ?? 'Off' },
     audit: { enabled: spec.audit?.enabled ?? false },
+    // Written only when off, so that documents (and their hashes) stay as they were by default.
+    ...(spec.monitoring?.debugEndpoints === false ? { debugEndpoints: false as const } : {}),
   };
 }
 

@@ -192,6 +192,8 @@ function checkDocument(v: unknown): void {
     'Block',
   ]);
   bool(obj(d.audit, 'audit').enabled, 'audit.enabled');
+  if (d.debugEndpoints !== undefined && d.debugEndpoints !== false)
+    fail('debugEndpoints', 'must be false or absent', d.debugEndpoints);
 }
 
 /** Parses and checks `text`; never throws. */

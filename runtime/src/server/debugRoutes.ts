@@ -8,8 +8,16 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { PolicyDocument } from '../policy/policyDocument.ts';
-import { sendError, unauthorized } from './errorReplies.ts';
+import { refusal, sendError, unauthorized } from './errorReplies.ts';
+
+/** What a `/debug` request gets while the policy turns them off. */
+export const DEBUG_OFF = '/debug is turned off for this agent (spec.monitoring.debugEndpoints)';
 import type { RuntimeContext } from './runtimeContext.ts';
+
+/** Whether the policy in force serves `/debug/*` (on unless it says `debugEndpoints: false`). */
+export function debugEnabled(ctx: RuntimeContext): boolean {
+  return ctx.store.current?.doc.debugEndpoints !== false;
+}
 
 export function debugDocuments(ctx: RuntimeContext): Record<string, () => unknown> {
   return {
@@ -66,6 +74,9 @@ export function registerDebugRoutes(
 ): void {
   for (const [path, build] of Object.entries(debugDocuments(ctx))) {
     app.get(path, (request, reply) => {
+      if (!debugEnabled(ctx)) {
+        return sendError(reply, refusal(404, 'not_found_error', DEBUG_OFF));
+      }
       if (requireKey && !ctx.clientKeys.check(request.headers).ok) {
         return sendError(reply, unauthorized('a client key is required for /debug'));
       }

@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import { debugDocuments } from './debugRoutes.ts';
+import { DEBUG_OFF, debugDocuments, debugEnabled } from './debugRoutes.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
 
 export function buildMetricsServer(ctx: RuntimeContext, registries: () => Registry[]): Server {
@@ -27,6 +27,12 @@ export function buildMetricsServer(ctx: RuntimeContext, registries: () => Regist
       return;
     }
     const build = debug[path];
+    if (build !== undefined && !debugEnabled(ctx)) {
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: DEBUG_OFF }));
+      return;
+    }
     if (build !== undefined) {
       res
         .writeHead(200, { 'content-type': 'application/json' })

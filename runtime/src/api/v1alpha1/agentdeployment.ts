@@ -402,6 +402,10 @@ export interface MonitoringSpec {
    * A ServiceMonitor (monitoring.coreos.com/v1) for the agent's metrics port. Needs the Prometheus Operator CRDs; MonitoringConfigured=False says why when they are missing.
    */
   serviceMonitor?: ServiceMonitorSpec;
+  /**
+   * Serve the /debug/* documents (breakers, rate limiter, policy, call stats) on the metrics port and, behind the client keys, the API port. They never show a key or the system prompt (a length and a hash instead), but they do show the agent's settings and traffic to whoever reaches the metrics port. false answers 404 there; it takes effect live, without a restart. Default true.
+   */
+  debugEndpoints?: boolean;
 }
 
 /**
