@@ -76,7 +76,9 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
     bodyLimit: MAX_BODY_BYTES,
     requestIdHeader: 'x-request-id',
     genReqId: nextRequestId,
-    return503OnClosing: true,
+    // While the server closes, a request on a connection still open reaches the request gate,
+    // which refuses it in the Anthropic shape; fastify's own 503 would not be.
+    return503OnClosing: false,
     forceCloseConnections: false,
     keepAliveTimeout: 65_000,
   });
