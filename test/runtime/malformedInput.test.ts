@@ -111,6 +111,13 @@ const withBytes = (text: string, bytes: readonly number[]): Buffer => {
 const messageWithRawContent = (bytes: readonly number[]): Buffer =>
   withBytes(json(message({ messages: [{ role: 'user', content: '@' }] })), bytes);
 
+/** A Messages request whose text carries `bytes` that are not UTF-8. */
+const invalidUtf8 = (what: string, bytes: fc.Arbitrary<number[]>): Kind => ({
+  name: `invalid UTF-8: ${what}`,
+  expect: 'error',
+  parts: bytes.map((b) => request(messageWithRawContent(b))),
+});
+
 const nested = (depth: number, open: string, close: string, inner = '1'): string =>
   open.repeat(depth) + inner + close.repeat(depth);
 
@@ -437,39 +444,23 @@ const kinds: Kind[] = [
   },
 
   // Text encoding.
-  {
-    name: 'invalid UTF-8: a lone continuation byte',
-    expect: 'error',
-    parts: fc
-      .integer({ min: 0x80, max: 0xbf })
-      .map((b) => request(messageWithRawContent([0x61, b, 0x62]))),
-  },
-  {
-    name: 'invalid UTF-8: an overlong encoding',
-    expect: 'error',
-    parts: fc
-      .constantFrom([0xc0, 0xaf], [0xc1, 0xbf], [0xe0, 0x80, 0xaf], [0xf0, 0x80, 0x80, 0xaf])
-      .map((bytes) => request(messageWithRawContent(bytes))),
-  },
-  {
-    name: 'invalid UTF-8: an encoded surrogate',
-    expect: 'error',
-    parts: fc
-      .integer({ min: 0xa0, max: 0xbf })
-      .map((b) => request(messageWithRawContent([0xed, b, 0x80]))),
-  },
-  {
-    name: 'invalid UTF-8: a sequence cut short',
-    expect: 'error',
-    parts: fc
-      .constantFrom([0xc3], [0xe2, 0x82], [0xf0, 0x9f, 0x98])
-      .map((bytes) => request(messageWithRawContent(bytes))),
-  },
-  {
-    name: 'invalid UTF-8: bytes that never occur',
-    expect: 'error',
-    parts: fc.integer({ min: 0xf5, max: 0xff }).map((b) => request(messageWithRawContent([b]))),
-  },
+  invalidUtf8(
+    'a lone continuation byte',
+    fc.integer({ min: 0x80, max: 0xbf }).map((b) => [0x61, b, 0x62]),
+  ),
+  invalidUtf8(
+    'an overlong encoding',
+    fc.constantFrom([0xc0, 0xaf], [0xc1, 0xbf], [0xe0, 0x80, 0xaf], [0xf0, 0x80, 0x80, 0xaf]),
+  ),
+  invalidUtf8(
+    'an encoded surrogate',
+    fc.integer({ min: 0xa0, max: 0xbf }).map((b) => [0xed, b, 0x80]),
+  ),
+  invalidUtf8('a sequence cut short', fc.constantFrom([0xc3], [0xe2, 0x82], [0xf0, 0x9f, 0x98])),
+  invalidUtf8(
+    'bytes that never occur',
+    fc.integer({ min: 0xf5, max: 0xff }).map((b) => [b]),
+  ),
   {
     name: 'a UTF-16 body',
     expect: 'error',
