@@ -109,6 +109,7 @@ export function agentDeployment(provider: Provider): AgentDeployment {
       retry: { maxAttempts: 2, backoff: { initialDelay: '100ms', maxDelay: '500ms' } },
       replicas: REPLICAS,
       // Short, so that stopping the demo does not wait on idle pods.
+      terminationDrainDuration: '1s',
       terminationGracePeriodSeconds: 5,
     },
   };

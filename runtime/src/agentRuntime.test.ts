@@ -5,7 +5,10 @@ import { samplePolicyDocument } from './policy/policyFixtures.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { ManualClock } from './time/clock.ts';
 
-function runtimeFor(source: PolicySourceOption): AgentRuntime {
+function runtimeFor(
+  source: PolicySourceOption,
+  { clock = new ManualClock(0), drainDelayMs = 0 } = {},
+): AgentRuntime {
   return new AgentRuntime({
     options: {
       port: 0,
@@ -13,13 +16,17 @@ function runtimeFor(source: PolicySourceOption): AgentRuntime {
       host: '127.0.0.1',
       source,
       logLevel: 'silent',
+      drainDelayMs,
       shutdownGraceMs: 0,
     },
     env: {},
-    clock: new ManualClock(0),
+    clock,
     logger: createLogger('silent'),
   });
 }
+
+/** Lets promise callbacks that a timer released run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('AgentRuntime', () => {
   it.each<[string, PolicySourceOption]>([
@@ -54,5 +61,30 @@ describe('AgentRuntime', () => {
     expect(text).toContain(
       'breakwater_model_end_of_life_timestamp_seconds{model="claude-sonnet-4-5"} 1795996800',
     );
+  });
+
+  it('fails readiness at SIGTERM but refuses new requests only after the drain delay', async () => {
+    const clock = new ManualClock(0);
+    const runtime = runtimeFor(
+      { kind: 'file', path: '/etc/policy.json' },
+      {
+        clock,
+        drainDelayMs: 5_000,
+      },
+    );
+    let stopped = false;
+    const shutdown = runtime.shutdown(1_000).then((result) => {
+      stopped = true;
+      return result;
+    });
+    expect(runtime.lifecycle).toMatchObject({ draining: true, refusing: false });
+    clock.advance(4_999);
+    await settle();
+    expect(runtime.lifecycle.refusing).toBe(false);
+    clock.advance(1);
+    await settle();
+    expect(runtime.lifecycle.refusing).toBe(true);
+    expect(stopped).toBe(true);
+    expect(await shutdown).toEqual({ drained: true });
   });
 });

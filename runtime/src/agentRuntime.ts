@@ -23,6 +23,7 @@ import type { Logger } from './telemetry/logger.ts';
 import { ModelRetirementNotice } from './telemetry/modelRetirementNotice.ts';
 import { RuntimeMetrics } from './telemetry/runtimeMetrics.ts';
 import type { Clock } from './time/clock.ts';
+import { sleep } from './time/sleep.ts';
 
 /** The `source` label of a policy source's offers: its name up to the first ':'. */
 const RELOAD_SOURCE_LABEL: Readonly<Record<PolicySourceOption['kind'], string>> = {
@@ -194,12 +195,16 @@ export class AgentRuntime {
   }
 
   /**
-   * SIGTERM: readiness fails and new requests get 503 at once; requests in flight finish
-   * (up to the grace period); then the servers close.
+   * SIGTERM: readiness fails at once, but requests go on being served for the drain delay
+   * (`--drain-delay-ms`), while endpoints, kube-proxy and ingresses learn that this pod is
+   * going; then new requests get 503, the ones in flight get up to `graceMs` to finish, and
+   * the servers close.
    */
   async shutdown(graceMs: number): Promise<{ drained: boolean }> {
+    const { clock, options } = this.#deps;
     this.#lifecycle.startDraining();
-    const { clock } = this.#deps;
+    if (options.drainDelayMs > 0) await sleep(clock, options.drainDelayMs);
+    this.#lifecycle.refuseNewRequests();
     let cancel: () => void = () => undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       cancel = clock.setTimeout(() => {

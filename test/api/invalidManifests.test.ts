@@ -249,6 +249,18 @@ const rows: readonly Row[] = [
     says: 'set replicas or autoscaling, not both',
   },
   {
+    name: 'rejects a drain delay the grace period does not outlast',
+    manifest: agent({ terminationGracePeriodSeconds: 5 }),
+    field: 'spec.terminationDrainDuration',
+    says: 'terminationDrainDuration must be shorter than terminationGracePeriodSeconds',
+  },
+  {
+    name: 'rejects a drain delay above five minutes',
+    manifest: agent({ terminationDrainDuration: '6m' }),
+    field: 'spec.terminationDrainDuration',
+    says: 'must be at most 5m',
+  },
+  {
     name: 'rejects a CPU target above 100 percent',
     manifest: agent({ autoscaling: { maxReplicas: 3, targetCPUUtilizationPercentage: 150 } }),
     field: 'spec.autoscaling.targetCPUUtilizationPercentage',

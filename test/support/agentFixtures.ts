@@ -69,6 +69,7 @@ export function agentDeployment(name: string, fixture: AgentFixture): AgentDeplo
       timeout: '10s',
       replicas: fixture.replicas ?? 1,
       // A pod that is told to stop should not hold a test up.
+      terminationDrainDuration: '0s',
       terminationGracePeriodSeconds: 2,
       ...fixture.spec,
     },

@@ -25,6 +25,7 @@ import type { HorizontalPodAutoscaler } from './horizontalPodAutoscaler.ts';
 import type { NetworkPolicy } from './networkPolicy.ts';
 import type { ConfigMap } from './policyConfigMap.ts';
 import type { Role, RoleBinding } from './rbac.ts';
+import { DEFAULT_TERMINATION_DRAIN_DURATION } from './shutdownTiming.ts';
 
 const goldenDir = new URL('./testdata/', import.meta.url);
 
@@ -254,6 +255,56 @@ describe('the Deployment', () => {
     expect(runtimeOf(agent).image).toBe(testOptions.runtimeImage);
     agent.spec.image = 'registry.example.com/breakwater:dev';
     expect(runtimeOf(agent).image).toBe('registry.example.com/breakwater:dev');
+  });
+
+  it.each<{ name: string; spec: Partial<AgentDeployment['spec']>; args: string[]; grace: number }>([
+    {
+      name: 'covers the drain delay, three 30 s attempts with backoff, and the exit',
+      spec: {},
+      args: ['--drain-delay-ms=5000', '--shutdown-grace-ms=92000'],
+      grace: 99,
+    },
+    {
+      name: 'counts each fallback model as another round of attempts',
+      spec: { model: { name: 'm', fallbacks: ['f'] }, timeout: '10s', retry: { maxAttempts: 1 } },
+      args: ['--drain-delay-ms=5000', '--shutdown-grace-ms=20000'],
+      grace: 27,
+    },
+    {
+      name: 'adds the whole of a stream when maxStreamDuration bounds it',
+      spec: { timeout: '10s', retry: { maxAttempts: 1 }, maxStreamDuration: '2m' },
+      args: ['--drain-delay-ms=5000', '--shutdown-grace-ms=130000'],
+      grace: 137,
+    },
+    {
+      name: 'refuses at once with a zero drain',
+      spec: { terminationDrainDuration: '0s', timeout: '10s', retry: { maxAttempts: 1 } },
+      args: ['--drain-delay-ms=0', '--shutdown-grace-ms=10000'],
+      grace: 12,
+    },
+    {
+      name: 'keeps a grace period the agent sets, and gives calls what the drain leaves',
+      spec: { terminationGracePeriodSeconds: 20, terminationDrainDuration: '3s' },
+      args: ['--drain-delay-ms=3000', '--shutdown-grace-ms=15000'],
+      grace: 20,
+    },
+  ])('$name', ({ spec, args, grace }) => {
+    const agent = minimalAgent();
+    agent.spec = { ...agent.spec, ...spec };
+    expect(runtimeOf(agent).args?.slice(-2)).toEqual(args);
+    expect(deploymentOf(agent).spec.template.spec?.terminationGracePeriodSeconds).toBe(grace);
+  });
+
+  it("defaults the drain delay to the schema's", () => {
+    const schema = JSON.parse(
+      readFileSync(
+        new URL('../../../crds/schemas/agentdeployment.schema.json', import.meta.url),
+        'utf8',
+      ),
+    ) as { properties: { spec: { properties: Record<string, { default?: unknown }> } } };
+    expect(schema.properties.spec.properties['terminationDrainDuration']?.default).toBe(
+      DEFAULT_TERMINATION_DRAIN_DURATION,
+    );
   });
 
   it('uses spec.resources instead of the defaults, never a mix of both', () => {

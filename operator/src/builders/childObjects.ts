@@ -14,7 +14,8 @@
  *   ServiceMonitor                when the CRD exists and spec.monitoring.serviceMonitor.enabled
  *
  * Policy edits change only the ConfigMap: running replicas pick them up through its watch,
- * and no pod restarts.
+ * and no pod restarts, unless the edit changes the grace period the operator works out for
+ * the pods (`shutdownTiming.ts`).
  */
 import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
 import type { KubeObject } from '../../../runtime/src/kube/kubeObject.ts';
@@ -96,7 +97,7 @@ export function buildChildren(
     buildServiceAccount(agent),
     buildRole(agent),
     buildRoleBinding(agent),
-    buildDeployment(agent, options),
+    buildDeployment(agent, doc, options),
     buildService(agent),
   ];
   const toDelete: ChildReference[] = [];

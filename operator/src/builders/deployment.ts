@@ -7,7 +7,10 @@ import type {
   SecurityContext,
 } from './kubeShapes.ts';
 import type { AgentDeployment, Quantity } from '../../../runtime/src/api/resources.ts';
-import { POLICY_HASH_ANNOTATION } from '../../../runtime/src/policy/policyDocument.ts';
+import {
+  POLICY_HASH_ANNOTATION,
+  type PolicyDocument,
+} from '../../../runtime/src/policy/policyDocument.ts';
 import { BREAKERS_ANNOTATION } from '../../../runtime/src/reporting/breakerAnnotation.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import type { BuilderOptions } from './builderOptions.ts';
@@ -21,6 +24,7 @@ import {
   buildRuntimeEnv,
 } from './runtimeEnv.ts';
 import { HTTP_PORT, HTTP_PORT_NAME, METRICS_PORT, METRICS_PORT_NAME } from './runtimePorts.ts';
+import { shutdownTiming, type ShutdownTiming } from './shutdownTiming.ts';
 
 export interface Deployment extends ChildObject<'apps/v1', 'Deployment'> {
   spec: DeploymentSpec;
@@ -30,7 +34,6 @@ export const RUNTIME_CONTAINER = 'runtime';
 export const RUNTIME_COMMAND = 'breakwater-runtime';
 /** The distroless "nonroot" user: numeric, so the kubelet can verify runAsNonRoot. */
 export const RUNTIME_USER = 65532;
-export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
 
 const DEFAULT_RESOURCES = {
   requests: { cpu: '100m', memory: '128Mi' },
@@ -45,15 +48,19 @@ const RUNTIME_ANNOTATIONS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The agent's runtime pods. Nothing derived from the policy enters the pod template: policy
- * edits travel through the ConfigMap watch, and a template change would restart every pod.
+ * The agent's runtime pods. Nothing else derived from the policy enters the pod template:
+ * policy edits travel through the ConfigMap watch, and a template change would restart every
+ * pod. The exception is the shutdown timing, which the longest call bounds (`doc`): a pod's
+ * drain and its grace period must agree, so both travel in the pod's own spec.
  */
 export function buildDeployment(
   agent: Readonly<AgentDeployment>,
+  doc: Readonly<PolicyDocument>,
   options: Readonly<BuilderOptions>,
 ): Deployment {
   const { name } = agentIdentity(agent);
   const { replicas, autoscaling } = agent.spec;
+  const shutdown = shutdownTiming(agent, doc);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -66,7 +73,7 @@ export function buildDeployment(
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
         metadata: podMetadata(agent),
-        spec: podSpec(agent, options),
+        spec: podSpec(agent, shutdown, options),
       },
     },
   };
@@ -86,14 +93,17 @@ function podMetadata(agent: Readonly<AgentDeployment>): {
   return Object.keys(annotations).length === 0 ? { labels } : { labels, annotations };
 }
 
-function podSpec(agent: Readonly<AgentDeployment>, options: Readonly<BuilderOptions>): PodSpec {
+function podSpec(
+  agent: Readonly<AgentDeployment>,
+  shutdown: ShutdownTiming,
+  options: Readonly<BuilderOptions>,
+): PodSpec {
   const { name } = agentIdentity(agent);
-  const { podTemplate, terminationGracePeriodSeconds } = agent.spec;
+  const { podTemplate } = agent.spec;
   return {
     serviceAccountName: name,
-    terminationGracePeriodSeconds:
-      terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS,
-    containers: [runtimeContainer(agent, options)],
+    terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,
+    containers: [runtimeContainer(agent, shutdown, options)],
     ...(podTemplate?.nodeSelector === undefined
       ? {}
       : { nodeSelector: { ...podTemplate.nodeSelector } }),
@@ -108,6 +118,7 @@ function podSpec(agent: Readonly<AgentDeployment>, options: Readonly<BuilderOpti
 
 function runtimeContainer(
   agent: Readonly<AgentDeployment>,
+  shutdown: ShutdownTiming,
   options: Readonly<BuilderOptions>,
 ): Container {
   return {
@@ -119,6 +130,8 @@ function runtimeContainer(
       `--namespace=$(${POD_NAMESPACE_ENV})`,
       `--port=$(${HTTP_PORT_ENV})`,
       `--metrics-port=$(${METRICS_PORT_ENV})`,
+      `--drain-delay-ms=${String(shutdown.drainDelayMs)}`,
+      `--shutdown-grace-ms=${String(shutdown.inFlightGraceMs)}`,
     ],
     env: buildRuntimeEnv(agent),
     ports: [

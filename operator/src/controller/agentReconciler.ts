@@ -1,5 +1,6 @@
 /**
- * AgentDeployment: gather (caches, one ConfigMap read for systemPromptFrom) → decide (pure
+ * AgentDeployment: gather (caches, one ConfigMap read for systemPromptFrom, whose edits the
+ * controller watches) → decide (pure
  * resolution and builders) → apply (server-side apply, one field manager, skipped when the
  * children are unchanged) → status (written once, only when it changed).
  */
@@ -27,6 +28,15 @@ interface ConfigMapData extends KubeObject {
 export function agentOfPod(pod: PodView): string | undefined {
   const agent = pod.metadata?.labels?.[AGENT_LABEL];
   return agent === undefined ? undefined : `${pod.metadata?.namespace ?? ''}/${agent}`;
+}
+
+/**
+ * The index key of the ConfigMap an agent reads its system prompt from (`namespace/name`), so
+ * that an edit of it finds the agents to reconcile without a scan.
+ */
+export function promptConfigMapOf(agent: AgentDeployment): string | undefined {
+  const ref = agent.spec.systemPromptFrom?.configMapKeyRef;
+  return ref === undefined ? undefined : `${agent.metadata.namespace ?? 'default'}/${ref.name}`;
 }
 
 /** An agent's pods that are not being deleted, from the pod cache's index by agent. */

@@ -111,3 +111,25 @@ export function viewChanged(obj: KubeObject, previous: KubeObject): boolean {
     JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
   return strip(obj) !== strip(previous);
 }
+
+/** A ConfigMap an agent may read its system prompt from: its identity and a digest of its data. */
+export interface ConfigMapContentView extends KubeObject {
+  readonly content: string;
+}
+
+/**
+ * Keeps no ConfigMap's data: the reconcile reads the prompt itself, and the cache holds every
+ * ConfigMap in the watched namespaces. A label or annotation edit leaves `content` unchanged.
+ */
+export function configMapContentView(
+  obj: KubeObject & { data?: unknown; binaryData?: unknown },
+): ConfigMapContentView {
+  return {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    metadata: identity(obj.metadata),
+    content: createHash('sha256')
+      .update(JSON.stringify([obj.data ?? null, obj.binaryData ?? null]))
+      .digest('base64'),
+  };
+}

@@ -196,6 +196,34 @@ describe('Controller', () => {
     expect(api.take().filter((c) => c.startsWith('apply'))).toHaveLength(6);
   });
 
+  it("reconciles the agents whose system prompt a ConfigMap holds when its data changes, and no other's", async () => {
+    const reader = minimalAgent();
+    reader.spec.systemPromptFrom = { configMapKeyRef: { name: 'prompts', key: 'system.md' } };
+    const prompts = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'prompts', namespace: reader.metadata.namespace },
+      data: { 'system.md': 'Be brief.' },
+    };
+    const { api, controller } = await started(reader);
+    api.emit(Kinds.ConfigMap, 'ADDED', prompts);
+    await settle(controller);
+    const before = await reconcileCount(controller);
+    api.emit(Kinds.ConfigMap, 'MODIFIED', {
+      ...prompts,
+      metadata: { ...prompts.metadata, labels: { a: 'b' } },
+    });
+    api.emit(Kinds.ConfigMap, 'MODIFIED', {
+      ...prompts,
+      metadata: { ...prompts.metadata, name: 'unrelated' },
+    });
+    await settle(controller);
+    expect(await reconcileCount(controller)).toBe(before);
+    api.emit(Kinds.ConfigMap, 'MODIFIED', { ...prompts, data: { 'system.md': 'Be thorough.' } });
+    await settle(controller);
+    expect(await reconcileCount(controller)).toBe(before + 1);
+  });
+
   it('reconciles an agent again the moment its model reaches its end of life, not at the next resync', async () => {
     const clock = new ManualClock(Date.parse('2026-11-29T23:58:00Z'));
     const agent = minimalAgent();

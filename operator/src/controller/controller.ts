@@ -5,6 +5,7 @@
  *   Pod (breakwater.dev/agent) → its agent and that agent's policies (live state, shares)
  *   owned children             → their owner; an edit or deletion forces a re-apply
  *   ServiceMonitor CRD         → every agent (start or stop managing ServiceMonitors)
+ *   ConfigMap (data)           → the agents whose systemPromptFrom names it (agents' index)
  *
  * Only changes a reconcile would act on queue anything: the echo of the operator's own status
  * write (a new resourceVersion, the same generation) queues nothing. With a thousand agents
@@ -23,16 +24,18 @@ import { Kinds, type ResourceKind } from '../../../runtime/src/kube/resourceKind
 import { systemClock, type Clock } from '../../../runtime/src/time/clock.ts';
 import { AGENT_LABEL } from '../builders/index.ts';
 import {
+  configMapContentView,
   deploymentView,
   ownedView,
   podView,
   viewChanged,
   withoutManagedFields,
+  type ConfigMapContentView,
   type OwnedView,
 } from './cacheViews.ts';
 import { WorkQueue, type Outcome } from '../machinery/workQueue.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
-import { agentOfPod, reconcileAgent } from './agentReconciler.ts';
+import { agentOfPod, promptConfigMapOf, reconcileAgent } from './agentReconciler.ts';
 import { childKindKey, type OperatorContext, type OperatorOptions } from './operatorContext.ts';
 import { OperatorMetrics } from './operatorMetrics.ts';
 import {
@@ -120,6 +123,7 @@ export class Controller {
     const caches = {
       agents: informer<AgentDeployment>(Kinds.AgentDeployment, {
         transform: withoutManagedFields,
+        indexBy: promptConfigMapOf,
       }),
       breakerPolicies: informer<CircuitBreakerPolicy>(Kinds.CircuitBreakerPolicy, {
         transform: withoutManagedFields,
@@ -183,6 +187,9 @@ export class Controller {
     };
     this.#wire();
     for (const inf of owned.values()) inf.on(this.#ownedHandlers());
+    informer<ConfigMapContentView>(Kinds.ConfigMap, { transform: configMapContentView }).on(
+      this.#promptSourceHandlers(),
+    );
     informer(Kinds.CustomResourceDefinition, {
       fieldSelector: `metadata.name=${SERVICE_MONITOR_CRD}`,
       transform: withoutManagedFields,
@@ -341,6 +348,26 @@ export class Controller {
         const key = ownerKey(obj);
         if (key !== undefined && applied(obj, key) !== false) this.#drift(obj);
       },
+    };
+  }
+
+  /**
+   * ConfigMaps agents read their system prompt from: a change of data (or the map appearing
+   * or going) queues the agents that name it, found through the agents' index, so an edit
+   * reaches their policy and every replica within seconds rather than at the resync. A
+   * ConfigMap no agent names costs a lookup.
+   */
+  #promptSourceHandlers(): InformerHandlers<ConfigMapContentView> {
+    const queueReaders = (configMap: KubeObject): void => {
+      for (const agent of this.ctx.caches.agents.byIndex(objectKey(configMap)))
+        this.#queues.agents.add(objectKey(agent));
+    };
+    return {
+      added: queueReaders,
+      updated: (obj, previous) => {
+        if (obj.content !== previous.content) queueReaders(obj);
+      },
+      deleted: queueReaders,
     };
   }
 

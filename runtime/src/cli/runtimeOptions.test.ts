@@ -36,7 +36,17 @@ describe('parseRuntimeCli', () => {
     });
   });
 
+  it('serves on for no drain delay after SIGTERM unless told to', () => {
+    expect(parseRuntimeCli(['--policy', 'p'], {})).toMatchObject({
+      options: { drainDelayMs: 0, shutdownGraceMs: 25_000 },
+    });
+    expect(
+      parseRuntimeCli(['--policy', 'p', '--drain-delay-ms=5000', '--shutdown-grace-ms=93000'], {}),
+    ).toMatchObject({ options: { drainDelayMs: 5_000, shutdownGraceMs: 93_000 } });
+  });
+
   it.each([
+    [['--policy', 'p', '--drain-delay-ms', '5s'], /--drain-delay-ms/],
     [['--policy', 'p', '--agent', 'a'], /--policy and --agent/],
     [['--manifests', 'm', '--agent', 'Bad_Name'], /--agent/],
     [['--policy', 'p', '--port', 'http'], /--port/],

@@ -18,7 +18,12 @@ export interface RuntimeOptions {
   readonly host: string;
   readonly source: PolicySourceOption;
   readonly logLevel: LogLevel;
-  /** How long in-flight requests may take to finish after SIGTERM. */
+  /**
+   * How long requests go on being served after SIGTERM, readiness failing, while the
+   * endpoints that send them stop doing so.
+   */
+  readonly drainDelayMs: number;
+  /** How long in-flight requests may take to finish once new ones are refused. */
   readonly shutdownGraceMs: number;
 }
 
@@ -39,7 +44,10 @@ Policy source (one of):
   --metrics-port N      /metrics and /debug port (default $PORT_METRICS, else 9090)
   --host ADDR           listen address (default 0.0.0.0)
   --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default info)
-  --shutdown-grace-ms N time in-flight requests get after SIGTERM (default 25000)
+  --drain-delay-ms N    after SIGTERM, readiness fails but requests are served this long
+                        before new ones get 503 (default 0; the operator sets it from
+                        spec.terminationDrainDuration)
+  --shutdown-grace-ms N time in-flight requests then get to finish (default 25000)
   --help                show this text
 `;
 
@@ -69,6 +77,7 @@ export function parseRuntimeCli(
         agent: { type: 'string' },
         namespace: { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
+        'drain-delay-ms': { type: 'string', default: '0' },
         'shutdown-grace-ms': { type: 'string', default: '25000' },
         help: { type: 'boolean', default: false },
       },
@@ -97,6 +106,7 @@ export function parseRuntimeCli(
         host: values.host,
         source: policySource(values, env),
         logLevel: logLevel as LogLevel,
+        drainDelayMs: integer('--drain-delay-ms', values['drain-delay-ms'], 0, 3_600_000),
         shutdownGraceMs: integer('--shutdown-grace-ms', values['shutdown-grace-ms'], 0, 3_600_000),
       },
     };

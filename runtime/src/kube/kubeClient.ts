@@ -6,10 +6,17 @@
  * explicit: server-side apply for everything Breakwater owns, JSON merge patch only where a
  * patch is meant (the runtime's own pod annotations), never strategic merge.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type ClientRequestArgs,
+  type IncomingMessage,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
+import type { Duplex } from 'node:stream';
 import { Kubeconfig, type ConnectionSource } from './kubeconfig.ts';
+import type { TlsMaterial } from './tlsFiles.ts';
 import { Kinds, resourcePath, type ResourceKind } from './resourceKinds.ts';
 import type { KubeObject } from './kubeObject.ts';
 
@@ -134,8 +141,9 @@ export class HttpKubeClient implements KubeClient {
   readonly #source: ConnectionSource;
   readonly #server: URL;
   /**
-   * One connection pool for the client's life, built from the TLS material of the first
-   * request; headers (a token may rotate) are taken per request.
+   * One connection pool for the client's life. Each new connection takes the source's TLS
+   * material as it is then (rotated files included); a source that cannot rotate gives the
+   * material of the first request. Headers (a token may rotate) are taken per request.
    */
   #agent: HttpAgent | undefined;
   /** Aborted by close(): every request in flight ends, and later ones are refused. */
@@ -336,18 +344,20 @@ export class HttpKubeClient implements KubeClient {
     const closed = this.#closed.signal;
     const signal = init.signal === undefined ? closed : AbortSignal.any([init.signal, closed]);
     signal.throwIfAborted();
-    this.#agent ??= secure
-      ? new HttpsAgent({
-          keepAlive: true,
-          ca: options.ca,
-          cert: options.cert,
-          key: options.key,
-          servername: options.servername,
-          ...(options.rejectUnauthorized === undefined
-            ? {}
-            : { rejectUnauthorized: options.rejectUnauthorized }),
-        })
-      : new HttpAgent({ keepAlive: true });
+    this.#agent ??= !secure
+      ? new HttpAgent({ keepAlive: true })
+      : this.#source.tlsForConnection === undefined
+        ? new HttpsAgent({
+            keepAlive: true,
+            ca: options.ca,
+            cert: options.cert,
+            key: options.key,
+            servername: options.servername,
+            ...(options.rejectUnauthorized === undefined
+              ? {}
+              : { rejectUnauthorized: options.rejectUnauthorized }),
+          })
+        : new RotatingTlsAgent(this.#source.tlsForConnection.bind(this.#source));
     const headers: Record<string, string> = {
       ...(options.headers as Record<string, string>),
       accept: 'application/json',
@@ -384,6 +394,27 @@ export class HttpKubeClient implements KubeClient {
       // not a Status object; keep the text
     }
     throw statusError(status, parsed);
+  }
+}
+
+/**
+ * Keep-alive HTTPS whose new connections take the TLS material of the moment. No TLS session
+ * is resumed: a resumed session would carry the identity of a rotated-out certificate, and
+ * with keep-alive new connections are rare enough that a full handshake costs nothing.
+ */
+class RotatingTlsAgent extends HttpsAgent {
+  readonly #material: () => TlsMaterial;
+
+  constructor(material: () => TlsMaterial) {
+    super({ keepAlive: true, maxCachedSessions: 0 });
+    this.#material = material;
+  }
+
+  override createConnection(
+    options: ClientRequestArgs,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    return super.createConnection({ ...options, ...this.#material() }, callback);
   }
 }
 

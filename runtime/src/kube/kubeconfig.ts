@@ -3,7 +3,8 @@
  * an explicit path, else $KUBECONFIG (files merged, first wins), else ~/.kube/config, else the
  * pod's service account. Covers what a controller uses — client certificates, bearer tokens
  * (a token file is re-read, since projected tokens rotate), basic auth, the cluster CA, TLS
- * server name and skip-verify. A user that needs an exec plugin or an auth provider is handed
+ * server name and skip-verify. Certificate, key and CA files are followed too (`tlsFiles.ts`):
+ * a new connection uses them as they are on disk. A user that needs an exec plugin or an auth provider is handed
  * to @kubernetes/client-node, loaded only then: importing it costs a process about 80 MB of
  * memory, more than the operator needs for everything else.
  */
@@ -12,6 +13,7 @@ import { createRequire } from 'node:module';
 import type { RequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { TlsFiles, type TlsMaterial, type TlsPart } from './tlsFiles.ts';
 
 /**
  * What HttpKubeClient needs from a kubeconfig. This module's `Kubeconfig` provides it, and so
@@ -21,6 +23,12 @@ export interface ConnectionSource {
   getCurrentCluster(): { readonly server: string } | null;
   /** Sets TLS material (ca, cert, key, rejectUnauthorized, servername) and auth headers. */
   applyToHTTPSOptions(options: RequestOptions): Promise<void>;
+  /**
+   * TLS material for a new connection, when it can change on disk (rotated certificate, key
+   * or CA files). Called as each connection is made, not per request; without it, the
+   * material of `applyToHTTPSOptions` serves every connection.
+   */
+  tlsForConnection?(): TlsMaterial;
 }
 
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -76,7 +84,7 @@ interface Resolved {
 
 export class Kubeconfig implements ConnectionSource {
   readonly #server: string;
-  readonly #tls: Pick<RequestOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'>;
+  readonly #tls: TlsFiles;
   readonly #user: Resolved['user'];
   readonly #delegate: Promise<ConnectionSource> | undefined;
   #token: { value: string; readAt: number } | undefined;
@@ -86,18 +94,19 @@ export class Kubeconfig implements ConnectionSource {
     if (cluster.server === undefined || cluster.server === '')
       throw new Error('kubeconfig: the current cluster has no server');
     this.#server = cluster.server;
-    const ca = fileOrData(cluster['certificate-authority'], cluster['certificate-authority-data']);
-    const cert = fileOrData(user['client-certificate'], user['client-certificate-data']);
-    const key = fileOrData(user['client-key'], user['client-key-data']);
-    this.#tls = {
-      ...(ca === undefined ? {} : { ca }),
-      ...(cert === undefined ? {} : { cert }),
-      ...(key === undefined ? {} : { key }),
-      ...(cluster['insecure-skip-tls-verify'] === true ? { rejectUnauthorized: false } : {}),
-      ...(cluster['tls-server-name'] === undefined
-        ? {}
-        : { servername: cluster['tls-server-name'] }),
-    };
+    this.#tls = new TlsFiles(
+      {
+        ca: fileOrData(cluster['certificate-authority'], cluster['certificate-authority-data']),
+        cert: fileOrData(user['client-certificate'], user['client-certificate-data']),
+        key: fileOrData(user['client-key'], user['client-key-data']),
+      },
+      {
+        ...(cluster['insecure-skip-tls-verify'] === true ? { rejectUnauthorized: false } : {}),
+        ...(cluster['tls-server-name'] === undefined
+          ? {}
+          : { servername: cluster['tls-server-name'] }),
+      },
+    );
     this.#user = user;
     this.#delegate =
       user.exec === undefined && user['auth-provider'] === undefined
@@ -186,12 +195,16 @@ export class Kubeconfig implements ConnectionSource {
       await (await this.#delegate).applyToHTTPSOptions(options);
       return;
     }
-    Object.assign(options, this.#tls);
+    Object.assign(options, this.#tls.current);
     const headers = (options.headers ??= {}) as Record<string, string>;
     const token = this.#bearerToken();
     if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
     else if (this.#user.username !== undefined)
       options.auth = `${this.#user.username}:${this.#user.password ?? ''}`;
+  }
+
+  tlsForConnection(): TlsMaterial {
+    return this.#tls.forConnection();
   }
 
   #bearerToken(): string | undefined {
@@ -217,9 +230,9 @@ function parseFile(path: string): KubeconfigFile {
   }
 }
 
-function fileOrData(file: string | undefined, data: string | undefined): Buffer | undefined {
-  if (data !== undefined && data !== '') return Buffer.from(data, 'base64');
-  if (file !== undefined && file !== '') return readFileSync(file);
+function fileOrData(file: string | undefined, data: string | undefined): TlsPart {
+  if (data !== undefined && data !== '') return { data: Buffer.from(data, 'base64') };
+  if (file !== undefined && file !== '') return { file };
   return undefined;
 }
 

@@ -3,9 +3,17 @@
  * framework-level failures (bad JSON, too large, wrong media type) in the Anthropic shape.
  */
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { mapFrameworkError, refusal, sendError } from './errorReplies.ts';
+import type { HttpErrorMapping } from '../guard/httpMapping.ts';
+import {
+  mapClientError,
+  mapFrameworkError,
+  rawHttpError,
+  refusal,
+  sendError,
+} from './errorReplies.ts';
 import { registerDebugRoutes } from './debugRoutes.ts';
 import { registerInvokeRoute } from './invokeRoute.ts';
 import { registerMessagesRoute } from './messagesRoute.ts';
@@ -52,12 +60,22 @@ function keepRawJson(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.decorateRequest('rawBody', '');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    // JSON is UTF-8. Invalid bytes would otherwise become U+FFFD and reach the provider as
+    // text the caller never sent.
+    let text: string;
+    try {
+      text = strictUtf8.decode(body as Buffer);
+    } catch {
+      done(Object.assign(new Error('request body is not valid UTF-8'), { statusCode: 400 }));
+      return;
+    }
     request.rawBody = text;
     void parse(request, text, done);
   });
 }
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Request ids: unique across replicas and restarts (a random part drawn once per process)
@@ -70,15 +88,64 @@ export function nextRequestId(): string {
   return `req_${PROCESS_ID}${requestCount.toString(36).padStart(8, '0')}`;
 }
 
+/** How long a refused connection may go on sending before it is cut. */
+const REFUSED_LINGER_MS = 5_000;
+
+/**
+ * Answers on the socket itself and closes it. Ended rather than destroyed, and what the client
+ * still sends is read and dropped: closing with unread bytes sends a reset, which makes the
+ * client throw away the answer before it reads it (a head past the size limit is still arriving
+ * when the parser gives up).
+ */
+function refuseOnSocket(socket: Socket, mapping: HttpErrorMapping): void {
+  if (refused.has(socket)) return;
+  refused.add(socket);
+  // Node's parser, once failed, fails again on every later read and calls this again.
+  socket.removeAllListeners('data');
+  socket.on('data', () => undefined);
+  socket.end(rawHttpError(mapping));
+  setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+}
+
+const refused = new WeakSet<Socket>();
+
 export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
     requestIdHeader: 'x-request-id',
     genReqId: nextRequestId,
-    return503OnClosing: true,
+    // While the server closes, a request on a connection still open reaches the request gate,
+    // which refuses it in the Anthropic shape; fastify's own 503 would not be.
+    return503OnClosing: false,
     forceCloseConnections: false,
     keepAliveTimeout: 65_000,
+    // Answered by the hook below, in the Anthropic shape; Node's own 400 has no body.
+    http: { requireHostHeader: false },
+    // Refused by Node's HTTP parser: answered in the Anthropic shape too, then closed.
+    clientErrorHandler: (error, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      refuseOnSocket(socket, mapClientError(error.code));
+    },
+    // A URL the router cannot decode (`%zz`).
+    frameworkErrors: (error, _request, reply) => {
+      sendError(reply, refusal(400, 'invalid_request_error', error.message));
+    },
+  });
+  app.server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
+    if (response.socket !== null)
+      refuseOnSocket(response.socket, mapClientError('EXPECTATION_FAILED'));
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      reply.raw.setHeader('connection', 'close');
+      sendError(
+        reply,
+        refusal(400, 'invalid_request_error', 'an HTTP/1.1 request needs a Host header'),
+      );
+      return;
+    }
+    done();
   });
   app.setErrorHandler(
     async (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
@@ -86,6 +153,10 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
       if (mapping.status >= 500)
         ctx.logger.error({ reqId: request.id, err: error.message }, 'unhandled error');
       if (mapping.status === 413) await drainUpload(request.raw);
+      // fastify closes the connection after a body it could not parse, in case more of it is
+      // coming; a body read to its end leaves nothing, and closing with the next pipelined
+      // request unread would reset the connection and lose this answer too.
+      if (request.raw.complete) reply.removeHeader('connection');
       return sendError(reply, mapping);
     },
   );

@@ -3,6 +3,7 @@
  * through the guard's `mapErrorToHttp`; the server's own refusals (bad request, no key,
  * draining) are built here. Every answer is the Anthropic error shape with a request id.
  */
+import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import {
   mapErrorToHttp,
@@ -59,6 +60,30 @@ export function mapFrameworkError(err: {
     return refusal(status, status === 404 ? 'not_found_error' : 'invalid_request_error', message);
   }
   return refusal(500, 'api_error', 'internal error');
+}
+
+/**
+ * A request Node's HTTP parser refused before any route ran: broken framing, a head past the
+ * size limit, a client too slow to send one, an expectation the server does not meet.
+ */
+export function mapClientError(code: string | undefined): HttpErrorMapping {
+  if (code === 'HPE_HEADER_OVERFLOW')
+    return refusal(431, 'request_too_large', 'request headers are too large');
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return refusal(408, 'invalid_request_error', 'the request was not sent in time');
+  if (code === 'EXPECTATION_FAILED')
+    return refusal(417, 'invalid_request_error', 'the only expectation supported is 100-continue');
+  return refusal(400, 'invalid_request_error', 'malformed HTTP request');
+}
+
+/** The whole HTTP/1.1 answer to a refused request, written straight to its socket. */
+export function rawHttpError(mapping: HttpErrorMapping): string {
+  const body = errorBody(mapping);
+  return (
+    `HTTP/1.1 ${String(mapping.status)} ${STATUS_CODES[mapping.status] ?? ''}\r\n` +
+    `content-type: application/json\r\ncontent-length: ${String(Buffer.byteLength(body))}\r\n` +
+    `connection: close\r\n\r\n${body}`
+  );
 }
 
 export function sendError(reply: FastifyReply, mapping: HttpErrorMapping): FastifyReply {

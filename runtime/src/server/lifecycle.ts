@@ -1,14 +1,23 @@
 /**
- * Shutdown bookkeeping: once draining, readiness fails and new requests get 503, while the
- * requests already admitted are counted down to zero.
+ * Shutdown bookkeeping, in two steps. On SIGTERM the runtime starts draining: readiness
+ * fails so that endpoints, kube-proxy and ingresses stop sending, but requests that still
+ * arrive are served, because those take seconds to notice. After the drain delay it refuses
+ * new requests with 503, and the requests already admitted are counted down to zero.
  */
 export class Lifecycle {
   #draining = false;
+  #refusing = false;
   #inFlight = 0;
   #idle: (() => void)[] = [];
 
+  /** SIGTERM came: readiness fails; new requests are still served. */
   get draining(): boolean {
     return this.#draining;
+  }
+
+  /** The drain delay is over: new requests are refused. */
+  get refusing(): boolean {
+    return this.#refusing;
   }
 
   get inFlight(): number {
@@ -17,6 +26,11 @@ export class Lifecycle {
 
   startDraining(): void {
     this.#draining = true;
+  }
+
+  refuseNewRequests(): void {
+    this.#draining = true;
+    this.#refusing = true;
   }
 
   enter(): void {

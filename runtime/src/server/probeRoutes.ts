@@ -1,5 +1,5 @@
 /**
- * Probes. `/health/ready` fails only while no policy is loaded or while draining — never
+ * Probes. `/health/ready` fails only while no policy is loaded or from SIGTERM on — never
  * because a provider breaker is open: that would take every replica out of the Service at
  * the moment callers most need a fast, well-formed 503 or a fallback model.
  */

@@ -1,6 +1,7 @@
 /**
- * What every API request passes before its handler runs: not draining, a valid client key,
- * a policy in force. Answers the refusal itself and returns undefined when refused.
+ * What every API request passes before its handler runs: not refusing new requests (past the
+ * drain delay), a valid client key, a policy in force. Answers the refusal itself and
+ * returns undefined when refused.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { draining, notReady, sendError, unauthorized } from './errorReplies.ts';
@@ -12,9 +13,14 @@ export function passGate(
   reply: FastifyReply,
 ): ActivePolicy | undefined {
   if (ctx.lifecycle.draining) {
-    reply.header('connection', 'close');
-    sendError(reply, draining());
-    return undefined;
+    // Served (until the drain delay ends), but the caller's next request opens a new
+    // connection, which the Service or the ingress sends to a pod that is staying. On the raw
+    // response, so that the hijacked replies of the Messages route carry it too.
+    reply.raw.setHeader('connection', 'close');
+    if (ctx.lifecycle.refusing) {
+      sendError(reply, draining());
+      return undefined;
+    }
   }
   const access = ctx.clientKeys.check(request.headers);
   if (!access.ok) {

@@ -129,7 +129,11 @@ export interface AgentDeploymentSpec {
    */
   podTemplate?: PodTemplateOverrides;
   /**
-   * Seconds a stopping pod has to finish the calls in flight after it stops taking new ones, 1 to 3600. Set it above timeout, or long calls are cut off. Default 30.
+   * How long a stopping pod goes on serving new requests, from 0s to 5m, with its readiness failing, while endpoints, kube-proxy and ingresses stop sending to it (they take a few seconds to notice); after it, new requests get 503 and the calls in flight finish within terminationGracePeriodSeconds. 0s refuses new requests at once. Default 5s.
+   */
+  terminationDrainDuration?: Duration;
+  /**
+   * Seconds a stopping pod has in all, from SIGTERM to SIGKILL, 1 to 3600: terminationDrainDuration, then the calls in flight. Unset, the operator sets the pod's to cover terminationDrainDuration plus the longest call (timeout and backoff for each of retry.maxAttempts, plus maxStreamDuration when set) and 2 seconds to exit; a change of those fields then rolls the pods once. Set it to fix the pod's grace period yourself; calls still running at its end are cut off.
    */
   terminationGracePeriodSeconds?: number;
 }
