@@ -24,6 +24,14 @@ let overlayDir: string;
 let suffix: string;
 let clusterScoped: string[] = [];
 
+/** What config/default installs outside any namespace (the CRDs aside, which suites share). */
+const CLUSTER_SCOPED_KINDS = new Set([
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+]);
+
 interface DeploymentView extends KubeObject {
   status?: { availableReplicas?: number };
 }
@@ -59,7 +67,7 @@ beforeAll(async () => {
   // The suites share the CRDs, installed from crds/ by installCrds().
   const objects = parseManifests(stdout).filter((o) => o.kind !== 'CustomResourceDefinition');
   clusterScoped = objects
-    .filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')
+    .filter((o) => CLUSTER_SCOPED_KINDS.has(o.kind))
     .map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}`);
   await kubectl(['apply', '--server-side', '-f', '-'], {
     input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),

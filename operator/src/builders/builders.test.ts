@@ -25,6 +25,7 @@ import type { HorizontalPodAutoscaler } from './horizontalPodAutoscaler.ts';
 import type { NetworkPolicy } from './networkPolicy.ts';
 import type { ConfigMap } from './policyConfigMap.ts';
 import type { Role, RoleBinding } from './rbac.ts';
+import type { ServiceAccount } from './serviceAccount.ts';
 
 const goldenDir = new URL('./testdata/', import.meta.url);
 
@@ -51,6 +52,7 @@ function build(
 
 interface ChildrenByKind {
   ConfigMap: ConfigMap;
+  ServiceAccount: ServiceAccount;
   Role: Role;
   RoleBinding: RoleBinding;
   Deployment: Deployment;
@@ -165,7 +167,7 @@ describe('the runtime RBAC', () => {
         resourceNames: ['minimal-agent-policy'],
         verbs: ['get', 'list', 'watch'],
       },
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['patch'] },
     ]);
   });
 
@@ -181,13 +183,15 @@ describe('the runtime RBAC', () => {
     ]);
   });
 
-  it('binds the Role to the ServiceAccount the pods run as', () => {
+  it('binds the Role to the ServiceAccount the pods run as, named so admission knows a runtime', () => {
     const children = build(developmentAgent());
+    const account = 'breakwater-runtime-support-agent-dev';
+    expect(required(children, 'ServiceAccount').metadata.name).toBe(account);
     const deployment = required(children, 'Deployment');
-    expect(deployment.spec.template.spec?.serviceAccountName).toBe('support-agent-dev');
+    expect(deployment.spec.template.spec?.serviceAccountName).toBe(account);
     expect(required(children, 'RoleBinding')).toMatchObject({
       roleRef: { kind: 'Role', name: 'support-agent-dev' },
-      subjects: [{ kind: 'ServiceAccount', name: 'support-agent-dev', namespace: 'development' }],
+      subjects: [{ kind: 'ServiceAccount', name: account, namespace: 'development' }],
     });
   });
 });

@@ -21,6 +21,7 @@ import {
   buildRuntimeEnv,
 } from './runtimeEnv.ts';
 import { HTTP_PORT, HTTP_PORT_NAME, METRICS_PORT, METRICS_PORT_NAME } from './runtimePorts.ts';
+import { runtimeServiceAccountName } from './serviceAccount.ts';
 
 export interface Deployment extends ChildObject<'apps/v1', 'Deployment'> {
   spec: DeploymentSpec;
@@ -87,10 +88,9 @@ function podMetadata(agent: Readonly<AgentDeployment>): {
 }
 
 function podSpec(agent: Readonly<AgentDeployment>, options: Readonly<BuilderOptions>): PodSpec {
-  const { name } = agentIdentity(agent);
   const { podTemplate, terminationGracePeriodSeconds } = agent.spec;
   return {
-    serviceAccountName: name,
+    serviceAccountName: runtimeServiceAccountName(agent),
     terminationGracePeriodSeconds:
       terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS,
     containers: [runtimeContainer(agent, options)],
