@@ -155,8 +155,8 @@ describe('helm install', () => {
       timeoutMs: 150_000,
       description: 'AgentDeployment assistant-development to be Ready',
     });
-    // The production agent has every optional child the operator may create: an HPA, a PDB and
-    // a Role that grants read access to its client-keys Secret.
+    // The production agent has every optional child the operator may create (an HPA, a PDB)
+    // and its client-keys Secret mounted into its pods.
     const production = 'assistant-production';
     await waitFor(
       async () => {

@@ -171,16 +171,9 @@ describe('the runtime RBAC', () => {
     ]);
   });
 
-  it('adds read access to the client-keys Secret, by name, only when access control is on', () => {
+  it('grants no Secret even with access control on: the kubelet mounts the client keys', () => {
     const rules = required(build(productionAgent()), 'Role').rules;
-    expect(rules.filter((rule) => rule.resources?.includes('secrets'))).toEqual([
-      {
-        apiGroups: [''],
-        resources: ['secrets'],
-        resourceNames: ['support-agent-clients'],
-        verbs: ['get', 'list', 'watch'],
-      },
-    ]);
+    expect(rules.map((rule) => rule.resources)).toEqual([['configmaps'], ['pods']]);
   });
 
   it('binds the Role to the ServiceAccount the pods run as, named so admission knows a runtime', () => {
@@ -223,6 +216,33 @@ describe('the Deployment', () => {
       'breakwater.dev/agent': 'minimal-agent',
       extra: 'yes',
     });
+  });
+
+  it('mounts the client-keys Secret read-only where the runtime looks, only with access control', () => {
+    const production = deploymentOf(productionAgent()).spec.template.spec;
+    expect(production?.volumes).toEqual([
+      { name: 'client-keys', secret: { secretName: 'support-agent-clients', optional: true } },
+    ]);
+    expect(runtimeOf(productionAgent())).toMatchObject({
+      volumeMounts: [
+        {
+          name: 'client-keys',
+          mountPath: '/var/run/secrets/breakwater.dev/client-keys',
+          readOnly: true,
+        },
+      ],
+      env: expect.arrayContaining([
+        {
+          name: 'BREAKWATER_CLIENT_KEYS_DIR',
+          value: '/var/run/secrets/breakwater.dev/client-keys',
+        },
+      ]),
+    });
+    expect(deploymentOf(minimalAgent()).spec.template.spec).not.toHaveProperty('volumes');
+    expect(runtimeOf(minimalAgent())).not.toHaveProperty('volumeMounts');
+    expect(runtimeOf(minimalAgent()).env?.map((env) => env.name)).not.toContain(
+      'BREAKWATER_CLIENT_KEYS_DIR',
+    );
   });
 
   it('sets every backend key the policy document names, from its Secret', () => {

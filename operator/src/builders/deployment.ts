@@ -5,7 +5,9 @@ import type {
   Probe,
   ResourceRequirements,
   SecurityContext,
+  Volume,
 } from './kubeShapes.ts';
+import { CLIENT_KEYS_MOUNT_PATH } from '../../../runtime/src/access/clientKeyFiles.ts';
 import type { AgentDeployment, Quantity } from '../../../runtime/src/api/resources.ts';
 import { POLICY_HASH_ANNOTATION } from '../../../runtime/src/policy/policyDocument.ts';
 import { BREAKERS_ANNOTATION } from '../../../runtime/src/reporting/breakerAnnotation.ts';
@@ -32,6 +34,7 @@ export const RUNTIME_COMMAND = 'breakwater-runtime';
 /** The distroless "nonroot" user: numeric, so the kubelet can verify runAsNonRoot. */
 export const RUNTIME_USER = 65532;
 export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
+const CLIENT_KEYS_VOLUME = 'client-keys';
 
 const DEFAULT_RESOURCES = {
   requests: { cpu: '100m', memory: '128Mi' },
@@ -89,11 +92,13 @@ function podMetadata(agent: Readonly<AgentDeployment>): {
 
 function podSpec(agent: Readonly<AgentDeployment>, options: Readonly<BuilderOptions>): PodSpec {
   const { podTemplate, terminationGracePeriodSeconds } = agent.spec;
+  const clientKeys = agent.spec.access?.clientKeysSecretRef?.name;
   return {
     serviceAccountName: runtimeServiceAccountName(agent),
     terminationGracePeriodSeconds:
       terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS,
     containers: [runtimeContainer(agent, options)],
+    ...(clientKeys === undefined ? {} : { volumes: [clientKeysVolume(clientKeys)] }),
     ...(podTemplate?.nodeSelector === undefined
       ? {}
       : { nodeSelector: { ...podTemplate.nodeSelector } }),
@@ -121,6 +126,13 @@ function runtimeContainer(
       `--metrics-port=$(${METRICS_PORT_ENV})`,
     ],
     env: buildRuntimeEnv(agent),
+    ...(agent.spec.access?.clientKeysSecretRef === undefined
+      ? {}
+      : {
+          volumeMounts: [
+            { name: CLIENT_KEYS_VOLUME, mountPath: CLIENT_KEYS_MOUNT_PATH, readOnly: true },
+          ],
+        }),
     ports: [
       { name: HTTP_PORT_NAME, containerPort: HTTP_PORT, protocol: 'TCP' },
       { name: METRICS_PORT_NAME, containerPort: METRICS_PORT, protocol: 'TCP' },
@@ -133,6 +145,16 @@ function runtimeContainer(
     resources: resources(agent),
     securityContext: restrictedSecurityContext(),
   };
+}
+
+/**
+ * The client-keys Secret as files the runtime reads and watches. The kubelet fetches it, so
+ * neither the operator nor the runtime holds any access to Secrets, and a rotation reaches the
+ * running pods within the kubelet's sync period. Optional: while the Secret is missing the pod
+ * still starts, and its runtime refuses every caller, as it does with an empty Secret.
+ */
+function clientKeysVolume(secretName: string): Volume {
+  return { name: CLIENT_KEYS_VOLUME, secret: { secretName, optional: true } };
 }
 
 function httpProbe(path: string, timing: Pick<Probe, 'periodSeconds' | 'failureThreshold'>): Probe {

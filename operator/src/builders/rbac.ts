@@ -1,10 +1,10 @@
 /**
- * Least privilege for the runtime: read its own policy ConfigMap (and, when access control
- * is on, its own client-keys Secret) and patch pods, which is how it reports breaker state
- * and the applied policy hash on its own Pod. Pod names are not known in advance, so RBAC
- * cannot narrow pod access by name: the admission policy in config/admission confines the
- * patch to the caller's own pod and to `breakwater.dev/` annotations. Nothing else: provider
- * keys arrive as environment variables, which the kubelet reads on the pod's behalf.
+ * Least privilege for the runtime: read its own policy ConfigMap and patch pods, which is how
+ * it reports breaker state and the applied policy hash on its own Pod. Pod names are not known
+ * in advance, so RBAC cannot narrow pod access by name: the admission policy in
+ * config/admission confines the patch to the caller's own pod and to `breakwater.dev/`
+ * annotations. Nothing else, and no Secret: provider keys arrive as environment variables and
+ * client keys as a mounted volume, both read by the kubelet on the pod's behalf.
  */
 import type { PolicyRule, RoleRef, Subject } from './kubeShapes.ts';
 import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
@@ -30,7 +30,6 @@ const READ_BY_NAME = ['get', 'list', 'watch'];
 
 export function buildRole(agent: Readonly<AgentDeployment>): Role {
   const { name } = agentIdentity(agent);
-  const clientKeysSecret = agent.spec.access?.clientKeysSecretRef?.name;
   const rules: PolicyRule[] = [
     {
       apiGroups: [''],
@@ -40,14 +39,6 @@ export function buildRole(agent: Readonly<AgentDeployment>): Role {
     },
     { apiGroups: [''], resources: ['pods'], verbs: ['patch'] },
   ];
-  if (clientKeysSecret !== undefined) {
-    rules.push({
-      apiGroups: [''],
-      resources: ['secrets'],
-      resourceNames: [clientKeysSecret],
-      verbs: [...READ_BY_NAME],
-    });
-  }
   return { apiVersion: RBAC_API_VERSION, kind: 'Role', metadata: childMetadata(agent), rules };
 }
 
