@@ -12,11 +12,9 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { isKubeApiError, type PatchType } from '../../runtime/src/kube/kubeClient.ts';
 import { Kinds } from '../../runtime/src/kube/resourceKinds.ts';
-import { installCrds } from '../api/apiInstallation.ts';
-import { agentDeployment, providerSecret } from '../support/agentFixtures.ts';
+import { agentDeployment } from '../support/agentFixtures.ts';
 import {
   agentPods,
-  applyObjects,
   getAgent,
   isPodReady,
   mergePatch,
@@ -24,9 +22,9 @@ import {
   type PodView,
 } from '../support/breakwaterCluster.ts';
 import { kubectl, uniqueNamespace, type TestNamespace } from '../support/kube.ts';
-import { eventually, startOperator, stopOperators } from '../support/operator.ts';
+import { eventually } from '../support/operator.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 import { actAs, serviceAccountToken, type TokenHolder } from '../support/serviceAccountTokens.ts';
-import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import { installRuntimePodPolicy, type InstalledPolicy } from './runtimePodPolicy.ts';
 
 jest.setTimeout(180_000);
@@ -35,9 +33,9 @@ const AGENT = 'reporter';
 const ACCOUNT = `breakwater-runtime-${AGENT}`;
 const BYSTANDER = 'bystander';
 
+let scenario: Scenario;
 let ns: TestNamespace;
 let elsewhere: TestNamespace;
-let sim: SimulatorHandle;
 let policy: InstalledPolicy;
 let own: PodView;
 let sibling: PodView;
@@ -64,17 +62,13 @@ async function reportingPods(previousHash?: string): Promise<PodView[]> {
 }
 
 beforeAll(async () => {
-  await installCrds();
-  ns = await uniqueNamespace('rbac-tokens');
   elsewhere = await uniqueNamespace('rbac-tokens-elsewhere');
-  policy = await installRuntimePodPolicy(`-${ns.name}`);
-  sim = await startSimulator({ seed: 5 });
-  await startOperator({ namespace: ns.name });
-  await applyObjects(
-    ns.name,
-    providerSecret(),
+  // Installed before the runtimes start, so that their own reports go through it too.
+  policy = await installRuntimePodPolicy(`-${elsewhere.name}`);
+  scenario = await startScenario({ prefix: 'rbac-tokens', seed: 5 }, (sim) => [
     agentDeployment(AGENT, { providerURL: sim.url, replicas: 2 }),
-  );
+  ]);
+  ns = scenario.ns;
   await kubectl([
     'run',
     BYSTANDER,
@@ -98,10 +92,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await stopOperators();
-  await sim.stop();
+  await scenario.end();
   await policy.uninstall();
-  await ns.cleanup();
   await elsewhere.cleanup();
 });
 
