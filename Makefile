@@ -135,7 +135,7 @@ helm: ## Build (once) and cache helm from its Go module; prints its path.
 	@test/cluster/build-helm.sh
 
 .PHONY: chart-sync
-chart-sync: ## Copy the CRDs, the alert rules and the RBAC rules into charts/breakwater.
+chart-sync: ## Copy the CRDs, the alert rules, the RBAC rules and the admission policy into charts/breakwater.
 	test/chart/sync-chart-files.sh
 
 .PHONY: chart-test

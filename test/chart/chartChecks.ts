@@ -127,7 +127,7 @@ export function chartChecks(tools: ChartTools): ChartCheck[] {
 
   return [
     {
-      name: "the chart's copies of the CRDs, alert rules and RBAC rules match their sources",
+      name: "the chart's copies of the CRDs, alert rules, RBAC rules and admission policy match their sources",
       run: async () => {
         await run(join(repoRoot, 'test/chart/sync-chart-files.sh'), ['--check']);
       },
@@ -207,6 +207,8 @@ export function chartChecks(tools: ChartTools): ChartCheck[] {
             'RoleBinding',
             'Service',
             'ServiceAccount',
+            'ValidatingAdmissionPolicy',
+            'ValidatingAdmissionPolicyBinding',
           ],
           'kinds rendered with the default values',
         );
@@ -242,6 +244,16 @@ export function chartChecks(tools: ChartTools): ChartCheck[] {
         for (const role of Object.keys(chart)) {
           expectEqual(chart[role], kustomize[role], `rules of the ${role} role`);
         }
+      },
+    },
+    {
+      name: 'the chart and config/default confine runtimes with the same admission policy',
+      run: async () => {
+        const chart = admissionPolicies(
+          parseManifests(await helmTemplate(tools.helm, { namespace: 'x' })),
+        );
+        const kustomize = admissionPolicies(parseManifests(await kustomizeDefault(tools)));
+        expectEqual(chart, kustomize, 'admission policies and bindings');
       },
     },
     {
@@ -334,6 +346,22 @@ export function rulesByRole(objects: readonly Manifest[]): Record<string, unknow
     );
   }
   return roles;
+}
+
+/**
+ * ValidatingAdmissionPolicies and their bindings by kind, without the names the chart and
+ * kustomize give them: the policy's spec, and what each binding does with it.
+ */
+export function admissionPolicies(objects: readonly Manifest[]): Record<string, unknown> {
+  const found: Record<string, unknown> = {};
+  for (const o of objects) {
+    const spec = o['spec'] as Record<string, unknown> | undefined;
+    if (o.kind === 'ValidatingAdmissionPolicy') found[o.kind] = spec;
+    if (o.kind === 'ValidatingAdmissionPolicyBinding') {
+      found[o.kind] = { ...spec, policyName: undefined };
+    }
+  }
+  return found;
 }
 
 /** The object with `from` replaced by `to` as its namespace and in its binding subjects. */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { AgentDeployment } from '../../runtime/src/api/resources.ts';
 import type { KubeObject } from '../../runtime/src/kube/kubeObject.ts';
-import { Kinds } from '../../runtime/src/kube/resourceKinds.ts';
+import { Kinds, type ResourceKind } from '../../runtime/src/kube/resourceKinds.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import {
   api,
@@ -49,6 +49,13 @@ function imageValues(): string[] {
   const [repository, tag] =
     colon > image.lastIndexOf('/') ? [image.slice(0, colon), image.slice(colon + 1)] : [image, ''];
   return ['--set', `image.repository=${repository}`, '--set', `image.tag=${tag}`];
+}
+
+/** What the operator names each child of an agent. */
+function childName(kind: ResourceKind, agent: string): string {
+  if (kind === Kinds.ConfigMap) return `${agent}-policy`;
+  if (kind === Kinds.ServiceAccount) return `breakwater-runtime-${agent}`;
+  return agent;
 }
 
 interface DeploymentView extends KubeObject {
@@ -148,8 +155,8 @@ describe('helm install', () => {
       timeoutMs: 150_000,
       description: 'AgentDeployment assistant-development to be Ready',
     });
-    // The production agent has every optional child the operator may create: an HPA, a PDB and
-    // a Role that grants read access to its client-keys Secret.
+    // The production agent has every optional child the operator may create (an HPA, a PDB)
+    // and its client-keys Secret mounted into its pods.
     const production = 'assistant-production';
     await waitFor(
       async () => {
@@ -165,9 +172,7 @@ describe('helm install', () => {
             Kinds.Service,
             Kinds.HorizontalPodAutoscaler,
             Kinds.PodDisruptionBudget,
-          ].map((kind) =>
-            exists(kind, ns.name, kind === Kinds.ConfigMap ? `${production}-policy` : production),
-          ),
+          ].map((kind) => exists(kind, ns.name, childName(kind, production))),
         );
         return resolved && children.every(Boolean);
       },

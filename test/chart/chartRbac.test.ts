@@ -181,6 +181,8 @@ describe("the chart's cluster-wide RBAC", () => {
     ],
     ['deletes no Deployment', { verb: 'delete', group: 'apps', resource: 'deployments' }, false],
     ['writes no Secret', { verb: 'create', resource: 'secrets' }, false],
+    ['reads no Secret', { verb: 'get', resource: 'secrets' }, false],
+    ['lists no Secret', { verb: 'list', resource: 'secrets' }, false],
     ['lists no Nodes', { verb: 'list', resource: 'nodes' }, false],
     [
       'escalates nothing',

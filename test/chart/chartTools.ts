@@ -3,9 +3,11 @@
  * test/cluster/build-helm.sh), kubectl and `kubectl kustomize` — and the paths they work on.
  */
 import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 export const chartDir = join(repoRoot, 'charts/breakwater');
@@ -110,6 +112,31 @@ export interface Manifest {
     labels?: Record<string, string>;
   };
   [field: string]: unknown;
+}
+
+/**
+ * A kustomization of the repository adapted the way a user adapts one: `overlay` (a namespace,
+ * a name suffix, patches…) over `base`, rendered by `kubectl kustomize`. kustomize takes a base
+ * only by a relative path, so the overlay lives in a temporary directory for the render.
+ */
+export async function renderOverlay(
+  kubectl: (args: readonly string[]) => Promise<{ readonly stdout: string }>,
+  base: string,
+  overlay: Readonly<Record<string, unknown>>,
+): Promise<Manifest[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'breakwater-overlay-'));
+  try {
+    const kustomization = {
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      ...overlay,
+      resources: [relative(dir, join(repoRoot, base))],
+    };
+    writeFileSync(join(dir, 'kustomization.yaml'), stringify(kustomization));
+    return parseManifests((await kubectl(['kustomize', dir])).stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Every non-empty document of a multi-document YAML stream. */

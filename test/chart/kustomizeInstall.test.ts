@@ -5,9 +5,7 @@
  * The operator comes up under Pod Security "restricted" (config/manager labels the namespace)
  * and brings the development sample agent up Ready.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { stringify } from 'yaml';
 import { Kinds } from '../../runtime/src/kube/resourceKinds.ts';
@@ -15,14 +13,21 @@ import type { KubeObject } from '../../runtime/src/kube/kubeObject.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import { api, getAgent, isReadyAgent } from '../support/breakwaterCluster.ts';
 import { kubectl, uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';
-import { parseManifests, repoRoot } from './chartTools.ts';
+import { renderOverlay, repoRoot } from './chartTools.ts';
 
 jest.setTimeout(180_000);
 
 let ns: TestNamespace;
-let overlayDir: string;
 let suffix: string;
 let clusterScoped: string[] = [];
+
+/** What config/default installs outside any namespace (the CRDs aside, which suites share). */
+const CLUSTER_SCOPED_KINDS = new Set([
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+]);
 
 interface DeploymentView extends KubeObject {
   status?: { availableReplicas?: number };
@@ -32,15 +37,9 @@ beforeAll(async () => {
   await installCrds();
   ns = await uniqueNamespace('kustomize-install');
   suffix = `-${ns.name.slice(-6)}`;
-  overlayDir = mkdtempSync(join(tmpdir(), 'breakwater-overlay-'));
-  // kustomize takes a base only by a relative path.
-  const base = relative(overlayDir, join(repoRoot, 'config/default'));
-  const overlay = {
-    apiVersion: 'kustomize.config.k8s.io/v1beta1',
-    kind: 'Kustomization',
+  const rendered = await renderOverlay(kubectl, 'config/default', {
     namespace: ns.name,
     nameSuffix: suffix,
-    resources: [base],
     patches: [
       {
         target: { kind: 'Deployment', name: 'operator' },
@@ -53,13 +52,11 @@ beforeAll(async () => {
         ]),
       },
     ],
-  };
-  writeFileSync(join(overlayDir, 'kustomization.yaml'), stringify(overlay));
-  const { stdout } = await kubectl(['kustomize', overlayDir]);
+  });
   // The suites share the CRDs, installed from crds/ by installCrds().
-  const objects = parseManifests(stdout).filter((o) => o.kind !== 'CustomResourceDefinition');
+  const objects = rendered.filter((o) => o.kind !== 'CustomResourceDefinition');
   clusterScoped = objects
-    .filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')
+    .filter((o) => CLUSTER_SCOPED_KINDS.has(o.kind))
     .map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}`);
   await kubectl(['apply', '--server-side', '-f', '-'], {
     input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
@@ -71,7 +68,6 @@ afterAll(async () => {
     await kubectl(['delete', ...clusterScoped, '--ignore-not-found']);
   }
   await ns.cleanup();
-  rmSync(overlayDir, { recursive: true, force: true });
 });
 
 describe('kubectl apply -k config/default', () => {

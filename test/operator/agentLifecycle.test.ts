@@ -121,7 +121,7 @@ describe('an agent with both policies', () => {
 
     const owned = [
       [Kinds.ConfigMap, `${AGENT}-policy`],
-      [Kinds.ServiceAccount, AGENT],
+      [Kinds.ServiceAccount, `breakwater-runtime-${AGENT}`],
       [Kinds.Role, AGENT],
       [Kinds.RoleBinding, AGENT],
       [Kinds.Deployment, AGENT],

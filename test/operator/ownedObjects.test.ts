@@ -192,14 +192,14 @@ describe('objects an agent owns', () => {
       '-n',
       ns.name,
       `poddisruptionbudget/${AGENT}`,
-      `serviceaccount/${AGENT}`,
+      `serviceaccount/breakwater-runtime-${AGENT}`,
       '--wait=false',
     ]);
     const ms = await restored(
       'PodDisruptionBudget and ServiceAccount recreated after deletion',
       async () =>
         (await read(Kinds.PodDisruptionBudget, AGENT)) !== undefined &&
-        (await read(Kinds.ServiceAccount, AGENT)) !== undefined,
+        (await read(Kinds.ServiceAccount, `breakwater-runtime-${AGENT}`)) !== undefined,
       at,
     );
     expect(ms).toBeLessThan(15_000);

@@ -132,7 +132,11 @@ export function isReadyAgent(agent: AgentDeployment | undefined): boolean {
 
 export interface PodView extends KubeObject {
   spec?: { containers?: { name: string }[] };
-  status?: { phase?: string; conditions?: { type: string; status: string }[] };
+  status?: {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { name: string; restartCount: number }[];
+  };
 }
 
 /** The agent's pods that are not being deleted. */
@@ -174,11 +178,15 @@ export async function scrapePod(pod: PodView): Promise<string> {
   return response.text();
 }
 
-/** One small Messages API call to a runtime pod; resolves with the HTTP status. */
-export async function sendMessage(port: number): Promise<number> {
+/** One small Messages API call to a runtime pod, with a client key if given; resolves with the HTTP status. */
+export async function sendMessage(port: number, clientKey?: string): Promise<number> {
   const response = await fetch(`http://127.0.0.1:${port}/v1/messages`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    headers: {
+      'content-type': 'application/json',
+      'anthropic-version': '2023-06-01',
+      ...(clientKey === undefined ? {} : { 'x-api-key': clientKey }),
+    },
     body: JSON.stringify({
       model: MODEL,
       max_tokens: 16,

@@ -23,6 +23,11 @@ export function kubeconfigPath(): string {
   return requiredEnv('BREAKWATER_KUBECONFIG');
 }
 
+/** The kubectl that matches the test cluster's server. */
+export function kubectlPath(): string {
+  return requiredEnv('BREAKWATER_KUBECTL');
+}
+
 export function kubeConfig(): KubeConfig {
   const config = new KubeConfig();
   config.loadFromFile(kubeconfigPath());
@@ -36,7 +41,7 @@ export function kubectl(
   args: readonly string[],
   options: KubectlRunOptions = {},
 ): Promise<KubectlResult> {
-  return kubectlFor(requiredEnv('BREAKWATER_KUBECTL'), kubeconfigPath())(args, options);
+  return kubectlFor(kubectlPath(), kubeconfigPath())(args, options);
 }
 
 export interface WaitForOptions {

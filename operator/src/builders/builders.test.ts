@@ -25,6 +25,7 @@ import type { HorizontalPodAutoscaler } from './horizontalPodAutoscaler.ts';
 import type { NetworkPolicy } from './networkPolicy.ts';
 import type { ConfigMap } from './policyConfigMap.ts';
 import type { Role, RoleBinding } from './rbac.ts';
+import type { ServiceAccount } from './serviceAccount.ts';
 import { DEFAULT_TERMINATION_DRAIN_DURATION } from './shutdownTiming.ts';
 
 const goldenDir = new URL('./testdata/', import.meta.url);
@@ -52,6 +53,7 @@ function build(
 
 interface ChildrenByKind {
   ConfigMap: ConfigMap;
+  ServiceAccount: ServiceAccount;
   Role: Role;
   RoleBinding: RoleBinding;
   Deployment: Deployment;
@@ -166,29 +168,24 @@ describe('the runtime RBAC', () => {
         resourceNames: ['minimal-agent-policy'],
         verbs: ['get', 'list', 'watch'],
       },
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['patch'] },
     ]);
   });
 
-  it('adds read access to the client-keys Secret, by name, only when access control is on', () => {
+  it('grants no Secret even with access control on: the kubelet mounts the client keys', () => {
     const rules = required(build(productionAgent()), 'Role').rules;
-    expect(rules.filter((rule) => rule.resources?.includes('secrets'))).toEqual([
-      {
-        apiGroups: [''],
-        resources: ['secrets'],
-        resourceNames: ['support-agent-clients'],
-        verbs: ['get', 'list', 'watch'],
-      },
-    ]);
+    expect(rules.map((rule) => rule.resources)).toEqual([['configmaps'], ['pods']]);
   });
 
-  it('binds the Role to the ServiceAccount the pods run as', () => {
+  it('binds the Role to the ServiceAccount the pods run as, named so admission knows a runtime', () => {
     const children = build(developmentAgent());
+    const account = 'breakwater-runtime-support-agent-dev';
+    expect(required(children, 'ServiceAccount').metadata.name).toBe(account);
     const deployment = required(children, 'Deployment');
-    expect(deployment.spec.template.spec?.serviceAccountName).toBe('support-agent-dev');
+    expect(deployment.spec.template.spec?.serviceAccountName).toBe(account);
     expect(required(children, 'RoleBinding')).toMatchObject({
       roleRef: { kind: 'Role', name: 'support-agent-dev' },
-      subjects: [{ kind: 'ServiceAccount', name: 'support-agent-dev', namespace: 'development' }],
+      subjects: [{ kind: 'ServiceAccount', name: account, namespace: 'development' }],
     });
   });
 });
@@ -220,6 +217,33 @@ describe('the Deployment', () => {
       'breakwater.dev/agent': 'minimal-agent',
       extra: 'yes',
     });
+  });
+
+  it('mounts the client-keys Secret read-only where the runtime looks, only with access control', () => {
+    const production = deploymentOf(productionAgent()).spec.template.spec;
+    expect(production?.volumes).toEqual([
+      { name: 'client-keys', secret: { secretName: 'support-agent-clients', optional: true } },
+    ]);
+    expect(runtimeOf(productionAgent())).toMatchObject({
+      volumeMounts: [
+        {
+          name: 'client-keys',
+          mountPath: '/var/run/secrets/breakwater.dev/client-keys',
+          readOnly: true,
+        },
+      ],
+      env: expect.arrayContaining([
+        {
+          name: 'BREAKWATER_CLIENT_KEYS_DIR',
+          value: '/var/run/secrets/breakwater.dev/client-keys',
+        },
+      ]),
+    });
+    expect(deploymentOf(minimalAgent()).spec.template.spec).not.toHaveProperty('volumes');
+    expect(runtimeOf(minimalAgent())).not.toHaveProperty('volumeMounts');
+    expect(runtimeOf(minimalAgent()).env?.map((env) => env.name)).not.toContain(
+      'BREAKWATER_CLIENT_KEYS_DIR',
+    );
   });
 
   it('sets every backend key the policy document names, from its Secret', () => {

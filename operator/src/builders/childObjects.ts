@@ -5,8 +5,9 @@
  * reconciler applies `apply` with server-side apply and deletes what `delete` names.
  *
  *   ConfigMap <agent>-policy      always: the resolved policy.json and its hash
- *   ServiceAccount, Role,         always: the runtime reads its own ConfigMap (and client-keys
- *     RoleBinding <agent>           Secret when set) and patches pods, nothing more
+ *   ServiceAccount                always: breakwater-runtime-<agent>, the pods' identity
+ *   Role, RoleBinding <agent>     always: the runtime reads its own ConfigMap and patches
+ *                                   pods, nothing more (no Secret: the kubelet mounts them)
  *   Deployment, Service <agent>   always; no replicas in the Deployment under autoscaling
  *   HorizontalPodAutoscaler       when spec.autoscaling is set
  *   PodDisruptionBudget           when more than one replica is wanted (replicas or minReplicas)

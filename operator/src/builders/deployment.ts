@@ -5,7 +5,9 @@ import type {
   Probe,
   ResourceRequirements,
   SecurityContext,
+  Volume,
 } from './kubeShapes.ts';
+import { CLIENT_KEYS_MOUNT_PATH } from '../../../runtime/src/access/clientKeyFiles.ts';
 import type { AgentDeployment, Quantity } from '../../../runtime/src/api/resources.ts';
 import {
   POLICY_HASH_ANNOTATION,
@@ -24,6 +26,7 @@ import {
   buildRuntimeEnv,
 } from './runtimeEnv.ts';
 import { HTTP_PORT, HTTP_PORT_NAME, METRICS_PORT, METRICS_PORT_NAME } from './runtimePorts.ts';
+import { runtimeServiceAccountName } from './serviceAccount.ts';
 import { shutdownTiming, type ShutdownTiming } from './shutdownTiming.ts';
 
 export interface Deployment extends ChildObject<'apps/v1', 'Deployment'> {
@@ -34,6 +37,7 @@ export const RUNTIME_CONTAINER = 'runtime';
 export const RUNTIME_COMMAND = 'breakwater-runtime';
 /** The distroless "nonroot" user: numeric, so the kubelet can verify runAsNonRoot. */
 export const RUNTIME_USER = 65532;
+const CLIENT_KEYS_VOLUME = 'client-keys';
 
 const DEFAULT_RESOURCES = {
   requests: { cpu: '100m', memory: '128Mi' },
@@ -98,12 +102,13 @@ function podSpec(
   shutdown: ShutdownTiming,
   options: Readonly<BuilderOptions>,
 ): PodSpec {
-  const { name } = agentIdentity(agent);
   const { podTemplate } = agent.spec;
+  const clientKeys = agent.spec.access?.clientKeysSecretRef?.name;
   return {
-    serviceAccountName: name,
+    serviceAccountName: runtimeServiceAccountName(agent),
     terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,
     containers: [runtimeContainer(agent, shutdown, options)],
+    ...(clientKeys === undefined ? {} : { volumes: [clientKeysVolume(clientKeys)] }),
     ...(podTemplate?.nodeSelector === undefined
       ? {}
       : { nodeSelector: { ...podTemplate.nodeSelector } }),
@@ -134,6 +139,13 @@ function runtimeContainer(
       `--shutdown-grace-ms=${String(shutdown.inFlightGraceMs)}`,
     ],
     env: buildRuntimeEnv(agent),
+    ...(agent.spec.access?.clientKeysSecretRef === undefined
+      ? {}
+      : {
+          volumeMounts: [
+            { name: CLIENT_KEYS_VOLUME, mountPath: CLIENT_KEYS_MOUNT_PATH, readOnly: true },
+          ],
+        }),
     ports: [
       { name: HTTP_PORT_NAME, containerPort: HTTP_PORT, protocol: 'TCP' },
       { name: METRICS_PORT_NAME, containerPort: METRICS_PORT, protocol: 'TCP' },
@@ -146,6 +158,16 @@ function runtimeContainer(
     resources: resources(agent),
     securityContext: restrictedSecurityContext(),
   };
+}
+
+/**
+ * The client-keys Secret as files the runtime reads and watches. The kubelet fetches it, so
+ * neither the operator nor the runtime holds any access to Secrets, and a rotation reaches the
+ * running pods within the kubelet's sync period. Optional: while the Secret is missing the pod
+ * still starts, and its runtime refuses every caller, as it does with an empty Secret.
+ */
+function clientKeysVolume(secretName: string): Volume {
+  return { name: CLIENT_KEYS_VOLUME, secret: { secretName, optional: true } };
 }
 
 function httpProbe(path: string, timing: Pick<Probe, 'periodSeconds' | 'failureThreshold'>): Probe {

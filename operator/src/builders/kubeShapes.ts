@@ -18,6 +18,7 @@ import type {
   V1RoleRef,
   V1SecurityContext,
   V1ServiceSpec,
+  V1Volume,
   RbacV1Subject,
   V2HorizontalPodAutoscalerSpec,
   V2MetricSpec,
@@ -48,3 +49,4 @@ export type RoleRef = Plain<V1RoleRef>;
 export type SecurityContext = Plain<V1SecurityContext>;
 export type ServiceSpec = Plain<V1ServiceSpec>;
 export type Subject = Plain<RbacV1Subject>;
+export type Volume = Plain<V1Volume>;

@@ -1,15 +1,17 @@
 /**
- * Least privilege for the runtime: read its own policy ConfigMap (and, when access control
- * is on, its own client-keys Secret) and patch pods, which is how it reports breaker state
- * and the applied policy hash on its own Pod. Pod names are not known in advance, so pod
- * access cannot be narrowed by name. Nothing else: provider keys arrive as environment
- * variables, which the kubelet reads on the pod's behalf.
+ * Least privilege for the runtime: read its own policy ConfigMap and patch pods, which is how
+ * it reports breaker state and the applied policy hash on its own Pod. Pod names are not known
+ * in advance, so RBAC cannot narrow pod access by name: the admission policy in
+ * config/admission confines the patch to the caller's own pod and to `breakwater.dev/`
+ * annotations. Nothing else, and no Secret: provider keys arrive as environment variables and
+ * client keys as a mounted volume, both read by the kubelet on the pod's behalf.
  */
 import type { PolicyRule, RoleRef, Subject } from './kubeShapes.ts';
 import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
 import { policyConfigMapName } from '../../../runtime/src/policy/policyDocument.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';
+import { runtimeServiceAccountName } from './serviceAccount.ts';
 
 const RBAC_API_VERSION = 'rbac.authorization.k8s.io/v1';
 
@@ -28,7 +30,6 @@ const READ_BY_NAME = ['get', 'list', 'watch'];
 
 export function buildRole(agent: Readonly<AgentDeployment>): Role {
   const { name } = agentIdentity(agent);
-  const clientKeysSecret = agent.spec.access?.clientKeysSecretRef?.name;
   const rules: PolicyRule[] = [
     {
       apiGroups: [''],
@@ -36,16 +37,8 @@ export function buildRole(agent: Readonly<AgentDeployment>): Role {
       resourceNames: [policyConfigMapName(name)],
       verbs: [...READ_BY_NAME],
     },
-    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['patch'] },
   ];
-  if (clientKeysSecret !== undefined) {
-    rules.push({
-      apiGroups: [''],
-      resources: ['secrets'],
-      resourceNames: [clientKeysSecret],
-      verbs: [...READ_BY_NAME],
-    });
-  }
   return { apiVersion: RBAC_API_VERSION, kind: 'Role', metadata: childMetadata(agent), rules };
 }
 
@@ -56,6 +49,6 @@ export function buildRoleBinding(agent: Readonly<AgentDeployment>): RoleBinding 
     kind: 'RoleBinding',
     metadata: childMetadata(agent),
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-    subjects: [{ kind: 'ServiceAccount', name, namespace }],
+    subjects: [{ kind: 'ServiceAccount', name: runtimeServiceAccountName(agent), namespace }],
   };
 }

@@ -1,9 +1,14 @@
 /**
- * The runtime container's environment. Identity, ports and API keys are the operator's:
+ * The runtime container's environment. Identity, ports, the client-keys directory and API keys
+ * are the operator's:
  * the args, probes and policy document depend on them, so a `spec.env` entry with one of
  * those names is left out. Other defaults (OTEL_METRICS_EXPORTER) give way to `spec.env`.
  * Every name appears once, because server-side apply rejects duplicate list keys.
  */
+import {
+  CLIENT_KEYS_DIR_ENV,
+  CLIENT_KEYS_MOUNT_PATH,
+} from '../../../runtime/src/access/clientKeyFiles.ts';
 import type { EnvVar } from './kubeShapes.ts';
 import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
 import {
@@ -41,6 +46,10 @@ function identityEnv(agent: Readonly<AgentDeployment>): EnvVar[] {
     { name: POD_NAMESPACE_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     { name: HTTP_PORT_ENV, value: String(HTTP_PORT) },
     { name: METRICS_PORT_ENV, value: String(METRICS_PORT) },
+    // Where deployment.ts mounts the client-keys Secret, when there is one.
+    ...(agent.spec.access?.clientKeysSecretRef === undefined
+      ? []
+      : [{ name: CLIENT_KEYS_DIR_ENV, value: CLIENT_KEYS_MOUNT_PATH }]),
   ];
 }
 

@@ -18,6 +18,27 @@ describe('parseRuntimeCli', () => {
     });
   });
 
+  it('reads the client keys from the directory BREAKWATER_CLIENT_KEYS_DIR names, in cluster mode', () => {
+    const cli = parseRuntimeCli(['--agent', 'support'], {
+      BREAKWATER_CLIENT_KEYS_DIR: '/var/run/secrets/breakwater.dev/client-keys',
+    });
+    expect(cli).toMatchObject({
+      kind: 'options',
+      options: {
+        source: { kind: 'cluster', clientKeysDir: '/var/run/secrets/breakwater.dev/client-keys' },
+      },
+    });
+  });
+
+  it('mounts no client keys unless told', () => {
+    const cli = parseRuntimeCli(['--agent', 'support'], { BREAKWATER_CLIENT_KEYS_DIR: '' });
+    expect(cli.kind === 'options' && cli.options.source).toEqual({
+      kind: 'cluster',
+      agent: 'support',
+      namespace: 'default',
+    });
+  });
+
   it('picks one AgentDeployment of the manifests with --agent', () => {
     const cli = parseRuntimeCli(['--manifests', 'config/samples', '--agent', 'assistant'], {
       BREAKWATER_AGENT: 'other',
@@ -56,6 +77,8 @@ describe('parseRuntimeCli', () => {
     [[], /no policy source/],
     [['--agent', 'Bad_Name'], /--agent/],
     [['--bogus'], /bogus/],
+    [['--policy', 'p', '--client-keys-dir', '/k'], /--client-keys-dir is for cluster mode/],
+    [['--agent', 'a', '--client-keys-dir', ''], /--client-keys-dir needs a directory/],
   ])('refuses %j naming the flag', (argv, message) => {
     const cli = parseRuntimeCli(argv, {});
     expect(cli.kind).toBe('error');

@@ -1,5 +1,6 @@
 /** Command-line flags of `breakwater-runtime`, checked into options; errors name the flag. */
 import { parseArgs } from 'node:util';
+import { CLIENT_KEYS_DIR_ENV } from '../access/clientKeyFiles.ts';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.ts';
 
 export type PolicySourceOption =
@@ -10,7 +11,13 @@ export type PolicySourceOption =
       /** The AgentDeployment to run when the manifests hold several. */
       readonly agent?: string;
     }
-  | { readonly kind: 'cluster'; readonly agent: string; readonly namespace: string };
+  | {
+      readonly kind: 'cluster';
+      readonly agent: string;
+      readonly namespace: string;
+      /** Where the client-keys Secret is mounted; undefined when the pod mounts none. */
+      readonly clientKeysDir?: string;
+    };
 
 export interface RuntimeOptions {
   readonly port: number;
@@ -39,6 +46,8 @@ Policy source (one of):
                         AgentDeployments, --agent NAME picks one
   --agent NAME          cluster mode: watch ConfigMap NAME-policy (default $BREAKWATER_AGENT)
   --namespace NS        cluster mode namespace (default $POD_NAMESPACE, else "default")
+  --client-keys-dir DIR cluster mode: the mounted client-keys Secret, one key per file, watched
+                        (default $BREAKWATER_CLIENT_KEYS_DIR)
 
   --port N              API port (default $PORT_HTTP, else 8080)
   --metrics-port N      /metrics and /debug port (default $PORT_METRICS, else 9090)
@@ -76,6 +85,7 @@ export function parseRuntimeCli(
         manifests: { type: 'string' },
         agent: { type: 'string' },
         namespace: { type: 'string' },
+        'client-keys-dir': { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
         'drain-delay-ms': { type: 'string', default: '0' },
         'shutdown-grace-ms': { type: 'string', default: '25000' },
@@ -104,7 +114,7 @@ export function parseRuntimeCli(
         port,
         metricsPort,
         host: values.host,
-        source: policySource(values, env),
+        source: policySource({ ...values, clientKeysDir: values['client-keys-dir'] }, env),
         logLevel: logLevel as LogLevel,
         drainDelayMs: integer('--drain-delay-ms', values['drain-delay-ms'], 0, 3_600_000),
         shutdownGraceMs: integer('--shutdown-grace-ms', values['shutdown-grace-ms'], 0, 3_600_000),
@@ -122,9 +132,15 @@ function policySource(
     manifests?: string | undefined;
     agent?: string | undefined;
     namespace?: string | undefined;
+    clientKeysDir?: string | undefined;
   },
   env: Readonly<Record<string, string | undefined>>,
 ): PolicySourceOption {
+  if (values.clientKeysDir !== undefined && (values.policy ?? values.manifests) !== undefined) {
+    throw new FlagError(
+      '--client-keys-dir is for cluster mode; with --policy or --manifests give BREAKWATER_CLIENT_KEYS',
+    );
+  }
   const given = [
     values.policy && '--policy',
     values.manifests && '--manifests',
@@ -151,10 +167,14 @@ function policySource(
   }
   if (!isObjectName(agent))
     throw new FlagError(`--agent must be a Kubernetes object name, got "${agent}"`);
+  if (values.clientKeysDir === '') throw new FlagError('--client-keys-dir needs a directory');
+  const fromEnv = env[CLIENT_KEYS_DIR_ENV];
+  const clientKeysDir = values.clientKeysDir ?? (fromEnv === '' ? undefined : fromEnv);
   return {
     kind: 'cluster',
     agent,
     namespace: values.namespace ?? env['POD_NAMESPACE'] ?? 'default',
+    ...(clientKeysDir === undefined ? {} : { clientKeysDir }),
   };
 }
 

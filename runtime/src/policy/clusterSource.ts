@@ -1,9 +1,10 @@
 /**
- * In a pod: the policy comes from ConfigMap `<agent>-policy` and the client keys from the
- * Secret the policy names, both watched through the API (the Informer re-lists on 410, backs
- * off, and restarts silent watches); the pod's own annotations report what is in force.
+ * In a pod: the policy comes from ConfigMap `<agent>-policy`, watched through the API (the
+ * Informer re-lists on 410, backs off, and restarts silent watches); the client keys from the
+ * Secret the pod mounts (the kubelet reads it: the runtime holds no access to Secrets); the
+ * pod's own annotations report what is in force.
  */
-import { keysFromSecret } from '../access/clientKeys.ts';
+import { ClientKeyDirectory } from '../access/clientKeyFiles.ts';
 import type { AgentRuntime } from '../agentRuntime.ts';
 import type { PolicySourceOption } from '../cli/runtimeOptions.ts';
 import { Informer } from '../kube/informer.ts';
@@ -16,11 +17,6 @@ import type { RunningSource, SourceDeps } from './policySources.ts';
 
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
-}
-
-interface Secret extends KubeObject {
-  data?: Record<string, string>;
-  stringData?: Record<string, string>;
 }
 
 export function startClusterSources(
@@ -50,8 +46,13 @@ export function startClusterSources(
   };
   configMaps.on({ added: offer, updated: offer });
 
-  const secrets = new SecretFollower(client, namespace, runtime, deps);
-  runtime.useClientKeySource(secrets);
+  const clientKeys = new ClientKeyDirectory({
+    dir: option.clientKeysDir,
+    keys: runtime.clientKeys,
+    clock: deps.clock,
+    logger: deps.logger,
+  });
+  runtime.useClientKeySource(clientKeys);
 
   const podName = deps.env['POD_NAME'];
   let reporter: PodReporter | undefined;
@@ -84,60 +85,8 @@ export function startClusterSources(
   return {
     async stop() {
       reporter?.stop();
-      await Promise.all([configMaps.stop(), secrets.stop()]);
+      clientKeys.stop();
+      await configMaps.stop();
     },
   };
-}
-
-/** Watches the one Secret the policy names; switches when the name changes. */
-class SecretFollower {
-  readonly #client: KubeClient;
-  readonly #namespace: string;
-  readonly #runtime: AgentRuntime;
-  readonly #deps: SourceDeps;
-  #name: string | undefined;
-  #informer: Informer<Secret> | undefined;
-
-  constructor(client: KubeClient, namespace: string, runtime: AgentRuntime, deps: SourceDeps) {
-    this.#client = client;
-    this.#namespace = namespace;
-    this.#runtime = runtime;
-    this.#deps = deps;
-  }
-
-  follow(secretName: string | undefined): void {
-    if (secretName === this.#name) return;
-    this.#name = secretName;
-    void this.#informer?.stop();
-    this.#informer = undefined;
-    if (secretName === undefined) {
-      this.#runtime.clientKeys.set(undefined);
-      return;
-    }
-    // Until the Secret is read, nobody gets in.
-    this.#runtime.clientKeys.set([]);
-    const informer = new Informer<Secret>({
-      client: this.#client,
-      kind: Kinds.Secret,
-      namespace: this.#namespace,
-      fieldSelector: `metadata.name=${secretName}`,
-      clock: this.#deps.clock,
-    });
-    const take = (s: Secret) => {
-      this.#runtime.clientKeys.set(keysFromSecret(s));
-    };
-    informer.on({
-      added: take,
-      updated: take,
-      deleted: () => {
-        this.#runtime.clientKeys.set([]);
-      },
-    });
-    this.#informer = informer;
-    void informer.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.#informer?.stop();
-  }
 }

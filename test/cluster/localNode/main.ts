@@ -95,6 +95,7 @@ async function main(options: LocalNodeOptions): Promise<void> {
     clock,
     log,
     backoff: backoffFrom(options.restartBackoffBaseMs),
+    secretVolumeSyncMs: options.secretVolumeSyncMs,
     launcher: localLauncher,
     ports: new PortAllocator(),
     images,
@@ -151,6 +152,7 @@ async function main(options: LocalNodeOptions): Promise<void> {
     stateDir: options.stateDir,
     images: imagesSource,
     restartBackoffBaseMs: options.restartBackoffBaseMs,
+    secretVolumeSyncMs: options.secretVolumeSyncMs,
   });
 }
 

@@ -10,6 +10,8 @@ export interface LocalNodeOptions {
   readonly nodeName: string;
   /** The first crash-loop wait; kubelet's is 10 s, tests use less. */
   readonly restartBackoffBaseMs: number;
+  /** How often Secret volumes are read again; kubelet's is its sync period, a minute or more. */
+  readonly secretVolumeSyncMs: number;
   readonly kubeletVersion: string;
   /** The checkout, for `${repo}` in the image table. */
   readonly repo: string;
@@ -19,8 +21,8 @@ export interface LocalNodeOptions {
 
 export const usage = `usage: main.ts --kubeconfig <path> [--state-dir .breakwater/localnode]
   [--images test/cluster/images.json] [--node-name local-node]
-  [--restart-backoff-base-ms 10000] [--kubelet-version v1.36.3] [--repo <checkout>]
-  [--pod-ip 127.0.0.1|auto|<address>]`;
+  [--restart-backoff-base-ms 10000] [--secret-volume-sync-ms 5000]
+  [--kubelet-version v1.36.3] [--repo <checkout>] [--pod-ip 127.0.0.1|auto|<address>]`;
 
 const defaultRepo = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '');
 
@@ -30,6 +32,7 @@ const flags = {
   '--images': 'imagesFile',
   '--node-name': 'nodeName',
   '--restart-backoff-base-ms': 'restartBackoffBaseMs',
+  '--secret-volume-sync-ms': 'secretVolumeSyncMs',
   '--kubelet-version': 'kubeletVersion',
   '--repo': 'repo',
   '--pod-ip': 'podIP',
@@ -55,12 +58,11 @@ export function parseOptions(argv: readonly string[], cwd: string): LocalNodeOpt
   }
   if (values.kubeconfig === undefined) throw new Error(`--kubeconfig is required\n${usage}`);
   const repo = resolve(cwd, values.repo ?? defaultRepo);
-  const base = Number(values.restartBackoffBaseMs ?? '10000');
-  if (!Number.isInteger(base) || base < 1) {
-    throw new Error(
-      `--restart-backoff-base-ms must be a positive integer, got ${values.restartBackoffBaseMs ?? ''}`,
-    );
-  }
+  const base = positiveInteger('--restart-backoff-base-ms', values.restartBackoffBaseMs ?? '10000');
+  const secretVolumeSyncMs = positiveInteger(
+    '--secret-volume-sync-ms',
+    values.secretVolumeSyncMs ?? '5000',
+  );
   const kubeletVersion = values.kubeletVersion ?? 'v1.36.3';
   if (values.podIP !== undefined && values.podIP !== 'auto' && isIP(values.podIP) === 0) {
     throw new Error(`--pod-ip must be an IP address or auto, got ${values.podIP}`);
@@ -76,8 +78,17 @@ export function parseOptions(argv: readonly string[], cwd: string): LocalNodeOpt
         ),
     nodeName: values.nodeName ?? 'local-node',
     restartBackoffBaseMs: base,
+    secretVolumeSyncMs,
     kubeletVersion,
     repo,
     podIP: values.podIP ?? '127.0.0.1',
   };
+}
+
+function positiveInteger(flag: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${flag} must be a positive integer, got ${raw}`);
+  }
+  return value;
 }

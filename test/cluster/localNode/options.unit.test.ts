@@ -20,6 +20,7 @@ describe('parseOptions', () => {
       imagesFile: '/checkout/test/cluster/images.json',
       nodeName: 'local-node',
       restartBackoffBaseMs: 10_000,
+      secretVolumeSyncMs: 5_000,
     });
   });
 
@@ -42,6 +43,11 @@ describe('parseOptions', () => {
       'rejects a back-off that is not a number',
       ['--kubeconfig=/k', '--restart-backoff-base-ms=soon'],
       /must be a positive integer/,
+    ],
+    [
+      'rejects a Secret volume sync of zero',
+      ['--kubeconfig=/k', '--secret-volume-sync-ms=0'],
+      /--secret-volume-sync-ms must be a positive integer, got 0/,
     ],
   ])('%s', (_name, argv, error) => {
     expect(() => parseOptions(argv, '/x')).toThrow(error);

@@ -22,6 +22,33 @@ export interface PodSpec {
   serviceAccountName?: string;
   automountServiceAccountToken?: boolean;
   readinessGates?: { conditionType: string }[];
+  volumes?: Volume[];
+}
+
+/** A pod volume; of its sources only `secret` is supported by the local node. */
+export interface Volume {
+  name: string;
+  secret?: SecretVolumeSource;
+}
+
+export interface SecretVolumeSource {
+  secretName?: string;
+  items?: SecretKeyToPath[];
+  defaultMode?: number;
+  optional?: boolean;
+}
+
+export interface SecretKeyToPath {
+  key: string;
+  path: string;
+  mode?: number;
+}
+
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  subPath?: string;
+  readOnly?: boolean;
 }
 
 export interface Container {
@@ -32,6 +59,7 @@ export interface Container {
   workingDir?: string;
   env?: EnvVar[];
   envFrom?: EnvFromSource[];
+  volumeMounts?: VolumeMount[];
   ports?: ContainerPort[];
   readinessProbe?: Probe;
   livenessProbe?: Probe;

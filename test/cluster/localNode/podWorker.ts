@@ -1,6 +1,6 @@
 /**
- * Everything the local node does for one pod: give it ports (its "sandbox"), run its init
- * containers one by one and then its containers, keep its status true, and on deletion stop
+ * Everything the local node does for one pod: give it ports (its "sandbox"), mount its Secret
+ * volumes, run its init containers one by one and then its containers, keep its status true, and on deletion stop
  * every process (SIGTERM, grace period, SIGKILL) before removing the pod object, which is
  * kubelet's last word on a pod.
  */
@@ -37,14 +37,18 @@ import {
   type ClusterAccess,
 } from './serviceAccountCredentials.ts';
 import type { PodEventRecorder } from './podEvents.ts';
+import { SecretVolumes } from './secretVolumes.ts';
 import { PodStatusWriter } from './statusWriter.ts';
 import { expandVariables, lookupIn } from './variableExpansion.ts';
+import { hostMounts, translateMountPaths } from './volumeMounts.ts';
 
 export interface PodWorkerDeps {
   readonly client: Pick<KubeClient, 'get' | 'patch' | 'applyStatus' | 'create' | 'delete'>;
   readonly clock: Clock;
   readonly log: Logger;
   readonly backoff: BackoffPolicy;
+  /** How often the pod's Secret volumes are read again (kubelet: its sync period). */
+  readonly secretVolumeSyncMs: number;
   readonly launcher: ProcessLauncher;
   readonly ports: PortAllocator;
   /** The image table, read afresh for each container start so edits apply without a restart. */
@@ -92,6 +96,7 @@ export class PodWorker implements PodRunner {
   readonly #startTime: number;
   readonly #writer: PodStatusWriter;
   readonly #credentials: ServiceAccountCredentials | undefined;
+  readonly #volumes: SecretVolumes;
   readonly #init: ContainerWorker[];
   readonly #main: ContainerWorker[];
   #pod: Pod;
@@ -135,6 +140,14 @@ export class PodWorker implements PodRunner {
           cluster: deps.cluster,
         })
       : undefined;
+    this.#volumes = new SecretVolumes({
+      pod,
+      client: deps.client,
+      clock: deps.clock,
+      log: this.#log,
+      dir: join(this.#dir, 'volumes'),
+      syncMs: deps.secretVolumeSyncMs,
+    });
 
     const restartPolicy = pod.spec.restartPolicy ?? 'Always';
     const initContainers = pod.spec.initContainers ?? [];
@@ -276,6 +289,11 @@ export class PodWorker implements PodRunner {
     } catch (err) {
       return { ok: false, reason: 'ErrImagePull', message: errorMessage(err) };
     }
+    // Kubelet mounts a pod's volumes before any of its containers starts.
+    const mounted = await this.#volumes.mount();
+    if (!mounted.ok) {
+      return { ok: false, reason: 'CreateContainerConfigError', message: mounted.message };
+    }
     const sources = await fetchSources(
       this.#deps.client,
       this.#identity.namespace,
@@ -291,8 +309,12 @@ export class PodWorker implements PodRunner {
     if (!resolved.ok) {
       return { ok: false, reason: 'CreateContainerConfigError', message: resolved.message };
     }
+    const containerEnv = translateMountPaths(
+      resolved.env,
+      hostMounts(container, (volume) => this.#volumes.hostPath(volume)),
+    );
     const launch = resolveLaunch(table, container, (value) =>
-      expandVariables(value, lookupIn(resolved.env)),
+      expandVariables(value, lookupIn(containerEnv)),
     );
     if (!launch.ok) return launch;
     let kubeconfig: string | undefined;
@@ -307,7 +329,7 @@ export class PodWorker implements PodRunner {
       ...this.#deps.baseEnv,
       HOSTNAME: this.#identity.name,
       ...launch.entry.env,
-      ...Object.fromEntries(resolved.env),
+      ...Object.fromEntries(containerEnv),
       ...(kubeconfig === undefined ? {} : { KUBECONFIG: kubeconfig }),
     };
     const cwd = launch.entry.workingDir ?? this.#dir;
@@ -401,6 +423,7 @@ export class PodWorker implements PodRunner {
     this.#deps.ports.release(this.#ports);
     this.#deps.records.forget(this.#identity);
     await this.#credentials?.stop();
+    await this.#volumes.stop();
   }
 
   /** Kubelet's last act: remove the object, but only the one this worker ran (same uid). */

@@ -335,7 +335,7 @@ export interface AutoscalingSpec {
  */
 export interface AccessSpec {
   /**
-   * A Secret whose every value is an accepted client key; rotate keys by editing it. Unset means the agent accepts any caller that can reach its Service.
+   * A Secret whose every value is an accepted client key, mounted into the agent's pods; rotate keys by editing it (running pods take the change within the kubelet's sync period, without a restart). Unset means the agent accepts any caller that can reach its Service.
    */
   clientKeysSecretRef?: LocalObjectReference;
   /**
