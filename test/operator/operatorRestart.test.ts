@@ -21,6 +21,7 @@ import {
   isReadyAgent,
   names,
 } from '../support/breakwaterCluster.ts';
+import { RUNTIME_SERVICE_ACCOUNT_PREFIX } from '../../operator/src/builders/serviceAccount.ts';
 import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
 import { eventually, startOperator, stopOperators } from '../support/operator.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
@@ -111,7 +112,13 @@ describe('an operator killed mid-reconcile', () => {
     );
 
     for (const kind of CHILD_KINDS) {
-      const expected = AGENTS.map((a) => (kind === Kinds.ConfigMap ? `${a}-policy` : a)).sort();
+      const expected = AGENTS.map((a) =>
+        kind === Kinds.ConfigMap
+          ? `${a}-policy`
+          : kind === Kinds.ServiceAccount
+            ? `${RUNTIME_SERVICE_ACCOUNT_PREFIX}${a}`
+            : a,
+      ).sort();
       expect({
         kind: kind.kind,
         names: await names(kind, ns.name, 'breakwater.dev/agent'),

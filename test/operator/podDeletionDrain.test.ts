@@ -1,0 +1,126 @@
+/**
+ * A rolling update seen from a caller: steady traffic to an agent's pod on the local cluster
+ * while the pod is deleted. The local node delivers SIGTERM and honours the grace period as a
+ * kubelet does; the runtime fails readiness at once, serves through its drain delay, then
+ * refuses new calls, and every call it admitted is answered.
+ */
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Kinds } from '../../runtime/src/kube/resourceKinds.ts';
+import { agentDeployment, MODEL } from '../support/agentFixtures.ts';
+import {
+  agentPods,
+  api,
+  isPodReady,
+  podHttpPort,
+  type PodView,
+} from '../support/breakwaterCluster.ts';
+import { waitFor } from '../support/kube.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
+
+jest.setTimeout(120_000);
+
+const AGENT = 'draining';
+const DRAIN_MS = 2_000;
+const CALLERS = 4;
+/** Calls sent this close to the end of the drain may land on either side of it. */
+const EDGE_MS = 200;
+
+type Outcome = 'served' | 'refused' | 'unanswered' | 'lost';
+
+let scenario: Scenario;
+
+beforeAll(async () => {
+  scenario = await startScenario({ prefix: 'op-drain', seed: 17 }, (sim) => [
+    agentDeployment(AGENT, {
+      providerURL: sim.url,
+      spec: { terminationDrainDuration: '2s', terminationGracePeriodSeconds: 10 },
+    }),
+  ]);
+  await scenario.sim.setFault({ latencyMs: 100 });
+}, 120_000);
+
+afterAll(async () => {
+  await scenario.end();
+});
+
+/** One call to the pod: served (200), refused (503, or the port closed), or otherwise lost. */
+async function call(port: number): Promise<{ at: number; outcome: Outcome; detail: string }> {
+  const at = Date.now();
+  try {
+    const response = await fetch(`http://127.0.0.1:${String(port)}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: MODEL,
+        max_tokens: 8,
+        messages: [{ role: 'user', content: 'hello' }],
+      }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const body = (await response.json()) as { type?: string; error?: { type?: string } };
+    if (response.status === 200 && body.type === 'message')
+      return { at, outcome: 'served', detail: '200' };
+    if (response.status === 503) return { at, outcome: 'refused', detail: '503' };
+    return { at, outcome: 'lost', detail: `${String(response.status)} ${JSON.stringify(body)}` };
+  } catch (err) {
+    const code = ((err as Error).cause as { code?: string } | undefined)?.code ?? String(err);
+    if (code === 'ECONNREFUSED') return { at, outcome: 'refused', detail: code };
+    if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET')
+      return { at, outcome: 'unanswered', detail: code };
+    return { at, outcome: 'lost', detail: code };
+  }
+}
+
+describe('an agent pod deleted under steady traffic', () => {
+  it('refuses nothing during the drain delay and loses nothing after it', async () => {
+    const pod = await waitFor(
+      async () => (await agentPods(scenario.ns.name, AGENT)).find(isPodReady),
+      { timeoutMs: 60_000, description: 'a ready agent pod' },
+    );
+    const port = podHttpPort(pod);
+    const podName = pod.metadata?.name ?? '';
+    const podUid = pod.metadata?.uid;
+    const sent: Awaited<ReturnType<typeof call>>[] = [];
+    let stop = false;
+    const callers = Array.from({ length: CALLERS }, async () => {
+      while (!stop) {
+        const result = await call(port);
+        sent.push(result);
+        // After the port closes there is nothing left to learn; a refused caller backs off.
+        if (result.outcome !== 'served') await new Promise((r) => setTimeout(r, 50));
+      }
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const deletedAt = Date.now();
+    await api().delete(Kinds.Pod, scenario.ns.name, podName);
+    // The object stays until the local node has stopped the process, as a kubelet does.
+    await waitFor(
+      async () => {
+        const left = await api().get<PodView>(Kinds.Pod, scenario.ns.name, podName);
+        return left?.metadata?.uid !== podUid;
+      },
+      { timeoutMs: 30_000, description: 'the deleted pod to be gone' },
+    );
+    stop = true;
+    await Promise.all(callers);
+
+    const drainEnds = deletedAt + DRAIN_MS;
+    const during = sent.filter((s) => s.at >= deletedAt && s.at < drainEnds - EDGE_MS);
+    const count = (outcome: Outcome, list = sent) =>
+      list.filter((s) => s.outcome === outcome).length;
+    process.stderr.write(
+      `[drain] pod deletion: ${String(sent.length)} calls; before ${String(
+        sent.filter((s) => s.at < deletedAt).length,
+      )}, during the drain ${String(during.length)} (served ${String(count('served', during))}); ` +
+        `after: served ${String(count('served'))} in all, refused ${String(count('refused'))}, ` +
+        `unanswered ${String(count('unanswered'))}, lost ${String(count('lost'))}\n`,
+    );
+    expect(during.length).toBeGreaterThan(0);
+    expect(during.filter((s) => s.outcome !== 'served')).toEqual([]);
+    expect(sent.filter((s) => s.outcome === 'lost')).toEqual([]);
+    // A connection closed without an answer is a refusal at the TCP level, never during the drain.
+    expect(sent.filter((s) => s.outcome === 'unanswered' && s.at < drainEnds - EDGE_MS)).toEqual(
+      [],
+    );
+  });
+});
