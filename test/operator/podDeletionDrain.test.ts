@@ -14,6 +14,12 @@ import {
   podHttpPort,
   type PodView,
 } from '../support/breakwaterCluster.ts';
+import {
+  countOutcome,
+  drainCall,
+  type DrainCall,
+  type DrainOutcome,
+} from '../support/drainCalls.ts';
 import { waitFor } from '../support/kube.ts';
 import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
@@ -24,8 +30,6 @@ const DRAIN_MS = 2_000;
 const CALLERS = 4;
 /** Calls sent this close to the end of the drain may land on either side of it. */
 const EDGE_MS = 200;
-
-type Outcome = 'served' | 'refused' | 'unanswered' | 'lost';
 
 let scenario: Scenario;
 
@@ -43,34 +47,6 @@ afterAll(async () => {
   await scenario.end();
 });
 
-/** One call to the pod: served (200), refused (503, or the port closed), or otherwise lost. */
-async function call(port: number): Promise<{ at: number; outcome: Outcome; detail: string }> {
-  const at = Date.now();
-  try {
-    const response = await fetch(`http://127.0.0.1:${String(port)}/v1/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: MODEL,
-        max_tokens: 8,
-        messages: [{ role: 'user', content: 'hello' }],
-      }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const body = (await response.json()) as { type?: string; error?: { type?: string } };
-    if (response.status === 200 && body.type === 'message')
-      return { at, outcome: 'served', detail: '200' };
-    if (response.status === 503) return { at, outcome: 'refused', detail: '503' };
-    return { at, outcome: 'lost', detail: `${String(response.status)} ${JSON.stringify(body)}` };
-  } catch (err) {
-    const code = ((err as Error).cause as { code?: string } | undefined)?.code ?? String(err);
-    if (code === 'ECONNREFUSED') return { at, outcome: 'refused', detail: code };
-    if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET')
-      return { at, outcome: 'unanswered', detail: code };
-    return { at, outcome: 'lost', detail: code };
-  }
-}
-
 describe('an agent pod deleted under steady traffic', () => {
   it('refuses nothing during the drain delay and loses nothing after it', async () => {
     const pod = await waitFor(
@@ -80,11 +56,11 @@ describe('an agent pod deleted under steady traffic', () => {
     const port = podHttpPort(pod);
     const podName = pod.metadata?.name ?? '';
     const podUid = pod.metadata?.uid;
-    const sent: Awaited<ReturnType<typeof call>>[] = [];
+    const sent: DrainCall[] = [];
     let stop = false;
     const callers = Array.from({ length: CALLERS }, async () => {
       while (!stop) {
-        const result = await call(port);
+        const result = await drainCall(`http://127.0.0.1:${String(port)}`, MODEL);
         sent.push(result);
         // After the port closes there is nothing left to learn; a refused caller backs off.
         if (result.outcome !== 'served') await new Promise((r) => setTimeout(r, 50));
@@ -106,8 +82,7 @@ describe('an agent pod deleted under steady traffic', () => {
 
     const drainEnds = deletedAt + DRAIN_MS;
     const during = sent.filter((s) => s.at >= deletedAt && s.at < drainEnds - EDGE_MS);
-    const count = (outcome: Outcome, list = sent) =>
-      list.filter((s) => s.outcome === outcome).length;
+    const count = (outcome: DrainOutcome, list = sent) => countOutcome(list, outcome);
     process.stderr.write(
       `[drain] pod deletion: ${String(sent.length)} calls; before ${String(
         sent.filter((s) => s.at < deletedAt).length,

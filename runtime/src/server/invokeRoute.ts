@@ -10,10 +10,15 @@ import { runAgent, type AgentStreamListener } from '../agent/agentLoop.ts';
 import { clientFingerprint } from '../audit/auditLog.ts';
 import { withAttemptSpan } from '../telemetry/tracing.ts';
 import { CallerStream } from './callerStream.ts';
-import { badRequest, sendError } from './errorReplies.ts';
 import { checkInvokeBody } from './messagesValidation.ts';
 import { passGate, presentedKey } from './requestGate.ts';
-import { beginCall, failCall, refusedAsInjection, type CallSubject } from './routeCall.ts';
+import {
+  beginCall,
+  failCall,
+  refuseBody,
+  refusedAsInjection,
+  type CallSubject,
+} from './routeCall.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
 
 const ROUTE = '/v1/agent/invoke';
@@ -31,13 +36,7 @@ async function handle(
   if (active === undefined) return;
   const checked = checkInvokeBody(request.body);
   if (!checked.ok) {
-    ctx.metrics.requestsFailed.inc({
-      route: ROUTE,
-      model: '',
-      status: '400',
-      error_type: 'invalid_request_error',
-    });
-    sendError(reply, badRequest(checked.message));
+    refuseBody(ctx, reply, ROUTE, checked.message);
     return;
   }
   const { doc, guard } = active;

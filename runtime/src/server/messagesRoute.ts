@@ -9,10 +9,15 @@ import { cacheKey } from '../cache/responseCache.ts';
 import type { RoutedResponse } from '../provider/modelRouter.ts';
 import { tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
 import { CallerStream } from './callerStream.ts';
-import { badRequest, sendError } from './errorReplies.ts';
 import { checkMessagesBody } from './messagesValidation.ts';
 import { passGate, presentedKey } from './requestGate.ts';
-import { beginCall, failCall, refusedAsInjection, type CallSubject } from './routeCall.ts';
+import {
+  beginCall,
+  failCall,
+  refuseBody,
+  refusedAsInjection,
+  type CallSubject,
+} from './routeCall.ts';
 import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
 
 const ROUTE = '/v1/messages';
@@ -212,17 +217,6 @@ async function countTokens(
   } finally {
     call.end(status, failure);
   }
-}
-
-/** A body the route cannot send: counted and answered 400 in the API's shape. */
-function refuseBody(ctx: RuntimeContext, reply: FastifyReply, route: string, message: string) {
-  ctx.metrics.requestsFailed.inc({
-    route,
-    model: '',
-    status: '400',
-    error_type: 'invalid_request_error',
-  });
-  sendError(reply, badRequest(message));
 }
 
 /**

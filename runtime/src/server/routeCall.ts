@@ -1,6 +1,7 @@
 /**
- * What both routes that call the provider do around their own work, in one place so they
- * count, log, audit and answer alike: the prompt-injection screen, the call's bookkeeping
+ * What the routes that call the provider do around their own work, in one place so they
+ * count, log, audit and answer alike: a body refused before any work, the prompt-injection
+ * screen, the call's bookkeeping
  * (caller-gone signal, in-flight count, drain tracking, request span), and a failure's
  * answer, metrics, stats, log line and audit record.
  */
@@ -9,7 +10,7 @@ import { classifyError } from '../guard/errorClassification.ts';
 import { callerText, scanForInjection } from '../security/promptInjection.ts';
 import { endSpan, startRequestSpan, type RequestSpan } from '../telemetry/tracing.ts';
 import type { CallerStream } from './callerStream.ts';
-import { mapFailure, refusal, sendError } from './errorReplies.ts';
+import { badRequest, mapFailure, refusal, sendError } from './errorReplies.ts';
 import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
 
 /** Who asked for what, for metrics, logs and audit records. */
@@ -161,4 +162,20 @@ export function failCall(
     });
   }
   return status;
+}
+
+/** A body the route cannot send: counted and answered 400 in the API's shape. */
+export function refuseBody(
+  ctx: RuntimeContext,
+  reply: FastifyReply,
+  route: string,
+  message: string,
+): void {
+  ctx.metrics.requestsFailed.inc({
+    route,
+    model: '',
+    status: '400',
+    error_type: 'invalid_request_error',
+  });
+  sendError(reply, badRequest(message));
 }
