@@ -16,6 +16,8 @@ import { Bulkhead, type BulkheadOptionsInput } from '../guard/bulkhead.ts';
 import { CircuitBreaker } from '../guard/circuitBreaker.ts';
 import { CircuitOpenError } from '../guard/errors.ts';
 import { Guard } from '../guard/guard.ts';
+import type { GuardAttempt, SdkRequestOptions } from '../guard/guardAttempt.ts';
+import type { HeaderSource } from '../guard/headers.ts';
 import type { GuardMetrics } from '../guard/metrics.ts';
 import { RateLimiter, type RateLimiterOptionsInput } from '../guard/rateLimiter.ts';
 import type {
@@ -205,30 +207,7 @@ export class GuardSet implements ProviderGuard {
     if (backend === undefined) throw this.#allOpen(model);
     const guard = this.#modelGuard(backend.name, model);
     return guard.execute(
-      (a) =>
-        attempt({
-          model,
-          backend,
-          attempt: a.attempt,
-          // Not a.signal: reading it builds an AbortController per attempt; the SDK's own
-          // per-request timer enforces the deadline handed over here.
-          request: a.sdkOptions(),
-          reportUsage: (usage: Usage) => {
-            a.reportUsage({ inputTokens: usage.input_tokens, outputTokens: usage.output_tokens });
-          },
-          observeHeaders: (headers) => {
-            a.observeHeaders(headers);
-          },
-          get signal() {
-            return a.signal;
-          },
-          firstEvent: () => {
-            a.firstEvent();
-          },
-          commit: () => {
-            a.commit();
-          },
-        }),
+      (a) => attempt(new GuardedAttempt(a, model, backend)),
       estimate === undefined ? { signal } : { signal, estimate },
     );
   }
@@ -431,4 +410,45 @@ export function bindGuard(
     return previous;
   }
   return new GuardSet({ doc, ...deps });
+}
+
+/**
+ * An attempt as the router sees it: one object per attempt, its methods on the prototype,
+ * rather than a literal with a closure per method (the closed path runs this per call).
+ */
+class GuardedAttempt implements AttemptInfo {
+  readonly model: string;
+  readonly backend: Backend;
+  readonly attempt: number;
+  /** Not the attempt's signal: reading it builds an AbortController; the SDK's own timer enforces the deadline handed over here. */
+  readonly request: SdkRequestOptions;
+  readonly #a: GuardAttempt;
+
+  constructor(a: GuardAttempt, model: string, backend: Backend) {
+    this.#a = a;
+    this.model = model;
+    this.backend = backend;
+    this.attempt = a.attempt;
+    this.request = a.sdkOptions();
+  }
+
+  reportUsage(usage: Usage): void {
+    this.#a.reportUsage({ inputTokens: usage.input_tokens, outputTokens: usage.output_tokens });
+  }
+
+  observeHeaders(headers: HeaderSource): void {
+    this.#a.observeHeaders(headers);
+  }
+
+  whenExpired(fn: (err: Error) => void): void {
+    this.#a.whenExpired(fn);
+  }
+
+  firstEvent(): void {
+    this.#a.firstEvent();
+  }
+
+  commit(): void {
+    this.#a.commit();
+  }
 }

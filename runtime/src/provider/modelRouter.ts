@@ -167,13 +167,11 @@ export class ModelRouter {
     const started = this.#clock.now();
     // Held until the attempt ends: a stream's end, for a streamed answer.
     backend.inFlight++;
-    // A stream reads the attempt's own signal, which the deadline aborts too: an attempt the
-    // guard has given up on stops at once instead of writing to the caller later.
-    const signal = options.stream ? info.signal : info.request.signal;
+    const signal = info.request.signal;
     try {
       const answer =
         options.via === 'forward'
-          ? await this.#forward(info, options, signal)
+          ? await this.#forward(info, options)
           : await this.#sendWithSdk(info, options);
       info.observeHeaders(answer.headers);
       let routed: RoutedResponse;
@@ -185,15 +183,22 @@ export class ModelRouter {
           status: answer.status,
           headers: answer.headers,
           sink,
-          signal: info.signal,
+          // An attempt the guard has given up on stops at once, instead of writing later.
+          whenExpired: (fn) => {
+            info.whenExpired(fn);
+          },
           clock: this.#clock,
           maxDurationMs: limits.maxDurationMs,
-          firstEvent: info.firstEvent,
+          firstEvent: () => {
+            info.firstEvent();
+          },
           commit: () => {
             sink.committed = true;
             info.commit();
           },
-          reportUsage: info.reportUsage,
+          reportUsage: (usage) => {
+            info.reportUsage(usage);
+          },
         });
         routed = {
           kind: 'stream',
@@ -246,11 +251,7 @@ export class ModelRouter {
   }
 
   /** The caller's request, passed through without the SDK (see messagesForwarder.ts). */
-  #forward(
-    info: AttemptInfo,
-    options: RouteOptions,
-    signal: AbortSignal | undefined,
-  ): Promise<Answer> {
+  #forward(info: AttemptInfo, options: RouteOptions): Promise<Answer> {
     const asSent =
       info.model === options.body.model && (options.body.stream === true) === options.stream;
     const body =
@@ -273,7 +274,7 @@ export class ModelRouter {
       headers,
       timeoutMs: info.request.timeout ?? Infinity,
       idleTimeoutMs: this.#streamLimits().idleTimeoutMs,
-      signal,
+      signal: info.request.signal,
     });
   }
 

@@ -14,6 +14,10 @@ export interface TokenEstimate {
   readonly outputTokens: number;
 }
 
+/**
+ * One attempt, as the router sees it. Methods, not function properties: an implementation
+ * may keep them on its prototype, so pass them on bound (lint's unbound-method says where).
+ */
 export interface AttemptInfo {
   readonly model: string;
   readonly backend: Backend;
@@ -25,19 +29,18 @@ export interface AttemptInfo {
    */
   readonly request: SdkRequestOptions;
   /** The answer's usage, so the token budget is settled with what was really used. */
-  readonly reportUsage: (usage: Usage) => void;
+  reportUsage(usage: Usage): void;
   /** The answer's headers, for adaptive pacing (`anthropic-ratelimit-*`, `retry-after`). */
-  readonly observeHeaders: (headers: HeaderSource) => void;
+  observeHeaders(headers: HeaderSource): void;
   /**
-   * Aborts at the attempt's deadline (reason: the guard's TimeoutError) or when the caller
-   * goes away. Built when first read; a stream reads it, so that an attempt the guard has
-   * given up on stops reading and writing at once.
+   * Calls `fn` if the attempt's deadline passes while it runs: a stream stops at once
+   * instead of writing to the caller after the guard has moved on.
    */
-  readonly signal: AbortSignal;
+  whenExpired(fn: (err: Error) => void): void;
   /** A stream's first event arrived: `timeout` stops bounding the attempt. */
-  readonly firstEvent: () => void;
+  firstEvent(): void;
   /** Part of the answer reached the caller: a failure from now on is final (no retry, no fallback). */
-  readonly commit: () => void;
+  commit(): void;
 }
 
 export interface ProviderGuard {

@@ -8,7 +8,7 @@
  *   ServerError, …);
  * - the connection dropped, or the stream ended without `message_stop` → ConnectionError;
  * - a stall past the idle timeout (undici's body timeout) or past `maxDurationMs` → Timeout;
- * - the caller gone → CancelledError, never counted against the provider.
+ * - the caller gone → CancelledError (from the source), never counted against the provider.
  *
  * Nothing reaches the caller until content begins: the response head, `message_start` and
  * any `ping` are held back, so a provider that fails before its first content block leaves
@@ -22,7 +22,7 @@
  */
 import type { Readable } from 'node:stream';
 import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
-import { CancelledError, TimeoutError } from '../guard/errors.ts';
+import { TimeoutError } from '../guard/errors.ts';
 import { readHeader, type HeaderSource } from '../guard/headers.ts';
 import type { Cancel, Clock } from '../time/clock.ts';
 import { SseUsageTap, type Usage } from './sseUsage.ts';
@@ -85,8 +85,12 @@ export interface RelayOptions {
   readonly status: number;
   readonly headers: HeaderSource;
   readonly sink: StreamSink;
-  /** The attempt's signal: its deadline (TimeoutError) and the caller going away. */
-  readonly signal: AbortSignal;
+  /**
+   * Registers what to do when the attempt's deadline passes (before the first event). The
+   * caller going away needs no hook: the exchange underneath is cancelled, and the source
+   * fails with a CancelledError (or the SDK's abort, for a Readable).
+   */
+  readonly whenExpired: (fn: (err: Error) => void) => void;
   readonly clock: Clock;
   /** Limit on the whole stream from its first event; Infinity for none. */
   readonly maxDurationMs: number;
@@ -136,12 +140,7 @@ class Relay implements SourceListener {
   }
 
   start(): void {
-    const { signal } = this.#options;
-    if (signal.aborted) {
-      this.#onAbort();
-      return;
-    }
-    signal.addEventListener('abort', this.#onAbort, { once: true });
+    this.#options.whenExpired(this.error);
     this.#source.start(this);
   }
 
@@ -210,11 +209,6 @@ class Relay implements SourceListener {
     this.#finish(err);
   };
 
-  readonly #onAbort = (): void => {
-    const reason: unknown = this.#options.signal.reason;
-    this.#finish(reason instanceof TimeoutError ? reason : new CancelledError(reason));
-  };
-
   #writeWhole(bytes: Buffer): void {
     const end = lastEventEnd(bytes);
     if (end < bytes.length) this.#pending = Buffer.from(bytes.subarray(end));
@@ -232,7 +226,6 @@ class Relay implements SourceListener {
     this.#settled = true;
     this.#stopTimer?.();
     const options = this.#options;
-    options.signal.removeEventListener('abort', this.#onAbort);
     options.reportUsage(this.#tap.usage);
     if (err === undefined) {
       this.#resolve(this.#tap.usage);
