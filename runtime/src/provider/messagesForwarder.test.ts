@@ -15,10 +15,10 @@ import {
   type ForwardRequest,
 } from './messagesForwarder.ts';
 import { LocalServers, type ProviderHandler } from './providerFixtures.ts';
-import type { EventSource } from './streamRelay.ts';
+import type { StreamSource } from './streamRelay.ts';
 
 /** Everything a stream hands over, to its end (or its error). */
-function text(source: EventSource): Promise<string> {
+function text(source: StreamSource): Promise<string> {
   return new Promise((resolve, reject) => {
     let all = '';
     source.start({

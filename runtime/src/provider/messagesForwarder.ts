@@ -30,7 +30,7 @@ import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthro
 import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { CancelledError } from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';
-import type { EventSource, SourceListener } from './streamRelay.ts';
+import type { StreamSource, SourceListener } from './streamRelay.ts';
 import { upstreamDispatcher } from './upstreamDispatcher.ts';
 
 /** The Messages API version sent when the caller names none. */
@@ -66,7 +66,7 @@ export type ForwardedAnswer =
       readonly status: number;
       readonly headers: HeaderSource;
       /** The events as they arrive; `cancel` stops the exchange. */
-      readonly body: EventSource;
+      readonly body: StreamSource;
     };
 
 type RawHeaders = Record<string, string | string[] | undefined>;
@@ -140,11 +140,11 @@ export class MessagesForwarder {
 /**
  * One exchange, on undici's dispatch API: a plain answer is gathered as its chunks arrive
  * and settles the promise at its end; an event stream settles it at its headers, the handler
- * itself being the stream's EventSource: chunks go straight to the relay's listener (held
+ * itself being the stream's StreamSource: chunks go straight to the relay's listener (held
  * until it starts), and pausing pauses the connection. This is what `pool.request()` does,
  * without its async resource, body mixin, Readable and promise per stage.
  */
-class ForwardHandler implements Dispatcher.DispatchHandler, EventSource {
+class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource {
   readonly #stream: boolean;
   readonly #signal: AbortSignal | undefined;
   readonly #resolve: (answer: ForwardedAnswer) => void;
@@ -178,7 +178,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler, EventSource {
     this.#controller?.abort(new CancelledError(this.#signal?.reason));
   };
 
-  // EventSource, for a streamed answer.
+  // StreamSource, for a streamed answer.
   start(listener: SourceListener): void {
     this.#listener = listener;
     const chunks = this.#chunks;

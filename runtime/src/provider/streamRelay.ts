@@ -32,7 +32,7 @@ import { SseUsageTap, type Usage } from './sseUsage.ts';
  * arrive, with pause and resume for a slower caller. The forwarder implements it on undici's
  * handler directly (no Readable per stream); `readableSource` adapts a Readable (the SDK path).
  */
-export interface EventSource {
+export interface StreamSource {
   /** Starts handing over what arrived and arrives; called once. */
   start(listener: SourceListener): void;
   pause(): void;
@@ -48,8 +48,8 @@ export interface SourceListener {
   readonly error: (err: Error) => void;
 }
 
-/** A Readable as an EventSource; one closed before its end is a ConnectionError. */
-export function readableSource(readable: Readable): EventSource {
+/** A Readable as an StreamSource; one closed before its end is a ConnectionError. */
+export function readableSource(readable: Readable): StreamSource {
   return {
     start(listener) {
       readable.on('data', listener.data);
@@ -106,7 +106,7 @@ const EVENT_END = Buffer.from('\n\n');
 const EVENT_END_CRLF = Buffer.from('\r\n\r\n');
 
 /** Reads `source` to its end; resolves with the usage on `message_stop`, rejects on any failure. */
-export function relayStream(source: EventSource, options: RelayOptions): Promise<Usage> {
+export function relayStream(source: StreamSource, options: RelayOptions): Promise<Usage> {
   return new Promise<Usage>((resolve, reject) => {
     new Relay(source, options, resolve, reject).start();
   });
@@ -114,7 +114,7 @@ export function relayStream(source: EventSource, options: RelayOptions): Promise
 
 /** One stream being relayed: a listener on its source, settled once. */
 class Relay implements SourceListener {
-  readonly #source: EventSource;
+  readonly #source: StreamSource;
   readonly #options: RelayOptions;
   readonly #resolve: (usage: Usage) => void;
   readonly #reject: (err: Error) => void;
@@ -128,7 +128,7 @@ class Relay implements SourceListener {
   #stopTimer: Cancel | undefined;
 
   constructor(
-    source: EventSource,
+    source: StreamSource,
     options: RelayOptions,
     resolve: (usage: Usage) => void,
     reject: (err: Error) => void,
