@@ -15,6 +15,7 @@ import { GuardMetrics } from './guard/metrics.ts';
 import { guardRefusal } from './provider/guardRefusal.ts';
 import { GuardSet } from './provider/guardSet.ts';
 import { ModelRouter, streamLimits } from './provider/modelRouter.ts';
+import { ProviderHeadroom } from './provider/providerHeadroom.ts';
 import { buildApiServer } from './server/apiServer.ts';
 import { Lifecycle } from './server/lifecycle.ts';
 import { buildMetricsServer } from './server/metricsServer.ts';
@@ -51,6 +52,8 @@ export class AgentRuntime {
   readonly clientKeys = new ClientKeys();
   readonly metrics: RuntimeMetrics;
   readonly context: RuntimeContext;
+  /** The provider's quota left per backend, for the gauge and the pod report. */
+  readonly headroom: ProviderHeadroom;
   readonly #guardMetrics: GuardMetrics;
   readonly #deps: RuntimeDeps;
   readonly #pool: BackendPool;
@@ -89,6 +92,8 @@ export class AgentRuntime {
       clock,
     });
     const stats = new CallStats(clock);
+    this.headroom = new ProviderHeadroom(clock);
+    this.metrics.trackHeadroom(this.headroom);
     this.#router = new ModelRouter({
       pool: this.#pool,
       guard: () => {
@@ -108,6 +113,7 @@ export class AgentRuntime {
           { model: event.model, backend: event.backend, outcome: event.outcome },
           event.durationMs / 1000,
         );
+        this.headroom.observeAttempt(event);
         if (event.outcome !== 'Success') {
           logger.debug(
             {

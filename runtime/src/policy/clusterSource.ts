@@ -69,6 +69,7 @@ export function startClusterSources(
       read: () => ({
         policyHash: runtime.active?.hash,
         breakers: runtime.active?.guard.breakerSummary() ?? {},
+        headroom: runtime.headroom.report(),
       }),
       onError: (err) => {
         deps.logger.warn({ err: String(err) }, 'pod annotation patch failed');
@@ -79,6 +80,9 @@ export function startClusterSources(
       r.poke();
     });
     runtime.onBreakerChange(() => {
+      r.poke();
+    });
+    runtime.headroom.onChange(() => {
       r.poke();
     });
   } else {

@@ -9,6 +9,11 @@ import {
   encodeBreakerReport,
   type BreakerReport,
 } from '../../../contract/src/reporting/breakerAnnotation.ts';
+import {
+  HEADROOM_ANNOTATION,
+  encodeHeadroomReport,
+  type HeadroomReport,
+} from '../../../contract/src/reporting/headroomAnnotation.ts';
 import type { Clock, Cancel } from '../../../contract/src/time/clock.ts';
 
 export interface PodPatcher {
@@ -18,6 +23,8 @@ export interface PodPatcher {
 export interface ReportedState {
   readonly policyHash: string | undefined;
   readonly breakers: BreakerReport;
+  /** The provider's quota left per backend; no annotation until a provider reported one. */
+  readonly headroom?: HeadroomReport;
 }
 
 export class PodReporter {
@@ -62,9 +69,13 @@ export class PodReporter {
   /** The annotations that would be written now. */
   annotations(): Record<string, string> {
     const state = this.#read();
+    const headroom = state.headroom ?? {};
     return {
       [POLICY_HASH_ANNOTATION]: state.policyHash ?? '',
       [BREAKERS_ANNOTATION]: encodeBreakerReport(state.breakers),
+      ...(Object.keys(headroom).length === 0
+        ? {}
+        : { [HEADROOM_ANNOTATION]: encodeHeadroomReport(headroom) }),
     };
   }
 

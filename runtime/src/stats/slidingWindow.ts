@@ -4,15 +4,30 @@
  * by type (at most MAX_ERROR_TYPES per slice). Old slices are reused, never accumulated.
  */
 import type { Clock } from '../../../contract/src/time/clock.ts';
-import { LATENCY_BUCKETS, bucketOf, quantile } from './latencyHistogram.ts';
+import { LATENCY_BUCKETS, bucketOf, bucketUpperMs, quantile } from './latencyHistogram.ts';
 
 const MAX_ERROR_TYPES = 16;
+
+/** How one call ended, as the window counts it. */
+export interface CallOutcome {
+  /** Set when the call failed: its outcome class or error type. */
+  readonly errorType?: string | undefined;
+  /** Answered by a fallback model. */
+  readonly fallback?: boolean | undefined;
+}
+
+/** One non-empty latency bucket: `count` calls took at most `le` milliseconds. */
+export interface LatencyBucket {
+  readonly le: number;
+  readonly count: number;
+}
 
 interface Slice {
   /** Which slice of time (now / sliceMs) this slot currently holds. */
   epoch: number;
   count: number;
   successes: number;
+  fallbacks: number;
   latency: Uint32Array;
   errors: Map<string, number>;
 }
@@ -28,6 +43,13 @@ export interface WindowSummary {
     readonly p99: number | null;
   };
   readonly topErrors: readonly { readonly type: string; readonly count: number }[];
+  /** Calls answered by a fallback model. */
+  readonly fallbacks: number;
+  /**
+   * The non-empty buckets of the latency histogram the percentiles come from, so that
+   * windows of several replicas can be merged into true percentiles (`kubectl breakwater top`).
+   */
+  readonly latencyHistogram: readonly LatencyBucket[];
 }
 
 export class SlidingWindow {
@@ -42,14 +64,17 @@ export class SlidingWindow {
       epoch: -1,
       count: 0,
       successes: 0,
+      fallbacks: 0,
       latency: new Uint32Array(LATENCY_BUCKETS),
       errors: new Map<string, number>(),
     }));
   }
 
-  record(durationMs: number, errorType?: string): void {
+  record(durationMs: number, outcome: CallOutcome = {}): void {
+    const { errorType } = outcome;
     const slice = this.#current();
     slice.count++;
+    if (outcome.fallback === true) slice.fallbacks++;
     const bucket = bucketOf(durationMs);
     slice.latency[bucket] = (slice.latency[bucket] ?? 0) + 1;
     if (errorType === undefined) {
@@ -69,10 +94,12 @@ export class SlidingWindow {
     const errors = new Map<string, number>();
     let count = 0;
     let successes = 0;
+    let fallbacks = 0;
     for (const slice of this.#slices) {
       if (slice.epoch < oldest || slice.epoch > nowEpoch) continue;
       count += slice.count;
       successes += slice.successes;
+      fallbacks += slice.fallbacks;
       for (let i = 0; i < LATENCY_BUCKETS; i++)
         latency[i] = (latency[i] ?? 0) + (slice.latency[i] ?? 0);
       for (const [type, n] of slice.errors) errors.set(type, (errors.get(type) ?? 0) + n);
@@ -93,6 +120,8 @@ export class SlidingWindow {
         .sort((a, b) => b[1] - a[1])
         .slice(0, 5)
         .map(([type, n]) => ({ type, count: n })),
+      fallbacks,
+      latencyHistogram: nonEmptyBuckets(latency),
     };
   }
 
@@ -104,9 +133,18 @@ export class SlidingWindow {
       slice.epoch = epoch;
       slice.count = 0;
       slice.successes = 0;
+      slice.fallbacks = 0;
       slice.latency.fill(0);
       slice.errors.clear();
     }
     return slice;
   }
+}
+
+function nonEmptyBuckets(counts: Uint32Array): LatencyBucket[] {
+  const buckets: LatencyBucket[] = [];
+  counts.forEach((count, i) => {
+    if (count > 0) buckets.push({ le: bucketUpperMs(i), count });
+  });
+  return buckets;
 }
