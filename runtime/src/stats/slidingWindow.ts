@@ -144,7 +144,8 @@ export class SlidingWindow {
 function nonEmptyBuckets(counts: Uint32Array): LatencyBucket[] {
   const buckets: LatencyBucket[] = [];
   counts.forEach((count, i) => {
-    if (count > 0) buckets.push({ le: bucketUpperMs(i), count });
+    // Two decimals, like the percentiles: every replica rounds the same bounds the same way.
+    if (count > 0) buckets.push({ le: Math.round(bucketUpperMs(i) * 100) / 100, count });
   });
   return buckets;
 }
