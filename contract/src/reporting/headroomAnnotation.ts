@@ -13,7 +13,8 @@
  */
 export const HEADROOM_ANNOTATION = 'breakwater.dev/provider-headroom';
 
-export type HeadroomLimit = 'requests' | 'tokens' | 'input-tokens' | 'output-tokens' | 'retry-after';
+export type HeadroomLimit =
+  'requests' | 'tokens' | 'input-tokens' | 'output-tokens' | 'retry-after';
 
 export interface HeadroomReportEntry {
   /** Remaining ÷ limit of the tightest limit, 0..1, two decimals. */

@@ -188,7 +188,11 @@ async function recordScaleOutHoldChange(
   const before = findCondition(agent.status?.conditions, SCALE_OUT_HELD)?.status ?? 'False';
   if (before === condition.status) return;
   if (condition.status === 'True')
-    await recordEvent(ctx, agent, { type: 'Warning', reason: 'ScaleOutHeld', message: condition.message });
+    await recordEvent(ctx, agent, {
+      type: 'Warning',
+      reason: 'ScaleOutHeld',
+      message: condition.message,
+    });
   else if (before === 'True')
     await recordEvent(ctx, agent, {
       type: 'Normal',

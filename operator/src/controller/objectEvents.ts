@@ -54,7 +54,11 @@ export async function recordEvent(
     // A namespace being deleted refuses new events; nobody would read them anyway.
     if (isKubeApiError(err) && (err.status === 403 || err.status === 404)) return;
     ctx.log.warn(
-      { reason: event.reason, object: `${regarding.kind ?? ''} ${namespace}/${name}`, err: String(err) },
+      {
+        reason: event.reason,
+        object: `${regarding.kind ?? ''} ${namespace}/${name}`,
+        err: String(err),
+      },
       'cannot record event',
     );
   }

@@ -35,7 +35,12 @@ const pod = (hash: string, breakers?: string): PodView => ({
 
 const NOW = '2026-11-21T10:00:00Z';
 const current = evaluateModelRetirement({ name: 'm' }, Date.parse(NOW));
-const notHeld = evaluateScaleOutHold({ agent, pods: [], currentReplicas: 3, nowMs: Date.parse(NOW) });
+const notHeld = evaluateScaleOutHold({
+  agent,
+  pods: [],
+  currentReplicas: 3,
+  nowMs: Date.parse(NOW),
+});
 
 const open = JSON.stringify({
   'default/m': { state: 'Open', since: '2026-11-21T10:00:00Z', trips: 1 },

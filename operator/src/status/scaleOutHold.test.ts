@@ -58,7 +58,11 @@ describe('evaluateScaleOutHold', () => {
     });
     expect(hold.maxReplicasCap).toBe(4);
     expect(hold.recheckAtMs).toBe(NOW + 30_000);
-    expect(hold.condition).toMatchObject({ type: 'ScaleOutHeld', status: 'True', reason: 'ProviderQuotaLow' });
+    expect(hold.condition).toMatchObject({
+      type: 'ScaleOutHeld',
+      status: 'True',
+      reason: 'ProviderQuotaLow',
+    });
     expect(hold.condition.message).toContain('provider headroom 10% (backend default, requests)');
     expect(hold.condition.message).toContain('maxReplicas held at 4 (spec 10)');
   });

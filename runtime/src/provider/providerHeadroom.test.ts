@@ -35,7 +35,7 @@ describe('ProviderHeadroom', () => {
     expect(headroom.report()['default']).toMatchObject({
       ratio: 0.05,
       limitedBy: 'tokens',
-      resetAt: '2026-11-22T19:00:05.000Z',
+      resetAt: '2026-11-22T19:00:05Z',
     });
   });
 
@@ -58,7 +58,11 @@ describe('ProviderHeadroom', () => {
 
   it('counts a 429 as no room until its retry-after', () => {
     const { clock, headroom } = setup();
-    headroom.observeAttempt({ backend: 'default', outcome: 'RateLimited', error: new Error('429') });
+    headroom.observeAttempt({
+      backend: 'default',
+      outcome: 'RateLimited',
+      error: new Error('429'),
+    });
     expect(headroom.ratios().get('default')).toBe(0);
     expect(headroom.report()['default']?.limitedBy).toBe('retry-after');
     clock.advance(1_000);

@@ -10,16 +10,13 @@
  * server more than the quota it describes.
  */
 import type { Clock } from '../../../contract/src/time/clock.ts';
+import { rfc3339Seconds } from '../../../contract/src/time/rfc3339.ts';
 import type {
   HeadroomLimit,
   HeadroomReport,
   HeadroomReportEntry,
 } from '../../../contract/src/reporting/headroomAnnotation.ts';
-import {
-  classifyError,
-  errorHeaders,
-  HttpStatusError,
-} from '../guard/errorClassification.ts';
+import { classifyError, errorHeaders, HttpStatusError } from '../guard/errorClassification.ts';
 import { readHeader, readNumberHeader, type HeaderSource } from '../guard/headers.ts';
 
 const LIMITS = ['requests', 'tokens', 'input-tokens', 'output-tokens'] as const;
@@ -74,7 +71,12 @@ export class ProviderHeadroom {
     let reading = fromHeaders(headers, now);
     if (retryAfterMs !== undefined) {
       const resetAtMs = Math.max(now + retryAfterMs, reading?.resetAtMs ?? 0);
-      reading = { ratio: 0, limitedBy: reading?.limitedBy ?? 'retry-after', resetAtMs, observedAtMs: now };
+      reading = {
+        ratio: 0,
+        limitedBy: reading?.limitedBy ?? 'retry-after',
+        resetAtMs,
+        observedAtMs: now,
+      };
     }
     if (reading === undefined) return;
     this.#latest.set(backend, reading);
@@ -106,7 +108,7 @@ export class ProviderHeadroom {
       report[backend] = {
         ratio: stepOf(r.ratio) * STEP,
         limitedBy: r.limitedBy,
-        resetAt: new Date(Math.ceil(r.resetAtMs / 1000) * 1000).toISOString(),
+        resetAt: rfc3339Seconds(r.resetAtMs),
         observedAt: new Date(r.observedAtMs).toISOString(),
       };
     }

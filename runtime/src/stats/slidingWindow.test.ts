@@ -6,7 +6,8 @@ describe('SlidingWindow', () => {
   it('reports count, success rate, percentiles and top errors', () => {
     const clock = new ManualClock(1_000_000);
     const window = new SlidingWindow(clock, 60_000, 6);
-    for (let i = 1; i <= 100; i++) window.record(i, { errorType: i % 10 === 0 ? 'Overloaded' : undefined });
+    for (let i = 1; i <= 100; i++)
+      window.record(i, { errorType: i % 10 === 0 ? 'Overloaded' : undefined });
     window.record(5, { errorType: 'Timeout' });
     const s = window.summary();
     expect(s.count).toBe(101);

@@ -4,7 +4,10 @@
  * by type (at most MAX_ERROR_TYPES per slice). Old slices are reused, never accumulated.
  */
 import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { LatencyBucket, WindowSummary } from '../../../contract/src/reporting/debugStats.ts';
 import { LATENCY_BUCKETS, bucketOf, bucketUpperMs, quantile } from './latencyHistogram.ts';
+
+export type { WindowSummary };
 
 const MAX_ERROR_TYPES = 16;
 
@@ -16,12 +19,6 @@ export interface CallOutcome {
   readonly fallback?: boolean | undefined;
 }
 
-/** One non-empty latency bucket: `count` calls took at most `le` milliseconds. */
-export interface LatencyBucket {
-  readonly le: number;
-  readonly count: number;
-}
-
 interface Slice {
   /** Which slice of time (now / sliceMs) this slot currently holds. */
   epoch: number;
@@ -30,26 +27,6 @@ interface Slice {
   fallbacks: number;
   latency: Uint32Array;
   errors: Map<string, number>;
-}
-
-export interface WindowSummary {
-  readonly windowSeconds: number;
-  readonly count: number;
-  readonly successRate: number | null;
-  readonly throughputPerSecond: number;
-  readonly latencyMs: {
-    readonly p50: number | null;
-    readonly p95: number | null;
-    readonly p99: number | null;
-  };
-  readonly topErrors: readonly { readonly type: string; readonly count: number }[];
-  /** Calls answered by a fallback model. */
-  readonly fallbacks: number;
-  /**
-   * The non-empty buckets of the latency histogram the percentiles come from, so that
-   * windows of several replicas can be merged into true percentiles (`kubectl breakwater top`).
-   */
-  readonly latencyHistogram: readonly LatencyBucket[];
 }
 
 export class SlidingWindow {
@@ -87,7 +64,7 @@ export class SlidingWindow {
     else slice.errors.set('other', (slice.errors.get('other') ?? 0) + 1);
   }
 
-  summary(): WindowSummary {
+  summary(): Required<WindowSummary> {
     const nowEpoch = Math.floor(this.#clock.now() / this.#sliceMs);
     const oldest = nowEpoch - this.#slices.length + 1;
     const latency = new Uint32Array(LATENCY_BUCKETS);
