@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image, three entrypoints on PATH: breakwater-operator, breakwater-runtime (the default)
-# and breakwater-llm-sim. Non-root (uid 65532), nothing written to disk at run time, so it
+# One image, four entrypoints on PATH: breakwater-operator, breakwater-runtime (the default),
+# breakwater-llm-sim and kubectl-breakwater (the kubectl plugin, for a debug or toolbox pod). Non-root (uid 65532), nothing written to disk at run time, so it
 # runs with a read-only root filesystem.
 #
 #   make image                      # docker build -t ghcr.io/breakwater-dev/breakwater:<version> .
@@ -19,6 +19,7 @@ COPY operator/src operator/src
 COPY contract/src contract/src
 COPY runtime/src runtime/src
 COPY simulator/src simulator/src
+COPY plugin/src plugin/src
 RUN npx tsc -p tsconfig.build.json \
  && find dist -name '*.test.js*' -delete
 

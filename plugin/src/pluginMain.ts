@@ -32,7 +32,8 @@ async function main(): Promise<number> {
   try {
     connected = connect(command.connection);
   } catch (err) {
-    process.stderr.write(`${PROGRAM}: ${err instanceof Error ? err.message : String(err)}\n`);
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`${PROGRAM}: cannot load the kubeconfig: ${message}\n`);
     return 1;
   }
   // The client's timers and idle sockets are unref'd: this holds the process while it waits.

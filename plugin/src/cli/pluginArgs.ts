@@ -43,7 +43,8 @@ export type ParsedArgs =
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
-export const USAGE = `Usage: kubectl breakwater <command> [flags]
+export const USAGE = `Usage: kubectl-breakwater <command> [flags]
+  as a kubectl plugin (kubectl-breakwater on PATH): kubectl breakwater <command> [flags]
 
 On-call views and switches for Breakwater agents (kubectl-breakwater).
 
