@@ -5,15 +5,19 @@
  * every replica applies it, and say how many did. Exit status 1 when the wait times out: the
  * override is in place, but not yet everywhere.
  */
-import type { CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
+import type { AgentDeployment, CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
+import {
+  BREAKERS_ANNOTATION,
+  decodeBreakerReport,
+} from '../../../contract/src/reporting/breakerAnnotation.ts';
 import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
 import type { Clock } from '../../../contract/src/time/clock.ts';
 import { rfc3339Seconds } from '../../../contract/src/time/rfc3339.ts';
-import { policyNamed } from '../cluster/agentObjects.ts';
+import { podsOf, policyNamed } from '../cluster/agentObjects.ts';
 import type { PluginKube } from '../cluster/pluginKube.ts';
 import type { CommandResult } from '../output/printResult.ts';
 import { millis, renderTable } from '../output/table.ts';
-import type { WantedOverride } from '../override/acknowledgement.ts';
+import type { ReplicaReport, WantedOverride } from '../override/acknowledgement.ts';
 import { waitForAcknowledgement } from '../override/waitForAcknowledgement.ts';
 
 export interface OverrideResult {
@@ -64,7 +68,12 @@ export async function overrideCommand(
   const generation = patched.metadata.generation ?? 0;
   const wanted: WantedOverride = request.kind === 'trip' ? 'ForcedOpen' : 'Auto';
   const outcome = await waitForAcknowledgement({
-    read: () => policyNamed(kube, namespace, name),
+    read: async () => {
+      const policy = await policyNamed(kube, namespace, name);
+      return wanted === 'Auto'
+        ? { policy, replicas: await replicaReports(kube, policy) }
+        : { policy };
+    },
     wanted,
     generation,
     timeoutMs: options.timeoutMs,
@@ -101,4 +110,27 @@ export function overrideText(r: OverrideResult): string {
     ['agent', 'applied'],
     r.agents.map((a) => [a.name, `${String(a.applied)}/${String(a.replicas)}`]),
   )}`;
+}
+
+/** What every replica of the agents that use the policy reports: is a breaker still forced? */
+async function replicaReports(
+  kube: PluginKube,
+  policy: CircuitBreakerPolicy,
+): Promise<ReplicaReport[]> {
+  const namespace = policy.metadata.namespace ?? 'default';
+  const { items } = await kube.list<AgentDeployment>(Kinds.AgentDeployment, { namespace });
+  const users = items.filter((a) => a.spec.circuitBreakerPolicyRef?.name === policy.metadata.name);
+  const reports = await Promise.all(
+    users.map(async (agent) =>
+      (await podsOf(kube, agent))
+        .filter((p) => p.status?.phase === 'Running')
+        .map((pod) => ({
+          agent: agent.metadata.name ?? '',
+          forced: Object.values(
+            decodeBreakerReport(pod.metadata?.annotations?.[BREAKERS_ANNOTATION]),
+          ).some((b) => b.state === 'ForcedOpen' || b.state === 'ForcedClosed'),
+        })),
+    ),
+  );
+  return reports.flat();
 }

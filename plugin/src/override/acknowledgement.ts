@@ -44,10 +44,20 @@ export interface Acknowledgement {
 
 const OVERRIDE_APPLIED = 'OverrideApplied';
 
+/**
+ * What one replica of an agent that uses the policy reports on its own pod: whether any of
+ * its breakers is still forced. Only a reset reads these (see resetAcknowledgement).
+ */
+export interface ReplicaReport {
+  readonly agent: string;
+  readonly forced: boolean;
+}
+
 export function overrideAcknowledgement(
   policy: Readonly<CircuitBreakerPolicy>,
   wanted: WantedOverride,
   generation: number,
+  reports?: readonly ReplicaReport[],
 ): Acknowledgement {
   // status.override is the operator's acknowledgement; older operators do not write it.
   const status: (CircuitBreakerPolicyStatus & { override?: OverrideStatus }) | undefined =
@@ -56,32 +66,7 @@ export function overrideAcknowledgement(
   const condition = status?.conditions?.find((c) => c.type === OVERRIDE_APPLIED);
   const conditionCurrent =
     condition !== undefined && (condition.observedGeneration ?? 0) >= generation;
-  if (wanted === 'Auto') {
-    // The override is gone from status once the operator has seen the reset; the replicas
-    // then report their own breakers again, none of them forced.
-    const total = status?.replicas?.total ?? 0;
-    const observed = (status?.observedGeneration ?? 0) >= generation;
-    const stillForced = override !== undefined && override.state !== 'Auto';
-    const conditionDenies = conditionCurrent && condition.status !== 'True';
-    const done = observed && !stillForced && !conditionDenies;
-    return {
-      done,
-      applied: done ? total : 0,
-      replicas: total,
-      agents: (status?.targets ?? []).map((t) => ({
-        name: t.name,
-        applied: done ? (t.total ?? 0) : 0,
-        replicas: t.total ?? 0,
-      })),
-      detail: !observed
-        ? `the operator has not yet seen generation ${String(generation)}`
-        : stillForced
-          ? `status.override still says ${String(override.state)} on ${override.applied ?? '?'} replicas`
-          : conditionDenies
-            ? `${OVERRIDE_APPLIED} is ${condition.status}: ${condition.message}`
-            : `state ${status?.state ?? 'unknown'} on ${String(total)} replicas`,
-    };
-  }
+  if (wanted === 'Auto') return resetAcknowledgement(status, generation, reports ?? []);
   const [applied, replicas] = fraction(override?.applied);
   const agents = override?.agents ?? [];
   if (override === undefined || (override.observedGeneration ?? 0) < generation)
@@ -110,6 +95,42 @@ export function overrideAcknowledgement(
     detail: conditionCurrent
       ? `${OVERRIDE_APPLIED} ${condition.status}: ${condition.message}`
       : `applied on ${String(applied)}/${String(replicas)} replicas`,
+  };
+}
+
+/**
+ * A reset is done when the operator has seen it (status.observedGeneration), no longer
+ * reports an override in force, and no replica of the agents that use the policy reports a
+ * forced breaker on its own pod any more. The status stops describing the override once it
+ * is gone, so the replicas' own reports are what say they all went back to Auto.
+ */
+function resetAcknowledgement(
+  status: (CircuitBreakerPolicyStatus & { override?: OverrideStatus }) | undefined,
+  generation: number,
+  replicas: readonly ReplicaReport[],
+): Acknowledgement {
+  const override = status?.override;
+  const observed = (status?.observedGeneration ?? 0) >= generation;
+  const stillForced = override !== undefined && override.state !== 'Auto';
+  const byAgent = new Map<string, { applied: number; replicas: number }>();
+  for (const r of replicas) {
+    const counts = byAgent.get(r.agent) ?? { applied: 0, replicas: 0 };
+    counts.replicas++;
+    if (!r.forced) counts.applied++;
+    byAgent.set(r.agent, counts);
+  }
+  const applied = replicas.filter((r) => !r.forced).length;
+  const done = observed && !stillForced && applied === replicas.length;
+  return {
+    done,
+    applied,
+    replicas: replicas.length,
+    agents: [...byAgent].map(([name, c]) => ({ name, ...c })),
+    detail: !observed
+      ? `the operator has not yet seen generation ${String(generation)}`
+      : stillForced
+        ? `status.override still says ${String(override.state)}`
+        : `${String(applied)}/${String(replicas.length)} replicas report no forced breaker`,
   };
 }
 

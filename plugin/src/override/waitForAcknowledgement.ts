@@ -8,11 +8,16 @@ import { sleep } from '../../../contract/src/time/sleep.ts';
 import {
   overrideAcknowledgement,
   type Acknowledgement,
+  type ReplicaReport,
   type WantedOverride,
 } from './acknowledgement.ts';
 
 export interface WaitOptions {
-  readonly read: () => Promise<CircuitBreakerPolicy>;
+  /** The policy now, and for a reset what the replicas of its agents report. */
+  readonly read: () => Promise<{
+    readonly policy: CircuitBreakerPolicy;
+    readonly replicas?: readonly ReplicaReport[];
+  }>;
   readonly wanted: WantedOverride;
   /** The policy generation the patch produced. */
   readonly generation: number;
@@ -31,7 +36,8 @@ export async function waitForAcknowledgement(options: WaitOptions): Promise<Wait
   const started = clock.now();
   const interval = options.intervalMs ?? 250;
   for (;;) {
-    const ack = overrideAcknowledgement(await options.read(), options.wanted, options.generation);
+    const { policy, replicas } = await options.read();
+    const ack = overrideAcknowledgement(policy, options.wanted, options.generation, replicas);
     const waitedMs = clock.now() - started;
     if (ack.done) return { acknowledged: true, ack, waitedMs };
     if (waitedMs >= options.timeoutMs) return { acknowledged: false, ack, waitedMs };
