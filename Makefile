@@ -143,7 +143,7 @@ chart-test: setup ## Lint and render the chart, and dry-run every render (and co
 	$(NODE) test/chart/chartTest.ts
 
 .PHONY: image
-image: ## Build the image with all three entrypoints as IMAGE (needs Docker).
+image: ## Build the image with all four entrypoints as IMAGE (needs Docker).
 	@docker info >/dev/null 2>&1 || { echo "error: make image needs a running Docker engine; \`docker info\` cannot reach one" >&2; exit 1; }
 	docker build --tag $(IMAGE) .
 
@@ -176,6 +176,14 @@ install-crds: setup ## Install the CRDs into the cluster of KUBECONFIG (default 
 .PHONY: run-operator
 run-operator: setup ## Run the operator from the checkout against .breakwater/kubeconfig.
 	$(NODE) operator/src/main.ts --kubeconfig "$${KUBECONFIG:-$(KUBECONFIG_LOCAL)}"
+
+.PHONY: plugin
+plugin: setup ## Put kubectl-breakwater (this checkout's) in .breakwater/bin: add that to PATH for `kubectl breakwater`.
+	@mkdir -p .breakwater/bin
+	@printf '#!/bin/sh\nexec "%s" --no-warnings=ExperimentalWarning "%s" "$$@"\n' \
+	  "$$(command -v node)" "$(CURDIR)/plugin/src/main.ts" > .breakwater/bin/kubectl-breakwater
+	@chmod 755 .breakwater/bin/kubectl-breakwater
+	@echo "wrote .breakwater/bin/kubectl-breakwater; now: export PATH=$(CURDIR)/.breakwater/bin:\$$PATH && kubectl breakwater --help"
 
 .PHONY: clean
 clean: ## Remove build output (keeps the binary cache and node_modules).
