@@ -3,7 +3,7 @@
  * The selector is immutable on a Deployment, so it holds only what can never change for
  * the life of the agent: its name.
  */
-import { AGENT_LABEL } from '../../../contract/src/pod/agentPods.ts';
+import { AGENT_LABEL } from '../../../contract/src/pod/podLabels.ts';
 
 export { AGENT_LABEL };
 export const APP_NAME = 'breakwater-agent';

@@ -6,7 +6,7 @@
 import type { AgentDeployment, CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
 import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
 import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
-import { AGENT_LABEL } from '../../../contract/src/pod/agentPods.ts';
+import { AGENT_LABEL } from '../../../contract/src/pod/podLabels.ts';
 import type { PluginKube } from './pluginKube.ts';
 
 /** The parts of a Pod the commands read. */

@@ -7,7 +7,7 @@
  */
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { isKubeApiError } from '../../../contract/src/kube/kubeClient.ts';
-import { METRICS_PORT_NAME } from '../../../contract/src/pod/agentPods.ts';
+import { METRICS_PORT_NAME } from '../../../contract/src/pod/runtimePorts.ts';
 import {
   DEBUG_OFF,
   DEBUG_STATS_PATH,
