@@ -9,7 +9,7 @@ import type { Connection } from '../cli/pluginArgs.ts';
 
 export type PluginKube = Pick<KubeClient, 'get' | 'list' | 'patch'> & {
   /** A GET of any API path as text (a pod's own answer through the pod proxy). */
-  getText(path: string): Promise<string>;
+  getText(path: string, signal?: AbortSignal): Promise<string>;
 };
 
 export interface Connected {

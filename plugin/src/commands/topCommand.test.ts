@@ -65,6 +65,13 @@ describe('kubectl breakwater top', () => {
       new KubeApiError(503, undefined, 'connection refused'),
       'pod proxy answered 503: connection refused',
     ],
+    [
+      Object.assign(new Error('The operation was aborted'), {
+        name: 'AbortError',
+        cause: new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
+      }),
+      'no answer through the pod proxy within 10s',
+    ],
   ])('says why a replica could not be read (%s)', (err, reason) => {
     expect(unreadReason(err, pod)).toBe(reason);
   });

@@ -36,6 +36,9 @@ export interface TopData {
   readonly agents: readonly AgentTop[];
 }
 
+/** A replica that has not answered by then is reported as such; the others still count. */
+export const POD_READ_TIMEOUT_MS = 10_000;
+
 export const DEBUG_OFF_HINT =
   'its /debug endpoints are off (spec.monitoring.debugEndpoints: false); set it to true to read its stats';
 
@@ -110,7 +113,7 @@ async function readStats(
   const path = statsProxyPath(pod);
   if (typeof path !== 'string') return path;
   try {
-    const text = await kube.getText(path);
+    const text = await kube.getText(path, AbortSignal.timeout(POD_READ_TIMEOUT_MS));
     const document = JSON.parse(text) as DebugStatsDocument;
     if (typeof document.models !== 'object')
       return { pod: name, reason: `${DEBUG_STATS_PATH} answered without "models"` };
@@ -123,6 +126,8 @@ async function readStats(
 /** Why a pod's stats could not be read, with what to do about it. */
 export function unreadReason(err: unknown, pod: PodObject): string {
   const namespace = pod.metadata?.namespace ?? 'default';
+  if (isTimeout(err))
+    return `no answer through the pod proxy within ${String(POD_READ_TIMEOUT_MS / 1000)}s`;
   if (!isKubeApiError(err)) return err instanceof Error ? err.message : String(err);
   if (err.status === 404 && err.message.includes(DEBUG_OFF)) return DEBUG_OFF_HINT;
   if (err.status === 403)
@@ -175,4 +180,15 @@ export function topTable(data: TopData, allNamespaces: boolean): string {
       ? ''
       : `Over the last ${millis(window * 1000)} of each replica.\n`;
   return table + footer + notes.map((n) => `${n}\n`).join('');
+}
+
+/** The read's own deadline, as node:http reports it (an AbortError caused by it) or as is. */
+function isTimeout(err: unknown): boolean {
+  const name = (value: unknown): unknown =>
+    typeof value === 'object' && value !== null ? (value as { name?: unknown }).name : undefined;
+  // A DOMException (the signal's reason) is not an Error instance: read names only.
+  return (
+    name(err) === 'TimeoutError' ||
+    (name(err) === 'AbortError' && name((err as { cause?: unknown }).cause) === 'TimeoutError')
+  );
 }
