@@ -99,6 +99,18 @@ describe('overrideAcknowledgement of a reset', () => {
     ['a replica still forced', { observedGeneration: 7 }, replicas(false, true), false],
     ['every replica back to Auto', { observedGeneration: 7 }, replicas(false, false), true],
     ['no replica using the policy', { observedGeneration: 7 }, replicas(), true],
+    [
+      'OverrideApplied False for this generation (replicas still hold the last one)',
+      { observedGeneration: 7, conditions: [applied('False')] },
+      replicas(false, false),
+      false,
+    ],
+    [
+      'OverrideApplied True (NoOverride)',
+      { observedGeneration: 7, conditions: [applied('True')] },
+      replicas(false, false),
+      true,
+    ],
   ])('with %s: done is %p', (_name, status, reports, done) => {
     const ack = overrideAcknowledgement(policy(status), 'Auto', GENERATION, reports);
     expect(ack.done).toBe(done);

@@ -66,7 +66,13 @@ export function overrideAcknowledgement(
   const condition = status?.conditions?.find((c) => c.type === OVERRIDE_APPLIED);
   const conditionCurrent =
     condition !== undefined && (condition.observedGeneration ?? 0) >= generation;
-  if (wanted === 'Auto') return resetAcknowledgement(status, generation, reports ?? []);
+  if (wanted === 'Auto')
+    return resetAcknowledgement(
+      status,
+      generation,
+      reports ?? [],
+      conditionCurrent && condition.status !== 'True' ? condition.message : undefined,
+    );
   const [applied, replicas] = fraction(override?.applied);
   const agents = override?.agents ?? [];
   if (override === undefined || (override.observedGeneration ?? 0) < generation)
@@ -100,14 +106,17 @@ export function overrideAcknowledgement(
 
 /**
  * A reset is done when the operator has seen it (status.observedGeneration), no longer
- * reports an override in force, and no replica of the agents that use the policy reports a
- * forced breaker on its own pod any more. The status stops describing the override once it
- * is gone, so the replicas' own reports are what say they all went back to Auto.
+ * reports an override in force, does not say OverrideApplied=False for this generation (it
+ * says so while replicas still hold the last override), and no replica of the agents that
+ * use the policy reports a forced breaker on its own pod any more: the replicas' own reports
+ * are the last word, whatever the operator's version.
  */
 function resetAcknowledgement(
   status: (CircuitBreakerPolicyStatus & { override?: OverrideStatus }) | undefined,
   generation: number,
   replicas: readonly ReplicaReport[],
+  /** The message of a current OverrideApplied=False condition. */
+  pendingCondition: string | undefined,
 ): Acknowledgement {
   const override = status?.override;
   const observed = (status?.observedGeneration ?? 0) >= generation;
@@ -120,7 +129,8 @@ function resetAcknowledgement(
     byAgent.set(r.agent, counts);
   }
   const applied = replicas.filter((r) => !r.forced).length;
-  const done = observed && !stillForced && applied === replicas.length;
+  const done =
+    observed && !stillForced && pendingCondition === undefined && applied === replicas.length;
   return {
     done,
     applied,
@@ -130,7 +140,9 @@ function resetAcknowledgement(
       ? `the operator has not yet seen generation ${String(generation)}`
       : stillForced
         ? `status.override still says ${String(override.state)}`
-        : `${String(applied)}/${String(replicas.length)} replicas report no forced breaker`,
+        : pendingCondition !== undefined
+          ? `OverrideApplied is False: ${pendingCondition}`
+          : `${String(applied)}/${String(replicas.length)} replicas report no forced breaker`,
   };
 }
 
