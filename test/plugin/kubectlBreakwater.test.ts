@@ -31,6 +31,7 @@ import {
   sendMessage,
 } from '../support/breakwaterCluster.ts';
 import {
+  kubeconfigPath,
   kubectl,
   uniqueNamespace,
   type KubectlResult,
@@ -275,6 +276,15 @@ describe('kubectl breakwater, found by kubectl on PATH', () => {
       );
   });
 
+  it('takes --kubeconfig as kubectl does', async () => {
+    const run = await kubectl(
+      ['breakwater', 'status', AGENT, '-n', nsA.name, '--kubeconfig', kubeconfigPath()],
+      { allowFailure: true },
+    );
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toMatch(new RegExp(`^${AGENT}\\s+2/2\\s`, 'm'));
+  });
+
   it('status -A covers every namespace, with a NAMESPACE column', async () => {
     const run = await plugin('status', '-A', '-o', 'yaml');
     expect(run.code).toBe(0);
@@ -405,6 +415,11 @@ describe('kubectl breakwater, found by kubectl on PATH', () => {
     expect(noPolicy.code).toBe(1);
     expect(noPolicy.stderr).toContain(
       `circuitbreakerpolicy.breakwater.dev/nothing not found in namespace ${nsA.name}`,
+    );
+    const badContext = await plugin('status', '-n', nsA.name, '--context', 'no-such-context');
+    expect(badContext.code).toBe(1);
+    expect(badContext.stderr).toMatch(
+      /^kubectl-breakwater: cannot load the kubeconfig: kubeconfig .*: no context named no-such-context\n$/,
     );
     const noReason = await plugin('trip', CBP, '-n', nsA.name, '--for', '1m');
     expect(noReason.code).toBe(2);
