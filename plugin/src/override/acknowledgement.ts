@@ -16,11 +16,12 @@ import type {
 export type WantedOverride = 'ForcedOpen' | 'ForcedClosed' | 'Auto';
 
 export interface OverrideStatus {
-  readonly state?: string;
+  readonly state: 'ForcedOpen' | 'ForcedClosed';
   readonly reason?: string;
   readonly until?: string;
   readonly observedGeneration?: number;
-  readonly applied?: string;
+  /** Replicas that apply it over replicas that use the policy: `3/3`. */
+  readonly applied: string;
   readonly agents?: readonly {
     readonly name: string;
     readonly applied: number;
@@ -89,7 +90,7 @@ export function overrideAcknowledgement(
       applied,
       replicas,
       agents,
-      detail: `status.override.state is ${String(override.state)}`,
+      detail: `status.override.state is ${override.state}`,
     };
   const allApplied = applied === replicas;
   const conditionAgrees = !conditionCurrent || condition.status === 'True';
@@ -120,7 +121,8 @@ function resetAcknowledgement(
 ): Acknowledgement {
   const override = status?.override;
   const observed = (status?.observedGeneration ?? 0) >= generation;
-  const stillForced = override !== undefined && override.state !== 'Auto';
+  // status.override is there only while an override is in force.
+  const stillForced = override !== undefined;
   const byAgent = new Map<string, { applied: number; replicas: number }>();
   for (const r of replicas) {
     const counts = byAgent.get(r.agent) ?? { applied: 0, replicas: 0 };
@@ -139,7 +141,7 @@ function resetAcknowledgement(
     detail: !observed
       ? `the operator has not yet seen generation ${String(generation)}`
       : stillForced
-        ? `status.override still says ${String(override.state)}`
+        ? `status.override still says ${override.state}`
         : pendingCondition !== undefined
           ? `OverrideApplied is False: ${pendingCondition}`
           : `${String(applied)}/${String(replicas.length)} replicas report no forced breaker`,
