@@ -64,6 +64,22 @@ describe('kubectl breakwater status', () => {
     );
   });
 
+  it('counts a replica with no breaker yet as applying the override when it runs the current policy', () => {
+    const idle = (name: string, hash: string): PodObject => ({
+      metadata: { name, annotations: { 'breakwater.dev/policy-hash': hash } },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+    const view = agentView(
+      agent,
+      [idle('current', 'aaaa'), idle('behind', 'bbbb')],
+      policy('ForcedOpen'),
+    );
+    expect(view.replicas.map((r) => [r.pod, r.override])).toEqual([
+      ['current', 'ForcedOpen'],
+      ['behind', undefined],
+    ]);
+  });
+
   it('shows no override while the policy says Auto, and a NAMESPACE column with -A', () => {
     const view = agentView(agent, [], policy('Auto'));
     expect(view.override).toBeUndefined();

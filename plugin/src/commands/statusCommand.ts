@@ -84,14 +84,15 @@ export function agentView(
   policy: CircuitBreakerPolicy | undefined,
 ): AgentView {
   const desiredHash = agent.status?.policy?.hash;
+  const override = overrideOf(policy);
   return {
     namespace: agent.metadata.namespace ?? 'default',
     name: agent.metadata.name ?? '',
     ready: agent.status?.readySummary,
     breaker: agent.status?.breaker?.state,
     policyHash: desiredHash,
-    override: overrideOf(policy),
-    replicas: pods.map((pod) => replicaView(pod, desiredHash)),
+    override,
+    replicas: pods.map((pod) => replicaView(pod, desiredHash, override?.state)),
   };
 }
 
@@ -109,7 +110,16 @@ function overrideOf(policy: CircuitBreakerPolicy | undefined): OverrideView | un
   };
 }
 
-function replicaView(pod: PodObject, desiredHash: string | undefined): ReplicaView {
+/**
+ * A replica applies the override when its breakers all report the forced state; one that has
+ * no breaker yet (no call since it started) applies it when it runs the current policy, which
+ * carries the override.
+ */
+function replicaView(
+  pod: PodObject,
+  desiredHash: string | undefined,
+  override: OverrideView['state'] | undefined,
+): ReplicaView {
   const annotations = pod.metadata?.annotations ?? {};
   const report = decodeBreakerReport(annotations[BREAKERS_ANNOTATION]);
   const breakers = Object.entries(report).map(([name, b]) => ({
@@ -118,17 +128,22 @@ function replicaView(pod: PodObject, desiredHash: string | undefined): ReplicaVi
     since: b.since,
     trips: b.trips,
   }));
-  const forced = new Set(breakers.map((b) => b.state));
-  const [only] = forced;
+  const states = new Set(breakers.map((b) => b.state));
+  const [only] = states;
   const hash = annotations[POLICY_HASH_ANNOTATION];
+  const policyCurrent = hash !== undefined && hash === desiredHash;
   return {
     pod: pod.metadata?.name ?? '',
     phase: pod.status?.phase ?? 'Unknown',
     ready: isPodReady(pod),
     policyHash: hash === '' ? undefined : hash,
-    policyCurrent: hash !== undefined && hash === desiredHash,
+    policyCurrent,
     override:
-      forced.size === 1 && (only === 'ForcedOpen' || only === 'ForcedClosed') ? only : undefined,
+      states.size === 1 && (only === 'ForcedOpen' || only === 'ForcedClosed')
+        ? only
+        : breakers.length === 0 && policyCurrent
+          ? override
+          : undefined,
     breakers,
   };
 }
