@@ -10,6 +10,7 @@ import type {
 } from '../../../contract/src/api/resources.ts';
 import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
 import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import { isConflict } from '../../../contract/src/kube/kubeClient.ts';
 import { canonicalJson, policyHash } from '../../../contract/src/policy/policyDocument.ts';
 import { resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
 import { buildChildren, selectorString, AGENT_LABEL } from '../builders/index.ts';
@@ -22,6 +23,12 @@ import { createHash } from 'node:crypto';
 
 /** Periodic re-check even when nothing changes, as a safety net under the watches. */
 const RESYNC_MS = 5 * 60_000;
+/**
+ * A status computed from a cached agent older than the one stored is refused (the trip
+ * ledger must not be folded twice from the same base, nor rolled back): by then the cache has
+ * usually caught up with the write it missed.
+ */
+const STALE_STATUS_RETRY_MS = 200;
 
 interface ConfigMapData extends KubeObject {
   data?: Record<string, string>;
@@ -44,9 +51,18 @@ export function promptConfigMapOf(agent: AgentDeployment): string | undefined {
 
 /** An agent's pods that are not being deleted, from the pod cache's index by agent. */
 export function podsOfAgent(ctx: OperatorContext, namespace: string, name: string): PodView[] {
-  return ctx.caches.pods
-    .byIndex(`${namespace}/${name}`)
-    .filter((p) => p.metadata?.deletionTimestamp === undefined);
+  return presentPodsOfAgent(ctx, namespace, name).filter(
+    (p) => p.metadata?.deletionTimestamp === undefined,
+  );
+}
+
+/** Every pod the cache holds for an agent, terminating ones included (the trip ledger's view). */
+export function presentPodsOfAgent(
+  ctx: OperatorContext,
+  namespace: string,
+  name: string,
+): readonly PodView[] {
+  return ctx.caches.pods.byIndex(`${namespace}/${name}`);
 }
 
 export async function reconcileAgent(key: string, ctx: OperatorContext): Promise<Outcome> {
@@ -79,7 +95,8 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     if (systemPromptFromRef === undefined)
       missing.push(`ConfigMap ${promptRef.name} key ${promptRef.key}`);
   }
-  const pods = podsOfAgent(ctx, namespace, name);
+  const presentPods = presentPodsOfAgent(ctx, namespace, name);
+  const pods = presentPods.filter((p) => p.metadata?.deletionTimestamp === undefined);
   const readyReplicas = pods.filter((p) =>
     p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
   ).length;
@@ -139,6 +156,7 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     agent,
     deployment: ctx.caches.deployments.get(`${namespace}/${name}`),
     pods,
+    presentPods,
     policyHash: hash,
     missing,
     monitoring: !monitoringWanted
@@ -150,7 +168,8 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     selector: selectorString(name),
     now: new Date(nowMs).toISOString(),
   });
-  await writeStatusIfChanged(ctx, agent, status);
+  if (!(await writeStatusIfChanged(ctx, agent, status)))
+    return { requeueAfterMs: STALE_STATUS_RETRY_MS };
   return { requeueAfterMs: nextReconcileMs(modelRetirement, nowMs) };
 }
 
@@ -160,20 +179,36 @@ function nextReconcileMs(modelRetirement: ModelRetirementStatus, nowMs: number):
   return changesAtMs === undefined ? RESYNC_MS : Math.min(RESYNC_MS, changesAtMs - nowMs);
 }
 
+/**
+ * Writes status when it changed, on the condition that the agent is still the version it was
+ * computed from (resourceVersion as a precondition): the trip ledger is folded from the stored
+ * one, and a write from a stale copy could drop a pod's trips or count them twice. False when
+ * the API server holds a newer version: the caller tries again once the cache has it.
+ */
 async function writeStatusIfChanged(
   ctx: OperatorContext,
   agent: AgentDeployment,
   status: AgentDeploymentStatus,
-): Promise<void> {
-  if (canonicalJson(agent.status ?? {}) === canonicalJson(status)) return;
-  await ctx.client.applyStatus(
-    {
-      apiVersion: agent.apiVersion,
-      kind: agent.kind,
-      metadata: { name: agent.metadata.name, namespace: agent.metadata.namespace },
-      status,
-    },
-    { fieldManager: FIELD_MANAGER, force: true },
-  );
+): Promise<boolean> {
+  if (canonicalJson(agent.status ?? {}) === canonicalJson(status)) return true;
+  try {
+    await ctx.client.applyStatus(
+      {
+        apiVersion: agent.apiVersion,
+        kind: agent.kind,
+        metadata: {
+          name: agent.metadata.name,
+          namespace: agent.metadata.namespace,
+          resourceVersion: agent.metadata.resourceVersion,
+        },
+        status,
+      },
+      { fieldManager: FIELD_MANAGER, force: true },
+    );
+  } catch (err) {
+    if (isConflict(err)) return false;
+    throw err;
+  }
   ctx.metrics.statusWrites.inc({ kind: 'AgentDeployment' });
+  return true;
 }

@@ -37,6 +37,7 @@ import { WorkQueue, type Outcome } from '../machinery/workQueue.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
 import { agentOfPod, promptConfigMapOf, reconcileAgent } from './agentReconciler.ts';
 import { childKindKey, type OperatorContext, type OperatorOptions } from './operatorContext.ts';
+import { eventRecorder } from './eventRecorder.ts';
 import { OperatorMetrics } from './operatorMetrics.ts';
 import {
   agentsUsing,
@@ -149,6 +150,7 @@ export class Controller {
       log: deps.log,
       metrics,
       options: deps.options,
+      events: eventRecorder(deps.client, clock, deps.log),
       serviceMonitorAvailable: () => this.#serviceMonitorCrd,
       appliedChildren: new Map(),
     };

@@ -9,8 +9,9 @@ import {
   computeRateLimitPolicyStatus,
   type PolicyUser,
 } from '../status/policyStatus.ts';
+import { overrideEvent } from '../status/overrideStatus.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
-import { podsOfAgent } from './agentReconciler.ts';
+import { presentPodsOfAgent } from './agentReconciler.ts';
 import { FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
 import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
 
@@ -33,10 +34,14 @@ function users(
   name: string,
   ref: PolicyRef,
 ): PolicyUser[] {
-  return agentsUsing(ctx, namespace, name, ref).map((agent) => ({
-    agent,
-    pods: podsOfAgent(ctx, namespace, agent.metadata.name ?? ''),
-  }));
+  return agentsUsing(ctx, namespace, name, ref).map((agent) => {
+    const presentPods = presentPodsOfAgent(ctx, namespace, agent.metadata.name ?? '');
+    return {
+      agent,
+      pods: presentPods.filter((p) => p.metadata?.deletionTimestamp === undefined),
+      presentPods,
+    };
+  });
 }
 
 const now = (ctx: OperatorContext): string => new Date(ctx.clock.now()).toISOString();
@@ -45,13 +50,18 @@ export async function reconcileBreakerPolicy(key: string, ctx: OperatorContext):
   const policy = ctx.caches.breakerPolicies.get(key);
   if (policy === undefined || policy.metadata.deletionTimestamp !== undefined) return {};
   const namespace = policy.metadata.namespace ?? 'default';
-  const status = computeBreakerPolicyStatus(
+  const { status, changesAtMs } = computeBreakerPolicyStatus(
     policy,
     users(ctx, namespace, policy.metadata.name ?? '', 'circuitBreakerPolicyRef'),
     now(ctx),
   );
   await writeStatus(ctx, policy, status, policy.status);
-  return {};
+  // After the write: an Event is about status the API server holds, and one that fails to
+  // be written is retried with the status rather than recorded twice.
+  const event = overrideEvent(policy.status, status);
+  if (event !== undefined) await ctx.events.record(policy, { type: 'Normal', ...event });
+  // An override's `until` changes status with no event to say so.
+  return changesAtMs === undefined ? {} : { requeueAfterMs: Math.max(0, changesAtMs - ctx.clock.now()) };
 }
 
 export async function reconcileRateLimitPolicy(
