@@ -168,6 +168,11 @@ export class CircuitBreaker {
     return lapses === undefined ? openEnds : Math.min(openEnds, lapses);
   }
 
+  /** Takes the edges due by `now`, as any read does: the GuardSet's edge timer calls it. */
+  settle(now: number): void {
+    this.#settle(now);
+  }
+
   /**
    * Asks to run one call. Returns a permit (≥ 0, or UNCOUNTED) to hand back to onSuccess /
    * onFailure / onIgnored, or REJECTED. Never throws, never allocates on the Closed path.

@@ -88,8 +88,8 @@ export class GuardSet implements ProviderGuard {
     this.#edges = new EdgeTimer({
       clock,
       nextEdge: () => this.#nextEdge(),
-      onDue: () => {
-        this.#settleDue();
+      onDue: (now) => {
+        this.#settleDue(now);
       },
     });
     this.#limiter = new RateLimiter({
@@ -110,6 +110,7 @@ export class GuardSet implements ProviderGuard {
     metrics?.bindLimiter(this.#limiter);
     metrics?.bindBulkhead(this.#modelBulkhead);
     metrics?.bindBulkhead(this.#toolBulkhead);
+    this.#edges.reschedule(); // the policy's override may lapse before any breaker exists
   }
 
   /** Applies a new policy to the live objects. */
@@ -304,14 +305,18 @@ export class GuardSet implements ProviderGuard {
     }
     const { override } = this.#doc.circuitBreaker;
     const lapses = override.state === 'Auto' ? undefined : override.untilMs;
-    if (lapses !== undefined && lapses > this.#clock.now() && (soonest === undefined || lapses < soonest))
+    if (
+      lapses !== undefined &&
+      lapses > this.#clock.now() &&
+      (soonest === undefined || lapses < soonest)
+    )
       soonest = lapses;
     return soonest;
   }
 
-  /** Reading each breaker's state takes its due edges; listeners hear of each change. */
-  #settleDue(): void {
-    for (const breaker of this.#breakers.values()) void breaker.state;
+  /** Takes every breaker's due edges; listeners hear of each change. */
+  #settleDue(now: number): void {
+    for (const breaker of this.#breakers.values()) breaker.settle(now);
     this.#notify(); // the override's lapse changes the report even when no breaker moved
   }
 
