@@ -67,9 +67,16 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     (p) => p.metadata?.annotations?.[POLICY_HASH_ANNOTATION] === inputs.policyHash,
   ).length;
   const breakers = agentBreakers(pods);
-  const tripLedger = foldTrips(agent.status?.breaker?.tripLedger, inputs.presentPods.map(ledgerPod));
+  const tripLedger = foldTrips(
+    agent.status?.breaker?.tripLedger,
+    inputs.presentPods.map(ledgerPod),
+  );
   const { trips, lastTripTime } = tripTotals(tripLedger);
-  const memory = openBreakers(running, Date.parse(inputs.now));
+  const memory = openBreakers(
+    runningPods(inputs.presentPods),
+    Date.parse(inputs.now),
+    agent.status?.breaker?.openBreakers,
+  );
 
   const deploymentCurrent =
     deployment !== undefined &&

@@ -35,6 +35,17 @@ describe('openBreakers', () => {
     ]);
   });
 
+  it('keeps what status recorded while it is still ahead, though the replicas that reported it are gone', () => {
+    const recorded = [
+      { name: 'east/sonnet', until: later(20) },
+      { name: 'west/sonnet', until: later(-1) },
+    ];
+    expect(openBreakers([replica({ 'east/sonnet': open(10) })], NOW, recorded)).toEqual([
+      { name: 'east/sonnet', until: later(20) },
+    ]);
+    expect(openBreakers([], NOW, recorded)).toEqual([{ name: 'east/sonnet', until: later(20) }]);
+  });
+
   it.each<[string, Record<string, BreakerReportEntry>]>([
     ['a tool breaker (the tool’s business)', { 'tool:search': open(30) }],
     ['an open time already over', { 'east/sonnet': open(0) }],

@@ -14,12 +14,22 @@ import type { PodView } from './views.ts';
 export const MAX_OPEN_BREAKERS = 64;
 
 /**
- * Per breaker, the latest `openUntil` any running replica reports, if still ahead of `nowMs`.
- * Past the limit, the ones open longest are kept: they are the ones a new replica would
- * otherwise hammer for longest.
+ * Per breaker, the latest `openUntil` any running replica reports or the last status recorded,
+ * if still ahead of `nowMs`. The recorded ones are kept because the replicas that reported them
+ * may all be gone — every pod deleted at once, or a rollout that replaced them — and the open
+ * period they measured still holds for the provider. Past the limit, the ones open longest are
+ * kept: they are the ones a new replica would otherwise hammer for longest.
  */
-export function openBreakers(pods: readonly PodView[], nowMs: number): OpenBreaker[] {
+export function openBreakers(
+  pods: readonly PodView[],
+  nowMs: number,
+  recorded: readonly OpenBreaker[] = [],
+): OpenBreaker[] {
   const until = new Map<string, number>();
+  for (const entry of recorded) {
+    const at = Date.parse(entry.until);
+    if (at > nowMs) until.set(entry.name, Math.max(at, until.get(entry.name) ?? at));
+  }
   for (const pod of pods) {
     for (const [name, entry] of Object.entries(podBreakerReport(pod) ?? {})) {
       if (name.startsWith(TOOL_BREAKER_PREFIX) || entry.state !== 'Open') continue;

@@ -43,10 +43,7 @@ export interface OverrideEvaluation {
 
 type SpecOverride = NonNullable<CircuitBreakerPolicy['spec']['override']>;
 
-const applying = (
-  report: AppliedOverride | undefined,
-  spec: SpecOverride | undefined,
-): boolean => {
+const applying = (report: AppliedOverride | undefined, spec: SpecOverride | undefined): boolean => {
   if (spec === undefined || spec.state === undefined || spec.state === 'Auto')
     return report === undefined;
   return (
