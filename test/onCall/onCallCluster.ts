@@ -8,7 +8,6 @@ import {
   agentPods,
   callUntilOpen,
   isPodReady,
-  podBreakers,
   podHttpPort,
   scrapePod,
   type PodView,
@@ -42,16 +41,6 @@ export async function tripEach(pods: readonly PodView[]): Promise<void> {
         `pod ${pods[i]?.metadata?.name ?? '?'} never opened its breaker: ${statuses.join(',')}`,
       );
   }
-}
-
-/** Every listed pod reports BREAKER in one of `states`. */
-export async function breakerStates(
-  namespace: string,
-  agent: string,
-  uids: ReadonlySet<string>,
-): Promise<Map<string, string | undefined>> {
-  const pods = (await agentPods(namespace, agent)).filter((p) => uids.has(p.metadata?.uid ?? ''));
-  return new Map(pods.map((p) => [p.metadata?.uid ?? '', podBreakers(p)[BREAKER]?.state]));
 }
 
 /** Provider calls the pod's guard let through, from its metrics. */

@@ -40,7 +40,12 @@ export function buildRole(agent: Readonly<AgentDeployment>): Role {
       resourceNames: [policyConfigMapName(name)],
       verbs: [...READ_BY_NAME],
     },
-    { apiGroups: [API_GROUP], resources: ['agentdeployments'], resourceNames: [name], verbs: ['get'] },
+    {
+      apiGroups: [API_GROUP],
+      resources: ['agentdeployments'],
+      resourceNames: [name],
+      verbs: ['get'],
+    },
     { apiGroups: [''], resources: ['pods'], verbs: ['patch'] },
   ];
   return { apiVersion: RBAC_API_VERSION, kind: 'Role', metadata: childMetadata(agent), rules };

@@ -15,7 +15,11 @@ export const EVENT_SOURCE = 'breakwater-operator';
 export interface EventRecorder {
   record(
     obj: KubeObject,
-    event: { readonly type: 'Normal' | 'Warning'; readonly reason: string; readonly message: string },
+    event: {
+      readonly type: 'Normal' | 'Warning';
+      readonly reason: string;
+      readonly message: string;
+    },
   ): Promise<void>;
 }
 

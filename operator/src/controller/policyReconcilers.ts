@@ -61,7 +61,9 @@ export async function reconcileBreakerPolicy(key: string, ctx: OperatorContext):
   const event = overrideEvent(policy.status, status);
   if (event !== undefined) await ctx.events.record(policy, { type: 'Normal', ...event });
   // An override's `until` changes status with no event to say so.
-  return changesAtMs === undefined ? {} : { requeueAfterMs: Math.max(0, changesAtMs - ctx.clock.now()) };
+  return changesAtMs === undefined
+    ? {}
+    : { requeueAfterMs: Math.max(0, changesAtMs - ctx.clock.now()) };
 }
 
 export async function reconcileRateLimitPolicy(

@@ -96,12 +96,12 @@ export async function startClusterSources(
     if (open.length > 0)
       deps.logger.info(
         { breakers: open.map((b) => b.name) },
-        'starting breakers open, as the agent\'s other replicas hold them',
+        "starting breakers open, as the agent's other replicas hold them",
       );
   } catch (err) {
     deps.logger.warn(
       { err: String(err) },
-      'could not read the agent\'s breaker state; starting every breaker closed',
+      "could not read the agent's breaker state; starting every breaker closed",
     );
   }
   void configMaps.start();
