@@ -4,13 +4,9 @@
  * resolution and builders) → apply (server-side apply, one field manager, skipped when the
  * children are unchanged) → status (written once, only when it changed).
  */
-import type {
-  AgentDeployment,
-  AgentDeploymentStatus,
-} from '../../../contract/src/api/resources.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
 import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
-import { isConflict } from '../../../contract/src/kube/kubeClient.ts';
 import { canonicalJson, policyHash } from '../../../contract/src/policy/policyDocument.ts';
 import { resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
 import { buildChildren, selectorString, AGENT_LABEL } from '../builders/index.ts';
@@ -19,16 +15,11 @@ import { evaluateModelRetirement, type ModelRetirementStatus } from '../status/m
 import type { PodView } from '../status/views.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
 import { childKindKey, FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
+import { STALE_STATUS_RETRY, writeStatusIfChanged } from './statusWrite.ts';
 import { createHash } from 'node:crypto';
 
 /** Periodic re-check even when nothing changes, as a safety net under the watches. */
 const RESYNC_MS = 5 * 60_000;
-/**
- * A status computed from a cached agent older than the one stored is refused (the trip
- * ledger must not be folded twice from the same base, nor rolled back): by then the cache has
- * usually caught up with the write it missed.
- */
-const STALE_STATUS_RETRY_MS = 200;
 
 interface ConfigMapData extends KubeObject {
   data?: Record<string, string>;
@@ -168,8 +159,9 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     selector: selectorString(name),
     now: new Date(nowMs).toISOString(),
   });
-  if (!(await writeStatusIfChanged(ctx, agent, status)))
-    return { requeueAfterMs: STALE_STATUS_RETRY_MS };
+  // The trip ledger is folded from the stored one: a write from a stale copy is refused.
+  if ((await writeStatusIfChanged(ctx, agent, status, { precondition: true })) === 'stale')
+    return STALE_STATUS_RETRY;
   return { requeueAfterMs: nextReconcileMs(modelRetirement, nowMs) };
 }
 
@@ -177,38 +169,4 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
 function nextReconcileMs(modelRetirement: ModelRetirementStatus, nowMs: number): number {
   const { changesAtMs } = modelRetirement;
   return changesAtMs === undefined ? RESYNC_MS : Math.min(RESYNC_MS, changesAtMs - nowMs);
-}
-
-/**
- * Writes status when it changed, on the condition that the agent is still the version it was
- * computed from (resourceVersion as a precondition): the trip ledger is folded from the stored
- * one, and a write from a stale copy could drop a pod's trips or count them twice. False when
- * the API server holds a newer version: the caller tries again once the cache has it.
- */
-async function writeStatusIfChanged(
-  ctx: OperatorContext,
-  agent: AgentDeployment,
-  status: AgentDeploymentStatus,
-): Promise<boolean> {
-  if (canonicalJson(agent.status ?? {}) === canonicalJson(status)) return true;
-  try {
-    await ctx.client.applyStatus(
-      {
-        apiVersion: agent.apiVersion,
-        kind: agent.kind,
-        metadata: {
-          name: agent.metadata.name,
-          namespace: agent.metadata.namespace,
-          resourceVersion: agent.metadata.resourceVersion,
-        },
-        status,
-      },
-      { fieldManager: FIELD_MANAGER, force: true },
-    );
-  } catch (err) {
-    if (isConflict(err)) return false;
-    throw err;
-  }
-  ctx.metrics.statusWrites.inc({ kind: 'AgentDeployment' });
-  return true;
 }

@@ -3,7 +3,6 @@
  * write status once, only when it changed.
  */
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
-import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
 import {
   computeBreakerPolicyStatus,
   computeRateLimitPolicyStatus,
@@ -12,8 +11,8 @@ import {
 import { overrideEvent } from '../status/overrideStatus.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
 import { presentPodsOfAgent } from './agentReconciler.ts';
-import { FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import type { OperatorContext } from './operatorContext.ts';
+import { STALE_STATUS_RETRY, writeStatusIfChanged } from './statusWrite.ts';
 
 type PolicyRef = 'circuitBreakerPolicyRef' | 'rateLimitPolicyRef';
 
@@ -55,9 +54,11 @@ export async function reconcileBreakerPolicy(key: string, ctx: OperatorContext):
     users(ctx, namespace, policy.metadata.name ?? '', 'circuitBreakerPolicyRef'),
     now(ctx),
   );
-  await writeStatus(ctx, policy, status, policy.status);
-  // After the write: an Event is about status the API server holds, and one that fails to
-  // be written is retried with the status rather than recorded twice.
+  // Events are decided against the stored status: a write from a stale copy could record one
+  // twice, so it is refused and tried again.
+  if ((await writeStatusIfChanged(ctx, policy, status, { precondition: true })) === 'stale')
+    return STALE_STATUS_RETRY;
+  // After the write: an Event is about status the API server holds.
   const event = overrideEvent(policy.status, status);
   if (event !== undefined) await ctx.events.record(policy, { type: 'Normal', ...event });
   // An override's `until` changes status with no event to say so.
@@ -78,25 +79,6 @@ export async function reconcileRateLimitPolicy(
     users(ctx, namespace, policy.metadata.name ?? '', 'rateLimitPolicyRef'),
     now(ctx),
   );
-  await writeStatus(ctx, policy, status, policy.status);
+  await writeStatusIfChanged(ctx, policy, status);
   return {};
-}
-
-async function writeStatus(
-  ctx: OperatorContext,
-  obj: KubeObject,
-  status: object,
-  current: object | undefined,
-): Promise<void> {
-  if (canonicalJson(current ?? {}) === canonicalJson(status)) return;
-  await ctx.client.applyStatus(
-    {
-      apiVersion: obj.apiVersion,
-      kind: obj.kind,
-      metadata: { name: obj.metadata?.name, namespace: obj.metadata?.namespace },
-      status,
-    } as KubeObject,
-    { fieldManager: FIELD_MANAGER, force: true },
-  );
-  ctx.metrics.statusWrites.inc({ kind: obj.kind ?? 'unknown' });
 }
