@@ -57,16 +57,44 @@ describe('scaling out during an outage', () => {
     await tripEach(old);
     const recorded = await eventually(
       async () => {
-        const open = (await getAgent(ns, AGENT))?.status?.breaker?.openBreakers;
-        return open?.find((b) => b.name === BREAKER);
+        const breaker = (await getAgent(ns, AGENT))?.status?.breaker;
+        return breaker?.open === 3 && breaker.openBreakers?.find((b) => b.name === BREAKER);
       },
       { timeoutMs: 20_000, description: `${AGENT} status to record ${BREAKER} open` },
     );
     const until = Date.parse(recorded.until);
 
+    // While the new replicas start, status must never count one of them Closed: Unknown until
+    // it reports, then Open.
+    const samples: { total: number; closed: number; unknown: number }[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const breaker = (await getAgent(ns, AGENT))?.status?.breaker;
+        if (breaker !== undefined)
+          samples.push({
+            total: breaker.total ?? 0,
+            closed: (breaker.total ?? 0) - (breaker.open ?? 0) - (breaker.unknown ?? 0),
+            unknown: breaker.unknown ?? 0,
+          });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
     await mergePatch(ns, `agd/${AGENT}`, { spec: { replicas: 6 } });
     const oldUids = new Set(old.map((p) => p.metadata?.uid));
     const fresh = (await reportingPods(ns, AGENT, 6)).filter((p) => !oldUids.has(p.metadata?.uid));
+    await eventually(async () => (await getAgent(ns, AGENT))?.status?.breaker?.open === 6, {
+      timeoutMs: 20_000,
+      description: 'status to count all six replicas open',
+    });
+    sampling = false;
+    await sampler;
+    process.stderr.write(
+      `[oncall] status during the scale-up (${String(samples.length)} reads): most unknown at once ${String(
+        Math.max(...samples.map((x) => x.unknown)),
+      )}, most closed at once ${String(Math.max(...samples.map((x) => x.closed)))}\n`,
+    );
+    expect(samples.filter((x) => x.closed > 0)).toEqual([]);
     expect(fresh).toHaveLength(3);
     const startedBy = Date.now();
     process.stderr.write(
