@@ -19,7 +19,7 @@ import { STALE_STATUS_RETRY, writeStatusIfChanged } from './statusWrite.ts';
 import { createHash } from 'node:crypto';
 
 /** Periodic re-check even when nothing changes, as a safety net under the watches. */
-const RESYNC_MS = 5 * 60_000;
+export const RESYNC_MS = 5 * 60_000;
 
 interface ConfigMapData extends KubeObject {
   data?: Record<string, string>;

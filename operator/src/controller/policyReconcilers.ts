@@ -10,7 +10,7 @@ import {
 } from '../status/policyStatus.ts';
 import { overrideEvent } from '../status/overrideStatus.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
-import { presentPodsOfAgent } from './agentReconciler.ts';
+import { presentPodsOfAgent, RESYNC_MS } from './agentReconciler.ts';
 import type { OperatorContext } from './operatorContext.ts';
 import { STALE_STATUS_RETRY, writeStatusIfChanged } from './statusWrite.ts';
 
@@ -61,10 +61,11 @@ export async function reconcileBreakerPolicy(key: string, ctx: OperatorContext):
   // After the write: an Event is about status the API server holds.
   const event = overrideEvent(policy.status, status);
   if (event !== undefined) await ctx.events.record(policy, { type: 'Normal', ...event });
-  // An override's `until` changes status with no event to say so.
+  // An override's `until` changes status with no event to say so. It may be years away: the
+  // wait is capped (a timer of more than 24.8 days fires at once).
   return changesAtMs === undefined
     ? {}
-    : { requeueAfterMs: Math.max(0, changesAtMs - ctx.clock.now()) };
+    : { requeueAfterMs: Math.min(RESYNC_MS, Math.max(0, changesAtMs - ctx.clock.now())) };
 }
 
 export async function reconcileRateLimitPolicy(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ManualClock } from '../../../contract/src/time/clock.ts';
-import { EdgeTimer } from './edgeTimer.ts';
+import { EdgeTimer, MAX_TIMER_STEP_MS } from './edgeTimer.ts';
 
 /** A set of deadlines that settle (disappear) when due, like breakers' open periods. */
 function deadlines(clock: ManualClock, initial: number[]) {
@@ -66,6 +66,24 @@ describe('EdgeTimer', () => {
     timer.reschedule();
     clock.advance(5_000);
     expect(calls).toBe(1);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('reaches an edge years away in steps no timer overflows, settling only once it is due', () => {
+    const clock = new ManualClock(0);
+    const yearsAway = 4 * 365 * 24 * 60 * 60 * 1000;
+    const { timer, fired } = deadlines(clock, [yearsAway]);
+    const delays: number[] = [];
+    const setTimeout = clock.setTimeout.bind(clock);
+    clock.setTimeout = (fn, ms) => {
+      delays.push(ms);
+      return setTimeout(fn, ms);
+    };
+    timer.reschedule();
+    clock.advance(yearsAway);
+    expect(fired).toEqual([yearsAway]);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(MAX_TIMER_STEP_MS);
+    expect(Math.max(...delays)).toBeLessThan(2 ** 31 - 1);
     expect(clock.pendingTimers).toBe(0);
   });
 });

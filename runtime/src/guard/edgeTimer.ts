@@ -8,6 +8,12 @@
  */
 import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
 
+/**
+ * The longest single wait. Node fires a timer of more than 2^31 - 1 ms (24.8 days) at once, and
+ * an override's `until` may be years away: such an edge is reached in steps.
+ */
+export const MAX_TIMER_STEP_MS = 24 * 60 * 60 * 1000;
+
 export interface EdgeTimerOptions {
   readonly clock: Clock;
   /** The soonest time-driven edge now (epoch ms), or undefined when none is ahead. */
@@ -46,7 +52,7 @@ export class EdgeTimer {
       () => {
         this.#fire();
       },
-      Math.max(0, due - this.#clock.now()),
+      Math.min(MAX_TIMER_STEP_MS, Math.max(0, due - this.#clock.now())),
     );
   }
 
@@ -60,6 +66,11 @@ export class EdgeTimer {
     const now = this.#clock.now();
     this.#cancel = undefined;
     this.#armedFor = undefined;
+    const due = this.#nextEdge();
+    if (due !== undefined && due > now) {
+      this.reschedule(); // one step of a long wait
+      return;
+    }
     this.#onDue(now);
     // An edge that is still due after being settled would arm a timer for now, again and
     // again: whatever does that is a bug, and a spinning process would hide it.
