@@ -37,7 +37,6 @@ import { WorkQueue, type Outcome } from '../machinery/workQueue.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
 import { agentOfPod, promptConfigMapOf, reconcileAgent } from './agentReconciler.ts';
 import { childKindKey, type OperatorContext, type OperatorOptions } from './operatorContext.ts';
-import { eventRecorder } from './eventRecorder.ts';
 import { OperatorMetrics } from './operatorMetrics.ts';
 import {
   agentsUsing,
@@ -150,7 +149,6 @@ export class Controller {
       log: deps.log,
       metrics,
       options: deps.options,
-      events: eventRecorder(deps.client, clock, deps.log),
       serviceMonitorAvailable: () => this.#serviceMonitorCrd,
       appliedChildren: new Map(),
     };

@@ -13,7 +13,6 @@ import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
 import type { Clock } from '../../../contract/src/time/clock.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
 import type { OwnedView } from './cacheViews.ts';
-import type { EventRecorder } from './eventRecorder.ts';
 import type { OperatorMetrics } from './operatorMetrics.ts';
 
 export const FIELD_MANAGER = 'breakwater-operator';
@@ -54,7 +53,6 @@ export interface OperatorContext {
   readonly log: Logger;
   readonly metrics: OperatorMetrics;
   readonly options: OperatorOptions;
-  readonly events: EventRecorder;
   /** Whether monitoring.coreos.com ServiceMonitors can be created in this cluster right now. */
   readonly serviceMonitorAvailable: () => boolean;
   /**

@@ -9,6 +9,7 @@ import {
   type PolicyUser,
 } from '../status/policyStatus.ts';
 import { overrideEvent } from '../status/overrideStatus.ts';
+import { recordEvent } from './objectEvents.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
 import { presentPodsOfAgent, RESYNC_MS } from './agentReconciler.ts';
 import type { OperatorContext } from './operatorContext.ts';
@@ -60,7 +61,7 @@ export async function reconcileBreakerPolicy(key: string, ctx: OperatorContext):
     return STALE_STATUS_RETRY;
   // After the write: an Event is about status the API server holds.
   const event = overrideEvent(policy.status, status);
-  if (event !== undefined) await ctx.events.record(policy, { type: 'Normal', ...event });
+  if (event !== undefined) await recordEvent(ctx, policy, { type: 'Normal', ...event });
   // An override's `until` changes status with no event to say so. It may be years away: the
   // wait is capped (a timer of more than 24.8 days fires at once).
   return changesAtMs === undefined
