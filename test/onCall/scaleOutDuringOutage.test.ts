@@ -67,9 +67,9 @@ describe('scaling out during an outage', () => {
     // While the new replicas start, status must never count one of them Closed: Unknown until
     // it reports, then Open.
     const samples: { total: number; closed: number; unknown: number }[] = [];
-    let sampling = true;
+    const sampling = { on: true };
     const sampler = (async () => {
-      while (sampling) {
+      while (sampling.on) {
         const breaker = (await getAgent(ns, AGENT))?.status?.breaker;
         if (breaker !== undefined)
           samples.push({
@@ -87,7 +87,7 @@ describe('scaling out during an outage', () => {
       timeoutMs: 20_000,
       description: 'status to count all six replicas open',
     });
-    sampling = false;
+    sampling.on = false;
     await sampler;
     process.stderr.write(
       `[oncall] status during the scale-up (${String(samples.length)} reads): most unknown at once ${String(
