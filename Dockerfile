@@ -16,7 +16,9 @@ COPY package.json package-lock.json ./
 RUN npm install --no-audit --no-fund --ignore-scripts --loglevel=error
 COPY tsconfig.json tsconfig.build.json ./
 COPY operator/src operator/src
+COPY contract/src contract/src
 COPY runtime/src runtime/src
+COPY simulator/src simulator/src
 RUN npx tsc -p tsconfig.build.json \
  && find dist -name '*.test.js*' -delete
 

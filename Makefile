@@ -12,7 +12,7 @@ KUBECONFIG_LOCAL := $(CURDIR)/.breakwater/kubeconfig
 # kubectl matching the local cluster's version: $KUBEBUILDER_ASSETS or TEST_ASSET_KUBECTL first, else the cache.
 KUBECTL = "$$(if [ -n "$${TEST_ASSET_KUBECTL:-}" ]; then echo "$$TEST_ASSET_KUBECTL"; \
   elif [ -x "$${KUBEBUILDER_ASSETS:-/nonexistent}/kubectl" ]; then echo "$$KUBEBUILDER_ASSETS/kubectl"; \
-  else echo "$$(test/cluster/build-binaries.sh kubectl)/kubectl"; fi)"
+  else echo "$$(tools/cluster/build-binaries.sh kubectl)/kubectl"; fi)"
 
 ##@ General
 
@@ -132,7 +132,7 @@ IMAGE ?= ghcr.io/breakwater-dev/breakwater:$(shell sed -n 's/^  "version": "\(.*
 
 .PHONY: helm
 helm: ## Build (once) and cache helm from its Go module; prints its path.
-	@test/cluster/build-helm.sh
+	@tools/cluster/build-helm.sh
 
 .PHONY: chart-sync
 chart-sync: ## Copy the CRDs, the alert rules, the RBAC rules and the admission policy into charts/breakwater.
@@ -155,19 +155,19 @@ e2e-kind: setup ## Kind cluster, image, chart, the end-to-end suite, then delete
 
 .PHONY: cluster-up
 cluster-up: setup ## Start etcd, the control plane and the local node; kubeconfig at .breakwater/kubeconfig.
-	$(NODE) test/cluster/cli.ts up
+	$(NODE) tools/cluster/cli.ts up
 
 .PHONY: cluster-down
 cluster-down: setup ## Stop the local cluster and every process it started.
-	$(NODE) test/cluster/cli.ts down
+	$(NODE) tools/cluster/cli.ts down
 
 .PHONY: cluster-status
 cluster-status: setup ## Show what runs in the local cluster.
-	$(NODE) test/cluster/cli.ts status
+	$(NODE) tools/cluster/cli.ts status
 
 .PHONY: cluster-binaries
 cluster-binaries: ## Build (once) and cache the Kubernetes binaries the local cluster runs.
-	test/cluster/build-binaries.sh
+	tools/cluster/build-binaries.sh
 
 .PHONY: install-crds
 install-crds: setup ## Install the CRDs into the cluster of KUBECONFIG (default .breakwater/kubeconfig).

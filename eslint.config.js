@@ -8,7 +8,7 @@ export default tseslint.config(
       'node_modules/**',
       '.breakwater/**',
       'coverage/**',
-      'runtime/src/api/v1alpha1/**',
+      'contract/src/api/v1alpha1/**',
     ],
   },
   js.configs.recommended,

@@ -1,5 +1,5 @@
 // Two projects: `unit` is pure logic with injected clocks (fast, no I/O beyond loopback);
-// `integration` runs against the local cluster (test/cluster) and real processes.
+// `integration` runs against the local cluster (tools/cluster) and real processes.
 // ESM throughout: @kubernetes/client-node is ESM-only, so jest runs with
 // NODE_OPTIONS=--experimental-vm-modules (the Makefile sets it).
 
@@ -25,16 +25,19 @@ export default {
       ...shared,
       displayName: 'unit',
       testMatch: [
+        '<rootDir>/contract/**/*.test.ts',
         '<rootDir>/runtime/**/*.test.ts',
         '<rootDir>/operator/**/*.test.ts',
-        // Pure tests of the test infrastructure itself need no cluster.
+        '<rootDir>/simulator/**/*.test.ts',
+        // Pure tests of the test infrastructure and the local cluster tool need no cluster.
         '<rootDir>/test/**/*.unit.test.ts',
+        '<rootDir>/tools/**/*.unit.test.ts',
       ],
     },
     {
       ...shared,
       displayName: 'integration',
-      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/tools/**/*.test.ts'],
       testPathIgnorePatterns: ['\\.unit\\.test\\.ts$'],
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',

@@ -26,15 +26,15 @@
 import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { AgentDeployment, CircuitBreakerPolicy } from '../runtime/src/api/resources.ts';
-import { HttpKubeClient } from '../runtime/src/kube/kubeClient.ts';
-import type { KubeObject } from '../runtime/src/kube/kubeObject.ts';
-import { Kinds } from '../runtime/src/kube/resourceKinds.ts';
-import { POLICY_HASH_ANNOTATION } from '../runtime/src/policy/policyDocument.ts';
+import type { AgentDeployment, CircuitBreakerPolicy } from '../contract/src/api/resources.ts';
+import { HttpKubeClient } from '../contract/src/kube/kubeClient.ts';
+import type { KubeObject } from '../contract/src/kube/kubeObject.ts';
+import { Kinds } from '../contract/src/kube/resourceKinds.ts';
+import { POLICY_HASH_ANNOTATION } from '../contract/src/policy/policyDocument.ts';
 import { installCrds } from '../test/api/apiInstallation.ts';
-import { findKubectl } from '../test/cluster/binaries.ts';
-import { clusterDown, clusterUp } from '../test/cluster/controlPlane.ts';
-import { clusterLayout } from '../test/cluster/layout.ts';
+import { findKubectl } from '../tools/cluster/binaries.ts';
+import { clusterDown, clusterUp } from '../tools/cluster/controlPlane.ts';
+import { clusterLayout } from '../tools/cluster/layout.ts';
 import {
   agentDeployment,
   circuitBreakerPolicy,

@@ -3,11 +3,11 @@
  * process and records the local port it gave each named container port in an annotation;
  * there is no Service routing, so the demo spreads its traffic over these URLs itself.
  */
-import type { KubeClient } from '../runtime/src/kube/kubeClient.ts';
-import type { KubeObject } from '../runtime/src/kube/kubeObject.ts';
-import { Kinds } from '../runtime/src/kube/resourceKinds.ts';
-import { POLICY_HASH_ANNOTATION } from '../runtime/src/policy/policyDocument.ts';
-import { portsAnnotation } from '../test/cluster/localNode/portAllocation.ts';
+import type { KubeClient } from '../contract/src/kube/kubeClient.ts';
+import type { KubeObject } from '../contract/src/kube/kubeObject.ts';
+import { Kinds } from '../contract/src/kube/resourceKinds.ts';
+import { POLICY_HASH_ANNOTATION } from '../contract/src/policy/policyDocument.ts';
+import { portsAnnotation } from '../tools/cluster/localNode/portAllocation.ts';
 import { AGENT_LABEL } from '../operator/src/builders/labels.ts';
 import { AGENT_NAME, DEMO_NAMESPACE } from './demoLayout.ts';
 

@@ -21,7 +21,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FALLBACK_MODEL, PRIMARY_MODEL } from '../runtime/src/api/sampleModels.ts';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../contract/src/api/sampleModels.ts';
 import { ClusterView } from './clusterView.ts';
 import {
   BREAKER_POLICY_NAME,

@@ -9,12 +9,12 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { writeFile, mkdir } from 'node:fs/promises';
-import { HttpKubeClient } from '../runtime/src/kube/kubeClient.ts';
-import type { KubeObject } from '../runtime/src/kube/kubeObject.ts';
-import { Kinds } from '../runtime/src/kube/resourceKinds.ts';
-import type { AgentDeployment, CircuitBreakerPolicy } from '../runtime/src/api/resources.ts';
-import { clusterDown, clusterStatus, clusterUp } from '../test/cluster/controlPlane.ts';
-import { acquireLock } from '../test/cluster/lock.ts';
+import { HttpKubeClient } from '../contract/src/kube/kubeClient.ts';
+import type { KubeObject } from '../contract/src/kube/kubeObject.ts';
+import { Kinds } from '../contract/src/kube/resourceKinds.ts';
+import type { AgentDeployment, CircuitBreakerPolicy } from '../contract/src/api/resources.ts';
+import { clusterDown, clusterStatus, clusterUp } from '../tools/cluster/controlPlane.ts';
+import { acquireLock } from '../tools/cluster/lock.ts';
 import {
   findLeftovers,
   identityOf,
@@ -24,7 +24,7 @@ import {
   startDetached,
   stopProcess,
   type ProcessRecord,
-} from '../test/cluster/supervisor.ts';
+} from '../tools/cluster/supervisor.ts';
 import {
   AGENT_NAME,
   BREAKER_POLICY_NAME,
@@ -252,7 +252,7 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const record = await startProcess(layout, 'simulator', [
-      join(layout.repoRoot, 'runtime/src/simulator/main.ts'),
+      join(layout.repoRoot, 'simulator/src/main.ts'),
       '--port',
       String(port),
       '--seed',
@@ -665,7 +665,7 @@ function required<T>(value: T | undefined, what: string): T {
   return value;
 }
 
-/** The simulator's run-time fault injection (runtime/src/simulator/README.md). */
+/** The simulator's run-time fault injection (simulator/src/README.md). */
 export interface SimulatorControl {
   readonly url: string;
   injectFault(fault: Readonly<Record<string, unknown>>): Promise<void>;

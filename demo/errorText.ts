@@ -1,5 +1,5 @@
 /** An error as a person reads it: a cluster error with its component and log tail. */
-import { describeClusterError, isClusterError } from '../test/cluster/clusterError.ts';
+import { describeClusterError, isClusterError } from '../tools/cluster/clusterError.ts';
 
 export function errorText(err: unknown): string {
   if (isClusterError(err)) return describeClusterError(err);

@@ -10,9 +10,9 @@ import type {
   AgentDeployment,
   CircuitBreakerPolicy,
   RateLimitPolicy,
-} from '../runtime/src/api/resources.ts';
-import { GROUP_VERSION } from '../runtime/src/api/resources.ts';
-import { FALLBACK_MODEL, PRIMARY_MODEL } from '../runtime/src/api/sampleModels.ts';
+} from '../contract/src/api/resources.ts';
+import { GROUP_VERSION } from '../contract/src/api/resources.ts';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../contract/src/api/sampleModels.ts';
 import {
   AGENT_NAME,
   BREAKER_POLICY_NAME,

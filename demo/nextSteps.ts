@@ -1,6 +1,6 @@
 /** What `make up` prints when the environment is running: the commands to poke at it. */
 import { dirname, relative } from 'node:path';
-import { PRIMARY_MODEL } from '../runtime/src/api/sampleModels.ts';
+import { PRIMARY_MODEL } from '../contract/src/api/sampleModels.ts';
 import { agentPods } from './agentPods.ts';
 import { DEMO_NAMESPACE, RATE_LIMIT_POLICY_NAME } from './demoLayout.ts';
 import type { Environment } from './environment.ts';

@@ -12,8 +12,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
-import type { ProcessRecord } from '../test/cluster/supervisor.ts';
-import { isAlive, logTail } from '../test/cluster/supervisor.ts';
+import type { ProcessRecord } from '../tools/cluster/supervisor.ts';
+import { isAlive, logTail } from '../tools/cluster/supervisor.ts';
 import { DEMO_NAMESPACE, type DemoLayout } from './demoLayout.ts';
 import { freePort, portIsFree } from './localPorts.ts';
 

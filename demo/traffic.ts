@@ -10,7 +10,7 @@
  * pods in rotation, a period of four never lines up with a pod.)
  */
 import { performance } from 'node:perf_hooks';
-import { FALLBACK_MODEL } from '../runtime/src/api/sampleModels.ts';
+import { FALLBACK_MODEL } from '../contract/src/api/sampleModels.ts';
 import type { AgentPod } from './agentPods.ts';
 
 /** One request in this many goes straight to the Messages API. */

@@ -1,6 +1,6 @@
 /**
  * `node scripts/generate.ts` writes the CRDs (crds/*.yaml) and the TypeScript API types
- * (runtime/src/api/v1alpha1/) from the JSON Schemas in crds/schemas/.
+ * (contract/src/api/v1alpha1/) from the JSON Schemas in crds/schemas/.
  * `node scripts/generate.ts --check` writes nothing and exits 1 when any of them has drifted.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { renderTypeScript } from './crdgen/typeScriptTypes.ts';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const schemaDir = join(root, 'crds/schemas');
 const crdDir = join(root, 'crds');
-const typesDir = join(root, 'runtime/src/api/v1alpha1');
+const typesDir = join(root, 'contract/src/api/v1alpha1');
 /** Generated CRD files; anything else in crds/ (the schemas, a kustomization) is left alone. */
 const isGeneratedCrd = (name: string): boolean => /^breakwater\.dev_.*\.yaml$/.test(name);
 

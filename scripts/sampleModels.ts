@@ -1,6 +1,6 @@
 /**
  * `node scripts/sampleModels.ts` keeps the samples and the docs naming the models that
- * runtime/src/api/sampleModels.ts declares, so that moving off a retiring model is a one-line
+ * contract/src/api/sampleModels.ts declares, so that moving off a retiring model is a one-line
  * change there followed by `make generate`:
  *
  * - it writes `spec.model` of the AgentDeployment samples in config/samples (YAML cannot
@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import { parseDocument } from 'yaml';
-import { FALLBACK_MODEL, PRIMARY_MODEL } from '../runtime/src/api/sampleModels.ts';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../contract/src/api/sampleModels.ts';
 import { describeDrift, findDrift } from './crdgen/drift.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -142,7 +142,7 @@ async function main(check: boolean): Promise<number> {
   if (stale.length > 0) {
     console.error(
       `These name a model other than ${PRIMARY_MODEL} and ${FALLBACK_MODEL} ` +
-        '(runtime/src/api/sampleModels.ts); edit them:',
+        '(contract/src/api/sampleModels.ts); edit them:',
     );
     for (const { file, line, model } of stale) console.error(`  ${file}:${line}: ${model}`);
     failed = true;

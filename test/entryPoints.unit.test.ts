@@ -11,15 +11,18 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import ts from 'typescript';
-import { MINIMUM_NODE_MAJOR, unsupportedNodeMessage } from '../runtime/src/cli/supportedNode.ts';
+import {
+  MINIMUM_NODE_MAJOR,
+  unsupportedNodeMessage,
+} from '../contract/src/platform/supportedNode.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const HELPER = 'runtime/src/cli/supportedNode.ts';
+const HELPER = 'contract/src/platform/supportedNode.ts';
 
 const PROGRAMS = [
   ['breakwater-runtime', 'runtime/src/main.ts'],
   ['breakwater-operator', 'operator/src/main.ts'],
-  ['breakwater-llm-sim', 'runtime/src/simulator/main.ts'],
+  ['breakwater-llm-sim', 'simulator/src/main.ts'],
 ] as const;
 
 /** A Node.js older than the minimum to run the entry files with, if this machine has one. */

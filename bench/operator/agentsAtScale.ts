@@ -4,9 +4,9 @@
  * memory the operator needed for it. Status is written after the children are applied in the
  * same reconcile, so a current status implies applied children; the counts are checked too.
  */
-import type { AgentDeployment } from '../../runtime/src/api/resources.ts';
-import type { KubeClient } from '../../runtime/src/kube/kubeClient.ts';
-import { Kinds, type ResourceKind } from '../../runtime/src/kube/resourceKinds.ts';
+import type { AgentDeployment } from '../../contract/src/api/resources.ts';
+import type { KubeClient } from '../../contract/src/kube/kubeClient.ts';
+import { Kinds, type ResourceKind } from '../../contract/src/kube/resourceKinds.ts';
 import { agentDeployment } from '../../test/support/agentFixtures.ts';
 import type { OperatorProcess } from '../../test/support/operator.ts';
 import type { WatchedCache } from './watchedCache.ts';

@@ -4,10 +4,10 @@
  * annotation. Split at the moment the bench's own watch sees the new ConfigMap, into the
  * operator's part (edit → ConfigMap) and the delivery (ConfigMap → every replica).
  */
-import type { KubeClient } from '../../runtime/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../runtime/src/kube/kubeObject.ts';
-import { Kinds } from '../../runtime/src/kube/resourceKinds.ts';
-import { POLICY_HASH_ANNOTATION } from '../../runtime/src/policy/policyDocument.ts';
+import type { KubeClient } from '../../contract/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
+import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import { POLICY_HASH_ANNOTATION } from '../../contract/src/policy/policyDocument.ts';
 import type { PodView } from '../../test/support/breakwaterCluster.ts';
 import { summarize, type Summary } from './percentiles.ts';
 import type { WatchedCache } from './watchedCache.ts';

@@ -4,7 +4,7 @@
  * the trip as the runtime recorded it (`lastTrip`, same host clock) to the watch event that
  * brings the policy status with that trip; then lets the breaker close again.
  */
-import type { CircuitBreakerPolicy } from '../../runtime/src/api/resources.ts';
+import type { CircuitBreakerPolicy } from '../../contract/src/api/resources.ts';
 import {
   callUntilOpen,
   podBreakers,

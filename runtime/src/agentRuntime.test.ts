@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { AgentRuntime } from './agentRuntime.ts';
 import type { PolicySourceOption } from './cli/runtimeOptions.ts';
-import { samplePolicyDocument } from './policy/policyFixtures.ts';
+import { samplePolicyDocument } from '../../contract/src/policy/policyFixtures.ts';
 import { createLogger } from './telemetry/logger.ts';
-import { ManualClock } from './time/clock.ts';
+import { ManualClock } from '../../contract/src/time/clock.ts';
 
 function runtimeFor(
   source: PolicySourceOption,

@@ -12,7 +12,8 @@ import type { PolicySourceOption, RuntimeOptions } from './cli/runtimeOptions.ts
 import { OFFER_RESULTS, PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
 import { BackendPool } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
-import { bindGuard, guardRefusal } from './provider/guardBinding.ts';
+import { guardRefusal } from './provider/guardRefusal.ts';
+import { GuardSet } from './provider/guardSet.ts';
 import { ModelRouter, streamLimits } from './provider/modelRouter.ts';
 import { buildApiServer } from './server/apiServer.ts';
 import { Lifecycle } from './server/lifecycle.ts';
@@ -22,8 +23,8 @@ import { CallStats } from './stats/callStats.ts';
 import type { Logger } from './telemetry/logger.ts';
 import { ModelRetirementNotice } from './telemetry/modelRetirementNotice.ts';
 import { RuntimeMetrics } from './telemetry/runtimeMetrics.ts';
-import type { Clock } from './time/clock.ts';
-import { sleep } from './time/sleep.ts';
+import type { Clock } from '../../contract/src/time/clock.ts';
+import { sleep } from '../../contract/src/time/sleep.ts';
 
 /** The `source` label of a policy source's offers: its name up to the first ':'. */
 const RELOAD_SOURCE_LABEL: Readonly<Record<PolicySourceOption['kind'], string>> = {
@@ -58,6 +59,7 @@ export class AgentRuntime {
   readonly #audit: AuditLog;
   readonly #retirementNotice: ModelRetirementNotice;
   #active: ActivePolicy | undefined;
+  #guardSet: GuardSet | undefined;
   #api: FastifyInstance | undefined;
   #metricsServer: Server | undefined;
   #keySource: ClientKeySource | undefined;
@@ -235,11 +237,16 @@ export class AgentRuntime {
           'no provider API key in the environment',
         );
     }
-    const guard = bindGuard(
-      doc,
-      { clock: this.#deps.clock, metrics: this.#guardMetrics },
-      this.#active?.guard,
-    );
+    // One GuardSet for the process, reconfigured in place: breaker state, token buckets and
+    // retry budgets carry over a reload.
+    let guard = this.#guardSet;
+    if (guard === undefined)
+      guard = this.#guardSet = new GuardSet({
+        doc,
+        clock: this.#deps.clock,
+        metrics: this.#guardMetrics,
+      });
+    else guard.reconfigure(doc);
     this.#active = { doc, hash: next.hash, guard };
     this.#unsubscribeGuard?.();
     this.#unsubscribeGuard = guard.onBreakerChange(() => {

@@ -3,7 +3,7 @@
  * Keys come out in one canonical order, so the output only changes when the API does.
  */
 import { stringify } from 'yaml';
-import { API_CATEGORY, API_GROUP, API_VERSION } from '../../runtime/src/api/group.ts';
+import { API_CATEGORY, API_GROUP, API_VERSION } from '../../contract/src/api/group.ts';
 import { inlineReferences, mapSubschemas, walkSchema } from './schemaSet.ts';
 import type { JsonSchema, KindSchema, SchemaSet } from './schemaSet.ts';
 

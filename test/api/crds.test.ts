@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
-import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../runtime/src/api/sampleModels.ts';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
 import { inlineReferences, loadSchemaSet } from '../../scripts/crdgen/schemaSet.ts';
 import type { JsonSchema } from '../../scripts/crdgen/schemaSet.ts';
 import { kubectl, uniqueNamespace } from '../support/kube.ts';

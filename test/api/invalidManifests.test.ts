@@ -4,8 +4,8 @@
  * admission path runs, and a row that is wrongly accepted fails the test.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { GROUP_VERSION } from '../../runtime/src/api/group.ts';
-import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../runtime/src/api/sampleModels.ts';
+import { GROUP_VERSION } from '../../contract/src/api/group.ts';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
 import { kubectl, uniqueNamespace } from '../support/kube.ts';
 import type { TestNamespace } from '../support/kube.ts';
 import { installCrds } from './apiInstallation.ts';

@@ -10,9 +10,9 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { AgentDeployment } from '../../runtime/src/api/resources.ts';
-import type { KubeObject } from '../../runtime/src/kube/kubeObject.ts';
-import { Kinds, type ResourceKind } from '../../runtime/src/kube/resourceKinds.ts';
+import type { AgentDeployment } from '../../contract/src/api/resources.ts';
+import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
+import { Kinds, type ResourceKind } from '../../contract/src/kube/resourceKinds.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import {
   api,

@@ -1,7 +1,7 @@
 /**
  * `make chart-test`: runs every chart check (chartChecks.ts) in order against the cluster of
  * BREAKWATER_KUBECONFIG, else KUBECONFIG, else the local one (.breakwater/kubeconfig), and
- * exits 1 when any fails. helm is built once from its Go module (test/cluster/build-helm.sh).
+ * exits 1 when any fails. helm is built once from its Go module (tools/cluster/build-helm.sh).
  *
  *   node test/chart/chartTest.ts
  */

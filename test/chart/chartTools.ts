@@ -1,6 +1,6 @@
 /**
  * The programs the chart checks run — helm (built from its Go module and cached by
- * test/cluster/build-helm.sh), kubectl and `kubectl kustomize` — and the paths they work on.
+ * tools/cluster/build-helm.sh), kubectl and `kubectl kustomize` — and the paths they work on.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -75,7 +75,7 @@ export interface ChartTools {
 
 /** The cached helm, built on first use (a few minutes) — never a downloaded release. */
 export async function findHelm(): Promise<string> {
-  const built = await run(join(repoRoot, 'test/cluster/build-helm.sh'), [], {
+  const built = await run(join(repoRoot, 'tools/cluster/build-helm.sh'), [], {
     timeoutMs: 30 * 60_000,
     streamStderr: true,
   });
@@ -88,7 +88,7 @@ export async function findKubectl(env: NodeJS.ProcessEnv = process.env): Promise
   if (explicit !== undefined && explicit !== '') return explicit;
   const assets = env['KUBEBUILDER_ASSETS'];
   if (assets !== undefined && assets !== '') return join(assets, 'kubectl');
-  const built = await run(join(repoRoot, 'test/cluster/build-binaries.sh'), ['kubectl'], {
+  const built = await run(join(repoRoot, 'tools/cluster/build-binaries.sh'), ['kubectl'], {
     timeoutMs: 30 * 60_000,
     streamStderr: true,
   });

@@ -39,11 +39,11 @@ docker info >/dev/null 2>&1 ||
 command -v kind >/dev/null 2>&1 ||
   fail "make e2e-kind needs kind (https://kind.sigs.k8s.io): go install sigs.k8s.io/kind@latest"
 
-helm=$(test/cluster/build-helm.sh)
+helm=$(tools/cluster/build-helm.sh)
 if [[ -n "${BREAKWATER_KUBECTL:-}" ]]; then
   kubectl=$BREAKWATER_KUBECTL
 else
-  kubectl="$(test/cluster/build-binaries.sh kubectl)/kubectl"
+  kubectl="$(tools/cluster/build-binaries.sh kubectl)/kubectl"
 fi
 
 if kind get clusters 2>/dev/null | grep -qx "$cluster"; then

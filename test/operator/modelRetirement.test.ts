@@ -7,8 +7,8 @@
  * steps share the agent and run in order.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { describeRetirement, retiringModels } from '../../runtime/src/api/modelRetirements.ts';
-import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../runtime/src/api/sampleModels.ts';
+import { describeRetirement, retiringModels } from '../../contract/src/api/modelRetirements.ts';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import { agentDeployment, providerSecret } from '../support/agentFixtures.ts';
 import {

@@ -4,7 +4,7 @@
  * exactly one of every child, one ReplicaSet and one pod.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Kinds, type ResourceKind } from '../../runtime/src/kube/resourceKinds.ts';
+import { Kinds, type ResourceKind } from '../../contract/src/kube/resourceKinds.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import {
   agentDeployment,
@@ -25,7 +25,7 @@ import { RUNTIME_SERVICE_ACCOUNT_PREFIX } from '../../operator/src/builders/serv
 import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
 import { eventually, startOperator, stopOperators } from '../support/operator.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
-import type { AgentDeployment } from '../../runtime/src/api/resources.ts';
+import type { AgentDeployment } from '../../contract/src/api/resources.ts';
 
 jest.setTimeout(180_000);
 

@@ -5,8 +5,8 @@
  * waiting for the five-minute resync.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { policyHash, type PolicyDocument } from '../../runtime/src/policy/policyDocument.ts';
-import { Kinds } from '../../runtime/src/kube/resourceKinds.ts';
+import { policyHash, type PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
+import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import { agentDeployment, providerSecret } from '../support/agentFixtures.ts';
 import {

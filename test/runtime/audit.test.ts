@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
-import type { PolicyDocument } from '../../runtime/src/policy/policyDocument.ts';
+import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import {
   PRIMARY_MODEL,

@@ -29,12 +29,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { Informer } from '../../runtime/src/kube/informer.ts';
-import { HttpKubeClient } from '../../runtime/src/kube/kubeClient.ts';
-import { Kubeconfig } from '../../runtime/src/kube/kubeconfig.ts';
-import type { KubeObject } from '../../runtime/src/kube/kubeObject.ts';
-import { Kinds } from '../../runtime/src/kube/resourceKinds.ts';
-import { generatePki, type PkiFiles } from '../cluster/pki.ts';
+import { Informer } from '../../contract/src/kube/informer.ts';
+import { HttpKubeClient } from '../../contract/src/kube/kubeClient.ts';
+import { Kubeconfig } from '../../contract/src/kube/kubeconfig.ts';
+import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
+import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import { generatePki, type PkiFiles } from '../../tools/cluster/pki.ts';
 import { api } from '../support/breakwaterCluster.ts';
 import { kubeconfigPath, uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';
 

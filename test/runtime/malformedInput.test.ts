@@ -11,11 +11,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { renameSync, writeFileSync } from 'node:fs';
-import { PRIMARY_MODEL } from '../../runtime/src/api/sampleModels.ts';
-import type { PolicyDocument } from '../../runtime/src/policy/policyDocument.ts';
-import { parsePolicyDocument } from '../../runtime/src/policy/policyValidation.ts';
-import { guardRefusal } from '../../runtime/src/provider/guardBinding.ts';
-import { systemClock } from '../../runtime/src/time/clock.ts';
+import { PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
+import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
+import { parsePolicyDocument } from '../../contract/src/policy/policyValidation.ts';
+import { guardRefusal } from '../../runtime/src/provider/guardRefusal.ts';
+import { systemClock } from '../../contract/src/time/clock.ts';
 import { exchange, head, residentBytes, type Part, type RawResponse } from '../support/rawHttp.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   POLICY_CONFIGMAP_KEY,
   policyConfigMapName,
-} from '../../runtime/src/policy/policyDocument.ts';
+} from '../../contract/src/policy/policyDocument.ts';
 import { startApiServerProxy, type ApiServerProxy } from '../support/apiServerProxy.ts';
 import { applyObjects } from '../support/breakwaterCluster.ts';
 import { uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';

@@ -15,7 +15,7 @@ import {
   type Mutable,
   type StandaloneRuntime,
 } from '../support/standaloneRuntime.ts';
-import type { PolicyDocument } from '../../runtime/src/policy/policyDocument.ts';
+import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { waitFor } from '../support/kube.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 

@@ -10,9 +10,9 @@ import type {
   CircuitBreakerPolicySpec,
   RateLimitPolicy,
   RateLimitPolicySpec,
-} from '../../runtime/src/api/resources.ts';
-import { GROUP_VERSION } from '../../runtime/src/api/resources.ts';
-import { FALLBACK_MODEL } from '../../runtime/src/api/sampleModels.ts';
+} from '../../contract/src/api/resources.ts';
+import { GROUP_VERSION } from '../../contract/src/api/resources.ts';
+import { FALLBACK_MODEL } from '../../contract/src/api/sampleModels.ts';
 
 export const PROVIDER_SECRET = 'llm-provider-key';
 export const PROVIDER_SECRET_KEY = 'api-key';

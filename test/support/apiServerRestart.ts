@@ -5,19 +5,19 @@
  * find it again on their own, which is what a test of watch recovery wants. Holds the cluster
  * lock meanwhile, so a concurrent `cluster up` does not "repair" it halfway.
  */
-import { readClusterRecord } from '../cluster/clusterRecord.ts';
-import { componentHealth } from '../cluster/componentHealth.ts';
-import { clusterLayout, pidFile } from '../cluster/layout.ts';
-import { acquireLock } from '../cluster/lock.ts';
-import { pkiFiles } from '../cluster/pki.ts';
-import { errorText, pollUntil } from '../cluster/polling.ts';
+import { readClusterRecord } from '../../tools/cluster/clusterRecord.ts';
+import { componentHealth } from '../../tools/cluster/componentHealth.ts';
+import { clusterLayout, pidFile } from '../../tools/cluster/layout.ts';
+import { acquireLock } from '../../tools/cluster/lock.ts';
+import { pkiFiles } from '../../tools/cluster/pki.ts';
+import { errorText, pollUntil } from '../../tools/cluster/polling.ts';
 import {
   isAlive,
   markerVariable,
   readRecord,
   startDetached,
   stopProcess,
-} from '../cluster/supervisor.ts';
+} from '../../tools/cluster/supervisor.ts';
 import { kubeconfigPath } from './kube.ts';
 
 const COMPONENT = 'kube-apiserver';

@@ -7,21 +7,21 @@ import type {
   AgentDeployment,
   CircuitBreakerPolicy,
   RateLimitPolicy,
-} from '../../runtime/src/api/resources.ts';
-import { HttpKubeClient } from '../../runtime/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../runtime/src/kube/kubeObject.ts';
-import { Kinds, type ResourceKind } from '../../runtime/src/kube/resourceKinds.ts';
+} from '../../contract/src/api/resources.ts';
+import { HttpKubeClient } from '../../contract/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
+import { Kinds, type ResourceKind } from '../../contract/src/kube/resourceKinds.ts';
 import {
   POLICY_CONFIGMAP_KEY,
   POLICY_HASH_ANNOTATION,
   policyConfigMapName,
   type PolicyDocument,
-} from '../../runtime/src/policy/policyDocument.ts';
+} from '../../contract/src/policy/policyDocument.ts';
 import {
   BREAKERS_ANNOTATION,
   decodeBreakerReport,
   type BreakerReport,
-} from '../../runtime/src/reporting/breakerAnnotation.ts';
+} from '../../contract/src/reporting/breakerAnnotation.ts';
 import { MODEL } from './agentFixtures.ts';
 import { kubeConfig, kubectl } from './kube.ts';
 

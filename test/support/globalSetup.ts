@@ -4,10 +4,10 @@
  * BREAKWATER_KUBECONFIG and BREAKWATER_KUBECTL (and BREAKWATER_LOCAL_CLUSTER=1 on the local
  * cluster), which the test workers inherit.
  */
-type Binaries = typeof import('../cluster/binaries.ts');
-type ClusterErrors = typeof import('../cluster/clusterError.ts');
-type ControlPlane = typeof import('../cluster/controlPlane.ts');
-type Layout = typeof import('../cluster/layout.ts');
+type Binaries = typeof import('../../tools/cluster/binaries.ts');
+type ClusterErrors = typeof import('../../tools/cluster/clusterError.ts');
+type ControlPlane = typeof import('../../tools/cluster/controlPlane.ts');
+type Layout = typeof import('../../tools/cluster/layout.ts');
 
 // Jest runs this file through its transformer and then imports it natively; a static import of
 // a sibling would arrive as './x.js' and fail, so the cluster code is loaded by file URL.
@@ -20,19 +20,19 @@ const progress = (line: string): void => {
 };
 
 export default async function globalSetup(): Promise<void> {
-  const { clusterLayout } = await load<Layout>('../cluster/layout.ts');
+  const { clusterLayout } = await load<Layout>('../../tools/cluster/layout.ts');
   const external = process.env['BREAKWATER_KUBECONFIG'];
   if (external !== undefined && external !== '') {
-    const { findKubectl } = await load<Binaries>('../cluster/binaries.ts');
+    const { findKubectl } = await load<Binaries>('../../tools/cluster/binaries.ts');
     process.env['BREAKWATER_KUBECTL'] = await findKubectl(clusterLayout(), process.env, progress);
     progress(`using the cluster of BREAKWATER_KUBECONFIG=${external}`);
     return;
   }
   const { clusterDown, clusterStatus, clusterUp } = await load<ControlPlane>(
-    '../cluster/controlPlane.ts',
+    '../../tools/cluster/controlPlane.ts',
   );
   const { describeClusterError, isClusterError } = await load<ClusterErrors>(
-    '../cluster/clusterError.ts',
+    '../../tools/cluster/clusterError.ts',
   );
   process.stderr.write('\n');
   // A cluster someone else started (make cluster-up, another run) is never torn down here.

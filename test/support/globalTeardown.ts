@@ -2,7 +2,7 @@
  * Stops the local cluster when the global setup started it, so a cluster someone brought up
  * by hand survives the test run. BREAKWATER_KEEP_CLUSTER=1 keeps it in any case.
  */
-type ControlPlane = typeof import('../cluster/controlPlane.ts');
+type ControlPlane = typeof import('../../tools/cluster/controlPlane.ts');
 
 interface ClusterOwnership {
   breakwaterStartedCluster?: boolean;
@@ -19,7 +19,7 @@ export default async function globalTeardown(): Promise<void> {
   }
   // See globalSetup.ts for why the cluster code is loaded by file URL.
   const { clusterDown } = (await import(
-    new URL('../cluster/controlPlane.ts', import.meta.url).href
+    new URL('../../tools/cluster/controlPlane.ts', import.meta.url).href
   )) as ControlPlane;
   await clusterDown({
     progress: (line) => {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubectlFor, type KubectlResult, type KubectlRunOptions } from '../../demo/kubectl.ts';
-import { errorText, pollUntil } from '../cluster/polling.ts';
+import { errorText, pollUntil } from '../../tools/cluster/polling.ts';
 
 function requiredEnv(name: 'BREAKWATER_KUBECONFIG' | 'BREAKWATER_KUBECTL'): string {
   const value = process.env[name];

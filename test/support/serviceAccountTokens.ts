@@ -13,11 +13,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kubectlFor, type Kubectl } from '../../demo/kubectl.ts';
-import { HttpKubeClient } from '../../runtime/src/kube/kubeClient.ts';
+import { HttpKubeClient } from '../../contract/src/kube/kubeClient.ts';
 import {
   clusterAccessFrom,
   renderKubeconfig,
-} from '../cluster/localNode/serviceAccountCredentials.ts';
+} from '../../tools/cluster/localNode/serviceAccountCredentials.ts';
 import { kubeConfig, kubectl, kubectlPath } from './kube.ts';
 
 export interface TokenRequestOptions {

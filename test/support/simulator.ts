@@ -10,9 +10,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { FaultView } from '../../runtime/src/simulator/faultInjector.ts';
-import type { FaultRequest, StreamPoint } from '../../runtime/src/simulator/faultSpec.ts';
-import type { StatsSnapshot } from '../../runtime/src/simulator/simulatorStats.ts';
+import type { FaultView } from '../../simulator/src/faultInjector.ts';
+import type { FaultRequest, StreamPoint } from '../../simulator/src/faultSpec.ts';
+import type { StatsSnapshot } from '../../simulator/src/simulatorStats.ts';
 
 export type { FaultRequest, FaultView, StatsSnapshot, StreamPoint };
 
@@ -67,7 +67,7 @@ export const ONE_WRITE_STREAMS = {
   wholeEvents: true,
 } as const satisfies SimulatorStartOptions;
 
-const MAIN = fileURLToPath(new URL('../../runtime/src/simulator/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../simulator/src/main.ts', import.meta.url));
 
 /** How long the process may take to print its listening line. */
 const START_TIMEOUT_MS = 15_000;

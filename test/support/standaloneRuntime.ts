@@ -11,14 +11,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PolicyDocument } from '../../runtime/src/policy/policyDocument.ts';
-import { PRIMARY_MODEL } from '../../runtime/src/api/sampleModels.ts';
-import { samplePolicyDocument } from '../../runtime/src/policy/policyFixtures.ts';
+import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
+import { PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
+import { samplePolicyDocument } from '../../contract/src/policy/policyFixtures.ts';
 import { startRuntime, type RuntimeHandle } from './runtimeProcess.ts';
 
 export type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
 
-export { FALLBACK_MODEL, PRIMARY_MODEL } from '../../runtime/src/api/sampleModels.ts';
+export { FALLBACK_MODEL, PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
 
 /**
  * The sample policy with `baseURL` as its only backend, the primary model without fallbacks,

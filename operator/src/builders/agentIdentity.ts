@@ -1,4 +1,4 @@
-import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 
 export interface AgentIdentity {
   readonly name: string;

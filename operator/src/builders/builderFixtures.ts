@@ -11,10 +11,13 @@ import type {
   AgentDeploymentSpec,
   CircuitBreakerPolicy,
   RateLimitPolicy,
-} from '../../../runtime/src/api/resources.ts';
-import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../../runtime/src/api/sampleModels.ts';
-import type { PolicyDocument } from '../../../runtime/src/policy/policyDocument.ts';
-import { resolvePolicy, type ResolveInputs } from '../../../runtime/src/policy/policyResolution.ts';
+} from '../../../contract/src/api/resources.ts';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../../contract/src/api/sampleModels.ts';
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import {
+  resolvePolicy,
+  type ResolveInputs,
+} from '../../../contract/src/policy/policyResolution.ts';
 import type { BuilderOptions } from './builderOptions.ts';
 
 export const testOptions: BuilderOptions = {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
-import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
-import { Kinds } from '../../../runtime/src/kube/resourceKinds.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
 import {
   POLICY_CONFIGMAP_KEY,
   POLICY_HASH_ANNOTATION,
   policyHash,
   type PolicyDocument,
-} from '../../../runtime/src/policy/policyDocument.ts';
+} from '../../../contract/src/policy/policyDocument.ts';
 import {
   agentWith,
   developmentAgent,

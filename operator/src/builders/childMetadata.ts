@@ -1,9 +1,9 @@
-import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import type {
   KubeObject,
   ObjectMeta,
   OwnerReference,
-} from '../../../runtime/src/kube/kubeObject.ts';
+} from '../../../contract/src/kube/kubeObject.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import { commonLabels, type Labels } from './labels.ts';
 import { agentOwnerReference } from './ownerReference.ts';

@@ -18,9 +18,9 @@
  * and no pod restarts, unless the edit changes the grace period the operator works out for
  * the pods (`shutdownTiming.ts`).
  */
-import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
-import type { KubeObject } from '../../../runtime/src/kube/kubeObject.ts';
-import type { PolicyDocument } from '../../../runtime/src/policy/policyDocument.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import type { BuilderOptions } from './builderOptions.ts';
 import { buildDeployment } from './deployment.ts';

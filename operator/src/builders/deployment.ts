@@ -7,24 +7,25 @@ import type {
   SecurityContext,
   Volume,
 } from './kubeShapes.ts';
-import { CLIENT_KEYS_MOUNT_PATH } from '../../../runtime/src/access/clientKeyFiles.ts';
-import type { AgentDeployment, Quantity } from '../../../runtime/src/api/resources.ts';
+
+import type { AgentDeployment, Quantity } from '../../../contract/src/api/resources.ts';
 import {
   POLICY_HASH_ANNOTATION,
   type PolicyDocument,
-} from '../../../runtime/src/policy/policyDocument.ts';
-import { BREAKERS_ANNOTATION } from '../../../runtime/src/reporting/breakerAnnotation.ts';
+} from '../../../contract/src/policy/policyDocument.ts';
+import { BREAKERS_ANNOTATION } from '../../../contract/src/reporting/breakerAnnotation.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import type { BuilderOptions } from './builderOptions.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';
 import { commonLabels, selectorLabels } from './labels.ts';
 import {
   AGENT_ENV,
+  CLIENT_KEYS_MOUNT_PATH,
   HTTP_PORT_ENV,
   METRICS_PORT_ENV,
   POD_NAMESPACE_ENV,
-  buildRuntimeEnv,
-} from './runtimeEnv.ts';
+} from '../../../contract/src/pod/runtimeEnvironment.ts';
+import { buildRuntimeEnv } from './runtimeEnv.ts';
 import { HTTP_PORT, HTTP_PORT_NAME, METRICS_PORT, METRICS_PORT_NAME } from './runtimePorts.ts';
 import { runtimeServiceAccountName } from './serviceAccount.ts';
 import { shutdownTiming, type ShutdownTiming } from './shutdownTiming.ts';

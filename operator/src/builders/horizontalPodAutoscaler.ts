@@ -1,5 +1,5 @@
 import type { HorizontalPodAutoscalerSpec, MetricSpec } from './kubeShapes.ts';
-import type { AgentDeployment, AutoscalingSpec } from '../../../runtime/src/api/resources.ts';
+import type { AgentDeployment, AutoscalingSpec } from '../../../contract/src/api/resources.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';
 

@@ -1,5 +1,5 @@
 import type { LabelSelector, NetworkPolicyPeer, NetworkPolicyPort } from './kubeShapes.ts';
-import type { AgentDeployment, NetworkPolicySpec } from '../../../runtime/src/api/resources.ts';
+import type { AgentDeployment, NetworkPolicySpec } from '../../../contract/src/api/resources.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';
 import { selectorLabels } from './labels.ts';

@@ -1,5 +1,5 @@
 import type { PodDisruptionBudgetSpec } from './kubeShapes.ts';
-import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';
 import { selectorLabels } from './labels.ts';

@@ -1,4 +1,4 @@
-import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import {
   POLICY_CONFIGMAP_KEY,
   POLICY_HASH_ANNOTATION,
@@ -6,7 +6,7 @@ import {
   policyConfigMapName,
   policyHash,
   type PolicyDocument,
-} from '../../../runtime/src/policy/policyDocument.ts';
+} from '../../../contract/src/policy/policyDocument.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';
 

@@ -7,8 +7,8 @@
  * client keys as a mounted volume, both read by the kubelet on the pod's behalf.
  */
 import type { PolicyRule, RoleRef, Subject } from './kubeShapes.ts';
-import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
-import { policyConfigMapName } from '../../../runtime/src/policy/policyDocument.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import { policyConfigMapName } from '../../../contract/src/policy/policyDocument.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';
 import { runtimeServiceAccountName } from './serviceAccount.ts';

@@ -6,24 +6,22 @@
  * Every name appears once, because server-side apply rejects duplicate list keys.
  */
 import {
+  AGENT_ENV,
   CLIENT_KEYS_DIR_ENV,
   CLIENT_KEYS_MOUNT_PATH,
-} from '../../../runtime/src/access/clientKeyFiles.ts';
+  HTTP_PORT_ENV,
+  METRICS_PORT_ENV,
+  POD_NAME_ENV,
+  POD_NAMESPACE_ENV,
+} from '../../../contract/src/pod/runtimeEnvironment.ts';
 import type { EnvVar } from './kubeShapes.ts';
-import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import {
   PROVIDER_API_KEY_ENV,
   backendApiKeyEnv,
-} from '../../../runtime/src/policy/policyResolution.ts';
+} from '../../../contract/src/policy/policyResolution.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import { HTTP_PORT, METRICS_PORT } from './runtimePorts.ts';
-
-export const AGENT_ENV = 'BREAKWATER_AGENT';
-export const POD_NAME_ENV = 'POD_NAME';
-export const POD_NAMESPACE_ENV = 'POD_NAMESPACE';
-// The local test node replaces these two with ports it allocates; clusters use the values.
-export const HTTP_PORT_ENV = 'PORT_HTTP';
-export const METRICS_PORT_ENV = 'PORT_METRICS';
 
 export function buildRuntimeEnv(agent: Readonly<AgentDeployment>): EnvVar[] {
   const owned = [...identityEnv(agent), ...apiKeyEnv(agent)];

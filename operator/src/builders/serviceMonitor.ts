@@ -1,4 +1,4 @@
-import type { AgentDeployment, ServiceMonitorSpec } from '../../../runtime/src/api/resources.ts';
+import type { AgentDeployment, ServiceMonitorSpec } from '../../../contract/src/api/resources.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';
 import { selectorLabels } from './labels.ts';

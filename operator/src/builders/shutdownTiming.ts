@@ -3,9 +3,9 @@
  * ingresses stop sending to it, refuse new requests, let the calls in flight finish, exit.
  * The pod's grace period covers all of it unless the agent fixes one.
  */
-import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
-import { parseDuration } from '../../../runtime/src/guard/duration.ts';
-import type { PolicyDocument } from '../../../runtime/src/policy/policyDocument.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import { parseDuration } from '../../../contract/src/api/duration.ts';
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 
 /** The schema's default for `spec.terminationDrainDuration` (a test holds them equal). */
 export const DEFAULT_TERMINATION_DRAIN_DURATION = '5s';

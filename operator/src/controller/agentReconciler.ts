@@ -4,11 +4,14 @@
  * resolution and builders) → apply (server-side apply, one field manager, skipped when the
  * children are unchanged) → status (written once, only when it changed).
  */
-import type { AgentDeployment, AgentDeploymentStatus } from '../../../runtime/src/api/resources.ts';
-import { Kinds } from '../../../runtime/src/kube/resourceKinds.ts';
-import type { KubeObject } from '../../../runtime/src/kube/kubeObject.ts';
-import { canonicalJson, policyHash } from '../../../runtime/src/policy/policyDocument.ts';
-import { resolvePolicy } from '../../../runtime/src/policy/policyResolution.ts';
+import type {
+  AgentDeployment,
+  AgentDeploymentStatus,
+} from '../../../contract/src/api/resources.ts';
+import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
+import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import { canonicalJson, policyHash } from '../../../contract/src/policy/policyDocument.ts';
+import { resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
 import { buildChildren, selectorString, AGENT_LABEL } from '../builders/index.ts';
 import { computeAgentStatus } from '../status/agentStatus.ts';
 import { evaluateModelRetirement, type ModelRetirementStatus } from '../status/modelRetirement.ts';

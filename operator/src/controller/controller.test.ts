@@ -1,15 +1,15 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
-import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import type {
   KubeClient,
   ListResult,
   WatchEvent,
   WatchEventType,
-} from '../../../runtime/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../../runtime/src/kube/kubeObject.ts';
-import { Kinds, type ResourceKind } from '../../../runtime/src/kube/resourceKinds.ts';
-import { ManualClock } from '../../../runtime/src/time/clock.ts';
+} from '../../../contract/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import { Kinds, type ResourceKind } from '../../../contract/src/kube/resourceKinds.ts';
+import { ManualClock } from '../../../contract/src/time/clock.ts';
 import { minimalAgent } from '../builders/builderFixtures.ts';
 import { Controller } from './controller.ts';
 

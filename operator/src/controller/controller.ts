@@ -16,12 +16,12 @@ import type {
   AgentDeployment,
   CircuitBreakerPolicy,
   RateLimitPolicy,
-} from '../../../runtime/src/api/resources.ts';
-import { Informer, type InformerHandlers } from '../../../runtime/src/kube/informer.ts';
-import type { KubeClient } from '../../../runtime/src/kube/kubeClient.ts';
-import { objectKey, type KubeObject } from '../../../runtime/src/kube/kubeObject.ts';
-import { Kinds, type ResourceKind } from '../../../runtime/src/kube/resourceKinds.ts';
-import { systemClock, type Clock } from '../../../runtime/src/time/clock.ts';
+} from '../../../contract/src/api/resources.ts';
+import { Informer, type InformerHandlers } from '../../../contract/src/kube/informer.ts';
+import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
+import { objectKey, type KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import { Kinds, type ResourceKind } from '../../../contract/src/kube/resourceKinds.ts';
+import { systemClock, type Clock } from '../../../contract/src/time/clock.ts';
 import { AGENT_LABEL } from '../builders/index.ts';
 import {
   configMapContentView,

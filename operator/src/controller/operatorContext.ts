@@ -7,10 +7,10 @@ import type {
   AgentDeployment,
   CircuitBreakerPolicy,
   RateLimitPolicy,
-} from '../../../runtime/src/api/resources.ts';
-import type { Informer } from '../../../runtime/src/kube/informer.ts';
-import type { KubeClient } from '../../../runtime/src/kube/kubeClient.ts';
-import type { Clock } from '../../../runtime/src/time/clock.ts';
+} from '../../../contract/src/api/resources.ts';
+import type { Informer } from '../../../contract/src/kube/informer.ts';
+import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
+import type { Clock } from '../../../contract/src/time/clock.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
 import type { OwnedView } from './cacheViews.ts';
 import type { OperatorMetrics } from './operatorMetrics.ts';

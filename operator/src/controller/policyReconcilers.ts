@@ -2,8 +2,8 @@
  * CircuitBreakerPolicy and RateLimitPolicy: aggregate what the agents using them report and
  * write status once, only when it changed.
  */
-import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
-import { canonicalJson } from '../../../runtime/src/policy/policyDocument.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
 import {
   computeBreakerPolicyStatus,
   computeRateLimitPolicyStatus,
@@ -12,7 +12,7 @@ import {
 import type { Outcome } from '../machinery/workQueue.ts';
 import { podsOfAgent } from './agentReconciler.ts';
 import { FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
-import type { KubeObject } from '../../../runtime/src/kube/kubeObject.ts';
+import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
 
 type PolicyRef = 'circuitBreakerPolicyRef' | 'rateLimitPolicyRef';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { AgentDeployment } from '../../../runtime/src/api/resources.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { computeAgentStatus, type AgentStatusInputs } from './agentStatus.ts';
 import { evaluateModelRetirement } from './modelRetirement.ts';
 import type { DeploymentView, PodView } from './views.ts';

@@ -2,12 +2,15 @@
  * AgentDeployment.status from what was gathered: pure, so every condition rule is a table
  * test. kstatus reads Ready / Reconciling / Stalled; the rest say which step is behind.
  */
-import type { AgentDeployment, AgentDeploymentStatus } from '../../../runtime/src/api/resources.ts';
-import { POLICY_HASH_ANNOTATION } from '../../../runtime/src/policy/policyDocument.ts';
+import type {
+  AgentDeployment,
+  AgentDeploymentStatus,
+} from '../../../contract/src/api/resources.ts';
+import { POLICY_HASH_ANNOTATION } from '../../../contract/src/policy/policyDocument.ts';
 import {
   decodeBreakerReport,
   BREAKERS_ANNOTATION,
-} from '../../../runtime/src/reporting/breakerAnnotation.ts';
+} from '../../../contract/src/reporting/breakerAnnotation.ts';
 import {
   aggregateReplicas,
   summarizeReplica,

@@ -7,7 +7,7 @@
 import {
   TOOL_BREAKER_PREFIX,
   type BreakerReport,
-} from '../../../runtime/src/reporting/breakerAnnotation.ts';
+} from '../../../contract/src/reporting/breakerAnnotation.ts';
 
 export type ReplicaState = 'Closed' | 'Open' | 'HalfOpen';
 export type AggregateState = ReplicaState | 'Degraded';

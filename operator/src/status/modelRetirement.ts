@@ -9,7 +9,7 @@ import {
   retiringModels,
   type AgentModels,
   type CalendarDay,
-} from '../../../runtime/src/api/modelRetirements.ts';
+} from '../../../contract/src/api/modelRetirements.ts';
 import type { ConditionUpdate } from './conditions.ts';
 
 export const MODEL_RETIRING = 'ModelRetiring';

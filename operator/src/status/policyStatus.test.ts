@@ -3,7 +3,7 @@ import type {
   AgentDeployment,
   CircuitBreakerPolicy,
   RateLimitPolicy,
-} from '../../../runtime/src/api/resources.ts';
+} from '../../../contract/src/api/resources.ts';
 import {
   computeBreakerPolicyStatus,
   computeRateLimitPolicyStatus,

@@ -8,12 +8,12 @@ import type {
   CircuitBreakerPolicyStatus,
   RateLimitPolicy,
   RateLimitPolicyStatus,
-} from '../../../runtime/src/api/resources.ts';
-import { effectiveShare, resolveRateLimit } from '../../../runtime/src/policy/policyResolution.ts';
+} from '../../../contract/src/api/resources.ts';
+import { effectiveShare, resolveRateLimit } from '../../../contract/src/policy/policyResolution.ts';
 import {
   BREAKERS_ANNOTATION,
   decodeBreakerReport,
-} from '../../../runtime/src/reporting/breakerAnnotation.ts';
+} from '../../../contract/src/reporting/breakerAnnotation.ts';
 import { aggregateReplicas, summarizeReplica, type ReplicaSummary } from './breakerAggregation.ts';
 import { setCondition } from './conditions.ts';
 import type { PodView } from './views.ts';

@@ -12,13 +12,9 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClientKeySource } from '../agentRuntime.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { Cancel, Clock } from '../time/clock.ts';
+import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
 import type { ClientKeys } from './clientKeys.ts';
-
-/** Where the operator mounts the Secret in the runtime container. */
-export const CLIENT_KEYS_MOUNT_PATH = '/var/run/secrets/breakwater.dev/client-keys';
-/** The environment variable that tells the runtime where the Secret is mounted. */
-export const CLIENT_KEYS_DIR_ENV = 'BREAKWATER_CLIENT_KEYS_DIR';
+import { CLIENT_KEYS_DIR_ENV } from '../../../contract/src/pod/runtimeEnvironment.ts';
 
 const SETTLE_MS = 50;
 const RETRY_MS = 1_000;

@@ -2,7 +2,7 @@
  * The agent: the system prompt, the caller's history and input, and the Claude tool-use loop
  * over the AgentDeployment's HTTP tools, for at most MAX_ITERATIONS model calls.
  */
-import type { PolicyDocument } from '../policy/policyDocument.ts';
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import type { ModelRouter, RouteOptions } from '../provider/modelRouter.ts';
 import type { Usage } from '../provider/sseUsage.ts';
 import { runTool, type ToolResultBlock, type ToolRunnerDeps } from './toolRunner.ts';

@@ -9,11 +9,11 @@ import {
   classifyHttpOutcome,
   HttpStatusError,
 } from '../guard/errorClassification.ts';
-import type { ToolSettings } from '../policy/policyDocument.ts';
+import type { ToolSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { ProviderGuard } from '../provider/providerGuard.ts';
 import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
 import type { CallStats } from '../stats/callStats.ts';
-import type { Clock } from '../time/clock.ts';
+import type { Clock } from '../../../contract/src/time/clock.ts';
 
 /** A tool's answer is cut to this many characters before it goes back to the model. */
 const MAX_RESULT_CHARS = 100_000;

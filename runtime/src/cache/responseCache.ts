@@ -4,8 +4,8 @@
  * request, so the cache holds answers, never the prompts' text as keys.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../policy/policyDocument.ts';
-import type { Clock } from '../time/clock.ts';
+import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
+import type { Clock } from '../../../contract/src/time/clock.ts';
 
 interface Entry {
   readonly value: string;

@@ -1,6 +1,12 @@
 /** Command-line flags of `breakwater-runtime`, checked into options; errors name the flag. */
 import { parseArgs } from 'node:util';
-import { CLIENT_KEYS_DIR_ENV } from '../access/clientKeyFiles.ts';
+import {
+  AGENT_ENV,
+  CLIENT_KEYS_DIR_ENV,
+  HTTP_PORT_ENV,
+  METRICS_PORT_ENV,
+  POD_NAMESPACE_ENV,
+} from '../../../contract/src/pod/runtimeEnvironment.ts';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.ts';
 
 export type PolicySourceOption =
@@ -101,10 +107,10 @@ export function parseRuntimeCli(
     if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
       throw new FlagError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
     }
-    const port = portFlag('--port', values.port ?? env['PORT_HTTP'] ?? '8080');
+    const port = portFlag('--port', values.port ?? env[HTTP_PORT_ENV] ?? '8080');
     const metricsPort = portFlag(
       '--metrics-port',
-      values['metrics-port'] ?? env['PORT_METRICS'] ?? '9090',
+      values['metrics-port'] ?? env[METRICS_PORT_ENV] ?? '9090',
     );
     if (port !== 0 && port === metricsPort)
       throw new FlagError(`--port and --metrics-port must differ, both are ${port}`);
@@ -159,7 +165,7 @@ function policySource(
       throw new FlagError(`--agent must be a Kubernetes object name, got "${values.agent}"`);
     return { kind: 'manifests', path: values.manifests, agent: values.agent };
   }
-  const agent = values.agent ?? env['BREAKWATER_AGENT'];
+  const agent = values.agent ?? env[AGENT_ENV];
   if (agent === undefined || agent === '') {
     throw new FlagError(
       'no policy source: give --policy FILE, --manifests PATH, or --agent NAME (or set BREAKWATER_AGENT)',
@@ -173,7 +179,7 @@ function policySource(
   return {
     kind: 'cluster',
     agent,
-    namespace: values.namespace ?? env['POD_NAMESPACE'] ?? 'default',
+    namespace: values.namespace ?? env[POD_NAMESPACE_ENV] ?? 'default',
     ...(clientKeysDir === undefined ? {} : { clientKeysDir }),
   };
 }

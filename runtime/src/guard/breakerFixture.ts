@@ -5,7 +5,7 @@
 import type { BreakerOptionsInput } from './breakerOptions.ts';
 import { CircuitBreaker, REJECTED } from './circuitBreaker.ts';
 import type { FailureClass } from './errorClassification.ts';
-import { ManualClock } from '../time/clock.ts';
+import { ManualClock } from '../../../contract/src/time/clock.ts';
 
 export type Step =
   | FailureClass

@@ -11,7 +11,7 @@
 import type { EnforcementMode } from './breakerOptions.ts';
 import { BulkheadFullError, CancelledError } from './errors.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
-import type { Cancel, Clock } from '../time/clock.ts';
+import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
 
 export interface BulkheadOptions {
   /** @default 16 */

@@ -7,7 +7,7 @@ import type { BreakerOptionsInput } from './breakerOptions.ts';
 import { CircuitBreaker, REJECTED } from './circuitBreaker.ts';
 import { FAILURE_CLASSES } from './errorClassification.ts';
 import { seededRandom, type Random } from './random.ts';
-import { ManualClock } from '../time/clock.ts';
+import { ManualClock } from '../../../contract/src/time/clock.ts';
 
 interface InFlight {
   readonly permit: number;

@@ -5,7 +5,7 @@ import { CircuitBreaker, REJECTED, UNCOUNTED } from './circuitBreaker.ts';
 import { isCircuitOpenError } from './errors.ts';
 import { isInvalidOptionError } from './optionValidation.ts';
 import { breakerFixture, times, type Step } from './breakerFixture.ts';
-import { ManualClock } from '../time/clock.ts';
+import { ManualClock } from '../../../contract/src/time/clock.ts';
 import { APIError } from '@anthropic-ai/sdk';
 
 describe('CircuitBreaker transitions', () => {

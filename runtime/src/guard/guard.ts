@@ -49,8 +49,8 @@ import {
   type TimeoutOptionsInput,
 } from './timeout.ts';
 import type { TokenEstimate } from './tokenBudget.ts';
-import type { Clock } from '../time/clock.ts';
-import { sleep } from '../time/sleep.ts';
+import type { Clock } from '../../../contract/src/time/clock.ts';
+import { sleep } from '../../../contract/src/time/sleep.ts';
 
 /** One model or backend the guard may call, with its own breaker. */
 export interface GuardTarget {

@@ -1,7 +1,7 @@
 import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { describe, expect, it } from '@jest/globals';
-import { PRIMARY_MODEL } from '../api/sampleModels.ts';
-import { ManualClock } from '../time/clock.ts';
+import { PRIMARY_MODEL } from '../../../contract/src/api/sampleModels.ts';
+import { ManualClock } from '../../../contract/src/time/clock.ts';
 import { CircuitBreaker } from './circuitBreaker.ts';
 import {
   BulkheadFullError,

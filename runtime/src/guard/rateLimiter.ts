@@ -15,8 +15,8 @@ import type { HeaderSource } from './headers.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
 import { TokenBucket } from './tokenBucket.ts';
 import { TokenBudget, type TokenEstimate, type TokenUsage } from './tokenBudget.ts';
-import type { Clock } from '../time/clock.ts';
-import { sleep } from '../time/sleep.ts';
+import type { Clock } from '../../../contract/src/time/clock.ts';
+import { sleep } from '../../../contract/src/time/sleep.ts';
 
 export type OnLimit = 'Reject' | 'Wait';
 

@@ -11,7 +11,7 @@
  * for a caller that asks for one (`attempt.signal`, e.g. a fetch-based tool).
  */
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
-import type { Cancel, Clock } from '../time/clock.ts';
+import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
 
 export interface TimeoutOptions {
   /** Per attempt. @default 30000 */

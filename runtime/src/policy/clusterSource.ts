@@ -5,14 +5,18 @@
  * pod's own annotations report what is in force.
  */
 import { ClientKeyDirectory } from '../access/clientKeyFiles.ts';
+import { POD_NAME_ENV } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import type { AgentRuntime } from '../agentRuntime.ts';
 import type { PolicySourceOption } from '../cli/runtimeOptions.ts';
-import { Informer } from '../kube/informer.ts';
-import { HttpKubeClient, type KubeClient } from '../kube/kubeClient.ts';
-import type { KubeObject } from '../kube/kubeObject.ts';
-import { Kinds } from '../kube/resourceKinds.ts';
+import { Informer } from '../../../contract/src/kube/informer.ts';
+import { HttpKubeClient, type KubeClient } from '../../../contract/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
 import { PodReporter } from '../reporting/podReporter.ts';
-import { POLICY_CONFIGMAP_KEY, policyConfigMapName } from './policyDocument.ts';
+import {
+  POLICY_CONFIGMAP_KEY,
+  policyConfigMapName,
+} from '../../../contract/src/policy/policyDocument.ts';
 import type { RunningSource, SourceDeps } from './policySources.ts';
 
 interface ConfigMap extends KubeObject {
@@ -54,7 +58,7 @@ export function startClusterSources(
   });
   runtime.useClientKeySource(clientKeys);
 
-  const podName = deps.env['POD_NAME'];
+  const podName = deps.env[POD_NAME_ENV];
   let reporter: PodReporter | undefined;
   if (podName !== undefined && podName !== '') {
     reporter = new PodReporter({

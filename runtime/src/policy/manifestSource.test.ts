@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { AgentDeployment } from '../api/resources.ts';
-import { FALLBACK_MODEL } from '../api/sampleModels.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import { FALLBACK_MODEL } from '../../../contract/src/api/sampleModels.ts';
 import { chooseAgent, providerKeys, type ManifestObject } from './manifestSource.ts';
 
 function agent(name: string, spec: Partial<AgentDeployment['spec']> = {}): AgentDeployment {

@@ -9,15 +9,20 @@
  * Secret is not among the manifests) and the client keys of `access.clientKeysSecretRef`
  * (BREAKWATER_CLIENT_KEYS, when set, wins).
  */
+import { CLIENT_KEYS_ENV } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { AgentDeployment, CircuitBreakerPolicy, RateLimitPolicy } from '../api/resources.ts';
+import type {
+  AgentDeployment,
+  CircuitBreakerPolicy,
+  RateLimitPolicy,
+} from '../../../contract/src/api/resources.ts';
 import { keysFromSecret } from '../access/clientKeys.ts';
 import type { AgentRuntime } from '../agentRuntime.ts';
-import type { Cancel } from '../time/clock.ts';
-import { apiKeySources, resolvePolicy } from './policyResolution.ts';
+import type { Cancel } from '../../../contract/src/time/clock.ts';
+import { apiKeySources, resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
 import type { SourceDeps } from './policySources.ts';
 
 const SETTLE_MS = 50;
@@ -49,7 +54,7 @@ export class ManifestSource {
     this.#agentName = options.agent;
     this.#runtime = runtime;
     this.#deps = deps;
-    const raw = deps.env['BREAKWATER_CLIENT_KEYS'];
+    const raw = deps.env[CLIENT_KEYS_ENV];
     this.#envKeys = raw
       ?.split(',')
       .map((k) => k.trim())

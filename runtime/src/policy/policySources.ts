@@ -3,10 +3,11 @@
  * or manifests on disk (keys from BREAKWATER_CLIENT_KEYS or a Secret among the manifests),
  * or, in a pod, the ConfigMap and Secret watched through the API.
  */
+import { CLIENT_KEYS_ENV } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import type { AgentRuntime } from '../agentRuntime.ts';
 import type { PolicySourceOption } from '../cli/runtimeOptions.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { Clock } from '../time/clock.ts';
+import type { Clock } from '../../../contract/src/time/clock.ts';
 import { PolicyFileSource } from './policyFileSource.ts';
 
 export interface RunningSource {
@@ -56,7 +57,7 @@ export async function startPolicySource(
 
 /** Standalone keys: BREAKWATER_CLIENT_KEYS, comma-separated, enforced when set or when the policy asks. */
 export function envClientKeys(runtime: AgentRuntime, deps: SourceDeps) {
-  const raw = deps.env['BREAKWATER_CLIENT_KEYS'];
+  const raw = deps.env[CLIENT_KEYS_ENV];
   const keys =
     raw === undefined
       ? undefined

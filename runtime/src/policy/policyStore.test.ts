@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { ManualClock } from '../time/clock.ts';
-import { samplePolicyDocument } from './policyFixtures.ts';
+import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
 import { PolicyStore, type OfferResult } from './policyStore.ts';
 
 function store(veto?: (doc: unknown) => string | undefined) {

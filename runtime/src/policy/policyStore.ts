@@ -3,9 +3,13 @@
  * documents; a valid one is swapped in and announced to listeners, an invalid one is logged,
  * counted and remembered for `/debug/policy` while the last good policy stays in force.
  */
-import type { Clock } from '../time/clock.ts';
-import type { PolicyDocument } from './policyDocument.ts';
-import { checkPolicyDocument, parsePolicyDocument, type ParsedPolicy } from './policyValidation.ts';
+import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import {
+  checkPolicyDocument,
+  parsePolicyDocument,
+  type ParsedPolicy,
+} from '../../../contract/src/policy/policyValidation.ts';
 
 export interface AppliedPolicy {
   readonly doc: PolicyDocument;

@@ -7,7 +7,7 @@
  * The key is read here and handed to the SDK; it is never stored anywhere it could be printed.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import type { BackendSettings } from '../policy/policyDocument.ts';
+import type { BackendSettings } from '../../../contract/src/policy/policyDocument.ts';
 import { MessagesForwarder } from './messagesForwarder.ts';
 import { upstreamFetch, type UpstreamFetch } from './upstreamFetch.ts';
 

@@ -2,7 +2,7 @@
  * Picks the backend for one provider attempt. Backends whose breaker refuses calls are
  * skipped before the strategy chooses, so traffic moves to the healthy ones at once.
  */
-import type { LoadBalancing } from '../policy/policyDocument.ts';
+import type { LoadBalancing } from '../../../contract/src/policy/policyDocument.ts';
 
 export interface BalancedBackend {
   readonly name: string;

@@ -8,11 +8,11 @@ import {
   TimeoutError,
 } from '../guard/errors.ts';
 import type { RateLimiterCounters } from '../guard/rateLimiter.ts';
-import type { PolicyDocument } from '../policy/policyDocument.ts';
-import { samplePolicyDocument } from '../policy/policyFixtures.ts';
-import { ManualClock } from '../time/clock.ts';
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
+import { ManualClock } from '../../../contract/src/time/clock.ts';
 import type { Backend, BackendPool } from './backendPool.ts';
-import { GuardSet } from './guardBinding.ts';
+import { GuardSet } from './guardSet.ts';
 import { DEFAULT_ANTHROPIC_VERSION, type ForwardRequest } from './messagesForwarder.ts';
 import { fallbackMayHelp, ModelRouter, streamLimits } from './modelRouter.ts';
 

@@ -7,14 +7,14 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { APIConnectionError } from '@anthropic-ai/sdk';
-import type { Clock } from '../time/clock.ts';
+import type { Clock } from '../../../contract/src/time/clock.ts';
 import { classifyError, isFailureClass } from '../guard/errorClassification.ts';
 import { CancelledError, isCircuitOpenError } from '../guard/errors.ts';
 import {
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
   type LoadBalancing,
   type PolicyDocument,
-} from '../policy/policyDocument.ts';
+} from '../../../contract/src/policy/policyDocument.ts';
 import type { Backend, BackendPool } from './backendPool.ts';
 import { chooseBackend, type BalancerState } from './loadBalancer.ts';
 import {

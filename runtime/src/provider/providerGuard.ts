@@ -3,7 +3,8 @@
  * the one file that implements it with `runtime/src/guard/`; everything else in the runtime
  * composes calls through this interface.
  */
-import type { BreakerReport } from '../reporting/breakerAnnotation.ts';
+import type { BreakerView, RateLimiterView } from './guardViews.ts';
+import type { BreakerReport } from '../../../contract/src/reporting/breakerAnnotation.ts';
 import type { SdkRequestOptions } from '../guard/guardAttempt.ts';
 import type { HeaderSource } from '../guard/headers.ts';
 import type { Backend } from './backendPool.ts';
@@ -68,8 +69,8 @@ export interface ProviderGuard {
     signal: AbortSignal,
   ): Promise<T>;
   /** Debug snapshots. */
-  breakers(): unknown;
-  rateLimiter(): unknown;
+  breakers(): Record<string, BreakerView>;
+  rateLimiter(): RateLimiterView;
   /** Compact per-breaker state for the pod annotation. */
   breakerSummary(): BreakerReport;
   /** Registers a listener for breaker state changes; returns a function that removes it. */

@@ -3,13 +3,13 @@
  * states, so the operator can aggregate them into CR status. Only on change, and coalesced:
  * a flapping breaker produces at most one patch per interval, carrying the latest state.
  */
-import { POLICY_HASH_ANNOTATION } from '../policy/policyDocument.ts';
+import { POLICY_HASH_ANNOTATION } from '../../../contract/src/policy/policyDocument.ts';
 import {
   BREAKERS_ANNOTATION,
   encodeBreakerReport,
   type BreakerReport,
-} from './breakerAnnotation.ts';
-import type { Clock, Cancel } from '../time/clock.ts';
+} from '../../../contract/src/reporting/breakerAnnotation.ts';
+import type { Clock, Cancel } from '../../../contract/src/time/clock.ts';
 
 export interface PodPatcher {
   (annotations: Record<string, string>): Promise<void>;

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { PolicyDocument } from '../policy/policyDocument.ts';
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { refusal, sendError, unauthorized } from './errorReplies.ts';
 
 /** What a `/debug` request gets while the policy turns them off. */

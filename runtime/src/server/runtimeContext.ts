@@ -5,14 +5,14 @@
 import type { ClientKeys } from '../access/clientKeys.ts';
 import type { AuditLog } from '../audit/auditLog.ts';
 import type { ResponseCache } from '../cache/responseCache.ts';
-import type { PolicyDocument } from '../policy/policyDocument.ts';
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import type { PolicyStore } from '../policy/policyStore.ts';
 import type { ModelRouter } from '../provider/modelRouter.ts';
 import type { ProviderGuard } from '../provider/providerGuard.ts';
 import type { CallStats } from '../stats/callStats.ts';
 import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { Clock } from '../time/clock.ts';
+import type { Clock } from '../../../contract/src/time/clock.ts';
 import type { Lifecycle } from './lifecycle.ts';
 
 /** The policy in force and the guard built from it; replaced as a whole on reload. */

@@ -10,8 +10,8 @@ import {
   isPastEndOfLife,
   retiringModels,
   type AgentModels,
-} from '../api/modelRetirements.ts';
-import type { Clock } from '../time/clock.ts';
+} from '../../../contract/src/api/modelRetirements.ts';
+import type { Clock } from '../../../contract/src/time/clock.ts';
 import type { Logger } from './logger.ts';
 
 export interface ModelRetirementNoticeDeps {

@@ -1,0 +1,20 @@
+/**
+ * What the operator puts into a runtime pod and the runtime reads back: environment variable
+ * names and mount paths. Both sides import them from here, so a rename cannot reach one side only.
+ */
+
+/** The agent's name (the runtime's `--agent` default). */
+export const AGENT_ENV = 'BREAKWATER_AGENT';
+/** The pod's own name, from the downward API: the key of its breaker report. */
+export const POD_NAME_ENV = 'POD_NAME';
+/** The pod's namespace, from the downward API (the runtime's `--namespace` default). */
+export const POD_NAMESPACE_ENV = 'POD_NAMESPACE';
+// The local test node replaces these two with ports it allocates; clusters use the values.
+export const HTTP_PORT_ENV = 'PORT_HTTP';
+export const METRICS_PORT_ENV = 'PORT_METRICS';
+/** Where the operator mounts the client-keys Secret (one file per key). */
+export const CLIENT_KEYS_MOUNT_PATH = '/var/run/secrets/breakwater.dev/client-keys';
+/** Names the directory of client-key files; set only when the agent has a client-keys Secret. */
+export const CLIENT_KEYS_DIR_ENV = 'BREAKWATER_CLIENT_KEYS_DIR';
+/** Standalone mode's client keys, comma-separated. */
+export const CLIENT_KEYS_ENV = 'BREAKWATER_CLIENT_KEYS';

@@ -1,0 +1,32 @@
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+
+/** What a breaker guards: one backend's model, or one tool. */
+export type BreakerTarget =
+  | { readonly kind: 'model'; readonly backend: string; readonly model: string }
+  | { readonly kind: 'tool'; readonly tool: string };
+
+/**
+ * Breakers a reload retires: those of a backend or tool the new policy no longer lists, and
+ * of a model the old policy named (as primary or fallback) and the new one does not. A model
+ * only callers ever named keeps its breaker: callers may go on asking for it.
+ */
+export function retiredBreakers(
+  targets: Iterable<readonly [string, BreakerTarget]>,
+  previous: PolicyDocument,
+  next: PolicyDocument,
+): string[] {
+  const backends = new Set(next.backends.map((b) => b.name));
+  const tools = new Set(next.tools.map((t) => t.name));
+  const models = (d: PolicyDocument) => new Set([d.model.name, ...d.model.fallbacks]);
+  const named = models(previous);
+  const still = models(next);
+  const retired: string[] = [];
+  for (const [name, target] of targets) {
+    const gone =
+      target.kind === 'tool'
+        ? !tools.has(target.tool)
+        : !backends.has(target.backend) || (named.has(target.model) && !still.has(target.model));
+    if (gone) retired.push(name);
+  }
+  return retired;
+}

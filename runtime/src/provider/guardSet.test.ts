@@ -1,0 +1,191 @@
+import { describe, expect, it } from '@jest/globals';
+import { Registry } from 'prom-client';
+import { GuardMetrics } from '../guard/metrics.ts';
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
+import { ManualClock } from '../../../contract/src/time/clock.ts';
+import type { Backend } from './backendPool.ts';
+import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
+import { GuardSet } from './guardSet.ts';
+import type { AttemptInfo } from './providerGuard.ts';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+
+function policy(change: (doc: Mutable<PolicyDocument>) => void = () => undefined): PolicyDocument {
+  const doc = structuredClone(samplePolicyDocument()) as Mutable<PolicyDocument>;
+  doc.backends = [
+    { name: 'east', baseURL: 'http://east', apiKeyEnv: 'K', weight: 1 },
+    { name: 'west', baseURL: 'http://west', apiKeyEnv: 'K', weight: 1 },
+  ];
+  doc.model = { name: 'sonnet', fallbacks: ['haiku'], maxTokens: 64 };
+  doc.tools = [
+    { name: 'lookup', description: '', inputSchema: {}, url: 'http://tool', timeoutMs: 1_000 },
+  ];
+  change(doc);
+  return doc;
+}
+
+const model = (backend: string, m: string): readonly [string, BreakerTarget] => [
+  `${backend}/${m}`,
+  { kind: 'model', backend, model: m },
+];
+const tool = (name: string): readonly [string, BreakerTarget] => [
+  `tool:${name}`,
+  { kind: 'tool', tool: name },
+];
+
+describe('retiredBreakers', () => {
+  const all = [
+    model('east', 'sonnet'),
+    model('west', 'sonnet'),
+    model('east', 'haiku'),
+    model('east', 'caller-chosen'),
+    tool('lookup'),
+  ];
+  it.each<[string, (d: Mutable<PolicyDocument>) => void, string[]]>([
+    ['retires nothing when the policy keeps every backend, model and tool', () => undefined, []],
+    [
+      'retires every model breaker of a backend the policy dropped',
+      (d) => (d.backends = d.backends.filter((b) => b.name !== 'west')),
+      ['west/sonnet'],
+    ],
+    [
+      'retires a fallback model the policy no longer names',
+      (d) => (d.model.fallbacks = []),
+      ['east/haiku'],
+    ],
+    ['retires a tool the policy dropped', (d) => (d.tools = []), ['tool:lookup']],
+    [
+      'keeps a model only callers named, whatever the policy names',
+      (d) => (d.model = { name: 'opus', fallbacks: ['sonnet', 'haiku'], maxTokens: 64 }),
+      [],
+    ],
+  ])('%s', (_name, change, expected) => {
+    expect(retiredBreakers(all, policy(), policy(change))).toEqual(expected);
+  });
+});
+
+function backend(name: string): Backend {
+  return {
+    name,
+    weight: 1,
+    baseURL: `http://${name}`,
+    apiKeyEnv: 'K',
+    hasKey: true,
+    inFlight: 0,
+  } as Partial<Backend> as Backend;
+}
+
+async function seriesOf(registry: Registry, name: string): Promise<string[]> {
+  const text = await registry.metrics();
+  return text
+    .split('\n')
+    .filter((l) => l.includes(`name="${name}"`))
+    .map((l) => l.slice(0, l.indexOf('{')));
+}
+
+describe('GuardSet', () => {
+  it('exports a breaker once it is first used and removes its series when a reload drops its backend', async () => {
+    const registry = new Registry();
+    const clock = new ManualClock(0);
+    const set = new GuardSet({ doc: policy(), clock, metrics: new GuardMetrics(registry) });
+    const signal = new AbortController().signal;
+    for (const b of ['east', 'west']) {
+      await set.callModel(
+        'sonnet',
+        () => backend(b),
+        () => Promise.resolve('ok'),
+        signal,
+      );
+    }
+    expect(new Set(await seriesOf(registry, 'west/sonnet'))).toEqual(
+      new Set([
+        'circuit_breaker_state',
+        'circuit_breaker_requests_total',
+        'circuit_breaker_failures_total',
+        'circuit_breaker_trips_total',
+        'guard_retries_total',
+        'guard_retry_budget_exhausted_total',
+        'guard_fallbacks_total',
+        'guard_timeouts_total',
+      ]),
+    );
+    set.reconfigure(policy((d) => (d.backends = d.backends.filter((b) => b.name !== 'west'))));
+    expect(await seriesOf(registry, 'west/sonnet')).toEqual([]);
+    expect(await seriesOf(registry, 'east/sonnet')).toContain('circuit_breaker_state');
+    expect(Object.keys(set.breakerSummary())).toEqual(['east/sonnet']);
+  });
+
+  it('exports the limiter and both bulkheads from the start', async () => {
+    const registry = new Registry();
+    new GuardSet({ doc: policy(), clock: new ManualClock(0), metrics: new GuardMetrics(registry) });
+    const text = await registry.metrics();
+    expect(text).toContain('rate_limiter_requests_total{name="support-agent"} 0');
+    expect(text).toContain('rate_limiter_rejected_total{name="support-agent",reason="requests"} 0');
+    expect(text).toContain('bulkhead_active_requests{name="support-agent/models"} 0');
+    expect(text).toContain(
+      'bulkhead_rejected_total{name="support-agent/tools",reason="queue_full"} 0',
+    );
+  });
+
+  it.each([
+    ['Enforce', 'runs one call and refuses the other', { running: 1, refused: 1, shadow: 0 }],
+    [
+      'Shadow',
+      'runs both and counts the one Enforce would have refused',
+      { running: 2, refused: 0, shadow: 1 },
+    ],
+  ] as const)('%s mode, one model call at once and no queue: %s', async (mode, _what, expected) => {
+    const registry = new Registry();
+    const doc = policy((d) => {
+      d.rateLimit.concurrency = { maxConcurrent: 1, maxQueue: 0, queueTimeoutMs: 1_000 };
+      d.rateLimit.mode = mode;
+    });
+    const set = new GuardSet({
+      doc,
+      clock: new ManualClock(0),
+      metrics: new GuardMetrics(registry),
+    });
+    const signal = new AbortController().signal;
+    let running = 0;
+    let finish = (): void => undefined;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const call = () =>
+      set.callModel(
+        'sonnet',
+        () => backend('east'),
+        async () => {
+          running++;
+          await finished;
+          return 'ok';
+        },
+        signal,
+      );
+    const outcomes = Promise.allSettled([call(), call()]);
+    await Promise.resolve();
+    expect(running).toBe(expected.running);
+    finish();
+    const refused = (await outcomes).filter((o) => o.status === 'rejected');
+    expect(refused).toHaveLength(expected.refused);
+    expect(await registry.metrics()).toContain(
+      `bulkhead_rejected_total{name="support-agent/models",reason="shadow"} ${String(expected.shadow)}`,
+    );
+  });
+
+  it('hands each attempt the SDK options — no retries, the time left, the caller’s own signal', async () => {
+    const clock = new ManualClock(0);
+    const set = new GuardSet({ doc: policy((d) => (d.timeoutMs = 5_000)), clock });
+    const signal = new AbortController().signal;
+    let seen: AttemptInfo | undefined;
+    await set.callModel(
+      'sonnet',
+      () => backend('east'),
+      (info) => {
+        seen = info;
+        return Promise.resolve('ok');
+      },
+      signal,
+    );
+    expect(seen?.request).toEqual({ maxRetries: 0, timeout: 5_000, signal });
+  });
+});

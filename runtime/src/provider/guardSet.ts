@@ -1,0 +1,252 @@
+/**
+ * Binds the runtime's ProviderGuard to the resilience guard in `runtime/src/guard/`:
+ *
+ * - one CircuitBreaker per backend × model (`<backend>/<model>`) and per tool (`tool:<name>`);
+ * - one guard.Guard per breaker, all sharing the agent's RateLimiter and model Bulkhead
+ *   (tools share their own bulkhead), with the policy's timeout and retry;
+ * - fallback across models is the router's loop, backend choice the load balancer's.
+ *
+ * On a policy reload the same objects are reconfigured in place, so breaker state, token
+ * buckets and retry budgets that are still meaningful survive the swap; breakers for a
+ * backend, model or tool the new policy dropped are retired with their metric series.
+ * Every breaker, limiter, bulkhead and guard is bound to GuardMetrics once, when created.
+ */
+import { Bulkhead } from '../guard/bulkhead.ts';
+import { CircuitBreaker } from '../guard/circuitBreaker.ts';
+import { CircuitOpenError } from '../guard/errors.ts';
+import { Guard } from '../guard/guard.ts';
+import type { GuardMetrics } from '../guard/metrics.ts';
+import { RateLimiter } from '../guard/rateLimiter.ts';
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import {
+  providerBreakerName,
+  toolBreakerName,
+  type BreakerReport,
+} from '../../../contract/src/reporting/breakerAnnotation.ts';
+import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { Backend } from './backendPool.ts';
+import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
+import { breakerReport } from './breakerReport.ts';
+import { GuardedAttempt } from './guardedAttempt.ts';
+import {
+  TOOL_BULKHEAD,
+  breakerOptions,
+  bulkheadOptions,
+  rateLimiterOptions,
+} from './guardOptions.ts';
+import {
+  breakerViews,
+  rateLimiterView,
+  type BreakerView,
+  type RateLimiterView,
+} from './guardViews.ts';
+import type { AttemptInfo, ProviderGuard, TokenEstimate } from './providerGuard.ts';
+
+/** Distinct breakers one process keeps: callers choose model names, memory must not follow. */
+const MAX_BREAKERS = 512;
+export interface GuardSetOptions {
+  readonly doc: PolicyDocument;
+  readonly clock: Clock;
+  /** Where breakers, limiter, bulkheads and guards are exported; none for a throwaway check. */
+  readonly metrics?: GuardMetrics;
+}
+
+export class GuardSet implements ProviderGuard {
+  readonly #clock: Clock;
+  #doc: PolicyDocument;
+  readonly #metrics: GuardMetrics | undefined;
+  readonly #limiter: RateLimiter;
+  readonly #modelBulkhead: Bulkhead;
+  readonly #toolBulkhead: Bulkhead;
+  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #targets = new Map<string, BreakerTarget>();
+  readonly #guards = new Map<string, Guard>();
+  /** Per breaker name: removes its breaker's and guard's series from the metrics. */
+  readonly #unbind = new Map<string, (() => void)[]>();
+  readonly #listeners = new Set<() => void>();
+
+  constructor({ doc, clock, metrics }: GuardSetOptions) {
+    this.#clock = clock;
+    this.#doc = doc;
+    this.#metrics = metrics;
+    this.#limiter = new RateLimiter({
+      name: doc.agent.name,
+      clock,
+      options: rateLimiterOptions(doc.rateLimit),
+    });
+    this.#modelBulkhead = new Bulkhead({
+      name: `${doc.agent.name}/models`,
+      clock,
+      options: bulkheadOptions(doc.rateLimit),
+    });
+    this.#toolBulkhead = new Bulkhead({
+      name: `${doc.agent.name}/tools`,
+      clock,
+      options: TOOL_BULKHEAD,
+    });
+    metrics?.bindLimiter(this.#limiter);
+    metrics?.bindBulkhead(this.#modelBulkhead);
+    metrics?.bindBulkhead(this.#toolBulkhead);
+  }
+
+  /** Applies a new policy to the live objects. */
+  reconfigure(doc: PolicyDocument): void {
+    const retired = retiredBreakers(this.#targets, this.#doc, doc);
+    this.#doc = doc;
+    for (const name of retired) this.#retire(name);
+    if (retired.length > 0) this.#notify();
+    this.#limiter.reconfigure(rateLimiterOptions(doc.rateLimit));
+    this.#modelBulkhead.reconfigure(bulkheadOptions(doc.rateLimit));
+    const options = breakerOptions(doc.circuitBreaker);
+    for (const breaker of this.#breakers.values()) breaker.reconfigure(options);
+    for (const [name, guard] of this.#guards) {
+      if (name.startsWith('tool:')) continue;
+      guard.reconfigure({ timeout: { timeoutMs: doc.timeoutMs }, retry: this.#retry() });
+    }
+  }
+
+  permits(backend: string, model: string): boolean {
+    const breaker = this.#breakers.get(providerBreakerName(backend, model));
+    return breaker === undefined || !breaker.isRejecting(this.#clock.now());
+  }
+
+  async callModel<T>(
+    model: string,
+    pickBackend: () => Backend | undefined,
+    attempt: (info: AttemptInfo) => Promise<T>,
+    signal: AbortSignal,
+    estimate?: TokenEstimate,
+  ): Promise<T> {
+    const backend = pickBackend();
+    if (backend === undefined) throw this.#allOpen(model);
+    const guard = this.#modelGuard(backend.name, model);
+    return guard.execute(
+      (a) => attempt(new GuardedAttempt(a, model, backend)),
+      estimate === undefined ? { signal } : { signal, estimate },
+    );
+  }
+
+  callTool<T>(
+    tool: string,
+    timeoutMs: number,
+    fn: (signal: AbortSignal) => Promise<T>,
+    signal: AbortSignal,
+  ): Promise<T> {
+    const name = toolBreakerName(tool);
+    let guard = this.#guards.get(name);
+    if (guard === undefined) {
+      guard = new Guard({
+        name,
+        clock: this.#clock,
+        targets: [{ name, breaker: this.#breaker(name, { kind: 'tool', tool }) }],
+        bulkhead: this.#toolBulkhead,
+        timeout: { timeoutMs },
+      });
+      this.#addGuard(name, guard);
+    } else {
+      guard.reconfigure({ timeout: { timeoutMs } });
+    }
+    return guard.execute((a) => fn(a.signal), { signal });
+  }
+
+  breakers(): Record<string, BreakerView> {
+    return breakerViews(this.#breakers, this.#clock.now());
+  }
+
+  rateLimiter(): RateLimiterView {
+    return rateLimiterView(this.#limiter, this.#modelBulkhead, this.#toolBulkhead);
+  }
+
+  breakerSummary(): BreakerReport {
+    return breakerReport(this.#breakers);
+  }
+
+  onBreakerChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #retry() {
+    return {
+      maxAttempts: this.#doc.retry.maxAttempts,
+      initialDelayMs: this.#doc.retry.initialDelayMs,
+      maxDelayMs: this.#doc.retry.maxDelayMs,
+      honorRetryAfter: this.#doc.rateLimit.adaptive.honorRetryAfter,
+    };
+  }
+
+  #modelGuard(backend: string, model: string): Guard {
+    const name = providerBreakerName(backend, model);
+    let guard = this.#guards.get(name);
+    if (guard === undefined) {
+      guard = new Guard({
+        name,
+        clock: this.#clock,
+        targets: [{ name, breaker: this.#breaker(name, { kind: 'model', backend, model }) }],
+        limiter: this.#limiter,
+        bulkhead: this.#modelBulkhead,
+        timeout: { timeoutMs: this.#doc.timeoutMs },
+        retry: this.#retry(),
+      });
+      this.#addGuard(name, guard);
+    }
+    return guard;
+  }
+
+  #addGuard(name: string, guard: Guard): void {
+    this.#guards.set(name, guard);
+    if (this.#metrics !== undefined) this.#unbinders(name).push(this.#metrics.bindGuard(guard));
+  }
+
+  #breaker(name: string, target: BreakerTarget): CircuitBreaker {
+    let breaker = this.#breakers.get(name);
+    if (breaker !== undefined) return breaker;
+    if (this.#breakers.size >= MAX_BREAKERS) throw new CircuitOpenError(name, 'Open', 60_000);
+    breaker = new CircuitBreaker({
+      name,
+      clock: this.#clock,
+      options: breakerOptions(this.#doc.circuitBreaker),
+    });
+    breaker.onStateChange(() => {
+      this.#notify();
+    });
+    this.#breakers.set(name, breaker);
+    this.#targets.set(name, target);
+    if (this.#metrics !== undefined) this.#unbinders(name).push(this.#metrics.bindBreaker(breaker));
+    this.#notify();
+    return breaker;
+  }
+
+  #unbinders(name: string): (() => void)[] {
+    let list = this.#unbind.get(name);
+    if (list === undefined) this.#unbind.set(name, (list = []));
+    return list;
+  }
+
+  /** Forgets a breaker and its guard; calls in flight finish on the objects they hold. */
+  #retire(name: string): void {
+    this.#breakers.delete(name);
+    this.#targets.delete(name);
+    this.#guards.delete(name);
+    for (const unbind of this.#unbind.get(name) ?? []) unbind();
+    this.#unbind.delete(name);
+  }
+
+  #notify(): void {
+    for (const listener of this.#listeners) listener();
+  }
+
+  /** Every backend's breaker for `model` refuses: the soonest reopening decides Retry-After. */
+  #allOpen(model: string): CircuitOpenError {
+    const now = this.#clock.now();
+    let soonest: CircuitOpenError | undefined;
+    for (const [name, breaker] of this.#breakers) {
+      if (!name.endsWith(`/${model}`)) continue;
+      const rejection = breaker.rejection(now);
+      breaker.tryAcquire(now); // counted as a refusal
+      if (soonest === undefined || rejection.retryAfterMs < soonest.retryAfterMs)
+        soonest = rejection;
+    }
+    return soonest ?? new CircuitOpenError(model, 'Open', 1000);
+  }
+}

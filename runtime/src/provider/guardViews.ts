@@ -1,0 +1,58 @@
+/** What `/debug/breakers` and `/debug/ratelimiter` show of the live guard objects. */
+import type { Bulkhead } from '../guard/bulkhead.ts';
+import type { CircuitBreaker } from '../guard/circuitBreaker.ts';
+import type { RateLimiter } from '../guard/rateLimiter.ts';
+
+export interface BreakerView {
+  readonly state: CircuitBreaker['state'];
+  readonly since: string;
+  readonly rejecting: boolean;
+  readonly counters: ReturnType<CircuitBreaker['counters']>;
+  readonly snapshot: ReturnType<CircuitBreaker['snapshot']>;
+}
+
+export function breakerViews(
+  breakers: ReadonlyMap<string, CircuitBreaker>,
+  now: number,
+): Record<string, BreakerView> {
+  const out: Record<string, BreakerView> = {};
+  for (const [name, b] of breakers) {
+    out[name] = {
+      state: b.state,
+      since: new Date(b.since).toISOString(),
+      rejecting: b.isRejecting(now),
+      counters: b.counters(),
+      snapshot: b.snapshot(),
+    };
+  }
+  return out;
+}
+
+export interface BulkheadView extends ReturnType<Bulkhead['counters']> {
+  readonly active: number;
+  readonly queued: number;
+}
+
+export interface RateLimiterView {
+  readonly limiter: ReturnType<RateLimiter['describe']>;
+  readonly counters: ReturnType<RateLimiter['counters']>;
+  readonly modelBulkhead: BulkheadView;
+  readonly toolBulkhead: BulkheadView;
+}
+
+export function rateLimiterView(
+  limiter: RateLimiter,
+  modelBulkhead: Bulkhead,
+  toolBulkhead: Bulkhead,
+): RateLimiterView {
+  return {
+    limiter: limiter.describe(),
+    counters: limiter.counters(),
+    modelBulkhead: bulkheadView(modelBulkhead),
+    toolBulkhead: bulkheadView(toolBulkhead),
+  };
+}
+
+function bulkheadView(bulkhead: Bulkhead): BulkheadView {
+  return { active: bulkhead.active, queued: bulkhead.queued, ...bulkhead.counters() };
+}
