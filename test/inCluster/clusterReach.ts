@@ -11,18 +11,25 @@
  *
  * Everything else the suite does — helm, kubectl, the API — is the same on both.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
 import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
 import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
 import { api, isPodReady, podPort, type PodView } from '../support/breakwaterCluster.ts';
 import { kubeconfigPath, kubectlPath, waitFor } from '../support/kube.ts';
+import { repoRoot } from '../chart/chartTools.ts';
+
+const run = promisify(execFile);
 
 export interface ClusterReach {
   /** `http://host:port` on this machine for the pod's named container port. */
   podUrl(pod: PodView, port: 'http' | 'metrics'): Promise<string>;
   /** The base URL pods in the cluster use for `service`'s named port (an agent's provider URL). */
   serviceUrl(namespace: string, service: string, port: string): Promise<string>;
+  /** Whether the pod's containers run as containers (a kubelet's always do; the local node's in container mode). */
+  runsAsContainers(pod: PodView): Promise<boolean>;
   close(): void;
 }
 
@@ -56,6 +63,16 @@ function localNodeReach(): ClusterReach {
       if (port !== 'http' && port !== 'metrics') throw new Error(`no local port named ${port}`);
       return `http://127.0.0.1:${String(podPort(pod, port))}`;
     },
+    async runsAsContainers(pod) {
+      // Container mode labels each container with its pod's uid (containerRunArgs.ts).
+      const { stdout } = await run(join(repoRoot, 'scripts/image/podman.sh'), [
+        'ps',
+        '--quiet',
+        `--filter=label=localnode.breakwater.dev/pod-uid=${pod.metadata?.uid ?? ''}`,
+      ]);
+      const running = stdout.split('\n').filter((id) => id !== '').length;
+      return running > 0 && running === (pod.spec?.containers?.length ?? 0);
+    },
     close: () => undefined,
   };
 }
@@ -76,6 +93,7 @@ function kubeletReach(): ClusterReach {
     },
     serviceUrl: (namespace, service, port) =>
       Promise.resolve(`http://${service}.${namespace}.svc.cluster.local:${portNumber(port)}`),
+    runsAsContainers: () => Promise.resolve(true),
     close() {
       for (const { child } of forwards.values()) child.kill('SIGTERM');
       forwards.clear();

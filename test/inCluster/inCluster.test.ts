@@ -177,7 +177,7 @@ describe('the chart and the agents, as containers of the built image', () => {
         ).items.find(isPodReady),
       { timeoutMs: 120_000, description: 'a ready operator pod' },
     );
-    expect(operatorPod.metadata?.name).toMatch(/breakwater/);
+    expect(await reach.runsAsContainers(operatorPod)).toBe(true);
     const agent = await waitFor(
       async () => {
         const a = await getAgent(ns.name, AGENT);
@@ -186,8 +186,10 @@ describe('the chart and the agents, as containers of the built image', () => {
       { timeoutMs: 150_000, description: `${AGENT} Ready with ${String(REPLICAS)} replicas` },
     );
     expect(condition(agent, 'PoliciesResolved')?.status).toBe('True');
+    const pods = await readyPods();
+    for (const pod of pods) expect(await reach.runsAsContainers(pod)).toBe(true);
     // The runtime answers through the simulator in the cluster.
-    const [pod] = await readyPods();
+    const [pod] = pods;
     if (pod === undefined) throw new Error('no ready pod');
     expect(await drainCall(await reach.podUrl(pod, 'http'), MODEL)).toMatchObject({
       outcome: 'served',
