@@ -46,6 +46,9 @@ jest.setTimeout(180_000);
 const CONTAINER_MODE_LABEL = 'localnode.breakwater.dev/containers';
 const AGENT = 'contained';
 const CBP = 'contained-breaker';
+/** An agent whose callers need a key from a Secret the runtime reads as uid 65532. */
+const KEYED = 'keyed';
+const KEYS = 'keyed-client-keys';
 const RLP = 'contained-limits';
 const REPLICAS = 2;
 const DRAIN_MS = 2_000;
@@ -102,6 +105,11 @@ beforeAll(async () => {
       circuitBreakerPolicy: CBP,
       rateLimitPolicy: RLP,
       spec: { terminationDrainDuration: '2s', terminationGracePeriodSeconds: 10 },
+    }),
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: KEYS }, stringData: { team: 'key-one' } },
+    agentDeployment(KEYED, {
+      providerURL,
+      spec: { access: { clientKeysSecretRef: { name: KEYS } } },
     }),
   );
 }, 20 * 60_000);
@@ -194,6 +202,34 @@ describe('the chart and the agents, as containers of the built image', () => {
     expect(await drainCall(await reach.podUrl(pod, 'http'), MODEL)).toMatchObject({
       outcome: 'served',
     });
+  });
+
+  it('lets in only callers with a key from the Secret mounted into the runtime', async () => {
+    const pod = await waitFor(async () => (await agentPods(ns.name, KEYED)).find(isPodReady), {
+      timeoutMs: 120_000,
+      description: `a ready pod of ${KEYED}`,
+    });
+    const url = await reach.podUrl(pod, 'http');
+    const call = async (key?: string): Promise<number> => {
+      const response = await fetch(`${url}/v1/messages`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(key === undefined ? {} : { 'x-api-key': key }),
+        },
+        body: JSON.stringify({
+          model: MODEL,
+          max_tokens: 8,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    expect(await call('key-one')).toBe(200);
+    expect(await call()).toBe(401);
+    expect(await call('key-wrong')).toBe(401);
   });
 
   it('reloads an edited RateLimitPolicy into every replica without restarting one', async () => {

@@ -12,6 +12,7 @@
  * Building a volume's files from its Secret (`secretPayload`) is pure; the rest is I/O.
  */
 import {
+  chmod,
   lstat,
   mkdir,
   mkdtemp,
@@ -101,6 +102,8 @@ export async function writeVolume(
   const previous = await readlink(join(dir, DATA_LINK)).catch(() => undefined);
   // Kubelet's name for it: `..2026_11_22_16_35_38.` and a random suffix.
   const versioned = await mkdtemp(join(dir, `..${timestamp(now)}.`));
+  // mkdtemp makes it 0700; kubelet's is 0755, so a container's non-root user reads the files.
+  await chmod(versioned, 0o755);
   const stamp = basename(versioned);
   for (const [path, file] of payload) {
     await mkdir(dirname(join(versioned, path)), { recursive: true });
