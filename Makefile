@@ -152,7 +152,7 @@ chart-test: setup ## Lint and render the chart, and dry-run every render (and co
 	$(NODE) test/chart/chartTest.ts
 
 .PHONY: image
-image: tools ## Build the image (three entrypoints) as IMAGE: docker when `docker info` works, else podman FROM bases made from packages (CONTAINER_TOOL=, IMAGE_BASES=upstream|local choose).
+image: ## Build the image (three entrypoints) as IMAGE: docker when `docker info` works, else podman FROM bases made from packages (CONTAINER_TOOL=, IMAGE_BASES=upstream|local choose).
 	@scripts/image/build-image.sh $(IMAGE)
 
 .PHONY: e2e-kind

@@ -17,6 +17,10 @@ image=${1:?usage: build-image.sh <image>}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here="$root/scripts/image"
 tool=$("$here/container-tool.sh")
+if ! command -v "$tool" >/dev/null 2>&1; then
+  echo "build-image: CONTAINER_TOOL=$tool is not installed (make tools installs podman, buildah, runc and debootstrap)" >&2
+  exit 1
+fi
 bases=${IMAGE_BASES:-$([[ $tool == docker ]] && echo upstream || echo local)}
 
 args=(--tag "$image")

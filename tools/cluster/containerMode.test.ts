@@ -37,7 +37,11 @@ interface PodJson {
   metadata: { name: string; uid: string; annotations?: Record<string, string> };
   status?: {
     conditions?: { type: string; status: string }[];
-    containerStatuses?: { state?: { waiting?: { reason?: string; message?: string } } }[];
+    containerStatuses?: {
+      restartCount: number;
+      state?: { waiting?: { reason?: string; message?: string }; running?: object };
+      lastState?: { terminated?: { exitCode: number } };
+    }[];
   };
 }
 
@@ -219,6 +223,31 @@ describe('container mode', () => {
       message: `container's runAsUser breaks non-root policy (pod: "${ns.name}/as-root", container: c)`,
     });
     expect(await waiting('not-here')).toMatchObject({ reason: 'ErrImageNeverPull' });
+  });
+
+  it('restarts a crashing container, with its exit code as the last state', async () => {
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'crasher' },
+      spec: {
+        containers: [
+          {
+            name: 'c',
+            image,
+            command: ['/nodejs/bin/node', '-e', 'setTimeout(() => process.exit(3), 300)'],
+          },
+        ],
+      },
+    });
+    const status = await waitFor(
+      async () => {
+        const s = (await getPod('crasher'))?.status?.containerStatuses?.[0];
+        return s !== undefined && s.restartCount >= 1 && s;
+      },
+      { timeoutMs: 60_000, description: 'a restart of the crashing container' },
+    );
+    expect(status.lastState?.terminated?.exitCode).toBe(3);
   });
 
   it('kills a container that ignores SIGTERM when its grace period ends', async () => {

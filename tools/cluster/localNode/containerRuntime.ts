@@ -88,7 +88,10 @@ export class ContainerRuntime {
       if (ids.length > 0) await run(this.#podman, ['rm', '--force', '--time=0', ...ids]);
       return ids.length;
     } catch (err) {
-      this.#log.warn('cannot list leftover containers', { error: errorMessage(err) });
+      // Without podman there is no container mode, and nothing left over to remove.
+      if ((err as { code?: unknown }).code !== 127) {
+        this.#log.warn('cannot list leftover containers', { error: errorMessage(err) });
+      }
       return 0;
     }
   }
