@@ -15,7 +15,6 @@ import {
   type LaunchSpec,
   type ProcessLauncher,
 } from './containerProcess.ts';
-import { podUidLabel } from './containerRunArgs.ts';
 import { errorMessage, type Logger } from './log.ts';
 
 const run = promisify(execFile);
@@ -26,13 +25,25 @@ export interface ImageConfig {
   readonly user: string;
 }
 
+/**
+ * The label naming the local node (by its state directory) that started a container: podman's
+ * storage is the machine's, shared by every local cluster on it, and one local node must
+ * never remove another's containers.
+ */
+export const stateDirLabel = 'localnode.breakwater.dev/state-dir';
+
 export class ContainerRuntime {
   readonly #podman: string;
+  readonly #stateDir: string;
   readonly #log: Logger;
 
-  /** @param repo the checkout, whose scripts/image/podman.sh runs podman */
-  constructor(repo: string, log: Logger) {
+  /**
+   * @param repo the checkout, whose scripts/image/podman.sh runs podman
+   * @param stateDir this local node's state directory, which labels its containers
+   */
+  constructor(repo: string, stateDir: string, log: Logger) {
     this.#podman = join(repo, 'scripts/image/podman.sh');
+    this.#stateDir = stateDir;
     this.#log = log;
   }
 
@@ -57,7 +68,11 @@ export class ContainerRuntime {
     args: readonly string[],
     base: Omit<LaunchSpec, 'argv' | 'containerName'>,
   ): LaunchSpec {
-    return { ...base, argv: [this.#podman, 'run', ...args], containerName: name };
+    return {
+      ...base,
+      argv: [this.#podman, 'run', `--label=${stateDirLabel}=${this.#stateDir}`, ...args],
+      containerName: name,
+    };
   }
 
   /**
@@ -75,14 +90,14 @@ export class ContainerRuntime {
     };
   }
 
-  /** Removes the containers an earlier local node left behind (it was killed before stopping them). */
+  /** Removes the containers an earlier local node of this state directory left behind (it was killed before stopping them). */
   async removeLeftovers(): Promise<number> {
     try {
       const { stdout } = await run(this.#podman, [
         'ps',
         '--all',
         '--quiet',
-        `--filter=label=${podUidLabel}`,
+        `--filter=label=${stateDirLabel}=${this.#stateDir}`,
       ]);
       const ids = stdout.split('\n').filter((id) => id !== '');
       if (ids.length > 0) await run(this.#podman, ['rm', '--force', '--time=0', ...ids]);

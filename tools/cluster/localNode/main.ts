@@ -64,7 +64,7 @@ async function main(options: LocalNodeOptions): Promise<void> {
   if (reaped > 0)
     log.info('stopped processes an earlier local node left behind', { count: reaped });
 
-  const runtime = new ContainerRuntime(options.repo, log);
+  const runtime = new ContainerRuntime(options.repo, options.stateDir, log);
   const leftovers = await runtime.removeLeftovers();
   if (leftovers > 0)
     log.info('removed containers an earlier local node left behind', { count: leftovers });
