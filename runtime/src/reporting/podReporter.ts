@@ -14,6 +14,11 @@ import {
   encodeHeadroomReport,
   type HeadroomReport,
 } from '../../../contract/src/reporting/headroomAnnotation.ts';
+import {
+  RUNTIME_ANNOTATION,
+  encodeRuntimeReport,
+  type RuntimeReport,
+} from '../../../contract/src/reporting/runtimeAnnotation.ts';
 import type { Clock, Cancel } from '../../../contract/src/time/clock.ts';
 
 export interface PodPatcher {
@@ -25,6 +30,8 @@ export interface ReportedState {
   readonly breakers: BreakerReport;
   /** The provider's quota left per backend; no annotation until a provider reported one. */
   readonly headroom?: HeadroomReport;
+  /** When the process started and the override it applies (`breakwater.dev/runtime`). */
+  readonly runtime?: RuntimeReport;
 }
 
 export class PodReporter {
@@ -76,6 +83,9 @@ export class PodReporter {
       ...(Object.keys(headroom).length === 0
         ? {}
         : { [HEADROOM_ANNOTATION]: encodeHeadroomReport(headroom) }),
+      ...(state.runtime === undefined
+        ? {}
+        : { [RUNTIME_ANNOTATION]: encodeRuntimeReport(state.runtime) }),
     };
   }
 
