@@ -10,6 +10,10 @@ import {
   BREAKERS_ANNOTATION,
   decodeBreakerReport,
 } from '../../../contract/src/reporting/breakerAnnotation.ts';
+import {
+  RUNTIME_ANNOTATION,
+  decodeRuntimeReport,
+} from '../../../contract/src/reporting/runtimeAnnotation.ts';
 import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
 import type { Clock } from '../../../contract/src/time/clock.ts';
 import { rfc3339Seconds } from '../../../contract/src/time/rfc3339.ts';
@@ -126,9 +130,13 @@ async function replicaReports(
         .filter((p) => p.status?.phase === 'Running')
         .map((pod) => ({
           agent: agent.metadata.name ?? '',
-          forced: Object.values(
-            decodeBreakerReport(pod.metadata?.annotations?.[BREAKERS_ANNOTATION]),
-          ).some((b) => b.state === 'ForcedOpen' || b.state === 'ForcedClosed'),
+          // What the replica says it applies; its breakers' states say it too.
+          forced:
+            decodeRuntimeReport(pod.metadata?.annotations?.[RUNTIME_ANNOTATION])?.override !==
+              undefined ||
+            Object.values(
+              decodeBreakerReport(pod.metadata?.annotations?.[BREAKERS_ANNOTATION]),
+            ).some((b) => b.state === 'ForcedOpen' || b.state === 'ForcedClosed'),
         })),
     ),
   );

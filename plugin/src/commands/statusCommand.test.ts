@@ -80,6 +80,34 @@ describe('kubectl breakwater status', () => {
     ]);
   });
 
+  it('takes the override a replica applies from its runtime report when it writes one', () => {
+    const reporting = (name: string, override?: object): PodObject => ({
+      metadata: {
+        name,
+        annotations: {
+          'breakwater.dev/policy-hash': 'aaaa',
+          'breakwater.dev/runtime': JSON.stringify({
+            started: '2026-11-22T18:00:00.000Z',
+            ...(override === undefined ? {} : { override }),
+          }),
+        },
+      },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+    const view = agentView(
+      agent,
+      [
+        reporting('applied', { state: 'ForcedOpen', reason: 'INC-9', generation: 4 }),
+        reporting('not-yet'),
+      ],
+      policy('ForcedOpen'),
+    );
+    expect(view.replicas.map((r) => [r.pod, r.override])).toEqual([
+      ['applied', 'ForcedOpen'],
+      ['not-yet', undefined],
+    ]);
+  });
+
   it('shows no override while the policy says Auto, and a NAMESPACE column with -A', () => {
     const view = agentView(agent, [], policy('Auto'));
     expect(view.override).toBeUndefined();

@@ -10,6 +10,10 @@ import {
   decodeBreakerReport,
   type ReportedBreakerState,
 } from '../../../contract/src/reporting/breakerAnnotation.ts';
+import {
+  RUNTIME_ANNOTATION,
+  decodeRuntimeReport,
+} from '../../../contract/src/reporting/runtimeAnnotation.ts';
 import { agentsIn, isPodReady, podsOf, type PodObject } from '../cluster/agentObjects.ts';
 import type { PluginKube } from '../cluster/pluginKube.ts';
 import type { CommandResult } from '../output/printResult.ts';
@@ -111,8 +115,9 @@ function overrideOf(policy: CircuitBreakerPolicy | undefined): OverrideView | un
 }
 
 /**
- * A replica applies the override when its breakers all report the forced state; one that has
- * no breaker yet (no call since it started) applies it when it runs the current policy, which
+ * The override a replica applies is what it says in its `breakwater.dev/runtime` report. A
+ * runtime too old to write one applies it when its breakers all report the forced state, or,
+ * with no breaker yet (no call since it started), when it runs the current policy, which
  * carries the override.
  */
 function replicaView(
@@ -132,6 +137,7 @@ function replicaView(
   const [only] = states;
   const hash = annotations[POLICY_HASH_ANNOTATION];
   const policyCurrent = hash !== undefined && hash === desiredHash;
+  const runtime = decodeRuntimeReport(annotations[RUNTIME_ANNOTATION]);
   return {
     pod: pod.metadata?.name ?? '',
     phase: pod.status?.phase ?? 'Unknown',
@@ -139,11 +145,13 @@ function replicaView(
     policyHash: hash === '' ? undefined : hash,
     policyCurrent,
     override:
-      states.size === 1 && (only === 'ForcedOpen' || only === 'ForcedClosed')
-        ? only
-        : breakers.length === 0 && policyCurrent
-          ? override
-          : undefined,
+      runtime !== undefined
+        ? runtime.override?.state
+        : states.size === 1 && (only === 'ForcedOpen' || only === 'ForcedClosed')
+          ? only
+          : breakers.length === 0 && policyCurrent
+            ? override
+            : undefined,
     breakers,
   };
 }
