@@ -86,11 +86,13 @@ async function readyPods(count: number): Promise<PodView[]> {
 }
 
 /** Every running replica reports the hash in status, and status says PoliciesApplied. */
-async function everyReplicaApplied(count: number): Promise<string> {
+/** The policy hash every replica applies, once it is not `previous` (an edit still on its way). */
+async function everyReplicaApplied(count: number, previous?: string): Promise<string> {
   return eventually(
     async () => {
       const agent = await getAgent(ns.name, AGENT);
       const hash = agent?.status?.policy?.hash;
+      if (previous !== undefined && hash === previous) return false;
       const pods = (await agentPods(ns.name, AGENT)).filter(isPodReady);
       const applied = condition(agent, 'PoliciesApplied');
       return (
@@ -171,8 +173,15 @@ describe('an agent with both policies', () => {
     // A generous bound: the machine is shared; bench/operator.ts measures the real number.
     expect(seenAt - trippedAt).toBeLessThan(10_000);
     expect(policy?.status?.targets).toEqual([{ name: AGENT, state: 'Open', open: 3, total: 3 }]);
-    const agent = await getAgent(ns.name, AGENT);
-    expect(agent?.status?.breaker).toMatchObject({ state: 'Open', open: 3, total: 3, unknown: 0 });
+    // The agent's status is a write of its own, after or before the policy's.
+    const breaker = await eventually(
+      async () => {
+        const b = (await getAgent(ns.name, AGENT))?.status?.breaker;
+        return b?.open === 3 && b;
+      },
+      { timeoutMs: 10_000, intervalMs: 100, description: 'the agent status to count 3 open' },
+    );
+    expect(breaker).toMatchObject({ state: 'Open', open: 3, total: 3, unknown: 0 });
     expect((await table(`agd/${AGENT}`))['BREAKER']).toBe('Open');
   });
 
@@ -206,7 +215,7 @@ describe('an agent with both policies', () => {
     const oldHash = (await getAgent(ns.name, AGENT))?.status?.policy?.hash;
     await mergePatch(ns.name, `rlp/${RLP}`, { spec: { requests: { perSecond: 7, burst: 14 } } });
 
-    const hash = await everyReplicaApplied(3);
+    const hash = await everyReplicaApplied(3, oldHash);
     expect(hash).not.toBe(oldHash);
     const doc = await appliedPolicyDocument(ns.name, AGENT);
     expect(doc?.rateLimit.requests).toEqual({ perSecond: 7, burst: 14 });
