@@ -41,7 +41,7 @@ node_modules/.installed: package.json package-lock.json | .breakwater/node/.ok
 ##@ Development
 
 .PHONY: tools
-tools: ## Install promtool and lua5.1 (Debian packages) when missing; the tests run them.
+tools: ## Install promtool, lua5.1 and redis-server (Debian packages) when missing; the tests run them.
 	@scripts/ensure-tools.sh
 
 .PHONY: build
