@@ -14,6 +14,11 @@ import { BackendPool } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
 import { guardRefusal } from './provider/guardRefusal.ts';
 import { GuardSet } from './provider/guardSet.ts';
+import { RedisCounterStore } from './sharedLimits/redisCounterStore.ts';
+import {
+  RATE_LIMIT_STORE_DIR_ENV,
+  RATE_LIMIT_STORE_MOUNT_PATH,
+} from '../../contract/src/pod/runtimeEnvironment.ts';
 import { ModelRouter, streamLimits } from './provider/modelRouter.ts';
 import { buildApiServer } from './server/apiServer.ts';
 import { Lifecycle } from './server/lifecycle.ts';
@@ -216,6 +221,7 @@ export class AgentRuntime {
     const drained = await Promise.race([this.#lifecycle.idle().then(() => true), timedOut]);
     cancel();
     await this.#api?.close();
+    await this.#guardSet?.close();
     await new Promise<void>((resolve) => {
       if (this.#metricsServer === undefined) resolve();
       else
@@ -245,6 +251,15 @@ export class AgentRuntime {
         doc,
         clock: this.#deps.clock,
         metrics: this.#guardMetrics,
+        openStore: (settings, onStateChange) =>
+          new RedisCounterStore({
+            name: doc.agent.name,
+            settings,
+            clock: this.#deps.clock,
+            secretsDir: this.#deps.env[RATE_LIMIT_STORE_DIR_ENV] ?? RATE_LIMIT_STORE_MOUNT_PATH,
+            logger: this.#deps.logger,
+            onStateChange,
+          }),
       });
     else guard.reconfigure(doc);
     this.#active = { doc, hash: next.hash, guard };

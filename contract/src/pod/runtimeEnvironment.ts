@@ -18,3 +18,13 @@ export const CLIENT_KEYS_MOUNT_PATH = '/var/run/secrets/breakwater.dev/client-ke
 export const CLIENT_KEYS_DIR_ENV = 'BREAKWATER_CLIENT_KEYS_DIR';
 /** Standalone mode's client keys, comma-separated. */
 export const CLIENT_KEYS_ENV = 'BREAKWATER_CLIENT_KEYS';
+/**
+ * Where the operator mounts the rate-limit store's Secrets (RateLimitPolicy spec.store.redis):
+ * the password as `password`, the TLS authority as `ca.crt`. A projected Secret volume, like
+ * the client keys: the runtime never reads Secrets through the API.
+ */
+export const RATE_LIMIT_STORE_MOUNT_PATH = '/var/run/secrets/breakwater.dev/rate-limit-store';
+export const RATE_LIMIT_STORE_PASSWORD_FILE = 'password';
+export const RATE_LIMIT_STORE_CA_FILE = 'ca.crt';
+/** Overrides the mount path (standalone mode and tests). */
+export const RATE_LIMIT_STORE_DIR_ENV = 'BREAKWATER_RATE_LIMIT_STORE_DIR';

@@ -62,6 +62,43 @@ export interface RateLimitSettings {
   readonly onLimit: 'Reject' | 'Wait';
   readonly maxWaitMs: number;
   readonly mode: PolicyMode;
+  /**
+   * Exact counters for the whole agent in a shared Redis; the per-replica numbers above are
+   * the fallback while it cannot answer. Absent: the per-replica split alone.
+   */
+  readonly store?: CounterStoreSettings;
+}
+
+export interface SecretKeyRef {
+  readonly name: string;
+  readonly key: string;
+}
+
+/** Where the shared counters live, and the numbers they enforce (not divided among replicas). */
+export interface CounterStoreSettings {
+  readonly redis: {
+    /** host:port */
+    readonly address: string;
+    readonly username?: string;
+    /**
+     * The Secret key holding the password; the operator mounts it as a file
+     * (`RATE_LIMIT_STORE_MOUNT_PATH` in contract/src/pod/runtimeEnvironment.ts).
+     */
+    readonly passwordSecretRef?: SecretKeyRef;
+    readonly tls?: {
+      /** The Secret key holding the CA certificate, mounted next to the password. */
+      readonly caSecretRef?: SecretKeyRef;
+      readonly serverName?: string;
+    };
+  };
+  readonly waitBudgetMs: number;
+  /**
+   * Prefix of every key: `breakwater:{<namespace>/<policy>[/<agent>]}`. The braces are a
+   * Redis Cluster hash tag, so one limiter's keys stay on one slot for the multi-key script.
+   */
+  readonly keyPrefix: string;
+  readonly requests?: { readonly perSecond: number; readonly burst: number };
+  readonly tokens?: { readonly inputPerMinute?: number; readonly outputPerMinute?: number };
 }
 
 export interface BackendSettings {

@@ -9,6 +9,7 @@
 import type {
   AgentDeployment,
   CircuitBreakerPolicy,
+  CounterStore,
   RateLimitPolicy,
   RateLimitShare,
 } from '../api/resources.ts';
@@ -18,6 +19,7 @@ import {
   POLICY_DOCUMENT_VERSION,
   type BackendSettings,
   type BreakerSettings,
+  type CounterStoreSettings,
   type PolicyDocument,
   type RateLimitSettings,
 } from './policyDocument.ts';
@@ -94,7 +96,11 @@ export function resolvePolicy(inputs: ResolveInputs): PolicyDocument {
       maxDelayMs: parseDuration(spec.retry?.backoff?.maxDelay ?? '30s'),
     },
     circuitBreaker: resolveBreaker(inputs.circuitBreakerPolicy),
-    rateLimit: resolveRateLimit(inputs.rateLimitPolicy, inputs.readyReplicas ?? 1),
+    rateLimit: resolveRateLimit(
+      inputs.rateLimitPolicy,
+      inputs.readyReplicas ?? 1,
+      agent.metadata.name ?? '',
+    ),
     access: clientKeysSecret(agent),
     cache: {
       enabled: spec.cache?.enabled ?? false,
@@ -190,6 +196,7 @@ export function resolveBreaker(policy: CircuitBreakerPolicy | undefined): Breake
 export function resolveRateLimit(
   policy: RateLimitPolicy | undefined,
   readyReplicas: number,
+  agentName = '',
 ): RateLimitSettings {
   const spec = policy?.spec ?? {};
   const scope = spec.scope ?? 'PerReplica';
@@ -239,6 +246,49 @@ export function resolveRateLimit(
     onLimit,
     maxWaitMs: onLimit === 'Wait' && spec.maxWait !== undefined ? parseDuration(spec.maxWait) : 0,
     mode: spec.mode ?? 'Enforce',
+    ...(policy === undefined || spec.store === undefined
+      ? {}
+      : { store: resolveCounterStore(policy, spec.store, agentName) }),
+  };
+}
+
+/**
+ * The shared store's settings: the policy's numbers as written (the whole agent's, or every
+ * agent's with sharing AllAgents) and the key prefix that says whose counters they are.
+ */
+function resolveCounterStore(
+  policy: RateLimitPolicy,
+  store: CounterStore,
+  agentName: string,
+): CounterStoreSettings {
+  const { redis } = store;
+  const { requests, tokens } = policy.spec;
+  const owner = `${policy.metadata.namespace ?? 'default'}/${policy.metadata.name ?? ''}`;
+  const perAgent = (store.sharing ?? 'PerAgent') === 'PerAgent';
+  return {
+    redis: {
+      address: redis.address,
+      ...(redis.username === undefined ? {} : { username: redis.username }),
+      ...(redis.passwordSecretRef === undefined
+        ? {}
+        : { passwordSecretRef: { ...redis.passwordSecretRef } }),
+      ...(redis.tls?.enabled === true
+        ? {
+            tls: {
+              ...(redis.tls.caSecretRef === undefined
+                ? {}
+                : { caSecretRef: { ...redis.tls.caSecretRef } }),
+              ...(redis.tls.serverName === undefined ? {} : { serverName: redis.tls.serverName }),
+            },
+          }
+        : {}),
+    },
+    waitBudgetMs: parseDuration(store.waitBudget ?? '5ms'),
+    keyPrefix: `breakwater:{${perAgent ? `${owner}/${agentName}` : owner}}`,
+    ...(requests === undefined
+      ? {}
+      : { requests: { perSecond: requests.perSecond, burst: requests.burst } }),
+    ...(tokens === undefined ? {} : { tokens: { ...tokens } }),
   };
 }
 

@@ -24,6 +24,9 @@ import {
   HTTP_PORT_ENV,
   METRICS_PORT_ENV,
   POD_NAMESPACE_ENV,
+  RATE_LIMIT_STORE_CA_FILE,
+  RATE_LIMIT_STORE_MOUNT_PATH,
+  RATE_LIMIT_STORE_PASSWORD_FILE,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import { buildRuntimeEnv } from './runtimeEnv.ts';
 import { HTTP_PORT, HTTP_PORT_NAME, METRICS_PORT, METRICS_PORT_NAME } from './runtimePorts.ts';
@@ -39,6 +42,7 @@ export const RUNTIME_COMMAND = 'breakwater-runtime';
 /** The distroless "nonroot" user: numeric, so the kubelet can verify runAsNonRoot. */
 export const RUNTIME_USER = 65532;
 const CLIENT_KEYS_VOLUME = 'client-keys';
+const RATE_LIMIT_STORE_VOLUME = 'rate-limit-store';
 
 const DEFAULT_RESOURCES = {
   requests: { cpu: '100m', memory: '128Mi' },
@@ -78,7 +82,7 @@ export function buildDeployment(
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
         metadata: podMetadata(agent),
-        spec: podSpec(agent, shutdown, options),
+        spec: podSpec(agent, doc, shutdown, options),
       },
     },
   };
@@ -100,16 +104,22 @@ function podMetadata(agent: Readonly<AgentDeployment>): {
 
 function podSpec(
   agent: Readonly<AgentDeployment>,
+  doc: Readonly<PolicyDocument>,
   shutdown: ShutdownTiming,
   options: Readonly<BuilderOptions>,
 ): PodSpec {
   const { podTemplate } = agent.spec;
   const clientKeys = agent.spec.access?.clientKeysSecretRef?.name;
+  const storeSecrets = rateLimitStoreVolume(doc);
+  const volumes = [
+    ...(clientKeys === undefined ? [] : [clientKeysVolume(clientKeys)]),
+    ...(storeSecrets === undefined ? [] : [storeSecrets]),
+  ];
   return {
     serviceAccountName: runtimeServiceAccountName(agent),
     terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,
-    containers: [runtimeContainer(agent, shutdown, options)],
-    ...(clientKeys === undefined ? {} : { volumes: [clientKeysVolume(clientKeys)] }),
+    containers: [runtimeContainer(agent, shutdown, options, storeSecrets !== undefined)],
+    ...(volumes.length === 0 ? {} : { volumes }),
     ...(podTemplate?.nodeSelector === undefined
       ? {}
       : { nodeSelector: { ...podTemplate.nodeSelector } }),
@@ -126,7 +136,16 @@ function runtimeContainer(
   agent: Readonly<AgentDeployment>,
   shutdown: ShutdownTiming,
   options: Readonly<BuilderOptions>,
+  storeSecrets: boolean,
 ): Container {
+  const volumeMounts = [
+    ...(agent.spec.access?.clientKeysSecretRef === undefined
+      ? []
+      : [{ name: CLIENT_KEYS_VOLUME, mountPath: CLIENT_KEYS_MOUNT_PATH, readOnly: true }]),
+    ...(storeSecrets
+      ? [{ name: RATE_LIMIT_STORE_VOLUME, mountPath: RATE_LIMIT_STORE_MOUNT_PATH, readOnly: true }]
+      : []),
+  ];
   return {
     name: RUNTIME_CONTAINER,
     image: agent.spec.image ?? options.runtimeImage,
@@ -140,13 +159,7 @@ function runtimeContainer(
       `--shutdown-grace-ms=${String(shutdown.inFlightGraceMs)}`,
     ],
     env: buildRuntimeEnv(agent),
-    ...(agent.spec.access?.clientKeysSecretRef === undefined
-      ? {}
-      : {
-          volumeMounts: [
-            { name: CLIENT_KEYS_VOLUME, mountPath: CLIENT_KEYS_MOUNT_PATH, readOnly: true },
-          ],
-        }),
+    ...(volumeMounts.length === 0 ? {} : { volumeMounts }),
     ports: [
       { name: HTTP_PORT_NAME, containerPort: HTTP_PORT, protocol: 'TCP' },
       { name: METRICS_PORT_NAME, containerPort: METRICS_PORT, protocol: 'TCP' },
@@ -169,6 +182,30 @@ function runtimeContainer(
  */
 function clientKeysVolume(secretName: string): Volume {
   return { name: CLIENT_KEYS_VOLUME, secret: { secretName, optional: true } };
+}
+
+/**
+ * The rate-limit store's password and CA certificate, under fixed file names, from whichever
+ * Secrets hold them. Mounted, as the client keys are, so the runtime needs no Secret access.
+ * Not optional: a store whose password is missing would only fail later, less clearly.
+ */
+function rateLimitStoreVolume(doc: Readonly<PolicyDocument>): Volume | undefined {
+  const redis = doc.rateLimit.store?.redis;
+  const sources = [
+    ...(redis?.passwordSecretRef === undefined
+      ? []
+      : [secretFile(redis.passwordSecretRef, RATE_LIMIT_STORE_PASSWORD_FILE)]),
+    ...(redis?.tls?.caSecretRef === undefined
+      ? []
+      : [secretFile(redis.tls.caSecretRef, RATE_LIMIT_STORE_CA_FILE)]),
+  ];
+  return sources.length === 0
+    ? undefined
+    : { name: RATE_LIMIT_STORE_VOLUME, projected: { sources } };
+}
+
+function secretFile(ref: { readonly name: string; readonly key: string }, path: string) {
+  return { secret: { name: ref.name, items: [{ key: ref.key, path }] } };
 }
 
 function httpProbe(path: string, timing: Pick<Probe, 'periodSeconds' | 'failureThreshold'>): Probe {

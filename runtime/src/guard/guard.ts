@@ -39,7 +39,7 @@ import {
 import { GuardAttempt, type AttemptDeadline, type AttemptHost } from './guardAttempt.ts';
 import type { HeaderSource } from './headers.ts';
 import { BucketCounts, LLM_LATENCY_BUCKETS_SECONDS } from './histogramBuckets.ts';
-import { UNCHARGED, type RateLimiter } from './rateLimiter.ts';
+import { UNCHARGED, type Charge, type RateLimiter } from './rateLimiter.ts';
 import { systemRandom, type Random } from './random.ts';
 import { NO_RETRY, resolveRetryOptions, RetryPolicy, type RetryOptionsInput } from './retry.ts';
 import {
@@ -183,7 +183,7 @@ export class Guard implements AttemptHost {
         }
         const now = this.#clock.now();
         if (limiter.tryAdmitNow(now, options.estimate ?? NO_TOKENS)) {
-          return this.#attempt(fn, options, targets, 0, 1, permit, now, true);
+          return this.#attempt(fn, options, targets, 0, 1, permit, now, 'local');
         }
         bulkhead?.release();
       }
@@ -217,12 +217,21 @@ export class Guard implements AttemptHost {
         breaker.tryAcquire(now); // counts the refusal
         lastError = breaker.rejection(now);
       } else {
-        let charged = false;
+        let charged: Charge = false;
         if (limiter !== undefined) {
-          const wait = limiter.admit(now, estimate);
-          charged = wait !== UNCHARGED;
+          let wait: number;
+          if (limiter.sharing) {
+            // The shared store answers within its budget, or the local share decides.
+            const admission = await limiter.admitShared(now, estimate);
+            wait = admission.waitMs;
+            charged = admission.charge;
+            now = clock.now();
+          } else {
+            wait = limiter.admit(now, estimate);
+            charged = wait === UNCHARGED ? false : 'local';
+          }
           if (wait > 0) {
-            await this.#pause(wait, signal, charged ? estimate : undefined);
+            await this.#pause(wait, signal, charged ? estimate : undefined, charged);
             now = clock.now();
           }
         }
@@ -230,7 +239,7 @@ export class Guard implements AttemptHost {
           try {
             await bulkhead.enter(signal);
           } catch (err) {
-            if (charged) limiter?.refund(estimate);
+            if (charged) limiter?.refund(estimate, charged);
             throw err;
           }
           now = clock.now();
@@ -240,7 +249,7 @@ export class Guard implements AttemptHost {
           return this.#attempt(fn, options, targets, t, attempt, permit, now, charged);
         }
         bulkhead?.release();
-        if (charged) limiter?.refund(estimate);
+        if (charged) limiter?.refund(estimate, charged);
         lastError = breaker.rejection(now);
       }
       if (!this.#moveOn('CircuitOpen', targets, t)) throw lastError;
@@ -258,7 +267,7 @@ export class Guard implements AttemptHost {
     attempt: number,
     permit: number,
     start: number,
-    charged: boolean,
+    charged: Charge,
   ): Promise<T> {
     const target = targets[t] as TargetSlot;
     const timeout = this.#timeout;
@@ -283,7 +292,8 @@ export class Guard implements AttemptHost {
       target.breaker.onSuccess(permit, 0, start);
     }
     const usage = a.usage;
-    if (usage !== undefined && charged) this.#limiter?.settle(options.estimate ?? NO_TOKENS, usage);
+    if (usage !== undefined && charged)
+      this.#limiter?.settle(options.estimate ?? NO_TOKENS, usage, charged);
     return value;
   }
 
@@ -296,7 +306,7 @@ export class Guard implements AttemptHost {
     attempt: number,
     permit: number,
     start: number,
-    charged: boolean,
+    charged: Charge,
     a: GuardAttempt,
   ): Promise<T> {
     const target = targets[t] as TargetSlot;
@@ -318,7 +328,7 @@ export class Guard implements AttemptHost {
         limiter.observeRetryAfter(c.retryAfterMs, end);
       }
       // A failed call's output was never produced; its input only counts when reported.
-      if (charged) limiter.settle(options.estimate ?? NO_TOKENS, a.usage ?? NO_TOKENS);
+      if (charged) limiter.settle(options.estimate ?? NO_TOKENS, a.usage ?? NO_TOKENS, charged);
     }
     // Part of this answer reached the caller: nothing may be spliced onto it.
     if (a.committed) throw err;
@@ -327,7 +337,7 @@ export class Guard implements AttemptHost {
       const delay = retry.nextDelay(c, attempt, end);
       if (delay !== NO_RETRY) {
         this.#retries++;
-        await this.#pause(delay, options.signal, undefined);
+        await this.#pause(delay, options.signal, undefined, false);
         return this.#admit(fn, options, targets, t, attempt + 1, err);
       }
       if (retry.lastRefusal === 'budgetExhausted') this.#retryBudgetExhausted++;
@@ -373,11 +383,12 @@ export class Guard implements AttemptHost {
     ms: number,
     signal: AbortSignal | undefined,
     reserved: TokenEstimate | undefined,
+    charge: Charge,
   ): Promise<void> {
     try {
       await sleep(this.#clock, ms, signal);
     } catch (err) {
-      if (reserved !== undefined) this.#limiter?.refund(reserved);
+      if (reserved !== undefined) this.#limiter?.refund(reserved, charge);
       throw new CancelledError(err);
     }
   }

@@ -156,6 +156,8 @@ export class GuardMetrics {
   readonly limiterRequests: Counter<'name'>;
   readonly limiterRejected: Counter<'name' | 'reason'>;
   readonly limiterWaited: Counter<'name'>;
+  readonly limiterStoreDecisions: Counter<'name' | 'decided_by'>;
+  readonly limiterStoreFallback: Gauge<'name'>;
   readonly bulkheadActive: Gauge<'name'>;
   readonly bulkheadQueue: Gauge<'name'>;
   readonly bulkheadRejected: Counter<'name' | 'reason'>;
@@ -199,6 +201,16 @@ export class GuardMetrics {
     this.limiterWaited = this.#counter(
       'rate_limiter_waited_total',
       'Calls a rate limiter admitted after making them wait (onLimit: Wait).',
+      ['name'],
+    );
+    this.limiterStoreDecisions = this.#counter(
+      'rate_limiter_store_decisions_total',
+      "Admissions of a rate limiter with a shared store (RateLimitPolicy spec.store), by who decided: store (exact shared counters) or fallback (this replica's share, the store being down or slower than its wait budget).",
+      ['name', 'decided_by'],
+    );
+    this.limiterStoreFallback = this.#gauge(
+      'rate_limiter_store_fallback',
+      "1 while a rate limiter with a shared store decides on this replica's share because the store is down, slow or refuses the password; 0 while the store decides.",
       ['name'],
     );
     this.bulkheadActive = this.#gauge(
@@ -305,9 +317,26 @@ export class GuardMetrics {
     this.#on(this.limiterWaited, limiter, () => {
       waited.push(limiter.counters().waited);
     });
+    // Zero without a store; alerts read the fallback gauge, dashboards the split.
+    const byStore = new Delta(this.limiterStoreDecisions.labels({ name, decided_by: 'store' }));
+    const byFallback = new Delta(
+      this.limiterStoreDecisions.labels({ name, decided_by: 'fallback' }),
+    );
+    this.#on(this.limiterStoreDecisions, limiter, () => {
+      const c = limiter.counters();
+      byStore.push(c.sharedDecisions);
+      byFallback.push(c.fallbackDecisions);
+    });
+    const fallback = this.limiterStoreFallback.labels({ name });
+    this.#on(this.limiterStoreFallback, limiter, () => {
+      fallback.set(limiter.sharedStoreFallback ? 1 : 0);
+    });
     return this.#unbinder(limiter, () => {
       this.limiterRequests.remove({ name });
       this.limiterWaited.remove({ name });
+      this.limiterStoreFallback.remove({ name });
+      this.limiterStoreDecisions.remove({ name, decided_by: 'store' });
+      this.limiterStoreDecisions.remove({ name, decided_by: 'fallback' });
       for (const reason of reasons) this.limiterRejected.remove({ name, reason });
     });
   }

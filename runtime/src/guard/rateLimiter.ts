@@ -1,8 +1,10 @@
 /**
  * The rate limiter: a request token bucket, per-minute LLM token budgets and the adaptive
  * pacer, asked together so a call is charged everywhere or nowhere. With `scope: Cluster`
- * the numbers it receives are already this replica's share (the operator divides them);
- * the limiter itself is always local.
+ * the numbers it receives are already this replica's share (the operator divides them).
+ * With a shared store (`useShared`), the store's exact counters for the whole agent decide
+ * instead (`admitShared`), and this replica's share is the fallback whenever the store is
+ * down or slower than its budget.
  *
  * The decision is synchronous (`admit`), so the guard's closed path awaits nothing here:
  * 0 → go now; > 0 → charged ahead (onLimit: Wait), sleep that long first; UNCHARGED → a
@@ -13,6 +15,8 @@ import type { EnforcementMode } from './breakerOptions.ts';
 import { RateLimitedError, type RateLimitReason } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
+import { spentLimitPauseMs } from './providerPause.ts';
+import type { SharedCounters } from './sharedCounters.ts';
 import { TokenBucket } from './tokenBucket.ts';
 import { TokenBudget, type TokenEstimate, type TokenUsage } from './tokenBudget.ts';
 import type { Clock } from '../../../contract/src/time/clock.ts';
@@ -88,6 +92,15 @@ export function resolveRateLimiterOptions(
 /** `admit` let a Shadow-mode call through without charging it: do not refund or settle it. */
 export const UNCHARGED = -1;
 
+/** Where an admitted call was charged, so its refund or settlement goes to the same place. */
+export type Charge = false | 'local' | 'shared';
+
+export interface Admission {
+  /** 0: go now; > 0: sleep this long, then go; UNCHARGED: Shadow let it through. */
+  readonly waitMs: number;
+  readonly charge: Charge;
+}
+
 const NO_TOKENS: TokenEstimate = Object.freeze({ inputTokens: 0, outputTokens: 0 });
 
 export interface RateLimiterCounters {
@@ -96,6 +109,10 @@ export interface RateLimiterCounters {
   readonly waited: number;
   readonly rejected: Readonly<Record<RateLimitReason, number>>;
   readonly shadowRejected: number;
+  /** Decisions the shared store made. */
+  readonly sharedDecisions: number;
+  /** Decisions made on this replica's share because the shared store could not answer. */
+  readonly fallbackDecisions: number;
 }
 
 export interface RateLimiterConfig {
@@ -120,6 +137,9 @@ export class RateLimiter {
   #rejectedOutput = 0;
   #rejectedProvider = 0;
   #shadowRejected = 0;
+  #shared: SharedCounters | undefined;
+  #sharedDecisions = 0;
+  #fallbackDecisions = 0;
 
   constructor(config: RateLimiterConfig) {
     this.name = config.name;
@@ -158,6 +178,8 @@ export class RateLimiter {
    * nothing and answers false (then ask `admit`, which decides what to do about the wait).
    */
   tryAdmitNow(now: number, estimate: TokenEstimate): boolean {
+    // The shared store decides (asynchronously) while it answers.
+    if (this.#shared?.available === true) return false;
     if (!this.#budget.enabled && this.#pacer.quiet(now)) {
       // Only the request bucket has a say.
       const requests = this.#requests;
@@ -216,6 +238,11 @@ export class RateLimiter {
       this.#waited++;
       return wait;
     }
+    this.#reject(wait);
+  }
+
+  /** Counts the refusal under the current reason and throws it. */
+  #reject(wait: number): never {
     switch (this.#reason) {
       case 'requests':
         this.#rejectedRequests++;
@@ -233,6 +260,62 @@ export class RateLimiter {
     throw new RateLimitedError(this.name, this.#reason, wait);
   }
 
+  /** Whether a shared store is attached (then ask `admitShared`, which may await it). */
+  get sharing(): boolean {
+    return this.#shared !== undefined;
+  }
+
+  /** Whether a shared store is attached but cannot decide now (the local share does). */
+  get sharedStoreFallback(): boolean {
+    return this.#shared !== undefined && !this.#shared.available;
+  }
+
+  /** Attaches the store shared by every replica, or detaches it (undefined). */
+  useShared(shared: SharedCounters | undefined): void {
+    this.#shared = shared;
+  }
+
+  /**
+   * The admission decision with the shared store: the store's exact counters decide when it
+   * answers within its budget; otherwise this replica's share decides, at once. This
+   * replica's own provider pacing rides along in the same round trip.
+   */
+  async admitShared(now: number, estimate: TokenEstimate = NO_TOKENS): Promise<Admission> {
+    const shared = this.#shared;
+    const answer =
+      shared?.available === true
+        ? await shared.admit({
+            estimate,
+            localWaitMs: this.#pacer.quiet(now)
+              ? 0
+              : this.#pacer.waitFor(estimate.inputTokens, estimate.outputTokens, now),
+            maxWaitMs:
+              this.#options.mode === 'Enforce' && this.#options.onLimit === 'Wait'
+                ? this.#options.maxWaitMs
+                : 0,
+          })
+        : undefined;
+    if (answer === undefined) {
+      this.#fallbackDecisions++;
+      const waitMs = this.admit(this.#clock.now(), estimate);
+      return { waitMs, charge: waitMs === UNCHARGED ? false : 'local' };
+    }
+    this.#sharedDecisions++;
+    if (answer.charged) {
+      if (!this.#pacer.quiet(now))
+        this.#pacer.charge(estimate.inputTokens, estimate.outputTokens, now);
+      this.#admitted++;
+      if (answer.waitMs > 0) this.#waited++;
+      return { waitMs: answer.waitMs, charge: 'shared' };
+    }
+    if (this.#options.mode === 'Shadow') {
+      this.#shadowRejected++;
+      return { waitMs: UNCHARGED, charge: false };
+    }
+    this.#reason = answer.reason;
+    return this.#reject(answer.waitMs);
+  }
+
   /** Standalone use: admit, and sleep when told to. */
   async acquire(estimate: TokenEstimate = NO_TOKENS, signal?: AbortSignal): Promise<boolean> {
     const wait = this.admit(this.#clock.now(), estimate);
@@ -248,25 +331,47 @@ export class RateLimiter {
   }
 
   /** Gives a charge back: the call never went out (breaker refused it, caller gave up). */
-  refund(estimate: TokenEstimate = NO_TOKENS): void {
+  refund(estimate: TokenEstimate = NO_TOKENS, charge: Charge = 'local'): void {
+    this.#pacer.refund(estimate.inputTokens, estimate.outputTokens, this.#clock.now());
+    if (charge === 'shared') {
+      this.#shared?.settle({
+        requests: 1,
+        inputTokens: estimate.inputTokens,
+        outputTokens: estimate.outputTokens,
+      });
+      return;
+    }
     this.#requests?.refund(1);
     if (this.#budget.enabled) this.#budget.refund(estimate);
-    this.#pacer.refund(estimate.inputTokens, estimate.outputTokens, this.#clock.now());
   }
 
   /** Trues a token reservation up to the call's real usage. */
-  settle(estimate: TokenEstimate, usage: TokenUsage): void {
+  settle(estimate: TokenEstimate, usage: TokenUsage, charge: Charge = 'local'): void {
+    if (charge === 'shared') {
+      const inputTokens = estimate.inputTokens - usage.inputTokens;
+      const outputTokens = estimate.outputTokens - usage.outputTokens;
+      if (inputTokens !== 0 || outputTokens !== 0)
+        this.#shared?.settle({ requests: 0, inputTokens, outputTokens });
+      return;
+    }
     if (this.#budget.enabled) this.#budget.settle(estimate, usage);
   }
 
   /** Feeds a provider response's rate-limit headers to the pacer (when enabled). */
   observeHeaders(headers: HeaderSource, now: number): void {
-    if (this.#options.adaptive.providerHeaders) this.#pacer.observe(headers, now);
+    if (!this.#options.adaptive.providerHeaders) return;
+    this.#pacer.observe(headers, now);
+    const shared = this.#shared;
+    if (shared === undefined) return;
+    const pause = spentLimitPauseMs(headers, now);
+    if (pause > 0) shared.pause(pause);
   }
 
   /** A provider 429 said retry-after: hold every call until then (when enabled). */
   observeRetryAfter(ms: number, now: number): void {
-    if (this.#options.adaptive.honorRetryAfter) this.#pacer.pauseFor(ms, now);
+    if (!this.#options.adaptive.honorRetryAfter) return;
+    this.#pacer.pauseFor(ms, now);
+    this.#shared?.pause(ms);
   }
 
   counters(): RateLimiterCounters {
@@ -280,6 +385,8 @@ export class RateLimiter {
         provider: this.#rejectedProvider,
       },
       shadowRejected: this.#shadowRejected,
+      sharedDecisions: this.#sharedDecisions,
+      fallbackDecisions: this.#fallbackDecisions,
     };
   }
 

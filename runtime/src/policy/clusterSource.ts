@@ -69,6 +69,7 @@ export function startClusterSources(
       read: () => ({
         policyHash: runtime.active?.hash,
         breakers: runtime.active?.guard.breakerSummary() ?? {},
+        store: runtime.active?.guard.storeReport?.(),
       }),
       onError: (err) => {
         deps.logger.warn({ err: String(err) }, 'pod annotation patch failed');

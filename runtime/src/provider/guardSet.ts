@@ -17,7 +17,12 @@ import { CircuitOpenError } from '../guard/errors.ts';
 import { Guard } from '../guard/guard.ts';
 import type { GuardMetrics } from '../guard/metrics.ts';
 import { RateLimiter } from '../guard/rateLimiter.ts';
-import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import type {
+  CounterStoreSettings,
+  PolicyDocument,
+} from '../../../contract/src/policy/policyDocument.ts';
+import type { StoreReport } from '../../../contract/src/reporting/storeAnnotation.ts';
+import type { RedisCounterStore } from '../sharedLimits/redisCounterStore.ts';
 import {
   providerBreakerName,
   toolBreakerName,
@@ -49,6 +54,14 @@ export interface GuardSetOptions {
   readonly clock: Clock;
   /** Where breakers, limiter, bulkheads and guards are exported; none for a throwaway check. */
   readonly metrics?: GuardMetrics;
+  /**
+   * Opens the shared rate-limit store a policy names (spec.store); without it such a policy
+   * runs on the per-replica share alone. `onStateChange` fires when it falls back or returns.
+   */
+  readonly openStore?: (
+    settings: CounterStoreSettings,
+    onStateChange: () => void,
+  ) => RedisCounterStore;
 }
 
 export class GuardSet implements ProviderGuard {
@@ -64,11 +77,14 @@ export class GuardSet implements ProviderGuard {
   /** Per breaker name: removes its breaker's and guard's series from the metrics. */
   readonly #unbind = new Map<string, (() => void)[]>();
   readonly #listeners = new Set<() => void>();
+  readonly #openStore: GuardSetOptions['openStore'];
+  #store: RedisCounterStore | undefined;
 
-  constructor({ doc, clock, metrics }: GuardSetOptions) {
+  constructor({ doc, clock, metrics, openStore }: GuardSetOptions) {
     this.#clock = clock;
     this.#doc = doc;
     this.#metrics = metrics;
+    this.#openStore = openStore;
     this.#limiter = new RateLimiter({
       name: doc.agent.name,
       clock,
@@ -87,6 +103,41 @@ export class GuardSet implements ProviderGuard {
     metrics?.bindLimiter(this.#limiter);
     metrics?.bindBulkhead(this.#modelBulkhead);
     metrics?.bindBulkhead(this.#toolBulkhead);
+    this.#syncStore(doc.rateLimit.store);
+  }
+
+  /**
+   * Opens, updates or closes the shared store as the policy says. Same server: the numbers
+   * change in place; another server, credentials or TLS: a new connection, the old one closed.
+   */
+  #syncStore(settings: CounterStoreSettings | undefined): void {
+    const current = this.#store;
+    if (settings !== undefined && current?.servesConnection(settings) === true) {
+      current.update(settings);
+      return;
+    }
+    if (current !== undefined) void current.close();
+    this.#store =
+      settings === undefined
+        ? undefined
+        : this.#openStore?.(settings, () => {
+            this.#notify();
+          });
+    this.#limiter.useShared(this.#store);
+    if (current !== undefined || this.#store !== undefined) this.#notify();
+  }
+
+  /** The shared store's state for the pod report; undefined without one. */
+  storeReport(): StoreReport | undefined {
+    return this.#store?.report();
+  }
+
+  /** Closes the shared store's connection (shutdown). */
+  async close(): Promise<void> {
+    const store = this.#store;
+    this.#store = undefined;
+    this.#limiter.useShared(undefined);
+    await store?.close();
   }
 
   /** Applies a new policy to the live objects. */
@@ -96,6 +147,7 @@ export class GuardSet implements ProviderGuard {
     for (const name of retired) this.#retire(name);
     if (retired.length > 0) this.#notify();
     this.#limiter.reconfigure(rateLimiterOptions(doc.rateLimit));
+    this.#syncStore(doc.rateLimit.store);
     this.#modelBulkhead.reconfigure(bulkheadOptions(doc.rateLimit));
     const options = breakerOptions(doc.circuitBreaker);
     for (const breaker of this.#breakers.values()) breaker.reconfigure(options);
@@ -154,7 +206,12 @@ export class GuardSet implements ProviderGuard {
   }
 
   rateLimiter(): RateLimiterView {
-    return rateLimiterView(this.#limiter, this.#modelBulkhead, this.#toolBulkhead);
+    return rateLimiterView(
+      this.#limiter,
+      this.#modelBulkhead,
+      this.#toolBulkhead,
+      this.#store?.report(),
+    );
   }
 
   breakerSummary(): BreakerReport {

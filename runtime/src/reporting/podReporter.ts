@@ -9,6 +9,11 @@ import {
   encodeBreakerReport,
   type BreakerReport,
 } from '../../../contract/src/reporting/breakerAnnotation.ts';
+import {
+  RATE_LIMIT_STORE_ANNOTATION,
+  encodeStoreReport,
+  type StoreReport,
+} from '../../../contract/src/reporting/storeAnnotation.ts';
 import type { Clock, Cancel } from '../../../contract/src/time/clock.ts';
 
 export interface PodPatcher {
@@ -18,6 +23,8 @@ export interface PodPatcher {
 export interface ReportedState {
   readonly policyHash: string | undefined;
   readonly breakers: BreakerReport;
+  /** The shared rate-limit store's state; absent when the policy names no store. */
+  readonly store?: StoreReport | undefined;
 }
 
 export class PodReporter {
@@ -65,6 +72,10 @@ export class PodReporter {
     return {
       [POLICY_HASH_ANNOTATION]: state.policyHash ?? '',
       [BREAKERS_ANNOTATION]: encodeBreakerReport(state.breakers),
+      // Written once a store was reported, and emptied when the policy drops it.
+      ...(state.store !== undefined || RATE_LIMIT_STORE_ANNOTATION in this.#sent
+        ? { [RATE_LIMIT_STORE_ANNOTATION]: encodeStoreReport(state.store) }
+        : {}),
     };
   }
 
