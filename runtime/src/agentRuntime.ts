@@ -221,7 +221,7 @@ export class AgentRuntime {
     const drained = await Promise.race([this.#lifecycle.idle().then(() => true), timedOut]);
     cancel();
     await this.#api?.close();
-    await this.#guardSet?.close();
+    this.#guardSet?.close();
     await new Promise<void>((resolve) => {
       if (this.#metricsServer === undefined) resolve();
       else

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient, type RedisClientType } from '@redis/client';
+import { createClient } from '@redis/client';
 import {
   ADMIT_SCRIPT,
   PAUSE_SCRIPT,
@@ -35,9 +35,12 @@ interface Limits {
   readonly output?: number;
 }
 
-type Step =
-  | { readonly at: number; readonly script: string; readonly argv: readonly string[] }
-  | { readonly at: number; readonly live: true };
+interface ScriptStep {
+  readonly at: number;
+  readonly script: string;
+  readonly argv: readonly string[];
+}
+type Step = ScriptStep | { readonly at: number; readonly live: true };
 
 const KEYS = ['t:requests', 't:input', 't:output', 't:pause'];
 /** admit.lua takes every key, settle.lua the three limits, pause.lua the pause alone. */
@@ -51,7 +54,7 @@ function admit(
   at: number,
   l: Limits,
   call: { input?: number; output?: number; localWait?: number; maxWait?: number } = {},
-): Step {
+): ScriptStep {
   return {
     at,
     script: 'admit',
@@ -71,7 +74,7 @@ function admit(
   };
 }
 
-function settle(at: number, l: Limits, back: { requests?: number; input?: number }): Step {
+function settle(at: number, l: Limits, back: { requests?: number; input?: number }): ScriptStep {
   return {
     at,
     script: 'settle',
@@ -86,7 +89,7 @@ function settle(at: number, l: Limits, back: { requests?: number; input?: number
   };
 }
 
-const pause = (at: number, ms: number): Step => ({ at, script: 'pause', argv: [String(ms)] });
+const pause = (at: number, ms: number): ScriptStep => ({ at, script: 'pause', argv: [String(ms)] });
 
 const R1 = { requests: [1, 3] } as const satisfies Limits;
 const TOKENS = { input: 600 } as const satisfies Limits;
@@ -244,10 +247,10 @@ describe('the store scripts under lua5.1', () => {
 
 describe('the store scripts on redis-server', () => {
   let redis: RedisHandle;
-  let client: RedisClientType;
+  let client: ReturnType<typeof createClient>;
   beforeAll(async () => {
     redis = await startRedis();
-    client = createClient({ socket: { host: '127.0.0.1', port: redis.port } }) as RedisClientType;
+    client = createClient({ socket: { host: '127.0.0.1', port: redis.port } });
     await client.connect();
   });
   afterAll(async () => {

@@ -44,7 +44,11 @@ export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+  });
   if (address === null || typeof address === 'string') throw new Error('no port');
   return address.port;
 }
@@ -73,7 +77,11 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisHandl
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     const output: string[] = [];
-    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    exited = new Promise((resolve) => {
+      proc.once('exit', () => {
+        resolve();
+      });
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         proc.kill('SIGKILL');

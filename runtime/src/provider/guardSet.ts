@@ -116,7 +116,7 @@ export class GuardSet implements ProviderGuard {
       current.update(settings);
       return;
     }
-    if (current !== undefined) void current.close();
+    current?.close();
     this.#store =
       settings === undefined
         ? undefined
@@ -133,11 +133,11 @@ export class GuardSet implements ProviderGuard {
   }
 
   /** Closes the shared store's connection (shutdown). */
-  async close(): Promise<void> {
+  close(): void {
     const store = this.#store;
     this.#store = undefined;
     this.#limiter.useShared(undefined);
-    await store?.close();
+    store?.close();
   }
 
   /** Applies a new policy to the live objects. */

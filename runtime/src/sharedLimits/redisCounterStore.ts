@@ -222,8 +222,8 @@ export class RedisCounterStore implements SharedCounters {
     };
   }
 
-  /** Closes the connection; calls still asking get undefined (the local share). */
-  async close(): Promise<void> {
+  /** Drops the connection at once; calls still asking get undefined (the local share). */
+  close(): void {
     this.#closed = true;
     this.#probe?.();
     this.#probe = undefined;
@@ -335,7 +335,8 @@ export class RedisCounterStore implements SharedCounters {
         cancel?.();
       }
     }
-    if (answered && !this.#closed) {
+    // Closed meanwhile: the client is no longer open.
+    if (answered && client.isOpen) {
       this.#status = { shared: true, since: this.#clock.now() };
       this.#probeDelay = PROBE_FIRST_MS;
       this.#logger?.info(
