@@ -111,7 +111,7 @@ down: setup ## Stop everything `make up` (or an interrupted `make demo`) started
 ##@ Benchmarks (results in bench/results/)
 
 .PHONY: bench
-bench: bench-guard bench-runtime bench-operator ## Run every benchmark.
+bench: bench-guard bench-runtime bench-operator bench-global ## Run every benchmark.
 
 .PHONY: bench-guard
 bench-guard: setup ## Guard overhead vs a bare await, cockatiel and opossum, in one run.
@@ -120,6 +120,10 @@ bench-guard: setup ## Guard overhead vs a bare await, cockatiel and opossum, in 
 .PHONY: bench-runtime
 bench-runtime: setup ## Runtime throughput and added latency vs a bare node:http proxy to the same simulator.
 	$(NODE) bench/runtime.ts
+
+.PHONY: bench-global
+bench-global: setup tools ## Rate limits across 3 replicas: per-replica split vs exact counters in Redis, added latency, fallback wait.
+	$(NODE) bench/global.ts
 
 .PHONY: bench-operator
 bench-operator: setup ## Policy reload, trip-to-status and 1000-agent convergence on the local cluster.

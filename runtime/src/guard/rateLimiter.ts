@@ -304,6 +304,7 @@ export class RateLimiter {
     if (answer.charged) {
       if (!this.#pacer.quiet(now))
         this.#pacer.charge(estimate.inputTokens, estimate.outputTokens, now);
+      this.#mirror(now, estimate);
       this.#admitted++;
       if (answer.waitMs > 0) this.#waited++;
       return { waitMs: answer.waitMs, charge: 'shared' };
@@ -314,6 +315,17 @@ export class RateLimiter {
     }
     this.#reason = answer.reason;
     return this.#reject(answer.waitMs);
+  }
+
+  /**
+   * Takes what the store admitted from this replica's share too, as far as the share has it
+   * (never into debt): when the store fails, a replica that has been using more than its
+   * share has none left to burst with, and the replicas together stay within the numbers.
+   */
+  #mirror(now: number, estimate: TokenEstimate): void {
+    this.#requests?.tryTake(1, now);
+    const budget = this.#budget;
+    if (budget.enabled && budget.waitFor(estimate, now) === 0) budget.reserve(estimate);
   }
 
   /** Standalone use: admit, and sleep when told to. */

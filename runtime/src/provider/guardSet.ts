@@ -210,7 +210,9 @@ export class GuardSet implements ProviderGuard {
       this.#limiter,
       this.#modelBulkhead,
       this.#toolBulkhead,
-      this.#store?.report(),
+      this.#store === undefined
+        ? undefined
+        : { report: this.#store.report(), counters: this.#store.counters() },
     );
   }
 

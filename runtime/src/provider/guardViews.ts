@@ -3,6 +3,7 @@ import type { Bulkhead } from '../guard/bulkhead.ts';
 import type { CircuitBreaker } from '../guard/circuitBreaker.ts';
 import type { RateLimiter } from '../guard/rateLimiter.ts';
 import type { StoreReport } from '../../../contract/src/reporting/storeAnnotation.ts';
+import type { StoreCounters } from '../sharedLimits/redisCounterStore.ts';
 
 export interface BreakerView {
   readonly state: CircuitBreaker['state'];
@@ -39,15 +40,15 @@ export interface RateLimiterView {
   readonly counters: ReturnType<RateLimiter['counters']>;
   readonly modelBulkhead: BulkheadView;
   readonly toolBulkhead: BulkheadView;
-  /** The shared rate-limit store's state, when the policy names one. */
-  readonly store?: StoreReport;
+  /** The shared rate-limit store's state and counters, when the policy names one. */
+  readonly store?: { readonly report: StoreReport; readonly counters: StoreCounters };
 }
 
 export function rateLimiterView(
   limiter: RateLimiter,
   modelBulkhead: Bulkhead,
   toolBulkhead: Bulkhead,
-  store?: StoreReport,
+  store?: RateLimiterView['store'],
 ): RateLimiterView {
   return {
     limiter: limiter.describe(),

@@ -69,7 +69,16 @@ export interface StoreCounters {
   readonly errors: number;
   /** Times it fell back to the local share. */
   readonly fallbacks: number;
+  /** The longest any admission waited for the store, in ms (the budget bounds it). */
+  readonly slowestAdmitMs: number;
+  /**
+   * The longest wait of each of the last minute's seconds that had admissions, oldest first:
+   * `[epoch second, ms]`. A benchmark reads the seconds of one phase from it.
+   */
+  readonly slowestAdmitBySecond: readonly (readonly [number, number])[];
 }
+
+const SECONDS_KEPT = 60;
 
 interface Status {
   readonly shared: boolean;
@@ -98,6 +107,8 @@ export class RedisCounterStore implements SharedCounters {
   #timedOut = 0;
   #errors = 0;
   #fallbacks = 0;
+  #slowestAdmitMs = 0;
+  readonly #slowestBySecond: [number, number][] = [];
 
   constructor(options: RedisCounterStoreOptions) {
     this.name = options.name;
@@ -151,11 +162,16 @@ export class RedisCounterStore implements SharedCounters {
     const client = this.#client;
     if (client === undefined || !this.available) return undefined;
     this.#inFlight++;
+    const started = performance.now();
     let cancel: Cancel | undefined;
     const budget = this.#settings.waitBudgetMs;
     const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
       cancel = this.#clock.setTimeout(() => {
-        resolve(TIMED_OUT);
+        // After a stall of the event loop the timer runs before the socket is read: let an
+        // answer that is already there win (I/O callbacks run before setImmediate's).
+        setImmediate(() => {
+          resolve(TIMED_OUT);
+        });
       }, budget);
     });
     const { estimate } = request;
@@ -183,7 +199,21 @@ export class RedisCounterStore implements SharedCounters {
     } finally {
       cancel?.();
       this.#inFlight--;
+      this.#recordWait(performance.now() - started);
     }
+  }
+
+  #recordWait(ms: number): void {
+    if (ms > this.#slowestAdmitMs) this.#slowestAdmitMs = ms;
+    const second = Math.floor(this.#clock.now() / 1000);
+    const seconds = this.#slowestBySecond;
+    const last = seconds[seconds.length - 1];
+    if (last?.[0] === second) {
+      if (ms > last[1]) last[1] = ms;
+      return;
+    }
+    seconds.push([second, ms]);
+    if (seconds.length > SECONDS_KEPT) seconds.shift();
   }
 
   settle(amounts: SharedSettlement): void {
@@ -219,6 +249,8 @@ export class RedisCounterStore implements SharedCounters {
       timedOut: this.#timedOut,
       errors: this.#errors,
       fallbacks: this.#fallbacks,
+      slowestAdmitMs: this.#slowestAdmitMs,
+      slowestAdmitBySecond: this.#slowestBySecond.map(([second, ms]) => [second, ms] as const),
     };
   }
 
