@@ -191,7 +191,8 @@ describe('the runtime RBAC', () => {
 });
 
 describe('the Deployment', () => {
-  const deploymentOf = (agent: AgentDeployment): Deployment => required(build(agent), 'Deployment');
+  const deploymentOf = (agent: AgentDeployment, doc?: PolicyDocument): Deployment =>
+    required(build(agent, doc), 'Deployment');
   const runtimeOf = (agent: AgentDeployment) => {
     const container = deploymentOf(agent).spec.template.spec?.containers[0];
     if (container === undefined) throw new Error('no runtime container');
@@ -244,6 +245,35 @@ describe('the Deployment', () => {
     expect(runtimeOf(minimalAgent()).env?.map((env) => env.name)).not.toContain(
       'BREAKWATER_CLIENT_KEYS_DIR',
     );
+  });
+
+  it('mounts the rate-limit store password and CA as files, from their Secrets, only with a store', () => {
+    const agent = productionAgent();
+    const { rateLimitPolicy } = productionPolicies();
+    rateLimitPolicy.spec.store = {
+      redis: {
+        address: 'redis.infra.svc:6379',
+        passwordSecretRef: { name: 'redis-auth', key: 'redis-password' },
+        tls: { enabled: true, caSecretRef: { name: 'redis-ca', key: 'ca.pem' } },
+      },
+    };
+    const doc = documentFor(agent, { rateLimitPolicy, readyReplicas: 2 });
+    const pod = deploymentOf(agent, doc).spec.template.spec;
+    expect(pod?.volumes).toContainEqual({
+      name: 'rate-limit-store',
+      projected: {
+        sources: [
+          { secret: { name: 'redis-auth', items: [{ key: 'redis-password', path: 'password' }] } },
+          { secret: { name: 'redis-ca', items: [{ key: 'ca.pem', path: 'ca.crt' }] } },
+        ],
+      },
+    });
+    expect(pod?.containers[0]?.volumeMounts).toContainEqual({
+      name: 'rate-limit-store',
+      mountPath: '/var/run/secrets/breakwater.dev/rate-limit-store',
+      readOnly: true,
+    });
+    expect(JSON.stringify(deploymentOf(productionAgent()))).not.toContain('rate-limit-store');
   });
 
   it('sets every backend key the policy document names, from its Secret', () => {
