@@ -36,11 +36,11 @@ function settings(redis: RedisHandle, change: Partial<CounterStoreSettings> = {}
   } satisfies CounterStoreSettings;
 }
 
-async function open(
+function open(
   redis: RedisHandle,
   change: Partial<CounterStoreSettings> = {},
   secretsDir = tmpdir(),
-): Promise<RedisCounterStore> {
+): RedisCounterStore {
   const store = new RedisCounterStore({
     name: 'test',
     settings: settings(redis, change),
@@ -65,7 +65,7 @@ const decides = (store: RedisCounterStore, description: string) =>
 describe('the Redis counter store', () => {
   it('decides exactly: the burst goes, the next call is refused with the time to a token', async () => {
     const redis = await redisServer();
-    const store = await open(redis);
+    const store = open(redis);
     await decides(store, 'the store to connect');
     const answers = [];
     for (let i = 0; i < 6; i++) answers.push(await store.admit(ONE_CALL));
@@ -77,7 +77,7 @@ describe('the Redis counter store', () => {
 
   it('falls back at once when the server stops, and goes back when it returns', async () => {
     const redis = await redisServer();
-    const store = await open(redis);
+    const store = open(redis);
     await decides(store, 'the store to connect');
     await redis.stop();
     expect(await store.admit(ONE_CALL)).toBeUndefined();
@@ -90,7 +90,7 @@ describe('the Redis counter store', () => {
 
   it('answers within its wait budget when the server hangs, and falls back', async () => {
     const redis = await redisServer();
-    const store = await open(redis);
+    const store = open(redis);
     await decides(store, 'the store to connect');
     redis.freeze();
     const started = performance.now();
@@ -112,7 +112,7 @@ describe('the Redis counter store', () => {
       rmSync(dir, { recursive: true, force: true });
     });
     writeFileSync(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE), 'wrong\n');
-    const store = await open(
+    const store = open(
       redis,
       {
         redis: { address: redis.address, passwordSecretRef: { name: 'redis', key: 'password' } },
@@ -135,7 +135,7 @@ describe('the Redis counter store', () => {
       rmSync(dir, { recursive: true, force: true });
     });
     writeFileSync(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE), 'right\n');
-    const store = await open(
+    const store = open(
       redis,
       {
         redis: { address: redis.address, passwordSecretRef: { name: 'redis', key: 'password' } },
@@ -147,7 +147,7 @@ describe('the Redis counter store', () => {
 
   it('reports a Secret file that is not there as SecretMissing', async () => {
     const redis = await redisServer();
-    const store = await open(
+    const store = open(
       redis,
       {
         redis: { address: redis.address, passwordSecretRef: { name: 'redis', key: 'password' } },
