@@ -4,9 +4,9 @@
  * with the local share, then the way back.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { CounterStoreSettings } from '../../contract/src/policy/policyDocument.ts';
 import { RATE_LIMIT_STORE_PASSWORD_FILE } from '../../contract/src/pod/runtimeEnvironment.ts';
 import { systemClock } from '../../contract/src/time/clock.ts';
@@ -111,6 +111,7 @@ describe('the Redis counter store', () => {
     cleanups.push(() => {
       rmSync(dir, { recursive: true, force: true });
     });
+    mkdirSync(dirname(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE)), { recursive: true });
     writeFileSync(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE), 'wrong\n');
     const store = open(
       redis,
@@ -134,6 +135,7 @@ describe('the Redis counter store', () => {
     cleanups.push(() => {
       rmSync(dir, { recursive: true, force: true });
     });
+    mkdirSync(dirname(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE)), { recursive: true });
     writeFileSync(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE), 'right\n');
     const store = open(
       redis,

@@ -4,10 +4,10 @@
  * starts its own Redis, simulator and agent.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createClient } from '@redis/client';
 import type { RateLimitPolicySpec } from '../../contract/src/api/v1alpha1/ratelimitpolicy.ts';
 import { RATE_LIMIT_STORE_PASSWORD_FILE } from '../../contract/src/pod/runtimeEnvironment.ts';
@@ -55,6 +55,7 @@ async function setup(
   const env: Record<string, string> = {};
   if (options.passwordFile !== undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'bw-store-secret-'));
+    mkdirSync(dirname(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE)), { recursive: true });
     writeFileSync(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE), options.passwordFile);
     env['BREAKWATER_RATE_LIMIT_STORE_DIR'] = dir;
     cleanups.push(() => {

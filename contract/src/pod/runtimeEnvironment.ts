@@ -20,11 +20,12 @@ export const CLIENT_KEYS_DIR_ENV = 'BREAKWATER_CLIENT_KEYS_DIR';
 export const CLIENT_KEYS_ENV = 'BREAKWATER_CLIENT_KEYS';
 /**
  * Where the operator mounts the rate-limit store's Secrets (RateLimitPolicy spec.store.redis):
- * the password as `password`, the TLS authority as `ca.crt`. A projected Secret volume, like
- * the client keys: the runtime never reads Secrets through the API.
+ * the password as `auth/password`, the TLS authority as `tls/ca.crt`, each a Secret volume of
+ * its own (they may come from two Secrets), like the client keys: the runtime never reads
+ * Secrets through the API.
  */
 export const RATE_LIMIT_STORE_MOUNT_PATH = '/var/run/secrets/breakwater.dev/rate-limit-store';
-export const RATE_LIMIT_STORE_PASSWORD_FILE = 'password';
-export const RATE_LIMIT_STORE_CA_FILE = 'ca.crt';
+export const RATE_LIMIT_STORE_PASSWORD_FILE = 'auth/password';
+export const RATE_LIMIT_STORE_CA_FILE = 'tls/ca.crt';
 /** Overrides the mount path (standalone mode and tests). */
 export const RATE_LIMIT_STORE_DIR_ENV = 'BREAKWATER_RATE_LIMIT_STORE_DIR';

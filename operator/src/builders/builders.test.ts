@@ -259,20 +259,40 @@ describe('the Deployment', () => {
     };
     const doc = documentFor(agent, { rateLimitPolicy, readyReplicas: 2 });
     const pod = deploymentOf(agent, doc).spec.template.spec;
-    expect(pod?.volumes).toContainEqual({
-      name: 'rate-limit-store',
-      projected: {
-        sources: [
-          { secret: { name: 'redis-auth', items: [{ key: 'redis-password', path: 'password' }] } },
-          { secret: { name: 'redis-ca', items: [{ key: 'ca.pem', path: 'ca.crt' }] } },
-        ],
-      },
-    });
-    expect(pod?.containers[0]?.volumeMounts).toContainEqual({
-      name: 'rate-limit-store',
-      mountPath: '/var/run/secrets/breakwater.dev/rate-limit-store',
-      readOnly: true,
-    });
+    expect(pod?.volumes).toEqual(
+      expect.arrayContaining([
+        {
+          name: 'rate-limit-store-auth',
+          secret: {
+            secretName: 'redis-auth',
+            items: [{ key: 'redis-password', path: 'password' }],
+            optional: true,
+          },
+        },
+        {
+          name: 'rate-limit-store-tls',
+          secret: {
+            secretName: 'redis-ca',
+            items: [{ key: 'ca.pem', path: 'ca.crt' }],
+            optional: true,
+          },
+        },
+      ]),
+    );
+    expect(pod?.containers[0]?.volumeMounts).toEqual(
+      expect.arrayContaining([
+        {
+          name: 'rate-limit-store-auth',
+          mountPath: '/var/run/secrets/breakwater.dev/rate-limit-store/auth',
+          readOnly: true,
+        },
+        {
+          name: 'rate-limit-store-tls',
+          mountPath: '/var/run/secrets/breakwater.dev/rate-limit-store/tls',
+          readOnly: true,
+        },
+      ]),
+    );
     expect(JSON.stringify(deploymentOf(productionAgent()))).not.toContain('rate-limit-store');
   });
 

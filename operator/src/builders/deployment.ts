@@ -6,6 +6,7 @@ import type {
   ResourceRequirements,
   SecurityContext,
   Volume,
+  VolumeMount,
 } from './kubeShapes.ts';
 
 import type { AgentDeployment, Quantity } from '../../../contract/src/api/resources.ts';
@@ -42,7 +43,8 @@ export const RUNTIME_COMMAND = 'breakwater-runtime';
 /** The distroless "nonroot" user: numeric, so the kubelet can verify runAsNonRoot. */
 export const RUNTIME_USER = 65532;
 const CLIENT_KEYS_VOLUME = 'client-keys';
-const RATE_LIMIT_STORE_VOLUME = 'rate-limit-store';
+const STORE_PASSWORD_VOLUME = 'rate-limit-store-auth';
+const STORE_CA_VOLUME = 'rate-limit-store-tls';
 
 const DEFAULT_RESOURCES = {
   requests: { cpu: '100m', memory: '128Mi' },
@@ -110,15 +112,22 @@ function podSpec(
 ): PodSpec {
   const { podTemplate } = agent.spec;
   const clientKeys = agent.spec.access?.clientKeysSecretRef?.name;
-  const storeSecrets = rateLimitStoreVolume(doc);
+  const storeSecrets = rateLimitStoreVolumes(doc);
   const volumes = [
     ...(clientKeys === undefined ? [] : [clientKeysVolume(clientKeys)]),
-    ...(storeSecrets === undefined ? [] : [storeSecrets]),
+    ...storeSecrets.map((s) => s.volume),
   ];
   return {
     serviceAccountName: runtimeServiceAccountName(agent),
     terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,
-    containers: [runtimeContainer(agent, shutdown, options, storeSecrets !== undefined)],
+    containers: [
+      runtimeContainer(
+        agent,
+        shutdown,
+        options,
+        storeSecrets.map((s) => s.mount),
+      ),
+    ],
     ...(volumes.length === 0 ? {} : { volumes }),
     ...(podTemplate?.nodeSelector === undefined
       ? {}
@@ -136,15 +145,13 @@ function runtimeContainer(
   agent: Readonly<AgentDeployment>,
   shutdown: ShutdownTiming,
   options: Readonly<BuilderOptions>,
-  storeSecrets: boolean,
+  storeMounts: readonly VolumeMount[],
 ): Container {
   const volumeMounts = [
     ...(agent.spec.access?.clientKeysSecretRef === undefined
       ? []
       : [{ name: CLIENT_KEYS_VOLUME, mountPath: CLIENT_KEYS_MOUNT_PATH, readOnly: true }]),
-    ...(storeSecrets
-      ? [{ name: RATE_LIMIT_STORE_VOLUME, mountPath: RATE_LIMIT_STORE_MOUNT_PATH, readOnly: true }]
-      : []),
+    ...storeMounts,
   ];
   return {
     name: RUNTIME_CONTAINER,
@@ -185,27 +192,53 @@ function clientKeysVolume(secretName: string): Volume {
 }
 
 /**
- * The rate-limit store's password and CA certificate, under fixed file names, from whichever
- * Secrets hold them. Mounted, as the client keys are, so the runtime needs no Secret access.
- * Not optional: a store whose password is missing would only fail later, less clearly.
+ * The rate-limit store's password and CA certificate as files under fixed names, each from
+ * the Secret key the policy names. Mounted, as the client keys are, so the runtime needs no
+ * Secret access; optional, so a missing Secret shows as the store's SecretMissing condition
+ * (the runtime falls back to its share) instead of a pod that never starts.
  */
-function rateLimitStoreVolume(doc: Readonly<PolicyDocument>): Volume | undefined {
+function rateLimitStoreVolumes(
+  doc: Readonly<PolicyDocument>,
+): { volume: Volume; mount: VolumeMount }[] {
   const redis = doc.rateLimit.store?.redis;
-  const sources = [
+  return [
     ...(redis?.passwordSecretRef === undefined
       ? []
-      : [secretFile(redis.passwordSecretRef, RATE_LIMIT_STORE_PASSWORD_FILE)]),
+      : [
+          secretFile(
+            STORE_PASSWORD_VOLUME,
+            redis.passwordSecretRef,
+            RATE_LIMIT_STORE_PASSWORD_FILE,
+          ),
+        ]),
     ...(redis?.tls?.caSecretRef === undefined
       ? []
-      : [secretFile(redis.tls.caSecretRef, RATE_LIMIT_STORE_CA_FILE)]),
+      : [secretFile(STORE_CA_VOLUME, redis.tls.caSecretRef, RATE_LIMIT_STORE_CA_FILE)]),
   ];
-  return sources.length === 0
-    ? undefined
-    : { name: RATE_LIMIT_STORE_VOLUME, projected: { sources } };
 }
 
-function secretFile(ref: { readonly name: string; readonly key: string }, path: string) {
-  return { secret: { name: ref.name, items: [{ key: ref.key, path }] } };
+/** One Secret key as the file `relativePath` under the store's mount path. */
+function secretFile(
+  name: string,
+  ref: { readonly name: string; readonly key: string },
+  relativePath: string,
+): { volume: Volume; mount: VolumeMount } {
+  const slash = relativePath.lastIndexOf('/');
+  return {
+    volume: {
+      name,
+      secret: {
+        secretName: ref.name,
+        items: [{ key: ref.key, path: relativePath.slice(slash + 1) }],
+        optional: true,
+      },
+    },
+    mount: {
+      name,
+      mountPath: `${RATE_LIMIT_STORE_MOUNT_PATH}/${relativePath.slice(0, slash)}`,
+      readOnly: true,
+    },
+  };
 }
 
 function httpProbe(path: string, timing: Pick<Probe, 'periodSeconds' | 'failureThreshold'>): Probe {
