@@ -16,8 +16,11 @@ import { guardRefusal } from './provider/guardRefusal.ts';
 import { GuardSet } from './provider/guardSet.ts';
 import { RedisCounterStore } from './sharedLimits/redisCounterStore.ts';
 import {
-  RATE_LIMIT_STORE_DIR_ENV,
+  RATE_LIMIT_STORE_CA_FILE,
+  RATE_LIMIT_STORE_CA_FILE_ENV,
   RATE_LIMIT_STORE_MOUNT_PATH,
+  RATE_LIMIT_STORE_PASSWORD_FILE,
+  RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
 } from '../../contract/src/pod/runtimeEnvironment.ts';
 import { ModelRouter, streamLimits } from './provider/modelRouter.ts';
 import { buildApiServer } from './server/apiServer.ts';
@@ -256,7 +259,14 @@ export class AgentRuntime {
             name: doc.agent.name,
             settings,
             clock: this.#deps.clock,
-            secretsDir: this.#deps.env[RATE_LIMIT_STORE_DIR_ENV] ?? RATE_LIMIT_STORE_MOUNT_PATH,
+            secretFiles: {
+              password:
+                this.#deps.env[RATE_LIMIT_STORE_PASSWORD_FILE_ENV] ??
+                `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_PASSWORD_FILE}`,
+              ca:
+                this.#deps.env[RATE_LIMIT_STORE_CA_FILE_ENV] ??
+                `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_CA_FILE}`,
+            },
             logger: this.#deps.logger,
             onStateChange,
           }),

@@ -8,7 +8,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { CounterStoreSettings } from '../../contract/src/policy/policyDocument.ts';
-import { RATE_LIMIT_STORE_PASSWORD_FILE } from '../../contract/src/pod/runtimeEnvironment.ts';
+import {
+  RATE_LIMIT_STORE_CA_FILE,
+  RATE_LIMIT_STORE_PASSWORD_FILE,
+} from '../../contract/src/pod/runtimeEnvironment.ts';
 import { systemClock } from '../../contract/src/time/clock.ts';
 import { RedisCounterStore } from '../../runtime/src/sharedLimits/redisCounterStore.ts';
 import { waitFor } from '../support/kube.ts';
@@ -41,11 +44,15 @@ function open(
   change: Partial<CounterStoreSettings> = {},
   secretsDir = tmpdir(),
 ): RedisCounterStore {
+  const secretFiles = {
+    password: join(secretsDir, RATE_LIMIT_STORE_PASSWORD_FILE),
+    ca: join(secretsDir, RATE_LIMIT_STORE_CA_FILE),
+  };
   const store = new RedisCounterStore({
     name: 'test',
     settings: settings(redis, change),
     clock: systemClock,
-    secretsDir,
+    secretFiles,
   });
   cleanups.push(() => {
     store.close();

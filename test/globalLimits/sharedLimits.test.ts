@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createClient } from '@redis/client';
 import type { RateLimitPolicySpec } from '../../contract/src/api/v1alpha1/ratelimitpolicy.ts';
-import { RATE_LIMIT_STORE_PASSWORD_FILE } from '../../contract/src/pod/runtimeEnvironment.ts';
+import {
+  RATE_LIMIT_STORE_PASSWORD_FILE,
+  RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
+} from '../../contract/src/pod/runtimeEnvironment.ts';
 import { waitFor } from '../support/kube.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 import { PRIMARY_MODEL, sample } from '../support/standaloneRuntime.ts';
@@ -57,7 +60,7 @@ async function setup(
     const dir = mkdtempSync(join(tmpdir(), 'bw-store-secret-'));
     mkdirSync(dirname(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE)), { recursive: true });
     writeFileSync(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE), options.passwordFile);
-    env['BREAKWATER_RATE_LIMIT_STORE_DIR'] = dir;
+    env[RATE_LIMIT_STORE_PASSWORD_FILE_ENV] = join(dir, RATE_LIMIT_STORE_PASSWORD_FILE);
     cleanups.push(() => {
       rmSync(dir, { recursive: true, force: true });
       return undefined;

@@ -27,5 +27,6 @@ export const CLIENT_KEYS_ENV = 'BREAKWATER_CLIENT_KEYS';
 export const RATE_LIMIT_STORE_MOUNT_PATH = '/var/run/secrets/breakwater.dev/rate-limit-store';
 export const RATE_LIMIT_STORE_PASSWORD_FILE = 'auth/password';
 export const RATE_LIMIT_STORE_CA_FILE = 'tls/ca.crt';
-/** Overrides the mount path (standalone mode and tests). */
-export const RATE_LIMIT_STORE_DIR_ENV = 'BREAKWATER_RATE_LIMIT_STORE_DIR';
+/** Name the two files; set by the operator with the mounts, or by hand in standalone mode. */
+export const RATE_LIMIT_STORE_PASSWORD_FILE_ENV = 'BREAKWATER_RATE_LIMIT_STORE_PASSWORD_FILE';
+export const RATE_LIMIT_STORE_CA_FILE_ENV = 'BREAKWATER_RATE_LIMIT_STORE_CA_FILE';

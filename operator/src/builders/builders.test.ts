@@ -293,6 +293,18 @@ describe('the Deployment', () => {
         },
       ]),
     );
+    expect(pod?.containers[0]?.env).toEqual(
+      expect.arrayContaining([
+        {
+          name: 'BREAKWATER_RATE_LIMIT_STORE_PASSWORD_FILE',
+          value: '/var/run/secrets/breakwater.dev/rate-limit-store/auth/password',
+        },
+        {
+          name: 'BREAKWATER_RATE_LIMIT_STORE_CA_FILE',
+          value: '/var/run/secrets/breakwater.dev/rate-limit-store/tls/ca.crt',
+        },
+      ]),
+    );
     expect(JSON.stringify(deploymentOf(productionAgent()))).not.toContain('rate-limit-store');
   });
 

@@ -26,8 +26,10 @@ import {
   METRICS_PORT_ENV,
   POD_NAMESPACE_ENV,
   RATE_LIMIT_STORE_CA_FILE,
+  RATE_LIMIT_STORE_CA_FILE_ENV,
   RATE_LIMIT_STORE_MOUNT_PATH,
   RATE_LIMIT_STORE_PASSWORD_FILE,
+  RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import { buildRuntimeEnv } from './runtimeEnv.ts';
 import { HTTP_PORT, HTTP_PORT_NAME, METRICS_PORT, METRICS_PORT_NAME } from './runtimePorts.ts';
@@ -120,14 +122,7 @@ function podSpec(
   return {
     serviceAccountName: runtimeServiceAccountName(agent),
     terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,
-    containers: [
-      runtimeContainer(
-        agent,
-        shutdown,
-        options,
-        storeSecrets.map((s) => s.mount),
-      ),
-    ],
+    containers: [runtimeContainer(agent, shutdown, options, storeSecrets)],
     ...(volumes.length === 0 ? {} : { volumes }),
     ...(podTemplate?.nodeSelector === undefined
       ? {}
@@ -145,13 +140,13 @@ function runtimeContainer(
   agent: Readonly<AgentDeployment>,
   shutdown: ShutdownTiming,
   options: Readonly<BuilderOptions>,
-  storeMounts: readonly VolumeMount[],
+  storeSecrets: readonly StoreSecretFile[],
 ): Container {
   const volumeMounts = [
     ...(agent.spec.access?.clientKeysSecretRef === undefined
       ? []
       : [{ name: CLIENT_KEYS_VOLUME, mountPath: CLIENT_KEYS_MOUNT_PATH, readOnly: true }]),
-    ...storeMounts,
+    ...storeSecrets.map((s) => s.mount),
   ];
   return {
     name: RUNTIME_CONTAINER,
@@ -165,7 +160,7 @@ function runtimeContainer(
       `--drain-delay-ms=${String(shutdown.drainDelayMs)}`,
       `--shutdown-grace-ms=${String(shutdown.inFlightGraceMs)}`,
     ],
-    env: buildRuntimeEnv(agent),
+    env: [...buildRuntimeEnv(agent), ...storeSecrets.map((s) => s.env)],
     ...(volumeMounts.length === 0 ? {} : { volumeMounts }),
     ports: [
       { name: HTTP_PORT_NAME, containerPort: HTTP_PORT, protocol: 'TCP' },
@@ -197,9 +192,7 @@ function clientKeysVolume(secretName: string): Volume {
  * Secret access; optional, so a missing Secret shows as the store's SecretMissing condition
  * (the runtime falls back to its share) instead of a pod that never starts.
  */
-function rateLimitStoreVolumes(
-  doc: Readonly<PolicyDocument>,
-): { volume: Volume; mount: VolumeMount }[] {
+function rateLimitStoreVolumes(doc: Readonly<PolicyDocument>): StoreSecretFile[] {
   const redis = doc.rateLimit.store?.redis;
   return [
     ...(redis?.passwordSecretRef === undefined
@@ -209,12 +202,27 @@ function rateLimitStoreVolumes(
             STORE_PASSWORD_VOLUME,
             redis.passwordSecretRef,
             RATE_LIMIT_STORE_PASSWORD_FILE,
+            RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
           ),
         ]),
     ...(redis?.tls?.caSecretRef === undefined
       ? []
-      : [secretFile(STORE_CA_VOLUME, redis.tls.caSecretRef, RATE_LIMIT_STORE_CA_FILE)]),
+      : [
+          secretFile(
+            STORE_CA_VOLUME,
+            redis.tls.caSecretRef,
+            RATE_LIMIT_STORE_CA_FILE,
+            RATE_LIMIT_STORE_CA_FILE_ENV,
+          ),
+        ]),
   ];
+}
+
+interface StoreSecretFile {
+  readonly volume: Volume;
+  readonly mount: VolumeMount;
+  /** Names the file for the runtime (the local test node rewrites such paths). */
+  readonly env: { readonly name: string; readonly value: string };
 }
 
 /** One Secret key as the file `relativePath` under the store's mount path. */
@@ -222,7 +230,8 @@ function secretFile(
   name: string,
   ref: { readonly name: string; readonly key: string },
   relativePath: string,
-): { volume: Volume; mount: VolumeMount } {
+  envName: string,
+): StoreSecretFile {
   const slash = relativePath.lastIndexOf('/');
   return {
     volume: {
@@ -238,6 +247,7 @@ function secretFile(
       mountPath: `${RATE_LIMIT_STORE_MOUNT_PATH}/${relativePath.slice(0, slash)}`,
       readOnly: true,
     },
+    env: { name: envName, value: `${RATE_LIMIT_STORE_MOUNT_PATH}/${relativePath}` },
   };
 }
 

@@ -13,13 +13,8 @@
  *   is bounded, and so are the admissions in flight.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createClient, type RedisClientType } from '@redis/client';
 import type { CounterStoreSettings } from '../../../contract/src/policy/policyDocument.ts';
-import {
-  RATE_LIMIT_STORE_CA_FILE,
-  RATE_LIMIT_STORE_PASSWORD_FILE,
-} from '../../../contract/src/pod/runtimeEnvironment.ts';
 import type {
   StoreFallbackReason,
   StoreReport,
@@ -53,8 +48,8 @@ export interface RedisCounterStoreOptions {
   readonly name: string;
   readonly settings: CounterStoreSettings;
   readonly clock: Clock;
-  /** Directory holding the mounted password and CA files. */
-  readonly secretsDir: string;
+  /** The mounted password and CA files (read only when the settings name their Secrets). */
+  readonly secretFiles: { readonly password: string; readonly ca: string };
   readonly logger?: StoreLogger;
   /** Called when the store falls back or comes back (the pod report). */
   readonly onStateChange?: () => void;
@@ -123,12 +118,12 @@ export class RedisCounterStore implements SharedCounters {
     this.#status = { shared: false, reason: 'Connecting', since: options.clock.now() };
     let secrets: { password?: string; ca?: string };
     try {
-      secrets = readSecrets(options.settings, options.secretsDir);
+      secrets = readSecrets(options.settings, options.secretFiles);
     } catch (err) {
       this.#status = {
         shared: false,
         reason: 'SecretMissing',
-        message: `cannot read the store's Secret from ${options.secretsDir}: ${String(err)}`,
+        message: `cannot read the store's Secret: ${messageOf(err)}`,
         since: options.clock.now(),
       };
       this.#client = undefined;
@@ -433,16 +428,15 @@ function splitAddress(address: string): { host: string; port: number } {
   return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
 }
 
-function readSecrets(s: CounterStoreSettings, dir: string): { password?: string; ca?: string } {
+function readSecrets(
+  s: CounterStoreSettings,
+  files: { readonly password: string; readonly ca: string },
+): { password?: string; ca?: string } {
   const secrets: { password?: string; ca?: string } = {};
   // `kubectl create secret --from-file` keeps a file's last newline; a password has none.
   if (s.redis.passwordSecretRef !== undefined)
-    secrets.password = readFileSync(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE), 'utf8').replace(
-      /\r?\n$/,
-      '',
-    );
-  if (s.redis.tls?.caSecretRef !== undefined)
-    secrets.ca = readFileSync(join(dir, RATE_LIMIT_STORE_CA_FILE), 'utf8');
+    secrets.password = readFileSync(files.password, 'utf8').replace(/\r?\n$/, '');
+  if (s.redis.tls?.caSecretRef !== undefined) secrets.ca = readFileSync(files.ca, 'utf8');
   return secrets;
 }
 
