@@ -136,6 +136,30 @@ describe('the Redis counter store', () => {
     expect(await store.admit(ONE_CALL)).toBeUndefined();
   });
 
+  it('picks up a corrected password from the mounted file without a restart', async () => {
+    const redis = await redisServer({ password: 'right' });
+    const dir = mkdtempSync(join(tmpdir(), 'bw-store-secret-'));
+    cleanups.push(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const file = join(dir, RATE_LIMIT_STORE_PASSWORD_FILE);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, 'wrong');
+    const store = open(
+      redis,
+      {
+        redis: { address: redis.address, passwordSecretRef: { name: 'redis', key: 'password' } },
+      },
+      dir,
+    );
+    await waitFor(() => store.report().reason === 'AuthenticationFailed', {
+      description: 'the wrong password to be refused',
+      timeoutMs: 10_000,
+    });
+    writeFileSync(file, 'right');
+    await decides(store, 'the store to connect with the corrected password');
+  });
+
   it('connects with the right password read from the mounted file', async () => {
     const redis = await redisServer({ password: 'right' });
     const dir = mkdtempSync(join(tmpdir(), 'bw-store-secret-'));

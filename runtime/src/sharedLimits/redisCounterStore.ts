@@ -92,7 +92,10 @@ export class RedisCounterStore implements SharedCounters {
   #keys: string[];
   #limitArgs: string[];
   #settleRates: string[];
-  readonly #client: RedisClientType | undefined;
+  #client: RedisClientType | undefined;
+  readonly #secretFiles: { readonly password: string; readonly ca: string };
+  /** The password and CA the client was made with, to notice a rotated Secret. */
+  #secrets = '';
   #status: Status;
   #inFlight = 0;
   #probe: Cancel | undefined;
@@ -116,20 +119,29 @@ export class RedisCounterStore implements SharedCounters {
     this.#limitArgs = limitArgs(options.settings);
     this.#settleRates = settleRates(options.settings);
     this.#status = { shared: false, reason: 'Connecting', since: options.clock.now() };
+    this.#secretFiles = options.secretFiles;
+    this.#reconnectWithSecrets();
+  }
+
+  /**
+   * (Re)reads the mounted password and CA and connects with them when they changed (or on the
+   * first call). The kubelet rewrites a mounted Secret in place, so a rotated password, or a
+   * wrong one corrected, reaches the store without a restart.
+   */
+  #reconnectWithSecrets(): void {
     let secrets: { password?: string; ca?: string };
     try {
-      secrets = readSecrets(options.settings, options.secretFiles);
+      secrets = readSecrets(this.#settings, this.#secretFiles);
     } catch (err) {
-      this.#status = {
-        shared: false,
-        reason: 'SecretMissing',
-        message: `cannot read the store's Secret: ${messageOf(err)}`,
-        since: options.clock.now(),
-      };
-      this.#client = undefined;
+      this.#fallBack('SecretMissing', `cannot read the store's Secret: ${messageOf(err)}`);
       return;
     }
-    this.#client = this.#connect(options.settings, secrets);
+    const fingerprint = JSON.stringify(secrets);
+    if (this.#client !== undefined && fingerprint === this.#secrets) return;
+    this.#secrets = fingerprint;
+    const previous = this.#client;
+    this.#client = this.#connect(this.#settings, secrets);
+    if (previous?.isOpen === true) previous.destroy();
   }
 
   get available(): boolean {
@@ -292,14 +304,16 @@ export class RedisCounterStore implements SharedCounters {
       disableOfflineQueue: true,
       commandsQueueMaxLength: MAX_QUEUE,
     }) as RedisClientType;
+    // A replaced client's last words are not the store's state.
+    const current = () => client === this.#client;
     client.on('error', (err: unknown) => {
-      this.#fallBack(reasonOf(err), messageOf(err));
+      if (current()) this.#fallBack(reasonOf(err), messageOf(err));
     });
     client.on('ready', () => {
-      this.#probeSoon(0);
+      if (current()) this.#probeSoon(0);
     });
     client.connect().catch((err: unknown) => {
-      this.#fallBack(reasonOf(err), messageOf(err));
+      if (current()) this.#fallBack(reasonOf(err), messageOf(err));
     });
     return client;
   }
@@ -343,10 +357,13 @@ export class RedisCounterStore implements SharedCounters {
 
   /** Goes back to the store when a PING is answered within the wait budget. */
   async #probeOnce(): Promise<void> {
+    const reason = this.#status.reason;
+    if (reason === 'AuthenticationFailed' || reason === 'SecretMissing')
+      this.#reconnectWithSecrets();
     const client = this.#client;
-    if (client === undefined || this.#closed || this.#status.shared) return;
+    if (this.#closed || this.#status.shared) return;
     let answered = false;
-    if (client.isReady) {
+    if (client?.isReady === true) {
       let cancel: Cancel | undefined;
       const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
         // A connection just made is given ten budgets: its first answers are slower.
@@ -363,7 +380,7 @@ export class RedisCounterStore implements SharedCounters {
       }
     }
     // Closed meanwhile: the client is no longer open.
-    if (answered && client.isOpen) {
+    if (answered && client?.isOpen === true) {
       this.#status = { shared: true, since: this.#clock.now() };
       this.#probeDelay = PROBE_FIRST_MS;
       this.#logger?.info(
