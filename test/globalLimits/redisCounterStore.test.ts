@@ -17,7 +17,10 @@ import { RedisCounterStore } from '../../runtime/src/sharedLimits/redisCounterSt
 import { waitFor } from '../support/kube.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 
-const BUDGET_MS = 20;
+/** The most there is, where the test is about what the store decides, not how fast. */
+const BUDGET_MS = 1000;
+/** Where the test is about the budget. */
+const SHORT_BUDGET_MS = 20;
 const ONE_CALL = {
   estimate: { inputTokens: 0, outputTokens: 0 },
   localWaitMs: 0,
@@ -97,14 +100,15 @@ describe('the Redis counter store', () => {
 
   it('answers within its wait budget when the server hangs, and falls back', async () => {
     const redis = await redisServer();
-    const store = open(redis);
+    const store = open(redis, { waitBudgetMs: SHORT_BUDGET_MS });
     await decides(store, 'the store to connect');
     redis.freeze();
     const started = performance.now();
     expect(await store.admit(ONE_CALL)).toBeUndefined();
     const waited = performance.now() - started;
-    // The budget, plus what a busy event loop adds to a timer.
-    expect(waited).toBeLessThan(BUDGET_MS + 50);
+    // The budget, plus what a busy machine adds to a timer; frozen, Redis would never answer.
+    expect(waited).toBeGreaterThanOrEqual(SHORT_BUDGET_MS - 1);
+    expect(waited).toBeLessThan(SHORT_BUDGET_MS + 200);
     expect(store.report()).toMatchObject({ state: 'Fallback', reason: 'Slow' });
     // Falling back means later calls do not wait at all.
     expect(store.available).toBe(false);
