@@ -22,7 +22,8 @@ import type {
   PolicyDocument,
 } from '../../../contract/src/policy/policyDocument.ts';
 import type { StoreReport } from '../../../contract/src/reporting/storeAnnotation.ts';
-import type { RedisCounterStore } from '../sharedLimits/redisCounterStore.ts';
+import type { SharedCounters } from '../guard/sharedCounters.ts';
+import type { StoreCounters } from '../sharedLimits/redisCounterStore.ts';
 import {
   providerBreakerName,
   toolBreakerName,
@@ -58,10 +59,17 @@ export interface GuardSetOptions {
    * Opens the shared rate-limit store a policy names (spec.store); without it such a policy
    * runs on the per-replica share alone. `onStateChange` fires when it falls back or returns.
    */
-  readonly openStore?: (
-    settings: CounterStoreSettings,
-    onStateChange: () => void,
-  ) => RedisCounterStore;
+  readonly openStore?: (settings: CounterStoreSettings, onStateChange: () => void) => OpenStore;
+}
+
+/** A shared store as the GuardSet keeps it (RedisCounterStore is the one there is). */
+export interface OpenStore extends SharedCounters {
+  /** Whether `settings` reach the same server the same way (then `update` applies them). */
+  servesConnection(settings: CounterStoreSettings): boolean;
+  update(settings: CounterStoreSettings): void;
+  report(): StoreReport;
+  counters(): StoreCounters;
+  close(): void;
 }
 
 export class GuardSet implements ProviderGuard {
@@ -78,7 +86,7 @@ export class GuardSet implements ProviderGuard {
   readonly #unbind = new Map<string, (() => void)[]>();
   readonly #listeners = new Set<() => void>();
   readonly #openStore: GuardSetOptions['openStore'];
-  #store: RedisCounterStore | undefined;
+  #store: OpenStore | undefined;
 
   constructor({ doc, clock, metrics, openStore }: GuardSetOptions) {
     this.#clock = clock;
