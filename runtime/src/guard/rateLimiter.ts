@@ -178,8 +178,19 @@ export class RateLimiter {
    * nothing and answers false (then ask `admit`, which decides what to do about the wait).
    */
   tryAdmitNow(now: number, estimate: TokenEstimate): boolean {
-    // The shared store decides (asynchronously) while it answers.
-    if (this.#shared?.available === true) return false;
+    const shared = this.#shared;
+    // The shared store decides (asynchronously) while it answers; otherwise this is a
+    // decision on the local share in its place.
+    if (shared !== undefined) {
+      if (shared.available) return false;
+      if (!this.#admitNow(now, estimate)) return false;
+      this.#fallbackDecisions++;
+      return true;
+    }
+    return this.#admitNow(now, estimate);
+  }
+
+  #admitNow(now: number, estimate: TokenEstimate): boolean {
     if (!this.#budget.enabled && this.#pacer.quiet(now)) {
       // Only the request bucket has a say.
       const requests = this.#requests;

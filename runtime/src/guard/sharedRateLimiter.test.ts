@@ -114,6 +114,10 @@ describe('RateLimiter with a shared store', () => {
     expect(store.asked).toHaveLength(1);
     expect(limiter.sharedStoreFallback).toBe(true);
     expect(limiter.counters()).toMatchObject({ fallbackDecisions: 3, sharedDecisions: 0 });
+    // The guard's synchronous path decides on the share too, and counts it as a fallback.
+    clock.advance(1_000);
+    expect(limiter.tryAdmitNow(clock.now(), ESTIMATE)).toBe(true);
+    expect(limiter.counters().fallbackDecisions).toBe(4);
     // Back: the store decides again.
     store.available = true;
     store.answer = { waitMs: 0, reason: 'requests', charged: true };
