@@ -148,8 +148,10 @@ export function resolveBreaker(policy: CircuitBreakerPolicy | undefined): Breake
   const windowType = rate?.window?.type ?? 'Count';
   const until = spec.override?.until;
   const reason = spec.override?.reason;
+  const generation = policy?.metadata.generation;
   return {
     ...(policy?.metadata.name === undefined ? {} : { policyName: policy.metadata.name }),
+    ...(generation === undefined ? {} : { policyGeneration: generation }),
     failureThreshold: spec.failureThreshold ?? 5,
     successThreshold: spec.successThreshold ?? 2,
     openDurationMs,

@@ -4,10 +4,7 @@
  * resolution and builders) → apply (server-side apply, one field manager, skipped when the
  * children are unchanged) → status (written once, only when it changed).
  */
-import type {
-  AgentDeployment,
-  AgentDeploymentStatus,
-} from '../../../contract/src/api/resources.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
 import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
 import { canonicalJson, policyHash } from '../../../contract/src/policy/policyDocument.ts';
@@ -18,10 +15,11 @@ import { evaluateModelRetirement, type ModelRetirementStatus } from '../status/m
 import type { PodView } from '../status/views.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
 import { childKindKey, FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
+import { STALE_STATUS_RETRY, writeStatusIfChanged } from './statusWrite.ts';
 import { createHash } from 'node:crypto';
 
 /** Periodic re-check even when nothing changes, as a safety net under the watches. */
-const RESYNC_MS = 5 * 60_000;
+export const RESYNC_MS = 5 * 60_000;
 
 interface ConfigMapData extends KubeObject {
   data?: Record<string, string>;
@@ -44,9 +42,18 @@ export function promptConfigMapOf(agent: AgentDeployment): string | undefined {
 
 /** An agent's pods that are not being deleted, from the pod cache's index by agent. */
 export function podsOfAgent(ctx: OperatorContext, namespace: string, name: string): PodView[] {
-  return ctx.caches.pods
-    .byIndex(`${namespace}/${name}`)
-    .filter((p) => p.metadata?.deletionTimestamp === undefined);
+  return presentPodsOfAgent(ctx, namespace, name).filter(
+    (p) => p.metadata?.deletionTimestamp === undefined,
+  );
+}
+
+/** Every pod the cache holds for an agent, terminating ones included (the trip ledger's view). */
+export function presentPodsOfAgent(
+  ctx: OperatorContext,
+  namespace: string,
+  name: string,
+): readonly PodView[] {
+  return ctx.caches.pods.byIndex(`${namespace}/${name}`);
 }
 
 export async function reconcileAgent(key: string, ctx: OperatorContext): Promise<Outcome> {
@@ -79,7 +86,8 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     if (systemPromptFromRef === undefined)
       missing.push(`ConfigMap ${promptRef.name} key ${promptRef.key}`);
   }
-  const pods = podsOfAgent(ctx, namespace, name);
+  const presentPods = presentPodsOfAgent(ctx, namespace, name);
+  const pods = presentPods.filter((p) => p.metadata?.deletionTimestamp === undefined);
   const readyReplicas = pods.filter((p) =>
     p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
   ).length;
@@ -139,6 +147,7 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     agent,
     deployment: ctx.caches.deployments.get(`${namespace}/${name}`),
     pods,
+    presentPods,
     policyHash: hash,
     missing,
     monitoring: !monitoringWanted
@@ -150,7 +159,9 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     selector: selectorString(name),
     now: new Date(nowMs).toISOString(),
   });
-  await writeStatusIfChanged(ctx, agent, status);
+  // The trip ledger is folded from the stored one: a write from a stale copy is refused.
+  if ((await writeStatusIfChanged(ctx, agent, status, { precondition: true })) === 'stale')
+    return STALE_STATUS_RETRY;
   return { requeueAfterMs: nextReconcileMs(modelRetirement, nowMs) };
 }
 
@@ -158,22 +169,4 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
 function nextReconcileMs(modelRetirement: ModelRetirementStatus, nowMs: number): number {
   const { changesAtMs } = modelRetirement;
   return changesAtMs === undefined ? RESYNC_MS : Math.min(RESYNC_MS, changesAtMs - nowMs);
-}
-
-async function writeStatusIfChanged(
-  ctx: OperatorContext,
-  agent: AgentDeployment,
-  status: AgentDeploymentStatus,
-): Promise<void> {
-  if (canonicalJson(agent.status ?? {}) === canonicalJson(status)) return;
-  await ctx.client.applyStatus(
-    {
-      apiVersion: agent.apiVersion,
-      kind: agent.kind,
-      metadata: { name: agent.metadata.name, namespace: agent.metadata.namespace },
-      status,
-    },
-    { fieldManager: FIELD_MANAGER, force: true },
-  );
-  ctx.metrics.statusWrites.inc({ kind: 'AgentDeployment' });
 }

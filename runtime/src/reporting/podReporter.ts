@@ -10,6 +10,11 @@ import {
   type BreakerReport,
 } from '../../../contract/src/reporting/breakerAnnotation.ts';
 import {
+  RUNTIME_ANNOTATION,
+  encodeRuntimeReport,
+  type RuntimeReport,
+} from '../../../contract/src/reporting/runtimeAnnotation.ts';
+import {
   RATE_LIMIT_STORE_ANNOTATION,
   encodeStoreReport,
   type StoreReport,
@@ -25,6 +30,8 @@ export interface ReportedState {
   readonly breakers: BreakerReport;
   /** The shared rate-limit store's state; absent when the policy names no store. */
   readonly store?: StoreReport | undefined;
+  /** When the process started and the override it applies (`breakwater.dev/runtime`). */
+  readonly runtime?: RuntimeReport;
 }
 
 export class PodReporter {
@@ -76,6 +83,9 @@ export class PodReporter {
       ...(state.store !== undefined || RATE_LIMIT_STORE_ANNOTATION in this.#sent
         ? { [RATE_LIMIT_STORE_ANNOTATION]: encodeStoreReport(state.store) }
         : {}),
+      ...(state.runtime === undefined
+        ? {}
+        : { [RUNTIME_ANNOTATION]: encodeRuntimeReport(state.runtime) }),
     };
   }
 
