@@ -79,6 +79,13 @@ describe('the StoreAvailable condition', () => {
       'Slow',
       /waitBudget/,
     ],
+    [
+      'does not count a replica that is still connecting',
+      [pod('a', shared), pod('b', fallback('Connecting'))],
+      'True',
+      'Shared',
+      /1 replicas keep/,
+    ],
   ] as const)('%s', (_name, pods, status, reason, message) => {
     const condition = storeCondition(policy(), pods);
     expect(condition).toMatchObject({ type: 'StoreAvailable', status, reason });

@@ -57,7 +57,10 @@ export function storeCondition(
   for (const p of pods) {
     if (p.status?.phase !== 'Running') continue;
     const report = decodeStoreReport(p.metadata?.annotations?.[RATE_LIMIT_STORE_ANNOTATION]);
-    if (report !== undefined) reports.push({ pod: p.metadata?.name ?? '', report });
+    // A replica that has just started is connecting for milliseconds: counting it would flip
+    // the condition on every rollout. One that cannot connect reports Unreachable soon enough.
+    if (report === undefined || report.reason === 'Connecting') continue;
+    reports.push({ pod: p.metadata?.name ?? '', report });
   }
   if (reports.length === 0) {
     return {
