@@ -72,6 +72,7 @@ export async function startClusterSources(
         policyHash: runtime.active?.hash,
         breakers: runtime.active?.guard.breakerSummary() ?? {},
         store: runtime.active?.guard.storeReport?.(),
+        headroom: runtime.headroom.report(),
         runtime: runtime.runtimeReport(),
       }),
       onError: (err) => {
@@ -83,6 +84,9 @@ export async function startClusterSources(
       r.poke();
     });
     runtime.onBreakerChange(() => {
+      r.poke();
+    });
+    runtime.headroom.onChange(() => {
       r.poke();
     });
   } else {

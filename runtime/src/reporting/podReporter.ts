@@ -10,6 +10,11 @@ import {
   type BreakerReport,
 } from '../../../contract/src/reporting/breakerAnnotation.ts';
 import {
+  HEADROOM_ANNOTATION,
+  encodeHeadroomReport,
+  type HeadroomReport,
+} from '../../../contract/src/reporting/headroomAnnotation.ts';
+import {
   RUNTIME_ANNOTATION,
   encodeRuntimeReport,
   type RuntimeReport,
@@ -30,6 +35,8 @@ export interface ReportedState {
   readonly breakers: BreakerReport;
   /** The shared rate-limit store's state; absent when the policy names no store. */
   readonly store?: StoreReport | undefined;
+  /** The provider's quota left per backend; no annotation until a provider reported one. */
+  readonly headroom?: HeadroomReport;
   /** When the process started and the override it applies (`breakwater.dev/runtime`). */
   readonly runtime?: RuntimeReport;
 }
@@ -76,6 +83,7 @@ export class PodReporter {
   /** The annotations that would be written now. */
   annotations(): Record<string, string> {
     const state = this.#read();
+    const headroom = state.headroom ?? {};
     return {
       [POLICY_HASH_ANNOTATION]: state.policyHash ?? '',
       [BREAKERS_ANNOTATION]: encodeBreakerReport(state.breakers),
@@ -83,6 +91,9 @@ export class PodReporter {
       ...(state.store !== undefined || RATE_LIMIT_STORE_ANNOTATION in this.#sent
         ? { [RATE_LIMIT_STORE_ANNOTATION]: encodeStoreReport(state.store) }
         : {}),
+      ...(Object.keys(headroom).length === 0
+        ? {}
+        : { [HEADROOM_ANNOTATION]: encodeHeadroomReport(headroom) }),
       ...(state.runtime === undefined
         ? {}
         : { [RUNTIME_ANNOTATION]: encodeRuntimeReport(state.runtime) }),
