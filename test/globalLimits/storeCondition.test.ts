@@ -70,7 +70,10 @@ describe('the RateLimitPolicy StoreAvailable condition', () => {
     const seen = await eventually(
       async () => {
         const c = await storeCondition();
-        return c?.reason === 'AuthenticationFailed' ? c : undefined;
+        // Both replicas reported (one may still be connecting when the first reports).
+        return c?.reason === 'AuthenticationFailed' && c.message?.startsWith('2 of 2') === true
+          ? c
+          : undefined;
       },
       {
         timeoutMs: 90_000,
