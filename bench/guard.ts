@@ -28,6 +28,7 @@ import {
 import Opossum from 'opossum';
 import { Registry } from 'prom-client';
 import { Bulkhead } from '../runtime/src/guard/bulkhead.ts';
+import { DEFAULT_BREAKER_SETTINGS } from '../runtime/src/guard/breakerOptions.ts';
 import { CircuitBreaker } from '../runtime/src/guard/circuitBreaker.ts';
 import { Guard, type GuardConfig } from '../runtime/src/guard/guard.ts';
 import type { GuardAttempt } from '../runtime/src/guard/guardAttempt.ts';
@@ -282,7 +283,12 @@ async function main(): Promise<void> {
           name,
           clock: systemClock,
           options: {
-            failureRate: { thresholdPercent: 50, window: { type: 'Count', size: 100 } },
+            ...DEFAULT_BREAKER_SETTINGS,
+            failureRate: {
+              thresholdPercent: 50,
+              minimumCalls: 10,
+              window: { type: 'Count', size: 100 },
+            },
             slowCall: { durationMs: 30_000, thresholdPercent: 50 },
           },
         }),

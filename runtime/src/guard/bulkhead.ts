@@ -8,7 +8,7 @@
  * `maxConcurrent + maxQueue` calls already running is counted (`shadowRejected`), being the
  * one Enforce would have turned away with a full queue. Queue timeouts are not simulated.
  */
-import type { EnforcementMode } from './breakerOptions.ts';
+import type { PolicyMode } from '../../../contract/src/policy/policyDocument.ts';
 import { BulkheadFullError, CancelledError } from './errors.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
 import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
@@ -21,7 +21,7 @@ export interface BulkheadOptions {
   /** @default 10000 */
   readonly queueTimeoutMs: number;
   /** @default 'Enforce' */
-  readonly mode: EnforcementMode;
+  readonly mode: PolicyMode;
 }
 
 export type BulkheadOptionsInput = Partial<BulkheadOptions>;

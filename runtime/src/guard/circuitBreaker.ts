@@ -12,7 +12,7 @@ import {
   openDurationFor,
   resolveBreakerOptions,
   type BreakerOptions,
-  type BreakerOptionsInput,
+  type BreakerSettings,
 } from './breakerOptions.ts';
 import {
   reportedState,
@@ -87,7 +87,8 @@ export interface BreakerCounters {
 export interface CircuitBreakerConfig {
   readonly name: string;
   readonly clock: Clock;
-  readonly options?: BreakerOptionsInput;
+  /** The policy document's breaker settings; the schema's defaults when absent. */
+  readonly options?: BreakerSettings;
 }
 
 export class CircuitBreaker {
@@ -122,7 +123,7 @@ export class CircuitBreaker {
   constructor(config: CircuitBreakerConfig) {
     this.name = config.name;
     this.#clock = config.clock;
-    this.#options = resolveBreakerOptions(config.options, `circuit breaker "${config.name}"`);
+    this.#options = resolveBreakerOptions(config.options);
     this.#state = { kind: 'Closed', since: config.clock.now() };
     this.#consecutive = new ConsecutiveFailures(this.#options.failureThreshold);
     this.#strategies = [this.#consecutive];
@@ -361,8 +362,8 @@ export class CircuitBreaker {
    * its newest calls); an Open period is re-measured from when it began with the new open
    * duration. Dropped: a rate window whose type or time span changed, a rule switched off.
    */
-  reconfigure(input: BreakerOptionsInput): void {
-    const next = resolveBreakerOptions(input, `circuit breaker "${this.name}"`);
+  reconfigure(settings: BreakerSettings): void {
+    const next = resolveBreakerOptions(settings);
     const now = this.#clock.now();
     this.#settle(now);
     const before = reportedState(this.#state, this.#override);

@@ -6,6 +6,7 @@ import {
   isTimeoutError,
 } from './errors.ts';
 import type { GuardAttempt } from './guardAttempt.ts';
+import { breakerSettings } from './breakerFixture.ts';
 import { drive, guardFixture, httpError, scripted, type Outcome } from './guardFixture.ts';
 
 describe('Guard: one call through every policy', () => {
@@ -247,10 +248,10 @@ describe('Guard: fallback', () => {
     const slow = scripted(f.clock, ['hang']);
     void f.guard.execute(slow.fn);
     const queued = f.guard.execute(scripted(f.clock, []).fn).catch((e: unknown) => e);
-    f.breaker().reconfigure({ override: { state: 'ForcedOpen', reason: 'x' } });
+    f.breaker().reconfigure(breakerSettings({ override: { state: 'ForcedOpen', reason: 'x' } }));
     f.bulkhead?.release(); // the hanging call's slot goes to the queued one
     expect(isCircuitOpenError(await queued)).toBe(true);
-    f.breaker().reconfigure({});
+    f.breaker().reconfigure(breakerSettings());
     expect(f.limiter?.admit(f.clock.now())).toBe(0); // its token came back
   });
 });
@@ -405,7 +406,10 @@ describe('Guard: clock reads', () => {
 
   it('counts a slow call as slow only when its start was timed', async () => {
     const f = guardFixture({
-      breaker: { slowCall: { durationMs: 1_000, thresholdPercent: 50, minimumCalls: 1 } },
+      breaker: {
+        failureRate: { thresholdPercent: 100, minimumCalls: 1 },
+        slowCall: { durationMs: 1_000, thresholdPercent: 50 },
+      },
     });
     await f.guard.execute(() => {
       f.clock.advance(2_000);

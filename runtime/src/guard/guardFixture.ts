@@ -3,7 +3,7 @@
  * outcomes for the guarded function, and a driver that moves the clock until a call settles.
  */
 import { APIError } from '@anthropic-ai/sdk';
-import type { BreakerOptionsInput } from './breakerOptions.ts';
+import { breakerSettings, type BreakerSettingsPatch } from './breakerFixture.ts';
 import { Bulkhead, type BulkheadOptionsInput } from './bulkhead.ts';
 import { CircuitBreaker } from './circuitBreaker.ts';
 import { Guard, type GuardConfig } from './guard.ts';
@@ -13,8 +13,8 @@ import { ManualClock } from '../../../contract/src/time/clock.ts';
 
 export interface GuardFixtureOptions {
   readonly targets?: readonly string[];
-  readonly breaker?: BreakerOptionsInput;
-  readonly breakers?: Readonly<Record<string, BreakerOptionsInput>>;
+  readonly breaker?: BreakerSettingsPatch;
+  readonly breakers?: Readonly<Record<string, BreakerSettingsPatch>>;
   readonly limiter?: RateLimiterOptionsInput;
   readonly bulkhead?: BulkheadOptionsInput;
   readonly guard?: Partial<
@@ -31,7 +31,7 @@ export function guardFixture(options: GuardFixtureOptions = {}) {
       new CircuitBreaker({
         name,
         clock,
-        options: options.breakers?.[name] ?? options.breaker ?? {},
+        options: breakerSettings(options.breakers?.[name] ?? options.breaker),
       }),
     ]),
   );

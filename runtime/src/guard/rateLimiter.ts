@@ -9,7 +9,7 @@
  * Shadow limiter let through a call it would have refused; otherwise RateLimitedError.
  */
 import { AdaptivePacer } from './adaptivePacer.ts';
-import type { EnforcementMode } from './breakerOptions.ts';
+import type { PolicyMode } from '../../../contract/src/policy/policyDocument.ts';
 import { RateLimitedError, type RateLimitReason } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
@@ -34,7 +34,7 @@ export interface RateLimiterOptions {
   /** Longest wait with onLimit: Wait; longer waits are refused. @default 10000 */
   readonly maxWaitMs: number;
   /** @default 'Enforce' */
-  readonly mode: EnforcementMode;
+  readonly mode: PolicyMode;
 }
 
 export interface RateLimiterOptionsInput {
@@ -43,7 +43,7 @@ export interface RateLimiterOptionsInput {
   readonly adaptive?: { readonly honorRetryAfter?: boolean; readonly providerHeaders?: boolean };
   readonly onLimit?: OnLimit;
   readonly maxWaitMs?: number;
-  readonly mode?: EnforcementMode;
+  readonly mode?: PolicyMode;
 }
 
 export function resolveRateLimiterOptions(

@@ -28,12 +28,7 @@ import type { Backend } from './backendPool.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
 import { GuardedAttempt } from './guardedAttempt.ts';
-import {
-  TOOL_BULKHEAD,
-  breakerOptions,
-  bulkheadOptions,
-  rateLimiterOptions,
-} from './guardOptions.ts';
+import { TOOL_BULKHEAD, bulkheadOptions, rateLimiterOptions } from './guardOptions.ts';
 import {
   breakerViews,
   rateLimiterView,
@@ -97,7 +92,7 @@ export class GuardSet implements ProviderGuard {
     if (retired.length > 0) this.#notify();
     this.#limiter.reconfigure(rateLimiterOptions(doc.rateLimit));
     this.#modelBulkhead.reconfigure(bulkheadOptions(doc.rateLimit));
-    const options = breakerOptions(doc.circuitBreaker);
+    const options = doc.circuitBreaker;
     for (const breaker of this.#breakers.values()) breaker.reconfigure(options);
     for (const [name, guard] of this.#guards) {
       if (name.startsWith('tool:')) continue;
@@ -205,7 +200,7 @@ export class GuardSet implements ProviderGuard {
     breaker = new CircuitBreaker({
       name,
       clock: this.#clock,
-      options: breakerOptions(this.#doc.circuitBreaker),
+      options: this.#doc.circuitBreaker,
     });
     breaker.onStateChange(() => {
       this.#notify();
