@@ -116,10 +116,6 @@ export class Informer<T extends KubeObject> {
     return this.#running;
   }
 
-  get hasSynced(): boolean {
-    return this.#synced;
-  }
-
   get(key: string): T | undefined {
     return this.#cache.get(key);
   }

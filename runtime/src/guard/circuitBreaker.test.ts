@@ -9,6 +9,7 @@ import {
   type BreakerSettingsPatch,
   type Step,
 } from './breakerFixture.ts';
+import { guardFixture } from './guardFixture.ts';
 import { APIError } from '@anthropic-ai/sdk';
 
 describe('CircuitBreaker transitions', () => {
@@ -261,7 +262,9 @@ describe('CircuitBreaker transitions', () => {
   });
 
   it('runs a function and classifies what it throws', async () => {
-    const { breaker } = breakerFixture({ failureThreshold: 2 });
+    // Through the guard, as production runs every call.
+    const { guard, breaker: theBreaker } = guardFixture({ breaker: { failureThreshold: 2 } });
+    const breaker = { execute: (fn: () => Promise<unknown>) => guard.execute(fn) };
     const overloaded = APIError.generate(
       529,
       { type: 'error', error: { type: 'overloaded_error', message: 'x' } },
@@ -276,13 +279,18 @@ describe('CircuitBreaker transitions', () => {
     );
     await expect(breaker.execute(() => Promise.reject(badRequest))).rejects.toBe(badRequest);
     await expect(breaker.execute(() => Promise.reject(badRequest))).rejects.toBe(badRequest);
-    expect(breaker.state).toBe('Closed');
+    expect(theBreaker().state).toBe('Closed');
     await expect(breaker.execute(() => Promise.reject(overloaded))).rejects.toBe(overloaded);
     await expect(breaker.execute(() => Promise.reject(overloaded))).rejects.toBe(overloaded);
     await expect(breaker.execute(() => Promise.resolve(1))).rejects.toMatchObject({
       code: 'CIRCUIT_OPEN',
     });
-    expect(breaker.counters()).toMatchObject({ ignored: 2, failures: 2, rejected: 1, trips: 1 });
+    expect(theBreaker().counters()).toMatchObject({
+      ignored: 2,
+      failures: 2,
+      rejected: 1,
+      trips: 1,
+    });
   });
 });
 

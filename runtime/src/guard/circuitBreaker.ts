@@ -33,12 +33,7 @@ import {
 } from './callWindow.ts';
 import { ConsecutiveFailures } from './consecutiveFailures.ts';
 import { CountWindow } from './countWindow.ts';
-import {
-  classifyError,
-  FAILURE_CLASSES,
-  isFailureClass,
-  type FailureClass,
-} from './errorClassification.ts';
+import { FAILURE_CLASSES, type FailureClass } from './errorClassification.ts';
 import { CircuitOpenError } from './errors.ts';
 import { FailureRate } from './failureRate.ts';
 import { SlowCallRate } from './slowCallRate.ts';
@@ -304,29 +299,6 @@ export class CircuitBreaker {
     if (permit !== this.#epoch) return;
     const s = this.#state;
     if (s.kind === 'HalfOpen') s.probes--;
-  }
-
-  /**
-   * Runs `fn` through the breaker on its own (the guard composes the same calls with the
-   * rest of the chain). Errors are classified to decide whether they count.
-   */
-  async execute<T>(fn: () => Promise<T>): Promise<T> {
-    const clock = this.#clock;
-    const start = clock.now();
-    const permit = this.tryAcquire(start);
-    if (permit === REJECTED) throw this.rejection(start);
-    try {
-      const value = await fn();
-      const end = clock.now();
-      this.onSuccess(permit, end - start, end);
-      return value;
-    } catch (err) {
-      const end = clock.now();
-      const c = classifyError(err, end);
-      if (isFailureClass(c.outcome)) this.onFailure(permit, c.outcome, end - start, end);
-      else this.onIgnored(permit);
-      throw err;
-    }
   }
 
   /** Subscribes to state changes; returns the unsubscribe function. */

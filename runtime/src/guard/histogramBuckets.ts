@@ -8,11 +8,6 @@ export const LLM_LATENCY_BUCKETS_SECONDS: readonly number[] = Object.freeze([
   0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600,
 ]);
 
-/** Tokens per request, input or output. */
-export const LLM_TOKEN_BUCKETS: readonly number[] = Object.freeze([
-  16, 64, 256, 1_024, 4_096, 16_384, 32_768, 65_536, 131_072, 262_144, 1_048_576,
-]);
-
 export class BucketCounts {
   /** Upper bounds, ascending, in the unit observed. */
   readonly bounds: readonly number[];

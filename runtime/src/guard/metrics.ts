@@ -15,7 +15,7 @@ import type { Bulkhead } from './bulkhead.ts';
 import type { CircuitBreaker } from './circuitBreaker.ts';
 import { FAILURE_CLASSES } from './errorClassification.ts';
 import type { Guard } from './guard.ts';
-import { LLM_LATENCY_BUCKETS_SECONDS, type BucketCounts } from './histogramBuckets.ts';
+import type { BucketCounts } from './histogramBuckets.ts';
 import type { RateLimiter } from './rateLimiter.ts';
 
 interface CounterChild {
@@ -146,7 +146,6 @@ type Collectors = Map<object, () => void>;
 
 export class GuardMetrics {
   readonly #collectors = new Map<object, Collectors>();
-  readonly #latencySources = new Map<object, () => HistogramSource[]>();
   readonly #registry: Registry;
 
   readonly breakerState: Gauge<'name' | 'state'>;
@@ -161,7 +160,6 @@ export class GuardMetrics {
   readonly bulkheadRejected: Counter<'name' | 'reason'>;
   readonly guardRetries: Counter<'name'>;
   readonly guardRetryBudgetExhausted: Counter<'name'>;
-  readonly guardFallbacks: Counter<'name'>;
   readonly guardTimeouts: Counter<'name'>;
 
   constructor(registry: Registry) {
@@ -220,23 +218,9 @@ export class GuardMetrics {
       'Retries a guard skipped because its retry budget was spent.',
       ['name'],
     );
-    this.guardFallbacks = this.#counter(
-      'guard_fallbacks_total',
-      'Times a guard moved on to the next target of its fallback chain.',
-      ['name'],
-    );
     this.guardTimeouts = this.#counter('guard_timeouts_total', 'Attempts a guard timed out.', [
       'name',
     ]);
-    new BucketCountsHistogram(
-      registry,
-      'guard_attempt_duration_seconds',
-      'Duration of each guarded attempt (retries included), per target; only for guards with recordLatency.',
-      ['name'],
-      LLM_LATENCY_BUCKETS_SECONDS,
-      0.001,
-      () => [...this.#latencySources.values()].flatMap((f) => f()),
-    );
   }
 
   /** Exports a breaker's state and counters; returns the unbind function. */
@@ -341,7 +325,7 @@ export class GuardMetrics {
     });
   }
 
-  /** A guard's retry/fallback/timeout counters and, with recordLatency, its attempt latency. */
+  /** A guard's retry and timeout counters. */
   bindGuard(guard: Guard): () => void {
     const name = guard.name;
     const counter = (metric: Counter<'name'>, read: () => number) => {
@@ -352,17 +336,11 @@ export class GuardMetrics {
     };
     counter(this.guardRetries, () => guard.counters().retries);
     counter(this.guardRetryBudgetExhausted, () => guard.counters().retryBudgetExhausted);
-    counter(this.guardFallbacks, () => guard.counters().fallbacks);
     counter(this.guardTimeouts, () => guard.counters().timeouts);
-    this.#latencySources.set(guard, () =>
-      [...guard.latency()].map(([target, counts]) => ({ labels: { name: target }, counts })),
-    );
     return this.#unbinder(guard, () => {
-      this.#latencySources.delete(guard);
       for (const metric of [
         this.guardRetries,
         this.guardRetryBudgetExhausted,
-        this.guardFallbacks,
         this.guardTimeouts,
       ]) {
         metric.remove({ name });

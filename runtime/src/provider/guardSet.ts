@@ -133,7 +133,7 @@ export class GuardSet implements ProviderGuard {
       guard = new Guard({
         name,
         clock: this.#clock,
-        targets: [{ name, breaker: this.#breaker(name, { kind: 'tool', tool }) }],
+        target: { name, breaker: this.#breaker(name, { kind: 'tool', tool }) },
         bulkhead: this.#toolBulkhead,
         timeout: { timeoutMs },
       });
@@ -177,7 +177,7 @@ export class GuardSet implements ProviderGuard {
       guard = new Guard({
         name,
         clock: this.#clock,
-        targets: [{ name, breaker: this.#breaker(name, { kind: 'model', backend, model }) }],
+        target: { name, breaker: this.#breaker(name, { kind: 'model', backend, model }) },
         limiter: this.#limiter,
         bulkhead: this.#modelBulkhead,
         timeout: { timeoutMs: this.#doc.timeoutMs },
