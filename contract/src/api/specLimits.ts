@@ -147,3 +147,8 @@ export const RATE_LIMIT_POLICY_LIMITS = {
   maxWait: { maxLength: 32, minDuration: '1ms', maxDuration: '5m' },
   mode: { default: 'Enforce', enum: ['Enforce', 'Shadow'] },
 } as const;
+/** The values of the enumerations every kind shares (common.defs.json). */
+export const COMMON_ENUMS = {
+  PolicyMode: ['Enforce', 'Shadow'],
+  BreakerState: ['Closed', 'Open', 'HalfOpen', 'Degraded'],
+} as const;

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../api/duration.ts';
+import type { FailureClass, OverrideState, PolicyMode } from '../api/vocabulary.ts';
 import { AGENT_DEPLOYMENT_LIMITS } from '../api/specLimits.ts';
 
 export const POLICY_DOCUMENT_VERSION = 1;
@@ -15,10 +16,6 @@ export const POLICY_HASH_ANNOTATION = 'breakwater.dev/policy-hash';
 
 export const policyConfigMapName = (agent: string): string => `${agent}-policy`;
 
-export type FailureClass =
-  'ServerError' | 'Overloaded' | 'Timeout' | 'ConnectionError' | 'RateLimited';
-export type PolicyMode = 'Enforce' | 'Shadow';
-export type OverrideState = 'Auto' | 'ForcedOpen' | 'ForcedClosed';
 export type LoadBalancing = 'RoundRobin' | 'LeastLoaded' | 'Weighted' | 'Random';
 
 export interface BreakerSettings {

@@ -4,13 +4,16 @@
  * (tool breakers are the tools' business, not the provider's); a replica that has not
  * reported yet counts as closed, which is what a fresh breaker is.
  */
+import type { AutoBreakerState, BreakerState } from '../../../contract/src/api/vocabulary.ts';
 import {
   TOOL_BREAKER_PREFIX,
   type BreakerReport,
 } from '../../../contract/src/reporting/breakerAnnotation.ts';
 
-export type ReplicaState = 'Closed' | 'Open' | 'HalfOpen';
-export type AggregateState = ReplicaState | 'Degraded';
+/** A replica's state: ForcedOpen counts as Open, ForcedClosed as Closed. */
+export type ReplicaState = AutoBreakerState;
+/** Over replicas: Degraded when only some are open. */
+export type AggregateState = BreakerState;
 
 export interface ReplicaSummary {
   readonly state: ReplicaState;

@@ -5,11 +5,8 @@
  * breaker only derives what those settings imply; it neither defaults nor checks them again.
  */
 import { CIRCUIT_BREAKER_POLICY_LIMITS } from '../../../contract/src/api/specLimits.ts';
-import type {
-  BreakerSettings,
-  FailureClass,
-  PolicyMode,
-} from '../../../contract/src/policy/policyDocument.ts';
+import type { FailureClass, PolicyMode } from '../../../contract/src/api/vocabulary.ts';
+import type { BreakerSettings } from '../../../contract/src/policy/policyDocument.ts';
 import { resolveBreaker } from '../../../contract/src/policy/policyResolution.ts';
 import type { BreakerOverride } from './breakerState.ts';
 import type { WindowOptions } from './callWindow.ts';

@@ -8,7 +8,7 @@
  * `maxConcurrent + maxQueue` calls already running is counted (`shadowRejected`), being the
  * one Enforce would have turned away with a full queue. Queue timeouts are not simulated.
  */
-import type { PolicyMode } from '../../../contract/src/policy/policyDocument.ts';
+import type { PolicyMode } from '../../../contract/src/api/vocabulary.ts';
 import { BulkheadFullError, CancelledError } from './errors.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
 import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';

@@ -9,7 +9,7 @@
  * Shadow limiter let through a call it would have refused; otherwise RateLimitedError.
  */
 import { AdaptivePacer } from './adaptivePacer.ts';
-import type { PolicyMode } from '../../../contract/src/policy/policyDocument.ts';
+import type { PolicyMode } from '../../../contract/src/api/vocabulary.ts';
 import { RateLimitedError, type RateLimitReason } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
