@@ -9,6 +9,7 @@
  * rule that mentions `duration(self)` fails the generation, so a new bound cannot be missed.
  */
 import { format, resolveConfig } from 'prettier';
+import { BOUND_KEYWORDS, type FieldLimits } from '../../contract/src/api/fieldLimits.ts';
 import {
   COMMON_DEFS_FILE,
   inlineReferences,
@@ -17,40 +18,7 @@ import {
   type SchemaSet,
 } from './schemaSet.ts';
 
-/** What a field's entry may hold; absent keys are absent from the schema too. */
-export interface FieldLimits {
-  readonly default?: unknown;
-  readonly minimum?: number;
-  readonly maximum?: number;
-  /** OpenAPI v3's boolean form: `minimum` itself is refused. */
-  readonly exclusiveMinimum?: boolean;
-  readonly minLength?: number;
-  readonly maxLength?: number;
-  readonly minItems?: number;
-  readonly maxItems?: number;
-  readonly minProperties?: number;
-  readonly maxProperties?: number;
-  readonly enum?: readonly unknown[];
-  /** A Duration's bounds from its CEL rule, as the schema spells them ("1s", "24h"). */
-  readonly minDuration?: string;
-  readonly maxDuration?: string;
-  /** A tighter maximum that applies when a sibling `type` field has this value. */
-  readonly maximumWhen?: { readonly type: string; readonly maximum: number };
-}
-
-const KEYWORDS = [
-  'default',
-  'minimum',
-  'maximum',
-  'exclusiveMinimum',
-  'minLength',
-  'maxLength',
-  'minItems',
-  'maxItems',
-  'minProperties',
-  'maxProperties',
-  'enum',
-] as const;
+const KEYWORDS = ['default', ...BOUND_KEYWORDS] as const;
 
 const DURATION_MIN = /duration\(self\) >= duration\('([^']+)'\)/;
 const DURATION_MAX = /duration\(self\) <= duration\('([^']+)'\)/;

@@ -10,6 +10,7 @@
  * admitted, and the guard builds whatever passes without a check of its own.
  */
 import { parseDuration } from '../api/duration.ts';
+import type { FieldLimits } from '../api/fieldLimits.ts';
 import {
   AGENT_DEPLOYMENT_LIMITS as AGENT,
   CIRCUIT_BREAKER_POLICY_LIMITS as BREAKER,
@@ -24,20 +25,6 @@ export type ParsedPolicy =
 class PolicyInvalid extends Error {}
 
 type Json = Record<string, unknown>;
-
-/** The schema's keywords a check reads; see FieldLimits in scripts/crdgen/specLimits.ts. */
-interface Bounds {
-  readonly minimum?: number;
-  readonly maximum?: number;
-  readonly exclusiveMinimum?: boolean;
-  readonly minLength?: number;
-  readonly maxLength?: number;
-  readonly minItems?: number;
-  readonly maxItems?: number;
-  readonly enum?: readonly string[];
-  readonly minDuration?: string;
-  readonly maxDuration?: string;
-}
 
 function fail(path: string, what: string, got: unknown): never {
   throw new PolicyInvalid(
@@ -55,7 +42,7 @@ function optObj(v: unknown, path: string): Json | undefined {
 }
 
 /** A string; `bounds` from the schema, else merely non-empty. */
-function str(v: unknown, path: string, bounds: Bounds = { minLength: 1 }): string {
+function str(v: unknown, path: string, bounds: FieldLimits = { minLength: 1 }): string {
   const min = bounds.minLength ?? 0;
   if (typeof v !== 'string' || v.length < min) {
     fail(path, min > 0 ? 'must be a non-empty string' : 'must be a string', v);
@@ -74,12 +61,12 @@ function int(v: unknown, path: string, min: number, max: number): number {
 }
 
 /** An integer within the schema's minimum and maximum. */
-function bounded(v: unknown, path: string, bounds: Bounds): number {
+function bounded(v: unknown, path: string, bounds: FieldLimits): number {
   return int(v, path, bounds.minimum ?? 0, bounds.maximum ?? Number.MAX_SAFE_INTEGER);
 }
 
 /** A number within the schema's bounds; `exclusiveMinimum` refuses the minimum itself. */
-function num(v: unknown, path: string, bounds: Bounds): number {
+function num(v: unknown, path: string, bounds: FieldLimits): number {
   const min = bounds.minimum ?? -Infinity;
   const max = bounds.maximum ?? Infinity;
   const low = bounds.exclusiveMinimum === true ? v === min : false;
@@ -91,7 +78,7 @@ function num(v: unknown, path: string, bounds: Bounds): number {
 }
 
 /** Milliseconds within a Duration field's bounds (its CEL rule), at least `floor`. */
-function durationMs(v: unknown, path: string, bounds: Bounds, floor = 0): number {
+function durationMs(v: unknown, path: string, bounds: FieldLimits, floor = 0): number {
   const min = bounds.minDuration === undefined ? 1 : parseDuration(bounds.minDuration);
   const max = bounds.maxDuration === undefined ? 86_400_000 : parseDuration(bounds.maxDuration);
   return int(v, path, Math.max(min, floor), max);
@@ -102,7 +89,7 @@ function bool(v: unknown, path: string): boolean {
   return v;
 }
 
-function oneOf(v: unknown, path: string, bounds: Bounds): string {
+function oneOf(v: unknown, path: string, bounds: FieldLimits): string {
   const allowed = bounds.enum ?? [];
   if (typeof v !== 'string' || !allowed.includes(v)) {
     fail(path, `must be one of ${allowed.join(', ')}`, v);
@@ -110,7 +97,7 @@ function oneOf(v: unknown, path: string, bounds: Bounds): string {
   return v;
 }
 
-function arr(v: unknown, path: string, bounds: Bounds): unknown[] {
+function arr(v: unknown, path: string, bounds: FieldLimits): unknown[] {
   const min = bounds.minItems ?? 0;
   const max = bounds.maxItems ?? Number.MAX_SAFE_INTEGER;
   if (!Array.isArray(v) || v.length > max || v.length < min) {

@@ -17,7 +17,8 @@ import {
   mapSubschemas,
   type JsonSchema,
 } from '../../../scripts/crdgen/schemaSet.ts';
-import { specLimits, type FieldLimits } from '../../../scripts/crdgen/specLimits.ts';
+import { specLimits } from '../../../scripts/crdgen/specLimits.ts';
+import { BOUND_KEYWORDS, type FieldLimits } from '../api/fieldLimits.ts';
 import { parseDuration } from '../api/duration.ts';
 import type { AgentDeployment, CircuitBreakerPolicy, RateLimitPolicy } from '../api/resources.ts';
 import { FALLBACK_MODEL, PRIMARY_MODEL } from '../api/sampleModels.ts';
@@ -52,20 +53,11 @@ const NOT_IN_THE_DOCUMENT: Readonly<Record<string, string>> = {
 };
 
 const BOUND_KEYS: readonly (keyof FieldLimits)[] = [
-  'minimum',
-  'maximum',
-  'minLength',
-  'maxLength',
-  'minItems',
-  'maxItems',
-  'minProperties',
-  'maxProperties',
-  'enum',
+  ...BOUND_KEYWORDS.filter((k) => k !== 'exclusiveMinimum'),
   'minDuration',
   'maxDuration',
   'maximumWhen',
 ];
-
 /** A valid object of each kind, to put one field at its bound in. */
 function baseSpec(kind: Kind): Json {
   if (kind === 'AgentDeployment')

@@ -4,10 +4,7 @@
  * resolution and builders) → apply (server-side apply, one field manager, skipped when the
  * children are unchanged) → status (written once, only when it changed).
  */
-import type {
-  AgentDeployment,
-  AgentDeploymentStatus,
-} from '../../../contract/src/api/resources.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
 import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
 import { canonicalJson, policyHash } from '../../../contract/src/policy/policyDocument.ts';
@@ -18,6 +15,7 @@ import { evaluateModelRetirement, type ModelRetirementStatus } from '../status/m
 import type { PodView } from '../status/views.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
 import { childKindKey, FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
+import { writeStatusIfChanged } from './statusWrite.ts';
 import { createHash } from 'node:crypto';
 
 /** Periodic re-check even when nothing changes, as a safety net under the watches. */
@@ -158,22 +156,4 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
 function nextReconcileMs(modelRetirement: ModelRetirementStatus, nowMs: number): number {
   const { changesAtMs } = modelRetirement;
   return changesAtMs === undefined ? RESYNC_MS : Math.min(RESYNC_MS, changesAtMs - nowMs);
-}
-
-async function writeStatusIfChanged(
-  ctx: OperatorContext,
-  agent: AgentDeployment,
-  status: AgentDeploymentStatus,
-): Promise<void> {
-  if (canonicalJson(agent.status ?? {}) === canonicalJson(status)) return;
-  await ctx.client.applyStatus(
-    {
-      apiVersion: agent.apiVersion,
-      kind: agent.kind,
-      metadata: { name: agent.metadata.name, namespace: agent.metadata.namespace },
-      status,
-    },
-    { fieldManager: FIELD_MANAGER, force: true },
-  );
-  ctx.metrics.statusWrites.inc({ kind: 'AgentDeployment' });
 }

@@ -3,7 +3,6 @@
  * write status once, only when it changed.
  */
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
-import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
 import {
   computeBreakerPolicyStatus,
   computeRateLimitPolicyStatus,
@@ -11,8 +10,8 @@ import {
 } from '../status/policyStatus.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
 import { podsOfAgent } from './agentReconciler.ts';
-import { FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import type { OperatorContext } from './operatorContext.ts';
+import { writeStatusIfChanged } from './statusWrite.ts';
 
 type PolicyRef = 'circuitBreakerPolicyRef' | 'rateLimitPolicyRef';
 
@@ -50,7 +49,7 @@ export async function reconcileBreakerPolicy(key: string, ctx: OperatorContext):
     users(ctx, namespace, policy.metadata.name ?? '', 'circuitBreakerPolicyRef'),
     now(ctx),
   );
-  await writeStatus(ctx, policy, status, policy.status);
+  await writeStatusIfChanged(ctx, policy, status);
   return {};
 }
 
@@ -66,25 +65,6 @@ export async function reconcileRateLimitPolicy(
     users(ctx, namespace, policy.metadata.name ?? '', 'rateLimitPolicyRef'),
     now(ctx),
   );
-  await writeStatus(ctx, policy, status, policy.status);
+  await writeStatusIfChanged(ctx, policy, status);
   return {};
-}
-
-async function writeStatus(
-  ctx: OperatorContext,
-  obj: KubeObject,
-  status: object,
-  current: object | undefined,
-): Promise<void> {
-  if (canonicalJson(current ?? {}) === canonicalJson(status)) return;
-  await ctx.client.applyStatus(
-    {
-      apiVersion: obj.apiVersion,
-      kind: obj.kind,
-      metadata: { name: obj.metadata?.name, namespace: obj.metadata?.namespace },
-      status,
-    } as KubeObject,
-    { fieldManager: FIELD_MANAGER, force: true },
-  );
-  ctx.metrics.statusWrites.inc({ kind: obj.kind ?? 'unknown' });
 }

@@ -16,11 +16,8 @@ export type { BreakerSettings };
 /** A breaker no policy configures: the schema's defaults. */
 export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = resolveBreaker(undefined);
 
-export interface FailureRateOptions {
-  readonly thresholdPercent: number;
-  readonly minimumCalls: number;
-  readonly window: WindowOptions;
-}
+/** The document's failure-rate rule, as it is. */
+export type FailureRateOptions = NonNullable<BreakerSettings['failureRate']>;
 
 export interface SlowCallOptions {
   readonly durationMs: number;
@@ -55,15 +52,7 @@ const SLOW_CALL_MINIMUM_CALLS = CIRCUIT_BREAKER_POLICY_LIMITS['failureRate.minim
 export function resolveBreakerOptions(
   settings: BreakerSettings = DEFAULT_BREAKER_SETTINGS,
 ): BreakerOptions {
-  const fr = settings.failureRate;
-  const failureRate: FailureRateOptions | undefined =
-    fr === undefined
-      ? undefined
-      : Object.freeze({
-          thresholdPercent: fr.thresholdPercent,
-          minimumCalls: fr.minimumCalls,
-          window: Object.freeze({ ...fr.window }),
-        });
+  const failureRate = settings.failureRate;
   const sc = settings.slowCall;
   const slowCall: SlowCallOptions | undefined =
     sc === undefined

@@ -6,7 +6,7 @@ import { describe, expect, it } from '@jest/globals';
 import { breakerSettings, type BreakerSettingsPatch } from './breakerFixture.ts';
 import { CircuitBreaker, REJECTED } from './circuitBreaker.ts';
 import { FAILURE_CLASSES } from './errorClassification.ts';
-import { seededRandom, type Random } from './random.ts';
+import { seededRandom, type Random } from '../../../contract/src/random/random.ts';
 import { ManualClock } from '../../../contract/src/time/clock.ts';
 
 interface InFlight {

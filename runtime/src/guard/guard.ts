@@ -31,7 +31,7 @@ import { CancelledError } from './errors.ts';
 import { GuardAttempt, type AttemptDeadline, type AttemptHost } from './guardAttempt.ts';
 import type { HeaderSource } from './headers.ts';
 import { UNCHARGED, type RateLimiter } from './rateLimiter.ts';
-import { systemRandom, type Random } from './random.ts';
+import { systemRandom, type Random } from '../../../contract/src/random/random.ts';
 import { NO_RETRY, resolveRetryOptions, RetryPolicy, type RetryOptionsInput } from './retry.ts';
 import {
   DeadlineTimer,

@@ -6,16 +6,14 @@
  * plain counters, and this module reads them at scrape time (`collect`), pushing each delta
  * into label children bound once per component when it is bound. Even a bound prom-client
  * child hashes its labels on every `inc()`, which would cost more per call than the breaker
- * itself. Histograms are counted by the components in fixed buckets (histogramBuckets.ts)
- * and exported as they are.
+ * itself.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BreakerStateName } from './breakerState.ts';
 import type { Bulkhead } from './bulkhead.ts';
 import type { CircuitBreaker } from './circuitBreaker.ts';
 import { FAILURE_CLASSES } from './errorClassification.ts';
 import type { Guard } from './guard.ts';
-import type { BucketCounts } from './histogramBuckets.ts';
 import type { RateLimiter } from './rateLimiter.ts';
 
 interface CounterChild {
@@ -47,99 +45,6 @@ const STATE_LABELS: readonly [BreakerStateName, string][] = [
   ['ForcedOpen', 'forced_open'],
   ['ForcedClosed', 'forced_closed'],
 ];
-
-interface HistogramSource {
-  readonly labels: Readonly<Record<string, string>>;
-  readonly counts: BucketCounts;
-}
-
-interface ExportedValue {
-  labels: Record<string, string | number>;
-  sharedLabels: Readonly<Record<string, string>>;
-  value: number;
-  metricName: string;
-}
-
-/**
- * A prom-client Histogram whose data lives in BucketCounts owned elsewhere. prom-client's
- * registry reads histograms through `getForPromString()` (and `get()` through it too), so
- * that is the one method replaced; names, help, registration and aggregation stay
- * prom-client's. metrics.test.ts scrapes a registry to keep this honest across upgrades.
- */
-export class BucketCountsHistogram extends Histogram {
-  readonly #name: string;
-  readonly #help: string;
-  readonly #scale: number;
-  readonly #sources: () => Iterable<HistogramSource>;
-
-  constructor(
-    registry: Registry,
-    name: string,
-    help: string,
-    labelNames: string[],
-    buckets: readonly number[],
-    scale: number,
-    sources: () => Iterable<HistogramSource>,
-  ) {
-    super({ name, help, labelNames, buckets: [...buckets], registers: [registry] });
-    this.#name = name;
-    this.#help = help;
-    this.#scale = scale;
-    this.#sources = sources;
-  }
-
-  getForPromString(): Promise<{
-    name: string;
-    help: string;
-    type: 'histogram';
-    aggregator: 'sum';
-    values: ExportedValue[];
-  }> {
-    const values: ExportedValue[] = [];
-    const bucket = `${this.#name}_bucket`;
-    for (const { labels, counts } of this.#sources()) {
-      let cumulative = 0;
-      counts.bounds.forEach((bound, i) => {
-        cumulative += counts.counts[i] ?? 0;
-        values.push({
-          labels: { le: round(bound * this.#scale) },
-          sharedLabels: labels,
-          value: cumulative,
-          metricName: bucket,
-        });
-      });
-      values.push({
-        labels: { le: '+Inf' },
-        sharedLabels: labels,
-        value: counts.count,
-        metricName: bucket,
-      });
-      values.push({
-        labels: {},
-        sharedLabels: labels,
-        value: counts.sum * this.#scale,
-        metricName: `${this.#name}_sum`,
-      });
-      values.push({
-        labels: {},
-        sharedLabels: labels,
-        value: counts.count,
-        metricName: `${this.#name}_count`,
-      });
-    }
-    return Promise.resolve({
-      name: this.#name,
-      help: this.#help,
-      type: 'histogram',
-      aggregator: 'sum',
-      values,
-    });
-  }
-}
-
-function round(n: number): number {
-  return Math.round(n * 1e9) / 1e9;
-}
 
 /** Collect functions per metric, keyed by the component they read. */
 type Collectors = Map<object, () => void>;
