@@ -12,6 +12,7 @@ import type { PolicyMode } from '../../../contract/src/api/vocabulary.ts';
 import { BulkheadFullError, CancelledError } from './errors.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
 import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
+import { RATE_LIMIT_POLICY_LIMITS as RATE } from '../../../contract/src/api/specLimits.ts';
 
 export interface BulkheadOptions {
   /** @default 16 */
@@ -39,7 +40,7 @@ export function resolveBulkheadOptions(
       input.queueTimeoutMs ?? 10_000,
       MAX_DURATION_MS,
     ),
-    mode: check.oneOf('mode', input.mode ?? 'Enforce', ['Enforce', 'Shadow']),
+    mode: check.oneOf('mode', input.mode ?? RATE.mode.default, RATE.mode.enum),
   });
 }
 

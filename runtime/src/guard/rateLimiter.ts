@@ -17,6 +17,7 @@ import { TokenBucket } from './tokenBucket.ts';
 import { TokenBudget, type TokenEstimate, type TokenUsage } from './tokenBudget.ts';
 import type { Clock } from '../../../contract/src/time/clock.ts';
 import { sleep } from '../../../contract/src/time/sleep.ts';
+import { RATE_LIMIT_POLICY_LIMITS as RATE } from '../../../contract/src/api/specLimits.ts';
 
 export type OnLimit = 'Reject' | 'Wait';
 
@@ -76,12 +77,12 @@ export function resolveRateLimiterOptions(
     requests,
     tokens,
     adaptive: Object.freeze({
-      honorRetryAfter: input.adaptive?.honorRetryAfter ?? true,
-      providerHeaders: input.adaptive?.providerHeaders ?? true,
+      honorRetryAfter: input.adaptive?.honorRetryAfter ?? RATE['adaptive.honorRetryAfter'].default,
+      providerHeaders: input.adaptive?.providerHeaders ?? RATE['adaptive.providerHeaders'].default,
     }),
-    onLimit: check.oneOf('onLimit', input.onLimit ?? 'Reject', ['Reject', 'Wait']),
+    onLimit: check.oneOf('onLimit', input.onLimit ?? RATE.onLimit.default, RATE.onLimit.enum),
     maxWaitMs: check.number('maxWaitMs', input.maxWaitMs ?? 10_000, 0, MAX_DURATION_MS),
-    mode: check.oneOf('mode', input.mode ?? 'Enforce', ['Enforce', 'Shadow']),
+    mode: check.oneOf('mode', input.mode ?? RATE.mode.default, RATE.mode.enum),
   });
 }
 
