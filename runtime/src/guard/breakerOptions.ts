@@ -72,7 +72,8 @@ export function resolveBreakerOptions(
     halfOpenMaxCalls: settings.halfOpenMaxCalls,
     failureRate,
     slowCall,
-    failOn: Object.freeze([...new Set(settings.failOn)]),
+    // Shared, not copied: an idle breaker holds no list of its own (a repeat is harmless: a mask).
+    failOn: settings.failOn,
     override:
       o.state === 'Auto'
         ? undefined
