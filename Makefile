@@ -69,8 +69,13 @@ typecheck: setup ## Type-check everything, tests included.
 	tsc -p tsconfig.json --noEmit
 
 .PHONY: lint
-lint: setup ## Run typescript-eslint (strictTypeChecked).
+lint: setup ## Run typescript-eslint (strictTypeChecked) and check the import rules (`make imports`).
 	eslint --max-warnings=0 .
+	$(NODE) scripts/importGraph.ts
+
+.PHONY: imports
+imports: setup ## Check the import graph: programs meet only in contract/, the operator never loads the Anthropic SDK, no cycles.
+	$(NODE) scripts/importGraph.ts
 
 .PHONY: format
 format: setup ## Format the code with prettier.

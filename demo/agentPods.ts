@@ -8,7 +8,7 @@ import type { KubeObject } from '../contract/src/kube/kubeObject.ts';
 import { Kinds } from '../contract/src/kube/resourceKinds.ts';
 import { POLICY_HASH_ANNOTATION } from '../contract/src/policy/policyDocument.ts';
 import { portsAnnotation } from '../tools/cluster/localNode/portAllocation.ts';
-import { AGENT_LABEL } from '../operator/src/builders/labels.ts';
+import { AGENT_LABEL } from '../contract/src/pod/podLabels.ts';
 import { AGENT_NAME, DEMO_NAMESPACE } from './demoLayout.ts';
 
 export interface AgentPod {

@@ -30,15 +30,10 @@ import {
   REPLICAS,
 } from './demoLayout.ts';
 import { Display } from './display.ts';
-import {
-  Interrupted,
-  checkAborted,
-  startEnvironment,
-  stopEnvironment,
-  type Environment,
-} from './environment.ts';
+import { startEnvironment, type Environment } from './environment.ts';
+import { stopEnvironment } from './environmentStop.ts';
 import { errorText } from './errorText.ts';
-import { onInterrupt } from './interrupts.ts';
+import { Interrupted, checkAborted, onInterrupt } from './interrupts.ts';
 import { LIMITS_AFTER, LIMITS_BEFORE, rateLimitEdit } from './manifests.ts';
 import { timeReload, type ReloadTiming } from './reloadTiming.ts';
 import {

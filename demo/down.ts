@@ -1,5 +1,5 @@
 /** `make down`: stops what `make up` (or an interrupted `make demo`) left running. */
-import { stopEnvironment } from './environment.ts';
+import { stopEnvironment } from './environmentStop.ts';
 import { errorText } from './errorText.ts';
 
 const say = (line: string): void => {

@@ -31,3 +31,15 @@ export function onInterrupt(say: (line: string) => void): Interrupts {
     },
   };
 }
+
+/** Thrown where a wait notices the interrupt: the caller's `finally` stops what started. */
+export class Interrupted extends Error {
+  override readonly name = 'Interrupted';
+  constructor() {
+    super('interrupted');
+  }
+}
+
+export function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new Interrupted();
+}

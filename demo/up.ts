@@ -6,7 +6,8 @@
  *   ANTHROPIC_API_KEY=… node demo/up.ts    the real API instead of the simulator
  */
 import { nextSteps } from './nextSteps.ts';
-import { Interrupted, startEnvironment } from './environment.ts';
+import { startEnvironment } from './environment.ts';
+import { Interrupted } from './interrupts.ts';
 import { errorText } from './errorText.ts';
 import { onInterrupt } from './interrupts.ts';
 

@@ -2,12 +2,12 @@
  * The programs the chart checks run — helm (built from its Go module and cached by
  * tools/cluster/build-helm.sh), kubectl and `kubectl kustomize` — and the paths they work on.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
+import { runCommand, type RunOptions, type RunResult } from '../../tools/cluster/runCommand.ts';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 export const chartDir = join(repoRoot, 'charts/breakwater');
@@ -16,54 +16,15 @@ export const monitoringCrdsFixture = join(repoRoot, 'test/fixtures/monitoring-cr
 /** The field manager of everything the chart checks apply (dry runs included). */
 export const CHART_TEST_FIELD_MANAGER = 'breakwater-chart-test';
 
-export interface RunResult {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly code: number;
-}
+export type { RunOptions, RunResult };
 
-export interface RunOptions {
-  readonly input?: string;
-  /** Resolve with the exit code instead of rejecting when the program fails. */
-  readonly allowFailure?: boolean;
-  readonly timeoutMs?: number;
-  /** Copy the program's standard error to ours as it arrives (for long builds). */
-  readonly streamStderr?: boolean;
-}
-
+/** Runs `command` from the repository root. */
 export function run(
   command: string,
   args: readonly string[],
   options: RunOptions = {},
 ): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: repoRoot,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? 120_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-      if (options.streamStderr === true) process.stderr.write(chunk);
-    });
-    child.on('error', reject);
-    child.on('close', (exitCode, signal) => {
-      const code = exitCode ?? 128;
-      if (code !== 0 && options.allowFailure !== true) {
-        const how = signal === null ? `exited with ${code}` : `was killed by ${signal}`;
-        const shown = [command.split('/').pop() ?? command, ...args].join(' ');
-        reject(new Error(`${shown} ${how}:\n${stderr.trim() || stdout.trim()}`));
-        return;
-      }
-      resolve({ stdout, stderr, code });
-    });
-    child.stdin.end(options.input ?? '');
-  });
+  return runCommand(command, args, { cwd: repoRoot, ...options });
 }
 
 /** Where the cluster and its tools are; the integration suite's variables win. */

@@ -5,7 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
-import { kubectlFor, type KubectlResult, type KubectlRunOptions } from '../../demo/kubectl.ts';
+import {
+  kubectlFor,
+  type KubectlResult,
+  type KubectlRunOptions,
+} from '../../tools/cluster/kubectl.ts';
 import { errorText, pollUntil } from '../../tools/cluster/polling.ts';
 
 function requiredEnv(name: 'BREAKWATER_KUBECONFIG' | 'BREAKWATER_KUBECTL'): string {
@@ -34,7 +38,10 @@ export function kubeConfig(): KubeConfig {
   return config;
 }
 
-export type { KubectlResult, KubectlRunOptions as KubectlOptions } from '../../demo/kubectl.ts';
+export type {
+  KubectlResult,
+  KubectlRunOptions as KubectlOptions,
+} from '../../tools/cluster/kubectl.ts';
 
 /** Runs the real kubectl against the test cluster (the demo's runner, on the test kubeconfig). */
 export function kubectl(

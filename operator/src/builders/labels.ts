@@ -3,7 +3,9 @@
  * The selector is immutable on a Deployment, so it holds only what can never change for
  * the life of the agent: its name.
  */
-export const AGENT_LABEL = 'breakwater.dev/agent';
+import { AGENT_LABEL } from '../../../contract/src/pod/podLabels.ts';
+
+export { AGENT_LABEL };
 export const APP_NAME = 'breakwater-agent';
 export const MANAGED_BY = 'breakwater';
 

@@ -17,7 +17,7 @@ import {
   POLICY_CONFIGMAP_KEY,
   policyConfigMapName,
 } from '../../../contract/src/policy/policyDocument.ts';
-import type { RunningSource, SourceDeps } from './policySources.ts';
+import type { RunningSource, SourceDeps } from './sourceDeps.ts';
 
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;

@@ -23,7 +23,7 @@ import { keysFromSecret } from '../access/clientKeys.ts';
 import type { AgentRuntime } from '../agentRuntime.ts';
 import type { Cancel } from '../../../contract/src/time/clock.ts';
 import { apiKeySources, resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
-import type { SourceDeps } from './policySources.ts';
+import type { SourceDeps } from './sourceDeps.ts';
 
 const SETTLE_MS = 50;
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);

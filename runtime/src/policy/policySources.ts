@@ -6,19 +6,8 @@
 import { CLIENT_KEYS_ENV } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import type { AgentRuntime } from '../agentRuntime.ts';
 import type { PolicySourceOption } from '../cli/runtimeOptions.ts';
-import type { Logger } from '../telemetry/logger.ts';
-import type { Clock } from '../../../contract/src/time/clock.ts';
 import { PolicyFileSource } from './policyFileSource.ts';
-
-export interface RunningSource {
-  stop(): Promise<void>;
-}
-
-export interface SourceDeps {
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly logger: Logger;
-  readonly clock: Clock;
-}
+import type { RunningSource, SourceDeps } from './sourceDeps.ts';
 
 export async function startPolicySource(
   option: PolicySourceOption,

@@ -3,19 +3,19 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
-import { buildCrd, renderCrdYaml } from '../../../scripts/crdgen/crdManifest.ts';
-import { describeDrift, findDrift } from '../../../scripts/crdgen/drift.ts';
+import { buildCrd, renderCrdYaml } from '../../scripts/crdgen/crdManifest.ts';
+import { describeDrift, findDrift } from '../../scripts/crdgen/drift.ts';
 import {
   inlineReferences,
   loadSchemaSet,
   mergeReference,
   walkSchema,
-} from '../../../scripts/crdgen/schemaSet.ts';
-import type { JsonSchema, KindSchema } from '../../../scripts/crdgen/schemaSet.ts';
-import { Kinds } from '../kube/resourceKinds.ts';
-import { ApiKinds, GROUP_VERSION } from './resources.ts';
+} from '../../scripts/crdgen/schemaSet.ts';
+import type { JsonSchema, KindSchema } from '../../scripts/crdgen/schemaSet.ts';
+import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import { ApiKinds, GROUP_VERSION } from '../../contract/src/api/resources.ts';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const set = loadSchemaSet(join(root, 'crds/schemas'));
 const kinds = set.kinds.map((kind) => [kind.crd.kind, kind] as const);
 const generatedTypeFiles = readdirSync(join(root, 'contract/src/api/v1alpha1')).map(

@@ -1,0 +1,199 @@
+/**
+ * The import graph of the project's own TypeScript, and the rules it must keep:
+ *
+ * - operator/, runtime/, simulator/ and plugin/ are programs; they meet only in contract/;
+ *   tools/ (the local cluster) imports only contract/ and itself; demo/ uses tools/, and
+ *   demo/ and test/ do not import each other (the demo's own tests excepted);
+ * - nothing the operator loads reaches @anthropic-ai/sdk (the operator never calls a model);
+ * - no import cycle among the shipped sources (contract, operator, runtime, simulator, plugin).
+ *
+ *   node scripts/importGraph.ts           # checks; prints one line per rule, exits 1 on a breach
+ *
+ * Static `import … from`, `export … from` and `import('…')` with a literal are followed; type-only
+ * imports count too (a type cycle is still a design cycle). `make lint` runs it.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The folders that are programs or libraries of their own, and what each may import. */
+const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
+  contract: ['contract'],
+  operator: ['operator', 'contract'],
+  runtime: ['runtime', 'contract'],
+  simulator: ['simulator', 'contract'],
+  plugin: ['plugin', 'contract'],
+  tools: ['tools', 'contract'],
+  demo: ['demo', 'contract', 'tools'],
+  // The test support and the suites; only the demo's own tests may import the demo.
+  test: ['test', 'contract', 'operator', 'runtime', 'simulator', 'plugin', 'tools', 'scripts'],
+};
+const SHIPPED = ['contract', 'operator', 'runtime', 'simulator', 'plugin'];
+const OPERATOR_ENTRY = 'operator/src/main.ts';
+const FORBIDDEN_FOR_OPERATOR = '@anthropic-ai/sdk';
+
+export interface ImportGraph {
+  /** Repository-relative file → the repository-relative files it imports. */
+  readonly files: ReadonlyMap<string, readonly string[]>;
+  /** Repository-relative file → the packages it imports (`@scope/name` or `name`). */
+  readonly packages: ReadonlyMap<string, readonly string[]>;
+}
+
+const SPECIFIER =
+  /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;(])import\s*\(\s*['"]([^'"]+)['"]\s*\)|^import\s+['"]([^'"]+)['"]/gm;
+
+export function readGraph(folders: readonly string[] = Object.keys(MAY_IMPORT)): ImportGraph {
+  const files = new Map<string, string[]>();
+  const packages = new Map<string, string[]>();
+  for (const folder of folders) {
+    for (const file of walk(join(root, folder))) {
+      const rel = relative(root, file);
+      const text = readFileSync(file, 'utf8');
+      const local: string[] = [];
+      const external: string[] = [];
+      for (const match of text.matchAll(SPECIFIER)) {
+        const spec = match[1] ?? match[2] ?? match[3];
+        if (spec === undefined) continue;
+        if (spec.startsWith('.')) local.push(relative(root, resolve(dirname(file), spec)));
+        else if (!spec.startsWith('node:')) external.push(packageName(spec));
+      }
+      files.set(rel, local);
+      packages.set(rel, external);
+    }
+  }
+  return { files, packages };
+}
+
+/** Imports that cross a boundary MAY_IMPORT does not allow: `from → to`. */
+export function boundaryBreaches(graph: ImportGraph): string[] {
+  const breaches: string[] = [];
+  for (const [from, targets] of graph.files) {
+    // Tests may also use the shared test support (test/) and the generators they check (scripts/).
+    const allowed = [
+      ...(MAY_IMPORT[topFolder(from)] ?? []),
+      ...(from.endsWith('.test.ts') ? ['test', 'scripts'] : []),
+      ...(from.startsWith('test/demo/') ? ['demo'] : []),
+    ];
+    for (const to of targets) {
+      if (!allowed.includes(topFolder(to))) breaches.push(`${from} → ${to}`);
+    }
+  }
+  return breaches;
+}
+
+/** Every file reachable from `entry`, and the packages they import. */
+export function reach(
+  graph: ImportGraph,
+  entry: string,
+): { files: string[]; packages: Set<string> } {
+  const seen = new Set<string>();
+  const stack = [entry];
+  const packages = new Set<string>();
+  while (stack.length > 0) {
+    const file = stack.pop() as string;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const p of graph.packages.get(file) ?? []) packages.add(p);
+    for (const next of graph.files.get(file) ?? []) stack.push(next);
+  }
+  return { files: [...seen], packages };
+}
+
+/** Strongly connected components of more than one file (or a file importing itself). */
+export function cycles(graph: ImportGraph, within: readonly string[] = SHIPPED): string[][] {
+  const nodes = [...graph.files.keys()].filter((f) => within.includes(topFolder(f)));
+  const inScope = new Set(nodes);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const found: string[][] = [];
+  let next = 0;
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next);
+    next += 1;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.files.get(v) ?? []) {
+      if (!inScope.has(w)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v) as number, low.get(w) as number));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v) as number, index.get(w) as number));
+      }
+    }
+    if (low.get(v) === index.get(v)) {
+      const component: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop() as string;
+        onStack.delete(w);
+        component.push(w);
+      } while (w !== v);
+      if (component.length > 1 || (graph.files.get(v) ?? []).includes(v))
+        found.push(component.sort());
+    }
+  };
+  for (const v of nodes) if (!index.has(v)) visit(v);
+  return found;
+}
+
+function topFolder(file: string): string {
+  return file.split('/')[0] ?? '';
+}
+
+function packageName(spec: string): string {
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? spec);
+}
+
+function* walk(dir: string): Generator<string> {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) yield* walk(path);
+    else if (name.endsWith('.ts')) yield path;
+  }
+}
+
+function main(): number {
+  const graph = readGraph();
+  let failed = false;
+  const breaches = boundaryBreaches(graph);
+  console.log(
+    breaches.length === 0
+      ? `boundaries: ${graph.files.size} files; operator, runtime, simulator, plugin and tools meet only in contract/; demo and test apart`
+      : `boundaries: ${breaches.length} import(s) cross a boundary:\n  ${breaches.join('\n  ')}`,
+  );
+  failed ||= breaches.length > 0;
+  const operator = reach(graph, OPERATOR_ENTRY);
+  const sdk = operator.packages.has(FORBIDDEN_FOR_OPERATOR);
+  console.log(
+    sdk
+      ? `operator: reaches ${FORBIDDEN_FOR_OPERATOR} (through ${operator.files.filter((f) => graph.packages.get(f)?.includes(FORBIDDEN_FOR_OPERATOR)).join(', ')})`
+      : `operator: ${operator.files.length} files loaded from ${OPERATOR_ENTRY}, none reaches ${FORBIDDEN_FOR_OPERATOR}`,
+  );
+  failed ||= sdk;
+  const loops = cycles(graph);
+  console.log(
+    loops.length === 0
+      ? `cycles: none among ${SHIPPED.join(', ')}`
+      : `cycles: ${loops.length}:\n  ${loops.map((c) => c.join(' ⇄ ')).join('\n  ')}`,
+  );
+  failed ||= loops.length > 0;
+  return failed ? 1 : 0;
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = main();
+}

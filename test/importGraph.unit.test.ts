@@ -1,0 +1,75 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  boundaryBreaches,
+  cycles,
+  reach,
+  readGraph,
+  type ImportGraph,
+} from '../scripts/importGraph.ts';
+
+function graph(
+  edges: Record<string, string[]>,
+  packages: Record<string, string[]> = {},
+): ImportGraph {
+  return {
+    files: new Map(Object.entries(edges)),
+    packages: new Map(Object.entries(packages)),
+  };
+}
+
+describe('the import rules', () => {
+  it('find an operator file importing the runtime, and a runtime file importing the operator', () => {
+    const g = graph({
+      'operator/src/a.ts': ['runtime/src/b.ts', 'contract/src/c.ts'],
+      'runtime/src/b.ts': ['operator/src/a.ts'],
+      'contract/src/c.ts': [],
+    });
+    expect(boundaryBreaches(g)).toEqual([
+      'operator/src/a.ts → runtime/src/b.ts',
+      'runtime/src/b.ts → operator/src/a.ts',
+    ]);
+  });
+
+  it('find contract/ reaching into a program, and test support reaching into the demo', () => {
+    const g = graph({
+      'contract/src/c.ts': ['runtime/src/b.ts'],
+      'test/support/x.ts': ['demo/kubectl.ts'],
+      'test/demo/demo.test.ts': ['demo/kubectl.ts'],
+      'runtime/src/b.ts': [],
+      'demo/kubectl.ts': [],
+    });
+    expect(boundaryBreaches(g)).toEqual([
+      'contract/src/c.ts → runtime/src/b.ts',
+      'test/support/x.ts → demo/kubectl.ts',
+    ]);
+  });
+
+  it('follow the operator through contract/ to a package two files away', () => {
+    const g = graph(
+      {
+        'operator/src/main.ts': ['contract/src/a.ts'],
+        'contract/src/a.ts': ['contract/src/b.ts'],
+        'contract/src/b.ts': [],
+      },
+      { 'contract/src/b.ts': ['@anthropic-ai/sdk'] },
+    );
+    expect(reach(g, 'operator/src/main.ts').packages.has('@anthropic-ai/sdk')).toBe(true);
+  });
+
+  it('find a cycle of three files, type-only or not', () => {
+    const g = graph({
+      'runtime/src/a.ts': ['runtime/src/b.ts'],
+      'runtime/src/b.ts': ['runtime/src/c.ts'],
+      'runtime/src/c.ts': ['runtime/src/a.ts'],
+      'runtime/src/d.ts': ['runtime/src/a.ts'],
+    });
+    expect(cycles(g)).toEqual([['runtime/src/a.ts', 'runtime/src/b.ts', 'runtime/src/c.ts']]);
+  });
+
+  it('hold for this repository', () => {
+    const g = readGraph();
+    expect(boundaryBreaches(g)).toEqual([]);
+    expect([...reach(g, 'operator/src/main.ts').packages]).not.toContain('@anthropic-ai/sdk');
+    expect(cycles(g)).toEqual([]);
+  });
+});
