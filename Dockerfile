@@ -3,7 +3,7 @@
 # and breakwater-llm-sim. Non-root (uid 65532), nothing written to disk at run time, so it
 # runs with a read-only root filesystem.
 #
-#   make image                      # docker build -t ghcr.io/breakwater-dev/breakwater:<version> .
+#   make image    # docker, or podman/buildah with local bases where none can be pulled (README)
 ARG NODE_IMAGE=node:24-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
@@ -13,7 +13,12 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 # `npm ci` rejects this lock file over platform-specific optional packages; `npm install`
 # still installs exactly the locked versions (see the Makefile's setup target).
-RUN npm install --no-audit --no-fund --ignore-scripts --loglevel=error
+# Behind a TLS-intercepting proxy, pass its CA bundle as the build secret `ca`
+# (`--secret id=ca,src=/etc/ssl/certs/ca-certificates.crt`; `make image` does when
+# NODE_EXTRA_CA_CERTS is set): npm trusts it during this step only, and no layer keeps it.
+RUN --mount=type=secret,id=ca \
+    if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
+ && npm install --no-audit --no-fund --ignore-scripts --loglevel=error
 COPY tsconfig.json tsconfig.build.json ./
 COPY operator/src operator/src
 COPY contract/src contract/src
@@ -27,7 +32,9 @@ RUN npx tsc -p tsconfig.build.json \
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts --loglevel=error \
+RUN --mount=type=secret,id=ca \
+    if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
+ && npm install --omit=dev --no-audit --no-fund --ignore-scripts --loglevel=error \
  && rm -f package-lock.json \
  && mkdir -p /launchers \
  && node -e ' \

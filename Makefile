@@ -41,7 +41,7 @@ node_modules/.installed: package.json package-lock.json | .breakwater/node/.ok
 ##@ Development
 
 .PHONY: tools
-tools: ## Install promtool and lua5.1 (Debian packages) when missing; the tests run them.
+tools: ## Install promtool, lua5.1, podman, buildah, runc and debootstrap (Debian packages) when missing; the tests and make image run them.
 	@scripts/ensure-tools.sh
 
 .PHONY: build
@@ -116,7 +116,7 @@ down: setup ## Stop everything `make up` (or an interrupted `make demo`) started
 ##@ Benchmarks (results in bench/results/)
 
 .PHONY: bench
-bench: bench-guard bench-runtime bench-operator ## Run every benchmark.
+bench: bench-guard bench-runtime bench-operator bench-image ## Run every benchmark.
 
 .PHONY: bench-guard
 bench-guard: setup ## Guard overhead vs a bare await, cockatiel and opossum, in one run.
@@ -125,6 +125,10 @@ bench-guard: setup ## Guard overhead vs a bare await, cockatiel and opossum, in 
 .PHONY: bench-runtime
 bench-runtime: setup ## Runtime throughput and added latency vs a bare node:http proxy to the same simulator.
 	$(NODE) bench/runtime.ts
+
+.PHONY: bench-image
+bench-image: setup tools ## Image size, podman run → /health/ready, idle RSS of the runtime and the operator in their containers.
+	$(NODE) bench/image.ts
 
 .PHONY: bench-operator
 bench-operator: setup ## Policy reload, trip-to-status and 1000-agent convergence on the local cluster.
@@ -148,9 +152,8 @@ chart-test: setup ## Lint and render the chart, and dry-run every render (and co
 	$(NODE) test/chart/chartTest.ts
 
 .PHONY: image
-image: ## Build the image with all three entrypoints as IMAGE (needs Docker).
-	@docker info >/dev/null 2>&1 || { echo "error: make image needs a running Docker engine; \`docker info\` cannot reach one" >&2; exit 1; }
-	docker build --tag $(IMAGE) .
+image: ## Build the image (three entrypoints) as IMAGE: docker when `docker info` works, else podman FROM bases made from packages (CONTAINER_TOOL=, IMAGE_BASES=upstream|local choose).
+	@scripts/image/build-image.sh $(IMAGE)
 
 .PHONY: e2e-kind
 e2e-kind: setup ## Kind cluster, image, chart, the end-to-end suite, then delete the cluster (needs Docker and kind).

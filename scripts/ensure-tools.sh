@@ -2,12 +2,16 @@
 # Installs the command-line tools the checks in `make test` run, when they are missing:
 #   promtool (Debian package prometheus)  checks and unit-tests the alert rules, lints scrapes
 #   lua5.1   (Debian package lua5.1)      runs the Argo CD health checks (Argo CD runs Lua 5.1)
+#   podman, runc, debootstrap (and buildah) build the image without Docker (make image) and run
+#            the container-mode suite's pods as containers; debootstrap makes the base images
 # Quiet when everything is there; installs with apt-get otherwise (as root, or through sudo).
 set -euo pipefail
 
-declare -A package_for=([promtool]=prometheus [lua5.1]=lua5.1)
+tools=(promtool lua5.1 podman buildah runc debootstrap)
+declare -A package_for=([promtool]=prometheus [lua5.1]=lua5.1 [podman]=podman [buildah]=buildah
+  [runc]=runc [debootstrap]=debootstrap)
 missing=()
-for tool in promtool lua5.1; do
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${package_for[$tool]}")
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0
@@ -15,7 +19,8 @@ done
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-tools: missing ${missing[*]} and there is no apt-get here." >&2
   echo "  Install them with your package manager: promtool comes with Prometheus" >&2
-  echo "  (https://prometheus.io/download/), lua5.1 with Lua 5.1 (any 5.1 interpreter named lua5.1)." >&2
+  echo "  (https://prometheus.io/download/), lua5.1 with Lua 5.1 (any 5.1 interpreter named lua5.1)," >&2
+  echo "  podman, buildah, runc and debootstrap with your distribution's packages." >&2
   exit 1
 fi
 sudo=()
@@ -27,7 +32,7 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo=(sudo -n)
 fi
 
-echo ">> apt-get install ${missing[*]} (for promtool and the Argo CD health-check tests)"
+echo ">> apt-get install ${missing[*]} (for the alert-rule, Argo CD health-check and container-mode tests, and make image)"
 export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -37,7 +42,7 @@ if ! { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq --
   echo "ensure-tools: apt-get could not install ${missing[*]}" >&2
   exit 1
 fi
-for tool in promtool lua5.1; do
+for tool in "${tools[@]}"; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     echo "ensure-tools: $tool is still missing after installing ${missing[*]}" >&2
     exit 1

@@ -12,7 +12,7 @@ import type { PolicySourceOption, RuntimeOptions } from './cli/runtimeOptions.ts
 import { OFFER_RESULTS, PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
 import { BackendPool } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
-import { GuardSet } from './provider/guardSet.ts';
+import { GuardSet, type RememberedOpen } from './provider/guardSet.ts';
 import { ModelRouter, streamLimits } from './provider/modelRouter.ts';
 import { buildApiServer } from './server/apiServer.ts';
 import { Lifecycle } from './server/lifecycle.ts';
@@ -22,6 +22,8 @@ import { CallStats } from './stats/callStats.ts';
 import type { Logger } from './telemetry/logger.ts';
 import { ModelRetirementNotice } from './telemetry/modelRetirementNotice.ts';
 import { RuntimeMetrics } from './telemetry/runtimeMetrics.ts';
+import { runtimeReport } from './reporting/runtimeReport.ts';
+import type { RuntimeReport } from '../../contract/src/reporting/runtimeAnnotation.ts';
 import type { Clock } from '../../contract/src/time/clock.ts';
 import { sleep } from '../../contract/src/time/sleep.ts';
 
@@ -62,9 +64,13 @@ export class AgentRuntime {
   #api: FastifyInstance | undefined;
   #metricsServer: Server | undefined;
   #keySource: ClientKeySource | undefined;
+  /** Open breakers learned before the first policy, handed to the GuardSet when it is made. */
+  #rememberedOpen: readonly RememberedOpen[] = [];
+  readonly #started: number;
 
   constructor(deps: RuntimeDeps) {
     this.#deps = deps;
+    this.#started = deps.clock.now();
     const { clock, logger } = deps;
     this.metrics = new RuntimeMetrics();
     this.#guardMetrics = new GuardMetrics(this.metrics.registry);
@@ -155,6 +161,20 @@ export class AgentRuntime {
     for (const listener of this.#breakerListeners) listener();
   }
 
+  /**
+   * The agent's other replicas hold these provider breakers open (from its status, read at
+   * startup): this replica starts them Open until then rather than Closed.
+   */
+  rememberOpenBreakers(entries: readonly RememberedOpen[]): void {
+    if (this.#guardSet === undefined) this.#rememberedOpen = entries;
+    else this.#guardSet.rememberOpen(entries);
+  }
+
+  /** What this process says about itself on its pod: when it started, the override it applies. */
+  runtimeReport(): RuntimeReport {
+    return runtimeReport(this.#started, this.#active?.doc, this.#deps.clock.now());
+  }
+
   get lifecycle(): Lifecycle {
     return this.#lifecycle;
   }
@@ -238,13 +258,15 @@ export class AgentRuntime {
     // One GuardSet for the process, reconfigured in place: breaker state, token buckets and
     // retry budgets carry over a reload.
     let guard = this.#guardSet;
-    if (guard === undefined)
+    if (guard === undefined) {
       guard = this.#guardSet = new GuardSet({
         doc,
         clock: this.#deps.clock,
         metrics: this.#guardMetrics,
       });
-    else guard.reconfigure(doc);
+      guard.rememberOpen(this.#rememberedOpen);
+      this.#rememberedOpen = [];
+    } else guard.reconfigure(doc);
     this.#active = { doc, hash: next.hash, guard };
     this.#unsubscribeGuard?.();
     this.#unsubscribeGuard = guard.onBreakerChange(() => {

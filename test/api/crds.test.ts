@@ -167,7 +167,7 @@ describe('kubectl get', () => {
     expect(headers).toEqual([
       'NAME READY MODEL BREAKER RETIRES AGE',
       'NAME RPS BURST SCOPE PER-REPLICA AGE',
-      'NAME STATE OPEN TRIPS LAST-TRIP AGE',
+      'NAME STATE OPEN TRIPS LAST-TRIP OVERRIDE AGE',
     ]);
   });
 

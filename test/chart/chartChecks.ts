@@ -234,6 +234,35 @@ export function chartChecks(tools: ChartTools): ChartCheck[] {
       },
     },
     {
+      name: 'the PrometheusRule links each alert to the runbook at prometheusRule.runbookBaseURL',
+      run: async () => {
+        const base = 'https://runbooks.example.com/breakwater/v1/runbook.md';
+        const urls = async (set: Record<string, string>): Promise<string[]> => {
+          const objects = parseManifests(
+            await helmTemplate(tools.helm, {
+              namespace: 'x',
+              apiVersions: MONITORING_API_VERSIONS,
+              set,
+            }),
+          );
+          const rule = objects.find((o) => o.kind === 'PrometheusRule') as
+            | { spec?: { groups?: { rules?: { annotations?: { runbook_url?: string } }[] }[] } }
+            | undefined;
+          return (rule?.spec?.groups ?? []).flatMap((g) =>
+            (g.rules ?? []).map((r) => r.annotations?.runbook_url ?? ''),
+          );
+        };
+        const project = await urls({});
+        const own = await urls({ 'prometheusRule.runbookBaseURL': `${base}/` });
+        expectEqual(project.length > 0, true, 'alerts in the PrometheusRule');
+        expectEqual(
+          own,
+          project.map((url) => `${base}${url.slice(url.indexOf('#'))}`),
+          'runbook_url of every alert, on the base the values name',
+        );
+      },
+    },
+    {
       name: 'the chart and config/rbac grant the same rules',
       run: async () => {
         const chart = rulesByRole(

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# make e2e-kind: Breakwater on a real kubelet. Creates a kind cluster, builds the image and
-# loads it into the cluster's node, installs the chart, checks that the operator reconciles
-# the sample agents into Ready pods of the same image, runs the integration suite against the
-# cluster through its kubeconfig (BREAKWATER_KUBECONFIG — the suite that runs on the local
-# cluster, unchanged), and deletes the cluster whatever happened.
+# make e2e-kind: Breakwater on a real kubelet. Creates a kind cluster, builds the image (make
+# image's script, with Docker and the upstream bases) and loads it into the cluster's node
+# (`kind load`), installs the chart, checks that the operator reconciles the sample agents
+# into Ready pods of the same image, then runs the in-cluster suite (test/inCluster/) against
+# the cluster through its kubeconfig, and deletes the cluster whatever happened.
 #
-# The chart's operator watches only its own namespace: the suite starts operators of its own
-# for the namespaces it creates, and two operators must not reconcile the same agents.
+# The in-cluster suite is the one `make test` runs on the local cluster's container mode:
+# its own chart release with this image (the operator under its ServiceAccount, the runtime
+# image defaulting to the operator's), the simulator as a Deployment behind a Service, the
+# pods reached through `kubectl port-forward` and the Service's DNS name instead of the
+# local node's port annotation (test/inCluster/clusterReach.ts). The other integration
+# suites start operators and runtimes as processes of this checkout: they need the local
+# cluster.
 #
 #   test/kind/e2e.sh
 #
 #   KIND_CLUSTER       cluster name                 (default breakwater-e2e)
 #   KIND_NODE_IMAGE    kindest/node image           (default: kind's own)
 #   IMAGE              image to build and load      (default ghcr.io/breakwater-dev/breakwater:e2e)
-#   E2E_TESTS          jest path patterns to run    (default test/ — the whole integration project)
+#   E2E_TESTS          jest path patterns to run    (default test/inCluster/)
 #   KEEP_CLUSTER=1     keep the cluster afterwards (its kubeconfig is printed)
 set -euo pipefail
 
@@ -23,7 +28,7 @@ export PATH="$root/.breakwater/node/bin:$root/node_modules/.bin:$PATH"
 
 cluster=${KIND_CLUSTER:-breakwater-e2e}
 image=${IMAGE:-ghcr.io/breakwater-dev/breakwater:e2e}
-tests=${E2E_TESTS:-test/}
+tests=${E2E_TESTS:-test/inCluster/}
 namespace=breakwater-system
 samples=breakwater-samples
 work="$root/.breakwater/kind/$cluster"
@@ -65,7 +70,7 @@ trap cleanup EXIT
 
 mkdir -p "$work"
 say "building $image"
-docker build --tag "$image" "$root"
+CONTAINER_TOOL=docker IMAGE_BASES=upstream scripts/image/build-image.sh "$image"
 
 say "creating kind cluster $cluster"
 kind create cluster --name "$cluster" --kubeconfig "$kubeconfig" --wait 120s \
@@ -97,8 +102,8 @@ if ! k -n "$samples" wait agentdeployment --all --for=condition=Ready --timeout=
 fi
 
 say "running the suite ($tests) against the kind cluster"
-# The suite takes the cluster from BREAKWATER_KUBECONFIG and starts nothing of its own;
-# BREAKWATER_CHART_IMAGE tells the chart tests which image the nodes have.
+# The suite takes the cluster from BREAKWATER_KUBECONFIG and starts no cluster of its own;
+# BREAKWATER_CHART_IMAGE tells it which image the nodes have (it installs its own release).
 BREAKWATER_KUBECONFIG="$kubeconfig" \
   BREAKWATER_KUBECTL="$kubectl" \
   BREAKWATER_CHART_IMAGE="$image" \

@@ -14,6 +14,7 @@ import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts
 import { samplePolicyDocument } from '../../contract/src/policy/policyFixtures.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import { kubectl, uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';
+import { fileURLToPath } from 'node:url';
 import { startOperator, type OperatorProcess } from '../support/operator.ts';
 import { startRuntime, type RuntimeHandle } from '../support/runtimeProcess.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
@@ -51,6 +52,7 @@ const PROM_CLIENT_DEFAULTS = [
 ];
 
 const rules = parse(readFileSync(RULES_FILE, 'utf8')) as RuleGroups;
+const RUNBOOK_FILE = fileURLToPath(new URL('../../docs/runbook.md', import.meta.url));
 const alertNames = rules.groups.flatMap((g) => g.rules.flatMap((r) => r.alert ?? []));
 
 interface RuleTests {
@@ -75,6 +77,31 @@ function metricsInUse(): { runtime: string[]; operator: string[] } {
 }
 
 describe('the alert rules', () => {
+  it('link every alert to a section of docs/runbook.md with a full runbook_url', () => {
+    // GitHub's anchors: lower case, spaces to hyphens, punctuation dropped.
+    const anchors = new Set(
+      [...readFileSync(RUNBOOK_FILE, 'utf8').matchAll(/^#{2,3} (.+)$/gm)].map((m) =>
+        (m[1] ?? '')
+          .toLowerCase()
+          .replace(/[^a-z0-9 -]/g, '')
+          .replace(/ /g, '-'),
+      ),
+    );
+    for (const rule of rules.groups.flatMap((g) => g.rules.filter((r) => r.alert !== undefined))) {
+      const url = new URL(rule.annotations?.['runbook_url'] ?? '', 'relative:/');
+      expect({ alert: rule.alert, protocol: url.protocol, path: url.pathname }).toEqual({
+        alert: rule.alert,
+        protocol: 'https:',
+        path: expect.stringMatching(/\/docs\/runbook\.md$/) as unknown,
+      });
+      expect({ alert: rule.alert, anchor: anchors.has(url.hash.slice(1)) }).toEqual({
+        alert: rule.alert,
+        anchor: true,
+      });
+      expect(rule.annotations).not.toHaveProperty('runbook');
+    }
+  });
+
   it('pass promtool check rules', () => {
     const result = promtool(['check', 'rules', RULES_FILE]);
     expect(result.stdout + result.stderr).toContain('SUCCESS');

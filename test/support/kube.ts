@@ -89,10 +89,13 @@ export interface TestNamespace {
 export const testNamespaceLabel = 'breakwater.dev/test';
 
 /**
- * Creates a namespace with a random suffix and waits for its `default` ServiceAccount, so
- * pods can be created in it at once.
+ * Creates a namespace with a random suffix (and `labels`) and waits for its `default`
+ * ServiceAccount, so pods can be created in it at once.
  */
-export async function uniqueNamespace(prefix: string): Promise<TestNamespace> {
+export async function uniqueNamespace(
+  prefix: string,
+  labels: Readonly<Record<string, string>> = {},
+): Promise<TestNamespace> {
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63) {
     throw new Error(`namespace prefix ${JSON.stringify(prefix)} does not make a DNS label`);
@@ -100,7 +103,7 @@ export async function uniqueNamespace(prefix: string): Promise<TestNamespace> {
   const namespace = {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name, labels: { [testNamespaceLabel]: 'true' } },
+    metadata: { name, labels: { ...labels, [testNamespaceLabel]: 'true' } },
   };
   await kubectl(['create', '-f', '-'], { input: JSON.stringify(namespace) });
   await waitFor(

@@ -11,12 +11,14 @@ import { installCrds } from '../api/apiInstallation.ts';
 import { providerSecret } from './agentFixtures.ts';
 import { applyObjects } from './breakwaterCluster.ts';
 import { uniqueNamespace, type TestNamespace } from './kube.ts';
-import { startOperator, stopOperators } from './operator.ts';
+import { startOperator, stopOperators, type OperatorProcess } from './operator.ts';
 import { startSimulator, type SimulatorHandle } from './simulator.ts';
 
 export interface Scenario {
   readonly ns: TestNamespace;
   readonly sim: SimulatorHandle;
+  /** The operator it started (a test may kill it and start another). */
+  readonly operator: OperatorProcess;
   /** Stops the operators and the simulator, then deletes the namespace. */
   end(): Promise<void>;
 }
@@ -35,11 +37,12 @@ export async function startScenario(
   await installCrds();
   const ns = await uniqueNamespace(options.prefix);
   const sim = await startSimulator({ seed: options.seed });
-  await startOperator({ namespace: ns.name });
+  const operator = await startOperator({ namespace: ns.name });
   await applyObjects(ns.name, providerSecret(), ...objects(sim));
   return {
     ns,
     sim,
+    operator,
     end: async () => {
       await stopOperators();
       await sim.stop();

@@ -81,6 +81,19 @@ export async function startSimulator(
   const url = await listeningUrl(child);
   const port = Number(new URL(url).port);
 
+  return {
+    url,
+    port,
+    pid: child.pid ?? 0,
+    ...simulatorControl(url),
+    stop: (graceMs = 5_000) => stopProcess(child, graceMs),
+  };
+}
+
+/** The control API of a simulator at `url`, wherever it runs (a child process, a pod). */
+export function simulatorControl(
+  url: string,
+): Omit<SimulatorHandle, 'url' | 'port' | 'pid' | 'stop'> {
   const control = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const response = await fetch(`${url}${path}`, {
       method,
@@ -91,11 +104,7 @@ export async function startSimulator(
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
     return JSON.parse(text) as T;
   };
-
   return {
-    url,
-    port,
-    pid: child.pid ?? 0,
     async setFault(fault) {
       await control('DELETE', '/_sim/faults');
       return control<FaultView>('POST', '/_sim/faults', fault);
@@ -107,7 +116,6 @@ export async function startSimulator(
     },
     stats: () => control<StatsSnapshot>('GET', '/_sim/stats'),
     resetStats: () => control<StatsSnapshot>('DELETE', '/_sim/stats'),
-    stop: (graceMs = 5_000) => stopProcess(child, graceMs),
   };
 }
 

@@ -17,14 +17,19 @@ export const FAILURE_CLASSES: readonly FailureClass[] =
 /** The on-call switch: Auto, or a breaker forced open or closed. */
 export type OverrideState = NonNullable<BreakerOverride['state']>;
 
-/** One breaker's automatic states; Degraded is only ever an aggregate over replicas. */
-export type AutoBreakerState = Exclude<BreakerState, 'Degraded'>;
+/**
+ * One breaker's automatic states. Degraded (some replicas open) and Unknown (none has
+ * reported) are only ever said of replicas, never by a breaker.
+ */
+export type AutoBreakerState = Exclude<BreakerState, 'Degraded' | 'Unknown'>;
 
 /** What one breaker reports: its automatic state, or the override in force. */
 export type ReportedBreakerState = AutoBreakerState | Exclude<OverrideState, 'Auto'>;
 
 export const REPORTED_BREAKER_STATES: readonly ReportedBreakerState[] = [
-  ...COMMON_ENUMS.BreakerState.filter((s): s is AutoBreakerState => s !== 'Degraded'),
+  ...COMMON_ENUMS.BreakerState.filter(
+    (s): s is AutoBreakerState => s !== 'Degraded' && s !== 'Unknown',
+  ),
   ...CIRCUIT_BREAKER_POLICY_LIMITS['override.state'].enum.filter(
     (s): s is Exclude<OverrideState, 'Auto'> => s !== 'Auto',
   ),

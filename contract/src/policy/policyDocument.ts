@@ -21,6 +21,11 @@ export type LoadBalancing = 'RoundRobin' | 'LeastLoaded' | 'Weighted' | 'Random'
 export interface BreakerSettings {
   /** The CircuitBreakerPolicy this came from; absent when the agent names none (defaults). */
   readonly policyName?: string;
+  /**
+   * That policy's metadata.generation, so that each replica can say which version of its
+   * override it applies (the `breakwater.dev/runtime` pod annotation).
+   */
+  readonly policyGeneration?: number;
   readonly failureThreshold: number;
   readonly successThreshold: number;
   readonly openDurationMs: number;

@@ -155,8 +155,10 @@ export function resolveBreaker(policy: CircuitBreakerPolicy | undefined): Breake
   const until = spec.override?.until;
   const reason = spec.override?.reason;
   const windowSize = BREAKER['failureRate.window.size'].default;
+  const generation = policy?.metadata.generation;
   return {
     ...(policy?.metadata.name === undefined ? {} : { policyName: policy.metadata.name }),
+    ...(generation === undefined ? {} : { policyGeneration: generation }),
     failureThreshold: spec.failureThreshold ?? BREAKER.failureThreshold.default,
     successThreshold: spec.successThreshold ?? BREAKER.successThreshold.default,
     openDurationMs,

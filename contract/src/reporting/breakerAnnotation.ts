@@ -3,7 +3,7 @@
  * the operator aggregates them into CircuitBreakerPolicy and AgentDeployment status. Kept
  * small (it rides on every pod update) and readable (on-call reads it with kubectl):
  *
- *   {"default/claude-sonnet-5-5":{"state":"Open","since":"2026-11-21T10:00:00.000Z","trips":3,"lastTrip":"…"},
+ *   {"default/claude-sonnet-5-5":{"state":"Open","since":"2026-11-21T10:00:00.000Z","trips":3,"lastTrip":"…","openUntil":"…"},
  *    "tool:search":{"state":"Closed","since":"…","trips":0}}
  *
  * Provider breakers are named `<backend>/<model>`; tool breakers `tool:<name>`.
@@ -22,6 +22,11 @@ export interface BreakerReportEntry {
   readonly trips: number;
   /** When it last opened (RFC 3339), if ever. */
   readonly lastTrip?: string;
+  /**
+   * Open only: when it lets the next probe through (RFC 3339). The operator keeps the agent's
+   * latest one in its status so that a replica starting mid-outage starts Open until then.
+   */
+  readonly openUntil?: string;
 }
 
 export type BreakerReport = Readonly<Record<string, BreakerReportEntry>>;
@@ -64,6 +69,7 @@ export function decodeBreakerReport(value: string | undefined): BreakerReport {
       since: e.since,
       trips: e.trips,
       ...(typeof e.lastTrip === 'string' ? { lastTrip: e.lastTrip } : {}),
+      ...(typeof e.openUntil === 'string' ? { openUntil: e.openUntil } : {}),
     };
   }
   return report;

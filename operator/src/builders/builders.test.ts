@@ -160,7 +160,7 @@ describe('the policy ConfigMap', () => {
 });
 
 describe('the runtime RBAC', () => {
-  it('grants the runtime nothing beyond its own ConfigMap and pod patching', () => {
+  it('grants the runtime nothing beyond its own ConfigMap, its own agent and pod patching', () => {
     expect(required(build(minimalAgent()), 'Role').rules).toEqual([
       {
         apiGroups: [''],
@@ -168,13 +168,23 @@ describe('the runtime RBAC', () => {
         resourceNames: ['minimal-agent-policy'],
         verbs: ['get', 'list', 'watch'],
       },
+      {
+        apiGroups: ['breakwater.dev'],
+        resources: ['agentdeployments'],
+        resourceNames: ['minimal-agent'],
+        verbs: ['get'],
+      },
       { apiGroups: [''], resources: ['pods'], verbs: ['patch'] },
     ]);
   });
 
   it('grants no Secret even with access control on: the kubelet mounts the client keys', () => {
     const rules = required(build(productionAgent()), 'Role').rules;
-    expect(rules.map((rule) => rule.resources)).toEqual([['configmaps'], ['pods']]);
+    expect(rules.map((rule) => rule.resources)).toEqual([
+      ['configmaps'],
+      ['agentdeployments'],
+      ['pods'],
+    ]);
   });
 
   it('binds the Role to the ServiceAccount the pods run as, named so admission knows a runtime', () => {

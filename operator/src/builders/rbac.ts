@@ -1,6 +1,8 @@
 /**
- * Least privilege for the runtime: read its own policy ConfigMap and patch pods, which is how
- * it reports breaker state and the applied policy hash on its own Pod. Pod names are not known
+ * Least privilege for the runtime: read its own policy ConfigMap, get its own AgentDeployment
+ * (once, at startup, for the breakers its other replicas hold open: the object's spec reaches
+ * it resolved in the policy anyway), and patch pods, which is how it reports breaker state
+ * and the applied policy hash on its own Pod. Pod names are not known
  * in advance, so RBAC cannot narrow pod access by name: the admission policy in
  * config/admission confines the patch to the caller's own pod and to `breakwater.dev/`
  * annotations. Nothing else, and no Secret: provider keys arrive as environment variables and
@@ -9,6 +11,7 @@
 import type { PolicyRule, RoleRef, Subject } from './kubeShapes.ts';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { policyConfigMapName } from '../../../contract/src/policy/policyDocument.ts';
+import { API_GROUP } from '../../../contract/src/api/group.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';
 import { runtimeServiceAccountName } from './serviceAccount.ts';
@@ -36,6 +39,12 @@ export function buildRole(agent: Readonly<AgentDeployment>): Role {
       resources: ['configmaps'],
       resourceNames: [policyConfigMapName(name)],
       verbs: [...READ_BY_NAME],
+    },
+    {
+      apiGroups: [API_GROUP],
+      resources: ['agentdeployments'],
+      resourceNames: [name],
+      verbs: ['get'],
     },
     { apiGroups: [''], resources: ['pods'], verbs: ['patch'] },
   ];

@@ -15,11 +15,11 @@ import { evaluateModelRetirement, type ModelRetirementStatus } from '../status/m
 import type { PodView } from '../status/views.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
 import { childKindKey, FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
-import { writeStatusIfChanged } from './statusWrite.ts';
+import { STALE_STATUS_RETRY, writeStatusIfChanged } from './statusWrite.ts';
 import { createHash } from 'node:crypto';
 
 /** Periodic re-check even when nothing changes, as a safety net under the watches. */
-const RESYNC_MS = 5 * 60_000;
+export const RESYNC_MS = 5 * 60_000;
 
 interface ConfigMapData extends KubeObject {
   data?: Record<string, string>;
@@ -42,9 +42,18 @@ export function promptConfigMapOf(agent: AgentDeployment): string | undefined {
 
 /** An agent's pods that are not being deleted, from the pod cache's index by agent. */
 export function podsOfAgent(ctx: OperatorContext, namespace: string, name: string): PodView[] {
-  return ctx.caches.pods
-    .byIndex(`${namespace}/${name}`)
-    .filter((p) => p.metadata?.deletionTimestamp === undefined);
+  return presentPodsOfAgent(ctx, namespace, name).filter(
+    (p) => p.metadata?.deletionTimestamp === undefined,
+  );
+}
+
+/** Every pod the cache holds for an agent, terminating ones included (the trip ledger's view). */
+export function presentPodsOfAgent(
+  ctx: OperatorContext,
+  namespace: string,
+  name: string,
+): readonly PodView[] {
+  return ctx.caches.pods.byIndex(`${namespace}/${name}`);
 }
 
 export async function reconcileAgent(key: string, ctx: OperatorContext): Promise<Outcome> {
@@ -77,7 +86,8 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     if (systemPromptFromRef === undefined)
       missing.push(`ConfigMap ${promptRef.name} key ${promptRef.key}`);
   }
-  const pods = podsOfAgent(ctx, namespace, name);
+  const presentPods = presentPodsOfAgent(ctx, namespace, name);
+  const pods = presentPods.filter((p) => p.metadata?.deletionTimestamp === undefined);
   const readyReplicas = pods.filter((p) =>
     p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
   ).length;
@@ -137,6 +147,7 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     agent,
     deployment: ctx.caches.deployments.get(`${namespace}/${name}`),
     pods,
+    presentPods,
     policyHash: hash,
     missing,
     monitoring: !monitoringWanted
@@ -148,7 +159,9 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     selector: selectorString(name),
     now: new Date(nowMs).toISOString(),
   });
-  await writeStatusIfChanged(ctx, agent, status);
+  // The trip ledger is folded from the stored one: a write from a stale copy is refused.
+  if ((await writeStatusIfChanged(ctx, agent, status, { precondition: true })) === 'stale')
+    return STALE_STATUS_RETRY;
   return { requeueAfterMs: nextReconcileMs(modelRetirement, nowMs) };
 }
 

@@ -8,10 +8,12 @@ import {
   computeRateLimitPolicyStatus,
   type PolicyUser,
 } from '../status/policyStatus.ts';
+import { overrideEvent } from '../status/overrideStatus.ts';
+import { recordEvent } from './objectEvents.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
-import { podsOfAgent } from './agentReconciler.ts';
+import { presentPodsOfAgent, RESYNC_MS } from './agentReconciler.ts';
 import type { OperatorContext } from './operatorContext.ts';
-import { writeStatusIfChanged } from './statusWrite.ts';
+import { STALE_STATUS_RETRY, writeStatusIfChanged } from './statusWrite.ts';
 
 type PolicyRef = 'circuitBreakerPolicyRef' | 'rateLimitPolicyRef';
 
@@ -32,10 +34,14 @@ function users(
   name: string,
   ref: PolicyRef,
 ): PolicyUser[] {
-  return agentsUsing(ctx, namespace, name, ref).map((agent) => ({
-    agent,
-    pods: podsOfAgent(ctx, namespace, agent.metadata.name ?? ''),
-  }));
+  return agentsUsing(ctx, namespace, name, ref).map((agent) => {
+    const presentPods = presentPodsOfAgent(ctx, namespace, agent.metadata.name ?? '');
+    return {
+      agent,
+      pods: presentPods.filter((p) => p.metadata?.deletionTimestamp === undefined),
+      presentPods,
+    };
+  });
 }
 
 const now = (ctx: OperatorContext): string => new Date(ctx.clock.now()).toISOString();
@@ -44,13 +50,23 @@ export async function reconcileBreakerPolicy(key: string, ctx: OperatorContext):
   const policy = ctx.caches.breakerPolicies.get(key);
   if (policy === undefined || policy.metadata.deletionTimestamp !== undefined) return {};
   const namespace = policy.metadata.namespace ?? 'default';
-  const status = computeBreakerPolicyStatus(
+  const { status, changesAtMs } = computeBreakerPolicyStatus(
     policy,
     users(ctx, namespace, policy.metadata.name ?? '', 'circuitBreakerPolicyRef'),
     now(ctx),
   );
-  await writeStatusIfChanged(ctx, policy, status);
-  return {};
+  // Events are decided against the stored status: a write from a stale copy could record one
+  // twice, so it is refused and tried again.
+  if ((await writeStatusIfChanged(ctx, policy, status, { precondition: true })) === 'stale')
+    return STALE_STATUS_RETRY;
+  // After the write: an Event is about status the API server holds.
+  const event = overrideEvent(policy.status, status);
+  if (event !== undefined) await recordEvent(ctx, policy, { type: 'Normal', ...event });
+  // An override's `until` changes status with no event to say so. It may be years away: the
+  // wait is capped (a timer of more than 24.8 days fires at once).
+  return changesAtMs === undefined
+    ? {}
+    : { requeueAfterMs: Math.min(RESYNC_MS, Math.max(0, changesAtMs - ctx.clock.now())) };
 }
 
 export async function reconcileRateLimitPolicy(

@@ -40,10 +40,12 @@ const open = JSON.stringify({
 });
 
 function status(overrides: Partial<AgentStatusInputs>) {
+  const pods = overrides.pods ?? [pod('h1'), pod('h1'), pod('h1')];
   const result = computeAgentStatus({
     agent,
     deployment: deployment(3),
-    pods: [pod('h1'), pod('h1'), pod('h1')],
+    pods,
+    presentPods: pods,
     policyHash: 'h1',
     missing: [],
     monitoring: 'NotRequested',
@@ -126,7 +128,7 @@ describe('computeAgentStatus', () => {
 
   it('reports the breaker as Degraded when one of three replicas is open', () => {
     const { result } = status({ pods: [pod('h1', open), pod('h1'), pod('h1')] });
-    expect(result.breaker).toEqual({ state: 'Degraded', open: 1, total: 3 });
+    expect(result.breaker).toMatchObject({ state: 'Degraded', open: 1, total: 3, unknown: 2 });
   });
 
   it('says MonitoringConfigured is False with ServiceMonitorCRDMissing when the CRD is absent', () => {
@@ -161,6 +163,7 @@ describe('computeAgentStatus', () => {
       agent: { ...agent, status: first },
       deployment: deployment(3),
       pods: [pod('h1'), pod('h1'), pod('h1')],
+      presentPods: [pod('h1'), pod('h1'), pod('h1')],
       policyHash: 'h1',
       missing: [],
       monitoring: 'NotRequested',

@@ -8,16 +8,15 @@ import type {
 } from '../../../contract/src/api/resources.ts';
 import { POLICY_HASH_ANNOTATION } from '../../../contract/src/policy/policyDocument.ts';
 import {
-  decodeBreakerReport,
-  BREAKERS_ANNOTATION,
-} from '../../../contract/src/reporting/breakerAnnotation.ts';
-import {
   aggregateReplicas,
+  podBreakerReport,
   summarizeReplica,
   type BreakerAggregate,
 } from './breakerAggregation.ts';
+import { openBreakers } from './breakerMemory.ts';
 import { setConditions, type Condition, type ConditionUpdate } from './conditions.ts';
 import type { ModelRetirementStatus } from './modelRetirement.ts';
+import { foldTrips, ledgerPod, tripTotals } from './tripLedger.ts';
 import type { PodView, DeploymentView } from './views.ts';
 
 export interface AgentStatusInputs {
@@ -25,6 +24,11 @@ export interface AgentStatusInputs {
   readonly deployment: DeploymentView | undefined;
   /** The agent's pods that are not terminating. */
   readonly pods: readonly PodView[];
+  /**
+   * Every pod the API server holds for the agent, terminating ones included: the trip ledger
+   * moves a pod's trips into its baseline only once the pod is gone.
+   */
+  readonly presentPods: readonly PodView[];
   readonly policyHash: string;
   /** Human-readable names of referenced objects that do not exist ("CircuitBreakerPolicy prod"). */
   readonly missing: readonly string[];
@@ -40,15 +44,12 @@ export function isPodReady(pod: PodView): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
+export const runningPods = (pods: readonly PodView[]): PodView[] =>
+  pods.filter((p) => p.status?.phase === 'Running');
+
 /** Breaker aggregate over the agent's running pods. */
 export function agentBreakers(pods: readonly PodView[]): BreakerAggregate {
-  return aggregateReplicas(
-    pods
-      .filter((p) => p.status?.phase === 'Running')
-      .map((p) =>
-        summarizeReplica(decodeBreakerReport(p.metadata?.annotations?.[BREAKERS_ANNOTATION])),
-      ),
-  );
+  return aggregateReplicas(runningPods(pods).map((p) => summarizeReplica(podBreakerReport(p))));
 }
 
 export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentStatus {
@@ -61,11 +62,21 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
   const replicas = deployment?.status?.replicas ?? 0;
   const ready = deployment?.status?.readyReplicas ?? 0;
   const updated = deployment?.status?.updatedReplicas ?? 0;
-  const running = pods.filter((p) => p.status?.phase === 'Running');
+  const running = runningPods(pods);
   const applied = running.filter(
     (p) => p.metadata?.annotations?.[POLICY_HASH_ANNOTATION] === inputs.policyHash,
   ).length;
   const breakers = agentBreakers(pods);
+  const tripLedger = foldTrips(
+    agent.status?.breaker?.tripLedger,
+    inputs.presentPods.map(ledgerPod),
+  );
+  const { trips, lastTripTime } = tripTotals(tripLedger);
+  const memory = openBreakers(
+    runningPods(inputs.presentPods),
+    Date.parse(inputs.now),
+    agent.status?.breaker?.openBreakers,
+  );
 
   const deploymentCurrent =
     deployment !== undefined &&
@@ -157,7 +168,16 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     readySummary: `${ready}/${desired}`,
     selector: inputs.selector,
     policy: { hash: inputs.policyHash, appliedReplicas: applied },
-    breaker: { state: breakers.state, open: breakers.open, total: breakers.total },
+    breaker: {
+      state: breakers.state,
+      open: breakers.open,
+      total: breakers.total,
+      unknown: breakers.unknown,
+      trips,
+      ...(lastTripTime === undefined ? {} : { lastTripTime }),
+      openBreakers: memory,
+      tripLedger,
+    },
     ...(inputs.modelRetirement.endOfLife === undefined
       ? {}
       : { modelEndOfLife: inputs.modelRetirement.endOfLife }),

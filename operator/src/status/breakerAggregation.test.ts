@@ -5,8 +5,9 @@ import { aggregateReplicas, summarizeReplica, type ReplicaState } from './breake
 const at = (minute: number): string => new Date(Date.UTC(2026, 10, 21, 10, minute)).toISOString();
 
 describe('summarizeReplica', () => {
-  it.each<[string, BreakerReport, ReplicaState]>([
-    ['a replica that has not reported is closed', {}, 'Closed'],
+  it.each<[string, BreakerReport | undefined, ReplicaState]>([
+    ['a replica that has not reported is unknown, not closed', undefined, 'Unknown'],
+    ['a replica that reported no breaker yet is closed', {}, 'Closed'],
     [
       'one open provider breaker makes the replica open',
       {
@@ -85,8 +86,25 @@ describe('aggregateReplicas', () => {
     expect(aggregate.open + aggregate.halfOpen + aggregate.closed).toBe(replicas.length);
   });
 
-  it('sums trips across replicas and takes the latest trip time', () => {
-    const aggregate = aggregateReplicas([replica('Open', 2, at(3)), replica('Closed', 1, at(4))]);
-    expect(aggregate).toMatchObject({ trips: 3, lastTripTime: at(4) });
+  it.each([
+    {
+      name: 'replicas that have all not reported are Unknown',
+      replicas: [replica('Unknown'), replica('Unknown')],
+      state: 'Unknown',
+    },
+    {
+      name: 'an unknown replica beside closed ones leaves the aggregate Closed, counted apart',
+      replicas: [replica('Closed'), replica('Unknown')],
+      state: 'Closed',
+    },
+    {
+      name: 'open replicas beside an unknown one are Degraded, not Open',
+      replicas: [replica('Open'), replica('Open'), replica('Unknown')],
+      state: 'Degraded',
+    },
+  ])('$name', ({ replicas, state }) => {
+    const aggregate = aggregateReplicas(replicas);
+    expect(aggregate.state).toBe(state);
+    expect(aggregate.unknown).toBe(replicas.filter((r) => r.state === 'Unknown').length);
   });
 });

@@ -56,7 +56,7 @@ function users(count: number, open: readonly number[] = [], replicas = 1): Polic
 
 describe('CircuitBreakerPolicy status', () => {
   it('lists every agent that uses the policy while they fit', () => {
-    const status = computeBreakerPolicyStatus(breakerPolicy, users(3, [1]), NOW);
+    const { status } = computeBreakerPolicyStatus(breakerPolicy, users(3, [1]), NOW);
     expect(status.targets?.map((t) => `${t.name}:${t.state}`)).toEqual([
       'a-0000:Closed',
       'a-0001:Open',
@@ -66,13 +66,13 @@ describe('CircuitBreakerPolicy status', () => {
   });
 
   it('lists at most the schema’s 256 targets, the open ones among them, and counts them all', () => {
-    const status = computeBreakerPolicyStatus(breakerPolicy, users(1000, [999, 500]), NOW);
+    const { status } = computeBreakerPolicyStatus(breakerPolicy, users(1000, [999, 500]), NOW);
     const names = status.targets?.map((t) => t.name) ?? [];
     expect(names).toHaveLength(MAX_STATUS_TARGETS);
     expect(names).toContain('a-0500');
     expect(names).toContain('a-0999');
     expect(names).toEqual([...names].sort());
-    expect(status.replicas).toEqual({ total: 1000, closed: 998, open: 2, halfOpen: 0 });
+    expect(status.replicas).toEqual({ total: 1000, closed: 998, open: 2, halfOpen: 0, unknown: 0 });
     expect(status.conditions?.[0]?.message).toBe(
       '1000 agents, 1000 replicas, 2 open; targets lists 256, those not Closed first',
     );

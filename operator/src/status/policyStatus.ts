@@ -11,38 +11,58 @@ import type {
 } from '../../../contract/src/api/resources.ts';
 import { effectiveShare, resolveRateLimit } from '../../../contract/src/policy/policyResolution.ts';
 import {
-  BREAKERS_ANNOTATION,
-  decodeBreakerReport,
-} from '../../../contract/src/reporting/breakerAnnotation.ts';
-import { aggregateReplicas, summarizeReplica, type ReplicaSummary } from './breakerAggregation.ts';
-import { setCondition } from './conditions.ts';
+  aggregateReplicas,
+  latest,
+  podBreakerReport,
+  summarizeReplica,
+  type ReplicaSummary,
+} from './breakerAggregation.ts';
+import { setCondition, setConditions } from './conditions.ts';
+import { evaluateOverride } from './overrideStatus.ts';
+import { foldTrips, ledgerPod, tripTotals } from './tripLedger.ts';
 import type { PodView } from './views.ts';
-import { isPodReady } from './agentStatus.ts';
+import { isPodReady, runningPods } from './agentStatus.ts';
 
 /** `status.targets` holds at most this many entries (its maxItems in crds/schemas). */
 export const MAX_STATUS_TARGETS = 256;
 
 export interface PolicyUser {
   readonly agent: AgentDeployment;
+  /** Its pods that are not terminating. */
   readonly pods: readonly PodView[];
+  /** Every pod the API server holds for it, terminating ones included (for the trip ledger). */
+  readonly presentPods?: readonly PodView[];
 }
 
-const running = (pods: readonly PodView[]): PodView[] =>
-  pods.filter((p) => p.status?.phase === 'Running');
+export interface BreakerPolicyEvaluation {
+  readonly status: CircuitBreakerPolicyStatus;
+  /** When the status changes by itself (an override's `until`): reconcile again then. */
+  readonly changesAtMs: number | undefined;
+}
 
+/**
+ * Trips are each agent's ledger (its status, written by the agent's reconcile) folded with
+ * its pods as they are now: the same pure fold the agent's next status write will store, so
+ * the policy's count is current even before that write, and never below it.
+ */
 export function computeBreakerPolicyStatus(
   policy: CircuitBreakerPolicy,
   users: readonly PolicyUser[],
   now: string,
-): CircuitBreakerPolicyStatus {
+): BreakerPolicyEvaluation {
   const generation = policy.metadata.generation ?? 0;
   const all: ReplicaSummary[] = [];
+  let trips = 0;
+  let lastTripTime: string | undefined;
   const targets = users
-    .map(({ agent, pods }) => {
-      const replicas = running(pods).map((p) =>
-        summarizeReplica(decodeBreakerReport(p.metadata?.annotations?.[BREAKERS_ANNOTATION])),
-      );
+    .map(({ agent, pods, presentPods }) => {
+      const replicas = runningPods(pods).map((p) => summarizeReplica(podBreakerReport(p)));
       all.push(...replicas);
+      const totals = tripTotals(
+        foldTrips(agent.status?.breaker?.tripLedger, (presentPods ?? pods).map(ledgerPod)),
+      );
+      trips += totals.trips;
+      lastTripTime = latest(lastTripTime, totals.lastTripTime);
       const aggregate = aggregateReplicas(replicas);
       return {
         name: agent.metadata.name ?? '',
@@ -55,24 +75,33 @@ export function computeBreakerPolicyStatus(
   const aggregate = aggregateReplicas(all);
   const listed = mostTelling(targets);
   const previous = policy.status;
-  const conditions = setCondition(
+  const override = evaluateOverride(
+    policy,
+    users.map(({ agent, pods }) => ({ name: agent.metadata.name ?? '', pods })),
+    Date.parse(now),
+  );
+  const conditions = setConditions(
     previous?.conditions,
-    {
-      type: 'Ready',
-      status: 'True',
-      reason: 'Aggregated',
-      message:
-        `${targets.length} agents, ${aggregate.total} replicas, ${aggregate.open} open` +
-        (listed.length < targets.length
-          ? `; targets lists ${listed.length}, those not Closed first`
-          : ''),
-    },
+    [
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'Aggregated',
+        message:
+          `${targets.length} agents, ${aggregate.total} replicas, ${aggregate.open} open` +
+          (listed.length < targets.length
+            ? `; targets lists ${listed.length}, those not Closed first`
+            : ''),
+      },
+      override.condition,
+    ],
     generation,
     now,
   );
-  return {
+  const status: CircuitBreakerPolicyStatus = {
     observedGeneration: generation,
     conditions,
+    ...(override.override === undefined ? {} : { override: override.override }),
     state: aggregate.state,
     openSummary: `${aggregate.open}/${aggregate.total}`,
     replicas: {
@@ -80,15 +109,17 @@ export function computeBreakerPolicyStatus(
       closed: aggregate.closed,
       open: aggregate.open,
       halfOpen: aggregate.halfOpen,
+      unknown: aggregate.unknown,
     },
-    trips: aggregate.trips,
-    ...(aggregate.lastTripTime === undefined ? {} : { lastTripTime: aggregate.lastTripTime }),
+    trips,
+    ...(lastTripTime === undefined ? {} : { lastTripTime }),
     lastTransitionTime:
       previous?.state === aggregate.state && previous.lastTransitionTime !== undefined
         ? previous.lastTransitionTime
         : now,
     targets: listed,
   };
+  return { status, changesAtMs: override.changesAtMs };
 }
 
 const attention: Readonly<Record<string, number>> = { Open: 0, Degraded: 1, HalfOpen: 2 };

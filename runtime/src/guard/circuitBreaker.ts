@@ -152,6 +152,24 @@ export class CircuitBreaker {
   }
 
   /**
+   * When time alone next changes this breaker — its open period ends or its override lapses —
+   * or undefined when nothing will until a call comes. The breaker keeps no timer itself: the
+   * GuardSet keeps one for the soonest edge of all its breakers (see edgeTimer.ts).
+   */
+  nextEdgeAt(): number | undefined {
+    const s = this.#state;
+    const openEnds = s.kind === 'Open' ? s.until : undefined;
+    const lapses = this.#override?.untilMs;
+    if (openEnds === undefined) return lapses;
+    return lapses === undefined ? openEnds : Math.min(openEnds, lapses);
+  }
+
+  /** Takes the edges due by `now`, as any read does: the GuardSet's edge timer calls it. */
+  settle(now: number): void {
+    this.#settle(now);
+  }
+
+  /**
    * Asks to run one call. Returns a permit (≥ 0, or UNCOUNTED) to hand back to onSuccess /
    * onFailure / onIgnored, or REJECTED. Never throws, never allocates on the Closed path.
    */

@@ -2,7 +2,8 @@
  * In a pod: the policy comes from ConfigMap `<agent>-policy`, watched through the API (the
  * Informer re-lists on 410, backs off, and restarts silent watches); the client keys from the
  * Secret the pod mounts (the kubelet reads it: the runtime holds no access to Secrets); the
- * pod's own annotations report what is in force.
+ * pod's own annotations report what is in force. Before the first policy is taken, the agent's
+ * status says which breakers its other replicas hold open (breakerMemory.ts).
  */
 import { ClientKeyDirectory } from '../access/clientKeyFiles.ts';
 import { POD_NAME_ENV } from '../../../contract/src/pod/runtimeEnvironment.ts';
@@ -13,6 +14,7 @@ import { HttpKubeClient, type KubeClient } from '../../../contract/src/kube/kube
 import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
 import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
 import { PodReporter } from '../reporting/podReporter.ts';
+import { readBreakerMemory } from './breakerMemory.ts';
 import {
   POLICY_CONFIGMAP_KEY,
   policyConfigMapName,
@@ -23,12 +25,12 @@ interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
 }
 
-export function startClusterSources(
+export async function startClusterSources(
   option: Extract<PolicySourceOption, { kind: 'cluster' }>,
   runtime: AgentRuntime,
   deps: SourceDeps,
   client: KubeClient = HttpKubeClient.fromKubeconfig(),
-): RunningSource {
+): Promise<RunningSource> {
   const { namespace, agent } = option;
   const name = policyConfigMapName(agent);
   const source = `configmap:${namespace}/${name}`;
@@ -69,6 +71,7 @@ export function startClusterSources(
       read: () => ({
         policyHash: runtime.active?.hash,
         breakers: runtime.active?.guard.breakerSummary() ?? {},
+        runtime: runtime.runtimeReport(),
       }),
       onError: (err) => {
         deps.logger.warn({ err: String(err) }, 'pod annotation patch failed');
@@ -85,6 +88,22 @@ export function startClusterSources(
     deps.logger.warn('POD_NAME is not set: breaker state will not be reported on the pod');
   }
 
+  // Before the policy, so that no call (none comes before a policy: readiness waits for one)
+  // finds a breaker Closed that its siblings hold open.
+  try {
+    const open = await readBreakerMemory(client, namespace, agent, deps.clock);
+    runtime.rememberOpenBreakers(open);
+    if (open.length > 0)
+      deps.logger.info(
+        { breakers: open.map((b) => b.name) },
+        "starting breakers open, as the agent's other replicas hold them",
+      );
+  } catch (err) {
+    deps.logger.warn(
+      { err: String(err) },
+      "could not read the agent's breaker state; starting every breaker closed",
+    );
+  }
   void configMaps.start();
   return {
     async stop() {

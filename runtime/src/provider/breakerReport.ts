@@ -2,21 +2,24 @@
 import type { CircuitBreaker } from '../guard/circuitBreaker.ts';
 import type {
   BreakerReport,
-  ReportedBreakerState,
+  BreakerReportEntry,
 } from '../../../contract/src/reporting/breakerAnnotation.ts';
 
 export function breakerReport(breakers: ReadonlyMap<string, CircuitBreaker>): BreakerReport {
-  const report: Record<
-    string,
-    { state: ReportedBreakerState; since: string; trips: number; lastTrip?: string }
-  > = {};
+  const report: Record<string, BreakerReportEntry> = {};
   for (const [name, b] of breakers) {
     const snap = b.snapshot();
+    const state = b.state;
     report[name] = {
-      state: b.state,
+      state,
       since: new Date(b.since).toISOString(),
       trips: snap.trips,
       ...(snap.lastTripAt === null ? {} : { lastTrip: new Date(snap.lastTripAt).toISOString() }),
+      // Only an automatic open period is news for a replica about to start; a forced one
+      // reaches it through the policy.
+      ...(state === 'Open' && snap.openUntil !== undefined
+        ? { openUntil: new Date(snap.openUntil).toISOString() }
+        : {}),
     };
   }
   return report;

@@ -10,9 +10,15 @@
  * buckets and retry budgets that are still meaningful survive the swap; breakers for a
  * backend, model or tool the new policy dropped are retired with their metric series.
  * Every breaker, limiter, bulkhead and guard is bound to GuardMetrics once, when created.
+ *
+ * Time-driven edges (an open period ending, an override lapsing) are taken by one EdgeTimer
+ * for the whole set, so the pod report changes on time on an idle agent too. A replica that
+ * starts while its agent's breakers are open is told so (`rememberOpen`) and starts them Open
+ * for the rest of the open time instead of sending full traffic into the outage.
  */
 import { Bulkhead } from '../guard/bulkhead.ts';
-import { CircuitBreaker } from '../guard/circuitBreaker.ts';
+import { CircuitBreaker, type BreakerSnapshot } from '../guard/circuitBreaker.ts';
+import { EdgeTimer } from '../guard/edgeTimer.ts';
 import { CircuitOpenError } from '../guard/errors.ts';
 import { Guard } from '../guard/guard.ts';
 import type { GuardMetrics } from '../guard/metrics.ts';
@@ -39,6 +45,13 @@ import type { AttemptInfo, ProviderGuard, TokenEstimate } from './providerGuard.
 
 /** Distinct breakers one process keeps: callers choose model names, memory must not follow. */
 const MAX_BREAKERS = 512;
+
+/** A provider breaker the agent's other replicas hold open, and until when. */
+export interface RememberedOpen {
+  /** `<backend>/<model>`. */
+  readonly name: string;
+  readonly untilMs: number;
+}
 export interface GuardSetOptions {
   readonly doc: PolicyDocument;
   readonly clock: Clock;
@@ -59,11 +72,21 @@ export class GuardSet implements ProviderGuard {
   /** Per breaker name: removes its breaker's and guard's series from the metrics. */
   readonly #unbind = new Map<string, (() => void)[]>();
   readonly #listeners = new Set<() => void>();
+  readonly #edges: EdgeTimer;
+  /** Open periods learned from the agent's other replicas, by breaker name, until taken over. */
+  readonly #remembered = new Map<string, number>();
 
   constructor({ doc, clock, metrics }: GuardSetOptions) {
     this.#clock = clock;
     this.#doc = doc;
     this.#metrics = metrics;
+    this.#edges = new EdgeTimer({
+      clock,
+      nextEdge: () => this.#nextEdge(),
+      onDue: (now) => {
+        this.#settleDue(now);
+      },
+    });
     this.#limiter = new RateLimiter({
       name: doc.agent.name,
       clock,
@@ -82,6 +105,7 @@ export class GuardSet implements ProviderGuard {
     metrics?.bindLimiter(this.#limiter);
     metrics?.bindBulkhead(this.#modelBulkhead);
     metrics?.bindBulkhead(this.#toolBulkhead);
+    this.#edges.reschedule(); // the policy's override may lapse before any breaker exists
   }
 
   /** Applies a new policy to the live objects. */
@@ -98,6 +122,32 @@ export class GuardSet implements ProviderGuard {
       if (name.startsWith('tool:')) continue;
       guard.reconfigure({ timeout: { timeoutMs: doc.timeoutMs }, retry: this.#retry() });
     }
+    this.#edges.reschedule();
+  }
+
+  /**
+   * The agent's other replicas hold these provider breakers open: start them Open until then
+   * (a breaker created later, for a model first called later, takes it over when created).
+   * Breakers of a backend this policy does not have are ignored; a breaker that already
+   * exists has its own evidence and keeps it.
+   */
+  rememberOpen(entries: readonly RememberedOpen[]): void {
+    const now = this.#clock.now();
+    const backends = new Set(this.#doc.backends.map((b) => b.name));
+    for (const { name, untilMs } of entries) {
+      const slash = name.indexOf('/');
+      if (untilMs <= now || slash <= 0 || this.#breakers.has(name)) continue;
+      const backend = name.slice(0, slash);
+      if (!backends.has(backend)) continue;
+      this.#remembered.set(name, untilMs);
+      // Created now, so that the pod report says Open before the first call comes.
+      this.#modelGuard(backend, name.slice(slash + 1));
+    }
+  }
+
+  /** When the edge timer fires next, if it is armed (for tests). */
+  get nextEdgeTimer(): number | undefined {
+    return this.#edges.armedFor;
   }
 
   permits(backend: string, model: string): boolean {
@@ -203,11 +253,18 @@ export class GuardSet implements ProviderGuard {
       options: this.#doc.circuitBreaker,
     });
     breaker.onStateChange(() => {
+      this.#edges.reschedule();
       this.#notify();
     });
+    const untilMs = this.#remembered.get(name);
+    if (untilMs !== undefined) {
+      this.#remembered.delete(name);
+      if (untilMs > this.#clock.now()) breaker.restore(openUntil(untilMs, this.#clock.now()));
+    }
     this.#breakers.set(name, breaker);
     this.#targets.set(name, target);
     if (this.#metrics !== undefined) this.#unbinders(name).push(this.#metrics.bindBreaker(breaker));
+    this.#edges.reschedule();
     this.#notify();
     return breaker;
   }
@@ -231,6 +288,33 @@ export class GuardSet implements ProviderGuard {
     for (const listener of this.#listeners) listener();
   }
 
+  /**
+   * The soonest time-driven edge: of any breaker, or the policy's override lapsing (which
+   * changes what this replica reports even while it has no breaker yet).
+   */
+  #nextEdge(): number | undefined {
+    let soonest: number | undefined;
+    for (const breaker of this.#breakers.values()) {
+      const at = breaker.nextEdgeAt();
+      if (at !== undefined && (soonest === undefined || at < soonest)) soonest = at;
+    }
+    const { override } = this.#doc.circuitBreaker;
+    const lapses = override.state === 'Auto' ? undefined : override.untilMs;
+    if (
+      lapses !== undefined &&
+      lapses > this.#clock.now() &&
+      (soonest === undefined || lapses < soonest)
+    )
+      soonest = lapses;
+    return soonest;
+  }
+
+  /** Takes every breaker's due edges; listeners hear of each change. */
+  #settleDue(now: number): void {
+    for (const breaker of this.#breakers.values()) breaker.settle(now);
+    this.#notify(); // the override's lapse changes the report even when no breaker moved
+  }
+
   /** Every backend's breaker for `model` refuses: the soonest reopening decides Retry-After. */
   #allOpen(model: string): CircuitOpenError {
     const now = this.#clock.now();
@@ -244,4 +328,20 @@ export class GuardSet implements ProviderGuard {
     }
     return soonest ?? new CircuitOpenError(model, 'Open', 1000);
   }
+}
+
+/** A snapshot that starts a fresh breaker Open until `untilMs`, as its siblings are. */
+function openUntil(untilMs: number, now: number): BreakerSnapshot {
+  return {
+    version: 1,
+    state: 'Open',
+    since: now,
+    openUntil: untilMs,
+    // A failed probe re-opens it for the next step of the backoff, as it would its siblings.
+    consecutiveOpens: 1,
+    // Trips are its siblings'; counting them here would count them twice.
+    trips: 0,
+    lastTripAt: null,
+    consecutiveFailures: 0,
+  };
 }

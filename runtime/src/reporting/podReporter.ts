@@ -9,6 +9,11 @@ import {
   encodeBreakerReport,
   type BreakerReport,
 } from '../../../contract/src/reporting/breakerAnnotation.ts';
+import {
+  RUNTIME_ANNOTATION,
+  encodeRuntimeReport,
+  type RuntimeReport,
+} from '../../../contract/src/reporting/runtimeAnnotation.ts';
 import type { Clock, Cancel } from '../../../contract/src/time/clock.ts';
 
 export interface PodPatcher {
@@ -18,6 +23,8 @@ export interface PodPatcher {
 export interface ReportedState {
   readonly policyHash: string | undefined;
   readonly breakers: BreakerReport;
+  /** When the process started and the override it applies (`breakwater.dev/runtime`). */
+  readonly runtime?: RuntimeReport;
 }
 
 export class PodReporter {
@@ -65,6 +72,9 @@ export class PodReporter {
     return {
       [POLICY_HASH_ANNOTATION]: state.policyHash ?? '',
       [BREAKERS_ANNOTATION]: encodeBreakerReport(state.breakers),
+      ...(state.runtime === undefined
+        ? {}
+        : { [RUNTIME_ANNOTATION]: encodeRuntimeReport(state.runtime) }),
     };
   }
 

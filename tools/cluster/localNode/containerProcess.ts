@@ -13,6 +13,8 @@ export interface LaunchSpec {
   readonly env: Readonly<Record<string, string>>;
   readonly cwd: string;
   readonly logPath: string;
+  /** Set in container mode: the process is `podman run` of this container (containerRuntime.ts). */
+  readonly containerName?: string | undefined;
 }
 
 export interface ExitStatus {

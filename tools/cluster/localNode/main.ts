@@ -13,6 +13,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { HttpKubeClient } from '../../../contract/src/kube/kubeClient.ts';
 import { systemClock } from '../../../contract/src/time/clock.ts';
 import { localLauncher } from './containerProcess.ts';
+import { ContainerMode } from './containerMode.ts';
+import { ContainerRuntime } from './containerRuntime.ts';
 import { loadImageTable } from './imageTable.ts';
 import { acquireInstanceLock } from './instanceLock.ts';
 import { errorMessage, jsonLogger } from './log.ts';
@@ -62,6 +64,11 @@ async function main(options: LocalNodeOptions): Promise<void> {
   if (reaped > 0)
     log.info('stopped processes an earlier local node left behind', { count: reaped });
 
+  const runtime = new ContainerRuntime(options.repo, options.stateDir, log);
+  const leftovers = await runtime.removeLeftovers();
+  if (leftovers > 0)
+    log.info('removed containers an earlier local node left behind', { count: leftovers });
+
   const imagesSource = displayPath(options.imagesFile, options.repo);
   const images = () =>
     loadImageTable(options.imagesFile, imagesSource, {
@@ -90,13 +97,14 @@ async function main(options: LocalNodeOptions): Promise<void> {
   );
   node.start();
 
+  const cluster = await clusterAccessFrom(config);
   const deps: PodWorkerDeps = {
     client,
     clock,
     log,
     backoff: backoffFrom(options.restartBackoffBaseMs),
     secretVolumeSyncMs: options.secretVolumeSyncMs,
-    launcher: localLauncher,
+    launcher: runtime.launcher(localLauncher),
     ports: new PortAllocator(),
     images,
     records,
@@ -107,8 +115,9 @@ async function main(options: LocalNodeOptions): Promise<void> {
         return value === undefined ? [] : [[name, value]];
       }),
     ),
-    cluster: await clusterAccessFrom(config),
+    cluster,
     events: new PodEventRecorder({ client, clock, log, nodeName: options.nodeName }),
+    containers: new ContainerMode({ client, runtime, cluster }),
   };
   const manager = new PodManager({
     nodeName: options.nodeName,

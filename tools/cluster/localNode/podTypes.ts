@@ -23,12 +23,56 @@ export interface PodSpec {
   automountServiceAccountToken?: boolean;
   readinessGates?: { conditionType: string }[];
   volumes?: Volume[];
+  securityContext?: PodSecurityContext;
 }
 
-/** A pod volume; of its sources only `secret` is supported by the local node. */
+/**
+ * A pod volume. Process mode creates `secret` and `configMap` volumes; container mode also
+ * `emptyDir` and the projected service-account volume (containerVolumes.ts).
+ */
 export interface Volume {
   name: string;
   secret?: SecretVolumeSource;
+  configMap?: ConfigMapVolumeSource;
+  emptyDir?: { medium?: string; sizeLimit?: string };
+  projected?: { sources?: ProjectedSource[]; defaultMode?: number };
+}
+
+export interface ConfigMapVolumeSource {
+  name?: string;
+  items?: SecretKeyToPath[];
+  defaultMode?: number;
+  optional?: boolean;
+}
+
+export interface ProjectedSource {
+  serviceAccountToken?: { path: string; expirationSeconds?: number; audience?: string };
+  configMap?: { name?: string; items?: SecretKeyToPath[] };
+  downwardAPI?: { items?: { path: string; fieldRef?: { fieldPath: string } }[] };
+  secret?: unknown;
+  clusterTrustBundle?: unknown;
+}
+
+/** The fields of a pod's securityContext that container mode applies. */
+export interface PodSecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  fsGroup?: number;
+  supplementalGroups?: number[];
+  seccompProfile?: { type: string };
+}
+
+/** The fields of a container's securityContext that container mode applies. */
+export interface SecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  privileged?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+  seccompProfile?: { type: string };
 }
 
 export interface SecretVolumeSource {
@@ -64,6 +108,7 @@ export interface Container {
   readinessProbe?: Probe;
   livenessProbe?: Probe;
   startupProbe?: Probe;
+  securityContext?: SecurityContext;
 }
 
 export interface EnvVar {

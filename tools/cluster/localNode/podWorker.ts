@@ -1,14 +1,19 @@
 /**
  * Everything the local node does for one pod: give it ports (its "sandbox"), mount its Secret
- * volumes, run its init containers one by one and then its containers, keep its status true, and on deletion stop
- * every process (SIGTERM, grace period, SIGKILL) before removing the pod object, which is
- * kubelet's last word on a pod.
+ * and ConfigMap volumes, run its init containers one by one and then its containers (as
+ * processes, or as podman containers in container mode: containerMode.ts), keep its status
+ * true, and on deletion stop every process (SIGTERM, grace period, SIGKILL) before removing
+ * the pod object, which is kubelet's last word on a pod.
  */
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../../contract/src/time/clock.ts';
 import { isNotFound, type KubeClient } from '../../../contract/src/kube/kubeClient.ts';
 import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
 import type { ProcessLauncher } from './containerProcess.ts';
+import type { ContainerMode } from './containerMode.ts';
+import { containerRunArgs } from './containerRunArgs.ts';
+import { containerMounts } from './containerVolumes.ts';
 import { ContainerWorker, type ContainerHistory, type Preparation } from './containerWorker.ts';
 import { buildEnvironment, fetchSources, referencedSources } from './envResolution.ts';
 import { resolveLaunch, type ImageTable } from './imageTable.ts';
@@ -60,6 +65,8 @@ export interface PodWorkerDeps {
   readonly baseEnv: Readonly<Record<string, string>>;
   readonly cluster: ClusterAccess;
   readonly events: PodEventRecorder;
+  /** Container mode, when podman is at hand; undefined runs every pod as processes. */
+  readonly containers?: ContainerMode | undefined;
 }
 
 export interface TerminateOptions {
@@ -282,6 +289,20 @@ export class PodWorker implements PodRunner {
   }
 
   async #prepare(container: Container): Promise<Preparation> {
+    const containers = this.#deps.containers;
+    if (containers !== undefined) {
+      try {
+        if (await containers.applies(this.#identity.namespace)) {
+          return await this.#prepareContainer(container, containers);
+        }
+      } catch (err) {
+        return { ok: false, reason: 'CreateContainerConfigError', message: errorMessage(err) };
+      }
+    }
+    return this.#prepareProcess(container);
+  }
+
+  async #prepareProcess(container: Container): Promise<Preparation> {
     const pod = this.#pod;
     let table: ImageTable;
     try {
@@ -346,6 +367,88 @@ export class PodWorker implements PodRunner {
         host: '127.0.0.1',
         resolvePort: (port) => resolvePort(port, this.#pod, container, this.#ports),
         env,
+        cwd,
+      },
+    };
+  }
+
+  /** Container mode: `podman run` of the pod's image, as containerRunArgs.ts translates the pod. */
+  async #prepareContainer(container: Container, mode: ContainerMode): Promise<Preparation> {
+    const pod = this.#pod;
+    const image = container.image ?? '';
+    const config = await mode.runtime.image(image);
+    if (config === undefined) {
+      return {
+        ok: false,
+        reason: 'ErrImageNeverPull',
+        message: `Container image "${image}" is not present in podman's local storage, and the local node pulls nothing (make image builds Breakwater's)`,
+      };
+    }
+    const mounted = await this.#volumes.mount();
+    if (!mounted.ok) {
+      return { ok: false, reason: 'CreateContainerConfigError', message: mounted.message };
+    }
+    const sources = await fetchSources(
+      this.#deps.client,
+      this.#identity.namespace,
+      referencedSources(container),
+    );
+    const resolved = buildEnvironment({
+      pod,
+      container,
+      ports: this.#ports,
+      podIP: this.#deps.podIP,
+      sources,
+    });
+    if (!resolved.ok) {
+      return { ok: false, reason: 'CreateContainerConfigError', message: resolved.message };
+    }
+    if (this.#credentials !== undefined) {
+      try {
+        await this.#credentials.ensure();
+      } catch (err) {
+        return { ok: false, reason: 'CreateContainerConfigError', message: errorMessage(err) };
+      }
+    }
+    const mounts = containerMounts(pod, container, {
+      kept: (volume) => this.#volumes.hostPath(volume),
+      emptyDirRoot: join(this.#dir, 'empty-dirs'),
+      serviceAccount: this.#credentials?.projectedDir,
+    });
+    if (!mounts.ok) {
+      return { ok: false, reason: 'CreateContainerConfigError', message: mounts.message };
+    }
+    for (const dir of mounts.emptyDirs) {
+      await mkdir(dir, { recursive: true });
+      await chmod(dir, 0o777);
+    }
+    // Kubernetes sets the API server's service variables in every container; the pod's own win.
+    const env = new Map([...mode.serviceEnv, ...resolved.env]);
+    const name = `k8s_${container.name}_${this.#identity.name}_${this.#identity.namespace}_${this.#identity.uid}`;
+    const run = containerRunArgs({
+      pod,
+      container,
+      name,
+      image,
+      imageUser: config.user,
+      env,
+      mounts: mounts.mounts,
+    });
+    if (!run.ok) return run;
+    const cwd = this.#dir;
+    await mkdir(cwd, { recursive: true });
+    return {
+      ok: true,
+      launch: mode.runtime.launchSpec(name, run.args, {
+        env: { ...this.#deps.baseEnv },
+        cwd,
+        logPath: join(this.#dir, `${container.name}.log`),
+      }),
+      probeTarget: {
+        // Host networking: the container's ports are this host's.
+        host: '127.0.0.1',
+        resolvePort: (port) => resolvePort(port, this.#pod, container, this.#ports),
+        env: { ...this.#deps.baseEnv },
         cwd,
       },
     };

@@ -6,12 +6,13 @@
  * `syncMs` and a volume is rewritten only when its content changed: that is how a rotated key
  * reaches a running process without a restart (kubelet takes up to its sync period, a minute,
  * plus its cache's TTL; tests should not wait that long). A missing Secret leaves an optional
- * volume empty and fails a required one, like kubelet's FailedMount. Other volume types are
- * not created.
+ * volume empty and fails a required one, like kubelet's FailedMount. ConfigMap volumes are
+ * kept the same way (configMapPayload.ts); other volume types are not created here.
  *
  * Building a volume's files from its Secret (`secretPayload`) is pure; the rest is I/O.
  */
 import {
+  chmod,
   lstat,
   mkdir,
   mkdtemp,
@@ -28,7 +29,15 @@ import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
 import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
 import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
 import { errorMessage, type Logger } from './log.ts';
-import type { Pod, Secret, SecretKeyToPath, SecretVolumeSource, Volume } from './podTypes.ts';
+import { configMapPayload } from './configMapPayload.ts';
+import type {
+  ConfigMap,
+  Pod,
+  Secret,
+  SecretKeyToPath,
+  SecretVolumeSource,
+  Volume,
+} from './podTypes.ts';
 
 /** Kubelet's default file mode for a Secret volume (0644). */
 const DEFAULT_MODE = 0o644;
@@ -93,6 +102,8 @@ export async function writeVolume(
   const previous = await readlink(join(dir, DATA_LINK)).catch(() => undefined);
   // Kubelet's name for it: `..2026_11_22_16_35_38.` and a random suffix.
   const versioned = await mkdtemp(join(dir, `..${timestamp(now)}.`));
+  // mkdtemp makes it 0700; kubelet's is 0755, so a container's non-root user reads the files.
+  await chmod(versioned, 0o755);
   const stamp = basename(versioned);
   for (const [path, file] of payload) {
     await mkdir(dirname(join(versioned, path)), { recursive: true });
@@ -165,7 +176,7 @@ export type MountResult = { readonly ok: true } | { readonly ok: false; readonly
 
 export class SecretVolumes {
   readonly #o: SecretVolumesOptions;
-  readonly #volumes: readonly (Volume & { secret: SecretVolumeSource })[];
+  readonly #volumes: readonly Volume[];
   #mounted: Promise<MountResult> | undefined;
   #timer: Cancel | undefined;
   #stopped = false;
@@ -173,11 +184,11 @@ export class SecretVolumes {
   constructor(options: SecretVolumesOptions) {
     this.#o = options;
     this.#volumes = (options.pod.spec.volumes ?? []).filter(
-      (v): v is Volume & { secret: SecretVolumeSource } => v.secret !== undefined,
+      (v) => v.secret !== undefined || v.configMap !== undefined,
     );
   }
 
-  /** The directory on this host that stands for volume `name`, if it is a Secret volume. */
+  /** The directory on this host that stands for volume `name`, if it is a Secret or ConfigMap volume. */
   hostPath(name: string): string | undefined {
     return this.#volumes.some((v) => v.name === name) ? join(this.#o.dir, name) : undefined;
   }
@@ -215,12 +226,7 @@ export class SecretVolumes {
     for (const volume of this.#volumes) {
       if (this.#stopped) break;
       try {
-        const secret = await this.#o.client.get<Secret>(
-          Kinds.Secret,
-          namespace,
-          volume.secret.secretName ?? '',
-        );
-        const built = secretPayload(volume.name, volume.secret, secret);
+        const built = await this.#payload(namespace, volume);
         if (!built.ok) return built;
         const changed = await writeVolume(
           join(this.#o.dir, volume.name),
@@ -240,5 +246,23 @@ export class SecretVolumes {
       }
     }
     return { ok: true };
+  }
+
+  async #payload(namespace: string, volume: Volume): Promise<PayloadResult> {
+    if (volume.configMap !== undefined) {
+      const configMap = await this.#o.client.get<ConfigMap>(
+        Kinds.ConfigMap,
+        namespace,
+        volume.configMap.name ?? '',
+      );
+      return configMapPayload(volume.name, volume.configMap, configMap);
+    }
+    const source: SecretVolumeSource = volume.secret ?? {};
+    const secret = await this.#o.client.get<Secret>(
+      Kinds.Secret,
+      namespace,
+      source.secretName ?? '',
+    );
+    return secretPayload(volume.name, source, secret);
   }
 }

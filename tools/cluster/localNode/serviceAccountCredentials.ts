@@ -4,6 +4,8 @@
  * before it expires. Instead of a mounted volume the process gets KUBECONFIG pointing at a
  * per-pod kubeconfig (the cluster's server and CA, the token, the pod's namespace), which
  * @kubernetes/client-node's loadFromDefault() and kubectl both read. RBAC applies for real.
+ * Container mode mounts `projectedDir` instead — token, ca.crt and namespace, kubelet's
+ * kube-api-access volume — at /var/run/secrets/kubernetes.io/serviceaccount.
  */
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -82,6 +84,11 @@ export class ServiceAccountCredentials {
     return join(this.#o.dir, 'kubeconfig');
   }
 
+  /** The projected service-account volume's files: `token`, `ca.crt`, `namespace`. */
+  get projectedDir(): string {
+    return join(this.#o.dir, 'projected');
+  }
+
   /** Mints the first token (once, shared by every container) and returns the kubeconfig path. */
   ensure(): Promise<string> {
     this.#minted ??= this.#mint().then(
@@ -158,6 +165,7 @@ export class ServiceAccountCredentials {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const tokenFile = join(dir, 'token');
     await writeAtomically(tokenFile, token);
+    await this.#writeProjected(token);
     await writeAtomically(
       this.kubeconfigPath,
       renderKubeconfig({
@@ -169,7 +177,26 @@ export class ServiceAccountCredentials {
       }),
     );
   }
+
+  async #writeProjected(token: string): Promise<void> {
+    const { cluster, pod } = this.#o;
+    const dir = this.projectedDir;
+    await mkdir(dir, { recursive: true });
+    await chmod(dir, 0o755);
+    await writeAtomically(join(dir, 'token'), token, PROJECTED_MODE);
+    await writeAtomically(join(dir, 'namespace'), pod.metadata.namespace ?? '', PROJECTED_MODE);
+    if (cluster.caData !== undefined) {
+      const ca = Buffer.from(cluster.caData, 'base64').toString('utf8');
+      await writeAtomically(join(dir, 'ca.crt'), ca, PROJECTED_MODE);
+    }
+  }
 }
+
+/**
+ * The kube-api-access volume: the ServiceAccount admission plugin gives it defaultMode 0644,
+ * so a container's non-root user reads the files that root (the local node) writes.
+ */
+const PROJECTED_MODE = 0o644;
 
 export interface KubeconfigContent {
   readonly cluster: ClusterAccess;
@@ -206,9 +233,9 @@ export function renderKubeconfig(content: KubeconfigContent): string {
   });
 }
 
-async function writeAtomically(path: string, content: string): Promise<void> {
+async function writeAtomically(path: string, content: string, mode = 0o600): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, content, { mode: 0o600 });
-  await chmod(temporary, 0o600);
+  await writeFile(temporary, content, { mode });
+  await chmod(temporary, mode);
   await rename(temporary, path);
 }

@@ -5,7 +5,8 @@
  * directory standing for that volume. `$(VAR)` in args expands from the rewritten values, so a
  * Deployment that passes `--dir=$(KEYS_DIR)` reads the volume here and at `mountPath` on a real
  * node. A path written literally into args is not rewritten. Mounts of volumes the local node
- * does not create (anything but Secret volumes) are left out.
+ * does not create (anything but Secret and ConfigMap volumes) are left out. Container mode
+mounts volumes for real instead (containerVolumes.ts).
  */
 import { join } from 'node:path';
 import type { Container } from './podTypes.ts';

@@ -55,6 +55,12 @@ if state == "Open" or state == "Degraded" then
   hs.message = "Open on " .. summary .. " replicas" .. tripped .. overrideNote
   return hs
 end
+if state == "Unknown" then
+  hs.status = "Progressing"
+  hs.message = "Waiting for " .. ((status.replicas or {}).unknown or 0) ..
+    " starting replicas to report their breakers" .. overrideNote
+  return hs
+end
 if state == "HalfOpen" then
   hs.status = "Progressing"
   hs.message = "Half-open: probing the provider" .. tripped .. overrideNote

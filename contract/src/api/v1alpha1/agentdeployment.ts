@@ -514,7 +514,7 @@ export interface AppliedPolicyStatus {
  */
 export interface AgentBreakerStatus {
   /**
-   * Closed, Open, HalfOpen, or Degraded when only some replicas are open; shown in the BREAKER column.
+   * Closed, Open, HalfOpen, Degraded when only some replicas are open, or Unknown while no replica has reported; shown in the BREAKER column.
    */
   state?: BreakerState;
   /**
@@ -522,7 +522,94 @@ export interface AgentBreakerStatus {
    */
   open?: number;
   /**
-   * Replicas that report breaker state.
+   * Running replicas, those that have not reported yet included.
    */
   total?: number;
+  /**
+   * Running replicas that have not reported breaker state yet (starting up); counted neither open nor closed.
+   */
+  unknown?: number;
+  /**
+   * Times a provider breaker of this agent opened, over every replica it ever ran: a pod that restarts, is replaced or scaled away leaves its trips in tripLedger.baseline. Never decreases.
+   */
+  trips?: number;
+  /**
+   * When a provider breaker of this agent last opened, on any replica it ever ran (RFC 3339).
+   */
+  lastTripTime?: string;
+  /**
+   * Provider breakers (<backend>/<model>) that some running replica holds Open, each with the latest time one of them lets a probe through. A replica that starts reads this and starts those breakers Open until then, instead of sending full traffic into the outage. At most 64, the latest-closing first kept.
+   *
+   * @maxItems 64
+   *
+   * Items: A provider breaker held open by the agent's replicas.
+   */
+  openBreakers?: OpenBreaker[];
+  /**
+   * The operator's ledger that keeps trips durable: the trips of runtime processes that are gone (baseline) plus the trips each running pod's current process reported (processes). Each process is counted exactly once, in one of the two: when its pod disappears or its process is replaced, its entry moves into the baseline in the same status write. See docs/design.md.
+   */
+  tripLedger?: TripLedger;
+}
+
+/**
+ * A provider breaker held open by the agent's replicas.
+ */
+export interface OpenBreaker {
+  /**
+   * The breaker: <backend>/<model>, as in the breakwater.dev/breakers pod annotation.
+   */
+  name: string;
+  /**
+   * The latest time a replica holding it open lets a probe through (RFC 3339).
+   */
+  until: string;
+}
+
+/**
+ * The operator's ledger that keeps trips durable: the trips of runtime processes that are gone (baseline) plus the trips each running pod's current process reported (processes). Each process is counted exactly once, in one of the two: when its pod disappears or its process is replaced, its entry moves into the baseline in the same status write. See docs/design.md.
+ */
+export interface TripLedger {
+  /**
+   * Trips of runtime processes that no longer run.
+   */
+  baseline?: {
+    /**
+     * Trips of processes that are gone.
+     */
+    trips?: number;
+    /**
+     * The latest trip among them (RFC 3339).
+     */
+    lastTripTime?: string;
+  };
+  /**
+   * One entry per running pod: its current runtime process and the most trips it has reported.
+   *
+   * @maxItems 1024
+   *
+   * Items: The trips one runtime process has reported.
+   */
+  processes?: TripLedgerProcess[];
+}
+
+/**
+ * The trips one runtime process has reported.
+ */
+export interface TripLedgerProcess {
+  /**
+   * The pod's metadata.uid.
+   */
+  pod: string;
+  /**
+   * When the process started, from the breakwater.dev/runtime pod annotation: a new value in the same pod is a new process (a container restart).
+   */
+  started: string;
+  /**
+   * The most trips the process has reported (summed over its provider breakers).
+   */
+  trips: number;
+  /**
+   * Its latest trip (RFC 3339).
+   */
+  lastTrip?: string;
 }

@@ -71,7 +71,11 @@ export interface CircuitBreakerPolicyStatus {
    */
   conditions?: Condition[];
   /**
-   * Aggregate state over every replica that uses this policy: Closed, Open, HalfOpen, or Degraded when only some replicas are open. Unset while no replica uses the policy.
+   * The override in spec.override and how many replicas apply it; present while spec.override.state is ForcedOpen or ForcedClosed. Wait for it with kubectl wait --for=condition=OverrideApplied or --for=jsonpath='{.status.override.applied}'=3/3.
+   */
+  override?: OverrideStatus;
+  /**
+   * Aggregate state over every replica that uses this policy: Closed, Open, HalfOpen, Degraded when only some replicas are open, or Unknown while none has reported. Unset while no replica uses the policy.
    */
   state?: BreakerState;
   /**
@@ -83,11 +87,11 @@ export interface CircuitBreakerPolicyStatus {
    */
   replicas?: BreakerReplicaCounts;
   /**
-   * Times a breaker governed by this policy went from Closed or HalfOpen to Open, summed over the replicas now running.
+   * Times a breaker governed by this policy went from Closed or HalfOpen to Open, summed over the AgentDeployments that use it, over every replica they ever ran (their status.breaker.trips): it does not fall when pods restart, are replaced or scale down.
    */
   trips?: number;
   /**
-   * When a breaker governed by this policy last opened (RFC 3339).
+   * When a breaker governed by this policy last opened, on any replica the agents using it ever ran (RFC 3339).
    */
   lastTripTime?: string;
   /**
@@ -179,7 +183,7 @@ export interface BreakerOverride {
  */
 export interface BreakerReplicaCounts {
   /**
-   * Replicas that use this policy and report breaker state.
+   * Running replicas of the AgentDeployments that use this policy, those that have not reported yet included.
    */
   total?: number;
   /**
@@ -194,6 +198,10 @@ export interface BreakerReplicaCounts {
    * Replicas with a half-open breaker and none open.
    */
   halfOpen?: number;
+  /**
+   * Replicas that have not reported breaker state yet (starting up).
+   */
+  unknown?: number;
 }
 
 /**
@@ -216,4 +224,60 @@ export interface CircuitBreakerPolicyTarget {
    * Replicas of this AgentDeployment that report breaker state.
    */
   total?: number;
+}
+
+/**
+ * The override in spec.override and how many replicas apply it; present while spec.override.state is ForcedOpen or ForcedClosed. Wait for it with kubectl wait --for=condition=OverrideApplied or --for=jsonpath='{.status.override.applied}'=3/3.
+ */
+export interface OverrideStatus {
+  /**
+   * The override in spec: ForcedOpen or ForcedClosed.
+   */
+  state: 'ForcedOpen' | 'ForcedClosed';
+  /**
+   * spec.override.reason.
+   */
+  reason?: string;
+  /**
+   * spec.override.until, when set (RFC 3339).
+   */
+  until?: string;
+  /**
+   * The metadata.generation of this policy the counts were taken against.
+   */
+  observedGeneration?: number;
+  /**
+   * Replicas that apply this override over running replicas of every AgentDeployment that uses the policy, such as 3/3. A replica applies it when its breakwater.dev/runtime annotation reports the same state, reason and until. 0/N once until has passed.
+   */
+  applied: string;
+  /**
+   * The state and applied, such as ForcedOpen 3/3; shown in the OVERRIDE column.
+   */
+  summary?: string;
+  /**
+   * Per AgentDeployment that uses the policy, by name: replicas that apply the override over its running replicas. At most 256, those behind first.
+   *
+   * @maxItems 256
+   *
+   * Items: How many replicas of one AgentDeployment apply the override.
+   */
+  agents?: OverrideAgentStatus[];
+}
+
+/**
+ * How many replicas of one AgentDeployment apply the override.
+ */
+export interface OverrideAgentStatus {
+  /**
+   * Name of the AgentDeployment, in this namespace.
+   */
+  name: string;
+  /**
+   * Its running replicas that apply the override.
+   */
+  applied: number;
+  /**
+   * Its running replicas.
+   */
+  replicas: number;
 }

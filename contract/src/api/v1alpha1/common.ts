@@ -12,9 +12,9 @@ export type Duration = string;
 export type PolicyMode = 'Enforce' | 'Shadow';
 
 /**
- * Closed lets calls through; Open fails them fast; HalfOpen lets a few probe calls test whether the provider has recovered. Degraded is an aggregate: some replicas are Open while others are not.
+ * Closed lets calls through; Open fails them fast; HalfOpen lets a few probe calls test whether the provider has recovered. Degraded is an aggregate: some replicas are Open while others are not. Unknown: no replica has reported yet (a replica starting up reports once its policy is loaded).
  */
-export type BreakerState = 'Closed' | 'Open' | 'HalfOpen' | 'Degraded';
+export type BreakerState = 'Closed' | 'Open' | 'HalfOpen' | 'Degraded' | 'Unknown';
 
 /**
  * Names an object in the same namespace.

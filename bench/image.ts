@@ -1,0 +1,185 @@
+/**
+ * `make bench-image`: the image as it runs. Builds it first (scripts/image/build-image.sh
+ * with podman; IMAGE, default the chart's tag), then measures
+ *
+ *   size_mb          the image's size in podman's storage
+ *   ready_s          `podman run` → the runtime's /health/ready answers 200 (median of --runs),
+ *                    on a policy file, read-only root, uid 65532, no capabilities
+ *   runtime_rss_mb   the runtime's resident memory after --idle-s seconds of idling
+ *   operator_rss_mb  the operator's, idle on the local cluster (brought up when not running,
+ *                    stopped again unless BREAKWATER_KEEP_CLUSTER=1), confined to an empty
+ *                    namespace, with the kubeconfig mounted read-only
+ *
+ * Writes bench/results/image.json and ends with
+ *
+ *   image: size_mb=A ready_s=B runtime_rss_mb=C operator_rss_mb=D
+ *
+ *   node --no-warnings=ExperimentalWarning bench/image.ts [--runs 5] [--idle-s 10]
+ */
+import { execFile } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { samplePolicyDocument } from '../contract/src/policy/policyFixtures.ts';
+import { clusterDown, clusterUp } from '../tools/cluster/controlPlane.ts';
+import { PortAllocator } from '../tools/cluster/localNode/portAllocation.ts';
+import { uniqueNamespace } from '../test/support/kube.ts';
+import { PodmanContainer, untilOk } from './image/podmanContainer.ts';
+
+const run = promisify(execFile);
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const flags = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, 'idle-s': { type: 'string', default: '10' } },
+}).values;
+const runs = Number(flags.runs);
+const idleMs = Number(flags['idle-s']) * 1000;
+const version = (
+  JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }
+).version;
+const image = process.env['IMAGE'] ?? `ghcr.io/breakwater-dev/breakwater:${version}`;
+const podman = join(repo, 'scripts/image/podman.sh');
+const ports = new PortAllocator();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const median = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
+
+async function buildImage(): Promise<void> {
+  process.stderr.write(`>> building ${image}\n`);
+  await run(join(repo, 'scripts/image/build-image.sh'), [image], {
+    env: { ...process.env, CONTAINER_TOOL: 'podman' },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+async function imageSizeMb(): Promise<number> {
+  const { stdout } = await run(podman, ['image', 'inspect', '--format={{.Size}}', image]);
+  return Number(stdout.trim()) / 1e6;
+}
+
+/** One runtime container on a policy file: seconds to ready, and its RSS after idling (last run only). */
+async function runtimeRun(
+  dir: string,
+  measureRss: boolean,
+): Promise<{ readyMs: number; rssMb?: number }> {
+  const { http = 0, metrics = 0 } = await ports.allocate(['http', 'metrics']);
+  const started = performance.now();
+  const container = await PodmanContainer.start(repo, {
+    name: 'breakwater-bench-runtime',
+    image,
+    entrypoint: 'breakwater-runtime',
+    args: [
+      '--policy=/policy/policy.json',
+      `--port=${String(http)}`,
+      `--metrics-port=${String(metrics)}`,
+    ],
+    env: { ANTHROPIC_API_KEY: 'sk-bench-not-a-key' },
+    volumes: [`${dir}:/policy:ro`],
+  });
+  try {
+    const readyMs = await untilOk(`http://127.0.0.1:${String(http)}/health/ready`, started);
+    if (!measureRss) return { readyMs };
+    await sleep(idleMs);
+    return { readyMs, rssMb: await container.rssMiB() };
+  } finally {
+    await container.remove();
+    ports.release({ http, metrics });
+  }
+}
+
+async function operatorRssMb(): Promise<number> {
+  const keep = process.env['BREAKWATER_KEEP_CLUSTER'] === '1';
+  const up = await clusterUp({ progress: (line) => process.stderr.write(`[cluster] ${line}\n`) });
+  process.env['BREAKWATER_KUBECONFIG'] = up.kubeconfig;
+  process.env['BREAKWATER_KUBECTL'] = up.kubectl;
+  const ns = await uniqueNamespace('bench-image');
+  // A copy the container's user (65532) may read; the original is root's alone. Removed below.
+  const kube = mkdtempSync(join(tmpdir(), 'bw-bench-kube-'));
+  chmodSync(kube, 0o755);
+  copyFileSync(up.kubeconfig, join(kube, 'kubeconfig'));
+  chmodSync(join(kube, 'kubeconfig'), 0o644);
+  const { metrics = 0, health = 0 } = await ports.allocate(['metrics', 'health']);
+  const container = await PodmanContainer.start(repo, {
+    name: 'breakwater-bench-operator',
+    image,
+    entrypoint: 'breakwater-operator',
+    args: [
+      '--kubeconfig=/kube/kubeconfig',
+      `--namespace=${ns.name}`,
+      `--metrics-port=${String(metrics)}`,
+      `--health-port=${String(health)}`,
+    ],
+    env: { NODE_OPTIONS: '--max-semi-space-size=4' },
+    volumes: [`${kube}:/kube:ro`],
+  });
+  try {
+    await untilOk(`http://127.0.0.1:${String(health)}/readyz`, performance.now());
+    await sleep(idleMs);
+    return await container.rssMiB();
+  } finally {
+    await container.remove();
+    rmSync(kube, { recursive: true, force: true });
+    await ns.cleanup();
+    if (up.started.includes('etcd') && !keep) await clusterDown();
+  }
+}
+
+const startedAt = new Date();
+await buildImage();
+const sizeMb = await imageSizeMb();
+const dir = mkdtempSync(join(tmpdir(), 'bw-bench-image-'));
+// The container runs as 65532: mkdtemp's 0700 would hide the file from it.
+chmodSync(dir, 0o755);
+writeFileSync(join(dir, 'policy.json'), JSON.stringify(samplePolicyDocument()), { mode: 0o644 });
+const readies: number[] = [];
+let runtimeRss = Number.NaN;
+try {
+  for (let i = 0; i < runs; i++) {
+    const result = await runtimeRun(dir, i === runs - 1);
+    readies.push(result.readyMs);
+    if (result.rssMb !== undefined) runtimeRss = result.rssMb;
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+const operatorRss = await operatorRssMb();
+
+const result = {
+  benchmark: 'image',
+  command: 'node bench/image.ts',
+  image,
+  cpus: cpus().length,
+  loadAverage: loadavg(),
+  startedAt: startedAt.toISOString(),
+  durationSeconds: round((Date.now() - startedAt.getTime()) / 1000),
+  method: {
+    ready:
+      'podman run --detach (runc, host network, --read-only, --cap-drop=ALL, no-new-privileges, the image user 65532) → GET /health/ready answers 200, polled every 20 ms; median of runs',
+    rss: 'VmRSS of the container main process (/proc/<pid>/status) after idling',
+    idleSeconds: idleMs / 1000,
+    runs,
+  },
+  results: {
+    size_mb: round(sizeMb),
+    ready_s: round(median(readies) / 1000, 2),
+    ready_s_each: readies.map((ms) => round(ms / 1000, 2)),
+    runtime_rss_mb: round(runtimeRss),
+    operator_rss_mb: round(operatorRss),
+  },
+};
+mkdirSync(join(repo, 'bench/results'), { recursive: true });
+writeFileSync(join(repo, 'bench/results/image.json'), `${JSON.stringify(result, null, 2)}\n`);
+const r = result.results;
+process.stdout.write(
+  `image: size_mb=${String(r.size_mb)} ready_s=${String(r.ready_s)} runtime_rss_mb=${String(r.runtime_rss_mb)} operator_rss_mb=${String(r.operator_rss_mb)}\n`,
+);

@@ -1,0 +1,42 @@
+/**
+ * What a replica learns at startup from its agent's status: the provider breakers the other
+ * replicas hold open (`status.breaker.openBreakers`, kept by the operator from their pod
+ * reports), so that it starts them Open for the rest of the open time instead of sending
+ * full traffic into an outage. One GET of its own AgentDeployment — the Role grants `get` on
+ * that one name and nothing else — bounded in time: a replica that cannot learn starts
+ * Closed, as it did before, rather than not at all.
+ */
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
+import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
+import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { RememberedOpen } from '../provider/guardSet.ts';
+
+/** A replica must not wait long for the API server before it starts serving. */
+export const BREAKER_MEMORY_TIMEOUT_MS = 3_000;
+
+export function rememberedOpen(agent: AgentDeployment | undefined): RememberedOpen[] {
+  return (agent?.status?.breaker?.openBreakers ?? [])
+    .map((b) => ({ name: b.name, untilMs: Date.parse(b.until) }))
+    .filter((b) => Number.isFinite(b.untilMs));
+}
+
+export async function readBreakerMemory(
+  client: KubeClient,
+  namespace: string,
+  agent: string,
+  clock: Clock,
+): Promise<RememberedOpen[]> {
+  let cancel: () => void = () => undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    cancel = clock.setTimeout(() => {
+      reject(new Error(`no answer in ${String(BREAKER_MEMORY_TIMEOUT_MS)} ms`));
+    }, BREAKER_MEMORY_TIMEOUT_MS);
+  });
+  try {
+    const read = client.get<AgentDeployment>(Kinds.AgentDeployment, namespace, agent);
+    return rememberedOpen(await Promise.race([read, timedOut]));
+  } finally {
+    cancel();
+  }
+}

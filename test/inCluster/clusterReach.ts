@@ -1,0 +1,138 @@
+/**
+ * How the in-cluster suite reaches what runs in the cluster — the one place that differs
+ * between the local cluster's container mode and kind:
+ *
+ * - kind (a real kubelet): the test reaches a pod through `kubectl port-forward`, and pods
+ *   reach a Service by its cluster DNS name.
+ * - the local cluster: every pod shares the host's network and the local node gives each
+ *   named port a free host port (annotation `localnode.breakwater.dev/ports`); there is no
+ *   kubelet API for port-forward and no cluster DNS, so both the test and the pods use
+ *   127.0.0.1 and that port.
+ *
+ * Everything else the suite does — helm, kubectl, the API — is the same on both.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
+import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import { api, isPodReady, podPort, type PodView } from '../support/breakwaterCluster.ts';
+import { kubeconfigPath, kubectlPath, waitFor } from '../support/kube.ts';
+import { repoRoot } from '../chart/chartTools.ts';
+
+const run = promisify(execFile);
+
+export interface ClusterReach {
+  /** `http://host:port` on this machine for the pod's named container port. */
+  podUrl(pod: PodView, port: 'http' | 'metrics'): Promise<string>;
+  /** The base URL pods in the cluster use for `service`'s named port (an agent's provider URL). */
+  serviceUrl(namespace: string, service: string, port: string): Promise<string>;
+  /** Whether the pod's containers run as containers (a kubelet's always do; the local node's in container mode). */
+  runsAsContainers(pod: PodView): Promise<boolean>;
+  close(): void;
+}
+
+/** The local cluster when the suite started it (globalSetup says so), else a real kubelet. */
+export function clusterReach(): ClusterReach {
+  return process.env['BREAKWATER_LOCAL_CLUSTER'] === '1' ? localNodeReach() : kubeletReach();
+}
+
+interface ServiceView extends KubeObject {
+  spec?: { selector?: Record<string, string> };
+}
+
+function localNodeReach(): ClusterReach {
+  return {
+    podUrl: (pod, port) => Promise.resolve(`http://127.0.0.1:${String(podPort(pod, port))}`),
+    async serviceUrl(namespace, service, port) {
+      const selector = (await api().get<ServiceView>(Kinds.Service, namespace, service))?.spec
+        ?.selector;
+      if (selector === undefined)
+        throw new Error(`Service ${namespace}/${service} has no selector`);
+      const labelSelector = Object.entries(selector)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      const pod = await waitFor(
+        async () =>
+          (await api().list<PodView>(Kinds.Pod, { namespace, labelSelector })).items.find(
+            isPodReady,
+          ),
+        { timeoutMs: 120_000, description: `a ready pod behind Service ${namespace}/${service}` },
+      );
+      if (port !== 'http' && port !== 'metrics') throw new Error(`no local port named ${port}`);
+      return `http://127.0.0.1:${String(podPort(pod, port))}`;
+    },
+    async runsAsContainers(pod) {
+      // Container mode labels each container with its pod's uid (containerRunArgs.ts).
+      const { stdout } = await run(join(repoRoot, 'scripts/image/podman.sh'), [
+        'ps',
+        '--quiet',
+        `--filter=label=localnode.breakwater.dev/pod-uid=${pod.metadata?.uid ?? ''}`,
+      ]);
+      const running = stdout.split('\n').filter((id) => id !== '').length;
+      return running > 0 && running === (pod.spec?.containers?.length ?? 0);
+    },
+    close: () => undefined,
+  };
+}
+
+function kubeletReach(): ClusterReach {
+  const forwards = new Map<string, { url: Promise<string>; child: ChildProcess }>();
+  return {
+    podUrl(pod, port) {
+      const namespace = pod.metadata?.namespace ?? '';
+      const name = pod.metadata?.name ?? '';
+      const key = `${namespace}/${name}/${port}`;
+      let forward = forwards.get(key);
+      if (forward === undefined) {
+        forward = portForward(namespace, name, port);
+        forwards.set(key, forward);
+      }
+      return forward.url;
+    },
+    serviceUrl: (namespace, service, port) =>
+      Promise.resolve(`http://${service}.${namespace}.svc.cluster.local:${portNumber(port)}`),
+    runsAsContainers: () => Promise.resolve(true),
+    close() {
+      for (const { child } of forwards.values()) child.kill('SIGTERM');
+      forwards.clear();
+    },
+  };
+}
+
+/** The suite's Services and the runtime name their ports as the chart and operator do. */
+function portNumber(port: string): string {
+  const known: Record<string, string> = { http: '8080', metrics: '9090' };
+  const number = known[port];
+  if (number === undefined) throw new Error(`no port number known for ${port}`);
+  return number;
+}
+
+/** `kubectl port-forward pod/<name> :<port>`; the URL once it says where it listens. */
+function portForward(
+  namespace: string,
+  pod: string,
+  port: string,
+): { url: Promise<string>; child: ChildProcess } {
+  const child = spawn(
+    kubectlPath(),
+    ['--kubeconfig', kubeconfigPath(), 'port-forward', '-n', namespace, `pod/${pod}`, `:${port}`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const url = new Promise<string>((resolve, reject) => {
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('exit', (code) => {
+      reject(
+        new Error(`kubectl port-forward ${namespace}/${pod} exited (${String(code)}): ${stderr}`),
+      );
+    });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      // "Forwarding from 127.0.0.1:41234 -> 8080"
+      const match = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(line);
+      if (match !== null) resolve(`http://127.0.0.1:${match[1] ?? ''}`);
+    });
+  });
+  return { url, child };
+}

@@ -1,0 +1,320 @@
+/**
+ * Breakwater as users run it: the image built from the Dockerfile, the chart installed with
+ * it, and everything in the cluster as containers of that image — the operator under its
+ * chart ServiceAccount (in-cluster configuration, no kubeconfig), the agents' runtime pods
+ * under the restricted security context the operator gives them, and the LLM simulator
+ * (`breakwater-llm-sim`) as a Deployment behind a Service.
+ *
+ * On the local cluster the namespace is labelled for the local node's container mode, so its
+ * pods run under podman and runc; `make e2e-kind` runs this same file on kind, where a
+ * kubelet runs them. Only reaching pods differs (clusterReach.ts).
+ */
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import { installCrds } from '../api/apiInstallation.ts';
+import { chartDir, findHelm, run } from '../chart/chartTools.ts';
+import {
+  agentDeployment,
+  circuitBreakerPolicy,
+  providerSecret,
+  rateLimitPolicy,
+  MODEL,
+} from '../support/agentFixtures.ts';
+import {
+  agentPods,
+  api,
+  applyObjects,
+  condition,
+  getAgent,
+  isPodReady,
+  isReadyAgent,
+  kubectlRow,
+  mergePatch,
+  podPolicyHash,
+  type PodView,
+} from '../support/breakwaterCluster.ts';
+import { countOutcome, drainCall, type DrainCall } from '../support/drainCalls.ts';
+import { kubeconfigPath, uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';
+import { simulatorControl } from '../support/simulator.ts';
+import { clusterReach, type ClusterReach } from './clusterReach.ts';
+import { imageUnderTest } from './imageUnderTest.ts';
+import { SIMULATOR, simulatorObjects } from './simulatorObjects.ts';
+
+jest.setTimeout(180_000);
+
+/** The local node runs pods of namespaces with this label as containers (containerMode.ts). */
+const CONTAINER_MODE_LABEL = 'localnode.breakwater.dev/containers';
+const AGENT = 'contained';
+const CBP = 'contained-breaker';
+/** An agent whose callers need a key from a Secret the runtime reads as uid 65532. */
+const KEYED = 'keyed';
+const KEYS = 'keyed-client-keys';
+const RLP = 'contained-limits';
+const REPLICAS = 2;
+const DRAIN_MS = 2_000;
+/** Calls sent this close to the end of the drain may land on either side of it. */
+const EDGE_MS = 200;
+
+let ns: TestNamespace;
+let helm: string;
+let release: string;
+let reach: ClusterReach;
+let installed = false;
+
+const helmArgs = (...args: string[]): string[] => [...args, '--kubeconfig', kubeconfigPath()];
+
+beforeAll(async () => {
+  // Building the image comes first: cold (no cached bases, no layers) it takes minutes.
+  const image = await imageUnderTest();
+  const colon = image.lastIndexOf(':');
+  helm = await findHelm();
+  reach = clusterReach();
+  await installCrds();
+  ns = await uniqueNamespace('in-cluster', { [CONTAINER_MODE_LABEL]: 'true' });
+  release = `bw-${ns.name.slice(-6)}`;
+  await applyObjects(ns.name, ...simulatorObjects(image, 23));
+  await run(
+    helm,
+    helmArgs(
+      'install',
+      release,
+      chartDir,
+      '--namespace',
+      ns.name,
+      '--skip-crds',
+      '--set',
+      `watchNamespace=${ns.name}`,
+      '--set',
+      `image.repository=${image.slice(0, colon)}`,
+      '--set',
+      `image.tag=${image.slice(colon + 1)}`,
+      '--set',
+      'image.pullPolicy=IfNotPresent',
+    ),
+  );
+  installed = true;
+  const providerURL = await reach.serviceUrl(ns.name, SIMULATOR, 'http');
+  await applyObjects(
+    ns.name,
+    providerSecret(),
+    circuitBreakerPolicy(CBP),
+    rateLimitPolicy(RLP),
+    agentDeployment(AGENT, {
+      providerURL,
+      replicas: REPLICAS,
+      circuitBreakerPolicy: CBP,
+      rateLimitPolicy: RLP,
+      spec: { terminationDrainDuration: '2s', terminationGracePeriodSeconds: 10 },
+    }),
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: KEYS }, stringData: { team: 'key-one' } },
+    agentDeployment(KEYED, {
+      providerURL,
+      spec: { access: { clientKeysSecretRef: { name: KEYS } } },
+    }),
+  );
+}, 20 * 60_000);
+
+afterAll(async () => {
+  reach.close();
+  if (installed) {
+    await run(helm, helmArgs('uninstall', release, '--namespace', ns.name, '--wait'), {
+      allowFailure: true,
+    });
+  }
+  await ns.cleanup();
+});
+
+async function readyPods(): Promise<PodView[]> {
+  return waitFor(
+    async () => {
+      const pods = (await agentPods(ns.name, AGENT)).filter(isPodReady);
+      return pods.length === REPLICAS && pods;
+    },
+    { timeoutMs: 120_000, description: `${String(REPLICAS)} ready pods of ${AGENT}` },
+  );
+}
+
+async function simulator(): Promise<ReturnType<typeof simulatorControl>> {
+  const pod = await waitFor(
+    async () =>
+      (
+        await api().list<PodView>(Kinds.Pod, {
+          namespace: ns.name,
+          labelSelector: `app.kubernetes.io/name=${SIMULATOR}`,
+        })
+      ).items.find(isPodReady),
+    { timeoutMs: 60_000, description: 'a ready simulator pod' },
+  );
+  return simulatorControl(await reach.podUrl(pod, 'http'));
+}
+
+/** Edits the RateLimitPolicy's request budget and waits until every replica reports the new policy. */
+async function editRateLimits(requests: {
+  perSecond: number;
+  burst: number;
+}): Promise<{ oldHash: string | undefined; hash: string }> {
+  const oldHash = (await getAgent(ns.name, AGENT))?.status?.policy?.hash;
+  await mergePatch(ns.name, `rlp/${RLP}`, { spec: { requests } });
+  const hash = await waitFor(
+    async () => {
+      const agent = await getAgent(ns.name, AGENT);
+      const current = agent?.status?.policy?.hash;
+      const pods = (await agentPods(ns.name, AGENT)).filter(isPodReady);
+      return (
+        current !== undefined &&
+        current !== oldHash &&
+        pods.length === REPLICAS &&
+        pods.every((pod) => podPolicyHash(pod) === current) &&
+        current
+      );
+    },
+    { timeoutMs: 60_000, description: 'every replica to report the edited policy' },
+  );
+  return { oldHash, hash };
+}
+
+describe('the chart and the agents, as containers of the built image', () => {
+  it('runs the operator from the chart under its ServiceAccount, and the agent becomes Ready', async () => {
+    const operatorPod = await waitFor(
+      async () =>
+        (
+          await api().list<PodView>(Kinds.Pod, {
+            namespace: ns.name,
+            labelSelector: `app.kubernetes.io/instance=${release}`,
+          })
+        ).items.find(isPodReady),
+      { timeoutMs: 120_000, description: 'a ready operator pod' },
+    );
+    expect(await reach.runsAsContainers(operatorPod)).toBe(true);
+    const agent = await waitFor(
+      async () => {
+        const a = await getAgent(ns.name, AGENT);
+        return isReadyAgent(a) && a?.status?.readyReplicas === REPLICAS && a;
+      },
+      { timeoutMs: 150_000, description: `${AGENT} Ready with ${String(REPLICAS)} replicas` },
+    );
+    expect(condition(agent, 'PoliciesResolved')?.status).toBe('True');
+    const pods = await readyPods();
+    for (const pod of pods) expect(await reach.runsAsContainers(pod)).toBe(true);
+    // The runtime answers through the simulator in the cluster.
+    const [pod] = pods;
+    if (pod === undefined) throw new Error('no ready pod');
+    expect(await drainCall(await reach.podUrl(pod, 'http'), MODEL)).toMatchObject({
+      outcome: 'served',
+    });
+  });
+
+  it('lets in only callers with a key from the Secret mounted into the runtime', async () => {
+    const pod = await waitFor(async () => (await agentPods(ns.name, KEYED)).find(isPodReady), {
+      timeoutMs: 120_000,
+      description: `a ready pod of ${KEYED}`,
+    });
+    const url = await reach.podUrl(pod, 'http');
+    const call = async (key?: string): Promise<number> => {
+      const response = await fetch(`${url}/v1/messages`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(key === undefined ? {} : { 'x-api-key': key }),
+        },
+        body: JSON.stringify({
+          model: MODEL,
+          max_tokens: 8,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    expect(await call('key-one')).toBe(200);
+    expect(await call()).toBe(401);
+    expect(await call('key-wrong')).toBe(401);
+  });
+
+  it('reloads an edited RateLimitPolicy into every replica without restarting one', async () => {
+    const before = await readyPods();
+    const { oldHash, hash } = await editRateLimits({ perSecond: 7, burst: 14 });
+    expect(hash).not.toBe(oldHash);
+    const after = await agentPods(ns.name, AGENT);
+    expect(after.map((p) => p.metadata?.uid).sort()).toEqual(
+      before.map((p) => p.metadata?.uid).sort(),
+    );
+  });
+
+  it('shows the breaker Open in kubectl get cbp after a 529 storm', async () => {
+    const pods = await readyPods();
+    const sim = await simulator();
+    await sim.setFault({ status: 529 });
+    for (const pod of pods) {
+      const url = await reach.podUrl(pod, 'http');
+      const outcomes: DrainCall[] = [];
+      while (outcomes.length < 30) {
+        const call = await drainCall(url, MODEL);
+        outcomes.push(call);
+        if (call.outcome === 'refused') break; // 503: the open breaker refuses at once
+      }
+      expect(outcomes.at(-1)?.outcome).toBe('refused');
+    }
+    const row = await waitFor(
+      async () => {
+        const r = await kubectlRow(ns.name, `cbp/${CBP}`);
+        return (
+          r['STATE'] === 'Open' && r['OPEN'] === `${String(REPLICAS)}/${String(REPLICAS)}` && r
+        );
+      },
+      {
+        timeoutMs: 30_000,
+        description: `kubectl get cbp to show Open ${String(REPLICAS)}/${String(REPLICAS)}`,
+      },
+    );
+    expect(row['TRIPS']).toBe(String(REPLICAS));
+    await sim.clearFaults();
+  });
+
+  it('drops no call when a pod is deleted under steady traffic', async () => {
+    // Steady traffic well within the budget; after openDuration (2 s) one call goes through as
+    // a probe and closes the breaker.
+    await editRateLimits({ perSecond: 500, burst: 1000 });
+    const [pod] = await readyPods();
+    if (pod === undefined) throw new Error('no ready pod');
+    await waitFor(
+      async () => (await drainCall(await reach.podUrl(pod, 'http'), MODEL)).outcome === 'served',
+      { timeoutMs: 20_000, intervalMs: 500, description: 'the pod to serve again' },
+    );
+    const url = await reach.podUrl(pod, 'http');
+    const name = pod.metadata?.name ?? '';
+    const uid = pod.metadata?.uid;
+    const sent: DrainCall[] = [];
+    let stop = false;
+    const callers = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        const call = await drainCall(url, MODEL);
+        sent.push(call);
+        if (call.outcome !== 'served') await new Promise((r) => setTimeout(r, 50));
+      }
+    });
+    await waitFor(() => countOutcome(sent, 'served') >= 8, {
+      timeoutMs: 20_000,
+      description: 'traffic to be served before the deletion',
+    });
+    const deletedAt = Date.now();
+    await api().delete(Kinds.Pod, ns.name, name);
+    await waitFor(
+      async () => (await api().get<PodView>(Kinds.Pod, ns.name, name))?.metadata?.uid !== uid,
+      { timeoutMs: 30_000, description: 'the deleted pod to be gone' },
+    );
+    stop = true;
+    await Promise.all(callers);
+    const during = sent.filter((s) => s.at >= deletedAt && s.at < deletedAt + DRAIN_MS - EDGE_MS);
+    process.stderr.write(
+      `[in-cluster] pod deletion: ${String(sent.length)} calls, ${String(during.length)} during the drain; ` +
+        `served ${String(countOutcome(sent, 'served'))}, refused ${String(countOutcome(sent, 'refused'))}, ` +
+        `unanswered ${String(countOutcome(sent, 'unanswered'))}, lost ${String(countOutcome(sent, 'lost'))}\n`,
+    );
+    expect(during.length).toBeGreaterThan(0);
+    expect(during.filter((s) => s.outcome !== 'served')).toEqual([]);
+    expect(sent.filter((s) => s.outcome === 'lost')).toEqual([]);
+    await readyPods();
+  });
+});

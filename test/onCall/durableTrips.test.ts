@@ -1,0 +1,145 @@
+/**
+ * TRIPS and LAST-TRIP are durable: three replicas trip, then every pod is deleted and replaced,
+ * the operator is killed and started again, and the agent scales from three to one. The count
+ * the on-call engineer reads never goes down, because the agent's status keeps a ledger
+ * (operator/src/status/tripLedger.ts) rather than summing the pods that happen to run.
+ */
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import { agentDeployment, circuitBreakerPolicy } from '../support/agentFixtures.ts';
+import {
+  agentPods,
+  api,
+  getAgent,
+  getBreakerPolicy,
+  kubectlRow,
+  mergePatch,
+  podBreakers,
+} from '../support/breakwaterCluster.ts';
+import { eventually, startOperator } from '../support/operator.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
+import { BREAKER, reportingPods, tripEach } from './onCallCluster.ts';
+
+jest.setTimeout(300_000);
+
+const AGENT = 'durable';
+const CBP = 'durable-provider';
+
+let scenario: Scenario;
+/** Every TRIPS value seen while the test ran, in order: none may be below an earlier one. */
+const seen: number[] = [];
+let watching = true;
+let watcher: Promise<void> = Promise.resolve();
+
+beforeAll(async () => {
+  scenario = await startScenario({ prefix: 'oncall-trips', seed: 22 }, (sim) => [
+    circuitBreakerPolicy(CBP, { failureThreshold: 2, openDuration: '60s' }),
+    agentDeployment(AGENT, { providerURL: sim.url, replicas: 3, circuitBreakerPolicy: CBP }),
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  watching = false;
+  await watcher;
+  await scenario.end();
+});
+
+const trips = async (): Promise<{ policy?: number; agent?: number; lastTrip?: string }> => {
+  const [policy, agent] = await Promise.all([
+    getBreakerPolicy(scenario.ns.name, CBP),
+    getAgent(scenario.ns.name, AGENT),
+  ]);
+  return {
+    policy: policy?.status?.trips,
+    agent: agent?.status?.breaker?.trips,
+    lastTrip: policy?.status?.lastTripTime,
+  };
+};
+
+/** TRIPS shows `count` in kubectl get cbp and both statuses agree. */
+function tripsAre(count: number, description: string) {
+  return eventually(
+    async () => {
+      const t = await trips();
+      const row = await kubectlRow(scenario.ns.name, `cbp/${CBP}`);
+      return t.policy === count && t.agent === count && row['TRIPS'] === String(count) && t;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, description },
+  );
+}
+
+describe('trips of an agent whose pods come and go', () => {
+  it('counts three when three replicas trip', async () => {
+    const pods = await reportingPods(scenario.ns.name, AGENT, 3);
+    await scenario.sim.setFault({ status: 529 });
+    await tripEach(pods);
+    await tripsAre(3, 'TRIPS 3 after three replicas tripped');
+    watcher = (async () => {
+      while (watching) {
+        const t = await trips().catch(() => ({ policy: undefined }));
+        if (t.policy !== undefined) seen.push(t.policy);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+  });
+
+  it('keeps three, and the last trip time, after every pod is deleted and replaced', async () => {
+    const { lastTrip } = await trips();
+    const before = new Set((await agentPods(scenario.ns.name, AGENT)).map((p) => p.metadata?.uid));
+    await Promise.all(
+      [...(await agentPods(scenario.ns.name, AGENT))].map((p) =>
+        api().delete(Kinds.Pod, scenario.ns.name, p.metadata?.name ?? ''),
+      ),
+    );
+    const replaced = await eventually(
+      async () => {
+        const pods = await reportingPods(scenario.ns.name, AGENT, 3);
+        return pods.every((p) => !before.has(p.metadata?.uid)) && pods;
+      },
+      { timeoutMs: 120_000, description: 'three new pods, reporting' },
+    );
+    expect(replaced).toHaveLength(3);
+    const after = await tripsAre(3, 'TRIPS still 3 after every pod was replaced');
+    expect(after.lastTrip).toBe(lastTrip);
+    const ledger = (await getAgent(scenario.ns.name, AGENT))?.status?.breaker?.tripLedger;
+    expect(ledger?.baseline?.trips).toBe(3);
+    expect(ledger?.processes?.map((p) => p.trips)).toEqual([0, 0, 0]);
+    // The replacements started Open from their deleted siblings' state, without tripping.
+    for (const pod of replaced) expect(podBreakers(pod)[BREAKER]?.state).toBe('Open');
+  });
+
+  it('keeps three across an operator that is killed and started again', async () => {
+    await scenario.operator.kill();
+    await startOperator({ namespace: scenario.ns.name, name: 'second' });
+    await tripsAre(3, 'TRIPS still 3 after the operator restarted');
+  });
+
+  it('keeps three when the agent scales from three to one, and counts the next trip on top', async () => {
+    await mergePatch(scenario.ns.name, `agd/${AGENT}`, { spec: { replicas: 1 } });
+    await eventually(async () => (await agentPods(scenario.ns.name, AGENT)).length === 1, {
+      timeoutMs: 60_000,
+      description: 'one pod left',
+    });
+    await tripsAre(3, 'TRIPS still 3 after scaling to one');
+    // The replacements started Open, as their deleted siblings were (breaker memory), for
+    // the rest of a minute: a shorter open time lets the last one probe, fail and trip now.
+    await mergePatch(scenario.ns.name, `cbp/${CBP}`, { spec: { openDuration: '1s' } });
+    const [last] = await eventually(
+      async () => {
+        const pods = await reportingPods(scenario.ns.name, AGENT, 1);
+        return pods.every((p) => podBreakers(p)[BREAKER]?.state !== 'Open') && pods;
+      },
+      { timeoutMs: 30_000, description: 'the last pod to leave Open' },
+    );
+    if (last === undefined) throw new Error('no pod left');
+    await tripEach([last]);
+    await tripsAre(4, 'TRIPS 4 after the last replica tripped');
+    watching = false;
+    await watcher;
+    const falls = seen.filter((n, i) => i > 0 && n < (seen[i - 1] ?? 0));
+    process.stderr.write(
+      `[oncall] TRIPS over the run (${String(seen.length)} reads): ${[...new Set(seen)].join(' → ')}\n`,
+    );
+    expect(falls).toEqual([]);
+  });
+});
