@@ -150,5 +150,5 @@ export const RATE_LIMIT_POLICY_LIMITS = {
 /** The values of the enumerations every kind shares (common.defs.json). */
 export const COMMON_ENUMS = {
   PolicyMode: ['Enforce', 'Shadow'],
-  BreakerState: ['Closed', 'Open', 'HalfOpen', 'Degraded'],
+  BreakerState: ['Closed', 'Open', 'HalfOpen', 'Degraded', 'Unknown'],
 } as const;
