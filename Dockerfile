@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# One image, three entrypoints on PATH: breakwater-operator, breakwater-runtime (the default)
-# and breakwater-llm-sim. Non-root (uid 65532), nothing written to disk at run time, so it
-# runs with a read-only root filesystem.
+# One image, four entrypoints on PATH: breakwater-operator, breakwater-runtime (the default),
+# breakwater-llm-sim and kubectl-breakwater (the kubectl plugin, for a debug or toolbox pod).
+# Non-root (uid 65532), nothing written to disk at run time, so it runs with a read-only root
+# filesystem.
 #
 #   make image    # docker, or podman/buildah with local bases where none can be pulled (README)
 ARG NODE_IMAGE=node:24-slim
@@ -24,6 +25,7 @@ COPY operator/src operator/src
 COPY contract/src contract/src
 COPY runtime/src runtime/src
 COPY simulator/src simulator/src
+COPY plugin/src plugin/src
 RUN npx tsc -p tsconfig.build.json \
  && find dist -name '*.test.js*' -delete
 

@@ -152,7 +152,7 @@ chart-test: setup ## Lint and render the chart, and dry-run every render (and co
 	$(NODE) test/chart/chartTest.ts
 
 .PHONY: image
-image: ## Build the image (three entrypoints) as IMAGE: docker when `docker info` works, else podman FROM bases made from packages (CONTAINER_TOOL=, IMAGE_BASES=upstream|local choose).
+image: ## Build the image (four entrypoints) as IMAGE: docker when `docker info` works, else podman FROM bases made from packages (CONTAINER_TOOL=, IMAGE_BASES=upstream|local choose).
 	@scripts/image/build-image.sh $(IMAGE)
 
 .PHONY: e2e-kind
@@ -184,6 +184,14 @@ install-crds: setup ## Install the CRDs into the cluster of KUBECONFIG (default 
 .PHONY: run-operator
 run-operator: setup ## Run the operator from the checkout against .breakwater/kubeconfig.
 	$(NODE) operator/src/main.ts --kubeconfig "$${KUBECONFIG:-$(KUBECONFIG_LOCAL)}"
+
+.PHONY: plugin
+plugin: setup ## Put kubectl-breakwater (this checkout's) in .breakwater/bin: add that to PATH for `kubectl breakwater`.
+	@mkdir -p .breakwater/bin
+	@printf '#!/bin/sh\nexec "%s" --no-warnings=ExperimentalWarning "%s" "$$@"\n' \
+	  "$$(command -v node)" "$(CURDIR)/plugin/src/main.ts" > .breakwater/bin/kubectl-breakwater
+	@chmod 755 .breakwater/bin/kubectl-breakwater
+	@echo "wrote .breakwater/bin/kubectl-breakwater; now: export PATH=$(CURDIR)/.breakwater/bin:\$$PATH && kubectl breakwater --help"
 
 .PHONY: clean
 clean: ## Remove build output (keeps the binary cache and node_modules).

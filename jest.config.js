@@ -29,6 +29,7 @@ export default {
         '<rootDir>/runtime/**/*.test.ts',
         '<rootDir>/operator/**/*.test.ts',
         '<rootDir>/simulator/**/*.test.ts',
+        '<rootDir>/plugin/**/*.test.ts',
         // Pure tests of the test infrastructure and the local cluster tool need no cluster.
         '<rootDir>/test/**/*.unit.test.ts',
         '<rootDir>/tools/**/*.unit.test.ts',

@@ -1,5 +1,5 @@
 /**
- * The three programs refuse a Node.js older than 24 with a message that says what is needed,
+ * The four programs refuse a Node.js older than 24 with a message that says what is needed,
  * what was found and how to get it, and exit 1, before anything else loads. Run for real on an
  * old Node (BREAKWATER_OLD_NODE, else /usr/bin/node when it is older than 24): from the
  * compiled entry files, since an old Node cannot load TypeScript sources at all.
@@ -23,6 +23,7 @@ const PROGRAMS = [
   ['breakwater-runtime', 'runtime/src/main.ts'],
   ['breakwater-operator', 'operator/src/main.ts'],
   ['breakwater-llm-sim', 'simulator/src/main.ts'],
+  ['kubectl-breakwater', 'plugin/src/main.ts'],
 ] as const;
 
 /** A Node.js older than the minimum to run the entry files with, if this machine has one. */

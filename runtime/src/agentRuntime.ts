@@ -14,6 +14,7 @@ import { BackendPool } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
 import { GuardSet, type RememberedOpen } from './provider/guardSet.ts';
 import { ModelRouter, streamLimits } from './provider/modelRouter.ts';
+import { ProviderHeadroom } from './provider/providerHeadroom.ts';
 import { buildApiServer } from './server/apiServer.ts';
 import { Lifecycle } from './server/lifecycle.ts';
 import { buildMetricsServer } from './server/metricsServer.ts';
@@ -52,6 +53,8 @@ export class AgentRuntime {
   readonly clientKeys = new ClientKeys();
   readonly metrics: RuntimeMetrics;
   readonly context: RuntimeContext;
+  /** The provider's quota left per backend, for the gauge and the pod report. */
+  readonly headroom: ProviderHeadroom;
   readonly #guardMetrics: GuardMetrics;
   readonly #deps: RuntimeDeps;
   readonly #pool: BackendPool;
@@ -93,6 +96,8 @@ export class AgentRuntime {
       clock,
     });
     const stats = new CallStats(clock);
+    this.headroom = new ProviderHeadroom(clock);
+    this.metrics.trackHeadroom(this.headroom);
     this.#router = new ModelRouter({
       pool: this.#pool,
       guard: () => {
@@ -112,6 +117,7 @@ export class AgentRuntime {
           { model: event.model, backend: event.backend, outcome: event.outcome },
           event.durationMs / 1000,
         );
+        this.headroom.observeAttempt(event);
         if (event.outcome !== 'Success') {
           logger.debug(
             {

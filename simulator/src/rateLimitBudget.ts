@@ -7,6 +7,9 @@
  */
 import type { Clock } from '../../contract/src/time/clock.ts';
 import { TokenBucket } from './tokenBucket.ts';
+import { rfc3339Seconds } from '../../contract/src/time/rfc3339.ts';
+
+export { rfc3339Seconds };
 
 export interface BudgetLimits {
   readonly requestsPerMinute?: number | undefined;
@@ -124,9 +127,4 @@ function setLimitHeaders(
   headers[`anthropic-ratelimit-${infix}-limit`] = String(bucket.capacity);
   headers[`anthropic-ratelimit-${infix}-remaining`] = String(remaining);
   headers[`anthropic-ratelimit-${infix}-reset`] = rfc3339Seconds(now + bucket.msUntilFull());
-}
-
-/** RFC 3339 in UTC to the second, rounded up (`2026-11-21T21:10:43Z`). */
-export function rfc3339Seconds(epochMs: number): string {
-  return new Date(Math.ceil(epochMs / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }

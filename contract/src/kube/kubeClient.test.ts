@@ -1,6 +1,7 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { HttpKubeClient } from './kubeClient.ts';
+import { HttpKubeClient, isKubeApiError } from './kubeClient.ts';
 import { Kinds } from './resourceKinds.ts';
 
 interface SilentServer {
@@ -84,5 +85,30 @@ describe('HttpKubeClient', () => {
     await server.connected(2);
     client.close();
     await expect(next).rejects.toMatchObject(abortedBy(/client was closed/));
+  });
+
+  it('reads any path as text, as a pod answers through the pod proxy, and rejects a non-2xx with its body', async () => {
+    const server = createHttpServer((req, res) => {
+      if (req.url === '/api/v1/namespaces/ns/pods/p:9090/proxy/debug/stats')
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"models":{}}');
+      else res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"off"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    if (typeof address !== 'object' || address === null) throw new Error('no port');
+    const client = new HttpKubeClient({
+      getCurrentCluster: () => ({ server: `http://127.0.0.1:${String(address.port)}` }),
+      applyToHTTPSOptions: () => Promise.resolve(),
+    });
+    try {
+      expect(await client.getText('/api/v1/namespaces/ns/pods/p:9090/proxy/debug/stats')).toBe(
+        '{"models":{}}',
+      );
+      const err: unknown = await client.getText('/elsewhere').catch((e: unknown) => e);
+      expect(isKubeApiError(err) && err.status === 404 && err.message.includes('off')).toBe(true);
+    } finally {
+      client.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

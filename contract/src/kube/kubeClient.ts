@@ -327,6 +327,20 @@ export class HttpKubeClient implements KubeClient {
     );
   }
 
+  /**
+   * A GET of any API path, answered as text: a pod's own answer through the API server's
+   * pod proxy (`/api/v1/namespaces/<ns>/pods/<pod>:<port>/proxy/<path>`), which is not JSON
+   * of the API's making. A non-2xx answer rejects with KubeApiError, its body in the message.
+   */
+  async getText(path: string, signal?: AbortSignal): Promise<string> {
+    const response = await this.#send(path, {
+      method: 'GET',
+      timeoutMs: REQUEST_TIMEOUT_MS,
+      signal,
+    });
+    return readText(response);
+  }
+
   async #json<T>(path: string, init: RequestInit): Promise<T> {
     const response = await this.#send(path, { timeoutMs: REQUEST_TIMEOUT_MS, ...init });
     return JSON.parse(await readText(response)) as T;

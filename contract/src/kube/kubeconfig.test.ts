@@ -86,6 +86,26 @@ describe('Kubeconfig', () => {
     expect(config.getCurrentCluster().server).toBe('https://remote:443');
   });
 
+  it('uses the context --context names instead of the current one, with its namespace', () => {
+    const paths = [join(dir, 'token.json'), join(dir, 'certs.yaml')];
+    const config = Kubeconfig.fromFiles(paths, { context: 'local' });
+    expect(config.getCurrentCluster().server).toBe('https://127.0.0.1:6443');
+    expect(config.namespace).toBeUndefined();
+    expect(() => Kubeconfig.fromFiles(paths, { context: 'elsewhere' })).toThrow(
+      /no context named elsewhere/,
+    );
+    const withNamespace = join(dir, 'namespaced.json');
+    writeFileSync(
+      withNamespace,
+      JSON.stringify({
+        'current-context': 'ops',
+        clusters: [{ name: 'c', cluster: { server: 'https://c:443' } }],
+        contexts: [{ name: 'ops', context: { cluster: 'c', user: 'u', namespace: 'payments' } }],
+      }),
+    );
+    expect(Kubeconfig.fromFiles([withNamespace]).namespace).toBe('payments');
+  });
+
   it('reads a pod’s service account: its token, the cluster CA and the service address', async () => {
     const saved = { ...process.env };
     process.env['KUBERNETES_SERVICE_HOST'] = 'fd00::1';

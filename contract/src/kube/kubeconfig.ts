@@ -77,12 +77,22 @@ interface KubeconfigFile {
 /** Cluster and user of the current context, with file paths made absolute. */
 interface Resolved {
   readonly cluster: NonNullable<NamedCluster['cluster']>;
+  /** The context's namespace, if it names one. */
+  readonly namespace?: string | undefined;
   readonly user: NonNullable<NamedUser['user']>;
   /** Where the files came from, for client-node when it has to take over. */
   readonly paths: readonly string[];
 }
 
+/** How to read a kubeconfig beyond where it is, as kubectl's flags say. */
+export interface KubeconfigSelection {
+  /** Use this context instead of the current one (`--context`). */
+  readonly context?: string | undefined;
+}
+
 export class Kubeconfig implements ConnectionSource {
+  /** The context's default namespace (kubectl's when no `--namespace` is given). */
+  readonly namespace: string | undefined;
   readonly #server: string;
   readonly #tls: TlsFiles;
   readonly #user: Resolved['user'];
@@ -94,6 +104,7 @@ export class Kubeconfig implements ConnectionSource {
     if (cluster.server === undefined || cluster.server === '')
       throw new Error('kubeconfig: the current cluster has no server');
     this.#server = cluster.server;
+    this.namespace = resolved.namespace;
     this.#tls = new TlsFiles(
       {
         ca: fileOrData(cluster['certificate-authority'], cluster['certificate-authority-data']),
@@ -116,12 +127,12 @@ export class Kubeconfig implements ConnectionSource {
   }
 
   /** From `path`, else $KUBECONFIG, ~/.kube/config, the pod's service account, in that order. */
-  static load(path?: string): Kubeconfig {
-    if (path !== undefined && path !== '') return Kubeconfig.fromFiles([path]);
+  static load(path?: string, selection: KubeconfigSelection = {}): Kubeconfig {
+    if (path !== undefined && path !== '') return Kubeconfig.fromFiles([path], selection);
     const fromEnv = (process.env['KUBECONFIG'] ?? '').split(delimiter).filter((p) => p !== '');
-    if (fromEnv.length > 0) return Kubeconfig.fromFiles(fromEnv);
+    if (fromEnv.length > 0) return Kubeconfig.fromFiles(fromEnv, selection);
     const home = join(homedir(), '.kube', 'config');
-    if (existsSync(home)) return Kubeconfig.fromFiles([home]);
+    if (existsSync(home)) return Kubeconfig.fromFiles([home], selection);
     if (process.env['KUBERNETES_SERVICE_HOST'] !== undefined) return Kubeconfig.inCluster();
     throw new Error(
       'no kubeconfig: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config or run in a pod',
@@ -129,7 +140,7 @@ export class Kubeconfig implements ConnectionSource {
   }
 
   /** The current context of the merged files (for each name, the first file that has it wins). */
-  static fromFiles(paths: readonly string[]): Kubeconfig {
+  static fromFiles(paths: readonly string[], selection: KubeconfigSelection = {}): Kubeconfig {
     const merged: Required<Omit<KubeconfigFile, 'current-context'>> & { current?: string } = {
       clusters: [],
       users: [],
@@ -161,14 +172,19 @@ export class Kubeconfig implements ConnectionSource {
         if (!merged.contexts.some((m) => m.name === c.name)) merged.contexts.push(c);
       }
     }
-    const context = merged.contexts.find((c) => c.name === merged.current)?.context;
+    const contextName = selection.context ?? merged.current;
+    const context = merged.contexts.find((c) => c.name === contextName)?.context;
     if (context === undefined)
-      throw new Error(`kubeconfig ${paths.join(delimiter)}: no current context`);
+      throw new Error(
+        selection.context === undefined
+          ? `kubeconfig ${paths.join(delimiter)}: no current context`
+          : `kubeconfig ${paths.join(delimiter)}: no context named ${selection.context}`,
+      );
     const cluster = merged.clusters.find((c) => c.name === context.cluster)?.cluster;
     if (cluster === undefined)
-      throw new Error(`kubeconfig: context ${String(merged.current)} names no known cluster`);
+      throw new Error(`kubeconfig: context ${String(contextName)} names no known cluster`);
     const user = merged.users.find((u) => u.name === context.user)?.user ?? {};
-    return new Kubeconfig({ cluster, user, paths });
+    return new Kubeconfig({ cluster, user, paths, namespace: context.namespace });
   }
 
   /** The pod's service account, as client-go's rest.InClusterConfig reads it. */

@@ -4,6 +4,11 @@ export interface BuilderOptions {
   readonly runtimeImage: string;
   /** Whether the cluster serves `monitoring.coreos.com/v1` ServiceMonitors. */
   readonly serviceMonitorAvailable: boolean;
+  /**
+   * The HorizontalPodAutoscaler's maxReplicas while scale-out is held for this agent
+   * (status/scaleOutHold.ts); unset, spec.autoscaling.maxReplicas.
+   */
+  readonly maxReplicasCap?: number | undefined;
 }
 
 /** The runtime released with this operator: the `--runtime-image` default. */

@@ -69,7 +69,9 @@ export function buildChildren(
       apiVersion: 'autoscaling/v2',
       kind: 'HorizontalPodAutoscaler',
       build: () =>
-        autoscaling === undefined ? undefined : buildHorizontalPodAutoscaler(agent, autoscaling),
+        autoscaling === undefined
+          ? undefined
+          : buildHorizontalPodAutoscaler(agent, autoscaling, options.maxReplicasCap),
     },
     {
       apiVersion: 'policy/v1',

@@ -13,10 +13,14 @@ export interface HorizontalPodAutoscaler extends ChildObject<
 /** An HPA needs at least one metric; CPU at 80% is what `kubectl autoscale` picks too. */
 export const DEFAULT_TARGET_CPU_PERCENT = 80;
 
-/** Scales the agent's Deployment; the Deployment then carries no replica count of its own. */
+/**
+ * Scales the agent's Deployment; the Deployment then carries no replica count of its own.
+ * `maxReplicasCap` holds scale-out while the provider's quota is short (never above the spec).
+ */
 export function buildHorizontalPodAutoscaler(
   agent: Readonly<AgentDeployment>,
   autoscaling: Readonly<AutoscalingSpec>,
+  maxReplicasCap: number | undefined,
 ): HorizontalPodAutoscaler {
   return {
     apiVersion: 'autoscaling/v2',
@@ -29,7 +33,7 @@ export function buildHorizontalPodAutoscaler(
         name: agentIdentity(agent).name,
       },
       minReplicas: autoscaling.minReplicas ?? 1,
-      maxReplicas: autoscaling.maxReplicas,
+      maxReplicas: Math.min(autoscaling.maxReplicas, maxReplicasCap ?? autoscaling.maxReplicas),
       metrics: utilisationMetrics(autoscaling),
     },
   };

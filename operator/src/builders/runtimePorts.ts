@@ -3,7 +3,7 @@
  * which refer to them by name so that a number changes in one place.
  */
 export const HTTP_PORT_NAME = 'http';
-export const METRICS_PORT_NAME = 'metrics';
+export { METRICS_PORT_NAME } from '../../../contract/src/pod/runtimePorts.ts';
 export const HTTP_PORT = 8080;
 export const METRICS_PORT = 9090;
 /** The Service's HTTP port: callers use the plain service URL, without a port. */

@@ -11,7 +11,10 @@ import { canonicalJson, policyHash } from '../../../contract/src/policy/policyDo
 import { resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
 import { buildChildren, selectorString, AGENT_LABEL } from '../builders/index.ts';
 import { computeAgentStatus } from '../status/agentStatus.ts';
-import { evaluateModelRetirement, type ModelRetirementStatus } from '../status/modelRetirement.ts';
+import { evaluateModelRetirement } from '../status/modelRetirement.ts';
+import { findCondition, type ConditionUpdate } from '../status/conditions.ts';
+import { evaluateScaleOutHold, SCALE_OUT_HELD } from '../status/scaleOutHold.ts';
+import { recordEvent } from './objectEvents.ts';
 import type { PodView } from '../status/views.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
 import { childKindKey, FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
@@ -101,11 +104,20 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     readyReplicas,
   });
   const hash = policyHash(doc);
+  const nowMs = ctx.clock.now();
+  const deployment = ctx.caches.deployments.get(`${namespace}/${name}`);
+  const scaleOutHold = evaluateScaleOutHold({
+    agent,
+    pods,
+    currentReplicas: deployment?.status?.replicas ?? deployment?.spec?.replicas ?? 0,
+    nowMs,
+  });
   const monitoringWanted = agent.spec.monitoring?.serviceMonitor?.enabled === true;
   const serviceMonitorAvailable = ctx.serviceMonitorAvailable();
   const children = buildChildren(agent, doc, {
     runtimeImage: ctx.options.runtimeImage,
     serviceMonitorAvailable,
+    maxReplicasCap: scaleOutHold.maxReplicasCap,
   });
 
   // Apply.
@@ -141,11 +153,10 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
   }
 
   // Status.
-  const nowMs = ctx.clock.now();
   const modelRetirement = evaluateModelRetirement(agent.spec.model, nowMs);
   const status = computeAgentStatus({
     agent,
-    deployment: ctx.caches.deployments.get(`${namespace}/${name}`),
+    deployment,
     pods,
     presentPods,
     policyHash: hash,
@@ -156,17 +167,47 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
         ? 'Configured'
         : 'CRDMissing',
     modelRetirement,
+    scaleOutHold: scaleOutHold.condition,
     selector: selectorString(name),
     now: new Date(nowMs).toISOString(),
   });
   // The trip ledger is folded from the stored one: a write from a stale copy is refused.
   if ((await writeStatusIfChanged(ctx, agent, status, { precondition: true })) === 'stale')
     return STALE_STATUS_RETRY;
-  return { requeueAfterMs: nextReconcileMs(modelRetirement, nowMs) };
+  await recordScaleOutHoldChange(ctx, agent, scaleOutHold.condition);
+  return {
+    requeueAfterMs: nextReconcileMs([modelRetirement.changesAtMs, scaleOutHold.recheckAtMs], nowMs),
+  };
 }
 
-/** The resync, or sooner when a model reaches its end of life first: ModelRetiring turns then. */
-function nextReconcileMs(modelRetirement: ModelRetirementStatus, nowMs: number): number {
-  const { changesAtMs } = modelRetirement;
-  return changesAtMs === undefined ? RESYNC_MS : Math.min(RESYNC_MS, changesAtMs - nowMs);
+/**
+ * The resync, or sooner when something turns by the clock alone: a model reaching its end of
+ * life (ModelRetiring), a short provider quota the provider said is whole again (ScaleOutHeld).
+ */
+function nextReconcileMs(changesAtMs: readonly (number | undefined)[], nowMs: number): number {
+  let next = RESYNC_MS;
+  for (const at of changesAtMs) if (at !== undefined) next = Math.min(next, at - nowMs);
+  return Math.max(0, next);
+}
+
+/** An Event when scale-out is held or released (the status write before it succeeded). */
+async function recordScaleOutHoldChange(
+  ctx: OperatorContext,
+  agent: AgentDeployment,
+  condition: ConditionUpdate,
+): Promise<void> {
+  const before = findCondition(agent.status?.conditions, SCALE_OUT_HELD)?.status ?? 'False';
+  if (before === condition.status) return;
+  if (condition.status === 'True')
+    await recordEvent(ctx, agent, {
+      type: 'Warning',
+      reason: 'ScaleOutHeld',
+      message: condition.message,
+    });
+  else if (before === 'True')
+    await recordEvent(ctx, agent, {
+      type: 'Normal',
+      reason: 'ScaleOutReleased',
+      message: `HorizontalPodAutoscaler maxReplicas back to spec.autoscaling.maxReplicas: ${condition.message}`,
+    });
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { computeAgentStatus, type AgentStatusInputs } from './agentStatus.ts';
 import { evaluateModelRetirement } from './modelRetirement.ts';
+import { evaluateScaleOutHold } from './scaleOutHold.ts';
 import type { DeploymentView, PodView } from './views.ts';
 
 const agent: AgentDeployment = {
@@ -34,6 +35,12 @@ const pod = (hash: string, breakers?: string): PodView => ({
 
 const NOW = '2026-11-21T10:00:00Z';
 const current = evaluateModelRetirement({ name: 'm' }, Date.parse(NOW));
+const notHeld = evaluateScaleOutHold({
+  agent,
+  pods: [],
+  currentReplicas: 3,
+  nowMs: Date.parse(NOW),
+});
 
 const open = JSON.stringify({
   'default/m': { state: 'Open', since: '2026-11-21T10:00:00Z', trips: 1 },
@@ -50,6 +57,7 @@ function status(overrides: Partial<AgentStatusInputs>) {
     missing: [],
     monitoring: 'NotRequested',
     modelRetirement: current,
+    scaleOutHold: notHeld.condition,
     selector: 'breakwater.dev/agent=support',
     now: NOW,
     ...overrides,
@@ -168,6 +176,7 @@ describe('computeAgentStatus', () => {
       missing: [],
       monitoring: 'NotRequested',
       modelRetirement: current,
+      scaleOutHold: notHeld.condition,
       selector: 'breakwater.dev/agent=support',
       now: '2026-11-21T11:00:00Z',
     });

@@ -35,6 +35,8 @@ export interface AgentStatusInputs {
   readonly monitoring: 'NotRequested' | 'Configured' | 'CRDMissing';
   /** Whether its model or a fallback is retiring, evaluated at `now`. */
   readonly modelRetirement: ModelRetirementStatus;
+  /** Condition ScaleOutHeld, evaluated by scaleOutHold.ts. */
+  readonly scaleOutHold: ConditionUpdate;
   readonly selector: string;
   /** RFC 3339 now, for condition transitions. */
   readonly now: string;
@@ -120,6 +122,7 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
         },
     monitoringCondition(inputs.monitoring),
     inputs.modelRetirement.condition,
+    inputs.scaleOutHold,
     progressDeadlineExceeded || !resolved
       ? {
           type: 'Stalled',

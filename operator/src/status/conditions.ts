@@ -58,3 +58,10 @@ export function setConditions(
     [...(conditions ?? [])],
   );
 }
+
+export function findCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}

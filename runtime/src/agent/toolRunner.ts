@@ -80,7 +80,7 @@ export async function runTool(
   } catch (err) {
     const outcome = classifyError(err, deps.clock.now()).outcome;
     status = outcome === 'Timeout' ? 'timeout' : outcome === 'Rejected' ? 'rejected' : 'error';
-    deps.stats.record('tool', tool.name, deps.clock.now() - started, outcome);
+    deps.stats.record('tool', tool.name, deps.clock.now() - started, { errorType: outcome });
     return {
       type: 'tool_result',
       tool_use_id: call.id,

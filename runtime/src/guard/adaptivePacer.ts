@@ -11,7 +11,7 @@
  * Each admitted call is charged locally (headers lag behind calls in flight); the next
  * response's headers overwrite the local count, the provider being the authority.
  */
-import { readHeader, type HeaderSource } from './headers.ts';
+import { readHeader, readNumberHeader as readNumber, type HeaderSource } from './headers.ts';
 
 const LOW_WATER_FRACTION = 0.2;
 const LOW_WATER_CALLS = 10;
@@ -165,11 +165,4 @@ export class AdaptivePacer {
     this.limitedBy = limit;
     return candidate;
   }
-}
-
-function readNumber(headers: HeaderSource, name: string): number | undefined {
-  const raw = readHeader(headers, name);
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  return Number.isFinite(value) ? value : undefined;
 }

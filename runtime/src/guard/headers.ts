@@ -34,6 +34,17 @@ export function readHeader(
   return value[0];
 }
 
+/** A header's value as a finite number; undefined when absent or not a number. */
+export function readNumberHeader(
+  headers: HeaderSource | undefined | null,
+  name: string,
+): number | undefined {
+  const raw = readHeader(headers, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  return Number.isFinite(value) ? value : undefined;
+}
+
 /**
  * `retry-after-ms` (milliseconds, non-standard but sent by some gateways) wins over
  * `retry-after` (seconds, or an HTTP date measured against `now`). Undefined when absent or

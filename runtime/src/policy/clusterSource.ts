@@ -71,6 +71,7 @@ export async function startClusterSources(
       read: () => ({
         policyHash: runtime.active?.hash,
         breakers: runtime.active?.guard.breakerSummary() ?? {},
+        headroom: runtime.headroom.report(),
         runtime: runtime.runtimeReport(),
       }),
       onError: (err) => {
@@ -82,6 +83,9 @@ export async function startClusterSources(
       r.poke();
     });
     runtime.onBreakerChange(() => {
+      r.poke();
+    });
+    runtime.headroom.onChange(() => {
       r.poke();
     });
   } else {

@@ -10,6 +10,7 @@ import { APIConnectionError } from '@anthropic-ai/sdk';
 import type { Clock } from '../../../contract/src/time/clock.ts';
 import { classifyError, isFailureClass } from '../guard/errorClassification.ts';
 import { CancelledError, isCircuitOpenError } from '../guard/errors.ts';
+import type { HeaderSource } from '../guard/headers.ts';
 import {
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
   type LoadBalancing,
@@ -35,6 +36,8 @@ export interface AttemptObserver {
     durationMs: number;
     outcome: string;
     error?: unknown;
+    /** The provider's response headers, when it answered. */
+    headers?: HeaderSource | undefined;
   }): void;
 }
 
@@ -227,6 +230,7 @@ export class ModelRouter {
         attempt: info.attempt,
         durationMs: this.#clock.now() - started,
         outcome: 'Success',
+        headers: answer.headers,
       });
       return routed;
     } catch (caught) {

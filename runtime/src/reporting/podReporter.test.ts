@@ -54,4 +54,30 @@ describe('PodReporter', () => {
     await flush();
     expect(calls).toBe(2);
   });
+
+  it('adds the provider-headroom annotation once a provider reported a limit, and only then', () => {
+    const reporter = (state: ReportedState) =>
+      new PodReporter({
+        clock: new ManualClock(0),
+        read: () => state,
+        patch: () => Promise.resolve(),
+      });
+    const without = reporter({ policyHash: 'h1', breakers: {}, headroom: {} }).annotations();
+    expect(Object.keys(without).sort()).toEqual([
+      'breakwater.dev/breakers',
+      'breakwater.dev/policy-hash',
+    ]);
+    const entry = {
+      ratio: 0.1,
+      limitedBy: 'requests' as const,
+      resetAt: '2026-11-22T19:01:00Z',
+      observedAt: '2026-11-22T19:00:00.000Z',
+    };
+    const withHeadroom = reporter({ policyHash: 'h1', breakers: {}, headroom: { default: entry } });
+    expect(
+      JSON.parse(withHeadroom.annotations()['breakwater.dev/provider-headroom'] ?? ''),
+    ).toEqual({
+      default: entry,
+    });
+  });
 });

@@ -10,6 +10,11 @@ import {
   type BreakerReport,
 } from '../../../contract/src/reporting/breakerAnnotation.ts';
 import {
+  HEADROOM_ANNOTATION,
+  encodeHeadroomReport,
+  type HeadroomReport,
+} from '../../../contract/src/reporting/headroomAnnotation.ts';
+import {
   RUNTIME_ANNOTATION,
   encodeRuntimeReport,
   type RuntimeReport,
@@ -23,6 +28,8 @@ export interface PodPatcher {
 export interface ReportedState {
   readonly policyHash: string | undefined;
   readonly breakers: BreakerReport;
+  /** The provider's quota left per backend; no annotation until a provider reported one. */
+  readonly headroom?: HeadroomReport;
   /** When the process started and the override it applies (`breakwater.dev/runtime`). */
   readonly runtime?: RuntimeReport;
 }
@@ -69,9 +76,13 @@ export class PodReporter {
   /** The annotations that would be written now. */
   annotations(): Record<string, string> {
     const state = this.#read();
+    const headroom = state.headroom ?? {};
     return {
       [POLICY_HASH_ANNOTATION]: state.policyHash ?? '',
       [BREAKERS_ANNOTATION]: encodeBreakerReport(state.breakers),
+      ...(Object.keys(headroom).length === 0
+        ? {}
+        : { [HEADROOM_ANNOTATION]: encodeHeadroomReport(headroom) }),
       ...(state.runtime === undefined
         ? {}
         : { [RUNTIME_ANNOTATION]: encodeRuntimeReport(state.runtime) }),

@@ -8,10 +8,10 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import { DEBUG_OFF, DEBUG_STATS_PATH } from '../../../contract/src/reporting/debugStats.ts';
 import { refusal, sendError, unauthorized } from './errorReplies.ts';
 
-/** What a `/debug` request gets while the policy turns them off. */
-export const DEBUG_OFF = '/debug is turned off for this agent (spec.monitoring.debugEndpoints)';
+export { DEBUG_OFF };
 import type { RuntimeContext } from './runtimeContext.ts';
 
 /** Whether the policy in force serves `/debug/*` (on unless it says `debugEndpoints: false`). */
@@ -32,7 +32,7 @@ export function debugDocuments(ctx: RuntimeContext): Record<string, () => unknow
         cache: { entries: ctx.cache.size },
       };
     },
-    '/debug/stats': () => ctx.stats.snapshot(),
+    [DEBUG_STATS_PATH]: () => ctx.stats.snapshot(),
   };
 }
 

@@ -81,7 +81,9 @@ async function handle(
       },
       call.signal,
     );
-    ctx.stats.record('model', result.model, ctx.clock.now() - started);
+    ctx.stats.record('model', result.model, ctx.clock.now() - started, {
+      fallback: result.fallbackUsed,
+    });
     const answer = {
       output: result.output,
       model: result.model,

@@ -146,7 +146,9 @@ async function handle(
       { model: routed.model, direction: 'output' },
       usage.output_tokens,
     );
-    ctx.stats.record('model', routed.model, ctx.clock.now() - started);
+    ctx.stats.record('model', routed.model, ctx.clock.now() - started, {
+      fallback: routed.fallbackUsed,
+    });
     if (ctx.audit.enabled)
       ctx.audit.record({
         event: 'model_interaction',

@@ -132,7 +132,9 @@ export function failCall(
     status: String(status),
     error_type: mapping.type,
   });
-  ctx.stats.record('model', subject.model, now - call.started, classifyError(err, now).outcome);
+  ctx.stats.record('model', subject.model, now - call.started, {
+    errorType: classifyError(err, now).outcome,
+  });
   ctx.logger.info(
     {
       reqId: request.id,

@@ -3,7 +3,7 @@
  * capped, so a caller inventing model names cannot grow memory without bound.
  */
 import type { Clock } from '../../../contract/src/time/clock.ts';
-import { SlidingWindow, type WindowSummary } from './slidingWindow.ts';
+import { SlidingWindow, type CallOutcome, type WindowSummary } from './slidingWindow.ts';
 
 const MAX_SUBJECTS = 128;
 
@@ -17,7 +17,7 @@ export class CallStats {
     this.#clock = clock;
   }
 
-  record(subject: Subject, name: string, durationMs: number, errorType?: string): void {
+  record(subject: Subject, name: string, durationMs: number, outcome: CallOutcome = {}): void {
     const key = `${subject}:${name}`;
     let window = this.#windows.get(key);
     if (window === undefined) {
@@ -25,7 +25,7 @@ export class CallStats {
       window = new SlidingWindow(this.#clock);
       this.#windows.set(key, window);
     }
-    window.record(durationMs, errorType);
+    window.record(durationMs, outcome);
   }
 
   snapshot(): { models: Record<string, WindowSummary>; tools: Record<string, WindowSummary> } {

@@ -6,8 +6,9 @@ describe('SlidingWindow', () => {
   it('reports count, success rate, percentiles and top errors', () => {
     const clock = new ManualClock(1_000_000);
     const window = new SlidingWindow(clock, 60_000, 6);
-    for (let i = 1; i <= 100; i++) window.record(i, i % 10 === 0 ? 'Overloaded' : undefined);
-    window.record(5, 'Timeout');
+    for (let i = 1; i <= 100; i++)
+      window.record(i, { errorType: i % 10 === 0 ? 'Overloaded' : undefined });
+    window.record(5, { errorType: 'Timeout' });
     const s = window.summary();
     expect(s.count).toBe(101);
     expect(s.successRate).toBeCloseTo(90 / 101);
@@ -35,8 +36,22 @@ describe('SlidingWindow', () => {
 
   it('keeps a bounded set of error types per slice', () => {
     const window = new SlidingWindow(new ManualClock(0), 60_000, 6);
-    for (let i = 0; i < 100; i++) window.record(1, `type-${i}`);
+    for (let i = 0; i < 100; i++) window.record(1, { errorType: `type-${i}` });
     expect(window.summary().topErrors.length).toBeLessThanOrEqual(5);
     expect(window.summary().count).toBe(100);
+  });
+
+  it('counts fallback answers and shows the histogram its percentiles come from', () => {
+    const window = new SlidingWindow(new ManualClock(0), 60_000, 6);
+    window.record(10, { fallback: true });
+    window.record(10);
+    window.record(200, { errorType: 'Overloaded' });
+    const s = window.summary();
+    expect(s.fallbacks).toBe(1);
+    expect(s.latencyHistogram.map((b) => b.count)).toEqual([2, 1]);
+    const [fast, slow] = s.latencyHistogram;
+    expect(fast?.le).toBeGreaterThanOrEqual(10);
+    expect(fast?.le).toBeLessThan(11);
+    expect(slow?.le).toBe(s.latencyMs.p99);
   });
 });

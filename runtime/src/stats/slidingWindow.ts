@@ -4,30 +4,29 @@
  * by type (at most MAX_ERROR_TYPES per slice). Old slices are reused, never accumulated.
  */
 import type { Clock } from '../../../contract/src/time/clock.ts';
-import { LATENCY_BUCKETS, bucketOf, quantile } from './latencyHistogram.ts';
+import type { LatencyBucket, WindowSummary } from '../../../contract/src/reporting/debugStats.ts';
+import { LATENCY_BUCKETS, bucketOf, bucketUpperMs, quantile } from './latencyHistogram.ts';
+
+export type { WindowSummary };
 
 const MAX_ERROR_TYPES = 16;
+
+/** How one call ended, as the window counts it. */
+export interface CallOutcome {
+  /** Set when the call failed: its outcome class or error type. */
+  readonly errorType?: string | undefined;
+  /** Answered by a fallback model. */
+  readonly fallback?: boolean | undefined;
+}
 
 interface Slice {
   /** Which slice of time (now / sliceMs) this slot currently holds. */
   epoch: number;
   count: number;
   successes: number;
+  fallbacks: number;
   latency: Uint32Array;
   errors: Map<string, number>;
-}
-
-export interface WindowSummary {
-  readonly windowSeconds: number;
-  readonly count: number;
-  readonly successRate: number | null;
-  readonly throughputPerSecond: number;
-  readonly latencyMs: {
-    readonly p50: number | null;
-    readonly p95: number | null;
-    readonly p99: number | null;
-  };
-  readonly topErrors: readonly { readonly type: string; readonly count: number }[];
 }
 
 export class SlidingWindow {
@@ -42,14 +41,17 @@ export class SlidingWindow {
       epoch: -1,
       count: 0,
       successes: 0,
+      fallbacks: 0,
       latency: new Uint32Array(LATENCY_BUCKETS),
       errors: new Map<string, number>(),
     }));
   }
 
-  record(durationMs: number, errorType?: string): void {
+  record(durationMs: number, outcome: CallOutcome = {}): void {
+    const { errorType } = outcome;
     const slice = this.#current();
     slice.count++;
+    if (outcome.fallback === true) slice.fallbacks++;
     const bucket = bucketOf(durationMs);
     slice.latency[bucket] = (slice.latency[bucket] ?? 0) + 1;
     if (errorType === undefined) {
@@ -62,17 +64,19 @@ export class SlidingWindow {
     else slice.errors.set('other', (slice.errors.get('other') ?? 0) + 1);
   }
 
-  summary(): WindowSummary {
+  summary(): Required<WindowSummary> {
     const nowEpoch = Math.floor(this.#clock.now() / this.#sliceMs);
     const oldest = nowEpoch - this.#slices.length + 1;
     const latency = new Uint32Array(LATENCY_BUCKETS);
     const errors = new Map<string, number>();
     let count = 0;
     let successes = 0;
+    let fallbacks = 0;
     for (const slice of this.#slices) {
       if (slice.epoch < oldest || slice.epoch > nowEpoch) continue;
       count += slice.count;
       successes += slice.successes;
+      fallbacks += slice.fallbacks;
       for (let i = 0; i < LATENCY_BUCKETS; i++)
         latency[i] = (latency[i] ?? 0) + (slice.latency[i] ?? 0);
       for (const [type, n] of slice.errors) errors.set(type, (errors.get(type) ?? 0) + n);
@@ -93,6 +97,8 @@ export class SlidingWindow {
         .sort((a, b) => b[1] - a[1])
         .slice(0, 5)
         .map(([type, n]) => ({ type, count: n })),
+      fallbacks,
+      latencyHistogram: nonEmptyBuckets(latency),
     };
   }
 
@@ -104,9 +110,19 @@ export class SlidingWindow {
       slice.epoch = epoch;
       slice.count = 0;
       slice.successes = 0;
+      slice.fallbacks = 0;
       slice.latency.fill(0);
       slice.errors.clear();
     }
     return slice;
   }
+}
+
+function nonEmptyBuckets(counts: Uint32Array): LatencyBucket[] {
+  const buckets: LatencyBucket[] = [];
+  counts.forEach((count, i) => {
+    // Two decimals, like the percentiles: every replica rounds the same bounds the same way.
+    if (count > 0) buckets.push({ le: Math.round(bucketUpperMs(i) * 100) / 100, count });
+  });
+  return buckets;
 }

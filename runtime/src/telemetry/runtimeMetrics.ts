@@ -11,6 +11,11 @@ const LLM_LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 12
 const TOOL_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const TOKEN_BUCKETS = [16, 64, 256, 1024, 4096, 16_384, 65_536, 200_000];
 
+/** The provider headroom per backend, 0..1 (provider/providerHeadroom.ts). */
+export interface HeadroomSource {
+  ratios(): ReadonlyMap<string, number>;
+}
+
 export class RuntimeMetrics {
   readonly registry: Registry;
   readonly requests: TallyCounter<'route' | 'model'>;
@@ -28,10 +33,13 @@ export class RuntimeMetrics {
   readonly cacheRequests: TallyCounter<'result'>;
   readonly securityIncidents: Counter<'kind' | 'action'>;
   readonly authFailures: Counter<'reason'>;
+  readonly providerHeadroom: Gauge<'backend'>;
+  #headroom: HeadroomSource | undefined;
 
   constructor(registry = new Registry(), { defaults = true } = {}) {
     this.registry = registry;
     const registers = [registry];
+
     if (defaults) collectDefaultMetrics({ register: registry });
     this.requests = new TallyCounter({
       name: 'agent_requests_total',
@@ -119,11 +127,29 @@ export class RuntimeMetrics {
       labelNames: ['kind', 'action'],
       registers,
     });
+    // Read at scrape time, so a quota the provider said is whole again by now shows as 1
+    // without waiting for the next call.
+    const headroom = (): HeadroomSource | undefined => this.#headroom;
+    this.providerHeadroom = new Gauge({
+      name: 'breakwater_provider_headroom_ratio',
+      help: "The provider quota left, 0 to 1, per backend: the tightest of the anthropic-ratelimit-* limits on its latest answer (0 after a 429, until its retry-after); 1 again once the provider's reset time has passed. No series before the provider has reported a limit.",
+      labelNames: ['backend'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [backend, ratio] of headroom()?.ratios() ?? []) this.set({ backend }, ratio);
+      },
+    });
     this.authFailures = new Counter({
       name: 'agent_auth_failures_total',
       help: 'Requests refused for a missing or wrong client key.',
       labelNames: ['reason'],
       registers,
     });
+  }
+
+  /** Where `breakwater_provider_headroom_ratio` reads from. */
+  trackHeadroom(headroom: HeadroomSource): void {
+    this.#headroom = headroom;
   }
 }

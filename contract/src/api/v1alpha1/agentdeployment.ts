@@ -85,7 +85,7 @@ export interface AgentDeploymentSpec {
    */
   replicas?: number;
   /**
-   * Scale the agent with a HorizontalPodAutoscaler (autoscaling/v2) between minReplicas and maxReplicas on CPU and/or memory utilisation. Set replicas or autoscaling, not both.
+   * Scale the agent with a HorizontalPodAutoscaler (autoscaling/v2) between minReplicas and maxReplicas on CPU and/or memory utilisation. Set replicas or autoscaling, not both. While the provider's quota is short (providerQuota), scale-out is held.
    */
   autoscaling?: AutoscalingSpec;
   /**
@@ -147,7 +147,7 @@ export interface AgentDeploymentStatus {
    */
   observedGeneration?: number;
   /**
-   * Standard conditions, one per type: Ready, Reconciling and Stalled (as kstatus reads them), PoliciesResolved (both policies exist; reason PolicyNotFound otherwise), PoliciesApplied (every replica runs the current policy hash), MonitoringConfigured, and ModelRetiring (True when the model or a fallback is deprecated, reason Deprecated, or past its end of life, reason PastEndOfLife; the message names each with its end-of-life day).
+   * Standard conditions, one per type: Ready, Reconciling and Stalled (as kstatus reads them), PoliciesResolved (both policies exist; reason PolicyNotFound otherwise), PoliciesApplied (every replica runs the current policy hash), MonitoringConfigured, ScaleOutHeld (True while autoscaling.providerQuota holds the HorizontalPodAutoscaler at the current replica count, reason ProviderQuotaLow; False with reason HeadroomAvailable, HoldDisabled or NoHeadroomReported otherwise) and ModelRetiring (True when the model or a fallback is deprecated, reason Deprecated, or past its end of life, reason PastEndOfLife; the message names each with its end-of-life day).
    *
    * @maxItems 16
    *
@@ -309,7 +309,7 @@ export interface Backoff {
 }
 
 /**
- * Scale the agent with a HorizontalPodAutoscaler (autoscaling/v2) between minReplicas and maxReplicas on CPU and/or memory utilisation. Set replicas or autoscaling, not both.
+ * Scale the agent with a HorizontalPodAutoscaler (autoscaling/v2) between minReplicas and maxReplicas on CPU and/or memory utilisation. Set replicas or autoscaling, not both. While the provider's quota is short (providerQuota), scale-out is held.
  */
 export interface AutoscalingSpec {
   /**
@@ -328,6 +328,24 @@ export interface AutoscalingSpec {
    * Average memory use to aim for, in percent (1 to 100) of the memory request, for example 80.
    */
   targetMemoryUtilizationPercentage?: number;
+  /**
+   * Scale-out held while the provider's quota is short: when the headroom the replicas report (from the anthropic-ratelimit-* response headers and 429s; the tightest backend's, newest report first) is below minHeadroomPercent, the operator caps the HorizontalPodAutoscaler's maxReplicas at the current replica count, sets condition ScaleOutHeld=True and records an Event; once the headroom is back (a later answer says so, or the provider's reset time has passed) it lifts the cap. More replicas would only multiply 429s. Scale-in is never held.
+   */
+  providerQuota?: ProviderQuotaSpec;
+}
+
+/**
+ * Scale-out held while the provider's quota is short: when the headroom the replicas report (from the anthropic-ratelimit-* response headers and 429s; the tightest backend's, newest report first) is below minHeadroomPercent, the operator caps the HorizontalPodAutoscaler's maxReplicas at the current replica count, sets condition ScaleOutHeld=True and records an Event; once the headroom is back (a later answer says so, or the provider's reset time has passed) it lifts the cap. More replicas would only multiply 429s. Scale-in is never held.
+ */
+export interface ProviderQuotaSpec {
+  /**
+   * Hold scale-out while the quota is short. false switches the hold off: the HorizontalPodAutoscaler keeps spec.autoscaling.maxReplicas whatever the provider says. Default true.
+   */
+  holdScaleOut?: boolean;
+  /**
+   * Headroom, in percent of the provider's limit (1 to 100), below which scale-out is held. Default 20.
+   */
+  minHeadroomPercent?: number;
 }
 
 /**

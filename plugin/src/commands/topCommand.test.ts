@@ -1,0 +1,95 @@
+import { describe, expect, it } from '@jest/globals';
+import { KubeApiError } from '../../../contract/src/kube/kubeClient.ts';
+import { DEBUG_OFF } from '../../../contract/src/reporting/debugStats.ts';
+import type { PodObject } from '../cluster/agentObjects.ts';
+import {
+  DEBUG_OFF_HINT,
+  rankAgents,
+  statsProxyPath,
+  topTable,
+  unreadReason,
+  type AgentTop,
+} from './topCommand.ts';
+
+const pod: PodObject = {
+  metadata: { name: 'support-7f-x2', namespace: 'prod' },
+  spec: {
+    containers: [
+      {
+        name: 'runtime',
+        ports: [
+          { name: 'http', containerPort: 8080 },
+          { name: 'metrics', containerPort: 9090 },
+        ],
+      },
+    ],
+  },
+  status: { phase: 'Running', podIP: '127.0.0.1' },
+};
+
+const top = (name: string, rps: number, over: Partial<AgentTop> = {}): AgentTop => ({
+  namespace: 'prod',
+  name,
+  running: 2,
+  unread: [],
+  replicas: 2,
+  windowSeconds: 300,
+  count: Math.round(rps * 300),
+  throughputPerSecond: rps,
+  successRate: 0.98,
+  latencyMs: { p50: 850, p95: 2_400, p99: 4_100 },
+  fallbackShare: 0.05,
+  topErrors: [{ type: 'Overloaded', count: 6 }],
+  withoutHistogram: 0,
+  ...over,
+});
+
+describe('kubectl breakwater top', () => {
+  it('reads a pod through the pod proxy on its metrics port', () => {
+    expect(statsProxyPath(pod)).toBe(
+      '/api/v1/namespaces/prod/pods/support-7f-x2:9090/proxy/debug/stats',
+    );
+  });
+
+  it.each([
+    [new KubeApiError(404, undefined, JSON.stringify({ error: DEBUG_OFF })), DEBUG_OFF_HINT],
+    [
+      new KubeApiError(403, 'Forbidden', 'pods "x" is forbidden'),
+      "forbidden: reading a pod's /debug/stats needs get on pods/proxy in namespace prod",
+    ],
+    [
+      new KubeApiError(400, 'BadRequest', 'address not allowed'),
+      "the API server will not proxy to this pod's IP 127.0.0.1 (loopback or link-local)",
+    ],
+    [
+      new KubeApiError(503, undefined, 'connection refused'),
+      'pod proxy answered 503: connection refused',
+    ],
+    [
+      Object.assign(new Error('The operation was aborted'), {
+        name: 'AbortError',
+        cause: new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
+      }),
+      'no answer through the pod proxy within 10s',
+    ],
+  ])('says why a replica could not be read (%s)', (err, reason) => {
+    expect(unreadReason(err, pod)).toBe(reason);
+  });
+
+  it('ranks the busiest agent first and renders one row each, with the replicas it could not read', () => {
+    const ranked = rankAgents([
+      top('batch', 0.5),
+      top('support', 12.345, { unread: [{ pod: 'support-c', reason: 'forbidden' }], running: 3 }),
+    ]);
+    expect(topTable({ agents: ranked }, false)).toBe(
+      [
+        'AGENT     REPLICAS   REQ/S   SUCCESS   P50     P95    P99    FALLBACK   TOP ERRORS',
+        'support   2/3        12.35   98%       850ms   2.4s   4.1s   5%         Overloaded=6',
+        'batch     2/2        0.50    98%       850ms   2.4s   4.1s   5%         Overloaded=6',
+        'Over the last 5m00s of each replica.',
+        'support: pod support-c not read: forbidden',
+        '',
+      ].join('\n'),
+    );
+  });
+});

@@ -1,0 +1,194 @@
+/**
+ * `kubectl breakwater top`: per agent, its replicas' `/debug/stats` windows merged
+ * (stats/replicaStats.ts), busiest agent first. Each pod is read through the API server's pod
+ * proxy on the runtime's metrics port — which needs `get` on `pods/proxy` — so no port-forward
+ * and no route into the cluster network are needed. A replica that cannot be read is named
+ * with the reason, and the others still count.
+ */
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import { isKubeApiError } from '../../../contract/src/kube/kubeClient.ts';
+import { METRICS_PORT_NAME } from '../../../contract/src/pod/runtimePorts.ts';
+import {
+  DEBUG_OFF,
+  DEBUG_STATS_PATH,
+  type DebugStatsDocument,
+} from '../../../contract/src/reporting/debugStats.ts';
+import { agentsIn, podsOf, type PodObject } from '../cluster/agentObjects.ts';
+import type { PluginKube } from '../cluster/pluginKube.ts';
+import type { CommandResult } from '../output/printResult.ts';
+import { millis, percent, renderTable } from '../output/table.ts';
+import { mergeReplicaStats, type MergedStats } from '../stats/replicaStats.ts';
+
+export interface UnreadReplica {
+  readonly pod: string;
+  readonly reason: string;
+}
+
+export interface AgentTop extends MergedStats {
+  readonly namespace: string;
+  readonly name: string;
+  /** Running pods asked. */
+  readonly running: number;
+  readonly unread: readonly UnreadReplica[];
+}
+
+export interface TopData {
+  readonly agents: readonly AgentTop[];
+}
+
+/** A replica that has not answered by then is reported as such; the others still count. */
+export const POD_READ_TIMEOUT_MS = 10_000;
+
+export const DEBUG_OFF_HINT =
+  'its /debug endpoints are off (spec.monitoring.debugEndpoints: false); set it to true to read its stats';
+
+export async function topCommand(
+  kube: PluginKube,
+  namespace: string | undefined,
+): Promise<CommandResult<TopData>> {
+  const agents = await agentsIn(kube, namespace);
+  const tops = await Promise.all(agents.map((agent) => agentTop(kube, agent)));
+  return {
+    data: { agents: rankAgents(tops) },
+    table: (data) => topTable(data, namespace === undefined),
+  };
+}
+
+/** Busiest first; ties by namespace and name, so the order is stable. */
+export function rankAgents(agents: readonly AgentTop[]): AgentTop[] {
+  return [...agents].sort(
+    (a, b) =>
+      b.throughputPerSecond - a.throughputPerSecond ||
+      `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`),
+  );
+}
+
+async function agentTop(kube: PluginKube, agent: AgentDeployment): Promise<AgentTop> {
+  const namespace = agent.metadata.namespace ?? 'default';
+  const running = (await podsOf(kube, agent)).filter((p) => p.status?.phase === 'Running');
+  const documents: DebugStatsDocument[] = [];
+  const unread: UnreadReplica[] = [];
+  if (agent.spec.monitoring?.debugEndpoints === false) {
+    for (const pod of running)
+      unread.push({ pod: pod.metadata?.name ?? '', reason: DEBUG_OFF_HINT });
+  } else {
+    await Promise.all(
+      running.map(async (pod) => {
+        const read = await readStats(kube, pod);
+        if ('reason' in read) unread.push(read);
+        else documents.push(read.document);
+      }),
+    );
+  }
+  unread.sort((a, b) => a.pod.localeCompare(b.pod));
+  return {
+    namespace,
+    name: agent.metadata.name ?? '',
+    running: running.length,
+    unread,
+    ...mergeReplicaStats(documents),
+  };
+}
+
+/** The API server's pod proxy path to a pod's `/debug/stats` on its metrics port. */
+export function statsProxyPath(pod: PodObject): string | UnreadReplica {
+  const name = pod.metadata?.name ?? '';
+  const port = pod.spec?.containers
+    ?.flatMap((c) => c.ports ?? [])
+    .find((p) => p.name === METRICS_PORT_NAME)?.containerPort;
+  if (port === undefined)
+    return {
+      pod: name,
+      reason: `no container port named ${METRICS_PORT_NAME} to read /debug/stats from`,
+    };
+  const namespace = encodeURIComponent(pod.metadata?.namespace ?? 'default');
+  return `/api/v1/namespaces/${namespace}/pods/${encodeURIComponent(name)}:${String(port)}/proxy${DEBUG_STATS_PATH}`;
+}
+
+async function readStats(
+  kube: PluginKube,
+  pod: PodObject,
+): Promise<{ document: DebugStatsDocument } | UnreadReplica> {
+  const name = pod.metadata?.name ?? '';
+  const path = statsProxyPath(pod);
+  if (typeof path !== 'string') return path;
+  try {
+    const text = await kube.getText(path, AbortSignal.timeout(POD_READ_TIMEOUT_MS));
+    const document = JSON.parse(text) as DebugStatsDocument;
+    if (typeof document.models !== 'object')
+      return { pod: name, reason: `${DEBUG_STATS_PATH} answered without "models"` };
+    return { document };
+  } catch (err) {
+    return { pod: name, reason: unreadReason(err, pod) };
+  }
+}
+
+/** Why a pod's stats could not be read, with what to do about it. */
+export function unreadReason(err: unknown, pod: PodObject): string {
+  const namespace = pod.metadata?.namespace ?? 'default';
+  if (isTimeout(err))
+    return `no answer through the pod proxy within ${String(POD_READ_TIMEOUT_MS / 1000)}s`;
+  if (!isKubeApiError(err)) return err instanceof Error ? err.message : String(err);
+  if (err.status === 404 && err.message.includes(DEBUG_OFF)) return DEBUG_OFF_HINT;
+  if (err.status === 403)
+    return `forbidden: reading a pod's /debug/stats needs get on pods/proxy in namespace ${namespace}`;
+  if (err.status === 400 && err.message.includes('address not allowed'))
+    return `the API server will not proxy to this pod's IP ${pod.status?.podIP ?? '(none)'} (loopback or link-local)`;
+  return `pod proxy answered ${String(err.status)}: ${err.message}`;
+}
+
+export function topTable(data: TopData, allNamespaces: boolean): string {
+  if (data.agents.length === 0) return 'No AgentDeployments found.\n';
+  const nsHeader = allNamespaces ? ['namespace'] : [];
+  const table = renderTable(
+    [
+      ...nsHeader,
+      'agent',
+      'replicas',
+      'req/s',
+      'success',
+      'p50',
+      'p95',
+      'p99',
+      'fallback',
+      'top errors',
+    ],
+    data.agents.map((a) => [
+      ...(allNamespaces ? [a.namespace] : []),
+      a.name,
+      `${String(a.replicas)}/${String(a.running)}`,
+      a.count === 0 ? '0' : a.throughputPerSecond.toFixed(2),
+      percent(a.successRate),
+      millis(a.latencyMs.p50),
+      millis(a.latencyMs.p95),
+      millis(a.latencyMs.p99),
+      percent(a.fallbackShare),
+      a.topErrors.map((e) => `${e.type}=${String(e.count)}`).join(' '),
+    ]),
+  );
+  const window = data.agents.find((a) => a.windowSeconds !== null)?.windowSeconds;
+  const notes = data.agents.flatMap((a) => [
+    ...a.unread.map((u) => `${a.name}: pod ${u.pod} not read: ${u.reason}`),
+    ...(a.withoutHistogram > 0
+      ? [
+          `${a.name}: ${String(a.withoutHistogram)} replica(s) sent no latency histogram (an older runtime): left out of the percentiles`,
+        ]
+      : []),
+  ]);
+  const footer =
+    window === undefined || window === null
+      ? ''
+      : `Over the last ${millis(window * 1000)} of each replica.\n`;
+  return table + footer + notes.map((n) => `${n}\n`).join('');
+}
+
+/** The read's own deadline, as node:http reports it (an AbortError caused by it) or as is. */
+function isTimeout(err: unknown): boolean {
+  const name = (value: unknown): unknown =>
+    typeof value === 'object' && value !== null ? (value as { name?: unknown }).name : undefined;
+  // A DOMException (the signal's reason) is not an Error instance: read names only.
+  return (
+    name(err) === 'TimeoutError' ||
+    (name(err) === 'AbortError' && name((err as { cause?: unknown }).cause) === 'TimeoutError')
+  );
+}
