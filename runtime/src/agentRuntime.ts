@@ -12,7 +12,6 @@ import type { PolicySourceOption, RuntimeOptions } from './cli/runtimeOptions.ts
 import { OFFER_RESULTS, PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
 import { BackendPool } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
-import { guardRefusal } from './provider/guardRefusal.ts';
 import { GuardSet, type RememberedOpen } from './provider/guardSet.ts';
 import { RedisCounterStore } from './sharedLimits/redisCounterStore.ts';
 import {
@@ -90,7 +89,6 @@ export class AgentRuntime {
     const source = RELOAD_SOURCE_LABEL[deps.options.source.kind];
     for (const result of OFFER_RESULTS) this.metrics.policyReloads.inc({ result, source }, 0);
     this.store = new PolicyStore(clock, {
-      veto: (doc) => guardRefusal(doc, clock),
       onOffer: (result, source, detail) => {
         this.metrics.policyReloads.inc({ result, source: source.split(':')[0] ?? source });
         if (result === 'rejected')

@@ -6,6 +6,9 @@
  * here: the document names the environment variables that carry them.
  */
 import { createHash } from 'node:crypto';
+import { parseDuration } from '../api/duration.ts';
+import type { FailureClass, OverrideState, PolicyMode } from '../api/vocabulary.ts';
+import { AGENT_DEPLOYMENT_LIMITS } from '../api/specLimits.ts';
 
 export const POLICY_DOCUMENT_VERSION = 1;
 export const POLICY_CONFIGMAP_KEY = 'policy.json';
@@ -13,10 +16,6 @@ export const POLICY_HASH_ANNOTATION = 'breakwater.dev/policy-hash';
 
 export const policyConfigMapName = (agent: string): string => `${agent}-policy`;
 
-export type FailureClass =
-  'ServerError' | 'Overloaded' | 'Timeout' | 'ConnectionError' | 'RateLimited';
-export type PolicyMode = 'Enforce' | 'Shadow';
-export type OverrideState = 'Auto' | 'ForcedOpen' | 'ForcedClosed';
 export type LoadBalancing = 'RoundRobin' | 'LeastLoaded' | 'Weighted' | 'Random';
 
 export interface BreakerSettings {
@@ -186,5 +185,7 @@ export function policyHash(doc: PolicyDocument): string {
   return createHash('sha256').update(canonicalJson(doc)).digest('hex').slice(0, 16);
 }
 
-/** `spec.streamIdleTimeout`'s default (the schema's `60s`), for documents that predate it. */
-export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 60_000;
+/** `spec.streamIdleTimeout`'s default (the schema's), for documents that predate it. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = parseDuration(
+  AGENT_DEPLOYMENT_LIMITS.streamIdleTimeout.default,
+);

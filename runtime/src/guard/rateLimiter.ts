@@ -11,7 +11,7 @@
  * Shadow limiter let through a call it would have refused; otherwise RateLimitedError.
  */
 import { AdaptivePacer } from './adaptivePacer.ts';
-import type { EnforcementMode } from './breakerOptions.ts';
+import type { PolicyMode } from '../../../contract/src/api/vocabulary.ts';
 import { RateLimitedError, type RateLimitReason } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
@@ -21,6 +21,7 @@ import { TokenBucket } from './tokenBucket.ts';
 import { TokenBudget, type TokenEstimate, type TokenUsage } from './tokenBudget.ts';
 import type { Clock } from '../../../contract/src/time/clock.ts';
 import { sleep } from '../../../contract/src/time/sleep.ts';
+import { RATE_LIMIT_POLICY_LIMITS as RATE } from '../../../contract/src/api/specLimits.ts';
 
 export type OnLimit = 'Reject' | 'Wait';
 
@@ -38,7 +39,7 @@ export interface RateLimiterOptions {
   /** Longest wait with onLimit: Wait; longer waits are refused. @default 10000 */
   readonly maxWaitMs: number;
   /** @default 'Enforce' */
-  readonly mode: EnforcementMode;
+  readonly mode: PolicyMode;
 }
 
 export interface RateLimiterOptionsInput {
@@ -47,7 +48,7 @@ export interface RateLimiterOptionsInput {
   readonly adaptive?: { readonly honorRetryAfter?: boolean; readonly providerHeaders?: boolean };
   readonly onLimit?: OnLimit;
   readonly maxWaitMs?: number;
-  readonly mode?: EnforcementMode;
+  readonly mode?: PolicyMode;
 }
 
 export function resolveRateLimiterOptions(
@@ -80,12 +81,12 @@ export function resolveRateLimiterOptions(
     requests,
     tokens,
     adaptive: Object.freeze({
-      honorRetryAfter: input.adaptive?.honorRetryAfter ?? true,
-      providerHeaders: input.adaptive?.providerHeaders ?? true,
+      honorRetryAfter: input.adaptive?.honorRetryAfter ?? RATE['adaptive.honorRetryAfter'].default,
+      providerHeaders: input.adaptive?.providerHeaders ?? RATE['adaptive.providerHeaders'].default,
     }),
-    onLimit: check.oneOf('onLimit', input.onLimit ?? 'Reject', ['Reject', 'Wait']),
+    onLimit: check.oneOf('onLimit', input.onLimit ?? RATE.onLimit.default, RATE.onLimit.enum),
     maxWaitMs: check.number('maxWaitMs', input.maxWaitMs ?? 10_000, 0, MAX_DURATION_MS),
-    mode: check.oneOf('mode', input.mode ?? 'Enforce', ['Enforce', 'Shadow']),
+    mode: check.oneOf('mode', input.mode ?? RATE.mode.default, RATE.mode.enum),
   });
 }
 

@@ -112,7 +112,6 @@ describe('GuardSet', () => {
         'circuit_breaker_trips_total',
         'guard_retries_total',
         'guard_retry_budget_exhausted_total',
-        'guard_fallbacks_total',
         'guard_timeouts_total',
       ]),
     );

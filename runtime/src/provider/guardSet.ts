@@ -40,12 +40,7 @@ import type { Backend } from './backendPool.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
 import { GuardedAttempt } from './guardedAttempt.ts';
-import {
-  TOOL_BULKHEAD,
-  breakerOptions,
-  bulkheadOptions,
-  rateLimiterOptions,
-} from './guardOptions.ts';
+import { TOOL_BULKHEAD, bulkheadOptions, rateLimiterOptions } from './guardOptions.ts';
 import {
   breakerViews,
   rateLimiterView,
@@ -181,7 +176,7 @@ export class GuardSet implements ProviderGuard {
     this.#limiter.reconfigure(rateLimiterOptions(doc.rateLimit));
     this.#syncStore(doc.rateLimit.store);
     this.#modelBulkhead.reconfigure(bulkheadOptions(doc.rateLimit));
-    const options = breakerOptions(doc.circuitBreaker);
+    const options = doc.circuitBreaker;
     for (const breaker of this.#breakers.values()) breaker.reconfigure(options);
     for (const [name, guard] of this.#guards) {
       if (name.startsWith('tool:')) continue;
@@ -248,7 +243,7 @@ export class GuardSet implements ProviderGuard {
       guard = new Guard({
         name,
         clock: this.#clock,
-        targets: [{ name, breaker: this.#breaker(name, { kind: 'tool', tool }) }],
+        target: { name, breaker: this.#breaker(name, { kind: 'tool', tool }) },
         bulkhead: this.#toolBulkhead,
         timeout: { timeoutMs },
       });
@@ -299,7 +294,7 @@ export class GuardSet implements ProviderGuard {
       guard = new Guard({
         name,
         clock: this.#clock,
-        targets: [{ name, breaker: this.#breaker(name, { kind: 'model', backend, model }) }],
+        target: { name, breaker: this.#breaker(name, { kind: 'model', backend, model }) },
         limiter: this.#limiter,
         bulkhead: this.#modelBulkhead,
         timeout: { timeoutMs: this.#doc.timeoutMs },
@@ -322,7 +317,7 @@ export class GuardSet implements ProviderGuard {
     breaker = new CircuitBreaker({
       name,
       clock: this.#clock,
-      options: breakerOptions(this.#doc.circuitBreaker),
+      options: this.#doc.circuitBreaker,
     });
     breaker.onStateChange(() => {
       this.#edges.reschedule();
