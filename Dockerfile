@@ -26,8 +26,10 @@ COPY contract/src contract/src
 COPY runtime/src runtime/src
 COPY simulator/src simulator/src
 COPY plugin/src plugin/src
+# The rate-limit store's Lua scripts are read from beside the code that runs them.
 RUN npx tsc -p tsconfig.build.json \
- && find dist -name '*.test.js*' -delete
+ && find dist -name '*.test.js*' -delete \
+ && find runtime/src -name '*.lua' -exec sh -c 'mkdir -p "dist/$(dirname "$1")" && cp "$1" "dist/$1"' _ {} \;
 
 # Production dependencies only, and a launcher per package.json "bin" entry: distroless has
 # no /usr/bin/env for the `#!/usr/bin/env node` line, so each launcher names node itself.

@@ -41,7 +41,7 @@ node_modules/.installed: package.json package-lock.json | .breakwater/node/.ok
 ##@ Development
 
 .PHONY: tools
-tools: ## Install promtool, lua5.1, podman, buildah, runc and debootstrap (Debian packages) when missing; the tests and make image run them.
+tools: ## Install promtool, lua5.1, redis-server, podman, buildah, runc and debootstrap (Debian packages) when missing; the tests and make image run them.
 	@scripts/ensure-tools.sh
 
 .PHONY: build
@@ -116,7 +116,7 @@ down: setup ## Stop everything `make up` (or an interrupted `make demo`) started
 ##@ Benchmarks (results in bench/results/)
 
 .PHONY: bench
-bench: bench-guard bench-runtime bench-operator bench-image ## Run every benchmark.
+bench: bench-guard bench-runtime bench-operator bench-image bench-global ## Run every benchmark.
 
 .PHONY: bench-guard
 bench-guard: setup ## Guard overhead vs a bare await, cockatiel and opossum, in one run.
@@ -129,6 +129,10 @@ bench-runtime: setup ## Runtime throughput and added latency vs a bare node:http
 .PHONY: bench-image
 bench-image: setup tools ## Image size, podman run → /health/ready, idle RSS of the runtime and the operator in their containers.
 	$(NODE) bench/image.ts
+
+.PHONY: bench-global
+bench-global: setup tools ## Rate limits across 3 replicas: per-replica split vs exact counters in Redis, added latency, fallback wait.
+	$(NODE) bench/global.ts
 
 .PHONY: bench-operator
 bench-operator: setup ## Policy reload, trip-to-status and 1000-agent convergence on the local cluster.

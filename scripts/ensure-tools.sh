@@ -2,14 +2,16 @@
 # Installs the command-line tools the checks in `make test` run, when they are missing:
 #   promtool (Debian package prometheus)  checks and unit-tests the alert rules, lints scrapes
 #   lua5.1   (Debian package lua5.1)      runs the Argo CD health checks (Argo CD runs Lua 5.1)
+#                                         and unit-tests the rate-limit store's Lua scripts
+#   redis-server (Debian package redis-server)  the shared rate-limit store's tests start their own
 #   podman, runc, debootstrap (and buildah) build the image without Docker (make image) and run
 #            the container-mode suite's pods as containers; debootstrap makes the base images
 # Quiet when everything is there; installs with apt-get otherwise (as root, or through sudo).
 set -euo pipefail
 
-tools=(promtool lua5.1 podman buildah runc debootstrap)
-declare -A package_for=([promtool]=prometheus [lua5.1]=lua5.1 [podman]=podman [buildah]=buildah
-  [runc]=runc [debootstrap]=debootstrap)
+tools=(promtool lua5.1 redis-server podman buildah runc debootstrap)
+declare -A package_for=([promtool]=prometheus [lua5.1]=lua5.1 [redis-server]=redis-server
+  [podman]=podman [buildah]=buildah [runc]=runc [debootstrap]=debootstrap)
 missing=()
 for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${package_for[$tool]}")
@@ -20,6 +22,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-tools: missing ${missing[*]} and there is no apt-get here." >&2
   echo "  Install them with your package manager: promtool comes with Prometheus" >&2
   echo "  (https://prometheus.io/download/), lua5.1 with Lua 5.1 (any 5.1 interpreter named lua5.1)," >&2
+  echo "  redis-server with Redis 7 or Valkey 7 (https://redis.io/downloads/)," >&2
   echo "  podman, buildah, runc and debootstrap with your distribution's packages." >&2
   exit 1
 fi
@@ -32,7 +35,7 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo=(sudo -n)
 fi
 
-echo ">> apt-get install ${missing[*]} (for the alert-rule, Argo CD health-check and container-mode tests, and make image)"
+echo ">> apt-get install ${missing[*]} (for the alert-rule, Argo CD health-check, rate-limit store and container-mode tests, and make image)"
 export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -1,6 +1,7 @@
 /**
- * `node scripts/generate.ts` writes the CRDs (crds/*.yaml) and the TypeScript API types
- * (contract/src/api/v1alpha1/) from the JSON Schemas in crds/schemas/.
+ * `node scripts/generate.ts` writes the CRDs (crds/*.yaml), the TypeScript API types
+ * (contract/src/api/v1alpha1/) and each spec field's default and bounds
+ * (contract/src/api/specLimits.ts) from the JSON Schemas in crds/schemas/.
  * `node scripts/generate.ts --check` writes nothing and exits 1 when any of them has drifted.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,12 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { crdFileName, renderCrdYaml } from './crdgen/crdManifest.ts';
 import { describeDrift, findDrift } from './crdgen/drift.ts';
 import { loadSchemaSet } from './crdgen/schemaSet.ts';
+import { renderLimits } from './crdgen/specLimits.ts';
 import { renderTypeScript } from './crdgen/typeScriptTypes.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const schemaDir = join(root, 'crds/schemas');
 const crdDir = join(root, 'crds');
 const typesDir = join(root, 'contract/src/api/v1alpha1');
+const limitsFile = join(root, 'contract/src/api/specLimits.ts');
 /** Generated CRD files; anything else in crds/ (the schemas, a kustomization) is left alone. */
 const isGeneratedCrd = (name: string): boolean => /^breakwater\.dev_.*\.yaml$/.test(name);
 
@@ -27,6 +30,7 @@ export async function generate(): Promise<Map<string, string>> {
   }
   const types = await renderTypeScript(set, join(typesDir, 'index.ts'));
   for (const [name, content] of types) files.set(relative(root, join(typesDir, name)), content);
+  files.set(relative(root, limitsFile), await renderLimits(set, limitsFile));
   return files;
 }
 
@@ -40,6 +44,8 @@ function generatedFilesOnDisk(): Map<string, string> {
   };
   collect(crdDir, isGeneratedCrd);
   collect(typesDir, () => true);
+  if (existsSync(limitsFile))
+    files.set(relative(root, limitsFile), readFileSync(limitsFile, 'utf8'));
   return files;
 }
 

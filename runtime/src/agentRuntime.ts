@@ -12,8 +12,15 @@ import type { PolicySourceOption, RuntimeOptions } from './cli/runtimeOptions.ts
 import { OFFER_RESULTS, PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
 import { BackendPool } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
-import { guardRefusal } from './provider/guardRefusal.ts';
 import { GuardSet, type RememberedOpen } from './provider/guardSet.ts';
+import { RedisCounterStore } from './sharedLimits/redisCounterStore.ts';
+import {
+  RATE_LIMIT_STORE_CA_FILE,
+  RATE_LIMIT_STORE_CA_FILE_ENV,
+  RATE_LIMIT_STORE_MOUNT_PATH,
+  RATE_LIMIT_STORE_PASSWORD_FILE,
+  RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
+} from '../../contract/src/pod/runtimeEnvironment.ts';
 import { ModelRouter, streamLimits } from './provider/modelRouter.ts';
 import { ProviderHeadroom } from './provider/providerHeadroom.ts';
 import { buildApiServer } from './server/apiServer.ts';
@@ -82,7 +89,6 @@ export class AgentRuntime {
     const source = RELOAD_SOURCE_LABEL[deps.options.source.kind];
     for (const result of OFFER_RESULTS) this.metrics.policyReloads.inc({ result, source }, 0);
     this.store = new PolicyStore(clock, {
-      veto: (doc) => guardRefusal(doc, clock),
       onOffer: (result, source, detail) => {
         this.metrics.policyReloads.inc({ result, source: source.split(':')[0] ?? source });
         if (result === 'rejected')
@@ -242,6 +248,7 @@ export class AgentRuntime {
     const drained = await Promise.race([this.#lifecycle.idle().then(() => true), timedOut]);
     cancel();
     await this.#api?.close();
+    this.#guardSet?.close();
     await new Promise<void>((resolve) => {
       if (this.#metricsServer === undefined) resolve();
       else
@@ -271,6 +278,22 @@ export class AgentRuntime {
         doc,
         clock: this.#deps.clock,
         metrics: this.#guardMetrics,
+        openStore: (settings, onStateChange) =>
+          new RedisCounterStore({
+            name: doc.agent.name,
+            settings,
+            clock: this.#deps.clock,
+            secretFiles: {
+              password:
+                this.#deps.env[RATE_LIMIT_STORE_PASSWORD_FILE_ENV] ??
+                `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_PASSWORD_FILE}`,
+              ca:
+                this.#deps.env[RATE_LIMIT_STORE_CA_FILE_ENV] ??
+                `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_CA_FILE}`,
+            },
+            logger: this.#deps.logger,
+            onStateChange,
+          }),
       });
       guard.rememberOpen(this.#rememberedOpen);
       this.#rememberedOpen = [];

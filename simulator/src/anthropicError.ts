@@ -2,31 +2,10 @@
  * The Messages API error shape, `{"type":"error","error":{"type","message"},"request_id"}`,
  * and the error type the real API pairs with each HTTP status.
  */
-
-export type ApiErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'billing_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'request_too_large'
-  | 'rate_limit_error'
-  | 'api_error'
-  | 'timeout_error'
-  | 'overloaded_error';
-
-const STATUS_BY_TYPE: Readonly<Record<ApiErrorType, number>> = {
-  invalid_request_error: 400,
-  authentication_error: 401,
-  billing_error: 402,
-  permission_error: 403,
-  not_found_error: 404,
-  request_too_large: 413,
-  rate_limit_error: 429,
-  api_error: 500,
-  timeout_error: 504,
-  overloaded_error: 529,
-};
+import {
+  STATUS_BY_ERROR_TYPE,
+  type AnthropicErrorType,
+} from '../../contract/src/anthropic/errorTypes.ts';
 
 /** An error answer: status, the body's error type (any snake_case word) and message. */
 export interface ApiErrorReply {
@@ -37,19 +16,19 @@ export interface ApiErrorReply {
   readonly retryAfterSeconds?: number | undefined;
 }
 
-export function isKnownErrorType(type: string): type is ApiErrorType {
-  return Object.hasOwn(STATUS_BY_TYPE, type);
+export function isKnownErrorType(type: string): type is AnthropicErrorType {
+  return Object.hasOwn(STATUS_BY_ERROR_TYPE, type);
 }
 
 /** The status the real API answers with for a known error type. */
-export function statusForErrorType(type: ApiErrorType): number {
-  return STATUS_BY_TYPE[type];
+export function statusForErrorType(type: AnthropicErrorType): number {
+  return STATUS_BY_ERROR_TYPE[type];
 }
 
 /** The error type the real API puts in the body for `status`. */
-export function errorTypeForStatus(status: number): ApiErrorType {
-  for (const [type, known] of Object.entries(STATUS_BY_TYPE)) {
-    if (known === status) return type as ApiErrorType;
+export function errorTypeForStatus(status: number): AnthropicErrorType {
+  for (const [type, known] of Object.entries(STATUS_BY_ERROR_TYPE)) {
+    if (known === status) return type as AnthropicErrorType;
   }
   return status >= 500 ? 'api_error' : 'invalid_request_error';
 }

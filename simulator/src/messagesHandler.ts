@@ -22,7 +22,7 @@ import { messageBody } from './messageBody.ts';
 import { parseMessagesRequest, type MessagesRequest } from './messagesRequest.ts';
 import type { RateLimitBudget } from './rateLimitBudget.ts';
 import { planReply, type Reply } from './replyPlan.ts';
-import type { Random } from './seededRandom.ts';
+import type { Random } from '../../contract/src/random/random.ts';
 import type { Outcome, SimulatorStats } from './simulatorStats.ts';
 import { encodeSseEvent, eventsBeforeFault, messageStreamEvents } from './sseEncoding.ts';
 import { paceStream, type StreamPacing } from './streamPacing.ts';

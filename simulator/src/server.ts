@@ -23,7 +23,7 @@ import { sendApiError, sendJson } from './httpReplies.ts';
 import { idGenerator, type NewId } from './ids.ts';
 import { handleCountTokens, handleMessages, type MessagesContext } from './messagesHandler.ts';
 import { RateLimitBudget, type BudgetLimits } from './rateLimitBudget.ts';
-import { seededRandom } from './seededRandom.ts';
+import { seededRandom } from '../../contract/src/random/random.ts';
 import { SimulatorStats } from './simulatorStats.ts';
 import type { StreamPacing } from './streamPacing.ts';
 

@@ -224,6 +224,32 @@ const rows: readonly Row[] = [
     field: 'spec.scope',
     says: 'Unsupported value: "Global"',
   },
+  {
+    name: 'rejects a shared store on counters divided per replica',
+    manifest: rateLimitPolicy({ ...someRequests, store: { redis: { address: 'redis:6379' } } }),
+    field: 'spec.scope',
+    says: 'store keeps the counters of the whole agent: set scope to Cluster',
+  },
+  {
+    name: 'rejects a store address without a port',
+    manifest: rateLimitPolicy({
+      ...someRequests,
+      scope: 'Cluster',
+      store: { redis: { address: 'redis' } },
+    }),
+    field: 'spec.store.redis.address',
+    says: 'should match',
+  },
+  {
+    name: 'rejects a wait budget over a second',
+    manifest: rateLimitPolicy({
+      ...someRequests,
+      scope: 'Cluster',
+      store: { redis: { address: 'redis:6379' }, waitBudget: '2s' },
+    }),
+    field: 'spec.store.waitBudget',
+    says: 'must be between 1ms and 1s',
+  },
   // AgentDeployment
   {
     name: 'rejects an agent without a model',

@@ -14,8 +14,6 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { parsePolicyDocument } from '../../contract/src/policy/policyValidation.ts';
-import { guardRefusal } from '../../runtime/src/provider/guardRefusal.ts';
-import { systemClock } from '../../contract/src/time/clock.ts';
 import { exchange, head, residentBytes, type Part, type RawResponse } from '../support/rawHttp.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import {
@@ -964,8 +962,7 @@ function verdict(
   currentHash: string,
 ): { kind: 'rejected' } | { kind: 'applied' | 'unchanged'; hash: string } {
   const parsed = parsePolicyDocument(text);
-  if (!parsed.ok || guardRefusal(parsed.doc, systemClock) !== undefined)
-    return { kind: 'rejected' };
+  if (!parsed.ok) return { kind: 'rejected' };
   return { kind: parsed.hash === currentHash ? 'unchanged' : 'applied', hash: parsed.hash };
 }
 

@@ -9,6 +9,7 @@ import type {
   RateLimitPolicy,
 } from '../../contract/src/api/resources.ts';
 import { HttpKubeClient } from '../../contract/src/kube/kubeClient.ts';
+import { isPodReady } from '../../operator/src/status/agentStatus.ts';
 import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
 import { Kinds, type ResourceKind } from '../../contract/src/kube/resourceKinds.ts';
 import {
@@ -148,8 +149,8 @@ export async function agentPods(namespace: string, agent: string): Promise<PodVi
   return items.filter((pod) => pod.metadata?.deletionTimestamp === undefined);
 }
 
-export const isPodReady = (pod: PodView): boolean =>
-  pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+/** The operator's own readiness test, so the tests wait for what status counts. */
+export { isPodReady };
 
 export const podPolicyHash = (pod: PodView): string | undefined =>
   pod.metadata?.annotations?.[POLICY_HASH_ANNOTATION];

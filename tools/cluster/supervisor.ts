@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ClusterError } from './clusterError.ts';
+import { pollUntil } from './polling.ts';
 import { signalGroup } from './localNode/containerProcess.ts';
 
 /**
@@ -241,12 +241,11 @@ export async function stopProcess(
 }
 
 async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (condition()) return true;
-    await sleep(100);
-  }
-  return condition();
+  const outcome = await pollUntil(() => Promise.resolve(condition()), {
+    timeoutMs,
+    intervalMs: 100,
+  });
+  return outcome.kind === 'done';
 }
 
 /**

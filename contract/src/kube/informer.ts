@@ -8,6 +8,7 @@
  * only stops when told to.
  */
 import { systemClock, type Clock } from '../time/clock.ts';
+import { WakeableSleep } from '../time/wakeableSleep.ts';
 import { isGone, type KubeClient, type WatchEvent } from './kubeClient.ts';
 import { objectKey, type KubeObject } from './kubeObject.ts';
 import type { ResourceKind } from './resourceKinds.ts';
@@ -77,7 +78,7 @@ export class Informer<T extends KubeObject> {
   #running = false;
   #synced = false;
   #abort: AbortController | undefined;
-  #wake: (() => void) | undefined;
+  readonly #pause: WakeableSleep;
   #firstSync: Promise<void>;
   #resolveFirstSync: () => void = () => undefined;
   #done: Promise<void> = Promise.resolve();
@@ -85,6 +86,7 @@ export class Informer<T extends KubeObject> {
   constructor(options: InformerOptionsOf<T>) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
+    this.#pause = new WakeableSleep(this.#clock);
     this.#firstSync = new Promise((resolve) => (this.#resolveFirstSync = resolve));
   }
 
@@ -107,17 +109,13 @@ export class Informer<T extends KubeObject> {
   async stop(): Promise<void> {
     this.#running = false;
     this.#abort?.abort();
-    this.#wake?.();
+    this.#pause.wake();
     await this.#done;
   }
 
   // A method, not a field read, so flow analysis does not assume it is unchanged across awaits.
   #isRunning(): boolean {
     return this.#running;
-  }
-
-  get hasSynced(): boolean {
-    return this.#synced;
   }
 
   get(key: string): T | undefined {
@@ -156,7 +154,7 @@ export class Informer<T extends KubeObject> {
         // A stalled watch may have missed events: list again rather than trust the cache.
         if (err instanceof WatchStalledError) needList = true;
         this.#options.onRestart?.(err instanceof WatchStalledError ? 'stalled' : 'error', err);
-        await this.#sleep(this.#backoff(failures++));
+        await this.#pause.sleep(this.#backoff(failures++));
       }
     }
   }
@@ -300,19 +298,5 @@ export class Informer<T extends KubeObject> {
     const max = this.#options.backoffMaxMs ?? 30_000;
     const ceiling = Math.min(max, initial * 2 ** Math.min(failures, 20));
     return Math.floor((this.#options.random ?? Math.random)() * ceiling) + 1;
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const cancel = this.#clock.setTimeout(() => {
-        this.#wake = undefined;
-        resolve();
-      }, ms);
-      this.#wake = () => {
-        cancel();
-        this.#wake = undefined;
-        resolve();
-      };
-    });
   }
 }

@@ -18,3 +18,15 @@ export const CLIENT_KEYS_MOUNT_PATH = '/var/run/secrets/breakwater.dev/client-ke
 export const CLIENT_KEYS_DIR_ENV = 'BREAKWATER_CLIENT_KEYS_DIR';
 /** Standalone mode's client keys, comma-separated. */
 export const CLIENT_KEYS_ENV = 'BREAKWATER_CLIENT_KEYS';
+/**
+ * Where the operator mounts the rate-limit store's Secrets (RateLimitPolicy spec.store.redis):
+ * the password as `auth/password`, the TLS authority as `tls/ca.crt`, each a Secret volume of
+ * its own (they may come from two Secrets), like the client keys: the runtime never reads
+ * Secrets through the API.
+ */
+export const RATE_LIMIT_STORE_MOUNT_PATH = '/var/run/secrets/breakwater.dev/rate-limit-store';
+export const RATE_LIMIT_STORE_PASSWORD_FILE = 'auth/password';
+export const RATE_LIMIT_STORE_CA_FILE = 'tls/ca.crt';
+/** Name the two files; set by the operator with the mounts, or by hand in standalone mode. */
+export const RATE_LIMIT_STORE_PASSWORD_FILE_ENV = 'BREAKWATER_RATE_LIMIT_STORE_PASSWORD_FILE';
+export const RATE_LIMIT_STORE_CA_FILE_ENV = 'BREAKWATER_RATE_LIMIT_STORE_CA_FILE';

@@ -6,6 +6,9 @@
  * here: the document names the environment variables that carry them.
  */
 import { createHash } from 'node:crypto';
+import { parseDuration } from '../api/duration.ts';
+import type { FailureClass, OverrideState, PolicyMode } from '../api/vocabulary.ts';
+import { AGENT_DEPLOYMENT_LIMITS } from '../api/specLimits.ts';
 
 export const POLICY_DOCUMENT_VERSION = 1;
 export const POLICY_CONFIGMAP_KEY = 'policy.json';
@@ -13,10 +16,6 @@ export const POLICY_HASH_ANNOTATION = 'breakwater.dev/policy-hash';
 
 export const policyConfigMapName = (agent: string): string => `${agent}-policy`;
 
-export type FailureClass =
-  'ServerError' | 'Overloaded' | 'Timeout' | 'ConnectionError' | 'RateLimited';
-export type PolicyMode = 'Enforce' | 'Shadow';
-export type OverrideState = 'Auto' | 'ForcedOpen' | 'ForcedClosed';
 export type LoadBalancing = 'RoundRobin' | 'LeastLoaded' | 'Weighted' | 'Random';
 
 export interface BreakerSettings {
@@ -67,6 +66,43 @@ export interface RateLimitSettings {
   readonly onLimit: 'Reject' | 'Wait';
   readonly maxWaitMs: number;
   readonly mode: PolicyMode;
+  /**
+   * Exact counters for the whole agent in a shared Redis; the per-replica numbers above are
+   * the fallback while it cannot answer. Absent: the per-replica split alone.
+   */
+  readonly store?: CounterStoreSettings;
+}
+
+export interface SecretKeyRef {
+  readonly name: string;
+  readonly key: string;
+}
+
+/** Where the shared counters live, and the numbers they enforce (not divided among replicas). */
+export interface CounterStoreSettings {
+  readonly redis: {
+    /** host:port */
+    readonly address: string;
+    readonly username?: string;
+    /**
+     * The Secret key holding the password; the operator mounts it as a file
+     * (`RATE_LIMIT_STORE_MOUNT_PATH` in contract/src/pod/runtimeEnvironment.ts).
+     */
+    readonly passwordSecretRef?: SecretKeyRef;
+    readonly tls?: {
+      /** The Secret key holding the CA certificate, mounted next to the password. */
+      readonly caSecretRef?: SecretKeyRef;
+      readonly serverName?: string;
+    };
+  };
+  readonly waitBudgetMs: number;
+  /**
+   * Prefix of every key: `breakwater:{<namespace>/<policy>[/<agent>]}`. The braces are a
+   * Redis Cluster hash tag, so one limiter's keys stay on one slot for the multi-key script.
+   */
+  readonly keyPrefix: string;
+  readonly requests?: { readonly perSecond: number; readonly burst: number };
+  readonly tokens?: { readonly inputPerMinute?: number; readonly outputPerMinute?: number };
 }
 
 export interface BackendSettings {
@@ -149,5 +185,7 @@ export function policyHash(doc: PolicyDocument): string {
   return createHash('sha256').update(canonicalJson(doc)).digest('hex').slice(0, 16);
 }
 
-/** `spec.streamIdleTimeout`'s default (the schema's `60s`), for documents that predate it. */
-export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 60_000;
+/** `spec.streamIdleTimeout`'s default (the schema's), for documents that predate it. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = parseDuration(
+  AGENT_DEPLOYMENT_LIMITS.streamIdleTimeout.default,
+);

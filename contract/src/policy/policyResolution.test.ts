@@ -178,6 +178,55 @@ describe('resolveRateLimit', () => {
     });
   });
 
+  it('keeps the undivided numbers for a shared store, the share as its fallback', () => {
+    const settings = resolveRateLimit(
+      rateLimitPolicy({
+        ...production.spec,
+        scope: 'Cluster',
+        store: {
+          redis: {
+            address: 'redis.infra.svc:6379',
+            passwordSecretRef: { name: 'redis', key: 'password' },
+          },
+        },
+      }),
+      3,
+      'support-agent',
+    );
+    expect(settings.requests).toEqual({ perSecond: 6.667, burst: 66 });
+    expect(settings.store).toEqual({
+      redis: {
+        address: 'redis.infra.svc:6379',
+        passwordSecretRef: { name: 'redis', key: 'password' },
+      },
+      waitBudgetMs: 5,
+      keyPrefix: 'breakwater:{default/rl/support-agent}',
+      requests: { perSecond: 20, burst: 200 },
+      tokens: { inputPerMinute: 90_000 },
+    });
+  });
+
+  it('gives every agent on the policy one set of keys with sharing AllAgents', () => {
+    const store = {
+      redis: { address: 'redis:6379', tls: { enabled: true, serverName: 'redis.example' } },
+      sharing: 'AllAgents' as const,
+      waitBudget: '20ms',
+    };
+    const settings = resolveRateLimit(
+      rateLimitPolicy({ ...production.spec, scope: 'Cluster', store }),
+      2,
+      'a',
+    );
+    expect(settings.store?.keyPrefix).toBe(
+      resolveRateLimit(rateLimitPolicy({ ...production.spec, scope: 'Cluster', store }), 2, 'b')
+        .store?.keyPrefix,
+    );
+    expect(settings.store).toMatchObject({
+      redis: { tls: { serverName: 'redis.example' } },
+      waitBudgetMs: 20,
+    });
+  });
+
   it('waits only when asked to, for at most maxWait', () => {
     expect(resolveRateLimit(rateLimitPolicy({ onLimit: 'Wait', maxWait: '2s' }), 1)).toMatchObject({
       onLimit: 'Wait',

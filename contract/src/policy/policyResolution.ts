@@ -3,26 +3,34 @@
  * The operator and the runtime's standalone mode both call this, so a policy behaves the
  * same whether it arrived through the cluster or from files. Pure: no I/O, no clock.
  *
- * Defaults repeat the schema's on purpose: the API server applies them on admission, but
- * manifests read from disk never went through it.
+ * Defaults are the schema's (read from contract/src/api/specLimits.ts, generated from
+ * it): the API server applies them on admission, but manifests read from disk never went
+ * through it.
  */
 import type {
   AgentDeployment,
   CircuitBreakerPolicy,
+  CounterStore,
   RateLimitPolicy,
   RateLimitShare,
 } from '../api/resources.ts';
 import { parseDuration } from '../api/duration.ts';
 import {
+  AGENT_DEPLOYMENT_LIMITS as AGENT,
+  CIRCUIT_BREAKER_POLICY_LIMITS as BREAKER,
+  RATE_LIMIT_POLICY_LIMITS as RATE,
+} from '../api/specLimits.ts';
+import {
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
   POLICY_DOCUMENT_VERSION,
   type BackendSettings,
   type BreakerSettings,
+  type CounterStoreSettings,
   type PolicyDocument,
   type RateLimitSettings,
 } from './policyDocument.ts';
 
-export const DEFAULT_BASE_URL = 'https://api.anthropic.com';
+export const DEFAULT_BASE_URL = AGENT['provider.baseURL'].default;
 export const PROVIDER_API_KEY_ENV = 'ANTHROPIC_API_KEY';
 
 /** Environment variable that carries backend `index`'s API key in the agent's pods. */
@@ -67,20 +75,20 @@ export function resolvePolicy(inputs: ResolveInputs): PolicyDocument {
     model: {
       name: spec.model.name,
       fallbacks: spec.model.fallbacks ?? [],
-      maxTokens: spec.model.maxTokens ?? 1024,
+      maxTokens: spec.model.maxTokens ?? AGENT['model.maxTokens'].default,
       ...(temperature === undefined ? {} : { temperature }),
     },
     ...(systemPrompt === undefined ? {} : { systemPrompt }),
     backends: resolveBackends(agent),
-    loadBalancing: spec.loadBalancing ?? 'RoundRobin',
+    loadBalancing: spec.loadBalancing ?? AGENT.loadBalancing.default,
     tools: (spec.tools ?? []).map((tool) => ({
       name: tool.name,
       description: tool.description,
       inputSchema: tool.inputSchema,
       url: tool.url,
-      timeoutMs: parseDuration(tool.timeout ?? '10s'),
+      timeoutMs: parseDuration(tool.timeout ?? AGENT['tools[].timeout'].default),
     })),
-    timeoutMs: parseDuration(spec.timeout ?? '30s'),
+    timeoutMs: parseDuration(spec.timeout ?? AGENT.timeout.default),
     streamIdleTimeoutMs:
       spec.streamIdleTimeout === undefined
         ? DEFAULT_STREAM_IDLE_TIMEOUT_MS
@@ -89,20 +97,30 @@ export function resolvePolicy(inputs: ResolveInputs): PolicyDocument {
       ? {}
       : { maxStreamDurationMs: parseDuration(spec.maxStreamDuration) }),
     retry: {
-      maxAttempts: spec.retry?.maxAttempts ?? 3,
-      initialDelayMs: parseDuration(spec.retry?.backoff?.initialDelay ?? '500ms'),
-      maxDelayMs: parseDuration(spec.retry?.backoff?.maxDelay ?? '30s'),
+      maxAttempts: spec.retry?.maxAttempts ?? AGENT['retry.maxAttempts'].default,
+      initialDelayMs: parseDuration(
+        spec.retry?.backoff?.initialDelay ?? AGENT['retry.backoff.initialDelay'].default,
+      ),
+      maxDelayMs: parseDuration(
+        spec.retry?.backoff?.maxDelay ?? AGENT['retry.backoff.maxDelay'].default,
+      ),
     },
     circuitBreaker: resolveBreaker(inputs.circuitBreakerPolicy),
-    rateLimit: resolveRateLimit(inputs.rateLimitPolicy, inputs.readyReplicas ?? 1),
+    rateLimit: resolveRateLimit(
+      inputs.rateLimitPolicy,
+      inputs.readyReplicas ?? 1,
+      agent.metadata.name ?? '',
+    ),
     access: clientKeysSecret(agent),
     cache: {
-      enabled: spec.cache?.enabled ?? false,
-      maxEntries: spec.cache?.maxEntries ?? 1000,
-      ttlMs: parseDuration(spec.cache?.ttl ?? '5m'),
+      enabled: spec.cache?.enabled ?? AGENT['cache.enabled'].default,
+      maxEntries: spec.cache?.maxEntries ?? AGENT['cache.maxEntries'].default,
+      ttlMs: parseDuration(spec.cache?.ttl ?? AGENT['cache.ttl'].default),
     },
-    security: { promptInjection: spec.security?.promptInjection ?? 'Off' },
-    audit: { enabled: spec.audit?.enabled ?? false },
+    security: {
+      promptInjection: spec.security?.promptInjection ?? AGENT['security.promptInjection'].default,
+    },
+    audit: { enabled: spec.audit?.enabled ?? AGENT['audit.enabled'].default },
     // Written only when off, so that documents (and their hashes) stay as they were by default.
     ...(spec.monitoring?.debugEndpoints === false ? { debugEndpoints: false as const } : {}),
   };
@@ -131,39 +149,41 @@ function resolveBackends(agent: AgentDeployment): BackendSettings[] {
     baseURL: backend.baseURL,
     apiKeyEnv:
       backend.apiKeySecretRef === undefined ? PROVIDER_API_KEY_ENV : backendApiKeyEnv(index),
-    weight: backend.weight ?? 1,
+    weight: backend.weight ?? AGENT['backends[].weight'].default,
   }));
 }
 
 export function resolveBreaker(policy: CircuitBreakerPolicy | undefined): BreakerSettings {
   const spec = policy?.spec ?? {};
-  const openDurationMs = parseDuration(spec.openDuration ?? '60s');
+  const openDurationMs = parseDuration(spec.openDuration ?? BREAKER.openDuration.default);
   const rate = spec.failureRate;
-  const windowType = rate?.window?.type ?? 'Count';
+  const windowType = rate?.window?.type ?? BREAKER['failureRate.window.type'].default;
   const until = spec.override?.until;
   const reason = spec.override?.reason;
+  const windowSize = BREAKER['failureRate.window.size'].default;
   const generation = policy?.metadata.generation;
   return {
     ...(policy?.metadata.name === undefined ? {} : { policyName: policy.metadata.name }),
     ...(generation === undefined ? {} : { policyGeneration: generation }),
-    failureThreshold: spec.failureThreshold ?? 5,
-    successThreshold: spec.successThreshold ?? 2,
+    failureThreshold: spec.failureThreshold ?? BREAKER.failureThreshold.default,
+    successThreshold: spec.successThreshold ?? BREAKER.successThreshold.default,
     openDurationMs,
     ...(spec.maxOpenDuration === undefined
       ? {}
       : { maxOpenDurationMs: parseDuration(spec.maxOpenDuration) }),
-    halfOpenMaxCalls: spec.halfOpenMaxCalls ?? 1,
+    halfOpenMaxCalls: spec.halfOpenMaxCalls ?? BREAKER.halfOpenMaxCalls.default,
     ...(rate === undefined
       ? {}
       : {
           failureRate: {
             thresholdPercent: rate.thresholdPercent,
-            minimumCalls: rate.minimumCalls ?? 10,
+            minimumCalls: rate.minimumCalls ?? BREAKER['failureRate.minimumCalls'].default,
             // A Time window's size is in seconds, as in the schema.
             window:
-              windowType === 'Count'
-                ? { type: 'Count' as const, size: rate.window?.size ?? 100 }
-                : { type: 'Time' as const, sizeMs: (rate.window?.size ?? 100) * 1000 },
+              // Any type but Time is passed on as it is, for the document's check to refuse.
+              windowType === 'Time'
+                ? { type: 'Time' as const, sizeMs: (rate.window?.size ?? windowSize) * 1000 }
+                : { type: windowType, size: rate.window?.size ?? windowSize },
           },
         }),
     ...(spec.slowCall === undefined
@@ -174,13 +194,13 @@ export function resolveBreaker(policy: CircuitBreakerPolicy | undefined): Breake
             thresholdPercent: spec.slowCall.thresholdPercent,
           },
         }),
-    failOn: spec.failOn ?? ['ServerError', 'Overloaded', 'Timeout', 'ConnectionError'],
+    failOn: spec.failOn ?? BREAKER.failOn.default,
     override: {
-      state: spec.override?.state ?? 'Auto',
+      state: spec.override?.state ?? BREAKER['override.state'].default,
       ...(reason === undefined ? {} : { reason }),
       ...(until === undefined ? {} : { untilMs: Date.parse(until) }),
     },
-    mode: spec.mode ?? 'Enforce',
+    mode: spec.mode ?? BREAKER.mode.default,
   };
 }
 
@@ -192,15 +212,19 @@ export function resolveBreaker(policy: CircuitBreakerPolicy | undefined): Breake
 export function resolveRateLimit(
   policy: RateLimitPolicy | undefined,
   readyReplicas: number,
+  agentName = '',
 ): RateLimitSettings {
   const spec = policy?.spec ?? {};
-  const scope = spec.scope ?? 'PerReplica';
+  const scope = spec.scope ?? RATE.scope.default;
   const shareOf = scope === 'Cluster' ? Math.max(1, Math.floor(readyReplicas)) : 1;
-  const share = (total: number, floor: number): number => Math.max(floor, total / shareOf);
+  // A total below the floor is not a valid policy: it is passed on as it is for the
+  // document's check to refuse, not lifted to the floor.
+  const share = (total: number, floor: number): number =>
+    total < floor ? total : Math.max(floor, total / shareOf);
   const whole = (total: number, floor: number): number =>
-    Math.max(floor, Math.floor(total / shareOf));
+    total < floor ? total : Math.max(floor, Math.floor(total / shareOf));
   const { requests, tokens, concurrency } = spec;
-  const onLimit = spec.onLimit ?? 'Reject';
+  const onLimit = spec.onLimit ?? RATE.onLimit.default;
   return {
     ...(policy?.metadata.name === undefined ? {} : { policyName: policy.metadata.name }),
     scope,
@@ -230,17 +254,62 @@ export function resolveRateLimit(
       : {
           concurrency: {
             maxConcurrent: whole(concurrency.maxConcurrent, 1),
-            maxQueue: whole(concurrency.maxQueue ?? 100, 0),
-            queueTimeoutMs: parseDuration(concurrency.queueTimeout ?? '10s'),
+            maxQueue: whole(concurrency.maxQueue ?? RATE['concurrency.maxQueue'].default, 0),
+            queueTimeoutMs: parseDuration(
+              concurrency.queueTimeout ?? RATE['concurrency.queueTimeout'].default,
+            ),
           },
         }),
     adaptive: {
-      honorRetryAfter: spec.adaptive?.honorRetryAfter ?? true,
-      providerHeaders: spec.adaptive?.providerHeaders ?? true,
+      honorRetryAfter: spec.adaptive?.honorRetryAfter ?? RATE['adaptive.honorRetryAfter'].default,
+      providerHeaders: spec.adaptive?.providerHeaders ?? RATE['adaptive.providerHeaders'].default,
     },
     onLimit,
     maxWaitMs: onLimit === 'Wait' && spec.maxWait !== undefined ? parseDuration(spec.maxWait) : 0,
-    mode: spec.mode ?? 'Enforce',
+    mode: spec.mode ?? RATE.mode.default,
+    ...(policy === undefined || spec.store === undefined
+      ? {}
+      : { store: resolveCounterStore(policy, spec.store, agentName) }),
+  };
+}
+
+/**
+ * The shared store's settings: the policy's numbers as written (the whole agent's, or every
+ * agent's with sharing AllAgents) and the key prefix that says whose counters they are.
+ */
+function resolveCounterStore(
+  policy: RateLimitPolicy,
+  store: CounterStore,
+  agentName: string,
+): CounterStoreSettings {
+  const { redis } = store;
+  const { requests, tokens } = policy.spec;
+  const owner = `${policy.metadata.namespace ?? 'default'}/${policy.metadata.name ?? ''}`;
+  const perAgent = (store.sharing ?? RATE['store.sharing'].default) === 'PerAgent';
+  return {
+    redis: {
+      address: redis.address,
+      ...(redis.username === undefined ? {} : { username: redis.username }),
+      ...(redis.passwordSecretRef === undefined
+        ? {}
+        : { passwordSecretRef: { ...redis.passwordSecretRef } }),
+      ...(redis.tls?.enabled === true
+        ? {
+            tls: {
+              ...(redis.tls.caSecretRef === undefined
+                ? {}
+                : { caSecretRef: { ...redis.tls.caSecretRef } }),
+              ...(redis.tls.serverName === undefined ? {} : { serverName: redis.tls.serverName }),
+            },
+          }
+        : {}),
+    },
+    waitBudgetMs: parseDuration(store.waitBudget ?? RATE['store.waitBudget'].default),
+    keyPrefix: `breakwater:{${perAgent ? `${owner}/${agentName}` : owner}}`,
+    ...(requests === undefined
+      ? {}
+      : { requests: { perSecond: requests.perSecond, burst: requests.burst } }),
+    ...(tokens === undefined ? {} : { tokens: { ...tokens } }),
   };
 }
 

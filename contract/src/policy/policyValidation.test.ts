@@ -40,6 +40,43 @@ describe('checkPolicyDocument', () => {
       0,
       /^circuitBreaker\.failureThreshold/,
     ],
+    // The guard once checked these itself, with bounds of its own; the schema's hold now.
+    [
+      "a failure threshold above the schema's 1000",
+      'circuitBreaker.failureThreshold',
+      1001,
+      /^circuitBreaker\.failureThreshold must be an integer from 1 to 1000/,
+    ],
+    [
+      'a negative open duration',
+      'circuitBreaker.openDurationMs',
+      -1,
+      /^circuitBreaker\.openDurationMs must be an integer from 1000 to 86400000/,
+    ],
+    [
+      'a failure rate over 100%',
+      'circuitBreaker.failureRate',
+      { thresholdPercent: 150, minimumCalls: 10, window: { type: 'Count', size: 100 } },
+      /^circuitBreaker\.failureRate\.thresholdPercent must be an integer from 1 to 100/,
+    ],
+    [
+      "a count window above the schema's 10000 calls",
+      'circuitBreaker.failureRate',
+      { thresholdPercent: 50, minimumCalls: 10, window: { type: 'Count', size: 10_001 } },
+      /^circuitBreaker\.failureRate\.window\.size must be an integer from 1 to 10000/,
+    ],
+    [
+      "a time window above the schema's 3600 s",
+      'circuitBreaker.failureRate',
+      { thresholdPercent: 50, minimumCalls: 10, window: { type: 'Time', sizeMs: 3_600_001 } },
+      /^circuitBreaker\.failureRate\.window\.sizeMs must be an integer from 1000 to 3600000/,
+    ],
+    [
+      'an unknown window type',
+      'circuitBreaker.failureRate',
+      { thresholdPercent: 50, minimumCalls: 10, window: { type: 'Sliding', size: 10 } },
+      /^circuitBreaker\.failureRate\.window\.type must be one of Count, Time/,
+    ],
     [
       'a max open duration shorter than the open duration',
       'circuitBreaker.maxOpenDurationMs',

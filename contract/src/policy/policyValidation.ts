@@ -3,7 +3,19 @@
  * before the runtime swaps it in. The first problem found is reported with its field path,
  * e.g. `circuitBreaker.failureThreshold must be an integer from 1 to 1000, got 0`; the
  * runtime then keeps its last good policy.
+ *
+ * Every bound a spec field has comes from the schema (contract/src/api/specLimits.ts,
+ * generated from it), in the document's units: a manifest that never went through admission
+ * (`--manifests`, a hand-written `--policy` file) is held to what the API server would have
+ * admitted, and the guard builds whatever passes without a check of its own.
  */
+import { parseDuration } from '../api/duration.ts';
+import type { FieldLimits } from '../api/fieldLimits.ts';
+import {
+  AGENT_DEPLOYMENT_LIMITS as AGENT,
+  CIRCUIT_BREAKER_POLICY_LIMITS as BREAKER,
+  RATE_LIMIT_POLICY_LIMITS as RATE,
+} from '../api/specLimits.ts';
 import { POLICY_DOCUMENT_VERSION, policyHash, type PolicyDocument } from './policyDocument.ts';
 
 export type ParsedPolicy =
@@ -29,8 +41,15 @@ function optObj(v: unknown, path: string): Json | undefined {
   return v === undefined ? undefined : obj(v, path);
 }
 
-function str(v: unknown, path: string, { empty = false } = {}): string {
-  if (typeof v !== 'string' || (!empty && v === '')) fail(path, 'must be a non-empty string', v);
+/** A string; `bounds` from the schema, else merely non-empty. */
+function str(v: unknown, path: string, bounds: FieldLimits = { minLength: 1 }): string {
+  const min = bounds.minLength ?? 0;
+  if (typeof v !== 'string' || v.length < min) {
+    fail(path, min > 0 ? 'must be a non-empty string' : 'must be a string', v);
+  }
+  if (bounds.maxLength !== undefined && v.length > bounds.maxLength) {
+    fail(path, `must be at most ${bounds.maxLength} characters`, `${v.slice(0, 16)}…`);
+  }
   return v;
 }
 
@@ -41,11 +60,28 @@ function int(v: unknown, path: string, min: number, max: number): number {
   return v;
 }
 
-function num(v: unknown, path: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-    fail(path, `must be a number from ${min} to ${max}`, v);
+/** An integer within the schema's minimum and maximum. */
+function bounded(v: unknown, path: string, bounds: FieldLimits): number {
+  return int(v, path, bounds.minimum ?? 0, bounds.maximum ?? Number.MAX_SAFE_INTEGER);
+}
+
+/** A number within the schema's bounds; `exclusiveMinimum` refuses the minimum itself. */
+function num(v: unknown, path: string, bounds: FieldLimits): number {
+  const min = bounds.minimum ?? -Infinity;
+  const max = bounds.maximum ?? Infinity;
+  const low = bounds.exclusiveMinimum === true ? v === min : false;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || low) {
+    const from = bounds.exclusiveMinimum === true ? `greater than ${min}` : `from ${min}`;
+    fail(path, `must be a number ${from} to ${max}`, v);
   }
   return v;
+}
+
+/** Milliseconds within a Duration field's bounds (its CEL rule), at least `floor`. */
+function durationMs(v: unknown, path: string, bounds: FieldLimits, floor = 0): number {
+  const min = bounds.minDuration === undefined ? 1 : parseDuration(bounds.minDuration);
+  const max = bounds.maxDuration === undefined ? 86_400_000 : parseDuration(bounds.maxDuration);
+  return int(v, path, Math.max(min, floor), max);
 }
 
 function bool(v: unknown, path: string): boolean {
@@ -53,85 +89,170 @@ function bool(v: unknown, path: string): boolean {
   return v;
 }
 
-function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[]): T {
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+function oneOf(v: unknown, path: string, bounds: FieldLimits): string {
+  const allowed = bounds.enum ?? [];
+  if (typeof v !== 'string' || !allowed.includes(v)) {
     fail(path, `must be one of ${allowed.join(', ')}`, v);
   }
-  return v as T;
+  return v;
 }
 
-function arr(v: unknown, path: string, max: number): unknown[] {
-  if (!Array.isArray(v) || v.length > max) fail(path, `must be a list of at most ${max} items`, v);
+function arr(v: unknown, path: string, bounds: FieldLimits): unknown[] {
+  const min = bounds.minItems ?? 0;
+  const max = bounds.maxItems ?? Number.MAX_SAFE_INTEGER;
+  if (!Array.isArray(v) || v.length > max || v.length < min) {
+    const least = min > 0 ? `at least ${min} and ` : '';
+    fail(path, `must be a list of ${least}at most ${max} items`, v);
+  }
   return v as unknown[];
 }
 
-const DAY_MS = 86_400_000;
-
 function checkBreaker(v: unknown): void {
   const b = obj(v, 'circuitBreaker');
-  int(b.failureThreshold, 'circuitBreaker.failureThreshold', 1, 1000);
-  int(b.successThreshold, 'circuitBreaker.successThreshold', 1, 1000);
-  const open = int(b.openDurationMs, 'circuitBreaker.openDurationMs', 1, DAY_MS);
+  bounded(b.failureThreshold, 'circuitBreaker.failureThreshold', BREAKER.failureThreshold);
+  bounded(b.successThreshold, 'circuitBreaker.successThreshold', BREAKER.successThreshold);
+  const open = durationMs(b.openDurationMs, 'circuitBreaker.openDurationMs', BREAKER.openDuration);
   if (b.maxOpenDurationMs !== undefined) {
-    int(b.maxOpenDurationMs, 'circuitBreaker.maxOpenDurationMs', open, DAY_MS);
+    const path = 'circuitBreaker.maxOpenDurationMs';
+    durationMs(b.maxOpenDurationMs, path, BREAKER.maxOpenDuration, open);
   }
-  int(b.halfOpenMaxCalls, 'circuitBreaker.halfOpenMaxCalls', 1, 1000);
+  bounded(b.halfOpenMaxCalls, 'circuitBreaker.halfOpenMaxCalls', BREAKER.halfOpenMaxCalls);
   const rate = optObj(b.failureRate, 'circuitBreaker.failureRate');
   if (rate !== undefined) {
-    num(rate.thresholdPercent, 'circuitBreaker.failureRate.thresholdPercent', 1, 100);
-    int(rate.minimumCalls, 'circuitBreaker.failureRate.minimumCalls', 1, 100_000);
-    const window = obj(rate.window, 'circuitBreaker.failureRate.window');
-    const type = oneOf(window.type, 'circuitBreaker.failureRate.window.type', ['Count', 'Time']);
-    if (type === 'Count') int(window.size, 'circuitBreaker.failureRate.window.size', 1, 100_000);
-    else int(window.sizeMs, 'circuitBreaker.failureRate.window.sizeMs', 1, DAY_MS);
+    const path = 'circuitBreaker.failureRate';
+    bounded(
+      rate.thresholdPercent,
+      `${path}.thresholdPercent`,
+      BREAKER['failureRate.thresholdPercent'],
+    );
+    bounded(rate.minimumCalls, `${path}.minimumCalls`, BREAKER['failureRate.minimumCalls']);
+    const window = obj(rate.window, `${path}.window`);
+    const size = BREAKER['failureRate.window.size'];
+    // A Time window's size is in seconds in the schema and in milliseconds here.
+    if (oneOf(window.type, `${path}.window.type`, BREAKER['failureRate.window.type']) === 'Count')
+      bounded(window.size, `${path}.window.size`, size);
+    else
+      int(
+        window.sizeMs,
+        `${path}.window.sizeMs`,
+        size.minimum * 1000,
+        size.maximumWhen.maximum * 1000,
+      );
   }
   const slow = optObj(b.slowCall, 'circuitBreaker.slowCall');
   if (slow !== undefined) {
-    int(slow.durationMs, 'circuitBreaker.slowCall.durationMs', 1, DAY_MS);
-    num(slow.thresholdPercent, 'circuitBreaker.slowCall.thresholdPercent', 1, 100);
+    durationMs(slow.durationMs, 'circuitBreaker.slowCall.durationMs', BREAKER['slowCall.duration']);
+    const path = 'circuitBreaker.slowCall.thresholdPercent';
+    bounded(slow.thresholdPercent, path, BREAKER['slowCall.thresholdPercent']);
   }
-  arr(b.failOn, 'circuitBreaker.failOn', 5).forEach((c, i) =>
-    oneOf(c, `circuitBreaker.failOn[${i}]`, [
-      'ServerError',
-      'Overloaded',
-      'Timeout',
-      'ConnectionError',
-      'RateLimited',
-    ]),
+  arr(b.failOn, 'circuitBreaker.failOn', BREAKER.failOn).forEach((c, i) =>
+    oneOf(c, `circuitBreaker.failOn[${i}]`, BREAKER['failOn[]']),
   );
   const override = obj(b.override, 'circuitBreaker.override');
-  oneOf(override.state, 'circuitBreaker.override.state', ['Auto', 'ForcedOpen', 'ForcedClosed']);
+  oneOf(override.state, 'circuitBreaker.override.state', BREAKER['override.state']);
+  if (override.reason !== undefined)
+    str(override.reason, 'circuitBreaker.override.reason', BREAKER['override.reason']);
   if (override.untilMs !== undefined)
     int(override.untilMs, 'circuitBreaker.override.untilMs', 0, Number.MAX_SAFE_INTEGER);
-  oneOf(b.mode, 'circuitBreaker.mode', ['Enforce', 'Shadow']);
+  oneOf(b.mode, 'circuitBreaker.mode', BREAKER.mode);
 }
 
 function checkRateLimit(v: unknown): void {
   const r = obj(v, 'rateLimit');
-  oneOf(r.scope, 'rateLimit.scope', ['PerReplica', 'Cluster']);
+  oneOf(r.scope, 'rateLimit.scope', RATE.scope);
   int(r.shareOf, 'rateLimit.shareOf', 1, 10_000);
   const requests = optObj(r.requests, 'rateLimit.requests');
   if (requests !== undefined) {
-    num(requests.perSecond, 'rateLimit.requests.perSecond', 0.001, 1_000_000);
-    num(requests.burst, 'rateLimit.requests.burst', 1, 10_000_000);
+    num(requests.perSecond, 'rateLimit.requests.perSecond', RATE['requests.perSecond']);
+    bounded(requests.burst, 'rateLimit.requests.burst', RATE['requests.burst']);
   }
   const tokens = optObj(r.tokens, 'rateLimit.tokens');
+  if (tokens !== undefined && Object.keys(tokens).length < RATE.tokens.minProperties)
+    fail('rateLimit.tokens', 'must set inputPerMinute, outputPerMinute or both', tokens);
   if (tokens?.inputPerMinute !== undefined)
-    num(tokens.inputPerMinute, 'rateLimit.tokens.inputPerMinute', 1, 1e10);
-  if (tokens?.outputPerMinute !== undefined)
-    num(tokens.outputPerMinute, 'rateLimit.tokens.outputPerMinute', 1, 1e10);
+    bounded(
+      tokens.inputPerMinute,
+      'rateLimit.tokens.inputPerMinute',
+      RATE['tokens.inputPerMinute'],
+    );
+  if (tokens?.outputPerMinute !== undefined) {
+    const path = 'rateLimit.tokens.outputPerMinute';
+    bounded(tokens.outputPerMinute, path, RATE['tokens.outputPerMinute']);
+  }
   const concurrency = optObj(r.concurrency, 'rateLimit.concurrency');
   if (concurrency !== undefined) {
-    int(concurrency.maxConcurrent, 'rateLimit.concurrency.maxConcurrent', 1, 100_000);
-    int(concurrency.maxQueue, 'rateLimit.concurrency.maxQueue', 0, 1_000_000);
-    int(concurrency.queueTimeoutMs, 'rateLimit.concurrency.queueTimeoutMs', 0, DAY_MS);
+    const path = 'rateLimit.concurrency';
+    bounded(concurrency.maxConcurrent, `${path}.maxConcurrent`, RATE['concurrency.maxConcurrent']);
+    bounded(concurrency.maxQueue, `${path}.maxQueue`, RATE['concurrency.maxQueue']);
+    durationMs(
+      concurrency.queueTimeoutMs,
+      `${path}.queueTimeoutMs`,
+      RATE['concurrency.queueTimeout'],
+    );
   }
   const adaptive = obj(r.adaptive, 'rateLimit.adaptive');
   bool(adaptive.honorRetryAfter, 'rateLimit.adaptive.honorRetryAfter');
   bool(adaptive.providerHeaders, 'rateLimit.adaptive.providerHeaders');
-  oneOf(r.onLimit, 'rateLimit.onLimit', ['Reject', 'Wait']);
-  int(r.maxWaitMs, 'rateLimit.maxWaitMs', 0, DAY_MS);
-  oneOf(r.mode, 'rateLimit.mode', ['Enforce', 'Shadow']);
+  // Reject never waits: its maxWaitMs is 0, as the resolver writes it.
+  if (oneOf(r.onLimit, 'rateLimit.onLimit', RATE.onLimit) === 'Wait')
+    durationMs(r.maxWaitMs, 'rateLimit.maxWaitMs', RATE.maxWait);
+  else int(r.maxWaitMs, 'rateLimit.maxWaitMs', 0, 0);
+  oneOf(r.mode, 'rateLimit.mode', RATE.mode);
+  const store = optObj(r.store, 'rateLimit.store');
+  if (store !== undefined) checkCounterStore(store);
+}
+
+/** The shared store's settings; `sharing` is already resolved into `keyPrefix`. */
+function checkCounterStore(store: Json): void {
+  const redis = obj(store.redis, 'rateLimit.store.redis');
+  str(redis.address, 'rateLimit.store.redis.address', RATE['store.redis.address']);
+  if (redis.username !== undefined)
+    str(redis.username, 'rateLimit.store.redis.username', RATE['store.redis.username']);
+  const password = optObj(redis.passwordSecretRef, 'rateLimit.store.redis.passwordSecretRef');
+  if (password !== undefined) {
+    const path = 'rateLimit.store.redis.passwordSecretRef';
+    str(password.name, `${path}.name`, RATE['store.redis.passwordSecretRef.name']);
+    str(password.key, `${path}.key`, RATE['store.redis.passwordSecretRef.key']);
+  }
+  const tls = optObj(redis.tls, 'rateLimit.store.redis.tls');
+  if (tls !== undefined) {
+    const ca = optObj(tls.caSecretRef, 'rateLimit.store.redis.tls.caSecretRef');
+    if (ca !== undefined) {
+      const path = 'rateLimit.store.redis.tls.caSecretRef';
+      str(ca.name, `${path}.name`, RATE['store.redis.tls.caSecretRef.name']);
+      str(ca.key, `${path}.key`, RATE['store.redis.tls.caSecretRef.key']);
+    }
+    if (tls.serverName !== undefined)
+      str(
+        tls.serverName,
+        'rateLimit.store.redis.tls.serverName',
+        RATE['store.redis.tls.serverName'],
+      );
+  }
+  durationMs(store.waitBudgetMs, 'rateLimit.store.waitBudgetMs', RATE['store.waitBudget']);
+  str(store.keyPrefix, 'rateLimit.store.keyPrefix');
+}
+
+function checkBackend(b: unknown, path: string): void {
+  const backend = obj(b, path);
+  str(backend.name, `${path}.name`, AGENT['backends[].name']);
+  const url = str(backend.baseURL, `${path}.baseURL`, {
+    minLength: 1,
+    ...AGENT['backends[].baseURL'],
+  });
+  if (!URL.canParse(url)) fail(`${path}.baseURL`, 'must be an absolute URL', url);
+  str(backend.apiKeyEnv, `${path}.apiKeyEnv`);
+  bounded(backend.weight, `${path}.weight`, AGENT['backends[].weight']);
+}
+
+function checkTool(t: unknown, path: string): void {
+  const tool = obj(t, path);
+  str(tool.name, `${path}.name`, AGENT['tools[].name']);
+  const url = str(tool.url, `${path}.url`, { minLength: 1, ...AGENT['tools[].url'] });
+  if (!URL.canParse(url)) fail(`${path}.url`, 'must be an absolute URL', url);
+  str(tool.description, `${path}.description`, AGENT['tools[].description']);
+  obj(tool.inputSchema, `${path}.inputSchema`);
+  durationMs(tool.timeoutMs, `${path}.timeoutMs`, AGENT['tools[].timeout']);
 }
 
 function checkDocument(v: unknown): void {
@@ -143,54 +264,52 @@ function checkDocument(v: unknown): void {
   str(agent.name, 'agent.name');
   int(agent.generation, 'agent.generation', 0, Number.MAX_SAFE_INTEGER);
   const model = obj(d.model, 'model');
-  str(model.name, 'model.name');
-  arr(model.fallbacks, 'model.fallbacks', 10).forEach((m, i) => str(m, `model.fallbacks[${i}]`));
-  int(model.maxTokens, 'model.maxTokens', 1, 200_000);
-  if (model.temperature !== undefined) num(model.temperature, 'model.temperature', 0, 1);
-  if (d.systemPrompt !== undefined) str(d.systemPrompt, 'systemPrompt', { empty: true });
-  const backends = arr(d.backends, 'backends', 16);
+  str(model.name, 'model.name', AGENT['model.name']);
+  arr(model.fallbacks, 'model.fallbacks', AGENT['model.fallbacks']).forEach((m, i) =>
+    str(m, `model.fallbacks[${i}]`, AGENT['model.fallbacks[]']),
+  );
+  bounded(model.maxTokens, 'model.maxTokens', AGENT['model.maxTokens']);
+  if (model.temperature !== undefined)
+    num(model.temperature, 'model.temperature', AGENT['model.temperature']);
+  // Unbounded here: systemPromptFrom's ConfigMap may hold a longer prompt than spec.systemPrompt.
+  if (d.systemPrompt !== undefined) str(d.systemPrompt, 'systemPrompt', {});
+  const backends = arr(d.backends, 'backends', AGENT.backends);
   if (backends.length === 0) fail('backends', 'must name at least one backend', backends);
   backends.forEach((b, i) => {
-    const backend = obj(b, `backends[${i}]`);
-    str(backend.name, `backends[${i}].name`);
-    const url = str(backend.baseURL, `backends[${i}].baseURL`);
-    if (!URL.canParse(url)) fail(`backends[${i}].baseURL`, 'must be an absolute URL', url);
-    str(backend.apiKeyEnv, `backends[${i}].apiKeyEnv`);
-    int(backend.weight, `backends[${i}].weight`, 0, 1000);
+    checkBackend(b, `backends[${i}]`);
   });
-  oneOf(d.loadBalancing, 'loadBalancing', ['RoundRobin', 'LeastLoaded', 'Weighted', 'Random']);
-  arr(d.tools, 'tools', 64).forEach((t, i) => {
-    const tool = obj(t, `tools[${i}]`);
-    str(tool.name, `tools[${i}].name`);
-    str(tool.description, `tools[${i}].description`, { empty: true });
-    obj(tool.inputSchema, `tools[${i}].inputSchema`);
-    const url = str(tool.url, `tools[${i}].url`);
-    if (!URL.canParse(url)) fail(`tools[${i}].url`, 'must be an absolute URL', url);
-    int(tool.timeoutMs, `tools[${i}].timeoutMs`, 1, DAY_MS);
+  oneOf(d.loadBalancing, 'loadBalancing', AGENT.loadBalancing);
+  arr(d.tools, 'tools', AGENT.tools).forEach((t, i) => {
+    checkTool(t, `tools[${i}]`);
   });
-  int(d.timeoutMs, 'timeoutMs', 1, DAY_MS);
+  durationMs(d.timeoutMs, 'timeoutMs', AGENT.timeout);
   if (d.streamIdleTimeoutMs !== undefined)
-    int(d.streamIdleTimeoutMs, 'streamIdleTimeoutMs', 1, DAY_MS);
+    durationMs(d.streamIdleTimeoutMs, 'streamIdleTimeoutMs', AGENT.streamIdleTimeout);
   if (d.maxStreamDurationMs !== undefined)
-    int(d.maxStreamDurationMs, 'maxStreamDurationMs', 1, DAY_MS);
+    durationMs(d.maxStreamDurationMs, 'maxStreamDurationMs', AGENT.maxStreamDuration);
   const retry = obj(d.retry, 'retry');
-  int(retry.maxAttempts, 'retry.maxAttempts', 1, 10);
-  const initial = int(retry.initialDelayMs, 'retry.initialDelayMs', 0, DAY_MS);
-  int(retry.maxDelayMs, 'retry.maxDelayMs', initial, DAY_MS);
+  bounded(retry.maxAttempts, 'retry.maxAttempts', AGENT['retry.maxAttempts']);
+  const initial = durationMs(
+    retry.initialDelayMs,
+    'retry.initialDelayMs',
+    AGENT['retry.backoff.initialDelay'],
+  );
+  durationMs(retry.maxDelayMs, 'retry.maxDelayMs', AGENT['retry.backoff.maxDelay'], initial);
   checkBreaker(d.circuitBreaker);
   checkRateLimit(d.rateLimit);
   const access = obj(d.access, 'access');
   if (access.clientKeysSecret !== undefined)
-    str(access.clientKeysSecret, 'access.clientKeysSecret');
+    str(
+      access.clientKeysSecret,
+      'access.clientKeysSecret',
+      AGENT['access.clientKeysSecretRef.name'],
+    );
   const cache = obj(d.cache, 'cache');
   bool(cache.enabled, 'cache.enabled');
-  int(cache.maxEntries, 'cache.maxEntries', 1, 100_000);
-  int(cache.ttlMs, 'cache.ttlMs', 1, DAY_MS);
-  oneOf(obj(d.security, 'security').promptInjection, 'security.promptInjection', [
-    'Off',
-    'Flag',
-    'Block',
-  ]);
+  bounded(cache.maxEntries, 'cache.maxEntries', AGENT['cache.maxEntries']);
+  durationMs(cache.ttlMs, 'cache.ttlMs', AGENT['cache.ttl']);
+  const security = obj(d.security, 'security');
+  oneOf(security.promptInjection, 'security.promptInjection', AGENT['security.promptInjection']);
   bool(obj(d.audit, 'audit').enabled, 'audit.enabled');
   if (d.debugEndpoints !== undefined && d.debugEndpoints !== false)
     fail('debugEndpoints', 'must be false or absent', d.debugEndpoints);

@@ -10,7 +10,9 @@
  */
 export const BREAKERS_ANNOTATION = 'breakwater.dev/breakers';
 
-export type ReportedBreakerState = 'Closed' | 'Open' | 'HalfOpen' | 'ForcedOpen' | 'ForcedClosed';
+import { REPORTED_BREAKER_STATES, type ReportedBreakerState } from '../api/vocabulary.ts';
+
+export type { ReportedBreakerState };
 
 export interface BreakerReportEntry {
   readonly state: ReportedBreakerState;
@@ -44,7 +46,7 @@ export function encodeBreakerReport(report: BreakerReport): string {
   return JSON.stringify(sorted);
 }
 
-const STATES: readonly string[] = ['Closed', 'Open', 'HalfOpen', 'ForcedOpen', 'ForcedClosed'];
+const STATES: readonly string[] = REPORTED_BREAKER_STATES;
 
 /** Reads an annotation value; anything malformed is skipped rather than trusted. */
 export function decodeBreakerReport(value: string | undefined): BreakerReport {

@@ -201,7 +201,8 @@ describe('the runtime RBAC', () => {
 });
 
 describe('the Deployment', () => {
-  const deploymentOf = (agent: AgentDeployment): Deployment => required(build(agent), 'Deployment');
+  const deploymentOf = (agent: AgentDeployment, doc?: PolicyDocument): Deployment =>
+    required(build(agent, doc), 'Deployment');
   const runtimeOf = (agent: AgentDeployment) => {
     const container = deploymentOf(agent).spec.template.spec?.containers[0];
     if (container === undefined) throw new Error('no runtime container');
@@ -254,6 +255,67 @@ describe('the Deployment', () => {
     expect(runtimeOf(minimalAgent()).env?.map((env) => env.name)).not.toContain(
       'BREAKWATER_CLIENT_KEYS_DIR',
     );
+  });
+
+  it('mounts the rate-limit store password and CA as files, from their Secrets, only with a store', () => {
+    const agent = productionAgent();
+    const { rateLimitPolicy } = productionPolicies();
+    rateLimitPolicy.spec.store = {
+      redis: {
+        address: 'redis.infra.svc:6379',
+        passwordSecretRef: { name: 'redis-auth', key: 'redis-password' },
+        tls: { enabled: true, caSecretRef: { name: 'redis-ca', key: 'ca.pem' } },
+      },
+    };
+    const doc = documentFor(agent, { rateLimitPolicy, readyReplicas: 2 });
+    const pod = deploymentOf(agent, doc).spec.template.spec;
+    expect(pod?.volumes).toEqual(
+      expect.arrayContaining([
+        {
+          name: 'rate-limit-store-auth',
+          secret: {
+            secretName: 'redis-auth',
+            items: [{ key: 'redis-password', path: 'password' }],
+            optional: true,
+          },
+        },
+        {
+          name: 'rate-limit-store-tls',
+          secret: {
+            secretName: 'redis-ca',
+            items: [{ key: 'ca.pem', path: 'ca.crt' }],
+            optional: true,
+          },
+        },
+      ]),
+    );
+    expect(pod?.containers[0]?.volumeMounts).toEqual(
+      expect.arrayContaining([
+        {
+          name: 'rate-limit-store-auth',
+          mountPath: '/var/run/secrets/breakwater.dev/rate-limit-store/auth',
+          readOnly: true,
+        },
+        {
+          name: 'rate-limit-store-tls',
+          mountPath: '/var/run/secrets/breakwater.dev/rate-limit-store/tls',
+          readOnly: true,
+        },
+      ]),
+    );
+    expect(pod?.containers[0]?.env).toEqual(
+      expect.arrayContaining([
+        {
+          name: 'BREAKWATER_RATE_LIMIT_STORE_PASSWORD_FILE',
+          value: '/var/run/secrets/breakwater.dev/rate-limit-store/auth/password',
+        },
+        {
+          name: 'BREAKWATER_RATE_LIMIT_STORE_CA_FILE',
+          value: '/var/run/secrets/breakwater.dev/rate-limit-store/tls/ca.crt',
+        },
+      ]),
+    );
+    expect(JSON.stringify(deploymentOf(productionAgent()))).not.toContain('rate-limit-store');
   });
 
   it('sets every backend key the policy document names, from its Secret', () => {

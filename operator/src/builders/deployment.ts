@@ -6,6 +6,7 @@ import type {
   ResourceRequirements,
   SecurityContext,
   Volume,
+  VolumeMount,
 } from './kubeShapes.ts';
 
 import type { AgentDeployment, Quantity } from '../../../contract/src/api/resources.ts';
@@ -24,6 +25,11 @@ import {
   HTTP_PORT_ENV,
   METRICS_PORT_ENV,
   POD_NAMESPACE_ENV,
+  RATE_LIMIT_STORE_CA_FILE,
+  RATE_LIMIT_STORE_CA_FILE_ENV,
+  RATE_LIMIT_STORE_MOUNT_PATH,
+  RATE_LIMIT_STORE_PASSWORD_FILE,
+  RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import { buildRuntimeEnv } from './runtimeEnv.ts';
 import { HTTP_PORT, HTTP_PORT_NAME, METRICS_PORT, METRICS_PORT_NAME } from './runtimePorts.ts';
@@ -39,6 +45,8 @@ export const RUNTIME_COMMAND = 'breakwater-runtime';
 /** The distroless "nonroot" user: numeric, so the kubelet can verify runAsNonRoot. */
 export const RUNTIME_USER = 65532;
 const CLIENT_KEYS_VOLUME = 'client-keys';
+const STORE_PASSWORD_VOLUME = 'rate-limit-store-auth';
+const STORE_CA_VOLUME = 'rate-limit-store-tls';
 
 const DEFAULT_RESOURCES = {
   requests: { cpu: '100m', memory: '128Mi' },
@@ -78,7 +86,7 @@ export function buildDeployment(
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
         metadata: podMetadata(agent),
-        spec: podSpec(agent, shutdown, options),
+        spec: podSpec(agent, doc, shutdown, options),
       },
     },
   };
@@ -100,16 +108,22 @@ function podMetadata(agent: Readonly<AgentDeployment>): {
 
 function podSpec(
   agent: Readonly<AgentDeployment>,
+  doc: Readonly<PolicyDocument>,
   shutdown: ShutdownTiming,
   options: Readonly<BuilderOptions>,
 ): PodSpec {
   const { podTemplate } = agent.spec;
   const clientKeys = agent.spec.access?.clientKeysSecretRef?.name;
+  const storeSecrets = rateLimitStoreVolumes(doc);
+  const volumes = [
+    ...(clientKeys === undefined ? [] : [clientKeysVolume(clientKeys)]),
+    ...storeSecrets.map((s) => s.volume),
+  ];
   return {
     serviceAccountName: runtimeServiceAccountName(agent),
     terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,
-    containers: [runtimeContainer(agent, shutdown, options)],
-    ...(clientKeys === undefined ? {} : { volumes: [clientKeysVolume(clientKeys)] }),
+    containers: [runtimeContainer(agent, shutdown, options, storeSecrets)],
+    ...(volumes.length === 0 ? {} : { volumes }),
     ...(podTemplate?.nodeSelector === undefined
       ? {}
       : { nodeSelector: { ...podTemplate.nodeSelector } }),
@@ -126,7 +140,14 @@ function runtimeContainer(
   agent: Readonly<AgentDeployment>,
   shutdown: ShutdownTiming,
   options: Readonly<BuilderOptions>,
+  storeSecrets: readonly StoreSecretFile[],
 ): Container {
+  const volumeMounts = [
+    ...(agent.spec.access?.clientKeysSecretRef === undefined
+      ? []
+      : [{ name: CLIENT_KEYS_VOLUME, mountPath: CLIENT_KEYS_MOUNT_PATH, readOnly: true }]),
+    ...storeSecrets.map((s) => s.mount),
+  ];
   return {
     name: RUNTIME_CONTAINER,
     image: agent.spec.image ?? options.runtimeImage,
@@ -139,14 +160,8 @@ function runtimeContainer(
       `--drain-delay-ms=${String(shutdown.drainDelayMs)}`,
       `--shutdown-grace-ms=${String(shutdown.inFlightGraceMs)}`,
     ],
-    env: buildRuntimeEnv(agent),
-    ...(agent.spec.access?.clientKeysSecretRef === undefined
-      ? {}
-      : {
-          volumeMounts: [
-            { name: CLIENT_KEYS_VOLUME, mountPath: CLIENT_KEYS_MOUNT_PATH, readOnly: true },
-          ],
-        }),
+    env: [...buildRuntimeEnv(agent), ...storeSecrets.map((s) => s.env)],
+    ...(volumeMounts.length === 0 ? {} : { volumeMounts }),
     ports: [
       { name: HTTP_PORT_NAME, containerPort: HTTP_PORT, protocol: 'TCP' },
       { name: METRICS_PORT_NAME, containerPort: METRICS_PORT, protocol: 'TCP' },
@@ -169,6 +184,71 @@ function runtimeContainer(
  */
 function clientKeysVolume(secretName: string): Volume {
   return { name: CLIENT_KEYS_VOLUME, secret: { secretName, optional: true } };
+}
+
+/**
+ * The rate-limit store's password and CA certificate as files under fixed names, each from
+ * the Secret key the policy names. Mounted, as the client keys are, so the runtime needs no
+ * Secret access; optional, so a missing Secret shows as the store's SecretMissing condition
+ * (the runtime falls back to its share) instead of a pod that never starts.
+ */
+function rateLimitStoreVolumes(doc: Readonly<PolicyDocument>): StoreSecretFile[] {
+  const redis = doc.rateLimit.store?.redis;
+  return [
+    ...(redis?.passwordSecretRef === undefined
+      ? []
+      : [
+          secretFile(
+            STORE_PASSWORD_VOLUME,
+            redis.passwordSecretRef,
+            RATE_LIMIT_STORE_PASSWORD_FILE,
+            RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
+          ),
+        ]),
+    ...(redis?.tls?.caSecretRef === undefined
+      ? []
+      : [
+          secretFile(
+            STORE_CA_VOLUME,
+            redis.tls.caSecretRef,
+            RATE_LIMIT_STORE_CA_FILE,
+            RATE_LIMIT_STORE_CA_FILE_ENV,
+          ),
+        ]),
+  ];
+}
+
+interface StoreSecretFile {
+  readonly volume: Volume;
+  readonly mount: VolumeMount;
+  /** Names the file for the runtime (the local test node rewrites such paths). */
+  readonly env: { readonly name: string; readonly value: string };
+}
+
+/** One Secret key as the file `relativePath` under the store's mount path. */
+function secretFile(
+  name: string,
+  ref: { readonly name: string; readonly key: string },
+  relativePath: string,
+  envName: string,
+): StoreSecretFile {
+  const slash = relativePath.lastIndexOf('/');
+  return {
+    volume: {
+      name,
+      secret: {
+        secretName: ref.name,
+        items: [{ key: ref.key, path: relativePath.slice(slash + 1) }],
+        optional: true,
+      },
+    },
+    mount: {
+      name,
+      mountPath: `${RATE_LIMIT_STORE_MOUNT_PATH}/${relativePath.slice(0, slash)}`,
+      readOnly: true,
+    },
+    env: { name: envName, value: `${RATE_LIMIT_STORE_MOUNT_PATH}/${relativePath}` },
+  };
 }
 
 function httpProbe(path: string, timing: Pick<Probe, 'periodSeconds' | 'failureThreshold'>): Probe {

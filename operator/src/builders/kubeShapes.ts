@@ -19,6 +19,7 @@ import type {
   V1SecurityContext,
   V1ServiceSpec,
   V1Volume,
+  V1VolumeMount,
   RbacV1Subject,
   V2HorizontalPodAutoscalerSpec,
   V2MetricSpec,
@@ -50,3 +51,4 @@ export type SecurityContext = Plain<V1SecurityContext>;
 export type ServiceSpec = Plain<V1ServiceSpec>;
 export type Subject = Plain<RbacV1Subject>;
 export type Volume = Plain<V1Volume>;
+export type VolumeMount = Plain<V1VolumeMount>;

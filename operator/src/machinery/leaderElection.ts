@@ -8,6 +8,7 @@
  * answer within `releaseTimeoutMs` it leaves the lease to expire, as a crashed leader would.
  */
 import { systemClock, type Clock } from '../../../contract/src/time/clock.ts';
+import { WakeableSleep } from '../../../contract/src/time/wakeableSleep.ts';
 import { isConflict, type KubeClient } from '../../../contract/src/kube/kubeClient.ts';
 import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
 import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
@@ -51,7 +52,7 @@ export class LeaderElector {
   #observedAt = 0;
   #leading = false;
   #stopped = false;
-  #wake: (() => void) | undefined;
+  readonly #pause: WakeableSleep;
 
   constructor(options: LeaderElectionOptions) {
     this.#o = {
@@ -65,6 +66,7 @@ export class LeaderElector {
     if (this.#o.renewDeadlineMs >= this.#o.leaseDurationMs) {
       throw new RangeError('renewDeadlineMs must be shorter than leaseDurationMs');
     }
+    this.#pause = new WakeableSleep(this.#o.clock);
   }
 
   get isLeader(): boolean {
@@ -77,14 +79,14 @@ export class LeaderElector {
    */
   async run(lead: (lost: AbortSignal) => Promise<void> | void): Promise<void> {
     while (!this.#isStopped() && !(await this.#tryAcquireOrRenew())) {
-      await this.#sleep(this.#o.retryPeriodMs);
+      await this.#pause.sleep(this.#o.retryPeriodMs);
     }
     if (this.#isStopped()) return;
     const lost = new AbortController();
     const leading = Promise.resolve(lead(lost.signal));
     let lastRenew = this.#o.clock.now();
     while (!this.#isStopped()) {
-      await this.#sleep(this.#o.retryPeriodMs);
+      await this.#pause.sleep(this.#o.retryPeriodMs);
       if (this.#isStopped()) break;
       if (await this.#tryAcquireOrRenew()) {
         lastRenew = this.#o.clock.now();
@@ -103,7 +105,7 @@ export class LeaderElector {
    */
   async stop(): Promise<LeaseRelease> {
     this.#stopped = true;
-    this.#wake?.();
+    this.#pause.wake();
     if (!this.#leading) return 'notHeld';
     this.#leading = false;
     return new Promise((resolve) => {
@@ -214,20 +216,6 @@ export class LeaderElector {
   #observe(record: string, at: number): void {
     this.#observedRecord = record;
     this.#observedAt = at;
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const cancel = this.#o.clock.setTimeout(() => {
-        this.#wake = undefined;
-        resolve();
-      }, ms);
-      this.#wake = () => {
-        cancel();
-        this.#wake = undefined;
-        resolve();
-      };
-    });
   }
 }
 

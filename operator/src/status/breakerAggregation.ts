@@ -5,6 +5,7 @@
  * reported yet (no annotation: its runtime is still starting) is Unknown, not Closed: it may
  * be about to start its breakers Open from the agent's memory (breakerMemory.ts).
  */
+import type { BreakerState } from '../../../contract/src/api/vocabulary.ts';
 import {
   BREAKERS_ANNOTATION,
   TOOL_BREAKER_PREFIX,
@@ -13,8 +14,10 @@ import {
 } from '../../../contract/src/reporting/breakerAnnotation.ts';
 import type { PodView } from './views.ts';
 
-export type ReplicaState = 'Closed' | 'Open' | 'HalfOpen' | 'Unknown';
-export type AggregateState = ReplicaState | 'Degraded';
+/** A replica's state: ForcedOpen counts as Open, ForcedClosed as Closed; Unknown until it reports. */
+export type ReplicaState = Exclude<BreakerState, 'Degraded'>;
+/** Over replicas: Degraded when only some are open. */
+export type AggregateState = BreakerState;
 
 export interface ReplicaSummary {
   readonly state: ReplicaState;

@@ -65,10 +65,3 @@ export function findCondition(
 ): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }
-
-export function isConditionTrue(
-  conditions: readonly Condition[] | undefined,
-  type: string,
-): boolean {
-  return findCondition(conditions, type)?.status === 'True';
-}

@@ -20,6 +20,7 @@ import {
 import { setCondition, setConditions } from './conditions.ts';
 import { evaluateOverride } from './overrideStatus.ts';
 import { foldTrips, ledgerPod, tripTotals } from './tripLedger.ts';
+import { STORE_CONDITION, storeCondition } from './storeCondition.ts';
 import type { PodView } from './views.ts';
 import { isPodReady, runningPods } from './agentStatus.ts';
 
@@ -150,8 +151,15 @@ export function computeRateLimitPolicyStatus(
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
   const listed = targets.slice(0, MAX_STATUS_TARGETS);
-  const conditions = setCondition(
-    policy.status?.conditions,
+  const store = storeCondition(
+    policy,
+    users.flatMap((u) => u.pods),
+  );
+  const kept = policy.status?.conditions?.filter(
+    (c) => c.type !== STORE_CONDITION || store !== undefined,
+  );
+  const ready = setCondition(
+    kept,
     {
       type: 'Ready',
       status: 'True',
@@ -163,6 +171,7 @@ export function computeRateLimitPolicyStatus(
     generation,
     now,
   );
+  const conditions = store === undefined ? ready : setCondition(ready, store, generation, now);
   // The smallest share in force, as the schema promises: the user with the most replicas
   // (with one user, the common case, its share); with none, what one replica would get.
   const smallest = targets.reduce<(typeof targets)[number] | undefined>(

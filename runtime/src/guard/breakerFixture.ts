@@ -2,10 +2,12 @@
  * Small builders for the guard's tests: a breaker on a manual clock and a way to feed it
  * outcomes as words, so tables read as sentences.
  */
-import type { BreakerOptionsInput } from './breakerOptions.ts';
+import { DEFAULT_BREAKER_SETTINGS, type BreakerSettings } from './breakerOptions.ts';
 import { CircuitBreaker, REJECTED } from './circuitBreaker.ts';
 import type { FailureClass } from './errorClassification.ts';
 import { ManualClock } from '../../../contract/src/time/clock.ts';
+import type { CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
+import { resolveBreaker } from '../../../contract/src/policy/policyResolution.ts';
 
 export type Step =
   | FailureClass
@@ -22,12 +24,38 @@ export interface BreakerFixture {
   readonly run: (steps: readonly Step[]) => number;
 }
 
+/** The settings a test changes; the rest are the schema's defaults (see `breakerSettings`). */
+export type BreakerSettingsPatch = Omit<Partial<BreakerSettings>, 'failureRate' | 'override'> & {
+  readonly failureRate?: Omit<FailureRateSettings, 'minimumCalls' | 'window'> &
+    Partial<Pick<FailureRateSettings, 'minimumCalls' | 'window'>>;
+  readonly override?: Omit<BreakerSettings['override'], 'state'> & {
+    readonly state: BreakerSettings['override']['state'];
+  };
+};
+type FailureRateSettings = NonNullable<BreakerSettings['failureRate']>;
+
+/** A whole policy document's breaker settings: the schema's defaults with `patch` on top. */
+export function breakerSettings(patch: BreakerSettingsPatch = {}): BreakerSettings {
+  const defaults = resolveBreaker({
+    metadata: {},
+    spec: { failureRate: { thresholdPercent: patch.failureRate?.thresholdPercent ?? 50 } },
+  } as CircuitBreakerPolicy).failureRate;
+  const { failureRate, ...rest } = patch;
+  return {
+    ...DEFAULT_BREAKER_SETTINGS,
+    ...rest,
+    ...(failureRate === undefined || defaults === undefined
+      ? {}
+      : { failureRate: { ...defaults, ...failureRate } }),
+  };
+}
+
 export function breakerFixture(
-  options: BreakerOptionsInput = {},
+  options: BreakerSettingsPatch = {},
   start = 1_000_000,
 ): BreakerFixture {
   const clock = new ManualClock(start);
-  const breaker = new CircuitBreaker({ name: 'test', clock, options });
+  const breaker = new CircuitBreaker({ name: 'test', clock, options: breakerSettings(options) });
   const slowMs = (options.slowCall?.durationMs ?? 1_000) + 1;
   return {
     clock,

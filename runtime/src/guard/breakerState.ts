@@ -4,8 +4,16 @@
  * is reported as ForcedOpen / ForcedClosed while it lasts.
  */
 
-export type AutoStateName = 'Closed' | 'Open' | 'HalfOpen';
-export type BreakerStateName = AutoStateName | 'ForcedOpen' | 'ForcedClosed';
+import type {
+  AutoBreakerState,
+  OverrideState,
+  ReportedBreakerState,
+} from '../../../contract/src/api/vocabulary.ts';
+
+export type { OverrideState };
+/** The guard's names for the contract's breaker states. */
+export type AutoStateName = AutoBreakerState;
+export type BreakerStateName = ReportedBreakerState;
 
 export interface ClosedState {
   readonly kind: 'Closed';
@@ -29,8 +37,6 @@ export interface HalfOpenState {
 }
 
 export type AutoState = ClosedState | OpenState | HalfOpenState;
-
-export type OverrideState = 'Auto' | 'ForcedOpen' | 'ForcedClosed';
 
 export interface BreakerOverride {
   readonly state: OverrideState;

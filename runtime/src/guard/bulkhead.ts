@@ -8,10 +8,11 @@
  * `maxConcurrent + maxQueue` calls already running is counted (`shadowRejected`), being the
  * one Enforce would have turned away with a full queue. Queue timeouts are not simulated.
  */
-import type { EnforcementMode } from './breakerOptions.ts';
+import type { PolicyMode } from '../../../contract/src/api/vocabulary.ts';
 import { BulkheadFullError, CancelledError } from './errors.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
 import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
+import { RATE_LIMIT_POLICY_LIMITS as RATE } from '../../../contract/src/api/specLimits.ts';
 
 export interface BulkheadOptions {
   /** @default 16 */
@@ -21,7 +22,7 @@ export interface BulkheadOptions {
   /** @default 10000 */
   readonly queueTimeoutMs: number;
   /** @default 'Enforce' */
-  readonly mode: EnforcementMode;
+  readonly mode: PolicyMode;
 }
 
 export type BulkheadOptionsInput = Partial<BulkheadOptions>;
@@ -39,7 +40,7 @@ export function resolveBulkheadOptions(
       input.queueTimeoutMs ?? 10_000,
       MAX_DURATION_MS,
     ),
-    mode: check.oneOf('mode', input.mode ?? 'Enforce', ['Enforce', 'Shadow']),
+    mode: check.oneOf('mode', input.mode ?? RATE.mode.default, RATE.mode.enum),
   });
 }
 

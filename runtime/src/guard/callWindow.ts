@@ -3,10 +3,10 @@
  * (Count) or the calls of the last T milliseconds (Time). Totals are kept incrementally so
  * a record is O(1); storage is allocated on the first record, so an idle breaker holds none.
  */
+import type { BreakerSettings } from '../../../contract/src/policy/policyDocument.ts';
 
-export type WindowOptions =
-  | { readonly type: 'Count'; readonly size: number }
-  | { readonly type: 'Time'; readonly sizeMs: number };
+/** The policy document's window: a Count window's size in calls, a Time window's in ms. */
+export type WindowOptions = NonNullable<BreakerSettings['failureRate']>['window'];
 
 export interface CallWindow {
   readonly options: WindowOptions;

@@ -3,10 +3,10 @@
  * calls arriving and finishing in any order with any outcome while the clock jumps.
  */
 import { describe, expect, it } from '@jest/globals';
-import type { BreakerOptionsInput } from './breakerOptions.ts';
+import { breakerSettings, type BreakerSettingsPatch } from './breakerFixture.ts';
 import { CircuitBreaker, REJECTED } from './circuitBreaker.ts';
 import { FAILURE_CLASSES } from './errorClassification.ts';
-import { seededRandom, type Random } from './random.ts';
+import { seededRandom, type Random } from '../../../contract/src/random/random.ts';
 import { ManualClock } from '../../../contract/src/time/clock.ts';
 
 interface InFlight {
@@ -22,12 +22,16 @@ function pick<T>(random: Random, items: readonly T[]): T {
 /** Drives a breaker at random; calls `check` after every step. */
 function simulate(
   seed: number,
-  options: BreakerOptionsInput,
+  options: BreakerSettingsPatch,
   check: (breaker: CircuitBreaker, inFlight: readonly InFlight[], refused: boolean) => void,
 ): void {
   const random = seededRandom(seed);
   const clock = new ManualClock(1_000_000);
-  const breaker = new CircuitBreaker({ name: `sim-${seed}`, clock, options });
+  const breaker = new CircuitBreaker({
+    name: `sim-${seed}`,
+    clock,
+    options: breakerSettings(options),
+  });
   const inFlight: InFlight[] = [];
   for (let step = 0; step < 3_000; step++) {
     const roll = random();

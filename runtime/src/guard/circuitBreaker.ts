@@ -12,7 +12,7 @@ import {
   openDurationFor,
   resolveBreakerOptions,
   type BreakerOptions,
-  type BreakerOptionsInput,
+  type BreakerSettings,
 } from './breakerOptions.ts';
 import {
   reportedState,
@@ -33,12 +33,7 @@ import {
 } from './callWindow.ts';
 import { ConsecutiveFailures } from './consecutiveFailures.ts';
 import { CountWindow } from './countWindow.ts';
-import {
-  classifyError,
-  FAILURE_CLASSES,
-  isFailureClass,
-  type FailureClass,
-} from './errorClassification.ts';
+import { FAILURE_CLASSES, type FailureClass } from './errorClassification.ts';
 import { CircuitOpenError } from './errors.ts';
 import { FailureRate } from './failureRate.ts';
 import { SlowCallRate } from './slowCallRate.ts';
@@ -87,7 +82,8 @@ export interface BreakerCounters {
 export interface CircuitBreakerConfig {
   readonly name: string;
   readonly clock: Clock;
-  readonly options?: BreakerOptionsInput;
+  /** The policy document's breaker settings; the schema's defaults when absent. */
+  readonly options?: BreakerSettings;
 }
 
 export class CircuitBreaker {
@@ -122,7 +118,7 @@ export class CircuitBreaker {
   constructor(config: CircuitBreakerConfig) {
     this.name = config.name;
     this.#clock = config.clock;
-    this.#options = resolveBreakerOptions(config.options, `circuit breaker "${config.name}"`);
+    this.#options = resolveBreakerOptions(config.options);
     this.#state = { kind: 'Closed', since: config.clock.now() };
     this.#consecutive = new ConsecutiveFailures(this.#options.failureThreshold);
     this.#strategies = [this.#consecutive];
@@ -323,29 +319,6 @@ export class CircuitBreaker {
     if (s.kind === 'HalfOpen') s.probes--;
   }
 
-  /**
-   * Runs `fn` through the breaker on its own (the guard composes the same calls with the
-   * rest of the chain). Errors are classified to decide whether they count.
-   */
-  async execute<T>(fn: () => Promise<T>): Promise<T> {
-    const clock = this.#clock;
-    const start = clock.now();
-    const permit = this.tryAcquire(start);
-    if (permit === REJECTED) throw this.rejection(start);
-    try {
-      const value = await fn();
-      const end = clock.now();
-      this.onSuccess(permit, end - start, end);
-      return value;
-    } catch (err) {
-      const end = clock.now();
-      const c = classifyError(err, end);
-      if (isFailureClass(c.outcome)) this.onFailure(permit, c.outcome, end - start, end);
-      else this.onIgnored(permit);
-      throw err;
-    }
-  }
-
   /** Subscribes to state changes; returns the unsubscribe function. */
   onStateChange(listener: StateChangeListener): () => void {
     (this.#listeners ??= []).push(listener);
@@ -379,8 +352,8 @@ export class CircuitBreaker {
    * its newest calls); an Open period is re-measured from when it began with the new open
    * duration. Dropped: a rate window whose type or time span changed, a rule switched off.
    */
-  reconfigure(input: BreakerOptionsInput): void {
-    const next = resolveBreakerOptions(input, `circuit breaker "${this.name}"`);
+  reconfigure(settings: BreakerSettings): void {
+    const next = resolveBreakerOptions(settings);
     const now = this.#clock.now();
     this.#settle(now);
     const before = reportedState(this.#state, this.#override);

@@ -25,15 +25,9 @@ import {
 } from './errors.ts';
 import { parseRetryAfterMs, readHeader, type HeaderSource } from './headers.ts';
 
-/** The classes a breaker can count (`failOn`), as DESIGN §2 names them. */
-export const FAILURE_CLASSES = [
-  'ServerError',
-  'Overloaded',
-  'Timeout',
-  'ConnectionError',
-  'RateLimited',
-] as const;
-export type FailureClass = (typeof FAILURE_CLASSES)[number];
+import type { FailureClass } from '../../../contract/src/api/vocabulary.ts';
+
+export { FAILURE_CLASSES, type FailureClass } from '../../../contract/src/api/vocabulary.ts';
 
 /** Every way a call can end. Only FailureClass outcomes say anything about the provider. */
 export type OutcomeClass =

@@ -6,6 +6,7 @@ import {
   isTimeoutError,
 } from './errors.ts';
 import type { GuardAttempt } from './guardAttempt.ts';
+import { breakerSettings } from './breakerFixture.ts';
 import { drive, guardFixture, httpError, scripted, type Outcome } from './guardFixture.ts';
 
 describe('Guard: one call through every policy', () => {
@@ -188,49 +189,23 @@ describe('Guard: retries', () => {
   });
 });
 
-describe('Guard: fallback', () => {
-  it('goes straight to the next model when the primary’s breaker is open, spending one rate token', async () => {
+describe('Guard: an open breaker', () => {
+  it('fails fast without spending a rate token', async () => {
     const f = guardFixture({
-      targets: ['primary', 'fallback'],
-      breakers: { primary: { override: { state: 'ForcedOpen', reason: 'incident' } } },
+      breaker: { override: { state: 'ForcedOpen', reason: 'incident' } },
       limiter: { requests: { perSecond: 10 } },
     });
     const s = scripted(f.clock, ['ok']);
-    expect(await f.guard.execute(s.fn)).toBe('ok from fallback');
-    expect(s.attempts).toEqual([
-      expect.objectContaining({ target: 'fallback', fallbackUsed: true }),
-    ]);
-    expect(f.limiter?.counters().admitted).toBe(1);
-    expect(f.breaker('primary').counters().rejected).toBe(1);
-    expect(f.guard.counters().fallbacks).toBe(1);
-  });
-
-  it.each<[string, Outcome[], string[]]>([
-    [
-      'falls back after the primary’s retries are spent on 529s',
-      [529, 529, 'ok'],
-      ['primary', 'primary', 'fallback'],
-    ],
-    ['falls back after a timeout', ['hang', 'hang', 'ok'], ['primary', 'primary', 'fallback']],
-    ['does not fall back on a client error', [400], ['primary']],
-    [
-      'does not fall back on a spend limit',
-      [httpError(429, {}, 'contract_spend_limit_reached')],
-      ['primary'],
-    ],
-  ])('%s', async (_name, script, targets) => {
-    const f = guardFixture({
-      targets: ['primary', 'fallback'],
-      guard: { retry: { maxAttempts: 2, initialDelayMs: 10 }, timeout: { timeoutMs: 1_000 } },
-    });
-    const s = scripted(f.clock, script);
-    await drive(f.clock, f.guard.execute(s.fn));
-    expect(s.attempts.map((a) => a.target)).toEqual(targets);
+    const err: unknown = await f.guard.execute(s.fn).catch((e: unknown) => e);
+    expect(isCircuitOpenError(err)).toBe(true);
+    expect(s.attempts).toEqual([]);
+    expect(f.limiter?.counters().admitted).toBe(0);
+    expect(f.breaker().counters().rejected).toBe(1);
   });
 
   it('answers CircuitOpenError with a retry time when every target is open', async () => {
     const f = guardFixture({
-      targets: ['a', 'b'],
+      target: 'b',
       breaker: {
         override: { state: 'ForcedOpen', reason: 'x', untilMs: Date.parse('2025-06-01T12:01:00Z') },
       },
@@ -247,10 +222,10 @@ describe('Guard: fallback', () => {
     const slow = scripted(f.clock, ['hang']);
     void f.guard.execute(slow.fn);
     const queued = f.guard.execute(scripted(f.clock, []).fn).catch((e: unknown) => e);
-    f.breaker().reconfigure({ override: { state: 'ForcedOpen', reason: 'x' } });
+    f.breaker().reconfigure(breakerSettings({ override: { state: 'ForcedOpen', reason: 'x' } }));
     f.bulkhead?.release(); // the hanging call's slot goes to the queued one
     expect(isCircuitOpenError(await queued)).toBe(true);
-    f.breaker().reconfigure({});
+    f.breaker().reconfigure(breakerSettings());
     expect(f.limiter?.admit(f.clock.now())).toBe(0); // its token came back
   });
 });
@@ -385,7 +360,6 @@ describe('Guard: clock reads', () => {
 
   it.each<[string, Parameters<typeof guardFixture>[0], number]>([
     ['not at all with only a consecutive-failure breaker', {}, 0],
-    ['twice when attempt latency is recorded', { guard: { recordLatency: true } }, 2],
     [
       'twice when the breaker judges slow calls',
       { breaker: { slowCall: { durationMs: 1_000, thresholdPercent: 50 } } },
@@ -405,7 +379,10 @@ describe('Guard: clock reads', () => {
 
   it('counts a slow call as slow only when its start was timed', async () => {
     const f = guardFixture({
-      breaker: { slowCall: { durationMs: 1_000, thresholdPercent: 50, minimumCalls: 1 } },
+      breaker: {
+        failureRate: { thresholdPercent: 100, minimumCalls: 1 },
+        slowCall: { durationMs: 1_000, thresholdPercent: 50 },
+      },
     });
     await f.guard.execute(() => {
       f.clock.advance(2_000);
@@ -437,14 +414,6 @@ describe('Guard: live reconfiguration', () => {
       1,
     );
     expect(at - t0).toBe(200);
-  });
-
-  it('keeps the latency of targets that stay when the chain changes', async () => {
-    const f = guardFixture({ targets: ['a', 'b'], guard: { recordLatency: true } });
-    await f.guard.execute(() => Promise.resolve(1));
-    f.guard.reconfigure({ targets: [...f.guard.targets].reverse() });
-    expect(f.guard.latency().get('a')?.count).toBe(1);
-    expect(f.guard.targets.map((t) => t.name)).toEqual(['b', 'a']);
   });
 });
 
@@ -496,7 +465,6 @@ describe('Guard: streamed attempts', () => {
 
   it('counts a failure after content against the breaker but never retries or falls back', async () => {
     const f = guardFixture({
-      targets: ['primary', 'fallback'],
       guard: { retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 10 } },
     });
     let calls = 0;
@@ -511,7 +479,7 @@ describe('Guard: streamed attempts', () => {
     );
     expect(outcome.error).toBeDefined();
     expect(calls).toBe(1);
-    expect(f.breaker('primary').counters().failuresByClass.Overloaded).toBe(1);
+    expect(f.breaker().counters().failuresByClass.Overloaded).toBe(1);
   });
 
   it('measures a stream’s slowness by its first event, not its length', async () => {

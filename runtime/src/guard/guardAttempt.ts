@@ -50,12 +50,10 @@ export class AttemptDeadline implements DeadlineEntry {
 }
 
 export class GuardAttempt {
-  /** Name of the target to call (model or backend), primary first. */
+  /** Name of the guard's target (`<backend>/<model>`, `tool:<name>`). */
   readonly target: string;
   /** 1 for the first attempt at this target. */
   readonly attempt: number;
-  /** 0 for the primary target; > 0 means a fallback is serving. */
-  readonly fallbackIndex: number;
   #usage: TokenUsage | undefined;
   readonly #host: AttemptHost;
   readonly #callerSignal: AbortSignal | undefined;
@@ -71,18 +69,12 @@ export class GuardAttempt {
     host: AttemptHost,
     target: string,
     attempt: number,
-    fallbackIndex: number,
     callerSignal: AbortSignal | undefined,
   ) {
     this.#host = host;
     this.target = target;
     this.attempt = attempt;
-    this.fallbackIndex = fallbackIndex;
     this.#callerSignal = callerSignal;
-  }
-
-  get fallbackUsed(): boolean {
-    return this.fallbackIndex > 0;
   }
 
   get usage(): TokenUsage | undefined {

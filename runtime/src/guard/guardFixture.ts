@@ -3,7 +3,7 @@
  * outcomes for the guarded function, and a driver that moves the clock until a call settles.
  */
 import { APIError } from '@anthropic-ai/sdk';
-import type { BreakerOptionsInput } from './breakerOptions.ts';
+import { breakerSettings, type BreakerSettingsPatch } from './breakerFixture.ts';
 import { Bulkhead, type BulkheadOptionsInput } from './bulkhead.ts';
 import { CircuitBreaker } from './circuitBreaker.ts';
 import { Guard, type GuardConfig } from './guard.ts';
@@ -12,29 +12,18 @@ import { RateLimiter, type RateLimiterOptionsInput } from './rateLimiter.ts';
 import { ManualClock } from '../../../contract/src/time/clock.ts';
 
 export interface GuardFixtureOptions {
-  readonly targets?: readonly string[];
-  readonly breaker?: BreakerOptionsInput;
-  readonly breakers?: Readonly<Record<string, BreakerOptionsInput>>;
+  /** The target's name. @default 'primary' */
+  readonly target?: string;
+  readonly breaker?: BreakerSettingsPatch;
   readonly limiter?: RateLimiterOptionsInput;
   readonly bulkhead?: BulkheadOptionsInput;
-  readonly guard?: Partial<
-    Pick<GuardConfig, 'timeout' | 'retry' | 'fallback' | 'random' | 'recordLatency'>
-  >;
+  readonly guard?: Partial<Pick<GuardConfig, 'timeout' | 'retry' | 'random'>>;
 }
 
 export function guardFixture(options: GuardFixtureOptions = {}) {
   const clock = new ManualClock(Date.parse('2025-06-01T12:00:00Z'));
-  const names = options.targets ?? ['primary'];
-  const breakers = new Map(
-    names.map((name) => [
-      name,
-      new CircuitBreaker({
-        name,
-        clock,
-        options: options.breakers?.[name] ?? options.breaker ?? {},
-      }),
-    ]),
-  );
+  const name = options.target ?? 'primary';
+  const breaker = new CircuitBreaker({ name, clock, options: breakerSettings(options.breaker) });
   const limiter =
     options.limiter && new RateLimiter({ name: 'agent', clock, options: options.limiter });
   const bulkhead =
@@ -43,7 +32,7 @@ export function guardFixture(options: GuardFixtureOptions = {}) {
     name: 'agent',
     clock,
     random: () => 0.5,
-    targets: names.map((name) => ({ name, breaker: breakers.get(name) as CircuitBreaker })),
+    target: { name, breaker },
     ...(limiter ? { limiter } : {}),
     ...(bulkhead ? { bulkhead } : {}),
     ...options.guard,
@@ -53,7 +42,7 @@ export function guardFixture(options: GuardFixtureOptions = {}) {
     guard,
     limiter,
     bulkhead,
-    breaker: (name = names[0] ?? 'primary') => breakers.get(name) as CircuitBreaker,
+    breaker: () => breaker,
   };
 }
 
@@ -62,13 +51,12 @@ export type Outcome = 'ok' | 'hang' | number | Error;
 
 /** A guarded function that plays `script` one outcome per attempt and records each attempt. */
 export function scripted(clock: { now(): number }, script: readonly Outcome[]) {
-  const attempts: { target: string; attempt: number; at: number; fallbackUsed: boolean }[] = [];
+  const attempts: { target: string; attempt: number; at: number }[] = [];
   const fn = (a: GuardAttempt): Promise<string> => {
     attempts.push({
       target: a.target,
       attempt: a.attempt,
       at: clock.now(),
-      fallbackUsed: a.fallbackUsed,
     });
     const outcome = script[attempts.length - 1] ?? 'ok';
     if (outcome === 'ok') return Promise.resolve(`ok from ${a.target}`);

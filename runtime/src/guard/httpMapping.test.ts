@@ -2,6 +2,7 @@ import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { describe, expect, it } from '@jest/globals';
 import { PRIMARY_MODEL } from '../../../contract/src/api/sampleModels.ts';
 import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { breakerSettings } from './breakerFixture.ts';
 import { CircuitBreaker } from './circuitBreaker.ts';
 import {
   BulkheadFullError,
@@ -106,14 +107,14 @@ describe('mapErrorToHttp', () => {
     const breaker = new CircuitBreaker({
       name: `default/${PRIMARY_MODEL}`,
       clock: new ManualClock(NOW),
-      options: {
+      options: breakerSettings({
         openDurationMs: 30_000,
         override: {
           state: 'ForcedOpen',
           reason: 'provider incident',
           ...(forMs === undefined ? {} : { untilMs: NOW + forMs }),
         },
-      },
+      }),
     });
     const mapping = mapErrorToHttp(breaker.rejection(NOW), NOW);
     expect(mapping).toMatchObject({ status: 503, retryAfterSeconds: seconds });

@@ -4,21 +4,9 @@
  * open or the bulkhead is full, 504 on timeout, 502 for other upstream failures, 4xx client
  * errors passed through.
  */
+import type { AnthropicErrorType } from '../../../contract/src/anthropic/errorTypes.ts';
 import { classifyError } from './errorClassification.ts';
 import { isGuardError } from './errors.ts';
-
-/** Anthropic's `error.type` values this runtime answers with. */
-export type AnthropicErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'billing_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'request_too_large'
-  | 'rate_limit_error'
-  | 'timeout_error'
-  | 'api_error'
-  | 'overloaded_error';
 
 export interface HttpErrorMapping {
   readonly status: number;

@@ -13,7 +13,6 @@ function boundFixture() {
     limiter: { requests: { perSecond: 2, burst: 2 } },
     bulkhead: { maxConcurrent: 4 },
     breaker: { failureThreshold: 2 },
-    guard: { recordLatency: true },
   });
   const registry = new Registry();
   const metrics = new GuardMetrics(registry);
@@ -66,21 +65,6 @@ describe('GuardMetrics', () => {
     expect(line(text, 'bulkhead_rejected_total{name="agent",reason="queue_full"}')).toBe(0);
   });
 
-  it('exports attempt latency in seconds with buckets that reach minutes', async () => {
-    const f = boundFixture();
-    await f.guard.execute(() => {
-      f.clock.advance(90_000);
-      return Promise.resolve(1);
-    });
-    const text = await f.registry.metrics();
-    expect(line(text, 'guard_attempt_duration_seconds_bucket{le="60",name="primary"}')).toBe(0);
-    expect(line(text, 'guard_attempt_duration_seconds_bucket{le="120",name="primary"}')).toBe(1);
-    expect(line(text, 'guard_attempt_duration_seconds_bucket{le="600",name="primary"}')).toBe(1);
-    expect(line(text, 'guard_attempt_duration_seconds_bucket{le="+Inf",name="primary"}')).toBe(1);
-    expect(line(text, 'guard_attempt_duration_seconds_sum{name="primary"}')).toBe(90);
-    expect(line(text, 'guard_attempt_duration_seconds_count{name="primary"}')).toBe(1);
-  });
-
   it('exports guard retries and timeouts', async () => {
     const f = guardFixture({ guard: { retry: { maxAttempts: 2, initialDelayMs: 0 } } });
     const registry = new Registry();
@@ -99,19 +83,5 @@ describe('GuardMetrics', () => {
     const text = await f.registry.metrics();
     expect(text).not.toContain('name="primary"');
     expect(text).not.toContain('name="agent"');
-  });
-
-  it('reads the JSON form through prom-client too', async () => {
-    const f = boundFixture();
-    await f.guard.execute(() => Promise.resolve(1));
-    const json = await f.registry.getMetricsAsJSON();
-    const histogram = json.find((m) => m.name === 'guard_attempt_duration_seconds');
-    expect(histogram?.values).toContainEqual(
-      expect.objectContaining({
-        metricName: 'guard_attempt_duration_seconds_count',
-        value: 1,
-        labels: { name: 'primary' },
-      }),
-    );
   });
 });

@@ -6,16 +6,14 @@
  * plain counters, and this module reads them at scrape time (`collect`), pushing each delta
  * into label children bound once per component when it is bound. Even a bound prom-client
  * child hashes its labels on every `inc()`, which would cost more per call than the breaker
- * itself. Histograms are counted by the components in fixed buckets (histogramBuckets.ts)
- * and exported as they are.
+ * itself.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BreakerStateName } from './breakerState.ts';
 import type { Bulkhead } from './bulkhead.ts';
 import type { CircuitBreaker } from './circuitBreaker.ts';
 import { FAILURE_CLASSES } from './errorClassification.ts';
 import type { Guard } from './guard.ts';
-import { LLM_LATENCY_BUCKETS_SECONDS, type BucketCounts } from './histogramBuckets.ts';
 import type { RateLimiter } from './rateLimiter.ts';
 
 interface CounterChild {
@@ -48,105 +46,11 @@ const STATE_LABELS: readonly [BreakerStateName, string][] = [
   ['ForcedClosed', 'forced_closed'],
 ];
 
-interface HistogramSource {
-  readonly labels: Readonly<Record<string, string>>;
-  readonly counts: BucketCounts;
-}
-
-interface ExportedValue {
-  labels: Record<string, string | number>;
-  sharedLabels: Readonly<Record<string, string>>;
-  value: number;
-  metricName: string;
-}
-
-/**
- * A prom-client Histogram whose data lives in BucketCounts owned elsewhere. prom-client's
- * registry reads histograms through `getForPromString()` (and `get()` through it too), so
- * that is the one method replaced; names, help, registration and aggregation stay
- * prom-client's. metrics.test.ts scrapes a registry to keep this honest across upgrades.
- */
-export class BucketCountsHistogram extends Histogram {
-  readonly #name: string;
-  readonly #help: string;
-  readonly #scale: number;
-  readonly #sources: () => Iterable<HistogramSource>;
-
-  constructor(
-    registry: Registry,
-    name: string,
-    help: string,
-    labelNames: string[],
-    buckets: readonly number[],
-    scale: number,
-    sources: () => Iterable<HistogramSource>,
-  ) {
-    super({ name, help, labelNames, buckets: [...buckets], registers: [registry] });
-    this.#name = name;
-    this.#help = help;
-    this.#scale = scale;
-    this.#sources = sources;
-  }
-
-  getForPromString(): Promise<{
-    name: string;
-    help: string;
-    type: 'histogram';
-    aggregator: 'sum';
-    values: ExportedValue[];
-  }> {
-    const values: ExportedValue[] = [];
-    const bucket = `${this.#name}_bucket`;
-    for (const { labels, counts } of this.#sources()) {
-      let cumulative = 0;
-      counts.bounds.forEach((bound, i) => {
-        cumulative += counts.counts[i] ?? 0;
-        values.push({
-          labels: { le: round(bound * this.#scale) },
-          sharedLabels: labels,
-          value: cumulative,
-          metricName: bucket,
-        });
-      });
-      values.push({
-        labels: { le: '+Inf' },
-        sharedLabels: labels,
-        value: counts.count,
-        metricName: bucket,
-      });
-      values.push({
-        labels: {},
-        sharedLabels: labels,
-        value: counts.sum * this.#scale,
-        metricName: `${this.#name}_sum`,
-      });
-      values.push({
-        labels: {},
-        sharedLabels: labels,
-        value: counts.count,
-        metricName: `${this.#name}_count`,
-      });
-    }
-    return Promise.resolve({
-      name: this.#name,
-      help: this.#help,
-      type: 'histogram',
-      aggregator: 'sum',
-      values,
-    });
-  }
-}
-
-function round(n: number): number {
-  return Math.round(n * 1e9) / 1e9;
-}
-
 /** Collect functions per metric, keyed by the component they read. */
 type Collectors = Map<object, () => void>;
 
 export class GuardMetrics {
   readonly #collectors = new Map<object, Collectors>();
-  readonly #latencySources = new Map<object, () => HistogramSource[]>();
   readonly #registry: Registry;
 
   readonly breakerState: Gauge<'name' | 'state'>;
@@ -156,12 +60,13 @@ export class GuardMetrics {
   readonly limiterRequests: Counter<'name'>;
   readonly limiterRejected: Counter<'name' | 'reason'>;
   readonly limiterWaited: Counter<'name'>;
+  readonly limiterStoreDecisions: Counter<'name' | 'decided_by'>;
+  readonly limiterStoreFallback: Gauge<'name'>;
   readonly bulkheadActive: Gauge<'name'>;
   readonly bulkheadQueue: Gauge<'name'>;
   readonly bulkheadRejected: Counter<'name' | 'reason'>;
   readonly guardRetries: Counter<'name'>;
   readonly guardRetryBudgetExhausted: Counter<'name'>;
-  readonly guardFallbacks: Counter<'name'>;
   readonly guardTimeouts: Counter<'name'>;
 
   constructor(registry: Registry) {
@@ -201,6 +106,16 @@ export class GuardMetrics {
       'Calls a rate limiter admitted after making them wait (onLimit: Wait).',
       ['name'],
     );
+    this.limiterStoreDecisions = this.#counter(
+      'rate_limiter_store_decisions_total',
+      "Admissions of a rate limiter with a shared store (RateLimitPolicy spec.store), by who decided: store (exact shared counters) or fallback (this replica's share, the store being down or slower than its wait budget).",
+      ['name', 'decided_by'],
+    );
+    this.limiterStoreFallback = this.#gauge(
+      'rate_limiter_store_fallback',
+      "1 while a rate limiter with a shared store decides on this replica's share because the store is down, slow or refuses the password; 0 while the store decides.",
+      ['name'],
+    );
     this.bulkheadActive = this.#gauge(
       'bulkhead_active_requests',
       'Calls running inside a bulkhead.',
@@ -220,23 +135,9 @@ export class GuardMetrics {
       'Retries a guard skipped because its retry budget was spent.',
       ['name'],
     );
-    this.guardFallbacks = this.#counter(
-      'guard_fallbacks_total',
-      'Times a guard moved on to the next target of its fallback chain.',
-      ['name'],
-    );
     this.guardTimeouts = this.#counter('guard_timeouts_total', 'Attempts a guard timed out.', [
       'name',
     ]);
-    new BucketCountsHistogram(
-      registry,
-      'guard_attempt_duration_seconds',
-      'Duration of each guarded attempt (retries included), per target; only for guards with recordLatency.',
-      ['name'],
-      LLM_LATENCY_BUCKETS_SECONDS,
-      0.001,
-      () => [...this.#latencySources.values()].flatMap((f) => f()),
-    );
   }
 
   /** Exports a breaker's state and counters; returns the unbind function. */
@@ -305,9 +206,26 @@ export class GuardMetrics {
     this.#on(this.limiterWaited, limiter, () => {
       waited.push(limiter.counters().waited);
     });
+    // Zero without a store; alerts read the fallback gauge, dashboards the split.
+    const byStore = new Delta(this.limiterStoreDecisions.labels({ name, decided_by: 'store' }));
+    const byFallback = new Delta(
+      this.limiterStoreDecisions.labels({ name, decided_by: 'fallback' }),
+    );
+    this.#on(this.limiterStoreDecisions, limiter, () => {
+      const c = limiter.counters();
+      byStore.push(c.sharedDecisions);
+      byFallback.push(c.fallbackDecisions);
+    });
+    const fallback = this.limiterStoreFallback.labels({ name });
+    this.#on(this.limiterStoreFallback, limiter, () => {
+      fallback.set(limiter.sharedStoreFallback ? 1 : 0);
+    });
     return this.#unbinder(limiter, () => {
       this.limiterRequests.remove({ name });
       this.limiterWaited.remove({ name });
+      this.limiterStoreFallback.remove({ name });
+      this.limiterStoreDecisions.remove({ name, decided_by: 'store' });
+      this.limiterStoreDecisions.remove({ name, decided_by: 'fallback' });
       for (const reason of reasons) this.limiterRejected.remove({ name, reason });
     });
   }
@@ -341,7 +259,7 @@ export class GuardMetrics {
     });
   }
 
-  /** A guard's retry/fallback/timeout counters and, with recordLatency, its attempt latency. */
+  /** A guard's retry and timeout counters. */
   bindGuard(guard: Guard): () => void {
     const name = guard.name;
     const counter = (metric: Counter<'name'>, read: () => number) => {
@@ -352,17 +270,11 @@ export class GuardMetrics {
     };
     counter(this.guardRetries, () => guard.counters().retries);
     counter(this.guardRetryBudgetExhausted, () => guard.counters().retryBudgetExhausted);
-    counter(this.guardFallbacks, () => guard.counters().fallbacks);
     counter(this.guardTimeouts, () => guard.counters().timeouts);
-    this.#latencySources.set(guard, () =>
-      [...guard.latency()].map(([target, counts]) => ({ labels: { name: target }, counts })),
-    );
     return this.#unbinder(guard, () => {
-      this.#latencySources.delete(guard);
       for (const metric of [
         this.guardRetries,
         this.guardRetryBudgetExhausted,
-        this.guardFallbacks,
         this.guardTimeouts,
       ]) {
         metric.remove({ name });

@@ -1,22 +1,27 @@
 /**
  * The rate limiter: a request token bucket, per-minute LLM token budgets and the adaptive
  * pacer, asked together so a call is charged everywhere or nowhere. With `scope: Cluster`
- * the numbers it receives are already this replica's share (the operator divides them);
- * the limiter itself is always local.
+ * the numbers it receives are already this replica's share (the operator divides them).
+ * With a shared store (`useShared`), the store's exact counters for the whole agent decide
+ * instead (`admitShared`), and this replica's share is the fallback whenever the store is
+ * down or slower than its budget.
  *
  * The decision is synchronous (`admit`), so the guard's closed path awaits nothing here:
  * 0 → go now; > 0 → charged ahead (onLimit: Wait), sleep that long first; UNCHARGED → a
  * Shadow limiter let through a call it would have refused; otherwise RateLimitedError.
  */
 import { AdaptivePacer } from './adaptivePacer.ts';
-import type { EnforcementMode } from './breakerOptions.ts';
+import type { PolicyMode } from '../../../contract/src/api/vocabulary.ts';
 import { RateLimitedError, type RateLimitReason } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
+import { spentLimitPauseMs } from './providerPause.ts';
+import type { SharedCounters } from './sharedCounters.ts';
 import { TokenBucket } from './tokenBucket.ts';
 import { TokenBudget, type TokenEstimate, type TokenUsage } from './tokenBudget.ts';
 import type { Clock } from '../../../contract/src/time/clock.ts';
 import { sleep } from '../../../contract/src/time/sleep.ts';
+import { RATE_LIMIT_POLICY_LIMITS as RATE } from '../../../contract/src/api/specLimits.ts';
 
 export type OnLimit = 'Reject' | 'Wait';
 
@@ -34,7 +39,7 @@ export interface RateLimiterOptions {
   /** Longest wait with onLimit: Wait; longer waits are refused. @default 10000 */
   readonly maxWaitMs: number;
   /** @default 'Enforce' */
-  readonly mode: EnforcementMode;
+  readonly mode: PolicyMode;
 }
 
 export interface RateLimiterOptionsInput {
@@ -43,7 +48,7 @@ export interface RateLimiterOptionsInput {
   readonly adaptive?: { readonly honorRetryAfter?: boolean; readonly providerHeaders?: boolean };
   readonly onLimit?: OnLimit;
   readonly maxWaitMs?: number;
-  readonly mode?: EnforcementMode;
+  readonly mode?: PolicyMode;
 }
 
 export function resolveRateLimiterOptions(
@@ -76,17 +81,26 @@ export function resolveRateLimiterOptions(
     requests,
     tokens,
     adaptive: Object.freeze({
-      honorRetryAfter: input.adaptive?.honorRetryAfter ?? true,
-      providerHeaders: input.adaptive?.providerHeaders ?? true,
+      honorRetryAfter: input.adaptive?.honorRetryAfter ?? RATE['adaptive.honorRetryAfter'].default,
+      providerHeaders: input.adaptive?.providerHeaders ?? RATE['adaptive.providerHeaders'].default,
     }),
-    onLimit: check.oneOf('onLimit', input.onLimit ?? 'Reject', ['Reject', 'Wait']),
+    onLimit: check.oneOf('onLimit', input.onLimit ?? RATE.onLimit.default, RATE.onLimit.enum),
     maxWaitMs: check.number('maxWaitMs', input.maxWaitMs ?? 10_000, 0, MAX_DURATION_MS),
-    mode: check.oneOf('mode', input.mode ?? 'Enforce', ['Enforce', 'Shadow']),
+    mode: check.oneOf('mode', input.mode ?? RATE.mode.default, RATE.mode.enum),
   });
 }
 
 /** `admit` let a Shadow-mode call through without charging it: do not refund or settle it. */
 export const UNCHARGED = -1;
+
+/** Where an admitted call was charged, so its refund or settlement goes to the same place. */
+export type Charge = false | 'local' | 'shared';
+
+export interface Admission {
+  /** 0: go now; > 0: sleep this long, then go; UNCHARGED: Shadow let it through. */
+  readonly waitMs: number;
+  readonly charge: Charge;
+}
 
 const NO_TOKENS: TokenEstimate = Object.freeze({ inputTokens: 0, outputTokens: 0 });
 
@@ -96,6 +110,10 @@ export interface RateLimiterCounters {
   readonly waited: number;
   readonly rejected: Readonly<Record<RateLimitReason, number>>;
   readonly shadowRejected: number;
+  /** Decisions the shared store made. */
+  readonly sharedDecisions: number;
+  /** Decisions made on this replica's share because the shared store could not answer. */
+  readonly fallbackDecisions: number;
 }
 
 export interface RateLimiterConfig {
@@ -120,6 +138,9 @@ export class RateLimiter {
   #rejectedOutput = 0;
   #rejectedProvider = 0;
   #shadowRejected = 0;
+  #shared: SharedCounters | undefined;
+  #sharedDecisions = 0;
+  #fallbackDecisions = 0;
 
   constructor(config: RateLimiterConfig) {
     this.name = config.name;
@@ -158,6 +179,19 @@ export class RateLimiter {
    * nothing and answers false (then ask `admit`, which decides what to do about the wait).
    */
   tryAdmitNow(now: number, estimate: TokenEstimate): boolean {
+    const shared = this.#shared;
+    // The shared store decides (asynchronously) while it answers; otherwise this is a
+    // decision on the local share in its place.
+    if (shared !== undefined) {
+      if (shared.available) return false;
+      if (!this.#admitNow(now, estimate)) return false;
+      this.#fallbackDecisions++;
+      return true;
+    }
+    return this.#admitNow(now, estimate);
+  }
+
+  #admitNow(now: number, estimate: TokenEstimate): boolean {
     if (!this.#budget.enabled && this.#pacer.quiet(now)) {
       // Only the request bucket has a say.
       const requests = this.#requests;
@@ -216,6 +250,11 @@ export class RateLimiter {
       this.#waited++;
       return wait;
     }
+    this.#reject(wait);
+  }
+
+  /** Counts the refusal under the current reason and throws it. */
+  #reject(wait: number): never {
     switch (this.#reason) {
       case 'requests':
         this.#rejectedRequests++;
@@ -233,6 +272,74 @@ export class RateLimiter {
     throw new RateLimitedError(this.name, this.#reason, wait);
   }
 
+  /** Whether a shared store is attached (then ask `admitShared`, which may await it). */
+  get sharing(): boolean {
+    return this.#shared !== undefined;
+  }
+
+  /** Whether a shared store is attached but cannot decide now (the local share does). */
+  get sharedStoreFallback(): boolean {
+    return this.#shared !== undefined && !this.#shared.available;
+  }
+
+  /** Attaches the store shared by every replica, or detaches it (undefined). */
+  useShared(shared: SharedCounters | undefined): void {
+    this.#shared = shared;
+  }
+
+  /**
+   * The admission decision with the shared store: the store's exact counters decide when it
+   * answers within its budget; otherwise this replica's share decides, at once. This
+   * replica's own provider pacing rides along in the same round trip.
+   */
+  async admitShared(now: number, estimate: TokenEstimate = NO_TOKENS): Promise<Admission> {
+    const shared = this.#shared;
+    const answer =
+      shared?.available === true
+        ? await shared.admit({
+            estimate,
+            localWaitMs: this.#pacer.quiet(now)
+              ? 0
+              : this.#pacer.waitFor(estimate.inputTokens, estimate.outputTokens, now),
+            maxWaitMs:
+              this.#options.mode === 'Enforce' && this.#options.onLimit === 'Wait'
+                ? this.#options.maxWaitMs
+                : 0,
+          })
+        : undefined;
+    if (answer === undefined) {
+      this.#fallbackDecisions++;
+      const waitMs = this.admit(this.#clock.now(), estimate);
+      return { waitMs, charge: waitMs === UNCHARGED ? false : 'local' };
+    }
+    this.#sharedDecisions++;
+    if (answer.charged) {
+      if (!this.#pacer.quiet(now))
+        this.#pacer.charge(estimate.inputTokens, estimate.outputTokens, now);
+      this.#mirror(now, estimate);
+      this.#admitted++;
+      if (answer.waitMs > 0) this.#waited++;
+      return { waitMs: answer.waitMs, charge: 'shared' };
+    }
+    if (this.#options.mode === 'Shadow') {
+      this.#shadowRejected++;
+      return { waitMs: UNCHARGED, charge: false };
+    }
+    this.#reason = answer.reason;
+    return this.#reject(answer.waitMs);
+  }
+
+  /**
+   * Takes what the store admitted from this replica's share too, as far as the share has it
+   * (never into debt): when the store fails, a replica that has been using more than its
+   * share has none left to burst with, and the replicas together stay within the numbers.
+   */
+  #mirror(now: number, estimate: TokenEstimate): void {
+    this.#requests?.tryTake(1, now);
+    const budget = this.#budget;
+    if (budget.enabled && budget.waitFor(estimate, now) === 0) budget.reserve(estimate);
+  }
+
   /** Standalone use: admit, and sleep when told to. */
   async acquire(estimate: TokenEstimate = NO_TOKENS, signal?: AbortSignal): Promise<boolean> {
     const wait = this.admit(this.#clock.now(), estimate);
@@ -248,25 +355,47 @@ export class RateLimiter {
   }
 
   /** Gives a charge back: the call never went out (breaker refused it, caller gave up). */
-  refund(estimate: TokenEstimate = NO_TOKENS): void {
+  refund(estimate: TokenEstimate = NO_TOKENS, charge: Charge = 'local'): void {
+    this.#pacer.refund(estimate.inputTokens, estimate.outputTokens, this.#clock.now());
+    if (charge === 'shared') {
+      this.#shared?.settle({
+        requests: 1,
+        inputTokens: estimate.inputTokens,
+        outputTokens: estimate.outputTokens,
+      });
+      return;
+    }
     this.#requests?.refund(1);
     if (this.#budget.enabled) this.#budget.refund(estimate);
-    this.#pacer.refund(estimate.inputTokens, estimate.outputTokens, this.#clock.now());
   }
 
   /** Trues a token reservation up to the call's real usage. */
-  settle(estimate: TokenEstimate, usage: TokenUsage): void {
+  settle(estimate: TokenEstimate, usage: TokenUsage, charge: Charge = 'local'): void {
+    if (charge === 'shared') {
+      const inputTokens = estimate.inputTokens - usage.inputTokens;
+      const outputTokens = estimate.outputTokens - usage.outputTokens;
+      if (inputTokens !== 0 || outputTokens !== 0)
+        this.#shared?.settle({ requests: 0, inputTokens, outputTokens });
+      return;
+    }
     if (this.#budget.enabled) this.#budget.settle(estimate, usage);
   }
 
   /** Feeds a provider response's rate-limit headers to the pacer (when enabled). */
   observeHeaders(headers: HeaderSource, now: number): void {
-    if (this.#options.adaptive.providerHeaders) this.#pacer.observe(headers, now);
+    if (!this.#options.adaptive.providerHeaders) return;
+    this.#pacer.observe(headers, now);
+    const shared = this.#shared;
+    if (shared === undefined) return;
+    const pause = spentLimitPauseMs(headers, now);
+    if (pause > 0) shared.pause(pause);
   }
 
   /** A provider 429 said retry-after: hold every call until then (when enabled). */
   observeRetryAfter(ms: number, now: number): void {
-    if (this.#options.adaptive.honorRetryAfter) this.#pacer.pauseFor(ms, now);
+    if (!this.#options.adaptive.honorRetryAfter) return;
+    this.#pacer.pauseFor(ms, now);
+    this.#shared?.pause(ms);
   }
 
   counters(): RateLimiterCounters {
@@ -280,6 +409,8 @@ export class RateLimiter {
         provider: this.#rejectedProvider,
       },
       shadowRejected: this.#shadowRejected,
+      sharedDecisions: this.#sharedDecisions,
+      fallbackDecisions: this.#fallbackDecisions,
     };
   }
 

@@ -6,13 +6,18 @@
  */
 import type { Classification } from './errorClassification.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
-import type { Random } from './random.ts';
+import type { Random } from '../../../contract/src/random/random.ts';
 import {
   resolveRetryBudgetOptions,
   RetryBudget,
   type RetryBudgetOptions,
   type RetryBudgetOptionsInput,
 } from './retryBudget.ts';
+import { parseDuration } from '../../../contract/src/api/duration.ts';
+import {
+  AGENT_DEPLOYMENT_LIMITS as AGENT,
+  RATE_LIMIT_POLICY_LIMITS as RATE,
+} from '../../../contract/src/api/specLimits.ts';
 
 export interface RetryOptions {
   /** Attempts per target, the first included (1 = no retries). @default 3 */
@@ -41,12 +46,17 @@ export function resolveRetryOptions(input: RetryOptionsInput = {}, owner = 'retr
   const check = new OptionChecker(owner);
   const initialDelayMs = check.number(
     'initialDelayMs',
-    input.initialDelayMs ?? 500,
+    input.initialDelayMs ?? parseDuration(AGENT['retry.backoff.initialDelay'].default),
     0,
     MAX_DURATION_MS,
   );
   return Object.freeze({
-    maxAttempts: check.integer('maxAttempts', input.maxAttempts ?? 3, 1, 20),
+    maxAttempts: check.integer(
+      'maxAttempts',
+      input.maxAttempts ?? AGENT['retry.maxAttempts'].default,
+      1,
+      20,
+    ),
     initialDelayMs,
     maxDelayMs: check.number(
       'maxDelayMs',
@@ -54,7 +64,7 @@ export function resolveRetryOptions(input: RetryOptionsInput = {}, owner = 'retr
       initialDelayMs,
       MAX_DURATION_MS,
     ),
-    honorRetryAfter: input.honorRetryAfter ?? true,
+    honorRetryAfter: input.honorRetryAfter ?? RATE['adaptive.honorRetryAfter'].default,
     maxRetryAfterMs: check.number(
       'maxRetryAfterMs',
       input.maxRetryAfterMs ?? 60_000,

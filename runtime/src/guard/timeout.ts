@@ -12,6 +12,8 @@
  */
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
 import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
+import { parseDuration } from '../../../contract/src/api/duration.ts';
+import { AGENT_DEPLOYMENT_LIMITS } from '../../../contract/src/api/specLimits.ts';
 
 export interface TimeoutOptions {
   /** Per attempt. @default 30000 */
@@ -28,7 +30,11 @@ export function resolveTimeoutOptions(
 ): TimeoutOptions {
   const check = new OptionChecker(owner);
   return Object.freeze({
-    timeoutMs: check.positive('timeoutMs', input.timeoutMs ?? 30_000, MAX_DURATION_MS),
+    timeoutMs: check.positive(
+      'timeoutMs',
+      input.timeoutMs ?? parseDuration(AGENT_DEPLOYMENT_LIMITS.timeout.default),
+      MAX_DURATION_MS,
+    ),
     resolutionMs: check.number('resolutionMs', input.resolutionMs ?? 10, 1, 1_000),
   });
 }

@@ -71,6 +71,7 @@ export async function startClusterSources(
       read: () => ({
         policyHash: runtime.active?.hash,
         breakers: runtime.active?.guard.breakerSummary() ?? {},
+        store: runtime.active?.guard.storeReport?.(),
         headroom: runtime.headroom.report(),
         runtime: runtime.runtimeReport(),
       }),

@@ -3,11 +3,10 @@ import { ManualClock } from '../../../contract/src/time/clock.ts';
 import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
 import { PolicyStore, type OfferResult } from './policyStore.ts';
 
-function store(veto?: (doc: unknown) => string | undefined) {
+function store() {
   const offers: OfferResult[] = [];
   const s = new PolicyStore(new ManualClock(5), {
     onOffer: (result) => offers.push(result),
-    ...(veto === undefined ? {} : { veto }),
   });
   return { s, offers };
 }
@@ -44,12 +43,5 @@ describe('PolicyStore', () => {
     expect(s.current?.hash).toBe(good);
     expect(s.lastRejection?.error).toMatch(why);
     expect(s.status()).toMatchObject({ rejected: 1, applied: 1 });
-  });
-
-  it('refuses what the runtime vetoes', () => {
-    const { s } = store(() => 'the guard says no');
-    expect(s.offerText(text(), 'file:a')).toBe('rejected');
-    expect(s.current).toBeUndefined();
-    expect(s.lastRejection?.error).toBe('the guard says no');
   });
 });

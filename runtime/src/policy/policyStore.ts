@@ -35,8 +35,6 @@ export interface PolicyListener {
 export interface PolicyStoreEvents {
   /** Called for every offer, for the reloads metric and the log. */
   onOffer?(result: OfferResult, source: string, detail: string): void;
-  /** A last check by whoever will run the policy; a message refuses the document. */
-  veto?(doc: PolicyDocument): string | undefined;
 }
 
 export class PolicyStore {
@@ -109,8 +107,6 @@ export class PolicyStore {
       this.#events.onOffer?.('rejected', source, parsed.error);
       return 'rejected';
     }
-    const veto = this.#events.veto?.(parsed.doc);
-    if (veto !== undefined) return this.#offer({ ok: false, error: veto }, source);
     const previous = this.#current;
     if (previous?.hash === parsed.hash) {
       this.#events.onOffer?.('unchanged', source, parsed.hash);

@@ -1,14 +1,11 @@
 /**
- * The guard's options from the policy document's settings: what a breaker, the agent's rate
- * limiter and its bulkheads are built and reconfigured with.
+ * The guard's options from the policy document's settings: what the agent's rate limiter and
+ * its bulkheads are built and reconfigured with. A breaker takes the document's settings as
+ * they are.
  */
-import type { BreakerOptionsInput } from '../guard/breakerOptions.ts';
 import type { BulkheadOptionsInput } from '../guard/bulkhead.ts';
 import type { RateLimiterOptionsInput } from '../guard/rateLimiter.ts';
-import type {
-  BreakerSettings,
-  RateLimitSettings,
-} from '../../../contract/src/policy/policyDocument.ts';
+import type { RateLimitSettings } from '../../../contract/src/policy/policyDocument.ts';
 
 /** Tool calls share one bulkhead of their own, not the policy's. */
 export const TOOL_BULKHEAD: BulkheadOptionsInput = {
@@ -22,40 +19,6 @@ const UNLIMITED_BULKHEAD: BulkheadOptionsInput = {
   // Nothing ever queues (maxQueue 0), but the bulkhead refuses a timeout that is not positive.
   queueTimeoutMs: 1,
 };
-
-export function breakerOptions(s: BreakerSettings): BreakerOptionsInput {
-  return {
-    failureThreshold: s.failureThreshold,
-    successThreshold: s.successThreshold,
-    openDurationMs: s.openDurationMs,
-    ...(s.maxOpenDurationMs === undefined ? {} : { maxOpenDurationMs: s.maxOpenDurationMs }),
-    halfOpenMaxCalls: s.halfOpenMaxCalls,
-    ...(s.failureRate === undefined
-      ? {}
-      : {
-          failureRate: {
-            thresholdPercent: s.failureRate.thresholdPercent,
-            minimumCalls: s.failureRate.minimumCalls,
-            window: s.failureRate.window,
-          },
-        }),
-    ...(s.slowCall === undefined
-      ? {}
-      : {
-          slowCall: {
-            durationMs: s.slowCall.durationMs,
-            thresholdPercent: s.slowCall.thresholdPercent,
-          },
-        }),
-    failOn: s.failOn,
-    override: {
-      state: s.override.state,
-      reason: s.override.reason ?? '',
-      ...(s.override.untilMs === undefined ? {} : { untilMs: s.override.untilMs }),
-    },
-    mode: s.mode,
-  };
-}
 
 export function rateLimiterOptions(s: RateLimitSettings): RateLimiterOptionsInput {
   return {

@@ -1,12 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { GuardMetrics } from '../guard/metrics.ts';
-import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import type {
+  CounterStoreSettings,
+  PolicyDocument,
+} from '../../../contract/src/policy/policyDocument.ts';
 import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
 import { ManualClock } from '../../../contract/src/time/clock.ts';
 import type { Backend } from './backendPool.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
-import { GuardSet } from './guardSet.ts';
+import { GuardSet, type OpenStore } from './guardSet.ts';
+import type { SharedAdmission } from '../guard/sharedCounters.ts';
+import type { StoreCounters } from '../sharedLimits/redisCounterStore.ts';
+import type { StoreReport } from '../../../contract/src/reporting/storeAnnotation.ts';
 import type { AttemptInfo } from './providerGuard.ts';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
@@ -106,7 +112,6 @@ describe('GuardSet', () => {
         'circuit_breaker_trips_total',
         'guard_retries_total',
         'guard_retry_budget_exhausted_total',
-        'guard_fallbacks_total',
         'guard_timeouts_total',
       ]),
     );
@@ -187,5 +192,83 @@ describe('GuardSet', () => {
       signal,
     );
     expect(seen?.request).toEqual({ maxRetries: 0, timeout: 5_000, signal });
+  });
+});
+
+describe('GuardSet with a shared rate-limit store', () => {
+  class FakeStore implements OpenStore {
+    readonly available = true;
+    updates: CounterStoreSettings[] = [];
+    closed = false;
+    readonly settings: CounterStoreSettings;
+    constructor(settings: CounterStoreSettings) {
+      this.settings = settings;
+    }
+    admit(): Promise<SharedAdmission | undefined> {
+      return Promise.resolve({ waitMs: 0, reason: 'requests', charged: true });
+    }
+    settle(): void {}
+    pause(): void {}
+    servesConnection(s: CounterStoreSettings): boolean {
+      return s.redis.address === this.settings.redis.address;
+    }
+    update(s: CounterStoreSettings): void {
+      this.updates.push(s);
+    }
+    report(): StoreReport {
+      return { state: 'Shared', since: 'T' };
+    }
+    counters(): StoreCounters {
+      return {
+        answered: 0,
+        timedOut: 0,
+        errors: 0,
+        fallbacks: 0,
+        slowestAdmitMs: 0,
+        slowestAdmitBySecond: [],
+      };
+    }
+    close(): void {
+      this.closed = true;
+    }
+  }
+  const store = (address: string, perSecond: number): CounterStoreSettings => ({
+    redis: { address },
+    waitBudgetMs: 5,
+    keyPrefix: 'breakwater:{ns/p/a}',
+    requests: { perSecond, burst: perSecond },
+  });
+  const withStore = (settings: CounterStoreSettings | undefined) =>
+    policy((doc) => {
+      if (settings === undefined) delete doc.rateLimit.store;
+      else doc.rateLimit.store = settings;
+    });
+
+  it('opens the store a policy names, updates it in place, reopens for another server, closes it when dropped', () => {
+    const opened: FakeStore[] = [];
+    let changes = 0;
+    const set = new GuardSet({
+      doc: withStore(store('redis-a:6379', 30)),
+      clock: new ManualClock(0),
+      openStore: (settings) => {
+        const s = new FakeStore(settings);
+        opened.push(s);
+        return s;
+      },
+    });
+    set.onBreakerChange(() => changes++);
+    expect(set.storeReport()).toEqual({ state: 'Shared', since: 'T' });
+    set.reconfigure(withStore(store('redis-a:6379', 60)));
+    expect(opened).toHaveLength(1);
+    expect(opened[0]?.updates.map((u) => u.requests?.perSecond)).toEqual([60]);
+    set.reconfigure(withStore(store('redis-b:6379', 60)));
+    expect(opened).toHaveLength(2);
+    expect(opened[0]?.closed).toBe(true);
+    set.reconfigure(withStore(undefined));
+    expect(opened[1]?.closed).toBe(true);
+    expect(set.storeReport()).toBeUndefined();
+    expect(set.rateLimiter()).not.toHaveProperty('store');
+    // Each open or close is a change the pod report must carry.
+    expect(changes).toBe(2);
   });
 });

@@ -23,7 +23,13 @@ import { CircuitOpenError } from '../guard/errors.ts';
 import { Guard } from '../guard/guard.ts';
 import type { GuardMetrics } from '../guard/metrics.ts';
 import { RateLimiter } from '../guard/rateLimiter.ts';
-import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import type {
+  CounterStoreSettings,
+  PolicyDocument,
+} from '../../../contract/src/policy/policyDocument.ts';
+import type { StoreReport } from '../../../contract/src/reporting/storeAnnotation.ts';
+import type { SharedCounters } from '../guard/sharedCounters.ts';
+import type { StoreCounters } from '../sharedLimits/redisCounterStore.ts';
 import {
   providerBreakerName,
   toolBreakerName,
@@ -34,12 +40,7 @@ import type { Backend } from './backendPool.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
 import { GuardedAttempt } from './guardedAttempt.ts';
-import {
-  TOOL_BULKHEAD,
-  breakerOptions,
-  bulkheadOptions,
-  rateLimiterOptions,
-} from './guardOptions.ts';
+import { TOOL_BULKHEAD, bulkheadOptions, rateLimiterOptions } from './guardOptions.ts';
 import {
   breakerViews,
   rateLimiterView,
@@ -62,6 +63,21 @@ export interface GuardSetOptions {
   readonly clock: Clock;
   /** Where breakers, limiter, bulkheads and guards are exported; none for a throwaway check. */
   readonly metrics?: GuardMetrics;
+  /**
+   * Opens the shared rate-limit store a policy names (spec.store); without it such a policy
+   * runs on the per-replica share alone. `onStateChange` fires when it falls back or returns.
+   */
+  readonly openStore?: (settings: CounterStoreSettings, onStateChange: () => void) => OpenStore;
+}
+
+/** A shared store as the GuardSet keeps it (RedisCounterStore is the one there is). */
+export interface OpenStore extends SharedCounters {
+  /** Whether `settings` reach the same server the same way (then `update` applies them). */
+  servesConnection(settings: CounterStoreSettings): boolean;
+  update(settings: CounterStoreSettings): void;
+  report(): StoreReport;
+  counters(): StoreCounters;
+  close(): void;
 }
 
 export class GuardSet implements ProviderGuard {
@@ -77,14 +93,17 @@ export class GuardSet implements ProviderGuard {
   /** Per breaker name: removes its breaker's and guard's series from the metrics. */
   readonly #unbind = new Map<string, (() => void)[]>();
   readonly #listeners = new Set<() => void>();
+  readonly #openStore: GuardSetOptions['openStore'];
+  #store: OpenStore | undefined;
   readonly #edges: EdgeTimer;
   /** Open periods learned from the agent's other replicas, by breaker name, until taken over. */
   readonly #remembered = new Map<string, number>();
 
-  constructor({ doc, clock, metrics }: GuardSetOptions) {
+  constructor({ doc, clock, metrics, openStore }: GuardSetOptions) {
     this.#clock = clock;
     this.#doc = doc;
     this.#metrics = metrics;
+    this.#openStore = openStore;
     this.#edges = new EdgeTimer({
       clock,
       nextEdge: () => this.#nextEdge(),
@@ -111,6 +130,41 @@ export class GuardSet implements ProviderGuard {
     metrics?.bindBulkhead(this.#modelBulkhead);
     metrics?.bindBulkhead(this.#toolBulkhead);
     this.#edges.reschedule(); // the policy's override may lapse before any breaker exists
+    this.#syncStore(doc.rateLimit.store);
+  }
+
+  /**
+   * Opens, updates or closes the shared store as the policy says. Same server: the numbers
+   * change in place; another server, credentials or TLS: a new connection, the old one closed.
+   */
+  #syncStore(settings: CounterStoreSettings | undefined): void {
+    const current = this.#store;
+    if (settings !== undefined && current?.servesConnection(settings) === true) {
+      current.update(settings);
+      return;
+    }
+    current?.close();
+    this.#store =
+      settings === undefined
+        ? undefined
+        : this.#openStore?.(settings, () => {
+            this.#notify();
+          });
+    this.#limiter.useShared(this.#store);
+    if (current !== undefined || this.#store !== undefined) this.#notify();
+  }
+
+  /** The shared store's state for the pod report; undefined without one. */
+  storeReport(): StoreReport | undefined {
+    return this.#store?.report();
+  }
+
+  /** Closes the shared store's connection (shutdown). */
+  close(): void {
+    const store = this.#store;
+    this.#store = undefined;
+    this.#limiter.useShared(undefined);
+    store?.close();
   }
 
   /** Applies a new policy to the live objects. */
@@ -120,8 +174,9 @@ export class GuardSet implements ProviderGuard {
     for (const name of retired) this.#retire(name);
     if (retired.length > 0) this.#notify();
     this.#limiter.reconfigure(rateLimiterOptions(doc.rateLimit));
+    this.#syncStore(doc.rateLimit.store);
     this.#modelBulkhead.reconfigure(bulkheadOptions(doc.rateLimit));
-    const options = breakerOptions(doc.circuitBreaker);
+    const options = doc.circuitBreaker;
     for (const breaker of this.#breakers.values()) breaker.reconfigure(options);
     for (const [name, guard] of this.#guards) {
       if (name.startsWith('tool:')) continue;
@@ -188,7 +243,7 @@ export class GuardSet implements ProviderGuard {
       guard = new Guard({
         name,
         clock: this.#clock,
-        targets: [{ name, breaker: this.#breaker(name, { kind: 'tool', tool }) }],
+        target: { name, breaker: this.#breaker(name, { kind: 'tool', tool }) },
         bulkhead: this.#toolBulkhead,
         timeout: { timeoutMs },
       });
@@ -204,7 +259,14 @@ export class GuardSet implements ProviderGuard {
   }
 
   rateLimiter(): RateLimiterView {
-    return rateLimiterView(this.#limiter, this.#modelBulkhead, this.#toolBulkhead);
+    return rateLimiterView(
+      this.#limiter,
+      this.#modelBulkhead,
+      this.#toolBulkhead,
+      this.#store === undefined
+        ? undefined
+        : { report: this.#store.report(), counters: this.#store.counters() },
+    );
   }
 
   breakerSummary(): BreakerReport {
@@ -232,7 +294,7 @@ export class GuardSet implements ProviderGuard {
       guard = new Guard({
         name,
         clock: this.#clock,
-        targets: [{ name, breaker: this.#breaker(name, { kind: 'model', backend, model }) }],
+        target: { name, breaker: this.#breaker(name, { kind: 'model', backend, model }) },
         limiter: this.#limiter,
         bulkhead: this.#modelBulkhead,
         timeout: { timeoutMs: this.#doc.timeoutMs },
@@ -255,7 +317,7 @@ export class GuardSet implements ProviderGuard {
     breaker = new CircuitBreaker({
       name,
       clock: this.#clock,
-      options: breakerOptions(this.#doc.circuitBreaker),
+      options: this.#doc.circuitBreaker,
     });
     breaker.onStateChange(() => {
       this.#edges.reschedule();

@@ -2,6 +2,8 @@
 import type { Bulkhead } from '../guard/bulkhead.ts';
 import type { CircuitBreaker } from '../guard/circuitBreaker.ts';
 import type { RateLimiter } from '../guard/rateLimiter.ts';
+import type { StoreReport } from '../../../contract/src/reporting/storeAnnotation.ts';
+import type { StoreCounters } from '../sharedLimits/redisCounterStore.ts';
 
 export interface BreakerView {
   readonly state: CircuitBreaker['state'];
@@ -38,18 +40,22 @@ export interface RateLimiterView {
   readonly counters: ReturnType<RateLimiter['counters']>;
   readonly modelBulkhead: BulkheadView;
   readonly toolBulkhead: BulkheadView;
+  /** The shared rate-limit store's state and counters, when the policy names one. */
+  readonly store?: { readonly report: StoreReport; readonly counters: StoreCounters };
 }
 
 export function rateLimiterView(
   limiter: RateLimiter,
   modelBulkhead: Bulkhead,
   toolBulkhead: Bulkhead,
+  store?: RateLimiterView['store'],
 ): RateLimiterView {
   return {
     limiter: limiter.describe(),
     counters: limiter.counters(),
     modelBulkhead: bulkheadView(modelBulkhead),
     toolBulkhead: bulkheadView(toolBulkhead),
+    ...(store === undefined ? {} : { store }),
   };
 }
 

@@ -3,6 +3,7 @@
  * the one file that implements it with `runtime/src/guard/`; everything else in the runtime
  * composes calls through this interface.
  */
+import type { StoreReport } from '../../../contract/src/reporting/storeAnnotation.ts';
 import type { BreakerView, RateLimiterView } from './guardViews.ts';
 import type { BreakerReport } from '../../../contract/src/reporting/breakerAnnotation.ts';
 import type { SdkRequestOptions } from '../guard/guardAttempt.ts';
@@ -73,6 +74,8 @@ export interface ProviderGuard {
   rateLimiter(): RateLimiterView;
   /** Compact per-breaker state for the pod annotation. */
   breakerSummary(): BreakerReport;
-  /** Registers a listener for breaker state changes; returns a function that removes it. */
+  /** The shared rate-limit store's state for the pod annotation; absent without a store. */
+  storeReport?(): StoreReport | undefined;
+  /** Registers a listener for breaker (and store) state changes; returns a function that removes it. */
   onBreakerChange(listener: () => void): () => void;
 }

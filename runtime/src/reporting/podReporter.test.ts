@@ -37,6 +37,35 @@ describe('PodReporter', () => {
     expect(patches).toHaveLength(2);
   });
 
+  it('reports the rate-limit store only once there is one, and empties it when it goes', async () => {
+    const clock = new ManualClock(0);
+    const patches: Record<string, string>[] = [];
+    let state: ReportedState = { policyHash: 'h1', breakers: {} };
+    const reporter = new PodReporter({
+      clock,
+      read: () => state,
+      patch: (a) => {
+        patches.push(a);
+        return Promise.resolve();
+      },
+    });
+    const report = async (): Promise<void> => {
+      reporter.poke();
+      clock.advance(0);
+      await flush();
+    };
+    await report();
+    expect(Object.keys(patches[0] ?? {})).not.toContain('breakwater.dev/rate-limit-store');
+    state = { ...state, store: { state: 'Fallback', reason: 'Slow', since: 'T' } };
+    await report();
+    expect(patches[1]).toEqual({
+      'breakwater.dev/rate-limit-store': '{"state":"Fallback","reason":"Slow","since":"T"}',
+    });
+    state = { policyHash: 'h1', breakers: {} };
+    await report();
+    expect(patches[2]).toEqual({ 'breakwater.dev/rate-limit-store': '' });
+  });
+
   it('retries a failed patch with backoff', async () => {
     const clock = new ManualClock(0);
     let calls = 0;

@@ -19,6 +19,11 @@ import {
   encodeRuntimeReport,
   type RuntimeReport,
 } from '../../../contract/src/reporting/runtimeAnnotation.ts';
+import {
+  RATE_LIMIT_STORE_ANNOTATION,
+  encodeStoreReport,
+  type StoreReport,
+} from '../../../contract/src/reporting/storeAnnotation.ts';
 import type { Clock, Cancel } from '../../../contract/src/time/clock.ts';
 
 export interface PodPatcher {
@@ -28,6 +33,8 @@ export interface PodPatcher {
 export interface ReportedState {
   readonly policyHash: string | undefined;
   readonly breakers: BreakerReport;
+  /** The shared rate-limit store's state; absent when the policy names no store. */
+  readonly store?: StoreReport | undefined;
   /** The provider's quota left per backend; no annotation until a provider reported one. */
   readonly headroom?: HeadroomReport;
   /** When the process started and the override it applies (`breakwater.dev/runtime`). */
@@ -80,6 +87,10 @@ export class PodReporter {
     return {
       [POLICY_HASH_ANNOTATION]: state.policyHash ?? '',
       [BREAKERS_ANNOTATION]: encodeBreakerReport(state.breakers),
+      // Written once a store was reported, and emptied when the policy drops it.
+      ...(state.store !== undefined || RATE_LIMIT_STORE_ANNOTATION in this.#sent
+        ? { [RATE_LIMIT_STORE_ANNOTATION]: encodeStoreReport(state.store) }
+        : {}),
       ...(Object.keys(headroom).length === 0
         ? {}
         : { [HEADROOM_ANNOTATION]: encodeHeadroomReport(headroom) }),

@@ -5,10 +5,10 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
+import type { AnthropicErrorType } from '../../../contract/src/anthropic/errorTypes.ts';
 import {
   mapErrorToHttp,
   toAnthropicErrorBody,
-  type AnthropicErrorType,
   type HttpErrorMapping,
 } from '../guard/httpMapping.ts';
 

@@ -89,4 +89,21 @@ describe('TallyHistogram', () => {
     }
     expect((await samples(ours)).sort()).toEqual((await samples(theirs)).sort());
   });
+
+  it('reads the JSON form through prom-client too', async () => {
+    const registry = new Registry();
+    const histogram = { name: 'latency_seconds', help: 'h', buckets: [0.1, 1] };
+    new TallyHistogram({ ...histogram, labelNames: ['model'], registers: [registry] }).observe(
+      { model: 'a' },
+      0.5,
+    );
+    const json = await registry.getMetricsAsJSON();
+    expect(json.find((m) => m.name === histogram.name)?.values).toContainEqual(
+      expect.objectContaining({
+        metricName: 'latency_seconds_count',
+        value: 1,
+        labels: { model: 'a' },
+      }),
+    );
+  });
 });

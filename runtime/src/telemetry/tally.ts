@@ -10,8 +10,8 @@
  * in every label, and the total stays right.
  */
 import { Counter, type Registry } from 'prom-client';
-import { BucketCounts } from '../guard/histogramBuckets.ts';
-import { BucketCountsHistogram } from '../guard/metrics.ts';
+import { BucketCounts } from './bucketCounts.ts';
+import { BucketCountsHistogram } from './bucketCountsHistogram.ts';
 
 export const MAX_SERIES = 1000;
 export const OVERFLOW_VALUE = '_other';
@@ -127,7 +127,7 @@ export class TallyHistogram<L extends string> {
     const bounds = Object.freeze([...buckets]);
     const series = (this.#series = new SeriesMap(labelNames, () => new BucketCounts(bounds)));
     for (const registry of registers) {
-      new BucketCountsHistogram(registry, name, help, [...labelNames], bounds, 1, () =>
+      new BucketCountsHistogram(registry, name, help, [...labelNames], bounds, () =>
         series.series().map((s) => ({ labels: s.labels, counts: s.value })),
       );
     }

@@ -1,9 +1,11 @@
-/** Uniform numbers in [0, 1). */
+/** Randomness, injected like time: a function returning [0, 1). */
 export type Random = () => number;
 
+export const systemRandom: Random = Math.random;
+
 /**
- * mulberry32: a tiny deterministic generator, so that `--seed` replays the same fault rolls
- * and ids. Not for anything secret.
+ * mulberry32: a tiny deterministic generator for tests and seeded runs (the simulator's
+ * `--seed` replays the same fault rolls and ids). Not for anything secret.
  */
 export function seededRandom(seed: number): Random {
   let state = seed >>> 0;

@@ -1,18 +1,7 @@
 /**
  * Histogram counts kept by the component that observes them (a plain array bump per
- * observation, no label lookup) and exported by metrics.ts at scrape time.
+ * observation, no label lookup), exported by BucketCountsHistogram at scrape time.
  */
-
-/** LLM calls take seconds to minutes: the 10 s top of prom-client's default is far too low. */
-export const LLM_LATENCY_BUCKETS_SECONDS: readonly number[] = Object.freeze([
-  0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600,
-]);
-
-/** Tokens per request, input or output. */
-export const LLM_TOKEN_BUCKETS: readonly number[] = Object.freeze([
-  16, 64, 256, 1_024, 4_096, 16_384, 32_768, 65_536, 131_072, 262_144, 1_048_576,
-]);
-
 export class BucketCounts {
   /** Upper bounds, ascending, in the unit observed. */
   readonly bounds: readonly number[];

@@ -1,0 +1,71 @@
+/**
+ * The `breakwater.dev/rate-limit-store` pod annotation: whether a runtime's rate limiter is
+ * deciding on the shared store (RateLimitPolicy spec.store) or has fallen back to its own
+ * per-replica share, and why. The operator turns the pods' reports into the RateLimitPolicy's
+ * StoreAvailable condition. Absent on pods whose policy names no store; a sibling of
+ * `breakwater.dev/breakers` rather than a field in it, so older operators and runtimes read
+ * each other unchanged.
+ *
+ *   {"state":"Fallback","reason":"AuthenticationFailed","message":"WRONGPASS …","since":"2026-11-22T19:00:00.000Z"}
+ */
+export const RATE_LIMIT_STORE_ANNOTATION = 'breakwater.dev/rate-limit-store';
+
+export type StoreReportState = 'Shared' | 'Fallback';
+
+/** Why a replica is on its fallback share. */
+export type StoreFallbackReason =
+  'Connecting' | 'Unreachable' | 'Slow' | 'AuthenticationFailed' | 'SecretMissing' | 'StoreError';
+
+export interface StoreReport {
+  readonly state: StoreReportState;
+  readonly reason?: StoreFallbackReason;
+  /** What the store or the connection said, shortened. */
+  readonly message?: string;
+  /** When it entered this state (RFC 3339). */
+  readonly since: string;
+}
+
+const MAX_MESSAGE = 200;
+
+export function encodeStoreReport(report: StoreReport | undefined): string {
+  if (report === undefined) return '';
+  return JSON.stringify({
+    state: report.state,
+    ...(report.reason === undefined ? {} : { reason: report.reason }),
+    ...(report.message === undefined ? {} : { message: report.message.slice(0, MAX_MESSAGE) }),
+    since: report.since,
+  });
+}
+
+const STATES: readonly string[] = ['Shared', 'Fallback'];
+const REASONS: readonly string[] = [
+  'Connecting',
+  'Unreachable',
+  'Slow',
+  'AuthenticationFailed',
+  'SecretMissing',
+  'StoreError',
+];
+
+/** Reads an annotation value; anything malformed reads as no report rather than a wrong one. */
+export function decodeStoreReport(value: string | undefined): StoreReport | undefined {
+  if (value === undefined || value === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const e = parsed as Record<string, unknown>;
+  if (typeof e.state !== 'string' || !STATES.includes(e.state)) return undefined;
+  if (typeof e.since !== 'string') return undefined;
+  return {
+    state: e.state as StoreReportState,
+    ...(typeof e.reason === 'string' && REASONS.includes(e.reason)
+      ? { reason: e.reason as StoreFallbackReason }
+      : {}),
+    ...(typeof e.message === 'string' ? { message: e.message.slice(0, MAX_MESSAGE) } : {}),
+    since: e.since,
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * The RateLimitPolicy's StoreAvailable condition, from what the running pods of the agents
+ * that use it report in `breakwater.dev/rate-limit-store`: True while every reporting replica
+ * decides on the shared store, False with the commonest reason while any has fallen back to
+ * its per-replica share. Pure; computeRateLimitPolicyStatus sets it.
+ */
+import type { RateLimitPolicy } from '../../../contract/src/api/resources.ts';
+import {
+  RATE_LIMIT_STORE_ANNOTATION,
+  decodeStoreReport,
+  type StoreFallbackReason,
+  type StoreReport,
+} from '../../../contract/src/reporting/storeAnnotation.ts';
+import type { ConditionUpdate } from './conditions.ts';
+import type { PodView } from './views.ts';
+
+export const STORE_CONDITION = 'StoreAvailable';
+
+/** What to check for each reason: the condition's message ends with it. */
+const FIX: Readonly<Record<StoreFallbackReason, string>> = {
+  AuthenticationFailed:
+    'the server refused the password: check the Secret key spec.store.redis.passwordSecretRef names (and username)',
+  SecretMissing:
+    'the store Secret is not mounted: check that the Secret and key in spec.store.redis exist in this namespace',
+  Unreachable:
+    'the server does not answer: check spec.store.redis.address, the Service and NetworkPolicies (and tls)',
+  Slow: 'the server answers slower than spec.store.waitBudget: check its load and latency, or raise the budget',
+  StoreError:
+    'the server refused the scripts: check that it is Redis or Valkey 7 or later, not read-only',
+  Connecting: 'the replicas are connecting',
+};
+
+/** Most telling first: a wrong password explains an unreachable-looking store. */
+const PRIORITY: readonly StoreFallbackReason[] = [
+  'AuthenticationFailed',
+  'SecretMissing',
+  'StoreError',
+  'Unreachable',
+  'Slow',
+  'Connecting',
+];
+
+interface PodReport {
+  readonly pod: string;
+  readonly report: StoreReport;
+}
+
+/** Undefined when the policy names no store (the condition is then removed). */
+export function storeCondition(
+  policy: RateLimitPolicy,
+  pods: readonly PodView[],
+): ConditionUpdate | undefined {
+  const store = policy.spec.store;
+  if (store === undefined) return undefined;
+  const address = store.redis.address;
+  const reports: PodReport[] = [];
+  for (const p of pods) {
+    if (p.status?.phase !== 'Running') continue;
+    const report = decodeStoreReport(p.metadata?.annotations?.[RATE_LIMIT_STORE_ANNOTATION]);
+    // A replica that has just started is connecting for milliseconds: counting it would flip
+    // the condition on every rollout. One that cannot connect reports Unreachable soon enough.
+    if (report === undefined || report.reason === 'Connecting') continue;
+    reports.push({ pod: p.metadata?.name ?? '', report });
+  }
+  if (reports.length === 0) {
+    return {
+      type: STORE_CONDITION,
+      status: 'Unknown',
+      reason: 'NoReports',
+      message: `no running replica has reported on the store at ${address} yet`,
+    };
+  }
+  const fallen = reports.filter((r) => r.report.state === 'Fallback');
+  if (fallen.length === 0) {
+    return {
+      type: STORE_CONDITION,
+      status: 'True',
+      reason: 'Shared',
+      message: `${String(reports.length)} replicas keep exact counters in ${address}`,
+    };
+  }
+  const reason = PRIORITY.find((r) => fallen.some((f) => f.report.reason === r)) ?? 'Unreachable';
+  const example = fallen.find((f) => f.report.reason === reason) ?? fallen[0];
+  const said = example?.report.message === undefined ? '' : `: ${example.report.message}`;
+  return {
+    type: STORE_CONDITION,
+    status: 'False',
+    reason,
+    message:
+      `${String(fallen.length)} of ${String(reports.length)} replicas fall back to their per-replica share;` +
+      ` ${FIX[reason]} (pod ${example?.pod ?? ''}${said})`,
+  };
+}

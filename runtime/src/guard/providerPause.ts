@@ -1,0 +1,23 @@
+/**
+ * The pause a response's `anthropic-ratelimit-*` headers call for, to share with every
+ * replica: a limit the provider reports as spent (`remaining` 0) until its `reset`. The
+ * local AdaptivePacer does the finer pacing from the same headers; only this much is worth a
+ * round trip to the shared store, because only this makes every other replica's next call a
+ * certain 429.
+ */
+import { readHeader, type HeaderSource } from './headers.ts';
+
+const LIMITS = ['requests', 'tokens', 'input-tokens', 'output-tokens'] as const;
+
+/** Milliseconds until the latest reset of a spent limit; 0 when nothing is spent. */
+export function spentLimitPauseMs(headers: HeaderSource, now: number): number {
+  let pause = 0;
+  for (const limit of LIMITS) {
+    const remaining = readHeader(headers, `anthropic-ratelimit-${limit}-remaining`);
+    if (remaining === undefined || Number(remaining) > 0) continue;
+    const reset = readHeader(headers, `anthropic-ratelimit-${limit}-reset`);
+    const at = reset === undefined ? Number.NaN : Date.parse(reset);
+    if (at - now > pause) pause = at - now;
+  }
+  return pause;
+}

@@ -1,0 +1,49 @@
+-- Admits one call against the shared counters, atomically: a GCRA (generic cell rate
+-- algorithm, a token bucket kept as one number) per limit, plus the provider's shared pause.
+-- Every limit is checked first and charged only if the call goes, so a call is charged
+-- everywhere or nowhere. Time is the server's, so replicas' clocks never disagree.
+--
+-- KEYS[1] requests, KEYS[2] input tokens, KEYS[3] output tokens: each the limit's theoretical
+--         arrival time (TAT, epoch ms) - the moment its bucket is full again; absent = full.
+-- KEYS[4] the provider's pause: epoch ms before which no call may go (retry-after).
+-- ARGV    per limit (requests, input, output) its rate per ms (0 = no such limit), its
+--         capacity and this call's cost; then the replica's own pacing wait (ms) and the
+--         longest wait a call may be charged ahead for (onLimit: Wait; 0 = only now).
+-- Returns {wait ms (whole, rounded up), reason (0 requests, 1 input, 2 output, 3 provider),
+--          charged (1 when the call goes after `wait`, 0 when refused)}.
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+
+local wait, reason = 0, 0
+local tats = {}
+for i = 1, 3 do
+  local rate = tonumber(ARGV[i * 3 - 2])
+  local cost = tonumber(ARGV[i * 3])
+  if rate > 0 and cost > 0 then
+    local capacity = tonumber(ARGV[i * 3 - 1])
+    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+    if tat < now then tat = now end
+    tats[i] = tat
+    -- A call costlier than the whole bucket waits for a full one rather than forever.
+    local need = cost < capacity and cost or capacity
+    local w = tat - now - (capacity - need) / rate
+    if w > wait then wait, reason = w, i - 1 end
+  end
+end
+
+local paused = tonumber(redis.call('GET', KEYS[4]) or '0') - now
+local pacing = tonumber(ARGV[10])
+if pacing > paused then paused = pacing end
+if paused > wait then wait, reason = paused, 3 end
+
+wait = math.ceil(wait)
+if wait > tonumber(ARGV[11]) then return {wait, reason, 0} end
+for i = 1, 3 do
+  local tat = tats[i]
+  if tat ~= nil then
+    tat = tat + tonumber(ARGV[i * 3]) / tonumber(ARGV[i * 3 - 2])
+    -- The key lives until its bucket is full again: after that it says nothing.
+    redis.call('SET', KEYS[i], string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1)
+  end
+end
+return {wait, reason, 1}

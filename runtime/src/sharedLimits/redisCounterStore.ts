@@ -1,0 +1,470 @@
+/**
+ * The rate limiter's shared counters in Redis (or Valkey): RateLimitPolicy spec.store.
+ *
+ * One connection per process (node-redis pipelines concurrent commands on it), one EVALSHA
+ * per call on the hot path (admit.lua), settlements and provider pauses in the background.
+ * Redis is never a new way to fail:
+ * - a call waits at most `waitBudgetMs` for the answer; past that, or on any error, the store
+ *   falls back: `admit` answers undefined (the limiter decides on the replica's own share) and
+ *   `available` turns false, so the following calls do not even ask;
+ * - while fallen back, a probe (PING within the same budget) runs with backoff, 100 ms
+ *   doubling to 2 s, and the store goes back to deciding as soon as one answers in time;
+ * - commands are never queued while disconnected (`disableOfflineQueue`), the client's queue
+ *   is bounded, and so are the admissions in flight.
+ */
+import { readFileSync } from 'node:fs';
+import { createClient, type RedisClientType } from '@redis/client';
+import type { CounterStoreSettings } from '../../../contract/src/policy/policyDocument.ts';
+import type {
+  StoreFallbackReason,
+  StoreReport,
+} from '../../../contract/src/reporting/storeAnnotation.ts';
+import type { Clock, Cancel } from '../../../contract/src/time/clock.ts';
+import type { RateLimitReason } from '../guard/errors.ts';
+import type {
+  SharedAdmission,
+  SharedAdmitRequest,
+  SharedCounters,
+  SharedSettlement,
+} from '../guard/sharedCounters.ts';
+import { ADMIT_SCRIPT, PAUSE_SCRIPT, SETTLE_SCRIPT, runScript } from './luaScripts.ts';
+
+/** Admissions waiting for the store at once; beyond this a call decides locally. */
+const MAX_IN_FLIGHT = 256;
+/** Commands the client holds at once (settlements included); beyond this they fail at once. */
+const MAX_QUEUE = 1024;
+const PROBE_FIRST_MS = 100;
+const PROBE_MAX_MS = 2000;
+const CONNECT_TIMEOUT_MS = 2000;
+const REASONS: readonly RateLimitReason[] = ['requests', 'inputTokens', 'outputTokens', 'provider'];
+const TIMED_OUT = Symbol('timed out');
+
+export interface StoreLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface RedisCounterStoreOptions {
+  readonly name: string;
+  readonly settings: CounterStoreSettings;
+  readonly clock: Clock;
+  /** The mounted password and CA files (read only when the settings name their Secrets). */
+  readonly secretFiles: { readonly password: string; readonly ca: string };
+  readonly logger?: StoreLogger;
+  /** Called when the store falls back or comes back (the pod report). */
+  readonly onStateChange?: () => void;
+}
+
+export interface StoreCounters {
+  /** Admissions the store answered in time. */
+  readonly answered: number;
+  /** Admissions it did not answer within its budget. */
+  readonly timedOut: number;
+  /** Admissions, settlements and pauses that failed. */
+  readonly errors: number;
+  /** Times it fell back to the local share. */
+  readonly fallbacks: number;
+  /** The longest any admission waited for the store, in ms (the budget bounds it). */
+  readonly slowestAdmitMs: number;
+  /**
+   * The longest wait of each of the last minute's seconds that had admissions, oldest first:
+   * `[epoch second, ms]`. A benchmark reads the seconds of one phase from it.
+   */
+  readonly slowestAdmitBySecond: readonly (readonly [number, number])[];
+}
+
+const SECONDS_KEPT = 60;
+
+interface Status {
+  readonly shared: boolean;
+  readonly reason?: StoreFallbackReason;
+  readonly message?: string;
+  readonly since: number;
+}
+
+export class RedisCounterStore implements SharedCounters {
+  readonly name: string;
+  readonly #clock: Clock;
+  readonly #logger: StoreLogger | undefined;
+  readonly #onStateChange: (() => void) | undefined;
+  readonly #connection: string;
+  #settings: CounterStoreSettings;
+  #keys: string[];
+  #limitArgs: string[];
+  #settleRates: string[];
+  #client: RedisClientType | undefined;
+  readonly #secretFiles: { readonly password: string; readonly ca: string };
+  /** The password and CA the client was made with, to notice a rotated Secret. */
+  #secrets = '';
+  #status: Status;
+  #inFlight = 0;
+  #probe: Cancel | undefined;
+  #probeDelay = PROBE_FIRST_MS;
+  #closed = false;
+  #answered = 0;
+  #timedOut = 0;
+  #errors = 0;
+  #fallbacks = 0;
+  #slowestAdmitMs = 0;
+  readonly #slowestBySecond: [number, number][] = [];
+
+  constructor(options: RedisCounterStoreOptions) {
+    this.name = options.name;
+    this.#clock = options.clock;
+    this.#logger = options.logger;
+    this.#onStateChange = options.onStateChange;
+    this.#settings = options.settings;
+    this.#connection = connectionKey(options.settings);
+    this.#keys = keysOf(options.settings);
+    this.#limitArgs = limitArgs(options.settings);
+    this.#settleRates = settleRates(options.settings);
+    this.#status = { shared: false, reason: 'Connecting', since: options.clock.now() };
+    this.#secretFiles = options.secretFiles;
+    this.#reconnectWithSecrets();
+  }
+
+  /**
+   * (Re)reads the mounted password and CA and connects with them when they changed (or on the
+   * first call). The kubelet rewrites a mounted Secret in place, so a rotated password, or a
+   * wrong one corrected, reaches the store without a restart.
+   */
+  #reconnectWithSecrets(): void {
+    let secrets: { password?: string; ca?: string };
+    try {
+      secrets = readSecrets(this.#settings, this.#secretFiles);
+    } catch (err) {
+      this.#fallBack('SecretMissing', `cannot read the store's Secret: ${messageOf(err)}`);
+      return;
+    }
+    const fingerprint = JSON.stringify(secrets);
+    if (this.#client !== undefined && fingerprint === this.#secrets) return;
+    this.#secrets = fingerprint;
+    const previous = this.#client;
+    this.#client = this.#connect(this.#settings, secrets);
+    if (previous?.isOpen === true) previous.destroy();
+  }
+
+  get available(): boolean {
+    return this.#status.shared && this.#inFlight < MAX_IN_FLIGHT;
+  }
+
+  get settings(): CounterStoreSettings {
+    return this.#settings;
+  }
+
+  /** Whether `settings` can be served by this store's connection (then `update` applies it). */
+  servesConnection(settings: CounterStoreSettings): boolean {
+    return connectionKey(settings) === this.#connection;
+  }
+
+  /** New numbers, budget or key prefix on the same connection. */
+  update(settings: CounterStoreSettings): void {
+    this.#settings = settings;
+    this.#keys = keysOf(settings);
+    this.#limitArgs = limitArgs(settings);
+    this.#settleRates = settleRates(settings);
+  }
+
+  async admit(request: SharedAdmitRequest): Promise<SharedAdmission | undefined> {
+    const client = this.#client;
+    if (client === undefined || !this.available) return undefined;
+    this.#inFlight++;
+    const started = performance.now();
+    let cancel: Cancel | undefined;
+    const budget = this.#settings.waitBudgetMs;
+    const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+      cancel = this.#clock.setTimeout(() => {
+        // After a stall of the event loop the timer runs before the socket is read: let an
+        // answer that is already there win (I/O callbacks run before setImmediate's).
+        setImmediate(() => {
+          resolve(TIMED_OUT);
+        });
+      }, budget);
+    });
+    const { estimate } = request;
+    const args = [...this.#limitArgs];
+    args[2] = '1';
+    args[5] = String(estimate.inputTokens);
+    args[8] = String(estimate.outputTokens);
+    args.push(String(Math.ceil(request.localWaitMs)), String(request.maxWaitMs));
+    try {
+      const reply = await Promise.race([
+        runScript(client, ADMIT_SCRIPT, this.#keys, args),
+        deadline,
+      ]);
+      if (reply === TIMED_OUT) {
+        this.#timedOut++;
+        this.#fallBack('Slow', `no answer within the ${String(budget)}ms wait budget`);
+        return undefined;
+      }
+      this.#answered++;
+      return admission(reply);
+    } catch (err) {
+      this.#errors++;
+      this.#fallBack(reasonOf(err), messageOf(err));
+      return undefined;
+    } finally {
+      cancel?.();
+      this.#inFlight--;
+      this.#recordWait(performance.now() - started);
+    }
+  }
+
+  #recordWait(ms: number): void {
+    if (ms > this.#slowestAdmitMs) this.#slowestAdmitMs = ms;
+    const second = Math.floor(this.#clock.now() / 1000);
+    const seconds = this.#slowestBySecond;
+    const last = seconds[seconds.length - 1];
+    if (last?.[0] === second) {
+      if (ms > last[1]) last[1] = ms;
+      return;
+    }
+    seconds.push([second, ms]);
+    if (seconds.length > SECONDS_KEPT) seconds.shift();
+  }
+
+  settle(amounts: SharedSettlement): void {
+    const rates = this.#settleRates;
+    this.#background(SETTLE_SCRIPT, this.#keys.slice(0, 3), [
+      rates[0] ?? '0',
+      String(amounts.requests),
+      rates[1] ?? '0',
+      String(amounts.inputTokens),
+      rates[2] ?? '0',
+      String(amounts.outputTokens),
+    ]);
+  }
+
+  pause(ms: number): void {
+    if (ms > 0) this.#background(PAUSE_SCRIPT, [this.#keys[3] ?? ''], [String(Math.ceil(ms))]);
+  }
+
+  /** For the pod report and /debug/ratelimiter. */
+  report(): StoreReport {
+    const s = this.#status;
+    return {
+      state: s.shared ? 'Shared' : 'Fallback',
+      ...(s.reason === undefined ? {} : { reason: s.reason }),
+      ...(s.message === undefined ? {} : { message: s.message }),
+      since: new Date(s.since).toISOString(),
+    };
+  }
+
+  counters(): StoreCounters {
+    return {
+      answered: this.#answered,
+      timedOut: this.#timedOut,
+      errors: this.#errors,
+      fallbacks: this.#fallbacks,
+      slowestAdmitMs: this.#slowestAdmitMs,
+      slowestAdmitBySecond: this.#slowestBySecond.map(([second, ms]) => [second, ms] as const),
+    };
+  }
+
+  /** Drops the connection at once; calls still asking get undefined (the local share). */
+  close(): void {
+    this.#closed = true;
+    this.#probe?.();
+    this.#probe = undefined;
+    const client = this.#client;
+    if (client === undefined) return;
+    this.#status = {
+      shared: false,
+      reason: 'Unreachable',
+      message: 'closed',
+      since: this.#clock.now(),
+    };
+    if (client.isOpen) client.destroy();
+  }
+
+  #connect(
+    settings: CounterStoreSettings,
+    secrets: { password?: string; ca?: string },
+  ): RedisClientType {
+    const { host, port } = splitAddress(settings.redis.address);
+    const tls = settings.redis.tls;
+    const client = createClient({
+      socket: {
+        host,
+        port,
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        // Reconnect forever, with backoff and jitter: the local share carries the load meanwhile.
+        reconnectStrategy: (retries: number) =>
+          Math.min(PROBE_MAX_MS, 50 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 50),
+        ...(tls === undefined
+          ? {}
+          : {
+              tls: true as const,
+              ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
+              ...(secrets.ca === undefined ? {} : { ca: secrets.ca }),
+            }),
+      },
+      ...(settings.redis.username === undefined ? {} : { username: settings.redis.username }),
+      ...(secrets.password === undefined ? {} : { password: secrets.password }),
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: MAX_QUEUE,
+    }) as RedisClientType;
+    // A replaced client's last words are not the store's state.
+    const current = () => client === this.#client;
+    client.on('error', (err: unknown) => {
+      if (current()) this.#fallBack(reasonOf(err), messageOf(err));
+    });
+    client.on('ready', () => {
+      if (current()) this.#probeSoon(0);
+    });
+    client.connect().catch((err: unknown) => {
+      if (current()) this.#fallBack(reasonOf(err), messageOf(err));
+    });
+    return client;
+  }
+
+  #background(script: typeof SETTLE_SCRIPT, keys: string[], args: string[]): void {
+    const client = this.#client;
+    // While the store is down a settlement is lost: the reservation it would true up
+    // expires with its key, within one window.
+    if (client === undefined || !client.isReady) return;
+    runScript(client, script, keys, args).catch((err: unknown) => {
+      this.#errors++;
+      this.#fallBack(reasonOf(err), messageOf(err));
+    });
+  }
+
+  #fallBack(reason: StoreFallbackReason, message: string): void {
+    if (this.#closed) return;
+    const was = this.#status;
+    if (!was.shared && was.reason === reason && was.message === message) return;
+    this.#status = { shared: false, reason, message, since: this.#clock.now() };
+    if (was.shared) {
+      this.#fallbacks++;
+      this.#probeDelay = PROBE_FIRST_MS;
+    }
+    this.#logger?.warn(
+      { limiter: this.name, reason, error: message },
+      "rate-limit store unavailable: deciding on this replica's share",
+    );
+    this.#onStateChange?.();
+    this.#probeSoon(this.#probeDelay);
+  }
+
+  #probeSoon(ms: number): void {
+    if (this.#closed) return;
+    this.#probe?.();
+    this.#probe = this.#clock.setTimeout(() => {
+      this.#probe = undefined;
+      void this.#probeOnce();
+    }, ms);
+  }
+
+  /** Goes back to the store when a PING is answered within the wait budget. */
+  async #probeOnce(): Promise<void> {
+    const reason = this.#status.reason;
+    if (reason === 'AuthenticationFailed' || reason === 'SecretMissing')
+      this.#reconnectWithSecrets();
+    const client = this.#client;
+    if (this.#closed || this.#status.shared) return;
+    let answered = false;
+    if (client?.isReady === true) {
+      let cancel: Cancel | undefined;
+      const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+        // A connection just made is given ten budgets: its first answers are slower.
+        cancel = this.#clock.setTimeout(() => {
+          resolve(TIMED_OUT);
+        }, this.#settings.waitBudgetMs * 10);
+      });
+      try {
+        answered = (await Promise.race([client.ping(), deadline])) !== TIMED_OUT;
+      } catch {
+        answered = false;
+      } finally {
+        cancel?.();
+      }
+    }
+    // Closed meanwhile: the client is no longer open.
+    if (answered && client?.isOpen === true) {
+      this.#status = { shared: true, since: this.#clock.now() };
+      this.#probeDelay = PROBE_FIRST_MS;
+      this.#logger?.info(
+        { limiter: this.name },
+        'rate-limit store answering: exact shared counters',
+      );
+      this.#onStateChange?.();
+      return;
+    }
+    this.#probeDelay = Math.min(PROBE_MAX_MS, this.#probeDelay * 2);
+    this.#probeSoon(this.#probeDelay);
+  }
+}
+
+function admission(reply: unknown): SharedAdmission {
+  if (!Array.isArray(reply) || reply.length !== 3) {
+    throw new Error(`admit.lua answered ${JSON.stringify(reply)}, not {wait, reason, charged}`);
+  }
+  const [wait, reason, charged] = reply as unknown[];
+  return {
+    waitMs: Number(wait),
+    reason: REASONS[Number(reason)] ?? 'requests',
+    charged: Number(charged) === 1,
+  };
+}
+
+/** The keys of one limiter, in the order the scripts take them. */
+function keysOf(s: CounterStoreSettings): string[] {
+  const p = s.keyPrefix;
+  return [`${p}:requests`, `${p}:input_tokens`, `${p}:output_tokens`, `${p}:provider_pause`];
+}
+
+/** admit.lua's ARGV 1-9 (rate per ms, capacity, cost per limit); costs filled per call. */
+function limitArgs(s: CounterStoreSettings): string[] {
+  const perMs = (perMinute: number | undefined) =>
+    perMinute === undefined ? '0' : String(perMinute / 60_000);
+  const cap = (n: number | undefined) => String(n ?? 0);
+  return [
+    s.requests === undefined ? '0' : String(s.requests.perSecond / 1000),
+    cap(s.requests?.burst),
+    '0',
+    perMs(s.tokens?.inputPerMinute),
+    cap(s.tokens?.inputPerMinute),
+    '0',
+    perMs(s.tokens?.outputPerMinute),
+    cap(s.tokens?.outputPerMinute),
+    '0',
+  ];
+}
+
+function settleRates(s: CounterStoreSettings): string[] {
+  const args = limitArgs(s);
+  return [args[0] ?? '0', args[3] ?? '0', args[6] ?? '0'];
+}
+
+function connectionKey(s: CounterStoreSettings): string {
+  return JSON.stringify(s.redis);
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
+}
+
+function readSecrets(
+  s: CounterStoreSettings,
+  files: { readonly password: string; readonly ca: string },
+): { password?: string; ca?: string } {
+  const secrets: { password?: string; ca?: string } = {};
+  // `kubectl create secret --from-file` keeps a file's last newline; a password has none.
+  if (s.redis.passwordSecretRef !== undefined)
+    secrets.password = readFileSync(files.password, 'utf8').replace(/\r?\n$/, '');
+  if (s.redis.tls?.caSecretRef !== undefined) secrets.ca = readFileSync(files.ca, 'utf8');
+  return secrets;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function reasonOf(err: unknown): StoreFallbackReason {
+  const message = messageOf(err);
+  if (/WRONGPASS|NOAUTH|invalid (username-)?password|AUTH failed/i.test(message))
+    return 'AuthenticationFailed';
+  if (/^(ERR|NOSCRIPT|BUSY|OOM|READONLY)/.test(message)) return 'StoreError';
+  return 'Unreachable';
+}

@@ -1,0 +1,197 @@
+/**
+ * RedisCounterStore against a real redis-server: exact decisions, and every way the server
+ * can let it down (stopped, frozen, a wrong password, a missing Secret file) answered at once
+ * with the local share, then the way back.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { CounterStoreSettings } from '../../contract/src/policy/policyDocument.ts';
+import {
+  RATE_LIMIT_STORE_CA_FILE,
+  RATE_LIMIT_STORE_PASSWORD_FILE,
+} from '../../contract/src/pod/runtimeEnvironment.ts';
+import { systemClock } from '../../contract/src/time/clock.ts';
+import { RedisCounterStore } from '../../runtime/src/sharedLimits/redisCounterStore.ts';
+import { waitFor } from '../support/kube.ts';
+import { startRedis, type RedisHandle } from '../support/redisServer.ts';
+
+/** The most there is, where the test is about what the store decides, not how fast. */
+const BUDGET_MS = 1000;
+/** Where the test is about the budget. */
+const SHORT_BUDGET_MS = 20;
+const ONE_CALL = {
+  estimate: { inputTokens: 0, outputTokens: 0 },
+  localWaitMs: 0,
+  maxWaitMs: 0,
+} as const;
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function settings(redis: RedisHandle, change: Partial<CounterStoreSettings> = {}) {
+  return {
+    redis: { address: redis.address },
+    waitBudgetMs: BUDGET_MS,
+    keyPrefix: `breakwater:{test/${String(Math.random()).slice(2)}}`,
+    requests: { perSecond: 1, burst: 5 },
+    ...change,
+  } satisfies CounterStoreSettings;
+}
+
+function open(
+  redis: RedisHandle,
+  change: Partial<CounterStoreSettings> = {},
+  secretsDir = tmpdir(),
+): RedisCounterStore {
+  const secretFiles = {
+    password: join(secretsDir, RATE_LIMIT_STORE_PASSWORD_FILE),
+    ca: join(secretsDir, RATE_LIMIT_STORE_CA_FILE),
+  };
+  const store = new RedisCounterStore({
+    name: 'test',
+    settings: settings(redis, change),
+    clock: systemClock,
+    secretFiles,
+  });
+  cleanups.push(() => {
+    store.close();
+  });
+  return store;
+}
+
+async function redisServer(options: Parameters<typeof startRedis>[0] = {}) {
+  const redis = await startRedis(options);
+  cleanups.push(() => redis.remove());
+  return redis;
+}
+
+const decides = (store: RedisCounterStore, description: string) =>
+  waitFor(() => store.available, { description, timeoutMs: 10_000, intervalMs: 20 });
+
+describe('the Redis counter store', () => {
+  it('decides exactly: the burst goes, the next call is refused with the time to a token', async () => {
+    const redis = await redisServer();
+    const store = open(redis);
+    await decides(store, 'the store to connect');
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await store.admit(ONE_CALL));
+    expect(answers.slice(0, 5).every((a) => a?.charged === true && a.waitMs === 0)).toBe(true);
+    expect(answers[5]).toMatchObject({ charged: false, reason: 'requests' });
+    expect(answers[5]?.waitMs).toBeGreaterThan(900);
+    expect(store.report()).toMatchObject({ state: 'Shared' });
+  });
+
+  it('falls back at once when the server stops, and goes back when it returns', async () => {
+    const redis = await redisServer();
+    const store = open(redis);
+    await decides(store, 'the store to connect');
+    await redis.stop();
+    expect(await store.admit(ONE_CALL)).toBeUndefined();
+    expect(store.available).toBe(false);
+    expect(store.report()).toMatchObject({ state: 'Fallback', reason: 'Unreachable' });
+    await redis.start();
+    await decides(store, 'the store to reconnect');
+    expect(await store.admit(ONE_CALL)).toMatchObject({ charged: true });
+  });
+
+  it('answers within its wait budget when the server hangs, and falls back', async () => {
+    const redis = await redisServer();
+    const store = open(redis, { waitBudgetMs: SHORT_BUDGET_MS });
+    await decides(store, 'the store to connect');
+    redis.freeze();
+    const started = performance.now();
+    expect(await store.admit(ONE_CALL)).toBeUndefined();
+    const waited = performance.now() - started;
+    // The budget, plus what a busy machine adds to a timer; frozen, Redis would never answer.
+    expect(waited).toBeGreaterThanOrEqual(SHORT_BUDGET_MS - 1);
+    expect(waited).toBeLessThan(SHORT_BUDGET_MS + 200);
+    expect(store.report()).toMatchObject({ state: 'Fallback', reason: 'Slow' });
+    // Falling back means later calls do not wait at all.
+    expect(store.available).toBe(false);
+    redis.thaw();
+    await decides(store, 'the store to answer again');
+  });
+
+  it('reports a wrong password as AuthenticationFailed and never decides', async () => {
+    const redis = await redisServer({ password: 'right' });
+    const dir = mkdtempSync(join(tmpdir(), 'bw-store-secret-'));
+    cleanups.push(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    mkdirSync(dirname(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE)), { recursive: true });
+    writeFileSync(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE), 'wrong\n');
+    const store = open(
+      redis,
+      {
+        redis: { address: redis.address, passwordSecretRef: { name: 'redis', key: 'password' } },
+      },
+      dir,
+    );
+    const report = await waitFor(
+      () => (store.report().reason === 'AuthenticationFailed' ? store.report() : undefined),
+      { description: 'the store to report the wrong password', timeoutMs: 10_000 },
+    );
+    expect(report.message).toMatch(/WRONGPASS|invalid/i);
+    expect(store.available).toBe(false);
+    expect(await store.admit(ONE_CALL)).toBeUndefined();
+  });
+
+  it('picks up a corrected password from the mounted file without a restart', async () => {
+    const redis = await redisServer({ password: 'right' });
+    const dir = mkdtempSync(join(tmpdir(), 'bw-store-secret-'));
+    cleanups.push(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const file = join(dir, RATE_LIMIT_STORE_PASSWORD_FILE);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, 'wrong');
+    const store = open(
+      redis,
+      {
+        redis: { address: redis.address, passwordSecretRef: { name: 'redis', key: 'password' } },
+      },
+      dir,
+    );
+    await waitFor(() => store.report().reason === 'AuthenticationFailed', {
+      description: 'the wrong password to be refused',
+      timeoutMs: 10_000,
+    });
+    writeFileSync(file, 'right');
+    await decides(store, 'the store to connect with the corrected password');
+  });
+
+  it('connects with the right password read from the mounted file', async () => {
+    const redis = await redisServer({ password: 'right' });
+    const dir = mkdtempSync(join(tmpdir(), 'bw-store-secret-'));
+    cleanups.push(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    mkdirSync(dirname(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE)), { recursive: true });
+    writeFileSync(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE), 'right\n');
+    const store = open(
+      redis,
+      {
+        redis: { address: redis.address, passwordSecretRef: { name: 'redis', key: 'password' } },
+      },
+      dir,
+    );
+    await decides(store, 'the store to authenticate');
+  });
+
+  it('reports a Secret file that is not there as SecretMissing', async () => {
+    const redis = await redisServer();
+    const store = open(
+      redis,
+      {
+        redis: { address: redis.address, passwordSecretRef: { name: 'redis', key: 'password' } },
+      },
+      join(tmpdir(), 'no-such-dir'),
+    );
+    expect(store.report()).toMatchObject({ state: 'Fallback', reason: 'SecretMissing' });
+    expect(await store.admit(ONE_CALL)).toBeUndefined();
+  });
+});

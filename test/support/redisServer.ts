@@ -1,0 +1,132 @@
+/**
+ * A real `redis-server` (Debian's package; `make tools` installs it) for one test, on a free
+ * loopback port and a directory of its own, never a system service:
+ *
+ *   const redis = await startRedis({ password: 'secret' });
+ *   ... redis.address ...
+ *   await redis.stop();    // and `await redis.start()` brings it back on the same port
+ *
+ * No persistence unless asked (`persist: true` keeps an append-only file fsynced on every
+ * write, for the restart test).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const START_TIMEOUT_MS = 10_000;
+
+export interface RedisOptions {
+  readonly password?: string;
+  readonly persist?: boolean;
+}
+
+export interface RedisHandle {
+  /** host:port, as RateLimitPolicy spec.store.redis.address takes it. */
+  readonly address: string;
+  readonly port: number;
+  readonly running: boolean;
+  /** Starts it again on the same port and directory (after `stop`). */
+  start(): Promise<void>;
+  /** SIGTERM, and waits for the exit (an append-only file is flushed first). */
+  stop(): Promise<void>;
+  /** SIGSTOP: the server holds every connection open and answers nothing. */
+  freeze(): void;
+  /** SIGCONT after `freeze`. */
+  thaw(): void;
+  /** Stops it and removes its directory. */
+  remove(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+  });
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+export async function startRedis(options: RedisOptions = {}): Promise<RedisHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'bw-redis-'));
+  const port = await freePort();
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    ...(options.persist === true
+      ? ['--appendonly', 'yes', '--appendfsync', 'always']
+      : ['--appendonly', 'no']),
+    ...(options.password === undefined ? [] : ['--requirepass', options.password]),
+  ];
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  const start = async (): Promise<void> => {
+    const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    const output: string[] = [];
+    exited = new Promise((resolve) => {
+      proc.once('exit', () => {
+        resolve();
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        reject(new Error(`redis-server did not start:\n${output.join('\n')}`));
+      }, START_TIMEOUT_MS);
+      proc.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server could not run (make tools installs it): ${err.message}`));
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited before it was ready:\n${output.join('\n')}`));
+      });
+      createInterface({ input: proc.stdout }).on('line', (line) => {
+        output.push(line);
+        if (line.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  };
+  const stop = async (): Promise<void> => {
+    const proc = child;
+    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGCONT');
+    proc.kill('SIGTERM');
+    await exited;
+    child = undefined;
+  };
+
+  await start();
+  return {
+    address: `127.0.0.1:${port}`,
+    port,
+    get running() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null;
+    },
+    start,
+    stop,
+    freeze: () => child?.kill('SIGSTOP'),
+    thaw: () => child?.kill('SIGCONT'),
+    remove: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
