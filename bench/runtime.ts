@@ -31,6 +31,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { PRIMARY_MODEL } from '../contract/src/api/sampleModels.ts';
+import { RATE_LIMIT_POLICY_LIMITS as RATE } from '../contract/src/api/specLimits.ts';
 import { samplePolicyDocument } from '../contract/src/policy/policyFixtures.ts';
 import { startRuntime } from '../test/support/runtimeProcess.ts';
 import { ONE_WRITE_STREAMS, startSimulator } from '../test/support/simulator.ts';
@@ -284,7 +285,8 @@ async function main(): Promise<void> {
     JSON.stringify({
       ...doc,
       backends: [{ name: 'default', baseURL: sim.url, apiKeyEnv: 'ANTHROPIC_API_KEY', weight: 1 }],
-      // Full guard on, with limits the bench stays inside: it measures overhead, not refusals.
+      // Full guard on, with limits the bench stays inside (the schema's largest): it measures
+      // overhead, not refusals.
       circuitBreaker: {
         ...doc.circuitBreaker,
         failureRate: {
@@ -296,8 +298,14 @@ async function main(): Promise<void> {
       },
       rateLimit: {
         ...doc.rateLimit,
-        requests: { perSecond: 1_000_000, burst: 1_000_000 },
-        tokens: { inputPerMinute: 1e10, outputPerMinute: 1e10 },
+        requests: {
+          perSecond: RATE['requests.perSecond'].maximum,
+          burst: RATE['requests.burst'].maximum,
+        },
+        tokens: {
+          inputPerMinute: RATE['tokens.inputPerMinute'].maximum,
+          outputPerMinute: RATE['tokens.outputPerMinute'].maximum,
+        },
         concurrency: { maxConcurrent: 256, maxQueue: 256, queueTimeoutMs: 5_000 },
       },
       access: { clientKeysSecret: 'bench-keys' },
