@@ -8,6 +8,8 @@
  *
  * Provider breakers are named `<backend>/<model>`; tool breakers `tool:<name>`.
  */
+import { decodeKeyedReport, encodeKeyedReport } from './keyedReport.ts';
+
 export const BREAKERS_ANNOTATION = 'breakwater.dev/breakers';
 
 import { REPORTED_BREAKER_STATES, type ReportedBreakerState } from '../api/vocabulary.ts';
@@ -38,39 +40,22 @@ export const providerBreakerName = (backend: string, model: string): string =>
 export const toolBreakerName = (tool: string): string => `${TOOL_BREAKER_PREFIX}${tool}`;
 
 export function encodeBreakerReport(report: BreakerReport): string {
-  const sorted: Record<string, BreakerReportEntry> = {};
-  for (const name of Object.keys(report).sort()) {
-    const entry = report[name];
-    if (entry !== undefined) sorted[name] = entry;
-  }
-  return JSON.stringify(sorted);
+  return encodeKeyedReport(report);
 }
 
 const STATES: readonly string[] = REPORTED_BREAKER_STATES;
 
 /** Reads an annotation value; anything malformed is skipped rather than trusted. */
 export function decodeBreakerReport(value: string | undefined): BreakerReport {
-  if (value === undefined || value === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return {};
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
-  const report: Record<string, BreakerReportEntry> = {};
-  for (const [name, raw] of Object.entries(parsed as Record<string, unknown>)) {
-    if (typeof raw !== 'object' || raw === null) continue;
-    const e = raw as Record<string, unknown>;
-    if (typeof e.state !== 'string' || !STATES.includes(e.state)) continue;
-    if (typeof e.since !== 'string' || typeof e.trips !== 'number') continue;
-    report[name] = {
+  return decodeKeyedReport(value, (e): BreakerReportEntry | undefined => {
+    if (typeof e.state !== 'string' || !STATES.includes(e.state)) return undefined;
+    if (typeof e.since !== 'string' || typeof e.trips !== 'number') return undefined;
+    return {
       state: e.state as ReportedBreakerState,
       since: e.since,
       trips: e.trips,
       ...(typeof e.lastTrip === 'string' ? { lastTrip: e.lastTrip } : {}),
       ...(typeof e.openUntil === 'string' ? { openUntil: e.openUntil } : {}),
     };
-  }
-  return report;
+  });
 }

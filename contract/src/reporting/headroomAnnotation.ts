@@ -11,6 +11,8 @@
  * `resetAt` is when the provider said that limit is full again: past it, the ratio is stale
  * and the quota is whole again, with or without traffic.
  */
+import { decodeKeyedReport, encodeKeyedReport } from './keyedReport.ts';
+
 export const HEADROOM_ANNOTATION = 'breakwater.dev/provider-headroom';
 
 export type HeadroomLimit =
@@ -38,40 +40,24 @@ const LIMITS: readonly string[] = [
 ];
 
 export function encodeHeadroomReport(report: HeadroomReport): string {
-  const sorted: Record<string, HeadroomReportEntry> = {};
-  for (const name of Object.keys(report).sort()) {
-    const entry = report[name];
-    if (entry !== undefined) sorted[name] = entry;
-  }
-  return JSON.stringify(sorted);
+  return encodeKeyedReport(report);
 }
 
 /** Reads an annotation value; anything malformed is skipped rather than trusted. */
 export function decodeHeadroomReport(value: string | undefined): HeadroomReport {
-  if (value === undefined || value === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return {};
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
-  const report: Record<string, HeadroomReportEntry> = {};
-  for (const [name, raw] of Object.entries(parsed as Record<string, unknown>)) {
-    if (typeof raw !== 'object' || raw === null) continue;
-    const e = raw as Record<string, unknown>;
-    if (typeof e.ratio !== 'number' || !(e.ratio >= 0 && e.ratio <= 1)) continue;
-    if (typeof e.limitedBy !== 'string' || !LIMITS.includes(e.limitedBy)) continue;
-    if (typeof e.resetAt !== 'string' || Number.isNaN(Date.parse(e.resetAt))) continue;
-    if (typeof e.observedAt !== 'string' || Number.isNaN(Date.parse(e.observedAt))) continue;
-    report[name] = {
+  return decodeKeyedReport(value, (e): HeadroomReportEntry | undefined => {
+    if (typeof e.ratio !== 'number' || !(e.ratio >= 0 && e.ratio <= 1)) return undefined;
+    if (typeof e.limitedBy !== 'string' || !LIMITS.includes(e.limitedBy)) return undefined;
+    if (typeof e.resetAt !== 'string' || Number.isNaN(Date.parse(e.resetAt))) return undefined;
+    if (typeof e.observedAt !== 'string' || Number.isNaN(Date.parse(e.observedAt)))
+      return undefined;
+    return {
       ratio: e.ratio,
       limitedBy: e.limitedBy as HeadroomLimit,
       resetAt: e.resetAt,
       observedAt: e.observedAt,
     };
-  }
-  return report;
+  });
 }
 
 /**

@@ -16,6 +16,8 @@ import { containerRunArgs } from './containerRunArgs.ts';
 import { containerMounts } from './containerVolumes.ts';
 import { ContainerWorker, type ContainerHistory, type Preparation } from './containerWorker.ts';
 import { buildEnvironment, fetchSources, referencedSources } from './envResolution.ts';
+
+type ResolvedEnv = Extract<ReturnType<typeof buildEnvironment>, { ok: true }>['env'];
 import { resolveLaunch, type ImageTable } from './imageTable.ts';
 import { errorMessage, type Logger } from './log.ts';
 import {
@@ -303,33 +305,14 @@ export class PodWorker implements PodRunner {
   }
 
   async #prepareProcess(container: Container): Promise<Preparation> {
-    const pod = this.#pod;
     let table: ImageTable;
     try {
       table = await this.#deps.images();
     } catch (err) {
       return { ok: false, reason: 'ErrImagePull', message: errorMessage(err) };
     }
-    // Kubelet mounts a pod's volumes before any of its containers starts.
-    const mounted = await this.#volumes.mount();
-    if (!mounted.ok) {
-      return { ok: false, reason: 'CreateContainerConfigError', message: mounted.message };
-    }
-    const sources = await fetchSources(
-      this.#deps.client,
-      this.#identity.namespace,
-      referencedSources(container),
-    );
-    const resolved = buildEnvironment({
-      pod,
-      container,
-      ports: this.#ports,
-      podIP: this.#deps.podIP,
-      sources,
-    });
-    if (!resolved.ok) {
-      return { ok: false, reason: 'CreateContainerConfigError', message: resolved.message };
-    }
+    const resolved = await this.#mountAndResolveEnv(container);
+    if (!resolved.ok) return resolved;
     const containerEnv = translateMountPaths(
       resolved.env,
       hostMounts(container, (volume) => this.#volumes.hostPath(volume)),
@@ -372,6 +355,40 @@ export class PodWorker implements PodRunner {
     };
   }
 
+  /**
+   * What both modes do first: mount the pod's volumes (kubelet mounts them before any of its
+   * containers starts) and resolve the container's environment from the pod and its sources.
+   */
+  async #mountAndResolveEnv(container: Container): Promise<
+    | { readonly ok: true; readonly env: ResolvedEnv }
+    | {
+        readonly ok: false;
+        readonly reason: 'CreateContainerConfigError';
+        readonly message: string;
+      }
+  > {
+    const mounted = await this.#volumes.mount();
+    if (!mounted.ok) {
+      return { ok: false, reason: 'CreateContainerConfigError', message: mounted.message };
+    }
+    const sources = await fetchSources(
+      this.#deps.client,
+      this.#identity.namespace,
+      referencedSources(container),
+    );
+    const resolved = buildEnvironment({
+      pod: this.#pod,
+      container,
+      ports: this.#ports,
+      podIP: this.#deps.podIP,
+      sources,
+    });
+    if (!resolved.ok) {
+      return { ok: false, reason: 'CreateContainerConfigError', message: resolved.message };
+    }
+    return { ok: true, env: resolved.env };
+  }
+
   /** Container mode: `podman run` of the pod's image, as containerRunArgs.ts translates the pod. */
   async #prepareContainer(container: Container, mode: ContainerMode): Promise<Preparation> {
     const pod = this.#pod;
@@ -384,25 +401,8 @@ export class PodWorker implements PodRunner {
         message: `Container image "${image}" is not present in podman's local storage, and the local node pulls nothing (make image builds Breakwater's)`,
       };
     }
-    const mounted = await this.#volumes.mount();
-    if (!mounted.ok) {
-      return { ok: false, reason: 'CreateContainerConfigError', message: mounted.message };
-    }
-    const sources = await fetchSources(
-      this.#deps.client,
-      this.#identity.namespace,
-      referencedSources(container),
-    );
-    const resolved = buildEnvironment({
-      pod,
-      container,
-      ports: this.#ports,
-      podIP: this.#deps.podIP,
-      sources,
-    });
-    if (!resolved.ok) {
-      return { ok: false, reason: 'CreateContainerConfigError', message: resolved.message };
-    }
+    const resolved = await this.#mountAndResolveEnv(container);
+    if (!resolved.ok) return resolved;
     if (this.#credentials !== undefined) {
       try {
         await this.#credentials.ensure();
