@@ -23,6 +23,7 @@ RUN --mount=type=secret,id=ca \
 COPY tsconfig.json tsconfig.build.json ./
 COPY operator/src operator/src
 COPY contract/src contract/src
+COPY platform/src platform/src
 COPY runtime/src runtime/src
 COPY simulator/src simulator/src
 COPY plugin/src plugin/src

@@ -26,6 +26,7 @@ export default {
       displayName: 'unit',
       testMatch: [
         '<rootDir>/contract/**/*.test.ts',
+        '<rootDir>/platform/**/*.test.ts',
         '<rootDir>/runtime/**/*.test.ts',
         '<rootDir>/operator/**/*.test.ts',
         '<rootDir>/simulator/**/*.test.ts',

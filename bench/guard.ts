@@ -34,7 +34,7 @@ import { Guard, type GuardConfig } from '../runtime/src/guard/guard.ts';
 import type { GuardAttempt } from '../runtime/src/guard/guardAttempt.ts';
 import { GuardMetrics } from '../runtime/src/guard/metrics.ts';
 import { RateLimiter } from '../runtime/src/guard/rateLimiter.ts';
-import { systemClock } from '../contract/src/time/clock.ts';
+import { systemClock } from '../platform/src/time/clock.ts';
 
 const CALLS_PER_ROUND = 2_000;
 const ROUNDS = 101;

@@ -3,9 +3,9 @@
  * process and records the local port it gave each named container port in an annotation;
  * there is no Service routing, so the demo spreads its traffic over these URLs itself.
  */
-import type { KubeClient } from '../contract/src/kube/kubeClient.ts';
-import type { KubeObject } from '../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../contract/src/kube/resourceKinds.ts';
+import type { KubeClient } from '../platform/src/kube/kubeClient.ts';
+import type { KubeObject } from '../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../platform/src/kube/resourceKinds.ts';
 import { POLICY_HASH_ANNOTATION } from '../contract/src/policy/policyDocument.ts';
 import { portsAnnotation } from '../tools/cluster/localNode/portAllocation.ts';
 import { AGENT_LABEL } from '../contract/src/pod/podLabels.ts';

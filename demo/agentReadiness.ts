@@ -1,8 +1,8 @@
 /** What the demo waits for in the cluster: its agent ready, an old namespace gone. */
 import type { AgentDeployment, CircuitBreakerPolicy } from '../contract/src/api/resources.ts';
-import type { HttpKubeClient } from '../contract/src/kube/kubeClient.ts';
-import type { KubeObject } from '../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../contract/src/kube/resourceKinds.ts';
+import type { HttpKubeClient } from '../platform/src/kube/kubeClient.ts';
+import type { KubeObject } from '../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../platform/src/kube/resourceKinds.ts';
 import { agentPods } from './agentPods.ts';
 import { AGENT_NAME, BREAKER_POLICY_NAME, DEMO_NAMESPACE, REPLICAS } from './demoLayout.ts';
 import type { Progress } from '../tools/cluster/progress.ts';

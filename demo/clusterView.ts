@@ -4,8 +4,8 @@
  * `kubectl get cbp` would say). Reads go through the API, never through kubectl, so that a
  * refresh costs milliseconds.
  */
-import type { KubeClient } from '../contract/src/kube/kubeClient.ts';
-import { Kinds } from '../contract/src/kube/resourceKinds.ts';
+import type { KubeClient } from '../platform/src/kube/kubeClient.ts';
+import { Kinds } from '../platform/src/kube/resourceKinds.ts';
 import type { CircuitBreakerPolicy } from '../contract/src/api/resources.ts';
 import { agentPods, type AgentPod } from './agentPods.ts';
 import { BREAKER_POLICY_NAME, DEMO_NAMESPACE } from './demoLayout.ts';

@@ -6,8 +6,8 @@
  * the next begins, so a failure or Ctrl-C halfway stops exactly what had started.
  */
 import { join, relative } from 'node:path';
-import { HttpKubeClient } from '../contract/src/kube/kubeClient.ts';
-import { Kinds } from '../contract/src/kube/resourceKinds.ts';
+import { HttpKubeClient } from '../platform/src/kube/kubeClient.ts';
+import { Kinds } from '../platform/src/kube/resourceKinds.ts';
 import { clusterStatus, clusterUp } from '../tools/cluster/controlPlane.ts';
 import { kubectlFor, type Kubectl } from '../tools/cluster/kubectl.ts';
 import { acquireLock } from '../tools/cluster/lock.ts';

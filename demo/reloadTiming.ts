@@ -7,8 +7,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeClient } from '../contract/src/kube/kubeClient.ts';
-import { Kinds } from '../contract/src/kube/resourceKinds.ts';
+import type { KubeClient } from '../platform/src/kube/kubeClient.ts';
+import { Kinds } from '../platform/src/kube/resourceKinds.ts';
 import type { AgentDeployment } from '../contract/src/api/resources.ts';
 import { agentPods, type AgentPod } from './agentPods.ts';
 import { AGENT_NAME, DEMO_NAMESPACE } from './demoLayout.ts';

@@ -3,7 +3,7 @@
  * Kubernetes discovery, so demo/targetRefresher.ts writes this list for it.
  */
 import { rename, writeFile } from 'node:fs/promises';
-import type { KubeClient } from '../contract/src/kube/kubeClient.ts';
+import type { KubeClient } from '../platform/src/kube/kubeClient.ts';
 import { agentPods } from './agentPods.ts';
 import { AGENT_NAME, DEMO_NAMESPACE } from './demoLayout.ts';
 

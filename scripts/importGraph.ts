@@ -1,9 +1,13 @@
 /**
  * The import graph of the project's own TypeScript, and the rules it must keep:
  *
- * - operator/, runtime/, simulator/ and plugin/ are programs; they meet only in contract/;
- *   tools/ (the local cluster) imports only contract/ and itself; demo/ uses tools/, and
- *   demo/ and test/ do not import each other (the demo's own tests excepted);
+ * - operator/, runtime/, simulator/ and plugin/ are programs; they meet only in contract/ (what
+ *   they agree on) and platform/ (what every program runs on: the Kubernetes client, the clock,
+ *   randomness, the Node check); platform/ imports nothing of ours, contract/ only platform/;
+ *   tools/ (the local cluster) imports only contract/, platform/ and itself; demo/ uses tools/,
+ *   and demo/ and test/ do not import each other (the demo's own tests excepted);
+ * - the guard (runtime/src/guard/) knows no provider: it imports neither @anthropic-ai/sdk nor
+ *   runtime/src/provider/ (the provider layer plugs its error classifier into the guard);
  * - nothing the operator loads reaches @anthropic-ai/sdk (the operator never calls a model);
  * - no import cycle among the shipped sources (contract, operator, runtime, simulator, plugin).
  *
@@ -20,17 +24,31 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The folders that are programs or libraries of their own, and what each may import. */
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
-  contract: ['contract'],
-  operator: ['operator', 'contract'],
-  runtime: ['runtime', 'contract'],
-  simulator: ['simulator', 'contract'],
-  plugin: ['plugin', 'contract'],
-  tools: ['tools', 'contract'],
-  demo: ['demo', 'contract', 'tools'],
+  platform: ['platform'],
+  contract: ['contract', 'platform'],
+  operator: ['operator', 'contract', 'platform'],
+  runtime: ['runtime', 'contract', 'platform'],
+  simulator: ['simulator', 'contract', 'platform'],
+  plugin: ['plugin', 'contract', 'platform'],
+  tools: ['tools', 'contract', 'platform'],
+  demo: ['demo', 'contract', 'platform', 'tools'],
   // The test support and the suites; only the demo's own tests may import the demo.
-  test: ['test', 'contract', 'operator', 'runtime', 'simulator', 'plugin', 'tools', 'scripts'],
+  test: [
+    'test',
+    'contract',
+    'platform',
+    'operator',
+    'runtime',
+    'simulator',
+    'plugin',
+    'tools',
+    'scripts',
+  ],
 };
-const SHIPPED = ['contract', 'operator', 'runtime', 'simulator', 'plugin'];
+const SHIPPED = ['platform', 'contract', 'operator', 'runtime', 'simulator', 'plugin'];
+const GUARD = 'runtime/src/guard/';
+const PROVIDER = 'runtime/src/provider/';
+const PROVIDER_SDK = '@anthropic-ai/sdk';
 const OPERATOR_ENTRY = 'operator/src/main.ts';
 const FORBIDDEN_FOR_OPERATOR = '@anthropic-ai/sdk';
 
@@ -70,10 +88,11 @@ export function readGraph(folders: readonly string[] = Object.keys(MAY_IMPORT)):
 export function boundaryBreaches(graph: ImportGraph): string[] {
   const breaches: string[] = [];
   for (const [from, targets] of graph.files) {
-    // Tests may also use the shared test support (test/) and the generators they check (scripts/).
+    // Tests and their fixtures (never built into dist/) may also use the shared test support
+    // (test/) and the generators they check (scripts/).
     const allowed = [
       ...(MAY_IMPORT[topFolder(from)] ?? []),
-      ...(from.endsWith('.test.ts') ? ['test', 'scripts'] : []),
+      ...(isTestCode(from) ? ['test', 'scripts'] : []),
       ...(from.startsWith('test/demo/') ? ['demo'] : []),
     ];
     for (const to of targets) {
@@ -81,6 +100,22 @@ export function boundaryBreaches(graph: ImportGraph): string[] {
     }
   }
   return breaches;
+}
+
+/** Imports by which the guard would know a provider: `from → to` (a file or a package). */
+export function guardBreaches(graph: ImportGraph): string[] {
+  const breaches: string[] = [];
+  for (const [from, targets] of graph.files) {
+    if (!from.startsWith(GUARD)) continue;
+    for (const to of targets) if (to.startsWith(PROVIDER)) breaches.push(`${from} → ${to}`);
+    if (graph.packages.get(from)?.includes(PROVIDER_SDK))
+      breaches.push(`${from} → ${PROVIDER_SDK}`);
+  }
+  return breaches;
+}
+
+function isTestCode(file: string): boolean {
+  return /(\.test|Fixtures?)\.ts$/.test(file);
 }
 
 /** Every file reachable from `entry`, and the packages they import. */
@@ -172,10 +207,17 @@ function main(): number {
   const breaches = boundaryBreaches(graph);
   console.log(
     breaches.length === 0
-      ? `boundaries: ${graph.files.size} files; operator, runtime, simulator, plugin and tools meet only in contract/; demo and test apart`
+      ? `boundaries: ${graph.files.size} files; operator, runtime, simulator, plugin and tools meet only in contract/ and platform/; platform/ imports none of ours; demo and test apart`
       : `boundaries: ${breaches.length} import(s) cross a boundary:\n  ${breaches.join('\n  ')}`,
   );
   failed ||= breaches.length > 0;
+  const guard = guardBreaches(graph);
+  console.log(
+    guard.length === 0
+      ? `guard: ${[...graph.files.keys()].filter((f) => f.startsWith(GUARD)).length} files in ${GUARD}, none imports ${PROVIDER} or ${PROVIDER_SDK}`
+      : `guard: ${guard.length} import(s) make the guard know a provider:\n  ${guard.join('\n  ')}`,
+  );
+  failed ||= guard.length > 0;
   const operator = reach(graph, OPERATOR_ENTRY);
   const sdk = operator.packages.has(FORBIDDEN_FOR_OPERATOR);
   console.log(

@@ -14,7 +14,7 @@ import ts from 'typescript';
 import {
   MINIMUM_NODE_MAJOR,
   unsupportedNodeMessage,
-} from '../contract/src/platform/supportedNode.ts';
+} from '../platform/src/node/supportedNode.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const HELPER = 'contract/src/platform/supportedNode.ts';

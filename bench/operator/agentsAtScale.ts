@@ -5,8 +5,8 @@
  * same reconcile, so a current status implies applied children; the counts are checked too.
  */
 import type { AgentDeployment } from '../../contract/src/api/resources.ts';
-import type { KubeClient } from '../../contract/src/kube/kubeClient.ts';
-import { Kinds, type ResourceKind } from '../../contract/src/kube/resourceKinds.ts';
+import type { KubeClient } from '../../platform/src/kube/kubeClient.ts';
+import { Kinds, type ResourceKind } from '../../platform/src/kube/resourceKinds.ts';
 import { agentDeployment } from '../../test/support/agentFixtures.ts';
 import type { OperatorProcess } from '../../test/support/operator.ts';
 import type { WatchedCache } from './watchedCache.ts';

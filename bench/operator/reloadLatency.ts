@@ -4,9 +4,9 @@
  * annotation. Split at the moment the bench's own watch sees the new ConfigMap, into the
  * operator's part (edit → ConfigMap) and the delivery (ConfigMap → every replica).
  */
-import type { KubeClient } from '../../contract/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import type { KubeClient } from '../../platform/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { POLICY_HASH_ANNOTATION } from '../../contract/src/policy/policyDocument.ts';
 import type { PodView } from '../../test/support/breakwaterCluster.ts';
 import { summarize, type Summary } from './percentiles.ts';

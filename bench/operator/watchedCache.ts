@@ -2,10 +2,10 @@
  * A watch-fed cache with waits that are judged on every event, so a bench learns the moment
  * a condition became true (to the watch's latency), not the next tick of a poll.
  */
-import { Informer } from '../../contract/src/kube/informer.ts';
-import type { KubeClient } from '../../contract/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
-import type { ResourceKind } from '../../contract/src/kube/resourceKinds.ts';
+import { Informer } from '../../platform/src/kube/informer.ts';
+import type { KubeClient } from '../../platform/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
+import type { ResourceKind } from '../../platform/src/kube/resourceKinds.ts';
 
 interface Waiter<T> {
   readonly check: (items: readonly T[]) => boolean;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** kubectl-breakwater: checks the Node.js version, then loads the plugin (pluginMain.ts). */
-import { requireSupportedNode } from '../../contract/src/platform/supportedNode.ts';
+import { requireSupportedNode } from '../../platform/src/node/supportedNode.ts';
 
 requireSupportedNode('kubectl-breakwater');
 await import('./pluginMain.ts');

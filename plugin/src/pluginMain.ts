@@ -4,8 +4,8 @@
  * the object), 2 a wrong command line. Loaded by main.ts once the Node.js version is known to
  * be new enough.
  */
-import { systemClock } from '../../contract/src/time/clock.ts';
-import { isKubeApiError } from '../../contract/src/kube/kubeClient.ts';
+import { systemClock } from '../../platform/src/time/clock.ts';
+import { isKubeApiError } from '../../platform/src/kube/kubeClient.ts';
 import { parsePluginArgs, USAGE, type PluginCommand } from './cli/pluginArgs.ts';
 import { ObjectError } from './cluster/agentObjects.ts';
 import { connect, type Connected } from './cluster/pluginKube.ts';

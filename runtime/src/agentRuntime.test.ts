@@ -3,7 +3,7 @@ import { AgentRuntime } from './agentRuntime.ts';
 import type { PolicySourceOption } from './cli/runtimeOptions.ts';
 import { samplePolicyDocument } from '../../contract/src/policy/policyFixtures.ts';
 import { createLogger } from './telemetry/logger.ts';
-import { ManualClock } from '../../contract/src/time/clock.ts';
+import { ManualClock } from '../../test/support/manualClock.ts';
 
 function runtimeFor(
   source: PolicySourceOption,

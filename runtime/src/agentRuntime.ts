@@ -33,8 +33,8 @@ import { ModelRetirementNotice } from './telemetry/modelRetirementNotice.ts';
 import { RuntimeMetrics } from './telemetry/runtimeMetrics.ts';
 import { runtimeReport } from './reporting/runtimeReport.ts';
 import type { RuntimeReport } from '../../contract/src/reporting/runtimeAnnotation.ts';
-import type { Clock } from '../../contract/src/time/clock.ts';
-import { sleep } from '../../contract/src/time/sleep.ts';
+import type { Clock } from '../../platform/src/time/clock.ts';
+import { sleep } from '../../platform/src/time/sleep.ts';
 
 /** The `source` label of a policy source's offers: its name up to the first ':'. */
 const RELOAD_SOURCE_LABEL: Readonly<Record<PolicySourceOption['kind'], string>> = {

@@ -8,7 +8,7 @@ import { parseRuntimeCli, USAGE } from './cli/runtimeOptions.ts';
 import { startPolicySource } from './policy/policySources.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { startTelemetry } from './telemetry/tracing.ts';
-import { systemClock } from '../../contract/src/time/clock.ts';
+import { systemClock } from '../../platform/src/time/clock.ts';
 
 async function main(): Promise<void> {
   const cli = parseRuntimeCli(process.argv.slice(2), process.env);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { FaultInjector } from './faultInjector.ts';
 import type { FaultAction, FaultSpec } from './faultSpec.ts';
-import { seededRandom } from '../../contract/src/random/random.ts';
+import { seededRandom } from '../../platform/src/random/random.ts';
 
 const error500: FaultAction = {
   kind: 'error',

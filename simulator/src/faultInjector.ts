@@ -7,7 +7,7 @@
  * for any other model (or whose model is unknown).
  */
 import type { FaultAction, FaultSpec } from './faultSpec.ts';
-import type { Random } from '../../contract/src/random/random.ts';
+import type { Random } from '../../platform/src/random/random.ts';
 
 export interface FaultDecision {
   readonly action: FaultAction;

@@ -1,4 +1,4 @@
-import type { Random } from '../../contract/src/random/random.ts';
+import type { Random } from '../../platform/src/random/random.ts';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 

@@ -6,7 +6,7 @@
  * begins.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Clock } from '../../contract/src/time/clock.ts';
+import type { Clock } from '../../platform/src/time/clock.ts';
 import { errorObject, type ApiErrorReply } from './anthropicError.ts';
 import type { FaultInjector } from './faultInjector.ts';
 import {
@@ -22,7 +22,7 @@ import { messageBody } from './messageBody.ts';
 import { parseMessagesRequest, type MessagesRequest } from './messagesRequest.ts';
 import type { RateLimitBudget } from './rateLimitBudget.ts';
 import { planReply, type Reply } from './replyPlan.ts';
-import type { Random } from '../../contract/src/random/random.ts';
+import type { Random } from '../../platform/src/random/random.ts';
 import type { Outcome, SimulatorStats } from './simulatorStats.ts';
 import { encodeSseEvent, eventsBeforeFault, messageStreamEvents } from './sseEncoding.ts';
 import { paceStream, type StreamPacing } from './streamPacing.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ManualClock } from '../../contract/src/time/clock.ts';
+import { ManualClock } from '../../test/support/manualClock.ts';
 import { RateLimitBudget, rfc3339Seconds } from './rateLimitBudget.ts';
 
 const START = Date.parse('2026-01-01T00:00:00Z');

@@ -5,9 +5,9 @@
  * refused with the bucket that refused it and a `retry-after` in whole seconds. Unset
  * limits are unlimited and send no headers. Refused requests are not charged.
  */
-import type { Clock } from '../../contract/src/time/clock.ts';
+import type { Clock } from '../../platform/src/time/clock.ts';
 import { TokenBucket } from './tokenBucket.ts';
-import { rfc3339Seconds } from '../../contract/src/time/rfc3339.ts';
+import { rfc3339Seconds } from '../../platform/src/time/rfc3339.ts';
 
 export { rfc3339Seconds };
 

@@ -15,7 +15,7 @@
 import { randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from '../../contract/src/time/clock.ts';
+import type { Clock } from '../../platform/src/time/clock.ts';
 import type { ApiErrorReply } from './anthropicError.ts';
 import { FaultInjector } from './faultInjector.ts';
 import { parseFaultSpec } from './faultSpec.ts';
@@ -23,7 +23,7 @@ import { sendApiError, sendJson } from './httpReplies.ts';
 import { idGenerator, type NewId } from './ids.ts';
 import { handleCountTokens, handleMessages, type MessagesContext } from './messagesHandler.ts';
 import { RateLimitBudget, type BudgetLimits } from './rateLimitBudget.ts';
-import { seededRandom } from '../../contract/src/random/random.ts';
+import { seededRandom } from '../../platform/src/random/random.ts';
 import { SimulatorStats } from './simulatorStats.ts';
 import type { StreamPacing } from './streamPacing.ts';
 

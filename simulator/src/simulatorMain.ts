@@ -3,7 +3,7 @@
  * benchmarks and the demo. Prints one JSON line when listening; SIGTERM/SIGINT stop it
  * gracefully. Loaded by main.ts once the Node.js version is known to be new enough.
  */
-import { systemClock } from '../../contract/src/time/clock.ts';
+import { systemClock } from '../../platform/src/time/clock.ts';
 import { parseCli, USAGE } from './cliOptions.ts';
 import { Simulator } from './server.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Reply } from './replyPlan.ts';
-import { seededRandom } from '../../contract/src/random/random.ts';
+import { seededRandom } from '../../platform/src/random/random.ts';
 import { messageStreamEvents } from './sseEncoding.ts';
 import {
   DEFAULT_PACING,

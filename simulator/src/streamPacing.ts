@@ -8,7 +8,7 @@
  * A write with no pause before it joins the one before, so with both pauses 0 and whole
  * events the stream is a single write (what benchmarks ask for).
  */
-import type { Random } from '../../contract/src/random/random.ts';
+import type { Random } from '../../platform/src/random/random.ts';
 import { OPENING_EVENTS } from './sseEncoding.ts';
 
 export interface StreamPacing {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { EventEmitter } from 'node:events';
-import { ManualClock } from '../../contract/src/time/clock.ts';
+import { ManualClock } from '../../test/support/manualClock.ts';
 import type { PacedWrite } from './streamPacing.ts';
 import { playStream, type StreamEnding, type StreamSink } from './streamPlayback.ts';
 

@@ -4,7 +4,7 @@
  * connection open, `drop` cuts the connection once the last write has left. A client that
  * goes away cancels the pause in progress, so no timer outlives its stream.
  */
-import type { Cancel, Clock } from '../../contract/src/time/clock.ts';
+import type { Cancel, Clock } from '../../platform/src/time/clock.ts';
 import type { PacedWrite } from './streamPacing.ts';
 
 export type StreamEnding = 'end' | 'stall' | 'drop';

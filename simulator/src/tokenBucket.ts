@@ -1,4 +1,4 @@
-import type { Clock } from '../../contract/src/time/clock.ts';
+import type { Clock } from '../../platform/src/time/clock.ts';
 
 /**
  * A bucket of `perMinute` tokens that refills continuously. A full bucket admits a cost

@@ -12,7 +12,7 @@ import {
   walkSchema,
 } from '../../scripts/crdgen/schemaSet.ts';
 import type { JsonSchema, KindSchema } from '../../scripts/crdgen/schemaSet.ts';
-import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { ApiKinds, GROUP_VERSION } from '../../contract/src/api/resources.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -11,8 +11,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { AgentDeployment } from '../../contract/src/api/resources.ts';
-import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
-import { Kinds, type ResourceKind } from '../../contract/src/kube/resourceKinds.ts';
+import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
+import { Kinds, type ResourceKind } from '../../platform/src/kube/resourceKinds.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import {
   api,

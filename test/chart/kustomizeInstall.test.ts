@@ -8,8 +8,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { stringify } from 'yaml';
-import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
-import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
+import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import { api, getAgent, isReadyAgent } from '../support/breakwaterCluster.ts';
 import { kubectl, uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';

@@ -12,7 +12,7 @@ import {
   RATE_LIMIT_STORE_CA_FILE,
   RATE_LIMIT_STORE_PASSWORD_FILE,
 } from '../../contract/src/pod/runtimeEnvironment.ts';
-import { systemClock } from '../../contract/src/time/clock.ts';
+import { systemClock } from '../../platform/src/time/clock.ts';
 import { RedisCounterStore } from '../../runtime/src/sharedLimits/redisCounterStore.ts';
 import { waitFor } from '../support/kube.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';

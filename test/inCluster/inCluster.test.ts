@@ -10,7 +10,7 @@
  * kubelet runs them. Only reaching pods differs (clusterReach.ts).
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import { chartDir, findHelm, run } from '../chart/chartTools.ts';
 import {

@@ -5,7 +5,7 @@
  * (operator/src/status/tripLedger.ts) rather than summing the pods that happen to run.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { agentDeployment, circuitBreakerPolicy } from '../support/agentFixtures.ts';
 import {
   agentPods,

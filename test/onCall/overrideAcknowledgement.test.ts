@@ -6,8 +6,8 @@
  * the replicas drop it, status says Expired and another Event says so.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import {
   RUNTIME_ANNOTATION,
   decodeRuntimeReport,

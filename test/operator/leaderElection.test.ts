@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import {
   agentDeployment,

@@ -4,7 +4,7 @@
  * exactly one of every child, one ReplicaSet and one pod.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Kinds, type ResourceKind } from '../../contract/src/kube/resourceKinds.ts';
+import { Kinds, type ResourceKind } from '../../platform/src/kube/resourceKinds.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import {
   agentDeployment,

@@ -4,8 +4,8 @@
  * owns (the garbage collector follows the owner references the operator set).
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
-import { Kinds, type ResourceKind } from '../../contract/src/kube/resourceKinds.ts';
+import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
+import { Kinds, type ResourceKind } from '../../platform/src/kube/resourceKinds.ts';
 import { POLICY_CONFIGMAP_KEY } from '../../contract/src/policy/policyDocument.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import {

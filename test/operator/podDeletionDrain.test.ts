@@ -5,7 +5,7 @@
  * refuses new calls, and every call it admitted is answered.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { agentDeployment, MODEL } from '../support/agentFixtures.ts';
 import {
   agentPods,

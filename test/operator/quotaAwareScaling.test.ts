@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { AgentDeployment } from '../../contract/src/api/resources.ts';
-import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import {
   decodeHeadroomReport,
   HEADROOM_ANNOTATION,

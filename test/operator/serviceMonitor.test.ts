@@ -7,8 +7,8 @@
  * The CRD is cluster-wide: this file installs a minimal stand-in and deletes it afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import { agentDeployment, providerSecret } from '../support/agentFixtures.ts';
 import {

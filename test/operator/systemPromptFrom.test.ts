@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { policyHash, type PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
-import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import { agentDeployment, providerSecret } from '../support/agentFixtures.ts';
 import {

@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { AgentDeployment, CircuitBreakerPolicy } from '../../contract/src/api/resources.ts';
 import { GROUP_VERSION } from '../../contract/src/api/resources.ts';
 import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
-import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
-import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
+import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
 import { installCrds } from '../api/apiInstallation.ts';
 import { agentDeployment, circuitBreakerPolicy, providerSecret } from '../support/agentFixtures.ts';
 import {

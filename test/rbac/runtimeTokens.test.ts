@@ -10,8 +10,8 @@
  * reads the pod first, and the runtime's Role grants no read of pods.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { isKubeApiError, type PatchType } from '../../contract/src/kube/kubeClient.ts';
-import { Kinds } from '../../contract/src/kube/resourceKinds.ts';
+import { isKubeApiError, type PatchType } from '../../platform/src/kube/kubeClient.ts';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { agentDeployment } from '../support/agentFixtures.ts';
 import {
   agentPods,

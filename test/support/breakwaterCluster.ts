@@ -8,10 +8,10 @@ import type {
   CircuitBreakerPolicy,
   RateLimitPolicy,
 } from '../../contract/src/api/resources.ts';
-import { HttpKubeClient } from '../../contract/src/kube/kubeClient.ts';
+import { HttpKubeClient } from '../../platform/src/kube/kubeClient.ts';
 import { isPodReady } from '../../operator/src/status/agentStatus.ts';
-import type { KubeObject } from '../../contract/src/kube/kubeObject.ts';
-import { Kinds, type ResourceKind } from '../../contract/src/kube/resourceKinds.ts';
+import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
+import { Kinds, type ResourceKind } from '../../platform/src/kube/resourceKinds.ts';
 import {
   POLICY_CONFIGMAP_KEY,
   POLICY_HASH_ANNOTATION,

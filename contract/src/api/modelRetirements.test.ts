@@ -11,7 +11,7 @@ import {
   sdkDeprecations,
   sdkVersion,
   SDK_DEPRECATION_FILES,
-} from './sdkModelLists.ts';
+} from '../../../test/support/sdkModelLists.ts';
 
 const DAY_MS = 86_400_000;
 const SONNET_4_5_END_OF_LIFE = Date.parse('2026-11-30T00:00:00Z');

@@ -3,7 +3,7 @@
  * (./v1alpha1, from crds/schemas) with apiVersion, kind and metadata around them.
  * The operator and the runtime import the API from here.
  */
-import type { ObjectMeta } from '../kube/kubeObject.ts';
+import type { ObjectMeta } from '../../../platform/src/kube/kubeObject.ts';
 import type {
   AgentDeploymentSpec,
   AgentDeploymentStatus,

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import {
   POLICY_CONFIGMAP_KEY,
   POLICY_HASH_ANNOTATION,

@@ -3,7 +3,7 @@ import type {
   KubeObject,
   ObjectMeta,
   OwnerReference,
-} from '../../../contract/src/kube/kubeObject.ts';
+} from '../../../platform/src/kube/kubeObject.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import { commonLabels, type Labels } from './labels.ts';
 import { agentOwnerReference } from './ownerReference.ts';

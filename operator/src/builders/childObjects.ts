@@ -19,7 +19,7 @@
  * the pods (`shutdownTiming.ts`).
  */
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import type { BuilderOptions } from './builderOptions.ts';

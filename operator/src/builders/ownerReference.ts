@@ -1,5 +1,5 @@
 import { GROUP_VERSION, type AgentDeployment } from '../../../contract/src/api/resources.ts';
-import type { OwnerReference } from '../../../contract/src/kube/kubeObject.ts';
+import type { OwnerReference } from '../../../platform/src/kube/kubeObject.ts';
 import { agentIdentity } from './agentIdentity.ts';
 
 /**

@@ -5,8 +5,8 @@
  * children are unchanged) → status (written once, only when it changed).
  */
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import { canonicalJson, policyHash } from '../../../contract/src/policy/policyDocument.ts';
 import { resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
 import { buildChildren, selectorString, AGENT_LABEL } from '../builders/index.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
 import {
   deploymentView,

@@ -5,7 +5,7 @@
  * object watched for drift keeps only a digest of what the operator applies to it.
  */
 import { createHash } from 'node:crypto';
-import type { KubeObject, ObjectMeta } from '../../../contract/src/kube/kubeObject.ts';
+import type { KubeObject, ObjectMeta } from '../../../platform/src/kube/kubeObject.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
 
 /** An owned object watched for drift: its identity and a digest of everything but status. */

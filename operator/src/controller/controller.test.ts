@@ -6,10 +6,10 @@ import type {
   ListResult,
   WatchEvent,
   WatchEventType,
-} from '../../../contract/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
-import { Kinds, type ResourceKind } from '../../../contract/src/kube/resourceKinds.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+} from '../../../platform/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
+import { Kinds, type ResourceKind } from '../../../platform/src/kube/resourceKinds.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { minimalAgent } from '../builders/builderFixtures.ts';
 import { Controller } from './controller.ts';
 

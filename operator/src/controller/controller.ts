@@ -17,11 +17,11 @@ import type {
   CircuitBreakerPolicy,
   RateLimitPolicy,
 } from '../../../contract/src/api/resources.ts';
-import { Informer, type InformerHandlers } from '../../../contract/src/kube/informer.ts';
-import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import { objectKey, type KubeObject } from '../../../contract/src/kube/kubeObject.ts';
-import { Kinds, type ResourceKind } from '../../../contract/src/kube/resourceKinds.ts';
-import { systemClock, type Clock } from '../../../contract/src/time/clock.ts';
+import { Informer, type InformerHandlers } from '../../../platform/src/kube/informer.ts';
+import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import { objectKey, type KubeObject } from '../../../platform/src/kube/kubeObject.ts';
+import { Kinds, type ResourceKind } from '../../../platform/src/kube/resourceKinds.ts';
+import { systemClock, type Clock } from '../../../platform/src/time/clock.ts';
 import { AGENT_LABEL } from '../builders/index.ts';
 import {
   configMapContentView,

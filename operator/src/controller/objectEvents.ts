@@ -4,9 +4,9 @@
  * logged, never a reason to fail or repeat a reconcile.
  */
 import { randomBytes } from 'node:crypto';
-import { isKubeApiError } from '../../../contract/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
+import { isKubeApiError } from '../../../platform/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import type { OperatorContext } from './operatorContext.ts';
 
 export interface ObjectEvent {

@@ -8,9 +8,9 @@ import type {
   CircuitBreakerPolicy,
   RateLimitPolicy,
 } from '../../../contract/src/api/resources.ts';
-import type { Informer } from '../../../contract/src/kube/informer.ts';
-import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { Informer } from '../../../platform/src/kube/informer.ts';
+import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
 import type { OwnedView } from './cacheViews.ts';
 import type { OperatorMetrics } from './operatorMetrics.ts';

@@ -5,8 +5,8 @@
  * for status folded from the stored status (the trip ledger) or compared with it (which Event
  * to record), a write from a stale copy would count twice or lose what the newer one holds.
  */
-import { isConflict } from '../../../contract/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import { isConflict } from '../../../platform/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
 import { FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { LeaderElector, type Lease, type LeaseRelease } from './leaderElection.ts';
 
 const IDENTITY = 'me';

@@ -7,11 +7,11 @@
  * so a standby takes over at once instead of waiting for expiry; when the API server does not
  * answer within `releaseTimeoutMs` it leaves the lease to expire, as a crashed leader would.
  */
-import { systemClock, type Clock } from '../../../contract/src/time/clock.ts';
-import { WakeableSleep } from '../../../contract/src/time/wakeableSleep.ts';
-import { isConflict, type KubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
+import { systemClock, type Clock } from '../../../platform/src/time/clock.ts';
+import { WakeableSleep } from '../../../platform/src/time/wakeableSleep.ts';
+import { isConflict, type KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 
 interface LeaseSpec {
   holderIdentity?: string | null;

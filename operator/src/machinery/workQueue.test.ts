@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { WorkQueue, type Outcome } from './workQueue.ts';
 
 /** A handler whose calls stay open until the test settles them. */

@@ -3,7 +3,7 @@
  * processed is never processed twice at once (it is queued again for after), failures back
  * off per key exponentially, and at most `concurrency` keys are processed at a time.
  */
-import { systemClock, type Cancel, type Clock } from '../../../contract/src/time/clock.ts';
+import { systemClock, type Cancel, type Clock } from '../../../platform/src/time/clock.ts';
 
 export interface WorkQueueOptions {
   /** Keys processed at once. @default 2 */

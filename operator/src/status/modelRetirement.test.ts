@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AgentModels } from '../../../contract/src/api/modelRetirements.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { evaluateModelRetirement } from './modelRetirement.ts';
 
 const HOUR_MS = 3_600_000;

@@ -1,5 +1,5 @@
 /** The few fields of Pods and Deployments that status is computed from. */
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 
 export interface PodView extends KubeObject {
   status?: {

@@ -4,8 +4,8 @@
  * not exist is an error that says which object, in which namespace.
  */
 import type { AgentDeployment, CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import { AGENT_LABEL } from '../../../contract/src/pod/podLabels.ts';
 import type { PluginKube } from './pluginKube.ts';
 

@@ -3,8 +3,8 @@
  * the way kubectl reads it (`--kubeconfig`, `--context`, and the context's namespace), behind
  * the narrow interface the commands use — so a command can be tested on recorded objects.
  */
-import { HttpKubeClient, type KubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import { Kubeconfig } from '../../../contract/src/kube/kubeconfig.ts';
+import { HttpKubeClient, type KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import { Kubeconfig } from '../../../platform/src/kube/kubeconfig.ts';
 import type { Connection } from '../cli/pluginArgs.ts';
 
 export type PluginKube = Pick<KubeClient, 'get' | 'list' | 'patch'> & {

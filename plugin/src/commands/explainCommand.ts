@@ -5,8 +5,8 @@
  * pure, so every rule is a table test.
  */
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import { agentNamed, isPodReady, podsOf, type PodObject } from '../cluster/agentObjects.ts';
 import type { PluginKube } from '../cluster/pluginKube.ts';
 import type { CommandResult } from '../output/printResult.ts';

@@ -14,9 +14,9 @@ import {
   RUNTIME_ANNOTATION,
   decodeRuntimeReport,
 } from '../../../contract/src/reporting/runtimeAnnotation.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
-import type { Clock } from '../../../contract/src/time/clock.ts';
-import { rfc3339Seconds } from '../../../contract/src/time/rfc3339.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
+import { rfc3339Seconds } from '../../../platform/src/time/rfc3339.ts';
 import { podsOf, policyNamed } from '../cluster/agentObjects.ts';
 import type { PluginKube } from '../cluster/pluginKube.ts';
 import type { CommandResult } from '../output/printResult.ts';

@@ -18,7 +18,7 @@ import { agentsIn, isPodReady, podsOf, type PodObject } from '../cluster/agentOb
 import type { PluginKube } from '../cluster/pluginKube.ts';
 import type { CommandResult } from '../output/printResult.ts';
 import { renderTable } from '../output/table.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 
 export interface OverrideView {
   readonly policy: string;

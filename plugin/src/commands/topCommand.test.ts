@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { KubeApiError } from '../../../contract/src/kube/kubeClient.ts';
+import { KubeApiError } from '../../../platform/src/kube/kubeClient.ts';
 import { DEBUG_OFF } from '../../../contract/src/reporting/debugStats.ts';
 import type { PodObject } from '../cluster/agentObjects.ts';
 import {

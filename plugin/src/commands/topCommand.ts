@@ -6,7 +6,7 @@
  * with the reason, and the others still count.
  */
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
-import { isKubeApiError } from '../../../contract/src/kube/kubeClient.ts';
+import { isKubeApiError } from '../../../platform/src/kube/kubeClient.ts';
 import { METRICS_PORT_NAME } from '../../../contract/src/pod/runtimePorts.ts';
 import {
   DEBUG_OFF,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { overrideAcknowledgement, type OverrideStatus } from './acknowledgement.ts';
 import { waitForAcknowledgement } from './waitForAcknowledgement.ts';
 

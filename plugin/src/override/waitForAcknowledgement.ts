@@ -3,8 +3,8 @@
  * or the timeout passes. The clock is injected, so the loop is a unit test.
  */
 import type { CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
-import type { Clock } from '../../../contract/src/time/clock.ts';
-import { sleep } from '../../../contract/src/time/sleep.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
+import { sleep } from '../../../platform/src/time/sleep.ts';
 import {
   overrideAcknowledgement,
   type Acknowledgement,

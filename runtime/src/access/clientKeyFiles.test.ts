@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, renameSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../telemetry/logger.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { ClientKeyDirectory, readKeyDirectory } from './clientKeyFiles.ts';
 import { ClientKeys } from './clientKeys.ts';
 

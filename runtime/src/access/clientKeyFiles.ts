@@ -12,7 +12,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClientKeySource } from '../agentRuntime.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
+import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import type { ClientKeys } from './clientKeys.ts';
 import { CLIENT_KEYS_DIR_ENV } from '../../../contract/src/pod/runtimeEnvironment.ts';
 

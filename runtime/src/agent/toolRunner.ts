@@ -13,7 +13,7 @@ import type { ToolSettings } from '../../../contract/src/policy/policyDocument.t
 import type { ProviderGuard } from '../provider/providerGuard.ts';
 import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
 import type { CallStats } from '../stats/callStats.ts';
-import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 
 /** A tool's answer is cut to this many characters before it goes back to the model. */
 const MAX_RESULT_CHARS = 100_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { cacheKey, ResponseCache } from './responseCache.ts';
 
 const base = { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] };

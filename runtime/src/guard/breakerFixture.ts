@@ -5,7 +5,7 @@
 import { DEFAULT_BREAKER_SETTINGS, type BreakerSettings } from './breakerOptions.ts';
 import { CircuitBreaker, REJECTED } from './circuitBreaker.ts';
 import type { FailureClass } from './errorClassification.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import type { CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
 import { resolveBreaker } from '../../../contract/src/policy/policyResolution.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Bulkhead, type BulkheadOptionsInput } from './bulkhead.ts';
 import { isBulkheadFullError, isCancelledError } from './errors.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 
 function bulkhead(options: BulkheadOptionsInput) {
   const clock = new ManualClock();

@@ -11,7 +11,7 @@
 import type { PolicyMode } from '../../../contract/src/api/vocabulary.ts';
 import { BulkheadFullError, CancelledError } from './errors.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
-import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
+import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import { RATE_LIMIT_POLICY_LIMITS as RATE } from '../../../contract/src/api/specLimits.ts';
 
 export interface BulkheadOptions {

@@ -6,8 +6,8 @@ import { describe, expect, it } from '@jest/globals';
 import { breakerSettings, type BreakerSettingsPatch } from './breakerFixture.ts';
 import { CircuitBreaker, REJECTED } from './circuitBreaker.ts';
 import { FAILURE_CLASSES } from './errorClassification.ts';
-import { seededRandom, type Random } from '../../../contract/src/random/random.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { seededRandom, type Random } from '../../../platform/src/random/random.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 
 interface InFlight {
   readonly permit: number;

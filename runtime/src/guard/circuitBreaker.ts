@@ -38,7 +38,7 @@ import { CircuitOpenError } from './errors.ts';
 import { FailureRate } from './failureRate.ts';
 import { SlowCallRate } from './slowCallRate.ts';
 import { TimeWindow } from './timeWindow.ts';
-import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 
 /** tryAcquire's answer when the call must not run. */
 export const REJECTED = -1;

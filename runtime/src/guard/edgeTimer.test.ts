@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { EdgeTimer, MAX_TIMER_STEP_MS } from './edgeTimer.ts';
 
 /** A set of deadlines that settle (disappear) when due, like breakers' open periods. */

@@ -6,7 +6,7 @@
  * breakers and is called back when it falls due, so a process holds at most one such timer
  * whatever its number of breakers, and none while no breaker has an edge ahead of it.
  */
-import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
+import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 
 /**
  * The longest single wait. Node fires a timer of more than 2^31 - 1 ms (24.8 days) at once, and

@@ -31,7 +31,7 @@ import { CancelledError } from './errors.ts';
 import { GuardAttempt, type AttemptDeadline, type AttemptHost } from './guardAttempt.ts';
 import type { HeaderSource } from './headers.ts';
 import { UNCHARGED, type Charge, type RateLimiter } from './rateLimiter.ts';
-import { systemRandom, type Random } from '../../../contract/src/random/random.ts';
+import { systemRandom, type Random } from '../../../platform/src/random/random.ts';
 import { NO_RETRY, resolveRetryOptions, RetryPolicy, type RetryOptionsInput } from './retry.ts';
 import {
   DeadlineTimer,
@@ -40,8 +40,8 @@ import {
   type TimeoutOptionsInput,
 } from './timeout.ts';
 import type { TokenEstimate } from './tokenBudget.ts';
-import type { Clock } from '../../../contract/src/time/clock.ts';
-import { sleep } from '../../../contract/src/time/sleep.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
+import { sleep } from '../../../platform/src/time/sleep.ts';
 
 /** The model at one backend, or the tool, the guard calls, with its breaker. */
 export interface GuardTarget {

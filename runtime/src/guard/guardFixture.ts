@@ -9,7 +9,7 @@ import { CircuitBreaker } from './circuitBreaker.ts';
 import { Guard, type GuardConfig } from './guard.ts';
 import type { GuardAttempt } from './guardAttempt.ts';
 import { RateLimiter, type RateLimiterOptionsInput } from './rateLimiter.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 
 export interface GuardFixtureOptions {
   /** The target's name. @default 'primary' */

@@ -1,7 +1,7 @@
 import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { describe, expect, it } from '@jest/globals';
 import { PRIMARY_MODEL } from '../../../contract/src/api/sampleModels.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { breakerSettings } from './breakerFixture.ts';
 import { CircuitBreaker } from './circuitBreaker.ts';
 import {

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { isRateLimitedError, type RateLimitedError } from './errors.ts';
 import { isInvalidOptionError } from './optionValidation.ts';
 import { RateLimiter, UNCHARGED, type RateLimiterOptionsInput } from './rateLimiter.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 
 function limiter(options: RateLimiterOptionsInput, start = 0) {
   const clock = new ManualClock(start);

@@ -19,8 +19,8 @@ import { spentLimitPauseMs } from './providerPause.ts';
 import type { SharedCounters } from './sharedCounters.ts';
 import { TokenBucket } from './tokenBucket.ts';
 import { TokenBudget, type TokenEstimate, type TokenUsage } from './tokenBudget.ts';
-import type { Clock } from '../../../contract/src/time/clock.ts';
-import { sleep } from '../../../contract/src/time/sleep.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
+import { sleep } from '../../../platform/src/time/sleep.ts';
 import { RATE_LIMIT_POLICY_LIMITS as RATE } from '../../../contract/src/api/specLimits.ts';
 
 export type OnLimit = 'Reject' | 'Wait';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Classification } from './errorClassification.ts';
-import { seededRandom } from '../../../contract/src/random/random.ts';
+import { seededRandom } from '../../../platform/src/random/random.ts';
 import {
   fullJitterDelay,
   NO_RETRY,

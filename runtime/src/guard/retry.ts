@@ -6,7 +6,7 @@
  */
 import type { Classification } from './errorClassification.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
-import type { Random } from '../../../contract/src/random/random.ts';
+import type { Random } from '../../../platform/src/random/random.ts';
 import {
   resolveRetryBudgetOptions,
   RetryBudget,

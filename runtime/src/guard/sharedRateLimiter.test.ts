@@ -13,7 +13,7 @@ import type {
   SharedCounters,
   SharedSettlement,
 } from './sharedCounters.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 
 class StoreDouble implements SharedCounters {
   available = true;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { DeadlineTimer, type DeadlineEntry } from './timeout.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 
 function entry(deadlineAt: number, fired: string[], name: string): DeadlineEntry {
   return {

@@ -11,7 +11,7 @@
  * for a caller that asks for one (`attempt.signal`, e.g. a fetch-based tool).
  */
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
-import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
+import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import { parseDuration } from '../../../contract/src/api/duration.ts';
 import { AGENT_DEPLOYMENT_LIMITS } from '../../../contract/src/api/specLimits.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { seededRandom } from '../../../contract/src/random/random.ts';
+import { seededRandom } from '../../../platform/src/random/random.ts';
 import { TokenBucket } from './tokenBucket.ts';
 
 describe('TokenBucket', () => {

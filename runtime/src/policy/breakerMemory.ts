@@ -7,9 +7,9 @@
  * Closed, as it did before, rather than not at all.
  */
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
-import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
-import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { RememberedOpen } from '../provider/guardSet.ts';
 
 /** A replica must not wait long for the API server before it starts serving. */

@@ -9,10 +9,10 @@ import { ClientKeyDirectory } from '../access/clientKeyFiles.ts';
 import { POD_NAME_ENV } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import type { AgentRuntime } from '../agentRuntime.ts';
 import type { PolicySourceOption } from '../cli/runtimeOptions.ts';
-import { Informer } from '../../../contract/src/kube/informer.ts';
-import { HttpKubeClient, type KubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
+import { Informer } from '../../../platform/src/kube/informer.ts';
+import { HttpKubeClient, type KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import { PodReporter } from '../reporting/podReporter.ts';
 import { readBreakerMemory } from './breakerMemory.ts';
 import {

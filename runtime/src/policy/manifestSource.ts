@@ -21,7 +21,7 @@ import type {
 } from '../../../contract/src/api/resources.ts';
 import { keysFromSecret } from '../access/clientKeys.ts';
 import type { AgentRuntime } from '../agentRuntime.ts';
-import type { Cancel } from '../../../contract/src/time/clock.ts';
+import type { Cancel } from '../../../platform/src/time/clock.ts';
 import { apiKeySources, resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
 import type { SourceDeps } from './sourceDeps.ts';
 

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import type { Clock, Cancel } from '../../../contract/src/time/clock.ts';
+import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
 import type { PolicyStore } from './policyStore.ts';
 
 const SETTLE_MS = 50;

@@ -3,7 +3,7 @@
  * documents; a valid one is swapped in and announced to listeners, an invalid one is logged,
  * counted and remembered for `/debug/policy` while the last good policy stays in force.
  */
-import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import {
   checkPolicyDocument,

@@ -1,5 +1,5 @@
 /** What every policy source is given and gives back (policySources.ts picks one). */
-import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
 export interface RunningSource {

@@ -6,7 +6,7 @@ import type {
   PolicyDocument,
 } from '../../../contract/src/policy/policyDocument.ts';
 import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import type { Backend } from './backendPool.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { GuardSet, type OpenStore } from './guardSet.ts';

@@ -35,7 +35,7 @@ import {
   toolBreakerName,
   type BreakerReport,
 } from '../../../contract/src/reporting/breakerAnnotation.ts';
-import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { Backend } from './backendPool.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';

@@ -8,7 +8,7 @@ import { HttpStatusError } from '../guard/errorClassification.ts';
 import { CircuitOpenError } from '../guard/errors.ts';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { runtimeReport } from '../reporting/runtimeReport.ts';
 import type { Backend } from './backendPool.ts';
 import { GuardSet } from './guardSet.ts';

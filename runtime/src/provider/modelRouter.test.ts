@@ -10,7 +10,7 @@ import {
 import type { RateLimiterCounters } from '../guard/rateLimiter.ts';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import type { Backend, BackendPool } from './backendPool.ts';
 import { GuardSet } from './guardSet.ts';
 import { DEFAULT_ANTHROPIC_VERSION, type ForwardRequest } from './messagesForwarder.ts';

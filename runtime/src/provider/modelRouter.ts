@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { APIConnectionError } from '@anthropic-ai/sdk';
-import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 import { classifyError, isFailureClass } from '../guard/errorClassification.ts';
 import { CancelledError, isCircuitOpenError } from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { ProviderHeadroom } from './providerHeadroom.ts';
 
 const START = Date.parse('2026-11-22T19:00:00Z');

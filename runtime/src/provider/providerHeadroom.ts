@@ -9,8 +9,8 @@
  * provider moves its reset time well ahead: an annotation patch per answer would cost the API
  * server more than the quota it describes.
  */
-import type { Clock } from '../../../contract/src/time/clock.ts';
-import { rfc3339Seconds } from '../../../contract/src/time/rfc3339.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
+import { rfc3339Seconds } from '../../../platform/src/time/rfc3339.ts';
 import type {
   HeadroomLimit,
   HeadroomReport,

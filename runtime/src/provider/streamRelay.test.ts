@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { classifyError } from '../guard/errorClassification.ts';
 import { CancelledError, TimeoutError } from '../guard/errors.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { readableSource, relayStream, type StreamSink } from './streamRelay.ts';
 
 const event = (name: string, data: object) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;

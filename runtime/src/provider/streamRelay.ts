@@ -24,7 +24,7 @@ import type { Readable } from 'node:stream';
 import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { TimeoutError } from '../guard/errors.ts';
 import { readHeader, type HeaderSource } from '../guard/headers.ts';
-import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
+import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import { SseUsageTap, type Usage } from './sseUsage.ts';
 
 /**

@@ -24,7 +24,7 @@ import {
   encodeStoreReport,
   type StoreReport,
 } from '../../../contract/src/reporting/storeAnnotation.ts';
-import type { Clock, Cancel } from '../../../contract/src/time/clock.ts';
+import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
 
 export interface PodPatcher {
   (annotations: Record<string, string>): Promise<void>;

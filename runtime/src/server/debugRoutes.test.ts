@@ -3,7 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import { AgentRuntime } from '../agentRuntime.ts';
 import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
 import { createLogger } from '../telemetry/logger.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { debugDocuments } from './debugRoutes.ts';
 
 const PROMPT = 'You are Acme’s support agent. Internal escalation code: ORCHID-7.';

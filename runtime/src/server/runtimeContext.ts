@@ -12,7 +12,7 @@ import type { ProviderGuard } from '../provider/providerGuard.ts';
 import type { CallStats } from '../stats/callStats.ts';
 import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { Lifecycle } from './lifecycle.ts';
 
 /** The policy in force and the guard built from it; replaced as a whole on reload. */

@@ -19,7 +19,7 @@ import type {
   StoreFallbackReason,
   StoreReport,
 } from '../../../contract/src/reporting/storeAnnotation.ts';
-import type { Clock, Cancel } from '../../../contract/src/time/clock.ts';
+import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
 import type { RateLimitReason } from '../guard/errors.ts';
 import type {
   SharedAdmission,

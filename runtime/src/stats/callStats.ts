@@ -2,7 +2,7 @@
  * `/debug/stats`: one sliding window per model and per tool. The number of windows is
  * capped, so a caller inventing model names cannot grow memory without bound.
  */
-import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 import { SlidingWindow, type CallOutcome, type WindowSummary } from './slidingWindow.ts';
 
 const MAX_SUBJECTS = 128;

@@ -3,7 +3,7 @@
  * time slices, each holding a count, a success count, a latency histogram and error counts
  * by type (at most MAX_ERROR_TYPES per slice). Old slices are reused, never accumulated.
  */
-import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { LatencyBucket, WindowSummary } from '../../../contract/src/reporting/debugStats.ts';
 import { LATENCY_BUCKETS, bucketOf, bucketUpperMs, quantile } from './latencyHistogram.ts';
 

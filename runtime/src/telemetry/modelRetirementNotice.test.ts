@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import type { AgentModels } from '../../../contract/src/api/modelRetirements.ts';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
 import { createLogger } from './logger.ts';
 import { ModelRetirementNotice } from './modelRetirementNotice.ts';
 import { RuntimeMetrics } from './runtimeMetrics.ts';

@@ -11,7 +11,7 @@ import {
   retiringModels,
   type AgentModels,
 } from '../../../contract/src/api/modelRetirements.ts';
-import type { Clock } from '../../../contract/src/time/clock.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { Logger } from './logger.ts';
 
 export interface ModelRetirementNoticeDeps {

@@ -5,9 +5,9 @@
  * in podman's local storage (`make image` puts Breakwater's there); there is no registry to
  * pull from, so one that is not waits as kubelet's pods do with `imagePullPolicy: Never`.
  */
-import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
+import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import type { ClusterAccess } from './serviceAccountCredentials.ts';
 import type { ContainerRuntime } from './containerRuntime.ts';
 

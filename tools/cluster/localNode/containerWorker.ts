@@ -7,7 +7,7 @@
  * Timing goes through the injected Clock; the process and the preparation are passed in,
  * so the whole state machine runs in unit tests without a process or a sleep.
  */
-import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
+import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import type {
   ContainerProcess,
   ExitStatus,

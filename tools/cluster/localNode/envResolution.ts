@@ -6,8 +6,8 @@
  *
  * Fetching the Secrets and ConfigMaps is the only I/O; building the environment is pure.
  */
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
-import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
+import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
 import { portEnvName, type PortMap } from './portAllocation.ts';
 import type { ConfigMap, Container, EnvVar, Pod, Secret } from './podTypes.ts';
 import { expandVariables, lookupIn } from './variableExpansion.ts';

@@ -10,8 +10,8 @@
 import { networkInterfaces } from 'node:os';
 import { relative } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { HttpKubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import { systemClock } from '../../../contract/src/time/clock.ts';
+import { HttpKubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import { systemClock } from '../../../platform/src/time/clock.ts';
 import { localLauncher } from './containerProcess.ts';
 import { ContainerMode } from './containerMode.ts';
 import { ContainerRuntime } from './containerRuntime.ts';

@@ -5,10 +5,10 @@
  * controller watches both; if they stop, it marks the node unreachable and evicts its pods.
  */
 import { arch, hostname, release, version } from 'node:os';
-import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
-import { isNotFound, type KubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
-import { Kinds, type ResourceKind } from '../../../contract/src/kube/resourceKinds.ts';
+import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
+import { isNotFound, type KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
+import { Kinds, type ResourceKind } from '../../../platform/src/kube/resourceKinds.ts';
 import { errorMessage, type Logger } from './log.ts';
 import { wireTime } from './podTypes.ts';
 

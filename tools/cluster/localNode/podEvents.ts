@@ -3,10 +3,10 @@
  * so that `kubectl describe pod` and `kubectl get events` tell what the local node did.
  * Fire-and-forget: an event that cannot be written is logged and dropped.
  */
-import type { Clock } from '../../../contract/src/time/clock.ts';
-import { isKubeApiError, type KubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
+import { isKubeApiError, type KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import { errorMessage, type Logger } from './log.ts';
 import { wireTime, type Pod } from './podTypes.ts';
 

@@ -4,10 +4,10 @@
  * stopped. Workers stay until their pod is gone, so a stale event can never run a finished
  * pod twice.
  */
-import type { InformerHandlers } from '../../../contract/src/kube/informer.ts';
-import { objectKey } from '../../../contract/src/kube/kubeObject.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
-import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
+import type { InformerHandlers } from '../../../platform/src/kube/informer.ts';
+import { objectKey } from '../../../platform/src/kube/kubeObject.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
+import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
 import { errorMessage, type Logger } from './log.ts';
 import { isTerminal } from './podStatus.ts';
 import { podRef, type Pod } from './podTypes.ts';

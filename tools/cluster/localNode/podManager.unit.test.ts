@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
+import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
 import { silentLogger } from './log.ts';
 import { PodManager } from './podManager.ts';
 import type { Pod } from './podTypes.ts';

@@ -3,7 +3,7 @@
  * sends them (timestamps are RFC 3339 strings). Hand-written because only a few fields
  * matter here and @kubernetes/client-node's models turn timestamps into Dates.
  */
-import type { KubeObject, ObjectMeta } from '../../../contract/src/kube/kubeObject.ts';
+import type { KubeObject, ObjectMeta } from '../../../platform/src/kube/kubeObject.ts';
 
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 

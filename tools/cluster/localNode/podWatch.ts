@@ -3,10 +3,10 @@
  * 410 and errors with back-off, resumes ended watches, restarts a watch that went silent)
  * with a field selector on spec.nodeName, like kubelet's own pod source.
  */
-import { Informer } from '../../../contract/src/kube/informer.ts';
-import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
-import type { Clock } from '../../../contract/src/time/clock.ts';
+import { Informer } from '../../../platform/src/kube/informer.ts';
+import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 import { errorMessage, type Logger } from './log.ts';
 import type { Pod } from './podTypes.ts';
 

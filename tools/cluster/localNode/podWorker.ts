@@ -7,9 +7,9 @@
  */
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock } from '../../../contract/src/time/clock.ts';
-import { isNotFound, type KubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
+import { isNotFound, type KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import type { ProcessLauncher } from './containerProcess.ts';
 import type { ContainerMode } from './containerMode.ts';
 import { containerRunArgs } from './containerRunArgs.ts';

@@ -3,7 +3,7 @@
  * `initialDelaySeconds`, check every `periodSeconds`, and flip the result only after
  * `successThreshold` successes or `failureThreshold` failures in a row.
  */
-import type { Clock, Cancel } from '../../../contract/src/time/clock.ts';
+import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
 import type { Probe } from './podTypes.ts';
 
 export type ProbeResult = 'unknown' | 'success' | 'failure';

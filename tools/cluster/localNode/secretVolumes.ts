@@ -25,9 +25,9 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
-import type { KubeClient } from '../../../contract/src/kube/kubeClient.ts';
-import { Kinds } from '../../../contract/src/kube/resourceKinds.ts';
+import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
+import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import { errorMessage, type Logger } from './log.ts';
 import { configMapPayload } from './configMapPayload.ts';
 import type {

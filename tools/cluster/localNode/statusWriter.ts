@@ -4,10 +4,10 @@
  * scheduler's). Requests coalesce: however many changes arrive while a write is in flight,
  * one more write follows with the latest status, and nothing is sent when it did not change.
  */
-import type { Cancel, Clock } from '../../../contract/src/time/clock.ts';
-import { isNotFound, type KubeClient } from '../../../contract/src/kube/kubeClient.ts';
+import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
+import { isNotFound, type KubeClient } from '../../../platform/src/kube/kubeClient.ts';
 import { errorMessage, type Logger } from './log.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import type { PodStatus } from './podTypes.ts';
 
 export const fieldManager = 'local-node';

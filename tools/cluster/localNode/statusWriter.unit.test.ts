@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { ManualClock } from '../../../contract/src/time/clock.ts';
-import { KubeApiError, type ApplyOptions } from '../../../contract/src/kube/kubeClient.ts';
-import type { KubeObject } from '../../../contract/src/kube/kubeObject.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
+import { KubeApiError, type ApplyOptions } from '../../../platform/src/kube/kubeClient.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import { silentLogger } from './log.ts';
 import type { PodStatus } from './podTypes.ts';
 import { PodStatusWriter } from './statusWriter.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ManualClock } from './clock.ts';
+import { ManualClock } from './manualClock.ts';
 
 describe('ManualClock', () => {
   it('fires timers in due order as time advances, and not before', () => {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { CalendarDay } from './modelRetirements.ts';
+import type { CalendarDay } from '../../contract/src/api/modelRetirements.ts';
 
 const sdkDir = dirname(createRequire(import.meta.url).resolve('@anthropic-ai/sdk'));
 
