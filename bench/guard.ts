@@ -11,6 +11,7 @@
  *
  *   guard: ours/cockatiel=R1 ours/opossum=R2 ours_timeout/cockatiel_timeout=R3 idle_breaker_bytes=N
  */
+import { anthropicClassifier } from '../runtime/src/provider/anthropic/errorClassification.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -71,6 +72,7 @@ function ourGuard(registry: Registry, name: string, extra: Partial<GuardConfig> 
   const guard = new Guard({
     name,
     clock,
+    classifier: anthropicClassifier,
     target: { name: `${name}/model`, breaker },
     limiter,
     bulkhead,

@@ -106,7 +106,8 @@ export function boundaryBreaches(graph: ImportGraph): string[] {
 export function guardBreaches(graph: ImportGraph): string[] {
   const breaches: string[] = [];
   for (const [from, targets] of graph.files) {
-    if (!from.startsWith(GUARD)) continue;
+    // Its tests may drive it with a provider's real errors; the shipped guard may not know them.
+    if (!from.startsWith(GUARD) || isTestCode(from)) continue;
     for (const to of targets) if (to.startsWith(PROVIDER)) breaches.push(`${from} → ${to}`);
     if (graph.packages.get(from)?.includes(PROVIDER_SDK))
       breaches.push(`${from} → ${PROVIDER_SDK}`);
@@ -214,7 +215,7 @@ function main(): number {
   const guard = guardBreaches(graph);
   console.log(
     guard.length === 0
-      ? `guard: ${[...graph.files.keys()].filter((f) => f.startsWith(GUARD)).length} files in ${GUARD}, none imports ${PROVIDER} or ${PROVIDER_SDK}`
+      ? `guard: ${[...graph.files.keys()].filter((f) => f.startsWith(GUARD) && !isTestCode(f)).length} shipped files in ${GUARD}, none imports ${PROVIDER} or ${PROVIDER_SDK}`
       : `guard: ${guard.length} import(s) make the guard know a provider:\n  ${guard.join('\n  ')}`,
   );
   failed ||= guard.length > 0;

@@ -17,7 +17,7 @@ import {
 } from '../platform/src/node/supportedNode.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const HELPER = 'contract/src/platform/supportedNode.ts';
+const HELPER = 'platform/src/node/supportedNode.ts';
 
 const PROGRAMS = [
   ['breakwater-runtime', 'runtime/src/main.ts'],

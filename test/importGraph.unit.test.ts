@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   boundaryBreaches,
   cycles,
+  guardBreaches,
   reach,
   readGraph,
   type ImportGraph,
@@ -18,6 +19,41 @@ function graph(
 }
 
 describe('the import rules', () => {
+  it('find the shipped guard knowing a provider, by file or by SDK, and let its tests use one', () => {
+    const g = graph(
+      {
+        'runtime/src/guard/guard.ts': ['runtime/src/provider/backendPool.ts'],
+        'runtime/src/guard/classification.ts': [],
+        'runtime/src/guard/guard.test.ts': ['runtime/src/provider/anthropic/httpMapping.ts'],
+        'runtime/src/guard/guardFixture.ts': [],
+        'runtime/src/provider/backendPool.ts': ['runtime/src/guard/guard.ts'],
+      },
+      {
+        'runtime/src/guard/classification.ts': ['@anthropic-ai/sdk'],
+        'runtime/src/guard/guardFixture.ts': ['@anthropic-ai/sdk'],
+        'runtime/src/provider/backendPool.ts': ['@anthropic-ai/sdk'],
+      },
+    );
+    expect(guardBreaches(g)).toEqual([
+      'runtime/src/guard/guard.ts → runtime/src/provider/backendPool.ts',
+      'runtime/src/guard/classification.ts → @anthropic-ai/sdk',
+    ]);
+  });
+
+  it('find platform/ importing the contract, and contract/ importing a program', () => {
+    const g = graph({
+      'platform/src/kube/kubeClient.ts': ['contract/src/api/resources.ts'],
+      'contract/src/api/resources.ts': ['platform/src/kube/kubeObject.ts'],
+      'contract/src/pod/x.ts': ['runtime/src/b.ts'],
+      'platform/src/kube/kubeObject.ts': [],
+      'runtime/src/b.ts': ['platform/src/kube/kubeObject.ts'],
+    });
+    expect(boundaryBreaches(g)).toEqual([
+      'platform/src/kube/kubeClient.ts → contract/src/api/resources.ts',
+      'contract/src/pod/x.ts → runtime/src/b.ts',
+    ]);
+  });
+
   it('find an operator file importing the runtime, and a runtime file importing the operator', () => {
     const g = graph({
       'operator/src/a.ts': ['runtime/src/b.ts', 'contract/src/c.ts'],

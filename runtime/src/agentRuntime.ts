@@ -2,6 +2,7 @@
  * Assembles the runtime: the policy store and its source, the guard rebuilt on each policy,
  * the provider router, the API and metrics servers, and the orderly shutdown.
  */
+import { anthropicClassifier } from './provider/anthropic/errorClassification.ts';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -10,9 +11,9 @@ import { AuditLog } from './audit/auditLog.ts';
 import { ResponseCache } from './cache/responseCache.ts';
 import type { PolicySourceOption, RuntimeOptions } from './cli/runtimeOptions.ts';
 import { OFFER_RESULTS, PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
-import { BackendPool } from './provider/backendPool.ts';
+import { BackendPool, type Backend } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
-import { GuardSet, type RememberedOpen } from './provider/guardSet.ts';
+import { GuardSet, type RememberedOpen } from './guard/guardSet/guardSet.ts';
 import { RedisCounterStore } from './sharedLimits/redisCounterStore.ts';
 import {
   RATE_LIMIT_STORE_CA_FILE,
@@ -71,7 +72,7 @@ export class AgentRuntime {
   readonly #audit: AuditLog;
   readonly #retirementNotice: ModelRetirementNotice;
   #active: ActivePolicy | undefined;
-  #guardSet: GuardSet | undefined;
+  #guardSet: GuardSet<Backend> | undefined;
   #api: FastifyInstance | undefined;
   #metricsServer: Server | undefined;
   #keySource: ClientKeySource | undefined;
@@ -275,6 +276,7 @@ export class AgentRuntime {
     let guard = this.#guardSet;
     if (guard === undefined) {
       guard = this.#guardSet = new GuardSet({
+        classifier: anthropicClassifier,
         doc,
         clock: this.#deps.clock,
         metrics: this.#guardMetrics,

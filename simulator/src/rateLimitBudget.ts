@@ -6,7 +6,7 @@
  * limits are unlimited and send no headers. Refused requests are not charged.
  */
 import type { Clock } from '../../platform/src/time/clock.ts';
-import { TokenBucket } from './tokenBucket.ts';
+import { ProviderRateBucket } from './providerRateBucket.ts';
 import { rfc3339Seconds } from '../../platform/src/time/rfc3339.ts';
 
 export { rfc3339Seconds };
@@ -39,7 +39,7 @@ export type Admission =
 
 interface Limit {
   readonly dimension: Dimension;
-  readonly bucket: TokenBucket;
+  readonly bucket: ProviderRateBucket;
   readonly costOf: (cost: RequestCost) => number;
 }
 
@@ -54,7 +54,7 @@ export class RateLimitBudget {
     const all: Limit[] = [];
     const add = (perMinute: number | undefined, dimension: Dimension, costOf: Limit['costOf']) => {
       if (perMinute !== undefined)
-        all.push({ dimension, bucket: new TokenBucket(perMinute, clock), costOf });
+        all.push({ dimension, bucket: new ProviderRateBucket(perMinute, clock), costOf });
     };
     add(limits.requestsPerMinute, 'requests', () => 1);
     add(limits.inputTokensPerMinute, 'input-tokens', (cost) => cost.inputTokens);
@@ -120,7 +120,7 @@ export class RateLimitBudget {
 function setLimitHeaders(
   headers: Record<string, string>,
   infix: string,
-  bucket: TokenBucket,
+  bucket: ProviderRateBucket,
   remaining: number,
   now: number,
 ): void {

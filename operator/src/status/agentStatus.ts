@@ -13,7 +13,7 @@ import {
   summarizeReplica,
   type BreakerAggregate,
 } from './breakerAggregation.ts';
-import { openBreakers } from './breakerMemory.ts';
+import { openBreakers } from './openBreakersStatus.ts';
 import { setConditions, type Condition, type ConditionUpdate } from './conditions.ts';
 import type { ModelRetirementStatus } from './modelRetirement.ts';
 import { foldTrips, ledgerPod, tripTotals } from './tripLedger.ts';

@@ -3,7 +3,7 @@
  * numbers status shows. A replica counts as open when any of its provider breakers is open
  * (tool breakers are the tools' business, not the provider's). A replica that has not
  * reported yet (no annotation: its runtime is still starting) is Unknown, not Closed: it may
- * be about to start its breakers Open from the agent's memory (breakerMemory.ts).
+ * be about to start its breakers Open from the agent's memory (openBreakersStatus.ts).
  */
 import type { BreakerState } from '../../../contract/src/api/vocabulary.ts';
 import {

@@ -8,9 +8,9 @@ import {
   classifyError,
   classifyHttpOutcome,
   HttpStatusError,
-} from '../guard/errorClassification.ts';
+} from '../provider/anthropic/errorClassification.ts';
 import type { ToolSettings } from '../../../contract/src/policy/policyDocument.ts';
-import type { ProviderGuard } from '../provider/providerGuard.ts';
+import type { RuntimeGuard } from '../provider/backendPool.ts';
 import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
 import type { CallStats } from '../stats/callStats.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
@@ -26,7 +26,7 @@ export interface ToolResultBlock {
 }
 
 export interface ToolRunnerDeps {
-  readonly guard: ProviderGuard;
+  readonly guard: RuntimeGuard;
   readonly metrics: RuntimeMetrics;
   readonly stats: CallStats;
   readonly clock: Clock;

@@ -4,7 +4,7 @@
  */
 import { DEFAULT_BREAKER_SETTINGS, type BreakerSettings } from './breakerOptions.ts';
 import { CircuitBreaker, REJECTED } from './circuitBreaker.ts';
-import type { FailureClass } from './errorClassification.ts';
+import type { FailureClass } from '../../../contract/src/api/vocabulary.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import type { CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
 import { resolveBreaker } from '../../../contract/src/policy/policyResolution.ts';

@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { breakerSettings, type BreakerSettingsPatch } from './breakerFixture.ts';
 import { CircuitBreaker, REJECTED } from './circuitBreaker.ts';
-import { FAILURE_CLASSES } from './errorClassification.ts';
+import { FAILURE_CLASSES } from '../../../contract/src/api/vocabulary.ts';
 import { seededRandom, type Random } from '../../../platform/src/random/random.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 

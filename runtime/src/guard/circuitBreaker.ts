@@ -33,7 +33,7 @@ import {
 } from './callWindow.ts';
 import { ConsecutiveFailures } from './consecutiveFailures.ts';
 import { CountWindow } from './countWindow.ts';
-import { FAILURE_CLASSES, type FailureClass } from './errorClassification.ts';
+import { FAILURE_CLASSES, type FailureClass } from '../../../contract/src/api/vocabulary.ts';
 import { CircuitOpenError } from './errors.ts';
 import { FailureRate } from './failureRate.ts';
 import { SlowCallRate } from './slowCallRate.ts';

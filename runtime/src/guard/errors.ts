@@ -5,7 +5,7 @@
  */
 
 export type GuardErrorCode =
-  'CIRCUIT_OPEN' | 'RATE_LIMITED' | 'BULKHEAD_FULL' | 'TIMEOUT' | 'CANCELLED';
+  'CIRCUIT_OPEN' | 'RATE_LIMITED' | 'BULKHEAD_FULL' | 'TIMEOUT' | 'CANCELLED' | 'BREAKER_LIMIT';
 
 export abstract class GuardError extends Error {
   abstract readonly code: GuardErrorCode;
@@ -13,7 +13,12 @@ export abstract class GuardError extends Error {
 
 /** Every concrete guard error; `code` tells them apart. */
 export type AnyGuardError =
-  CircuitOpenError | RateLimitedError | BulkheadFullError | TimeoutError | CancelledError;
+  | CircuitOpenError
+  | RateLimitedError
+  | BulkheadFullError
+  | TimeoutError
+  | CancelledError
+  | BreakerLimitError;
 
 export function isGuardError(err: unknown): err is AnyGuardError {
   return err instanceof GuardError;
@@ -118,4 +123,32 @@ export class CancelledError extends GuardError {
 
 export function isCancelledError(err: unknown): err is CancelledError {
   return err instanceof CancelledError;
+}
+
+/**
+ * A call needed a breaker this replica may not create: it already keeps `limit` of them (callers
+ * choose model names, and memory must not follow). No breaker is open; the call was refused
+ * before any breaker existed for it.
+ */
+export class BreakerLimitError extends GuardError {
+  readonly code = 'BREAKER_LIMIT';
+  readonly breaker: string;
+  readonly limit: number;
+  /** A policy change that drops models, backends or tools retires their breakers. */
+  readonly retryAfterMs: number;
+
+  constructor(breaker: string, limit: number, retryAfterMs: number) {
+    super(
+      `no breaker for "${breaker}": this replica already keeps ${limit} breakers, the most it ` +
+        'may; calls to further models or tools are refused until a policy change retires some',
+    );
+    this.name = 'BreakerLimitError';
+    this.breaker = breaker;
+    this.limit = limit;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export function isBreakerLimitError(err: unknown): err is BreakerLimitError {
+  return err instanceof BreakerLimitError;
 }

@@ -26,7 +26,7 @@
 import type { Bulkhead } from './bulkhead.ts';
 import type { CircuitBreaker } from './circuitBreaker.ts';
 import { REJECTED } from './circuitBreaker.ts';
-import { classifyError, errorHeaders, isFailureClass } from './errorClassification.ts';
+import { isFailureClass, type ErrorClassifier } from './classification.ts';
 import { CancelledError } from './errors.ts';
 import { GuardAttempt, type AttemptDeadline, type AttemptHost } from './guardAttempt.ts';
 import type { HeaderSource } from './headers.ts';
@@ -52,6 +52,8 @@ export interface GuardTarget {
 export interface GuardConfig {
   readonly name: string;
   readonly clock: Clock;
+  /** What the target's errors mean: the provider's classifier, or the one for HTTP tools. */
+  readonly classifier: ErrorClassifier;
   /** For retry jitter. @default Math.random */
   readonly random?: Random;
   readonly target: GuardTarget;
@@ -83,6 +85,7 @@ const NO_TOKENS: TokenEstimate = Object.freeze({ inputTokens: 0, outputTokens: 0
 export class Guard implements AttemptHost {
   readonly name: string;
   readonly #clock: Clock;
+  readonly #classifier: ErrorClassifier;
   readonly #random: Random;
   readonly #target: GuardTarget;
   readonly #limiter: RateLimiter | undefined;
@@ -99,6 +102,7 @@ export class Guard implements AttemptHost {
   constructor(config: GuardConfig) {
     this.name = config.name;
     this.#clock = config.clock;
+    this.#classifier = config.classifier;
     this.#random = config.random ?? systemRandom;
     this.#limiter = config.limiter;
     this.#bulkhead = config.bulkhead;
@@ -266,13 +270,13 @@ export class Guard implements AttemptHost {
     if (deadline !== undefined) this.#deadlines.remove(deadline);
     this.#bulkhead?.release();
     const end = this.#clock.now();
-    const c = classifyError(err, end);
+    const c = this.#classifier.classify(err, end);
     const outcome = c.outcome;
     const duration = (a.firstEventAt ?? end) - start;
     if (isFailureClass(outcome)) breaker.onFailure(permit, outcome, duration, end);
     else breaker.onIgnored(permit);
     if (limiter !== undefined) {
-      const headers = errorHeaders(err);
+      const headers = this.#classifier.headersOf(err);
       if (headers !== undefined) limiter.observeHeaders(headers, end);
       if (outcome === 'RateLimited' && c.retryAfterMs !== undefined) {
         limiter.observeRetryAfter(c.retryAfterMs, end);

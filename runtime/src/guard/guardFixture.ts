@@ -2,6 +2,7 @@
  * Builders for guard tests: a guard on a manual clock with named targets, scripted
  * outcomes for the guarded function, and a driver that moves the clock until a call settles.
  */
+import { anthropicClassifier } from '../provider/anthropic/errorClassification.ts';
 import { APIError } from '@anthropic-ai/sdk';
 import { breakerSettings, type BreakerSettingsPatch } from './breakerFixture.ts';
 import { Bulkhead, type BulkheadOptionsInput } from './bulkhead.ts';
@@ -31,6 +32,7 @@ export function guardFixture(options: GuardFixtureOptions = {}) {
   const guard = new Guard({
     name: 'agent',
     clock,
+    classifier: anthropicClassifier,
     random: () => 0.5,
     target: { name, breaker },
     ...(limiter ? { limiter } : {}),

@@ -12,7 +12,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BreakerStateName } from './breakerState.ts';
 import type { Bulkhead } from './bulkhead.ts';
 import type { CircuitBreaker } from './circuitBreaker.ts';
-import { FAILURE_CLASSES } from './errorClassification.ts';
+import { FAILURE_CLASSES } from '../../../contract/src/api/vocabulary.ts';
 import type { Guard } from './guard.ts';
 import type { RateLimiter } from './rateLimiter.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Classification } from './errorClassification.ts';
+import type { Classification } from './classification.ts';
 import { seededRandom } from '../../../platform/src/random/random.ts';
 import {
   fullJitterDelay,

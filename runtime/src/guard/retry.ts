@@ -4,7 +4,7 @@
  * never shorter than the provider's `retry-after`, only for retryable outcomes, and only
  * while the retry budget holds one.
  */
-import type { Classification } from './errorClassification.ts';
+import type { Classification } from './classification.ts';
 import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
 import type { Random } from '../../../platform/src/random/random.ts';
 import {

@@ -3,7 +3,7 @@
  * Informer re-lists on 410, backs off, and restarts silent watches); the client keys from the
  * Secret the pod mounts (the kubelet reads it: the runtime holds no access to Secrets); the
  * pod's own annotations report what is in force. Before the first policy is taken, the agent's
- * status says which breakers its other replicas hold open (breakerMemory.ts).
+ * status says which breakers its other replicas hold open (openBreakersAtStart.ts).
  */
 import { ClientKeyDirectory } from '../access/clientKeyFiles.ts';
 import { POD_NAME_ENV } from '../../../contract/src/pod/runtimeEnvironment.ts';
@@ -14,7 +14,7 @@ import { HttpKubeClient, type KubeClient } from '../../../platform/src/kube/kube
 import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import { PodReporter } from '../reporting/podReporter.ts';
-import { readBreakerMemory } from './breakerMemory.ts';
+import { readBreakerMemory } from './openBreakersAtStart.ts';
 import {
   POLICY_CONFIGMAP_KEY,
   policyConfigMapName,

@@ -8,6 +8,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import type { BackendSettings } from '../../../contract/src/policy/policyDocument.ts';
+import type { AttemptInfo, ProviderGuard } from '../guard/guardSet/providerGuard.ts';
 import { MessagesForwarder } from './messagesForwarder.ts';
 import { upstreamFetch, type UpstreamFetch } from './upstreamFetch.ts';
 
@@ -144,3 +145,8 @@ function hashless(key: string | undefined): number {
   for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
   return h;
 }
+
+/** The guard as the provider layer uses it: its attempts carry the backend they go to. */
+export type RuntimeGuard = ProviderGuard<Backend>;
+/** One attempt at one backend. */
+export type BackendAttempt = AttemptInfo<Backend>;

@@ -6,7 +6,7 @@ import {
   RateLimitError,
 } from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { classifyError } from '../guard/errorClassification.ts';
+import { classifyError } from './anthropic/errorClassification.ts';
 import { CancelledError } from '../guard/errors.ts';
 import { readHeader } from '../guard/headers.ts';
 import {

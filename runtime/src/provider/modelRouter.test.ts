@@ -1,4 +1,5 @@
 import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
+import { anthropicClassifier } from './anthropic/errorClassification.ts';
 import { describe, expect, it } from '@jest/globals';
 import {
   BulkheadFullError,
@@ -12,7 +13,7 @@ import type { PolicyDocument } from '../../../contract/src/policy/policyDocument
 import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import type { Backend, BackendPool } from './backendPool.ts';
-import { GuardSet } from './guardSet.ts';
+import { GuardSet } from '../guard/guardSet/guardSet.ts';
 import { DEFAULT_ANTHROPIC_VERSION, type ForwardRequest } from './messagesForwarder.ts';
 import { fallbackMayHelp, ModelRouter, streamLimits } from './modelRouter.ts';
 
@@ -56,7 +57,7 @@ describe('ModelRouter', () => {
     doc.rateLimit.requests = { perSecond: 0.001, burst: 1 };
     doc.rateLimit.onLimit = 'Reject';
     const clock = new ManualClock(0);
-    const guard = new GuardSet({ doc, clock });
+    const guard = new GuardSet<Backend>({ classifier: anthropicClassifier, doc, clock });
     const answer = () =>
       new Response(JSON.stringify({ usage: { input_tokens: 1, output_tokens: 1 } }), {
         status: 200,
@@ -99,7 +100,7 @@ describe('ModelRouter', () => {
   it('calls a request the caller cancelled Cancelled, and the breaker never counts it', async () => {
     const clock = new ManualClock(0);
     const doc = samplePolicyDocument();
-    const guard = new GuardSet({ doc, clock });
+    const guard = new GuardSet<Backend>({ classifier: anthropicClassifier, doc, clock });
     const caller = new AbortController();
     // What the SDK throws when the transport was cancelled by the caller's signal.
     const backend = {
@@ -144,7 +145,7 @@ describe('ModelRouter', () => {
     doc.model.fallbacks = ['claude-haiku-5-5'];
     doc.retry.maxAttempts = 1;
     const clock = new ManualClock(0);
-    const guard = new GuardSet({ doc, clock });
+    const guard = new GuardSet<Backend>({ classifier: anthropicClassifier, doc, clock });
     const sent: ForwardRequest[] = [];
     const backend = {
       name: 'default',

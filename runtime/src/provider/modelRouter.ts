@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { APIConnectionError } from '@anthropic-ai/sdk';
 import type { Clock } from '../../../platform/src/time/clock.ts';
-import { classifyError, isFailureClass } from '../guard/errorClassification.ts';
+import { isFailureClass } from '../guard/classification.ts';
+import { classifyError } from './anthropic/errorClassification.ts';
 import { CancelledError, isCircuitOpenError } from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';
 import {
@@ -23,8 +24,9 @@ import {
   type ForwardedAnswer,
   type MessagesEndpoint,
 } from './messagesForwarder.ts';
-import type { AttemptInfo, ProviderGuard, TokenEstimate } from './providerGuard.ts';
-import { usageOfAnswer, type Usage } from './sseUsage.ts';
+import type { TokenEstimate } from '../guard/guardSet/providerGuard.ts';
+import type { BackendAttempt, RuntimeGuard } from './backendPool.ts';
+import { tokenUsage, usageOfAnswer, type Usage } from './sseUsage.ts';
 import { readableSource, relayStream, type StreamSink } from './streamRelay.ts';
 import { cancelledBy } from './upstreamFetch.ts';
 
@@ -96,12 +98,12 @@ export interface RouteOptions {
   /** Extra headers for the provider: W3C trace context; the caller's `anthropic-*` on `forward`. */
   readonly headers?: Readonly<Record<string, string>>;
   /** Wraps each attempt (for tracing). */
-  readonly wrapAttempt?: <T>(info: AttemptInfo, run: () => Promise<T>) => Promise<T>;
+  readonly wrapAttempt?: <T>(info: BackendAttempt, run: () => Promise<T>) => Promise<T>;
 }
 
 export class ModelRouter {
   readonly #pool: BackendPool;
-  readonly #guard: () => ProviderGuard;
+  readonly #guard: () => RuntimeGuard;
   readonly #clock: Clock;
   readonly #strategy: () => LoadBalancing;
   readonly #streamLimits: () => StreamLimits;
@@ -110,7 +112,7 @@ export class ModelRouter {
 
   constructor(options: {
     pool: BackendPool;
-    guard: () => ProviderGuard;
+    guard: () => RuntimeGuard;
     clock: Clock;
     strategy: () => LoadBalancing;
     streamLimits: () => StreamLimits;
@@ -152,7 +154,7 @@ export class ModelRouter {
     throw lastError;
   }
 
-  #pick(guard: ProviderGuard, model: string): Backend | undefined {
+  #pick(guard: RuntimeGuard, model: string): Backend | undefined {
     return chooseBackend(
       this.#strategy(),
       this.#pool.backends,
@@ -162,7 +164,7 @@ export class ModelRouter {
   }
 
   async #attempt(
-    info: AttemptInfo,
+    info: BackendAttempt,
     options: RouteOptions,
     fallback: boolean,
   ): Promise<RoutedResponse> {
@@ -200,7 +202,7 @@ export class ModelRouter {
             info.commit();
           },
           reportUsage: (usage) => {
-            info.reportUsage(usage);
+            info.reportUsage(tokenUsage(usage));
           },
         });
         routed = {
@@ -213,7 +215,7 @@ export class ModelRouter {
         };
       } else {
         const usage = usageOfAnswer(answer.text);
-        info.reportUsage(usage);
+        info.reportUsage(tokenUsage(usage));
         routed = {
           kind: 'plain',
           model,
@@ -255,7 +257,7 @@ export class ModelRouter {
   }
 
   /** The caller's request, passed through without the SDK (see messagesForwarder.ts). */
-  #forward(info: AttemptInfo, options: RouteOptions): Promise<Answer> {
+  #forward(info: BackendAttempt, options: RouteOptions): Promise<Answer> {
     const asSent =
       info.model === options.body.model && (options.body.stream === true) === options.stream;
     const body =
@@ -283,7 +285,7 @@ export class ModelRouter {
   }
 
   /** A request the runtime built, sent with the SDK's generic POST. */
-  async #sendWithSdk(info: AttemptInfo, options: RouteOptions): Promise<Answer> {
+  async #sendWithSdk(info: BackendAttempt, options: RouteOptions): Promise<Answer> {
     // The caller's signal goes to the transport, which drops its listener when the exchange
     // ends; given to the SDK as `signal`, it would cost far more (see upstreamFetch.ts).
     const { signal, ...request } = info.request;

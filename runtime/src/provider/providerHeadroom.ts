@@ -16,7 +16,7 @@ import type {
   HeadroomReport,
   HeadroomReportEntry,
 } from '../../../contract/src/reporting/headroomAnnotation.ts';
-import { classifyError, errorHeaders, HttpStatusError } from '../guard/errorClassification.ts';
+import { classifyError, errorHeaders, HttpStatusError } from './anthropic/errorClassification.ts';
 import { readHeader, readNumberHeader, type HeaderSource } from '../guard/headers.ts';
 
 const LIMITS = ['requests', 'tokens', 'input-tokens', 'output-tokens'] as const;

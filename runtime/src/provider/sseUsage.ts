@@ -1,3 +1,4 @@
+import type { TokenUsage } from '../guard/tokenBudget.ts';
 /**
  * Reads a Messages API event stream as the bytes pass through, without holding it: the token
  * usage (`message_start`, `message_delta`), whether content has begun, whether the stream
@@ -7,6 +8,11 @@
 export interface Usage {
   input_tokens: number;
   output_tokens: number;
+}
+
+/** The answer's usage in the guard's terms, for its token budget. */
+export function tokenUsage(usage: Usage): TokenUsage {
+  return { inputTokens: usage.input_tokens, outputTokens: usage.output_tokens };
 }
 
 /** Every line the tap decodes holds one of these (`"message_start"`, `"message_delta"`, `"message_stop"`, `"error"`). */

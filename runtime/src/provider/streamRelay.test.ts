@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { PassThrough } from 'node:stream';
 import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
-import { classifyError } from '../guard/errorClassification.ts';
+import { classifyError } from './anthropic/errorClassification.ts';
 import { CancelledError, TimeoutError } from '../guard/errors.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import { readableSource, relayStream, type StreamSink } from './streamRelay.ts';

@@ -5,7 +5,7 @@ import Anthropic, {
   APIError,
 } from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { classifyError } from '../guard/errorClassification.ts';
+import { classifyError } from './anthropic/errorClassification.ts';
 import { LocalServers, type ProviderHandler } from './providerFixtures.ts';
 import { cancelledBy, upstreamFetch, type UpstreamFetch } from './upstreamFetch.ts';
 

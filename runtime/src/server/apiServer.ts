@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { HttpErrorMapping } from '../guard/httpMapping.ts';
+import type { HttpErrorMapping } from '../provider/anthropic/httpMapping.ts';
 import {
   mapClientError,
   mapFrameworkError,

@@ -6,7 +6,7 @@
  * call that fails before then is still answered with a plain HTTP error.
  */
 import type { FastifyReply } from 'fastify';
-import type { HttpErrorMapping } from '../guard/httpMapping.ts';
+import type { HttpErrorMapping } from '../provider/anthropic/httpMapping.ts';
 import type { StreamSink } from '../provider/streamRelay.ts';
 import { errorBody } from './errorReplies.ts';
 

@@ -10,7 +10,7 @@ import {
   mapErrorToHttp,
   toAnthropicErrorBody,
   type HttpErrorMapping,
-} from '../guard/httpMapping.ts';
+} from '../provider/anthropic/httpMapping.ts';
 
 export function refusal(
   status: number,

@@ -6,7 +6,7 @@
  * answer, metrics, stats, log line and audit record.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { classifyError } from '../guard/errorClassification.ts';
+import { classifyError } from '../provider/anthropic/errorClassification.ts';
 import { callerText, scanForInjection } from '../security/promptInjection.ts';
 import { endSpan, startRequestSpan, type RequestSpan } from '../telemetry/tracing.ts';
 import type { CallerStream } from './callerStream.ts';

@@ -8,7 +8,7 @@ import type { ResponseCache } from '../cache/responseCache.ts';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import type { PolicyStore } from '../policy/policyStore.ts';
 import type { ModelRouter } from '../provider/modelRouter.ts';
-import type { ProviderGuard } from '../provider/providerGuard.ts';
+import type { RuntimeGuard } from '../provider/backendPool.ts';
 import type { CallStats } from '../stats/callStats.ts';
 import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -19,7 +19,7 @@ import type { Lifecycle } from './lifecycle.ts';
 export interface ActivePolicy {
   readonly doc: PolicyDocument;
   readonly hash: string;
-  readonly guard: ProviderGuard;
+  readonly guard: RuntimeGuard;
 }
 
 export interface RuntimeContext {

@@ -3,14 +3,15 @@
  * with one timer for the whole process, and a replica told that its siblings hold a breaker
  * open starts it Open, then probes like them.
  */
+import { anthropicClassifier } from '../../provider/anthropic/errorClassification.ts';
 import { describe, expect, it } from '@jest/globals';
-import { HttpStatusError } from '../guard/errorClassification.ts';
-import { CircuitOpenError } from '../guard/errors.ts';
-import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
-import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
-import { ManualClock } from '../../../test/support/manualClock.ts';
-import { runtimeReport } from '../reporting/runtimeReport.ts';
-import type { Backend } from './backendPool.ts';
+import { HttpStatusError } from '../../provider/anthropic/errorClassification.ts';
+import { CircuitOpenError } from '../errors.ts';
+import type { PolicyDocument } from '../../../../contract/src/policy/policyDocument.ts';
+import { samplePolicyDocument } from '../../../../contract/src/policy/policyFixtures.ts';
+import { ManualClock } from '../../../../test/support/manualClock.ts';
+import { runtimeReport } from '../../reporting/runtimeReport.ts';
+import type { Backend } from '../../provider/backendPool.ts';
 import { GuardSet } from './guardSet.ts';
 
 const OPEN_MS = 10_000;
@@ -47,7 +48,7 @@ const backend = (name: string): Backend =>
   }) as unknown as Backend;
 const signal = new AbortController().signal;
 
-async function fail(set: GuardSet, b: string): Promise<void> {
+async function fail(set: GuardSet<Backend>, b: string): Promise<void> {
   await set
     .callModel(
       'sonnet',
@@ -58,7 +59,7 @@ async function fail(set: GuardSet, b: string): Promise<void> {
     .catch(() => undefined);
 }
 
-function watched(set: GuardSet) {
+function watched(set: GuardSet<Backend>) {
   const seen = { changes: 0 };
   set.onBreakerChange(() => seen.changes++);
   return seen;
@@ -67,7 +68,7 @@ function watched(set: GuardSet) {
 describe('GuardSet edges', () => {
   it('reports an idle breaker HalfOpen when its open time ends, with no call to settle it', async () => {
     const clock = new ManualClock(1_000);
-    const set = new GuardSet({ doc: policy(), clock });
+    const set = new GuardSet<Backend>({ classifier: anthropicClassifier, doc: policy(), clock });
     await fail(set, 'east');
     expect(set.breakerSummary()['east/sonnet']?.state).toBe('Open');
     const seen = watched(set);
@@ -81,7 +82,7 @@ describe('GuardSet edges', () => {
 
   it('arms its one edge timer for the soonest of its open breakers, then the next', async () => {
     const clock = new ManualClock(0);
-    const set = new GuardSet({ doc: policy(), clock });
+    const set = new GuardSet<Backend>({ classifier: anthropicClassifier, doc: policy(), clock });
     await fail(set, 'east');
     clock.advance(3_000);
     await fail(set, 'west');
@@ -92,7 +93,7 @@ describe('GuardSet edges', () => {
 
   it('holds no timer while every breaker is closed or half-open', async () => {
     const clock = new ManualClock(0);
-    const set = new GuardSet({ doc: policy(), clock });
+    const set = new GuardSet<Backend>({ classifier: anthropicClassifier, doc: policy(), clock });
     await set.callModel(
       'sonnet',
       () => backend('east'),
@@ -110,7 +111,7 @@ describe('GuardSet edges', () => {
   it('tells its listeners when the override lapses, before any breaker exists', () => {
     const clock = new ManualClock(0);
     const doc = policy({ state: 'ForcedOpen', reason: 'INC-7', untilMs: 5_000 });
-    const set = new GuardSet({ doc, clock });
+    const set = new GuardSet<Backend>({ classifier: anthropicClassifier, doc, clock });
     expect(runtimeReport(0, doc, clock.now()).override).toEqual({
       state: 'ForcedOpen',
       reason: 'INC-7',
@@ -128,7 +129,7 @@ describe('GuardSet edges', () => {
 describe('GuardSet breaker memory', () => {
   it('starts a breaker its siblings hold open Open, and reports it before any call', () => {
     const clock = new ManualClock(0);
-    const set = new GuardSet({ doc: policy(), clock });
+    const set = new GuardSet<Backend>({ classifier: anthropicClassifier, doc: policy(), clock });
     set.rememberOpen([{ name: 'east/sonnet', untilMs: 20_000 }]);
     expect(set.breakerSummary()['east/sonnet']).toMatchObject({
       state: 'Open',
@@ -140,7 +141,7 @@ describe('GuardSet breaker memory', () => {
 
   it('refuses calls until then without calling the provider, then lets halfOpenMaxCalls probes through', async () => {
     const clock = new ManualClock(0);
-    const set = new GuardSet({ doc: policy(), clock });
+    const set = new GuardSet<Backend>({ classifier: anthropicClassifier, doc: policy(), clock });
     set.rememberOpen([{ name: 'east/sonnet', untilMs: 20_000 }]);
     let providerCalls = 0;
     const release: (() => void)[] = [];
@@ -176,7 +177,7 @@ describe('GuardSet breaker memory', () => {
     ['a name that is no provider breaker', { name: 'tool:lookup', untilMs: 20_000 }],
   ])('ignores %s', (_name, entry) => {
     const clock = new ManualClock(5_000);
-    const set = new GuardSet({ doc: policy(), clock });
+    const set = new GuardSet<Backend>({ classifier: anthropicClassifier, doc: policy(), clock });
     set.rememberOpen([entry]);
     expect(set.breakerSummary()).toEqual({});
     expect(set.nextEdgeTimer).toBeUndefined();

@@ -3,9 +3,9 @@
  * its bulkheads are built and reconfigured with. A breaker takes the document's settings as
  * they are.
  */
-import type { BulkheadOptionsInput } from '../guard/bulkhead.ts';
-import type { RateLimiterOptionsInput } from '../guard/rateLimiter.ts';
-import type { RateLimitSettings } from '../../../contract/src/policy/policyDocument.ts';
+import type { BulkheadOptionsInput } from '../bulkhead.ts';
+import type { RateLimiterOptionsInput } from '../rateLimiter.ts';
+import type { RateLimitSettings } from '../../../../contract/src/policy/policyDocument.ts';
 
 /** Tool calls share one bulkhead of their own, not the policy's. */
 export const TOOL_BULKHEAD: BulkheadOptionsInput = {

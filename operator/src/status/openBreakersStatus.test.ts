@@ -3,7 +3,7 @@ import {
   BREAKERS_ANNOTATION,
   type BreakerReportEntry,
 } from '../../../contract/src/reporting/breakerAnnotation.ts';
-import { openBreakers } from './breakerMemory.ts';
+import { openBreakers } from './openBreakersStatus.ts';
 import type { PodView } from './views.ts';
 
 const NOW = Date.parse('2026-11-22T10:00:00Z');

@@ -1,18 +1,21 @@
 import { describe, expect, it } from '@jest/globals';
+import { anthropicClassifier } from '../../provider/anthropic/errorClassification.ts';
 import { Registry } from 'prom-client';
-import { GuardMetrics } from '../guard/metrics.ts';
+import { GuardMetrics } from '../metrics.ts';
 import type {
   CounterStoreSettings,
   PolicyDocument,
-} from '../../../contract/src/policy/policyDocument.ts';
-import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
-import { ManualClock } from '../../../test/support/manualClock.ts';
-import type { Backend } from './backendPool.ts';
+} from '../../../../contract/src/policy/policyDocument.ts';
+import { samplePolicyDocument } from '../../../../contract/src/policy/policyFixtures.ts';
+import { ManualClock } from '../../../../test/support/manualClock.ts';
+import type { Backend } from '../../provider/backendPool.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
-import { GuardSet, type OpenStore } from './guardSet.ts';
-import type { SharedAdmission } from '../guard/sharedCounters.ts';
-import type { StoreCounters } from '../sharedLimits/redisCounterStore.ts';
-import type { StoreReport } from '../../../contract/src/reporting/storeAnnotation.ts';
+import { BreakerLimitError, CircuitOpenError } from '../errors.ts';
+import { mapErrorToHttp } from '../../provider/anthropic/httpMapping.ts';
+import { GuardSet, MAX_BREAKERS, type OpenStore } from './guardSet.ts';
+import type { SharedAdmission } from '../sharedCounters.ts';
+import type { StoreCounters } from '../../sharedLimits/redisCounterStore.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
 import type { AttemptInfo } from './providerGuard.ts';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
@@ -94,7 +97,12 @@ describe('GuardSet', () => {
   it('exports a breaker once it is first used and removes its series when a reload drops its backend', async () => {
     const registry = new Registry();
     const clock = new ManualClock(0);
-    const set = new GuardSet({ doc: policy(), clock, metrics: new GuardMetrics(registry) });
+    const set = new GuardSet<Backend>({
+      classifier: anthropicClassifier,
+      doc: policy(),
+      clock,
+      metrics: new GuardMetrics(registry),
+    });
     const signal = new AbortController().signal;
     for (const b of ['east', 'west']) {
       await set.callModel(
@@ -123,7 +131,12 @@ describe('GuardSet', () => {
 
   it('exports the limiter and both bulkheads from the start', async () => {
     const registry = new Registry();
-    new GuardSet({ doc: policy(), clock: new ManualClock(0), metrics: new GuardMetrics(registry) });
+    new GuardSet<Backend>({
+      classifier: anthropicClassifier,
+      doc: policy(),
+      clock: new ManualClock(0),
+      metrics: new GuardMetrics(registry),
+    });
     const text = await registry.metrics();
     expect(text).toContain('rate_limiter_requests_total{name="support-agent"} 0');
     expect(text).toContain('rate_limiter_rejected_total{name="support-agent",reason="requests"} 0');
@@ -146,7 +159,8 @@ describe('GuardSet', () => {
       d.rateLimit.concurrency = { maxConcurrent: 1, maxQueue: 0, queueTimeoutMs: 1_000 };
       d.rateLimit.mode = mode;
     });
-    const set = new GuardSet({
+    const set = new GuardSet<Backend>({
+      classifier: anthropicClassifier,
       doc,
       clock: new ManualClock(0),
       metrics: new GuardMetrics(registry),
@@ -179,9 +193,13 @@ describe('GuardSet', () => {
 
   it('hands each attempt the SDK options — no retries, the time left, the caller’s own signal', async () => {
     const clock = new ManualClock(0);
-    const set = new GuardSet({ doc: policy((d) => (d.timeoutMs = 5_000)), clock });
+    const set = new GuardSet<Backend>({
+      classifier: anthropicClassifier,
+      doc: policy((d) => (d.timeoutMs = 5_000)),
+      clock,
+    });
     const signal = new AbortController().signal;
-    let seen: AttemptInfo | undefined;
+    let seen: AttemptInfo<Backend> | undefined;
     await set.callModel(
       'sonnet',
       () => backend('east'),
@@ -192,6 +210,33 @@ describe('GuardSet', () => {
       signal,
     );
     expect(seen?.request).toEqual({ maxRetries: 0, timeout: 5_000, signal });
+  });
+
+  it('refuses a breaker past the limit with its own error, not as an open breaker', async () => {
+    const set = new GuardSet<Backend>({
+      classifier: anthropicClassifier,
+      doc: policy((d) => (d.rateLimit.requests = { perSecond: 10_000, burst: 10_000 })),
+      clock: new ManualClock(0),
+    });
+    const signal = new AbortController().signal;
+    const call = (m: string) =>
+      set.callModel(
+        m,
+        () => backend('east'),
+        () => Promise.resolve('ok'),
+        signal,
+      );
+    for (let i = 0; i < MAX_BREAKERS; i++) await call(`caller-chosen-${i}`);
+    const refused = await call('one-too-many').catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(BreakerLimitError);
+    expect(refused).not.toBeInstanceOf(CircuitOpenError);
+    expect(refused).toMatchObject({ code: 'BREAKER_LIMIT', breaker: 'east/one-too-many' });
+    expect(mapErrorToHttp(refused, 0)).toMatchObject({
+      status: 503,
+      type: 'api_error',
+      message: expect.stringContaining(`already keeps ${MAX_BREAKERS} breakers`),
+    });
+    expect(set.breakerSummary()['east/one-too-many']).toBeUndefined();
   });
 });
 
@@ -247,7 +292,8 @@ describe('GuardSet with a shared rate-limit store', () => {
   it('opens the store a policy names, updates it in place, reopens for another server, closes it when dropped', () => {
     const opened: FakeStore[] = [];
     let changes = 0;
-    const set = new GuardSet({
+    const set = new GuardSet<Backend>({
+      classifier: anthropicClassifier,
       doc: withStore(store('redis-a:6379', 30)),
       clock: new ManualClock(0),
       openStore: (settings) => {

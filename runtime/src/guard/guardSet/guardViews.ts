@@ -1,9 +1,9 @@
 /** What `/debug/breakers` and `/debug/ratelimiter` show of the live guard objects. */
-import type { Bulkhead } from '../guard/bulkhead.ts';
-import type { CircuitBreaker } from '../guard/circuitBreaker.ts';
-import type { RateLimiter } from '../guard/rateLimiter.ts';
-import type { StoreReport } from '../../../contract/src/reporting/storeAnnotation.ts';
-import type { StoreCounters } from '../sharedLimits/redisCounterStore.ts';
+import type { Bulkhead } from '../bulkhead.ts';
+import type { CircuitBreaker } from '../circuitBreaker.ts';
+import type { RateLimiter } from '../rateLimiter.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
+import type { StoreCounters } from '../../sharedLimits/redisCounterStore.ts';
 
 export interface BreakerView {
   readonly state: CircuitBreaker['state'];

@@ -1,9 +1,9 @@
 /** The pod report's breaker part: what the pod annotation carries to the operator. */
-import type { CircuitBreaker } from '../guard/circuitBreaker.ts';
+import type { CircuitBreaker } from '../circuitBreaker.ts';
 import type {
   BreakerReport,
   BreakerReportEntry,
-} from '../../../contract/src/reporting/breakerAnnotation.ts';
+} from '../../../../contract/src/reporting/breakerAnnotation.ts';
 
 export function breakerReport(breakers: ReadonlyMap<string, CircuitBreaker>): BreakerReport {
   const report: Record<string, BreakerReportEntry> = {};

@@ -1,28 +1,30 @@
 /**
- * What the runtime needs from the resilience guard, in its own terms. `guardBinding.ts` is
- * the one file that implements it with `runtime/src/guard/`; everything else in the runtime
- * composes calls through this interface.
+ * What the runtime needs from the resilience guard, in its own terms. `GuardSet` is the one
+ * implementation; the provider layer, the agent loop and the server compose calls through this
+ * interface. Generic in the backend, which the guard only names: what a backend is and how it
+ * is reached is the provider layer's.
  */
-import type { StoreReport } from '../../../contract/src/reporting/storeAnnotation.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
 import type { BreakerView, RateLimiterView } from './guardViews.ts';
-import type { BreakerReport } from '../../../contract/src/reporting/breakerAnnotation.ts';
-import type { SdkRequestOptions } from '../guard/guardAttempt.ts';
-import type { HeaderSource } from '../guard/headers.ts';
-import type { Backend } from './backendPool.ts';
-import type { Usage } from './sseUsage.ts';
+import type { BreakerReport } from '../../../../contract/src/reporting/breakerAnnotation.ts';
+import type { SdkRequestOptions } from '../guardAttempt.ts';
+import type { HeaderSource } from '../headers.ts';
+import type { TokenEstimate, TokenUsage } from '../tokenBudget.ts';
 
-export interface TokenEstimate {
-  readonly inputTokens: number;
-  readonly outputTokens: number;
+export type { TokenEstimate, TokenUsage };
+
+/** What the guard needs of a backend: its name, which names its breakers. */
+export interface NamedBackend {
+  readonly name: string;
 }
 
 /**
  * One attempt, as the router sees it. Methods, not function properties: an implementation
  * may keep them on its prototype, so pass them on bound (lint's unbound-method says where).
  */
-export interface AttemptInfo {
+export interface AttemptInfo<B extends NamedBackend> {
   readonly model: string;
-  readonly backend: Backend;
+  readonly backend: B;
   /** 1-based, across retries of the same model. */
   readonly attempt: number;
   /**
@@ -31,7 +33,7 @@ export interface AttemptInfo {
    */
   readonly request: SdkRequestOptions;
   /** The answer's usage, so the token budget is settled with what was really used. */
-  reportUsage(usage: Usage): void;
+  reportUsage(usage: TokenUsage): void;
   /** The answer's headers, for adaptive pacing (`anthropic-ratelimit-*`, `retry-after`). */
   observeHeaders(headers: HeaderSource): void;
   /**
@@ -45,7 +47,7 @@ export interface AttemptInfo {
   commit(): void;
 }
 
-export interface ProviderGuard {
+export interface ProviderGuard<B extends NamedBackend> {
   /** Whether the breaker of `backend` × `model` lets a call through now. */
   permits(backend: string, model: string): boolean;
   /**
@@ -57,8 +59,8 @@ export interface ProviderGuard {
    */
   callModel<T>(
     model: string,
-    pickBackend: () => Backend | undefined,
-    attempt: (info: AttemptInfo) => Promise<T>,
+    pickBackend: () => B | undefined,
+    attempt: (info: AttemptInfo<B>) => Promise<T>,
     signal: AbortSignal,
     estimate?: TokenEstimate,
   ): Promise<T>;

@@ -1,16 +1,16 @@
 import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { describe, expect, it } from '@jest/globals';
-import { PRIMARY_MODEL } from '../../../contract/src/api/sampleModels.ts';
-import { ManualClock } from '../../../test/support/manualClock.ts';
-import { breakerSettings } from './breakerFixture.ts';
-import { CircuitBreaker } from './circuitBreaker.ts';
+import { PRIMARY_MODEL } from '../../../../contract/src/api/sampleModels.ts';
+import { ManualClock } from '../../../../test/support/manualClock.ts';
+import { breakerSettings } from '../../guard/breakerFixture.ts';
+import { CircuitBreaker } from '../../guard/circuitBreaker.ts';
 import {
   BulkheadFullError,
   CancelledError,
   CircuitOpenError,
   RateLimitedError,
   TimeoutError,
-} from './errors.ts';
+} from '../../guard/errors.ts';
 import { mapErrorToHttp, toAnthropicErrorBody, type HttpErrorMapping } from './httpMapping.ts';
 
 const NOW = Date.UTC(2025, 0, 1);

@@ -1,11 +1,12 @@
 import type { Clock } from '../../platform/src/time/clock.ts';
 
 /**
- * A bucket of `perMinute` tokens that refills continuously. A full bucket admits a cost
+ * The simulated provider's side of a rate limit (requests, input or output tokens per minute),
+ * not the runtime's guard (runtime/src/guard/tokenBucket.ts): a bucket of `perMinute` tokens that refills continuously. A full bucket admits a cost
  * larger than itself and goes into debt, so one oversized request is slowed, not refused
  * forever.
  */
-export class TokenBucket {
+export class ProviderRateBucket {
   readonly capacity: number;
   readonly #perMs: number;
   readonly #clock: Clock;

@@ -1,4 +1,4 @@
-import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import type { PolicyDocument } from '../../../../contract/src/policy/policyDocument.ts';
 
 /** What a breaker guards: one backend's model, or one tool. */
 export type BreakerTarget =

@@ -1,6 +1,7 @@
 /**
- * What went wrong with a call, in the terms the guard acts on: which failure class (for the
- * breaker's `failOn`), whether a retry can help, and how long the provider asked us to wait.
+ * The Anthropic API's errors in the guard's terms (runtime/src/guard/classification.ts): the
+ * SDK's error classes, the Messages API's error types and statuses, `x-should-retry`, and
+ * `retry-after`.
  *
  * Spend limits: a 429 (or 402) that says the organisation is out of money is not "slow down"
  * and not "the provider is broken". It is recognised, in this order, by the SDK's stable
@@ -17,43 +18,19 @@ import {
   APIUserAbortError,
 } from '@anthropic-ai/sdk';
 import {
-  BulkheadFullError,
-  CancelledError,
-  CircuitOpenError,
-  RateLimitedError,
-  TimeoutError,
-} from './errors.ts';
-import { parseRetryAfterMs, readHeader, type HeaderSource } from './headers.ts';
+  CANCELLED,
+  CONNECTION,
+  TIMEOUT,
+  UNKNOWN,
+  classifyCommonError,
+  classifyTransportError,
+  isFailureClass,
+  type Classification,
+  type ErrorClassifier,
+  type OutcomeClass,
+} from '../../guard/classification.ts';
+import { parseRetryAfterMs, readHeader, type HeaderSource } from '../../guard/headers.ts';
 
-import type { FailureClass } from '../../../contract/src/api/vocabulary.ts';
-
-export { FAILURE_CLASSES, type FailureClass } from '../../../contract/src/api/vocabulary.ts';
-
-/** Every way a call can end. Only FailureClass outcomes say anything about the provider. */
-export type OutcomeClass =
-  | 'Success'
-  | FailureClass
-  /** Out of credit or over a spend limit: not retryable, not a provider failure. */
-  | 'SpendLimited'
-  /** Any other 4xx: the request is wrong; it never counts against the provider. */
-  | 'ClientError'
-  /** The caller gave up. */
-  | 'Cancelled'
-  /** The guard itself refused (open breaker, local rate limit, full bulkhead). */
-  | 'Rejected'
-  /** Not recognised (a bug in an adapter, say): neither retried nor counted. */
-  | 'Unknown';
-
-export interface Classification {
-  readonly outcome: OutcomeClass;
-  readonly retryable: boolean;
-  /** HTTP status when one was seen. */
-  readonly status?: number | undefined;
-  /** From `retry-after-ms` / `retry-after`, or the guard error's own hint. */
-  readonly retryAfterMs?: number | undefined;
-}
-
-/** A response as a raw HTTP client sees it (tools, or a provider reached without the SDK). */
 export interface HttpOutcome {
   readonly status: number;
   /** Parsed JSON (Anthropic shape `{type: 'error', error: {type, message, details}}`) or text. */
@@ -80,16 +57,6 @@ export class HttpStatusError extends Error {
   }
 }
 
-export function isFailureClass(outcome: OutcomeClass): outcome is FailureClass {
-  return (
-    outcome === 'ServerError' ||
-    outcome === 'Overloaded' ||
-    outcome === 'Timeout' ||
-    outcome === 'ConnectionError' ||
-    outcome === 'RateLimited'
-  );
-}
-
 const SPEND_LIMIT_CODES: ReadonlySet<string> = new Set([
   'contract_spend_limit_reached',
   'enforced_spend_limit_reached',
@@ -98,49 +65,16 @@ const SPEND_LIMIT_CODES: ReadonlySet<string> = new Set([
 ]);
 const SPEND_LIMIT_MESSAGE = /credit balance|spend(?:ing)? limit|usage limit|billing/i;
 
-const CONNECTION_CODES: ReadonlySet<string> = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-]);
-const TIMEOUT_CODES: ReadonlySet<string> = new Set([
-  'ETIMEDOUT',
-  'ESOCKETTIMEDOUT',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
-
 function of(outcome: OutcomeClass, retryable: boolean): Classification {
   return Object.freeze({ outcome, retryable });
 }
-const CANCELLED = of('Cancelled', false);
-const CONNECTION = of('ConnectionError', true);
-const TIMEOUT = of('Timeout', true);
-const UNKNOWN = of('Unknown', false);
 const SUCCESS = of('Success', false);
 
 /** Classifies anything a guarded call threw: SDK errors, the guard's own, Node/undici errors. */
 export function classifyError(err: unknown, now: number): Classification {
   if (err instanceof APIError) return classifyApiError(err as APIError, now);
   if (err instanceof HttpStatusError) return classifyHttpOutcome(err, now);
-  if (err instanceof TimeoutError) return TIMEOUT;
-  if (err instanceof CancelledError) return CANCELLED;
-  if (
-    err instanceof CircuitOpenError ||
-    err instanceof RateLimitedError ||
-    err instanceof BulkheadFullError
-  ) {
-    return { outcome: 'Rejected', retryable: false, retryAfterMs: err.retryAfterMs };
-  }
-  return classifyPlainError(err, 0);
+  return classifyCommonError(err);
 }
 
 function classifyApiError(err: APIError, now: number): Classification {
@@ -148,7 +82,7 @@ function classifyApiError(err: APIError, now: number): Classification {
   if (err instanceof APIConnectionTimeoutError) return TIMEOUT;
   if (err instanceof APIConnectionError) {
     // The SDK wraps undici's errors; a connect timeout is still a timeout.
-    const cause = classifyPlainError(err.cause, 0);
+    const cause = classifyTransportError(err.cause, 0);
     return cause.outcome === 'Timeout' ? TIMEOUT : CONNECTION;
   }
   if (err.status === undefined) {
@@ -234,26 +168,6 @@ function classifyErrorType(type: string | null, message: string): Classification
   }
 }
 
-function classifyPlainError(err: unknown, depth: number): Classification {
-  if (typeof err !== 'object' || err === null || depth > 3) return UNKNOWN;
-  const { name, code, cause } = err as { name?: unknown; code?: unknown; cause?: unknown };
-  if (name === 'TimeoutError') return TIMEOUT; // DOMException from AbortSignal.timeout()
-  if (name === 'AbortError') return CANCELLED;
-  if (typeof code === 'string') {
-    if (TIMEOUT_CODES.has(code)) return TIMEOUT;
-    if (CONNECTION_CODES.has(code)) return CONNECTION;
-  }
-  if (cause !== undefined) {
-    const inner = classifyPlainError(cause, depth + 1);
-    if (inner !== UNKNOWN) return inner;
-    // undici: "TypeError: fetch failed" with an unrecognised cause is still a failed connection.
-    if (name === 'TypeError' && (err as { message?: unknown }).message === 'fetch failed') {
-      return CONNECTION;
-    }
-  }
-  return UNKNOWN;
-}
-
 function readErrorBody(body: unknown): { type?: string; code?: string; message?: string } {
   if (typeof body === 'string') {
     try {
@@ -283,3 +197,9 @@ export function errorHeaders(err: unknown): HeaderSource | undefined {
   const headers: unknown = (err as APIError).headers;
   return headers instanceof Headers ? headers : undefined;
 }
+
+/** The Anthropic API's classifier, as the guard takes it. */
+export const anthropicClassifier: ErrorClassifier = {
+  classify: classifyError,
+  headersOf: errorHeaders,
+};

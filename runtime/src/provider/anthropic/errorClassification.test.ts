@@ -10,16 +10,16 @@ import {
   classifyHttpOutcome,
   errorHeaders,
   HttpStatusError,
-  type OutcomeClass,
 } from './errorClassification.ts';
+import type { OutcomeClass } from '../../guard/classification.ts';
 import {
   BulkheadFullError,
   CancelledError,
   CircuitOpenError,
   RateLimitedError,
   TimeoutError,
-} from './errors.ts';
-import { readHeader } from './headers.ts';
+} from '../../guard/errors.ts';
+import { readHeader } from '../../guard/headers.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 

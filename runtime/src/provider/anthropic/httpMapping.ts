@@ -4,9 +4,9 @@
  * open or the bulkhead is full, 504 on timeout, 502 for other upstream failures, 4xx client
  * errors passed through.
  */
-import type { AnthropicErrorType } from '../../../contract/src/anthropic/errorTypes.ts';
+import type { AnthropicErrorType } from '../../../../contract/src/anthropic/errorTypes.ts';
 import { classifyError } from './errorClassification.ts';
-import { isGuardError } from './errors.ts';
+import { isGuardError } from '../../guard/errors.ts';
 
 export interface HttpErrorMapping {
   readonly status: number;
@@ -53,6 +53,15 @@ export function mapErrorToHttp(err: unknown, now: number): HttpErrorMapping {
         return { status: 504, type: 'timeout_error', message: err.message, shouldRetry: true };
       case 'CANCELLED':
         return { status: 499, type: 'api_error', message: err.message, shouldRetry: false };
+      case 'BREAKER_LIMIT':
+        // The runtime's own capacity, not the provider's state: no breaker is open.
+        return {
+          status: 503,
+          type: 'api_error',
+          message: err.message,
+          retryAfterSeconds: retryAfterSeconds(err.retryAfterMs),
+          shouldRetry: false,
+        };
     }
   }
 

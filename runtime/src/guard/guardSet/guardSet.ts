@@ -16,30 +16,30 @@
  * starts while its agent's breakers are open is told so (`rememberOpen`) and starts them Open
  * for the rest of the open time instead of sending full traffic into the outage.
  */
-import { Bulkhead } from '../guard/bulkhead.ts';
-import { CircuitBreaker, type BreakerSnapshot } from '../guard/circuitBreaker.ts';
-import { EdgeTimer } from '../guard/edgeTimer.ts';
-import { CircuitOpenError } from '../guard/errors.ts';
-import { Guard } from '../guard/guard.ts';
-import type { GuardMetrics } from '../guard/metrics.ts';
-import { RateLimiter } from '../guard/rateLimiter.ts';
+import { Bulkhead } from '../bulkhead.ts';
+import type { ErrorClassifier } from '../classification.ts';
+import { CircuitBreaker, type BreakerSnapshot } from '../circuitBreaker.ts';
+import { EdgeTimer } from '../edgeTimer.ts';
+import { BreakerLimitError, CircuitOpenError } from '../errors.ts';
+import { Guard } from '../guard.ts';
+import type { GuardMetrics } from '../metrics.ts';
+import { RateLimiter } from '../rateLimiter.ts';
 import type {
   CounterStoreSettings,
   PolicyDocument,
-} from '../../../contract/src/policy/policyDocument.ts';
-import type { StoreReport } from '../../../contract/src/reporting/storeAnnotation.ts';
-import type { SharedCounters } from '../guard/sharedCounters.ts';
-import type { StoreCounters } from '../sharedLimits/redisCounterStore.ts';
+} from '../../../../contract/src/policy/policyDocument.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
+import type { SharedCounters } from '../sharedCounters.ts';
+import type { StoreCounters } from '../../sharedLimits/redisCounterStore.ts';
 import {
   providerBreakerName,
   toolBreakerName,
   type BreakerReport,
-} from '../../../contract/src/reporting/breakerAnnotation.ts';
-import type { Clock } from '../../../platform/src/time/clock.ts';
-import type { Backend } from './backendPool.ts';
+} from '../../../../contract/src/reporting/breakerAnnotation.ts';
+import type { Clock } from '../../../../platform/src/time/clock.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
-import { GuardedAttempt } from './guardedAttempt.ts';
+import { ModelAttempt } from './modelAttempt.ts';
 import { TOOL_BULKHEAD, bulkheadOptions, rateLimiterOptions } from './guardOptions.ts';
 import {
   breakerViews,
@@ -47,10 +47,12 @@ import {
   type BreakerView,
   type RateLimiterView,
 } from './guardViews.ts';
-import type { AttemptInfo, ProviderGuard, TokenEstimate } from './providerGuard.ts';
+import type { AttemptInfo, NamedBackend, ProviderGuard, TokenEstimate } from './providerGuard.ts';
 
 /** Distinct breakers one process keeps: callers choose model names, memory must not follow. */
-const MAX_BREAKERS = 512;
+export const MAX_BREAKERS = 512;
+/** Check back within a minute: a policy reload may have retired breakers by then. */
+const BREAKER_LIMIT_RETRY_AFTER_MS = 60_000;
 
 /** A provider breaker the agent's other replicas hold open, and until when. */
 export interface RememberedOpen {
@@ -61,6 +63,8 @@ export interface RememberedOpen {
 export interface GuardSetOptions {
   readonly doc: PolicyDocument;
   readonly clock: Clock;
+  /** What the provider's and the HTTP tools' errors mean (the guard knows no provider). */
+  readonly classifier: ErrorClassifier;
   /** Where breakers, limiter, bulkheads and guards are exported; none for a throwaway check. */
   readonly metrics?: GuardMetrics;
   /**
@@ -80,8 +84,9 @@ export interface OpenStore extends SharedCounters {
   close(): void;
 }
 
-export class GuardSet implements ProviderGuard {
+export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   readonly #clock: Clock;
+  readonly #classifier: ErrorClassifier;
   #doc: PolicyDocument;
   readonly #metrics: GuardMetrics | undefined;
   readonly #limiter: RateLimiter;
@@ -99,8 +104,9 @@ export class GuardSet implements ProviderGuard {
   /** Open periods learned from the agent's other replicas, by breaker name, until taken over. */
   readonly #remembered = new Map<string, number>();
 
-  constructor({ doc, clock, metrics, openStore }: GuardSetOptions) {
+  constructor({ doc, clock, classifier, metrics, openStore }: GuardSetOptions) {
     this.#clock = clock;
+    this.#classifier = classifier;
     this.#doc = doc;
     this.#metrics = metrics;
     this.#openStore = openStore;
@@ -217,8 +223,8 @@ export class GuardSet implements ProviderGuard {
 
   async callModel<T>(
     model: string,
-    pickBackend: () => Backend | undefined,
-    attempt: (info: AttemptInfo) => Promise<T>,
+    pickBackend: () => B | undefined,
+    attempt: (info: AttemptInfo<B>) => Promise<T>,
     signal: AbortSignal,
     estimate?: TokenEstimate,
   ): Promise<T> {
@@ -226,7 +232,7 @@ export class GuardSet implements ProviderGuard {
     if (backend === undefined) throw this.#allOpen(model);
     const guard = this.#modelGuard(backend.name, model);
     return guard.execute(
-      (a) => attempt(new GuardedAttempt(a, model, backend)),
+      (a) => attempt(new ModelAttempt(a, model, backend)),
       estimate === undefined ? { signal } : { signal, estimate },
     );
   }
@@ -243,6 +249,7 @@ export class GuardSet implements ProviderGuard {
       guard = new Guard({
         name,
         clock: this.#clock,
+        classifier: this.#classifier,
         target: { name, breaker: this.#breaker(name, { kind: 'tool', tool }) },
         bulkhead: this.#toolBulkhead,
         timeout: { timeoutMs },
@@ -294,6 +301,7 @@ export class GuardSet implements ProviderGuard {
       guard = new Guard({
         name,
         clock: this.#clock,
+        classifier: this.#classifier,
         target: { name, breaker: this.#breaker(name, { kind: 'model', backend, model }) },
         limiter: this.#limiter,
         bulkhead: this.#modelBulkhead,
@@ -313,7 +321,9 @@ export class GuardSet implements ProviderGuard {
   #breaker(name: string, target: BreakerTarget): CircuitBreaker {
     let breaker = this.#breakers.get(name);
     if (breaker !== undefined) return breaker;
-    if (this.#breakers.size >= MAX_BREAKERS) throw new CircuitOpenError(name, 'Open', 60_000);
+    if (this.#breakers.size >= MAX_BREAKERS) {
+      throw new BreakerLimitError(name, MAX_BREAKERS, BREAKER_LIMIT_RETRY_AFTER_MS);
+    }
     breaker = new CircuitBreaker({
       name,
       clock: this.#clock,

@@ -1,22 +1,21 @@
-import type { GuardAttempt, SdkRequestOptions } from '../guard/guardAttempt.ts';
-import type { HeaderSource } from '../guard/headers.ts';
-import type { Backend } from './backendPool.ts';
-import type { AttemptInfo } from './providerGuard.ts';
-import type { Usage } from './sseUsage.ts';
+import type { GuardAttempt, SdkRequestOptions } from '../guardAttempt.ts';
+import type { HeaderSource } from '../headers.ts';
+import type { TokenUsage } from '../tokenBudget.ts';
+import type { AttemptInfo, NamedBackend } from './providerGuard.ts';
 
 /**
  * An attempt as the router sees it: one object per attempt, its methods on the prototype,
  * rather than a literal with a closure per method (the closed path runs this per call).
  */
-export class GuardedAttempt implements AttemptInfo {
+export class ModelAttempt<B extends NamedBackend> implements AttemptInfo<B> {
   readonly model: string;
-  readonly backend: Backend;
+  readonly backend: B;
   readonly attempt: number;
   /** Not the attempt's signal: reading it builds an AbortController; the SDK's own timer enforces the deadline handed over here. */
   readonly request: SdkRequestOptions;
   readonly #a: GuardAttempt;
 
-  constructor(a: GuardAttempt, model: string, backend: Backend) {
+  constructor(a: GuardAttempt, model: string, backend: B) {
     this.#a = a;
     this.model = model;
     this.backend = backend;
@@ -24,8 +23,8 @@ export class GuardedAttempt implements AttemptInfo {
     this.request = a.sdkOptions();
   }
 
-  reportUsage(usage: Usage): void {
-    this.#a.reportUsage({ inputTokens: usage.input_tokens, outputTokens: usage.output_tokens });
+  reportUsage(usage: TokenUsage): void {
+    this.#a.reportUsage(usage);
   }
 
   observeHeaders(headers: HeaderSource): void {
