@@ -11,10 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import ts from 'typescript';
-import {
-  MINIMUM_NODE_MAJOR,
-  unsupportedNodeMessage,
-} from '../platform/src/node/supportedNode.ts';
+import { MINIMUM_NODE_MAJOR, unsupportedNodeMessage } from '../platform/src/node/supportedNode.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const HELPER = 'platform/src/node/supportedNode.ts';

@@ -1,7 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { MODEL_END_OF_LIFE } from './modelRetirements.ts';
 import { FALLBACK_MODEL, PRIMARY_MODEL } from './sampleModels.ts';
-import { sdkDeprecations, sdkModelNames, SDK_DEPRECATION_FILES } from '../../../test/support/sdkModelLists.ts';
+import {
+  sdkDeprecations,
+  sdkModelNames,
+  SDK_DEPRECATION_FILES,
+} from '../../../test/support/sdkModelLists.ts';
 
 describe.each([
   ['the primary', PRIMARY_MODEL],
