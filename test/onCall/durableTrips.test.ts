@@ -110,7 +110,37 @@ describe('trips of an agent whose pods come and go', () => {
 
   it('keeps three across an operator that is killed and started again', async () => {
     await scenario.operator.kill();
+    const hashBefore = (await getAgent(scenario.ns.name, AGENT))?.status?.policy?.hash;
     await startOperator({ namespace: scenario.ns.name, name: 'second' });
+    // Statuses are written only on change, so the first operator's last write would pass at
+    // once: change the policy (the replicas stay Open either way), so that the statuses read
+    // below are the new operator's — the policy's observedGeneration and the agent's applied
+    // hash can only come from it — and hold the three trips it read back from the ledger.
+    await mergePatch(scenario.ns.name, `cbp/${CBP}`, { spec: { openDuration: '59s' } });
+    const generation = (await getBreakerPolicy(scenario.ns.name, CBP))?.metadata.generation;
+    const written = await eventually(
+      async () => {
+        const [policy, agent] = await Promise.all([
+          getBreakerPolicy(scenario.ns.name, CBP),
+          getAgent(scenario.ns.name, AGENT),
+        ]);
+        const hash = agent?.status?.policy?.hash;
+        return (
+          policy?.status?.observedGeneration === generation &&
+          hash !== undefined &&
+          hash !== hashBefore && {
+            policy: policy?.status?.trips,
+            agent: agent?.status?.breaker?.trips,
+          }
+        );
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        description: 'both statuses written by the new operator',
+      },
+    );
+    expect(written).toEqual({ policy: 3, agent: 3 });
     await tripsAre(3, 'TRIPS still 3 after the operator restarted');
   });
 
