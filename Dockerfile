@@ -61,4 +61,6 @@ COPY --from=build /src/dist ./dist
 COPY --from=deps /launchers/ /usr/local/bin/
 USER 65532:65532
 EXPOSE 8080 9090
-ENTRYPOINT ["breakwater-runtime"]
+# One entrypoint: `breakwater [program] [flags]` runs the program named first (the simulator,
+# the operator, the kubectl plugin), the agent runtime when none is named.
+ENTRYPOINT ["breakwater"]

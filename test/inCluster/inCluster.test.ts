@@ -9,10 +9,11 @@
  * pods run under podman and runc; `make e2e-kind` runs this same file on kind, where a
  * kubelet runs them. Only reaching pods differs (clusterReach.ts).
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { installCrds } from '../api/apiInstallation.ts';
-import { chartDir, findHelm, run } from '../chart/chartTools.ts';
+import { chartDir, findHelm, repoRoot, run } from '../chart/chartTools.ts';
 import {
   agentDeployment,
   circuitBreakerPolicy,
@@ -56,6 +57,7 @@ const DRAIN_MS = 2_000;
 const EDGE_MS = 200;
 
 let ns: TestNamespace;
+let image: string;
 let helm: string;
 let release: string;
 let reach: ClusterReach;
@@ -65,7 +67,7 @@ const helmArgs = (...args: string[]): string[] => [...args, '--kubeconfig', kube
 
 beforeAll(async () => {
   // Building the image comes first: cold (no cached bases, no layers) it takes minutes.
-  const image = await imageUnderTest();
+  image = await imageUnderTest();
   const colon = image.lastIndexOf(':');
   helm = await findHelm();
   reach = clusterReach();
@@ -316,5 +318,37 @@ describe('the chart and the agents, as containers of the built image', () => {
     expect(during.filter((s) => s.outcome !== 'served')).toEqual([]);
     expect(sent.filter((s) => s.outcome === 'lost')).toEqual([]);
     await readyPods();
+  });
+});
+
+describe('the image entrypoint', () => {
+  // The image lives in this machine's podman storage only on the local cluster (kind loads it
+  // into its nodes instead).
+  const local = process.env['BREAKWATER_LOCAL_CLUSTER'] === '1';
+  const podman = (...args: string[]) =>
+    run(
+      join(repoRoot, 'scripts/image/podman.sh'),
+      [
+        'run',
+        '--rm',
+        '--pull=never',
+        '--network=none',
+        '--read-only',
+        '--cap-drop=ALL',
+        image,
+        ...args,
+      ],
+      { allowFailure: true },
+    );
+
+  (local ? it : it.skip)('runs the program named first, and the runtime when none is', async () => {
+    expect((await podman('breakwater-llm-sim', '--help')).stdout).toMatch(
+      /^Usage: breakwater-llm-sim /,
+    );
+    expect((await podman('operator', '--help')).stdout).toMatch(/^Usage: breakwater-operator /);
+    expect((await podman('--help')).stdout).toMatch(/^Usage: breakwater-runtime /);
+    const refused = await podman('breakwater-llm-simulator');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('is not a program of this image');
   });
 });
