@@ -1,7 +1,8 @@
 /**
  * `node scripts/generate.ts` writes the CRDs (crds/*.yaml), the TypeScript API types
  * (contract/src/api/v1alpha1/) and each spec field's default and bounds
- * (contract/src/api/specLimits.ts) from the JSON Schemas in crds/schemas/.
+ * (contract/src/api/specLimits.ts) and the shape of every field each kind accepts
+ * (contract/src/api/fieldShapes.ts) from the JSON Schemas in crds/schemas/.
  * `node scripts/generate.ts --check` writes nothing and exits 1 when any of them has drifted.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { crdFileName, renderCrdYaml } from './crdgen/crdManifest.ts';
 import { describeDrift, findDrift } from './crdgen/drift.ts';
 import { loadSchemaSet } from './crdgen/schemaSet.ts';
+import { renderFieldShapes } from './crdgen/fieldShapes.ts';
 import { renderLimits } from './crdgen/specLimits.ts';
 import { renderTypeScript } from './crdgen/typeScriptTypes.ts';
 
@@ -18,6 +20,7 @@ const schemaDir = join(root, 'crds/schemas');
 const crdDir = join(root, 'crds');
 const typesDir = join(root, 'contract/src/api/v1alpha1');
 const limitsFile = join(root, 'contract/src/api/specLimits.ts');
+const shapesFile = join(root, 'contract/src/api/fieldShapes.ts');
 /** Generated CRD files; anything else in crds/ (the schemas, a kustomization) is left alone. */
 const isGeneratedCrd = (name: string): boolean => /^breakwater\.dev_.*\.yaml$/.test(name);
 
@@ -31,6 +34,7 @@ export async function generate(): Promise<Map<string, string>> {
   const types = await renderTypeScript(set, join(typesDir, 'index.ts'));
   for (const [name, content] of types) files.set(relative(root, join(typesDir, name)), content);
   files.set(relative(root, limitsFile), await renderLimits(set, limitsFile));
+  files.set(relative(root, shapesFile), await renderFieldShapes(set, shapesFile));
   return files;
 }
 
@@ -44,8 +48,9 @@ function generatedFilesOnDisk(): Map<string, string> {
   };
   collect(crdDir, isGeneratedCrd);
   collect(typesDir, () => true);
-  if (existsSync(limitsFile))
-    files.set(relative(root, limitsFile), readFileSync(limitsFile, 'utf8'));
+  for (const file of [limitsFile, shapesFile]) {
+    if (existsSync(file)) files.set(relative(root, file), readFileSync(file, 'utf8'));
+  }
   return files;
 }
 

@@ -128,3 +128,32 @@ describe('a RateLimitPolicy edited on disk', () => {
     );
   });
 });
+
+describe('a manifest with a field kubectl would refuse', () => {
+  it('is refused naming the field, the file and the fix, and the last good policy stays', async () => {
+    const rt = await run('assistant-development');
+    const good = (await rt.debug('/debug/policy')) as PolicyStatus;
+    const file = join(dir, 'circuitbreakerpolicy-development.yaml');
+    const original = readFileSync(file, 'utf8');
+    const typo = original.replace('failureThreshold:', 'failureTreshold:');
+    expect(typo).not.toBe(original);
+    writeFileSync(file, typo);
+    try {
+      let status = good;
+      for (let i = 0; i < 500 && status.rejected === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        status = (await rt.debug('/debug/policy')) as PolicyStatus;
+      }
+      expect(status.rejected).toBe(1);
+      expect(status.hash).toBe(good.hash);
+      expect(status.lastError?.error).toContain(
+        `unknown field spec.failureTreshold (did you mean failureThreshold?)`,
+      );
+      expect(status.lastError?.error).toContain(file);
+      // Still serving, on the last good policy.
+      expect((await ask(rt)).type).toBe('message');
+    } finally {
+      writeFileSync(file, original);
+    }
+  });
+});

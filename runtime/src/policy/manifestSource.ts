@@ -19,6 +19,8 @@ import type {
   CircuitBreakerPolicy,
   RateLimitPolicy,
 } from '../../../contract/src/api/resources.ts';
+import { FIELD_SHAPES } from '../../../contract/src/api/fieldShapes.ts';
+import { describeUnknownFields, unknownFields } from '../../../contract/src/api/fieldShape.ts';
 import { keysFromSecret } from '../access/clientKeys.ts';
 import type { AgentRuntime } from '../agentRuntime.ts';
 import type { Cancel } from '../../../platform/src/time/clock.ts';
@@ -27,6 +29,9 @@ import type { SourceDeps } from './sourceDeps.ts';
 
 const SETTLE_MS = 50;
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+
+/** The Breakwater kinds whose fields are checked as kubectl's strict validation would. */
+const CHECKED_KINDS = new Set(['AgentDeployment', 'CircuitBreakerPolicy', 'RateLimitPolicy']);
 
 export interface ManifestObject {
   apiVersion?: string;
@@ -84,6 +89,11 @@ export class ManifestSource {
       objects = await readManifests(this.#path);
     } catch (err) {
       this.#runtime.store.reject(`cannot read manifests: ${(err as Error).message}`, this.source);
+      return;
+    }
+    const unknown = strictFieldErrors(objects);
+    if (unknown !== undefined) {
+      this.#runtime.store.reject(unknown, this.source);
       return;
     }
     const agents = objects.filter(
@@ -189,6 +199,30 @@ function secretValue(secret: ManifestObject | undefined, key: string): string | 
   return trimmed === '' ? undefined : trimmed;
 }
 
+/** Where each object was read from, for errors that name the file. */
+const fileOf = new WeakMap<object, string>();
+
+/**
+ * Unknown fields of the Breakwater objects among the manifests, as `kubectl apply` would
+ * refuse them (strict field validation), or undefined when there are none. Every object is
+ * checked, not just the chosen agent's: a typo in a policy no agent uses yet is still a typo.
+ */
+export function strictFieldErrors(objects: readonly ManifestObject[]): string | undefined {
+  const problems: string[] = [];
+  for (const object of objects) {
+    const kind = object.kind;
+    const shape = kind === undefined ? undefined : FIELD_SHAPES[kind];
+    if (kind === undefined || shape === undefined || !CHECKED_KINDS.has(kind)) continue;
+    const fields = unknownFields(object, shape);
+    if (fields.length > 0) {
+      problems.push(
+        describeUnknownFields(kind, object.metadata?.name, fileOf.get(object) ?? '?', fields),
+      );
+    }
+  }
+  return problems.length === 0 ? undefined : problems.join('\n');
+}
+
 async function readManifests(path: string): Promise<ManifestObject[]> {
   const info = await stat(path);
   const files = info.isDirectory()
@@ -204,7 +238,10 @@ async function readManifests(path: string): Promise<ManifestObject[]> {
       if (document.errors.length > 0)
         throw new Error(`${file}: ${document.errors[0]?.message ?? 'invalid YAML'}`);
       const value = document.toJS() as unknown;
-      if (value !== null && typeof value === 'object' && !Array.isArray(value)) objects.push(value);
+      if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        fileOf.set(value, file);
+        objects.push(value);
+      }
     }
   }
   return objects;
