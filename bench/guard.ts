@@ -35,6 +35,7 @@ import { Guard, type GuardConfig } from '../runtime/src/guard/guard.ts';
 import type { GuardAttempt } from '../runtime/src/guard/guardAttempt.ts';
 import { GuardMetrics } from '../runtime/src/guard/metrics.ts';
 import { RateLimiter } from '../runtime/src/guard/rateLimiter.ts';
+import { bulkheadSettings, limiterSettings } from '../runtime/src/guard/settingsFixture.ts';
 import { systemClock } from '../platform/src/time/clock.ts';
 
 const CALLS_PER_ROUND = 2_000;
@@ -66,9 +67,13 @@ function ourGuard(registry: Registry, name: string, extra: Partial<GuardConfig> 
   const limiter = new RateLimiter({
     name,
     clock,
-    options: { requests: { perSecond: 1e6, burst: 1e7 } },
+    options: limiterSettings({ requests: { perSecond: 1e6, burst: 1e7 } }),
   });
-  const bulkhead = new Bulkhead({ name, clock, options: { maxConcurrent: 100, maxQueue: 0 } });
+  const bulkhead = new Bulkhead({
+    name,
+    clock,
+    options: bulkheadSettings({ maxConcurrent: 100, maxQueue: 0 }),
+  });
   const guard = new Guard({
     name,
     clock,

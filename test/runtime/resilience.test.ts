@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
-import { resolveRetryBudgetOptions } from '../../runtime/src/guard/retryBudget.ts';
+import { RETRY_BUDGET } from '../../runtime/src/guard/retryBudget.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import {
   FALLBACK_MODEL,
@@ -73,7 +73,7 @@ describe('a 429 storm', () => {
     const scrape = await rt.runtime.metrics();
     // retryBudget.ts: each first attempt deposits percent/100 of a retry, time deposits
     // minPerSecond, and a full budget holds maxBurst.
-    const budget = resolveRetryBudgetOptions();
+    const budget = RETRY_BUDGET;
     const allowed =
       CALLERS * (1 + budget.percent / 100) +
       budget.maxBurst +

@@ -5,9 +5,20 @@
  */
 import { CIRCUIT_BREAKER_POLICY_LIMITS, COMMON_ENUMS } from './specLimits.ts';
 import type { BreakerOverride, ErrorClass } from './v1alpha1/circuitbreakerpolicy.ts';
+import type { AgentDeploymentSpec, SecuritySpec } from './v1alpha1/agentdeployment.ts';
 import type { BreakerState, PolicyMode } from './v1alpha1/common.ts';
+import type { RateLimitPolicySpec } from './v1alpha1/ratelimitpolicy.ts';
 
 export type { BreakerState, PolicyMode };
+
+/** How calls are spread over backends (`spec.loadBalancing`). */
+export type LoadBalancing = NonNullable<AgentDeploymentSpec['loadBalancing']>;
+/** Whose numbers a RateLimitPolicy states (`spec.scope`). */
+export type RateLimitScope = NonNullable<RateLimitPolicySpec['scope']>;
+/** What a call over the limit gets (`spec.onLimit`). */
+export type OnLimit = NonNullable<RateLimitPolicySpec['onLimit']>;
+/** What the prompt-injection screen does (`spec.security.promptInjection`). */
+export type InjectionMode = NonNullable<SecuritySpec['promptInjection']>;
 
 /** The classes a breaker can count (`failOn`). */
 export type FailureClass = ErrorClass;

@@ -7,7 +7,15 @@
  */
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../api/duration.ts';
-import type { FailureClass, OverrideState, PolicyMode } from '../api/vocabulary.ts';
+import type {
+  FailureClass,
+  InjectionMode,
+  LoadBalancing,
+  OnLimit,
+  OverrideState,
+  PolicyMode,
+  RateLimitScope,
+} from '../api/vocabulary.ts';
 import { AGENT_DEPLOYMENT_LIMITS } from '../api/specLimits.ts';
 
 export const POLICY_DOCUMENT_VERSION = 1;
@@ -16,7 +24,7 @@ export const POLICY_HASH_ANNOTATION = 'breakwater.dev/policy-hash';
 
 export const policyConfigMapName = (agent: string): string => `${agent}-policy`;
 
-export type LoadBalancing = 'RoundRobin' | 'LeastLoaded' | 'Weighted' | 'Random';
+export type { LoadBalancing };
 
 export interface BreakerSettings {
   /** The CircuitBreakerPolicy this came from; absent when the agent names none (defaults). */
@@ -51,7 +59,7 @@ export interface BreakerSettings {
 
 export interface RateLimitSettings {
   readonly policyName?: string;
-  readonly scope: 'PerReplica' | 'Cluster';
+  readonly scope: RateLimitScope;
   /** Replicas the Cluster-scope numbers were divided by (1 for PerReplica). */
   readonly shareOf: number;
   /** Per-replica numbers in force. Absent parts are unlimited. */
@@ -63,7 +71,7 @@ export interface RateLimitSettings {
     readonly queueTimeoutMs: number;
   };
   readonly adaptive: { readonly honorRetryAfter: boolean; readonly providerHeaders: boolean };
-  readonly onLimit: 'Reject' | 'Wait';
+  readonly onLimit: OnLimit;
   readonly maxWaitMs: number;
   readonly mode: PolicyMode;
   /**
@@ -164,7 +172,7 @@ export interface PolicyDocument {
     readonly maxEntries: number;
     readonly ttlMs: number;
   };
-  readonly security: { readonly promptInjection: 'Off' | 'Flag' | 'Block' };
+  readonly security: { readonly promptInjection: InjectionMode };
   readonly audit: { readonly enabled: boolean };
   /** `false` turns the `/debug/*` documents off; absent means on (`spec.monitoring.debugEndpoints`). */
   readonly debugEndpoints?: false;

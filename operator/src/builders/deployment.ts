@@ -32,7 +32,12 @@ import {
   RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import { buildRuntimeEnv } from './runtimeEnv.ts';
-import { HTTP_PORT, HTTP_PORT_NAME, METRICS_PORT, METRICS_PORT_NAME } from './runtimePorts.ts';
+import {
+  HTTP_PORT,
+  HTTP_PORT_NAME,
+  METRICS_PORT,
+  METRICS_PORT_NAME,
+} from '../../../contract/src/pod/runtimePorts.ts';
 import { runtimeServiceAccountName } from './serviceAccount.ts';
 import { shutdownTiming, type ShutdownTiming } from './shutdownTiming.ts';
 

@@ -3,7 +3,7 @@ import type { AgentDeployment, NetworkPolicySpec } from '../../../contract/src/a
 import { agentIdentity } from './agentIdentity.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';
 import { selectorLabels } from './labels.ts';
-import { HTTP_PORT_NAME, METRICS_PORT_NAME } from './runtimePorts.ts';
+import { HTTP_PORT_NAME, METRICS_PORT_NAME } from '../../../contract/src/pod/runtimePorts.ts';
 
 // Local shapes: the client's V1NetworkPolicyIngressRule names the field `_from`, while the
 // API (and server-side apply) wants `from`.

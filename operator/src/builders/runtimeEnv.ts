@@ -21,7 +21,7 @@ import {
   backendApiKeyEnv,
 } from '../../../contract/src/policy/policyResolution.ts';
 import { agentIdentity } from './agentIdentity.ts';
-import { HTTP_PORT, METRICS_PORT } from './runtimePorts.ts';
+import { HTTP_PORT, METRICS_PORT } from '../../../contract/src/pod/runtimePorts.ts';
 
 export function buildRuntimeEnv(agent: Readonly<AgentDeployment>): EnvVar[] {
   const owned = [...identityEnv(agent), ...apiKeyEnv(agent)];

@@ -7,8 +7,8 @@ import {
   HTTP_PORT_NAME,
   METRICS_PORT,
   METRICS_PORT_NAME,
-  SERVICE_HTTP_PORT,
-} from './runtimePorts.ts';
+} from '../../../contract/src/pod/runtimePorts.ts';
+import { SERVICE_HTTP_PORT } from './servicePort.ts';
 
 export interface Service extends ChildObject<'v1', 'Service'> {
   spec: ServiceSpec;

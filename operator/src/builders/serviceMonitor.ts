@@ -2,7 +2,7 @@ import type { AgentDeployment, ServiceMonitorSpec } from '../../../contract/src/
 import { agentIdentity } from './agentIdentity.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';
 import { selectorLabels } from './labels.ts';
-import { METRICS_PORT_NAME } from './runtimePorts.ts';
+import { METRICS_PORT_NAME } from '../../../contract/src/pod/runtimePorts.ts';
 
 /** The part of the Prometheus Operator's ServiceMonitor that Breakwater writes. */
 export interface ServiceMonitor extends ChildObject<'monitoring.coreos.com/v1', 'ServiceMonitor'> {

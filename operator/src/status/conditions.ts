@@ -3,16 +3,10 @@
  * lastTransitionTime unless its status flips, and always carries the generation it was
  * computed from. Pure: the caller passes the time.
  */
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
+import type { Condition } from '../../../contract/src/api/v1alpha1/common.ts';
 
-export interface Condition {
-  type: string;
-  status: ConditionStatus;
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
+export type { Condition };
+export type ConditionStatus = Condition['status'];
 
 export interface ConditionUpdate {
   readonly type: string;

@@ -12,22 +12,12 @@ import type {
   CircuitBreakerPolicy,
   CircuitBreakerPolicyStatus,
 } from '../../../contract/src/api/resources.ts';
+import type { OverrideStatus } from '../../../contract/src/api/v1alpha1/circuitbreakerpolicy.ts';
 
 export type WantedOverride = 'ForcedOpen' | 'ForcedClosed' | 'Auto';
 
-export interface OverrideStatus {
-  readonly state: 'ForcedOpen' | 'ForcedClosed';
-  readonly reason?: string;
-  readonly until?: string;
-  readonly observedGeneration?: number;
-  /** Replicas that apply it over replicas that use the policy: `3/3`. */
-  readonly applied: string;
-  readonly agents?: readonly {
-    readonly name: string;
-    readonly applied: number;
-    readonly replicas: number;
-  }[];
-}
+/** The override as the operator reports it (`status.override`), the generated type. */
+export type { OverrideStatus };
 
 export interface Acknowledgement {
   readonly done: boolean;
@@ -61,8 +51,7 @@ export function overrideAcknowledgement(
   reports?: readonly ReplicaReport[],
 ): Acknowledgement {
   // status.override is the operator's acknowledgement; older operators do not write it.
-  const status: (CircuitBreakerPolicyStatus & { override?: OverrideStatus }) | undefined =
-    policy.status;
+  const status: CircuitBreakerPolicyStatus | undefined = policy.status;
   const override = status?.override;
   const condition = status?.conditions?.find((c) => c.type === OVERRIDE_APPLIED);
   const conditionCurrent =
@@ -113,7 +102,7 @@ export function overrideAcknowledgement(
  * are the last word, whatever the operator's version.
  */
 function resetAcknowledgement(
-  status: (CircuitBreakerPolicyStatus & { override?: OverrideStatus }) | undefined,
+  status: CircuitBreakerPolicyStatus | undefined,
   generation: number,
   replicas: readonly ReplicaReport[],
   /** The message of a current OverrideApplied=False condition. */

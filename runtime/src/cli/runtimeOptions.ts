@@ -7,6 +7,7 @@ import {
   METRICS_PORT_ENV,
   POD_NAMESPACE_ENV,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
+import { HTTP_PORT, METRICS_PORT } from '../../../contract/src/pod/runtimePorts.ts';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.ts';
 
 export type PolicySourceOption =
@@ -55,8 +56,8 @@ Policy source (one of):
   --client-keys-dir DIR cluster mode: the mounted client-keys Secret, one key per file, watched
                         (default $BREAKWATER_CLIENT_KEYS_DIR)
 
-  --port N              API port (default $PORT_HTTP, else 8080)
-  --metrics-port N      /metrics and /debug port (default $PORT_METRICS, else 9090)
+  --port N              API port (default $PORT_HTTP, else ${HTTP_PORT})
+  --metrics-port N      /metrics and /debug port (default $PORT_METRICS, else ${METRICS_PORT})
   --host ADDR           listen address (default 0.0.0.0)
   --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default info)
   --drain-delay-ms N    after SIGTERM, readiness fails but requests are served this long
@@ -107,10 +108,10 @@ export function parseRuntimeCli(
     if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
       throw new FlagError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
     }
-    const port = portFlag('--port', values.port ?? env[HTTP_PORT_ENV] ?? '8080');
+    const port = portFlag('--port', values.port ?? env[HTTP_PORT_ENV] ?? String(HTTP_PORT));
     const metricsPort = portFlag(
       '--metrics-port',
-      values['metrics-port'] ?? env[METRICS_PORT_ENV] ?? '9090',
+      values['metrics-port'] ?? env[METRICS_PORT_ENV] ?? String(METRICS_PORT),
     );
     if (port !== 0 && port === metricsPort)
       throw new FlagError(`--port and --metrics-port must differ, both are ${port}`);

@@ -8,41 +8,16 @@
  * `maxConcurrent + maxQueue` calls already running is counted (`shadowRejected`), being the
  * one Enforce would have turned away with a full queue. Queue timeouts are not simulated.
  */
-import type { PolicyMode } from '../../../contract/src/api/vocabulary.ts';
 import { BulkheadFullError, CancelledError } from './errors.ts';
-import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
-import { RATE_LIMIT_POLICY_LIMITS as RATE } from '../../../contract/src/api/specLimits.ts';
+import type { RateLimitSettings } from '../../../contract/src/policy/policyDocument.ts';
 
-export interface BulkheadOptions {
-  /** @default 16 */
-  readonly maxConcurrent: number;
-  /** @default 64 */
-  readonly maxQueue: number;
-  /** @default 10000 */
-  readonly queueTimeoutMs: number;
-  /** @default 'Enforce' */
-  readonly mode: PolicyMode;
-}
-
-export type BulkheadOptionsInput = Partial<BulkheadOptions>;
-
-export function resolveBulkheadOptions(
-  input: BulkheadOptionsInput = {},
-  owner = 'bulkhead',
-): BulkheadOptions {
-  const check = new OptionChecker(owner);
-  return Object.freeze({
-    maxConcurrent: check.integer('maxConcurrent', input.maxConcurrent ?? 16, 1, 100_000),
-    maxQueue: check.integer('maxQueue', input.maxQueue ?? 64, 0, 1_000_000),
-    queueTimeoutMs: check.positive(
-      'queueTimeoutMs',
-      input.queueTimeoutMs ?? 10_000,
-      MAX_DURATION_MS,
-    ),
-    mode: check.oneOf('mode', input.mode ?? RATE.mode.default, RATE.mode.enum),
-  });
-}
+/**
+ * The policy document's concurrency settings and the policy's mode, as they are: their defaults
+ * and bounds are the schema's, checked by policyValidation.ts before a document gets here.
+ */
+export type BulkheadOptions = NonNullable<RateLimitSettings['concurrency']> &
+  Pick<RateLimitSettings, 'mode'>;
 
 interface Waiter {
   resolve: () => void;
@@ -64,7 +39,7 @@ export interface BulkheadCounters {
 export interface BulkheadConfig {
   readonly name: string;
   readonly clock: Clock;
-  readonly options?: BulkheadOptionsInput;
+  readonly options: BulkheadOptions;
 }
 
 export class Bulkhead {
@@ -83,7 +58,7 @@ export class Bulkhead {
   constructor(config: BulkheadConfig) {
     this.name = config.name;
     this.#clock = config.clock;
-    this.#options = resolveBulkheadOptions(config.options, `bulkhead "${config.name}"`);
+    this.#options = config.options;
     this.#max = this.#options.maxConcurrent;
   }
 
@@ -175,8 +150,8 @@ export class Bulkhead {
    * arrivals away) and keep the timeout they were given. Switched to Shadow, it lets every
    * waiter in.
    */
-  reconfigure(input: BulkheadOptionsInput): void {
-    this.#options = resolveBulkheadOptions(input, `bulkhead "${this.name}"`);
+  reconfigure(options: BulkheadOptions): void {
+    this.#options = options;
     this.#max = this.#options.maxConcurrent;
     const shadow = this.#options.mode === 'Shadow';
     while (this.#head !== undefined && (shadow || this.#active < this.#max)) {

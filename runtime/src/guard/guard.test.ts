@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { retrySettings } from './settingsFixture.ts';
 import {
   isCancelledError,
   isCircuitOpenError,
@@ -172,11 +173,8 @@ describe('Guard: retries', () => {
     const f = guardFixture({
       breaker: { failureThreshold: 10_000 },
       guard: {
-        retry: {
-          maxAttempts: 3,
-          initialDelayMs: 1,
-          budget: { percent: 10, minPerSecond: 0, maxBurst: 5 },
-        },
+        retry: { maxAttempts: 3, initialDelayMs: 1 },
+        retryBudget: { percent: 10, minPerSecond: 0, maxBurst: 5 },
       },
     });
     const s = scripted(
@@ -248,7 +246,7 @@ describe('Guard: timeouts', () => {
   });
 
   it('times out no earlier than the timeout', async () => {
-    const f = guardFixture({ guard: { timeout: { timeoutMs: 1_000, resolutionMs: 1 } } });
+    const f = guardFixture({ guard: { timeout: { timeoutMs: 1_000 }, deadlineResolutionMs: 1 } });
     const t0 = f.clock.now();
     let settledAt = 0;
     const call = f.guard
@@ -398,14 +396,17 @@ describe('Guard: live reconfiguration', () => {
     let release: (v: string) => void = () => undefined;
     const inFlight = f.guard.execute(() => new Promise<string>((r) => (release = r)));
     for (let i = 0; i < 5; i++) await Promise.resolve();
-    f.guard.reconfigure({ timeout: { timeoutMs: 5_000 }, retry: { maxAttempts: 3 } });
+    f.guard.reconfigure({
+      timeout: { timeoutMs: 5_000 },
+      retry: retrySettings({ maxAttempts: 3 }),
+    });
     release('done');
     expect(await inFlight).toBe('done');
   });
 
   it('applies a new timeout from the next attempt', async () => {
-    const f = guardFixture({ guard: { timeout: { timeoutMs: 1_000, resolutionMs: 1 } } });
-    f.guard.reconfigure({ timeout: { timeoutMs: 200, resolutionMs: 1 } });
+    const f = guardFixture({ guard: { timeout: { timeoutMs: 1_000 }, deadlineResolutionMs: 1 } });
+    f.guard.reconfigure({ timeout: { timeoutMs: 200 } });
     const t0 = f.clock.now();
     let at = 0;
     await drive(

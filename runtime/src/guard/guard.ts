@@ -32,13 +32,9 @@ import { GuardAttempt, type AttemptDeadline, type AttemptHost } from './guardAtt
 import type { HeaderSource } from './headers.ts';
 import { UNCHARGED, type Charge, type RateLimiter } from './rateLimiter.ts';
 import { systemRandom, type Random } from '../../../platform/src/random/random.ts';
-import { NO_RETRY, resolveRetryOptions, RetryPolicy, type RetryOptionsInput } from './retry.ts';
-import {
-  DeadlineTimer,
-  resolveTimeoutOptions,
-  type TimeoutOptions,
-  type TimeoutOptionsInput,
-} from './timeout.ts';
+import { NO_RETRY, RetryPolicy, type RetryOptions } from './retry.ts';
+import type { RetryBudgetOptions } from './retryBudget.ts';
+import { DeadlineTimer, DEADLINE_RESOLUTION_MS, type TimeoutOptions } from './timeout.ts';
 import type { TokenEstimate } from './tokenBudget.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { sleep } from '../../../platform/src/time/sleep.ts';
@@ -60,9 +56,13 @@ export interface GuardConfig {
   readonly limiter?: RateLimiter;
   readonly bulkhead?: Bulkhead;
   /** Absent: the guard sets no deadline of its own. */
-  readonly timeout?: TimeoutOptionsInput;
+  readonly timeout?: TimeoutOptions;
   /** Absent: one attempt. */
-  readonly retry?: RetryOptionsInput;
+  readonly retry?: RetryOptions;
+  /** Deadlines closer together than this share a timer firing (tests use 1). */
+  readonly deadlineResolutionMs?: number;
+  /** The retries an outage may add. @default RETRY_BUDGET (tests use their own) */
+  readonly retryBudget?: RetryBudgetOptions;
 }
 
 export interface GuardCallOptions {
@@ -107,20 +107,15 @@ export class Guard implements AttemptHost {
     this.#limiter = config.limiter;
     this.#bulkhead = config.bulkhead;
     this.#target = config.target;
-    const owner = `guard "${config.name}"`;
-    this.#timeout =
-      config.timeout === undefined
-        ? undefined
-        : resolveTimeoutOptions(config.timeout, `${owner} timeout`);
-    this.#deadlines = new DeadlineTimer(config.clock, this.#timeout?.resolutionMs);
+    this.#timeout = config.timeout;
+    this.#deadlines = new DeadlineTimer(
+      config.clock,
+      config.deadlineResolutionMs ?? DEADLINE_RESOLUTION_MS,
+    );
     this.#retry =
       config.retry === undefined
         ? undefined
-        : new RetryPolicy(
-            resolveRetryOptions(config.retry, `${owner} retry`),
-            this.#random,
-            config.clock.now(),
-          );
+        : new RetryPolicy(config.retry, this.#random, config.clock.now(), config.retryBudget);
   }
 
   /**
@@ -376,23 +371,15 @@ export class Guard implements AttemptHost {
    * that, the limiter and the bulkhead directly).
    */
   reconfigure(update: {
-    readonly timeout?: TimeoutOptionsInput | null;
-    readonly retry?: RetryOptionsInput | null;
+    readonly timeout?: TimeoutOptions | null;
+    readonly retry?: RetryOptions | null;
   }): void {
-    const owner = `guard "${this.name}"`;
-    const now = this.#clock.now();
-    if (update.timeout !== undefined) {
-      this.#timeout =
-        update.timeout === null
-          ? undefined
-          : resolveTimeoutOptions(update.timeout, `${owner} timeout`);
-      if (this.#timeout) this.#deadlines.resolutionMs = this.#timeout.resolutionMs;
-    }
+    if (update.timeout !== undefined) this.#timeout = update.timeout ?? undefined;
     if (update.retry === null) this.#retry = undefined;
     else if (update.retry !== undefined) {
-      const options = resolveRetryOptions(update.retry, `${owner} retry`);
-      if (this.#retry === undefined) this.#retry = new RetryPolicy(options, this.#random, now);
-      else this.#retry.reconfigure(options, now);
+      if (this.#retry === undefined) {
+        this.#retry = new RetryPolicy(update.retry, this.#random, this.#clock.now());
+      } else this.#retry.reconfigure(update.retry);
     }
   }
 }

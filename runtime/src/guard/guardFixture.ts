@@ -5,20 +5,29 @@
 import { anthropicClassifier } from '../provider/anthropic/errorClassification.ts';
 import { APIError } from '@anthropic-ai/sdk';
 import { breakerSettings, type BreakerSettingsPatch } from './breakerFixture.ts';
-import { Bulkhead, type BulkheadOptionsInput } from './bulkhead.ts';
+import { Bulkhead, type BulkheadOptions } from './bulkhead.ts';
 import { CircuitBreaker } from './circuitBreaker.ts';
 import { Guard, type GuardConfig } from './guard.ts';
 import type { GuardAttempt } from './guardAttempt.ts';
-import { RateLimiter, type RateLimiterOptionsInput } from './rateLimiter.ts';
+import { RateLimiter } from './rateLimiter.ts';
+import type { RetryOptions } from './retry.ts';
+import {
+  bulkheadSettings,
+  limiterSettings,
+  retrySettings,
+  type LimiterPatch,
+} from './settingsFixture.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 
 export interface GuardFixtureOptions {
   /** The target's name. @default 'primary' */
   readonly target?: string;
   readonly breaker?: BreakerSettingsPatch;
-  readonly limiter?: RateLimiterOptionsInput;
-  readonly bulkhead?: BulkheadOptionsInput;
-  readonly guard?: Partial<Pick<GuardConfig, 'timeout' | 'retry' | 'random'>>;
+  readonly limiter?: LimiterPatch;
+  readonly bulkhead?: Partial<BulkheadOptions> & Pick<BulkheadOptions, 'maxConcurrent'>;
+  readonly guard?: Partial<
+    Pick<GuardConfig, 'timeout' | 'random' | 'deadlineResolutionMs' | 'retryBudget'>
+  > & { readonly retry?: Partial<RetryOptions> };
 }
 
 export function guardFixture(options: GuardFixtureOptions = {}) {
@@ -26,9 +35,12 @@ export function guardFixture(options: GuardFixtureOptions = {}) {
   const name = options.target ?? 'primary';
   const breaker = new CircuitBreaker({ name, clock, options: breakerSettings(options.breaker) });
   const limiter =
-    options.limiter && new RateLimiter({ name: 'agent', clock, options: options.limiter });
+    options.limiter &&
+    new RateLimiter({ name: 'agent', clock, options: limiterSettings(options.limiter) });
   const bulkhead =
-    options.bulkhead && new Bulkhead({ name: 'agent', clock, options: options.bulkhead });
+    options.bulkhead &&
+    new Bulkhead({ name: 'agent', clock, options: bulkheadSettings(options.bulkhead) });
+  const { retry, ...guardOptions } = options.guard ?? {};
   const guard = new Guard({
     name: 'agent',
     clock,
@@ -37,7 +49,8 @@ export function guardFixture(options: GuardFixtureOptions = {}) {
     target: { name, breaker },
     ...(limiter ? { limiter } : {}),
     ...(bulkhead ? { bulkhead } : {}),
-    ...options.guard,
+    ...guardOptions,
+    ...(retry === undefined ? {} : { retry: retrySettings(retry) }),
   });
   return {
     clock,

@@ -11,84 +11,25 @@
  * Shadow limiter let through a call it would have refused; otherwise RateLimitedError.
  */
 import { AdaptivePacer } from './adaptivePacer.ts';
-import type { PolicyMode } from '../../../contract/src/api/vocabulary.ts';
 import { RateLimitedError, type RateLimitReason } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
-import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
 import { spentLimitPauseMs } from './providerPause.ts';
 import type { SharedCounters } from './sharedCounters.ts';
 import { TokenBucket } from './tokenBucket.ts';
 import { TokenBudget, type TokenEstimate, type TokenUsage } from './tokenBudget.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { sleep } from '../../../platform/src/time/sleep.ts';
-import { RATE_LIMIT_POLICY_LIMITS as RATE } from '../../../contract/src/api/specLimits.ts';
+import type { RateLimitSettings } from '../../../contract/src/policy/policyDocument.ts';
 
-export type OnLimit = 'Reject' | 'Wait';
-
-export interface RateLimiterOptions {
-  /** Request token bucket. @default undefined (no request limit) */
-  readonly requests: { readonly perSecond: number; readonly burst: number } | undefined;
-  /** Token budgets per minute. @default undefined (none) */
-  readonly tokens:
-    | { readonly inputPerMinute: number | undefined; readonly outputPerMinute: number | undefined }
-    | undefined;
-  /** @default both on */
-  readonly adaptive: { readonly honorRetryAfter: boolean; readonly providerHeaders: boolean };
-  /** @default 'Reject' */
-  readonly onLimit: OnLimit;
-  /** Longest wait with onLimit: Wait; longer waits are refused. @default 10000 */
-  readonly maxWaitMs: number;
-  /** @default 'Enforce' */
-  readonly mode: PolicyMode;
-}
-
-export interface RateLimiterOptionsInput {
-  readonly requests?: { readonly perSecond: number; readonly burst?: number };
-  readonly tokens?: { readonly inputPerMinute?: number; readonly outputPerMinute?: number };
-  readonly adaptive?: { readonly honorRetryAfter?: boolean; readonly providerHeaders?: boolean };
-  readonly onLimit?: OnLimit;
-  readonly maxWaitMs?: number;
-  readonly mode?: PolicyMode;
-}
-
-export function resolveRateLimiterOptions(
-  input: RateLimiterOptionsInput = {},
-  owner = 'rate limiter',
-): RateLimiterOptions {
-  const check = new OptionChecker(owner);
-  let requests: RateLimiterOptions['requests'];
-  if (input.requests !== undefined) {
-    const perSecond = check.positive('requests.perSecond', input.requests.perSecond, 1_000_000);
-    const burst = check.integer(
-      'requests.burst',
-      input.requests.burst ?? Math.max(1, Math.ceil(perSecond)),
-      1,
-      10_000_000,
-    );
-    requests = Object.freeze({ perSecond, burst });
-  }
-  let tokens: RateLimiterOptions['tokens'];
-  if (input.tokens !== undefined) {
-    const { inputPerMinute, outputPerMinute } = input.tokens;
-    if (inputPerMinute !== undefined) check.positive('tokens.inputPerMinute', inputPerMinute, 1e10);
-    if (outputPerMinute !== undefined)
-      check.positive('tokens.outputPerMinute', outputPerMinute, 1e10);
-    if (inputPerMinute !== undefined || outputPerMinute !== undefined) {
-      tokens = Object.freeze({ inputPerMinute, outputPerMinute });
-    }
-  }
-  return Object.freeze({
-    requests,
-    tokens,
-    adaptive: Object.freeze({
-      honorRetryAfter: input.adaptive?.honorRetryAfter ?? RATE['adaptive.honorRetryAfter'].default,
-      providerHeaders: input.adaptive?.providerHeaders ?? RATE['adaptive.providerHeaders'].default,
-    }),
-    onLimit: check.oneOf('onLimit', input.onLimit ?? RATE.onLimit.default, RATE.onLimit.enum),
-    maxWaitMs: check.number('maxWaitMs', input.maxWaitMs ?? 10_000, 0, MAX_DURATION_MS),
-    mode: check.oneOf('mode', input.mode ?? RATE.mode.default, RATE.mode.enum),
-  });
-}
+/**
+ * The policy document's rate-limit settings the limiter acts on, as they are: their defaults
+ * and bounds are the schema's, checked by policyValidation.ts before a document gets here.
+ * Absent `requests` or `tokens`: no such limit.
+ */
+export type RateLimiterOptions = Pick<
+  RateLimitSettings,
+  'requests' | 'tokens' | 'adaptive' | 'onLimit' | 'maxWaitMs' | 'mode'
+>;
 
 /** `admit` let a Shadow-mode call through without charging it: do not refund or settle it. */
 export const UNCHARGED = -1;
@@ -119,7 +60,7 @@ export interface RateLimiterCounters {
 export interface RateLimiterConfig {
   readonly name: string;
   readonly clock: Clock;
-  readonly options?: RateLimiterOptionsInput;
+  readonly options: RateLimiterOptions;
 }
 
 export class RateLimiter {
@@ -145,7 +86,7 @@ export class RateLimiter {
   constructor(config: RateLimiterConfig) {
     this.name = config.name;
     this.#clock = config.clock;
-    this.#options = resolveRateLimiterOptions(config.options, `rate limiter "${config.name}"`);
+    this.#options = config.options;
     const now = config.clock.now();
     const r = this.#options.requests;
     this.#requests = r === undefined ? undefined : new TokenBucket(r.perSecond, r.burst, now);
@@ -432,8 +373,7 @@ export class RateLimiter {
    * budget, never topped up), reservations already made, and everything the provider told
    * the pacer. A limit switched off is dropped; one switched on starts full.
    */
-  reconfigure(input: RateLimiterOptionsInput): void {
-    const next = resolveRateLimiterOptions(input, `rate limiter "${this.name}"`);
+  reconfigure(next: RateLimiterOptions): void {
     const now = this.#clock.now();
     const r = next.requests;
     if (r === undefined) this.#requests = undefined;

@@ -1,21 +1,19 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Classification } from './classification.ts';
 import { seededRandom } from '../../../platform/src/random/random.ts';
-import {
-  fullJitterDelay,
-  NO_RETRY,
-  resolveRetryOptions,
-  RetryPolicy,
-  type RetryOptionsInput,
-} from './retry.ts';
-import { RetryBudget } from './retryBudget.ts';
-import { resolveRetryBudgetOptions } from './retryBudget.ts';
+import { fullJitterDelay, NO_RETRY, RetryPolicy, type RetryOptions } from './retry.ts';
+import { RETRY_BUDGET, RetryBudget, type RetryBudgetOptions } from './retryBudget.ts';
+import { retrySettings } from './settingsFixture.ts';
 
 const OVERLOADED: Classification = { outcome: 'Overloaded', retryable: true };
 const always = (value: number) => () => value;
 
-function policy(input: RetryOptionsInput, random = always(0.5)) {
-  return new RetryPolicy(resolveRetryOptions(input), random, 0);
+function policy(
+  input: Partial<RetryOptions>,
+  random = always(0.5),
+  budget: RetryBudgetOptions = RETRY_BUDGET,
+) {
+  return new RetryPolicy(retrySettings(input), random, 0, budget);
 }
 
 describe('fullJitterDelay', () => {
@@ -26,12 +24,13 @@ describe('fullJitterDelay', () => {
     ['the range stops growing at maxDelay', 10, 0.5, 4_000],
     ['a draw of 0 waits nothing', 4, 0, 0],
   ])('%s', (_name, retry, draw, expected) => {
-    expect(fullJitterDelay(retry, resolveRetryOptions({}), always(draw))).toBe(expected);
+    const options = retrySettings({ initialDelayMs: 500, maxDelayMs: 8_000 });
+    expect(fullJitterDelay(retry, options, always(draw))).toBe(expected);
   });
 
   it('spreads delays across the whole range', () => {
     const random = seededRandom(7);
-    const options = resolveRetryOptions({ initialDelayMs: 1_000 });
+    const options = retrySettings({ initialDelayMs: 1_000 });
     const delays = Array.from({ length: 1_000 }, () => fullJitterDelay(2, options, random));
     expect(Math.min(...delays)).toBeLessThan(100);
     expect(Math.max(...delays)).toBeGreaterThan(1_900);
@@ -39,7 +38,7 @@ describe('fullJitterDelay', () => {
 });
 
 describe('RetryPolicy', () => {
-  it.each<[string, Classification, number, RetryOptionsInput, number | 'none', string]>([
+  it.each<[string, Classification, number, Partial<RetryOptions>, number | 'none', string]>([
     ['retries a 529 with backoff', OVERLOADED, 1, {}, 250, ''],
     [
       'never retries a client error',
@@ -90,7 +89,11 @@ describe('RetryPolicy', () => {
   });
 
   it('stops retrying when the budget is spent, whatever maxAttempts says', () => {
-    const p = policy({ maxAttempts: 10, budget: { percent: 0, minPerSecond: 0, maxBurst: 2 } });
+    const p = policy({ maxAttempts: 10 }, always(0.5), {
+      percent: 0,
+      minPerSecond: 0,
+      maxBurst: 2,
+    });
     expect(p.nextDelay(OVERLOADED, 1, 0)).not.toBe(NO_RETRY);
     expect(p.nextDelay(OVERLOADED, 1, 0)).not.toBe(NO_RETRY);
     expect(p.nextDelay(OVERLOADED, 1, 0)).toBe(NO_RETRY);
@@ -100,10 +103,7 @@ describe('RetryPolicy', () => {
 
 describe('RetryBudget', () => {
   it('bounds retries during an outage to about percent of the traffic', () => {
-    const budget = new RetryBudget(
-      resolveRetryBudgetOptions({ percent: 20, minPerSecond: 0, maxBurst: 10 }),
-      0,
-    );
+    const budget = new RetryBudget({ percent: 20, minPerSecond: 0, maxBurst: 10 }, 0);
     let retries = 0;
     for (let i = 0; i < 1_000; i++) {
       budget.deposit();
@@ -116,18 +116,15 @@ describe('RetryBudget', () => {
   });
 
   it('still lets a quiet agent retry, at minPerSecond', () => {
-    const budget = new RetryBudget(
-      resolveRetryBudgetOptions({ percent: 0, minPerSecond: 1, maxBurst: 1 }),
-      0,
-    );
+    const budget = new RetryBudget({ percent: 0, minPerSecond: 1, maxBurst: 1 }, 0);
     expect(budget.tryWithdraw(0)).toBe(true);
     expect(budget.tryWithdraw(500)).toBe(false);
     expect(budget.tryWithdraw(1_000)).toBe(true);
   });
 
   it('keeps its balance across a reconfiguration, capped at the new maxBurst', () => {
-    const budget = new RetryBudget(resolveRetryBudgetOptions({ maxBurst: 10 }), 0);
-    budget.reconfigure(resolveRetryBudgetOptions({ maxBurst: 3 }), 0);
+    const budget = new RetryBudget({ ...RETRY_BUDGET, maxBurst: 10 }, 0);
+    budget.reconfigure({ ...RETRY_BUDGET, maxBurst: 3 }, 0);
     expect(budget.balance).toBe(3);
   });
 });

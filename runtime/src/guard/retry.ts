@@ -5,75 +5,25 @@
  * while the retry budget holds one.
  */
 import type { Classification } from './classification.ts';
-import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
 import type { Random } from '../../../platform/src/random/random.ts';
-import {
-  resolveRetryBudgetOptions,
-  RetryBudget,
-  type RetryBudgetOptions,
-  type RetryBudgetOptionsInput,
-} from './retryBudget.ts';
-import { parseDuration } from '../../../contract/src/api/duration.ts';
-import {
-  AGENT_DEPLOYMENT_LIMITS as AGENT,
-  RATE_LIMIT_POLICY_LIMITS as RATE,
-} from '../../../contract/src/api/specLimits.ts';
+import { RETRY_BUDGET, RetryBudget, type RetryBudgetOptions } from './retryBudget.ts';
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 
-export interface RetryOptions {
-  /** Attempts per target, the first included (1 = no retries). @default 3 */
-  readonly maxAttempts: number;
-  /** @default 500 */
-  readonly initialDelayMs: number;
-  /** Cap on the exponential step. @default 8000 */
-  readonly maxDelayMs: number;
-  /** Wait at least what `retry-after` says. @default true */
+/**
+ * The policy document's retry settings, and its rate limit's `adaptive.honorRetryAfter`, as
+ * they are: their defaults and bounds are the schema's, checked by policyValidation.ts before a
+ * document gets here.
+ */
+export interface RetryOptions extends Readonly<PolicyDocument['retry']> {
+  /** Wait at least what `retry-after` says. */
   readonly honorRetryAfter: boolean;
-  /** A `retry-after` longer than this is not waited for: the error goes to the caller. @default 60000 */
-  readonly maxRetryAfterMs: number;
-  readonly budget: RetryBudgetOptions;
 }
 
-export interface RetryOptionsInput {
-  readonly maxAttempts?: number;
-  readonly initialDelayMs?: number;
-  readonly maxDelayMs?: number;
-  readonly honorRetryAfter?: boolean;
-  readonly maxRetryAfterMs?: number;
-  readonly budget?: RetryBudgetOptionsInput;
-}
-
-export function resolveRetryOptions(input: RetryOptionsInput = {}, owner = 'retry'): RetryOptions {
-  const check = new OptionChecker(owner);
-  const initialDelayMs = check.number(
-    'initialDelayMs',
-    input.initialDelayMs ?? parseDuration(AGENT['retry.backoff.initialDelay'].default),
-    0,
-    MAX_DURATION_MS,
-  );
-  return Object.freeze({
-    maxAttempts: check.integer(
-      'maxAttempts',
-      input.maxAttempts ?? AGENT['retry.maxAttempts'].default,
-      1,
-      20,
-    ),
-    initialDelayMs,
-    maxDelayMs: check.number(
-      'maxDelayMs',
-      input.maxDelayMs ?? Math.max(8_000, initialDelayMs),
-      initialDelayMs,
-      MAX_DURATION_MS,
-    ),
-    honorRetryAfter: input.honorRetryAfter ?? RATE['adaptive.honorRetryAfter'].default,
-    maxRetryAfterMs: check.number(
-      'maxRetryAfterMs',
-      input.maxRetryAfterMs ?? 60_000,
-      0,
-      MAX_DURATION_MS,
-    ),
-    budget: resolveRetryBudgetOptions(input.budget, owner),
-  });
-}
+/**
+ * A `retry-after` longer than this is not waited for: the error goes to the caller. Not a
+ * policy setting (no schema field): declared here, once.
+ */
+export const MAX_RETRY_AFTER_MS = 60_000;
 
 /** The n-th retry's wait (n ≥ 1): uniform in [0, min(maxDelay, initialDelay · 2^(n-1))). */
 export function fullJitterDelay(retry: number, options: RetryOptions, random: Random): number {
@@ -94,10 +44,15 @@ export class RetryPolicy {
   /** Why the last `nextDelay` said NO_RETRY. */
   lastRefusal: NoRetryReason = 'notRetryable';
 
-  constructor(options: RetryOptions, random: Random, now: number) {
+  constructor(
+    options: RetryOptions,
+    random: Random,
+    now: number,
+    budget: RetryBudgetOptions = RETRY_BUDGET,
+  ) {
     this.#options = options;
     this.#random = random;
-    this.budget = new RetryBudget(options.budget, now);
+    this.budget = new RetryBudget(budget, now);
   }
 
   get options(): RetryOptions {
@@ -110,15 +65,14 @@ export class RetryPolicy {
     if (!c.retryable) return this.#refuse('notRetryable');
     if (attempt >= o.maxAttempts) return this.#refuse('attemptsExhausted');
     const retryAfter = o.honorRetryAfter ? (c.retryAfterMs ?? 0) : 0;
-    if (retryAfter > o.maxRetryAfterMs) return this.#refuse('retryAfterTooLong');
+    if (retryAfter > MAX_RETRY_AFTER_MS) return this.#refuse('retryAfterTooLong');
     if (!this.budget.tryWithdraw(now)) return this.#refuse('budgetExhausted');
     const jittered = fullJitterDelay(attempt, o, this.#random);
     return jittered > retryAfter ? jittered : retryAfter;
   }
 
-  reconfigure(options: RetryOptions, now: number): void {
+  reconfigure(options: RetryOptions): void {
     this.#options = options;
-    this.budget.reconfigure(options.budget, now);
   }
 
   #refuse(reason: NoRetryReason): number {

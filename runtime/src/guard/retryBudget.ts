@@ -5,30 +5,24 @@
  * retries add at most ~20% to the traffic a failing provider sees, however many attempts
  * each call is allowed.
  */
-import { OptionChecker } from './optionValidation.ts';
-
 export interface RetryBudgetOptions {
-  /** Retries allowed per 100 first attempts. @default 20 */
+  /** Retries allowed per 100 first attempts. */
   readonly percent: number;
-  /** Retries allowed per second regardless of traffic. @default 1 */
+  /** Retries allowed per second regardless of traffic. */
   readonly minPerSecond: number;
-  /** Most retries saved up. @default 10 */
+  /** Most retries saved up. */
   readonly maxBurst: number;
 }
 
-export type RetryBudgetOptionsInput = Partial<RetryBudgetOptions>;
-
-export function resolveRetryBudgetOptions(
-  input: RetryBudgetOptionsInput = {},
-  owner = 'retry budget',
-): RetryBudgetOptions {
-  const check = new OptionChecker(owner);
-  return Object.freeze({
-    percent: check.number('budget.percent', input.percent ?? 20, 0, 1_000),
-    minPerSecond: check.number('budget.minPerSecond', input.minPerSecond ?? 1, 0, 10_000),
-    maxBurst: check.number('budget.maxBurst', input.maxBurst ?? 10, 1, 100_000),
-  });
-}
+/**
+ * The budget every retry policy runs with. Not a policy setting (no schema field): declared
+ * here, once; tests may hand a RetryPolicy another.
+ */
+export const RETRY_BUDGET: RetryBudgetOptions = Object.freeze({
+  percent: 20,
+  minPerSecond: 1,
+  maxBurst: 10,
+});
 
 export class RetryBudget {
   #options: RetryBudgetOptions;

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { isRateLimitedError } from './errors.ts';
-import { RateLimiter, UNCHARGED, type RateLimiterOptionsInput } from './rateLimiter.ts';
+import { RateLimiter, UNCHARGED } from './rateLimiter.ts';
+import { limiterSettings, type LimiterPatch } from './settingsFixture.ts';
 import type {
   SharedAdmission,
   SharedAdmitRequest,
@@ -38,15 +39,15 @@ class StoreDouble implements SharedCounters {
   }
 }
 
-const SHARE: RateLimiterOptionsInput = {
+const SHARE: LimiterPatch = {
   requests: { perSecond: 1, burst: 2 },
   tokens: { inputPerMinute: 600 },
 };
 const ESTIMATE = { inputTokens: 100, outputTokens: 50 };
 
-function setup(options: RateLimiterOptionsInput = SHARE) {
+function setup(options: LimiterPatch = SHARE) {
   const clock = new ManualClock(1_000);
-  const limiter = new RateLimiter({ name: 'agent', clock, options });
+  const limiter = new RateLimiter({ name: 'agent', clock, options: limiterSettings(options) });
   const store = new StoreDouble();
   limiter.useShared(store);
   return { clock, limiter, store };

@@ -10,34 +10,19 @@
  * about one timer per timeout period and an idle guard none. An AbortSignal is created only
  * for a caller that asks for one (`attempt.signal`, e.g. a fetch-based tool).
  */
-import { MAX_DURATION_MS, OptionChecker } from './optionValidation.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
-import { parseDuration } from '../../../contract/src/api/duration.ts';
-import { AGENT_DEPLOYMENT_LIMITS } from '../../../contract/src/api/specLimits.ts';
 
+/** The policy document's `timeoutMs` (or a tool's), as it is: bounded by the schema. */
 export interface TimeoutOptions {
-  /** Per attempt. @default 30000 */
+  /** Per attempt. */
   readonly timeoutMs: number;
-  /** Deadlines closer together than this share a timer firing. @default 10 */
-  readonly resolutionMs: number;
 }
 
-export type TimeoutOptionsInput = Partial<TimeoutOptions>;
-
-export function resolveTimeoutOptions(
-  input: TimeoutOptionsInput = {},
-  owner = 'timeout',
-): TimeoutOptions {
-  const check = new OptionChecker(owner);
-  return Object.freeze({
-    timeoutMs: check.positive(
-      'timeoutMs',
-      input.timeoutMs ?? parseDuration(AGENT_DEPLOYMENT_LIMITS.timeout.default),
-      MAX_DURATION_MS,
-    ),
-    resolutionMs: check.number('resolutionMs', input.resolutionMs ?? 10, 1, 1_000),
-  });
-}
+/**
+ * Deadlines closer together than this share a timer firing. Not a policy setting (no schema
+ * field): declared here, once.
+ */
+export const DEADLINE_RESOLUTION_MS = 10;
 
 /** Something with a deadline; linked intrusively so adding and removing allocate nothing. */
 export interface DeadlineEntry {
@@ -52,7 +37,7 @@ export interface DeadlineEntry {
 
 export class DeadlineTimer {
   readonly #clock: Clock;
-  #resolutionMs: number;
+  readonly #resolutionMs: number;
   #head: DeadlineEntry | undefined;
   #tail: DeadlineEntry | undefined;
   #size = 0;
@@ -65,7 +50,7 @@ export class DeadlineTimer {
     this.#expire();
   };
 
-  constructor(clock: Clock, resolutionMs = 10) {
+  constructor(clock: Clock, resolutionMs = DEADLINE_RESOLUTION_MS) {
     this.#clock = clock;
     this.#resolutionMs = resolutionMs;
   }
@@ -77,10 +62,6 @@ export class DeadlineTimer {
   /** Whether a timer is armed right now (tests: an idle guard holds none once it fired). */
   get armed(): boolean {
     return this.#cancel !== undefined;
-  }
-
-  set resolutionMs(ms: number) {
-    this.#resolutionMs = ms;
   }
 
   add(entry: DeadlineEntry, now: number): void {

@@ -4,7 +4,9 @@
  * the incident metric, not a proof of safety; `Block` refuses the request, `Flag` lets it
  * through and records it.
  */
-export type InjectionMode = 'Off' | 'Flag' | 'Block';
+import type { InjectionMode } from '../../../contract/src/api/vocabulary.ts';
+
+export type { InjectionMode };
 
 export interface InjectionFinding {
   readonly kind: string;

@@ -1,36 +1,28 @@
 /**
- * The guard's options from the policy document's settings: what the agent's rate limiter and
- * its bulkheads are built and reconfigured with. A breaker takes the document's settings as
- * they are.
+ * The bulkheads the GuardSet builds beside the policy's: not policy settings (no schema field),
+ * so declared here, once. The rate limiter and the model bulkhead take the document's
+ * settings as they are.
  */
-import type { BulkheadOptionsInput } from '../bulkhead.ts';
-import type { RateLimiterOptionsInput } from '../rateLimiter.ts';
+import type { BulkheadOptions } from '../bulkhead.ts';
 import type { RateLimitSettings } from '../../../../contract/src/policy/policyDocument.ts';
 
 /** Tool calls share one bulkhead of their own, not the policy's. */
-export const TOOL_BULKHEAD: BulkheadOptionsInput = {
+export const TOOL_BULKHEAD: BulkheadOptions = Object.freeze({
   maxConcurrent: 32,
   maxQueue: 64,
   queueTimeoutMs: 10_000,
-};
-const UNLIMITED_BULKHEAD: BulkheadOptionsInput = {
+  mode: 'Enforce',
+});
+
+/** A policy without `concurrency`: no bound that any agent reaches, and nothing queues. */
+const UNLIMITED_BULKHEAD: BulkheadOptions = Object.freeze({
   maxConcurrent: 10_000,
   maxQueue: 0,
-  // Nothing ever queues (maxQueue 0), but the bulkhead refuses a timeout that is not positive.
   queueTimeoutMs: 1,
-};
+  mode: 'Enforce',
+});
 
-export function rateLimiterOptions(s: RateLimitSettings): RateLimiterOptionsInput {
-  return {
-    ...(s.requests === undefined ? {} : { requests: s.requests }),
-    ...(s.tokens === undefined ? {} : { tokens: s.tokens }),
-    adaptive: s.adaptive,
-    onLimit: s.onLimit,
-    maxWaitMs: s.maxWaitMs,
-    mode: s.mode,
-  };
-}
-
-export function bulkheadOptions(s: RateLimitSettings): BulkheadOptionsInput {
+/** The model bulkhead: the document's concurrency and mode, or unlimited without one. */
+export function bulkheadOptions(s: RateLimitSettings): BulkheadOptions {
   return s.concurrency === undefined ? UNLIMITED_BULKHEAD : { ...s.concurrency, mode: s.mode };
 }

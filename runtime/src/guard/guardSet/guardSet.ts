@@ -40,7 +40,7 @@ import type { Clock } from '../../../../platform/src/time/clock.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
 import { ModelAttempt } from './modelAttempt.ts';
-import { TOOL_BULKHEAD, bulkheadOptions, rateLimiterOptions } from './guardOptions.ts';
+import { TOOL_BULKHEAD, bulkheadOptions } from './guardOptions.ts';
 import {
   breakerViews,
   rateLimiterView,
@@ -120,7 +120,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     this.#limiter = new RateLimiter({
       name: doc.agent.name,
       clock,
-      options: rateLimiterOptions(doc.rateLimit),
+      options: doc.rateLimit,
     });
     this.#modelBulkhead = new Bulkhead({
       name: `${doc.agent.name}/models`,
@@ -179,7 +179,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     this.#doc = doc;
     for (const name of retired) this.#retire(name);
     if (retired.length > 0) this.#notify();
-    this.#limiter.reconfigure(rateLimiterOptions(doc.rateLimit));
+    this.#limiter.reconfigure(doc.rateLimit);
     this.#syncStore(doc.rateLimit.store);
     this.#modelBulkhead.reconfigure(bulkheadOptions(doc.rateLimit));
     const options = doc.circuitBreaker;
