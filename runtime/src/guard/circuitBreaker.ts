@@ -17,27 +17,21 @@ import {
 import {
   reportedState,
   type AutoState,
-  type AutoStateName,
   type BreakerOverride,
   type BreakerStateName,
-  type StateChangeEvent,
   type TransitionReason,
   type TripReason,
 } from './breakerState.ts';
 import type { TripStrategy } from './breakerStrategy.ts';
-import {
-  sameWindow,
-  type CallWindow,
-  type WindowOptions,
-  type WindowSnapshot,
-} from './callWindow.ts';
+import { breakerRules, classBit, sameOverride } from './breakerRules.ts';
+import { BreakerTally, type BreakerCounters } from './breakerCounters.ts';
+import { snapshotOf, stateFromSnapshot, type BreakerSnapshot } from './breakerSnapshot.ts';
 import { ConsecutiveFailures } from './consecutiveFailures.ts';
-import { CountWindow } from './countWindow.ts';
-import { FAILURE_CLASSES, type FailureClass } from '../../../contract/src/api/vocabulary.ts';
-import { CircuitOpenError } from './errors.ts';
-import { FailureRate } from './failureRate.ts';
-import { SlowCallRate } from './slowCallRate.ts';
-import { TimeWindow } from './timeWindow.ts';
+import type { FailureClass } from '../../../contract/src/api/vocabulary.ts';
+import type { CircuitOpenError } from './errors.ts';
+import { BreakerListeners, rejectionOf, type StateChangeListener } from './breakerEvents.ts';
+import type { FailureRate } from './failureRate.ts';
+import type { SlowCallRate } from './slowCallRate.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 
 /** tryAcquire's answer when the call must not run. */
@@ -45,39 +39,7 @@ export const REJECTED = -1;
 /** A call let through only because the breaker is in Shadow mode (or ForcedClosed): its outcome is not counted. */
 export const UNCOUNTED = -2;
 
-/** Retry-After hint while half-open with every probe slot taken: a probe is an LLM call away. */
-const HALF_OPEN_RETRY_AFTER_MS = 1_000;
-
-export type StateChangeListener = (event: StateChangeEvent) => void;
-
-/** Plain JSON: what survives a restart or a hand-over to a new breaker. */
-export interface BreakerSnapshot {
-  readonly version: 1;
-  readonly state: AutoStateName;
-  readonly since: number;
-  /** Open only: when the next probe is let through. */
-  readonly openUntil?: number;
-  /** HalfOpen only: good probes so far. */
-  readonly halfOpenSuccesses?: number;
-  readonly consecutiveOpens: number;
-  readonly trips: number;
-  readonly lastTripAt: number | null;
-  readonly consecutiveFailures: number;
-  readonly failureRateWindow?: WindowSnapshot;
-  readonly slowCallWindow?: WindowSnapshot;
-}
-
-export interface BreakerCounters {
-  readonly successes: number;
-  readonly failures: number;
-  /** Outcomes that say nothing about the provider (4xx, spend limit, cancelled, not in failOn). */
-  readonly ignored: number;
-  readonly rejected: number;
-  /** Calls a Shadow breaker would have rejected (and let through). */
-  readonly shadowRejected: number;
-  readonly failuresByClass: Readonly<Record<FailureClass, number>>;
-  readonly trips: number;
-}
+export type { BreakerCounters, BreakerSnapshot, StateChangeListener };
 
 export interface CircuitBreakerConfig {
   readonly name: string;
@@ -105,15 +67,10 @@ export class CircuitBreaker {
   #slowMs = Infinity;
   #needsDuration = false;
 
-  #successes = 0;
-  #failures = 0;
-  #ignored = 0;
-  #rejected = 0;
-  #shadowRejected = 0;
-  #failuresByClass: number[] | undefined;
-  #trips = 0;
-  #lastTripAt: number | null = null;
-  #listeners: StateChangeListener[] | undefined;
+  /** Plain counters, read at scrape time; trips and the last trip survive a restore. */
+  readonly #tally = new BreakerTally();
+  /** Allocated at the first subscription: an idle breaker without listeners holds none. */
+  #listeners: BreakerListeners | undefined;
 
   constructor(config: CircuitBreakerConfig) {
     this.name = config.name;
@@ -227,32 +184,21 @@ export class CircuitBreaker {
 
   #refuse(): number {
     if (this.#shadow) {
-      this.#shadowRejected++;
+      this.#tally.shadowRejected++;
       return UNCOUNTED;
     }
-    this.#rejected++;
+    this.#tally.rejected++;
     return REJECTED;
   }
 
   /** The error for a REJECTED permit, with how long until a call may pass. */
   rejection(now: number): CircuitOpenError {
-    const s = this.#state;
-    if (this.#override?.state === 'ForcedOpen') {
-      const until = this.#override.untilMs;
-      return new CircuitOpenError(
-        this.name,
-        'ForcedOpen',
-        until === undefined ? this.#options.openDurationMs : Math.max(0, until - now),
-      );
-    }
-    if (s.kind === 'Open')
-      return new CircuitOpenError(this.name, 'Open', Math.max(0, s.until - now));
-    return new CircuitOpenError(this.name, 'HalfOpen', HALF_OPEN_RETRY_AFTER_MS);
+    return rejectionOf(this.name, this.#state, this.#override, this.#options, now);
   }
 
   /** A call admitted with `permit` succeeded after `durationMs`. */
   onSuccess(permit: number, durationMs: number, now: number): void {
-    this.#successes++;
+    this.#tally.successes++;
     if (permit !== this.#epoch) return;
     const s = this.#state;
     if (s.kind === 'Closed' && this.#failureRate === undefined && this.#slowCall === undefined) {
@@ -287,8 +233,8 @@ export class CircuitBreaker {
       this.onIgnored(permit);
       return;
     }
-    this.#failures++;
-    const byClass = (this.#failuresByClass ??= [0, 0, 0, 0, 0]);
+    this.#tally.failures++;
+    const byClass = (this.#tally.byClass ??= [0, 0, 0, 0, 0]);
     const index = 31 - Math.clz32(bit);
     byClass[index] = (byClass[index] ?? 0) + 1;
     if (permit !== this.#epoch) return;
@@ -313,7 +259,7 @@ export class CircuitBreaker {
 
   /** The call ended in a way that says nothing about the provider: release its permit only. */
   onIgnored(permit: number): void {
-    this.#ignored++;
+    this.#tally.ignored++;
     if (permit !== this.#epoch) return;
     const s = this.#state;
     if (s.kind === 'HalfOpen') s.probes--;
@@ -321,28 +267,11 @@ export class CircuitBreaker {
 
   /** Subscribes to state changes; returns the unsubscribe function. */
   onStateChange(listener: StateChangeListener): () => void {
-    (this.#listeners ??= []).push(listener);
-    return () => {
-      const listeners = this.#listeners;
-      if (listeners === undefined) return;
-      const i = listeners.indexOf(listener);
-      if (i >= 0) listeners.splice(i, 1);
-    };
+    return (this.#listeners ??= new BreakerListeners()).add(listener);
   }
 
   counters(): BreakerCounters {
-    const byClass = this.#failuresByClass;
-    const failuresByClass = {} as Record<FailureClass, number>;
-    FAILURE_CLASSES.forEach((c, i) => (failuresByClass[c] = byClass?.[i] ?? 0));
-    return {
-      successes: this.#successes,
-      failures: this.#failures,
-      ignored: this.#ignored,
-      rejected: this.#rejected,
-      shadowRejected: this.#shadowRejected,
-      failuresByClass,
-      trips: this.#trips,
-    };
+    return this.#tally.counters();
   }
 
   /**
@@ -376,22 +305,15 @@ export class CircuitBreaker {
 
   snapshot(): BreakerSnapshot {
     this.#settle(this.#clock.now());
-    const s = this.#state;
-    return {
-      version: 1,
-      state: s.kind,
-      since: s.since,
-      ...(s.kind === 'Open' ? { openUntil: s.until } : {}),
-      ...(s.kind === 'HalfOpen' ? { halfOpenSuccesses: s.successes } : {}),
+    return snapshotOf({
+      state: this.#state,
       consecutiveOpens: this.#consecutiveOpens,
-      trips: this.#trips,
-      lastTripAt: this.#lastTripAt,
+      trips: this.#tally.trips,
+      lastTripAt: this.#tally.lastTripAt,
       consecutiveFailures: this.#consecutive.count,
-      ...(this.#failureRate ? { failureRateWindow: this.#failureRate.window.snapshot() } : {}),
-      ...(this.#slowCall && !this.#slowCall.sharesWindow
-        ? { slowCallWindow: this.#slowCall.window.snapshot() }
-        : {}),
-    };
+      failureRateWindow: this.#failureRate?.window,
+      slowCallWindow: this.#slowCall?.sharesWindow === false ? this.#slowCall.window : undefined,
+    });
   }
 
   /**
@@ -399,33 +321,13 @@ export class CircuitBreaker {
    * old process); windows are restored only when their shape matches this breaker's options.
    */
   restore(snapshot: BreakerSnapshot): void {
-    const version: unknown = snapshot.version;
-    if (version !== 1)
-      throw new Error(
-        `circuit breaker "${this.name}": unknown snapshot version ${String(version)}`,
-      );
     const now = this.#clock.now();
     const before = reportedState(this.#state, this.#override);
-    switch (snapshot.state) {
-      case 'Closed':
-        this.#state = { kind: 'Closed', since: snapshot.since };
-        break;
-      case 'Open':
-        this.#state = { kind: 'Open', since: snapshot.since, until: snapshot.openUntil ?? now };
-        break;
-      case 'HalfOpen':
-        this.#state = {
-          kind: 'HalfOpen',
-          since: snapshot.since,
-          probes: 0,
-          successes: snapshot.halfOpenSuccesses ?? 0,
-        };
-        break;
-    }
+    this.#state = stateFromSnapshot(snapshot, this.name, now);
     this.#epoch++;
     this.#consecutiveOpens = snapshot.consecutiveOpens;
-    this.#trips = snapshot.trips;
-    this.#lastTripAt = snapshot.lastTripAt;
+    this.#tally.trips = snapshot.trips;
+    this.#tally.lastTripAt = snapshot.lastTripAt;
     this.#consecutive.restore(snapshot.consecutiveFailures);
     if (snapshot.failureRateWindow && this.#failureRate)
       this.#failureRate.window.restore(snapshot.failureRateWindow);
@@ -437,41 +339,20 @@ export class CircuitBreaker {
 
   /** Applies options to the rules, keeping what is still meaningful from `previous`. */
   #apply(next: BreakerOptions, previous: BreakerOptions | undefined): void {
-    this.#consecutive.threshold = next.failureThreshold;
-    this.#failOnMask = next.failOn.reduce((mask, c) => mask | classBit(c), 0);
-    this.#shadow = next.mode === 'Shadow';
-    this.#slowMs = next.slowCall?.durationMs ?? Infinity;
-    this.#needsDuration = next.slowCall !== undefined || next.failureRate?.window.type === 'Time';
-
-    const fr = next.failureRate;
-    if (fr === undefined) this.#failureRate = undefined;
-    else {
-      const window = carryWindow(
-        this.#failureRate?.window,
-        previous?.failureRate?.window,
-        fr.window,
-      );
-      this.#failureRate = new FailureRate(window, fr.thresholdPercent, fr.minimumCalls);
-    }
-    const sc = next.slowCall;
-    if (sc === undefined) this.#slowCall = undefined;
-    else {
-      const shared = this.#failureRate?.window;
-      if (shared !== undefined && sameWindow(shared.options, sc.window)) {
-        this.#slowCall = new SlowCallRate(shared, sc.thresholdPercent, sc.minimumCalls, true);
-      } else {
-        const old = this.#slowCall;
-        // A window that was shared belongs to the failure-rate rule: take a copy, not it.
-        const window = old?.sharesWindow
-          ? carryWindow(undefined, undefined, sc.window, old.window)
-          : carryWindow(old?.window, previous?.slowCall?.window, sc.window);
-        this.#slowCall = new SlowCallRate(window, sc.thresholdPercent, sc.minimumCalls);
-      }
-    }
-    const strategies: TripStrategy[] = [this.#consecutive];
-    if (this.#failureRate) strategies.push(this.#failureRate);
-    if (this.#slowCall) strategies.push(this.#slowCall);
-    this.#strategies = strategies;
+    const rules = breakerRules(
+      next,
+      previous,
+      this.#consecutive,
+      this.#failureRate,
+      this.#slowCall,
+    );
+    this.#failOnMask = rules.failOnMask;
+    this.#shadow = rules.shadow;
+    this.#slowMs = rules.slowMs;
+    this.#needsDuration = rules.needsDuration;
+    this.#failureRate = rules.failureRate;
+    this.#slowCall = rules.slowCall;
+    this.#strategies = rules.strategies;
   }
 
   /** Takes the edges that time alone causes: a lapsed override, a finished open period. */
@@ -493,8 +374,8 @@ export class CircuitBreaker {
 
   #open(reason: TripReason | 'probeFailed' | 'probeSlow', now: number): void {
     this.#consecutiveOpens++;
-    this.#trips++;
-    this.#lastTripAt = now;
+    this.#tally.trips++;
+    this.#tally.lastTripAt = now;
     const until = now + openDurationFor(this.#options, this.#consecutiveOpens);
     this.#transition({ kind: 'Open', since: now, until }, reason, now);
   }
@@ -514,54 +395,6 @@ export class CircuitBreaker {
 
   #emit(from: BreakerStateName, reason: TransitionReason, at: number): void {
     const to = reportedState(this.#state, this.#override);
-    const listeners = this.#listeners;
-    if (from === to || listeners === undefined || listeners.length === 0) return;
-    const event: StateChangeEvent = { breaker: this.name, from, to, reason, at };
-    for (const listener of [...listeners]) {
-      try {
-        listener(event);
-      } catch {
-        // A listener's failure must not fail the call that caused the change.
-      }
-    }
+    if (from !== to) this.#listeners?.emit(this.name, from, to, reason, at);
   }
-}
-
-function classBit(c: FailureClass): number {
-  switch (c) {
-    case 'ServerError':
-      return 1;
-    case 'Overloaded':
-      return 2;
-    case 'Timeout':
-      return 4;
-    case 'ConnectionError':
-      return 8;
-    case 'RateLimited':
-      return 16;
-  }
-}
-
-function sameOverride(a: BreakerOverride | undefined, b: BreakerOverride | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.state === b.state && a.reason === b.reason && a.untilMs === b.untilMs;
-}
-
-function carryWindow(
-  current: CallWindow | undefined,
-  previous: WindowOptions | undefined,
-  next: WindowOptions,
-  copyFrom: CallWindow | undefined = current,
-): CallWindow {
-  if (current !== undefined && previous !== undefined && sameWindow(previous, next)) return current;
-  if (next.type === 'Count') {
-    const window = new CountWindow(next.size);
-    if (copyFrom instanceof CountWindow) window.replay(copyFrom.outcomes());
-    return window;
-  }
-  const window = new TimeWindow(next.sizeMs);
-  if (copyFrom instanceof TimeWindow && copyFrom.options.sizeMs === next.sizeMs) {
-    window.restore(copyFrom.snapshot());
-  }
-  return window;
 }
