@@ -13,7 +13,8 @@ import type { PolicySourceOption, RuntimeOptions } from './cli/runtimeOptions.ts
 import { OFFER_RESULTS, PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
 import { BackendPool, type Backend } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
-import { GuardSet, type RememberedOpen } from './guard/guardSet/guardSet.ts';
+import { GuardSet } from './guard/guardSet/guardSet.ts';
+import type { RememberedOpen } from './guard/guardSet/rememberedOpen.ts';
 import { RedisCounterStore } from './sharedLimits/redisCounterStore.ts';
 import {
   RATE_LIMIT_STORE_CA_FILE,

@@ -10,7 +10,7 @@ import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
 import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
-import type { RememberedOpen } from '../guard/guardSet/guardSet.ts';
+import type { RememberedOpen } from '../guard/guardSet/rememberedOpen.ts';
 
 /** A replica must not wait long for the API server before it starts serving. */
 export const BREAKER_MEMORY_TIMEOUT_MS = 3_000;

@@ -11,6 +11,10 @@
  * backend, model or tool the new policy dropped are retired with their metric series.
  * Every breaker, limiter, bulkhead and guard is bound to GuardMetrics once, when created.
  *
+ * The pieces: breakerRegistry.ts (breakers and guards by name, the limit, retirement),
+ * sharedStoreSlot.ts (the policy's shared rate-limit store), rememberedOpen.ts (open periods
+ * learned from the other replicas), and here the composition and the edge timer's wiring.
+ *
  * Time-driven edges (an open period ending, an override lapsing) are taken by one EdgeTimer
  * for the whole set, so the pod report changes on time on an idle agent too. A replica that
  * starts while its agent's breakers are open is told so (`rememberOpen`) and starts them Open
@@ -18,25 +22,22 @@
  */
 import { Bulkhead } from '../bulkhead.ts';
 import type { ErrorClassifier } from '../classification.ts';
-import { CircuitBreaker, type BreakerSnapshot } from '../circuitBreaker.ts';
+import type { CircuitBreaker } from '../circuitBreaker.ts';
 import { EdgeTimer } from '../edgeTimer.ts';
-import { BreakerLimitError, CircuitOpenError } from '../errors.ts';
+import { CircuitOpenError } from '../errors.ts';
 import { Guard } from '../guard.ts';
 import type { GuardMetrics } from '../metrics.ts';
 import { RateLimiter } from '../rateLimiter.ts';
-import type {
-  CounterStoreSettings,
-  PolicyDocument,
-} from '../../../../contract/src/policy/policyDocument.ts';
+import type { RetryOptions } from '../retry.ts';
+import type { PolicyDocument } from '../../../../contract/src/policy/policyDocument.ts';
 import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
-import type { SharedCounters } from '../sharedCounters.ts';
-import type { StoreCounters } from '../../sharedLimits/redisCounterStore.ts';
 import {
   providerBreakerName,
   toolBreakerName,
   type BreakerReport,
 } from '../../../../contract/src/reporting/breakerAnnotation.ts';
 import type { Clock } from '../../../../platform/src/time/clock.ts';
+import { BreakerRegistry } from './breakerRegistry.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
 import { ModelAttempt } from './modelAttempt.ts';
@@ -48,18 +49,9 @@ import {
   type RateLimiterView,
 } from './guardViews.ts';
 import type { AttemptInfo, NamedBackend, ProviderGuard, TokenEstimate } from './providerGuard.ts';
+import { RememberedOpenPeriods, type RememberedOpen } from './rememberedOpen.ts';
+import { SharedStoreSlot, type StoreOpener } from './sharedStoreSlot.ts';
 
-/** Distinct breakers one process keeps: callers choose model names, memory must not follow. */
-export const MAX_BREAKERS = 512;
-/** Check back within a minute: a policy reload may have retired breakers by then. */
-const BREAKER_LIMIT_RETRY_AFTER_MS = 60_000;
-
-/** A provider breaker the agent's other replicas hold open, and until when. */
-export interface RememberedOpen {
-  /** `<backend>/<model>`. */
-  readonly name: string;
-  readonly untilMs: number;
-}
 export interface GuardSetOptions {
   readonly doc: PolicyDocument;
   readonly clock: Clock;
@@ -67,49 +59,27 @@ export interface GuardSetOptions {
   readonly classifier: ErrorClassifier;
   /** Where breakers, limiter, bulkheads and guards are exported; none for a throwaway check. */
   readonly metrics?: GuardMetrics;
-  /**
-   * Opens the shared rate-limit store a policy names (spec.store); without it such a policy
-   * runs on the per-replica share alone. `onStateChange` fires when it falls back or returns.
-   */
-  readonly openStore?: (settings: CounterStoreSettings, onStateChange: () => void) => OpenStore;
-}
-
-/** A shared store as the GuardSet keeps it (RedisCounterStore is the one there is). */
-export interface OpenStore extends SharedCounters {
-  /** Whether `settings` reach the same server the same way (then `update` applies them). */
-  servesConnection(settings: CounterStoreSettings): boolean;
-  update(settings: CounterStoreSettings): void;
-  report(): StoreReport;
-  counters(): StoreCounters;
-  close(): void;
+  /** Opens the shared rate-limit store a policy names (spec.store). */
+  readonly openStore?: StoreOpener;
 }
 
 export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   readonly #clock: Clock;
   readonly #classifier: ErrorClassifier;
   #doc: PolicyDocument;
-  readonly #metrics: GuardMetrics | undefined;
   readonly #limiter: RateLimiter;
   readonly #modelBulkhead: Bulkhead;
   readonly #toolBulkhead: Bulkhead;
-  readonly #breakers = new Map<string, CircuitBreaker>();
-  readonly #targets = new Map<string, BreakerTarget>();
-  readonly #guards = new Map<string, Guard>();
-  /** Per breaker name: removes its breaker's and guard's series from the metrics. */
-  readonly #unbind = new Map<string, (() => void)[]>();
+  readonly #registry: BreakerRegistry;
   readonly #listeners = new Set<() => void>();
-  readonly #openStore: GuardSetOptions['openStore'];
-  #store: OpenStore | undefined;
+  readonly #store: SharedStoreSlot;
   readonly #edges: EdgeTimer;
-  /** Open periods learned from the agent's other replicas, by breaker name, until taken over. */
-  readonly #remembered = new Map<string, number>();
+  readonly #remembered = new RememberedOpenPeriods();
 
   constructor({ doc, clock, classifier, metrics, openStore }: GuardSetOptions) {
     this.#clock = clock;
     this.#classifier = classifier;
     this.#doc = doc;
-    this.#metrics = metrics;
-    this.#openStore = openStore;
     this.#edges = new EdgeTimer({
       clock,
       nextEdge: () => this.#nextEdge(),
@@ -117,11 +87,16 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
         this.#settleDue(now);
       },
     });
-    this.#limiter = new RateLimiter({
-      name: doc.agent.name,
+    this.#registry = new BreakerRegistry({
       clock,
-      options: doc.rateLimit,
+      metrics,
+      remembered: this.#remembered,
+      onChange: () => {
+        this.#edges.reschedule();
+        this.#notify();
+      },
     });
+    this.#limiter = new RateLimiter({ name: doc.agent.name, clock, options: doc.rateLimit });
     this.#modelBulkhead = new Bulkhead({
       name: `${doc.agent.name}/models`,
       clock,
@@ -136,55 +111,34 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     metrics?.bindBulkhead(this.#modelBulkhead);
     metrics?.bindBulkhead(this.#toolBulkhead);
     this.#edges.reschedule(); // the policy's override may lapse before any breaker exists
-    this.#syncStore(doc.rateLimit.store);
-  }
-
-  /**
-   * Opens, updates or closes the shared store as the policy says. Same server: the numbers
-   * change in place; another server, credentials or TLS: a new connection, the old one closed.
-   */
-  #syncStore(settings: CounterStoreSettings | undefined): void {
-    const current = this.#store;
-    if (settings !== undefined && current?.servesConnection(settings) === true) {
-      current.update(settings);
-      return;
-    }
-    current?.close();
-    this.#store =
-      settings === undefined
-        ? undefined
-        : this.#openStore?.(settings, () => {
-            this.#notify();
-          });
-    this.#limiter.useShared(this.#store);
-    if (current !== undefined || this.#store !== undefined) this.#notify();
+    this.#store = new SharedStoreSlot(openStore, this.#limiter, () => {
+      this.#notify();
+    });
+    this.#store.sync(doc.rateLimit.store);
   }
 
   /** The shared store's state for the pod report; undefined without one. */
   storeReport(): StoreReport | undefined {
-    return this.#store?.report();
+    return this.#store.report();
   }
 
   /** Closes the shared store's connection (shutdown). */
   close(): void {
-    const store = this.#store;
-    this.#store = undefined;
-    this.#limiter.useShared(undefined);
-    store?.close();
+    this.#store.close();
   }
 
   /** Applies a new policy to the live objects. */
   reconfigure(doc: PolicyDocument): void {
-    const retired = retiredBreakers(this.#targets, this.#doc, doc);
+    const retired = retiredBreakers(this.#registry.targets, this.#doc, doc);
     this.#doc = doc;
-    for (const name of retired) this.#retire(name);
+    for (const name of retired) this.#registry.retire(name);
     if (retired.length > 0) this.#notify();
     this.#limiter.reconfigure(doc.rateLimit);
-    this.#syncStore(doc.rateLimit.store);
+    this.#store.sync(doc.rateLimit.store);
     this.#modelBulkhead.reconfigure(bulkheadOptions(doc.rateLimit));
     const options = doc.circuitBreaker;
-    for (const breaker of this.#breakers.values()) breaker.reconfigure(options);
-    for (const [name, guard] of this.#guards) {
+    for (const breaker of this.#registry.breakers.values()) breaker.reconfigure(options);
+    for (const [name, guard] of this.#registry.guards) {
       if (name.startsWith('tool:')) continue;
       guard.reconfigure({ timeout: { timeoutMs: doc.timeoutMs }, retry: this.#retry() });
     }
@@ -202,10 +156,10 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     const backends = new Set(this.#doc.backends.map((b) => b.name));
     for (const { name, untilMs } of entries) {
       const slash = name.indexOf('/');
-      if (untilMs <= now || slash <= 0 || this.#breakers.has(name)) continue;
+      if (untilMs <= now || slash <= 0 || this.#registry.breakers.has(name)) continue;
       const backend = name.slice(0, slash);
       if (!backends.has(backend)) continue;
-      this.#remembered.set(name, untilMs);
+      this.#remembered.remember(name, untilMs);
       // Created now, so that the pod report says Open before the first call comes.
       this.#modelGuard(backend, name.slice(slash + 1));
     }
@@ -217,7 +171,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   }
 
   permits(backend: string, model: string): boolean {
-    const breaker = this.#breakers.get(providerBreakerName(backend, model));
+    const breaker = this.#registry.breakers.get(providerBreakerName(backend, model));
     return breaker === undefined || !breaker.isRejecting(this.#clock.now());
   }
 
@@ -244,7 +198,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     signal: AbortSignal,
   ): Promise<T> {
     const name = toolBreakerName(tool);
-    let guard = this.#guards.get(name);
+    let guard = this.#registry.guards.get(name);
     if (guard === undefined) {
       guard = new Guard({
         name,
@@ -254,7 +208,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
         bulkhead: this.#toolBulkhead,
         timeout: { timeoutMs },
       });
-      this.#addGuard(name, guard);
+      this.#registry.addGuard(name, guard);
     } else {
       guard.reconfigure({ timeout: { timeoutMs } });
     }
@@ -262,7 +216,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   }
 
   breakers(): Record<string, BreakerView> {
-    return breakerViews(this.#breakers, this.#clock.now());
+    return breakerViews(this.#registry.breakers, this.#clock.now());
   }
 
   rateLimiter(): RateLimiterView {
@@ -270,14 +224,12 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
       this.#limiter,
       this.#modelBulkhead,
       this.#toolBulkhead,
-      this.#store === undefined
-        ? undefined
-        : { report: this.#store.report(), counters: this.#store.counters() },
+      this.#store.view(),
     );
   }
 
   breakerSummary(): BreakerReport {
-    return breakerReport(this.#breakers);
+    return breakerReport(this.#registry.breakers);
   }
 
   onBreakerChange(listener: () => void): () => void {
@@ -285,7 +237,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     return () => this.#listeners.delete(listener);
   }
 
-  #retry() {
+  #retry(): RetryOptions {
     return {
       maxAttempts: this.#doc.retry.maxAttempts,
       initialDelayMs: this.#doc.retry.initialDelayMs,
@@ -296,7 +248,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
 
   #modelGuard(backend: string, model: string): Guard {
     const name = providerBreakerName(backend, model);
-    let guard = this.#guards.get(name);
+    let guard = this.#registry.guards.get(name);
     if (guard === undefined) {
       guard = new Guard({
         name,
@@ -308,57 +260,13 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
         timeout: { timeoutMs: this.#doc.timeoutMs },
         retry: this.#retry(),
       });
-      this.#addGuard(name, guard);
+      this.#registry.addGuard(name, guard);
     }
     return guard;
   }
 
-  #addGuard(name: string, guard: Guard): void {
-    this.#guards.set(name, guard);
-    if (this.#metrics !== undefined) this.#unbinders(name).push(this.#metrics.bindGuard(guard));
-  }
-
   #breaker(name: string, target: BreakerTarget): CircuitBreaker {
-    let breaker = this.#breakers.get(name);
-    if (breaker !== undefined) return breaker;
-    if (this.#breakers.size >= MAX_BREAKERS) {
-      throw new BreakerLimitError(name, MAX_BREAKERS, BREAKER_LIMIT_RETRY_AFTER_MS);
-    }
-    breaker = new CircuitBreaker({
-      name,
-      clock: this.#clock,
-      options: this.#doc.circuitBreaker,
-    });
-    breaker.onStateChange(() => {
-      this.#edges.reschedule();
-      this.#notify();
-    });
-    const untilMs = this.#remembered.get(name);
-    if (untilMs !== undefined) {
-      this.#remembered.delete(name);
-      if (untilMs > this.#clock.now()) breaker.restore(openUntil(untilMs, this.#clock.now()));
-    }
-    this.#breakers.set(name, breaker);
-    this.#targets.set(name, target);
-    if (this.#metrics !== undefined) this.#unbinders(name).push(this.#metrics.bindBreaker(breaker));
-    this.#edges.reschedule();
-    this.#notify();
-    return breaker;
-  }
-
-  #unbinders(name: string): (() => void)[] {
-    let list = this.#unbind.get(name);
-    if (list === undefined) this.#unbind.set(name, (list = []));
-    return list;
-  }
-
-  /** Forgets a breaker and its guard; calls in flight finish on the objects they hold. */
-  #retire(name: string): void {
-    this.#breakers.delete(name);
-    this.#targets.delete(name);
-    this.#guards.delete(name);
-    for (const unbind of this.#unbind.get(name) ?? []) unbind();
-    this.#unbind.delete(name);
+    return this.#registry.breaker(name, target, this.#doc.circuitBreaker);
   }
 
   #notify(): void {
@@ -371,7 +279,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
    */
   #nextEdge(): number | undefined {
     let soonest: number | undefined;
-    for (const breaker of this.#breakers.values()) {
+    for (const breaker of this.#registry.breakers.values()) {
       const at = breaker.nextEdgeAt();
       if (at !== undefined && (soonest === undefined || at < soonest)) soonest = at;
     }
@@ -388,7 +296,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
 
   /** Takes every breaker's due edges; listeners hear of each change. */
   #settleDue(now: number): void {
-    for (const breaker of this.#breakers.values()) breaker.settle(now);
+    for (const breaker of this.#registry.breakers.values()) breaker.settle(now);
     this.#notify(); // the override's lapse changes the report even when no breaker moved
   }
 
@@ -396,7 +304,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   #allOpen(model: string): CircuitOpenError {
     const now = this.#clock.now();
     let soonest: CircuitOpenError | undefined;
-    for (const [name, breaker] of this.#breakers) {
+    for (const [name, breaker] of this.#registry.breakers) {
       if (!name.endsWith(`/${model}`)) continue;
       const rejection = breaker.rejection(now);
       breaker.tryAcquire(now); // counted as a refusal
@@ -405,20 +313,4 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     }
     return soonest ?? new CircuitOpenError(model, 'Open', 1000);
   }
-}
-
-/** A snapshot that starts a fresh breaker Open until `untilMs`, as its siblings are. */
-function openUntil(untilMs: number, now: number): BreakerSnapshot {
-  return {
-    version: 1,
-    state: 'Open',
-    since: now,
-    openUntil: untilMs,
-    // A failed probe re-opens it for the next step of the backoff, as it would its siblings.
-    consecutiveOpens: 1,
-    // Trips are its siblings'; counting them here would count them twice.
-    trips: 0,
-    lastTripAt: null,
-    consecutiveFailures: 0,
-  };
 }

@@ -1,0 +1,71 @@
+/**
+ * The shared rate-limit store a policy names (`spec.store`), kept as the policy changes: the
+ * same server has its numbers changed in place; another server, credentials or TLS gets a new
+ * connection and the old one is closed; no store leaves the limiter on its per-replica share.
+ */
+import type { CounterStoreSettings } from '../../../../contract/src/policy/policyDocument.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
+import type { StoreCounters } from '../../sharedLimits/redisCounterStore.ts';
+import type { RateLimiter } from '../rateLimiter.ts';
+import type { SharedCounters } from '../sharedCounters.ts';
+
+/** A shared store as the GuardSet keeps it (RedisCounterStore is the one there is). */
+export interface OpenStore extends SharedCounters {
+  /** Whether `settings` reach the same server the same way (then `update` applies them). */
+  servesConnection(settings: CounterStoreSettings): boolean;
+  update(settings: CounterStoreSettings): void;
+  report(): StoreReport;
+  counters(): StoreCounters;
+  close(): void;
+}
+
+/**
+ * Opens the store a policy names; `onStateChange` fires when it falls back or returns. Without
+ * an opener such a policy runs on the per-replica share alone.
+ */
+export type StoreOpener = (settings: CounterStoreSettings, onStateChange: () => void) => OpenStore;
+
+export class SharedStoreSlot {
+  readonly #open: StoreOpener | undefined;
+  readonly #limiter: RateLimiter;
+  readonly #notify: () => void;
+  #store: OpenStore | undefined;
+
+  constructor(open: StoreOpener | undefined, limiter: RateLimiter, notify: () => void) {
+    this.#open = open;
+    this.#limiter = limiter;
+    this.#notify = notify;
+  }
+
+  /** Opens, updates or closes the store as the policy says. */
+  sync(settings: CounterStoreSettings | undefined): void {
+    const current = this.#store;
+    if (settings !== undefined && current?.servesConnection(settings) === true) {
+      current.update(settings);
+      return;
+    }
+    current?.close();
+    this.#store = settings === undefined ? undefined : this.#open?.(settings, this.#notify);
+    this.#limiter.useShared(this.#store);
+    if (current !== undefined || this.#store !== undefined) this.#notify();
+  }
+
+  /** The store's state for the pod report; undefined without one. */
+  report(): StoreReport | undefined {
+    return this.#store?.report();
+  }
+
+  /** The store's state and counters for /debug; undefined without one. */
+  view(): { report: StoreReport; counters: StoreCounters } | undefined {
+    const store = this.#store;
+    return store === undefined ? undefined : { report: store.report(), counters: store.counters() };
+  }
+
+  /** Closes the connection (shutdown); the limiter goes back to its share. */
+  close(): void {
+    const store = this.#store;
+    this.#store = undefined;
+    this.#limiter.useShared(undefined);
+    store?.close();
+  }
+}
