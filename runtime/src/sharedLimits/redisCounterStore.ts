@@ -12,7 +12,6 @@
  * - commands are never queued while disconnected (`disableOfflineQueue`), the client's queue
  *   is bounded, and so are the admissions in flight.
  */
-import { readFileSync } from 'node:fs';
 import { createClient, type RedisClientType } from '@redis/client';
 import type { CounterStoreSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type {
@@ -20,7 +19,6 @@ import type {
   StoreReport,
 } from '../../../contract/src/reporting/storeAnnotation.ts';
 import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
-import type { RateLimitReason } from '../guard/errors.ts';
 import type {
   SharedAdmission,
   SharedAdmitRequest,
@@ -28,6 +26,15 @@ import type {
   SharedSettlement,
 } from '../guard/sharedCounters.ts';
 import { ADMIT_SCRIPT, PAUSE_SCRIPT, SETTLE_SCRIPT, runScript } from './luaScripts.ts';
+import {
+  connectionKey,
+  messageOf,
+  readSecrets,
+  reasonOf,
+  splitAddress,
+} from './storeConnection.ts';
+import { admission, keysOf, limitArgs, settleRates } from './storeScriptCalls.ts';
+import { StoreTally, type StoreCounters } from './storeCounters.ts';
 
 /** Admissions waiting for the store at once; beyond this a call decides locally. */
 const MAX_IN_FLIGHT = 256;
@@ -36,7 +43,6 @@ const MAX_QUEUE = 1024;
 const PROBE_FIRST_MS = 100;
 const PROBE_MAX_MS = 2000;
 const CONNECT_TIMEOUT_MS = 2000;
-const REASONS: readonly RateLimitReason[] = ['requests', 'inputTokens', 'outputTokens', 'provider'];
 const TIMED_OUT = Symbol('timed out');
 
 export interface StoreLogger {
@@ -54,26 +60,6 @@ export interface RedisCounterStoreOptions {
   /** Called when the store falls back or comes back (the pod report). */
   readonly onStateChange?: () => void;
 }
-
-export interface StoreCounters {
-  /** Admissions the store answered in time. */
-  readonly answered: number;
-  /** Admissions it did not answer within its budget. */
-  readonly timedOut: number;
-  /** Admissions, settlements and pauses that failed. */
-  readonly errors: number;
-  /** Times it fell back to the local share. */
-  readonly fallbacks: number;
-  /** The longest any admission waited for the store, in ms (the budget bounds it). */
-  readonly slowestAdmitMs: number;
-  /**
-   * The longest wait of each of the last minute's seconds that had admissions, oldest first:
-   * `[epoch second, ms]`. A benchmark reads the seconds of one phase from it.
-   */
-  readonly slowestAdmitBySecond: readonly (readonly [number, number])[];
-}
-
-const SECONDS_KEPT = 60;
 
 interface Status {
   readonly shared: boolean;
@@ -101,12 +87,7 @@ export class RedisCounterStore implements SharedCounters {
   #probe: Cancel | undefined;
   #probeDelay = PROBE_FIRST_MS;
   #closed = false;
-  #answered = 0;
-  #timedOut = 0;
-  #errors = 0;
-  #fallbacks = 0;
-  #slowestAdmitMs = 0;
-  readonly #slowestBySecond: [number, number][] = [];
+  readonly #tally = new StoreTally();
 
   constructor(options: RedisCounterStoreOptions) {
     this.name = options.name;
@@ -193,34 +174,21 @@ export class RedisCounterStore implements SharedCounters {
         deadline,
       ]);
       if (reply === TIMED_OUT) {
-        this.#timedOut++;
+        this.#tally.timedOut++;
         this.#fallBack('Slow', `no answer within the ${String(budget)}ms wait budget`);
         return undefined;
       }
-      this.#answered++;
+      this.#tally.answered++;
       return admission(reply);
     } catch (err) {
-      this.#errors++;
+      this.#tally.errors++;
       this.#fallBack(reasonOf(err), messageOf(err));
       return undefined;
     } finally {
       cancel?.();
       this.#inFlight--;
-      this.#recordWait(performance.now() - started);
+      this.#tally.recordWait(performance.now() - started, this.#clock.now());
     }
-  }
-
-  #recordWait(ms: number): void {
-    if (ms > this.#slowestAdmitMs) this.#slowestAdmitMs = ms;
-    const second = Math.floor(this.#clock.now() / 1000);
-    const seconds = this.#slowestBySecond;
-    const last = seconds[seconds.length - 1];
-    if (last?.[0] === second) {
-      if (ms > last[1]) last[1] = ms;
-      return;
-    }
-    seconds.push([second, ms]);
-    if (seconds.length > SECONDS_KEPT) seconds.shift();
   }
 
   settle(amounts: SharedSettlement): void {
@@ -251,14 +219,7 @@ export class RedisCounterStore implements SharedCounters {
   }
 
   counters(): StoreCounters {
-    return {
-      answered: this.#answered,
-      timedOut: this.#timedOut,
-      errors: this.#errors,
-      fallbacks: this.#fallbacks,
-      slowestAdmitMs: this.#slowestAdmitMs,
-      slowestAdmitBySecond: this.#slowestBySecond.map(([second, ms]) => [second, ms] as const),
-    };
+    return this.#tally.counters();
   }
 
   /** Drops the connection at once; calls still asking get undefined (the local share). */
@@ -324,7 +285,7 @@ export class RedisCounterStore implements SharedCounters {
     // expires with its key, within one window.
     if (client === undefined || !client.isReady) return;
     runScript(client, script, keys, args).catch((err: unknown) => {
-      this.#errors++;
+      this.#tally.errors++;
       this.#fallBack(reasonOf(err), messageOf(err));
     });
   }
@@ -335,7 +296,7 @@ export class RedisCounterStore implements SharedCounters {
     if (!was.shared && was.reason === reason && was.message === message) return;
     this.#status = { shared: false, reason, message, since: this.#clock.now() };
     if (was.shared) {
-      this.#fallbacks++;
+      this.#tally.fallbacks++;
       this.#probeDelay = PROBE_FIRST_MS;
     }
     this.#logger?.warn(
@@ -393,78 +354,4 @@ export class RedisCounterStore implements SharedCounters {
     this.#probeDelay = Math.min(PROBE_MAX_MS, this.#probeDelay * 2);
     this.#probeSoon(this.#probeDelay);
   }
-}
-
-function admission(reply: unknown): SharedAdmission {
-  if (!Array.isArray(reply) || reply.length !== 3) {
-    throw new Error(`admit.lua answered ${JSON.stringify(reply)}, not {wait, reason, charged}`);
-  }
-  const [wait, reason, charged] = reply as unknown[];
-  return {
-    waitMs: Number(wait),
-    reason: REASONS[Number(reason)] ?? 'requests',
-    charged: Number(charged) === 1,
-  };
-}
-
-/** The keys of one limiter, in the order the scripts take them. */
-function keysOf(s: CounterStoreSettings): string[] {
-  const p = s.keyPrefix;
-  return [`${p}:requests`, `${p}:input_tokens`, `${p}:output_tokens`, `${p}:provider_pause`];
-}
-
-/** admit.lua's ARGV 1-9 (rate per ms, capacity, cost per limit); costs filled per call. */
-function limitArgs(s: CounterStoreSettings): string[] {
-  const perMs = (perMinute: number | undefined) =>
-    perMinute === undefined ? '0' : String(perMinute / 60_000);
-  const cap = (n: number | undefined) => String(n ?? 0);
-  return [
-    s.requests === undefined ? '0' : String(s.requests.perSecond / 1000),
-    cap(s.requests?.burst),
-    '0',
-    perMs(s.tokens?.inputPerMinute),
-    cap(s.tokens?.inputPerMinute),
-    '0',
-    perMs(s.tokens?.outputPerMinute),
-    cap(s.tokens?.outputPerMinute),
-    '0',
-  ];
-}
-
-function settleRates(s: CounterStoreSettings): string[] {
-  const args = limitArgs(s);
-  return [args[0] ?? '0', args[3] ?? '0', args[6] ?? '0'];
-}
-
-function connectionKey(s: CounterStoreSettings): string {
-  return JSON.stringify(s.redis);
-}
-
-function splitAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
-}
-
-function readSecrets(
-  s: CounterStoreSettings,
-  files: { readonly password: string; readonly ca: string },
-): { password?: string; ca?: string } {
-  const secrets: { password?: string; ca?: string } = {};
-  // `kubectl create secret --from-file` keeps a file's last newline; a password has none.
-  if (s.redis.passwordSecretRef !== undefined)
-    secrets.password = readFileSync(files.password, 'utf8').replace(/\r?\n$/, '');
-  if (s.redis.tls?.caSecretRef !== undefined) secrets.ca = readFileSync(files.ca, 'utf8');
-  return secrets;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function reasonOf(err: unknown): StoreFallbackReason {
-  const message = messageOf(err);
-  if (/WRONGPASS|NOAUTH|invalid (username-)?password|AUTH failed/i.test(message))
-    return 'AuthenticationFailed';
-  if (/^(ERR|NOSCRIPT|BUSY|OOM|READONLY)/.test(message)) return 'StoreError';
-  return 'Unreachable';
 }

@@ -16,7 +16,7 @@ import { MAX_BREAKERS } from './breakerRegistry.ts';
 import { GuardSet } from './guardSet.ts';
 import type { OpenStore } from './sharedStoreSlot.ts';
 import type { SharedAdmission } from '../sharedCounters.ts';
-import type { StoreCounters } from '../../sharedLimits/redisCounterStore.ts';
+import type { StoreCounters } from '../../sharedLimits/storeCounters.ts';
 import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
 import type { AttemptInfo } from './providerGuard.ts';
 

@@ -3,7 +3,7 @@ import type { Bulkhead } from '../bulkhead.ts';
 import type { CircuitBreaker } from '../circuitBreaker.ts';
 import type { RateLimiter } from '../rateLimiter.ts';
 import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
-import type { StoreCounters } from '../../sharedLimits/redisCounterStore.ts';
+import type { StoreCounters } from '../../sharedLimits/storeCounters.ts';
 
 export interface BreakerView {
   readonly state: CircuitBreaker['state'];

@@ -5,7 +5,7 @@
  */
 import type { CounterStoreSettings } from '../../../../contract/src/policy/policyDocument.ts';
 import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
-import type { StoreCounters } from '../../sharedLimits/redisCounterStore.ts';
+import type { StoreCounters } from '../../sharedLimits/storeCounters.ts';
 import type { RateLimiter } from '../rateLimiter.ts';
 import type { SharedCounters } from '../sharedCounters.ts';
 
