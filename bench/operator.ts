@@ -27,7 +27,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { AgentDeployment, CircuitBreakerPolicy } from '../contract/src/api/resources.ts';
-import { HttpKubeClient } from '../platform/src/kube/kubeClient.ts';
+import { HttpKubeClient } from '../platform/src/kube/httpKubeClient.ts';
 import type { KubeObject } from '../platform/src/kube/kubeObject.ts';
 import { Kinds } from '../platform/src/kube/resourceKinds.ts';
 import { POLICY_HASH_ANNOTATION } from '../contract/src/policy/policyDocument.ts';

@@ -1,6 +1,6 @@
 /** What the demo waits for in the cluster: its agent ready, an old namespace gone. */
 import type { AgentDeployment, CircuitBreakerPolicy } from '../contract/src/api/resources.ts';
-import type { HttpKubeClient } from '../platform/src/kube/kubeClient.ts';
+import type { HttpKubeClient } from '../platform/src/kube/httpKubeClient.ts';
 import type { KubeObject } from '../platform/src/kube/kubeObject.ts';
 import { Kinds } from '../platform/src/kube/resourceKinds.ts';
 import { agentPods } from './agentPods.ts';

@@ -6,7 +6,7 @@
  * the next begins, so a failure or Ctrl-C halfway stops exactly what had started.
  */
 import { join, relative } from 'node:path';
-import { HttpKubeClient } from '../platform/src/kube/kubeClient.ts';
+import { HttpKubeClient } from '../platform/src/kube/httpKubeClient.ts';
 import { Kinds } from '../platform/src/kube/resourceKinds.ts';
 import { clusterStatus, clusterUp } from '../tools/cluster/controlPlane.ts';
 import { kubectlFor, type Kubectl } from '../tools/cluster/kubectl.ts';

@@ -2,7 +2,7 @@
  * Stopping the demo environment: what the state file says was started, in reverse order, and
  * any process that carries the demo's marker but the state file lost.
  */
-import { HttpKubeClient } from '../platform/src/kube/kubeClient.ts';
+import { HttpKubeClient } from '../platform/src/kube/httpKubeClient.ts';
 import { clusterDown } from '../tools/cluster/controlPlane.ts';
 import { kubectlFor } from '../tools/cluster/kubectl.ts';
 import { acquireLock } from '../tools/cluster/lock.ts';

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { HttpKubeClient } from '../platform/src/kube/kubeClient.ts';
+import { HttpKubeClient } from '../platform/src/kube/httpKubeClient.ts';
 import { errorText } from '../tools/cluster/polling.ts';
 import { stopProcess } from '../tools/cluster/supervisor.ts';
 import { REPLICAS, type DemoLayout } from './demoLayout.ts';

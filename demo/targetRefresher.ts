@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { HttpKubeClient } from '../platform/src/kube/kubeClient.ts';
+import { HttpKubeClient } from '../platform/src/kube/httpKubeClient.ts';
 import { agentTargets, writeTargets } from './scrapeTargets.ts';
 
 async function main(): Promise<void> {

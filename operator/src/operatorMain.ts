@@ -9,7 +9,7 @@
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { HttpKubeClient } from '../../platform/src/kube/kubeClient.ts';
+import { HttpKubeClient } from '../../platform/src/kube/httpKubeClient.ts';
 import { DEFAULT_RUNTIME_IMAGE } from './builders/index.ts';
 import { Controller } from './controller/controller.ts';
 import { OperatorMetrics } from './controller/operatorMetrics.ts';

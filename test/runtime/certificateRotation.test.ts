@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { Informer } from '../../platform/src/kube/informer.ts';
-import { HttpKubeClient } from '../../platform/src/kube/kubeClient.ts';
+import { HttpKubeClient } from '../../platform/src/kube/httpKubeClient.ts';
 import { Kubeconfig } from '../../platform/src/kube/kubeconfig.ts';
 import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';

@@ -8,7 +8,7 @@ import type {
   CircuitBreakerPolicy,
   RateLimitPolicy,
 } from '../../contract/src/api/resources.ts';
-import { HttpKubeClient } from '../../platform/src/kube/kubeClient.ts';
+import { HttpKubeClient } from '../../platform/src/kube/httpKubeClient.ts';
 import { isPodReady } from '../../operator/src/status/agentStatus.ts';
 import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
 import { Kinds, type ResourceKind } from '../../platform/src/kube/resourceKinds.ts';

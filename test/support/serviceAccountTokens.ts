@@ -13,7 +13,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kubectlFor, type Kubectl } from '../../tools/cluster/kubectl.ts';
-import { HttpKubeClient } from '../../platform/src/kube/kubeClient.ts';
+import { HttpKubeClient } from '../../platform/src/kube/httpKubeClient.ts';
 import {
   clusterAccessFrom,
   renderKubeconfig,

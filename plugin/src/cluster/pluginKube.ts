@@ -3,7 +3,8 @@
  * the way kubectl reads it (`--kubeconfig`, `--context`, and the context's namespace), behind
  * the narrow interface the commands use — so a command can be tested on recorded objects.
  */
-import { HttpKubeClient, type KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import { type KubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import { HttpKubeClient } from '../../../platform/src/kube/httpKubeClient.ts';
 import { Kubeconfig } from '../../../platform/src/kube/kubeconfig.ts';
 import type { Connection } from '../cli/pluginArgs.ts';
 

@@ -10,7 +10,7 @@
 import { networkInterfaces } from 'node:os';
 import { relative } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { HttpKubeClient } from '../../../platform/src/kube/kubeClient.ts';
+import { HttpKubeClient } from '../../../platform/src/kube/httpKubeClient.ts';
 import { systemClock } from '../../../platform/src/time/clock.ts';
 import { localLauncher } from './containerProcess.ts';
 import { ContainerMode } from './containerMode.ts';

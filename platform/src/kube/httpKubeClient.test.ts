@@ -1,7 +1,8 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { HttpKubeClient, isKubeApiError } from './kubeClient.ts';
+import { HttpKubeClient } from './httpKubeClient.ts';
+import { isKubeApiError } from './kubeClient.ts';
 import { Kinds } from './resourceKinds.ts';
 
 interface SilentServer {
