@@ -17,7 +17,7 @@ import type {
   CircuitBreakerPolicy,
   RateLimitPolicy,
 } from '../../../contract/src/api/resources.ts';
-import { Informer, type InformerHandlers } from '../../../platform/src/kube/informer.ts';
+import type { Informer, InformerHandlers } from '../../../platform/src/kube/informer.ts';
 import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
 import { objectKey, type KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import { Kinds, type ResourceKind } from '../../../platform/src/kube/resourceKinds.ts';
@@ -33,7 +33,9 @@ import {
   type ConfigMapContentView,
   type OwnedView,
 } from './cacheViews.ts';
-import { WorkQueue, type Outcome } from '../machinery/workQueue.ts';
+import type { Outcome, WorkQueue } from '../machinery/workQueue.ts';
+import { InformerSet, type Selection } from './informerSet.ts';
+import { reconcileQueue } from './reconcileQueue.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
 import { agentOfPod, promptConfigMapOf, reconcileAgent } from './agentReconciler.ts';
 import { childKindKey, type OperatorContext, type OperatorOptions } from './operatorContext.ts';
@@ -75,7 +77,7 @@ export interface ControllerDeps {
 
 export class Controller {
   readonly ctx: OperatorContext;
-  readonly #informers: Informer<KubeObject>[] = [];
+  readonly #informers: InformerSet;
   readonly #queues: Record<'agents' | 'breakerPolicies' | 'rateLimitPolicies', WorkQueue>;
   #serviceMonitorCrd = false;
   #depthTimer: NodeJS.Timeout | undefined;
@@ -83,33 +85,15 @@ export class Controller {
   constructor(deps: ControllerDeps) {
     const clock = deps.clock ?? systemClock;
     const metrics = deps.metrics ?? new OperatorMetrics();
-    const informer = <T extends KubeObject>(
-      kind: ResourceKind,
-      selection: {
-        labelSelector?: string;
-        fieldSelector?: string;
-        transform?: (obj: T) => T;
-        indexBy?: (obj: T) => string | undefined;
-      } = {},
-    ) => {
-      const inf = new Informer<T>({
-        client: deps.client,
-        kind,
-        namespace: kind.namespaced ? deps.options.namespace : undefined,
-        ...selection,
-        clock,
-        onRestart: (reason, error) => {
-          metrics.watchRestarts.inc({ kind: kind.kind, reason });
-          if (reason !== 'ended')
-            deps.log.warn({ kind: kind.kind, reason, err: error }, 'watch restarted');
-        },
-        onHandlerError: (error) => {
-          deps.log.error({ kind: kind.kind, err: error }, 'event handler failed');
-        },
-      });
-      this.#informers.push(inf as unknown as Informer<KubeObject>);
-      return inf;
-    };
+    this.#informers = new InformerSet(
+      deps.client,
+      deps.options.namespace,
+      clock,
+      metrics,
+      deps.log,
+    );
+    const informer = <T extends KubeObject>(kind: ResourceKind, selection: Selection<T> = {}) =>
+      this.#informers.add<T>(kind, selection);
     const owned = new Map<string, Informer<OwnedView>>();
     for (const kind of DRIFT_KINDS) {
       owned.set(
@@ -155,31 +139,15 @@ export class Controller {
     const queue = (
       kind: string,
       reconcile: (key: string, ctx: OperatorContext) => Promise<Outcome>,
-    ) => {
-      const q = new WorkQueue(
-        async (key) => {
-          const end = metrics.reconcileDuration.startTimer({ kind });
-          try {
-            const outcome = await reconcile(key, this.ctx);
-            metrics.reconciles.inc({ kind, result: 'success' });
-            return outcome;
-          } catch (err) {
-            metrics.reconciles.inc({ kind, result: 'error' });
-            throw err;
-          } finally {
-            end();
-          }
-        },
-        // Paused until every cache holds its first list: a reconcile must not read a cache that
-        // is still filling (a policy or a child not seen yet), and the full pass in start()
-        // then finds the keys the first lists queued already waiting, not running.
-        { concurrency: deps.concurrency ?? 8, clock, paused: true },
-      );
-      q.onError = (key, err, failures) => {
-        deps.log.warn({ kind, key, failures, err }, 'reconcile failed; retrying with backoff');
-      };
-      return q;
-    };
+    ) =>
+      reconcileQueue({
+        kind,
+        reconcile: (key) => reconcile(key, this.ctx),
+        metrics,
+        log: deps.log,
+        clock,
+        concurrency: deps.concurrency ?? 8,
+      });
     this.#queues = {
       agents: queue('AgentDeployment', reconcileAgent),
       breakerPolicies: queue('CircuitBreakerPolicy', reconcileBreakerPolicy),
@@ -205,7 +173,7 @@ export class Controller {
 
   /** Starts every watch; resolves when all caches hold their first list. */
   async start(): Promise<void> {
-    await Promise.all(this.#informers.map((i) => i.start()));
+    await this.#informers.start();
     // A full pass once the caches are complete; events keep it current afterwards.
     for (const agent of this.ctx.caches.agents.list()) this.#queues.agents.add(objectKey(agent));
     for (const p of this.ctx.caches.breakerPolicies.list())
@@ -225,7 +193,7 @@ export class Controller {
   async stop(): Promise<void> {
     clearInterval(this.#depthTimer);
     await Promise.all(Object.values(this.#queues).map((q) => q.shutDown()));
-    await Promise.all(this.#informers.map((i) => i.stop()));
+    await this.#informers.stop();
   }
 
   /** Resolves when no reconcile is queued or running (for tests and benchmarks). */
