@@ -36,6 +36,7 @@ import {
   type SharedAgent,
 } from '../test/support/sharedLimitsFixture.ts';
 import { startSimulator } from '../test/support/simulator.ts';
+import { median } from '../tools/stats/samples.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -147,14 +148,6 @@ async function p50(url: string, agent: Agent): Promise<number> {
     latencies.push(performance.now() - start);
   }
   return median(latencies);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? 0)
-    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 const round = (n: number, digits = 2): number => Number(n.toFixed(digits));

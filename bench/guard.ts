@@ -37,6 +37,7 @@ import { GuardMetrics } from '../runtime/src/guard/metrics.ts';
 import { RateLimiter } from '../runtime/src/guard/rateLimiter.ts';
 import { bulkheadSettings, limiterSettings } from '../runtime/src/guard/settingsFixture.ts';
 import { systemClock } from '../platform/src/time/clock.ts';
+import { median, percentile } from '../tools/stats/samples.ts';
 
 const CALLS_PER_ROUND = 2_000;
 const ROUNDS = 101;
@@ -186,19 +187,6 @@ async function runCalls(call: () => Promise<unknown>, n: number): Promise<void> 
   for (let i = 0; i < n; i++) await call();
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
-
 async function timeRounds(): Promise<Map<string, number[]>> {
   for (const c of CASES) await runCalls(c.call, WARMUP_CALLS);
   const perCase = new Map<string, number[]>(CASES.map((c) => [c.name, []]));
@@ -323,8 +311,8 @@ async function main(): Promise<void> {
           description: c.description,
           medianNs: round2(ns(c.name)),
           minNs: round2(Math.min(...t)),
-          p25Ns: round2(quantile(t, 0.25)),
-          p75Ns: round2(quantile(t, 0.75)),
+          p25Ns: round2(percentile(t, 0.25)),
+          p75Ns: round2(percentile(t, 0.75)),
           overBareNs: round2(ns(c.name) - ns('bare')),
           bytesPerCall: round2(bytes.get(c.name) ?? Number.NaN),
         },

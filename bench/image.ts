@@ -35,6 +35,7 @@ import { clusterDown, clusterUp } from '../tools/cluster/controlPlane.ts';
 import { PortAllocator } from '../tools/cluster/localNode/portAllocation.ts';
 import { uniqueNamespace } from '../test/support/kube.ts';
 import { PodmanContainer, untilOk } from './image/podmanContainer.ts';
+import { median } from '../tools/stats/samples.ts';
 
 const run = promisify(execFile);
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,8 +51,6 @@ const image = process.env['IMAGE'] ?? `ghcr.io/breakwater-dev/breakwater:${versi
 const podman = join(repo, 'scripts/image/podman.sh');
 const ports = new PortAllocator();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const median = (values: number[]): number =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
 
 async function buildImage(): Promise<void> {

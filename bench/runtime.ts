@@ -37,6 +37,7 @@ import { startRuntime } from '../test/support/runtimeProcess.ts';
 import { ONE_WRITE_STREAMS, startSimulator } from '../test/support/simulator.ts';
 import { closedLoop, encodePost, exchange, type LoadRun } from './runtime/closedLoopLoad.ts';
 import { cpuMs, ownCpuMs, upstreamSockets } from './runtime/processProbe.ts';
+import { median, percentile } from '../tools/stats/samples.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -190,13 +191,6 @@ interface Round {
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-};
-const percentile = (sorted: readonly number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
 
 async function measure(path: Path, simPid: number, simPort: number): Promise<Round> {
   const before = { gen: ownCpuMs(), server: cpuMs(path.pid), sim: cpuMs(simPid) };

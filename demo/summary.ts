@@ -1,5 +1,6 @@
 /** The demo's closing table and its one-line result (pure: numbers in, text out). */
 import type { Tally } from './traffic.ts';
+import { median as sampleMedian } from '../tools/stats/samples.ts';
 
 export interface PhaseRow {
   readonly name: string;
@@ -86,9 +87,7 @@ export function summaryTable(rows: readonly PhaseRow[], total: Tally): string {
 }
 
 export function median(values: readonly number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
+  return values.length === 0 ? undefined : sampleMedian(values);
 }
 
 export function milliseconds(ms: number | undefined): string {
