@@ -7,18 +7,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
-import { installCrds } from '../api/apiInstallation.ts';
 import {
   agentDeployment,
   circuitBreakerPolicy,
-  providerSecret,
   rateLimitPolicy,
 } from '../support/agentFixtures.ts';
 import {
   agentPods,
   api,
   appliedPolicyDocument,
-  applyObjects,
   callUntilOpen,
   condition,
   getAgent,
@@ -34,9 +31,10 @@ import {
   sendMessage,
   type PodView,
 } from '../support/breakwaterCluster.ts';
-import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
-import { eventually, startOperator, stopOperators } from '../support/operator.ts';
-import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { type TestNamespace } from '../support/kube.ts';
+import { eventually } from '../support/operator.ts';
+import { type SimulatorHandle } from '../support/simulator.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 // jest reads testTimeout only from the global config, not from a project's.
 jest.setTimeout(180_000);
@@ -45,32 +43,26 @@ const AGENT = 'assistant';
 const CBP = 'provider';
 const RLP = 'budget';
 
+let scenario: Scenario;
 let ns: TestNamespace;
 let sim: SimulatorHandle;
 
 beforeAll(async () => {
-  await installCrds();
-  ns = await uniqueNamespace('op-lifecycle');
-  sim = await startSimulator({ seed: 11 });
-  await startOperator({ namespace: ns.name });
-  await applyObjects(
-    ns.name,
-    providerSecret(),
+  scenario = await startScenario({ prefix: 'op-lifecycle', seed: 11 }, (s) => [
     circuitBreakerPolicy(CBP, { failureThreshold: 3, openDuration: '2s' }),
     rateLimitPolicy(RLP),
     agentDeployment(AGENT, {
-      providerURL: sim.url,
+      providerURL: s.url,
       replicas: 3,
       circuitBreakerPolicy: CBP,
       rateLimitPolicy: RLP,
     }),
-  );
+  ]);
+  ({ ns, sim } = scenario);
 }, 120_000);
 
 afterAll(async () => {
-  await stopOperators();
-  await sim.stop();
-  await ns.cleanup();
+  await scenario.end();
 });
 
 const table = (resource: string): Promise<Record<string, string>> => kubectlRow(ns.name, resource);

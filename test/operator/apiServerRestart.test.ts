@@ -5,18 +5,15 @@
  * only there; other suites see a few seconds of outage.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { installCrds } from '../api/apiInstallation.ts';
 import {
   agentDeployment,
   circuitBreakerPolicy,
-  providerSecret,
   rateLimitPolicy,
 } from '../support/agentFixtures.ts';
 import { canRestartApiServer, restartApiServer } from '../support/apiServerRestart.ts';
 import {
   agentPods,
   appliedPolicyDocument,
-  applyObjects,
   condition,
   getAgent,
   isPodReady,
@@ -24,49 +21,37 @@ import {
   mergePatch,
   podPolicyHash,
 } from '../support/breakwaterCluster.ts';
-import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
-import {
-  eventually,
-  startOperator,
-  stopOperators,
-  type OperatorProcess,
-} from '../support/operator.ts';
-import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { type TestNamespace } from '../support/kube.ts';
+import { eventually, type OperatorProcess } from '../support/operator.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 jest.setTimeout(240_000);
 
 const AGENT = 'steady';
 const local = await canRestartApiServer();
 
+let scenario: Scenario;
 let ns: TestNamespace;
-let sim: SimulatorHandle;
 let operator: OperatorProcess;
 
 beforeAll(async () => {
   if (!local) return;
-  await installCrds();
-  ns = await uniqueNamespace('op-apiserver');
-  sim = await startSimulator({ seed: 17 });
-  operator = await startOperator({ namespace: ns.name });
-  await applyObjects(
-    ns.name,
-    providerSecret(),
+  scenario = await startScenario({ prefix: 'op-apiserver', seed: 17 }, (s) => [
     circuitBreakerPolicy('cbp'),
     rateLimitPolicy('rlp'),
     agentDeployment(AGENT, {
-      providerURL: sim.url,
+      providerURL: s.url,
       replicas: 1,
       circuitBreakerPolicy: 'cbp',
       rateLimitPolicy: 'rlp',
     }),
-  );
+  ]);
+  ({ ns, operator } = scenario);
 }, 120_000);
 
 afterAll(async () => {
   if (!local) return;
-  await stopOperators();
-  await sim.stop();
-  await ns.cleanup();
+  await scenario.end();
 });
 
 /** The replica runs the hash status names (other than `previous`), and status says so. */

@@ -9,11 +9,9 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { describeRetirement, retiringModels } from '../../contract/src/api/modelRetirements.ts';
 import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
-import { installCrds } from '../api/apiInstallation.ts';
-import { agentDeployment, providerSecret } from '../support/agentFixtures.ts';
+import { agentDeployment } from '../support/agentFixtures.ts';
 import {
   agentPods,
-  applyObjects,
   condition,
   getAgent,
   isPodReady,
@@ -23,9 +21,9 @@ import {
   scrapePod,
   type PodView,
 } from '../support/breakwaterCluster.ts';
-import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
-import { eventually, startOperator, stopOperators } from '../support/operator.ts';
-import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { type TestNamespace } from '../support/kube.ts';
+import { eventually } from '../support/operator.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 // jest reads testTimeout only from the global config, not from a project's.
 jest.setTimeout(180_000);
@@ -36,28 +34,21 @@ const [retirement] = retiringModels({ name: DEPRECATED });
 if (retirement === undefined) throw new Error(`${DEPRECATED} is not in the retirement table`);
 const GAUGE = 'breakwater_model_end_of_life_timestamp_seconds';
 
+let scenario: Scenario;
 let ns: TestNamespace;
-let sim: SimulatorHandle;
 
 beforeAll(async () => {
-  await installCrds();
-  ns = await uniqueNamespace('op-retiring');
-  sim = await startSimulator({ seed: 17 });
-  await startOperator({ namespace: ns.name });
-  await applyObjects(
-    ns.name,
-    providerSecret(),
+  scenario = await startScenario({ prefix: 'op-retiring', seed: 17 }, (s) => [
     agentDeployment(AGENT, {
-      providerURL: sim.url,
+      providerURL: s.url,
       spec: { model: { name: DEPRECATED, fallbacks: [FALLBACK_MODEL], maxTokens: 64 } },
     }),
-  );
+  ]);
+  ({ ns } = scenario);
 }, 120_000);
 
 afterAll(async () => {
-  await stopOperators();
-  await sim.stop();
-  await ns.cleanup();
+  await scenario.end();
 });
 
 /** The agent's ready pod once it runs the policy the agent's status names. */

@@ -7,56 +7,37 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
 import { Kinds, type ResourceKind } from '../../platform/src/kube/resourceKinds.ts';
 import { POLICY_CONFIGMAP_KEY } from '../../contract/src/policy/policyDocument.ts';
-import { installCrds } from '../api/apiInstallation.ts';
 import {
   agentDeployment,
   circuitBreakerPolicy,
-  providerSecret,
   rateLimitPolicy,
 } from '../support/agentFixtures.ts';
-import {
-  api,
-  applyObjects,
-  getAgent,
-  isReadyAgent,
-  mergePatch,
-  names,
-} from '../support/breakwaterCluster.ts';
-import { kubectl, uniqueNamespace, type TestNamespace } from '../support/kube.ts';
-import {
-  eventually,
-  startOperator,
-  stopOperators,
-  type OperatorProcess,
-} from '../support/operator.ts';
-import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { api, getAgent, isReadyAgent, mergePatch, names } from '../support/breakwaterCluster.ts';
+import { kubectl, type TestNamespace } from '../support/kube.ts';
+import { eventually, type OperatorProcess } from '../support/operator.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 jest.setTimeout(180_000);
 
 const AGENT = 'keeper';
 const MANAGED = 'app.kubernetes.io/managed-by=breakwater';
 
+let scenario: Scenario;
 let ns: TestNamespace;
-let sim: SimulatorHandle;
 let operator: OperatorProcess;
 
 beforeAll(async () => {
-  await installCrds();
-  ns = await uniqueNamespace('op-owned');
-  sim = await startSimulator({ seed: 5 });
-  operator = await startOperator({ namespace: ns.name });
-  await applyObjects(
-    ns.name,
-    providerSecret(),
+  scenario = await startScenario({ prefix: 'op-owned', seed: 5 }, (s) => [
     circuitBreakerPolicy('cbp'),
     rateLimitPolicy('rlp'),
     agentDeployment(AGENT, {
-      providerURL: sim.url,
+      providerURL: s.url,
       replicas: 2,
       circuitBreakerPolicy: 'cbp',
       rateLimitPolicy: 'rlp',
     }),
-  );
+  ]);
+  ({ ns, operator } = scenario);
   await eventually(async () => isReadyAgent(await getAgent(ns.name, AGENT)), {
     timeoutMs: 120_000,
     description: `${AGENT} to be Ready`,
@@ -64,9 +45,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await stopOperators();
-  await sim.stop();
-  await ns.cleanup();
+  await scenario.end();
 });
 
 interface Snapshot extends KubeObject {

@@ -4,7 +4,6 @@
  * as the policy appears, the running replica included.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { installCrds } from '../api/apiInstallation.ts';
 import {
   agentDeployment,
   circuitBreakerPolicy,
@@ -21,14 +20,10 @@ import {
   isReadyAgent,
   podPolicyHash,
 } from '../support/breakwaterCluster.ts';
-import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
-import {
-  eventually,
-  startOperator,
-  stopOperators,
-  type OperatorProcess,
-} from '../support/operator.ts';
-import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { type TestNamespace } from '../support/kube.ts';
+import { eventually, type OperatorProcess } from '../support/operator.ts';
+import { type SimulatorHandle } from '../support/simulator.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 jest.setTimeout(180_000);
 
@@ -36,21 +31,18 @@ const AGENT = 'early';
 const CBP = 'late-breaker';
 const RLP = 'late-limits';
 
+let scenario: Scenario;
 let ns: TestNamespace;
 let sim: SimulatorHandle;
 let operator: OperatorProcess;
 
 beforeAll(async () => {
-  await installCrds();
-  ns = await uniqueNamespace('op-refs');
-  sim = await startSimulator({ seed: 3 });
-  operator = await startOperator({ namespace: ns.name });
+  scenario = await startScenario({ prefix: 'op-refs', seed: 3 });
+  ({ ns, sim, operator } = scenario);
 }, 120_000);
 
 afterAll(async () => {
-  await stopOperators();
-  await sim.stop();
-  await ns.cleanup();
+  await scenario.end();
 });
 
 /** The operator's count of failed AgentDeployment reconciles. */

@@ -13,7 +13,6 @@ import {
   decodeHeadroomReport,
   HEADROOM_ANNOTATION,
 } from '../../contract/src/reporting/headroomAnnotation.ts';
-import { installCrds } from '../api/apiInstallation.ts';
 import { agentDeployment, providerSecret } from '../support/agentFixtures.ts';
 import {
   agentPods,
@@ -27,10 +26,11 @@ import {
   scrapePod,
   sendMessage,
 } from '../support/breakwaterCluster.ts';
-import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
-import { eventually, startOperator, stopOperators } from '../support/operator.ts';
-import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { type TestNamespace } from '../support/kube.ts';
+import { eventually } from '../support/operator.ts';
+import { type SimulatorHandle } from '../support/simulator.ts';
 import { sample } from '../support/standaloneRuntime.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 const AGENT = 'quota';
 /** The simulated organisation's request budget; it refills at one request a second. */
@@ -47,6 +47,7 @@ interface EventView extends KubeObject {
   involvedObject?: { kind?: string; name?: string };
 }
 
+let scenario: Scenario;
 let ns: TestNamespace;
 let sim: SimulatorHandle;
 
@@ -75,10 +76,8 @@ async function readyPodPort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  await installCrds();
-  ns = await uniqueNamespace('op-quota');
-  sim = await startSimulator({ seed: 15, rpm: RPM });
-  await startOperator({ namespace: ns.name });
+  scenario = await startScenario({ prefix: 'op-quota', seed: 15, simulator: { rpm: RPM } });
+  ({ ns, sim } = scenario);
   const agent: AgentDeployment = agentDeployment(AGENT, {
     providerURL: sim.url,
     spec: {
@@ -97,9 +96,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await stopOperators();
-  await sim.stop();
-  await ns.cleanup();
+  await scenario.end();
 });
 
 describe('an autoscaled agent whose provider quota runs short', () => {

@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { policyHash, type PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
-import { installCrds } from '../api/apiInstallation.ts';
 import { agentDeployment, providerSecret } from '../support/agentFixtures.ts';
 import {
   agentPods,
@@ -20,9 +19,10 @@ import {
   podPort,
   type PodView,
 } from '../support/breakwaterCluster.ts';
-import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
-import { eventually, startOperator, stopOperators } from '../support/operator.ts';
-import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { type TestNamespace } from '../support/kube.ts';
+import { eventually } from '../support/operator.ts';
+import { type SimulatorHandle } from '../support/simulator.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 jest.setTimeout(180_000);
 
@@ -31,20 +31,17 @@ const PROMPTS = 'agent-prompts';
 const KEY = 'system.md';
 const REPLICAS = 2;
 
+let scenario: Scenario;
 let ns: TestNamespace;
 let sim: SimulatorHandle;
 
 beforeAll(async () => {
-  await installCrds();
-  ns = await uniqueNamespace('op-prompt');
-  sim = await startSimulator({ seed: 5 });
-  await startOperator({ namespace: ns.name });
+  scenario = await startScenario({ prefix: 'op-prompt', seed: 5 });
+  ({ ns, sim } = scenario);
 }, 120_000);
 
 afterAll(async () => {
-  await stopOperators();
-  await sim.stop();
-  await ns.cleanup();
+  await scenario.end();
 });
 
 const prompts = (text: string) => ({
