@@ -6,11 +6,9 @@
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
-import { installCrds } from '../api/apiInstallation.ts';
 import {
   agentDeployment,
   circuitBreakerPolicy,
-  providerSecret,
   rateLimitPolicy,
 } from '../support/agentFixtures.ts';
 import {
@@ -21,36 +19,34 @@ import {
   isReadyAgent,
   mergePatch,
 } from '../support/breakwaterCluster.ts';
-import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
+import { type TestNamespace } from '../support/kube.ts';
 import {
   eventually,
   MSG_RECONCILING,
   startOperator,
-  stopOperators,
   type OperatorProcess,
 } from '../support/operator.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 jest.setTimeout(180_000);
 
 const AGENT = 'led';
 const LEASE = 'breakwater-operator';
 
+let scenario: Scenario;
 let ns: TestNamespace;
 
 beforeAll(async () => {
-  await installCrds();
-  ns = await uniqueNamespace('op-leader');
-  await applyObjects(
-    ns.name,
-    providerSecret(),
+  // Each test starts the operators it elects among.
+  scenario = await startScenario({ prefix: 'op-leader', seed: 1, operator: false }, () => [
     circuitBreakerPolicy('cbp'),
     rateLimitPolicy('rlp'),
-  );
+  ]);
+  ({ ns } = scenario);
 }, 120_000);
 
 afterAll(async () => {
-  await stopOperators();
-  await ns.cleanup();
+  await scenario.end();
 });
 
 interface Lease {

@@ -5,11 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Kinds, type ResourceKind } from '../../platform/src/kube/resourceKinds.ts';
-import { installCrds } from '../api/apiInstallation.ts';
 import {
   agentDeployment,
   circuitBreakerPolicy,
-  providerSecret,
   rateLimitPolicy,
 } from '../support/agentFixtures.ts';
 import {
@@ -22,10 +20,11 @@ import {
   names,
 } from '../support/breakwaterCluster.ts';
 import { RUNTIME_SERVICE_ACCOUNT_PREFIX } from '../../operator/src/builders/serviceAccount.ts';
-import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
-import { eventually, startOperator, stopOperators } from '../support/operator.ts';
-import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { type TestNamespace } from '../support/kube.ts';
+import { eventually, startOperator } from '../support/operator.ts';
+import { type SimulatorHandle } from '../support/simulator.ts';
 import type { AgentDeployment } from '../../contract/src/api/resources.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 jest.setTimeout(180_000);
 
@@ -42,25 +41,21 @@ const CHILD_KINDS: readonly ResourceKind[] = [
   Kinds.Service,
 ];
 
+let scenario: Scenario;
 let ns: TestNamespace;
 let sim: SimulatorHandle;
 
 beforeAll(async () => {
-  await installCrds();
-  ns = await uniqueNamespace('op-restart');
-  sim = await startSimulator({ seed: 13 });
-  await applyObjects(
-    ns.name,
-    providerSecret(),
+  // Each test starts (and kills) its own operators.
+  scenario = await startScenario({ prefix: 'op-restart', seed: 13, operator: false }, () => [
     circuitBreakerPolicy('cbp'),
     rateLimitPolicy('rlp'),
-  );
+  ]);
+  ({ ns, sim } = scenario);
 }, 120_000);
 
 afterAll(async () => {
-  await stopOperators();
-  await sim.stop();
-  await ns.cleanup();
+  await scenario.end();
 });
 
 const listAgents = async (): Promise<AgentDeployment[]> =>

@@ -9,7 +9,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
-import { installCrds } from '../api/apiInstallation.ts';
 import { agentDeployment, providerSecret } from '../support/agentFixtures.ts';
 import {
   api,
@@ -18,8 +17,9 @@ import {
   getAgent,
   mergePatch,
 } from '../support/breakwaterCluster.ts';
-import { kubectl, uniqueNamespace, type TestNamespace } from '../support/kube.ts';
-import { eventually, startOperator, stopOperators } from '../support/operator.ts';
+import { kubectl, type TestNamespace } from '../support/kube.ts';
+import { eventually } from '../support/operator.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 jest.setTimeout(180_000);
 
@@ -71,18 +71,18 @@ interface ServiceMonitor extends KubeObject {
   };
 }
 
+let scenario: Scenario;
 let ns: TestNamespace;
 
 beforeAll(async () => {
-  await installCrds();
+  // The operator must start without the ServiceMonitor CRD.
   await deleteCrd();
-  ns = await uniqueNamespace('op-monitor');
-  await startOperator({ namespace: ns.name });
+  scenario = await startScenario({ prefix: 'op-monitor', seed: 1 });
+  ({ ns } = scenario);
 }, 120_000);
 
 afterAll(async () => {
-  await stopOperators();
-  await ns.cleanup();
+  await scenario.end();
   await deleteCrd();
 });
 
