@@ -201,10 +201,20 @@ describe('rate limits kept in Redis across three runtime processes', () => {
     const s = await setup({ requests: { perSecond: 15, burst: 15 } }, { waitBudget: '20ms' });
     await allDeciding(s);
     const load = offerLoad(s.urls, [10, 5, 5], 4000);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const start = await decisions(s);
+    await waitFor(async () => (await decisions(s)).store > start.store + 10, {
+      timeoutMs: 3_000,
+      intervalMs: 50,
+      description: 'Redis to decide under the load',
+    });
     await s.redis.stop();
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const during = await decisions(s);
+    const during = await waitFor(
+      async () => {
+        const d = await decisions(s);
+        return d.fallback > start.fallback + 10 && d;
+      },
+      { timeoutMs: 3_000, intervalMs: 50, description: 'the shares to decide while Redis is down' },
+    );
     await s.redis.start();
     const calls = await load;
     // Every call was answered, by the store or by a share; none failed for Redis.
@@ -229,7 +239,13 @@ describe('rate limits kept in Redis across three runtime processes', () => {
     await allDeciding(s);
     const seconds = 5;
     const load = offerLoad(s.urls, [9, 3, 3], seconds * 1000);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // Restart once a window's worth of calls has been counted in Redis.
+    const start = await decisions(s);
+    await waitFor(async () => (await decisions(s)).store >= start.store + 10, {
+      timeoutMs: 4_000,
+      intervalMs: 50,
+      description: 'a window of calls counted in Redis',
+    });
     await s.redis.stop();
     await s.redis.start();
     const calls = await load;

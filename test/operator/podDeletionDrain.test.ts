@@ -66,7 +66,12 @@ describe('an agent pod deleted under steady traffic', () => {
         if (result.outcome !== 'served') await new Promise((r) => setTimeout(r, 50));
       }
     });
-    await new Promise((r) => setTimeout(r, 500));
+    // Steady traffic first: the pod has served its callers a few times.
+    await waitFor(() => countOutcome(sent, 'served') >= 20, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      description: 'steady traffic before the deletion',
+    });
     const deletedAt = Date.now();
     await api().delete(Kinds.Pod, scenario.ns.name, podName);
     // The object stays until the local node has stopped the process, as a kubelet does.

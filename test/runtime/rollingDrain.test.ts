@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '../support/kube.ts';
 import { countOutcome, drainCall, type DrainCall } from '../support/drainCalls.ts';
 import { startRuntime, type RuntimeHandle } from '../support/runtimeProcess.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
@@ -55,7 +56,12 @@ describe('a runtime told to stop under steady traffic', () => {
     });
 
     await sim.resetStats();
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    // Steady traffic first: every caller has been served a few times.
+    await waitFor(() => countOutcome(sent, 'served') >= 40, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      description: 'steady traffic before the SIGTERM',
+    });
     const sigtermAt = Date.now();
     runtime.child.kill('SIGTERM');
     let ready = 200;
@@ -64,10 +70,11 @@ describe('a runtime told to stop under steady traffic', () => {
     }
     expect(ready).toBe(503);
     const drainEnd = sigtermAt + DRAIN_DELAY_MS;
-    await new Promise((resolve) => setTimeout(resolve, DRAIN_DELAY_MS + 1_000));
+    // The callers keep sending through the whole drain, until the process is gone.
+    const exitCode = await runtime.exited;
     stopSending = true;
     await Promise.all(callers);
-    expect(await runtime.exited).toBe(0);
+    expect(exitCode).toBe(0);
 
     const provider = await sim.stats();
 

@@ -92,7 +92,14 @@ describe('the breaker seen through the SDK', () => {
   });
 
   it('closes again after openDuration once probes succeed', async () => {
-    await new Promise((r) => setTimeout(r, 1_600));
+    // The open period ends on its own (the edge timer takes it on an idle agent too).
+    await waitFor(
+      async () =>
+        (await runtime.metrics()).includes(
+          `circuit_breaker_state{name="default/${PRIMARY_MODEL}",state="half_open"} 1`,
+        ),
+      { timeoutMs: 10_000, intervalMs: 50, description: 'the breaker to go HalfOpen' },
+    );
     for (let i = 0; i < 2; i++) {
       const message = await sdk().messages.create({ model: PRIMARY_MODEL, ...ask });
       expect(message.type).toBe('message');
@@ -422,7 +429,15 @@ describe('graceful shutdown', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     runtime.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 50));
+    // Draining: readiness fails before anything else changes.
+    await waitFor(
+      async () =>
+        (await fetch(`${runtime.url}/health/ready`).then(
+          (r) => r.status,
+          () => 0,
+        )) === 503,
+      { timeoutMs: 5_000, intervalMs: 10, description: 'the runtime to start draining' },
+    );
     const late = await fetch(`${runtime.url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
