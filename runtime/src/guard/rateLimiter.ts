@@ -1,6 +1,7 @@
 /**
- * The rate limiter: a request token bucket, per-minute LLM token budgets and the adaptive
- * pacer, asked together so a call is charged everywhere or nowhere. With `scope: Cluster`
+ * The rate limiter: this replica's share (localShare.ts: a request token bucket, per-minute
+ * LLM token budgets and the adaptive pacer, asked together so a call is charged everywhere or
+ * nowhere), and the shared store's admission beside it. With `scope: Cluster`
  * the numbers it receives are already this replica's share (the operator divides them).
  * With a shared store (`useShared`), the store's exact counters for the whole agent decide
  * instead (`admitShared`), and this replica's share is the fallback whenever the store is
@@ -10,13 +11,12 @@
  * 0 → go now; > 0 → charged ahead (onLimit: Wait), sleep that long first; UNCHARGED → a
  * Shadow limiter let through a call it would have refused; otherwise RateLimitedError.
  */
-import { AdaptivePacer } from './adaptivePacer.ts';
 import { RateLimitedError, type RateLimitReason } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
 import { spentLimitPauseMs } from './providerPause.ts';
 import type { SharedCounters } from './sharedCounters.ts';
-import { TokenBucket } from './tokenBucket.ts';
-import { TokenBudget, type TokenEstimate, type TokenUsage } from './tokenBudget.ts';
+import { LocalShare } from './localShare.ts';
+import type { TokenEstimate, TokenUsage } from './tokenBudget.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { sleep } from '../../../platform/src/time/sleep.ts';
 import type { RateLimitSettings } from '../../../contract/src/policy/policyDocument.ts';
@@ -67,10 +67,8 @@ export class RateLimiter {
   readonly name: string;
   readonly #clock: Clock;
   #options: RateLimiterOptions;
-  #requests: TokenBucket | undefined;
-  readonly #budget: TokenBudget;
-  readonly #pacer = new AdaptivePacer();
-  #reason: RateLimitReason = 'requests';
+  /** This replica's share: the request bucket, the token budgets and the provider pacer. */
+  readonly #local: LocalShare;
 
   #admitted = 0;
   #waited = 0;
@@ -87,14 +85,7 @@ export class RateLimiter {
     this.name = config.name;
     this.#clock = config.clock;
     this.#options = config.options;
-    const now = config.clock.now();
-    const r = this.#options.requests;
-    this.#requests = r === undefined ? undefined : new TokenBucket(r.perSecond, r.burst, now);
-    this.#budget = new TokenBudget(
-      this.#options.tokens?.inputPerMinute,
-      this.#options.tokens?.outputPerMinute,
-      now,
-    );
+    this.#local = new LocalShare(config.options, config.clock.now());
   }
 
   get options(): RateLimiterOptions {
@@ -106,9 +97,9 @@ export class RateLimiter {
    * long, then go), UNCHARGED (Shadow let it through), or throws RateLimitedError.
    */
   admit(now: number, estimate: TokenEstimate = NO_TOKENS): number {
-    const wait = this.#waitFor(now, estimate);
+    const wait = this.#local.waitFor(now, estimate);
     if (wait === 0) {
-      this.#charge(now, estimate);
+      this.#local.charge(now, estimate);
       this.#admitted++;
       return 0;
     }
@@ -133,50 +124,9 @@ export class RateLimiter {
   }
 
   #admitNow(now: number, estimate: TokenEstimate): boolean {
-    if (!this.#budget.enabled && this.#pacer.quiet(now)) {
-      // Only the request bucket has a say.
-      const requests = this.#requests;
-      if (requests !== undefined && requests.tryTake(1, now) !== 0) return false;
-      this.#admitted++;
-      return true;
-    }
-    if (this.#waitFor(now, estimate) !== 0) return false;
-    this.#charge(now, estimate);
+    if (!this.#local.tryAdmitNow(now, estimate)) return false;
     this.#admitted++;
     return true;
-  }
-
-  #waitFor(now: number, estimate: TokenEstimate): number {
-    let wait = 0;
-    const requests = this.#requests;
-    if (requests !== undefined) {
-      wait = requests.waitFor(1, now);
-      if (wait > 0) this.#reason = 'requests';
-    }
-    const budget = this.#budget;
-    if (budget.enabled) {
-      const w = budget.waitFor(estimate, now);
-      if (w > wait) {
-        wait = w;
-        this.#reason = budget.limitedBy;
-      }
-    }
-    const pacer = this.#pacer;
-    if (pacer.quiet(now)) return wait;
-    const w = pacer.waitFor(estimate.inputTokens, estimate.outputTokens, now);
-    if (w > wait) {
-      wait = w;
-      this.#reason = 'provider';
-    }
-    return wait;
-  }
-
-  #charge(now: number, estimate: TokenEstimate): void {
-    this.#requests?.take(1);
-    const budget = this.#budget;
-    if (budget.enabled) budget.reserve(estimate);
-    const pacer = this.#pacer;
-    if (!pacer.quiet(now)) pacer.charge(estimate.inputTokens, estimate.outputTokens, now);
   }
 
   #refused(wait: number, now: number, estimate: TokenEstimate): number {
@@ -186,7 +136,7 @@ export class RateLimiter {
       return UNCHARGED;
     }
     if (o.onLimit === 'Wait' && wait <= o.maxWaitMs) {
-      this.#charge(now, estimate);
+      this.#local.charge(now, estimate);
       this.#admitted++;
       this.#waited++;
       return wait;
@@ -196,7 +146,8 @@ export class RateLimiter {
 
   /** Counts the refusal under the current reason and throws it. */
   #reject(wait: number): never {
-    switch (this.#reason) {
+    const reason = this.#local.reason;
+    switch (reason) {
       case 'requests':
         this.#rejectedRequests++;
         break;
@@ -210,7 +161,7 @@ export class RateLimiter {
         this.#rejectedProvider++;
         break;
     }
-    throw new RateLimitedError(this.name, this.#reason, wait);
+    throw new RateLimitedError(this.name, reason, wait);
   }
 
   /** Whether a shared store is attached (then ask `admitShared`, which may await it). */
@@ -239,9 +190,7 @@ export class RateLimiter {
       shared?.available === true
         ? await shared.admit({
             estimate,
-            localWaitMs: this.#pacer.quiet(now)
-              ? 0
-              : this.#pacer.waitFor(estimate.inputTokens, estimate.outputTokens, now),
+            localWaitMs: this.#local.pacerWaitFor(now, estimate),
             maxWaitMs:
               this.#options.mode === 'Enforce' && this.#options.onLimit === 'Wait'
                 ? this.#options.maxWaitMs
@@ -255,9 +204,7 @@ export class RateLimiter {
     }
     this.#sharedDecisions++;
     if (answer.charged) {
-      if (!this.#pacer.quiet(now))
-        this.#pacer.charge(estimate.inputTokens, estimate.outputTokens, now);
-      this.#mirror(now, estimate);
+      this.#local.mirror(now, estimate);
       this.#admitted++;
       if (answer.waitMs > 0) this.#waited++;
       return { waitMs: answer.waitMs, charge: 'shared' };
@@ -266,19 +213,8 @@ export class RateLimiter {
       this.#shadowRejected++;
       return { waitMs: UNCHARGED, charge: false };
     }
-    this.#reason = answer.reason;
+    this.#local.reason = answer.reason;
     return this.#reject(answer.waitMs);
-  }
-
-  /**
-   * Takes what the store admitted from this replica's share too, as far as the share has it
-   * (never into debt): when the store fails, a replica that has been using more than its
-   * share has none left to burst with, and the replicas together stay within the numbers.
-   */
-  #mirror(now: number, estimate: TokenEstimate): void {
-    this.#requests?.tryTake(1, now);
-    const budget = this.#budget;
-    if (budget.enabled && budget.waitFor(estimate, now) === 0) budget.reserve(estimate);
   }
 
   /** Standalone use: admit, and sleep when told to. */
@@ -297,7 +233,7 @@ export class RateLimiter {
 
   /** Gives a charge back: the call never went out (breaker refused it, caller gave up). */
   refund(estimate: TokenEstimate = NO_TOKENS, charge: Charge = 'local'): void {
-    this.#pacer.refund(estimate.inputTokens, estimate.outputTokens, this.#clock.now());
+    this.#local.refundPacer(estimate, this.#clock.now());
     if (charge === 'shared') {
       this.#shared?.settle({
         requests: 1,
@@ -306,8 +242,7 @@ export class RateLimiter {
       });
       return;
     }
-    this.#requests?.refund(1);
-    if (this.#budget.enabled) this.#budget.refund(estimate);
+    this.#local.refund(estimate);
   }
 
   /** Trues a token reservation up to the call's real usage. */
@@ -319,13 +254,13 @@ export class RateLimiter {
         this.#shared?.settle({ requests: 0, inputTokens, outputTokens });
       return;
     }
-    if (this.#budget.enabled) this.#budget.settle(estimate, usage);
+    this.#local.settle(estimate, usage);
   }
 
   /** Feeds a provider response's rate-limit headers to the pacer (when enabled). */
   observeHeaders(headers: HeaderSource, now: number): void {
     if (!this.#options.adaptive.providerHeaders) return;
-    this.#pacer.observe(headers, now);
+    this.#local.pacer.observe(headers, now);
     const shared = this.#shared;
     if (shared === undefined) return;
     const pause = spentLimitPauseMs(headers, now);
@@ -335,7 +270,7 @@ export class RateLimiter {
   /** A provider 429 said retry-after: hold every call until then (when enabled). */
   observeRetryAfter(ms: number, now: number): void {
     if (!this.#options.adaptive.honorRetryAfter) return;
-    this.#pacer.pauseFor(ms, now);
+    this.#local.pacer.pauseFor(ms, now);
     this.#shared?.pause(ms);
   }
 
@@ -357,15 +292,7 @@ export class RateLimiter {
 
   /** For /debug/ratelimiter. */
   describe(): object {
-    const now = this.#clock.now();
-    return {
-      name: this.name,
-      options: this.#options,
-      requestTokens: this.#requests?.available(now) ?? null,
-      tokenBudget: this.#budget.available(now),
-      provider: this.#pacer.describe(),
-      pausedUntil: this.#pacer.pausedUntil > now ? this.#pacer.pausedUntil : null,
-    };
+    return { name: this.name, options: this.#options, ...this.#local.describe(this.#clock.now()) };
   }
 
   /**
@@ -374,13 +301,7 @@ export class RateLimiter {
    * the pacer. A limit switched off is dropped; one switched on starts full.
    */
   reconfigure(next: RateLimiterOptions): void {
-    const now = this.#clock.now();
-    const r = next.requests;
-    if (r === undefined) this.#requests = undefined;
-    else if (this.#requests === undefined)
-      this.#requests = new TokenBucket(r.perSecond, r.burst, now);
-    else this.#requests.reconfigure(r.perSecond, r.burst, now);
-    this.#budget.reconfigure(next.tokens?.inputPerMinute, next.tokens?.outputPerMinute, now);
+    this.#local.reconfigure(next, this.#clock.now());
     this.#options = next;
   }
 }
