@@ -7,6 +7,7 @@
  * Closed, as it did before, rather than not at all.
  */
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import type { AgentStatusRuntimeReads } from '../../../contract/src/api/runtimeReads.ts';
 import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
 import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
@@ -15,7 +16,7 @@ import type { RememberedOpen } from '../guard/guardSet/rememberedOpen.ts';
 /** A replica must not wait long for the API server before it starts serving. */
 export const BREAKER_MEMORY_TIMEOUT_MS = 3_000;
 
-export function rememberedOpen(agent: AgentDeployment | undefined): RememberedOpen[] {
+export function rememberedOpen(agent: AgentStatusRuntimeReads | undefined): RememberedOpen[] {
   return (agent?.status?.breaker?.openBreakers ?? [])
     .map((b) => ({ name: b.name, untilMs: Date.parse(b.until) }))
     .filter((b) => Number.isFinite(b.untilMs));
