@@ -6,9 +6,19 @@
  */
 import { AdaptivePacer } from './adaptivePacer.ts';
 import type { RateLimitReason } from './errors.ts';
-import type { RateLimiterOptions } from './rateLimiter.ts';
+import type { RateLimitSettings } from '../../../contract/src/policy/policyDocument.ts';
 import { TokenBucket } from './tokenBucket.ts';
 import { TokenBudget, type TokenEstimate, type TokenUsage } from './tokenBudget.ts';
+
+/**
+ * The policy document's rate-limit settings the limiter acts on, as they are: their defaults
+ * and bounds are the schema's, checked by policyValidation.ts before a document gets here.
+ * Absent `requests` or `tokens`: no such limit.
+ */
+export type RateLimiterOptions = Pick<
+  RateLimitSettings,
+  'requests' | 'tokens' | 'adaptive' | 'onLimit' | 'maxWaitMs' | 'mode'
+>;
 
 export class LocalShare {
   requests: TokenBucket | undefined;

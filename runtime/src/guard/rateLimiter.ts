@@ -15,21 +15,12 @@ import { RateLimitedError, type RateLimitReason } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
 import { spentLimitPauseMs } from './providerPause.ts';
 import type { SharedCounters } from './sharedCounters.ts';
-import { LocalShare } from './localShare.ts';
+import { LocalShare, type RateLimiterOptions } from './localShare.ts';
 import type { TokenEstimate, TokenUsage } from './tokenBudget.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { sleep } from '../../../platform/src/time/sleep.ts';
-import type { RateLimitSettings } from '../../../contract/src/policy/policyDocument.ts';
 
-/**
- * The policy document's rate-limit settings the limiter acts on, as they are: their defaults
- * and bounds are the schema's, checked by policyValidation.ts before a document gets here.
- * Absent `requests` or `tokens`: no such limit.
- */
-export type RateLimiterOptions = Pick<
-  RateLimitSettings,
-  'requests' | 'tokens' | 'adaptive' | 'onLimit' | 'maxWaitMs' | 'mode'
->;
+export type { RateLimiterOptions };
 
 /** `admit` let a Shadow-mode call through without charging it: do not refund or settle it. */
 export const UNCHARGED = -1;
