@@ -12,10 +12,8 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { samplePolicyDocument } from '../../contract/src/policy/policyFixtures.ts';
-import { installCrds } from '../api/apiInstallation.ts';
-import { kubectl, uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';
+import { waitFor } from '../support/kube.ts';
 import { fileURLToPath } from 'node:url';
-import { startOperator, type OperatorProcess } from '../support/operator.ts';
 import { startRuntime, type RuntimeHandle } from '../support/runtimeProcess.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import {
@@ -31,6 +29,7 @@ import {
   RULES_FILE,
   type RuleGroups,
 } from './promtool.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 /** The alerts issue 6 asks for by name; the rule file may hold more. */
 const REQUIRED_ALERTS = [
@@ -229,28 +228,21 @@ describe('a live scrape of the runtime', () => {
 });
 
 describe('a live scrape of the operator', () => {
-  let namespace: TestNamespace | undefined;
-  let operator: OperatorProcess | undefined;
+  let scenario: Scenario | undefined;
   let scrape: string;
 
   beforeAll(async () => {
-    await installCrds();
-    const ns = await uniqueNamespace('bw-promtool');
-    namespace = ns;
-    const started = await startOperator({ namespace: ns.name });
-    operator = started;
     const policies = [
       { kind: 'CircuitBreakerPolicy', spec: {} },
       { kind: 'RateLimitPolicy', spec: { requests: { perSecond: 5, burst: 10 } } },
     ].map(({ kind, spec }) => ({
       apiVersion: 'breakwater.dev/v1alpha1',
       kind,
-      metadata: { name: 'promtool', namespace: ns.name },
+      metadata: { name: 'promtool' },
       spec,
     }));
-    await kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify({ kind: 'List', apiVersion: 'v1', items: policies }),
-    });
+    scenario = await startScenario({ prefix: 'bw-promtool', seed: 11 }, () => policies);
+    const started = scenario.operator;
     scrape = await waitFor(
       async () => {
         const text = await started.metrics();
@@ -263,8 +255,7 @@ describe('a live scrape of the operator', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await operator?.stop();
-    await namespace?.cleanup();
+    await scenario?.end();
   });
 
   it('passes promtool check metrics', () => {

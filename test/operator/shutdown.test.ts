@@ -4,18 +4,12 @@
  * lease release gets a short deadline. The API server goes away for that operator alone,
  * through a proxy (test/support/apiServerProxy.ts); the shared cluster never notices.
  */
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { installCrds } from '../api/apiInstallation.ts';
+import { afterAll, describe, expect, it, jest } from '@jest/globals';
 import { agentDeployment } from '../support/agentFixtures.ts';
 import { startApiServerProxy, type ApiServerProxy } from '../support/apiServerProxy.ts';
 import { applyObjects } from '../support/breakwaterCluster.ts';
-import { uniqueNamespace, type TestNamespace } from '../support/kube.ts';
-import {
-  startOperator,
-  stopOperators,
-  type OperatorExit,
-  type OperatorProcess,
-} from '../support/operator.ts';
+import { startOperator, type OperatorExit, type OperatorProcess } from '../support/operator.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 jest.setTimeout(120_000);
 
@@ -25,17 +19,12 @@ const LEASE_RELEASE_MS = 2_000;
 /** Room for a busy two-core machine on top of those. */
 const SLACK_MS = 2_000;
 
-const namespaces: TestNamespace[] = [];
+const scenarios: Scenario[] = [];
 const proxies: ApiServerProxy[] = [];
 
-beforeAll(async () => {
-  await installCrds();
-}, 120_000);
-
 afterAll(async () => {
-  await stopOperators();
+  await Promise.all(scenarios.map((scenario) => scenario.end()));
   await Promise.all(proxies.map((proxy) => proxy.close()));
-  await Promise.all(namespaces.map((ns) => ns.cleanup()));
 });
 
 /**
@@ -43,11 +32,12 @@ afterAll(async () => {
  * for) and a proxy to take the API server away with.
  */
 async function isolated(): Promise<{ namespace: string; proxy: ApiServerProxy }> {
-  const ns = await uniqueNamespace('op-shutdown');
-  namespaces.push(ns);
+  // Each test starts its operator itself, behind the proxy.
+  const scenario = await startScenario({ prefix: 'op-shutdown', seed: 1, operator: false });
+  scenarios.push(scenario);
   const proxy = await startApiServerProxy();
   proxies.push(proxy);
-  return { namespace: ns.name, proxy };
+  return { namespace: scenario.ns.name, proxy };
 }
 
 /** An operator with leader election that leads, behind a proxy of its own. */

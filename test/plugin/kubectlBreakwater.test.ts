@@ -17,8 +17,7 @@ import { GROUP_VERSION } from '../../contract/src/api/resources.ts';
 import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
-import { installCrds } from '../api/apiInstallation.ts';
-import { agentDeployment, circuitBreakerPolicy, providerSecret } from '../support/agentFixtures.ts';
+import { agentDeployment, circuitBreakerPolicy } from '../support/agentFixtures.ts';
 import {
   agentPods,
   api,
@@ -37,10 +36,11 @@ import {
   type KubectlResult,
   type TestNamespace,
 } from '../support/kube.ts';
-import { eventually, startOperator, stopOperators } from '../support/operator.ts';
+import { eventually } from '../support/operator.ts';
 import { startRuntime, type RuntimeHandle } from '../support/runtimeProcess.ts';
-import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { type SimulatorHandle } from '../support/simulator.ts';
 import { policyDocument } from '../support/standaloneRuntime.ts';
+import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const AGENT = 'support';
@@ -50,6 +50,7 @@ const STATS_AGENT = 'stats';
 const QUIET_AGENT = 'quiet';
 const STAND_IN_NODE = 'plugin-test-stand-in';
 
+let scenario: Scenario;
 let nsA: TestNamespace;
 let nsB: TestNamespace;
 let sim: SimulatorHandle;
@@ -172,22 +173,18 @@ beforeAll(async () => {
   savedPath = process.env['PATH'];
   process.env['PATH'] = `${binDir}${delimiter}${savedPath ?? ''}`;
 
-  await installCrds();
-  nsA = await uniqueNamespace('plugin-a');
-  nsB = await uniqueNamespace('plugin-b');
-  sim = await startSimulator({ seed: 6 });
-  await startOperator({ namespace: nsA.name });
-  await applyObjects(
-    nsA.name,
-    providerSecret(),
+  // Namespace A: the operator's, through the scenario helper.
+  scenario = await startScenario({ prefix: 'plugin-a', seed: 6 }, (s) => [
     circuitBreakerPolicy(CBP, { failureThreshold: 50 }),
-    agentDeployment(AGENT, { providerURL: sim.url, replicas: 2, circuitBreakerPolicy: CBP }),
+    agentDeployment(AGENT, { providerURL: s.url, replicas: 2, circuitBreakerPolicy: CBP }),
     agentDeployment(BROKEN, {
-      providerURL: sim.url,
+      providerURL: s.url,
       replicas: 0,
       circuitBreakerPolicy: 'no-such-policy',
     }),
-  );
+  ]);
+  ({ ns: nsA, sim } = scenario);
+  nsB = await uniqueNamespace('plugin-b');
   // Namespace B: agents the operator does not watch, with stand-in pods of real runtimes.
   const agentB = (name: string, debug: boolean): AgentDeployment => ({
     apiVersion: GROUP_VERSION,
@@ -209,9 +206,7 @@ afterAll(async () => {
   process.env['PATH'] = savedPath;
   await Promise.all(runtimes.map((r) => r.stop()));
   await kubectl(['delete', 'node', STAND_IN_NODE, '--ignore-not-found', '--wait=false']);
-  await stopOperators();
-  await sim.stop();
-  await nsA.cleanup();
+  await scenario.end();
   await nsB.cleanup();
   rmSync(binDir, { recursive: true, force: true });
   rmSync(policyDir, { recursive: true, force: true });
