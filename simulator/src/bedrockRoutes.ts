@@ -85,6 +85,7 @@ export function bedrockDialect(random: Random): WireDialect {
     sendError: (res, reply, requestId) => {
       sendBedrockError(res, bedrockErrorFor(reply), requestId);
     },
+    statusOf: (reply) => bedrockErrorFor(reply).status,
     successHeaders: (reply, requestId, stream) =>
       stream
         ? { 'x-amzn-RequestId': requestId, 'X-Amzn-Bedrock-Content-Type': 'application/json' }

@@ -70,6 +70,7 @@ export type ReadResult =
 export const ANTHROPIC_DIALECT: WireDialect = {
   provider: 'anthropic',
   sendError: sendApiError,
+  statusOf: (reply) => reply.status,
   successHeaders: (_reply, requestId) => ({ 'request-id': requestId }),
   plainBody: messageBody,
   streamHeaders: SSE_HEADERS,
@@ -115,7 +116,7 @@ export function handleMessages(
   const stats = ctx.stats.forProvider(dialect.provider);
   stats.recordRequest();
   const fail = (reply: ApiErrorReply, headers?: OutgoingHttpHeaders) => {
-    stats.recordOutcome(`error_${reply.status}`);
+    stats.recordOutcome(`error_${dialect.statusOf(reply)}`);
     dialect.sendError(res, reply, requestId, headers);
   };
 

@@ -20,6 +20,8 @@ export interface WireDialect {
     requestId: string,
     headers?: OutgoingHttpHeaders,
   ): void;
+  /** The HTTP status `sendError` answers `reply` with (Bedrock throttles a 529 with a 429). */
+  statusOf(reply: ApiErrorReply): number;
   /** Headers of a successful answer, plain or streamed. */
   successHeaders(reply: Reply, requestId: string, stream: boolean): OutgoingHttpHeaders;
   /** The non-streamed body. */
