@@ -18,6 +18,8 @@ describe('parseCli', () => {
           outputTokensPerMinute: undefined,
         },
         apiKey: undefined,
+        awsCredentials: [],
+        vertexServiceAccounts: [],
       },
     });
   });
@@ -45,8 +47,25 @@ describe('parseCli', () => {
       '8000',
       '--api-key',
       'k',
+      '--aws-credentials',
+      'AKID1:secret1',
+      '--aws-credentials',
+      'AKID2:secret2:token2',
+      '--vertex-service-account',
+      'sa.json',
+      '--vertex-service-account',
+      'other@p.iam.gserviceaccount.com=other.pem',
+      '--vertex-token-ttl-seconds',
+      '30',
     ];
-    expect(parseCli(args, {})).toEqual({
+    const files: Record<string, string> = {
+      'sa.json': JSON.stringify({
+        client_email: 'sa@p.iam.gserviceaccount.com',
+        private_key: 'PRIVATE',
+      }),
+      'other.pem': 'PUBLIC',
+    };
+    expect(parseCli(args, {}, (path) => files[path] ?? '')).toEqual({
       kind: 'options',
       options: {
         host: '0.0.0.0',
@@ -56,6 +75,32 @@ describe('parseCli', () => {
         seed: 7,
         limits: { requestsPerMinute: 50, inputTokensPerMinute: 40000, outputTokensPerMinute: 8000 },
         apiKey: 'k',
+        awsCredentials: [
+          { accessKeyId: 'AKID1', secretAccessKey: 'secret1' },
+          { accessKeyId: 'AKID2', secretAccessKey: 'secret2', sessionToken: 'token2' },
+        ],
+        vertexServiceAccounts: [
+          {
+            clientEmail: 'sa@p.iam.gserviceaccount.com',
+            publicKey: 'PRIVATE',
+            tokenTtlSeconds: 30,
+          },
+          {
+            clientEmail: 'other@p.iam.gserviceaccount.com',
+            publicKey: 'PUBLIC',
+            tokenTtlSeconds: 30,
+          },
+        ],
+      },
+    });
+  });
+
+  it('accepts the AWS credentials of the standard environment variables', () => {
+    const env = { AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't' };
+    expect(parseCli([], env)).toMatchObject({
+      kind: 'options',
+      options: {
+        awsCredentials: [{ accessKeyId: 'AKID', secretAccessKey: 's', sessionToken: 't' }],
       },
     });
   });
@@ -82,6 +127,13 @@ describe('parseCli', () => {
     ],
     ['a zero budget', ['--rpm', '0'], '--rpm'],
     ['a budget that is not a number', ['--input-tpm', 'lots'], '--input-tpm'],
+    ['AWS credentials without a secret', ['--aws-credentials', 'AKID'], '--aws-credentials'],
+    ['a token lifetime of 0', ['--vertex-token-ttl-seconds', '0'], '--vertex-token-ttl-seconds'],
+    [
+      'a service-account file that is not JSON',
+      ['--vertex-service-account', '/nonexistent/sa.json'],
+      '--vertex-service-account',
+    ],
   ])('refuses %s, naming it', (_name, args, named, env = {}) => {
     const result = parseCli(args, env);
     expect(result.kind).toBe('error');

@@ -1,6 +1,9 @@
 /** Command-line flags of `breakwater-llm-sim`, validated into options. */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { BudgetLimits } from './rateLimitBudget.ts';
+import type { AwsCredentials } from './sigV4Verifier.ts';
+import { DEFAULT_TOKEN_TTL_SECONDS, type ServiceAccountKey } from './vertexTokenIssuer.ts';
 import { DEFAULT_PACING, type StreamPacing } from './streamPacing.ts';
 
 export interface SimulatorOptions {
@@ -16,6 +19,10 @@ export interface SimulatorOptions {
   readonly limits: BudgetLimits;
   /** When set, requests must carry it in `x-api-key` (or `authorization: Bearer`). */
   readonly apiKey: string | undefined;
+  /** Bedrock requests must be SigV4-signed with one of these. */
+  readonly awsCredentials: readonly AwsCredentials[];
+  /** Vertex tokens are issued to these service accounts. */
+  readonly vertexServiceAccounts: readonly ServiceAccountKey[];
 }
 
 export const DEFAULT_PORT = 8787;
@@ -38,6 +45,14 @@ An Anthropic Messages API simulator with fault injection.
   --input-tpm N        input tokens per minute (default unlimited)
   --output-tpm N       output tokens per minute (default unlimited)
   --api-key KEY        require this key in x-api-key (default: any key)
+  --aws-credentials KEY_ID:SECRET[:SESSION_TOKEN]
+                       accept Bedrock requests SigV4-signed with these (repeatable; also
+                       AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)
+  --vertex-service-account FILE | EMAIL=PEM_FILE
+                       issue Vertex tokens to this service account: its JSON key file, or
+                       its email and a PEM public key or certificate (repeatable)
+  --vertex-token-ttl-seconds N
+                       lifetime of issued Vertex tokens (default ${DEFAULT_TOKEN_TTL_SECONDS})
   --help               show this text
 `;
 
@@ -49,6 +64,7 @@ export type CliResult =
 export function parseCli(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
+  readText: (path: string) => string = (path) => readFileSync(path, 'utf8'),
 ): CliResult {
   let values;
   try {
@@ -70,6 +86,9 @@ export function parseCli(
         'input-tpm': { type: 'string' },
         'output-tpm': { type: 'string' },
         'api-key': { type: 'string' },
+        'aws-credentials': { type: 'string', multiple: true, default: [] },
+        'vertex-service-account': { type: 'string', multiple: true, default: [] },
+        'vertex-token-ttl-seconds': { type: 'string', default: String(DEFAULT_TOKEN_TTL_SECONDS) },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -109,6 +128,12 @@ export function parseCli(
           outputTokensPerMinute: optional('--output-tpm', values['output-tpm'], 1),
         },
         apiKey: values['api-key'],
+        awsCredentials: awsCredentials(values['aws-credentials'], env),
+        vertexServiceAccounts: serviceAccounts(
+          values['vertex-service-account'],
+          integerFlag('--vertex-token-ttl-seconds', values['vertex-token-ttl-seconds'], 1),
+          readText,
+        ),
       },
     };
   } catch (error) {
@@ -118,6 +143,69 @@ export function parseCli(
 }
 
 class FlagError extends Error {}
+
+function awsCredentials(
+  flags: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): AwsCredentials[] {
+  const fromFlags = flags.map((flag) => {
+    const [accessKeyId = '', secretAccessKey = '', sessionToken, ...rest] = flag.split(':');
+    if (accessKeyId === '' || secretAccessKey === '' || rest.length > 0) {
+      throw new FlagError(
+        '--aws-credentials: expected KEY_ID:SECRET or KEY_ID:SECRET:SESSION_TOKEN',
+      );
+    }
+    return {
+      accessKeyId,
+      secretAccessKey,
+      ...(sessionToken === undefined ? {} : { sessionToken }),
+    };
+  });
+  const accessKeyId = env['AWS_ACCESS_KEY_ID'];
+  const secretAccessKey = env['AWS_SECRET_ACCESS_KEY'];
+  if (accessKeyId === undefined || secretAccessKey === undefined) return fromFlags;
+  const sessionToken = env['AWS_SESSION_TOKEN'];
+  return [
+    ...fromFlags,
+    { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) },
+  ];
+}
+
+function serviceAccounts(
+  flags: readonly string[],
+  tokenTtlSeconds: number,
+  readText: (path: string) => string,
+): ServiceAccountKey[] {
+  return flags.map((flag) => {
+    const read = (path: string) => {
+      try {
+        return readText(path);
+      } catch (error) {
+        const why = error instanceof Error ? error.message : String(error);
+        throw new FlagError(`--vertex-service-account: cannot read ${path}: ${why}`);
+      }
+    };
+    const equals = flag.indexOf('=');
+    if (equals > 0) {
+      return {
+        clientEmail: flag.slice(0, equals),
+        publicKey: read(flag.slice(equals + 1)),
+        tokenTtlSeconds,
+      };
+    }
+    let key: { client_email?: unknown; private_key?: unknown };
+    try {
+      key = JSON.parse(read(flag)) as typeof key;
+    } catch (error) {
+      if (error instanceof FlagError) throw error;
+      throw new FlagError(`--vertex-service-account: ${flag} is not a JSON key file`);
+    }
+    if (typeof key.client_email !== 'string' || typeof key.private_key !== 'string') {
+      throw new FlagError(`--vertex-service-account: ${flag} has no client_email and private_key`);
+    }
+    return { clientEmail: key.client_email, publicKey: key.private_key, tokenTtlSeconds };
+  });
+}
 
 function optional(flag: string, raw: string | undefined, min: number, max?: number) {
   return raw === undefined ? undefined : integerFlag(flag, raw, min, max);

@@ -105,3 +105,30 @@ describe('FaultInjector', () => {
     expect(injector.list()).toEqual([]);
   });
 });
+
+describe('FaultInjector, per provider', () => {
+  const throttleBedrock = (): FaultSpec => ({
+    action: {
+      kind: 'error',
+      status: 429,
+      errorType: 'rate_limit_error',
+      retryAfterSeconds: 1,
+      inStream: undefined,
+    },
+    latencyMs: 0,
+    rate: 1,
+    count: 2,
+    provider: 'bedrock',
+  });
+
+  it('strikes only requests in its provider, and only they count toward its count', () => {
+    const faults = new FaultInjector(seededRandom(1));
+    faults.add(throttleBedrock());
+    expect(faults.decide('claude', 'anthropic').action.kind).toBe('none');
+    expect(faults.decide('claude', 'vertex').action.kind).toBe('none');
+    expect(faults.decide('claude', 'bedrock').action.kind).toBe('error');
+    expect(faults.list()[0]?.fired).toBe(1);
+    expect(faults.decide('claude', 'bedrock').action.kind).toBe('error');
+    expect(faults.decide('claude', 'bedrock').action.kind).toBe('none');
+  });
+});

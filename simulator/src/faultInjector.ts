@@ -4,9 +4,11 @@
  * latency and counts toward its `count`; the first that fires with an action (error, hang,
  * drop) decides the request and the rest are not consulted. A fault retires once it has
  * fired `count` times. A fault for one `model` is passed over, without a roll, for requests
- * for any other model (or whose model is unknown).
+ * for any other model (or whose model is unknown); one for a `provider`, for requests in
+ * another provider's wire format.
  */
 import type { FaultAction, FaultSpec } from './faultSpec.ts';
+import type { Provider } from './provider.ts';
 import type { Random } from '../../platform/src/random/random.ts';
 
 export interface FaultDecision {
@@ -64,14 +66,15 @@ export class FaultInjector {
     return this.#faults.some((f) => f.spec.model !== undefined);
   }
 
-  /** Rolls the active faults for one request for `model`. */
-  decide(model?: string): FaultDecision {
+  /** Rolls the active faults for one request for `model`, in `provider`'s wire format. */
+  decide(model?: string, provider: Provider = 'anthropic'): FaultDecision {
     if (this.#faults.length === 0) return NO_FAULT;
     let latencyMs = 0;
     let action: FaultAction = NO_FAULT.action;
     for (const fault of this.#faults) {
       const { spec } = fault;
       if (spec.model !== undefined && spec.model !== model) continue;
+      if (spec.provider !== undefined && spec.provider !== provider) continue;
       // A certain fault does not draw, so adding one does not shift the rolls of the others.
       if (spec.rate < 1 && !(this.#random() < spec.rate)) continue;
       fault.fired += 1;

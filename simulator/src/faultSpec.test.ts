@@ -88,6 +88,11 @@ describe('parseFaultSpec', () => {
       { status: 529, model: 'claude-sonnet-5-5' },
       spec(overload(), { model: 'claude-sonnet-5-5' }),
     ],
+    [
+      'a 529 for Bedrock only',
+      { status: 529, provider: 'bedrock' },
+      spec(overload(), { provider: 'bedrock' }),
+    ],
   ])('reads %s', (_name, body, fault) => {
     expect(parseFaultSpec(body)).toEqual({ ok: true, fault });
   });
@@ -113,6 +118,7 @@ describe('parseFaultSpec', () => {
     ['two actions at once', { status: 500, hang: true }, 'status'],
     ['a fault that does nothing', { rate: 0.5 }, 'status'],
     ['an empty model', { status: 529, model: '' }, 'model'],
+    ['an unknown provider', { status: 529, provider: 'azure' }, 'provider'],
     ['a model that is not a string', { status: 529, model: 5 }, 'model'],
     ['a model alone', { model: 'claude-sonnet-5-5' }, 'status'],
   ])('refuses %s, naming the field', (_name, body, field) => {

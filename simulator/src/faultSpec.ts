@@ -20,12 +20,15 @@
  *   after it has applied that many times (default: never).
  * - `model` limits the fault to requests for that model; requests for other models neither
  *   see it nor count toward its `count`.
+ * - `provider` (`anthropic`, `bedrock`, `vertex`) limits it, the same way, to requests in that
+ *   provider's wire format: Bedrock throttles while the Anthropic API answers.
  *
  * `status`, `hang` and `drop` are alternatives; at least one of them or `latencyMs` is needed.
  * Unknown fields and combinations are refused, naming the field, so that a typo does not
  * silently inject nothing.
  */
 import { errorTypeForStatus, isKnownErrorType, statusForErrorType } from './anthropicError.ts';
+import { isProvider, PROVIDERS, type Provider } from './provider.ts';
 
 /** Where in a stream an `inStream` fault strikes. */
 export type StreamPoint = 'before-content' | 'after-content';
@@ -46,6 +49,7 @@ export interface FaultRequest {
   readonly hang?: boolean;
   readonly drop?: boolean | 'mid-response';
   readonly model?: string;
+  readonly provider?: Provider;
 }
 
 export type FaultAction =
@@ -83,6 +87,8 @@ export interface FaultSpec {
   readonly count: number | undefined;
   /** Only requests for this model; absent: every request. */
   readonly model?: string;
+  /** Only requests in this provider's wire format; absent: every provider. */
+  readonly provider?: Provider;
 }
 
 export type FaultParseResult =
@@ -101,6 +107,7 @@ const FIELDS = new Set<string>([
   'hang',
   'drop',
   'model',
+  'provider',
 ] satisfies (keyof FaultRequest)[]);
 
 const ERROR_TYPE = /^[a-z][a-z_]*$/;
@@ -130,6 +137,7 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
     hang,
     drop,
     model,
+    provider,
   } = fault;
 
   if (status !== undefined && !(isInteger(status) && status >= 400 && status <= 599)) {
@@ -162,6 +170,9 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
   if (hang !== undefined && typeof hang !== 'boolean') return fail('hang', 'a boolean');
   if (model !== undefined && !(typeof model === 'string' && model !== '')) {
     return fail('model', 'a model name such as claude-sonnet-5-5');
+  }
+  if (provider !== undefined && !isProvider(provider)) {
+    return fail('provider', `one of ${PROVIDERS.join(', ')}`);
   }
   if (drop !== undefined && typeof drop !== 'boolean' && drop !== 'mid-response') {
     return fail('drop', 'true, false or "mid-response"');
@@ -225,6 +236,7 @@ export function parseFaultSpec(body: unknown): FaultParseResult {
       rate: rate ?? 1,
       count: count,
       ...(model === undefined ? {} : { model }),
+      ...(provider === undefined ? {} : { provider }),
     },
   };
 }

@@ -14,3 +14,11 @@ export function idGenerator(random: Random): NewId {
     return id;
   };
 }
+
+/** Makes request ids shaped like AWS's (a version 4 UUID), from the seeded generator. */
+export function uuidGenerator(random: Random): () => string {
+  const hex = (n: number) =>
+    Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
+  return () =>
+    `${hex(8)}-${hex(4)}-4${hex(3)}-${(8 + Math.floor(random() * 4)).toString(16)}${hex(3)}-${hex(12)}`;
+}

@@ -1,6 +1,8 @@
 /**
- * `POST /v1/messages`, in this order: API key → injected fault → JSON and field validation →
- * the planned reply → rate-limit budget → base latency → the answer, plain or streamed.
+ * A Messages request in any provider's wire format (`POST /v1/messages`, Bedrock's
+ * `InvokeModel*`, Vertex's `rawPredict`/`streamRawPredict`), in this order: credentials →
+ * injected fault → JSON and field validation → the planned reply → rate-limit budget (the
+ * Anthropic API only) → base latency → the answer, plain or streamed.
  * Faults come before validation, as an overloaded provider refuses before reading the body;
  * a fault inside a stream (`inStream`) needs the planned reply, so it strikes as the answer
  * begins.
@@ -23,11 +25,12 @@ import { parseMessagesRequest, type MessagesRequest } from './messagesRequest.ts
 import type { RateLimitBudget } from './rateLimitBudget.ts';
 import { planReply, type Reply } from './replyPlan.ts';
 import type { Random } from '../../platform/src/random/random.ts';
-import type { Outcome, SimulatorStats } from './simulatorStats.ts';
-import { encodeSseEvent, eventsBeforeFault, messageStreamEvents } from './sseEncoding.ts';
-import { paceStream, type StreamPacing } from './streamPacing.ts';
+import type { Outcome, RequestRecorder, SimulatorStats } from './simulatorStats.ts';
+import { encodeSseEvent, eventsBeforeFault, streamEventData } from './sseEncoding.ts';
+import { cutInsideDataLine, paceStream, type StreamPacing } from './streamPacing.ts';
 import { playStream, type StreamEnding } from './streamPlayback.ts';
 import { estimateInputTokens } from './tokenEstimate.ts';
+import type { Refusal, WireDialect } from './wireDialect.ts';
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } as const;
 
@@ -47,61 +50,127 @@ export interface MessagesContext {
   readonly hanging: Set<ServerResponse>;
 }
 
+/** One Messages request in some provider's wire format, as its route read it. */
+export interface MessagesCall {
+  readonly dialect: WireDialect;
+  readonly requestId: string;
+  /** Set when the credentials are refused: answered before any fault is rolled. */
+  readonly refusal: Refusal | undefined;
+  /** The model faults with `model` target, read ahead of validation. */
+  requestedModel(): string | undefined;
+  /** The validated request, or the error that refuses it. */
+  readRequest(): ReadResult;
+}
+
+export type ReadResult =
+  | { readonly ok: true; readonly request: MessagesRequest }
+  | { readonly ok: false; readonly error: ApiErrorReply };
+
+/** The Anthropic Messages API's own format: the body names the model and asks for a stream. */
+export const ANTHROPIC_DIALECT: WireDialect = {
+  provider: 'anthropic',
+  sendError: sendApiError,
+  statusOf: (reply) => reply.status,
+  successHeaders: (_reply, requestId) => ({ 'request-id': requestId }),
+  plainBody: messageBody,
+  streamHeaders: SSE_HEADERS,
+  encodeEvents: (events) => events.map(({ event, data }) => encodeSseEvent(event, data)),
+  encodeStreamError: (reply, requestId) => encodeSseEvent('error', errorObject(reply, requestId)),
+  cutPoint: cutInsideDataLine,
+  budgeted: true,
+};
+
+/** `POST /v1/messages`: the API key, then the body as the Messages API reads it. */
+export function anthropicCall(
+  req: IncomingMessage,
+  body: Buffer,
+  ctx: MessagesContext,
+): MessagesCall {
+  const requestId = ctx.newId('req');
+  const keyRefused = ctx.apiKey !== undefined && presentedKey(req) !== ctx.apiKey;
+  const refusal: Refusal | undefined = keyRefused
+    ? {
+        status: 401,
+        send: (res) => {
+          const reply = { status: 401, type: 'authentication_error', message: 'invalid x-api-key' };
+          sendApiError(res, reply, requestId);
+        },
+      }
+    : undefined;
+  return {
+    dialect: ANTHROPIC_DIALECT,
+    requestId,
+    refusal,
+    requestedModel: () => requestedModel(body),
+    readRequest: () => readRequest(body, true),
+  };
+}
+
 export function handleMessages(
   req: IncomingMessage,
   res: ServerResponse,
-  body: Buffer,
+  call: MessagesCall,
   ctx: MessagesContext,
 ): void {
-  ctx.stats.recordRequest();
-  const requestId = ctx.newId('req');
+  const { dialect, requestId, refusal } = call;
+  const stats = ctx.stats.forProvider(dialect.provider);
+  stats.recordRequest();
   const fail = (reply: ApiErrorReply, headers?: OutgoingHttpHeaders) => {
-    ctx.stats.recordOutcome(`error_${reply.status}`);
-    sendApiError(res, reply, requestId, headers);
+    stats.recordOutcome(`error_${dialect.statusOf(reply)}`);
+    dialect.sendError(res, reply, requestId, headers);
   };
 
-  if (ctx.apiKey !== undefined && presentedKey(req) !== ctx.apiKey) {
-    fail({ status: 401, type: 'authentication_error', message: 'invalid x-api-key' });
+  if (refusal !== undefined) {
+    stats.recordOutcome(`error_${refusal.status}`);
+    refusal.send(res);
     return;
   }
 
-  const fault = ctx.faults.decide(ctx.faults.needsModel ? requestedModel(body) : undefined);
+  const model = ctx.faults.needsModel ? call.requestedModel() : undefined;
+  const fault = ctx.faults.decide(model, dialect.provider);
   const { action } = fault;
   // An in-stream fault needs a valid request and its planned reply; any other decides now.
   if (action.kind !== 'none' && !isInStream(action)) {
-    after(ctx, res, fault.latencyMs, () => {
-      answerPlainly(action, req, res, ctx, fail);
+    after(ctx, stats, res, fault.latencyMs, () => {
+      answerPlainly(action, req, res, ctx, stats, fail);
     });
     return;
   }
 
-  const request = readRequest(body, true);
+  const request = call.readRequest();
   if (!request.ok) {
     fail(request.error);
     return;
   }
   const reply = planReply(request.request, ctx.newId);
-  const admission = ctx.budget.admit(reply);
-  if (!admission.admitted) {
-    const { exceeded, limit, retryAfterSeconds } = admission;
-    const message = `Rate limit exceeded: ${limit} ${exceeded.replace('-', ' ')} per minute (simulated budget)`;
-    fail({ status: 429, type: 'rate_limit_error', message, retryAfterSeconds }, admission.headers);
-    return;
-  }
-  const headers: OutgoingHttpHeaders = { ...admission.headers, 'request-id': requestId };
   const { stream } = request.request;
-  after(ctx, res, ctx.latencyMs + fault.latencyMs, () => {
+  let headers = dialect.successHeaders(reply, requestId, stream);
+  if (dialect.budgeted) {
+    const admission = ctx.budget.admit(reply);
+    if (!admission.admitted) {
+      const { exceeded, limit, retryAfterSeconds } = admission;
+      const message = `Rate limit exceeded: ${limit} ${exceeded.replace('-', ' ')} per minute (simulated budget)`;
+      fail(
+        { status: 429, type: 'rate_limit_error', message, retryAfterSeconds },
+        admission.headers,
+      );
+      return;
+    }
+    headers = { ...admission.headers, ...headers };
+  }
+  const playback: Playback = { res, dialect, headers, ctx };
+  after(ctx, stats, res, ctx.latencyMs + fault.latencyMs, () => {
     if (action.kind === 'none') {
-      ctx.stats.recordSuccess(reply, stream);
-      if (stream) sendStream(res, messageStreamEvents(reply), 'end', headers, ctx);
-      else sendJson(res, 200, messageBody(reply), headers);
+      stats.recordSuccess(reply, stream);
+      if (stream) sendStream(playback, dialect.encodeEvents(streamEventData(reply), reply), 'end');
+      else sendJson(res, 200, dialect.plainBody(reply), headers);
     } else if (stream) {
-      sendBrokenStream(res, reply, action, headers, requestId, ctx);
+      sendBrokenStream(playback, reply, action, requestId, stats);
     } else if (action.kind === 'drop' && action.plain === 'mid-response') {
-      ctx.stats.recordOutcome('dropped');
-      sendHalfThenDrop(res, reply, headers);
+      stats.recordOutcome('dropped');
+      sendHalfThenDrop(res, dialect.plainBody(reply), headers);
     } else {
-      answerPlainly(action, req, res, ctx, fail);
+      answerPlainly(action, req, res, ctx, stats, fail);
     }
   });
 }
@@ -112,6 +181,7 @@ function answerPlainly(
   req: IncomingMessage,
   res: ServerResponse,
   ctx: MessagesContext,
+  stats: RequestRecorder,
   fail: (reply: ApiErrorReply) => void,
 ): void {
   switch (action.kind) {
@@ -119,11 +189,11 @@ function answerPlainly(
       fail(injectedError(action));
       return;
     case 'hang':
-      ctx.stats.recordOutcome('hung');
+      stats.recordOutcome('hung');
       hold(res, ctx);
       return;
     case 'drop':
-      ctx.stats.recordOutcome('dropped');
+      stats.recordOutcome('dropped');
       req.socket.destroy();
       return;
   }
@@ -142,7 +212,7 @@ export function handleCountTokens(res: ServerResponse, body: Buffer, newId: NewI
 }
 
 /** The `model` of a request body, read ahead of validation for faults that target a model. */
-function requestedModel(body: Buffer): string | undefined {
+export function requestedModel(body: Buffer): string | undefined {
   try {
     const json = JSON.parse(body.toString('utf8')) as unknown;
     const model =
@@ -153,35 +223,52 @@ function requestedModel(body: Buffer): string | undefined {
   }
 }
 
-type ReadResult =
-  | { readonly ok: true; readonly request: MessagesRequest }
-  | { readonly ok: false; readonly error: ApiErrorReply };
-
 function readRequest(body: Buffer, requireMaxTokens: boolean): ReadResult {
-  let json: unknown;
+  const json = parseJsonBody(body);
+  if (!json.ok) return json;
+  return validateMessagesRequest(json.value, requireMaxTokens);
+}
+
+/** The body as JSON, or the API's error for a body that is not. */
+export function parseJsonBody(
+  body: Buffer,
+):
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: ApiErrorReply } {
   try {
-    json = JSON.parse(body.toString('utf8'));
+    return { ok: true, value: JSON.parse(body.toString('utf8')) as unknown };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     return { ok: false, error: invalid(`body: the request body is not valid JSON (${detail})`) };
   }
+}
+
+/** A parsed body validated as a Messages request (`count_tokens` needs no `max_tokens`). */
+export function validateMessagesRequest(json: unknown, requireMaxTokens: boolean): ReadResult {
   const parsed = parseMessagesRequest(json, { requireMaxTokens });
   return parsed.ok ? parsed : { ok: false, error: invalid(parsed.message) };
 }
 
-function invalid(message: string): ApiErrorReply {
+export function invalid(message: string): ApiErrorReply {
   return { status: 400, type: 'invalid_request_error', message };
 }
 
+/** Where and how a streamed answer is played. */
+interface Playback {
+  readonly res: ServerResponse;
+  readonly dialect: WireDialect;
+  readonly headers: OutgoingHttpHeaders;
+  readonly ctx: MessagesContext;
+}
+
 function sendStream(
-  res: ServerResponse,
-  events: readonly string[],
+  { res, dialect, headers, ctx }: Playback,
+  events: readonly (string | Uint8Array)[],
   ending: StreamEnding,
-  headers: OutgoingHttpHeaders,
-  ctx: MessagesContext,
 ): void {
-  res.writeHead(200, { ...headers, ...SSE_HEADERS });
-  playStream(res, paceStream(events, ctx.pacing, ctx.pacingRandom), ending, ctx.clock);
+  res.writeHead(200, { ...headers, ...dialect.streamHeaders });
+  const writes = paceStream(events, ctx.pacing, ctx.pacingRandom, dialect.cutPoint);
+  playStream(res, writes, ending, ctx.clock);
 }
 
 const STREAM_ERROR_OUTCOME: Readonly<Record<StreamPoint, Outcome>> = {
@@ -191,37 +278,44 @@ const STREAM_ERROR_OUTCOME: Readonly<Record<StreamPoint, Outcome>> = {
 
 /** A 200 stream, paced as usual, up to the fault's point; then an error event, a stall or a cut. */
 function sendBrokenStream(
-  res: ServerResponse,
+  playback: Playback,
   reply: Reply,
   action: InStreamAction,
-  headers: OutgoingHttpHeaders,
   requestId: string,
-  ctx: MessagesContext,
+  stats: RequestRecorder,
 ): void {
-  const events = messageStreamEvents(reply);
-  const sent = events.slice(0, eventsBeforeFault(events, action.inStream));
+  const { dialect, res, ctx } = playback;
+  const events = streamEventData(reply);
+  const sent = dialect.encodeEvents(
+    events.slice(0, eventsBeforeFault(events, action.inStream)),
+    reply,
+  );
   switch (action.kind) {
     case 'error': {
-      ctx.stats.recordOutcome(STREAM_ERROR_OUTCOME[action.inStream]);
-      const error = errorObject(injectedError(action), requestId);
-      sendStream(res, [...sent, encodeSseEvent('error', error)], 'end', headers, ctx);
+      stats.recordOutcome(STREAM_ERROR_OUTCOME[action.inStream]);
+      const error = dialect.encodeStreamError(injectedError(action), requestId);
+      sendStream(playback, [...sent, error], 'end');
       return;
     }
     case 'hang':
-      ctx.stats.recordOutcome('stream_stalled');
+      stats.recordOutcome('stream_stalled');
       hold(res, ctx);
-      sendStream(res, sent, 'stall', headers, ctx);
+      sendStream(playback, sent, 'stall');
       return;
     case 'drop':
-      ctx.stats.recordOutcome('stream_dropped');
-      sendStream(res, sent, 'drop', headers, ctx);
+      stats.recordOutcome('stream_dropped');
+      sendStream(playback, sent, 'drop');
       return;
   }
 }
 
 /** Status, headers and half of a plain body, then a cut connection. */
-function sendHalfThenDrop(res: ServerResponse, reply: Reply, headers: OutgoingHttpHeaders): void {
-  const body = Buffer.from(messageBody(reply));
+function sendHalfThenDrop(
+  res: ServerResponse,
+  plainBody: string,
+  headers: OutgoingHttpHeaders,
+): void {
+  const body = Buffer.from(plainBody);
   res.writeHead(200, {
     ...headers,
     'content-type': 'application/json',
@@ -248,14 +342,20 @@ function injectedError(action: Extract<FaultAction, { kind: 'error' }>): ApiErro
  * Runs `answer` after `ms` (at once for 0). A client that leaves first cancels it and is
  * counted as `client_closed`.
  */
-function after(ctx: MessagesContext, res: ServerResponse, ms: number, answer: () => void): void {
+function after(
+  ctx: MessagesContext,
+  stats: RequestRecorder,
+  res: ServerResponse,
+  ms: number,
+  answer: () => void,
+): void {
   if (ms <= 0) {
     answer();
     return;
   }
   const onClose = () => {
     cancel();
-    ctx.stats.recordOutcome('client_closed');
+    stats.recordOutcome('client_closed');
   };
   const cancel = ctx.clock.setTimeout(() => {
     res.off('close', onClose);

@@ -9,6 +9,13 @@
  *   GET    /_sim/stats                requests seen, by outcome
  *   DELETE /_sim/stats                reset the counters, answering with the ones cleared
  *   GET    /health                    liveness for probes
+ *   GET    /_sim/credentials          the Bedrock key ids and Vertex service accounts accepted
+ *   POST   /_sim/credentials          accept one more (rotation: post the new, then delete all
+ *                                     and post the new again)
+ *   DELETE /_sim/credentials          forget them all and revoke issued Vertex tokens
+ *
+ * and, beside the Anthropic API, Amazon Bedrock's runtime API (bedrockRoutes.ts) and Google
+ * Vertex AI's (vertexRoutes.ts), sharing its reply planning, faults, pacing and playback.
  *
  * Anything else is a 404 (405 for a known path with the wrong method), in the API's error shape.
  */
@@ -20,8 +27,20 @@ import type { ApiErrorReply } from './anthropicError.ts';
 import { FaultInjector } from './faultInjector.ts';
 import { parseFaultSpec } from './faultSpec.ts';
 import { sendApiError, sendJson } from './httpReplies.ts';
-import { idGenerator, type NewId } from './ids.ts';
-import { handleCountTokens, handleMessages, type MessagesContext } from './messagesHandler.ts';
+import { idGenerator, uuidGenerator, type NewId } from './ids.ts';
+import {
+  anthropicCall,
+  handleCountTokens,
+  handleMessages,
+  type MessagesCall,
+  type MessagesContext,
+} from './messagesHandler.ts';
+import * as bedrock from './bedrockRoutes.ts';
+import { parseCredentialRequest } from './credentialRequest.ts';
+import { SigV4Verifier, type AwsCredentials } from './sigV4Verifier.ts';
+import * as vertex from './vertexRoutes.ts';
+import { VertexTokenIssuer, type ServiceAccountKey } from './vertexTokenIssuer.ts';
+import type { WireDialect } from './wireDialect.ts';
 import { RateLimitBudget, type BudgetLimits } from './rateLimitBudget.ts';
 import { seededRandom } from '../../platform/src/random/random.ts';
 import { SimulatorStats } from './simulatorStats.ts';
@@ -34,6 +53,10 @@ export interface SimulatorConfig {
   readonly seed: number | undefined;
   readonly limits: BudgetLimits;
   readonly apiKey: string | undefined;
+  /** Credentials Bedrock requests may be signed with; none: every Bedrock request is refused. */
+  readonly awsCredentials?: readonly AwsCredentials[];
+  /** Service accounts that may get Vertex tokens; none: every token request is refused. */
+  readonly vertexServiceAccounts?: readonly ServiceAccountKey[];
 }
 
 /** The real API takes request bodies of up to 32 MB. */
@@ -45,7 +68,14 @@ export class Simulator {
   readonly server: Server;
   readonly stats = new SimulatorStats();
   readonly faults: FaultInjector;
+  /** The AWS credentials Bedrock requests are checked against; tests add and clear them. */
+  readonly awsCredentials = new SigV4Verifier();
+  /** The service accounts and tokens of Vertex requests; tests add and clear accounts. */
+  readonly vertexTokens = new VertexTokenIssuer();
   readonly #clock: Clock;
+  readonly #bedrock: bedrock.BedrockContext;
+  readonly #bedrockDialect: WireDialect;
+  readonly #vertex: vertex.VertexContext;
   readonly #newId: NewId;
   readonly #messages: MessagesContext;
   readonly #hanging = new Set<ServerResponse>();
@@ -69,12 +99,28 @@ export class Simulator {
       apiKey: config.apiKey,
       hanging: this.#hanging,
     };
+    for (const credentials of config.awsCredentials ?? []) this.awsCredentials.add(credentials);
+    for (const account of config.vertexServiceAccounts ?? []) this.vertexTokens.add(account);
+    const paddingRandom = seededRandom(seed ^ 0xbed0);
+    this.#bedrock = {
+      clock,
+      verifier: this.awsCredentials,
+      newRequestId: uuidGenerator(seededRandom(seed ^ 0xa115)),
+      paddingRandom,
+    };
+    this.#bedrockDialect = bedrock.bedrockDialect(paddingRandom);
+    this.#vertex = { clock, issuer: this.vertexTokens };
     this.#routes = new Map([
       ['/v1/messages', { POST: this.#postMessages }],
       ['/v1/messages/count_tokens', { POST: this.#countTokens }],
       ['/_sim/faults', { GET: this.#listFaults, POST: this.#addFault, DELETE: this.#clearFaults }],
       ['/_sim/stats', { GET: this.#getStats, DELETE: this.#resetStats }],
       ['/health', { GET: this.#health }],
+      [
+        '/_sim/credentials',
+        { GET: this.#listCredentials, POST: this.#addCredentials, DELETE: this.#clearCredentials },
+      ],
+      ['/token', { POST: this.#token }],
     ]);
     this.server = createServer((req, res) => {
       this.#dispatch(req, res);
@@ -119,7 +165,7 @@ export class Simulator {
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
-    const methods = this.#routes.get(path);
+    const methods = this.#routes.get(path) ?? this.#providerRoute(path);
     const route = methods?.[req.method ?? 'GET'];
     if (route === undefined) {
       req.resume();
@@ -142,13 +188,108 @@ export class Simulator {
   }
 
   readonly #postMessages: Route = (req, res, body) => {
+    this.#answerMessages(req, res, anthropicCall(req, body, this.#messages));
+  };
+
+  #answerMessages(req: IncomingMessage, res: ServerResponse, call: MessagesCall): void {
     // Open until the answer is over or the connection is: what a provider counts as concurrent.
     this.stats.enter();
     res.once('close', () => {
       this.stats.leave();
     });
-    handleMessages(req, res, body, this.#messages);
+    handleMessages(req, res, call, this.#messages);
+  }
+
+  /** Bedrock's and Vertex's paths carry the model (and project, region) in them. */
+  #providerRoute(path: string): Readonly<Partial<Record<string, Route>>> | undefined {
+    const invoke = bedrock.matchBedrockPath(path);
+    if (invoke !== undefined) {
+      return {
+        POST: (req, res, body) => {
+          void this.#postBedrock(req, res, body, invoke.modelId, invoke.operation);
+        },
+      };
+    }
+    const target = vertex.matchVertexPath(path);
+    if (target !== undefined) {
+      return {
+        POST: (req, res, body) => {
+          this.#postVertex(req, res, body, target);
+        },
+      };
+    }
+    return undefined;
+  }
+
+  async #postBedrock(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    modelId: string,
+    operation: bedrock.BedrockOperation,
+  ): Promise<void> {
+    const requestId = this.#bedrock.newRequestId();
+    const refusal = await bedrock.authenticate(req, body, requestId, this.#bedrock);
+    if (operation === 'count-tokens') {
+      bedrock.handleBedrockCountTokens(res, modelId, body, requestId, refusal);
+      return;
+    }
+    const call = bedrock.bedrockCall(
+      this.#bedrockDialect,
+      requestId,
+      refusal,
+      modelId,
+      operation,
+      body,
+    );
+    this.#answerMessages(req, res, call);
+  }
+
+  #postVertex(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    target: vertex.VertexTarget,
+  ): void {
+    const requestId = this.#newId('req');
+    const refusal = vertex.authenticate(req, this.#vertex);
+    if (target.model === 'count-tokens' && target.method === 'rawPredict') {
+      vertex.handleVertexCountTokens(res, body, requestId, refusal);
+      return;
+    }
+    this.#answerMessages(req, res, vertex.vertexCall(requestId, refusal, target, body));
+  }
+
+  readonly #token: Route = (req, res, body) => {
+    vertex.handleToken(req, res, body, this.#vertex);
   };
+
+  readonly #listCredentials: Route = (_req, res) => {
+    sendJson(res, 200, JSON.stringify(this.#credentialsView()));
+  };
+
+  readonly #addCredentials: Route = (_req, res, body) => {
+    const parsed = parseCredentialRequest(body);
+    if (!parsed.ok) {
+      sendApiError(res, invalid(parsed.message), this.#newId('req'));
+      return;
+    }
+    if (parsed.credential.provider === 'bedrock') this.awsCredentials.add(parsed.credential);
+    else this.vertexTokens.add(parsed.credential);
+    sendJson(res, 201, JSON.stringify(this.#credentialsView()));
+  };
+
+  readonly #clearCredentials: Route = (_req, res) => {
+    const cleared = this.awsCredentials.clear() + this.vertexTokens.clear();
+    sendJson(res, 200, JSON.stringify({ cleared }));
+  };
+
+  #credentialsView() {
+    return {
+      bedrock: { accessKeyIds: this.awsCredentials.accessKeyIds },
+      vertex: { serviceAccounts: this.vertexTokens.accounts },
+    };
+  }
 
   readonly #countTokens: Route = (_req, res, body) => {
     handleCountTokens(res, body, this.#newId);

@@ -1,5 +1,8 @@
+import { PROVIDERS, type Provider } from './provider.ts';
+
 /**
- * Counters for `GET /_sim/stats`: Messages requests seen and how each ended. Outcomes are
+ * Counters for `GET /_sim/stats`: Messages requests seen and how each ended, in total and per
+ * provider wire format (`byProvider`). Outcomes are
  * `ok`, `error_<status>` (whatever produced it: validation, budget or an injected fault),
  * `dropped`, `hung`, and `client_closed` when the client left before the answer was sent;
  * for a stream that an `inStream` fault broke after its 200, `stream_error_before_content`,
@@ -29,6 +32,20 @@ export interface StatsSnapshot {
   /** Messages requests open now (answer still being written), and the most ever at once. */
   readonly inFlight: number;
   readonly maxInFlight: number;
+  /** The same requests split by the wire format they came in: Anthropic, Bedrock, Vertex. */
+  readonly byProvider: Readonly<Record<Provider, ProviderStatsSnapshot>>;
+}
+
+export interface ProviderStatsSnapshot {
+  readonly requests: number;
+  readonly byOutcome: Readonly<Record<string, number>>;
+}
+
+/** What a request handler records, counted in the totals and under its provider. */
+export interface RequestRecorder {
+  recordRequest(): void;
+  recordOutcome(outcome: Outcome): void;
+  recordSuccess(usage: { inputTokens: number; outputTokens: number }, streamed: boolean): void;
 }
 
 export class SimulatorStats {
@@ -39,6 +56,37 @@ export class SimulatorStats {
   #outputTokens = 0;
   #inFlight = 0;
   #maxInFlight = 0;
+  #providers = new Map<Provider, { requests: number; byOutcome: Map<string, number> }>();
+
+  /** A recorder that counts in the totals and under `provider`. */
+  forProvider(provider: Provider): RequestRecorder {
+    const counts = () => {
+      let entry = this.#providers.get(provider);
+      if (entry === undefined) {
+        entry = { requests: 0, byOutcome: new Map() };
+        this.#providers.set(provider, entry);
+      }
+      return entry;
+    };
+    const countOutcome = (outcome: Outcome) => {
+      const { byOutcome } = counts();
+      byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
+    };
+    return {
+      recordRequest: () => {
+        this.recordRequest();
+        counts().requests += 1;
+      },
+      recordOutcome: (outcome) => {
+        this.recordOutcome(outcome);
+        countOutcome(outcome);
+      },
+      recordSuccess: (usage, streamed) => {
+        this.recordSuccess(usage, streamed);
+        countOutcome('ok');
+      },
+    };
+  }
 
   enter(): void {
     this.#inFlight += 1;
@@ -76,6 +124,15 @@ export class SimulatorStats {
       outputTokens: this.#outputTokens,
       inFlight: this.#inFlight,
       maxInFlight: this.#maxInFlight,
+      byProvider: Object.fromEntries(
+        PROVIDERS.map((provider) => {
+          const entry = this.#providers.get(provider);
+          const outcomes: Record<string, number> = {};
+          for (const outcome of ALWAYS_SHOWN) outcomes[outcome] = 0;
+          for (const [outcome, n] of entry?.byOutcome ?? []) outcomes[outcome] = n;
+          return [provider, { requests: entry?.requests ?? 0, byOutcome: outcomes }];
+        }),
+      ) as Record<Provider, ProviderStatsSnapshot>,
     };
   }
 
@@ -85,6 +142,7 @@ export class SimulatorStats {
     this.#streamed = 0;
     this.#inputTokens = 0;
     this.#outputTokens = 0;
+    this.#providers.clear();
     // What is open stays counted; the high-water mark starts again from it.
     this.#maxInFlight = this.#inFlight;
   }

@@ -19,10 +19,25 @@ export function encodeSseEvent(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-/** Each event of the stream, already encoded, in order. */
+/** One event of a stream before encoding: its name and its JSON data (which names it again). */
+export interface StreamEvent {
+  readonly event: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** Each event of the stream, already encoded as server-sent events, in order. */
 export function messageStreamEvents(reply: Reply): string[] {
+  return streamEventData(reply).map(({ event, data }) => encodeSseEvent(event, data));
+}
+
+/** Each event of the stream, in order, for any wire encoding (SSE, Bedrock's event stream). */
+export function streamEventData(reply: Reply): StreamEvent[] {
+  const event = (name: string, data: Readonly<Record<string, unknown>>): StreamEvent => ({
+    event: name,
+    data,
+  });
   const events = [
-    encodeSseEvent('message_start', {
+    event('message_start', {
       type: 'message_start',
       message: {
         id: reply.id,
@@ -35,13 +50,13 @@ export function messageStreamEvents(reply: Reply): string[] {
         usage: wireUsage(reply.inputTokens, 1),
       },
     }),
-    encodeSseEvent('ping', { type: 'ping' }),
+    event('ping', { type: 'ping' }),
   ];
   reply.content.forEach((block, index) => {
     const start =
       block.type === 'text' ? { type: 'text', text: '' } : { ...wireBlock(block), input: {} };
     events.push(
-      encodeSseEvent('content_block_start', {
+      event('content_block_start', {
         type: 'content_block_start',
         index,
         content_block: start,
@@ -54,22 +69,22 @@ export function messageStreamEvents(reply: Reply): string[] {
     const whole = block.type === 'text' ? block.text : JSON.stringify(block.input);
     for (const piece of splitIntoPieces(whole, DELTA_CHARS)) {
       events.push(
-        encodeSseEvent('content_block_delta', {
+        event('content_block_delta', {
           type: 'content_block_delta',
           index,
           delta: delta(piece),
         }),
       );
     }
-    events.push(encodeSseEvent('content_block_stop', { type: 'content_block_stop', index }));
+    events.push(event('content_block_stop', { type: 'content_block_stop', index }));
   });
   events.push(
-    encodeSseEvent('message_delta', {
+    event('message_delta', {
       type: 'message_delta',
       delta: { stop_reason: reply.stopReason, stop_sequence: reply.stopSequence },
       usage: { input_tokens: reply.inputTokens, output_tokens: reply.outputTokens },
     }),
-    encodeSseEvent('message_stop', { type: 'message_stop' }),
+    event('message_stop', { type: 'message_stop' }),
   );
   return events;
 }
@@ -80,9 +95,16 @@ export function messageStreamEvents(reply: Reply): string[] {
  * including the delta that ends the first half of the deltas (at least one), or all the
  * content when there is no delta.
  */
-export function eventsBeforeFault(events: readonly string[], point: StreamPoint): number {
+export function eventsBeforeFault(
+  events: readonly (string | StreamEvent)[],
+  point: StreamPoint,
+): number {
   if (point === 'before-content') return OPENING_EVENTS;
-  const deltas = events.flatMap((event, index) => (isDeltaEvent(event) ? [index] : []));
+  const deltas = events.flatMap((event, index) =>
+    (typeof event === 'string' ? isDeltaEvent(event) : event.event === 'content_block_delta')
+      ? [index]
+      : [],
+  );
   const lastSent = deltas[Math.ceil(deltas.length / 2) - 1];
   return lastSent === undefined ? events.length - CLOSING_EVENTS : lastSent + 1;
 }

@@ -36,10 +36,14 @@ const PARTIAL_WRITE_CHANCE = 0.25;
 /** Between the two halves of a cut event. */
 export const PARTIAL_WRITE_PAUSE_MS = 1;
 
+/** Where an event may be cut in two writes: a byte offset strictly inside it. */
+export type CutPoint = (event: Buffer, random: Random) => number;
+
 export function paceStream(
-  events: readonly string[],
+  events: readonly (string | Uint8Array)[],
   pacing: StreamPacing,
   random: Random,
+  cutPoint: CutPoint = cutInsideDataLine,
 ): PacedWrite[] {
   const writes: { delayMs: number; parts: Buffer[] }[] = [];
   const add = (delayMs: number, bytes: Buffer) => {
@@ -51,7 +55,7 @@ export function paceStream(
     const delayMs = jittered(pauseBefore(index, pacing), random);
     const bytes = Buffer.from(event);
     if (!pacing.wholeEvents && random() < PARTIAL_WRITE_CHANCE) {
-      const cut = cutInsideDataLine(bytes, random);
+      const cut = cutPoint(bytes, random);
       add(delayMs, bytes.subarray(0, cut));
       add(PARTIAL_WRITE_PAUSE_MS, bytes.subarray(cut));
     } else {
@@ -75,8 +79,13 @@ function jittered(ms: number, random: Random): number {
  * A cut after at least one byte of the `data:` line and before its newline, so that neither
  * half ends on a line boundary.
  */
-function cutInsideDataLine(event: Buffer, random: Random): number {
+export function cutInsideDataLine(event: Buffer, random: Random): number {
   const dataLine = event.indexOf(0x0a) + 1;
   const dataEnd = event.length - 2;
   return dataLine + 1 + Math.floor(random() * (dataEnd - dataLine));
+}
+
+/** A cut anywhere inside a binary frame, its length prefix and headers included. */
+export function cutAnywhere(event: Buffer, random: Random): number {
+  return 1 + Math.floor(random() * (event.length - 1));
 }

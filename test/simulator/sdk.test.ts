@@ -562,18 +562,26 @@ describe('breakwater-llm-sim with the Anthropic SDK', () => {
 
       const stats = await sim.stats();
 
+      const byOutcome = {
+        ok: 2,
+        dropped: 1,
+        hung: 0,
+        stream_error_before_content: 0,
+        stream_error_after_content: 0,
+        stream_stalled: 0,
+        stream_dropped: 0,
+        error_529: 1,
+        error_400: 1,
+      };
+      const none = { ...byOutcome, ok: 0, dropped: 0, error_529: undefined, error_400: undefined };
       expect(stats).toEqual({
         requests: 5,
-        byOutcome: {
-          ok: 2,
-          dropped: 1,
-          hung: 0,
-          stream_error_before_content: 0,
-          stream_error_after_content: 0,
-          stream_stalled: 0,
-          stream_dropped: 0,
-          error_529: 1,
-          error_400: 1,
+        byOutcome,
+        // Every request came in the Anthropic API's format.
+        byProvider: {
+          anthropic: { requests: 5, byOutcome },
+          bedrock: { requests: 0, byOutcome: none },
+          vertex: { requests: 0, byOutcome: none },
         },
         streamed: 1,
         inputTokens: 2 * Math.ceil('Hello there'.length / 4),
