@@ -71,6 +71,7 @@ const RETIRING_EXAMPLES: ReadonlyMap<string, string> = new Map([
 ]);
 
 const MODEL_NAME = /\bclaude-[a-z]+-(?:\d[a-z0-9-]*[a-z0-9]|\d|preview)\b/g;
+const BEDROCK_VERSION = /-v\d+$/;
 
 /** A sample with its `spec.model` set from the module, formatted as prettier checks it. */
 async function renderSample(text: string, models: SampleAgentModels): Promise<string> {
@@ -112,7 +113,8 @@ function staleMentions(): StaleMention[] {
         .split('\n')
         .flatMap((text, index) =>
           [...text.matchAll(MODEL_NAME)]
-            .map(([model]) => model)
+            // A Bedrock model ID (`anthropic.claude-…-v1:0`) names the model before its `-vN`.
+            .map(([model]) => model.replace(BEDROCK_VERSION, ''))
             .filter((model) => !current.has(model) && RETIRING_EXAMPLES.get(file) !== model)
             .map((model) => ({ file, line: index + 1, model })),
         ),

@@ -17,8 +17,14 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
             items: {
               fields: {
                 name: 0,
+                type: 0,
+                priority: 0,
                 baseURL: 0,
                 apiKeySecretRef: { fields: { name: 0, key: 0 } },
+                region: 0,
+                projectID: 0,
+                credentialsSecretRef: { fields: { name: 0 } },
+                models: { values: 0 },
                 weight: 0,
               },
             },

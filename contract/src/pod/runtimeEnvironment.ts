@@ -30,3 +30,20 @@ export const RATE_LIMIT_STORE_CA_FILE = 'tls/ca.crt';
 /** Name the two files; set by the operator with the mounts, or by hand in standalone mode. */
 export const RATE_LIMIT_STORE_PASSWORD_FILE_ENV = 'BREAKWATER_RATE_LIMIT_STORE_PASSWORD_FILE';
 export const RATE_LIMIT_STORE_CA_FILE_ENV = 'BREAKWATER_RATE_LIMIT_STORE_CA_FILE';
+/**
+ * Where the operator mounts a Bedrock or Vertex backend's `credentialsSecretRef`: one Secret
+ * volume per backend at `<root>/<backend name>`, in the runtime container only. The runtime
+ * re-reads the files when they change (the kubelet swaps a rotated Secret in), so new keys
+ * sign the next call without a restart.
+ */
+export const BACKEND_CREDENTIALS_MOUNT_PATH = '/var/run/secrets/breakwater.dev/backends';
+/** Another root for the backends' credential directories (standalone mode, tests). */
+export const BACKEND_CREDENTIALS_DIR_ENV = 'BREAKWATER_BACKEND_CREDENTIALS_DIR';
+/** The files a Bedrock backend's Secret holds (the AWS variables' names). */
+export const AWS_CREDENTIAL_KEYS = {
+  accessKeyId: 'AWS_ACCESS_KEY_ID',
+  secretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  sessionToken: 'AWS_SESSION_TOKEN',
+} as const;
+/** The file a Vertex backend's Secret holds: a service-account or external-account JSON. */
+export const VERTEX_CREDENTIALS_KEY = 'credentials.json';

@@ -113,13 +113,52 @@ export interface CounterStoreSettings {
   readonly tokens?: { readonly inputPerMinute?: number; readonly outputPerMinute?: number };
 }
 
-export interface BackendSettings {
+/**
+ * One backend. Fields written only when they differ from their defaults (`type` Anthropic,
+ * `priority` 0, no `models`), so that documents of agents that use none of them, and their
+ * hashes, stay as they were before the fields existed.
+ */
+interface BackendCommon {
   readonly name: string;
+  /** The API's base URL; for Bedrock and Vertex resolved from the region when not set. */
   readonly baseURL: string;
+  readonly weight: number;
+  /** Lower first; absent: 0. */
+  readonly priority?: number;
+  /** The agent's model name → this backend's model ID. */
+  readonly models?: Readonly<Record<string, string>>;
+}
+
+export interface AnthropicBackendSettings extends BackendCommon {
+  readonly type?: 'Anthropic';
   /** Environment variable holding this backend's API key. */
   readonly apiKeyEnv: string;
-  readonly weight: number;
 }
+
+export interface CloudBackendCredentials {
+  /**
+   * The Secret mounted at `backendCredentialsDir(name)` in the runtime container; absent:
+   * the cloud's default credential chain.
+   */
+  readonly credentialsSecret?: string;
+}
+
+export interface BedrockBackendSettings extends BackendCommon, CloudBackendCredentials {
+  readonly type: 'Bedrock';
+  readonly region: string;
+}
+
+export interface VertexBackendSettings extends BackendCommon, CloudBackendCredentials {
+  readonly type: 'Vertex';
+  readonly region: string;
+  readonly projectID: string;
+}
+
+export type BackendSettings =
+  AnthropicBackendSettings | BedrockBackendSettings | VertexBackendSettings;
+
+/** What a backend speaks (`spec.backends[].type`). */
+export type BackendType = NonNullable<BackendSettings['type']>;
 
 export interface ToolSettings {
   readonly name: string;

@@ -7,6 +7,7 @@
  * it): the API server applies them on admission, but manifests read from disk never went
  * through it.
  */
+import type { Backend } from '../api/v1alpha1/agentdeployment.ts';
 import type {
   AgentDeployment,
   CircuitBreakerPolicy,
@@ -144,13 +145,75 @@ function resolveBackends(agent: AgentDeployment): BackendSettings[] {
       },
     ];
   }
-  return backends.map((backend, index) => ({
+  return backends.map((backend, index) => resolveBackend(backend, index));
+}
+
+/** One backend; `priority` and `models` written only when set (see BackendSettings). */
+function resolveBackend(backend: Backend, index: number): BackendSettings {
+  const priority = backend.priority ?? AGENT['backends[].priority'].default;
+  const models = definedEntries(backend.models);
+  const common = {
     name: backend.name,
-    baseURL: backend.baseURL,
-    apiKeyEnv:
-      backend.apiKeySecretRef === undefined ? PROVIDER_API_KEY_ENV : backendApiKeyEnv(index),
     weight: backend.weight ?? AGENT['backends[].weight'].default,
-  }));
+    ...(priority === AGENT['backends[].priority'].default ? {} : { priority }),
+    ...(models === undefined ? {} : { models }),
+  };
+  const credentials =
+    backend.credentialsSecretRef === undefined
+      ? {}
+      : { credentialsSecret: backend.credentialsSecretRef.name };
+  const type = backend.type ?? AGENT['backends[].type'].default;
+  switch (type) {
+    case 'Anthropic':
+      return {
+        ...common,
+        baseURL: backend.baseURL ?? DEFAULT_BASE_URL,
+        apiKeyEnv:
+          backend.apiKeySecretRef === undefined ? PROVIDER_API_KEY_ENV : backendApiKeyEnv(index),
+      };
+    case 'Bedrock': {
+      const region = backend.region ?? '';
+      return {
+        ...common,
+        type,
+        region,
+        baseURL: backend.baseURL ?? bedrockEndpoint(region),
+        ...credentials,
+      };
+    }
+    case 'Vertex': {
+      const region = backend.region ?? '';
+      return {
+        ...common,
+        type,
+        region,
+        projectID: backend.projectID ?? '',
+        baseURL: backend.baseURL ?? vertexEndpoint(region),
+        ...credentials,
+      };
+    }
+  }
+}
+
+/** Bedrock's runtime endpoint in `region`. */
+export function bedrockEndpoint(region: string): string {
+  return `https://bedrock-runtime.${region}.amazonaws.com`;
+}
+
+/** Vertex AI's endpoint in `region`; `global` has no regional host. */
+export function vertexEndpoint(region: string): string {
+  return region === 'global'
+    ? 'https://aiplatform.googleapis.com'
+    : `https://${region}-aiplatform.googleapis.com`;
+}
+
+function definedEntries(
+  map: Readonly<Record<string, string | undefined>> | undefined,
+): Record<string, string> | undefined {
+  if (map === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(map)) if (value !== undefined) out[key] = value;
+  return Object.keys(out).length === 0 ? undefined : out;
 }
 
 export function resolveBreaker(policy: CircuitBreakerPolicy | undefined): BreakerSettings {

@@ -233,7 +233,7 @@ function checkCounterStore(store: Json): void {
   str(store.keyPrefix, 'rateLimit.store.keyPrefix');
 }
 
-function checkBackend(b: unknown, path: string): void {
+function checkBackend(b: unknown, path: string, models: readonly string[]): void {
   const backend = obj(b, path);
   str(backend.name, `${path}.name`, AGENT['backends[].name']);
   const url = str(backend.baseURL, `${path}.baseURL`, {
@@ -241,8 +241,44 @@ function checkBackend(b: unknown, path: string): void {
     ...AGENT['backends[].baseURL'],
   });
   if (!URL.canParse(url)) fail(`${path}.baseURL`, 'must be an absolute URL', url);
-  str(backend.apiKeyEnv, `${path}.apiKeyEnv`);
   bounded(backend.weight, `${path}.weight`, AGENT['backends[].weight']);
+  if (backend.priority !== undefined)
+    bounded(backend.priority, `${path}.priority`, AGENT['backends[].priority']);
+  const map = optObj(backend.models, `${path}.models`);
+  if (map !== undefined) {
+    const entries = Object.entries(map);
+    const most = AGENT['backends[].models'].maxProperties;
+    if (entries.length > most)
+      fail(`${path}.models`, `must map at most ${most} models`, entries.length);
+    for (const [model, id] of entries)
+      str(id, `${path}.models.${model}`, AGENT['backends[].models{}']);
+  }
+  const type = oneOf(
+    backend.type ?? AGENT['backends[].type'].default,
+    `${path}.type`,
+    AGENT['backends[].type'],
+  );
+  if (type === 'Anthropic') {
+    str(backend.apiKeyEnv, `${path}.apiKeyEnv`);
+    return;
+  }
+  str(backend.region, `${path}.region`, AGENT['backends[].region']);
+  if (type === 'Vertex') str(backend.projectID, `${path}.projectID`, AGENT['backends[].projectID']);
+  if (backend.credentialsSecret !== undefined)
+    str(
+      backend.credentialsSecret,
+      `${path}.credentialsSecret`,
+      AGENT['backends[].credentialsSecretRef.name'],
+    );
+  // What admission holds a Bedrock or Vertex backend to: it serves the agent's own models.
+  for (const model of models) {
+    if (map?.[model] === undefined)
+      fail(
+        `${path}.models`,
+        `must map ${model} (a ${type} backend has no model of that name)`,
+        map,
+      );
+  }
 }
 
 function checkTool(t: unknown, path: string): void {
@@ -275,8 +311,9 @@ function checkDocument(v: unknown): void {
   if (d.systemPrompt !== undefined) str(d.systemPrompt, 'systemPrompt', {});
   const backends = arr(d.backends, 'backends', AGENT.backends);
   if (backends.length === 0) fail('backends', 'must name at least one backend', backends);
+  const models = [model.name as string, ...(model.fallbacks as string[])];
   backends.forEach((b, i) => {
-    checkBackend(b, `backends[${i}]`);
+    checkBackend(b, `backends[${i}]`, models);
   });
   oneOf(d.loadBalancing, 'loadBalancing', AGENT.loadBalancing);
   arr(d.tools, 'tools', AGENT.tools).forEach((t, i) => {

@@ -89,7 +89,16 @@ const CONTAINERS: Readonly<Record<string, Json>> = {
   // The document carries TLS settings only when TLS is on.
   'RateLimitPolicy:store.redis.tls': { enabled: true },
   'RateLimitPolicy:store.redis.tls.caSecretRef': { name: 'redis-ca', key: 'ca.crt' },
-  'AgentDeployment:backends[]': { name: 'east', baseURL: 'https://east.example' },
+  // Vertex, the kind with the most fields the document checks (region, projectID, credentials,
+  // the agent's model mapped); the probed field decides alone.
+  'AgentDeployment:backends[]': {
+    name: 'east',
+    type: 'Vertex',
+    baseURL: 'https://east.example',
+    region: 'us-east5',
+    projectID: 'my-project',
+    models: { [PRIMARY_MODEL]: PRIMARY_MODEL },
+  },
   'AgentDeployment:tools[]': {
     name: 'lookup',
     description: 'Looks up an order.',
@@ -159,6 +168,8 @@ function specWith(kind: Kind, path: string, value: unknown): Json {
   }
   const last = parts.at(-1) ?? '';
   if (last.endsWith('[]')) node[last.slice(0, -2)] = [value];
+  // A map's value: the agent's own model mapped to it.
+  else if (last.endsWith('{}')) node[last.slice(0, -2)] = { [PRIMARY_MODEL]: value };
   else node[last] = value;
   return spec;
 }

@@ -322,6 +322,7 @@ describe('the Deployment', () => {
     const agent = productionAgent();
     const env = runtimeOf(agent).env ?? [];
     for (const backend of documentFor(agent).backends) {
+      if (backend.type !== undefined && backend.type !== 'Anthropic') continue;
       expect(
         env.find((entry) => entry.name === backend.apiKeyEnv)?.valueFrom?.secretKeyRef,
       ).toBeDefined();

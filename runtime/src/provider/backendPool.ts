@@ -59,6 +59,8 @@ export class BackendPool {
   update(settings: readonly BackendSettings[]): void {
     const next = new Map<string, Built>();
     for (const s of settings) {
+      // Bedrock and Vertex backends arrive with the provider layer's cloud wire formats.
+      if (s.type !== undefined && s.type !== 'Anthropic') continue;
       const key = this.#keys[s.apiKeyEnv] ?? this.#env[s.apiKeyEnv];
       const keyRef = `${s.apiKeyEnv}:${key === undefined ? 0 : key.length}:${hashless(key)}`;
       const old = this.#built.get(s.name);

@@ -37,11 +37,11 @@ export interface AgentDeploymentSpec {
    */
   provider: ProviderSpec;
   /**
-   * Optional extra provider endpoints (for example a second region or a proxy) to spread calls across with loadBalancing. Each backend gets its own breaker per model, so one failing backend does not stop the others. When set, calls go to the backends instead of provider.baseURL. At most 16.
+   * Where calls go instead of provider.baseURL: Anthropic API endpoints (a second region, a proxy), Amazon Bedrock and Google Vertex AI. Calls go to the lowest priority first, balanced by loadBalancing among equals; a retryable failure moves the same request to the next backend by priority before a fallback model is tried. Each backend has its own breaker per model, so an open one is skipped without a call. At most 16.
    *
    * @maxItems 16
    *
-   * Items: One provider endpoint calls can be spread over.
+   * Items: One place the agent's models can be called: the Anthropic API (or a proxy in front of it), Amazon Bedrock or Google Vertex AI. Calls go to the lowest priority first; a retryable failure moves the same request to the next backend before a fallback model is tried.
    */
   backends?: Backend[];
   /**
@@ -233,7 +233,7 @@ export interface ProviderSpec {
 }
 
 /**
- * One provider endpoint calls can be spread over.
+ * One place the agent's models can be called: the Anthropic API (or a proxy in front of it), Amazon Bedrock or Google Vertex AI. Calls go to the lowest priority first; a retryable failure moves the same request to the next backend before a fallback model is tried.
  */
 export interface Backend {
   /**
@@ -241,13 +241,37 @@ export interface Backend {
    */
   name: string;
   /**
-   * Base URL of this backend's Messages API, for example https://api.anthropic.com.
+   * What the backend speaks: Anthropic (the Messages API at baseURL, key from apiKeySecretRef), Bedrock (Amazon Bedrock's InvokeModel in region, SigV4-signed) or Vertex (Google Vertex AI's rawPredict in projectID and region, with a bearer token). Default Anthropic.
    */
-  baseURL: string;
+  type?: 'Anthropic' | 'Bedrock' | 'Vertex';
   /**
-   * The Secret key that holds this backend's API key. Unset means provider.apiKeySecretRef.
+   * Lower is tried first, 0 to 100. Backends of equal priority share calls by loadBalancing and weight; a backend of a higher number gets a call only when every lower one's breaker is open or it has failed that call. Default 0.
+   */
+  priority?: number;
+  /**
+   * Base URL of this backend's API. Anthropic (required): the Messages API, for example https://api.anthropic.com. Bedrock: a VPC endpoint or test server instead of https://bedrock-runtime.<region>.amazonaws.com. Vertex: instead of https://<region>-aiplatform.googleapis.com (https://aiplatform.googleapis.com for region global).
+   */
+  baseURL?: string;
+  /**
+   * Anthropic only: the Secret key that holds this backend's API key. Unset means provider.apiKeySecretRef.
    */
   apiKeySecretRef?: SecretKeySelector;
+  /**
+   * Bedrock and Vertex (required): the cloud region, for example us-east-1 (Bedrock) or us-east5 or global (Vertex).
+   */
+  region?: string;
+  /**
+   * Vertex (required): the Google Cloud project ID.
+   */
+  projectID?: string;
+  /**
+   * Bedrock and Vertex: a Secret in the agent's namespace, mounted into the runtime container only and re-read when it changes. Bedrock: keys AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN. Vertex: key credentials.json, a service-account or external-account JSON. Unset: the cloud's default credentials (Bedrock: the AWS chain - environment, IRSA web identity, EKS Pod Identity, instance metadata; Vertex: Application Default Credentials, for example GKE Workload Identity).
+   */
+  credentialsSecretRef?: LocalObjectReference;
+  /**
+   * The model name the agent uses (spec.model.name, a fallback, or what a caller sends) mapped to this backend's model ID, for example claude-sonnet-5-5: us.anthropic.claude-sonnet-5-5-v1:0. Bedrock and Vertex must map the primary model and every fallback; a model a caller names that is not mapped is not sent to this backend. Anthropic: unmapped models keep their name. At most 32.
+   */
+  models?: Record<string, string>;
   /**
    * Relative share of calls with loadBalancing Weighted, 1 to 1000. Default 1.
    */
