@@ -97,7 +97,7 @@ export class AgentRuntime {
           logger.error({ source, error: detail }, 'policy refused; keeping the last good one');
       },
     });
-    this.#pool = new BackendPool(deps.env);
+    this.#pool = new BackendPool(deps.env, clock);
     this.#cache = new ResponseCache(clock, 1000, 300_000);
     this.#audit = new AuditLog(false);
     this.#retirementNotice = new ModelRetirementNotice({

@@ -29,6 +29,7 @@ interface StreamEvent {
 
 export class TurnCollector implements StreamSink {
   committed = false;
+  servedBy: string | undefined = undefined;
   errorEventSent = false;
   readonly #onText: (text: string) => void;
   readonly #blocks: TurnBlock[] = [];

@@ -5,6 +5,10 @@
  *
  *   retry → [breaker fail-fast] → rate limit → bulkhead → breaker → timeout → call
  *
+ * A retry may move to another target (`failover`: the same model at the next backend), where
+ * it is admitted by that target's breaker and counted by it; the retry policy and budget
+ * stay the first target's, so failing over costs the same budget as retrying in place.
+ *
  * DESIGN §1 names the per-call policies ratelimit → bulkhead → breaker → timeout; retry is a
  * loop around them rather than a layer inside the timeout, because:
  * - every attempt, retries included, is charged to the rate limiter and the token budget,
@@ -70,6 +74,18 @@ export interface GuardCallOptions {
   readonly estimate?: TokenEstimate;
   /** The caller's cancellation: stops waits, and reaches the call through `attempt.signal`. */
   readonly signal?: AbortSignal;
+  /** Where a retry goes instead of this guard's target (another backend), if anywhere. */
+  readonly failover?: Failover;
+}
+
+/**
+ * A call's way to the same request elsewhere: after a failed attempt that the retry policy
+ * and budget allow to be retried, `next` names the guard the retry runs under (another
+ * backend's, with its own breaker), or undefined to retry here. A retry that moves on goes at
+ * once, without the backoff: that is for the target that just failed, not for another one.
+ */
+export interface Failover {
+  next(): Guard | undefined;
 }
 
 export interface GuardCounters {
@@ -286,6 +302,9 @@ export class Guard implements AttemptHost {
       const delay = retry.nextDelay(c, attempt, end);
       if (delay !== NO_RETRY) {
         this.#retries++;
+        const elsewhere = options.failover?.next();
+        if (elsewhere !== undefined && elsewhere !== this)
+          return elsewhere.#admit(fn, options, attempt + 1);
         await this.#pause(delay, options.signal, undefined, false);
         return this.#admit(fn, options, attempt + 1);
       }

@@ -1,29 +1,52 @@
 /**
- * One `@anthropic-ai/sdk` client per backend, built from the policy and the environment.
- * `maxRetries: 0`: the guard decides about retries, not the SDK. A client is rebuilt only
- * when its base URL or key changes, so a policy reload keeps warm connections. Each client
- * sends through its own keep-alive pool (`upstreamFetch.ts`); the pass-through path has a
- * pool of its own per backend (`messagesForwarder.ts`).
+ * The backends of the policy, each with its way in (backendWire.ts): an Anthropic API backend
+ * has an `@anthropic-ai/sdk` client (the agent loop's calls) and a pass-through connection
+ * (messagesForwarder.ts); a Bedrock or Vertex backend has its cloud's wire, which both paths
+ * use. `maxRetries: 0`: the guard decides about retries, not the SDK. A backend is rebuilt only
+ * when what reaches it changes (URL, key, region, project, credentials), so a policy reload
+ * keeps warm connections; weight, priority and model names change in place.
  * The key is read here and handed to the SDK; it is never stored anywhere it could be printed.
  */
+import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import type { BackendSettings } from '../../../contract/src/policy/policyDocument.ts';
+import type { BackendSettings, BackendType } from '../../../contract/src/policy/policyDocument.ts';
+import {
+  BACKEND_CREDENTIALS_DIR_ENV,
+  BACKEND_CREDENTIALS_MOUNT_PATH,
+} from '../../../contract/src/pod/runtimeEnvironment.ts';
+import { systemClock, type Clock } from '../../../platform/src/time/clock.ts';
 import type { AttemptInfo, ProviderGuard } from '../guard/guardSet/providerGuard.ts';
+import { AnthropicWire, type BackendWire } from './backendWire.ts';
+import { BedrockWire } from './bedrock/bedrockWire.ts';
 import { MessagesForwarder } from './messagesForwarder.ts';
 import { upstreamFetch, type UpstreamFetch } from './upstreamFetch.ts';
+import { VertexWire } from './vertex/vertexWire.ts';
 
 export interface Backend {
   readonly name: string;
+  readonly type: BackendType;
   weight: number;
+  /** Lower first. */
+  priority: number;
+  /** The agent's model name → this backend's model ID; unmapped: the name (Anthropic) or none. */
+  models: Readonly<Record<string, string>> | undefined;
   readonly baseURL: string;
-  readonly apiKeyEnv: string;
-  /** False when the environment variable is unset: calls will fail with 401 from the provider. */
+  /** Anthropic: the environment variable of its key. */
+  readonly apiKeyEnv: string | undefined;
+  /** False for an Anthropic backend whose key is unset: calls will fail with 401. */
   readonly hasKey: boolean;
-  /** The SDK client: the agent loop's calls. */
-  readonly client: Anthropic;
-  /** The pass-through path's connection: `/v1/messages` as the caller sent it. */
-  readonly forwarder: MessagesForwarder;
+  /** The SDK client of an Anthropic backend: the agent loop's calls. */
+  readonly client: Anthropic | undefined;
+  /** How a Messages request reaches it, in the Anthropic API's terms whatever it speaks. */
+  readonly wire: BackendWire;
   inFlight: number;
+}
+
+/** The ID `backend` knows `model` by; undefined when a cloud backend does not serve it. */
+export function modelIdAt(backend: Backend, model: string): string | undefined {
+  const mapped = backend.models?.[model];
+  if (mapped !== undefined) return mapped;
+  return backend.type === 'Anthropic' ? model : undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -37,14 +60,16 @@ const SDK_TIMEOUT_MS = 24 * 3_600_000;
 
 export class BackendPool {
   readonly #env: Env;
+  readonly #clock: Clock;
   /** Keys from Secrets among `--manifests`; they take the place of the environment's. */
   #keys: Env = {};
   #backends: readonly Backend[] = [];
-  /** Per backend name: what its client was built from, and its connection pool. */
+  /** Per backend name: what it was built from, and its connections. */
   #built = new Map<string, Built>();
 
-  constructor(env: Env) {
+  constructor(env: Env, clock: Clock = systemClock) {
     this.#env = env;
+    this.#clock = clock;
   }
 
   get backends(): readonly Backend[] {
@@ -59,63 +84,129 @@ export class BackendPool {
   update(settings: readonly BackendSettings[]): void {
     const next = new Map<string, Built>();
     for (const s of settings) {
-      // Bedrock and Vertex backends arrive with the provider layer's cloud wire formats.
-      if (s.type !== undefined && s.type !== 'Anthropic') continue;
-      const key = this.#keys[s.apiKeyEnv] ?? this.#env[s.apiKeyEnv];
-      const keyRef = `${s.apiKeyEnv}:${key === undefined ? 0 : key.length}:${hashless(key)}`;
+      const key =
+        s.type === undefined || s.type === 'Anthropic'
+          ? (this.#keys[s.apiKeyEnv] ?? this.#env[s.apiKeyEnv])
+          : undefined;
+      const ref = reachRef(s, key);
       const old = this.#built.get(s.name);
-      if (old !== undefined && old.baseURL === s.baseURL && old.keyRef === keyRef) {
+      if (old !== undefined && old.ref === ref) {
         // The same object: attempts in flight decrement the counter they incremented.
         old.backend.weight = s.weight;
+        old.backend.priority = s.priority ?? 0;
+        old.backend.models = s.models;
         next.set(s.name, old);
         continue;
       }
-      const transport = upstreamFetch(s.baseURL, this.#env);
-      const apiKey = key ?? MISSING_KEY;
-      const forwarder = new MessagesForwarder(s.baseURL, apiKey, USER_AGENT, this.#env);
-      const client = new Anthropic({
-        apiKey,
-        baseURL: s.baseURL,
-        maxRetries: 0,
-        timeout: SDK_TIMEOUT_MS,
-        logger: onceLogger,
-        fetch: transport.fetch,
-      });
-      next.set(s.name, {
-        baseURL: s.baseURL,
-        keyRef,
-        transport,
-        forwarder,
-        backend: {
-          name: s.name,
-          weight: s.weight,
-          baseURL: s.baseURL,
-          apiKeyEnv: s.apiKeyEnv,
-          hasKey: key !== undefined && key !== '',
-          client,
-          forwarder,
-          inFlight: 0,
-        },
-      });
+      next.set(s.name, this.#build(s, key, ref));
     }
     for (const [name, old] of this.#built) {
-      // Calls in flight on a replaced client finish first; then its connections close.
+      // Calls in flight on a replaced backend finish first; then its connections close.
       if (next.get(name) !== old) {
-        void old.transport.close().catch(() => undefined);
-        void old.forwarder.close().catch(() => undefined);
+        void old.transport?.close().catch(() => undefined);
+        void old.backend.wire.close().catch(() => undefined);
       }
     }
     this.#built = next;
     this.#backends = [...next.values()].map((e) => e.backend);
   }
+
+  #build(s: BackendSettings, key: string | undefined, ref: string): Built {
+    const common = {
+      name: s.name,
+      weight: s.weight,
+      priority: s.priority ?? 0,
+      models: s.models,
+      baseURL: s.baseURL,
+      inFlight: 0,
+    };
+    if (s.type === 'Bedrock' || s.type === 'Vertex') {
+      const options = {
+        backend: s.name,
+        baseURL: s.baseURL,
+        region: s.region,
+        credentialsDir:
+          s.credentialsSecret === undefined ? undefined : this.#credentialsDir(s.name),
+        clock: this.#clock,
+        env: this.#env,
+      };
+      const wire =
+        s.type === 'Bedrock'
+          ? new BedrockWire(options)
+          : new VertexWire({ ...options, projectID: s.projectID });
+      return {
+        ref,
+        transport: undefined,
+        backend: {
+          ...common,
+          type: s.type,
+          apiKeyEnv: undefined,
+          hasKey: true,
+          client: undefined,
+          wire,
+        },
+      };
+    }
+    const transport = upstreamFetch(s.baseURL, this.#env);
+    const apiKey = key ?? MISSING_KEY;
+    const wire = new AnthropicWire(new MessagesForwarder(s.baseURL, apiKey, USER_AGENT, this.#env));
+    const client = new Anthropic({
+      apiKey,
+      baseURL: s.baseURL,
+      maxRetries: 0,
+      timeout: SDK_TIMEOUT_MS,
+      logger: onceLogger,
+      fetch: transport.fetch,
+    });
+    return {
+      ref,
+      transport,
+      backend: {
+        ...common,
+        type: 'Anthropic',
+        apiKeyEnv: s.apiKeyEnv,
+        hasKey: key !== undefined && key !== '',
+        client,
+        wire,
+      },
+    };
+  }
+
+  /** Where the operator mounts the backend's credentials Secret (another root in standalone mode). */
+  #credentialsDir(name: string): string {
+    return join(this.#env[BACKEND_CREDENTIALS_DIR_ENV] ?? BACKEND_CREDENTIALS_MOUNT_PATH, name);
+  }
+}
+
+/** What reaching a backend depends on; a change rebuilds it (the key by fingerprint only). */
+function reachRef(s: BackendSettings, key: string | undefined): string {
+  switch (s.type) {
+    case 'Bedrock':
+      return JSON.stringify(['Bedrock', s.baseURL, s.region, s.credentialsSecret ?? null]);
+    case 'Vertex':
+      return JSON.stringify([
+        'Vertex',
+        s.baseURL,
+        s.region,
+        s.projectID,
+        s.credentialsSecret ?? null,
+      ]);
+    default:
+      return JSON.stringify([
+        'Anthropic',
+        s.baseURL,
+        s.apiKeyEnv,
+        key === undefined ? 0 : key.length,
+        hashless(key),
+      ]);
+  }
 }
 
 interface Built {
-  readonly baseURL: string;
-  /** The key fingerprint the client was built with (never the key itself). */
-  readonly keyRef: string;
-  readonly transport: UpstreamFetch;
-  readonly forwarder: MessagesForwarder;
+  /** What it was built for (reachRef). */
+  readonly ref: string;
+  /** The SDK client's connection pool (Anthropic backends). */
+  readonly transport: UpstreamFetch | undefined;
   readonly backend: Backend;
 }
 

@@ -1,12 +1,16 @@
 /**
- * Picks the backend for one provider attempt. Backends whose breaker refuses calls are
- * skipped before the strategy chooses, so traffic moves to the healthy ones at once.
+ * Picks the backend for one provider attempt. Backends that cannot take it (breaker open, the
+ * model not served, already failed by this request) are skipped; of the rest, only those of
+ * the lowest priority are candidates, and the strategy chooses among them. So traffic moves to
+ * the next priority at once when the first is out, and returns when it is back.
  */
 import type { LoadBalancing } from '../../../contract/src/policy/policyDocument.ts';
 
 export interface BalancedBackend {
   readonly name: string;
   readonly weight: number;
+  /** Lower first. */
+  readonly priority: number;
   /** Attempts running on it now (LeastLoaded). */
   readonly inFlight: number;
 }
@@ -23,8 +27,14 @@ export function chooseBackend<B extends BalancedBackend>(
   state: BalancerState,
   random: () => number = Math.random,
 ): B | undefined {
-  const candidates = backends.filter(usable);
+  let candidates = backends.filter(usable);
   if (candidates.length === 0) return undefined;
+  if (candidates.length > 1) {
+    let first = Infinity;
+    for (const b of candidates) if (b.priority < first) first = b.priority;
+    if (candidates.some((b) => b.priority !== first))
+      candidates = candidates.filter((b) => b.priority === first);
+  }
   if (candidates.length === 1) return candidates[0];
   switch (strategy) {
     case 'RoundRobin': {

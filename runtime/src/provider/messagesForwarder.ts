@@ -26,12 +26,17 @@
  * AbortController of its own. A stream's body is bounded instead by its idle timeout, the
  * longest pause between two reads. The signal cancels the exchange, a stream included.
  */
-import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
-import { errors as undiciErrors, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { CancelledError } from '../guard/errors.ts';
-import type { HeaderSource } from '../guard/headers.ts';
-import type { StreamSource, SourceListener } from './streamRelay.ts';
+import {
+  ANTHROPIC_DIALECT,
+  ForwardHandler,
+  undiciTimeout,
+  type ForwardedAnswer,
+} from './exchange.ts';
 import { upstreamDispatcher } from './upstreamDispatcher.ts';
+
+export type { ForwardedAnswer };
 
 /** The Messages API version sent when the caller names none. */
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
@@ -53,23 +58,6 @@ export interface ForwardRequest {
   readonly idleTimeoutMs?: number;
   readonly signal: AbortSignal | undefined;
 }
-
-export type ForwardedAnswer =
-  | {
-      readonly kind: 'plain';
-      readonly status: number;
-      readonly headers: HeaderSource;
-      readonly text: string;
-    }
-  | {
-      readonly kind: 'stream';
-      readonly status: number;
-      readonly headers: HeaderSource;
-      /** The events as they arrive; `cancel` stops the exchange. */
-      readonly body: StreamSource;
-    };
-
-type RawHeaders = Record<string, string | string[] | undefined>;
 
 export class MessagesForwarder {
   readonly #dispatcher: Dispatcher;
@@ -126,7 +114,7 @@ export class MessagesForwarder {
           headersTimeout: timeout,
           bodyTimeout,
         },
-        new ForwardHandler(request.stream, signal, resolve, reject),
+        new ForwardHandler(ANTHROPIC_DIALECT, request.stream, signal, resolve, reject),
       );
     });
   }
@@ -135,207 +123,4 @@ export class MessagesForwarder {
   close(): Promise<void> {
     return this.#dispatcher.close();
   }
-}
-
-/**
- * One exchange, on undici's dispatch API: a plain answer is gathered as its chunks arrive
- * and settles the promise at its end; an event stream settles it at its headers, the handler
- * itself being the stream's StreamSource: chunks go straight to the relay's listener (held
- * until it starts), and pausing pauses the connection. This is what `pool.request()` does,
- * without its async resource, body mixin, Readable and promise per stage.
- */
-class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource {
-  readonly #stream: boolean;
-  readonly #signal: AbortSignal | undefined;
-  readonly #resolve: (answer: ForwardedAnswer) => void;
-  readonly #reject: (err: Error) => void;
-  #controller: Dispatcher.DispatchController | undefined;
-  #status = 0;
-  #raw: RawHeaders = {};
-  #chunks: Buffer[] = [];
-  /** Set when the answer is a stream handed over. */
-  #streaming = false;
-  #listener: SourceListener | undefined;
-  /** A stream's failure that came before its listener started. */
-  #failure: Error | undefined;
-  #ended = false;
-  #settled = false;
-
-  constructor(
-    stream: boolean,
-    signal: AbortSignal | undefined,
-    resolve: (answer: ForwardedAnswer) => void,
-    reject: (err: Error) => void,
-  ) {
-    this.#stream = stream;
-    this.#signal = signal;
-    this.#resolve = resolve;
-    this.#reject = reject;
-    signal?.addEventListener('abort', this.#onAbort);
-  }
-
-  readonly #onAbort = (): void => {
-    this.#controller?.abort(new CancelledError(this.#signal?.reason));
-  };
-
-  // StreamSource, for a streamed answer.
-  start(listener: SourceListener): void {
-    this.#listener = listener;
-    const chunks = this.#chunks;
-    this.#chunks = [];
-    for (const chunk of chunks) listener.data(chunk);
-    if (this.#failure !== undefined) listener.error(this.#failure);
-    else if (this.#ended) listener.end();
-  }
-
-  pause(): void {
-    this.#controller?.pause();
-  }
-
-  resume(): void {
-    this.#controller?.resume();
-  }
-
-  cancel(reason: Error): void {
-    this.#listener = undefined;
-    if (!this.#ended) this.#controller?.abort(reason);
-    this.#unlink();
-  }
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#signal?.aborted === true) this.#onAbort();
-  }
-
-  onResponseStart(
-    _controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: RawHeaders,
-  ): void {
-    if (statusCode < 200) return; // 1xx: the answer is still to come
-    this.#status = statusCode;
-    this.#raw = headers;
-    const type = headers['content-type'];
-    if (
-      this.#stream &&
-      statusCode < 400 &&
-      typeof type === 'string' &&
-      type.startsWith('text/event-stream')
-    ) {
-      this.#streaming = true;
-      this.#settle({
-        kind: 'stream',
-        status: statusCode,
-        headers: lowerCaseHeaders(headers),
-        body: this,
-      });
-    }
-  }
-
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#listener !== undefined) this.#listener.data(chunk);
-    else this.#chunks.push(chunk);
-  }
-
-  onResponseEnd(): void {
-    this.#ended = true;
-    if (this.#streaming) {
-      this.#unlink();
-      this.#listener?.end();
-      return;
-    }
-    this.#unlink();
-    const chunks = this.#chunks;
-    const text =
-      chunks.length === 1
-        ? (chunks[0] as Buffer).toString('utf8')
-        : Buffer.concat(chunks).toString('utf8');
-    if (this.#status >= 400) {
-      this.#fail(statusError(this.#status, text, this.#raw));
-      return;
-    }
-    this.#settle({
-      kind: 'plain',
-      status: this.#status,
-      headers: lowerCaseHeaders(this.#raw),
-      text,
-    });
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
-    const failure = transportError(err, this.#signal);
-    this.#unlink();
-    if (this.#streaming) {
-      this.#failure = failure;
-      this.#listener?.error(failure);
-      return;
-    }
-    this.#fail(failure);
-  }
-
-  readonly #unlink = (): void => {
-    this.#signal?.removeEventListener('abort', this.#onAbort);
-  };
-
-  #settle(answer: ForwardedAnswer): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#resolve(answer);
-  }
-
-  #fail(err: Error): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#reject(err);
-  }
-}
-
-/** Milliseconds as undici takes a timeout: whole, at least 1, and 0 for none. */
-function undiciTimeout(ms: number): number {
-  return Number.isFinite(ms) ? Math.max(1, Math.ceil(ms)) : 0;
-}
-
-/** undici's header record (names already lower case) read the way `Headers.get` reads. */
-function lowerCaseHeaders(raw: RawHeaders): { get(name: string): string | null } {
-  return {
-    get(name: string): string | null {
-      const value = raw[name];
-      if (value === undefined) return null;
-      return typeof value === 'string' ? value : value.join(', ');
-    },
-  };
-}
-
-/** A failed answer as the SDK reports it: the same class, status, body and headers. */
-function statusError(status: number, text: string, raw: RawHeaders): APIError {
-  let body: unknown;
-  try {
-    body = JSON.parse(text) as unknown;
-  } catch {
-    body = undefined;
-  }
-  const headers = new Headers();
-  for (const name in raw) {
-    const value = raw[name];
-    if (typeof value === 'string') headers.append(name, value);
-    else if (value !== undefined) for (const v of value) headers.append(name, v);
-  }
-  return APIError.generate(
-    status,
-    body as object | undefined,
-    body === undefined ? text : undefined,
-    headers,
-  );
-}
-
-/** A failed exchange as the SDK reports it; a cancelled one as the guard's CancelledError. */
-function transportError(err: unknown, signal: AbortSignal | undefined): Error {
-  if (err instanceof CancelledError) return err;
-  if (signal?.aborted === true) return new CancelledError(signal.reason);
-  if (
-    err instanceof undiciErrors.HeadersTimeoutError ||
-    err instanceof undiciErrors.BodyTimeoutError
-  )
-    return new APIConnectionTimeoutError();
-  return new APIConnectionError({ cause: err instanceof Error ? err : new Error(String(err)) });
 }

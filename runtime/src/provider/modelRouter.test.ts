@@ -14,7 +14,12 @@ import { samplePolicyDocument } from '../../../contract/src/policy/policyFixture
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import type { Backend, BackendPool } from './backendPool.ts';
 import { GuardSet } from '../guard/guardSet/guardSet.ts';
-import { DEFAULT_ANTHROPIC_VERSION, type ForwardRequest } from './messagesForwarder.ts';
+import { AnthropicWire } from './backendWire.ts';
+import {
+  DEFAULT_ANTHROPIC_VERSION,
+  type ForwardRequest,
+  type MessagesForwarder,
+} from './messagesForwarder.ts';
 import { fallbackMayHelp, ModelRouter, streamLimits } from './modelRouter.ts';
 
 const overloaded = APIError.generate(
@@ -64,7 +69,9 @@ describe('ModelRouter', () => {
       });
     const backend = {
       name: 'default',
+      type: 'Anthropic',
       weight: 1,
+      priority: 0,
       inFlight: 0,
       client: { post: () => ({ asResponse: () => Promise.resolve(answer()) }) },
     } as unknown as Backend;
@@ -105,7 +112,9 @@ describe('ModelRouter', () => {
     // What the SDK throws when the transport was cancelled by the caller's signal.
     const backend = {
       name: 'default',
+      type: 'Anthropic',
       weight: 1,
+      priority: 0,
       inFlight: 0,
       client: {
         post: () => ({
@@ -149,9 +158,11 @@ describe('ModelRouter', () => {
     const sent: ForwardRequest[] = [];
     const backend = {
       name: 'default',
+      type: 'Anthropic',
       weight: 1,
+      priority: 0,
       inFlight: 0,
-      forwarder: {
+      wire: new AnthropicWire({
         send: (request: ForwardRequest) => {
           sent.push(request);
           return sent.length === 1
@@ -163,7 +174,7 @@ describe('ModelRouter', () => {
                 text: '{"usage":{"input_tokens":2,"output_tokens":3}}',
               });
         },
-      },
+      } as unknown as MessagesForwarder),
     } as unknown as Backend;
     const router = new ModelRouter({
       pool: { backends: [backend] } as unknown as BackendPool,

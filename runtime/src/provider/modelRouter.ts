@@ -6,7 +6,8 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { APIConnectionError } from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
+import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { isFailureClass } from '../guard/classification.ts';
 import { classifyError } from './anthropic/errorClassification.ts';
@@ -17,13 +18,9 @@ import {
   type LoadBalancing,
   type PolicyDocument,
 } from '../../../contract/src/policy/policyDocument.ts';
-import type { Backend, BackendPool } from './backendPool.ts';
+import { modelIdAt, type Backend, type BackendPool } from './backendPool.ts';
 import { chooseBackend, type BalancerState } from './loadBalancer.ts';
-import {
-  DEFAULT_ANTHROPIC_VERSION,
-  type ForwardedAnswer,
-  type MessagesEndpoint,
-} from './messagesForwarder.ts';
+import type { ForwardedAnswer, MessagesEndpoint } from './messagesForwarder.ts';
 import type { TokenEstimate } from '../guard/guardSet/providerGuard.ts';
 import type { BackendAttempt, RuntimeGuard } from './backendPool.ts';
 import { tokenUsage, usageOfAnswer, type Usage } from './sseUsage.ts';
@@ -130,10 +127,15 @@ export class ModelRouter {
     let lastError: unknown;
     const guard = this.#guard();
     for (const [index, model] of options.models.entries()) {
+      if (!this.#pool.backends.some((b) => modelIdAt(b, model) !== undefined)) {
+        // No backend serves this model: the next one may be served; say which, if none is.
+        lastError ??= unmappedModel(model, this.#pool.backends);
+        continue;
+      }
       try {
         return await guard.callModel(
           model,
-          () => this.#pick(guard, model),
+          (tried) => this.#pick(guard, model, tried),
           (info) =>
             options.wrapAttempt === undefined
               ? this.#attempt(info, options, index > 0)
@@ -154,11 +156,18 @@ export class ModelRouter {
     throw lastError;
   }
 
-  #pick(guard: RuntimeGuard, model: string): Backend | undefined {
+  #pick(
+    guard: RuntimeGuard,
+    model: string,
+    tried: ReadonlySet<string> | undefined,
+  ): Backend | undefined {
     return chooseBackend(
       this.#strategy(),
       this.#pool.backends,
-      (b) => guard.permits(b.name, model),
+      (b) =>
+        (tried === undefined || !tried.has(b.name)) &&
+        modelIdAt(b, model) !== undefined &&
+        guard.permits(b.name, model),
       this.#balancer,
     );
   }
@@ -174,15 +183,18 @@ export class ModelRouter {
     backend.inFlight++;
     const signal = info.request.signal;
     try {
+      // The agent loop's own requests go through the SDK where there is one (the Anthropic
+      // API); a cloud backend's wire serves both paths.
       const answer =
-        options.via === 'forward'
+        options.via === 'forward' || backend.client === undefined
           ? await this.#forward(info, options)
-          : await this.#sendWithSdk(info, options);
+          : await this.#sendWithSdk(info, options, backend.client);
       info.observeHeaders(answer.headers);
       let routed: RoutedResponse;
       if (answer.kind === 'stream') {
         const sink = options.sink;
         if (sink === undefined) throw new Error('a streamed call needs a sink');
+        sink.servedBy = backend.name;
         const limits = this.#streamLimits();
         const usage = await relayStream(answer.body, {
           status: answer.status,
@@ -256,26 +268,22 @@ export class ModelRouter {
     }
   }
 
-  /** The caller's request, passed through without the SDK (see messagesForwarder.ts). */
+  /** The caller's request, passed through over the backend's wire (backendWire.ts). */
   #forward(info: BackendAttempt, options: RouteOptions): Promise<Answer> {
+    const model = modelIdAt(info.backend, info.model) ?? info.model;
     const asSent =
-      info.model === options.body.model && (options.body.stream === true) === options.stream;
-    const body =
-      asSent && options.rawBody !== undefined
-        ? options.rawBody
-        : JSON.stringify({ ...options.body, model: info.model, stream: options.stream });
+      options.via === 'forward' &&
+      model === options.body.model &&
+      (options.body.stream === true) === options.stream;
     const headers: string[] = [];
-    let version = false;
     if (options.headers !== undefined) {
-      for (const name in options.headers) {
-        headers.push(name, options.headers[name] as string);
-        if (name === 'anthropic-version') version = true;
-      }
+      for (const name in options.headers) headers.push(name, options.headers[name] as string);
     }
-    if (!version) headers.push('anthropic-version', DEFAULT_ANTHROPIC_VERSION);
-    return info.backend.forwarder.send({
-      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
-      body,
+    return info.backend.wire.send({
+      endpoint: options.endpoint ?? 'messages',
+      model,
+      body: options.body,
+      rawBody: asSent ? options.rawBody : undefined,
       stream: options.stream,
       headers,
       timeoutMs: info.request.timeout ?? Infinity,
@@ -285,14 +293,22 @@ export class ModelRouter {
   }
 
   /** A request the runtime built, sent with the SDK's generic POST. */
-  async #sendWithSdk(info: BackendAttempt, options: RouteOptions): Promise<Answer> {
+  async #sendWithSdk(
+    info: BackendAttempt,
+    options: RouteOptions,
+    client: Anthropic,
+  ): Promise<Answer> {
     // The caller's signal goes to the transport, which drops its listener when the exchange
     // ends; given to the SDK as `signal`, it would cost far more (see upstreamFetch.ts).
     const { signal, ...request } = info.request;
-    const body = { ...options.body, model: info.model, stream: options.stream };
+    const body = {
+      ...options.body,
+      model: modelIdAt(info.backend, info.model) ?? info.model,
+      stream: options.stream,
+    };
     // The SDK's generic POST, not messages.create(): the body is passed as built, and
     // create() writes a console warning for deprecated models on every single call.
-    const response = await info.backend.client
+    const response = await client
       .post('/v1/messages', {
         ...request,
         body,
@@ -337,4 +353,21 @@ type Answer = ForwardedAnswer;
 export function fallbackMayHelp(err: unknown, now: number): boolean {
   if (isCircuitOpenError(err)) return true;
   return isFailureClass(classifyError(err, now).outcome);
+}
+
+/** A model no backend serves: the request names it, or the policy has no mapping for it. */
+function unmappedModel(model: string, backends: readonly Backend[]): APIError {
+  const names = backends.map((b) => `${b.name} (${b.type})`).join(', ');
+  return APIError.generate(
+    400,
+    {
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        message: `model ${model} is not served by any backend of this agent: ${names} map no model of that name in spec.backends[].models`,
+      },
+    },
+    undefined,
+    new Headers(),
+  );
 }

@@ -37,6 +37,7 @@ const OVERLOADED = event('error', {
 
 class RecordingSink implements StreamSink {
   committed = false;
+  servedBy: string | undefined = undefined;
   errorEventSent = false;
   begun: number[] = [];
   written = '';

@@ -77,6 +77,8 @@ export interface StreamSink {
   onDrain(resume: () => void): void;
   /** Set when content has begun to reach the caller: the call can no longer be retried. */
   committed: boolean;
+  /** The backend of the attempt being relayed, set by the router before it starts. */
+  servedBy: string | undefined;
   /** Set by the relay when the provider's own `event: error` went to the caller. */
   errorEventSent: boolean;
 }

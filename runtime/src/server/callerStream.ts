@@ -10,8 +10,12 @@ import type { HttpErrorMapping } from '../provider/anthropic/httpMapping.ts';
 import type { StreamSink } from '../provider/streamRelay.ts';
 import { errorBody } from './errorReplies.ts';
 
+/** Names the backend that served an answer (the caller's SDK exposes response headers). */
+export const BACKEND_HEADER = 'x-breakwater-backend';
+
 export class CallerStream implements StreamSink {
   committed = false;
+  servedBy: string | undefined = undefined;
   errorEventSent = false;
   readonly #reply: FastifyReply;
   readonly #requestId: string;
@@ -37,6 +41,7 @@ export class CallerStream implements StreamSink {
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'request-id': this.#requestId,
+      ...(this.servedBy === undefined ? {} : { [BACKEND_HEADER]: this.servedBy }),
     });
   }
 

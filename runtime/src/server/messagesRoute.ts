@@ -8,7 +8,7 @@ import { clientFingerprint } from '../audit/auditLog.ts';
 import { cacheKey } from '../cache/responseCache.ts';
 import type { RoutedResponse } from '../provider/modelRouter.ts';
 import { tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
-import { CallerStream } from './callerStream.ts';
+import { BACKEND_HEADER, CallerStream } from './callerStream.ts';
 import { checkMessagesBody } from './messagesValidation.ts';
 import { passGate, presentedKey } from './requestGate.ts';
 import {
@@ -136,7 +136,7 @@ async function handle(
     status = routed.status;
     const usage = routed.usage;
     if (routed.kind === 'plain') {
-      sendAnswer(reply, status, routed.text, request.id);
+      sendAnswer(reply, status, routed.text, request.id, routed.backend);
       if (key !== undefined && status === 200) ctx.cache.set(key, routed.text, routed.model);
     } else {
       stream?.end();
@@ -212,7 +212,7 @@ async function countTokens(
       headers: withCallerVersion(request.headers, call.traced.outgoing),
     });
     status = routed.status;
-    if (routed.kind === 'plain') sendAnswer(reply, status, routed.text, request.id);
+    if (routed.kind === 'plain') sendAnswer(reply, status, routed.text, request.id, routed.backend);
   } catch (err) {
     failure = err;
     status = failCall(ctx, request, reply, call, subject, err);
@@ -226,12 +226,19 @@ async function countTokens(
  * it came, so fastify's serialization and send hooks (none are registered) have nothing to
  * do, and skipping them is a measurable share of the pass-through's cost.
  */
-function sendAnswer(reply: FastifyReply, status: number, text: string, requestId: string): void {
+function sendAnswer(
+  reply: FastifyReply,
+  status: number,
+  text: string,
+  requestId: string,
+  backend: string,
+): void {
   reply.hijack();
   reply.raw.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
     'request-id': requestId,
+    [BACKEND_HEADER]: backend,
   });
   reply.raw.end(text);
 }

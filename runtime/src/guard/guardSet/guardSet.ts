@@ -25,7 +25,7 @@ import type { ErrorClassifier } from '../classification.ts';
 import type { CircuitBreaker } from '../circuitBreaker.ts';
 import { EdgeTimer } from '../edgeTimer.ts';
 import { CircuitOpenError } from '../errors.ts';
-import { Guard } from '../guard.ts';
+import { Guard, type Failover } from '../guard.ts';
 import type { GuardMetrics } from '../metrics.ts';
 import { RateLimiter } from '../rateLimiter.ts';
 import type { RetryOptions } from '../retry.ts';
@@ -48,7 +48,13 @@ import {
   type BreakerView,
   type RateLimiterView,
 } from './guardViews.ts';
-import type { AttemptInfo, NamedBackend, ProviderGuard, TokenEstimate } from './providerGuard.ts';
+import type {
+  AttemptInfo,
+  BackendPicker,
+  NamedBackend,
+  ProviderGuard,
+  TokenEstimate,
+} from './providerGuard.ts';
 import { RememberedOpenPeriods, type RememberedOpen } from './rememberedOpen.ts';
 import { SharedStoreSlot, type StoreOpener } from './sharedStoreSlot.ts';
 
@@ -177,17 +183,27 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
 
   async callModel<T>(
     model: string,
-    pickBackend: () => B | undefined,
+    pickBackend: BackendPicker<B>,
     attempt: (info: AttemptInfo<B>) => Promise<T>,
     signal: AbortSignal,
     estimate?: TokenEstimate,
   ): Promise<T> {
-    const backend = pickBackend();
+    let backend = pickBackend();
     if (backend === undefined) throw this.#allOpen(model);
     const guard = this.#modelGuard(backend.name, model);
+    let tried: Set<string> | undefined;
+    const failover: Failover = {
+      next: () => {
+        (tried ??= new Set()).add((backend as B).name);
+        const next = pickBackend(tried);
+        if (next === undefined) return undefined;
+        backend = next;
+        return this.#modelGuard(next.name, model);
+      },
+    };
     return guard.execute(
-      (a) => attempt(new ModelAttempt(a, model, backend)),
-      estimate === undefined ? { signal } : { signal, estimate },
+      (a) => attempt(new ModelAttempt(a, model, backend as B)),
+      estimate === undefined ? { signal, failover } : { signal, estimate, failover },
     );
   }
 

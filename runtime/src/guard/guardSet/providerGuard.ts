@@ -47,19 +47,26 @@ export interface AttemptInfo<B extends NamedBackend> {
   commit(): void;
 }
 
+/**
+ * The backend for the next attempt at a model, skipping open breakers and those in `tried`
+ * (the backends this request has failed on); undefined when none is left.
+ */
+export type BackendPicker<B extends NamedBackend> = (tried?: ReadonlySet<string>) => B | undefined;
+
 export interface ProviderGuard<B extends NamedBackend> {
   /** Whether the breaker of `backend` × `model` lets a call through now. */
   permits(backend: string, model: string): boolean;
   /**
-   * Runs calls to one model: for each attempt a backend is picked (skipping open breakers),
-   * the attempt runs inside that backend×model breaker with the policy's timeout, and failed
-   * attempts are retried within the retry policy and budget. Every attempt is charged to the
+   * Runs calls to one model: a backend is picked (skipping open breakers), the attempt runs
+   * inside that backend×model breaker with the policy's timeout, and a failed attempt is
+   * retried within the retry policy and budget — at the next backend the picker names (the
+   * same request, failed over at once), or when none is left, at the same one after backoff. Every attempt is charged to the
    * rate limiter (`estimate` against the token budgets) and holds a bulkhead slot while it runs
    * (a streamed attempt runs until its last event).
    */
   callModel<T>(
     model: string,
-    pickBackend: () => B | undefined,
+    pickBackend: BackendPicker<B>,
     attempt: (info: AttemptInfo<B>) => Promise<T>,
     signal: AbortSignal,
     estimate?: TokenEstimate,

@@ -1,0 +1,100 @@
+import { describe, expect, it } from '@jest/globals';
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import { EventStreamCorrupt, EventStreamTranscoder } from './eventStreamTranscoder.ts';
+
+const codec = new EventStreamCodec(toUtf8, fromUtf8);
+const str = (value: string) => ({ type: 'string', value }) as const;
+
+/** A `chunk` frame as Bedrock sends it: the event's JSON in base64, and padding. */
+function chunk(event: object, padding = 'abcdefg'): Buffer {
+  const bytes = Buffer.from(JSON.stringify(event)).toString('base64');
+  return Buffer.from(
+    codec.encode({
+      headers: {
+        ':event-type': str('chunk'),
+        ':content-type': str('application/json'),
+        ':message-type': str('event'),
+      },
+      body: fromUtf8(JSON.stringify({ bytes, p: padding })),
+    }),
+  );
+}
+
+function exception(type: string, message: string): Buffer {
+  return Buffer.from(
+    codec.encode({
+      headers: {
+        ':exception-type': str(type),
+        ':content-type': str('application/json'),
+        ':message-type': str('exception'),
+      },
+      body: fromUtf8(JSON.stringify({ message })),
+    }),
+  );
+}
+
+const events = [
+  { type: 'message_start', message: { id: 'msg_1', usage: { input_tokens: 3, output_tokens: 1 } } },
+  { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+  { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'héllo ✓' } },
+  { type: 'message_stop', 'amazon-bedrock-invocationMetrics': { inputTokenCount: 3 } },
+];
+const sse = events.map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join('');
+
+describe('EventStreamTranscoder', () => {
+  it('writes each chunk frame as the Anthropic server-sent event it carries', () => {
+    const t = new EventStreamTranscoder();
+    expect(t.push(Buffer.concat(events.map((e) => chunk(e))))).toBe(sse);
+    expect(t.partial).toBe(0);
+  });
+
+  it('reassembles the same events whichever byte a read ends at, the length prefix included', () => {
+    const whole = Buffer.concat(events.map((e) => chunk(e)));
+    for (let cut = 1; cut < whole.length; cut++) {
+      const t = new EventStreamTranscoder();
+      const out = t.push(whole.subarray(0, cut)) + t.push(whole.subarray(cut));
+      expect(out).toBe(sse);
+    }
+  });
+
+  it('reassembles them from one-byte reads', () => {
+    const whole = Buffer.concat(events.map((e) => chunk(e)));
+    const t = new EventStreamTranscoder();
+    let out = '';
+    for (let i = 0; i < whole.length; i++) out += t.push(whole.subarray(i, i + 1));
+    expect(out).toBe(sse);
+  });
+
+  it.each([
+    ['throttlingException', 'rate_limit_error'],
+    ['serviceUnavailableException', 'overloaded_error'],
+    ['internalServerException', 'api_error'],
+    ['modelStreamErrorException', 'api_error'],
+    ['modelTimeoutException', 'timeout_error'],
+    ['validationException', 'invalid_request_error'],
+  ])('turns an exception frame %s into the Anthropic error event %s', (name, type) => {
+    const t = new EventStreamTranscoder();
+    const out = t.push(Buffer.concat([chunk(events[0] as object), exception(name, 'slow down')]));
+    const [, error] = out.split('\n\n');
+    expect(error).toBe(
+      `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type, message: `Bedrock ${name}: slow down` } })}`,
+    );
+  });
+
+  it('refuses bytes that are not frames, and a frame whose checksum is wrong', () => {
+    expect(() => new EventStreamTranscoder().push(Buffer.from('data: {}\n\n'))).toThrow(
+      EventStreamCorrupt,
+    );
+    const frame = chunk(events[0] as object);
+    frame.writeUInt8(frame.readUInt8(frame.length - 6) ^ 0xff, frame.length - 6);
+    expect(() => new EventStreamTranscoder().push(frame)).toThrow(EventStreamCorrupt);
+  });
+
+  it('keeps a frame cut off by the end as partial, for the relay to call a cut stream', () => {
+    const frame = chunk(events[0] as object);
+    const t = new EventStreamTranscoder();
+    expect(t.push(frame.subarray(0, 20))).toBe('');
+    expect(t.partial).toBe(20);
+  });
+});
