@@ -39,4 +39,6 @@ export interface WindowSummary {
 export interface DebugStatsDocument {
   readonly models: Readonly<Record<string, WindowSummary>>;
   readonly tools: Readonly<Record<string, WindowSummary>>;
+  /** Per backend that answered a caller (absent from runtimes before backends of three kinds). */
+  readonly backends?: Readonly<Record<string, WindowSummary>>;
 }

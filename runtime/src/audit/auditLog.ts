@@ -16,6 +16,8 @@ export type AuditEvent =
       readonly client?: string | undefined;
       readonly model: string;
       readonly servedBy?: string | undefined;
+      /** The backend that answered (`spec.backends[].name`). */
+      readonly backend?: string | undefined;
       readonly fallbackUsed: boolean;
       readonly status: number;
       readonly inputTokens: number;

@@ -146,9 +146,9 @@ async function handle(
       { model: routed.model, direction: 'output' },
       usage.output_tokens,
     );
-    ctx.stats.record('model', routed.model, ctx.clock.now() - started, {
-      fallback: routed.fallbackUsed,
-    });
+    const took = ctx.clock.now() - started;
+    ctx.stats.record('model', routed.model, took, { fallback: routed.fallbackUsed });
+    ctx.stats.record('backend', routed.backend, took);
     if (ctx.audit.enabled)
       ctx.audit.record({
         event: 'model_interaction',
@@ -157,6 +157,7 @@ async function handle(
         client: client(),
         model,
         servedBy: routed.model,
+        backend: routed.backend,
         fallbackUsed: routed.fallbackUsed,
         status,
         inputTokens: usage.input_tokens,

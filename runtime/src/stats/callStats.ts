@@ -1,5 +1,5 @@
 /**
- * `/debug/stats`: one sliding window per model and per tool. The number of windows is
+ * `/debug/stats`: one sliding window per model, per tool and per backend that answered. The number of windows is
  * capped, so a caller inventing model names cannot grow memory without bound.
  */
 import type { Clock } from '../../../platform/src/time/clock.ts';
@@ -7,7 +7,7 @@ import { SlidingWindow, type CallOutcome, type WindowSummary } from './slidingWi
 
 const MAX_SUBJECTS = 128;
 
-export type Subject = 'model' | 'tool';
+export type Subject = 'model' | 'tool' | 'backend';
 
 export class CallStats {
   readonly #clock: Clock;
@@ -28,14 +28,21 @@ export class CallStats {
     window.record(durationMs, outcome);
   }
 
-  snapshot(): { models: Record<string, WindowSummary>; tools: Record<string, WindowSummary> } {
-    const models: Record<string, WindowSummary> = {};
-    const tools: Record<string, WindowSummary> = {};
+  snapshot(): {
+    models: Record<string, WindowSummary>;
+    tools: Record<string, WindowSummary>;
+    backends: Record<string, WindowSummary>;
+  } {
+    const out = {
+      models: {} as Record<string, WindowSummary>,
+      tools: {} as Record<string, WindowSummary>,
+      backends: {} as Record<string, WindowSummary>,
+    };
     for (const [key, window] of this.#windows) {
       const colon = key.indexOf(':');
-      const target = key.slice(0, colon) === 'model' ? models : tools;
-      target[key.slice(colon + 1)] = window.summary();
+      const subject = key.slice(0, colon) as Subject;
+      out[`${subject}s`][key.slice(colon + 1)] = window.summary();
     }
-    return { models, tools };
+    return out;
   }
 }

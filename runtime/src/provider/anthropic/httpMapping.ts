@@ -132,7 +132,8 @@ function withRetryAfter(
 
 /**
  * The caller's request was wrong: say so with the provider's status. 401/403 from the
- * provider are the runtime's own credentials failing, which the caller cannot fix: 502.
+ * provider are the runtime's own credentials failing, which the caller cannot fix: 502, with
+ * the provider's word on why (a cloud backend's names the backend and the field to fix).
  */
 function clientError(status: number, message: string): HttpErrorMapping {
   switch (status) {
@@ -141,7 +142,7 @@ function clientError(status: number, message: string): HttpErrorMapping {
       return {
         status: 502,
         type: 'api_error',
-        message: `the provider refused the runtime's credentials (${status})`,
+        message: `the provider refused the runtime's credentials (${status}): ${message}`,
         shouldRetry: false,
       };
     case 404:
