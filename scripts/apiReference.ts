@@ -75,7 +75,7 @@ function renderKind(set: SchemaSet, kind: KindSchema): string[] {
     '| --- | --- | --- |',
     ...crd.printerColumns.map(
       (c) =>
-        `| ${c.name.toUpperCase()} | \`${c.jsonPath}\` | ${cell(c.description ?? defaultColumnMeaning(c.jsonPath))} |`,
+        `| ${c.name.toUpperCase()}${(c.priority ?? 0) > 0 ? ' (`-o wide`)' : ''} | \`${c.jsonPath}\` | ${cell(c.description ?? defaultColumnMeaning(c.jsonPath))} |`,
     ),
     '',
   );

@@ -20,6 +20,8 @@ export interface PrinterColumn {
   readonly type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
   readonly jsonPath: string;
   readonly description?: string;
+  /** Above 0: shown only by `kubectl get -o wide`, for columns too long for every listing. */
+  readonly priority?: number;
 }
 
 /** CRD-level facts that are not part of the object's schema: names, columns, scale paths. */

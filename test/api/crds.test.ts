@@ -211,6 +211,29 @@ describe('kubectl get', () => {
       expect(tableRows(stdout)[1]?.slice(0, cells.length)).toEqual(cells);
     },
   );
+
+  it('shows each backend in the BACKENDS column only with -o wide', async () => {
+    const backends = [
+      { name: 'anthropic', type: 'Anthropic', state: 'Open', openReplicas: 3, replicas: 3 },
+      { name: 'bedrock-us', type: 'Bedrock', state: 'Closed', openReplicas: 0, replicas: 3 },
+    ];
+    const summary = 'anthropic Open 3/3, bedrock-us Closed 0/3';
+    await kubectl([
+      'patch',
+      'agd/assistant-development',
+      '-n',
+      ns.name,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { backends, backendSummary: summary } }),
+    ]);
+    const wide = await kubectl(['get', 'agd/assistant-development', '-n', ns.name, '-o', 'wide']);
+    expect(tableRows(wide.stdout)[0]).toContain('BACKENDS');
+    expect(squash(wide.stdout)).toContain(squash(summary));
+    const narrow = await kubectl(['get', 'agd/assistant-development', '-n', ns.name]);
+    expect(tableRows(narrow.stdout)[0]).not.toContain('BACKENDS');
+  });
 });
 
 describe('the scale subresource', () => {
@@ -279,4 +302,16 @@ describe('kubectl explain', () => {
     ];
     expect(expected.filter((text) => !shown.includes(squash(text)))).toEqual([]);
   });
+
+  it.each(['type', 'priority', 'region', 'projectID', 'credentialsSecretRef', 'models'])(
+    'explains agentdeployment.spec.backends.%s with its description from the schema',
+    async (field) => {
+      const description =
+        specOf('AgentDeployment').properties?.['backends']?.items?.properties?.[field]
+          ?.description ?? '';
+      expect(description).not.toBe('');
+      const { stdout } = await kubectl(['explain', `agentdeployment.spec.backends.${field}`]);
+      expect(squash(stdout)).toContain(squash(description));
+    },
+  );
 });

@@ -45,6 +45,33 @@ const agent = (spec: Spec, name?: string): Manifest => ({
   spec: { ...validAgent, ...spec },
 });
 
+/** A valid cloud backend of the agent's model, with `fields` set or (undefined) removed. */
+const cloudBackend = (base: Spec, fields: Spec): Spec =>
+  Object.fromEntries(
+    Object.entries({ ...base, ...fields }).filter(([, value]) => value !== undefined),
+  );
+const bedrock = (fields: Spec): Spec =>
+  cloudBackend(
+    {
+      name: 'bedrock-us',
+      type: 'Bedrock',
+      region: 'us-east-1',
+      models: { [FALLBACK_MODEL]: `us.anthropic.${FALLBACK_MODEL}-v1:0` },
+    },
+    fields,
+  );
+const vertex = (fields: Spec): Spec =>
+  cloudBackend(
+    {
+      name: 'vertex',
+      type: 'Vertex',
+      region: 'us-east5',
+      projectID: 'my-project',
+      models: { [FALLBACK_MODEL]: FALLBACK_MODEL },
+    },
+    fields,
+  );
+
 const tool = (name: string): Spec => ({
   name,
   description: 'Looks up an order.',
@@ -362,6 +389,49 @@ const rows: readonly Row[] = [
     says: 'must have at most 16 items',
   },
   {
+    name: 'rejects a Bedrock backend without a region',
+    manifest: agent({ backends: [bedrock({ region: undefined })] }),
+    field: 'spec.backends[0].region',
+    says: 'a Bedrock or Vertex backend needs region',
+  },
+  {
+    name: 'rejects a Vertex backend without a projectID',
+    manifest: agent({ backends: [vertex({ projectID: undefined })] }),
+    field: 'spec.backends[0].projectID',
+    says: 'a Vertex backend needs projectID',
+  },
+  {
+    name: 'rejects a Bedrock backend whose models do not map spec.model.name',
+    manifest: agent({
+      backends: [bedrock({ models: { [PRIMARY_MODEL]: `us.anthropic.${PRIMARY_MODEL}-v1:0` } })],
+    }),
+    field: 'spec.backends',
+    says: 'must map spec.model.name and each of spec.model.fallbacks to its model ID in backends[].models',
+  },
+  {
+    name: 'rejects a Bedrock backend that maps the model but not a fallback',
+    manifest: agent({
+      model: { name: FALLBACK_MODEL, fallbacks: [PRIMARY_MODEL] },
+      backends: [bedrock({})],
+    }),
+    field: 'spec.backends',
+    says: 'backends[].models',
+  },
+  {
+    name: 'rejects an apiKeySecretRef on a Bedrock backend',
+    manifest: agent({
+      backends: [bedrock({ apiKeySecretRef: { name: 'llm-provider-key', key: 'api-key' } })],
+    }),
+    field: 'spec.backends[0].apiKeySecretRef',
+    says: 'apiKeySecretRef is for Anthropic backends',
+  },
+  {
+    name: 'rejects an Anthropic backend without a baseURL',
+    manifest: agent({ backends: [{ name: 'anthropic' }] }),
+    field: 'spec.backends[0].baseURL',
+    says: 'an Anthropic backend needs baseURL',
+  },
+  {
     name: 'rejects two tools with the same name',
     manifest: agent({ tools: [tool('lookup_order'), tool('lookup_order')] }),
     field: 'spec.tools[1]',
@@ -473,6 +543,22 @@ describe('the valid starting points', () => {
     ['AgentDeployment', agent({})],
   ])('accepts a minimal %s', async (_, manifest) => {
     const result = await create(named(manifest, 'minimal'));
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
+  it('accepts an agent with an Anthropic, a Bedrock and a Vertex backend, each by priority', async () => {
+    const manifest = agent(
+      {
+        backends: [
+          { name: 'anthropic', baseURL: 'https://api.anthropic.com' },
+          bedrock({ priority: 1, credentialsSecretRef: { name: 'aws-keys' } }),
+          vertex({ priority: 2, region: 'global', credentialsSecretRef: { name: 'gcp-sa' } }),
+        ],
+      },
+      'three-backends',
+    );
+    const result = await create(manifest);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
   });

@@ -119,6 +119,10 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
               },
             },
           },
+          backends: {
+            items: { fields: { name: 0, type: 0, state: 0, openReplicas: 0, replicas: 0 } },
+          },
+          backendSummary: 0,
           modelEndOfLife: 0,
         },
       },

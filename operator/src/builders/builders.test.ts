@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import { FALLBACK_MODEL } from '../../../contract/src/api/sampleModels.ts';
 import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import {
   POLICY_CONFIGMAP_KEY,
@@ -20,7 +21,7 @@ import {
 } from './builderFixtures.ts';
 import type { BuilderOptions } from './builderOptions.ts';
 import { buildChildren, type ChildObjects } from './childObjects.ts';
-import type { Deployment } from './deployment.ts';
+import { backendCredentialsVolumeName, type Deployment } from './deployment.ts';
 import type { HorizontalPodAutoscaler } from './horizontalPodAutoscaler.ts';
 import type { NetworkPolicy } from './networkPolicy.ts';
 import type { ConfigMap } from './policyConfigMap.ts';
@@ -316,6 +317,91 @@ describe('the Deployment', () => {
       ]),
     );
     expect(JSON.stringify(deploymentOf(productionAgent()))).not.toContain('rate-limit-store');
+  });
+
+  it('mounts each cloud backend credentials Secret read-only under its own name, in the runtime container only', () => {
+    const agent = agentWith({
+      ...minimalAgent().spec,
+      backends: [
+        { name: 'anthropic', baseURL: 'https://api.anthropic.com' },
+        {
+          name: 'bedrock-us',
+          type: 'Bedrock',
+          region: 'us-east-1',
+          credentialsSecretRef: { name: 'aws-keys' },
+          models: { [FALLBACK_MODEL]: `us.anthropic.${FALLBACK_MODEL}-v1:0` },
+        },
+        {
+          name: 'vertex',
+          type: 'Vertex',
+          region: 'us-east5',
+          projectID: 'my-project',
+          credentialsSecretRef: { name: 'gcp-sa' },
+          models: { [FALLBACK_MODEL]: FALLBACK_MODEL },
+        },
+        // The cloud's default credentials (IRSA, Pod Identity): nothing to mount.
+        {
+          name: 'bedrock-eu',
+          type: 'Bedrock',
+          region: 'eu-west-1',
+          models: { [FALLBACK_MODEL]: `eu.anthropic.${FALLBACK_MODEL}-v1:0` },
+        },
+      ],
+    });
+    const pod = deploymentOf(agent).spec.template.spec;
+    expect(pod?.volumes).toEqual([
+      { name: 'backend-bedrock-us', secret: { secretName: 'aws-keys', optional: true } },
+      { name: 'backend-vertex', secret: { secretName: 'gcp-sa', optional: true } },
+    ]);
+    expect(pod?.containers).toHaveLength(1);
+    expect(runtimeOf(agent).volumeMounts).toEqual([
+      {
+        name: 'backend-bedrock-us',
+        mountPath: '/var/run/secrets/breakwater.dev/backends/bedrock-us',
+        readOnly: true,
+      },
+      {
+        name: 'backend-vertex',
+        mountPath: '/var/run/secrets/breakwater.dev/backends/vertex',
+        readOnly: true,
+      },
+    ]);
+    // Credentials travel as files only, never as environment variables.
+    expect(JSON.stringify(runtimeOf(agent).env)).not.toMatch(/aws-keys|gcp-sa/);
+  });
+
+  it('keeps a cloud backend volume when another backend is removed before it', () => {
+    const cloud = {
+      name: 'bedrock-us',
+      type: 'Bedrock' as const,
+      region: 'us-east-1',
+      credentialsSecretRef: { name: 'aws-keys' },
+      models: { [FALLBACK_MODEL]: FALLBACK_MODEL },
+    };
+    const spec = minimalAgent().spec;
+    const before = agentWith({
+      ...spec,
+      backends: [{ name: 'anthropic', baseURL: 'https://api.anthropic.com' }, cloud],
+    });
+    const after = agentWith({ ...spec, backends: [cloud] });
+    expect(deploymentOf(after).spec.template).toEqual(deploymentOf(before).spec.template);
+  });
+
+  it.each([
+    ['a short name', 'bedrock-us', 'backend-bedrock-us'],
+    ['the longest name that fits whole', 'b'.repeat(55), `backend-${'b'.repeat(55)}`],
+  ])('names the credentials volume for %s after the backend', (_case, backend, volume) => {
+    expect(backendCredentialsVolumeName(backend)).toBe(volume);
+  });
+
+  it('keeps a long backend name unique and within a DNS label in its volume name', () => {
+    const a = backendCredentialsVolumeName(`${'a'.repeat(62)}1`);
+    const b = backendCredentialsVolumeName(`${'a'.repeat(62)}2`);
+    for (const name of [a, b]) {
+      expect(name.length).toBeLessThanOrEqual(63);
+      expect(name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+    }
+    expect(a).not.toBe(b);
   });
 
   it('sets every backend key the policy document names, from its Secret', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type {
   Container,
   DeploymentSpec,
@@ -21,6 +22,7 @@ import { childMetadata, type ChildObject } from './childMetadata.ts';
 import { commonLabels, selectorLabels } from './labels.ts';
 import {
   AGENT_ENV,
+  BACKEND_CREDENTIALS_MOUNT_PATH,
   CLIENT_KEYS_MOUNT_PATH,
   HTTP_PORT_ENV,
   METRICS_PORT_ENV,
@@ -52,6 +54,9 @@ export const RUNTIME_USER = 65532;
 const CLIENT_KEYS_VOLUME = 'client-keys';
 const STORE_PASSWORD_VOLUME = 'rate-limit-store-auth';
 const STORE_CA_VOLUME = 'rate-limit-store-tls';
+const BACKEND_CREDENTIALS_VOLUME_PREFIX = 'backend-';
+/** A volume name is a DNS label. */
+const MAX_VOLUME_NAME = 63;
 
 const DEFAULT_RESOURCES = {
   requests: { cpu: '100m', memory: '128Mi' },
@@ -120,14 +125,16 @@ function podSpec(
   const { podTemplate } = agent.spec;
   const clientKeys = agent.spec.access?.clientKeysSecretRef?.name;
   const storeSecrets = rateLimitStoreVolumes(doc);
+  const backendSecrets = backendCredentialsVolumes(doc);
   const volumes = [
     ...(clientKeys === undefined ? [] : [clientKeysVolume(clientKeys)]),
     ...storeSecrets.map((s) => s.volume),
+    ...backendSecrets.map((s) => s.volume),
   ];
   return {
     serviceAccountName: runtimeServiceAccountName(agent),
     terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,
-    containers: [runtimeContainer(agent, shutdown, options, storeSecrets)],
+    containers: [runtimeContainer(agent, shutdown, options, storeSecrets, backendSecrets)],
     ...(volumes.length === 0 ? {} : { volumes }),
     ...(podTemplate?.nodeSelector === undefined
       ? {}
@@ -146,12 +153,14 @@ function runtimeContainer(
   shutdown: ShutdownTiming,
   options: Readonly<BuilderOptions>,
   storeSecrets: readonly StoreSecretFile[],
+  backendSecrets: readonly BackendSecretVolume[],
 ): Container {
   const volumeMounts = [
     ...(agent.spec.access?.clientKeysSecretRef === undefined
       ? []
       : [{ name: CLIENT_KEYS_VOLUME, mountPath: CLIENT_KEYS_MOUNT_PATH, readOnly: true }]),
     ...storeSecrets.map((s) => s.mount),
+    ...backendSecrets.map((s) => s.mount),
   ];
   return {
     name: RUNTIME_CONTAINER,
@@ -254,6 +263,51 @@ function secretFile(
     },
     env: { name: envName, value: `${RATE_LIMIT_STORE_MOUNT_PATH}/${relativePath}` },
   };
+}
+
+/**
+ * Each Bedrock or Vertex backend's `credentialsSecretRef`, whole, as a directory named for the
+ * backend under BACKEND_CREDENTIALS_MOUNT_PATH, in the runtime container only. Mounted, not
+ * read through the API, so neither the operator nor the runtime needs access to Secrets, and
+ * the kubelet swaps a rotated Secret in for the runtime to re-read. Optional, as the other
+ * Secret volumes are: while the Secret is missing the pod still starts and only that backend
+ * fails its calls, which move to the next backend.
+ */
+function backendCredentialsVolumes(doc: Readonly<PolicyDocument>): BackendSecretVolume[] {
+  return doc.backends.flatMap((backend) => {
+    if (backend.type !== 'Bedrock' && backend.type !== 'Vertex') return [];
+    const secretName = backend.credentialsSecret;
+    if (secretName === undefined) return [];
+    const name = backendCredentialsVolumeName(backend.name);
+    return [
+      {
+        volume: { name, secret: { secretName, optional: true } },
+        mount: {
+          name,
+          mountPath: `${BACKEND_CREDENTIALS_MOUNT_PATH}/${backend.name}`,
+          readOnly: true,
+        },
+      },
+    ];
+  });
+}
+
+interface BackendSecretVolume {
+  readonly volume: Volume;
+  readonly mount: VolumeMount;
+}
+
+/**
+ * `backend-<backend name>`, a DNS label unique among the pod's volumes because backend names
+ * are. Named for the backend, not its index, so that reordering or removing another backend
+ * does not change this volume and roll every pod. A name too long for the prefix keeps what
+ * fits and ends in a hash of the whole name, to stay unique.
+ */
+export function backendCredentialsVolumeName(backend: string): string {
+  const name = `${BACKEND_CREDENTIALS_VOLUME_PREFIX}${backend}`;
+  if (name.length <= MAX_VOLUME_NAME) return name;
+  const hash = createHash('sha256').update(backend).digest('hex').slice(0, 8);
+  return `${name.slice(0, MAX_VOLUME_NAME - hash.length - 1)}-${hash}`;
 }
 
 function httpProbe(path: string, timing: Pick<Probe, 'periodSeconds' | 'failureThreshold'>): Probe {

@@ -139,6 +139,33 @@ describe('computeAgentStatus', () => {
     expect(result.breaker).toMatchObject({ state: 'Degraded', open: 1, total: 3, unknown: 2 });
   });
 
+  it('shows each backend over the running replicas, and a one-line summary, only with spec.backends', () => {
+    const withBackends: AgentDeployment = {
+      ...agent,
+      spec: {
+        ...agent.spec,
+        backends: [
+          { name: 'anthropic', baseURL: 'https://api.anthropic.com' },
+          { name: 'vertex', type: 'Vertex', region: 'us-east5', projectID: 'my-project' },
+        ],
+      },
+    };
+    const report = JSON.stringify({
+      'anthropic/m': { state: 'Open', since: '2026-11-21T10:00:00Z', trips: 1 },
+    });
+    const { result } = status({
+      agent: withBackends,
+      pods: [pod('h1', report), pod('h1', report), pod('h1')],
+    });
+    expect(result.backends).toEqual([
+      { name: 'anthropic', type: 'Anthropic', state: 'Degraded', openReplicas: 2, replicas: 3 },
+      { name: 'vertex', type: 'Vertex', state: 'Closed', openReplicas: 0, replicas: 3 },
+    ]);
+    expect(result.backendSummary).toBe('anthropic Degraded 2/3, vertex Closed 0/3');
+    expect(status({}).result).not.toHaveProperty('backends');
+    expect(status({}).result).not.toHaveProperty('backendSummary');
+  });
+
   it('says MonitoringConfigured is False with ServiceMonitorCRDMissing when the CRD is absent', () => {
     const { condition } = status({ monitoring: 'CRDMissing' });
     expect(condition('MonitoringConfigured')).toMatchObject({

@@ -13,6 +13,7 @@ import {
   summarizeReplica,
   type BreakerAggregate,
 } from './breakerAggregation.ts';
+import { backendStatuses, backendSummary } from './backendStatus.ts';
 import { openBreakers } from './openBreakersStatus.ts';
 import { setConditions, type Condition, type ConditionUpdate } from './conditions.ts';
 import type { ModelRetirementStatus } from './modelRetirement.ts';
@@ -69,6 +70,10 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     (p) => p.metadata?.annotations?.[POLICY_HASH_ANNOTATION] === inputs.policyHash,
   ).length;
   const breakers = agentBreakers(pods);
+  const backends = backendStatuses(
+    agent,
+    running.map((p) => podBreakerReport(p)),
+  );
   const tripLedger = foldTrips(
     agent.status?.breaker?.tripLedger,
     inputs.presentPods.map(ledgerPod),
@@ -181,6 +186,7 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
       openBreakers: memory,
       tripLedger,
     },
+    ...(backends === undefined ? {} : { backends, backendSummary: backendSummary(backends) }),
     ...(inputs.modelRetirement.endOfLife === undefined
       ? {}
       : { modelEndOfLife: inputs.modelRetirement.endOfLife }),

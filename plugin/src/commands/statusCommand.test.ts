@@ -115,4 +115,45 @@ describe('kubectl breakwater status', () => {
       'NAMESPACE   AGENT     READY   BREAKER   POLICY   OVERRIDE\nprod        support   2/2     Open      aaaa     -\n\nNo agent pods found.\n',
     );
   });
+
+  it('prints each backend with its state and open replicas under the agent, from the operator status', () => {
+    const withBackends: AgentDeployment = {
+      ...agent,
+      status: {
+        ...agent.status,
+        backendSummary: 'anthropic Open 3/3, bedrock-us Closed 0/3',
+      },
+    };
+    const view = agentView(
+      withBackends,
+      [pod('support-a', 'aaaa', { 'anthropic/m': 'Open' })],
+      undefined,
+    );
+    expect(statusTable({ agents: [view] }, false)).toBe(
+      [
+        'AGENT     READY   BREAKER   POLICY   OVERRIDE',
+        'support   2/2     Open      aaaa     -',
+        'backends: anthropic Open 3/3, bedrock-us Closed 0/3',
+        '',
+        'POD         AGENT     READY   POLICY   OVERRIDE   BREAKERS',
+        'support-a   support   True    aaaa     -          anthropic/m=Open',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('names the agent on its backends line when it lists several, and prints none for an agent without backends', () => {
+    const other: AgentDeployment = {
+      ...agent,
+      metadata: { name: 'billing', namespace: 'prod' },
+      status: { ...agent.status, backendSummary: 'vertex HalfOpen 0/2' },
+    };
+    const table = statusTable(
+      { agents: [agentView(agent, [], undefined), agentView(other, [], undefined)] },
+      true,
+    );
+    expect(table.split('\n').filter((line) => line.startsWith('backends'))).toEqual([
+      'backends of prod/billing: vertex HalfOpen 0/2',
+    ]);
+  });
 });

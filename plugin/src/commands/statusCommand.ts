@@ -51,6 +51,8 @@ export interface AgentView {
   readonly name: string;
   readonly ready: string | undefined;
   readonly breaker: string | undefined;
+  /** Each backend's breaker state, as the operator sums it up: `anthropic Open 3/3, …`. */
+  readonly backends: string | undefined;
   readonly policyHash: string | undefined;
   readonly override: OverrideView | undefined;
   readonly replicas: readonly ReplicaView[];
@@ -94,6 +96,7 @@ export function agentView(
     name: agent.metadata.name ?? '',
     ready: agent.status?.readySummary,
     breaker: agent.status?.breaker?.state,
+    backends: agent.status?.backendSummary,
     policyHash: desiredHash,
     override,
     replicas: pods.map((pod) => replicaView(pod, desiredHash, override?.state)),
@@ -171,6 +174,15 @@ export function statusTable(data: StatusData, allNamespaces: boolean): string {
       overrideText(a.override),
     ]),
   );
+  // A line per agent with backends: their states do not fit a table cell.
+  const backends = data.agents.flatMap((a) =>
+    a.backends === undefined
+      ? []
+      : data.agents.length === 1
+        ? [`backends: ${a.backends}\n`]
+        : [`backends of ${allNamespaces ? `${a.namespace}/` : ''}${a.name}: ${a.backends}\n`],
+  );
+  const summary = `${agents}${backends.join('')}`;
   const replicas = data.agents.flatMap((a) =>
     a.replicas.map((r) => [
       ...ns(a.namespace),
@@ -186,8 +198,8 @@ export function statusTable(data: StatusData, allNamespaces: boolean): string {
       r.breakers.map((b) => `${b.name}=${b.state}`).join(' '),
     ]),
   );
-  if (replicas.length === 0) return `${agents}\nNo agent pods found.\n`;
-  return `${agents}\n${renderTable([...nsHeader, 'pod', 'agent', 'ready', 'policy', 'override', 'breakers'], replicas)}`;
+  if (replicas.length === 0) return `${summary}\nNo agent pods found.\n`;
+  return `${summary}\n${renderTable([...nsHeader, 'pod', 'agent', 'ready', 'policy', 'override', 'breakers'], replicas)}`;
 }
 
 function overrideText(o: OverrideView | undefined): string | undefined {

@@ -179,6 +179,18 @@ export interface AgentDeploymentStatus {
    */
   breaker?: AgentBreakerStatus;
   /**
+   * Each of spec.backends with its breaker state over the agent's running replicas, in spec order; absent without spec.backends (breaker covers the one provider then). A backend is Open on a replica when any of its model breakers (<backend>/<model> in the breakwater.dev/breakers pod annotation) is Open there, HalfOpen when one is probing, and Unknown until the replica reports.
+   *
+   * @maxItems 16
+   *
+   * Items: One backend's breaker state over the agent's running replicas.
+   */
+  backends?: BackendStatus[];
+  /**
+   * The backends in one line, each as name, state and open over running replicas, such as anthropic Open 3/3, bedrock-us Closed 0/3; shown in the BACKENDS column of kubectl get -o wide.
+   */
+  backendSummary?: string;
+  /**
    * The end-of-life day (UTC) of the agent's earliest-retiring deprecated model, the primary's or a fallback's, such as 2026-11-30: from that day the provider refuses calls to it. Absent when none is deprecated; shown in the RETIRES column, and the ModelRetiring condition names the model.
    */
   modelEndOfLife?: string;
@@ -549,6 +561,32 @@ export interface AppliedPolicyStatus {
    * Replicas that report running the policy with this hash.
    */
   appliedReplicas?: number;
+}
+
+/**
+ * One backend's breaker state over the agent's running replicas.
+ */
+export interface BackendStatus {
+  /**
+   * The backend, as in spec.backends[].name.
+   */
+  name: string;
+  /**
+   * What the backend speaks, as in spec.backends[].type.
+   */
+  type: 'Anthropic' | 'Bedrock' | 'Vertex';
+  /**
+   * Open when the backend is Open on every running replica, Degraded when on some, HalfOpen when one is probing and none is Open, Unknown while no replica has reported, Closed otherwise.
+   */
+  state: BreakerState;
+  /**
+   * Running replicas on which any of the backend's model breakers is Open.
+   */
+  openReplicas: number;
+  /**
+   * Running replicas, those that have not reported yet included.
+   */
+  replicas: number;
 }
 
 /**
