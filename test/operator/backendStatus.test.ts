@@ -1,10 +1,11 @@
 /**
- * Each backend's breaker state in the agent's status, under the real operator with a runtime
- * pod on the local node: of two backends, the one nobody answers opens while the simulator's
- * stays closed, and status.backends, backendSummary and `kubectl get agd -o wide` say which.
+ * Failover from the Anthropic API to Bedrock under the real operator, with a runtime pod on
+ * the local node: the simulator answers the Anthropic wire with 529s and serves Bedrock
+ * (SigV4 checked against the credentials it was given, which reach the pod through the AWS
+ * default chain: the environment). Calls are answered by Bedrock; the Anthropic backend's
+ * breaker opens; status.backends, backendSummary and `kubectl get agd -o wide` say which.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { agentDeployment, circuitBreakerPolicy } from '../support/agentFixtures.ts';
 import {
   agentPods,
   getAgent,
@@ -16,13 +17,13 @@ import {
 import { kubectl } from '../support/kube.ts';
 import { eventually } from '../support/operator.ts';
 import { startScenario, type Scenario } from '../support/operatorScenario.ts';
+import { agentDeployment, circuitBreakerPolicy, MODEL } from '../support/agentFixtures.ts';
 
 jest.setTimeout(180_000);
 
-const AGENT = 'two-backends';
+const AGENT = 'two-providers';
 const CBP = 'backends';
-/** Nothing listens on the discard port: every call to it fails at once with a refused connection. */
-const UNREACHABLE = 'http://127.0.0.1:9';
+const AWS = { accessKeyId: 'AKIDINCLUSTERTEST', secretAccessKey: 'in-cluster-secret' };
 
 let scenario: Scenario;
 let pod: PodView;
@@ -35,12 +36,29 @@ beforeAll(async () => {
       circuitBreakerPolicy: CBP,
       spec: {
         backends: [
-          { name: 'simulator', baseURL: sim.url },
-          { name: 'unreachable', baseURL: UNREACHABLE },
+          { name: 'anthropic', baseURL: sim.url },
+          {
+            name: 'bedrock-us',
+            type: 'Bedrock',
+            region: 'us-east-1',
+            baseURL: sim.url,
+            priority: 1,
+            models: { [MODEL]: `us.anthropic.${MODEL}-v1:0` },
+          },
+        ],
+        env: [
+          { name: 'AWS_ACCESS_KEY_ID', value: AWS.accessKeyId },
+          { name: 'AWS_SECRET_ACCESS_KEY', value: AWS.secretAccessKey },
         ],
       },
     }),
   ]);
+  await fetch(`${scenario.sim.url}/_sim/credentials`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ provider: 'bedrock', ...AWS }),
+  });
+  await scenario.sim.setFault({ status: 529, provider: 'anthropic' });
   pod = await eventually(async () => (await agentPods(scenario.ns.name, AGENT)).find(isPodReady), {
     timeoutMs: 90_000,
     description: `a ready pod of ${AGENT}`,
@@ -50,22 +68,23 @@ beforeAll(async () => {
 afterAll(() => scenario.end());
 
 describe('status.backends', () => {
-  it('shows the backend that fails Open on the replica and the one that answers Closed', async () => {
+  it('answers from Bedrock while the Anthropic API is overloaded, and shows its breaker Open', async () => {
     const status = await eventually(
       async () => {
-        // Calls spread over both backends; those to the unreachable one trip its breaker.
-        await sendMessage(podHttpPort(pod));
+        expect(await sendMessage(podHttpPort(pod))).toBe(200);
         const agent = await getAgent(scenario.ns.name, AGENT);
         const backends = agent?.status?.backends;
-        return backends?.find((b) => b.name === 'unreachable')?.state === 'Open' && agent?.status;
+        return backends?.find((b) => b.name === 'anthropic')?.state === 'Open' && agent?.status;
       },
-      { timeoutMs: 60_000, intervalMs: 250, description: 'the unreachable backend to show Open' },
+      { timeoutMs: 60_000, intervalMs: 250, description: 'the Anthropic backend to show Open' },
     );
     expect(status.backends).toEqual([
-      { name: 'simulator', type: 'Anthropic', state: 'Closed', openReplicas: 0, replicas: 1 },
-      { name: 'unreachable', type: 'Anthropic', state: 'Open', openReplicas: 1, replicas: 1 },
+      { name: 'anthropic', type: 'Anthropic', state: 'Open', openReplicas: 1, replicas: 1 },
+      { name: 'bedrock-us', type: 'Bedrock', state: 'Closed', openReplicas: 0, replicas: 1 },
     ]);
-    expect(status.backendSummary).toBe('simulator Closed 0/1, unreachable Open 1/1');
+    expect(status.backendSummary).toBe('anthropic Open 1/1, bedrock-us Closed 0/1');
+    const stats = await scenario.sim.stats();
+    expect(stats.byProvider.bedrock.byOutcome['ok']).toBeGreaterThan(0);
     const { stdout } = await kubectl([
       'get',
       'agd',
@@ -75,6 +94,6 @@ describe('status.backends', () => {
       '-o',
       'custom-columns=BACKENDS:.status.backendSummary',
     ]);
-    expect(stdout).toContain('simulator Closed 0/1, unreachable Open 1/1');
+    expect(stdout).toContain('anthropic Open 1/1, bedrock-us Closed 0/1');
   });
 });
