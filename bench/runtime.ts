@@ -38,6 +38,7 @@ import { ONE_WRITE_STREAMS, startSimulator } from '../test/support/simulator.ts'
 import { closedLoop, encodePost, exchange, type LoadRun } from './runtime/closedLoopLoad.ts';
 import { cpuMs, ownCpuMs, upstreamSockets } from './runtime/processProbe.ts';
 import { median, percentile } from '../tools/stats/samples.ts';
+import { BENCH_AWS, providerComparison } from './runtime/providerComparison.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -167,7 +168,8 @@ function startProxy(target: number): Promise<{ child: ChildProcess; port: number
 }
 
 interface Path {
-  readonly name: 'baseline' | 'runtime';
+  /** `baseline` and `runtime`; or, for the provider comparison, `anthropic` and `bedrock`. */
+  readonly name: string;
   readonly port: number;
   readonly pid: number;
   requests: Buffer[];
@@ -268,43 +270,45 @@ function killOnExit(pid: number | undefined): void {
 
 async function main(): Promise<void> {
   const loadBefore = loadavg().map(round2);
-  const sim = await startSimulator({ seed: 1, ...ONE_WRITE_STREAMS });
+  const sim = await startSimulator({
+    seed: 1,
+    ...ONE_WRITE_STREAMS,
+    args: ['--aws-credentials', `${BENCH_AWS.accessKeyId}:${BENCH_AWS.secretAccessKey}`],
+  });
   killOnExit(sim.pid);
   const simPid = sim.pid;
   const dir = mkdtempSync(join(tmpdir(), 'bw-bench-'));
   const policyFile = join(dir, 'policy.json');
   const doc = samplePolicyDocument();
-  writeFileSync(
-    policyFile,
-    JSON.stringify({
-      ...doc,
-      backends: [{ name: 'default', baseURL: sim.url, apiKeyEnv: 'ANTHROPIC_API_KEY', weight: 1 }],
-      // Full guard on, with limits the bench stays inside (the schema's largest): it measures
-      // overhead, not refusals.
-      circuitBreaker: {
-        ...doc.circuitBreaker,
-        failureRate: {
-          thresholdPercent: 50,
-          minimumCalls: 20,
-          window: { type: 'Count', size: 100 },
-        },
-        slowCall: { durationMs: 10_000, thresholdPercent: 80 },
+  const policy = {
+    ...doc,
+    backends: [{ name: 'default', baseURL: sim.url, apiKeyEnv: 'ANTHROPIC_API_KEY', weight: 1 }],
+    // Full guard on, with limits the bench stays inside (the schema's largest): it measures
+    // overhead, not refusals.
+    circuitBreaker: {
+      ...doc.circuitBreaker,
+      failureRate: {
+        thresholdPercent: 50,
+        minimumCalls: 20,
+        window: { type: 'Count', size: 100 },
       },
-      rateLimit: {
-        ...doc.rateLimit,
-        requests: {
-          perSecond: RATE['requests.perSecond'].maximum,
-          burst: RATE['requests.burst'].maximum,
-        },
-        tokens: {
-          inputPerMinute: RATE['tokens.inputPerMinute'].maximum,
-          outputPerMinute: RATE['tokens.outputPerMinute'].maximum,
-        },
-        concurrency: { maxConcurrent: 256, maxQueue: 256, queueTimeoutMs: 5_000 },
+      slowCall: { durationMs: 10_000, thresholdPercent: 80 },
+    },
+    rateLimit: {
+      ...doc.rateLimit,
+      requests: {
+        perSecond: RATE['requests.perSecond'].maximum,
+        burst: RATE['requests.burst'].maximum,
       },
-      access: { clientKeysSecret: 'bench-keys' },
-    }),
-  );
+      tokens: {
+        inputPerMinute: RATE['tokens.inputPerMinute'].maximum,
+        outputPerMinute: RATE['tokens.outputPerMinute'].maximum,
+      },
+      concurrency: { maxConcurrent: 256, maxQueue: 256, queueTimeoutMs: 5_000 },
+    },
+    access: { clientKeysSecret: 'bench-keys' },
+  } as const;
+  writeFileSync(policyFile, JSON.stringify(policy));
   const runtime = await startRuntime(['--policy', policyFile, '--log-level', 'warn'], {
     ANTHROPIC_API_KEY: 'sk-bench',
     BREAKWATER_CLIENT_KEYS: CLIENT_KEY,
@@ -316,7 +320,7 @@ async function main(): Promise<void> {
   const proxy = await startProxy(sim.port);
   killOnExit(proxy.child.pid);
   const runtimePort = Number(new URL(runtime.url).port);
-  const paths: Path[] = [
+  const paths: [Path, Path] = [
     {
       name: 'baseline',
       port: proxy.port,
@@ -363,12 +367,35 @@ async function main(): Promise<void> {
   const stats = await runtime.debug('/debug/stats');
   for (const path of paths) path.requests = encodeMix(path.port, STREAM_MIX);
   const streams = await sideBySide(paths, simPid, sim.port);
+  const providers = await providerComparison({
+    sim,
+    policy,
+    dir,
+    env: { ANTHROPIC_API_KEY: 'sk-bench', BREAKWATER_CLIENT_KEYS: CLIENT_KEY },
+    clientKey: CLIENT_KEY,
+    streams: (port) => encodeMix(port, STREAM_MIX),
+    compare: async (first, second) => {
+      const compared = await sideBySide(
+        [
+          { ...first, previousSockets: [] },
+          { ...second, previousSockets: [] },
+        ],
+        simPid,
+        sim.port,
+      );
+      return {
+        ratio: median(compared.ratios),
+        first: summary(compared.runs[first.name] ?? []),
+        second: summary(compared.runs[second.name] ?? []),
+      };
+    },
+  });
   proxy.child.kill('SIGTERM');
   await runtime.stop();
   await sim.stop();
 
-  const baseline = summary(runs.baseline);
-  const ours = summary(runs.runtime);
+  const baseline = summary(runs.baseline ?? []);
+  const ours = summary(runs.runtime ?? []);
   const result = {
     when: new Date().toISOString(),
     loadAverage: { before: loadBefore, after: loadavg().map(round2) },
@@ -390,13 +417,14 @@ async function main(): Promise<void> {
         simulator: simulatorAlone.cpuUsPerRequest.simulator,
       },
     },
-    baseline: { ...baseline, runs: runs.baseline },
-    runtime: { ...ours, runs: runs.runtime, debugStats: stats },
+    baseline: { ...baseline, runs: runs.baseline ?? [] },
+    runtime: { ...ours, runs: runs.runtime ?? [], debugStats: stats },
     pairRatios: ratios.map(round2),
     throughputRatio: round2(median(ratios)),
     p50AddedMs: round2(ours.p50 - baseline.p50),
     p99AddedMs: round2(ours.p99 - baseline.p99),
     streaming: streamingResult(streams),
+    providers,
   };
   if (!flags['no-write']) {
     mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
@@ -413,10 +441,19 @@ async function main(): Promise<void> {
   process.stdout.write(
     `runtime streaming: throughput_ratio=${result.streaming.throughputRatio.toFixed(2)} ttfb_p50_added_ms=${result.streaming.ttfbP50AddedMs.toFixed(2)}\n`,
   );
+  process.stdout.write(
+    `runtime bedrock streaming: throughput_ratio_vs_anthropic=${providers.bedrockStreaming.throughputRatio.toFixed(2)} ttfb_p50_added_ms=${providers.bedrockStreaming.ttfbP50AddedMs.toFixed(2)}\n`,
+  );
+  process.stdout.write(
+    `runtime failover: p50_added_ms=${providers.failover.p50AddedMs.toFixed(2)} (${providers.failover.failedOver} failed over of ${providers.failover.requests})\n`,
+  );
 }
 
-/** Warms both paths up, then measures them in interleaved rounds (AB BA AB …). */
-async function sideBySide(paths: readonly Path[], simPid: number, simPort: number) {
+/**
+ * Warms both paths up, then measures them in interleaved rounds (AB BA AB …); each ratio is
+ * the second path's throughput over the first's.
+ */
+async function sideBySide(paths: readonly [Path, Path], simPid: number, simPort: number) {
   for (const path of paths) {
     await closedLoop({
       port: path.port,
@@ -425,28 +462,29 @@ async function sideBySide(paths: readonly Path[], simPid: number, simPort: numbe
       durationMs: WARMUP_MS,
     });
   }
-  const runs: Record<Path['name'], Round[]> = { baseline: [], runtime: [] };
+  const [first, second] = paths;
+  const runs: Record<string, Round[]> = { [first.name]: [], [second.name]: [] };
   const ratios: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const order = r % 2 === 0 ? paths : [...paths].reverse();
-    const pair: Partial<Record<Path['name'], Round>> = {};
+    const order = r % 2 === 0 ? paths : [second, first];
+    const pair: Record<string, Round> = {};
     for (const path of order) {
       const result = await measure(path, simPid, simPort);
-      runs[path.name].push(result);
+      runs[path.name]?.push(result);
       pair[path.name] = result;
     }
-    ratios.push((pair.runtime?.rps ?? 0) / (pair.baseline?.rps ?? 1));
+    ratios.push((pair[second.name]?.rps ?? 0) / (pair[first.name]?.rps ?? 1));
   }
   return { runs, ratios };
 }
 
 function streamingResult({ runs, ratios }: Awaited<ReturnType<typeof sideBySide>>) {
-  const baseline = summary(runs.baseline);
-  const ours = summary(runs.runtime);
+  const baseline = summary(runs.baseline ?? []);
+  const ours = summary(runs.runtime ?? []);
   return {
     requestMix: STREAM_MIX.map((m) => m.name),
-    baseline: { ...baseline, runs: runs.baseline },
-    runtime: { ...ours, runs: runs.runtime },
+    baseline: { ...baseline, runs: runs.baseline ?? [] },
+    runtime: { ...ours, runs: runs.runtime ?? [] },
     pairRatios: ratios.map(round2),
     throughputRatio: round2(median(ratios)),
     ttfbP50AddedMs: round2(ours.ttfbP50 - baseline.ttfbP50),

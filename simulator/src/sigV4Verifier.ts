@@ -9,7 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { NodeSha256 } from '../../platform/src/crypto/nodeSha256.ts';
 import { SignatureV4 } from '@smithy/signature-v4';
 
 export interface AwsCredentials {
@@ -169,7 +169,7 @@ async function recomputeSignature(
     credentials,
     region,
     service: SIGNING_SERVICE,
-    sha256: Sha256,
+    sha256: NodeSha256,
     applyChecksum: false,
   });
   const signedRequest = await signer.sign(

@@ -28,7 +28,8 @@ export type ForwardedAnswer =
 
 /** Bytes in, server-sent events out, across reads that end anywhere. */
 export interface StreamTranscoder {
-  push(chunk: Buffer): string;
+  /** The events `chunk` completes; empty when it completes none. */
+  push(chunk: Buffer): Buffer;
 }
 
 export interface ExchangeDialect {
@@ -152,16 +153,14 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     let data = chunk;
     if (this.#transcoder !== undefined) {
-      let events: string;
       try {
-        events = this.#transcoder.push(chunk);
+        data = this.#transcoder.push(chunk);
       } catch (err) {
         // Bytes that are not the stream they claim to be: the exchange is broken.
         controller.abort(new APIConnectionError({ cause: err as Error }));
         return;
       }
-      if (events === '') return;
-      data = Buffer.from(events, 'utf8');
+      if (data.length === 0) return;
     }
     if (this.#listener !== undefined) this.#listener.data(data);
     else this.#chunks.push(data);

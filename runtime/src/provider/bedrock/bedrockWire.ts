@@ -29,7 +29,7 @@ import { awsCredentials } from './awsCredentials.ts';
 import { withCredentials } from '../cloudErrors.ts';
 import { bedrockStatusError } from './bedrockErrors.ts';
 import { EventStreamTranscoder } from './eventStreamTranscoder.ts';
-import { NodeSha256 } from './nodeSha256.ts';
+import { NodeSha256 } from '../../../../platform/src/crypto/nodeSha256.ts';
 import { APIError } from '@anthropic-ai/sdk';
 
 export const BEDROCK_ANTHROPIC_VERSION = 'bedrock-2023-05-31';

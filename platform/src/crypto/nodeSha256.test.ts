@@ -1,5 +1,5 @@
 /**
- * The signer as BedrockWire builds it (`@smithy/signature-v4` on NodeSha256), checked against
+ * The signer as the runtime's Bedrock wire and the simulator's verifier build it (`@smithy/signature-v4` on NodeSha256), checked against
  * AWS's published SigV4 test suite (aws-sig-v4-test-suite): `get-vanilla` and `post-vanilla`,
  * credentials AKIDEXAMPLE, 2015-08-30T12:36:00Z, us-east-1, service `service`.
  */
@@ -52,5 +52,15 @@ describe('SigV4 on NodeSha256', () => {
     expect(Buffer.from(await hash.digest()).toString('hex')).toBe(
       'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
     );
+  });
+
+  it('keys HMAC-SHA-256 as RFC 4231 says, the same again from the kept key', async () => {
+    for (let i = 0; i < 2; i++) {
+      const hmac = new NodeSha256('Jefe');
+      hmac.update(new TextEncoder().encode('what do ya want for nothing?'));
+      expect(Buffer.from(await hmac.digest()).toString('hex')).toBe(
+        '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+      );
+    }
   });
 });
