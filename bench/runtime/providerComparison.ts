@@ -1,10 +1,12 @@
 /**
  * The provider part of `make bench-runtime`, in the same run as the rest:
  *
- * - Bedrock streaming pass-through beside the Anthropic one: two runtimes on one simulator, the
- *   same streams, one with the Anthropic API as its backend, one with Bedrock (SigV4 on every
- *   request, event-stream frames decoded and written as SSE), measured in interleaved rounds;
- *   the ratio is Bedrock's throughput over Anthropic's.
+ * - Bedrock streaming pass-through, measured as the Anthropic one is: the runtime with Bedrock as
+ *   its backend (SigV4 on every request, event-stream frames decoded and written as SSE for the
+ *   caller's Anthropic SDK) against the same bare node:http proxy in front of the simulator's
+ *   Bedrock endpoint, fed the same streams as pre-signed Bedrock requests; interleaved rounds,
+ *   the ratio is the runtime's throughput over the proxy's. Beside it, the runtime with Bedrock
+ *   against the runtime with the Anthropic API, same streams: what the cloud's wire costs.
  * - Failover latency: a runtime whose Anthropic backend answers 529 to a share of requests
  *   (within the retry budget's 20 %) and fails them over to Bedrock, beside a runtime with
  *   Bedrock alone; sequential requests on keep-alive connections, alternating between the
@@ -12,18 +14,25 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { Client } from 'undici';
 import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
 import { BACKEND_CREDENTIALS_DIR_ENV } from '../../contract/src/pod/runtimeEnvironment.ts';
 import { startRuntime, type RuntimeHandle } from '../../test/support/runtimeProcess.ts';
 import type { SimulatorHandle } from '../../test/support/simulator.ts';
 import { percentile } from '../../tools/stats/samples.ts';
+import { NodeSha256 } from '../../platform/src/crypto/nodeSha256.ts';
+import { encodePost } from './closedLoopLoad.ts';
 
 export const BENCH_AWS = { accessKeyId: 'AKIDBREAKWATERBENCH', secretAccessKey: 'bench-secret' };
 
 /** What the comparison needs of bench/runtime.ts's machinery. */
 export interface ComparisonOptions {
   readonly sim: SimulatorHandle;
+  /** The bare pass-through proxy in front of the simulator. */
+  readonly proxy: { readonly port: number; readonly pid: number };
+  /** The stream mix's bodies (Messages requests with `stream: true`). */
+  readonly streamBodies: readonly Readonly<Record<string, unknown>>[];
   readonly policy: Readonly<Record<string, unknown>>;
   /** A scratch directory. */
   readonly dir: string;
@@ -107,13 +116,34 @@ export async function providerComparison(o: ComparisonOptions) {
         requests: o.streams(port(bedrock)),
       },
     );
+    // Signed now: the simulator, like Bedrock, refuses a signature more than 5 minutes old.
+    const presigned = await Promise.all(
+      o.streamBodies.map((b) => presignedStream(o.proxy.port, b)),
+    );
+    const passThrough = await o.compare(
+      { name: 'proxy', port: o.proxy.port, pid: o.proxy.pid, requests: presigned },
+      {
+        name: 'bedrock',
+        port: port(bedrock),
+        pid: bedrock.child.pid ?? 0,
+        requests: o.streams(port(bedrock)),
+      },
+    );
     await o.sim.setFault({ status: 529, provider: 'anthropic', rate: 0.15 });
     const latency = await failoverLatency(o.clientKey, failover.url, bedrock.url);
     await o.sim.clearFaults();
     return {
       bedrockStreaming: {
         method:
-          'two runtimes on one simulator, the same streams; backend Anthropic vs Bedrock (SigV4, event stream → SSE); interleaved rounds; ratio is Bedrock over Anthropic',
+          'the runtime with Bedrock as its backend (Anthropic SDK requests, SSE answers) vs a bare node:http proxy to the same simulator Bedrock endpoint (pre-signed InvokeModelWithResponseStream, event-stream answers); same streams, interleaved rounds; ratio is the runtime over the proxy',
+        throughputRatio: round2(passThrough.ratio),
+        proxy: passThrough.first,
+        runtime: passThrough.second,
+        ttfbP50AddedMs: round2(passThrough.second.ttfbP50 - passThrough.first.ttfbP50),
+      },
+      bedrockVsAnthropic: {
+        method:
+          'two runtimes on one simulator, the same streams; backend Anthropic vs Bedrock; interleaved rounds; ratio is Bedrock over Anthropic (the simulator’s Bedrock encoding shares the cores)',
         throughputRatio: round2(streaming.ratio),
         anthropic: streaming.first,
         bedrock: streaming.second,
@@ -192,4 +222,37 @@ async function failoverLatency(clientKey: string, failoverURL: string, bedrockUR
     p50BedrockAloneMs: p50(alone),
     p50AddedMs: round2(p50(failedOver) - p50(alone)),
   };
+}
+
+/** A Bedrock stream request for `body`, SigV4-signed for the proxy's address, as raw HTTP. */
+async function presignedStream(
+  proxyPort: number,
+  body: Readonly<Record<string, unknown>>,
+): Promise<Buffer> {
+  const { model, stream: _stream, ...rest } = body;
+  const payload = JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', ...rest });
+  const path = `/model/${encodeURIComponent(`us.anthropic.${String(model)}-v1:0`)}/invoke-with-response-stream`;
+  const signer = new SignatureV4({
+    service: 'bedrock',
+    region: 'us-east-1',
+    credentials: BENCH_AWS,
+    sha256: NodeSha256,
+  });
+  const host = `127.0.0.1:${proxyPort}`;
+  const signed = await signer.sign({
+    method: 'POST',
+    protocol: 'http:',
+    hostname: '127.0.0.1',
+    port: proxyPort,
+    path,
+    query: {},
+    headers: {
+      host,
+      'content-type': 'application/json',
+      accept: 'application/vnd.amazon.eventstream',
+    },
+    body: payload,
+  });
+  const { host: _host, 'content-type': _type, ...headers } = signed.headers;
+  return encodePost(path, proxyPort, headers, payload);
 }
