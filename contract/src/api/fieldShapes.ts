@@ -33,6 +33,19 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
           tools: {
             items: { fields: { name: 0, description: 0, inputSchema: 0, url: 0, timeout: 0 } },
           },
+          mcpServers: {
+            items: {
+              fields: {
+                name: 0,
+                url: 0,
+                headersSecretRef: { fields: { name: 0 } },
+                tools: { items: 0 },
+                timeout: 0,
+                maxConcurrent: 0,
+                circuitBreakerPolicyRef: { fields: { name: 0 } },
+              },
+            },
+          },
           circuitBreakerPolicyRef: { fields: { name: 0 } },
           rateLimitPolicyRef: { fields: { name: 0 } },
           timeout: 0,
@@ -146,6 +159,7 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
           },
           slowCall: { fields: { duration: 0, thresholdPercent: 0 } },
           failOn: { items: 0 },
+          loopDetection: { fields: { maxRepeats: 0, maxCycleRepeats: 0 } },
           override: { fields: { state: 0, reason: 0, until: 0 } },
           mode: 0,
         },
@@ -183,6 +197,7 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
           lastTripTime: 0,
           lastTransitionTime: 0,
           targets: { items: { fields: { name: 0, state: 0, open: 0, total: 0 } } },
+          lastLoop: { fields: { agent: 0, tool: 0, count: 0, time: 0, shadow: 0 } },
         },
       },
     },

@@ -47,3 +47,11 @@ export const AWS_CREDENTIAL_KEYS = {
 } as const;
 /** The file a Vertex backend's Secret holds: a service-account or external-account JSON. */
 export const VERTEX_CREDENTIALS_KEY = 'credentials.json';
+/**
+ * Where the operator mounts an MCP server's `headersSecretRef`: one Secret volume per server at
+ * `<root>/<server name>`, each file a header (its name the file's), in the runtime container
+ * only, re-read when it changes.
+ */
+export const MCP_HEADERS_MOUNT_PATH = '/var/run/secrets/breakwater.dev/mcp';
+/** Another root for the MCP servers' header directories (standalone mode, tests). */
+export const MCP_HEADERS_DIR_ENV = 'BREAKWATER_MCP_HEADERS_DIR';

@@ -55,6 +55,11 @@ export interface BreakerSettings {
     readonly untilMs?: number;
   };
   readonly mode: PolicyMode;
+  /** Written only when the policy sets it; absent: the schema's defaults. */
+  readonly loopDetection?: {
+    readonly maxRepeats: number;
+    readonly maxCycleRepeats: number;
+  };
 }
 
 export interface RateLimitSettings {
@@ -160,6 +165,21 @@ export type BackendSettings =
 /** What a backend speaks (`spec.backends[].type`). */
 export type BackendType = NonNullable<BackendSettings['type']>;
 
+/** A Model Context Protocol server (`spec.mcpServers[]`). */
+export interface McpServerSettings {
+  readonly name: string;
+  /** Its Streamable HTTP endpoint. */
+  readonly url: string;
+  /** The Secret of headers mounted at `mcpHeadersDir(name)`; absent: none. */
+  readonly headersSecret?: string;
+  /** The tools the agent may call; absent: every tool the server lists. */
+  readonly tools?: readonly string[];
+  readonly timeoutMs: number;
+  readonly maxConcurrent: number;
+  /** Its own breaker settings (its circuitBreakerPolicyRef); absent: the agent's. */
+  readonly circuitBreaker?: BreakerSettings;
+}
+
 export interface ToolSettings {
   readonly name: string;
   readonly description: string;
@@ -186,6 +206,8 @@ export interface PolicyDocument {
   readonly backends: readonly BackendSettings[];
   readonly loadBalancing: LoadBalancing;
   readonly tools: readonly ToolSettings[];
+  /** Written only when the agent declares any. */
+  readonly mcpServers?: readonly McpServerSettings[];
   /** A plain call's time to its answer; a streaming call's time to its first event. */
   readonly timeoutMs: number;
   /**

@@ -27,6 +27,7 @@ import {
   type BackendSettings,
   type BreakerSettings,
   type CounterStoreSettings,
+  type McpServerSettings,
   type PolicyDocument,
   type RateLimitSettings,
 } from './policyDocument.ts';
@@ -59,6 +60,8 @@ export interface ResolveInputs {
   readonly systemPromptFromRef?: string | undefined;
   /** Ready replicas sharing a Cluster-scope limit; below 1 counts as 1. */
   readonly readyReplicas?: number | undefined;
+  /** The policies `spec.mcpServers[].circuitBreakerPolicyRef` name, by name, when they exist. */
+  readonly mcpBreakerPolicies?: ReadonlyMap<string, CircuitBreakerPolicy> | undefined;
 }
 
 export function resolvePolicy(inputs: ResolveInputs): PolicyDocument {
@@ -89,6 +92,7 @@ export function resolvePolicy(inputs: ResolveInputs): PolicyDocument {
       url: tool.url,
       timeoutMs: parseDuration(tool.timeout ?? AGENT['tools[].timeout'].default),
     })),
+    ...mcpServers(agent, inputs.mcpBreakerPolicies),
     timeoutMs: parseDuration(spec.timeout ?? AGENT.timeout.default),
     streamIdleTimeoutMs:
       spec.streamIdleTimeout === undefined
@@ -216,6 +220,32 @@ function definedEntries(
   return Object.keys(out).length === 0 ? undefined : out;
 }
 
+/** `mcpServers`, written only when the agent declares any (see McpServerSettings). */
+function mcpServers(
+  agent: AgentDeployment,
+  policies: ReadonlyMap<string, CircuitBreakerPolicy> | undefined,
+): { mcpServers?: McpServerSettings[] } {
+  const servers = agent.spec.mcpServers ?? [];
+  if (servers.length === 0) return {};
+  return {
+    mcpServers: servers.map((server) => {
+      const ref = server.circuitBreakerPolicyRef?.name;
+      return {
+        name: server.name,
+        url: server.url,
+        ...(server.headersSecretRef === undefined
+          ? {}
+          : { headersSecret: server.headersSecretRef.name }),
+        ...(server.tools === undefined ? {} : { tools: server.tools }),
+        timeoutMs: parseDuration(server.timeout ?? AGENT['mcpServers[].timeout'].default),
+        maxConcurrent: server.maxConcurrent ?? AGENT['mcpServers[].maxConcurrent'].default,
+        // A named policy that does not exist yet runs with the defaults, as the agent's does.
+        ...(ref === undefined ? {} : { circuitBreaker: resolveBreaker(policies?.get(ref)) }),
+      };
+    }),
+  };
+}
+
 export function resolveBreaker(policy: CircuitBreakerPolicy | undefined): BreakerSettings {
   const spec = policy?.spec ?? {};
   const openDurationMs = parseDuration(spec.openDuration ?? BREAKER.openDuration.default);
@@ -264,6 +294,17 @@ export function resolveBreaker(policy: CircuitBreakerPolicy | undefined): Breake
       ...(until === undefined ? {} : { untilMs: Date.parse(until) }),
     },
     mode: spec.mode ?? BREAKER.mode.default,
+    ...(spec.loopDetection === undefined
+      ? {}
+      : {
+          loopDetection: {
+            maxRepeats:
+              spec.loopDetection.maxRepeats ?? BREAKER['loopDetection.maxRepeats'].default,
+            maxCycleRepeats:
+              spec.loopDetection.maxCycleRepeats ??
+              BREAKER['loopDetection.maxCycleRepeats'].default,
+          },
+        }),
   };
 }
 

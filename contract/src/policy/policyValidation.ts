@@ -107,19 +107,19 @@ function arr(v: unknown, path: string, bounds: FieldLimits): unknown[] {
   return v as unknown[];
 }
 
-function checkBreaker(v: unknown): void {
-  const b = obj(v, 'circuitBreaker');
-  bounded(b.failureThreshold, 'circuitBreaker.failureThreshold', BREAKER.failureThreshold);
-  bounded(b.successThreshold, 'circuitBreaker.successThreshold', BREAKER.successThreshold);
-  const open = durationMs(b.openDurationMs, 'circuitBreaker.openDurationMs', BREAKER.openDuration);
+function checkBreaker(v: unknown, at = 'circuitBreaker'): void {
+  const b = obj(v, at);
+  bounded(b.failureThreshold, `${at}.failureThreshold`, BREAKER.failureThreshold);
+  bounded(b.successThreshold, `${at}.successThreshold`, BREAKER.successThreshold);
+  const open = durationMs(b.openDurationMs, `${at}.openDurationMs`, BREAKER.openDuration);
   if (b.maxOpenDurationMs !== undefined) {
-    const path = 'circuitBreaker.maxOpenDurationMs';
+    const path = `${at}.maxOpenDurationMs`;
     durationMs(b.maxOpenDurationMs, path, BREAKER.maxOpenDuration, open);
   }
-  bounded(b.halfOpenMaxCalls, 'circuitBreaker.halfOpenMaxCalls', BREAKER.halfOpenMaxCalls);
-  const rate = optObj(b.failureRate, 'circuitBreaker.failureRate');
+  bounded(b.halfOpenMaxCalls, `${at}.halfOpenMaxCalls`, BREAKER.halfOpenMaxCalls);
+  const rate = optObj(b.failureRate, `${at}.failureRate`);
   if (rate !== undefined) {
-    const path = 'circuitBreaker.failureRate';
+    const path = `${at}.failureRate`;
     bounded(
       rate.thresholdPercent,
       `${path}.thresholdPercent`,
@@ -139,22 +139,35 @@ function checkBreaker(v: unknown): void {
         size.maximumWhen.maximum * 1000,
       );
   }
-  const slow = optObj(b.slowCall, 'circuitBreaker.slowCall');
+  const slow = optObj(b.slowCall, `${at}.slowCall`);
   if (slow !== undefined) {
-    durationMs(slow.durationMs, 'circuitBreaker.slowCall.durationMs', BREAKER['slowCall.duration']);
-    const path = 'circuitBreaker.slowCall.thresholdPercent';
+    durationMs(slow.durationMs, `${at}.slowCall.durationMs`, BREAKER['slowCall.duration']);
+    const path = `${at}.slowCall.thresholdPercent`;
     bounded(slow.thresholdPercent, path, BREAKER['slowCall.thresholdPercent']);
   }
-  arr(b.failOn, 'circuitBreaker.failOn', BREAKER.failOn).forEach((c, i) =>
-    oneOf(c, `circuitBreaker.failOn[${i}]`, BREAKER['failOn[]']),
+  arr(b.failOn, `${at}.failOn`, BREAKER.failOn).forEach((c, i) =>
+    oneOf(c, `${at}.failOn[${i}]`, BREAKER['failOn[]']),
   );
-  const override = obj(b.override, 'circuitBreaker.override');
-  oneOf(override.state, 'circuitBreaker.override.state', BREAKER['override.state']);
+  const override = obj(b.override, `${at}.override`);
+  oneOf(override.state, `${at}.override.state`, BREAKER['override.state']);
   if (override.reason !== undefined)
-    str(override.reason, 'circuitBreaker.override.reason', BREAKER['override.reason']);
+    str(override.reason, `${at}.override.reason`, BREAKER['override.reason']);
   if (override.untilMs !== undefined)
-    int(override.untilMs, 'circuitBreaker.override.untilMs', 0, Number.MAX_SAFE_INTEGER);
-  oneOf(b.mode, 'circuitBreaker.mode', BREAKER.mode);
+    int(override.untilMs, `${at}.override.untilMs`, 0, Number.MAX_SAFE_INTEGER);
+  oneOf(b.mode, `${at}.mode`, BREAKER.mode);
+  const loops = optObj(b.loopDetection, `${at}.loopDetection`);
+  if (loops !== undefined) {
+    bounded(
+      loops.maxRepeats,
+      `${at}.loopDetection.maxRepeats`,
+      BREAKER['loopDetection.maxRepeats'],
+    );
+    bounded(
+      loops.maxCycleRepeats,
+      `${at}.loopDetection.maxCycleRepeats`,
+      BREAKER['loopDetection.maxCycleRepeats'],
+    );
+  }
 }
 
 function checkRateLimit(v: unknown): void {
@@ -281,6 +294,23 @@ function checkBackend(b: unknown, path: string, models: readonly string[]): void
   }
 }
 
+function checkMcpServer(m: unknown, path: string): void {
+  const server = obj(m, path);
+  str(server.name, `${path}.name`, AGENT['mcpServers[].name']);
+  const url = str(server.url, `${path}.url`, { minLength: 1, ...AGENT['mcpServers[].url'] });
+  if (!URL.canParse(url)) fail(`${path}.url`, 'must be an absolute URL', url);
+  if (server.headersSecret !== undefined)
+    str(server.headersSecret, `${path}.headersSecret`, AGENT['mcpServers[].headersSecretRef.name']);
+  if (server.tools !== undefined)
+    arr(server.tools, `${path}.tools`, AGENT['mcpServers[].tools']).forEach((t, i) =>
+      str(t, `${path}.tools[${i}]`, AGENT['mcpServers[].tools[]']),
+    );
+  durationMs(server.timeoutMs, `${path}.timeoutMs`, AGENT['mcpServers[].timeout']);
+  bounded(server.maxConcurrent, `${path}.maxConcurrent`, AGENT['mcpServers[].maxConcurrent']);
+  if (server.circuitBreaker !== undefined)
+    checkBreaker(server.circuitBreaker, `${path}.circuitBreaker`);
+}
+
 function checkTool(t: unknown, path: string): void {
   const tool = obj(t, path);
   str(tool.name, `${path}.name`, AGENT['tools[].name']);
@@ -319,6 +349,10 @@ function checkDocument(v: unknown): void {
   arr(d.tools, 'tools', AGENT.tools).forEach((t, i) => {
     checkTool(t, `tools[${i}]`);
   });
+  if (d.mcpServers !== undefined)
+    arr(d.mcpServers, 'mcpServers', AGENT.mcpServers).forEach((m, i) => {
+      checkMcpServer(m, `mcpServers[${i}]`);
+    });
   durationMs(d.timeoutMs, 'timeoutMs', AGENT.timeout);
   if (d.streamIdleTimeoutMs !== undefined)
     durationMs(d.streamIdleTimeoutMs, 'streamIdleTimeoutMs', AGENT.streamIdleTimeout);

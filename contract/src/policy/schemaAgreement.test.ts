@@ -40,6 +40,8 @@ const NOT_IN_THE_DOCUMENT: Readonly<Record<string, string>> = {
   'AgentDeployment:circuitBreakerPolicyRef':
     'resolved by the operator; the document holds the policy',
   'AgentDeployment:rateLimitPolicyRef': 'resolved by the operator; the document holds the policy',
+  'AgentDeployment:mcpServers[].circuitBreakerPolicyRef':
+    'resolved by the operator; the document holds the policy',
   'AgentDeployment:replicas': 'the Deployment, not the runtime',
   'AgentDeployment:autoscaling': 'the HorizontalPodAutoscaler, not the runtime',
   'AgentDeployment:access.networkPolicy': 'the NetworkPolicy, not the runtime',
@@ -99,6 +101,7 @@ const CONTAINERS: Readonly<Record<string, Json>> = {
     projectID: 'my-project',
     models: { [PRIMARY_MODEL]: PRIMARY_MODEL },
   },
+  'AgentDeployment:mcpServers[]': { name: 'github', url: 'https://mcp.example/mcp' },
   'AgentDeployment:tools[]': {
     name: 'lookup',
     description: 'Looks up an order.',
@@ -128,6 +131,7 @@ function items(kind: Kind, path: string, count: number): unknown[] {
       return classes[i % classes.length];
     }
     if (path === 'model.fallbacks') return i === 0 ? FALLBACK_MODEL : `claude-model-${i}`;
+    if (path === 'mcpServers[].tools') return `tool-${i}`;
     const container = CONTAINERS[`${kind}:${path}[]`] ?? {};
     return { ...container, name: `item-${i}` };
   });

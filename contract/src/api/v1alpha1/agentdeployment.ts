@@ -57,6 +57,14 @@ export interface AgentDeploymentSpec {
    */
   tools?: Tool[];
   /**
+   * Model Context Protocol servers whose tools the agent may call, each tool guarded on its own. At most 16.
+   *
+   * @maxItems 16
+   *
+   * Items: A Model Context Protocol server whose tools the agent may call (Streamable HTTP). The runtime keeps a session with it, offers its allowed tools to the model, runs each call under that tool's own breaker, the server's bulkhead and its timeout, and serves it guarded at /mcp/<name> for agents the runtime does not run.
+   */
+  mcpServers?: McpServer[];
+  /**
    * The CircuitBreakerPolicy, in this namespace, that governs the breakers around model calls. Unset means the CircuitBreakerPolicy defaults. A name that does not exist yet sets PoliciesResolved=False until it does.
    */
   circuitBreakerPolicyRef?: LocalObjectReference;
@@ -692,4 +700,40 @@ export interface TripLedgerProcess {
    * Its latest trip (RFC 3339).
    */
   lastTrip?: string;
+}
+
+/**
+ * A Model Context Protocol server whose tools the agent may call (Streamable HTTP). The runtime keeps a session with it, offers its allowed tools to the model, runs each call under that tool's own breaker, the server's bulkhead and its timeout, and serves it guarded at /mcp/<name> for agents the runtime does not run.
+ */
+export interface McpServer {
+  /**
+   * Short unique name, used in tool names the model sees (<name>__<tool>), metrics and /mcp/<name>, for example github.
+   */
+  name: string;
+  /**
+   * The server's Streamable HTTP endpoint, for example http://github-mcp.tools.svc:8080/mcp.
+   */
+  url: string;
+  /**
+   * A Secret whose every key is a header sent to the server with its value, for example Authorization: Bearer …. Mounted into the runtime container only, re-read when it changes; the operator never reads it.
+   */
+  headersSecretRef?: LocalObjectReference;
+  /**
+   * The tools the agent may call, by the server's names; unset: every tool the server lists. A tool outside the list is neither offered to the model nor callable through /mcp/<name>. At most 128.
+   *
+   * @maxItems 128
+   */
+  tools?: string[];
+  /**
+   * Time limit for one tools/call on this server, from 1ms to 10m. Default 30s.
+   */
+  timeout?: Duration;
+  /**
+   * Calls to this server's tools in flight at once, per replica, 1 to 1000; further calls wait for a slot within the timeout. Default 10.
+   */
+  maxConcurrent?: number;
+  /**
+   * The CircuitBreakerPolicy (same namespace) for this server's tools, each tool a breaker of its own; unset: the agent's circuitBreakerPolicyRef. Its loopDetection is the agent's either way.
+   */
+  circuitBreakerPolicyRef?: LocalObjectReference;
 }

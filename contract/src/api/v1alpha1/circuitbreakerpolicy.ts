@@ -45,6 +45,19 @@ export interface CircuitBreakerPolicySpec {
    */
   failOn?: ErrorClass[];
   /**
+   * Stops an agent run stuck in a loop: within one invocation (or one /mcp session), the same tool called with the same input maxRepeats times, or a cycle of two to four calls (A→B→A→B) repeated maxCycleRepeats times, ends the run with an error naming the tool and the count, counted as LoopDetected. With mode Shadow it is reported and the run goes on.
+   */
+  loopDetection?: {
+    /**
+     * Calls of one tool with the same input that stop the run, 2 to 100. Default 5.
+     */
+    maxRepeats?: number;
+    /**
+     * Repetitions of a cycle of two to four calls that stop the run, 2 to 100. Default 3.
+     */
+    maxCycleRepeats?: number;
+  };
+  /**
    * The on-call switch: force every breaker governed by this policy open (stop calling a provider) or closed (ignore failures), with a reason and an optional end time.
    */
   override?: BreakerOverride;
@@ -106,6 +119,31 @@ export interface CircuitBreakerPolicyStatus {
    * Items: The breaker state of one AgentDeployment that uses this policy.
    */
   targets?: CircuitBreakerPolicyTarget[];
+  /**
+   * The last loop the agents under this policy ran into: which agent, which tool, how many calls, when.
+   */
+  lastLoop?: {
+    /**
+     * The AgentDeployment, namespace/name.
+     */
+    agent: string;
+    /**
+     * The tool (or the cycle, A→B) that repeated.
+     */
+    tool: string;
+    /**
+     * Calls in the loop when it was detected.
+     */
+    count: number;
+    /**
+     * When it was detected.
+     */
+    time: string;
+    /**
+     * True when mode Shadow let the run go on.
+     */
+    shadow?: boolean;
+  };
 }
 
 /**
