@@ -2,6 +2,12 @@
  * Assembles the runtime: the policy store and its source, the guard rebuilt on each policy,
  * the provider router, the API and metrics servers, and the orderly shutdown.
  */
+import type { McpReport } from '../../contract/src/reporting/mcpAnnotation.ts';
+import { rfc3339Seconds } from '../../platform/src/time/rfc3339.ts';
+import { LoopLedger } from './agent/loopLedger.ts';
+import { McpTools } from './mcp/mcpTools.ts';
+import { mcpEndpoint } from './mcp/runtimeMcpEndpoint.ts';
+import type { McpEndpoint } from './mcp/mcpEndpoint.ts';
 import { anthropicClassifier } from './provider/anthropic/errorClassification.ts';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -71,6 +77,10 @@ export class AgentRuntime {
   readonly #lifecycle = new Lifecycle();
   readonly #cache: ResponseCache;
   readonly #audit: AuditLog;
+  /** The MCP servers of the policy in force, and the loops found (issue 23). */
+  readonly mcp: McpTools;
+  readonly loops: LoopLedger;
+  readonly #mcpEndpoint: McpEndpoint;
   readonly #retirementNotice: ModelRetirementNotice;
   #active: ActivePolicy | undefined;
   #guardSet: GuardSet<Backend> | undefined;
@@ -100,12 +110,29 @@ export class AgentRuntime {
     this.#pool = new BackendPool(deps.env, clock);
     this.#cache = new ResponseCache(clock, 1000, 300_000);
     this.#audit = new AuditLog(false);
+    this.mcp = new McpTools({ clock: deps.clock, logger: deps.logger, env: deps.env });
+    this.loops = new LoopLedger({
+      clock: deps.clock,
+      metrics: this.metrics,
+      logger: deps.logger,
+      audit: this.#audit,
+    });
     this.#retirementNotice = new ModelRetirementNotice({
       gauge: this.metrics.modelEndOfLife,
       logger,
       clock,
     });
     const stats = new CallStats(clock);
+    this.#mcpEndpoint = mcpEndpoint({
+      mcp: this.mcp,
+      loops: this.loops,
+      active: () => this.#active,
+      metrics: this.metrics,
+      stats,
+      audit: this.#audit,
+      logger,
+      clock,
+    });
     this.headroom = new ProviderHeadroom(clock);
     this.metrics.trackHeadroom(this.headroom);
     this.#router = new ModelRouter({
@@ -153,6 +180,9 @@ export class AgentRuntime {
       cache: this.#cache,
       stats,
       audit: this.#audit,
+      mcp: this.mcp,
+      loops: this.loops,
+      mcpEndpoint: this.#mcpEndpoint,
       health: () => this.#health(),
     };
     this.store.onChange((next, previous) => {
@@ -189,6 +219,13 @@ export class AgentRuntime {
   /** What this process says about itself on its pod: when it started, the override it applies. */
   runtimeReport(): RuntimeReport {
     return runtimeReport(this.#started, this.#active?.doc, this.#deps.clock.now());
+  }
+
+  /** The MCP servers as this replica sees them, and the last loop it found. */
+  mcpReport(): McpReport {
+    const servers = this.mcp.report(rfc3339Seconds);
+    const lastLoop = this.loops.last;
+    return lastLoop === undefined ? { servers } : { servers, lastLoop };
   }
 
   get lifecycle(): Lifecycle {
@@ -251,6 +288,8 @@ export class AgentRuntime {
     cancel();
     await this.#api?.close();
     this.#guardSet?.close();
+    await this.#mcpEndpoint.close();
+    await this.mcp.close();
     await new Promise<void>((resolve) => {
       if (this.#metricsServer === undefined) resolve();
       else
@@ -265,6 +304,7 @@ export class AgentRuntime {
   #apply(next: AppliedPolicy, previous: AppliedPolicy | undefined): void {
     const { doc } = next;
     this.#pool.update(doc.backends);
+    this.mcp.sync(doc.mcpServers ?? []);
     for (const b of this.#pool.backends) {
       if (!b.hasKey)
         this.#deps.logger.warn(

@@ -9,6 +9,10 @@
  *      `what does get_weather say?`) → call the tool named earliest in the text;
  *    - `tool_choice: {type: "any"}` → call the first tool.
  * 3. Otherwise → answer in text.
+ *
+ * Before all of these, a model stuck in a loop: when the last user text that has any asks
+ * for a tool `over and over`, that tool is called again whatever came back — the agent loop
+ * the runtime's loop breaker exists for.
  */
 import type { MessagesRequest, RequestMessage, ToolDefinition } from './messagesRequest.ts';
 
@@ -23,7 +27,15 @@ export type TurnDecision =
   | { readonly kind: 'call_tool'; readonly tool: ToolDefinition }
   | { readonly kind: 'answer_tool_results'; readonly results: readonly ToolResultSeen[] };
 
+/** What makes the simulated model call the named tool again and again. */
+const STUCK = /\bover and over\b/i;
+
 export function decideTurn(request: MessagesRequest): TurnDecision {
+  const asked = lastUserPrompt(request.messages);
+  if (STUCK.test(asked)) {
+    const tool = chooseTool(request, asked);
+    if (tool !== undefined) return { kind: 'call_tool', tool };
+  }
   const last = request.messages.at(-1);
   if (last?.role === 'user') {
     const results: ToolResultSeen[] = [];
@@ -58,6 +70,18 @@ export function lastUserText(messages: readonly RequestMessage[]): string {
     const texts: string[] = [];
     for (const part of message.content) if (part.kind === 'text') texts.push(part.text);
     return texts.join('\n');
+  }
+  return '';
+}
+
+/** The text of the last user message that has any (tool results carry none). */
+function lastUserPrompt(messages: readonly RequestMessage[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const message = messages[i];
+    if (message?.role !== 'user') continue;
+    const texts: string[] = [];
+    for (const part of message.content) if (part.kind === 'text') texts.push(part.text);
+    if (texts.length > 0) return texts.join('\n');
   }
   return '';
 }

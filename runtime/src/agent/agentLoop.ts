@@ -1,11 +1,13 @@
 /**
  * The agent: the system prompt, the caller's history and input, and the Claude tool-use loop
- * over the AgentDeployment's HTTP tools, for at most MAX_ITERATIONS model calls.
+ * over the AgentDeployment's HTTP and MCP tools (agentTools.ts), for at most MAX_ITERATIONS
+ * model calls; the loop breaker may end it sooner.
  */
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import type { ModelRouter, RouteOptions } from '../provider/modelRouter.ts';
 import type { Usage } from '../provider/sseUsage.ts';
-import { runTool, type ToolResultBlock, type ToolRunnerDeps } from './toolRunner.ts';
+import type { InvocationTools } from './agentTools.ts';
+import type { ToolResultBlock } from './toolRunner.ts';
 import { TurnCollector, type TurnBlock } from './turnCollector.ts';
 
 export const MAX_ITERATIONS = 8;
@@ -42,7 +44,7 @@ export class AgentUpstreamError extends Error {
 export async function runAgent(
   doc: PolicyDocument,
   router: ModelRouter,
-  tools: ToolRunnerDeps,
+  tools: InvocationTools,
   request: {
     input: string;
     history: readonly unknown[];
@@ -60,11 +62,7 @@ export async function runAgent(
 ): Promise<AgentResult> {
   const messages: unknown[] = [...request.history, { role: 'user', content: request.input }];
   const usage: Usage = { input_tokens: 0, output_tokens: 0 };
-  const toolDefs = doc.tools.map((t) => ({
-    name: t.name,
-    description: t.description,
-    input_schema: t.inputSchema,
-  }));
+  const toolDefs = tools.definitions();
   let fallbackUsed = false;
   let model = doc.model.name;
   for (let iteration = 1; iteration <= MAX_ITERATIONS; iteration++) {
@@ -122,12 +120,7 @@ export async function runAgent(
       toolUses.map(async (use) => {
         const call = { id: use.id ?? '', name: use.name ?? '', input: use.input };
         listener?.toolCall(call);
-        const result = await runTool(
-          tools,
-          doc.tools.find((t) => t.name === use.name),
-          call,
-          signal,
-        );
+        const result = await tools.run(call, signal);
         listener?.toolResult(result);
         return result;
       }),

@@ -39,7 +39,7 @@ export async function runTool(
   signal: AbortSignal,
 ): Promise<ToolResultBlock> {
   if (tool === undefined) {
-    deps.metrics.toolCalls.inc({ tool: 'unknown', status: 'error' });
+    deps.metrics.toolCalls.inc({ server: '', tool: 'unknown', status: 'error' });
     return {
       type: 'tool_result',
       tool_use_id: call.id,
@@ -88,7 +88,10 @@ export async function runTool(
       is_error: true,
     };
   } finally {
-    deps.metrics.toolCalls.inc({ tool: tool.name, status });
-    deps.metrics.toolLatency.observe({ tool: tool.name }, (deps.clock.now() - started) / 1000);
+    deps.metrics.toolCalls.inc({ server: '', tool: tool.name, status });
+    deps.metrics.toolLatency.observe(
+      { server: '', tool: tool.name },
+      (deps.clock.now() - started) / 1000,
+    );
   }
 }

@@ -45,6 +45,17 @@ export type AuditEvent =
       readonly kind: string;
       readonly action: 'flagged' | 'blocked';
       readonly client?: string | undefined;
+      /** Where the text was found: a tool's result (`server__tool`), else the caller's input. */
+      readonly tool?: string | undefined;
+    }
+  | {
+      readonly event: 'loop_detected';
+      readonly requestId: string;
+      readonly route: string;
+      /** The tool, or the cycle as `a → b`. */
+      readonly tool: string;
+      readonly count: number;
+      readonly mode: 'Enforce' | 'Shadow';
     };
 
 export class AuditLog {

@@ -5,7 +5,13 @@
  */
 
 export type GuardErrorCode =
-  'CIRCUIT_OPEN' | 'RATE_LIMITED' | 'BULKHEAD_FULL' | 'TIMEOUT' | 'CANCELLED' | 'BREAKER_LIMIT';
+  | 'CIRCUIT_OPEN'
+  | 'RATE_LIMITED'
+  | 'BULKHEAD_FULL'
+  | 'TIMEOUT'
+  | 'CANCELLED'
+  | 'BREAKER_LIMIT'
+  | 'LOOP_DETECTED';
 
 export abstract class GuardError extends Error {
   abstract readonly code: GuardErrorCode;
@@ -18,7 +24,8 @@ export type AnyGuardError =
   | BulkheadFullError
   | TimeoutError
   | CancelledError
-  | BreakerLimitError;
+  | BreakerLimitError
+  | LoopDetectedError;
 
 export function isGuardError(err: unknown): err is AnyGuardError {
   return err instanceof GuardError;
@@ -151,4 +158,26 @@ export class BreakerLimitError extends GuardError {
 
 export function isBreakerLimitError(err: unknown): err is BreakerLimitError {
   return err instanceof BreakerLimitError;
+}
+
+/**
+ * The loop breaker stopped an agent run: the same tool called with the same input again and
+ * again, or a cycle of calls repeated (CircuitBreakerPolicy `loopDetection`). The run ends
+ * here; running it again would only loop again, so callers are told not to retry.
+ */
+export class LoopDetectedError extends GuardError {
+  readonly code = 'LOOP_DETECTED';
+  /** The tool, or the cycle as `a → b`. */
+  readonly tool: string;
+  readonly count: number;
+
+  constructor(tool: string, count: number) {
+    super(
+      `agent run stopped: a loop was detected — ${tool} called ${count} times ` +
+        '(CircuitBreakerPolicy spec.loopDetection)',
+    );
+    this.name = 'LoopDetectedError';
+    this.tool = tool;
+    this.count = count;
+  }
 }

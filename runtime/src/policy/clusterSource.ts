@@ -75,6 +75,7 @@ export async function startClusterSources(
         store: runtime.active?.guard.storeReport?.(),
         headroom: runtime.headroom.report(),
         runtime: runtime.runtimeReport(),
+        mcp: runtime.mcpReport(),
       }),
       onError: (err) => {
         deps.logger.warn({ err: String(err) }, 'pod annotation patch failed');
@@ -88,6 +89,12 @@ export async function startClusterSources(
       r.poke();
     });
     runtime.headroom.onChange(() => {
+      r.poke();
+    });
+    runtime.mcp.onChange(() => {
+      r.poke();
+    });
+    runtime.loops.onChange(() => {
       r.poke();
     });
   } else {

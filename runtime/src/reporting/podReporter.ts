@@ -3,6 +3,11 @@
  * states, so the operator can aggregate them into CR status. Only on change, and coalesced:
  * a flapping breaker produces at most one patch per interval, carrying the latest state.
  */
+import {
+  encodeMcpReport,
+  MCP_ANNOTATION,
+  type McpReport,
+} from '../../../contract/src/reporting/mcpAnnotation.ts';
 import { POLICY_HASH_ANNOTATION } from '../../../contract/src/policy/policyDocument.ts';
 import {
   BREAKERS_ANNOTATION,
@@ -39,6 +44,15 @@ export interface ReportedState {
   readonly headroom?: HeadroomReport;
   /** When the process started and the override it applies (`breakwater.dev/runtime`). */
   readonly runtime?: RuntimeReport;
+  /** The MCP servers and the last loop; no annotation while the agent has neither. */
+  readonly mcp?: McpReport;
+}
+
+function hasMcp(report: McpReport | undefined): report is McpReport {
+  return (
+    report !== undefined &&
+    (Object.keys(report.servers).length > 0 || report.lastLoop !== undefined)
+  );
 }
 
 export class PodReporter {
@@ -97,6 +111,10 @@ export class PodReporter {
       ...(state.runtime === undefined
         ? {}
         : { [RUNTIME_ANNOTATION]: encodeRuntimeReport(state.runtime) }),
+      // Written once there was something to say, and emptied when the policy drops it.
+      ...(hasMcp(state.mcp) || MCP_ANNOTATION in this.#sent
+        ? { [MCP_ANNOTATION]: encodeMcpReport(state.mcp ?? { servers: {} }) }
+        : {}),
     };
   }
 

@@ -16,6 +16,7 @@ import {
 } from './errorReplies.ts';
 import { registerDebugRoutes } from './debugRoutes.ts';
 import { registerInvokeRoute } from './invokeRoute.ts';
+import { registerMcpRoute } from './mcpRoute.ts';
 import { registerMessagesRoute } from './messagesRoute.ts';
 import { registerProbeRoutes } from './probeRoutes.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
@@ -174,6 +175,7 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
   registerProbeRoutes(app, ctx);
   registerMessagesRoute(app, ctx);
   registerInvokeRoute(app, ctx);
+  registerMcpRoute(app, ctx);
   registerDebugRoutes(app, ctx, { requireKey: true });
   return app;
 }

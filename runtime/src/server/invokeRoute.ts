@@ -7,6 +7,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { runAgent, type AgentStreamListener } from '../agent/agentLoop.ts';
+import { InvocationTools } from '../agent/agentTools.ts';
 import { clientFingerprint } from '../audit/auditLog.ts';
 import { withAttemptSpan } from '../telemetry/tracing.ts';
 import { CallerStream } from './callerStream.ts';
@@ -58,10 +59,25 @@ async function handle(
   let failure: unknown;
   const stream = checked.stream ? new CallerStream(reply, request.id) : undefined;
   try {
+    const tools = new InvocationTools(
+      doc,
+      {
+        guard,
+        metrics: ctx.metrics,
+        stats: ctx.stats,
+        clock: ctx.clock,
+        mcp: ctx.mcp,
+        loops: ctx.loops,
+        onInjection: (kind, tool, blocked) => {
+          toolResultInjection(ctx, request.id, subject, kind, tool, blocked);
+        },
+      },
+      { requestId: request.id, route: ROUTE },
+    );
     const result = await runAgent(
       doc,
       ctx.router,
-      { guard, metrics: ctx.metrics, stats: ctx.stats, clock: ctx.clock },
+      tools,
       {
         input: checked.input,
         history: checked.history,
@@ -136,4 +152,29 @@ function streamListener(stream: CallerStream): AgentStreamListener {
 function sendEvent(stream: CallerStream, event: string, data: unknown): void {
   stream.begin(200);
   stream.write(Buffer.from(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+}
+
+/** A suspected injection in a tool's result: counted, audited and logged like the caller's. */
+function toolResultInjection(
+  ctx: RuntimeContext,
+  requestId: string,
+  subject: CallSubject,
+  kind: string,
+  tool: string,
+  blocked: boolean,
+): void {
+  const action = blocked ? 'blocked' : 'flagged';
+  ctx.metrics.securityIncidents.inc({ kind, action });
+  ctx.audit.record({
+    event: 'security_incident',
+    requestId,
+    kind,
+    action,
+    client: subject.client(),
+    tool,
+  });
+  ctx.logger.warn(
+    { reqId: requestId, kind, action, tool },
+    'suspected prompt injection in a tool result',
+  );
 }

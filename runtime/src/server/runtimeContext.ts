@@ -2,6 +2,9 @@
  * Everything a request handler needs, passed in rather than reached for: the policy in force
  * with its guard, the provider router, and the cross-cutting collaborators.
  */
+import type { LoopLedger } from '../agent/loopLedger.ts';
+import type { McpEndpoint } from '../mcp/mcpEndpoint.ts';
+import type { McpTools } from '../mcp/mcpTools.ts';
 import type { ClientKeys } from '../access/clientKeys.ts';
 import type { AuditLog } from '../audit/auditLog.ts';
 import type { ResponseCache } from '../cache/responseCache.ts';
@@ -34,6 +37,12 @@ export interface RuntimeContext {
   readonly cache: ResponseCache;
   readonly stats: CallStats;
   readonly audit: AuditLog;
+  /** The MCP servers of the policy in force. */
+  readonly mcp: McpTools;
+  /** The loops this replica found. */
+  readonly loops: LoopLedger;
+  /** `/mcp/<name>`: the declared servers, guarded, for agents the runtime does not run. */
+  readonly mcpEndpoint: McpEndpoint;
   /** Component checks for `/health`. */
   health(): Record<string, { ok: boolean; detail?: string }>;
 }

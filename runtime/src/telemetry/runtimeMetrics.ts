@@ -25,8 +25,9 @@ export class RuntimeMetrics {
   readonly llmTokens: TallyHistogram<'model' | 'direction'>;
   readonly llmAttempts: TallyCounter<'model' | 'backend' | 'outcome'>;
   readonly fallbacks: TallyCounter<'from' | 'to'>;
-  readonly toolCalls: TallyCounter<'tool' | 'status'>;
-  readonly toolLatency: TallyHistogram<'tool'>;
+  readonly toolCalls: TallyCounter<'server' | 'tool' | 'status'>;
+  readonly toolLatency: TallyHistogram<'server' | 'tool'>;
+  readonly loopsDetected: TallyCounter<'tool' | 'mode'>;
   readonly policyReloads: Counter<'result' | 'source'>;
   readonly policyInfo: Gauge<'hash'>;
   readonly modelEndOfLife: Gauge<'model'>;
@@ -86,15 +87,21 @@ export class RuntimeMetrics {
     });
     this.toolCalls = new TallyCounter({
       name: 'agent_tool_calls_total',
-      help: 'Tool calls, by tool and status (success, error, timeout, rejected).',
-      labelNames: ['tool', 'status'],
+      help: 'Tool calls, by MCP server (empty for HTTP tools), tool and status (success, error, timeout, rejected).',
+      labelNames: ['server', 'tool', 'status'],
       registers,
     });
     this.toolLatency = new TallyHistogram({
       name: 'agent_tool_latency_seconds',
-      help: 'Tool call duration.',
-      labelNames: ['tool'],
+      help: 'Tool call duration, by MCP server (empty for HTTP tools) and tool.',
+      labelNames: ['server', 'tool'],
       buckets: TOOL_LATENCY_BUCKETS,
+      registers,
+    });
+    this.loopsDetected = new TallyCounter({
+      name: 'agent_loops_detected_total',
+      help: 'Agent runs found looping (the same tool call repeated, or a cycle of calls), by tool and mode (Enforce: stopped; Shadow: reported).',
+      labelNames: ['tool', 'mode'],
       registers,
     });
     this.policyReloads = new Counter({

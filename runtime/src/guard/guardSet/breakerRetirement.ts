@@ -3,7 +3,12 @@ import type { PolicyDocument } from '../../../../contract/src/policy/policyDocum
 /** What a breaker guards: one backend's model, or one tool. */
 export type BreakerTarget =
   | { readonly kind: 'model'; readonly backend: string; readonly model: string }
-  | { readonly kind: 'tool'; readonly tool: string };
+  | {
+      readonly kind: 'tool';
+      readonly tool: string;
+      /** The MCP server whose tool it is; absent for an HTTP tool. */
+      readonly server?: string;
+    };
 
 /**
  * Breakers a reload retires: those of a backend or tool the new policy no longer lists, and
@@ -17,6 +22,7 @@ export function retiredBreakers(
 ): string[] {
   const backends = new Set(next.backends.map((b) => b.name));
   const tools = new Set(next.tools.map((t) => t.name));
+  const servers = new Set((next.mcpServers ?? []).map((m) => m.name));
   const models = (d: PolicyDocument) => new Set([d.model.name, ...d.model.fallbacks]);
   const named = models(previous);
   const still = models(next);
@@ -24,7 +30,9 @@ export function retiredBreakers(
   for (const [name, target] of targets) {
     const gone =
       target.kind === 'tool'
-        ? !tools.has(target.tool)
+        ? target.server === undefined
+          ? !tools.has(target.tool)
+          : !servers.has(target.server)
         : !backends.has(target.backend) || (named.has(target.model) && !still.has(target.model));
     if (gone) retired.push(name);
   }

@@ -57,6 +57,7 @@ import type {
 } from './providerGuard.ts';
 import { RememberedOpenPeriods, type RememberedOpen } from './rememberedOpen.ts';
 import { SharedStoreSlot, type StoreOpener } from './sharedStoreSlot.ts';
+import { breakerSettingsOf, ToolGroups, type ToolGroup } from './toolGroups.ts';
 
 export interface GuardSetOptions {
   readonly doc: PolicyDocument;
@@ -76,6 +77,8 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   readonly #limiter: RateLimiter;
   readonly #modelBulkhead: Bulkhead;
   readonly #toolBulkhead: Bulkhead;
+  /** MCP servers' tools: a bulkhead per server, breaker settings per server. */
+  readonly #groups: ToolGroups;
   readonly #registry: BreakerRegistry;
   readonly #listeners = new Set<() => void>();
   readonly #store: SharedStoreSlot;
@@ -116,6 +119,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     metrics?.bindLimiter(this.#limiter);
     metrics?.bindBulkhead(this.#modelBulkhead);
     metrics?.bindBulkhead(this.#toolBulkhead);
+    this.#groups = new ToolGroups(doc.agent.name, clock, metrics);
     this.#edges.reschedule(); // the policy's override may lapse before any breaker exists
     this.#store = new SharedStoreSlot(openStore, this.#limiter, () => {
       this.#notify();
@@ -142,8 +146,13 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     this.#limiter.reconfigure(doc.rateLimit);
     this.#store.sync(doc.rateLimit.store);
     this.#modelBulkhead.reconfigure(bulkheadOptions(doc.rateLimit));
-    const options = doc.circuitBreaker;
-    for (const breaker of this.#registry.breakers.values()) breaker.reconfigure(options);
+    for (const [name, breaker] of this.#registry.breakers) {
+      const target = this.#registry.targets.get(name);
+      breaker.reconfigure(
+        target === undefined ? doc.circuitBreaker : breakerSettingsOf(doc, target),
+      );
+    }
+    this.#groups.retain(doc);
     for (const [name, guard] of this.#registry.guards) {
       if (name.startsWith('tool:')) continue;
       guard.reconfigure({ timeout: { timeoutMs: doc.timeoutMs }, retry: this.#retry() });
@@ -212,16 +221,20 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     timeoutMs: number,
     fn: (signal: AbortSignal) => Promise<T>,
     signal: AbortSignal,
+    group?: ToolGroup,
   ): Promise<T> {
     const name = toolBreakerName(tool);
     let guard = this.#registry.guards.get(name);
     if (guard === undefined) {
+      const target: BreakerTarget =
+        group === undefined ? { kind: 'tool', tool } : { kind: 'tool', tool, server: group.name };
       guard = new Guard({
         name,
         clock: this.#clock,
         classifier: this.#classifier,
-        target: { name, breaker: this.#breaker(name, { kind: 'tool', tool }) },
-        bulkhead: this.#toolBulkhead,
+        target: { name, breaker: this.#breaker(name, target) },
+        bulkhead:
+          group === undefined ? this.#toolBulkhead : this.#groups.bulkhead(group, timeoutMs),
         timeout: { timeoutMs },
       });
       this.#registry.addGuard(name, guard);
@@ -282,7 +295,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   }
 
   #breaker(name: string, target: BreakerTarget): CircuitBreaker {
-    return this.#registry.breaker(name, target, this.#doc.circuitBreaker);
+    return this.#registry.breaker(name, target, breakerSettingsOf(this.#doc, target));
   }
 
   #notify(): void {

@@ -10,6 +10,9 @@ import type { BreakerReport } from '../../../../contract/src/reporting/breakerAn
 import type { SdkRequestOptions } from '../guardAttempt.ts';
 import type { HeaderSource } from '../headers.ts';
 import type { TokenEstimate, TokenUsage } from '../tokenBudget.ts';
+import type { ToolGroup } from './toolGroups.ts';
+
+export type { ToolGroup };
 
 export type { TokenEstimate, TokenUsage };
 
@@ -71,12 +74,16 @@ export interface ProviderGuard<B extends NamedBackend> {
     signal: AbortSignal,
     estimate?: TokenEstimate,
   ): Promise<T>;
-  /** Runs one tool call inside the tools bulkhead and the tool's own breaker and timeout. */
+  /**
+   * Runs one tool call inside a bulkhead — the HTTP tools' shared one, or its MCP server's
+   * (`group`) — and the tool's own breaker and timeout.
+   */
   callTool<T>(
     tool: string,
     timeoutMs: number,
     fn: (signal: AbortSignal) => Promise<T>,
     signal: AbortSignal,
+    group?: ToolGroup,
   ): Promise<T>;
   /** Debug snapshots. */
   breakers(): Record<string, BreakerView>;

@@ -53,6 +53,14 @@ export function mapErrorToHttp(err: unknown, now: number): HttpErrorMapping {
         return { status: 504, type: 'timeout_error', message: err.message, shouldRetry: true };
       case 'CANCELLED':
         return { status: 499, type: 'api_error', message: err.message, shouldRetry: false };
+      case 'LOOP_DETECTED':
+        // The run, not the provider: running it again would loop again.
+        return {
+          status: 422,
+          type: 'invalid_request_error',
+          message: err.message,
+          shouldRetry: false,
+        };
       case 'BREAKER_LIMIT':
         // The runtime's own capacity, not the provider's state: no breaker is open.
         return {

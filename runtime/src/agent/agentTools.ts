@@ -1,0 +1,157 @@
+/**
+ * The tools of one agent invocation: the AgentDeployment's HTTP tools (toolRunner.ts) and its
+ * MCP servers' allowed tools (mcpTools.ts), offered to the model together; each call checked
+ * by the loop breaker first, and an MCP tool's result screened by the prompt-injection guard
+ * like the caller's input (Flag: reported; Block: withheld from the model).
+ */
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import { CIRCUIT_BREAKER_POLICY_LIMITS as BREAKER } from '../../../contract/src/api/specLimits.ts';
+import { LoopDetectedError } from '../guard/errors.ts';
+import { TOOL_SEPARATOR, type McpTools, type ToolOutcome } from '../mcp/mcpTools.ts';
+import { scanForInjection } from '../security/promptInjection.ts';
+import { LoopDetector } from './loopDetector.ts';
+import type { LoopLedger } from './loopLedger.ts';
+import { runTool, type ToolResultBlock, type ToolRunnerDeps } from './toolRunner.ts';
+
+export interface AgentToolDeps extends ToolRunnerDeps {
+  readonly mcp: McpTools;
+  readonly loops: LoopLedger;
+  /** A finding in a tool's result: counted and audited by the caller's route. */
+  readonly onInjection: (kind: string, tool: string, blocked: boolean) => void;
+}
+
+export interface ToolCall {
+  readonly id: string;
+  readonly name: string;
+  readonly input: unknown;
+}
+
+export class InvocationTools {
+  readonly #doc: PolicyDocument;
+  readonly #deps: AgentToolDeps;
+  readonly #loops: LoopDetector;
+  readonly #where: { requestId: string; route: string };
+
+  constructor(
+    doc: PolicyDocument,
+    deps: AgentToolDeps,
+    where: { requestId: string; route: string },
+  ) {
+    this.#doc = doc;
+    this.#deps = deps;
+    this.#where = where;
+    this.#loops = new LoopDetector(loopLimits(doc));
+  }
+
+  /** What the model is offered. */
+  definitions(): {
+    name: string;
+    description: string;
+    input_schema: Readonly<Record<string, unknown>>;
+  }[] {
+    return [
+      ...this.#doc.tools.map((t) => ({
+        name: t.name,
+        description: t.description,
+        input_schema: t.inputSchema,
+      })),
+      ...this.#deps.mcp.modelTools(),
+    ];
+  }
+
+  /** Runs one call; a loop in Enforce mode throws LoopDetectedError and ends the run. */
+  async run(call: ToolCall, signal: AbortSignal): Promise<ToolResultBlock> {
+    const finding = this.#loops.record(call.name, call.input);
+    if (finding !== undefined) {
+      const shadow = this.#doc.circuitBreaker.mode === 'Shadow';
+      this.#deps.loops.found(finding, shadow, this.#where);
+      if (!shadow) throw new LoopDetectedError(finding.tool, finding.count);
+    }
+    const mcp = this.#deps.mcp.resolve(call.name);
+    if (mcp === undefined)
+      return runTool(
+        this.#deps,
+        this.#doc.tools.find((t) => t.name === call.name),
+        call,
+        signal,
+      );
+    const { clock } = this.#deps;
+    const started = clock.now();
+    const outcome = await this.#deps.mcp.call(
+      this.#deps.guard,
+      mcp.link,
+      mcp.tool,
+      call.input,
+      signal,
+    );
+    const content = settleToolCall(this.#deps, this.#doc, {
+      server: mcp.link.settings.name,
+      tool: mcp.tool,
+      outcome,
+      tookMs: clock.now() - started,
+    });
+    return {
+      type: 'tool_result',
+      tool_use_id: call.id,
+      content,
+      ...(outcome.isError ? { is_error: true } : {}),
+    };
+  }
+}
+
+/** What settling a tool call needs. */
+export type ToolBookkeeping = Pick<AgentToolDeps, 'metrics' | 'stats' | 'onInjection'>;
+
+/**
+ * The bookkeeping of one MCP tool call, the agent's or `/mcp/<name>`'s: metrics by server and
+ * tool, the call statistics, and the result screened by the prompt-injection policy. Returns
+ * the text the caller may see.
+ */
+export function settleToolCall(
+  deps: ToolBookkeeping,
+  doc: PolicyDocument,
+  call: { server: string; tool: string; outcome: ToolOutcome; tookMs: number },
+): string {
+  const { server, tool, outcome, tookMs } = call;
+  const status =
+    outcome.failure === 'Timeout'
+      ? 'timeout'
+      : outcome.failure === 'Rejected'
+        ? 'rejected'
+        : outcome.isError
+          ? 'error'
+          : 'success';
+  deps.metrics.toolCalls.inc({ server, tool, status });
+  deps.metrics.toolLatency.observe({ server, tool }, tookMs / 1000);
+  const name = `${server}${TOOL_SEPARATOR}${tool}`;
+  deps.stats.record(
+    'tool',
+    name,
+    tookMs,
+    outcome.failure === undefined ? {} : { errorType: outcome.failure },
+  );
+  return screened(deps, doc, name, outcome.text);
+}
+
+/** A tool's result as the model may see it under the prompt-injection policy. */
+function screened(deps: ToolBookkeeping, doc: PolicyDocument, tool: string, text: string): string {
+  const mode = doc.security.promptInjection;
+  if (mode === 'Off') return text;
+  const finding = scanForInjection(text);
+  if (finding === undefined) return text;
+  const blocked = mode === 'Block';
+  deps.onInjection(finding.kind, tool, blocked);
+  return blocked
+    ? `the result of ${tool} was withheld by the prompt-injection policy (${finding.kind})`
+    : text;
+}
+
+/** The policy's loop limits, the schema's defaults where it sets none. */
+export function loopLimits(doc: PolicyDocument): { maxRepeats: number; maxCycleRepeats: number } {
+  return (
+    doc.circuitBreaker.loopDetection ?? {
+      maxRepeats: BREAKER['loopDetection.maxRepeats'].default,
+      maxCycleRepeats: BREAKER['loopDetection.maxCycleRepeats'].default,
+    }
+  );
+}

@@ -1,0 +1,256 @@
+/**
+ * One MCP server as the runtime holds it: a session over Streamable HTTP with the official
+ * SDK's client, the tools it lists (cached; listed again when the server says they changed and
+ * when a session is opened), and its state for the pod report — reachable or not, why, since
+ * when. A server that is down at start, or goes down, is tried again with backoff (1 s growing
+ * to 30 s) while the agent stays Ready; a call that finds its session gone (the server
+ * restarted: 404 for the session id) opens a new one and is sent once more.
+ *
+ * Headers come from the server's mounted Secret (`headersSecretRef`), one file per header,
+ * read again at most once a second on use: a rotated token reaches the next request.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { McpServerSettings } from '../../../contract/src/policy/policyDocument.ts';
+import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
+import type { Logger } from '../telemetry/logger.ts';
+
+export type ListedTool = Pick<Tool, 'name' | 'description' | 'inputSchema'>;
+
+export interface LinkState {
+  readonly reachable: boolean;
+  /** The tools the server lists that the agent may call. */
+  readonly tools: readonly ListedTool[];
+  readonly error?: string;
+  /** Clock time of the last change of `reachable`. */
+  readonly since: number;
+}
+
+export interface LinkDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The mounted headers Secret's directory; undefined without one. */
+  readonly headersDir: string | undefined;
+  /** The state changed (reachability, tools). */
+  readonly onChange: () => void;
+}
+
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 30_000;
+const HEADERS_RECHECK_MS = 1_000;
+const CLIENT_INFO = { name: 'breakwater-runtime', version: '1' };
+
+export class McpServerLink {
+  #settings: McpServerSettings;
+  readonly #deps: LinkDeps;
+  #client: Client | undefined;
+  #connecting: Promise<Client> | undefined;
+  #listed: readonly ListedTool[] = [];
+  #state: LinkState;
+  #retryMs = FIRST_RETRY_MS;
+  #retry: Cancel | undefined;
+  #closed = false;
+  #headers: Record<string, string> = {};
+  #headersReadAt = -Infinity;
+
+  constructor(settings: McpServerSettings, deps: LinkDeps) {
+    this.#settings = settings;
+    this.#deps = deps;
+    this.#state = {
+      reachable: false,
+      tools: [],
+      error: 'not connected yet',
+      since: deps.clock.now(),
+    };
+  }
+
+  get settings(): McpServerSettings {
+    return this.#settings;
+  }
+
+  /** Settings read per call (timeout, bulkhead, breaker) change in place. */
+  update(settings: McpServerSettings): void {
+    this.#settings = settings;
+  }
+
+  get state(): LinkState {
+    return this.#state;
+  }
+
+  /** Whether the allow-list lets the agent call `tool` (unset: every listed tool). */
+  allows(tool: string): boolean {
+    const allowed = this.#settings.tools;
+    return allowed === undefined || allowed.includes(tool);
+  }
+
+  /** Starts connecting; failures are retried with backoff, never thrown. */
+  start(): void {
+    void this.#session().catch(() => undefined);
+  }
+
+  /** Calls `tool` on the server; a session the server no longer knows is opened anew once. */
+  async call(
+    tool: string,
+    args: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<CallToolResult> {
+    const client = await this.#session();
+    try {
+      return (await client.callTool({ name: tool, arguments: args }, undefined, {
+        signal,
+        timeout: this.#settings.timeoutMs,
+      })) as CallToolResult;
+    } catch (err) {
+      if (!(err instanceof StreamableHTTPError && err.code === 404) || signal.aborted) {
+        if (!signal.aborted) this.#failed(err);
+        throw err;
+      }
+      this.#deps.logger.info(
+        { server: this.#settings.name },
+        'MCP session expired; opening a new one',
+      );
+      this.#drop(client);
+      const fresh = await this.#session();
+      return (await fresh.callTool({ name: tool, arguments: args }, undefined, {
+        signal,
+        timeout: this.#settings.timeoutMs,
+      })) as CallToolResult;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#retry?.();
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.close().catch(() => undefined);
+  }
+
+  /** The open session's client, or a new session (initialize, then tools/list). */
+  #session(): Promise<Client> {
+    if (this.#client !== undefined) return Promise.resolve(this.#client);
+    this.#connecting ??= this.#connect().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<Client> {
+    const client = new Client(CLIENT_INFO, {
+      listChanged: {
+        tools: {
+          onChanged: (error, tools) => {
+            if (error === null && tools !== null) this.#setTools(tools);
+          },
+        },
+      },
+    });
+    const transport = new StreamableHTTPClientTransport(new URL(this.#settings.url), {
+      fetch: (url, init) => this.#fetchWithHeaders(url, init),
+    });
+    try {
+      await client.connect(transport);
+      const { tools } = await client.listTools();
+      if (this.#closed) {
+        await client.close();
+        throw new Error('closed');
+      }
+      this.#client = client;
+      this.#retryMs = FIRST_RETRY_MS;
+      this.#setTools(tools);
+      return client;
+    } catch (err) {
+      await client.close().catch(() => undefined);
+      this.#failed(err);
+      throw err;
+    }
+  }
+
+  #setTools(tools: readonly Tool[]): void {
+    this.#listed = tools.map((t) => ({
+      name: t.name,
+      ...(t.description === undefined ? {} : { description: t.description }),
+      inputSchema: t.inputSchema,
+    }));
+    const allowed = this.#listed.filter((t) => this.allows(t.name));
+    const was = this.#state;
+    this.#state = {
+      reachable: true,
+      tools: allowed,
+      since: was.reachable ? was.since : this.#deps.clock.now(),
+    };
+    this.#deps.onChange();
+  }
+
+  /** The server failed us: unreachable until a session opens again, retried with backoff. */
+  #failed(err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    const was = this.#state;
+    const client = this.#client;
+    if (client !== undefined) this.#drop(client);
+    this.#state = {
+      reachable: false,
+      tools: [],
+      error: message.slice(0, 300),
+      since: was.reachable ? this.#deps.clock.now() : was.since,
+    };
+    if (was.reachable || was.error !== this.#state.error) {
+      this.#deps.logger.warn(
+        { server: this.#settings.name, err: message },
+        'MCP server unreachable',
+      );
+      this.#deps.onChange();
+    }
+    this.#scheduleRetry();
+  }
+
+  #drop(client: Client): void {
+    if (this.#client === client) this.#client = undefined;
+    void client.close().catch(() => undefined);
+  }
+
+  #scheduleRetry(): void {
+    if (this.#closed || this.#retry !== undefined) return;
+    const delay = this.#retryMs;
+    this.#retryMs = Math.min(MAX_RETRY_MS, this.#retryMs * 2);
+    this.#retry = this.#deps.clock.setTimeout(() => {
+      this.#retry = undefined;
+      if (this.#client === undefined && !this.#closed) this.start();
+    }, delay);
+  }
+
+  async #fetchWithHeaders(url: string | URL, init?: RequestInit): Promise<Response> {
+    const headers = new Headers(init?.headers);
+    for (const [name, value] of Object.entries(await this.#currentHeaders()))
+      headers.set(name, value);
+    return fetch(url, { ...init, headers });
+  }
+
+  async #currentHeaders(): Promise<Record<string, string>> {
+    const dir = this.#deps.headersDir;
+    if (dir === undefined) return this.#headers;
+    const now = this.#deps.clock.now();
+    if (now - this.#headersReadAt < HEADERS_RECHECK_MS) return this.#headers;
+    this.#headersReadAt = now;
+    try {
+      const headers: Record<string, string> = {};
+      for (const name of await readdir(dir)) {
+        if (name.startsWith('..')) continue;
+        headers[name] = (await readFile(join(dir, name), 'utf8')).trim();
+      }
+      this.#headers = headers;
+    } catch (err) {
+      this.#deps.logger.warn(
+        { server: this.#settings.name, dir, err: err instanceof Error ? err.message : String(err) },
+        'MCP headers cannot be read; sending the last ones',
+      );
+    }
+    return this.#headers;
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * MCP tools guarded one by one, seen from outside: caller → runtime (/v1/agent/invoke) →
+ * simulator (the model) and a real MCP server from the official SDK over Streamable HTTP.
+ * A failing tool opens its own breaker while another tool of the same server still works; a
+ * slow one is cut by its timeout; maxConcurrent bounds what the server sees at once; a
+ * restarted server is re-initialised without failing the invocation; a tool outside the
+ * allow-list is never offered; a model stuck calling one tool is stopped by the loop breaker;
+ * an injection string in a tool result is flagged.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startMcpServer, type McpTestServer } from '../support/mcpServer.ts';
+import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import {
+  policyDocument,
+  sample,
+  standaloneRuntime,
+  type StandaloneRuntime,
+} from '../support/standaloneRuntime.ts';
+
+let sim: SimulatorHandle;
+let mcp: McpTestServer;
+let rt: StandaloneRuntime;
+
+interface Answer {
+  readonly status: number;
+  readonly output?: string;
+  readonly error?: { type: string; message: string };
+}
+
+async function invoke(input: string): Promise<Answer> {
+  const response = await fetch(`${rt.runtime.url}/v1/agent/invoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ input }),
+  });
+  const body = (await response.json()) as { output?: string; error?: Answer['error'] };
+  return { status: response.status, ...body };
+}
+
+/** Waits until the runtime lists the server's tools (it connects in the background). */
+async function connected(): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const answer = await invoke('Please use tool local__echo');
+    if (answer.output?.startsWith('local__echo returned') === true) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the runtime never offered the MCP server’s tools');
+}
+
+beforeAll(async () => {
+  sim = await startSimulator({ seed: 23 });
+  mcp = await startMcpServer();
+  rt = await standaloneRuntime(
+    policyDocument(sim.url, (d) => {
+      d.mcpServers = [
+        {
+          name: 'local',
+          url: mcp.url,
+          tools: ['echo', 'flaky', 'slow', 'held', 'notes'],
+          timeoutMs: 500,
+          maxConcurrent: 2,
+        },
+      ];
+      d.security = { promptInjection: 'Flag' };
+    }),
+  );
+  await connected();
+  mcp.calls.clear();
+});
+
+afterEach(() => {
+  mcp.calls.clear();
+});
+
+afterAll(async () => {
+  await rt.stop();
+  await mcp.stop();
+  await sim.stop();
+});
+
+describe('MCP tools in the agent loop', () => {
+  it('offers the allowed tools and answers with what the tool returned', async () => {
+    const answer = await invoke('Please use tool local__echo');
+    expect(answer).toMatchObject({ status: 200, output: 'local__echo returned: example text' });
+    expect(mcp.calls.get('echo')).toBe(1);
+    const scrape = await rt.runtime.metrics();
+    expect(
+      sample(scrape, 'agent_tool_calls_total', {
+        server: 'local',
+        tool: 'echo',
+        status: 'success',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('never offers a tool outside the allow-list', async () => {
+    const answer = await invoke('Please use tool local__secret');
+    expect(answer.status).toBe(200);
+    expect(answer.output).not.toContain('returned');
+    expect(mcp.calls.get('secret')).toBeUndefined();
+  });
+
+  it('opens a failing tool’s own breaker; another tool of the server still works', async () => {
+    mcp.failures = 100;
+    const outputs: string[] = [];
+    for (let i = 0; i < 7; i++)
+      outputs.push((await invoke('Please use tool local__flaky')).output ?? '');
+    // The sample policy's failureThreshold is 5: five calls reached the tool, then its breaker refused.
+    expect(mcp.calls.get('flaky')).toBe(5);
+    expect(
+      outputs.slice(0, 5).every((o) => o === 'local__flaky failed: the warehouse database is down'),
+    ).toBe(true);
+    expect(
+      outputs.slice(5).every((o) => o.includes('"local__flaky" is unavailable (Rejected)')),
+    ).toBe(true);
+    expect((await invoke('Please use tool local__echo')).output).toBe(
+      'local__echo returned: example text',
+    );
+    const scrape = await rt.runtime.metrics();
+    expect(
+      sample(scrape, 'circuit_breaker_state', { name: 'tool:local__flaky', state: 'open' }),
+    ).toBe(1);
+    expect(
+      sample(scrape, 'circuit_breaker_state', { name: 'tool:local__echo', state: 'closed' }),
+    ).toBe(1);
+    mcp.failures = 0;
+  });
+
+  it('cuts a slow tool at the server’s timeout and goes on', async () => {
+    mcp.slowMs = 5_000;
+    const answer = await invoke('Please use tool local__slow');
+    expect(answer).toMatchObject({ status: 200 });
+    expect(answer.output).toContain('"local__slow" is unavailable (Timeout)');
+    expect(mcp.calls.get('slow')).toBe(1);
+  });
+
+  it('holds the server to maxConcurrent calls at once, as the server counts them', async () => {
+    mcp.maxInFlight = 0;
+    mcp.heldMs = 100;
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => invoke('Please use tool local__held')),
+    );
+    expect(answers.every((a) => a.output === 'local__held returned: held is done')).toBe(true);
+    expect(mcp.calls.get('held')).toBe(6);
+    expect(mcp.maxInFlight).toBe(2);
+  });
+
+  it('opens a new session with a restarted server without failing the invocation', async () => {
+    const before = mcp.sessions;
+    await mcp.restart();
+    const answer = await invoke('Please use tool local__echo');
+    expect(answer.output).toBe('local__echo returned: example text');
+    expect(mcp.sessions).toBe(before + 1);
+  });
+
+  it('flags an injection string in a tool result', async () => {
+    const answer = await invoke('Please use tool local__notes');
+    expect(answer.status).toBe(200);
+    const scrape = await rt.runtime.metrics();
+    expect(
+      sample(scrape, 'agent_security_incidents_total', {
+        kind: 'override-instructions',
+        action: 'flagged',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('stops a model that calls the same tool with the same input over and over', async () => {
+    const answer = await invoke('Please use tool local__echo over and over');
+    expect(answer.status).toBe(422);
+    expect(answer.error?.message).toMatch(/loop was detected — local__echo called 5 times/);
+    expect(mcp.calls.get('echo')).toBe(4);
+    const scrape = await rt.runtime.metrics();
+    expect(
+      sample(scrape, 'agent_loops_detected_total', { tool: 'local__echo', mode: 'Enforce' }),
+    ).toBe(1);
+  });
+});
+
+describe('/mcp/<name>, the guarded endpoint for any agent', () => {
+  async function client(): Promise<Client> {
+    const c = new Client({ name: 'team-agent', version: '1.0.0' });
+    await c.connect(new StreamableHTTPClientTransport(new URL(`${rt.runtime.url}/mcp/local`)));
+    return c;
+  }
+
+  it('lists only the allowed tools and calls them through the guard', async () => {
+    const c = await client();
+    try {
+      const { tools } = await c.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual(['echo', 'flaky', 'held', 'notes', 'slow']);
+      const echoed = await c.callTool({ name: 'echo', arguments: { text: 'through the runtime' } });
+      expect(echoed).toMatchObject({ content: [{ type: 'text', text: 'through the runtime' }] });
+      expect(echoed.isError).not.toBe(true);
+      const secret = await c.callTool({ name: 'secret', arguments: {} });
+      expect(secret.isError).toBe(true);
+      expect(mcp.calls.get('secret')).toBeUndefined();
+      const scrape = await rt.runtime.metrics();
+      expect(
+        sample(scrape, 'agent_tool_calls_total', {
+          server: 'local',
+          tool: 'echo',
+          status: 'success',
+        }),
+      ).toBeGreaterThanOrEqual(1);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('shares the tool breakers with the bundled agent: an open one answers without a call', async () => {
+    // The bundled agent's calls above opened local__flaky's breaker.
+    mcp.failures = 100;
+    const c = await client();
+    try {
+      const refused = await c.callTool({ name: 'flaky', arguments: {} });
+      expect(refused.isError).toBe(true);
+      expect(JSON.stringify(refused.content)).toContain('unavailable (Rejected)');
+      expect(mcp.calls.get('flaky')).toBeUndefined();
+    } finally {
+      mcp.failures = 0;
+      await c.close();
+    }
+  });
+
+  it('stops a session that repeats one call, and says so', async () => {
+    const c = await client();
+    try {
+      const results = [];
+      for (let i = 0; i < 5; i++)
+        results.push(await c.callTool({ name: 'echo', arguments: { text: 'again' } }));
+      expect(results.slice(0, 4).every((r) => r.isError !== true)).toBe(true);
+      expect(results[4]?.isError).toBe(true);
+      expect(JSON.stringify(results[4]?.content)).toContain(
+        'loop detected: local__echo called 5 times',
+      );
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('answers an undeclared server with a 404 in the Anthropic shape', async () => {
+    const response = await fetch(`${rt.runtime.url}/mcp/nowhere`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({
+      type: 'error',
+      error: { type: 'not_found_error' },
+    });
+  });
+});
