@@ -38,6 +38,7 @@ import { ONE_WRITE_STREAMS, startSimulator } from '../test/support/simulator.ts'
 import { closedLoop, encodePost, exchange, type LoadRun } from './runtime/closedLoopLoad.ts';
 import { cpuMs, ownCpuMs, upstreamSockets } from './runtime/processProbe.ts';
 import { median, percentile } from '../tools/stats/samples.ts';
+import { mcpComparison } from './runtime/mcpComparison.ts';
 import { BENCH_AWS, providerComparison } from './runtime/providerComparison.ts';
 
 const { values: flags } = parseArgs({
@@ -392,6 +393,12 @@ async function main(): Promise<void> {
       };
     },
   });
+  const mcp = await mcpComparison({
+    policy,
+    dir,
+    env: { ANTHROPIC_API_KEY: 'sk-bench', BREAKWATER_CLIENT_KEYS: CLIENT_KEY },
+    clientKey: CLIENT_KEY,
+  });
   proxy.child.kill('SIGTERM');
   await runtime.stop();
   await sim.stop();
@@ -427,6 +434,7 @@ async function main(): Promise<void> {
     p99AddedMs: round2(ours.p99 - baseline.p99),
     streaming: streamingResult(streams),
     providers,
+    mcp,
   };
   if (!flags['no-write']) {
     mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
@@ -445,6 +453,9 @@ async function main(): Promise<void> {
   );
   process.stdout.write(
     `runtime bedrock streaming: throughput_ratio=${providers.bedrockStreaming.throughputRatio.toFixed(2)} ttfb_p50_added_ms=${providers.bedrockStreaming.ttfbP50AddedMs.toFixed(2)} (vs the runtime on the Anthropic API: ${providers.bedrockVsAnthropic.throughputRatio.toFixed(2)})\n`,
+  );
+  process.stdout.write(
+    `runtime mcp: p50_added_ms=${mcp.p50AddedMs.toFixed(3)} (direct ${mcp.directP50Ms} ms, through /mcp ${mcp.guardedP50Ms} ms)\n`,
   );
   process.stdout.write(
     `runtime failover: p50_added_ms=${providers.failover.p50AddedMs.toFixed(2)} (${providers.failover.failedOver} failed over of ${providers.failover.requests})\n`,
