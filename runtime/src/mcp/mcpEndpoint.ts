@@ -99,6 +99,8 @@ export class McpEndpoint {
     }
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      // A tools/call answer is one message: plain JSON, not an event stream to parse.
+      enableJsonResponse: true,
       onsessioninitialized: (sid) => {
         this.#remember(sid, {
           server,

@@ -19,6 +19,7 @@ import {
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
+import { upstreamFetch, type UpstreamFetch } from '../provider/upstreamFetch.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
 export type ListedTool = Pick<Tool, 'name' | 'description' | 'inputSchema'>;
@@ -57,11 +58,14 @@ export class McpServerLink {
   #retry: Cancel | undefined;
   #closed = false;
   #headers: Record<string, string> = {};
+  /** The server's keep-alive connection pool (undici's request API, as for the provider). */
+  readonly #transport: UpstreamFetch;
   #headersReadAt = -Infinity;
 
   constructor(settings: McpServerSettings, deps: LinkDeps) {
     this.#settings = settings;
     this.#deps = deps;
+    this.#transport = upstreamFetch(settings.url, {});
     this.#state = {
       reachable: false,
       tools: [],
@@ -130,6 +134,7 @@ export class McpServerLink {
     const client = this.#client;
     this.#client = undefined;
     await client?.close().catch(() => undefined);
+    await this.#transport.close().catch(() => undefined);
   }
 
   /** The open session's client, or a new session (initialize, then tools/list). */
@@ -229,7 +234,7 @@ export class McpServerLink {
     const headers = new Headers(init?.headers);
     for (const [name, value] of Object.entries(await this.#currentHeaders()))
       headers.set(name, value);
-    return fetch(url, { ...init, headers });
+    return this.#transport.fetch(url, { ...init, headers });
   }
 
   async #currentHeaders(): Promise<Record<string, string>> {
