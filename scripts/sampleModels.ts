@@ -36,15 +36,22 @@ const SAMPLE_AGENT_MODELS: ReadonlyMap<string, SampleAgentModels> = new Map([
     { name: PRIMARY_MODEL, fallbacks: [FALLBACK_MODEL] },
   ],
   ['config/samples/agentdeployment-development.yaml', { name: FALLBACK_MODEL }],
+  [
+    'config/samples/agentdeployment-providers.yaml',
+    { name: PRIMARY_MODEL, fallbacks: [FALLBACK_MODEL] },
+  ],
 ]);
 
 /** Where model names are looked for: what users read, written by hand. */
 const SCANNED = ['README.md', 'docs', 'config', 'charts/breakwater', 'crds/schemas'];
 const SCANNED_EXTENSIONS = /\.(md|ya?ml|json|lua|txt|tpl)$/;
-/** Under SCANNED but written by `make generate` from files that are scanned. */
+/**
+ * Under SCANNED but written by `make generate` from files that are scanned. The samples are
+ * scanned: their `spec.model` is written from the module, but the Bedrock and Vertex model IDs
+ * in `backends[].models` are written by hand and must follow a model change.
+ */
 const GENERATED = [
   'docs/api-reference.md',
-  'config/samples/agentdeployment-',
   'config/prometheus/prometheusrule.yaml',
   'config/argocd/argocd-cm-snippet.yaml',
   'charts/breakwater/crds/',

@@ -80,6 +80,7 @@ describe('the CRDs', () => {
     expect(stdout.trim().split('\n').sort()).toEqual([
       'agentdeployment.breakwater.dev/assistant-development',
       'agentdeployment.breakwater.dev/assistant-production',
+      'agentdeployment.breakwater.dev/assistant-providers',
       'circuitbreakerpolicy.breakwater.dev/development',
       'circuitbreakerpolicy.breakwater.dev/production',
       'ratelimitpolicy.breakwater.dev/development',

@@ -94,7 +94,7 @@ describe('--manifests config/samples --agent NAME', () => {
     const status = (await rt.debug('/debug/policy')) as PolicyStatus;
     expect(status.hash).toBeUndefined();
     expect(status.lastError?.error).toContain(
-      'no AgentDeployment named "assistant"; it holds: assistant-development, assistant-production',
+      'no AgentDeployment named "assistant"; it holds: assistant-development, assistant-production, assistant-providers',
     );
     expect((await fetch(`${rt.url}/health/ready`)).status).toBe(503);
   });
