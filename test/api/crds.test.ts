@@ -237,6 +237,39 @@ describe('kubectl get', () => {
   });
 });
 
+describe('the MCP column', () => {
+  it('shows each MCP server in the MCP column only with -o wide', async () => {
+    const mcpServers = [
+      { name: 'github', reachable: 3, replicas: 3, tools: 12, openToolBreakers: 1 },
+      {
+        name: 'search',
+        reachable: 0,
+        replicas: 3,
+        tools: 0,
+        openToolBreakers: 0,
+        lastError: 'connect ECONNREFUSED',
+      },
+    ];
+    const summary =
+      'github reachable 3/3, 12 tools, 1 tool breaker open; search reachable 0/3, 0 tools';
+    await kubectl([
+      'patch',
+      'agd/assistant-development',
+      '-n',
+      ns.name,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { mcpServers, mcpSummary: summary } }),
+    ]);
+    const wide = await kubectl(['get', 'agd/assistant-development', '-n', ns.name, '-o', 'wide']);
+    expect(tableRows(wide.stdout)[0]).toContain('MCP');
+    expect(squash(wide.stdout)).toContain(squash(summary));
+    const narrow = await kubectl(['get', 'agd/assistant-development', '-n', ns.name]);
+    expect(tableRows(narrow.stdout)[0]).not.toContain('MCP');
+  });
+});
+
 describe('the scale subresource', () => {
   it('scales an agent with kubectl scale and reports the status selector', async () => {
     await kubectl(['scale', 'agd/assistant-development', '-n', ns.name, '--replicas=3']);
@@ -293,6 +326,7 @@ describe('kubectl explain', () => {
     ['circuitbreakerpolicy.spec.failureRate', 'CircuitBreakerPolicy', 'failureRate'],
     ['ratelimitpolicy.spec.concurrency', 'RateLimitPolicy', 'concurrency'],
     ['agentdeployment.spec.autoscaling', 'AgentDeployment', 'autoscaling'],
+    ['circuitbreakerpolicy.spec.loopDetection', 'CircuitBreakerPolicy', 'loopDetection'],
   ])('explains %s with the descriptions from the schema', async (path, kind, field) => {
     const schema = specOf(kind).properties?.[field];
     const { stdout } = await kubectl(['explain', path]);
@@ -315,4 +349,27 @@ describe('kubectl explain', () => {
       expect(squash(stdout)).toContain(squash(description));
     },
   );
+
+  it('explains agentdeployment.spec.mcpServers and each of its fields with the descriptions from the schema', async () => {
+    const schema = specOf('AgentDeployment').properties?.['mcpServers'];
+    const fields = schema?.items?.properties ?? {};
+    expect(Object.keys(fields).sort()).toEqual(
+      [
+        'circuitBreakerPolicyRef',
+        'headersSecretRef',
+        'maxConcurrent',
+        'name',
+        'timeout',
+        'tools',
+        'url',
+      ].sort(),
+    );
+    const { stdout } = await kubectl(['explain', 'agentdeployment.spec.mcpServers']);
+    const shown = squash(stdout);
+    const expected = [
+      schema?.description ?? '',
+      ...Object.values(fields).map((child) => child.description ?? ''),
+    ];
+    expect(expected.filter((text) => text === '' || !shown.includes(squash(text)))).toEqual([]);
+  });
 });

@@ -44,6 +44,9 @@ const REQUIRED_ALERTS = [
  * Lint findings that are not ours to fix: prom-client's default Node.js gauges carry a
  * `_total` suffix (their names are prom-client's, and dashboards everywhere use them).
  */
+/** Read by the rules before the runtime exports them (none now). */
+const AWAITING_RUNTIME: readonly string[] = [];
+
 const PROM_CLIENT_DEFAULTS = [
   'nodejs_active_handles_total',
   'nodejs_active_requests_total',
@@ -223,7 +226,9 @@ describe('a live scrape of the runtime', () => {
     const families = declaredFamilies(scrape);
     const used = metricsInUse().runtime;
     expect(used.length).toBeGreaterThan(10);
-    expect(used.filter((name) => !isExported(name, families))).toEqual([]);
+    expect(
+      used.filter((name) => !isExported(name, families) && !AWAITING_RUNTIME.includes(name)),
+    ).toEqual([]);
   });
 });
 

@@ -136,6 +136,19 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
             items: { fields: { name: 0, type: 0, state: 0, openReplicas: 0, replicas: 0 } },
           },
           backendSummary: 0,
+          mcpServers: {
+            items: {
+              fields: {
+                name: 0,
+                reachable: 0,
+                replicas: 0,
+                tools: 0,
+                openToolBreakers: 0,
+                lastError: 0,
+              },
+            },
+          },
+          mcpSummary: 0,
           modelEndOfLife: 0,
         },
       },

@@ -16,6 +16,7 @@ import {
   type PolicyDocument,
 } from '../../../contract/src/policy/policyDocument.ts';
 import { BREAKERS_ANNOTATION } from '../../../contract/src/reporting/breakerAnnotation.ts';
+import { MCP_ANNOTATION } from '../../../contract/src/reporting/mcpAnnotation.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import type { BuilderOptions } from './builderOptions.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';
@@ -34,6 +35,7 @@ import {
   RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import { buildRuntimeEnv } from './runtimeEnv.ts';
+import { mcpHeadersVolumes, type SecretDirectoryVolume } from './mcpHeaders.ts';
 import {
   HTTP_PORT,
   HTTP_PORT_NAME,
@@ -68,6 +70,7 @@ const DEFAULT_RESOURCES = {
 const RUNTIME_ANNOTATIONS: ReadonlySet<string> = new Set([
   POLICY_HASH_ANNOTATION,
   BREAKERS_ANNOTATION,
+  MCP_ANNOTATION,
 ]);
 
 /**
@@ -125,16 +128,16 @@ function podSpec(
   const { podTemplate } = agent.spec;
   const clientKeys = agent.spec.access?.clientKeysSecretRef?.name;
   const storeSecrets = rateLimitStoreVolumes(doc);
-  const backendSecrets = backendCredentialsVolumes(doc);
+  const secretDirectories = [...backendCredentialsVolumes(doc), ...mcpHeadersVolumes(doc)];
   const volumes = [
     ...(clientKeys === undefined ? [] : [clientKeysVolume(clientKeys)]),
     ...storeSecrets.map((s) => s.volume),
-    ...backendSecrets.map((s) => s.volume),
+    ...secretDirectories.map((s) => s.volume),
   ];
   return {
     serviceAccountName: runtimeServiceAccountName(agent),
     terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,
-    containers: [runtimeContainer(agent, shutdown, options, storeSecrets, backendSecrets)],
+    containers: [runtimeContainer(agent, shutdown, options, storeSecrets, secretDirectories)],
     ...(volumes.length === 0 ? {} : { volumes }),
     ...(podTemplate?.nodeSelector === undefined
       ? {}
@@ -153,14 +156,14 @@ function runtimeContainer(
   shutdown: ShutdownTiming,
   options: Readonly<BuilderOptions>,
   storeSecrets: readonly StoreSecretFile[],
-  backendSecrets: readonly BackendSecretVolume[],
+  secretDirectories: readonly SecretDirectoryVolume[],
 ): Container {
   const volumeMounts = [
     ...(agent.spec.access?.clientKeysSecretRef === undefined
       ? []
       : [{ name: CLIENT_KEYS_VOLUME, mountPath: CLIENT_KEYS_MOUNT_PATH, readOnly: true }]),
     ...storeSecrets.map((s) => s.mount),
-    ...backendSecrets.map((s) => s.mount),
+    ...secretDirectories.map((s) => s.mount),
   ];
   return {
     name: RUNTIME_CONTAINER,
@@ -273,7 +276,7 @@ function secretFile(
  * Secret volumes are: while the Secret is missing the pod still starts and only that backend
  * fails its calls, which move to the next backend.
  */
-function backendCredentialsVolumes(doc: Readonly<PolicyDocument>): BackendSecretVolume[] {
+function backendCredentialsVolumes(doc: Readonly<PolicyDocument>): SecretDirectoryVolume[] {
   return doc.backends.flatMap((backend) => {
     if (backend.type !== 'Bedrock' && backend.type !== 'Vertex') return [];
     const secretName = backend.credentialsSecret;
@@ -290,11 +293,6 @@ function backendCredentialsVolumes(doc: Readonly<PolicyDocument>): BackendSecret
       },
     ];
   });
-}
-
-interface BackendSecretVolume {
-  readonly volume: Volume;
-  readonly mount: VolumeMount;
 }
 
 /**

@@ -4,7 +4,7 @@
  * resolution and builders) → apply (server-side apply, one field manager, skipped when the
  * children are unchanged) → status (written once, only when it changed).
  */
-import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import type { AgentDeployment, CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
 import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import { canonicalJson, policyHash } from '../../../contract/src/policy/policyDocument.ts';
@@ -59,6 +59,33 @@ export function presentPodsOfAgent(
   return ctx.caches.pods.byIndex(`${namespace}/${name}`);
 }
 
+/**
+ * The CircuitBreakerPolicies the agent's MCP servers name for their tools, by name, and a
+ * line for each that does not exist: it runs with the defaults until it does, as the agent's
+ * own does, and PoliciesResolved says so. `lookup` reads the cache (same namespace).
+ */
+export function mcpBreakerPolicies(
+  agent: Readonly<AgentDeployment>,
+  lookup: (name: string) => CircuitBreakerPolicy | undefined,
+): { policies: Map<string, CircuitBreakerPolicy>; missing: string[] } {
+  const policies = new Map<string, CircuitBreakerPolicy>();
+  const missing: string[] = [];
+  const names = new Set<string>();
+  for (const server of agent.spec.mcpServers ?? []) {
+    const name = server.circuitBreakerPolicyRef?.name;
+    if (name === undefined || names.has(name)) continue;
+    names.add(name);
+    const policy = lookup(name);
+    if (policy === undefined) {
+      const users = (agent.spec.mcpServers ?? [])
+        .filter((s) => s.circuitBreakerPolicyRef?.name === name)
+        .map((s) => s.name);
+      missing.push(`CircuitBreakerPolicy ${name} (mcpServers ${users.join(', ')})`);
+    } else policies.set(name, policy);
+  }
+  return { policies, missing };
+}
+
 export async function reconcileAgent(key: string, ctx: OperatorContext): Promise<Outcome> {
   const agent = ctx.caches.agents.get(key);
   // Gone or going: owner references let the garbage collector remove the children.
@@ -81,6 +108,8 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     missing.push(`CircuitBreakerPolicy ${cbpName}`);
   if (rlpName !== undefined && rateLimitPolicy === undefined)
     missing.push(`RateLimitPolicy ${rlpName}`);
+  const mcp = mcpBreakerPolicies(agent, (n) => ctx.caches.breakerPolicies.get(`${namespace}/${n}`));
+  missing.push(...mcp.missing);
   let systemPromptFromRef: string | undefined;
   const promptRef = agent.spec.systemPromptFrom?.configMapKeyRef;
   if (promptRef !== undefined) {
@@ -102,6 +131,7 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     rateLimitPolicy,
     systemPromptFromRef,
     readyReplicas,
+    mcpBreakerPolicies: mcp.policies,
   });
   const hash = policyHash(doc);
   const nowMs = ctx.clock.now();

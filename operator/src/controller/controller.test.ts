@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
-import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import type { AgentDeployment, CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
+import {
+  POLICY_CONFIGMAP_KEY,
+  type PolicyDocument,
+} from '../../../contract/src/policy/policyDocument.ts';
 import type {
   KubeClient,
   ListResult,
@@ -27,6 +31,8 @@ class MemoryApi implements Pick<
   readonly calls: string[] = [];
   /** Every status written, in order. */
   readonly statuses: KubeObject[] = [];
+  /** Every object applied, in order. */
+  readonly applied: KubeObject[] = [];
   readonly #listeners = new Map<string, Set<Listener>>();
   #rv = 100;
 
@@ -69,6 +75,7 @@ class MemoryApi implements Pick<
 
   apply<T extends KubeObject>(obj: T): Promise<T> {
     this.calls.push(`apply ${obj.kind ?? ''}`);
+    this.applied.push(obj);
     return Promise.resolve(obj);
   }
 
@@ -238,6 +245,83 @@ describe('Controller', () => {
     expect(api.statuses.map(modelRetiringReason)).toEqual(['Deprecated', 'PastEndOfLife']);
   });
 });
+
+describe('Controller and the policies of MCP servers', () => {
+  const toolsPolicy = (agent: AgentDeployment): CircuitBreakerPolicy & Record<string, unknown> => ({
+    apiVersion: 'breakwater.dev/v1alpha1',
+    kind: 'CircuitBreakerPolicy',
+    metadata: { name: 'tools', namespace: agent.metadata.namespace, generation: 1 },
+    spec: { failureThreshold: 7 },
+  });
+  const mcpAgent = (): AgentDeployment => {
+    const agent = minimalAgent();
+    agent.spec.mcpServers = [
+      {
+        name: 'github',
+        url: 'http://github-mcp:8080/mcp',
+        circuitBreakerPolicyRef: { name: 'tools' },
+      },
+    ];
+    return agent;
+  };
+
+  it('runs the tools with defaults and says the policy is missing until it appears, then resolves it', async () => {
+    const agent = mcpAgent();
+    const { api, controller } = await started(agent);
+    expect(lastResolved(api.statuses)).toEqual({
+      status: 'False',
+      message: expect.stringContaining('CircuitBreakerPolicy tools (mcpServers github)') as unknown,
+    });
+    expect(lastDocument(api.applied).mcpServers?.[0]?.circuitBreaker?.failureThreshold).toBe(5);
+    const before = await reconcileCount(controller);
+    api.emit(Kinds.CircuitBreakerPolicy, 'ADDED', toolsPolicy(agent));
+    await settle(controller);
+    expect(await reconcileCount(controller)).toBeGreaterThan(before);
+    expect(lastResolved(api.statuses)?.status).toBe('True');
+    expect(lastDocument(api.applied).mcpServers?.[0]?.circuitBreaker?.failureThreshold).toBe(7);
+  });
+
+  it('reconciles an agent when a policy only its MCP servers name changes, not one it does not name', async () => {
+    const agent = mcpAgent();
+    const { api, controller } = await started(agent);
+    const policy = toolsPolicy(agent);
+    api.emit(Kinds.CircuitBreakerPolicy, 'ADDED', policy);
+    await settle(controller);
+    const before = await reconcileCount(controller);
+    api.emit(Kinds.CircuitBreakerPolicy, 'ADDED', {
+      ...policy,
+      metadata: { ...policy.metadata, name: 'unrelated' },
+    });
+    await settle(controller);
+    expect(await reconcileCount(controller)).toBe(before);
+    api.emit(Kinds.CircuitBreakerPolicy, 'MODIFIED', {
+      ...policy,
+      metadata: { ...policy.metadata, generation: 2 },
+      spec: { failureThreshold: 9 },
+    });
+    await settle(controller);
+    expect(await reconcileCount(controller)).toBe(before + 1);
+    expect(lastDocument(api.applied).mcpServers?.[0]?.circuitBreaker?.failureThreshold).toBe(9);
+  });
+});
+
+function lastResolved(
+  written: readonly KubeObject[],
+): { status: string; message: string } | undefined {
+  const condition = (written.at(-1) as AgentDeployment | undefined)?.status?.conditions?.find(
+    (c) => c.type === 'PoliciesResolved',
+  );
+  return condition === undefined
+    ? undefined
+    : { status: condition.status, message: condition.message };
+}
+
+function lastDocument(applied: readonly KubeObject[]): PolicyDocument {
+  const configMap: (KubeObject & { data?: Record<string, string> }) | undefined = applied.findLast(
+    (o) => o.kind === 'ConfigMap',
+  );
+  return JSON.parse(configMap?.data?.[POLICY_CONFIGMAP_KEY] ?? '{}') as PolicyDocument;
+}
 
 function modelRetiringReason(written: KubeObject): string | undefined {
   return (written as AgentDeployment).status?.conditions?.find((c) => c.type === 'ModelRetiring')

@@ -41,7 +41,7 @@ import { agentOfPod, promptConfigMapOf, reconcileAgent } from './agentReconciler
 import { childKindKey, type OperatorContext, type OperatorOptions } from './operatorContext.ts';
 import { OperatorMetrics } from './operatorMetrics.ts';
 import {
-  agentsUsing,
+  agentsResolving,
   reconcileBreakerPolicy,
   reconcileRateLimitPolicy,
 } from './policyReconcilers.ts';
@@ -233,7 +233,9 @@ export class Controller {
         if (previous !== undefined && !specOrLifecycleChanged(policy, previous)) return;
         queue.add(objectKey(policy));
         const ns = policy.metadata?.namespace ?? 'default';
-        for (const agent of agentsUsing(this.ctx, ns, policy.metadata?.name ?? '', ref))
+        // A policy appearing, changing or going alters the document of every agent that
+        // resolves it, its MCP servers' tool breakers included.
+        for (const agent of agentsResolving(this.ctx, ns, policy.metadata?.name ?? '', ref))
           q.agents.add(objectKey(agent));
       };
     const onBreakerPolicy = policyChanged(q.breakerPolicies, 'circuitBreakerPolicyRef');

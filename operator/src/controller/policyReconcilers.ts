@@ -17,6 +17,12 @@ import { STALE_STATUS_RETRY, writeStatusIfChanged } from './statusWrite.ts';
 
 type PolicyRef = 'circuitBreakerPolicyRef' | 'rateLimitPolicyRef';
 
+/**
+ * The agents whose own `ref` names the policy: those its status is about. An agent that names
+ * a CircuitBreakerPolicy only for its MCP servers' tools is not among them — the policy's
+ * status aggregates provider breakers and the agent's loops, both governed by the agent's own
+ * policy — but it is reconciled when the policy changes (agentsResolving).
+ */
 export function agentsUsing(
   ctx: OperatorContext,
   namespace: string,
@@ -26,6 +32,31 @@ export function agentsUsing(
   return ctx.caches.agents
     .list()
     .filter((a) => a.metadata.namespace === namespace && a.spec[ref]?.name === name);
+}
+
+/** Whether any of the agent's MCP servers names this CircuitBreakerPolicy for its tools. */
+export function mcpServersUse(agent: AgentDeployment, name: string): boolean {
+  return (agent.spec.mcpServers ?? []).some((s) => s.circuitBreakerPolicyRef?.name === name);
+}
+
+/**
+ * The agents whose policy document a change of the policy alters: those that name it as their
+ * own and, for a CircuitBreakerPolicy, those whose MCP servers name it.
+ */
+export function agentsResolving(
+  ctx: OperatorContext,
+  namespace: string,
+  name: string,
+  ref: PolicyRef,
+): AgentDeployment[] {
+  return ctx.caches.agents
+    .list()
+    .filter(
+      (a) =>
+        a.metadata.namespace === namespace &&
+        (a.spec[ref]?.name === name ||
+          (ref === 'circuitBreakerPolicyRef' && mcpServersUse(a, name))),
+    );
 }
 
 function users(

@@ -166,6 +166,47 @@ describe('computeAgentStatus', () => {
     expect(status({}).result).not.toHaveProperty('backendSummary');
   });
 
+  it('shows each MCP server over the running replicas, and stays Ready while one is unreachable', () => {
+    const withMcp: AgentDeployment = {
+      ...agent,
+      spec: { ...agent.spec, mcpServers: [{ name: 'github', url: 'http://github-mcp:8080/mcp' }] },
+    };
+    const mcp = (reachable: boolean): PodView => {
+      const p = pod('h1');
+      const report = {
+        servers: {
+          github: reachable
+            ? { reachable, tools: 12, since: NOW }
+            : { reachable, tools: 0, error: 'HTTP 503', since: NOW },
+        },
+      };
+      p.metadata = {
+        ...p.metadata,
+        annotations: { ...p.metadata?.annotations, 'breakwater.dev/mcp': JSON.stringify(report) },
+      };
+      return p;
+    };
+    const { result } = status({ agent: withMcp, pods: [mcp(true), mcp(true), mcp(false)] });
+    expect(result.mcpServers).toEqual([
+      {
+        name: 'github',
+        reachable: 2,
+        replicas: 3,
+        tools: 12,
+        openToolBreakers: 0,
+        lastError: 'HTTP 503',
+      },
+    ]);
+    expect(result.mcpSummary).toBe('github reachable 2/3, 12 tools');
+    const byType = (t: string) => result.conditions?.find((c) => c.type === t);
+    expect(byType('McpServersReachable')).toMatchObject({ status: 'False', reason: 'Unreachable' });
+    expect(byType('Ready')?.status).toBe('True');
+    // Removing the servers drops what was said about them.
+    const without = status({ agent: { ...agent, status: result } }).result;
+    expect(without).not.toHaveProperty('mcpServers');
+    expect(without.conditions?.map((c) => c.type)).not.toContain('McpServersReachable');
+  });
+
   it('says MonitoringConfigured is False with ServiceMonitorCRDMissing when the CRD is absent', () => {
     const { condition } = status({ monitoring: 'CRDMissing' });
     expect(condition('MonitoringConfigured')).toMatchObject({

@@ -14,6 +14,13 @@ import {
   type BreakerAggregate,
 } from './breakerAggregation.ts';
 import { backendStatuses, backendSummary } from './backendStatus.ts';
+import {
+  MCP_CONDITION,
+  mcpCondition,
+  mcpServerStatuses,
+  mcpSummary,
+  podMcpReport,
+} from './mcpStatus.ts';
 import { openBreakers } from './openBreakersStatus.ts';
 import { setConditions, type Condition, type ConditionUpdate } from './conditions.ts';
 import type { ModelRetirementStatus } from './modelRetirement.ts';
@@ -74,6 +81,8 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     agent,
     running.map((p) => podBreakerReport(p)),
   );
+  const mcpReplicas = running.map((p) => ({ mcp: podMcpReport(p), breakers: podBreakerReport(p) }));
+  const mcpServers = mcpServerStatuses(agent, mcpReplicas);
   const tripLedger = foldTrips(
     agent.status?.breaker?.tripLedger,
     inputs.presentPods.map(ledgerPod),
@@ -128,6 +137,7 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     monitoringCondition(inputs.monitoring),
     inputs.modelRetirement.condition,
     inputs.scaleOutHold,
+    ...(mcpServers === undefined ? [] : [mcpCondition(mcpServers, mcpReplicas)]),
     progressDeadlineExceeded || !resolved
       ? {
           type: 'Stalled',
@@ -163,7 +173,10 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
         },
   ];
   const conditions: Condition[] = setConditions(
-    agent.status?.conditions,
+    // Without MCP servers, no condition about them (removing the last one drops it).
+    mcpServers === undefined
+      ? agent.status?.conditions?.filter((c) => c.type !== MCP_CONDITION)
+      : agent.status?.conditions,
     updates,
     generation,
     inputs.now,
@@ -187,6 +200,7 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
       tripLedger,
     },
     ...(backends === undefined ? {} : { backends, backendSummary: backendSummary(backends) }),
+    ...(mcpServers === undefined ? {} : { mcpServers, mcpSummary: mcpSummary(mcpServers) }),
     ...(inputs.modelRetirement.endOfLife === undefined
       ? {}
       : { modelEndOfLife: inputs.modelRetirement.endOfLife }),

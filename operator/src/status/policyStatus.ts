@@ -21,6 +21,7 @@ import { setCondition, setConditions } from './conditions.ts';
 import { evaluateOverride } from './overrideStatus.ts';
 import { foldTrips, ledgerPod, tripTotals } from './tripLedger.ts';
 import { STORE_CONDITION, storeCondition } from './storeCondition.ts';
+import { newestLoop } from './lastLoop.ts';
 import type { PodView } from './views.ts';
 import { isPodReady, runningPods } from './agentStatus.ts';
 
@@ -76,6 +77,13 @@ export function computeBreakerPolicyStatus(
   const aggregate = aggregateReplicas(all);
   const listed = mostTelling(targets);
   const previous = policy.status;
+  const lastLoop = newestLoop(
+    previous?.lastLoop,
+    users.map(({ agent, pods, presentPods }) => ({
+      agent: `${agent.metadata.namespace ?? 'default'}/${agent.metadata.name ?? ''}`,
+      pods: presentPods ?? pods,
+    })),
+  );
   const override = evaluateOverride(
     policy,
     users.map(({ agent, pods }) => ({ name: agent.metadata.name ?? '', pods })),
@@ -119,6 +127,7 @@ export function computeBreakerPolicyStatus(
         ? previous.lastTransitionTime
         : now,
     targets: listed,
+    ...(lastLoop === undefined ? {} : { lastLoop }),
   };
   return { status, changesAtMs: override.changesAtMs };
 }

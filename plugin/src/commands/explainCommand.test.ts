@@ -173,6 +173,19 @@ describe('explainAgent', () => {
       },
       'ScaleOutHeld=True (ProviderQuotaLow): provider headroom 5%',
     ],
+    [
+      'an MCP server out of reach, though the agent is Ready',
+      {
+        agent: agent({
+          observedGeneration: 2,
+          conditions: [
+            cond('Ready', 'True', 'Available'),
+            cond('McpServersReachable', 'False', 'Unreachable', 'github reachable 0/2: HTTP 503'),
+          ],
+        }),
+      },
+      'McpServersReachable=False (Unreachable): github reachable 0/2: HTTP 503',
+    ],
   ])('names %s', (_name, over, reason) => {
     expect(explainAgent(inputs(over)).reasons).toContain(reason);
   });

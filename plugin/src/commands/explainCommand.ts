@@ -103,14 +103,19 @@ export async function explainCommand(
 
 async function missingPoliciesOf(kube: PluginKube, agent: AgentDeployment): Promise<string[]> {
   const namespace = agent.metadata.namespace;
+  // The MCP servers' policies too: each governs its server's tool breakers.
   const refs = [
     [Kinds.CircuitBreakerPolicy, agent.spec.circuitBreakerPolicyRef?.name],
     [Kinds.RateLimitPolicy, agent.spec.rateLimitPolicyRef?.name],
+    ...(agent.spec.mcpServers ?? []).map(
+      (s) => [Kinds.CircuitBreakerPolicy, s.circuitBreakerPolicyRef?.name] as const,
+    ),
   ] as const;
   const missing: string[] = [];
   for (const [kind, ref] of refs) {
-    if (ref !== undefined && (await kube.get(kind, namespace, ref)) === undefined)
-      missing.push(`${kind.kind} ${ref}`);
+    const text = `${kind.kind} ${ref ?? ''}`;
+    if (ref === undefined || missing.includes(text)) continue;
+    if ((await kube.get(kind, namespace, ref)) === undefined) missing.push(text);
   }
   return missing;
 }
@@ -125,6 +130,7 @@ const BAD_WHEN: Readonly<Record<string, string>> = {
   MonitoringConfigured: 'False',
   ScaleOutHeld: 'True',
   ModelRetiring: 'True',
+  McpServersReachable: 'False',
   OverrideApplied: 'False',
 };
 

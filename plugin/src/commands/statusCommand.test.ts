@@ -156,4 +156,48 @@ describe('kubectl breakwater status', () => {
       'backends of prod/billing: vertex HalfOpen 0/2',
     ]);
   });
+
+  it('prints an mcp line per agent, and the last loop its CircuitBreakerPolicy records', () => {
+    const withMcp: AgentDeployment = {
+      ...agent,
+      status: {
+        ...agent.status,
+        mcpSummary: 'github reachable 3/3, 12 tools, 1 tool breaker open',
+      },
+    };
+    const looped: CircuitBreakerPolicy = {
+      ...policy('Auto'),
+      status: {
+        lastLoop: {
+          agent: 'prod/support',
+          tool: 'github__search',
+          count: 5,
+          time: '2026-11-23T07:59:00Z',
+          shadow: true,
+        },
+      },
+    };
+    const table = statusTable(
+      {
+        agents: [
+          agentView(withMcp, [pod('support-a', 'aaaa', { 'tool:github__search': 'Open' })], looped),
+        ],
+      },
+      false,
+    );
+    expect(table.split('\n').slice(2, 4)).toEqual([
+      'mcp: github reachable 3/3, 12 tools, 1 tool breaker open',
+      'last loop: github__search ×5 at 2026-11-23T07:59:00Z in prod/support, reported only (Shadow) (CircuitBreakerPolicy prod)',
+    ]);
+    expect(table).toContain('tool:github__search=Open');
+    // Several agents: each line names its agent; one without MCP servers prints none.
+    const other: AgentDeployment = { ...agent, metadata: { name: 'billing', namespace: 'prod' } };
+    const both = statusTable(
+      { agents: [agentView(withMcp, [], undefined), agentView(other, [], undefined)] },
+      true,
+    );
+    expect(both.split('\n').filter((l) => l.startsWith('mcp'))).toEqual([
+      'mcp of prod/support: github reachable 3/3, 12 tools, 1 tool breaker open',
+    ]);
+  });
 });

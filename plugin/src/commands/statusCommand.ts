@@ -53,6 +53,10 @@ export interface AgentView {
   readonly breaker: string | undefined;
   /** Each backend's breaker state, as the operator sums it up: `anthropic Open 3/3, …`. */
   readonly backends: string | undefined;
+  /** Each MCP server, as the operator sums it up: `github reachable 3/3, 12 tools, …`. */
+  readonly mcp: string | undefined;
+  /** The last loop its CircuitBreakerPolicy records: `github__search ×5 at … (policy p)`. */
+  readonly lastLoop: string | undefined;
   readonly policyHash: string | undefined;
   readonly override: OverrideView | undefined;
   readonly replicas: readonly ReplicaView[];
@@ -97,10 +101,23 @@ export function agentView(
     ready: agent.status?.readySummary,
     breaker: agent.status?.breaker?.state,
     backends: agent.status?.backendSummary,
+    mcp: agent.status?.mcpSummary,
+    lastLoop: lastLoopText(policy),
     policyHash: desiredHash,
     override,
     replicas: pods.map((pod) => replicaView(pod, desiredHash, override?.state)),
   };
+}
+
+/**
+ * The policy's last loop, whichever of its agents ran into it (the agent is named when it is
+ * another one: a policy is shared).
+ */
+function lastLoopText(policy: CircuitBreakerPolicy | undefined): string | undefined {
+  const loop = policy?.status?.lastLoop;
+  if (loop === undefined) return undefined;
+  const shadow = loop.shadow === true ? ', reported only (Shadow)' : '';
+  return `${loop.tool} ×${String(loop.count)} at ${loop.time} in ${loop.agent}${shadow} (CircuitBreakerPolicy ${policy?.metadata.name ?? ''})`;
 }
 
 function overrideOf(policy: CircuitBreakerPolicy | undefined): OverrideView | undefined {
@@ -174,15 +191,19 @@ export function statusTable(data: StatusData, allNamespaces: boolean): string {
       overrideText(a.override),
     ]),
   );
-  // A line per agent with backends: their states do not fit a table cell.
-  const backends = data.agents.flatMap((a) =>
-    a.backends === undefined
+  // Lines per agent for what does not fit a table cell: backends, MCP servers, the last loop.
+  const line = (a: AgentView, label: string, text: string | undefined): string[] =>
+    text === undefined
       ? []
       : data.agents.length === 1
-        ? [`backends: ${a.backends}\n`]
-        : [`backends of ${allNamespaces ? `${a.namespace}/` : ''}${a.name}: ${a.backends}\n`],
-  );
-  const summary = `${agents}${backends.join('')}`;
+        ? [`${label}: ${text}\n`]
+        : [`${label} of ${allNamespaces ? `${a.namespace}/` : ''}${a.name}: ${text}\n`];
+  const lines = data.agents.flatMap((a) => [
+    ...line(a, 'backends', a.backends),
+    ...line(a, 'mcp', a.mcp),
+    ...line(a, 'last loop', a.lastLoop),
+  ]);
+  const summary = `${agents}${lines.join('')}`;
   const replicas = data.agents.flatMap((a) =>
     a.replicas.map((r) => [
       ...ns(a.namespace),

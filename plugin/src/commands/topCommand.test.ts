@@ -41,6 +41,7 @@ const top = (name: string, rps: number, over: Partial<AgentTop> = {}): AgentTop 
   fallbackShare: 0.05,
   topErrors: [{ type: 'Overloaded', count: 6 }],
   withoutHistogram: 0,
+  tools: [],
   ...over,
 });
 
@@ -91,5 +92,45 @@ describe('kubectl breakwater top', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('renders a row per tool under the agents, MCP tools by the name the model sees', () => {
+    const table = topTable(
+      {
+        agents: [
+          top('support', 1, {
+            tools: [
+              {
+                tool: 'github__search',
+                count: 120,
+                errors: 6,
+                successRate: 0.95,
+                p95Ms: 420,
+                topErrors: [{ type: 'BreakerOpen', count: 4 }],
+              },
+              {
+                tool: 'lookup',
+                count: 3,
+                errors: 0,
+                successRate: 1,
+                p95Ms: 12,
+                topErrors: [],
+              },
+            ],
+          }),
+        ],
+      },
+      false,
+    );
+    expect(table.split('\n').slice(2, 6)).toEqual([
+      '',
+      'AGENT     TOOL             CALLS   ERRORS   SUCCESS   P95     TOP ERRORS',
+      'support   github__search   120     6        95%       420ms   BreakerOpen=4',
+      'support   lookup           3       0        100%      12ms    -',
+    ]);
+  });
+
+  it('prints no tool table when no agent called a tool', () => {
+    expect(topTable({ agents: [top('support', 1)] }, false)).not.toContain('TOOL');
   });
 });

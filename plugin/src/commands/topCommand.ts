@@ -18,6 +18,7 @@ import type { PluginKube } from '../cluster/pluginKube.ts';
 import type { CommandResult } from '../output/printResult.ts';
 import { millis, percent, renderTable } from '../output/table.ts';
 import { mergeReplicaStats, type MergedStats } from '../stats/replicaStats.ts';
+import { mergeToolStats, type ToolStats } from '../stats/toolStats.ts';
 
 export interface UnreadReplica {
   readonly pod: string;
@@ -30,6 +31,8 @@ export interface AgentTop extends MergedStats {
   /** Running pods asked. */
   readonly running: number;
   readonly unread: readonly UnreadReplica[];
+  /** Per tool (MCP tools as `<server>__<tool>`), most calls first. */
+  readonly tools: readonly ToolStats[];
 }
 
 export interface TopData {
@@ -87,6 +90,7 @@ async function agentTop(kube: PluginKube, agent: AgentDeployment): Promise<Agent
     running: running.length,
     unread,
     ...mergeReplicaStats(documents),
+    tools: mergeToolStats(documents),
   };
 }
 
@@ -179,7 +183,26 @@ export function topTable(data: TopData, allNamespaces: boolean): string {
     window === undefined || window === null
       ? ''
       : `Over the last ${millis(window * 1000)} of each replica.\n`;
-  return table + footer + notes.map((n) => `${n}\n`).join('');
+  return table + toolTable(data, allNamespaces) + footer + notes.map((n) => `${n}\n`).join('');
+}
+
+/** A row per tool an agent called in the window, under the agents; nothing when none did. */
+function toolTable(data: TopData, allNamespaces: boolean): string {
+  const rows = data.agents.flatMap((a) =>
+    a.tools.map((t) => [
+      ...(allNamespaces ? [a.namespace] : []),
+      a.name,
+      t.tool,
+      String(t.count),
+      String(t.errors),
+      percent(t.successRate),
+      millis(t.p95Ms),
+      t.topErrors.map((e) => `${e.type}=${String(e.count)}`).join(' '),
+    ]),
+  );
+  if (rows.length === 0) return '';
+  const nsHeader = allNamespaces ? ['namespace'] : [];
+  return `\n${renderTable([...nsHeader, 'agent', 'tool', 'calls', 'errors', 'success', 'p95', 'top errors'], rows)}`;
 }
 
 /** The read's own deadline, as node:http reports it (an AbortError caused by it) or as is. */

@@ -1,8 +1,9 @@
 -- Argo CD health of a Breakwater AgentDeployment, read from the status the operator writes.
 -- Order matters: a stale status says nothing about the current spec, a stalled agent will not
 -- recover by waiting, a model past its end of life fails every call to it, and an open breaker
--- is an outage even while every pod is ready. A model that is only deprecated still works: the
--- agent stays Healthy, with a warning in the message. The operator, not this script, compares
+-- is an outage even while every pod is ready. A model that is only deprecated still works, and
+-- an unreachable MCP server fails only its tools: the agent stays Healthy, with a warning in
+-- the message. The operator, not this script, compares
 -- the end-of-life day with the clock (reason Deprecated, then PastEndOfLife).
 local hs = {}
 
@@ -84,5 +85,11 @@ if status.policy ~= nil and status.policy.hash ~= nil then
 end
 if retiring ~= nil and retiring.status == "True" then
   hs.message = hs.message .. "; warning: " .. described(retiring, "a model is deprecated")
+end
+-- An MCP server out of reach fails only its tools: the agent answers without them.
+local mcp = condition(conditions, "McpServersReachable")
+if mcp ~= nil and mcp.status == "False" then
+  hs.message = hs.message .. "; warning: MCP server unreachable: " ..
+    described(mcp, "some replica cannot reach an MCP server")
 end
 return hs

@@ -155,7 +155,7 @@ export interface AgentDeploymentStatus {
    */
   observedGeneration?: number;
   /**
-   * Standard conditions, one per type: Ready, Reconciling and Stalled (as kstatus reads them), PoliciesResolved (both policies exist; reason PolicyNotFound otherwise), PoliciesApplied (every replica runs the current policy hash), MonitoringConfigured, ScaleOutHeld (True while autoscaling.providerQuota holds the HorizontalPodAutoscaler at the current replica count, reason ProviderQuotaLow; False with reason HeadroomAvailable, HoldDisabled or NoHeadroomReported otherwise) and ModelRetiring (True when the model or a fallback is deprecated, reason Deprecated, or past its end of life, reason PastEndOfLife; the message names each with its end-of-life day).
+   * Standard conditions, one per type: Ready, Reconciling and Stalled (as kstatus reads them), PoliciesResolved (every referenced policy exists, the MCP servers' circuitBreakerPolicyRef included; reason PolicyNotFound otherwise, the message naming each missing one), PoliciesApplied (every replica runs the current policy hash), MonitoringConfigured, ScaleOutHeld (True while autoscaling.providerQuota holds the HorizontalPodAutoscaler at the current replica count, reason ProviderQuotaLow; False with reason HeadroomAvailable, HoldDisabled or NoHeadroomReported otherwise) McpServersReachable (with spec.mcpServers only: True, reason Reachable, when every running replica reaches every server; False, reason Unreachable, naming the servers some replica cannot reach and their last error — the agent stays Ready and calls to those servers' tools fail until they are back) and ModelRetiring (True when the model or a fallback is deprecated, reason Deprecated, or past its end of life, reason PastEndOfLife; the message names each with its end-of-life day).
    *
    * @maxItems 16
    *
@@ -198,6 +198,18 @@ export interface AgentDeploymentStatus {
    * The backends in one line, each as name, state and open over running replicas, such as anthropic Open 3/3, bedrock-us Closed 0/3; shown in the BACKENDS column of kubectl get -o wide.
    */
   backendSummary?: string;
+  /**
+   * Each of spec.mcpServers as the agent's running replicas report it (the breakwater.dev/mcp and breakwater.dev/breakers pod annotations), in spec order; absent without spec.mcpServers.
+   *
+   * @maxItems 16
+   *
+   * Items: One MCP server as the agent's running replicas report it.
+   */
+  mcpServers?: McpServerStatus[];
+  /**
+   * The MCP servers in one line, each as name, reachable over running replicas, tools and tool breakers open, such as github reachable 3/3, 12 tools, 1 tool breaker open; shown in the MCP column of kubectl get -o wide.
+   */
+  mcpSummary?: string;
   /**
    * The end-of-life day (UTC) of the agent's earliest-retiring deprecated model, the primary's or a fallback's, such as 2026-11-30: from that day the provider refuses calls to it. Absent when none is deprecated; shown in the RETIRES column, and the ModelRetiring condition names the model.
    */
@@ -595,6 +607,36 @@ export interface BackendStatus {
    * Running replicas, those that have not reported yet included.
    */
   replicas: number;
+}
+
+/**
+ * One MCP server as the agent's running replicas report it.
+ */
+export interface McpServerStatus {
+  /**
+   * The server, as in spec.mcpServers[].name.
+   */
+  name: string;
+  /**
+   * Running replicas that report the server reachable (a session open and its tools listed).
+   */
+  reachable: number;
+  /**
+   * Running replicas, those that have not reported yet included.
+   */
+  replicas: number;
+  /**
+   * The server's tools the agent may call (listed and allowed), the most any replica reports; 0 while no replica reaches it.
+   */
+  tools: number;
+  /**
+   * The server's tools whose breaker (tool:<server>__<tool>) is Open, or forced open, on at least one running replica.
+   */
+  openToolBreakers: number;
+  /**
+   * Why the server is unreachable, as the replica that most recently lost it says; absent while every replica reaches it.
+   */
+  lastError?: string;
 }
 
 /**
