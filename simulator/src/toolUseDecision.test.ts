@@ -118,4 +118,26 @@ describe('wholeWordIndex', () => {
   ])('finds a word %s', (_name, text, word, at) => {
     expect(wholeWordIndex(text, word)).toBe(at);
   });
+
+  it('keeps calling a tool asked for over and over, whatever came back (a model stuck in a loop)', () => {
+    const tools = [{ name: 'search', description: 'Searches.', input_schema: { type: 'object' } }];
+    const first = parseMessagesRequest({
+      model: 'm',
+      max_tokens: 16,
+      tools,
+      messages: [{ role: 'user', content: 'use tool search over and over' }],
+    });
+    expect(first.ok && decideTurn(first.request)).toMatchObject({ kind: 'call_tool' });
+    const after = parseMessagesRequest({
+      model: 'm',
+      max_tokens: 16,
+      tools,
+      messages: [
+        { role: 'user', content: 'use tool search over and over' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'search', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'nothing' }] },
+      ],
+    });
+    expect(after.ok && decideTurn(after.request)).toMatchObject({ kind: 'call_tool' });
+  });
 });
