@@ -9,103 +9,31 @@
  * (`--manifests`, a hand-written `--policy` file) is held to what the API server would have
  * admitted, and the guard builds whatever passes without a check of its own.
  */
-import { parseDuration } from '../api/duration.ts';
-import type { FieldLimits } from '../api/fieldLimits.ts';
 import {
   AGENT_DEPLOYMENT_LIMITS as AGENT,
   CIRCUIT_BREAKER_POLICY_LIMITS as BREAKER,
   RATE_LIMIT_POLICY_LIMITS as RATE,
 } from '../api/specLimits.ts';
 import { POLICY_DOCUMENT_VERSION, policyHash, type PolicyDocument } from './policyDocument.ts';
+import {
+  PolicyInvalid,
+  fail,
+  obj,
+  optObj,
+  str,
+  int,
+  bounded,
+  num,
+  durationMs,
+  bool,
+  oneOf,
+  arr,
+  type Json,
+} from './documentChecks.ts';
 
 export type ParsedPolicy =
   | { readonly ok: true; readonly doc: PolicyDocument; readonly hash: string }
   | { readonly ok: false; readonly error: string };
-
-class PolicyInvalid extends Error {}
-
-type Json = Record<string, unknown>;
-
-function fail(path: string, what: string, got: unknown): never {
-  throw new PolicyInvalid(
-    `${path} ${what}, got ${got === undefined ? 'nothing' : JSON.stringify(got)}`,
-  );
-}
-
-function obj(v: unknown, path: string): Json {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'must be an object', v);
-  return v as Json;
-}
-
-function optObj(v: unknown, path: string): Json | undefined {
-  return v === undefined ? undefined : obj(v, path);
-}
-
-/** A string; `bounds` from the schema, else merely non-empty. */
-function str(v: unknown, path: string, bounds: FieldLimits = { minLength: 1 }): string {
-  const min = bounds.minLength ?? 0;
-  if (typeof v !== 'string' || v.length < min) {
-    fail(path, min > 0 ? 'must be a non-empty string' : 'must be a string', v);
-  }
-  if (bounds.maxLength !== undefined && v.length > bounds.maxLength) {
-    fail(path, `must be at most ${bounds.maxLength} characters`, `${v.slice(0, 16)}…`);
-  }
-  return v;
-}
-
-function int(v: unknown, path: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    fail(path, `must be an integer from ${min} to ${max}`, v);
-  }
-  return v;
-}
-
-/** An integer within the schema's minimum and maximum. */
-function bounded(v: unknown, path: string, bounds: FieldLimits): number {
-  return int(v, path, bounds.minimum ?? 0, bounds.maximum ?? Number.MAX_SAFE_INTEGER);
-}
-
-/** A number within the schema's bounds; `exclusiveMinimum` refuses the minimum itself. */
-function num(v: unknown, path: string, bounds: FieldLimits): number {
-  const min = bounds.minimum ?? -Infinity;
-  const max = bounds.maximum ?? Infinity;
-  const low = bounds.exclusiveMinimum === true ? v === min : false;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || low) {
-    const from = bounds.exclusiveMinimum === true ? `greater than ${min}` : `from ${min}`;
-    fail(path, `must be a number ${from} to ${max}`, v);
-  }
-  return v;
-}
-
-/** Milliseconds within a Duration field's bounds (its CEL rule), at least `floor`. */
-function durationMs(v: unknown, path: string, bounds: FieldLimits, floor = 0): number {
-  const min = bounds.minDuration === undefined ? 1 : parseDuration(bounds.minDuration);
-  const max = bounds.maxDuration === undefined ? 86_400_000 : parseDuration(bounds.maxDuration);
-  return int(v, path, Math.max(min, floor), max);
-}
-
-function bool(v: unknown, path: string): boolean {
-  if (typeof v !== 'boolean') fail(path, 'must be true or false', v);
-  return v;
-}
-
-function oneOf(v: unknown, path: string, bounds: FieldLimits): string {
-  const allowed = bounds.enum ?? [];
-  if (typeof v !== 'string' || !allowed.includes(v)) {
-    fail(path, `must be one of ${allowed.join(', ')}`, v);
-  }
-  return v;
-}
-
-function arr(v: unknown, path: string, bounds: FieldLimits): unknown[] {
-  const min = bounds.minItems ?? 0;
-  const max = bounds.maxItems ?? Number.MAX_SAFE_INTEGER;
-  if (!Array.isArray(v) || v.length > max || v.length < min) {
-    const least = min > 0 ? `at least ${min} and ` : '';
-    fail(path, `must be a list of ${least}at most ${max} items`, v);
-  }
-  return v as unknown[];
-}
 
 function checkBreaker(v: unknown, at = 'circuitBreaker'): void {
   const b = obj(v, at);

@@ -5,9 +5,8 @@
  *
  *   retry → [breaker fail-fast] → rate limit → bulkhead → breaker → timeout → call
  *
- * A retry may move to another target (`failover`: the same model at the next backend), where
- * it is admitted by that target's breaker and counted by it; the retry policy and budget
- * stay the first target's, so failing over costs the same budget as retrying in place.
+ * A retry may move to another target (`failover`), admitted and counted by that target's
+ * breaker, on the first target's retry policy and budget.
  *
  * DESIGN §1 names the per-call policies ratelimit → bulkhead → breaker → timeout; retry is a
  * loop around them rather than a layer inside the timeout, because:
@@ -79,10 +78,9 @@ export interface GuardCallOptions {
 }
 
 /**
- * A call's way to the same request elsewhere: after a failed attempt that the retry policy
- * and budget allow to be retried, `next` names the guard the retry runs under (another
- * backend's, with its own breaker), or undefined to retry here. A retry that moves on goes at
- * once, without the backoff: that is for the target that just failed, not for another one.
+ * After a failed attempt the retry policy and budget allow to retry, `next` names the guard
+ * the retry runs under (another backend's), or undefined to retry here after the backoff; a
+ * retry that moves on goes at once (the backoff is for the target that just failed).
  */
 export interface Failover {
   next(): Guard | undefined;
@@ -366,11 +364,10 @@ export class Guard implements AttemptHost {
   get bulkhead(): Bulkhead | undefined {
     return this.#bulkhead;
   }
-  /** Deadlines being watched (tests, /debug). */
+  /** Deadlines watched (tests, /debug); whether their one timer is armed. */
   get pendingDeadlines(): number {
     return this.#deadlines.size;
   }
-  /** Whether the guard's one deadline timer is armed. */
   get deadlineTimerArmed(): boolean {
     return this.#deadlines.armed;
   }
@@ -395,10 +392,9 @@ export class Guard implements AttemptHost {
   }): void {
     if (update.timeout !== undefined) this.#timeout = update.timeout ?? undefined;
     if (update.retry === null) this.#retry = undefined;
-    else if (update.retry !== undefined) {
-      if (this.#retry === undefined) {
-        this.#retry = new RetryPolicy(update.retry, this.#random, this.#clock.now());
-      } else this.#retry.reconfigure(update.retry);
-    }
+    else if (update.retry !== undefined && this.#retry !== undefined)
+      this.#retry.reconfigure(update.retry);
+    else if (update.retry !== undefined)
+      this.#retry = new RetryPolicy(update.retry, this.#random, this.#clock.now());
   }
 }

@@ -37,6 +37,11 @@ export class EventStreamCorrupt extends Error {
 export class EventStreamTranscoder {
   /** The bytes of a frame not yet complete; empty between frames. */
   #pending: Buffer = EMPTY;
+  /**
+   * The last headers block read, and what it said: every `chunk` frame of a stream carries the
+   * same three headers, so they are read once and then only compared, byte for byte.
+   */
+  #headers: { readonly bytes: Buffer; readonly read: FrameHeaders } | undefined;
 
   /** The server-sent events of the frames `chunk` completes; empty when it completes none. */
   push(chunk: Buffer): Buffer {
@@ -47,12 +52,25 @@ export class EventStreamTranscoder {
       if (length < PRELUDE + TRAILER || length > MAX_FRAME)
         throw new EventStreamCorrupt(`a frame of ${length} bytes`);
       if (buffer.length < length) break;
-      eventOf(buffer.subarray(0, length), out);
+      this.#event(buffer.subarray(0, length), out);
       buffer = buffer.subarray(length);
     }
     // Kept as a copy: the chunk's memory belongs to the connection's next read.
     this.#pending = buffer.length === 0 ? EMPTY : Buffer.from(buffer);
     return out.length === 0 ? EMPTY : out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
+  }
+
+  #event(frame: Buffer, out: Buffer[]): void {
+    const end = checkedFrame(frame);
+    const block = frame.subarray(PRELUDE, end);
+    const kept = this.#headers;
+    let headers: FrameHeaders;
+    if (kept !== undefined && kept.bytes.equals(block)) headers = kept.read;
+    else {
+      headers = readHeaders(frame, end);
+      this.#headers = { bytes: Buffer.from(block), read: headers };
+    }
+    eventOf(frame, end, headers, out);
   }
 
   /** Bytes of a frame cut off by the stream's end (the relay reports the cut itself). */
@@ -76,21 +94,29 @@ const FIXED_SIZE: Readonly<Record<number, number>> = {
   9: 16,
 };
 
-/** Appends the frame's server-sent event, if it makes one, to `out`. */
-function eventOf(frame: Buffer, out: Buffer[]): void {
+interface FrameHeaders {
+  readonly messageType?: string;
+  readonly eventType?: string;
+  readonly exceptionType?: string;
+  readonly errorCode?: string;
+  readonly errorMessage?: string;
+}
+
+/** Checks a whole frame's checksums and lengths; the end of its headers. */
+function checkedFrame(frame: Buffer): number {
   const total = frame.length;
-  const headersLength = frame.readUInt32BE(4);
   if (crc32(frame.subarray(0, 8)) !== frame.readUInt32BE(8))
     throw new EventStreamCorrupt('the prelude checksum does not match');
   if (crc32(frame.subarray(0, total - TRAILER)) !== frame.readUInt32BE(total - TRAILER))
     throw new EventStreamCorrupt('the message checksum does not match');
-  const end = PRELUDE + headersLength;
+  const end = PRELUDE + frame.readUInt32BE(4);
   if (end > total - TRAILER) throw new EventStreamCorrupt('headers longer than the frame');
-  let messageType: string | undefined;
-  let eventType: string | undefined;
-  let exceptionType: string | undefined;
-  let errorCode: string | undefined;
-  let errorMessage: string | undefined;
+  return end;
+}
+
+/** The string headers this reader needs; the others are skipped by their type's size. */
+function readHeaders(frame: Buffer, end: number): FrameHeaders {
+  const read: Record<string, string> = {};
   let at = PRELUDE;
   while (at < end) {
     const nameLength = frame.readUInt8(at);
@@ -100,14 +126,7 @@ function eventOf(frame: Buffer, out: Buffer[]): void {
     at += 1;
     if (type === STRING || type === 6) {
       const length = frame.readUInt16BE(at);
-      if (type === STRING) {
-        const value = frame.toString('utf8', at + 2, at + 2 + length);
-        if (name === ':message-type') messageType = value;
-        else if (name === ':event-type') eventType = value;
-        else if (name === ':exception-type') exceptionType = value;
-        else if (name === ':error-code') errorCode = value;
-        else if (name === ':error-message') errorMessage = value;
-      }
+      if (type === STRING) read[name] = frame.toString('utf8', at + 2, at + 2 + length);
       at += 2 + length;
     } else {
       const size = FIXED_SIZE[type];
@@ -116,6 +135,19 @@ function eventOf(frame: Buffer, out: Buffer[]): void {
     }
   }
   if (at !== end) throw new EventStreamCorrupt('headers that overrun their length');
+  return {
+    ...(read[':message-type'] === undefined ? {} : { messageType: read[':message-type'] }),
+    ...(read[':event-type'] === undefined ? {} : { eventType: read[':event-type'] }),
+    ...(read[':exception-type'] === undefined ? {} : { exceptionType: read[':exception-type'] }),
+    ...(read[':error-code'] === undefined ? {} : { errorCode: read[':error-code'] }),
+    ...(read[':error-message'] === undefined ? {} : { errorMessage: read[':error-message'] }),
+  };
+}
+
+/** Appends the frame's server-sent event, if it makes one, to `out`. */
+function eventOf(frame: Buffer, end: number, headers: FrameHeaders, out: Buffer[]): void {
+  const total = frame.length;
+  const { messageType, eventType, exceptionType, errorCode, errorMessage } = headers;
   if (messageType === 'event') {
     if (eventType === 'chunk') sseOf(chunkBytes(frame, end, total - TRAILER), out);
     return;
@@ -161,14 +193,23 @@ function chunkBytes(frame: Buffer, start: number, end: number): Buffer {
 /** `{"type":"content_block_delta", …}`: its type names the event, as the Anthropic API does. */
 const LEADING_TYPE = /^\{"type":"([a-z_]+)"/;
 const NEWLINE = 0x0a;
-const DATA = Buffer.from('\ndata: ', 'latin1');
+/** `event: <type>\ndata: ` per event type, made once (a stream has half a dozen types). */
+const PREFIXES = new Map<string, Buffer>();
+function eventPrefix(type: string): Buffer {
+  let prefix = PREFIXES.get(type);
+  if (prefix === undefined) {
+    prefix = Buffer.from(`event: ${type}\ndata: `, 'latin1');
+    if (PREFIXES.size < 64) PREFIXES.set(type, prefix);
+  }
+  return prefix;
+}
 const END = Buffer.from('\n\n', 'latin1');
 
 /** `event: <type>\ndata: <json>\n\n`, the JSON's bytes as they came. */
 function sseOf(json: Buffer, out: Buffer[]): void {
   const leading = LEADING_TYPE.exec(json.toString('latin1', 0, 48))?.[1];
   if (leading !== undefined && !json.includes(NEWLINE)) {
-    out.push(Buffer.from(`event: ${leading}`, 'latin1'), DATA, json, END);
+    out.push(eventPrefix(leading), json, END);
     return;
   }
   // Not in the shape Bedrock sends: parsed, and written on one line as SSE needs.

@@ -1,0 +1,92 @@
+/**
+ * The checks a policy document's fields go through (policyValidation.ts): each names the
+ * field's path and what it must be, and throws `PolicyInvalid` with what it got. Bounds come
+ * from the schema, passed in by the caller.
+ */
+import { parseDuration } from '../api/duration.ts';
+import type { FieldLimits } from '../api/fieldLimits.ts';
+
+export class PolicyInvalid extends Error {}
+
+export type Json = Record<string, unknown>;
+
+export function fail(path: string, what: string, got: unknown): never {
+  throw new PolicyInvalid(
+    `${path} ${what}, got ${got === undefined ? 'nothing' : JSON.stringify(got)}`,
+  );
+}
+
+export function obj(v: unknown, path: string): Json {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'must be an object', v);
+  return v as Json;
+}
+
+export function optObj(v: unknown, path: string): Json | undefined {
+  return v === undefined ? undefined : obj(v, path);
+}
+
+/** A string; `bounds` from the schema, else merely non-empty. */
+export function str(v: unknown, path: string, bounds: FieldLimits = { minLength: 1 }): string {
+  const min = bounds.minLength ?? 0;
+  if (typeof v !== 'string' || v.length < min) {
+    fail(path, min > 0 ? 'must be a non-empty string' : 'must be a string', v);
+  }
+  if (bounds.maxLength !== undefined && v.length > bounds.maxLength) {
+    fail(path, `must be at most ${bounds.maxLength} characters`, `${v.slice(0, 16)}…`);
+  }
+  return v;
+}
+
+export function int(v: unknown, path: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    fail(path, `must be an integer from ${min} to ${max}`, v);
+  }
+  return v;
+}
+
+/** An integer within the schema's minimum and maximum. */
+export function bounded(v: unknown, path: string, bounds: FieldLimits): number {
+  return int(v, path, bounds.minimum ?? 0, bounds.maximum ?? Number.MAX_SAFE_INTEGER);
+}
+
+/** A number within the schema's bounds; `exclusiveMinimum` refuses the minimum itself. */
+export function num(v: unknown, path: string, bounds: FieldLimits): number {
+  const min = bounds.minimum ?? -Infinity;
+  const max = bounds.maximum ?? Infinity;
+  const low = bounds.exclusiveMinimum === true ? v === min : false;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || low) {
+    const from = bounds.exclusiveMinimum === true ? `greater than ${min}` : `from ${min}`;
+    fail(path, `must be a number ${from} to ${max}`, v);
+  }
+  return v;
+}
+
+/** Milliseconds within a Duration field's bounds (its CEL rule), at least `floor`. */
+export function durationMs(v: unknown, path: string, bounds: FieldLimits, floor = 0): number {
+  const min = bounds.minDuration === undefined ? 1 : parseDuration(bounds.minDuration);
+  const max = bounds.maxDuration === undefined ? 86_400_000 : parseDuration(bounds.maxDuration);
+  return int(v, path, Math.max(min, floor), max);
+}
+
+export function bool(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') fail(path, 'must be true or false', v);
+  return v;
+}
+
+export function oneOf(v: unknown, path: string, bounds: FieldLimits): string {
+  const allowed = bounds.enum ?? [];
+  if (typeof v !== 'string' || !allowed.includes(v)) {
+    fail(path, `must be one of ${allowed.join(', ')}`, v);
+  }
+  return v;
+}
+
+export function arr(v: unknown, path: string, bounds: FieldLimits): unknown[] {
+  const min = bounds.minItems ?? 0;
+  const max = bounds.maxItems ?? Number.MAX_SAFE_INTEGER;
+  if (!Array.isArray(v) || v.length > max || v.length < min) {
+    const least = min > 0 ? `at least ${min} and ` : '';
+    fail(path, `must be a list of ${least}at most ${max} items`, v);
+  }
+  return v as unknown[];
+}
