@@ -4,8 +4,8 @@
  * resolves into the policy document once it appears; its headers Secret is mounted into the
  * runtime container; what a replica reports in its breakwater.dev/mcp annotation becomes
  * status.mcpServers, McpServersReachable (the agent stays Ready) and the CircuitBreakerPolicy's
- * lastLoop. The report is written here as the runtime writes it on its own pod, re-written on
- * each attempt in case the runtime writes its own in between.
+ * lastLoop. And one agent end to end: its runtime pod reaches a real MCP server (the
+ * official SDK's, on the host) and the bundled agent calls its tool.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import {
@@ -23,9 +23,11 @@ import {
   getBreakerPolicy,
   isPodReady,
   mergePatch,
+  podHttpPort,
 } from '../support/breakwaterCluster.ts';
 import { kubectl } from '../support/kube.ts';
 import { eventually } from '../support/operator.ts';
+import { startMcpServer, type McpTestServer } from '../support/mcpServer.ts';
 import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 
 jest.setTimeout(180_000);
@@ -34,10 +36,18 @@ const AGENT = 'with-tools';
 const AGENT_CBP = 'agent-breaker';
 const TOOLS_CBP = 'tool-breakers';
 
+const LIVE = 'with-live-tools';
+
 let scenario: Scenario;
+let mcp: McpTestServer;
 
 beforeAll(async () => {
+  mcp = await startMcpServer();
   scenario = await startScenario({ prefix: 'op-mcp', seed: 29 }, (sim) => [
+    agentDeployment(LIVE, {
+      providerURL: sim.url,
+      spec: { mcpServers: [{ name: 'local', url: mcp.url, tools: ['echo', 'flaky'] }] },
+    }),
     circuitBreakerPolicy(AGENT_CBP, { loopDetection: { maxRepeats: 5 } }),
     agentDeployment(AGENT, {
       providerURL: sim.url,
@@ -56,7 +66,10 @@ beforeAll(async () => {
   ]);
 }, 150_000);
 
-afterAll(() => scenario.end());
+afterAll(async () => {
+  await scenario.end();
+  await mcp.stop();
+});
 
 describe('an agent with an MCP server', () => {
   it('names the server policy that does not exist yet, and resolves it once it appears', async () => {
@@ -175,5 +188,38 @@ describe('an agent with an MCP server', () => {
       time: at,
       shadow: false,
     });
+  });
+
+  it('reaches a real MCP server from the runtime pod: status counts its tools, and the agent calls one', async () => {
+    const ns = scenario.ns.name;
+    const pod = await eventually(async () => (await agentPods(ns, LIVE)).find(isPodReady), {
+      timeoutMs: 90_000,
+      description: `a ready pod of ${LIVE}`,
+    });
+    const agent = await eventually(
+      async () => {
+        const a = await getAgent(ns, LIVE);
+        return a?.status?.mcpServers?.[0]?.reachable === 1 && a;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, description: 'the server reachable in status' },
+    );
+    expect(agent.status?.mcpServers?.[0]).toMatchObject({
+      name: 'local',
+      reachable: 1,
+      replicas: 1,
+      tools: 2,
+      openToolBreakers: 0,
+    });
+    expect(condition(agent, 'McpServersReachable')?.status).toBe('True');
+    const response = await fetch(`http://127.0.0.1:${podHttpPort(pod)}/v1/agent/invoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'Please use tool local__echo' }),
+    });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { output: string }).output).toBe(
+      'local__echo returned: example text',
+    );
+    expect(mcp.calls.get('echo')).toBe(1);
   });
 });
