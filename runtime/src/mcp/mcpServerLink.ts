@@ -7,18 +7,18 @@
  * restarted: 404 for the session id) opens a new one and is sent once more.
  *
  * Headers come from the server's mounted Secret (`headersSecretRef`), one file per header,
- * read again at most once a second on use: a rotated token reaches the next request.
+ * read again at most once a second on use (mountedFiles.ts): a rotated token reaches the next
+ * request.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   StreamableHTTPClientTransport,
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
+import { MountedFiles } from '../provider/mountedFiles.ts';
 import { upstreamFetch, type UpstreamFetch } from '../provider/upstreamFetch.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
@@ -44,7 +44,7 @@ export interface LinkDeps {
 
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 30_000;
-const HEADERS_RECHECK_MS = 1_000;
+const SDK_TIMEOUT_MARGIN_MS = 5_000;
 const CLIENT_INFO = { name: 'breakwater-runtime', version: '1' };
 
 export class McpServerLink {
@@ -57,15 +57,19 @@ export class McpServerLink {
   #retryMs = FIRST_RETRY_MS;
   #retry: Cancel | undefined;
   #closed = false;
-  #headers: Record<string, string> = {};
   /** The server's keep-alive connection pool (undici's request API, as for the provider). */
   readonly #transport: UpstreamFetch;
-  #headersReadAt = -Infinity;
+  /** The headers Secret's files, one per header; undefined without one. */
+  readonly #headerFiles: MountedFiles | undefined;
 
   constructor(settings: McpServerSettings, deps: LinkDeps) {
     this.#settings = settings;
     this.#deps = deps;
     this.#transport = upstreamFetch(settings.url, {});
+    this.#headerFiles =
+      deps.headersDir === undefined
+        ? undefined
+        : new MountedFiles(deps.headersDir, undefined, deps.clock);
     this.#state = {
       reachable: false,
       tools: [],
@@ -108,24 +112,34 @@ export class McpServerLink {
     try {
       return (await client.callTool({ name: tool, arguments: args }, undefined, {
         signal,
-        timeout: this.#settings.timeoutMs,
+        timeout: this.#sdkTimeoutMs(),
       })) as CallToolResult;
     } catch (err) {
-      if (!(err instanceof StreamableHTTPError && err.code === 404) || signal.aborted) {
-        if (!signal.aborted) this.#failed(err);
-        throw err;
+      if (err instanceof StreamableHTTPError && err.code === 404 && !signal.aborted) {
+        this.#deps.logger.info(
+          { server: this.#settings.name },
+          'MCP session expired; opening a new one',
+        );
+        this.#drop(client);
+        const fresh = await this.#session();
+        return (await fresh.callTool({ name: tool, arguments: args }, undefined, {
+          signal,
+          timeout: this.#sdkTimeoutMs(),
+        })) as CallToolResult;
       }
-      this.#deps.logger.info(
-        { server: this.#settings.name },
-        'MCP session expired; opening a new one',
-      );
-      this.#drop(client);
-      const fresh = await this.#session();
-      return (await fresh.callTool({ name: tool, arguments: args }, undefined, {
-        signal,
-        timeout: this.#settings.timeoutMs,
-      })) as CallToolResult;
+      // The server answered (a JSON-RPC error) or the caller gave up: the session is fine.
+      // Anything else is the connection failing: unreachable until a session opens again.
+      if (!signal.aborted && !(err instanceof McpError)) this.#failed(err);
+      throw err;
     }
+  }
+
+  /**
+   * The SDK's own request timeout only backs up the guard's, which cuts the call at the
+   * server's timeout; firing first, it would end the call as an unknown error.
+   */
+  #sdkTimeoutMs(): number {
+    return this.#settings.timeoutMs + SDK_TIMEOUT_MARGIN_MS;
   }
 
   async close(): Promise<void> {
@@ -238,24 +252,19 @@ export class McpServerLink {
   }
 
   async #currentHeaders(): Promise<Record<string, string>> {
-    const dir = this.#deps.headersDir;
-    if (dir === undefined) return this.#headers;
-    const now = this.#deps.clock.now();
-    if (now - this.#headersReadAt < HEADERS_RECHECK_MS) return this.#headers;
-    this.#headersReadAt = now;
+    if (this.#headerFiles === undefined) return {};
     try {
-      const headers: Record<string, string> = {};
-      for (const name of await readdir(dir)) {
-        if (name.startsWith('..')) continue;
-        headers[name] = (await readFile(join(dir, name), 'utf8')).trim();
-      }
-      this.#headers = headers;
+      return Object.fromEntries(await this.#headerFiles.contents());
     } catch (err) {
       this.#deps.logger.warn(
-        { server: this.#settings.name, dir, err: err instanceof Error ? err.message : String(err) },
-        'MCP headers cannot be read; sending the last ones',
+        {
+          server: this.#settings.name,
+          dir: this.#headerFiles.dir,
+          err: err instanceof Error ? err.message : String(err),
+        },
+        'MCP headers cannot be read; sending none',
       );
+      return {};
     }
-    return this.#headers;
   }
 }
