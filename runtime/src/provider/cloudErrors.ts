@@ -26,6 +26,21 @@ export function anthropicError(
   );
 }
 
+/**
+ * The Anthropic error type for a cloud's HTTP status, when its own error name says nothing
+ * more specific (Bedrock's exception, Google's status).
+ */
+export function errorTypeForStatus(status: number): AnthropicErrorType {
+  if (status === 429) return 'rate_limit_error';
+  if (status === 503 || status === 529) return 'overloaded_error';
+  if (status === 408 || status === 504) return 'timeout_error';
+  if (status >= 500) return 'api_error';
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 404) return 'not_found_error';
+  return 'invalid_request_error';
+}
+
 /** The same as an `event: error` inside a stream (the relay raises it as the SDK would). */
 export function sseErrorEvent(type: AnthropicErrorType, message: string): string {
   return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type, message } })}\n\n`;

@@ -5,7 +5,7 @@
  * backend and the field to fix: the caller sees a 401, and on-call knows where to look.
  */
 import type { AnthropicErrorType } from '../../../../contract/src/anthropic/errorTypes.ts';
-import { anthropicError, messageOf, parseJson } from '../cloudErrors.ts';
+import { anthropicError, errorTypeForStatus, messageOf, parseJson } from '../cloudErrors.ts';
 import type { APIError } from '@anthropic-ai/sdk';
 
 const BY_EXCEPTION: Readonly<Record<string, AnthropicErrorType>> = {
@@ -27,18 +27,6 @@ const BY_EXCEPTION: Readonly<Record<string, AnthropicErrorType>> = {
   expiredtokenexception: 'authentication_error',
 };
 
-/** By status, for an exception this table does not name. */
-function byStatus(status: number): AnthropicErrorType {
-  if (status === 429) return 'rate_limit_error';
-  if (status === 503) return 'overloaded_error';
-  if (status === 408 || status === 504) return 'timeout_error';
-  if (status >= 500) return 'api_error';
-  if (status === 401) return 'authentication_error';
-  if (status === 403) return 'permission_error';
-  if (status === 404) return 'not_found_error';
-  return 'invalid_request_error';
-}
-
 /** The Anthropic error type of a Bedrock exception (case as either header spells it). */
 export function bedrockErrorType(
   exception: string | undefined,
@@ -48,7 +36,7 @@ export function bedrockErrorType(
     const known = BY_EXCEPTION[exception.toLowerCase()];
     if (known !== undefined) return known;
   }
-  return byStatus(status);
+  return errorTypeForStatus(status);
 }
 
 /** A failed Bedrock answer as the SDK's error, its message saying which backend and why. */

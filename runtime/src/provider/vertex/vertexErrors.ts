@@ -7,7 +7,7 @@
  */
 import { APIError } from '@anthropic-ai/sdk';
 import type { AnthropicErrorType } from '../../../../contract/src/anthropic/errorTypes.ts';
-import { anthropicError, messageOf, parseJson } from '../cloudErrors.ts';
+import { anthropicError, errorTypeForStatus, messageOf, parseJson } from '../cloudErrors.ts';
 
 const BY_STATUS: Readonly<Record<string, AnthropicErrorType>> = {
   RESOURCE_EXHAUSTED: 'rate_limit_error',
@@ -23,17 +23,6 @@ const BY_STATUS: Readonly<Record<string, AnthropicErrorType>> = {
   NOT_FOUND: 'not_found_error',
 };
 
-function byHttpStatus(status: number): AnthropicErrorType {
-  if (status === 429) return 'rate_limit_error';
-  if (status === 503 || status === 529) return 'overloaded_error';
-  if (status === 408 || status === 504) return 'timeout_error';
-  if (status >= 500) return 'api_error';
-  if (status === 401) return 'authentication_error';
-  if (status === 403) return 'permission_error';
-  if (status === 404) return 'not_found_error';
-  return 'invalid_request_error';
-}
-
 export function vertexStatusError(
   backend: string,
   status: number,
@@ -44,7 +33,8 @@ export function vertexStatusError(
   if (typeof body === 'object' && body !== null && (body as { type?: unknown }).type === 'error')
     return APIError.generate(status, body, undefined, headers);
   const google = (body as { error?: { status?: unknown } } | undefined)?.error?.status;
-  const type = (typeof google === 'string' ? BY_STATUS[google] : undefined) ?? byHttpStatus(status);
+  const type =
+    (typeof google === 'string' ? BY_STATUS[google] : undefined) ?? errorTypeForStatus(status);
   const said = messageOf(body, text === '' ? `HTTP ${status}` : text);
   const name = typeof google === 'string' ? google : `HTTP ${status}`;
   const message =
