@@ -141,7 +141,12 @@ describe('an agent with an MCP server', () => {
     const agent = await eventually(
       async () => {
         const a = await getAgent(ns, AGENT);
-        return a?.status?.mcpServers?.[0]?.lastError !== undefined && a;
+        // Ready follows the pod's readiness a moment later than the report may arrive.
+        return (
+          a?.status?.mcpServers?.[0]?.lastError !== undefined &&
+          condition(a, 'Ready')?.status === 'True' &&
+          a
+        );
       },
       { timeoutMs: 60_000, intervalMs: 500, description: 'status.mcpServers from the report' },
     );
