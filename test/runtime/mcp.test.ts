@@ -191,9 +191,16 @@ describe('/mcp/<name>, the guarded endpoint for any agent', () => {
     try {
       const { tools } = await c.listTools();
       expect(tools.map((t) => t.name).sort()).toEqual(['echo', 'flaky', 'held', 'notes', 'slow']);
+      // Listed and answered whole: the output schema and annotations, the structured result.
+      expect(tools.find((t) => t.name === 'echo')).toMatchObject({
+        outputSchema: { type: 'object', properties: { echoed: { type: 'string' } } },
+        annotations: { readOnlyHint: true },
+      });
       const echoed = await c.callTool({ name: 'echo', arguments: { text: 'through the runtime' } });
-      expect(echoed).toMatchObject({ content: [{ type: 'text', text: 'through the runtime' }] });
-      expect(echoed.isError).not.toBe(true);
+      expect(echoed).toEqual({
+        content: [{ type: 'text', text: 'through the runtime' }],
+        structuredContent: { echoed: 'through the runtime', length: 19 },
+      });
       const secret = await c.callTool({ name: 'secret', arguments: {} });
       expect(secret.isError).toBe(true);
       expect(mcp.calls.get('secret')).toBeUndefined();

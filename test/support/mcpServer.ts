@@ -60,10 +60,16 @@ export async function startMcpServer(port = 0): Promise<McpTestServer> {
     const mcp = new McpServer({ name: 'breakwater-test-tools', version: '1.0.0' });
     mcp.registerTool(
       'echo',
-      { description: 'Echoes its text.', inputSchema: { text: z.string() } },
+      {
+        description: 'Echoes its text.',
+        inputSchema: { text: z.string() },
+        // Structured output too: what passes through /mcp/<name> must arrive whole.
+        outputSchema: { echoed: z.string(), length: z.number() },
+        annotations: { readOnlyHint: true },
+      },
       ({ text: said }) => {
         count('echo');
-        return text(said);
+        return { ...text(said), structuredContent: { echoed: said, length: said.length } };
       },
     );
     mcp.registerTool('flaky', { description: 'Fails for a while.' }, () => {

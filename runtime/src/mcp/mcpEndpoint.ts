@@ -8,6 +8,12 @@
  * timeout), with the loop breaker per session; a tool outside the allow-list is neither listed
  * nor callable. Sessions are kept in memory, at most MAX_SESSIONS per replica (the oldest goes
  * first); a client whose session is gone initialises a new one, as with any server.
+ *
+ * A `tools/call` on a session this replica holds — nearly every request an agent sends — is
+ * answered here without the SDK's transport, which turns each Node request into a WHATWG
+ * Request and Response and validates it against the schemas: that was most of the time the
+ * endpoint added to a call (bench/results/runtime.json `mcp`). The server's result is passed
+ * on whole (images, structured content), unless the prompt-injection guard withholds it.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -48,6 +54,7 @@ export interface EndpointDeps {
 }
 
 interface Session {
+  readonly id: string;
   readonly server: string;
   readonly transport: StreamableHTTPServerTransport;
   readonly loops: LoopDetector;
@@ -76,7 +83,9 @@ export class McpEndpoint {
     const id = req.headers['mcp-session-id'];
     const known = typeof id === 'string' ? this.#sessions.get(id) : undefined;
     if (known !== undefined && known.server === server) {
-      await known.transport.handleRequest(req, res, body);
+      const call = req.method === 'POST' ? toolCall(body, req.headers.accept) : undefined;
+      if (call === undefined) await known.transport.handleRequest(req, res, body);
+      else await this.#answerCall(known, link, call, req, res);
       return true;
     }
     if (typeof id === 'string' || !isInitialize(body)) {
@@ -103,6 +112,7 @@ export class McpEndpoint {
       enableJsonResponse: true,
       onsessioninitialized: (sid) => {
         this.#remember(sid, {
+          id: sid,
           server,
           transport,
           loops: new LoopDetector(loopLimits(this.#requireActive().doc)),
@@ -122,6 +132,67 @@ export class McpEndpoint {
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
     await Promise.all(sessions.map((s) => s.transport.close().catch(() => undefined)));
+  }
+
+  /** A `tools/call` on a held session, answered as one JSON message. */
+  async #answerCall(
+    session: Session,
+    link: McpServerLink,
+    call: ToolCall,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) gone.abort(new Error('the MCP client went away'));
+    };
+    res.once('close', onClose);
+    try {
+      const result = await this.#call(session, link, call.tool, call.input, gone.signal);
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      const id = req.headers['mcp-session-id'];
+      if (typeof id === 'string') headers['mcp-session-id'] = id;
+      res.writeHead(200, headers);
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: call.id, result }));
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  /** One tool call of a session: the loop breaker, then the guarded call, then bookkeeping. */
+  async #call(
+    session: Session | undefined,
+    link: McpServerLink,
+    tool: string,
+    input: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<CallToolResult> {
+    const finding = session?.loops.record(`${link.settings.name}__${tool}`, input);
+    if (finding !== undefined) {
+      const shadow = this.#requireActive().doc.circuitBreaker.mode === 'Shadow';
+      this.#deps.loopFound(finding.tool, finding.count, shadow, session?.id ?? '');
+      if (!shadow)
+        return errorResult(
+          `loop detected: ${finding.tool} called ${finding.count} times in this session; stopped by the loop breaker (CircuitBreakerPolicy spec.loopDetection)`,
+        );
+    }
+    const started = this.#deps.now();
+    const outcome = await this.#deps.mcp.call(
+      this.#requireActive().guard,
+      link,
+      tool,
+      input,
+      signal,
+    );
+    const text = this.#deps.record({
+      server: link.settings.name,
+      tool,
+      outcome,
+      tookMs: this.#deps.now() - started,
+    });
+    // The server's own result, whole, unless the screen withheld it.
+    if (outcome.result !== undefined && text === outcome.text) return outcome.result;
+    return outcome.isError ? errorResult(text) : { content: [{ type: 'text', text }] };
   }
 
   #remember(id: string, session: Session): void {
@@ -149,45 +220,44 @@ export class McpEndpoint {
       { name: `breakwater/${link.settings.name}`, version: '1' },
       { capabilities: { tools: {} } },
     ).server;
-    server.setRequestHandler(ListToolsRequestSchema, () => ({
-      tools: link.state.tools.map((t) => ({
-        name: t.name,
-        ...(t.description === undefined ? {} : { description: t.description }),
-        inputSchema: t.inputSchema,
-      })),
-    }));
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-      const tool = request.params.name;
-      const input = request.params.arguments ?? {};
-      const id = sessionId() ?? '';
-      const session = this.#sessions.get(id);
-      const finding = session?.loops.record(`${link.settings.name}__${tool}`, input);
-      if (finding !== undefined) {
-        const shadow = this.#requireActive().doc.circuitBreaker.mode === 'Shadow';
-        this.#deps.loopFound(finding.tool, finding.count, shadow, id);
-        if (!shadow)
-          return errorResult(
-            `loop detected: ${finding.tool} called ${finding.count} times in this session; stopped by the loop breaker (CircuitBreakerPolicy spec.loopDetection)`,
-          );
-      }
-      const started = this.#deps.now();
-      const outcome = await this.#deps.mcp.call(
-        this.#requireActive().guard,
+    server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...link.state.tools] }));
+    server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+      this.#call(
+        this.#sessions.get(sessionId() ?? ''),
         link,
-        tool,
-        input,
+        request.params.name,
+        request.params.arguments ?? {},
         extra.signal,
-      );
-      const text = this.#deps.record({
-        server: link.settings.name,
-        tool,
-        outcome,
-        tookMs: this.#deps.now() - started,
-      });
-      return outcome.isError ? errorResult(text) : { content: [{ type: 'text', text }] };
-    });
+      ),
+    );
     return server;
   }
+}
+
+interface ToolCall {
+  readonly id: string | number;
+  readonly tool: string;
+  readonly input: Record<string, unknown>;
+}
+
+/**
+ * The request when `body` is one `tools/call` with a usable name and a client that takes a
+ * JSON answer; otherwise undefined, and the SDK's transport answers (batches, bad params,
+ * everything else) as the protocol says.
+ */
+function toolCall(body: unknown, accept: string | undefined): ToolCall | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  if (accept === undefined || !accept.includes('application/json')) return undefined;
+  const m = body as { method?: unknown; id?: unknown; params?: unknown; jsonrpc?: unknown };
+  if (m.method !== 'tools/call' || m.jsonrpc !== '2.0') return undefined;
+  if (typeof m.id !== 'string' && typeof m.id !== 'number') return undefined;
+  const params: unknown = m.params;
+  if (typeof params !== 'object' || params === null) return undefined;
+  const { name, arguments: given } = params as { name?: unknown; arguments?: unknown };
+  if (typeof name !== 'string') return undefined;
+  const input: unknown = given ?? {};
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
+  return { id: m.id, tool: name, input: input as Record<string, unknown> };
 }
 
 function errorResult(text: string): CallToolResult {

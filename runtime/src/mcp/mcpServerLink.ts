@@ -9,20 +9,25 @@
  * Headers come from the server's mounted Secret (`headersSecretRef`), one file per header,
  * read again at most once a second on use (mountedFiles.ts): a rotated token reaches the next
  * request.
+ *
+ * The SDK's client holds the session (initialize, `tools/list`, list-changed notifications);
+ * each `tools/call` goes out on the session's wire directly (toolCallWire.ts says why).
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import {
-  StreamableHTTPClientTransport,
-  StreamableHTTPError,
-} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import { MountedFiles } from '../provider/mountedFiles.ts';
 import { upstreamFetch, type UpstreamFetch } from '../provider/upstreamFetch.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { callToolOnWire, McpHttpError } from './toolCallWire.ts';
 
-export type ListedTool = Pick<Tool, 'name' | 'description' | 'inputSchema'>;
+/** A tool as listed: what the model is offered, and what `/mcp/<name>` lists on. */
+export type ListedTool = Pick<
+  Tool,
+  'name' | 'title' | 'description' | 'inputSchema' | 'outputSchema' | 'annotations'
+>;
 
 export interface LinkState {
   readonly reachable: boolean;
@@ -44,14 +49,19 @@ export interface LinkDeps {
 
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 30_000;
-const SDK_TIMEOUT_MARGIN_MS = 5_000;
 const CLIENT_INFO = { name: 'breakwater-runtime', version: '1' };
+
+/** An open session: the SDK's client and the transport that knows its id and version. */
+interface Session {
+  readonly client: Client;
+  readonly transport: StreamableHTTPClientTransport;
+}
 
 export class McpServerLink {
   #settings: McpServerSettings;
   readonly #deps: LinkDeps;
-  #client: Client | undefined;
-  #connecting: Promise<Client> | undefined;
+  #session: Session | undefined;
+  #connecting: Promise<Session> | undefined;
   #listed: readonly ListedTool[] = [];
   #state: LinkState;
   #retryMs = FIRST_RETRY_MS;
@@ -59,6 +69,8 @@ export class McpServerLink {
   #closed = false;
   /** The server's keep-alive connection pool (undici's request API, as for the provider). */
   readonly #transport: UpstreamFetch;
+  /** The server URL's path and query, where each call is posted. */
+  readonly #path: string;
   /** The headers Secret's files, one per header; undefined without one. */
   readonly #headerFiles: MountedFiles | undefined;
 
@@ -66,6 +78,8 @@ export class McpServerLink {
     this.#settings = settings;
     this.#deps = deps;
     this.#transport = upstreamFetch(settings.url, {});
+    const url = new URL(settings.url);
+    this.#path = `${url.pathname}${url.search}`;
     this.#headerFiles =
       deps.headersDir === undefined
         ? undefined
@@ -99,7 +113,7 @@ export class McpServerLink {
 
   /** Starts connecting; failures are retried with backoff, never thrown. */
   start(): void {
-    void this.#session().catch(() => undefined);
+    void this.#open().catch(() => undefined);
   }
 
   /** Calls `tool` on the server; a session the server no longer knows is opened anew once. */
@@ -108,24 +122,17 @@ export class McpServerLink {
     args: Record<string, unknown>,
     signal: AbortSignal,
   ): Promise<CallToolResult> {
-    const client = await this.#session();
+    const session = await this.#open();
     try {
-      return (await client.callTool({ name: tool, arguments: args }, undefined, {
-        signal,
-        timeout: this.#sdkTimeoutMs(),
-      })) as CallToolResult;
+      return await this.#send(session, tool, args, signal);
     } catch (err) {
-      if (err instanceof StreamableHTTPError && err.code === 404 && !signal.aborted) {
+      if (err instanceof McpHttpError && err.status === 404 && !signal.aborted) {
         this.#deps.logger.info(
           { server: this.#settings.name },
           'MCP session expired; opening a new one',
         );
-        this.#drop(client);
-        const fresh = await this.#session();
-        return (await fresh.callTool({ name: tool, arguments: args }, undefined, {
-          signal,
-          timeout: this.#sdkTimeoutMs(),
-        })) as CallToolResult;
+        this.#drop(session);
+        return await this.#send(await this.#open(), tool, args, signal);
       }
       // The server answered (a JSON-RPC error) or the caller gave up: the session is fine.
       // Anything else is the connection failing: unreachable until a session opens again.
@@ -134,33 +141,46 @@ export class McpServerLink {
     }
   }
 
-  /**
-   * The SDK's own request timeout only backs up the guard's, which cuts the call at the
-   * server's timeout; firing first, it would end the call as an unknown error.
-   */
-  #sdkTimeoutMs(): number {
-    return this.#settings.timeoutMs + SDK_TIMEOUT_MARGIN_MS;
+  async #send(
+    session: Session,
+    tool: string,
+    args: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<CallToolResult> {
+    return callToolOnWire(
+      {
+        dispatcher: this.#transport.dispatcher,
+        origin: this.#transport.origin,
+        path: this.#path,
+        sessionId: session.transport.sessionId,
+        protocolVersion: session.transport.protocolVersion,
+        headers: await this.#currentHeaders(),
+      },
+      tool,
+      args,
+      signal,
+    );
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     this.#retry?.();
-    const client = this.#client;
-    this.#client = undefined;
-    await client?.close().catch(() => undefined);
+    const session = this.#session;
+    this.#session = undefined;
+    await session?.client.close().catch(() => undefined);
     await this.#transport.close().catch(() => undefined);
   }
 
-  /** The open session's client, or a new session (initialize, then tools/list). */
-  #session(): Promise<Client> {
-    if (this.#client !== undefined) return Promise.resolve(this.#client);
+  /** The open session, or a new one (initialize, then tools/list). */
+  #open(): Promise<Session> {
+    if (this.#session !== undefined) return Promise.resolve(this.#session);
     this.#connecting ??= this.#connect().finally(() => {
       this.#connecting = undefined;
     });
     return this.#connecting;
   }
 
-  async #connect(): Promise<Client> {
+  async #connect(): Promise<Session> {
     const client = new Client(CLIENT_INFO, {
       listChanged: {
         tools: {
@@ -180,10 +200,11 @@ export class McpServerLink {
         await client.close();
         throw new Error('closed');
       }
-      this.#client = client;
+      const session = { client, transport };
+      this.#session = session;
       this.#retryMs = FIRST_RETRY_MS;
       this.#setTools(tools);
-      return client;
+      return session;
     } catch (err) {
       await client.close().catch(() => undefined);
       this.#failed(err);
@@ -194,8 +215,11 @@ export class McpServerLink {
   #setTools(tools: readonly Tool[]): void {
     this.#listed = tools.map((t) => ({
       name: t.name,
+      ...(t.title === undefined ? {} : { title: t.title }),
       ...(t.description === undefined ? {} : { description: t.description }),
       inputSchema: t.inputSchema,
+      ...(t.outputSchema === undefined ? {} : { outputSchema: t.outputSchema }),
+      ...(t.annotations === undefined ? {} : { annotations: t.annotations }),
     }));
     const allowed = this.#listed.filter((t) => this.allows(t.name));
     const was = this.#state;
@@ -211,8 +235,8 @@ export class McpServerLink {
   #failed(err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
     const was = this.#state;
-    const client = this.#client;
-    if (client !== undefined) this.#drop(client);
+    const session = this.#session;
+    if (session !== undefined) this.#drop(session);
     this.#state = {
       reachable: false,
       tools: [],
@@ -229,9 +253,9 @@ export class McpServerLink {
     this.#scheduleRetry();
   }
 
-  #drop(client: Client): void {
-    if (this.#client === client) this.#client = undefined;
-    void client.close().catch(() => undefined);
+  #drop(session: Session): void {
+    if (this.#session === session) this.#session = undefined;
+    void session.client.close().catch(() => undefined);
   }
 
   #scheduleRetry(): void {
@@ -240,7 +264,7 @@ export class McpServerLink {
     this.#retryMs = Math.min(MAX_RETRY_MS, this.#retryMs * 2);
     this.#retry = this.#deps.clock.setTimeout(() => {
       this.#retry = undefined;
-      if (this.#client === undefined && !this.#closed) this.start();
+      if (this.#session === undefined && !this.#closed) this.start();
     }, delay);
   }
 

@@ -40,6 +40,8 @@ export interface ToolOutcome {
   readonly isError: boolean;
   /** The guard's outcome class when the call could not be made (Timeout, Rejected, …). */
   readonly failure?: string;
+  /** The server's own result, when it answered (`/mcp/<name>` passes it on whole). */
+  readonly result?: CallToolResult;
 }
 
 export class McpTools {
@@ -156,10 +158,15 @@ export class McpTools {
         signal,
         { name: server, maxConcurrent: link.settings.maxConcurrent },
       );
-      return { text: resultText(result), isError: false };
+      return { text: resultText(result), isError: false, result };
     } catch (err) {
       if (err instanceof ToolResultError)
-        return { text: resultText(err.result), isError: true, failure: 'ServerError' };
+        return {
+          text: resultText(err.result),
+          isError: true,
+          failure: 'ServerError',
+          result: err.result,
+        };
       const outcome = classifyError(err, this.#clock.now()).outcome;
       return {
         text: `tool "${name}" is unavailable (${outcome}); carry on without it or try another tool`,

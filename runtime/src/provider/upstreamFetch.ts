@@ -21,6 +21,7 @@
  * signal costs one listener, removed when the exchange ends.
  */
 import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { upstreamDispatcher } from './upstreamDispatcher.ts';
 
 export type FetchFunction = (
@@ -30,6 +31,10 @@ export type FetchFunction = (
 
 export interface UpstreamFetch {
   readonly fetch: FetchFunction;
+  /** The pool underneath, for callers that speak undici's request API themselves. */
+  readonly dispatcher: Dispatcher;
+  /** The dispatch option `origin` for `dispatcher`. */
+  readonly origin: string;
   /** Closes the pool's connections once the requests in flight have finished. */
   close(): Promise<void>;
 }
@@ -117,7 +122,7 @@ export function upstreamFetch(
     }
   };
 
-  return { fetch: send, close: () => pool.close() };
+  return { fetch: send, dispatcher: pool, origin, close: () => pool.close() };
 }
 
 function flatHeaders(headers: RequestInit['headers']): string[] {
