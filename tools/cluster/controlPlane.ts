@@ -17,7 +17,7 @@ import {
 import { componentHealth, type ComponentHealth, type NodeSummary } from './componentHealth.ts';
 import { writeKubeconfig } from './kubeconfigFile.ts';
 import {
-  clusterLayout,
+  clusterLayoutFromEnv,
   clusterName,
   componentNames,
   logFile,
@@ -32,6 +32,10 @@ import { generatePki, pkiFiles, pkiIsUsable, type PkiFiles } from './pki.ts';
 import { errorText, pollUntil } from './polling.ts';
 import { findPortConflicts, type PortConflict } from './ports.ts';
 import { printProgress, seconds, type Progress } from './progress.ts';
+import { nodeKindFromEnv, type NodeKind } from './realNode/nodeLayout.ts';
+import { hostAddress } from './realNode/nodeProcesses.ts';
+import { ensureRealNode } from './realNode/realNode.ts';
+import { stopRealNode } from './realNode/realNodeStop.ts';
 import {
   findLeftovers,
   isAlive,
@@ -74,16 +78,20 @@ const recoveryMs = 8_000;
 const lockTimeoutMs = 20 * 60_000;
 
 function resolveOptions(options: ClusterOptions): Required<ClusterOptions> {
+  const env = options.env ?? process.env;
   return {
-    layout: options.layout ?? clusterLayout(),
-    env: options.env ?? process.env,
+    layout: options.layout ?? clusterLayoutFromEnv(env),
+    env,
     progress: options.progress ?? printProgress,
   };
 }
 
-/** The components this checkout can run: the local node only once its code exists. */
-function runnableComponents(layout: ClusterLayout): ComponentName[] {
-  const hasLocalNode = existsSync(layout.localNodeEntry);
+/**
+ * The components this checkout can run: the local node only once its code exists, and not when
+ * the real node (BREAKWATER_NODE=kubelet, realNode/) stands in for it.
+ */
+function runnableComponents(layout: ClusterLayout, kind: NodeKind = 'local'): ComponentName[] {
+  const hasLocalNode = kind === 'local' && existsSync(layout.localNodeEntry);
   return componentNames.filter((name) => name !== 'local-node' || hasLocalNode);
 }
 
@@ -113,8 +121,9 @@ export async function clusterUp(options: ClusterOptions = {}): Promise<UpResult>
 
 async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<UpResult> {
   const began = Date.now();
-  const components = runnableComponents(layout);
-  if (!components.includes('local-node')) {
+  const kind = nodeKindFromEnv(env);
+  const components = runnableComponents(layout, kind);
+  if (kind === 'local' && !components.includes('local-node')) {
     progress(
       `local-node: skipped, ${relative(layout.repoRoot, layout.localNodeEntry)} does not exist yet ` +
         '(the cluster will have no Node)',
@@ -126,6 +135,15 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
     return record !== undefined && isAlive(record) ? record : undefined;
   };
   const previous = await readClusterRecord(layout.recordFile);
+  const runningKind = previous?.node ?? 'local';
+  if (runningKind !== kind && componentNames.some((c) => alive(c) !== undefined)) {
+    throw new ClusterError(
+      'InvalidConfig',
+      `the cluster runs the ${runningKind} node, not the ${kind} one (BREAKWATER_NODE); ` +
+        '`make cluster-down` first to switch',
+      { component: 'cluster' },
+    );
+  }
   const ports = choosePorts(
     previous,
     portsFromEnv(env),
@@ -139,6 +157,18 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
     const checks = await Promise.allSettled(components.map((c) => health.healthy(c)));
     if (checks.every((check) => check.status === 'fulfilled')) {
       if (!existsSync(layout.kubeconfig)) await writeKubeconfigs(layout, ports, pki);
+      if (kind === 'kubelet') {
+        const kubectl = previous.binaries.kubectl.path;
+        const address = await hostAddress();
+        await ensureRealNode({
+          cluster: layout,
+          pki,
+          apiserverPort: ports.apiserver,
+          kubectl,
+          address,
+          progress,
+        });
+      }
       progress(`local cluster is already running and healthy (kubeconfig: ${layout.kubeconfig})`);
       return {
         kubeconfig: layout.kubeconfig,
@@ -165,10 +195,12 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
     ports,
     binaries,
     startedAt: new Date().toISOString(),
+    node: kind,
   });
 
   // Report every port conflict at once, before anything starts.
-  const inputs = commandInputs(layout, ports, pki, binaries);
+  const address = kind === 'kubelet' ? await hostAddress() : undefined;
+  const inputs = commandInputs(layout, ports, pki, binaries, address);
   const conflicts = await findPortConflicts(
     components.filter((c) => !alive(c)).flatMap((c) => componentCommand(c, inputs).ports),
   );
@@ -191,6 +223,17 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
   await ensure('etcd');
   await ensure('kube-apiserver');
   await Promise.all(components.filter((c) => c !== 'etcd' && c !== 'kube-apiserver').map(ensure));
+  if (address !== undefined) {
+    const kubectl = binaries.kubectl.path;
+    await ensureRealNode({
+      cluster: layout,
+      pki,
+      apiserverPort: ports.apiserver,
+      kubectl,
+      address,
+      progress,
+    });
+  }
 
   const elapsedMs = Date.now() - began;
   progress(`local cluster ready in ${seconds(elapsedMs)} (kubeconfig: ${layout.kubeconfig})`);
@@ -231,12 +274,14 @@ function commandInputs(
   ports: ClusterPorts,
   pki: PkiFiles,
   binaries: Binaries,
+  realNodeAddress: string | undefined,
 ): ComponentCommandInputs {
   return {
     layout,
     ports,
     pki,
     node: process.execPath,
+    ...(realNodeAddress === undefined ? {} : { realNodeAddress }),
     binaries: {
       etcd: binaries.etcd.path,
       'kube-apiserver': binaries['kube-apiserver'].path,
@@ -419,6 +464,9 @@ export interface DownResult {
  */
 export async function clusterDown(options: ClusterOptions = {}): Promise<DownResult> {
   const { layout, progress } = resolveOptions(options);
+  // The real node first, while the API server can still tell its kubelet to stop the pods.
+  const kubectl = (await readClusterRecord(layout.recordFile))?.binaries.kubectl.path;
+  await stopRealNode({ cluster: layout, kubectl, progress });
   const records = await readRecords(layout, componentNames);
   const stopped = await stopComponents(layout, records, componentNames, progress);
   const leftovers = findLeftovers(layout.stateDir, [...records.values()]);
@@ -464,7 +512,7 @@ export interface StatusReport {
 
 export async function clusterStatus(options: ClusterOptions = {}): Promise<StatusReport> {
   const { layout, env } = resolveOptions(options);
-  const runnable = runnableComponents(layout);
+  const runnable = runnableComponents(layout, nodeKindFromEnv(env));
   const records = await readRecords(layout, componentNames);
   const ports = (await readClusterRecord(layout.recordFile))?.ports ?? portsFromEnv(env);
   const health = componentHealth(ports, pkiFiles(layout.pkiDir));
