@@ -9,18 +9,20 @@ import {
 import { componentNames, portsFromEnv, type ComponentName } from './layout.ts';
 import { pkiFiles } from './pki.ts';
 import { errorText } from './polling.ts';
-import { nodeKindFromEnv } from './realNode/nodeLayout.ts';
+import { nodeKindFromEnv, type RealNodeComponent } from './realNode/nodeLayout.ts';
+import { realNodeStatus } from './realNode/nodeProcesses.ts';
 import { isAlive } from './supervisor.ts';
 
 export interface ComponentStatus {
-  readonly name: ComponentName;
+  readonly name: ComponentName | RealNodeComponent;
   readonly pid: number | undefined;
   readonly running: boolean;
   readonly port: number | undefined;
   /** undefined when healthy, else why not. */
   readonly problem: string | undefined;
-  /** The local node's code is not there yet. */
+  /** Not part of this cluster: the local node's code is not there yet, or the real node runs. */
   readonly skipped: boolean;
+  readonly skipReason?: string;
 }
 
 export interface StatusReport {
@@ -32,10 +34,14 @@ export interface StatusReport {
 
 export async function clusterStatus(options: ClusterOptions = {}): Promise<StatusReport> {
   const { layout, env } = resolveOptions(options);
-  const runnable = runnableComponents(layout, nodeKindFromEnv(env));
+  const record = await readClusterRecord(layout.recordFile);
+  // What runs decides, else what `up` would start.
+  const kind = record?.node ?? nodeKindFromEnv(env);
+  const runnable = runnableComponents(layout, kind);
   const records = await readRecords(layout, componentNames);
-  const ports = (await readClusterRecord(layout.recordFile))?.ports ?? portsFromEnv(env);
-  const health = componentHealth(ports, pkiFiles(layout.pkiDir));
+  const ports = record?.ports ?? portsFromEnv(env);
+  const pki = pkiFiles(layout.pkiDir);
+  const health = componentHealth(ports, pki);
   const portOf: Readonly<Record<ComponentName, number | undefined>> = {
     etcd: ports.etcdClient,
     'kube-apiserver': ports.apiserver,
@@ -62,9 +68,17 @@ export async function clusterStatus(options: ClusterOptions = {}): Promise<Statu
         port: portOf[name],
         problem,
         skipped: !runnable.includes(name),
+        skipReason:
+          kind === 'kubelet'
+            ? 'the real node runs instead (BREAKWATER_NODE=kubelet)'
+            : 'tools/cluster/localNode/main.ts does not exist yet',
       };
     }),
   );
+  if (kind === 'kubelet') {
+    const realNode = await realNodeStatus(layout, pki, ports.apiserver);
+    components.push(...realNode.map((status) => ({ ...status, skipped: false })));
+  }
   let nodes: NodeSummary[] | undefined;
   try {
     nodes = await health.nodes();

@@ -3,9 +3,11 @@ import { httpGet, tlsMaterial } from '../healthProbe.ts';
 import type { ClusterLayout } from '../layout.ts';
 import type { PkiFiles } from '../pki.ts';
 import { runCommand } from '../runCommand.ts';
-import { readRecord, type ProcessRecord } from '../supervisor.ts';
+import { errorText } from '../polling.ts';
+import { isAlive, readRecord, type ProcessRecord } from '../supervisor.ts';
 import {
   realNodeComponents,
+  realNodeLayout,
   realNodeName,
   realNodePorts,
   type RealNodeComponent,
@@ -139,4 +141,42 @@ export async function readNodeRecords(
     if (record !== undefined) records.set(name, record);
   }
   return records;
+}
+
+export interface RealNodeStatus {
+  readonly name: RealNodeComponent;
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  readonly port: number | undefined;
+  /** undefined when healthy, else why not. */
+  readonly problem: string | undefined;
+}
+
+/** One line each for `cluster-status`: running, and healthy as `up` would judge it. */
+export async function realNodeStatus(
+  cluster: ClusterLayout,
+  pki: PkiFiles,
+  apiserverPort: number,
+): Promise<RealNodeStatus[]> {
+  const node = realNodeLayout(cluster);
+  const records = await readNodeRecords(cluster);
+  const check: Readonly<Record<RealNodeComponent, () => Promise<true>>> = {
+    containerd: () => containerdHealthy(node),
+    kubelet: () => kubeletHealthy(pki, apiserverPort),
+    'kube-proxy': kubeProxyHealthy,
+  };
+  const portOf: Readonly<Record<RealNodeComponent, number | undefined>> = {
+    containerd: undefined,
+    kubelet: realNodePorts.kubelet,
+    'kube-proxy': realNodePorts.kubeProxyHealthz,
+  };
+  return Promise.all(
+    realNodeComponents.map(async (name) => {
+      const record = records.get(name);
+      const running = record !== undefined && isAlive(record);
+      let problem: string | undefined = running ? undefined : 'not running';
+      if (running) problem = await check[name]().then(() => undefined, errorText);
+      return { name, pid: running ? record.pid : undefined, running, port: portOf[name], problem };
+    }),
+  );
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runBuildScript } from '../binaries.ts';
 import { ClusterError } from '../clusterError.ts';
@@ -7,6 +7,7 @@ import { writeKubeconfig } from '../kubeconfigFile.ts';
 import { clusterName, type ClusterLayout } from '../layout.ts';
 import { ensureClientCertificate, type PkiFiles } from '../pki.ts';
 import { errorText, pollUntil } from '../polling.ts';
+import { findPortConflicts } from '../ports.ts';
 import { seconds, type Progress } from '../progress.ts';
 import { runCommand } from '../runCommand.ts';
 import { isAlive, logTail, markerVariable, startDetached, stopProcess } from '../supervisor.ts';
@@ -18,6 +19,7 @@ import {
   realNodeComponents,
   realNodeLayout,
   realNodeName,
+  realNodePorts,
   relativeToRepo as rel,
   type RealNodeComponent,
   type RealNodeLayout,
@@ -84,6 +86,9 @@ export async function ensureRealNode(context: RealNodeContext): Promise<RealNode
       component: 'host packages',
     });
   }
+  // Before anything touches the host: a second real node would share its iptables and netns.
+  for (const name of realNodeComponents)
+    if (alive(name) === undefined) await refuseTakenPorts(name);
   if (!existsSync(node.hostSnapshot) && realNodeComponents.every((c) => alive(c) === undefined)) {
     await mkdir(node.dir, { recursive: true });
     await writeFile(node.hostSnapshot, `${JSON.stringify(await snapshotHost(), null, 2)}\n`);
@@ -113,6 +118,7 @@ export async function ensureRealNode(context: RealNodeContext): Promise<RealNode
       progress(`${name} (pid ${running.pid}) is running but not healthy: restarting it`);
       await stopProcess(running, { graceMs: nodeTiming[name].stopGraceMs });
     }
+    await refuseTakenPorts(name);
     const command = nodeCommand(name, node, binaries, context.address);
     const log = nodeLogFile(cluster, name);
     const launched = await startDetached({
@@ -149,6 +155,35 @@ export async function ensureRealNode(context: RealNodeContext): Promise<RealNode
   }
   await ensureCoreDns(context, images.refs.coredns);
   return started;
+}
+
+/**
+ * kube-proxy exits when its config file is written, even with the same content: a repeated `up`
+ * must leave unchanged files alone.
+ */
+async function writeIfChanged(path: string, content: string): Promise<void> {
+  const current = await readFile(path, 'utf8').catch(() => undefined);
+  if (current !== content) await writeFile(path, content);
+}
+
+const portsOf: Readonly<Record<RealNodeComponent, readonly number[]>> = {
+  containerd: [],
+  kubelet: [realNodePorts.kubelet, realNodePorts.kubeletHealthz],
+  'kube-proxy': [realNodePorts.kubeProxyHealthz, realNodePorts.kubeProxyMetrics],
+};
+
+/** The node's ports are fixed: another real node (or a kubelet) on this host holds them. */
+async function refuseTakenPorts(name: RealNodeComponent): Promise<void> {
+  const claims = portsOf[name].map((port) => ({ port, purpose: `${name} port`, variable: '' }));
+  const conflicts = await findPortConflicts(claims);
+  if (conflicts.length === 0) return;
+  throw new ClusterError(
+    'PortInUse',
+    conflicts
+      .map((c) => `port ${c.port} (${c.purpose}) is in use by ${c.holder ?? 'another process'}`)
+      .join('\n') + '\nOnly one real node runs per host; stop the other one first.',
+    { component: name },
+  );
 }
 
 async function writeNodeFiles(
@@ -188,13 +223,13 @@ async function writeNodeFiles(
       user: 'system:kube-proxy',
       client: proxy,
     }),
-    writeFile(
+    writeIfChanged(
       node.containerdConfig,
       containerdConfig({ layout: node, sandboxImage, runc: runc.trim() }),
     ),
-    writeFile(join(node.cniConfDir, '10-breakwater.conflist'), cniConflist(node)),
-    writeFile(node.kubeletConfig, kubeletConfig({ layout: node, caFile: pki.ca.cert })),
-    writeFile(node.kubeProxyConfig, kubeProxyConfig(node)),
+    writeIfChanged(join(node.cniConfDir, '10-breakwater.conflist'), cniConflist(node)),
+    writeIfChanged(node.kubeletConfig, kubeletConfig({ layout: node, caFile: pki.ca.cert })),
+    writeIfChanged(node.kubeProxyConfig, kubeProxyConfig(node)),
   ]);
 }
 
