@@ -8,7 +8,7 @@
  * Needs root on Linux (containerd, iptables, mounts); skipped otherwise. The first run builds the
  * kubelet and CoreDNS (several minutes each on two cores); later runs take about a minute.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,8 @@ import { runCommand } from './runCommand.ts';
 
 const runsHere = process.platform === 'linux' && process.getuid?.() === 0;
 const cli = new URL('cli.ts', import.meta.url).pathname;
-const stateDir = mkdtempSync(join(tmpdir(), 'breakwater-real-node-'));
+// Made by `up` itself, so that a skipped run leaves nothing behind.
+const stateDir = join(tmpdir(), `breakwater-real-node-${process.pid}`);
 // Clear of the shared cluster's defaults (52379, 56443, ...).
 const env: NodeJS.ProcessEnv = {
   ...process.env,
