@@ -50,9 +50,9 @@ trap 'rm -rf "$work"' EXIT
 
 # Go builds print a heartbeat, so that minutes of compiling do not look like a hang.
 build_go() {
-  local name=$1 dir=$2 package=$3 started heartbeat
+  local name=$1 dir=$2 package=$3 hint=${4:-} started heartbeat
   started=$(date +%s)
-  echo ">> building $name into $cache — CoreDNS takes about three minutes the first time" >&2
+  echo ">> building $name into $cache$hint" >&2
   (while ! read -rt 30 <> <(:); do echo ">>       still building $name ($(($(date +%s) - started))s)" >&2; done) &
   heartbeat=$!
   (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/$name" "$package") ||
@@ -81,7 +81,7 @@ for name in "${missing[@]}"; do
       build_go pause "$images/pause" .
       package_image pause "$work/pause" /pause ;;
     coredns)
-      build_go coredns "$images/coredns" github.com/coredns/coredns
+      build_go coredns "$images/coredns" github.com/coredns/coredns " — about three minutes the first time"
       package_image coredns "$work/coredns" /coredns ;;
     busybox)
       # busybox finds its applets through its own name: /bin/sh is a link to it.

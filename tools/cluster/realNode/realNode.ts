@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runBuildScript } from '../binaries.ts';
@@ -97,6 +97,7 @@ export async function ensureRealNode(context: RealNodeContext): Promise<RealNode
     );
   }
 
+  warnWithoutBridgeNetfilter(progress);
   const binDir = await runBuildScript(cluster.buildScript, ['kubelet', 'kube-proxy'], progress);
   const binaries: NodeBinaries = {
     kubelet: join(binDir, 'kubelet'),
@@ -155,6 +156,25 @@ export async function ensureRealNode(context: RealNodeContext): Promise<RealNode
   }
   await ensureCoreDns(context, images.refs.coredns);
   return started;
+}
+
+/**
+ * Without br_netfilter, a reply between two pods on the bridge skips iptables, so a pod that
+ * reaches another through a Service (DNS through kube-dns, say) gets the answer from the wrong
+ * address. Loading a kernel module is the host's decision, not the cluster's: say it.
+ */
+function warnWithoutBridgeNetfilter(progress: Progress): void {
+  let value: string | undefined;
+  try {
+    value = readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim();
+  } catch {
+    value = undefined;
+  }
+  if (value === '1') return;
+  progress(
+    'warning: br_netfilter is not loaded (or bridge-nf-call-iptables is 0): pods will not reach ' +
+      'other pods on this node through Services; `modprobe br_netfilter` fixes that',
+  );
 }
 
 /**
