@@ -9,6 +9,7 @@ import {
   normalizeIptablesSave,
   snapshotHost,
   sysctlPath,
+  topLevelCgroups,
   type HostSnapshot,
 } from './hostState.ts';
 import { fixedHostPaths, podBridge } from './nodeLayout.ts';
@@ -34,7 +35,7 @@ export async function restoreHost(
   };
   const now = await snapshotHost();
   const watched = [...ownDirs, ...fixedHostPaths.filter((path) => !before.paths[path])];
-  await attempt('unmount', () => unmountNew(before, now, [...watched, '/run/netns'], progress));
+  await attempt('unmount', () => unmountNew(before, now, watched, progress));
   await attempt('links', () => removeLinks(before));
   await attempt('netns', () => removeNetns(before));
   for (const [binary, key] of [
@@ -72,7 +73,9 @@ async function unmountNew(
       return [dir];
     }
   });
-  const fresh = now.mounts.filter((mount) => !old.has(mount) && isUnder(mount, resolved)).reverse();
+  // containerd names its sandboxes' namespaces cni-<uuid>; podman's are netns-<uuid>.
+  const ours = (mount: string) => isUnder(mount, resolved) || mount.startsWith('/run/netns/cni-');
+  const fresh = now.mounts.filter((mount) => !old.has(mount) && ours(mount)).reverse();
   if (fresh.length > 0) progress(`unmounting ${fresh.length} mount(s) the node left`);
   for (const mount of fresh) {
     const plain = await runCommand('umount', [mount], { allowFailure: true });
@@ -194,7 +197,7 @@ const cgroupRoot = '/sys/fs/cgroup';
 /** The kubelet's `kubepods` trees that did not exist: children first, as rmdir wants. */
 async function removeCgroups(before: HostSnapshot): Promise<void> {
   const old = new Set(before.cgroups);
-  const now = (await snapshotHost()).cgroups;
+  const now = topLevelCgroups();
   for (const cgroup of now) {
     const name = cgroup.split('/').pop() ?? '';
     if (old.has(cgroup) || !name.startsWith('kubepods')) continue;

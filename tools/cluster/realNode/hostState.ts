@@ -115,7 +115,7 @@ function directories(path: string): string[] {
 }
 
 /** `memory/kubepods`, or `kubepods` on a pure cgroup v2 host. */
-function topLevelCgroups(): string[] {
+export function topLevelCgroups(): string[] {
   const isV2 = existsSync(join(cgroupRoot, 'cgroup.controllers'));
   if (isV2) return directories(cgroupRoot).sort();
   return directories(cgroupRoot)
