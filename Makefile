@@ -166,7 +166,7 @@ e2e-kind: setup ## Kind cluster, image, chart, the end-to-end suite, then delete
 ##@ Local cluster
 
 .PHONY: cluster-up
-cluster-up: setup ## Start etcd, the control plane and the local node; kubeconfig at .breakwater/kubeconfig.
+cluster-up: setup ## Start etcd, the control plane and the local node (BREAKWATER_NODE=kubelet: the real one); kubeconfig at .breakwater/kubeconfig.
 	$(NODE) tools/cluster/cli.ts up
 
 .PHONY: cluster-down

@@ -92,9 +92,13 @@ export async function resolveBinaries(
   return binaries;
 }
 
-async function runBuildScript(
+/**
+ * Runs one of the cache-filling build scripts (build-binaries.sh, build-node-images.sh), passing
+ * its `>>` progress lines on; resolves with the directory it prints last.
+ */
+export async function runBuildScript(
   script: string,
-  names: readonly BinaryName[],
+  names: readonly string[],
   progress: Progress,
 ): Promise<string> {
   const child = spawn('bash', [script, ...names], { stdio: ['ignore', 'pipe', 'pipe'] });

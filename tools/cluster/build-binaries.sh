@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from the
 # Kubernetes Go modules pinned in k8s-binaries/go.mod, into a cache outside the checkout.
+# kubelet and kube-proxy, which only the real node needs, come from the same module when named.
 # Later runs find them there and return at once.
 #
-#   tools/cluster/build-binaries.sh                  # all five; prints the directory that holds them
+#   tools/cluster/build-binaries.sh                  # the control plane's five; prints the directory that holds them
 #   tools/cluster/build-binaries.sh kube-scheduler   # only the ones named (the others may come from elsewhere)
+#   tools/cluster/build-binaries.sh kubelet kube-proxy
 #
 # BREAKWATER_CACHE (default ~/.cache/breakwater) moves the cache.
 set -euo pipefail
@@ -22,11 +24,13 @@ declare -A packages=(
   [kube-controller-manager]=k8s.io/kubernetes/cmd/kube-controller-manager
   [kube-scheduler]=k8s.io/kubernetes/cmd/kube-scheduler
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
+  [kubelet]=k8s.io/kubernetes/cmd/kubelet
+  [kube-proxy]=k8s.io/kubernetes/cmd/kube-proxy
 )
 order=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
 if (($# > 0)); then
   for name in "$@"; do
-    [[ -n "${packages[$name]:-}" ]] || { echo "error: unknown binary '$name' (known: ${order[*]})" >&2; exit 2; }
+    [[ -n "${packages[$name]:-}" ]] || { echo "error: unknown binary '$name' (known: ${order[*]} kubelet kube-proxy)" >&2; exit 2; }
   done
   order=("$@")
 fi
@@ -40,8 +44,8 @@ fi
 
 if ! command -v go >/dev/null 2>&1; then
   cat >&2 <<MSG
-error: the local cluster needs etcd, kube-apiserver, kube-controller-manager, kube-scheduler
-and kubectl ($k8s_version), none are cached in $bin, and Go is not installed to build them.
+error: the local cluster needs ${missing[*]} ($k8s_version), which are not cached
+in $bin, and Go is not installed to build them.
 Either install Go (1.26 or newer), or point KUBEBUILDER_ASSETS at a directory that holds them.
 MSG
   exit 1

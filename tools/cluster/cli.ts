@@ -31,7 +31,7 @@ function formatStatus(report: StatusReport): string {
   const rows = report.components.map((c) => {
     const state = c.skipped ? 'skipped' : c.running ? 'running' : 'stopped';
     const health = c.skipped
-      ? 'tools/cluster/localNode/main.ts does not exist yet'
+      ? (c.skipReason ?? '')
       : c.problem === undefined
         ? 'healthy'
         : c.running

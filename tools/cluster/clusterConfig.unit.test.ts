@@ -131,6 +131,32 @@ describe('component command lines', () => {
     ]);
   });
 
+  it('keeps the API server on loopback with the local node', () => {
+    const args = componentCommand('kube-apiserver', inputs).args;
+    expect(args).toEqual(
+      expect.arrayContaining([
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        '--endpoint-reconciler-type=none',
+      ]),
+    );
+  });
+
+  it('lets pods reach the API server through the kubernetes Service with the real node', () => {
+    const args = componentCommand('kube-apiserver', {
+      ...inputs,
+      realNodeAddress: '192.0.2.2',
+    }).args;
+    expect(args).toEqual(
+      expect.arrayContaining([
+        '--bind-address=0.0.0.0',
+        '--advertise-address=192.0.2.2',
+        '--kubelet-preferred-address-types=InternalIP',
+      ]),
+    );
+    expect(args).not.toContain('--endpoint-reconciler-type=none');
+  });
+
   it('claims every port a component listens on, with the variable that moves it', () => {
     expect(componentCommand('etcd', inputs).ports).toEqual([
       { port: 52379, purpose: 'etcd client port', variable: 'BREAKWATER_ETCD_PORT' },

@@ -1,6 +1,7 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { Binaries } from './binaries.ts';
 import type { ClusterPorts } from './layout.ts';
+import type { NodeKind } from './realNode/nodeLayout.ts';
 
 /**
  * What the running cluster was started with, so that `status`, `down` and a later `up` use
@@ -10,6 +11,8 @@ export interface ClusterRecord {
   readonly ports: ClusterPorts;
   readonly binaries: Binaries;
   readonly startedAt: string;
+  /** Which node it runs; absent in records written before the real node existed (local). */
+  readonly node?: NodeKind;
 }
 
 export async function readClusterRecord(path: string): Promise<ClusterRecord | undefined> {

@@ -26,6 +26,11 @@ export interface ComponentCommandInputs {
   readonly binaries: Readonly<Record<Exclude<ComponentName, 'local-node'>, string>>;
   /** The node executable that runs the local node. */
   readonly node: string;
+  /**
+   * With the real node (BREAKWATER_NODE=kubelet): the host's address. Pods reach the API server
+   * there, through the `kubernetes` Service, so it listens beyond loopback and advertises it.
+   */
+  readonly realNodeAddress?: string;
 }
 
 /** The kubeconfig each control-plane client uses, next to the rest of the cluster's state. */
@@ -77,13 +82,21 @@ export function componentCommand(
       const serving = pki.leaf('apiserver');
       const kubeletClient = pki.leaf('apiserver-kubelet-client');
       const frontProxy = pki.leaf('front-proxy-client');
+      const address = inputs.realNodeAddress;
       return {
         name,
         command: binaries['kube-apiserver'],
         args: [
           `--etcd-servers=http://${loopback}:${ports.etcdClient}`,
-          `--bind-address=${loopback}`,
-          `--advertise-address=${loopback}`,
+          ...(address === undefined
+            ? [`--bind-address=${loopback}`, `--advertise-address=${loopback}`]
+            : // The `kubernetes` Service's endpoint is the host's address; clients on the host
+              // keep using 127.0.0.1. The kubelet is reached at the Node's InternalIP, not by name.
+              [
+                '--bind-address=0.0.0.0',
+                `--advertise-address=${address}`,
+                '--kubelet-preferred-address-types=InternalIP',
+              ]),
           `--secure-port=${ports.apiserver}`,
           `--cert-dir=${pki.dir}`,
           `--tls-cert-file=${serving.cert}`,
@@ -108,8 +121,8 @@ export function componentCommand(
           `--proxy-client-cert-file=${frontProxy.cert}`,
           `--proxy-client-key-file=${frontProxy.key}`,
           // Endpoints may not hold a loopback address, and no pod routes to the `kubernetes`
-          // Service's IP here anyway: the local node hands pods the real address.
-          '--endpoint-reconciler-type=none',
+          // Service's IP with the local node anyway: it hands pods the real address.
+          ...(address === undefined ? ['--endpoint-reconciler-type=none'] : []),
           '--enable-priority-and-fairness=true',
           '--profiling=false',
         ],

@@ -1,23 +1,24 @@
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { resolveBinaries, type Binaries } from './binaries.ts';
 import { ClusterError } from './clusterError.ts';
-import {
-  readClusterRecord,
-  removeClusterRecord,
-  writeClusterRecord,
-  type ClusterRecord,
-} from './clusterRecord.ts';
+import { readClusterRecord, writeClusterRecord, type ClusterRecord } from './clusterRecord.ts';
 import {
   componentCommand,
   componentKubeconfig,
   type ComponentCommandInputs,
 } from './componentArgs.ts';
-import { componentHealth, type ComponentHealth, type NodeSummary } from './componentHealth.ts';
+import { componentHealth, type ComponentHealth } from './componentHealth.ts';
+import {
+  readRecords,
+  resolveOptions,
+  runnableComponents,
+  stopComponents,
+  timing,
+  type ClusterOptions,
+} from './componentLifecycle.ts';
 import { writeKubeconfig } from './kubeconfigFile.ts';
 import {
-  clusterLayout,
   clusterName,
   componentNames,
   logFile,
@@ -31,61 +32,28 @@ import { acquireLock } from './lock.ts';
 import { generatePki, pkiFiles, pkiIsUsable, type PkiFiles } from './pki.ts';
 import { errorText, pollUntil } from './polling.ts';
 import { findPortConflicts, type PortConflict } from './ports.ts';
-import { printProgress, seconds, type Progress } from './progress.ts';
+import { seconds, type Progress } from './progress.ts';
+import { nodeKindFromEnv } from './realNode/nodeLayout.ts';
+import { hostAddress } from './realNode/nodeProcesses.ts';
+import { ensureRealNode } from './realNode/realNode.ts';
 import {
-  findLeftovers,
   isAlive,
-  killLeftovers,
   logTail,
   markerVariable,
-  readRecord,
-  removeRecord,
   startDetached,
   stopProcess,
   type ProcessRecord,
   type StartedProcess,
 } from './supervisor.ts';
 
-export interface ClusterOptions {
-  readonly layout?: ClusterLayout;
-  readonly env?: NodeJS.ProcessEnv;
-  readonly progress?: Progress;
-}
-
-interface Timing {
-  /** How long a fresh start may take to become ready. */
-  readonly readyMs: number;
-  /** How long SIGTERM may take before SIGKILL. */
-  readonly stopGraceMs: number;
-}
-
-const timing: Readonly<Record<ComponentName, Timing>> = {
-  etcd: { readyMs: 30_000, stopGraceMs: 10_000 },
-  'kube-apiserver': { readyMs: 120_000, stopGraceMs: 15_000 },
-  'kube-controller-manager': { readyMs: 60_000, stopGraceMs: 10_000 },
-  'kube-scheduler': { readyMs: 60_000, stopGraceMs: 10_000 },
-  // The local node stops its pods on SIGTERM; give them their grace period.
-  'local-node': { readyMs: 120_000, stopGraceMs: 45_000 },
-};
-
 /** How long a component that is already running may take to look healthy before it is restarted. */
 const recoveryMs = 8_000;
 /** A cold `up` may first build the binaries, which takes minutes. */
 const lockTimeoutMs = 20 * 60_000;
 
-function resolveOptions(options: ClusterOptions): Required<ClusterOptions> {
-  return {
-    layout: options.layout ?? clusterLayout(),
-    env: options.env ?? process.env,
-    progress: options.progress ?? printProgress,
-  };
-}
-
-/** The components this checkout can run: the local node only once its code exists. */
-function runnableComponents(layout: ClusterLayout): ComponentName[] {
-  const hasLocalNode = existsSync(layout.localNodeEntry);
-  return componentNames.filter((name) => name !== 'local-node' || hasLocalNode);
-}
+export type { ClusterOptions } from './componentLifecycle.ts';
+export { clusterDown, type DownResult } from './clusterDown.ts';
+export { clusterStatus, type ComponentStatus, type StatusReport } from './clusterStatus.ts';
 
 export interface UpResult {
   readonly kubeconfig: string;
@@ -113,8 +81,9 @@ export async function clusterUp(options: ClusterOptions = {}): Promise<UpResult>
 
 async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<UpResult> {
   const began = Date.now();
-  const components = runnableComponents(layout);
-  if (!components.includes('local-node')) {
+  const kind = nodeKindFromEnv(env);
+  const components = runnableComponents(layout, kind);
+  if (kind === 'local' && !components.includes('local-node')) {
     progress(
       `local-node: skipped, ${relative(layout.repoRoot, layout.localNodeEntry)} does not exist yet ` +
         '(the cluster will have no Node)',
@@ -126,6 +95,15 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
     return record !== undefined && isAlive(record) ? record : undefined;
   };
   const previous = await readClusterRecord(layout.recordFile);
+  const runningKind = previous?.node ?? 'local';
+  if (runningKind !== kind && componentNames.some((c) => alive(c) !== undefined)) {
+    throw new ClusterError(
+      'InvalidConfig',
+      `the cluster runs the ${runningKind} node, not the ${kind} one (BREAKWATER_NODE); ` +
+        '`make cluster-down` first to switch',
+      { component: 'cluster' },
+    );
+  }
   const ports = choosePorts(
     previous,
     portsFromEnv(env),
@@ -139,6 +117,18 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
     const checks = await Promise.allSettled(components.map((c) => health.healthy(c)));
     if (checks.every((check) => check.status === 'fulfilled')) {
       if (!existsSync(layout.kubeconfig)) await writeKubeconfigs(layout, ports, pki);
+      if (kind === 'kubelet') {
+        const kubectl = previous.binaries.kubectl.path;
+        const address = await hostAddress();
+        await ensureRealNode({
+          cluster: layout,
+          pki,
+          apiserverPort: ports.apiserver,
+          kubectl,
+          address,
+          progress,
+        });
+      }
       progress(`local cluster is already running and healthy (kubeconfig: ${layout.kubeconfig})`);
       return {
         kubeconfig: layout.kubeconfig,
@@ -165,10 +155,12 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
     ports,
     binaries,
     startedAt: new Date().toISOString(),
+    node: kind,
   });
 
   // Report every port conflict at once, before anything starts.
-  const inputs = commandInputs(layout, ports, pki, binaries);
+  const address = kind === 'kubelet' ? await hostAddress() : undefined;
+  const inputs = commandInputs(layout, ports, pki, binaries, address);
   const conflicts = await findPortConflicts(
     components.filter((c) => !alive(c)).flatMap((c) => componentCommand(c, inputs).ports),
   );
@@ -191,6 +183,17 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
   await ensure('etcd');
   await ensure('kube-apiserver');
   await Promise.all(components.filter((c) => c !== 'etcd' && c !== 'kube-apiserver').map(ensure));
+  if (address !== undefined) {
+    const kubectl = binaries.kubectl.path;
+    await ensureRealNode({
+      cluster: layout,
+      pki,
+      apiserverPort: ports.apiserver,
+      kubectl,
+      address,
+      progress,
+    });
+  }
 
   const elapsedMs = Date.now() - began;
   progress(`local cluster ready in ${seconds(elapsedMs)} (kubeconfig: ${layout.kubeconfig})`);
@@ -231,12 +234,14 @@ function commandInputs(
   ports: ClusterPorts,
   pki: PkiFiles,
   binaries: Binaries,
+  realNodeAddress: string | undefined,
 ): ComponentCommandInputs {
   return {
     layout,
     ports,
     pki,
     node: process.execPath,
+    ...(realNodeAddress === undefined ? {} : { realNodeAddress }),
     binaries: {
       etcd: binaries.etcd.path,
       'kube-apiserver': binaries['kube-apiserver'].path,
@@ -364,145 +369,4 @@ async function waitUntilReady(
         tail,
       );
   }
-}
-
-async function readRecords(
-  layout: ClusterLayout,
-  components: readonly ComponentName[],
-): Promise<Map<ComponentName, ProcessRecord>> {
-  const records = new Map<ComponentName, ProcessRecord>();
-  for (const name of components) {
-    const record = await readRecord(pidFile(layout, name));
-    if (record !== undefined) records.set(name, record);
-  }
-  return records;
-}
-
-/** Stops the named components, the last-started first. */
-async function stopComponents(
-  layout: ClusterLayout,
-  records: ReadonlyMap<ComponentName, ProcessRecord>,
-  names: readonly ComponentName[],
-  progress: Progress,
-): Promise<ComponentName[]> {
-  const stopped: ComponentName[] = [];
-  for (const name of [...componentNames].reverse()) {
-    const record = records.get(name);
-    if (!names.includes(name) || record === undefined) continue;
-    const outcome = await stopProcess(record, {
-      graceMs: timing[name].stopGraceMs,
-      leaderFirst: name === 'local-node',
-    });
-    if (outcome === 'not-running') {
-      progress(`${name} was no longer running (pid ${record.pid})`);
-    } else {
-      stopped.push(name);
-      progress(
-        `stopped ${name} (pid ${record.pid}${outcome === 'killed' ? ', after SIGKILL' : ''})`,
-      );
-    }
-    await removeRecord(pidFile(layout, name));
-  }
-  return stopped;
-}
-
-export interface DownResult {
-  readonly stopped: readonly ComponentName[];
-  /** Processes found by the sweep after the components stopped (a pod the node left behind). */
-  readonly leftovers: readonly number[];
-}
-
-/**
- * Stops every process of the local cluster: the local node first (it stops its pods), then the
- * control plane, then anything left in their sessions or carrying the cluster's marker. Wipes
- * etcd's data so the next `up` starts empty; keeps the certificates and logs.
- */
-export async function clusterDown(options: ClusterOptions = {}): Promise<DownResult> {
-  const { layout, progress } = resolveOptions(options);
-  const records = await readRecords(layout, componentNames);
-  const stopped = await stopComponents(layout, records, componentNames, progress);
-  const leftovers = findLeftovers(layout.stateDir, [...records.values()]);
-  if (leftovers.length > 0) {
-    progress(`stopping ${leftovers.length} leftover process(es): ${leftovers.join(', ')}`);
-    await killLeftovers(() => findLeftovers(layout.stateDir, [...records.values()]), 5000);
-  }
-  await removeClusterRecord(layout.recordFile);
-  await rm(layout.etcdDataDir, { recursive: true, force: true });
-  const remaining = findLeftovers(layout.stateDir, [...records.values()]);
-  if (remaining.length > 0) {
-    throw new ClusterError(
-      'ExitedEarly',
-      `processes still running after SIGKILL: ${remaining.join(', ')}`,
-      { component: 'cluster' },
-    );
-  }
-  progress(
-    stopped.length === 0 && leftovers.length === 0
-      ? 'local cluster was not running; nothing left behind'
-      : 'local cluster stopped; no process left behind',
-  );
-  return { stopped, leftovers };
-}
-
-export interface ComponentStatus {
-  readonly name: ComponentName;
-  readonly pid: number | undefined;
-  readonly running: boolean;
-  readonly port: number | undefined;
-  /** undefined when healthy, else why not. */
-  readonly problem: string | undefined;
-  /** The local node's code is not there yet. */
-  readonly skipped: boolean;
-}
-
-export interface StatusReport {
-  readonly components: readonly ComponentStatus[];
-  readonly nodes: readonly NodeSummary[] | undefined;
-  readonly kubeconfig: string;
-  readonly healthy: boolean;
-}
-
-export async function clusterStatus(options: ClusterOptions = {}): Promise<StatusReport> {
-  const { layout, env } = resolveOptions(options);
-  const runnable = runnableComponents(layout);
-  const records = await readRecords(layout, componentNames);
-  const ports = (await readClusterRecord(layout.recordFile))?.ports ?? portsFromEnv(env);
-  const health = componentHealth(ports, pkiFiles(layout.pkiDir));
-  const portOf: Readonly<Record<ComponentName, number | undefined>> = {
-    etcd: ports.etcdClient,
-    'kube-apiserver': ports.apiserver,
-    'kube-controller-manager': ports.controllerManager,
-    'kube-scheduler': ports.scheduler,
-    'local-node': undefined,
-  };
-  const components = await Promise.all(
-    componentNames.map(async (name): Promise<ComponentStatus> => {
-      const record = records.get(name);
-      const running = record !== undefined && isAlive(record);
-      let problem: string | undefined = running ? undefined : 'not running';
-      if (running) {
-        try {
-          await health.healthy(name);
-        } catch (error: unknown) {
-          problem = errorText(error);
-        }
-      }
-      return {
-        name,
-        pid: running ? record.pid : undefined,
-        running,
-        port: portOf[name],
-        problem,
-        skipped: !runnable.includes(name),
-      };
-    }),
-  );
-  let nodes: NodeSummary[] | undefined;
-  try {
-    nodes = await health.nodes();
-  } catch {
-    nodes = undefined;
-  }
-  const healthy = components.every((c) => c.skipped || c.problem === undefined);
-  return { components, nodes, kubeconfig: layout.kubeconfig, healthy };
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /** Every process the local cluster runs, in start order. */
 export const componentNames = [
@@ -71,8 +71,14 @@ export interface ClusterLayout {
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-export function clusterLayout(root: string = repoRoot): ClusterLayout {
-  const breakwater = join(root, '.breakwater');
+/**
+ * `breakwater` moves the state directory (BREAKWATER_DIR), so that a second cluster — the real
+ * node's test — can run beside the usual one on other ports.
+ */
+export function clusterLayout(
+  root: string = repoRoot,
+  breakwater: string = join(root, '.breakwater'),
+): ClusterLayout {
   const stateDir = join(breakwater, 'cluster');
   return {
     repoRoot: root,
@@ -89,6 +95,12 @@ export function clusterLayout(root: string = repoRoot): ClusterLayout {
     imagesFile: join(root, 'tools', 'cluster', 'images.json'),
     buildScript: join(root, 'tools', 'cluster', 'build-binaries.sh'),
   };
+}
+
+/** The layout of the cluster that BREAKWATER_DIR names, else the checkout's `.breakwater/`. */
+export function clusterLayoutFromEnv(env: NodeJS.ProcessEnv): ClusterLayout {
+  const dir = env['BREAKWATER_DIR'];
+  return dir === undefined || dir === '' ? clusterLayout() : clusterLayout(repoRoot, resolve(dir));
 }
 
 export function logFile(layout: ClusterLayout, component: ComponentName): string {

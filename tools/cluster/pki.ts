@@ -25,7 +25,7 @@ export type LeafName =
   | 'front-proxy-client';
 
 interface LeafSpec {
-  readonly name: LeafName;
+  readonly name: string;
   /** The front-proxy CA signs only the aggregation layer's client, as kubeadm does. */
   readonly issuer?: 'front-proxy-ca';
   readonly subject: string;
@@ -35,7 +35,7 @@ interface LeafSpec {
 
 const loopbackSans = ['IP:127.0.0.1', 'DNS:localhost'];
 
-const leaves: readonly LeafSpec[] = [
+const leaves: readonly (LeafSpec & { readonly name: LeafName })[] = [
   {
     name: 'apiserver',
     subject: '/CN=kube-apiserver',
@@ -166,6 +166,49 @@ export async function generatePki(dir: string): Promise<PkiFiles> {
   return pkiFiles(dir);
 }
 
+/** A client certificate that only some clusters need (the real node's kubelet and kube-proxy). */
+export interface ClientCertificateSpec {
+  /** File name without extension: `kubelet-client` makes `kubelet-client.crt` and `.key`. */
+  readonly name: string;
+  /** `/O=system:nodes/CN=system:node:breakwater-node`. */
+  readonly subject: string;
+}
+
+/**
+ * Signs a client certificate with the cluster's CA into `outDir`, unless one signed by that CA
+ * and far from expiry is already there. The CA's own set (`pkiIsUsable`) stays as it is, so a
+ * cluster that never needs these never makes them.
+ */
+export async function ensureClientCertificate(
+  files: PkiFiles,
+  outDir: string,
+  spec: ClientCertificateSpec,
+  now: number = Date.now(),
+): Promise<KeyPairFiles> {
+  const pair = { cert: join(outDir, `${spec.name}.crt`), key: join(outDir, `${spec.name}.key`) };
+  if (existsSync(pair.cert) && existsSync(pair.key)) {
+    try {
+      const cert = new X509Certificate(readFileSync(pair.cert));
+      const ca = new X509Certificate(readFileSync(files.ca.cert));
+      if (
+        cert.checkIssued(ca) &&
+        cert.verify(ca.publicKey) &&
+        Date.parse(cert.validTo) - now > renewBeforeMs
+      ) {
+        return pair;
+      }
+    } catch {
+      // Unreadable: made anew below.
+    }
+  }
+  await mkdir(outDir, { recursive: true, mode: 0o700 });
+  await signLeaf(
+    { ...files, dir: outDir },
+    { name: spec.name, subject: spec.subject, usage: 'clientAuth' },
+  );
+  return pair;
+}
+
 async function makeCa(pair: KeyPairFiles, subject: string): Promise<void> {
   await writeKey(pair.key);
   const config = `${pair.key}.cnf`;
@@ -198,7 +241,10 @@ async function makeCa(pair: KeyPairFiles, subject: string): Promise<void> {
 }
 
 async function signLeaf(files: PkiFiles, leaf: LeafSpec): Promise<void> {
-  const { cert, key } = files.leaf(leaf.name);
+  const { cert, key } = {
+    cert: join(files.dir, `${leaf.name}.crt`),
+    key: join(files.dir, `${leaf.name}.key`),
+  };
   const ca = leaf.issuer === 'front-proxy-ca' ? files.frontProxyCa : files.ca;
   const config = join(files.dir, `${leaf.name}.cnf`);
   const csr = join(files.dir, `${leaf.name}.csr`);

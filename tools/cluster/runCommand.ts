@@ -55,6 +55,8 @@ export function runCommand(
       }
       resolve({ stdout, stderr, code });
     });
+    // A program that exits without reading its input (iptables-save) closes the pipe first.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Builds the images the real node runs without pulling anything, into a cache outside the checkout:
+#   pause     the sandbox image (node-images/pause: a static Go program that holds a pod's
+#             namespaces and reaps zombies), containerd's sandbox_image
+#   coredns   the cluster DNS, CoreDNS built from the version pinned in node-images/coredns/go.mod
+#   busybox   a shell, nslookup, wget and httpd for tests, from Debian's busybox-static
+# Each is a docker-archive made with buildah from scratch (one static binary, no base image), which
+# `ctr images import` loads under its name. Later runs find them there and return at once.
+#
+#   tools/cluster/build-node-images.sh   # prints the directory that holds <name>.tar and images.json
+#
+# BREAKWATER_CACHE (default ~/.cache/breakwater) moves the cache.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+images="$here/node-images"
+coredns_version=$(awk '$1 == "github.com/coredns/coredns" { print $2; exit }' "$images/coredns/go.mod")
+# The pause image changes only with its source: name it after the source's hash.
+pause_tag=$(cat "$images/pause/go.mod" "$images/pause/main.go" | sha256sum | cut -c1-12)
+cache="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}/node-images-coredns-$coredns_version-pause-$pause_tag"
+busybox=/bin/busybox
+
+declare -A refs=(
+  [pause]="localhost/breakwater/pause:$pause_tag"
+  [coredns]="localhost/breakwater/coredns:$coredns_version"
+  [busybox]="localhost/breakwater/busybox:1"
+)
+order=(pause coredns busybox)
+
+missing=()
+for name in "${order[@]}"; do [[ -f "$cache/$name.tar" ]] || missing+=("$name"); done
+if ((${#missing[@]} == 0)) && [[ -f "$cache/images.json" ]]; then
+  echo "$cache"
+  exit 0
+fi
+
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "error: the real node's images need $1, which is not installed ($2)" >&2
+  exit 1
+}
+need go "Go 1.26 or newer builds pause and CoreDNS"
+need buildah "apt-get install buildah"
+[[ -x "$busybox" ]] && file -L "$busybox" | grep -q 'statically linked' ||
+  { echo "error: the test image needs a static busybox (tools/cluster/install-node-packages.sh installs busybox-static)" >&2; exit 1; }
+
+mkdir -p "$cache"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Go builds print a heartbeat, so that minutes of compiling do not look like a hang.
+build_go() {
+  local name=$1 dir=$2 package=$3 hint=${4:-} started heartbeat
+  started=$(date +%s)
+  echo ">> building $name into $cache$hint" >&2
+  (while ! read -rt 30 <> <(:); do echo ">>       still building $name ($(($(date +%s) - started))s)" >&2; done) &
+  heartbeat=$!
+  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/$name" "$package") ||
+    { kill "$heartbeat" 2>/dev/null; echo "error: go build of $name failed" >&2; exit 1; }
+  kill "$heartbeat" 2>/dev/null || true
+  wait "$heartbeat" 2>/dev/null || true
+  echo ">> $name built in $(($(date +%s) - started))s" >&2
+}
+
+# One static binary in an image from scratch; buildah writes the archive without a daemon.
+package_image() {
+  local name=$1 binary=$2 entrypoint=$3 container
+  container=$(buildah from scratch)
+  buildah copy --quiet "$container" "$binary" "$entrypoint" >/dev/null
+  buildah config --entrypoint "[\"$entrypoint\"]" --cmd '[]' "$container"
+  rm -f "$cache/$name.tar.partial"
+  buildah commit --quiet "$container" "docker-archive:$cache/$name.tar.partial:${refs[$name]}" >/dev/null
+  buildah rm "$container" >/dev/null
+  mv "$cache/$name.tar.partial" "$cache/$name.tar"
+  echo ">> image ${refs[$name]} in $cache/$name.tar" >&2
+}
+
+for name in "${missing[@]}"; do
+  case "$name" in
+    pause)
+      build_go pause "$images/pause" .
+      package_image pause "$work/pause" /pause ;;
+    coredns)
+      build_go coredns "$images/coredns" github.com/coredns/coredns " — about three minutes the first time"
+      package_image coredns "$work/coredns" /coredns ;;
+    busybox)
+      # busybox finds its applets through its own name: /bin/sh is a link to it.
+      container=$(buildah from scratch)
+      buildah copy --quiet "$container" "$busybox" /bin/busybox >/dev/null
+      mount=$(buildah mount "$container")
+      for applet in sh nslookup wget httpd nc sleep cat ls ip hostname; do ln -s busybox "$mount/bin/$applet"; done
+      buildah umount "$container" >/dev/null
+      buildah config --entrypoint '[]' --cmd '["/bin/sh"]' --env PATH=/bin "$container"
+      rm -f "$cache/busybox.tar.partial"
+      buildah commit --quiet "$container" "docker-archive:$cache/busybox.tar.partial:${refs[busybox]}" >/dev/null
+      buildah rm "$container" >/dev/null
+      mv "$cache/busybox.tar.partial" "$cache/busybox.tar"
+      echo ">> image ${refs[busybox]} in $cache/busybox.tar" >&2 ;;
+  esac
+done
+
+printf '{\n  "pause": "%s",\n  "coredns": "%s",\n  "busybox": "%s"\n}\n' \
+  "${refs[pause]}" "${refs[coredns]}" "${refs[busybox]}" >"$cache/images.json"
+echo "$cache"

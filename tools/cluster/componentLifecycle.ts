@@ -1,0 +1,96 @@
+import { existsSync } from 'node:fs';
+import {
+  clusterLayoutFromEnv,
+  componentNames,
+  pidFile,
+  type ClusterLayout,
+  type ComponentName,
+} from './layout.ts';
+import { printProgress, type Progress } from './progress.ts';
+import type { NodeKind } from './realNode/nodeLayout.ts';
+import { readRecord, removeRecord, stopProcess, type ProcessRecord } from './supervisor.ts';
+
+/** What `up`, `down` and `status` share: options, timing, the pid files, stopping in order. */
+
+export interface ClusterOptions {
+  readonly layout?: ClusterLayout;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly progress?: Progress;
+}
+
+export interface Timing {
+  /** How long a fresh start may take to become ready. */
+  readonly readyMs: number;
+  /** How long SIGTERM may take before SIGKILL. */
+  readonly stopGraceMs: number;
+}
+
+export const timing: Readonly<Record<ComponentName, Timing>> = {
+  etcd: { readyMs: 30_000, stopGraceMs: 10_000 },
+  'kube-apiserver': { readyMs: 120_000, stopGraceMs: 15_000 },
+  'kube-controller-manager': { readyMs: 60_000, stopGraceMs: 10_000 },
+  'kube-scheduler': { readyMs: 60_000, stopGraceMs: 10_000 },
+  // The local node stops its pods on SIGTERM; give them their grace period.
+  'local-node': { readyMs: 120_000, stopGraceMs: 45_000 },
+};
+
+export function resolveOptions(options: ClusterOptions): Required<ClusterOptions> {
+  const env = options.env ?? process.env;
+  return {
+    layout: options.layout ?? clusterLayoutFromEnv(env),
+    env,
+    progress: options.progress ?? printProgress,
+  };
+}
+
+/**
+ * The components this checkout can run: the local node only once its code exists, and not when
+ * the real node (BREAKWATER_NODE=kubelet, realNode/) stands in for it.
+ */
+export function runnableComponents(
+  layout: ClusterLayout,
+  kind: NodeKind = 'local',
+): ComponentName[] {
+  const hasLocalNode = kind === 'local' && existsSync(layout.localNodeEntry);
+  return componentNames.filter((name) => name !== 'local-node' || hasLocalNode);
+}
+
+export async function readRecords(
+  layout: ClusterLayout,
+  components: readonly ComponentName[],
+): Promise<Map<ComponentName, ProcessRecord>> {
+  const records = new Map<ComponentName, ProcessRecord>();
+  for (const name of components) {
+    const record = await readRecord(pidFile(layout, name));
+    if (record !== undefined) records.set(name, record);
+  }
+  return records;
+}
+
+/** Stops the named components, the last-started first. */
+export async function stopComponents(
+  layout: ClusterLayout,
+  records: ReadonlyMap<ComponentName, ProcessRecord>,
+  names: readonly ComponentName[],
+  progress: Progress,
+): Promise<ComponentName[]> {
+  const stopped: ComponentName[] = [];
+  for (const name of [...componentNames].reverse()) {
+    const record = records.get(name);
+    if (!names.includes(name) || record === undefined) continue;
+    const outcome = await stopProcess(record, {
+      graceMs: timing[name].stopGraceMs,
+      leaderFirst: name === 'local-node',
+    });
+    if (outcome === 'not-running') {
+      progress(`${name} was no longer running (pid ${record.pid})`);
+    } else {
+      stopped.push(name);
+      progress(
+        `stopped ${name} (pid ${record.pid}${outcome === 'killed' ? ', after SIGKILL' : ''})`,
+      );
+    }
+    await removeRecord(pidFile(layout, name));
+  }
+  return stopped;
+}
