@@ -163,6 +163,10 @@ image: ## Build the image (four entrypoints) as IMAGE: docker when `docker info`
 e2e-kind: setup ## Kind cluster, image, chart, the end-to-end suite, then delete the cluster (needs Docker and kind).
 	test/kind/e2e.sh
 
+.PHONY: e2e-node
+e2e-node: setup ## The same end-to-end suite on the real node (kubelet, containerd, CNI, kube-proxy, CoreDNS); root on Linux.
+	test/realNode/e2e.sh
+
 ##@ Local cluster
 
 .PHONY: cluster-up

@@ -1,15 +1,20 @@
 /**
  * How the in-cluster suite reaches what runs in the cluster — the one place that differs
- * between the local cluster's container mode and kind:
+ * between the local cluster's container mode, the real node and kind:
  *
- * - kind (a real kubelet): the test reaches a pod through `kubectl port-forward`, and pods
- *   reach a Service by its cluster DNS name.
+ * - the real node (`make e2e-node`, BREAKWATER_CLUSTER_ROUTED=1): this machine routes the pod
+ *   network and kube-proxy's Service addresses, so the test reaches a pod at its IP and an
+ *   agent through its Service's ClusterIP, as a client inside the cluster would; pods reach a
+ *   Service by its cluster DNS name.
+ * - kind (a real kubelet in a container): the test reaches a pod through `kubectl
+ *   port-forward`, and pods reach a Service by its cluster DNS name. No Service is reachable
+ *   from the host.
  * - the local cluster: every pod shares the host's network and the local node gives each
  *   named port a free host port (annotation `localnode.breakwater.dev/ports`); there is no
  *   kubelet API for port-forward and no cluster DNS, so both the test and the pods use
  *   127.0.0.1 and that port.
  *
- * Everything else the suite does — helm, kubectl, the API — is the same on both.
+ * Everything else the suite does — helm, kubectl, the API — is the same on all three.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -28,6 +33,11 @@ export interface ClusterReach {
   podUrl(pod: PodView, port: 'http' | 'metrics'): Promise<string>;
   /** The base URL pods in the cluster use for `service`'s named port (an agent's provider URL). */
   serviceUrl(namespace: string, service: string, port: string): Promise<string>;
+  /**
+   * `http://host:port` on this machine for the Service's named port, through kube-proxy as a
+   * client in the cluster sees it; undefined where this machine has no route to Services.
+   */
+  hostServiceUrl(namespace: string, service: string, port: 'http'): Promise<string | undefined>;
   /** Whether the pod's containers run as containers (a kubelet's always do; the local node's in container mode). */
   runsAsContainers(pod: PodView): Promise<boolean>;
   close(): void;
@@ -35,11 +45,22 @@ export interface ClusterReach {
 
 /** The local cluster when the suite started it (globalSetup says so), else a real kubelet. */
 export function clusterReach(): ClusterReach {
-  return process.env['BREAKWATER_LOCAL_CLUSTER'] === '1' ? localNodeReach() : kubeletReach();
+  if (process.env['BREAKWATER_LOCAL_CLUSTER'] === '1') return localNodeReach();
+  return process.env['BREAKWATER_CLUSTER_ROUTED'] === '1' ? routedReach() : kubeletReach();
 }
 
 interface ServiceView extends KubeObject {
-  spec?: { selector?: Record<string, string> };
+  spec?: {
+    selector?: Record<string, string>;
+    clusterIP?: string;
+    ports?: { name?: string; port: number }[];
+  };
+}
+
+/** A pod as far as its address and its containers' named ports go. */
+interface RoutedPod {
+  spec?: { containers?: { ports?: { name?: string; containerPort: number }[] }[] };
+  status?: { podIP?: string };
 }
 
 function localNodeReach(): ClusterReach {
@@ -63,6 +84,7 @@ function localNodeReach(): ClusterReach {
       if (port !== 'http' && port !== 'metrics') throw new Error(`no local port named ${port}`);
       return `http://127.0.0.1:${String(podPort(pod, port))}`;
     },
+    hostServiceUrl: () => Promise.resolve(undefined),
     async runsAsContainers(pod) {
       // Container mode labels each container with its pod's uid (containerRunArgs.ts).
       const { stdout } = await run(join(repoRoot, 'scripts/image/podman.sh'), [
@@ -93,11 +115,37 @@ function kubeletReach(): ClusterReach {
     },
     serviceUrl: (namespace, service, port) =>
       Promise.resolve(`http://${service}.${namespace}.svc.cluster.local:${portNumber(port)}`),
+    hostServiceUrl: () => Promise.resolve(undefined),
     runsAsContainers: () => Promise.resolve(true),
     close() {
       for (const { child } of forwards.values()) child.kill('SIGTERM');
       forwards.clear();
     },
+  };
+}
+
+function routedReach(): ClusterReach {
+  return {
+    podUrl(pod, port) {
+      const { spec, status } = pod as RoutedPod;
+      const number = spec?.containers
+        ?.flatMap((c) => c.ports ?? [])
+        .find((p) => p.name === port)?.containerPort;
+      if (status?.podIP === undefined || number === undefined)
+        throw new Error(`pod ${pod.metadata?.name ?? '?'} has no IP or no port named ${port}`);
+      return Promise.resolve(`http://${status.podIP}:${String(number)}`);
+    },
+    serviceUrl: (namespace, service, port) =>
+      Promise.resolve(`http://${service}.${namespace}.svc.cluster.local:${portNumber(port)}`),
+    async hostServiceUrl(namespace, service, port) {
+      const spec = (await api().get<ServiceView>(Kinds.Service, namespace, service))?.spec;
+      const number = spec?.ports?.find((p) => p.name === port)?.port;
+      if (spec?.clusterIP === undefined || number === undefined)
+        throw new Error(`Service ${namespace}/${service} has no ClusterIP or no port ${port}`);
+      return `http://${spec.clusterIP}:${String(number)}`;
+    },
+    runsAsContainers: () => Promise.resolve(true),
+    close: () => undefined,
   };
 }
 

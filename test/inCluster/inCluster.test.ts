@@ -6,8 +6,9 @@
  * (`breakwater-llm-sim`) as a Deployment behind a Service.
  *
  * On the local cluster the namespace is labelled for the local node's container mode, so its
- * pods run under podman and runc; `make e2e-kind` runs this same file on kind, where a
- * kubelet runs them. Only reaching pods differs (clusterReach.ts).
+ * pods run under podman and runc; `make e2e-node` runs this same file on the real node
+ * (kubelet, containerd, kube-proxy, CoreDNS) and `make e2e-kind` on kind. Only reaching pods
+ * differs (clusterReach.ts).
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -284,7 +285,11 @@ describe('the chart and the agents, as containers of the built image', () => {
       async () => (await drainCall(await reach.podUrl(pod, 'http'), MODEL)).outcome === 'served',
       { timeoutMs: 20_000, intervalMs: 500, description: 'the pod to serve again' },
     );
-    const url = await reach.podUrl(pod, 'http');
+    // Through the agent's Service where this machine routes it (the real node): the pod's
+    // endpoint must leave kube-proxy's rules before the runtime stops taking calls, as for any
+    // client in the cluster. Elsewhere, straight to the pod being deleted.
+    const url =
+      (await reach.hostServiceUrl(ns.name, AGENT, 'http')) ?? (await reach.podUrl(pod, 'http'));
     const name = pod.metadata?.name ?? '';
     const uid = pod.metadata?.uid;
     const sent: DrainCall[] = [];
