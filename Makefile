@@ -88,8 +88,8 @@ format-check: setup ## Check formatting with prettier.
 ##@ Test
 
 .PHONY: test
-test: setup tools verify-generated typecheck lint format-check ## Run every check and test (unit, then integration on the local cluster).
-	$(JEST) --ci
+test: setup tools verify-generated typecheck lint format-check ## Run every check and test (unit, integration on the local cluster, the in-cluster suite on the real node).
+	scripts/test-all.sh
 
 .PHONY: test-unit
 test-unit: setup ## Run the unit tests only (pure logic, no cluster).
