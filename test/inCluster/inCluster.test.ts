@@ -10,7 +10,9 @@
  * (kubelet, containerd, kube-proxy, CoreDNS) and `make e2e-kind` on kind. Only reaching pods
  * differs (clusterReach.ts).
  */
-import { join } from 'node:path';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { installCrds } from '../api/apiInstallation.ts';
@@ -36,7 +38,13 @@ import {
   type PodView,
 } from '../support/breakwaterCluster.ts';
 import { countOutcome, drainCall, type DrainCall } from '../support/drainCalls.ts';
-import { kubeconfigPath, uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';
+import {
+  kubeconfigPath,
+  kubectl,
+  uniqueNamespace,
+  waitFor,
+  type TestNamespace,
+} from '../support/kube.ts';
 import { simulatorControl } from '../support/simulator.ts';
 import { clusterReach, type ClusterReach } from './clusterReach.ts';
 import { imageUnderTest } from './imageUnderTest.ts';
@@ -324,6 +332,45 @@ describe('the chart and the agents, as containers of the built image', () => {
     expect(sent.filter((s) => s.outcome === 'lost')).toEqual([]);
     await readyPods();
   });
+
+  // The API server proxies only to pod IPs that are not loopback: the home-made node's pods all
+  // have 127.0.0.1 (test/plugin/ covers `top` there with a stand-in Node); a kubelet's have
+  // addresses on the pod network.
+  const podProxy = process.env['BREAKWATER_LOCAL_CLUSTER'] !== '1';
+  (podProxy ? it : it.skip)(
+    "kubectl breakwater top reads every replica's /debug/stats through the API server's pod proxy",
+    async () => {
+      const pods = await readyPods();
+      for (const pod of pods)
+        expect((await drainCall(await reach.podUrl(pod, 'http'), MODEL)).outcome).toBe('served');
+      const bin = mkdtempSync(join(tmpdir(), 'bw-in-cluster-plugin-'));
+      const launcher = join(bin, 'kubectl-breakwater');
+      writeFileSync(
+        launcher,
+        `#!/bin/sh\nexec "${process.execPath}" --no-warnings=ExperimentalWarning "${join(repoRoot, 'plugin/src/main.ts')}" "$@"\n`,
+      );
+      chmodSync(launcher, 0o755);
+      const savedPath = process.env['PATH'];
+      process.env['PATH'] = `${bin}${delimiter}${savedPath ?? ''}`;
+      try {
+        const top = await kubectl(['breakwater', 'top', '-n', ns.name, '-o', 'json'], {
+          allowFailure: true,
+          timeoutMs: 60_000,
+        });
+        expect(top.stderr).toBe('');
+        expect(top.code).toBe(0);
+        const { agents } = JSON.parse(top.stdout) as {
+          agents: { name: string; running: number; count: number; unread: unknown[] }[];
+        };
+        const agent = agents.find((a) => a.name === AGENT);
+        expect(agent).toMatchObject({ running: REPLICAS, unread: [] });
+        expect(agent?.count).toBeGreaterThanOrEqual(REPLICAS);
+      } finally {
+        process.env['PATH'] = savedPath;
+        rmSync(bin, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe('the image entrypoint', () => {
