@@ -29,18 +29,32 @@ const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 
 /**
  * Reads (and drops) the rest of an oversized upload before answering, so a caller still
- * sending gets the 413 instead of a reset mid-upload (EPIPE). Bigger uploads are not worth
- * reading: they get the 413 and the connection closes.
+ * sending gets the 413 instead of a reset mid-upload (EPIPE), or — closing with its bytes
+ * unread — a reset that takes the 413 with it. A chunked upload, whose length nobody knows,
+ * is read until it ends or this much more has come. Bigger uploads are not worth reading:
+ * they get the 413 and the connection closes.
  */
 async function drainUpload(raw: IncomingMessage): Promise<void> {
-  const length = Number(raw.headers['content-length'] ?? Number.NaN);
+  const declared = raw.headers['content-length'];
+  const length = declared === undefined ? 0 : Number(declared);
   if (raw.readableEnded || raw.destroyed || !(length <= MAX_DRAIN_BYTES)) return;
   await new Promise<void>((resolve) => {
-    raw.once('end', resolve);
-    raw.once('close', resolve);
-    raw.once('error', () => {
+    let read = 0;
+    const done = () => {
+      raw.off('data', count);
       resolve();
-    });
+    };
+    const count = (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > MAX_DRAIN_BYTES) {
+        raw.pause();
+        done();
+      }
+    };
+    raw.on('data', count);
+    raw.once('end', done);
+    raw.once('close', done);
+    raw.once('error', done);
     raw.resume();
   });
 }
