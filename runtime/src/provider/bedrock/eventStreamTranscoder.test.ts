@@ -93,6 +93,30 @@ describe('EventStreamTranscoder', () => {
     expect(() => new EventStreamTranscoder().push(frame)).toThrow(EventStreamCorrupt);
   });
 
+  it('refuses a frame whose prelude checksum is wrong, whole or still arriving', () => {
+    const frame = chunk(events[0] as object);
+    // The prelude's checksum corrupted: the message checksum, which covers it, no longer matches.
+    const whole = Buffer.from(frame);
+    whole.writeUInt8(whole.readUInt8(9) ^ 0xff, 9);
+    expect(() => new EventStreamTranscoder().push(whole)).toThrow(/message checksum/);
+    // A length corrupted in a frame still arriving is refused before its bytes are waited for.
+    const arriving = Buffer.from(frame.subarray(0, 16));
+    arriving.writeUInt32BE(frame.length + 1000, 0);
+    expect(() => new EventStreamTranscoder().push(arriving)).toThrow(/prelude checksum/);
+  });
+
+  it('writes the events of many reads, an exception among them, each read apart', () => {
+    const frames = [
+      ...events.map((e) => chunk(e)),
+      exception('throttlingException', 'x'.repeat(400)),
+    ];
+    const t = new EventStreamTranscoder();
+    const outs = frames.map((f) => t.push(f).toString());
+    expect(outs.slice(0, events.length).join('')).toBe(sse);
+    // An error event longer than the frame that carried it.
+    expect(outs.at(-1)).toMatch(/^event: error\ndata: .*x{400}.*\n\n$/);
+  });
+
   it('keeps a frame cut off by the end as partial, for the relay to call a cut stream', () => {
     const frame = chunk(events[0] as object);
     const t = new EventStreamTranscoder();

@@ -42,35 +42,121 @@ export class EventStreamTranscoder {
    * same three headers, so they are read once and then only compared, byte for byte.
    */
   #headers: { readonly bytes: Buffer; readonly read: FrameHeaders } | undefined;
+  /** A chunk's event JSON, decoded from its base64 before it is written out. */
+  #decoded: Buffer = Buffer.allocUnsafe(4096);
+  /** The events of the read in progress. */
+  #out: Buffer = EMPTY;
+  #written = 0;
 
   /** The server-sent events of the frames `chunk` completes; empty when it completes none. */
   push(chunk: Buffer): Buffer {
-    let buffer = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
-    const out: Buffer[] = [];
-    while (buffer.length >= 4) {
-      const length = buffer.readUInt32BE(0);
+    const buffer = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    // A chunk frame's event is smaller than the frame (base64, headers and checksums around
+    // it), so the read's size is room enough but for error events, which grow it.
+    this.#out = Buffer.allocUnsafe(buffer.length);
+    this.#written = 0;
+    let at = 0;
+    while (buffer.length - at >= 4) {
+      const length = buffer.readUInt32BE(at);
       if (length < PRELUDE + TRAILER || length > MAX_FRAME)
         throw new EventStreamCorrupt(`a frame of ${length} bytes`);
-      if (buffer.length < length) break;
-      this.#event(buffer.subarray(0, length), out);
-      buffer = buffer.subarray(length);
+      if (buffer.length - at < length) {
+        // Waiting for the rest: the length it waits for must be the one that was sent.
+        if (buffer.length - at >= PRELUDE) checkPrelude(buffer, at);
+        break;
+      }
+      this.#event(buffer, at, at + length);
+      at += length;
     }
     // Kept as a copy: the chunk's memory belongs to the connection's next read.
-    this.#pending = buffer.length === 0 ? EMPTY : Buffer.from(buffer);
-    return out.length === 0 ? EMPTY : out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
+    this.#pending = at === buffer.length ? EMPTY : Buffer.from(buffer.subarray(at));
+    const out = this.#out.subarray(0, this.#written);
+    this.#out = EMPTY;
+    return out;
   }
 
-  #event(frame: Buffer, out: Buffer[]): void {
-    const end = checkedFrame(frame);
-    const block = frame.subarray(PRELUDE, end);
+  /** The frame at `start`..`end` of `buffer`, whole. */
+  #event(buffer: Buffer, start: number, end: number): void {
+    const headersEnd = checkedFrame(buffer, start, end);
+    const from = start + PRELUDE;
     const kept = this.#headers;
     let headers: FrameHeaders;
-    if (kept !== undefined && kept.bytes.equals(block)) headers = kept.read;
+    if (
+      kept?.bytes.length === headersEnd - from &&
+      buffer.compare(kept.bytes, 0, kept.bytes.length, from, headersEnd) === 0
+    )
+      headers = kept.read;
     else {
-      headers = readHeaders(frame, end);
-      this.#headers = { bytes: Buffer.from(block), read: headers };
+      headers = readHeaders(buffer, from, headersEnd);
+      this.#headers = { bytes: Buffer.from(buffer.subarray(from, headersEnd)), read: headers };
     }
-    eventOf(frame, end, headers, out);
+    const payloadEnd = end - TRAILER;
+    const { messageType, eventType, exceptionType, errorCode, errorMessage } = headers;
+    if (messageType === 'event') {
+      if (eventType === 'chunk') this.#chunk(buffer, headersEnd, payloadEnd);
+      return;
+    }
+    const payload = buffer.toString('utf8', headersEnd, payloadEnd);
+    const event =
+      messageType === 'exception'
+        ? sseErrorEvent(
+            bedrockErrorType(exceptionType, 500),
+            `Bedrock ${exceptionType ?? 'exception'}: ${exceptionMessage(payload)}`,
+          )
+        : // `:message-type: error`: the service's own failure, with its code and message headers.
+          sseErrorEvent('api_error', `Bedrock ${errorCode ?? 'error'}: ${errorMessage ?? payload}`);
+    this.#write(Buffer.from(event, 'utf8'), 0, Buffer.byteLength(event, 'utf8'));
+  }
+
+  /**
+   * A `chunk` frame's payload, `{"bytes":"<base64>"}` (with padding beside it), written as the
+   * Anthropic event its base64 holds: `event: <type>\ndata: <json>\n\n`, the JSON's bytes as
+   * they came. The base64 is read straight from the frame when `bytes` comes first, as Bedrock
+   * writes it, and from the parsed payload otherwise.
+   */
+  #chunk(buffer: Buffer, start: number, end: number): void {
+    const from = start + BYTES_FIRST.length;
+    let base64: string | undefined;
+    if (buffer.compare(BYTES_FIRST, 0, BYTES_FIRST.length, start, from) === 0) {
+      const close = buffer.indexOf(QUOTE, from);
+      if (close !== -1 && close < end) base64 = buffer.toString('latin1', from, close);
+    }
+    base64 ??= parsedBytes(buffer.toString('utf8', start, end));
+    if (this.#decoded.length < base64.length) this.#decoded = Buffer.allocUnsafe(base64.length);
+    const json = this.#decoded;
+    const length = json.write(base64, 0, 'base64');
+    const type = leadingType(json, length);
+    const newline = json.indexOf(NEWLINE);
+    if (type !== undefined && (newline === -1 || newline >= length)) {
+      const prefix = eventPrefix(type);
+      this.#write(prefix, 0, prefix.length);
+      this.#write(json, 0, length);
+      this.#write(END, 0, END.length);
+      return;
+    }
+    // Not in the shape Bedrock sends: parsed, and written on one line as SSE needs.
+    let event: { type?: unknown };
+    try {
+      event = JSON.parse(json.toString('utf8', 0, length)) as { type?: unknown };
+    } catch {
+      throw new EventStreamCorrupt('a chunk whose bytes are not JSON');
+    }
+    const sse = Buffer.from(
+      `event: ${typeof event.type === 'string' ? event.type : 'unknown'}\ndata: ${JSON.stringify(event)}\n\n`,
+      'utf8',
+    );
+    this.#write(sse, 0, sse.length);
+  }
+
+  /** Appends `bytes[from..to)` to the read's events, making room when an error event needs it. */
+  #write(bytes: Buffer, from: number, to: number): void {
+    const needed = this.#written + to - from;
+    if (needed > this.#out.length) {
+      const larger = Buffer.allocUnsafe(Math.max(needed, this.#out.length * 2));
+      this.#out.copy(larger, 0, 0, this.#written);
+      this.#out = larger;
+    }
+    this.#written += bytes.copy(this.#out, this.#written, from, to);
   }
 
   /** Bytes of a frame cut off by the stream's end (the relay reports the cut itself). */
@@ -102,22 +188,29 @@ interface FrameHeaders {
   readonly errorMessage?: string;
 }
 
-/** Checks a whole frame's checksums and lengths; the end of its headers. */
-function checkedFrame(frame: Buffer): number {
-  const total = frame.length;
-  if (crc32(frame.subarray(0, 8)) !== frame.readUInt32BE(8))
-    throw new EventStreamCorrupt('the prelude checksum does not match');
-  if (crc32(frame.subarray(0, total - TRAILER)) !== frame.readUInt32BE(total - TRAILER))
+/**
+ * Checks a whole frame's checksum and lengths; the end of its headers. The message checksum
+ * covers the prelude and its own checksum, so a whole frame needs no second pass over its
+ * first eight bytes; a frame still arriving has its prelude checked (checkPrelude) before its
+ * length is waited for.
+ */
+function checkedFrame(buffer: Buffer, start: number, end: number): number {
+  if (crc32(buffer.subarray(start, end - TRAILER)) !== buffer.readUInt32BE(end - TRAILER))
     throw new EventStreamCorrupt('the message checksum does not match');
-  const end = PRELUDE + frame.readUInt32BE(4);
-  if (end > total - TRAILER) throw new EventStreamCorrupt('headers longer than the frame');
-  return end;
+  const headersEnd = start + PRELUDE + buffer.readUInt32BE(start + 4);
+  if (headersEnd > end - TRAILER) throw new EventStreamCorrupt('headers longer than the frame');
+  return headersEnd;
+}
+
+function checkPrelude(buffer: Buffer, start: number): void {
+  if (crc32(buffer.subarray(start, start + 8)) !== buffer.readUInt32BE(start + 8))
+    throw new EventStreamCorrupt('the prelude checksum does not match');
 }
 
 /** The string headers this reader needs; the others are skipped by their type's size. */
-function readHeaders(frame: Buffer, end: number): FrameHeaders {
+function readHeaders(frame: Buffer, start: number, end: number): FrameHeaders {
   const read: Record<string, string> = {};
-  let at = PRELUDE;
+  let at = start;
   while (at < end) {
     const nameLength = frame.readUInt8(at);
     const name = frame.toString('latin1', at + 1, at + 1 + nameLength);
@@ -144,55 +237,41 @@ function readHeaders(frame: Buffer, end: number): FrameHeaders {
   };
 }
 
-/** Appends the frame's server-sent event, if it makes one, to `out`. */
-function eventOf(frame: Buffer, end: number, headers: FrameHeaders, out: Buffer[]): void {
-  const total = frame.length;
-  const { messageType, eventType, exceptionType, errorCode, errorMessage } = headers;
-  if (messageType === 'event') {
-    if (eventType === 'chunk') sseOf(chunkBytes(frame, end, total - TRAILER), out);
-    return;
-  }
-  const payload = frame.toString('utf8', end, total - TRAILER);
-  const event =
-    messageType === 'exception'
-      ? sseErrorEvent(
-          bedrockErrorType(exceptionType, 500),
-          `Bedrock ${exceptionType ?? 'exception'}: ${exceptionMessage(payload)}`,
-        )
-      : // `:message-type: error`: the service's own failure, with its code and message headers.
-        sseErrorEvent('api_error', `Bedrock ${errorCode ?? 'error'}: ${errorMessage ?? payload}`);
-  out.push(Buffer.from(event, 'utf8'));
-}
-
 /** `{"bytes":"`: how Bedrock starts a chunk's payload. */
 const BYTES_FIRST = Buffer.from('{"bytes":"', 'latin1');
 const QUOTE = 0x22;
 
-/**
- * The Anthropic event JSON a `chunk` frame's payload carries (with padding beside it): the
- * base64 is read straight from the frame's bytes when `bytes` comes first, as Bedrock writes
- * it, and from the parsed payload otherwise.
- */
-function chunkBytes(frame: Buffer, start: number, end: number): Buffer {
-  const from = start + BYTES_FIRST.length;
-  if (frame.compare(BYTES_FIRST, 0, BYTES_FIRST.length, start, from) === 0) {
-    const close = frame.indexOf(QUOTE, from);
-    if (close !== -1 && close < end)
-      return Buffer.from(frame.toString('latin1', from, close), 'base64');
-  }
+/** The base64 of a chunk's payload that is JSON of another shape than Bedrock's own. */
+function parsedBytes(payload: string): string {
   let parsed: { bytes?: unknown };
   try {
-    parsed = JSON.parse(frame.toString('utf8', start, end)) as { bytes?: unknown };
+    parsed = JSON.parse(payload) as { bytes?: unknown };
   } catch {
     throw new EventStreamCorrupt('a chunk that is not JSON');
   }
   if (typeof parsed.bytes !== 'string') throw new EventStreamCorrupt('a chunk without bytes');
-  return Buffer.from(parsed.bytes, 'base64');
+  return parsed.bytes;
 }
 
-/** `{"type":"content_block_delta", …}`: its type names the event, as the Anthropic API does. */
-const LEADING_TYPE = /^\{"type":"([a-z_]+)"/;
+/** `{"type":"`: how an Anthropic event's JSON starts; its type names the SSE event. */
+const TYPE_FIRST = Buffer.from('{"type":"', 'latin1');
+/** Longer than any event type the API has. */
+const MAX_TYPE = 48;
 const NEWLINE = 0x0a;
+
+/** The event type `json[0..length)` starts with, when it starts as the API writes it. */
+function leadingType(json: Buffer, length: number): string | undefined {
+  if (
+    length < TYPE_FIRST.length ||
+    json.compare(TYPE_FIRST, 0, TYPE_FIRST.length, 0, TYPE_FIRST.length) !== 0
+  )
+    return undefined;
+  const close = json.indexOf(QUOTE, TYPE_FIRST.length);
+  if (close === -1 || close >= length || close - TYPE_FIRST.length > MAX_TYPE) return undefined;
+  const type = json.toString('latin1', TYPE_FIRST.length, close);
+  return /^[a-z_]+$/.test(type) ? type : undefined;
+}
+
 /** `event: <type>\ndata: ` per event type, made once (a stream has half a dozen types). */
 const PREFIXES = new Map<string, Buffer>();
 function eventPrefix(type: string): Buffer {
@@ -204,24 +283,6 @@ function eventPrefix(type: string): Buffer {
   return prefix;
 }
 const END = Buffer.from('\n\n', 'latin1');
-
-/** `event: <type>\ndata: <json>\n\n`, the JSON's bytes as they came. */
-function sseOf(json: Buffer, out: Buffer[]): void {
-  const leading = LEADING_TYPE.exec(json.toString('latin1', 0, 48))?.[1];
-  if (leading !== undefined && !json.includes(NEWLINE)) {
-    out.push(eventPrefix(leading), json, END);
-    return;
-  }
-  // Not in the shape Bedrock sends: parsed, and written on one line as SSE needs.
-  let event: { type?: unknown };
-  try {
-    event = JSON.parse(json.toString('utf8')) as { type?: unknown };
-  } catch {
-    throw new EventStreamCorrupt('a chunk whose bytes are not JSON');
-  }
-  const type = typeof event.type === 'string' ? event.type : 'unknown';
-  out.push(Buffer.from(`event: ${type}\ndata: ${JSON.stringify(event)}\n\n`, 'utf8'));
-}
 
 function exceptionMessage(payload: string): string {
   try {
