@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
 import {
   clusterLayoutFromEnv,
   componentNames,
@@ -8,9 +9,20 @@ import {
 } from './layout.ts';
 import { printProgress, type Progress } from './progress.ts';
 import type { NodeKind } from './realNode/nodeLayout.ts';
-import { readRecord, removeRecord, stopProcess, type ProcessRecord } from './supervisor.ts';
+import {
+  markerVariable,
+  readRecord,
+  removeRecord,
+  startDetached,
+  stopProcess,
+  type ProcessRecord,
+  type StartedProcess,
+} from './supervisor.ts';
 
-/** What `up`, `down` and `status` share: options, timing, the pid files, stopping in order. */
+/**
+ * What `up`, `down` and `status` share: options, timing, the pid files, starting a process,
+ * stopping in order.
+ */
 
 export interface ClusterOptions {
   readonly layout?: ClusterLayout;
@@ -65,6 +77,37 @@ export async function readRecords(
     if (record !== undefined) records.set(name, record);
   }
   return records;
+}
+
+/** A process of the cluster (a control-plane component or a piece of the real node) to start. */
+export interface ComponentLaunch {
+  readonly name: string;
+  readonly command: { readonly command: string; readonly args: readonly string[] };
+  readonly logFile: string;
+  readonly pidFile: string;
+}
+
+/**
+ * Starts a process of the cluster detached, marked with the cluster's state directory (how
+ * leftovers are found), and says where it logs. Waiting until it is ready is the caller's.
+ */
+export async function startComponent(
+  layout: ClusterLayout,
+  launch: ComponentLaunch,
+  progress: Progress,
+): Promise<StartedProcess> {
+  const started = await startDetached({
+    component: launch.name,
+    command: launch.command.command,
+    args: launch.command.args,
+    cwd: layout.repoRoot,
+    env: { ...process.env, [markerVariable]: layout.stateDir },
+    logFile: launch.logFile,
+    pidFile: launch.pidFile,
+  });
+  const log = relative(layout.repoRoot, launch.logFile);
+  progress(`starting ${launch.name} (pid ${started.record.pid}, log ${log})`);
+  return started;
 }
 
 /** Stops the named components, the last-started first. */

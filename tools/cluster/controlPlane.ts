@@ -13,6 +13,7 @@ import {
   readRecords,
   resolveOptions,
   runnableComponents,
+  startComponent,
   stopComponents,
   timing,
   type ClusterOptions,
@@ -39,8 +40,6 @@ import { ensureRealNode } from './realNode/realNode.ts';
 import {
   isAlive,
   logTail,
-  markerVariable,
-  startDetached,
   stopProcess,
   type ProcessRecord,
   type StartedProcess,
@@ -112,23 +111,21 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
   );
   const pki = pkiFiles(layout.pkiDir);
   const health = componentHealth(ports, pki);
+  const ensureNode = (kubectl: string, address: string) =>
+    ensureRealNode({
+      cluster: layout,
+      pki,
+      apiserverPort: ports.apiserver,
+      kubectl,
+      address,
+      progress,
+    });
 
   if (previous !== undefined && components.every((c) => alive(c)) && pkiIsUsable(pki)) {
     const checks = await Promise.allSettled(components.map((c) => health.healthy(c)));
     if (checks.every((check) => check.status === 'fulfilled')) {
       if (!existsSync(layout.kubeconfig)) await writeKubeconfigs(layout, ports, pki);
-      if (kind === 'kubelet') {
-        const kubectl = previous.binaries.kubectl.path;
-        const address = await hostAddress();
-        await ensureRealNode({
-          cluster: layout,
-          pki,
-          apiserverPort: ports.apiserver,
-          kubectl,
-          address,
-          progress,
-        });
-      }
+      if (kind === 'kubelet') await ensureNode(previous.binaries.kubectl.path, await hostAddress());
       progress(`local cluster is already running and healthy (kubeconfig: ${layout.kubeconfig})`);
       return {
         kubeconfig: layout.kubeconfig,
@@ -183,17 +180,7 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
   await ensure('etcd');
   await ensure('kube-apiserver');
   await Promise.all(components.filter((c) => c !== 'etcd' && c !== 'kube-apiserver').map(ensure));
-  if (address !== undefined) {
-    const kubectl = binaries.kubectl.path;
-    await ensureRealNode({
-      cluster: layout,
-      pki,
-      apiserverPort: ports.apiserver,
-      kubectl,
-      address,
-      progress,
-    });
-  }
+  if (address !== undefined) await ensureNode(binaries.kubectl.path, address);
 
   const elapsedMs = Date.now() - began;
   progress(`local cluster ready in ${seconds(elapsedMs)} (kubeconfig: ${layout.kubeconfig})`);
@@ -315,18 +302,16 @@ async function ensureComponent(name: ComponentName, context: StartContext): Prom
     }
   }
 
-  const command = componentCommand(name, context.inputs);
-  const log = logFile(layout, name);
-  const launched = await startDetached({
-    component: name,
-    command: command.command,
-    args: command.args,
-    cwd: layout.repoRoot,
-    env: { ...process.env, [markerVariable]: layout.stateDir },
-    logFile: log,
-    pidFile: pidFile(layout, name),
-  });
-  progress(`starting ${name} (pid ${launched.record.pid}, log ${relative(layout.repoRoot, log)})`);
+  const launched = await startComponent(
+    layout,
+    {
+      name,
+      command: componentCommand(name, context.inputs),
+      logFile: logFile(layout, name),
+      pidFile: pidFile(layout, name),
+    },
+    progress,
+  );
   await waitUntilReady(name, launched, context);
   return true;
 }

@@ -3,6 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runBuildScript } from '../binaries.ts';
 import { ClusterError } from '../clusterError.ts';
+import { startComponent } from '../componentLifecycle.ts';
 import { writeKubeconfig } from '../kubeconfigFile.ts';
 import { clusterName, type ClusterLayout } from '../layout.ts';
 import { ensureClientCertificate, type PkiFiles } from '../pki.ts';
@@ -10,7 +11,7 @@ import { errorText, pollUntil } from '../polling.ts';
 import { findPortConflicts } from '../ports.ts';
 import { seconds, type Progress } from '../progress.ts';
 import { runCommand } from '../runCommand.ts';
-import { isAlive, logTail, markerVariable, startDetached, stopProcess } from '../supervisor.ts';
+import { isAlive, logTail, stopProcess } from '../supervisor.ts';
 import { coreDnsManifests } from './coreDns.ts';
 import { snapshotHost } from './hostState.ts';
 import { cniConflist, containerdConfig, kubeletConfig, kubeProxyConfig } from './nodeConfigs.ts';
@@ -120,18 +121,17 @@ export async function ensureRealNode(context: RealNodeContext): Promise<RealNode
       await stopProcess(running, { graceMs: nodeTiming[name].stopGraceMs });
     }
     await refuseTakenPorts(name);
-    const command = nodeCommand(name, node, binaries, context.address);
     const log = nodeLogFile(cluster, name);
-    const launched = await startDetached({
-      component: name,
-      command: command.command,
-      args: command.args,
-      cwd: cluster.repoRoot,
-      env: { ...process.env, [markerVariable]: cluster.stateDir },
-      logFile: log,
-      pidFile: nodePidFile(cluster, name),
-    });
-    progress(`starting ${name} (pid ${launched.record.pid}, log ${rel(cluster, log)})`);
+    const launched = await startComponent(
+      cluster,
+      {
+        name,
+        command: nodeCommand(name, node, binaries, context.address),
+        logFile: log,
+        pidFile: nodePidFile(cluster, name),
+      },
+      progress,
+    );
     const since = Date.parse(launched.record.startedAt);
     const what = name === 'kubelet' ? `Node ${realNodeName} to be Ready` : `${name} to be ready`;
     const outcome = await pollUntil(() => healthy(name, since), {
