@@ -55,19 +55,12 @@ export async function callToolOnWire(
   const id = `bw-${++nextId}`;
   const headers = requestHeaders(session);
   try {
-    const answer = await session.dispatcher.request({
-      origin: session.origin,
-      path: session.path,
-      method: 'POST',
+    const answer = await post(
+      session,
       headers,
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id,
-        method: 'tools/call',
-        params: { name: tool, arguments: args },
-      }),
+      { jsonrpc: '2.0', id, method: 'tools/call', params: { name: tool, arguments: args } },
       signal,
-    });
+    );
     const type = String(answer.headers['content-type'] ?? '');
     if (answer.statusCode < 200 || answer.statusCode >= 300)
       throw new McpHttpError(answer.statusCode, await answer.body.text());
@@ -100,6 +93,23 @@ function requestHeaders(session: WireSession): Record<string, string> {
   return headers;
 }
 
+/** POSTs one JSON-RPC message to the server's endpoint, on the session's pool. */
+function post(
+  session: WireSession,
+  headers: Record<string, string>,
+  message: Record<string, unknown>,
+  signal: AbortSignal | undefined,
+): Promise<Dispatcher.ResponseData> {
+  return session.dispatcher.request({
+    origin: session.origin,
+    path: session.path,
+    method: 'POST',
+    headers,
+    body: JSON.stringify(message),
+    signal,
+  });
+}
+
 /** Tells the server the caller gave up on request `id` (best effort, not awaited). */
 function cancel(
   session: WireSession,
@@ -107,22 +117,19 @@ function cancel(
   id: string,
   reason: unknown,
 ): void {
-  session.dispatcher
-    .request({
-      origin: session.origin,
-      path: session.path,
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        method: 'notifications/cancelled',
-        params: { requestId: id, reason: reason instanceof Error ? reason.message : 'cancelled' },
-      }),
-    })
-    .then(
-      (answer) => answer.body.dump(),
-      () => undefined,
-    );
+  post(
+    session,
+    headers,
+    {
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: id, reason: reason instanceof Error ? reason.message : 'cancelled' },
+    },
+    undefined,
+  ).then(
+    (answer) => answer.body.dump(),
+    () => undefined,
+  );
 }
 
 interface Response {
