@@ -10,13 +10,11 @@
  * (kubelet, containerd, kube-proxy, CoreDNS) and `make e2e-kind` on kind. Only reaching pods
  * differs (clusterReach.ts).
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { installCrds } from '../api/apiInstallation.ts';
-import { chartDir, findHelm, repoRoot, run } from '../chart/chartTools.ts';
+import { repoRoot, run } from '../chart/chartTools.ts';
 import {
   agentDeployment,
   circuitBreakerPolicy,
@@ -38,15 +36,10 @@ import {
   type PodView,
 } from '../support/breakwaterCluster.ts';
 import { countOutcome, drainCall, type DrainCall } from '../support/drainCalls.ts';
-import {
-  kubeconfigPath,
-  kubectl,
-  uniqueNamespace,
-  waitFor,
-  type TestNamespace,
-} from '../support/kube.ts';
-import { simulatorControl } from '../support/simulator.ts';
+import { uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';
+import { installBreakwater, simulatorIn, type BreakwaterRelease } from './breakwaterRelease.ts';
 import { clusterReach, type ClusterReach } from './clusterReach.ts';
+import { kubectlBreakwater } from './kubectlBreakwater.ts';
 import { imageUnderTest } from './imageUnderTest.ts';
 import { SIMULATOR, simulatorObjects } from './simulatorObjects.ts';
 
@@ -64,46 +57,23 @@ const REPLICAS = 2;
 const DRAIN_MS = 2_000;
 /** Calls sent this close to the end of the drain may land on either side of it. */
 const EDGE_MS = 200;
+/** The pod-deletion case's steady traffic: 4 callers, each starting a call every 20 ms. */
+const CALLERS = 4;
+const CALL_INTERVAL_MS = 20;
 
 let ns: TestNamespace;
 let image: string;
-let helm: string;
-let release: string;
+let release: BreakwaterRelease | undefined;
 let reach: ClusterReach;
-let installed = false;
-
-const helmArgs = (...args: string[]): string[] => [...args, '--kubeconfig', kubeconfigPath()];
 
 beforeAll(async () => {
   // Building the image comes first: cold (no cached bases, no layers) it takes minutes.
   image = await imageUnderTest();
-  const colon = image.lastIndexOf(':');
-  helm = await findHelm();
   reach = clusterReach();
   await installCrds();
   ns = await uniqueNamespace('in-cluster', { [CONTAINER_MODE_LABEL]: 'true' });
-  release = `bw-${ns.name.slice(-6)}`;
   await applyObjects(ns.name, ...simulatorObjects(image, 23));
-  await run(
-    helm,
-    helmArgs(
-      'install',
-      release,
-      chartDir,
-      '--namespace',
-      ns.name,
-      '--skip-crds',
-      '--set',
-      `watchNamespace=${ns.name}`,
-      '--set',
-      `image.repository=${image.slice(0, colon)}`,
-      '--set',
-      `image.tag=${image.slice(colon + 1)}`,
-      '--set',
-      'image.pullPolicy=IfNotPresent',
-    ),
-  );
-  installed = true;
+  release = await installBreakwater(ns.name, image);
   const providerURL = await reach.serviceUrl(ns.name, SIMULATOR, 'http');
   await applyObjects(
     ns.name,
@@ -127,11 +97,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   reach.close();
-  if (installed) {
-    await run(helm, helmArgs('uninstall', release, '--namespace', ns.name, '--wait'), {
-      allowFailure: true,
-    });
-  }
+  await release?.uninstall();
   await ns.cleanup();
 });
 
@@ -143,20 +109,6 @@ async function readyPods(): Promise<PodView[]> {
     },
     { timeoutMs: 120_000, description: `${String(REPLICAS)} ready pods of ${AGENT}` },
   );
-}
-
-async function simulator(): Promise<ReturnType<typeof simulatorControl>> {
-  const pod = await waitFor(
-    async () =>
-      (
-        await api().list<PodView>(Kinds.Pod, {
-          namespace: ns.name,
-          labelSelector: `app.kubernetes.io/name=${SIMULATOR}`,
-        })
-      ).items.find(isPodReady),
-    { timeoutMs: 60_000, description: 'a ready simulator pod' },
-  );
-  return simulatorControl(await reach.podUrl(pod, 'http'));
 }
 
 /** Edits the RateLimitPolicy's request budget and waits until every replica reports the new policy. */
@@ -191,7 +143,7 @@ describe('the chart and the agents, as containers of the built image', () => {
         (
           await api().list<PodView>(Kinds.Pod, {
             namespace: ns.name,
-            labelSelector: `app.kubernetes.io/instance=${release}`,
+            labelSelector: `app.kubernetes.io/instance=${release?.name ?? ''}`,
           })
         ).items.find(isPodReady),
       { timeoutMs: 120_000, description: 'a ready operator pod' },
@@ -255,7 +207,7 @@ describe('the chart and the agents, as containers of the built image', () => {
 
   it('shows the breaker Open in kubectl get cbp after a 529 storm', async () => {
     const pods = await readyPods();
-    const sim = await simulator();
+    const sim = await simulatorIn(ns.name, reach);
     await sim.setFault({ status: 529 });
     for (const pod of pods) {
       const url = await reach.podUrl(pod, 'http');
@@ -302,11 +254,16 @@ describe('the chart and the agents, as containers of the built image', () => {
     const uid = pod.metadata?.uid;
     const sent: DrainCall[] = [];
     let stop = false;
-    const callers = Array.from({ length: 4 }, async () => {
+    // Paced: at most CALLERS / CALL_INTERVAL_MS calls a second (200), well inside the budget
+    // above on any machine. Unpaced, a fast node sent more than the budget allows and the
+    // limiter's 429s counted as lost calls.
+    const callers = Array.from({ length: CALLERS }, async () => {
       while (!stop) {
+        const started = Date.now();
         const call = await drainCall(url, MODEL);
         sent.push(call);
-        if (call.outcome !== 'served') await new Promise((r) => setTimeout(r, 50));
+        const pause = call.outcome === 'served' ? CALL_INTERVAL_MS - (Date.now() - started) : 50;
+        if (pause > 0) await new Promise((r) => setTimeout(r, pause));
       }
     });
     await waitFor(() => countOutcome(sent, 'served') >= 8, {
@@ -343,32 +300,15 @@ describe('the chart and the agents, as containers of the built image', () => {
       const pods = await readyPods();
       for (const pod of pods)
         expect((await drainCall(await reach.podUrl(pod, 'http'), MODEL)).outcome).toBe('served');
-      const bin = mkdtempSync(join(tmpdir(), 'bw-in-cluster-plugin-'));
-      const launcher = join(bin, 'kubectl-breakwater');
-      writeFileSync(
-        launcher,
-        `#!/bin/sh\nexec "${process.execPath}" --no-warnings=ExperimentalWarning "${join(repoRoot, 'plugin/src/main.ts')}" "$@"\n`,
-      );
-      chmodSync(launcher, 0o755);
-      const savedPath = process.env['PATH'];
-      process.env['PATH'] = `${bin}${delimiter}${savedPath ?? ''}`;
-      try {
-        const top = await kubectl(['breakwater', 'top', '-n', ns.name, '-o', 'json'], {
-          allowFailure: true,
-          timeoutMs: 60_000,
-        });
-        expect(top.stderr).toBe('');
-        expect(top.code).toBe(0);
-        const { agents } = JSON.parse(top.stdout) as {
-          agents: { name: string; running: number; count: number; unread: unknown[] }[];
-        };
-        const agent = agents.find((a) => a.name === AGENT);
-        expect(agent).toMatchObject({ running: REPLICAS, unread: [] });
-        expect(agent?.count).toBeGreaterThanOrEqual(REPLICAS);
-      } finally {
-        process.env['PATH'] = savedPath;
-        rmSync(bin, { recursive: true, force: true });
-      }
+      const top = await kubectlBreakwater(['top', '-n', ns.name, '-o', 'json']);
+      expect(top.stderr).toBe('');
+      expect(top.code).toBe(0);
+      const { agents } = JSON.parse(top.stdout) as {
+        agents: { name: string; running: number; count: number; unread: unknown[] }[];
+      };
+      const agent = agents.find((a) => a.name === AGENT);
+      expect(agent).toMatchObject({ running: REPLICAS, unread: [] });
+      expect(agent?.count).toBeGreaterThanOrEqual(REPLICAS);
     },
   );
 });

@@ -3,7 +3,8 @@
 # image's script, with Docker and the upstream bases) and loads it into the cluster's node
 # (`kind load`), installs the chart, checks that the operator reconciles the sample agents
 # into Ready pods of the same image, then runs the in-cluster suite (test/inCluster/) against
-# the cluster through its kubeconfig, and deletes the cluster whatever happened.
+# the cluster through its kubeconfig, and deletes the cluster whatever happened. The steps from
+# the chart on are test/inCluster/install-and-run.sh, which make e2e-node runs too.
 #
 # The in-cluster suite is the one `make test` runs on the local cluster's container mode:
 # its own chart release with this image (the operator under its ServiceAccount, the runtime
@@ -28,9 +29,6 @@ export PATH="$root/.breakwater/node/bin:$root/node_modules/.bin:$PATH"
 
 cluster=${KIND_CLUSTER:-breakwater-e2e}
 image=${IMAGE:-ghcr.io/breakwater-dev/breakwater:e2e}
-tests=${E2E_TESTS:-test/inCluster/}
-namespace=breakwater-system
-samples=breakwater-samples
 work="$root/.breakwater/kind/$cluster"
 kubeconfig="$work/kubeconfig"
 
@@ -79,33 +77,5 @@ kind create cluster --name "$cluster" --kubeconfig "$kubeconfig" --wait 120s \
 say "loading $image into the cluster's nodes"
 kind load docker-image "$image" --name "$cluster"
 
-k() { "$kubectl" --kubeconfig "$kubeconfig" "$@"; }
-
-say "installing the chart into $namespace, watching $samples"
-k create namespace "$samples"
-"$helm" install breakwater charts/breakwater \
-  --kubeconfig "$kubeconfig" \
-  --namespace "$namespace" --create-namespace \
-  --set image.repository="${image%:*}" --set image.tag="${image##*:}" \
-  --set image.pullPolicy=Never \
-  --set watchNamespace="$samples" \
-  --set replicaCount=2 --set podDisruptionBudget.enabled=true \
-  --wait --timeout 3m
-k -n "$namespace" rollout status deployment/breakwater --timeout=2m
-
-say "applying the sample agents; the operator must bring them up Ready"
-k -n "$samples" apply --server-side -k config/samples
-if ! k -n "$samples" wait agentdeployment --all --for=condition=Ready --timeout=5m; then
-  k -n "$samples" get agentdeployments,deployments,pods -o wide >&2 || true
-  k -n "$namespace" logs deployment/breakwater --tail=50 >&2 || true
-  fail "the sample agents did not become Ready"
-fi
-
-say "running the suite ($tests) against the kind cluster"
-# The suite takes the cluster from BREAKWATER_KUBECONFIG and starts no cluster of its own;
-# BREAKWATER_CHART_IMAGE tells it which image the nodes have (it installs its own release).
-BREAKWATER_KUBECONFIG="$kubeconfig" \
-  BREAKWATER_KUBECTL="$kubectl" \
-  BREAKWATER_CHART_IMAGE="$image" \
-  NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning" \
-  jest --ci --selectProjects integration --testPathPatterns "$tests"
+test/inCluster/install-and-run.sh --kubectl "$kubectl" --helm "$helm" --kubeconfig "$kubeconfig" \
+  --image "$image" --cluster "the kind cluster"

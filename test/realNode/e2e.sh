@@ -8,7 +8,8 @@
 # cluster through its kubeconfig (pods at their IPs and agents through their Services'
 # ClusterIPs, both routed from this machine; Services by their DNS names inside:
 # test/inCluster/clusterReach.ts), and stops the cluster whatever happened, which puts the host
-# back as it was.
+# back as it was. The steps from the chart on are test/inCluster/install-and-run.sh, which make
+# e2e-kind runs too.
 #
 #   test/realNode/e2e.sh
 #
@@ -25,9 +26,6 @@ cd "$root"
 export PATH="$root/.breakwater/node/bin:$root/node_modules/.bin:$PATH"
 
 image=${IMAGE:-ghcr.io/breakwater-dev/breakwater:e2e}
-tests=${E2E_TESTS:-test/inCluster/}
-namespace=breakwater-system
-samples=breakwater-samples
 state="$root/.breakwater/e2e-node"
 kubeconfig="$state/kubeconfig"
 
@@ -70,33 +68,7 @@ scripts/image/podman.sh save --format docker-archive -o "$archive" "$image" >/de
 ctr --address "$state/realnode/containerd/containerd.sock" --namespace k8s.io images import "$archive" >&2
 rm -f "$archive"
 
-k() { "$kubectl" --kubeconfig "$kubeconfig" "$@"; }
-
-say "installing the chart into $namespace, watching $samples"
-k create namespace "$samples"
-"$helm" install breakwater charts/breakwater \
-  --kubeconfig "$kubeconfig" \
-  --namespace "$namespace" --create-namespace \
-  --set image.repository="${image%:*}" --set image.tag="${image##*:}" \
-  --set image.pullPolicy=Never \
-  --set watchNamespace="$samples" \
-  --set replicaCount=2 --set podDisruptionBudget.enabled=true \
-  --wait --timeout 3m
-k -n "$namespace" rollout status deployment/breakwater --timeout=2m
-
-say "applying the sample agents; the operator must bring them up Ready"
-k -n "$samples" apply --server-side -k config/samples
-if ! k -n "$samples" wait agentdeployment --all --for=condition=Ready --timeout=5m; then
-  k -n "$samples" get agentdeployments,deployments,pods -o wide >&2 || true
-  k -n "$namespace" logs deployment/breakwater --tail=50 >&2 || true
-  fail "the sample agents did not become Ready"
-fi
-
-say "running the suite ($tests) against the real-node cluster"
-# This machine routes the pod network and the Service addresses (test/inCluster/clusterReach.ts).
-BREAKWATER_KUBECONFIG="$kubeconfig" \
-  BREAKWATER_CLUSTER_ROUTED=1 \
-  BREAKWATER_KUBECTL="$kubectl" \
-  BREAKWATER_CHART_IMAGE="$image" \
-  NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning" \
-  jest --ci --selectProjects integration --testPathPatterns "$tests"
+# The agents the suite builds (test/inCluster/agentImages.ts) go into the node's containerd too.
+export BREAKWATER_CONTAINERD_ADDRESS="$state/realnode/containerd/containerd.sock"
+test/inCluster/install-and-run.sh --kubectl "$kubectl" --helm "$helm" --kubeconfig "$kubeconfig" \
+  --image "$image" --cluster "the real-node cluster" --routed
