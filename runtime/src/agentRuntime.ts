@@ -43,6 +43,7 @@ import { runtimeReport } from './reporting/runtimeReport.ts';
 import type { RuntimeReport } from '../../contract/src/reporting/runtimeAnnotation.ts';
 import type { Clock } from '../../platform/src/time/clock.ts';
 import { sleep } from '../../platform/src/time/sleep.ts';
+import { POD_CLIENT_KEY_ENV } from '../../contract/src/pod/agentEnvironment.ts';
 
 /** The `source` label of a policy source's offers: its name up to the first ':'. */
 const RELOAD_SOURCE_LABEL: Readonly<Record<PolicySourceOption['kind'], string>> = {
@@ -107,6 +108,7 @@ export class AgentRuntime {
           logger.error({ source, error: detail }, 'policy refused; keeping the last good one');
       },
     });
+    this.clientKeys.setPodKey(deps.env[POD_CLIENT_KEY_ENV]);
     this.#pool = new BackendPool(deps.env, clock);
     this.#cache = new ResponseCache(clock, 1000, 300_000);
     this.#audit = new AuditLog(false);

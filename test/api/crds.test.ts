@@ -372,4 +372,26 @@ describe('kubectl explain', () => {
     ];
     expect(expected.filter((text) => text === '' || !shown.includes(squash(text)))).toEqual([]);
   });
+
+  it.each([
+    ['agentdeployment.spec.agent', ['agent']],
+    ['agentdeployment.spec.agent.securityContext', ['agent', 'securityContext']],
+    ['agentdeployment.spec.agent.readinessProbe', ['agent', 'readinessProbe']],
+    ['agentdeployment.spec.podTemplate.volumes', ['podTemplate', 'volumes']],
+  ])(
+    'explains %s and each of its fields with the descriptions from the schema',
+    async (path, at) => {
+      let schema: JsonSchema | undefined = specOf('AgentDeployment');
+      for (const key of at) schema = schema?.properties?.[key] ?? schema?.items?.properties?.[key];
+      const fields = schema?.properties ?? schema?.items?.properties ?? {};
+      expect(Object.keys(fields).length).toBeGreaterThan(2);
+      const { stdout } = await kubectl(['explain', path]);
+      const shown = squash(stdout);
+      const expected = [
+        schema?.description ?? '',
+        ...Object.values(fields).map((child) => child.description ?? ''),
+      ];
+      expect(expected.filter((text) => text === '' || !shown.includes(squash(text)))).toEqual([]);
+    },
+  );
 });

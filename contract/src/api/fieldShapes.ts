@@ -79,6 +79,93 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
               debugEndpoints: 0,
             },
           },
+          agent: {
+            fields: {
+              image: 0,
+              command: { items: 0 },
+              args: { items: 0 },
+              env: {
+                items: {
+                  fields: {
+                    name: 0,
+                    value: 0,
+                    valueFrom: {
+                      fields: {
+                        secretKeyRef: { fields: { name: 0, key: 0, optional: 0 } },
+                        configMapKeyRef: { fields: { name: 0, key: 0, optional: 0 } },
+                        fieldRef: 0,
+                        resourceFieldRef: 0,
+                      },
+                    },
+                  },
+                },
+              },
+              envFrom: {
+                items: {
+                  fields: {
+                    prefix: 0,
+                    configMapRef: { fields: { name: 0, optional: 0 } },
+                    secretRef: { fields: { name: 0, optional: 0 } },
+                  },
+                },
+              },
+              ports: { items: { fields: { name: 0, containerPort: 0, protocol: 0 } } },
+              volumeMounts: {
+                items: { fields: { name: 0, mountPath: 0, subPath: 0, readOnly: 0 } },
+              },
+              resources: { fields: { requests: { values: 0 }, limits: { values: 0 } } },
+              livenessProbe: {
+                fields: {
+                  httpGet: { fields: { path: 0, port: 0, scheme: 0 } },
+                  tcpSocket: { fields: { port: 0 } },
+                  exec: { fields: { command: { items: 0 } } },
+                  grpc: { fields: { port: 0, service: 0 } },
+                  initialDelaySeconds: 0,
+                  periodSeconds: 0,
+                  timeoutSeconds: 0,
+                  successThreshold: 0,
+                  failureThreshold: 0,
+                },
+              },
+              readinessProbe: {
+                fields: {
+                  httpGet: { fields: { path: 0, port: 0, scheme: 0 } },
+                  tcpSocket: { fields: { port: 0 } },
+                  exec: { fields: { command: { items: 0 } } },
+                  grpc: { fields: { port: 0, service: 0 } },
+                  initialDelaySeconds: 0,
+                  periodSeconds: 0,
+                  timeoutSeconds: 0,
+                  successThreshold: 0,
+                  failureThreshold: 0,
+                },
+              },
+              startupProbe: {
+                fields: {
+                  httpGet: { fields: { path: 0, port: 0, scheme: 0 } },
+                  tcpSocket: { fields: { port: 0 } },
+                  exec: { fields: { command: { items: 0 } } },
+                  grpc: { fields: { port: 0, service: 0 } },
+                  initialDelaySeconds: 0,
+                  periodSeconds: 0,
+                  timeoutSeconds: 0,
+                  successThreshold: 0,
+                  failureThreshold: 0,
+                },
+              },
+              securityContext: {
+                fields: {
+                  runAsUser: 0,
+                  runAsGroup: 0,
+                  runAsNonRoot: 0,
+                  allowPrivilegeEscalation: 0,
+                  readOnlyRootFilesystem: 0,
+                  capabilities: { fields: { add: { items: 0 }, drop: { items: 0 } } },
+                  seccompProfile: { fields: { type: 0, localhostProfile: 0 } },
+                },
+              },
+            },
+          },
           image: 0,
           resources: { fields: { requests: { values: 0 }, limits: { values: 0 } } },
           env: { items: { fields: { name: 0, value: 0, valueFrom: 0 } } },
@@ -89,6 +176,30 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
               nodeSelector: { values: 0 },
               tolerations: { items: 0 },
               affinity: 0,
+              volumes: {
+                items: {
+                  fields: {
+                    name: 0,
+                    configMap: {
+                      fields: {
+                        name: 0,
+                        items: { items: { fields: { key: 0, path: 0, mode: 0 } } },
+                        defaultMode: 0,
+                        optional: 0,
+                      },
+                    },
+                    secret: {
+                      fields: {
+                        secretName: 0,
+                        items: { items: { fields: { key: 0, path: 0, mode: 0 } } },
+                        defaultMode: 0,
+                        optional: 0,
+                      },
+                    },
+                    emptyDir: { fields: { medium: 0, sizeLimit: 0 } },
+                  },
+                },
+              },
             },
           },
           terminationDrainDuration: 0,
@@ -150,6 +261,12 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
           },
           mcpSummary: 0,
           modelEndOfLife: 0,
+          agent: {
+            fields: {
+              image: 0,
+              running: { items: { fields: { image: 0, imageID: 0, replicas: 0 } } },
+            },
+          },
         },
       },
     },

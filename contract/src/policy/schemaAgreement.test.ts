@@ -46,6 +46,7 @@ const NOT_IN_THE_DOCUMENT: Readonly<Record<string, string>> = {
   'AgentDeployment:autoscaling': 'the HorizontalPodAutoscaler, not the runtime',
   'AgentDeployment:access.networkPolicy': 'the NetworkPolicy, not the runtime',
   'AgentDeployment:monitoring.serviceMonitor': 'the ServiceMonitor, not the runtime',
+  'AgentDeployment:agent': "the Deployment: the team's own container, not the runtime",
   'AgentDeployment:image': 'the Deployment, not the runtime',
   'AgentDeployment:resources': 'the Deployment, not the runtime',
   'AgentDeployment:env': 'the Deployment, not the runtime',

@@ -170,3 +170,37 @@ export function documentFor(
 ): PolicyDocument {
   return resolvePolicy({ agent, ...policies });
 }
+
+/**
+ * The team's own agent (`spec.agent`): a Python service whose code is a ConfigMap, with an MCP
+ * server and client keys, so that every injected variable and the loopback key show.
+ */
+export function ownContainerAgent(): AgentDeployment {
+  return agentWith(
+    {
+      model: { name: PRIMARY_MODEL, fallbacks: [FALLBACK_MODEL] },
+      provider: { apiKeySecretRef: { name: 'anthropic', key: 'api-key' } },
+      mcpServers: [{ name: 'github-issues', url: 'http://github-mcp.tools.svc:8080/mcp' }],
+      access: { clientKeysSecretRef: { name: 'triage-clients' } },
+      agent: {
+        image: 'registry.example.com/team/triage-agent:1.4.2',
+        command: ['python3', '/app/agent.py'],
+        env: [{ name: 'LOG_LEVEL', value: 'info' }],
+        envFrom: [{ configMapRef: { name: 'triage-settings' } }],
+        ports: [{ name: 'web', containerPort: 8000 }],
+        volumeMounts: [
+          { name: 'code', mountPath: '/app' },
+          { name: 'scratch', mountPath: '/tmp', readOnly: false },
+        ],
+        readinessProbe: { httpGet: { path: '/healthz', port: 'web' }, periodSeconds: 2 },
+      },
+      podTemplate: {
+        volumes: [
+          { name: 'code', configMap: { name: 'triage-agent-code' } },
+          { name: 'scratch', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
+        ],
+      },
+    },
+    { name: 'triage-agent', namespace: 'agents' },
+  );
+}

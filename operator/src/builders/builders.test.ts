@@ -15,6 +15,7 @@ import {
   developmentAgent,
   documentFor,
   minimalAgent,
+  ownContainerAgent,
   productionAgent,
   productionPolicies,
   testOptions,
@@ -81,6 +82,7 @@ describe('buildChildren golden files', () => {
     { name: 'development', agent: developmentAgent, policies: {} },
     { name: 'production', agent: productionAgent, policies: productionPolicies() },
     { name: 'minimal', agent: minimalAgent, policies: {} },
+    { name: 'own-container', agent: ownContainerAgent, policies: {} },
   ])('builds the $name agent as its golden file', ({ name, agent, policies }) => {
     const input = agent();
     const children = build(input, documentFor(input, { ...policies, readyReplicas: 3 }));

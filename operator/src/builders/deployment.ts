@@ -43,6 +43,7 @@ import {
   METRICS_PORT_NAME,
 } from '../../../contract/src/pod/runtimePorts.ts';
 import { runtimeServiceAccountName } from './serviceAccount.ts';
+import { agentVolumes, buildAgentContainer } from './agentContainer.ts';
 import { shutdownTiming, type ShutdownTiming } from './shutdownTiming.ts';
 
 export interface Deployment extends ChildObject<'apps/v1', 'Deployment'> {
@@ -54,6 +55,8 @@ export const RUNTIME_COMMAND = 'breakwater-runtime';
 /** The distroless "nonroot" user: numeric, so the kubelet can verify runAsNonRoot. */
 export const RUNTIME_USER = 65532;
 const CLIENT_KEYS_VOLUME = 'client-keys';
+const RUNTIME_API_ACCESS_VOLUME = 'runtime-api-access';
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const STORE_PASSWORD_VOLUME = 'rate-limit-store-auth';
 const STORE_CA_VOLUME = 'rate-limit-store-tls';
 const BACKEND_CREDENTIALS_VOLUME_PREFIX = 'backend-';
@@ -133,11 +136,26 @@ function podSpec(
     ...(clientKeys === undefined ? [] : [clientKeysVolume(clientKeys)]),
     ...storeSecrets.map((s) => s.volume),
     ...secretDirectories.map((s) => s.volume),
+    ...(agent.spec.agent === undefined ? [] : [runtimeApiAccessVolume()]),
+    ...agentVolumes(agent),
   ];
+  const runtime = runtimeContainer(agent, shutdown, options, storeSecrets, secretDirectories);
+  const { agent: agentSpec } = agent.spec;
   return {
     serviceAccountName: runtimeServiceAccountName(agent),
+    // The runtime's identity is for the runtime: beside the team's agent its token is mounted
+    // in the runtime container alone (runtimeApiAccessVolume), not in every container.
+    ...(agentSpec === undefined ? {} : { automountServiceAccountToken: false }),
     terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,
-    containers: [runtimeContainer(agent, shutdown, options, storeSecrets, secretDirectories)],
+    // With the team's own agent, the runtime is a native sidecar: the kubelet starts it first
+    // and starts the agent once its startup probe passes, keeps it through the agent's
+    // shutdown, and stops it last.
+    ...(agentSpec === undefined
+      ? { containers: [runtime] }
+      : {
+          initContainers: [{ ...runtime, restartPolicy: 'Always' }],
+          containers: [buildAgentContainer(agent, agentSpec)],
+        }),
     ...(volumes.length === 0 ? {} : { volumes }),
     ...(podTemplate?.nodeSelector === undefined
       ? {}
@@ -164,6 +182,9 @@ function runtimeContainer(
       : [{ name: CLIENT_KEYS_VOLUME, mountPath: CLIENT_KEYS_MOUNT_PATH, readOnly: true }]),
     ...storeSecrets.map((s) => s.mount),
     ...secretDirectories.map((s) => s.mount),
+    ...(agent.spec.agent === undefined
+      ? []
+      : [{ name: RUNTIME_API_ACCESS_VOLUME, mountPath: SERVICE_ACCOUNT_DIR, readOnly: true }]),
   ];
   return {
     name: RUNTIME_CONTAINER,
@@ -201,6 +222,30 @@ function runtimeContainer(
  */
 function clientKeysVolume(secretName: string): Volume {
   return { name: CLIENT_KEYS_VOLUME, secret: { secretName, optional: true } };
+}
+
+/**
+ * What the ServiceAccount admission plugin mounts into every container as `kube-api-access-*`
+ * (a bound token, the cluster's CA, the namespace), made by hand so that only the runtime
+ * container gets it when the team's agent shares the pod: the agent must not act as the
+ * runtime (patch the pod's breaker report, read the policy).
+ */
+function runtimeApiAccessVolume(): Volume {
+  return {
+    name: RUNTIME_API_ACCESS_VOLUME,
+    projected: {
+      defaultMode: 0o644,
+      sources: [
+        { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        {
+          downwardAPI: {
+            items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }],
+          },
+        },
+      ],
+    },
+  };
 }
 
 /**

@@ -3,7 +3,8 @@ import type { AgentDeployment, NetworkPolicySpec } from '../../../contract/src/a
 import { agentIdentity } from './agentIdentity.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';
 import { selectorLabels } from './labels.ts';
-import { HTTP_PORT_NAME, METRICS_PORT_NAME } from '../../../contract/src/pod/runtimePorts.ts';
+import { METRICS_PORT_NAME } from '../../../contract/src/pod/runtimePorts.ts';
+import { serviceTargetPort } from './agentContainer.ts';
 
 // Local shapes: the client's V1NetworkPolicyIngressRule names the field `_from`, while the
 // API (and server-side apply) wants `from`.
@@ -36,7 +37,8 @@ export function buildNetworkPolicy(
       ingress: [
         {
           from: allowFrom.length === 0 ? [{ podSelector: {} }] : structuredClone(allowFrom),
-          ports: [{ port: HTTP_PORT_NAME, protocol: 'TCP' }],
+          // The port the Service reaches: the agent's own with spec.agent, else the runtime's.
+          ports: [{ port: serviceTargetPort(agent), protocol: 'TCP' }],
         },
         { ports: [{ port: METRICS_PORT_NAME, protocol: 'TCP' }] },
       ],

@@ -22,6 +22,11 @@ import {
 } from '../../../contract/src/policy/policyResolution.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import { HTTP_PORT, METRICS_PORT } from '../../../contract/src/pod/runtimePorts.ts';
+import {
+  POD_CLIENT_KEY_ENV,
+  POD_CLIENT_KEY_VALUE,
+  POD_UID_ENV,
+} from '../../../contract/src/pod/agentEnvironment.ts';
 
 export function buildRuntimeEnv(agent: Readonly<AgentDeployment>): EnvVar[] {
   const owned = [...identityEnv(agent), ...apiKeyEnv(agent)];
@@ -48,6 +53,14 @@ function identityEnv(agent: Readonly<AgentDeployment>): EnvVar[] {
     ...(agent.spec.access?.clientKeysSecretRef === undefined
       ? []
       : [{ name: CLIENT_KEYS_DIR_ENV, value: CLIENT_KEYS_MOUNT_PATH }]),
+    // The per-pod key the agent container is given (agentContainer.ts), uid first, since the
+    // key refers to it.
+    ...(agent.spec.agent === undefined
+      ? []
+      : [
+          { name: POD_UID_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+          { name: POD_CLIENT_KEY_ENV, value: POD_CLIENT_KEY_VALUE },
+        ]),
   ];
 }
 

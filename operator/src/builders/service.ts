@@ -9,12 +9,16 @@ import {
   METRICS_PORT_NAME,
 } from '../../../contract/src/pod/runtimePorts.ts';
 import { SERVICE_HTTP_PORT } from './servicePort.ts';
+import { serviceTargetPort } from './agentContainer.ts';
 
 export interface Service extends ChildObject<'v1', 'Service'> {
   spec: ServiceSpec;
 }
 
-/** `http://<agent>.<namespace>.svc` reaches the agent; the metrics port is for scrapers. */
+/**
+ * `http://<agent>.<namespace>.svc` reaches the agent (the team's own container's first port
+ * with `spec.agent`, else the runtime's API); the metrics port, the runtime's, is for scrapers.
+ */
 export function buildService(agent: Readonly<AgentDeployment>): Service {
   return {
     apiVersion: 'v1',
@@ -27,7 +31,7 @@ export function buildService(agent: Readonly<AgentDeployment>): Service {
         {
           name: HTTP_PORT_NAME,
           port: SERVICE_HTTP_PORT,
-          targetPort: HTTP_PORT_NAME,
+          targetPort: serviceTargetPort(agent),
           protocol: 'TCP',
         },
         {

@@ -1,7 +1,8 @@
 /**
  * How an agent's pod stops: serve on for the drain delay while endpoints, kube-proxy and
  * ingresses stop sending to it, refuse new requests, let the calls in flight finish, exit.
- * The pod's grace period covers all of it unless the agent fixes one.
+ * The pod's grace period covers all of it unless the agent fixes one; beside the team's own
+ * agent (`spec.agent`) it covers the agent's shutdown first, then the runtime's.
  */
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { parseDuration } from '../../../contract/src/api/duration.ts';
@@ -25,12 +26,21 @@ export function shutdownTiming(
   agent: Readonly<AgentDeployment>,
   doc: Readonly<PolicyDocument>,
 ): ShutdownTiming {
-  const drainDelayMs = parseDuration(
+  const podDrainMs = parseDuration(
     agent.spec.terminationDrainDuration ?? DEFAULT_TERMINATION_DRAIN_DURATION,
   );
+  const callMs = longestCallMs(doc);
+  const own = agent.spec.agent;
+  // With the team's own agent (a native sidecar pod) the agent stops first: it drains and
+  // finishes its last call through the runtime, which the kubelet stops only once the agent
+  // has exited. The runtime then drains only if the Service still reaches it (no agent port).
+  const serviceReachesRuntime = (own?.ports ?? []).length === 0;
+  const drainDelayMs = serviceReachesRuntime ? podDrainMs : 0;
+  const beforeRuntimeExitMs =
+    own === undefined ? drainDelayMs + callMs : podDrainMs + callMs + EXIT_MARGIN_MS + drainDelayMs;
   const terminationGracePeriodSeconds =
     agent.spec.terminationGracePeriodSeconds ??
-    Math.ceil((drainDelayMs + longestCallMs(doc) + EXIT_MARGIN_MS) / 1000);
+    Math.ceil((beforeRuntimeExitMs + EXIT_MARGIN_MS) / 1000);
   return {
     drainDelayMs,
     inFlightGraceMs: Math.max(

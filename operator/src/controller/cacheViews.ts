@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { KubeObject, ObjectMeta } from '../../../platform/src/kube/kubeObject.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
+import { AGENT_CONTAINER } from '../builders/agentContainer.ts';
 
 /** An owned object watched for drift: its identity and a digest of everything but status. */
 export interface OwnedView extends KubeObject {
@@ -98,7 +99,19 @@ export function podView(obj: PodView): PodView {
         : {
             phase: obj.status.phase,
             conditions: obj.status.conditions?.map(({ type, status }) => ({ type, status })),
+            ...agentContainerStatuses(obj.status.containerStatuses),
           },
+  };
+}
+
+/** The agent container's image and digest, for status.agent; the runtime's are not read. */
+function agentContainerStatuses(
+  statuses: NonNullable<PodView['status']>['containerStatuses'],
+): Pick<NonNullable<PodView['status']>, 'containerStatuses'> {
+  const agent = statuses?.filter((s) => s.name === AGENT_CONTAINER);
+  if (agent === undefined || agent.length === 0) return {};
+  return {
+    containerStatuses: agent.map(({ name, image, imageID }) => ({ name, image, imageID })),
   };
 }
 

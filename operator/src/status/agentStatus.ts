@@ -22,6 +22,11 @@ import {
   podMcpReport,
 } from './mcpStatus.ts';
 import { openBreakers } from './openBreakersStatus.ts';
+import {
+  AGENT_ENV_CONDITION,
+  agentContainerStatus,
+  agentEnvCondition,
+} from './agentContainerStatus.ts';
 import { setConditions, type Condition, type ConditionUpdate } from './conditions.ts';
 import type { ModelRetirementStatus } from './modelRetirement.ts';
 import { foldTrips, ledgerPod, tripTotals } from './tripLedger.ts';
@@ -83,6 +88,8 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
   );
   const mcpReplicas = running.map((p) => ({ mcp: podMcpReport(p), breakers: podBreakerReport(p) }));
   const mcpServers = mcpServerStatuses(agent, mcpReplicas);
+  const agentContainer = agentContainerStatus(agent, running);
+  const agentEnv = agentEnvCondition(agent);
   const tripLedger = foldTrips(
     agent.status?.breaker?.tripLedger,
     inputs.presentPods.map(ledgerPod),
@@ -138,6 +145,7 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     inputs.modelRetirement.condition,
     inputs.scaleOutHold,
     ...(mcpServers === undefined ? [] : [mcpCondition(mcpServers, mcpReplicas)]),
+    ...(agentEnv === undefined ? [] : [agentEnv]),
     progressDeadlineExceeded || !resolved
       ? {
           type: 'Stalled',
@@ -173,10 +181,13 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
         },
   ];
   const conditions: Condition[] = setConditions(
-    // Without MCP servers, no condition about them (removing the last one drops it).
-    mcpServers === undefined
-      ? agent.status?.conditions?.filter((c) => c.type !== MCP_CONDITION)
-      : agent.status?.conditions,
+    // Without MCP servers, no condition about them (removing the last one drops it), and
+    // likewise without an agent container.
+    agent.status?.conditions?.filter(
+      (c) =>
+        (mcpServers !== undefined || c.type !== MCP_CONDITION) &&
+        (agentEnv !== undefined || c.type !== AGENT_ENV_CONDITION),
+    ),
     updates,
     generation,
     inputs.now,
@@ -201,6 +212,7 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     },
     ...(backends === undefined ? {} : { backends, backendSummary: backendSummary(backends) }),
     ...(mcpServers === undefined ? {} : { mcpServers, mcpSummary: mcpSummary(mcpServers) }),
+    ...(agentContainer === undefined ? {} : { agent: agentContainer }),
     ...(inputs.modelRetirement.endOfLife === undefined
       ? {}
       : { modelEndOfLife: inputs.modelRetirement.endOfLife }),

@@ -5,6 +5,8 @@ export interface PodView extends KubeObject {
   status?: {
     phase?: string;
     conditions?: { type: string; status: string }[];
+    /** The team's own agent container's only (spec.agent): which image it runs. */
+    containerStatuses?: { name: string; image?: string; imageID?: string }[];
   };
 }
 

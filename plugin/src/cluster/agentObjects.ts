@@ -17,20 +17,29 @@ export interface PodObject extends KubeObject {
       name: string;
       ports?: { name?: string; containerPort: number }[];
     }[];
+    /** With spec.agent the runtime is one of these, a native sidecar. */
+    initContainers?: {
+      name: string;
+      ports?: { name?: string; containerPort: number }[];
+    }[];
   };
   status?: {
     phase?: string;
     podIP?: string;
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
-    containerStatuses?: {
-      name: string;
-      ready?: boolean;
-      restartCount?: number;
-      state?: {
-        waiting?: { reason?: string; message?: string };
-        terminated?: { reason?: string; exitCode?: number; message?: string };
-      };
-    }[];
+    containerStatuses?: ContainerStatus[];
+    /** The runtime's, when it is a native sidecar beside the team's agent. */
+    initContainerStatuses?: ContainerStatus[];
+  };
+}
+
+interface ContainerStatus {
+  name: string;
+  ready?: boolean;
+  restartCount?: number;
+  state?: {
+    waiting?: { reason?: string; message?: string };
+    terminated?: { reason?: string; exitCode?: number; message?: string };
   };
 }
 

@@ -161,6 +161,25 @@ describe('explainAgent', () => {
       'pod support-a: Running, waiting: CrashLoopBackOff, 4 restarts',
     ],
     [
+      "a crash-looping runtime sidecar beside the team's agent",
+      {
+        pods: [
+          pod('support-a', {
+            conditions: [],
+            initContainerStatuses: [
+              {
+                name: 'runtime',
+                restartCount: 3,
+                state: { waiting: { reason: 'CrashLoopBackOff' } },
+              },
+            ],
+            containerStatuses: [{ name: 'agent', restartCount: 0, state: {} }],
+          }),
+        ],
+      },
+      'pod support-a: Running, waiting: CrashLoopBackOff, 3 restarts',
+    ],
+    [
       'scale-out held',
       {
         agent: agent({

@@ -227,7 +227,10 @@ export function explainAgent(inputs: ExplainInputs): Explanation {
 
 function podState(pod: PodObject): { text: string; problem?: string } {
   const phase = pod.status?.phase ?? 'Unknown';
-  const statuses = pod.status?.containerStatuses ?? [];
+  const statuses = [
+    ...(pod.status?.initContainerStatuses ?? []),
+    ...(pod.status?.containerStatuses ?? []),
+  ];
   const restarts = statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0);
   const waiting = statuses.find((s) => s.state?.waiting?.reason !== undefined)?.state?.waiting;
   const terminated = statuses.find((s) => s.state?.terminated !== undefined)?.state?.terminated;

@@ -52,6 +52,19 @@ describe('kubectl breakwater top', () => {
     );
   });
 
+  it("finds the metrics port on the runtime sidecar of a pod that runs the team's own agent", () => {
+    const sidecarPod = {
+      ...pod,
+      spec: {
+        initContainers: [{ name: 'runtime', ports: [{ name: 'metrics', containerPort: 9090 }] }],
+        containers: [{ name: 'agent', ports: [{ name: 'web', containerPort: 8000 }] }],
+      },
+    };
+    expect(statsProxyPath(sidecarPod)).toBe(
+      '/api/v1/namespaces/prod/pods/support-7f-x2:9090/proxy/debug/stats',
+    );
+  });
+
   it.each([
     [new KubeApiError(404, undefined, JSON.stringify({ error: DEBUG_OFF })), DEBUG_OFF_HINT],
     [

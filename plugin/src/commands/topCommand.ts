@@ -97,8 +97,9 @@ async function agentTop(kube: PluginKube, agent: AgentDeployment): Promise<Agent
 /** The API server's pod proxy path to a pod's `/debug/stats` on its metrics port. */
 export function statsProxyPath(pod: PodObject): string | UnreadReplica {
   const name = pod.metadata?.name ?? '';
-  const port = pod.spec?.containers
-    ?.flatMap((c) => c.ports ?? [])
+  // The runtime is a container, or an init container (a native sidecar) beside the team's agent.
+  const port = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]
+    .flatMap((c) => c.ports ?? [])
     .find((p) => p.name === METRICS_PORT_NAME)?.containerPort;
   if (port === undefined)
     return {

@@ -6,8 +6,17 @@
  * compared as numbers alongside. So the time taken depends on the accepted keys only: it says
  * nothing about which key, how much of one, or what length was right. (Hashing both sides
  * first would do the same at about four times the cost per request.)
+ *
+ * Beside them, a pod running the team's own agent (`spec.agent`) has a per-pod key that the
+ * agent container is given: accepted only from a loopback peer, so only from inside the pod,
+ * because it is made of the pod's uid, which is no secret.
  */
 import { timingSafeEqual } from 'node:crypto';
+
+/** Who is calling: only a loopback peer may present the pod key. */
+export interface Peer {
+  readonly loopback: boolean;
+}
 
 export type AccessDecision =
   { readonly ok: true } | { readonly ok: false; readonly reason: 'missing' | 'invalid' };
@@ -27,6 +36,7 @@ export class ClientKeys {
   /** Bytes every comparison covers: the longest accepted key. */
   #width = 1;
   #enforced = false;
+  #podKey: AcceptedKey | undefined;
 
   /** `undefined` switches access control off (no `access.clientKeysSecret`). */
   set(keys: readonly string[] | undefined): void {
@@ -41,6 +51,12 @@ export class ClientKeys {
     });
   }
 
+  /** The pod's own key (`BREAKWATER_POD_CLIENT_KEY`), accepted from loopback peers only. */
+  setPodKey(key: string | undefined): void {
+    const bytes = key === undefined || key.trim() === '' ? undefined : Buffer.from(key.trim());
+    this.#podKey = bytes === undefined ? undefined : { padded: bytes, length: bytes.length };
+  }
+
   get enforced(): boolean {
     return this.#enforced;
   }
@@ -49,10 +65,15 @@ export class ClientKeys {
     return this.#accepted.length;
   }
 
-  check(headers: Readonly<Record<string, string | string[] | undefined>>): AccessDecision {
+  check(
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+    peer: Peer = { loopback: false },
+  ): AccessDecision {
     if (!this.#enforced) return ALLOW;
     const presented = presentedKey(headers);
     if (presented === undefined) return MISSING;
+    if (peer.loopback && this.#podKey !== undefined && isPodKey(presented, this.#podKey))
+      return ALLOW;
     const candidate = Buffer.alloc(this.#width);
     // Truncated to the width: a longer key differs in length, and is refused below.
     candidate.write(presented, 'utf8');
@@ -65,6 +86,17 @@ export class ClientKeys {
     }
     return match === 1 ? ALLOW : INVALID;
   }
+}
+
+function isPodKey(presented: string, podKey: AcceptedKey): boolean {
+  const candidate = Buffer.from(presented, 'utf8');
+  return candidate.length === podKey.length && timingSafeEqual(candidate, podKey.padded);
+}
+
+/** Whether a socket's remote address is this host's loopback (IPv4, IPv6 or IPv4-mapped). */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address === '::1' || /^(::ffff:)?127\./.test(address);
 }
 
 function presentedKey(

@@ -13,6 +13,7 @@ import { refusal, sendError, unauthorized } from './errorReplies.ts';
 
 export { DEBUG_OFF };
 import type { RuntimeContext } from './runtimeContext.ts';
+import { requestPeer } from './requestGate.ts';
 
 /** Whether the policy in force serves `/debug/*` (on unless it says `debugEndpoints: false`). */
 export function debugEnabled(ctx: RuntimeContext): boolean {
@@ -77,7 +78,7 @@ export function registerDebugRoutes(
       if (!debugEnabled(ctx)) {
         return sendError(reply, refusal(404, 'not_found_error', DEBUG_OFF));
       }
-      if (requireKey && !ctx.clientKeys.check(request.headers).ok) {
+      if (requireKey && !ctx.clientKeys.check(request.headers, requestPeer(request)).ok) {
         return sendError(reply, unauthorized('a client key is required for /debug'));
       }
       return reply

@@ -6,6 +6,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { draining, notReady, sendError, unauthorized } from './errorReplies.ts';
 import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
+import { isLoopbackAddress, type Peer } from '../access/clientKeys.ts';
+
+/** The caller as access control sees it: the per-pod key is for loopback peers only. */
+export function requestPeer(request: FastifyRequest): Peer {
+  return { loopback: isLoopbackAddress(request.socket.remoteAddress) };
+}
 
 export function passGate(
   ctx: RuntimeContext,
@@ -22,7 +28,7 @@ export function passGate(
       return undefined;
     }
   }
-  const access = ctx.clientKeys.check(request.headers);
+  const access = ctx.clientKeys.check(request.headers, requestPeer(request));
   if (!access.ok) {
     ctx.metrics.authFailures.inc({ reason: access.reason });
     sendError(

@@ -13,6 +13,8 @@ import type {
   V1Affinity,
   V1EnvVarSource,
   V1NetworkPolicyPeer,
+  V1ObjectFieldSelector,
+  V1ResourceFieldSelector,
   V1Toleration,
 } from '@kubernetes/client-node';
 
@@ -117,6 +119,10 @@ export interface AgentDeploymentSpec {
    */
   monitoring?: MonitoringSpec;
   /**
+   * The team's own agent container. When set, each pod runs it beside the Breakwater runtime, which starts first as a native sidecar (an init container with restartPolicy: Always): the agent starts only once the runtime is ready, and the runtime keeps serving while the agent shuts down. The agent gets ANTHROPIC_BASE_URL (the runtime on 127.0.0.1), ANTHROPIC_API_KEY (a per-pod client key the runtime accepts only from inside the pod, never the provider's key) and BREAKWATER_MCP_<NAME>_URL for each of spec.mcpServers. The provider key and cloud credentials stay in the runtime container. Unset, the pod runs the runtime alone, as before.
+   */
+  agent?: AgentContainer;
+  /**
    * Container image of the agent runtime, for example ghcr.io/breakwater/runtime:v0.1.0. Unset means the runtime image the operator was released with.
    */
   image?: string;
@@ -214,6 +220,10 @@ export interface AgentDeploymentStatus {
    * The end-of-life day (UTC) of the agent's earliest-retiring deprecated model, the primary's or a fallback's, such as 2026-11-30: from that day the provider refuses calls to it. Absent when none is deprecated; shown in the RETIRES column, and the ModelRetiring condition names the model.
    */
   modelEndOfLife?: string;
+  /**
+   * The agent container (spec.agent) as the pods run it; absent without spec.agent.
+   */
+  agent?: AgentContainerStatus;
 }
 
 /**
@@ -567,6 +577,14 @@ export interface PodTemplateOverrides {
    * Affinity rules, as in a Pod spec (nodeAffinity, podAffinity, podAntiAffinity).
    */
   affinity?: V1Affinity;
+  /**
+   * Volumes the agent container mounts (spec.agent.volumeMounts): ConfigMaps, Secrets of the team's own and emptyDirs. The runtime container mounts none of them. At most 16.
+   *
+   * @maxItems 16
+   *
+   * Items: A volume for the agent container, as in a Pod spec: one of configMap, secret, emptyDir. Its name may not be one the operator uses (client-keys, runtime-api-access, rate-limit-store-*, backend-*, mcp-*).
+   */
+  volumes?: PodVolume[];
 }
 
 /**
@@ -778,4 +796,461 @@ export interface McpServer {
    * The CircuitBreakerPolicy (same namespace) for this server's tools, each tool a breaker of its own; unset: the agent's circuitBreakerPolicyRef. Its loopDetection is the agent's either way.
    */
   circuitBreakerPolicyRef?: LocalObjectReference;
+}
+
+/**
+ * The team's own agent container. When set, each pod runs it beside the Breakwater runtime, which starts first as a native sidecar (an init container with restartPolicy: Always): the agent starts only once the runtime is ready, and the runtime keeps serving while the agent shuts down. The agent gets ANTHROPIC_BASE_URL (the runtime on 127.0.0.1), ANTHROPIC_API_KEY (a per-pod client key the runtime accepts only from inside the pod, never the provider's key) and BREAKWATER_MCP_<NAME>_URL for each of spec.mcpServers. The provider key and cloud credentials stay in the runtime container. Unset, the pod runs the runtime alone, as before.
+ */
+export interface AgentContainer {
+  /**
+   * The agent's container image, for example registry.example/team/agent:1.4.2.
+   */
+  image: string;
+  /**
+   * Entrypoint, as in a Pod spec; unset means the image's ENTRYPOINT. At most 64 items.
+   *
+   * @maxItems 64
+   */
+  command?: string[];
+  /**
+   * Arguments to the entrypoint, as in a Pod spec; unset means the image's CMD. At most 64 items.
+   *
+   * @maxItems 64
+   */
+  args?: string[];
+  /**
+   * Environment variables for the agent container, as in a Pod spec. At most 64. Setting ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY or a BREAKWATER_MCP_<NAME>_URL replaces the injected value, and condition AgentEnvOverridden says so. May not read a Secret that holds a provider key or cloud credentials.
+   *
+   * @maxItems 64
+   *
+   * Items: An environment variable for the agent container, as in a Pod spec: a literal value or a valueFrom source.
+   */
+  env?: AgentEnvVar[];
+  /**
+   * ConfigMaps and Secrets of the team's own whose every key becomes a variable of the agent container, as in a Pod spec. At most 16. Injected variables win over these, as in a Pod spec env wins over envFrom.
+   *
+   * @maxItems 16
+   *
+   * Items: Every key of a ConfigMap or a Secret as a variable, as in a Pod spec's envFrom.
+   */
+  envFrom?: AgentEnvFromSource[];
+  /**
+   * Ports the agent listens on. The agent's Service sends its http port to the first of them; unset, the Service reaches the runtime's API as without spec.agent. 8080 and 9090 are the runtime's (the pod shares one network namespace). At most 8.
+   *
+   * @maxItems 8
+   *
+   * Items: A port the agent container listens on.
+   */
+  ports?: AgentPort[];
+  /**
+   * Volumes of spec.podTemplate.volumes to mount into the agent container, for example a ConfigMap that holds the agent's code. At most 16.
+   *
+   * @maxItems 16
+   *
+   * Items: One of spec.podTemplate.volumes mounted into the agent container.
+   */
+  volumeMounts?: AgentVolumeMount[];
+  /**
+   * CPU and memory for the agent container, as in a Pod spec. Unset, requests 100m CPU and 128Mi memory with a 512Mi memory limit, as for the runtime.
+   */
+  resources?: ResourceRequirements;
+  /**
+   * Restarts the agent container when it fails, as in a Pod spec.
+   */
+  livenessProbe?: AgentProbe;
+  /**
+   * Takes the pod out of its Service while it fails, as in a Pod spec; the pod is Ready only when both the agent and the runtime are.
+   */
+  readinessProbe?: AgentProbe;
+  /**
+   * Holds the other probes until it succeeds, as in a Pod spec.
+   */
+  startupProbe?: AgentProbe;
+  /**
+   * The agent container's security context: restricted by default, as the runtime's (Pod Security "restricted": non-root, no privilege escalation, no capabilities, the RuntimeDefault seccomp profile, and a read-only root filesystem — mount an emptyDir from spec.podTemplate.volumes where the agent writes). Set a field to relax it.
+   */
+  securityContext?: AgentSecurityContext;
+}
+
+/**
+ * An environment variable for the agent container, as in a Pod spec: a literal value or a valueFrom source.
+ */
+export interface AgentEnvVar {
+  /**
+   * Variable name, for example LOG_LEVEL.
+   */
+  name: string;
+  /**
+   * Literal value; $(VAR) references expand as in a Pod spec.
+   */
+  value?: string;
+  /**
+   * Source of the value, as in a Pod spec: one of secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef.
+   */
+  valueFrom?: {
+    /**
+     * A key of a Secret of the team's own (not one that holds a provider key or cloud credentials).
+     */
+    secretKeyRef?: {
+      /**
+       * The Secret's name.
+       */
+      name: string;
+      /**
+       * The key within it.
+       */
+      key: string;
+      /**
+       * Whether the container may start without it.
+       */
+      optional?: boolean;
+    };
+    /**
+     * A key of a ConfigMap.
+     */
+    configMapKeyRef?: {
+      /**
+       * The ConfigMap's name.
+       */
+      name: string;
+      /**
+       * The key within it.
+       */
+      key: string;
+      /**
+       * Whether the container may start without it.
+       */
+      optional?: boolean;
+    };
+    /**
+     * A field of the pod, as in a Pod spec, for example {fieldPath: metadata.name}.
+     */
+    fieldRef?: V1ObjectFieldSelector;
+    /**
+     * A resource of the agent container, as in a Pod spec, for example {resource: limits.memory}.
+     */
+    resourceFieldRef?: V1ResourceFieldSelector;
+  };
+}
+
+/**
+ * Every key of a ConfigMap or a Secret as a variable, as in a Pod spec's envFrom.
+ */
+export interface AgentEnvFromSource {
+  /**
+   * Prepended to each variable's name.
+   */
+  prefix?: string;
+  /**
+   * The ConfigMap.
+   */
+  configMapRef?: {
+    /**
+     * Its name.
+     */
+    name: string;
+    /**
+     * Whether the container may start without it.
+     */
+    optional?: boolean;
+  };
+  /**
+   * A Secret of the team's own (not one that holds a provider key or cloud credentials).
+   */
+  secretRef?: {
+    /**
+     * Its name.
+     */
+    name: string;
+    /**
+     * Whether the container may start without it.
+     */
+    optional?: boolean;
+  };
+}
+
+/**
+ * A port the agent container listens on.
+ */
+export interface AgentPort {
+  /**
+   * An IANA service name (at most 15 characters), for example web. http and metrics name the runtime's ports.
+   */
+  name: string;
+  /**
+   * The port number, 1 to 65535; not 8080 or 9090, the runtime's.
+   */
+  containerPort: number;
+  /**
+   * TCP, UDP or SCTP.
+   */
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
+}
+
+/**
+ * One of spec.podTemplate.volumes mounted into the agent container.
+ */
+export interface AgentVolumeMount {
+  /**
+   * The volume's name in spec.podTemplate.volumes.
+   */
+  name: string;
+  /**
+   * Absolute path in the container, for example /app.
+   */
+  mountPath: string;
+  /**
+   * A path within the volume to mount instead of its root.
+   */
+  subPath?: string;
+  /**
+   * Mounted read-only unless set to false.
+   */
+  readOnly?: boolean;
+}
+
+/**
+ * A probe of the agent container, as in a Pod spec: one of httpGet, tcpSocket, exec, grpc, and its timing.
+ */
+export interface AgentProbe {
+  /**
+   * An HTTP GET that must answer 200 to 399.
+   */
+  httpGet?: {
+    /**
+     * The path, for example /healthz.
+     */
+    path?: string;
+    /**
+     * A port number (1 to 65535) or the name of one of spec.agent.ports.
+     */
+    port: number | string;
+    /**
+     * HTTP or HTTPS.
+     */
+    scheme?: 'HTTP' | 'HTTPS';
+  };
+  /**
+   * A TCP connection that must open.
+   */
+  tcpSocket?: {
+    /**
+     * A port number (1 to 65535) or the name of one of spec.agent.ports.
+     */
+    port: number | string;
+  };
+  /**
+   * A command run in the container that must exit 0.
+   */
+  exec?: {
+    /**
+     * The command and its arguments.
+     *
+     * @maxItems 64
+     */
+    command: string[];
+  };
+  /**
+   * A gRPC health check.
+   */
+  grpc?: {
+    /**
+     * The port number.
+     */
+    port: number;
+    /**
+     * The service name sent in the health check.
+     */
+    service?: string;
+  };
+  /**
+   * Seconds after the container starts before the first probe.
+   */
+  initialDelaySeconds?: number;
+  /**
+   * Seconds between probes.
+   */
+  periodSeconds?: number;
+  /**
+   * Seconds a probe may take.
+   */
+  timeoutSeconds?: number;
+  /**
+   * Consecutive successes that count as success (1 for liveness and startup probes).
+   */
+  successThreshold?: number;
+  /**
+   * Consecutive failures that count as failure.
+   */
+  failureThreshold?: number;
+}
+
+/**
+ * The agent container's security context: restricted by default, as the runtime's (Pod Security "restricted": non-root, no privilege escalation, no capabilities, the RuntimeDefault seccomp profile, and a read-only root filesystem — mount an emptyDir from spec.podTemplate.volumes where the agent writes). Set a field to relax it.
+ */
+export interface AgentSecurityContext {
+  /**
+   * The user ID the agent runs as; unset means the image's USER, which must then be numeric and not 0 for runAsNonRoot.
+   */
+  runAsUser?: number;
+  /**
+   * The group ID the agent runs as; unset means the image's.
+   */
+  runAsGroup?: number;
+  /**
+   * The kubelet refuses to start the container as root.
+   */
+  runAsNonRoot?: boolean;
+  /**
+   * Whether a process may gain more privileges than its parent (setuid binaries).
+   */
+  allowPrivilegeEscalation?: boolean;
+  /**
+   * Whether the container's root filesystem is read-only.
+   */
+  readOnlyRootFilesystem?: boolean;
+  /**
+   * Linux capabilities to add and drop.
+   */
+  capabilities?: {
+    /**
+     * Capabilities to add; the restricted profile allows NET_BIND_SERVICE only.
+     *
+     * @maxItems 16
+     */
+    add?: string[];
+    /**
+     * Capabilities to drop.
+     *
+     * @maxItems 64
+     */
+    drop?: string[];
+  };
+  /**
+   * The seccomp profile.
+   */
+  seccompProfile?: {
+    /**
+     * RuntimeDefault, Localhost or Unconfined.
+     */
+    type: 'RuntimeDefault' | 'Localhost' | 'Unconfined';
+    /**
+     * With type Localhost, the profile's path relative to the kubelet's seccomp directory.
+     */
+    localhostProfile?: string;
+  };
+}
+
+/**
+ * A volume for the agent container, as in a Pod spec: one of configMap, secret, emptyDir. Its name may not be one the operator uses (client-keys, runtime-api-access, rate-limit-store-*, backend-*, mcp-*).
+ */
+export interface PodVolume {
+  /**
+   * A DNS label, unique among the volumes.
+   */
+  name: string;
+  /**
+   * A ConfigMap's keys as files, as in a Pod spec.
+   */
+  configMap?: {
+    /**
+     * The ConfigMap's name.
+     */
+    name: string;
+    /**
+     * Which keys become files, and their paths; unset means every key, each as a file named for it. At most 32.
+     */
+    items?: KeyToPathList;
+    /**
+     * File mode bits, 0 to 0777 (as a decimal number in JSON, 420 for 0644).
+     */
+    defaultMode?: number;
+    /**
+     * Whether the pod may start without it.
+     */
+    optional?: boolean;
+  };
+  /**
+   * A Secret of the team's own as files, as in a Pod spec; not one that holds a provider key or cloud credentials.
+   */
+  secret?: {
+    /**
+     * The Secret's name.
+     */
+    secretName: string;
+    /**
+     * Which keys become files, and their paths; unset means every key, each as a file named for it. At most 32.
+     */
+    items?: KeyToPathList;
+    /**
+     * File mode bits, 0 to 0777 (as a decimal number in JSON, 420 for 0644).
+     */
+    defaultMode?: number;
+    /**
+     * Whether the pod may start without it.
+     */
+    optional?: boolean;
+  };
+  /**
+   * A scratch directory that lives as long as the pod, as in a Pod spec.
+   */
+  emptyDir?: {
+    /**
+     * Empty for the node's disk, Memory for a tmpfs.
+     */
+    medium?: '' | 'Memory';
+    /**
+     * The most it may hold, for example 64Mi.
+     */
+    sizeLimit?: Quantity;
+  };
+}
+
+/**
+ * Which keys become files, and their paths; unset means every key, each as a file named for it. At most 32.
+ *
+ * @maxItems 32
+ */
+export type KeyToPathList = {
+  /**
+   * The key.
+   */
+  key: string;
+  /**
+   * The relative path of its file.
+   */
+  path: string;
+  /**
+   * File mode bits, 0 to 0777.
+   */
+  mode?: number;
+}[];
+
+/**
+ * The agent container (spec.agent) as the pods run it; absent without spec.agent.
+ */
+export interface AgentContainerStatus {
+  /**
+   * The image spec.agent names, which new pods run.
+   */
+  image?: string;
+  /**
+   * Each image the agent containers of running pods run, with its digest as the kubelet resolved it and how many pods run it: more than one during a rollout.
+   *
+   * @maxItems 16
+   */
+  running?: {
+    /**
+     * The image, as the kubelet reports it.
+     */
+    image: string;
+    /**
+     * The image's digest, as the kubelet resolved it.
+     */
+    imageID?: string;
+    /**
+     * Running pods whose agent container runs it.
+     */
+    replicas: number;
+  }[];
 }

@@ -1,0 +1,603 @@
+/**
+ * A team's own agent, guarded where it runs (issue 25): two agents that are not Breakwater
+ * code — a Python service on `anthropic` from PyPI and a TypeScript one on `@anthropic-ai/sdk`
+ * from npm (test/inCluster/agents/), each built as an image here — run as `spec.agent` of an
+ * AgentDeployment, with the runtime beside them as a native sidecar, against the LLM simulator
+ * in the cluster. Native sidecars, their ordering, the pod's shared loopback and `kubectl exec
+ * -c` are the kubelet's, so this runs on the real node only (`make e2e-node`, which routes the
+ * pod network and Service addresses to this machine); elsewhere it is skipped.
+ */
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
+import { installCrds } from '../api/apiInstallation.ts';
+import {
+  agentDeployment,
+  circuitBreakerPolicy,
+  providerSecret,
+  rateLimitPolicy,
+} from '../support/agentFixtures.ts';
+import {
+  agentPods,
+  api,
+  applyObjects,
+  condition,
+  getAgent,
+  isPodReady,
+  isReadyAgent,
+  kubectlRow,
+  mergePatch,
+  podPolicyHash,
+  type PodView,
+} from '../support/breakwaterCluster.ts';
+import { kubectl, uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';
+import { buildAgentImage, type AgentLanguage } from './agentImages.ts';
+import { installBreakwater, simulatorIn, type BreakwaterRelease } from './breakwaterRelease.ts';
+import { kubectlBreakwater } from './kubectlBreakwater.ts';
+import { clusterReach, type ClusterReach } from './clusterReach.ts';
+import { imageUnderTest } from './imageUnderTest.ts';
+import { SIMULATOR, simulatorObjects } from './simulatorObjects.ts';
+
+jest.setTimeout(180_000);
+
+const realNode = process.env['BREAKWATER_CLUSTER_ROUTED'] === '1';
+const describeOnRealNode = realNode ? describe : describe.skip;
+
+const CBP = 'own-agent-breaker';
+const RLP = 'own-agent-limits';
+const KEYS = 'own-agent-client-keys';
+const AGENT_PORT = 8000;
+/** The team's MCP server, run from the TypeScript agent's image (agents/typescript/notesServer.ts). */
+const NOTES = 'notes-mcp';
+const NOTES_PORT = 8001;
+/** The provider key the runtime holds: it must appear nowhere in the agent container. */
+const PROVIDER_KEY = providerSecret().stringData['api-key'] ?? '';
+const AGENTS: Record<AgentLanguage, string> = { python: 'py-agent', typescript: 'ts-agent' };
+const LANGUAGES = Object.keys(AGENTS) as AgentLanguage[];
+/** Two of the TypeScript agent, so that one pod can be deleted while the other serves. */
+const REPLICAS: Record<AgentLanguage, number> = { python: 1, typescript: 2 };
+const TOTAL_REPLICAS = REPLICAS.python + REPLICAS.typescript;
+
+let ns: TestNamespace;
+let release: BreakwaterRelease | undefined;
+let reach: ClusterReach;
+const images = {} as Record<AgentLanguage, string>;
+
+interface AgentPod extends PodView {
+  spec?: {
+    containers?: { name: string }[];
+    initContainers?: { name: string; restartPolicy?: string }[];
+  };
+  status?: PodView['status'] & {
+    podIP?: string;
+    initContainerStatuses?: { name: string; restartCount: number; containerID?: string }[];
+    containerStatuses?: { name: string; restartCount: number; containerID?: string }[];
+  };
+}
+
+beforeAll(async () => {
+  if (!realNode) return;
+  const image = await imageUnderTest();
+  for (const language of LANGUAGES) images[language] = await buildAgentImage(language);
+  reach = clusterReach();
+  await installCrds();
+  ns = await uniqueNamespace('own-agent');
+  await applyObjects(
+    ns.name,
+    ...simulatorObjects(image, 25),
+    ...notesServerObjects(images.typescript),
+  );
+  release = await installBreakwater(ns.name, image);
+  const providerURL = await reach.serviceUrl(ns.name, SIMULATOR, 'http');
+  await applyObjects(
+    ns.name,
+    providerSecret(),
+    // Access control on: the agents' per-pod key must be accepted beside the team's keys.
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: KEYS }, stringData: { team: 'k1' } },
+    circuitBreakerPolicy(CBP),
+    rateLimitPolicy(RLP),
+    ...LANGUAGES.map((language) =>
+      agentDeployment(AGENTS[language], {
+        providerURL,
+        replicas: REPLICAS[language],
+        circuitBreakerPolicy: CBP,
+        rateLimitPolicy: RLP,
+        spec: {
+          model: { name: PRIMARY_MODEL, fallbacks: [FALLBACK_MODEL], maxTokens: 64 },
+          access: { clientKeysSecretRef: { name: KEYS } },
+          ...(language === 'typescript'
+            ? {
+                mcpServers: [
+                  {
+                    name: 'notes',
+                    url: `http://${NOTES}.${ns.name}.svc.cluster.local:${String(NOTES_PORT)}/mcp`,
+                  },
+                ],
+              }
+            : {}),
+          terminationGracePeriodSeconds: 10,
+          agent: {
+            image: images[language],
+            env: [{ name: 'AGENT_MODEL', value: PRIMARY_MODEL }],
+            ports: [{ name: 'web', containerPort: AGENT_PORT }],
+            readinessProbe: { httpGet: { path: '/healthz', port: 'web' }, periodSeconds: 1 },
+          },
+        },
+      }),
+    ),
+  );
+}, 20 * 60_000);
+
+afterAll(async () => {
+  if (!realNode) return;
+  reach.close();
+  await release?.uninstall();
+  await ns.cleanup();
+});
+
+function notesServerObjects(image: string): object[] {
+  const labels = { 'app.kubernetes.io/name': NOTES };
+  return [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: NOTES, labels },
+      spec: {
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            automountServiceAccountToken: false,
+            terminationGracePeriodSeconds: 2,
+            containers: [
+              {
+                name: 'notes',
+                image,
+                command: ['/nodejs/bin/node', '/app/notesServer.ts'],
+                env: [{ name: 'NOTES_PORT', value: String(NOTES_PORT) }],
+                ports: [{ name: 'mcp', containerPort: NOTES_PORT }],
+                readinessProbe: { tcpSocket: { port: 'mcp' }, periodSeconds: 1 },
+                securityContext: {
+                  runAsNonRoot: true,
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                  seccompProfile: { type: 'RuntimeDefault' },
+                },
+              },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: NOTES, labels },
+      spec: { selector: labels, ports: [{ name: 'mcp', port: NOTES_PORT, targetPort: 'mcp' }] },
+    },
+  ];
+}
+
+async function readyPod(agent: string): Promise<AgentPod> {
+  return waitFor(async () => ((await agentPods(ns.name, agent)) as AgentPod[]).find(isPodReady), {
+    timeoutMs: 180_000,
+    description: `a ready pod of ${agent}`,
+  });
+}
+
+/** Every replica of every agent, once all are ready. */
+async function allReadyPods(): Promise<AgentPod[]> {
+  const perAgent = await Promise.all(
+    LANGUAGES.map((language) =>
+      waitFor(
+        async () => {
+          const pods = ((await agentPods(ns.name, AGENTS[language])) as AgentPod[]).filter(
+            isPodReady,
+          );
+          return pods.length === REPLICAS[language] && pods;
+        },
+        {
+          timeoutMs: 180_000,
+          description: `${String(REPLICAS[language])} ready pods of ${AGENTS[language]}`,
+        },
+      ),
+    ),
+  );
+  return perAgent.flat();
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: { text?: string; model?: string; error?: string; status?: number };
+}
+
+async function ask(url: string): Promise<Answer> {
+  const response = await fetch(`${url}/ask`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ input: 'hello' }),
+    signal: AbortSignal.timeout(20_000),
+  });
+  return { status: response.status, body: (await response.json()) as Answer['body'] };
+}
+
+const podAgentUrl = (pod: AgentPod): string => {
+  if (pod.status?.podIP === undefined) throw new Error(`${pod.metadata?.name ?? '?'} has no IP`);
+  return `http://${pod.status.podIP}:${String(AGENT_PORT)}`;
+};
+
+/**
+ * Run inside a container: every environment variable of its main process and every file of
+ * every volume the kubelet mounted into it (Secrets, ConfigMaps, the service-account token, the
+ * projected and downward-API files, /etc/hosts and the like), as JSON: where `needle` occurs,
+ * and how many files were read. Python for the Python image; Node, the only program the
+ * distroless-like images have, for the others.
+ */
+const SCAN_PY = `
+import json, os, sys
+needle = sys.argv[1].encode()
+found, files = [], 0
+if needle in open('/proc/1/environ', 'rb').read(): found.append('env')
+skip = ('/', '/proc', '/sys', '/dev')
+mounts = [l.split()[1] for l in open('/proc/self/mounts') if l.split()[1] not in skip and not l.split()[1].startswith(('/proc/', '/sys/', '/dev/pts', '/dev/mqueue', '/dev/shm'))]
+for m in mounts:
+    paths = [m] if os.path.isfile(m) else [os.path.join(d, f) for d, _, fs in os.walk(m) for f in fs]
+    for p in paths:
+        try: data = open(p, 'rb').read()
+        except OSError: continue
+        files += 1
+        if needle in data: found.append(p)
+print(json.dumps({'found': found, 'files': files, 'mounts': mounts}))
+`;
+const SCAN_JS = `
+const fs = require('node:fs'); const path = require('node:path');
+const needle = process.argv[1]; const found = []; let files = 0;
+if (fs.readFileSync('/proc/1/environ', 'latin1').includes(needle)) found.push('env');
+const skip = new Set(['/', '/proc', '/sys', '/dev']);
+const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\\n').filter(Boolean).map((l) => l.split(' ')[1])
+  .filter((m) => !skip.has(m) && !/^\\/(proc|sys)\\//.test(m) && !/^\\/dev\\/(pts|mqueue|shm)/.test(m));
+const walk = (p) => { const s = fs.statSync(p); if (s.isDirectory()) for (const f of fs.readdirSync(p)) walk(path.join(p, f)); else { files++; if (fs.readFileSync(p, 'latin1').includes(needle)) found.push(p); } };
+for (const m of mounts) { try { walk(m); } catch {} }
+console.log(JSON.stringify({ found, files, mounts }));
+`;
+
+/** Calls each way the hop measurement makes, after as many to warm up. */
+const HOP_CALLS = 400;
+/**
+ * Run in the agent container: the same Messages call, non-streaming, to the simulator directly
+ * and to the runtime on loopback with the pod's key (the SDK's two variables), alternately, one
+ * at a time on keep-alive connections; the percentiles of each, in milliseconds.
+ */
+const HOP_JS = `
+const [direct, model, n] = process.argv.slice(1);
+const body = JSON.stringify({ model, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+const targets = {
+  direct: [direct, 'sk-ant-direct'],
+  sidecar: [process.env.ANTHROPIC_BASE_URL, process.env.ANTHROPIC_API_KEY],
+};
+async function one([url, key]) {
+  const t = performance.now();
+  const r = await fetch(url + '/v1/messages', { method: 'POST', body,
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': key } });
+  await r.arrayBuffer();
+  if (r.status !== 200) throw new Error(url + ' answered ' + r.status);
+  return performance.now() - t;
+}
+const took = { direct: [], sidecar: [] };
+(async () => {
+  for (let i = 0; i < 2 * Number(n); i++) {
+    const warm = i < Number(n) / 2;
+    for (const way of i % 2 ? ['direct', 'sidecar'] : ['sidecar', 'direct']) {
+      const ms = await one(targets[way]);
+      if (!warm && took[way].length < Number(n)) took[way].push(ms);
+    }
+  }
+  const pct = (xs, q) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))];
+  const out = {};
+  for (const [way, xs] of Object.entries(took)) out[way] = { n: xs.length, p50: pct(xs, 0.5), p90: pct(xs, 0.9) };
+  console.log(JSON.stringify(out));
+})().catch((err) => { console.error(String(err)); process.exit(1); });
+`;
+
+async function scanContainer(
+  pod: AgentPod,
+  container: string,
+  interpreter: 'python' | 'node',
+): Promise<{ found: string[]; files: number; mounts: string[] }> {
+  const command =
+    interpreter === 'python'
+      ? ['python3', '-c', SCAN_PY, PROVIDER_KEY]
+      : ['/nodejs/bin/node', '-e', SCAN_JS, PROVIDER_KEY];
+  const { stdout } = await kubectl([
+    'exec',
+    '-n',
+    ns.name,
+    pod.metadata?.name ?? '',
+    '-c',
+    container,
+    '--',
+    ...command,
+  ]);
+  return JSON.parse(stdout) as { found: string[]; files: number; mounts: string[] };
+}
+
+describeOnRealNode("the team's own agent beside the runtime, on the real node", () => {
+  it.each(LANGUAGES)(
+    'runs the %s agent with the runtime as a native sidecar, and it answers through its Service',
+    async (language) => {
+      const name = AGENTS[language];
+      const agent = await waitFor(
+        async () => {
+          const a = await getAgent(ns.name, name);
+          return isReadyAgent(a) && a;
+        },
+        { timeoutMs: 240_000, description: `${name} Ready` },
+      );
+      expect(condition(agent, 'AgentEnvOverridden')?.status).toBe('False');
+      const pod = await readyPod(name);
+      expect(pod.spec?.initContainers?.map((c) => [c.name, c.restartPolicy])).toEqual([
+        ['runtime', 'Always'],
+      ]);
+      expect(pod.spec?.containers?.map((c) => c.name)).toEqual(['agent']);
+      const service = await reach.hostServiceUrl(ns.name, name, 'http');
+      if (service === undefined) throw new Error('no route to the Service from this machine');
+      // kube-proxy programs the Service's rules a moment after the endpoint turns ready.
+      const answer = await waitFor(() => ask(service).catch(() => false as const), {
+        timeoutMs: 20_000,
+        description: `${name}'s Service to be routed`,
+      });
+      expect(answer).toMatchObject({ status: 200, body: { model: PRIMARY_MODEL } });
+      expect(answer.body.text?.length).toBeGreaterThan(0);
+      // Status names the image the pods run, with the digest the kubelet resolved.
+      const running = await waitFor(
+        async () => (await getAgent(ns.name, name))?.status?.agent?.running?.[0],
+        { timeoutMs: 30_000, description: `${name} status.agent.running` },
+      );
+      expect(running.image).toContain(images[language].replace(/^localhost\//, ''));
+      expect(running.imageID).toMatch(/sha256:/);
+    },
+  );
+
+  it.each(LANGUAGES)(
+    "gives the %s agent's first call at start an answer: the runtime was ready before it started",
+    async (language) => {
+      const pod = await readyPod(AGENTS[language]);
+      const response = await fetch(`${podAgentUrl(pod)}/startup`);
+      expect(await response.json()).toMatchObject({ status: 200, body: { model: PRIMARY_MODEL } });
+    },
+  );
+
+  it.each(LANGUAGES)(
+    "leaves the provider key out of the %s agent container's environment and mounted files",
+    async (language) => {
+      const pod = await readyPod(AGENTS[language]);
+      const agent = await scanContainer(pod, 'agent', language === 'python' ? 'python' : 'node');
+      // The same scan in the runtime container finds the key, so it can find one.
+      const runtime = await scanContainer(pod, 'runtime', 'node');
+      expect(runtime.found).toContain('env');
+      expect(agent.files).toBeGreaterThan(0);
+      expect(agent.found).toEqual([]);
+      // Nor does the agent hold the runtime's API token.
+      expect(agent.mounts).not.toContain('/var/run/secrets/kubernetes.io/serviceaccount');
+      expect(runtime.mounts).toContain('/var/run/secrets/kubernetes.io/serviceaccount');
+    },
+  );
+
+  it('refuses the per-pod key from outside the pod', async () => {
+    const pod = await readyPod(AGENTS.python);
+    const response = await fetch(`http://${pod.status?.podIP ?? ''}:8080/v1/messages`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-api-key': `breakwater-pod-${pod.metadata?.uid ?? ''}`,
+      },
+      body: JSON.stringify({
+        model: PRIMARY_MODEL,
+        max_tokens: 8,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    await response.arrayBuffer();
+    expect(response.status).toBe(401);
+  });
+
+  it('calls an MCP tool through the sidecar at the injected /mcp/<name> URL, with the pod key', async () => {
+    const pod = await readyPod(AGENTS.typescript);
+    // The runtime connects to the server with backoff: the first calls may find it not yet linked.
+    const answer = await waitFor(
+      async () => {
+        const response = await fetch(`${podAgentUrl(pod)}/tool`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ input: '42' }),
+          signal: AbortSignal.timeout(20_000),
+        });
+        const body = (await response.json()) as { content?: { text?: string }[] };
+        return response.status === 200 && body;
+      },
+      { timeoutMs: 60_000, intervalMs: 1_000, description: 'the MCP tool call to be answered' },
+    );
+    expect(answer.content?.[0]?.text).toBe('note 42');
+  });
+
+  it('reaches the sidecar with a policy edit without restarting the agent', async () => {
+    const before = await allReadyPods();
+    const oldHashes = before.map(podPolicyHash);
+    await mergePatch(ns.name, `rlp/${RLP}`, { spec: { requests: { perSecond: 50, burst: 100 } } });
+    const after = await waitFor(
+      async () => {
+        const pods = await allReadyPods();
+        const byUid = new Map(pods.map((p) => [p.metadata?.uid, p]));
+        const now = before.map((p) => byUid.get(p.metadata?.uid));
+        return now.every((p, i) => p !== undefined && podPolicyHash(p) !== oldHashes[i]) && now;
+      },
+      { timeoutMs: 60_000, description: 'every sidecar to report the edited policy' },
+    );
+    const identity = (pod: AgentPod) => ({
+      uid: pod.metadata?.uid,
+      containers: [
+        ...(pod.status?.initContainerStatuses ?? []),
+        ...(pod.status?.containerStatuses ?? []),
+      ].map((c) => [c.name, c.containerID, c.restartCount]),
+    });
+    expect(after.map((p) => (p === undefined ? undefined : identity(p)))).toEqual(
+      before.map(identity),
+    );
+  });
+
+  it('serves from the fallback model while the primary is down, then opens the breakers in a 529 storm and kubectl get cbp shows them', async () => {
+    const sim = await simulatorIn(ns.name, reach);
+    const pods = await allReadyPods();
+    try {
+      await sim.setFault({ status: 529, model: PRIMARY_MODEL });
+      for (const pod of pods) {
+        expect(await ask(podAgentUrl(pod))).toMatchObject({
+          status: 200,
+          body: { model: FALLBACK_MODEL },
+        });
+      }
+      await sim.setFault({ status: 529 });
+      for (const pod of pods) {
+        const statuses: number[] = [];
+        while (statuses.length < 30) {
+          const { status } = await ask(podAgentUrl(pod));
+          statuses.push(status);
+          // The SDK hands the agent the runtime's 503: every breaker open, no fallback to serve.
+          if (status === 503) break;
+        }
+        expect(statuses.at(-1)).toBe(503);
+      }
+      const row = await waitFor(
+        async () => {
+          const r = await kubectlRow(ns.name, `cbp/${CBP}`);
+          const all = `${String(TOTAL_REPLICAS)}/${String(TOTAL_REPLICAS)}`;
+          return r['STATE'] === 'Open' && r['OPEN'] === all && r;
+        },
+        { timeoutMs: 30_000, description: 'kubectl get cbp to show every replica Open' },
+      );
+      expect(Number(row['TRIPS'])).toBeGreaterThanOrEqual(TOTAL_REPLICAS);
+    } finally {
+      await sim.clearFaults();
+    }
+  });
+
+  it("reads every runtime sidecar's /debug/stats with kubectl breakwater top", async () => {
+    await allReadyPods();
+    const top = await kubectlBreakwater(['top', '-n', ns.name, '-o', 'json']);
+    expect(top.stderr).toBe('');
+    const { agents } = JSON.parse(top.stdout) as {
+      agents: { name: string; running: number; count: number; unread: unknown[] }[];
+    };
+    for (const language of LANGUAGES) {
+      const agent = agents.find((a) => a.name === AGENTS[language]);
+      expect(agent).toMatchObject({ running: REPLICAS[language], unread: [] });
+      expect(agent?.count).toBeGreaterThan(0);
+    }
+  });
+
+  it('loses no call when a pod is deleted under steady traffic through the Service', async () => {
+    const name = AGENTS.typescript;
+    const service = await reach.hostServiceUrl(ns.name, name, 'http');
+    if (service === undefined) throw new Error('no route to the Service from this machine');
+    // The storm's breakers close on each pod's first call after openDuration: every pod must
+    // have had one before the traffic starts, or the Service sends some to a pod still open.
+    const pods = (await allReadyPods()).filter(
+      (p) => p.metadata?.labels?.['breakwater.dev/agent'] === name,
+    );
+    for (const each of pods) {
+      await waitFor(async () => (await ask(podAgentUrl(each))).status === 200, {
+        timeoutMs: 20_000,
+        intervalMs: 500,
+        description: `${each.metadata?.name ?? name} to answer again`,
+      });
+    }
+    const [pod] = pods;
+    if (pod === undefined) throw new Error(`no pod of ${name}`);
+    const podName = pod.metadata?.name ?? '';
+    const sent: { at: number; status: number | 'lost' }[] = [];
+    let stop = false;
+    // Paced to about 27 calls a second in all, inside the policy's 50 a second even when one
+    // replica takes them all: unpaced, a fast node could spend the budget and a 429 would read
+    // as a lost call.
+    const callers = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        const at = Date.now();
+        try {
+          sent.push({ at, status: (await ask(service)).status });
+        } catch {
+          sent.push({ at, status: 'lost' });
+        }
+        const pause = 150 - (Date.now() - at);
+        if (pause > 0) await new Promise((r) => setTimeout(r, pause));
+      }
+    });
+    await waitFor(() => sent.filter((s) => s.status === 200).length >= 8, {
+      timeoutMs: 20_000,
+      description: 'traffic to be served before the deletion',
+    });
+    const deletedAt = Date.now();
+    await api().delete(Kinds.Pod, ns.name, podName);
+    await waitFor(
+      async () =>
+        (await api().get<AgentPod>(Kinds.Pod, ns.name, podName))?.metadata?.uid !==
+        pod.metadata?.uid,
+      { timeoutMs: 30_000, description: 'the deleted pod to be gone' },
+    );
+    stop = true;
+    await Promise.all(callers);
+    const after = sent.filter((s) => s.at >= deletedAt);
+    const failed = sent.filter((s) => s.status !== 200);
+    process.stderr.write(
+      `[own-agent] pod deletion: ${String(sent.length)} calls, ${String(after.length)} after it began; ` +
+        `not answered 200: ${JSON.stringify(failed.map((s) => s.status))}\n`,
+    );
+    expect(after.length).toBeGreaterThan(0);
+    expect(failed).toEqual([]);
+  });
+
+  it('measures the sidecar hop: one client in the agent container, the simulator directly and through the runtime, alternately', async () => {
+    // Well above what the client sends, so the rate limiter admits every call.
+    await mergePatch(ns.name, `rlp/${RLP}`, {
+      spec: { requests: { perSecond: 5_000, burst: 10_000 } },
+    });
+    const pods = await allReadyPods();
+    const pod = pods.find(
+      (p) => p.metadata?.labels?.['breakwater.dev/agent'] === AGENTS.typescript,
+    );
+    if (pod === undefined) throw new Error('no pod of the TypeScript agent');
+    await waitFor(async () => (await ask(podAgentUrl(pod))).status === 200, {
+      timeoutMs: 20_000,
+      description: 'the agent to answer',
+    });
+    const direct = await reach.serviceUrl(ns.name, SIMULATOR, 'http');
+    const { stdout } = await kubectl(
+      [
+        'exec',
+        '-n',
+        ns.name,
+        pod.metadata?.name ?? '',
+        '-c',
+        'agent',
+        '--',
+        '/nodejs/bin/node',
+        '-e',
+        HOP_JS,
+        direct,
+        PRIMARY_MODEL,
+        String(HOP_CALLS),
+      ],
+      { timeoutMs: 120_000 },
+    );
+    const hop = JSON.parse(stdout) as Record<
+      'direct' | 'sidecar',
+      { p50: number; p90: number; n: number }
+    >;
+    process.stderr.write(
+      `[own-agent] sidecar hop, ${String(HOP_CALLS)} calls each: direct p50 ${hop.direct.p50.toFixed(2)} ms ` +
+        `p90 ${hop.direct.p90.toFixed(2)} ms; through the runtime p50 ${hop.sidecar.p50.toFixed(2)} ms ` +
+        `p90 ${hop.sidecar.p90.toFixed(2)} ms; added p50 ${(hop.sidecar.p50 - hop.direct.p50).toFixed(2)} ms\n`,
+    );
+    expect([hop.direct.n, hop.sidecar.n]).toEqual([HOP_CALLS, HOP_CALLS]);
+  });
+});
