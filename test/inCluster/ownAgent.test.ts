@@ -222,6 +222,26 @@ async function ask(url: string): Promise<Answer> {
   return { status: response.status, body: (await response.json()) as Answer['body'] };
 }
 
+/**
+ * The TypeScript agent's MCP tool call through its sidecar's `/mcp/notes`. The runtime links
+ * to the server with backoff, so the first calls may find it not yet linked.
+ */
+async function askTool(pod: AgentPod, id: string): Promise<{ content?: { text?: string }[] }> {
+  return waitFor(
+    async () => {
+      const response = await fetch(`${podAgentUrl(pod)}/tool`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input: id }),
+        signal: AbortSignal.timeout(20_000),
+      });
+      const body = (await response.json()) as { content?: { text?: string }[] };
+      return response.status === 200 && body;
+    },
+    { timeoutMs: 60_000, intervalMs: 1_000, description: 'the MCP tool call to be answered' },
+  );
+}
+
 const podAgentUrl = (pod: AgentPod): string => {
   if (pod.status?.podIP === undefined) throw new Error(`${pod.metadata?.name ?? '?'} has no IP`);
   return `http://${pod.status.podIP}:${String(AGENT_PORT)}`;
@@ -403,21 +423,7 @@ describeOnRealNode("the team's own agent beside the runtime, on the real node", 
   });
 
   it('calls an MCP tool through the sidecar at the injected /mcp/<name> URL, with the pod key', async () => {
-    const pod = await readyPod(AGENTS.typescript);
-    // The runtime connects to the server with backoff: the first calls may find it not yet linked.
-    const answer = await waitFor(
-      async () => {
-        const response = await fetch(`${podAgentUrl(pod)}/tool`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ input: '42' }),
-          signal: AbortSignal.timeout(20_000),
-        });
-        const body = (await response.json()) as { content?: { text?: string }[] };
-        return response.status === 200 && body;
-      },
-      { timeoutMs: 60_000, intervalMs: 1_000, description: 'the MCP tool call to be answered' },
-    );
+    const answer = await askTool(await readyPod(AGENTS.typescript), '42');
     expect(answer.content?.[0]?.text).toBe('note 42');
   });
 
@@ -482,18 +488,32 @@ describeOnRealNode("the team's own agent beside the runtime, on the real node", 
     }
   });
 
-  it("reads every runtime sidecar's /debug/stats with kubectl breakwater top", async () => {
+  it("reads every runtime sidecar's /debug/stats with kubectl breakwater top, MCP tools per tool", async () => {
     await allReadyPods();
+    // One more MCP call, so the window holds one whatever ran before.
+    await askTool(await readyPod(AGENTS.typescript), '7');
     const top = await kubectlBreakwater(['top', '-n', ns.name, '-o', 'json']);
     expect(top.stderr).toBe('');
     const { agents } = JSON.parse(top.stdout) as {
-      agents: { name: string; running: number; count: number; unread: unknown[] }[];
+      agents: {
+        name: string;
+        running: number;
+        count: number;
+        unread: unknown[];
+        tools: { tool: string; count: number; errors: number; p95Ms: number | null }[];
+      }[];
     };
     for (const language of LANGUAGES) {
       const agent = agents.find((a) => a.name === AGENTS[language]);
       expect(agent).toMatchObject({ running: REPLICAS[language], unread: [] });
       expect(agent?.count).toBeGreaterThan(0);
     }
+    // The agent's calls through /mcp/notes, as `top` prints them: server__tool, no errors.
+    const tools = agents.find((a) => a.name === AGENTS.typescript)?.tools ?? [];
+    const lookup = tools.find((t) => t.tool === 'notes__lookup');
+    expect(lookup).toMatchObject({ errors: 0 });
+    expect(lookup?.count).toBeGreaterThanOrEqual(1);
+    expect(lookup?.p95Ms).not.toBeNull();
   });
 
   it('loses no call when a pod is deleted under steady traffic through the Service', async () => {
