@@ -6,13 +6,14 @@
 # the cluster through its kubeconfig, and deletes the cluster whatever happened. The steps from
 # the chart on are test/inCluster/install-and-run.sh, which make e2e-node runs too.
 #
-# The in-cluster suite is the one `make test` runs on the local cluster's container mode:
-# its own chart release with this image (the operator under its ServiceAccount, the runtime
-# image defaulting to the operator's), the simulator as a Deployment behind a Service, the
-# pods reached through `kubectl port-forward` and the Service's DNS name instead of the
-# local node's port annotation (test/inCluster/clusterReach.ts). The other integration
-# suites start operators and runtimes as processes of this checkout: they need the local
-# cluster.
+# The in-cluster suite is the one `make test` runs on the real node (`make e2e-node`): its own
+# chart release with this image (the operator under its ServiceAccount, the runtime image
+# defaulting to the operator's), the simulator as a Deployment behind a Service. On kind the
+# pods are reached through `kubectl port-forward` and Services by their DNS names
+# (test/inCluster/clusterReach.ts), since this machine does not route kind's pod network; the
+# cases that need that routing (the pod deletion through a Service, the own-agent suite with its
+# two agent images) are skipped here. The other integration suites start operators and runtimes
+# as processes of this checkout: they need the local cluster.
 #
 #   test/kind/e2e.sh
 #
