@@ -116,7 +116,7 @@ down: setup ## Stop everything `make up` (or an interrupted `make demo`) started
 ##@ Benchmarks (results in bench/results/)
 
 .PHONY: bench
-bench: bench-guard bench-runtime bench-operator bench-image bench-global ## Run every benchmark.
+bench: bench-guard bench-runtime bench-operator bench-image bench-global bench-sidecar ## Run every benchmark.
 
 .PHONY: bench-guard
 bench-guard: setup ## Guard overhead vs a bare await, cockatiel and opossum, in one run.
@@ -137,6 +137,10 @@ bench-global: setup tools ## Rate limits across 3 replicas: per-replica split vs
 .PHONY: bench-operator
 bench-operator: setup ## Policy reload, trip-to-status and 1000-agent convergence on the local cluster.
 	$(NODE) bench/operator.ts
+
+.PHONY: bench-sidecar
+bench-sidecar: setup tools ## A team's agent calling the simulator directly vs through the runtime as its native sidecar, on the real node (root on Linux).
+	test/realNode/e2e.sh $(NODE) bench/sidecar.ts
 
 ##@ Packaging
 

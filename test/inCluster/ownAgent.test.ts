@@ -282,44 +282,6 @@ for (const m of mounts) { try { walk(m); } catch {} }
 console.log(JSON.stringify({ found, files, mounts }));
 `;
 
-/** Calls each way the hop measurement makes, after as many to warm up. */
-const HOP_CALLS = 400;
-/**
- * Run in the agent container: the same Messages call, non-streaming, to the simulator directly
- * and to the runtime on loopback with the pod's key (the SDK's two variables), alternately, one
- * at a time on keep-alive connections; the percentiles of each, in milliseconds.
- */
-const HOP_JS = `
-const [direct, model, n] = process.argv.slice(1);
-const body = JSON.stringify({ model, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
-const targets = {
-  direct: [direct, 'sk-ant-direct'],
-  sidecar: [process.env.ANTHROPIC_BASE_URL, process.env.ANTHROPIC_API_KEY],
-};
-async function one([url, key]) {
-  const t = performance.now();
-  const r = await fetch(url + '/v1/messages', { method: 'POST', body,
-    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': key } });
-  await r.arrayBuffer();
-  if (r.status !== 200) throw new Error(url + ' answered ' + r.status);
-  return performance.now() - t;
-}
-const took = { direct: [], sidecar: [] };
-(async () => {
-  for (let i = 0; i < 2 * Number(n); i++) {
-    const warm = i < Number(n) / 2;
-    for (const way of i % 2 ? ['direct', 'sidecar'] : ['sidecar', 'direct']) {
-      const ms = await one(targets[way]);
-      if (!warm && took[way].length < Number(n)) took[way].push(ms);
-    }
-  }
-  const pct = (xs, q) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))];
-  const out = {};
-  for (const [way, xs] of Object.entries(took)) out[way] = { n: xs.length, p50: pct(xs, 0.5), p90: pct(xs, 0.9) };
-  console.log(JSON.stringify(out));
-})().catch((err) => { console.error(String(err)); process.exit(1); });
-`;
-
 async function scanContainer(
   pod: AgentPod,
   container: string,
@@ -574,50 +536,5 @@ describeOnRealNode("the team's own agent beside the runtime, on the real node", 
     );
     expect(after.length).toBeGreaterThan(0);
     expect(failed).toEqual([]);
-  });
-
-  it('measures the sidecar hop: one client in the agent container, the simulator directly and through the runtime, alternately', async () => {
-    // Well above what the client sends, so the rate limiter admits every call.
-    await mergePatch(ns.name, `rlp/${RLP}`, {
-      spec: { requests: { perSecond: 5_000, burst: 10_000 } },
-    });
-    const pods = await allReadyPods();
-    const pod = pods.find(
-      (p) => p.metadata?.labels?.['breakwater.dev/agent'] === AGENTS.typescript,
-    );
-    if (pod === undefined) throw new Error('no pod of the TypeScript agent');
-    await waitFor(async () => (await ask(podAgentUrl(pod))).status === 200, {
-      timeoutMs: 20_000,
-      description: 'the agent to answer',
-    });
-    const direct = await reach.serviceUrl(ns.name, SIMULATOR, 'http');
-    const { stdout } = await kubectl(
-      [
-        'exec',
-        '-n',
-        ns.name,
-        pod.metadata?.name ?? '',
-        '-c',
-        'agent',
-        '--',
-        '/nodejs/bin/node',
-        '-e',
-        HOP_JS,
-        direct,
-        PRIMARY_MODEL,
-        String(HOP_CALLS),
-      ],
-      { timeoutMs: 120_000 },
-    );
-    const hop = JSON.parse(stdout) as Record<
-      'direct' | 'sidecar',
-      { p50: number; p90: number; n: number }
-    >;
-    process.stderr.write(
-      `[own-agent] sidecar hop, ${String(HOP_CALLS)} calls each: direct p50 ${hop.direct.p50.toFixed(2)} ms ` +
-        `p90 ${hop.direct.p90.toFixed(2)} ms; through the runtime p50 ${hop.sidecar.p50.toFixed(2)} ms ` +
-        `p90 ${hop.sidecar.p90.toFixed(2)} ms; added p50 ${(hop.sidecar.p50 - hop.direct.p50).toFixed(2)} ms\n`,
-    );
-    expect([hop.direct.n, hop.sidecar.n]).toEqual([HOP_CALLS, HOP_CALLS]);
   });
 });

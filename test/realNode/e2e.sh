@@ -12,6 +12,12 @@
 # e2e-kind runs too.
 #
 #   test/realNode/e2e.sh
+#   test/realNode/e2e.sh <command> [args...]   # instead of the chart and the suite, run a command
+#                                              # against the cluster (make bench-sidecar)
+#
+# A command gets the cluster as the suite does: BREAKWATER_KUBECONFIG, BREAKWATER_KUBECTL,
+# BREAKWATER_CHART_IMAGE (the image the node has), BREAKWATER_CLUSTER_ROUTED=1 and
+# BREAKWATER_CONTAINERD_ADDRESS (where images it builds go).
 #
 #   IMAGE              image to build and import   (default ghcr.io/breakwater-dev/breakwater:e2e)
 #   E2E_TESTS          jest path patterns to run    (default test/inCluster/)
@@ -70,5 +76,11 @@ rm -f "$archive"
 
 # The agents the suite builds (test/inCluster/agentImages.ts) go into the node's containerd too.
 export BREAKWATER_CONTAINERD_ADDRESS="$state/realnode/containerd/containerd.sock"
+if (($# > 0)); then
+  say "running $* against the real-node cluster"
+  BREAKWATER_KUBECONFIG="$kubeconfig" BREAKWATER_KUBECTL="$kubectl" BREAKWATER_CHART_IMAGE="$image" \
+    BREAKWATER_CLUSTER_ROUTED=1 "$@"
+  exit
+fi
 test/inCluster/install-and-run.sh --kubectl "$kubectl" --helm "$helm" --kubeconfig "$kubeconfig" \
   --image "$image" --cluster "the real-node cluster" --routed
