@@ -8,7 +8,7 @@ import type { CircuitBreakerPolicy } from '../../contract/src/api/resources.ts';
 import {
   callUntilOpen,
   podBreakers,
-  podHttpPort,
+  podHttpUrl,
   sendMessage,
   type PodView,
 } from '../../test/support/breakwaterCluster.ts';
@@ -37,7 +37,7 @@ export async function measureTripToStatus(inputs: TripInputs): Promise<TripResul
   // one patch a second, so a trip right behind that first report would wait out the interval.
   // Breakers exist long before a real storm: give every replica one good call first.
   for (const pod of inputs.pods()) {
-    const answer = await sendMessage(podHttpPort(pod));
+    const answer = await sendMessage(podHttpUrl(pod));
     if (answer !== 200) throw new Error(`warm-up call answered ${String(answer)}`);
   }
   await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -45,7 +45,7 @@ export async function measureTripToStatus(inputs: TripInputs): Promise<TripResul
     const pods = inputs.pods();
     const pod = pods[round % pods.length];
     if (pod === undefined) throw new Error('no running pod to trip');
-    const port = podHttpPort(pod);
+    const url = podHttpUrl(pod);
     // A new trip is the latest one, so lastTripTime moves; the replica shows as open.
     const lastTripBefore = status()?.lastTripTime;
     const shown = inputs.policy.when(
@@ -57,7 +57,7 @@ export async function measureTripToStatus(inputs: TripInputs): Promise<TripResul
       `trip ${String(round)} in the CircuitBreakerPolicy status`,
     );
     await inputs.sim.setFault({ status: 529 });
-    const answers = await callUntilOpen(port);
+    const answers = await callUntilOpen(url);
     if (answers.at(-1) !== 503) {
       throw new Error(`trip ${String(round)}: the breaker did not open (${answers.join(',')})`);
     }
@@ -85,7 +85,7 @@ export async function measureTripToStatus(inputs: TripInputs): Promise<TripResul
     );
     await new Promise((resolve) => setTimeout(resolve, inputs.openDurationMs));
     const deadline = Date.now() + ROUND_TIMEOUT_MS;
-    while ((await sendMessage(port)) !== 200) {
+    while ((await sendMessage(url)) !== 200) {
       if (Date.now() > deadline) throw new Error(`trip ${String(round)}: the breaker never closed`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

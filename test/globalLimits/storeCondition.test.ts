@@ -13,7 +13,7 @@ import {
   condition,
   getRateLimitPolicy,
   isPodReady,
-  podHttpPort,
+  podHttpUrl,
   sendMessage,
 } from '../support/breakwaterCluster.ts';
 import { eventually } from '../support/operator.ts';
@@ -89,7 +89,7 @@ describe('the RateLimitPolicy StoreAvailable condition', () => {
     if (pod === undefined) throw new Error('no ready pod');
     // A share of one call in ten seconds with a burst of 3: the pod serves, then refuses.
     const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push(await sendMessage(podHttpPort(pod)));
+    for (let i = 0; i < 4; i++) statuses.push(await sendMessage(podHttpUrl(pod)));
     expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
     expect(statuses[3]).toBe(429);
   });

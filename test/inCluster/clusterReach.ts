@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
-import { api, isPodReady, podPort, type PodView } from '../support/breakwaterCluster.ts';
+import { api, isPodReady, podUrl, type PodView } from '../support/breakwaterCluster.ts';
 import { kubeconfigPath, kubectlPath, waitFor } from '../support/kube.ts';
 import { repoRoot } from '../chart/chartTools.ts';
 
@@ -57,15 +57,9 @@ interface ServiceView extends KubeObject {
   };
 }
 
-/** A pod as far as its address and its containers' named ports go. */
-interface RoutedPod {
-  spec?: { containers?: { ports?: { name?: string; containerPort: number }[] }[] };
-  status?: { podIP?: string };
-}
-
 function localNodeReach(): ClusterReach {
   return {
-    podUrl: (pod, port) => Promise.resolve(`http://127.0.0.1:${String(podPort(pod, port))}`),
+    podUrl: (pod, port) => Promise.resolve(podUrl(pod, port)),
     async serviceUrl(namespace, service, port) {
       const selector = (await api().get<ServiceView>(Kinds.Service, namespace, service))?.spec
         ?.selector;
@@ -82,7 +76,7 @@ function localNodeReach(): ClusterReach {
         { timeoutMs: 120_000, description: `a ready pod behind Service ${namespace}/${service}` },
       );
       if (port !== 'http' && port !== 'metrics') throw new Error(`no local port named ${port}`);
-      return `http://127.0.0.1:${String(podPort(pod, port))}`;
+      return podUrl(pod, port);
     },
     hostServiceUrl: () => Promise.resolve(undefined),
     async runsAsContainers(pod) {
@@ -126,15 +120,8 @@ function kubeletReach(): ClusterReach {
 
 function routedReach(): ClusterReach {
   return {
-    podUrl(pod, port) {
-      const { spec, status } = pod as RoutedPod;
-      const number = spec?.containers
-        ?.flatMap((c) => c.ports ?? [])
-        .find((p) => p.name === port)?.containerPort;
-      if (status?.podIP === undefined || number === undefined)
-        throw new Error(`pod ${pod.metadata?.name ?? '?'} has no IP or no port named ${port}`);
-      return Promise.resolve(`http://${status.podIP}:${String(number)}`);
-    },
+    // The pod at its own address, routed from this machine (test/support/breakwaterCluster.ts).
+    podUrl: (pod, port) => Promise.resolve(podUrl(pod, port)),
     serviceUrl: (namespace, service, port) =>
       Promise.resolve(`http://${service}.${namespace}.svc.cluster.local:${portNumber(port)}`),
     async hostServiceUrl(namespace, service, port) {

@@ -8,7 +8,7 @@ import {
   agentPods,
   callUntilOpen,
   isPodReady,
-  podHttpPort,
+  podHttpUrl,
   scrapePod,
   type PodView,
 } from '../support/breakwaterCluster.ts';
@@ -34,7 +34,7 @@ export function reportingPods(namespace: string, agent: string, count: number): 
 
 /** Calls each pod until its breaker answers 503; the simulator must be failing. */
 export async function tripEach(pods: readonly PodView[]): Promise<void> {
-  const answers = await Promise.all(pods.map((pod) => callUntilOpen(podHttpPort(pod))));
+  const answers = await Promise.all(pods.map((pod) => callUntilOpen(podHttpUrl(pod))));
   for (const [i, statuses] of answers.entries()) {
     if (statuses.at(-1) !== 503)
       throw new Error(

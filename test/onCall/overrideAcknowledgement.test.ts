@@ -20,7 +20,7 @@ import {
   getBreakerPolicy,
   kubectlRow,
   mergePatch,
-  podHttpPort,
+  podHttpUrl,
   sendMessage,
   type PodView,
 } from '../support/breakwaterCluster.ts';
@@ -126,7 +126,7 @@ describe('a ForcedOpen override with an end', () => {
         until: new Date(until).toISOString(),
         generation,
       });
-      expect(await sendMessage(podHttpPort(pod))).toBe(503);
+      expect(await sendMessage(podHttpUrl(pod))).toBe(503);
     }
     const [event] = await eventually(
       async () => {

@@ -12,7 +12,7 @@ import {
   getAgent,
   mergePatch,
   podBreakers,
-  podHttpPort,
+  podHttpUrl,
   sendMessage,
   type PodView,
 } from '../support/breakwaterCluster.ts';
@@ -132,11 +132,11 @@ describe('scaling out during an outage', () => {
 /** CALLERS callers on one pod until `untilMs`; resolves with the provider calls it made. */
 async function hammer(pod: PodView, untilMs: number): Promise<number> {
   const before = await providerAttempts(pod);
-  const port = podHttpPort(pod);
+  const url = podHttpUrl(pod);
   await Promise.all(
     Array.from({ length: CALLERS }, async () => {
       while (Date.now() < untilMs) {
-        const status = await sendMessage(port);
+        const status = await sendMessage(url);
         if (status === 503) await new Promise((r) => setTimeout(r, 100));
       }
     }),

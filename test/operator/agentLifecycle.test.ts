@@ -26,7 +26,7 @@ import {
   kubectlRow,
   mergePatch,
   podBreakers,
-  podHttpPort,
+  podHttpUrl,
   podPolicyHash,
   sendMessage,
   type PodView,
@@ -143,7 +143,7 @@ describe('an agent with both policies', () => {
   it('shows Open 3/3 in kubectl get cbp soon after a 529 storm trips every replica', async () => {
     const pods = await readyPods(3);
     await sim.setFault({ status: 529 });
-    const answers = await Promise.all(pods.map((pod) => callUntilOpen(podHttpPort(pod))));
+    const answers = await Promise.all(pods.map((pod) => callUntilOpen(podHttpUrl(pod))));
     const trippedAt = Date.now();
     for (const statuses of answers) expect(statuses.at(-1)).toBe(503);
 
@@ -183,7 +183,7 @@ describe('an agent with both policies', () => {
     // After openDuration a call is let through as a probe; one success closes each breaker.
     await Promise.all(
       pods.map((pod) =>
-        eventually(async () => (await sendMessage(podHttpPort(pod))) === 200, {
+        eventually(async () => (await sendMessage(podHttpUrl(pod))) === 200, {
           timeoutMs: 20_000,
           intervalMs: 500,
           description: `pod ${pod.metadata?.name ?? '?'} to answer 200 again`,

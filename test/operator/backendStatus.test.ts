@@ -10,7 +10,7 @@ import {
   agentPods,
   getAgent,
   isPodReady,
-  podHttpPort,
+  podHttpUrl,
   sendMessage,
   type PodView,
 } from '../support/breakwaterCluster.ts';
@@ -71,7 +71,7 @@ describe('status.backends', () => {
   it('answers from Bedrock while the Anthropic API is overloaded, and shows its breaker Open', async () => {
     const status = await eventually(
       async () => {
-        expect(await sendMessage(podHttpPort(pod))).toBe(200);
+        expect(await sendMessage(podHttpUrl(pod))).toBe(200);
         const agent = await getAgent(scenario.ns.name, AGENT);
         const backends = agent?.status?.backends;
         return backends?.find((b) => b.name === 'anthropic')?.state === 'Open' && agent?.status;

@@ -11,7 +11,7 @@ import {
   agentPods,
   applyObjects,
   isPodReady,
-  podHttpPort,
+  podHttpUrl,
   sendMessage,
   type PodView,
 } from '../support/breakwaterCluster.ts';
@@ -42,7 +42,7 @@ async function untilAnswers(expected: Record<string, number>, what: string): Pro
   await eventually(
     async () => {
       for (const [key, status] of Object.entries(expected)) {
-        if ((await sendMessage(podHttpPort(pod), key === '' ? undefined : key)) !== status) {
+        if ((await sendMessage(podHttpUrl(pod), key === '' ? undefined : key)) !== status) {
           return false;
         }
       }
@@ -70,8 +70,8 @@ afterAll(() => scenario.end());
 
 describe('client keys from a mounted Secret', () => {
   it('starts a pod whose Secret is missing, and refuses every caller', async () => {
-    expect(await sendMessage(podHttpPort(pod))).toBe(401);
-    expect(await sendMessage(podHttpPort(pod), 'key-one')).toBe(401);
+    expect(await sendMessage(podHttpUrl(pod))).toBe(401);
+    expect(await sendMessage(podHttpUrl(pod), 'key-one')).toBe(401);
   });
 
   it('lets in a caller with a key once the Secret exists, and no one else', async () => {

@@ -23,7 +23,7 @@ import {
   getBreakerPolicy,
   isPodReady,
   mergePatch,
-  podHttpPort,
+  podHttpUrl,
 } from '../support/breakwaterCluster.ts';
 import { kubectl } from '../support/kube.ts';
 import { eventually } from '../support/operator.ts';
@@ -216,7 +216,7 @@ describe('an agent with an MCP server', () => {
       openToolBreakers: 0,
     });
     expect(condition(agent, 'McpServersReachable')?.status).toBe('True');
-    const response = await fetch(`http://127.0.0.1:${podHttpPort(pod)}/v1/agent/invoke`, {
+    const response = await fetch(`${podHttpUrl(pod)}/v1/agent/invoke`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ input: 'Please use tool local__echo' }),

@@ -11,7 +11,7 @@ import {
   agentPods,
   api,
   isPodReady,
-  podHttpPort,
+  podHttpUrl,
   type PodView,
 } from '../support/breakwaterCluster.ts';
 import {
@@ -53,14 +53,14 @@ describe('an agent pod deleted under steady traffic', () => {
       async () => (await agentPods(scenario.ns.name, AGENT)).find(isPodReady),
       { timeoutMs: 60_000, description: 'a ready agent pod' },
     );
-    const port = podHttpPort(pod);
+    const url = podHttpUrl(pod);
     const podName = pod.metadata?.name ?? '';
     const podUid = pod.metadata?.uid;
     const sent: DrainCall[] = [];
     let stop = false;
     const callers = Array.from({ length: CALLERS }, async () => {
       while (!stop) {
-        const result = await drainCall(`http://127.0.0.1:${String(port)}`, MODEL);
+        const result = await drainCall(url, MODEL);
         sent.push(result);
         // After the port closes there is nothing left to learn; a refused caller backs off.
         if (result.outcome !== 'served') await new Promise((r) => setTimeout(r, 50));

@@ -22,7 +22,7 @@ import {
   getAgent,
   isPodReady,
   mergePatch,
-  podHttpPort,
+  podHttpUrl,
   scrapePod,
   sendMessage,
 } from '../support/breakwaterCluster.ts';
@@ -65,11 +65,11 @@ async function agentEvents(reason: string): Promise<EventView[]> {
   );
 }
 
-async function readyPodPort(): Promise<number> {
+async function readyPodUrl(): Promise<string> {
   return eventually(
     async () => {
       const [pod] = (await agentPods(ns.name, AGENT)).filter(isPodReady);
-      return pod !== undefined && podHttpPort(pod);
+      return pod !== undefined && podHttpUrl(pod);
     },
     { timeoutMs: 90_000, description: `a ready pod of ${AGENT}` },
   );
@@ -101,7 +101,7 @@ afterAll(async () => {
 
 describe('an autoscaled agent whose provider quota runs short', () => {
   it('starts unheld, with the schema defaults filled in and nothing reported yet', async () => {
-    await readyPodPort();
+    await readyPodUrl();
     const agent = await eventually(
       async () => {
         const a = await getAgent(ns.name, AGENT);
@@ -121,13 +121,13 @@ describe('an autoscaled agent whose provider quota runs short', () => {
   });
 
   it('holds maxReplicas at the current count, says why and records an Event when headroom falls below 20%', async () => {
-    const port = await readyPodPort();
+    const url = await readyPodUrl();
     // Use the budget up: each answer's anthropic-ratelimit-requests-remaining falls by one.
     const [pod] = await agentPods(ns.name, AGENT);
     if (pod === undefined) throw new Error('no pod');
     let sent = 0;
     while (sent < RPM) {
-      expect(await sendMessage(port)).toBe(200);
+      expect(await sendMessage(url)).toBe(200);
       sent++;
       if (
         sent % 5 === 0 &&
@@ -187,12 +187,12 @@ describe('an autoscaled agent whose provider quota runs short', () => {
   });
 
   it('lifts the hold once answers show headroom again, with an Event', async () => {
-    const port = await readyPodPort();
+    const url = await readyPodUrl();
     // The budget refills at one request a second; a call every two seconds lets it climb,
     // and each answer's headers tell the runtime how far.
     await eventually(
       async () => {
-        expect(await sendMessage(port)).toBe(200);
+        expect(await sendMessage(url)).toBe(200);
         return (await hpaMax()) === MAX_REPLICAS;
       },
       { timeoutMs: 90_000, intervalMs: 2_000, description: 'HPA maxReplicas back to 4' },

@@ -16,7 +16,7 @@ import {
   getAgent,
   isPodReady,
   podPolicyHash,
-  podPort,
+  podUrl,
   type PodView,
 } from '../support/breakwaterCluster.ts';
 import { type TestNamespace } from '../support/kube.ts';
@@ -53,7 +53,7 @@ const prompts = (text: string) => ({
 
 /** The policy hash a replica runs, from its own `/debug/policy`. */
 async function runningHash(pod: PodView): Promise<string | undefined> {
-  const response = await fetch(`http://127.0.0.1:${String(podPort(pod, 'metrics'))}/debug/policy`, {
+  const response = await fetch(`${podUrl(pod, 'metrics')}/debug/policy`, {
     signal: AbortSignal.timeout(5_000),
   });
   return ((await response.json()) as { hash?: string }).hash;

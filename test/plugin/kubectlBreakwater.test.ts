@@ -26,7 +26,7 @@ import {
   isPodReady,
   isReadyAgent,
   getAgent,
-  podHttpPort,
+  podHttpUrl,
   sendMessage,
 } from '../support/breakwaterCluster.ts';
 import {
@@ -223,7 +223,7 @@ describe('kubectl breakwater, found by kubectl on PATH', () => {
     );
     // One call each, so every replica reports the breaker of the model it called.
     for (const pod of (await agentPods(nsA.name, AGENT)).filter(isPodReady))
-      expect(await sendMessage(podHttpPort(pod))).toBe(200);
+      expect(await sendMessage(podHttpUrl(pod))).toBe(200);
     const json = await eventually(
       async () => {
         const run = await plugin('status', AGENT, '-n', nsA.name, '-o', 'json');

@@ -131,9 +131,16 @@ export function isReadyAgent(agent: AgentDeployment | undefined): boolean {
   );
 }
 
+/** A container as far as the tests read it: its name and its named ports. */
+interface ContainerView {
+  name: string;
+  ports?: { name?: string; containerPort: number }[];
+}
+
 export interface PodView extends KubeObject {
-  spec?: { containers?: { name: string }[] };
+  spec?: { containers?: ContainerView[]; initContainers?: ContainerView[] };
   status?: {
+    podIP?: string;
     phase?: string;
     conditions?: { type: string; status: string }[];
     containerStatuses?: { name: string; restartCount: number }[];
@@ -158,30 +165,44 @@ export const podPolicyHash = (pod: PodView): string | undefined =>
 export const podBreakers = (pod: PodView): BreakerReport =>
   decodeBreakerReport(pod.metadata?.annotations?.[BREAKERS_ANNOTATION]);
 
-/** The local port of one of the pod's named container ports (the local node maps each). */
-export function podPort(pod: PodView, name: 'http' | 'metrics'): number {
+/**
+ * `http://host:port` of one of the pod's named container ports, where this machine reaches it:
+ * on the home-made local node each named port is a free host port on 127.0.0.1 (its
+ * annotation says which); on a kubelet the pod has its own address and the port is the
+ * container's (the runtime's is in `initContainers` when it runs as a native sidecar).
+ */
+export function podUrl(pod: PodView, name: 'http' | 'metrics'): string {
   const raw = pod.metadata?.annotations?.[PORTS_ANNOTATION];
-  const port = raw === undefined ? undefined : (JSON.parse(raw) as Record<string, number>)[name];
-  if (port === undefined) {
-    throw new Error(`pod ${pod.metadata?.name ?? '?'} has no ${name} port in ${PORTS_ANNOTATION}`);
+  if (raw !== undefined) {
+    const port = (JSON.parse(raw) as Record<string, number>)[name];
+    if (port === undefined)
+      throw new Error(
+        `pod ${pod.metadata?.name ?? '?'} has no ${name} port in ${PORTS_ANNOTATION}`,
+      );
+    return `http://127.0.0.1:${String(port)}`;
   }
-  return port;
+  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  const port = containers.flatMap((c) => c.ports ?? []).find((p) => p.name === name);
+  const ip = pod.status?.podIP;
+  if (port === undefined || ip === undefined || ip === '')
+    throw new Error(`pod ${pod.metadata?.name ?? '?'} has no address or no port named ${name}`);
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${String(port.containerPort)}`;
 }
 
-export const podHttpPort = (pod: PodView): number => podPort(pod, 'http');
+export const podHttpUrl = (pod: PodView): string => podUrl(pod, 'http');
 
 /** The pod's Prometheus exposition, from its `metrics` port. */
 export async function scrapePod(pod: PodView): Promise<string> {
-  const response = await fetch(`http://127.0.0.1:${podPort(pod, 'metrics')}/metrics`, {
+  const response = await fetch(`${podUrl(pod, 'metrics')}/metrics`, {
     signal: AbortSignal.timeout(10_000),
   });
   if (!response.ok) throw new Error(`scrape of ${pod.metadata?.name ?? '?'}: ${response.status}`);
   return response.text();
 }
 
-/** One small Messages API call to a runtime pod, with a client key if given; resolves with the HTTP status. */
-export async function sendMessage(port: number, clientKey?: string): Promise<number> {
-  const response = await fetch(`http://127.0.0.1:${port}/v1/messages`, {
+/** One small Messages API call to a runtime at `url`, with a client key if given; resolves with the HTTP status. */
+export async function sendMessage(url: string, clientKey?: string): Promise<number> {
+  const response = await fetch(`${url}/v1/messages`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -200,13 +221,13 @@ export async function sendMessage(port: number, clientKey?: string): Promise<num
 }
 
 /**
- * Calls the pod until its breaker answers 503 (open) or `maxCalls` is reached; the simulator
- * must be failing. Resolves with the statuses seen.
+ * Calls the runtime at `url` until its breaker answers 503 (open) or `maxCalls` is reached;
+ * the simulator must be failing. Resolves with the statuses seen.
  */
-export async function callUntilOpen(port: number, maxCalls = 30): Promise<number[]> {
+export async function callUntilOpen(url: string, maxCalls = 30): Promise<number[]> {
   const statuses: number[] = [];
   while (statuses.length < maxCalls) {
-    const status = await sendMessage(port);
+    const status = await sendMessage(url);
     statuses.push(status);
     if (status === 503) break;
   }
