@@ -310,12 +310,15 @@ async function main(): Promise<void> {
     access: { clientKeysSecret: 'bench-keys' },
   } as const;
   writeFileSync(policyFile, JSON.stringify(policy));
+  // --cpu-prof: every runtime this bench starts writes its profile there (one file per pid).
+  const profiling: Record<string, string> =
+    flags['cpu-prof'] === undefined
+      ? {}
+      : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${flags['cpu-prof']}` };
   const runtime = await startRuntime(['--policy', policyFile, '--log-level', 'warn'], {
     ANTHROPIC_API_KEY: 'sk-bench',
     BREAKWATER_CLIENT_KEYS: CLIENT_KEY,
-    ...(flags['cpu-prof'] === undefined
-      ? {}
-      : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${flags['cpu-prof']}` }),
+    ...profiling,
   });
   killOnExit(runtime.child.pid);
   const proxy = await startProxy(sim.port);
@@ -374,7 +377,7 @@ async function main(): Promise<void> {
     streamBodies: STREAM_MIX.map((m) => m.body),
     policy,
     dir,
-    env: { ANTHROPIC_API_KEY: 'sk-bench', BREAKWATER_CLIENT_KEYS: CLIENT_KEY },
+    env: { ANTHROPIC_API_KEY: 'sk-bench', BREAKWATER_CLIENT_KEYS: CLIENT_KEY, ...profiling },
     clientKey: CLIENT_KEY,
     streams: (port) => encodeMix(port, STREAM_MIX),
     compare: async (first, second) => {
