@@ -8,6 +8,7 @@
  * pod network and Service addresses to this machine); elsewhere it is skipped.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { isKubeApiError } from '../../platform/src/kube/kubeClient.ts';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
 import { installCrds } from '../api/apiInstallation.ts';
@@ -31,6 +32,7 @@ import {
   type PodView,
 } from '../support/breakwaterCluster.ts';
 import { kubectl, uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';
+import { actAs } from '../support/serviceAccountTokens.ts';
 import { buildAgentImage, type AgentLanguage } from './agentImages.ts';
 import { installBreakwater, simulatorIn, type BreakwaterRelease } from './breakwaterRelease.ts';
 import { kubectlBreakwater } from './kubectlBreakwater.ts';
@@ -47,6 +49,8 @@ const CBP = 'own-agent-breaker';
 const RLP = 'own-agent-limits';
 const KEYS = 'own-agent-client-keys';
 const AGENT_PORT = 8000;
+/** Where the operator mounts the runtime's own API token, in the runtime container only. */
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 /** The team's MCP server, run from the TypeScript agent's image (agents/typescript/notesServer.ts). */
 const NOTES = 'notes-mcp';
 const NOTES_PORT = 8001;
@@ -382,6 +386,56 @@ describeOnRealNode("the team's own agent beside the runtime, on the real node", 
     });
     await response.arrayBuffer();
     expect(response.status).toBe(401);
+  });
+
+  it("confines the runtime sidecar's own token to its pod: its annotations there, nothing on a sibling", async () => {
+    const [own, sibling] = (await allReadyPods())
+      .filter((p) => p.metadata?.labels?.['breakwater.dev/agent'] === AGENTS.typescript)
+      .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+    if (own === undefined || sibling === undefined)
+      throw new Error('two pods of the TypeScript agent');
+    const ownName = own.metadata?.name ?? '';
+    const siblingName = sibling.metadata?.name ?? '';
+    // The token the kubelet mounted into the runtime container (and only there).
+    const { stdout: token } = await kubectl([
+      'exec',
+      '-n',
+      ns.name,
+      ownName,
+      '-c',
+      'runtime',
+      '--',
+      '/nodejs/bin/node',
+      '-e',
+      `process.stdout.write(require('fs').readFileSync('${SERVICE_ACCOUNT_TOKEN}', 'utf8'))`,
+    ]);
+    const runtime = await actAs(token);
+    const { stdout } = await runtime.kubectl(['auth', 'whoami', '-o', 'json']);
+    const { status } = JSON.parse(stdout) as {
+      status: { userInfo: { extra?: Record<string, string[]> } };
+    };
+    expect(status.userInfo.extra?.['authentication.kubernetes.io/pod-name']).toEqual([ownName]);
+    const probe = (value: string | null) => ({
+      metadata: { annotations: { 'breakwater.dev/confinement-probe': value } },
+    });
+    const patch = async (pod: string, body: object): Promise<string> => {
+      try {
+        await runtime.client.patch(Kinds.Pod, ns.name, pod, body, 'merge');
+        return 'allowed';
+      } catch (err) {
+        if (!isKubeApiError(err)) throw err;
+        return err.message;
+      }
+    };
+    expect(await patch(ownName, probe('own'))).toBe('allowed');
+    expect(await patch(siblingName, probe('sibling'))).toContain(
+      `may change only its own pod, not ${ns.name}/${siblingName}`,
+    );
+    // Its own pod's labels stay out of reach too.
+    expect(await patch(ownName, { metadata: { labels: { forged: 'yes' } } })).toContain(
+      'may change only breakwater.dev/ annotations',
+    );
+    expect(await patch(ownName, probe(null))).toBe('allowed');
   });
 
   it('calls an MCP tool through the sidecar at the injected /mcp/<name> URL, with the pod key', async () => {
