@@ -25,6 +25,7 @@ import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { api, isPodReady, podUrl, type PodView } from '../support/breakwaterCluster.ts';
 import { kubeconfigPath, kubectlPath, waitFor } from '../support/kube.ts';
 import { repoRoot } from '../chart/chartTools.ts';
+import { realNodePorts } from '../../tools/cluster/realNode/nodeLayout.ts';
 
 const run = promisify(execFile);
 
@@ -38,6 +39,12 @@ export interface ClusterReach {
    * client in the cluster sees it; undefined where this machine has no route to Services.
    */
   hostServiceUrl(namespace: string, service: string, port: 'http'): Promise<string | undefined>;
+  /**
+   * What the cluster's data plane holds for the Service, for a failure's message: its
+   * endpoints as the EndpointSlices list them and, where this machine runs kube-proxy, the
+   * rules kube-proxy wrote for it and how far behind its syncs are. Empty where there is none.
+   */
+  describeServiceRoute(namespace: string, service: string): Promise<string>;
   /** Whether the pod's containers run as containers (a kubelet's always do; the local node's in container mode). */
   runsAsContainers(pod: PodView): Promise<boolean>;
   close(): void;
@@ -79,6 +86,7 @@ function localNodeReach(): ClusterReach {
       return podUrl(pod, port);
     },
     hostServiceUrl: () => Promise.resolve(undefined),
+    describeServiceRoute: () => Promise.resolve(''),
     async runsAsContainers(pod) {
       // Container mode labels each container with its pod's uid (containerRunArgs.ts).
       const { stdout } = await run(join(repoRoot, 'scripts/image/podman.sh'), [
@@ -110,6 +118,7 @@ function kubeletReach(): ClusterReach {
     serviceUrl: (namespace, service, port) =>
       Promise.resolve(`http://${service}.${namespace}.svc.cluster.local:${portNumber(port)}`),
     hostServiceUrl: () => Promise.resolve(undefined),
+    describeServiceRoute: endpointsOf,
     runsAsContainers: () => Promise.resolve(true),
     close() {
       for (const { child } of forwards.values()) child.kill('SIGTERM');
@@ -131,9 +140,93 @@ function routedReach(): ClusterReach {
         throw new Error(`Service ${namespace}/${service} has no ClusterIP or no port ${port}`);
       return `http://${spec.clusterIP}:${String(number)}`;
     },
+    async describeServiceRoute(namespace, service) {
+      return [await endpointsOf(namespace, service), await kubeProxyView(namespace, service)].join(
+        '\n',
+      );
+    },
     runsAsContainers: () => Promise.resolve(true),
     close: () => undefined,
   };
+}
+
+/** The Service's endpoints, one line each: address, ready/serving/terminating, pod. */
+async function endpointsOf(namespace: string, service: string): Promise<string> {
+  try {
+    const { stdout } = await run(kubectlPath(), [
+      '--kubeconfig',
+      kubeconfigPath(),
+      'get',
+      'endpointslices',
+      '-n',
+      namespace,
+      '-l',
+      `kubernetes.io/service-name=${service}`,
+      '-o',
+      'json',
+    ]);
+    const slices = JSON.parse(stdout) as {
+      items: {
+        endpoints?: {
+          addresses: string[];
+          conditions?: Record<string, boolean>;
+          targetRef?: { name?: string };
+        }[];
+        ports?: { name?: string; port?: number }[];
+      }[];
+    };
+    const lines = slices.items.flatMap((slice) => [
+      `EndpointSlice ports ${JSON.stringify(slice.ports ?? [])}`,
+      ...(slice.endpoints ?? []).map(
+        (e) =>
+          `  ${e.addresses.join(',')} ${JSON.stringify(e.conditions ?? {})} ${e.targetRef?.name ?? ''}`,
+      ),
+    ]);
+    return lines.length > 0 ? lines.join('\n') : `no EndpointSlice for ${namespace}/${service}`;
+  } catch (err) {
+    return `EndpointSlices of ${namespace}/${service} unread: ${(err as Error).message}`;
+  }
+}
+
+/**
+ * kube-proxy on this machine: its NAT rules that name the Service (their comments carry
+ * `namespace/service`), and from its metrics how many rule changes it programmed, how long
+ * they took on average, how long ago it last synced, and whether iptables-restore failed.
+ */
+async function kubeProxyView(namespace: string, service: string): Promise<string> {
+  const lines: string[] = [];
+  try {
+    const { stdout } = await run('iptables-save', ['-t', 'nat'], { maxBuffer: 64 * 1024 * 1024 });
+    const rules = stdout.split('\n').filter((l) => l.includes(`${namespace}/${service}`));
+    lines.push(`kube-proxy's NAT rules for it (${String(rules.length)}):`, ...rules);
+  } catch (err) {
+    lines.push(`iptables-save failed: ${(err as Error).message}`);
+  }
+  try {
+    const response = await fetch(
+      `http://127.0.0.1:${String(realNodePorts.kubeProxyMetrics)}/metrics`,
+      {
+        signal: AbortSignal.timeout(5_000),
+      },
+    );
+    const text = await response.text();
+    const value = (name: string): number =>
+      Number(new RegExp(`^${name}(?:\\{ip_family="IPv4"\\})? (\\S+)$`, 'm').exec(text)?.[1]);
+    const programmed = value('kubeproxy_network_programming_duration_seconds_count');
+    const programmingS = value('kubeproxy_network_programming_duration_seconds_sum');
+    const lastSync = value('kubeproxy_sync_proxy_rules_last_timestamp_seconds');
+    lines.push(
+      `kube-proxy: ${String(programmed)} changes programmed, ` +
+        `${(programmingS / programmed).toFixed(2)} s on average; last sync ` +
+        `${(Date.now() / 1000 - lastSync).toFixed(1)} s ago; iptables-restore failures ` +
+        `${String(value('kubeproxy_sync_proxy_rules_iptables_restore_failures_total'))}; pending ` +
+        `${String(value('kubeproxy_sync_proxy_rules_endpoint_changes_pending'))} endpoint, ` +
+        `${String(value('kubeproxy_sync_proxy_rules_service_changes_pending'))} service changes`,
+    );
+  } catch (err) {
+    lines.push(`kube-proxy's metrics unread: ${(err as Error).message}`);
+  }
+  return lines.join('\n');
 }
 
 /** The suite's Services and the runtime name their ports as the chart and operator do. */

@@ -32,6 +32,7 @@ import {
   type PodView,
 } from '../support/breakwaterCluster.ts';
 import { kubectl, uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';
+import { errorText } from '../../tools/cluster/polling.ts';
 import { actAs } from '../support/serviceAccountTokens.ts';
 import { buildAgentImage, type AgentLanguage } from './agentImages.ts';
 import { installBreakwater, simulatorIn, type BreakwaterRelease } from './breakwaterRelease.ts';
@@ -216,12 +217,12 @@ interface Answer {
   readonly body: { text?: string; model?: string; error?: string; status?: number };
 }
 
-async function ask(url: string): Promise<Answer> {
+async function ask(url: string, timeoutMs = 20_000): Promise<Answer> {
   const response = await fetch(`${url}/ask`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ input: 'hello' }),
-    signal: AbortSignal.timeout(20_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   return { status: response.status, body: (await response.json()) as Answer['body'] };
 }
@@ -244,6 +245,76 @@ async function askTool(pod: AgentPod, id: string): Promise<{ content?: { text?: 
     },
     { timeoutMs: 60_000, intervalMs: 1_000, description: 'the MCP tool call to be answered' },
   );
+}
+
+/**
+ * The agent's answer through its Service's ClusterIP, once kube-proxy routes it: it programs
+ * the Service's rules a moment after the endpoints turn ready. Each try is short, so one that
+ * hangs does not use up the wait; a wait that fails says what the data plane held.
+ */
+async function routedAnswer(name: string): Promise<Answer> {
+  const service = await reach.hostServiceUrl(ns.name, name, 'http');
+  if (service === undefined) throw new Error('no route to the Service from this machine');
+  try {
+    return await waitFor(() => ask(service, 5_000), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      description: `${name}'s Service to be routed`,
+    });
+  } catch (err) {
+    throw new Error(
+      `${(err as Error).message}\n${await reach.describeServiceRoute(ns.name, name)}`,
+    );
+  }
+}
+
+/**
+ * Waits until `count` calls in a row through the Service are answered 200: every endpoint
+ * behind it is routed, not only the first one kube-proxy programmed.
+ */
+async function routedSteadily(name: string, service: string, count: number): Promise<void> {
+  let inARow = 0;
+  const seen: { status: number | 'lost'; ms: number; why?: string }[] = [];
+  try {
+    await waitFor(
+      async () => {
+        const at = Date.now();
+        try {
+          const { status } = await ask(service, 5_000);
+          seen.push({ status, ms: Date.now() - at });
+          inARow = status === 200 ? inARow + 1 : 0;
+        } catch (err) {
+          seen.push({ status: 'lost', ms: Date.now() - at, why: errorText(err) });
+          inARow = 0;
+        }
+        return inARow >= count;
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        description: `${String(count)} answers in a row through ${name}'s Service`,
+      },
+    );
+  } catch (err) {
+    throw new Error(
+      `${(err as Error).message}; not answered 200: ${JSON.stringify(tally(seen.filter((s) => s.status !== 200)))}\n` +
+        (await reach.describeServiceRoute(ns.name, name)),
+    );
+  }
+}
+
+/** Calls that went wrong, counted by what happened: `429` or `lost: <error>`, with the slowest. */
+function tally(
+  calls: readonly { status: number | 'lost'; ms: number; why?: string }[],
+): Record<string, { count: number; slowestMs: number }> {
+  const counts: Record<string, { count: number; slowestMs: number }> = {};
+  for (const { status, ms, why } of calls) {
+    const key = status === 'lost' ? `lost: ${why ?? '?'}` : String(status);
+    const entry = (counts[key] ??= { count: 0, slowestMs: 0 });
+    entry.count += 1;
+    entry.slowestMs = Math.max(entry.slowestMs, ms);
+  }
+  return counts;
 }
 
 const podAgentUrl = (pod: AgentPod): string => {
@@ -326,13 +397,7 @@ describeOnRealNode("the team's own agent beside the runtime, on the real node", 
         ['runtime', 'Always'],
       ]);
       expect(pod.spec?.containers?.map((c) => c.name)).toEqual(['agent']);
-      const service = await reach.hostServiceUrl(ns.name, name, 'http');
-      if (service === undefined) throw new Error('no route to the Service from this machine');
-      // kube-proxy programs the Service's rules a moment after the endpoint turns ready.
-      const answer = await waitFor(() => ask(service).catch(() => false as const), {
-        timeoutMs: 20_000,
-        description: `${name}'s Service to be routed`,
-      });
+      const answer = await routedAnswer(name);
       expect(answer).toMatchObject({ status: 200, body: { model: PRIMARY_MODEL } });
       expect(answer.body.text?.length).toBeGreaterThan(0);
       // Status names the image the pods run, with the digest the kubelet resolved.
@@ -548,10 +613,12 @@ describeOnRealNode("the team's own agent beside the runtime, on the real node", 
         description: `${each.metadata?.name ?? name} to answer again`,
       });
     }
+    // The Service reaches every one of them before the deletion: a loss after it is the drain's.
+    await routedSteadily(name, service, 12);
     const [pod] = pods;
     if (pod === undefined) throw new Error(`no pod of ${name}`);
     const podName = pod.metadata?.name ?? '';
-    const sent: { at: number; status: number | 'lost' }[] = [];
+    const sent: { at: number; status: number | 'lost'; ms: number; why?: string }[] = [];
     let stop = false;
     // Paced to about 27 calls a second in all, inside the policy's 50 a second even when one
     // replica takes them all: unpaced, a fast node could spend the budget and a 429 would read
@@ -560,9 +627,11 @@ describeOnRealNode("the team's own agent beside the runtime, on the real node", 
       while (!stop) {
         const at = Date.now();
         try {
-          sent.push({ at, status: (await ask(service)).status });
-        } catch {
-          sent.push({ at, status: 'lost' });
+          const { status } = await ask(service);
+          sent.push({ at, status, ms: Date.now() - at });
+        } catch (err) {
+          // What failed, and how long it took, tells a refused connection from a stall.
+          sent.push({ at, status: 'lost', ms: Date.now() - at, why: errorText(err) });
         }
         const pause = 150 - (Date.now() - at);
         if (pause > 0) await new Promise((r) => setTimeout(r, pause));
@@ -586,9 +655,11 @@ describeOnRealNode("the team's own agent beside the runtime, on the real node", 
     const failed = sent.filter((s) => s.status !== 200);
     process.stderr.write(
       `[own-agent] pod deletion: ${String(sent.length)} calls, ${String(after.length)} after it began; ` +
-        `not answered 200: ${JSON.stringify(failed.map((s) => s.status))}\n`,
+        `not answered 200: ${JSON.stringify(tally(failed))}\n`,
     );
+    if (failed.length > 0)
+      process.stderr.write(`${await reach.describeServiceRoute(ns.name, name)}\n`);
     expect(after.length).toBeGreaterThan(0);
-    expect(failed).toEqual([]);
+    expect(tally(failed)).toEqual({});
   });
 });

@@ -47,8 +47,23 @@ export BREAKWATER_ETCD_PORT=48379 BREAKWATER_ETCD_PEER_PORT=48380 BREAKWATER_API
 export BREAKWATER_CONTROLLER_MANAGER_PORT=48457 BREAKWATER_SCHEDULER_PORT=48459
 cluster() { node --no-warnings=ExperimentalWarning tools/cluster/cli.ts "$@"; }
 
+# After a failure: what the suite's messages cannot show, from the host and the node's logs.
+diagnose() {
+  say "the suite failed; the host's network and the node's last complaints follow"
+  ip -4 -br addr >&2 || true
+  ip -4 route >&2 || true
+  local log
+  for log in kube-proxy kubelet containerd; do
+    if [[ -f "$state/logs/$log.log" ]]; then
+      say "$log: its last warnings and errors"
+      grep -E '^[EW][0-9]{4} |level=(error|warning)' "$state/logs/$log.log" | tail -n 25 | cut -c1-400 >&2 || true
+    fi
+  done
+}
+
 cleanup() {
   local status=$?
+  if ((status != 0)); then diagnose; fi
   if [[ "${KEEP_CLUSTER:-}" == "1" ]]; then
     say "kept the cluster (KEEP_CLUSTER=1): KUBECONFIG=$kubeconfig; BREAKWATER_DIR=$state BREAKWATER_NODE=kubelet make cluster-down stops it"
   else

@@ -51,7 +51,12 @@ export async function pollUntil<T>(
 }
 
 export function errorText(error: unknown): string {
-  if (error instanceof Error) return error.message;
+  if (error instanceof Error) {
+    // fetch says only "fetch failed"; what failed (ECONNREFUSED, a reset, DNS) is its cause.
+    return error.cause instanceof Error
+      ? `${error.message}: ${error.cause.message}`
+      : error.message;
+  }
   if (error === undefined) return 'no answer';
   return typeof error === 'string' ? error : JSON.stringify(error);
 }
