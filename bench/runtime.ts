@@ -22,6 +22,10 @@
  *
  *   node --no-warnings=ExperimentalWarning bench/runtime.ts [--rounds 8] [--round-ms 2000]
  *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
+ *        [--only providers]
+ *
+ * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
+ * lines and writes nothing: for working on the cloud path without the rest of the run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -39,7 +43,11 @@ import { closedLoop, encodePost, exchange, type LoadRun } from './runtime/closed
 import { cpuMs, ownCpuMs, upstreamSockets } from './runtime/processProbe.ts';
 import { median, percentile } from '../tools/stats/samples.ts';
 import { mcpComparison } from './runtime/mcpComparison.ts';
-import { BENCH_AWS, providerComparison } from './runtime/providerComparison.ts';
+import {
+  BENCH_AWS,
+  providerComparison,
+  type ComparisonOptions,
+} from './runtime/providerComparison.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -49,8 +57,12 @@ const { values: flags } = parseArgs({
     'warmup-ms': { type: 'string', default: '4000' },
     'cpu-prof': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
+if (flags.only !== undefined && flags.only !== 'providers') {
+  throw new Error(`--only takes "providers", not "${flags.only}"`);
+}
 const ROUNDS = Number(flags.rounds);
 const ROUND_MS = Number(flags['round-ms']);
 const CONCURRENCY = Number(flags.concurrency);
@@ -356,6 +368,44 @@ async function main(): Promise<void> {
     }
   }
 
+  const compare: ComparisonOptions['compare'] = async (first, second) => {
+    const compared = await sideBySide(
+      [
+        { ...first, previousSockets: [] },
+        { ...second, previousSockets: [] },
+      ],
+      simPid,
+      sim.port,
+    );
+    return {
+      ratio: median(compared.ratios),
+      ratios: compared.ratios,
+      first: summary(compared.runs[first.name] ?? []),
+      second: summary(compared.runs[second.name] ?? []),
+    };
+  };
+  const compareProviders = () =>
+    providerComparison({
+      sim,
+      proxy: { port: proxy.port, pid: proxy.child.pid ?? 0 },
+      streamBodies: STREAM_MIX.map((m) => m.body),
+      policy,
+      dir,
+      env: { ANTHROPIC_API_KEY: 'sk-bench', BREAKWATER_CLIENT_KEYS: CLIENT_KEY, ...profiling },
+      clientKey: CLIENT_KEY,
+      streams: (port) => encodeMix(port, STREAM_MIX),
+      compare,
+    });
+  if (flags.only === 'providers') {
+    const providers = await compareProviders();
+    proxy.child.kill('SIGTERM');
+    await runtime.stop();
+    await sim.stop();
+    process.stdout.write(`${JSON.stringify(providers, null, 1)}\n`);
+    printProviders(providers);
+    return;
+  }
+
   // The simulator alone, so its capacity can be compared with the paths' throughput.
   const direct: Path = {
     name: 'baseline',
@@ -371,31 +421,7 @@ async function main(): Promise<void> {
   const stats = await runtime.debug('/debug/stats');
   for (const path of paths) path.requests = encodeMix(path.port, STREAM_MIX);
   const streams = await sideBySide(paths, simPid, sim.port);
-  const providers = await providerComparison({
-    sim,
-    proxy: { port: proxy.port, pid: proxy.child.pid ?? 0 },
-    streamBodies: STREAM_MIX.map((m) => m.body),
-    policy,
-    dir,
-    env: { ANTHROPIC_API_KEY: 'sk-bench', BREAKWATER_CLIENT_KEYS: CLIENT_KEY, ...profiling },
-    clientKey: CLIENT_KEY,
-    streams: (port) => encodeMix(port, STREAM_MIX),
-    compare: async (first, second) => {
-      const compared = await sideBySide(
-        [
-          { ...first, previousSockets: [] },
-          { ...second, previousSockets: [] },
-        ],
-        simPid,
-        sim.port,
-      );
-      return {
-        ratio: median(compared.ratios),
-        first: summary(compared.runs[first.name] ?? []),
-        second: summary(compared.runs[second.name] ?? []),
-      };
-    },
-  });
+  const providers = await compareProviders();
   const mcp = await mcpComparison({
     policy,
     dir,
@@ -456,10 +482,14 @@ async function main(): Promise<void> {
     `runtime streaming: throughput_ratio=${result.streaming.throughputRatio.toFixed(2)} ttfb_p50_added_ms=${result.streaming.ttfbP50AddedMs.toFixed(2)}\n`,
   );
   process.stdout.write(
-    `runtime bedrock streaming: throughput_ratio=${providers.bedrockStreaming.throughputRatio.toFixed(2)} ttfb_p50_added_ms=${providers.bedrockStreaming.ttfbP50AddedMs.toFixed(2)} (vs the runtime on the Anthropic API: ${providers.bedrockVsAnthropic.throughputRatio.toFixed(2)})\n`,
-  );
-  process.stdout.write(
     `runtime mcp: p50_added_ms=${mcp.p50AddedMs.toFixed(3)}, a bare proxy's ${mcp.proxyP50AddedMs.toFixed(3)} (direct ${mcp.directP50Ms} ms, through the proxy ${mcp.proxyP50Ms} ms, through /mcp ${mcp.guardedP50Ms} ms)\n`,
+  );
+  printProviders(providers);
+}
+
+function printProviders(providers: Awaited<ReturnType<typeof providerComparison>>): void {
+  process.stdout.write(
+    `runtime bedrock streaming: throughput_ratio=${providers.bedrockStreaming.throughputRatio.toFixed(2)} ttfb_p50_added_ms=${providers.bedrockStreaming.ttfbP50AddedMs.toFixed(2)} (vs the runtime on the Anthropic API: ${providers.bedrockVsAnthropic.throughputRatio.toFixed(2)})\n`,
   );
   process.stdout.write(
     `runtime failover: p50_added_ms=${providers.failover.p50AddedMs.toFixed(2)} (${providers.failover.failedOver} failed over of ${providers.failover.requests})\n`,

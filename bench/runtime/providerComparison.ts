@@ -46,6 +46,8 @@ export interface ComparisonOptions {
     second: { name: string; port: number; pid: number; requests: Buffer[] },
   ) => Promise<{
     ratio: number;
+    /** Each round pair's ratio, second over first. */
+    ratios: number[];
     first: { ttfbP50: number; rps: number };
     second: { ttfbP50: number; rps: number };
   }>;
@@ -137,6 +139,7 @@ export async function providerComparison(o: ComparisonOptions) {
         method:
           'the runtime with Bedrock as its backend (Anthropic SDK requests, SSE answers) vs a bare node:http proxy to the same simulator Bedrock endpoint (pre-signed InvokeModelWithResponseStream, event-stream answers); same streams, interleaved rounds; ratio is the runtime over the proxy',
         throughputRatio: round2(passThrough.ratio),
+        pairRatios: passThrough.ratios.map(round2),
         proxy: passThrough.first,
         runtime: passThrough.second,
         ttfbP50AddedMs: round2(passThrough.second.ttfbP50 - passThrough.first.ttfbP50),

@@ -9,6 +9,7 @@ import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthro
 import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { CancelledError } from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';
+import type { StreamTap } from './sseUsage.ts';
 import type { StreamSource, SourceListener } from './streamRelay.ts';
 
 export type ForwardedAnswer =
@@ -30,6 +31,8 @@ export type ForwardedAnswer =
 export interface StreamTranscoder {
   /** The events `chunk` completes; empty when it completes none. */
   push(chunk: Buffer): Buffer;
+  /** What the events written so far said, so the relay need not read them again. */
+  readonly events: StreamTap;
 }
 
 export interface ExchangeDialect {
@@ -96,11 +99,18 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource 
   };
 
   // StreamSource, for a streamed answer.
+  get tap(): StreamTap | undefined {
+    return this.#transcoder?.events;
+  }
+
   start(listener: SourceListener): void {
     this.#listener = listener;
     const chunks = this.#chunks;
     this.#chunks = [];
-    for (const chunk of chunks) listener.data(chunk);
+    for (const chunk of chunks) {
+      if (this.#listener !== listener) return; // cancelled on the way
+      this.#deliver(chunk);
+    }
     if (this.#failure !== undefined) listener.error(this.#failure);
     else if (this.#ended) listener.end();
   }
@@ -150,20 +160,27 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource 
     }
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // Held as it came until the relay starts: a transcoder's account of the events
+    // (its `events`) must never run ahead of the events the relay has been given.
+    if (this.#listener !== undefined) this.#deliver(chunk);
+    else this.#chunks.push(chunk);
+  }
+
+  /** A streamed chunk to the relay, as events (transcoded when the dialect has a transcoder). */
+  #deliver(chunk: Buffer): void {
     let data = chunk;
     if (this.#transcoder !== undefined) {
       try {
         data = this.#transcoder.push(chunk);
       } catch (err) {
         // Bytes that are not the stream they claim to be: the exchange is broken.
-        controller.abort(new APIConnectionError({ cause: err as Error }));
+        this.#controller?.abort(new APIConnectionError({ cause: err as Error }));
         return;
       }
       if (data.length === 0) return;
     }
-    if (this.#listener !== undefined) this.#listener.data(data);
-    else this.#chunks.push(data);
+    this.#listener?.data(data);
   }
 
   onResponseEnd(): void {

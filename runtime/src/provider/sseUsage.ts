@@ -22,14 +22,64 @@ const ERROR_MARKER = Buffer.from('"error"');
 const CONTENT_MARKER = Buffer.from('content_block_');
 const NEWLINE = 0x0a;
 
-export class SseUsageTap {
+/**
+ * What a stream's events said so far, as the relay needs it to settle the attempt: read from
+ * the bytes by SseUsageTap, or noted by a transcoder as it writes the events (StreamEvents).
+ */
+export interface StreamTap {
+  readonly usage: Usage;
+  /** A `content_block_*` event has been seen: the answer's content has begun. */
+  readonly contentStarted: boolean;
+  /** `message_stop` has been seen: the stream ended as the API ends a complete answer. */
+  readonly stopped: boolean;
+  /** The body of an `event: error` seen in the stream. */
+  readonly errorEvent: StreamErrorEvent | undefined;
+}
+
+export type StreamErrorEvent = { readonly error?: { readonly type?: string } };
+
+/**
+ * A StreamTap kept by whoever writes the events (a transcoder), one event at a time: no
+ * bytes are read again. Only the events that carry usage or an error are given with their
+ * JSON.
+ */
+export class StreamEvents implements StreamTap {
+  readonly usage: Usage = { input_tokens: 0, output_tokens: 0 };
+  contentStarted = false;
+  stopped = false;
+  errorEvent: StreamErrorEvent | undefined;
+
+  /** Whether `noted` wants the event's JSON: the usage events and errors. */
+  static wantsJson(type: string): boolean {
+    return type === 'message_start' || type === 'message_delta' || type === 'error';
+  }
+
+  /** An event written: its type, and its JSON when wantsJson said so. */
+  noted(type: string, json?: string): void {
+    if (type.startsWith('content_block_')) this.contentStarted = true;
+    else if (type === 'message_stop') this.stopped = true;
+    else if (json !== undefined) {
+      let event: StreamEvent;
+      try {
+        event = JSON.parse(json) as StreamEvent;
+      } catch {
+        return;
+      }
+      if (type === 'message_start') mergeUsage(this.usage, event.message?.usage);
+      else if (type === 'message_delta') mergeUsage(this.usage, event.usage);
+      else if (type === 'error') this.errorEvent = event;
+    }
+  }
+}
+
+export class SseUsageTap implements StreamTap {
   readonly usage: Usage = { input_tokens: 0, output_tokens: 0 };
   /** A `content_block_*` event has been seen: the answer's content has begun. */
   contentStarted = false;
   /** `message_stop` has been seen: the stream ended as the API ends a complete answer. */
   stopped = false;
   /** The body of an `event: error` seen in the stream (`{type: 'error', error: {type, message}}`). */
-  errorEvent: { readonly error?: { readonly type?: string } } | undefined;
+  errorEvent: StreamErrorEvent | undefined;
   /** The bytes of a line that has not ended yet. */
   #partial: Buffer | undefined;
 

@@ -25,7 +25,7 @@ import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { TimeoutError } from '../guard/errors.ts';
 import { readHeader, type HeaderSource } from '../guard/headers.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
-import { SseUsageTap, type Usage } from './sseUsage.ts';
+import { SseUsageTap, type StreamTap, type Usage } from './sseUsage.ts';
 
 /**
  * A provider's event stream as the relay reads it: chunks handed to a listener as they
@@ -39,6 +39,11 @@ export interface StreamSource {
   resume(): void;
   /** Stops the exchange underneath; nothing more is handed over. */
   cancel(reason: Error): void;
+  /**
+   * What the events said, where the source wrote them itself (a transcoder): then the relay
+   * does not read the bytes again. Undefined: the relay reads them (SseUsageTap).
+   */
+  readonly tap?: StreamTap | undefined;
 }
 
 /** Callbacks, not methods: a source may hand them on to an event emitter as they are. */
@@ -120,7 +125,9 @@ class Relay implements SourceListener {
   readonly #options: RelayOptions;
   readonly #resolve: (usage: Usage) => void;
   readonly #reject: (err: Error) => void;
-  readonly #tap = new SseUsageTap();
+  readonly #tap: StreamTap;
+  /** Reads the events from the bytes, when the source does not say what they were. */
+  readonly #reader: SseUsageTap | undefined;
   /** Held until content begins: the prelude (`message_start`, `ping`) as it came. */
   #held: Buffer[] | undefined = [];
   /** Bytes after the last whole event written. */
@@ -136,6 +143,8 @@ class Relay implements SourceListener {
     reject: (err: Error) => void,
   ) {
     this.#source = source;
+    this.#reader = source.tap === undefined ? new SseUsageTap() : undefined;
+    this.#tap = source.tap ?? (this.#reader as SseUsageTap);
     this.#options = options;
     this.#resolve = resolve;
     this.#reject = reject;
@@ -159,7 +168,7 @@ class Relay implements SourceListener {
         }, options.maxDurationMs);
       }
     }
-    tap.push(chunk);
+    this.#reader?.push(chunk);
     const held = this.#held;
     if (held !== undefined) {
       held.push(chunk);
@@ -239,7 +248,7 @@ class Relay implements SourceListener {
 }
 
 /** The stream's error event as the SDK raises it: an APIError without status. */
-function streamError(tap: SseUsageTap, headers: HeaderSource): APIError {
+function streamError(tap: StreamTap, headers: HeaderSource): APIError {
   const h = new Headers();
   const requestId = readHeader(headers, 'request-id');
   if (requestId !== undefined) h.set('request-id', requestId);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import { SseUsageTap } from '../sseUsage.ts';
 import { EventStreamCorrupt, EventStreamTranscoder } from './eventStreamTranscoder.ts';
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
@@ -115,6 +116,90 @@ describe('EventStreamTranscoder', () => {
     expect(outs.slice(0, events.length).join('')).toBe(sse);
     // An error event longer than the frame that carried it.
     expect(outs.at(-1)).toMatch(/^event: error\ndata: .*x{400}.*\n\n$/);
+  });
+
+  it('decodes base64 of every padding, and event types of every length in any order', () => {
+    // Texts of 1 to 9 letters give JSON of every length modulo 3: no padding, `=` and `==`.
+    const mixed = Array.from({ length: 9 }, (_, i) => [
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'é'.repeat(i) } },
+      { type: 'ping' },
+      { type: 'a_type_the_api_may_add_one_day', n: i },
+    ]).flat();
+    const t = new EventStreamTranscoder();
+    const out = t.push(Buffer.concat(mixed.map((e) => chunk(e)))).toString();
+    expect(out).toBe(mixed.map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join(''));
+  });
+
+  it('writes a chunk in another shape on one line: bytes not first, JSON over lines, no type first', () => {
+    const frame = (payload: object) =>
+      Buffer.from(
+        codec.encode({
+          headers: {
+            ':event-type': str('chunk'),
+            ':content-type': str('application/json'),
+            ':message-type': str('event'),
+          },
+          body: fromUtf8(JSON.stringify(payload)),
+        }),
+      );
+    const base64 = (text: string) => Buffer.from(text).toString('base64');
+    const t = new EventStreamTranscoder();
+    const out = t
+      .push(
+        Buffer.concat([
+          frame({ p: 'pad', bytes: base64('{"type":"ping"}') }),
+          frame({ bytes: base64('{\n  "type": "message_stop"\n}') }),
+          frame({ bytes: base64('{"index":0,"type":"content_block_stop"}') }),
+          frame({ bytes: base64('{"type":"ping"}').replace(/=+$/, '') }),
+        ]),
+      )
+      .toString();
+    expect(out).toBe(
+      'event: ping\ndata: {"type":"ping"}\n\n' +
+        'event: message_stop\ndata: {"type":"message_stop"}\n\n' +
+        'event: content_block_stop\ndata: {"index":0,"type":"content_block_stop"}\n\n' +
+        'event: ping\ndata: {"type":"ping"}\n\n',
+    );
+  });
+
+  it('refuses a chunk whose bytes are not base64 of JSON', () => {
+    const frame = Buffer.from(
+      codec.encode({
+        headers: {
+          ':event-type': str('chunk'),
+          ':content-type': str('application/json'),
+          ':message-type': str('event'),
+        },
+        body: fromUtf8(JSON.stringify({ bytes: Buffer.from('not json').toString('base64') })),
+      }),
+    );
+    expect(() => new EventStreamTranscoder().push(frame)).toThrow(/not JSON/);
+  });
+
+  it('says what its events said as the relay would read it from the bytes: usage, content, stop, error', () => {
+    const stream = [
+      { type: 'message_start', message: { usage: { input_tokens: 12, output_tokens: 1 } } },
+      { type: 'ping' },
+      ...events.slice(1, 3),
+      { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 7 } },
+      { type: 'message_stop' },
+    ];
+    for (const frames of [
+      stream.slice(0, 2).map((e) => chunk(e)),
+      stream.map((e) => chunk(e)),
+      [...stream.slice(0, 3).map((e) => chunk(e)), exception('throttlingException', 'slow')],
+    ]) {
+      const t = new EventStreamTranscoder();
+      const read = new SseUsageTap();
+      for (const frame of frames) read.push(t.push(frame));
+      const { usage, contentStarted, stopped, errorEvent } = t.events;
+      expect({ usage, contentStarted, stopped, errorEvent }).toEqual({
+        usage: read.usage,
+        contentStarted: read.contentStarted,
+        stopped: read.stopped,
+        errorEvent: read.errorEvent,
+      });
+    }
   });
 
   it('keeps a frame cut off by the end as partial, for the relay to call a cut stream', () => {

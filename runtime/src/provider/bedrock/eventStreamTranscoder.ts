@@ -18,6 +18,8 @@
  */
 import { crc32 } from 'node:zlib';
 import { sseErrorEvent } from '../cloudErrors.ts';
+import type { StreamTranscoder } from '../exchange.ts';
+import { StreamEvents } from '../sseUsage.ts';
 import { bedrockErrorType } from './bedrockErrors.ts';
 
 /** The prelude (total length, headers length, prelude CRC) and the message CRC. */
@@ -34,7 +36,9 @@ export class EventStreamCorrupt extends Error {
   }
 }
 
-export class EventStreamTranscoder {
+export class EventStreamTranscoder implements StreamTranscoder {
+  /** What the events written so far said: the relay reads this, not the bytes again. */
+  readonly events = new StreamEvents();
   /** The bytes of a frame not yet complete; empty between frames. */
   #pending: Buffer = EMPTY;
   /**
@@ -42,8 +46,10 @@ export class EventStreamTranscoder {
    * same three headers, so they are read once and then only compared, byte for byte.
    */
   #headers: { readonly bytes: Buffer; readonly read: FrameHeaders } | undefined;
-  /** A chunk's event JSON, decoded from its base64 before it is written out. */
-  #decoded: Buffer = Buffer.allocUnsafe(4096);
+  /** The event types seen, each with its `event: <type>\ndata: ` line start. */
+  readonly #prefixes: EventPrefix[] = [];
+  /** The type of the frame before, looked at first. */
+  #lastPrefix: EventPrefix | undefined;
   /** The events of the read in progress. */
   #out: Buffer = EMPTY;
   #written = 0;
@@ -81,11 +87,7 @@ export class EventStreamTranscoder {
     const from = start + PRELUDE;
     const kept = this.#headers;
     let headers: FrameHeaders;
-    if (
-      kept?.bytes.length === headersEnd - from &&
-      buffer.compare(kept.bytes, 0, kept.bytes.length, from, headersEnd) === 0
-    )
-      headers = kept.read;
+    if (kept !== undefined && sameBytes(buffer, from, headersEnd, kept.bytes)) headers = kept.read;
     else {
       headers = readHeaders(buffer, from, headersEnd);
       this.#headers = { bytes: Buffer.from(buffer.subarray(from, headersEnd)), read: headers };
@@ -105,6 +107,7 @@ export class EventStreamTranscoder {
           )
         : // `:message-type: error`: the service's own failure, with its code and message headers.
           sseErrorEvent('api_error', `Bedrock ${errorCode ?? 'error'}: ${errorMessage ?? payload}`);
+    this.events.noted('error', event.slice(event.indexOf('data: ') + 6, -2));
     this.#write(Buffer.from(event, 'utf8'), 0, Buffer.byteLength(event, 'utf8'));
   }
 
@@ -115,48 +118,102 @@ export class EventStreamTranscoder {
    * writes it, and from the parsed payload otherwise.
    */
   #chunk(buffer: Buffer, start: number, end: number): void {
-    const from = start + BYTES_FIRST.length;
-    let base64: string | undefined;
-    if (buffer.compare(BYTES_FIRST, 0, BYTES_FIRST.length, start, from) === 0) {
-      const close = buffer.indexOf(QUOTE, from);
-      if (close !== -1 && close < end) base64 = buffer.toString('latin1', from, close);
-    }
-    base64 ??= parsedBytes(buffer.toString('utf8', start, end));
-    if (this.#decoded.length < base64.length) this.#decoded = Buffer.allocUnsafe(base64.length);
-    const json = this.#decoded;
-    const length = json.write(base64, 0, 'base64');
-    const type = leadingType(json, length);
-    const newline = json.indexOf(NEWLINE);
-    if (type !== undefined && (newline === -1 || newline >= length)) {
-      const prefix = eventPrefix(type);
-      this.#write(prefix, 0, prefix.length);
-      this.#write(json, 0, length);
-      this.#write(END, 0, END.length);
+    if (startsWith(buffer, start, end, BYTES_FIRST) && this.#chunkInPlace(buffer, start, end))
       return;
-    }
     // Not in the shape Bedrock sends: parsed, and written on one line as SSE needs.
+    const json = Buffer.from(parsedBytes(buffer.toString('utf8', start, end)), 'base64');
     let event: { type?: unknown };
     try {
-      event = JSON.parse(json.toString('utf8', 0, length)) as { type?: unknown };
+      event = JSON.parse(json.toString('utf8')) as { type?: unknown };
     } catch {
       throw new EventStreamCorrupt('a chunk whose bytes are not JSON');
     }
-    const sse = Buffer.from(
-      `event: ${typeof event.type === 'string' ? event.type : 'unknown'}\ndata: ${JSON.stringify(event)}\n\n`,
-      'utf8',
-    );
+    const type = typeof event.type === 'string' ? event.type : 'unknown';
+    const data = JSON.stringify(event);
+    this.events.noted(type, data);
+    const sse = Buffer.from(`event: ${type}\ndata: ${data}\n\n`, 'utf8');
     this.#write(sse, 0, sse.length);
+  }
+
+  /**
+   * The common case, a few hundred bytes a frame: the base64 after `{"bytes":"` decoded
+   * straight into the events, after room for the event line the previous frame had (most
+   * frames are deltas, one after another), and moved only when this one's differs. No string
+   * is made and nothing is called outside JavaScript but for that rare move: at this size each
+   * such call costs more than the bytes it handles. False, with nothing written, when the
+   * chunk is not as Bedrock writes it (then the caller parses it).
+   */
+  #chunkInPlace(buffer: Buffer, start: number, end: number): boolean {
+    const from = start + BYTES_FIRST.length;
+    const room = this.#lastPrefix?.prefix.length ?? 0;
+    this.#reserve(MAX_PREFIX + Math.ceil(((end - from) * 3) / 4) + 2);
+    const out = this.#out;
+    const at = this.#written;
+    const length = decodeBase64(buffer, from, end, out, at + room);
+    if (length < 0) return false;
+    const known = this.#prefixOf(out, at + room, length);
+    if (known === undefined || breaksLine(out, at + room, length)) return false;
+    this.events.noted(
+      known.name,
+      known.wantsJson ? out.toString('utf8', at + room, at + room + length) : undefined,
+    );
+    const prefix = known.prefix;
+    if (prefix.length !== room) out.copyWithin(at + prefix.length, at + room, at + room + length);
+    for (let i = 0; i < prefix.length; i++) out[at + i] = prefix[i] as number;
+    let next = at + prefix.length + length;
+    out[next++] = NEWLINE;
+    out[next++] = NEWLINE;
+    this.#written = next;
+    return true;
+  }
+
+  /**
+   * `event: <type>\ndata: ` for the event JSON at `json[from..from+length)`, when it starts as
+   * the API writes one (`{"type":"<lower case and underscores>"`); undefined otherwise. Made
+   * once per type (a stream has half a dozen) and found again by its bytes.
+   */
+  #prefixOf(json: Buffer, from: number, length: number): EventPrefix | undefined {
+    const end = from + length;
+    if (!startsWith(json, from, end, TYPE_FIRST)) return undefined;
+    const typeStart = from + TYPE_FIRST.length;
+    let close = typeStart;
+    for (; close < end && json[close] !== QUOTE; close++) {
+      const c = json[close] as number;
+      if (!((c >= 0x61 && c <= 0x7a) || c === 0x5f) || close - typeStart >= MAX_TYPE)
+        return undefined;
+    }
+    if (close === typeStart || close >= end) return undefined;
+    const last = this.#lastPrefix;
+    if (last !== undefined && sameBytes(json, typeStart, close, last.type)) return last;
+    let known = this.#prefixes.find((p) => sameBytes(json, typeStart, close, p.type));
+    if (known === undefined) {
+      const type = json.toString('latin1', typeStart, close);
+      known = {
+        name: type,
+        type: Buffer.from(type, 'latin1'),
+        prefix: eventPrefix(type),
+        wantsJson: StreamEvents.wantsJson(type),
+      };
+      if (this.#prefixes.length < 64) this.#prefixes.push(known);
+    }
+    this.#lastPrefix = known;
+    return known;
   }
 
   /** Appends `bytes[from..to)` to the read's events, making room when an error event needs it. */
   #write(bytes: Buffer, from: number, to: number): void {
-    const needed = this.#written + to - from;
+    this.#reserve(to - from);
+    this.#written += bytes.copy(this.#out, this.#written, from, to);
+  }
+
+  /** Room for `size` more bytes of events. */
+  #reserve(size: number): void {
+    const needed = this.#written + size;
     if (needed > this.#out.length) {
       const larger = Buffer.allocUnsafe(Math.max(needed, this.#out.length * 2));
       this.#out.copy(larger, 0, 0, this.#written);
       this.#out = larger;
     }
-    this.#written += bytes.copy(this.#out, this.#written, from, to);
   }
 
   /** Bytes of a frame cut off by the stream's end (the relay reports the cut itself). */
@@ -240,6 +297,7 @@ function readHeaders(frame: Buffer, start: number, end: number): FrameHeaders {
 /** `{"bytes":"`: how Bedrock starts a chunk's payload. */
 const BYTES_FIRST = Buffer.from('{"bytes":"', 'latin1');
 const QUOTE = 0x22;
+const EQUALS = 0x3d;
 
 /** The base64 of a chunk's payload that is JSON of another shape than Bedrock's own. */
 function parsedBytes(payload: string): string {
@@ -258,31 +316,86 @@ const TYPE_FIRST = Buffer.from('{"type":"', 'latin1');
 /** Longer than any event type the API has. */
 const MAX_TYPE = 48;
 const NEWLINE = 0x0a;
+const RETURN = 0x0d;
 
-/** The event type `json[0..length)` starts with, when it starts as the API writes it. */
-function leadingType(json: Buffer, length: number): string | undefined {
-  if (
-    length < TYPE_FIRST.length ||
-    json.compare(TYPE_FIRST, 0, TYPE_FIRST.length, 0, TYPE_FIRST.length) !== 0
-  )
-    return undefined;
-  const close = json.indexOf(QUOTE, TYPE_FIRST.length);
-  if (close === -1 || close >= length || close - TYPE_FIRST.length > MAX_TYPE) return undefined;
-  const type = json.toString('latin1', TYPE_FIRST.length, close);
-  return /^[a-z_]+$/.test(type) ? type : undefined;
+/** Whether `buffer[start..end)` holds exactly `bytes`; compared here, not by a call to C++. */
+function sameBytes(buffer: Buffer, start: number, end: number, bytes: Buffer): boolean {
+  if (end - start !== bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (buffer[start + i] !== bytes[i]) return false;
+  return true;
 }
 
-/** `event: <type>\ndata: ` per event type, made once (a stream has half a dozen types). */
-const PREFIXES = new Map<string, Buffer>();
-function eventPrefix(type: string): Buffer {
-  let prefix = PREFIXES.get(type);
-  if (prefix === undefined) {
-    prefix = Buffer.from(`event: ${type}\ndata: `, 'latin1');
-    if (PREFIXES.size < 64) PREFIXES.set(type, prefix);
+/**
+ * Whether `json[0..length)` holds a line break (whitespace between tokens, legal in JSON but
+ * the end of a `data:` line in SSE). Scanned here: the decode buffer is longer than the frame's
+ * JSON, and a call to `indexOf` costs more than the loop.
+ */
+function breaksLine(json: Buffer, from: number, length: number): boolean {
+  for (let i = from; i < from + length; i++) {
+    const c = json[i];
+    if (c === NEWLINE || c === RETURN) return true;
   }
-  return prefix;
+  return false;
 }
-const END = Buffer.from('\n\n', 'latin1');
+
+function startsWith(buffer: Buffer, start: number, end: number, bytes: Buffer): boolean {
+  return end - start >= bytes.length && sameBytes(buffer, start, start + bytes.length, bytes);
+}
+
+interface EventPrefix {
+  readonly name: string;
+  readonly type: Buffer;
+  readonly prefix: Buffer;
+  /** The event carries usage or an error: its JSON goes to `events`. */
+  readonly wantsJson: boolean;
+}
+
+/** Longer than any `event: <type>\ndata: ` (the type is at most MAX_TYPE letters). */
+const MAX_PREFIX = MAX_TYPE + 'event: \ndata: '.length;
+
+function eventPrefix(type: string): Buffer {
+  return Buffer.from(`event: ${type}\ndata: `, 'latin1');
+}
+
+/** Each base64 letter's six bits; -1 for every other byte (`"` and `=` among them). */
+const SEXTETS = new Int8Array(256).fill(-1);
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+for (let i = 0; i < BASE64.length; i++) SEXTETS[BASE64.charCodeAt(i)] = i;
+
+/**
+ * Decodes the base64 that starts at `src[from]` and ends at a `"` before `end` into `dst` at
+ * `at`; the number of bytes written, or -1 when it is not padded base64 closed by a quote.
+ */
+function decodeBase64(src: Buffer, from: number, end: number, dst: Buffer, at: number): number {
+  let i = from;
+  let o = at;
+  for (; i + 4 <= end; i += 4) {
+    const a = SEXTETS[src[i] as number] as number;
+    const b = SEXTETS[src[i + 1] as number] as number;
+    const c = SEXTETS[src[i + 2] as number] as number;
+    const d = SEXTETS[src[i + 3] as number] as number;
+    if ((a | b | c | d) < 0) break;
+    const n = (a << 18) | (b << 12) | (c << 6) | d;
+    dst[o++] = n >> 16;
+    dst[o++] = (n >> 8) & 0xff;
+    dst[o++] = n & 0xff;
+  }
+  if (i < end && src[i] === QUOTE) return o - at;
+  // The last group: two letters and `==`, or three and `=`, then the quote.
+  if (i + 4 >= end || src[i + 4] !== QUOTE) return -1;
+  const a = SEXTETS[src[i] as number] as number;
+  const b = SEXTETS[src[i + 1] as number] as number;
+  if ((a | b) < 0 || src[i + 3] !== EQUALS) return -1;
+  if (src[i + 2] === EQUALS) {
+    dst[o++] = ((a << 2) | (b >> 4)) & 0xff;
+    return o - at;
+  }
+  const c = SEXTETS[src[i + 2] as number] as number;
+  if (c < 0) return -1;
+  dst[o++] = ((a << 2) | (b >> 4)) & 0xff;
+  dst[o++] = ((b << 4) | (c >> 2)) & 0xff;
+  return o - at;
+}
 
 function exceptionMessage(payload: string): string {
   try {
