@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runBuildScript } from '../binaries.ts';
 import { ClusterError } from '../clusterError.ts';
@@ -17,6 +17,7 @@ import { snapshotHost } from './hostState.ts';
 import { cniConflist, containerdConfig, kubeletConfig, kubeProxyConfig } from './nodeConfigs.ts';
 import { buildNodeImages, importNodeImages } from './nodeImages.ts';
 import {
+  podBridge,
   realNodeComponents,
   realNodeLayout,
   realNodeName,
@@ -90,6 +91,7 @@ export async function ensureRealNode(context: RealNodeContext): Promise<RealNode
   // Before anything touches the host: a second real node would share its iptables and netns.
   for (const name of realNodeComponents)
     if (alive(name) === undefined) await refuseTakenPorts(name);
+  if (realNodeComponents.every((c) => alive(c) === undefined)) await clearDeadBridge(progress);
   if (!existsSync(node.hostSnapshot) && realNodeComponents.every((c) => alive(c) === undefined)) {
     await mkdir(node.dir, { recursive: true });
     await writeFile(node.hostSnapshot, `${JSON.stringify(await snapshotHost(), null, 2)}\n`);
@@ -174,6 +176,29 @@ function warnWithoutBridgeNetfilter(progress: Progress): void {
   progress(
     'warning: br_netfilter is not loaded (or bridge-nf-call-iptables is 0): pods will not reach ' +
       'other pods on this node through Services; `modprobe br_netfilter` fixes that',
+  );
+}
+
+/**
+ * A real node that died without its teardown (killed with its session, say) leaves its pod
+ * bridge with the pods' network namespaces still plugged in, each still holding its address.
+ * A node started in another checkout allocates the same addresses again, and the bridge then
+ * has two ports answering for one: calls reach a dead pod or a live one by the luck of ARP.
+ * With no node of ours running, the bridge and every port on it are ours and dead: removed,
+ * before the host's state is written down. (A node of this checkout has its own records and
+ * is put back by `down`; this is for the one nobody can stop any more.)
+ */
+async function clearDeadBridge(progress: Progress): Promise<void> {
+  const ports = `/sys/class/net/${podBridge}/brif`;
+  if (!existsSync(`/sys/class/net/${podBridge}`)) return;
+  const plugged = existsSync(ports) ? await readdir(ports) : [];
+  // Deleting a veth's host end takes its pod end (and the pod's address) with it.
+  for (const port of plugged)
+    await runCommand('ip', ['link', 'delete', port], { allowFailure: true });
+  await runCommand('ip', ['link', 'delete', podBridge], { allowFailure: true });
+  progress(
+    `removed the pod bridge ${podBridge} and ${String(plugged.length)} pod link(s) a real node ` +
+      'left when it stopped without its teardown',
   );
 }
 
