@@ -3,13 +3,15 @@
  * one the other suites share (its own state directory and ports): the Node registers Ready; a pod
  * from a locally built image gets an address on the pod network that the host reaches; kube-proxy
  * routes a Service's ClusterIP; CoreDNS resolves the Service's name inside a pod; `kubectl logs`
- * reads the container's log. Then `down` must leave the host exactly as it found it.
+ * reads the container's log. Then `down` must leave the host exactly as it found it. Before
+ * `up`, the test leaves what a node killed without its teardown would (its pod bridge with a
+ * dead pod plugged in), which `up` must clear.
  *
  * Needs root on Linux (containerd, iptables, mounts); skipped otherwise. The first run builds the
  * kubelet and CoreDNS (several minutes each on two cores); later runs take about a minute.
  */
-import { readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -98,11 +100,23 @@ async function httpFromHost(url: string): Promise<string> {
     let before: HostSnapshot;
     let sysctlsBefore: Map<string, string>;
     let stopped = false;
+    let upSaid = '';
+    let deadPodLinks = '';
+    /** `ip netns add` makes the directory (a mount); `down` keeps it, as `up` found it there. */
+    let hadNetnsDir = false;
 
     beforeAll(async () => {
       before = await snapshotHost();
       sysctlsBefore = await allSysctls();
-      await cluster('up');
+      hadNetnsDir = existsSync(NETNS_DIR);
+      await leaveDeadNodeBridge();
+      try {
+        const up = await cluster('up');
+        upSaid = `${up.stdout}${up.stderr}`;
+        deadPodLinks = (await runCommand('ip', ['-n', DEAD_POD, '-o', 'link'])).stdout;
+      } finally {
+        await runCommand('ip', ['netns', 'delete', DEAD_POD], { allowFailure: true });
+      }
       await kubectl(['apply', '-f', '-'], JSON.stringify(workload()));
       await kubectl(['wait', '--for=condition=Ready', 'pod/web', '--timeout=90s']);
     });
@@ -110,6 +124,11 @@ async function httpFromHost(url: string): Promise<string> {
     afterAll(async () => {
       if (!stopped) await cluster('down').catch(() => undefined);
       await rm(stateDir, { recursive: true, force: true });
+    });
+
+    it('clears the pod bridge a killed node left, and the dead pod its address went with', () => {
+      expect(upSaid).toMatch(/removed the pod bridge bwcni0 and 1 pod link/);
+      expect(deadPodLinks).not.toContain('eth0');
     });
 
     it('registers its Node Ready, running the pinned kubelet on containerd', async () => {
@@ -174,6 +193,11 @@ async function httpFromHost(url: string): Promise<string> {
     it('leaves the host as it found it after down: sysctls, iptables, mounts, paths, cgroups, links', async () => {
       await cluster('down');
       stopped = true;
+      if (!hadNetnsDir) {
+        // A mount of itself, as `ip netns` makes it.
+        await runCommand('umount', [NETNS_DIR], { allowFailure: true });
+        await rmdir(NETNS_DIR);
+      }
       expect(diffHostState(before, await snapshotHost())).toEqual([]);
       const sysctlsAfter = await allSysctls();
       const changed = [...new Set([...sysctlsBefore.keys(), ...sysctlsAfter.keys()])]
@@ -186,6 +210,25 @@ async function httpFromHost(url: string): Promise<string> {
     });
   },
 );
+
+const DEAD_POD = 'breakwater-test-dead-pod';
+const NETNS_DIR = '/run/netns';
+
+/**
+ * What a real node killed without its teardown leaves: its pod bridge, and a pod's netns still
+ * plugged in with the first address a new node hands out.
+ */
+async function leaveDeadNodeBridge(): Promise<void> {
+  const ip = (...args: string[]) => runCommand('ip', args);
+  const first = podCidr.replace(/\.0\/24$/, '.2');
+  await ip('link', 'add', 'bwcni0', 'type', 'bridge');
+  await ip('link', 'set', 'bwcni0', 'up');
+  await ip('netns', 'add', DEAD_POD);
+  await ip('link', 'add', 'vethdeadpod', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', DEAD_POD);
+  await ip('-n', DEAD_POD, 'addr', 'add', `${first}/24`, 'dev', 'eth0');
+  await ip('-n', DEAD_POD, 'link', 'set', 'eth0', 'up');
+  await ip('link', 'set', 'vethdeadpod', 'master', 'bwcni0', 'up');
+}
 
 /** A busybox web server and its Service, in the default namespace of the test's own cluster. */
 function workload(): object {
