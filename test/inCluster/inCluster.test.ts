@@ -292,6 +292,8 @@ describe('the chart and the agents, as containers of the built image', () => {
           `served ${String(countOutcome(sent, 'served'))}, refused ${String(countOutcome(sent, 'refused'))}, ` +
           `unanswered ${String(countOutcome(sent, 'unanswered'))}, lost ${String(countOutcome(sent, 'lost'))}\n`,
       );
+      if (countOutcome(sent, 'lost') > 0 || during.some((s) => s.outcome !== 'served'))
+        process.stderr.write(`${await reach.describeServiceRoute(ns.name, AGENT)}\n`);
       expect(during.length).toBeGreaterThan(0);
       expect(during.filter((s) => s.outcome !== 'served')).toEqual([]);
       expect(sent.filter((s) => s.outcome === 'lost')).toEqual([]);
