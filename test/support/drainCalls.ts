@@ -15,6 +15,10 @@ export interface DrainCall {
   readonly at: number;
   readonly outcome: DrainOutcome;
   readonly detail: string;
+  /** A refusal's own words: the drain's "shutting down", or a breaker's. */
+  readonly message?: string;
+  /** How long the call took (ms). */
+  readonly ms?: number;
 }
 
 export async function drainCall(baseUrl: string, model: string): Promise<DrainCall> {
@@ -30,11 +34,20 @@ export async function drainCall(baseUrl: string, model: string): Promise<DrainCa
       }),
       signal: AbortSignal.timeout(15_000),
     });
-    const body = (await response.json()) as { type?: string; error?: { type?: string } };
+    const body = (await response.json()) as {
+      type?: string;
+      error?: { type?: string; message?: string };
+    };
     if (response.status === 200 && body.type === 'message')
       return { at, outcome: 'served', detail: '200' };
     if (response.status === 503 && body.error?.type === 'overloaded_error')
-      return { at, outcome: 'refused', detail: '503' };
+      return {
+        at,
+        outcome: 'refused',
+        detail: '503',
+        message: body.error.message ?? '',
+        ms: Date.now() - at,
+      };
     return { at, outcome: 'lost', detail: `${String(response.status)} ${JSON.stringify(body)}` };
   } catch (err) {
     const code = ((err as Error).cause as { code?: string } | undefined)?.code ?? String(err);
