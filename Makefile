@@ -88,7 +88,7 @@ format-check: setup ## Check formatting with prettier.
 ##@ Test
 
 .PHONY: test
-test: setup tools verify-generated typecheck lint format-check ## Run every check and test (unit, integration on the local cluster, the in-cluster suite on the real node).
+test: setup tools verify-generated typecheck lint format-check ## Run every check and test (unit, integration on the local cluster's real node, the node's up/down cycle, make e2e-node).
 	scripts/test-all.sh
 
 .PHONY: test-unit
@@ -96,7 +96,7 @@ test-unit: setup ## Run the unit tests only (pure logic, no cluster).
 	$(JEST) --ci --selectProjects unit
 
 .PHONY: test-integration
-test-integration: setup tools ## Run the integration tests against the local cluster.
+test-integration: setup tools ## Run the integration tests against the local cluster and its real node.
 	$(JEST) --ci --selectProjects integration
 
 ##@ Demo
@@ -168,13 +168,13 @@ e2e-kind: setup ## Kind cluster, image, chart, the end-to-end suite, then delete
 	test/kind/e2e.sh
 
 .PHONY: e2e-node
-e2e-node: setup ## The same end-to-end suite on the real node (kubelet, containerd, CNI, kube-proxy, CoreDNS); root on Linux.
+e2e-node: setup ## The end-to-end suite after a chart install, on a real node of its own (as make e2e-kind on kind); root on Linux.
 	test/realNode/e2e.sh
 
 ##@ Local cluster
 
 .PHONY: cluster-up
-cluster-up: setup ## Start etcd, the control plane and the local node (BREAKWATER_NODE=kubelet: the real one); kubeconfig at .breakwater/kubeconfig.
+cluster-up: setup ## Start etcd, the control plane and the real node (kubelet, containerd, CNI, kube-proxy, CoreDNS; root on Linux, else no node) with Breakwater's image imported; kubeconfig at .breakwater/kubeconfig.
 	$(NODE) tools/cluster/cli.ts up
 
 .PHONY: cluster-down

@@ -1,5 +1,7 @@
-// Two projects: `unit` is pure logic with injected clocks (fast, no I/O beyond loopback);
-// `integration` runs against the local cluster (tools/cluster) and real processes.
+// Three projects: `unit` is pure logic with injected clocks (fast, no I/O beyond loopback);
+// `integration` runs against the local cluster (tools/cluster) and real processes; `node-cycle`
+// brings a real node up and down on its own, so it runs when no other node does (after
+// `integration` has stopped its cluster: scripts/test-all.sh) — one real node per host.
 // ESM throughout: @kubernetes/client-node is ESM-only, so jest runs with
 // NODE_OPTIONS=--experimental-vm-modules (the Makefile sets it).
 
@@ -40,9 +42,17 @@ export default {
       ...shared,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/tools/**/*.test.ts'],
-      testPathIgnorePatterns: ['\\.unit\\.test\\.ts$'],
+      testPathIgnorePatterns: [
+        '\\.unit\\.test\\.ts$',
+        '<rootDir>/tools/cluster/realNode\\.test\\.ts$',
+      ],
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+    },
+    {
+      ...shared,
+      displayName: 'node-cycle',
+      testMatch: ['<rootDir>/tools/cluster/realNode.test.ts'],
     },
   ],
   // Integration tests wait on real processes and a real API server; jest reads this only at

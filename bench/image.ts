@@ -32,8 +32,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { samplePolicyDocument } from '../contract/src/policy/policyFixtures.ts';
 import { clusterDown, clusterUp } from '../tools/cluster/controlPlane.ts';
-import { PortAllocator } from '../tools/cluster/localNode/portAllocation.ts';
 import { uniqueNamespace } from '../test/support/kube.ts';
+import { freePort } from '../test/support/podReach.ts';
 import { PodmanContainer, untilOk } from './image/podmanContainer.ts';
 import { median } from '../tools/stats/samples.ts';
 
@@ -49,7 +49,6 @@ const version = (
 ).version;
 const image = process.env['IMAGE'] ?? `ghcr.io/breakwater-dev/breakwater:${version}`;
 const podman = join(repo, 'scripts/image/podman.sh');
-const ports = new PortAllocator();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
 
@@ -71,7 +70,7 @@ async function runtimeRun(
   dir: string,
   measureRss: boolean,
 ): Promise<{ readyMs: number; rssMb?: number }> {
-  const { http = 0, metrics = 0 } = await ports.allocate(['http', 'metrics']);
+  const [http, metrics] = [await freePort(), await freePort()];
   const started = performance.now();
   const container = await PodmanContainer.start(repo, {
     name: 'breakwater-bench-runtime',
@@ -92,7 +91,6 @@ async function runtimeRun(
     return { readyMs, rssMb: await container.rssMiB() };
   } finally {
     await container.remove();
-    ports.release({ http, metrics });
   }
 }
 
@@ -107,7 +105,7 @@ async function operatorRssMb(): Promise<number> {
   chmodSync(kube, 0o755);
   copyFileSync(up.kubeconfig, join(kube, 'kubeconfig'));
   chmodSync(join(kube, 'kubeconfig'), 0o644);
-  const { metrics = 0, health = 0 } = await ports.allocate(['metrics', 'health']);
+  const [metrics, health] = [await freePort(), await freePort()];
   const container = await PodmanContainer.start(repo, {
     name: 'breakwater-bench-operator',
     image,

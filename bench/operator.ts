@@ -1,6 +1,6 @@
 /**
  * `make bench-operator`: the operator on the local cluster (real API server, real runtime
- * pods on the local node, the LLM simulator as provider). Brings the cluster up when it is
+ * pods on its real node, the LLM simulator as provider). Brings the cluster up when it is
  * not running (and stops it again afterwards, unless BREAKWATER_KEEP_CLUSTER=1), or uses
  * the cluster of BREAKWATER_KUBECONFIG. Three measurements, each in its own namespace,
  * deleted at the end:
@@ -102,6 +102,8 @@ async function prepareCluster(): Promise<boolean> {
   const up = await clusterUp({ progress: log });
   process.env['BREAKWATER_KUBECONFIG'] = up.kubeconfig;
   process.env['BREAKWATER_KUBECTL'] = up.kubectl;
+  // The simulator listens where the node's pods reach this machine (test/support/podReach.ts).
+  if (up.node !== undefined) process.env['BREAKWATER_POD_HOST'] = up.node.hostAddress;
   return !up.wasRunning;
 }
 
@@ -279,7 +281,8 @@ async function main(): Promise<void> {
       },
       cluster:
         'local: etcd, kube-apiserver, kube-controller-manager and kube-scheduler v1.36.3 as ' +
-        'processes, pods run as local processes by the local node; shared with other work',
+        'processes; one real node (kubelet, containerd, runc), the runtime pods containers of ' +
+        'the image built from the checkout; shared with other work',
       reload: {
         what:
           'RateLimitPolicy edit (PATCH accepted) → every replica reports the new hash in its ' +

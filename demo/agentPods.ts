@@ -1,21 +1,20 @@
 /**
- * The demo agent's pods as the demo reaches them. The local node runs each pod as a local
- * process and records the local port it gave each named container port in an annotation;
- * there is no Service routing, so the demo spreads its traffic over these URLs itself.
+ * The demo agent's pods as the demo reaches them: at their own addresses on the node's pod
+ * network, which this machine routes, so the demo spreads its traffic over the replicas itself
+ * and can tell each one's answers apart.
  */
 import type { KubeClient } from '../platform/src/kube/kubeClient.ts';
 import type { KubeObject } from '../platform/src/kube/kubeObject.ts';
 import { Kinds } from '../platform/src/kube/resourceKinds.ts';
 import { POLICY_HASH_ANNOTATION } from '../contract/src/policy/policyDocument.ts';
-import { portsAnnotation } from '../tools/cluster/localNode/portAllocation.ts';
 import { AGENT_LABEL } from '../contract/src/pod/podLabels.ts';
 import { AGENT_NAME, DEMO_NAMESPACE } from './demoLayout.ts';
 
 export interface AgentPod {
   readonly name: string;
-  /** Ready, not being deleted, and its ports known. */
+  /** Ready, not being deleted, and its address known. */
   readonly ready: boolean;
-  /** `http://127.0.0.1:<port>` of the runtime's API, when the local node has given it one. */
+  /** `http://<pod IP>:<port>` of the runtime's API, once the pod has an address. */
   readonly url: string | undefined;
   /** The metrics port's base URL (`/metrics`, `/debug/*`). */
   readonly metricsUrl: string | undefined;
@@ -24,7 +23,8 @@ export interface AgentPod {
 }
 
 interface Pod extends KubeObject {
-  status?: { conditions?: { type: string; status: string }[] };
+  spec?: { containers?: { ports?: { name?: string; containerPort: number }[] }[] };
+  status?: { podIP?: string; conditions?: { type: string; status: string }[] };
 }
 
 export async function agentPods(
@@ -44,9 +44,7 @@ export async function agentPods(
 }
 
 function describePod(pod: Pod): AgentPod {
-  const annotations = pod.metadata?.annotations ?? {};
-  const ports = parsePorts(annotations[portsAnnotation]);
-  const url = ports.http === undefined ? undefined : `http://127.0.0.1:${ports.http}`;
+  const url = portUrl(pod, 'http');
   const ready =
     pod.metadata?.deletionTimestamp === undefined &&
     url !== undefined &&
@@ -55,22 +53,17 @@ function describePod(pod: Pod): AgentPod {
     name: pod.metadata?.name ?? '',
     ready,
     url,
-    metricsUrl: ports.metrics === undefined ? undefined : `http://127.0.0.1:${ports.metrics}`,
-    policyHash: annotations[POLICY_HASH_ANNOTATION],
+    metricsUrl: portUrl(pod, 'metrics'),
+    policyHash: pod.metadata?.annotations?.[POLICY_HASH_ANNOTATION],
   };
 }
 
-function parsePorts(value: string | undefined): Record<string, number | undefined> {
-  if (value === undefined) return {};
-  try {
-    const parsed = JSON.parse(value) as unknown;
-    if (typeof parsed !== 'object' || parsed === null) return {};
-    return Object.fromEntries(
-      Object.entries(parsed).filter(
-        (entry): entry is [string, number] => typeof entry[1] === 'number',
-      ),
-    );
-  } catch {
-    return {};
-  }
+/** The base URL of one of the pod's named container ports, at the pod's address. */
+function portUrl(pod: Pod, name: string): string | undefined {
+  const ip = pod.status?.podIP;
+  const port = (pod.spec?.containers ?? [])
+    .flatMap((c) => c.ports ?? [])
+    .find((p) => p.name === name)?.containerPort;
+  if (ip === undefined || ip === '' || port === undefined) return undefined;
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${String(port)}`;
 }

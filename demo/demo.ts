@@ -22,8 +22,10 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FALLBACK_MODEL, PRIMARY_MODEL } from '../contract/src/api/sampleModels.ts';
+import { AGENT_LABEL } from '../contract/src/pod/podLabels.ts';
 import { ClusterView } from './clusterView.ts';
 import {
+  AGENT_NAME,
   BREAKER_POLICY_NAME,
   DEMO_NAMESPACE,
   RATE_LIMIT_POLICY_NAME,
@@ -224,7 +226,7 @@ async function runScenario(
           (simulator === undefined
             ? 'Check ANTHROPIC_API_KEY and that https://api.anthropic.com is reachable; '
             : '') +
-          'the pods log to .breakwater/localnode/pods/.',
+          `\`kubectl logs -n ${DEMO_NAMESPACE} -l ${AGENT_LABEL}=${AGENT_NAME}\` shows the pods' logs.`,
       );
     }
 

@@ -171,12 +171,23 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   };
   await save({});
 
-  progress('▸ local cluster (etcd, kube-apiserver, controller-manager, scheduler, local node)');
+  progress(
+    '▸ local cluster (etcd, kube-apiserver, controller-manager, scheduler; the kubelet, ' +
+      'containerd, kube-proxy and CoreDNS on one node)',
+  );
   const before = await clusterStatus();
   // Only a cluster that was not running at all becomes ours to stop.
   await save({ startedCluster: !before.components.some((c) => c.running) });
   const cluster = await clusterUp({ progress: sub });
   await save({ kubeconfig: cluster.kubeconfig, kubectl: cluster.kubectl });
+  if (cluster.node === undefined) {
+    throw new EnvironmentError(
+      'the local cluster has no node to run the agent on: the kubelet needs root on Linux ' +
+        '(BREAKWATER_NODE=none was set, or this machine is not one). Point KUBECONFIG at a kind ' +
+        'cluster and install the chart instead (README, "Install").',
+    );
+  }
+  const podHost = cluster.node.hostAddress;
   const kubectl = kubectlFor(cluster.kubectl, cluster.kubeconfig);
   const client = HttpKubeClient.fromKubeconfig(cluster.kubeconfig);
   checkAborted(signal);
@@ -211,10 +222,13 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   let provider: Provider;
   if (options.anthropicApiKey === undefined) {
     progress('▸ LLM simulator (breakwater-llm-sim)');
+    // On the host's address, where the agent's pods reach it.
     const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
+    const url = `http://${podHost}:${port}`;
     const record = await startProcess(layout, 'simulator', [
       join(layout.repoRoot, 'simulator/src/main.ts'),
+      '--host',
+      podHost,
       '--port',
       String(port),
       '--seed',

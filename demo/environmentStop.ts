@@ -60,7 +60,7 @@ export async function stopRecorded(
       : kubectlFor(state.kubectl, state.kubeconfig);
 
   // A cluster we started goes down whole; in a cluster that was there before, our namespace
-  // goes (its pods, which the local node runs as processes, with it).
+  // goes (its pods with it).
   if (!state.startedCluster && state.createdNamespace && kubectl !== undefined && client) {
     progress(`▸ deleting namespace ${DEMO_NAMESPACE} (the agent's pods stop with it)`);
     const deleted = await kubectl(

@@ -2,7 +2,8 @@
 import { dirname, relative } from 'node:path';
 import { PRIMARY_MODEL } from '../contract/src/api/sampleModels.ts';
 import { agentPods } from './agentPods.ts';
-import { DEMO_NAMESPACE, RATE_LIMIT_POLICY_NAME } from './demoLayout.ts';
+import { AGENT_NAME, DEMO_NAMESPACE, RATE_LIMIT_POLICY_NAME } from './demoLayout.ts';
+import { AGENT_LABEL } from '../contract/src/pod/podLabels.ts';
 import type { Environment } from './environment.ts';
 
 export async function nextSteps(environment: Environment): Promise<string> {
@@ -23,10 +24,11 @@ export async function nextSteps(environment: Environment): Promise<string> {
     '',
     'Look at the agent and its policies:',
     `  kubectl get agd,cbp,rlp -n ${DEMO_NAMESPACE}`,
-    `  kubectl get pods -n ${DEMO_NAMESPACE} -o custom-columns='POD:.metadata.name,PORTS:.metadata.annotations.localnode\\.breakwater\\.dev/ports,BREAKERS:.metadata.annotations.breakwater\\.dev/breakers'`,
+    `  kubectl get pods -n ${DEMO_NAMESPACE} -o custom-columns='POD:.metadata.name,IP:.status.podIP,BREAKERS:.metadata.annotations.breakwater\\.dev/breakers'`,
+    `  kubectl logs -n ${DEMO_NAMESPACE} -l ${AGENT_LABEL}=${AGENT_NAME} --tail=5`,
     '',
-    'Call the agent (each pod is a local process; the PORTS column above has every pod):',
-    ...pods.map((p) => `  # ${p.name}: ${p.url ?? 'no port yet'}`),
+    'Call the agent (this machine routes the pod network; one pod here, every pod below):',
+    ...pods.map((p) => `  # ${p.name}: ${p.url ?? 'no address yet'}`),
     `  curl -s ${agentUrl}/v1/agent/invoke -H 'content-type: application/json' -d '{"input":"hello"}'`,
     `  curl -s ${agentUrl}/v1/messages -H 'content-type: application/json' \\`,
     `    -d '{"model":"${PRIMARY_MODEL}","max_tokens":64,"messages":[{"role":"user","content":"hello"}]}'`,
@@ -65,7 +67,7 @@ export async function nextSteps(environment: Environment): Promise<string> {
   }
   lines.push(
     '',
-    `Logs: ${relative(layout.repoRoot, layout.logDir)}/ (simulator, operator${prometheus === undefined ? '' : ', prometheus'}) and .breakwater/localnode/pods/.`,
+    `Logs: ${relative(layout.repoRoot, layout.logDir)}/ (simulator, operator${prometheus === undefined ? '' : ', prometheus'}); the pods' with kubectl logs.`,
     'Stop it all: make down',
   );
   return lines.join('\n');

@@ -4,7 +4,7 @@
  * inject a fault and watch CircuitBreakerOpen go pending, then firing.
  *
  * Debian builds Prometheus without Kubernetes discovery, so the pods come from a file_sd
- * file that demo/targetRefresher.ts keeps current (a restarted pod has a new local port).
+ * file that demo/targetRefresher.ts keeps current (a restarted pod has a new address).
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * Keeps Prometheus' list of the demo agent's pods current (`make up PROMETHEUS=1`): lists
  * the pods through the API every two seconds and rewrites the file_sd file when they change.
- * The local node gives each pod a new local port when it starts, so the list does change.
+ * A pod that replaces another comes with a new address, so the list does change.
  *
  *   node demo/targetRefresher.ts --kubeconfig PATH --out FILE
  */

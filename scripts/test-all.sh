@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# make test: every jest project on the local cluster, then, where this machine can run a real
-# node (root on Linux), the in-cluster suite again on the upstream kubelet (test/realNode/e2e.sh).
-# Both run whatever the first gave; the last line sums them up the way CI reads it:
-# `tests: N passed, N failed`.
+# make test: the unit and integration projects (the integration suites on the local cluster and
+# its real node: the upstream kubelet, containerd, CNI, kube-proxy and CoreDNS); then, where a
+# real node can run (root on Linux), the node's own up/down cycle (jest project node-cycle,
+# which needs no other node running) and the in-cluster suite as `make e2e-node` runs it,
+# after installing the chart on a node of its own. Each runs whatever the one before gave; the
+# last line sums them up the way CI reads it: `tests: N passed, N failed`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning"
@@ -24,15 +26,18 @@ count() {
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-jest --ci 2>&1 | tee "$log" || status=1
+jest --ci --selectProjects unit integration 2>&1 | tee "$log" || status=1
 count "$log"
 
 if [[ "$(uname -s)" == Linux && "$(id -u)" == 0 ]]; then
-  echo ">> the in-cluster suite on the real node (make e2e-node)"
+  echo ">> the real node's up/down cycle (jest project node-cycle)"
+  jest --ci --selectProjects node-cycle 2>&1 | tee "$log" || status=1
+  count "$log"
+  echo ">> the in-cluster suite on the real node after a chart install (make e2e-node)"
   test/realNode/e2e.sh 2>&1 | tee "$log" || status=1
   count "$log"
 else
-  echo ">> skipped the in-cluster suite on the real node: it needs root on Linux (make e2e-node)"
+  echo ">> skipped the real node's cycle and make e2e-node: they need root on Linux"
 fi
 
 echo

@@ -63,7 +63,7 @@ function demoProcesses(): string[] {
   return found;
 }
 
-// The demo reaches each pod at the local port the local node gives it: it needs that node.
+// The demo runs its agent on the local cluster's node and reaches each pod at its address.
 const onLocalCluster = process.env['BREAKWATER_LOCAL_CLUSTER'] === '1' && existsSync('/proc/self');
 
 describe('make demo', () => {

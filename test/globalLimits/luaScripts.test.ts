@@ -18,6 +18,7 @@ import {
   type LuaScript,
 } from '../../runtime/src/sharedLimits/luaScripts.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
+import { serverHost } from '../support/podReach.ts';
 
 const SCRIPTS_DIR = fileURLToPath(new URL('../../runtime/src/sharedLimits', import.meta.url));
 const RUNNER = fileURLToPath(new URL('./scriptRunner.lua', import.meta.url));
@@ -250,7 +251,7 @@ describe('the store scripts on redis-server', () => {
   let client: ReturnType<typeof createClient>;
   beforeAll(async () => {
     redis = await startRedis();
-    client = createClient({ socket: { host: '127.0.0.1', port: redis.port } });
+    client = createClient({ socket: { host: serverHost(), port: redis.port } });
     await client.connect();
   });
   afterAll(async () => {

@@ -16,6 +16,7 @@ import {
 } from '../../contract/src/pod/runtimeEnvironment.ts';
 import { waitFor } from '../support/kube.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
+import { serverHost } from '../support/podReach.ts';
 import { PRIMARY_MODEL, sample } from '../support/standaloneRuntime.ts';
 import {
   agentDocument,
@@ -160,7 +161,7 @@ describe('rate limits kept in Redis across three runtime processes', () => {
     // What Redis holds is what was used, less what has refilled since (10 tokens a second).
     await waitFor(
       async () => {
-        const client = createClient({ socket: { host: '127.0.0.1', port: s.redis.port } });
+        const client = createClient({ socket: { host: serverHost(), port: s.redis.port } });
         await client.connect();
         const [tat, time] = await Promise.all([
           client.get('breakwater:{default/shared/shared-agent}:output_tokens'),

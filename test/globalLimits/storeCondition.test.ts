@@ -7,13 +7,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { agentDeployment, rateLimitPolicy, type SecretManifest } from '../support/agentFixtures.ts';
+import { policyHash } from '../../contract/src/policy/policyDocument.ts';
 import {
   agentPods,
+  appliedPolicyDocument,
   applyObjects,
   condition,
   getRateLimitPolicy,
   isPodReady,
   podHttpUrl,
+  podPolicyHash,
   sendMessage,
 } from '../support/breakwaterCluster.ts';
 import { eventually } from '../support/operator.ts';
@@ -24,8 +27,8 @@ jest.setTimeout(240_000);
 
 const AGENT = 'store-agent';
 const RLP = 'store-limits';
-/** The local node reads Secret volumes again every 5 s. */
-const SYNC_MS = 60_000;
+/** The kubelet rewrites Secret volumes within its sync period (a minute) plus its cache's TTL. */
+const SYNC_MS = 180_000;
 
 let redis: RedisHandle;
 let scenario: Scenario;
@@ -85,8 +88,17 @@ describe('the RateLimitPolicy StoreAvailable condition', () => {
     expect(seen.message).toMatch(/2 of 2 replicas fall back to their per-replica share/);
     expect(seen.message).toContain('passwordSecretRef');
     expect(seen.message).toMatch(/WRONGPASS/);
-    const [pod] = (await agentPods(scenario.ns.name, AGENT)).filter(isPodReady);
-    if (pod === undefined) throw new Error('no ready pod');
+    // The share is the ready replicas': the pod must run the policy divided by 2, which the
+    // operator writes once the second pod is Ready — after both may have reported on the store.
+    const pod = await eventually(
+      async () => {
+        const doc = await appliedPolicyDocument(scenario.ns.name, AGENT);
+        if (doc?.rateLimit.shareOf !== 2) return undefined;
+        const ready = (await agentPods(scenario.ns.name, AGENT)).filter(isPodReady);
+        return ready.find((p) => podPolicyHash(p) === policyHash(doc));
+      },
+      { timeoutMs: 60_000, intervalMs: 250, description: 'a pod running the share of 2' },
+    );
     // A share of one call in ten seconds with a burst of 3: the pod serves, then refuses.
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push(await sendMessage(podHttpUrl(pod)));

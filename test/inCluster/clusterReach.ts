@@ -1,30 +1,24 @@
 /**
  * How the in-cluster suite reaches what runs in the cluster — the one place that differs
- * between the local cluster's container mode, the real node and kind:
+ * between the local cluster's real node and kind:
  *
- * - the real node (`make e2e-node`, BREAKWATER_CLUSTER_ROUTED=1): this machine routes the pod
+ * - the real node (`make test`, `make e2e-node`; BREAKWATER_CLUSTER_ROUTED=1): this machine routes the pod
  *   network and kube-proxy's Service addresses, so the test reaches a pod at its IP and an
  *   agent through its Service's ClusterIP, as a client inside the cluster would; pods reach a
  *   Service by its cluster DNS name.
  * - kind (a real kubelet in a container): the test reaches a pod through `kubectl
  *   port-forward`, and pods reach a Service by its cluster DNS name. No Service is reachable
  *   from the host.
- * - the local cluster: every pod shares the host's network and the local node gives each
- *   named port a free host port (annotation `localnode.breakwater.dev/ports`); there is no
- *   kubelet API for port-forward and no cluster DNS, so both the test and the pods use
- *   127.0.0.1 and that port.
  *
- * Everything else the suite does — helm, kubectl, the API — is the same on all three.
+ * Everything else the suite does — helm, kubectl, the API — is the same on both.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
-import { api, isPodReady, podUrl, type PodView } from '../support/breakwaterCluster.ts';
-import { kubeconfigPath, kubectlPath, waitFor } from '../support/kube.ts';
-import { repoRoot } from '../chart/chartTools.ts';
+import { api, podUrl, type PodView } from '../support/breakwaterCluster.ts';
+import { kubeconfigPath, kubectlPath } from '../support/kube.ts';
 import { realNodePorts } from '../../tools/cluster/realNode/nodeLayout.ts';
 
 const run = promisify(execFile);
@@ -45,14 +39,11 @@ export interface ClusterReach {
    * rules kube-proxy wrote for it and how far behind its syncs are. Empty where there is none.
    */
   describeServiceRoute(namespace: string, service: string): Promise<string>;
-  /** Whether the pod's containers run as containers (a kubelet's always do; the local node's in container mode). */
-  runsAsContainers(pod: PodView): Promise<boolean>;
   close(): void;
 }
 
-/** The local cluster when the suite started it (globalSetup says so), else a real kubelet. */
+/** Routed where the cluster says so (the real node), else through port-forward (kind). */
 export function clusterReach(): ClusterReach {
-  if (process.env['BREAKWATER_LOCAL_CLUSTER'] === '1') return localNodeReach();
   return process.env['BREAKWATER_CLUSTER_ROUTED'] === '1' ? routedReach() : kubeletReach();
 }
 
@@ -61,43 +52,6 @@ interface ServiceView extends KubeObject {
     selector?: Record<string, string>;
     clusterIP?: string;
     ports?: { name?: string; port: number }[];
-  };
-}
-
-function localNodeReach(): ClusterReach {
-  return {
-    podUrl: (pod, port) => Promise.resolve(podUrl(pod, port)),
-    async serviceUrl(namespace, service, port) {
-      const selector = (await api().get<ServiceView>(Kinds.Service, namespace, service))?.spec
-        ?.selector;
-      if (selector === undefined)
-        throw new Error(`Service ${namespace}/${service} has no selector`);
-      const labelSelector = Object.entries(selector)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(',');
-      const pod = await waitFor(
-        async () =>
-          (await api().list<PodView>(Kinds.Pod, { namespace, labelSelector })).items.find(
-            isPodReady,
-          ),
-        { timeoutMs: 120_000, description: `a ready pod behind Service ${namespace}/${service}` },
-      );
-      if (port !== 'http' && port !== 'metrics') throw new Error(`no local port named ${port}`);
-      return podUrl(pod, port);
-    },
-    hostServiceUrl: () => Promise.resolve(undefined),
-    describeServiceRoute: () => Promise.resolve(''),
-    async runsAsContainers(pod) {
-      // Container mode labels each container with its pod's uid (containerRunArgs.ts).
-      const { stdout } = await run(join(repoRoot, 'scripts/image/podman.sh'), [
-        'ps',
-        '--quiet',
-        `--filter=label=localnode.breakwater.dev/pod-uid=${pod.metadata?.uid ?? ''}`,
-      ]);
-      const running = stdout.split('\n').filter((id) => id !== '').length;
-      return running > 0 && running === (pod.spec?.containers?.length ?? 0);
-    },
-    close: () => undefined,
   };
 }
 
@@ -119,7 +73,6 @@ function kubeletReach(): ClusterReach {
       Promise.resolve(`http://${service}.${namespace}.svc.cluster.local:${portNumber(port)}`),
     hostServiceUrl: () => Promise.resolve(undefined),
     describeServiceRoute: endpointsOf,
-    runsAsContainers: () => Promise.resolve(true),
     close() {
       for (const { child } of forwards.values()) child.kill('SIGTERM');
       forwards.clear();
@@ -145,7 +98,6 @@ function routedReach(): ClusterReach {
         '\n',
       );
     },
-    runsAsContainers: () => Promise.resolve(true),
     close: () => undefined,
   };
 }

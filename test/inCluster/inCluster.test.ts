@@ -5,10 +5,9 @@
  * under the restricted security context the operator gives them, and the LLM simulator
  * (`breakwater-llm-sim`) as a Deployment behind a Service.
  *
- * On the local cluster the namespace is labelled for the local node's container mode, so its
- * pods run under podman and runc; `make e2e-node` runs this same file on the real node
- * (kubelet, containerd, kube-proxy, CoreDNS) and `make e2e-kind` on kind. Only reaching pods
- * differs (clusterReach.ts).
+ * `make test` runs it on the local cluster's real node (kubelet, containerd, runc, kube-proxy,
+ * CoreDNS), `make e2e-node` on a real node of its own after installing the chart as a user
+ * would, and `make e2e-kind` on kind. Only reaching pods differs (clusterReach.ts).
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -45,8 +44,6 @@ import { SIMULATOR, simulatorObjects } from './simulatorObjects.ts';
 
 jest.setTimeout(180_000);
 
-/** The local node runs pods of namespaces with this label as containers (containerMode.ts). */
-const CONTAINER_MODE_LABEL = 'localnode.breakwater.dev/containers';
 const AGENT = 'contained';
 const CBP = 'contained-breaker';
 /** An agent whose callers need a key from a Secret the runtime reads as uid 65532. */
@@ -72,10 +69,10 @@ let reach: ClusterReach;
 
 beforeAll(async () => {
   // Building the image comes first: cold (no cached bases, no layers) it takes minutes.
-  image = await imageUnderTest();
+  image = imageUnderTest();
   reach = clusterReach();
   await installCrds();
-  ns = await uniqueNamespace('in-cluster', { [CONTAINER_MODE_LABEL]: 'true' });
+  ns = await uniqueNamespace('in-cluster');
   await applyObjects(ns.name, ...simulatorObjects(image, 23));
   release = await installBreakwater(ns.name, image);
   const providerURL = await reach.serviceUrl(ns.name, SIMULATOR, 'http');
@@ -104,6 +101,13 @@ afterAll(async () => {
   await release?.uninstall();
   await ns.cleanup();
 });
+
+/** The container runtime's IDs of the pod's running containers (`containerd://…`). */
+function containerIds(pod: PodView): string[] {
+  return (pod.status?.containerStatuses ?? [])
+    .map((status) => status.containerID ?? '')
+    .filter((id) => /^[a-z]+:\/\/[0-9a-f]{64}$/.test(id));
+}
 
 async function readyPods(): Promise<PodView[]> {
   return waitFor(
@@ -152,7 +156,7 @@ describe('the chart and the agents, as containers of the built image', () => {
         ).items.find(isPodReady),
       { timeoutMs: 120_000, description: 'a ready operator pod' },
     );
-    expect(await reach.runsAsContainers(operatorPod)).toBe(true);
+    expect(containerIds(operatorPod)).toHaveLength(1);
     const agent = await waitFor(
       async () => {
         const a = await getAgent(ns.name, AGENT);
@@ -162,7 +166,7 @@ describe('the chart and the agents, as containers of the built image', () => {
     );
     expect(condition(agent, 'PoliciesResolved')?.status).toBe('True');
     const pods = await readyPods();
-    for (const pod of pods) expect(await reach.runsAsContainers(pod)).toBe(true);
+    for (const pod of pods) expect(containerIds(pod)).toHaveLength(1);
     // The runtime answers through the simulator in the cluster.
     const [pod] = pods;
     if (pod === undefined) throw new Error('no ready pod');
@@ -241,10 +245,8 @@ describe('the chart and the agents, as containers of the built image', () => {
 
   // Where the test reaches pods only through `kubectl port-forward` (kind), the forward holds
   // each call to a deleted pod until it times out: the case needs a Service route (the real
-  // node) or the local node's host ports.
-  const deletionReachable =
-    process.env['BREAKWATER_LOCAL_CLUSTER'] === '1' ||
-    process.env['BREAKWATER_CLUSTER_ROUTED'] === '1';
+  // node).
+  const deletionReachable = process.env['BREAKWATER_CLUSTER_ROUTED'] === '1';
   (deletionReachable ? it : it.skip)(
     'drops no call when a pod is deleted under steady traffic',
     async () => {
@@ -316,32 +318,25 @@ describe('the chart and the agents, as containers of the built image', () => {
     },
   );
 
-  // The API server proxies only to pod IPs that are not loopback: the home-made node's pods all
-  // have 127.0.0.1 (test/plugin/ covers `top` there with a stand-in Node); a kubelet's have
-  // addresses on the pod network.
-  const podProxy = process.env['BREAKWATER_LOCAL_CLUSTER'] !== '1';
-  (podProxy ? it : it.skip)(
-    "kubectl breakwater top reads every replica's /debug/stats through the API server's pod proxy",
-    async () => {
-      const pods = await readyPods();
-      for (const pod of pods)
-        expect((await drainCall(await reach.podUrl(pod, 'http'), MODEL)).outcome).toBe('served');
-      const top = await kubectlBreakwater(['top', '-n', ns.name, '-o', 'json']);
-      expect(top.stderr).toBe('');
-      expect(top.code).toBe(0);
-      const { agents } = JSON.parse(top.stdout) as {
-        agents: { name: string; running: number; count: number; unread: unknown[] }[];
-      };
-      const agent = agents.find((a) => a.name === AGENT);
-      expect(agent).toMatchObject({ running: REPLICAS, unread: [] });
-      expect(agent?.count).toBeGreaterThanOrEqual(REPLICAS);
-    },
-  );
+  it("kubectl breakwater top reads every replica's /debug/stats through the API server's pod proxy", async () => {
+    const pods = await readyPods();
+    for (const pod of pods)
+      expect((await drainCall(await reach.podUrl(pod, 'http'), MODEL)).outcome).toBe('served');
+    const top = await kubectlBreakwater(['top', '-n', ns.name, '-o', 'json']);
+    expect(top.stderr).toBe('');
+    expect(top.code).toBe(0);
+    const { agents } = JSON.parse(top.stdout) as {
+      agents: { name: string; running: number; count: number; unread: unknown[] }[];
+    };
+    const agent = agents.find((a) => a.name === AGENT);
+    expect(agent).toMatchObject({ running: REPLICAS, unread: [] });
+    expect(agent?.count).toBeGreaterThanOrEqual(REPLICAS);
+  });
 });
 
 describe('the image entrypoint', () => {
-  // The image lives in this machine's podman storage only on the local cluster (kind loads it
-  // into its nodes instead).
+  // The image is in this machine's podman storage where the local cluster's global setup built
+  // it (kind and `make e2e-node` load it into their nodes instead).
   const local = process.env['BREAKWATER_LOCAL_CLUSTER'] === '1';
   const podman = (...args: string[]) =>
     run(

@@ -82,7 +82,7 @@ interface AgentPod extends PodView {
 
 beforeAll(async () => {
   if (!realNode) return;
-  const image = await imageUnderTest();
+  const image = imageUnderTest();
   for (const language of LANGUAGES) images[language] = await buildAgentImage(language);
   reach = clusterReach();
   await installCrds();

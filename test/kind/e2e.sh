@@ -6,14 +6,15 @@
 # the cluster through its kubeconfig, and deletes the cluster whatever happened. The steps from
 # the chart on are test/inCluster/install-and-run.sh, which make e2e-node runs too.
 #
-# The in-cluster suite is the one `make test` runs on the real node (`make e2e-node`): its own
+# The in-cluster suite is the one `make test` runs on the local cluster's real node: its own
 # chart release with this image (the operator under its ServiceAccount, the runtime image
 # defaulting to the operator's), the simulator as a Deployment behind a Service. On kind the
 # pods are reached through `kubectl port-forward` and Services by their DNS names
 # (test/inCluster/clusterReach.ts), since this machine does not route kind's pod network; the
 # cases that need that routing (the pod deletion through a Service, the own-agent suite with its
-# two agent images) are skipped here. The other integration suites start operators and runtimes
-# as processes of this checkout: they need the local cluster.
+# two agent images) are skipped here. The other integration suites start operators, simulators
+# and servers as processes on this machine, which the pods must reach: they need the local
+# cluster, whose node's pods do.
 #
 #   test/kind/e2e.sh
 #

@@ -1,5 +1,5 @@
 /**
- * One agent's life under the real operator, with real runtime pods on the local node calling
+ * One agent's life under the real operator, with real runtime pods on the real node calling
  * the LLM simulator: it comes up Ready with every child, a 529 storm opens every replica's
  * breaker and `kubectl get cbp` says so, clearing the faults closes them, a policy edit reaches
  * every running replica without a restart, and a Cluster-scope budget is re-divided on scale-up.

@@ -21,10 +21,10 @@ import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 jest.setTimeout(240_000);
 
 /**
- * How long a changed Secret may take to reach the pod: the local node reads it every 5 s; a
- * kubelet within its sync period (a minute) plus its cache's TTL.
+ * How long a changed Secret may take to reach the pod's volume: the kubelet rewrites it within
+ * its sync period (a minute, jittered) plus its Secret cache's TTL.
  */
-const SYNC_MS = process.env['BREAKWATER_LOCAL_CLUSTER'] === '1' ? 30_000 : 180_000;
+const SYNC_MS = 180_000;
 
 const AGENT = 'gatekeeper';
 const KEYS = 'gatekeeper-client-keys';

@@ -1,8 +1,9 @@
 /**
  * A rolling update seen from a caller: steady traffic to an agent's pod on the local cluster
- * while the pod is deleted. The local node delivers SIGTERM and honours the grace period as a
- * kubelet does; the runtime fails readiness at once, serves through its drain delay, then
- * refuses new calls, and every call it admitted is answered.
+ * while the pod is deleted. The kubelet delivers SIGTERM and honours the grace period; the
+ * runtime fails readiness at once, serves through its drain delay, then refuses new calls, and
+ * every call it admitted is answered. Once the container is gone, so is the pod's address:
+ * later calls fail to connect, which counts as refused, never as lost.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
@@ -74,7 +75,7 @@ describe('an agent pod deleted under steady traffic', () => {
     });
     const deletedAt = Date.now();
     await api().delete(Kinds.Pod, scenario.ns.name, podName);
-    // The object stays until the local node has stopped the process, as a kubelet does.
+    // The object stays until the kubelet has stopped the container.
     await waitFor(
       async () => {
         const left = await api().get<PodView>(Kinds.Pod, scenario.ns.name, podName);

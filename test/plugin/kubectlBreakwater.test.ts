@@ -2,10 +2,11 @@
  * `kubectl breakwater`, run by the real kubectl as a plugin: a launcher named
  * kubectl-breakwater in a temporary directory first on PATH, as `make plugin` or the image
  * provide it. Namespace A runs the real operator with real runtime pods (status, trip, reset,
- * explain). `top` reads pods through the API server's pod proxy, which refuses loopback pod
- * IPs — and every pod of the local node has 127.0.0.1 — so namespace B holds pods that a
- * stand-in Node "runs": real runtime processes on this host, listening on all addresses, their
- * pod objects carrying this host's own non-loopback address, which the API server proxies to.
+ * explain). `top` reads pods through the API server's pod proxy; namespace B holds pods that a
+ * stand-in Node "runs", so that the test decides each replica's counters exactly: real runtime
+ * processes on this host, listening on all addresses, their pod objects carrying this host's
+ * own address, which the API server proxies to. (The in-cluster suite runs `top` against the
+ * real node's pods.)
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';

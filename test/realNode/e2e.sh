@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make e2e-node: the in-cluster suite on the real node — the upstream kubelet, containerd, runc,
-# the CNI bridge, kube-proxy and CoreDNS of `BREAKWATER_NODE=kubelet make cluster-up` — the way
-# `make e2e-kind` runs it on kind. Starts a cluster of its own (its own state directory and ports,
-# beside the shared local cluster), builds the image with podman (make image's script), imports
-# it into the node's containerd (never pulled), installs the chart, checks that the operator
+# the CNI bridge, kube-proxy and CoreDNS of `make cluster-up` — after a chart install, the way
+# `make e2e-kind` runs it on kind. Starts a cluster of its own (its own state directory and
+# ports), whose `up` builds IMAGE with podman (make image's script) and imports it into the
+# node's containerd (never pulled), installs the chart, checks that the operator
 # reconciles the sample agents into Ready pods of the image, runs test/inCluster/ against the
 # cluster through its kubeconfig (pods at their IPs and agents through their Services'
 # ClusterIPs, both routed from this machine; Services by their DNS names inside:
@@ -42,7 +42,7 @@ fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
   fail "make e2e-node runs a kubelet and containerd: it needs root on Linux"
 
 # Its own cluster, clear of the shared one's state and ports (52379, 56443, ...).
-export BREAKWATER_NODE=kubelet BREAKWATER_DIR="$state"
+export BREAKWATER_NODE=kubelet BREAKWATER_DIR="$state" BREAKWATER_IMAGE="$image"
 export BREAKWATER_ETCD_PORT=48379 BREAKWATER_ETCD_PEER_PORT=48380 BREAKWATER_APISERVER_PORT=48443
 export BREAKWATER_CONTROLLER_MANAGER_PORT=48457 BREAKWATER_SCHEDULER_PORT=48459
 cluster() { node --no-warnings=ExperimentalWarning tools/cluster/cli.ts "$@"; }
@@ -77,17 +77,8 @@ trap cleanup EXIT
 helm=$(tools/cluster/build-helm.sh)
 kubectl="$(tools/cluster/build-binaries.sh kubectl)/kubectl"
 
-say "starting the real-node cluster in $state"
+say "starting the real-node cluster in $state (it builds and imports $image)"
 cluster up
-
-say "building $image"
-CONTAINER_TOOL=podman scripts/image/build-image.sh "$image"
-
-say "importing $image into the node's containerd"
-archive=$(mktemp --suffix=.tar)
-scripts/image/podman.sh save --format docker-archive -o "$archive" "$image" >/dev/null
-ctr --address "$state/realnode/containerd/containerd.sock" --namespace k8s.io images import "$archive" >&2
-rm -f "$archive"
 
 # The agents the suite builds (test/inCluster/agentImages.ts) go into the node's containerd too.
 export BREAKWATER_CONTAINERD_ADDRESS="$state/realnode/containerd/containerd.sock"

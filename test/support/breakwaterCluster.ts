@@ -1,7 +1,7 @@
 /**
  * What the operator tests read and write in the cluster: apply manifests as a user would
  * (kubectl, server-side), read objects through the API directly (cheap enough to poll), find
- * an agent's pods and their local ports, and call a runtime pod.
+ * an agent's pods and their addresses, and call a runtime pod.
  */
 import type {
   AgentDeployment,
@@ -28,7 +28,6 @@ import { kubeConfig, kubectl } from './kube.ts';
 
 /** The field manager of everything the tests apply (the operator's is breakwater-operator). */
 export const TEST_FIELD_MANAGER = 'breakwater-e2e';
-const PORTS_ANNOTATION = 'localnode.breakwater.dev/ports';
 const AGENT_LABEL = 'breakwater.dev/agent';
 
 let client: HttpKubeClient | undefined;
@@ -143,7 +142,7 @@ export interface PodView extends KubeObject {
     podIP?: string;
     phase?: string;
     conditions?: { type: string; status: string }[];
-    containerStatuses?: { name: string; restartCount: number }[];
+    containerStatuses?: { name: string; restartCount: number; containerID?: string }[];
   };
 }
 
@@ -166,21 +165,11 @@ export const podBreakers = (pod: PodView): BreakerReport =>
   decodeBreakerReport(pod.metadata?.annotations?.[BREAKERS_ANNOTATION]);
 
 /**
- * `http://host:port` of one of the pod's named container ports, where this machine reaches it:
- * on the home-made local node each named port is a free host port on 127.0.0.1 (its
- * annotation says which); on a kubelet the pod has its own address and the port is the
- * container's (the runtime's is in `initContainers` when it runs as a native sidecar).
+ * `http://<pod IP>:<port>` of one of the pod's named container ports: the real node's pod
+ * network is routed from this machine (the runtime's port is in `initContainers` when it runs
+ * as a native sidecar).
  */
 export function podUrl(pod: PodView, name: 'http' | 'metrics'): string {
-  const raw = pod.metadata?.annotations?.[PORTS_ANNOTATION];
-  if (raw !== undefined) {
-    const port = (JSON.parse(raw) as Record<string, number>)[name];
-    if (port === undefined)
-      throw new Error(
-        `pod ${pod.metadata?.name ?? '?'} has no ${name} port in ${PORTS_ANNOTATION}`,
-      );
-    return `http://127.0.0.1:${String(port)}`;
-  }
   const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
   const port = containers.flatMap((c) => c.ports ?? []).find((p) => p.name === name);
   const ip = pod.status?.podIP;

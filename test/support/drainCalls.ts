@@ -3,7 +3,9 @@
  * counts it:
  *
  * - served: a 200 with a message;
- * - refused: a 503 `overloaded_error`, or the port already closed (ECONNREFUSED);
+ * - refused: a 503 `overloaded_error`, or no connection at all: the port already closed
+ *   (ECONNREFUSED), or the pod's address already gone with its network namespace (the connect
+ *   times out or the host is unreachable) — the runtime never admitted the call;
  * - unanswered: the connection closed before any answer — after the drain the runtime admits
  *   nothing, so only then is it a refusal at the TCP level, not a loss;
  * - lost: anything else.
@@ -20,6 +22,9 @@ export interface DrainCall {
   /** How long the call took (ms). */
   readonly ms?: number;
 }
+
+/** Connection errors that mean no connection was made, so the call never reached the runtime. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH']);
 
 export async function drainCall(baseUrl: string, model: string): Promise<DrainCall> {
   const at = Date.now();
@@ -51,7 +56,7 @@ export async function drainCall(baseUrl: string, model: string): Promise<DrainCa
     return { at, outcome: 'lost', detail: `${String(response.status)} ${JSON.stringify(body)}` };
   } catch (err) {
     const code = ((err as Error).cause as { code?: string } | undefined)?.code ?? String(err);
-    if (code === 'ECONNREFUSED') return { at, outcome: 'refused', detail: code };
+    if (NOT_CONNECTED.has(code)) return { at, outcome: 'refused', detail: code };
     if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET')
       return { at, outcome: 'unanswered', detail: code };
     return { at, outcome: 'lost', detail: code };

@@ -2,7 +2,7 @@
  * Brings up the cluster the integration tests run on, unless BREAKWATER_KUBECONFIG already
  * names one (a kind cluster, any cluster): then the suite uses that, unchanged. Exports
  * BREAKWATER_KUBECONFIG and BREAKWATER_KUBECTL (and BREAKWATER_LOCAL_CLUSTER=1 on the local
- * cluster), which the test workers inherit.
+ * cluster, with what its real node's pods need: see below), which the test workers inherit.
  */
 type Binaries = typeof import('../../tools/cluster/binaries.ts');
 type ClusterErrors = typeof import('../../tools/cluster/clusterError.ts');
@@ -45,9 +45,18 @@ export default async function globalSetup(): Promise<void> {
     process.env['BREAKWATER_KUBECTL'] = result.kubectl;
     // Tests that hold the local cluster to the pinned release check this.
     process.env['BREAKWATER_LOCAL_CLUSTER'] = '1';
+    if (result.node !== undefined) {
+      // Pods have their own network, routed from this machine: servers a test starts listen
+      // where pods reach them (podReach.ts), the chart and the operator use the image the node
+      // holds, and agent images a test builds go into the node's containerd.
+      process.env['BREAKWATER_POD_HOST'] = result.node.hostAddress;
+      process.env['BREAKWATER_CLUSTER_ROUTED'] = '1';
+      process.env['BREAKWATER_CHART_IMAGE'] = result.node.image;
+      process.env['BREAKWATER_CONTAINERD_ADDRESS'] = result.node.containerdSocket;
+    }
     // Read by globalTeardown, which runs in this same process.
     // Ours to stop only if etcd started here: repairing a running cluster (say, restarting its
-    // local node) does not make someone else's cluster ours.
+    // kubelet) does not make someone else's cluster ours.
     (globalThis as ClusterOwnership).breakwaterStartedCluster =
       !wasRunning && result.started.includes('etcd');
   } catch (error: unknown) {

@@ -19,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
+import { serverHost } from './podReach.ts';
 
 export interface McpTestServer {
   readonly url: string;
@@ -152,7 +153,7 @@ export async function startMcpServer(port = 0): Promise<McpTestServer> {
         res.end(String(err));
       });
     });
-    await new Promise<void>((resolve) => server.listen(at, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(at, serverHost(), resolve));
     return (server.address() as AddressInfo).port;
   };
   const close = async (): Promise<void> => {
@@ -163,7 +164,7 @@ export async function startMcpServer(port = 0): Promise<McpTestServer> {
   };
   const bound = await listen(port);
   return Object.assign(state, {
-    url: `http://127.0.0.1:${bound}/mcp`,
+    url: `http://${serverHost()}:${bound}/mcp`,
     restart: async () => {
       await close();
       await listen(bound);

@@ -11,10 +11,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort, serverHost } from './podReach.ts';
 
 const START_TIMEOUT_MS = 10_000;
 
@@ -40,19 +40,6 @@ export interface RedisHandle {
   remove(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
 export async function startRedis(options: RedisOptions = {}): Promise<RedisHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'bw-redis-'));
   const port = await freePort();
@@ -60,7 +47,11 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisHandl
     '--port',
     String(port),
     '--bind',
-    '127.0.0.1',
+    serverHost(),
+    // Pods reach it at the host's address (test/support/podReach.ts), which protected mode
+    // refuses without a password; it is a throwaway server on this machine.
+    '--protected-mode',
+    'no',
     '--dir',
     dir,
     '--save',
@@ -115,7 +106,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisHandl
 
   await start();
   return {
-    address: `127.0.0.1:${port}`,
+    address: `${serverHost()}:${port}`,
     port,
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null;

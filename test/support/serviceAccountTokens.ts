@@ -14,10 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kubectlFor, type Kubectl } from '../../tools/cluster/kubectl.ts';
 import { HttpKubeClient } from '../../platform/src/kube/httpKubeClient.ts';
-import {
-  clusterAccessFrom,
-  renderKubeconfig,
-} from '../../tools/cluster/localNode/serviceAccountCredentials.ts';
+import { clusterAccessFrom, renderKubeconfig } from './tokenKubeconfig.ts';
 import { kubeConfig, kubectl, kubectlPath } from './kube.ts';
 
 export interface TokenRequestOptions {

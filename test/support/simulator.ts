@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { FaultView } from '../../simulator/src/faultInjector.ts';
 import type { FaultRequest, StreamPoint } from '../../simulator/src/faultSpec.ts';
 import type { StatsSnapshot } from '../../simulator/src/simulatorStats.ts';
+import { serverHost } from './podReach.ts';
 
 export type { FaultRequest, FaultView, StatsSnapshot, StreamPoint };
 
@@ -75,7 +76,8 @@ const START_TIMEOUT_MS = 15_000;
 export async function startSimulator(
   options: SimulatorStartOptions = {},
 ): Promise<SimulatorHandle> {
-  const child = spawn(process.execPath, [MAIN, '--port', '0', ...flags(options)], {
+  const args = [MAIN, '--host', serverHost(), '--port', '0', ...flags(options)];
+  const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const url = await listeningUrl(child);

@@ -29,14 +29,8 @@ async function main(command: string | undefined): Promise<number> {
 
 function formatStatus(report: StatusReport): string {
   const rows = report.components.map((c) => {
-    const state = c.skipped ? 'skipped' : c.running ? 'running' : 'stopped';
-    const health = c.skipped
-      ? (c.skipReason ?? '')
-      : c.problem === undefined
-        ? 'healthy'
-        : c.running
-          ? `unhealthy: ${c.problem}`
-          : '';
+    const state = c.running ? 'running' : 'stopped';
+    const health = c.problem === undefined ? 'healthy' : c.running ? `unhealthy: ${c.problem}` : '';
     return [
       c.name.padEnd(24),
       state.padEnd(8),

@@ -88,7 +88,6 @@ describe('component command lines', () => {
     layout,
     ports: portsFromEnv({}),
     pki: pkiFiles(layout.pkiDir),
-    node: '/usr/bin/node',
     binaries: {
       etcd: '/bin/etcd',
       'kube-apiserver': '/bin/kube-apiserver',
@@ -116,22 +115,7 @@ describe('component command lines', () => {
     expect(componentCommand(component, inputs).args).toContain(flag);
   });
 
-  it('starts the local node with the admin kubeconfig, its state directory and the image table', () => {
-    const command = componentCommand('local-node', inputs);
-    expect([command.command, ...command.args]).toEqual([
-      '/usr/bin/node',
-      '--no-warnings=ExperimentalWarning',
-      '/repo/tools/cluster/localNode/main.ts',
-      '--kubeconfig',
-      '/repo/.breakwater/kubeconfig',
-      '--state-dir',
-      '/repo/.breakwater/localnode',
-      '--images',
-      '/repo/tools/cluster/images.json',
-    ]);
-  });
-
-  it('keeps the API server on loopback with the local node', () => {
+  it('keeps the API server on loopback without a node', () => {
     const args = componentCommand('kube-apiserver', inputs).args;
     expect(args).toEqual(
       expect.arrayContaining([

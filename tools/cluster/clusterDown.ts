@@ -13,13 +13,13 @@ import { findLeftovers, killLeftovers } from './supervisor.ts';
 
 export interface DownResult {
   readonly stopped: readonly ComponentName[];
-  /** Processes found by the sweep after the components stopped (a pod the node left behind). */
+  /** Processes found by the sweep after the components stopped (one a component left behind). */
   readonly leftovers: readonly number[];
 }
 
 /**
- * Stops every process of the local cluster: the local node first (it stops its pods), then the
- * control plane, then anything left in their sessions or carrying the cluster's marker. Wipes
+ * Stops every process of the local cluster: the real node first (it stops its pods and puts the
+ * host back), then the control plane, then anything left carrying the cluster's marker. Wipes
  * etcd's data so the next `up` starts empty; keeps the certificates and logs.
  */
 export async function clusterDown(options: ClusterOptions = {}): Promise<DownResult> {

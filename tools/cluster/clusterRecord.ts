@@ -11,7 +11,7 @@ export interface ClusterRecord {
   readonly ports: ClusterPorts;
   readonly binaries: Binaries;
   readonly startedAt: string;
-  /** Which node it runs; absent in records written before the real node existed (local). */
+  /** Which node it runs (a record from before the kubelet may say `local`: a retired node). */
   readonly node?: NodeKind;
 }
 

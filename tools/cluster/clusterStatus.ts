@@ -1,11 +1,6 @@
 import { readClusterRecord } from './clusterRecord.ts';
 import { componentHealth, type NodeSummary } from './componentHealth.ts';
-import {
-  readRecords,
-  resolveOptions,
-  runnableComponents,
-  type ClusterOptions,
-} from './componentLifecycle.ts';
+import { readRecords, resolveOptions, type ClusterOptions } from './componentLifecycle.ts';
 import { componentNames, portsFromEnv, type ComponentName } from './layout.ts';
 import { pkiFiles } from './pki.ts';
 import { errorText } from './polling.ts';
@@ -20,9 +15,6 @@ export interface ComponentStatus {
   readonly port: number | undefined;
   /** undefined when healthy, else why not. */
   readonly problem: string | undefined;
-  /** Not part of this cluster: the local node's code is not there yet, or the real node runs. */
-  readonly skipped: boolean;
-  readonly skipReason?: string;
 }
 
 export interface StatusReport {
@@ -37,7 +29,6 @@ export async function clusterStatus(options: ClusterOptions = {}): Promise<Statu
   const record = await readClusterRecord(layout.recordFile);
   // What runs decides, else what `up` would start.
   const kind = record?.node ?? nodeKindFromEnv(env);
-  const runnable = runnableComponents(layout, kind);
   const records = await readRecords(layout, componentNames);
   const ports = record?.ports ?? portsFromEnv(env);
   const pki = pkiFiles(layout.pkiDir);
@@ -47,7 +38,6 @@ export async function clusterStatus(options: ClusterOptions = {}): Promise<Statu
     'kube-apiserver': ports.apiserver,
     'kube-controller-manager': ports.controllerManager,
     'kube-scheduler': ports.scheduler,
-    'local-node': undefined,
   };
   const components = await Promise.all(
     componentNames.map(async (name): Promise<ComponentStatus> => {
@@ -67,17 +57,12 @@ export async function clusterStatus(options: ClusterOptions = {}): Promise<Statu
         running,
         port: portOf[name],
         problem,
-        skipped: !runnable.includes(name),
-        skipReason:
-          kind === 'kubelet'
-            ? 'the real node runs instead (BREAKWATER_NODE=kubelet)'
-            : 'tools/cluster/localNode/main.ts does not exist yet',
       };
     }),
   );
   if (kind === 'kubelet') {
     const realNode = await realNodeStatus(layout, pki, ports.apiserver);
-    components.push(...realNode.map((status) => ({ ...status, skipped: false })));
+    components.push(...realNode);
   }
   let nodes: NodeSummary[] | undefined;
   try {
@@ -85,6 +70,6 @@ export async function clusterStatus(options: ClusterOptions = {}): Promise<Statu
   } catch {
     nodes = undefined;
   }
-  const healthy = components.every((c) => c.skipped || c.problem === undefined);
+  const healthy = components.every((c) => c.problem === undefined);
   return { components, nodes, kubeconfig: layout.kubeconfig, healthy };
 }

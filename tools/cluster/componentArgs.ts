@@ -23,9 +23,7 @@ export interface ComponentCommandInputs {
   readonly layout: ClusterLayout;
   readonly ports: ClusterPorts;
   readonly pki: PkiFiles;
-  readonly binaries: Readonly<Record<Exclude<ComponentName, 'local-node'>, string>>;
-  /** The node executable that runs the local node. */
-  readonly node: string;
+  readonly binaries: Readonly<Record<ComponentName, string>>;
   /**
    * With the real node (BREAKWATER_NODE=kubelet): the host's address. Pods reach the API server
    * there, through the `kubernetes` Service, so it listens beyond loopback and advertises it.
@@ -120,8 +118,8 @@ export function componentCommand(
           '--requestheader-extra-headers-prefix=X-Remote-Extra-',
           `--proxy-client-cert-file=${frontProxy.cert}`,
           `--proxy-client-key-file=${frontProxy.key}`,
-          // Endpoints may not hold a loopback address, and no pod routes to the `kubernetes`
-          // Service's IP with the local node anyway: it hands pods the real address.
+          // Endpoints may not hold a loopback address; without a node no pod needs the
+          // `kubernetes` Service anyway.
           ...(address === undefined ? ['--endpoint-reconciler-type=none'] : []),
           '--enable-priority-and-fairness=true',
           '--profiling=false',
@@ -199,21 +197,5 @@ export function componentCommand(
         ],
       };
     }
-    case 'local-node':
-      return {
-        name,
-        command: inputs.node,
-        args: [
-          '--no-warnings=ExperimentalWarning',
-          layout.localNodeEntry,
-          '--kubeconfig',
-          layout.kubeconfig,
-          '--state-dir',
-          layout.localNodeStateDir,
-          '--images',
-          layout.imagesFile,
-        ],
-        ports: [],
-      };
   }
 }

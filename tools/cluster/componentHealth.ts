@@ -1,5 +1,5 @@
 import { httpGet, probeHealthy, tlsMaterial, type TlsMaterial } from './healthProbe.ts';
-import { localNodeName, type ClusterPorts, type ComponentName } from './layout.ts';
+import type { ClusterPorts, ComponentName } from './layout.ts';
 import type { PkiFiles } from './pki.ts';
 
 /**
@@ -10,8 +10,7 @@ import type { PkiFiles } from './pki.ts';
 export interface ComponentHealth {
   /** Resolves when healthy; rejects saying what is wrong. */
   healthy(name: ComponentName): Promise<true>;
-  /** `sinceMs`: when the process was started; the local node must have reported after it. */
-  ready(name: ComponentName, sinceMs?: number): Promise<true>;
+  ready(name: ComponentName): Promise<true>;
   /** Every Node with its Ready condition, via the API server. */
   nodes(): Promise<NodeSummary[]>;
 }
@@ -27,7 +26,6 @@ interface NodeLike {
     readonly conditions?: readonly {
       type?: string;
       status?: string;
-      lastHeartbeatTime?: string;
     }[];
   };
 }
@@ -53,23 +51,8 @@ export function componentHealth(ports: ClusterPorts, pki: PkiFiles): ComponentHe
     return JSON.parse(answer.body) as T;
   };
 
-  const readyCondition = (node: NodeLike) =>
-    node.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
-  const nodeReady = (node: NodeLike): boolean => readyCondition(node) !== undefined;
-
-  const localNode = async (sinceMs?: number): Promise<true> => {
-    const node = await apiGet<NodeLike>(`/api/v1/nodes/${localNodeName}`);
-    if (node === undefined) throw new Error(`Node ${localNodeName} is not registered yet`);
-    const ready = readyCondition(node);
-    if (ready === undefined) throw new Error(`Node ${localNodeName} is not Ready`);
-    // A Ready condition from before this process started is an earlier local node's; the wire
-    // format has whole seconds.
-    const heartbeat = Date.parse(ready.lastHeartbeatTime ?? '');
-    if (sinceMs !== undefined && !(heartbeat >= Math.floor(sinceMs / 1000) * 1000)) {
-      throw new Error(`Node ${localNodeName} has not reported since the local node started`);
-    }
-    return true;
-  };
+  const nodeReady = (node: NodeLike): boolean =>
+    node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
   const healthy = async (name: ComponentName): Promise<true> => {
     switch (name) {
@@ -84,15 +67,12 @@ export function componentHealth(ports: ClusterPorts, pki: PkiFiles): ComponentHe
         return probeHealthy(`https://127.0.0.1:${ports.controllerManager}/healthz`, tls().trust);
       case 'kube-scheduler':
         return probeHealthy(`https://127.0.0.1:${ports.scheduler}/healthz`, tls().trust);
-      case 'local-node':
-        return localNode();
     }
   };
 
   return {
     healthy,
-    async ready(name, sinceMs) {
-      if (name === 'local-node') return localNode(sinceMs);
+    async ready(name) {
       await healthy(name);
       if (name === 'kube-controller-manager') {
         // The service-account controller has run: pods can be created in a new namespace.

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import {
   clusterLayoutFromEnv,
@@ -8,7 +7,6 @@ import {
   type ComponentName,
 } from './layout.ts';
 import { printProgress, type Progress } from './progress.ts';
-import type { NodeKind } from './realNode/nodeLayout.ts';
 import {
   markerVariable,
   readRecord,
@@ -42,8 +40,6 @@ export const timing: Readonly<Record<ComponentName, Timing>> = {
   'kube-apiserver': { readyMs: 120_000, stopGraceMs: 15_000 },
   'kube-controller-manager': { readyMs: 60_000, stopGraceMs: 10_000 },
   'kube-scheduler': { readyMs: 60_000, stopGraceMs: 10_000 },
-  // The local node stops its pods on SIGTERM; give them their grace period.
-  'local-node': { readyMs: 120_000, stopGraceMs: 45_000 },
 };
 
 export function resolveOptions(options: ClusterOptions): Required<ClusterOptions> {
@@ -53,18 +49,6 @@ export function resolveOptions(options: ClusterOptions): Required<ClusterOptions
     env,
     progress: options.progress ?? printProgress,
   };
-}
-
-/**
- * The components this checkout can run: the local node only once its code exists, and not when
- * the real node (BREAKWATER_NODE=kubelet, realNode/) stands in for it.
- */
-export function runnableComponents(
-  layout: ClusterLayout,
-  kind: NodeKind = 'local',
-): ComponentName[] {
-  const hasLocalNode = kind === 'local' && existsSync(layout.localNodeEntry);
-  return componentNames.filter((name) => name !== 'local-node' || hasLocalNode);
 }
 
 export async function readRecords(
@@ -121,10 +105,7 @@ export async function stopComponents(
   for (const name of [...componentNames].reverse()) {
     const record = records.get(name);
     if (!names.includes(name) || record === undefined) continue;
-    const outcome = await stopProcess(record, {
-      graceMs: timing[name].stopGraceMs,
-      leaderFirst: name === 'local-node',
-    });
+    const outcome = await stopProcess(record, { graceMs: timing[name].stopGraceMs });
     if (outcome === 'not-running') {
       progress(`${name} was no longer running (pid ${record.pid})`);
     } else {

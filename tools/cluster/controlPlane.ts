@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { relative } from 'node:path';
 import { resolveBinaries, type Binaries } from './binaries.ts';
 import { ClusterError } from './clusterError.ts';
 import { readClusterRecord, writeClusterRecord, type ClusterRecord } from './clusterRecord.ts';
@@ -12,7 +11,6 @@ import { componentHealth, type ComponentHealth } from './componentHealth.ts';
 import {
   readRecords,
   resolveOptions,
-  runnableComponents,
   startComponent,
   stopComponents,
   timing,
@@ -34,8 +32,9 @@ import { generatePki, pkiFiles, pkiIsUsable, type PkiFiles } from './pki.ts';
 import { errorText, pollUntil } from './polling.ts';
 import { findPortConflicts, type PortConflict } from './ports.ts';
 import { seconds, type Progress } from './progress.ts';
-import { nodeKindFromEnv } from './realNode/nodeLayout.ts';
+import { nodeKindFromEnv, realNodeLayout } from './realNode/nodeLayout.ts';
 import { hostAddress } from './realNode/nodeProcesses.ts';
+import { loadProjectImage } from './realNode/projectImage.ts';
 import { ensureRealNode } from './realNode/realNode.ts';
 import {
   isAlive,
@@ -62,6 +61,17 @@ export interface UpResult {
   readonly wasRunning: boolean;
   readonly started: readonly ComponentName[];
   readonly elapsedMs: number;
+  /** With a node: where its pods reach this machine, and the project's image it holds. */
+  readonly node: NodeReach | undefined;
+}
+
+export interface NodeReach {
+  /** This machine's address, which pods reach (the API server advertises it too). */
+  readonly hostAddress: string;
+  /** Breakwater's image, built from this checkout and imported (realNode/projectImage.ts). */
+  readonly image: string;
+  /** The node's containerd, where further images a test builds go. */
+  readonly containerdSocket: string;
 }
 
 /**
@@ -81,11 +91,11 @@ export async function clusterUp(options: ClusterOptions = {}): Promise<UpResult>
 async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<UpResult> {
   const began = Date.now();
   const kind = nodeKindFromEnv(env);
-  const components = runnableComponents(layout, kind);
-  if (kind === 'local' && !components.includes('local-node')) {
+  const components = componentNames;
+  if (kind === 'none') {
     progress(
-      `local-node: skipped, ${relative(layout.repoRoot, layout.localNodeEntry)} does not exist yet ` +
-        '(the cluster will have no Node)',
+      'no node: the control plane alone (BREAKWATER_NODE=none, or not root on Linux, where the ' +
+        'kubelet cannot run); pods stay Pending',
     );
   }
   const records = await readRecords(layout, components);
@@ -94,7 +104,7 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
     return record !== undefined && isAlive(record) ? record : undefined;
   };
   const previous = await readClusterRecord(layout.recordFile);
-  const runningKind = previous?.node ?? 'local';
+  const runningKind = previous?.node ?? 'none';
   if (runningKind !== kind && componentNames.some((c) => alive(c) !== undefined)) {
     throw new ClusterError(
       'InvalidConfig',
@@ -111,8 +121,8 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
   );
   const pki = pkiFiles(layout.pkiDir);
   const health = componentHealth(ports, pki);
-  const ensureNode = (kubectl: string, address: string) =>
-    ensureRealNode({
+  const ensureNode = async (kubectl: string, address: string): Promise<NodeReach> => {
+    await ensureRealNode({
       cluster: layout,
       pki,
       apiserverPort: ports.apiserver,
@@ -120,12 +130,22 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
       address,
       progress,
     });
+    const image = await loadProjectImage(layout, env, progress);
+    return {
+      hostAddress: address,
+      image: image.ref,
+      containerdSocket: realNodeLayout(layout).containerdSocket,
+    };
+  };
 
   if (previous !== undefined && components.every((c) => alive(c)) && pkiIsUsable(pki)) {
     const checks = await Promise.allSettled(components.map((c) => health.healthy(c)));
     if (checks.every((check) => check.status === 'fulfilled')) {
       if (!existsSync(layout.kubeconfig)) await writeKubeconfigs(layout, ports, pki);
-      if (kind === 'kubelet') await ensureNode(previous.binaries.kubectl.path, await hostAddress());
+      const node =
+        kind === 'kubelet'
+          ? await ensureNode(previous.binaries.kubectl.path, await hostAddress())
+          : undefined;
       progress(`local cluster is already running and healthy (kubeconfig: ${layout.kubeconfig})`);
       return {
         kubeconfig: layout.kubeconfig,
@@ -133,6 +153,7 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
         wasRunning: true,
         started: [],
         elapsedMs: Date.now() - began,
+        node,
       };
     }
   }
@@ -180,7 +201,7 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
   await ensure('etcd');
   await ensure('kube-apiserver');
   await Promise.all(components.filter((c) => c !== 'etcd' && c !== 'kube-apiserver').map(ensure));
-  if (address !== undefined) await ensureNode(binaries.kubectl.path, address);
+  const node = address === undefined ? undefined : await ensureNode(binaries.kubectl.path, address);
 
   const elapsedMs = Date.now() - began;
   progress(`local cluster ready in ${seconds(elapsedMs)} (kubeconfig: ${layout.kubeconfig})`);
@@ -190,6 +211,7 @@ async function up({ layout, env, progress }: Required<ClusterOptions>): Promise<
     wasRunning: false,
     started,
     elapsedMs,
+    node,
   };
 }
 
@@ -227,7 +249,6 @@ function commandInputs(
     layout,
     ports,
     pki,
-    node: process.execPath,
     ...(realNodeAddress === undefined ? {} : { realNodeAddress }),
     binaries: {
       etcd: binaries.etcd.path,
@@ -292,10 +313,7 @@ async function ensureComponent(name: ComponentName, context: StartContext): Prom
     }
     const why = outcome.kind === 'aborted' ? outcome.reason : errorText(outcome.lastError);
     progress(`${name} (pid ${running.pid}) is running but not healthy (${why}): restarting it`);
-    await stopProcess(running, {
-      graceMs: timing[name].stopGraceMs,
-      leaderFirst: name === 'local-node',
-    });
+    await stopProcess(running, { graceMs: timing[name].stopGraceMs });
     const [conflict] = await findPortConflicts(componentCommand(name, context.inputs).ports);
     if (conflict !== undefined) {
       throw new ClusterError('PortInUse', describeConflict(conflict), { component: name });
@@ -322,9 +340,8 @@ async function waitUntilReady(
   { layout, health, progress }: StartContext,
 ): Promise<void> {
   const log = logFile(layout, name);
-  const what = name === 'local-node' ? 'Node local-node to be Ready' : `${name} to be ready`;
-  const since = Date.parse(started.record.startedAt);
-  const outcome = await pollUntil(() => health.ready(name, since), {
+  const what = `${name} to be ready`;
+  const outcome = await pollUntil(() => health.ready(name), {
     timeoutMs: timing[name].readyMs,
     intervalMs: 200,
     onWaiting: (elapsed) => {

@@ -1,13 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 
-/** Every process the local cluster runs, in start order. */
+/** The control plane's processes, in start order (the real node's are realNode/'s). */
 export const componentNames = [
   'etcd',
   'kube-apiserver',
   'kube-controller-manager',
   'kube-scheduler',
-  'local-node',
 ] as const;
 export type ComponentName = (typeof componentNames)[number];
 
@@ -63,9 +62,6 @@ export interface ClusterLayout {
   readonly logDir: string;
   /** The admin kubeconfig that users and tests use. */
   readonly kubeconfig: string;
-  readonly localNodeStateDir: string;
-  readonly localNodeEntry: string;
-  readonly imagesFile: string;
   readonly buildScript: string;
 }
 
@@ -90,9 +86,6 @@ export function clusterLayout(
     lockFile: join(stateDir, 'up.lock'),
     logDir: join(breakwater, 'logs'),
     kubeconfig: join(breakwater, 'kubeconfig'),
-    localNodeStateDir: join(breakwater, 'localnode'),
-    localNodeEntry: join(root, 'tools', 'cluster', 'localNode', 'main.ts'),
-    imagesFile: join(root, 'tools', 'cluster', 'images.json'),
     buildScript: join(root, 'tools', 'cluster', 'build-binaries.sh'),
   };
 }
@@ -114,5 +107,4 @@ export function pidFile(layout: ClusterLayout, component: ComponentName): string
 /** The cluster's Service network; the first address is the `kubernetes` Service. */
 export const serviceClusterIpRange = '10.0.0.0/24';
 export const kubernetesServiceIp = '10.0.0.1';
-export const localNodeName = 'local-node';
 export const clusterName = 'breakwater-local';

@@ -5,7 +5,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ClusterError } from './clusterError.ts';
-import { kubernetesServiceIp, localNodeName } from './layout.ts';
+import { kubernetesServiceIp } from './layout.ts';
 
 /**
  * The cluster's certificates, made the way envtest makes them: one CA signs a serving
@@ -21,7 +21,6 @@ export type LeafName =
   | 'apiserver-kubelet-client'
   | 'controller-manager-serving'
   | 'scheduler-serving'
-  | 'local-node-serving'
   | 'front-proxy-client';
 
 interface LeafSpec {
@@ -74,13 +73,6 @@ const leaves: readonly (LeafSpec & { readonly name: LeafName })[] = [
     subject: '/CN=kube-scheduler',
     usage: 'serverAuth',
     sans: loopbackSans,
-  },
-  // For the local node's kubelet endpoint, should it serve one.
-  {
-    name: 'local-node-serving',
-    subject: `/O=system:nodes/CN=system:node:${localNodeName}`,
-    usage: 'serverAuth',
-    sans: [...loopbackSans, `DNS:${localNodeName}`],
   },
   // The API server's identity towards aggregated API servers (metrics-server, for the HPA).
   {

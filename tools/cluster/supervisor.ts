@@ -4,7 +4,6 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ClusterError } from './clusterError.ts';
 import { pollUntil } from './polling.ts';
-import { signalGroup } from './localNode/containerProcess.ts';
 
 /**
  * Process supervision without a supervisor process: each component runs detached in its own
@@ -209,11 +208,6 @@ export type StopOutcome = 'not-running' | 'stopped' | 'killed';
 export interface StopOptions {
   /** How long the process may take over SIGTERM before SIGKILL. */
   readonly graceMs: number;
-  /**
-   * SIGTERM the leader alone and let it stop its children itself (the local node stops its
-   * pods); whatever of the group remains afterwards is stopped directly.
-   */
-  readonly leaderFirst?: boolean;
 }
 
 /** SIGTERM, then SIGKILL after the grace period, until no process of the group is left. */
@@ -222,22 +216,27 @@ export async function stopProcess(
   options: StopOptions,
 ): Promise<StopOutcome> {
   if (pidReused(record)) return 'not-running';
-  const leaderAlive = isAlive(record);
-  if (leaderAlive && options.leaderFirst === true) {
-    signal(record.pid, 'SIGTERM');
-    await waitUntil(() => !isAlive(record), options.graceMs);
-  }
-  if (!leaderAlive && membersOf(record.pid, 'group').length === 0) return 'not-running';
+  if (!isAlive(record) && membersOf(record.pid, 'group').length === 0) return 'not-running';
   // The group, not a list of its members: a child forked after the listing would miss the
   // signal, while the kernel delivers a group signal to every member, forks in progress too.
   signalGroup(record.pid, 'SIGTERM');
-  const graceMs = options.leaderFirst === true ? 5000 : options.graceMs;
-  if (await waitUntil(() => membersOf(record.pid, 'group').length === 0, graceMs)) {
+  if (await waitUntil(() => membersOf(record.pid, 'group').length === 0, options.graceMs)) {
     return 'stopped';
   }
   signalGroup(record.pid, 'SIGKILL');
   await waitUntil(() => membersOf(record.pid, 'group').length === 0, 5000);
   return 'killed';
+}
+
+/** Signals a process group (0 only checks it exists); a group that is already gone is not an error. */
+export function signalGroup(pgid: number | undefined, signal: NodeJS.Signals | 0): boolean {
+  if (pgid === undefined || pgid <= 1) return false;
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {

@@ -8,16 +8,24 @@ const layout = realNodeLayout(clusterLayout('/repo', '/repo/.breakwater'));
 
 describe('nodeKindFromEnv', () => {
   it.each([
-    ['nothing set', undefined, 'local'],
-    ['an empty value', '', 'local'],
-    ['local', 'local', 'local'],
-    ['kubelet', 'kubelet', 'kubelet'],
-  ] as const)('reads %s as the %s node', (_name, value, kind) => {
-    expect(nodeKindFromEnv(value === undefined ? {} : { BREAKWATER_NODE: value })).toBe(kind);
+    ['nothing set, where a node can run', undefined, true, 'kubelet'],
+    ['nothing set, where none can', undefined, false, 'none'],
+    ['an empty value', '', true, 'kubelet'],
+    ['kubelet', 'kubelet', false, 'kubelet'],
+    ['none', 'none', true, 'none'],
+  ] as const)('reads %s as %s', (_name, value, canRun, kind) => {
+    const env = value === undefined ? {} : { BREAKWATER_NODE: value };
+    expect(nodeKindFromEnv(env, canRun)).toBe(kind);
+  });
+
+  it('says the local node is retired, and what to use instead', () => {
+    expect(() => nodeKindFromEnv({ BREAKWATER_NODE: 'local' }, true)).toThrow(
+      /retired.*BREAKWATER_NODE=kubelet.*none/s,
+    );
   });
 
   it('refuses a node it does not know, naming the choices', () => {
-    expect(() => nodeKindFromEnv({ BREAKWATER_NODE: 'kind' })).toThrow('(local or kubelet)');
+    expect(() => nodeKindFromEnv({ BREAKWATER_NODE: 'kind' }, true)).toThrow('(kubelet or none)');
   });
 });
 

@@ -2,17 +2,32 @@ import { join, relative } from 'node:path';
 import type { ClusterLayout } from '../layout.ts';
 
 /**
- * Which node the local cluster runs: the home-made one (`local`, pods as host processes) or the
- * upstream kubelet with containerd, CNI, kube-proxy and CoreDNS (`kubelet`), chosen with
- * BREAKWATER_NODE=kubelet.
+ * Which node the local cluster runs: the upstream kubelet with containerd, runc, CNI,
+ * kube-proxy and CoreDNS (`kubelet`), or none (`none`: the control plane alone, for machines
+ * that cannot run a node and tests that need only the API server). BREAKWATER_NODE chooses;
+ * the default is the kubelet where it can run (root on Linux), else none.
  */
-export type NodeKind = 'local' | 'kubelet';
+export type NodeKind = 'kubelet' | 'none';
 
-export function nodeKindFromEnv(env: NodeJS.ProcessEnv): NodeKind {
+export function nodeKindFromEnv(
+  env: NodeJS.ProcessEnv,
+  canRunNode: boolean = realNodeSupported(),
+): NodeKind {
   const raw = env['BREAKWATER_NODE'];
-  if (raw === undefined || raw === '' || raw === 'local') return 'local';
-  if (raw === 'kubelet') return 'kubelet';
-  throw new Error(`BREAKWATER_NODE=${raw} names no node (local or kubelet)`);
+  if (raw === undefined || raw === '') return canRunNode ? 'kubelet' : 'none';
+  if (raw === 'kubelet' || raw === 'none') return raw;
+  if (raw === 'local') {
+    throw new Error(
+      'BREAKWATER_NODE=local: the home-made local node is retired; the cluster runs the ' +
+        'upstream kubelet (BREAKWATER_NODE=kubelet, root on Linux) or no node (none)',
+    );
+  }
+  throw new Error(`BREAKWATER_NODE=${raw} names no node (kubelet or none)`);
+}
+
+/** A kubelet, containerd and iptables need Linux and root. */
+export function realNodeSupported(): boolean {
+  return process.platform === 'linux' && process.getuid?.() === 0;
 }
 
 /** The real node's processes, in start order. */
