@@ -183,8 +183,8 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   if (cluster.node === undefined) {
     throw new EnvironmentError(
       'the local cluster has no node to run the agent on: the kubelet needs root on Linux ' +
-        '(BREAKWATER_NODE=none was set, or this machine is not one). Point KUBECONFIG at a kind ' +
-        'cluster and install the chart instead (README, "Install").',
+        '(BREAKWATER_NODE=none was set, or this machine is not one). Run `make demo` as root on ' +
+        'Linux, or install the chart into a cluster you have (docs/installation.md).',
     );
   }
   const podHost = cluster.node.hostAddress;

@@ -1,6 +1,7 @@
 /**
- * The real node (BREAKWATER_NODE=kubelet) end to end, on a second cluster of its own beside the
- * one the other suites share (its own state directory and ports): the Node registers Ready; a pod
+ * The real node end to end, on a cluster of its own (its own state directory and ports), brought
+ * up after the one the other suites share has stopped (jest project node-cycle: one real node per
+ * host): the Node registers Ready; a pod
  * from a locally built image gets an address on the pod network that the host reaches; kube-proxy
  * routes a Service's ClusterIP; CoreDNS resolves the Service's name inside a pod; `kubectl logs`
  * reads the container's log. Then `down` must leave the host exactly as it found it. Before
