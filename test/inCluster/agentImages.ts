@@ -4,14 +4,14 @@
  * registry to pull python or node images from), then handed to the cluster's node. A
  * TLS-intercepting proxy's CA (NODE_EXTRA_CA_CERTS) reaches pip and npm as the build secret
  * `ca`, never a layer. On the real node the image goes into its containerd
- * (BREAKWATER_CONTAINERD_ADDRESS, which `make e2e-node` sets), as the Breakwater image does.
+ * (BREAKWATER_CONTAINERD_ADDRESS, which the local cluster and `make e2e-node` set), as the
+ * Breakwater image does.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../chart/chartTools.ts';
+import { importFromPodman } from '../../tools/cluster/realNode/projectImage.ts';
 
 const run = promisify(execFile);
 const podman = join(repoRoot, 'scripts/image/podman.sh');
@@ -71,22 +71,7 @@ export async function buildAgentImage(language: AgentLanguage): Promise<string> 
   }
   const containerd = process.env['BREAKWATER_CONTAINERD_ADDRESS'];
   if (containerd !== undefined && containerd !== '') {
-    const dir = mkdtempSync(join(tmpdir(), 'bw-agent-image-'));
-    try {
-      const archive = join(dir, 'image.tar');
-      await run(podman, ['save', '--format', 'docker-archive', '-o', archive, image]);
-      await run('ctr', [
-        '--address',
-        containerd,
-        '--namespace',
-        'k8s.io',
-        'images',
-        'import',
-        archive,
-      ]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await importFromPodman(repoRoot, image, containerd);
   }
   return image;
 }

@@ -20,10 +20,10 @@ import type { ClusterRecord } from './clusterRecord.ts';
 import { httpGet } from './healthProbe.ts';
 import { pollUntil } from './polling.ts';
 import { diffHostState, snapshotHost, type HostSnapshot } from './realNode/hostState.ts';
-import { podCidr, realNodeName } from './realNode/nodeLayout.ts';
+import { podCidr, realNodeName, realNodeSupported } from './realNode/nodeLayout.ts';
 import { runCommand } from './runCommand.ts';
 
-const runsHere = process.platform === 'linux' && process.getuid?.() === 0;
+const runsHere = realNodeSupported();
 const cli = new URL('cli.ts', import.meta.url).pathname;
 // Made by `up` itself, so that a skipped run leaves nothing behind.
 const stateDir = join(tmpdir(), `breakwater-real-node-${process.pid}`);

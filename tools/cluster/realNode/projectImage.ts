@@ -58,30 +58,27 @@ export async function loadProjectImage(
   const id = stdout.trim();
 
   const marker = join(node.dir, 'images', `${ref.replace(/[^\w.-]+/g, '_')}.id`);
-  const ctr = (args: readonly string[]) =>
-    runCommand('ctr', ['--address', node.containerdSocket, '--namespace', 'k8s.io', ...args], {
-      timeoutMs: 300_000,
-    });
-  const held = (await ctr(['images', 'list', '--quiet'])).stdout.split('\n').includes(ref);
+  const { stdout: list } = await runCommand('ctr', [
+    '--address',
+    node.containerdSocket,
+    '--namespace',
+    'k8s.io',
+    'images',
+    'list',
+    '--quiet',
+  ]);
   const last = await readFile(marker, 'utf8').catch(() => '');
-  if (held && last.trim() === id) return { ref, id, imported: false };
+  if (list.split('\n').includes(ref) && last.trim() === id) return { ref, id, imported: false };
 
   const began = Date.now();
-  const dir = await mkdtemp(join(tmpdir(), 'breakwater-image-'));
   try {
-    const archive = join(dir, 'image.tar');
-    await runCommand('bash', [podman, 'save', '--format', 'docker-archive', '-o', archive, ref], {
-      timeoutMs: 300_000,
-    });
-    await ctr(['images', 'import', archive]);
+    await importFromPodman(cluster.repoRoot, ref, node.containerdSocket);
   } catch (error: unknown) {
     throw new ClusterError(
       'NotReady',
       `could not import ${ref}: ${error instanceof Error ? error.message : String(error)}`,
       { component: 'containerd' },
     );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
   await mkdir(join(node.dir, 'images'), { recursive: true });
   await writeFile(marker, `${id}\n`);
@@ -89,6 +86,35 @@ export async function loadProjectImage(
     `imported ${ref} (${id.slice(0, 12)}) into containerd in ${seconds(Date.now() - began)}`,
   );
   return { ref, id, imported: true };
+}
+
+/**
+ * Copies an image from podman's storage into containerd's `k8s.io` namespace, where the kubelet
+ * finds it (the project's image here; the agent images the own-agent suite builds).
+ */
+export async function importFromPodman(
+  repoRoot: string,
+  ref: string,
+  containerdSocket: string,
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'breakwater-image-'));
+  try {
+    const archive = join(dir, 'image.tar');
+    const podman = join(repoRoot, 'scripts', 'image', 'podman.sh');
+    const long = { timeoutMs: 300_000 };
+    await runCommand(
+      'bash',
+      [podman, 'save', '--format', 'docker-archive', '-o', archive, ref],
+      long,
+    );
+    await runCommand(
+      'ctr',
+      ['--address', containerdSocket, '--namespace', 'k8s.io', 'images', 'import', archive],
+      long,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /**
