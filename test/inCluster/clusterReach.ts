@@ -19,7 +19,7 @@ import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { api, podUrl, type PodView } from '../support/breakwaterCluster.ts';
 import { kubeconfigPath, kubectlPath } from '../support/kube.ts';
-import { realNodePorts } from '../../tools/cluster/realNode/nodeLayout.ts';
+import { podBridge, realNodePorts } from '../../tools/cluster/realNode/nodeLayout.ts';
 
 const run = promisify(execFile);
 
@@ -94,9 +94,11 @@ function routedReach(): ClusterReach {
       return `http://${spec.clusterIP}:${String(number)}`;
     },
     async describeServiceRoute(namespace, service) {
-      return [await endpointsOf(namespace, service), await kubeProxyView(namespace, service)].join(
-        '\n',
-      );
+      return [
+        await endpointsOf(namespace, service),
+        await kubeProxyView(namespace, service),
+        await hostPathView(namespace, service),
+      ].join('\n');
     },
     close: () => undefined,
   };
@@ -171,13 +173,49 @@ async function kubeProxyView(namespace: string, service: string): Promise<string
       `kube-proxy: ${String(programmed)} changes programmed, ` +
         `${(programmingS / programmed).toFixed(2)} s on average; last sync ` +
         `${(Date.now() / 1000 - lastSync).toFixed(1)} s ago; iptables-restore failures ` +
-        `${String(value('kubeproxy_sync_proxy_rules_iptables_restore_failures_total'))}; pending ` +
+        // kube-proxy writes this counter only once it has counted a failure.
+        `${String(value('kubeproxy_sync_proxy_rules_iptables_restore_failures_total') || 0)}; pending ` +
         `${String(value('kubeproxy_sync_proxy_rules_endpoint_changes_pending'))} endpoint, ` +
         `${String(value('kubeproxy_sync_proxy_rules_service_changes_pending'))} service changes`,
     );
   } catch (err) {
     lines.push(`kube-proxy's metrics unread: ${(err as Error).message}`);
   }
+  return lines.join('\n');
+}
+
+/**
+ * This machine's side of the path to the Service: the route the kernel picks for its
+ * ClusterIP, the neighbour entry (ARP) of each endpoint on the pod bridge, and the connection
+ * tracker's entries for the ClusterIP by state — a call that is neither answered nor refused
+ * hangs in one of these.
+ */
+async function hostPathView(namespace: string, service: string): Promise<string> {
+  const lines: string[] = [];
+  const tryRun = async (command: string, args: string[]): Promise<string> => {
+    try {
+      return (await run(command, args, { maxBuffer: 16 * 1024 * 1024 })).stdout.trim();
+    } catch (err) {
+      return `${command} ${args.join(' ')} failed: ${(err as Error).message}`;
+    }
+  };
+  const clusterIP = (await api().get<ServiceView>(Kinds.Service, namespace, service))?.spec
+    ?.clusterIP;
+  if (clusterIP !== undefined) {
+    lines.push(`route to ${clusterIP}: ${await tryRun('ip', ['route', 'get', clusterIP])}`);
+    const tracked = await tryRun('conntrack', ['-L', '-p', 'tcp', '-d', clusterIP]);
+    const states = new Map<string, number>();
+    for (const line of tracked.split('\n')) {
+      const state = /^tcp\s+\d+\s+\d+\s+(\S+)/.exec(line)?.[1];
+      if (state !== undefined) states.set(state, (states.get(state) ?? 0) + 1);
+    }
+    lines.push(
+      `connections tracked to ${clusterIP}: ${JSON.stringify(Object.fromEntries(states))}`,
+    );
+  }
+  lines.push(
+    `neighbours on the pod bridge:\n${await tryRun('ip', ['neigh', 'show', 'dev', podBridge])}`,
+  );
   return lines.join('\n');
 }
 

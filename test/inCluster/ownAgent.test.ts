@@ -217,14 +217,36 @@ interface Answer {
   readonly body: { text?: string; model?: string; error?: string; status?: number };
 }
 
-async function ask(url: string, timeoutMs = 20_000): Promise<Answer> {
+/**
+ * The agent's answer to one prompt. `fresh` opens a connection for this call alone: a wait for
+ * a Service to be routed must not ride a kept-alive connection, since one opened while
+ * kube-proxy held no rule for the Service (just after it was created, or in the gap between
+ * its REJECT going and its DNAT arriving) went wherever the host's default route led (on this
+ * machine, an egress proxy that answers anything with an empty 404) and keeps going there; and
+ * calls meant to reach every endpoint must each be balanced anew.
+ */
+async function ask(
+  url: string,
+  timeoutMs = 20_000,
+  { fresh = false }: { fresh?: boolean } = {},
+): Promise<Answer> {
   const response = await fetch(`${url}/ask`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(fresh ? { connection: 'close' } : {}) },
     body: JSON.stringify({ input: 'hello' }),
     signal: AbortSignal.timeout(timeoutMs),
   });
-  return { status: response.status, body: (await response.json()) as Answer['body'] };
+  const text = await response.text();
+  try {
+    return { status: response.status, body: JSON.parse(text) as Answer['body'] };
+  } catch {
+    // Not the agent: say who answered and what, not "Unexpected end of JSON input".
+    const server = response.headers.get('server');
+    throw new Error(
+      `${String(response.status)} not from the agent${server === null ? '' : ` (server: ${server})`}, ` +
+        `body ${text.length === 0 ? 'empty' : JSON.stringify(text.slice(0, 120))}`,
+    );
+  }
 }
 
 /**
@@ -250,21 +272,62 @@ async function askTool(pod: AgentPod, id: string): Promise<{ content?: { text?: 
 /**
  * The agent's answer through its Service's ClusterIP, once kube-proxy routes it: it programs
  * the Service's rules a moment after the endpoints turn ready. Each try is short, so one that
- * hangs does not use up the wait; a wait that fails says what the data plane held.
+ * hangs does not use up the wait, and on its own connection (see `ask`); a wait that fails
+ * says what the data plane held.
  */
 async function routedAnswer(name: string): Promise<Answer> {
   const service = await reach.hostServiceUrl(ns.name, name, 'http');
   if (service === undefined) throw new Error('no route to the Service from this machine');
+  const started = Date.now();
+  const missed: string[] = [];
   try {
-    return await waitFor(() => ask(service, 5_000), {
-      timeoutMs: 60_000,
-      intervalMs: 500,
-      description: `${name}'s Service to be routed`,
-    });
+    const answer = await waitFor(
+      () =>
+        ask(service, 5_000, { fresh: true }).catch((err: unknown) => {
+          missed.push(errorText(err));
+          throw err;
+        }),
+      { timeoutMs: 60_000, intervalMs: 500, description: `${name}'s Service to be routed` },
+    );
+    process.stderr.write(
+      `[own-agent] ${name} answered through its Service after ${String(Date.now() - started)} ms` +
+        ` and ${String(missed.length)} missed calls${missed.length > 0 ? ` (last: ${missed.at(-1) ?? ''})` : ''}\n`,
+    );
+    return answer;
   } catch (err) {
     throw new Error(
-      `${(err as Error).message}\n${await reach.describeServiceRoute(ns.name, name)}`,
+      [
+        (err as Error).message,
+        await askedDirectly(await readyPod(name)),
+        await reach.describeServiceRoute(ns.name, name),
+      ].join('\n'),
     );
+  }
+}
+
+/**
+ * For a failure's message: the same call made to the pod at its own address, with time to
+ * answer, and the runtime's last log lines — whether the agent is slow or the Service is not
+ * routed.
+ */
+async function askedDirectly(pod: AgentPod): Promise<string> {
+  const at = Date.now();
+  let outcome: string;
+  try {
+    const { status, body } = await ask(podAgentUrl(pod), 30_000);
+    outcome = `${String(status)} ${JSON.stringify(body).slice(0, 200)}`;
+  } catch (err) {
+    outcome = errorText(err);
+  }
+  const asked = `the pod at its address answered in ${String(Date.now() - at)} ms: ${outcome}`;
+  try {
+    const { stdout } = await kubectl(
+      ['logs', '-n', ns.name, pod.metadata?.name ?? '', '-c', 'runtime', '--tail', '15'],
+      { timeoutMs: 15_000 },
+    );
+    return `${asked}\nthe runtime's last log lines:\n${stdout}`;
+  } catch (err) {
+    return `${asked}\nthe runtime's log unread: ${errorText(err)}`;
   }
 }
 
@@ -280,7 +343,7 @@ async function routedSteadily(name: string, service: string, count: number): Pro
       async () => {
         const at = Date.now();
         try {
-          const { status } = await ask(service, 5_000);
+          const { status } = await ask(service, 5_000, { fresh: true });
           seen.push({ status, ms: Date.now() - at });
           inARow = status === 200 ? inARow + 1 : 0;
         } catch (err) {

@@ -50,13 +50,31 @@ export async function pollUntil<T>(
   }
 }
 
+/**
+ * What went wrong, in words. Under jest's module VM an error from Node's own realm (fetch's
+ * TypeError, AbortSignal.timeout's DOMException) is not `instanceof Error` there, so anything
+ * with a string `message` counts as an error; fetch says only "fetch failed", and what failed
+ * (ECONNREFUSED, a reset, DNS) is its cause.
+ */
 export function errorText(error: unknown): string {
-  if (error instanceof Error) {
-    // fetch says only "fetch failed"; what failed (ECONNREFUSED, a reset, DNS) is its cause.
-    return error.cause instanceof Error
-      ? `${error.message}: ${error.cause.message}`
-      : error.message;
-  }
   if (error === undefined) return 'no answer';
-  return typeof error === 'string' ? error : JSON.stringify(error);
+  if (typeof error === 'string') return error;
+  const message = messageOf(error);
+  if (message === undefined) return JSON.stringify(error);
+  const cause = messageOf((error as { cause?: unknown }).cause);
+  return cause === undefined ? message : `${message}: ${cause}`;
+}
+
+function messageOf(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || !('message' in value)) return undefined;
+  const { message } = value;
+  if (typeof message !== 'string') return undefined;
+  const name = (value as { name?: unknown }).name;
+  // A DOMException's message alone ("The operation was aborted due to timeout") hides its kind.
+  return typeof name === 'string' &&
+    name !== 'Error' &&
+    name !== 'TypeError' &&
+    !message.includes(name)
+    ? `${name}: ${message}`
+    : message;
 }
