@@ -20,6 +20,7 @@ import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { api, podUrl, type PodView } from '../support/breakwaterCluster.ts';
 import { kubeconfigPath, kubectlPath } from '../support/kube.ts';
 import { podBridge, realNodePorts } from '../../tools/cluster/realNode/nodeLayout.ts';
+import { errorText } from '../../tools/cluster/polling.ts';
 
 const run = promisify(execFile);
 
@@ -138,7 +139,7 @@ async function endpointsOf(namespace: string, service: string): Promise<string> 
     ]);
     return lines.length > 0 ? lines.join('\n') : `no EndpointSlice for ${namespace}/${service}`;
   } catch (err) {
-    return `EndpointSlices of ${namespace}/${service} unread: ${(err as Error).message}`;
+    return `EndpointSlices of ${namespace}/${service} unread: ${errorText(err)}`;
   }
 }
 
@@ -154,7 +155,7 @@ async function kubeProxyView(namespace: string, service: string): Promise<string
     const rules = stdout.split('\n').filter((l) => l.includes(`${namespace}/${service}`));
     lines.push(`kube-proxy's NAT rules for it (${String(rules.length)}):`, ...rules);
   } catch (err) {
-    lines.push(`iptables-save failed: ${(err as Error).message}`);
+    lines.push(`iptables-save failed: ${errorText(err)}`);
   }
   try {
     const response = await fetch(
@@ -179,7 +180,7 @@ async function kubeProxyView(namespace: string, service: string): Promise<string
         `${String(value('kubeproxy_sync_proxy_rules_service_changes_pending'))} service changes`,
     );
   } catch (err) {
-    lines.push(`kube-proxy's metrics unread: ${(err as Error).message}`);
+    lines.push(`kube-proxy's metrics unread: ${errorText(err)}`);
   }
   return lines.join('\n');
 }
@@ -196,7 +197,7 @@ async function hostPathView(namespace: string, service: string): Promise<string>
     try {
       return (await run(command, args, { maxBuffer: 16 * 1024 * 1024 })).stdout.trim();
     } catch (err) {
-      return `${command} ${args.join(' ')} failed: ${(err as Error).message}`;
+      return `${command} ${args.join(' ')} failed: ${errorText(err)}`;
     }
   };
   const clusterIP = (await api().get<ServiceView>(Kinds.Service, namespace, service))?.spec

@@ -297,7 +297,7 @@ async function routedAnswer(name: string): Promise<Answer> {
   } catch (err) {
     throw new Error(
       [
-        (err as Error).message,
+        errorText(err),
         await askedDirectly(await readyPod(name)),
         await reach.describeServiceRoute(ns.name, name),
       ].join('\n'),
@@ -360,7 +360,7 @@ async function routedSteadily(name: string, service: string, count: number): Pro
     );
   } catch (err) {
     throw new Error(
-      `${(err as Error).message}; not answered 200: ${JSON.stringify(tally(seen.filter((s) => s.status !== 200)))}\n` +
+      `${errorText(err)}; not answered 200: ${JSON.stringify(tally(seen.filter((s) => s.status !== 200)))}\n` +
         (await reach.describeServiceRoute(ns.name, name)),
     );
   }
