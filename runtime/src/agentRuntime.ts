@@ -16,6 +16,9 @@ import { ClientKeys } from './access/clientKeys.ts';
 import { AuditLog } from './audit/auditLog.ts';
 import { ResponseCache } from './cache/responseCache.ts';
 import type { PolicySourceOption, RuntimeOptions } from './cli/runtimeOptions.ts';
+import type { ClientKeySource } from './policy/sourceDeps.ts';
+import type { ClusterReplica } from './cluster/clusterIntegration.ts';
+import type { ReportedState } from './cluster/podReporter.ts';
 import { OFFER_RESULTS, PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
 import { BackendPool, type Backend } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
@@ -59,13 +62,7 @@ export interface RuntimeDeps {
   readonly logger: Logger;
 }
 
-/** Where the client keys come from when the policy asks for them. */
-export interface ClientKeySource {
-  /** Called with the Secret's name whenever the policy names one (or stops naming one). */
-  follow(secretName: string | undefined): void;
-}
-
-export class AgentRuntime {
+export class AgentRuntime implements ClusterReplica {
   readonly store: PolicyStore;
   readonly clientKeys = new ClientKeys();
   readonly metrics: RuntimeMetrics;
@@ -216,6 +213,27 @@ export class AgentRuntime {
   rememberOpenBreakers(entries: readonly RememberedOpen[]): void {
     if (this.#guardSet === undefined) this.#rememberedOpen = entries;
     else this.#guardSet.rememberOpen(entries);
+  }
+
+  /** What this replica's pod annotations say: the policy in force, breakers, store, headroom, MCP. */
+  podReport(): ReportedState {
+    return {
+      policyHash: this.#active?.hash,
+      breakers: this.#active?.guard.breakerSummary() ?? {},
+      store: this.#active?.guard.storeReport?.(),
+      headroom: this.headroom.report(),
+      runtime: this.runtimeReport(),
+      mcp: this.mcpReport(),
+    };
+  }
+
+  /** Every change `podReport()` reflects: the policy, a breaker, headroom, MCP servers, loops. */
+  onReportChange(listener: () => void): void {
+    this.store.onChange(listener);
+    this.onBreakerChange(listener);
+    this.headroom.onChange(listener);
+    this.mcp.onChange(listener);
+    this.loops.onChange(listener);
   }
 
   /** What this process says about itself on its pod: when it started, the override it applies. */

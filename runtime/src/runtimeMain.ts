@@ -5,7 +5,7 @@
  */
 import { AgentRuntime } from './agentRuntime.ts';
 import { parseRuntimeCli, USAGE } from './cli/runtimeOptions.ts';
-import { startPolicySource } from './policy/policySources.ts';
+import { startDiskSource } from './policy/policySources.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { startTelemetry } from './telemetry/tracing.ts';
 import { systemClock } from '../../platform/src/time/clock.ts';
@@ -25,11 +25,14 @@ async function main(): Promise<void> {
   const logger = createLogger(options.logLevel);
   const telemetry = await startTelemetry(process.env);
   const runtime = new AgentRuntime({ options, env: process.env, clock: systemClock, logger });
-  const source = await startPolicySource(options.source, runtime, {
-    env: process.env,
-    logger,
-    clock: systemClock,
-  });
+  const sourceDeps = { env: process.env, logger, clock: systemClock };
+  // In a pod the cluster integration feeds the runtime; elsewhere a policy file or manifests.
+  const source =
+    options.source.kind === 'cluster'
+      ? await (
+          await import('./cluster/clusterIntegration.ts')
+        ).startClusterIntegration(options.source, runtime, sourceDeps)
+      : await startDiskSource(options.source, runtime, sourceDeps);
   const { port, metricsPort } = await runtime.listen();
   // Always printed, whatever the log level: tests and the local node wait for it.
   process.stdout.write(

@@ -1,14 +1,25 @@
 /**
- * AgentDeployment: gather (caches, one ConfigMap read for systemPromptFrom, whose edits the
- * controller watches) → decide (pure
+ * AgentDeployment: gather (`gatherAgentInputs` over the caches, one ConfigMap read for
+ * systemPromptFrom, whose edits the controller watches) → decide (pure
  * resolution and builders) → apply (server-side apply, one field manager, skipped when the
  * children are unchanged) → status (written once, only when it changed).
  */
-import type { AgentDeployment, CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
+import type {
+  AgentDeployment,
+  CircuitBreakerPolicy,
+  RateLimitPolicy,
+} from '../../../contract/src/api/resources.ts';
+import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
 import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import { canonicalJson, policyHash } from '../../../contract/src/policy/policyDocument.ts';
 import { resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
+import {
+  gatherAgentInputs,
+  type ObjectLookup,
+  type ReferencedKind,
+  type ReferencedObjects,
+} from '../../../contract/src/policy/policyGather.ts';
 import { buildChildren, selectorString, AGENT_LABEL } from '../builders/index.ts';
 import { computeAgentStatus } from '../status/agentStatus.ts';
 import { evaluateModelRetirement } from '../status/modelRetirement.ts';
@@ -59,31 +70,36 @@ export function presentPodsOfAgent(
   return ctx.caches.pods.byIndex(`${namespace}/${name}`);
 }
 
+/** What the operator reads an agent's references from: its policy caches and the API. */
+export interface ReferenceReaders {
+  readonly caches: {
+    readonly breakerPolicies: { get(key: string): CircuitBreakerPolicy | undefined };
+    readonly rateLimitPolicies: { get(key: string): RateLimitPolicy | undefined };
+  };
+  readonly client: Pick<KubeClient, 'get'>;
+}
+
 /**
- * The CircuitBreakerPolicies the agent's MCP servers name for their tools, by name, and a
- * line for each that does not exist: it runs with the defaults until it does, as the agent's
- * own does, and PoliciesResolved says so. `lookup` reads the cache (same namespace).
+ * The objects an agent refers to, as the operator sees them: policies from the informer
+ * caches, the system prompt's ConfigMap by one read (the controller watches its edits through
+ * the agents' index, not a cache). Secrets are never read: the kubelet mounts them into pods.
  */
-export function mcpBreakerPolicies(
-  agent: Readonly<AgentDeployment>,
-  lookup: (name: string) => CircuitBreakerPolicy | undefined,
-): { policies: Map<string, CircuitBreakerPolicy>; missing: string[] } {
-  const policies = new Map<string, CircuitBreakerPolicy>();
-  const missing: string[] = [];
-  const names = new Set<string>();
-  for (const server of agent.spec.mcpServers ?? []) {
-    const name = server.circuitBreakerPolicyRef?.name;
-    if (name === undefined || names.has(name)) continue;
-    names.add(name);
-    const policy = lookup(name);
-    if (policy === undefined) {
-      const users = (agent.spec.mcpServers ?? [])
-        .filter((s) => s.circuitBreakerPolicyRef?.name === name)
-        .map((s) => s.name);
-      missing.push(`CircuitBreakerPolicy ${name} (mcpServers ${users.join(', ')})`);
-    } else policies.set(name, policy);
-  }
-  return { policies, missing };
+export function clusterLookup(ctx: ReferenceReaders, namespace: string): ObjectLookup {
+  return <K extends ReferencedKind>(kind: K, name: string) => {
+    const key = `${namespace}/${name}`;
+    switch (kind) {
+      case 'CircuitBreakerPolicy':
+        return ctx.caches.breakerPolicies.get(key) as ReferencedObjects[K] | undefined;
+      case 'RateLimitPolicy':
+        return ctx.caches.rateLimitPolicies.get(key) as ReferencedObjects[K] | undefined;
+      case 'ConfigMap':
+        return ctx.client.get<ConfigMapData>(Kinds.ConfigMap, namespace, name) as Promise<
+          ReferencedObjects[K] | undefined
+        >;
+      default:
+        return undefined;
+    }
+  };
 }
 
 export async function reconcileAgent(key: string, ctx: OperatorContext): Promise<Outcome> {
@@ -96,28 +112,9 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
   const namespace = agent.metadata.namespace ?? 'default';
   const name = agent.metadata.name ?? '';
 
-  // Gather.
-  const missing: string[] = [];
-  const cbpName = agent.spec.circuitBreakerPolicyRef?.name;
-  const rlpName = agent.spec.rateLimitPolicyRef?.name;
-  const circuitBreakerPolicy =
-    cbpName === undefined ? undefined : ctx.caches.breakerPolicies.get(`${namespace}/${cbpName}`);
-  const rateLimitPolicy =
-    rlpName === undefined ? undefined : ctx.caches.rateLimitPolicies.get(`${namespace}/${rlpName}`);
-  if (cbpName !== undefined && circuitBreakerPolicy === undefined)
-    missing.push(`CircuitBreakerPolicy ${cbpName}`);
-  if (rlpName !== undefined && rateLimitPolicy === undefined)
-    missing.push(`RateLimitPolicy ${rlpName}`);
-  const mcp = mcpBreakerPolicies(agent, (n) => ctx.caches.breakerPolicies.get(`${namespace}/${n}`));
-  missing.push(...mcp.missing);
-  let systemPromptFromRef: string | undefined;
-  const promptRef = agent.spec.systemPromptFrom?.configMapKeyRef;
-  if (promptRef !== undefined) {
-    const cm = await ctx.client.get<ConfigMapData>(Kinds.ConfigMap, namespace, promptRef.name);
-    systemPromptFromRef = cm?.data?.[promptRef.key];
-    if (systemPromptFromRef === undefined)
-      missing.push(`ConfigMap ${promptRef.name} key ${promptRef.key}`);
-  }
+  // Gather: what the agent refers to, through the one gather step every policy source shares.
+  const gathered = await gatherAgentInputs(agent, clusterLookup(ctx, namespace));
+  const missing = [...gathered.missing];
   const presentPods = presentPodsOfAgent(ctx, namespace, name);
   const pods = presentPods.filter((p) => p.metadata?.deletionTimestamp === undefined);
   const readyReplicas = pods.filter((p) =>
@@ -125,14 +122,7 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
   ).length;
 
   // Decide.
-  const doc = resolvePolicy({
-    agent,
-    circuitBreakerPolicy,
-    rateLimitPolicy,
-    systemPromptFromRef,
-    readyReplicas,
-    mcpBreakerPolicies: mcp.policies,
-  });
+  const doc = resolvePolicy({ ...gathered.inputs, readyReplicas });
   const hash = policyHash(doc);
   const nowMs = ctx.clock.now();
   const deployment = ctx.caches.deployments.get(`${namespace}/${name}`);

@@ -12,6 +12,7 @@ import { overrideEvent } from '../status/overrideStatus.ts';
 import { recordEvent } from './objectEvents.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
 import { presentPodsOfAgent, RESYNC_MS } from './agentReconciler.ts';
+import { refersTo } from '../../../contract/src/policy/policyGather.ts';
 import type { OperatorContext } from './operatorContext.ts';
 import { STALE_STATUS_RETRY, writeStatusIfChanged } from './statusWrite.ts';
 
@@ -34,14 +35,9 @@ export function agentsUsing(
     .filter((a) => a.metadata.namespace === namespace && a.spec[ref]?.name === name);
 }
 
-/** Whether any of the agent's MCP servers names this CircuitBreakerPolicy for its tools. */
-export function mcpServersUse(agent: AgentDeployment, name: string): boolean {
-  return (agent.spec.mcpServers ?? []).some((s) => s.circuitBreakerPolicyRef?.name === name);
-}
-
 /**
- * The agents whose policy document a change of the policy alters: those that name it as their
- * own and, for a CircuitBreakerPolicy, those whose MCP servers name it.
+ * The agents whose policy document a change of the policy alters: every agent whose spec refers
+ * to it anywhere (agentReferences: its own ref, its MCP servers' for a CircuitBreakerPolicy).
  */
 export function agentsResolving(
   ctx: OperatorContext,
@@ -49,14 +45,10 @@ export function agentsResolving(
   name: string,
   ref: PolicyRef,
 ): AgentDeployment[] {
+  const kind = ref === 'circuitBreakerPolicyRef' ? 'CircuitBreakerPolicy' : 'RateLimitPolicy';
   return ctx.caches.agents
     .list()
-    .filter(
-      (a) =>
-        a.metadata.namespace === namespace &&
-        (a.spec[ref]?.name === name ||
-          (ref === 'circuitBreakerPolicyRef' && mcpServersUse(a, name))),
-    );
+    .filter((a) => a.metadata.namespace === namespace && refersTo(a, kind, name));
 }
 
 function users(

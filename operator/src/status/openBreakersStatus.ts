@@ -1,7 +1,7 @@
 /**
  * The agent's breaker memory: which provider breakers its running replicas hold Open, and
  * until when. The operator keeps it in `status.breaker.openBreakers`; a replica that starts
- * reads it (runtime/src/policy/openBreakersAtStart.ts) and starts those breakers Open for the rest
+ * reads it (runtime/src/cluster/openBreakersAtStart.ts) and starts those breakers Open for the rest
  * of the open time, then probes with halfOpenMaxCalls like the others, instead of sending
  * full traffic into an outage its siblings already know about.
  */

@@ -10,7 +10,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ClientKeySource } from '../agentRuntime.ts';
+import type { ClientKeySource } from '../policy/sourceDeps.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import type { ClientKeys } from './clientKeys.ts';
@@ -36,7 +36,7 @@ export async function readKeyDirectory(dir: string): Promise<string[]> {
 export interface ClientKeyDirectoryOptions {
   /** The mounted directory; undefined when the pod mounts none. */
   readonly dir: string | undefined;
-  readonly keys: ClientKeys;
+  readonly keys: Pick<ClientKeys, 'set'>;
   readonly clock: Clock;
   readonly logger: Logger;
   /** @default 60000 */

@@ -1,7 +1,8 @@
 /**
  * `--manifests <file-or-dir>`: the AgentDeployment, CircuitBreakerPolicy, RateLimitPolicy
  * (and optional Secrets and system-prompt ConfigMap) YAML a user would apply to a cluster,
- * resolved by the operator's own `resolvePolicy` and reloaded when the files change. With
+ * gathered and resolved as the operator does (`gatherAgentInputs`, then `resolvePolicy`: every
+ * reference the API has, through the one gather step) and reloaded when the files change. With
  * several AgentDeployments (`config/samples/`), `--agent NAME` picks one.
  *
  * Secrets stand in for what the operator would put in the pod's environment: the provider
@@ -14,18 +15,19 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type {
-  AgentDeployment,
-  CircuitBreakerPolicy,
-  RateLimitPolicy,
-} from '../../../contract/src/api/resources.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { FIELD_SHAPES } from '../../../contract/src/api/fieldShapes.ts';
 import { describeUnknownFields, unknownFields } from '../../../contract/src/api/fieldShape.ts';
 import { keysFromSecret } from '../access/clientKeys.ts';
-import type { AgentRuntime } from '../agentRuntime.ts';
 import type { Cancel } from '../../../platform/src/time/clock.ts';
 import { apiKeySources, resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
-import type { SourceDeps } from './sourceDeps.ts';
+import {
+  gatherAgentInputs,
+  type DataObject,
+  type ObjectLookup,
+  type ReferencedObjects,
+} from '../../../contract/src/policy/policyGather.ts';
+import type { PolicyIntake, SourceDeps } from './sourceDeps.ts';
 
 const SETTLE_MS = 50;
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
@@ -44,7 +46,7 @@ export interface ManifestObject {
 export class ManifestSource {
   readonly #path: string;
   readonly #agentName: string | undefined;
-  readonly #runtime: AgentRuntime;
+  readonly #intake: PolicyIntake;
   readonly #deps: SourceDeps;
   readonly #envKeys: string[] | undefined;
   #watcher: FSWatcher | undefined;
@@ -52,12 +54,12 @@ export class ManifestSource {
 
   constructor(
     options: { readonly path: string; readonly agent?: string | undefined },
-    runtime: AgentRuntime,
+    intake: PolicyIntake,
     deps: SourceDeps,
   ) {
     this.#path = resolve(options.path);
     this.#agentName = options.agent;
-    this.#runtime = runtime;
+    this.#intake = intake;
     this.#deps = deps;
     const raw = deps.env[CLIENT_KEYS_ENV];
     this.#envKeys = raw
@@ -88,12 +90,12 @@ export class ManifestSource {
     try {
       objects = await readManifests(this.#path);
     } catch (err) {
-      this.#runtime.store.reject(`cannot read manifests: ${(err as Error).message}`, this.source);
+      this.#intake.store.reject(`cannot read manifests: ${(err as Error).message}`, this.source);
       return;
     }
     const unknown = strictFieldErrors(objects);
     if (unknown !== undefined) {
-      this.#runtime.store.reject(unknown, this.source);
+      this.#intake.store.reject(unknown, this.source);
       return;
     }
     const agents = objects.filter(
@@ -101,54 +103,56 @@ export class ManifestSource {
     ) as unknown as AgentDeployment[];
     const chosen = chooseAgent(agents, this.#agentName, this.#path);
     if (typeof chosen === 'string') {
-      this.#runtime.store.reject(chosen, this.source);
+      this.#intake.store.reject(chosen, this.source);
       return;
     }
     const agent = chosen;
-    const named = (kind: string, name: string | undefined): unknown =>
-      name === undefined
-        ? undefined
-        : objects.find((o) => o.kind === kind && o.metadata?.name === name);
-    const spec = agent.spec;
-    const promptRef = spec.systemPromptFrom?.configMapKeyRef;
-    const promptMap = named('ConfigMap', promptRef?.name) as ManifestObject | undefined;
+    const namespace = agent.metadata.namespace;
+    // An object of the agent's namespace, or of none (manifests often leave it to kubectl).
+    const lookup: ObjectLookup = (kind, name) =>
+      objects.find(
+        (o) =>
+          o.kind === kind &&
+          o.metadata?.name === name &&
+          (o.metadata.namespace === undefined || o.metadata.namespace === namespace),
+      ) as ReferencedObjects[typeof kind] | undefined;
     let doc;
+    let gathered;
     try {
-      doc = resolvePolicy({
-        agent,
-        circuitBreakerPolicy: named('CircuitBreakerPolicy', spec.circuitBreakerPolicyRef?.name) as
-          CircuitBreakerPolicy | undefined,
-        rateLimitPolicy: named('RateLimitPolicy', spec.rateLimitPolicyRef?.name) as
-          RateLimitPolicy | undefined,
-        systemPromptFromRef: promptRef === undefined ? undefined : promptMap?.data?.[promptRef.key],
-      });
+      gathered = await gatherAgentInputs(agent, lookup);
+      doc = resolvePolicy(gathered.inputs);
     } catch (err) {
-      this.#runtime.store.reject(
+      this.#intake.store.reject(
         `cannot resolve the manifests: ${(err as Error).message}`,
         this.source,
       );
       return;
     }
+    for (const line of gathered.missing)
+      this.#deps.logger.warn(
+        { missing: line, path: this.#path },
+        `${line} is not among the manifests: running with the schema's defaults for it`,
+      );
     this.#applyClientKeys(
-      named('Secret', doc.access.clientKeysSecret) as ManifestObject | undefined,
+      doc.access.clientKeysSecret === undefined
+        ? undefined
+        : gathered.secrets.get(doc.access.clientKeysSecret),
       doc.access.clientKeysSecret,
     );
-    this.#runtime.useProviderKeys(
-      providerKeys(agent, (name) => named('Secret', name) as ManifestObject | undefined),
-    );
-    this.#runtime.store.offerDocument(doc, this.source);
+    this.#intake.useProviderKeys(providerKeys(agent, (name) => gathered.secrets.get(name)));
+    this.#intake.store.offerDocument(doc, this.source);
   }
 
-  #applyClientKeys(secret: ManifestObject | undefined, secretName: string | undefined): void {
-    if (this.#envKeys !== undefined) this.#runtime.clientKeys.set(this.#envKeys);
-    else if (secretName === undefined) this.#runtime.clientKeys.set(undefined);
-    else if (secret !== undefined) this.#runtime.clientKeys.set(keysFromSecret(secret));
+  #applyClientKeys(secret: DataObject | undefined, secretName: string | undefined): void {
+    if (this.#envKeys !== undefined) this.#intake.clientKeys.set(this.#envKeys);
+    else if (secretName === undefined) this.#intake.clientKeys.set(undefined);
+    else if (secret !== undefined) this.#intake.clientKeys.set(keysFromSecret(secret));
     else {
       this.#deps.logger.warn(
         { secret: secretName },
         'client-key Secret not among the manifests: every call will get 401',
       );
-      this.#runtime.clientKeys.set([]);
+      this.#intake.clientKeys.set([]);
     }
   }
 }
@@ -180,7 +184,7 @@ export function chooseAgent(
  */
 export function providerKeys(
   agent: AgentDeployment,
-  secret: (name: string) => ManifestObject | undefined,
+  secret: (name: string) => DataObject | undefined,
 ): Record<string, string> {
   const keys: Record<string, string> = {};
   for (const { env, secret: ref } of apiKeySources(agent)) {
@@ -190,7 +194,7 @@ export function providerKeys(
   return keys;
 }
 
-function secretValue(secret: ManifestObject | undefined, key: string): string | undefined {
+function secretValue(secret: DataObject | undefined, key: string): string | undefined {
   const plain = secret?.stringData?.[key];
   const encoded = secret?.data?.[key];
   const value =

@@ -7,18 +7,18 @@ import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
-import type { PolicyStore } from './policyStore.ts';
+import type { PolicyIntake } from './sourceDeps.ts';
 
 const SETTLE_MS = 50;
 
 export class PolicyFileSource {
   readonly #path: string;
-  readonly #store: PolicyStore;
+  readonly #store: PolicyIntake['store'];
   readonly #clock: Clock;
   #watcher: FSWatcher | undefined;
   #pending: Cancel | undefined;
 
-  constructor(path: string, store: PolicyStore, clock: Clock) {
+  constructor(path: string, store: PolicyIntake['store'], clock: Clock) {
     this.#path = resolve(path);
     this.#store = store;
     this.#clock = clock;

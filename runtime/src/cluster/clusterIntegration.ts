@@ -1,34 +1,46 @@
 /**
- * In a pod: the policy comes from ConfigMap `<agent>-policy`, watched through the API (the
- * Informer re-lists on 410, backs off, and restarts silent watches); the client keys from the
- * Secret the pod mounts (the kubelet reads it: the runtime holds no access to Secrets); the
- * pod's own annotations report what is in force. Before the first policy is taken, the agent's
- * status says which breakers its other replicas hold open (openBreakersAtStart.ts).
+ * The runtime's whole cluster integration, in a pod: the policy comes from ConfigMap
+ * `<agent>-policy`, watched through the API (the Informer re-lists on 410, backs off, and
+ * restarts silent watches); the client keys from the Secret the pod mounts (the kubelet reads
+ * it: the runtime holds no access to Secrets); the pod's own annotations report what is in
+ * force. Before the first policy is taken, the agent's status says which breakers its other
+ * replicas hold open (openBreakersAtStart.ts). It sees the runtime only through
+ * `ClusterReplica`.
  */
 import { ClientKeyDirectory } from '../access/clientKeyFiles.ts';
 import { POD_NAME_ENV } from '../../../contract/src/pod/runtimeEnvironment.ts';
-import type { AgentRuntime } from '../agentRuntime.ts';
 import type { PolicySourceOption } from '../cli/runtimeOptions.ts';
 import { Informer } from '../../../platform/src/kube/informer.ts';
 import { type KubeClient } from '../../../platform/src/kube/kubeClient.ts';
 import { HttpKubeClient } from '../../../platform/src/kube/httpKubeClient.ts';
 import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
-import { PodReporter } from '../reporting/podReporter.ts';
+import { PodReporter, type ReportedState } from './podReporter.ts';
 import { readBreakerMemory } from './openBreakersAtStart.ts';
+import type { RememberedOpen } from '../guard/guardSet/rememberedOpen.ts';
 import {
   POLICY_CONFIGMAP_KEY,
   policyConfigMapName,
 } from '../../../contract/src/policy/policyDocument.ts';
-import type { RunningSource, SourceDeps } from './sourceDeps.ts';
+import type { PolicyIntake, RunningSource, SourceDeps } from '../policy/sourceDeps.ts';
+
+/** The runtime as its cluster integration sees it. */
+export interface ClusterReplica extends PolicyIntake {
+  /** What the pod's annotations say now. */
+  podReport(): ReportedState;
+  /** Calls `listener` whenever anything `podReport()` reads may have changed. */
+  onReportChange(listener: () => void): void;
+  /** Breakers the agent's other replicas hold open, learned before the first policy. */
+  rememberOpenBreakers(entries: readonly RememberedOpen[]): void;
+}
 
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
 }
 
-export async function startClusterSources(
+export async function startClusterIntegration(
   option: Extract<PolicySourceOption, { kind: 'cluster' }>,
-  runtime: AgentRuntime,
+  runtime: ClusterReplica,
   deps: SourceDeps,
   client: KubeClient = HttpKubeClient.fromKubeconfig(),
 ): Promise<RunningSource> {
@@ -69,32 +81,13 @@ export async function startClusterSources(
       patch: async (annotations) => {
         await client.patch(Kinds.Pod, namespace, podName, { metadata: { annotations } }, 'merge');
       },
-      read: () => ({
-        policyHash: runtime.active?.hash,
-        breakers: runtime.active?.guard.breakerSummary() ?? {},
-        store: runtime.active?.guard.storeReport?.(),
-        headroom: runtime.headroom.report(),
-        runtime: runtime.runtimeReport(),
-        mcp: runtime.mcpReport(),
-      }),
+      read: () => runtime.podReport(),
       onError: (err) => {
         deps.logger.warn({ err: String(err) }, 'pod annotation patch failed');
       },
     });
     const r = reporter;
-    runtime.store.onChange(() => {
-      r.poke();
-    });
-    runtime.onBreakerChange(() => {
-      r.poke();
-    });
-    runtime.headroom.onChange(() => {
-      r.poke();
-    });
-    runtime.mcp.onChange(() => {
-      r.poke();
-    });
-    runtime.loops.onChange(() => {
+    runtime.onReportChange(() => {
       r.poke();
     });
   } else {
