@@ -24,14 +24,9 @@ import { BackendPool, type Backend } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
 import { GuardSet } from './guard/guardSet/guardSet.ts';
 import type { RememberedOpen } from './guard/guardSet/rememberedOpen.ts';
-import { RedisCounterStore } from './sharedLimits/redisCounterStore.ts';
-import {
-  RATE_LIMIT_STORE_CA_FILE,
-  RATE_LIMIT_STORE_CA_FILE_ENV,
-  RATE_LIMIT_STORE_MOUNT_PATH,
-  RATE_LIMIT_STORE_PASSWORD_FILE,
-  RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
-} from '../../contract/src/pod/runtimeEnvironment.ts';
+import { RedisCounterStore, storeSecretFiles } from './sharedLimits/redisCounterStore.ts';
+import { recordPolicyChange } from './audit/policyAudit.ts';
+import { attemptTelemetry } from './telemetry/attemptTelemetry.ts';
 import { ModelRouter, streamLimits } from './provider/modelRouter.ts';
 import { ProviderHeadroom } from './provider/providerHeadroom.ts';
 import { buildApiServer } from './server/apiServer.ts';
@@ -47,6 +42,8 @@ import type { RuntimeReport } from '../../contract/src/reporting/runtimeAnnotati
 import type { Clock } from '../../platform/src/time/clock.ts';
 import { sleep } from '../../platform/src/time/sleep.ts';
 import { POD_CLIENT_KEY_ENV } from '../../contract/src/pod/agentEnvironment.ts';
+import { AGENT_DEPLOYMENT_LIMITS } from '../../contract/src/api/specLimits.ts';
+import { parseDuration } from '../../contract/src/api/duration.ts';
 
 /** The `source` label of a policy source's offers: its name up to the first ':'. */
 const RELOAD_SOURCE_LABEL: Readonly<Record<PolicySourceOption['kind'], string>> = {
@@ -107,7 +104,12 @@ export class AgentRuntime implements ClusterReplica {
     });
     this.clientKeys.setPodKey(deps.env[POD_CLIENT_KEY_ENV]);
     this.#pool = new BackendPool(deps.env, clock);
-    this.#cache = new ResponseCache(clock, 1000, 300_000);
+    // Sized by the schema's defaults until the first policy resizes it.
+    this.#cache = new ResponseCache(
+      clock,
+      AGENT_DEPLOYMENT_LIMITS['cache.maxEntries'].default,
+      parseDuration(AGENT_DEPLOYMENT_LIMITS['cache.ttl'].default),
+    );
     this.#audit = new AuditLog(false);
     this.mcp = new McpTools({ clock: deps.clock, logger: deps.logger, env: deps.env });
     this.loops = new LoopLedger({
@@ -143,29 +145,7 @@ export class AgentRuntime implements ClusterReplica {
       clock,
       strategy: () => this.#active?.doc.loadBalancing ?? 'RoundRobin',
       streamLimits: () => streamLimits(this.#active?.doc),
-      observe: (event) => {
-        this.metrics.llmAttempts.inc({
-          model: event.model,
-          backend: event.backend,
-          outcome: event.outcome,
-        });
-        this.metrics.llmLatency.observe(
-          { model: event.model, backend: event.backend, outcome: event.outcome },
-          event.durationMs / 1000,
-        );
-        this.headroom.observeAttempt(event);
-        if (event.outcome !== 'Success') {
-          logger.debug(
-            {
-              model: event.model,
-              backend: event.backend,
-              attempt: event.attempt,
-              outcome: event.outcome,
-            },
-            'provider attempt failed',
-          );
-        }
-      },
+      observe: attemptTelemetry(this.metrics, this.headroom, logger),
     });
     this.context = {
       clock,
@@ -346,14 +326,7 @@ export class AgentRuntime implements ClusterReplica {
             name: doc.agent.name,
             settings,
             clock: this.#deps.clock,
-            secretFiles: {
-              password:
-                this.#deps.env[RATE_LIMIT_STORE_PASSWORD_FILE_ENV] ??
-                `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_PASSWORD_FILE}`,
-              ca:
-                this.#deps.env[RATE_LIMIT_STORE_CA_FILE_ENV] ??
-                `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_CA_FILE}`,
-            },
+            secretFiles: storeSecretFiles(this.#deps.env),
             logger: this.#deps.logger,
             onStateChange,
           }),
@@ -373,24 +346,7 @@ export class AgentRuntime implements ClusterReplica {
     this.#keySource?.follow(doc.access.clientKeysSecret);
     this.metrics.policyInfo.reset();
     this.metrics.policyInfo.set({ hash: next.hash }, 1);
-    this.#audit.record({
-      event: 'policy_change',
-      hash: next.hash,
-      previousHash: previous?.hash,
-      source: next.source,
-      generation: doc.agent.generation,
-    });
-    const before = previous?.doc.circuitBreaker.override;
-    const after = doc.circuitBreaker.override;
-    if (before !== undefined && (before.state !== after.state || before.reason !== after.reason)) {
-      this.#audit.record({
-        event: 'override_change',
-        breakerPolicy: doc.circuitBreaker.policyName,
-        state: after.state,
-        previousState: before.state,
-        reason: after.reason,
-      });
-    }
+    recordPolicyChange(this.#audit, next, previous);
     this.#deps.logger.info(
       { hash: next.hash, previous: previous?.hash, source: next.source },
       'policy applied',

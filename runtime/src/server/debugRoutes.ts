@@ -13,14 +13,20 @@ import { refusal, sendError, unauthorized } from './errorReplies.ts';
 
 export { DEBUG_OFF };
 import type { RuntimeContext } from './runtimeContext.ts';
-import { requestPeer } from './requestGate.ts';
+import { requestPeer, type GateNeeds } from './requestGate.ts';
+
+/** What the `/debug/*` documents read. */
+export type DebugNeeds = Pick<
+  RuntimeContext,
+  'store' | 'active' | 'clientKeys' | 'cache' | 'stats'
+>;
 
 /** Whether the policy in force serves `/debug/*` (on unless it says `debugEndpoints: false`). */
-export function debugEnabled(ctx: RuntimeContext): boolean {
+export function debugEnabled(ctx: Pick<RuntimeContext, 'store'>): boolean {
   return ctx.store.current?.doc.debugEndpoints !== false;
 }
 
-export function debugDocuments(ctx: RuntimeContext): Record<string, () => unknown> {
+export function debugDocuments(ctx: DebugNeeds): Record<string, () => unknown> {
   return {
     '/debug/breakers': () => ({ breakers: ctx.active()?.guard.breakers() ?? {} }),
     '/debug/ratelimiter': () => ({ rateLimiter: ctx.active()?.guard.rateLimiter() ?? {} }),
@@ -70,7 +76,7 @@ function withoutUserinfo(url: string): string {
 
 export function registerDebugRoutes(
   app: FastifyInstance,
-  ctx: RuntimeContext,
+  ctx: DebugNeeds & GateNeeds,
   { requireKey }: { requireKey: boolean },
 ): void {
   for (const [path, build] of Object.entries(debugDocuments(ctx))) {

@@ -21,15 +21,20 @@ import {
   type CallSubject,
 } from './routeCall.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
+import type { GateNeeds } from './requestGate.ts';
+import type { CallNeeds } from './routeCall.ts';
+
+/** `/v1/agent/invoke`: the bundled agent's loop, its tools and loop ledger, and the router. */
+export type InvokeNeeds = Pick<RuntimeContext, 'router' | 'mcp' | 'loops'> & CallNeeds & GateNeeds;
 
 const ROUTE = '/v1/agent/invoke';
 
-export function registerInvokeRoute(app: FastifyInstance, ctx: RuntimeContext): void {
+export function registerInvokeRoute(app: FastifyInstance, ctx: InvokeNeeds): void {
   app.post(ROUTE, (request, reply) => handle(ctx, request, reply));
 }
 
 async function handle(
-  ctx: RuntimeContext,
+  ctx: InvokeNeeds,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
@@ -156,7 +161,7 @@ function sendEvent(stream: CallerStream, event: string, data: unknown): void {
 
 /** A suspected injection in a tool's result: counted, audited and logged like the caller's. */
 function toolResultInjection(
-  ctx: RuntimeContext,
+  ctx: InvokeNeeds,
   requestId: string,
   subject: CallSubject,
   kind: string,

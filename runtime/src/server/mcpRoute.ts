@@ -7,8 +7,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { refusal, sendError } from './errorReplies.ts';
 import { passGate } from './requestGate.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
+import type { GateNeeds } from './requestGate.ts';
 
-export function registerMcpRoute(app: FastifyInstance, ctx: RuntimeContext): void {
+/** `/mcp/<name>`: the declared servers and the endpoint that guards them. */
+export type McpRouteNeeds = Pick<RuntimeContext, 'mcp' | 'mcpEndpoint' | 'logger'> & GateNeeds;
+
+export function registerMcpRoute(app: FastifyInstance, ctx: McpRouteNeeds): void {
   const route = (request: FastifyRequest, reply: FastifyReply) => handle(ctx, request, reply);
   app.post('/mcp/:server', route);
   app.get('/mcp/:server', route);
@@ -16,7 +20,7 @@ export function registerMcpRoute(app: FastifyInstance, ctx: RuntimeContext): voi
 }
 
 async function handle(
-  ctx: RuntimeContext,
+  ctx: McpRouteNeeds,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {

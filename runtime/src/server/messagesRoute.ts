@@ -19,11 +19,16 @@ import {
   type CallSubject,
 } from './routeCall.ts';
 import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
+import type { GateNeeds } from './requestGate.ts';
+import type { CallNeeds } from './routeCall.ts';
+
+/** `/v1/messages`: the router, the response cache, and a call's accounting. */
+export type MessagesNeeds = Pick<RuntimeContext, 'router' | 'cache'> & CallNeeds & GateNeeds;
 
 const ROUTE = '/v1/messages';
 const COUNT_TOKENS_ROUTE = '/v1/messages/count_tokens';
 
-export function registerMessagesRoute(app: FastifyInstance, ctx: RuntimeContext): void {
+export function registerMessagesRoute(app: FastifyInstance, ctx: MessagesNeeds): void {
   app.post(ROUTE, (request, reply) => handle(ctx, request, reply));
   app.post(COUNT_TOKENS_ROUTE, (request, reply) => countTokens(ctx, request, reply));
 }
@@ -41,7 +46,7 @@ export function estimateInputTokens(rawLength: number): number {
 }
 
 async function handle(
-  ctx: RuntimeContext,
+  ctx: MessagesNeeds,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
@@ -178,7 +183,7 @@ async function handle(
  * another model counts differently, and no token budget, since counting spends none).
  */
 async function countTokens(
-  ctx: RuntimeContext,
+  ctx: MessagesNeeds,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {

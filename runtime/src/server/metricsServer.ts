@@ -4,10 +4,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import { DEBUG_OFF, debugDocuments, debugEnabled } from './debugRoutes.ts';
-import type { RuntimeContext } from './runtimeContext.ts';
+import { DEBUG_OFF, debugDocuments, debugEnabled, type DebugNeeds } from './debugRoutes.ts';
 
-export function buildMetricsServer(ctx: RuntimeContext, registries: () => Registry[]): Server {
+export function buildMetricsServer(ctx: DebugNeeds, registries: () => Registry[]): Server {
   const debug = debugDocuments(ctx);
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';

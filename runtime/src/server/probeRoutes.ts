@@ -6,7 +6,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { RuntimeContext } from './runtimeContext.ts';
 
-export function registerProbeRoutes(app: FastifyInstance, ctx: RuntimeContext): void {
+export function registerProbeRoutes(
+  app: FastifyInstance,
+  ctx: Pick<RuntimeContext, 'health' | 'lifecycle' | 'active'>,
+): void {
   app.get('/health', (_request, reply) => {
     const checks = ctx.health();
     const ok = Object.values(checks).every((c) => c.ok);

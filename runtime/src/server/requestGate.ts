@@ -6,6 +6,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { draining, notReady, sendError, unauthorized } from './errorReplies.ts';
 import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
+
+/** What the gate reads: whether the process takes calls, who may call, the policy in force. */
+export type GateNeeds = Pick<RuntimeContext, 'lifecycle' | 'clientKeys' | 'metrics' | 'active'>;
 import { isLoopbackAddress, type Peer } from '../access/clientKeys.ts';
 
 /** The caller as access control sees it: the per-pod key is for loopback peers only. */
@@ -14,7 +17,7 @@ export function requestPeer(request: FastifyRequest): Peer {
 }
 
 export function passGate(
-  ctx: RuntimeContext,
+  ctx: GateNeeds,
   request: FastifyRequest,
   reply: FastifyReply,
 ): ActivePolicy | undefined {

@@ -13,6 +13,12 @@ import type { CallerStream } from './callerStream.ts';
 import { badRequest, mapFailure, refusal, sendError } from './errorReplies.ts';
 import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
 
+/** What beginning, failing and refusing a call touch: its accounting, log and audit trail. */
+export type CallNeeds = Pick<
+  RuntimeContext,
+  'clock' | 'logger' | 'metrics' | 'lifecycle' | 'stats' | 'audit'
+>;
+
 /** Who asked for what, for metrics, logs and audit records. */
 export interface CallSubject {
   readonly route: string;
@@ -30,7 +36,7 @@ export interface CallSubject {
  * returned (the caller stops).
  */
 export function refusedAsInjection(
-  ctx: RuntimeContext,
+  ctx: CallNeeds,
   active: ActivePolicy,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -81,7 +87,7 @@ export interface ProviderCall {
 }
 
 export function beginCall(
-  ctx: RuntimeContext,
+  ctx: CallNeeds,
   request: FastifyRequest,
   reply: FastifyReply,
   spanName: string,
@@ -115,7 +121,7 @@ export function beginCall(
  * and counts, records, logs and audits it. Returns the status answered.
  */
 export function failCall(
-  ctx: RuntimeContext,
+  ctx: CallNeeds,
   request: FastifyRequest,
   reply: FastifyReply,
   call: ProviderCall,
@@ -168,7 +174,7 @@ export function failCall(
 
 /** A body the route cannot send: counted and answered 400 in the API's shape. */
 export function refuseBody(
-  ctx: RuntimeContext,
+  ctx: CallNeeds,
   reply: FastifyReply,
   route: string,
   message: string,

@@ -12,6 +12,13 @@
  * - commands are never queued while disconnected (`disableOfflineQueue`), the client's queue
  *   is bounded, and so are the admissions in flight.
  */
+import {
+  RATE_LIMIT_STORE_CA_FILE,
+  RATE_LIMIT_STORE_CA_FILE_ENV,
+  RATE_LIMIT_STORE_MOUNT_PATH,
+  RATE_LIMIT_STORE_PASSWORD_FILE,
+  RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
+} from '../../../contract/src/pod/runtimeEnvironment.ts';
 import { createClient, type RedisClientType } from '@redis/client';
 import type { CounterStoreSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type {
@@ -48,6 +55,23 @@ const TIMED_OUT = Symbol('timed out');
 export interface StoreLogger {
   info(fields: object, message: string): void;
   warn(fields: object, message: string): void;
+}
+
+/**
+ * Where the store's password and CA are mounted: the operator's paths, or the files the
+ * environment names (standalone runs).
+ */
+export function storeSecretFiles(
+  env: Readonly<Record<string, string | undefined>>,
+): RedisCounterStoreOptions['secretFiles'] {
+  return {
+    password:
+      env[RATE_LIMIT_STORE_PASSWORD_FILE_ENV] ??
+      `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_PASSWORD_FILE}`,
+    ca:
+      env[RATE_LIMIT_STORE_CA_FILE_ENV] ??
+      `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_CA_FILE}`,
+  };
 }
 
 export interface RedisCounterStoreOptions {
