@@ -4,7 +4,7 @@
  * the caller's body goes out as the caller sent it (re-encoded only when a fallback model
  * replaces `model`), and the provider's answer comes back byte for byte.
  *
- * Why not the SDK here (docs/design.md §6, "The Messages pass-through skips the SDK"): per
+ * Why not the SDK here (docs/decisions/0006-messages-pass-through-without-sdk.md): per
  * request, the SDK builds and validates its headers twice, wraps the call in promise and
  * options objects, and arms its own timer, which together cost the runtime about as much
  * CPU as everything else it does for a request, more than a bare node:http proxy spends on

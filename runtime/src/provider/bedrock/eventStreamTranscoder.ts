@@ -14,7 +14,7 @@
  * that decoder computes both checksums in JavaScript and copies each header, 1.8 µs a frame,
  * where node:zlib's native `crc32`, reading only the string headers and decoding in place take
  * 0.6 µs — for a 500-token answer of about 100 frames, 66 µs of CPU per stream
- * (docs/design.md, "Bedrock and Vertex"). As it writes the events it notes what they said
+ * (docs/decisions/0023-bedrock-signing-and-frames-by-hand.md). As it writes the events it notes what they said
  * (`events`), so the relay need not read them again.
  */
 import { crc32 } from 'node:zlib';

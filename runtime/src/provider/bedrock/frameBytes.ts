@@ -1,7 +1,7 @@
 /**
  * The byte work the event-stream transcoder does on every frame, in plain JavaScript: at a
  * few hundred bytes a frame, each call out of JavaScript (Buffer.compare, indexOf, a string,
- * a base64 write) costs more than the bytes it handles (docs/design.md, "Bedrock and Vertex").
+ * a base64 write) costs more than the bytes it handles (docs/decisions/0023-bedrock-signing-and-frames-by-hand.md).
  */
 export const QUOTE = 0x22;
 export const NEWLINE = 0x0a;

@@ -7,7 +7,7 @@
  * keyed by an HMAC of the secret) costs 28 µs of CPU a request on this machine, this one 7 µs
  * (one-shot `crypto.hash` for the two digests, one HMAC on a signing key kept per day and
  * secret). On a streamed answer through the runtime that is about a tenth of what the
- * runtime spends beyond a bare proxy (docs/design.md, "Bedrock and Vertex"). The library stays
+ * runtime spends beyond a bare proxy (docs/decisions/0023-bedrock-signing-and-frames-by-hand.md). The library stays
  * the reference: the unit tests sign the same requests with both and require the same
  * headers, and check AWS's published test vectors; the simulator verifies every request the
  * runtime sends with the library.
