@@ -22,13 +22,16 @@
  *
  *   node --no-warnings=ExperimentalWarning bench/runtime.ts [--rounds 8] [--round-ms 2000]
  *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
- *        [--only providers]
+ *        [--only providers|storm] [--label NAME]
  *
  * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
  * lines and writes nothing: for working on the cloud path without the rest of the run.
+ * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
+ * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
+ * the error path.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -43,6 +46,7 @@ import { closedLoop, encodePost, exchange, type LoadRun } from './runtime/closed
 import { cpuMs, ownCpuMs, upstreamSockets } from './runtime/processProbe.ts';
 import { median, percentile } from '../tools/stats/samples.ts';
 import { mcpComparison } from './runtime/mcpComparison.ts';
+import { overloadStorm, stormLine } from './runtime/overloadStorm.ts';
 import {
   BENCH_AWS,
   providerComparison,
@@ -58,10 +62,11 @@ const { values: flags } = parseArgs({
     'cpu-prof': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     only: { type: 'string' },
+    label: { type: 'string' },
   },
 });
-if (flags.only !== undefined && flags.only !== 'providers') {
-  throw new Error(`--only takes "providers", not "${flags.only}"`);
+if (flags.only !== undefined && flags.only !== 'providers' && flags.only !== 'storm') {
+  throw new Error(`--only takes "providers" or "storm", not "${flags.only}"`);
 }
 const ROUNDS = Number(flags.rounds);
 const ROUND_MS = Number(flags['round-ms']);
@@ -396,6 +401,29 @@ async function main(): Promise<void> {
       streams: (port) => encodeMix(port, STREAM_MIX),
       compare,
     });
+  const storm = () =>
+    overloadStorm({
+      sim,
+      proxy: { port: proxy.port, pid: proxy.child.pid ?? 0 },
+      policy,
+      dir,
+      env: { ANTHROPIC_API_KEY: 'sk-bench', BREAKWATER_CLIENT_KEYS: CLIENT_KEY },
+      requests: (port) => encodeMix(port),
+      rounds: ROUNDS,
+      roundMs: ROUND_MS,
+      warmupMs: WARMUP_MS,
+      // Callers in a retry's backoff send nothing: more of them keep the shadow runtime busy.
+      concurrency: CONCURRENCY * 4,
+    });
+  if (flags.only === 'storm') {
+    const result = await storm();
+    proxy.child.kill('SIGTERM');
+    await runtime.stop();
+    await sim.stop();
+    recordStorm(result, loadBefore);
+    process.stdout.write(stormLine(result));
+    return;
+  }
   if (flags.only === 'providers') {
     const providers = await compareProviders();
     proxy.child.kill('SIGTERM');
@@ -422,6 +450,7 @@ async function main(): Promise<void> {
   for (const path of paths) path.requests = encodeMix(path.port, STREAM_MIX);
   const streams = await sideBySide(paths, simPid, sim.port);
   const providers = await compareProviders();
+  const overload = await storm();
   const mcp = await mcpComparison({
     policy,
     dir,
@@ -464,6 +493,7 @@ async function main(): Promise<void> {
     p99AddedMs: round2(ours.p99 - baseline.p99),
     streaming: streamingResult(streams),
     providers,
+    storm: overload,
     mcp,
   };
   if (!flags['no-write']) {
@@ -485,6 +515,25 @@ async function main(): Promise<void> {
     `runtime mcp: p50_added_ms=${mcp.p50AddedMs.toFixed(3)}, a bare proxy's ${mcp.proxyP50AddedMs.toFixed(3)} (direct ${mcp.directP50Ms} ms, through the proxy ${mcp.proxyP50Ms} ms, through /mcp ${mcp.guardedP50Ms} ms)\n`,
   );
   printProviders(providers);
+  process.stdout.write(stormLine(overload));
+}
+
+/** Adds a `--only storm` run to bench/results/runtime-storm.json, named and dated. */
+function recordStorm(result: Awaited<ReturnType<typeof overloadStorm>>, loadBefore: number[]) {
+  const file = new URL('./results/runtime-storm.json', import.meta.url);
+  const history = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as { runs: unknown[] })
+    : { runs: [] };
+  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  history.runs.push({
+    label: flags.label ?? commit,
+    commit,
+    when: new Date().toISOString(),
+    loadAverage: { before: loadBefore, after: loadavg().map(round2) },
+    node: process.version,
+    ...result,
+  });
+  if (!flags['no-write']) writeFileSync(file, `${JSON.stringify(history, null, 2)}\n`);
 }
 
 function printProviders(providers: Awaited<ReturnType<typeof providerComparison>>): void {

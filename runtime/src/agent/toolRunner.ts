@@ -5,8 +5,8 @@
  * failed request.
  */
 import {
-  classifyError,
   classifyHttpOutcome,
+  failureOf,
   HttpStatusError,
 } from '../provider/anthropic/errorClassification.ts';
 import type { ToolSettings } from '../../../contract/src/policy/policyDocument.ts';
@@ -65,11 +65,11 @@ export async function runTool(
           const c = classifyHttpOutcome({ status: response.status, body }, deps.clock.now());
           // A tool's 4xx is the model's mistake: report it, do not count it against the tool.
           if (c.outcome === 'ClientError') return `error ${response.status}: ${body}`;
-          throw new HttpStatusError(`tool "${tool.name}"`, {
-            status: response.status,
-            body,
-            headers: response.headers,
-          });
+          throw new HttpStatusError(
+            `tool "${tool.name}"`,
+            { status: response.status, body, headers: response.headers },
+            c,
+          );
         }
         return body;
       },
@@ -78,7 +78,7 @@ export async function runTool(
     deps.stats.record('tool', tool.name, deps.clock.now() - started);
     return { type: 'tool_result', tool_use_id: call.id, content: text.slice(0, MAX_RESULT_CHARS) };
   } catch (err) {
-    const outcome = classifyError(err, deps.clock.now()).outcome;
+    const outcome = failureOf(err, deps.clock.now()).outcome;
     status = outcome === 'Timeout' ? 'timeout' : outcome === 'Rejected' ? 'rejected' : 'error';
     deps.stats.record('tool', tool.name, deps.clock.now() - started, { errorType: outcome });
     return {

@@ -40,15 +40,61 @@ export interface Classification {
   readonly status?: number | undefined;
   /** From `retry-after-ms` / `retry-after`, or the guard error's own hint. */
   readonly retryAfterMs?: number | undefined;
+  /** The provider's own error, when its answer had one (`{type, message}` in the Anthropic shape). */
+  readonly providerError?: ProviderError | undefined;
 }
 
-/** A response as a raw HTTP client sees it (tools, or a provider reached without the SDK). */
+/** What the provider said went wrong, as its error body put it. */
+export interface ProviderError {
+  readonly type: string;
+  readonly message?: string | undefined;
+}
+
 /** Tells the guard what a call's error means; one per provider (and one for HTTP tools). */
 export interface ErrorClassifier {
   /** Classifies anything a guarded call threw. */
   classify(err: unknown, now: number): Classification;
   /** The headers an error carries, for adaptive pacing; undefined when it has none. */
   headersOf(err: unknown): HeaderSource | undefined;
+}
+
+/**
+ * Where a failed attempt's classification rides on its error: made once where the attempt
+ * failed, then read by the breaker, the retry, the router's failover, the HTTP answer and the
+ * metrics. A symbol, so that logs, JSON and equality never see it.
+ */
+const CLASSIFIED = Symbol('breakwater.classification');
+
+interface Classified {
+  readonly [CLASSIFIED]?: Classification;
+}
+
+/** The classification made of `err` where it failed; undefined if none was made. */
+export function classificationOf(err: unknown): Classification | undefined {
+  return typeof err === 'object' && err !== null ? (err as Classified)[CLASSIFIED] : undefined;
+}
+
+/** Carries `c` on `err` (an object; a thrown primitive is cheap to classify again). */
+export function carryClassification(err: unknown, c: Classification): void {
+  if (typeof err === 'object' && err !== null && Object.isExtensible(err)) {
+    Object.defineProperty(err, CLASSIFIED, { value: c, configurable: true });
+  }
+}
+
+/**
+ * The classification `err` carries, or else `classifier`'s, made now and carried from here:
+ * however many places ask, an error is classified once.
+ */
+export function classifyOnce(
+  classifier: ErrorClassifier,
+  err: unknown,
+  now: number,
+): Classification {
+  const carried = classificationOf(err);
+  if (carried !== undefined) return carried;
+  const c = classifier.classify(err, now);
+  carryClassification(err, c);
+  return c;
 }
 
 export function isFailureClass(outcome: OutcomeClass): outcome is FailureClass {

@@ -29,7 +29,12 @@
 import type { Bulkhead } from './bulkhead.ts';
 import type { CircuitBreaker } from './circuitBreaker.ts';
 import { REJECTED } from './circuitBreaker.ts';
-import { isFailureClass, type ErrorClassifier } from './classification.ts';
+import {
+  classifyOnce,
+  isFailureClass,
+  type Classification,
+  type ErrorClassifier,
+} from './classification.ts';
 import { CancelledError } from './errors.ts';
 import { GuardAttempt, type AttemptDeadline, type AttemptHost } from './guardAttempt.ts';
 import type { HeaderSource } from './headers.ts';
@@ -279,7 +284,8 @@ export class Guard implements AttemptHost {
     if (deadline !== undefined) this.#deadlines.remove(deadline);
     this.#bulkhead?.release();
     const end = this.#clock.now();
-    const c = this.#classifier.classify(err, end);
+    // Classified here unless the attempt already did (GuardAttempt.classify); carried on `err`.
+    const c = classifyOnce(this.#classifier, err, end);
     const outcome = c.outcome;
     const duration = (a.firstEventAt ?? end) - start;
     if (isFailureClass(outcome)) breaker.onFailure(permit, outcome, duration, end);
@@ -349,6 +355,9 @@ export class Guard implements AttemptHost {
   }
   timedOut(): void {
     this.#timeouts++;
+  }
+  classify(err: unknown): Classification {
+    return classifyOnce(this.#classifier, err, this.#clock.now());
   }
   disarm(deadline: AttemptDeadline): void {
     this.#deadlines.remove(deadline);

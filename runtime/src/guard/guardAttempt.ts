@@ -3,6 +3,7 @@
  * left, and ways to report back (usage for the token budget, response headers for adaptive
  * pacing). One small object per attempt; the AbortSignal inside is created only if read.
  */
+import type { Classification } from './classification.ts';
 import { TimeoutError } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
 import type { DeadlineEntry } from './timeout.ts';
@@ -15,6 +16,8 @@ export interface AttemptHost {
   timedOut(attempt: GuardAttempt): void;
   /** Stops watching the attempt's deadline (a stream's first event arrived). */
   disarm(deadline: AttemptDeadline): void;
+  /** The guard's classifier on an attempt's error, made once and carried on the error. */
+  classify(err: unknown): Classification;
 }
 
 /** Request options for `@anthropic-ai/sdk` calls (`client.messages.create(params, options)`). */
@@ -167,6 +170,14 @@ export class GuardAttempt {
   /** Real token usage (the response's `usage`), to settle the token budget reservation. */
   reportUsage(usage: TokenUsage): void {
     this.#usage = usage;
+  }
+
+  /**
+   * What this attempt's error means, in the guard's terms: classified here, where it failed,
+   * and carried on the error, so that the guard, the router and the route read it, not redo it.
+   */
+  classify(err: unknown): Classification {
+    return this.#host.classify(err);
   }
 
   /** The response's headers (`.withResponse()`), for adaptive pacing. */

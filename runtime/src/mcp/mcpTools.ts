@@ -18,7 +18,7 @@ import {
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import type { McpServerReport } from '../../../contract/src/reporting/mcpAnnotation.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
-import { classifyError, HttpStatusError } from '../provider/anthropic/errorClassification.ts';
+import { failureOf, HttpStatusError } from '../provider/anthropic/errorClassification.ts';
 import type { RuntimeGuard } from '../provider/backendPool.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { McpServerLink, type ListedTool } from './mcpServerLink.ts';
@@ -167,7 +167,7 @@ export class McpTools {
           failure: 'ServerError',
           result: err.result,
         };
-      const outcome = classifyError(err, this.#clock.now()).outcome;
+      const outcome = failureOf(err, this.#clock.now()).outcome;
       return {
         text: `tool "${name}" is unavailable (${outcome}); carry on without it or try another tool`,
         isError: true,

@@ -10,7 +10,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { isFailureClass } from '../guard/classification.ts';
-import { classifyError } from './anthropic/errorClassification.ts';
+import { failureOf } from './anthropic/errorClassification.ts';
 import { CancelledError, isCircuitOpenError } from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';
 import {
@@ -259,7 +259,8 @@ export class ModelRouter {
         backend: backend.name,
         attempt: info.attempt,
         durationMs: this.#clock.now() - started,
-        outcome: classifyError(err, this.#clock.now()).outcome,
+        // Classified once, here where it failed, by the guard's classifier; carried on `err`.
+        outcome: info.classify(err).outcome,
         error: err,
       });
       throw err;
@@ -352,7 +353,7 @@ type Answer = ForwardedAnswer;
  */
 export function fallbackMayHelp(err: unknown, now: number): boolean {
   if (isCircuitOpenError(err)) return true;
-  return isFailureClass(classifyError(err, now).outcome);
+  return isFailureClass(failureOf(err, now).outcome);
 }
 
 /** A model no backend serves: the request names it, or the policy has no mapping for it. */

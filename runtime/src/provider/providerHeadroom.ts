@@ -16,7 +16,7 @@ import type {
   HeadroomReport,
   HeadroomReportEntry,
 } from '../../../contract/src/reporting/headroomAnnotation.ts';
-import { classifyError, errorHeaders, HttpStatusError } from './anthropic/errorClassification.ts';
+import { errorHeaders, failureOf, HttpStatusError } from './anthropic/errorClassification.ts';
 import { readHeader, readNumberHeader, type HeaderSource } from '../guard/headers.ts';
 
 const LIMITS = ['requests', 'tokens', 'input-tokens', 'output-tokens'] as const;
@@ -61,7 +61,7 @@ export class ProviderHeadroom {
       this.observe(backend, headers);
       return;
     }
-    const retryAfterMs = classifyError(error, this.#clock.now()).retryAfterMs;
+    const retryAfterMs = failureOf(error, this.#clock.now()).retryAfterMs;
     this.observe(backend, headers, Math.max(MIN_429_HOLD_MS, retryAfterMs ?? 0));
   }
 

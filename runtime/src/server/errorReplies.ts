@@ -6,6 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { AnthropicErrorType } from '../../../contract/src/anthropic/errorTypes.ts';
+import type { Classification } from '../guard/classification.ts';
 import {
   mapErrorToHttp,
   toAnthropicErrorBody,
@@ -35,8 +36,8 @@ export const draining = (): HttpErrorMapping =>
 export const notReady = (): HttpErrorMapping =>
   refusal(503, 'api_error', 'no policy loaded yet', 1);
 
-export function mapFailure(err: unknown, now: number): HttpErrorMapping {
-  const mapping = mapErrorToHttp(err, now);
+export function mapFailure(err: unknown, failure: Classification): HttpErrorMapping {
+  const mapping = mapErrorToHttp(err, failure);
   return { ...mapping, message: scrubSecrets(mapping.message) };
 }
 

@@ -6,7 +6,7 @@
  * answer, metrics, stats, log line and audit record.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { classifyError } from '../provider/anthropic/errorClassification.ts';
+import { failureOf } from '../provider/anthropic/errorClassification.ts';
 import { callerText, scanForInjection } from '../security/promptInjection.ts';
 import { endSpan, startRequestSpan, type RequestSpan } from '../telemetry/tracing.ts';
 import type { CallerStream } from './callerStream.ts';
@@ -130,7 +130,9 @@ export function failCall(
   stream?: CallerStream,
 ): number {
   const now = ctx.clock.now();
-  const mapping = mapFailure(err, now);
+  // Classified where the attempt failed; the answer and the stats read that, not the body again.
+  const failure = failureOf(err, now);
+  const mapping = mapFailure(err, failure);
   const status = mapping.status;
   ctx.metrics.requestsFailed.inc({
     route: subject.route,
@@ -139,7 +141,7 @@ export function failCall(
     error_type: mapping.type,
   });
   ctx.stats.record('model', subject.model, now - call.started, {
-    errorType: classifyError(err, now).outcome,
+    errorType: failure.outcome,
   });
   ctx.logger.info(
     {

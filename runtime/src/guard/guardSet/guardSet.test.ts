@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { anthropicClassifier } from '../../provider/anthropic/errorClassification.ts';
+import { anthropicClassifier, failureOf } from '../../provider/anthropic/errorClassification.ts';
 import { Registry } from 'prom-client';
 import { GuardMetrics } from '../metrics.ts';
 import type {
@@ -233,7 +233,7 @@ describe('GuardSet', () => {
     expect(refused).toBeInstanceOf(BreakerLimitError);
     expect(refused).not.toBeInstanceOf(CircuitOpenError);
     expect(refused).toMatchObject({ code: 'BREAKER_LIMIT', breaker: 'east/one-too-many' });
-    expect(mapErrorToHttp(refused, 0)).toMatchObject({
+    expect(mapErrorToHttp(refused, failureOf(refused, 0))).toMatchObject({
       status: 503,
       type: 'api_error',
       message: expect.stringContaining(`already keeps ${MAX_BREAKERS} breakers`),

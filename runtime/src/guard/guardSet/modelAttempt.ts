@@ -1,3 +1,4 @@
+import type { Classification } from '../classification.ts';
 import type { GuardAttempt, SdkRequestOptions } from '../guardAttempt.ts';
 import type { HeaderSource } from '../headers.ts';
 import type { TokenUsage } from '../tokenBudget.ts';
@@ -41,5 +42,9 @@ export class ModelAttempt<B extends NamedBackend> implements AttemptInfo<B> {
 
   commit(): void {
     this.#a.commit();
+  }
+
+  classify(err: unknown): Classification {
+    return this.#a.classify(err);
   }
 }

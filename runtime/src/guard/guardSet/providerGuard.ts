@@ -7,6 +7,7 @@
 import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
 import type { BreakerView, RateLimiterView } from './guardViews.ts';
 import type { BreakerReport } from '../../../../contract/src/reporting/breakerAnnotation.ts';
+import type { Classification } from '../classification.ts';
 import type { SdkRequestOptions } from '../guardAttempt.ts';
 import type { HeaderSource } from '../headers.ts';
 import type { TokenEstimate, TokenUsage } from '../tokenBudget.ts';
@@ -48,6 +49,8 @@ export interface AttemptInfo<B extends NamedBackend> {
   firstEvent(): void;
   /** Part of the answer reached the caller: a failure from now on is final (no retry, no fallback). */
   commit(): void;
+  /** The guard's classification of this attempt's error, made once and carried on it. */
+  classify(err: unknown): Classification;
 }
 
 /**

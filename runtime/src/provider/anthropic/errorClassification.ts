@@ -22,12 +22,15 @@ import {
   CONNECTION,
   TIMEOUT,
   UNKNOWN,
+  carryClassification,
   classifyCommonError,
+  classifyOnce,
   classifyTransportError,
   isFailureClass,
   type Classification,
   type ErrorClassifier,
   type OutcomeClass,
+  type ProviderError,
 } from '../../guard/classification.ts';
 import { parseRetryAfterMs, readHeader, type HeaderSource } from '../../guard/headers.ts';
 
@@ -48,12 +51,14 @@ export class HttpStatusError extends Error {
   readonly body: unknown;
   readonly headers: HeaderSource | undefined;
 
-  constructor(what: string, outcome: HttpOutcome) {
+  /** `classified`: what the caller already made of `outcome`, carried so no one parses it again. */
+  constructor(what: string, outcome: HttpOutcome, classified?: Classification) {
     super(`${what} answered ${outcome.status}`);
     this.name = 'HttpStatusError';
     this.status = outcome.status;
     this.body = outcome.body;
     this.headers = outcome.headers;
+    if (classified !== undefined) carryClassification(this, classified);
   }
 }
 
@@ -87,7 +92,8 @@ function classifyApiError(err: APIError, now: number): Classification {
   }
   if (err.status === undefined) {
     // An error event inside a stream: no status, only the body's type.
-    return classifyErrorType(err.type, err.apiMessage ?? err.message);
+    const c = classifyErrorType(err.type, err.apiMessage ?? err.message);
+    return err.type === null ? c : { ...c, providerError: providerError(err.type, err.apiMessage) };
   }
   return classifyResponse(
     err.status,
@@ -96,14 +102,19 @@ function classifyApiError(err: APIError, now: number): Classification {
     err.apiMessage ?? err.message,
     err.headers,
     now,
+    err.apiMessage,
   );
+}
+
+function providerError(type: string, message: string | null | undefined): ProviderError {
+  return message === null || message === undefined ? { type } : { type, message };
 }
 
 /** Classifies a raw HTTP response, success included. */
 export function classifyHttpOutcome(outcome: HttpOutcome, now: number): Classification {
   if (outcome.status < 400) return SUCCESS;
   const { type, code, message } = readErrorBody(outcome.body);
-  return classifyResponse(outcome.status, type, code, message, outcome.headers, now);
+  return classifyResponse(outcome.status, type, code, message, outcome.headers, now, message);
 }
 
 function classifyResponse(
@@ -113,6 +124,8 @@ function classifyResponse(
   message: string | undefined,
   headers: HeaderSource | undefined,
   now: number,
+  /** The body's own message, for the classification's `providerError`. */
+  bodyMessage: string | null | undefined,
 ): Classification {
   let outcome: OutcomeClass;
   if (isSpendLimit(status, type, errorCode, message)) outcome = 'SpendLimited';
@@ -130,7 +143,15 @@ function classifyResponse(
   else if (shouldRetry === 'true' && outcome !== 'SpendLimited' && outcome !== 'Cancelled') {
     retryable = true;
   }
-  return { outcome, retryable, status, retryAfterMs: parseRetryAfterMs(headers, now) };
+  const retryAfterMs = parseRetryAfterMs(headers, now);
+  if (type === null || type === undefined) return { outcome, retryable, status, retryAfterMs };
+  return {
+    outcome,
+    retryable,
+    status,
+    retryAfterMs,
+    providerError: providerError(type, bodyMessage),
+  };
 }
 
 function isSpendLimit(
@@ -203,3 +224,12 @@ export const anthropicClassifier: ErrorClassifier = {
   classify: classifyError,
   headersOf: errorHeaders,
 };
+
+/**
+ * What a failed call's error means: the classification its attempt made where it failed,
+ * carried on the error. An error no attempt classified (the guard's own refusals, a request
+ * refused before any call) is classified here, once, and carries it from then on.
+ */
+export function failureOf(err: unknown, now: number): Classification {
+  return classifyOnce(anthropicClassifier, err, now);
+}

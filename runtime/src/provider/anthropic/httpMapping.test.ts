@@ -11,9 +11,11 @@ import {
   RateLimitedError,
   TimeoutError,
 } from '../../guard/errors.ts';
+import { failureOf } from './errorClassification.ts';
 import { mapErrorToHttp, toAnthropicErrorBody, type HttpErrorMapping } from './httpMapping.ts';
 
 const NOW = Date.UTC(2025, 0, 1);
+const httpAnswer = (err: unknown) => mapErrorToHttp(err, failureOf(err, NOW));
 const DAY_MS = 86_400_000;
 
 function sdkError(
@@ -96,7 +98,7 @@ describe('mapErrorToHttp', () => {
       { status: 500, type: 'api_error', message: 'internal error' },
     ],
   ])('%s', (_name, err, expected) => {
-    expect(mapErrorToHttp(err, NOW)).toMatchObject(expected);
+    expect(httpAnswer(err)).toMatchObject(expected);
   });
 
   it.each<[string, number | undefined, number]>([
@@ -116,16 +118,16 @@ describe('mapErrorToHttp', () => {
         },
       }),
     });
-    const mapping = mapErrorToHttp(breaker.rejection(NOW), NOW);
+    const mapping = httpAnswer(breaker.rejection(NOW));
     expect(mapping).toMatchObject({ status: 503, retryAfterSeconds: seconds });
   });
 
   it('never answers Retry-After: 0', () => {
-    expect(mapErrorToHttp(new RateLimitedError('a', 'provider', 1), NOW).retryAfterSeconds).toBe(1);
+    expect(httpAnswer(new RateLimitedError('a', 'provider', 1)).retryAfterSeconds).toBe(1);
   });
 
   it('builds the Anthropic error body', () => {
-    expect(toAnthropicErrorBody(mapErrorToHttp(new TimeoutError(5), NOW))).toEqual({
+    expect(toAnthropicErrorBody(httpAnswer(new TimeoutError(5)))).toEqual({
       type: 'error',
       error: { type: 'timeout_error', message: 'call timed out after 5 ms' },
     });

@@ -5,7 +5,7 @@
  * errors passed through.
  */
 import type { AnthropicErrorType } from '../../../../contract/src/anthropic/errorTypes.ts';
-import { classifyError } from './errorClassification.ts';
+import type { Classification } from '../../guard/classification.ts';
 import { isGuardError } from '../../guard/errors.ts';
 
 export interface HttpErrorMapping {
@@ -35,7 +35,11 @@ export function retryAfterSeconds(ms: number): number {
  */
 export const FORCED_OPEN_RETRY_AFTER_MS = 60_000;
 
-export function mapErrorToHttp(err: unknown, now: number): HttpErrorMapping {
+/**
+ * `failure` is what the error's attempt made of it (errorClassification.ts `failureOf`): the
+ * answer is built from it, never from a second look at the error's body.
+ */
+export function mapErrorToHttp(err: unknown, failure: Classification): HttpErrorMapping {
   if (isGuardError(err)) {
     switch (err.code) {
       case 'RATE_LIMITED':
@@ -74,7 +78,7 @@ export function mapErrorToHttp(err: unknown, now: number): HttpErrorMapping {
   }
 
   const message = err instanceof Error ? err.message : 'upstream call failed';
-  const c = classifyError(err, now);
+  const c = failure;
   switch (c.outcome) {
     case 'RateLimited':
       return limited(message, c.retryAfterMs ?? 1000);
