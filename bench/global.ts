@@ -69,7 +69,9 @@ interface StoreView {
     };
   };
   readonly counters: { readonly sharedDecisions: number; readonly fallbackDecisions: number };
-  readonly limiter: { readonly options: { readonly requests?: { readonly replicaPerSecond: number } } };
+  readonly limiter: {
+    readonly options: { readonly requests?: { readonly replicaPerSecond: number } };
+  };
 }
 
 const view = async (agent: SharedAgent, i: number): Promise<StoreView> =>

@@ -40,7 +40,8 @@ export async function generate(): Promise<Map<string, string>> {
   files.set(relative(root, limitsFile), await renderLimits(set, limitsFile));
   files.set(relative(root, shapesFile), await renderFieldShapes(set, shapesFile));
   const settings = await renderDocumentSettings(set, join(documentDir, 'index.ts'));
-  for (const [name, content] of settings) files.set(relative(root, join(documentDir, name)), content);
+  for (const [name, content] of settings)
+    files.set(relative(root, join(documentDir, name)), content);
   return files;
 }
 

@@ -128,7 +128,7 @@ function settingsOf(set: SchemaSet, root: DocumentRoot, fields: Record<string, D
   const spec = inlineReferences(set, kind.schema, kind.file).properties?.spec ?? {};
   const limits = specLimits(set, root.kind);
   return Object.entries(fields).map(([name, field]): Setting => {
-    const { node, required } = locate(spec, field.spec, `${kind.file}`);
+    const { node, required } = locate(spec, field.spec, kind.file);
     const fallback = node.default;
     const optional = fallback === undefined && !required;
     return {
@@ -164,7 +164,9 @@ function renderAll(set: SchemaSet): Rendered {
         .join(', ')}`;
       types.push(
         `/** From ${where}. */\nexport interface ${name} {\n` +
-          settings.map((s) => `  readonly ${s.name}${s.optional ? '?' : ''}: ${s.type};`).join('\n') +
+          settings
+            .map((s) => `  readonly ${s.name}${s.optional ? '?' : ''}: ${s.type};`)
+            .join('\n') +
           '\n}',
       );
       sectionTypes.push(`  readonly ${JSON.stringify(section)}: ${name};`);

@@ -205,7 +205,9 @@ describe('an agent with both policies', () => {
   it('reloads an edited RateLimitPolicy into every running replica without restarting it', async () => {
     const before = await readyPods(3);
     const oldHash = (await getAgent(ns.name, AGENT))?.status?.policy?.hash;
-    await mergePatch(ns.name, `rlp/${RLP}`, { spec: { requests: { replicaPerSecond: 7, replicaBurst: 14 } } });
+    await mergePatch(ns.name, `rlp/${RLP}`, {
+      spec: { requests: { replicaPerSecond: 7, replicaBurst: 14 } },
+    });
 
     const hash = await everyReplicaApplied(3, oldHash);
     expect(hash).not.toBe(oldHash);

@@ -109,7 +109,9 @@ describe('two operators with leader election', () => {
     expect(await leaseHolder()).toBe(identity(second));
 
     // The new leader does the work: an edit propagates.
-    await mergePatch(ns.name, 'rlp/rlp', { spec: { requests: { replicaPerSecond: 3, replicaBurst: 3 } } });
+    await mergePatch(ns.name, 'rlp/rlp', {
+      spec: { requests: { replicaPerSecond: 3, replicaBurst: 3 } },
+    });
     await eventually(
       async () =>
         (await appliedPolicyDocument(ns.name, AGENT))?.rateLimit.requests?.replicaPerSecond === 3,

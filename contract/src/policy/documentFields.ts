@@ -84,7 +84,10 @@ export const DOCUMENT_FIELDS = {
   mcpServer: {
     kind: 'AgentDeployment',
     sections: {
-      '': { timeoutMs: ms('mcpServers[].timeout'), maxConcurrent: as('mcpServers[].maxConcurrent') },
+      '': {
+        timeoutMs: ms('mcpServers[].timeout'),
+        maxConcurrent: as('mcpServers[].maxConcurrent'),
+      },
     },
   },
   /** `circuitBreaker`, and each MCP server's own. */

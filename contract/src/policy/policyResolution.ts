@@ -183,7 +183,9 @@ export function resolveRateLimit(
     ...(requests === undefined
       ? {}
       : { requests: resolveSection('rateLimit', 'requests', spec, shareOf) }),
-    ...(tokens === undefined ? {} : { tokens: resolveSection('rateLimit', 'tokens', spec, shareOf) }),
+    ...(tokens === undefined
+      ? {}
+      : { tokens: resolveSection('rateLimit', 'tokens', spec, shareOf) }),
     ...(concurrency === undefined
       ? {}
       : { concurrency: resolveSection('rateLimit', 'concurrency', spec, shareOf) }),
@@ -238,5 +240,8 @@ function resolveCounterStore(
 
 /** The replica's numbers as RateLimitPolicy.status.effective shows them. */
 export function effectiveShare(settings: RateLimitSettings): RateLimitShare {
-  return replicaShareStatus(settings as unknown as Readonly<Record<string, unknown>>, settings.shareOf);
+  return replicaShareStatus(
+    settings as unknown as Readonly<Record<string, unknown>>,
+    settings.shareOf,
+  );
 }

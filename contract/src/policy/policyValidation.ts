@@ -59,8 +59,7 @@ function checkBreaker(v: unknown, at = 'circuitBreaker'): void {
   if (override.untilMs !== undefined)
     int(override.untilMs, `${at}.override.untilMs`, 0, Number.MAX_SAFE_INTEGER);
   const loops = optObj(b.loopDetection, `${at}.loopDetection`);
-  if (loops !== undefined)
-    checkSection(loops, `${at}.loopDetection`, BOUNDS.breaker.loopDetection);
+  if (loops !== undefined) checkSection(loops, `${at}.loopDetection`, BOUNDS.breaker.loopDetection);
 }
 
 function checkRateLimit(v: unknown): void {
@@ -68,7 +67,8 @@ function checkRateLimit(v: unknown): void {
   checkSection(r, 'rateLimit', BOUNDS.rateLimit['']);
   int(r.shareOf, 'rateLimit.shareOf', 1, AGENT.replicas.maximum);
   const requests = optObj(r.requests, 'rateLimit.requests');
-  if (requests !== undefined) checkSection(requests, 'rateLimit.requests', BOUNDS.rateLimit.requests);
+  if (requests !== undefined)
+    checkSection(requests, 'rateLimit.requests', BOUNDS.rateLimit.requests);
   const tokens = optObj(r.tokens, 'rateLimit.tokens');
   if (tokens !== undefined) {
     if (Object.keys(tokens).length < RATE.tokens.minProperties)
@@ -78,7 +78,11 @@ function checkRateLimit(v: unknown): void {
   const concurrency = optObj(r.concurrency, 'rateLimit.concurrency');
   if (concurrency !== undefined)
     checkSection(concurrency, 'rateLimit.concurrency', BOUNDS.rateLimit.concurrency);
-  checkSection(obj(r.adaptive, 'rateLimit.adaptive'), 'rateLimit.adaptive', BOUNDS.rateLimit.adaptive);
+  checkSection(
+    obj(r.adaptive, 'rateLimit.adaptive'),
+    'rateLimit.adaptive',
+    BOUNDS.rateLimit.adaptive,
+  );
   // Reject never waits: its maxWaitMs is 0, as the resolver writes it.
   if (r.onLimit === 'Wait') durationMs(r.maxWaitMs, 'rateLimit.maxWaitMs', RATE.maxWait);
   else int(r.maxWaitMs, 'rateLimit.maxWaitMs', 0, 0);

@@ -19,7 +19,9 @@ type Root = keyof DocumentSectionTypes;
 type Section<R extends Root> = keyof DocumentSectionTypes[R] & string;
 
 function sectionOf(root: Root, section: string): DocumentSection {
-  return (DOCUMENT_FIELDS[root].sections as Readonly<Record<string, DocumentSection>>)[section] ?? {};
+  return (
+    (DOCUMENT_FIELDS[root].sections as Readonly<Record<string, DocumentSection>>)[section] ?? {}
+  );
 }
 
 /** The value at a spec path, below the list item `from` is when the path has `[]`. */
@@ -91,5 +93,5 @@ export function replicaShareStatus(
         status[field.share.status] = value;
     }
   }
-  return status as RateLimitShare;
+  return status;
 }

@@ -55,8 +55,7 @@ export function breakerRules(
       slowCall = new SlowCallRate(shared, sc.thresholdPercent, reads.minimumCalls, true);
     } else {
       const old = currentSlowCall;
-      const before =
-        previous?.slowCall === undefined ? undefined : slowCallWindow(previous).window;
+      const before = previous?.slowCall === undefined ? undefined : slowCallWindow(previous).window;
       // A window that was shared belongs to the failure-rate rule: take a copy, not it.
       const window = old?.sharesWindow
         ? carryWindow(undefined, undefined, reads.window, old.window)

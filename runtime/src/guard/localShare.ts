@@ -29,7 +29,8 @@ export class LocalShare {
 
   constructor(options: RateLimiterOptions, now: number) {
     const r = options.requests;
-    this.requests = r === undefined ? undefined : new TokenBucket(r.replicaPerSecond, r.replicaBurst, now);
+    this.requests =
+      r === undefined ? undefined : new TokenBucket(r.replicaPerSecond, r.replicaBurst, now);
     this.budget = new TokenBudget(
       options.tokens?.replicaInputPerMinute,
       options.tokens?.replicaOutputPerMinute,

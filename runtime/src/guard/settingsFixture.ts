@@ -17,8 +17,9 @@ import type { RetryOptions } from './retry.ts';
 /** A RateLimitPolicy that says nothing: no limits, the schema's defaults for the rest. */
 const NO_LIMITS: RateLimitSettings = resolveRateLimit(undefined, 1);
 
-export interface LimiterPatch
-  extends Partial<Omit<RateLimiterOptions, 'requests' | 'tokens' | 'adaptive'>> {
+export interface LimiterPatch extends Partial<
+  Omit<RateLimiterOptions, 'requests' | 'tokens' | 'adaptive'>
+> {
   /** `burst` unset: the whole second's worth (at least one), as a test most often means. */
   readonly requests?: { readonly perSecond: number; readonly burst?: number };
   /** The replica's budgets, spelled as the policy spells them. */
