@@ -1,7 +1,7 @@
 /**
  * Checks a policy document read from the ConfigMap (or anywhere outside this process)
  * before the runtime swaps it in. The first problem found is reported with its field path,
- * e.g. `circuitBreaker.failureThreshold must be an integer from 1 to 1000, got 0`; the
+ * e.g. `circuitBreaker.successThreshold must be an integer from 1 to 100, got 0`; the
  * runtime then keeps its last good policy.
  *
  * Every setting's bounds come from the schema through the mapping table (documentFields.ts;
