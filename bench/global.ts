@@ -69,7 +69,9 @@ interface StoreView {
     };
   };
   readonly counters: { readonly sharedDecisions: number; readonly fallbackDecisions: number };
-  readonly limiter: { readonly options: { readonly requests?: { readonly perSecond: number } } };
+  readonly limiter: {
+    readonly options: { readonly requests?: { readonly replicaPerSecond: number } };
+  };
 }
 
 const view = async (agent: SharedAgent, i: number): Promise<StoreView> =>
@@ -78,11 +80,11 @@ const view = async (agent: SharedAgent, i: number): Promise<StoreView> =>
 
 /** Rewrites every replica's policy and waits until each runs it. */
 async function apply(agent: SharedAgent, doc: PolicyDocument): Promise<void> {
-  const perSecond = doc.rateLimit.requests?.perSecond;
+  const perSecond = doc.rateLimit.requests?.replicaPerSecond;
   agent.writePolicy(doc);
   for (let i = 0; i < agent.replicas.length; i++) {
     await waitFor(
-      async () => (await view(agent, i)).limiter.options.requests?.perSecond === perSecond,
+      async () => (await view(agent, i)).limiter.options.requests?.replicaPerSecond === perSecond,
       { description: `replica ${String(i)} to run ${String(perSecond)} rps`, timeoutMs: 20_000 },
     );
   }

@@ -42,8 +42,7 @@ import type { RuntimeReport } from '../../contract/src/reporting/runtimeAnnotati
 import type { Clock } from '../../platform/src/time/clock.ts';
 import { sleep } from '../../platform/src/time/sleep.ts';
 import { POD_CLIENT_KEY_ENV } from '../../contract/src/pod/agentEnvironment.ts';
-import { AGENT_DEPLOYMENT_LIMITS } from '../../contract/src/api/specLimits.ts';
-import { parseDuration } from '../../contract/src/api/duration.ts';
+import { DOCUMENT_DEFAULTS } from '../../contract/src/policy/generated/documentDefaults.ts';
 
 /** The `source` label of a policy source's offers: its name up to the first ':'. */
 const RELOAD_SOURCE_LABEL: Readonly<Record<PolicySourceOption['kind'], string>> = {
@@ -105,11 +104,8 @@ export class AgentRuntime implements ClusterReplica {
     this.clientKeys.setPodKey(deps.env[POD_CLIENT_KEY_ENV]);
     this.#pool = new BackendPool(deps.env, clock);
     // Sized by the schema's defaults until the first policy resizes it.
-    this.#cache = new ResponseCache(
-      clock,
-      AGENT_DEPLOYMENT_LIMITS['cache.maxEntries'].default,
-      parseDuration(AGENT_DEPLOYMENT_LIMITS['cache.ttl'].default),
-    );
+    const { maxEntries, ttlMs } = DOCUMENT_DEFAULTS.agent.cache;
+    this.#cache = new ResponseCache(clock, maxEntries, ttlMs);
     this.#audit = new AuditLog(false);
     this.mcp = new McpTools({ clock: deps.clock, logger: deps.logger, env: deps.env });
     this.loops = new LoopLedger({

@@ -205,12 +205,14 @@ describe('an agent with both policies', () => {
   it('reloads an edited RateLimitPolicy into every running replica without restarting it', async () => {
     const before = await readyPods(3);
     const oldHash = (await getAgent(ns.name, AGENT))?.status?.policy?.hash;
-    await mergePatch(ns.name, `rlp/${RLP}`, { spec: { requests: { perSecond: 7, burst: 14 } } });
+    await mergePatch(ns.name, `rlp/${RLP}`, {
+      spec: { requests: { replicaPerSecond: 7, replicaBurst: 14 } },
+    });
 
     const hash = await everyReplicaApplied(3, oldHash);
     expect(hash).not.toBe(oldHash);
     const doc = await appliedPolicyDocument(ns.name, AGENT);
-    expect(doc?.rateLimit.requests).toEqual({ perSecond: 7, burst: 14 });
+    expect(doc?.rateLimit.requests).toEqual({ replicaPerSecond: 7, replicaBurst: 14 });
     const after = await agentPods(ns.name, AGENT);
     expect(after.map((p) => p.metadata?.uid).sort()).toEqual(
       before.map((p) => p.metadata?.uid).sort(),
@@ -219,12 +221,12 @@ describe('an agent with both policies', () => {
 
   it('re-divides a Cluster-scope budget among the replicas when the agent scales from 3 to 5', async () => {
     await mergePatch(ns.name, `rlp/${RLP}`, {
-      spec: { scope: 'Cluster', requests: { perSecond: 30, burst: 60 } },
+      spec: { scope: 'Cluster', requests: { replicaPerSecond: 30, replicaBurst: 60 } },
     });
     await eventually(
       async () => {
         const doc = await appliedPolicyDocument(ns.name, AGENT);
-        return doc?.rateLimit.shareOf === 3 && doc.rateLimit.requests?.perSecond === 10;
+        return doc?.rateLimit.shareOf === 3 && doc.rateLimit.requests?.replicaPerSecond === 10;
       },
       { timeoutMs: 30_000, description: 'a third of the budget per replica' },
     );
@@ -239,7 +241,7 @@ describe('an agent with both policies', () => {
       },
       { timeoutMs: 30_000, description: 'a fifth of the budget per replica' },
     ).then((requests) => {
-      expect(requests).toEqual({ perSecond: 6, burst: 12 });
+      expect(requests).toEqual({ replicaPerSecond: 6, replicaBurst: 12 });
     });
     await everyReplicaApplied(5);
     const status = await eventually(

@@ -109,8 +109,8 @@ const watchRestarts = async (): Promise<number> =>
 
     expect(after).not.toBe(before);
     expect((await appliedPolicyDocument(ns.name, AGENT))?.rateLimit.requests).toEqual({
-      perSecond: 4,
-      burst: 8,
+      replicaPerSecond: 4,
+      replicaBurst: 8,
     });
     // Same pod: the runtime reloaded through its resumed watch, it was not restarted.
     expect((await agentPods(ns.name, AGENT)).map((p) => p.metadata?.uid)).toEqual([

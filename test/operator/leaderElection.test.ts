@@ -109,10 +109,12 @@ describe('two operators with leader election', () => {
     expect(await leaseHolder()).toBe(identity(second));
 
     // The new leader does the work: an edit propagates.
-    await mergePatch(ns.name, 'rlp/rlp', { spec: { requests: { perSecond: 3, burst: 3 } } });
+    await mergePatch(ns.name, 'rlp/rlp', {
+      spec: { requests: { replicaPerSecond: 3, replicaBurst: 3 } },
+    });
     await eventually(
       async () =>
-        (await appliedPolicyDocument(ns.name, AGENT))?.rateLimit.requests?.perSecond === 3,
+        (await appliedPolicyDocument(ns.name, AGENT))?.rateLimit.requests?.replicaPerSecond === 3,
       { timeoutMs: 30_000, description: 'the edit to reach the policy ConfigMap' },
     );
   });

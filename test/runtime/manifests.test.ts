@@ -24,7 +24,7 @@ interface PolicyStatus {
   hash?: string;
   rejected: number;
   lastError?: { error: string };
-  document?: { rateLimit: { requests?: { perSecond: number } } };
+  document?: { rateLimit: { requests?: { replicaPerSecond: number } } };
 }
 
 let sim: SimulatorHandle;
@@ -104,7 +104,7 @@ describe('a RateLimitPolicy edited on disk', () => {
   it('is in force in the running process, with a new hash in /debug/policy', async () => {
     const rt = await run('assistant-development');
     const before = (await rt.debug('/debug/policy')) as PolicyStatus;
-    expect(before.document?.rateLimit.requests?.perSecond).toBe(5);
+    expect(before.document?.rateLimit.requests?.replicaPerSecond).toBe(5);
     const file = join(dir, 'ratelimitpolicy-development.yaml');
     const edited = readFileSync(file, 'utf8').replace('perSecond: 5', 'perSecond: 7');
     expect(edited).not.toBe(readFileSync(file, 'utf8'));
@@ -120,7 +120,7 @@ describe('a RateLimitPolicy edited on disk', () => {
     process.stderr.write(`manifest edit to new policy hash in /debug/policy: ${tookMs} ms\n`);
 
     expect(after.hash).not.toBe(before.hash);
-    expect(after.document?.rateLimit.requests?.perSecond).toBe(7);
+    expect(after.document?.rateLimit.requests?.replicaPerSecond).toBe(7);
     // Generous: the issue asks for well under a second; this only catches a reload that hangs.
     expect(tookMs).toBeLessThan(5_000);
     expect(await rt.metrics()).toMatch(

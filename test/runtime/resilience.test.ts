@@ -126,7 +126,7 @@ describe('the agent’s own rate limit', () => {
   it('counts one rejection per refused caller request, fallback models or not', async () => {
     const rt = await start(sim.url, (d) => {
       d.model.fallbacks = [FALLBACK_MODEL, 'claude-opus-5-5'];
-      d.rateLimit.requests = { perSecond: 0.001, burst: 1 };
+      d.rateLimit.requests = { replicaPerSecond: 0.001, replicaBurst: 1 };
       d.rateLimit.onLimit = 'Reject';
     });
     const outcomes: (string | number)[] = [];

@@ -27,7 +27,10 @@ function policy(
   doc.model = { name: PRIMARY_MODEL, fallbacks: [], maxTokens: 64 };
   doc.retry = { maxAttempts: 1, initialDelayMs: 10, maxDelayMs: 50 };
   doc.circuitBreaker = { ...doc.circuitBreaker, failureThreshold: 3, openDurationMs: 1_500 };
-  doc.rateLimit = { ...doc.rateLimit, requests: { perSecond: 10_000, burst: 10_000 } };
+  doc.rateLimit = {
+    ...doc.rateLimit,
+    requests: { replicaPerSecond: 10_000, replicaBurst: 10_000 },
+  };
   change(doc);
   return JSON.stringify(doc);
 }

@@ -321,7 +321,7 @@ describe('token budgets on streams', () => {
   runtimeFor((d) => {
     d.rateLimit = {
       ...d.rateLimit,
-      tokens: { inputPerMinute: 100_000, outputPerMinute: 2_000 },
+      tokens: { replicaInputPerMinute: 100_000, replicaOutputPerMinute: 2_000 },
       onLimit: 'Reject',
     };
   });
@@ -353,7 +353,7 @@ describe('concurrent streams under maxConcurrent', () => {
   runtimeFor((d) => {
     d.rateLimit = {
       ...d.rateLimit,
-      concurrency: { maxConcurrent: 2, maxQueue: 10, queueTimeoutMs: 30_000 },
+      concurrency: { replicaMaxConcurrent: 2, replicaMaxQueue: 10, queueTimeoutMs: 30_000 },
     };
   });
 

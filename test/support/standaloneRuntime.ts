@@ -32,7 +32,10 @@ export function policyDocument(
   doc.backends = [{ name: 'default', baseURL, apiKeyEnv: 'ANTHROPIC_API_KEY', weight: 1 }];
   doc.model = { name: PRIMARY_MODEL, fallbacks: [], maxTokens: 64 };
   doc.retry = { maxAttempts: 1, initialDelayMs: 10, maxDelayMs: 50 };
-  doc.rateLimit = { ...doc.rateLimit, requests: { perSecond: 10_000, burst: 10_000 } };
+  doc.rateLimit = {
+    ...doc.rateLimit,
+    requests: { replicaPerSecond: 10_000, replicaBurst: 10_000 },
+  };
   change(doc);
   return doc;
 }

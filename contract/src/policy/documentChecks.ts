@@ -5,6 +5,7 @@
  */
 import { parseDuration } from '../api/duration.ts';
 import type { FieldLimits } from '../api/fieldLimits.ts';
+import type { SettingBounds } from './settingBounds.ts';
 
 export class PolicyInvalid extends Error {}
 
@@ -89,4 +90,34 @@ export function arr(v: unknown, path: string, bounds: FieldLimits): unknown[] {
     fail(path, `must be a list of ${least}at most ${max} items`, v);
   }
   return v as unknown[];
+}
+
+/** Each setting of one section of the document, held to its bounds (generated/documentBounds.ts). */
+export function checkSection(
+  section: Json,
+  at: string,
+  bounds: Readonly<Record<string, SettingBounds>>,
+): void {
+  for (const [name, b] of Object.entries(bounds)) {
+    const v = section[name];
+    if (v === undefined && b.optional === true) continue;
+    const path = at === '' ? name : `${at}.${name}`;
+    switch (b.type) {
+      case 'integer':
+        int(v, path, b.minimum ?? 0, b.maximum ?? Number.MAX_SAFE_INTEGER);
+        break;
+      case 'number':
+        num(v, path, b);
+        break;
+      case 'boolean':
+        bool(v, path);
+        break;
+      case 'enum':
+        oneOf(v, path, { enum: b.values });
+        break;
+      case 'enumList':
+        arr(v, path, b).forEach((item, i) => oneOf(item, `${path}[${i}]`, { enum: b.values }));
+        break;
+    }
+  }
 }

@@ -6,19 +6,34 @@
  * here: the document names the environment variables that carry them.
  */
 import { createHash } from 'node:crypto';
-import { parseDuration } from '../api/duration.ts';
+import type { RequestRate, TokenBudget } from '../api/resources.ts';
+import type { LoadBalancing, OverrideState } from '../api/vocabulary.ts';
+import { DOCUMENT_DEFAULTS } from './generated/documentDefaults.ts';
 import type {
-  FailureClass,
-  InjectionMode,
-  LoadBalancing,
-  OnLimit,
-  OverrideState,
-  PolicyMode,
-  RateLimitScope,
-} from '../api/vocabulary.ts';
-import { AGENT_DEPLOYMENT_LIMITS } from '../api/specLimits.ts';
+  AgentAuditFields,
+  AgentCacheFields,
+  AgentFields,
+  AgentModelFields,
+  AgentRetryFields,
+  AgentSecurityFields,
+  BreakerCountWindowFields,
+  BreakerFailureRateFields,
+  BreakerFields,
+  BreakerLoopDetectionFields,
+  BreakerSlowCallFields,
+  BreakerTimeWindowFields,
+  McpServerFields,
+  RateLimitAdaptiveFields,
+  RateLimitConcurrencyFields,
+  RateLimitFields,
+  RateLimitRequestsFields,
+  RateLimitStoreFields,
+  RateLimitTokensFields,
+  ToolFields,
+} from './generated/documentSettingTypes.ts';
 
-export const POLICY_DOCUMENT_VERSION = 1;
+/** 2: the per-replica rate-limit numbers are named `replica…` (1 named them as the policy's). */
+export const POLICY_DOCUMENT_VERSION = 2;
 export const POLICY_CONFIGMAP_KEY = 'policy.json';
 export const POLICY_HASH_ANNOTATION = 'breakwater.dev/policy-hash';
 
@@ -26,7 +41,7 @@ export const policyConfigMapName = (agent: string): string => `${agent}-policy`;
 
 export type { LoadBalancing };
 
-export interface BreakerSettings {
+export interface BreakerSettings extends BreakerFields {
   /** The CircuitBreakerPolicy this came from; absent when the agent names none (defaults). */
   readonly policyName?: string;
   /**
@@ -34,53 +49,39 @@ export interface BreakerSettings {
    * override it applies (the `breakwater.dev/runtime` pod annotation).
    */
   readonly policyGeneration?: number;
-  readonly failureThreshold: number;
-  readonly successThreshold: number;
-  readonly openDurationMs: number;
-  readonly maxOpenDurationMs?: number;
-  readonly halfOpenMaxCalls: number;
-  readonly failureRate?: {
-    readonly thresholdPercent: number;
-    readonly minimumCalls: number;
-    readonly window:
-      | { readonly type: 'Count'; readonly size: number }
-      | { readonly type: 'Time'; readonly sizeMs: number };
-  };
-  readonly slowCall?: { readonly durationMs: number; readonly thresholdPercent: number };
-  readonly failOn: readonly FailureClass[];
+  readonly failureRate?: BreakerFailureRateFields & { readonly window: CallWindowSettings };
+  readonly slowCall?: BreakerSlowCallFields;
   readonly override: {
     readonly state: OverrideState;
     readonly reason?: string;
     /** Epoch ms after which the override no longer applies. */
     readonly untilMs?: number;
   };
-  readonly mode: PolicyMode;
   /** Written only when the policy sets it; absent: the schema's defaults. */
-  readonly loopDetection?: {
-    readonly maxRepeats: number;
-    readonly maxCycleRepeats: number;
-  };
+  readonly loopDetection?: BreakerLoopDetectionFields;
 }
 
-export interface RateLimitSettings {
+/** A failure-rate window: the last `size` calls, or the calls of the last `sizeMs`. */
+export type CallWindowSettings =
+  | ({ readonly type: 'Count' } & BreakerCountWindowFields)
+  | ({ readonly type: 'Time' } & BreakerTimeWindowFields);
+
+/**
+ * The numbers named `replica…` are what one replica enforces, in every scope: the policy's
+ * own with PerReplica, the Cluster-scope total divided among `shareOf` ready replicas.
+ */
+export interface RateLimitSettings extends RateLimitFields {
   readonly policyName?: string;
-  readonly scope: RateLimitScope;
   /** Replicas the Cluster-scope numbers were divided by (1 for PerReplica). */
   readonly shareOf: number;
-  /** Per-replica numbers in force. Absent parts are unlimited. */
-  readonly requests?: { readonly perSecond: number; readonly burst: number };
-  readonly tokens?: { readonly inputPerMinute?: number; readonly outputPerMinute?: number };
-  readonly concurrency?: {
-    readonly maxConcurrent: number;
-    readonly maxQueue: number;
-    readonly queueTimeoutMs: number;
-  };
-  readonly adaptive: { readonly honorRetryAfter: boolean; readonly providerHeaders: boolean };
-  readonly onLimit: OnLimit;
+  /** Absent parts are unlimited. */
+  readonly requests?: RateLimitRequestsFields;
+  readonly tokens?: RateLimitTokensFields;
+  readonly concurrency?: RateLimitConcurrencyFields;
+  readonly adaptive: RateLimitAdaptiveFields;
   readonly maxWaitMs: number;
-  readonly mode: PolicyMode;
   /**
-   * Exact counters for the whole agent in a shared Redis; the per-replica numbers above are
+   * Exact counters for the whole agent in a shared Redis; the replica's numbers above are
    * the fallback while it cannot answer. Absent: the per-replica split alone.
    */
   readonly store?: CounterStoreSettings;
@@ -92,7 +93,7 @@ export interface SecretKeyRef {
 }
 
 /** Where the shared counters live, and the numbers they enforce (not divided among replicas). */
-export interface CounterStoreSettings {
+export interface CounterStoreSettings extends RateLimitStoreFields {
   readonly redis: {
     /** host:port */
     readonly address: string;
@@ -108,14 +109,13 @@ export interface CounterStoreSettings {
       readonly serverName?: string;
     };
   };
-  readonly waitBudgetMs: number;
   /**
    * Prefix of every key: `breakwater:{<namespace>/<policy>[/<agent>]}`. The braces are a
    * Redis Cluster hash tag, so one limiter's keys stay on one slot for the multi-key script.
    */
   readonly keyPrefix: string;
-  readonly requests?: { readonly perSecond: number; readonly burst: number };
-  readonly tokens?: { readonly inputPerMinute?: number; readonly outputPerMinute?: number };
+  readonly requests?: Readonly<RequestRate>;
+  readonly tokens?: Readonly<TokenBudget>;
 }
 
 /**
@@ -166,7 +166,7 @@ export type BackendSettings =
 export type BackendType = NonNullable<BackendSettings['type']>;
 
 /** A Model Context Protocol server (`spec.mcpServers[]`). */
-export interface McpServerSettings {
+export interface McpServerSettings extends McpServerFields {
   readonly name: string;
   /** Its Streamable HTTP endpoint. */
   readonly url: string;
@@ -174,67 +174,45 @@ export interface McpServerSettings {
   readonly headersSecret?: string;
   /** The tools the agent may call; absent: every tool the server lists. */
   readonly tools?: readonly string[];
-  readonly timeoutMs: number;
-  readonly maxConcurrent: number;
   /** Its own breaker settings (its circuitBreakerPolicyRef); absent: the agent's. */
   readonly circuitBreaker?: BreakerSettings;
 }
 
-export interface ToolSettings {
+export interface ToolSettings extends ToolFields {
   readonly name: string;
   readonly description: string;
   readonly inputSchema: Readonly<Record<string, unknown>>;
   readonly url: string;
-  readonly timeoutMs: number;
 }
 
-export interface PolicyDocument {
+/** Settings field-for-field from the spec are generated (./generated/) from documentFields.ts. */
+export interface PolicyDocument extends AgentFields {
   readonly version: typeof POLICY_DOCUMENT_VERSION;
   readonly agent: {
     readonly namespace: string;
     readonly name: string;
     readonly generation: number;
   };
-  readonly model: {
+  readonly model: AgentModelFields & {
     readonly name: string;
     readonly fallbacks: readonly string[];
-    readonly maxTokens: number;
-    readonly temperature?: number;
   };
   readonly systemPrompt?: string;
   /** One entry at least: `provider` becomes the backend named "default" when no backends are listed. */
   readonly backends: readonly BackendSettings[];
-  readonly loadBalancing: LoadBalancing;
   readonly tools: readonly ToolSettings[];
   /** Written only when the agent declares any. */
   readonly mcpServers?: readonly McpServerSettings[];
-  /** A plain call's time to its answer; a streaming call's time to its first event. */
-  readonly timeoutMs: number;
-  /**
-   * Longest pause between two events of a stream. Absent in documents written before it
-   * existed: `DEFAULT_STREAM_IDLE_TIMEOUT_MS` then.
-   */
-  readonly streamIdleTimeoutMs?: number;
-  /** Limit on a whole stream, first event to last; absent: none. */
-  readonly maxStreamDurationMs?: number;
-  readonly retry: {
-    readonly maxAttempts: number;
-    readonly initialDelayMs: number;
-    readonly maxDelayMs: number;
-  };
+  readonly retry: AgentRetryFields;
   readonly circuitBreaker: BreakerSettings;
   readonly rateLimit: RateLimitSettings;
   readonly access: {
     /** Secret (same namespace) whose every value is an accepted client key; absent = open. */
     readonly clientKeysSecret?: string;
   };
-  readonly cache: {
-    readonly enabled: boolean;
-    readonly maxEntries: number;
-    readonly ttlMs: number;
-  };
-  readonly security: { readonly promptInjection: InjectionMode };
-  readonly audit: { readonly enabled: boolean };
+  readonly cache: AgentCacheFields;
+  readonly security: AgentSecurityFields;
+  readonly audit: AgentAuditFields;
   /** `false` turns the `/debug/*` documents off; absent means on (`spec.monitoring.debugEndpoints`). */
   readonly debugEndpoints?: false;
 }
@@ -254,7 +232,5 @@ export function policyHash(doc: PolicyDocument): string {
   return createHash('sha256').update(canonicalJson(doc)).digest('hex').slice(0, 16);
 }
 
-/** `spec.streamIdleTimeout`'s default (the schema's), for documents that predate it. */
-export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = parseDuration(
-  AGENT_DEPLOYMENT_LIMITS.streamIdleTimeout.default,
-);
+/** `spec.streamIdleTimeout`'s default (the schema's), for a stream with no document. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = DOCUMENT_DEFAULTS.agent[''].streamIdleTimeoutMs;

@@ -1,10 +1,10 @@
 /** A complete, valid policy document for tests to vary from. */
 import { FALLBACK_MODEL, PRIMARY_MODEL } from '../api/sampleModels.ts';
-import type { PolicyDocument } from './policyDocument.ts';
+import { POLICY_DOCUMENT_VERSION, type PolicyDocument } from './policyDocument.ts';
 
 export function samplePolicyDocument(): PolicyDocument {
   return {
-    version: 1,
+    version: POLICY_DOCUMENT_VERSION,
     agent: { namespace: 'default', name: 'support-agent', generation: 1 },
     model: { name: PRIMARY_MODEL, fallbacks: [FALLBACK_MODEL], maxTokens: 1024 },
     systemPrompt: 'You are helpful.',
@@ -35,8 +35,8 @@ export function samplePolicyDocument(): PolicyDocument {
       policyName: 'production',
       scope: 'PerReplica',
       shareOf: 1,
-      requests: { perSecond: 20, burst: 200 },
-      concurrency: { maxConcurrent: 100, maxQueue: 100, queueTimeoutMs: 5_000 },
+      requests: { replicaPerSecond: 20, replicaBurst: 200 },
+      concurrency: { replicaMaxConcurrent: 100, replicaMaxQueue: 100, queueTimeoutMs: 5_000 },
       adaptive: { honorRetryAfter: true, providerHeaders: true },
       onLimit: 'Reject',
       maxWaitMs: 0,

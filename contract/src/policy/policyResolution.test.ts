@@ -161,9 +161,9 @@ describe('resolveRateLimit', () => {
       rateLimitPolicy({ ...production.spec, scope: row.scope }),
       row.replicas,
     );
-    expect(settings.requests).toEqual({ perSecond: row.rps, burst: row.burst });
-    expect(settings.concurrency?.maxConcurrent).toBe(row.concurrent);
-    expect(settings.tokens?.inputPerMinute).toBe(row.input);
+    expect(settings.requests).toEqual({ replicaPerSecond: row.rps, replicaBurst: row.burst });
+    expect(settings.concurrency?.replicaMaxConcurrent).toBe(row.concurrent);
+    expect(settings.tokens?.replicaInputPerMinute).toBe(row.input);
   });
 
   it('reports the share as RateLimitPolicy status shows it', () => {
@@ -193,7 +193,7 @@ describe('resolveRateLimit', () => {
       3,
       'support-agent',
     );
-    expect(settings.requests).toEqual({ perSecond: 6.667, burst: 66 });
+    expect(settings.requests).toEqual({ replicaPerSecond: 6.667, replicaBurst: 66 });
     expect(settings.store).toEqual({
       redis: {
         address: 'redis.infra.svc:6379',

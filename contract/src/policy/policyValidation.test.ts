@@ -24,7 +24,7 @@ describe('checkPolicyDocument', () => {
   });
 
   it.each([
-    ['a document of another version', 'version', 2, /^version must be 1/],
+    ['a document of another version', 'version', 1, /^version must be 2/],
     ['a missing model name', 'model.name', undefined, /^model\.name must be a non-empty string/],
     ['max tokens of zero', 'model.maxTokens', 0, /^model\.maxTokens must be an integer from 1/],
     [
@@ -97,9 +97,9 @@ describe('checkPolicyDocument', () => {
     ],
     [
       'a negative request rate',
-      'rateLimit.requests.perSecond',
+      'rateLimit.requests.replicaPerSecond',
       -1,
-      /^rateLimit\.requests\.perSecond/,
+      /^rateLimit\.requests\.replicaPerSecond/,
     ],
     ['a share of zero replicas', 'rateLimit.shareOf', 0, /^rateLimit\.shareOf/],
     [
@@ -142,7 +142,7 @@ describe('policyHash', () => {
   });
 
   it('changes when any setting changes', () => {
-    const edited = withField('rateLimit.requests.perSecond', 21) as ReturnType<
+    const edited = withField('rateLimit.requests.replicaPerSecond', 21) as ReturnType<
       typeof samplePolicyDocument
     >;
     expect(policyHash(edited)).not.toBe(policyHash(samplePolicyDocument()));

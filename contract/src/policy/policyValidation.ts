@@ -1,11 +1,11 @@
 /**
  * Checks a policy document read from the ConfigMap (or anywhere outside this process)
  * before the runtime swaps it in. The first problem found is reported with its field path,
- * e.g. `circuitBreaker.failureThreshold must be an integer from 1 to 1000, got 0`; the
+ * e.g. `circuitBreaker.successThreshold must be an integer from 1 to 100, got 0`; the
  * runtime then keeps its last good policy.
  *
- * Every bound a spec field has comes from the schema (contract/src/api/specLimits.ts,
- * generated from it), in the document's units: a manifest that never went through admission
+ * Every setting's bounds come from the schema through the mapping table (documentFields.ts;
+ * generated/documentBounds.ts holds them in the document's units): a manifest that never went through admission
  * (`--manifests`, a hand-written `--policy` file) is held to what the API server would have
  * admitted, and the guard builds whatever passes without a check of its own.
  */
@@ -14,6 +14,7 @@ import {
   CIRCUIT_BREAKER_POLICY_LIMITS as BREAKER,
   RATE_LIMIT_POLICY_LIMITS as RATE,
 } from '../api/specLimits.ts';
+import { DOCUMENT_BOUNDS as BOUNDS } from './generated/documentBounds.ts';
 import { POLICY_DOCUMENT_VERSION, policyHash, type PolicyDocument } from './policyDocument.ts';
 import {
   PolicyInvalid,
@@ -23,11 +24,10 @@ import {
   str,
   int,
   bounded,
-  num,
   durationMs,
-  bool,
   oneOf,
   arr,
+  checkSection,
   type Json,
 } from './documentChecks.ts';
 
@@ -37,108 +37,55 @@ export type ParsedPolicy =
 
 function checkBreaker(v: unknown, at = 'circuitBreaker'): void {
   const b = obj(v, at);
-  bounded(b.failureThreshold, `${at}.failureThreshold`, BREAKER.failureThreshold);
-  bounded(b.successThreshold, `${at}.successThreshold`, BREAKER.successThreshold);
-  const open = durationMs(b.openDurationMs, `${at}.openDurationMs`, BREAKER.openDuration);
-  if (b.maxOpenDurationMs !== undefined) {
-    const path = `${at}.maxOpenDurationMs`;
-    durationMs(b.maxOpenDurationMs, path, BREAKER.maxOpenDuration, open);
-  }
-  bounded(b.halfOpenMaxCalls, `${at}.halfOpenMaxCalls`, BREAKER.halfOpenMaxCalls);
+  checkSection(b, at, BOUNDS.breaker['']);
+  // What the schema's rule says: the longest open time is at least the first.
+  if (b.maxOpenDurationMs !== undefined)
+    int(b.maxOpenDurationMs, `${at}.maxOpenDurationMs`, b.openDurationMs as number, Infinity);
   const rate = optObj(b.failureRate, `${at}.failureRate`);
   if (rate !== undefined) {
     const path = `${at}.failureRate`;
-    bounded(
-      rate.thresholdPercent,
-      `${path}.thresholdPercent`,
-      BREAKER['failureRate.thresholdPercent'],
-    );
-    bounded(rate.minimumCalls, `${path}.minimumCalls`, BREAKER['failureRate.minimumCalls']);
+    checkSection(rate, path, BOUNDS.breaker.failureRate);
     const window = obj(rate.window, `${path}.window`);
-    const size = BREAKER['failureRate.window.size'];
-    // A Time window's size is in seconds in the schema and in milliseconds here.
-    if (oneOf(window.type, `${path}.window.type`, BREAKER['failureRate.window.type']) === 'Count')
-      bounded(window.size, `${path}.window.size`, size);
-    else
-      int(
-        window.sizeMs,
-        `${path}.window.sizeMs`,
-        size.minimum * 1000,
-        size.maximumWhen.maximum * 1000,
-      );
+    const type = oneOf(window.type, `${path}.window.type`, BREAKER['failureRate.window.type']);
+    const bounds = type === 'Count' ? BOUNDS.breaker.countWindow : BOUNDS.breaker.timeWindow;
+    checkSection(window, `${path}.window`, bounds);
   }
   const slow = optObj(b.slowCall, `${at}.slowCall`);
-  if (slow !== undefined) {
-    durationMs(slow.durationMs, `${at}.slowCall.durationMs`, BREAKER['slowCall.duration']);
-    const path = `${at}.slowCall.thresholdPercent`;
-    bounded(slow.thresholdPercent, path, BREAKER['slowCall.thresholdPercent']);
-  }
-  arr(b.failOn, `${at}.failOn`, BREAKER.failOn).forEach((c, i) =>
-    oneOf(c, `${at}.failOn[${i}]`, BREAKER['failOn[]']),
-  );
+  if (slow !== undefined) checkSection(slow, `${at}.slowCall`, BOUNDS.breaker.slowCall);
   const override = obj(b.override, `${at}.override`);
   oneOf(override.state, `${at}.override.state`, BREAKER['override.state']);
   if (override.reason !== undefined)
     str(override.reason, `${at}.override.reason`, BREAKER['override.reason']);
   if (override.untilMs !== undefined)
     int(override.untilMs, `${at}.override.untilMs`, 0, Number.MAX_SAFE_INTEGER);
-  oneOf(b.mode, `${at}.mode`, BREAKER.mode);
   const loops = optObj(b.loopDetection, `${at}.loopDetection`);
-  if (loops !== undefined) {
-    bounded(
-      loops.maxRepeats,
-      `${at}.loopDetection.maxRepeats`,
-      BREAKER['loopDetection.maxRepeats'],
-    );
-    bounded(
-      loops.maxCycleRepeats,
-      `${at}.loopDetection.maxCycleRepeats`,
-      BREAKER['loopDetection.maxCycleRepeats'],
-    );
-  }
+  if (loops !== undefined) checkSection(loops, `${at}.loopDetection`, BOUNDS.breaker.loopDetection);
 }
 
 function checkRateLimit(v: unknown): void {
   const r = obj(v, 'rateLimit');
-  oneOf(r.scope, 'rateLimit.scope', RATE.scope);
-  int(r.shareOf, 'rateLimit.shareOf', 1, 10_000);
+  checkSection(r, 'rateLimit', BOUNDS.rateLimit['']);
+  int(r.shareOf, 'rateLimit.shareOf', 1, AGENT.replicas.maximum);
   const requests = optObj(r.requests, 'rateLimit.requests');
-  if (requests !== undefined) {
-    num(requests.perSecond, 'rateLimit.requests.perSecond', RATE['requests.perSecond']);
-    bounded(requests.burst, 'rateLimit.requests.burst', RATE['requests.burst']);
-  }
+  if (requests !== undefined)
+    checkSection(requests, 'rateLimit.requests', BOUNDS.rateLimit.requests);
   const tokens = optObj(r.tokens, 'rateLimit.tokens');
-  if (tokens !== undefined && Object.keys(tokens).length < RATE.tokens.minProperties)
-    fail('rateLimit.tokens', 'must set inputPerMinute, outputPerMinute or both', tokens);
-  if (tokens?.inputPerMinute !== undefined)
-    bounded(
-      tokens.inputPerMinute,
-      'rateLimit.tokens.inputPerMinute',
-      RATE['tokens.inputPerMinute'],
-    );
-  if (tokens?.outputPerMinute !== undefined) {
-    const path = 'rateLimit.tokens.outputPerMinute';
-    bounded(tokens.outputPerMinute, path, RATE['tokens.outputPerMinute']);
+  if (tokens !== undefined) {
+    if (Object.keys(tokens).length < RATE.tokens.minProperties)
+      fail('rateLimit.tokens', 'must set one per-minute budget or both', tokens);
+    checkSection(tokens, 'rateLimit.tokens', BOUNDS.rateLimit.tokens);
   }
   const concurrency = optObj(r.concurrency, 'rateLimit.concurrency');
-  if (concurrency !== undefined) {
-    const path = 'rateLimit.concurrency';
-    bounded(concurrency.maxConcurrent, `${path}.maxConcurrent`, RATE['concurrency.maxConcurrent']);
-    bounded(concurrency.maxQueue, `${path}.maxQueue`, RATE['concurrency.maxQueue']);
-    durationMs(
-      concurrency.queueTimeoutMs,
-      `${path}.queueTimeoutMs`,
-      RATE['concurrency.queueTimeout'],
-    );
-  }
-  const adaptive = obj(r.adaptive, 'rateLimit.adaptive');
-  bool(adaptive.honorRetryAfter, 'rateLimit.adaptive.honorRetryAfter');
-  bool(adaptive.providerHeaders, 'rateLimit.adaptive.providerHeaders');
+  if (concurrency !== undefined)
+    checkSection(concurrency, 'rateLimit.concurrency', BOUNDS.rateLimit.concurrency);
+  checkSection(
+    obj(r.adaptive, 'rateLimit.adaptive'),
+    'rateLimit.adaptive',
+    BOUNDS.rateLimit.adaptive,
+  );
   // Reject never waits: its maxWaitMs is 0, as the resolver writes it.
-  if (oneOf(r.onLimit, 'rateLimit.onLimit', RATE.onLimit) === 'Wait')
-    durationMs(r.maxWaitMs, 'rateLimit.maxWaitMs', RATE.maxWait);
+  if (r.onLimit === 'Wait') durationMs(r.maxWaitMs, 'rateLimit.maxWaitMs', RATE.maxWait);
   else int(r.maxWaitMs, 'rateLimit.maxWaitMs', 0, 0);
-  oneOf(r.mode, 'rateLimit.mode', RATE.mode);
   const store = optObj(r.store, 'rateLimit.store');
   if (store !== undefined) checkCounterStore(store);
 }
@@ -170,7 +117,7 @@ function checkCounterStore(store: Json): void {
         RATE['store.redis.tls.serverName'],
       );
   }
-  durationMs(store.waitBudgetMs, 'rateLimit.store.waitBudgetMs', RATE['store.waitBudget']);
+  checkSection(store, 'rateLimit.store', BOUNDS.rateLimit.store);
   str(store.keyPrefix, 'rateLimit.store.keyPrefix');
 }
 
@@ -233,8 +180,7 @@ function checkMcpServer(m: unknown, path: string): void {
     arr(server.tools, `${path}.tools`, AGENT['mcpServers[].tools']).forEach((t, i) =>
       str(t, `${path}.tools[${i}]`, AGENT['mcpServers[].tools[]']),
     );
-  durationMs(server.timeoutMs, `${path}.timeoutMs`, AGENT['mcpServers[].timeout']);
-  bounded(server.maxConcurrent, `${path}.maxConcurrent`, AGENT['mcpServers[].maxConcurrent']);
+  checkSection(server, path, BOUNDS.mcpServer['']);
   if (server.circuitBreaker !== undefined)
     checkBreaker(server.circuitBreaker, `${path}.circuitBreaker`);
 }
@@ -246,7 +192,7 @@ function checkTool(t: unknown, path: string): void {
   if (!URL.canParse(url)) fail(`${path}.url`, 'must be an absolute URL', url);
   str(tool.description, `${path}.description`, AGENT['tools[].description']);
   obj(tool.inputSchema, `${path}.inputSchema`);
-  durationMs(tool.timeoutMs, `${path}.timeoutMs`, AGENT['tools[].timeout']);
+  checkSection(tool, path, BOUNDS.tool['']);
 }
 
 function checkDocument(v: unknown): void {
@@ -262,9 +208,7 @@ function checkDocument(v: unknown): void {
   arr(model.fallbacks, 'model.fallbacks', AGENT['model.fallbacks']).forEach((m, i) =>
     str(m, `model.fallbacks[${i}]`, AGENT['model.fallbacks[]']),
   );
-  bounded(model.maxTokens, 'model.maxTokens', AGENT['model.maxTokens']);
-  if (model.temperature !== undefined)
-    num(model.temperature, 'model.temperature', AGENT['model.temperature']);
+  checkSection(model, 'model', BOUNDS.agent.model);
   // Unbounded here: systemPromptFrom's ConfigMap may hold a longer prompt than spec.systemPrompt.
   if (d.systemPrompt !== undefined) str(d.systemPrompt, 'systemPrompt', {});
   const backends = arr(d.backends, 'backends', AGENT.backends);
@@ -273,7 +217,7 @@ function checkDocument(v: unknown): void {
   backends.forEach((b, i) => {
     checkBackend(b, `backends[${i}]`, models);
   });
-  oneOf(d.loadBalancing, 'loadBalancing', AGENT.loadBalancing);
+  checkSection(d, '', BOUNDS.agent['']);
   arr(d.tools, 'tools', AGENT.tools).forEach((t, i) => {
     checkTool(t, `tools[${i}]`);
   });
@@ -281,19 +225,10 @@ function checkDocument(v: unknown): void {
     arr(d.mcpServers, 'mcpServers', AGENT.mcpServers).forEach((m, i) => {
       checkMcpServer(m, `mcpServers[${i}]`);
     });
-  durationMs(d.timeoutMs, 'timeoutMs', AGENT.timeout);
-  if (d.streamIdleTimeoutMs !== undefined)
-    durationMs(d.streamIdleTimeoutMs, 'streamIdleTimeoutMs', AGENT.streamIdleTimeout);
-  if (d.maxStreamDurationMs !== undefined)
-    durationMs(d.maxStreamDurationMs, 'maxStreamDurationMs', AGENT.maxStreamDuration);
   const retry = obj(d.retry, 'retry');
-  bounded(retry.maxAttempts, 'retry.maxAttempts', AGENT['retry.maxAttempts']);
-  const initial = durationMs(
-    retry.initialDelayMs,
-    'retry.initialDelayMs',
-    AGENT['retry.backoff.initialDelay'],
-  );
-  durationMs(retry.maxDelayMs, 'retry.maxDelayMs', AGENT['retry.backoff.maxDelay'], initial);
+  checkSection(retry, 'retry', BOUNDS.agent.retry);
+  // What the schema's rule says: the longest backoff is at least the first.
+  int(retry.maxDelayMs, 'retry.maxDelayMs', retry.initialDelayMs as number, Infinity);
   checkBreaker(d.circuitBreaker);
   checkRateLimit(d.rateLimit);
   const access = obj(d.access, 'access');
@@ -303,13 +238,9 @@ function checkDocument(v: unknown): void {
       'access.clientKeysSecret',
       AGENT['access.clientKeysSecretRef.name'],
     );
-  const cache = obj(d.cache, 'cache');
-  bool(cache.enabled, 'cache.enabled');
-  bounded(cache.maxEntries, 'cache.maxEntries', AGENT['cache.maxEntries']);
-  durationMs(cache.ttlMs, 'cache.ttlMs', AGENT['cache.ttl']);
-  const security = obj(d.security, 'security');
-  oneOf(security.promptInjection, 'security.promptInjection', AGENT['security.promptInjection']);
-  bool(obj(d.audit, 'audit').enabled, 'audit.enabled');
+  checkSection(obj(d.cache, 'cache'), 'cache', BOUNDS.agent.cache);
+  checkSection(obj(d.security, 'security'), 'security', BOUNDS.agent.security);
+  checkSection(obj(d.audit, 'audit'), 'audit', BOUNDS.agent.audit);
   if (d.debugEndpoints !== undefined && d.debugEndpoints !== false)
     fail('debugEndpoints', 'must be false or absent', d.debugEndpoints);
 }

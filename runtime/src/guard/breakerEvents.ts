@@ -2,7 +2,7 @@
  * What a breaker tells the outside: state changes to its listeners, and a refusal as an error
  * that says how long until a call may pass.
  */
-import type { BreakerOptions } from './breakerOptions.ts';
+import type { BreakerSettings } from './breakerOptions.ts';
 import type {
   AutoState,
   BreakerOverride,
@@ -57,7 +57,7 @@ export function rejectionOf(
   breaker: string,
   state: AutoState,
   override: BreakerOverride | undefined,
-  options: BreakerOptions,
+  options: BreakerSettings,
   now: number,
 ): CircuitOpenError {
   if (override?.state === 'ForcedOpen') {

@@ -1,10 +1,10 @@
 /**
- * A breaker's trip rules built from its options, live: on a reconfiguration the rules keep
+ * A breaker's trip rules built from its settings, live: on a reconfiguration the rules keep
  * what is still meaningful (a window whose shape is unchanged, a count window resized with its
  * newest calls) and drop what is not (a window whose type or span changed, a rule switched
  * off). Runs when a breaker is built or its policy changes, never per call.
  */
-import type { BreakerOptions } from './breakerOptions.ts';
+import { slowCallWindow, type BreakerSettings } from './breakerOptions.ts';
 import type { BreakerOverride } from './breakerState.ts';
 import type { TripStrategy } from './breakerStrategy.ts';
 import { sameWindow, type CallWindow, type WindowOptions } from './callWindow.ts';
@@ -25,18 +25,18 @@ export interface BreakerRules {
   readonly needsDuration: boolean;
   readonly failureRate: FailureRate | undefined;
   readonly slowCall: SlowCallRate | undefined;
-  /** The consecutive-failure rule first, then the rate rules the options switch on. */
+  /** The consecutive-failure rule first, then the rate rules the settings switch on. */
   readonly strategies: TripStrategy[];
 }
 
 export function breakerRules(
-  next: BreakerOptions,
-  previous: BreakerOptions | undefined,
+  next: BreakerSettings,
+  previous: BreakerSettings | undefined,
   consecutive: ConsecutiveFailures,
   currentFailureRate: FailureRate | undefined,
   currentSlowCall: SlowCallRate | undefined,
 ): BreakerRules {
-  consecutive.threshold = next.failureThreshold;
+  consecutive.reconfigure(next);
   const fr = next.failureRate;
   const failureRate =
     fr === undefined
@@ -49,16 +49,18 @@ export function breakerRules(
   const sc = next.slowCall;
   let slowCall: SlowCallRate | undefined;
   if (sc !== undefined) {
+    const reads = slowCallWindow(next);
     const shared = failureRate?.window;
-    if (shared !== undefined && sameWindow(shared.options, sc.window)) {
-      slowCall = new SlowCallRate(shared, sc.thresholdPercent, sc.minimumCalls, true);
+    if (shared !== undefined && sameWindow(shared.options, reads.window)) {
+      slowCall = new SlowCallRate(shared, sc.thresholdPercent, reads.minimumCalls, true);
     } else {
       const old = currentSlowCall;
+      const before = previous?.slowCall === undefined ? undefined : slowCallWindow(previous).window;
       // A window that was shared belongs to the failure-rate rule: take a copy, not it.
       const window = old?.sharesWindow
-        ? carryWindow(undefined, undefined, sc.window, old.window)
-        : carryWindow(old?.window, previous?.slowCall?.window, sc.window);
-      slowCall = new SlowCallRate(window, sc.thresholdPercent, sc.minimumCalls);
+        ? carryWindow(undefined, undefined, reads.window, old.window)
+        : carryWindow(old?.window, before, reads.window);
+      slowCall = new SlowCallRate(window, sc.thresholdPercent, reads.minimumCalls);
     }
   }
   const strategies: TripStrategy[] = [consecutive];

@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { Bulkhead, type BulkheadOptions } from './bulkhead.ts';
-import { bulkheadSettings } from './settingsFixture.ts';
+import { Bulkhead } from './bulkhead.ts';
+import { bulkheadSettings, type BulkheadPatch } from './settingsFixture.ts';
 import { isBulkheadFullError, isCancelledError } from './errors.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 
-function bulkhead(options: Partial<BulkheadOptions> & Pick<BulkheadOptions, 'maxConcurrent'>) {
+function bulkhead(options: BulkheadPatch) {
   const clock = new ManualClock();
   return {
     clock,

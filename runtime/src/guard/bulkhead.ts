@@ -1,11 +1,11 @@
 /**
- * The bulkhead: at most `maxConcurrent` calls at once, then up to `maxQueue` waiting in
+ * The bulkhead: at most `replicaMaxConcurrent` calls at once, then up to `replicaMaxQueue` waiting in
  * arrival order for at most `queueTimeoutMs` each. A freed slot goes straight to the oldest
  * waiter (newcomers cannot barge past the queue); a waiter whose caller aborts leaves the
  * queue at once.
  *
  * In Shadow mode every call goes in at once and nothing queues; a call that finds
- * `maxConcurrent + maxQueue` calls already running is counted (`shadowRejected`), being the
+ * `replicaMaxConcurrent + replicaMaxQueue` calls already running is counted (`shadowRejected`), being the
  * one Enforce would have turned away with a full queue. Queue timeouts are not simulated.
  */
 import { BulkheadFullError, CancelledError } from './errors.ts';
@@ -59,7 +59,7 @@ export class Bulkhead {
     this.name = config.name;
     this.#clock = config.clock;
     this.#options = config.options;
-    this.#max = this.#options.maxConcurrent;
+    this.#max = this.#options.replicaMaxConcurrent;
   }
 
   get options(): BulkheadOptions {
@@ -79,7 +79,7 @@ export class Bulkhead {
       return true;
     }
     if (this.#options.mode === 'Enforce') return false;
-    if (this.#active >= this.#max + this.#options.maxQueue) this.#shadowRejected++;
+    if (this.#active >= this.#max + this.#options.replicaMaxQueue) this.#shadowRejected++;
     this.#active++;
     return true;
   }
@@ -88,7 +88,7 @@ export class Bulkhead {
   enter(signal?: AbortSignal): Promise<void> {
     if (this.tryEnter()) return Promise.resolve();
     if (signal?.aborted === true) return Promise.reject(new CancelledError(signal.reason));
-    if (this.#queued >= this.#options.maxQueue) {
+    if (this.#queued >= this.#options.replicaMaxQueue) {
       this.#rejectedQueueFull++;
       return Promise.reject(
         new BulkheadFullError(this.name, 'queueFull', this.#options.queueTimeoutMs),
@@ -144,15 +144,15 @@ export class Bulkhead {
   }
 
   /**
-   * New limits, live. Running calls are never cut: with a lower maxConcurrent, slots are
+   * New limits, live. Running calls are never cut: with a lower replicaMaxConcurrent, slots are
    * handed out again only once enough calls have finished; with a higher one, waiters are
-   * let in at once. Waiters already queued stay queued (a smaller maxQueue only turns new
+   * let in at once. Waiters already queued stay queued (a smaller replicaMaxQueue only turns new
    * arrivals away) and keep the timeout they were given. Switched to Shadow, it lets every
    * waiter in.
    */
   reconfigure(options: BulkheadOptions): void {
     this.#options = options;
-    this.#max = this.#options.maxConcurrent;
+    this.#max = this.#options.replicaMaxConcurrent;
     const shadow = this.#options.mode === 'Shadow';
     while (this.#head !== undefined && (shadow || this.#active < this.#max)) {
       const waiter = this.#head;

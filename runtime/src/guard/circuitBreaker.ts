@@ -9,9 +9,9 @@
  * the trip rules' O(1) bookkeeping. Nothing is allocated.
  */
 import {
+  DEFAULT_BREAKER_SETTINGS,
   openDurationFor,
-  resolveBreakerOptions,
-  type BreakerOptions,
+  overrideOf,
   type BreakerSettings,
 } from './breakerOptions.ts';
 import {
@@ -51,7 +51,7 @@ export interface CircuitBreakerConfig {
 export class CircuitBreaker {
   readonly name: string;
   readonly #clock: Clock;
-  #options: BreakerOptions;
+  #options: BreakerSettings;
   #failOnMask = 0;
   #shadow = false;
 
@@ -75,15 +75,15 @@ export class CircuitBreaker {
   constructor(config: CircuitBreakerConfig) {
     this.name = config.name;
     this.#clock = config.clock;
-    this.#options = resolveBreakerOptions(config.options);
+    this.#options = config.options ?? DEFAULT_BREAKER_SETTINGS;
     this.#state = { kind: 'Closed', since: config.clock.now() };
-    this.#consecutive = new ConsecutiveFailures(this.#options.failureThreshold);
+    this.#consecutive = new ConsecutiveFailures(this.#options);
     this.#strategies = [this.#consecutive];
     this.#apply(this.#options, undefined);
-    this.#override = this.#options.override;
+    this.#override = overrideOf(this.#options);
   }
 
-  get options(): BreakerOptions {
+  get options(): BreakerSettings {
     return this.#options;
   }
 
@@ -281,8 +281,7 @@ export class CircuitBreaker {
    * its newest calls); an Open period is re-measured from when it began with the new open
    * duration. Dropped: a rate window whose type or time span changed, a rule switched off.
    */
-  reconfigure(settings: BreakerSettings): void {
-    const next = resolveBreakerOptions(settings);
+  reconfigure(next: BreakerSettings): void {
     const now = this.#clock.now();
     this.#settle(now);
     const before = reportedState(this.#state, this.#override);
@@ -296,9 +295,10 @@ export class CircuitBreaker {
         until: s.since + openDurationFor(next, this.#consecutiveOpens),
       };
     }
-    if (!sameOverride(this.#override, next.override)) {
-      this.#override = next.override;
-      this.#emit(before, next.override === undefined ? 'overrideRemoved' : 'overrideApplied', now);
+    const override = overrideOf(next);
+    if (!sameOverride(this.#override, override)) {
+      this.#override = override;
+      this.#emit(before, override === undefined ? 'overrideRemoved' : 'overrideApplied', now);
     }
     this.#settle(now);
   }
@@ -337,8 +337,8 @@ export class CircuitBreaker {
     this.#settle(now);
   }
 
-  /** Applies options to the rules, keeping what is still meaningful from `previous`. */
-  #apply(next: BreakerOptions, previous: BreakerOptions | undefined): void {
+  /** Applies settings to the rules, keeping what is still meaningful from `previous`. */
+  #apply(next: BreakerSettings, previous: BreakerSettings | undefined): void {
     const rules = breakerRules(
       next,
       previous,

@@ -1,13 +1,19 @@
+import type { BreakerSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { TripReason } from './breakerState.ts';
 import type { TripStrategy } from './breakerStrategy.ts';
 
-/** Opens after `threshold` failures in a row; any success starts the count again. */
+/** Opens after `failureThreshold` failures in a row; any success starts the count again. */
 export class ConsecutiveFailures implements TripStrategy {
-  threshold: number;
+  #threshold: number;
   #count = 0;
 
-  constructor(threshold: number) {
-    this.threshold = threshold;
+  constructor(settings: BreakerSettings) {
+    this.#threshold = settings.failureThreshold;
+  }
+
+  /** Takes a new threshold live, keeping the count. */
+  reconfigure(settings: BreakerSettings): void {
+    this.#threshold = settings.failureThreshold;
   }
 
   get count(): number {
@@ -19,7 +25,7 @@ export class ConsecutiveFailures implements TripStrategy {
       this.#count = 0;
       return undefined;
     }
-    return ++this.#count >= this.threshold ? 'consecutiveFailures' : undefined;
+    return ++this.#count >= this.#threshold ? 'consecutiveFailures' : undefined;
   }
 
   reset(): void {

@@ -5,7 +5,7 @@
 import { anthropicClassifier } from '../provider/anthropic/errorClassification.ts';
 import { APIError } from '@anthropic-ai/sdk';
 import { breakerSettings, type BreakerSettingsPatch } from './breakerFixture.ts';
-import { Bulkhead, type BulkheadOptions } from './bulkhead.ts';
+import { Bulkhead } from './bulkhead.ts';
 import { CircuitBreaker } from './circuitBreaker.ts';
 import { Guard, type GuardConfig } from './guard.ts';
 import type { GuardAttempt } from './guardAttempt.ts';
@@ -15,6 +15,7 @@ import {
   bulkheadSettings,
   limiterSettings,
   retrySettings,
+  type BulkheadPatch,
   type LimiterPatch,
 } from './settingsFixture.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
@@ -24,7 +25,7 @@ export interface GuardFixtureOptions {
   readonly target?: string;
   readonly breaker?: BreakerSettingsPatch;
   readonly limiter?: LimiterPatch;
-  readonly bulkhead?: Partial<BulkheadOptions> & Pick<BulkheadOptions, 'maxConcurrent'>;
+  readonly bulkhead?: BulkheadPatch;
   readonly guard?: Partial<
     Pick<GuardConfig, 'timeout' | 'random' | 'deadlineResolutionMs' | 'retryBudget'>
   > & { readonly retry?: Partial<RetryOptions> };

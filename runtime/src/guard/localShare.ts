@@ -29,10 +29,11 @@ export class LocalShare {
 
   constructor(options: RateLimiterOptions, now: number) {
     const r = options.requests;
-    this.requests = r === undefined ? undefined : new TokenBucket(r.perSecond, r.burst, now);
+    this.requests =
+      r === undefined ? undefined : new TokenBucket(r.replicaPerSecond, r.replicaBurst, now);
     this.budget = new TokenBudget(
-      options.tokens?.inputPerMinute,
-      options.tokens?.outputPerMinute,
+      options.tokens?.replicaInputPerMinute,
+      options.tokens?.replicaOutputPerMinute,
       now,
     );
   }
@@ -125,9 +126,13 @@ export class LocalShare {
     const r = next.requests;
     if (r === undefined) this.requests = undefined;
     else if (this.requests === undefined)
-      this.requests = new TokenBucket(r.perSecond, r.burst, now);
-    else this.requests.reconfigure(r.perSecond, r.burst, now);
-    this.budget.reconfigure(next.tokens?.inputPerMinute, next.tokens?.outputPerMinute, now);
+      this.requests = new TokenBucket(r.replicaPerSecond, r.replicaBurst, now);
+    else this.requests.reconfigure(r.replicaPerSecond, r.replicaBurst, now);
+    this.budget.reconfigure(
+      next.tokens?.replicaInputPerMinute,
+      next.tokens?.replicaOutputPerMinute,
+      now,
+    );
   }
 
   /** For /debug/ratelimiter. */

@@ -17,14 +17,18 @@ import type { RetryOptions } from './retry.ts';
 /** A RateLimitPolicy that says nothing: no limits, the schema's defaults for the rest. */
 const NO_LIMITS: RateLimitSettings = resolveRateLimit(undefined, 1);
 
-export interface LimiterPatch extends Partial<Omit<RateLimiterOptions, 'requests' | 'adaptive'>> {
+export interface LimiterPatch extends Partial<
+  Omit<RateLimiterOptions, 'requests' | 'tokens' | 'adaptive'>
+> {
   /** `burst` unset: the whole second's worth (at least one), as a test most often means. */
   readonly requests?: { readonly perSecond: number; readonly burst?: number };
+  /** The replica's budgets, spelled as the policy spells them. */
+  readonly tokens?: { readonly inputPerMinute?: number; readonly outputPerMinute?: number };
   readonly adaptive?: Partial<RateLimiterOptions['adaptive']>;
 }
 
 export function limiterSettings(patch: LimiterPatch = {}): RateLimiterOptions {
-  const { requests, adaptive, ...rest } = patch;
+  const { requests, tokens, adaptive, ...rest } = patch;
   return {
     ...NO_LIMITS,
     adaptive: { ...NO_LIMITS.adaptive, ...adaptive },
@@ -32,22 +36,40 @@ export function limiterSettings(patch: LimiterPatch = {}): RateLimiterOptions {
       ? {}
       : {
           requests: {
-            perSecond: requests.perSecond,
-            burst: requests.burst ?? Math.max(1, Math.ceil(requests.perSecond)),
+            replicaPerSecond: requests.perSecond,
+            replicaBurst: requests.burst ?? Math.max(1, Math.ceil(requests.perSecond)),
+          },
+        }),
+    ...(tokens === undefined
+      ? {}
+      : {
+          tokens: {
+            ...(tokens.inputPerMinute === undefined
+              ? {}
+              : { replicaInputPerMinute: tokens.inputPerMinute }),
+            ...(tokens.outputPerMinute === undefined
+              ? {}
+              : { replicaOutputPerMinute: tokens.outputPerMinute }),
           },
         }),
     ...rest,
   };
 }
 
-export function bulkheadSettings(
-  patch: Partial<BulkheadOptions> & Pick<BulkheadOptions, 'maxConcurrent'>,
-): BulkheadOptions {
+/** A bulkhead's numbers as a test spells them; `maxQueue` unset: the schema's default. */
+export interface BulkheadPatch extends Partial<Pick<BulkheadOptions, 'queueTimeoutMs' | 'mode'>> {
+  readonly maxConcurrent: number;
+  readonly maxQueue?: number;
+}
+
+export function bulkheadSettings(patch: BulkheadPatch): BulkheadOptions {
+  const { maxConcurrent, maxQueue, ...rest } = patch;
   return {
-    maxQueue: RATE['concurrency.maxQueue'].default,
+    replicaMaxConcurrent: maxConcurrent,
+    replicaMaxQueue: maxQueue ?? RATE['concurrency.maxQueue'].default,
     queueTimeoutMs: parseDuration(RATE['concurrency.queueTimeout'].default),
     mode: RATE.mode.default,
-    ...patch,
+    ...rest,
   };
 }
 

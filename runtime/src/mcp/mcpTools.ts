@@ -156,7 +156,7 @@ export class McpTools {
           return answer;
         },
         signal,
-        { name: server, maxConcurrent: link.settings.maxConcurrent },
+        link.settings,
       );
       return { text: resultText(result), isError: false, result };
     } catch (err) {

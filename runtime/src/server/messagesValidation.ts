@@ -97,6 +97,7 @@ export function checkMessagesBody(
   }
   if (
     b.temperature !== undefined &&
+    // settings-check: the Messages API's own range for a request, not the policy's.
     !(typeof b.temperature === 'number' && b.temperature >= 0 && b.temperature <= 1)
   ) {
     return fail('temperature: must be a number from 0 to 1');

@@ -1,23 +1,31 @@
 /**
- * The bulkheads the GuardSet builds beside the policy's: not policy settings (no schema field),
- * so declared here, once. The rate limiter and the model bulkhead take the document's
- * settings as they are.
+ * The bulkheads the GuardSet builds beside the policy's: the tool calls' own, one per MCP
+ * server, and the model bulkhead of a policy without `concurrency`. Their numbers are not
+ * policy settings except where the document has one; what they share with a setting comes
+ * from the schema (generated/documentDefaults.ts and documentBounds.ts).
  */
 import type { BulkheadOptions } from '../bulkhead.ts';
-import type { RateLimitSettings } from '../../../../contract/src/policy/policyDocument.ts';
+import { DOCUMENT_BOUNDS } from '../../../../contract/src/policy/generated/documentBounds.ts';
+import { DOCUMENT_DEFAULTS } from '../../../../contract/src/policy/generated/documentDefaults.ts';
+import type {
+  McpServerSettings,
+  RateLimitSettings,
+} from '../../../../contract/src/policy/policyDocument.ts';
+
+const CONCURRENCY_DEFAULTS = DOCUMENT_DEFAULTS.rateLimit.concurrency;
 
 /** Tool calls share one bulkhead of their own, not the policy's. */
 export const TOOL_BULKHEAD: BulkheadOptions = Object.freeze({
-  maxConcurrent: 32,
-  maxQueue: 64,
-  queueTimeoutMs: 10_000,
+  replicaMaxConcurrent: 32,
+  replicaMaxQueue: 64,
+  queueTimeoutMs: CONCURRENCY_DEFAULTS.queueTimeoutMs,
   mode: 'Enforce',
 });
 
-/** A policy without `concurrency`: no bound that any agent reaches, and nothing queues. */
+/** A policy without `concurrency`: the most any policy may allow, and nothing queues. */
 const UNLIMITED_BULKHEAD: BulkheadOptions = Object.freeze({
-  maxConcurrent: 10_000,
-  maxQueue: 0,
+  replicaMaxConcurrent: DOCUMENT_BOUNDS.rateLimit.concurrency.replicaMaxConcurrent.maximum,
+  replicaMaxQueue: 0,
   queueTimeoutMs: 1,
   mode: 'Enforce',
 });
@@ -25,4 +33,17 @@ const UNLIMITED_BULKHEAD: BulkheadOptions = Object.freeze({
 /** The model bulkhead: the document's concurrency and mode, or unlimited without one. */
 export function bulkheadOptions(s: RateLimitSettings): BulkheadOptions {
   return s.concurrency === undefined ? UNLIMITED_BULKHEAD : { ...s.concurrency, mode: s.mode };
+}
+
+/** Callers that may wait for one server's slots: the server's limit is the bound that matters. */
+const QUEUE_PER_SERVER = 1_000;
+
+/** One MCP server's bulkhead: its own limit, waiting for a slot within the call's timeout. */
+export function mcpServerBulkhead(server: McpServerSettings, timeoutMs: number): BulkheadOptions {
+  return {
+    replicaMaxConcurrent: server.maxConcurrent,
+    replicaMaxQueue: QUEUE_PER_SERVER,
+    queueTimeoutMs: timeoutMs,
+    mode: 'Enforce',
+  };
 }

@@ -158,7 +158,11 @@ describe('GuardSet', () => {
   ] as const)('%s mode, one model call at once and no queue: %s', async (mode, _what, expected) => {
     const registry = new Registry();
     const doc = policy((d) => {
-      d.rateLimit.concurrency = { maxConcurrent: 1, maxQueue: 0, queueTimeoutMs: 1_000 };
+      d.rateLimit.concurrency = {
+        replicaMaxConcurrent: 1,
+        replicaMaxQueue: 0,
+        queueTimeoutMs: 1_000,
+      };
       d.rateLimit.mode = mode;
     });
     const set = new GuardSet<Backend>({
@@ -217,7 +221,9 @@ describe('GuardSet', () => {
   it('refuses a breaker past the limit with its own error, not as an open breaker', async () => {
     const set = new GuardSet<Backend>({
       classifier: anthropicClassifier,
-      doc: policy((d) => (d.rateLimit.requests = { perSecond: 10_000, burst: 10_000 })),
+      doc: policy(
+        (d) => (d.rateLimit.requests = { replicaPerSecond: 10_000, replicaBurst: 10_000 }),
+      ),
       clock: new ManualClock(0),
     });
     const signal = new AbortController().signal;

@@ -70,11 +70,13 @@ describe('MCP tool groups', () => {
         });
       });
     const signal = new AbortController().signal;
-    const github = { name: 'github', maxConcurrent: 2 };
+    const github = { name: 'github', url: 'http://github', timeoutMs: 60_000, maxConcurrent: 2 };
     const calls = [1, 2, 3].map(() => guard.callTool('github__a', 60_000, held, signal, github));
     // A third github call waits; a jira call does not wait for github's slots.
     const jira = guard.callTool('jira__a', 60_000, () => Promise.resolve('jira'), signal, {
       name: 'jira',
+      url: 'http://jira',
+      timeoutMs: 60_000,
       maxConcurrent: 2,
     });
     await expect(jira).resolves.toBe('jira');

@@ -1,27 +1,23 @@
 /**
  * Tools that share a bulkhead and breaker settings: one MCP server's. Each server's tools take
- * slots from the server's own bulkhead (`maxConcurrent`, waiting for a slot within the call's
- * timeout), so a slow server fills its own slots and not the other servers' or the HTTP
+ * slots from the server's own bulkhead (guardOptions.ts: its limit, waiting for a slot within
+ * the call's timeout), so a slow server fills its own slots and not the other servers' or the HTTP
  * tools'; and each tool's breaker follows the server's circuitBreakerPolicyRef when it has one,
  * the agent's policy otherwise.
  */
 import type {
   BreakerSettings,
+  McpServerSettings,
   PolicyDocument,
 } from '../../../../contract/src/policy/policyDocument.ts';
 import type { Clock } from '../../../../platform/src/time/clock.ts';
 import { Bulkhead } from '../bulkhead.ts';
 import type { GuardMetrics } from '../metrics.ts';
 import type { BreakerTarget } from './breakerRetirement.ts';
+import { mcpServerBulkhead } from './guardOptions.ts';
 
-/** A server's tools, as the guard needs to know them. */
-export interface ToolGroup {
-  readonly name: string;
-  readonly maxConcurrent: number;
-}
-
-/** Callers that may wait for one server's slots: the server's limit is the bound that matters. */
-const QUEUE_PER_SERVER = 1_000;
+/** A server's tools, as the guard needs to know them: the document's server settings. */
+export type ToolGroup = McpServerSettings;
 
 /** The breaker settings of `target`: its MCP server's policy, else the agent's. */
 export function breakerSettingsOf(doc: PolicyDocument, target: BreakerTarget): BreakerSettings {
@@ -46,12 +42,7 @@ export class ToolGroups {
 
   /** The group's bulkhead, made on first use and kept at the group's current limit. */
   bulkhead(group: ToolGroup, timeoutMs: number): Bulkhead {
-    const options = {
-      maxConcurrent: group.maxConcurrent,
-      maxQueue: QUEUE_PER_SERVER,
-      queueTimeoutMs: timeoutMs,
-      mode: 'Enforce' as const,
-    };
+    const options = mcpServerBulkhead(group, timeoutMs);
     const kept = this.#bulkheads.get(group.name);
     if (kept !== undefined) {
       kept.bulkhead.reconfigure(options);
