@@ -100,14 +100,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The Debian mirror apt is configured with, so the root comes from where this machine's packages do.
-debian_mirror() {
-  local uri
-  uri=$(grep -hsE '^URIs:.*/debian/?$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 | awk '{print $2}')
-  [[ -n "$uri" ]] || uri=$(grep -hsE '^deb .*/debian/? ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n1 | awk '{print $2}')
-  echo "${uri:-http://deb.debian.org/debian}"
-}
-
 begin host "the constraints the node has to live with"
 [[ $(id -u) -eq 0 ]] || fail "run as root: mmdebstrap and a privileged podman container need it"
 for tool in mmdebstrap podman buildah; do
@@ -123,7 +115,7 @@ begin root "Debian $suite root with $packages"
 if [[ -f "$cache/$key/root.tar" ]]; then
   say "  cached: $cache/$key/root.tar"
 else
-  mirror=$(debian_mirror)
+  mirror=$("$repo/scripts/image/debian-mirror.sh")
   say "  mmdebstrap from $mirror — once, then cached in $cache/$key"
   mkdir -p "$cache/$key"
   run mmdebstrap --quiet --variant=minbase --include="$packages" "$suite" "$cache/$key/root.partial.tar" "$mirror" >/dev/null
