@@ -171,6 +171,10 @@ e2e-kind: setup ## Kind cluster, image, chart, the end-to-end suite, then delete
 e2e-node: setup ## The end-to-end suite after a chart install, on a real node of its own (as make e2e-kind on kind); root on Linux.
 	test/realNode/e2e.sh
 
+.PHONY: kind-node-smoke
+kind-node-smoke: ## Boot a Debian 12 kind-style node under podman (systemd, containerd, runc, CNI) and start a container and a CRI pod in it; root on Linux.
+	tools/kindNode/smoke.sh
+
 ##@ Local cluster
 
 .PHONY: cluster-up

@@ -33,15 +33,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 say() { printf '>> %s\n' "$*" >&2; }
 fail() { printf 'build-bases: %s\n' "$*" >&2; exit 1; }
 
-# The Debian mirror apt is configured with (deb822 or one-line sources), so debootstrap goes
-# where this machine's packages come from.
-debian_mirror() {
-  local uri
-  uri=$(grep -hsE '^URIs:.*/debian/?$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 | awk '{print $2}')
-  [[ -n "$uri" ]] || uri=$(grep -hsE '^deb .*/debian/? ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n1 | awk '{print $2}')
-  echo "${uri:-http://deb.debian.org/debian}"
-}
-
 make_tarballs() {
   [[ $(id -u) -eq 0 ]] || fail "debootstrap needs root to make the base images' root filesystem; run as root (or build with docker, which pulls the real bases)"
   command -v debootstrap >/dev/null 2>&1 || fail "debootstrap is missing: apt-get install debootstrap (scripts/ensure-tools.sh does)"
@@ -49,7 +40,7 @@ make_tarballs() {
   work=$(mktemp -d "${TMPDIR:-/tmp}/breakwater-bases.XXXXXX")
   trap 'rm -rf "$work"' RETURN
   local mirror
-  mirror=$(debian_mirror)
+  mirror=$("$here/debian-mirror.sh")
   say "debootstrap $suite (minbase) from $mirror — once, then cached in $cache"
   if ! debootstrap --variant=minbase --include=ca-certificates,tzdata "$suite" "$work/debian" "$mirror" >"$work/debootstrap.log" 2>&1; then
     tail -n 20 "$work/debootstrap.log" >&2
