@@ -20,7 +20,7 @@ import {
   corpusObjects,
   everyReferenceCorpus,
 } from '../../contract/src/policy/referenceFixtures.ts';
-import { appliedPolicyDocument } from '../support/breakwaterCluster.ts';
+import { appliedPolicyDocument, condition, getAgent } from '../support/breakwaterCluster.ts';
 import { kubectl } from '../support/kube.ts';
 import { startMcpServer, type McpTestServer } from '../support/mcpServer.ts';
 import { eventually } from '../support/operator.ts';
@@ -117,10 +117,14 @@ describe('the corpus that uses every reference', () => {
   let operatorDoc: PolicyDocument;
 
   it('resolves in the operator with every reference found', async () => {
+    // The objects arrive together; until the caches hold them all, the agent runs on defaults
+    // for what is missing and PoliciesResolved says so.
     operatorDoc = await eventually(
       async () => {
+        const agent = await getAgent(scenario.ns.name, CORPUS_AGENT);
+        if (condition(agent, 'PoliciesResolved')?.status !== 'True') return undefined;
         const doc = await appliedPolicyDocument(scenario.ns.name, CORPUS_AGENT);
-        return doc?.mcpServers?.[0]?.circuitBreaker !== undefined && doc;
+        return doc?.agent.generation === agent?.metadata.generation && doc;
       },
       {
         timeoutMs: 60_000,
