@@ -397,7 +397,7 @@ describe('hot reload', () => {
     });
     expect(blocked.status).toBe(400);
 
-    writeFileSync(policyFile, '{"version": 1, "agent": 5}');
+    writeFileSync(policyFile, '{"version": 2, "agent": 5}');
     let status = (await runtime.debug('/debug/policy')) as {
       hash: string;
       rejected: number;
