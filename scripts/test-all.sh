@@ -4,13 +4,14 @@
 # real node can run (root on Linux), the node's own up/down cycle (jest project node-cycle,
 # which needs no other node running) and the in-cluster suite as `make e2e-node` runs it,
 # after installing the chart on a node of its own. Each runs whatever the one before gave; the
-# last line sums them up the way CI reads it: `tests: N passed, N failed`.
+# last line sums them up the way CI reads it: `tests: N passed, N failed, N skipped`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning"
 
-passed=0 failed=0 status=0
-# Adds a run's `tests: N passed, N failed[, N skipped]` line to the totals; a run without one
+passed=0 failed=0 skipped=0 status=0
+# Adds a run's `tests: N passed, N failed[, N skipped]` line to the totals (skipped counts
+# jest's skipped and todo tests; a run that prints none skipped none); a run without the line
 # (it broke before jest summed up) counts as one failure.
 count() {
   local line
@@ -19,9 +20,10 @@ count() {
     failed=$((failed + 1))
     return
   fi
-  [[ "$line" =~ ^tests:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]
+  [[ "$line" =~ ^tests:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)? ]]
   passed=$((passed + BASH_REMATCH[1]))
   failed=$((failed + BASH_REMATCH[2]))
+  skipped=$((skipped + ${BASH_REMATCH[4]:-0}))
 }
 
 log=$(mktemp)
@@ -41,5 +43,5 @@ else
 fi
 
 echo
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -14,6 +14,7 @@ import {
   type Mutable,
   type StandaloneRuntime,
 } from '../support/standaloneRuntime.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 const PROVIDER_KEY = 'sk-ant-audit-provider-key-never-logged-0123456789';
 const CLIENT_KEY = 'bw-audit-client-key-never-logged';
@@ -53,17 +54,16 @@ function auditLines(): AuditLine[] {
     });
 }
 
-async function waitForAudit(match: (line: AuditLine) => boolean): Promise<AuditLine> {
-  const until = Date.now() + 10_000;
-  for (;;) {
-    const found = auditLines().find(match);
-    if (found !== undefined || Date.now() > until) {
+function waitForAudit(match: (line: AuditLine) => boolean): Promise<AuditLine> {
+  return waitFor(
+    () => {
+      const found = auditLines().find(match);
       if (found === undefined)
         throw new Error(`no such audit line in:\n${rt.runtime.output.join('')}`);
       return found;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+    },
+    { timeoutMs: 10_000, intervalMs: 20, description: 'the audit line' },
+  );
 }
 
 const sdk = () => new Anthropic({ baseURL: rt.runtime.url, apiKey: CLIENT_KEY, maxRetries: 0 });

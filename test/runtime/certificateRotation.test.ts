@@ -52,6 +52,8 @@ let namespace: TestNamespace;
 /** The client certificate presented on each TLS connection the front accepted, in order. */
 const presented: string[] = [];
 const openSockets = new Set<Socket>();
+/** TCP connections the front accepted: the client has chosen its TLS material for each. */
+let accepted = 0;
 
 /** The client's kubeconfig files, replaced in place as a rotation does. */
 const clientFiles = () => ({
@@ -96,6 +98,7 @@ async function startFront(pki: Pki): Promise<Server> {
     presented.push(socket.getPeerCertificate().fingerprint256);
   });
   server.on('connection', (socket: Socket) => {
+    accepted++;
     openSockets.add(socket);
     socket.once('close', () => openSockets.delete(socket));
   });
@@ -202,10 +205,22 @@ describe('an informer whose certificates rotate under it', () => {
       front.setSecureContext(serving(second));
       install(second.files.ca.cert, files.ca);
       install(second.files.leaf('admin').cert, files.cert);
+      const acceptedAtRotation = accepted;
       for (const socket of openSockets) socket.destroy();
       const rotatedAt = Date.now();
-      // A certificate without its key makes no TLS context: the client keeps the old set.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // A certificate without its key makes no TLS context: the client keeps the old set. The
+      // informer reconnects at once; its next connection is made from the half-rotated files.
+      await waitFor(
+        () => {
+          if (accepted > acceptedAtRotation) return true;
+          throw new Error(`${String(accepted)} connection(s) in all, none since the rotation`);
+        },
+        {
+          timeoutMs: 10_000,
+          intervalMs: 20,
+          description: 'the informer to connect again while the key is still the old one',
+        },
+      );
       install(second.files.leaf('admin').key, files.key);
 
       await api().create(Kinds.ConfigMap, configMap('after-rotation'));

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { FALLBACK_MODEL } from '../../contract/src/api/sampleModels.ts';
 import { startRuntime, type RuntimeHandle } from '../support/runtimeProcess.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 const SAMPLES = fileURLToPath(new URL('../../config/samples', import.meta.url));
 /** What config/samples/provider-key-secret.yaml holds; the simulator accepts no other key. */
@@ -111,11 +112,14 @@ describe('a RateLimitPolicy edited on disk', () => {
 
     const written = performance.now();
     writeFileSync(file, edited);
-    let after = before;
-    while (after.hash === before.hash && performance.now() - written < 10_000) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      after = (await rt.debug('/debug/policy')) as PolicyStatus;
-    }
+    const after = await waitFor(
+      async () => {
+        const now = (await rt.debug('/debug/policy')) as PolicyStatus;
+        if (now.hash === before.hash) throw new Error(`the hash is still ${String(now.hash)}`);
+        return now;
+      },
+      { timeoutMs: 10_000, intervalMs: 5, description: 'a new policy hash after the edit' },
+    );
     const tookMs = Math.round(performance.now() - written);
     process.stderr.write(`manifest edit to new policy hash in /debug/policy: ${tookMs} ms\n`);
 
@@ -139,11 +143,15 @@ describe('a manifest with a field kubectl would refuse', () => {
     expect(typo).not.toBe(original);
     writeFileSync(file, typo);
     try {
-      let status = good;
-      for (let i = 0; i < 500 && status.rejected === 0; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        status = (await rt.debug('/debug/policy')) as PolicyStatus;
-      }
+      const status = await waitFor(
+        async () => {
+          const now = (await rt.debug('/debug/policy')) as PolicyStatus;
+          if (now.rejected === 0)
+            throw new Error(`nothing rejected yet (hash ${String(now.hash)})`);
+          return now;
+        },
+        { timeoutMs: 5_000, intervalMs: 10, description: 'the manifest with a typo to be refused' },
+      );
       expect(status.rejected).toBe(1);
       expect(status.hash).toBe(good.hash);
       expect(status.lastError?.error).toContain(

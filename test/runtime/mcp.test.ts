@@ -12,6 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startMcpServer, type McpTestServer } from '../support/mcpServer.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { waitFor } from '../support/waitFor.ts';
 import {
   policyDocument,
   sample,
@@ -41,12 +42,18 @@ async function invoke(input: string): Promise<Answer> {
 
 /** Waits until the runtime lists the server's tools (it connects in the background). */
 async function connected(): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const answer = await invoke('Please use tool local__echo');
-    if (answer.output?.startsWith('local__echo returned') === true) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the runtime never offered the MCP server’s tools');
+  await waitFor(
+    async () => {
+      const answer = await invoke('Please use tool local__echo');
+      if (answer.output?.startsWith('local__echo returned') === true) return true;
+      throw new Error(`the agent answered ${JSON.stringify(answer)}`);
+    },
+    {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      description: 'the runtime to offer the MCP server’s tools',
+    },
+  );
 }
 
 beforeAll(async () => {

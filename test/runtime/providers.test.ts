@@ -22,6 +22,7 @@ import {
   standaloneRuntime,
   type StandaloneRuntime,
 } from '../support/standaloneRuntime.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 const AWS = { accessKeyId: 'AKIDBREAKWATERTEST1', secretAccessKey: 'first-secret-key' };
 const SA_EMAIL = 'runtime@sim-project.iam.gserviceaccount.com';
@@ -224,17 +225,15 @@ describe('failover within one request', () => {
       expect(breakers[`${backend}/${PRIMARY_MODEL}`]?.state).toBe('Open');
 
     await sim.clearFaults();
-    let servedBy: string | null = null;
-    for (let i = 0; i < 100 && servedBy !== 'anthropic'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      servedBy = await client.messages
-        .create(ask)
-        .withResponse()
-        .then(
-          (r) => r.response.headers.get('x-breakwater-backend'),
-          () => null,
-        );
-    }
+    const servedBy = await waitFor(
+      async () => {
+        const { response } = await client.messages.create(ask).withResponse();
+        const backend = response.headers.get('x-breakwater-backend');
+        if (backend !== 'anthropic') throw new Error(`served by ${String(backend)}`);
+        return backend;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, description: 'anthropic to serve again' },
+    );
     expect(servedBy).toBe('anthropic');
   });
 });
@@ -261,15 +260,13 @@ describe('credentials', () => {
       AWS_ACCESS_KEY_ID: rotated.accessKeyId,
       AWS_SECRET_ACCESS_KEY: rotated.secretAccessKey,
     });
-    let answered = false;
-    for (let i = 0; i < 50 && !answered; i++) {
-      answered = await client.messages.create(ask).then(
-        () => true,
-        () => false,
-      );
-      if (!answered) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(answered).toBe(true);
+    // Each try that the simulator refuses throws: waitFor keeps the last refusal for its failure.
+    const answered = await waitFor(() => client.messages.create(ask), {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      description: 'a call signed with the rotated key',
+    });
+    expect(answered.type).toBe('message');
     // Restore the first key for the other cases.
     await fetch(`${sim.url}/_sim/credentials`, {
       method: 'POST',

@@ -64,11 +64,14 @@ describe('a runtime told to stop under steady traffic', () => {
     });
     const sigtermAt = Date.now();
     runtime.child.kill('SIGTERM');
-    let ready = 200;
-    while (ready === 200 && Date.now() - sigtermAt < 250) {
-      ready = (await fetch(`${runtime.url}/health/ready`)).status;
-    }
-    expect(ready).toBe(503);
+    await waitFor(
+      async () => {
+        const ready = (await fetch(`${runtime.url}/health/ready`)).status;
+        if (ready !== 503) throw new Error(`readiness answered ${String(ready)}`);
+        return true;
+      },
+      { timeoutMs: 250, intervalMs: 0, description: 'readiness to fail within 250 ms of SIGTERM' },
+    );
     const drainEnd = sigtermAt + DRAIN_DELAY_MS;
     // The callers keep sending through the whole drain, until the process is gone.
     const exitCode = await runtime.exited;

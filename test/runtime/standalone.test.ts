@@ -375,12 +375,14 @@ describe('hot reload', () => {
       policyFile,
       policy(sim.url, (d) => (d.security = { promptInjection: 'Block' })),
     );
-    let after = before;
-    for (let i = 0; i < 100 && after.hash === before.hash; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      after = (await runtime.debug('/debug/policy')) as { hash: string };
-    }
-    expect(after.hash).not.toBe(before.hash);
+    const after = await waitFor(
+      async () => {
+        const now = (await runtime.debug('/debug/policy')) as { hash: string };
+        if (now.hash === before.hash) throw new Error(`the hash is still ${now.hash}`);
+        return now;
+      },
+      { timeoutMs: 5_000, intervalMs: 20, description: 'the edited policy file in force' },
+    );
     const blocked = await fetch(`${runtime.url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -398,15 +400,18 @@ describe('hot reload', () => {
     expect(blocked.status).toBe(400);
 
     writeFileSync(policyFile, '{"version": 2, "agent": 5}');
-    let status = (await runtime.debug('/debug/policy')) as {
-      hash: string;
-      rejected: number;
-      lastError?: { error: string };
-    };
-    for (let i = 0; i < 100 && status.rejected === 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      status = (await runtime.debug('/debug/policy')) as typeof status;
-    }
+    const status = await waitFor(
+      async () => {
+        const now = (await runtime.debug('/debug/policy')) as {
+          hash: string;
+          rejected: number;
+          lastError?: { error: string };
+        };
+        if (now.rejected === 0) throw new Error(`nothing rejected yet (hash ${now.hash})`);
+        return now;
+      },
+      { timeoutMs: 5_000, intervalMs: 20, description: 'the bad edit to be rejected' },
+    );
     expect(status.hash).toBe(after.hash);
     expect(status.lastError?.error).toMatch(/agent/);
     expect(await runtime.metrics()).toMatch(
@@ -428,9 +433,16 @@ describe('graceful shutdown', () => {
         .then((m) => m.type),
     );
     // SIGTERM only once all twenty are inside the runtime.
-    while (!/agent_requests_in_flight 20\b/.test(await runtime.metrics())) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(
+      async () => {
+        const metrics = await runtime.metrics();
+        if (/agent_requests_in_flight 20\b/.test(metrics)) return true;
+        throw new Error(
+          metrics.match(/^\S*agent_requests_in_flight\b.*$/m)?.[0] ?? 'no in-flight gauge',
+        );
+      },
+      { timeoutMs: 10_000, intervalMs: 10, description: 'all twenty requests in the runtime' },
+    );
     runtime.child.kill('SIGTERM');
     // Draining: readiness fails before anything else changes.
     await waitFor(

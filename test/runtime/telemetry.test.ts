@@ -14,6 +14,7 @@ import {
   standaloneRuntime,
   type StandaloneRuntime,
 } from '../support/standaloneRuntime.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 interface ExportedSpan {
   name: string;
@@ -72,13 +73,15 @@ function attribute(span: ExportedSpan, key: string): unknown {
   return value === undefined ? undefined : Object.values(value)[0];
 }
 
-async function waitForSpans(
-  done: (all: ExportedSpan[]) => boolean,
-  timeoutMs = 15_000,
-): Promise<ExportedSpan[]> {
-  const until = Date.now() + timeoutMs;
-  while (!done(spans()) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-  return spans();
+function waitForSpans(done: (all: ExportedSpan[]) => boolean): Promise<ExportedSpan[]> {
+  return waitFor(
+    () => {
+      const all = spans();
+      if (done(all)) return all;
+      throw new Error(`the collector holds ${all.map((s) => s.name).join(', ') || 'no span'}`);
+    },
+    { timeoutMs: 15_000, intervalMs: 50, description: 'the spans' },
+  );
 }
 
 async function ask(rt: StandaloneRuntime, headers: Record<string, string> = {}): Promise<number> {

@@ -10,7 +10,7 @@ import {
   type KubectlResult,
   type KubectlRunOptions,
 } from '../../tools/cluster/kubectl.ts';
-import { errorText, pollUntil } from '../../tools/cluster/polling.ts';
+import { waitFor } from './waitFor.ts';
 
 function requiredEnv(name: 'BREAKWATER_KUBECONFIG' | 'BREAKWATER_KUBECTL'): string {
   const value = process.env[name];
@@ -51,33 +51,7 @@ export function kubectl(
   return kubectlFor(kubectlPath(), kubeconfigPath())(args, options);
 }
 
-export interface WaitForOptions {
-  readonly timeoutMs: number;
-  readonly intervalMs?: number;
-  /** What is awaited, for the error: "Deployment demo to have 2 ready replicas". */
-  readonly description: string;
-}
-
-/**
- * Polls `probe` until it returns something other than `undefined` or `false`, and returns that.
- * A probe that throws counts as "not yet"; on timeout the error names what was awaited and
- * the probe's last complaint.
- */
-export async function waitFor<T>(
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  options: WaitForOptions,
-): Promise<T> {
-  const outcome = await pollUntil(async () => probe(), {
-    timeoutMs: options.timeoutMs,
-    intervalMs: options.intervalMs ?? 250,
-  });
-  if (outcome.kind === 'done') return outcome.value;
-  const last = outcome.kind === 'timeout' ? errorText(outcome.lastError) : outcome.reason;
-  throw new Error(
-    `timed out after ${(outcome.elapsedMs / 1000).toFixed(1)}s waiting for ${options.description}` +
-      ` (last: ${last})`,
-  );
-}
+export { waitFor, type WaitForOptions } from './waitFor.ts';
 
 export interface TestNamespace {
   readonly name: string;

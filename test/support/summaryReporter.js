@@ -1,11 +1,11 @@
-// Prints the plain closing line CI reads: `tests: N passed, N failed[, N skipped]`.
+// Prints the plain closing line CI reads: `tests: N passed, N failed, N skipped`.
 export default class SummaryReporter {
   onRunComplete(_contexts, results) {
     const skipped = results.numPendingTests + results.numTodoTests;
     // A suite that fails to load has no failed tests of its own; count it so it is not hidden.
     const failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
-    const parts = [`${results.numPassedTests} passed`, `${failed} failed`];
-    if (skipped > 0) parts.push(`${skipped} skipped`);
-    process.stdout.write(`\ntests: ${parts.join(', ')}\n`);
+    process.stdout.write(
+      `\ntests: ${results.numPassedTests} passed, ${failed} failed, ${skipped} skipped\n`,
+    );
   }
 }

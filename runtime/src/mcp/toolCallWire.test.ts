@@ -8,12 +8,19 @@ import { callToolOnWire, McpHttpError, type WireSession } from './toolCallWire.t
 
 type Handler = (req: IncomingMessage, body: Record<string, unknown>, res: ServerResponse) => void;
 
+/** Resolves once the server has read `count` requests in all (with those it read so far). */
+type Received = (count: number) => Promise<Record<string, unknown>[]>;
+
+/** How long a request the client sent may take to reach the loopback server: only a failure waits it out. */
+const ARRIVAL_BOUND_MS = 5_000;
+
 /** A loopback server whose answers the test writes, piece by piece when it likes. */
 async function withServer(
   handler: Handler,
-  run: (session: WireSession, seen: Record<string, unknown>[]) => Promise<void>,
+  run: (session: WireSession, seen: Record<string, unknown>[], received: Received) => Promise<void>,
 ): Promise<void> {
   const seen: Record<string, unknown>[] = [];
+  const waiting = new Set<() => void>();
   const server: Server = createServer((req, res) => {
     let text = '';
     req.setEncoding('utf8');
@@ -22,8 +29,33 @@ async function withServer(
       const body = JSON.parse(text) as Record<string, unknown>;
       seen.push({ ...body, headers: req.headers });
       handler(req, body, res);
+      for (const check of waiting) check();
     });
   });
+  const received: Received = (count) =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (seen.length < count) return;
+        settle();
+        resolve(seen);
+      };
+      const bound = setTimeout(() => {
+        settle();
+        const methods = seen.map((s) => String(s['method']));
+        reject(
+          new Error(
+            `the server read ${String(seen.length)} of ${String(count)} requests within ` +
+              `${String(ARRIVAL_BOUND_MS)} ms: ${JSON.stringify(methods)}`,
+          ),
+        );
+      }, ARRIVAL_BOUND_MS);
+      const settle = (): void => {
+        clearTimeout(bound);
+        waiting.delete(check);
+      };
+      waiting.add(check);
+      check();
+    });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -39,6 +71,7 @@ async function withServer(
         headers: { authorization: 'Bearer t' },
       },
       seen,
+      received,
     );
   } finally {
     await dispatcher.destroy();
@@ -158,14 +191,14 @@ test('an aborted call rejects with the reason and tells the server it is cancell
       }
       // tools/call: never answered.
     },
-    async (session, seen) => {
+    async (session, _seen, received) => {
       const controller = new AbortController();
       const call = callToolOnWire(session, 'slow', {}, controller.signal);
-      while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      await received(1);
       const reason = new Error('timed out');
       controller.abort(reason);
       await expect(call).rejects.toBe(reason);
-      while (seen.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      const seen = await received(2);
       expect(seen[1]).toMatchObject({
         method: 'notifications/cancelled',
         params: { requestId: seen[0]?.id, reason: 'timed out' },

@@ -17,12 +17,15 @@ import {
 import { LocalServers, type ProviderHandler } from './providerFixtures.ts';
 import type { StreamSource } from './streamRelay.ts';
 
-/** Everything a stream hands over, to its end (or its error). */
-function text(source: StreamSource): Promise<string> {
+/** Everything a stream hands over, to its end (or its error); `onFirst` runs at its first chunk. */
+function text(source: StreamSource, onFirst: () => void = () => undefined): Promise<string> {
   return new Promise((resolve, reject) => {
     let all = '';
     source.start({
-      data: (chunk) => (all += chunk.toString('utf8')),
+      data: (chunk) => {
+        if (all === '') onFirst();
+        all += chunk.toString('utf8');
+      },
       end: () => {
         resolve(all);
       },
@@ -78,14 +81,16 @@ describe('MessagesForwarder', () => {
   });
 
   it('hands over an event stream as it arrives', async () => {
+    let finish = (): void => undefined;
     const url = await provider((_req, _body, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('event: ping\ndata: {}\n\n');
-      setTimeout(() => res.end('event: message_stop\ndata: {}\n\n'), 20);
+      finish = () => res.end('event: message_stop\ndata: {}\n\n');
     });
     const answer = await forwarder(url).send(request({ stream: true }));
     if (answer.kind !== 'stream') throw new Error(`expected a stream, got ${answer.kind}`);
-    expect(await text(answer.body)).toBe(
+    // The provider ends its stream only once the first event has come through to the caller.
+    expect(await text(answer.body, finish)).toBe(
       'event: ping\ndata: {}\n\nevent: message_stop\ndata: {}\n\n',
     );
   });
@@ -150,14 +155,18 @@ describe('MessagesForwarder', () => {
   });
 
   it('stops when the caller goes away, as a cancellation that never counts against the provider', async () => {
-    const url = await provider(() => undefined);
+    let arrived = (): void => undefined;
+    const providerHasIt = new Promise<void>((resolve) => (arrived = resolve));
+    // The provider never answers: it only says it has the request.
+    const url = await provider(() => {
+      arrived();
+    });
     const caller = new AbortController();
     const sent = forwarder(url)
       .send(request({ signal: caller.signal }))
       .catch((e: unknown) => e);
-    setTimeout(() => {
-      caller.abort(new Error('caller went away'));
-    }, 20);
+    await providerHasIt;
+    caller.abort(new Error('caller went away'));
     const err = await sent;
     expect(err).toBeInstanceOf(CancelledError);
     expect(classifyError(err, 0).outcome).toBe('Cancelled');
