@@ -33,8 +33,15 @@ class MemoryApi implements Pick<
   readonly statuses: KubeObject[] = [];
   /** Every object applied, in order. */
   readonly applied: KubeObject[] = [];
+  /** While set, applies wait until a test calls `releaseApplies()`. */
+  holdApplies = false;
+  readonly #held: (() => void)[] = [];
   readonly #listeners = new Map<string, Set<Listener>>();
   #rv = 100;
+
+  releaseApplies(): void {
+    for (const release of this.#held.splice(0)) release();
+  }
 
   put(kind: ResourceKind, obj: KubeObject): void {
     this.objects.set(kind.kind, [...(this.objects.get(kind.kind) ?? []), obj]);
@@ -76,7 +83,12 @@ class MemoryApi implements Pick<
   apply<T extends KubeObject>(obj: T): Promise<T> {
     this.calls.push(`apply ${obj.kind ?? ''}`);
     this.applied.push(obj);
-    return Promise.resolve(obj);
+    if (!this.holdApplies) return Promise.resolve(obj);
+    return new Promise((resolve) => {
+      this.#held.push(() => {
+        resolve(obj);
+      });
+    });
   }
 
   applyStatus<T extends KubeObject>(obj: T): Promise<T> {
@@ -105,8 +117,11 @@ const RoleKind = Kinds.Role;
 
 const running: Controller[] = [];
 
-async function started(agent: AgentDeployment, clock = new ManualClock()) {
-  const api = new MemoryApi();
+async function started(
+  agent: AgentDeployment,
+  clock = new ManualClock(),
+  api = new MemoryApi(),
+): Promise<{ api: MemoryApi; controller: Controller }> {
   api.put(AgentKind, agent);
   const controller = new Controller({
     client: api as unknown as KubeClient,
@@ -116,8 +131,13 @@ async function started(agent: AgentDeployment, clock = new ManualClock()) {
   });
   running.push(controller);
   await controller.start();
-  await settle(controller);
+  if (!api.holdApplies) await settle(controller);
   return { api, controller };
+}
+
+/** Lets pending callbacks run, for a test that holds requests and cannot wait for idle. */
+async function turns(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Lets events turn into queued keys and the queues drain. */
@@ -162,6 +182,25 @@ describe('Controller', () => {
     expect(calls.filter((c) => c.startsWith('apply'))).toHaveLength(6);
     expect(calls.filter((c) => c.startsWith('status'))).toEqual(['status AgentDeployment']);
     expect(calls.filter((c) => c.startsWith('delete'))).toEqual([]);
+  });
+
+  it('applies what the pods need together, then the Deployment and Service together, then status', async () => {
+    const api = new MemoryApi();
+    api.holdApplies = true;
+    const { controller } = await started(minimalAgent(), new ManualClock(), api);
+    await turns();
+    expect(api.take().sort()).toEqual([
+      'apply ConfigMap',
+      'apply Role',
+      'apply RoleBinding',
+      'apply ServiceAccount',
+    ]);
+    api.releaseApplies();
+    await turns();
+    expect(api.take().sort()).toEqual(['apply Deployment', 'apply Service']);
+    api.releaseApplies();
+    await settle(controller);
+    expect(api.take()).toEqual(['status AgentDeployment']);
   });
 
   it('is not queued by the echo of its own status write, and is by a spec edit', async () => {
