@@ -14,14 +14,15 @@
  *
  * Writes bench/results/operator.json and ends with
  *
- *   operator: reload_p50_ms=A reload_p95_ms=B trip_to_status_p95_ms=C agents_1000_s=D peak_rss_mb=E
+ *   operator: reload_p50_ms=A reload_p95_ms=B trip_to_status_p95_ms=C agents_1000_s=D
+ *             converged_to_create=R writes_per_agent=W peak_rss_mb=E
  *
  *   node --no-warnings=ExperimentalWarning bench/operator.ts [--edits 20] [--trips 20]
- *        [--replicas 10] [--agents 1000] [--heap-cap-mb N]
+ *        [--replicas 10] [--agents 1000] [--heap-cap-mb N] [--cpu-prof DIR]
  *
  * The operator runs with the node flags the manifests give it (config/manager, the chart's
  * nodeOptions): --max-semi-space-size=4. --heap-cap-mb adds --max-old-space-size=N, to see
- * what a heap cap buys.
+ * what a heap cap buys; --cpu-prof writes each operator process's CPU profile into DIR.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -63,6 +64,7 @@ const flags = parseArgs({
     replicas: { type: 'string', default: '10' },
     agents: { type: 'string', default: '1000' },
     'heap-cap-mb': { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
   strict: true,
 }).values;
@@ -75,6 +77,7 @@ const AGENTS = Number(flags.agents);
 const OPERATOR_NODE_OPTIONS = [
   '--max-semi-space-size=4',
   ...(flags['heap-cap-mb'] === undefined ? [] : [`--max-old-space-size=${flags['heap-cap-mb']}`]),
+  ...(flags['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`]),
 ];
 /** The whole run, cluster start excluded, stays under this or fails. */
 const RUN_LIMIT_MS = 20 * 60_000;
@@ -323,6 +326,7 @@ async function main(): Promise<void> {
           'with 50 requests in flight → every one has its 6 children and a status for its ' +
           'generation; peak RSS (VmHWM) of a fresh operator process that did only this',
         goal_s: 30,
+        goal_converged_to_create_ratio: 7,
         goal_peak_rss_mb: 200,
         ...scale,
       },
@@ -338,6 +342,8 @@ async function main(): Promise<void> {
         `reload_p95_ms=${String(phase.reload.total.p95_ms)} ` +
         `trip_to_status_p95_ms=${String(phase.trip.p95_ms)} ` +
         `agents_${String(AGENTS)}_s=${scale.converged_s.toFixed(1)} ` +
+        `converged_to_create=${scale.converged_to_create_ratio.toFixed(1)} ` +
+        `writes_per_agent=${String(scale.writes_per_agent_at_convergence['total'] ?? 0)} ` +
         `peak_rss_mb=${scale.operator_peak_rss_mb.toFixed(0)}\n`,
     );
   } finally {
