@@ -7,14 +7,9 @@
 import type { AgentDeployment, CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
 import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
-import { canonicalJson, policyHash } from '../../../contract/src/policy/policyDocument.ts';
+import { policyHash } from '../../../contract/src/policy/policyDocument.ts';
 import { resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
-import {
-  buildChildren,
-  selectorString,
-  AGENT_LABEL,
-  type ChildReference,
-} from '../builders/index.ts';
+import { buildChildren, selectorString, AGENT_LABEL } from '../builders/index.ts';
 import { computeAgentStatus } from '../status/agentStatus.ts';
 import { evaluateModelRetirement } from '../status/modelRetirement.ts';
 import { findCondition, type ConditionUpdate } from '../status/conditions.ts';
@@ -22,9 +17,9 @@ import { evaluateScaleOutHold, SCALE_OUT_HELD } from '../status/scaleOutHold.ts'
 import { recordEvent } from './objectEvents.ts';
 import type { PodView } from '../status/views.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
-import { childKindKey, FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
+import type { OperatorContext } from './operatorContext.ts';
+import { applyChildren } from './childApply.ts';
 import { STALE_STATUS_RETRY, writeStatusIfChanged } from './statusWrite.ts';
-import { createHash } from 'node:crypto';
 
 /** Periodic re-check even when nothing changes, as a safety net under the watches. */
 export const RESYNC_MS = 5 * 60_000;
@@ -156,34 +151,7 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
   });
 
   // Apply.
-  const childrenHash = createHash('sha256').update(canonicalJson(children)).digest('hex');
-  if (ctx.appliedChildren.get(key)?.hash !== childrenHash) {
-    // Recorded before applying: a hand edit noticed while these applies run clears it again,
-    // and the re-run this key is queued for must then apply, not skip.
-    ctx.appliedChildren.set(key, {
-      hash: childrenHash,
-      kinds: new Set(children.apply.map((c) => c.kind ?? '')),
-    });
-    try {
-      // Independent children go together; the pods' prerequisites first, so a pod never
-      // starts without its ConfigMap, identity or permissions.
-      const [prerequisites, dependents] = partition(children.apply, (c) =>
-        POD_PREREQUISITES.has(c.kind ?? ''),
-      );
-      for (const wave of [prerequisites, dependents]) {
-        await settleAll(
-          wave.map(async (child) => {
-            await ctx.client.apply(child, { fieldManager: FIELD_MANAGER, force: true });
-            ctx.metrics.applies.inc({ kind: child.kind ?? 'unknown' });
-          }),
-        );
-      }
-      await settleAll(children.delete.map((child) => deleteChild(ctx, namespace, child)));
-    } catch (err) {
-      ctx.appliedChildren.delete(key);
-      throw err;
-    }
-  }
+  await applyChildren(ctx, key, namespace, children);
 
   // Status.
   const modelRetirement = evaluateModelRetirement(agent.spec.model, nowMs);
@@ -221,45 +189,6 @@ function nextReconcileMs(changesAtMs: readonly (number | undefined)[], nowMs: nu
   let next = RESYNC_MS;
   for (const at of changesAtMs) if (at !== undefined) next = Math.min(next, at - nowMs);
   return Math.max(0, next);
-}
-
-/** Kinds a pod of the agent needs before it starts: applied in a wave before the others. */
-const POD_PREREQUISITES: ReadonlySet<string> = new Set([
-  'ConfigMap',
-  'ServiceAccount',
-  'Role',
-  'RoleBinding',
-]);
-
-function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
-  const yes: T[] = [];
-  const no: T[] = [];
-  for (const item of items) (test(item) ? yes : no).push(item);
-  return [yes, no];
-}
-
-/** Waits for every request to end, then fails with the first failure: none is left in flight. */
-async function settleAll(requests: readonly Promise<unknown>[]): Promise<void> {
-  const failed = (await Promise.allSettled(requests)).find((r) => r.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-}
-
-/**
- * Deletes an optional child the spec no longer asks for. One the drift cache has not seen is
- * not there to delete: no request. If the cache merely lags, its arrival is drift (it is not
- * among the kinds applied) and queues the agent again.
- */
-async function deleteChild(
-  ctx: OperatorContext,
-  namespace: string,
-  child: ChildReference,
-): Promise<void> {
-  const cached = ctx.caches.owned.get(childKindKey(child));
-  if (cached !== undefined && cached.get(`${namespace}/${child.name}`) === undefined) return;
-  const kind = Object.values(Kinds).find(
-    (k) => k.kind === child.kind && k.apiVersion === child.apiVersion,
-  );
-  if (kind !== undefined) await ctx.client.delete(kind, namespace, child.name);
 }
 
 /** An Event when scale-out is held or released (the status write before it succeeded). */

@@ -227,7 +227,7 @@ describe('Controller', () => {
     expect(api.take()).toContain(`delete HorizontalPodAutoscaler ${agent.metadata.name ?? ''}`);
   });
 
-  it('applies again after a hand edit of an owned object, not after its status changed', async () => {
+  it('applies an owned object again after a hand edit of it, not after its status changed', async () => {
     const agent = minimalAgent();
     const { api, controller } = await started(agent);
     const role = owned(agent, RoleKind, { rules: [{ verbs: ['get'] }] });
@@ -239,7 +239,40 @@ describe('Controller', () => {
     expect(api.take()).toEqual([]);
     api.emit(RoleKind, 'MODIFIED', { ...role, rules: [{ verbs: ['*'] }] });
     await settle(controller);
-    expect(api.take().filter((c) => c.startsWith('apply'))).toHaveLength(6);
+    expect(applies(api)).toEqual(['apply Role']);
+  });
+
+  it('takes the echo of its own apply for what it is, not for a hand edit', async () => {
+    const agent = minimalAgent();
+    const { api, controller } = await started(agent);
+    const applied = (api.applied.find((o) => o.kind === 'Role') ?? {}) as KubeObject &
+      Record<string, unknown>;
+    api.take();
+    api.emit(RoleKind, 'ADDED', applied);
+    api.emit(RoleKind, 'MODIFIED', { ...applied, rules: [{ verbs: ['*'] }] });
+    await settle(controller);
+    expect(applies(api)).toEqual(['apply Role']);
+    api.emit(RoleKind, 'MODIFIED', applied);
+    await settle(controller);
+    expect(applies(api)).toEqual([]);
+  });
+
+  it('applies only the children a spec edit changes', async () => {
+    const agent = minimalAgent();
+    const { api, controller } = await started(agent);
+    api.take();
+    api.emit(AgentKind, 'MODIFIED', {
+      ...agent,
+      metadata: { ...agent.metadata, generation: 2 },
+      spec: { ...agent.spec, replicas: 3 },
+    });
+    await settle(controller);
+    // The policy document shares limits per replica; identity, RBAC and Service stay as they are.
+    expect(applies(api)).toEqual([
+      'apply ConfigMap',
+      'apply Deployment',
+      'apply PodDisruptionBudget',
+    ]);
   });
 
   it("reconciles the agents whose system prompt a ConfigMap holds when its data changes, and no other's", async () => {
@@ -365,6 +398,11 @@ function lastDocument(applied: readonly KubeObject[]): PolicyDocument {
 function modelRetiringReason(written: KubeObject): string | undefined {
   return (written as AgentDeployment).status?.conditions?.find((c) => c.type === 'ModelRetiring')
     ?.reason;
+}
+
+/** The applies sent since the last look, in order. */
+function applies(api: MemoryApi): string[] {
+  return api.take().filter((c) => c.startsWith('apply'));
 }
 
 async function reconcileCount(controller: Controller): Promise<number> {
