@@ -18,11 +18,12 @@
  *             converged_to_create=R writes_per_agent=W peak_rss_mb=E
  *
  *   node --no-warnings=ExperimentalWarning bench/operator.ts [--edits 20] [--trips 20]
- *        [--replicas 10] [--agents 1000] [--heap-cap-mb N] [--cpu-prof DIR]
+ *        [--replicas 10] [--agents 1000] [--heap-cap-mb N] [--cpu-prof DIR] [--agents-only]
  *
  * The operator runs with the node flags the manifests give it (config/manager, the chart's
  * nodeOptions): --max-semi-space-size=4. --heap-cap-mb adds --max-old-space-size=N, to see
  * what a heap cap buys; --cpu-prof writes each operator process's CPU profile into DIR.
+ * --agents-only measures the agents alone (no node needed) and prints it, writing no results.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -65,6 +66,7 @@ const flags = parseArgs({
     agents: { type: 'string', default: '1000' },
     'heap-cap-mb': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'agents-only': { type: 'boolean', default: false },
   },
   strict: true,
 }).values;
@@ -257,6 +259,13 @@ async function main(): Promise<void> {
     await installCrds();
     const client = new HttpKubeClient(kubeConfig());
     sim = await startSimulator({ seed: 1, ...ONE_WRITE_STREAMS });
+    if (flags['agents-only']) {
+      const ns = await uniqueNamespace('bench-op-scale');
+      namespaces.push(ns);
+      const scale = await manyAgents(client, ns);
+      process.stdout.write(`${JSON.stringify({ agents1000: scale }, null, 2)}\n`);
+      return;
+    }
     const reloadNs = await uniqueNamespace('bench-op-reload');
     namespaces.push(reloadNs);
     log(`reload and trip-to-status in namespace ${reloadNs.name}`);
