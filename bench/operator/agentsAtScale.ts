@@ -22,6 +22,8 @@ export interface ScaleInputs {
   readonly agents: WatchedCache<AgentDeployment>;
   readonly operator: OperatorProcess;
   readonly timeoutMs: number;
+  /** How long to wait for every agent to be Ready as well; 0 does not wait. */
+  readonly readyTimeoutMs: number;
   readonly log: (line: string) => void;
 }
 
@@ -71,7 +73,7 @@ export async function measureAgentsAtScale(inputs: ScaleInputs): Promise<ScaleRe
   );
   const allReady = inputs.agents.when(
     (items) => all(items, ready),
-    inputs.timeoutMs,
+    inputs.readyTimeoutMs,
     `${String(count)} agents Ready`,
   );
   allReady.catch(() => undefined);
