@@ -14,14 +14,17 @@
  *
  * Writes bench/results/operator.json and ends with
  *
- *   operator: reload_p50_ms=A reload_p95_ms=B trip_to_status_p95_ms=C agents_1000_s=D peak_rss_mb=E
+ *   operator: reload_p50_ms=A reload_p95_ms=B trip_to_status_p95_ms=C agents_1000_s=D
+ *             converged_to_create=R writes_per_agent=W peak_rss_mb=E
  *
  *   node --no-warnings=ExperimentalWarning bench/operator.ts [--edits 20] [--trips 20]
- *        [--replicas 10] [--agents 1000] [--heap-cap-mb N]
+ *        [--replicas 10] [--agents 1000] [--heap-cap-mb N] [--cpu-prof DIR] [--agents-only]
  *
  * The operator runs with the node flags the manifests give it (config/manager, the chart's
  * nodeOptions): --max-semi-space-size=4. --heap-cap-mb adds --max-old-space-size=N, to see
- * what a heap cap buys.
+ * what a heap cap buys; --cpu-prof writes each operator process's CPU profile into DIR.
+ * --agents-only measures the agents alone (no node needed, no wait for Ready) and prints it,
+ * writing no results.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -63,6 +66,8 @@ const flags = parseArgs({
     replicas: { type: 'string', default: '10' },
     agents: { type: 'string', default: '1000' },
     'heap-cap-mb': { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    'agents-only': { type: 'boolean', default: false },
   },
   strict: true,
 }).values;
@@ -75,6 +80,7 @@ const AGENTS = Number(flags.agents);
 const OPERATOR_NODE_OPTIONS = [
   '--max-semi-space-size=4',
   ...(flags['heap-cap-mb'] === undefined ? [] : [`--max-old-space-size=${flags['heap-cap-mb']}`]),
+  ...(flags['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`]),
 ];
 /** The whole run, cluster start excluded, stays under this or fails. */
 const RUN_LIMIT_MS = 20 * 60_000;
@@ -231,6 +237,7 @@ async function manyAgents(
       agents,
       operator,
       timeoutMs: 300_000,
+      readyTimeoutMs: flags['agents-only'] ? 0 : 300_000,
       log,
     });
     return { ...result, addedServiceCidr: range.cidr ?? null };
@@ -254,6 +261,14 @@ async function main(): Promise<void> {
     await installCrds();
     const client = new HttpKubeClient(kubeConfig());
     sim = await startSimulator({ seed: 1, ...ONE_WRITE_STREAMS });
+    if (flags['agents-only']) {
+      const ns = await uniqueNamespace('bench-op-scale');
+      namespaces.push(ns);
+      log(`${String(AGENTS)} agents in namespace ${ns.name}`);
+      const scale = await manyAgents(client, ns);
+      process.stdout.write(`${JSON.stringify({ agents1000: scale }, null, 2)}\n`);
+      return;
+    }
     const reloadNs = await uniqueNamespace('bench-op-reload');
     namespaces.push(reloadNs);
     log(`reload and trip-to-status in namespace ${reloadNs.name}`);
@@ -323,6 +338,7 @@ async function main(): Promise<void> {
           'with 50 requests in flight → every one has its 6 children and a status for its ' +
           'generation; peak RSS (VmHWM) of a fresh operator process that did only this',
         goal_s: 30,
+        goal_converged_to_create_ratio: 7,
         goal_peak_rss_mb: 200,
         ...scale,
       },
@@ -338,6 +354,8 @@ async function main(): Promise<void> {
         `reload_p95_ms=${String(phase.reload.total.p95_ms)} ` +
         `trip_to_status_p95_ms=${String(phase.trip.p95_ms)} ` +
         `agents_${String(AGENTS)}_s=${scale.converged_s.toFixed(1)} ` +
+        `converged_to_create=${scale.converged_to_create_ratio.toFixed(1)} ` +
+        `writes_per_agent=${String(scale.writes_per_agent_at_convergence['total'] ?? 0)} ` +
         `peak_rss_mb=${scale.operator_peak_rss_mb.toFixed(0)}\n`,
     );
   } finally {

@@ -22,6 +22,8 @@ export interface ScaleInputs {
   readonly agents: WatchedCache<AgentDeployment>;
   readonly operator: OperatorProcess;
   readonly timeoutMs: number;
+  /** How long to wait for every agent to be Ready as well; 0 does not wait. */
+  readonly readyTimeoutMs: number;
   readonly log: (line: string) => void;
 }
 
@@ -36,6 +38,12 @@ export interface ScaleResult {
   readonly children: Record<string, number>;
   readonly operator_peak_rss_mb: number;
   readonly operator_reconciles: Record<string, number>;
+  /** converged_s / create_s: how far the operator falls behind the API server's own pace. */
+  readonly converged_to_create_ratio: number;
+  /** The operator's writes per agent by kind (apply of each child, status), until convergence. */
+  readonly writes_per_agent_at_convergence: Record<string, number>;
+  /** The same once every agent is Ready (or the wait for it ended). */
+  readonly writes_per_agent: Record<string, number>;
 }
 
 const CHILD_KINDS: readonly ResourceKind[] = [
@@ -65,7 +73,7 @@ export async function measureAgentsAtScale(inputs: ScaleInputs): Promise<ScaleRe
   );
   const allReady = inputs.agents.when(
     (items) => all(items, ready),
-    inputs.timeoutMs,
+    inputs.readyTimeoutMs,
     `${String(count)} agents Ready`,
   );
   allReady.catch(() => undefined);
@@ -94,11 +102,13 @@ export async function measureAgentsAtScale(inputs: ScaleInputs): Promise<ScaleRe
 
   const convergedAt = await converged;
   inputs.log(`every agent has children and status after ${String(convergedAt - started)} ms`);
+  const writesAtConvergence = writeCounts(await inputs.operator.metrics());
   const readyAt = await allReady.catch((err: unknown) => {
     inputs.log(`not every agent became Ready in time: ${String(err)}`);
     return undefined;
   });
   const peak = inputs.operator.peakRssMb() ?? Number.NaN;
+  const metrics = await inputs.operator.metrics();
 
   const children: Record<string, number> = {};
   for (const kind of CHILD_KINDS) {
@@ -118,8 +128,38 @@ export async function measureAgentsAtScale(inputs: ScaleInputs): Promise<ScaleRe
     ready_s: readyAt === undefined ? null : (readyAt - started) / 1000,
     children,
     operator_peak_rss_mb: Math.round(peak * 10) / 10,
-    operator_reconciles: reconcileCounts(await inputs.operator.metrics()),
+    operator_reconciles: reconcileCounts(metrics),
+    converged_to_create_ratio:
+      Math.round(((convergedAt - started) / (createdAt - started)) * 100) / 100,
+    writes_per_agent_at_convergence: perAgent(writesAtConvergence, count),
+    writes_per_agent: perAgent(writeCounts(metrics), count),
   };
+}
+
+/** Applies by child kind and status writes (`status/<kind>`), from the metrics text. */
+function writeCounts(text: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const match = /^breakwater_operator_(applies|status_writes)_total\{kind="(\w+)"\} (\d+)/.exec(
+      line,
+    );
+    if (match === null) continue;
+    const key = match[1] === 'applies' ? (match[2] ?? '') : `status/${match[2] ?? ''}`;
+    counts[key] = Number(match[3]);
+  }
+  return counts;
+}
+
+/** Counts divided by the agents, with their sum as `total`. */
+function perAgent(counts: Record<string, number>, agents: number): Record<string, number> {
+  const round = (n: number): number => Math.round((n / agents) * 100) / 100;
+  const result: Record<string, number> = {};
+  let total = 0;
+  for (const [kind, n] of Object.entries(counts)) {
+    result[kind] = round(n);
+    total += n;
+  }
+  return { ...result, total: round(total) };
 }
 
 /** `breakwater_operator_reconciles_total` by kind and result, from the metrics text. */

@@ -12,7 +12,7 @@ import type {
 import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
 import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
-import { canonicalJson, policyHash } from '../../../contract/src/policy/policyDocument.ts';
+import { policyHash } from '../../../contract/src/policy/policyDocument.ts';
 import { resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
 import {
   gatherAgentInputs,
@@ -28,9 +28,9 @@ import { evaluateScaleOutHold, SCALE_OUT_HELD } from '../status/scaleOutHold.ts'
 import { recordEvent } from './objectEvents.ts';
 import type { PodView } from '../status/views.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
-import { childKindKey, FIELD_MANAGER, type OperatorContext } from './operatorContext.ts';
+import type { OperatorContext } from './operatorContext.ts';
+import { applyChildren } from './childApply.ts';
 import { STALE_STATUS_RETRY, writeStatusIfChanged } from './statusWrite.ts';
-import { createHash } from 'node:crypto';
 
 /** Periodic re-check even when nothing changes, as a safety net under the watches. */
 export const RESYNC_MS = 5 * 60_000;
@@ -141,36 +141,7 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
   });
 
   // Apply.
-  const childrenHash = createHash('sha256').update(canonicalJson(children)).digest('hex');
-  if (ctx.appliedChildren.get(key)?.hash !== childrenHash) {
-    // Recorded before applying: a hand edit noticed while these applies run clears it again,
-    // and the re-run this key is queued for must then apply, not skip.
-    ctx.appliedChildren.set(key, {
-      hash: childrenHash,
-      kinds: new Set(children.apply.map((c) => c.kind ?? '')),
-    });
-    try {
-      for (const child of children.apply) {
-        await ctx.client.apply(child, { fieldManager: FIELD_MANAGER, force: true });
-        ctx.metrics.applies.inc({ kind: child.kind ?? 'unknown' });
-      }
-      for (const child of children.delete) {
-        // An optional child the drift cache has not seen is not there to delete: no request.
-        // If the cache merely lags, its arrival is drift (it is not among the kinds applied)
-        // and queues this agent again.
-        const cached = ctx.caches.owned.get(childKindKey(child));
-        if (cached !== undefined && cached.get(`${namespace}/${child.name}`) === undefined)
-          continue;
-        const kind = Object.values(Kinds).find(
-          (k) => k.kind === child.kind && k.apiVersion === child.apiVersion,
-        );
-        if (kind !== undefined) await ctx.client.delete(kind, namespace, child.name);
-      }
-    } catch (err) {
-      ctx.appliedChildren.delete(key);
-      throw err;
-    }
-  }
+  await applyChildren(ctx, key, namespace, children);
 
   // Status.
   const modelRetirement = evaluateModelRetirement(agent.spec.model, nowMs);

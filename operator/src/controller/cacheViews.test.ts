@@ -84,6 +84,43 @@ describe('cached Deployments and Pods', () => {
     ).toBe(true);
   });
 
+  it.each([
+    ['a Progressing reason moving on', { reason: 'NewReplicaSetAvailable' }, false],
+    ['more available replicas', { availableReplicas: 2 }, false],
+    [
+      'a stalled rollout',
+      { status: 'False', reason: 'ProgressDeadlineExceeded', availableReplicas: 1 },
+      true,
+    ],
+  ])('a Deployment status update with %s changes the view: %s', (_what, change, changed) => {
+    const withStatus = (status: string, reason: string, availableReplicas: number) => ({
+      ...deployment(1, '2'),
+      status: {
+        observedGeneration: 1,
+        replicas: 2,
+        readyReplicas: 1,
+        availableReplicas,
+        conditions: [
+          { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable' },
+          { type: 'Progressing', status, reason },
+        ],
+      },
+    });
+    const before = withStatus('True', 'NewReplicaSetCreated', 1);
+    const after = {
+      status: 'True',
+      reason: 'NewReplicaSetCreated',
+      availableReplicas: 1,
+      ...change,
+    };
+    expect(
+      viewChanged(
+        deploymentView(withStatus(after.status, after.reason, after.availableReplicas)),
+        deploymentView(before),
+      ),
+    ).toBe(changed);
+  });
+
   it('a Pod keeps the labels, annotations and readiness status is computed from', () => {
     const pod = {
       metadata: {

@@ -69,12 +69,12 @@ export function deploymentView(obj: DeploymentView): DeploymentView {
             replicas: status.replicas,
             readyReplicas: status.readyReplicas,
             updatedReplicas: status.updatedReplicas,
-            availableReplicas: status.availableReplicas,
-            conditions: status.conditions?.map(({ type, status: s, reason }) => ({
-              type,
-              status: s,
-              reason,
-            })),
+            // Only a stalled rollout is read of the conditions: the Deployment controller
+            // rewrites the others (NewReplicaSetCreated, then NewReplicaSetAvailable, ...) as a
+            // rollout moves on, and each rewrite would queue the owner for nothing.
+            conditions: status.conditions
+              ?.filter((c) => c.type === 'Progressing' && c.status === 'False')
+              .map(({ type, status: s, reason }) => ({ type, status: s, reason })),
           },
   };
 }

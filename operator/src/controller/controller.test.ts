@@ -33,8 +33,15 @@ class MemoryApi implements Pick<
   readonly statuses: KubeObject[] = [];
   /** Every object applied, in order. */
   readonly applied: KubeObject[] = [];
+  /** While set, applies wait until a test calls `releaseApplies()`. */
+  holdApplies = false;
+  readonly #held: (() => void)[] = [];
   readonly #listeners = new Map<string, Set<Listener>>();
   #rv = 100;
+
+  releaseApplies(): void {
+    for (const release of this.#held.splice(0)) release();
+  }
 
   put(kind: ResourceKind, obj: KubeObject): void {
     this.objects.set(kind.kind, [...(this.objects.get(kind.kind) ?? []), obj]);
@@ -76,7 +83,12 @@ class MemoryApi implements Pick<
   apply<T extends KubeObject>(obj: T): Promise<T> {
     this.calls.push(`apply ${obj.kind ?? ''}`);
     this.applied.push(obj);
-    return Promise.resolve(obj);
+    if (!this.holdApplies) return Promise.resolve(obj);
+    return new Promise((resolve) => {
+      this.#held.push(() => {
+        resolve(obj);
+      });
+    });
   }
 
   applyStatus<T extends KubeObject>(obj: T): Promise<T> {
@@ -105,8 +117,11 @@ const RoleKind = Kinds.Role;
 
 const running: Controller[] = [];
 
-async function started(agent: AgentDeployment, clock = new ManualClock()) {
-  const api = new MemoryApi();
+async function started(
+  agent: AgentDeployment,
+  clock = new ManualClock(),
+  api = new MemoryApi(),
+): Promise<{ api: MemoryApi; controller: Controller }> {
   api.put(AgentKind, agent);
   const controller = new Controller({
     client: api as unknown as KubeClient,
@@ -116,8 +131,13 @@ async function started(agent: AgentDeployment, clock = new ManualClock()) {
   });
   running.push(controller);
   await controller.start();
-  await settle(controller);
+  if (!api.holdApplies) await settle(controller);
   return { api, controller };
+}
+
+/** Lets pending callbacks run, for a test that holds requests and cannot wait for idle. */
+async function turns(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Lets events turn into queued keys and the queues drain. */
@@ -164,6 +184,25 @@ describe('Controller', () => {
     expect(calls.filter((c) => c.startsWith('delete'))).toEqual([]);
   });
 
+  it('applies what the pods need together, then the Deployment and Service together, then status', async () => {
+    const api = new MemoryApi();
+    api.holdApplies = true;
+    const { controller } = await started(minimalAgent(), new ManualClock(), api);
+    await turns();
+    expect(api.take().sort()).toEqual([
+      'apply ConfigMap',
+      'apply Role',
+      'apply RoleBinding',
+      'apply ServiceAccount',
+    ]);
+    api.releaseApplies();
+    await turns();
+    expect(api.take().sort()).toEqual(['apply Deployment', 'apply Service']);
+    api.releaseApplies();
+    await settle(controller);
+    expect(api.take()).toEqual(['status AgentDeployment']);
+  });
+
   it('is not queued by the echo of its own status write, and is by a spec edit', async () => {
     const agent = minimalAgent();
     const { api, controller } = await started(agent);
@@ -188,7 +227,7 @@ describe('Controller', () => {
     expect(api.take()).toContain(`delete HorizontalPodAutoscaler ${agent.metadata.name ?? ''}`);
   });
 
-  it('applies again after a hand edit of an owned object, not after its status changed', async () => {
+  it('applies an owned object again after a hand edit of it, not after its status changed', async () => {
     const agent = minimalAgent();
     const { api, controller } = await started(agent);
     const role = owned(agent, RoleKind, { rules: [{ verbs: ['get'] }] });
@@ -200,7 +239,40 @@ describe('Controller', () => {
     expect(api.take()).toEqual([]);
     api.emit(RoleKind, 'MODIFIED', { ...role, rules: [{ verbs: ['*'] }] });
     await settle(controller);
-    expect(api.take().filter((c) => c.startsWith('apply'))).toHaveLength(6);
+    expect(applies(api)).toEqual(['apply Role']);
+  });
+
+  it('takes the echo of its own apply for what it is, not for a hand edit', async () => {
+    const agent = minimalAgent();
+    const { api, controller } = await started(agent);
+    const applied = (api.applied.find((o) => o.kind === 'Role') ?? {}) as KubeObject &
+      Record<string, unknown>;
+    api.take();
+    api.emit(RoleKind, 'ADDED', applied);
+    api.emit(RoleKind, 'MODIFIED', { ...applied, rules: [{ verbs: ['*'] }] });
+    await settle(controller);
+    expect(applies(api)).toEqual(['apply Role']);
+    api.emit(RoleKind, 'MODIFIED', applied);
+    await settle(controller);
+    expect(applies(api)).toEqual([]);
+  });
+
+  it('applies only the children a spec edit changes', async () => {
+    const agent = minimalAgent();
+    const { api, controller } = await started(agent);
+    api.take();
+    api.emit(AgentKind, 'MODIFIED', {
+      ...agent,
+      metadata: { ...agent.metadata, generation: 2 },
+      spec: { ...agent.spec, replicas: 3 },
+    });
+    await settle(controller);
+    // The policy document shares limits per replica; identity, RBAC and Service stay as they are.
+    expect(applies(api)).toEqual([
+      'apply ConfigMap',
+      'apply Deployment',
+      'apply PodDisruptionBudget',
+    ]);
   });
 
   it("reconciles the agents whose system prompt a ConfigMap holds when its data changes, and no other's", async () => {
@@ -326,6 +398,11 @@ function lastDocument(applied: readonly KubeObject[]): PolicyDocument {
 function modelRetiringReason(written: KubeObject): string | undefined {
   return (written as AgentDeployment).status?.conditions?.find((c) => c.type === 'ModelRetiring')
     ?.reason;
+}
+
+/** The applies sent since the last look, in order. */
+function applies(api: MemoryApi): string[] {
+  return api.take().filter((c) => c.startsWith('apply'));
 }
 
 async function reconcileCount(controller: Controller): Promise<number> {

@@ -11,6 +11,7 @@ import type {
 import type { Informer } from '../../../platform/src/kube/informer.ts';
 import type { KubeClient } from '../../../platform/src/kube/kubeClient.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import type { DeploymentView, PodView } from '../status/views.ts';
 import type { OwnedView } from './cacheViews.ts';
 import type { OperatorMetrics } from './operatorMetrics.ts';
@@ -32,12 +33,22 @@ export function childKindKey(kind: { readonly apiVersion: string; readonly kind:
   return `${kind.apiVersion}/${kind.kind}`;
 }
 
-/** What the operator last applied for an agent. */
+/** `childKindKey` of an object as read or built (an absent apiVersion or kind reads as empty). */
+export function objectKindKey(obj: KubeObject): string {
+  return childKindKey({ apiVersion: obj.apiVersion ?? '', kind: obj.kind ?? '' });
+}
+
+/** What the operator last applied for an agent (childApply.ts). */
 export interface AppliedChildren {
-  /** Of the children as built, all of them: applying is skipped while it matches. */
+  /** Of the children as built, all of them, and the deletions: nothing is done while it matches. */
   readonly hash: string;
-  /** Kinds applied; optional kinds not among them were deleted, or are absent. */
-  readonly kinds: ReadonlySet<string>;
+  /** Each child's hash as built when last applied, by `childKindKey`: unchanged ones are skipped. */
+  readonly children: ReadonlyMap<string, string>;
+  /**
+   * What each child's last apply returned, as the watch will show it (`echoOf`): an update
+   * that matches is the operator's own write, not an edit.
+   */
+  readonly echoes: Map<string, string>;
 }
 
 export interface OperatorOptions {
@@ -57,7 +68,7 @@ export interface OperatorContext {
   readonly serviceMonitorAvailable: () => boolean;
   /**
    * What was last applied per agent. Applying is skipped while the hash matches; an edit or
-   * deletion of an owned object clears the entry so the next reconcile puts it back.
+   * deletion of an owned object forgets that child so the next reconcile puts it back.
    */
   readonly appliedChildren: Map<string, AppliedChildren>;
 }
