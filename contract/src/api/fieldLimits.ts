@@ -10,6 +10,7 @@ export const BOUND_KEYWORDS = [
   'exclusiveMinimum',
   'minLength',
   'maxLength',
+  'pattern',
   'minItems',
   'maxItems',
   'minProperties',
@@ -25,6 +26,8 @@ export interface FieldLimits {
   readonly exclusiveMinimum?: boolean;
   readonly minLength?: number;
   readonly maxLength?: number;
+  /** The schema's regular expression (RE2 on the API server; these patterns mean the same in JavaScript). */
+  readonly pattern?: string;
   readonly minItems?: number;
   readonly maxItems?: number;
   readonly minProperties?: number;
