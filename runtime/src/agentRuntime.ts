@@ -24,7 +24,7 @@ import { BackendPool, type Backend } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
 import { GuardSet } from './guard/guardSet/guardSet.ts';
 import type { RememberedOpen } from './guard/guardSet/rememberedOpen.ts';
-import { RedisCounterStore, storeSecretFiles } from './sharedLimits/redisCounterStore.ts';
+import { RedisStore, storeSecretFiles } from './rateLimitStore/redisStore.ts';
 import { recordPolicyChange } from './audit/policyAudit.ts';
 import { attemptTelemetry } from './telemetry/attemptTelemetry.ts';
 import { ModelRouter, streamLimits } from './provider/modelRouter.ts';
@@ -318,7 +318,7 @@ export class AgentRuntime implements ClusterReplica {
         clock: this.#deps.clock,
         metrics: this.#guardMetrics,
         openStore: (settings, onStateChange) =>
-          new RedisCounterStore({
+          new RedisStore({
             name: doc.agent.name,
             settings,
             clock: this.#deps.clock,

@@ -38,7 +38,7 @@ export interface PodPatcher {
 export interface ReportedState {
   readonly policyHash: string | undefined;
   readonly breakers: BreakerReport;
-  /** The shared rate-limit store's state; absent when the policy names no store. */
+  /** The rate-limit store's state; absent when the policy names no store. */
   readonly store?: StoreReport | undefined;
   /** The provider's quota left per backend; no annotation until a provider reported one. */
   readonly headroom?: HeadroomReport;

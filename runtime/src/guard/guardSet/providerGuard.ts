@@ -93,7 +93,7 @@ export interface ProviderGuard<B extends NamedBackend> {
   rateLimiter(): RateLimiterView;
   /** Compact per-breaker state for the pod annotation. */
   breakerSummary(): BreakerReport;
-  /** The shared rate-limit store's state for the pod annotation; absent without a store. */
+  /** The rate-limit store's state for the pod annotation; absent without a store. */
   storeReport?(): StoreReport | undefined;
   /** Registers a listener for breaker (and store) state changes; returns a function that removes it. */
   onBreakerChange(listener: () => void): () => void;
