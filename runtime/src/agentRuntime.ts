@@ -2,7 +2,7 @@
  * Assembles the runtime: the policy store and its source, the guard rebuilt on each policy,
  * the provider router, the API and metrics servers, and the orderly shutdown.
  */
-import type { McpReport } from '../../contract/src/reporting/mcpAnnotation.ts';
+import type { McpReport } from '../../contract/src/reporting/mcpReport.ts';
 import { rfc3339Seconds } from '../../platform/src/time/rfc3339.ts';
 import { LoopLedger } from './agent/loopLedger.ts';
 import { McpTools } from './mcp/mcpTools.ts';
@@ -38,7 +38,7 @@ import type { Logger } from './telemetry/logger.ts';
 import { ModelRetirementNotice } from './telemetry/modelRetirementNotice.ts';
 import { RuntimeMetrics } from './telemetry/runtimeMetrics.ts';
 import { runtimeReport } from './reporting/runtimeReport.ts';
-import type { RuntimeReport } from '../../contract/src/reporting/runtimeAnnotation.ts';
+import type { RuntimeReport } from '../../contract/src/reporting/runtimeReport.ts';
 import type { Clock } from '../../platform/src/time/clock.ts';
 import { sleep } from '../../platform/src/time/sleep.ts';
 import { POD_CLIENT_KEY_ENV } from '../../contract/src/pod/agentEnvironment.ts';

@@ -10,7 +10,7 @@ import {
   decodeStoreReport,
   type StoreFallbackReason,
   type StoreReport,
-} from '../../../contract/src/reporting/storeAnnotation.ts';
+} from '../../../contract/src/reporting/storeReport.ts';
 import type { ConditionUpdate } from './conditions.ts';
 import type { PodView } from './views.ts';
 

@@ -24,7 +24,7 @@ import type { StoreSettings } from '../../../contract/src/policy/policyDocument.
 import type {
   StoreFallbackReason,
   StoreReport,
-} from '../../../contract/src/reporting/storeAnnotation.ts';
+} from '../../../contract/src/reporting/storeReport.ts';
 import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
 import type {
   StoreAdmission,

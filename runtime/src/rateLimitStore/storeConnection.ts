@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
-import type { StoreFallbackReason } from '../../../contract/src/reporting/storeAnnotation.ts';
+import type { StoreFallbackReason } from '../../../contract/src/reporting/storeReport.ts';
 
 /** Settings that reach the same server the same way share one connection. */
 export function connectionKey(s: StoreSettings): string {

@@ -17,7 +17,7 @@ import { GuardSet } from './guardSet.ts';
 import type { OpenStore } from './storeSlot.ts';
 import type { StoreAdmission } from '../rateLimitStore.ts';
 import type { StoreCounters } from '../../rateLimitStore/storeCounters.ts';
-import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeReport.ts';
 import type { AttemptInfo } from './providerGuard.ts';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };

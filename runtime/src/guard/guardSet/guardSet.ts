@@ -30,12 +30,12 @@ import type { GuardMetrics } from '../metrics.ts';
 import { RateLimiter } from '../rateLimiter.ts';
 import type { RetryOptions } from '../retry.ts';
 import type { PolicyDocument } from '../../../../contract/src/policy/policyDocument.ts';
-import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeReport.ts';
 import {
   providerBreakerName,
   toolBreakerName,
   type BreakerReport,
-} from '../../../../contract/src/reporting/breakerAnnotation.ts';
+} from '../../../../contract/src/reporting/breakerReport.ts';
 import type { Clock } from '../../../../platform/src/time/clock.ts';
 import { BreakerRegistry } from './breakerRegistry.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';

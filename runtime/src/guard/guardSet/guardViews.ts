@@ -2,7 +2,7 @@
 import type { Bulkhead } from '../bulkhead.ts';
 import type { CircuitBreaker } from '../circuitBreaker.ts';
 import type { RateLimiter } from '../rateLimiter.ts';
-import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeReport.ts';
 import type { StoreCounters } from '../../rateLimitStore/storeCounters.ts';
 
 export interface BreakerView {

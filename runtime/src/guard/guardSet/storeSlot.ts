@@ -4,7 +4,7 @@
  * connection and the old one is closed; no store leaves the limiter on its per-replica share.
  */
 import type { StoreSettings } from '../../../../contract/src/policy/policyDocument.ts';
-import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeReport.ts';
 import type { StoreCounters } from '../../rateLimitStore/storeCounters.ts';
 import type { RateLimiter } from '../rateLimiter.ts';
 import type { RateLimitStore } from '../rateLimitStore.ts';
