@@ -14,7 +14,7 @@ import { crdFileName, renderCrdYaml } from './crdgen/crdManifest.ts';
 import { describeDrift, findDrift } from './crdgen/drift.ts';
 import { loadSchemaSet } from './crdgen/schemaSet.ts';
 import { renderDocumentSettings } from './crdgen/documentSettings.ts';
-import { renderFieldShapes } from './crdgen/fieldShapes.ts';
+import { renderFieldShapes } from './crdgen/renderFieldShapes.ts';
 import { renderLimits } from './crdgen/specLimits.ts';
 import { renderTypeScript } from './crdgen/typeScriptTypes.ts';
 
