@@ -16,7 +16,7 @@ export interface RateLimitPolicySpec {
    */
   tokens?: TokenBudget;
   /**
-   * The bulkhead: at most maxConcurrent calls in flight; up to maxQueue more wait for a slot for at most queueTimeout; anything beyond is rejected with 503 at once.
+   * Concurrency, enforced by the runtime's bulkhead: at most maxConcurrent calls in flight; up to maxQueue more wait for a slot for at most queueTimeout; anything beyond is rejected with 503 at once.
    */
   concurrency?: Concurrency;
   /**
@@ -104,7 +104,7 @@ export interface TokenBudget {
 }
 
 /**
- * The bulkhead: at most maxConcurrent calls in flight; up to maxQueue more wait for a slot for at most queueTimeout; anything beyond is rejected with 503 at once.
+ * Concurrency, enforced by the runtime's bulkhead: at most maxConcurrent calls in flight; up to maxQueue more wait for a slot for at most queueTimeout; anything beyond is rejected with 503 at once.
  */
 export interface Concurrency {
   /**

@@ -41,7 +41,7 @@ import { BreakerRegistry } from './breakerRegistry.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
 import { ModelAttempt } from './modelAttempt.ts';
-import { TOOL_BULKHEAD, bulkheadOptions } from './guardOptions.ts';
+import { TOOL_CONCURRENCY, modelConcurrency } from './guardOptions.ts';
 import {
   breakerViews,
   rateLimiterView,
@@ -109,12 +109,12 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     this.#modelBulkhead = new Bulkhead({
       name: `${doc.agent.name}/models`,
       clock,
-      options: bulkheadOptions(doc.rateLimit),
+      options: modelConcurrency(doc.rateLimit),
     });
     this.#toolBulkhead = new Bulkhead({
       name: `${doc.agent.name}/tools`,
       clock,
-      options: TOOL_BULKHEAD,
+      options: TOOL_CONCURRENCY,
     });
     metrics?.bindLimiter(this.#limiter);
     metrics?.bindBulkhead(this.#modelBulkhead);
@@ -145,7 +145,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     if (retired.length > 0) this.#notify();
     this.#limiter.reconfigure(doc.rateLimit);
     this.#store.sync(doc.rateLimit.store);
-    this.#modelBulkhead.reconfigure(bulkheadOptions(doc.rateLimit));
+    this.#modelBulkhead.reconfigure(modelConcurrency(doc.rateLimit));
     for (const [name, breaker] of this.#registry.breakers) {
       const target = this.#registry.targets.get(name);
       breaker.reconfigure(
