@@ -88,11 +88,11 @@ function checkRateLimit(v: unknown): void {
   if (r.onLimit === 'Wait') durationMs(r.maxWaitMs, 'rateLimit.maxWaitMs', RATE.maxWait);
   else int(r.maxWaitMs, 'rateLimit.maxWaitMs', 0, 0);
   const store = optObj(r.store, 'rateLimit.store');
-  if (store !== undefined) checkCounterStore(store);
+  if (store !== undefined) checkStore(store);
 }
 
-/** The shared store's settings; `sharing` is already resolved into `keyPrefix`. */
-function checkCounterStore(store: Json): void {
+/** The store's settings; `sharing` is already resolved into `keyPrefix`. */
+function checkStore(store: Json): void {
   const redis = obj(store.redis, 'rateLimit.store.redis');
   str(redis.address, 'rateLimit.store.redis.address', RATE['store.redis.address']);
   if (redis.username !== undefined)
