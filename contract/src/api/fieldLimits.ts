@@ -30,6 +30,8 @@ export interface FieldLimits {
   readonly minProperties?: number;
   readonly maxProperties?: number;
   readonly enum?: readonly unknown[];
+  /** The pattern the whole string must match. */
+  readonly pattern?: string;
   /** A Duration's bounds from its CEL rule, as the schema spells them ("1s", "24h"). */
   readonly minDuration?: string;
   readonly maxDuration?: string;

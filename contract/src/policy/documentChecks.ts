@@ -38,6 +38,12 @@ export function str(v: unknown, path: string, bounds: FieldLimits = { minLength:
   return v;
 }
 
+/** The whole string matches the schema's `pattern`, when it has one. */
+export function matching(v: string, path: string, pattern: string | undefined): string {
+  if (pattern !== undefined && !new RegExp(pattern).test(v)) fail(path, `must match ${pattern}`, v);
+  return v;
+}
+
 export function int(v: unknown, path: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     fail(path, `must be an integer from ${min} to ${max}`, v);
@@ -111,6 +117,9 @@ export function checkSection(
         break;
       case 'boolean':
         bool(v, path);
+        break;
+      case 'string':
+        matching(str(v, path, b), path, b.pattern);
         break;
       case 'enum':
         oneOf(v, path, { enum: b.values });
