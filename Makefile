@@ -131,7 +131,7 @@ bench-image: setup tools ## Image size, podman run → /health/ready, idle RSS o
 	$(NODE) bench/image.ts
 
 .PHONY: bench-global
-bench-global: setup tools ## Rate limits across 3 replicas: per-replica split vs exact counters in Redis, added latency, fallback wait.
+bench-global: setup tools ## Rate limits across 3 replicas: each replica's share vs the store (exact counters in Redis), added latency, fallback wait.
 	$(NODE) bench/global.ts
 
 .PHONY: bench-operator

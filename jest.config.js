@@ -36,6 +36,7 @@ export default {
         // Pure tests of the test infrastructure and the local cluster tool need no cluster.
         '<rootDir>/test/**/*.unit.test.ts',
         '<rootDir>/tools/**/*.unit.test.ts',
+        '<rootDir>/bench/**/*.unit.test.ts',
       ],
     },
     {

@@ -33,8 +33,8 @@ import {
   offerLoad,
   ratePolicy,
   startAgent,
-  type SharedAgent,
-} from '../test/support/sharedLimitsFixture.ts';
+  type StoreAgent,
+} from '../test/support/rateLimitStoreFixture.ts';
 import { startSimulator } from '../test/support/simulator.ts';
 import { median } from '../tools/stats/samples.ts';
 
@@ -74,12 +74,12 @@ interface StoreView {
   };
 }
 
-const view = async (agent: SharedAgent, i: number): Promise<StoreView> =>
+const view = async (agent: StoreAgent, i: number): Promise<StoreView> =>
   ((await agent.replicas[i]?.runtime.debug('/debug/ratelimiter')) as { rateLimiter: StoreView })
     .rateLimiter;
 
 /** Rewrites every replica's policy and waits until each runs it. */
-async function apply(agent: SharedAgent, doc: PolicyDocument): Promise<void> {
+async function apply(agent: StoreAgent, doc: PolicyDocument): Promise<void> {
   const perSecond = doc.rateLimit.requests?.replicaPerSecond;
   agent.writePolicy(doc);
   for (let i = 0; i < agent.replicas.length; i++) {
@@ -90,7 +90,7 @@ async function apply(agent: SharedAgent, doc: PolicyDocument): Promise<void> {
   }
 }
 
-async function storeDeciding(agent: SharedAgent): Promise<void> {
+async function storeDeciding(agent: StoreAgent): Promise<void> {
   for (let i = 0; i < agent.replicas.length; i++) {
     await waitFor(async () => (await view(agent, i)).store?.report.state === 'Shared', {
       description: `replica ${String(i)} to decide on Redis`,
@@ -101,7 +101,7 @@ async function storeDeciding(agent: SharedAgent): Promise<void> {
 }
 
 /** Decisions the store made and those the replicas' shares made, and the fallbacks, so far. */
-async function decisions(agent: SharedAgent) {
+async function decisions(agent: StoreAgent) {
   const views = await Promise.all(agent.replicas.map((_, i) => view(agent, i)));
   return {
     by_store: views.reduce((n, v) => n + v.counters.sharedDecisions, 0),
@@ -117,7 +117,7 @@ const since = (before: Decisions, after: Decisions): Decisions => ({
   fallbacks: after.fallbacks - before.fallbacks,
 });
 
-async function admittedRate(agent: SharedAgent) {
+async function admittedRate(agent: StoreAgent) {
   const before = await decisions(agent);
   const calls = await offerLoad(
     agent.replicas.map((r) => r.runtime.url),

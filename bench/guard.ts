@@ -35,7 +35,7 @@ import { Guard, type GuardConfig } from '../runtime/src/guard/guard.ts';
 import type { GuardAttempt } from '../runtime/src/guard/guardAttempt.ts';
 import { GuardMetrics } from '../runtime/src/guard/metrics.ts';
 import { RateLimiter } from '../runtime/src/guard/rateLimiter.ts';
-import { bulkheadSettings, limiterSettings } from '../runtime/src/guard/settingsFixture.ts';
+import { concurrencySettings, limiterSettings } from '../runtime/src/guard/settingsFixture.ts';
 import { systemClock } from '../platform/src/time/clock.ts';
 import { median, percentile } from '../tools/stats/samples.ts';
 
@@ -73,7 +73,7 @@ function ourGuard(registry: Registry, name: string, extra: Partial<GuardConfig> 
   const bulkhead = new Bulkhead({
     name,
     clock,
-    options: bulkheadSettings({ maxConcurrent: 100, maxQueue: 0 }),
+    options: concurrencySettings({ maxConcurrent: 100, maxQueue: 0 }),
   });
   const guard = new Guard({
     name,

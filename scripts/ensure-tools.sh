@@ -3,7 +3,7 @@
 #   promtool (Debian package prometheus)  checks and unit-tests the alert rules, lints scrapes
 #   lua5.1   (Debian package lua5.1)      runs the Argo CD health checks (Argo CD runs Lua 5.1)
 #                                         and unit-tests the rate-limit store's Lua scripts
-#   redis-server (Debian package redis-server)  the shared rate-limit store's tests start their own
+#   redis-server (Debian package redis-server)  the rate-limit store's tests start their own
 #   podman, runc, debootstrap (and buildah) build the image without Docker (make image) and run
 #            the container-mode suite's pods as containers; debootstrap makes the base images
 # Quiet when everything is there; installs with apt-get otherwise (as root, or through sudo).

@@ -13,9 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { crdFileName, renderCrdYaml } from './crdgen/crdManifest.ts';
 import { describeDrift, findDrift } from './crdgen/drift.ts';
 import { loadSchemaSet } from './crdgen/schemaSet.ts';
-import { renderDocumentSettings } from './crdgen/documentSettings.ts';
-import { renderFieldShapes } from './crdgen/fieldShapes.ts';
-import { renderLimits } from './crdgen/specLimits.ts';
+import { renderDocumentSettings } from './crdgen/renderDocumentSettings.ts';
+import { renderFieldShapes } from './crdgen/renderFieldShapes.ts';
+import { renderLimits } from './crdgen/renderSpecLimits.ts';
 import { renderTypeScript } from './crdgen/typeScriptTypes.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -10,6 +10,7 @@ import { Kinds, type ResourceKind } from '../../platform/src/kube/resourceKinds.
 import { agentDeployment } from '../../test/support/agentFixtures.ts';
 import type { OperatorProcess } from '../../test/support/operator.ts';
 import type { WatchedCache } from './watchedCache.ts';
+import { apiServerWrites, writesBetween } from './apiServerWrites.ts';
 
 export interface ScaleInputs {
   readonly client: KubeClient;
@@ -44,6 +45,18 @@ export interface ScaleResult {
   readonly writes_per_agent_at_convergence: Record<string, number>;
   /** The same once every agent is Ready (or the wait for it ended). */
   readonly writes_per_agent: Record<string, number>;
+  /**
+   * Every client's writes as the API server counted them, by resource, while the agents were
+   * created and from then until convergence: the operator's, and the built-in controllers'
+   * answers to its children (ReplicaSets, EndpointSlices, status updates).
+   */
+  readonly api_server_writes: {
+    readonly during_creates: Record<string, number>;
+    readonly creates_to_convergence: Record<string, number>;
+    /** Writes a second the API server took in each phase. */
+    readonly per_second_during_creates: number;
+    readonly per_second_to_convergence: number;
+  };
 }
 
 const CHILD_KINDS: readonly ResourceKind[] = [
@@ -78,6 +91,7 @@ export async function measureAgentsAtScale(inputs: ScaleInputs): Promise<ScaleRe
   );
   allReady.catch(() => undefined);
 
+  const writesAtStart = await apiServerWrites();
   const started = Date.now();
   let next = 0;
   await Promise.all(
@@ -99,8 +113,10 @@ export async function measureAgentsAtScale(inputs: ScaleInputs): Promise<ScaleRe
   );
   const createdAt = Date.now();
   inputs.log(`created ${String(count)} agents in ${String(createdAt - started)} ms`);
+  const writesAtCreated = await apiServerWrites();
 
   const convergedAt = await converged;
+  const writesAtConverged = await apiServerWrites();
   inputs.log(`every agent has children and status after ${String(convergedAt - started)} ms`);
   const writesAtConvergence = writeCounts(await inputs.operator.metrics());
   const readyAt = await allReady.catch((err: unknown) => {
@@ -133,6 +149,28 @@ export async function measureAgentsAtScale(inputs: ScaleInputs): Promise<ScaleRe
       Math.round(((convergedAt - started) / (createdAt - started)) * 100) / 100,
     writes_per_agent_at_convergence: perAgent(writesAtConvergence, count),
     writes_per_agent: perAgent(writeCounts(metrics), count),
+    api_server_writes: apiServerPhases(
+      writesBetween(writesAtStart, writesAtCreated),
+      writesBetween(writesAtCreated, writesAtConverged),
+      (createdAt - started) / 1000,
+      (convergedAt - createdAt) / 1000,
+    ),
+  };
+}
+
+function apiServerPhases(
+  creates: Record<string, number>,
+  convergence: Record<string, number>,
+  createSeconds: number,
+  convergenceSeconds: number,
+): ScaleResult['api_server_writes'] {
+  const rate = (writes: Record<string, number>, seconds: number): number =>
+    Math.round((writes['total'] ?? 0) / seconds);
+  return {
+    during_creates: creates,
+    creates_to_convergence: convergence,
+    per_second_during_creates: rate(creates, createSeconds),
+    per_second_to_convergence: rate(convergence, convergenceSeconds),
   };
 }
 

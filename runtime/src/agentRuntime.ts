@@ -2,7 +2,7 @@
  * Assembles the runtime: the policy store and its source, the guard rebuilt on each policy,
  * the provider router, the API and metrics servers, and the orderly shutdown.
  */
-import type { McpReport } from '../../contract/src/reporting/mcpAnnotation.ts';
+import type { McpReport } from '../../contract/src/reporting/mcpReport.ts';
 import { rfc3339Seconds } from '../../platform/src/time/rfc3339.ts';
 import { LoopLedger } from './agent/loopLedger.ts';
 import { McpTools } from './mcp/mcpTools.ts';
@@ -24,7 +24,7 @@ import { BackendPool, type Backend } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
 import { GuardSet } from './guard/guardSet/guardSet.ts';
 import type { RememberedOpen } from './guard/guardSet/rememberedOpen.ts';
-import { RedisCounterStore, storeSecretFiles } from './sharedLimits/redisCounterStore.ts';
+import { RedisStore, storeSecretFiles } from './rateLimitStore/redisStore.ts';
 import { recordPolicyChange } from './audit/policyAudit.ts';
 import { attemptTelemetry } from './telemetry/attemptTelemetry.ts';
 import { ModelRouter, streamLimits } from './provider/modelRouter.ts';
@@ -38,7 +38,7 @@ import type { Logger } from './telemetry/logger.ts';
 import { ModelRetirementNotice } from './telemetry/modelRetirementNotice.ts';
 import { RuntimeMetrics } from './telemetry/runtimeMetrics.ts';
 import { runtimeReport } from './reporting/runtimeReport.ts';
-import type { RuntimeReport } from '../../contract/src/reporting/runtimeAnnotation.ts';
+import type { RuntimeReport } from '../../contract/src/reporting/runtimeReport.ts';
 import type { Clock } from '../../platform/src/time/clock.ts';
 import { sleep } from '../../platform/src/time/sleep.ts';
 import { POD_CLIENT_KEY_ENV } from '../../contract/src/pod/agentEnvironment.ts';
@@ -318,7 +318,7 @@ export class AgentRuntime implements ClusterReplica {
         clock: this.#deps.clock,
         metrics: this.#guardMetrics,
         openStore: (settings, onStateChange) =>
-          new RedisCounterStore({
+          new RedisStore({
             name: doc.agent.name,
             settings,
             clock: this.#deps.clock,

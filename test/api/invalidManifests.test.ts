@@ -238,7 +238,7 @@ const rows: readonly Refusal[] = [
     says: 'Unsupported value: "Global"',
   },
   {
-    name: 'rejects a shared store on counters divided per replica',
+    name: 'rejects a store on counters divided per replica',
     manifest: rateLimitPolicy({ ...someRequests, store: { redis: { address: 'redis:6379' } } }),
     field: 'spec.scope',
     says: 'store keeps the counters of the whole agent: set scope to Cluster',

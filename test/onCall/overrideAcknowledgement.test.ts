@@ -11,7 +11,7 @@ import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import {
   RUNTIME_ANNOTATION,
   decodeRuntimeReport,
-} from '../../contract/src/reporting/runtimeAnnotation.ts';
+} from '../../contract/src/reporting/runtimeReport.ts';
 import { agentDeployment, circuitBreakerPolicy } from '../support/agentFixtures.ts';
 import {
   agentPods,

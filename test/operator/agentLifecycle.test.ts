@@ -206,7 +206,7 @@ describe('an agent with both policies', () => {
     const before = await readyPods(3);
     const oldHash = (await getAgent(ns.name, AGENT))?.status?.policy?.hash;
     await mergePatch(ns.name, `rlp/${RLP}`, {
-      spec: { requests: { replicaPerSecond: 7, replicaBurst: 14 } },
+      spec: { requests: { perSecond: 7, burst: 14 } },
     });
 
     const hash = await everyReplicaApplied(3, oldHash);
@@ -221,7 +221,7 @@ describe('an agent with both policies', () => {
 
   it('re-divides a Cluster-scope budget among the replicas when the agent scales from 3 to 5', async () => {
     await mergePatch(ns.name, `rlp/${RLP}`, {
-      spec: { scope: 'Cluster', requests: { replicaPerSecond: 30, replicaBurst: 60 } },
+      spec: { scope: 'Cluster', requests: { perSecond: 30, burst: 60 } },
     });
     await eventually(
       async () => {

@@ -110,7 +110,7 @@ describe('two operators with leader election', () => {
 
     // The new leader does the work: an edit propagates.
     await mergePatch(ns.name, 'rlp/rlp', {
-      spec: { requests: { replicaPerSecond: 3, replicaBurst: 3 } },
+      spec: { requests: { perSecond: 3, burst: 3 } },
     });
     await eventually(
       async () =>

@@ -12,7 +12,7 @@ import {
   MCP_ANNOTATION,
   decodeMcpReport,
   encodeMcpReport,
-} from '../../contract/src/reporting/mcpAnnotation.ts';
+} from '../../contract/src/reporting/mcpReport.ts';
 import { agentDeployment, circuitBreakerPolicy } from '../support/agentFixtures.ts';
 import {
   agentPods,

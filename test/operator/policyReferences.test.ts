@@ -129,7 +129,10 @@ describe('an agent whose policies do not exist yet', () => {
     expect(condition(agent, 'Stalled')?.status).toBe('False');
     const doc = await appliedPolicyDocument(ns.name, AGENT);
     expect(doc?.circuitBreaker).toMatchObject({ policyName: CBP, failureThreshold: 4 });
-    expect(doc?.rateLimit).toMatchObject({ policyName: RLP, requests: { perSecond: 9, burst: 9 } });
+    expect(doc?.rateLimit).toMatchObject({
+      policyName: RLP,
+      requests: { replicaPerSecond: 9, replicaBurst: 9 },
+    });
     const [pod] = await agentPods(ns.name, AGENT);
     expect(pod === undefined ? undefined : podPolicyHash(pod)).toBe(agent.status?.policy?.hash);
     expect(await failedReconciles()).toBe(0);

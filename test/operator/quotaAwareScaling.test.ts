@@ -12,7 +12,7 @@ import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import {
   decodeHeadroomReport,
   HEADROOM_ANNOTATION,
-} from '../../contract/src/reporting/headroomAnnotation.ts';
+} from '../../contract/src/reporting/headroomReport.ts';
 import { agentDeployment, providerSecret } from '../support/agentFixtures.ts';
 import {
   agentPods,

@@ -22,7 +22,7 @@ import {
   BREAKERS_ANNOTATION,
   decodeBreakerReport,
   type BreakerReport,
-} from '../../contract/src/reporting/breakerAnnotation.ts';
+} from '../../contract/src/reporting/breakerReport.ts';
 import { MODEL } from './agentFixtures.ts';
 import { kubeConfig, kubectl } from './kube.ts';
 

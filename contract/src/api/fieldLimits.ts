@@ -10,6 +10,7 @@ export const BOUND_KEYWORDS = [
   'exclusiveMinimum',
   'minLength',
   'maxLength',
+  'pattern',
   'minItems',
   'maxItems',
   'minProperties',
@@ -25,13 +26,13 @@ export interface FieldLimits {
   readonly exclusiveMinimum?: boolean;
   readonly minLength?: number;
   readonly maxLength?: number;
+  /** The schema's regular expression (RE2 on the API server; these patterns mean the same in JavaScript). */
+  readonly pattern?: string;
   readonly minItems?: number;
   readonly maxItems?: number;
   readonly minProperties?: number;
   readonly maxProperties?: number;
   readonly enum?: readonly unknown[];
-  /** The pattern the whole string must match. */
-  readonly pattern?: string;
   /** A Duration's bounds from its CEL rule, as the schema spells them ("1s", "24h"). */
   readonly minDuration?: string;
   readonly maxDuration?: string;

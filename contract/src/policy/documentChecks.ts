@@ -35,13 +35,20 @@ export function str(v: unknown, path: string, bounds: FieldLimits = { minLength:
   if (bounds.maxLength !== undefined && v.length > bounds.maxLength) {
     fail(path, `must be at most ${bounds.maxLength} characters`, `${v.slice(0, 16)}…`);
   }
+  if (bounds.pattern !== undefined && !new RegExp(bounds.pattern, 'u').test(v)) {
+    fail(path, `must match ${bounds.pattern}`, v);
+  }
   return v;
 }
 
-/** The whole string matches the schema's `pattern`, when it has one. */
-export function matching(v: string, path: string, pattern: string | undefined): string {
-  if (pattern !== undefined && !new RegExp(pattern).test(v)) fail(path, `must match ${pattern}`, v);
-  return v;
+/** An absolute URL within the schema's bounds: parsed first, so "nope" reads as no URL at all. */
+export function url(v: unknown, path: string, bounds: FieldLimits): string {
+  const { pattern, ...rest } = bounds;
+  const text = str(v, path, { minLength: 1, ...rest });
+  if (!URL.canParse(text)) fail(path, 'must be an absolute URL', text);
+  if (pattern !== undefined && !new RegExp(pattern, 'u').test(text))
+    fail(path, `must be an absolute URL matching ${pattern}`, text);
+  return text;
 }
 
 export function int(v: unknown, path: string, min: number, max: number): number {
@@ -119,7 +126,7 @@ export function checkSection(
         bool(v, path);
         break;
       case 'string':
-        matching(str(v, path, b), path, b.pattern);
+        str(v, path, b);
         break;
       case 'enum':
         oneOf(v, path, { enum: b.values });

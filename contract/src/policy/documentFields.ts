@@ -6,7 +6,7 @@
  * resolver and the document's check walk it, so a new setting is one line here.
  *
  * What is not field-for-field (agent identity, backends, the MCP server list, the breaker's
- * override, the counter store's Redis and key prefix) is composed by hand in
+ * override, the store's Redis and key prefix) is composed by hand in
  * policyDocument.ts and policyResolution.ts.
  */
 

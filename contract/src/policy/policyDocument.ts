@@ -87,7 +87,7 @@ export interface RateLimitSettings extends RateLimitFields {
    * Exact counters for the whole agent in a shared Redis; the replica's numbers above are
    * the fallback while it cannot answer. Absent: the per-replica split alone.
    */
-  readonly store?: CounterStoreSettings;
+  readonly store?: StoreSettings;
   /** Written only when the policy sets budgets, so that other documents and hashes stay as they were. */
   readonly spend?: SpendSettings;
 }
@@ -115,8 +115,8 @@ export interface SecretKeyRef {
   readonly key: string;
 }
 
-/** Where the shared counters live, and the numbers they enforce (not divided among replicas). */
-export interface CounterStoreSettings extends RateLimitStoreFields {
+/** Where the store's counters live, and the numbers they enforce (not divided among replicas). */
+export interface StoreSettings extends RateLimitStoreFields {
   readonly redis: {
     /** host:port */
     readonly address: string;

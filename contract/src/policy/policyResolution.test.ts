@@ -178,7 +178,7 @@ describe('resolveRateLimit', () => {
     });
   });
 
-  it('keeps the undivided numbers for a shared store, the share as its fallback', () => {
+  it('keeps the undivided numbers for a store, the share as its fallback', () => {
     const settings = resolveRateLimit(
       rateLimitPolicy({
         ...production.spec,

@@ -11,7 +11,7 @@
 import type {
   AgentDeployment,
   CircuitBreakerPolicy,
-  CounterStore,
+  RateLimitStoreSpec,
   RateLimitPolicy,
   RateLimitShare,
 } from '../api/resources.ts';
@@ -25,7 +25,7 @@ import { replicaShareStatus, resolveSection } from './sectionResolution.ts';
 import {
   POLICY_DOCUMENT_VERSION,
   type BreakerSettings,
-  type CounterStoreSettings,
+  type StoreSettings,
   type McpServerSettings,
   type PolicyDocument,
   type RateLimitSettings,
@@ -202,7 +202,7 @@ export function resolveRateLimit(
       fields.onLimit === 'Wait' && spec.maxWait !== undefined ? parseDuration(spec.maxWait) : 0,
     ...(policy === undefined || spec.store === undefined
       ? {}
-      : { store: resolveCounterStore(policy, spec.store, agentName) }),
+      : { store: resolveStore(policy, spec.store, agentName) }),
     ...(budgets === undefined || budgets.length === 0
       ? {}
       : {
@@ -218,14 +218,14 @@ export function resolveRateLimit(
 }
 
 /**
- * The shared store's settings: the policy's numbers as written (the whole agent's, or every
+ * The store's settings: the policy's numbers as written (the whole agent's, or every
  * agent's with sharing AllAgents) and the key prefix that says whose counters they are.
  */
-function resolveCounterStore(
+function resolveStore(
   policy: RateLimitPolicy,
-  store: CounterStore,
+  store: RateLimitStoreSpec,
   agentName: string,
-): CounterStoreSettings {
+): StoreSettings {
   const { redis } = store;
   const { requests, tokens } = policy.spec;
   const owner = `${policy.metadata.namespace ?? 'default'}/${policy.metadata.name ?? ''}`;

@@ -120,6 +120,13 @@ describe('checkPolicyDocument', () => {
       [{ name: 't', description: '', inputSchema: {}, url: 'nope', timeoutMs: 5 }],
       /^tools\[0\]\.url must be an absolute URL/,
     ],
+    [
+      // Found by the mutated-policy property test: the runtime died on it with "Invalid URL".
+      'a backend URL of a scheme no HTTP client speaks',
+      'backends',
+      [{ name: 'default', baseURL: 'ht2p://192.0.2.2:1', apiKeyEnv: 'K', weight: 1 }],
+      /^backends\[0\]\.baseURL must be an absolute URL matching \^https\?:\/\//,
+    ],
   ])('rejects %s, naming the field', (_name, path, value, message) => {
     const result = checkPolicyDocument(withField(path, value));
     expect(result.ok).toBe(false);

@@ -22,6 +22,7 @@ import {
   obj,
   optObj,
   str,
+  url,
   int,
   bounded,
   durationMs,
@@ -88,12 +89,12 @@ function checkRateLimit(v: unknown): void {
   if (r.onLimit === 'Wait') durationMs(r.maxWaitMs, 'rateLimit.maxWaitMs', RATE.maxWait);
   else int(r.maxWaitMs, 'rateLimit.maxWaitMs', 0, 0);
   const store = optObj(r.store, 'rateLimit.store');
-  if (store !== undefined) checkCounterStore(store);
+  if (store !== undefined) checkStore(store);
   if (r.spend !== undefined) checkSpend(r.spend);
 }
 
-/** The shared store's settings; `sharing` is already resolved into `keyPrefix`. */
-function checkCounterStore(store: Json): void {
+/** The store's settings; `sharing` is already resolved into `keyPrefix`. */
+function checkStore(store: Json): void {
   const redis = obj(store.redis, 'rateLimit.store.redis');
   str(redis.address, 'rateLimit.store.redis.address', RATE['store.redis.address']);
   if (redis.username !== undefined)
@@ -126,11 +127,7 @@ function checkCounterStore(store: Json): void {
 function checkBackend(b: unknown, path: string, models: readonly string[]): void {
   const backend = obj(b, path);
   str(backend.name, `${path}.name`, AGENT['backends[].name']);
-  const url = str(backend.baseURL, `${path}.baseURL`, {
-    minLength: 1,
-    ...AGENT['backends[].baseURL'],
-  });
-  if (!URL.canParse(url)) fail(`${path}.baseURL`, 'must be an absolute URL', url);
+  url(backend.baseURL, `${path}.baseURL`, AGENT['backends[].baseURL']);
   bounded(backend.weight, `${path}.weight`, AGENT['backends[].weight']);
   if (backend.priority !== undefined)
     bounded(backend.priority, `${path}.priority`, AGENT['backends[].priority']);
@@ -174,8 +171,7 @@ function checkBackend(b: unknown, path: string, models: readonly string[]): void
 function checkMcpServer(m: unknown, path: string): void {
   const server = obj(m, path);
   str(server.name, `${path}.name`, AGENT['mcpServers[].name']);
-  const url = str(server.url, `${path}.url`, { minLength: 1, ...AGENT['mcpServers[].url'] });
-  if (!URL.canParse(url)) fail(`${path}.url`, 'must be an absolute URL', url);
+  url(server.url, `${path}.url`, AGENT['mcpServers[].url']);
   if (server.headersSecret !== undefined)
     str(server.headersSecret, `${path}.headersSecret`, AGENT['mcpServers[].headersSecretRef.name']);
   if (server.tools !== undefined)
@@ -190,8 +186,7 @@ function checkMcpServer(m: unknown, path: string): void {
 function checkTool(t: unknown, path: string): void {
   const tool = obj(t, path);
   str(tool.name, `${path}.name`, AGENT['tools[].name']);
-  const url = str(tool.url, `${path}.url`, { minLength: 1, ...AGENT['tools[].url'] });
-  if (!URL.canParse(url)) fail(`${path}.url`, 'must be an absolute URL', url);
+  url(tool.url, `${path}.url`, AGENT['tools[].url']);
   str(tool.description, `${path}.description`, AGENT['tools[].description']);
   obj(tool.inputSchema, `${path}.inputSchema`);
   checkSection(tool, path, BOUNDS.tool['']);

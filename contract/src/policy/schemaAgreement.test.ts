@@ -17,7 +17,7 @@ import {
   mapSubschemas,
   type JsonSchema,
 } from '../../../scripts/crdgen/schemaSet.ts';
-import { specLimits } from '../../../scripts/crdgen/specLimits.ts';
+import { specLimits } from '../../../scripts/crdgen/renderSpecLimits.ts';
 import { BOUND_KEYWORDS, type FieldLimits } from '../api/fieldLimits.ts';
 import { parseDuration } from '../api/duration.ts';
 import type { AgentDeployment, CircuitBreakerPolicy, RateLimitPolicy } from '../api/resources.ts';

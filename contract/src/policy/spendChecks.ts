@@ -10,7 +10,7 @@ import {
   RATE_LIMIT_POLICY_LIMITS as RATE,
 } from '../api/specLimits.ts';
 import { isTimeZone } from '../spend/calendarPeriod.ts';
-import { arr, checkSection, fail, matching, obj, str } from './documentChecks.ts';
+import { arr, checkSection, fail, obj, str } from './documentChecks.ts';
 import { DOCUMENT_BOUNDS as BOUNDS } from './generated/documentBounds.ts';
 
 /** Each of `names` once; the first repeated one is refused at its own index. */
@@ -32,7 +32,6 @@ export function checkSpend(v: unknown): void {
     const path = `${at}.budgets[${i}]`;
     const budget = obj(b, path);
     const name = str(budget.name, `${path}.name`, RATE['budgets[].name']);
-    matching(name, `${path}.name`, RATE['budgets[].name'].pattern);
     checkSection(budget, path, BOUNDS.budget['']);
     if (budget.limitMicroUsd === undefined && budget.limitTokens === undefined)
       fail(path, 'must limit dollars (limitMicroUsd), tokens (limitTokens) or both', budget);

@@ -15,8 +15,8 @@ import {
   POLICY_HASH_ANNOTATION,
   type PolicyDocument,
 } from '../../../contract/src/policy/policyDocument.ts';
-import { BREAKERS_ANNOTATION } from '../../../contract/src/reporting/breakerAnnotation.ts';
-import { MCP_ANNOTATION } from '../../../contract/src/reporting/mcpAnnotation.ts';
+import { BREAKERS_ANNOTATION } from '../../../contract/src/reporting/breakerReport.ts';
+import { MCP_ANNOTATION } from '../../../contract/src/reporting/mcpReport.ts';
 import { agentIdentity } from './agentIdentity.ts';
 import type { BuilderOptions } from './builderOptions.ts';
 import { childMetadata, type ChildObject } from './childMetadata.ts';

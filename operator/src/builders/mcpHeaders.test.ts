@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AgentDeployment, McpServer } from '../../../contract/src/api/resources.ts';
-import { MCP_ANNOTATION } from '../../../contract/src/reporting/mcpAnnotation.ts';
-import { BREAKERS_ANNOTATION } from '../../../contract/src/reporting/breakerAnnotation.ts';
+import { MCP_ANNOTATION } from '../../../contract/src/reporting/mcpReport.ts';
+import { BREAKERS_ANNOTATION } from '../../../contract/src/reporting/breakerReport.ts';
 import { agentWith, documentFor, minimalAgent, testOptions } from './builderFixtures.ts';
 import { buildDeployment, type Deployment } from './deployment.ts';
 import { mcpHeadersVolumeName } from './mcpHeaders.ts';

@@ -3,7 +3,7 @@ import type { AgentDeployment, Backend } from '../../../contract/src/api/resourc
 import type {
   BreakerReport,
   ReportedBreakerState,
-} from '../../../contract/src/reporting/breakerAnnotation.ts';
+} from '../../../contract/src/reporting/breakerReport.ts';
 import { backendStatuses, backendSummary } from './backendStatus.ts';
 
 const agentWith = (backends: Backend[] | undefined): AgentDeployment => ({

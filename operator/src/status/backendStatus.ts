@@ -7,7 +7,7 @@
  */
 import type { AgentDeployment, BackendStatus } from '../../../contract/src/api/resources.ts';
 import { AGENT_DEPLOYMENT_LIMITS as AGENT } from '../../../contract/src/api/specLimits.ts';
-import type { BreakerReport } from '../../../contract/src/reporting/breakerAnnotation.ts';
+import type { BreakerReport } from '../../../contract/src/reporting/breakerReport.ts';
 import { aggregateReplicas, summarizeReplica } from './breakerAggregation.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { BreakerReport } from '../../../contract/src/reporting/breakerAnnotation.ts';
+import type { BreakerReport } from '../../../contract/src/reporting/breakerReport.ts';
 import { aggregateReplicas, summarizeReplica, type ReplicaState } from './breakerAggregation.ts';
 
 const at = (minute: number): string => new Date(Date.UTC(2026, 10, 21, 10, minute)).toISOString();

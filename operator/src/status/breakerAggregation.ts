@@ -11,7 +11,7 @@ import {
   TOOL_BREAKER_PREFIX,
   decodeBreakerReport,
   type BreakerReport,
-} from '../../../contract/src/reporting/breakerAnnotation.ts';
+} from '../../../contract/src/reporting/breakerReport.ts';
 import type { PodView } from './views.ts';
 
 /** A replica's state: ForcedOpen counts as Open, ForcedClosed as Closed; Unknown until it reports. */

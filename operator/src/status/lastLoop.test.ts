@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AgentDeployment, CircuitBreakerPolicy } from '../../../contract/src/api/resources.ts';
-import type { LoopReport } from '../../../contract/src/reporting/mcpAnnotation.ts';
+import type { LoopReport } from '../../../contract/src/reporting/mcpReport.ts';
 import { MAX_LOOP_TOOL, newestLoop } from './lastLoop.ts';
 import { computeBreakerPolicyStatus } from './policyStatus.ts';
 import type { PodView } from './views.ts';

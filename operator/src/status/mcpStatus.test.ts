@@ -3,8 +3,8 @@ import type { AgentDeployment, McpServer } from '../../../contract/src/api/resou
 import type {
   BreakerReport,
   ReportedBreakerState,
-} from '../../../contract/src/reporting/breakerAnnotation.ts';
-import type { McpReport, McpServerReport } from '../../../contract/src/reporting/mcpAnnotation.ts';
+} from '../../../contract/src/reporting/breakerReport.ts';
+import type { McpReport, McpServerReport } from '../../../contract/src/reporting/mcpReport.ts';
 import {
   MAX_LAST_ERROR,
   mcpCondition,

@@ -8,12 +8,12 @@ import type { AgentDeployment, McpServerStatus } from '../../../contract/src/api
 import {
   TOOL_BREAKER_PREFIX,
   type BreakerReport,
-} from '../../../contract/src/reporting/breakerAnnotation.ts';
+} from '../../../contract/src/reporting/breakerReport.ts';
 import {
   MCP_ANNOTATION,
   decodeMcpReport,
   type McpReport,
-} from '../../../contract/src/reporting/mcpAnnotation.ts';
+} from '../../../contract/src/reporting/mcpReport.ts';
 import type { ConditionUpdate } from './conditions.ts';
 import type { PodView } from './views.ts';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   BREAKERS_ANNOTATION,
   type BreakerReportEntry,
-} from '../../../contract/src/reporting/breakerAnnotation.ts';
+} from '../../../contract/src/reporting/breakerReport.ts';
 import { openBreakers } from './openBreakersStatus.ts';
 import type { PodView } from './views.ts';
 

@@ -6,7 +6,7 @@
  * full traffic into an outage its siblings already know about.
  */
 import type { OpenBreaker } from '../../../contract/src/api/v1alpha1/agentdeployment.ts';
-import { TOOL_BREAKER_PREFIX } from '../../../contract/src/reporting/breakerAnnotation.ts';
+import { TOOL_BREAKER_PREFIX } from '../../../contract/src/reporting/breakerReport.ts';
 import { podBreakerReport } from './breakerAggregation.ts';
 import type { PodView } from './views.ts';
 

@@ -3,7 +3,7 @@ import type { CircuitBreakerPolicy } from '../../../contract/src/api/resources.t
 import {
   RUNTIME_ANNOTATION,
   type AppliedOverride,
-} from '../../../contract/src/reporting/runtimeAnnotation.ts';
+} from '../../../contract/src/reporting/runtimeReport.ts';
 import { setCondition } from './conditions.ts';
 import { evaluateOverride, overrideEvent, type OverrideUser } from './overrideStatus.ts';
 import type { PodView } from './views.ts';

@@ -19,7 +19,7 @@ import {
   RUNTIME_ANNOTATION,
   decodeRuntimeReport,
   type AppliedOverride,
-} from '../../../contract/src/reporting/runtimeAnnotation.ts';
+} from '../../../contract/src/reporting/runtimeReport.ts';
 import { runningPods } from './agentStatus.ts';
 import type { Condition, ConditionUpdate } from './conditions.ts';
 import type { PodView } from './views.ts';

@@ -3,7 +3,7 @@ import type { AgentDeployment, AutoscalingSpec } from '../../../contract/src/api
 import {
   encodeHeadroomReport,
   HEADROOM_ANNOTATION,
-} from '../../../contract/src/reporting/headroomAnnotation.ts';
+} from '../../../contract/src/reporting/headroomReport.ts';
 import { evaluateScaleOutHold } from './scaleOutHold.ts';
 import type { PodView } from './views.ts';
 

@@ -9,7 +9,7 @@ import {
   HEADROOM_ANNOTATION,
   agentHeadroom,
   decodeHeadroomReport,
-} from '../../../contract/src/reporting/headroomAnnotation.ts';
+} from '../../../contract/src/reporting/headroomReport.ts';
 import type { ConditionUpdate } from './conditions.ts';
 import type { PodView } from './views.ts';
 

@@ -4,7 +4,7 @@ import {
   RATE_LIMIT_STORE_ANNOTATION,
   encodeStoreReport,
   type StoreReport,
-} from '../../../contract/src/reporting/storeAnnotation.ts';
+} from '../../../contract/src/reporting/storeReport.ts';
 import { computeRateLimitPolicyStatus } from './policyStatus.ts';
 import { storeCondition } from './storeCondition.ts';
 import type { PodView } from './views.ts';

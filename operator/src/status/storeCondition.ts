@@ -1,7 +1,7 @@
 /**
  * The RateLimitPolicy's StoreAvailable condition, from what the running pods of the agents
  * that use it report in `breakwater.dev/rate-limit-store`: True while every reporting replica
- * decides on the shared store, False with the commonest reason while any has fallen back to
+ * decides on the store, False with the commonest reason while any has fallen back to
  * its per-replica share. Pure; computeRateLimitPolicyStatus sets it.
  */
 import type { RateLimitPolicy } from '../../../contract/src/api/resources.ts';
@@ -10,7 +10,7 @@ import {
   decodeStoreReport,
   type StoreFallbackReason,
   type StoreReport,
-} from '../../../contract/src/reporting/storeAnnotation.ts';
+} from '../../../contract/src/reporting/storeReport.ts';
 import type { ConditionUpdate } from './conditions.ts';
 import type { PodView } from './views.ts';
 

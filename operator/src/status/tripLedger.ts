@@ -18,7 +18,7 @@ import type {
 import {
   RUNTIME_ANNOTATION,
   decodeRuntimeReport,
-} from '../../../contract/src/reporting/runtimeAnnotation.ts';
+} from '../../../contract/src/reporting/runtimeReport.ts';
 import { latest, podBreakerReport, summarizeReplica } from './breakerAggregation.ts';
 import type { PodView } from './views.ts';
 

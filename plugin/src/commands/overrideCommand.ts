@@ -9,11 +9,11 @@ import type { AgentDeployment, CircuitBreakerPolicy } from '../../../contract/sr
 import {
   BREAKERS_ANNOTATION,
   decodeBreakerReport,
-} from '../../../contract/src/reporting/breakerAnnotation.ts';
+} from '../../../contract/src/reporting/breakerReport.ts';
 import {
   RUNTIME_ANNOTATION,
   decodeRuntimeReport,
-} from '../../../contract/src/reporting/runtimeAnnotation.ts';
+} from '../../../contract/src/reporting/runtimeReport.ts';
 import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { rfc3339Seconds } from '../../../platform/src/time/rfc3339.ts';

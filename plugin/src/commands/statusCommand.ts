@@ -9,11 +9,11 @@ import {
   BREAKERS_ANNOTATION,
   decodeBreakerReport,
   type ReportedBreakerState,
-} from '../../../contract/src/reporting/breakerAnnotation.ts';
+} from '../../../contract/src/reporting/breakerReport.ts';
 import {
   RUNTIME_ANNOTATION,
   decodeRuntimeReport,
-} from '../../../contract/src/reporting/runtimeAnnotation.ts';
+} from '../../../contract/src/reporting/runtimeReport.ts';
 import { agentsIn, isPodReady, podsOf, type PodObject } from '../cluster/agentObjects.ts';
 import type { PluginKube } from '../cluster/pluginKube.ts';
 import type { CommandResult } from '../output/printResult.ts';

@@ -3,7 +3,7 @@
  * logged, audited and, the newest, reported on the pod (`breakwater.dev/mcp` lastLoop), from
  * where the operator shows it in the CircuitBreakerPolicy's status.
  */
-import type { LoopReport } from '../../../contract/src/reporting/mcpAnnotation.ts';
+import type { LoopReport } from '../../../contract/src/reporting/mcpReport.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { rfc3339Seconds } from '../../../platform/src/time/rfc3339.ts';
 import type { AuditLog } from '../audit/auditLog.ts';

@@ -7,28 +7,28 @@ import {
   encodeMcpReport,
   MCP_ANNOTATION,
   type McpReport,
-} from '../../../contract/src/reporting/mcpAnnotation.ts';
+} from '../../../contract/src/reporting/mcpReport.ts';
 import { POLICY_HASH_ANNOTATION } from '../../../contract/src/policy/policyDocument.ts';
 import {
   BREAKERS_ANNOTATION,
   encodeBreakerReport,
   type BreakerReport,
-} from '../../../contract/src/reporting/breakerAnnotation.ts';
+} from '../../../contract/src/reporting/breakerReport.ts';
 import {
   HEADROOM_ANNOTATION,
   encodeHeadroomReport,
   type HeadroomReport,
-} from '../../../contract/src/reporting/headroomAnnotation.ts';
+} from '../../../contract/src/reporting/headroomReport.ts';
 import {
   RUNTIME_ANNOTATION,
   encodeRuntimeReport,
   type RuntimeReport,
-} from '../../../contract/src/reporting/runtimeAnnotation.ts';
+} from '../../../contract/src/reporting/runtimeReport.ts';
 import {
   RATE_LIMIT_STORE_ANNOTATION,
   encodeStoreReport,
   type StoreReport,
-} from '../../../contract/src/reporting/storeAnnotation.ts';
+} from '../../../contract/src/reporting/storeReport.ts';
 import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
 
 export interface PodPatcher {
@@ -38,7 +38,7 @@ export interface PodPatcher {
 export interface ReportedState {
   readonly policyHash: string | undefined;
   readonly breakers: BreakerReport;
-  /** The shared rate-limit store's state; absent when the policy names no store. */
+  /** The rate-limit store's state; absent when the policy names no store. */
   readonly store?: StoreReport | undefined;
   /** The provider's quota left per backend; no annotation until a provider reported one. */
   readonly headroom?: HeadroomReport;

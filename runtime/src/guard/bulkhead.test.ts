@@ -1,14 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { Bulkhead } from './bulkhead.ts';
-import { bulkheadSettings, type BulkheadPatch } from './settingsFixture.ts';
+import { concurrencySettings, type ConcurrencyPatch } from './settingsFixture.ts';
 import { isBulkheadFullError, isCancelledError } from './errors.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 
-function bulkhead(options: BulkheadPatch) {
+function bulkhead(options: ConcurrencyPatch) {
   const clock = new ManualClock();
   return {
     clock,
-    bulkhead: new Bulkhead({ name: 'models', clock, options: bulkheadSettings(options) }),
+    bulkhead: new Bulkhead({ name: 'models', clock, options: concurrencySettings(options) }),
   };
 }
 
@@ -94,7 +94,7 @@ describe('Bulkhead', () => {
     b.tryEnter();
     let admitted = 0;
     for (let i = 0; i < 3; i++) void b.enter().then(() => admitted++);
-    b.reconfigure(bulkheadSettings({ maxConcurrent: 3, maxQueue: 5 }));
+    b.reconfigure(concurrencySettings({ maxConcurrent: 3, maxQueue: 5 }));
     await settle();
     expect(admitted).toBe(2);
     expect(b.active).toBe(3);
@@ -105,7 +105,7 @@ describe('Bulkhead', () => {
     b.tryEnter();
     b.tryEnter();
     b.tryEnter();
-    b.reconfigure(bulkheadSettings({ maxConcurrent: 1, maxQueue: 0 }));
+    b.reconfigure(concurrencySettings({ maxConcurrent: 1, maxQueue: 0 }));
     expect(b.active).toBe(3);
     b.release();
     expect(b.tryEnter()).toBe(false);
@@ -119,7 +119,7 @@ describe('Bulkhead', () => {
     b.tryEnter();
     void b.enter();
     void b.enter();
-    b.reconfigure(bulkheadSettings({ maxConcurrent: 1, maxQueue: 1 }));
+    b.reconfigure(concurrencySettings({ maxConcurrent: 1, maxQueue: 1 }));
     expect(b.queued).toBe(2);
     await expect(b.enter()).rejects.toMatchObject({ reason: 'queueFull' });
   });
@@ -169,7 +169,7 @@ describe('Bulkhead in Shadow mode', () => {
     b.tryEnter();
     let admitted = 0;
     for (let i = 0; i < 3; i++) void b.enter().then(() => admitted++);
-    b.reconfigure(bulkheadSettings({ maxConcurrent: 1, maxQueue: 5, mode: 'Shadow' }));
+    b.reconfigure(concurrencySettings({ maxConcurrent: 1, maxQueue: 5, mode: 'Shadow' }));
     await settle();
     expect(admitted).toBe(3);
     expect(b.active).toBe(4);
@@ -180,7 +180,7 @@ describe('Bulkhead in Shadow mode', () => {
     const { bulkhead: b } = bulkhead({ maxConcurrent: 1, maxQueue: 0, mode: 'Shadow' });
     b.tryEnter();
     b.tryEnter();
-    b.reconfigure(bulkheadSettings({ maxConcurrent: 1, maxQueue: 0, mode: 'Enforce' }));
+    b.reconfigure(concurrencySettings({ maxConcurrent: 1, maxQueue: 0, mode: 'Enforce' }));
     expect(b.tryEnter()).toBe(false);
     b.release();
     expect(b.tryEnter()).toBe(false);

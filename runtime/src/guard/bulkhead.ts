@@ -16,7 +16,7 @@ import type { RateLimitSettings } from '../../../contract/src/policy/policyDocum
  * The policy document's concurrency settings and the policy's mode, as they are: their defaults
  * and bounds are the schema's, checked by policyValidation.ts before a document gets here.
  */
-export type BulkheadOptions = NonNullable<RateLimitSettings['concurrency']> &
+export type ConcurrencySettings = NonNullable<RateLimitSettings['concurrency']> &
   Pick<RateLimitSettings, 'mode'>;
 
 interface Waiter {
@@ -39,13 +39,13 @@ export interface BulkheadCounters {
 export interface BulkheadConfig {
   readonly name: string;
   readonly clock: Clock;
-  readonly options: BulkheadOptions;
+  readonly options: ConcurrencySettings;
 }
 
 export class Bulkhead {
   readonly name: string;
   readonly #clock: Clock;
-  #options: BulkheadOptions;
+  #options: ConcurrencySettings;
   #max: number;
   #active = 0;
   #queued = 0;
@@ -62,7 +62,7 @@ export class Bulkhead {
     this.#max = this.#options.replicaMaxConcurrent;
   }
 
-  get options(): BulkheadOptions {
+  get options(): ConcurrencySettings {
     return this.#options;
   }
   get active(): number {
@@ -150,7 +150,7 @@ export class Bulkhead {
    * arrivals away) and keep the timeout they were given. Switched to Shadow, it lets every
    * waiter in.
    */
-  reconfigure(options: BulkheadOptions): void {
+  reconfigure(options: ConcurrencySettings): void {
     this.#options = options;
     this.#max = this.#options.replicaMaxConcurrent;
     const shadow = this.#options.mode === 'Shadow';

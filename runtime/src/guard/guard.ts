@@ -203,8 +203,8 @@ export class Guard implements AttemptHost {
     if (limiter !== undefined) {
       let wait: number;
       if (limiter.sharing) {
-        // The shared store answers within its budget, or the local share decides.
-        const admission = await limiter.admitShared(now, estimate);
+        // The store answers within its budget, or the local share decides.
+        const admission = await limiter.admitWithStore(now, estimate);
         wait = admission.waitMs;
         charged = admission.charge;
         now = clock.now();

@@ -12,10 +12,10 @@ import type { GuardAttempt } from './guardAttempt.ts';
 import { RateLimiter } from './rateLimiter.ts';
 import type { RetryOptions } from './retry.ts';
 import {
-  bulkheadSettings,
+  concurrencySettings,
   limiterSettings,
   retrySettings,
-  type BulkheadPatch,
+  type ConcurrencyPatch,
   type LimiterPatch,
 } from './settingsFixture.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
@@ -25,7 +25,7 @@ export interface GuardFixtureOptions {
   readonly target?: string;
   readonly breaker?: BreakerSettingsPatch;
   readonly limiter?: LimiterPatch;
-  readonly bulkhead?: BulkheadPatch;
+  readonly bulkhead?: ConcurrencyPatch;
   readonly guard?: Partial<
     Pick<GuardConfig, 'timeout' | 'random' | 'deadlineResolutionMs' | 'retryBudget'>
   > & { readonly retry?: Partial<RetryOptions> };
@@ -40,7 +40,7 @@ export function guardFixture(options: GuardFixtureOptions = {}) {
     new RateLimiter({ name: 'agent', clock, options: limiterSettings(options.limiter) });
   const bulkhead =
     options.bulkhead &&
-    new Bulkhead({ name: 'agent', clock, options: bulkheadSettings(options.bulkhead) });
+    new Bulkhead({ name: 'agent', clock, options: concurrencySettings(options.bulkhead) });
   const { retry, ...guardOptions } = options.guard ?? {};
   const guard = new Guard({
     name: 'agent',

@@ -1,7 +1,7 @@
 /**
  * This replica's share of a rate limit: the request token bucket, the per-minute token budgets
  * and the provider pacer, asked together so that a call is charged everywhere or nowhere. The
- * rate limiter decides with it alone, or with the shared store and it as the fallback (and the
+ * rate limiter decides with it alone, or with the store and it as the fallback (and the
  * mirror of what the store admitted).
  */
 import { AdaptivePacer } from './adaptivePacer.ts';
@@ -84,7 +84,7 @@ export class LocalShare {
     if (!pacer.quiet(now)) pacer.charge(estimate.inputTokens, estimate.outputTokens, now);
   }
 
-  /** The provider pacer's own wait for the call (what the shared store is told). */
+  /** The provider pacer's own wait for the call (what the store is told). */
   pacerWaitFor(now: number, estimate: TokenEstimate): number {
     const pacer = this.pacer;
     return pacer.quiet(now) ? 0 : pacer.waitFor(estimate.inputTokens, estimate.outputTokens, now);

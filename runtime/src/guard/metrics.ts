@@ -108,12 +108,12 @@ export class GuardMetrics {
     );
     this.limiterStoreDecisions = this.#counter(
       'rate_limiter_store_decisions_total',
-      "Admissions of a rate limiter with a shared store (RateLimitPolicy spec.store), by who decided: store (exact shared counters) or fallback (this replica's share, the store being down or slower than its wait budget).",
+      "Admissions of a rate limiter with a store (RateLimitPolicy spec.store), by who decided: store (its exact counters) or fallback (this replica's share, the store being down or slower than its wait budget).",
       ['name', 'decided_by'],
     );
     this.limiterStoreFallback = this.#gauge(
       'rate_limiter_store_fallback',
-      "1 while a rate limiter with a shared store decides on this replica's share because the store is down, slow or refuses the password; 0 while the store decides.",
+      "1 while a rate limiter with a store decides on this replica's share because the store is down, slow or refuses the password; 0 while the store decides.",
       ['name'],
     );
     this.bulkheadActive = this.#gauge(
@@ -218,7 +218,7 @@ export class GuardMetrics {
     });
     const fallback = this.limiterStoreFallback.labels({ name });
     this.#on(this.limiterStoreFallback, limiter, () => {
-      fallback.set(limiter.sharedStoreFallback ? 1 : 0);
+      fallback.set(limiter.storeFallback ? 1 : 0);
     });
     return this.#unbinder(limiter, () => {
       this.limiterRequests.remove({ name });

@@ -2,7 +2,7 @@
  * The pause a response's `anthropic-ratelimit-*` headers call for, to share with every
  * replica: a limit the provider reports as spent (`remaining` 0) until its `reset`. The
  * local AdaptivePacer does the finer pacing from the same headers; only this much is worth a
- * round trip to the shared store, because only this makes every other replica's next call a
+ * round trip to the store, because only this makes every other replica's next call a
  * certain 429.
  */
 import { readHeader, type HeaderSource } from './headers.ts';

@@ -1,10 +1,10 @@
 /**
  * The rate limiter: this replica's share (localShare.ts: a request token bucket, per-minute
  * LLM token budgets and the adaptive pacer, asked together so a call is charged everywhere or
- * nowhere), and the shared store's admission beside it. With `scope: Cluster`
+ * nowhere), and the store's admission beside it. With `scope: Cluster`
  * the numbers it receives are already this replica's share (the operator divides them).
- * With a shared store (`useShared`), the store's exact counters for the whole agent decide
- * instead (`admitShared`), and this replica's share is the fallback whenever the store is
+ * With a store (`useStore`), the store's exact counters for the whole agent decide
+ * instead (`admitWithStore`), and this replica's share is the fallback whenever the store is
  * down or slower than its budget.
  *
  * The decision is synchronous (`admit`), so the guard's closed path awaits nothing here:
@@ -14,7 +14,7 @@
 import { RateLimitedError, type RateLimitReason } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
 import { spentLimitPauseMs } from './providerPause.ts';
-import type { SharedCounters } from './sharedCounters.ts';
+import type { RateLimitStore } from './rateLimitStore.ts';
 import { LocalShare, type RateLimiterOptions } from './localShare.ts';
 import type { TokenEstimate, TokenUsage } from './tokenBudget.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
@@ -26,7 +26,7 @@ export type { RateLimiterOptions };
 export const UNCHARGED = -1;
 
 /** Where an admitted call was charged, so its refund or settlement goes to the same place. */
-export type Charge = false | 'local' | 'shared';
+export type Charge = false | 'local' | 'store';
 
 export interface Admission {
   /** 0: go now; > 0: sleep this long, then go; UNCHARGED: Shadow let it through. */
@@ -42,9 +42,9 @@ export interface RateLimiterCounters {
   readonly waited: number;
   readonly rejected: Readonly<Record<RateLimitReason, number>>;
   readonly shadowRejected: number;
-  /** Decisions the shared store made. */
+  /** Decisions the store made. */
   readonly sharedDecisions: number;
-  /** Decisions made on this replica's share because the shared store could not answer. */
+  /** Decisions made on this replica's share because the store could not answer. */
   readonly fallbackDecisions: number;
 }
 
@@ -68,7 +68,7 @@ export class RateLimiter {
   #rejectedOutput = 0;
   #rejectedProvider = 0;
   #shadowRejected = 0;
-  #shared: SharedCounters | undefined;
+  #store: RateLimitStore | undefined;
   #sharedDecisions = 0;
   #fallbackDecisions = 0;
 
@@ -102,11 +102,11 @@ export class RateLimiter {
    * nothing and answers false (then ask `admit`, which decides what to do about the wait).
    */
   tryAdmitNow(now: number, estimate: TokenEstimate): boolean {
-    const shared = this.#shared;
-    // The shared store decides (asynchronously) while it answers; otherwise this is a
+    const store = this.#store;
+    // The store decides (asynchronously) while it answers; otherwise this is a
     // decision on the local share in its place.
-    if (shared !== undefined) {
-      if (shared.available) return false;
+    if (store !== undefined) {
+      if (store.available) return false;
       if (!this.#admitNow(now, estimate)) return false;
       this.#fallbackDecisions++;
       return true;
@@ -155,31 +155,31 @@ export class RateLimiter {
     throw new RateLimitedError(this.name, reason, wait);
   }
 
-  /** Whether a shared store is attached (then ask `admitShared`, which may await it). */
+  /** Whether a store is attached (then ask `admitWithStore`, which may await it). */
   get sharing(): boolean {
-    return this.#shared !== undefined;
+    return this.#store !== undefined;
   }
 
-  /** Whether a shared store is attached but cannot decide now (the local share does). */
-  get sharedStoreFallback(): boolean {
-    return this.#shared !== undefined && !this.#shared.available;
+  /** Whether a store is attached but cannot decide now (the local share does). */
+  get storeFallback(): boolean {
+    return this.#store !== undefined && !this.#store.available;
   }
 
   /** Attaches the store shared by every replica, or detaches it (undefined). */
-  useShared(shared: SharedCounters | undefined): void {
-    this.#shared = shared;
+  useStore(store: RateLimitStore | undefined): void {
+    this.#store = store;
   }
 
   /**
-   * The admission decision with the shared store: the store's exact counters decide when it
+   * The admission decision with the store: the store's exact counters decide when it
    * answers within its budget; otherwise this replica's share decides, at once. This
    * replica's own provider pacing rides along in the same round trip.
    */
-  async admitShared(now: number, estimate: TokenEstimate = NO_TOKENS): Promise<Admission> {
-    const shared = this.#shared;
+  async admitWithStore(now: number, estimate: TokenEstimate = NO_TOKENS): Promise<Admission> {
+    const store = this.#store;
     const answer =
-      shared?.available === true
-        ? await shared.admit({
+      store?.available === true
+        ? await store.admit({
             estimate,
             localWaitMs: this.#local.pacerWaitFor(now, estimate),
             maxWaitMs:
@@ -198,7 +198,7 @@ export class RateLimiter {
       this.#local.mirror(now, estimate);
       this.#admitted++;
       if (answer.waitMs > 0) this.#waited++;
-      return { waitMs: answer.waitMs, charge: 'shared' };
+      return { waitMs: answer.waitMs, charge: 'store' };
     }
     if (this.#options.mode === 'Shadow') {
       this.#shadowRejected++;
@@ -225,8 +225,8 @@ export class RateLimiter {
   /** Gives a charge back: the call never went out (breaker refused it, caller gave up). */
   refund(estimate: TokenEstimate = NO_TOKENS, charge: Charge = 'local'): void {
     this.#local.refundPacer(estimate, this.#clock.now());
-    if (charge === 'shared') {
-      this.#shared?.settle({
+    if (charge === 'store') {
+      this.#store?.settle({
         requests: 1,
         inputTokens: estimate.inputTokens,
         outputTokens: estimate.outputTokens,
@@ -238,11 +238,11 @@ export class RateLimiter {
 
   /** Trues a token reservation up to the call's real usage. */
   settle(estimate: TokenEstimate, usage: TokenUsage, charge: Charge = 'local'): void {
-    if (charge === 'shared') {
+    if (charge === 'store') {
       const inputTokens = estimate.inputTokens - usage.inputTokens;
       const outputTokens = estimate.outputTokens - usage.outputTokens;
       if (inputTokens !== 0 || outputTokens !== 0)
-        this.#shared?.settle({ requests: 0, inputTokens, outputTokens });
+        this.#store?.settle({ requests: 0, inputTokens, outputTokens });
       return;
     }
     this.#local.settle(estimate, usage);
@@ -252,17 +252,17 @@ export class RateLimiter {
   observeHeaders(headers: HeaderSource, now: number): void {
     if (!this.#options.adaptive.providerHeaders) return;
     this.#local.pacer.observe(headers, now);
-    const shared = this.#shared;
-    if (shared === undefined) return;
+    const store = this.#store;
+    if (store === undefined) return;
     const pause = spentLimitPauseMs(headers, now);
-    if (pause > 0) shared.pause(pause);
+    if (pause > 0) store.pause(pause);
   }
 
   /** A provider 429 said retry-after: hold every call until then (when enabled). */
   observeRetryAfter(ms: number, now: number): void {
     if (!this.#options.adaptive.honorRetryAfter) return;
     this.#local.pacer.pauseFor(ms, now);
-    this.#shared?.pause(ms);
+    this.#store?.pause(ms);
   }
 
   counters(): RateLimiterCounters {

@@ -10,7 +10,7 @@ import {
 } from '../../../contract/src/api/specLimits.ts';
 import type { RateLimitSettings } from '../../../contract/src/policy/policyDocument.ts';
 import { resolveRateLimit } from '../../../contract/src/policy/policyResolution.ts';
-import type { BulkheadOptions } from './bulkhead.ts';
+import type { ConcurrencySettings } from './bulkhead.ts';
 import type { RateLimiterOptions } from './rateLimiter.ts';
 import type { RetryOptions } from './retry.ts';
 
@@ -56,13 +56,15 @@ export function limiterSettings(patch: LimiterPatch = {}): RateLimiterOptions {
   };
 }
 
-/** A bulkhead's numbers as a test spells them; `maxQueue` unset: the schema's default. */
-export interface BulkheadPatch extends Partial<Pick<BulkheadOptions, 'queueTimeoutMs' | 'mode'>> {
+/** Concurrency numbers as a test spells them; `maxQueue` unset: the schema's default. */
+export interface ConcurrencyPatch extends Partial<
+  Pick<ConcurrencySettings, 'queueTimeoutMs' | 'mode'>
+> {
   readonly maxConcurrent: number;
   readonly maxQueue?: number;
 }
 
-export function bulkheadSettings(patch: BulkheadPatch): BulkheadOptions {
+export function concurrencySettings(patch: ConcurrencyPatch): ConcurrencySettings {
   const { maxConcurrent, maxQueue, ...rest } = patch;
   return {
     replicaMaxConcurrent: maxConcurrent,

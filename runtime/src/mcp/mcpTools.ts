@@ -16,7 +16,7 @@ import {
   MCP_HEADERS_DIR_ENV,
   MCP_HEADERS_MOUNT_PATH,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
-import type { McpServerReport } from '../../../contract/src/reporting/mcpAnnotation.ts';
+import type { McpServerReport } from '../../../contract/src/reporting/mcpReport.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { failureOf, HttpStatusError } from '../provider/anthropic/errorClassification.ts';
 import type { RuntimeGuard } from '../provider/backendPool.ts';

@@ -17,7 +17,7 @@ import { extname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { FIELD_SHAPES } from '../../../contract/src/api/fieldShapes.ts';
-import { describeUnknownFields, unknownFields } from '../../../contract/src/api/fieldShape.ts';
+import { describeUnknownFields, unknownFields } from '../../../contract/src/api/unknownFields.ts';
 import { keysFromSecret } from '../access/clientKeys.ts';
 import type { Cancel } from '../../../platform/src/time/clock.ts';
 import { apiKeySources, resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';

@@ -44,4 +44,33 @@ describe('PolicyStore', () => {
     expect(s.lastRejection?.error).toMatch(why);
     expect(s.status()).toMatchObject({ rejected: 1, applied: 1 });
   });
+
+  it('puts the last good policy back when a component cannot take a checked one', () => {
+    const { s, offers } = store();
+    const taken: number[] = [];
+    s.onChange((next) => {
+      if (next.doc.timeoutMs === 1_234) throw new Error('Invalid URL');
+      taken.push(next.doc.timeoutMs);
+    });
+    s.offerText(text(), 'file:a');
+    const good = s.current?.hash;
+    const result = s.offerText(
+      text((d) => (d.timeoutMs = 1_234)),
+      'file:a',
+    );
+    expect(result).toBe('rejected');
+    expect(offers).toEqual(['applied', 'rejected']);
+    expect(s.current?.hash).toBe(good);
+    expect(s.lastRejection?.error).toBe('could not apply: Invalid URL');
+    // Told twice of the good one: when it came, and when it went back in force.
+    expect(taken).toEqual([samplePolicyDocument().timeoutMs, samplePolicyDocument().timeoutMs]);
+  });
+
+  it('fails the start when a component cannot take the first policy', () => {
+    const { s } = store();
+    s.onChange(() => {
+      throw new Error('Invalid URL');
+    });
+    expect(() => s.offerText(text(), 'file:a')).toThrow('Invalid URL');
+  });
 });

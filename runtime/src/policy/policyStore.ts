@@ -119,9 +119,22 @@ export class PolicyStore {
       appliedAt: this.#clock.now(),
     };
     this.#current = next;
+    try {
+      for (const listener of this.#listeners) listener(next, previous);
+    } catch (err) {
+      // A document the checks passed and a component still could not take: a gap in the
+      // checks, never a reason to stop serving. The last good policy goes back in force.
+      this.#current = previous;
+      if (previous === undefined) throw err;
+      for (const listener of this.#listeners) listener(previous, next);
+      const error = `could not apply: ${err instanceof Error ? err.message : String(err)}`;
+      this.#rejected++;
+      this.#lastRejection = { error, source, at: this.#clock.now() };
+      this.#events.onOffer?.('rejected', source, error);
+      return 'rejected';
+    }
     this.#applied++;
     this.#events.onOffer?.('applied', source, parsed.hash);
-    for (const listener of this.#listeners) listener(next, previous);
     return 'applied';
   }
 }

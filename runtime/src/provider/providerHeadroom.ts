@@ -15,7 +15,7 @@ import type {
   HeadroomLimit,
   HeadroomReport,
   HeadroomReportEntry,
-} from '../../../contract/src/reporting/headroomAnnotation.ts';
+} from '../../../contract/src/reporting/headroomReport.ts';
 import { errorHeaders, failureOf, HttpStatusError } from './anthropic/errorClassification.ts';
 import { readHeader, readNumberHeader, type HeaderSource } from '../guard/headers.ts';
 

@@ -3,7 +3,7 @@ import type { PolicyDocument } from '../../../contract/src/policy/policyDocument
 import type {
   AppliedOverride,
   RuntimeReport,
-} from '../../../contract/src/reporting/runtimeAnnotation.ts';
+} from '../../../contract/src/reporting/runtimeReport.ts';
 
 export function runtimeReport(
   startedMs: number,

@@ -16,7 +16,7 @@ export interface RateLimitPolicySpec {
    */
   tokens?: TokenBudget;
   /**
-   * The bulkhead: at most maxConcurrent calls in flight; up to maxQueue more wait for a slot for at most queueTimeout; anything beyond is rejected with 503 at once.
+   * Concurrency, enforced by the runtime's bulkhead: at most maxConcurrent calls in flight; up to maxQueue more wait for a slot for at most queueTimeout; anything beyond is rejected with 503 at once.
    */
   concurrency?: Concurrency;
   /**
@@ -26,7 +26,7 @@ export interface RateLimitPolicySpec {
   /**
    * Keep the requests and token counters in a Redis (or Valkey) server that every replica shares, so the numbers are exact for the whole agent instead of divided among its replicas, and a provider's retry-after pauses every replica at once. Each call waits at most waitBudget for the store; when it is slow or down, replicas fall back to their per-replica share at once (condition StoreAvailable=False) and go back when it answers again. Requires scope Cluster.
    */
-  store?: CounterStore;
+  store?: RateLimitStoreSpec;
   /**
    * Pace calls from what the provider says, before it has to answer 429. On by default.
    */
@@ -132,7 +132,7 @@ export interface TokenBudget {
 }
 
 /**
- * The bulkhead: at most maxConcurrent calls in flight; up to maxQueue more wait for a slot for at most queueTimeout; anything beyond is rejected with 503 at once.
+ * Concurrency, enforced by the runtime's bulkhead: at most maxConcurrent calls in flight; up to maxQueue more wait for a slot for at most queueTimeout; anything beyond is rejected with 503 at once.
  */
 export interface Concurrency {
   /**
@@ -214,7 +214,7 @@ export interface RateLimitPolicyTarget {
 /**
  * Keep the requests and token counters in a Redis (or Valkey) server that every replica shares, so the numbers are exact for the whole agent instead of divided among its replicas, and a provider's retry-after pauses every replica at once. Each call waits at most waitBudget for the store; when it is slow or down, replicas fall back to their per-replica share at once (condition StoreAvailable=False) and go back when it answers again. Requires scope Cluster.
  */
-export interface CounterStore {
+export interface RateLimitStoreSpec {
   /**
    * The Redis or Valkey server (version 7 or later; a single primary, not Redis Cluster).
    */

@@ -3,7 +3,7 @@ import type { CircuitBreaker } from '../circuitBreaker.ts';
 import type {
   BreakerReport,
   BreakerReportEntry,
-} from '../../../../contract/src/reporting/breakerAnnotation.ts';
+} from '../../../../contract/src/reporting/breakerReport.ts';
 
 export function breakerReport(breakers: ReadonlyMap<string, CircuitBreaker>): BreakerReport {
   const report: Record<string, BreakerReportEntry> = {};

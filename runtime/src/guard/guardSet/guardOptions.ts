@@ -4,7 +4,7 @@
  * policy settings except where the document has one; what they share with a setting comes
  * from the schema (generated/documentDefaults.ts and documentBounds.ts).
  */
-import type { BulkheadOptions } from '../bulkhead.ts';
+import type { ConcurrencySettings } from '../bulkhead.ts';
 import { DOCUMENT_BOUNDS } from '../../../../contract/src/policy/generated/documentBounds.ts';
 import { DOCUMENT_DEFAULTS } from '../../../../contract/src/policy/generated/documentDefaults.ts';
 import type {
@@ -14,8 +14,8 @@ import type {
 
 const CONCURRENCY_DEFAULTS = DOCUMENT_DEFAULTS.rateLimit.concurrency;
 
-/** Tool calls share one bulkhead of their own, not the policy's. */
-export const TOOL_BULKHEAD: BulkheadOptions = Object.freeze({
+/** The tool calls' concurrency: they share one bulkhead of their own, not the policy's. */
+export const TOOL_CONCURRENCY: ConcurrencySettings = Object.freeze({
   replicaMaxConcurrent: 32,
   replicaMaxQueue: 64,
   queueTimeoutMs: CONCURRENCY_DEFAULTS.queueTimeoutMs,
@@ -23,23 +23,26 @@ export const TOOL_BULKHEAD: BulkheadOptions = Object.freeze({
 });
 
 /** A policy without `concurrency`: the most any policy may allow, and nothing queues. */
-const UNLIMITED_BULKHEAD: BulkheadOptions = Object.freeze({
+const UNLIMITED_CONCURRENCY: ConcurrencySettings = Object.freeze({
   replicaMaxConcurrent: DOCUMENT_BOUNDS.rateLimit.concurrency.replicaMaxConcurrent.maximum,
   replicaMaxQueue: 0,
   queueTimeoutMs: 1,
   mode: 'Enforce',
 });
 
-/** The model bulkhead: the document's concurrency and mode, or unlimited without one. */
-export function bulkheadOptions(s: RateLimitSettings): BulkheadOptions {
-  return s.concurrency === undefined ? UNLIMITED_BULKHEAD : { ...s.concurrency, mode: s.mode };
+/** The model bulkhead's concurrency: the document's and its mode, or unlimited without one. */
+export function modelConcurrency(s: RateLimitSettings): ConcurrencySettings {
+  return s.concurrency === undefined ? UNLIMITED_CONCURRENCY : { ...s.concurrency, mode: s.mode };
 }
 
 /** Callers that may wait for one server's slots: the server's limit is the bound that matters. */
 const QUEUE_PER_SERVER = 1_000;
 
-/** One MCP server's bulkhead: its own limit, waiting for a slot within the call's timeout. */
-export function mcpServerBulkhead(server: McpServerSettings, timeoutMs: number): BulkheadOptions {
+/** One MCP server's concurrency: its own limit, waiting for a slot within the call's timeout. */
+export function mcpServerConcurrency(
+  server: McpServerSettings,
+  timeoutMs: number,
+): ConcurrencySettings {
   return {
     replicaMaxConcurrent: server.maxConcurrent,
     replicaMaxQueue: QUEUE_PER_SERVER,

@@ -3,7 +3,7 @@ import { anthropicClassifier, failureOf } from '../../provider/anthropic/errorCl
 import { Registry } from 'prom-client';
 import { GuardMetrics } from '../metrics.ts';
 import type {
-  CounterStoreSettings,
+  StoreSettings,
   PolicyDocument,
 } from '../../../../contract/src/policy/policyDocument.ts';
 import { samplePolicyDocument } from '../../../../contract/src/policy/policyFixtures.ts';
@@ -14,10 +14,10 @@ import { BreakerLimitError, CircuitOpenError } from '../errors.ts';
 import { mapErrorToHttp } from '../../provider/anthropic/httpMapping.ts';
 import { MAX_BREAKERS } from './breakerRegistry.ts';
 import { GuardSet } from './guardSet.ts';
-import type { OpenStore } from './sharedStoreSlot.ts';
-import type { SharedAdmission } from '../sharedCounters.ts';
-import type { StoreCounters } from '../../sharedLimits/storeCounters.ts';
-import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
+import type { OpenStore } from './storeSlot.ts';
+import type { StoreAdmission } from '../rateLimitStore.ts';
+import type { StoreCounters } from '../../rateLimitStore/storeCounters.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeReport.ts';
 import type { AttemptInfo } from './providerGuard.ts';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
@@ -248,24 +248,24 @@ describe('GuardSet', () => {
   });
 });
 
-describe('GuardSet with a shared rate-limit store', () => {
+describe('GuardSet with a rate-limit store', () => {
   class FakeStore implements OpenStore {
     readonly available = true;
-    updates: CounterStoreSettings[] = [];
+    updates: StoreSettings[] = [];
     closed = false;
-    readonly settings: CounterStoreSettings;
-    constructor(settings: CounterStoreSettings) {
+    readonly settings: StoreSettings;
+    constructor(settings: StoreSettings) {
       this.settings = settings;
     }
-    admit(): Promise<SharedAdmission | undefined> {
+    admit(): Promise<StoreAdmission | undefined> {
       return Promise.resolve({ waitMs: 0, reason: 'requests', charged: true });
     }
     settle(): void {}
     pause(): void {}
-    servesConnection(s: CounterStoreSettings): boolean {
+    servesConnection(s: StoreSettings): boolean {
       return s.redis.address === this.settings.redis.address;
     }
-    update(s: CounterStoreSettings): void {
+    update(s: StoreSettings): void {
       this.updates.push(s);
     }
     report(): StoreReport {
@@ -285,13 +285,13 @@ describe('GuardSet with a shared rate-limit store', () => {
       this.closed = true;
     }
   }
-  const store = (address: string, perSecond: number): CounterStoreSettings => ({
+  const store = (address: string, perSecond: number): StoreSettings => ({
     redis: { address },
     waitBudgetMs: 5,
     keyPrefix: 'breakwater:{ns/p/a}',
     requests: { perSecond, burst: perSecond },
   });
-  const withStore = (settings: CounterStoreSettings | undefined) =>
+  const withStore = (settings: StoreSettings | undefined) =>
     policy((doc) => {
       if (settings === undefined) delete doc.rateLimit.store;
       else doc.rateLimit.store = settings;

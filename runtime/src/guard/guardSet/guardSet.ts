@@ -12,7 +12,7 @@
  * Every breaker, limiter, bulkhead and guard is bound to GuardMetrics once, when created.
  *
  * The pieces: breakerRegistry.ts (breakers and guards by name, the limit, retirement),
- * sharedStoreSlot.ts (the policy's shared rate-limit store), rememberedOpen.ts (open periods
+ * storeSlot.ts (the policy's rate-limit store), rememberedOpen.ts (open periods
  * learned from the other replicas), and here the composition and the edge timer's wiring.
  *
  * Time-driven edges (an open period ending, an override lapsing) are taken by one EdgeTimer
@@ -30,18 +30,18 @@ import type { GuardMetrics } from '../metrics.ts';
 import { RateLimiter } from '../rateLimiter.ts';
 import type { RetryOptions } from '../retry.ts';
 import type { PolicyDocument } from '../../../../contract/src/policy/policyDocument.ts';
-import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeReport.ts';
 import {
   providerBreakerName,
   toolBreakerName,
   type BreakerReport,
-} from '../../../../contract/src/reporting/breakerAnnotation.ts';
+} from '../../../../contract/src/reporting/breakerReport.ts';
 import type { Clock } from '../../../../platform/src/time/clock.ts';
 import { BreakerRegistry } from './breakerRegistry.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
 import { ModelAttempt } from './modelAttempt.ts';
-import { TOOL_BULKHEAD, bulkheadOptions } from './guardOptions.ts';
+import { TOOL_CONCURRENCY, modelConcurrency } from './guardOptions.ts';
 import {
   breakerViews,
   rateLimiterView,
@@ -56,7 +56,7 @@ import type {
   TokenEstimate,
 } from './providerGuard.ts';
 import { RememberedOpenPeriods, type RememberedOpen } from './rememberedOpen.ts';
-import { SharedStoreSlot, type StoreOpener } from './sharedStoreSlot.ts';
+import { StoreSlot, type StoreOpener } from './storeSlot.ts';
 import { breakerSettingsOf, ToolGroups, type ToolGroup } from './toolGroups.ts';
 
 export interface GuardSetOptions {
@@ -66,7 +66,7 @@ export interface GuardSetOptions {
   readonly classifier: ErrorClassifier;
   /** Where breakers, limiter, bulkheads and guards are exported; none for a throwaway check. */
   readonly metrics?: GuardMetrics;
-  /** Opens the shared rate-limit store a policy names (spec.store). */
+  /** Opens the rate-limit store a policy names (spec.store). */
   readonly openStore?: StoreOpener;
 }
 
@@ -81,7 +81,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   readonly #groups: ToolGroups;
   readonly #registry: BreakerRegistry;
   readonly #listeners = new Set<() => void>();
-  readonly #store: SharedStoreSlot;
+  readonly #store: StoreSlot;
   readonly #edges: EdgeTimer;
   readonly #remembered = new RememberedOpenPeriods();
 
@@ -109,30 +109,30 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     this.#modelBulkhead = new Bulkhead({
       name: `${doc.agent.name}/models`,
       clock,
-      options: bulkheadOptions(doc.rateLimit),
+      options: modelConcurrency(doc.rateLimit),
     });
     this.#toolBulkhead = new Bulkhead({
       name: `${doc.agent.name}/tools`,
       clock,
-      options: TOOL_BULKHEAD,
+      options: TOOL_CONCURRENCY,
     });
     metrics?.bindLimiter(this.#limiter);
     metrics?.bindBulkhead(this.#modelBulkhead);
     metrics?.bindBulkhead(this.#toolBulkhead);
     this.#groups = new ToolGroups(doc.agent.name, clock, metrics);
     this.#edges.reschedule(); // the policy's override may lapse before any breaker exists
-    this.#store = new SharedStoreSlot(openStore, this.#limiter, () => {
+    this.#store = new StoreSlot(openStore, this.#limiter, () => {
       this.#notify();
     });
     this.#store.sync(doc.rateLimit.store);
   }
 
-  /** The shared store's state for the pod report; undefined without one. */
+  /** The store's state for the pod report; undefined without one. */
   storeReport(): StoreReport | undefined {
     return this.#store.report();
   }
 
-  /** Closes the shared store's connection (shutdown). */
+  /** Closes the store's connection (shutdown). */
   close(): void {
     this.#store.close();
   }
@@ -145,7 +145,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     if (retired.length > 0) this.#notify();
     this.#limiter.reconfigure(doc.rateLimit);
     this.#store.sync(doc.rateLimit.store);
-    this.#modelBulkhead.reconfigure(bulkheadOptions(doc.rateLimit));
+    this.#modelBulkhead.reconfigure(modelConcurrency(doc.rateLimit));
     for (const [name, breaker] of this.#registry.breakers) {
       const target = this.#registry.targets.get(name);
       breaker.reconfigure(

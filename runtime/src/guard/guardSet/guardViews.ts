@@ -2,8 +2,8 @@
 import type { Bulkhead } from '../bulkhead.ts';
 import type { CircuitBreaker } from '../circuitBreaker.ts';
 import type { RateLimiter } from '../rateLimiter.ts';
-import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
-import type { StoreCounters } from '../../sharedLimits/storeCounters.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeReport.ts';
+import type { StoreCounters } from '../../rateLimitStore/storeCounters.ts';
 
 export interface BreakerView {
   readonly state: CircuitBreaker['state'];
@@ -40,7 +40,7 @@ export interface RateLimiterView {
   readonly counters: ReturnType<RateLimiter['counters']>;
   readonly modelBulkhead: BulkheadView;
   readonly toolBulkhead: BulkheadView;
-  /** The shared rate-limit store's state and counters, when the policy names one. */
+  /** The rate-limit store's state and counters, when the policy names one. */
   readonly store?: { readonly report: StoreReport; readonly counters: StoreCounters };
 }
 

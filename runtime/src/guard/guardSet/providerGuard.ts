@@ -4,9 +4,9 @@
  * interface. Generic in the backend, which the guard only names: what a backend is and how it
  * is reached is the provider layer's.
  */
-import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeReport.ts';
 import type { BreakerView, RateLimiterView } from './guardViews.ts';
-import type { BreakerReport } from '../../../../contract/src/reporting/breakerAnnotation.ts';
+import type { BreakerReport } from '../../../../contract/src/reporting/breakerReport.ts';
 import type { Classification } from '../classification.ts';
 import type { SdkRequestOptions } from '../guardAttempt.ts';
 import type { HeaderSource } from '../headers.ts';
@@ -93,7 +93,7 @@ export interface ProviderGuard<B extends NamedBackend> {
   rateLimiter(): RateLimiterView;
   /** Compact per-breaker state for the pod annotation. */
   breakerSummary(): BreakerReport;
-  /** The shared rate-limit store's state for the pod annotation; absent without a store. */
+  /** The rate-limit store's state for the pod annotation; absent without a store. */
   storeReport?(): StoreReport | undefined;
   /** Registers a listener for breaker (and store) state changes; returns a function that removes it. */
   onBreakerChange(listener: () => void): () => void;

@@ -14,7 +14,7 @@ import type { Clock } from '../../../../platform/src/time/clock.ts';
 import { Bulkhead } from '../bulkhead.ts';
 import type { GuardMetrics } from '../metrics.ts';
 import type { BreakerTarget } from './breakerRetirement.ts';
-import { mcpServerBulkhead } from './guardOptions.ts';
+import { mcpServerConcurrency } from './guardOptions.ts';
 
 /** A server's tools, as the guard needs to know them: the document's server settings. */
 export type ToolGroup = McpServerSettings;
@@ -42,7 +42,7 @@ export class ToolGroups {
 
   /** The group's bulkhead, made on first use and kept at the group's current limit. */
   bulkhead(group: ToolGroup, timeoutMs: number): Bulkhead {
-    const options = mcpServerBulkhead(group, timeoutMs);
+    const options = mcpServerConcurrency(group, timeoutMs);
     const kept = this.#bulkheads.get(group.name);
     if (kept !== undefined) {
       kept.bulkhead.reconfigure(options);

@@ -1,5 +1,5 @@
 /**
- * The shared store's Lua scripts (runtime/src/sharedLimits/*.lua), case by case, twice: under
+ * The store's Lua scripts (runtime/src/rateLimitStore/*.lua), case by case, twice: under
  * the real `lua5.1` interpreter with a clock the test sets (scriptRunner.lua), and on a real
  * `redis-server` for the cases that need no time to pass. The same expectations hold for both.
  */
@@ -16,11 +16,11 @@ import {
   SETTLE_SCRIPT,
   runScript,
   type LuaScript,
-} from '../../runtime/src/sharedLimits/luaScripts.ts';
+} from '../../runtime/src/rateLimitStore/luaScripts.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 import { serverHost } from '../support/podReach.ts';
 
-const SCRIPTS_DIR = fileURLToPath(new URL('../../runtime/src/sharedLimits', import.meta.url));
+const SCRIPTS_DIR = fileURLToPath(new URL('../../runtime/src/rateLimitStore', import.meta.url));
 const RUNNER = fileURLToPath(new URL('./scriptRunner.lua', import.meta.url));
 const SCRIPTS: Readonly<Record<string, LuaScript>> = {
   admit: ADMIT_SCRIPT,

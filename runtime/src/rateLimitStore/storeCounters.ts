@@ -1,4 +1,4 @@
-/** What the shared store has counted, for metrics, /debug and the benchmark. */
+/** What the store has counted, for metrics, /debug and the benchmark. */
 
 export interface StoreCounters {
   /** Admissions the store answered in time. */

@@ -1,5 +1,5 @@
 /**
- * RateLimiter with a shared store (RateLimitPolicy spec.store), against a store double that
+ * RateLimiter with a store (RateLimitPolicy spec.store), against a store double that
  * answers, refuses, or fails the way the Redis store does: the store decides while it
  * answers, the local share decides at once when it does not, and every charge goes back to
  * where it was made.
@@ -9,29 +9,29 @@ import { isRateLimitedError } from './errors.ts';
 import { RateLimiter, UNCHARGED } from './rateLimiter.ts';
 import { limiterSettings, type LimiterPatch } from './settingsFixture.ts';
 import type {
-  SharedAdmission,
-  SharedAdmitRequest,
-  SharedCounters,
-  SharedSettlement,
-} from './sharedCounters.ts';
+  StoreAdmission,
+  StoreAdmitRequest,
+  RateLimitStore,
+  StoreSettlement,
+} from './rateLimitStore.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 
-class StoreDouble implements SharedCounters {
+class StoreDouble implements RateLimitStore {
   available = true;
   /** What the next admit answers; undefined: no answer within the budget. */
-  answer: SharedAdmission | undefined = { waitMs: 0, reason: 'requests', charged: true };
-  readonly asked: SharedAdmitRequest[] = [];
-  readonly settled: SharedSettlement[] = [];
+  answer: StoreAdmission | undefined = { waitMs: 0, reason: 'requests', charged: true };
+  readonly asked: StoreAdmitRequest[] = [];
+  readonly settled: StoreSettlement[] = [];
   readonly paused: number[] = [];
 
-  admit(request: SharedAdmitRequest): Promise<SharedAdmission | undefined> {
+  admit(request: StoreAdmitRequest): Promise<StoreAdmission | undefined> {
     this.asked.push(request);
     const answer = this.answer;
     // Unanswered: the store also stops being asked, as the Redis store does.
     if (answer === undefined) this.available = false;
     return Promise.resolve(answer);
   }
-  settle(amounts: SharedSettlement): void {
+  settle(amounts: StoreSettlement): void {
     this.settled.push(amounts);
   }
   pause(ms: number): void {
@@ -49,18 +49,18 @@ function setup(options: LimiterPatch = SHARE) {
   const clock = new ManualClock(1_000);
   const limiter = new RateLimiter({ name: 'agent', clock, options: limiterSettings(options) });
   const store = new StoreDouble();
-  limiter.useShared(store);
+  limiter.useStore(store);
   return { clock, limiter, store };
 }
 
-describe('RateLimiter with a shared store', () => {
+describe('RateLimiter with a store', () => {
   it('lets the store decide while it answers, and never takes the synchronous path', async () => {
     const { clock, limiter, store } = setup();
     expect(limiter.tryAdmitNow(clock.now(), ESTIMATE)).toBe(false);
     for (let i = 0; i < 5; i++) {
-      expect(await limiter.admitShared(clock.now(), ESTIMATE)).toEqual({
+      expect(await limiter.admitWithStore(clock.now(), ESTIMATE)).toEqual({
         waitMs: 0,
-        charge: 'shared',
+        charge: 'store',
       });
     }
     expect(limiter.counters()).toMatchObject({ admitted: 5, sharedDecisions: 5 });
@@ -70,7 +70,7 @@ describe('RateLimiter with a shared store', () => {
   it('refuses what the store refuses, with its reason and wait', async () => {
     const { clock, limiter, store } = setup();
     store.answer = { waitMs: 1200, reason: 'inputTokens', charged: false };
-    await expect(limiter.admitShared(clock.now(), ESTIMATE)).rejects.toMatchObject({
+    await expect(limiter.admitWithStore(clock.now(), ESTIMATE)).rejects.toMatchObject({
       reason: 'inputTokens',
       retryAfterMs: 1200,
     });
@@ -80,7 +80,7 @@ describe('RateLimiter with a shared store', () => {
   it('lets a Shadow call through uncharged where the store would refuse', async () => {
     const { clock, limiter, store } = setup({ ...SHARE, mode: 'Shadow' });
     store.answer = { waitMs: 500, reason: 'requests', charged: false };
-    expect(await limiter.admitShared(clock.now(), ESTIMATE)).toEqual({
+    expect(await limiter.admitWithStore(clock.now(), ESTIMATE)).toEqual({
       waitMs: UNCHARGED,
       charge: false,
     });
@@ -90,9 +90,9 @@ describe('RateLimiter with a shared store', () => {
   it('asks the store to charge ahead up to maxWait with onLimit: Wait', async () => {
     const { clock, limiter, store } = setup({ ...SHARE, onLimit: 'Wait', maxWaitMs: 3_000 });
     store.answer = { waitMs: 800, reason: 'requests', charged: true };
-    expect(await limiter.admitShared(clock.now(), ESTIMATE)).toEqual({
+    expect(await limiter.admitWithStore(clock.now(), ESTIMATE)).toEqual({
       waitMs: 800,
-      charge: 'shared',
+      charge: 'store',
     });
     expect(store.asked[0]?.maxWaitMs).toBe(3_000);
     expect(limiter.counters().waited).toBe(1);
@@ -101,19 +101,19 @@ describe('RateLimiter with a shared store', () => {
   it('decides on the local share at once when the store does not answer, and stops asking', async () => {
     const { clock, limiter, store } = setup();
     store.answer = undefined;
-    expect(await limiter.admitShared(clock.now(), ESTIMATE)).toEqual({
+    expect(await limiter.admitWithStore(clock.now(), ESTIMATE)).toEqual({
       waitMs: 0,
       charge: 'local',
     });
-    expect(await limiter.admitShared(clock.now(), ESTIMATE)).toEqual({
+    expect(await limiter.admitWithStore(clock.now(), ESTIMATE)).toEqual({
       waitMs: 0,
       charge: 'local',
     });
     // The share's burst of two is spent: the third is refused locally, the store not asked.
-    const third = await limiter.admitShared(clock.now(), ESTIMATE).catch((err: unknown) => err);
+    const third = await limiter.admitWithStore(clock.now(), ESTIMATE).catch((err: unknown) => err);
     expect(isRateLimitedError(third)).toBe(true);
     expect(store.asked).toHaveLength(1);
-    expect(limiter.sharedStoreFallback).toBe(true);
+    expect(limiter.storeFallback).toBe(true);
     expect(limiter.counters()).toMatchObject({ fallbackDecisions: 3, sharedDecisions: 0 });
     // The guard's synchronous path decides on the share too, and counts it as a fallback.
     clock.advance(1_000);
@@ -122,23 +122,23 @@ describe('RateLimiter with a shared store', () => {
     // Back: the store decides again.
     store.available = true;
     store.answer = { waitMs: 0, reason: 'requests', charged: true };
-    expect(await limiter.admitShared(clock.now(), ESTIMATE)).toMatchObject({ charge: 'shared' });
+    expect(await limiter.admitWithStore(clock.now(), ESTIMATE)).toMatchObject({ charge: 'store' });
   });
 
   it('takes what the store admitted from the local share too, so a fallback cannot burst past it', async () => {
     const { clock, limiter, store } = setup();
-    for (let i = 0; i < 4; i++) await limiter.admitShared(clock.now(), ESTIMATE);
+    for (let i = 0; i < 4; i++) await limiter.admitWithStore(clock.now(), ESTIMATE);
     store.answer = undefined;
-    await expect(limiter.admitShared(clock.now(), ESTIMATE)).rejects.toMatchObject({
+    await expect(limiter.admitWithStore(clock.now(), ESTIMATE)).rejects.toMatchObject({
       reason: 'requests',
     });
   });
 
   it('settles and refunds a shared charge in the store, a local one locally', async () => {
     const { clock, limiter, store } = setup();
-    await limiter.admitShared(clock.now(), ESTIMATE);
-    limiter.settle(ESTIMATE, { inputTokens: 40, outputTokens: 70 }, 'shared');
-    limiter.refund(ESTIMATE, 'shared');
+    await limiter.admitWithStore(clock.now(), ESTIMATE);
+    limiter.settle(ESTIMATE, { inputTokens: 40, outputTokens: 70 }, 'store');
+    limiter.refund(ESTIMATE, 'store');
     expect(store.settled).toEqual([
       { requests: 0, inputTokens: 60, outputTokens: -20 },
       { requests: 1, inputTokens: 100, outputTokens: 50 },
@@ -165,7 +165,7 @@ describe('RateLimiter with a shared store', () => {
     const { clock, limiter, store } = setup();
     limiter.observeRetryAfter(750, clock.now());
     store.answer = { waitMs: 750, reason: 'provider', charged: false };
-    await expect(limiter.admitShared(clock.now(), ESTIMATE)).rejects.toMatchObject({
+    await expect(limiter.admitWithStore(clock.now(), ESTIMATE)).rejects.toMatchObject({
       reason: 'provider',
     });
     expect(store.asked[0]?.localWaitMs).toBe(750);

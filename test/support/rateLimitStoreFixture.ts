@@ -1,5 +1,5 @@
 /**
- * What the shared-limit tests and `make bench-global` start: an agent of three runtime
+ * What the rate-limit store tests and `make bench-global` start: an agent of three runtime
  * processes on one RateLimitPolicy (scope Cluster), resolved the way the operator resolves it
  * (`resolveRateLimit` with three ready replicas), with or without a Redis store; and an
  * open-loop load that offers calls at a fixed rate to each replica, whatever answers come back.
@@ -40,7 +40,7 @@ export function agentDocument(simulatorUrl: string, policy: RateLimitPolicy): Po
   });
 }
 
-export interface SharedAgent {
+export interface StoreAgent {
   readonly replicas: readonly StandaloneRuntime[];
   writePolicy(doc: PolicyDocument): void;
   stop(): Promise<void>;
@@ -50,7 +50,7 @@ export interface SharedAgent {
 export async function startAgent(
   doc: PolicyDocument,
   env: Readonly<Record<string, string>> = {},
-): Promise<SharedAgent> {
+): Promise<StoreAgent> {
   const replicas = await Promise.all(
     Array.from({ length: REPLICAS }, () => standaloneRuntime(doc, env)),
   );

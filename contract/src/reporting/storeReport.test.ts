@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { decodeStoreReport, encodeStoreReport, type StoreReport } from './storeAnnotation.ts';
+import { decodeStoreReport, encodeStoreReport, type StoreReport } from './storeReport.ts';
 
 describe('the rate-limit store annotation', () => {
   it('round-trips a report, and an absent store as the empty string', () => {

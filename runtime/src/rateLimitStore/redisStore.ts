@@ -1,5 +1,5 @@
 /**
- * The rate limiter's shared counters in Redis (or Valkey): RateLimitPolicy spec.store.
+ * The rate limiter's store: exact counters in Redis (or Valkey): RateLimitPolicy spec.store.
  *
  * One connection per process (node-redis pipelines concurrent commands on it), one EVALSHA
  * per call on the hot path (admit.lua), settlements and provider pauses in the background.
@@ -20,18 +20,18 @@ import {
   RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import { createClient, type RedisClientType } from '@redis/client';
-import type { CounterStoreSettings } from '../../../contract/src/policy/policyDocument.ts';
+import type { StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type {
   StoreFallbackReason,
   StoreReport,
-} from '../../../contract/src/reporting/storeAnnotation.ts';
+} from '../../../contract/src/reporting/storeReport.ts';
 import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
 import type {
-  SharedAdmission,
-  SharedAdmitRequest,
-  SharedCounters,
-  SharedSettlement,
-} from '../guard/sharedCounters.ts';
+  StoreAdmission,
+  StoreAdmitRequest,
+  RateLimitStore,
+  StoreSettlement,
+} from '../guard/rateLimitStore.ts';
 import { ADMIT_SCRIPT, PAUSE_SCRIPT, SETTLE_SCRIPT, runScript } from './luaScripts.ts';
 import {
   connectionKey,
@@ -63,7 +63,7 @@ export interface StoreLogger {
  */
 export function storeSecretFiles(
   env: Readonly<Record<string, string | undefined>>,
-): RedisCounterStoreOptions['secretFiles'] {
+): RedisStoreOptions['secretFiles'] {
   return {
     password:
       env[RATE_LIMIT_STORE_PASSWORD_FILE_ENV] ??
@@ -74,9 +74,9 @@ export function storeSecretFiles(
   };
 }
 
-export interface RedisCounterStoreOptions {
+export interface RedisStoreOptions {
   readonly name: string;
-  readonly settings: CounterStoreSettings;
+  readonly settings: StoreSettings;
   readonly clock: Clock;
   /** The mounted password and CA files (read only when the settings name their Secrets). */
   readonly secretFiles: { readonly password: string; readonly ca: string };
@@ -92,13 +92,13 @@ interface Status {
   readonly since: number;
 }
 
-export class RedisCounterStore implements SharedCounters {
+export class RedisStore implements RateLimitStore {
   readonly name: string;
   readonly #clock: Clock;
   readonly #logger: StoreLogger | undefined;
   readonly #onStateChange: (() => void) | undefined;
   readonly #connection: string;
-  #settings: CounterStoreSettings;
+  #settings: StoreSettings;
   #keys: string[];
   #limitArgs: string[];
   #settleRates: string[];
@@ -113,7 +113,7 @@ export class RedisCounterStore implements SharedCounters {
   #closed = false;
   readonly #tally = new StoreTally();
 
-  constructor(options: RedisCounterStoreOptions) {
+  constructor(options: RedisStoreOptions) {
     this.name = options.name;
     this.#clock = options.clock;
     this.#logger = options.logger;
@@ -153,24 +153,24 @@ export class RedisCounterStore implements SharedCounters {
     return this.#status.shared && this.#inFlight < MAX_IN_FLIGHT;
   }
 
-  get settings(): CounterStoreSettings {
+  get settings(): StoreSettings {
     return this.#settings;
   }
 
   /** Whether `settings` can be served by this store's connection (then `update` applies it). */
-  servesConnection(settings: CounterStoreSettings): boolean {
+  servesConnection(settings: StoreSettings): boolean {
     return connectionKey(settings) === this.#connection;
   }
 
   /** New numbers, budget or key prefix on the same connection. */
-  update(settings: CounterStoreSettings): void {
+  update(settings: StoreSettings): void {
     this.#settings = settings;
     this.#keys = keysOf(settings);
     this.#limitArgs = limitArgs(settings);
     this.#settleRates = settleRates(settings);
   }
 
-  async admit(request: SharedAdmitRequest): Promise<SharedAdmission | undefined> {
+  async admit(request: StoreAdmitRequest): Promise<StoreAdmission | undefined> {
     const client = this.#client;
     if (client === undefined || !this.available) return undefined;
     this.#inFlight++;
@@ -215,7 +215,7 @@ export class RedisCounterStore implements SharedCounters {
     }
   }
 
-  settle(amounts: SharedSettlement): void {
+  settle(amounts: StoreSettlement): void {
     const rates = this.#settleRates;
     this.#background(SETTLE_SCRIPT, this.#keys.slice(0, 3), [
       rates[0] ?? '0',
@@ -262,10 +262,7 @@ export class RedisCounterStore implements SharedCounters {
     if (client.isOpen) client.destroy();
   }
 
-  #connect(
-    settings: CounterStoreSettings,
-    secrets: { password?: string; ca?: string },
-  ): RedisClientType {
+  #connect(settings: StoreSettings, secrets: { password?: string; ca?: string }): RedisClientType {
     const { host, port } = splitAddress(settings.redis.address);
     const tls = settings.redis.tls;
     const client = createClient({
@@ -368,10 +365,7 @@ export class RedisCounterStore implements SharedCounters {
     if (answered && client?.isOpen === true) {
       this.#status = { shared: true, since: this.#clock.now() };
       this.#probeDelay = PROBE_FIRST_MS;
-      this.#logger?.info(
-        { limiter: this.name },
-        'rate-limit store answering: exact shared counters',
-      );
+      this.#logger?.info({ limiter: this.name }, 'rate-limit store answering: exact counters');
       this.#onStateChange?.();
       return;
     }

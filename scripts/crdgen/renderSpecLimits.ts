@@ -18,7 +18,7 @@ import {
   type SchemaSet,
 } from './schemaSet.ts';
 
-const KEYWORDS = ['default', ...BOUND_KEYWORDS, 'pattern'] as const;
+const KEYWORDS = ['default', ...BOUND_KEYWORDS] as const;
 
 const DURATION_MIN = /duration\(self\) >= duration\('([^']+)'\)/;
 const DURATION_MAX = /duration\(self\) <= duration\('([^']+)'\)/;

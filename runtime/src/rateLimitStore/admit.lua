@@ -1,4 +1,4 @@
--- Admits one call against the shared counters, atomically: a GCRA (generic cell rate
+-- Admits one call against the store's counters, atomically: a GCRA (generic cell rate
 -- algorithm, a token bucket kept as one number) per limit, plus the provider's shared pause.
 -- Every limit is checked first and charged only if the call goes, so a call is charged
 -- everywhere or nowhere. Time is the server's, so replicas' clocks never disagree.

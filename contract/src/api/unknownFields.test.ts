@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
-import { describeUnknownFields, unknownFields, type FieldShape } from './fieldShape.ts';
+import { describeUnknownFields, unknownFields, type FieldShape } from './unknownFields.ts';
 import { FIELD_SHAPES } from './fieldShapes.ts';
 
 const shape = (kind: string): FieldShape => {

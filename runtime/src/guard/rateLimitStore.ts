@@ -1,7 +1,7 @@
 /**
  * What the rate limiter asks of a store shared by every replica (RateLimitPolicy spec.store):
  * exact counters for the whole agent, and the provider's pauses. The guard knows only this
- * interface; the Redis implementation lives in runtime/src/sharedLimits/.
+ * interface; the Redis implementation lives in runtime/src/rateLimitStore/.
  *
  * A store is never a new way to fail: `admit` answers within the store's wait budget or
  * with `undefined`, and then the limiter decides on the replica's own share at once.
@@ -9,7 +9,7 @@
 import type { RateLimitReason } from './errors.ts';
 import type { TokenEstimate } from './tokenBudget.ts';
 
-export interface SharedAdmitRequest {
+export interface StoreAdmitRequest {
   readonly estimate: TokenEstimate;
   /** What this replica's own pacer (provider headers it saw) asks the call to wait, in ms. */
   readonly localWaitMs: number;
@@ -17,7 +17,7 @@ export interface SharedAdmitRequest {
   readonly maxWaitMs: number;
 }
 
-export interface SharedAdmission {
+export interface StoreAdmission {
   /** 0: go now; > 0: go after this long (charged ahead), or the wait that refused it. */
   readonly waitMs: number;
   readonly reason: RateLimitReason;
@@ -25,20 +25,20 @@ export interface SharedAdmission {
   readonly charged: boolean;
 }
 
-/** Amounts to give back to the shared counters (negative: charge more). */
-export interface SharedSettlement {
+/** Amounts to give back to the store's counters (negative: charge more). */
+export interface StoreSettlement {
   readonly requests: number;
   readonly inputTokens: number;
   readonly outputTokens: number;
 }
 
-export interface SharedCounters {
+export interface RateLimitStore {
   /** Whether to ask at all: false while the store is down or slow (the local share decides). */
   readonly available: boolean;
   /** The store's decision, or undefined when it did not answer within its budget. */
-  admit(request: SharedAdmitRequest): Promise<SharedAdmission | undefined>;
+  admit(request: StoreAdmitRequest): Promise<StoreAdmission | undefined>;
   /** Gives back or charges more, in the background; lost when the store is down. */
-  settle(amounts: SharedSettlement): void;
+  settle(amounts: StoreSettlement): void;
   /** The provider wants a pause of `ms` from now: every replica holds its calls. */
   pause(ms: number): void;
 }

@@ -1,13 +1,13 @@
 /**
- * How the shared store reaches its server: the connection's identity, the address, the
+ * How the store reaches its server: the connection's identity, the address, the
  * mounted Secrets it authenticates with, and why a failure made it fall back.
  */
 import { readFileSync } from 'node:fs';
-import type { CounterStoreSettings } from '../../../contract/src/policy/policyDocument.ts';
-import type { StoreFallbackReason } from '../../../contract/src/reporting/storeAnnotation.ts';
+import type { StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
+import type { StoreFallbackReason } from '../../../contract/src/reporting/storeReport.ts';
 
 /** Settings that reach the same server the same way share one connection. */
-export function connectionKey(s: CounterStoreSettings): string {
+export function connectionKey(s: StoreSettings): string {
   return JSON.stringify(s.redis);
 }
 
@@ -17,7 +17,7 @@ export function splitAddress(address: string): { host: string; port: number } {
 }
 
 export function readSecrets(
-  s: CounterStoreSettings,
+  s: StoreSettings,
   files: { readonly password: string; readonly ca: string },
 ): { password?: string; ca?: string } {
   const secrets: { password?: string; ca?: string } = {};

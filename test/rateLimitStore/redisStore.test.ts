@@ -1,5 +1,5 @@
 /**
- * RedisCounterStore against a real redis-server: exact decisions, and every way the server
+ * RedisStore against a real redis-server: exact decisions, and every way the server
  * can let it down (stopped, frozen, a wrong password, a missing Secret file) answered at once
  * with the local share, then the way back.
  */
@@ -7,13 +7,13 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { CounterStoreSettings } from '../../contract/src/policy/policyDocument.ts';
+import type { StoreSettings } from '../../contract/src/policy/policyDocument.ts';
 import {
   RATE_LIMIT_STORE_CA_FILE,
   RATE_LIMIT_STORE_PASSWORD_FILE,
 } from '../../contract/src/pod/runtimeEnvironment.ts';
 import { systemClock } from '../../platform/src/time/clock.ts';
-import { RedisCounterStore } from '../../runtime/src/sharedLimits/redisCounterStore.ts';
+import { RedisStore } from '../../runtime/src/rateLimitStore/redisStore.ts';
 import { waitFor } from '../support/kube.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 
@@ -32,26 +32,26 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function settings(redis: RedisHandle, change: Partial<CounterStoreSettings> = {}) {
+function settings(redis: RedisHandle, change: Partial<StoreSettings> = {}) {
   return {
     redis: { address: redis.address },
     waitBudgetMs: BUDGET_MS,
     keyPrefix: `breakwater:{test/${String(Math.random()).slice(2)}}`,
     requests: { perSecond: 1, burst: 5 },
     ...change,
-  } satisfies CounterStoreSettings;
+  } satisfies StoreSettings;
 }
 
 function open(
   redis: RedisHandle,
-  change: Partial<CounterStoreSettings> = {},
+  change: Partial<StoreSettings> = {},
   secretsDir = tmpdir(),
-): RedisCounterStore {
+): RedisStore {
   const secretFiles = {
     password: join(secretsDir, RATE_LIMIT_STORE_PASSWORD_FILE),
     ca: join(secretsDir, RATE_LIMIT_STORE_CA_FILE),
   };
-  const store = new RedisCounterStore({
+  const store = new RedisStore({
     name: 'test',
     settings: settings(redis, change),
     clock: systemClock,
@@ -69,10 +69,10 @@ async function redisServer(options: Parameters<typeof startRedis>[0] = {}) {
   return redis;
 }
 
-const decides = (store: RedisCounterStore, description: string) =>
+const decides = (store: RedisStore, description: string) =>
   waitFor(() => store.available, { description, timeoutMs: 10_000, intervalMs: 20 });
 
-describe('the Redis counter store', () => {
+describe('the Redis store', () => {
   it('decides exactly: the burst goes, the next call is refused with the time to a token', async () => {
     const redis = await redisServer();
     const store = open(redis);

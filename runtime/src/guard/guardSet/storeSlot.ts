@@ -1,19 +1,19 @@
 /**
- * The shared rate-limit store a policy names (`spec.store`), kept as the policy changes: the
+ * The rate-limit store a policy names (`spec.store`), kept as the policy changes: the
  * same server has its numbers changed in place; another server, credentials or TLS gets a new
  * connection and the old one is closed; no store leaves the limiter on its per-replica share.
  */
-import type { CounterStoreSettings } from '../../../../contract/src/policy/policyDocument.ts';
-import type { StoreReport } from '../../../../contract/src/reporting/storeAnnotation.ts';
-import type { StoreCounters } from '../../sharedLimits/storeCounters.ts';
+import type { StoreSettings } from '../../../../contract/src/policy/policyDocument.ts';
+import type { StoreReport } from '../../../../contract/src/reporting/storeReport.ts';
+import type { StoreCounters } from '../../rateLimitStore/storeCounters.ts';
 import type { RateLimiter } from '../rateLimiter.ts';
-import type { SharedCounters } from '../sharedCounters.ts';
+import type { RateLimitStore } from '../rateLimitStore.ts';
 
-/** A shared store as the GuardSet keeps it (RedisCounterStore is the one there is). */
-export interface OpenStore extends SharedCounters {
+/** A store as the GuardSet keeps it (RedisStore is the one there is). */
+export interface OpenStore extends RateLimitStore {
   /** Whether `settings` reach the same server the same way (then `update` applies them). */
-  servesConnection(settings: CounterStoreSettings): boolean;
-  update(settings: CounterStoreSettings): void;
+  servesConnection(settings: StoreSettings): boolean;
+  update(settings: StoreSettings): void;
   report(): StoreReport;
   counters(): StoreCounters;
   close(): void;
@@ -23,9 +23,9 @@ export interface OpenStore extends SharedCounters {
  * Opens the store a policy names; `onStateChange` fires when it falls back or returns. Without
  * an opener such a policy runs on the per-replica share alone.
  */
-export type StoreOpener = (settings: CounterStoreSettings, onStateChange: () => void) => OpenStore;
+export type StoreOpener = (settings: StoreSettings, onStateChange: () => void) => OpenStore;
 
-export class SharedStoreSlot {
+export class StoreSlot {
   readonly #open: StoreOpener | undefined;
   readonly #limiter: RateLimiter;
   readonly #notify: () => void;
@@ -38,7 +38,7 @@ export class SharedStoreSlot {
   }
 
   /** Opens, updates or closes the store as the policy says. */
-  sync(settings: CounterStoreSettings | undefined): void {
+  sync(settings: StoreSettings | undefined): void {
     const current = this.#store;
     if (settings !== undefined && current?.servesConnection(settings) === true) {
       current.update(settings);
@@ -46,7 +46,7 @@ export class SharedStoreSlot {
     }
     current?.close();
     this.#store = settings === undefined ? undefined : this.#open?.(settings, this.#notify);
-    this.#limiter.useShared(this.#store);
+    this.#limiter.useStore(this.#store);
     if (current !== undefined || this.#store !== undefined) this.#notify();
   }
 
@@ -65,7 +65,7 @@ export class SharedStoreSlot {
   close(): void {
     const store = this.#store;
     this.#store = undefined;
-    this.#limiter.useShared(undefined);
+    this.#limiter.useStore(undefined);
     store?.close();
   }
 }

@@ -4,7 +4,7 @@ import {
   decodeHeadroomReport,
   encodeHeadroomReport,
   type HeadroomReportEntry,
-} from './headroomAnnotation.ts';
+} from './headroomReport.ts';
 
 const NOW = Date.parse('2026-11-22T19:00:00Z');
 const entry = (ratio: number, resetIn: number, observedAgo = 0): HeadroomReportEntry => ({

@@ -24,8 +24,8 @@ import {
   offerLoad,
   ratePolicy,
   startAgent,
-  type SharedAgent,
-} from '../support/sharedLimitsFixture.ts';
+  type StoreAgent,
+} from '../support/rateLimitStoreFixture.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 
 const cleanups: (() => Promise<unknown> | undefined)[] = [];
@@ -36,7 +36,7 @@ afterEach(async () => {
 interface Setup {
   readonly redis: RedisHandle;
   readonly sim: SimulatorHandle;
-  readonly agent: SharedAgent;
+  readonly agent: StoreAgent;
   readonly urls: string[];
 }
 
@@ -131,7 +131,7 @@ describe('rate limits kept in Redis across three runtime processes', () => {
     // The bucket's burst plus its refill over the offer, and the offer's own edges.
     const most = 15 + 15 * seconds;
     expect(admitted(calls)).toBeLessThanOrEqual(most + 1);
-    // The split would allow 5 + 2 + 2 a second: the shared counters let the busy replica
+    // The split would allow 5 + 2 + 2 a second: the store's counters let the busy replica
     // use what the quiet ones leave.
     expect(admitted(calls)).toBeGreaterThan(15 + 12 * seconds);
     expect(calls.filter((c) => c.status !== 200 && c.status !== 429)).toEqual([]);

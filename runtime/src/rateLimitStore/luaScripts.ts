@@ -1,5 +1,5 @@
 /**
- * The shared store's Lua scripts, read from their own files (admit.lua, settle.lua, pause.lua
+ * The store's Lua scripts, read from their own files (admit.lua, settle.lua, pause.lua
  * next to this one) and run by SHA: EVALSHA costs one round trip and sends a 40-byte digest
  * instead of the script; a server that has not seen the script (restarted, flushed, failed
  * over) answers NOSCRIPT, and then EVAL sends it whole once, which also caches it again.

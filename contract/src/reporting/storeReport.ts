@@ -1,6 +1,6 @@
 /**
  * The `breakwater.dev/rate-limit-store` pod annotation: whether a runtime's rate limiter is
- * deciding on the shared store (RateLimitPolicy spec.store) or has fallen back to its own
+ * deciding on the store (RateLimitPolicy spec.store) or has fallen back to its own
  * per-replica share, and why. The operator turns the pods' reports into the RateLimitPolicy's
  * StoreAvailable condition. Absent on pods whose policy names no store; a sibling of
  * `breakwater.dev/breakers` rather than a field in it, so older operators and runtimes read

@@ -1,16 +1,16 @@
 /**
- * The Lua calls of the shared store, as data: the keys one limiter's scripts take, the
+ * The Lua calls of the store, as data: the keys one limiter's scripts take, the
  * limits passed as ARGV, and admit.lua's reply read back. The connection that runs them is
- * redisCounterStore.ts's.
+ * redisStore.ts's.
  */
-import type { CounterStoreSettings } from '../../../contract/src/policy/policyDocument.ts';
+import type { StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { RateLimitReason } from '../guard/errors.ts';
-import type { SharedAdmission } from '../guard/sharedCounters.ts';
+import type { StoreAdmission } from '../guard/rateLimitStore.ts';
 
 /** admit.lua's reason codes, in its order. */
 const REASONS: readonly RateLimitReason[] = ['requests', 'inputTokens', 'outputTokens', 'provider'];
 
-export function admission(reply: unknown): SharedAdmission {
+export function admission(reply: unknown): StoreAdmission {
   if (!Array.isArray(reply) || reply.length !== 3) {
     throw new Error(`admit.lua answered ${JSON.stringify(reply)}, not {wait, reason, charged}`);
   }
@@ -23,13 +23,13 @@ export function admission(reply: unknown): SharedAdmission {
 }
 
 /** The keys of one limiter, in the order the scripts take them. */
-export function keysOf(s: CounterStoreSettings): string[] {
+export function keysOf(s: StoreSettings): string[] {
   const p = s.keyPrefix;
   return [`${p}:requests`, `${p}:input_tokens`, `${p}:output_tokens`, `${p}:provider_pause`];
 }
 
 /** admit.lua's ARGV 1-9 (rate per ms, capacity, cost per limit); costs filled per call. */
-export function limitArgs(s: CounterStoreSettings): string[] {
+export function limitArgs(s: StoreSettings): string[] {
   const perMs = (perMinute: number | undefined) =>
     perMinute === undefined ? '0' : String(perMinute / 60_000);
   const cap = (n: number | undefined) => String(n ?? 0);
@@ -46,7 +46,7 @@ export function limitArgs(s: CounterStoreSettings): string[] {
   ];
 }
 
-export function settleRates(s: CounterStoreSettings): string[] {
+export function settleRates(s: StoreSettings): string[] {
   const args = limitArgs(s);
   return [args[0] ?? '0', args[3] ?? '0', args[6] ?? '0'];
 }

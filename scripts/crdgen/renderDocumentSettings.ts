@@ -20,7 +20,7 @@ import {
 } from '../../contract/src/policy/documentFields.ts';
 import type { SettingBounds } from '../../contract/src/policy/settingBounds.ts';
 import { inlineReferences, type JsonSchema, type SchemaSet } from './schemaSet.ts';
-import { specLimits } from './specLimits.ts';
+import { specLimits } from './renderSpecLimits.ts';
 
 /** A Duration field without a CEL bound: at least a millisecond, at most a day. */
 const DURATION_FLOOR_MS = 1;
