@@ -258,8 +258,8 @@ export class BudgetLedger {
   }
 
   /**
-   * A new policy. Accounts of a budget that keeps its name and whose current period starts
-   * where it did keep their spend and reservations, under the new limits; the others drop,
+   * A new policy. Accounts of a budget that keeps its name and `per`, and whose current period
+   * starts and ends where it did, keep their spend and reservations, under the new limits; the others drop,
    * and a budget that is new starts from zero.
    */
   configure(options: BudgetLedgerOptions): void {
@@ -279,6 +279,7 @@ export class BudgetLedger {
         budget === undefined ||
         period === undefined ||
         period.startMs !== account.period.startMs ||
+        period.endMs !== account.period.endMs ||
         !key.startsWith(`${budget.name}\n${budget.per}\n`)
       ) {
         this.#accounts.delete(key);

@@ -208,6 +208,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   ): Promise<T> {
     let backend = pickBackend();
     if (backend === undefined) throw this.#allOpen(model);
+    const guard = this.#modelGuard(backend.name, model);
     // Before the guard and its retries: the worst case is held for every attempt together, and
     // a call that may not go is refused before any provider call (counting tokens spends none).
     const planned = this.#budgets.enabled ? plannedCall(estimate, budget) : undefined;
@@ -215,7 +216,6 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
       planned === undefined
         ? undefined
         : this.#budgets.reserve({ model, clientKey: budget?.clientKey, planned });
-    const guard = this.#modelGuard(backend.name, model);
     let tried: Set<string> | undefined;
     const failover: Failover = {
       next: () => {
