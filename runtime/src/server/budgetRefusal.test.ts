@@ -1,7 +1,9 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import { AgentRuntime } from '../agentRuntime.ts';
-import { PRIMARY_MODEL } from '../../../contract/src/api/sampleModels.ts';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../../contract/src/api/sampleModels.ts';
 import type {
   BudgetSettings,
   ModelPriceSettings,
@@ -32,15 +34,49 @@ const DAILY: BudgetSettings = {
 };
 
 let app: FastifyInstance | undefined;
+let provider: Server | undefined;
 afterEach(async () => {
   await app?.close();
   app = undefined;
+  const server = provider;
+  server?.closeAllConnections(); // the runtime's pooled connection to it
+  if (server !== undefined) await new Promise((resolve) => server.close(resolve));
+  provider = undefined;
 });
+
+/** A provider on loopback that answers every call with a short message; notes the models asked for. */
+async function loopbackProvider(): Promise<{ baseURL: string; models: string[] }> {
+  const models: string[] = [];
+  const server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    req.on('end', () => {
+      const model = (JSON.parse(text) as { model: string }).model;
+      models.push(model);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'msg_1',
+          type: 'message',
+          role: 'assistant',
+          model,
+          content: [{ type: 'text', text: 'On its way.' }],
+          stop_reason: 'end_turn',
+          usage: { input_tokens: 12, output_tokens: 4 },
+        }),
+      );
+    });
+  });
+  provider = server;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { baseURL: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`, models };
+}
 
 /** The runtime's routes in process, on a policy with `budgets`; the backend is never reached. */
 function routes(
   budgets: readonly BudgetSettings[],
   pricing: readonly ModelPriceSettings[] = [PRICE],
+  baseURL?: string,
 ): { app: FastifyInstance; runtime: AgentRuntime } {
   const runtime = new AgentRuntime({
     options: {
@@ -61,6 +97,7 @@ function routes(
     {
       ...doc,
       rateLimit: { ...doc.rateLimit, spend: { timeZone: 'UTC', budgets } },
+      backends: doc.backends.map((b) => (baseURL === undefined ? b : { ...b, baseURL })),
       ...(pricing.length === 0 ? {} : { pricing }),
     },
     'file:/etc/policy.json',
@@ -112,5 +149,30 @@ describe('a budget on /v1/messages', () => {
     expect(res.statusCode).toBe(429);
     expect(res.headers['x-breakwater-budget']).toBeUndefined();
     expect(res.json<{ error: { message: string } }>().error.message).toContain('budget "daily"');
+  });
+
+  it('serves the cheaper fallback that fits under Fallback, and says so in x-breakwater-budget', async () => {
+    const { baseURL, models } = await loopbackProvider();
+    // $0.10 and $0.50 per million: a worst case of about $0.0005, where the primary's is $0.015.
+    const cheap = {
+      ...PRICE,
+      model: FALLBACK_MODEL,
+      inputMicroUsdPerMTok: 100_000,
+      outputMicroUsdPerMTok: 500_000,
+    };
+    const { app, runtime } = routes(
+      [{ ...DAILY, onExhausted: 'Fallback' }],
+      [PRICE, cheap],
+      baseURL,
+    );
+    const res = await app.inject({ method: 'POST', url: '/v1/messages', payload: MESSAGE });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-breakwater-budget']).toBe('fallback');
+    expect(models).toEqual([FALLBACK_MODEL]);
+    const metrics = await runtime.metrics.registry.metrics();
+    // 12 × 100,000 + 4 × 500,000 picodollars.
+    expect(metrics).toContain(
+      `budget_spend_usd_total{agent="support-agent",model="${FALLBACK_MODEL}",backend="default"} 0.0000032`,
+    );
   });
 });
