@@ -142,6 +142,8 @@ describe('every policy source on the corpus that uses every reference', () => {
       );
       const doc = (await manifestDocument(dir)).store.current?.doc;
       expect(doc?.rateLimit.spend).toEqual({
+        // The corpus agent runs one replica; a budget is shared among the replicas in every scope.
+        shareOf: 1,
         timeZone: 'Europe/Berlin',
         budgets: [
           {

@@ -94,6 +94,11 @@ export interface RateLimitSettings extends RateLimitFields {
 
 /** RateLimitPolicy `timeZone` and `budgets[]`: what the agent may spend per calendar period. */
 export interface SpendSettings extends RateLimitSpendFields {
+  /**
+   * Replicas that each hold an equal share of every budget: the agent's ready replicas in
+   * every scope, since a budget is the whole agent's (a PerReplica scope divides nothing else).
+   */
+  readonly shareOf: number;
   readonly budgets: readonly BudgetSettings[];
 }
 

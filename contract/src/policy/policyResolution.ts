@@ -208,6 +208,7 @@ export function resolveRateLimit(
       : {
           spend: {
             ...resolveSection('rateLimit', 'spend', spec),
+            shareOf: Math.max(1, Math.floor(readyReplicas)),
             budgets: budgets.map((budget) => ({
               name: budget.name,
               ...resolveSection('budget', '', budget),

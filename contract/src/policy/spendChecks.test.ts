@@ -29,7 +29,7 @@ function withSpend(
   const doc = samplePolicyDocument();
   return {
     ...doc,
-    rateLimit: { ...doc.rateLimit, spend: { timeZone, budgets } },
+    rateLimit: { ...doc.rateLimit, spend: { shareOf: 1, timeZone, budgets } },
     pricing,
   };
 }

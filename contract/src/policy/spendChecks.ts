@@ -10,7 +10,7 @@ import {
   RATE_LIMIT_POLICY_LIMITS as RATE,
 } from '../api/specLimits.ts';
 import { isTimeZone } from '../spend/calendarPeriod.ts';
-import { arr, checkSection, fail, obj, str } from './documentChecks.ts';
+import { arr, checkSection, fail, int, obj, str } from './documentChecks.ts';
 import { DOCUMENT_BOUNDS as BOUNDS } from './generated/documentBounds.ts';
 
 /** Each of `names` once; the first repeated one is refused at its own index. */
@@ -25,6 +25,7 @@ export function checkSpend(v: unknown): void {
   const at = 'rateLimit.spend';
   const spend = obj(v, at);
   checkSection(spend, at, BOUNDS.rateLimit.spend);
+  int(spend.shareOf, `${at}.shareOf`, 1, AGENT.replicas.maximum);
   if (!isTimeZone(spend.timeZone as string))
     fail(`${at}.timeZone`, 'must be a time zone the IANA database knows', spend.timeZone);
   const budgets = arr(spend.budgets, `${at}.budgets`, { minItems: 1, ...RATE.budgets });

@@ -60,7 +60,7 @@ function ledger(
   const subject = new BudgetLedger({
     name: 'support',
     clock,
-    spend: { timeZone, budgets },
+    spend: { shareOf: 1, timeZone, budgets },
     pricing: [PRICES, CHEAP],
     shareOf,
     leaseMs,
@@ -308,7 +308,7 @@ describe('a budget ledger', () => {
     settle(reserve(l), 20_000);
     const inFlight = reserve(l);
     l.configure({
-      spend: { timeZone: 'UTC', budgets: [budget({ limitMicroUsd: 2_000_000 })] },
+      spend: { shareOf: 1, timeZone: 'UTC', budgets: [budget({ limitMicroUsd: 2_000_000 })] },
       pricing: [PRICES],
       shareOf: 1,
       leaseMs: 60_000,
@@ -327,7 +327,7 @@ describe('a budget ledger', () => {
     // A budget whose period changes starts a period of its own, from zero.
     clock.advance(1);
     l.configure({
-      spend: { timeZone: 'UTC', budgets: [budget({ period: 'Week' })] },
+      spend: { shareOf: 1, timeZone: 'UTC', budgets: [budget({ period: 'Week' })] },
       pricing: [PRICES],
       shareOf: 1,
       leaseMs: 60_000,

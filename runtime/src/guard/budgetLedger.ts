@@ -18,8 +18,8 @@
  * A call settles into the period it reserved in.
  *
  * Without a store, each replica holds its share of every budget: the limit divided by
- * `shareOf`, the replicas the document says share the agent's limits (`rateLimit.shareOf`,
- * rounded down to whole picodollars and tokens), as Cluster-scope limits are divided today.
+ * `shareOf`, the agent's ready replicas as the document says (`rateLimit.spend.shareOf`, in
+ * every scope: a budget is the whole agent's), rounded down to whole picodollars and tokens.
  * Replicas do not see each other's spend, so the agent's total stays within the budget only
  * while its calls are spread evenly; the store will make it exact across replicas.
  *

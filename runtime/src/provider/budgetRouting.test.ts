@@ -49,7 +49,7 @@ function setup(budget: BudgetSettings, answer: Answer) {
   const doc: PolicyDocument = {
     ...sample,
     model: { ...sample.model, name: 'test-opus', fallbacks: ['test-sonnet', 'test-haiku'] },
-    rateLimit: { ...sample.rateLimit, spend: { timeZone: 'UTC', budgets: [budget] } },
+    rateLimit: { ...sample.rateLimit, spend: { shareOf: 1, timeZone: 'UTC', budgets: [budget] } },
     pricing: PRICES,
   };
   const clock = new ManualClock(NOON);
@@ -177,7 +177,11 @@ describe('budgets on the model-call path', () => {
       ...doc,
       rateLimit: {
         ...doc.rateLimit,
-        spend: { timeZone: 'UTC', budgets: [{ ...CENT, limitMicroUsd: 600_000 }, weekly] },
+        spend: {
+          shareOf: 1,
+          timeZone: 'UTC',
+          budgets: [{ ...CENT, limitMicroUsd: 600_000 }, weekly],
+        },
       },
     });
     expect(guard.budgets.account('daily')?.spentPico).toBe(76_500_000_000n);
@@ -187,7 +191,7 @@ describe('budgets on the model-call path', () => {
     expect(guard.budgets.account('weekly')?.spentPico).toBe(76_500_000_000n);
     guard.reconfigure({
       ...doc,
-      rateLimit: { ...doc.rateLimit, spend: { timeZone: 'UTC', budgets: [weekly] } },
+      rateLimit: { ...doc.rateLimit, spend: { shareOf: 1, timeZone: 'UTC', budgets: [weekly] } },
     });
     expect(guard.budgets.account('daily')).toBeUndefined();
     expect(guard.budgets.account('weekly')?.spentPico).toBe(76_500_000_000n);

@@ -96,7 +96,7 @@ function routes(
   const result = runtime.store.offerDocument(
     {
       ...doc,
-      rateLimit: { ...doc.rateLimit, spend: { timeZone: 'UTC', budgets } },
+      rateLimit: { ...doc.rateLimit, spend: { shareOf: 1, timeZone: 'UTC', budgets } },
       backends: doc.backends.map((b) => (baseURL === undefined ? b : { ...b, baseURL })),
       ...(pricing.length === 0 ? {} : { pricing }),
     },

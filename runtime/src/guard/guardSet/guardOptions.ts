@@ -58,7 +58,7 @@ export function mcpServerConcurrency(
 /**
  * The budgets of a document, for the BudgetLedger. A reservation's lease is the longest a call
  * can take: every attempt's timeout and backoff, and the longest stream (the policy's
- * `maxStreamDuration`, or the most it may be). Each replica holds `shareOf` of each budget.
+ * `maxStreamDuration`, or the most it may be). Each replica holds a `spend.shareOf` part of each budget, whatever the scope.
  */
 export function budgetOptions(doc: PolicyDocument): BudgetLedgerOptions {
   const longestStream =
@@ -66,7 +66,7 @@ export function budgetOptions(doc: PolicyDocument): BudgetLedgerOptions {
   return {
     spend: doc.rateLimit.spend,
     pricing: doc.pricing,
-    shareOf: doc.rateLimit.shareOf,
+    shareOf: doc.rateLimit.spend?.shareOf ?? 1,
     leaseMs: doc.retry.maxAttempts * (doc.timeoutMs + doc.retry.maxDelayMs) + longestStream,
   };
 }
