@@ -323,7 +323,7 @@ const rows: readonly Refusal[] = [
   {
     name: 'rejects a time zone that is not an IANA name',
     manifest: rateLimitPolicy({
-      timeZone: 'UTC+2',
+      timeZone: '+02:00',
       budgets: [{ name: 'monthly', period: 'Month', tokens: 1000 }],
     }),
     field: 'spec.timeZone',

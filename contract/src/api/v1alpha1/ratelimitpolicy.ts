@@ -48,7 +48,7 @@ export interface RateLimitPolicySpec {
    */
   timeZone?: string;
   /**
-   * What the agent may spend per calendar period, in US dollars, in tokens or both. A call must fit every budget that applies to it. Budgets count for the whole agent (or each caller's key) whatever the scope: they are never multiplied by the replicas. Dollars are priced from the built-in price table, or AgentDeployment spec.pricing for a model it does not list. At most 16, each with its own name.
+   * What the agent may spend per calendar period, in US dollars, in tokens or both. A call must fit every budget that applies to it. Budgets count for the whole agent (or each caller's key) whatever the scope: they are never multiplied by the replicas; each ready replica holds an equal share and refuses once its share is spent. Dollars are priced from the built-in price table, or AgentDeployment spec.pricing for a model it does not list. At most 16, each with its own name.
    *
    * @maxItems 16
    *
