@@ -132,6 +132,48 @@ describe('every policy source on the corpus that uses every reference', () => {
     });
   });
 
+  it('carries the budgets in their time zone and the agent’s prices, in micro-dollars, from manifests', async () => {
+    await withTempDir(async (dir) => {
+      writeFileSync(
+        join(dir, 'all.yaml'),
+        corpusObjects(corpus)
+          .map((o) => stringify(o))
+          .join('---\n'),
+      );
+      const doc = (await manifestDocument(dir)).store.current?.doc;
+      expect(doc?.rateLimit.spend).toEqual({
+        // The corpus agent runs one replica; a budget is shared among the replicas in every scope.
+        shareOf: 1,
+        timeZone: 'Europe/Berlin',
+        budgets: [
+          {
+            name: 'monthly',
+            period: 'Month',
+            limitMicroUsd: 500_000_000,
+            limitTokens: 50_000_000,
+            per: 'Agent',
+            onExhausted: 'Refuse',
+            warnAtPercent: 80,
+          },
+          {
+            name: 'per-caller-daily',
+            period: 'Day',
+            limitMicroUsd: 20_125_000,
+            per: 'ClientKey',
+            onExhausted: 'Fallback',
+            warnAtPercent: 90,
+          },
+        ],
+      });
+      expect(
+        doc?.pricing?.map((p) => [p.model, p.inputMicroUsdPerMTok, p.cacheReadMicroUsdPerMTok]),
+      ).toEqual([
+        [corpus.agent.spec.model.name, 3_000_000, 300_000],
+        [corpus.agent.spec.model.fallbacks?.[0], 800_000, 80_000],
+      ]);
+    });
+  });
+
   it('reads the provider keys and the client keys from the Secrets the agent names', async () => {
     await withTempDir(async (dir) => {
       writeFileSync(

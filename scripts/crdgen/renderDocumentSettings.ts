@@ -8,6 +8,12 @@
 import { format, resolveConfig } from 'prettier';
 import { parseDuration } from '../../contract/src/api/duration.ts';
 import {
+  parseUsdMicros,
+  USD_MAX_MICROS,
+  USD_PATTERN,
+  USD_POSITIVE_RULE,
+} from '../../contract/src/api/usd.ts';
+import {
   DOCUMENT_FIELDS,
   type DocumentField,
   type DocumentRoot,
@@ -66,7 +72,18 @@ function typeOf(node: JsonSchema, field: DocumentField): string {
 function inUnit(value: unknown, field: DocumentField): unknown {
   if (field.unit === 'duration') return parseDuration(value as string);
   if (field.unit === 'seconds') return (value as number) * 1000;
+  if (field.unit === 'usd') return parseUsdMicros(value as string);
   return value;
+}
+
+/** A dollar field in micro-dollars: 0 up, or 1 up when its CEL rule holds it above zero. */
+function usdBounds(node: JsonSchema, field: DocumentField): SettingBounds {
+  if (node.pattern !== USD_PATTERN)
+    throw new Error(`${field.spec}: a dollar field must use common.defs.json's UsdAmount`);
+  const positive = (node['x-kubernetes-validations'] ?? []).some(
+    (v) => v.rule === USD_POSITIVE_RULE,
+  );
+  return { type: 'integer', minimum: positive ? 1 : 0, maximum: USD_MAX_MICROS };
 }
 
 interface Setting {
@@ -92,8 +109,17 @@ function boundsOf(
       maximum: l.maxDuration === undefined ? DURATION_CEILING_MS : parseDuration(l.maxDuration),
       ...opt,
     };
+  if (field.unit === 'usd') return { ...usdBounds(node, field), ...opt };
   if (Array.isArray(node.enum)) return { type: 'enum', values: node.enum as string[], ...opt };
   if (node.type === 'boolean') return { type: 'boolean', ...opt };
+  if (node.type === 'string')
+    return {
+      type: 'string',
+      ...(l.minLength === undefined ? {} : { minLength: l.minLength }),
+      ...(l.maxLength === undefined ? {} : { maxLength: l.maxLength }),
+      ...(typeof node.pattern === 'string' ? { pattern: node.pattern } : {}),
+      ...opt,
+    };
   if (node.type === 'array') {
     const items = node.items?.enum;
     if (!Array.isArray(items)) throw new Error(`${field.spec}: only lists of an enum are settings`);

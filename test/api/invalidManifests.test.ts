@@ -181,7 +181,7 @@ const rows: readonly Refusal[] = [
     name: 'rejects a rate limit policy that limits nothing',
     manifest: rateLimitPolicy({ scope: 'Cluster' }),
     field: 'spec.requests',
-    says: 'set at least one of requests, tokens and concurrency',
+    says: 'set at least one of requests, tokens, concurrency and budgets',
   },
   {
     name: 'rejects a request rate of zero',
@@ -263,7 +263,106 @@ const rows: readonly Refusal[] = [
     field: 'spec.store.waitBudget',
     says: 'must be between 1ms and 1s',
   },
+  {
+    name: 'rejects a budget that limits neither dollars nor tokens',
+    manifest: rateLimitPolicy({ budgets: [{ name: 'monthly', period: 'Month' }] }),
+    field: 'spec.budgets[0].usd',
+    says: 'set usd, tokens or both',
+  },
+  {
+    name: 'rejects a budget of zero dollars',
+    manifest: rateLimitPolicy({ budgets: [{ name: 'monthly', period: 'Month', usd: '0.00' }] }),
+    field: 'spec.budgets[0].usd',
+    says: 'must be greater than 0',
+  },
+  {
+    name: 'rejects a dollar amount with more than six decimals',
+    manifest: rateLimitPolicy({
+      budgets: [{ name: 'monthly', period: 'Month', usd: '0.0000001' }],
+    }),
+    field: 'spec.budgets[0].usd',
+    says: 'should match',
+  },
+  {
+    name: 'rejects a budget period other than Day, Week or Month',
+    manifest: rateLimitPolicy({ budgets: [{ name: 'yearly', period: 'Year', tokens: 1000 }] }),
+    field: 'spec.budgets[0].period',
+    says: 'Unsupported value: "Year"',
+  },
+  {
+    name: 'rejects a budget name that is not a DNS label',
+    manifest: rateLimitPolicy({ budgets: [{ name: 'Monthly', period: 'Month', tokens: 1000 }] }),
+    field: 'spec.budgets[0].name',
+    says: 'should match',
+  },
+  {
+    name: 'rejects two budgets of one name',
+    manifest: rateLimitPolicy({
+      budgets: [
+        { name: 'monthly', period: 'Month', tokens: 1000 },
+        { name: 'monthly', period: 'Day', tokens: 10 },
+      ],
+    }),
+    field: 'spec.budgets[1]',
+    says: 'Duplicate value',
+  },
+  {
+    name: 'rejects a token budget of zero',
+    manifest: rateLimitPolicy({ budgets: [{ name: 'monthly', period: 'Month', tokens: 0 }] }),
+    field: 'spec.budgets[0].tokens',
+    says: 'greater than or equal to 1',
+  },
+  {
+    name: 'rejects a warning above 100%',
+    manifest: rateLimitPolicy({
+      budgets: [{ name: 'monthly', period: 'Month', tokens: 1000, warnAtPercent: 101 }],
+    }),
+    field: 'spec.budgets[0].warnAtPercent',
+    says: 'less than or equal to 100',
+  },
+  {
+    name: 'rejects a time zone that is not an IANA name',
+    manifest: rateLimitPolicy({
+      timeZone: '+02:00',
+      budgets: [{ name: 'monthly', period: 'Month', tokens: 1000 }],
+    }),
+    field: 'spec.timeZone',
+    says: 'should match',
+  },
   // AgentDeployment
+  {
+    name: 'rejects a price that is not a decimal string',
+    manifest: agent({
+      pricing: [
+        {
+          model: FALLBACK_MODEL,
+          inputPerMTok: '$1',
+          outputPerMTok: '5',
+          cacheWrite5mPerMTok: '1.25',
+          cacheWrite1hPerMTok: '2',
+          cacheReadPerMTok: '0.1',
+        },
+      ],
+    }),
+    field: 'spec.pricing[0].inputPerMTok',
+    says: 'should match',
+  },
+  {
+    name: 'rejects a price without its cache read price',
+    manifest: agent({
+      pricing: [
+        {
+          model: FALLBACK_MODEL,
+          inputPerMTok: '1',
+          outputPerMTok: '5',
+          cacheWrite5mPerMTok: '1.25',
+          cacheWrite1hPerMTok: '2',
+        },
+      ],
+    }),
+    field: 'spec.pricing[0].cacheReadPerMTok',
+    says: 'Required value',
+  },
   {
     name: 'rejects an agent without a model',
     manifest: agent({ model: undefined }),

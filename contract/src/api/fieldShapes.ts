@@ -48,6 +48,18 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
           },
           circuitBreakerPolicyRef: { fields: { name: 0 } },
           rateLimitPolicyRef: { fields: { name: 0 } },
+          pricing: {
+            items: {
+              fields: {
+                model: 0,
+                inputPerMTok: 0,
+                outputPerMTok: 0,
+                cacheWrite5mPerMTok: 0,
+                cacheWrite1hPerMTok: 0,
+                cacheReadPerMTok: 0,
+              },
+            },
+          },
           timeout: 0,
           streamIdleTimeout: 0,
           maxStreamDuration: 0,
@@ -364,6 +376,20 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
           onLimit: 0,
           maxWait: 0,
           mode: 0,
+          timeZone: 0,
+          budgets: {
+            items: {
+              fields: {
+                name: 0,
+                period: 0,
+                usd: 0,
+                tokens: 0,
+                per: 0,
+                onExhausted: 0,
+                warnAtPercent: 0,
+              },
+            },
+          },
         },
       },
       status: {
@@ -410,6 +436,20 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
               },
             },
           },
+          budgets: {
+            items: {
+              fields: {
+                name: 0,
+                spent: { fields: { usd: 0, tokens: 0 } },
+                limit: { fields: { usd: 0, tokens: 0 } },
+                percent: 0,
+                resetsAt: 0,
+                projection: { fields: { exhaustsAt: 0, usdPerHour: 0, tokensPerHour: 0 } },
+              },
+            },
+          },
+          spent: 0,
+          resetsAt: 0,
         },
       },
     },

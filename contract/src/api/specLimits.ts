@@ -110,6 +110,19 @@ export const AGENT_DEPLOYMENT_LIMITS = {
     maxLength: 253,
     pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
   },
+  pricing: { maxItems: 32 },
+  'pricing[].model': { minLength: 1, maxLength: 128 },
+  'pricing[].inputPerMTok': { maxLength: 13, pattern: '^(0|[1-9][0-9]{0,5})([.][0-9]{1,6})?$' },
+  'pricing[].outputPerMTok': { maxLength: 13, pattern: '^(0|[1-9][0-9]{0,5})([.][0-9]{1,6})?$' },
+  'pricing[].cacheWrite5mPerMTok': {
+    maxLength: 13,
+    pattern: '^(0|[1-9][0-9]{0,5})([.][0-9]{1,6})?$',
+  },
+  'pricing[].cacheWrite1hPerMTok': {
+    maxLength: 13,
+    pattern: '^(0|[1-9][0-9]{0,5})([.][0-9]{1,6})?$',
+  },
+  'pricing[].cacheReadPerMTok': { maxLength: 13, pattern: '^(0|[1-9][0-9]{0,5})([.][0-9]{1,6})?$' },
   timeout: {
     default: '30s',
     maxLength: 32,
@@ -427,6 +440,15 @@ export const RATE_LIMIT_POLICY_LIMITS = {
     maxDuration: '5m',
   },
   mode: { default: 'Enforce', enum: ['Enforce', 'Shadow'] },
+  timeZone: { default: 'UTC', pattern: '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$' },
+  budgets: { maxItems: 16 },
+  'budgets[].name': { minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
+  'budgets[].period': { enum: ['Day', 'Week', 'Month'] },
+  'budgets[].usd': { maxLength: 13, pattern: '^(0|[1-9][0-9]{0,5})([.][0-9]{1,6})?$' },
+  'budgets[].tokens': { minimum: 1, maximum: 1000000000000 },
+  'budgets[].per': { default: 'Agent', enum: ['Agent', 'ClientKey'] },
+  'budgets[].onExhausted': { default: 'Refuse', enum: ['Refuse', 'Fallback', 'Shadow'] },
+  'budgets[].warnAtPercent': { default: 80, minimum: 1, maximum: 100 },
 } as const;
 /** The values of the enumerations every kind shares (common.defs.json). */
 export const COMMON_ENUMS = {

@@ -125,6 +125,9 @@ export function checkSection(
       case 'boolean':
         bool(v, path);
         break;
+      case 'string':
+        str(v, path, b);
+        break;
       case 'enum':
         oneOf(v, path, { enum: b.values });
         break;

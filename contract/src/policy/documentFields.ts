@@ -14,9 +14,10 @@ export type SpecKind = 'AgentDeployment' | 'CircuitBreakerPolicy' | 'RateLimitPo
 
 /**
  * How a spec value becomes the document's: `duration` is a Duration string ("30s") to
- * milliseconds, `seconds` a count of seconds to milliseconds; absent: as it is.
+ * milliseconds, `seconds` a count of seconds to milliseconds, `usd` a decimal dollar string
+ * ("12.50") to whole micro-dollars (contract/src/api/usd.ts); absent: as it is.
  */
-export type FieldUnit = 'duration' | 'seconds';
+export type FieldUnit = 'duration' | 'seconds' | 'usd';
 
 /**
  * How a Cluster-scope total is divided among the ready replicas: `rate` keeps the fraction
@@ -50,6 +51,7 @@ export interface DocumentRoot {
 
 const ms = (spec: string): DocumentField => ({ spec, unit: 'duration' });
 const as = (spec: string): DocumentField => ({ spec });
+const usd = (spec: string): DocumentField => ({ spec, unit: 'usd' });
 
 /** Each root's sections; the generated type of a section is named `<Root><Section>Fields`. */
 export const DOCUMENT_FIELDS = {
@@ -162,6 +164,38 @@ export const DOCUMENT_FIELDS = {
         providerHeaders: as('adaptive.providerHeaders'),
       },
       store: { waitBudgetMs: ms('store.waitBudget') },
+      /** Written with the budgets only: the calendar their periods follow. */
+      spend: { timeZone: as('timeZone') },
+    },
+  },
+  /**
+   * `budgets[]`, under `rateLimit.spend.budgets`: the agent's (or each key's) totals, never
+   * divided among replicas; dollars in whole micro-dollars.
+   */
+  budget: {
+    kind: 'RateLimitPolicy',
+    sections: {
+      '': {
+        period: as('budgets[].period'),
+        limitMicroUsd: usd('budgets[].usd'),
+        limitTokens: as('budgets[].tokens'),
+        per: as('budgets[].per'),
+        onExhausted: as('budgets[].onExhausted'),
+        warnAtPercent: as('budgets[].warnAtPercent'),
+      },
+    },
+  },
+  /** `pricing[]`: micro-dollars per million tokens, which is picodollars per token. */
+  price: {
+    kind: 'AgentDeployment',
+    sections: {
+      '': {
+        inputMicroUsdPerMTok: usd('pricing[].inputPerMTok'),
+        outputMicroUsdPerMTok: usd('pricing[].outputPerMTok'),
+        cacheWrite5mMicroUsdPerMTok: usd('pricing[].cacheWrite5mPerMTok'),
+        cacheWrite1hMicroUsdPerMTok: usd('pricing[].cacheWrite1hPerMTok'),
+        cacheReadMicroUsdPerMTok: usd('pricing[].cacheReadPerMTok'),
+      },
     },
   },
 } as const satisfies Readonly<Record<string, DocumentRoot>>;

@@ -22,11 +22,14 @@ import type {
   BreakerLoopDetectionFields,
   BreakerSlowCallFields,
   BreakerTimeWindowFields,
+  BudgetFields,
   McpServerFields,
+  PriceFields,
   RateLimitAdaptiveFields,
   RateLimitConcurrencyFields,
   RateLimitFields,
   RateLimitRequestsFields,
+  RateLimitSpendFields,
   RateLimitStoreFields,
   RateLimitTokensFields,
   ToolFields,
@@ -85,6 +88,31 @@ export interface RateLimitSettings extends RateLimitFields {
    * the fallback while it cannot answer. Absent: the per-replica split alone.
    */
   readonly store?: StoreSettings;
+  /** Written only when the policy sets budgets, so that other documents and hashes stay as they were. */
+  readonly spend?: SpendSettings;
+}
+
+/** RateLimitPolicy `timeZone` and `budgets[]`: what the agent may spend per calendar period. */
+export interface SpendSettings extends RateLimitSpendFields {
+  /**
+   * Replicas that each hold an equal share of every budget: the agent's ready replicas in
+   * every scope, since a budget is the whole agent's (a PerReplica scope divides nothing else).
+   */
+  readonly shareOf: number;
+  readonly budgets: readonly BudgetSettings[];
+}
+
+/** One budget, the agent's (or each key's) total: never divided among replicas. */
+export interface BudgetSettings extends BudgetFields {
+  readonly name: string;
+}
+
+/**
+ * AgentDeployment `pricing[]`: one model's prices in micro-dollars per million tokens (which
+ * is picodollars per token); replaces the price table's row for that model.
+ */
+export interface ModelPriceSettings extends PriceFields {
+  readonly model: string;
 }
 
 export interface SecretKeyRef {
@@ -213,6 +241,8 @@ export interface PolicyDocument extends AgentFields {
   readonly cache: AgentCacheFields;
   readonly security: AgentSecurityFields;
   readonly audit: AgentAuditFields;
+  /** Written only when the agent sets any (`spec.pricing`). */
+  readonly pricing?: readonly ModelPriceSettings[];
   /** `false` turns the `/debug/*` documents off; absent means on (`spec.monitoring.debugEndpoints`). */
   readonly debugEndpoints?: false;
 }

@@ -166,6 +166,16 @@ describe('resolveRateLimit', () => {
     expect(settings.tokens?.replicaInputPerMinute).toBe(row.input);
   });
 
+  it.each(['PerReplica', 'Cluster'] as const)(
+    "shares a budget among the ready replicas in %s scope: a budget is the whole agent's",
+    (scope) => {
+      const budgets = [{ name: 'daily', period: 'Day' as const, usd: '10' }];
+      const settings = resolveRateLimit(rateLimitPolicy({ ...production.spec, scope, budgets }), 3);
+      expect(settings.spend?.shareOf).toBe(3);
+      expect(settings.spend?.budgets[0]?.limitMicroUsd).toBe(10_000_000);
+    },
+  );
+
   it('reports the share as RateLimitPolicy status shows it', () => {
     const settings = resolveRateLimit(rateLimitPolicy({ ...production.spec, scope: 'Cluster' }), 4);
     expect(effectiveShare(settings)).toEqual({

@@ -91,6 +91,14 @@ export function resolvePolicy(inputs: ResolveInputs): PolicyDocument {
     cache: resolveSection('agent', 'cache', spec),
     security: resolveSection('agent', 'security', spec),
     audit: resolveSection('agent', 'audit', spec),
+    ...(spec.pricing === undefined || spec.pricing.length === 0
+      ? {}
+      : {
+          pricing: spec.pricing.map((price) => ({
+            model: price.model,
+            ...resolveSection('price', '', price),
+          })),
+        }),
     // Written only when off, so that documents (and their hashes) stay as they were by default.
     ...(spec.monitoring?.debugEndpoints === false ? { debugEndpoints: false as const } : {}),
   };
@@ -175,7 +183,7 @@ export function resolveRateLimit(
   const spec = policy?.spec ?? {};
   const fields = resolveSection('rateLimit', '', spec);
   const shareOf = fields.scope === 'Cluster' ? Math.max(1, Math.floor(readyReplicas)) : 1;
-  const { requests, tokens, concurrency } = spec;
+  const { requests, tokens, concurrency, budgets } = spec;
   return {
     ...(policy?.metadata.name === undefined ? {} : { policyName: policy.metadata.name }),
     ...fields,
@@ -195,6 +203,18 @@ export function resolveRateLimit(
     ...(policy === undefined || spec.store === undefined
       ? {}
       : { store: resolveStore(policy, spec.store, agentName) }),
+    ...(budgets === undefined || budgets.length === 0
+      ? {}
+      : {
+          spend: {
+            ...resolveSection('rateLimit', 'spend', spec),
+            shareOf: Math.max(1, Math.floor(readyReplicas)),
+            budgets: budgets.map((budget) => ({
+              name: budget.name,
+              ...resolveSection('budget', '', budget),
+            })),
+          },
+        }),
   };
 }
 

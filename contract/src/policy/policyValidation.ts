@@ -31,6 +31,7 @@ import {
   checkSection,
   type Json,
 } from './documentChecks.ts';
+import { checkPricing, checkSpend } from './spendChecks.ts';
 
 export type ParsedPolicy =
   | { readonly ok: true; readonly doc: PolicyDocument; readonly hash: string }
@@ -89,6 +90,7 @@ function checkRateLimit(v: unknown): void {
   else int(r.maxWaitMs, 'rateLimit.maxWaitMs', 0, 0);
   const store = optObj(r.store, 'rateLimit.store');
   if (store !== undefined) checkStore(store);
+  if (r.spend !== undefined) checkSpend(r.spend);
 }
 
 /** The store's settings; `sharing` is already resolved into `keyPrefix`. */
@@ -236,6 +238,7 @@ function checkDocument(v: unknown): void {
   checkSection(obj(d.cache, 'cache'), 'cache', BOUNDS.agent.cache);
   checkSection(obj(d.security, 'security'), 'security', BOUNDS.agent.security);
   checkSection(obj(d.audit, 'audit'), 'audit', BOUNDS.agent.audit);
+  if (d.pricing !== undefined) checkPricing(d.pricing);
   if (d.debugEndpoints !== undefined && d.debugEndpoints !== false)
     fail('debugEndpoints', 'must be false or absent', d.debugEndpoints);
 }

@@ -1,7 +1,9 @@
 /**
  * One agent that uses every reference the API has, and the objects it refers to: the corpus on
  * which every policy source must resolve the same document (policyGather.test.ts, and
- * test/operator/everySource.test.ts through the real operator and runtime).
+ * test/operator/everySource.test.ts through the real operator and runtime). Its policy sets
+ * budgets in a time zone and the agent prices its models, so what an agent may spend goes
+ * through every source too.
  */
 import type { AgentDeployment, CircuitBreakerPolicy, RateLimitPolicy } from '../api/resources.ts';
 import { GROUP_VERSION } from '../api/resources.ts';
@@ -87,6 +89,24 @@ export function everyReferenceCorpus(at: CorpusEndpoints): Corpus {
         circuitBreakerPolicyRef: { name: 'corpus-agent-breaker' },
         rateLimitPolicyRef: { name: 'corpus-limits' },
         access: { clientKeysSecretRef: { name: 'corpus-client-keys' } },
+        pricing: [
+          {
+            model: PRIMARY_MODEL,
+            inputPerMTok: '3',
+            outputPerMTok: '15',
+            cacheWrite5mPerMTok: '3.75',
+            cacheWrite1hPerMTok: '6',
+            cacheReadPerMTok: '0.3',
+          },
+          {
+            model: FALLBACK_MODEL,
+            inputPerMTok: '0.8',
+            outputPerMTok: '4',
+            cacheWrite5mPerMTok: '1',
+            cacheWrite1hPerMTok: '1.6',
+            cacheReadPerMTok: '0.08',
+          },
+        ],
       },
     },
     agentBreaker: {
@@ -109,6 +129,18 @@ export function everyReferenceCorpus(at: CorpusEndpoints): Corpus {
         scope: 'PerReplica',
         requests: { perSecond: 50, burst: 100 },
         concurrency: { maxConcurrent: 20 },
+        timeZone: 'Europe/Berlin',
+        budgets: [
+          { name: 'monthly', period: 'Month', usd: '500', tokens: 50_000_000 },
+          {
+            name: 'per-caller-daily',
+            period: 'Day',
+            usd: '20.125',
+            per: 'ClientKey',
+            onExhausted: 'Fallback',
+            warnAtPercent: 90,
+          },
+        ],
       },
     },
     prompt: {

@@ -110,6 +110,15 @@ const CONTAINERS: Readonly<Record<string, Json>> = {
     url: 'https://orders.example/lookup',
   },
   'AgentDeployment:access.clientKeysSecretRef': { name: 'client-keys' },
+  'AgentDeployment:pricing[]': {
+    model: PRIMARY_MODEL,
+    inputPerMTok: '3',
+    outputPerMTok: '15',
+    cacheWrite5mPerMTok: '3.75',
+    cacheWrite1hPerMTok: '6',
+    cacheReadPerMTok: '0.3',
+  },
+  'RateLimitPolicy:budgets[]': { name: 'monthly', period: 'Month', tokens: 1000 },
 };
 
 /** A string of `length` the field's pattern accepts. */
@@ -121,6 +130,9 @@ function text(path: string, length: number): string {
   // host:port, as the schema's pattern wants; too short for a port, it fails the pattern too.
   if (path.endsWith('redis.address'))
     return length >= 3 ? `${'a'.repeat(length - 2)}:1` : '1'.repeat(length);
+  // A dollar amount: six decimals, and the rest of the length before the point.
+  if (/usd|PerMTok$/.test(path))
+    return length > 7 ? `${'1'.repeat(length - 7)}.${'1'.repeat(6)}` : '1'.repeat(length);
   return 'a'.repeat(length);
 }
 
@@ -133,6 +145,8 @@ function items(kind: Kind, path: string, count: number): unknown[] {
     }
     if (path === 'model.fallbacks') return i === 0 ? FALLBACK_MODEL : `claude-model-${i}`;
     if (path === 'mcpServers[].tools') return `tool-${i}`;
+    // Prices are keyed by model, not by name.
+    if (path === 'pricing') return { ...CONTAINERS['AgentDeployment:pricing[]'], model: `m-${i}` };
     const container = CONTAINERS[`${kind}:${path}[]`] ?? {};
     return { ...container, name: `item-${i}` };
   });

@@ -5,6 +5,7 @@
  * limit, divided among the replicas. Pure.
  */
 import { parseDuration } from '../api/duration.ts';
+import { isInvalidUsdError, parseUsdMicros } from '../api/usd.ts';
 import type { RateLimitShare } from '../api/resources.ts';
 import {
   DOCUMENT_FIELDS,
@@ -39,7 +40,18 @@ function valueAt(from: unknown, path: string): unknown {
 function inUnit(value: unknown, field: DocumentField): unknown {
   if (field.unit === 'duration') return parseDuration(value as string);
   if (field.unit === 'seconds') return (value as number) * 1000;
+  if (field.unit === 'usd') return usdMicros(value);
   return value;
+}
+
+/** Micro-dollars; an amount that is not one is passed on as it is, for the document's check to refuse. */
+function usdMicros(value: unknown): unknown {
+  try {
+    return parseUsdMicros(value as string);
+  } catch (err) {
+    if (isInvalidUsdError(err)) return value;
+    throw err;
+  }
 }
 
 /**

@@ -18,6 +18,14 @@ export type SettingBounds =
       readonly optional?: true;
     }
   | { readonly type: 'boolean'; readonly optional?: true }
+  | {
+      readonly type: 'string';
+      readonly minLength?: number;
+      readonly maxLength?: number;
+      /** The schema's pattern, which the whole value must match. */
+      readonly pattern?: string;
+      readonly optional?: true;
+    }
   | { readonly type: 'enum'; readonly values: readonly string[]; readonly optional?: true }
   | {
       readonly type: 'enumList';

@@ -51,6 +51,8 @@ export async function runAgent(
     headers: Record<string, string>;
     /** Wraps each provider attempt (for tracing). */
     wrapAttempt?: RouteOptions['wrapAttempt'];
+    /** What the policy's budgets need of a turn, given its body's JSON; absent: no budgets. */
+    budgetOf?: (text: string) => RouteOptions['budget'];
     /**
      * Streams every model turn and tells the listener as it goes; absent, turns are plain
      * calls. Each turn keeps the stream rules: retried or replaced unseen until its content
@@ -75,12 +77,15 @@ export async function runAgent(
       ...(toolDefs.length === 0 ? {} : { tools: toolDefs }),
     };
     const chain = [doc.model.name, ...doc.model.fallbacks.filter((m) => m !== doc.model.name)];
+    // Each turn's body is larger than the last: its worst case is priced turn by turn.
+    const budget = request.budgetOf?.(JSON.stringify(body));
     const common = {
       body,
       models: chain,
       signal,
       headers: request.headers,
       ...(request.wrapAttempt === undefined ? {} : { wrapAttempt: request.wrapAttempt }),
+      ...(budget === undefined ? {} : { budget }),
     };
     const listener = request.listener;
     let message: ModelMessage;

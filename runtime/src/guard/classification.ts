@@ -10,11 +10,13 @@
 import type { FailureClass } from '../../../contract/src/api/vocabulary.ts';
 import {
   BreakerLimitError,
+  BudgetExhaustedError,
   BulkheadFullError,
   CancelledError,
   CircuitOpenError,
   RateLimitedError,
   TimeoutError,
+  UnpricedModelError,
 } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
 
@@ -151,6 +153,9 @@ export function classifyCommonError(err: unknown): Classification {
   ) {
     return { outcome: 'Rejected', retryable: false, retryAfterMs: err.retryAfterMs };
   }
+  if (err instanceof BudgetExhaustedError)
+    return { outcome: 'Rejected', retryable: false, retryAfterMs: err.retryAfterMs };
+  if (err instanceof UnpricedModelError) return { outcome: 'Rejected', retryable: false };
   return classifyTransportError(err, 0);
 }
 

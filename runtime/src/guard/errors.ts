@@ -11,7 +11,9 @@ export type GuardErrorCode =
   | 'TIMEOUT'
   | 'CANCELLED'
   | 'BREAKER_LIMIT'
-  | 'LOOP_DETECTED';
+  | 'LOOP_DETECTED'
+  | 'BUDGET_EXHAUSTED'
+  | 'UNPRICED_MODEL';
 
 export abstract class GuardError extends Error {
   abstract readonly code: GuardErrorCode;
@@ -25,7 +27,9 @@ export type AnyGuardError =
   | TimeoutError
   | CancelledError
   | BreakerLimitError
-  | LoopDetectedError;
+  | LoopDetectedError
+  | BudgetExhaustedError
+  | UnpricedModelError;
 
 export function isGuardError(err: unknown): err is AnyGuardError {
   return err instanceof GuardError;
@@ -180,4 +184,49 @@ export class LoopDetectedError extends GuardError {
     this.tool = tool;
     this.count = count;
   }
+}
+
+/**
+ * A call whose worst case does not fit a budget (RateLimitPolicy `spec.budgets[]`, budgetLedger.ts)
+ * that refuses or falls back when exhausted. The message names the budget, its period, what is
+ * spent of what limit and when the period ends; Retry-After is the time until then.
+ */
+export class BudgetExhaustedError extends GuardError {
+  readonly code = 'BUDGET_EXHAUSTED';
+  readonly budget: string;
+  /** Until the budget's period ends. */
+  readonly retryAfterMs: number;
+  /** Every budget that refused says `onExhausted: Fallback`: a cheaper model may still fit. */
+  readonly fallback: boolean;
+
+  constructor(budget: string, message: string, retryAfterMs: number, fallback: boolean) {
+    super(message);
+    this.name = 'BudgetExhaustedError';
+    this.budget = budget;
+    this.retryAfterMs = retryAfterMs;
+    this.fallback = fallback;
+  }
+}
+
+export function isBudgetExhaustedError(err: unknown): err is BudgetExhaustedError {
+  return err instanceof BudgetExhaustedError;
+}
+
+/**
+ * A call to a model with no price under a dollar budget: never counted as free. The message
+ * (contract/src/spend/callCost.ts) names the model and AgentDeployment `spec.pricing[].model`.
+ */
+export class UnpricedModelError extends GuardError {
+  readonly code = 'UNPRICED_MODEL';
+  readonly model: string;
+
+  constructor(model: string, message: string) {
+    super(message);
+    this.name = 'UnpricedModelError';
+    this.model = model;
+  }
+}
+
+export function isUnpricedModelError(err: unknown): err is UnpricedModelError {
+  return err instanceof UnpricedModelError;
 }

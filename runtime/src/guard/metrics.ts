@@ -10,6 +10,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BreakerStateName } from './breakerState.ts';
+import type { BudgetLedger, BudgetRemaining } from './budgetLedger.ts';
 import type { Bulkhead } from './bulkhead.ts';
 import type { CircuitBreaker } from './circuitBreaker.ts';
 import { FAILURE_CLASSES } from '../../../contract/src/api/vocabulary.ts';
@@ -68,6 +69,10 @@ export class GuardMetrics {
   readonly guardRetries: Counter<'name'>;
   readonly guardRetryBudgetExhausted: Counter<'name'>;
   readonly guardTimeouts: Counter<'name'>;
+  readonly budgetSpend: Counter<'agent' | 'model' | 'backend'>;
+  readonly budgetRemainingUsd: Gauge<'agent' | 'budget'>;
+  readonly budgetRemainingTokens: Gauge<'agent' | 'budget'>;
+  readonly budgetRejected: Counter<'agent' | 'budget' | 'reason'>;
 
   constructor(registry: Registry) {
     this.#registry = registry;
@@ -138,6 +143,104 @@ export class GuardMetrics {
     this.guardTimeouts = this.#counter('guard_timeouts_total', 'Attempts a guard timed out.', [
       'name',
     ]);
+    this.budgetSpend = this.#counter(
+      'budget_spend_usd_total',
+      "Dollars the agent's settled model calls cost on this replica, priced from the price table or spec.pricing, by model and backend.",
+      ['agent', 'model', 'backend'],
+    );
+    this.budgetRemainingUsd = this.#gauge(
+      'budget_remaining_usd',
+      'Dollars left of a budget this period on this replica (its share without a store; per ClientKey, the key with least left); negative once Shadow lets spend pass the limit.',
+      ['agent', 'budget'],
+    );
+    this.budgetRemainingTokens = this.#gauge(
+      'budget_remaining_tokens',
+      'Tokens left of a budget this period on this replica (its share without a store; per ClientKey, the key with least left).',
+      ['agent', 'budget'],
+    );
+    this.budgetRejected = this.#counter(
+      'budget_rejected_total',
+      'Model calls a budget refused, by reason (exhausted, unpriced; shadow: would have refused).',
+      ['agent', 'budget', 'reason'],
+    );
+  }
+
+  /**
+   * Exports a budget ledger's spend, what is left of each budget and its refusals; returns the
+   * unbind function. Budgets come and go with the policy: their series go with them.
+   */
+  bindBudgets(ledger: BudgetLedger): () => void {
+    const agent = ledger.name;
+    const spent = new Map<string, { child: CounterChild; last: bigint }>();
+    const spendLabels: { agent: string; model: string; backend: string }[] = [];
+    this.#on(this.budgetSpend, ledger, () => {
+      for (const target of ledger.spendByTarget()) {
+        const key = `${target.model}\n${target.backend}`;
+        let entry = spent.get(key);
+        if (entry === undefined) {
+          const labels = { agent, model: target.model, backend: target.backend };
+          spendLabels.push(labels);
+          entry = { child: this.budgetSpend.labels(labels), last: 0n };
+          spent.set(key, entry);
+        }
+        const delta = target.picoUsd - entry.last;
+        // Whole picodollars to dollars: exact until the float, which is the metric's own.
+        if (delta > 0n) entry.child.inc(Number(delta) / 1e12);
+        entry.last = target.picoUsd;
+      }
+    });
+    const left = [
+      [this.budgetRemainingUsd, (r: BudgetRemaining) => r.picoUsd, 1e12],
+      [this.budgetRemainingTokens, (r: BudgetRemaining) => r.tokens, 1],
+    ] as const;
+    const shown = left.map(([gauge, read, unit]) => {
+      let current = new Set<string>();
+      this.#on(gauge, ledger, () => {
+        const next = new Set<string>();
+        for (const r of ledger.remaining()) {
+          const value = read(r);
+          if (value === undefined) continue;
+          next.add(r.budget);
+          gauge.set({ agent, budget: r.budget }, Number(value) / unit);
+        }
+        for (const budget of current) if (!next.has(budget)) gauge.remove({ agent, budget });
+        current = next;
+      });
+      return () => {
+        for (const budget of current) gauge.remove({ agent, budget });
+      };
+    });
+    const reasons = ['exhausted', 'unpriced', 'shadow'] as const;
+    const rejected = new Map<string, Delta[]>();
+    this.#on(this.budgetRejected, ledger, () => {
+      const budgets = new Set(ledger.budgets);
+      for (const budget of budgets) {
+        if (!rejected.has(budget))
+          rejected.set(
+            budget,
+            reasons.map(
+              (reason) => new Delta(this.budgetRejected.labels({ agent, budget, reason })),
+            ),
+          );
+      }
+      for (const [budget, deltas] of rejected) {
+        if (!budgets.has(budget)) {
+          for (const reason of reasons) this.budgetRejected.remove({ agent, budget, reason });
+          rejected.delete(budget);
+          continue;
+        }
+        const r = ledger.refusals().get(budget);
+        deltas.forEach((d, i) => {
+          d.push(r === undefined ? 0 : r[reasons[i] ?? 'exhausted']);
+        });
+      }
+    });
+    return this.#unbinder(ledger, () => {
+      for (const labels of spendLabels) this.budgetSpend.remove(labels);
+      for (const removeShown of shown) removeShown();
+      for (const budget of rejected.keys())
+        for (const reason of reasons) this.budgetRejected.remove({ agent, budget, reason });
+    });
   }
 
   /** Exports a breaker's state and counters; returns the unbind function. */

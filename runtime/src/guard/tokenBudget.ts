@@ -13,8 +13,15 @@ export interface TokenEstimate {
 }
 
 export interface TokenUsage {
+  /** Input not read from or written to the prompt cache (the API's `input_tokens`). */
   readonly inputTokens: number;
   readonly outputTokens: number;
+  /** Prompt-cache writes (`cache_creation_input_tokens`), for budgets; absent: none. */
+  readonly cacheWriteTokens?: number;
+  /** Of those, the one-hour writes. */
+  readonly cacheWrite1hTokens?: number;
+  /** Prompt-cache reads (`cache_read_input_tokens`). */
+  readonly cacheReadTokens?: number;
 }
 
 export type BudgetLimit = 'inputTokens' | 'outputTokens';

@@ -11,7 +11,13 @@ import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { isFailureClass } from '../guard/classification.ts';
 import { failureOf } from './anthropic/errorClassification.ts';
-import { CancelledError, isCircuitOpenError } from '../guard/errors.ts';
+import {
+  CancelledError,
+  isBudgetExhaustedError,
+  isCircuitOpenError,
+  isUnpricedModelError,
+  type BudgetExhaustedError,
+} from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';
 import {
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
@@ -21,7 +27,7 @@ import {
 import { modelIdAt, type Backend, type BackendPool } from './backendPool.ts';
 import { chooseBackend, type BalancerState } from './loadBalancer.ts';
 import type { ForwardedAnswer, MessagesEndpoint } from './messagesForwarder.ts';
-import type { TokenEstimate } from '../guard/guardSet/providerGuard.ts';
+import type { BudgetRequest, TokenEstimate } from '../guard/guardSet/providerGuard.ts';
 import type { BackendAttempt, RuntimeGuard } from './backendPool.ts';
 import { tokenUsage, usageOfAnswer, type Usage } from './sseUsage.ts';
 import { readableSource, relayStream, type StreamSink } from './streamRelay.ts';
@@ -49,6 +55,8 @@ export type RoutedResponse =
       readonly text: string;
       readonly usage: Usage;
       readonly fallbackUsed: boolean;
+      /** A budget's `onExhausted: Fallback` chose this model. */
+      readonly budgetFallback?: true;
     }
   | {
       /** A stream relayed to the caller's sink in full, ended by `message_stop`. */
@@ -58,6 +66,7 @@ export type RoutedResponse =
       readonly status: number;
       readonly usage: Usage;
       readonly fallbackUsed: boolean;
+      readonly budgetFallback?: true;
     };
 
 /** Limits on a streamed answer beyond the attempt's `timeout` (time to first event). */
@@ -90,8 +99,10 @@ export interface RouteOptions {
   /** The requested model, then fallbacks, without repeats. */
   readonly models: readonly string[];
   readonly signal: AbortSignal;
-  /** Charged to the rate limiter's token budgets for each attempt. */
+  /** Charged to the rate limiter's token budgets for each attempt, and reserved against the budgets. */
   readonly estimate?: TokenEstimate;
+  /** What budgets need beyond the estimate: the caller's key, the request's size, its caching. */
+  readonly budget?: BudgetRequest;
   /** Extra headers for the provider: W3C trace context; the caller's `anthropic-*` on `forward`. */
   readonly headers?: Readonly<Record<string, string>>;
   /** Wraps each attempt (for tracing). */
@@ -133,18 +144,11 @@ export class ModelRouter {
         continue;
       }
       try {
-        return await guard.callModel(
-          model,
-          (tried) => this.#pick(guard, model, tried),
-          (info) =>
-            options.wrapAttempt === undefined
-              ? this.#attempt(info, options, index > 0)
-              : options.wrapAttempt(info, () => this.#attempt(info, options, index > 0)),
-          options.signal,
-          options.estimate,
-        );
+        return await this.#callModel(guard, model, options, index > 0);
       } catch (err) {
         lastError = err;
+        if (isBudgetExhaustedError(err) && err.fallback)
+          return this.#budgetFallback(guard, model, options, err);
         if (
           options.signal.aborted ||
           options.sink?.committed === true ||
@@ -154,6 +158,59 @@ export class ModelRouter {
       }
     }
     throw lastError;
+  }
+
+  #callModel(
+    guard: RuntimeGuard,
+    model: string,
+    options: RouteOptions,
+    fallback: boolean,
+  ): Promise<RoutedResponse> {
+    return guard.callModel(
+      model,
+      (tried) => this.#pick(guard, model, tried),
+      (info) =>
+        options.wrapAttempt === undefined
+          ? this.#attempt(info, options, fallback)
+          : options.wrapAttempt(info, () => this.#attempt(info, options, fallback)),
+      options.signal,
+      options.estimate,
+      options.budget,
+    );
+  }
+
+  /**
+   * A budget with `onExhausted: Fallback` refused `refused`: the agent's fallback models, the
+   * cheapest worst case first, each while its worst case fits every budget; the first refusal
+   * when none does. A model's provider failing moves on as the chain does.
+   */
+  async #budgetFallback(
+    guard: RuntimeGuard,
+    refused: string,
+    options: RouteOptions,
+    refusal: BudgetExhaustedError,
+  ): Promise<RoutedResponse> {
+    if (guard.cheapestFirst === undefined) throw refusal;
+    const fallbacks = options.models.slice(1).filter((m) => m !== refused);
+    const sink = options.sink;
+    for (const model of guard.cheapestFirst(fallbacks, options.estimate, options.budget)) {
+      if (!this.#pool.backends.some((b) => modelIdAt(b, model) !== undefined)) continue;
+      if (sink !== undefined) sink.budgetFallback = true;
+      try {
+        const routed = await this.#callModel(guard, model, options, true);
+        return { ...routed, budgetFallback: true };
+      } catch (err) {
+        if (sink !== undefined && !sink.committed) sink.budgetFallback = false;
+        if (isBudgetExhaustedError(err) || isUnpricedModelError(err)) continue;
+        if (
+          options.signal.aborted ||
+          sink?.committed === true ||
+          !fallbackMayHelp(err, this.#clock.now())
+        )
+          throw err;
+      }
+    }
+    throw refusal;
   }
 
   #pick(

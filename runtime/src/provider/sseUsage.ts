@@ -8,11 +8,27 @@ import type { TokenUsage } from '../guard/tokenBudget.ts';
 export interface Usage {
   input_tokens: number;
   output_tokens: number;
+  /** Prompt-cache writes and reads, kept only when the answer reports some (budgets price them). */
+  cache_creation_input_tokens?: number;
+  cache_read_input_tokens?: number;
+  /** Of the cache writes, those for one hour (priced higher than the five-minute ones). */
+  cache_creation?: { ephemeral_1h_input_tokens?: number };
 }
 
-/** The answer's usage in the guard's terms, for its token budget. */
+/** The answer's usage in the guard's terms: its token budget, and its budgets' prices. */
 export function tokenUsage(usage: Usage): TokenUsage {
-  return { inputTokens: usage.input_tokens, outputTokens: usage.output_tokens };
+  const written = usage.cache_creation_input_tokens;
+  const read = usage.cache_read_input_tokens;
+  const hour = usage.cache_creation?.ephemeral_1h_input_tokens;
+  if (written === undefined && read === undefined)
+    return { inputTokens: usage.input_tokens, outputTokens: usage.output_tokens };
+  return {
+    inputTokens: usage.input_tokens,
+    outputTokens: usage.output_tokens,
+    ...(written === undefined ? {} : { cacheWriteTokens: written }),
+    ...(hour === undefined ? {} : { cacheWrite1hTokens: hour }),
+    ...(read === undefined ? {} : { cacheReadTokens: read }),
+  };
 }
 
 /** Every line the tap decodes holds one of these (`"message_start"`, `"message_delta"`, `"message_stop"`, `"error"`). */
@@ -177,15 +193,30 @@ function mergeUsage(into: Usage, from: Partial<Usage> | undefined): void {
   if (typeof from.input_tokens === 'number' && from.input_tokens > 0)
     into.input_tokens = from.input_tokens;
   if (typeof from.output_tokens === 'number') into.output_tokens = from.output_tokens;
+  mergeCacheUsage(into, from);
+}
+
+/** The cache counts of `from`, when it has any above zero (a later event repeats them). */
+function mergeCacheUsage(into: Usage, from: Partial<Usage>): void {
+  const written = from.cache_creation_input_tokens;
+  if (typeof written === 'number' && written > 0) into.cache_creation_input_tokens = written;
+  const read = from.cache_read_input_tokens;
+  if (typeof read === 'number' && read > 0) into.cache_read_input_tokens = read;
+  const hour = (from.cache_creation as { ephemeral_1h_input_tokens?: unknown } | null | undefined)
+    ?.ephemeral_1h_input_tokens;
+  if (typeof hour === 'number' && hour > 0)
+    into.cache_creation = { ephemeral_1h_input_tokens: hour };
 }
 
 /** Usage of a plain (non-streaming) answer; zeros when absent. */
 export function usageOf(message: unknown): Usage {
-  const u = (message as { usage?: Partial<Usage> } | null)?.usage;
-  return {
+  const u = (message as { usage?: Partial<Usage> | null } | null)?.usage;
+  const usage: Usage = {
     input_tokens: typeof u?.input_tokens === 'number' ? u.input_tokens : 0,
     output_tokens: typeof u?.output_tokens === 'number' ? u.output_tokens : 0,
   };
+  if (typeof u === 'object' && u !== null) mergeCacheUsage(usage, u);
+  return usage;
 }
 
 /**

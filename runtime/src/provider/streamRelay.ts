@@ -84,6 +84,8 @@ export interface StreamSink {
   committed: boolean;
   /** The backend of the attempt being relayed, set by the router before it starts. */
   servedBy: string | undefined;
+  /** Set by the router when a budget's `onExhausted: Fallback` chose the model being relayed. */
+  budgetFallback?: boolean;
   /** Set by the relay when the provider's own `event: error` went to the caller. */
   errorEventSent: boolean;
 }

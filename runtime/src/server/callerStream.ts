@@ -12,10 +12,13 @@ import { errorBody } from './errorReplies.ts';
 
 /** Names the backend that served an answer (the caller's SDK exposes response headers). */
 export const BACKEND_HEADER = 'x-breakwater-backend';
+/** Says `fallback` when a budget (`onExhausted: Fallback`) sent the call to a cheaper model. */
+export const BUDGET_HEADER = 'x-breakwater-budget';
 
 export class CallerStream implements StreamSink {
   committed = false;
   servedBy: string | undefined = undefined;
+  budgetFallback = false;
   errorEventSent = false;
   readonly #reply: FastifyReply;
   readonly #requestId: string;
@@ -42,6 +45,7 @@ export class CallerStream implements StreamSink {
       connection: 'keep-alive',
       'request-id': this.#requestId,
       ...(this.servedBy === undefined ? {} : { [BACKEND_HEADER]: this.servedBy }),
+      ...(this.budgetFallback ? { [BUDGET_HEADER]: 'fallback' } : {}),
     });
   }
 

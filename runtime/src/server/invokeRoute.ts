@@ -11,6 +11,7 @@ import { InvocationTools } from '../agent/agentTools.ts';
 import { clientFingerprint } from '../audit/auditLog.ts';
 import { withAttemptSpan } from '../telemetry/tracing.ts';
 import { CallerStream } from './callerStream.ts';
+import { budgetRequest } from './budgetRequest.ts';
 import { checkInvokeBody } from './messagesValidation.ts';
 import { passGate, presentedKey } from './requestGate.ts';
 import {
@@ -99,6 +100,12 @@ async function handle(
             run,
           ),
         ...(stream === undefined ? {} : { listener: streamListener(stream) }),
+        ...(doc.rateLimit.spend === undefined
+          ? {}
+          : {
+              budgetOf: (text: string) =>
+                budgetRequest(doc, () => presentedKey(request), text, doc.model.maxTokens),
+            }),
       },
       call.signal,
     );

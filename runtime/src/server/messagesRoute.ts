@@ -8,7 +8,8 @@ import { clientFingerprint } from '../audit/auditLog.ts';
 import { cacheKey } from '../cache/responseCache.ts';
 import type { RoutedResponse } from '../provider/modelRouter.ts';
 import { tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
-import { BACKEND_HEADER, CallerStream } from './callerStream.ts';
+import { BACKEND_HEADER, BUDGET_HEADER, CallerStream } from './callerStream.ts';
+import { budgetRequest } from './budgetRequest.ts';
 import { checkMessagesBody } from './messagesValidation.ts';
 import { passGate, presentedKey } from './requestGate.ts';
 import {
@@ -111,6 +112,11 @@ async function handle(
       inputTokens: estimateInputTokens(rawLength),
       outputTokens: body.max_tokens as number,
     };
+    const budget = budgetRequest(
+      active.doc,
+      () => presentedKey(request),
+      checked.defaulted || request.rawBody === '' ? JSON.stringify(body) : request.rawBody,
+    );
     routed = await ctx.router.send({
       via: 'forward',
       body,
@@ -120,6 +126,7 @@ async function handle(
       models: modelChain(model, active),
       signal: call.signal,
       estimate,
+      ...(budget === undefined ? {} : { budget }),
       headers: withCallerVersion(request.headers, traced.outgoing),
       wrapAttempt: tracingActive()
         ? (info, run) =>
@@ -141,8 +148,10 @@ async function handle(
     status = routed.status;
     const usage = routed.usage;
     if (routed.kind === 'plain') {
-      sendAnswer(reply, status, routed.text, request.id, routed.backend);
-      if (key !== undefined && status === 200) ctx.cache.set(key, routed.text, routed.model);
+      sendAnswer(reply, status, routed.text, request.id, routed.backend, routed.budgetFallback);
+      // An answer a budget sent to a cheaper model is not the answer to this request's model.
+      if (key !== undefined && status === 200 && routed.budgetFallback === undefined)
+        ctx.cache.set(key, routed.text, routed.model);
     } else {
       stream?.end();
     }
@@ -238,6 +247,7 @@ function sendAnswer(
   text: string,
   requestId: string,
   backend: string,
+  budgetFallback?: true,
 ): void {
   reply.hijack();
   reply.raw.writeHead(status, {
@@ -245,6 +255,7 @@ function sendAnswer(
     'content-length': Buffer.byteLength(text),
     'request-id': requestId,
     [BACKEND_HEADER]: backend,
+    ...(budgetFallback === undefined ? {} : { [BUDGET_HEADER]: 'fallback' }),
   });
   reply.raw.end(text);
 }

@@ -8,6 +8,7 @@ import type {
   Duration,
   LocalObjectReference,
   SecretKeySelector,
+  UsdAmount,
 } from './common.ts';
 import type {
   V1Affinity,
@@ -74,6 +75,14 @@ export interface AgentDeploymentSpec {
    * The RateLimitPolicy, in this namespace, that paces model calls. Unset means no rate limit. A name that does not exist yet sets PoliciesResolved=False until it does.
    */
   rateLimitPolicyRef?: LocalObjectReference;
+  /**
+   * Prices for models the built-in price table does not list, or that this agent pays differently for (a negotiated rate, another provider's list price), in US dollars per million tokens. An entry replaces the table's row for its model. A RateLimitPolicy budget in usd refuses calls to a model with no price here or in the table. At most 32, one per model.
+   *
+   * @maxItems 32
+   *
+   * Items: What one model costs, per million tokens, as Anthropic's pricing page lists it.
+   */
+  pricing?: ModelPrice[];
   /**
    * Time limit for one model call attempt, from 1s to 30m: a plain call must be answered within it, a streaming call must send its first event within it (streamIdleTimeout and maxStreamDuration bound the rest of the stream). An attempt that times out is retried or falls back like any other failure. Default 30s.
    */
@@ -1253,4 +1262,34 @@ export interface AgentContainerStatus {
      */
     replicas: number;
   }[];
+}
+
+/**
+ * What one model costs, per million tokens, as Anthropic's pricing page lists it.
+ */
+export interface ModelPrice {
+  /**
+   * The model as spec.model names it (not a backend's own model ID), for example claude-sonnet-5-5.
+   */
+  model: string;
+  /**
+   * Input tokens in US dollars per million tokens, as a decimal string with at most 6 decimals, for example "3" or "0.30".
+   */
+  inputPerMTok: UsdAmount;
+  /**
+   * Output tokens in US dollars per million tokens, as a decimal string with at most 6 decimals, for example "3" or "0.30".
+   */
+  outputPerMTok: UsdAmount;
+  /**
+   * Tokens written to the five-minute prompt cache (1.25 times the input price on Anthropic's list) in US dollars per million tokens, as a decimal string with at most 6 decimals, for example "3" or "0.30".
+   */
+  cacheWrite5mPerMTok: UsdAmount;
+  /**
+   * Tokens written to the one-hour prompt cache (2 times the input price on Anthropic's list) in US dollars per million tokens, as a decimal string with at most 6 decimals, for example "3" or "0.30".
+   */
+  cacheWrite1hPerMTok: UsdAmount;
+  /**
+   * Tokens read from the prompt cache (0.1 times the input price on Anthropic's list) in US dollars per million tokens, as a decimal string with at most 6 decimals, for example "3" or "0.30".
+   */
+  cacheReadPerMTok: UsdAmount;
 }

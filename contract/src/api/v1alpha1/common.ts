@@ -83,3 +83,8 @@ export interface Condition {
    */
   message: string;
 }
+
+/**
+ * An amount of US dollars as a decimal string: digits, optionally a point and at most 6 decimals, at most 999999.999999, for example "500", "0.25" or "3.75". A string, not a number, so that money is read exactly.
+ */
+export type UsdAmount = string;

@@ -86,6 +86,28 @@ export const DOCUMENT_BOUNDS = {
     },
     adaptive: { honorRetryAfter: { type: 'boolean' }, providerHeaders: { type: 'boolean' } },
     store: { waitBudgetMs: { type: 'integer', minimum: 1, maximum: 1000 } },
+    spend: {
+      timeZone: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$' },
+    },
+  },
+  budget: {
+    '': {
+      period: { type: 'enum', values: ['Day', 'Week', 'Month'] },
+      limitMicroUsd: { type: 'integer', minimum: 1, maximum: 999999999999, optional: true },
+      limitTokens: { type: 'integer', minimum: 1, maximum: 1000000000000, optional: true },
+      per: { type: 'enum', values: ['Agent', 'ClientKey'] },
+      onExhausted: { type: 'enum', values: ['Refuse', 'Fallback', 'Shadow'] },
+      warnAtPercent: { type: 'integer', minimum: 1, maximum: 100 },
+    },
+  },
+  price: {
+    '': {
+      inputMicroUsdPerMTok: { type: 'integer', minimum: 0, maximum: 999999999999 },
+      outputMicroUsdPerMTok: { type: 'integer', minimum: 0, maximum: 999999999999 },
+      cacheWrite5mMicroUsdPerMTok: { type: 'integer', minimum: 0, maximum: 999999999999 },
+      cacheWrite1hMicroUsdPerMTok: { type: 'integer', minimum: 0, maximum: 999999999999 },
+      cacheReadMicroUsdPerMTok: { type: 'integer', minimum: 0, maximum: 999999999999 },
+    },
   },
 } as const satisfies Readonly<
   Record<string, Readonly<Record<string, Readonly<Record<string, SettingBounds>>>>>

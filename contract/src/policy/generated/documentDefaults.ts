@@ -35,5 +35,8 @@ export const DOCUMENT_DEFAULTS = {
     concurrency: { replicaMaxQueue: 100, queueTimeoutMs: 10000 },
     adaptive: { honorRetryAfter: true, providerHeaders: true },
     store: { waitBudgetMs: 5 },
+    spend: { timeZone: 'UTC' },
   },
+  budget: { '': { per: 'Agent', onExhausted: 'Refuse', warnAtPercent: 80 } },
+  price: { '': {} },
 } as const;

@@ -130,6 +130,30 @@ export interface RateLimitStoreFields {
   readonly waitBudgetMs: number;
 }
 
+/** From RateLimitPolicy spec timeZone. */
+export interface RateLimitSpendFields {
+  readonly timeZone: string;
+}
+
+/** From RateLimitPolicy spec budgets[].period, budgets[].usd, budgets[].tokens, budgets[].per, budgets[].onExhausted, budgets[].warnAtPercent. */
+export interface BudgetFields {
+  readonly period: 'Day' | 'Week' | 'Month';
+  readonly limitMicroUsd?: number;
+  readonly limitTokens?: number;
+  readonly per: 'Agent' | 'ClientKey';
+  readonly onExhausted: 'Refuse' | 'Fallback' | 'Shadow';
+  readonly warnAtPercent: number;
+}
+
+/** From AgentDeployment spec pricing[].inputPerMTok, pricing[].outputPerMTok, pricing[].cacheWrite5mPerMTok, pricing[].cacheWrite1hPerMTok, pricing[].cacheReadPerMTok. */
+export interface PriceFields {
+  readonly inputMicroUsdPerMTok: number;
+  readonly outputMicroUsdPerMTok: number;
+  readonly cacheWrite5mMicroUsdPerMTok: number;
+  readonly cacheWrite1hMicroUsdPerMTok: number;
+  readonly cacheReadMicroUsdPerMTok: number;
+}
+
 /** Each section's type, by root and section path (as documentFields.ts names them). */
 export interface DocumentSectionTypes {
   readonly agent: {
@@ -161,5 +185,12 @@ export interface DocumentSectionTypes {
     readonly concurrency: RateLimitConcurrencyFields;
     readonly adaptive: RateLimitAdaptiveFields;
     readonly store: RateLimitStoreFields;
+    readonly spend: RateLimitSpendFields;
+  };
+  readonly budget: {
+    readonly '': BudgetFields;
+  };
+  readonly price: {
+    readonly '': PriceFields;
   };
 }

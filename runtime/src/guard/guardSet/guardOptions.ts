@@ -9,8 +9,12 @@ import { DOCUMENT_BOUNDS } from '../../../../contract/src/policy/generated/docum
 import { DOCUMENT_DEFAULTS } from '../../../../contract/src/policy/generated/documentDefaults.ts';
 import type {
   McpServerSettings,
+  PolicyDocument,
   RateLimitSettings,
 } from '../../../../contract/src/policy/policyDocument.ts';
+import { parseDuration } from '../../../../contract/src/api/duration.ts';
+import { AGENT_DEPLOYMENT_LIMITS } from '../../../../contract/src/api/specLimits.ts';
+import type { BudgetLedgerOptions } from '../budgetLedger.ts';
 
 const CONCURRENCY_DEFAULTS = DOCUMENT_DEFAULTS.rateLimit.concurrency;
 
@@ -48,5 +52,21 @@ export function mcpServerConcurrency(
     replicaMaxQueue: QUEUE_PER_SERVER,
     queueTimeoutMs: timeoutMs,
     mode: 'Enforce',
+  };
+}
+
+/**
+ * The budgets of a document, for the BudgetLedger. A reservation's lease is the longest a call
+ * can take: every attempt's timeout and backoff, and the longest stream (the policy's
+ * `maxStreamDuration`, or the most it may be). Each replica holds a `spend.shareOf` part of each budget, whatever the scope.
+ */
+export function budgetOptions(doc: PolicyDocument): BudgetLedgerOptions {
+  const longestStream =
+    doc.maxStreamDurationMs ?? parseDuration(AGENT_DEPLOYMENT_LIMITS.maxStreamDuration.maxDuration);
+  return {
+    spend: doc.rateLimit.spend,
+    pricing: doc.pricing,
+    shareOf: doc.rateLimit.spend?.shareOf ?? 1,
+    leaseMs: doc.retry.maxAttempts * (doc.timeoutMs + doc.retry.maxDelayMs) + longestStream,
   };
 }

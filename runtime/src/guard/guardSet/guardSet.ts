@@ -20,6 +20,7 @@
  * starts while its agent's breakers are open is told so (`rememberOpen`) and starts them Open
  * for the rest of the open time instead of sending full traffic into the outage.
  */
+import { BudgetLedger } from '../budgetLedger.ts';
 import { Bulkhead } from '../bulkhead.ts';
 import type { ErrorClassifier } from '../classification.ts';
 import type { CircuitBreaker } from '../circuitBreaker.ts';
@@ -41,7 +42,7 @@ import { BreakerRegistry } from './breakerRegistry.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
 import { ModelAttempt } from './modelAttempt.ts';
-import { TOOL_CONCURRENCY, modelConcurrency } from './guardOptions.ts';
+import { TOOL_CONCURRENCY, budgetOptions, modelConcurrency } from './guardOptions.ts';
 import {
   breakerViews,
   rateLimiterView,
@@ -51,10 +52,12 @@ import {
 import type {
   AttemptInfo,
   BackendPicker,
+  BudgetRequest,
   NamedBackend,
   ProviderGuard,
   TokenEstimate,
 } from './providerGuard.ts';
+import type { PlannedCall } from '../../../../contract/src/spend/callCost.ts';
 import { RememberedOpenPeriods, type RememberedOpen } from './rememberedOpen.ts';
 import { StoreSlot, type StoreOpener } from './storeSlot.ts';
 import { breakerSettingsOf, ToolGroups, type ToolGroup } from './toolGroups.ts';
@@ -75,6 +78,8 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   readonly #classifier: ErrorClassifier;
   #doc: PolicyDocument;
   readonly #limiter: RateLimiter;
+  /** The policy's budgets, reserved before a model call and settled after it. */
+  readonly #budgets: BudgetLedger;
   readonly #modelBulkhead: Bulkhead;
   readonly #toolBulkhead: Bulkhead;
   /** MCP servers' tools: a bulkhead per server, breaker settings per server. */
@@ -106,6 +111,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
       },
     });
     this.#limiter = new RateLimiter({ name: doc.agent.name, clock, options: doc.rateLimit });
+    this.#budgets = new BudgetLedger({ name: doc.agent.name, clock, ...budgetOptions(doc) });
     this.#modelBulkhead = new Bulkhead({
       name: `${doc.agent.name}/models`,
       clock,
@@ -117,6 +123,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
       options: TOOL_CONCURRENCY,
     });
     metrics?.bindLimiter(this.#limiter);
+    metrics?.bindBudgets(this.#budgets);
     metrics?.bindBulkhead(this.#modelBulkhead);
     metrics?.bindBulkhead(this.#toolBulkhead);
     this.#groups = new ToolGroups(doc.agent.name, clock, metrics);
@@ -144,6 +151,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     for (const name of retired) this.#registry.retire(name);
     if (retired.length > 0) this.#notify();
     this.#limiter.reconfigure(doc.rateLimit);
+    this.#budgets.configure(budgetOptions(doc));
     this.#store.sync(doc.rateLimit.store);
     this.#modelBulkhead.reconfigure(modelConcurrency(doc.rateLimit));
     for (const [name, breaker] of this.#registry.breakers) {
@@ -196,10 +204,18 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     attempt: (info: AttemptInfo<B>) => Promise<T>,
     signal: AbortSignal,
     estimate?: TokenEstimate,
+    budget?: BudgetRequest,
   ): Promise<T> {
     let backend = pickBackend();
     if (backend === undefined) throw this.#allOpen(model);
     const guard = this.#modelGuard(backend.name, model);
+    // Before the guard and its retries: the worst case is held for every attempt together, and
+    // a call that may not go is refused before any provider call (counting tokens spends none).
+    const planned = this.#budgets.enabled ? plannedCall(estimate, budget) : undefined;
+    const ticket =
+      planned === undefined
+        ? undefined
+        : this.#budgets.reserve({ model, clientKey: budget?.clientKey, planned });
     let tried: Set<string> | undefined;
     const failover: Failover = {
       next: () => {
@@ -210,10 +226,31 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
         return this.#modelGuard(next.name, model);
       },
     };
-    return guard.execute(
-      (a) => attempt(new ModelAttempt(a, model, backend as B)),
-      estimate === undefined ? { signal, failover } : { signal, estimate, failover },
-    );
+    const options = estimate === undefined ? { signal, failover } : { signal, estimate, failover };
+    if (ticket === undefined)
+      return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
+    try {
+      return await guard.execute(
+        (a) => attempt(new ModelAttempt(a, model, backend as B, ticket)),
+        options,
+      );
+    } finally {
+      ticket.settle();
+    }
+  }
+
+  cheapestFirst(
+    models: readonly string[],
+    estimate: TokenEstimate | undefined,
+    budget?: BudgetRequest,
+  ): string[] {
+    const planned = this.#budgets.enabled ? plannedCall(estimate, budget) : undefined;
+    return planned === undefined ? [] : this.#budgets.cheapestFirst(models, planned);
+  }
+
+  /** The budgets' ledger (tests, /debug). */
+  get budgets(): BudgetLedger {
+    return this.#budgets;
   }
 
   callTool<T>(
@@ -342,4 +379,21 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     }
     return soonest ?? new CircuitOpenError(model, 'Open', 1000);
   }
+}
+
+/**
+ * A call's worst case as budgets price it: its input at most, and `max_tokens` of output;
+ * undefined for a call that produces none (counting tokens).
+ */
+function plannedCall(
+  estimate: TokenEstimate | undefined,
+  budget: BudgetRequest | undefined,
+): PlannedCall | undefined {
+  const inputTokens = budget?.inputTokensAtMost ?? estimate?.inputTokens;
+  const maxTokens = budget?.maxTokens ?? estimate?.outputTokens;
+  if (inputTokens === undefined || maxTokens === undefined) return undefined;
+  const cacheWrite = budget?.cacheWrite;
+  return cacheWrite === undefined
+    ? { inputTokens, maxTokens }
+    : { inputTokens, maxTokens, cacheWrite };
 }

@@ -1,3 +1,4 @@
+import type { BudgetTicket } from '../budgetLedger.ts';
 import type { Classification } from '../classification.ts';
 import type { GuardAttempt, SdkRequestOptions } from '../guardAttempt.ts';
 import type { HeaderSource } from '../headers.ts';
@@ -15,9 +16,12 @@ export class ModelAttempt<B extends NamedBackend> implements AttemptInfo<B> {
   /** Not the attempt's signal: reading it builds an AbortController; the SDK's own timer enforces the deadline handed over here. */
   readonly request: SdkRequestOptions;
   readonly #a: GuardAttempt;
+  /** The call's budget reservation, which each attempt's usage settles. */
+  readonly #ticket: BudgetTicket | undefined;
 
-  constructor(a: GuardAttempt, model: string, backend: B) {
+  constructor(a: GuardAttempt, model: string, backend: B, ticket?: BudgetTicket) {
     this.#a = a;
+    this.#ticket = ticket;
     this.model = model;
     this.backend = backend;
     this.attempt = a.attempt;
@@ -26,6 +30,7 @@ export class ModelAttempt<B extends NamedBackend> implements AttemptInfo<B> {
 
   reportUsage(usage: TokenUsage): void {
     this.#a.reportUsage(usage);
+    this.#ticket?.note(this.attempt, this.backend.name, usage);
   }
 
   observeHeaders(headers: HeaderSource): void {

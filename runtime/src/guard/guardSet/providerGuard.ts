@@ -17,6 +17,21 @@ export type { ToolGroup };
 
 export type { TokenEstimate, TokenUsage };
 
+/** What budgets need of a call beyond its token estimate (RateLimitPolicy `spec.budgets[]`). */
+export interface BudgetRequest {
+  /** The caller's client key fingerprint, for `per: ClientKey` budgets; absent: none. */
+  readonly clientKey?: string | undefined;
+  /**
+   * The most input tokens the request can be (its size in bytes: no token is shorter than
+   * the byte that carries it); absent: the estimate's `inputTokens`.
+   */
+  readonly inputTokensAtMost?: number;
+  /** The request's `max_tokens`; absent: the estimate's `outputTokens`. */
+  readonly maxTokens?: number;
+  /** The longest prompt-cache lifetime the request's `cache_control` asks for, if any. */
+  readonly cacheWrite?: '5m' | '1h' | undefined;
+}
+
 /** What the guard needs of a backend: its name, which names its breakers. */
 export interface NamedBackend {
   readonly name: string;
@@ -68,7 +83,9 @@ export interface ProviderGuard<B extends NamedBackend> {
    * retried within the retry policy and budget — at the next backend the picker names (the
    * same request, failed over at once), or when none is left, at the same one after backoff. Every attempt is charged to the
    * rate limiter (`estimate` against the token budgets) and holds a bulkhead slot while it runs
-   * (a streamed attempt runs until its last event).
+   * (a streamed attempt runs until its last event). With `estimate` (or a `budget` that gives
+   * the request's size and `max_tokens`), the call's worst case is reserved against the policy's budgets before any attempt and settled from the attempts'
+   * usage after the last (BudgetExhaustedError or UnpricedModelError when it may not go).
    */
   callModel<T>(
     model: string,
@@ -76,7 +93,17 @@ export interface ProviderGuard<B extends NamedBackend> {
     attempt: (info: AttemptInfo<B>) => Promise<T>,
     signal: AbortSignal,
     estimate?: TokenEstimate,
+    budget?: BudgetRequest,
   ): Promise<T>;
+  /**
+   * `models` that have a price, cheapest worst case first, for budgets with `onExhausted:
+   * Fallback`; absent (or empty) when no budget applies.
+   */
+  cheapestFirst?(
+    models: readonly string[],
+    estimate: TokenEstimate | undefined,
+    budget?: BudgetRequest,
+  ): string[];
   /**
    * Runs one tool call inside a bulkhead — the HTTP tools' shared one, or its MCP server's
    * (`group`) — and the tool's own breaker and timeout.

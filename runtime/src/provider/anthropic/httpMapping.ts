@@ -65,6 +65,17 @@ export function mapErrorToHttp(err: unknown, failure: Classification): HttpError
           message: err.message,
           shouldRetry: false,
         };
+      case 'BUDGET_EXHAUSTED':
+        // Until the period ends: the message says when, Retry-After how long.
+        return limited(err.message, err.retryAfterMs);
+      case 'UNPRICED_MODEL':
+        // The agent's configuration, not the caller's request or the provider's state.
+        return {
+          status: 400,
+          type: 'invalid_request_error',
+          message: err.message,
+          shouldRetry: false,
+        };
       case 'BREAKER_LIMIT':
         // The runtime's own capacity, not the provider's state: no breaker is open.
         return {

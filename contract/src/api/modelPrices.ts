@@ -1,0 +1,93 @@
+/**
+ * What Claude models cost, per million tokens, in US dollars as Anthropic lists them: input,
+ * output, prompt-cache writes for five minutes (1.25 × input) and one hour (2 × input), and
+ * cache reads (0.1 × input). Budgets price each call from this table, or from an agent's
+ * `spec.pricing[]`, which replaces a model's row. A model in neither has no price and is never
+ * counted as free (contract/src/spend/callCost.ts).
+ *
+ * Source: https://platform.claude.com/docs/en/about-claude/pricing, checked on 2026-11-24.
+ * Only models whose list price we know for certain are here; the newer ones the SDK names
+ * (claude-opus-4-7 and later, the 5.x families) are left out until someone reads their price
+ * off that page. Amazon Bedrock and Google Vertex AI charge the same list prices for these
+ * models in their global endpoints; regional endpoints and long-context requests (Sonnet 4.x
+ * above 200k input tokens) cost more and are not modelled here: set `spec.pricing` for them.
+ * Keyed by the model name `spec.model` uses (not a backend's model ID).
+ */
+
+/** Dollars per million tokens, as decimal strings (contract/src/api/usd.ts reads them exactly). */
+export interface ListPrice {
+  readonly input: string;
+  readonly output: string;
+  readonly cacheWrite5m: string;
+  readonly cacheWrite1h: string;
+  readonly cacheRead: string;
+}
+
+export const PRICE_TABLE_SOURCE = {
+  url: 'https://platform.claude.com/docs/en/about-claude/pricing',
+  checked: '2026-11-24',
+} as const;
+
+const OPUS_4_5: ListPrice = {
+  input: '5',
+  output: '25',
+  cacheWrite5m: '6.25',
+  cacheWrite1h: '10',
+  cacheRead: '0.5',
+};
+const OPUS_4: ListPrice = {
+  input: '15',
+  output: '75',
+  cacheWrite5m: '18.75',
+  cacheWrite1h: '30',
+  cacheRead: '1.5',
+};
+const SONNET_4: ListPrice = {
+  input: '3',
+  output: '15',
+  cacheWrite5m: '3.75',
+  cacheWrite1h: '6',
+  cacheRead: '0.3',
+};
+const HAIKU_4_5: ListPrice = {
+  input: '1',
+  output: '5',
+  cacheWrite5m: '1.25',
+  cacheWrite1h: '2',
+  cacheRead: '0.1',
+};
+const HAIKU_3_5: ListPrice = {
+  input: '0.8',
+  output: '4',
+  cacheWrite5m: '1',
+  cacheWrite1h: '1.6',
+  cacheRead: '0.08',
+};
+/** The page rounds Haiku 3's cache prices: $0.30 and $0.03, not 1.25 × and 0.1 × $0.25. */
+const HAIKU_3: ListPrice = {
+  input: '0.25',
+  output: '1.25',
+  cacheWrite5m: '0.3',
+  cacheWrite1h: '0.5',
+  cacheRead: '0.03',
+};
+
+export const MODEL_LIST_PRICES: ReadonlyMap<string, ListPrice> = new Map([
+  ['claude-opus-4-6', OPUS_4_5],
+  ['claude-opus-4-5', OPUS_4_5],
+  ['claude-opus-4-5-20251101', OPUS_4_5],
+  ['claude-opus-4-1', OPUS_4],
+  ['claude-opus-4-1-20250805', OPUS_4],
+  ['claude-opus-4-0', OPUS_4],
+  ['claude-opus-4-20250514', OPUS_4],
+  ['claude-sonnet-4-6', SONNET_4],
+  ['claude-sonnet-4-5', SONNET_4],
+  ['claude-sonnet-4-5-20250929', SONNET_4],
+  ['claude-sonnet-4-0', SONNET_4],
+  ['claude-sonnet-4-20250514', SONNET_4],
+  ['claude-haiku-4-5', HAIKU_4_5],
+  ['claude-haiku-4-5-20251001', HAIKU_4_5],
+  ['claude-3-5-haiku-latest', HAIKU_3_5],
+  ['claude-3-5-haiku-20241022', HAIKU_3_5],
+  ['claude-3-haiku-20240307', HAIKU_3],
+]);

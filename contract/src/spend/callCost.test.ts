@@ -1,0 +1,120 @@
+import { describe, expect, it } from '@jest/globals';
+import { MODEL_LIST_PRICES } from '../api/modelPrices.ts';
+import { formatUsd, parseUsdMicros } from '../api/usd.ts';
+import { callCost, PICODOLLARS_PER_USD, priceBook, worstCaseCost } from './callCost.ts';
+
+const book = priceBook();
+const usd = (cost: ReturnType<typeof callCost>): string =>
+  cost.priced ? formatUsd(cost.picoUsd, PICODOLLARS_PER_USD) : cost.message;
+
+describe('the price of one call', () => {
+  it.each([
+    [
+      'input and output at Sonnet 4.5 list prices',
+      'claude-sonnet-4-5',
+      { input_tokens: 1_000_000, output_tokens: 1_000_000 },
+      '18',
+      2_000_000,
+    ],
+    [
+      'one token of Haiku 3 output, to the picodollar',
+      'claude-3-haiku-20240307',
+      { input_tokens: 0, output_tokens: 1 },
+      '0.00000125',
+      1,
+    ],
+    [
+      'cache writes without a split, as five-minute writes',
+      'claude-opus-4-5',
+      { input_tokens: 10, output_tokens: 0, cache_creation_input_tokens: 1000 },
+      '0.0063',
+      1010,
+    ],
+    [
+      'cache writes split into five minutes and one hour, and cache reads',
+      'claude-haiku-4-5',
+      {
+        input_tokens: 100,
+        output_tokens: 50,
+        cache_creation_input_tokens: 3000,
+        cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 2000 },
+        cache_read_input_tokens: 10_000,
+      },
+      // 100×1 + 50×5 + 1000×1.25 + 2000×2 + 10000×0.1 = 6600 micro-dollars
+      '0.0066',
+      13_150,
+    ],
+  ])('%s', (_name, model, usage, dollars, tokens) => {
+    const cost = callCost(model, usage, book);
+    expect({ dollars: usd(cost), tokens: cost.tokens }).toEqual({ dollars, tokens });
+  });
+
+  it('adds a million calls of two micro-dollars (three Haiku 3 input tokens and one output) to exactly $2', () => {
+    const one = callCost('claude-3-haiku-20240307', { input_tokens: 3, output_tokens: 1 }, book);
+    if (!one.priced) throw new Error(one.message);
+    expect(formatUsd(one.picoUsd * 1_000_000n, PICODOLLARS_PER_USD)).toBe('2');
+  });
+
+  it("uses the agent's own price in place of the table's", () => {
+    const own = priceBook([
+      {
+        model: 'claude-sonnet-4-5',
+        inputMicroUsdPerMTok: 2_000_000,
+        outputMicroUsdPerMTok: 10_000_000,
+        cacheWrite5mMicroUsdPerMTok: 2_500_000,
+        cacheWrite1hMicroUsdPerMTok: 4_000_000,
+        cacheReadMicroUsdPerMTok: 200_000,
+      },
+    ]);
+    const usage = { input_tokens: 1_000_000, output_tokens: 0 };
+    expect(usd(callCost('claude-sonnet-4-5', usage, own))).toBe('2');
+  });
+
+  it('never counts a model with no price as free: it names the model and the field to set', () => {
+    const cost = callCost('claude-sonnet-5-5', { input_tokens: 10, output_tokens: 10 }, book);
+    expect(cost).toEqual({
+      priced: false,
+      model: 'claude-sonnet-5-5',
+      tokens: 20,
+      message: expect.stringContaining('spec.pricing[].model') as unknown,
+    });
+    expect(cost.priced ? '' : cost.message).toContain('claude-sonnet-5-5');
+  });
+});
+
+describe('the worst case of a call before it is sent', () => {
+  it.each([
+    ['input at the input price and max_tokens at the output price', undefined, '0.007995'],
+    ['input at the five-minute write price when it asks for caching', '5m' as const, '0.008745'],
+    ['input at the one-hour write price when it asks for an hour', '1h' as const, '0.010995'],
+  ])('prices %s', (_name, cacheWrite, dollars) => {
+    const cost = worstCaseCost(
+      'claude-sonnet-4-5',
+      { inputTokens: 1000, maxTokens: 333, ...(cacheWrite === undefined ? {} : { cacheWrite }) },
+      book,
+    );
+    // 1000 × 3 (or 3.75, or 6) + 333 × 15 micro-dollars
+    expect(usd(cost)).toBe(dollars);
+  });
+
+  it('is unpriced for a model with no price', () => {
+    expect(worstCaseCost('claude-opus-5-5', { inputTokens: 1, maxTokens: 1 }, book)).toMatchObject({
+      priced: false,
+      tokens: 2,
+    });
+  });
+});
+
+describe('the price table', () => {
+  it.each([...MODEL_LIST_PRICES].filter(([model]) => !model.startsWith('claude-3-haiku')))(
+    "prices %s's cache as Anthropic's multipliers of its input price",
+    (_model, list) => {
+      const input = parseUsdMicros(list.input);
+      expect({
+        cacheWrite5m: parseUsdMicros(list.cacheWrite5m) * 4,
+        cacheWrite1h: parseUsdMicros(list.cacheWrite1h),
+        cacheRead: parseUsdMicros(list.cacheRead) * 10,
+      }).toEqual({ cacheWrite5m: input * 5, cacheWrite1h: input * 2, cacheRead: input });
+    },
+  );
+});

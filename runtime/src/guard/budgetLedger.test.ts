@@ -1,0 +1,365 @@
+import { describe, expect, it } from '@jest/globals';
+import type {
+  BudgetSettings,
+  ModelPriceSettings,
+} from '../../../contract/src/policy/policyDocument.ts';
+import type { PlannedCall } from '../../../contract/src/spend/callCost.ts';
+import { seededRandom } from '../../../platform/src/random/random.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
+import { BudgetLedger, NO_CLIENT_KEY, type BudgetTicket } from './budgetLedger.ts';
+import {
+  isBudgetExhaustedError,
+  isUnpricedModelError,
+  type BudgetExhaustedError,
+  type UnpricedModelError,
+} from './errors.ts';
+
+/** $1 per million input tokens, $5 per million output: 1,000,000 and 5,000,000 picodollars a token. */
+const PRICES: ModelPriceSettings = {
+  model: 'test-model',
+  inputMicroUsdPerMTok: 1_000_000,
+  outputMicroUsdPerMTok: 5_000_000,
+  cacheWrite5mMicroUsdPerMTok: 1_250_000,
+  cacheWrite1hMicroUsdPerMTok: 2_000_000,
+  cacheReadMicroUsdPerMTok: 100_000,
+};
+const CHEAP: ModelPriceSettings = {
+  ...PRICES,
+  model: 'cheap-model',
+  inputMicroUsdPerMTok: 100_000,
+  outputMicroUsdPerMTok: 500_000,
+};
+const PICO_PER_USD = 1_000_000_000_000n;
+/** 100k in at $1/M and 100k out at $5/M: at most $0.60. */
+const CALL: PlannedCall = { inputTokens: 100_000, maxTokens: 100_000 };
+const WORST = 600_000_000_000n;
+const NOV_24 = Date.parse('2026-11-24T12:00:00Z');
+
+/** A $1 monthly budget for the whole agent, refusing; `noDollars` limits tokens alone. */
+function budget(patch: Partial<BudgetSettings> & { noDollars?: true } = {}): BudgetSettings {
+  const { noDollars, ...fields } = patch;
+  const made: BudgetSettings = {
+    name: 'monthly',
+    period: 'Month',
+    limitMicroUsd: 1_000_000,
+    per: 'Agent',
+    onExhausted: 'Refuse',
+    warnAtPercent: 80,
+    ...fields,
+  };
+  if (noDollars === undefined) return made;
+  const { limitMicroUsd: _dropped, ...tokensOnly } = made;
+  return tokensOnly;
+}
+
+function ledger(
+  budgets: readonly BudgetSettings[],
+  { start = NOV_24, timeZone = 'UTC', shareOf = 1, leaseMs = 60_000 } = {},
+) {
+  const clock = new ManualClock(start);
+  const subject = new BudgetLedger({
+    name: 'support',
+    clock,
+    spend: { shareOf: 1, timeZone, budgets },
+    pricing: [PRICES, CHEAP],
+    shareOf,
+    leaseMs,
+  });
+  return { clock, ledger: subject };
+}
+
+function reserve(l: BudgetLedger, clientKey?: string, model = 'test-model'): BudgetTicket {
+  const ticket = l.reserve({ model, clientKey, planned: CALL });
+  if (ticket === undefined) throw new Error('expected a reservation');
+  return ticket;
+}
+
+function refusal(fn: () => unknown): BudgetExhaustedError {
+  try {
+    fn();
+  } catch (err) {
+    if (isBudgetExhaustedError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected a BudgetExhaustedError');
+}
+
+function unpriced(fn: () => unknown): UnpricedModelError {
+  try {
+    fn();
+  } catch (err) {
+    if (isUnpricedModelError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected an UnpricedModelError');
+}
+
+/** Settles a ticket as a plain answer: 100k in, `out` tokens out. */
+function settle(ticket: BudgetTicket, out: number): void {
+  ticket.note(1, 'primary', { inputTokens: 100_000, outputTokens: out });
+  ticket.settle();
+}
+
+describe('a budget ledger', () => {
+  it('reserves the worst case and settles the real cost, so sequential calls stop at the limit', () => {
+    const { ledger: l } = ledger([budget()]);
+    // Each call costs $0.10 in and $0.10 out: $0.20; the fourth would have $0.60 + $0.60 > $1.
+    for (let i = 0; i < 3; i++) settle(reserve(l), 20_000);
+    expect(l.account('monthly')?.spentPico).toBe(600_000_000_000n);
+    const err = refusal(() => reserve(l));
+    expect(err.message).toBe(
+      'budget "monthly" (Month, per Agent) of agent support is exhausted: spent 0.6 of 1 USD, this call may cost up to 0.6 USD; it resets at 2026-12-01T00:00:00.000Z',
+    );
+    expect(err.budget).toBe('monthly');
+    expect(err.retryAfterMs).toBe(Date.parse('2026-12-01T00:00:00Z') - NOV_24);
+    expect(err.fallback).toBe(false);
+    expect(l.account('monthly')).toMatchObject({ spentPico: 600_000_000_000n, reservedPico: 0n });
+    expect(l.refusals().get('monthly')).toEqual({ exhausted: 1, unpriced: 0, shadow: 0 });
+  });
+
+  it('never lets concurrent reservations push the settled spend past the limit', () => {
+    const { ledger: l } = ledger([budget({ limitMicroUsd: 2_000_000 })]);
+    const held: BudgetTicket[] = [];
+    for (;;) {
+      try {
+        held.push(reserve(l));
+      } catch (err) {
+        if (!isBudgetExhaustedError(err)) throw err;
+        break;
+      }
+    }
+    expect(held).toHaveLength(3); // 3 × $0.60 ≤ $2 < 4 × $0.60
+    for (const ticket of held) settle(ticket, 100_000); // every call spends its worst case
+    expect(l.account('monthly')?.spentPico).toBe(3n * WORST);
+    expect(l.account('monthly')?.reservedPico).toBe(0n);
+  });
+
+  it('holds the limit over a seeded random interleaving of reservations and settlements', () => {
+    const random = seededRandom(35);
+    const limit = 5_000_000_000_000n; // $5
+    const { ledger: l } = ledger([budget({ limitMicroUsd: 5_000_000 })]);
+    const open: BudgetTicket[] = [];
+    for (let step = 0; step < 2_000; step++) {
+      if (open.length > 0 && random() < 0.5) {
+        const ticket = open.splice(Math.floor(random() * open.length), 1)[0] as BudgetTicket;
+        settle(ticket, Math.floor(random() * 100_001));
+      } else {
+        try {
+          open.push(reserve(l));
+        } catch (err) {
+          if (!isBudgetExhaustedError(err)) throw err;
+        }
+      }
+      const account = l.account('monthly');
+      expect((account?.spentPico ?? 0n) + (account?.reservedPico ?? 0n)).toBeLessThanOrEqual(limit);
+    }
+    for (const ticket of open) settle(ticket, 100_000);
+    expect(l.account('monthly')?.spentPico).toBeLessThanOrEqual(limit);
+  });
+
+  it('refuses all or nothing: a call that does not fit one budget reserves nothing on the others', () => {
+    const { ledger: l } = ledger([
+      budget({ name: 'daily', period: 'Day', limitMicroUsd: 500_000 }),
+      budget({ name: 'monthly', limitMicroUsd: 100_000_000 }),
+    ]);
+    const err = refusal(() => reserve(l));
+    expect(err.budget).toBe('daily');
+    expect(l.account('monthly')?.reservedPico).toBe(0n);
+  });
+
+  it('settles a stream from its last usage report, cache tokens included', () => {
+    const { ledger: l } = ledger([budget()]);
+    const ticket = reserve(l);
+    // message_start: input and cache counts, no output yet; message_delta: the output so far.
+    const start = {
+      inputTokens: 1_000,
+      outputTokens: 1,
+      cacheWriteTokens: 20_000,
+      cacheReadTokens: 50_000,
+    };
+    ticket.note(1, 'primary', start);
+    ticket.note(1, 'primary', { ...start, outputTokens: 300 });
+    ticket.note(1, 'primary', { ...start, outputTokens: 2_000, cacheWrite1hTokens: 5_000 });
+    ticket.settle();
+    // 1,000 in × 1e6 + 2,000 out × 5e6 + 15,000 × 1.25e6 (5m) + 5,000 × 2e6 (1h) + 50,000 × 1e5
+    const expected =
+      1_000_000_000n + 10_000_000_000n + 18_750_000_000n + 10_000_000_000n + 5_000_000_000n;
+    expect(l.account('monthly')).toMatchObject({
+      spentPico: expected,
+      spentTokens: 73_000n,
+      reservedPico: 0n,
+    });
+    expect([...l.spendByTarget()]).toEqual([
+      { model: 'test-model', backend: 'primary', picoUsd: expected },
+    ]);
+  });
+
+  it('charges each attempt of a retried call, and settles once', () => {
+    const { ledger: l } = ledger([budget()]);
+    const ticket = reserve(l);
+    ticket.note(1, 'primary', { inputTokens: 100, outputTokens: 0 });
+    ticket.note(2, 'secondary', { inputTokens: 100, outputTokens: 10 });
+    ticket.settle();
+    ticket.settle();
+    expect(l.account('monthly')?.spentPico).toBe(100_000_000n + 100_000_000n + 50_000_000n);
+  });
+
+  it('releases a reservation whose lease lapses, and still charges a late settlement', () => {
+    const { clock, ledger: l } = ledger([budget()], { leaseMs: 60_000 });
+    const hung = reserve(l);
+    expect(() => reserve(l)).toThrow('0.6 USD held by calls in flight'); // $1.20 would not fit
+    clock.advance(59_999);
+    expect(l.openReservations).toBe(1);
+    clock.advance(1);
+    expect(l.openReservations).toBe(0);
+    expect(l.account('monthly')?.reservedPico).toBe(0n);
+    expect(hung.released).toBe(true);
+    const next = reserve(l);
+    settle(hung, 20_000); // the money was spent: counted, but the lapsed worst case is not given back twice
+    expect(l.account('monthly')).toMatchObject({
+      spentPico: 200_000_000_000n,
+      reservedPico: WORST,
+    });
+    settle(next, 20_000);
+    expect(l.account('monthly')?.reservedPico).toBe(0n);
+  });
+
+  it('starts a new period from zero at midnight in Europe/Berlin', () => {
+    // 23:59 on 24 November in Berlin is 22:59 UTC.
+    const { clock, ledger: l } = ledger(
+      [budget({ name: 'daily', period: 'Day', limitMicroUsd: 700_000 })],
+      { start: Date.parse('2026-11-24T22:59:00Z'), timeZone: 'Europe/Berlin' },
+    );
+    settle(reserve(l), 20_000);
+    const err = refusal(() => reserve(l));
+    expect(err.message).toContain('it resets at 2026-11-24T23:00:00.000Z');
+    expect(err.retryAfterMs).toBe(60_000);
+    clock.advance(60_000);
+    const ticket = reserve(l);
+    expect(l.account('daily')).toMatchObject({
+      spentPico: 0n,
+      reservedPico: WORST,
+      period: {
+        startMs: Date.parse('2026-11-24T23:00:00Z'),
+        endMs: Date.parse('2026-11-25T23:00:00Z'),
+      },
+    });
+    settle(ticket, 0);
+  });
+
+  it('keeps each client key on its own: one key refused while another is served', () => {
+    const { ledger: l } = ledger([budget({ name: 'per-key', per: 'ClientKey' })]);
+    settle(reserve(l, 'key-aaaaaaaaaaaa'), 100_000);
+    const err = refusal(() => reserve(l, 'key-aaaaaaaaaaaa'));
+    expect(err.message).toContain('of client key key-aaaaaaaaaaaa of agent support is exhausted');
+    expect(() => reserve(l, 'key-bbbbbbbbbbbb')).not.toThrow();
+    expect(l.account('per-key', 'key-aaaaaaaaaaaa')?.spentPico).toBe(WORST);
+    expect(l.account('per-key', 'key-bbbbbbbbbbbb')?.reservedPico).toBe(WORST);
+    expect(() => reserve(l)).not.toThrow();
+    expect(l.account('per-key', NO_CLIENT_KEY)?.reservedPico).toBe(WORST);
+  });
+
+  it('never refuses under Shadow, and counts what it would have refused', () => {
+    const { ledger: l } = ledger([budget({ onExhausted: 'Shadow', limitMicroUsd: 100_000 })]);
+    for (let i = 0; i < 5; i++) settle(reserve(l), 100_000);
+    expect(l.account('monthly')?.spentPico).toBe(5n * WORST);
+    expect(l.refusals().get('monthly')).toEqual({ exhausted: 0, unpriced: 0, shadow: 5 });
+    expect(l.remaining()).toEqual([
+      { budget: 'monthly', picoUsd: 100_000_000_000n - 5n * WORST, tokens: undefined },
+    ]);
+  });
+
+  it('refuses a model without a price under a dollar budget, naming the model and the field', () => {
+    const { ledger: l } = ledger([budget()]);
+    const err = unpriced(() => reserve(l, undefined, 'claude-unknown-9'));
+    expect(err.model).toBe('claude-unknown-9');
+    expect(err.message).toContain('model claude-unknown-9 has no price');
+    expect(err.message).toContain('spec.pricing[].model');
+    expect(l.refusals().get('monthly')?.unpriced).toBe(1);
+  });
+
+  it('lets an unpriced model through a token budget and a Shadow dollar budget, counting its tokens', () => {
+    const { ledger: l } = ledger([
+      budget({ name: 'tokens', noDollars: true, limitTokens: 1_000_000 }),
+      budget({ name: 'watch', onExhausted: 'Shadow' }),
+    ]);
+    const ticket = l.reserve({ model: 'claude-unknown-9', planned: CALL });
+    ticket?.note(1, 'primary', { inputTokens: 10, outputTokens: 5 });
+    ticket?.settle();
+    expect(l.account('tokens')).toMatchObject({ spentTokens: 15n, spentPico: 0n });
+  });
+
+  it('refuses on tokens, naming spent and limit', () => {
+    const { ledger: l } = ledger([budget({ noDollars: true, limitTokens: 250_000 })]);
+    settle(reserve(l), 20_000);
+    expect(refusal(() => reserve(l)).message).toContain('spent 120000 of 250000 tokens');
+  });
+
+  it('divides every limit among the replicas that share it: each holds its share', () => {
+    const { ledger: l } = ledger([budget({ limitMicroUsd: 1_000_000 })], { shareOf: 2 });
+    const err = refusal(() => reserve(l)); // $0.60 > $0.50
+    expect(err.message).toContain(
+      "exhausted (this replica's share: the budget divided among 2 replicas): spent 0 of 0.5 USD",
+    );
+  });
+
+  it('keeps the spend of an unchanged budget over a reload, and drops a removed one', () => {
+    const { clock, ledger: l } = ledger([budget(), budget({ name: 'daily', period: 'Day' })]);
+    settle(reserve(l), 20_000);
+    const inFlight = reserve(l);
+    l.configure({
+      spend: { shareOf: 1, timeZone: 'UTC', budgets: [budget({ limitMicroUsd: 2_000_000 })] },
+      pricing: [PRICES],
+      shareOf: 1,
+      leaseMs: 60_000,
+    });
+    expect(l.account('monthly')).toMatchObject({
+      spentPico: 200_000_000_000n,
+      reservedPico: WORST,
+    });
+    expect(l.account('daily')).toBeUndefined();
+    settle(inFlight, 20_000);
+    expect(l.account('monthly')?.spentPico).toBe(400_000_000_000n);
+    // The new limit applies: $0.40 + 2 × $0.60 ≤ $2.
+    reserve(l);
+    reserve(l);
+    expect(() => reserve(l)).toThrow('spent 0.4 of 2 USD');
+    // A budget whose period changes starts a period of its own, from zero.
+    clock.advance(1);
+    l.configure({
+      spend: { shareOf: 1, timeZone: 'UTC', budgets: [budget({ period: 'Week' })] },
+      pricing: [PRICES],
+      shareOf: 1,
+      leaseMs: 60_000,
+    });
+    expect(l.account('monthly')).toBeUndefined();
+  });
+
+  it('marks a refusal that only Fallback budgets made, and orders models cheapest first', () => {
+    const { ledger: l } = ledger([budget({ onExhausted: 'Fallback', limitMicroUsd: 100_000 })]);
+    expect(refusal(() => reserve(l)).fallback).toBe(true);
+    expect(l.cheapestFirst(['test-model', 'claude-unknown-9', 'cheap-model'], CALL)).toEqual([
+      'cheap-model',
+      'test-model',
+    ]);
+    expect(() => reserve(l, undefined, 'cheap-model')).not.toThrow(); // $0.06 fits $0.10
+  });
+
+  it('takes no reservation when the policy has no budgets', () => {
+    const clock = new ManualClock(NOV_24);
+    const l = new BudgetLedger({ name: 'a', clock, spend: undefined, shareOf: 1, leaseMs: 1 });
+    expect(l.enabled).toBe(false);
+    expect(l.reserve({ model: 'anything', planned: CALL })).toBeUndefined();
+  });
+});
+
+describe('dollars in a refusal', () => {
+  it('are exact decimal strings', () => {
+    const { ledger: l } = ledger([budget({ limitMicroUsd: 600_001 })]);
+    const ticket = reserve(l);
+    ticket.note(1, 'primary', { inputTokens: 3, outputTokens: 1 });
+    ticket.settle();
+    expect(refusal(() => reserve(l)).message).toContain('spent 0.000008 of 0.600001 USD');
+    expect(PICO_PER_USD).toBe(10n ** 12n);
+  });
+});

@@ -1,0 +1,533 @@
+/**
+ * Budgets in process (RateLimitPolicy `spec.budgets[]`, the document's `rateLimit.spend`): what
+ * an agent, or each of its callers' keys, has spent in the current calendar period, in
+ * picodollars and tokens, and what calls in flight may still spend.
+ *
+ * A call reserves its worst case before it is sent (callCost.ts `worstCaseCost`: every input
+ * token at the dearest rate it may be charged, `max_tokens` of output) against every budget
+ * that applies — one account per budget (`per: Agent`), or per budget and client key
+ * fingerprint (`per: ClientKey`) — and fits only if, for each of them, spent + reserved + worst
+ * case ≤ limit: all or nothing. Afterwards the ticket is settled with the real usage (plain or
+ * streamed, cache tokens included, priced by `callCost`), and the worst case is released. A
+ * reservation holds for a lease (`leaseMs`); one that lapses unsettled (a call that never
+ * ends) is released, and a settlement that comes after all the same charges what was spent.
+ * Lapses are taken when the ledger is next asked, so the ledger owns no timer.
+ *
+ * Periods are calendar periods in the policy's time zone (calendarPeriod.ts): an account
+ * belongs to one period, and the first call after the period ends opens a new one from zero.
+ * A call settles into the period it reserved in.
+ *
+ * Without a store, each replica holds its share of every budget: the limit divided by
+ * `shareOf`, the agent's ready replicas as the document says (`rateLimit.spend.shareOf`, in
+ * every scope: a budget is the whole agent's), rounded down to whole picodollars and tokens.
+ * Replicas do not see each other's spend, so the agent's total stays within the budget only
+ * while its calls are spread evenly; the store will make it exact across replicas.
+ *
+ * Money is bigint picodollars throughout (decision 0035); nothing passes through a float
+ * except the metrics, which read dollars.
+ */
+import { formatUsd } from '../../../contract/src/api/usd.ts';
+import type {
+  BudgetSettings,
+  ModelPriceSettings,
+  SpendSettings,
+} from '../../../contract/src/policy/policyDocument.ts';
+import { calendarPeriod, type CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
+import {
+  callCost,
+  PICODOLLARS_PER_USD,
+  priceBook,
+  worstCaseCost,
+  type MessagesUsage,
+  type PlannedCall,
+  type PriceBook,
+} from '../../../contract/src/spend/callCost.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
+import { BudgetExhaustedError, UnpricedModelError } from './errors.ts';
+import type { TokenUsage } from './tokenBudget.ts';
+
+const PICO_PER_MICRO = 1_000_000n;
+/** The account of a `per: Agent` budget; client keys are `key-…` fingerprints. */
+const WHOLE_AGENT = '';
+/** A `per: ClientKey` budget's account for callers that present no key (an open agent). */
+export const NO_CLIENT_KEY = 'no-key';
+
+export interface BudgetLedgerOptions {
+  /** The document's `rateLimit.spend`; absent: no budgets, every call passes uncounted. */
+  readonly spend: SpendSettings | undefined;
+  /** The agent's own prices (`pricing` of the document), over the list prices. */
+  readonly pricing?: readonly ModelPriceSettings[] | undefined;
+  /** Replicas that hold a share each; every limit is divided by it. */
+  readonly shareOf: number;
+  /** How long a reservation holds its worst case unsettled. */
+  readonly leaseMs: number;
+}
+
+export interface BudgetLedgerConfig extends BudgetLedgerOptions {
+  /** The agent's name, for messages and metrics. */
+  readonly name: string;
+  readonly clock: Clock;
+}
+
+/** One call to reserve for. */
+export interface BudgetCall {
+  readonly model: string;
+  /** The caller's client key fingerprint (auditLog.ts `clientFingerprint`); absent: none. */
+  readonly clientKey?: string | undefined;
+  readonly planned: PlannedCall;
+}
+
+/** One budget in one period, for the whole agent or one client key. */
+class Account {
+  readonly budget: string;
+  readonly who: string;
+  readonly period: CalendarPeriod;
+  limitPico: bigint | undefined;
+  limitTokens: bigint | undefined;
+  spentPico = 0n;
+  spentTokens = 0n;
+  reservedPico = 0n;
+  reservedTokens = 0n;
+
+  constructor(budget: BudgetSettings, who: string, period: CalendarPeriod, shareOf: number) {
+    this.budget = budget.name;
+    this.who = who;
+    this.period = period;
+    this.limitPico = undefined;
+    this.limitTokens = undefined;
+    this.limit(budget, shareOf);
+  }
+
+  /** This replica's share of the budget's limits. */
+  limit(budget: BudgetSettings, shareOf: number): void {
+    const share = BigInt(Math.max(1, Math.floor(shareOf)));
+    this.limitPico =
+      budget.limitMicroUsd === undefined
+        ? undefined
+        : (BigInt(budget.limitMicroUsd) * PICO_PER_MICRO) / share;
+    this.limitTokens =
+      budget.limitTokens === undefined ? undefined : BigInt(budget.limitTokens) / share;
+  }
+
+  fits(pico: bigint, tokens: bigint): boolean {
+    return (
+      (this.limitPico === undefined ||
+        this.spentPico + this.reservedPico + pico <= this.limitPico) &&
+      (this.limitTokens === undefined ||
+        this.spentTokens + this.reservedTokens + tokens <= this.limitTokens)
+    );
+  }
+}
+
+/** A budget's refusals: exhausted (Refuse or Fallback), unpriced, and Shadow's would-have-been. */
+export interface BudgetRefusals {
+  exhausted: number;
+  unpriced: number;
+  shadow: number;
+}
+
+/** What is left of one budget this period (for `per: ClientKey`, of the key with least left). */
+export interface BudgetRemaining {
+  readonly budget: string;
+  /** Picodollars; undefined when the budget limits no dollars. */
+  readonly picoUsd: bigint | undefined;
+  readonly tokens: bigint | undefined;
+}
+
+/** One model at one backend, and what its settled calls cost. */
+export interface SpendByTarget {
+  readonly model: string;
+  readonly backend: string;
+  picoUsd: bigint;
+}
+
+/** A reserved call: note each attempt's usage, then settle once (in `finally`). */
+export class BudgetTicket {
+  readonly model: string;
+  readonly worstPico: bigint;
+  readonly worstTokens: bigint;
+  readonly expiresAt: number;
+  readonly #ledger: BudgetLedger;
+  readonly #accounts: readonly Account[];
+  readonly #book: PriceBook;
+  /** Each attempt's latest usage and backend: a stream reports usage more than once. */
+  readonly #attempts = new Map<number, { backend: string; usage: TokenUsage }>();
+  #released = false;
+  #settled = false;
+
+  constructor(
+    ledger: BudgetLedger,
+    model: string,
+    accounts: readonly Account[],
+    book: PriceBook,
+    worst: { pico: bigint; tokens: bigint },
+    expiresAt: number,
+  ) {
+    this.#ledger = ledger;
+    this.model = model;
+    this.#accounts = accounts;
+    this.#book = book;
+    this.worstPico = worst.pico;
+    this.worstTokens = worst.tokens;
+    this.expiresAt = expiresAt;
+  }
+
+  /** What attempt `attempt` (at `backend`) has used so far; a later report replaces it. */
+  note(attempt: number, backend: string, usage: TokenUsage): void {
+    if (this.#settled) return;
+    this.#attempts.set(attempt, { backend, usage });
+  }
+
+  /** Charges every attempt's real usage and releases the worst case (unless its lease lapsed). */
+  settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    let pico = 0n;
+    let tokens = 0n;
+    for (const { backend, usage } of this.#attempts.values()) {
+      const cost = callCost(this.model, messagesUsage(usage), this.#book);
+      tokens += BigInt(cost.tokens);
+      if (!cost.priced) continue;
+      pico += cost.picoUsd;
+      this.#ledger.spent(this.model, backend, cost.picoUsd);
+    }
+    for (const account of this.#accounts) {
+      account.spentPico += pico;
+      account.spentTokens += tokens;
+    }
+    this.release();
+  }
+
+  /** Gives the worst case back, once (a settlement, or the lease lapsing). */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    for (const account of this.#accounts) {
+      account.reservedPico -= this.worstPico;
+      account.reservedTokens -= this.worstTokens;
+    }
+    this.#ledger.closed(this);
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+}
+
+function messagesUsage(usage: TokenUsage): MessagesUsage {
+  return {
+    input_tokens: usage.inputTokens,
+    output_tokens: usage.outputTokens,
+    cache_creation_input_tokens: usage.cacheWriteTokens ?? 0,
+    cache_read_input_tokens: usage.cacheReadTokens ?? 0,
+    ...(usage.cacheWrite1hTokens === undefined
+      ? {}
+      : { cache_creation: { ephemeral_1h_input_tokens: usage.cacheWrite1hTokens } }),
+  };
+}
+
+function usd(pico: bigint): string {
+  return formatUsd(pico, PICODOLLARS_PER_USD);
+}
+
+export class BudgetLedger {
+  readonly name: string;
+  readonly #clock: Clock;
+  #budgets: readonly BudgetSettings[] = [];
+  #timeZone = 'UTC';
+  #book: PriceBook = new Map();
+  #shareOf = 1;
+  #leaseMs = 0;
+  /** The current period's account per budget, `per` and client key. */
+  readonly #accounts = new Map<string, Account>();
+  /** Reservations not yet settled or released, and the soonest lease end among them. */
+  readonly #open = new Set<BudgetTicket>();
+  #nextLapse = Infinity;
+  readonly #refusals = new Map<string, BudgetRefusals>();
+  readonly #spent = new Map<string, SpendByTarget>();
+
+  constructor(config: BudgetLedgerConfig) {
+    this.name = config.name;
+    this.#clock = config.clock;
+    this.configure(config);
+  }
+
+  /** Whether any budget applies (otherwise `reserve` returns undefined at once). */
+  get enabled(): boolean {
+    return this.#budgets.length > 0;
+  }
+
+  /**
+   * A new policy. Accounts of a budget that keeps its name and `per`, and whose current period
+   * starts and ends where it did, keep their spend and reservations, under the new limits; the others drop,
+   * and a budget that is new starts from zero.
+   */
+  configure(options: BudgetLedgerOptions): void {
+    const budgets = options.spend?.budgets ?? [];
+    this.#budgets = budgets;
+    this.#timeZone = options.spend?.timeZone ?? 'UTC';
+    this.#book = priceBook(options.pricing ?? []);
+    this.#shareOf = options.shareOf;
+    this.#leaseMs = options.leaseMs;
+    const now = this.#clock.now();
+    const byName = new Map(budgets.map((b) => [b.name, b]));
+    for (const [key, account] of this.#accounts) {
+      const budget = byName.get(account.budget);
+      const period =
+        budget === undefined ? undefined : calendarPeriod(now, budget.period, this.#timeZone);
+      if (
+        budget === undefined ||
+        period === undefined ||
+        period.startMs !== account.period.startMs ||
+        period.endMs !== account.period.endMs ||
+        !key.startsWith(`${budget.name}\n${budget.per}\n`)
+      ) {
+        this.#accounts.delete(key);
+        continue;
+      }
+      account.limit(budget, this.#shareOf);
+    }
+    for (const name of this.#refusals.keys()) if (!byName.has(name)) this.#refusals.delete(name);
+  }
+
+  /**
+   * Reserves the call's worst case against every budget, or refuses it: UnpricedModelError
+   * for a model without a price under a dollar budget that is not Shadow, BudgetExhaustedError
+   * when it does not fit a budget that is not Shadow. Undefined when no budget applies.
+   */
+  reserve(call: BudgetCall): BudgetTicket | undefined {
+    const budgets = this.#budgets;
+    if (budgets.length === 0) return undefined;
+    const now = this.#clock.now();
+    this.#lapse(now);
+    const worst = worstCaseCost(call.model, call.planned, this.#book);
+    if (!worst.priced) {
+      const refusing = budgets.find(
+        (b) => b.onExhausted !== 'Shadow' && b.limitMicroUsd !== undefined,
+      );
+      if (refusing !== undefined) {
+        this.#refused(refusing.name).unpriced++;
+        throw new UnpricedModelError(worst.model, worst.message);
+      }
+    }
+    const pico = worst.priced ? worst.picoUsd : 0n;
+    const tokens = BigInt(worst.tokens);
+    const accounts: Account[] = [];
+    let refusal: BudgetExhaustedError | undefined;
+    let fallback = true;
+    for (const budget of budgets) {
+      const account = this.#account(budget, call.clientKey, now);
+      accounts.push(account);
+      if (account.fits(pico, tokens)) continue;
+      if (budget.onExhausted === 'Shadow') {
+        this.#refused(budget.name).shadow++;
+        continue;
+      }
+      this.#refused(budget.name).exhausted++;
+      fallback &&= budget.onExhausted === 'Fallback';
+      refusal ??= this.#exhausted(budget, account, pico, now);
+    }
+    if (refusal !== undefined) {
+      throw fallback === refusal.fallback
+        ? refusal
+        : new BudgetExhaustedError(refusal.budget, refusal.message, refusal.retryAfterMs, fallback);
+    }
+    for (const account of accounts) {
+      account.reservedPico += pico;
+      account.reservedTokens += tokens;
+    }
+    const ticket = new BudgetTicket(
+      this,
+      call.model,
+      accounts,
+      this.#book,
+      { pico, tokens },
+      now + this.#leaseMs,
+    );
+    this.#open.add(ticket);
+    if (ticket.expiresAt < this.#nextLapse) this.#nextLapse = ticket.expiresAt;
+    return ticket;
+  }
+
+  /**
+   * What each model's worst case would be, cheapest first; models without a price are left
+   * out (Fallback serves the cheapest fallback that fits).
+   */
+  cheapestFirst(models: readonly string[], planned: PlannedCall): string[] {
+    const priced: { model: string; pico: bigint }[] = [];
+    for (const model of models) {
+      const worst = worstCaseCost(model, planned, this.#book);
+      if (worst.priced) priced.push({ model, pico: worst.picoUsd });
+    }
+    priced.sort((a, b) => (a.pico < b.pico ? -1 : a.pico > b.pico ? 1 : 0));
+    return priced.map((p) => p.model);
+  }
+
+  /** Reservations unsettled (tests, /debug). */
+  get openReservations(): number {
+    this.#lapse(this.#clock.now());
+    return this.#open.size;
+  }
+
+  /** What one budget's account holds now (tests, /debug); undefined before its first call. */
+  account(
+    budget: string,
+    clientKey?: string,
+  ):
+    | {
+        spentPico: bigint;
+        spentTokens: bigint;
+        reservedPico: bigint;
+        reservedTokens: bigint;
+        period: CalendarPeriod;
+      }
+    | undefined {
+    const now = this.#clock.now();
+    this.#lapse(now);
+    const b = this.#budgets.find((x) => x.name === budget);
+    if (b === undefined) return undefined;
+    const a = this.#accounts.get(accountKey(b, clientKey));
+    if (a === undefined || now >= a.period.endMs || now < a.period.startMs) return undefined;
+    return {
+      spentPico: a.spentPico,
+      spentTokens: a.spentTokens,
+      reservedPico: a.reservedPico,
+      reservedTokens: a.reservedTokens,
+      period: a.period,
+    };
+  }
+
+  /** Each budget's remaining dollars and tokens this period, after settled spend. */
+  remaining(): BudgetRemaining[] {
+    const now = this.#clock.now();
+    this.#lapse(now);
+    return this.#budgets.map((budget) => {
+      const probe = new Account(
+        budget,
+        '',
+        calendarPeriod(now, budget.period, this.#timeZone),
+        this.#shareOf,
+      );
+      let picoUsd = probe.limitPico;
+      let tokens = probe.limitTokens;
+      for (const a of this.#accounts.values()) {
+        if (a.budget !== budget.name || now >= a.period.endMs || now < a.period.startMs) continue;
+        if (a.limitPico !== undefined && picoUsd !== undefined)
+          picoUsd = min(picoUsd, a.limitPico - a.spentPico);
+        if (a.limitTokens !== undefined && tokens !== undefined)
+          tokens = min(tokens, a.limitTokens - a.spentTokens);
+      }
+      return { budget: budget.name, picoUsd, tokens };
+    });
+  }
+
+  /** Refusals by budget, since the ledger began. */
+  refusals(): ReadonlyMap<string, Readonly<BudgetRefusals>> {
+    return this.#refusals;
+  }
+
+  /** Settled spend by model and backend, since the ledger began. */
+  spendByTarget(): Iterable<Readonly<SpendByTarget>> {
+    return this.#spent.values();
+  }
+
+  /** The budgets in force (for metrics). */
+  get budgets(): readonly string[] {
+    return this.#budgets.map((b) => b.name);
+  }
+
+  /** A ticket's settled cost at one backend (BudgetTicket). */
+  spent(model: string, backend: string, pico: bigint): void {
+    const key = `${model}\n${backend}`;
+    let entry = this.#spent.get(key);
+    if (entry === undefined) {
+      entry = { model, backend, picoUsd: 0n };
+      this.#spent.set(key, entry);
+    }
+    entry.picoUsd += pico;
+  }
+
+  /** A ticket settled or released (BudgetTicket). */
+  closed(ticket: BudgetTicket): void {
+    this.#open.delete(ticket);
+  }
+
+  #account(budget: BudgetSettings, clientKey: string | undefined, now: number): Account {
+    const key = accountKey(budget, clientKey);
+    const found = this.#accounts.get(key);
+    if (found !== undefined && now < found.period.endMs && now >= found.period.startMs)
+      return found;
+    // A new period (or the first call): from zero.
+    const period = calendarPeriod(now, budget.period, this.#timeZone);
+    const account = new Account(budget, whoOf(budget, clientKey), period, this.#shareOf);
+    this.#accounts.set(key, account);
+    return account;
+  }
+
+  #exhausted(
+    budget: BudgetSettings,
+    account: Account,
+    pico: bigint,
+    now: number,
+  ): BudgetExhaustedError {
+    const whose =
+      budget.per === 'Agent'
+        ? `agent ${this.name}`
+        : `client key ${account.who} of agent ${this.name}`;
+    const share =
+      this.#shareOf > 1
+        ? ` (this replica's share: the budget divided among ${this.#shareOf} replicas)`
+        : '';
+    const limits: string[] = [];
+    if (account.limitPico !== undefined)
+      limits.push(
+        `spent ${usd(account.spentPico)} of ${usd(account.limitPico)} USD` +
+          (account.reservedPico > 0n
+            ? `, ${usd(account.reservedPico)} USD held by calls in flight`
+            : '') +
+          `, this call may cost up to ${usd(pico)} USD`,
+      );
+    if (account.limitTokens !== undefined)
+      limits.push(`spent ${String(account.spentTokens)} of ${String(account.limitTokens)} tokens`);
+    const resets = new Date(account.period.endMs).toISOString();
+    return new BudgetExhaustedError(
+      budget.name,
+      `budget "${budget.name}" (${budget.period}, per ${budget.per}) of ${whose} is exhausted${share}: ${limits.join('; ')}; it resets at ${resets}`,
+      account.period.endMs - now,
+      budget.onExhausted === 'Fallback',
+    );
+  }
+
+  #refused(budget: string): BudgetRefusals {
+    let r = this.#refusals.get(budget);
+    if (r === undefined) {
+      r = { exhausted: 0, unpriced: 0, shadow: 0 };
+      this.#refusals.set(budget, r);
+    }
+    return r;
+  }
+
+  /** Releases every reservation whose lease has lapsed. */
+  #lapse(now: number): void {
+    if (now < this.#nextLapse) return;
+    let next = Infinity;
+    for (const ticket of [...this.#open]) {
+      if (ticket.expiresAt <= now) ticket.release();
+      else if (ticket.expiresAt < next) next = ticket.expiresAt;
+    }
+    this.#nextLapse = next;
+  }
+}
+
+function whoOf(budget: BudgetSettings, clientKey: string | undefined): string {
+  if (budget.per === 'Agent') return WHOLE_AGENT;
+  return clientKey === undefined || clientKey === '' ? NO_CLIENT_KEY : clientKey;
+}
+
+function accountKey(budget: BudgetSettings, clientKey: string | undefined): string {
+  return `${budget.name}\n${budget.per}\n${whoOf(budget, clientKey)}`;
+}
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
