@@ -41,7 +41,7 @@ node_modules/.installed: package.json package-lock.json | .breakwater/node/.ok
 ##@ Development
 
 .PHONY: tools
-tools: ## Install promtool, lua5.1, redis-server, podman, buildah, runc and debootstrap (Debian packages) when missing; the tests and make image run them.
+tools: ## Install promtool, lua5.1, redis-server, podman, buildah, runc, debootstrap and mmdebstrap (Debian packages) when missing; the tests and make image run them.
 	@scripts/ensure-tools.sh
 
 .PHONY: build
@@ -172,7 +172,7 @@ e2e-node: setup ## The end-to-end suite after a chart install, on a real node of
 	test/realNode/e2e.sh
 
 .PHONY: kind-node-smoke
-kind-node-smoke: ## Boot a Debian 12 kind-style node under podman (systemd, containerd, runc, CNI) and start a container and a CRI pod in it; root on Linux.
+kind-node-smoke: tools ## Boot a Debian 12 kind-style node under podman (systemd, containerd, runc, CNI) and start a container and a CRI pod in it; root on Linux.
 	tools/kindNode/smoke.sh
 
 ##@ Local cluster

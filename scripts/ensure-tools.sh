@@ -6,12 +6,13 @@
 #   redis-server (Debian package redis-server)  the rate-limit store's tests start their own
 #   podman, runc, debootstrap (and buildah) build the image without Docker (make image) and run
 #            the container-mode suite's pods as containers; debootstrap makes the base images
+#   mmdebstrap makes the kind node's Debian root (make kind-node-smoke)
 # Quiet when everything is there; installs with apt-get otherwise (as root, or through sudo).
 set -euo pipefail
 
-tools=(promtool lua5.1 redis-server podman buildah runc debootstrap)
+tools=(promtool lua5.1 redis-server podman buildah runc debootstrap mmdebstrap)
 declare -A package_for=([promtool]=prometheus [lua5.1]=lua5.1 [redis-server]=redis-server
-  [podman]=podman [buildah]=buildah [runc]=runc [debootstrap]=debootstrap)
+  [podman]=podman [buildah]=buildah [runc]=runc [debootstrap]=debootstrap [mmdebstrap]=mmdebstrap)
 missing=()
 for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${package_for[$tool]}")
