@@ -157,7 +157,14 @@ describe('an agent that asks for a ServiceMonitor', () => {
       async () => (await api().get(Kinds.ServiceMonitor, ns.name, AGENT)) === undefined,
       { timeoutMs: 30_000, description: `ServiceMonitor ${AGENT} to be deleted` },
     );
-    const agent = await getAgent(ns.name, AGENT);
+    // The reconcile that deleted it writes status after the delete: wait for that write.
+    const agent = await eventually(
+      async () => {
+        const a = await getAgent(ns.name, AGENT);
+        return condition(a, 'MonitoringConfigured')?.reason === 'NotRequested' && a;
+      },
+      { timeoutMs: 30_000, description: 'MonitoringConfigured reason NotRequested' },
+    );
     expect(condition(agent, 'MonitoringConfigured')).toMatchObject({
       status: 'True',
       reason: 'NotRequested',
