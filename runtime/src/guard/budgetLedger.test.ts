@@ -6,7 +6,8 @@ import type {
 import type { PlannedCall } from '../../../contract/src/spend/callCost.ts';
 import { seededRandom } from '../../../platform/src/random/random.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
-import { BudgetLedger, NO_CLIENT_KEY, type BudgetTicket } from './budgetLedger.ts';
+import { BudgetLedger, NO_CLIENT_KEY } from './budgetLedger.ts';
+import type { BudgetTicket } from './budgetTicket.ts';
 import {
   isBudgetExhaustedError,
   isUnpricedModelError,

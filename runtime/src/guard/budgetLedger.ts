@@ -34,19 +34,16 @@ import type {
 } from '../../../contract/src/policy/policyDocument.ts';
 import { calendarPeriod, type CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
 import {
-  callCost,
   PICODOLLARS_PER_USD,
   priceBook,
   worstCaseCost,
-  type MessagesUsage,
   type PlannedCall,
   type PriceBook,
 } from '../../../contract/src/spend/callCost.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { BudgetExhaustedError, UnpricedModelError } from './errors.ts';
-import type { TokenUsage } from './tokenBudget.ts';
+import { Account, BudgetTicket } from './budgetTicket.ts';
 
-const PICO_PER_MICRO = 1_000_000n;
 /** The account of a `per: Agent` budget; client keys are `key-…` fingerprints. */
 const WHOLE_AGENT = '';
 /** A `per: ClientKey` budget's account for callers that present no key (an open agent). */
@@ -77,48 +74,6 @@ export interface BudgetCall {
   readonly planned: PlannedCall;
 }
 
-/** One budget in one period, for the whole agent or one client key. */
-class Account {
-  readonly budget: string;
-  readonly who: string;
-  readonly period: CalendarPeriod;
-  limitPico: bigint | undefined;
-  limitTokens: bigint | undefined;
-  spentPico = 0n;
-  spentTokens = 0n;
-  reservedPico = 0n;
-  reservedTokens = 0n;
-
-  constructor(budget: BudgetSettings, who: string, period: CalendarPeriod, shareOf: number) {
-    this.budget = budget.name;
-    this.who = who;
-    this.period = period;
-    this.limitPico = undefined;
-    this.limitTokens = undefined;
-    this.limit(budget, shareOf);
-  }
-
-  /** This replica's share of the budget's limits. */
-  limit(budget: BudgetSettings, shareOf: number): void {
-    const share = BigInt(Math.max(1, Math.floor(shareOf)));
-    this.limitPico =
-      budget.limitMicroUsd === undefined
-        ? undefined
-        : (BigInt(budget.limitMicroUsd) * PICO_PER_MICRO) / share;
-    this.limitTokens =
-      budget.limitTokens === undefined ? undefined : BigInt(budget.limitTokens) / share;
-  }
-
-  fits(pico: bigint, tokens: bigint): boolean {
-    return (
-      (this.limitPico === undefined ||
-        this.spentPico + this.reservedPico + pico <= this.limitPico) &&
-      (this.limitTokens === undefined ||
-        this.spentTokens + this.reservedTokens + tokens <= this.limitTokens)
-    );
-  }
-}
-
 /** A budget's refusals: exhausted (Refuse or Fallback), unpriced, and Shadow's would-have-been. */
 export interface BudgetRefusals {
   exhausted: number;
@@ -139,91 +94,6 @@ export interface SpendByTarget {
   readonly model: string;
   readonly backend: string;
   picoUsd: bigint;
-}
-
-/** A reserved call: note each attempt's usage, then settle once (in `finally`). */
-export class BudgetTicket {
-  readonly model: string;
-  readonly worstPico: bigint;
-  readonly worstTokens: bigint;
-  readonly expiresAt: number;
-  readonly #ledger: BudgetLedger;
-  readonly #accounts: readonly Account[];
-  readonly #book: PriceBook;
-  /** Each attempt's latest usage and backend: a stream reports usage more than once. */
-  readonly #attempts = new Map<number, { backend: string; usage: TokenUsage }>();
-  #released = false;
-  #settled = false;
-
-  constructor(
-    ledger: BudgetLedger,
-    model: string,
-    accounts: readonly Account[],
-    book: PriceBook,
-    worst: { pico: bigint; tokens: bigint },
-    expiresAt: number,
-  ) {
-    this.#ledger = ledger;
-    this.model = model;
-    this.#accounts = accounts;
-    this.#book = book;
-    this.worstPico = worst.pico;
-    this.worstTokens = worst.tokens;
-    this.expiresAt = expiresAt;
-  }
-
-  /** What attempt `attempt` (at `backend`) has used so far; a later report replaces it. */
-  note(attempt: number, backend: string, usage: TokenUsage): void {
-    if (this.#settled) return;
-    this.#attempts.set(attempt, { backend, usage });
-  }
-
-  /** Charges every attempt's real usage and releases the worst case (unless its lease lapsed). */
-  settle(): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    let pico = 0n;
-    let tokens = 0n;
-    for (const { backend, usage } of this.#attempts.values()) {
-      const cost = callCost(this.model, messagesUsage(usage), this.#book);
-      tokens += BigInt(cost.tokens);
-      if (!cost.priced) continue;
-      pico += cost.picoUsd;
-      this.#ledger.spent(this.model, backend, cost.picoUsd);
-    }
-    for (const account of this.#accounts) {
-      account.spentPico += pico;
-      account.spentTokens += tokens;
-    }
-    this.release();
-  }
-
-  /** Gives the worst case back, once (a settlement, or the lease lapsing). */
-  release(): void {
-    if (this.#released) return;
-    this.#released = true;
-    for (const account of this.#accounts) {
-      account.reservedPico -= this.worstPico;
-      account.reservedTokens -= this.worstTokens;
-    }
-    this.#ledger.closed(this);
-  }
-
-  get released(): boolean {
-    return this.#released;
-  }
-}
-
-function messagesUsage(usage: TokenUsage): MessagesUsage {
-  return {
-    input_tokens: usage.inputTokens,
-    output_tokens: usage.outputTokens,
-    cache_creation_input_tokens: usage.cacheWriteTokens ?? 0,
-    cache_read_input_tokens: usage.cacheReadTokens ?? 0,
-    ...(usage.cacheWrite1hTokens === undefined
-      ? {}
-      : { cache_creation: { ephemeral_1h_input_tokens: usage.cacheWrite1hTokens } }),
-  };
 }
 
 function usd(pico: bigint): string {

@@ -1,4 +1,4 @@
-import type { BudgetTicket } from '../budgetLedger.ts';
+import type { BudgetTicket } from '../budgetTicket.ts';
 import type { Classification } from '../classification.ts';
 import type { GuardAttempt, SdkRequestOptions } from '../guardAttempt.ts';
 import type { HeaderSource } from '../headers.ts';
