@@ -131,7 +131,7 @@ bench-image: setup tools ## Image size, podman run → /health/ready, idle RSS o
 	$(NODE) bench/image.ts
 
 .PHONY: bench-global
-bench-global: setup tools ## Rate limits across 3 replicas: each replica's share vs the store (exact counters in Redis), added latency, fallback wait.
+bench-global: setup tools ## Rate limits across 3 replicas: each replica's share vs the store (exact counters in Redis), added latency, fallback wait; and what a budget adds to a call.
 	$(NODE) bench/global.ts
 
 .PHONY: bench-operator
@@ -174,6 +174,20 @@ e2e-node: setup ## The end-to-end suite after a chart install, on a real node of
 .PHONY: kind-node-smoke
 kind-node-smoke: tools ## Boot a Debian 12 kind-style node under podman (systemd, containerd, runc, CNI) and start a container and a CRI pod in it; root on Linux.
 	tools/kindNode/smoke.sh
+
+.PHONY: kind-node-image
+kind-node-image: tools ## Build (once, cached by its inputs' hash) the kind node image localhost/breakwater/kind-node from Debian packages and the Go-built Kubernetes, no registry; root on Linux.
+	tools/kindNode/build-node-image.sh
+
+.PHONY: kind-up
+kind-up: tools ## A one-node kind cluster on that image (podman or docker), Breakwater's image loaded; kubeconfig at .breakwater/kind/breakwater/kubeconfig. Hold /tmp/bw-cluster.lock until kind-down.
+	tools/kindNode/kind-cluster.sh up
+	@scripts/image/build-image.sh $(IMAGE)
+	tools/kindNode/kind-cluster.sh load $(IMAGE)
+
+.PHONY: kind-down
+kind-down: ## Delete the kind cluster of make kind-up and put back what it changed on the host (then check that).
+	tools/kindNode/kind-cluster.sh down
 
 ##@ Local cluster
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from the
 # Kubernetes Go modules pinned in k8s-binaries/go.mod, into a cache outside the checkout.
-# kubelet and kube-proxy, which only the real node needs, come from the same module when named.
+# kubelet and kube-proxy, which only the real node needs, and kubeadm, which the kind node image
+# (tools/kindNode) needs, come from the same module when named.
 # Later runs find them there and return at once.
 #
 #   tools/cluster/build-binaries.sh                  # the control plane's five; prints the directory that holds them
@@ -26,11 +27,12 @@ declare -A packages=(
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
   [kubelet]=k8s.io/kubernetes/cmd/kubelet
   [kube-proxy]=k8s.io/kubernetes/cmd/kube-proxy
+  [kubeadm]=k8s.io/kubernetes/cmd/kubeadm
 )
 order=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
 if (($# > 0)); then
   for name in "$@"; do
-    [[ -n "${packages[$name]:-}" ]] || { echo "error: unknown binary '$name' (known: ${order[*]} kubelet kube-proxy)" >&2; exit 2; }
+    [[ -n "${packages[$name]:-}" ]] || { echo "error: unknown binary '$name' (known: ${order[*]} kubelet kube-proxy kubeadm)" >&2; exit 2; }
   done
   order=("$@")
 fi
@@ -74,10 +76,10 @@ for name in "${missing[@]}"; do
   (while ! read -rt 30 <> <(:); do echo ">>       still building $name ($(($(date +%s) - started))s)" >&2; done) &
   heartbeat=$!
   trap 'kill "$heartbeat" 2>/dev/null || true' EXIT
-  (cd "$module" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/$name.partial" "${packages[$name]}")
+  (cd "$module" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/$name.partial.$$" "${packages[$name]}")
   kill "$heartbeat" 2>/dev/null || true
   wait "$heartbeat" 2>/dev/null || true
-  mv "$bin/$name.partial" "$bin/$name"
+  mv "$bin/$name.partial.$$" "$bin/$name" # two builds at once (CI and a helper) each write their own partial
   echo ">> [$i/$total] $name built in $(($(date +%s) - started))s" >&2
 done
 echo "$bin"

@@ -9,7 +9,8 @@
 #
 #   tools/cluster/build-node-images.sh   # prints the directory that holds <name>.tar and images.json
 #
-# BREAKWATER_CACHE (default ~/.cache/breakwater) moves the cache.
+# BREAKWATER_CACHE (default ~/.cache/breakwater) moves the cache; BREAKWATER_BUSYBOX (default
+# /bin/busybox) names the static busybox, e.g. one taken from the kind node's Debian root.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,7 +19,7 @@ coredns_version=$(awk '$1 == "github.com/coredns/coredns" { print $2; exit }' "$
 # The pause image changes only with its source: name it after the source's hash.
 pause_tag=$(cat "$images/pause/go.mod" "$images/pause/main.go" | sha256sum | cut -c1-12)
 cache="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}/node-images-coredns-$coredns_version-pause-$pause_tag"
-busybox=/bin/busybox
+busybox=${BREAKWATER_BUSYBOX:-/bin/busybox}
 
 declare -A refs=(
   [pause]="localhost/breakwater/pause:$pause_tag"
@@ -68,10 +69,10 @@ package_image() {
   container=$(buildah from scratch)
   buildah copy --quiet "$container" "$binary" "$entrypoint" >/dev/null
   buildah config --entrypoint "[\"$entrypoint\"]" --cmd '[]' "$container"
-  rm -f "$cache/$name.tar.partial"
-  buildah commit --quiet "$container" "docker-archive:$cache/$name.tar.partial:${refs[$name]}" >/dev/null
+  rm -f "$cache/$name.tar.partial.$$"
+  buildah commit --quiet "$container" "docker-archive:$cache/$name.tar.partial.$$:${refs[$name]}" >/dev/null
   buildah rm "$container" >/dev/null
-  mv "$cache/$name.tar.partial" "$cache/$name.tar"
+  mv "$cache/$name.tar.partial.$$" "$cache/$name.tar"
   echo ">> image ${refs[$name]} in $cache/$name.tar" >&2
 }
 
@@ -91,10 +92,10 @@ for name in "${missing[@]}"; do
       for applet in sh nslookup wget httpd nc sleep cat ls ip hostname; do ln -s busybox "$mount/bin/$applet"; done
       buildah umount "$container" >/dev/null
       buildah config --entrypoint '[]' --cmd '["/bin/sh"]' --env PATH=/bin "$container"
-      rm -f "$cache/busybox.tar.partial"
-      buildah commit --quiet "$container" "docker-archive:$cache/busybox.tar.partial:${refs[busybox]}" >/dev/null
+      rm -f "$cache/busybox.tar.partial.$$"
+      buildah commit --quiet "$container" "docker-archive:$cache/busybox.tar.partial.$$:${refs[busybox]}" >/dev/null
       buildah rm "$container" >/dev/null
-      mv "$cache/busybox.tar.partial" "$cache/busybox.tar"
+      mv "$cache/busybox.tar.partial.$$" "$cache/busybox.tar"
       echo ">> image ${refs[busybox]} in $cache/busybox.tar" >&2 ;;
   esac
 done

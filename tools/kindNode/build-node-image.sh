@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# Builds a kind node image on this machine without any registry (issue 37; docs/decisions/0036),
+# and prints its name, localhost/breakwater/kind-node:<kubernetes version>-<inputs hash>:
+#
+#   1. root       Debian 12 root (mmdebstrap, minbase) with systemd, containerd, runc, the CNI
+#                 plugins and iptables from Debian's packages, cached as a tar
+#   2. binaries   kubelet, kubeadm, kubectl and the control plane from the Go modules pinned in
+#                 tools/cluster/k8s-binaries (tools/cluster/build-binaries.sh), crictl from
+#                 cri-tools on the Go proxy, pause and CoreDNS (tools/cluster/build-node-images.sh)
+#   3. images     kube-apiserver, kube-controller-manager, kube-scheduler, etcd (one static binary
+#                 each, from scratch) and kube-proxy (on a small Debian root with iptables) as
+#                 docker-archives named as `kubeadm config images list` prints them
+#   4. base       buildah: the root, the binaries, tools/kindNode/node/ (entrypoint, kubelet unit
+#                 and kubeadm drop-in, CNI conflist, kind's manifests), containerd's config,
+#                 /kind/version
+#   5. preload    the base run once under podman with its containerd started by hand: every image
+#                 imported into namespace k8s.io (content only, unpacked when first used, as kind
+#                 does), tagged with kubeadm's names; then `podman commit` with the entrypoint
+#
+# Every step prints its time. The image is named after the hash of everything that goes into it,
+# so a second run finds it and returns at once; the pieces are cached in
+# ~/.cache/breakwater/kind-node/. Root on Linux; needs mmdebstrap, podman, buildah and go.
+#
+#   tools/kindNode/build-node-image.sh          # prints the image name
+#
+# BREAKWATER_CACHE (default ~/.cache/breakwater) moves the cache.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cluster="$repo/tools/cluster"
+cache="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}"
+suite=bookworm
+node_packages=systemd,systemd-sysv,dbus,procps,containerd,runc,containernetworking-plugins,iptables,conntrack,iproute2,ethtool,socat,util-linux,mount,ca-certificates,kmod,busybox-static
+proxy_packages=iptables,conntrack,kmod
+crictl_version=v1.36.0
+k8s_version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$cluster/k8s-binaries/go.mod")
+
+# The inputs' hash names the image: this script, the node's files, the pinned Go modules.
+inputs_hash=$(
+  {
+    cat "${BASH_SOURCE[0]}" "$cluster/build-binaries.sh" "$cluster/build-node-images.sh" \
+      "$cluster/k8s-binaries/go.mod" "$cluster/node-images/coredns/go.mod" \
+      "$cluster/node-images/pause/go.mod" "$cluster/node-images/pause/main.go"
+    (cd "$here/node" && find . -type f | LC_ALL=C sort | xargs sha256sum)
+  } | sha256sum | cut -c1-12
+)
+image="localhost/breakwater/kind-node:$k8s_version-$inputs_hash"
+# The control-plane images change only with the binaries and kube-proxy's root.
+images_cache="$cache/kind-node/images-$k8s_version-r1-$(printf '%s' "$proxy_packages" | sha256sum | cut -c1-12)"
+
+say() { printf '>> %s\n' "$*" >&2; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+step=setup
+step_started=$(now_ms)
+begin() {
+  step=$1
+  step_started=$(now_ms)
+  say "$step: $2"
+}
+finish() {
+  local ms=$(($(now_ms) - step_started))
+  say "$step: done ($((ms / 1000)).$((ms % 1000 / 100))s)"
+}
+fail() {
+  printf 'error: kind node image, step %s: %s\n' "$step" "$*" >&2
+  exit 1
+}
+
+if podman image exists "$image" 2>/dev/null; then
+  say "cached: $image"
+  echo "$image"
+  exit 0
+fi
+
+[[ $(id -u) -eq 0 ]] || fail "run as root: mmdebstrap and the privileged preload container need it"
+for tool in mmdebstrap podman buildah go; do
+  command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing (make tools installs it)"
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/kind-node-image.XXXXXX")
+builders=()
+preload=""
+cleanup() {
+  [[ -n "$preload" ]] && podman rm --force "$preload" >/dev/null 2>&1
+  for builder in "${builders[@]}"; do buildah rm "$builder" >/dev/null 2>&1 || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+started_all=$(now_ms)
+
+# A Debian root tar for the given packages, made once (the smoke test's key scheme).
+debian_root() {
+  local packages=$1 key mirror
+  key="debian-$suite-r1-$(printf '%s' "$packages" | sha256sum | cut -c1-12)"
+  if [[ ! -f "$cache/kind-node/$key/root.tar" ]]; then
+    mirror=$("$repo/scripts/image/debian-mirror.sh")
+    say "  mmdebstrap $packages from $mirror, once"
+    mkdir -p "$cache/kind-node/$key"
+    nice -n 10 mmdebstrap --quiet --variant=minbase --include="$packages" "$suite" \
+      "$cache/kind-node/$key/root.partial.tar" "$mirror" >&2 || fail "mmdebstrap failed"
+    mv "$cache/kind-node/$key/root.partial.tar" "$cache/kind-node/$key/root.tar"
+  fi
+  echo "$cache/kind-node/$key/root.tar"
+}
+
+begin root "Debian $suite roots for the node and for kube-proxy"
+node_root=$(debian_root "$node_packages")
+proxy_root=$(debian_root "$proxy_packages")
+say "  node: $node_root ($(du -m "$node_root" | cut -f1) MB); kube-proxy: $proxy_root ($(du -m "$proxy_root" | cut -f1) MB)"
+finish
+
+begin binaries "Kubernetes $k8s_version, crictl $crictl_version, pause and CoreDNS"
+bin=$(nice -n 10 "$cluster/build-binaries.sh" etcd kube-apiserver kube-controller-manager kube-scheduler \
+  kubectl kubelet kube-proxy kubeadm) || fail "tools/cluster/build-binaries.sh failed"
+crictl="$cache/crictl-$crictl_version/crictl"
+if [[ ! -x "$crictl" ]]; then
+  say "  building crictl from sigs.k8s.io/cri-tools@$crictl_version, once"
+  mkdir -p "$(dirname "$crictl")"
+  (cd "$work" && nice -n 10 env GOBIN="$work/gobin" CGO_ENABLED=0 go install -trimpath -ldflags '-s -w' \
+    "sigs.k8s.io/cri-tools/cmd/crictl@$crictl_version") || fail "go install crictl failed"
+  mv "$work/gobin/crictl" "$crictl"
+fi
+# The test image's busybox comes from the node's own root, so the host needs no busybox-static.
+tar -xf "$node_root" -C "$work" ./usr/bin/busybox
+node_images=$(BREAKWATER_BUSYBOX="$work/usr/bin/busybox" nice -n 10 "$cluster/build-node-images.sh") ||
+  fail "tools/cluster/build-node-images.sh failed"
+finish
+
+begin images "control-plane images under the names kubeadm $k8s_version asks for"
+declare -A wanted=()
+while read -r ref; do
+  name=${ref##*/}
+  wanted[${name%%:*}]=$ref
+done < <("$bin/kubeadm" config images list --kubernetes-version "$k8s_version" 2>/dev/null)
+for name in kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd coredns pause; do
+  [[ -n "${wanted[$name]:-}" ]] || fail "kubeadm config images list printed no $name image"
+done
+say "  $(printf '%s ' "${wanted[@]}")"
+mkdir -p "$images_cache"
+static_image() {
+  local name=$1 from=$2 root=${3:-} builder
+  [[ -f "$images_cache/$name.tar" ]] && return 0
+  if [[ -n "$root" ]]; then
+    builder=$(buildah from scratch)
+    builders+=("$builder")
+    buildah add --quiet "$builder" "$root" / >/dev/null
+  else
+    builder=$(buildah from scratch)
+    builders+=("$builder")
+  fi
+  buildah copy --quiet "$builder" "$from" "/usr/local/bin/$name" >/dev/null
+  buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --entrypoint "[\"/usr/local/bin/$name\"]" --cmd '[]' "$builder"
+  rm -f "$images_cache/$name.tar.partial.$$"
+  buildah commit --quiet "$builder" "docker-archive:$images_cache/$name.tar.partial.$$:${wanted[$name]}" >/dev/null
+  mv "$images_cache/$name.tar.partial.$$" "$images_cache/$name.tar"
+  say "  ${wanted[$name]} ($(du -m "$images_cache/$name.tar" | cut -f1) MB)"
+}
+for name in kube-apiserver kube-controller-manager kube-scheduler etcd; do static_image "$name" "$bin/$name"; done
+static_image kube-proxy "$bin/kube-proxy" "$proxy_root"
+finish
+
+begin base "the node's root, binaries and files with buildah"
+mkdir -p "$work/files/etc/containerd" "$work/files/kind" "$work/files/usr/bin" "$work/files/usr/local/bin" \
+  "$work/files/opt/cni" "$work/files/etc/systemd/system/multi-user.target.wants"
+cp -a "$here/node/." "$work/files/"
+cp "$bin/kubelet" "$bin/kubeadm" "$bin/kubectl" "$work/files/usr/bin/"
+cp "$crictl" "$work/files/usr/local/bin/crictl"
+ln -s /usr/lib/cni "$work/files/opt/cni/bin" # kind's node keeps the plugins there; Debian's are in /usr/lib/cni
+ln -s ../kubelet.service "$work/files/etc/systemd/system/multi-user.target.wants/kubelet.service"
+echo "$k8s_version" >"$work/files/kind/version"
+# No CAP_SYS_RESOURCE on such hosts: the CRI plugin must not lower a container's oom_score_adj
+# below its own (decision 0034). SystemdCgroup matches the kubelet's systemd driver kind sets.
+cat >"$work/files/etc/containerd/config.toml" <<EOF
+version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  restrict_oom_score_adj = true
+  sandbox_image = "${wanted[pause]}"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/opt/cni/bin"
+    conf_dir = "/etc/cni/net.d"
+EOF
+builder=$(buildah from scratch)
+builders+=("$builder")
+buildah add --quiet "$builder" "$node_root" / >/dev/null
+buildah copy --quiet "$builder" "$work/files" / >/dev/null
+buildah config --env container=podman --entrypoint '["sleep"]' --cmd '["infinity"]' "$builder"
+base="localhost/breakwater/kind-node-base:$k8s_version-$inputs_hash"
+buildah commit --quiet --rm "$builder" "$base" >/dev/null
+builders=()
+finish
+
+begin preload "images into the node's containerd (namespace k8s.io), then podman commit"
+preload="breakwater-kind-node-preload-$$"
+"$repo/scripts/image/podman.sh" run --detach --name "$preload" --privileged \
+  --tmpfs /tmp --tmpfs /run \
+  --volume "$images_cache:/kind/preload/control-plane:ro" --volume "$node_images:/kind/preload/node:ro" \
+  "$base" >/dev/null || fail "podman run of $base failed"
+podman exec --detach "$preload" containerd >/dev/null
+for ((waited = 0; waited < 30; waited++)); do
+  podman exec "$preload" ctr version >/dev/null 2>&1 && break
+  sleep 1
+done
+podman exec "$preload" ctr version >/dev/null 2>&1 || fail "containerd in the preload container did not answer in 30s"
+for archive in "$images_cache"/*.tar "$node_images"/*.tar; do
+  dir=control-plane
+  [[ "$archive" == "$node_images"/* ]] && dir=node
+  podman exec "$preload" ctr -n k8s.io images import --no-unpack --digests \
+    "/kind/preload/$dir/$(basename "$archive")" >/dev/null || fail "ctr images import of $archive failed"
+done
+refs=$(jq -r '.pause, .coredns' "$node_images/images.json")
+pause_ref=$(sed -n 1p <<<"$refs")
+coredns_ref=$(sed -n 2p <<<"$refs")
+podman exec "$preload" ctr -n k8s.io images tag "$pause_ref" "${wanted[pause]}" >/dev/null
+podman exec "$preload" ctr -n k8s.io images tag "$coredns_ref" "${wanted[coredns]}" >/dev/null
+say "  $(podman exec "$preload" ctr -n k8s.io images list --quiet | grep -vc '^sha256:') names in k8s.io"
+podman exec "$preload" sh -c 'kill -TERM $(pidof containerd); while pidof containerd >/dev/null; do sleep 0.2; done'
+podman commit --quiet \
+  --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' --change 'CMD []' \
+  --change 'STOPSIGNAL SIGRTMIN+3' "$preload" "$image" >/dev/null || fail "podman commit failed"
+podman rm --force "$preload" >/dev/null
+preload=""
+podman rmi "$base" >/dev/null 2>&1 || true
+finish
+
+ms=$(($(now_ms) - started_all))
+say "$image built in $((ms / 1000))s ($(podman image inspect --format '{{.Size}}' "$image" | awk '{printf "%d MB", $1 / 1048576}'))"
+echo "$image"

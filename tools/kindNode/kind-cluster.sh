@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# A one-node kind cluster on the node image built here (issue 37; docs/decisions/0036).
+#
+#   tools/kindNode/kind-cluster.sh up       # node image (cached), host prepared, kind create cluster,
+#                                           # CoreDNS and a test pod Running; prints the kubeconfig
+#   tools/kindNode/kind-cluster.sh load REF # an image from podman's storage into the node (kind load image-archive)
+#   tools/kindNode/kind-cluster.sh check    # CoreDNS available and a busybox pod Running
+#   tools/kindNode/kind-cluster.sh env [IMAGE] # `export` lines for the integration suites on this cluster
+#   tools/kindNode/kind-cluster.sh down     # kind delete cluster, then the host put back as up found it
+#
+# What `up` changes on the host, and `down` puts back (and then checks, failing if anything differs):
+#   - /lib/modules, which kind's podman provider bind-mounts, is created empty when missing;
+#   - fs.inotify.max_user_instances is raised to 512 when lower (128 is shared by every process of
+#     a user; the node's systemd, containerd, kubelet and control plane need more than that leaves);
+#   - the sysctls a privileged node's kubelet and kube-proxy write and that are not namespaced
+#     (vm.overcommit_memory, kernel.panic, ...) are read before and written back after;
+#   - routes to the pod and Service networks through the node, so that this machine reaches pods
+#     and Services as on the local cluster's real node (tests call pods by their IP);
+#   - the podman network `kind` (and its iptables rules) is removed when up created it.
+# Hold /tmp/bw-cluster.lock from up to down (one cluster per host): flock /tmp/bw-cluster.lock ...
+#
+# BREAKWATER_KIND_STATE (default .breakwater/kind/<cluster>) holds the kubeconfig and what up changed;
+# BREAKWATER_KIND_CLUSTER (default breakwater) names the cluster.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+name=${BREAKWATER_KIND_CLUSTER:-breakwater}
+state=${BREAKWATER_KIND_STATE:-$repo/.breakwater/kind/$name}
+kubeconfig="$state/kubeconfig"
+kind() { "$here/kind.sh" "$@"; }
+# kubectl of the cluster's own version (the one the node image holds), from the build cache.
+kubectl() { "$("$repo/tools/cluster/build-binaries.sh" kubectl)/kubectl" --kubeconfig "$kubeconfig" "$@"; }
+say() { printf '>> %s\n' "$*" >&2; }
+fail() {
+  printf 'error: kind cluster: %s\n' "$*" >&2
+  exit 1
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+elapsed() { local ms=$(($(now_ms) - $1)); echo "$((ms / 1000)).$((ms % 1000 / 100))s"; }
+
+inotify_wanted=512
+pod_subnet=10.244.0.0/16     # kind's defaults, written into the kind config so that the routes match
+service_subnet=10.96.0.0/16
+# Global (not per network namespace) sysctls that a privileged node's kubelet or kube-proxy may write.
+global_sysctls=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
+  kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.netfilter.nf_conntrack_max
+  fs.inotify.max_user_instances fs.inotify.max_user_watches)
+
+sysctl_file() { echo "/proc/sys/${1//.//}"; }
+read_sysctls() {
+  local key
+  for key in "${global_sysctls[@]}"; do
+    [[ -r "$(sysctl_file "$key")" ]] && printf '%s=%s\n' "$key" "$(tr -s '\t ' ' ' <"$(sysctl_file "$key")")"
+  done
+  return 0
+}
+# Chains and rules per table, without counters: `nat :CNI-HOSTPORT-DNAT -`, `nat -A OUTPUT ...`.
+read_iptables() {
+  local table
+  for table in filter nat mangle raw; do
+    iptables-save -t "$table" 2>/dev/null | grep -E '^[:-]' | sed -E 's/ \[[0-9]+:[0-9]+\]$//' | sed "s/^/$table /"
+  done | LC_ALL=C sort
+}
+# podman's CNI portmap plugin, for the port kind publishes (the API server's), leaves its
+# CNI-HOSTPORT-* chains and the jumps to them behind. They are removed when up found none and no
+# other container publishes a port through them now (CNI-HOSTPORT-DNAT is empty).
+restore_hostport_chains() {
+  local line table rule chain
+  grep -q '^nat :CNI-HOSTPORT-DNAT' "$state/host/iptables" && return 0
+  iptables -t nat -S CNI-HOSTPORT-DNAT >/dev/null 2>&1 || return 0
+  [[ "$(iptables -t nat -S CNI-HOSTPORT-DNAT | grep -c '^-A')" == 0 ]] || return 0
+  while IFS= read -r line; do
+    table=${line%% *}
+    rule=${line#* }
+    [[ "$rule" == -A* && "$rule" == *CNI-HOSTPORT* ]] || continue
+    eval "iptables -t $table ${rule/#-A /-D }" 2>/dev/null || true
+  done < <(LC_ALL=C comm -13 "$state/host/iptables" <(read_iptables))
+  for chain in CNI-HOSTPORT-DNAT CNI-HOSTPORT-SETMARK CNI-HOSTPORT-MASQ; do
+    iptables -t nat -F "$chain" 2>/dev/null && iptables -t nat -X "$chain" 2>/dev/null || true
+  done
+  say "host: removed the CNI-HOSTPORT chains podman's portmap plugin left"
+}
+cluster_exists() { kind get clusters 2>/dev/null | grep -qx "$name"; }
+
+prepare_host() {
+  mkdir -p "$state"
+  # What the host was like is recorded once, by the first up after a down.
+  if [[ ! -d "$state/host" ]]; then
+    mkdir -p "$state/host.partial"
+    read_sysctls >"$state/host.partial/sysctls"
+    read_iptables >"$state/host.partial/iptables"
+    podman network exists kind && touch "$state/host.partial/network-existed"
+    [[ -e /lib/modules ]] || touch "$state/host.partial/lib-modules-created"
+    mv "$state/host.partial" "$state/host"
+  fi
+  if [[ ! -e /lib/modules ]]; then
+    mkdir /lib/modules
+    say "host: created an empty /lib/modules (kind's podman provider mounts it)"
+  fi
+  local instances
+  instances=$(cat /proc/sys/fs/inotify/max_user_instances)
+  if ((instances < inotify_wanted)); then
+    echo "$inotify_wanted" >/proc/sys/fs/inotify/max_user_instances
+    say "host: fs.inotify.max_user_instances $instances -> $inotify_wanted (until down)"
+  fi
+}
+
+restore_host() {
+  [[ -d "$state/host" ]] || { say "host: nothing recorded by up, nothing to put back"; return 0; }
+  local line key value now differences=()
+  while IFS= read -r line; do
+    key=${line%%=*}
+    value=${line#*=}
+    now=$(tr -s '\t ' ' ' <"$(sysctl_file "$key")")
+    if [[ "$now" != "$value" ]]; then
+      say "host: $key $now -> $value"
+      printf '%s\n' "$value" >"$(sysctl_file "$key")" || differences+=("could not write $key back to $value")
+    fi
+  done <"$state/host/sysctls"
+  if [[ ! -f "$state/host/network-existed" ]] && podman network exists kind; then
+    if [[ -z "$(podman ps -a --filter network=kind --quiet)" ]]; then
+      podman network rm kind >/dev/null && say "host: removed the podman network kind"
+    else
+      differences+=("the podman network kind still has containers: $(podman ps -a --filter network=kind --format '{{.Names}}' | tr '\n' ' ')")
+    fi
+  fi
+  restore_hostport_chains
+  if [[ -f "$state/host/lib-modules-created" && -d /lib/modules ]]; then
+    rmdir /lib/modules 2>/dev/null && say "host: removed the empty /lib/modules" ||
+      differences+=("/lib/modules is no longer empty; left in place")
+  fi
+  # The check: what up recorded and what the host has now.
+  if ! diff <(cat "$state/host/sysctls") <(read_sysctls) >"$state/sysctls.diff"; then
+    differences+=("sysctls differ: $(tr '\n' ' ' <"$state/sysctls.diff")")
+  fi
+  if ! diff "$state/host/iptables" <(read_iptables) >"$state/iptables.diff"; then
+    differences+=("iptables rules differ ($(grep -c '^[<>]' "$state/iptables.diff") lines, $state/iptables.diff)")
+  fi
+  if [[ -f "$state/host/lib-modules-created" && -e /lib/modules ]]; then
+    differences+=("/lib/modules exists")
+  fi
+  if ip route show "$pod_subnet" | grep -q . || ip route show "$service_subnet" | grep -q .; then
+    differences+=("a route to $pod_subnet or $service_subnet is still there")
+  fi
+  if ((${#differences[@]})); then
+    printf 'error: the host is not as up found it:\n' >&2
+    printf '  - %s\n' "${differences[@]}" >&2
+    return 1
+  fi
+  rm -rf "$state/host" "$state/sysctls.diff" "$state/iptables.diff"
+  say "host: as up found it (sysctls, iptables, /lib/modules, the podman network)"
+}
+
+# The node's container engine: podman here, docker where kind found a Docker engine.
+engine() {
+  if command -v podman >/dev/null 2>&1 && podman container exists "$name-control-plane" 2>/dev/null; then echo podman; else echo docker; fi
+}
+node_address() { "$(engine)" inspect "$name-control-plane" --format '{{(index .NetworkSettings.Networks "kind").IPAddress}}'; }
+# This machine's address on the node's network: where pods reach servers a test starts here.
+host_address() { "$(engine)" inspect "$name-control-plane" --format '{{(index .NetworkSettings.Networks "kind").Gateway}}'; }
+
+route_to_node() {
+  local node subnet
+  node=$(node_address) || fail "no address of $name-control-plane on the podman network kind"
+  for subnet in "$pod_subnet" "$service_subnet"; do
+    ip route replace "$subnet" via "$node"
+  done
+  say "host: routes to $pod_subnet and $service_subnet via the node at $node (until down)"
+}
+
+unroute() {
+  local subnet
+  for subnet in "$pod_subnet" "$service_subnet"; do
+    ip route show "$subnet" | grep -q . && ip route del "$subnet" && say "host: removed the route to $subnet"
+  done
+  return 0
+}
+
+check() {
+  local started
+  started=$(now_ms)
+  kubectl wait --for=condition=Ready node --all --timeout=120s >/dev/null || fail "the node is not Ready"
+  kubectl -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null ||
+    fail "CoreDNS did not become available: $(kubectl -n kube-system get pods -l k8s-app=kube-dns --no-headers 2>&1 | tr '\n' ' ')"
+  kubectl delete pod breakwater-kind-check --ignore-not-found --wait=true >/dev/null
+  kubectl run breakwater-kind-check --image localhost/breakwater/busybox:1 --image-pull-policy=Never \
+    --restart=Never --command -- sleep 3600 >/dev/null
+  if ! kubectl wait --for=condition=Ready pod/breakwater-kind-check --timeout=120s >/dev/null; then
+    kubectl describe pod breakwater-kind-check | tail -n 15 >&2
+    fail "the test pod did not become Ready"
+  fi
+  say "check: node Ready, CoreDNS available, a test pod Running at $(kubectl get pod breakwater-kind-check -o jsonpath='{.status.podIP}') ($(elapsed "$started"))"
+  kubectl delete pod breakwater-kind-check --wait=false >/dev/null
+}
+
+up() {
+  local image started config
+  started=$(now_ms)
+  image=$("$here/build-node-image.sh") || fail "the node image did not build"
+  say "node image: $image ($(elapsed "$started"))"
+  prepare_host
+  if cluster_exists; then
+    say "kind cluster $name is already up"
+  else
+    config="$state/kind-config.yaml"
+    {
+      echo "# Written by tools/kindNode/kind-cluster.sh up."
+      echo "kind: Cluster"
+      echo "apiVersion: kind.x-k8s.io/v1alpha4"
+      echo "networking:"
+      echo "  ipFamily: ipv4"
+      echo "  podSubnet: $pod_subnet"
+      echo "  serviceSubnet: $service_subnet"
+      if [[ ! -f /sys/fs/cgroup/cgroup.controllers ]]; then
+        # The kubelet refuses cgroup v1 from 1.35 unless told otherwise; this host has no v2 root.
+        echo "kubeadmConfigPatches:"
+        echo "  - |"
+        echo "    kind: KubeletConfiguration"
+        echo "    apiVersion: kubelet.config.k8s.io/v1beta1"
+        echo "    failCgroupV1: false"
+      fi
+    } >"$config"
+    local create_started
+    create_started=$(now_ms)
+    say "kind create cluster --name $name --image $image"
+    kind create cluster --name "$name" --image "$image" --config "$config" --kubeconfig "$kubeconfig" \
+      --wait 0s >&2 || fail "kind create cluster failed (the node's logs: $here/kind.sh export logs --name $name)"
+    say "kind create cluster: $(elapsed "$create_started")"
+  fi
+  kind get kubeconfig --name "$name" >"$kubeconfig"
+  route_to_node
+  check
+  say "up in $(elapsed "$started"); KUBECONFIG=$kubeconfig"
+  echo "$kubeconfig"
+}
+
+load() {
+  local ref=${1:?usage: kind-cluster.sh load <image ref held by podman>} dir started
+  started=$(now_ms)
+  dir=$(mktemp -d)
+  "$repo/scripts/image/podman.sh" save --format docker-archive -o "$dir/image.tar" "$ref" >/dev/null ||
+    { rm -rf "$dir"; fail "podman save $ref failed (is it built? make image)"; }
+  kind load image-archive "$dir/image.tar" --name "$name" >&2 || { rm -rf "$dir"; fail "kind load image-archive $ref failed"; }
+  rm -rf "$dir"
+  say "loaded $ref into the node ($(elapsed "$started"))"
+}
+
+# What test/support/globalSetup.ts exports for the local cluster's real node, for this cluster.
+print_env() {
+  local image=${1:-}
+  cluster_exists || fail "no kind cluster $name: tools/kindNode/kind-cluster.sh up"
+  echo "export BREAKWATER_KUBECONFIG=$kubeconfig"
+  echo "export BREAKWATER_POD_HOST=$(host_address)"
+  echo "export BREAKWATER_CLUSTER_ROUTED=1"
+  [[ -n "$image" ]] && echo "export BREAKWATER_CHART_IMAGE=$image"
+  return 0
+}
+
+down() {
+  local started
+  started=$(now_ms)
+  if cluster_exists; then
+    kind delete cluster --name "$name" >&2 || fail "kind delete cluster failed"
+    say "kind delete cluster: $(elapsed "$started")"
+  fi
+  rm -f "$kubeconfig" "$state/kind-config.yaml"
+  unroute
+  restore_host
+}
+
+case "${1:-}" in
+  up) up ;;
+  load) shift; load "$@" ;;
+  check) check ;;
+  env) shift; print_env "$@" ;;
+  down) down ;;
+  *) echo "usage: $0 up | load <image> | check | env [image] | down" >&2; exit 2 ;;
+esac
