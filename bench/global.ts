@@ -17,7 +17,11 @@
  *   longest any admission waited for the store, as each runtime measured it.
  *
  *   node --no-warnings=ExperimentalWarning bench/global.ts [--measure-ms 10000]
- *        [--warmup-ms 2000] [--rounds 8] [--calls-per-round 150] [--no-write]
+ *        [--warmup-ms 2000] [--rounds 8] [--calls-per-round 150] [--no-write] [--only budgets]
+ *
+ * Then what budgets add (bench/global/budgetCost.ts, bench/results/global-budgets.json): on the
+ * Redis path against the same limits without a budget, and the in-process check per call;
+ * `--only budgets` runs that part alone.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -37,6 +41,7 @@ import {
 } from '../test/support/rateLimitStoreFixture.ts';
 import { startSimulator } from '../test/support/simulator.ts';
 import { median } from '../tools/stats/samples.ts';
+import { budgetCost } from './global/budgetCost.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -45,8 +50,11 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '8' },
     'calls-per-round': { type: 'string', default: '150' },
     'no-write': { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
+if (flags.only !== undefined && flags.only !== 'budgets')
+  throw new Error(`--only takes "budgets", not "${flags.only}"`);
 const MEASURE_MS = Number(flags['measure-ms']);
 const WARMUP_MS = Number(flags['warmup-ms']);
 const ROUNDS = Number(flags.rounds);
@@ -283,4 +291,19 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+async function budgets(): Promise<void> {
+  const results = await budgetCost({
+    rounds: ROUNDS,
+    callsPerRound: CALLS_PER_ROUND,
+    write: !flags['no-write'],
+    log,
+  });
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(
+    `global budgets: redis_p50_added_ms=${String(results.redis_path.budget_p50_added_ms)}` +
+      ` in_process_check_us=${String(results.in_process.budget_check_us_per_call)}\n`,
+  );
+}
+
+if (flags.only !== 'budgets') await main();
+await budgets();

@@ -22,10 +22,13 @@
  *
  *   node --no-warnings=ExperimentalWarning bench/runtime.ts [--rounds 8] [--round-ms 2000]
  *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
- *        [--only providers|storm] [--label NAME]
+ *        [--only providers|storm|cache] [--label NAME]
  *
  * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
  * lines and writes nothing: for working on the cloud path without the rest of the run.
+ * `--only cache` runs the cache-affinity scenario alone (bench/runtime/cacheAffinity.ts) and
+ * prints it. `--only durable` runs the durable-run scenario alone
+ * (bench/runtime/durableComparison.ts) and writes bench/results/runtime-durable.json.
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
  * the error path.
@@ -45,8 +48,10 @@ import { ONE_WRITE_STREAMS, startSimulator } from '../test/support/simulator.ts'
 import { closedLoop, encodePost, exchange, type LoadRun } from './runtime/closedLoopLoad.ts';
 import { cpuMs, ownCpuMs, upstreamSockets } from './runtime/processProbe.ts';
 import { median, percentile } from '../tools/stats/samples.ts';
+import { durableComparison } from './runtime/durableComparison.ts';
 import { mcpComparison } from './runtime/mcpComparison.ts';
 import { overloadStorm, stormLine } from './runtime/overloadStorm.ts';
+import { cacheAffinityBench, cacheAffinityLine } from './runtime/cacheAffinity.ts';
 import {
   BENCH_AWS,
   providerComparison,
@@ -65,8 +70,8 @@ const { values: flags } = parseArgs({
     label: { type: 'string' },
   },
 });
-if (flags.only !== undefined && flags.only !== 'providers' && flags.only !== 'storm') {
-  throw new Error(`--only takes "providers" or "storm", not "${flags.only}"`);
+if (flags.only !== undefined && !['providers', 'storm', 'cache', 'durable'].includes(flags.only)) {
+  throw new Error(`--only takes "providers", "storm", "cache" or "durable", not "${flags.only}"`);
 }
 const ROUNDS = Number(flags.rounds);
 const ROUND_MS = Number(flags['round-ms']);
@@ -288,6 +293,10 @@ function killOnExit(pid: number | undefined): void {
 
 async function main(): Promise<void> {
   const loadBefore = loadavg().map(round2);
+  if (flags.only === 'durable') {
+    await recordDurable(loadBefore);
+    return;
+  }
   const sim = await startSimulator({
     seed: 1,
     ...ONE_WRITE_STREAMS,
@@ -315,14 +324,14 @@ async function main(): Promise<void> {
     rateLimit: {
       ...doc.rateLimit,
       requests: {
-        perSecond: RATE['requests.perSecond'].maximum,
-        burst: RATE['requests.burst'].maximum,
+        replicaPerSecond: RATE['requests.perSecond'].maximum,
+        replicaBurst: RATE['requests.burst'].maximum,
       },
       tokens: {
-        inputPerMinute: RATE['tokens.inputPerMinute'].maximum,
-        outputPerMinute: RATE['tokens.outputPerMinute'].maximum,
+        replicaInputPerMinute: RATE['tokens.inputPerMinute'].maximum,
+        replicaOutputPerMinute: RATE['tokens.outputPerMinute'].maximum,
       },
-      concurrency: { maxConcurrent: 256, maxQueue: 256, queueTimeoutMs: 5_000 },
+      concurrency: { replicaMaxConcurrent: 256, replicaMaxQueue: 256, queueTimeoutMs: 5_000 },
     },
     access: { clientKeysSecret: 'bench-keys' },
   } as const;
@@ -424,6 +433,25 @@ async function main(): Promise<void> {
     process.stdout.write(stormLine(result));
     return;
   }
+  const cache = () =>
+    cacheAffinityBench({
+      sim,
+      policy,
+      dir,
+      env: { BREAKWATER_CLIENT_KEYS: CLIENT_KEY, ...profiling },
+      clientKey: CLIENT_KEY,
+      aws: BENCH_AWS,
+      compare,
+    });
+  if (flags.only === 'cache') {
+    const result = await cache();
+    proxy.child.kill('SIGTERM');
+    await runtime.stop();
+    await sim.stop();
+    process.stdout.write(`${JSON.stringify(result, null, 1)}\n`);
+    process.stdout.write(cacheAffinityLine(result));
+    return;
+  }
   if (flags.only === 'providers') {
     const providers = await compareProviders();
     proxy.child.kill('SIGTERM');
@@ -458,6 +486,7 @@ async function main(): Promise<void> {
     clientKey: CLIENT_KEY,
     startProxy,
   });
+  const cacheAffinity = await cache();
   proxy.child.kill('SIGTERM');
   await runtime.stop();
   await sim.stop();
@@ -495,6 +524,7 @@ async function main(): Promise<void> {
     providers,
     storm: overload,
     mcp,
+    cacheAffinity,
   };
   if (!flags['no-write']) {
     mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
@@ -516,6 +546,7 @@ async function main(): Promise<void> {
   );
   printProviders(providers);
   process.stdout.write(stormLine(overload));
+  process.stdout.write(cacheAffinityLine(cacheAffinity));
 }
 
 /** Adds a `--only storm` run to bench/results/runtime-storm.json, named and dated. */
@@ -586,6 +617,26 @@ function streamingResult({ runs, ratios }: Awaited<ReturnType<typeof sideBySide>
     ttfbP50AddedMs: round2(ours.ttfbP50 - baseline.ttfbP50),
     p50AddedMs: round2(ours.p50 - baseline.p50),
   };
+}
+
+/** `--only durable`: the durable-run scenario, written to bench/results/runtime-durable.json. */
+async function recordDurable(loadBefore: number[]): Promise<void> {
+  const durable = await durableComparison();
+  const result = {
+    when: new Date().toISOString(),
+    loadAverage: { before: loadBefore, after: loadavg().map(round2) },
+    cores: availableParallelism(),
+    node: process.version,
+    ...durable,
+  };
+  if (!flags['no-write'])
+    writeFileSync(
+      new URL('./results/runtime-durable.json', import.meta.url),
+      `${JSON.stringify(result, null, 2)}\n`,
+    );
+  process.stdout.write(
+    `runtime durable: model_added_p50_ms=${durable.modelCall.addedP50Ms.toFixed(3)} tool_added_p50_ms=${durable.toolCall.addedP50Ms.toFixed(3)} replay_speedup=${durable.replay.speedup.toFixed(1)}\n`,
+  );
 }
 
 await main();

@@ -35,7 +35,15 @@ export async function mcpComparison(o: {
     file,
     JSON.stringify({
       ...o.policy,
-      mcpServers: [{ name: 'bench', url: server.url, timeoutMs: 10_000, maxConcurrent: 10 }],
+      mcpServers: [
+        {
+          name: 'bench',
+          url: server.url,
+          timeoutMs: 10_000,
+          maxConcurrent: 10,
+          onUnknownOutcome: 'Fail',
+        },
+      ],
     }),
   );
   const runtime = await startRuntime(['--policy', file, '--log-level', 'warn'], o.env);

@@ -5,6 +5,8 @@
 import type { McpReport } from '../../contract/src/reporting/mcpReport.ts';
 import { rfc3339Seconds } from '../../platform/src/time/rfc3339.ts';
 import { LoopLedger } from './agent/loopLedger.ts';
+import { DurableMetrics } from './durable/durableMetrics.ts';
+import { DurableRuns } from './durable/durableRuns.ts';
 import { McpTools } from './mcp/mcpTools.ts';
 import { mcpEndpoint } from './mcp/runtimeMcpEndpoint.ts';
 import type { McpEndpoint } from './mcp/mcpEndpoint.ts';
@@ -24,10 +26,18 @@ import { BackendPool, type Backend } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
 import { GuardSet } from './guard/guardSet/guardSet.ts';
 import type { RememberedOpen } from './guard/guardSet/rememberedOpen.ts';
-import { RedisStore, storeSecretFiles } from './rateLimitStore/redisStore.ts';
+import type { BudgetSeed } from './guard/budgetSpendRecord.ts';
+import { budgetReportOf } from './cluster/spendAtStart.ts';
+import { MAX_REPORTED_KEYS } from '../../contract/src/reporting/budgetReport.ts';
+import { RedisStore } from './rateLimitStore/redisStore.ts';
+import { storeSecretFiles } from './rateLimitStore/storeConnection.ts';
 import { recordPolicyChange } from './audit/policyAudit.ts';
 import { attemptTelemetry } from './telemetry/attemptTelemetry.ts';
-import { ModelRouter, streamLimits } from './provider/modelRouter.ts';
+import { inputTokenTelemetry, pinTelemetry } from './telemetry/cacheTelemetry.ts';
+import { CacheAffinity } from './provider/cacheAffinity/cacheAffinity.ts';
+import { StorePins } from './rateLimitStore/cachePins.ts';
+import { ModelRouter } from './provider/modelRouter.ts';
+import { streamLimits } from './provider/providerAttempt.ts';
 import { ProviderHeadroom } from './provider/providerHeadroom.ts';
 import { buildApiServer } from './server/apiServer.ts';
 import { Lifecycle } from './server/lifecycle.ts';
@@ -70,12 +80,17 @@ export class AgentRuntime implements ClusterReplica {
   readonly #pool: BackendPool;
   readonly #lifecycle = new Lifecycle();
   readonly #cache: ResponseCache;
+  /** Prompt-cache pins; shared through the policy's store while it has one (cachePins.ts). */
+  readonly #affinity: CacheAffinity;
+  #pinStore: RedisStore | undefined;
   readonly #audit: AuditLog;
   /** The MCP servers of the policy in force, and the loops found (issue 23). */
   readonly mcp: McpTools;
   readonly loops: LoopLedger;
   readonly #mcpEndpoint: McpEndpoint;
   readonly #retirementNotice: ModelRetirementNotice;
+  /** Durable runs' journals (issue 36). */
+  readonly durable: DurableRuns;
   #active: ActivePolicy | undefined;
   #guardSet: GuardSet<Backend> | undefined;
   #api: FastifyInstance | undefined;
@@ -83,6 +98,7 @@ export class AgentRuntime implements ClusterReplica {
   #keySource: ClientKeySource | undefined;
   /** Open breakers learned before the first policy, handed to the GuardSet when it is made. */
   #rememberedOpen: readonly RememberedOpen[] = [];
+  #rememberedSpend: readonly BudgetSeed[] = [];
   readonly #started: number;
 
   constructor(deps: RuntimeDeps) {
@@ -107,6 +123,11 @@ export class AgentRuntime implements ClusterReplica {
     const { maxEntries, ttlMs } = DOCUMENT_DEFAULTS.agent.cache;
     this.#cache = new ResponseCache(clock, maxEntries, ttlMs);
     this.#audit = new AuditLog(false);
+    this.#affinity = new CacheAffinity({
+      clock,
+      shared: new StorePins(() => this.#pinStore, clock),
+      onOutcome: pinTelemetry(this.metrics),
+    });
     this.mcp = new McpTools({ clock: deps.clock, logger: deps.logger, env: deps.env });
     this.loops = new LoopLedger({
       clock: deps.clock,
@@ -120,6 +141,14 @@ export class AgentRuntime implements ClusterReplica {
       clock,
     });
     const stats = new CallStats(clock);
+    const durableMetrics = new DurableMetrics(this.metrics.registry);
+    this.durable = new DurableRuns({
+      clock,
+      logger,
+      metrics: durableMetrics,
+      audit: this.#audit,
+      env: deps.env,
+    });
     this.#mcpEndpoint = mcpEndpoint({
       mcp: this.mcp,
       loops: this.loops,
@@ -129,6 +158,9 @@ export class AgentRuntime implements ClusterReplica {
       audit: this.#audit,
       logger,
       clock,
+      durable: this.durable,
+      durableMetrics,
+      clientKeys: this.clientKeys,
     });
     this.headroom = new ProviderHeadroom(clock);
     this.metrics.trackHeadroom(this.headroom);
@@ -142,7 +174,11 @@ export class AgentRuntime implements ClusterReplica {
       strategy: () => this.#active?.doc.loadBalancing ?? 'RoundRobin',
       streamLimits: () => streamLimits(this.#active?.doc),
       observe: attemptTelemetry(this.metrics, this.headroom, logger),
+      affinity: this.#affinity,
+      affinityOn: () => this.#active?.doc.cacheAffinity !== 'Off',
+      observeUsage: inputTokenTelemetry(this.metrics),
     });
+    this.metrics.trackPins(() => this.#affinity.size);
     this.context = {
       clock,
       logger,
@@ -158,6 +194,8 @@ export class AgentRuntime implements ClusterReplica {
       mcp: this.mcp,
       loops: this.loops,
       mcpEndpoint: this.#mcpEndpoint,
+      durable: this.durable,
+      durableMetrics,
       health: () => this.#health(),
     };
     this.store.onChange((next, previous) => {
@@ -191,6 +229,15 @@ export class AgentRuntime implements ClusterReplica {
     else this.#guardSet.rememberOpen(entries);
   }
 
+  /**
+   * What the agent has spent this period by its status (read at startup, spendAtStart.ts):
+   * the budgets count it as spent before the first call.
+   */
+  rememberSpend(seeds: readonly BudgetSeed[]): void {
+    if (this.#guardSet === undefined) this.#rememberedSpend = seeds;
+    else this.#guardSet.budgets.seed(seeds);
+  }
+
   /** What this replica's pod annotations say: the policy in force, breakers, store, headroom, MCP. */
   podReport(): ReportedState {
     return {
@@ -200,6 +247,7 @@ export class AgentRuntime implements ClusterReplica {
       headroom: this.headroom.report(),
       runtime: this.runtimeReport(),
       mcp: this.mcpReport(),
+      budgets: budgetReportOf(this.#guardSet?.budgets.spendReport(MAX_REPORTED_KEYS) ?? []),
     };
   }
 
@@ -239,6 +287,10 @@ export class AgentRuntime implements ClusterReplica {
   useProviderKeys(keys: Readonly<Record<string, string>>): void {
     this.#pool.setKeys(keys);
     if (this.#active !== undefined) this.#pool.update(this.#active.doc.backends);
+  }
+
+  useDurabilityKey(key: Buffer | undefined): void {
+    this.durable.useManifestKey(key);
   }
 
   useClientKeySource(source: ClientKeySource): void {
@@ -286,6 +338,7 @@ export class AgentRuntime implements ClusterReplica {
     this.#guardSet?.close();
     await this.#mcpEndpoint.close();
     await this.mcp.close();
+    this.durable.close();
     await new Promise<void>((resolve) => {
       if (this.#metricsServer === undefined) resolve();
       else
@@ -318,17 +371,19 @@ export class AgentRuntime implements ClusterReplica {
         clock: this.#deps.clock,
         metrics: this.#guardMetrics,
         openStore: (settings, onStateChange) =>
-          new RedisStore({
+          (this.#pinStore = new RedisStore({
             name: doc.agent.name,
             settings,
             clock: this.#deps.clock,
             secretFiles: storeSecretFiles(this.#deps.env),
             logger: this.#deps.logger,
             onStateChange,
-          }),
+          })),
       });
       guard.rememberOpen(this.#rememberedOpen);
       this.#rememberedOpen = [];
+      guard.budgets.seed(this.#rememberedSpend);
+      this.#rememberedSpend = [];
     } else guard.reconfigure(doc);
     this.#active = { doc, hash: next.hash, guard };
     this.#unsubscribeGuard?.();
@@ -340,6 +395,7 @@ export class AgentRuntime implements ClusterReplica {
     if (!doc.cache.enabled) this.#cache.clear();
     this.#audit.enabled = doc.audit.enabled;
     this.#keySource?.follow(doc.access.clientKeysSecret);
+    this.durable.configure(doc.durability);
     this.metrics.policyInfo.reset();
     this.metrics.policyInfo.set({ hash: next.hash }, 1);
     recordPolicyChange(this.#audit, next, previous);

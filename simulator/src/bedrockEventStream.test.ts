@@ -84,6 +84,8 @@ describe('Bedrock event-stream frames', () => {
       'amazon-bedrock-invocationMetrics': {
         inputTokenCount: 5,
         outputTokenCount: 13,
+        cacheReadInputTokenCount: 0,
+        cacheWriteInputTokenCount: 0,
         invocationLatency: 0,
         firstByteLatency: 0,
       },

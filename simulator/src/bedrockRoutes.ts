@@ -93,6 +93,8 @@ export function bedrockDialect(random: Random): WireDialect {
             'x-amzn-RequestId': requestId,
             'X-Amzn-Bedrock-Input-Token-Count': String(reply.inputTokens),
             'X-Amzn-Bedrock-Output-Token-Count': String(reply.outputTokens),
+            'X-Amzn-Bedrock-Cache-Read-Input-Token-Count': String(reply.cache?.readTokens ?? 0),
+            'X-Amzn-Bedrock-Cache-Write-Input-Token-Count': String(cacheWrites(reply)),
             'X-Amzn-Bedrock-Invocation-Latency': '0',
           },
     plainBody: messageBody,
@@ -116,10 +118,16 @@ function withMetrics(
     'amazon-bedrock-invocationMetrics': {
       inputTokenCount: reply.inputTokens,
       outputTokenCount: reply.outputTokens,
+      cacheReadInputTokenCount: reply.cache?.readTokens ?? 0,
+      cacheWriteInputTokenCount: cacheWrites(reply),
       invocationLatency: 0,
       firstByteLatency: 0,
     },
   };
+}
+
+function cacheWrites(reply: Reply): number {
+  return (reply.cache?.write5mTokens ?? 0) + (reply.cache?.write1hTokens ?? 0);
 }
 
 /** Checks the signature; a refusal in Bedrock's shape when it does not hold. */
@@ -151,8 +159,10 @@ export function bedrockCall(
   modelId: string,
   operation: 'invoke' | 'invoke-with-response-stream',
   body: Buffer,
+  account: string,
 ): MessagesCall {
   return {
+    account,
     dialect,
     requestId,
     refusal,
@@ -160,6 +170,15 @@ export function bedrockCall(
     readRequest: () =>
       readBedrockBody(body, modelId, operation === 'invoke-with-response-stream', true),
   };
+}
+
+/**
+ * Whose prompt cache a signed request uses: its access key and region, from the SigV4
+ * credential scope (`Credential=AKID/date/region/service/aws4_request`).
+ */
+export function accountOf(req: IncomingMessage): string {
+  const scope = /Credential=([^/,\s]+)\/[^/]*\/([^/,\s]+)\//.exec(req.headers.authorization ?? '');
+  return `bedrock:${scope?.[1] ?? ''}:${scope?.[2] ?? ''}`;
 }
 
 /** CountTokens: the InvokeModel body, base64 inside `input.invokeModel.body`; no faults. */

@@ -57,6 +57,8 @@ describe('parseCli', () => {
       'other@p.iam.gserviceaccount.com=other.pem',
       '--vertex-token-ttl-seconds',
       '30',
+      '--cache-min-tokens',
+      '1',
     ];
     const files: Record<string, string> = {
       'sa.json': JSON.stringify({
@@ -75,6 +77,7 @@ describe('parseCli', () => {
         seed: 7,
         limits: { requestsPerMinute: 50, inputTokensPerMinute: 40000, outputTokensPerMinute: 8000 },
         apiKey: 'k',
+        cacheMinTokens: 1,
         awsCredentials: [
           { accessKeyId: 'AKID1', secretAccessKey: 'secret1' },
           { accessKeyId: 'AKID2', secretAccessKey: 'secret2', sessionToken: 'token2' },
@@ -129,6 +132,7 @@ describe('parseCli', () => {
     ['a budget that is not a number', ['--input-tpm', 'lots'], '--input-tpm'],
     ['AWS credentials without a secret', ['--aws-credentials', 'AKID'], '--aws-credentials'],
     ['a token lifetime of 0', ['--vertex-token-ttl-seconds', '0'], '--vertex-token-ttl-seconds'],
+    ['a cache minimum of 0', ['--cache-min-tokens', '0'], '--cache-min-tokens'],
     [
       'a service-account file that is not JSON',
       ['--vertex-service-account', '/nonexistent/sa.json'],

@@ -23,6 +23,8 @@ export interface SimulatorOptions {
   readonly awsCredentials: readonly AwsCredentials[];
   /** Vertex tokens are issued to these service accounts. */
   readonly vertexServiceAccounts: readonly ServiceAccountKey[];
+  /** The shortest prefix the prompt cache keeps; unset: the API's minimum per model family. */
+  readonly cacheMinTokens?: number | undefined;
 }
 
 export const DEFAULT_PORT = 8787;
@@ -53,6 +55,9 @@ An Anthropic Messages API simulator with fault injection.
                        its email and a PEM public key or certificate (repeatable)
   --vertex-token-ttl-seconds N
                        lifetime of issued Vertex tokens (default ${DEFAULT_TOKEN_TTL_SECONDS})
+  --cache-min-tokens N the shortest prefix the prompt cache keeps, in tokens (default: the
+                       API's per model: 4096 for Opus 4.5+ and Haiku 4.5, 2048 for Haiku 3,
+                       else 1024)
   --help               show this text
 `;
 
@@ -76,6 +81,7 @@ export function parseCli(
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string' },
         'latency-ms': { type: 'string', default: '0' },
+        'cache-min-tokens': { type: 'string' },
         'first-token-ms': { type: 'string', default: String(DEFAULT_PACING.firstTokenMs) },
         'event-gap-ms': { type: 'string', default: String(DEFAULT_PACING.eventGapMs) },
         'whole-events': { type: 'boolean', default: DEFAULT_PACING.wholeEvents },
@@ -128,6 +134,7 @@ export function parseCli(
           outputTokensPerMinute: optional('--output-tpm', values['output-tpm'], 1),
         },
         apiKey: values['api-key'],
+        cacheMinTokens: optional('--cache-min-tokens', values['cache-min-tokens'], 1),
         awsCredentials: awsCredentials(values['aws-credentials'], env),
         vertexServiceAccounts: serviceAccounts(
           values['vertex-service-account'],

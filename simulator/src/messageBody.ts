@@ -1,4 +1,5 @@
 /** A planned reply in the Messages API's wire shape. */
+import { NO_CACHE_USAGE } from './promptCache.ts';
 import type { Reply, ReplyBlock } from './replyPlan.ts';
 
 export interface WireUsage {
@@ -6,15 +7,25 @@ export interface WireUsage {
   readonly output_tokens: number;
   readonly cache_creation_input_tokens: number;
   readonly cache_read_input_tokens: number;
+  readonly cache_creation: {
+    readonly ephemeral_5m_input_tokens: number;
+    readonly ephemeral_1h_input_tokens: number;
+  };
   readonly service_tier: 'standard';
 }
 
-export function wireUsage(inputTokens: number, outputTokens: number): WireUsage {
+/** The usage object of `reply`, with `outputTokens` so far (a stream's start says 1). */
+export function wireUsage(reply: Reply, outputTokens: number): WireUsage {
+  const cache = reply.cache ?? NO_CACHE_USAGE;
   return {
-    input_tokens: inputTokens,
+    input_tokens: reply.inputTokens,
     output_tokens: outputTokens,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
+    cache_creation_input_tokens: cache.write5mTokens + cache.write1hTokens,
+    cache_read_input_tokens: cache.readTokens,
+    cache_creation: {
+      ephemeral_5m_input_tokens: cache.write5mTokens,
+      ephemeral_1h_input_tokens: cache.write1hTokens,
+    },
     service_tier: 'standard',
   };
 }
@@ -35,6 +46,6 @@ export function messageBody(reply: Reply): string {
     content: reply.content.map(wireBlock),
     stop_reason: reply.stopReason,
     stop_sequence: reply.stopSequence,
-    usage: wireUsage(reply.inputTokens, reply.outputTokens),
+    usage: wireUsage(reply, reply.outputTokens),
   });
 }

@@ -23,7 +23,9 @@ import type { NewId } from './ids.ts';
 import { messageBody } from './messageBody.ts';
 import { parseMessagesRequest, type MessagesRequest } from './messagesRequest.ts';
 import type { RateLimitBudget } from './rateLimitBudget.ts';
-import { planReply, type Reply } from './replyPlan.ts';
+import { planReply, withCacheUsage, type Reply } from './replyPlan.ts';
+import type { PromptCache } from './promptCache.ts';
+import { createHash } from 'node:crypto';
 import type { Random } from '../../platform/src/random/random.ts';
 import type { Outcome, RequestRecorder, SimulatorStats } from './simulatorStats.ts';
 import { encodeSseEvent, eventsBeforeFault, streamEventData } from './sseEncoding.ts';
@@ -36,6 +38,7 @@ const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-
 
 export interface MessagesContext {
   readonly clock: Clock;
+  readonly promptCache: PromptCache;
   readonly newId: NewId;
   readonly faults: FaultInjector;
   readonly budget: RateLimitBudget;
@@ -52,6 +55,8 @@ export interface MessagesContext {
 
 /** One Messages request in some provider's wire format, as its route read it. */
 export interface MessagesCall {
+  /** Whose prompt cache the call reads and writes: the API key, AWS key and region, or project. */
+  readonly account: string;
   readonly dialect: WireDialect;
   readonly requestId: string;
   /** Set when the credentials are refused: answered before any fault is rolled. */
@@ -98,6 +103,7 @@ export function anthropicCall(
       }
     : undefined;
   return {
+    account: `anthropic:${keyFingerprint(presentedKey(req))}`,
     dialect: ANTHROPIC_DIALECT,
     requestId,
     refusal,
@@ -142,11 +148,11 @@ export function handleMessages(
     fail(request.error);
     return;
   }
-  const reply = planReply(request.request, ctx.newId);
+  const planned = planReply(request.request, ctx.newId);
   const { stream } = request.request;
-  let headers = dialect.successHeaders(reply, requestId, stream);
+  let headers: OutgoingHttpHeaders = {};
   if (dialect.budgeted) {
-    const admission = ctx.budget.admit(reply);
+    const admission = ctx.budget.admit(planned);
     if (!admission.admitted) {
       const { exceeded, limit, retryAfterSeconds } = admission;
       const message = `Rate limit exceeded: ${limit} ${exceeded.replace('-', ' ')} per minute (simulated budget)`;
@@ -156,8 +162,19 @@ export function handleMessages(
       );
       return;
     }
-    headers = { ...admission.headers, ...headers };
+    headers = admission.headers;
   }
+  // Admitted: the answer begins, and with it the prompt cache is read and written.
+  const reply = withCacheUsage(
+    planned,
+    ctx.promptCache.serve(
+      call.account,
+      planned.model,
+      request.request.segments,
+      planned.inputTokens,
+    ),
+  );
+  headers = { ...headers, ...dialect.successHeaders(reply, requestId, stream) };
   const playback: Playback = { res, dialect, headers, ctx };
   after(ctx, stats, res, ctx.latencyMs + fault.latencyMs, () => {
     if (action.kind === 'none') {
@@ -369,4 +386,9 @@ function presentedKey(req: IncomingMessage): string | undefined {
   if (typeof key === 'string') return key;
   const authorization = req.headers.authorization;
   return authorization?.startsWith('Bearer ') === true ? authorization.slice(7) : undefined;
+}
+
+/** A key's prompt cache is its own; the key itself is not kept. */
+function keyFingerprint(key: string | undefined): string {
+  return key === undefined ? 'none' : createHash('sha256').update(key).digest('hex').slice(0, 16);
 }

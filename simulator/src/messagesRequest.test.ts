@@ -16,6 +16,7 @@ describe('parseMessagesRequest', () => {
         tools: [],
         toolChoice: { type: 'auto' },
         stopSequences: [],
+        segments: [{ prefixHash: expect.any(String), prefixChars: 2, breakpoint: undefined }],
       },
     });
   });
@@ -163,5 +164,31 @@ describe('parseMessagesRequest', () => {
       service_tier: 'auto',
     });
     expect(parsed.ok).toBe(true);
+  });
+
+  it('refuses content and tool inputs nested thousands deep with the field, never overflowing', () => {
+    const deep = (depth: number, leaf: unknown): unknown => {
+      let value = leaf;
+      for (let i = 0; i < depth; i++) value = [value];
+      return value;
+    };
+    const nestedContent = parseMessagesRequest({
+      ...valid,
+      messages: [{ role: 'user', content: deep(60_000, 1) }],
+    });
+    expect(nestedContent).toMatchObject({ ok: false, field: 'messages.0.content.0' });
+    const nestedInput = parseMessagesRequest({
+      ...valid,
+      messages: [
+        { role: 'user', content: 'look it up' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'tool_use', id: 'toolu_1', name: 'find', input: { q: deep(60_000, 1) } },
+          ],
+        },
+      ],
+    });
+    expect(nestedInput).toMatchObject({ ok: false, field: 'body' });
   });
 });

@@ -5,6 +5,8 @@
  * unless their type is plainly wrong, so newer SDKs keep working.
  */
 
+import { promptSegments, type PromptSegment } from './promptSegments.ts';
+
 export type Role = 'user' | 'assistant';
 
 /** A content block reduced to what the simulator reads. */
@@ -44,6 +46,8 @@ export type ToolChoice =
   | { readonly type: 'tool'; readonly name: string };
 
 export interface MessagesRequest {
+  /** The prompt as its cache sees it: blocks, prefix hashes, `cache_control` breakpoints. */
+  readonly segments: readonly PromptSegment[];
   readonly model: string;
   readonly maxTokens: number;
   readonly messages: readonly RequestMessage[];
@@ -98,11 +102,21 @@ function readRequest(body: unknown, options: ParseOptions): MessagesRequest {
     throw new InvalidField('model', 'Input should be a non-empty string');
   }
   const tools = readTools(body['tools']);
+  const maxTokens = readMaxTokens(body['max_tokens'], options.requireMaxTokens);
+  const messages = readMessages(body['messages']);
+  const system = readSystem(body['system']);
+  // After the messages and system are known to be well formed: the prefix hash serializes
+  // each block, and a block that is not one (an array nested thousands deep) must be refused
+  // as the API refuses it, not overflow the stack.
+  const segments = segmentsOf(body);
+  if (!segments.ok)
+    throw new InvalidField(segments.field, segments.message.slice(segments.field.length + 2));
   const request: MessagesRequest = {
+    segments: segments.segments,
     model,
-    maxTokens: readMaxTokens(body['max_tokens'], options.requireMaxTokens),
-    messages: readMessages(body['messages']),
-    system: readSystem(body['system']),
+    maxTokens,
+    messages,
+    system,
     stream: readOptionalBoolean(body['stream'], 'stream') ?? false,
     tools,
     toolChoice: readToolChoice(body['tool_choice'], tools),
@@ -117,6 +131,17 @@ function readRequest(body: unknown, options: ParseOptions): MessagesRequest {
     throw new InvalidField('metadata', 'Input should be an object');
   }
   return request;
+}
+
+/** The prompt's cache segments; a tool input or schema nested too deep to hash is refused. */
+function segmentsOf(body: Json): ReturnType<typeof promptSegments> {
+  try {
+    return promptSegments(body);
+  } catch (error) {
+    if (error instanceof RangeError)
+      throw new InvalidField('body', 'JSON nested too deeply to be read');
+    throw error;
+  }
 }
 
 function readMaxTokens(value: unknown, required: boolean): number {

@@ -12,6 +12,7 @@
  * is of no use to a client.
  */
 import type { NewId } from './ids.ts';
+import type { CacheUsage } from './promptCache.ts';
 import type { MessagesRequest, RequestMessage } from './messagesRequest.ts';
 import { syntheticToolInput } from './syntheticToolInput.ts';
 import { estimateInputTokens, estimateTokens } from './tokenEstimate.ts';
@@ -34,8 +35,18 @@ export interface Reply {
   readonly content: readonly ReplyBlock[];
   readonly stopReason: StopReason;
   readonly stopSequence: string | null;
+  /** Input tokens neither read from the prompt cache nor written to it. */
   readonly inputTokens: number;
   readonly outputTokens: number;
+  /** What the prompt cache served of the input; absent: nothing (promptCache.ts). */
+  readonly cache?: CacheUsage;
+}
+
+/** `reply` once the prompt cache has served part of its input. */
+export function withCacheUsage(reply: Reply, cache: CacheUsage): Reply {
+  const cached = cache.readTokens + cache.write5mTokens + cache.write1hTokens;
+  if (cached === 0) return reply;
+  return { ...reply, inputTokens: Math.max(0, reply.inputTokens - cached), cache };
 }
 
 export function planReply(request: MessagesRequest, newId: NewId): Reply {

@@ -44,6 +44,7 @@ import type { WireDialect } from './wireDialect.ts';
 import { RateLimitBudget, type BudgetLimits } from './rateLimitBudget.ts';
 import { seededRandom } from '../../platform/src/random/random.ts';
 import { SimulatorStats } from './simulatorStats.ts';
+import { PromptCache } from './promptCache.ts';
 import type { StreamPacing } from './streamPacing.ts';
 
 export interface SimulatorConfig {
@@ -57,6 +58,8 @@ export interface SimulatorConfig {
   readonly awsCredentials?: readonly AwsCredentials[];
   /** Service accounts that may get Vertex tokens; none: every token request is refused. */
   readonly vertexServiceAccounts?: readonly ServiceAccountKey[];
+  /** The shortest prefix the prompt cache keeps; unset: the API's minimum per model family. */
+  readonly cacheMinTokens?: number | undefined;
 }
 
 /** The real API takes request bodies of up to 32 MB. */
@@ -67,6 +70,8 @@ type Route = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
 export class Simulator {
   readonly server: Server;
   readonly stats = new SimulatorStats();
+  /** Every backend's prompt cache (by account); tests clear it for a cold start. */
+  readonly promptCache: PromptCache;
   readonly faults: FaultInjector;
   /** The AWS credentials Bedrock requests are checked against; tests add and clear them. */
   readonly awsCredentials = new SigV4Verifier();
@@ -87,8 +92,10 @@ export class Simulator {
     // Separate streams, so that ids and pauses drawn for a request do not shift the fault rolls.
     this.faults = new FaultInjector(seededRandom(seed));
     this.#newId = idGenerator(seededRandom(seed ^ 0x5eed));
+    this.promptCache = new PromptCache({ clock, minTokens: config.cacheMinTokens });
     this.#messages = {
       clock,
+      promptCache: this.promptCache,
       newId: this.#newId,
       faults: this.faults,
       budget: new RateLimitBudget(config.limits, clock),
@@ -241,6 +248,7 @@ export class Simulator {
       modelId,
       operation,
       body,
+      bedrock.accountOf(req),
     );
     this.#answerMessages(req, res, call);
   }

@@ -113,7 +113,12 @@ describe('messageStreamEvents', () => {
     expect(events.at(-2)?.data).toEqual({
       type: 'message_delta',
       delta: { stop_reason: 'end_turn', stop_sequence: null },
-      usage: { input_tokens: 3, output_tokens: 9 },
+      usage: {
+        input_tokens: 3,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: 9,
+      },
     });
   });
 

@@ -47,7 +47,7 @@ export function streamEventData(reply: Reply): StreamEvent[] {
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        usage: wireUsage(reply.inputTokens, 1),
+        usage: wireUsage(reply, 1),
       },
     }),
     event('ping', { type: 'ping' }),
@@ -82,7 +82,7 @@ export function streamEventData(reply: Reply): StreamEvent[] {
     event('message_delta', {
       type: 'message_delta',
       delta: { stop_reason: reply.stopReason, stop_sequence: reply.stopSequence },
-      usage: { input_tokens: reply.inputTokens, output_tokens: reply.outputTokens },
+      usage: deltaUsage(reply),
     }),
     event('message_stop', { type: 'message_stop' }),
   );
@@ -126,4 +126,15 @@ export function splitIntoPieces(text: string, size: number): string[] {
     start = end;
   }
   return pieces;
+}
+
+/** `message_delta`'s usage: the totals, cache counts included, as the API repeats them there. */
+function deltaUsage(reply: Reply): Readonly<Record<string, number>> {
+  const usage = wireUsage(reply, reply.outputTokens);
+  return {
+    input_tokens: usage.input_tokens,
+    cache_creation_input_tokens: usage.cache_creation_input_tokens,
+    cache_read_input_tokens: usage.cache_read_input_tokens,
+    output_tokens: usage.output_tokens,
+  };
 }

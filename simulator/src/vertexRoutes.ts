@@ -90,6 +90,8 @@ export function vertexCall(
   body: Buffer,
 ): MessagesCall {
   return {
+    // A project's prompt cache, in its region.
+    account: `vertex:${target.project}:${target.region}`,
     dialect: VERTEX_DIALECT,
     requestId,
     refusal,

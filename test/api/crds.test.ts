@@ -167,7 +167,7 @@ describe('kubectl get', () => {
       .sort();
     expect(headers).toEqual([
       'NAME READY MODEL BREAKER RETIRES AGE',
-      'NAME RPS BURST SCOPE PER-REPLICA AGE',
+      'NAME RPS BURST SCOPE PER-REPLICA SPENT RESETS AGE',
       'NAME STATE OPEN TRIPS LAST-TRIP OVERRIDE AGE',
     ]);
   });
@@ -359,6 +359,7 @@ describe('kubectl explain', () => {
         'headersSecretRef',
         'maxConcurrent',
         'name',
+        'onUnknownOutcome',
         'timeout',
         'tools',
         'url',

@@ -3,11 +3,19 @@
 -- arithmetic is tested without waiting for time to pass.
 --
 -- usage: lua5.1 scriptRunner.lua <scripts dir> <steps file>
--- The steps file returns a list of {at = ms, script = name, keys = {...}, argv = {...}} or
--- {at = ms, live = true} (prints how many keys have not expired). One line per step.
+-- The steps file returns a list of {at = ms, script = name, keys = {...}, argv = {...}},
+-- {at = ms, live = true} (prints how many keys have not expired) or {at = ms, hash = key}
+-- (prints a hash's fields, sorted). One line per step. admit and settle run with budget.lua
+-- in front of them, as luaScripts.ts loads them.
 local dir, stepsFile = arg[1], arg[2]
 local now = 0
 local data, expires = {}, {}
+
+local function ttl(key, at)
+  at = tonumber(at)
+  assert(at ~= nil and at == math.floor(at), 'PEXPIREAT needs a whole epoch ms')
+  if data[key] ~= nil then expires[key] = at end
+end
 
 local function live(key)
   if expires[key] ~= nil and expires[key] <= now then
@@ -36,6 +44,45 @@ redis = {
         expires[a[1]] = now + ttl
       end
       return { ok = 'OK' }
+    elseif command == 'HMGET' then
+      local hash = live(a[1]) or {}
+      local out = {}
+      for i = 2, #a do out[i - 1] = hash[a[i]] or false end
+      return out
+    elseif command == 'HSET' then
+      local hash = live(a[1]) or {}
+      assert(#a % 2 == 1, 'HSET needs field value pairs')
+      for i = 2, #a, 2 do
+        assert(type(a[i + 1]) == 'string', 'HSET values must be strings: ' .. tostring(a[i + 1]))
+        hash[a[i]] = a[i + 1]
+      end
+      data[a[1]] = hash
+      return (#a - 1) / 2
+    elseif command == 'PEXPIREAT' then
+      ttl(a[1], a[2])
+      if data[a[1]] ~= nil and expires[a[1]] <= now then data[a[1]], expires[a[1]] = nil, nil end
+      return 1
+    elseif command == 'ZADD' then
+      local set = live(a[1]) or {}
+      set[a[3]] = tonumber(a[2])
+      data[a[1]] = set
+      return 1
+    elseif command == 'ZREM' then
+      local set = live(a[1])
+      if set == nil or set[a[2]] == nil then return 0 end
+      set[a[2]] = nil
+      if next(set) == nil then data[a[1]], expires[a[1]] = nil, nil end
+      return 1
+    elseif command == 'ZRANGEBYSCORE' then
+      assert(a[2] == '-inf' and a[4] == 'LIMIT', 'the stand-in takes -inf <max> LIMIT <offset> <count>')
+      local set, members = live(a[1]) or {}, {}
+      for member, score in pairs(set) do
+        if score <= tonumber(a[3]) then members[#members + 1] = member end
+      end
+      table.sort(members, function(x, y) return set[x] < set[y] or (set[x] == set[y] and x < y) end)
+      local out = {}
+      for i = a[5] + 1, math.min(#members, a[5] + a[6]) do out[#out + 1] = members[i] end
+      return out
     elseif command == 'DEL' then
       local existed = live(a[1]) ~= nil and 1 or 0
       data[a[1]], expires[a[1]] = nil, nil
@@ -51,20 +98,40 @@ local function encode(value)
     for i, v in ipairs(value) do parts[i] = encode(v) end
     return '[' .. table.concat(parts, ',') .. ']'
   end
+  -- Strings stay strings (amounts past 2^53 among them), as Redis hands them to a client.
+  if type(value) == 'string' then return '"' .. value .. '"' end
   return tostring(value)
+end
+
+local function source(name)
+  local file = assert(io.open(dir .. '/' .. name .. '.lua'))
+  local text = file:read('*a')
+  file:close()
+  return text
+end
+
+local function load(name)
+  local text = source(name)
+  if name == 'admit' or name == 'settle' then text = source('budget') .. '\n' .. text end
+  return assert(loadstring(text, name))
 end
 
 local scripts = {}
 for _, step in ipairs(dofile(stepsFile)) do
   now = step.at
-  if step.live then
+  if step.hash then
+    local hash, fields = live(step.hash) or {}, {}
+    for field, value in pairs(hash) do fields[#fields + 1] = '"' .. field .. '":"' .. tostring(value) .. '"' end
+    table.sort(fields)
+    print('{' .. table.concat(fields, ',') .. '}')
+  elseif step.live then
     local n = 0
     for key in pairs(data) do
       if live(key) ~= nil then n = n + 1 end
     end
     print(n)
   else
-    scripts[step.script] = scripts[step.script] or assert(loadfile(dir .. '/' .. step.script .. '.lua'))
+    scripts[step.script] = scripts[step.script] or load(step.script)
     KEYS, ARGV = step.keys, step.argv
     print(encode(scripts[step.script]()))
   end

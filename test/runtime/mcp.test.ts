@@ -68,6 +68,7 @@ beforeAll(async () => {
           tools: ['echo', 'flaky', 'slow', 'held', 'notes'],
           timeoutMs: 500,
           maxConcurrent: 2,
+          onUnknownOutcome: 'Fail',
         },
       ];
       d.security = { promptInjection: 'Flag' };

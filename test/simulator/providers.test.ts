@@ -77,6 +77,7 @@ beforeEach(() => {
   offsetMs = 0;
   sim.faults.clear();
   sim.stats.reset();
+  sim.promptCache.clear();
 });
 
 interface Answer {
@@ -468,5 +469,79 @@ describe('Vertex AI', () => {
     expect(answer.status).toBe(status);
     expect(answer.json()).toEqual(body);
     expect(sim.stats.snapshot().byProvider.vertex.byOutcome[`error_${status}`]).toBe(1);
+  });
+});
+
+describe('prompt caching on every wire', () => {
+  const SYSTEM = 'Answer from the tide tables. '.repeat(160);
+  const cachedBody = (question: string) => ({
+    max_tokens: 64,
+    system: [{ type: 'text', text: SYSTEM, cache_control: { type: 'ephemeral' } }],
+    messages: [{ role: 'user', content: question }],
+  });
+  interface WireUsage {
+    input_tokens: number;
+    cache_creation_input_tokens: number;
+    cache_read_input_tokens: number;
+    cache_creation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
+  }
+  const usageOf = (answer: Answer) => (answer.json() as { usage: WireUsage }).usage;
+
+  it('writes a prefix on one key, reads it back on the same key only, plain and streamed', async () => {
+    const sdk = (apiKey: string) => new Anthropic({ baseURL: url, apiKey, maxRetries: 0 });
+    const body = { model: 'claude-sonnet-4-6', ...cachedBody('high water?') } as const;
+    const first = await sdk('key-one').messages.create(
+      body as Anthropic.MessageCreateParamsNonStreaming,
+    );
+    expect(first.usage.cache_read_input_tokens).toBe(0);
+    expect(first.usage.cache_creation_input_tokens).toBe(Math.ceil(SYSTEM.length / 4));
+    expect(first.usage.cache_creation?.ephemeral_5m_input_tokens).toBe(
+      first.usage.cache_creation_input_tokens,
+    );
+    const streamed = await sdk('key-one')
+      .messages.stream({
+        ...body,
+        messages: [{ role: 'user', content: 'low water?' }],
+      } as Anthropic.MessageStreamParams)
+      .finalMessage();
+    expect(streamed.usage.cache_read_input_tokens).toBe(first.usage.cache_creation_input_tokens);
+    expect(streamed.usage.cache_creation_input_tokens).toBe(0);
+    const otherKey = await sdk('key-two').messages.create(
+      body as Anthropic.MessageCreateParamsNonStreaming,
+    );
+    expect(otherKey.usage.cache_read_input_tokens).toBe(0);
+  });
+
+  it("reports Bedrock's cache reads in the body, its headers and the stream's invocation metrics", async () => {
+    const body = { anthropic_version: 'bedrock-2023-05-31', ...cachedBody('berth 4?') };
+    const first = await bedrock('invoke', body);
+    const written = usageOf(first).cache_creation_input_tokens;
+    expect(written).toBeGreaterThan(0);
+    expect(first.headers['x-amzn-bedrock-cache-write-input-token-count']).toBe(String(written));
+    const again = await bedrock('invoke', body);
+    expect(usageOf(again).cache_read_input_tokens).toBe(written);
+    expect(again.headers['x-amzn-bedrock-cache-read-input-token-count']).toBe(String(written));
+    const streamed = await bedrock('invoke-with-response-stream', body);
+    const last = (await frames(streamed.chunks)).at(-1);
+    const stop = JSON.parse(
+      Buffer.from(String(last?.payload['bytes']), 'base64').toString('utf8'),
+    ) as { 'amazon-bedrock-invocationMetrics': { cacheReadInputTokenCount: number } };
+    expect(stop['amazon-bedrock-invocationMetrics'].cacheReadInputTokenCount).toBe(written);
+  });
+
+  it('expires a five-minute prefix five minutes after its last read', async () => {
+    const body = { anthropic_version: 'bedrock-2023-05-31', ...cachedBody('berth 9?') };
+    // Signed at the simulator's time, which this test shifts.
+    const at = async (minutes: number) => {
+      offsetMs = minutes * 60_000;
+      const answer = await bedrock('invoke', body, {
+        signingDate: new Date(Date.now() + offsetMs),
+      });
+      return usageOf(answer).cache_read_input_tokens;
+    };
+    expect(await at(0)).toBe(0);
+    expect(await at(4)).toBeGreaterThan(0);
+    expect(await at(8.9)).toBeGreaterThan(0);
+    expect(await at(14)).toBe(0);
   });
 });

@@ -30,6 +30,7 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
             },
           },
           loadBalancing: 0,
+          cacheAffinity: 0,
           tools: {
             items: { fields: { name: 0, description: 0, inputSchema: 0, url: 0, timeout: 0 } },
           },
@@ -43,6 +44,7 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
                 timeout: 0,
                 maxConcurrent: 0,
                 circuitBreakerPolicyRef: { fields: { name: 0 } },
+                onUnknownOutcome: 0,
               },
             },
           },
@@ -85,6 +87,30 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
           cache: { fields: { enabled: 0, maxEntries: 0, ttl: 0 } },
           security: { fields: { promptInjection: 0 } },
           audit: { fields: { enabled: 0 } },
+          durability: {
+            fields: {
+              store: {
+                fields: {
+                  redis: {
+                    fields: {
+                      address: 0,
+                      username: 0,
+                      passwordSecretRef: { fields: { name: 0, key: 0 } },
+                      tls: {
+                        fields: {
+                          enabled: 0,
+                          caSecretRef: { fields: { name: 0, key: 0 } },
+                          serverName: 0,
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+              retention: 0,
+              encryptionKeySecretRef: { fields: { name: 0, key: 0 } },
+            },
+          },
           monitoring: {
             fields: {
               serviceMonitor: { fields: { enabled: 0, interval: 0, labels: { values: 0 } } },
@@ -279,6 +305,69 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
               running: { items: { fields: { image: 0, imageID: 0, replicas: 0 } } },
             },
           },
+          spend: {
+            fields: {
+              budgets: {
+                items: {
+                  fields: {
+                    name: 0,
+                    per: 0,
+                    onExhausted: 0,
+                    spent: { fields: { usd: 0, tokens: 0 } },
+                    limit: { fields: { usd: 0, tokens: 0 } },
+                    percent: 0,
+                    periodStart: 0,
+                    resetsAt: 0,
+                    projection: { fields: { exhaustsAt: 0, usdPerHour: 0, tokensPerHour: 0 } },
+                    topKeys: { items: { fields: { key: 0, usd: 0, tokens: 0 } } },
+                  },
+                },
+              },
+              ledger: {
+                fields: {
+                  baseline: {
+                    items: {
+                      fields: {
+                        budget: 0,
+                        periodStart: 0,
+                        picoUsd: 0,
+                        tokens: 0,
+                        heldPicoUsd: 0,
+                        heldTokens: 0,
+                        keys: { items: { fields: { key: 0, picoUsd: 0, tokens: 0 } } },
+                        othersPicoUsd: 0,
+                        othersTokens: 0,
+                      },
+                    },
+                  },
+                  processes: {
+                    items: {
+                      fields: {
+                        pod: 0,
+                        started: 0,
+                        budgets: {
+                          items: {
+                            fields: {
+                              budget: 0,
+                              periodStart: 0,
+                              picoUsd: 0,
+                              tokens: 0,
+                              heldPicoUsd: 0,
+                              heldTokens: 0,
+                              keys: { items: { fields: { key: 0, picoUsd: 0, tokens: 0 } } },
+                              othersPicoUsd: 0,
+                              othersTokens: 0,
+                            },
+                          },
+                        },
+                      },
+                    },
+                  },
+                  samples: { items: { fields: { budget: 0, at: 0, picoUsd: 0, tokens: 0 } } },
+                },
+              },
+            },
+          },
         },
       },
     },
@@ -440,11 +529,17 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
             items: {
               fields: {
                 name: 0,
+                per: 0,
+                onExhausted: 0,
                 spent: { fields: { usd: 0, tokens: 0 } },
                 limit: { fields: { usd: 0, tokens: 0 } },
                 percent: 0,
+                periodStart: 0,
                 resetsAt: 0,
                 projection: { fields: { exhaustsAt: 0, usdPerHour: 0, tokensPerHour: 0 } },
+                topKeys: { items: { fields: { key: 0, usd: 0, tokens: 0 } } },
+                agent: 0,
+                agents: 0,
               },
             },
           },

@@ -66,6 +66,7 @@ export const AGENT_DEPLOYMENT_LIMITS = {
     default: 'RoundRobin',
     enum: ['RoundRobin', 'LeastLoaded', 'Weighted', 'Random'],
   },
+  cacheAffinity: { default: 'Sticky', enum: ['Sticky', 'Off'] },
   tools: { maxItems: 32 },
   'tools[].name': { minLength: 1, maxLength: 64, pattern: '^[a-zA-Z0-9_-]+$' },
   'tools[].description': { minLength: 1, maxLength: 4096 },
@@ -100,6 +101,7 @@ export const AGENT_DEPLOYMENT_LIMITS = {
     maxLength: 253,
     pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
   },
+  'mcpServers[].onUnknownOutcome': { default: 'Fail', enum: ['Fail', 'Retry'] },
   'circuitBreakerPolicyRef.name': {
     minLength: 1,
     maxLength: 253,
@@ -186,6 +188,51 @@ export const AGENT_DEPLOYMENT_LIMITS = {
   },
   'security.promptInjection': { default: 'Off', enum: ['Off', 'Flag', 'Block'] },
   'audit.enabled': { default: false },
+  'durability.store.redis.address': {
+    minLength: 3,
+    maxLength: 261,
+    pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$',
+  },
+  'durability.store.redis.username': { minLength: 1, maxLength: 128 },
+  'durability.store.redis.passwordSecretRef.name': {
+    minLength: 1,
+    maxLength: 253,
+    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+  },
+  'durability.store.redis.passwordSecretRef.key': {
+    minLength: 1,
+    maxLength: 253,
+    pattern: '^[-._a-zA-Z0-9]+$',
+  },
+  'durability.store.redis.tls.enabled': { default: false },
+  'durability.store.redis.tls.caSecretRef.name': {
+    minLength: 1,
+    maxLength: 253,
+    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+  },
+  'durability.store.redis.tls.caSecretRef.key': {
+    minLength: 1,
+    maxLength: 253,
+    pattern: '^[-._a-zA-Z0-9]+$',
+  },
+  'durability.store.redis.tls.serverName': { minLength: 1, maxLength: 253 },
+  'durability.retention': {
+    default: '24h',
+    maxLength: 32,
+    pattern: '^([0-9]+([.][0-9]+)?(ms|s|m|h))+$',
+    minDuration: '1m',
+    maxDuration: '720h',
+  },
+  'durability.encryptionKeySecretRef.name': {
+    minLength: 1,
+    maxLength: 253,
+    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+  },
+  'durability.encryptionKeySecretRef.key': {
+    minLength: 1,
+    maxLength: 253,
+    pattern: '^[-._a-zA-Z0-9]+$',
+  },
   'monitoring.serviceMonitor.enabled': { default: false },
   'monitoring.serviceMonitor.interval': {
     default: '30s',

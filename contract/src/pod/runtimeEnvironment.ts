@@ -55,3 +55,16 @@ export const VERTEX_CREDENTIALS_KEY = 'credentials.json';
 export const MCP_HEADERS_MOUNT_PATH = '/var/run/secrets/breakwater.dev/mcp';
 /** Another root for the MCP servers' header directories (standalone mode, tests). */
 export const MCP_HEADERS_DIR_ENV = 'BREAKWATER_MCP_HEADERS_DIR';
+/**
+ * Where the operator mounts AgentDeployment `durability`'s Secrets, in the runtime container
+ * only: the journal's encryption key as `key/key`, the journal store's password and TLS
+ * authority as `auth/password` and `tls/ca.crt`, each a Secret volume of its own.
+ */
+export const DURABILITY_MOUNT_PATH = '/var/run/secrets/breakwater.dev/durability';
+export const DURABILITY_KEY_FILE = 'key/key';
+export const DURABILITY_PASSWORD_FILE = 'auth/password';
+export const DURABILITY_CA_FILE = 'tls/ca.crt';
+/** Name the three files; set by the operator with the mounts, or by hand in standalone mode. */
+export const DURABILITY_KEY_FILE_ENV = 'BREAKWATER_DURABILITY_KEY_FILE';
+export const DURABILITY_PASSWORD_FILE_ENV = 'BREAKWATER_DURABILITY_PASSWORD_FILE';
+export const DURABILITY_CA_FILE_ENV = 'BREAKWATER_DURABILITY_CA_FILE';

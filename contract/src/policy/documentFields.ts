@@ -61,6 +61,7 @@ export const DOCUMENT_FIELDS = {
     sections: {
       '': {
         loadBalancing: as('loadBalancing'),
+        cacheAffinity: as('cacheAffinity'),
         timeoutMs: ms('timeout'),
         streamIdleTimeoutMs: ms('streamIdleTimeout'),
         maxStreamDurationMs: ms('maxStreamDuration'),
@@ -78,6 +79,8 @@ export const DOCUMENT_FIELDS = {
       },
       security: { promptInjection: as('security.promptInjection') },
       audit: { enabled: as('audit.enabled') },
+      /** Written only when the agent sets `durability`. */
+      durability: { retentionMs: ms('durability.retention') },
     },
   },
   /** `tools[]`. */
@@ -89,6 +92,7 @@ export const DOCUMENT_FIELDS = {
       '': {
         timeoutMs: ms('mcpServers[].timeout'),
         maxConcurrent: as('mcpServers[].maxConcurrent'),
+        onUnknownOutcome: as('mcpServers[].onUnknownOutcome'),
       },
     },
   },

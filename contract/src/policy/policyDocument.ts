@@ -12,6 +12,7 @@ import { DOCUMENT_DEFAULTS } from './generated/documentDefaults.ts';
 import type {
   AgentAuditFields,
   AgentCacheFields,
+  AgentDurabilityFields,
   AgentFields,
   AgentModelFields,
   AgentRetryFields,
@@ -120,23 +121,26 @@ export interface SecretKeyRef {
   readonly key: string;
 }
 
+/** A Redis server as the rate-limit store and the run journal reach it (common RedisServer). */
+export interface RedisSettings {
+  /** host:port */
+  readonly address: string;
+  readonly username?: string;
+  /**
+   * The Secret key holding the password; the operator mounts it as a file
+   * (`RATE_LIMIT_STORE_MOUNT_PATH`, `DURABILITY_MOUNT_PATH` in contract/src/pod/runtimeEnvironment.ts).
+   */
+  readonly passwordSecretRef?: SecretKeyRef;
+  readonly tls?: {
+    /** The Secret key holding the CA certificate, mounted next to the password. */
+    readonly caSecretRef?: SecretKeyRef;
+    readonly serverName?: string;
+  };
+}
+
 /** Where the store's counters live, and the numbers they enforce (not divided among replicas). */
 export interface StoreSettings extends RateLimitStoreFields {
-  readonly redis: {
-    /** host:port */
-    readonly address: string;
-    readonly username?: string;
-    /**
-     * The Secret key holding the password; the operator mounts it as a file
-     * (`RATE_LIMIT_STORE_MOUNT_PATH` in contract/src/pod/runtimeEnvironment.ts).
-     */
-    readonly passwordSecretRef?: SecretKeyRef;
-    readonly tls?: {
-      /** The Secret key holding the CA certificate, mounted next to the password. */
-      readonly caSecretRef?: SecretKeyRef;
-      readonly serverName?: string;
-    };
-  };
+  readonly redis: RedisSettings;
   /**
    * Prefix of every key: `breakwater:{<namespace>/<policy>[/<agent>]}`. The braces are a
    * Redis Cluster hash tag, so one limiter's keys stay on one slot for the multi-key script.
@@ -144,6 +148,15 @@ export interface StoreSettings extends RateLimitStoreFields {
   readonly keyPrefix: string;
   readonly requests?: Readonly<RequestRate>;
   readonly tokens?: Readonly<TokenBudget>;
+}
+
+/** AgentDeployment `durability`: where each run's journal is kept, how long, under which key. */
+export interface DurabilitySettings extends AgentDurabilityFields {
+  readonly store: { readonly redis: RedisSettings };
+  /** The Secret key holding the journal's AES-256-GCM key, mounted into the runtime only. */
+  readonly encryptionKeySecretRef: SecretKeyRef;
+  /** Prefix of every journal key: `breakwater:run:<namespace>/<agent>`. */
+  readonly keyPrefix: string;
 }
 
 /**
@@ -243,6 +256,8 @@ export interface PolicyDocument extends AgentFields {
   readonly audit: AgentAuditFields;
   /** Written only when the agent sets any (`spec.pricing`). */
   readonly pricing?: readonly ModelPriceSettings[];
+  /** Written only when the agent sets `spec.durability`. */
+  readonly durability?: DurabilitySettings;
   /** `false` turns the `/debug/*` documents off; absent means on (`spec.monitoring.debugEndpoints`). */
   readonly debugEndpoints?: false;
 }

@@ -17,6 +17,7 @@ export function samplePolicyDocument(): PolicyDocument {
       },
     ],
     loadBalancing: 'RoundRobin',
+    cacheAffinity: 'Sticky',
     tools: [],
     timeoutMs: 30_000,
     streamIdleTimeoutMs: 60_000,

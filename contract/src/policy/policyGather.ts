@@ -87,6 +87,13 @@ export function agentReferences(agent: Readonly<AgentDeployment>): AgentReferenc
     add(named('Secret', `${at}.headersSecretRef`, server.headersSecretRef));
   }
   add(named('Secret', 'access.clientKeysSecretRef', spec.access?.clientKeysSecretRef));
+  const durability = spec.durability;
+  if (durability !== undefined) {
+    const redis = durability.store.redis;
+    add(named('Secret', 'durability.encryptionKeySecretRef', durability.encryptionKeySecretRef));
+    add(named('Secret', 'durability.store.redis.passwordSecretRef', redis.passwordSecretRef));
+    add(named('Secret', 'durability.store.redis.tls.caSecretRef', redis.tls?.caSecretRef));
+  }
   return refs;
 }
 

@@ -12,6 +12,7 @@ import type {
   AgentDeployment,
   CircuitBreakerPolicy,
   RateLimitStoreSpec,
+  RedisServer,
   RateLimitPolicy,
   RateLimitShare,
 } from '../api/resources.ts';
@@ -25,6 +26,8 @@ import { replicaShareStatus, resolveSection } from './sectionResolution.ts';
 import {
   POLICY_DOCUMENT_VERSION,
   type BreakerSettings,
+  type DurabilitySettings,
+  type RedisSettings,
   type StoreSettings,
   type McpServerSettings,
   type PolicyDocument,
@@ -99,6 +102,7 @@ export function resolvePolicy(inputs: ResolveInputs): PolicyDocument {
             ...resolveSection('price', '', price),
           })),
         }),
+    ...(spec.durability === undefined ? {} : { durability: resolveDurability(agent) }),
     // Written only when off, so that documents (and their hashes) stay as they were by default.
     ...(spec.monitoring?.debugEndpoints === false ? { debugEndpoints: false as const } : {}),
   };
@@ -227,28 +231,11 @@ function resolveStore(
   store: RateLimitStoreSpec,
   agentName: string,
 ): StoreSettings {
-  const { redis } = store;
   const { requests, tokens } = policy.spec;
   const owner = `${policy.metadata.namespace ?? 'default'}/${policy.metadata.name ?? ''}`;
   const perAgent = (store.sharing ?? RATE['store.sharing'].default) === 'PerAgent';
   return {
-    redis: {
-      address: redis.address,
-      ...(redis.username === undefined ? {} : { username: redis.username }),
-      ...(redis.passwordSecretRef === undefined
-        ? {}
-        : { passwordSecretRef: { ...redis.passwordSecretRef } }),
-      ...(redis.tls?.enabled === true
-        ? {
-            tls: {
-              ...(redis.tls.caSecretRef === undefined
-                ? {}
-                : { caSecretRef: { ...redis.tls.caSecretRef } }),
-              ...(redis.tls.serverName === undefined ? {} : { serverName: redis.tls.serverName }),
-            },
-          }
-        : {}),
-    },
+    redis: resolveRedis(store.redis),
     ...resolveSection('rateLimit', 'store', policy.spec),
     keyPrefix: `breakwater:{${perAgent ? `${owner}/${agentName}` : owner}}`,
     ...(requests === undefined
@@ -264,4 +251,37 @@ export function effectiveShare(settings: RateLimitSettings): RateLimitShare {
     settings as unknown as Readonly<Record<string, unknown>>,
     settings.shareOf,
   );
+}
+
+/** A RedisServer as the document carries it: TLS only when enabled, Secrets by reference. */
+function resolveRedis(redis: RedisServer): RedisSettings {
+  return {
+    address: redis.address,
+    ...(redis.username === undefined ? {} : { username: redis.username }),
+    ...(redis.passwordSecretRef === undefined
+      ? {}
+      : { passwordSecretRef: { ...redis.passwordSecretRef } }),
+    ...(redis.tls?.enabled === true
+      ? {
+          tls: {
+            ...(redis.tls.caSecretRef === undefined
+              ? {}
+              : { caSecretRef: { ...redis.tls.caSecretRef } }),
+            ...(redis.tls.serverName === undefined ? {} : { serverName: redis.tls.serverName }),
+          },
+        }
+      : {}),
+  };
+}
+
+/** `durability`: the journal's store, retention and key, and the prefix of the agent's runs. */
+function resolveDurability(agent: AgentDeployment): DurabilitySettings | undefined {
+  const durability = agent.spec.durability;
+  if (durability === undefined) return undefined;
+  return {
+    store: { redis: resolveRedis(durability.store.redis) },
+    ...resolveSection('agent', 'durability', agent.spec),
+    encryptionKeySecretRef: { ...durability.encryptionKeySecretRef },
+    keyPrefix: `breakwater:run:${agent.metadata.namespace ?? 'default'}/${agent.metadata.name ?? ''}`,
+  };
 }

@@ -14,6 +14,7 @@ import {
   CIRCUIT_BREAKER_POLICY_LIMITS as BREAKER,
   RATE_LIMIT_POLICY_LIMITS as RATE,
 } from '../api/specLimits.ts';
+import type { FieldLimits } from '../api/fieldLimits.ts';
 import { DOCUMENT_BOUNDS as BOUNDS } from './generated/documentBounds.ts';
 import { POLICY_DOCUMENT_VERSION, policyHash, type PolicyDocument } from './policyDocument.ts';
 import {
@@ -95,33 +96,63 @@ function checkRateLimit(v: unknown): void {
 
 /** The store's settings; `sharing` is already resolved into `keyPrefix`. */
 function checkStore(store: Json): void {
-  const redis = obj(store.redis, 'rateLimit.store.redis');
-  str(redis.address, 'rateLimit.store.redis.address', RATE['store.redis.address']);
-  if (redis.username !== undefined)
-    str(redis.username, 'rateLimit.store.redis.username', RATE['store.redis.username']);
-  const password = optObj(redis.passwordSecretRef, 'rateLimit.store.redis.passwordSecretRef');
-  if (password !== undefined) {
-    const path = 'rateLimit.store.redis.passwordSecretRef';
-    str(password.name, `${path}.name`, RATE['store.redis.passwordSecretRef.name']);
-    str(password.key, `${path}.key`, RATE['store.redis.passwordSecretRef.key']);
-  }
-  const tls = optObj(redis.tls, 'rateLimit.store.redis.tls');
-  if (tls !== undefined) {
-    const ca = optObj(tls.caSecretRef, 'rateLimit.store.redis.tls.caSecretRef');
-    if (ca !== undefined) {
-      const path = 'rateLimit.store.redis.tls.caSecretRef';
-      str(ca.name, `${path}.name`, RATE['store.redis.tls.caSecretRef.name']);
-      str(ca.key, `${path}.key`, RATE['store.redis.tls.caSecretRef.key']);
-    }
-    if (tls.serverName !== undefined)
-      str(
-        tls.serverName,
-        'rateLimit.store.redis.tls.serverName',
-        RATE['store.redis.tls.serverName'],
-      );
-  }
+  checkRedis(store.redis, 'rateLimit.store.redis', (field) => RATE[`store.redis.${field}`]);
   checkSection(store, 'rateLimit.store', BOUNDS.rateLimit.store);
   str(store.keyPrefix, 'rateLimit.store.keyPrefix');
+}
+
+type RedisField =
+  | 'address'
+  | 'username'
+  | 'passwordSecretRef.name'
+  | 'passwordSecretRef.key'
+  | 'tls.caSecretRef.name'
+  | 'tls.caSecretRef.key'
+  | 'tls.serverName';
+
+/** A RedisServer (common.defs.json) at `at`, each field within the bounds `limit` gives it. */
+function checkRedis(v: unknown, at: string, limit: (field: RedisField) => FieldLimits): void {
+  const redis = obj(v, at);
+  str(redis.address, `${at}.address`, limit('address'));
+  if (redis.username !== undefined) str(redis.username, `${at}.username`, limit('username'));
+  const password = optObj(redis.passwordSecretRef, `${at}.passwordSecretRef`);
+  if (password !== undefined) {
+    str(password.name, `${at}.passwordSecretRef.name`, limit('passwordSecretRef.name'));
+    str(password.key, `${at}.passwordSecretRef.key`, limit('passwordSecretRef.key'));
+  }
+  const tls = optObj(redis.tls, `${at}.tls`);
+  if (tls === undefined) return;
+  const ca = optObj(tls.caSecretRef, `${at}.tls.caSecretRef`);
+  if (ca !== undefined) {
+    str(ca.name, `${at}.tls.caSecretRef.name`, limit('tls.caSecretRef.name'));
+    str(ca.key, `${at}.tls.caSecretRef.key`, limit('tls.caSecretRef.key'));
+  }
+  if (tls.serverName !== undefined)
+    str(tls.serverName, `${at}.tls.serverName`, limit('tls.serverName'));
+}
+
+/** `durability`: its store, retention, key Secret and key prefix. */
+function checkDurability(v: unknown): void {
+  const durability = obj(v, 'durability');
+  const store = obj(durability.store, 'durability.store');
+  checkRedis(
+    store.redis,
+    'durability.store.redis',
+    (field) => AGENT[`durability.store.redis.${field}`],
+  );
+  checkSection(durability, 'durability', BOUNDS.agent.durability);
+  const key = obj(durability.encryptionKeySecretRef, 'durability.encryptionKeySecretRef');
+  str(
+    key.name,
+    'durability.encryptionKeySecretRef.name',
+    AGENT['durability.encryptionKeySecretRef.name'],
+  );
+  str(
+    key.key,
+    'durability.encryptionKeySecretRef.key',
+    AGENT['durability.encryptionKeySecretRef.key'],
+  );
+  str(durability.keyPrefix, 'durability.keyPrefix');
 }
 
 function checkBackend(b: unknown, path: string, models: readonly string[]): void {
@@ -239,6 +270,7 @@ function checkDocument(v: unknown): void {
   checkSection(obj(d.security, 'security'), 'security', BOUNDS.agent.security);
   checkSection(obj(d.audit, 'audit'), 'audit', BOUNDS.agent.audit);
   if (d.pricing !== undefined) checkPricing(d.pricing);
+  if (d.durability !== undefined) checkDurability(d.durability);
   if (d.debugEndpoints !== undefined && d.debugEndpoints !== false)
     fail('debugEndpoints', 'must be false or absent', d.debugEndpoints);
 }

@@ -89,6 +89,17 @@ export function everyReferenceCorpus(at: CorpusEndpoints): Corpus {
         circuitBreakerPolicyRef: { name: 'corpus-agent-breaker' },
         rateLimitPolicyRef: { name: 'corpus-limits' },
         access: { clientKeysSecretRef: { name: 'corpus-client-keys' } },
+        durability: {
+          store: {
+            redis: {
+              address: 'redis.corpus.svc:6379',
+              passwordSecretRef: { name: 'corpus-journal-store', key: 'password' },
+              tls: { enabled: true, caSecretRef: { name: 'corpus-journal-store', key: 'ca.crt' } },
+            },
+          },
+          retention: '6h',
+          encryptionKeySecretRef: { name: 'corpus-journal-key', key: 'key' },
+        },
         pricing: [
           {
             model: PRIMARY_MODEL,
@@ -158,6 +169,8 @@ export function everyReferenceCorpus(at: CorpusEndpoints): Corpus {
       }),
       secret('corpus-mcp-headers', { authorization: 'Bearer corpus' }),
       secret('corpus-client-keys', { caller: 'bw-corpus-client-key' }),
+      secret('corpus-journal-key', { key: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=' }),
+      secret('corpus-journal-store', { password: 'corpus-redis', 'ca.crt': 'corpus-ca' }),
     ],
   };
 }

@@ -119,6 +119,13 @@ const CONTAINERS: Readonly<Record<string, Json>> = {
     cacheReadPerMTok: '0.3',
   },
   'RateLimitPolicy:budgets[]': { name: 'monthly', period: 'Month', tokens: 1000 },
+  'AgentDeployment:durability': {
+    store: { redis: { address: 'redis.agents.svc:6379' } },
+    encryptionKeySecretRef: { name: 'journal-key', key: 'key' },
+  },
+  'AgentDeployment:durability.store.redis.passwordSecretRef': { name: 'redis', key: 'password' },
+  'AgentDeployment:durability.store.redis.tls': { enabled: true },
+  'AgentDeployment:durability.store.redis.tls.caSecretRef': { name: 'redis-ca', key: 'ca.crt' },
 };
 
 /** A string of `length` the field's pattern accepts. */

@@ -7,7 +7,6 @@ import type {
   ResourceRequirements,
   SecurityContext,
   Volume,
-  VolumeMount,
 } from './kubeShapes.ts';
 
 import type { AgentDeployment, Quantity } from '../../../contract/src/api/resources.ts';
@@ -28,12 +27,8 @@ import {
   HTTP_PORT_ENV,
   METRICS_PORT_ENV,
   POD_NAMESPACE_ENV,
-  RATE_LIMIT_STORE_CA_FILE,
-  RATE_LIMIT_STORE_CA_FILE_ENV,
-  RATE_LIMIT_STORE_MOUNT_PATH,
-  RATE_LIMIT_STORE_PASSWORD_FILE,
-  RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
+import { durabilityVolumes, rateLimitStoreVolumes, type StoreSecretFile } from './secretFiles.ts';
 import { buildRuntimeEnv } from './runtimeEnv.ts';
 import { mcpHeadersVolumes, type SecretDirectoryVolume } from './mcpHeaders.ts';
 import {
@@ -57,8 +52,6 @@ export const RUNTIME_USER = 65532;
 const CLIENT_KEYS_VOLUME = 'client-keys';
 const RUNTIME_API_ACCESS_VOLUME = 'runtime-api-access';
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-const STORE_PASSWORD_VOLUME = 'rate-limit-store-auth';
-const STORE_CA_VOLUME = 'rate-limit-store-tls';
 const BACKEND_CREDENTIALS_VOLUME_PREFIX = 'backend-';
 /** A volume name is a DNS label. */
 const MAX_VOLUME_NAME = 63;
@@ -130,7 +123,7 @@ function podSpec(
 ): PodSpec {
   const { podTemplate } = agent.spec;
   const clientKeys = agent.spec.access?.clientKeysSecretRef?.name;
-  const storeSecrets = rateLimitStoreVolumes(doc);
+  const storeSecrets = [...rateLimitStoreVolumes(doc), ...durabilityVolumes(doc)];
   const secretDirectories = [...backendCredentialsVolumes(doc), ...mcpHeadersVolumes(doc)];
   const volumes = [
     ...(clientKeys === undefined ? [] : [clientKeysVolume(clientKeys)]),
@@ -245,71 +238,6 @@ function runtimeApiAccessVolume(): Volume {
         },
       ],
     },
-  };
-}
-
-/**
- * The rate-limit store's password and CA certificate as files under fixed names, each from
- * the Secret key the policy names. Mounted, as the client keys are, so the runtime needs no
- * Secret access; optional, so a missing Secret shows as the store's SecretMissing condition
- * (the runtime falls back to its share) instead of a pod that never starts.
- */
-function rateLimitStoreVolumes(doc: Readonly<PolicyDocument>): StoreSecretFile[] {
-  const redis = doc.rateLimit.store?.redis;
-  return [
-    ...(redis?.passwordSecretRef === undefined
-      ? []
-      : [
-          secretFile(
-            STORE_PASSWORD_VOLUME,
-            redis.passwordSecretRef,
-            RATE_LIMIT_STORE_PASSWORD_FILE,
-            RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
-          ),
-        ]),
-    ...(redis?.tls?.caSecretRef === undefined
-      ? []
-      : [
-          secretFile(
-            STORE_CA_VOLUME,
-            redis.tls.caSecretRef,
-            RATE_LIMIT_STORE_CA_FILE,
-            RATE_LIMIT_STORE_CA_FILE_ENV,
-          ),
-        ]),
-  ];
-}
-
-interface StoreSecretFile {
-  readonly volume: Volume;
-  readonly mount: VolumeMount;
-  /** Names the file for the runtime (the local test node rewrites such paths). */
-  readonly env: { readonly name: string; readonly value: string };
-}
-
-/** One Secret key as the file `relativePath` under the store's mount path. */
-function secretFile(
-  name: string,
-  ref: { readonly name: string; readonly key: string },
-  relativePath: string,
-  envName: string,
-): StoreSecretFile {
-  const slash = relativePath.lastIndexOf('/');
-  return {
-    volume: {
-      name,
-      secret: {
-        secretName: ref.name,
-        items: [{ key: ref.key, path: relativePath.slice(slash + 1) }],
-        optional: true,
-      },
-    },
-    mount: {
-      name,
-      mountPath: `${RATE_LIMIT_STORE_MOUNT_PATH}/${relativePath.slice(0, slash)}`,
-      readOnly: true,
-    },
-    env: { name: envName, value: `${RATE_LIMIT_STORE_MOUNT_PATH}/${relativePath}` },
   };
 }
 

@@ -23,6 +23,7 @@ import {
 import { buildChildren, selectorString, AGENT_LABEL } from '../builders/index.ts';
 import { computeAgentStatus } from '../status/agentStatus.ts';
 import { evaluateModelRetirement } from '../status/modelRetirement.ts';
+import { nextPeriodEndMs } from '../status/spendStatus.ts';
 import { findCondition, type ConditionUpdate } from '../status/conditions.ts';
 import { evaluateScaleOutHold, SCALE_OUT_HELD } from '../status/scaleOutHold.ts';
 import { recordEvent } from './objectEvents.ts';
@@ -160,6 +161,7 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     modelRetirement,
     scaleOutHold: scaleOutHold.condition,
     selector: selectorString(name),
+    spend: doc.rateLimit.spend,
     now: new Date(nowMs).toISOString(),
   });
   // The trip ledger is folded from the stored one: a write from a stale copy is refused.
@@ -167,13 +169,17 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     return STALE_STATUS_RETRY;
   await recordScaleOutHoldChange(ctx, agent, scaleOutHold.condition);
   return {
-    requeueAfterMs: nextReconcileMs([modelRetirement.changesAtMs, scaleOutHold.recheckAtMs], nowMs),
+    requeueAfterMs: nextReconcileMs(
+      [modelRetirement.changesAtMs, scaleOutHold.recheckAtMs, nextPeriodEndMs(status.spend)],
+      nowMs,
+    ),
   };
 }
 
 /**
  * The resync, or sooner when something turns by the clock alone: a model reaching its end of
- * life (ModelRetiring), a short provider quota the provider said is whole again (ScaleOutHeld).
+ * life (ModelRetiring), a short provider quota the provider said is whole again (ScaleOutHeld),
+ * a budget's period ending (its spend starts from zero).
  */
 function nextReconcileMs(changesAtMs: readonly (number | undefined)[], nowMs: number): number {
   let next = RESYNC_MS;

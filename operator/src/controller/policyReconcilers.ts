@@ -99,11 +99,14 @@ export async function reconcileRateLimitPolicy(
   const policy = ctx.caches.rateLimitPolicies.get(key);
   if (policy === undefined || policy.metadata.deletionTimestamp !== undefined) return {};
   const namespace = policy.metadata.namespace ?? 'default';
-  const status = computeRateLimitPolicyStatus(
+  const { status, changesAtMs } = computeRateLimitPolicyStatus(
     policy,
     users(ctx, namespace, policy.metadata.name ?? '', 'rateLimitPolicyRef'),
     now(ctx),
   );
   await writeStatusIfChanged(ctx, policy, status);
-  return {};
+  // A budget's period ending starts its spend from zero with no event to say so.
+  return changesAtMs === undefined
+    ? {}
+    : { requeueAfterMs: Math.min(RESYNC_MS, Math.max(0, changesAtMs - ctx.clock.now())) };
 }

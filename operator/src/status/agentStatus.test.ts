@@ -250,4 +250,57 @@ describe('computeAgentStatus', () => {
     });
     expect(again).toEqual(first);
   });
+
+  it("writes the agent's spend and its budget conditions, and drops them with the budgets", () => {
+    const spend = {
+      timeZone: 'UTC',
+      budgets: [
+        {
+          name: 'daily',
+          period: 'Day' as const,
+          limitMicroUsd: 1_000,
+          per: 'Agent' as const,
+          onExhausted: 'Refuse' as const,
+          warnAtPercent: 80,
+        },
+      ],
+    };
+    const spender = pod('h1');
+    spender.metadata = {
+      ...spender.metadata,
+      uid: 'u1',
+      annotations: {
+        ...spender.metadata?.annotations,
+        'breakwater.dev/budgets': JSON.stringify({
+          source: 'replica',
+          budgets: {
+            daily: { p: '2026-11-21T00:00:00.000Z', usd: '900000000', tok: 10, hUsd: '0', hTok: 0 },
+          },
+        }),
+      },
+    };
+    const withBudgets = status({ pods: [spender], presentPods: [spender], spend });
+    expect(withBudgets.result.spend?.budgets?.[0]).toMatchObject({ name: 'daily', percent: 90 });
+    expect(withBudgets.condition('BudgetWarning')?.status).toBe('True');
+    expect(withBudgets.condition('BudgetExhausted')?.status).toBe('False');
+    // m has no price: the dollar budget refuses its calls, and the condition says so.
+    expect(withBudgets.condition('ModelsPriced')?.reason).toBe('UnpricedModel');
+    const without = computeAgentStatus({
+      agent: { ...agent, status: withBudgets.result },
+      deployment: deployment(3),
+      pods: [spender],
+      presentPods: [spender],
+      policyHash: 'h1',
+      missing: [],
+      monitoring: 'NotRequested',
+      modelRetirement: current,
+      scaleOutHold: notHeld.condition,
+      selector: 'breakwater.dev/agent=support',
+      now: NOW,
+    });
+    expect(without.spend).toBeUndefined();
+    expect(
+      without.conditions?.some((c) => c.type.startsWith('Budget') || c.type === 'ModelsPriced'),
+    ).toBe(false);
+  });
 });

@@ -30,6 +30,14 @@ import {
 import { setConditions, type Condition, type ConditionUpdate } from './conditions.ts';
 import type { ModelRetirementStatus } from './modelRetirement.ts';
 import { foldTrips, ledgerPod, tripTotals } from './tripLedger.ts';
+import type { SpendPolicy } from './spendLedger.ts';
+import { agentSpend } from './spendStatus.ts';
+import {
+  BUDGET_CONDITIONS,
+  MODELS_PRICED,
+  budgetConditions,
+  pricingCondition,
+} from './budgetConditions.ts';
 import type { PodView, DeploymentView } from './views.ts';
 
 export interface AgentStatusInputs {
@@ -51,6 +59,8 @@ export interface AgentStatusInputs {
   /** Condition ScaleOutHeld, evaluated by scaleOutHold.ts. */
   readonly scaleOutHold: ConditionUpdate;
   readonly selector: string;
+  /** Its RateLimitPolicy's budgets and time zone; undefined without budgets. */
+  readonly spend?: SpendPolicy | undefined;
   /** RFC 3339 now, for condition transitions. */
   readonly now: string;
 }
@@ -95,6 +105,12 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     inputs.presentPods.map(ledgerPod),
   );
   const { trips, lastTripTime } = tripTotals(tripLedger);
+  const spend =
+    inputs.spend === undefined
+      ? undefined
+      : agentSpend(agent, inputs.presentPods, inputs.spend, Date.parse(inputs.now));
+  const priced =
+    inputs.spend === undefined ? undefined : pricingCondition(inputs.spend.budgets, [agent]);
   const memory = openBreakers(
     runningPods(inputs.presentPods),
     Date.parse(inputs.now),
@@ -146,6 +162,8 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     inputs.scaleOutHold,
     ...(mcpServers === undefined ? [] : [mcpCondition(mcpServers, mcpReplicas)]),
     ...(agentEnv === undefined ? [] : [agentEnv]),
+    ...(spend === undefined ? [] : budgetConditions(spend.rows)),
+    ...(priced === undefined ? [] : [priced]),
     progressDeadlineExceeded || !resolved
       ? {
           type: 'Stalled',
@@ -186,7 +204,9 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     agent.status?.conditions?.filter(
       (c) =>
         (mcpServers !== undefined || c.type !== MCP_CONDITION) &&
-        (agentEnv !== undefined || c.type !== AGENT_ENV_CONDITION),
+        (agentEnv !== undefined || c.type !== AGENT_ENV_CONDITION) &&
+        (spend !== undefined || !BUDGET_CONDITIONS.includes(c.type)) &&
+        (priced !== undefined || c.type !== MODELS_PRICED),
     ),
     updates,
     generation,
@@ -213,6 +233,7 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     ...(backends === undefined ? {} : { backends, backendSummary: backendSummary(backends) }),
     ...(mcpServers === undefined ? {} : { mcpServers, mcpSummary: mcpSummary(mcpServers) }),
     ...(agentContainer === undefined ? {} : { agent: agentContainer }),
+    ...(spend === undefined ? {} : { spend: spend.status }),
     ...(inputs.modelRetirement.endOfLife === undefined
       ? {}
       : { modelEndOfLife: inputs.modelRetirement.endOfLife }),

@@ -81,13 +81,13 @@ describe('CircuitBreakerPolicy status', () => {
 
 describe('RateLimitPolicy status', () => {
   it('lists at most the schema’s 256 targets and says so', () => {
-    const status = computeRateLimitPolicyStatus(ratePolicy, users(300), NOW);
+    const { status } = computeRateLimitPolicyStatus(ratePolicy, users(300), NOW);
     expect(status.targets).toHaveLength(MAX_STATUS_TARGETS);
     expect(status.conditions?.[0]?.message).toBe('used by 300 agents; targets lists the first 256');
   });
 
   it('shows the smallest share in force as effective: the user with the most ready replicas', () => {
-    const status = computeRateLimitPolicyStatus(
+    const { status } = computeRateLimitPolicyStatus(
       ratePolicy,
       [
         ...users(1, [], 2),

@@ -24,6 +24,7 @@ import { STORE_CONDITION, storeCondition } from './storeCondition.ts';
 import { newestLoop } from './lastLoop.ts';
 import type { PodView } from './views.ts';
 import { isPodReady, runningPods } from './agentStatus.ts';
+import { policyBudgets } from './policyBudgets.ts';
 
 /** `status.targets` holds at most this many entries (its maxItems in crds/schemas). */
 export const MAX_STATUS_TARGETS = 256;
@@ -147,11 +148,17 @@ function mostTelling<T extends { name: string; state: string }>(targets: readonl
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+export interface RateLimitPolicyEvaluation {
+  readonly status: RateLimitPolicyStatus;
+  /** When the status changes by itself (a budget's period ends): reconcile again then. */
+  readonly changesAtMs: number | undefined;
+}
+
 export function computeRateLimitPolicyStatus(
   policy: RateLimitPolicy,
   users: readonly PolicyUser[],
   now: string,
-): RateLimitPolicyStatus {
+): RateLimitPolicyEvaluation {
   const generation = policy.metadata.generation ?? 0;
   const targets = users
     .map(({ agent, pods }) => ({
@@ -164,8 +171,11 @@ export function computeRateLimitPolicyStatus(
     policy,
     users.flatMap((u) => u.pods),
   );
+  const budgets = policyBudgets(policy, users, Date.parse(now));
   const kept = policy.status?.conditions?.filter(
-    (c) => c.type !== STORE_CONDITION || store !== undefined,
+    (c) =>
+      (c.type !== STORE_CONDITION || store !== undefined) &&
+      !budgets.dropConditions.includes(c.type),
   );
   const ready = setCondition(
     kept,
@@ -180,7 +190,12 @@ export function computeRateLimitPolicyStatus(
     generation,
     now,
   );
-  const conditions = store === undefined ? ready : setCondition(ready, store, generation, now);
+  const conditions = setConditions(
+    ready,
+    [...(store === undefined ? [] : [store]), ...budgets.conditions],
+    generation,
+    now,
+  );
   // The smallest share in force, as the schema promises: the user with the most replicas
   // (with one user, the common case, its share); with none, what one replica would get.
   const smallest = targets.reduce<(typeof targets)[number] | undefined>(
@@ -189,5 +204,14 @@ export function computeRateLimitPolicyStatus(
     undefined,
   );
   const effective = smallest?.effective ?? effectiveShare(resolveRateLimit(policy, 1));
-  return { observedGeneration: generation, conditions, effective, targets: listed };
+  return {
+    status: {
+      observedGeneration: generation,
+      conditions,
+      effective,
+      targets: listed,
+      ...budgets.fields,
+    },
+    changesAtMs: budgets.changesAtMs,
+  };
 }

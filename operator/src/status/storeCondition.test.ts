@@ -92,6 +92,19 @@ describe('the StoreAvailable condition', () => {
     expect(condition?.message).toMatch(message);
   });
 
+  it('names the budgets when the policy keeps them in the store too', () => {
+    const withBudgets: RateLimitPolicy = {
+      ...policy(),
+      spec: { ...policy().spec, budgets: [{ name: 'daily', period: 'Day', usd: '5' }] },
+    };
+    expect(storeCondition(withBudgets, [pod('a', shared)])?.message).toBe(
+      '1 replicas keep exact counters and budgets in redis.infra.svc:6379',
+    );
+    expect(storeCondition(withBudgets, [pod('a', fallback('Slow'))])?.message).toMatch(
+      /^1 of 1 replicas fall back to their per-replica share of the rate limits and budgets; /,
+    );
+  });
+
   it('is not set for a policy without a store, and is removed when the store goes', () => {
     expect(storeCondition(policy(false), [pod('a', shared)])).toBeUndefined();
     const agent = {
@@ -100,7 +113,7 @@ describe('the StoreAvailable condition', () => {
       metadata: { name: 'agent', namespace: 'ns' },
       spec: { model: { name: 'm' }, provider: { apiKeySecretRef: { name: 's', key: 'k' } } },
     } as const;
-    const withStore = computeRateLimitPolicyStatus(
+    const { status: withStore } = computeRateLimitPolicyStatus(
       policy(),
       [{ agent, pods: [pod('a', fallback('Slow'))] }],
       NOW,
@@ -109,7 +122,7 @@ describe('the StoreAvailable condition', () => {
       ['Ready', 'True'],
       ['StoreAvailable', 'False'],
     ]);
-    const without = computeRateLimitPolicyStatus(
+    const { status: without } = computeRateLimitPolicyStatus(
       { ...policy(false), status: withStore },
       [{ agent, pods: [pod('a', undefined)] }],
       NOW,

@@ -2,7 +2,8 @@
  * The RateLimitPolicy's StoreAvailable condition, from what the running pods of the agents
  * that use it report in `breakwater.dev/rate-limit-store`: True while every reporting replica
  * decides on the store, False with the commonest reason while any has fallen back to
- * its per-replica share. Pure; computeRateLimitPolicyStatus sets it.
+ * its per-replica share (of the budgets too, when the policy has any: the store keeps them
+ * beside the limits). Pure; computeRateLimitPolicyStatus sets it.
  */
 import type { RateLimitPolicy } from '../../../contract/src/api/resources.ts';
 import {
@@ -53,6 +54,8 @@ export function storeCondition(
   const store = policy.spec.store;
   if (store === undefined) return undefined;
   const address = store.redis.address;
+  // With budgets, the store keeps them too, and a replica that falls back holds its share of both.
+  const budgets = (policy.spec.budgets?.length ?? 0) > 0;
   const reports: PodReport[] = [];
   for (const p of pods) {
     if (p.status?.phase !== 'Running') continue;
@@ -76,7 +79,7 @@ export function storeCondition(
       type: STORE_CONDITION,
       status: 'True',
       reason: 'Shared',
-      message: `${String(reports.length)} replicas keep exact counters in ${address}`,
+      message: `${String(reports.length)} replicas keep exact counters${budgets ? ' and budgets' : ''} in ${address}`,
     };
   }
   const reason = PRIORITY.find((r) => fallen.some((f) => f.report.reason === r)) ?? 'Unreachable';
@@ -87,7 +90,7 @@ export function storeCondition(
     status: 'False',
     reason,
     message:
-      `${String(fallen.length)} of ${String(reports.length)} replicas fall back to their per-replica share;` +
+      `${String(fallen.length)} of ${String(reports.length)} replicas fall back to their per-replica share${budgets ? ' of the rate limits and budgets' : ''};` +
       ` ${FIX[reason]} (pod ${example?.pod ?? ''}${said})`,
   };
 }

@@ -146,4 +146,44 @@ describe('kubectl breakwater top', () => {
   it('prints no tool table when no agent called a tool', () => {
     expect(topTable({ agents: [top('support', 1)] }, false)).not.toContain('TOOL');
   });
+
+  it('renders what each agent spent of its budgets, and the top keys by fingerprint', () => {
+    const table = topTable(
+      {
+        agents: [
+          top('support', 1, {
+            budgets: [
+              {
+                name: 'monthly',
+                per: 'Agent',
+                spent: { usd: '310.123456', tokens: 9_000_000 },
+                limit: { usd: '500' },
+                percent: 62,
+                resetsAt: '2026-12-01T00:00:00.000Z',
+                projection: { usdPerHour: '1.5', tokensPerHour: 40_000 },
+              },
+              {
+                name: 'per-key',
+                per: 'ClientKey',
+                spent: { usd: '0.004', tokens: 900 },
+                limit: { usd: '20' },
+                percent: 0,
+                resetsAt: '2026-11-25T00:00:00.000Z',
+                topKeys: [{ key: 'key-3f9a0c1d', usd: '0.003', tokens: 600 }],
+              },
+            ],
+          }),
+        ],
+      },
+      false,
+    );
+    const lines = table.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('AGENT     BUDGET'));
+    expect(lines.slice(at, at + 3)).toEqual([
+      'AGENT     BUDGET    PER         SPENT     LIMIT     %     RESETS                     LAST HOUR   EXHAUSTS',
+      'support   monthly   Agent       $310.12   $500.00   62%   2026-12-01T00:00:00.000Z   $1.50/h     -',
+      'support   per-key   ClientKey   $0.0040   $20.00    0%    2026-11-25T00:00:00.000Z   -           -',
+    ]);
+    expect(table).toContain('support   per-key   key-3f9a0c1d   $0.0030');
+  });
 });

@@ -1,11 +1,14 @@
 /**
  * `kubectl breakwater top`: per agent, its replicas' `/debug/stats` windows merged
- * (stats/replicaStats.ts), busiest agent first. Each pod is read through the API server's pod
+ * (stats/replicaStats.ts), busiest agent first; then what each agent has spent of its budgets
+ * and, for `per: ClientKey` budgets, the keys that spent most (fingerprints), from the
+ * agent's status (`status.spend`, kept by the operator across pod restarts). Each pod is read through the API server's pod
  * proxy on the runtime's metrics port — which needs `get` on `pods/proxy` — so no port-forward
  * and no route into the cluster network are needed. A replica that cannot be read is named
  * with the reason, and the others still count.
  */
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import type { AgentBudgetStatus } from '../../../contract/src/api/v1alpha1/agentdeployment.ts';
 import { isKubeApiError } from '../../../platform/src/kube/kubeClient.ts';
 import { METRICS_PORT_NAME } from '../../../contract/src/pod/runtimePorts.ts';
 import {
@@ -33,6 +36,8 @@ export interface AgentTop extends MergedStats {
   readonly unread: readonly UnreadReplica[];
   /** Per tool (MCP tools as `<server>__<tool>`), most calls first. */
   readonly tools: readonly ToolStats[];
+  /** What it has spent of each budget this period (its status); empty without budgets. */
+  readonly budgets?: readonly AgentBudgetStatus[];
 }
 
 export interface TopData {
@@ -91,6 +96,7 @@ async function agentTop(kube: PluginKube, agent: AgentDeployment): Promise<Agent
     unread,
     ...mergeReplicaStats(documents),
     tools: mergeToolStats(documents),
+    budgets: agent.status?.spend?.budgets ?? [],
   };
 }
 
@@ -184,7 +190,88 @@ export function topTable(data: TopData, allNamespaces: boolean): string {
     window === undefined || window === null
       ? ''
       : `Over the last ${millis(window * 1000)} of each replica.\n`;
-  return table + toolTable(data, allNamespaces) + footer + notes.map((n) => `${n}\n`).join('');
+  return (
+    table +
+    toolTable(data, allNamespaces) +
+    spendTable(data, allNamespaces) +
+    keyTable(data, allNamespaces) +
+    footer +
+    notes.map((n) => `${n}\n`).join('')
+  );
+}
+
+/** `$1.25` or `1200 tok`: a budget's dollars when it limits dollars, else its tokens. */
+function amount(a: { usd?: string; tokens?: number } | undefined, dollars: boolean): string {
+  if (a === undefined) return '-';
+  return dollars ? `$${roundUsd(a.usd ?? '0')}` : `${String(a.tokens ?? 0)} tok`;
+}
+
+/** Dollars to the cent, or to six places below a cent, never rounded down to nothing. */
+function roundUsd(usd: string): string {
+  const value = Number(usd);
+  if (value === 0) return '0';
+  return value >= 0.01 ? value.toFixed(2) : value.toPrecision(2);
+}
+
+/** A row per budget of each agent: spent, limit, percent, reset and the hour's rate. */
+function spendTable(data: TopData, allNamespaces: boolean): string {
+  const rows = data.agents.flatMap((a) =>
+    (a.budgets ?? []).map((b) => {
+      const dollars = b.limit?.usd !== undefined;
+      const rate = dollars ? b.projection?.usdPerHour : b.projection?.tokensPerHour;
+      return [
+        ...(allNamespaces ? [a.namespace] : []),
+        a.name,
+        b.name,
+        b.per ?? 'Agent',
+        amount(b.spent, dollars),
+        amount(b.limit, dollars),
+        `${String(b.percent ?? 0)}%`,
+        b.resetsAt ?? '-',
+        rate === undefined
+          ? '-'
+          : dollars
+            ? `$${roundUsd(String(rate))}/h`
+            : `${String(rate)} tok/h`,
+        b.projection?.exhaustsAt ?? '-',
+      ];
+    }),
+  );
+  if (rows.length === 0) return '';
+  const nsHeader = allNamespaces ? ['namespace'] : [];
+  return `\n${renderTable(
+    [
+      ...nsHeader,
+      'agent',
+      'budget',
+      'per',
+      'spent',
+      'limit',
+      '%',
+      'resets',
+      'last hour',
+      'exhausts',
+    ],
+    rows,
+  )}`;
+}
+
+/** A row per top key of each `per: ClientKey` budget, by fingerprint. */
+function keyTable(data: TopData, allNamespaces: boolean): string {
+  const rows = data.agents.flatMap((a) =>
+    (a.budgets ?? []).flatMap((b) =>
+      (b.topKeys ?? []).map((k) => [
+        ...(allNamespaces ? [a.namespace] : []),
+        a.name,
+        b.name,
+        k.key,
+        amount(k, b.limit?.usd !== undefined),
+      ]),
+    ),
+  );
+  if (rows.length === 0) return '';
+  const nsHeader = allNamespaces ? ['namespace'] : [];
+  return `\n${renderTable([...nsHeader, 'agent', 'budget', 'client key', 'spent'], rows)}`;
 }
 
 /** A row per tool an agent called in the window, under the agents; nothing when none did. */

@@ -65,6 +65,19 @@ export class ClientKeys {
     return this.#accepted.length;
   }
 
+  /**
+   * Whether `presented` is this pod's own key (durable runs treat every pod of the agent as one
+   * owner: a run survives its pod, and the next pod has a key of its own).
+   */
+  isPodKey(presented: string | undefined, peer: Peer): boolean {
+    return (
+      presented !== undefined &&
+      peer.loopback &&
+      this.#podKey !== undefined &&
+      isPodKey(presented, this.#podKey)
+    );
+  }
+
   check(
     headers: Readonly<Record<string, string | string[] | undefined>>,
     peer: Peer = { loopback: false },

@@ -17,6 +17,8 @@ export interface AgentResult {
   readonly model: string;
   readonly usage: Usage;
   readonly fallbackUsed: boolean;
+  /** Some turn was served by a cheaper model because a budget (`onExhausted: Fallback`) said so. */
+  readonly budgetFallback: boolean;
   readonly iterations: number;
 }
 
@@ -30,6 +32,11 @@ export interface AgentStreamListener {
   text(delta: string): void;
   toolCall(call: { readonly id: string; readonly name: string; readonly input: unknown }): void;
   toolResult(result: ToolResultBlock): void;
+  /**
+   * A turn's content begins; `budgetFallback` says a budget sent it to a cheaper model. Told
+   * before the turn's first text, so the caller's response head can still say so.
+   */
+  turnBegins?(budgetFallback: boolean): void;
 }
 
 export class AgentUpstreamError extends Error {
@@ -49,6 +56,8 @@ export async function runAgent(
     input: string;
     history: readonly unknown[];
     headers: Record<string, string>;
+    /** The caller's `sessionId`: the conversation's prompt-cache affinity is keyed on it. */
+    session?: string;
     /** Wraps each provider attempt (for tracing). */
     wrapAttempt?: RouteOptions['wrapAttempt'];
     /** What the policy's budgets need of a turn, given its body's JSON; absent: no budgets. */
@@ -66,6 +75,7 @@ export async function runAgent(
   const usage: Usage = { input_tokens: 0, output_tokens: 0 };
   const toolDefs = tools.definitions();
   let fallbackUsed = false;
+  let budgetFallback = false;
   let model = doc.model.name;
   for (let iteration = 1; iteration <= MAX_ITERATIONS; iteration++) {
     const body: Record<string, unknown> = {
@@ -84,6 +94,7 @@ export async function runAgent(
       models: chain,
       signal,
       headers: request.headers,
+      ...(request.session === undefined ? {} : { session: request.session }),
       ...(request.wrapAttempt === undefined ? {} : { wrapAttempt: request.wrapAttempt }),
       ...(budget === undefined ? {} : { budget }),
     };
@@ -97,14 +108,18 @@ export async function runAgent(
       message = JSON.parse(routed.text) as ModelMessage;
     } else {
       // Forwarded, not through the SDK: the stream then has the pass-through's idle timeout.
-      const turn = new TurnCollector((delta) => {
-        listener.text(delta);
-      });
+      const turn = new TurnCollector(
+        (delta) => {
+          listener.text(delta);
+        },
+        (fallback) => listener.turnBegins?.(fallback),
+      );
       routed = await router.send({ ...common, via: 'forward', stream: true, sink: turn });
       message = turn.message();
     }
     model = routed.model;
     fallbackUsed ||= routed.fallbackUsed;
+    budgetFallback ||= routed.budgetFallback === true;
     usage.input_tokens += routed.usage.input_tokens;
     usage.output_tokens += routed.usage.output_tokens;
     const content = message.content ?? [];
@@ -118,7 +133,7 @@ export async function runAgent(
         .filter((b) => b.type === 'text')
         .map((b) => b.text ?? '')
         .join('');
-      return { output, model, usage, fallbackUsed, iterations: iteration };
+      return { output, model, usage, fallbackUsed, budgetFallback, iterations: iteration };
     }
     messages.push({ role: 'assistant', content });
     const results = await Promise.all(

@@ -30,19 +30,24 @@ interface StreamEvent {
 export class TurnCollector implements StreamSink {
   committed = false;
   servedBy: string | undefined = undefined;
+  budgetFallback = false;
   errorEventSent = false;
   readonly #onText: (text: string) => void;
+  readonly #onBegin: ((budgetFallback: boolean) => void) | undefined;
   readonly #blocks: TurnBlock[] = [];
   /** Per block index: the tool input's JSON as it arrives in pieces. */
   readonly #partialJson = new Map<number, string>();
   #stopReason: string | undefined;
 
-  constructor(onText: (text: string) => void) {
+  /** `onBegin` hears when content begins, and whether a budget sent the turn to a fallback. */
+  constructor(onText: (text: string) => void, onBegin?: (budgetFallback: boolean) => void) {
     this.#onText = onText;
+    this.#onBegin = onBegin;
   }
 
   begin(): void {
     // The caller's response is the route's to begin: the first text it is given does that.
+    this.#onBegin?.(this.budgetFallback);
   }
 
   write(chunk: Buffer): boolean {

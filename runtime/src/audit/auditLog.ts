@@ -56,6 +56,14 @@ export type AuditEvent =
       readonly tool: string;
       readonly count: number;
       readonly mode: 'Enforce' | 'Shadow';
+    }
+  | {
+      /** A durable run asked for something else than its journal held (diverged), or was resumed. */
+      readonly event: 'run_diverged' | 'run_resumed' | 'run_refused';
+      readonly run: string;
+      /** The step (from 1) where it happened. */
+      readonly step: number;
+      readonly client?: string | undefined;
     };
 
 export class AuditLog {

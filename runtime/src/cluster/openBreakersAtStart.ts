@@ -2,9 +2,9 @@
  * What a replica learns at startup from its agent's status: the provider breakers the other
  * replicas hold open (`status.breaker.openBreakers`, kept by the operator from their pod
  * reports), so that it starts them Open for the rest of the open time instead of sending
- * full traffic into an outage. One GET of its own AgentDeployment — the Role grants `get` on
- * that one name and nothing else — bounded in time: a replica that cannot learn starts
- * Closed, as it did before, rather than not at all.
+ * full traffic into an outage; and what the agent has spent (spendAtStart.ts). One GET of its
+ * own AgentDeployment — the Role grants `get` on that one name and nothing else — bounded in
+ * time: a replica that cannot learn starts Closed, as it did before, rather than not at all.
  */
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import type { AgentStatusRuntimeReads } from '../../../contract/src/api/runtimeReads.ts';
@@ -22,12 +22,12 @@ export function rememberedOpen(agent: AgentStatusRuntimeReads | undefined): Reme
     .filter((b) => Number.isFinite(b.untilMs));
 }
 
-export async function readBreakerMemory(
+export async function readAgentMemory(
   client: KubeClient,
   namespace: string,
   agent: string,
   clock: Clock,
-): Promise<RememberedOpen[]> {
+): Promise<AgentStatusRuntimeReads | undefined> {
   let cancel: () => void = () => undefined;
   const timedOut = new Promise<never>((_, reject) => {
     cancel = clock.setTimeout(() => {
@@ -36,7 +36,7 @@ export async function readBreakerMemory(
   });
   try {
     const read = client.get<AgentDeployment>(Kinds.AgentDeployment, namespace, agent);
-    return rememberedOpen(await Promise.race([read, timedOut]));
+    return await Promise.race([read, timedOut]);
   } finally {
     cancel();
   }

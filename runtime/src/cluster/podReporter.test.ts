@@ -109,4 +109,47 @@ describe('PodReporter', () => {
       default: entry,
     });
   });
+
+  it("replaces the previous process's budget report in its first patch, beside its start time", async () => {
+    const clock = new ManualClock(0);
+    const patches: Record<string, string>[] = [];
+    const runtime = { started: '2026-11-24T10:00:00.000Z' };
+    let state: ReportedState = { policyHash: undefined, breakers: {}, runtime };
+    const reporter = new PodReporter({
+      clock,
+      read: () => state,
+      patch: (a) => {
+        patches.push(a);
+        return Promise.resolve();
+      },
+    });
+    const report = async (): Promise<void> => {
+      reporter.poke();
+      clock.advance(0);
+      await flush();
+    };
+    // Before its first policy it knows no budgets: the pod's old report is emptied with the
+    // new start time, so the operator never reads the old spend as this process's.
+    await report();
+    expect(patches[0]).toMatchObject({
+      'breakwater.dev/runtime': JSON.stringify(runtime),
+      'breakwater.dev/budgets': '',
+    });
+    state = {
+      ...state,
+      budgets: {
+        source: 'replica',
+        budgets: {
+          daily: {
+            periodStart: '2026-11-24T00:00:00.000Z',
+            spent: { picoUsd: 7n, tokens: 1 },
+            held: { picoUsd: 0n, tokens: 0 },
+          },
+        },
+      },
+    };
+    await report();
+    expect(Object.keys(patches[1] ?? {})).toEqual(['breakwater.dev/budgets']);
+    expect(patches[1]?.['breakwater.dev/budgets']).toContain('"usd":"7"');
+  });
 });

@@ -29,6 +29,11 @@ import {
   encodeStoreReport,
   type StoreReport,
 } from '../../../contract/src/reporting/storeReport.ts';
+import {
+  BUDGETS_ANNOTATION,
+  encodeBudgetReport,
+  type BudgetReport,
+} from '../../../contract/src/reporting/budgetReport.ts';
 import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
 
 export interface PodPatcher {
@@ -46,6 +51,8 @@ export interface ReportedState {
   readonly runtime?: RuntimeReport;
   /** The MCP servers and the last loop; no annotation while the agent has neither. */
   readonly mcp?: McpReport;
+  /** What this process has spent of each budget; absent without budgets. */
+  readonly budgets?: BudgetReport | undefined;
 }
 
 function hasMcp(report: McpReport | undefined): report is McpReport {
@@ -114,6 +121,15 @@ export class PodReporter {
       // Written once there was something to say, and emptied when the policy drops it.
       ...(hasMcp(state.mcp) || MCP_ANNOTATION in this.#sent
         ? { [MCP_ANNOTATION]: encodeMcpReport(state.mcp ?? { servers: {} }) }
+        : {}),
+      // Always written by a process that reports budgets, and emptied without them: a new
+      // process in the same pod must replace its predecessor's report in its first patch,
+      // beside its own start time, or the operator would take the old spend for the new.
+      ...(state.budgets !== undefined || state.runtime !== undefined
+        ? {
+            [BUDGETS_ANNOTATION]:
+              state.budgets === undefined ? '' : encodeBudgetReport(state.budgets),
+          }
         : {}),
     };
   }

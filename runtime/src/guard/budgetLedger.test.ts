@@ -6,7 +6,8 @@ import type {
 import type { PlannedCall } from '../../../contract/src/spend/callCost.ts';
 import { seededRandom } from '../../../platform/src/random/random.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
-import { BudgetLedger, NO_CLIENT_KEY } from './budgetLedger.ts';
+import { BudgetLedger } from './budgetLedger.ts';
+import { NO_CLIENT_KEY } from './budgetTicket.ts';
 import type { BudgetTicket } from './budgetTicket.ts';
 import {
   isBudgetExhaustedError,
@@ -266,7 +267,12 @@ describe('a budget ledger', () => {
     expect(l.account('monthly')?.spentPico).toBe(5n * WORST);
     expect(l.refusals().get('monthly')).toEqual({ exhausted: 0, unpriced: 0, shadow: 5 });
     expect(l.remaining()).toEqual([
-      { budget: 'monthly', picoUsd: 100_000_000_000n - 5n * WORST, tokens: undefined },
+      {
+        budget: 'monthly',
+        picoUsd: 100_000_000_000n - 5n * WORST,
+        tokens: undefined,
+        limitPico: 100_000_000_000n,
+      },
     ]);
   });
 
@@ -362,5 +368,83 @@ describe('dollars in a refusal', () => {
     ticket.settle();
     expect(refusal(() => reserve(l)).message).toContain('spent 0.000008 of 0.600001 USD');
     expect(PICO_PER_USD).toBe(10n ** 12n);
+  });
+});
+
+describe('what a ledger reports and what it is seeded with', () => {
+  const PERIOD = Date.parse('2026-11-01T00:00:00Z');
+
+  it('reports its own settled spend and what calls in flight hold, per budget', () => {
+    const { ledger: l } = ledger([budget()]);
+    settle(reserve(l), 20_000);
+    reserve(l); // in flight
+    expect(l.spendReport(5)).toEqual([
+      {
+        budget: 'monthly',
+        period: { startMs: PERIOD, endMs: Date.parse('2026-12-01T00:00:00Z') },
+        limit: { picoUsd: PICO_PER_USD, tokens: undefined },
+        warnAtPercent: 80,
+        spent: { picoUsd: 200_000_000_000n, tokens: 120_000n },
+        held: { picoUsd: WORST, tokens: 200_000n },
+      },
+    ]);
+  });
+
+  it('counts a seed as spent, refuses what the seeded total forbids, and leaves it out of its report', () => {
+    const { ledger: l } = ledger([budget()]);
+    l.seed([
+      {
+        budget: 'monthly',
+        periodStartMs: PERIOD,
+        whole: { picoUsd: 500_000_000_000n, tokens: 0n },
+      },
+    ]);
+    expect(refusal(() => reserve(l)).message).toContain('spent 0.5 of 1 USD');
+    expect(l.spendReport(5)[0]?.spent.picoUsd).toBe(0n);
+    // Seeding again keeps the larger figure rather than adding.
+    l.seed([
+      {
+        budget: 'monthly',
+        periodStartMs: PERIOD,
+        whole: { picoUsd: 100_000_000_000n, tokens: 0n },
+      },
+    ]);
+    expect(l.account('monthly')?.spentPico).toBe(500_000_000_000n);
+  });
+
+  it.each([
+    ['an earlier period', { periodStartMs: Date.parse('2026-10-01T00:00:00Z') }],
+    ['a budget not in force', { budget: 'weekly' }],
+  ])('ignores a seed of %s', (_name, patch) => {
+    const { ledger: l } = ledger([budget()]);
+    l.seed([
+      {
+        budget: 'monthly',
+        periodStartMs: PERIOD,
+        whole: { picoUsd: 900_000_000_000n, tokens: 0n },
+        ...patch,
+      },
+    ]);
+    expect(reserve(l)).toBeDefined();
+  });
+
+  it('per ClientKey: seeds listed keys, bounds every other key, and names the top spenders', () => {
+    const { ledger: l } = ledger([budget({ per: 'ClientKey' })]);
+    l.seed([
+      {
+        budget: 'monthly',
+        periodStartMs: PERIOD,
+        keys: [{ key: 'key-heavy', picoUsd: 900_000_000_000n, tokens: 0n }],
+        others: { picoUsd: 100_000_000_000n, tokens: 0n },
+      },
+    ]);
+    refusal(() => reserve(l, 'key-heavy'));
+    settle(reserve(l, 'key-new'), 20_000);
+    settle(reserve(l, 'key-other'), 0);
+    expect(l.account('monthly', 'key-new')?.spentPico).toBe(300_000_000_000n);
+    const [report] = l.spendReport(1);
+    expect(report?.keys).toEqual([{ key: 'key-new', picoUsd: 200_000_000_000n, tokens: 120_000n }]);
+    expect(report?.others).toEqual({ picoUsd: 100_000_000_000n, tokens: 100_000n });
+    expect(report?.spent.picoUsd).toBe(300_000_000_000n);
   });
 });

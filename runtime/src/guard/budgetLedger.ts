@@ -21,12 +21,15 @@
  * `shareOf`, the agent's ready replicas as the document says (`rateLimit.spend.shareOf`, in
  * every scope: a budget is the whole agent's), rounded down to whole picodollars and tokens.
  * Replicas do not see each other's spend, so the agent's total stays within the budget only
- * while its calls are spread evenly; the store will make it exact across replicas.
+ * while its calls are spread evenly. With a store, `claim` replaces `reserve`: the store
+ * decides for the whole agent, exactly (budgetClaim.ts), and the share is the fallback.
+ *
+ * What the ledger reports to the cluster and the spend it starts from after a restart are in
+ * budgetSpendRecord.ts.
  *
  * Money is bigint picodollars throughout (decision 0035); nothing passes through a float
  * except the metrics, which read dollars.
  */
-import { formatUsd } from '../../../contract/src/api/usd.ts';
 import type {
   BudgetSettings,
   ModelPriceSettings,
@@ -34,7 +37,6 @@ import type {
 } from '../../../contract/src/policy/policyDocument.ts';
 import { calendarPeriod, type CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
 import {
-  PICODOLLARS_PER_USD,
   priceBook,
   worstCaseCost,
   type PlannedCall,
@@ -42,12 +44,21 @@ import {
 } from '../../../contract/src/spend/callCost.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { BudgetExhaustedError, UnpricedModelError } from './errors.ts';
-import { Account, BudgetTicket } from './budgetTicket.ts';
-
-/** The account of a `per: Agent` budget; client keys are `key-…` fingerprints. */
-const WHOLE_AGENT = '';
-/** A `per: ClientKey` budget's account for callers that present no key (an open agent). */
-export const NO_CLIENT_KEY = 'no-key';
+import { Account, BudgetTicket, accountKey, whoOf, type BudgetCall } from './budgetTicket.ts';
+import {
+  SpendSeeds,
+  spendReports,
+  type BudgetSeed,
+  type BudgetSpendReport,
+} from './budgetSpendRecord.ts';
+import { BudgetClaim, reservationId, type BudgetSettler, type ClaimHost } from './budgetClaim.ts';
+import { exhaustedError } from './budgetRefusal.ts';
+import {
+  StoreView,
+  refusedByStore,
+  storeAccount,
+  type ClaimContext,
+} from './budgetStoreAccounts.ts';
 
 export interface BudgetLedgerOptions {
   /** The document's `rateLimit.spend`; absent: no budgets, every call passes uncounted. */
@@ -66,13 +77,10 @@ export interface BudgetLedgerConfig extends BudgetLedgerOptions {
   readonly clock: Clock;
 }
 
-/** One call to reserve for. */
-export interface BudgetCall {
-  readonly model: string;
-  /** The caller's client key fingerprint (auditLog.ts `clientFingerprint`); absent: none. */
-  readonly clientKey?: string | undefined;
-  readonly planned: PlannedCall;
-}
+export type { BudgetCall };
+
+/** A claim's mirror ticket holds nothing here: the store holds the worst case. */
+const HOLDS_NOTHING = { pico: 0n, tokens: 0n } as const;
 
 /** A budget's refusals: exhausted (Refuse or Fallback), unpriced, and Shadow's would-have-been. */
 export interface BudgetRefusals {
@@ -87,6 +95,11 @@ export interface BudgetRemaining {
   /** Picodollars; undefined when the budget limits no dollars. */
   readonly picoUsd: bigint | undefined;
   readonly tokens: bigint | undefined;
+  /**
+   * The dollar limit what is left is measured against: the whole agent's when the store
+   * decides, this replica's share otherwise.
+   */
+  readonly limitPico: bigint | undefined;
 }
 
 /** One model at one backend, and what its settled calls cost. */
@@ -94,10 +107,6 @@ export interface SpendByTarget {
   readonly model: string;
   readonly backend: string;
   picoUsd: bigint;
-}
-
-function usd(pico: bigint): string {
-  return formatUsd(pico, PICODOLLARS_PER_USD);
 }
 
 export class BudgetLedger {
@@ -115,6 +124,31 @@ export class BudgetLedger {
   #nextLapse = Infinity;
   readonly #refusals = new Map<string, BudgetRefusals>();
   readonly #spent = new Map<string, SpendByTarget>();
+  /** What the store last said of each account, when a store decides. */
+  readonly #seen = new StoreView();
+  readonly #claims: ClaimHost<ClaimContext> = {
+    reserveLocally: (claim) => this.reserve(claim.context.call),
+    mirror: (claim) =>
+      new BudgetTicket(
+        this,
+        claim.context.call.model,
+        claim.context.accounts,
+        this.#book,
+        HOLDS_NOTHING,
+        Infinity,
+      ),
+    saw: (claim, verdict) => {
+      claim.context.budgets.forEach((budget, i) => {
+        const state = verdict.accounts[i]?.state;
+        if (state === 'shadowOver') this.#refused(budget.name).shadow++;
+        if (state === 'refuses') this.#refused(budget.name).exhausted++;
+      });
+      this.#seen.saw(claim, verdict);
+    },
+    refusal: (claim, verdict) => refusedByStore(this.name, claim, verdict, this.#clock.now()),
+  };
+  /** Seeded spend by account key, and per ClientKey budget what a key not yet seen starts from. */
+  readonly #seeds = new SpendSeeds();
 
   constructor(config: BudgetLedgerConfig) {
     this.name = config.name;
@@ -158,6 +192,7 @@ export class BudgetLedger {
       account.limit(budget, this.#shareOf);
     }
     for (const name of this.#refusals.keys()) if (!byName.has(name)) this.#refusals.delete(name);
+    this.#seen.retain(new Set(byName.keys()));
   }
 
   /**
@@ -170,18 +205,7 @@ export class BudgetLedger {
     if (budgets.length === 0) return undefined;
     const now = this.#clock.now();
     this.#lapse(now);
-    const worst = worstCaseCost(call.model, call.planned, this.#book);
-    if (!worst.priced) {
-      const refusing = budgets.find(
-        (b) => b.onExhausted !== 'Shadow' && b.limitMicroUsd !== undefined,
-      );
-      if (refusing !== undefined) {
-        this.#refused(refusing.name).unpriced++;
-        throw new UnpricedModelError(worst.model, worst.message);
-      }
-    }
-    const pico = worst.priced ? worst.picoUsd : 0n;
-    const tokens = BigInt(worst.tokens);
+    const { pico, tokens } = this.#worstCase(call);
     const accounts: Account[] = [];
     let refusal: BudgetExhaustedError | undefined;
     let fallback = true;
@@ -195,7 +219,14 @@ export class BudgetLedger {
       }
       this.#refused(budget.name).exhausted++;
       fallback &&= budget.onExhausted === 'Fallback';
-      refusal ??= this.#exhausted(budget, account, pico, now);
+      refusal ??= exhaustedError({
+        agent: this.name,
+        budget,
+        account,
+        pico,
+        now,
+        shareOf: this.#shareOf,
+      });
     }
     if (refusal !== undefined) {
       throw fallback === refusal.fallback
@@ -217,6 +248,28 @@ export class BudgetLedger {
     this.#open.add(ticket);
     if (ticket.expiresAt < this.#nextLapse) this.#nextLapse = ticket.expiresAt;
     return ticket;
+  }
+
+  /**
+   * With a store (RateLimitPolicy `spec.store`): the call's claim on the store's accounts, which
+   * the rate limiter decides with the limits in the call's first admission (budgetClaim.ts);
+   * `settler` takes its settlement. UnpricedModelError as `reserve`; undefined when no budget
+   * applies.
+   */
+  claim(call: BudgetCall, settler: BudgetSettler): BudgetClaim<ClaimContext> | undefined {
+    const budgets = this.#budgets;
+    if (budgets.length === 0) return undefined;
+    const now = this.#clock.now();
+    const { pico, tokens } = this.#worstCase(call);
+    const accounts = budgets.map((b) => this.#account(b, call.clientKey, now));
+    const request = {
+      accounts: budgets.map((b, i) => storeAccount(this.name, b, accounts[i] as Account)),
+      reservationId: reservationId(),
+      leaseMs: this.#leaseMs,
+      worstPico: pico,
+      worstTokens: tokens,
+    };
+    return new BudgetClaim(request, { call, budgets, accounts }, this.#claims, settler);
   }
 
   /**
@@ -272,6 +325,8 @@ export class BudgetLedger {
     const now = this.#clock.now();
     this.#lapse(now);
     return this.#budgets.map((budget) => {
+      const seen = this.#seen.remaining(budget.name, now);
+      if (seen !== undefined) return { budget: budget.name, ...seen };
       const probe = new Account(
         budget,
         '',
@@ -287,7 +342,39 @@ export class BudgetLedger {
         if (a.limitTokens !== undefined && tokens !== undefined)
           tokens = min(tokens, a.limitTokens - a.spentTokens);
       }
-      return { budget: budget.name, picoUsd, tokens };
+      return { budget: budget.name, picoUsd, tokens, limitPico: probe.limitPico };
+    });
+  }
+
+  /**
+   * Each budget's spend in its current period as this process made it (seeds left out), the
+   * `topKeys` largest client keys of a per ClientKey budget named, for the pod report.
+   */
+  spendReport(topKeys: number): BudgetSpendReport[] {
+    const now = this.#clock.now();
+    this.#lapse(now);
+    return spendReports(
+      {
+        budgets: this.#budgets,
+        timeZone: this.#timeZone,
+        shareOf: this.#shareOf,
+        now,
+        accounts: this.#accounts,
+        seeds: this.#seeds,
+      },
+      topKeys,
+    );
+  }
+
+  /** Counts what the agent spent before this process started as spent here (SpendSeeds). */
+  seed(seeds: readonly BudgetSeed[]): void {
+    const now = this.#clock.now();
+    this.#seeds.apply(seeds, {
+      budgets: this.#budgets,
+      timeZone: this.#timeZone,
+      now,
+      accounts: this.#accounts.values(),
+      account: (budget, clientKey) => this.#account(budget, clientKey, now),
     });
   }
 
@@ -331,41 +418,23 @@ export class BudgetLedger {
     const period = calendarPeriod(now, budget.period, this.#timeZone);
     const account = new Account(budget, whoOf(budget, clientKey), period, this.#shareOf);
     this.#accounts.set(key, account);
+    this.#seeds.opened(budget, key, account);
     return account;
   }
 
-  #exhausted(
-    budget: BudgetSettings,
-    account: Account,
-    pico: bigint,
-    now: number,
-  ): BudgetExhaustedError {
-    const whose =
-      budget.per === 'Agent'
-        ? `agent ${this.name}`
-        : `client key ${account.who} of agent ${this.name}`;
-    const share =
-      this.#shareOf > 1
-        ? ` (this replica's share: the budget divided among ${this.#shareOf} replicas)`
-        : '';
-    const limits: string[] = [];
-    if (account.limitPico !== undefined)
-      limits.push(
-        `spent ${usd(account.spentPico)} of ${usd(account.limitPico)} USD` +
-          (account.reservedPico > 0n
-            ? `, ${usd(account.reservedPico)} USD held by calls in flight`
-            : '') +
-          `, this call may cost up to ${usd(pico)} USD`,
+  /** The call's worst case; UnpricedModelError for a model without a price that may not go. */
+  #worstCase(call: BudgetCall): { pico: bigint; tokens: bigint } {
+    const worst = worstCaseCost(call.model, call.planned, this.#book);
+    if (!worst.priced) {
+      const refusing = this.#budgets.find(
+        (b) => b.onExhausted !== 'Shadow' && b.limitMicroUsd !== undefined,
       );
-    if (account.limitTokens !== undefined)
-      limits.push(`spent ${String(account.spentTokens)} of ${String(account.limitTokens)} tokens`);
-    const resets = new Date(account.period.endMs).toISOString();
-    return new BudgetExhaustedError(
-      budget.name,
-      `budget "${budget.name}" (${budget.period}, per ${budget.per}) of ${whose} is exhausted${share}: ${limits.join('; ')}; it resets at ${resets}`,
-      account.period.endMs - now,
-      budget.onExhausted === 'Fallback',
-    );
+      if (refusing !== undefined) {
+        this.#refused(refusing.name).unpriced++;
+        throw new UnpricedModelError(worst.model, worst.message);
+      }
+    }
+    return { pico: worst.priced ? worst.picoUsd : 0n, tokens: BigInt(worst.tokens) };
   }
 
   #refused(budget: string): BudgetRefusals {
@@ -387,15 +456,6 @@ export class BudgetLedger {
     }
     this.#nextLapse = next;
   }
-}
-
-function whoOf(budget: BudgetSettings, clientKey: string | undefined): string {
-  if (budget.per === 'Agent') return WHOLE_AGENT;
-  return clientKey === undefined || clientKey === '' ? NO_CLIENT_KEY : clientKey;
-}
-
-function accountKey(budget: BudgetSettings, clientKey: string | undefined): string {
-  return `${budget.name}\n${budget.per}\n${whoOf(budget, clientKey)}`;
 }
 
 function min(a: bigint, b: bigint): bigint {

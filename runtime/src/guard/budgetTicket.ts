@@ -8,11 +8,36 @@ import type { CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.
 import {
   callCost,
   type MessagesUsage,
+  type PlannedCall,
   type PriceBook,
 } from '../../../contract/src/spend/callCost.ts';
 import type { TokenUsage } from './tokenBudget.ts';
 
 const PICO_PER_MICRO = 1_000_000n;
+
+/** One call to reserve for. */
+export interface BudgetCall {
+  readonly model: string;
+  /** The caller's client key fingerprint (auditLog.ts `clientFingerprint`); absent: none. */
+  readonly clientKey?: string | undefined;
+  readonly planned: PlannedCall;
+}
+
+/** The account of a `per: Agent` budget; client keys are `key-…` fingerprints. */
+const WHOLE_AGENT = '';
+/** A `per: ClientKey` budget's account for callers that present no key (an open agent). */
+export const NO_CLIENT_KEY = 'no-key';
+
+/** Whose account a call draws from: the whole agent's, or its client key's. */
+export function whoOf(budget: BudgetSettings, clientKey: string | undefined): string {
+  if (budget.per === 'Agent') return WHOLE_AGENT;
+  return clientKey === undefined || clientKey === '' ? NO_CLIENT_KEY : clientKey;
+}
+
+/** An account's key in a ledger: the budget, its `per`, and whose. */
+export function accountKey(budget: BudgetSettings, clientKey: string | undefined): string {
+  return `${budget.name}\n${budget.per}\n${whoOf(budget, clientKey)}`;
+}
 
 /** What a ticket tells the ledger that issued it: a settled cost, and that it is closed. */
 export interface TicketOwner {
@@ -62,6 +87,14 @@ export class Account {
   }
 }
 
+/** What a settled call cost, in picodollars and tokens. */
+export interface SettledCost {
+  readonly pico: bigint;
+  readonly tokens: bigint;
+}
+
+const NOTHING: SettledCost = Object.freeze({ pico: 0n, tokens: 0n });
+
 /** A reserved call: note each attempt's usage, then settle once (in `finally`). */
 export class BudgetTicket {
   readonly model: string;
@@ -99,9 +132,12 @@ export class BudgetTicket {
     this.#attempts.set(attempt, { backend, usage });
   }
 
-  /** Charges every attempt's real usage and releases the worst case (unless its lease lapsed). */
-  settle(): void {
-    if (this.#settled) return;
+  /**
+   * Charges every attempt's real usage and releases the worst case (unless its lease lapsed);
+   * answers what it charged (nothing the second time).
+   */
+  settle(): SettledCost {
+    if (this.#settled) return NOTHING;
     this.#settled = true;
     let pico = 0n;
     let tokens = 0n;
@@ -117,6 +153,7 @@ export class BudgetTicket {
       account.spentTokens += tokens;
     }
     this.release();
+    return { pico, tokens };
   }
 
   /** Gives the worst case back, once (a settlement, or the lease lapsing). */

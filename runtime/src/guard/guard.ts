@@ -39,6 +39,7 @@ import { CancelledError } from './errors.ts';
 import { GuardAttempt, type AttemptDeadline, type AttemptHost } from './guardAttempt.ts';
 import type { HeaderSource } from './headers.ts';
 import { UNCHARGED, type Charge, type RateLimiter } from './rateLimiter.ts';
+import type { StoreBudgetClaim } from './rateLimitStore.ts';
 import { systemRandom, type Random } from '../../../platform/src/random/random.ts';
 import { NO_RETRY, RetryPolicy, type RetryOptions } from './retry.ts';
 import type { RetryBudgetOptions } from './retryBudget.ts';
@@ -80,6 +81,8 @@ export interface GuardCallOptions {
   readonly signal?: AbortSignal;
   /** Where a retry goes instead of this guard's target (another backend), if anywhere. */
   readonly failover?: Failover;
+  /** The call's budgets, decided by the store with the first admission's limits. */
+  readonly budget?: StoreBudgetClaim;
 }
 
 /**
@@ -170,7 +173,11 @@ export class Guard implements AttemptHost {
           return this.#attempt(fn, options, 1, permit, now, false);
         }
         const now = this.#clock.now();
-        if (limiter.tryAdmitNow(now, options.estimate ?? NO_TOKENS)) {
+        // An undecided budget claim goes to the store with the limits (#admit).
+        if (
+          options.budget?.pending === undefined &&
+          limiter.tryAdmitNow(now, options.estimate ?? NO_TOKENS)
+        ) {
           return this.#attempt(fn, options, 1, permit, now, 'local');
         }
         bulkhead?.release();
@@ -204,11 +211,13 @@ export class Guard implements AttemptHost {
       let wait: number;
       if (limiter.sharing) {
         // The store answers within its budget, or the local share decides.
-        const admission = await limiter.admitWithStore(now, estimate);
+        const admission = await limiter.admitWithStore(now, estimate, options.budget);
         wait = admission.waitMs;
         charged = admission.charge;
         now = clock.now();
       } else {
+        // The store was detached since the claim was made: the share decides it.
+        if (options.budget?.pending !== undefined) options.budget.holdLocally();
         wait = limiter.admit(now, estimate);
         charged = wait === UNCHARGED ? false : 'local';
       }

@@ -10,7 +10,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BreakerStateName } from './breakerState.ts';
-import type { BudgetLedger, BudgetRemaining } from './budgetLedger.ts';
+import type { BudgetLedger } from './budgetLedger.ts';
 import type { Bulkhead } from './bulkhead.ts';
 import type { CircuitBreaker } from './circuitBreaker.ts';
 import { FAILURE_CLASSES } from '../../../contract/src/api/vocabulary.ts';
@@ -69,10 +69,13 @@ export class GuardMetrics {
   readonly guardRetries: Counter<'name'>;
   readonly guardRetryBudgetExhausted: Counter<'name'>;
   readonly guardTimeouts: Counter<'name'>;
-  readonly budgetSpend: Counter<'agent' | 'model' | 'backend'>;
-  readonly budgetRemainingUsd: Gauge<'agent' | 'budget'>;
-  readonly budgetRemainingTokens: Gauge<'agent' | 'budget'>;
-  readonly budgetRejected: Counter<'agent' | 'budget' | 'reason'>;
+  readonly budgetSpend: Counter<'name' | 'model' | 'backend'>;
+  readonly budgetRemainingUsd: Gauge<'name' | 'budget'>;
+  readonly budgetRemainingTokens: Gauge<'name' | 'budget'>;
+  readonly budgetRejected: Counter<'name' | 'budget' | 'reason'>;
+  readonly budgetLimitUsd: Gauge<'name' | 'budget'>;
+  readonly budgetWarnRatio: Gauge<'name' | 'budget'>;
+  readonly budgetResetsAt: Gauge<'name' | 'budget'>;
 
   constructor(registry: Registry) {
     this.#registry = registry;
@@ -146,22 +149,37 @@ export class GuardMetrics {
     this.budgetSpend = this.#counter(
       'budget_spend_usd_total',
       "Dollars the agent's settled model calls cost on this replica, priced from the price table or spec.pricing, by model and backend.",
-      ['agent', 'model', 'backend'],
+      ['name', 'model', 'backend'],
     );
     this.budgetRemainingUsd = this.#gauge(
       'budget_remaining_usd',
       'Dollars left of a budget this period on this replica (its share without a store; per ClientKey, the key with least left); negative once Shadow lets spend pass the limit.',
-      ['agent', 'budget'],
+      ['name', 'budget'],
     );
     this.budgetRemainingTokens = this.#gauge(
       'budget_remaining_tokens',
       'Tokens left of a budget this period on this replica (its share without a store; per ClientKey, the key with least left).',
-      ['agent', 'budget'],
+      ['name', 'budget'],
     );
     this.budgetRejected = this.#counter(
       'budget_rejected_total',
       'Model calls a budget refused, by reason (exhausted, unpriced; shadow: would have refused).',
-      ['agent', 'budget', 'reason'],
+      ['name', 'budget', 'reason'],
+    );
+    this.budgetLimitUsd = this.#gauge(
+      'budget_limit_usd',
+      "A dollar budget's limit as budget_remaining_usd counts it: the whole agent's when a store decides, this replica's share without one (per ClientKey, each key's); budget_remaining_usd / budget_limit_usd is the part left.",
+      ['name', 'budget'],
+    );
+    this.budgetWarnRatio = this.#gauge(
+      'budget_warn_ratio',
+      "A budget's warnAtPercent as a ratio (0.8 for 80), for alerts on the share spent.",
+      ['name', 'budget'],
+    );
+    this.budgetResetsAt = this.#gauge(
+      'budget_resets_at_seconds',
+      "When a budget's current period ends and its spend starts from zero (Unix seconds), for forecasts.",
+      ['name', 'budget'],
     );
   }
 
@@ -170,15 +188,15 @@ export class GuardMetrics {
    * unbind function. Budgets come and go with the policy: their series go with them.
    */
   bindBudgets(ledger: BudgetLedger): () => void {
-    const agent = ledger.name;
+    const name = ledger.name;
     const spent = new Map<string, { child: CounterChild; last: bigint }>();
-    const spendLabels: { agent: string; model: string; backend: string }[] = [];
+    const spendLabels: { name: string; model: string; backend: string }[] = [];
     this.#on(this.budgetSpend, ledger, () => {
       for (const target of ledger.spendByTarget()) {
         const key = `${target.model}\n${target.backend}`;
         let entry = spent.get(key);
         if (entry === undefined) {
-          const labels = { agent, model: target.model, backend: target.backend };
+          const labels = { name, model: target.model, backend: target.backend };
           spendLabels.push(labels);
           entry = { child: this.budgetSpend.labels(labels), last: 0n };
           spent.set(key, entry);
@@ -189,25 +207,52 @@ export class GuardMetrics {
         entry.last = target.picoUsd;
       }
     });
-    const left = [
-      [this.budgetRemainingUsd, (r: BudgetRemaining) => r.picoUsd, 1e12],
-      [this.budgetRemainingTokens, (r: BudgetRemaining) => r.tokens, 1],
-    ] as const;
-    const shown = left.map(([gauge, read, unit]) => {
+    // Each gauge: a budget's value in its unit (undefined: the budget does not limit it).
+    type Values = () => { budget: string; value: number | undefined }[];
+    const dollars = (pico: bigint | undefined): number | undefined =>
+      pico === undefined ? undefined : Number(pico) / 1e12;
+    const left: [Gauge<'name' | 'budget'>, Values][] = [
+      [
+        this.budgetRemainingUsd,
+        () => ledger.remaining().map((r) => ({ budget: r.budget, value: dollars(r.picoUsd) })),
+      ],
+      [
+        this.budgetRemainingTokens,
+        () =>
+          ledger.remaining().map((r) => ({
+            budget: r.budget,
+            value: r.tokens === undefined ? undefined : Number(r.tokens),
+          })),
+      ],
+      [
+        this.budgetLimitUsd,
+        () => ledger.remaining().map((r) => ({ budget: r.budget, value: dollars(r.limitPico) })),
+      ],
+      [
+        this.budgetWarnRatio,
+        () =>
+          ledger.spendReport(0).map((r) => ({ budget: r.budget, value: r.warnAtPercent / 100 })),
+      ],
+      [
+        this.budgetResetsAt,
+        () =>
+          ledger.spendReport(0).map((r) => ({ budget: r.budget, value: r.period.endMs / 1000 })),
+      ],
+    ];
+    const shown = left.map(([gauge, values]) => {
       let current = new Set<string>();
       this.#on(gauge, ledger, () => {
         const next = new Set<string>();
-        for (const r of ledger.remaining()) {
-          const value = read(r);
+        for (const { budget, value } of values()) {
           if (value === undefined) continue;
-          next.add(r.budget);
-          gauge.set({ agent, budget: r.budget }, Number(value) / unit);
+          next.add(budget);
+          gauge.set({ name, budget }, value);
         }
-        for (const budget of current) if (!next.has(budget)) gauge.remove({ agent, budget });
+        for (const budget of current) if (!next.has(budget)) gauge.remove({ name, budget });
         current = next;
       });
       return () => {
-        for (const budget of current) gauge.remove({ agent, budget });
+        for (const budget of current) gauge.remove({ name, budget });
       };
     });
     const reasons = ['exhausted', 'unpriced', 'shadow'] as const;
@@ -219,13 +264,13 @@ export class GuardMetrics {
           rejected.set(
             budget,
             reasons.map(
-              (reason) => new Delta(this.budgetRejected.labels({ agent, budget, reason })),
+              (reason) => new Delta(this.budgetRejected.labels({ name, budget, reason })),
             ),
           );
       }
       for (const [budget, deltas] of rejected) {
         if (!budgets.has(budget)) {
-          for (const reason of reasons) this.budgetRejected.remove({ agent, budget, reason });
+          for (const reason of reasons) this.budgetRejected.remove({ name, budget, reason });
           rejected.delete(budget);
           continue;
         }
@@ -239,7 +284,7 @@ export class GuardMetrics {
       for (const labels of spendLabels) this.budgetSpend.remove(labels);
       for (const removeShown of shown) removeShown();
       for (const budget of rejected.keys())
-        for (const reason of reasons) this.budgetRejected.remove({ agent, budget, reason });
+        for (const reason of reasons) this.budgetRejected.remove({ name, budget, reason });
     });
   }
 

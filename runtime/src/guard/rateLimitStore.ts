@@ -15,14 +15,72 @@ export interface StoreAdmitRequest {
   readonly localWaitMs: number;
   /** The longest wait the call may be charged ahead for (onLimit: Wait); 0: only now. */
   readonly maxWaitMs: number;
+  /** The budgets the call must also fit, decided in the same round trip; absent: none. */
+  readonly budget?: StoreBudgetRequest;
+  /** The limiter is in Shadow: a limit's refusal charges nothing, but budgets still decide. */
+  readonly limitsShadow?: boolean;
+}
+
+/** One budget account in the store: a budget in one period, for the agent or one client key. */
+export interface StoreBudgetAccount {
+  /** `<agent>:<budget>:<periodStartMs>[:<key fingerprint>]`; the store adds its prefix. */
+  readonly key: string;
+  /** The whole agent's limits (never a replica's share); undefined: not limited. */
+  readonly limitPico: bigint | undefined;
+  readonly limitTokens: bigint | undefined;
+  /** Epoch ms the account is kept until: its period's end and seven days. */
+  readonly keepUntilMs: number;
+  /** Going over refuses the call (Refuse, Fallback); false: only counted (Shadow). */
+  readonly refuses: boolean;
+}
+
+/** A call's worst case, to hold in every account under a lease. */
+export interface StoreBudgetRequest {
+  readonly accounts: readonly StoreBudgetAccount[];
+  /** Unique across replicas: settles and lapses find the reservation by it. */
+  readonly reservationId: string;
+  readonly leaseMs: number;
+  readonly worstPico: bigint;
+  readonly worstTokens: bigint;
+}
+
+/** What an account holds as the store answered (after this call's reservation, if held). */
+export interface StoreAccountState {
+  /** Fits; over but only counted (Shadow); over and refusing. */
+  readonly state: 'fits' | 'shadowOver' | 'refuses';
+  readonly spentPico: bigint;
+  readonly reservedPico: bigint;
+  readonly spentTokens: bigint;
+  readonly reservedTokens: bigint;
+}
+
+export interface StoreBudgetVerdict {
+  /** The worst case is held in every account (the call may go as far as budgets go). */
+  readonly held: boolean;
+  /** The first account (index into the request's) that refused; undefined when none did. */
+  readonly refusedBy: number | undefined;
+  readonly accounts: readonly StoreAccountState[];
 }
 
 export interface StoreAdmission {
   /** 0: go now; > 0: go after this long (charged ahead), or the wait that refused it. */
   readonly waitMs: number;
-  readonly reason: RateLimitReason;
-  /** Whether the store charged the call (it goes, after `waitMs`). */
+  /** Why the limits refused or made the call wait ('budget' when a budget refused it). */
+  readonly reason: RateLimitReason | 'budget';
+  /** Whether the store charged the call's limits (it goes, after `waitMs`). */
   readonly charged: boolean;
+  /** Present when the request carried budgets. */
+  readonly budget?: StoreBudgetVerdict;
+}
+
+/** A reservation settled: its real cost charged, its worst case released. */
+export interface StoreBudgetSettlement {
+  readonly accounts: readonly StoreBudgetAccount[];
+  readonly reservationId: string;
+  readonly worstPico: bigint;
+  readonly worstTokens: bigint;
+  readonly costPico: bigint;
+  readonly costTokens: bigint;
 }
 
 /** Amounts to give back to the store's counters (negative: charge more). */
@@ -39,6 +97,27 @@ export interface RateLimitStore {
   admit(request: StoreAdmitRequest): Promise<StoreAdmission | undefined>;
   /** Gives back or charges more, in the background; lost when the store is down. */
   settle(amounts: StoreSettlement): void;
+  /**
+   * Charges a budget reservation's real cost and releases its worst case, in the background;
+   * lost when the store is down (the lease then releases the worst case, the cost goes uncounted).
+   */
+  settleBudget(settlement: StoreBudgetSettlement): void;
   /** The provider wants a pause of `ms` from now: every replica holds its calls. */
   pause(ms: number): void;
+}
+
+/**
+ * A call's budgets as the rate limiter carries them to its first admission (budgetClaim.ts):
+ * the store decides them with the limits in one call, or, when it cannot answer, the
+ * replica's share does.
+ */
+export interface StoreBudgetClaim {
+  /** What to ask the store while undecided; undefined once decided (a retry asks nothing). */
+  readonly pending: StoreBudgetRequest | undefined;
+  /** The store holds the worst case. */
+  held(verdict: StoreBudgetVerdict): void;
+  /** A budget refused it in the store: throws the budget's BudgetExhaustedError. */
+  refused(verdict: StoreBudgetVerdict): never;
+  /** The store did not answer: the replica's share decides (throws when the call does not fit). */
+  holdLocally(): void;
 }

@@ -34,6 +34,7 @@ class StoreDouble implements RateLimitStore {
   settle(amounts: StoreSettlement): void {
     this.settled.push(amounts);
   }
+  settleBudget(): void {}
   pause(ms: number): void {
     this.paused.push(ms);
   }

@@ -14,7 +14,7 @@
 import { RateLimitedError, type RateLimitReason } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
 import { spentLimitPauseMs } from './providerPause.ts';
-import type { RateLimitStore } from './rateLimitStore.ts';
+import type { RateLimitStore, StoreBudgetClaim, StoreBudgetSettlement } from './rateLimitStore.ts';
 import { LocalShare, type RateLimiterOptions } from './localShare.ts';
 import type { TokenEstimate, TokenUsage } from './tokenBudget.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
@@ -173,10 +173,16 @@ export class RateLimiter {
   /**
    * The admission decision with the store: the store's exact counters decide when it
    * answers within its budget; otherwise this replica's share decides, at once. This
-   * replica's own provider pacing rides along in the same round trip.
+   * replica's own provider pacing rides along in the same round trip, and so do the call's
+   * budgets while `claim` is undecided (a budget's refusal throws BudgetExhaustedError).
    */
-  async admitWithStore(now: number, estimate: TokenEstimate = NO_TOKENS): Promise<Admission> {
+  async admitWithStore(
+    now: number,
+    estimate: TokenEstimate = NO_TOKENS,
+    claim?: StoreBudgetClaim,
+  ): Promise<Admission> {
     const store = this.#store;
+    const budget = claim?.pending;
     const answer =
       store?.available === true
         ? await store.admit({
@@ -186,14 +192,24 @@ export class RateLimiter {
               this.#options.mode === 'Enforce' && this.#options.onLimit === 'Wait'
                 ? this.#options.maxWaitMs
                 : 0,
+            ...(budget === undefined
+              ? {}
+              : { budget, limitsShadow: this.#options.mode === 'Shadow' }),
           })
         : undefined;
     if (answer === undefined) {
       this.#fallbackDecisions++;
+      // The share decides the budgets too, before the limits, as without a store.
+      if (budget !== undefined) claim?.holdLocally();
       const waitMs = this.admit(this.#clock.now(), estimate);
       return { waitMs, charge: waitMs === UNCHARGED ? false : 'local' };
     }
     this.#sharedDecisions++;
+    const verdict = answer.budget;
+    if (claim !== undefined && verdict !== undefined) {
+      if (verdict.refusedBy !== undefined) claim.refused(verdict);
+      if (verdict.held) claim.held(verdict);
+    }
     if (answer.charged) {
       this.#local.mirror(now, estimate);
       this.#admitted++;
@@ -204,7 +220,7 @@ export class RateLimiter {
       this.#shadowRejected++;
       return { waitMs: UNCHARGED, charge: false };
     }
-    this.#local.reason = answer.reason;
+    this.#local.reason = answer.reason === 'budget' ? 'requests' : answer.reason;
     return this.#reject(answer.waitMs);
   }
 
@@ -234,6 +250,11 @@ export class RateLimiter {
       return;
     }
     this.#local.refund(estimate);
+  }
+
+  /** A budget reservation the store holds is settled (budgetClaim.ts); lost without a store. */
+  settleBudget(settlement: StoreBudgetSettlement): void {
+    this.#store?.settleBudget(settlement);
   }
 
   /** Trues a token reservation up to the call's real usage. */

@@ -21,13 +21,18 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
   CallToolRequestSchema,
+  ErrorCode,
   ListToolsRequestSchema,
+  McpError,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { loopLimits } from '../agent/agentTools.ts';
 import type { RuntimeGuard } from '../provider/backendPool.ts';
 import { LoopDetector } from '../agent/loopDetector.ts';
+import type { RunHeader } from '../durable/durableRuns.ts';
+import { isRefused, type DurableTools, type RefusedRun } from '../durable/durableTools.ts';
+import { badRequest, errorBody, refusal } from '../server/errorReplies.ts';
 import type { McpServerLink } from './mcpServerLink.ts';
 import type { McpTools, ToolOutcome } from './mcpTools.ts';
 
@@ -51,6 +56,8 @@ export interface EndpointDeps {
   }) => string;
   readonly loopFound: (tool: string, count: number, shadow: boolean, session: string) => void;
   readonly now: () => number;
+  /** Durable runs (`Breakwater-Run-Id`): each call through the run's journal. */
+  readonly durable?: DurableTools;
 }
 
 interface Session {
@@ -148,7 +155,17 @@ export class McpEndpoint {
     };
     res.once('close', onClose);
     try {
-      const result = await this.#call(session, link, call.tool, call.input, gone.signal);
+      const named = this.#deps.durable?.runOf(req.headers, req.socket.remoteAddress);
+      const result = await this.#call(session, link, call.tool, call.input, gone.signal, named);
+      if (isRefused(result)) {
+        const mapping =
+          named?.ok === false
+            ? badRequest(result.refused)
+            : refusal(403, 'permission_error', result.refused);
+        res.writeHead(mapping.status, { 'content-type': 'application/json' });
+        res.end(errorBody(mapping));
+        return;
+      }
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       const id = req.headers['mcp-session-id'];
       if (typeof id === 'string') headers['mcp-session-id'] = id;
@@ -159,8 +176,23 @@ export class McpEndpoint {
     }
   }
 
+  /** One tool call, through its run's journal when it names a durable run. */
+  #call(
+    session: Session | undefined,
+    link: McpServerLink,
+    tool: string,
+    input: Record<string, unknown>,
+    signal: AbortSignal,
+    named: RunHeader | undefined,
+  ): Promise<CallToolResult | RefusedRun> {
+    const live = () => this.#callLive(session, link, tool, input, signal);
+    const durable = this.#deps.durable;
+    if (named === undefined || durable === undefined) return live();
+    return durable.call(named, link, tool, input, live, signal);
+  }
+
   /** One tool call of a session: the loop breaker, then the guarded call, then bookkeeping. */
-  async #call(
+  async #callLive(
     session: Session | undefined,
     link: McpServerLink,
     tool: string,
@@ -221,15 +253,19 @@ export class McpEndpoint {
       { capabilities: { tools: {} } },
     ).server;
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...link.state.tools] }));
-    server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-      this.#call(
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      const headers = extra.requestInfo?.headers;
+      const answer = await this.#call(
         this.#sessions.get(sessionId() ?? ''),
         link,
         request.params.name,
         request.params.arguments ?? {},
         extra.signal,
-      ),
-    );
+        headers === undefined ? undefined : this.#deps.durable?.runOf(headers, undefined),
+      );
+      if (isRefused(answer)) throw new McpError(ErrorCode.InvalidRequest, answer.refused);
+      return answer;
+    });
     return server;
   }
 }

@@ -10,6 +10,10 @@ import type { AuditLog } from '../audit/auditLog.ts';
 import type { CallStats } from '../stats/callStats.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
+import type { ClientKeys } from '../access/clientKeys.ts';
+import type { DurableMetrics } from '../durable/durableMetrics.ts';
+import type { DurableRuns } from '../durable/durableRuns.ts';
+import { DurableTools } from '../durable/durableTools.ts';
 import { McpEndpoint, type PolicyInForce } from './mcpEndpoint.ts';
 import type { McpTools } from './mcpTools.ts';
 
@@ -24,12 +28,16 @@ export function mcpEndpoint(parts: {
   readonly audit: AuditLog;
   readonly logger: Logger;
   readonly clock: Clock;
+  readonly durable: DurableRuns;
+  readonly durableMetrics: DurableMetrics;
+  readonly clientKeys: Pick<ClientKeys, 'isPodKey'>;
 }): McpEndpoint {
   const { metrics, stats, audit, logger, clock, loops } = parts;
   return new McpEndpoint({
     mcp: parts.mcp,
     active: parts.active,
     now: () => clock.now(),
+    durable: new DurableTools(parts.durable, parts.durableMetrics, parts.clientKeys),
     record: (call) => {
       const doc = parts.active()?.doc;
       if (doc === undefined) return call.outcome.text;

@@ -140,6 +140,10 @@ export class ManifestSource {
       doc.access.clientKeysSecret,
     );
     this.#intake.useProviderKeys(providerKeys(agent, (name) => gathered.secrets.get(name)));
+    const keyRef = doc.durability?.encryptionKeySecretRef;
+    this.#intake.useDurabilityKey?.(
+      keyRef === undefined ? undefined : secretBytes(gathered.secrets.get(keyRef.name), keyRef.key),
+    );
     this.#intake.store.offerDocument(doc, this.source);
   }
 
@@ -201,6 +205,14 @@ function secretValue(secret: DataObject | undefined, key: string): string | unde
     plain ?? (encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8'));
   const trimmed = value?.trim();
   return trimmed === '' ? undefined : trimmed;
+}
+
+/** A Secret key's bytes as they are (a key need not be text). */
+function secretBytes(secret: DataObject | undefined, key: string): Buffer | undefined {
+  const plain = secret?.stringData?.[key];
+  if (plain !== undefined) return Buffer.from(plain, 'utf8');
+  const encoded = secret?.data?.[key];
+  return encoded === undefined ? undefined : Buffer.from(encoded, 'base64');
 }
 
 /** Where each object was read from, for errors that name the file. */

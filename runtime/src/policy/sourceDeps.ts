@@ -29,6 +29,8 @@ export interface PolicyIntake {
   readonly clientKeys: Pick<ClientKeys, 'set'>;
   /** Provider keys by environment variable name (Secrets among `--manifests`). */
   useProviderKeys(keys: Readonly<Record<string, string>>): void;
+  /** The journal key of `durability`, from a Secret among `--manifests` (else its mounted file). */
+  useDurabilityKey?(key: Buffer | undefined): void;
   /** The source of client keys that follows the policy's `access.clientKeysSecret`. */
   useClientKeySource(source: ClientKeySource): void;
 }

@@ -10,7 +10,8 @@ import type {
 import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import type { Backend, BackendPool } from './backendPool.ts';
-import { ModelRouter, streamLimits } from './modelRouter.ts';
+import { ModelRouter } from './modelRouter.ts';
+import { streamLimits } from './providerAttempt.ts';
 import type { StreamSink } from './streamRelay.ts';
 
 const NOON = Date.parse('2026-11-24T12:00:00Z');

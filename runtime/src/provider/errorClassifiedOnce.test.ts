@@ -22,7 +22,8 @@ import { anthropicClassifier } from './anthropic/errorClassification.ts';
 import type { Backend, BackendPool } from './backendPool.ts';
 import type { ForwardedAnswer } from './exchange.ts';
 import { anthropicStatusError } from './exchange.ts';
-import { ModelRouter, streamLimits } from './modelRouter.ts';
+import { ModelRouter } from './modelRouter.ts';
+import { streamLimits } from './providerAttempt.ts';
 import { readableSource, type StreamSink } from './streamRelay.ts';
 
 /** The Anthropic API's classifier, counting what it is asked. */

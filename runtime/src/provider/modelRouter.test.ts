@@ -20,7 +20,8 @@ import {
   type ForwardRequest,
   type MessagesForwarder,
 } from './messagesForwarder.ts';
-import { fallbackMayHelp, ModelRouter, streamLimits } from './modelRouter.ts';
+import { fallbackMayHelp, ModelRouter } from './modelRouter.ts';
+import { streamLimits } from './providerAttempt.ts';
 
 const overloaded = APIError.generate(
   529,

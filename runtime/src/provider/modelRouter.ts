@@ -4,98 +4,36 @@
  * tried only when the failure is the provider's (or its breaker is open), never for a request
  * the provider rejected as wrong.
  */
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type Anthropic from '@anthropic-ai/sdk';
-import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
+import { APIError } from '@anthropic-ai/sdk';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { isFailureClass } from '../guard/classification.ts';
 import { failureOf } from './anthropic/errorClassification.ts';
 import {
-  CancelledError,
   isBudgetExhaustedError,
   isCircuitOpenError,
   isUnpricedModelError,
   type BudgetExhaustedError,
 } from '../guard/errors.ts';
-import type { HeaderSource } from '../guard/headers.ts';
-import {
-  DEFAULT_STREAM_IDLE_TIMEOUT_MS,
-  type LoadBalancing,
-  type PolicyDocument,
-} from '../../../contract/src/policy/policyDocument.ts';
+import type { LoadBalancing } from '../../../contract/src/policy/policyDocument.ts';
 import { modelIdAt, type Backend, type BackendPool } from './backendPool.ts';
 import { chooseBackend, type BalancerState } from './loadBalancer.ts';
-import type { ForwardedAnswer, MessagesEndpoint } from './messagesForwarder.ts';
 import type { BudgetRequest, TokenEstimate } from '../guard/guardSet/providerGuard.ts';
 import type { BackendAttempt, RuntimeGuard } from './backendPool.ts';
-import { tokenUsage, usageOfAnswer, type Usage } from './sseUsage.ts';
-import { readableSource, relayStream, type StreamSink } from './streamRelay.ts';
-import { cancelledBy } from './upstreamFetch.ts';
+import type { Usage } from './sseUsage.ts';
+import {
+  ProviderAttempts,
+  type AttemptObserver,
+  type AttemptRequest,
+  type RoutedResponse,
+  type StreamLimits,
+} from './providerAttempt.ts';
+import {
+  pinnedBackend,
+  type CacheAffinity,
+  type PinLookup,
+} from './cacheAffinity/cacheAffinity.ts';
 
-export interface AttemptObserver {
-  (event: {
-    model: string;
-    backend: string;
-    attempt: number;
-    durationMs: number;
-    outcome: string;
-    error?: unknown;
-    /** The provider's response headers, when it answered. */
-    headers?: HeaderSource | undefined;
-  }): void;
-}
-
-export type RoutedResponse =
-  | {
-      readonly kind: 'plain';
-      readonly model: string;
-      readonly backend: string;
-      readonly status: number;
-      readonly text: string;
-      readonly usage: Usage;
-      readonly fallbackUsed: boolean;
-      /** A budget's `onExhausted: Fallback` chose this model. */
-      readonly budgetFallback?: true;
-    }
-  | {
-      /** A stream relayed to the caller's sink in full, ended by `message_stop`. */
-      readonly kind: 'stream';
-      readonly model: string;
-      readonly backend: string;
-      readonly status: number;
-      readonly usage: Usage;
-      readonly fallbackUsed: boolean;
-      readonly budgetFallback?: true;
-    };
-
-/** Limits on a streamed answer beyond the attempt's `timeout` (time to first event). */
-export interface StreamLimits {
-  /** Longest pause between two events. */
-  readonly idleTimeoutMs: number;
-  /** Limit on the whole stream; Infinity for none. */
-  readonly maxDurationMs: number;
-}
-
-export interface RouteOptions {
-  /**
-   * `forward`: the caller's own Messages request, passed through over the backend's
-   * connection (`messagesForwarder.ts`); `sdk`: a request the runtime built (the agent loop),
-   * sent with the SDK.
-   */
-  readonly via: 'forward' | 'sdk';
-  /** The route forwarded to (`forward` only); `messages` unless said otherwise. */
-  readonly endpoint?: MessagesEndpoint;
-  readonly body: Readonly<Record<string, unknown>>;
-  /** The body as the caller sent it, forwarded unchanged while `model` is the one it names. */
-  readonly rawBody?: string;
-  readonly stream: boolean;
-  /**
-   * Where a streamed answer goes (required with `stream`). Nothing is written to it before
-   * content begins, so a failure before then is retried or falls back unseen; after that a
-   * failure is final.
-   */
-  readonly sink?: StreamSink;
+export interface RouteOptions extends AttemptRequest {
   /** The requested model, then fallbacks, without repeats. */
   readonly models: readonly string[];
   readonly signal: AbortSignal;
@@ -103,8 +41,11 @@ export interface RouteOptions {
   readonly estimate?: TokenEstimate;
   /** What budgets need beyond the estimate: the caller's key, the request's size, its caching. */
   readonly budget?: BudgetRequest;
-  /** Extra headers for the provider: W3C trace context; the caller's `anthropic-*` on `forward`. */
-  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * The conversation the caller names (`x-breakwater-session`, `sessionId`): its prompt-cache
+   * affinity is keyed on it instead of on the prompt's prefix.
+   */
+  readonly session?: string;
   /** Wraps each attempt (for tracing). */
   readonly wrapAttempt?: <T>(info: BackendAttempt, run: () => Promise<T>) => Promise<T>;
 }
@@ -114,9 +55,11 @@ export class ModelRouter {
   readonly #guard: () => RuntimeGuard;
   readonly #clock: Clock;
   readonly #strategy: () => LoadBalancing;
-  readonly #streamLimits: () => StreamLimits;
-  readonly #observe: AttemptObserver;
+  readonly #attempts: ProviderAttempts;
   readonly #balancer: BalancerState = { cursor: 0 };
+  readonly #affinity: CacheAffinity | undefined;
+  readonly #affinityOn: () => boolean;
+  readonly #observeUsage: ((backend: string, usage: Usage) => void) | undefined;
 
   constructor(options: {
     pool: BackendPool;
@@ -125,16 +68,48 @@ export class ModelRouter {
     strategy: () => LoadBalancing;
     streamLimits: () => StreamLimits;
     observe: AttemptObserver;
+    /** Keeps conversations on the backend that holds their prompt cache, while `affinityOn`. */
+    affinity?: CacheAffinity;
+    affinityOn?: () => boolean;
+    /** Each served call's usage, by the backend that served it (cache tokens per backend). */
+    observeUsage?: (backend: string, usage: Usage) => void;
   }) {
-    this.#streamLimits = options.streamLimits;
+    this.#observeUsage = options.observeUsage;
+    this.#affinity = options.affinity;
+    this.#affinityOn = options.affinityOn ?? (() => true);
     this.#pool = options.pool;
     this.#guard = options.guard;
     this.#clock = options.clock;
     this.#strategy = options.strategy;
-    this.#observe = options.observe;
+    this.#attempts = new ProviderAttempts(options);
   }
 
   async send(options: RouteOptions): Promise<RoutedResponse> {
+    const pending = this.#lookupPin(options);
+    const pin = pending instanceof Promise ? await pending : pending;
+    const routed = await this.#route(options, pin);
+    if (pin !== undefined) this.#affinity?.record(pin, routed.backend);
+    // count_tokens answers with a count, not with tokens spent.
+    if (options.endpoint !== 'count_tokens') this.#observeUsage?.(routed.backend, routed.usage);
+    return routed;
+  }
+
+  /**
+   * The call's prompt-cache pin, when affinity is on and more than one backend could serve it
+   * (with one, there is nothing to choose and nothing is hashed).
+   */
+  #lookupPin(options: RouteOptions): PinLookup | Promise<PinLookup> | undefined {
+    const affinity = this.#affinity;
+    if (
+      affinity === undefined ||
+      this.#pool.backends.length < 2 ||
+      options.endpoint === 'count_tokens'
+    )
+      return undefined;
+    return this.#affinityOn() ? affinity.lookupRequest(options.body, options.session) : undefined;
+  }
+
+  async #route(options: RouteOptions, pin: PinLookup | undefined): Promise<RoutedResponse> {
     let lastError: unknown;
     const guard = this.#guard();
     for (const [index, model] of options.models.entries()) {
@@ -144,11 +119,11 @@ export class ModelRouter {
         continue;
       }
       try {
-        return await this.#callModel(guard, model, options, index > 0);
+        return await this.#callModel(guard, model, options, index > 0, pin);
       } catch (err) {
         lastError = err;
         if (isBudgetExhaustedError(err) && err.fallback)
-          return this.#budgetFallback(guard, model, options, err);
+          return this.#budgetFallback(guard, model, options, err, pin);
         if (
           options.signal.aborted ||
           options.sink?.committed === true ||
@@ -165,14 +140,15 @@ export class ModelRouter {
     model: string,
     options: RouteOptions,
     fallback: boolean,
+    pin: PinLookup | undefined,
   ): Promise<RoutedResponse> {
     return guard.callModel(
       model,
-      (tried) => this.#pick(guard, model, tried),
+      (tried) => this.#pick(guard, model, tried, pin),
       (info) =>
         options.wrapAttempt === undefined
-          ? this.#attempt(info, options, fallback)
-          : options.wrapAttempt(info, () => this.#attempt(info, options, fallback)),
+          ? this.#attempts.run(info, options, fallback)
+          : options.wrapAttempt(info, () => this.#attempts.run(info, options, fallback)),
       options.signal,
       options.estimate,
       options.budget,
@@ -189,6 +165,7 @@ export class ModelRouter {
     refused: string,
     options: RouteOptions,
     refusal: BudgetExhaustedError,
+    pin: PinLookup | undefined,
   ): Promise<RoutedResponse> {
     if (guard.cheapestFirst === undefined) throw refusal;
     const fallbacks = options.models.slice(1).filter((m) => m !== refused);
@@ -197,7 +174,7 @@ export class ModelRouter {
       if (!this.#pool.backends.some((b) => modelIdAt(b, model) !== undefined)) continue;
       if (sink !== undefined) sink.budgetFallback = true;
       try {
-        const routed = await this.#callModel(guard, model, options, true);
+        const routed = await this.#callModel(guard, model, options, true, pin);
         return { ...routed, budgetFallback: true };
       } catch (err) {
         if (sink !== undefined && !sink.committed) sink.budgetFallback = false;
@@ -217,191 +194,16 @@ export class ModelRouter {
     guard: RuntimeGuard,
     model: string,
     tried: ReadonlySet<string> | undefined,
+    pin: PinLookup | undefined,
   ): Backend | undefined {
-    return chooseBackend(
-      this.#strategy(),
-      this.#pool.backends,
-      (b) =>
-        (tried === undefined || !tried.has(b.name)) &&
-        modelIdAt(b, model) !== undefined &&
-        guard.permits(b.name, model),
-      this.#balancer,
-    );
-  }
-
-  async #attempt(
-    info: BackendAttempt,
-    options: RouteOptions,
-    fallback: boolean,
-  ): Promise<RoutedResponse> {
-    const { backend, model } = info;
-    const started = this.#clock.now();
-    // Held until the attempt ends: a stream's end, for a streamed answer.
-    backend.inFlight++;
-    const signal = info.request.signal;
-    try {
-      // The agent loop's own requests go through the SDK where there is one (the Anthropic
-      // API); a cloud backend's wire serves both paths.
-      const answer =
-        options.via === 'forward' || backend.client === undefined
-          ? await this.#forward(info, options)
-          : await this.#sendWithSdk(info, options, backend.client);
-      info.observeHeaders(answer.headers);
-      let routed: RoutedResponse;
-      if (answer.kind === 'stream') {
-        const sink = options.sink;
-        if (sink === undefined) throw new Error('a streamed call needs a sink');
-        sink.servedBy = backend.name;
-        const limits = this.#streamLimits();
-        const usage = await relayStream(answer.body, {
-          status: answer.status,
-          headers: answer.headers,
-          sink,
-          // An attempt the guard has given up on stops at once, instead of writing later.
-          whenExpired: (fn) => {
-            info.whenExpired(fn);
-          },
-          clock: this.#clock,
-          maxDurationMs: limits.maxDurationMs,
-          firstEvent: () => {
-            info.firstEvent();
-          },
-          commit: () => {
-            sink.committed = true;
-            info.commit();
-          },
-          reportUsage: (usage) => {
-            info.reportUsage(tokenUsage(usage));
-          },
-        });
-        routed = {
-          kind: 'stream',
-          model,
-          backend: backend.name,
-          status: answer.status,
-          usage,
-          fallbackUsed: fallback,
-        };
-      } else {
-        const usage = usageOfAnswer(answer.text);
-        info.reportUsage(tokenUsage(usage));
-        routed = {
-          kind: 'plain',
-          model,
-          backend: backend.name,
-          status: answer.status,
-          text: answer.text,
-          usage,
-          fallbackUsed: fallback,
-        };
-      }
-      this.#observe({
-        model,
-        backend: backend.name,
-        attempt: info.attempt,
-        durationMs: this.#clock.now() - started,
-        outcome: 'Success',
-        headers: answer.headers,
-      });
-      return routed;
-    } catch (caught) {
-      // A call the caller cancelled fails as a connection error inside the SDK (it was not
-      // given the signal): say what it is, so that it never counts against the provider.
-      const err =
-        signal?.aborted === true && caught instanceof APIConnectionError
-          ? new CancelledError(caught)
-          : caught;
-      this.#observe({
-        model,
-        backend: backend.name,
-        attempt: info.attempt,
-        durationMs: this.#clock.now() - started,
-        // Classified once, here where it failed, by the guard's classifier; carried on `err`.
-        outcome: info.classify(err).outcome,
-        error: err,
-      });
-      throw err;
-    } finally {
-      backend.inFlight--;
-    }
-  }
-
-  /** The caller's request, passed through over the backend's wire (backendWire.ts). */
-  #forward(info: BackendAttempt, options: RouteOptions): Promise<Answer> {
-    const model = modelIdAt(info.backend, info.model) ?? info.model;
-    const asSent =
-      options.via === 'forward' &&
-      model === options.body.model &&
-      (options.body.stream === true) === options.stream;
-    const headers: string[] = [];
-    if (options.headers !== undefined) {
-      for (const name in options.headers) headers.push(name, options.headers[name] as string);
-    }
-    return info.backend.wire.send({
-      endpoint: options.endpoint ?? 'messages',
-      model,
-      body: options.body,
-      rawBody: asSent ? options.rawBody : undefined,
-      stream: options.stream,
-      headers,
-      timeoutMs: info.request.timeout ?? Infinity,
-      idleTimeoutMs: this.#streamLimits().idleTimeoutMs,
-      signal: info.request.signal,
-    });
-  }
-
-  /** A request the runtime built, sent with the SDK's generic POST. */
-  async #sendWithSdk(
-    info: BackendAttempt,
-    options: RouteOptions,
-    client: Anthropic,
-  ): Promise<Answer> {
-    // The caller's signal goes to the transport, which drops its listener when the exchange
-    // ends; given to the SDK as `signal`, it would cost far more (see upstreamFetch.ts).
-    const { signal, ...request } = info.request;
-    const body = {
-      ...options.body,
-      model: modelIdAt(info.backend, info.model) ?? info.model,
-      stream: options.stream,
-    };
-    // The SDK's generic POST, not messages.create(): the body is passed as built, and
-    // create() writes a console warning for deprecated models on every single call.
-    const response = await client
-      .post('/v1/messages', {
-        ...request,
-        body,
-        headers: options.headers ?? {},
-        stream: options.stream,
-        fetchOptions: cancelledBy(signal),
-      })
-      .asResponse();
-    if (options.stream && response.body !== null) {
-      return {
-        kind: 'stream',
-        status: response.status,
-        headers: response.headers,
-        body: readableSource(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>)),
-      };
-    }
-    return {
-      kind: 'plain',
-      status: response.status,
-      headers: response.headers,
-      text: await response.text(),
-    };
+    const usable = (b: Backend) =>
+      (tried === undefined || !tried.has(b.name)) &&
+      modelIdAt(b, model) !== undefined &&
+      guard.permits(b.name, model);
+    const pinned = pinnedBackend(pin, this.#clock.now(), this.#pool.backends, usable);
+    return pinned ?? chooseBackend(this.#strategy(), this.#pool.backends, usable, this.#balancer);
   }
 }
-
-/** A policy's stream limits (the schema's defaults for a document that predates them). */
-export function streamLimits(doc: PolicyDocument | undefined): StreamLimits {
-  return {
-    idleTimeoutMs: doc?.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS,
-    maxDurationMs: doc?.maxStreamDurationMs ?? Infinity,
-  };
-}
-
-/** One attempt's answer, whichever way it was sent. */
-type Answer = ForwardedAnswer;
 
 /**
  * Another model may help when this one's provider failed or its breakers are open. Not when

@@ -9,10 +9,23 @@
 -- ARGV    per limit (requests, input, output) its rate per ms (0 = no such limit), its
 --         capacity and this call's cost; then the replica's own pacing wait (ms) and the
 --         longest wait a call may be charged ahead for (onLimit: Wait; 0 = only now).
+-- KEYS[5…] and ARGV[12…], when the call must also fit budgets: see budget.lua (budgetCheck),
+--         which is prepended to this script. A call goes only if the limits and every budget
+--         that refuses fit: then both are charged, otherwise neither. ARGV[12] is 0 without.
+-- Then, optionally, settlements of earlier calls that ride along (budgetSettleAll: their
+--         count, then each one's arguments; their KEYS after the budgets'), applied first.
 -- Returns {wait ms (whole, rounded up), reason (0 requests, 1 input, 2 output, 3 provider),
---          charged (1 when the call goes after `wait`, 0 when refused)}.
+--          charged (1 when the call goes after `wait`, 0 when refused)}; with budgets, then
+--          held (1 when the budgets hold the call's worst case), the first account that
+--          refused (1-based; 0 none; reason 4 then), and per account {state, spent pico,
+--          reserved pico, spent tokens, reserved tokens} (budget.lua's budgetReply).
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+
+local budgets = tonumber(ARGV[12] or '0')
+local settlements = 13
+if budgets > 0 then settlements = 18 + 4 * budgets end
+budgetSettleAll(5 + 2 * budgets, settlements)
 
 local wait, reason = 0, 0
 local tats = {}
@@ -37,7 +50,19 @@ if pacing > paused then paused = pacing end
 if paused > wait then wait, reason = paused, 3 end
 
 wait = math.ceil(wait)
-if wait > tonumber(ARGV[11]) then return {wait, reason, 0} end
+local go = wait <= tonumber(ARGV[11])
+local accounts, refused
+if budgets > 0 then
+  accounts, refused = budgetCheck(5, 12, now)
+  if refused > 0 then return budgetReply(wait, 4, 0, 0, refused, accounts) end
+  -- A Shadow limiter lets a call its limits refuse go uncharged; the budgets still decide.
+  if not go and ARGV[17] ~= '1' then return budgetReply(wait, reason, 0, 0, 0, accounts) end
+  budgetHold(accounts, 12, now)
+end
+if not go then
+  if budgets > 0 then return budgetReply(wait, reason, 0, 1, 0, accounts) end
+  return {wait, reason, 0}
+end
 for i = 1, 3 do
   local tat = tats[i]
   if tat ~= nil then
@@ -46,4 +71,5 @@ for i = 1, 3 do
     redis.call('SET', KEYS[i], string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1)
   end
 end
+if budgets > 0 then return budgetReply(wait, reason, 1, 1, 0, accounts) end
 return {wait, reason, 1}

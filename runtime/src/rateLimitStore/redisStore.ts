@@ -12,14 +12,7 @@
  * - commands are never queued while disconnected (`disableOfflineQueue`), the client's queue
  *   is bounded, and so are the admissions in flight.
  */
-import {
-  RATE_LIMIT_STORE_CA_FILE,
-  RATE_LIMIT_STORE_CA_FILE_ENV,
-  RATE_LIMIT_STORE_MOUNT_PATH,
-  RATE_LIMIT_STORE_PASSWORD_FILE,
-  RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
-} from '../../../contract/src/pod/runtimeEnvironment.ts';
-import { createClient, type RedisClientType } from '@redis/client';
+import type { RedisClientType } from '@redis/client';
 import type { StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type {
   StoreFallbackReason,
@@ -30,48 +23,32 @@ import type {
   StoreAdmission,
   StoreAdmitRequest,
   RateLimitStore,
+  StoreBudgetSettlement,
   StoreSettlement,
 } from '../guard/rateLimitStore.ts';
 import { ADMIT_SCRIPT, PAUSE_SCRIPT, SETTLE_SCRIPT, runScript } from './luaScripts.ts';
+import { connectionKey, messageOf, readSecrets, reasonOf, redisClient } from './storeConnection.ts';
 import {
-  connectionKey,
-  messageOf,
-  readSecrets,
-  reasonOf,
-  splitAddress,
-} from './storeConnection.ts';
-import { admission, keysOf, limitArgs, settleRates } from './storeScriptCalls.ts';
+  admission,
+  budgetAdmitArgs,
+  budgetKeys,
+  keysOf,
+  limitArgs,
+  settleRates,
+  settlementCall,
+} from './storeScriptCalls.ts';
 import { StoreTally, type StoreCounters } from './storeCounters.ts';
+import { SettlementQueue } from './settlementQueue.ts';
 
 /** Admissions waiting for the store at once; beyond this a call decides locally. */
 const MAX_IN_FLIGHT = 256;
-/** Commands the client holds at once (settlements included); beyond this they fail at once. */
-const MAX_QUEUE = 1024;
 const PROBE_FIRST_MS = 100;
 const PROBE_MAX_MS = 2000;
-const CONNECT_TIMEOUT_MS = 2000;
 const TIMED_OUT = Symbol('timed out');
 
 export interface StoreLogger {
   info(fields: object, message: string): void;
   warn(fields: object, message: string): void;
-}
-
-/**
- * Where the store's password and CA are mounted: the operator's paths, or the files the
- * environment names (standalone runs).
- */
-export function storeSecretFiles(
-  env: Readonly<Record<string, string | undefined>>,
-): RedisStoreOptions['secretFiles'] {
-  return {
-    password:
-      env[RATE_LIMIT_STORE_PASSWORD_FILE_ENV] ??
-      `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_PASSWORD_FILE}`,
-    ca:
-      env[RATE_LIMIT_STORE_CA_FILE_ENV] ??
-      `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_CA_FILE}`,
-  };
 }
 
 export interface RedisStoreOptions {
@@ -112,6 +89,8 @@ export class RedisStore implements RateLimitStore {
   #probeDelay = PROBE_FIRST_MS;
   #closed = false;
   readonly #tally = new StoreTally();
+  /** Budget settlements waiting to ride with the next admission. */
+  readonly #settlements: SettlementQueue;
 
   constructor(options: RedisStoreOptions) {
     this.name = options.name;
@@ -125,6 +104,14 @@ export class RedisStore implements RateLimitStore {
     this.#settleRates = settleRates(options.settings);
     this.#status = { shared: false, reason: 'Connecting', since: options.clock.now() };
     this.#secretFiles = options.secretFiles;
+    this.#settlements = new SettlementQueue(options.clock, (list) => {
+      const settling = settlementCall(this.#settings.keyPrefix, list);
+      this.#background(
+        SETTLE_SCRIPT,
+        [...this.#keys.slice(0, 3), ...settling.keys],
+        [...['0', '0', '0', '0', '0', '0'], ...settling.args],
+      );
+    });
     this.#reconnectWithSecrets();
   }
 
@@ -155,6 +142,14 @@ export class RedisStore implements RateLimitStore {
 
   get settings(): StoreSettings {
     return this.#settings;
+  }
+
+  /**
+   * The connection while the store is shared, for small side uses of the same server (the
+   * prompt-cache pins, cachePins.ts); undefined while it is down or slow.
+   */
+  connection(): RedisClientType | undefined {
+    return this.available ? this.#client : undefined;
   }
 
   /** Whether `settings` can be served by this store's connection (then `update` applies it). */
@@ -192,18 +187,31 @@ export class RedisStore implements RateLimitStore {
     args[5] = String(estimate.inputTokens);
     args[8] = String(estimate.outputTokens);
     args.push(String(Math.ceil(request.localWaitMs)), String(request.maxWaitMs));
+    // Budgets ride in the same call: their accounts' keys after the limits', ARGV after 11.
+    const budgets = request.budget;
+    let keys = this.#keys;
+    if (budgets !== undefined) {
+      keys = [...keys, ...budgetKeys(this.#settings.keyPrefix, budgets.accounts)];
+      args.push(...budgetAdmitArgs(budgets, request.limitsShadow === true));
+    }
+    // Earlier calls' settlements ride along, applied before this call is decided: one round
+    // trip for both. Lost with the call when it fails (their leases release the worst cases).
+    const riding = this.#settlements.take();
+    if (riding.length > 0) {
+      const settling = settlementCall(this.#settings.keyPrefix, riding);
+      if (budgets === undefined) args.push('0');
+      keys = [...keys, ...settling.keys];
+      args.push(...settling.args);
+    }
     try {
-      const reply = await Promise.race([
-        runScript(client, ADMIT_SCRIPT, this.#keys, args),
-        deadline,
-      ]);
+      const reply = await Promise.race([runScript(client, ADMIT_SCRIPT, keys, args), deadline]);
       if (reply === TIMED_OUT) {
         this.#tally.timedOut++;
         this.#fallBack('Slow', `no answer within the ${String(budget)}ms wait budget`);
         return undefined;
       }
       this.#tally.answered++;
-      return admission(reply);
+      return admission(reply, budgets?.accounts.length ?? 0);
     } catch (err) {
       this.#tally.errors++;
       this.#fallBack(reasonOf(err), messageOf(err));
@@ -227,6 +235,11 @@ export class RedisStore implements RateLimitStore {
     ]);
   }
 
+  /** Rides with this replica's next admission, or goes alone soon (settlementQueue.ts). */
+  settleBudget(s: StoreBudgetSettlement): void {
+    this.#settlements.push(s);
+  }
+
   pause(ms: number): void {
     if (ms > 0) this.#background(PAUSE_SCRIPT, [this.#keys[3] ?? ''], [String(Math.ceil(ms))]);
   }
@@ -248,6 +261,8 @@ export class RedisStore implements RateLimitStore {
 
   /** Drops the connection at once; calls still asking get undefined (the local share). */
   close(): void {
+    // The last calls' settlements go first, and the connection stays for their answer a while.
+    const settling = this.#settlements.flush();
     this.#closed = true;
     this.#probe?.();
     this.#probe = undefined;
@@ -259,33 +274,22 @@ export class RedisStore implements RateLimitStore {
       message: 'closed',
       since: this.#clock.now(),
     };
-    if (client.isOpen) client.destroy();
+    if (!client.isOpen) return;
+    if (!settling) {
+      client.destroy();
+      return;
+    }
+    const stop = this.#clock.setTimeout(() => {
+      client.destroy();
+    }, this.#settings.waitBudgetMs * 10);
+    client.close().then(stop, () => {
+      stop();
+      client.destroy();
+    });
   }
 
   #connect(settings: StoreSettings, secrets: { password?: string; ca?: string }): RedisClientType {
-    const { host, port } = splitAddress(settings.redis.address);
-    const tls = settings.redis.tls;
-    const client = createClient({
-      socket: {
-        host,
-        port,
-        connectTimeout: CONNECT_TIMEOUT_MS,
-        // Reconnect forever, with backoff and jitter: the local share carries the load meanwhile.
-        reconnectStrategy: (retries: number) =>
-          Math.min(PROBE_MAX_MS, 50 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 50),
-        ...(tls === undefined
-          ? {}
-          : {
-              tls: true as const,
-              ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
-              ...(secrets.ca === undefined ? {} : { ca: secrets.ca }),
-            }),
-      },
-      ...(settings.redis.username === undefined ? {} : { username: settings.redis.username }),
-      ...(secrets.password === undefined ? {} : { password: secrets.password }),
-      disableOfflineQueue: true,
-      commandsQueueMaxLength: MAX_QUEUE,
-    }) as RedisClientType;
+    const client = redisClient(settings.redis, secrets);
     // A replaced client's last words are not the store's state.
     const current = () => client === this.#client;
     client.on('error', (err: unknown) => {

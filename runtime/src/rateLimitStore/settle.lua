@@ -4,7 +4,9 @@
 -- KEYS[1] requests, KEYS[2] input tokens, KEYS[3] output tokens (TATs, as in admit.lua).
 -- ARGV    per limit its rate per ms (0 = no such limit) and the amount to give back
 --         (negative: charge more, the call used more than it reserved).
--- Returns the number of limits changed.
+-- KEYS[4…] and ARGV[7…], when budget reservations settle: their count, then each one's
+--         arguments (budget.lua's budgetSettleAll, prepended to this script).
+-- Returns the number of limits changed; with settlements {limits changed, accounts released}.
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 
@@ -24,4 +26,5 @@ for i = 1, 3 do
     changed = changed + 1
   end
 end
+if tonumber(ARGV[7] or '0') > 0 then return {changed, (budgetSettleAll(4, 7))} end
 return changed

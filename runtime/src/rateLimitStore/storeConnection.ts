@@ -3,7 +3,15 @@
  * mounted Secrets it authenticates with, and why a failure made it fall back.
  */
 import { readFileSync } from 'node:fs';
-import type { StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
+import { createClient, type RedisClientType } from '@redis/client';
+import {
+  RATE_LIMIT_STORE_CA_FILE,
+  RATE_LIMIT_STORE_CA_FILE_ENV,
+  RATE_LIMIT_STORE_MOUNT_PATH,
+  RATE_LIMIT_STORE_PASSWORD_FILE,
+  RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
+} from '../../../contract/src/pod/runtimeEnvironment.ts';
+import type { RedisSettings, StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { StoreFallbackReason } from '../../../contract/src/reporting/storeReport.ts';
 
 /** Settings that reach the same server the same way share one connection. */
@@ -16,8 +24,9 @@ export function splitAddress(address: string): { host: string; port: number } {
   return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
 }
 
+/** The mounted password and CA of a Redis server (the rate-limit store's, or the journal's). */
 export function readSecrets(
-  s: StoreSettings,
+  s: { readonly redis: RedisSettings },
   files: { readonly password: string; readonly ca: string },
 ): { password?: string; ca?: string } {
   const secrets: { password?: string; ca?: string } = {};
@@ -26,6 +35,65 @@ export function readSecrets(
     secrets.password = readFileSync(files.password, 'utf8').replace(/\r?\n$/, '');
   if (s.redis.tls?.caSecretRef !== undefined) secrets.ca = readFileSync(files.ca, 'utf8');
   return secrets;
+}
+
+/**
+ * Where the store's password and CA are mounted: the operator's paths, or the files the
+ * environment names (standalone runs).
+ */
+export function storeSecretFiles(env: Readonly<Record<string, string | undefined>>): {
+  readonly password: string;
+  readonly ca: string;
+} {
+  return {
+    password:
+      env[RATE_LIMIT_STORE_PASSWORD_FILE_ENV] ??
+      `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_PASSWORD_FILE}`,
+    ca:
+      env[RATE_LIMIT_STORE_CA_FILE_ENV] ??
+      `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_CA_FILE}`,
+  };
+}
+
+/** The longest a connection attempt takes, and the longest pause between reconnects. */
+const CONNECT_TIMEOUT_MS = 2000;
+const RECONNECT_MAX_MS = 2000;
+/** Commands a client holds at once (settlements included); beyond this they fail at once. */
+const MAX_QUEUE = 1024;
+
+/**
+ * A client for a Redis server the runtime uses (the rate-limit store, the journal): it never
+ * queues commands while disconnected and holds a bounded queue, so a server that is down fails
+ * calls at once instead of holding them; it reconnects forever with backoff and jitter, the
+ * caller carrying on without it meanwhile. Not yet connected: the caller calls `connect()`
+ * after it has listened for errors.
+ */
+export function redisClient(
+  redis: RedisSettings,
+  secrets: { password?: string; ca?: string },
+): RedisClientType {
+  const { host, port } = splitAddress(redis.address);
+  const tls = redis.tls;
+  return createClient({
+    socket: {
+      host,
+      port,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      reconnectStrategy: (retries: number) =>
+        Math.min(RECONNECT_MAX_MS, 50 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 50),
+      ...(tls === undefined
+        ? {}
+        : {
+            tls: true as const,
+            ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
+            ...(secrets.ca === undefined ? {} : { ca: secrets.ca }),
+          }),
+    },
+    ...(redis.username === undefined ? {} : { username: redis.username }),
+    ...(secrets.password === undefined ? {} : { password: secrets.password }),
+    disableOfflineQueue: true,
+    commandsQueueMaxLength: MAX_QUEUE,
+  });
 }
 
 export function messageOf(err: unknown): string {

@@ -128,9 +128,15 @@ describe('a budget on /v1/messages', () => {
     );
     const metrics = await runtime.metrics.registry.metrics();
     expect(metrics).toContain(
-      'budget_rejected_total{agent="support-agent",budget="daily",reason="exhausted"} 1',
+      'budget_rejected_total{name="support-agent",budget="daily",reason="exhausted"} 1',
     );
-    expect(metrics).toContain('budget_remaining_usd{agent="support-agent",budget="daily"} 0.01');
+    expect(metrics).toContain('budget_remaining_usd{name="support-agent",budget="daily"} 0.01');
+    // What the alerts read beside it: the share, the warning ratio and the period's end.
+    expect(metrics).toContain('budget_limit_usd{name="support-agent",budget="daily"} 0.01');
+    expect(metrics).toMatch(/budget_warn_ratio\{name="support-agent",budget="daily"\} 0\.\d+\n/);
+    expect(metrics).toContain(
+      `budget_resets_at_seconds{name="support-agent",budget="daily"} ${String(Date.parse('2026-11-25T00:00:00Z') / 1000)}`,
+    );
   });
 
   it('refuses a model without a price under a dollar budget, naming the model and the field', async () => {
@@ -172,7 +178,7 @@ describe('a budget on /v1/messages', () => {
     const metrics = await runtime.metrics.registry.metrics();
     // 12 × 100,000 + 4 × 500,000 picodollars.
     expect(metrics).toContain(
-      `budget_spend_usd_total{agent="support-agent",model="${FALLBACK_MODEL}",backend="default"} 0.0000032`,
+      `budget_spend_usd_total{name="support-agent",model="${FALLBACK_MODEL}",backend="default"} 0.0000032`,
     );
   });
 });

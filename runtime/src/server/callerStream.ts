@@ -24,6 +24,9 @@ export class CallerStream implements StreamSink {
   readonly #requestId: string;
   #begun = false;
   #corked = false;
+  /** A durable run's stream: every event written, and the last write held until journaled. */
+  #recorded: Buffer[] | undefined;
+  #held: Buffer | undefined;
 
   constructor(reply: FastifyReply, requestId: string) {
     this.#reply = reply;
@@ -49,9 +52,30 @@ export class CallerStream implements StreamSink {
     });
   }
 
+  /**
+   * Keeps a copy of every event (durable/durableMessages.ts journals them) and holds back the
+   * write that carries `message_stop` until `end()`, so the answer is journaled before the
+   * caller has all of it.
+   */
+  record(): void {
+    this.#recorded = [];
+  }
+
+  /** The events written so far, as the caller received them. */
+  recorded(): string {
+    return Buffer.concat(this.#recorded ?? []).toString('utf8');
+  }
+
   write(chunk: Buffer): boolean {
     const res = this.#reply.raw;
     if (res.destroyed) return true;
+    if (this.#recorded !== undefined) {
+      this.#recorded.push(Buffer.from(chunk));
+      if (chunk.includes('event: message_stop')) {
+        this.#held = Buffer.from(chunk);
+        return true;
+      }
+    }
     this.#corkUntilNextTurn();
     return res.write(chunk);
   }
@@ -82,13 +106,18 @@ export class CallerStream implements StreamSink {
 
   /** Ends a stream that reached `message_stop`. */
   end(): void {
-    this.#reply.raw.end();
+    const held = this.#held;
+    this.#held = undefined;
+    if (held === undefined) this.#reply.raw.end();
+    else this.#reply.raw.end(held);
   }
 
   /** Ends a stream that failed after content began: the provider's error event, or ours. */
   fail(mapping: HttpErrorMapping): void {
     const res = this.#reply.raw;
     if (res.destroyed || res.writableEnded) return;
+    if (this.#held !== undefined) res.write(this.#held);
+    this.#held = undefined;
     if (!this.errorEventSent) res.write(`event: error\ndata: ${errorBody(mapping)}\n\n`);
     res.end();
   }

@@ -1,16 +1,18 @@
 /**
  * `POST /v1/agent/invoke` `{input, sessionId?, history?, stream?}` → `{output, model, usage,
- * fallbackUsed}`; with `stream: true`, an event stream instead: `text` events as the model
+ * fallbackUsed, budgetFallback}`, with `x-breakwater-budget: fallback` when a budget sent a turn
+ * to a cheaper model; with `stream: true`, an event stream instead: `text` events as the model
  * writes, `tool_call` and `tool_result` as tools run, then `done` with the same fields (or
- * `error` in the Anthropic shape). Nothing is sent before the first of them, so a call that
- * fails before then is answered with a plain HTTP error.
+ * `error` in the Anthropic shape), the header only when the first turn was sent on. Nothing is
+ * sent before the first event, so a call that fails before then is answered with a plain HTTP
+ * error.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { runAgent, type AgentStreamListener } from '../agent/agentLoop.ts';
 import { InvocationTools } from '../agent/agentTools.ts';
 import { clientFingerprint } from '../audit/auditLog.ts';
 import { withAttemptSpan } from '../telemetry/tracing.ts';
-import { CallerStream } from './callerStream.ts';
+import { BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from './budgetRequest.ts';
 import { checkInvokeBody } from './messagesValidation.ts';
 import { passGate, presentedKey } from './requestGate.ts';
@@ -87,6 +89,7 @@ async function handle(
       {
         input: checked.input,
         history: checked.history,
+        ...(checked.sessionId === undefined ? {} : { session: checked.sessionId }),
         headers: traced.outgoing,
         wrapAttempt: (info, run) =>
           withAttemptSpan(
@@ -117,8 +120,10 @@ async function handle(
       model: result.model,
       usage: result.usage,
       fallbackUsed: result.fallbackUsed,
+      budgetFallback: result.budgetFallback,
     };
     if (stream === undefined) {
+      if (result.budgetFallback) reply.header(BUDGET_HEADER, 'fallback');
       reply.code(200).header('content-type', 'application/json').send(JSON.stringify(answer));
     } else {
       sendEvent(stream, 'done', answer);
@@ -157,6 +162,10 @@ function streamListener(stream: CallerStream): AgentStreamListener {
     },
     toolResult: (result) => {
       sendEvent(stream, 'tool_result', result);
+    },
+    // Only the head can carry the header: a later turn's fallback is told by `done`.
+    turnBegins: (budgetFallback) => {
+      if (budgetFallback && !stream.begun) stream.budgetFallback = true;
     },
   };
 }

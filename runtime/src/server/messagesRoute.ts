@@ -6,7 +6,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientFingerprint } from '../audit/auditLog.ts';
 import { cacheKey } from '../cache/responseCache.ts';
-import type { RoutedResponse } from '../provider/modelRouter.ts';
+import { beginModelStep, type DurableNeeds } from '../durable/durableMessages.ts';
+import type { RoutedResponse } from '../provider/providerAttempt.ts';
 import { tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
 import { BACKEND_HEADER, BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from './budgetRequest.ts';
@@ -24,7 +25,10 @@ import type { GateNeeds } from './requestGate.ts';
 import type { CallNeeds } from './routeCall.ts';
 
 /** `/v1/messages`: the router, the response cache, and a call's accounting. */
-export type MessagesNeeds = Pick<RuntimeContext, 'router' | 'cache'> & CallNeeds & GateNeeds;
+export type MessagesNeeds = Pick<RuntimeContext, 'router' | 'cache'> &
+  CallNeeds &
+  GateNeeds &
+  DurableNeeds;
 
 const ROUTE = '/v1/messages';
 const COUNT_TOKENS_ROUTE = '/v1/messages/count_tokens';
@@ -68,8 +72,11 @@ async function handle(
 
   const subject: CallSubject = { route: ROUTE, model, client };
   if (refusedAsInjection(ctx, active, request, reply, subject, body.messages)) return;
+  // A durable run's call: answered from its journal, or journaled (durable/durableMessages.ts).
+  const durable = await beginModelStep(ctx, active, request, reply, body);
+  if (durable === 'answered') return;
 
-  const key = active.doc.cache.enabled ? cacheKey(body) : undefined;
+  const key = durable === undefined && active.doc.cache.enabled ? cacheKey(body) : undefined;
   if (key !== undefined) {
     const hit = ctx.cache.get(key);
     ctx.metrics.cacheRequests.inc({ result: hit === undefined ? 'miss' : 'hit' });
@@ -106,6 +113,7 @@ async function handle(
   let failure: unknown;
   let routed: RoutedResponse | undefined;
   const stream = body.stream === true ? new CallerStream(reply, request.id) : undefined;
+  if (durable !== undefined) stream?.record();
   try {
     const rawLength = Number(request.headers['content-length'] ?? 0) || JSON.stringify(body).length;
     const estimate = {
@@ -128,6 +136,7 @@ async function handle(
       estimate,
       ...(budget === undefined ? {} : { budget }),
       headers: withCallerVersion(request.headers, traced.outgoing),
+      ...sessionOf(request.headers),
       wrapAttempt: tracingActive()
         ? (info, run) =>
             withAttemptSpan(
@@ -147,6 +156,7 @@ async function handle(
     if (routed.fallbackUsed) ctx.metrics.fallbacks.inc({ from: model, to: routed.model });
     status = routed.status;
     const usage = routed.usage;
+    await durable?.settle(routed, stream);
     if (routed.kind === 'plain') {
       sendAnswer(reply, status, routed.text, request.id, routed.backend, routed.budgetFallback);
       // An answer a budget sent to a cheaper model is not the answer to this request's model.
@@ -180,6 +190,7 @@ async function handle(
       });
   } catch (err) {
     failure = err;
+    await durable?.abandon();
     status = failCall(ctx, request, reply, call, subject, err, stream);
   } finally {
     call.end(status, failure);
@@ -235,6 +246,14 @@ async function countTokens(
     call.end(status, failure);
   }
 }
+
+/** The caller's conversation (`x-breakwater-session`), which keys its prompt-cache affinity. */
+function sessionOf(headers: FastifyRequest['headers']): { session?: string } {
+  const session = headers[SESSION_HEADER];
+  return typeof session === 'string' && session !== '' ? { session: session.slice(0, 256) } : {};
+}
+
+export const SESSION_HEADER = 'x-breakwater-session';
 
 /**
  * The provider's answer, written straight to the socket: the body is the provider's JSON as

@@ -3,6 +3,8 @@
  * with its guard, the provider router, and the cross-cutting collaborators.
  */
 import type { LoopLedger } from '../agent/loopLedger.ts';
+import type { DurableMetrics } from '../durable/durableMetrics.ts';
+import type { DurableRuns } from '../durable/durableRuns.ts';
 import type { McpEndpoint } from '../mcp/mcpEndpoint.ts';
 import type { McpTools } from '../mcp/mcpTools.ts';
 import type { ClientKeys } from '../access/clientKeys.ts';
@@ -43,6 +45,9 @@ export interface RuntimeContext {
   readonly loops: LoopLedger;
   /** `/mcp/<name>`: the declared servers, guarded, for agents the runtime does not run. */
   readonly mcpEndpoint: McpEndpoint;
+  /** Durable runs: their journals (AgentDeployment `durability`). */
+  readonly durable: DurableRuns;
+  readonly durableMetrics: DurableMetrics;
   /** Component checks for `/health`. */
   health(): Record<string, { ok: boolean; detail?: string }>;
 }

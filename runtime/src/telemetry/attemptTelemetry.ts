@@ -2,7 +2,7 @@
  * What each provider attempt leaves behind: its count and latency by model, backend and
  * outcome, the provider's headroom it reported, and a debug line when it failed.
  */
-import type { AttemptObserver } from '../provider/modelRouter.ts';
+import type { AttemptObserver } from '../provider/providerAttempt.ts';
 import type { ProviderHeadroom } from '../provider/providerHeadroom.ts';
 import type { Logger } from './logger.ts';
 import type { RuntimeMetrics } from './runtimeMetrics.ts';

@@ -32,6 +32,10 @@ export class RuntimeMetrics {
   readonly policyInfo: Gauge<'hash'>;
   readonly modelEndOfLife: Gauge<'model'>;
   readonly cacheRequests: TallyCounter<'result'>;
+  readonly inputTokens: TallyCounter<'backend' | 'kind'>;
+  readonly cacheAffinity: TallyCounter<'result'>;
+  readonly cacheAffinityPins: Gauge;
+  #pins: (() => number) | undefined;
   readonly securityIncidents: Counter<'kind' | 'action'>;
   readonly authFailures: Counter<'reason'>;
   readonly providerHeadroom: Gauge<'backend'>;
@@ -128,6 +132,27 @@ export class RuntimeMetrics {
       labelNames: ['result'],
       registers,
     });
+    this.inputTokens = new TallyCounter({
+      name: 'agent_llm_input_tokens_total',
+      help: 'Input tokens of served model calls, by backend and kind: uncached, cache_read (read from the prompt cache), cache_write (written to it). The share read from cache is cache_read over the sum.',
+      labelNames: ['backend', 'kind'],
+      registers,
+    });
+    this.cacheAffinity = new TallyCounter({
+      name: 'agent_cache_affinity_total',
+      help: 'Calls with a prompt-cache key (a cache_control breakpoint or a named session), by how they relate to their pin: new, pinned (served where their cache is), moved (their backend failed), failback (back to the backend they left, its copy expired).',
+      labelNames: ['result'],
+      registers,
+    });
+    const pins = (): number => this.#pins?.() ?? 0;
+    this.cacheAffinityPins = new Gauge({
+      name: 'agent_cache_affinity_pins',
+      help: "Conversations this replica holds a prompt-cache pin for (bounded; the store's are not counted).",
+      registers,
+      collect() {
+        this.set(pins());
+      },
+    });
     this.securityIncidents = new Counter({
       name: 'agent_security_incidents_total',
       help: 'Suspected prompt injections, by kind and action taken (flagged, blocked).',
@@ -153,6 +178,11 @@ export class RuntimeMetrics {
       labelNames: ['reason'],
       registers,
     });
+  }
+
+  /** Where `agent_cache_affinity_pins` reads from. */
+  trackPins(size: () => number): void {
+    this.#pins = size;
   }
 
   /** Where `breakwater_provider_headroom_ratio` reads from. */

@@ -4,7 +4,10 @@
 -- is an outage even while every pod is ready. A model that is only deprecated still works, and
 -- an unreachable MCP server fails only its tools: the agent stays Healthy, with a warning in
 -- the message. The operator, not this script, compares
--- the end-of-life day with the clock (reason Deprecated, then PastEndOfLife).
+-- the end-of-life day with the clock (reason Deprecated, then PastEndOfLife). A budget spent
+-- with onExhausted Refuse (BudgetExhausted, reason Refusing) refuses every call until the period
+-- ends: Degraded. A budget past warnAtPercent, one spent under Fallback or Shadow, and a model
+-- without a price (ModelsPriced False: only its calls are refused) are warnings.
 local hs = {}
 
 local function condition(conditions, type)
@@ -46,6 +49,13 @@ local retiring = condition(conditions, "ModelRetiring")
 if retiring ~= nil and retiring.status == "True" and retiring.reason == "PastEndOfLife" then
   hs.status = "Degraded"
   hs.message = retiring.reason .. ": " .. described(retiring, "a model is past its end of life")
+  return hs
+end
+
+local exhausted = condition(conditions, "BudgetExhausted")
+if exhausted ~= nil and exhausted.status == "True" and exhausted.reason == "Refusing" then
+  hs.status = "Degraded"
+  hs.message = "Budget exhausted: " .. described(exhausted, "a budget is spent")
   return hs
 end
 
@@ -91,5 +101,17 @@ local mcp = condition(conditions, "McpServersReachable")
 if mcp ~= nil and mcp.status == "False" then
   hs.message = hs.message .. "; warning: MCP server unreachable: " ..
     described(mcp, "some replica cannot reach an MCP server")
+end
+local priced = condition(conditions, "ModelsPriced")
+if priced ~= nil and priced.status == "False" then
+  hs.message = hs.message .. "; warning: " .. described(priced, "a model has no price")
+end
+if exhausted ~= nil and exhausted.status == "True" then
+  hs.message = hs.message .. "; warning: budget exhausted: " .. described(exhausted, "")
+else
+  local budget = condition(conditions, "BudgetWarning")
+  if budget ~= nil and budget.status == "True" then
+    hs.message = hs.message .. "; warning: " .. described(budget, "a budget passed its warning")
+  end
 end
 return hs

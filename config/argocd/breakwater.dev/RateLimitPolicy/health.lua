@@ -1,6 +1,9 @@
 -- Argo CD health of a Breakwater RateLimitPolicy. The policy itself cannot fail at run time
 -- (refusals are its job, and they are alerted on from metrics), so health says whether the
--- operator has resolved the current generation and what each replica is allowed now.
+-- operator has resolved the current generation and what each replica is allowed now. One
+-- exception: a budget spent with onExhausted Refuse (BudgetExhausted, reason Refusing) stops
+-- an agent's calls until the period ends, which is Degraded. A budget past warnAtPercent, one
+-- spent under Fallback or Shadow, or a model without a price stays Healthy, with a warning.
 local hs = {}
 
 local function condition(conditions, type)
@@ -37,10 +40,35 @@ if ready == nil then
   return hs
 end
 
+local exhausted = condition(status.conditions, "BudgetExhausted")
+if exhausted ~= nil and exhausted.status == "True" and exhausted.reason == "Refusing" then
+  hs.status = "Degraded"
+  hs.message = "Budget exhausted: " .. (exhausted.message or "")
+  return hs
+end
+
+-- Warnings a healthy policy carries in its message, most pressing first.
+local function warnings()
+  local out = ""
+  local priced = condition(status.conditions, "ModelsPriced")
+  if priced ~= nil and priced.status == "False" then
+    out = out .. "; warning: " .. (priced.message or "a model has no price")
+  end
+  if exhausted ~= nil and exhausted.status == "True" then
+    out = out .. "; warning: budget exhausted: " .. (exhausted.message or "")
+  else
+    local warning = condition(status.conditions, "BudgetWarning")
+    if warning ~= nil and warning.status == "True" then
+      out = out .. "; warning: " .. (warning.message or "a budget passed its warning")
+    end
+  end
+  return out
+end
+
 local effective = status.effective
 hs.status = "Healthy"
 if effective == nil or effective.requestsPerSecond == nil then
-  hs.message = ready.message or "Ready"
+  hs.message = (ready.message or "Ready") .. warnings()
   return hs
 end
 local replicas = effective.replicas or 1
@@ -54,4 +82,5 @@ end
 if obj.spec ~= nil and obj.spec.mode == "Shadow" then
   hs.message = hs.message .. " (Shadow mode: reported, not enforced)"
 end
+hs.message = hs.message .. warnings()
 return hs

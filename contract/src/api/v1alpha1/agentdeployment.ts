@@ -3,10 +3,14 @@
 
 import type {
   BreakerState,
+  BudgetAmount,
+  BudgetProjection,
   Condition,
   ConfigMapKeySelector,
   Duration,
+  KeySpend,
   LocalObjectReference,
+  RedisServer,
   SecretKeySelector,
   UsdAmount,
 } from './common.ts';
@@ -51,6 +55,10 @@ export interface AgentDeploymentSpec {
    * How calls are spread over backends whose breaker lets them through: RoundRobin in turn, LeastLoaded to the one with the fewest calls in flight, Weighted in proportion to weight, Random uniformly. Default RoundRobin.
    */
   loadBalancing?: 'RoundRobin' | 'LeastLoaded' | 'Weighted' | 'Random';
+  /**
+   * Whether a conversation stays on the backend that holds its prompt cache when more than one could serve it. Sticky: a request is pinned by the hash of its prefix up to its last cache_control breakpoint, or by the session the caller names (x-breakwater-session, sessionId), to the backend that served it, for the cache's lifetime (5 minutes, or 1 hour when the breakpoint asks), renewed on each call; it moves only when that backend fails, and returns to the preferred one only once the moved prefix would have expired there. Off: every call is balanced by loadBalancing alone. Default Sticky.
+   */
+  cacheAffinity?: 'Sticky' | 'Off';
   /**
    * HTTP tools the agent may call in the Claude tool-use loop. Each tool has its own bulkhead and breaker. At most 32.
    *
@@ -123,6 +131,10 @@ export interface AgentDeploymentSpec {
    * Audit logging.
    */
   audit?: AuditSpec;
+  /**
+   * Make the agent's runs durable: every model call and MCP tool call of a run the caller names (header Breakwater-Run-Id) is journaled, encrypted, in a Redis server before its answer goes back; a run called again after a crash gets the recorded answers back without calling the provider or the tool again, until it asks for something different.
+   */
+  durability?: DurabilitySpec;
   /**
    * Prometheus integration. The runtime always serves /metrics on port 9090.
    */
@@ -233,6 +245,10 @@ export interface AgentDeploymentStatus {
    * The agent container (spec.agent) as the pods run it; absent without spec.agent.
    */
   agent?: AgentContainerStatus;
+  /**
+   * What the agent has spent of its RateLimitPolicy's budgets this period; absent without budgets.
+   */
+  spend?: AgentSpendStatus;
 }
 
 /**
@@ -479,6 +495,29 @@ export interface SecuritySpec {
    * Screen inputs and tool results for prompt-injection patterns: Off; Flag (log, count in metrics, let through); Block (answer 400). Default Off (write "Off" in quotes in YAML, where a bare Off reads as false).
    */
   promptInjection?: 'Off' | 'Flag' | 'Block';
+}
+
+/**
+ * Make the agent's runs durable: every model call and MCP tool call of a run the caller names (header Breakwater-Run-Id) is journaled, encrypted, in a Redis server before its answer goes back; a run called again after a crash gets the recorded answers back without calling the provider or the tool again, until it asks for something different.
+ */
+export interface DurabilitySpec {
+  /**
+   * Where the journals are kept: a Redis (or Valkey) server, as RateLimitPolicy spec.store names one; the same server may hold both.
+   */
+  store: {
+    /**
+     * The Redis or Valkey server (version 7 or later; a single primary, not Redis Cluster).
+     */
+    redis: RedisServer;
+  };
+  /**
+   * How long a run's journal is kept after its last step, from 1m to 720h. Default 24h.
+   */
+  retention?: Duration;
+  /**
+   * The Secret key holding the journal's AES-256-GCM key: 32 bytes, raw, base64 or hex (openssl rand -base64 32). Mounted into the runtime container only; the journal in Redis holds no prompt or answer in the clear.
+   */
+  encryptionKeySecretRef: SecretKeySelector;
 }
 
 /**
@@ -805,6 +844,10 @@ export interface McpServer {
    * The CircuitBreakerPolicy (same namespace) for this server's tools, each tool a breaker of its own; unset: the agent's circuitBreakerPolicyRef. Its loopDetection is the agent's either way.
    */
   circuitBreakerPolicyRef?: LocalObjectReference;
+  /**
+   * What a durable run (spec.durability) does with a call to this server's tools that had started and never completed when the run was interrupted. Retry calls the tool again; Fail gives the caller an is_error result saying the outcome is unknown. A tool whose annotations say it is idempotent or read-only (idempotentHint, readOnlyHint) is called again either way. Default Fail.
+   */
+  onUnknownOutcome?: 'Fail' | 'Retry';
 }
 
 /**
@@ -1292,4 +1335,210 @@ export interface ModelPrice {
    * Tokens read from the prompt cache (0.1 times the input price on Anthropic's list) in US dollars per million tokens, as a decimal string with at most 6 decimals, for example "3" or "0.30".
    */
   cacheReadPerMTok: UsdAmount;
+}
+
+/**
+ * One budget's spend for this agent in its current period.
+ */
+export interface AgentBudgetStatus {
+  /**
+   * The budget's name in spec.budgets.
+   */
+  name: string;
+  /**
+   * Agent: the whole agent's spend; ClientKey: the spend of every key together, and topKeys the largest.
+   */
+  per?: 'Agent' | 'ClientKey';
+  /**
+   * What the agent does once the budget is spent, as spec.budgets states it.
+   */
+  onExhausted?: 'Refuse' | 'Fallback' | 'Shadow';
+  /**
+   * What the period has spent so far: settled calls, and the worst case of calls still in flight.
+   */
+  spent?: BudgetAmount;
+  /**
+   * The budget's limits, as spec.budgets states them (for per ClientKey, each key's).
+   */
+  limit?: BudgetAmount;
+  /**
+   * Percent of the tighter limit spent, rounded down (for per ClientKey, by the key nearest its limit); above 100 only in Shadow.
+   */
+  percent?: number;
+  /**
+   * When the current period began.
+   */
+  periodStart?: string;
+  /**
+   * When the next period starts and the spend starts from zero.
+   */
+  resetsAt?: string;
+  /**
+   * Where the period is heading at the last hour's rate.
+   */
+  projection?: BudgetProjection;
+  /**
+   * per ClientKey: the keys that spent most this period, largest first, by fingerprint; at most 5.
+   *
+   * @maxItems 5
+   *
+   * Items: What one caller's client key has spent this period, by its fingerprint (never the key).
+   */
+  topKeys?: KeySpend[];
+}
+
+/**
+ * What the agent has spent of its RateLimitPolicy's budgets, and the ledger that keeps it across pod restarts.
+ */
+export interface AgentSpendStatus {
+  /**
+   * One entry per budget of the agent's RateLimitPolicy.
+   *
+   * @maxItems 16
+   *
+   * Items: One budget's spend for this agent in its current period.
+   */
+  budgets?: AgentBudgetStatus[];
+  /**
+   * The operator's ledger that keeps spend durable; a replica that starts reads it (docs/budgets.md).
+   */
+  ledger?: SpendLedger;
+}
+
+/**
+ * Spend of runtime processes that are gone (baseline) plus what each running pod's current process reported (processes): each process is counted exactly once, in one of the two, and moves into the baseline in the same status write that drops its entry. Within a period the total never decreases; a new period starts from zero. See docs/design.md.
+ */
+export interface SpendLedger {
+  /**
+   * Per budget, the spend of processes that no longer run, in the budget's current period. A process gone with calls in flight counts their worst case as spent.
+   *
+   * @maxItems 16
+   *
+   * Items: Spend of one budget in one period.
+   */
+  baseline?: SpendLedgerBudget[];
+  /**
+   * One entry per pod whose runtime reported spend: its current process and what it has spent.
+   *
+   * @maxItems 1024
+   *
+   * Items: One pod's current runtime process and what it reported.
+   */
+  processes?: SpendLedgerProcess[];
+  /**
+   * The agent's total per budget at moments of the last hour, for the projection's rate.
+   *
+   * @maxItems 256
+   *
+   * Items: The agent's total of one budget at one moment.
+   */
+  samples?: SpendSample[];
+}
+
+/**
+ * One pod's current runtime process and what it reported.
+ */
+export interface SpendLedgerProcess {
+  /**
+   * The pod's UID.
+   */
+  pod: string;
+  /**
+   * When its process started, as it reported it: tells one process from the next in the same pod.
+   */
+  started: string;
+  /**
+   * Its spend per budget.
+   *
+   * @maxItems 16
+   *
+   * Items: Spend of one budget in one period.
+   */
+  budgets?: SpendLedgerBudget[];
+}
+
+/**
+ * Spend of one budget in one period.
+ */
+export interface SpendLedgerBudget {
+  /**
+   * The budget's name.
+   */
+  budget: string;
+  /**
+   * The period the spend belongs to.
+   */
+  periodStart: string;
+  /**
+   * Settled spend in picodollars, a decimal integer.
+   */
+  picoUsd?: string;
+  /**
+   * Settled tokens.
+   */
+  tokens?: number;
+  /**
+   * The worst case of calls in flight, in picodollars.
+   */
+  heldPicoUsd?: string;
+  /**
+   * The worst case of calls in flight, in tokens.
+   */
+  heldTokens?: number;
+  /**
+   * per ClientKey: the keys that spent most, by fingerprint.
+   *
+   * @maxItems 5
+   *
+   * Items: One client key's spend, by fingerprint.
+   */
+  keys?: LedgerKeySpend[];
+  /**
+   * per ClientKey: the most any key not in keys may have spent, in picodollars.
+   */
+  othersPicoUsd?: string;
+  /**
+   * per ClientKey: the most tokens any key not in keys may have spent.
+   */
+  othersTokens?: number;
+}
+
+/**
+ * One client key's spend, by fingerprint.
+ */
+export interface LedgerKeySpend {
+  /**
+   * The client key's fingerprint.
+   */
+  key: string;
+  /**
+   * Picodollars, a decimal integer.
+   */
+  picoUsd?: string;
+  /**
+   * Tokens.
+   */
+  tokens?: number;
+}
+
+/**
+ * The agent's total of one budget at one moment.
+ */
+export interface SpendSample {
+  /**
+   * The budget's name.
+   */
+  budget: string;
+  /**
+   * When.
+   */
+  at: string;
+  /**
+   * Picodollars, a decimal integer.
+   */
+  picoUsd?: string;
+  /**
+   * Tokens.
+   */
+  tokens?: number;
 }

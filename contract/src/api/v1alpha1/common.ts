@@ -17,6 +17,41 @@ export type PolicyMode = 'Enforce' | 'Shadow';
 export type BreakerState = 'Closed' | 'Open' | 'HalfOpen' | 'Degraded' | 'Unknown';
 
 /**
+ * The Redis or Valkey server (version 7 or later; a single primary, not Redis Cluster).
+ */
+export interface RedisServer {
+  /**
+   * host:port of the server, for example redis.breakwater-system.svc:6379.
+   */
+  address: string;
+  /**
+   * ACL user to authenticate as; unset means the default user.
+   */
+  username?: string;
+  /**
+   * The Secret key that holds the server's password. The operator mounts it into the agent's pods as a file; the runtime never reads Secrets through the API.
+   */
+  passwordSecretRef?: SecretKeySelector;
+  /**
+   * Connect with TLS. The server's certificate is checked against caSecretRef, or the system's roots when unset.
+   */
+  tls?: {
+    /**
+     * Use TLS. Default false.
+     */
+    enabled?: boolean;
+    /**
+     * The Secret key that holds the PEM certificate of the authority that signed the server's certificate; mounted into the agent's pods like the password.
+     */
+    caSecretRef?: SecretKeySelector;
+    /**
+     * Name to check the server's certificate against, when it is not the address's host.
+     */
+    serverName?: string;
+  };
+}
+
+/**
  * Names an object in the same namespace.
  */
 export interface LocalObjectReference {
@@ -88,3 +123,53 @@ export interface Condition {
  * An amount of US dollars as a decimal string: digits, optionally a point and at most 6 decimals, at most 999999.999999, for example "500", "0.25" or "3.75". A string, not a number, so that money is read exactly.
  */
 export type UsdAmount = string;
+
+/**
+ * An amount of a budget: US dollars, tokens, or both.
+ */
+export interface BudgetAmount {
+  /**
+   * US dollars, as a decimal string (spend is counted in picodollars: up to 12 decimals).
+   */
+  usd?: string;
+  /**
+   * Tokens: input, output, cache write and cache read together.
+   */
+  tokens?: number;
+}
+
+/**
+ * Where the period is heading at the last hour's rate of spend.
+ */
+export interface BudgetProjection {
+  /**
+   * When the budget runs out at that rate; absent when the period ends first or nothing is being spent.
+   */
+  exhaustsAt?: string;
+  /**
+   * The last hour's spend in US dollars per hour, as a decimal string.
+   */
+  usdPerHour?: string;
+  /**
+   * The last hour's spend in tokens per hour.
+   */
+  tokensPerHour?: number;
+}
+
+/**
+ * What one caller's client key has spent this period, by its fingerprint (never the key).
+ */
+export interface KeySpend {
+  /**
+   * The client key's fingerprint (key-…, as in the audit log), or no-key for callers without one.
+   */
+  key: string;
+  /**
+   * US dollars, as a decimal string.
+   */
+  usd?: string;
+  /**
+   * Tokens.
+   */
+  tokens?: number;
+}

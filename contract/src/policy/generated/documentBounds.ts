@@ -7,6 +7,7 @@ export const DOCUMENT_BOUNDS = {
   agent: {
     '': {
       loadBalancing: { type: 'enum', values: ['RoundRobin', 'LeastLoaded', 'Weighted', 'Random'] },
+      cacheAffinity: { type: 'enum', values: ['Sticky', 'Off'] },
       timeoutMs: { type: 'integer', minimum: 1000, maximum: 1800000 },
       streamIdleTimeoutMs: { type: 'integer', minimum: 1000, maximum: 1800000 },
       maxStreamDurationMs: { type: 'integer', minimum: 1000, maximum: 86400000, optional: true },
@@ -27,12 +28,14 @@ export const DOCUMENT_BOUNDS = {
     },
     security: { promptInjection: { type: 'enum', values: ['Off', 'Flag', 'Block'] } },
     audit: { enabled: { type: 'boolean' } },
+    durability: { retentionMs: { type: 'integer', minimum: 60000, maximum: 2592000000 } },
   },
   tool: { '': { timeoutMs: { type: 'integer', minimum: 1, maximum: 600000 } } },
   mcpServer: {
     '': {
       timeoutMs: { type: 'integer', minimum: 1, maximum: 600000 },
       maxConcurrent: { type: 'integer', minimum: 1, maximum: 1000 },
+      onUnknownOutcome: { type: 'enum', values: ['Fail', 'Retry'] },
     },
   },
   breaker: {

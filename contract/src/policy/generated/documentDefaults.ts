@@ -4,15 +4,21 @@
 /** Each setting's default in the document's units (absent: the setting has none). */
 export const DOCUMENT_DEFAULTS = {
   agent: {
-    '': { loadBalancing: 'RoundRobin', timeoutMs: 30000, streamIdleTimeoutMs: 60000 },
+    '': {
+      loadBalancing: 'RoundRobin',
+      cacheAffinity: 'Sticky',
+      timeoutMs: 30000,
+      streamIdleTimeoutMs: 60000,
+    },
     model: { maxTokens: 1024 },
     retry: { maxAttempts: 3, initialDelayMs: 500, maxDelayMs: 30000 },
     cache: { enabled: false, maxEntries: 1000, ttlMs: 300000 },
     security: { promptInjection: 'Off' },
     audit: { enabled: false },
+    durability: { retentionMs: 86400000 },
   },
   tool: { '': { timeoutMs: 10000 } },
-  mcpServer: { '': { timeoutMs: 30000, maxConcurrent: 10 } },
+  mcpServer: { '': { timeoutMs: 30000, maxConcurrent: 10, onUnknownOutcome: 'Fail' } },
   breaker: {
     '': {
       failureThreshold: 5,

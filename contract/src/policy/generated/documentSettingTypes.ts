@@ -3,9 +3,10 @@
 
 /* The resolved policy document's settings, section by section, in its units. */
 
-/** From AgentDeployment spec loadBalancing, timeout, streamIdleTimeout, maxStreamDuration. */
+/** From AgentDeployment spec loadBalancing, cacheAffinity, timeout, streamIdleTimeout, maxStreamDuration. */
 export interface AgentFields {
   readonly loadBalancing: 'RoundRobin' | 'LeastLoaded' | 'Weighted' | 'Random';
+  readonly cacheAffinity: 'Sticky' | 'Off';
   readonly timeoutMs: number;
   readonly streamIdleTimeoutMs: number;
   readonly maxStreamDurationMs?: number;
@@ -41,15 +42,21 @@ export interface AgentAuditFields {
   readonly enabled: boolean;
 }
 
+/** From AgentDeployment spec durability.retention. */
+export interface AgentDurabilityFields {
+  readonly retentionMs: number;
+}
+
 /** From AgentDeployment spec tools[].timeout. */
 export interface ToolFields {
   readonly timeoutMs: number;
 }
 
-/** From AgentDeployment spec mcpServers[].timeout, mcpServers[].maxConcurrent. */
+/** From AgentDeployment spec mcpServers[].timeout, mcpServers[].maxConcurrent, mcpServers[].onUnknownOutcome. */
 export interface McpServerFields {
   readonly timeoutMs: number;
   readonly maxConcurrent: number;
+  readonly onUnknownOutcome: 'Fail' | 'Retry';
 }
 
 /** From CircuitBreakerPolicy spec failureThreshold, successThreshold, openDuration, maxOpenDuration, halfOpenMaxCalls, failOn, mode. */
@@ -163,6 +170,7 @@ export interface DocumentSectionTypes {
     readonly cache: AgentCacheFields;
     readonly security: AgentSecurityFields;
     readonly audit: AgentAuditFields;
+    readonly durability: AgentDurabilityFields;
   };
   readonly tool: {
     readonly '': ToolFields;

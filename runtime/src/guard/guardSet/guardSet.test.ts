@@ -261,6 +261,7 @@ describe('GuardSet with a rate-limit store', () => {
       return Promise.resolve({ waitMs: 0, reason: 'requests', charged: true });
     }
     settle(): void {}
+    settleBudget(): void {}
     pause(): void {}
     servesConnection(s: StoreSettings): boolean {
       return s.redis.address === this.settings.redis.address;

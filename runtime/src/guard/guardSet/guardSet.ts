@@ -26,7 +26,8 @@ import type { ErrorClassifier } from '../classification.ts';
 import type { CircuitBreaker } from '../circuitBreaker.ts';
 import { EdgeTimer } from '../edgeTimer.ts';
 import { CircuitOpenError } from '../errors.ts';
-import { Guard, type Failover } from '../guard.ts';
+import { Guard, type Failover, type GuardCallOptions } from '../guard.ts';
+import type { BudgetHold } from '../budgetClaim.ts';
 import type { GuardMetrics } from '../metrics.ts';
 import { RateLimiter } from '../rateLimiter.ts';
 import type { RetryOptions } from '../retry.ts';
@@ -212,10 +213,15 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     // Before the guard and its retries: the worst case is held for every attempt together, and
     // a call that may not go is refused before any provider call (counting tokens spends none).
     const planned = this.#budgets.enabled ? plannedCall(estimate, budget) : undefined;
-    const ticket =
-      planned === undefined
+    const call =
+      planned === undefined ? undefined : { model, clientKey: budget?.clientKey, planned };
+    // With a store, the budgets are decided with the first attempt's limits, in one call.
+    const claim =
+      call === undefined || !this.#limiter.sharing
         ? undefined
-        : this.#budgets.reserve({ model, clientKey: budget?.clientKey, planned });
+        : this.#budgets.claim(call, this.#limiter);
+    const ticket: BudgetHold | undefined =
+      call === undefined ? undefined : (claim ?? this.#budgets.reserve(call));
     let tried: Set<string> | undefined;
     const failover: Failover = {
       next: () => {
@@ -226,7 +232,12 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
         return this.#modelGuard(next.name, model);
       },
     };
-    const options = estimate === undefined ? { signal, failover } : { signal, estimate, failover };
+    const options: GuardCallOptions =
+      claim !== undefined
+        ? { signal, failover, budget: claim, ...(estimate === undefined ? {} : { estimate }) }
+        : estimate === undefined
+          ? { signal, failover }
+          : { signal, estimate, failover };
     if (ticket === undefined)
       return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
     try {

@@ -1,4 +1,4 @@
-import type { BudgetTicket } from '../budgetTicket.ts';
+import type { BudgetHold } from '../budgetClaim.ts';
 import type { Classification } from '../classification.ts';
 import type { GuardAttempt, SdkRequestOptions } from '../guardAttempt.ts';
 import type { HeaderSource } from '../headers.ts';
@@ -17,9 +17,9 @@ export class ModelAttempt<B extends NamedBackend> implements AttemptInfo<B> {
   readonly request: SdkRequestOptions;
   readonly #a: GuardAttempt;
   /** The call's budget reservation, which each attempt's usage settles. */
-  readonly #ticket: BudgetTicket | undefined;
+  readonly #ticket: BudgetHold | undefined;
 
-  constructor(a: GuardAttempt, model: string, backend: B, ticket?: BudgetTicket) {
+  constructor(a: GuardAttempt, model: string, backend: B, ticket?: BudgetHold) {
     this.#a = a;
     this.#ticket = ticket;
     this.model = model;

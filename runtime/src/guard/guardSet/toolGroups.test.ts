@@ -13,12 +13,19 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]
 function policy(change: (d: Mutable<PolicyDocument>) => void = () => undefined): PolicyDocument {
   const doc = structuredClone(samplePolicyDocument()) as Mutable<PolicyDocument>;
   doc.mcpServers = [
-    { name: 'github', url: 'http://github', timeoutMs: 1_000, maxConcurrent: 2 },
+    {
+      name: 'github',
+      url: 'http://github',
+      timeoutMs: 1_000,
+      maxConcurrent: 2,
+      onUnknownOutcome: 'Fail',
+    },
     {
       name: 'jira',
       url: 'http://jira',
       timeoutMs: 1_000,
       maxConcurrent: 2,
+      onUnknownOutcome: 'Fail',
       circuitBreaker: { ...doc.circuitBreaker, failureThreshold: 2 },
     },
   ];
@@ -70,7 +77,13 @@ describe('MCP tool groups', () => {
         });
       });
     const signal = new AbortController().signal;
-    const github = { name: 'github', url: 'http://github', timeoutMs: 60_000, maxConcurrent: 2 };
+    const github = {
+      name: 'github',
+      url: 'http://github',
+      timeoutMs: 60_000,
+      maxConcurrent: 2,
+      onUnknownOutcome: 'Fail' as const,
+    };
     const calls = [1, 2, 3].map(() => guard.callTool('github__a', 60_000, held, signal, github));
     // A third github call waits; a jira call does not wait for github's slots.
     const jira = guard.callTool('jira__a', 60_000, () => Promise.resolve('jira'), signal, {
@@ -78,6 +91,7 @@ describe('MCP tool groups', () => {
       url: 'http://jira',
       timeoutMs: 60_000,
       maxConcurrent: 2,
+      onUnknownOutcome: 'Fail',
     });
     await expect(jira).resolves.toBe('jira');
     await new Promise((resolve) => setImmediate(resolve));

@@ -1,0 +1,349 @@
+/**
+ * What budgets cost a call, the budgets part of `make bench-global` (or `--only budgets`):
+ *
+ * - on the Redis path: sequential calls to a replica whose policy keeps its limits in Redis,
+ *   and to one whose policy has the same limits and a dollar budget (decided in the same
+ *   admit.lua call, settled in the background), in interleaved rounds (AB BA …); the median of
+ *   the per-round p50s of each, then their difference. Both agents share one Redis and one
+ *   simulator, with their own keys.
+ * - the script alone: admit.lua's round trip to the same redis-server with one budget account
+ *   against limits alone, sequential, alternating (what Redis's side costs, without the
+ *   processes' noise), and admit carrying the previous call's settlement, as the runtime sends it;
+ * - in process: BudgetLedger's reserve + note + settle of one call, against the same ledger
+ *   with no budget (the named baseline: what every call pays without budgets), and the store
+ *   path's own CPU per call (claim, mirror and settlement arguments, no network).
+ *
+ * Writes bench/results/global-budgets.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { availableParallelism, loadavg } from 'node:os';
+import type {
+  ModelPriceSettings,
+  PolicyDocument,
+} from '../../contract/src/policy/policyDocument.ts';
+import { createClient } from '@redis/client';
+import { systemClock } from '../../platform/src/time/clock.ts';
+import { ADMIT_SCRIPT, runScript } from '../../runtime/src/rateLimitStore/luaScripts.ts';
+import {
+  budgetAdmitArgs,
+  budgetKeys,
+  settlementCall,
+} from '../../runtime/src/rateLimitStore/storeScriptCalls.ts';
+import { serverHost } from '../../test/support/podReach.ts';
+import { BudgetLedger } from '../../runtime/src/guard/budgetLedger.ts';
+import type { StoreBudgetSettlement } from '../../runtime/src/guard/rateLimitStore.ts';
+import {
+  agentDocument,
+  call,
+  ratePolicy,
+  startAgent,
+  type StoreAgent,
+} from '../../test/support/rateLimitStoreFixture.ts';
+import { startRedis } from '../../test/support/redisServer.ts';
+import { PRIMARY_MODEL, type Mutable } from '../../test/support/standaloneRuntime.ts';
+import { startSimulator } from '../../test/support/simulator.ts';
+import { waitFor } from '../../test/support/waitFor.ts';
+import { median } from '../../tools/stats/samples.ts';
+
+const FAR_ABOVE = { perSecond: 100_000, burst: 100_000 };
+const PRICE: ModelPriceSettings = {
+  model: PRIMARY_MODEL,
+  inputMicroUsdPerMTok: 3_000_000,
+  outputMicroUsdPerMTok: 15_000_000,
+  cacheWrite5mMicroUsdPerMTok: 3_750_000,
+  cacheWrite1hMicroUsdPerMTok: 6_000_000,
+  cacheReadMicroUsdPerMTok: 300_000,
+};
+/** The largest budget there is: never exhausted by the run, so every call is admitted. */
+const BUDGET = { name: 'monthly', period: 'Month' as const, usd: '999999' };
+
+const round = (n: number, digits = 3): number => Number(n.toFixed(digits));
+
+async function timed(url: string, agent: Agent): Promise<number> {
+  const start = performance.now();
+  const { status } = await call(url, agent);
+  if (status !== 200) throw new Error(`latency call answered ${String(status)}`);
+  return performance.now() - start;
+}
+
+/** One round: `calls` pairs, alternating which path goes first; each path's p50. */
+async function pairedRound(
+  urls: { readonly plain: string; readonly budgets: string },
+  agents: { readonly plain: Agent; readonly budgets: Agent },
+  calls: number,
+): Promise<{ plain: number; budgets: number }> {
+  const plain: number[] = [];
+  const budgets: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    if (i % 2 === 0) {
+      plain.push(await timed(urls.plain, agents.plain));
+      budgets.push(await timed(urls.budgets, agents.budgets));
+    } else {
+      budgets.push(await timed(urls.budgets, agents.budgets));
+      plain.push(await timed(urls.plain, agents.plain));
+    }
+  }
+  return { plain: median(plain), budgets: median(budgets) };
+}
+
+async function deciding(agent: StoreAgent): Promise<void> {
+  const runtime = agent.replicas[0]?.runtime;
+  await waitFor(
+    async () => {
+      const view = (await runtime?.debug('/debug/ratelimiter')) as {
+        rateLimiter: { store?: { report: { state: string } } };
+      };
+      return view.rateLimiter.store?.report.state === 'Shared';
+    },
+    { description: 'the store to decide', timeoutMs: 20_000, intervalMs: 20 },
+  );
+}
+
+/** Added p50 of a budget on the Redis path, against the same limits in Redis without one. */
+async function onTheRedisPath(rounds: number, callsPerRound: number, log: (l: string) => void) {
+  const sim = await startSimulator({ latencyMs: 2 });
+  const redis = await startRedis();
+  const scripts = await scriptRoundTrips({ host: serverHost(), port: redis.port }, 5_000);
+  log(`admit.lua p50: ${JSON.stringify(scripts)}`);
+  const store = { redis: { address: redis.address } };
+  const limitsOnly = agentDocument(sim.url, ratePolicy({ requests: FAR_ABOVE, store }));
+  const withBudget = structuredClone(
+    agentDocument(sim.url, ratePolicy({ requests: FAR_ABOVE, store, budgets: [BUDGET] })),
+  ) as Mutable<PolicyDocument>;
+  withBudget.pricing = [PRICE];
+  if (withBudget.rateLimit.store !== undefined)
+    withBudget.rateLimit.store = {
+      ...withBudget.rateLimit.store,
+      keyPrefix: `${withBudget.rateLimit.store.keyPrefix}-budgets`,
+    };
+  const plain = await startAgent(limitsOnly);
+  const budgeted = await startAgent(withBudget);
+  try {
+    await deciding(plain);
+    await deciding(budgeted);
+    const agents = {
+      plain: new Agent({ keepAlive: true, maxSockets: 1 }),
+      budgets: new Agent({ keepAlive: true, maxSockets: 1 }),
+    };
+    const urls = {
+      plain: plain.replicas[0]?.runtime.url ?? '',
+      budgets: budgeted.replicas[0]?.runtime.url ?? '',
+    };
+    await pairedRound(urls, agents, callsPerRound); // warm-up
+    const plainP50: number[] = [];
+    const budgetP50: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const one = await pairedRound(urls, agents, callsPerRound);
+      plainP50.push(one.plain);
+      budgetP50.push(one.budgets);
+    }
+    agents.plain.destroy();
+    agents.budgets.destroy();
+    const added = median(budgetP50.map((b, i) => b - (plainP50[i] ?? b)));
+    log(
+      `p50 limits ${median(plainP50).toFixed(3)} ms, limits and a budget ${median(budgetP50).toFixed(3)} ms, added ${added.toFixed(3)} ms`,
+    );
+    return {
+      baseline: 'the same limits in Redis, no budget',
+      limits_only_p50_ms: round(median(plainP50)),
+      limits_and_budget_p50_ms: round(median(budgetP50)),
+      budget_p50_added_ms: round(added),
+      limits_only_round_p50s_ms: plainP50.map((v) => round(v)),
+      limits_and_budget_round_p50s_ms: budgetP50.map((v) => round(v)),
+      script_round_trips: scripts,
+    };
+  } finally {
+    await Promise.all([plain.stop(), budgeted.stop()]);
+    await redis.remove();
+    await sim.stop();
+  }
+}
+
+/** admit.lua (and settle.lua) round trips on one connection, microseconds at p50. */
+async function scriptRoundTrips(address: { host: string; port: number }, calls: number) {
+  const client = createClient({ socket: address });
+  await client.connect();
+  const keys = ['b:requests', 'b:input_tokens', 'b:output_tokens', 'b:provider_pause'];
+  const limits = ['100', '100000', '1', '0', '0', '0', '0', '0', '0', '0', '0'];
+  const accountKeys = budgetKeys('b', [ACCOUNT]);
+  let id = 0;
+  let previous: ReturnType<typeof request> | undefined;
+  const request = () => ({
+    accounts: [ACCOUNT],
+    reservationId: `bench-${String(++id)}`,
+    leaseMs: 600_000,
+    worstPico: 600_000_000_000n,
+    worstTokens: 3_024n,
+  });
+  const paths = {
+    limits: () => runScript(client, ADMIT_SCRIPT, keys, limits),
+    budget: () =>
+      runScript(
+        client,
+        ADMIT_SCRIPT,
+        [...keys, ...accountKeys],
+        [...limits, ...budgetAdmitArgs(request(), false)],
+      ),
+    // The previous call's settlement rides with this admission, as the runtime sends it.
+    budgetAndSettle: async () => {
+      const r = request();
+      const riding =
+        previous === undefined
+          ? { keys: [], args: [] }
+          : settlementCall('b', [{ ...previous, costPico: 1_000_000n, costTokens: 100n }]);
+      await runScript(
+        client,
+        ADMIT_SCRIPT,
+        [...keys, ...accountKeys, ...riding.keys],
+        [...limits, ...budgetAdmitArgs(r, false), ...riding.args],
+      );
+      previous = r;
+    },
+  };
+  const samples = {
+    limits: [] as number[],
+    budget: [] as number[],
+    budgetAndSettle: [] as number[],
+  };
+  const names = ['limits', 'budget', 'budgetAndSettle'] as const;
+  for (let i = 0; i < calls; i++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(i + k) % names.length] ?? 'limits';
+      const start = performance.now();
+      await paths[name]();
+      samples[name].push((performance.now() - start) * 1000);
+    }
+  }
+  client.destroy();
+  const p50 = (name: (typeof names)[number]) => round(median(samples[name].slice(calls / 10)), 1);
+  return {
+    baseline: 'admit.lua with limits alone',
+    limits_only_p50_us: p50('limits'),
+    limits_and_budget_p50_us: p50('budget'),
+    limits_and_budget_and_a_riding_settlement_p50_us: p50('budgetAndSettle'),
+    calls,
+  };
+}
+
+const ACCOUNT = {
+  key: 'bench:monthly:0',
+  limitPico: 999_999_000_000_000_000n,
+  limitTokens: undefined,
+  keepUntilMs: 99_999_999_999_999,
+  refuses: true,
+};
+
+const PLANNED = { inputTokens: 2_000, maxTokens: 1_024 };
+const USAGE = { inputTokens: 1_800, outputTokens: 300 };
+
+function ledger(budgets: boolean): BudgetLedger {
+  return new BudgetLedger({
+    name: 'bench',
+    clock: systemClock,
+    spend: budgets
+      ? {
+          shareOf: 3,
+          timeZone: 'Europe/Berlin',
+          budgets: [
+            {
+              name: 'monthly',
+              period: 'Month',
+              limitMicroUsd: 999_999_999_999,
+              per: 'Agent',
+              onExhausted: 'Refuse',
+              warnAtPercent: 80,
+            },
+          ],
+        }
+      : undefined,
+    pricing: [PRICE],
+    shareOf: 3,
+    leaseMs: 600_000,
+  });
+}
+
+/** Median ns per call over `rounds` rounds of `n` calls of `fn`. */
+function nsPerCall(fn: () => void, n: number, rounds: number): number {
+  for (let i = 0; i < n; i++) fn(); // warm-up
+  const perRound: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn();
+    perRound.push(Number(process.hrtime.bigint() - start) / n);
+  }
+  return median(perRound);
+}
+
+/** The in-process check: one call's reserve, usage and settlement. */
+function inProcess() {
+  const none = ledger(false);
+  const one = ledger(true);
+  const call = { model: PRIMARY_MODEL, planned: PLANNED };
+  const cycle = (l: BudgetLedger) => () => {
+    const ticket = l.reserve(call);
+    ticket?.note(1, 'default', USAGE);
+    ticket?.settle();
+  };
+  const settlements: StoreBudgetSettlement[] = [];
+  const settler = {
+    settleBudget: (s: StoreBudgetSettlement) => {
+      if (settlements.length < 1) settlements.push(s);
+    },
+  };
+  const storeSide = () => {
+    const claim = one.claim(call, settler);
+    claim?.held({
+      held: true,
+      refusedBy: undefined,
+      accounts: [
+        { state: 'fits', spentPico: 0n, reservedPico: 0n, spentTokens: 0n, reservedTokens: 0n },
+      ],
+    });
+    claim?.note(1, 'default', USAGE);
+    claim?.settle();
+  };
+  const n = 100_000;
+  const rounds = 7;
+  const baseline = nsPerCall(cycle(none), n, rounds);
+  const budget = nsPerCall(cycle(one), n, rounds);
+  const store = nsPerCall(storeSide, n, rounds);
+  return {
+    baseline: 'the same ledger with no budget (reserve answers at once)',
+    no_budget_ns_per_call: round(baseline, 0),
+    one_budget_ns_per_call: round(budget, 0),
+    budget_check_us_per_call: round((budget - baseline) / 1000, 3),
+    store_claim_cpu_ns_per_call: round(store, 0),
+    calls_per_round: n,
+    rounds,
+  };
+}
+
+export async function budgetCost(options: {
+  readonly rounds: number;
+  readonly callsPerRound: number;
+  readonly write: boolean;
+  readonly log: (line: string) => void;
+}) {
+  options.log('budgets in process: reserve + settle per call');
+  const local = inProcess();
+  options.log(JSON.stringify(local));
+  options.log(
+    'budgets on the Redis path: interleaved rounds, limits alone against limits and a budget',
+  );
+  const redisPath = await onTheRedisPath(options.rounds, options.callsPerRound, options.log);
+  const results = {
+    benchmark: 'global-budgets',
+    date: new Date().toISOString(),
+    machine: { cpus: availableParallelism(), loadavg: loadavg().map((l) => round(l, 2)) },
+    config: { rounds: options.rounds, calls_per_round: options.callsPerRound, budget: BUDGET },
+    goals: { budget_p50_added_ms: 0.05, budget_check_us_per_call: 2 },
+    redis_path: redisPath,
+    in_process: local,
+  };
+  if (options.write) {
+    mkdirSync('bench/results', { recursive: true });
+    writeFileSync('bench/results/global-budgets.json', `${JSON.stringify(results, null, 2)}\n`);
+  }
+  return results;
+}

@@ -1,0 +1,233 @@
+/**
+ * Durable runs in `make bench-runtime` (`--only durable` runs it alone and writes
+ * bench/results/runtime-durable.json): what journaling adds to a call, and what replay saves.
+ *
+ * - Added p50 per model call and per tool call: two runtime processes on one simulator (every
+ *   stream in one write) and one MCP server, the same policy but for `durability` (a local
+ *   redis-server), called in turn — journal off, journal on, in interleaved rounds — one call at
+ *   a time, each call a new step of a 20-step run (as an agent's are). The added p50 is the
+ *   median over rounds of the on path's p50 minus the off path's.
+ * - Replay against live: a 20-step run of streamed model calls at the simulator's default
+ *   pacing (the first token after 40 ms, 8 ms between events), live and journaled, then the
+ *   same run again five times (a restarted agent each time), answered from the journal: the
+ *   median of the five.
+ * - CPU per journaled call: the runtime's CPU time per call, journal on against off.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
+import { startMcpServer } from '../../test/support/mcpServer.ts';
+import { startRedis } from '../../test/support/redisServer.ts';
+import { startRuntime, type RuntimeHandle } from '../../test/support/runtimeProcess.ts';
+import { ONE_WRITE_STREAMS, startSimulator } from '../../test/support/simulator.ts';
+import { PRIMARY_MODEL, policyDocument } from '../../test/support/standaloneRuntime.ts';
+import { median, percentile } from '../../tools/stats/samples.ts';
+import { cpuMs } from './processProbe.ts';
+
+const ROUNDS = 8;
+const CALLS_PER_ROUND = 200;
+const RUN_STEPS = 20;
+const CLIENT_KEY = 'bench-durable-key';
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+type Call = (step: number, run: string) => Promise<void>;
+
+export async function durableComparison() {
+  const redis = await startRedis();
+  const fastSim = await startSimulator({ seed: 3, ...ONE_WRITE_STREAMS });
+  const pacedSim = await startSimulator({ seed: 3 });
+  const mcp = await startMcpServer();
+  const dir = mkdtempSync(join(tmpdir(), 'bw-bench-durable-'));
+  const keyFile = join(dir, 'key');
+  writeFileSync(keyFile, Buffer.alloc(32, 5).toString('base64'));
+  const env = {
+    ANTHROPIC_API_KEY: 'sk-bench',
+    BREAKWATER_CLIENT_KEYS: CLIENT_KEY,
+    BREAKWATER_DURABILITY_KEY_FILE: keyFile,
+  };
+  const start = async (name: string, simUrl: string, journal: boolean) => {
+    const doc = policy(simUrl, mcp.url, journal ? redis.address : undefined);
+    const file = join(dir, `${name}.json`);
+    writeFileSync(file, JSON.stringify(doc));
+    return startRuntime(['--policy', file, '--log-level', 'warn'], env);
+  };
+  const off = await start('off', fastSim.url, false);
+  const on = await start('on', fastSim.url, true);
+  const paced = await start('paced', pacedSim.url, true);
+  try {
+    const model = await compare(off, on, (rt) => modelCall(rt.url, false));
+    const tool = await compare(off, on, (rt) => toolCall(rt.url));
+    const live = await timedRun(paced.url, randomUUID());
+    const run = randomUUID();
+    const journaledLive = await timedRun(paced.url, run);
+    // A replay is short enough for one scheduling hiccup to double it: the median of five.
+    const replays: number[] = [];
+    for (let i = 0; i < 5; i++) replays.push(await timedRun(paced.url, run));
+    const replayed = median(replays);
+    return {
+      method:
+        'two runtime processes (journal off, journal on: a local redis-server) on one simulator; ' +
+        `${String(ROUNDS)} interleaved rounds of ${String(CALLS_PER_ROUND)} sequential calls, each a new step ` +
+        `of a ${String(RUN_STEPS)}-step run; added p50 is the median over rounds of on minus off`,
+      modelCall: model,
+      toolCall: tool,
+      replay: {
+        steps: RUN_STEPS,
+        pacing: 'simulator default: first token 40 ms, 8 ms between events; streamed answers',
+        unjournaledLiveMs: round3(live),
+        journaledLiveMs: round3(journaledLive),
+        replayedMs: round3(replayed),
+        replaysMs: replays.map(round3),
+        speedup: round3(journaledLive / replayed),
+      },
+    };
+  } finally {
+    await Promise.all([off.stop(), on.stop(), paced.stop()]);
+    await Promise.all([fastSim.stop(), pacedSim.stop(), mcp.stop(), redis.remove()]);
+  }
+}
+
+function policy(simUrl: string, mcpUrl: string, redis: string | undefined): PolicyDocument {
+  return policyDocument(simUrl, (d) => {
+    d.access = { clientKeysSecret: 'bench' };
+    d.mcpServers = [
+      {
+        name: 'tools',
+        url: mcpUrl,
+        timeoutMs: 10_000,
+        maxConcurrent: 10,
+        onUnknownOutcome: 'Fail',
+      },
+    ];
+    if (redis !== undefined)
+      d.durability = {
+        store: { redis: { address: redis } },
+        retentionMs: 600_000,
+        encryptionKeySecretRef: { name: 'bench', key: 'key' },
+        keyPrefix: 'breakwater:run:bench/durable',
+      };
+  });
+}
+
+/** Interleaved rounds of sequential calls through both runtimes: p50 each, CPU per call. */
+async function compare(
+  off: RuntimeHandle,
+  on: RuntimeHandle,
+  make: (rt: RuntimeHandle) => Promise<Call>,
+) {
+  const paths = [
+    { name: 'off', rt: off, call: await make(off), p50: [] as number[], cpuUs: [] as number[] },
+    { name: 'on', rt: on, call: await make(on), p50: [] as number[], cpuUs: [] as number[] },
+  ];
+  for (const path of paths) await rounds(path.call, 100);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const path of r % 2 === 0 ? paths : [...paths].reverse()) {
+      const pid = path.rt.child.pid ?? 0;
+      const before = cpuMs(pid);
+      const latencies = await rounds(path.call, CALLS_PER_ROUND);
+      path.cpuUs.push(((cpuMs(pid) - before) * 1000) / CALLS_PER_ROUND);
+      path.p50.push(
+        percentile(
+          latencies.sort((a, b) => a - b),
+          0.5,
+        ),
+      );
+    }
+  }
+  const [a, b] = paths as [(typeof paths)[number], (typeof paths)[number]];
+  const added = a.p50.map((x, i) => (b.p50[i] ?? x) - x);
+  return {
+    offP50Ms: round3(median(a.p50)),
+    onP50Ms: round3(median(b.p50)),
+    addedP50Ms: round3(median(added)),
+    offCpuUsPerCall: round3(median(a.cpuUs)),
+    onCpuUsPerCall: round3(median(b.cpuUs)),
+  };
+}
+
+/** `count` calls, each the next step of a run (a new run every RUN_STEPS steps). */
+async function rounds(call: Call, count: number): Promise<number[]> {
+  const latencies: number[] = [];
+  let run = randomUUID();
+  for (let i = 0; i < count; i++) {
+    if (i % RUN_STEPS === 0) run = randomUUID();
+    const started = performance.now();
+    await call(i % RUN_STEPS, run);
+    latencies.push(performance.now() - started);
+  }
+  return latencies;
+}
+
+const headers = (run: string) => ({
+  'content-type': 'application/json',
+  'x-api-key': CLIENT_KEY,
+  'breakwater-run-id': run,
+});
+
+function modelCall(url: string, stream: boolean): Promise<Call> {
+  return Promise.resolve(async (step: number, run: string) => {
+    const response = await fetch(`${url}/v1/messages`, {
+      method: 'POST',
+      headers: headers(run),
+      body: JSON.stringify({
+        model: PRIMARY_MODEL,
+        max_tokens: 64,
+        stream,
+        messages: [{ role: 'user', content: `Step ${String(step)}: what is a bulkhead?` }],
+      }),
+    });
+    if (response.status !== 200) throw new Error(`model call: ${String(response.status)}`);
+    await response.text();
+  });
+}
+
+/** A session of the runtime's `/mcp/tools`, then `echo` calls on it as raw JSON-RPC. */
+async function toolCall(url: string): Promise<Call> {
+  const init = await fetch(`${url}/mcp/tools`, {
+    method: 'POST',
+    headers: { ...headers('init'), accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-06-18',
+        capabilities: {},
+        clientInfo: { name: 'bench', version: '1' },
+      },
+    }),
+  });
+  const session = init.headers.get('mcp-session-id') ?? '';
+  await init.text();
+  let id = 1;
+  return async (step: number, run: string) => {
+    const response = await fetch(`${url}/mcp/tools`, {
+      method: 'POST',
+      headers: {
+        ...headers(run),
+        accept: 'application/json, text/event-stream',
+        'mcp-session-id': session,
+        'mcp-protocol-version': '2025-06-18',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: id++,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: `step ${String(step)} ${run}` } },
+      }),
+    });
+    const text = await response.text();
+    if (response.status !== 200 || text.includes('"isError":true'))
+      throw new Error(`tool call: ${String(response.status)} ${text}`);
+  };
+}
+
+/** A run of RUN_STEPS streamed model calls, one after the other; its wall time. */
+async function timedRun(url: string, run: string): Promise<number> {
+  const call = await modelCall(url, true);
+  const started = performance.now();
+  for (let step = 0; step < RUN_STEPS; step++) await call(step, run);
+  return performance.now() - started;
+}

@@ -1,0 +1,156 @@
+/**
+ * The `breakwater.dev/budgets` pod annotation: what this runtime process has spent of each
+ * budget in its current period, for the operator to fold into the agent's spend ledger
+ * (operator/src/status/spendLedger.ts) and the RateLimitPolicy's status. A sibling of the
+ * breaker annotation, absent while the policy has no budgets.
+ *
+ *   {"source":"replica","budgets":{"monthly":{"p":"2026-11-01T00:00:00.000Z","usd":"1386000000",
+ *    "tok":2310,"hUsd":"0","hTok":0,"keys":[["key-3f9a…","900000000",1500]],"oUsd":"0","oTok":0}}}
+ *
+ * Amounts are picodollars as decimal strings (a bigint does not survive JSON), tokens
+ * integers. `h…` is the worst case of calls in flight; `keys` (per ClientKey) the largest
+ * spenders by fingerprint, never the key, at most MAX_REPORTED_KEYS; `o…` the most any key
+ * not listed has spent, so whoever reads the report can bound the rest.
+ *
+ * `source` says whose figures they are: `replica`, this process's own (the operator sums the
+ * pods), or `store`, the agent-wide figure the rate-limit store holds (every pod reports the
+ * same total, so the operator takes the newest rather than a sum).
+ */
+export const BUDGETS_ANNOTATION = 'breakwater.dev/budgets';
+
+/** Top spenders a report names per ClientKey budget: bounds the annotation's size. */
+export const MAX_REPORTED_KEYS = 5;
+/** Budgets a policy may have (spec.budgets maxItems). */
+const MAX_BUDGETS = 16;
+
+export type BudgetReportSource = 'replica' | 'store';
+
+export interface ReportedAmount {
+  readonly picoUsd: bigint;
+  readonly tokens: number;
+}
+
+export interface ReportedKeySpend extends ReportedAmount {
+  /** The client key's fingerprint (`key-…`) or `no-key`. */
+  readonly key: string;
+}
+
+export interface BudgetReportEntry {
+  /** When the period this spend belongs to began (RFC 3339). */
+  readonly periodStart: string;
+  /** Settled spend. */
+  readonly spent: ReportedAmount;
+  /** The worst case of calls in flight. */
+  readonly held: ReportedAmount;
+  /** per ClientKey: the largest spenders, largest first. */
+  readonly keys?: readonly ReportedKeySpend[];
+  /** per ClientKey: the most any key not in `keys` has spent. */
+  readonly others?: ReportedAmount;
+}
+
+export interface BudgetReport {
+  readonly source: BudgetReportSource;
+  /** By budget name. */
+  readonly budgets: Readonly<Record<string, BudgetReportEntry>>;
+}
+
+interface WireEntry {
+  p: string;
+  usd: string;
+  tok: number;
+  hUsd: string;
+  hTok: number;
+  keys?: [string, string, number][];
+  oUsd?: string;
+  oTok?: number;
+}
+
+/** Sorted keys and a fixed field order: an unchanged report is an unchanged string. */
+export function encodeBudgetReport(report: BudgetReport): string {
+  const budgets: Record<string, WireEntry> = {};
+  for (const name of Object.keys(report.budgets).sort().slice(0, MAX_BUDGETS)) {
+    const e = report.budgets[name];
+    if (e === undefined) continue;
+    budgets[name] = {
+      p: e.periodStart,
+      usd: String(e.spent.picoUsd),
+      tok: e.spent.tokens,
+      hUsd: String(e.held.picoUsd),
+      hTok: e.held.tokens,
+      ...(e.keys === undefined
+        ? {}
+        : {
+            keys: e.keys
+              .slice(0, MAX_REPORTED_KEYS)
+              .map((k): [string, string, number] => [k.key, String(k.picoUsd), k.tokens]),
+          }),
+      ...(e.others === undefined ? {} : { oUsd: String(e.others.picoUsd), oTok: e.others.tokens }),
+    };
+  }
+  return JSON.stringify({ source: report.source, budgets });
+}
+
+const PICO = /^[0-9]{1,30}$/;
+const pico = (v: unknown): bigint | undefined =>
+  typeof v === 'string' && PICO.test(v) ? BigInt(v) : undefined;
+const count = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+
+function amount(usd: unknown, tok: unknown): ReportedAmount | undefined {
+  const p = pico(usd);
+  const t = count(tok);
+  return p === undefined || t === undefined ? undefined : { picoUsd: p, tokens: t };
+}
+
+function readKeys(raw: unknown): ReportedKeySpend[] | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  const keys: ReportedKeySpend[] = [];
+  for (const item of raw.slice(0, MAX_REPORTED_KEYS) as unknown[]) {
+    if (!Array.isArray(item) || typeof item[0] !== 'string' || item[0].length > 64) continue;
+    const a = amount(item[1], item[2]);
+    if (a !== undefined) keys.push({ key: item[0], ...a });
+  }
+  return keys;
+}
+
+function readEntry(raw: Readonly<Record<string, unknown>>): BudgetReportEntry | undefined {
+  if (typeof raw.p !== 'string' || Number.isNaN(Date.parse(raw.p))) return undefined;
+  const spent = amount(raw.usd, raw.tok);
+  const held = amount(raw.hUsd, raw.hTok);
+  if (spent === undefined || held === undefined) return undefined;
+  const keys = readKeys(raw.keys);
+  const others = raw.oUsd === undefined ? undefined : amount(raw.oUsd, raw.oTok);
+  return {
+    periodStart: raw.p,
+    spent,
+    held,
+    ...(keys === undefined ? {} : { keys }),
+    ...(others === undefined ? {} : { others }),
+  };
+}
+
+/** Reads an annotation value; a malformed budget is skipped, a malformed report is none. */
+export function decodeBudgetReport(value: string | undefined): BudgetReport | undefined {
+  if (value === undefined || value === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const r = parsed as Record<string, unknown>;
+  if (r.source !== 'replica' && r.source !== 'store') return undefined;
+  if (typeof r.budgets !== 'object' || r.budgets === null || Array.isArray(r.budgets))
+    return undefined;
+  const budgets: Record<string, BudgetReportEntry> = {};
+  for (const [name, raw] of Object.entries(r.budgets as Record<string, unknown>).slice(
+    0,
+    MAX_BUDGETS,
+  )) {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) continue;
+    const entry = readEntry(raw as Record<string, unknown>);
+    if (entry !== undefined) budgets[name] = entry;
+  }
+  return { source: r.source, budgets };
+}

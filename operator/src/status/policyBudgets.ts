@@ -1,0 +1,86 @@
+/**
+ * A RateLimitPolicy's budget status from the agents that use it (decision 0037): a budget is
+ * each agent's own, so `status.budgets[]` shows, per budget, the agent nearest its limit (its
+ * name in `agent`, how many agents share the budget in `agents`); each agent's own figures are
+ * in its AgentDeployment `status.spend`. `spent` and `resetsAt`, the columns of
+ * `kubectl get rlp`, are the budget nearest its limit. Each agent's ledger is folded with its
+ * pods as they are now — the same pure fold its own next status write stores — so the policy
+ * is current even before that write. Pure.
+ */
+import type {
+  BudgetStatus,
+  RateLimitPolicy,
+  RateLimitPolicyStatus,
+} from '../../../contract/src/api/resources.ts';
+import { resolveRateLimit } from '../../../contract/src/policy/policyResolution.ts';
+import type { ConditionUpdate } from './conditions.ts';
+import {
+  BUDGET_CONDITIONS,
+  MODELS_PRICED,
+  budgetConditions,
+  pricingCondition,
+} from './budgetConditions.ts';
+import { agentSpend, nearestLimit, nextPeriodEndMs, spentSummary } from './spendStatus.ts';
+import type { PodView } from './views.ts';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+
+export interface BudgetUser {
+  readonly agent: AgentDeployment;
+  readonly pods: readonly PodView[];
+  readonly presentPods?: readonly PodView[];
+}
+
+export interface PolicyBudgets {
+  readonly fields: Pick<RateLimitPolicyStatus, 'budgets' | 'spent' | 'resetsAt'>;
+  readonly conditions: ConditionUpdate[];
+  /** Condition types that no longer apply and go. */
+  readonly dropConditions: readonly string[];
+  readonly changesAtMs: number | undefined;
+}
+
+export function policyBudgets(
+  policy: RateLimitPolicy,
+  users: readonly BudgetUser[],
+  nowMs: number,
+): PolicyBudgets {
+  const spend = resolveRateLimit(policy, 1).spend;
+  if (spend === undefined)
+    return {
+      fields: {},
+      conditions: [],
+      dropConditions: BUDGET_CONDITIONS,
+      changesAtMs: undefined,
+    };
+  const settings = { budgets: spend.budgets, timeZone: spend.timeZone };
+  const spends = users.map((u) => agentSpend(u.agent, u.presentPods ?? u.pods, settings, nowMs));
+  const rows = spends.flatMap((s) => s.rows);
+  const budgets: BudgetStatus[] = [];
+  for (const budget of spend.budgets) {
+    const mine = rows.filter((r) => r.status.name === budget.name);
+    const nearest = nearestLimit(mine.map((r) => ({ ...r.status, agent: r.agent })));
+    if (nearest === undefined) continue;
+    budgets.push({ ...nearest, agents: mine.length });
+  }
+  const top = nearestLimit(budgets);
+  const priced = pricingCondition(
+    spend.budgets,
+    users.map((u) => u.agent),
+  );
+  const ends = spends
+    .map((s) => nextPeriodEndMs(s.status))
+    .filter((e): e is number => e !== undefined);
+  return {
+    fields: {
+      budgets,
+      ...(top === undefined
+        ? {}
+        : {
+            spent: spentSummary(top),
+            ...(top.resetsAt === undefined ? {} : { resetsAt: top.resetsAt }),
+          }),
+    },
+    conditions: [...budgetConditions(rows), ...(priced === undefined ? [] : [priced])],
+    dropConditions: priced === undefined ? [MODELS_PRICED] : [],
+    changesAtMs: ends.length === 0 ? undefined : Math.min(...ends),
+  };
+}

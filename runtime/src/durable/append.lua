@@ -1,0 +1,22 @@
+-- Appends a live model call's done step where this replica last left the run (its live tail),
+-- in one round trip instead of a claim before the call and a write after it. Refused (0) when
+-- the run is not where the replica thinks: another attempt or replica moved it, or it expired;
+-- the caller then claims the step as any call does.
+-- KEYS: 1 the journal, 2 the cursor, 3 the owner. ARGV: 1 owner, 2 position, 3 entry, 4 retention ms.
+local owner = redis.call('GET', KEYS[3])
+if owner and owner ~= ARGV[1] then
+  return -1
+end
+local position = tonumber(ARGV[2])
+if redis.call('LLEN', KEYS[1]) ~= position then
+  return 0
+end
+if tonumber(redis.call('GET', KEYS[2]) or '0') ~= position then
+  return 0
+end
+local ttl = tonumber(ARGV[4])
+redis.call('RPUSH', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('SET', KEYS[2], position + 1, 'PX', ttl)
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ttl)
+return 1

@@ -1,0 +1,68 @@
+-- Claims the next step of a run for one call (durable/runJournal.ts says when each answer applies).
+-- KEYS: 1 the journal (a list), 2 the cursor of the run's current attempt, 3 the run's owner.
+-- ARGV: 1 owner fingerprint, 2 kind code (m|t), 3 match hash, 4 retention ms, 5 started header.
+-- Replies {verdict, position, entry, flag}: replay (flag 1: a new attempt began), live (flag 1:
+-- the run diverged at position, the rest of its journal dropped), or forbidden.
+local owner = redis.call('GET', KEYS[3])
+if owner and owner ~= ARGV[1] then
+  return { 'forbidden', -1, '', 0 }
+end
+local ttl = tonumber(ARGV[4])
+local want = ARGV[2] .. ARGV[3]
+local function same(entry)
+  return string.sub(entry, 1, 1) .. string.sub(entry, 3, 66) == want
+end
+local function touch(cursor)
+  redis.call('SET', KEYS[2], cursor, 'PX', ttl)
+  redis.call('SET', KEYS[3], ARGV[1], 'PX', ttl)
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+local length = redis.call('LLEN', KEYS[1])
+local cursor = tonumber(redis.call('GET', KEYS[2]) or '0')
+if cursor > length then
+  cursor = length
+end
+if cursor < length then
+  local entry = redis.call('LINDEX', KEYS[1], cursor)
+  if same(entry) then
+    touch(cursor + 1)
+    return { 'replay', cursor, entry, 0 }
+  end
+  -- Tool calls made in parallel may arrive in another order: a tool step later in the same run
+  -- of tool steps is swapped into the cursor's place (at most 16 looked at).
+  if ARGV[2] == 't' and string.sub(entry, 1, 1) == 't' then
+    local last = math.min(length - 1, cursor + 16)
+    for at = cursor + 1, last do
+      local later = redis.call('LINDEX', KEYS[1], at)
+      if string.sub(later, 1, 1) ~= 't' then
+        break
+      end
+      if same(later) then
+        redis.call('LSET', KEYS[1], at, entry)
+        redis.call('LSET', KEYS[1], cursor, later)
+        touch(cursor + 1)
+        return { 'replay', cursor, later, 0 }
+      end
+    end
+  end
+end
+-- A restarted agent starts from its first step again: that call begins a new attempt.
+if cursor > 0 then
+  local first = redis.call('LINDEX', KEYS[1], 0)
+  if first and same(first) then
+    touch(1)
+    return { 'replay', 0, first, 1 }
+  end
+end
+local diverged = 0
+if cursor < length then
+  if cursor == 0 then
+    redis.call('DEL', KEYS[1])
+  else
+    redis.call('LTRIM', KEYS[1], 0, cursor - 1)
+  end
+  diverged = 1
+end
+local position = redis.call('RPUSH', KEYS[1], ARGV[5]) - 1
+touch(position + 1)
+return { 'live', position, '', diverged }

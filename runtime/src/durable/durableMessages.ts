@@ -1,0 +1,185 @@
+/**
+ * `/v1/messages` in a durable run: the call's step is claimed before anything else is done.
+ * A step the journal holds is answered from it — the JSON as it was, or the stream's events
+ * through the same relay (provider/streamRelay.ts) the live stream took, so the SDK reads the
+ * same events — with no provider call, no tokens, nothing charged to limits or budgets. A live
+ * call's answer is journaled before it reaches the caller: the JSON before it is sent, a
+ * stream's last write (the one with `message_stop`) held until the journal has it all.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
+import { callCost, priceBook } from '../../../contract/src/spend/callCost.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
+import type { RoutedResponse } from '../provider/providerAttempt.ts';
+import { endSpan, startRequestSpan } from '../telemetry/tracing.ts';
+import { relayStream, type StreamSource } from '../provider/streamRelay.ts';
+import { BACKEND_HEADER, CallerStream } from '../server/callerStream.ts';
+import { badRequest, refusal, sendError } from '../server/errorReplies.ts';
+import { presentedKey, requestPeer } from '../server/requestGate.ts';
+import type { ActivePolicy, RuntimeContext } from '../server/runtimeContext.ts';
+import type { ClaimedStep, RunRef } from './durableRuns.ts';
+import type { ModelAnswer } from './journalEntry.ts';
+
+/** Says on a replayed answer that it came from the run's journal. */
+export const REPLAYED_HEADER = 'x-breakwater-replayed';
+
+export type DurableNeeds = Pick<
+  RuntimeContext,
+  'durable' | 'durableMetrics' | 'clientKeys' | 'clock'
+>;
+
+/** The run this request names (undefined: none, or durability off); 'answered' when refused. */
+export function requestRun(
+  ctx: DurableNeeds,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): RunRef | 'answered' | undefined {
+  const key = presentedKey(request);
+  const named = ctx.durable.runOf(
+    request.headers,
+    key,
+    ctx.clientKeys.isPodKey(key, requestPeer(request)),
+  );
+  if (named === undefined) return undefined;
+  if (named.ok) return named.run;
+  sendError(reply, badRequest(named.message));
+  return 'answered';
+}
+
+/** A live model call of a durable run: where its answer goes in the journal. */
+export class LiveModelStep {
+  readonly #ctx: DurableNeeds;
+  readonly #step: ClaimedStep;
+
+  constructor(ctx: DurableNeeds, step: ClaimedStep) {
+    this.#ctx = ctx;
+    this.#step = step;
+  }
+
+  /** Journals a successful answer (before it goes out); anything else drops the step. */
+  async settle(routed: RoutedResponse, stream: CallerStream | undefined): Promise<void> {
+    if (routed.status < 200 || routed.status > 299) {
+      await this.#ctx.durable.abandon(this.#step);
+      return;
+    }
+    const answer: ModelAnswer = {
+      kind: 'model',
+      status: routed.status,
+      stream: routed.kind === 'stream',
+      body: routed.kind === 'plain' ? routed.text : (stream?.recorded() ?? ''),
+      model: routed.model,
+      backend: routed.backend,
+      usage: routed.usage,
+    };
+    await this.#ctx.durable.complete(this.#step, answer);
+  }
+
+  async abandon(): Promise<void> {
+    await this.#ctx.durable.abandon(this.#step);
+  }
+}
+
+/**
+ * Claims the step of a `/v1/messages` call that names a run: answers it (replayed, or refused)
+ * and returns 'answered', or returns where a live answer is to be journaled (undefined: the
+ * call is not journaled).
+ */
+export async function beginModelStep(
+  ctx: DurableNeeds,
+  active: ActivePolicy,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  body: Readonly<Record<string, unknown>>,
+): Promise<LiveModelStep | 'answered' | undefined> {
+  const run = requestRun(ctx, request, reply);
+  if (run === undefined || run === 'answered') return run;
+  const begun = await ctx.durable.begin(run, 'model', canonicalJson(body));
+  switch (begun.action) {
+    case 'refused':
+      sendError(reply, refusal(403, 'permission_error', begun.message));
+      return 'answered';
+    case 'replay': {
+      if (begun.answer.kind !== 'model') return undefined;
+      countSaved(ctx, active, begun.answer);
+      const traced = startRequestSpan('POST /v1/messages', request.headers, {
+        'gen_ai.request.model': String(body.model),
+        'breakwater.replayed': 'true',
+      });
+      try {
+        await replayModelAnswer(ctx.clock, request, reply, begun.answer);
+      } finally {
+        endSpan(traced.span, begun.answer.status, undefined);
+      }
+      return 'answered';
+    }
+    case 'unknown':
+      // A model call has no effect to repeat: made again, and its answer written in place.
+      return new LiveModelStep(ctx, begun.step);
+    case 'live':
+      return begun.step === undefined ? undefined : new LiveModelStep(ctx, begun.step);
+  }
+}
+
+function countSaved(ctx: DurableNeeds, active: ActivePolicy, answer: ModelAnswer): void {
+  const cost = callCost(answer.model, answer.usage, priceBook(active.doc.pricing));
+  ctx.durableMetrics.savedTokens.inc({ model: answer.model }, cost.tokens);
+  if (cost.priced)
+    ctx.durableMetrics.savedUsd.inc({ model: answer.model }, Number(cost.picoUsd) / 1e12);
+}
+
+/** The recorded answer, as the provider's went out: the JSON, or the events through the relay. */
+async function replayModelAnswer(
+  clock: Clock,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  answer: ModelAnswer,
+): Promise<void> {
+  if (!answer.stream) {
+    reply.hijack();
+    reply.raw.writeHead(answer.status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(answer.body),
+      'request-id': request.id,
+      [BACKEND_HEADER]: answer.backend,
+      [REPLAYED_HEADER]: 'true',
+    });
+    reply.raw.end(answer.body);
+    return;
+  }
+  reply.raw.setHeader(REPLAYED_HEADER, 'true');
+  const stream = new CallerStream(reply, request.id);
+  stream.servedBy = answer.backend;
+  await relayStream(recordedSource(answer.body), {
+    status: answer.status,
+    headers: {},
+    sink: stream,
+    whenExpired: () => undefined,
+    clock,
+    maxDurationMs: Infinity,
+    firstEvent: () => undefined,
+    commit: () => {
+      stream.committed = true;
+    },
+    reportUsage: () => undefined,
+  });
+  stream.end();
+}
+
+/** A journaled stream as a source for the relay: its events, then its end. */
+function recordedSource(events: string): StreamSource {
+  let cancelled = false;
+  return {
+    start(listener) {
+      setImmediate(() => {
+        if (cancelled) return;
+        listener.data(Buffer.from(events));
+        listener.end();
+      });
+    },
+    pause: () => undefined,
+    resume: () => undefined,
+    cancel: () => {
+      cancelled = true;
+    },
+  };
+}

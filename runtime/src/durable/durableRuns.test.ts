@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { ManualClock } from '../../../test/support/manualClock.ts';
+import { AuditLog } from '../audit/auditLog.ts';
+import { createLogger } from '../telemetry/logger.ts';
+import { DurableMetrics } from './durableMetrics.ts';
+import { DurableRuns } from './durableRuns.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'bw-durable-unit-'));
+const keyFile = join(dir, 'key');
+const settings = {
+  // Nothing listens there: the client's connection fails in the background, as a store down's does.
+  store: { redis: { address: '127.0.0.1:1' } },
+  retentionMs: 60_000,
+  encryptionKeySecretRef: { name: 'journal-key', key: 'key' },
+  keyPrefix: 'breakwater:run:unit/agent',
+};
+const headers = { 'breakwater-run-id': 'run-1' };
+
+function durableRuns(clock: ManualClock) {
+  const registry = new Registry();
+  const metrics = new DurableMetrics(registry);
+  const runs = new DurableRuns({
+    clock,
+    logger: createLogger('silent'),
+    metrics,
+    audit: new AuditLog(false),
+    env: { BREAKWATER_DURABILITY_KEY_FILE: keyFile },
+  });
+  const noKey = async () =>
+    (await metrics.unjournaled.get()).values.find((v) => v.labels.reason === 'no_key')?.value;
+  return { runs, noKey };
+}
+
+afterEach(() => {
+  rmSync(keyFile, { force: true });
+});
+
+describe('durable runs without their key', () => {
+  it('go on unjournaled, counted, and read the key again ten seconds later', async () => {
+    const clock = new ManualClock(0);
+    const { runs, noKey } = durableRuns(clock);
+    runs.configure(settings);
+    expect(runs.enabled).toBe(false);
+    expect(runs.runOf(headers, 'k', false)).toBeUndefined();
+    expect(await noKey()).toBe(1);
+
+    writeFileSync(keyFile, Buffer.alloc(32, 1).toString('base64'));
+    clock.advance(9_999);
+    expect(runs.runOf(headers, 'k', false)).toBeUndefined();
+    clock.advance(1);
+    expect(runs.runOf(headers, 'k', false)).toMatchObject({ ok: true, run: { id: 'run-1' } });
+    expect(runs.enabled).toBe(true);
+    runs.close();
+  });
+
+  it('refuses a run id that cannot be one, naming the header', () => {
+    writeFileSync(keyFile, Buffer.alloc(32, 1));
+    const { runs } = durableRuns(new ManualClock(0));
+    runs.configure(settings);
+    expect(runs.runOf({ 'breakwater-run-id': 'a b' }, 'k', false)).toEqual({
+      ok: false,
+      message: expect.stringContaining('header Breakwater-Run-Id must be') as unknown,
+    });
+    runs.close();
+  });
+
+  it('binds a run to a keyed hash of the client key, and every pod key to one owner', () => {
+    writeFileSync(keyFile, Buffer.alloc(32, 1));
+    const { runs } = durableRuns(new ManualClock(0));
+    runs.configure(settings);
+    const owner = (key: string, pod: boolean) => {
+      const named = runs.runOf(headers, key, pod);
+      return named?.ok === true ? named.run.owner : undefined;
+    };
+    expect(owner('key-a', false)).toBe(owner('key-a', false));
+    expect(owner('key-a', false)).not.toBe(owner('key-b', false));
+    expect(owner('key-a', false)).not.toContain('key-a');
+    expect(owner('breakwater-pod-1', true)).toBe(owner('breakwater-pod-2', true));
+    runs.close();
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * `/mcp/<name>` `tools/call` in a durable run. The step is claimed, and so journaled as
+ * started, before the tool is called, and completed with the result before the result goes
+ * back. On replay a completed step is answered from the journal without calling the tool; a
+ * step that started and never completed has an unknown outcome: the tool is called again when
+ * it says it is idempotent or read-only (MCP `idempotentHint`, `readOnlyHint`) or the server's
+ * `onUnknownOutcome` is Retry, and otherwise (Fail) the caller gets an `is_error` result that
+ * says so — calling a tool that files a ticket twice is worse than telling the model.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
+import { isLoopbackAddress, type ClientKeys } from '../access/clientKeys.ts';
+import type { McpServerLink } from '../mcp/mcpServerLink.ts';
+import type { DurableMetrics } from './durableMetrics.ts';
+import type { DurableRuns, RunHeader } from './durableRuns.ts';
+
+/** A durable call the journal refused: another key's run. */
+export interface RefusedRun {
+  readonly refused: string;
+}
+
+export class DurableTools {
+  readonly #runs: DurableRuns;
+  readonly #metrics: DurableMetrics;
+  readonly #clientKeys: Pick<ClientKeys, 'isPodKey'>;
+
+  constructor(
+    runs: DurableRuns,
+    metrics: DurableMetrics,
+    clientKeys: Pick<ClientKeys, 'isPodKey'>,
+  ) {
+    this.#runs = runs;
+    this.#metrics = metrics;
+    this.#clientKeys = clientKeys;
+  }
+
+  /** The run the request names (undefined: none, or durability off). */
+  runOf(
+    headers: IncomingMessage['headers'],
+    remoteAddress: string | undefined,
+  ): RunHeader | undefined {
+    const key = presented(headers);
+    const peer = { loopback: isLoopbackAddress(remoteAddress) };
+    return this.#runs.runOf(headers, key, this.#clientKeys.isPodKey(key, peer));
+  }
+
+  /** One tool call of run `named`, through its journal; `live` makes the call. */
+  async call(
+    named: RunHeader,
+    link: McpServerLink,
+    tool: string,
+    input: Record<string, unknown>,
+    live: () => Promise<CallToolResult>,
+    signal: AbortSignal,
+  ): Promise<CallToolResult | RefusedRun> {
+    if (!named.ok) return { refused: named.message };
+    const request = canonicalJson({ server: link.settings.name, tool, arguments: input });
+    const begun = await this.#runs.begin(named.run, 'tool', request);
+    switch (begun.action) {
+      case 'refused':
+        return { refused: begun.message };
+      case 'replay':
+        return begun.answer.kind === 'tool' ? begun.answer.result : live();
+      case 'live': {
+        const result = await live();
+        // The caller gone mid-call (its pod dying): the outcome stays unknown, not "cancelled".
+        if (begun.step !== undefined && !signal.aborted)
+          await this.#runs.complete(begun.step, { kind: 'tool', result });
+        return result;
+      }
+      case 'unknown': {
+        const retry = mayCallAgain(link, tool);
+        this.#metrics.unknownOutcomes.inc({ action: retry ? 'retried' : 'failed' });
+        const result = retry ? await live() : unknownOutcome(link.settings.name, tool);
+        await this.#runs.complete(begun.step, { kind: 'tool', result });
+        return result;
+      }
+    }
+  }
+}
+
+export function isRefused(answer: CallToolResult | RefusedRun): answer is RefusedRun {
+  return 'refused' in answer;
+}
+
+/** Whether a call whose outcome is unknown may be made again. */
+export function mayCallAgain(link: McpServerLink, tool: string): boolean {
+  if (link.settings.onUnknownOutcome === 'Retry') return true;
+  const annotations = link.state.tools.find((t) => t.name === tool)?.annotations;
+  return annotations?.idempotentHint === true || annotations?.readOnlyHint === true;
+}
+
+function unknownOutcome(server: string, tool: string): CallToolResult {
+  return {
+    content: [
+      {
+        type: 'text',
+        text: `the outcome of ${server}__${tool} is unknown: the call had started when this run was interrupted and never reported back, and the tool is not marked idempotent (onUnknownOutcome: Fail), so it was not called again. Check whether it took effect before calling it again.`,
+      },
+    ],
+    isError: true,
+  };
+}
+
+function presented(headers: IncomingMessage['headers']): string | undefined {
+  const key = headers['x-api-key'];
+  if (typeof key === 'string') return key;
+  const auth = headers.authorization;
+  return typeof auth === 'string' ? auth.replace(/^Bearer\s+/i, '') : undefined;
+}

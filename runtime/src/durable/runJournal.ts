@@ -1,0 +1,120 @@
+/**
+ * A run's journal in Redis: three keys per run under the agent's prefix, with the run id as
+ * the Redis Cluster hash tag so one script sees all three —
+ *
+ *   <prefix>:{<run>}:log     the steps, in order (journalEntry.ts)
+ *   <prefix>:{<run>}:cursor  the next step the run's current attempt expects
+ *   <prefix>:{<run>}:owner   the fingerprint of the client key that started the run
+ *
+ * Each call claims its step atomically (claim.lua): the step under the cursor when the request
+ * is the same (replay); the journal's first step when the cursor is elsewhere and the request
+ * is the first one's — a restarted agent begins again from step one, and that call starts a
+ * new attempt whose cursor runs from there; otherwise a new step at the end, the rest of the
+ * journal dropped when the cursor was not at its end (the run diverged). A tool call found a
+ * few steps later in the same stretch of tool steps (parallel calls, another order) is swapped
+ * into the cursor's place. Every write sets the keys to expire `retention` after it.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { RedisClientType } from '@redis/client';
+import { runScript, type LuaScript } from '../rateLimitStore/luaScripts.ts';
+import { stepHeader, type StepKind } from './journalEntry.ts';
+
+function load(name: string): LuaScript {
+  const source = readFileSync(new URL(`./${name}.lua`, import.meta.url), 'utf8');
+  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const CLAIM_SCRIPT = load('claim');
+const COMPLETE_SCRIPT = load('complete');
+const APPEND_SCRIPT = load('append');
+
+export type Claim =
+  | { readonly verdict: 'forbidden' }
+  | {
+      readonly verdict: 'replay';
+      readonly position: number;
+      readonly entry: string;
+      /** This call was the first of a new attempt (a restarted agent). */
+      readonly newAttempt: boolean;
+    }
+  | {
+      readonly verdict: 'live';
+      readonly position: number;
+      /** The run's journal differed from here: what followed was dropped. */
+      readonly diverged: boolean;
+    };
+
+/** The three keys of one run. */
+export function runKeys(prefix: string, run: string): string[] {
+  const base = `${prefix}:{${run}}`;
+  return [`${base}:log`, `${base}:cursor`, `${base}:owner`];
+}
+
+export class RunJournal {
+  readonly #client: RedisClientType;
+  readonly #prefix: string;
+  readonly #retentionMs: number;
+
+  constructor(client: RedisClientType, prefix: string, retentionMs: number) {
+    this.#client = client;
+    this.#prefix = prefix;
+    this.#retentionMs = retentionMs;
+  }
+
+  async claim(run: string, owner: string, kind: StepKind, match: string): Promise<Claim> {
+    const reply = (await runScript(this.#client, CLAIM_SCRIPT, runKeys(this.#prefix, run), [
+      owner,
+      kind === 'model' ? 'm' : 't',
+      match,
+      String(this.#retentionMs),
+      stepHeader(kind, 'started', match),
+    ])) as [string, number, string, number];
+    const [verdict, position, entry, flag] = reply;
+    if (verdict === 'forbidden') return { verdict };
+    if (verdict === 'replay') return { verdict, position, entry, newAttempt: flag === 1 };
+    return { verdict: 'live', position, diverged: flag === 1 };
+  }
+
+  /** Writes the done entry over the step's started marker; false when the step is gone. */
+  async complete(
+    run: string,
+    position: number,
+    kind: StepKind,
+    match: string,
+    entry: string,
+  ): Promise<boolean> {
+    const reply = await runScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
+      String(position),
+      stepHeader(kind, 'started', match),
+      entry,
+      String(this.#retentionMs),
+    ]);
+    return reply === 1;
+  }
+
+  /**
+   * Appends a done step at `position` when the run's journal and cursor both end there (a
+   * model call at the run's live tail: no claim was needed). 1 written, 0 the run moved on
+   * (claim it instead), -1 another owner's.
+   */
+  async append(run: string, owner: string, position: number, entry: string): Promise<number> {
+    const reply = await runScript(this.#client, APPEND_SCRIPT, runKeys(this.#prefix, run), [
+      owner,
+      String(position),
+      entry,
+      String(this.#retentionMs),
+    ]);
+    return Number(reply);
+  }
+
+  /** Drops a failed call's started marker while it is the last step (the caller will ask again). */
+  async abandon(run: string, position: number, kind: StepKind, match: string): Promise<void> {
+    await runScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
+      String(position),
+      stepHeader(kind, 'started', match),
+      '',
+      String(this.#retentionMs),
+    ]);
+  }
+}

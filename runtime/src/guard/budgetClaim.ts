@@ -1,0 +1,121 @@
+/**
+ * A call's budgets when the rate-limit store decides them (RateLimitPolicy `spec.store`): the
+ * claim BudgetLedger.claim hands the call instead of a ticket. The rate limiter sends it with
+ * the call's first admission, so one script call (admit.lua with budget.lua) decides the limits
+ * and every budget together, for every replica at once: the store holds the worst case in each
+ * account under a lease, or refuses, or — when it cannot answer within its wait budget — the
+ * replica's share decides as it does without a store (BudgetLedger.reserve).
+ *
+ * Held in the store, the call settles there (settle.lua: its real cost charged, its worst case
+ * released); the same cost is also counted in the replica's own accounts, so a replica that
+ * falls back later holds its share less what it has spent, as the rate limits do.
+ */
+import { randomBytes } from 'node:crypto';
+import type { BudgetExhaustedError } from './errors.ts';
+import type { BudgetTicket } from './budgetTicket.ts';
+import type {
+  StoreBudgetClaim,
+  StoreBudgetRequest,
+  StoreBudgetSettlement,
+  StoreBudgetVerdict,
+} from './rateLimitStore.ts';
+import type { TokenUsage } from './tokenBudget.ts';
+
+/** What the guard set settles or releases after a call: a ticket, or a claim. */
+export interface BudgetHold {
+  note(attempt: number, backend: string, usage: TokenUsage): void;
+  settle(): void;
+}
+
+/** What a claim needs of the ledger that made it; `C` is what the ledger keeps with it. */
+export interface ClaimHost<C> {
+  /** The replica's share decides (the store did not answer). */
+  reserveLocally(claim: BudgetClaim<C>): BudgetTicket | undefined;
+  /** A ticket over the replica's accounts holding nothing: settling it counts the spend there. */
+  mirror(claim: BudgetClaim<C>): BudgetTicket;
+  /** The store's answer: what is left, and Shadow's would-have-refused. */
+  saw(claim: BudgetClaim<C>, verdict: StoreBudgetVerdict): void;
+  /** The store's refusal as the caller gets it. */
+  refusal(claim: BudgetClaim<C>, verdict: StoreBudgetVerdict): BudgetExhaustedError;
+}
+
+/** Where a settlement of a reservation the store holds goes (the rate limiter's store). */
+export interface BudgetSettler {
+  settleBudget(settlement: StoreBudgetSettlement): void;
+}
+
+/** Unique across replicas: a random prefix per process and a counter. */
+const PROCESS_ID = randomBytes(6).toString('hex');
+let sequence = 0;
+
+export function reservationId(): string {
+  sequence++;
+  return `${PROCESS_ID}-${sequence.toString(36)}`;
+}
+
+type Decision = 'pending' | 'store' | 'local' | 'refused';
+
+export class BudgetClaim<C> implements StoreBudgetClaim, BudgetHold {
+  readonly request: StoreBudgetRequest;
+  /** The call and its accounts, as the ledger knows them. */
+  readonly context: C;
+  readonly #host: ClaimHost<C>;
+  readonly #settler: BudgetSettler;
+  #decision: Decision = 'pending';
+  /** Held in the store: the mirror; held locally: the ledger's reservation. */
+  #ticket: BudgetTicket | undefined;
+
+  constructor(request: StoreBudgetRequest, context: C, host: ClaimHost<C>, settler: BudgetSettler) {
+    this.request = request;
+    this.context = context;
+    this.#host = host;
+    this.#settler = settler;
+  }
+
+  get pending(): StoreBudgetRequest | undefined {
+    return this.#decision === 'pending' ? this.request : undefined;
+  }
+
+  /** Where the call's budgets were decided (tests, /debug). */
+  get decision(): Decision {
+    return this.#decision;
+  }
+
+  held(verdict: StoreBudgetVerdict): void {
+    this.#decision = 'store';
+    this.#ticket = this.#host.mirror(this);
+    this.#host.saw(this, verdict);
+  }
+
+  refused(verdict: StoreBudgetVerdict): never {
+    this.#decision = 'refused';
+    this.#host.saw(this, verdict);
+    throw this.#host.refusal(this, verdict);
+  }
+
+  holdLocally(): void {
+    this.#decision = 'local';
+    this.#ticket = this.#host.reserveLocally(this);
+  }
+
+  note(attempt: number, backend: string, usage: TokenUsage): void {
+    this.#ticket?.note(attempt, backend, usage);
+  }
+
+  settle(): void {
+    const ticket = this.#ticket;
+    if (ticket === undefined) return;
+    this.#ticket = undefined;
+    const cost = ticket.settle();
+    if (this.#decision !== 'store') return;
+    const r = this.request;
+    this.#settler.settleBudget({
+      accounts: r.accounts,
+      reservationId: r.reservationId,
+      worstPico: r.worstPico,
+      worstTokens: r.worstTokens,
+      costPico: cost.pico,
+      costTokens: cost.tokens,
+    });
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * A budget's refusal as the caller gets it (BudgetExhaustedError → 429): the budget, its
+ * period, what is spent of what limit, what calls in flight hold, the call's worst case, and
+ * when the period resets. The same words whether the replica's share or the store decided.
+ */
+import { formatUsd } from '../../../contract/src/api/usd.ts';
+import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
+import type { CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
+import { PICODOLLARS_PER_USD } from '../../../contract/src/spend/callCost.ts';
+import { BudgetExhaustedError } from './errors.ts';
+
+/** What an account held when it refused. */
+export interface RefusingAccount {
+  /** `''` for the whole agent; the client key's fingerprint for `per: ClientKey`. */
+  readonly who: string;
+  readonly period: CalendarPeriod;
+  readonly limitPico: bigint | undefined;
+  readonly limitTokens: bigint | undefined;
+  readonly spentPico: bigint;
+  readonly reservedPico: bigint;
+  readonly spentTokens: bigint;
+}
+
+export interface Refusal {
+  readonly agent: string;
+  readonly budget: BudgetSettings;
+  readonly account: RefusingAccount;
+  /** The call's worst case in picodollars. */
+  readonly pico: bigint;
+  readonly now: number;
+  /** Replicas the budget is divided among (1: the whole budget, as the store holds it). */
+  readonly shareOf: number;
+}
+
+function usd(pico: bigint): string {
+  return formatUsd(pico, PICODOLLARS_PER_USD);
+}
+
+export function exhaustedError(r: Refusal): BudgetExhaustedError {
+  const { budget, account, pico } = r;
+  const whose =
+    budget.per === 'Agent' ? `agent ${r.agent}` : `client key ${account.who} of agent ${r.agent}`;
+  const share =
+    r.shareOf > 1
+      ? ` (this replica's share: the budget divided among ${String(r.shareOf)} replicas)`
+      : '';
+  const limits: string[] = [];
+  if (account.limitPico !== undefined)
+    limits.push(
+      `spent ${usd(account.spentPico)} of ${usd(account.limitPico)} USD` +
+        (account.reservedPico > 0n
+          ? `, ${usd(account.reservedPico)} USD held by calls in flight`
+          : '') +
+        `, this call may cost up to ${usd(pico)} USD`,
+    );
+  if (account.limitTokens !== undefined)
+    limits.push(`spent ${String(account.spentTokens)} of ${String(account.limitTokens)} tokens`);
+  const resets = new Date(account.period.endMs).toISOString();
+  return new BudgetExhaustedError(
+    budget.name,
+    `budget "${budget.name}" (${budget.period}, per ${budget.per}) of ${whose} is exhausted${share}: ${limits.join('; ')}; it resets at ${resets}`,
+    account.period.endMs - r.now,
+    budget.onExhausted === 'Fallback',
+  );
+}

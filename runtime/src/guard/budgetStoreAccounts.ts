@@ -1,0 +1,161 @@
+/**
+ * The ledger's side of budgets kept in the store: the account a budget has there (its key,
+ * the whole agent's limits, how long it is kept), and what the store last said of each
+ * account, which is what is left of a budget for the agent when a store decides.
+ */
+import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
+import type { CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
+import type { BudgetClaim } from './budgetClaim.ts';
+import { exhaustedError } from './budgetRefusal.ts';
+import type { Account, BudgetCall } from './budgetTicket.ts';
+import { BudgetExhaustedError } from './errors.ts';
+import type { StoreBudgetAccount, StoreBudgetVerdict } from './rateLimitStore.ts';
+
+/** What the ledger keeps with a claim: the call, and its budgets' accounts on this replica. */
+export interface ClaimContext {
+  readonly call: BudgetCall;
+  readonly budgets: readonly BudgetSettings[];
+  readonly accounts: readonly Account[];
+}
+
+const PICO_PER_MICRO = 1_000_000n;
+/** An account outlives its period by a week: late settlements land, and status can read it. */
+export const KEPT_AFTER_PERIOD_MS = 7 * 86_400_000;
+
+/**
+ * `account`'s budget in the store: `<agent>:<budget>:<periodStartMs>[:<key fingerprint>]`,
+ * with the budget's whole limits (the store holds the agent's total, never a share).
+ */
+export function storeAccount(
+  agent: string,
+  budget: BudgetSettings,
+  account: Account,
+): StoreBudgetAccount {
+  const who = account.who === '' ? '' : `:${account.who}`;
+  return {
+    key: `${agent}:${budget.name}:${String(account.period.startMs)}${who}`,
+    limitPico:
+      budget.limitMicroUsd === undefined
+        ? undefined
+        : BigInt(budget.limitMicroUsd) * PICO_PER_MICRO,
+    limitTokens: budget.limitTokens === undefined ? undefined : BigInt(budget.limitTokens),
+    keepUntilMs: account.period.endMs + KEPT_AFTER_PERIOD_MS,
+    refuses: budget.onExhausted !== 'Shadow',
+  };
+}
+
+interface Seen {
+  readonly budget: string;
+  readonly period: CalendarPeriod;
+  readonly limitPico: bigint | undefined;
+  readonly limitTokens: bigint | undefined;
+  readonly spentPico: bigint;
+  readonly spentTokens: bigint;
+}
+
+/** What the store last answered for each account this replica used. */
+export class StoreView {
+  readonly #seen = new Map<string, Seen>();
+
+  /** The store's answer for `claim`'s accounts. */
+  saw(claim: BudgetClaim<ClaimContext>, verdict: StoreBudgetVerdict): void {
+    const { budgets, accounts } = claim.context;
+    verdict.accounts.forEach((state, i) => {
+      const budget = budgets[i];
+      const account = accounts[i];
+      const limits = claim.request.accounts[i];
+      if (budget === undefined || account === undefined || limits === undefined) return;
+      this.#seen.set(limits.key, {
+        budget: budget.name,
+        period: account.period,
+        limitPico: limits.limitPico,
+        limitTokens: limits.limitTokens,
+        spentPico: state.spentPico,
+        spentTokens: state.spentTokens,
+      });
+    });
+  }
+
+  /**
+   * What is left of `budget` at `now` as the store last said (per ClientKey, of the key with
+   * least left); undefined when the store has said nothing of this period.
+   */
+  remaining(
+    budget: string,
+    now: number,
+  ):
+    | { picoUsd: bigint | undefined; tokens: bigint | undefined; limitPico: bigint | undefined }
+    | undefined {
+    let found:
+      | { picoUsd: bigint | undefined; tokens: bigint | undefined; limitPico: bigint | undefined }
+      | undefined;
+    for (const [key, s] of this.#seen) {
+      if (now >= s.period.endMs) {
+        this.#seen.delete(key);
+        continue;
+      }
+      if (s.budget !== budget || now < s.period.startMs) continue;
+      const picoUsd = s.limitPico === undefined ? undefined : s.limitPico - s.spentPico;
+      const tokens = s.limitTokens === undefined ? undefined : s.limitTokens - s.spentTokens;
+      found = {
+        picoUsd: least(found?.picoUsd, picoUsd),
+        tokens: least(found?.tokens, tokens),
+        limitPico: s.limitPico,
+      };
+    }
+    return found;
+  }
+
+  /** Forgets budgets the policy no longer has. */
+  retain(budgets: ReadonlySet<string>): void {
+    for (const [key, s] of this.#seen) if (!budgets.has(s.budget)) this.#seen.delete(key);
+  }
+}
+
+function least(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a < b ? a : b;
+}
+
+/**
+ * The store's refusal of `claim`, in the words of the share's, with the store's numbers for
+ * the whole agent; Fallback only when every budget that refused says so.
+ */
+export function refusedByStore(
+  agent: string,
+  claim: BudgetClaim<ClaimContext>,
+  verdict: StoreBudgetVerdict,
+  now: number,
+): BudgetExhaustedError {
+  const { budgets, accounts } = claim.context;
+  const i = verdict.refusedBy ?? 0;
+  const budget = budgets[i];
+  const account = accounts[i];
+  const state = verdict.accounts[i];
+  const limits = claim.request.accounts[i];
+  if (budget === undefined || account === undefined || state === undefined || !limits)
+    throw new Error(`the store refused budget account ${String(i)} of ${String(budgets.length)}`);
+  const fallback = verdict.accounts.every(
+    (a, j) => a.state !== 'refuses' || budgets[j]?.onExhausted === 'Fallback',
+  );
+  const error = exhaustedError({
+    agent,
+    budget,
+    account: {
+      who: account.who,
+      period: account.period,
+      limitPico: limits.limitPico,
+      limitTokens: limits.limitTokens,
+      spentPico: state.spentPico,
+      reservedPico: state.reservedPico,
+      spentTokens: state.spentTokens,
+    },
+    pico: claim.request.worstPico,
+    now,
+    shareOf: 1,
+  });
+  return fallback === error.fallback
+    ? error
+    : new BudgetExhaustedError(error.budget, error.message, error.retryAfterMs, fallback);
+}

@@ -1,0 +1,279 @@
+/**
+ * One attempt of a routed call on one backend: the caller's request passed through over the
+ * backend's wire, or the agent loop's request sent with the SDK; a streamed answer relayed to
+ * the caller's sink, a plain one read; and the attempt observed (duration, outcome, headers)
+ * once it ends. The router (modelRouter.ts) decides which model and which backend; the guard
+ * wraps each attempt in its breaker, timeout and retry.
+ */
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type Anthropic from '@anthropic-ai/sdk';
+import { APIConnectionError } from '@anthropic-ai/sdk';
+import type { Clock } from '../../../platform/src/time/clock.ts';
+import {
+  DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  type PolicyDocument,
+} from '../../../contract/src/policy/policyDocument.ts';
+import { CancelledError } from '../guard/errors.ts';
+import type { HeaderSource } from '../guard/headers.ts';
+import { modelIdAt, type BackendAttempt } from './backendPool.ts';
+import type { ForwardedAnswer, MessagesEndpoint } from './messagesForwarder.ts';
+import { tokenUsage, usageOfAnswer, type Usage } from './sseUsage.ts';
+import { readableSource, relayStream, type StreamSink } from './streamRelay.ts';
+import { cancelledBy } from './upstreamFetch.ts';
+
+export interface AttemptObserver {
+  (event: {
+    model: string;
+    backend: string;
+    attempt: number;
+    durationMs: number;
+    outcome: string;
+    error?: unknown;
+    /** The provider's response headers, when it answered. */
+    headers?: HeaderSource | undefined;
+  }): void;
+}
+
+export type RoutedResponse =
+  | {
+      readonly kind: 'plain';
+      readonly model: string;
+      readonly backend: string;
+      readonly status: number;
+      readonly text: string;
+      readonly usage: Usage;
+      readonly fallbackUsed: boolean;
+      /** A budget's `onExhausted: Fallback` chose this model. */
+      readonly budgetFallback?: true;
+    }
+  | {
+      /** A stream relayed to the caller's sink in full, ended by `message_stop`. */
+      readonly kind: 'stream';
+      readonly model: string;
+      readonly backend: string;
+      readonly status: number;
+      readonly usage: Usage;
+      readonly fallbackUsed: boolean;
+      readonly budgetFallback?: true;
+    };
+
+/** Limits on a streamed answer beyond the attempt's `timeout` (time to first event). */
+export interface StreamLimits {
+  /** Longest pause between two events. */
+  readonly idleTimeoutMs: number;
+  /** Limit on the whole stream; Infinity for none. */
+  readonly maxDurationMs: number;
+}
+/** What one attempt sends, and where a streamed answer goes. */
+export interface AttemptRequest {
+  /**
+   * `forward`: the caller's own Messages request, passed through over the backend's
+   * connection (`messagesForwarder.ts`); `sdk`: a request the runtime built (the agent loop),
+   * sent with the SDK.
+   */
+  readonly via: 'forward' | 'sdk';
+  /** The route forwarded to (`forward` only); `messages` unless said otherwise. */
+  readonly endpoint?: MessagesEndpoint;
+  readonly body: Readonly<Record<string, unknown>>;
+  /** The body as the caller sent it, forwarded unchanged while `model` is the one it names. */
+  readonly rawBody?: string;
+  readonly stream: boolean;
+  /**
+   * Where a streamed answer goes (required with `stream`). Nothing is written to it before
+   * content begins, so a failure before then is retried or falls back unseen; after that a
+   * failure is final.
+   */
+  readonly sink?: StreamSink;
+  /** Extra headers for the provider: W3C trace context; the caller's `anthropic-*` on `forward`. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export class ProviderAttempts {
+  readonly #clock: Clock;
+  readonly #streamLimits: () => StreamLimits;
+  readonly #observe: AttemptObserver;
+
+  constructor(options: {
+    clock: Clock;
+    streamLimits: () => StreamLimits;
+    observe: AttemptObserver;
+  }) {
+    this.#clock = options.clock;
+    this.#streamLimits = options.streamLimits;
+    this.#observe = options.observe;
+  }
+
+  /** One attempt on `info.backend`: sent, relayed or read, and observed. */
+  async run(
+    info: BackendAttempt,
+    options: AttemptRequest,
+    fallback: boolean,
+  ): Promise<RoutedResponse> {
+    const { backend, model } = info;
+    const started = this.#clock.now();
+    // Held until the attempt ends: a stream's end, for a streamed answer.
+    backend.inFlight++;
+    const signal = info.request.signal;
+    try {
+      // The agent loop's own requests go through the SDK where there is one (the Anthropic
+      // API); a cloud backend's wire serves both paths.
+      const answer =
+        options.via === 'forward' || backend.client === undefined
+          ? await this.#forward(info, options)
+          : await this.#sendWithSdk(info, options, backend.client);
+      info.observeHeaders(answer.headers);
+      let routed: RoutedResponse;
+      if (answer.kind === 'stream') {
+        const sink = options.sink;
+        if (sink === undefined) throw new Error('a streamed call needs a sink');
+        sink.servedBy = backend.name;
+        const limits = this.#streamLimits();
+        const usage = await relayStream(answer.body, {
+          status: answer.status,
+          headers: answer.headers,
+          sink,
+          // An attempt the guard has given up on stops at once, instead of writing later.
+          whenExpired: (fn) => {
+            info.whenExpired(fn);
+          },
+          clock: this.#clock,
+          maxDurationMs: limits.maxDurationMs,
+          firstEvent: () => {
+            info.firstEvent();
+          },
+          commit: () => {
+            sink.committed = true;
+            info.commit();
+          },
+          reportUsage: (usage) => {
+            info.reportUsage(tokenUsage(usage));
+          },
+        });
+        routed = {
+          kind: 'stream',
+          model,
+          backend: backend.name,
+          status: answer.status,
+          usage,
+          fallbackUsed: fallback,
+        };
+      } else {
+        const usage = usageOfAnswer(answer.text);
+        info.reportUsage(tokenUsage(usage));
+        routed = {
+          kind: 'plain',
+          model,
+          backend: backend.name,
+          status: answer.status,
+          text: answer.text,
+          usage,
+          fallbackUsed: fallback,
+        };
+      }
+      this.#observe({
+        model,
+        backend: backend.name,
+        attempt: info.attempt,
+        durationMs: this.#clock.now() - started,
+        outcome: 'Success',
+        headers: answer.headers,
+      });
+      return routed;
+    } catch (caught) {
+      // A call the caller cancelled fails as a connection error inside the SDK (it was not
+      // given the signal): say what it is, so that it never counts against the provider.
+      const err =
+        signal?.aborted === true && caught instanceof APIConnectionError
+          ? new CancelledError(caught)
+          : caught;
+      this.#observe({
+        model,
+        backend: backend.name,
+        attempt: info.attempt,
+        durationMs: this.#clock.now() - started,
+        // Classified once, here where it failed, by the guard's classifier; carried on `err`.
+        outcome: info.classify(err).outcome,
+        error: err,
+      });
+      throw err;
+    } finally {
+      backend.inFlight--;
+    }
+  }
+
+  /** The caller's request, passed through over the backend's wire (backendWire.ts). */
+  #forward(info: BackendAttempt, options: AttemptRequest): Promise<Answer> {
+    const model = modelIdAt(info.backend, info.model) ?? info.model;
+    const asSent =
+      options.via === 'forward' &&
+      model === options.body.model &&
+      (options.body.stream === true) === options.stream;
+    const headers: string[] = [];
+    if (options.headers !== undefined) {
+      for (const name in options.headers) headers.push(name, options.headers[name] as string);
+    }
+    return info.backend.wire.send({
+      endpoint: options.endpoint ?? 'messages',
+      model,
+      body: options.body,
+      rawBody: asSent ? options.rawBody : undefined,
+      stream: options.stream,
+      headers,
+      timeoutMs: info.request.timeout ?? Infinity,
+      idleTimeoutMs: this.#streamLimits().idleTimeoutMs,
+      signal: info.request.signal,
+    });
+  }
+
+  /** A request the runtime built, sent with the SDK's generic POST. */
+  async #sendWithSdk(
+    info: BackendAttempt,
+    options: AttemptRequest,
+    client: Anthropic,
+  ): Promise<Answer> {
+    // The caller's signal goes to the transport, which drops its listener when the exchange
+    // ends; given to the SDK as `signal`, it would cost far more (see upstreamFetch.ts).
+    const { signal, ...request } = info.request;
+    const body = {
+      ...options.body,
+      model: modelIdAt(info.backend, info.model) ?? info.model,
+      stream: options.stream,
+    };
+    // The SDK's generic POST, not messages.create(): the body is passed as built, and
+    // create() writes a console warning for deprecated models on every single call.
+    const response = await client
+      .post('/v1/messages', {
+        ...request,
+        body,
+        headers: options.headers ?? {},
+        stream: options.stream,
+        fetchOptions: cancelledBy(signal),
+      })
+      .asResponse();
+    if (options.stream && response.body !== null) {
+      return {
+        kind: 'stream',
+        status: response.status,
+        headers: response.headers,
+        body: readableSource(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>)),
+      };
+    }
+    return {
+      kind: 'plain',
+      status: response.status,
+      headers: response.headers,
+      text: await response.text(),
+    };
+  }
+}
+
+/** A policy's stream limits (the schema's defaults for a document that predates them). */
+export function streamLimits(doc: PolicyDocument | undefined): StreamLimits {
+  return {
+    idleTimeoutMs: doc?.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+    maxDurationMs: doc?.maxStreamDurationMs ?? Infinity,
+  };
+}
+/** One attempt's answer, whichever way it was sent. */
+type Answer = ForwardedAnswer;

@@ -1,0 +1,90 @@
+/**
+ * admit.lua's answer read back, typed: limits alone, and with budgets, amounts past 2^53 kept
+ * exact; a reply of any other shape is an error, never a guess.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { admission, budgetAdmitArgs, budgetKeys, budgetSettleArgs } from './storeScriptCalls.ts';
+
+const ACCOUNT = {
+  key: 'a:daily:1764028800000',
+  limitPico: 9_007_199_254_740_995n,
+  limitTokens: undefined,
+  keepUntilMs: 1764720000000,
+  refuses: true,
+};
+
+describe('admit.lua answers, read back', () => {
+  it('reads limits alone', () => {
+    expect(admission([1200, 1, 0])).toEqual({
+      waitMs: 1200,
+      reason: 'inputTokens',
+      charged: false,
+    });
+  });
+
+  it('reads a budget refusal with the refusing account and amounts past 2^53 exactly', () => {
+    expect(
+      admission([0, 4, 0, 0, 2, 0, '0', '400', '0', '0', 2, '9007199254740993', '1', '12', '7'], 2),
+    ).toEqual({
+      waitMs: 0,
+      reason: 'budget',
+      charged: false,
+      budget: {
+        held: false,
+        refusedBy: 1,
+        accounts: [
+          { state: 'fits', spentPico: 0n, reservedPico: 400n, spentTokens: 0n, reservedTokens: 0n },
+          {
+            state: 'refuses',
+            spentPico: 9_007_199_254_740_993n,
+            reservedPico: 1n,
+            spentTokens: 12n,
+            reservedTokens: 7n,
+          },
+        ],
+      },
+    });
+  });
+
+  it.each([
+    ['three values when budgets were asked', [0, 0, 1], 1],
+    ['budget values when none were asked', [0, 0, 1, 1, 0], 0],
+    ['an amount that is not a whole number', [0, 0, 1, 1, 0, 0, '1.5', '0', '0', '0'], 1],
+  ])('refuses %s', (_name, reply, accounts) => {
+    expect(() => admission(reply, accounts)).toThrow(/admit\.lua answered|not a whole number/);
+  });
+});
+
+describe('budget arguments', () => {
+  it('names each account and its leases under the prefix', () => {
+    expect(budgetKeys('breakwater:{ns/p}', [ACCOUNT])).toEqual([
+      'breakwater:{ns/p}:budget:a:daily:1764028800000',
+      'breakwater:{ns/p}:budget:a:daily:1764028800000:leases',
+    ]);
+  });
+
+  it('passes amounts as decimal strings, an absent limit as empty', () => {
+    const request = {
+      accounts: [ACCOUNT],
+      reservationId: 'r-1',
+      leaseMs: 90_000.5,
+      worstPico: 600_000_000_000n,
+      worstTokens: 200_000n,
+    };
+    expect(budgetAdmitArgs(request, true)).toEqual([
+      '1',
+      'r-1',
+      '90001',
+      '600000000000',
+      '200000',
+      '1',
+      '9007199254740995',
+      '',
+      '1764720000000',
+      '1',
+    ]);
+    expect(
+      budgetSettleArgs({ ...request, costPico: 12n, costTokens: 3n, accounts: [ACCOUNT] }),
+    ).toEqual(['1', 'r-1', '600000000000', '200000', '12', '3', '1764720000000']);
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * A run's journal on a real redis-server (runtime/src/durable/claim.lua, complete.lua): which
+ * step a call gets, and when. The cursor belongs to the run's current attempt: a restarted
+ * agent's first call begins a new one; a call the journal does not hold where the cursor
+ * stands drops the rest (diverged); every write keeps the run for its retention.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { createClient, type RedisClientType } from '@redis/client';
+import { RunJournal, runKeys } from '../../runtime/src/durable/runJournal.ts';
+import { stepHeader } from '../../runtime/src/durable/journalEntry.ts';
+import { startRedis, type RedisHandle } from '../support/redisServer.ts';
+
+const PREFIX = 'breakwater:run:tests/journal';
+const RETENTION_MS = 60_000;
+const hash = (c: string) => c.repeat(64);
+const done = (kind: 'model' | 'tool', c: string) =>
+  `${stepHeader(kind, 'done', hash(c))}sealed-${c}`;
+
+let redis: RedisHandle;
+let client: RedisClientType;
+let journal: RunJournal;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  client = createClient({ url: `redis://${redis.address}` });
+  await client.connect();
+  journal = new RunJournal(client, PREFIX, RETENTION_MS);
+});
+
+afterAll(async () => {
+  client.destroy();
+  await redis.remove();
+});
+
+/** Plays `calls` (kind and request) as one attempt, completing each live step. */
+async function attempt(run: string, calls: readonly [kind: 'model' | 'tool', c: string][]) {
+  const verdicts: string[] = [];
+  for (const [kind, c] of calls) {
+    const claim = await journal.claim(run, 'owner-a', kind, hash(c));
+    verdicts.push(
+      claim.verdict === 'live'
+        ? `live@${String(claim.position)}${claim.diverged ? ' diverged' : ''}`
+        : claim.verdict === 'replay'
+          ? `replay@${String(claim.position)}${claim.newAttempt ? ' new attempt' : ''}`
+          : 'forbidden',
+    );
+    if (claim.verdict === 'live')
+      await journal.complete(run, claim.position, kind, hash(c), done(kind, c));
+  }
+  return verdicts;
+}
+
+const log = (run: string) => client.lRange(runKeys(PREFIX, run)[0] ?? '', 0, -1);
+
+describe('a run journal', () => {
+  it('journals a first attempt, then replays it from the start for the next', async () => {
+    const run = randomUUID();
+    const steps: ['model' | 'tool', string][] = [
+      ['model', 'a'],
+      ['tool', 'b'],
+      ['model', 'c'],
+    ];
+    expect(await attempt(run, steps)).toEqual(['live@0', 'live@1', 'live@2']);
+    expect(await attempt(run, [...steps, ['tool', 'd']])).toEqual([
+      'replay@0 new attempt',
+      'replay@1',
+      'replay@2',
+      'live@3',
+    ]);
+    expect(await log(run)).toEqual(
+      ['a', 'b', 'c', 'd'].map((c, i) => done(i % 2 === 0 ? 'model' : 'tool', c)),
+    );
+  });
+
+  it('drops what follows a step that differs, and goes on live from there', async () => {
+    const run = randomUUID();
+    await attempt(run, [
+      ['model', 'a'],
+      ['tool', 'b'],
+      ['model', 'c'],
+    ]);
+    expect(
+      await attempt(run, [
+        ['model', 'a'],
+        ['tool', 'e'],
+        ['model', 'f'],
+      ]),
+    ).toEqual(['replay@0 new attempt', 'live@1 diverged', 'live@2']);
+    expect(await log(run)).toEqual([done('model', 'a'), done('tool', 'e'), done('model', 'f')]);
+  });
+
+  it('replays tool calls made in parallel in another order, model calls in theirs', async () => {
+    const run = randomUUID();
+    await attempt(run, [
+      ['model', 'a'],
+      ['tool', 'b'],
+      ['tool', 'c'],
+      ['tool', 'd'],
+      ['model', 'e'],
+    ]);
+    expect(
+      await attempt(run, [
+        ['model', 'a'],
+        ['tool', 'd'],
+        ['tool', 'b'],
+        ['tool', 'c'],
+        ['model', 'e'],
+      ]),
+    ).toEqual(['replay@0 new attempt', 'replay@1', 'replay@2', 'replay@3', 'replay@4']);
+    // The journal now holds this attempt's order.
+    expect(await log(run)).toEqual([
+      done('model', 'a'),
+      done('tool', 'd'),
+      done('tool', 'b'),
+      done('tool', 'c'),
+      done('model', 'e'),
+    ]);
+  });
+
+  it('tells a call that started and never completed by its started marker', async () => {
+    const run = randomUUID();
+    await attempt(run, [['model', 'a']]);
+    await journal.claim(run, 'owner-a', 'tool', hash('b'));
+    const again = await attempt(run, [['model', 'a']]);
+    const claim = await journal.claim(run, 'owner-a', 'tool', hash('b'));
+    expect(again).toEqual(['replay@0 new attempt']);
+    expect(claim).toEqual({
+      verdict: 'replay',
+      position: 1,
+      entry: stepHeader('tool', 'started', hash('b')),
+      newAttempt: false,
+    });
+  });
+
+  it('drops a failed call’s marker while it is the last step, and the cursor with it', async () => {
+    const run = randomUUID();
+    await attempt(run, [['model', 'a']]);
+    const failed = await journal.claim(run, 'owner-a', 'model', hash('b'));
+    if (failed.verdict !== 'live') throw new Error('expected a live step');
+    await journal.abandon(run, failed.position, 'model', hash('b'));
+    expect(await attempt(run, [['model', 'b']])).toEqual(['live@1']);
+    expect(await log(run)).toEqual([done('model', 'a'), done('model', 'b')]);
+  });
+
+  it('writes no answer over a step that is not the one claimed', async () => {
+    const run = randomUUID();
+    await attempt(run, [['model', 'a']]);
+    expect(await journal.complete(run, 0, 'model', hash('z'), done('model', 'z'))).toBe(false);
+    expect(await journal.complete(run, 5, 'model', hash('a'), done('model', 'a'))).toBe(false);
+    expect(await log(run)).toEqual([done('model', 'a')]);
+  });
+
+  it('belongs to the owner that started it', async () => {
+    const run = randomUUID();
+    await attempt(run, [['model', 'a']]);
+    expect(await journal.claim(run, 'owner-b', 'model', hash('a'))).toEqual({
+      verdict: 'forbidden',
+    });
+    expect(await journal.claim(run, 'owner-b', 'model', hash('x'))).toEqual({
+      verdict: 'forbidden',
+    });
+    expect(await log(run)).toEqual([done('model', 'a')]);
+  });
+
+  it('keeps every key of the run for its retention from the last write', async () => {
+    const run = randomUUID();
+    await attempt(run, [
+      ['model', 'a'],
+      ['tool', 'b'],
+    ]);
+    for (const key of runKeys(PREFIX, run)) {
+      const ttl = await client.pTTL(key);
+      expect(ttl).toBeGreaterThan(RETENTION_MS - 5_000);
+      expect(ttl).toBeLessThanOrEqual(RETENTION_MS);
+    }
+  });
+});

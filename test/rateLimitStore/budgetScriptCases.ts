@@ -1,0 +1,328 @@
+/**
+ * Budgets in the store's scripts (budget.lua in front of admit.lua and settle.lua), case by
+ * case: what each call answers and what an account holds after. Run under the real `lua5.1`
+ * with a clock the test sets (budgetScripts.unit.test.ts) and on a real redis-server for the
+ * cases that need no time to pass (budgetScripts.test.ts); the same expectations hold for both.
+ *
+ * Amounts past 2^53 picodollars (9,007 dollars) are the point: a double would add 1 to
+ * 9007199254740992 and get 9007199254740992 back.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SCRIPTS_DIR = fileURLToPath(
+  new URL('../../runtime/src/rateLimitStore', import.meta.url),
+);
+const RUNNER = fileURLToPath(new URL('./scriptRunner.lua', import.meta.url));
+
+const LIMIT_KEYS = ['t:requests', 't:input', 't:output', 't:pause'];
+/** Far in the future: epoch ms an account is kept until when a case does not say. */
+const KEPT = 10_000_000_000_000;
+
+/** One budget account: its limits (decimal strings), Shadow or refusing, kept until. */
+export interface Acct {
+  readonly key: string;
+  readonly pico?: string;
+  readonly tokens?: string;
+  readonly shadow?: boolean;
+  readonly keep?: number;
+}
+
+export interface ScriptStep {
+  readonly at: number;
+  readonly script: 'admit' | 'settle';
+  readonly keys: readonly string[];
+  readonly argv: readonly string[];
+}
+export type Step =
+  | ScriptStep
+  | { readonly at: number; readonly live: true }
+  | { readonly at: number; readonly hash: string };
+
+export const hashKey = (a: Acct): string => `t:budget:${a.key}`;
+const accountKeys = (accounts: readonly Acct[]): string[] =>
+  accounts.flatMap((a) => [hashKey(a), `${hashKey(a)}:leases`]);
+
+export function admit(
+  at: number,
+  accounts: readonly Acct[],
+  call: {
+    readonly id: string;
+    readonly pico: string;
+    readonly tokens?: string;
+    readonly lease?: number;
+    /** Requests per second and burst, for the cases where a limit decides too. */
+    readonly requests?: readonly [number, number];
+    readonly limitsShadow?: boolean;
+    /** An earlier call's settlement riding in front of this admission. */
+    readonly settling?: { readonly accounts: readonly Acct[]; readonly s: Settlement };
+  },
+): ScriptStep {
+  const r = call.requests;
+  const riding = call.settling;
+  return {
+    at,
+    script: 'admit',
+    keys: [
+      ...LIMIT_KEYS,
+      ...accountKeys(accounts),
+      ...(riding === undefined ? [] : accountKeys(riding.accounts)),
+    ],
+    argv: [
+      r === undefined ? '0' : String(r[0] / 1000),
+      String(r?.[1] ?? 0),
+      '1',
+      ...['0', '0', '0', '0', '0', '0'],
+      '0',
+      '0',
+      String(accounts.length),
+      call.id,
+      String(call.lease ?? 60_000),
+      call.pico,
+      call.tokens ?? '0',
+      call.limitsShadow === true ? '1' : '0',
+      ...accounts.flatMap((a) => [
+        a.pico ?? '',
+        a.tokens ?? '',
+        String(a.keep ?? KEPT),
+        a.shadow === true ? '0' : '1',
+      ]),
+      ...(riding === undefined ? [] : ['1', ...settlementArgs(riding.accounts, riding.s)]),
+    ],
+  };
+}
+
+interface Settlement {
+  readonly id: string;
+  readonly worstPico: string;
+  readonly worstTokens?: string;
+  readonly pico: string;
+  readonly tokens?: string;
+}
+
+const settlementArgs = (accounts: readonly Acct[], s: Settlement): string[] => [
+  String(accounts.length),
+  s.id,
+  s.worstPico,
+  s.worstTokens ?? '0',
+  s.pico,
+  s.tokens ?? '0',
+  ...accounts.map((a) => String(a.keep ?? KEPT)),
+];
+
+export function settle(at: number, accounts: readonly Acct[], s: Settlement): ScriptStep {
+  return {
+    at,
+    script: 'settle',
+    keys: [...LIMIT_KEYS.slice(0, 3), ...accountKeys(accounts)],
+    argv: [...['0', '0', '0', '0', '0', '0'], '1', ...settlementArgs(accounts, s)],
+  };
+}
+
+const hash = (at: number, a: Acct): Step => ({ at, hash: hashKey(a) });
+
+/** An account's hash as the scripts write it. */
+const holds = (
+  spentPico: string,
+  reservedPico: string,
+  spentTokens = '0',
+  reservedTokens = '0',
+) => ({
+  spent_pico: spentPico,
+  reserved_pico: reservedPico,
+  spent_tokens: spentTokens,
+  reserved_tokens: reservedTokens,
+});
+
+/** admit.lua's answer: limits, held, refused by, then per account its five values. */
+const answer = (
+  limits: readonly [number, number, number],
+  held: 0 | 1,
+  refusedBy: number,
+  ...accounts: (readonly [number, string, string, string?, string?])[]
+): unknown[] => [
+  ...limits,
+  held,
+  refusedBy,
+  ...accounts.flatMap(([state, spent, reserved, spentTokens, reservedTokens]) => [
+    state,
+    spent,
+    reserved,
+    spentTokens ?? '0',
+    reservedTokens ?? '0',
+  ]),
+];
+
+const GO = [0, 0, 1] as const;
+const BUDGET = [0, 4, 0] as const;
+const TWO_53 = '9007199254740992';
+const LARGEST = '999999999999000000'; // $999,999.999999, the largest budget the API takes
+
+/** 2^53 + 3: as a double it would be 2^53 + 4, and a call that passes it by one would fit. */
+const M: Acct = { key: 'a:monthly:0', pico: '9007199254740995' };
+const L: Acct = { key: 'a:largest:0', pico: LARGEST };
+const D: Acct = { key: 'a:daily:0', pico: '1000' };
+const W: Acct = { key: 'a:weekly:0', pico: '500' };
+const S: Acct = { key: 'a:watch:0', pico: '100', shadow: true };
+const T: Acct = { key: 'a:both:0', pico: '1000000', tokens: '100' };
+const SMALL: Acct = { key: 'a:small:0', pico: '100' };
+
+/** [name, steps, expected answers]: one answer per step (a hash step answers its fields). */
+export const CASES: readonly (readonly [string, readonly Step[], readonly unknown[]])[] = [
+  [
+    'holds worst cases up to the limit exactly past 2^53 picodollars, and refuses the next',
+    [
+      admit(0, [M], { id: 'a', pico: TWO_53 }),
+      admit(0, [M], { id: 'b', pico: '3' }),
+      admit(0, [M], { id: 'c', pico: '1' }),
+    ],
+    [
+      answer(GO, 1, 0, [0, '0', TWO_53]),
+      answer(GO, 1, 0, [0, '0', '9007199254740995']),
+      answer(BUDGET, 0, 1, [2, '0', '9007199254740995']),
+    ],
+  ],
+  [
+    'settles the real cost and releases the worst case, exactly, at the largest budget',
+    [
+      admit(0, [L], { id: 'a', pico: LARGEST }),
+      settle(0, [L], { id: 'a', worstPico: LARGEST, pico: '999999999998999999' }),
+      admit(0, [L], { id: 'b', pico: '2' }),
+      admit(0, [L], { id: 'c', pico: '1' }),
+      hash(0, L),
+    ],
+    [
+      answer(GO, 1, 0, [0, '0', LARGEST]),
+      [0, 1],
+      answer(BUDGET, 0, 1, [2, '999999999998999999', '0']),
+      answer(GO, 1, 0, [0, '999999999998999999', '1']),
+      holds('999999999998999999', '1'),
+    ],
+  ],
+  [
+    'decides two budgets all or nothing: the one that fits takes nothing when the other refuses',
+    [
+      admit(0, [D, W], { id: 'a', pico: '400' }),
+      admit(0, [D, W], { id: 'b', pico: '200' }),
+      hash(0, D),
+      admit(0, [D, W], { id: 'c', pico: '100' }),
+    ],
+    [
+      answer(GO, 1, 0, [0, '0', '400'], [0, '0', '400']),
+      answer(BUDGET, 0, 2, [0, '0', '400'], [2, '0', '400']),
+      holds('0', '400'),
+      answer(GO, 1, 0, [0, '0', '500'], [0, '0', '500']),
+    ],
+  ],
+  [
+    'counts a Shadow budget over its limit and lets the call go',
+    [admit(0, [D, S], { id: 'a', pico: '150' })],
+    [answer(GO, 1, 0, [0, '0', '150'], [1, '0', '150'])],
+  ],
+  [
+    'limits tokens as it limits dollars, in the same account',
+    [
+      admit(0, [T], { id: 'a', pico: '10', tokens: '60' }),
+      admit(0, [T], { id: 'b', pico: '10', tokens: '50' }),
+    ],
+    [answer(GO, 1, 0, [0, '0', '10', '0', '60']), answer(BUDGET, 0, 1, [2, '0', '10', '0', '60'])],
+  ],
+  [
+    'takes no budget when a limit refuses, and holds it when a Shadow limiter lets the call go',
+    [
+      admit(0, [D], { id: 'a', pico: '100', requests: [1, 1] }),
+      admit(0, [D], { id: 'b', pico: '100', requests: [1, 1] }),
+      admit(0, [D], { id: 'c', pico: '100', requests: [1, 1], limitsShadow: true }),
+    ],
+    [
+      answer(GO, 1, 0, [0, '0', '100']),
+      answer([1000, 0, 0], 0, 0, [0, '0', '100']),
+      answer([1000, 0, 0], 1, 0, [0, '0', '200']),
+    ],
+  ],
+  [
+    'releases a lapsed lease on the next admission: a replica that died mid-call holds nothing',
+    [
+      admit(0, [SMALL], { id: 'a', pico: '100', lease: 1000 }),
+      admit(999, [SMALL], { id: 'b', pico: '100', lease: 1000 }),
+      admit(1000, [SMALL], { id: 'c', pico: '100', lease: 1000 }),
+    ],
+    [
+      answer(GO, 1, 0, [0, '0', '100']),
+      answer(BUDGET, 0, 1, [2, '0', '100']),
+      answer(GO, 1, 0, [0, '0', '100']),
+    ],
+  ],
+  [
+    'charges a settlement that comes after its lease lapsed, and releases nothing twice',
+    [
+      admit(0, [SMALL], { id: 'a', pico: '100', lease: 1000 }),
+      admit(1500, [SMALL], { id: 'c', pico: '60', lease: 1000 }),
+      settle(1600, [SMALL], { id: 'a', worstPico: '100', pico: '30' }),
+      hash(1600, SMALL),
+      settle(1700, [SMALL], { id: 'c', worstPico: '60', pico: '50' }),
+      settle(1700, [SMALL], { id: 'c', worstPico: '60', pico: '0' }),
+      hash(1700, SMALL),
+    ],
+    [
+      answer(GO, 1, 0, [0, '0', '100']),
+      answer(GO, 1, 0, [0, '0', '60']),
+      [0, 0],
+      holds('30', '60'),
+      [0, 1],
+      [0, 0],
+      holds('80', '0'),
+    ],
+  ],
+  [
+    'applies a settlement riding in front of an admission before deciding it',
+    [
+      admit(0, [SMALL], { id: 'a', pico: '100' }),
+      admit(0, [SMALL], {
+        id: 'b',
+        pico: '70',
+        settling: { accounts: [SMALL], s: { id: 'a', worstPico: '100', pico: '30' } },
+      }),
+      hash(0, SMALL),
+    ],
+    [answer(GO, 1, 0, [0, '0', '100']), answer(GO, 1, 0, [0, '30', '70']), holds('30', '70')],
+  ],
+  [
+    "keeps an account until its period's end and a week, then lets it go",
+    [
+      admit(0, [{ ...SMALL, keep: 5000 }], { id: 'a', pico: '10' }),
+      { at: 4999, live: true },
+      { at: 5000, live: true },
+    ],
+    [answer(GO, 1, 0, [0, '0', '10']), 2, 0],
+  ],
+];
+
+/** Whether a case holds on a real server, whose clock moves on by itself. */
+export const timeless = (steps: readonly Step[]): boolean =>
+  steps.every((s) => s.at === 0 && !('live' in s));
+
+function luaValue(value: unknown): string {
+  if (Array.isArray(value)) return `{${value.map(luaValue).join(', ')}}`;
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+/** Runs `steps` under lua5.1 (scriptRunner.lua) in `dir`; one parsed answer per step. */
+export function runUnderLua(dir: string, name: string, steps: readonly Step[]): unknown[] {
+  const file = join(dir, `${name.replace(/\W+/g, '-')}.lua`);
+  const table = steps.map((s) => {
+    if ('live' in s) return `{at = ${String(s.at)}, live = true}`;
+    if ('hash' in s) return `{at = ${String(s.at)}, hash = ${luaValue(s.hash)}}`;
+    return `{at = ${String(s.at)}, script = ${luaValue(s.script)}, keys = ${luaValue(s.keys)}, argv = ${luaValue(s.argv)}}`;
+  });
+  writeFileSync(file, `return {\n${table.join(',\n')}\n}\n`);
+  const run = spawnSync('lua5.1', [RUNNER, SCRIPTS_DIR, file], { encoding: 'utf8' });
+  if (run.error !== undefined) throw run.error;
+  if (run.stderr !== '') throw new Error(run.stderr);
+  return run.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as unknown);
+}

@@ -1,0 +1,187 @@
+/**
+ * A dollar budget kept exact across replicas: three real runtime processes on one
+ * RateLimitPolicy whose budgets live in a real redis-server (`spec.store`), called through the
+ * real SDK (no retries), plain and streamed, against the simulator. What was spent is read
+ * from Redis and from the runtimes' metrics; it never passes the budget, and the refusals are
+ * 429 rate_limit_error naming it. Each test starts its own Redis, simulator and agent.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import Anthropic from '@anthropic-ai/sdk';
+import { calendarPeriod } from '../../contract/src/spend/calendarPeriod.ts';
+import { waitFor } from '../support/waitFor.ts';
+import {
+  PICO_PER_USD,
+  REQUEST,
+  budgetAgent,
+  exhaust,
+  sdk,
+  spend,
+  type BudgetAgent,
+  type StoredAccount,
+} from '../support/budgetStoreFixture.ts';
+
+let s: BudgetAgent | undefined;
+afterEach(async () => {
+  await s?.stop();
+  s = undefined;
+});
+
+/** A cent a day: about seven worst cases ($0.0013 each) at once, some twenty real calls. */
+const DAILY = { name: 'daily', period: 'Day' as const, usd: '0.01' };
+const LIMIT_PICO = 10_000_000_000n;
+
+type RateLimitError = InstanceType<typeof Anthropic.RateLimitError>;
+
+const rateLimitError = (error: unknown): RateLimitError => {
+  expect(error).toBeInstanceOf(Anthropic.RateLimitError);
+  return error as RateLimitError;
+};
+
+/** The refusal's own message, from the Anthropic error body (type rate_limit_error). */
+function refusalMessage(error: unknown): string {
+  const body = rateLimitError(error).error as { error?: { type?: string; message?: string } };
+  expect(body.error?.type).toBe('rate_limit_error');
+  return body.error?.message ?? '';
+}
+
+/** Every reservation settled or released: what Redis holds is spend alone. */
+async function settled(agent: BudgetAgent): Promise<StoredAccount[]> {
+  return waitFor(
+    async () => {
+      const accounts = await agent.accounts();
+      return accounts.length > 0 && accounts.every((a) => a.reservedPico === 0n) && accounts;
+    },
+    { description: 'every reservation settled in Redis', timeoutMs: 10_000 },
+  );
+}
+
+async function expectWithinBudget(agent: BudgetAgent): Promise<bigint> {
+  const [account] = await settled(agent);
+  if (account === undefined) throw new Error('no budget account in Redis');
+  expect(account.spentPico).toBeGreaterThan(0n);
+  expect(account.spentPico).toBeLessThanOrEqual(LIMIT_PICO);
+  // The runtimes counted the same spend, each what it served.
+  const metrics = await agent.metricsSpentUsd();
+  expect(metrics).toBeCloseTo(Number(account.spentPico) / 1e12, 9);
+  return account.spentPico;
+}
+
+describe('a dollar budget in Redis across three runtime processes', () => {
+  it('lets one replica spend the whole budget sequentially, plain and streamed, then refuses it everywhere', async () => {
+    s = await budgetAgent({ spec: { budgets: [DAILY] } });
+    // All on replica 0: its share (a third of a cent) would have refused after two calls.
+    const { served, refusal } = await exhaust([s.urls[0] ?? '']);
+    const error = rateLimitError(refusal);
+    expect(error.status).toBe(429);
+    const message = refusalMessage(error);
+    expect(message).toMatch(
+      /^budget "daily" \(Day, per Agent\) of agent shared-agent is exhausted/,
+    );
+    expect(message).toMatch(/of 0\.01 USD/);
+    expect(message).not.toMatch(/replica's share/);
+    const retryAfter = Number(error.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(24 * 3600);
+    const spent = await expectWithinBudget(s);
+    // More than the replica's share: the store, not the share, decided.
+    expect(spent).toBeGreaterThan(LIMIT_PICO / 3n);
+    expect(served).toBeGreaterThan(4);
+    // The other replicas see the same spend and refuse too.
+    for (const url of s.urls.slice(1)) {
+      const other = await spend(url, false);
+      expect(other.ok).toBe(false);
+      if (!other.ok) expect(refusalMessage(other.error)).toMatch(/^budget "daily"/);
+    }
+  });
+
+  it('never passes the budget under 32 concurrent calls over the three replicas', async () => {
+    s = await budgetAgent({ spec: { budgets: [DAILY] } });
+    const urls = s.urls;
+    let served = 0;
+    const refusals: unknown[] = [];
+    // Waves of 32 at once until the budget refuses every call of a wave.
+    for (let wave = 0; wave < 10; wave++) {
+      const outcomes = await Promise.all(
+        Array.from({ length: 32 }, (_, i) => spend(urls[i % 3] ?? '', i % 2 === 0)),
+      );
+      const ok = outcomes.filter((o) => o.ok).length;
+      served += ok;
+      for (const o of outcomes) if (!o.ok) refusals.push(o.error);
+      if (ok === 0) break;
+    }
+    expect(served).toBeGreaterThan(0);
+    expect(refusals.length).toBeGreaterThan(0);
+    for (const error of refusals) {
+      expect(refusalMessage(error)).toMatch(/^budget "daily" \(Day, per Agent\)/);
+    }
+    await expectWithinBudget(s);
+  });
+
+  it('keeps the period in the key, kept a week past its end, and starts the next period from zero', async () => {
+    s = await budgetAgent({ spec: { timeZone: 'UTC', budgets: [DAILY] } });
+    // One replica, in turn: each settlement reaches Redis before the next admission.
+    await exhaust([s.urls[0] ?? '']);
+    const [today] = await settled(s);
+    const period = calendarPeriod(Date.now(), 'Day', 'UTC');
+    expect(today?.key).toBe(
+      `breakwater:{default/shared/shared-agent}:budget:shared-agent:daily:${String(period.startMs)}`,
+    );
+    expect(today?.expiresAtMs).toBe(period.endMs + 7 * 86_400_000);
+    expect((await spend(s.urls[1] ?? '', true)).ok).toBe(false);
+    // The day as Kiritimati (UTC+14) counts it started at another instant: a new period for
+    // every replica, without a restart, from zero; the day before keeps its spend.
+    s.rewrite((doc) => {
+      const spendSettings = doc.rateLimit.spend;
+      if (spendSettings !== undefined)
+        doc.rateLimit.spend = { ...spendSettings, timeZone: 'Pacific/Kiritimati' };
+    });
+    await waitFor(async () => (await spend(s?.urls[2] ?? '', true)).ok, {
+      description: 'the next period to serve',
+      timeoutMs: 10_000,
+    });
+    const accounts = await settled(s);
+    expect(accounts).toHaveLength(2);
+    expect(accounts.find((a) => a.key === today?.key)?.spentPico).toBe(today?.spentPico);
+    const next = accounts.find((a) => a.key !== today?.key);
+    expect(next?.spentPico).toBeGreaterThan(0n);
+    expect(next?.spentPico).toBeLessThan(PICO_PER_USD / 100n);
+  });
+
+  it("releases a killed runtime's reservation when its lease lapses, and another replica spends it", async () => {
+    // Room for one worst case; a lease of a 2 s timeout plus a 3 s stream.
+    s = await budgetAgent({
+      spec: { budgets: [{ ...DAILY, usd: '0.002' }] },
+      change: (doc) => {
+        doc.timeoutMs = 2_000;
+        doc.maxStreamDurationMs = 3_000;
+      },
+      sim: { firstTokenMs: 10, eventGapMs: 400 },
+    });
+    const victim = s.agent.replicas[0]?.runtime;
+    if (victim === undefined) throw new Error('no replica');
+    const stream = sdk(s.urls[0] ?? '').messages.stream(REQUEST);
+    const cut = stream.finalMessage().catch((err: unknown) => err);
+    // The first text: the reservation is held and the stream is on its way.
+    await new Promise<void>((resolve) => {
+      stream.once('text', () => {
+        resolve();
+      });
+    });
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    await cut;
+    const [held] = await s.accounts();
+    expect(held?.reservedPico).toBeGreaterThan(0n);
+    // Still held by the dead replica's lease: refused.
+    const refused = await spend(s.urls[1] ?? '', false);
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refusalMessage(refused.error)).toMatch(/held by calls in flight/);
+    await waitFor(async () => (await spend(s?.urls[2] ?? '', false)).ok, {
+      description: 'the lapsed lease to be released',
+      timeoutMs: 15_000,
+      intervalMs: 250,
+    });
+    const [after] = await settled(s);
+    expect(after?.spentPico).toBeLessThanOrEqual(2_000_000_000n);
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * What the durable-run tests share: a standalone runtime with `durability` on a real Redis and
+ * the test MCP server as `tools`, restartable on the same store as a rescheduled pod is; the
+ * own-agent program (durableAgent.ts) as a child process that can be killed mid-run; and the
+ * numbers the tests read back.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
+import type { McpTestServer } from './mcpServer.ts';
+import type { RedisHandle } from './redisServer.ts';
+import {
+  PRIMARY_MODEL,
+  policyDocument,
+  standaloneRuntime,
+  type StandaloneRuntime,
+} from './standaloneRuntime.ts';
+import { waitFor } from './waitFor.ts';
+
+export const KEY_A = 'bw-durable-key-a';
+export const KEY_B = 'bw-durable-key-b';
+export const JOURNAL_PREFIX = 'breakwater:run:tests/durable';
+const AGENT = fileURLToPath(new URL('./durableAgent.ts', import.meta.url));
+
+export interface DurableSetup {
+  readonly simUrl: string;
+  readonly redis: RedisHandle;
+  readonly mcp: McpTestServer;
+}
+
+/** The policy: the simulator, the MCP server as `tools`, journals in `redis`. */
+export function durablePolicy(setup: DurableSetup): PolicyDocument {
+  return policyDocument(setup.simUrl, (d) => {
+    d.mcpServers = [
+      {
+        name: 'tools',
+        url: setup.mcp.url,
+        timeoutMs: 20_000,
+        maxConcurrent: 10,
+        onUnknownOutcome: 'Fail',
+      },
+    ];
+    d.durability = {
+      store: { redis: { address: setup.redis.address } },
+      retentionMs: 3_600_000,
+      encryptionKeySecretRef: { name: 'journal-key', key: 'key' },
+      keyPrefix: JOURNAL_PREFIX,
+    };
+  });
+}
+
+/** A runtime on the durable policy, with the journal key as a file and two client keys. */
+export async function durableRuntime(setup: DurableSetup): Promise<StandaloneRuntime> {
+  const dir = mkdtempSync(join(tmpdir(), 'bw-journal-key-'));
+  const keyFile = join(dir, 'key');
+  writeFileSync(keyFile, `${Buffer.alloc(32, 7).toString('base64')}\n`);
+  const rt = await standaloneRuntime(durablePolicy(setup), {
+    BREAKWATER_DURABILITY_KEY_FILE: keyFile,
+    BREAKWATER_CLIENT_KEYS: `${KEY_A},${KEY_B}`,
+  });
+  await toolsListed(rt.runtime.url);
+  return {
+    ...rt,
+    stop: async () => {
+      await rt.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** SIGKILL, as a lost node or a forced pod deletion: nothing is drained. */
+export async function killRuntime(rt: StandaloneRuntime): Promise<void> {
+  rt.runtime.child.kill('SIGKILL');
+  await rt.runtime.exited;
+  await rt.stop();
+}
+
+/** Waits until the runtime lists the MCP server's tools (it connects in the background). */
+async function toolsListed(url: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const client = new Client({ name: 'probe', version: '1' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${url}/mcp/tools`), {
+          requestInit: { headers: { authorization: `Bearer ${KEY_A}` } },
+        }),
+      );
+      const { tools } = await client.listTools();
+      await client.close();
+      return tools.some((t) => t.name === 'file_ticket');
+    },
+    { timeoutMs: 10_000, intervalMs: 100, description: 'the runtime to list the MCP tools' },
+  );
+}
+
+export interface AgentStep {
+  readonly step?: number;
+  readonly messageId?: string;
+  readonly isError?: boolean;
+  readonly text?: string;
+  readonly finished?: boolean;
+}
+
+export interface AgentProcess {
+  readonly lines: AgentStep[];
+  readonly child: ChildProcess;
+  readonly stderr: string[];
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+  /** Waits for the line of step `n`. */
+  step(n: number): Promise<AgentStep>;
+  kill(): Promise<void>;
+}
+
+/** The own-agent program on `url`, naming run `run` (env: see durableAgent.ts). */
+export function startAgent(
+  url: string,
+  run: string,
+  env: Readonly<Record<string, string>> = {},
+): AgentProcess {
+  const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', AGENT], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '',
+      RUNTIME_URL: url,
+      API_KEY: KEY_A,
+      RUN_ID: run,
+      MODEL: PRIMARY_MODEL,
+      ...env,
+    },
+  });
+  const lines: AgentStep[] = [];
+  const stderr: string[] = [];
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    lines.push(JSON.parse(line) as AgentStep);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return {
+    lines,
+    child,
+    stderr,
+    exited,
+    step: (n) =>
+      waitFor(() => lines.find((l) => l.step === n), {
+        timeoutMs: 30_000,
+        intervalMs: 20,
+        description: `the agent to finish step ${String(n)} (stderr: ${stderr.join('')})`,
+      }),
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+/** Waits for the agent to finish the run; its exit code must be 0. */
+export async function finished(agent: AgentProcess): Promise<AgentStep[]> {
+  const code = await agent.exited;
+  if (code !== 0) throw new Error(`the agent exited ${String(code)}: ${agent.stderr.join('')}`);
+  return agent.lines.filter((l) => l.step !== undefined);
+}
