@@ -1,10 +1,13 @@
 /**
- * Spend is durable without a store: an agent with a small dollar budget spends it through real
- * calls into the simulator until its runtime refuses, `kubectl get rlp` shows SPENT and
- * RESETS, and then its pod is deleted and replaced. The spend the status recorded is still
- * there (the agent's spend ledger moved the gone process into its baseline), and the new pod,
- * which started its budget from that record, refuses the call the old total forbids rather
- * than starting from zero.
+ * Spend is durable across pod replacement, with a store and without one. An agent with a small
+ * dollar budget spends it through real calls into the simulator until its runtime refuses,
+ * and then its pod is deleted and replaced.
+ *
+ * Without a store, `kubectl get rlp` shows SPENT and RESETS, the spend the status recorded is
+ * still there (the agent's spend ledger moved the gone process into its baseline), and the new
+ * pod, which started its budget from that record, refuses the call the old total forbids rather
+ * than starting from zero. With a store (a real redis-server the pods reach), Redis holds the
+ * spend past the period's end and the new pod is refused by it.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
@@ -17,12 +20,15 @@ import {
   isPodReady,
   kubectlRow,
   podHttpUrl,
+  scrapePod,
   sendMessage,
   type PodView,
 } from '../support/breakwaterCluster.ts';
 import { eventually } from '../support/operator.ts';
 import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 import { kubectlBreakwater } from '../inCluster/kubectlBreakwater.ts';
+import { startRedis, type RedisHandle } from '../support/redisServer.ts';
+import { createClient } from '@redis/client';
 import {
   BUDGETS_ANNOTATION,
   decodeBudgetReport,
@@ -39,40 +45,43 @@ const RLP = 'thrifty-spend';
  */
 const DAILY_USD = '0.002';
 
-let scenario: Scenario;
+/** Sonnet's list prices, set on the agent so that the test does not depend on the table. */
+const PRICING = [
+  {
+    model: MODEL,
+    inputPerMTok: '3',
+    outputPerMTok: '15',
+    cacheWrite5mPerMTok: '3.75',
+    cacheWrite1hPerMTok: '6',
+    cacheReadPerMTok: '0.3',
+  },
+];
 
-beforeAll(async () => {
-  scenario = await startScenario({ prefix: 'oncall-spend', seed: 35 }, (sim) => [
+/** The agent and its daily dollar budget; with `redis`, the budget lives in that store. */
+function startSpendScenario(seed: number, redis?: RedisHandle): Promise<Scenario> {
+  return startScenario({ prefix: 'oncall-spend', seed }, (sim) => [
     rateLimitPolicy(RLP, {
       budgets: [
         { name: 'daily', period: 'Day', usd: DAILY_USD, onExhausted: 'Refuse', warnAtPercent: 10 },
       ],
+      // A store keeps the whole agent's counters, which admission asks to say with Cluster scope.
+      ...(redis === undefined
+        ? {}
+        : { scope: 'Cluster', store: { redis: { address: redis.address } } }),
     }),
     agentDeployment(AGENT, {
       providerURL: sim.url,
       rateLimitPolicy: RLP,
-      spec: {
-        pricing: [
-          {
-            model: MODEL,
-            inputPerMTok: '3',
-            outputPerMTok: '15',
-            cacheWrite5mPerMTok: '3.75',
-            cacheWrite1hPerMTok: '6',
-            cacheReadPerMTok: '0.3',
-          },
-        ],
-      },
+      spec: { pricing: PRICING },
     }),
   ]);
-}, 120_000);
-
-afterAll(async () => {
-  await scenario.end();
-});
+}
 
 /** The agent's one ready pod that reports its budgets, other than the pods in `not`. */
-function reportingPod(not: ReadonlySet<string | undefined> = new Set()): Promise<PodView> {
+function reportingPod(
+  scenario: Scenario,
+  not: ReadonlySet<string | undefined> = new Set(),
+): Promise<PodView> {
   return eventually(
     async () => {
       const pods = (await agentPods(scenario.ns.name, AGENT)).filter(
@@ -97,43 +106,73 @@ const pico = (usd: string | undefined): bigint => {
   return BigInt(whole) * 10n ** 12n + BigInt(fraction.padEnd(12, '0'));
 };
 
-const agentSpent = async (): Promise<bigint> =>
+const agentSpent = async (scenario: Scenario): Promise<bigint> =>
   pico((await getAgent(scenario.ns.name, AGENT))?.status?.spend?.budgets?.[0]?.spent?.usd);
 
+/** The pod's own budget report, as its runtime last wrote it on the pod. */
+async function podReport(scenario: Scenario, pod: PodView) {
+  return decodeBudgetReport(
+    (await agentPods(scenario.ns.name, AGENT)).find((p) => p.metadata?.uid === pod.metadata?.uid)
+      ?.metadata?.annotations?.[BUDGETS_ANNOTATION],
+  )?.budgets['daily'];
+}
+
+/** What the pod's process has settled, from its own metrics (a live figure, not a report). */
+async function settledOnPod(pod: PodView): Promise<number> {
+  let usd = 0;
+  for (const line of (await scrapePod(pod)).split('\n'))
+    if (line.startsWith('budget_spend_usd_total{')) usd += Number(line.split(' ').at(-1));
+  return usd;
+}
+
+/**
+ * Calls the pod until it refuses (at most 40 calls) and waits until the agent's status holds
+ * everything the pod spent: the pod's report must cover every call made (its spend equal to
+ * what the process's metrics say it settled, nothing in flight), not an earlier report the
+ * status happened to match; returns that spend.
+ */
+async function spendUntilRefused(scenario: Scenario, pod: PodView): Promise<bigint> {
+  const statuses: number[] = [];
+  while (statuses.length < 40 && statuses.at(-1) !== 429)
+    statuses.push(await sendMessage(podHttpUrl(pod)));
+  process.stderr.write(`[spend] the pod answered ${statuses.join(',')}\n`);
+  expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+  expect(statuses.at(-1)).toBe(429);
+  return eventually(
+    async () => {
+      const settled = await settledOnPod(pod);
+      const report = await podReport(scenario, pod);
+      const status = await agentSpent(scenario);
+      return (
+        report !== undefined &&
+        report.spent.picoUsd > 0n &&
+        report.held.picoUsd === 0n &&
+        // A picodollar is 1e-12; the metric is a float sum of a few dozen prices.
+        Math.abs(Number(report.spent.picoUsd) / 1e12 - settled) < 1e-9 &&
+        status === report.spent.picoUsd &&
+        status
+      );
+    },
+    { timeoutMs: 60_000, description: "the agent's status holding all the pod spent" },
+  );
+}
+
 describe('a dollar budget without a store, across pod replacement', () => {
+  let scenario: Scenario;
   let spentBefore = 0n;
   let firstPod: PodView;
 
-  it('spends until the runtime refuses, and kubectl get rlp shows SPENT and RESETS', async () => {
-    firstPod = await reportingPod();
-    const statuses: number[] = [];
-    while (statuses.length < 40 && statuses.at(-1) !== 429)
-      statuses.push(await sendMessage(podHttpUrl(firstPod)));
-    process.stderr.write(`[spend] first pod answered ${statuses.join(',')}\n`);
-    expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
-    expect(statuses.at(-1)).toBe(429);
+  beforeAll(async () => {
+    scenario = await startSpendScenario(35);
+  }, 120_000);
 
-    // The status holds everything the pod reports it spent (settled, nothing in flight).
-    const settled = await eventually(
-      async () => {
-        const pods = await agentPods(scenario.ns.name, AGENT);
-        const report = decodeBudgetReport(
-          pods.find((p) => p.metadata?.uid === firstPod.metadata?.uid)?.metadata?.annotations?.[
-            BUDGETS_ANNOTATION
-          ],
-        )?.budgets['daily'];
-        const status = await agentSpent();
-        return (
-          report !== undefined &&
-          report.spent.picoUsd > 0n &&
-          report.held.picoUsd === 0n &&
-          status === report.spent.picoUsd &&
-          status
-        );
-      },
-      { timeoutMs: 60_000, description: "the agent's status holding the pod's reported spend" },
-    );
-    spentBefore = settled;
+  afterAll(async () => {
+    await scenario.end();
+  });
+
+  it('spends until the runtime refuses, and kubectl get rlp shows SPENT and RESETS', async () => {
+    firstPod = await reportingPod(scenario);
+    spentBefore = await spendUntilRefused(scenario, firstPod);
 
     const row = await eventually(
       async () => {
@@ -162,7 +201,7 @@ describe('a dollar budget without a store, across pod replacement', () => {
 
   it('keeps the recorded spend when the pod is replaced, and the new pod refuses what it forbids', async () => {
     await api().delete(Kinds.Pod, scenario.ns.name, firstPod.metadata?.name ?? '');
-    const second = await reportingPod(new Set([firstPod.metadata?.uid]));
+    const second = await reportingPod(scenario, new Set([firstPod.metadata?.uid]));
     // The gone process's spend is in the baseline: the total did not fall.
     const ledger = await eventually(
       async () => {
@@ -177,19 +216,83 @@ describe('a dollar budget without a store, across pod replacement', () => {
       { timeoutMs: 60_000, description: 'the first pod moved into the ledger baseline' },
     );
     expect(BigInt(ledger.baseline?.[0]?.picoUsd ?? '0')).toBe(spentBefore);
-    expect(await agentSpent()).toBeGreaterThanOrEqual(spentBefore);
+    expect(await agentSpent(scenario)).toBeGreaterThanOrEqual(spentBefore);
 
     // The new process counts the old total as spent: the call the budget no longer has room
     // for is refused at once, naming the budget.
-    const status = await sendMessage(podHttpUrl(second));
-    expect(status).toBe(429);
-    const report = decodeBudgetReport(
-      (await agentPods(scenario.ns.name, AGENT)).find(
-        (p) => p.metadata?.uid === second.metadata?.uid,
-      )?.metadata?.annotations?.[BUDGETS_ANNOTATION],
-    );
+    expect(await sendMessage(podHttpUrl(second))).toBe(429);
     // Its own report starts from zero: the seed is the ledger's already.
-    expect(report?.budgets['daily']?.spent.picoUsd).toBe(0n);
-    expect(await agentSpent()).toBe(spentBefore);
+    expect((await podReport(scenario, second))?.spent.picoUsd).toBe(0n);
+    expect(await agentSpent(scenario)).toBe(spentBefore);
+  });
+});
+
+describe('a dollar budget in the store, across pod replacement', () => {
+  let scenario: Scenario;
+  let redis: RedisHandle;
+  let spentBefore = 0n;
+  let firstPod: PodView;
+
+  /** What Redis holds for the budget's current period: its key, spent picodollars and TTL. */
+  async function storedBudget(): Promise<{ key: string; spent: bigint; ttlSeconds: number }> {
+    const client = createClient({ url: `redis://${redis.address}` });
+    await client.connect();
+    try {
+      const keys: string[] = [];
+      for await (const batch of client.scanIterator({ MATCH: `*:budget:${AGENT}:daily:*` }))
+        keys.push(...batch);
+      const key = keys.find((k) => !k.endsWith(':leases'));
+      if (key === undefined) throw new Error(`no budget key in Redis (keys: ${keys.join(', ')})`);
+      const fields = await client.hGetAll(key);
+      return {
+        key,
+        spent: BigInt(fields['spent_pico'] ?? '0'),
+        ttlSeconds: await client.ttl(key),
+      };
+    } finally {
+      client.destroy();
+    }
+  }
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    scenario = await startSpendScenario(36, redis);
+  }, 120_000);
+
+  afterAll(async () => {
+    await scenario.end();
+    await redis.remove();
+  });
+
+  it('refuses once the store says the budget is spent, and Redis holds the spend past the period', async () => {
+    firstPod = await reportingPod(scenario);
+    spentBefore = await spendUntilRefused(scenario, firstPod);
+    const stored = await storedBudget();
+    process.stderr.write(
+      `[spend] Redis ${stored.key}: spent ${String(stored.spent)} pico, TTL ${String(stored.ttlSeconds)} s\n`,
+    );
+    expect(stored.spent).toBe(spentBefore);
+    // Kept past the period's end (a day from now at the most): a late settlement still lands.
+    expect(stored.ttlSeconds).toBeGreaterThan(24 * 3600);
+  });
+
+  it('keeps the spend when the pod is replaced: the new pod refuses from the store at once', async () => {
+    await api().delete(Kinds.Pod, scenario.ns.name, firstPod.metadata?.name ?? '');
+    const second = await reportingPod(scenario, new Set([firstPod.metadata?.uid]));
+    expect(await sendMessage(podHttpUrl(second))).toBe(429);
+    expect((await storedBudget()).spent).toBe(spentBefore);
+    // The status still counts what the gone pod spent, once.
+    const spent = await eventually(
+      async () => {
+        const agent = await getAgent(scenario.ns.name, AGENT);
+        const l = agent?.status?.spend?.ledger;
+        return (
+          l?.processes?.every((p) => p.pod !== firstPod.metadata?.uid) === true &&
+          (await agentSpent(scenario))
+        );
+      },
+      { timeoutMs: 60_000, description: 'the first pod moved into the ledger baseline' },
+    );
+    expect(spent).toBe(spentBefore);
   });
 });
