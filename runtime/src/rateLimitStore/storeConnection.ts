@@ -93,6 +93,12 @@ export function redisClient(
     ...(secrets.password === undefined ? {} : { password: secrets.password }),
     disableOfflineQueue: true,
     commandsQueueMaxLength: MAX_QUEUE,
+    // No per-command timeout: @redis/client arms an AbortSignal.timeout (5 s by default) for
+    // every command, and each one that fires builds a DOMException with its stack, about 20 µs
+    // of CPU per command, long after the command was answered. Every caller here waits on its
+    // own deadline already (the store's wait budget, the journal's second) and goes on without
+    // an answer; a server that never answers fills the bounded queue, which then fails at once.
+    commandOptions: { timeout: 0 },
   });
 }
 
