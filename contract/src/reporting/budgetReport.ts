@@ -16,6 +16,7 @@
  * pods), or `store`, the agent-wide figure the rate-limit store holds (every pod reports the
  * same total, so the operator takes the newest rather than a sum).
  */
+import { isReportObject, readReportObject } from './reportJson.ts';
 export const BUDGETS_ANNOTATION = 'breakwater.dev/budgets';
 
 /** Top spenders a report names per ClientKey budget: bounds the annotation's size. */
@@ -131,18 +132,10 @@ function readEntry(raw: Readonly<Record<string, unknown>>): BudgetReportEntry | 
 
 /** Reads an annotation value; a malformed budget is skipped, a malformed report is none. */
 export function decodeBudgetReport(value: string | undefined): BudgetReport | undefined {
-  if (value === undefined || value === '') return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-  const r = parsed as Record<string, unknown>;
+  const r = readReportObject(value);
+  if (r === undefined) return undefined;
   if (r.source !== 'replica' && r.source !== 'store') return undefined;
-  if (typeof r.budgets !== 'object' || r.budgets === null || Array.isArray(r.budgets))
-    return undefined;
+  if (!isReportObject(r.budgets)) return undefined;
   const budgets: Record<string, BudgetReportEntry> = {};
   for (const [name, raw] of Object.entries(r.budgets as Record<string, unknown>).slice(
     0,

@@ -1,3 +1,5 @@
+import { isReportObject, readReportObject } from './reportJson.ts';
+
 /**
  * The shape the per-name pod annotations share (breakers by breaker name, headroom by backend):
  * a JSON object of entries, written with sorted keys so that an unchanged report is an unchanged
@@ -17,18 +19,12 @@ export function decodeKeyedReport<E>(
   value: string | undefined,
   readEntry: (raw: Readonly<Record<string, unknown>>) => E | undefined,
 ): Record<string, E> {
-  if (value === undefined || value === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return {};
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
+  const parsed = readReportObject(value);
   const report: Record<string, E> = {};
-  for (const [name, raw] of Object.entries(parsed as Record<string, unknown>)) {
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) continue;
-    const entry = readEntry(raw as Record<string, unknown>);
+  if (parsed === undefined) return report;
+  for (const [name, raw] of Object.entries(parsed)) {
+    if (!isReportObject(raw)) continue;
+    const entry = readEntry(raw);
     if (entry !== undefined) report[name] = entry;
   }
   return report;

@@ -7,6 +7,7 @@
  *   {"servers":{"github":{"reachable":true,"tools":12,"since":"…"}},
  *    "lastLoop":{"tool":"github__search","count":5,"at":"…","shadow":false}}
  */
+import { isReportObject, readReportObject } from './reportJson.ts';
 
 export const MCP_ANNOTATION = 'breakwater.dev/mcp';
 
@@ -42,19 +43,11 @@ export function encodeMcpReport(report: McpReport): string {
 /** Reads an annotation value; anything malformed is left out rather than trusted. */
 export function decodeMcpReport(value: string | undefined): McpReport {
   const servers: Record<string, McpServerReport> = {};
-  if (value === undefined) return { servers };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return { servers };
-  }
-  if (typeof parsed !== 'object' || parsed === null) return { servers };
-  const raw = parsed as { servers?: unknown; lastLoop?: unknown };
-  if (typeof raw.servers === 'object' && raw.servers !== null) {
-    for (const [name, entry] of Object.entries(raw.servers as Record<string, unknown>)) {
-      if (typeof entry !== 'object' || entry === null) continue;
-      const e = entry as Record<string, unknown>;
+  const raw = readReportObject(value);
+  if (raw === undefined) return { servers };
+  if (isReportObject(raw.servers)) {
+    for (const [name, e] of Object.entries(raw.servers)) {
+      if (!isReportObject(e)) continue;
       if (typeof e.reachable !== 'boolean' || typeof e.tools !== 'number') continue;
       if (typeof e.since !== 'string' || Number.isNaN(Date.parse(e.since))) continue;
       servers[name] = {
@@ -65,9 +58,9 @@ export function decodeMcpReport(value: string | undefined): McpReport {
       };
     }
   }
-  const loop = raw.lastLoop as Record<string, unknown> | undefined;
+  const loop = raw.lastLoop;
   const lastLoop =
-    typeof loop === 'object' &&
+    isReportObject(loop) &&
     typeof loop.tool === 'string' &&
     typeof loop.count === 'number' &&
     typeof loop.at === 'string' &&

@@ -10,6 +10,7 @@
  * CircuitBreakerPolicy override this replica applies now, with the policy generation it came
  * from, absent when none is in force (never set, Auto, or past its `until`).
  */
+import { readReportObject } from './reportJson.ts';
 export const RUNTIME_ANNOTATION = 'breakwater.dev/runtime';
 
 export type ForcedState = 'ForcedOpen' | 'ForcedClosed';
@@ -36,15 +37,8 @@ export function encodeRuntimeReport(report: RuntimeReport): string {
 
 /** Reads an annotation value; undefined when absent or malformed (never trusted half-read). */
 export function decodeRuntimeReport(value: string | undefined): RuntimeReport | undefined {
-  if (value === undefined || value === '') return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const raw = parsed as Record<string, unknown>;
+  const raw = readReportObject(value);
+  if (raw === undefined) return undefined;
   if (typeof raw.started !== 'string') return undefined;
   const override = decodeOverride(raw.override);
   return override === undefined ? { started: raw.started } : { started: raw.started, override };

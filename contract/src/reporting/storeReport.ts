@@ -8,6 +8,7 @@
  *
  *   {"state":"Fallback","reason":"AuthenticationFailed","message":"WRONGPASS …","since":"2026-11-22T19:00:00.000Z"}
  */
+import { readReportObject } from './reportJson.ts';
 export const RATE_LIMIT_STORE_ANNOTATION = 'breakwater.dev/rate-limit-store';
 
 export type StoreReportState = 'Shared' | 'Fallback';
@@ -49,15 +50,8 @@ const REASONS: readonly string[] = [
 
 /** Reads an annotation value; anything malformed reads as no report rather than a wrong one. */
 export function decodeStoreReport(value: string | undefined): StoreReport | undefined {
-  if (value === undefined || value === '') return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-  const e = parsed as Record<string, unknown>;
+  const e = readReportObject(value);
+  if (e === undefined) return undefined;
   if (typeof e.state !== 'string' || !STATES.includes(e.state)) return undefined;
   if (typeof e.since !== 'string') return undefined;
   return {
