@@ -48,6 +48,7 @@ import {
   type PicoAmount,
 } from '../../../contract/src/spend/spendLedgerTotals.ts';
 import type { PodView } from './views.ts';
+import { liveProcesses } from './ledgerProcesses.ts';
 
 /** A pod the API server holds for the agent, terminating ones included. */
 export interface SpendPod {
@@ -92,15 +93,7 @@ export function foldSpend(
       baseline.set(e.budget, retired(baseline.get(e.budget), e));
     }
   };
-  const present = new Map(pods.map((p) => [p.uid, p]));
-  const entries = new Map<string, SpendLedgerProcess>();
-  for (const entry of previous?.processes ?? []) {
-    const pod = present.get(entry.pod);
-    if (pod === undefined) retire(entry);
-    else if (pod.process === undefined || pod.process.started === entry.started)
-      entries.set(entry.pod, entry);
-    else retire(entry); // the pod runs a new process: the old one's spend is final
-  }
+  const entries = liveProcesses(previous?.processes, pods, retire);
   for (const pod of pods) {
     const now = pod.process;
     if (now === undefined || now.report.source !== 'replica') continue;

@@ -21,6 +21,7 @@ import {
 } from '../../../contract/src/reporting/runtimeReport.ts';
 import { latest, podBreakerReport, summarizeReplica } from './breakerAggregation.ts';
 import type { PodView } from './views.ts';
+import { liveProcesses } from './ledgerProcesses.ts';
 
 /** A pod the API server holds for the agent, terminating ones included. */
 export interface LedgerPod {
@@ -53,15 +54,7 @@ export function foldTrips(
     baselineTrips += entry.trips;
     baselineLast = latest(baselineLast, entry.lastTrip);
   };
-  const present = new Map(pods.map((p) => [p.uid, p]));
-  const entries = new Map<string, TripLedgerProcess>();
-  for (const entry of previous?.processes ?? []) {
-    const pod = present.get(entry.pod);
-    if (pod === undefined) retire(entry);
-    else if (pod.process === undefined || pod.process.started === entry.started)
-      entries.set(entry.pod, entry);
-    else retire(entry); // the pod runs a new process: the old one's trips are final
-  }
+  const entries = liveProcesses(previous?.processes, pods, retire);
   for (const pod of pods) {
     const now = pod.process;
     if (now === undefined) continue;
