@@ -11,6 +11,7 @@ import { agentDeployment } from '../../test/support/agentFixtures.ts';
 import type { OperatorProcess } from '../../test/support/operator.ts';
 import type { WatchedCache } from './watchedCache.ts';
 import { apiServerWrites, writesBetween } from './apiServerWrites.ts';
+import { cpuBetween, sampleCpu } from './clusterCpu.ts';
 
 export interface ScaleInputs {
   readonly client: KubeClient;
@@ -57,6 +58,15 @@ export interface ScaleResult {
     readonly per_second_during_creates: number;
     readonly per_second_to_convergence: number;
   };
+  /**
+   * CPU seconds each process used while the agents were created and from then until
+   * convergence: the local cluster's own processes and the operator (empty for a cluster that
+   * is not the local one).
+   */
+  readonly cpu_seconds: {
+    readonly during_creates: Record<string, number>;
+    readonly creates_to_convergence: Record<string, number>;
+  };
 }
 
 const CHILD_KINDS: readonly ResourceKind[] = [
@@ -91,7 +101,9 @@ export async function measureAgentsAtScale(inputs: ScaleInputs): Promise<ScaleRe
   );
   allReady.catch(() => undefined);
 
+  const cpu = () => sampleCpu({ operator: inputs.operator.pid, bench: process.pid });
   const writesAtStart = await apiServerWrites();
+  const cpuAtStart = cpu();
   const started = Date.now();
   let next = 0;
   await Promise.all(
@@ -112,10 +124,12 @@ export async function measureAgentsAtScale(inputs: ScaleInputs): Promise<ScaleRe
     }),
   );
   const createdAt = Date.now();
+  const cpuAtCreated = cpu();
   inputs.log(`created ${String(count)} agents in ${String(createdAt - started)} ms`);
   const writesAtCreated = await apiServerWrites();
 
   const convergedAt = await converged;
+  const cpuAtConverged = cpu();
   const writesAtConverged = await apiServerWrites();
   inputs.log(`every agent has children and status after ${String(convergedAt - started)} ms`);
   const writesAtConvergence = writeCounts(await inputs.operator.metrics());
@@ -155,6 +169,10 @@ export async function measureAgentsAtScale(inputs: ScaleInputs): Promise<ScaleRe
       (createdAt - started) / 1000,
       (convergedAt - createdAt) / 1000,
     ),
+    cpu_seconds: {
+      during_creates: cpuBetween(cpuAtStart, cpuAtCreated),
+      creates_to_convergence: cpuBetween(cpuAtCreated, cpuAtConverged),
+    },
   };
 }
 
