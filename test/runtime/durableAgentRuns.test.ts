@@ -33,8 +33,11 @@ const runtimes: StandaloneRuntime[] = [];
 
 const setup = () => ({ simUrl: sim.url, redis, mcp });
 
-async function runtime(): Promise<StandaloneRuntime> {
-  const rt = await durableRuntime(setup(), LEASE_ENV, { ownGroup: true });
+async function runtime(
+  env: Record<string, string> = LEASE_ENV,
+  args: readonly string[] = [],
+): Promise<StandaloneRuntime> {
+  const rt = await durableRuntime(setup(), env, { ownGroup: true, args });
   runtimes.push(rt);
   return rt;
 }
@@ -163,6 +166,43 @@ describe('a run of the bundled agent whose runtime is killed after its third ste
     const log = second.runtime.output.join('\n');
     expect(log).toContain('"event":"run_taken_over"');
     expect(log).toContain(`"run":"${id}"`);
+  });
+});
+
+describe('a run on a runtime stopped gracefully', () => {
+  it('is handed over when the grace runs out, and taken over at once, long before its lease would lapse', async () => {
+    // A lease far longer than this test may wait: only the hand-over lets the run move.
+    const long = { BREAKWATER_RUN_LEASE_MS: '600000' };
+    const first = await runtime(long, ['--shutdown-grace-ms', '200']);
+    mcp.onEffect = async (key) => {
+      if (key.endsWith(`step 3 of ${String(STEPS)}`)) await sim.setFault({ hang: true });
+    };
+    const id = String((await api(first, '/v1/agent/runs', { body: { input: PLAN } })).body.id);
+    await waitFor(async () => (await sim.stats()).inFlight === 1, {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+      description: 'the fourth model call to hang at the simulator',
+    });
+    const second = await runtime(long);
+
+    await first.runtime.stop();
+    await sim.clearFaults();
+    const done = await waitFor(
+      async () => {
+        const view = await api(second, `/v1/agent/runs/${id}`);
+        return view.body.state === 'running' ? undefined : view;
+      },
+      {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        description: 'the run to finish on the second runtime',
+      },
+    );
+
+    expect(done.body).toMatchObject({ id, state: 'completed', steps: 2 * STEPS + 1 });
+    expect(effectsByStep()).toEqual(Array.from({ length: STEPS }, () => 1));
+    expect((await sim.stats()).byOutcome.ok).toBe(STEPS + 1);
+    expect(await metric(second, 'agent_durable_runs_total', { outcome: 'taken_over' })).toBe(1);
   });
 });
 

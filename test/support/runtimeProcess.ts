@@ -24,6 +24,8 @@ export interface RuntimeHandle {
 export interface RuntimeStartOptions {
   /** Its own process group, for a test to SIGKILL the group as a lost node kills a pod. */
   readonly ownGroup?: boolean;
+  /** More flags, after the test's own. */
+  readonly args?: readonly string[];
 }
 
 export async function startRuntime(
@@ -43,6 +45,7 @@ export async function startRuntime(
       '--host',
       '127.0.0.1',
       ...args,
+      ...(options.args ?? []),
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -28,7 +28,8 @@ elseif mode == 'renew' then
     return { 0, 0 }
   end
 elseif mode == 'takeover' then
-  if not holder or held or holder == replica then
+  -- Its own lapsed lease too: a replica that gave a run up while the store was away resumes it.
+  if not holder or held then
     return { 0, '' }
   end
 elseif mode == 'release' or mode == 'handover' then

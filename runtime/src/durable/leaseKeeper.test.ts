@@ -39,8 +39,7 @@ class MemoryLeases {
       takeOver: async (run) => {
         await check();
         const lease = this.ends.get(run);
-        if (lease === undefined || lease.ends >= this.time.now() || lease.holder === replica)
-          return undefined;
+        if (lease === undefined || lease.ends >= this.time.now()) return undefined;
         grant(run);
         return lease.holder;
       },
@@ -159,6 +158,27 @@ describe('a lease this replica holds', () => {
     await a.letGo('run-1');
     time.advance(LEASE_MS * 2);
     expect(await store.as('b').lapsed(10)).toEqual([]);
+  });
+});
+
+describe('a lease given up while the store was away', () => {
+  it('is taken back by the same replica once the store answers and the lease has lapsed', async () => {
+    const time = new ManualClock(1_000_000);
+    const store = new MemoryLeases(time);
+    const clock = new ManualClock(0);
+    const { keeper: a, heard } = keeper(clock, store.as('a'));
+    a.start();
+    await a.hold('run-1');
+    store.down = true;
+    await pass(LEASE_MS, [time, clock]);
+    expect(heard.lost).toEqual(['run-1:unrenewed']);
+
+    store.down = false;
+    await pass(a.scanEveryMs + 100, [time, clock]);
+
+    expect(heard.tookOver).toEqual(['run-1<-a']);
+    expect(a.held).toEqual(['run-1']);
+    a.stop();
   });
 });
 

@@ -44,6 +44,8 @@ export interface LeaseKeeperDeps {
 const RENEWALS_PER_LEASE = 3;
 /** The part of a lease after which an unrenewed one is given up here. */
 const GIVE_UP_AFTER = 5 / 6;
+/** The longest wait between two looks for lapsed leases. */
+const SCAN_AT_MOST_MS = 2_000;
 /** Lapsed runs looked at per scan. */
 const SCAN_LIMIT = 16;
 
@@ -64,9 +66,12 @@ export class LeaseKeeper {
     return Math.max(1, Math.floor(this.#deps.leaseMs / RENEWALS_PER_LEASE));
   }
 
-  /** How often lapsed leases are looked for. */
+  /**
+   * How often lapsed leases are looked for: twice a lease, and at least every SCAN_AT_MOST_MS,
+   * so that a run handed over on a graceful stop is taken over soon whatever the lease.
+   */
   get scanEveryMs(): number {
-    return Math.max(1, Math.floor(this.#deps.leaseMs / 2));
+    return Math.max(1, Math.min(SCAN_AT_MOST_MS, Math.floor(this.#deps.leaseMs / 2)));
   }
 
   /** The runs this replica holds. */

@@ -172,7 +172,8 @@ export class OwnedRuns {
     try {
       return await this.#executeHere(run, store, record, controller.signal);
     } finally {
-      this.#local.delete(run.id);
+      // The run may have been taken back here meanwhile (its lease lost, then lapsed).
+      if (this.#local.get(run.id) === controller) this.#local.delete(run.id);
       if (this.#local.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
     }
   }
