@@ -97,6 +97,20 @@ async function journalSteps(run: string): Promise<string[]> {
   }
 }
 
+/** Every byte Redis holds for a run: its record and its journal. */
+async function storedBytes(run: string): Promise<string> {
+  const client = createClient({ url: `redis://${redis.address}` });
+  await client.connect();
+  try {
+    const record = await client.get(`${JOURNAL_PREFIX}:{${run}}:agent`);
+    const log = await client.lRange(`${JOURNAL_PREFIX}:{${run}}:log`, 0, -1);
+    if (record === null) throw new Error(`no record for run ${run}`);
+    return [record, ...log].join('\n');
+  } finally {
+    client.destroy();
+  }
+}
+
 /** Each planned step's effect count, in step order. */
 function effectsByStep(): number[] {
   return Array.from(
@@ -221,6 +235,10 @@ describe('a run and its client key', () => {
       { timeoutMs: 30_000, intervalMs: 100, description: 'the run to complete' },
     );
     expect(done.body).toMatchObject({ state: 'completed', steps: 5 });
+    // What the run keeps beside its journal is sealed: no prompt or answer in the clear.
+    const kept = await storedBytes(id);
+    expect(kept).not.toContain('File the tickets');
+    expect(kept).not.toContain((done.body.result as { output: string }).output.slice(0, 24));
 
     const other = await api(rt, `/v1/agent/runs/${id}`, { key: KEY_B });
     const none = await api(rt, `/v1/agent/runs/${randomUUID()}`, { key: KEY_B });
