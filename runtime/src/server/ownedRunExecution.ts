@@ -97,6 +97,20 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
         },
         signal,
       );
+      ctx.audit.record({
+        event: 'model_interaction',
+        requestId,
+        route: RUNS_ROUTE,
+        sessionId: record.request.sessionId,
+        client: record.client,
+        model: doc.model.name,
+        servedBy: result.model,
+        fallbackUsed: result.fallbackUsed,
+        status: 200,
+        inputTokens: result.usage.input_tokens,
+        outputTokens: result.usage.output_tokens,
+        durationMs: ctx.clock.now() - record.startedAt,
+      });
       return { result: invokeAnswer(result) };
     } catch (err) {
       const mapping = mapFailure(err, failureOf(err, ctx.clock.now()));
