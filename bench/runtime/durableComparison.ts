@@ -12,11 +12,16 @@
  *   same run again five times (a restarted agent each time), answered from the journal: the
  *   median of the five.
  * - CPU per journaled call: the runtime's CPU time per call, journal on against off.
+ * - The bundled agent's run (`/v1/agent/invoke` with `Idempotency-Key`, the simulator's plan of
+ *   AGENT_TOOL_STEPS tool steps through the MCP server): live, then replayed from its journal
+ *   five times — its record deleted each time, as a run taken over by another replica finds
+ *   every step journaled — the median of the five; and the recorded answer of the finished run.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { createClient } from '@redis/client';
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { startMcpServer } from '../../test/support/mcpServer.ts';
 import { startRedis } from '../../test/support/redisServer.ts';
@@ -29,6 +34,9 @@ import { cpuMs } from './processProbe.ts';
 const ROUNDS = 8;
 const CALLS_PER_ROUND = 200;
 const RUN_STEPS = 20;
+/** Tool steps of the bundled agent's run: one model turn each, and the closing turn. */
+const AGENT_TOOL_STEPS = 6;
+const JOURNAL_PREFIX = 'breakwater:run:bench/durable';
 const CLIENT_KEY = 'bench-durable-key';
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -66,6 +74,7 @@ export async function durableComparison() {
     const replays: number[] = [];
     for (let i = 0; i < 5; i++) replays.push(await timedRun(paced.url, run));
     const replayed = median(replays);
+    const agent = await agentRun(paced.url, pacedSim, redis.address);
     return {
       method:
         'two runtime processes (journal off, journal on: a local redis-server) on one simulator; ' +
@@ -82,6 +91,7 @@ export async function durableComparison() {
         replaysMs: replays.map(round3),
         speedup: round3(journaledLive / replayed),
       },
+      agentReplay: agent,
     };
   } finally {
     await Promise.all([off.stop(), on.stop(), paced.stop()]);
@@ -106,7 +116,7 @@ function policy(simUrl: string, mcpUrl: string, redis: string | undefined): Poli
         store: { redis: { address: redis } },
         retentionMs: 600_000,
         encryptionKeySecretRef: { name: 'bench', key: 'key' },
-        keyPrefix: 'breakwater:run:bench/durable',
+        keyPrefix: JOURNAL_PREFIX,
       };
   });
 }
@@ -230,4 +240,69 @@ async function timedRun(url: string, run: string): Promise<number> {
   const started = performance.now();
   for (let step = 0; step < RUN_STEPS; step++) await call(step, run);
   return performance.now() - started;
+}
+
+/**
+ * The bundled agent's run, live and then replayed from its journal (the run's record deleted
+ * so that it executes again: every step is answered from the journal, none live), and the
+ * finished run's recorded answer.
+ */
+async function agentRun(
+  url: string,
+  sim: { stats(): Promise<{ requests: number }> },
+  redisAddress: string,
+) {
+  const key = `bench-${randomUUID()}`;
+  const invoke = async (): Promise<{ ms: number; run: string; replayed: boolean }> => {
+    const started = performance.now();
+    const response = await fetch(`${url}/v1/agent/invoke`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-api-key': CLIENT_KEY,
+        'idempotency-key': key,
+      },
+      body: JSON.stringify({
+        input: `File the tickets: use tool tools__echo ${String(AGENT_TOOL_STEPS)} times.`,
+      }),
+    });
+    const text = await response.text();
+    const ms = performance.now() - started;
+    if (response.status !== 200) throw new Error(`agent run: ${String(response.status)} ${text}`);
+    return {
+      ms,
+      run: response.headers.get('breakwater-run-id') ?? '',
+      replayed: response.headers.get('x-breakwater-replayed') === 'true',
+    };
+  };
+  const client = createClient({ url: `redis://${redisAddress}` });
+  await client.connect();
+  try {
+    const live = await invoke();
+    const served = (await sim.stats()).requests;
+    const replays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await client.del(`${JOURNAL_PREFIX}:{${live.run}}:agent`);
+      const again = await invoke();
+      if (again.replayed) throw new Error('a replay found the recorded answer');
+      replays.push(again.ms);
+    }
+    if ((await sim.stats()).requests !== served)
+      throw new Error('a replay of the agent run called the provider');
+    const recorded = await invoke();
+    if (!recorded.replayed) throw new Error('the finished run was not answered as recorded');
+    const replayedMs = median(replays);
+    return {
+      toolSteps: AGENT_TOOL_STEPS,
+      journalSteps: 2 * AGENT_TOOL_STEPS + 1,
+      pacing: 'simulator default (plain answers: no added latency); echo tool calls through MCP',
+      liveMs: round3(live.ms),
+      replayedMs: round3(replayedMs),
+      replaysMs: replays.map(round3),
+      recordedAnswerMs: round3(recorded.ms),
+      speedup: round3(live.ms / replayedMs),
+    };
+  } finally {
+    client.destroy();
+  }
 }

@@ -2,11 +2,14 @@
  * Assembles the runtime: the policy store and its source, the guard rebuilt on each policy,
  * the provider router, the API and metrics servers, and the orderly shutdown.
  */
+import { randomUUID } from 'node:crypto';
 import type { McpReport } from '../../contract/src/reporting/mcpReport.ts';
 import { rfc3339Seconds } from '../../platform/src/time/rfc3339.ts';
 import { LoopLedger } from './agent/loopLedger.ts';
 import { DurableMetrics } from './durable/durableMetrics.ts';
 import { DurableRuns } from './durable/durableRuns.ts';
+import { OwnedRuns, runLeaseMs } from './durable/ownedRuns.ts';
+import { ownedRunExecutor } from './server/ownedRunExecution.ts';
 import { McpTools } from './mcp/mcpTools.ts';
 import { mcpEndpoint } from './mcp/runtimeMcpEndpoint.ts';
 import type { McpEndpoint } from './mcp/mcpEndpoint.ts';
@@ -52,6 +55,7 @@ import type { RuntimeReport } from '../../contract/src/reporting/runtimeReport.t
 import type { Clock } from '../../platform/src/time/clock.ts';
 import { sleep } from '../../platform/src/time/sleep.ts';
 import { POD_CLIENT_KEY_ENV } from '../../contract/src/pod/agentEnvironment.ts';
+import { POD_NAME_ENV } from '../../contract/src/pod/runtimeEnvironment.ts';
 import { DOCUMENT_DEFAULTS } from '../../contract/src/policy/generated/documentDefaults.ts';
 
 /** The `source` label of a policy source's offers: its name up to the first ':'. */
@@ -91,6 +95,8 @@ export class AgentRuntime implements ClusterReplica {
   readonly #retirementNotice: ModelRetirementNotice;
   /** Durable runs' journals (issue 36). */
   readonly durable: DurableRuns;
+  /** The bundled agent's runs (`/v1/agent/runs`), leased and taken over. */
+  readonly ownedRuns: OwnedRuns;
   #active: ActivePolicy | undefined;
   #guardSet: GuardSet<Backend> | undefined;
   #api: FastifyInstance | undefined;
@@ -149,6 +155,15 @@ export class AgentRuntime implements ClusterReplica {
       audit: this.#audit,
       env: deps.env,
     });
+    this.ownedRuns = new OwnedRuns({
+      clock,
+      logger,
+      metrics: durableMetrics,
+      audit: this.#audit,
+      durable: this.durable,
+      replica: `${deps.env[POD_NAME_ENV] ?? 'runtime'}/${randomUUID().slice(0, 8)}`,
+      leaseMs: runLeaseMs(deps.env),
+    });
     this.#mcpEndpoint = mcpEndpoint({
       mcp: this.mcp,
       loops: this.loops,
@@ -196,8 +211,10 @@ export class AgentRuntime implements ClusterReplica {
       mcpEndpoint: this.#mcpEndpoint,
       durable: this.durable,
       durableMetrics,
+      ownedRuns: this.ownedRuns,
       health: () => this.#health(),
     };
+    this.ownedRuns.executor = ownedRunExecutor(this.context);
     this.store.onChange((next, previous) => {
       this.#apply(next, previous);
     });
@@ -326,14 +343,18 @@ export class AgentRuntime implements ClusterReplica {
     this.#lifecycle.startDraining();
     if (options.drainDelayMs > 0) await sleep(clock, options.drainDelayMs);
     this.#lifecycle.refuseNewRequests();
+    this.ownedRuns.stopTakingOver();
     let cancel: () => void = () => undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       cancel = clock.setTimeout(() => {
         resolve(false);
       }, graceMs);
     });
-    const drained = await Promise.race([this.#lifecycle.idle().then(() => true), timedOut]);
+    // The runs executing here get the same grace; those still going then are handed over.
+    const idle = Promise.all([this.#lifecycle.idle(), this.ownedRuns.idle()]);
+    const drained = await Promise.race([idle.then(() => true), timedOut]);
     cancel();
+    await this.ownedRuns.close();
     await this.#api?.close();
     this.#guardSet?.close();
     await this.#mcpEndpoint.close();
@@ -396,6 +417,7 @@ export class AgentRuntime implements ClusterReplica {
     this.#audit.enabled = doc.audit.enabled;
     this.#keySource?.follow(doc.access.clientKeysSecret);
     this.durable.configure(doc.durability);
+    this.ownedRuns.follow();
     this.metrics.policyInfo.reset();
     this.metrics.policyInfo.set({ hash: next.hash }, 1);
     recordPolicyChange(this.#audit, next, previous);

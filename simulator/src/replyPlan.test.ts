@@ -122,4 +122,51 @@ describe('planReply', () => {
       stopReason: 'end_turn',
     });
   });
+
+  describe('a plan of steps (use tool <name> <N> times)', () => {
+    /** The conversation after `done` steps, each answered. */
+    function after(done: number, of = 3) {
+      const messages: unknown[] = [
+        { role: 'user', content: `Use tool lookup ${String(of)} times.` },
+      ];
+      for (let step = 1; step <= done; step++) {
+        messages.push({
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: `t${String(step)}`, name: 'lookup', input: {} }],
+        });
+        messages.push({
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: `t${String(step)}`, content: 'ok' }],
+        });
+      }
+      return plan({ tools: [tool], messages });
+    }
+
+    it.each([0, 1, 2])('calls the tool again after %i steps, its input naming the next', (done) => {
+      expect(after(done)).toMatchObject({
+        content: [
+          { type: 'text', text: 'Calling lookup.' },
+          {
+            type: 'tool_use',
+            name: 'lookup',
+            input: { q: `example q, step ${String(done + 1)} of 3` },
+          },
+        ],
+        stopReason: 'tool_use',
+      });
+    });
+
+    it('answers the last result once every step is done', () => {
+      expect(after(3)).toMatchObject({
+        content: [{ type: 'text', text: 'lookup returned: ok' }],
+        stopReason: 'end_turn',
+      });
+    });
+
+    it('is no plan for a tool the request does not offer', () => {
+      expect(plan({ ...say('Use tool search 3 times.'), tools: [tool] })).toMatchObject({
+        stopReason: 'end_turn',
+      });
+    });
+  });
 });

@@ -60,7 +60,12 @@ export function planReply(request: MessagesRequest, newId: NewId): Reply {
     case 'call_tool': {
       const { name, inputSchema } = decision.tool;
       text = `Calling ${name}.`;
-      toolCall = { id: newId('toolu'), name, input: syntheticToolInput(inputSchema) };
+      const input = syntheticToolInput(inputSchema);
+      toolCall = {
+        id: newId('toolu'),
+        name,
+        input: decision.plan === undefined ? input : stepInput(input, decision.plan),
+      };
       break;
     }
     case 'answer_tool_results':
@@ -73,6 +78,20 @@ export function planReply(request: MessagesRequest, newId: NewId): Reply {
     inputTokens: estimateInputTokens(request),
     ...limitOutput(text, toolCall, request),
   };
+}
+
+/** A planned step's input: each string field says which step it is. */
+function stepInput(
+  input: Record<string, unknown>,
+  plan: { readonly step: number; readonly of: number },
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(input))
+    out[field] =
+      typeof value === 'string'
+        ? `${value}, step ${String(plan.step)} of ${String(plan.of)}`
+        : value;
+  return out;
 }
 
 interface LimitedOutput {

@@ -12,7 +12,10 @@
  *
  * Before all of these, a model stuck in a loop: when the last user text that has any asks
  * for a tool `over and over`, that tool is called again whatever came back — the agent loop
- * the runtime's loop breaker exists for.
+ * the runtime's loop breaker exists for. And a plan of several steps: when it asks to `use
+ * tool <name> <N> times`, the model calls that tool once a turn, step k of N in its input,
+ * until the conversation holds N calls of it, then answers the last results — a multi-step
+ * agent run, each step's input its own.
  */
 import type { MessagesRequest, RequestMessage, ToolDefinition } from './messagesRequest.ts';
 
@@ -24,11 +27,18 @@ export interface ToolResultSeen {
 
 export type TurnDecision =
   | { readonly kind: 'text'; readonly prompt: string }
-  | { readonly kind: 'call_tool'; readonly tool: ToolDefinition }
+  | {
+      readonly kind: 'call_tool';
+      readonly tool: ToolDefinition;
+      /** A planned step (`use tool <name> <N> times`): this is step `step` of `of`. */
+      readonly plan?: { readonly step: number; readonly of: number };
+    }
   | { readonly kind: 'answer_tool_results'; readonly results: readonly ToolResultSeen[] };
 
 /** What makes the simulated model call the named tool again and again. */
 const STUCK = /\bover and over\b/i;
+/** A plan of steps: `use tool <name> <N> times`. */
+const PLAN = /\buse tool ([A-Za-z0-9_-]+) (\d{1,2}) times\b/i;
 
 export function decideTurn(request: MessagesRequest): TurnDecision {
   const asked = lastUserPrompt(request.messages);
@@ -36,6 +46,8 @@ export function decideTurn(request: MessagesRequest): TurnDecision {
     const tool = chooseTool(request, asked);
     if (tool !== undefined) return { kind: 'call_tool', tool };
   }
+  const planned = plannedStep(request, asked);
+  if (planned !== undefined) return planned;
   const last = request.messages.at(-1);
   if (last?.role === 'user') {
     const results: ToolResultSeen[] = [];
@@ -47,6 +59,22 @@ export function decideTurn(request: MessagesRequest): TurnDecision {
   const prompt = lastUserText(request.messages);
   const tool = chooseTool(request, prompt);
   return tool === undefined ? { kind: 'text', prompt } : { kind: 'call_tool', tool };
+}
+
+/** The next step of a plan the prompt sets out, while steps remain. */
+function plannedStep(request: MessagesRequest, asked: string): TurnDecision | undefined {
+  const match = PLAN.exec(asked);
+  if (match === null || request.toolChoice.type === 'none') return undefined;
+  const [, name, count] = match;
+  const tool = request.tools.find((t) => t.name === name);
+  if (tool === undefined) return undefined;
+  const of = Number(count);
+  let done = 0;
+  for (const message of request.messages) {
+    if (message.role !== 'assistant') continue;
+    for (const part of message.content) if (part.kind === 'tool_use' && part.name === name) done++;
+  }
+  return done < of ? { kind: 'call_tool', tool, plan: { step: done + 1, of } } : undefined;
 }
 
 function chooseTool(request: MessagesRequest, prompt: string): ToolDefinition | undefined {

@@ -15,6 +15,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import type { McpTestServer } from './mcpServer.ts';
 import type { RedisHandle } from './redisServer.ts';
+import type { RuntimeStartOptions } from './runtimeProcess.ts';
 import {
   PRIMARY_MODEL,
   policyDocument,
@@ -55,15 +56,27 @@ export function durablePolicy(setup: DurableSetup): PolicyDocument {
   });
 }
 
-/** A runtime on the durable policy, with the journal key as a file and two client keys. */
-export async function durableRuntime(setup: DurableSetup): Promise<StandaloneRuntime> {
+/**
+ * A runtime on the durable policy, with the journal key as a file and two client keys; `env`
+ * adds to its environment, and `ownGroup` puts it in a process group of its own.
+ */
+export async function durableRuntime(
+  setup: DurableSetup,
+  env: Readonly<Record<string, string>> = {},
+  options: RuntimeStartOptions = {},
+): Promise<StandaloneRuntime> {
   const dir = mkdtempSync(join(tmpdir(), 'bw-journal-key-'));
   const keyFile = join(dir, 'key');
   writeFileSync(keyFile, `${Buffer.alloc(32, 7).toString('base64')}\n`);
-  const rt = await standaloneRuntime(durablePolicy(setup), {
-    BREAKWATER_DURABILITY_KEY_FILE: keyFile,
-    BREAKWATER_CLIENT_KEYS: `${KEY_A},${KEY_B}`,
-  });
+  const rt = await standaloneRuntime(
+    durablePolicy(setup),
+    {
+      BREAKWATER_DURABILITY_KEY_FILE: keyFile,
+      BREAKWATER_CLIENT_KEYS: `${KEY_A},${KEY_B}`,
+      ...env,
+    },
+    options,
+  );
   await toolsListed(rt.runtime.url);
   return {
     ...rt,
@@ -74,9 +87,14 @@ export async function durableRuntime(setup: DurableSetup): Promise<StandaloneRun
   };
 }
 
-/** SIGKILL, as a lost node or a forced pod deletion: nothing is drained. */
-export async function killRuntime(rt: StandaloneRuntime): Promise<void> {
-  rt.runtime.child.kill('SIGKILL');
+/**
+ * SIGKILL, as a lost node or a forced pod deletion: nothing is drained. A runtime in a group
+ * of its own is killed with its whole group.
+ */
+export async function killRuntime(rt: StandaloneRuntime, group = false): Promise<void> {
+  const pid = rt.runtime.child.pid;
+  if (group && pid !== undefined) process.kill(-pid, 'SIGKILL');
+  else rt.runtime.child.kill('SIGKILL');
   await rt.runtime.exited;
   await rt.stop();
 }

@@ -42,6 +42,8 @@ export interface McpTestServer {
   readonly effects: Map<string, number>;
   ticketMs: number;
   statusMs: number;
+  /** Told of each effect (`<tool>:<title>`) once it took place, before its result goes back. */
+  onEffect: ((key: string) => Promise<void>) | undefined;
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -61,6 +63,7 @@ export async function startMcpServer(port = 0): Promise<McpTestServer> {
     effects: new Map(),
     ticketMs: 0,
     statusMs: 0,
+    onEffect: undefined,
     restart: () => Promise.resolve(),
     stop: () => Promise.resolve(),
   };
@@ -113,6 +116,7 @@ export async function startMcpServer(port = 0): Promise<McpTestServer> {
       if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
       const key = `${tool}:${title}`;
       state.effects.set(key, (state.effects.get(key) ?? 0) + 1);
+      await state.onEffect?.(key);
       return text(`${tool} done: ${title}`);
     };
     mcp.registerTool(

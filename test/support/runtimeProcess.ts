@@ -21,9 +21,17 @@ export interface RuntimeHandle {
   exited: Promise<number | null>;
 }
 
+export interface RuntimeStartOptions {
+  /** Its own process group, for a test to SIGKILL the group as a lost node kills a pod. */
+  readonly ownGroup?: boolean;
+  /** More flags, after the test's own. */
+  readonly args?: readonly string[];
+}
+
 export async function startRuntime(
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
+  options: RuntimeStartOptions = {},
 ): Promise<RuntimeHandle> {
   const child = spawn(
     process.execPath,
@@ -37,8 +45,13 @@ export async function startRuntime(
       '--host',
       '127.0.0.1',
       ...args,
+      ...(options.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', ...env } },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', ...env },
+      detached: options.ownGroup === true,
+    },
   );
   const output: string[] = [];
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
 import { samplePolicyDocument } from '../../contract/src/policy/policyFixtures.ts';
-import { startRuntime, type RuntimeHandle } from './runtimeProcess.ts';
+import { startRuntime, type RuntimeHandle, type RuntimeStartOptions } from './runtimeProcess.ts';
 
 export type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
 
@@ -52,15 +52,17 @@ export interface StandaloneRuntime {
 export async function standaloneRuntime(
   doc: PolicyDocument,
   env: Readonly<Record<string, string>> = {},
+  options: RuntimeStartOptions = {},
 ): Promise<StandaloneRuntime> {
   const dir = mkdtempSync(join(tmpdir(), 'bw-standalone-'));
   const policyFile = join(dir, 'policy.json');
   writeFileSync(policyFile, JSON.stringify(doc));
   try {
-    const runtime = await startRuntime(['--policy', policyFile, '--log-level', 'info'], {
-      ANTHROPIC_API_KEY: 'sk-test-standalone-provider-key',
-      ...env,
-    });
+    const runtime = await startRuntime(
+      ['--policy', policyFile, '--log-level', 'info'],
+      { ANTHROPIC_API_KEY: 'sk-test-standalone-provider-key', ...env },
+      options,
+    );
     return {
       runtime,
       policyFile,

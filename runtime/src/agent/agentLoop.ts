@@ -5,6 +5,7 @@
  */
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import type { ModelRouter, RouteOptions } from '../provider/modelRouter.ts';
+import type { RoutedResponse } from '../provider/providerAttempt.ts';
 import type { Usage } from '../provider/sseUsage.ts';
 import type { InvocationTools } from './agentTools.ts';
 import type { ToolResultBlock } from './toolRunner.ts';
@@ -39,6 +40,20 @@ export interface AgentStreamListener {
   turnBegins?(budgetFallback: boolean): void;
 }
 
+/** A model turn's plain answer. */
+export type PlainTurn = Extract<RoutedResponse, { kind: 'plain' }>;
+
+/**
+ * Where a durable run's model turns go (durable/agentJournal.ts): answered from the run's
+ * journal, or made live by `live` and journaled before the loop goes on.
+ */
+export interface AgentJournal {
+  modelTurn(
+    body: Readonly<Record<string, unknown>>,
+    live: () => Promise<PlainTurn>,
+  ): Promise<PlainTurn>;
+}
+
 export class AgentUpstreamError extends Error {
   readonly status: number;
   constructor(status: number, body: string) {
@@ -68,6 +83,8 @@ export async function runAgent(
      * begins, final after.
      */
     listener?: AgentStreamListener;
+    /** A durable run's journal: its turns are plain calls, each journaled (no listener). */
+    journal?: AgentJournal;
   },
   signal: AbortSignal,
 ): Promise<AgentResult> {
@@ -102,11 +119,18 @@ export async function runAgent(
     let message: ModelMessage;
     let routed;
     if (listener === undefined) {
-      routed = await router.send({ ...common, via: 'sdk', stream: false });
-      if (routed.kind !== 'plain') throw new Error('unreachable: a plain request streamed');
-      if (routed.status !== 200) throw new AgentUpstreamError(routed.status, routed.text);
-      message = JSON.parse(routed.text) as ModelMessage;
+      const send = async (): Promise<PlainTurn> => {
+        const sent = await router.send({ ...common, via: 'sdk', stream: false });
+        if (sent.kind !== 'plain') throw new Error('unreachable: a plain request streamed');
+        return sent;
+      };
+      const plain =
+        request.journal === undefined ? await send() : await request.journal.modelTurn(body, send);
+      if (plain.status !== 200) throw new AgentUpstreamError(plain.status, plain.text);
+      message = JSON.parse(plain.text) as ModelMessage;
+      routed = plain;
     } else {
+      if (request.journal !== undefined) throw new Error('a journaled run streams no turns');
       // Forwarded, not through the SDK: the stream then has the pass-through's idle timeout.
       const turn = new TurnCollector(
         (delta) => {

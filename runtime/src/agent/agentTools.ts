@@ -6,6 +6,7 @@
  */
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { CIRCUIT_BREAKER_POLICY_LIMITS as BREAKER } from '../../../contract/src/api/specLimits.ts';
+import { mayCallAgain } from '../durable/durableTools.ts';
 import { LoopDetectedError } from '../guard/errors.ts';
 import { TOOL_SEPARATOR, type McpTools, type ToolOutcome } from '../mcp/mcpTools.ts';
 import { scanForInjection } from '../security/promptInjection.ts';
@@ -13,8 +14,25 @@ import { LoopDetector } from './loopDetector.ts';
 import type { LoopLedger } from './loopLedger.ts';
 import { runTool, type ToolResultBlock, type ToolRunnerDeps } from './toolRunner.ts';
 
+/**
+ * Where a durable run's tool calls go (durable/agentJournal.ts): answered from the run's
+ * journal, or made by `live` and journaled; `mayCallAgain` says whether a call found started
+ * and never completed may be made again.
+ */
+export interface ToolJournal {
+  toolCall(
+    call: { readonly server: string; readonly tool: string; readonly input: unknown },
+    mayCallAgain: () => boolean,
+    live: () => Promise<ToolResultBlock>,
+    signal: AbortSignal,
+    toolUseId: string,
+  ): Promise<ToolResultBlock>;
+}
+
 export interface AgentToolDeps extends ToolRunnerDeps {
   readonly mcp: McpTools;
+  /** A durable run's journal; absent, tools are called live. */
+  readonly journal?: ToolJournal;
   readonly loops: LoopLedger;
   /** A finding in a tool's result: counted and audited by the caller's route. */
   readonly onInjection: (kind: string, tool: string, blocked: boolean) => void;
@@ -68,6 +86,23 @@ export class InvocationTools {
       if (!shadow) throw new LoopDetectedError(finding.tool, finding.count);
     }
     const mcp = this.#deps.mcp.resolve(call.name);
+    const journal = this.#deps.journal;
+    if (journal === undefined) return this.#live(call, mcp, signal);
+    return journal.toolCall(
+      { server: mcp?.link.settings.name ?? '', tool: mcp?.tool ?? call.name, input: call.input },
+      // An HTTP tool says nothing of idempotence: its unknown outcome is never retried.
+      () => mcp !== undefined && mayCallAgain(mcp.link, mcp.tool),
+      () => this.#live(call, mcp, signal),
+      signal,
+      call.id,
+    );
+  }
+
+  async #live(
+    call: ToolCall,
+    mcp: ReturnType<McpTools['resolve']>,
+    signal: AbortSignal,
+  ): Promise<ToolResultBlock> {
     if (mcp === undefined)
       return runTool(
         this.#deps,

@@ -58,12 +58,17 @@ export type AuditEvent =
       readonly mode: 'Enforce' | 'Shadow';
     }
   | {
-      /** A durable run asked for something else than its journal held (diverged), or was resumed. */
-      readonly event: 'run_diverged' | 'run_resumed' | 'run_refused';
+      /**
+       * A durable run asked for something else than its journal held (diverged), was resumed,
+       * refused to another key, or taken over from a replica whose lease on it lapsed.
+       */
+      readonly event: 'run_diverged' | 'run_resumed' | 'run_refused' | 'run_taken_over';
       readonly run: string;
       /** The step (from 1) where it happened. */
       readonly step: number;
       readonly client?: string | undefined;
+      /** A takeover: the replica whose lease lapsed. */
+      readonly from?: string;
     };
 
 export class AuditLog {

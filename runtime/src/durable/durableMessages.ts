@@ -120,7 +120,12 @@ export async function beginModelStep(
   }
 }
 
-function countSaved(ctx: DurableNeeds, active: ActivePolicy, answer: ModelAnswer): void {
+/** What a replayed model call did not spend, counted. */
+export function countSaved(
+  ctx: Pick<DurableNeeds, 'durableMetrics'>,
+  active: Pick<ActivePolicy, 'doc'>,
+  answer: ModelAnswer,
+): void {
   const cost = callCost(answer.model, answer.usage, priceBook(active.doc.pricing));
   ctx.durableMetrics.savedTokens.inc({ model: answer.model }, cost.tokens);
   if (cost.priced)

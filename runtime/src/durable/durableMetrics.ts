@@ -24,7 +24,7 @@ export class DurableMetrics {
     });
     this.runs = new Counter({
       name: 'agent_durable_runs_total',
-      help: 'Durable runs by outcome: resumed (a restarted run replayed its journal), diverged (it asked for something else and went on live).',
+      help: 'Durable runs by outcome: resumed (a restarted run replayed its journal), diverged (it asked for something else and went on live); the runs the runtime owns: taken_over (from a replica whose lease lapsed), completed, failed.',
       labelNames: ['outcome'],
       registers,
     });
@@ -58,6 +58,7 @@ export class DurableMetrics {
       registers,
     });
     for (const kind of ['model', 'tool']) this.replayed.inc({ kind }, 0);
-    for (const outcome of ['resumed', 'diverged']) this.runs.inc({ outcome }, 0);
+    for (const outcome of ['resumed', 'diverged', 'taken_over', 'completed', 'failed'])
+      this.runs.inc({ outcome }, 0);
   }
 }

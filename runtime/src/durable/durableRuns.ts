@@ -73,6 +73,14 @@ export type Begun =
 export type RunHeader =
   { readonly ok: true; readonly run: RunRef } | { readonly ok: false; readonly message: string };
 
+/** Where journals live, for what else a run keeps beside its journal (agentRunStore.ts). */
+export interface JournalStore {
+  readonly client: RedisClientType;
+  readonly cipher: JournalCipher;
+  readonly prefix: string;
+  readonly retentionMs: number;
+}
+
 export interface DurableDeps {
   readonly clock: Clock;
   readonly logger: Logger;
@@ -167,8 +175,22 @@ export class DurableRuns {
         ok: false,
         message: `header Breakwater-Run-Id must be 1 to 128 letters, digits or . _ : -, got ${JSON.stringify(id)}`,
       };
-    const owner = podKey ? 'pods' : connection.cipher.match(`client key ${presentedKey ?? ''}`);
+    const owner = ownerOf(connection.cipher, presentedKey, podKey);
     return { ok: true, run: { id, owner, client: fingerprintOf(presentedKey, podKey) } };
+  }
+
+  /** Who a run started with this key belongs to (undefined: durability off). */
+  ownerOf(presentedKey: string | undefined, podKey: boolean): RunRef['owner'] | undefined {
+    const connection = this.#connection;
+    return connection === undefined ? undefined : ownerOf(connection.cipher, presentedKey, podKey);
+  }
+
+  /** The journal's store, while it is connected: the runs the runtime owns keep theirs there. */
+  get store(): JournalStore | undefined {
+    const connection = this.#connection;
+    if (connection?.client.isReady !== true) return undefined;
+    const { client, cipher, settings } = connection;
+    return { client, cipher, prefix: settings.keyPrefix, retentionMs: settings.retentionMs };
   }
 
   /** Claims the call's step: what to answer, or where to write the live answer. */
@@ -355,6 +377,10 @@ export class DurableRuns {
       ca: env[DURABILITY_CA_FILE_ENV] ?? `${DURABILITY_MOUNT_PATH}/${DURABILITY_CA_FILE}`,
     };
   }
+}
+
+function ownerOf(cipher: JournalCipher, presentedKey: string | undefined, podKey: boolean): string {
+  return podKey ? 'pods' : cipher.match(`client key ${presentedKey ?? ''}`);
 }
 
 function fingerprintOf(key: string | undefined, podKey: boolean): string | undefined {

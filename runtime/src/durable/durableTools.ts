@@ -13,7 +13,7 @@ import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
 import { isLoopbackAddress, type ClientKeys } from '../access/clientKeys.ts';
 import type { McpServerLink } from '../mcp/mcpServerLink.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
-import type { DurableRuns, RunHeader } from './durableRuns.ts';
+import type { DurableRuns, RunHeader, RunRef } from './durableRuns.ts';
 
 /** A durable call the journal refused: another key's run. */
 export interface RefusedRun {
@@ -55,27 +55,57 @@ export class DurableTools {
     signal: AbortSignal,
   ): Promise<CallToolResult | RefusedRun> {
     if (!named.ok) return { refused: named.message };
-    const request = canonicalJson({ server: link.settings.name, tool, arguments: input });
-    const begun = await this.#runs.begin(named.run, 'tool', request);
-    switch (begun.action) {
-      case 'refused':
-        return { refused: begun.message };
-      case 'replay':
-        return begun.answer.kind === 'tool' ? begun.answer.result : live();
-      case 'live': {
-        const result = await live();
-        // The caller gone mid-call (its pod dying): the outcome stays unknown, not "cancelled".
-        if (begun.step !== undefined && !signal.aborted)
-          await this.#runs.complete(begun.step, { kind: 'tool', result });
-        return result;
-      }
-      case 'unknown': {
-        const retry = mayCallAgain(link, tool);
-        this.#metrics.unknownOutcomes.inc({ action: retry ? 'retried' : 'failed' });
-        const result = retry ? await live() : unknownOutcome(link.settings.name, tool);
-        await this.#runs.complete(begun.step, { kind: 'tool', result });
-        return result;
-      }
+    const request = toolRequest(link.settings.name, tool, input);
+    return journaledToolCall(this.#runs, this.#metrics, named.run, request, {
+      mayCallAgain: () => mayCallAgain(link, tool),
+      live,
+      unknown: () => unknownOutcome(link.settings.name, tool),
+      signal,
+    });
+  }
+}
+
+/** What a tool step is matched by: its server ('' for an HTTP tool), tool and arguments. */
+export function toolRequest(server: string, tool: string, input: unknown): string {
+  return canonicalJson({ server, tool, arguments: input });
+}
+
+/**
+ * One tool call of a run through its journal — the one path both `/mcp/<name>` and the
+ * bundled agent's loop take: replayed, made live and journaled, or, found started and never
+ * completed, made again only when that is safe.
+ */
+export async function journaledToolCall(
+  runs: DurableRuns,
+  metrics: DurableMetrics,
+  run: RunRef,
+  request: string,
+  call: {
+    readonly mayCallAgain: () => boolean;
+    readonly live: () => Promise<CallToolResult>;
+    readonly unknown: () => CallToolResult;
+    readonly signal: AbortSignal;
+  },
+): Promise<CallToolResult | RefusedRun> {
+  const begun = await runs.begin(run, 'tool', request);
+  switch (begun.action) {
+    case 'refused':
+      return { refused: begun.message };
+    case 'replay':
+      return begun.answer.kind === 'tool' ? begun.answer.result : call.live();
+    case 'live': {
+      const result = await call.live();
+      // The caller gone mid-call (its pod dying): the outcome stays unknown, not "cancelled".
+      if (begun.step !== undefined && !call.signal.aborted)
+        await runs.complete(begun.step, { kind: 'tool', result });
+      return result;
+    }
+    case 'unknown': {
+      const retry = call.mayCallAgain();
+      metrics.unknownOutcomes.inc({ action: retry ? 'retried' : 'failed' });
+      const result = retry ? await call.live() : call.unknown();
+      await runs.complete(begun.step, { kind: 'tool', result });
+      return result;
     }
   }
 }
@@ -91,12 +121,12 @@ export function mayCallAgain(link: McpServerLink, tool: string): boolean {
   return annotations?.idempotentHint === true || annotations?.readOnlyHint === true;
 }
 
-function unknownOutcome(server: string, tool: string): CallToolResult {
+export function unknownOutcome(server: string, tool: string): CallToolResult {
   return {
     content: [
       {
         type: 'text',
-        text: `the outcome of ${server}__${tool} is unknown: the call had started when this run was interrupted and never reported back, and the tool is not marked idempotent (onUnknownOutcome: Fail), so it was not called again. Check whether it took effect before calling it again.`,
+        text: `the outcome of ${server === '' ? tool : `${server}__${tool}`} is unknown: the call had started when this run was interrupted and never reported back, and the tool is not marked idempotent (onUnknownOutcome: Fail), so it was not called again. Check whether it took effect before calling it again.`,
       },
     ],
     isError: true,

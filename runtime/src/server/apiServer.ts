@@ -14,6 +14,7 @@ import {
   refusal,
   sendError,
 } from './errorReplies.ts';
+import { registerAgentRunsRoutes } from './agentRunsRoute.ts';
 import { registerDebugRoutes } from './debugRoutes.ts';
 import { registerInvokeRoute } from './invokeRoute.ts';
 import { registerMcpRoute } from './mcpRoute.ts';
@@ -189,6 +190,7 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
   registerProbeRoutes(app, ctx);
   registerMessagesRoute(app, ctx);
   registerInvokeRoute(app, ctx);
+  registerAgentRunsRoutes(app, ctx);
   registerMcpRoute(app, ctx);
   registerDebugRoutes(app, ctx, { requireKey: true });
   return app;

@@ -5,7 +5,6 @@
  * for (its input may be written to the cache at that price). Nothing is built for an agent
  * without budgets.
  */
-import { clientFingerprint } from '../audit/auditLog.ts';
 import type { BudgetRequest } from '../guard/guardSet/providerGuard.ts';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 
@@ -13,7 +12,8 @@ const ONE_HOUR_TTL = /"ttl"\s*:\s*"1h"/;
 
 export function budgetRequest(
   doc: PolicyDocument,
-  presentedKey: () => string | undefined,
+  /** The caller's client key fingerprint (auditLog.ts), asked for only when a budget needs it. */
+  clientKey: () => string | undefined,
   /** The request body as sent (JSON text). */
   text: string,
   maxTokens?: number,
@@ -27,7 +27,7 @@ export function budgetRequest(
       ? '1h'
       : '5m';
   return {
-    ...(perKey ? { clientKey: clientFingerprint(presentedKey()) } : {}),
+    ...(perKey ? { clientKey: clientKey() } : {}),
     // No token is shorter than the byte that carries it.
     inputTokensAtMost: Buffer.byteLength(text),
     ...(maxTokens === undefined ? {} : { maxTokens }),

@@ -12,6 +12,7 @@ import { runAgent, type AgentStreamListener } from '../agent/agentLoop.ts';
 import { InvocationTools } from '../agent/agentTools.ts';
 import { clientFingerprint } from '../audit/auditLog.ts';
 import { withAttemptSpan } from '../telemetry/tracing.ts';
+import { invokeAsRun, type RunsNeeds } from './agentRunsRoute.ts';
 import { BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from './budgetRequest.ts';
 import { checkInvokeBody } from './messagesValidation.ts';
@@ -23,12 +24,16 @@ import {
   refusedAsInjection,
   type CallSubject,
 } from './routeCall.ts';
+import { toolResultInjection } from './ownedRunExecution.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
 import type { GateNeeds } from './requestGate.ts';
 import type { CallNeeds } from './routeCall.ts';
 
 /** `/v1/agent/invoke`: the bundled agent's loop, its tools and loop ledger, and the router. */
-export type InvokeNeeds = Pick<RuntimeContext, 'router' | 'mcp' | 'loops'> & CallNeeds & GateNeeds;
+export type InvokeNeeds = Pick<RuntimeContext, 'router' | 'mcp' | 'loops'> &
+  RunsNeeds &
+  CallNeeds &
+  GateNeeds;
 
 const ROUTE = '/v1/agent/invoke';
 
@@ -59,6 +64,8 @@ async function handle(
   };
   const history = [...checked.history, { role: 'user', content: checked.input }];
   if (refusedAsInjection(ctx, active, request, reply, subject, history)) return;
+  // `Idempotency-Key` names a run the runtime owns (agentRunsRoute.ts).
+  if (await invokeAsRun(ctx, request, reply, checked)) return;
   const call = beginCall(ctx, request, reply, 'POST /v1/agent/invoke', {
     'breakwater.session': checked.sessionId ?? '',
   });
@@ -107,7 +114,7 @@ async function handle(
           ? {}
           : {
               budgetOf: (text: string) =>
-                budgetRequest(doc, () => presentedKey(request), text, doc.model.maxTokens),
+                budgetRequest(doc, subject.client, text, doc.model.maxTokens),
             }),
       },
       call.signal,
@@ -173,29 +180,4 @@ function streamListener(stream: CallerStream): AgentStreamListener {
 function sendEvent(stream: CallerStream, event: string, data: unknown): void {
   stream.begin(200);
   stream.write(Buffer.from(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
-}
-
-/** A suspected injection in a tool's result: counted, audited and logged like the caller's. */
-function toolResultInjection(
-  ctx: InvokeNeeds,
-  requestId: string,
-  subject: CallSubject,
-  kind: string,
-  tool: string,
-  blocked: boolean,
-): void {
-  const action = blocked ? 'blocked' : 'flagged';
-  ctx.metrics.securityIncidents.inc({ kind, action });
-  ctx.audit.record({
-    event: 'security_incident',
-    requestId,
-    kind,
-    action,
-    client: subject.client(),
-    tool,
-  });
-  ctx.logger.warn(
-    { reqId: requestId, kind, action, tool },
-    'suspected prompt injection in a tool result',
-  );
 }

@@ -122,7 +122,7 @@ async function handle(
     };
     const budget = budgetRequest(
       active.doc,
-      () => presentedKey(request),
+      () => clientFingerprint(presentedKey(request)),
       checked.defaulted || request.rawBody === '' ? JSON.stringify(body) : request.rawBody,
     );
     routed = await ctx.router.send({

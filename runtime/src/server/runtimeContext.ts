@@ -5,6 +5,7 @@
 import type { LoopLedger } from '../agent/loopLedger.ts';
 import type { DurableMetrics } from '../durable/durableMetrics.ts';
 import type { DurableRuns } from '../durable/durableRuns.ts';
+import type { OwnedRuns } from '../durable/ownedRuns.ts';
 import type { McpEndpoint } from '../mcp/mcpEndpoint.ts';
 import type { McpTools } from '../mcp/mcpTools.ts';
 import type { ClientKeys } from '../access/clientKeys.ts';
@@ -48,6 +49,8 @@ export interface RuntimeContext {
   /** Durable runs: their journals (AgentDeployment `durability`). */
   readonly durable: DurableRuns;
   readonly durableMetrics: DurableMetrics;
+  /** The bundled agent's runs: executed, leased, taken over (`/v1/agent/runs`). */
+  readonly ownedRuns: OwnedRuns;
   /** Component checks for `/health`. */
   health(): Record<string, { ok: boolean; detail?: string }>;
 }

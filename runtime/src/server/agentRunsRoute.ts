@@ -1,0 +1,280 @@
+/**
+ * The bundled agent's runs, owned by the runtime (durable/ownedRuns.ts):
+ *
+ *   POST /v1/agent/runs        the `/v1/agent/invoke` body (no `stream`) → 202 `{id, state}`
+ *   GET  /v1/agent/runs/{id}   `{id, state, steps, startedAt, finishedAt?, result?, error?}`
+ *
+ * and `/v1/agent/invoke` with `Idempotency-Key`, which names a run of its own: a finished
+ * run's recorded answer comes back without anything run again. A run belongs to the client
+ * key that started it: for any other key it does not exist (404, the same as a run that never
+ * did). Without `spec.durability` there are no runs (and `Idempotency-Key` is ignored).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clientFingerprint } from '../audit/auditLog.ts';
+import type { AgentRunRecord, AgentRunRequest } from '../durable/agentRunStore.ts';
+import { REPLAYED_HEADER } from '../durable/durableMessages.ts';
+import type { RunRef } from '../durable/durableRuns.ts';
+import { badRequest, refusal, sendError } from './errorReplies.ts';
+import { checkInvokeBody, type InvokeCheck } from './messagesValidation.ts';
+import { RUNS_ROUTE } from './ownedRunExecution.ts';
+import { passGate, presentedKey, requestPeer, type GateNeeds } from './requestGate.ts';
+import { refuseBody, refusedAsInjection, type CallNeeds, type CallSubject } from './routeCall.ts';
+import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
+
+export type RunsNeeds = Pick<RuntimeContext, 'durable' | 'ownedRuns'> & CallNeeds & GateNeeds;
+
+/** The header that names a run on the response of an invocation that is one. */
+export const RUN_ID_RESPONSE_HEADER = 'breakwater-run-id';
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function registerAgentRunsRoutes(app: FastifyInstance, ctx: RunsNeeds): void {
+  app.post(RUNS_ROUTE, (request, reply) => startRun(ctx, request, reply));
+  app.get(`${RUNS_ROUTE}/:id`, (request, reply) => readRun(ctx, request, reply));
+}
+
+type Checked = Extract<InvokeCheck, { ok: true }>;
+
+async function startRun(
+  ctx: RunsNeeds,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  const active = passGate(ctx, request, reply);
+  if (active === undefined) return;
+  const checked = checkInvokeBody(request.body);
+  if (!checked.ok) {
+    refuseBody(ctx, reply, RUNS_ROUTE, checked.message);
+    return;
+  }
+  if (checked.stream) {
+    refuseBody(
+      ctx,
+      reply,
+      RUNS_ROUTE,
+      `stream: a run is not streamed; read its result with GET ${RUNS_ROUTE}/{id}`,
+    );
+    return;
+  }
+  const owner = ownerOf(ctx, request);
+  if (owner === undefined) {
+    sendError(reply, durabilityOff());
+    return;
+  }
+  if (
+    refusedAsInjection(
+      ctx,
+      active,
+      request,
+      reply,
+      subjectOf(active, request, checked),
+      history(checked),
+    )
+  )
+    return;
+  ctx.metrics.requests.inc({ route: RUNS_ROUTE, model: active.doc.model.name });
+  const run: RunRef = { id: randomUUID(), owner, client: clientFingerprint(presentedKey(request)) };
+  const started = await ctx.ownedRuns.start(run, runRequest(checked));
+  if (!started.started) {
+    sendError(reply, storeUnavailable());
+    return;
+  }
+  started.outcome.catch((err: unknown) => {
+    ctx.logger.error({ run: run.id, error: String(err) }, 'run failed to execute');
+  });
+  void reply
+    .code(202)
+    .header('location', `${RUNS_ROUTE}/${run.id}`)
+    .header('content-type', 'application/json')
+    .send(JSON.stringify({ id: run.id, state: 'running' }));
+}
+
+async function readRun(
+  ctx: RunsNeeds,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  if (passGate(ctx, request, reply) === undefined) return;
+  const { id } = request.params as { id: string };
+  const owner = ownerOf(ctx, request);
+  let record: AgentRunRecord | undefined;
+  let steps = 0;
+  if (owner !== undefined && IDEMPOTENCY_KEY.test(id)) {
+    try {
+      const view = await ctx.ownedRuns.read(id);
+      if (view?.record.owner === owner) ({ record, steps } = view);
+    } catch {
+      sendError(reply, storeUnavailable());
+      return;
+    }
+  }
+  if (record === undefined) {
+    // Another key's run answers as one that never existed.
+    sendError(
+      reply,
+      refusal(404, 'not_found_error', `no run ${JSON.stringify(id)} for this client key`),
+    );
+    return;
+  }
+  void reply
+    .code(200)
+    .header('content-type', 'application/json')
+    .send(JSON.stringify(runView(id, record, steps)));
+}
+
+function runView(id: string, record: AgentRunRecord, steps: number): Record<string, unknown> {
+  return {
+    id,
+    state: record.state,
+    steps,
+    startedAt: new Date(record.startedAt).toISOString(),
+    ...(record.finishedAt === undefined
+      ? {}
+      : { finishedAt: new Date(record.finishedAt).toISOString() }),
+    ...(record.result === undefined ? {} : { result: record.result }),
+    ...(record.error === undefined ? {} : { error: record.error }),
+  };
+}
+
+/**
+ * `/v1/agent/invoke` with `Idempotency-Key` while durability is on: the key names a run of
+ * this client key's. A finished run's answer is returned as recorded; a new one is executed as
+ * a run (journaled, leased) and answered when it ends. Returns false when the invocation is
+ * to go on as an ordinary one (no header, durability off, or the store unreachable).
+ */
+export async function invokeAsRun(
+  ctx: RunsNeeds,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  checked: Checked,
+): Promise<boolean> {
+  const key = request.headers['idempotency-key'];
+  if (key === undefined) return false;
+  const owner = ownerOf(ctx, request);
+  if (owner === undefined) return false;
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+    sendError(
+      reply,
+      badRequest(
+        `header Idempotency-Key must be 1 to 128 letters, digits or . _ : -, got ${JSON.stringify(key)}`,
+      ),
+    );
+    return true;
+  }
+  if (checked.stream) {
+    sendError(
+      reply,
+      badRequest(
+        'stream: an invocation with Idempotency-Key answers as JSON, its answer kept for the key; drop stream or the header',
+      ),
+    );
+    return true;
+  }
+  // The run is this key's own: the same Idempotency-Key from another client key is another run.
+  const id = `idem-${createHash('sha256').update(`${owner}|${key}`).digest('hex').slice(0, 48)}`;
+  void reply.header(RUN_ID_RESPONSE_HEADER, id);
+  let view;
+  try {
+    view = await ctx.ownedRuns.read(id);
+  } catch {
+    return false;
+  }
+  if (view !== undefined) {
+    answerRecorded(reply, id, view.record);
+    return true;
+  }
+  const run: RunRef = { id, owner, client: clientFingerprint(presentedKey(request)) };
+  const started = await ctx.ownedRuns.start(run, runRequest(checked));
+  if (!started.started) {
+    if (started.reason === 'unavailable') return false;
+    sendError(reply, inProgress(id));
+    return true;
+  }
+  const outcome = await started.outcome;
+  if (outcome === undefined)
+    sendError(
+      reply,
+      refusal(
+        503,
+        'overloaded_error',
+        `run ${id} goes on on another replica: ask again with the same Idempotency-Key`,
+        1,
+      ),
+    );
+  else if ('result' in outcome) sendResult(reply, outcome.result, false);
+  else
+    sendError(
+      reply,
+      refusal(outcome.error.status, errorType(outcome.error.type), outcome.error.message),
+    );
+  return true;
+}
+
+function answerRecorded(reply: FastifyReply, id: string, record: AgentRunRecord): void {
+  if (record.state === 'running') sendError(reply, inProgress(id));
+  else if (record.error !== undefined)
+    sendError(
+      reply,
+      refusal(record.error.status, errorType(record.error.type), record.error.message),
+    );
+  else sendResult(reply, record.result, true);
+}
+
+function sendResult(reply: FastifyReply, result: unknown, recorded: boolean): void {
+  if (recorded) void reply.header(REPLAYED_HEADER, 'true');
+  void reply.code(200).header('content-type', 'application/json').send(JSON.stringify(result));
+}
+
+function inProgress(id: string) {
+  return refusal(
+    409,
+    'invalid_request_error',
+    `run ${id} for this Idempotency-Key is still in progress: ask again later, or read it with GET ${RUNS_ROUTE}/${id}`,
+  );
+}
+
+function errorType(type: string): Parameters<typeof refusal>[1] {
+  return type as Parameters<typeof refusal>[1];
+}
+
+const durabilityOff = () =>
+  refusal(
+    404,
+    'not_found_error',
+    'this agent keeps no runs: set spec.durability on its AgentDeployment',
+  );
+
+const storeUnavailable = () =>
+  refusal(
+    503,
+    'api_error',
+    'the journal store cannot be reached: the run was not started; try again',
+    1,
+  );
+
+function ownerOf(ctx: RunsNeeds, request: FastifyRequest): string | undefined {
+  const key = presentedKey(request);
+  return ctx.durable.ownerOf(key, ctx.clientKeys.isPodKey(key, requestPeer(request)));
+}
+
+function runRequest(checked: Checked): AgentRunRequest {
+  return {
+    input: checked.input,
+    history: checked.history,
+    ...(checked.sessionId === undefined ? {} : { sessionId: checked.sessionId }),
+  };
+}
+
+const history = (checked: Checked) => [
+  ...checked.history,
+  { role: 'user', content: checked.input },
+];
+
+function subjectOf(active: ActivePolicy, request: FastifyRequest, checked: Checked): CallSubject {
+  return {
+    route: RUNS_ROUTE,
+    model: active.doc.model.name,
+    client: () => clientFingerprint(presentedKey(request)),
+    sessionId: checked.sessionId,
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * The bundled agent's loop for a run the runtime owns (durable/ownedRuns.ts): the same loop,
+ * tools and budgets as `/v1/agent/invoke`, with every model turn and tool call through the
+ * run's journal (durable/agentJournal.ts), so that a run taken over by another replica replays
+ * what was done and goes on from there. A run has no caller waiting on a connection: it ends
+ * with `/v1/agent/invoke`'s answer, or the error that answer would have been.
+ */
+import { runAgent, type AgentResult } from '../agent/agentLoop.ts';
+import { InvocationTools } from '../agent/agentTools.ts';
+import { RunJournalOfAgent } from '../durable/agentJournal.ts';
+import type { RunExecutor } from '../durable/ownedRuns.ts';
+import { failureOf } from '../provider/anthropic/errorClassification.ts';
+import { budgetRequest } from './budgetRequest.ts';
+import { mapFailure } from './errorReplies.ts';
+import type { CallSubject } from './routeCall.ts';
+import type { RuntimeContext } from './runtimeContext.ts';
+
+export type OwnedRunNeeds = Pick<
+  RuntimeContext,
+  | 'active'
+  | 'router'
+  | 'mcp'
+  | 'loops'
+  | 'metrics'
+  | 'stats'
+  | 'clock'
+  | 'audit'
+  | 'logger'
+  | 'durable'
+  | 'durableMetrics'
+>;
+
+/** The route a run's metrics and audit records name. */
+export const RUNS_ROUTE = '/v1/agent/runs';
+
+/** `/v1/agent/invoke`'s answer. */
+export function invokeAnswer(result: AgentResult): Record<string, unknown> {
+  return {
+    output: result.output,
+    model: result.model,
+    usage: result.usage,
+    fallbackUsed: result.fallbackUsed,
+    budgetFallback: result.budgetFallback,
+  };
+}
+
+export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
+  return async (run, record, signal) => {
+    const active = ctx.active();
+    if (active === undefined)
+      return { error: { status: 503, type: 'api_error', message: 'no policy loaded yet' } };
+    const { doc, guard } = active;
+    const journal = new RunJournalOfAgent(
+      { durable: ctx.durable, durableMetrics: ctx.durableMetrics, active },
+      run,
+    );
+    const requestId = `run-${run.id}`;
+    const subject: CallSubject = {
+      route: RUNS_ROUTE,
+      model: doc.model.name,
+      client: () => record.client,
+      sessionId: record.request.sessionId,
+    };
+    const tools = new InvocationTools(
+      doc,
+      {
+        guard,
+        metrics: ctx.metrics,
+        stats: ctx.stats,
+        clock: ctx.clock,
+        mcp: ctx.mcp,
+        loops: ctx.loops,
+        journal,
+        onInjection: (kind, tool, blocked) => {
+          toolResultInjection(ctx, requestId, subject, kind, tool, blocked);
+        },
+      },
+      { requestId, route: RUNS_ROUTE },
+    );
+    try {
+      const result = await runAgent(
+        doc,
+        ctx.router,
+        tools,
+        {
+          input: record.request.input,
+          history: record.request.history,
+          ...(record.request.sessionId === undefined ? {} : { session: record.request.sessionId }),
+          headers: {},
+          journal,
+          ...(doc.rateLimit.spend === undefined
+            ? {}
+            : {
+                budgetOf: (text: string) =>
+                  budgetRequest(doc, () => record.client, text, doc.model.maxTokens),
+              }),
+        },
+        signal,
+      );
+      ctx.audit.record({
+        event: 'model_interaction',
+        requestId,
+        route: RUNS_ROUTE,
+        sessionId: record.request.sessionId,
+        client: record.client,
+        model: doc.model.name,
+        servedBy: result.model,
+        fallbackUsed: result.fallbackUsed,
+        status: 200,
+        inputTokens: result.usage.input_tokens,
+        outputTokens: result.usage.output_tokens,
+        durationMs: ctx.clock.now() - record.startedAt,
+      });
+      return { result: invokeAnswer(result) };
+    } catch (err) {
+      const mapping = mapFailure(err, failureOf(err, ctx.clock.now()));
+      return { error: { status: mapping.status, type: mapping.type, message: mapping.message } };
+    }
+  };
+}
+
+/** A suspected injection in a tool's result: counted, audited and logged like the caller's. */
+export function toolResultInjection(
+  ctx: Pick<RuntimeContext, 'metrics' | 'audit' | 'logger'>,
+  requestId: string,
+  subject: CallSubject,
+  kind: string,
+  tool: string,
+  blocked: boolean,
+): void {
+  const action = blocked ? 'blocked' : 'flagged';
+  ctx.metrics.securityIncidents.inc({ kind, action });
+  ctx.audit.record({
+    event: 'security_incident',
+    requestId,
+    kind,
+    action,
+    client: subject.client(),
+    tool,
+  });
+  ctx.logger.warn(
+    { reqId: requestId, kind, action, tool },
+    'suspected prompt injection in a tool result',
+  );
+}
