@@ -49,15 +49,17 @@ export interface StandaloneRuntime {
   stop(): Promise<void>;
 }
 
+/** `args`: further runtime flags (`--prompt-cache-ttl-ms`), after the policy's. */
 export async function standaloneRuntime(
   doc: PolicyDocument,
   env: Readonly<Record<string, string>> = {},
+  args: readonly string[] = [],
 ): Promise<StandaloneRuntime> {
   const dir = mkdtempSync(join(tmpdir(), 'bw-standalone-'));
   const policyFile = join(dir, 'policy.json');
   writeFileSync(policyFile, JSON.stringify(doc));
   try {
-    const runtime = await startRuntime(['--policy', policyFile, '--log-level', 'info'], {
+    const runtime = await startRuntime(['--policy', policyFile, '--log-level', 'info', ...args], {
       ANTHROPIC_API_KEY: 'sk-test-standalone-provider-key',
       ...env,
     });

@@ -86,6 +86,7 @@ function routes(
       source: { kind: 'file', path: '/etc/policy.json' },
       logLevel: 'silent',
       shutdownGraceMs: 0,
+      promptCacheTtlMs: 300_000,
       drainDelayMs: 0,
     },
     env: { ANTHROPIC_API_KEY: 'sk-ant-test' },
