@@ -74,6 +74,7 @@ export class GuardMetrics {
   readonly budgetRemainingTokens: Gauge<'name' | 'budget'>;
   readonly budgetRejected: Counter<'name' | 'budget' | 'reason'>;
   readonly budgetLimitUsd: Gauge<'name' | 'budget'>;
+  readonly budgetLimitTokens: Gauge<'name' | 'budget'>;
   readonly budgetWarnRatio: Gauge<'name' | 'budget'>;
   readonly budgetResetsAt: Gauge<'name' | 'budget'>;
 
@@ -171,6 +172,11 @@ export class GuardMetrics {
       "A dollar budget's limit as budget_remaining_usd counts it: the whole agent's when a store decides, this replica's share without one (per ClientKey, each key's); budget_remaining_usd / budget_limit_usd is the part left.",
       ['name', 'budget'],
     );
+    this.budgetLimitTokens = this.#gauge(
+      'budget_limit_tokens',
+      "A token budget's limit as budget_remaining_tokens counts it: the whole agent's when a store decides, this replica's share without one (per ClientKey, each key's); budget_remaining_tokens / budget_limit_tokens is the part left.",
+      ['name', 'budget'],
+    );
     this.budgetWarnRatio = this.#gauge(
       'budget_warn_ratio',
       "A budget's warnAtPercent as a ratio (0.8 for 80), for alerts on the share spent.",
@@ -227,6 +233,14 @@ export class GuardMetrics {
       [
         this.budgetLimitUsd,
         () => ledger.remaining().map((r) => ({ budget: r.budget, value: dollars(r.limitPico) })),
+      ],
+      [
+        this.budgetLimitTokens,
+        () =>
+          ledger.remaining().map((r) => ({
+            budget: r.budget,
+            value: r.limitTokens === undefined ? undefined : Number(r.limitTokens),
+          })),
       ],
       [
         this.budgetWarnRatio,

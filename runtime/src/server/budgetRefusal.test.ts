@@ -140,6 +140,28 @@ describe('a budget on /v1/messages', () => {
     );
   });
 
+  it('exports a budget in tokens alone with its limit, for the alerts, and no dollar series', async () => {
+    const tokensOnly: BudgetSettings = {
+      name: 'daily',
+      period: 'Day',
+      limitTokens: 500,
+      per: 'Agent',
+      onExhausted: 'Refuse',
+      warnAtPercent: 80,
+    };
+    const { app, runtime } = routes([tokensOnly], []);
+    const res = await app.inject({ method: 'POST', url: '/v1/messages', payload: MESSAGE });
+    expect(res.statusCode).toBe(429);
+    const metrics = await runtime.metrics.registry.metrics();
+    expect(metrics).toContain(
+      'budget_rejected_total{name="support-agent",budget="daily",reason="exhausted"} 1',
+    );
+    expect(metrics).toContain('budget_remaining_tokens{name="support-agent",budget="daily"} 500');
+    expect(metrics).toContain('budget_limit_tokens{name="support-agent",budget="daily"} 500');
+    expect(metrics).toMatch(/budget_warn_ratio\{name="support-agent",budget="daily"\} 0\.8\n/);
+    expect(metrics).not.toMatch(/budget_(remaining|limit)_usd\{/);
+  });
+
   it('refuses a model without a price under a dollar budget, naming the model and the field', async () => {
     const { app } = routes([DAILY], []);
     const res = await app.inject({ method: 'POST', url: '/v1/messages', payload: MESSAGE });
