@@ -21,15 +21,17 @@ export interface RuntimeHandle {
   exited: Promise<number | null>;
 }
 
+/** `main`: another checkout's runtime entry point (a before/after benchmark); default this one's. */
 export async function startRuntime(
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
+  main: string = MAIN,
 ): Promise<RuntimeHandle> {
   const child = spawn(
     process.execPath,
     [
       '--no-warnings=ExperimentalWarning',
-      MAIN,
+      main,
       '--port',
       '0',
       '--metrics-port',
