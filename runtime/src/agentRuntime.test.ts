@@ -18,6 +18,7 @@ function runtimeFor(
       logLevel: 'silent',
       drainDelayMs,
       shutdownGraceMs: 0,
+      promptCacheTtlMs: 300_000,
     },
     env: {},
     clock,

@@ -133,6 +133,7 @@ export class AgentRuntime implements ClusterReplica {
       clock,
       shared: new StorePins(() => this.#pinStore, clock),
       onOutcome: pinTelemetry(this.metrics),
+      fiveMinuteTtlMs: deps.options.promptCacheTtlMs,
     });
     this.mcp = new McpTools({ clock: deps.clock, logger: deps.logger, env: deps.env });
     this.loops = new LoopLedger({

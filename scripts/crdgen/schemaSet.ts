@@ -121,18 +121,29 @@ export function lookupDefinition(set: SchemaSet, ref: DefinitionRef): JsonSchema
 
 /**
  * The schema a reference site stands for: the definition, with the site's own keys on top.
- * CEL rules add up rather than replace, so a site can tighten a shared type (a Duration's bounds).
+ * CEL rules add up rather than replace, so a site can tighten a shared type (a Duration's bounds);
+ * properties add up too, so a site can extend a shared object with fields of its own (a
+ * RateLimitPolicy's budget status is the shared one plus the agent it shows), never redefine one.
  */
 export function mergeReference(definition: JsonSchema, site: JsonSchema): JsonSchema {
-  const { $ref: _ref, ...overrides } = site;
+  const { $ref: ref, ...overrides } = site;
   const rules = [
     ...(definition['x-kubernetes-validations'] ?? []),
     ...(overrides['x-kubernetes-validations'] ?? []),
   ];
+  const added = overrides.properties ?? {};
+  for (const name of Object.keys(added)) {
+    if (definition.properties?.[name] !== undefined)
+      throw new Error(`${ref ?? 'a reference'} adds property ${name}, which it already has`);
+  }
+  const properties = { ...definition.properties, ...added };
+  const required = [...(definition.required ?? []), ...(overrides.required ?? [])];
   return {
     ...definition,
     ...overrides,
     ...(rules.length > 0 ? { 'x-kubernetes-validations': rules } : {}),
+    ...(Object.keys(properties).length > 0 ? { properties } : {}),
+    ...(required.length > 0 ? { required: [...new Set(required)] } : {}),
   };
 }
 
@@ -160,7 +171,10 @@ export function mapSubschemas(node: JsonSchema, fn: (child: JsonSchema) => JsonS
 export function inlineReferences(set: SchemaSet, node: JsonSchema, file: string): JsonSchema {
   if (node.$ref !== undefined) {
     const ref = parseRef(node.$ref, file);
-    return inlineReferences(set, mergeReference(lookupDefinition(set, ref), node), ref.file);
+    const definition = inlineReferences(set, lookupDefinition(set, ref), ref.file);
+    // The site's own keys (added properties) resolve in the site's file, the definition's in its.
+    const { $ref, ...site } = node;
+    return mergeReference(definition, { $ref, ...inlineReferences(set, site, file) });
   }
   return mapSubschemas(node, (child) => inlineReferences(set, child, file));
 }

@@ -64,7 +64,18 @@ function referencesToNames(
     const ref = parseRef(node.$ref, file);
     used.add(ref.name);
     const description = node.description ?? lookupDefinition(set, ref).description;
-    return { tsType: ref.name, ...(description === undefined ? {} : { description }) };
+    const described = description === undefined ? {} : { description };
+    if (node.properties === undefined) return { tsType: ref.name, ...described };
+    // A site that adds properties: the shared type and an object of its own fields.
+    const own: JsonSchema = {
+      type: 'object',
+      properties: node.properties,
+      ...(node.required === undefined ? {} : { required: node.required }),
+    };
+    return {
+      ...described,
+      allOf: [{ tsType: ref.name }, referencesToNames(set, own, file, used)],
+    };
   }
   for (const identifier of node.tsType?.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []) {
     used.add(identifier);

@@ -59,6 +59,8 @@ describe('parseCli', () => {
       '30',
       '--cache-min-tokens',
       '1',
+      '--cache-ttl-ms',
+      '2000',
     ];
     const files: Record<string, string> = {
       'sa.json': JSON.stringify({
@@ -78,6 +80,7 @@ describe('parseCli', () => {
         limits: { requestsPerMinute: 50, inputTokensPerMinute: 40000, outputTokensPerMinute: 8000 },
         apiKey: 'k',
         cacheMinTokens: 1,
+        cacheTtlMs: 2000,
         awsCredentials: [
           { accessKeyId: 'AKID1', secretAccessKey: 'secret1' },
           { accessKeyId: 'AKID2', secretAccessKey: 'secret2', sessionToken: 'token2' },
@@ -133,6 +136,7 @@ describe('parseCli', () => {
     ['AWS credentials without a secret', ['--aws-credentials', 'AKID'], '--aws-credentials'],
     ['a token lifetime of 0', ['--vertex-token-ttl-seconds', '0'], '--vertex-token-ttl-seconds'],
     ['a cache minimum of 0', ['--cache-min-tokens', '0'], '--cache-min-tokens'],
+    ['a cache lifetime over an hour', ['--cache-ttl-ms', '3600001'], '--cache-ttl-ms'],
     [
       'a service-account file that is not JSON',
       ['--vertex-service-account', '/nonexistent/sa.json'],

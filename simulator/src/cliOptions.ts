@@ -25,6 +25,8 @@ export interface SimulatorOptions {
   readonly vertexServiceAccounts: readonly ServiceAccountKey[];
   /** The shortest prefix the prompt cache keeps; unset: the API's minimum per model family. */
   readonly cacheMinTokens?: number | undefined;
+  /** The lifetime of a five-minute cache entry; unset: five minutes, as the API's. */
+  readonly cacheTtlMs?: number | undefined;
 }
 
 export const DEFAULT_PORT = 8787;
@@ -58,6 +60,8 @@ An Anthropic Messages API simulator with fault injection.
   --cache-min-tokens N the shortest prefix the prompt cache keeps, in tokens (default: the
                        API's per model: 4096 for Opus 4.5+ and Haiku 4.5, 2048 for Haiku 3,
                        else 1024)
+  --cache-ttl-ms N     the lifetime of a prefix cached for five minutes, in ms (default
+                       300000; tests shorten it to watch a prefix expire; 1 h stays 1 h)
   --help               show this text
 `;
 
@@ -82,6 +86,7 @@ export function parseCli(
         port: { type: 'string' },
         'latency-ms': { type: 'string', default: '0' },
         'cache-min-tokens': { type: 'string' },
+        'cache-ttl-ms': { type: 'string' },
         'first-token-ms': { type: 'string', default: String(DEFAULT_PACING.firstTokenMs) },
         'event-gap-ms': { type: 'string', default: String(DEFAULT_PACING.eventGapMs) },
         'whole-events': { type: 'boolean', default: DEFAULT_PACING.wholeEvents },
@@ -135,6 +140,7 @@ export function parseCli(
         },
         apiKey: values['api-key'],
         cacheMinTokens: optional('--cache-min-tokens', values['cache-min-tokens'], 1),
+        cacheTtlMs: optional('--cache-ttl-ms', values['cache-ttl-ms'], 1, 3_600_000),
         awsCredentials: awsCredentials(values['aws-credentials'], env),
         vertexServiceAccounts: serviceAccounts(
           values['vertex-service-account'],

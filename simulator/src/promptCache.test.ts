@@ -35,9 +35,9 @@ function turn(
   return parsed.request;
 }
 
-function setup(minTokens?: number) {
+function setup(minTokens?: number, fiveMinuteTtlMs?: number) {
   const clock = new ManualClock(0);
-  const cache = new PromptCache({ clock, minTokens });
+  const cache = new PromptCache({ clock, minTokens, fiveMinuteTtlMs });
   const serve = (account: string, request: MessagesRequest) => {
     const total = estimateInputTokens(request);
     const usage = cache.serve(account, request.model, request.segments, total);
@@ -97,6 +97,17 @@ describe('PromptCache', () => {
     expect(first).toMatchObject({ write5mTokens: 0, write1hTokens: first.total });
     clock.advance(59 * MINUTE);
     expect(serve('key-1', turn(2, { ttl: '1h' })).readTokens).toBe(first.total);
+  });
+
+  it('lets a shortened five-minute lifetime (--cache-ttl-ms) lapse, and leaves one hour as it is', () => {
+    const { serve, clock } = setup(undefined, 2_000);
+    serve('key-1', turn(1));
+    serve('key-2', turn(1, { ttl: '1h' }));
+    clock.advance(1_999);
+    expect(serve('key-1', turn(2)).readTokens).toBeGreaterThan(0);
+    clock.advance(2_000);
+    expect(serve('key-1', turn(3)).readTokens).toBe(0);
+    expect(serve('key-2', turn(2, { ttl: '1h' })).readTokens).toBeGreaterThan(0);
   });
 
   it('caches nothing shorter than the model minimum, without an error', () => {

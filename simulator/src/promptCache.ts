@@ -12,7 +12,8 @@ import type { Clock } from '../../platform/src/time/clock.ts';
 import type { PromptSegment } from './promptSegments.ts';
 
 export const LOOKBACK_BLOCKS = 20;
-const TTL_MS = { '5m': 5 * 60_000, '1h': 60 * 60_000 } as const;
+export const FIVE_MINUTES_MS = 5 * 60_000;
+const ONE_HOUR_MS = 60 * 60_000;
 const CHARS_PER_TOKEN = 4;
 export const DEFAULT_MAX_CACHE_ENTRIES = 100_000;
 
@@ -44,13 +45,23 @@ export class PromptCache {
   readonly #clock: Clock;
   readonly #minTokens: number | undefined;
   readonly #maxEntries: number;
+  readonly #ttlMs: { readonly '5m': number; readonly '1h': number };
   readonly #entries = new Map<string, Entry>();
 
-  /** `minTokens` replaces the per-model minimum (`--cache-min-tokens`). */
-  constructor(options: { clock: Clock; minTokens?: number | undefined; maxEntries?: number }) {
+  /**
+   * `minTokens` replaces the per-model minimum (`--cache-min-tokens`); `fiveMinuteTtlMs` the
+   * five-minute lifetime (`--cache-ttl-ms`, for tests that watch a prefix expire).
+   */
+  constructor(options: {
+    clock: Clock;
+    minTokens?: number | undefined;
+    maxEntries?: number;
+    fiveMinuteTtlMs?: number | undefined;
+  }) {
     this.#clock = options.clock;
     this.#minTokens = options.minTokens;
     this.#maxEntries = options.maxEntries ?? DEFAULT_MAX_CACHE_ENTRIES;
+    this.#ttlMs = { '5m': options.fiveMinuteTtlMs ?? FIVE_MINUTES_MS, '1h': ONE_HOUR_MS };
   }
 
   get size(): number {
@@ -90,8 +101,8 @@ export class PromptCache {
       if (b <= read || tokensAt(b) < min) continue;
       const ttl = segments[b]?.breakpoint ?? '5m';
       this.#set(scope + (segments[b]?.prefixHash ?? ''), {
-        expiresAt: now + TTL_MS[ttl],
-        ttlMs: TTL_MS[ttl],
+        expiresAt: now + this.#ttlMs[ttl],
+        ttlMs: this.#ttlMs[ttl],
       });
       const tokens = tokensAt(b) - tokensAt(written);
       if (ttl === '1h') write1h += tokens;

@@ -60,6 +60,8 @@ export interface SimulatorConfig {
   readonly vertexServiceAccounts?: readonly ServiceAccountKey[];
   /** The shortest prefix the prompt cache keeps; unset: the API's minimum per model family. */
   readonly cacheMinTokens?: number | undefined;
+  /** The lifetime of a five-minute cache entry; unset: five minutes. */
+  readonly cacheTtlMs?: number | undefined;
 }
 
 /** The real API takes request bodies of up to 32 MB. */
@@ -92,7 +94,11 @@ export class Simulator {
     // Separate streams, so that ids and pauses drawn for a request do not shift the fault rolls.
     this.faults = new FaultInjector(seededRandom(seed));
     this.#newId = idGenerator(seededRandom(seed ^ 0x5eed));
-    this.promptCache = new PromptCache({ clock, minTokens: config.cacheMinTokens });
+    this.promptCache = new PromptCache({
+      clock,
+      minTokens: config.cacheMinTokens,
+      fiveMinuteTtlMs: config.cacheTtlMs,
+    });
     this.#messages = {
       clock,
       promptCache: this.promptCache,

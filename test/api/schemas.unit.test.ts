@@ -148,6 +148,32 @@ describe('a reference with keys of its own', () => {
     });
     expect(merged['x-kubernetes-validations']).toEqual([{ rule: 'a' }, { rule: 'b' }]);
   });
+
+  const spend: JsonSchema = {
+    type: 'object',
+    description: 'A budget.',
+    required: ['name'],
+    properties: { name: { type: 'string' }, percent: { type: 'integer' } },
+  };
+
+  it("adds its properties after the definition's, and its required ones", () => {
+    const merged = mergeReference(spend, {
+      $ref: 'common.defs.json#/$defs/Spend',
+      required: ['agent'],
+      properties: { agent: { type: 'string' } },
+    });
+    expect(Object.keys(merged.properties ?? {})).toEqual(['name', 'percent', 'agent']);
+    expect(merged.required).toEqual(['name', 'agent']);
+  });
+
+  it('refuses to redefine a property the definition has', () => {
+    expect(() =>
+      mergeReference(spend, {
+        $ref: 'common.defs.json#/$defs/Spend',
+        properties: { percent: { type: 'string' } },
+      }),
+    ).toThrow(/adds property percent, which it already has/);
+  });
 });
 
 describe('the generated CRDs', () => {

@@ -12,7 +12,7 @@ import {
 } from '../../runtime/src/rateLimitStore/luaScripts.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 import { serverHost } from '../support/podReach.ts';
-import { CASES, timeless } from './budgetScriptCases.ts';
+import { admit, CASES, timeless } from './budgetScriptCases.ts';
 
 describe('budgets in the store scripts on redis-server', () => {
   let redis: RedisHandle;
@@ -25,6 +25,41 @@ describe('budgets in the store scripts on redis-server', () => {
   afterAll(async () => {
     client.destroy();
     await redis.remove();
+  });
+
+  /** How many times Redis ran each command (scripts' commands included), from INFO commandstats. */
+  async function commandCounts(): Promise<Record<string, number>> {
+    const info = await client.info('commandstats');
+    const counts: Record<string, number> = {};
+    for (const [, name, calls] of info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm))
+      counts[name ?? ''] = Number(calls);
+    return counts;
+  }
+
+  it('reads and writes an account once per call when a settlement of it rides in front', async () => {
+    await client.flushAll();
+    const account = { key: 'a:monthly:0', pico: '1000000' };
+    const first = admit(0, [account], { id: 'a', pico: '100' });
+    await runScript(client, ADMIT_SCRIPT, [...first.keys], [...first.argv]);
+    await client.configResetStat();
+    const riding = admit(0, [account], {
+      id: 'b',
+      pico: '100',
+      settling: { accounts: [account], s: { id: 'a', worstPico: '100', pico: '40' } },
+    });
+    await runScript(client, ADMIT_SCRIPT, [...riding.keys], [...riding.argv]);
+    const counts = await commandCounts();
+    // The settlement, the lapse check and the hold share one read and one write of the hash.
+    expect(counts.hmget).toBe(1);
+    expect(counts.hset).toBe(1);
+    // The hash's expiry once, the leases' once (ZADD may have made the set).
+    expect(counts.pexpireat).toBe(2);
+    expect(await client.hGetAll('t:budget:a:monthly:0')).toEqual({
+      spent_pico: '40',
+      reserved_pico: '100',
+      spent_tokens: '0',
+      reserved_tokens: '0',
+    });
   });
 
   it.each(CASES.filter(([, steps]) => timeless(steps)))('%s', async (_name, steps, expected) => {

@@ -26,6 +26,8 @@ export interface RuntimeStartOptions {
   readonly ownGroup?: boolean;
   /** More flags, after the test's own. */
   readonly args?: readonly string[];
+  /** Another checkout's runtime entry point (a before/after benchmark); default this one's. */
+  readonly main?: string;
 }
 
 export async function startRuntime(
@@ -37,7 +39,7 @@ export async function startRuntime(
     process.execPath,
     [
       '--no-warnings=ExperimentalWarning',
-      MAIN,
+      options.main ?? MAIN,
       '--port',
       '0',
       '--metrics-port',

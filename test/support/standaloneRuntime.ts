@@ -49,6 +49,7 @@ export interface StandaloneRuntime {
   stop(): Promise<void>;
 }
 
+/** `args`: further runtime flags (`--prompt-cache-ttl-ms`), after the policy's. */
 export async function standaloneRuntime(
   doc: PolicyDocument,
   env: Readonly<Record<string, string>> = {},

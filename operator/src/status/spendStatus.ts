@@ -8,11 +8,10 @@
  * or the newest before it) carried forward from the total now.
  */
 import type {
-  AgentBudgetStatus,
   AgentSpendStatus,
   SpendLedger,
 } from '../../../contract/src/api/v1alpha1/agentdeployment.ts';
-import type { KeySpend } from '../../../contract/src/api/v1alpha1/common.ts';
+import type { BudgetSpendStatus, KeySpend } from '../../../contract/src/api/v1alpha1/common.ts';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import { formatUsd } from '../../../contract/src/api/usd.ts';
@@ -68,7 +67,7 @@ export function agentBudgetStatuses(
   ledger: SpendLedger,
   stores: readonly BudgetReport[],
   nowMs: number,
-): AgentBudgetStatus[] {
+): BudgetSpendStatus[] {
   const totals = ledgerTotals(ledger);
   return policy.budgets.map((budget) => {
     const period = calendarPeriod(nowMs, budget.period, policy.timeZone);
@@ -131,7 +130,7 @@ function project(
   total: PicoAmount,
   nowMs: number,
   endMs: number,
-): AgentBudgetStatus['projection'] {
+): BudgetSpendStatus['projection'] {
   const samples = (ledger.samples ?? []).filter((s) => s.budget === budget.name);
   const first = samples[0];
   if (first === undefined) return undefined;
@@ -170,7 +169,7 @@ function project(
 }
 
 /** `62% of monthly ($310 of $500)`: the budget nearest its limit, for `kubectl get rlp`. */
-export function spentSummary(row: AgentBudgetStatus): string {
+export function spentSummary(row: BudgetSpendStatus): string {
   const figures =
     row.limit?.usd !== undefined
       ? `$${usdShort(picoOf(toPico(row.spent?.usd)))} of $${row.limit.usd}`
@@ -186,7 +185,7 @@ export function toPico(usd: string | undefined): string {
 }
 
 /** The row nearest its limit (highest percent; ties by name). */
-export function nearestLimit<T extends AgentBudgetStatus>(rows: readonly T[]): T | undefined {
+export function nearestLimit<T extends BudgetSpendStatus>(rows: readonly T[]): T | undefined {
   return rows.reduce<T | undefined>(
     (m, r) =>
       m === undefined ||
@@ -201,7 +200,7 @@ export function nearestLimit<T extends AgentBudgetStatus>(rows: readonly T[]): T
 /** One budget's figures for one agent, with the settings that judge them. */
 export interface BudgetRow {
   readonly agent: string;
-  readonly status: AgentBudgetStatus;
+  readonly status: BudgetSpendStatus;
   readonly settings: BudgetSettings;
 }
 

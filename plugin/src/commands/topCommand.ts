@@ -8,7 +8,7 @@
  * with the reason, and the others still count.
  */
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
-import type { AgentBudgetStatus } from '../../../contract/src/api/v1alpha1/agentdeployment.ts';
+import type { BudgetSpendStatus } from '../../../contract/src/api/v1alpha1/common.ts';
 import { isKubeApiError } from '../../../platform/src/kube/kubeClient.ts';
 import { METRICS_PORT_NAME } from '../../../contract/src/pod/runtimePorts.ts';
 import {
@@ -37,7 +37,7 @@ export interface AgentTop extends MergedStats {
   /** Per tool (MCP tools as `<server>__<tool>`), most calls first. */
   readonly tools: readonly ToolStats[];
   /** What it has spent of each budget this period (its status); empty without budgets. */
-  readonly budgets?: readonly AgentBudgetStatus[];
+  readonly budgets?: readonly BudgetSpendStatus[];
 }
 
 export interface TopData {

@@ -66,8 +66,18 @@ describe('parseRuntimeCli', () => {
     ).toMatchObject({ options: { drainDelayMs: 5_000, shutdownGraceMs: 93_000 } });
   });
 
+  it("pins conversations for the provider's five minutes unless told a shorter cache lifetime", () => {
+    expect(parseRuntimeCli(['--policy', 'p'], {})).toMatchObject({
+      options: { promptCacheTtlMs: 300_000 },
+    });
+    expect(parseRuntimeCli(['--policy', 'p', '--prompt-cache-ttl-ms=2000'], {})).toMatchObject({
+      options: { promptCacheTtlMs: 2_000 },
+    });
+  });
+
   it.each([
     [['--policy', 'p', '--drain-delay-ms', '5s'], /--drain-delay-ms/],
+    [['--policy', 'p', '--prompt-cache-ttl-ms', '0'], /--prompt-cache-ttl-ms/],
     [['--policy', 'p', '--agent', 'a'], /--policy and --agent/],
     [['--manifests', 'm', '--agent', 'Bad_Name'], /--agent/],
     [['--policy', 'p', '--port', 'http'], /--port/],

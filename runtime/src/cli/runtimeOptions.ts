@@ -39,6 +39,11 @@ export interface RuntimeOptions {
   readonly drainDelayMs: number;
   /** How long in-flight requests may take to finish once new ones are refused. */
   readonly shutdownGraceMs: number;
+  /**
+   * How long the provider keeps a prompt prefix cached for five minutes: how long a
+   * conversation's pin lasts (cache affinity). Tests shorten it, with the simulator's.
+   */
+  readonly promptCacheTtlMs: number;
 }
 
 export const USAGE = `Usage: breakwater-runtime [flags]
@@ -64,6 +69,10 @@ Policy source (one of):
                         before new ones get 503 (default 0; the operator sets it from
                         spec.terminationDrainDuration)
   --shutdown-grace-ms N time in-flight requests then get to finish (default 25000)
+  --prompt-cache-ttl-ms N
+                        how long a provider keeps a prefix cached for five minutes, and so
+                        a conversation's cache-affinity pin (default 300000; tests shorten it
+                        with the simulator's --cache-ttl-ms; one-hour breakpoints keep 1 h)
   --help                show this text
 `;
 
@@ -96,6 +105,7 @@ export function parseRuntimeCli(
         'log-level': { type: 'string', default: 'info' },
         'drain-delay-ms': { type: 'string', default: '0' },
         'shutdown-grace-ms': { type: 'string', default: '25000' },
+        'prompt-cache-ttl-ms': { type: 'string', default: '300000' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -125,6 +135,12 @@ export function parseRuntimeCli(
         logLevel: logLevel as LogLevel,
         drainDelayMs: integer('--drain-delay-ms', values['drain-delay-ms'], 0, 3_600_000),
         shutdownGraceMs: integer('--shutdown-grace-ms', values['shutdown-grace-ms'], 0, 3_600_000),
+        promptCacheTtlMs: integer(
+          '--prompt-cache-ttl-ms',
+          values['prompt-cache-ttl-ms'],
+          1,
+          3_600_000,
+        ),
       },
     };
   } catch (err) {

@@ -100,6 +100,8 @@ export interface BudgetRemaining {
    * decides, this replica's share otherwise.
    */
   readonly limitPico: bigint | undefined;
+  /** The token limit `tokens` is measured against, as `limitPico` is for dollars. */
+  readonly limitTokens: bigint | undefined;
 }
 
 /** One model at one backend, and what its settled calls cost. */
@@ -342,7 +344,13 @@ export class BudgetLedger {
         if (a.limitTokens !== undefined && tokens !== undefined)
           tokens = min(tokens, a.limitTokens - a.spentTokens);
       }
-      return { budget: budget.name, picoUsd, tokens, limitPico: probe.limitPico };
+      return {
+        budget: budget.name,
+        picoUsd,
+        tokens,
+        limitPico: probe.limitPico,
+        limitTokens: probe.limitTokens,
+      };
     });
   }
 

@@ -14,6 +14,7 @@ export class BudgetMetrics {
   readonly budgetRemainingTokens: Gauge<'name' | 'budget'>;
   readonly budgetRejected: Counter<'name' | 'budget' | 'reason'>;
   readonly budgetLimitUsd: Gauge<'name' | 'budget'>;
+  readonly budgetLimitTokens: Gauge<'name' | 'budget'>;
   readonly budgetWarnRatio: Gauge<'name' | 'budget'>;
   readonly budgetResetsAt: Gauge<'name' | 'budget'>;
 
@@ -42,6 +43,11 @@ export class BudgetMetrics {
     this.budgetLimitUsd = scraped.gauge(
       'budget_limit_usd',
       "A dollar budget's limit as budget_remaining_usd counts it: the whole agent's when a store decides, this replica's share without one (per ClientKey, each key's); budget_remaining_usd / budget_limit_usd is the part left.",
+      ['name', 'budget'],
+    );
+    this.budgetLimitTokens = scraped.gauge(
+      'budget_limit_tokens',
+      "A token budget's limit as budget_remaining_tokens counts it: the whole agent's when a store decides, this replica's share without one (per ClientKey, each key's); budget_remaining_tokens / budget_limit_tokens is the part left.",
       ['name', 'budget'],
     );
     this.budgetWarnRatio = scraped.gauge(
@@ -100,6 +106,14 @@ export class BudgetMetrics {
       [
         this.budgetLimitUsd,
         () => ledger.remaining().map((r) => ({ budget: r.budget, value: dollars(r.limitPico) })),
+      ],
+      [
+        this.budgetLimitTokens,
+        () =>
+          ledger.remaining().map((r) => ({
+            budget: r.budget,
+            value: r.limitTokens === undefined ? undefined : Number(r.limitTokens),
+          })),
       ],
       [
         this.budgetWarnRatio,

@@ -11,6 +11,14 @@ import type { Account, BudgetCall } from './budgetTicket.ts';
 import { BudgetExhaustedError } from './errors.ts';
 import type { StoreBudgetAccount, StoreBudgetVerdict } from './rateLimitStore.ts';
 
+/** What is left of a budget and the limits it is measured against (budgetLedger's BudgetRemaining). */
+interface SeenRemaining {
+  readonly picoUsd: bigint | undefined;
+  readonly tokens: bigint | undefined;
+  readonly limitPico: bigint | undefined;
+  readonly limitTokens: bigint | undefined;
+}
+
 /** What the ledger keeps with a claim: the call, and its budgets' accounts on this replica. */
 export interface ClaimContext {
   readonly call: BudgetCall;
@@ -80,15 +88,8 @@ export class StoreView {
    * What is left of `budget` at `now` as the store last said (per ClientKey, of the key with
    * least left); undefined when the store has said nothing of this period.
    */
-  remaining(
-    budget: string,
-    now: number,
-  ):
-    | { picoUsd: bigint | undefined; tokens: bigint | undefined; limitPico: bigint | undefined }
-    | undefined {
-    let found:
-      | { picoUsd: bigint | undefined; tokens: bigint | undefined; limitPico: bigint | undefined }
-      | undefined;
+  remaining(budget: string, now: number): SeenRemaining | undefined {
+    let found: SeenRemaining | undefined;
     for (const [key, s] of this.#seen) {
       if (now >= s.period.endMs) {
         this.#seen.delete(key);
@@ -101,6 +102,7 @@ export class StoreView {
         picoUsd: least(found?.picoUsd, picoUsd),
         tokens: least(found?.tokens, tokens),
         limitPico: s.limitPico,
+        limitTokens: s.limitTokens,
       };
     }
     return found;

@@ -54,14 +54,14 @@ local go = wait <= tonumber(ARGV[11])
 local accounts, refused
 if budgets > 0 then
   accounts, refused = budgetCheck(5, 12, now)
-  if refused > 0 then return budgetReply(wait, 4, 0, 0, refused, accounts) end
+  if refused > 0 then return budgetFlush(budgetReply(wait, 4, 0, 0, refused, accounts)) end
   -- A Shadow limiter lets a call its limits refuse go uncharged; the budgets still decide.
-  if not go and ARGV[17] ~= '1' then return budgetReply(wait, reason, 0, 0, 0, accounts) end
+  if not go and ARGV[17] ~= '1' then return budgetFlush(budgetReply(wait, reason, 0, 0, 0, accounts)) end
   budgetHold(accounts, 12, now)
 end
 if not go then
-  if budgets > 0 then return budgetReply(wait, reason, 0, 1, 0, accounts) end
-  return {wait, reason, 0}
+  if budgets > 0 then return budgetFlush(budgetReply(wait, reason, 0, 1, 0, accounts)) end
+  return budgetFlush({wait, reason, 0})
 end
 for i = 1, 3 do
   local tat = tats[i]
@@ -71,5 +71,5 @@ for i = 1, 3 do
     redis.call('SET', KEYS[i], string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1)
   end
 end
-if budgets > 0 then return budgetReply(wait, reason, 1, 1, 0, accounts) end
-return {wait, reason, 1}
+if budgets > 0 then return budgetFlush(budgetReply(wait, reason, 1, 1, 0, accounts)) end
+return budgetFlush({wait, reason, 1})

@@ -86,6 +86,7 @@ function routes(
       source: { kind: 'file', path: '/etc/policy.json' },
       logLevel: 'silent',
       shutdownGraceMs: 0,
+      promptCacheTtlMs: 300_000,
       drainDelayMs: 0,
     },
     env: { ANTHROPIC_API_KEY: 'sk-ant-test' },
@@ -137,6 +138,28 @@ describe('a budget on /v1/messages', () => {
     expect(metrics).toContain(
       `budget_resets_at_seconds{name="support-agent",budget="daily"} ${String(Date.parse('2026-11-25T00:00:00Z') / 1000)}`,
     );
+  });
+
+  it('exports a budget in tokens alone with its limit, for the alerts, and no dollar series', async () => {
+    const tokensOnly: BudgetSettings = {
+      name: 'daily',
+      period: 'Day',
+      limitTokens: 500,
+      per: 'Agent',
+      onExhausted: 'Refuse',
+      warnAtPercent: 80,
+    };
+    const { app, runtime } = routes([tokensOnly], []);
+    const res = await app.inject({ method: 'POST', url: '/v1/messages', payload: MESSAGE });
+    expect(res.statusCode).toBe(429);
+    const metrics = await runtime.metrics.registry.metrics();
+    expect(metrics).toContain(
+      'budget_rejected_total{name="support-agent",budget="daily",reason="exhausted"} 1',
+    );
+    expect(metrics).toContain('budget_remaining_tokens{name="support-agent",budget="daily"} 500');
+    expect(metrics).toContain('budget_limit_tokens{name="support-agent",budget="daily"} 500');
+    expect(metrics).toMatch(/budget_warn_ratio\{name="support-agent",budget="daily"\} 0\.8\n/);
+    expect(metrics).not.toMatch(/budget_(remaining|limit)_usd\{/);
   });
 
   it('refuses a model without a price under a dollar budget, naming the model and the field', async () => {

@@ -21,6 +21,7 @@ function runtimeWithSecrets(): AgentRuntime {
       source: { kind: 'file', path: '/etc/policy.json' },
       logLevel: 'silent',
       shutdownGraceMs: 0,
+      promptCacheTtlMs: 300_000,
       drainDelayMs: 0,
     },
     env: { ANTHROPIC_API_KEY: PROVIDER_KEY },

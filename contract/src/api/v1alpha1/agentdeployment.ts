@@ -3,12 +3,10 @@
 
 import type {
   BreakerState,
-  BudgetAmount,
-  BudgetProjection,
+  BudgetSpendStatus,
   Condition,
   ConfigMapKeySelector,
   Duration,
-  KeySpend,
   LocalObjectReference,
   RedisServer,
   SecretKeySelector,
@@ -1338,56 +1336,6 @@ export interface ModelPrice {
 }
 
 /**
- * One budget's spend for this agent in its current period.
- */
-export interface AgentBudgetStatus {
-  /**
-   * The budget's name in spec.budgets.
-   */
-  name: string;
-  /**
-   * Agent: the whole agent's spend; ClientKey: the spend of every key together, and topKeys the largest.
-   */
-  per?: 'Agent' | 'ClientKey';
-  /**
-   * What the agent does once the budget is spent, as spec.budgets states it.
-   */
-  onExhausted?: 'Refuse' | 'Fallback' | 'Shadow';
-  /**
-   * What the period has spent so far: settled calls, and the worst case of calls still in flight.
-   */
-  spent?: BudgetAmount;
-  /**
-   * The budget's limits, as spec.budgets states them (for per ClientKey, each key's).
-   */
-  limit?: BudgetAmount;
-  /**
-   * Percent of the tighter limit spent, rounded down (for per ClientKey, by the key nearest its limit); above 100 only in Shadow.
-   */
-  percent?: number;
-  /**
-   * When the current period began.
-   */
-  periodStart?: string;
-  /**
-   * When the next period starts and the spend starts from zero.
-   */
-  resetsAt?: string;
-  /**
-   * Where the period is heading at the last hour's rate.
-   */
-  projection?: BudgetProjection;
-  /**
-   * per ClientKey: the keys that spent most this period, largest first, by fingerprint; at most 5.
-   *
-   * @maxItems 5
-   *
-   * Items: What one caller's client key has spent this period, by its fingerprint (never the key).
-   */
-  topKeys?: KeySpend[];
-}
-
-/**
  * What the agent has spent of its RateLimitPolicy's budgets, and the ledger that keeps it across pod restarts.
  */
 export interface AgentSpendStatus {
@@ -1398,7 +1346,7 @@ export interface AgentSpendStatus {
    *
    * Items: One budget's spend for this agent in its current period.
    */
-  budgets?: AgentBudgetStatus[];
+  budgets?: BudgetSpendStatus[];
   /**
    * The operator's ledger that keeps spend durable; a replica that starts reads it (docs/budgets.md).
    */

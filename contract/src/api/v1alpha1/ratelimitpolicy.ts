@@ -2,11 +2,9 @@
 // change the schema and run `make generate`.
 
 import type {
-  BudgetAmount,
-  BudgetProjection,
+  BudgetSpendStatus,
   Condition,
   Duration,
-  KeySpend,
   PolicyMode,
   RedisServer,
   UsdAmount,
@@ -275,51 +273,7 @@ export interface Budget {
 /**
  * One budget's spend in its current period, for the agent nearest its limit.
  */
-export interface BudgetStatus {
-  /**
-   * The budget's name in spec.budgets.
-   */
-  name: string;
-  /**
-   * Agent: the whole agent's spend; ClientKey: the spend of every key together, and topKeys the largest.
-   */
-  per?: 'Agent' | 'ClientKey';
-  /**
-   * What the agent does once the budget is spent, as spec.budgets states it.
-   */
-  onExhausted?: 'Refuse' | 'Fallback' | 'Shadow';
-  /**
-   * What the period has spent so far: settled calls, and the worst case of calls still in flight.
-   */
-  spent?: BudgetAmount;
-  /**
-   * The budget's limits, as spec.budgets states them (for per ClientKey, each key's).
-   */
-  limit?: BudgetAmount;
-  /**
-   * Percent of the tighter limit spent, rounded down (for per ClientKey, by the key nearest its limit); above 100 only in Shadow.
-   */
-  percent?: number;
-  /**
-   * When the current period began.
-   */
-  periodStart?: string;
-  /**
-   * When the next period starts and the spend starts from zero.
-   */
-  resetsAt?: string;
-  /**
-   * Where the period is heading at the last hour's rate.
-   */
-  projection?: BudgetProjection;
-  /**
-   * per ClientKey: the keys that spent most this period, largest first, by fingerprint; at most 5.
-   *
-   * @maxItems 5
-   *
-   * Items: What one caller's client key has spent this period, by its fingerprint (never the key).
-   */
-  topKeys?: KeySpend[];
+export type BudgetStatus = BudgetSpendStatus & {
   /**
    * The AgentDeployment these figures are of: budgets are each agent's own, so with several agents using the policy this is the one nearest its limit; each agent's own figures are in its status.spend.
    */
@@ -328,4 +282,4 @@ export interface BudgetStatus {
    * How many agents use this budget.
    */
   agents?: number;
-}
+};

@@ -39,14 +39,18 @@ export class CacheAffinity {
   readonly #table: PinTable;
   readonly #shared: SharedPins | undefined;
   readonly #onOutcome: ((outcome: PinOutcome) => void) | undefined;
+  readonly #fiveMinuteTtlMs: number | undefined;
 
+  /** `fiveMinuteTtlMs`: how long the provider keeps a five-minute cache (default five minutes). */
   constructor(options: {
     clock: Clock;
     table?: PinTable;
     shared?: SharedPins;
     onOutcome?: (outcome: PinOutcome) => void;
+    fiveMinuteTtlMs?: number | undefined;
   }) {
     this.#clock = options.clock;
+    this.#fiveMinuteTtlMs = options.fiveMinuteTtlMs;
     this.#table = options.table ?? new PinTable();
     this.#shared = options.shared;
     this.#onOutcome = options.onOutcome;
@@ -62,7 +66,7 @@ export class CacheAffinity {
     body: Readonly<Record<string, unknown>>,
     session: string | undefined,
   ): PinLookup | Promise<PinLookup> | undefined {
-    const keys = prefixKeys(body, session);
+    const keys = prefixKeys(body, session, this.#fiveMinuteTtlMs);
     return keys === undefined ? undefined : this.lookup(keys);
   }
 

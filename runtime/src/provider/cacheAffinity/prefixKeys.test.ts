@@ -58,6 +58,12 @@ describe('prefixKeys', () => {
     expect(prefixKeys(body)?.ttlMs).toBe(ttl);
   });
 
+  it('keeps a shortened five-minute lifetime where the runtime is told one, and an hour as asked', () => {
+    expect(prefixKeys(turn(1), undefined, 2_000)?.ttlMs).toBe(2_000);
+    const hour = { ...turn(1), system: [cached('You are a careful assistant.', '1h')] };
+    expect(prefixKeys(hour, undefined, 2_000)?.ttlMs).toBe(ONE_HOUR_MS);
+  });
+
   it('keys a named session on the session alone', () => {
     const a = prefixKeys({ model: 'm', messages: [{ role: 'user', content: 'a' }] }, 's-1');
     const b = prefixKeys(turn(4), 's-1');

@@ -32,12 +32,17 @@ type Json = Readonly<Record<string, unknown>>;
 
 /**
  * The keys of a Messages request body, or undefined when it has nothing to keep warm (no
- * breakpoint and no session).
+ * breakpoint and no session). `fiveMinuteTtlMs` is the five-minute cache's lifetime (the
+ * runtime's `--prompt-cache-ttl-ms`; tests shorten it).
  */
-export function prefixKeys(body: Json, session?: string): PrefixKeys | undefined {
+export function prefixKeys(
+  body: Json,
+  session?: string,
+  fiveMinuteTtlMs = FIVE_MINUTES_MS,
+): PrefixKeys | undefined {
   const blocks = promptBlocks(body);
   let last = -1;
-  let ttlMs = FIVE_MINUTES_MS;
+  let ttlMs = fiveMinuteTtlMs;
   for (let i = 0; i < blocks.length; i++) {
     const control = cacheControlOf(blocks[i]?.block);
     if (control === undefined) continue;
