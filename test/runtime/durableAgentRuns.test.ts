@@ -197,10 +197,13 @@ describe('a run on a runtime stopped gracefully', () => {
       intervalMs: 20,
       description: 'the fourth model call to hang at the simulator',
     });
+    // The hung call stays hung; the next ones are answered. Cleared before the second runtime
+    // exists: it may take the run over as soon as the first one hands it over, and its own
+    // fourth call must not meet the fault.
+    await sim.clearFaults();
     const second = await runtime(long);
 
     await first.runtime.stop();
-    await sim.clearFaults();
     const done = await waitFor(
       async () => {
         const view = await api(second, `/v1/agent/runs/${id}`);
