@@ -2,13 +2,12 @@
  * Assembles the runtime: the policy store and its source, the guard rebuilt on each policy,
  * the provider router, the API and metrics servers, and the orderly shutdown.
  */
-import { randomUUID } from 'node:crypto';
 import type { McpReport } from '../../contract/src/reporting/mcpReport.ts';
 import { rfc3339Seconds } from '../../platform/src/time/rfc3339.ts';
 import { LoopLedger } from './agent/loopLedger.ts';
-import { DurableMetrics } from './durable/durableMetrics.ts';
-import { DurableRuns } from './durable/durableRuns.ts';
-import { OwnedRuns, runLeaseMs } from './durable/ownedRuns.ts';
+import type { DurableRuns } from './durable/durableRuns.ts';
+import { durableParts } from './durable/durableParts.ts';
+import type { OwnedRuns } from './durable/ownedRuns.ts';
 import { ownedRunExecutor } from './server/ownedRunExecution.ts';
 import { McpTools } from './mcp/mcpTools.ts';
 import { mcpEndpoint } from './mcp/runtimeMcpEndpoint.ts';
@@ -45,6 +44,7 @@ import { ProviderHeadroom } from './provider/providerHeadroom.ts';
 import { buildApiServer } from './server/apiServer.ts';
 import { Lifecycle } from './server/lifecycle.ts';
 import { buildMetricsServer } from './server/metricsServer.ts';
+import { runtimeHealth } from './server/runtimeHealth.ts';
 import type { ActivePolicy, RuntimeContext } from './server/runtimeContext.ts';
 import { CallStats } from './stats/callStats.ts';
 import type { Logger } from './telemetry/logger.ts';
@@ -55,7 +55,6 @@ import type { RuntimeReport } from '../../contract/src/reporting/runtimeReport.t
 import type { Clock } from '../../platform/src/time/clock.ts';
 import { sleep } from '../../platform/src/time/sleep.ts';
 import { POD_CLIENT_KEY_ENV } from '../../contract/src/pod/agentEnvironment.ts';
-import { POD_NAME_ENV } from '../../contract/src/pod/runtimeEnvironment.ts';
 import { DOCUMENT_DEFAULTS } from '../../contract/src/policy/generated/documentDefaults.ts';
 
 /** The `source` label of a policy source's offers: its name up to the first ':'. */
@@ -148,23 +147,16 @@ export class AgentRuntime implements ClusterReplica {
       clock,
     });
     const stats = new CallStats(clock);
-    const durableMetrics = new DurableMetrics(this.metrics.registry);
-    this.durable = new DurableRuns({
+    const durable = durableParts({
       clock,
       logger,
-      metrics: durableMetrics,
+      registry: this.metrics.registry,
       audit: this.#audit,
       env: deps.env,
     });
-    this.ownedRuns = new OwnedRuns({
-      clock,
-      logger,
-      metrics: durableMetrics,
-      audit: this.#audit,
-      durable: this.durable,
-      replica: `${deps.env[POD_NAME_ENV] ?? 'runtime'}/${randomUUID().slice(0, 8)}`,
-      leaseMs: runLeaseMs(deps.env),
-    });
+    const durableMetrics = durable.metrics;
+    this.durable = durable.durable;
+    this.ownedRuns = durable.ownedRuns;
     this.#mcpEndpoint = mcpEndpoint({
       mcp: this.mcp,
       loops: this.loops,
@@ -213,7 +205,7 @@ export class AgentRuntime implements ClusterReplica {
       durable: this.durable,
       durableMetrics,
       ownedRuns: this.ownedRuns,
-      health: () => this.#health(),
+      health: () => runtimeHealth(this.store, this.#active, this.#pool.backends, this.#lifecycle),
     };
     this.ownedRuns.executor = ownedRunExecutor(this.context);
     this.store.onChange((next, previous) => {
@@ -427,22 +419,5 @@ export class AgentRuntime implements ClusterReplica {
       'policy applied',
     );
     this.#retirementNotice.update(doc.model);
-  }
-
-  #health(): Record<string, { ok: boolean; detail?: string }> {
-    const rejection = this.store.lastRejection;
-    return {
-      policy:
-        this.#active === undefined
-          ? { ok: false, detail: rejection?.error ?? 'waiting for a policy' }
-          : { ok: true, detail: this.#active.hash },
-      providerKeys: {
-        ok: true,
-        detail: this.#pool.backends
-          .map((b) => `${b.name}:${b.hasKey ? 'set' : 'missing'}`)
-          .join(','),
-      },
-      draining: { ok: !this.#lifecycle.draining },
-    };
   }
 }
