@@ -184,6 +184,31 @@ describe('budgets decided by the store', () => {
     ]);
   });
 
+  it('charges the store with what a call decided on the share cost, once it settles', async () => {
+    // One replica: its share is the whole $1, room for one worst case of $0.60.
+    const { clock, limiter, store, ledger, claim } = setup([daily()], { shareOf: 1 });
+    store.answer = undefined;
+    const c = claim();
+    await limiter.admitWithStore(clock.now(), undefined, c);
+    expect(c.decision).toBe('local');
+    expect(store.settled).toEqual([]);
+    c.note(1, 'east', { inputTokens: 1000, outputTokens: 200 });
+    c.settle();
+    c.settle();
+    // Nothing was held there under this reservation: the store charges the cost, releases nothing.
+    expect(store.settled).toEqual([
+      {
+        accounts: c.request.accounts,
+        reservationId: c.request.reservationId,
+        worstPico: WORST,
+        worstTokens: 200_000n,
+        costPico: 2_000_000_000n,
+        costTokens: 1200n,
+      },
+    ]);
+    expect(ledger.account('daily')).toMatchObject({ spentPico: 2_000_000_000n, reservedPico: 0n });
+  });
+
   it("refuses with the store's numbers for the whole agent, naming the budget, and counts it", async () => {
     const { clock, limiter, store, ledger, claim } = setup([daily({ onExhausted: 'Fallback' })]);
     store.answer = {

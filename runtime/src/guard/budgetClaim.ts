@@ -8,7 +8,9 @@
  *
  * Held in the store, the call settles there (settle.lua: its real cost charged, its worst case
  * released); the same cost is also counted in the replica's own accounts, so a replica that
- * falls back later holds its share less what it has spent, as the rate limits do.
+ * falls back later holds its share less what it has spent, as the rate limits do. Decided on
+ * the share, the call's real cost still goes to the store once it settles (with nothing there
+ * to release): the money was spent all the same, and every replica must count it.
  */
 import { randomBytes } from 'node:crypto';
 import type { BudgetExhaustedError } from './errors.ts';
@@ -107,7 +109,6 @@ export class BudgetClaim<C> implements StoreBudgetClaim, BudgetHold {
     if (ticket === undefined) return;
     this.#ticket = undefined;
     const cost = ticket.settle();
-    if (this.#decision !== 'store') return;
     const r = this.request;
     this.#settler.settleBudget({
       accounts: r.accounts,
