@@ -11,6 +11,7 @@ import { ObjectError } from './cluster/agentObjects.ts';
 import { connect, type Connected } from './cluster/pluginKube.ts';
 import { explainCommand } from './commands/explainCommand.ts';
 import { overrideCommand } from './commands/overrideCommand.ts';
+import { runsCommand } from './commands/runsCommand.ts';
 import { statusCommand } from './commands/statusCommand.ts';
 import { topCommand } from './commands/topCommand.ts';
 import { formatResult, type CommandResult } from './output/printResult.ts';
@@ -66,6 +67,10 @@ function run(
       return explainCommand(kube, ns, command.agent, systemClock.now()) as Promise<
         CommandResult<unknown>
       >;
+    case 'runs':
+      return runsCommand(kube, ns, command.agent, command.limit, systemClock.now()) as Promise<
+        CommandResult<unknown>
+      >;
     case 'trip':
       return overrideCommand(
         kube,
@@ -95,7 +100,7 @@ function describe(err: unknown, command: PluginCommand): string {
     const what =
       command.kind === 'trip' || command.kind === 'reset'
         ? `circuitbreakerpolicy.breakwater.dev/${command.policy}`
-        : command.kind === 'explain'
+        : command.kind === 'explain' || command.kind === 'runs'
           ? `agentdeployment.breakwater.dev/${command.agent}`
           : 'agentdeployments.breakwater.dev';
     return `${command.kind} ${what}: ${err.message} (HTTP ${String(err.status)}${err.reason === undefined ? '' : `, ${err.reason}`})`;

@@ -258,6 +258,7 @@ export class AgentRuntime implements ClusterReplica {
       runtime: this.runtimeReport(),
       mcp: this.mcpReport(),
       budgets: budgetReportOf(this.#guardSet?.budgets.spendReport(MAX_REPORTED_KEYS) ?? []),
+      durable: this.durable.report(),
     };
   }
 

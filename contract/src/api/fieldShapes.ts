@@ -368,6 +368,24 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
               },
             },
           },
+          runs: {
+            fields: {
+              active: 0,
+              resumed: 0,
+              diverged: 0,
+              replayedCalls: 0,
+              ledger: {
+                fields: {
+                  baseline: { fields: { resumed: 0, diverged: 0, replayedCalls: 0 } },
+                  processes: {
+                    items: {
+                      fields: { pod: 0, started: 0, resumed: 0, diverged: 0, replayedCalls: 0 },
+                    },
+                  },
+                },
+              },
+            },
+          },
         },
       },
     },

@@ -38,6 +38,8 @@ import {
   budgetConditions,
   pricingCondition,
 } from './budgetConditions.ts';
+import { DURABILITY_CONDITION, durabilityCondition } from './durabilityCondition.ts';
+import { foldRuns, runLedgerPod, runsStatus } from './runLedger.ts';
 import type { PodView, DeploymentView } from './views.ts';
 
 export interface AgentStatusInputs {
@@ -111,6 +113,8 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
       : agentSpend(agent, inputs.presentPods, inputs.spend, Date.parse(inputs.now));
   const priced =
     inputs.spend === undefined ? undefined : pricingCondition(inputs.spend.budgets, [agent]);
+  const runs = runsOf(agent, inputs.presentPods);
+  const durable = durabilityCondition(agent, pods);
   const memory = openBreakers(
     runningPods(inputs.presentPods),
     Date.parse(inputs.now),
@@ -164,6 +168,7 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     ...(agentEnv === undefined ? [] : [agentEnv]),
     ...(spend === undefined ? [] : budgetConditions(spend.rows)),
     ...(priced === undefined ? [] : [priced]),
+    ...(durable === undefined ? [] : [durable]),
     progressDeadlineExceeded || !resolved
       ? {
           type: 'Stalled',
@@ -206,7 +211,8 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
         (mcpServers !== undefined || c.type !== MCP_CONDITION) &&
         (agentEnv !== undefined || c.type !== AGENT_ENV_CONDITION) &&
         (spend !== undefined || !BUDGET_CONDITIONS.includes(c.type)) &&
-        (priced !== undefined || c.type !== MODELS_PRICED),
+        (priced !== undefined || c.type !== MODELS_PRICED) &&
+        (durable !== undefined || c.type !== DURABILITY_CONDITION),
     ),
     updates,
     generation,
@@ -234,10 +240,25 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     ...(mcpServers === undefined ? {} : { mcpServers, mcpSummary: mcpSummary(mcpServers) }),
     ...(agentContainer === undefined ? {} : { agent: agentContainer }),
     ...(spend === undefined ? {} : { spend: spend.status }),
+    ...(runs === undefined ? {} : { runs }),
     ...(inputs.modelRetirement.endOfLife === undefined
       ? {}
       : { modelEndOfLife: inputs.modelRetirement.endOfLife }),
   };
+}
+
+/**
+ * `status.runs` with durability; without it, none — unless an earlier ledger holds counts,
+ * which are kept (a run's history does not vanish because durability was turned off a while).
+ */
+function runsOf(
+  agent: AgentDeployment,
+  presentPods: readonly PodView[],
+): AgentDeploymentStatus['runs'] {
+  const previous = agent.status?.runs?.ledger;
+  if (agent.spec.durability === undefined && previous === undefined) return undefined;
+  const pods = presentPods.map(runLedgerPod);
+  return runsStatus(foldRuns(previous, pods), pods);
 }
 
 function monitoringCondition(monitoring: AgentStatusInputs['monitoring']): ConditionUpdate {

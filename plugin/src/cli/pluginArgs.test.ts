@@ -48,8 +48,23 @@ describe('parsePluginArgs', () => {
     });
   });
 
+  it('reads runs with its limit', () => {
+    expect(command('runs', 'triage')).toMatchObject({ kind: 'runs', agent: 'triage', limit: 20 });
+    expect(command('runs', 'triage', '--limit', '50')).toMatchObject({ limit: 50 });
+  });
+
   it.each([
-    [['frobnicate'], 'unknown command "frobnicate": use one of status, top, trip, reset, explain'],
+    [
+      ['frobnicate'],
+      'unknown command "frobnicate": use one of status, top, trip, reset, explain, runs',
+    ],
+    [['runs'], "runs needs the AgentDeployment's name: runs <agent>"],
+    [['runs', 'triage', '--limit', '0'], '--limit: expected a whole number from 1 to 200, got "0"'],
+    [
+      ['runs', 'triage', '--limit', '2.5'],
+      '--limit: expected a whole number from 1 to 200, got "2.5"',
+    ],
+    [['top', '--limit', '5'], '--limit: only runs take it'],
     [['status', '-o', 'wide'], '-o/--output: expected json or yaml, got "wide"'],
     [['status', '-n', 'a', '-A'], '-n/--namespace and -A/--all-namespaces: use one, not both'],
     [['explain', 'x', '-A'], '-A/--all-namespaces: explain works on one object in one namespace'],

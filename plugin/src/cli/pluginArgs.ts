@@ -26,6 +26,7 @@ export type PluginCommand = Common &
     | { readonly kind: 'status'; readonly agent: string | undefined }
     | { readonly kind: 'top' }
     | { readonly kind: 'explain'; readonly agent: string }
+    | { readonly kind: 'runs'; readonly agent: string; readonly limit: number }
     | {
         readonly kind: 'trip';
         readonly policy: string;
@@ -61,6 +62,9 @@ Commands:
   reset <cbp>                    end the override, and wait until every replica has
   explain <agent>                why an agent is not Ready: its conditions, its children
                                  (Deployment, pods, HorizontalPodAutoscaler) and Events
+  runs <agent>                   the agent's durable runs, newest first: state, steps,
+                                 replayed calls, resumed/diverged, last step (reads a pod's
+                                 /debug/runs through the pod proxy: needs get on pods/proxy)
 
 Flags:
   -n, --namespace NS             the namespace (default: the context's, else default)
@@ -71,10 +75,15 @@ Flags:
       --for DURATION             trip: how long the override lasts (30s, 10m, 2h)
       --reason TEXT              trip: why, for the next person on call (required)
       --timeout DURATION         trip, reset: how long to wait for every replica (default 60s)
+      --limit N                  runs: how many runs to list, 1 to 200 (default 20)
   -h, --help                     show this text
 `;
 
-const COMMANDS = ['status', 'top', 'trip', 'reset', 'explain'] as const;
+const COMMANDS = ['status', 'top', 'trip', 'reset', 'explain', 'runs'] as const;
+
+/** `runs --limit`: as many as `/debug/runs` gives. */
+const DEFAULT_RUNS_LIMIT = 20;
+const MAX_RUNS_LIMIT = 200;
 
 class ArgsError extends Error {}
 
@@ -94,6 +103,7 @@ export function parsePluginArgs(argv: readonly string[]): ParsedArgs {
         for: { type: 'string' },
         reason: { type: 'string' },
         timeout: { type: 'string' },
+        limit: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -119,6 +129,7 @@ interface Values {
   readonly for?: string | undefined;
   readonly reason?: string | undefined;
   readonly timeout?: string | undefined;
+  readonly limit?: string | undefined;
 }
 
 function toCommand(values: Values, positionals: readonly string[]): PluginCommand {
@@ -139,13 +150,14 @@ function toCommand(values: Values, positionals: readonly string[]): PluginComman
     },
     output: outputFormat(values.output),
   };
-  const onlyFor = (flag: 'for' | 'reason' | 'timeout', allowed: readonly string[]) => {
+  const onlyFor = (flag: 'for' | 'reason' | 'timeout' | 'limit', allowed: readonly string[]) => {
     if (values[flag] !== undefined && !allowed.includes(command))
       throw new ArgsError(`--${flag}: only ${allowed.join(' and ')} take it`);
   };
   onlyFor('for', ['trip']);
   onlyFor('reason', ['trip']);
   onlyFor('timeout', ['trip', 'reset']);
+  onlyFor('limit', ['runs']);
   const at = (most: number, usage: string) => {
     if (rest.length > most)
       throw new ArgsError(`${command}: unexpected "${rest[most] ?? ''}"; usage: ${usage}`);
@@ -163,6 +175,14 @@ function toCommand(values: Values, positionals: readonly string[]): PluginComman
         ...common,
         kind: 'explain',
         agent: required(rest[0], "explain needs the AgentDeployment's name: explain <agent>"),
+      };
+    case 'runs':
+      at(1, 'runs <agent>');
+      return {
+        ...common,
+        kind: 'runs',
+        agent: required(rest[0], "runs needs the AgentDeployment's name: runs <agent>"),
+        limit: runsLimit(values.limit),
       };
     case 'trip': {
       at(1, 'trip <cbp> --for 10m --reason TEXT');
@@ -200,6 +220,16 @@ function outputFormat(raw: string | undefined): OutputFormat {
   if (raw === undefined) return 'table';
   if (raw === 'json' || raw === 'yaml') return raw;
   throw new ArgsError(`-o/--output: expected json or yaml, got "${raw}"`);
+}
+
+function runsLimit(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_RUNS_LIMIT;
+  const limit = Number(raw);
+  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_RUNS_LIMIT)
+    throw new ArgsError(
+      `--limit: expected a whole number from 1 to ${String(MAX_RUNS_LIMIT)}, got "${raw}"`,
+    );
+  return limit;
 }
 
 function required(value: string | undefined, message: string): string {

@@ -100,8 +100,11 @@ async function agentTop(kube: PluginKube, agent: AgentDeployment): Promise<Agent
   };
 }
 
-/** The API server's pod proxy path to a pod's `/debug/stats` on its metrics port. */
-export function statsProxyPath(pod: PodObject): string | UnreadReplica {
+/** The API server's pod proxy path to a pod's `/debug/stats` (or `document`) on its metrics port. */
+export function statsProxyPath(
+  pod: PodObject,
+  document: string = DEBUG_STATS_PATH,
+): string | UnreadReplica {
   const name = pod.metadata?.name ?? '';
   // The runtime is a container, or an init container (a native sidecar) beside the team's agent.
   const port = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]
@@ -110,10 +113,10 @@ export function statsProxyPath(pod: PodObject): string | UnreadReplica {
   if (port === undefined)
     return {
       pod: name,
-      reason: `no container port named ${METRICS_PORT_NAME} to read /debug/stats from`,
+      reason: `no container port named ${METRICS_PORT_NAME} to read ${document} from`,
     };
   const namespace = encodeURIComponent(pod.metadata?.namespace ?? 'default');
-  return `/api/v1/namespaces/${namespace}/pods/${encodeURIComponent(name)}:${String(port)}/proxy${DEBUG_STATS_PATH}`;
+  return `/api/v1/namespaces/${namespace}/pods/${encodeURIComponent(name)}:${String(port)}/proxy${document}`;
 }
 
 async function readStats(

@@ -34,6 +34,11 @@ import {
   encodeBudgetReport,
   type BudgetReport,
 } from '../../../contract/src/reporting/budgetReport.ts';
+import {
+  DURABLE_RUNS_ANNOTATION,
+  encodeDurableReport,
+  type DurableReport,
+} from '../../../contract/src/reporting/durableReport.ts';
 import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
 
 export interface PodPatcher {
@@ -53,6 +58,8 @@ export interface ReportedState {
   readonly mcp?: McpReport;
   /** What this process has spent of each budget; absent without budgets. */
   readonly budgets?: BudgetReport | undefined;
+  /** Durable runs and the journal's store; absent without durability. */
+  readonly durable?: DurableReport | undefined;
 }
 
 function hasMcp(report: McpReport | undefined): report is McpReport {
@@ -130,6 +137,10 @@ export class PodReporter {
             [BUDGETS_ANNOTATION]:
               state.budgets === undefined ? '' : encodeBudgetReport(state.budgets),
           }
+        : {}),
+      // Written once there was something to say, and emptied when the policy drops durability.
+      ...(state.durable !== undefined || DURABLE_RUNS_ANNOTATION in this.#sent
+        ? { [DURABLE_RUNS_ANNOTATION]: encodeDurableReport(state.durable) }
         : {}),
     };
   }

@@ -30,6 +30,10 @@ import { JournalCipher, parseJournalKey } from './journalCipher.ts';
 import { decodeStep, encodeDone, type StepAnswer, type StepKind } from './journalEntry.ts';
 import { RunJournal } from './runJournal.ts';
 import { RunTails } from './runTails.ts';
+import { RunActivity } from './runActivity.ts';
+import { countRunEvent, listRuns, type RunEvent } from './runListing.ts';
+import type { DurableReport } from '../../../contract/src/reporting/durableReport.ts';
+import type { RunsDocument } from '../../../contract/src/reporting/runsListing.ts';
 
 export const RUN_ID_HEADER = 'breakwater-run-id';
 const RUN_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -106,8 +110,12 @@ export class DurableRuns {
   /** Settings whose key or Secret could not be read: tried again on a run's call, now and then. */
   #unreadable: { readonly settings: DurabilitySettings; retryAt: number } | undefined;
 
+  /** What the pod report says of runs and the store (runActivity.ts). */
+  readonly activity: RunActivity;
+
   constructor(deps: DurableDeps) {
     this.#deps = deps;
+    this.activity = new RunActivity(deps.clock);
   }
 
   get enabled(): boolean {
@@ -138,6 +146,7 @@ export class DurableRuns {
       this.close();
       // The kubelet may mount the Secret later (the volume is optional): read it again then.
       this.#unreadable = { settings, retryAt: this.#deps.clock.now() + KEY_RETRY_MS };
+      this.activity.store('Unavailable', 'KeyUnreadable', messageOf(err));
       this.#deps.metrics.unjournaled.inc({ reason: 'no_key' }, 0);
       this.#deps.logger.error(
         { error: messageOf(err) },
@@ -146,8 +155,12 @@ export class DurableRuns {
       return;
     }
     this.close();
+    this.activity.store('Connecting');
     const client = connect(settings, secrets, (err) => {
       this.#degrade('store_error', messageOf(err));
+    });
+    client.on('ready', () => {
+      this.#recovered();
     });
     this.#connection = {
       settings,
@@ -197,6 +210,7 @@ export class DurableRuns {
   async begin(run: RunRef, kind: StepKind, request: string): Promise<Begun> {
     const connection = this.#connection;
     if (connection === undefined) return { action: 'live' };
+    this.activity.called(`${run.owner}|${run.id}`);
     if (!connection.client.isReady) {
       this.#degrade('store_unavailable', 'the journal store is not connected');
       return { action: 'live' };
@@ -226,6 +240,7 @@ export class DurableRuns {
     }
     if (claim.newAttempt) {
       this.#deps.metrics.runs.inc({ outcome: 'resumed' });
+      this.#count(connection, run, 'resumed');
       this.#deps.audit.record({ event: 'run_resumed', run: run.id, step: 1, client: run.client });
       this.#deps.logger.info({ run: run.id }, 'durable run resumed: replaying its journal');
     }
@@ -239,6 +254,7 @@ export class DurableRuns {
     }
     if (decoded.answer === undefined) return { action: 'unknown', step };
     this.#deps.metrics.replayed.inc({ kind });
+    this.#count(connection, run, 'replayed');
     return { action: 'replay', answer: decoded.answer };
   }
 
@@ -312,6 +328,7 @@ export class DurableRuns {
 
   #diverged(run: RunRef, position: number): void {
     this.#deps.metrics.runs.inc({ outcome: 'diverged' });
+    if (this.#connection !== undefined) this.#count(this.#connection, run, 'diverged');
     this.#deps.audit.record({
       event: 'run_diverged',
       run: run.id,
@@ -345,8 +362,31 @@ export class DurableRuns {
     }
   }
 
+  /** Counts the event for the run's listing and this pod's report; never waited on. */
+  #count(connection: Connection, run: RunRef, event: RunEvent): void {
+    this.activity[event]();
+    const { keyPrefix, retentionMs } = connection.settings;
+    void this.#within(countRunEvent(connection.client, keyPrefix, run.id, event, retentionMs));
+  }
+
+  /** This process's report on its pod; undefined while durability is off. */
+  report(): DurableReport | undefined {
+    if (this.#connection === undefined && this.#unreadable === undefined) return undefined;
+    return this.activity.report();
+  }
+
+  /** The runs the journal holds, newest first; undefined while durability is off. */
+  async list(limit: number): Promise<RunsDocument | undefined> {
+    const connection = this.#connection;
+    if (connection === undefined) return undefined;
+    const { keyPrefix: prefix, retentionMs } = connection.settings;
+    return listRuns(connection.client, { prefix, retentionMs, limit, now: this.#deps.clock.now() });
+  }
+
   #degrade(reason: 'store_unavailable' | 'store_error', message: string): void {
     this.#deps.metrics.unjournaled.inc({ reason });
+    const connected = this.#connection?.client.isReady === true;
+    this.activity.store('Unavailable', connected ? 'StoreError' : 'Unreachable', message);
     if (this.#degraded === message) return;
     this.#degraded = message;
     this.#deps.logger.warn(
@@ -356,6 +396,7 @@ export class DurableRuns {
   }
 
   #recovered(): void {
+    this.activity.store('Available');
     if (this.#degraded === undefined) return;
     this.#degraded = undefined;
     this.#deps.logger.info({}, 'journal store answering: durable runs are journaled again');

@@ -49,7 +49,7 @@ describe('the /debug documents', () => {
     '%s shows no system prompt, provider key, client key or URL password',
     (path) => {
       const build = debugDocuments(runtimeWithSecrets().context)[path];
-      const text = JSON.stringify(build?.());
+      const text = JSON.stringify(build?.(new URLSearchParams()));
       expect(text).toBeDefined();
       for (const secret of [PROMPT, 'ORCHID-7', PROVIDER_KEY, CLIENT_KEY, URL_PASSWORD]) {
         expect(text).not.toContain(secret);
@@ -58,7 +58,9 @@ describe('the /debug documents', () => {
   );
 
   it('shows the system prompt as its length and a SHA-256 prefix, and says it is withheld', () => {
-    const policy = debugDocuments(runtimeWithSecrets().context)['/debug/policy']?.() as {
+    const policy = debugDocuments(runtimeWithSecrets().context)['/debug/policy']?.(
+      new URLSearchParams(),
+    ) as {
       document: { systemPrompt: unknown; backends: { baseURL: string }[] };
     };
     expect(policy.document.systemPrompt).toEqual({

@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { DEBUG_OFF, DEBUG_STATS_PATH } from '../../../contract/src/reporting/debugStats.ts';
+import { DEBUG_RUNS_PATH } from '../../../contract/src/reporting/runsListing.ts';
 import { refusal, sendError, unauthorized } from './errorReplies.ts';
+import { isDebugUnavailable, runsDocument } from './debugRuns.ts';
 
 export { DEBUG_OFF };
 import type { RuntimeContext } from './runtimeContext.ts';
@@ -18,15 +20,18 @@ import { requestPeer, type GateNeeds } from './requestGate.ts';
 /** What the `/debug/*` documents read. */
 export type DebugNeeds = Pick<
   RuntimeContext,
-  'store' | 'active' | 'clientKeys' | 'cache' | 'stats'
+  'store' | 'active' | 'clientKeys' | 'cache' | 'stats' | 'durable'
 >;
+
+/** Builds a document from the request's query; may refuse with a DebugUnavailable. */
+export type DebugDocument = (query: URLSearchParams) => unknown;
 
 /** Whether the policy in force serves `/debug/*` (on unless it says `debugEndpoints: false`). */
 export function debugEnabled(ctx: Pick<RuntimeContext, 'store'>): boolean {
   return ctx.store.current?.doc.debugEndpoints !== false;
 }
 
-export function debugDocuments(ctx: DebugNeeds): Record<string, () => unknown> {
+export function debugDocuments(ctx: DebugNeeds): Record<string, DebugDocument> {
   return {
     '/debug/breakers': () => ({ breakers: ctx.active()?.guard.breakers() ?? {} }),
     '/debug/ratelimiter': () => ({ rateLimiter: ctx.active()?.guard.rateLimiter() ?? {} }),
@@ -40,6 +45,7 @@ export function debugDocuments(ctx: DebugNeeds): Record<string, () => unknown> {
       };
     },
     [DEBUG_STATS_PATH]: () => ctx.stats.snapshot(),
+    [DEBUG_RUNS_PATH]: (query) => runsDocument(ctx.durable, query),
   };
 }
 
@@ -80,16 +86,23 @@ export function registerDebugRoutes(
   { requireKey }: { requireKey: boolean },
 ): void {
   for (const [path, build] of Object.entries(debugDocuments(ctx))) {
-    app.get(path, (request, reply) => {
+    app.get(path, async (request, reply) => {
       if (!debugEnabled(ctx)) {
         return sendError(reply, refusal(404, 'not_found_error', DEBUG_OFF));
       }
       if (requireKey && !ctx.clientKeys.check(request.headers, requestPeer(request)).ok) {
         return sendError(reply, unauthorized('a client key is required for /debug'));
       }
+      let document: unknown;
+      try {
+        document = await build(new URL(request.url, 'http://runtime').searchParams);
+      } catch (err) {
+        if (!isDebugUnavailable(err)) throw err;
+        return sendError(reply, refusal(err.status, err.type, err.message));
+      }
       return reply
         .header('content-type', 'application/json')
-        .send(JSON.stringify(build(), null, 2));
+        .send(JSON.stringify(document, null, 2));
     });
   }
 }

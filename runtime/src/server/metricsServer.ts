@@ -5,11 +5,13 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { DEBUG_OFF, debugDocuments, debugEnabled, type DebugNeeds } from './debugRoutes.ts';
+import { isDebugUnavailable } from './debugRuns.ts';
 
 export function buildMetricsServer(ctx: DebugNeeds, registries: () => Registry[]): Server {
   const debug = debugDocuments(ctx);
   return createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const url = new URL(req.url ?? '/', 'http://runtime');
+    const path = url.pathname;
     if (req.method !== 'GET') {
       res.writeHead(405, { allow: 'GET' }).end();
       return;
@@ -33,9 +35,16 @@ export function buildMetricsServer(ctx: DebugNeeds, registries: () => Registry[]
       return;
     }
     if (build !== undefined) {
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify(build(), null, 2));
+      const json = { 'content-type': 'application/json' };
+      void Promise.resolve()
+        .then(() => build(url.searchParams))
+        .then(
+          (document) => res.writeHead(200, json).end(JSON.stringify(document, null, 2)),
+          (err: unknown) =>
+            isDebugUnavailable(err)
+              ? res.writeHead(err.status, json).end(JSON.stringify({ error: err.message }))
+              : res.writeHead(500, json).end(JSON.stringify({ error: String(err) })),
+        );
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');

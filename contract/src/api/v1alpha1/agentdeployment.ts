@@ -180,7 +180,7 @@ export interface AgentDeploymentStatus {
    */
   observedGeneration?: number;
   /**
-   * Standard conditions, one per type: Ready, Reconciling and Stalled (as kstatus reads them), PoliciesResolved (every referenced policy exists, the MCP servers' circuitBreakerPolicyRef included; reason PolicyNotFound otherwise, the message naming each missing one), PoliciesApplied (every replica runs the current policy hash), MonitoringConfigured, ScaleOutHeld (True while autoscaling.providerQuota holds the HorizontalPodAutoscaler at the current replica count, reason ProviderQuotaLow; False with reason HeadroomAvailable, HoldDisabled or NoHeadroomReported otherwise) McpServersReachable (with spec.mcpServers only: True, reason Reachable, when every running replica reaches every server; False, reason Unreachable, naming the servers some replica cannot reach and their last error — the agent stays Ready and calls to those servers' tools fail until they are back) and ModelRetiring (True when the model or a fallback is deprecated, reason Deprecated, or past its end of life, reason PastEndOfLife; the message names each with its end-of-life day).
+   * Standard conditions, one per type: Ready, Reconciling and Stalled (as kstatus reads them), PoliciesResolved (every referenced policy exists, the MCP servers' circuitBreakerPolicyRef included; reason PolicyNotFound otherwise, the message naming each missing one), PoliciesApplied (every replica runs the current policy hash), MonitoringConfigured, ScaleOutHeld (True while autoscaling.providerQuota holds the HorizontalPodAutoscaler at the current replica count, reason ProviderQuotaLow; False with reason HeadroomAvailable, HoldDisabled or NoHeadroomReported otherwise) McpServersReachable (with spec.mcpServers only: True, reason Reachable, when every running replica reaches every server; False, reason Unreachable, naming the servers some replica cannot reach and their last error — the agent stays Ready and calls to those servers' tools fail until they are back), ModelRetiring (True when the model or a fallback is deprecated, reason Deprecated, or past its end of life, reason PastEndOfLife; the message names each with its end-of-life day) and DurabilityStoreAvailable (with spec.durability only: True, reason Available, while every reporting replica journals runs in the store; False, reason Unreachable, StoreError or KeyUnreadable, naming the store's address and a pod's error, while any replica cannot — their calls go on live and unjournaled, and a run resumed later diverges at the first call that went unjournaled; Unknown, reason NoReports, until a replica reports).
    *
    * @maxItems 16
    *
@@ -247,6 +247,10 @@ export interface AgentDeploymentStatus {
    * What the agent has spent of its RateLimitPolicy's budgets this period; absent without budgets.
    */
   spend?: AgentSpendStatus;
+  /**
+   * Durable runs (spec.durability) as the agent's replicas report them in the breakwater.dev/durable-runs pod annotation; absent without spec.durability. kubectl breakwater runs lists the runs themselves.
+   */
+  runs?: AgentRunsStatus;
 }
 
 /**
@@ -1489,4 +1493,92 @@ export interface SpendSample {
    * Tokens.
    */
   tokens?: number;
+}
+
+/**
+ * Durable runs of this agent: how many are under way, and what replay did, summed over every runtime process the agent ever ran (a gone pod's counts stay, in ledger.baseline).
+ */
+export interface AgentRunsStatus {
+  /**
+   * Runs a running replica served a call of in the last five minutes, summed over the running replicas (a run whose calls reach two replicas counts twice).
+   */
+  active?: number;
+  /**
+   * Times a restarted run began a new attempt and replayed its journal, over every process the agent ran. Never decreases.
+   */
+  resumed?: number;
+  /**
+   * Times a run asked for something other than its journal's next step and went on live from there, over every process the agent ran. Never decreases; many against resumed means the agent is not deterministic enough to resume (docs/agents/durable-runs.md).
+   */
+  diverged?: number;
+  /**
+   * Model and tool calls answered from a journal instead of the provider or the tool, over every process the agent ran. Never decreases.
+   */
+  replayedCalls?: number;
+  /**
+   * The operator's ledger that keeps the run counts durable, as the trip ledger keeps trips: the counts of runtime processes that are gone (baseline) plus what each running pod's current process reported (processes); a process moves from one to the other in one status write.
+   */
+  ledger?: RunLedger;
+}
+
+/**
+ * The operator's ledger that keeps the run counts durable, as the trip ledger keeps trips: the counts of runtime processes that are gone (baseline) plus what each running pod's current process reported (processes); a process moves from one to the other in one status write.
+ */
+export interface RunLedger {
+  /**
+   * The counts of runtime processes that no longer run.
+   */
+  baseline?: RunCounts;
+  /**
+   * One entry per pod: its current runtime process and the most it has reported.
+   *
+   * @maxItems 1024
+   *
+   * Items: The run counts one runtime process has reported.
+   */
+  processes?: RunLedgerProcess[];
+}
+
+/**
+ * Counts of durable runs' events.
+ */
+export interface RunCounts {
+  /**
+   * Runs resumed (a new attempt replayed the journal).
+   */
+  resumed?: number;
+  /**
+   * Runs that diverged from their journal.
+   */
+  diverged?: number;
+  /**
+   * Calls answered from a journal.
+   */
+  replayedCalls?: number;
+}
+
+/**
+ * The run counts one runtime process has reported.
+ */
+export interface RunLedgerProcess {
+  /**
+   * The pod's metadata.uid.
+   */
+  pod: string;
+  /**
+   * When the process started, from the breakwater.dev/runtime pod annotation: a new value in the same pod is a new process (a container restart).
+   */
+  started: string;
+  /**
+   * Runs this process resumed.
+   */
+  resumed?: number;
+  /**
+   * Runs that diverged on this process.
+   */
+  diverged?: number;
+  /**
+   * Calls this process answered from a journal.
+   */
+  replayedCalls?: number;
 }
