@@ -68,7 +68,7 @@ describe('runsTable', () => {
     };
     expect(runsTable(data({ listing }), NOW)).toBe(
       [
-        'prod/triage: 1 runs active; over every pod it ran, 1 resumed, 0 diverged, 6 calls replayed.',
+        'prod/triage: 1 run active; over every pod it ran, 1 resumed, 0 diverged, 6 calls replayed.',
         'Journal store: DurabilityStoreAvailable True (Available) 1 replicas journal durable runs in redis:6379',
         '',
         'RUN               STATE       STEPS   REPLAYED   RESUMED   DIVERGED   LAST STEP   JOURNAL',

@@ -162,7 +162,7 @@ export function runsTable(data: RunsData, now: number): string {
   const t = data.totals;
   if (t !== undefined)
     lines.push(
-      `${who}: ${String(t.active ?? 0)} runs active; over every pod it ran, ` +
+      `${who}: ${String(t.active ?? 0)} ${t.active === 1 ? 'run' : 'runs'} active; over every pod it ran, ` +
         `${String(t.resumed ?? 0)} resumed, ${String(t.diverged ?? 0)} diverged, ` +
         `${String(t.replayedCalls ?? 0)} calls replayed.`,
     );
