@@ -134,6 +134,7 @@ describe('PodReporter', () => {
     expect(patches[0]).toMatchObject({
       'breakwater.dev/runtime': JSON.stringify(runtime),
       'breakwater.dev/budgets': '',
+      'breakwater.dev/durable-runs': '',
     });
     state = {
       ...state,

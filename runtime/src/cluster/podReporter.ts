@@ -138,8 +138,11 @@ export class PodReporter {
               state.budgets === undefined ? '' : encodeBudgetReport(state.budgets),
           }
         : {}),
-      // Written once there was something to say, and emptied when the policy drops durability.
-      ...(state.durable !== undefined || DURABLE_RUNS_ANNOTATION in this.#sent
+      // As the budgets: a new process replaces its predecessor's counts in its first patch,
+      // beside its start time, or the operator would count the old process's runs twice.
+      ...(state.durable !== undefined ||
+      state.runtime !== undefined ||
+      DURABLE_RUNS_ANNOTATION in this.#sent
         ? { [DURABLE_RUNS_ANNOTATION]: encodeDurableReport(state.durable) }
         : {}),
     };
