@@ -12,6 +12,8 @@
  * `resumed`, `diverged` and `replayed` count from zero in each process (its `started` is in
  * `breakwater.dev/runtime`); `active` is the runs this process served a call of lately.
  */
+import { isReportObject, readReportObject } from './reportJson.ts';
+
 export const DURABLE_RUNS_ANNOTATION = 'breakwater.dev/durable-runs';
 
 export type DurableStoreState = 'Available' | 'Connecting' | 'Unavailable';
@@ -70,15 +72,8 @@ const count = (value: unknown): number | undefined =>
 
 /** Reads an annotation value; anything malformed reads as no report rather than a wrong one. */
 export function decodeDurableReport(value: string | undefined): DurableReport | undefined {
-  if (value === undefined || value === '') return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-  const raw = parsed as Record<string, unknown>;
+  const raw = readReportObject(value);
+  if (raw === undefined) return undefined;
   const active = count(raw.active);
   const resumed = count(raw.resumed);
   const diverged = count(raw.diverged);
@@ -96,8 +91,8 @@ export function decodeDurableReport(value: string | undefined): DurableReport | 
 }
 
 function decodeStore(value: unknown): DurableStoreReport | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const s = value as Record<string, unknown>;
+  if (!isReportObject(value)) return undefined;
+  const s = value;
   if (typeof s.state !== 'string' || !STATES.includes(s.state)) return undefined;
   if (typeof s.since !== 'string') return undefined;
   return {

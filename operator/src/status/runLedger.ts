@@ -12,7 +12,6 @@ import type {
   AgentRunsStatus,
   RunCounts,
   RunLedger,
-  RunLedgerProcess,
 } from '../../../contract/src/api/v1alpha1/agentdeployment.ts';
 import {
   DURABLE_RUNS_ANNOTATION,
@@ -22,6 +21,7 @@ import {
   RUNTIME_ANNOTATION,
   decodeRuntimeReport,
 } from '../../../contract/src/reporting/runtimeReport.ts';
+import { liveProcesses } from './ledgerProcesses.ts';
 import type { PodView } from './views.ts';
 
 /** A pod the API server holds for the agent, terminating ones included. */
@@ -59,15 +59,9 @@ export function foldRuns(
   pods: readonly RunLedgerPod[],
 ): Required<RunLedger> {
   let baseline = add(ZERO, previous?.baseline ?? {});
-  const present = new Map(pods.map((p) => [p.uid, p]));
-  const entries = new Map<string, RunLedgerProcess>();
-  for (const entry of previous?.processes ?? []) {
-    const pod = present.get(entry.pod);
-    if (pod?.process === undefined || pod.process.started === entry.started) {
-      if (pod === undefined) baseline = add(baseline, entry);
-      else entries.set(entry.pod, entry);
-    } else baseline = add(baseline, entry); // the pod runs a new process: the old one's are final
-  }
+  const entries = liveProcesses(previous?.processes, pods, (entry) => {
+    baseline = add(baseline, entry);
+  });
   for (const pod of pods) {
     const now = pod.process;
     if (now === undefined) continue;
