@@ -22,6 +22,7 @@ import {
   DURABLE_RUNS_ANNOTATION,
   decodeDurableReport,
 } from '../../contract/src/reporting/durableReport.ts';
+import { MCP_ANNOTATION, decodeMcpReport } from '../../contract/src/reporting/mcpReport.ts';
 import { agentDeployment, MODEL } from '../support/agentFixtures.ts';
 import {
   agentPods,
@@ -130,10 +131,18 @@ function journalingPod(not: ReadonlySet<string | undefined> = new Set()): Promis
           isPodReady(p) && !not.has(p.metadata?.uid) && p.metadata?.deletionTimestamp === undefined,
       );
       const pod = pods[0];
-      const report = decodeDurableReport(pod?.metadata?.annotations?.[DURABLE_RUNS_ANNOTATION]);
-      return pods.length === 1 && report?.store.state === 'Available' && pod;
+      const annotations = pod?.metadata?.annotations;
+      const report = decodeDurableReport(annotations?.[DURABLE_RUNS_ANNOTATION]);
+      // The runtime lists the MCP server's tools in the background: the agent calls them next.
+      const tools = decodeMcpReport(annotations?.[MCP_ANNOTATION]).servers['tools'];
+      return (
+        pods.length === 1 && report?.store.state === 'Available' && tools?.reachable === true && pod
+      );
     },
-    { timeoutMs: 180_000, description: `one ready pod of ${AGENT} journaling in the store` },
+    {
+      timeoutMs: 180_000,
+      description: `one ready pod of ${AGENT} journaling in the store and listing the tools`,
+    },
   );
 }
 
