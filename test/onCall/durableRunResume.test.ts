@@ -240,7 +240,10 @@ describeOnRealNode('a run whose pod is deleted mid-way', () => {
     );
     expect(counted.status?.runs).toMatchObject({ resumed: 1, diverged: 0, replayedCalls: 6 });
     expect(condition(counted, 'DurabilityStoreAvailable')?.status).toBe('True');
-    expect(listed.stdout).toContain('1 resumed, 0 diverged, 6 calls replayed');
+    // The totals line reads the status, which follows the pods' reports a moment later than
+    // the journal's table: read again once the status counts the resumption.
+    const totals = await kubectlBreakwater(['runs', AGENT, '-n', scenario.ns.name]);
+    expect(totals.stdout).toContain('1 resumed, 0 diverged, 6 calls replayed');
 
     // The pod that resumed it goes too: its counts stay, in the ledger's baseline.
     await kubectl(['delete', 'pod', '-n', scenario.ns.name, secondPod.metadata?.name ?? '']);
