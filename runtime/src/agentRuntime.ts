@@ -2,9 +2,9 @@
  * Assembles the runtime: the policy store and its source, the guard rebuilt on each policy,
  * the provider router, the API and metrics servers, and the orderly shutdown.
  */
-import type { McpReport } from '../../contract/src/reporting/mcpReport.ts';
 import { rfc3339Seconds } from '../../platform/src/time/rfc3339.ts';
 import { LoopLedger } from './agent/loopLedger.ts';
+import type { LoopReport } from '../../contract/src/reporting/mcpReport.ts';
 import type { DurableRuns } from './durable/durableRuns.ts';
 import { durableParts } from './durable/durableParts.ts';
 import type { OwnedRuns } from './durable/ownedRuns.ts';
@@ -13,9 +13,6 @@ import { McpTools } from './mcp/mcpTools.ts';
 import { mcpEndpoint } from './mcp/runtimeMcpEndpoint.ts';
 import type { McpEndpoint } from './mcp/mcpEndpoint.ts';
 import { anthropicClassifier } from './provider/anthropic/errorClassification.ts';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
 import { ClientKeys } from './access/clientKeys.ts';
 import { AuditLog } from './audit/auditLog.ts';
 import { ResponseCache } from './cache/responseCache.ts';
@@ -41,9 +38,8 @@ import { StorePins } from './rateLimitStore/cachePins.ts';
 import { ModelRouter } from './provider/modelRouter.ts';
 import { streamLimits } from './provider/providerAttempt.ts';
 import { ProviderHeadroom } from './provider/providerHeadroom.ts';
-import { buildApiServer } from './server/apiServer.ts';
 import { Lifecycle } from './server/lifecycle.ts';
-import { buildMetricsServer } from './server/metricsServer.ts';
+import { startRuntimeServers, type RuntimeServers } from './server/runtimeServers.ts';
 import { runtimeHealth } from './server/runtimeHealth.ts';
 import type { ActivePolicy, RuntimeContext } from './server/runtimeContext.ts';
 import { CallStats } from './stats/callStats.ts';
@@ -51,7 +47,6 @@ import type { Logger } from './telemetry/logger.ts';
 import { ModelRetirementNotice } from './telemetry/modelRetirementNotice.ts';
 import { RuntimeMetrics } from './telemetry/runtimeMetrics.ts';
 import { runtimeReport } from './reporting/runtimeReport.ts';
-import type { RuntimeReport } from '../../contract/src/reporting/runtimeReport.ts';
 import type { Clock } from '../../platform/src/time/clock.ts';
 import { sleep } from '../../platform/src/time/sleep.ts';
 import { POD_CLIENT_KEY_ENV } from '../../contract/src/pod/agentEnvironment.ts';
@@ -98,8 +93,7 @@ export class AgentRuntime implements ClusterReplica {
   readonly ownedRuns: OwnedRuns;
   #active: ActivePolicy | undefined;
   #guardSet: GuardSet<Backend> | undefined;
-  #api: FastifyInstance | undefined;
-  #metricsServer: Server | undefined;
+  #servers: RuntimeServers | undefined;
   #keySource: ClientKeySource | undefined;
   /** Open breakers learned before the first policy, handed to the GuardSet when it is made. */
   #rememberedOpen: readonly RememberedOpen[] = [];
@@ -255,8 +249,10 @@ export class AgentRuntime implements ClusterReplica {
       breakers: this.#active?.guard.breakerSummary() ?? {},
       store: this.#active?.guard.storeReport?.(),
       headroom: this.headroom.report(),
-      runtime: this.runtimeReport(),
-      mcp: this.mcpReport(),
+      // When this process started and the override it applies.
+      runtime: runtimeReport(this.#started, this.#active?.doc, this.#deps.clock.now()),
+      // The MCP servers as this replica sees them, and the last loop it found.
+      mcp: { servers: this.mcp.report(rfc3339Seconds), ...lastLoopOf(this.loops) },
       budgets: budgetReportOf(this.#guardSet?.budgets.spendReport(MAX_REPORTED_KEYS) ?? []),
       durable: this.durable.report(),
     };
@@ -269,18 +265,6 @@ export class AgentRuntime implements ClusterReplica {
     this.headroom.onChange(listener);
     this.mcp.onChange(listener);
     this.loops.onChange(listener);
-  }
-
-  /** What this process says about itself on its pod: when it started, the override it applies. */
-  runtimeReport(): RuntimeReport {
-    return runtimeReport(this.#started, this.#active?.doc, this.#deps.clock.now());
-  }
-
-  /** The MCP servers as this replica sees them, and the last loop it found. */
-  mcpReport(): McpReport {
-    const servers = this.mcp.report(rfc3339Seconds);
-    const lastLoop = this.loops.last;
-    return lastLoop === undefined ? { servers } : { servers, lastLoop };
   }
 
   get lifecycle(): Lifecycle {
@@ -310,20 +294,12 @@ export class AgentRuntime implements ClusterReplica {
   }
 
   async listen(): Promise<{ port: number; metricsPort: number }> {
-    const { options } = this.#deps;
-    this.#api = buildApiServer(this.context);
-    await this.#api.listen({ port: options.port, host: options.host });
-    const port = (this.#api.server.address() as AddressInfo).port;
-    const metricsServer = buildMetricsServer(this.context, () => [this.metrics.registry]);
-    this.#metricsServer = metricsServer;
-    await new Promise<void>((resolve, reject) => {
-      metricsServer.once('error', reject);
-      metricsServer.listen(options.metricsPort, options.host, () => {
-        resolve();
-      });
-    });
-    const metricsPort = (metricsServer.address() as AddressInfo).port;
-    return { port, metricsPort };
+    this.#servers = await startRuntimeServers(
+      this.context,
+      this.metrics.registry,
+      this.#deps.options,
+    );
+    return { port: this.#servers.port, metricsPort: this.#servers.metricsPort };
   }
 
   /**
@@ -349,19 +325,12 @@ export class AgentRuntime implements ClusterReplica {
     const drained = await Promise.race([idle.then(() => true), timedOut]);
     cancel();
     await this.ownedRuns.close();
-    await this.#api?.close();
+    await this.#servers?.closeApi();
     this.#guardSet?.close();
     await this.#mcpEndpoint.close();
     await this.mcp.close();
     this.durable.close();
-    await new Promise<void>((resolve) => {
-      if (this.#metricsServer === undefined) resolve();
-      else
-        this.#metricsServer.close(() => {
-          resolve();
-        });
-      this.#metricsServer?.closeAllConnections();
-    });
+    await this.#servers?.closeMetrics();
     return { drained };
   }
 
@@ -421,4 +390,9 @@ export class AgentRuntime implements ClusterReplica {
     );
     this.#retirementNotice.update(doc.model);
   }
+}
+
+function lastLoopOf(loops: LoopLedger): { lastLoop?: LoopReport } {
+  const lastLoop = loops.last;
+  return lastLoop === undefined ? {} : { lastLoop };
 }

@@ -1,0 +1,50 @@
+/**
+ * The runtime's two listening servers: the API (`:8080` by default: Messages, the agent, MCP,
+ * probes) and the metrics server (`:9090`: `/metrics` and `/debug/*`, no key). Started together
+ * once the composition root is built; on shutdown the API closes first, once the calls in flight
+ * have had their grace, and the metrics server last, so the final scrape still sees the drain.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { buildApiServer } from './apiServer.ts';
+import { buildMetricsServer } from './metricsServer.ts';
+import type { RuntimeContext } from './runtimeContext.ts';
+
+export interface RuntimeServers {
+  readonly port: number;
+  readonly metricsPort: number;
+  closeApi(): Promise<void>;
+  closeMetrics(): Promise<void>;
+}
+
+export async function startRuntimeServers(
+  context: RuntimeContext,
+  registry: Registry,
+  listen: { readonly host: string; readonly port: number; readonly metricsPort: number },
+): Promise<RuntimeServers> {
+  const api: FastifyInstance = buildApiServer(context);
+  await api.listen({ port: listen.port, host: listen.host });
+  const port = (api.server.address() as AddressInfo).port;
+  const metrics: Server = buildMetricsServer(context, () => [registry]);
+  await new Promise<void>((resolve, reject) => {
+    metrics.once('error', reject);
+    metrics.listen(listen.metricsPort, listen.host, () => {
+      resolve();
+    });
+  });
+  const metricsPort = (metrics.address() as AddressInfo).port;
+  return {
+    port,
+    metricsPort,
+    closeApi: () => api.close(),
+    closeMetrics: () =>
+      new Promise<void>((resolve) => {
+        metrics.close(() => {
+          resolve();
+        });
+        metrics.closeAllConnections();
+      }),
+  };
+}
