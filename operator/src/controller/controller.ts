@@ -223,15 +223,7 @@ export class Controller {
       for (const a of previous === undefined ? [agent] : [agent, previous])
         this.#enqueuePoliciesOf(a);
     };
-    caches.agents.on({
-      added: (a) => {
-        agentChanged(a);
-      },
-      updated: agentChanged,
-      deleted: (a) => {
-        agentChanged(a);
-      },
-    });
+    caches.agents.on(onEveryChange(agentChanged));
 
     const policyChanged =
       (queue: WorkQueue, ref: 'circuitBreakerPolicyRef' | 'rateLimitPolicyRef') =>
@@ -246,26 +238,12 @@ export class Controller {
         for (const agent of agentsResolving(this.ctx, ns, policy.metadata?.name ?? '', ref))
           q.agents.add(objectKey(agent));
       };
-    const onBreakerPolicy = policyChanged(q.breakerPolicies, 'circuitBreakerPolicyRef');
-    caches.breakerPolicies.on({
-      added: (p) => {
-        onBreakerPolicy(p);
-      },
-      updated: onBreakerPolicy,
-      deleted: (p) => {
-        onBreakerPolicy(p);
-      },
-    });
-    const onRatePolicy = policyChanged(q.rateLimitPolicies, 'rateLimitPolicyRef');
-    caches.rateLimitPolicies.on({
-      added: (p) => {
-        onRatePolicy(p);
-      },
-      updated: onRatePolicy,
-      deleted: (p) => {
-        onRatePolicy(p);
-      },
-    });
+    caches.breakerPolicies.on(
+      onEveryChange(policyChanged(q.breakerPolicies, 'circuitBreakerPolicyRef')),
+    );
+    caches.rateLimitPolicies.on(
+      onEveryChange(policyChanged(q.rateLimitPolicies, 'rateLimitPolicyRef')),
+    );
 
     const podChanged = (pod: PodView): void => {
       const agentName = pod.metadata?.labels?.[AGENT_LABEL];
@@ -382,6 +360,19 @@ export class Controller {
       this.#queues.agents.add(key);
     }
   }
+}
+
+/** Handlers that call `changed` for an object added, updated (with what it was) or deleted. */
+function onEveryChange<T>(changed: (obj: T, previous?: T) => void): InformerHandlers<T> {
+  return {
+    added: (obj) => {
+      changed(obj);
+    },
+    updated: changed,
+    deleted: (obj) => {
+      changed(obj);
+    },
+  };
 }
 
 /** `namespace/name` of the AgentDeployment that controls `obj`, if one does. */
