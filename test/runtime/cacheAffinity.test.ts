@@ -16,14 +16,9 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
-import { BACKEND_CREDENTIALS_DIR_ENV } from '../../contract/src/pod/runtimeEnvironment.ts';
 import {
   CACHE_MODEL,
-  CACHE_MODEL_BEDROCK,
   Conversation,
   converse,
   costUsd,
@@ -31,7 +26,7 @@ import {
   type TurnRecord,
 } from '../support/cacheConversations.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
-import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { startCacheBackends, type CacheBackends } from '../support/cacheBackends.ts';
 import {
   policyDocument,
   sample,
@@ -40,48 +35,22 @@ import {
   type StandaloneRuntime,
 } from '../support/standaloneRuntime.ts';
 
-const AWS = { accessKeyId: 'AKIDCACHEAFFINITY01', secretAccessKey: 'cache-affinity-secret' };
-const KEYS = { A1_KEY: 'sk-cache-affinity-key-one', A2_KEY: 'sk-cache-affinity-key-two' };
 const CONVERSATIONS = 20;
 const TURNS = 10;
 
-let sim1: SimulatorHandle;
-let sim2: SimulatorHandle;
-let credentials: string;
+let sims: CacheBackends;
 const runtimes: StandaloneRuntime[] = [];
-
-/** a1 (key one, simulator 1) and a2 (key two, simulator 2) first, Bedrock (simulator 1) after. */
-function backends(d: Mutable<PolicyDocument>, affinity: 'Sticky' | 'Off'): void {
-  d.backends = [
-    { name: 'a1', baseURL: sim1.url, apiKeyEnv: 'A1_KEY', weight: 1 },
-    { name: 'a2', baseURL: sim2.url, apiKeyEnv: 'A2_KEY', weight: 1 },
-    {
-      name: 'bedrock',
-      type: 'Bedrock',
-      region: 'us-east-1',
-      baseURL: sim1.url,
-      credentialsSecret: 'aws',
-      priority: 1,
-      weight: 1,
-      models: { [CACHE_MODEL]: CACHE_MODEL_BEDROCK },
-    },
-  ];
-  d.model = { ...d.model, name: CACHE_MODEL };
-  d.loadBalancing = 'RoundRobin';
-  d.cacheAffinity = affinity;
-  d.retry = { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 50 };
-}
 
 async function runtime(
   affinity: 'Sticky' | 'Off',
   change: (d: Mutable<PolicyDocument>) => void = () => undefined,
 ): Promise<{ client: Anthropic; rt: StandaloneRuntime }> {
   const rt = await standaloneRuntime(
-    policyDocument(sim1.url, (d) => {
-      backends(d, affinity);
+    policyDocument(sims.sim1.url, (d) => {
+      sims.route(d, affinity);
       change(d);
     }),
-    { ...KEYS, [BACKEND_CREDENTIALS_DIR_ENV]: credentials },
+    sims.env,
   );
   runtimes.push(rt);
   return {
@@ -91,21 +60,12 @@ async function runtime(
 }
 
 beforeAll(async () => {
-  credentials = mkdtempSync(join(tmpdir(), 'bw-cache-affinity-'));
-  mkdirSync(join(credentials, 'bedrock'));
-  writeFileSync(join(credentials, 'bedrock', 'AWS_ACCESS_KEY_ID'), AWS.accessKeyId);
-  writeFileSync(join(credentials, 'bedrock', 'AWS_SECRET_ACCESS_KEY'), AWS.secretAccessKey);
-  const args = ['--aws-credentials', `${AWS.accessKeyId}:${AWS.secretAccessKey}`];
-  [sim1, sim2] = await Promise.all([
-    startSimulator({ seed: 35, args }),
-    startSimulator({ seed: 36, args }),
-  ]);
+  sims = await startCacheBackends({ label: 'cache-affinity', seeds: [35, 36] });
 });
 
 afterAll(async () => {
   await Promise.all(runtimes.map((r) => r.stop()));
-  await Promise.all([sim1.stop(), sim2.stop()]);
-  rmSync(credentials, { recursive: true, force: true });
+  await sims.stop();
 });
 
 const backendsOf = (records: readonly TurnRecord[], id: string) =>
@@ -151,7 +111,7 @@ describe('cache affinity', () => {
     const conversation = new Conversation('failover', 'failover');
     const first = await conversation.next(client);
     expect(['a1', 'a2']).toContain(first.backend);
-    const failing = first.backend === 'a1' ? sim1 : sim2;
+    const failing = first.backend === 'a1' ? sims.sim1 : sims.sim2;
     await failing.setFault({
       status: 529,
       errorType: 'overloaded_error',
@@ -190,13 +150,13 @@ describe('cache affinity', () => {
       rate: 1,
       provider: 'anthropic',
     } as const;
-    await Promise.all([sim1.setFault(overloaded), sim2.setFault(overloaded)]);
+    await Promise.all([sims.sim1.setFault(overloaded), sims.sim2.setFault(overloaded)]);
     try {
       const moved = await conversation.next(client);
       expect(moved.backend).toBe('bedrock');
       expect(moved.usage.cache_creation_input_tokens ?? 0).toBeGreaterThan(0);
     } finally {
-      await Promise.all([sim1.clearFaults(), sim2.clearFaults()]);
+      await Promise.all([sims.sim1.clearFaults(), sims.sim2.clearFaults()]);
     }
     for (const stream of [false, true, false, true]) {
       const next = await conversation.next(client, { stream });

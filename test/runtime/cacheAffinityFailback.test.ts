@@ -13,12 +13,9 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { BACKEND_CREDENTIALS_DIR_ENV } from '../../contract/src/pod/runtimeEnvironment.ts';
-import { CACHE_MODEL, CACHE_MODEL_BEDROCK, Conversation } from '../support/cacheConversations.ts';
-import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { startCacheBackends, type CacheBackends } from '../support/cacheBackends.ts';
+import { Conversation } from '../support/cacheConversations.ts';
+import type { SimulatorHandle } from '../support/simulator.ts';
 import {
   policyDocument,
   sample,
@@ -29,8 +26,6 @@ import { waitFor } from '../support/waitFor.ts';
 
 /** The cache's lifetime on both sides: long enough for a few turns, short enough to wait out. */
 const TTL_MS = 4_000;
-const AWS = { accessKeyId: 'AKIDCACHEFAILBACK01', secretAccessKey: 'cache-failback-secret' };
-const KEYS = { A1_KEY: 'sk-cache-failback-key-one', A2_KEY: 'sk-cache-failback-key-two' };
 const OVERLOADED = {
   status: 529,
   errorType: 'overloaded_error',
@@ -38,59 +33,29 @@ const OVERLOADED = {
   provider: 'anthropic',
 } as const;
 
-let sim1: SimulatorHandle;
-let sim2: SimulatorHandle;
-let credentials: string;
+let sims: CacheBackends;
 const runtimes: StandaloneRuntime[] = [];
 
 beforeAll(async () => {
-  credentials = mkdtempSync(join(tmpdir(), 'bw-cache-failback-'));
-  mkdirSync(join(credentials, 'bedrock'));
-  writeFileSync(join(credentials, 'bedrock', 'AWS_ACCESS_KEY_ID'), AWS.accessKeyId);
-  writeFileSync(join(credentials, 'bedrock', 'AWS_SECRET_ACCESS_KEY'), AWS.secretAccessKey);
-  const args = [
-    '--aws-credentials',
-    `${AWS.accessKeyId}:${AWS.secretAccessKey}`,
-    '--cache-ttl-ms',
-    String(TTL_MS),
-  ];
-  [sim1, sim2] = await Promise.all([
-    startSimulator({ seed: 135, args }),
-    startSimulator({ seed: 136, args }),
-  ]);
+  sims = await startCacheBackends({
+    label: 'cache-failback',
+    seeds: [135, 136],
+    simulatorArgs: ['--cache-ttl-ms', String(TTL_MS)],
+  });
 });
 
 afterAll(async () => {
   await Promise.all(runtimes.map((r) => r.stop()));
-  await Promise.all([sim1.stop(), sim2.stop()]);
-  rmSync(credentials, { recursive: true, force: true });
+  await sims.stop();
 });
 
 /** a1 (key one, simulator 1) and a2 (key two, simulator 2) first, Bedrock (simulator 1) after. */
 async function runtime(): Promise<{ client: Anthropic; rt: StandaloneRuntime }> {
-  const doc = policyDocument(sim1.url, (d) => {
-    d.backends = [
-      { name: 'a1', baseURL: sim1.url, apiKeyEnv: 'A1_KEY', weight: 1 },
-      { name: 'a2', baseURL: sim2.url, apiKeyEnv: 'A2_KEY', weight: 1 },
-      {
-        name: 'bedrock',
-        type: 'Bedrock',
-        region: 'us-east-1',
-        baseURL: sim1.url,
-        credentialsSecret: 'aws',
-        priority: 1,
-        weight: 1,
-        models: { [CACHE_MODEL]: CACHE_MODEL_BEDROCK },
-      },
-    ];
-    d.model = { ...d.model, name: CACHE_MODEL };
-    d.loadBalancing = 'RoundRobin';
-    d.cacheAffinity = 'Sticky';
-    d.retry = { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 50 };
-  });
   const rt = await standaloneRuntime(
-    doc,
-    { ...KEYS, [BACKEND_CREDENTIALS_DIR_ENV]: credentials },
+    policyDocument(sims.sim1.url, (d) => {
+      sims.route(d, 'Sticky');
+    }),
+    sims.env,
     { args: ['--prompt-cache-ttl-ms', String(TTL_MS)] },
   );
   runtimes.push(rt);
@@ -102,7 +67,7 @@ async function runtime(): Promise<{ client: Anthropic; rt: StandaloneRuntime }> 
 
 /** Answers each backend's simulator counted as served: a1, a2 and Bedrock. */
 async function servedCounts(): Promise<Record<string, number>> {
-  const [one, two] = await Promise.all([sim1.stats(), sim2.stats()]);
+  const [one, two] = await Promise.all([sims.sim1.stats(), sims.sim2.stats()]);
   return {
     a1: one.byProvider.anthropic.byOutcome.ok ?? 0,
     a2: two.byProvider.anthropic.byOutcome.ok ?? 0,
@@ -136,7 +101,7 @@ async function turn(conversation: Conversation, client: Anthropic, stream = fals
 describe('cache affinity: failback', () => {
   it.each([
     ['the other key', (failing: SimulatorHandle) => [failing]],
-    ['Bedrock, when both keys fail', () => [sim1, sim2]],
+    ['Bedrock, when both keys fail', () => [sims.sim1, sims.sim2]],
   ])(
     'moves a conversation to %s, keeps it there after the key recovers until the prefix it left has expired, then brings it back',
     async (_name, failingOf) => {
@@ -147,7 +112,7 @@ describe('cache affinity: failback', () => {
       const first = await turn(conversation, client);
       const home = first.backend;
       expect(['a1', 'a2']).toContain(home);
-      const failing = failingOf(home === 'a1' ? sim1 : sim2);
+      const failing = failingOf(home === 'a1' ? sims.sim1 : sims.sim2);
       await Promise.all(failing.map((s) => s.setFault(OVERLOADED)));
       let moved: Turn;
       try {
