@@ -4,17 +4,9 @@ import { computeAgentStatus, type AgentStatusInputs } from './agentStatus.ts';
 import { evaluateModelRetirement } from './modelRetirement.ts';
 import { evaluateScaleOutHold } from './scaleOutHold.ts';
 import type { DeploymentView, PodView } from './views.ts';
+import { statusAgent } from './statusFixtures.ts';
 
-const agent: AgentDeployment = {
-  apiVersion: 'breakwater.dev/v1alpha1',
-  kind: 'AgentDeployment',
-  metadata: { name: 'support', namespace: 'ns', generation: 3 },
-  spec: {
-    model: { name: 'm' },
-    provider: { apiKeySecretRef: { name: 's', key: 'k' } },
-    replicas: 3,
-  },
-};
+const agent: AgentDeployment = statusAgent({ replicas: 3 }, { generation: 3 });
 
 const deployment = (ready: number, updated = 3): DeploymentView => ({
   metadata: { generation: 2 },

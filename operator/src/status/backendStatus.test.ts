@@ -5,17 +5,10 @@ import type {
   ReportedBreakerState,
 } from '../../../contract/src/reporting/breakerReport.ts';
 import { backendStatuses, backendSummary } from './backendStatus.ts';
+import { statusAgent } from './statusFixtures.ts';
 
-const agentWith = (backends: Backend[] | undefined): AgentDeployment => ({
-  apiVersion: 'breakwater.dev/v1alpha1',
-  kind: 'AgentDeployment',
-  metadata: { name: 'support', namespace: 'ns' },
-  spec: {
-    model: { name: 'm' },
-    provider: { apiKeySecretRef: { name: 's', key: 'k' } },
-    ...(backends === undefined ? {} : { backends }),
-  },
-});
+const agentWith = (backends: Backend[] | undefined): AgentDeployment =>
+  statusAgent(backends === undefined ? {} : { backends });
 
 const agent = agentWith([
   { name: 'anthropic', baseURL: 'https://api.anthropic.com' },

@@ -4,6 +4,7 @@ import type { LoopReport } from '../../../contract/src/reporting/mcpReport.ts';
 import { MAX_LOOP_TOOL, newestLoop } from './lastLoop.ts';
 import { computeBreakerPolicyStatus } from './policyStatus.ts';
 import type { PodView } from './views.ts';
+import { statusAgent } from './statusFixtures.ts';
 
 const NOW = '2026-11-23T08:00:00.000Z';
 
@@ -77,12 +78,7 @@ describe('CircuitBreakerPolicy status.lastLoop', () => {
     metadata: { name: 'shared', namespace: 'ns', generation: 1 },
     spec: { loopDetection: { maxRepeats: 5 } },
   };
-  const agent: AgentDeployment = {
-    apiVersion: 'breakwater.dev/v1alpha1',
-    kind: 'AgentDeployment',
-    metadata: { name: 'support', namespace: 'ns' },
-    spec: { model: { name: 'm' }, provider: { apiKeySecretRef: { name: 's', key: 'k' } } },
-  };
+  const agent: AgentDeployment = statusAgent();
 
   it('shows the last loop of the agents that use the policy, and nothing before one', () => {
     const looped = pod(loop('github__search', '2026-11-23T07:59:00Z'));

@@ -12,17 +12,10 @@ import {
   mcpSummary,
   type McpReplica,
 } from './mcpStatus.ts';
+import { statusAgent } from './statusFixtures.ts';
 
-const agentWith = (mcpServers: McpServer[] | undefined): AgentDeployment => ({
-  apiVersion: 'breakwater.dev/v1alpha1',
-  kind: 'AgentDeployment',
-  metadata: { name: 'support', namespace: 'ns' },
-  spec: {
-    model: { name: 'm' },
-    provider: { apiKeySecretRef: { name: 's', key: 'k' } },
-    ...(mcpServers === undefined ? {} : { mcpServers }),
-  },
-});
+const agentWith = (mcpServers: McpServer[] | undefined): AgentDeployment =>
+  statusAgent(mcpServers === undefined ? {} : { mcpServers });
 
 const agent = agentWith([
   { name: 'github', url: 'http://github-mcp:8080/mcp' },

@@ -11,6 +11,7 @@ import {
   type PolicyUser,
 } from './policyStatus.ts';
 import type { PodView } from './views.ts';
+import { statusAgent } from './statusFixtures.ts';
 
 const NOW = '2026-11-21T10:00:00.000Z';
 
@@ -28,12 +29,7 @@ const ratePolicy: RateLimitPolicy = {
   spec: { requests: { perSecond: 60, burst: 120 }, scope: 'Cluster' },
 };
 
-const agent = (name: string): AgentDeployment => ({
-  apiVersion: 'breakwater.dev/v1alpha1',
-  kind: 'AgentDeployment',
-  metadata: { name, namespace: 'ns' },
-  spec: { model: { name: 'm' }, provider: { apiKeySecretRef: { name: 's', key: 'k' } } },
-});
+const agent = (name: string): AgentDeployment => statusAgent({}, { name });
 
 const pod = (state: 'Open' | 'Closed'): PodView => ({
   metadata: {

@@ -6,19 +6,12 @@ import {
 } from '../../../contract/src/reporting/headroomReport.ts';
 import { evaluateScaleOutHold } from './scaleOutHold.ts';
 import type { PodView } from './views.ts';
+import { statusAgent } from './statusFixtures.ts';
 
 const NOW = Date.parse('2026-11-22T19:00:00Z');
 
-const agent = (autoscaling?: AutoscalingSpec): AgentDeployment => ({
-  apiVersion: 'breakwater.dev/v1alpha1',
-  kind: 'AgentDeployment',
-  metadata: { name: 'support', namespace: 'ns' },
-  spec: {
-    model: { name: 'm' },
-    provider: { apiKeySecretRef: { name: 's', key: 'k' } },
-    ...(autoscaling === undefined ? { replicas: 2 } : { autoscaling }),
-  },
-});
+const agent = (autoscaling?: AutoscalingSpec): AgentDeployment =>
+  statusAgent(autoscaling === undefined ? { replicas: 2 } : { autoscaling });
 
 /** As the API server defaults it. */
 const autoscaling = (over: Partial<AutoscalingSpec> = {}): AutoscalingSpec => ({
