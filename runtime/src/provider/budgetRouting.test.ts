@@ -9,10 +9,9 @@ import type {
 } from '../../../contract/src/policy/policyDocument.ts';
 import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
-import type { Backend, BackendPool } from './backendPool.ts';
-import { ModelRouter } from './modelRouter.ts';
-import { streamLimits } from './providerAttempt.ts';
+import type { Backend } from './backendPool.ts';
 import type { StreamSink } from './streamRelay.ts';
+import { routerOver, testBackend } from './routerFixture.ts';
 
 const NOON = Date.parse('2026-11-24T12:00:00Z');
 
@@ -56,12 +55,7 @@ function setup(budget: BudgetSettings, answer: Answer) {
   const clock = new ManualClock(NOON);
   const guard = new GuardSet<Backend>({ classifier: anthropicClassifier, doc, clock });
   const called: string[] = [];
-  const backend = {
-    name: 'default',
-    type: 'Anthropic',
-    weight: 1,
-    priority: 0,
-    inFlight: 0,
+  const backend = testBackend({
     client: {
       post: (_path: string, request: { body: { model: string } }) => ({
         asResponse: () => {
@@ -70,15 +64,8 @@ function setup(budget: BudgetSettings, answer: Answer) {
         },
       }),
     },
-  } as unknown as Backend;
-  const router = new ModelRouter({
-    pool: { backends: [backend] } as unknown as BackendPool,
-    guard: () => guard,
-    clock,
-    strategy: () => 'RoundRobin',
-    streamLimits: () => streamLimits(doc),
-    observe: () => undefined,
   });
+  const router = routerOver(backend, guard, doc, clock);
   const send = (stream = false, sink?: StreamSink) =>
     router.send({
       via: 'sdk',

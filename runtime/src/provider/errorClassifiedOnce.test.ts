@@ -19,12 +19,11 @@ import { GuardSet } from '../guard/guardSet/guardSet.ts';
 import { failCall, type ProviderCall } from '../server/routeCall.ts';
 import type { RuntimeContext } from '../server/runtimeContext.ts';
 import { anthropicClassifier } from './anthropic/errorClassification.ts';
-import type { Backend, BackendPool } from './backendPool.ts';
+import type { Backend } from './backendPool.ts';
 import type { ForwardedAnswer } from './exchange.ts';
 import { anthropicStatusError } from './exchange.ts';
-import { ModelRouter } from './modelRouter.ts';
-import { streamLimits } from './providerAttempt.ts';
 import { readableSource, type StreamSink } from './streamRelay.ts';
+import { routerOver, testBackend } from './routerFixture.ts';
 
 /** The Anthropic API's classifier, counting what it is asked. */
 class CountingClassifier implements ErrorClassifier {
@@ -162,24 +161,14 @@ describe('a failed attempt is classified once', () => {
       const clock = new ManualClock(0);
       const classifier = new CountingClassifier();
       const guard = new GuardSet<Backend>({ classifier, doc, clock });
-      const backend = {
-        name: 'default',
-        type: 'Anthropic',
-        weight: 1,
-        priority: 0,
-        inFlight: 0,
+      const backend = testBackend({
         models: {},
         wire: { send: failure },
-      } as unknown as Backend;
-      const attempts: string[] = [];
-      const router = new ModelRouter({
-        pool: { backends: [backend] } as unknown as BackendPool,
-        guard: () => guard,
-        clock,
-        strategy: () => 'RoundRobin',
-        streamLimits: () => streamLimits(doc),
-        observe: (event) => attempts.push(event.outcome),
       });
+      const attempts: string[] = [];
+      const router = routerOver(backend, guard, doc, clock, (event) =>
+        attempts.push(event.outcome),
+      );
       const err = await router
         .send({
           via: 'forward',

@@ -12,7 +12,7 @@ import type { RateLimiterCounters } from '../guard/rateLimiter.ts';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
-import type { Backend, BackendPool } from './backendPool.ts';
+import type { Backend } from './backendPool.ts';
 import { GuardSet } from '../guard/guardSet/guardSet.ts';
 import { AnthropicWire } from './backendWire.ts';
 import {
@@ -20,8 +20,8 @@ import {
   type ForwardRequest,
   type MessagesForwarder,
 } from './messagesForwarder.ts';
-import { fallbackMayHelp, ModelRouter } from './modelRouter.ts';
-import { streamLimits } from './providerAttempt.ts';
+import { fallbackMayHelp } from './modelRouter.ts';
+import { routerOver, testBackend } from './routerFixture.ts';
 
 const overloaded = APIError.generate(
   529,
@@ -68,22 +68,10 @@ describe('ModelRouter', () => {
       new Response(JSON.stringify({ usage: { input_tokens: 1, output_tokens: 1 } }), {
         status: 200,
       });
-    const backend = {
-      name: 'default',
-      type: 'Anthropic',
-      weight: 1,
-      priority: 0,
-      inFlight: 0,
+    const backend = testBackend({
       client: { post: () => ({ asResponse: () => Promise.resolve(answer()) }) },
-    } as unknown as Backend;
-    const router = new ModelRouter({
-      pool: { backends: [backend] } as unknown as BackendPool,
-      guard: () => guard,
-      clock,
-      strategy: () => 'RoundRobin',
-      streamLimits: () => streamLimits(doc),
-      observe: () => undefined,
     });
+    const router = routerOver(backend, guard, doc, clock);
     const send = () =>
       router
         .send({
@@ -111,12 +99,7 @@ describe('ModelRouter', () => {
     const guard = new GuardSet<Backend>({ classifier: anthropicClassifier, doc, clock });
     const caller = new AbortController();
     // What the SDK throws when the transport was cancelled by the caller's signal.
-    const backend = {
-      name: 'default',
-      type: 'Anthropic',
-      weight: 1,
-      priority: 0,
-      inFlight: 0,
+    const backend = testBackend({
       client: {
         post: () => ({
           asResponse: () => {
@@ -126,15 +109,8 @@ describe('ModelRouter', () => {
           },
         }),
       },
-    } as unknown as Backend;
-    const router = new ModelRouter({
-      pool: { backends: [backend] } as unknown as BackendPool,
-      guard: () => guard,
-      clock,
-      strategy: () => 'RoundRobin',
-      streamLimits: () => streamLimits(doc),
-      observe: () => undefined,
     });
+    const router = routerOver(backend, guard, doc, clock);
     const err = await router
       .send({
         via: 'sdk',
@@ -157,12 +133,7 @@ describe('ModelRouter', () => {
     const clock = new ManualClock(0);
     const guard = new GuardSet<Backend>({ classifier: anthropicClassifier, doc, clock });
     const sent: ForwardRequest[] = [];
-    const backend = {
-      name: 'default',
-      type: 'Anthropic',
-      weight: 1,
-      priority: 0,
-      inFlight: 0,
+    const backend = testBackend({
       wire: new AnthropicWire({
         send: (request: ForwardRequest) => {
           sent.push(request);
@@ -176,15 +147,8 @@ describe('ModelRouter', () => {
               });
         },
       } as unknown as MessagesForwarder),
-    } as unknown as Backend;
-    const router = new ModelRouter({
-      pool: { backends: [backend] } as unknown as BackendPool,
-      guard: () => guard,
-      clock,
-      strategy: () => 'RoundRobin',
-      streamLimits: () => streamLimits(doc),
-      observe: () => undefined,
     });
+    const router = routerOver(backend, guard, doc, clock);
     // Spacing and key order a re-encoding would not keep.
     const rawBody = `{ "max_tokens": 16,  "model": "${doc.model.name}", "messages": [] }`;
     const routed = await router.send({
