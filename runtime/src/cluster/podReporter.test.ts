@@ -4,56 +4,59 @@ import { PodReporter, type ReportedState } from './podReporter.ts';
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * A reporter over whatever `read` gives, on a manual clock: `report()` pokes it and lets the
+ * coalesced patch go out; `patches` holds every patch sent.
+ */
+function recordingReporter(read: () => ReportedState): {
+  patches: Record<string, string>[];
+  report: () => Promise<void>;
+  poke: () => void;
+} {
+  const clock = new ManualClock(0);
+  const patches: Record<string, string>[] = [];
+  const reporter = new PodReporter({
+    clock,
+    read,
+    patch: (a) => {
+      patches.push(a);
+      return Promise.resolve();
+    },
+  });
+  return {
+    patches,
+    poke: () => {
+      reporter.poke();
+    },
+    report: async () => {
+      reporter.poke();
+      clock.advance(0);
+      await flush();
+    },
+  };
+}
+
 describe('PodReporter', () => {
   it('patches only what changed, and coalesces a burst of pokes into one patch', async () => {
-    const clock = new ManualClock(0);
-    const patches: Record<string, string>[] = [];
     let state: ReportedState = { policyHash: 'h1', breakers: {} };
-    const reporter = new PodReporter({
-      clock,
-      read: () => state,
-      patch: (a) => {
-        patches.push(a);
-        return Promise.resolve();
-      },
-    });
-    reporter.poke();
-    reporter.poke();
-    clock.advance(0);
-    await flush();
+    const { patches, report, poke } = recordingReporter(() => state);
+    poke();
+    await report();
     expect(patches).toHaveLength(1);
     state = {
       policyHash: 'h1',
       breakers: { 'default/m': { state: 'Open', since: '2026-01-01T00:00:00.000Z', trips: 1 } },
     };
-    reporter.poke();
-    clock.advance(0);
-    await flush();
+    await report();
     expect(patches).toHaveLength(2);
     expect(Object.keys(patches[1] ?? {})).toEqual(['breakwater.dev/breakers']);
-    reporter.poke();
-    clock.advance(0);
-    await flush();
+    await report();
     expect(patches).toHaveLength(2);
   });
 
   it('reports the rate-limit store only once there is one, and empties it when it goes', async () => {
-    const clock = new ManualClock(0);
-    const patches: Record<string, string>[] = [];
     let state: ReportedState = { policyHash: 'h1', breakers: {} };
-    const reporter = new PodReporter({
-      clock,
-      read: () => state,
-      patch: (a) => {
-        patches.push(a);
-        return Promise.resolve();
-      },
-    });
-    const report = async (): Promise<void> => {
-      reporter.poke();
-      clock.advance(0);
-      await flush();
-    };
+    const { patches, report } = recordingReporter(() => state);
     await report();
     expect(Object.keys(patches[0] ?? {})).not.toContain('breakwater.dev/rate-limit-store');
     state = { ...state, store: { state: 'Fallback', reason: 'Slow', since: 'T' } };
@@ -111,23 +114,9 @@ describe('PodReporter', () => {
   });
 
   it("replaces the previous process's budget report in its first patch, beside its start time", async () => {
-    const clock = new ManualClock(0);
-    const patches: Record<string, string>[] = [];
     const runtime = { started: '2026-11-24T10:00:00.000Z' };
     let state: ReportedState = { policyHash: undefined, breakers: {}, runtime };
-    const reporter = new PodReporter({
-      clock,
-      read: () => state,
-      patch: (a) => {
-        patches.push(a);
-        return Promise.resolve();
-      },
-    });
-    const report = async (): Promise<void> => {
-      reporter.poke();
-      clock.advance(0);
-      await flush();
-    };
+    const { patches, report } = recordingReporter(() => state);
     // Before its first policy it knows no budgets: the pod's old report is emptied with the
     // new start time, so the operator never reads the old spend as this process's.
     await report();
