@@ -22,24 +22,23 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
-import { createClient } from '@redis/client';
-import type {
-  ModelPriceSettings,
-  PolicyDocument,
-} from '../../contract/src/policy/policyDocument.ts';
-import { ADMIT_SCRIPT, runScript } from '../../runtime/src/rateLimitStore/luaScripts.ts';
-import {
-  budgetAdmitArgs,
-  budgetKeys,
-  settlementCall,
-} from '../../runtime/src/rateLimitStore/storeScriptCalls.ts';
-import { agentDocument, call, ratePolicy } from '../../test/support/rateLimitStoreFixture.ts';
+import { createClient, type RedisClientType } from '@redis/client';
+import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
+import { ADMIT_SCRIPT } from '../../runtime/src/rateLimitStore/luaScripts.ts';
+import { call } from '../../test/support/rateLimitStoreFixture.ts';
 import { startRedis } from '../../test/support/redisServer.ts';
 import { serverHost } from '../../test/support/podReach.ts';
 import { startRuntime, type RuntimeHandle } from '../../test/support/runtimeProcess.ts';
-import { PRIMARY_MODEL, type Mutable } from '../../test/support/standaloneRuntime.ts';
 import { startSimulator } from '../../test/support/simulator.ts';
 import { median } from '../../tools/stats/samples.ts';
+import {
+  BUDGET,
+  budgetDocument,
+  deciding,
+  limitsDocument,
+  round,
+  scriptCalls,
+} from './budgetScenario.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -55,17 +54,6 @@ const ROUNDS = Number(flags.rounds);
 const CALLS = Number(flags['calls-per-round']);
 const SCRIPT_CALLS = Number(flags['script-calls']);
 
-const FAR_ABOVE = { perSecond: 100_000, burst: 100_000 };
-const PRICE: ModelPriceSettings = {
-  model: PRIMARY_MODEL,
-  inputMicroUsdPerMTok: 3_000_000,
-  outputMicroUsdPerMTok: 15_000_000,
-  cacheWrite5mMicroUsdPerMTok: 3_750_000,
-  cacheWrite1hMicroUsdPerMTok: 6_000_000,
-  cacheReadMicroUsdPerMTok: 300_000,
-};
-const BUDGET = { name: 'monthly', period: 'Month' as const, usd: '999999' };
-const round = (n: number, digits = 3): number => Number(n.toFixed(digits));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 function commitOf(dir: string): string {
@@ -89,43 +77,12 @@ function beforeAdmitScript() {
 
 /** admit.lua with one account and a riding settlement: before's script against this one's. */
 async function scripts(port: number) {
-  const client = createClient({ socket: { host: serverHost(), port } });
+  const client: RedisClientType = createClient({ socket: { host: serverHost(), port } });
   await client.connect();
-  const keys = ['b:requests', 'b:input_tokens', 'b:output_tokens', 'b:provider_pause'];
-  const limits = ['100', '100000', '1', '0', '0', '0', '0', '0', '0', '0', '0'];
-  const account = {
-    key: 'bench:monthly:0',
-    limitPico: 999_999_000_000_000_000n,
-    limitTokens: undefined,
-    keepUntilMs: 99_999_999_999_999,
-    refuses: true,
-  };
-  const accountKeys = budgetKeys('b', [account]);
-  let id = 0;
-  const request = () => ({
-    accounts: [account],
-    reservationId: `bench-${String(++id)}`,
-    leaseMs: 600_000,
-    worstPico: 600_000_000_000n,
-    worstTokens: 3_024n,
-  });
   const scriptsBy = { before: beforeAdmitScript(), after: ADMIT_SCRIPT };
-  const previous: Partial<Record<'before' | 'after', ReturnType<typeof request>>> = {};
-  const once = async (which: 'before' | 'after') => {
-    const r = request();
-    const last = previous[which];
-    const riding =
-      last === undefined
-        ? { keys: [], args: [] }
-        : settlementCall('b', [{ ...last, costPico: 1_000_000n, costTokens: 100n }]);
-    await runScript(
-      client,
-      scriptsBy[which],
-      [...keys, ...accountKeys, ...riding.keys],
-      [...limits, ...budgetAdmitArgs(r, false), ...riding.args],
-    );
-    previous[which] = r;
-  };
+  // Each checkout's script on keys of its own: their hashes may not read alike.
+  const calls = { before: scriptCalls(client, 'before'), after: scriptCalls(client, 'after') };
+  const once = (which: 'before' | 'after') => calls[which].budget(scriptsBy[which], true);
   const samples = { before: [] as number[], after: [] as number[] };
   for (let i = 0; i < SCRIPT_CALLS; i++) {
     const order = i % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const);
@@ -170,17 +127,6 @@ async function runtimeOn(doc: PolicyDocument, main: string, dir: string, name: s
   );
 }
 
-async function deciding(runtime: RuntimeHandle): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    const view = (await runtime.debug('/debug/ratelimiter')) as {
-      rateLimiter: { store?: { report: { state: string } } };
-    };
-    if (view.rateLimiter.store?.report.state === 'Shared') return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('the store never decided');
-}
-
 const sim = await startSimulator({ latencyMs: 2 });
 const redis = await startRedis();
 const dir = mkdtempSync(join(tmpdir(), 'bw-bench-before-after-'));
@@ -188,20 +134,8 @@ const runtimes: RuntimeHandle[] = [];
 try {
   const script = await scripts(redis.port);
   log(`admit.lua: ${JSON.stringify(script)}`);
-  const store = { redis: { address: redis.address } };
-  const plainDoc = agentDocument(sim.url, ratePolicy({ requests: FAR_ABOVE, store }));
-  const budgetDoc = (suffix: string) => {
-    const doc = structuredClone(
-      agentDocument(sim.url, ratePolicy({ requests: FAR_ABOVE, store, budgets: [BUDGET] })),
-    ) as Mutable<PolicyDocument>;
-    doc.pricing = [PRICE];
-    if (doc.rateLimit.store !== undefined)
-      doc.rateLimit.store = {
-        ...doc.rateLimit.store,
-        keyPrefix: `${doc.rateLimit.store.keyPrefix}-${suffix}`,
-      };
-    return doc;
-  };
+  const plainDoc = limitsDocument(sim.url, redis.address);
+  const budgetDoc = (suffix: string) => budgetDocument(sim.url, redis.address, suffix);
   const here = new URL('../../runtime/src/main.ts', import.meta.url).pathname;
   const paths = {
     plain: await runtimeOn(plainDoc, here, dir, 'plain'),

@@ -18,47 +18,26 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
-import type {
-  ModelPriceSettings,
-  PolicyDocument,
-} from '../../contract/src/policy/policyDocument.ts';
-import { createClient } from '@redis/client';
+import { createClient, type RedisClientType } from '@redis/client';
 import { systemClock } from '../../platform/src/time/clock.ts';
-import { ADMIT_SCRIPT, runScript } from '../../runtime/src/rateLimitStore/luaScripts.ts';
-import {
-  budgetAdmitArgs,
-  budgetKeys,
-  settlementCall,
-} from '../../runtime/src/rateLimitStore/storeScriptCalls.ts';
+import { ADMIT_SCRIPT } from '../../runtime/src/rateLimitStore/luaScripts.ts';
 import { serverHost } from '../../test/support/podReach.ts';
 import { BudgetLedger } from '../../runtime/src/guard/budgetLedger.ts';
 import type { StoreBudgetSettlement } from '../../runtime/src/guard/rateLimitStore.ts';
-import {
-  agentDocument,
-  call,
-  ratePolicy,
-  startAgent,
-  type StoreAgent,
-} from '../../test/support/rateLimitStoreFixture.ts';
+import { call, startAgent } from '../../test/support/rateLimitStoreFixture.ts';
 import { startRedis } from '../../test/support/redisServer.ts';
-import { PRIMARY_MODEL, type Mutable } from '../../test/support/standaloneRuntime.ts';
+import { PRIMARY_MODEL } from '../../test/support/standaloneRuntime.ts';
 import { startSimulator } from '../../test/support/simulator.ts';
-import { waitFor } from '../../test/support/waitFor.ts';
 import { median } from '../../tools/stats/samples.ts';
-
-const FAR_ABOVE = { perSecond: 100_000, burst: 100_000 };
-const PRICE: ModelPriceSettings = {
-  model: PRIMARY_MODEL,
-  inputMicroUsdPerMTok: 3_000_000,
-  outputMicroUsdPerMTok: 15_000_000,
-  cacheWrite5mMicroUsdPerMTok: 3_750_000,
-  cacheWrite1hMicroUsdPerMTok: 6_000_000,
-  cacheReadMicroUsdPerMTok: 300_000,
-};
-/** The largest budget there is: never exhausted by the run, so every call is admitted. */
-const BUDGET = { name: 'monthly', period: 'Month' as const, usd: '999999' };
-
-const round = (n: number, digits = 3): number => Number(n.toFixed(digits));
+import {
+  BUDGET,
+  PRICE,
+  budgetDocument,
+  deciding,
+  limitsDocument,
+  round,
+  scriptCalls,
+} from './budgetScenario.ts';
 
 async function timed(url: string, agent: Agent): Promise<number> {
   const start = performance.now();
@@ -87,41 +66,21 @@ async function pairedRound(
   return { plain: median(plain), budgets: median(budgets) };
 }
 
-async function deciding(agent: StoreAgent): Promise<void> {
-  const runtime = agent.replicas[0]?.runtime;
-  await waitFor(
-    async () => {
-      const view = (await runtime?.debug('/debug/ratelimiter')) as {
-        rateLimiter: { store?: { report: { state: string } } };
-      };
-      return view.rateLimiter.store?.report.state === 'Shared';
-    },
-    { description: 'the store to decide', timeoutMs: 20_000, intervalMs: 20 },
-  );
-}
-
 /** Added p50 of a budget on the Redis path, against the same limits in Redis without one. */
 async function onTheRedisPath(rounds: number, callsPerRound: number, log: (l: string) => void) {
   const sim = await startSimulator({ latencyMs: 2 });
   const redis = await startRedis();
   const scripts = await scriptRoundTrips({ host: serverHost(), port: redis.port }, 5_000);
   log(`admit.lua p50: ${JSON.stringify(scripts)}`);
-  const store = { redis: { address: redis.address } };
-  const limitsOnly = agentDocument(sim.url, ratePolicy({ requests: FAR_ABOVE, store }));
-  const withBudget = structuredClone(
-    agentDocument(sim.url, ratePolicy({ requests: FAR_ABOVE, store, budgets: [BUDGET] })),
-  ) as Mutable<PolicyDocument>;
-  withBudget.pricing = [PRICE];
-  if (withBudget.rateLimit.store !== undefined)
-    withBudget.rateLimit.store = {
-      ...withBudget.rateLimit.store,
-      keyPrefix: `${withBudget.rateLimit.store.keyPrefix}-budgets`,
-    };
+  const limitsOnly = limitsDocument(sim.url, redis.address);
+  const withBudget = budgetDocument(sim.url, redis.address, 'budgets');
   const plain = await startAgent(limitsOnly);
   const budgeted = await startAgent(withBudget);
   try {
-    await deciding(plain);
-    await deciding(budgeted);
+    for (const agent of [plain, budgeted]) {
+      const runtime = agent.replicas[0]?.runtime;
+      if (runtime !== undefined) await deciding(runtime);
+    }
     const agents = {
       plain: new Agent({ keepAlive: true, maxSockets: 1 }),
       budgets: new Agent({ keepAlive: true, maxSockets: 1 }),
@@ -160,46 +119,18 @@ async function onTheRedisPath(rounds: number, callsPerRound: number, log: (l: st
   }
 }
 
-/** admit.lua (and settle.lua) round trips on one connection, microseconds at p50. */
+/** admit.lua round trips on one connection, microseconds at p50. */
 async function scriptRoundTrips(address: { host: string; port: number }, calls: number) {
-  const client = createClient({ socket: address });
+  const client: RedisClientType = createClient({ socket: address });
   await client.connect();
-  const keys = ['b:requests', 'b:input_tokens', 'b:output_tokens', 'b:provider_pause'];
-  const limits = ['100', '100000', '1', '0', '0', '0', '0', '0', '0', '0', '0'];
-  const accountKeys = budgetKeys('b', [ACCOUNT]);
-  let id = 0;
-  let previous: ReturnType<typeof request> | undefined;
-  const request = () => ({
-    accounts: [ACCOUNT],
-    reservationId: `bench-${String(++id)}`,
-    leaseMs: 600_000,
-    worstPico: 600_000_000_000n,
-    worstTokens: 3_024n,
-  });
+  const limitsAlone = scriptCalls(client, 'l');
+  const oneBudget = scriptCalls(client, 'b');
+  const settling = scriptCalls(client, 's');
   const paths = {
-    limits: () => runScript(client, ADMIT_SCRIPT, keys, limits),
-    budget: () =>
-      runScript(
-        client,
-        ADMIT_SCRIPT,
-        [...keys, ...accountKeys],
-        [...limits, ...budgetAdmitArgs(request(), false)],
-      ),
+    limits: () => limitsAlone.limits(ADMIT_SCRIPT),
+    budget: () => oneBudget.budget(ADMIT_SCRIPT, false),
     // The previous call's settlement rides with this admission, as the runtime sends it.
-    budgetAndSettle: async () => {
-      const r = request();
-      const riding =
-        previous === undefined
-          ? { keys: [], args: [] }
-          : settlementCall('b', [{ ...previous, costPico: 1_000_000n, costTokens: 100n }]);
-      await runScript(
-        client,
-        ADMIT_SCRIPT,
-        [...keys, ...accountKeys, ...riding.keys],
-        [...limits, ...budgetAdmitArgs(r, false), ...riding.args],
-      );
-      previous = r;
-    },
+    budgetAndSettle: () => settling.budget(ADMIT_SCRIPT, true),
   };
   const samples = {
     limits: [] as number[],
@@ -225,14 +156,6 @@ async function scriptRoundTrips(address: { host: string; port: number }, calls: 
     calls,
   };
 }
-
-const ACCOUNT = {
-  key: 'bench:monthly:0',
-  limitPico: 999_999_000_000_000_000n,
-  limitTokens: undefined,
-  keepUntilMs: 99_999_999_999_999,
-  refuses: true,
-};
 
 const PLANNED = { inputTokens: 2_000, maxTokens: 1_024 };
 const USAGE = { inputTokens: 1_800, outputTokens: 300 };

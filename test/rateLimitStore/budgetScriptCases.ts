@@ -123,8 +123,12 @@ export function settle(at: number, accounts: readonly Acct[], s: Settlement): Sc
 
 const hash = (at: number, a: Acct): Step => ({ at, hash: hashKey(a) });
 
-/** An account's hash as the scripts write it. */
+/**
+ * An account's hash as the scripts write it: its amounts, the epoch ms before which none of
+ * its leases ends (`lapseAt`) and the ms its keys are kept until (PEXPIREAT set once).
+ */
 const holds = (
+  lapseAt: string,
   spentPico: string,
   reservedPico: string,
   spentTokens = '0',
@@ -134,6 +138,8 @@ const holds = (
   reserved_pico: reservedPico,
   spent_tokens: spentTokens,
   reserved_tokens: reservedTokens,
+  lapse_at: lapseAt,
+  keep_until: String(KEPT),
 });
 
 /** admit.lua's answer: limits, held, refused by, then per account its five values. */
@@ -198,7 +204,7 @@ export const CASES: readonly (readonly [string, readonly Step[], readonly unknow
       [0, 1],
       answer(BUDGET, 0, 1, [2, '999999999998999999', '0']),
       answer(GO, 1, 0, [0, '999999999998999999', '1']),
-      holds('999999999998999999', '1'),
+      holds('60000', '999999999998999999', '1'),
     ],
   ],
   [
@@ -212,7 +218,7 @@ export const CASES: readonly (readonly [string, readonly Step[], readonly unknow
     [
       answer(GO, 1, 0, [0, '0', '400'], [0, '0', '400']),
       answer(BUDGET, 0, 2, [0, '0', '400'], [2, '0', '400']),
-      holds('0', '400'),
+      holds('60000', '0', '400'),
       answer(GO, 1, 0, [0, '0', '500'], [0, '0', '500']),
     ],
   ],
@@ -256,6 +262,23 @@ export const CASES: readonly (readonly [string, readonly Step[], readonly unknow
     ],
   ],
   [
+    'releases a shorter lease held after a longer one when it ends: the hint is the earliest end',
+    [
+      admit(0, [SMALL], { id: 'a', pico: '40', lease: 5000 }),
+      admit(100, [SMALL], { id: 'b', pico: '40', lease: 1000 }),
+      admit(1099, [SMALL], { id: 'c', pico: '40' }),
+      admit(1100, [SMALL], { id: 'd', pico: '40' }),
+      hash(1100, SMALL),
+    ],
+    [
+      answer(GO, 1, 0, [0, '0', '40']),
+      answer(GO, 1, 0, [0, '0', '80']),
+      answer(BUDGET, 0, 1, [2, '0', '80']),
+      answer(GO, 1, 0, [0, '0', '80']),
+      holds('5000', '0', '80'),
+    ],
+  ],
+  [
     'charges a settlement that comes after its lease lapsed, and releases nothing twice',
     [
       admit(0, [SMALL], { id: 'a', pico: '100', lease: 1000 }),
@@ -270,10 +293,10 @@ export const CASES: readonly (readonly [string, readonly Step[], readonly unknow
       answer(GO, 1, 0, [0, '0', '100']),
       answer(GO, 1, 0, [0, '0', '60']),
       [0, 0],
-      holds('30', '60'),
+      holds('2500', '30', '60'),
       [0, 1],
       [0, 0],
-      holds('80', '0'),
+      holds('2500', '80', '0'),
     ],
   ],
   [
@@ -287,7 +310,11 @@ export const CASES: readonly (readonly [string, readonly Step[], readonly unknow
       }),
       hash(0, SMALL),
     ],
-    [answer(GO, 1, 0, [0, '0', '100']), answer(GO, 1, 0, [0, '30', '70']), holds('30', '70')],
+    [
+      answer(GO, 1, 0, [0, '0', '100']),
+      answer(GO, 1, 0, [0, '30', '70']),
+      holds('60000', '30', '70'),
+    ],
   ],
   [
     "keeps an account until its period's end and a week, then lets it go",

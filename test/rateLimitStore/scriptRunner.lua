@@ -73,15 +73,16 @@ redis = {
       set[a[2]] = nil
       if next(set) == nil then data[a[1]], expires[a[1]] = nil, nil end
       return 1
-    elseif command == 'ZRANGEBYSCORE' then
-      assert(a[2] == '-inf' and a[4] == 'LIMIT', 'the stand-in takes -inf <max> LIMIT <offset> <count>')
+    elseif command == 'ZRANGE' then
+      assert(a[4] == 'WITHSCORES' and #a == 4, 'the stand-in takes ZRANGE <key> <start> <stop> WITHSCORES')
       local set, members = live(a[1]) or {}, {}
-      for member, score in pairs(set) do
-        if score <= tonumber(a[3]) then members[#members + 1] = member end
-      end
+      for member in pairs(set) do members[#members + 1] = member end
       table.sort(members, function(x, y) return set[x] < set[y] or (set[x] == set[y] and x < y) end)
       local out = {}
-      for i = a[5] + 1, math.min(#members, a[5] + a[6]) do out[#out + 1] = members[i] end
+      for i = tonumber(a[2]) + 1, math.min(#members, tonumber(a[3]) + 1) do
+        out[#out + 1] = members[i]
+        out[#out + 1] = tostring(set[members[i]])
+      end
       return out
     elseif command == 'DEL' then
       local existed = live(a[1]) ~= nil and 1 or 0

@@ -11,7 +11,7 @@
  * streamed, cache tokens included, priced by `callCost`), and the worst case is released. A
  * reservation holds for a lease (`leaseMs`); one that lapses unsettled (a call that never
  * ends) is released, and a settlement that comes after all the same charges what was spent.
- * Lapses are taken when the ledger is next asked, so the ledger owns no timer.
+ * Lapses are taken when the ledger is next asked (budgetLeases.ts): the ledger owns no timer.
  *
  * Periods are calendar periods in the policy's time zone (calendarPeriod.ts): an account
  * belongs to one period, and the first call after the period ends opens a new one from zero.
@@ -25,7 +25,8 @@
  * decides for the whole agent, exactly (budgetClaim.ts), and the share is the fallback.
  *
  * What the ledger reports to the cluster and the spend it starts from after a restart are in
- * budgetSpendRecord.ts.
+ * budgetSpendRecord.ts; what is left of each budget in budgetRemaining.ts; its refusals and
+ * spend by model and backend, for metrics, in budgetTallies.ts.
  *
  * Money is bigint picodollars throughout (decision 0035); nothing passes through a float
  * except the metrics, which read dollars.
@@ -53,6 +54,9 @@ import {
 } from './budgetSpendRecord.ts';
 import { BudgetClaim, reservationId, type BudgetSettler, type ClaimHost } from './budgetClaim.ts';
 import { exhaustedError } from './budgetRefusal.ts';
+import { OpenReservations } from './budgetLeases.ts';
+import { remainingOf, type BudgetRemaining } from './budgetRemaining.ts';
+import { BudgetTallies, type BudgetRefusals, type SpendByTarget } from './budgetTallies.ts';
 import {
   StoreView,
   refusedByStore,
@@ -78,38 +82,11 @@ export interface BudgetLedgerConfig extends BudgetLedgerOptions {
 }
 
 export type { BudgetCall };
+export type { BudgetRefusals, SpendByTarget } from './budgetTallies.ts';
+export type { BudgetRemaining } from './budgetRemaining.ts';
 
 /** A claim's mirror ticket holds nothing here: the store holds the worst case. */
 const HOLDS_NOTHING = { pico: 0n, tokens: 0n } as const;
-
-/** A budget's refusals: exhausted (Refuse or Fallback), unpriced, and Shadow's would-have-been. */
-export interface BudgetRefusals {
-  exhausted: number;
-  unpriced: number;
-  shadow: number;
-}
-
-/** What is left of one budget this period (for `per: ClientKey`, of the key with least left). */
-export interface BudgetRemaining {
-  readonly budget: string;
-  /** Picodollars; undefined when the budget limits no dollars. */
-  readonly picoUsd: bigint | undefined;
-  readonly tokens: bigint | undefined;
-  /**
-   * The dollar limit what is left is measured against: the whole agent's when the store
-   * decides, this replica's share otherwise.
-   */
-  readonly limitPico: bigint | undefined;
-  /** The token limit `tokens` is measured against, as `limitPico` is for dollars. */
-  readonly limitTokens: bigint | undefined;
-}
-
-/** One model at one backend, and what its settled calls cost. */
-export interface SpendByTarget {
-  readonly model: string;
-  readonly backend: string;
-  picoUsd: bigint;
-}
 
 export class BudgetLedger {
   readonly name: string;
@@ -121,11 +98,9 @@ export class BudgetLedger {
   #leaseMs = 0;
   /** The current period's account per budget, `per` and client key. */
   readonly #accounts = new Map<string, Account>();
-  /** Reservations not yet settled or released, and the soonest lease end among them. */
-  readonly #open = new Set<BudgetTicket>();
-  #nextLapse = Infinity;
-  readonly #refusals = new Map<string, BudgetRefusals>();
-  readonly #spent = new Map<string, SpendByTarget>();
+  /** Reservations not yet settled or released. */
+  readonly #open = new OpenReservations();
+  readonly #tallies = new BudgetTallies();
   /** What the store last said of each account, when a store decides. */
   readonly #seen = new StoreView();
   readonly #claims: ClaimHost<ClaimContext> = {
@@ -142,8 +117,8 @@ export class BudgetLedger {
     saw: (claim, verdict) => {
       claim.context.budgets.forEach((budget, i) => {
         const state = verdict.accounts[i]?.state;
-        if (state === 'shadowOver') this.#refused(budget.name).shadow++;
-        if (state === 'refuses') this.#refused(budget.name).exhausted++;
+        if (state === 'shadowOver') this.#tallies.refused(budget.name).shadow++;
+        if (state === 'refuses') this.#tallies.refused(budget.name).exhausted++;
       });
       this.#seen.saw(claim, verdict);
     },
@@ -193,8 +168,9 @@ export class BudgetLedger {
       }
       account.limit(budget, this.#shareOf);
     }
-    for (const name of this.#refusals.keys()) if (!byName.has(name)) this.#refusals.delete(name);
-    this.#seen.retain(new Set(byName.keys()));
+    const names = new Set(byName.keys());
+    this.#tallies.retain(names);
+    this.#seen.retain(names);
   }
 
   /**
@@ -206,7 +182,7 @@ export class BudgetLedger {
     const budgets = this.#budgets;
     if (budgets.length === 0) return undefined;
     const now = this.#clock.now();
-    this.#lapse(now);
+    this.#open.lapse(now);
     const { pico, tokens } = this.#worstCase(call);
     const accounts: Account[] = [];
     let refusal: BudgetExhaustedError | undefined;
@@ -216,10 +192,10 @@ export class BudgetLedger {
       accounts.push(account);
       if (account.fits(pico, tokens)) continue;
       if (budget.onExhausted === 'Shadow') {
-        this.#refused(budget.name).shadow++;
+        this.#tallies.refused(budget.name).shadow++;
         continue;
       }
-      this.#refused(budget.name).exhausted++;
+      this.#tallies.refused(budget.name).exhausted++;
       fallback &&= budget.onExhausted === 'Fallback';
       refusal ??= exhaustedError({
         agent: this.name,
@@ -248,7 +224,6 @@ export class BudgetLedger {
       now + this.#leaseMs,
     );
     this.#open.add(ticket);
-    if (ticket.expiresAt < this.#nextLapse) this.#nextLapse = ticket.expiresAt;
     return ticket;
   }
 
@@ -290,7 +265,7 @@ export class BudgetLedger {
 
   /** Reservations unsettled (tests, /debug). */
   get openReservations(): number {
-    this.#lapse(this.#clock.now());
+    this.#open.lapse(this.#clock.now());
     return this.#open.size;
   }
 
@@ -308,7 +283,7 @@ export class BudgetLedger {
       }
     | undefined {
     const now = this.#clock.now();
-    this.#lapse(now);
+    this.#open.lapse(now);
     const b = this.#budgets.find((x) => x.name === budget);
     if (b === undefined) return undefined;
     const a = this.#accounts.get(accountKey(b, clientKey));
@@ -325,32 +300,14 @@ export class BudgetLedger {
   /** Each budget's remaining dollars and tokens this period, after settled spend. */
   remaining(): BudgetRemaining[] {
     const now = this.#clock.now();
-    this.#lapse(now);
-    return this.#budgets.map((budget) => {
-      const seen = this.#seen.remaining(budget.name, now);
-      if (seen !== undefined) return { budget: budget.name, ...seen };
-      const probe = new Account(
-        budget,
-        '',
-        calendarPeriod(now, budget.period, this.#timeZone),
-        this.#shareOf,
-      );
-      let picoUsd = probe.limitPico;
-      let tokens = probe.limitTokens;
-      for (const a of this.#accounts.values()) {
-        if (a.budget !== budget.name || now >= a.period.endMs || now < a.period.startMs) continue;
-        if (a.limitPico !== undefined && picoUsd !== undefined)
-          picoUsd = min(picoUsd, a.limitPico - a.spentPico);
-        if (a.limitTokens !== undefined && tokens !== undefined)
-          tokens = min(tokens, a.limitTokens - a.spentTokens);
-      }
-      return {
-        budget: budget.name,
-        picoUsd,
-        tokens,
-        limitPico: probe.limitPico,
-        limitTokens: probe.limitTokens,
-      };
+    this.#open.lapse(now);
+    return remainingOf({
+      budgets: this.#budgets,
+      timeZone: this.#timeZone,
+      shareOf: this.#shareOf,
+      now,
+      accounts: this.#accounts.values(),
+      seen: this.#seen,
     });
   }
 
@@ -360,7 +317,7 @@ export class BudgetLedger {
    */
   spendReport(topKeys: number): BudgetSpendReport[] {
     const now = this.#clock.now();
-    this.#lapse(now);
+    this.#open.lapse(now);
     return spendReports(
       {
         budgets: this.#budgets,
@@ -388,12 +345,12 @@ export class BudgetLedger {
 
   /** Refusals by budget, since the ledger began. */
   refusals(): ReadonlyMap<string, Readonly<BudgetRefusals>> {
-    return this.#refusals;
+    return this.#tallies.refusals();
   }
 
   /** Settled spend by model and backend, since the ledger began. */
   spendByTarget(): Iterable<Readonly<SpendByTarget>> {
-    return this.#spent.values();
+    return this.#tallies.spendByTarget();
   }
 
   /** The budgets in force (for metrics). */
@@ -403,18 +360,12 @@ export class BudgetLedger {
 
   /** A ticket's settled cost at one backend (BudgetTicket). */
   spent(model: string, backend: string, pico: bigint): void {
-    const key = `${model}\n${backend}`;
-    let entry = this.#spent.get(key);
-    if (entry === undefined) {
-      entry = { model, backend, picoUsd: 0n };
-      this.#spent.set(key, entry);
-    }
-    entry.picoUsd += pico;
+    this.#tallies.spent(model, backend, pico);
   }
 
   /** A ticket settled or released (BudgetTicket). */
   closed(ticket: BudgetTicket): void {
-    this.#open.delete(ticket);
+    this.#open.closed(ticket);
   }
 
   #account(budget: BudgetSettings, clientKey: string | undefined, now: number): Account {
@@ -438,34 +389,10 @@ export class BudgetLedger {
         (b) => b.onExhausted !== 'Shadow' && b.limitMicroUsd !== undefined,
       );
       if (refusing !== undefined) {
-        this.#refused(refusing.name).unpriced++;
+        this.#tallies.refused(refusing.name).unpriced++;
         throw new UnpricedModelError(worst.model, worst.message);
       }
     }
     return { pico: worst.priced ? worst.picoUsd : 0n, tokens: BigInt(worst.tokens) };
   }
-
-  #refused(budget: string): BudgetRefusals {
-    let r = this.#refusals.get(budget);
-    if (r === undefined) {
-      r = { exhausted: 0, unpriced: 0, shadow: 0 };
-      this.#refusals.set(budget, r);
-    }
-    return r;
-  }
-
-  /** Releases every reservation whose lease has lapsed. */
-  #lapse(now: number): void {
-    if (now < this.#nextLapse) return;
-    let next = Infinity;
-    for (const ticket of [...this.#open]) {
-      if (ticket.expiresAt <= now) ticket.release();
-      else if (ticket.expiresAt < next) next = ticket.expiresAt;
-    }
-    this.#nextLapse = next;
-  }
-}
-
-function min(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
 }

@@ -52,19 +52,48 @@ local function str(a)
 end
 
 local FIELDS = { 'spent_pico', 'reserved_pico', 'spent_tokens', 'reserved_tokens' }
+local AMOUNTS = { 'spentPico', 'reservedPico', 'spentTokens', 'reservedTokens' }
 
 -- Accounts are read once per script call and written back once, at its end (budgetFlush): a
 -- settlement riding in front of an admission, the admission's lapse and its hold all touch the
 -- same account, and reading and writing it each time cost six more commands per call.
+-- Beside the amounts the hash keeps two hints, so that most calls skip two commands:
+--   lapse_at    epoch ms before which no lease in <key>:leases ends (a lower bound: a lease
+--               settled early leaves it where it was); absent, the leases are swept.
+--   keep_until  the epoch ms the hash's PEXPIREAT was last set to; the same: not set again.
+-- An amount's string is kept as read and formatted again only once it changed: formatting a
+-- number in Lua costs more than a command.
 local cached, dirty, keepOf = {}, {}, {}
 
 local function readAccount(key)
   local a = cached[key]
   if a ~= nil then return a end
-  local v = redis.call('HMGET', key, FIELDS[1], FIELDS[2], FIELDS[3], FIELDS[4])
-  a = { spentPico = big(v[1]), reservedPico = big(v[2]), spentTokens = big(v[3]), reservedTokens = big(v[4]) }
+  local v = redis.call('HMGET', key, FIELDS[1], FIELDS[2], FIELDS[3], FIELDS[4], 'lapse_at', 'keep_until')
+  -- A field not there yet has no string: the first write sets it.
+  a = { s = {}, set = {}, lapseAt = tonumber(v[5] or ''), keptUntil = v[6] }
+  for i = 1, 4 do
+    if v[i] then a.s[i] = v[i] else a.set[i] = true end
+    a[AMOUNTS[i]] = big(v[i])
+  end
   cached[key] = a
   return a
+end
+
+-- Sets amount `i` (1 spent pico … 4 reserved tokens) of `a`; its string is made again later.
+local function setAmount(a, i, value)
+  a[AMOUNTS[i]] = value
+  a.s[i] = nil
+  a.set[i] = true
+  a.changed = true
+end
+
+local function amountString(a, i)
+  local s = a.s[i]
+  if s == nil then
+    s = str(a[AMOUNTS[i]])
+    a.s[i] = s
+  end
+  return s
 end
 
 local function writeAccount(key, a, keepUntil)
@@ -73,14 +102,32 @@ local function writeAccount(key, a, keepUntil)
   keepOf[key] = keepUntil
 end
 
--- Writes every account this call changed, in the order first changed; then `reply`. Every
--- return of admit.lua and settle.lua goes through it.
+-- Writes every account this call changed, in the order first changed (only the fields that
+-- changed); then `reply`. Every return of admit.lua and settle.lua goes through it.
 local function budgetFlush(reply)
   for _, key in ipairs(dirty) do
-    local a = cached[key]
-    redis.call('HSET', key, FIELDS[1], str(a.spentPico), FIELDS[2], str(a.reservedPico),
-      FIELDS[3], str(a.spentTokens), FIELDS[4], str(a.reservedTokens))
-    redis.call('PEXPIREAT', key, keepOf[key])
+    local a, keep = cached[key], keepOf[key]
+    local args = { 'HSET', key }
+    for i = 1, 4 do
+      if a.set[i] then
+        args[#args + 1] = FIELDS[i]
+        args[#args + 1] = amountString(a, i)
+      end
+    end
+    if a.lapseText ~= nil then
+      args[#args + 1] = 'lapse_at'
+      args[#args + 1] = a.lapseText
+    end
+    if a.keptUntil ~= keep then
+      args[#args + 1] = 'keep_until'
+      args[#args + 1] = keep
+    end
+    if #args > 2 then redis.call(unpack(args)) end
+    a.set, a.lapseText = {}, nil
+    if a.keptUntil ~= keep then
+      redis.call('PEXPIREAT', key, keep)
+      a.keptUntil = keep
+    end
   end
   dirty, keepOf = {}, {}
   return reply
@@ -92,25 +139,45 @@ local function leaseAmounts(member)
   return big(pico), big(tokens)
 end
 
+-- A new lower bound for the account's lease ends (budgetFlush writes it).
+local function lapseHint(a, at, text)
+  a.lapseAt = at
+  a.lapseText = text or string.format('%.0f', math.floor(at))
+end
+
 -- Releases reservations whose lease ended before `now` (a replica that died mid-call), at most
--- `most` per account per call; the rest go on the next calls. Returns whether any went.
-local function lapse(key, leases, a, now, most)
-  local ended = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, most)
-  for _, member in ipairs(ended) do
-    local pico, tokens = leaseAmounts(member)
-    a.reservedPico = sub(a.reservedPico, pico)
-    a.reservedTokens = sub(a.reservedTokens, tokens)
-    redis.call('ZREM', leases, member)
+-- `most` per account per call; the rest go on the next calls. Reads the leases only when the
+-- hint says one may have ended, and moves the hint to the earliest lease left (to the keys'
+-- end when none is). Returns whether the account changed.
+local function lapse(leases, a, now, most, keep)
+  if a.lapseAt ~= nil and now < a.lapseAt then return false end
+  local first = redis.call('ZRANGE', leases, '0', tostring(most), 'WITHSCORES')
+  local released = 0
+  for j = 1, #first, 2 do
+    local score = tonumber(first[j + 1])
+    if score > now or released == most then
+      lapseHint(a, score)
+      return true
+    end
+    local pico, tokens = leaseAmounts(first[j])
+    setAmount(a, 2, sub(a.reservedPico, pico))
+    setAmount(a, 4, sub(a.reservedTokens, tokens))
+    redis.call('ZREM', leases, first[j])
+    released = released + 1
   end
-  return #ended > 0
+  lapseHint(a, tonumber(keep), keep)
+  return true
 end
 
 local function accountReply(state, a)
-  return { state, str(a.spentPico), str(a.reservedPico), str(a.spentTokens), str(a.reservedTokens) }
+  return { state, amountString(a, 1), amountString(a, 2), amountString(a, 3), amountString(a, 4) }
 end
 
 -- Lapsed leases released per account per call, at most: bounds the script's time.
 local LAPSES_PER_CALL = 64
+
+-- The call's worst case, read once per script call (budgetCheck, then budgetHold).
+local worstPico, worstTokens
 
 -- admit.lua's budget part: KEYS from `k` on are each account's hash and leases; ARGV from `g`
 -- on are the count of accounts, the reservation id, its lease (ms), the call's worst case
@@ -121,13 +188,13 @@ local LAPSES_PER_CALL = 64
 -- only counted (Shadow), 2 over and refusing. Returns the accounts and the first that refuses.
 local function budgetCheck(k, g, now)
   local n = tonumber(ARGV[g])
-  local worstPico, worstTokens = big(ARGV[g + 3]), big(ARGV[g + 4])
+  worstPico, worstTokens = big(ARGV[g + 3]), big(ARGV[g + 4])
   local accounts, refused = {}, 0
   for i = 1, n do
     local key, leases = KEYS[k + 2 * i - 2], KEYS[k + 2 * i - 1]
     local base = g + 6 + (i - 1) * 4
     local a = readAccount(key)
-    if lapse(key, leases, a, now, LAPSES_PER_CALL) then writeAccount(key, a, ARGV[base + 2]) end
+    if lapse(leases, a, now, LAPSES_PER_CALL, ARGV[base + 2]) then writeAccount(key, a, ARGV[base + 2]) end
     local over = false
     if ARGV[base] ~= '' and not le(add(add(a.spentPico, a.reservedPico), worstPico), big(ARGV[base])) then
       over = true
@@ -147,13 +214,14 @@ end
 
 -- Holds the call's worst case in every account, under a lease that ends `lease ms` from now.
 local function budgetHold(accounts, g, now)
-  local worstPico, worstTokens = big(ARGV[g + 3]), big(ARGV[g + 4])
   local member = ARGV[g + 1] .. ':' .. ARGV[g + 3] .. ':' .. ARGV[g + 4]
-  local ends = string.format('%.3f', now + tonumber(ARGV[g + 2]))
+  local endsAt = now + tonumber(ARGV[g + 2])
+  local ends = string.format('%.3f', endsAt)
   for _, acc in ipairs(accounts) do
     local a = acc.a
-    a.reservedPico = add(a.reservedPico, worstPico)
-    a.reservedTokens = add(a.reservedTokens, worstTokens)
+    setAmount(a, 2, add(a.reservedPico, worstPico))
+    setAmount(a, 4, add(a.reservedTokens, worstTokens))
+    if endsAt < a.lapseAt then lapseHint(a, endsAt) end
     writeAccount(acc.key, a, acc.keep)
     redis.call('ZADD', acc.leases, ends, member)
     redis.call('PEXPIREAT', acc.leases, acc.keep)
@@ -178,21 +246,20 @@ end
 local function budgetSettle(k, g)
   local n = tonumber(ARGV[g])
   local member = ARGV[g + 1] .. ':' .. ARGV[g + 2] .. ':' .. ARGV[g + 3]
-  local worstPico, worstTokens = big(ARGV[g + 2]), big(ARGV[g + 3])
   local costPico, costTokens = big(ARGV[g + 4]), big(ARGV[g + 5])
   local released = 0
   for i = 1, n do
     local key, leases = KEYS[k + 2 * i - 2], KEYS[k + 2 * i - 1]
     local keep = ARGV[g + 5 + i]
     local a = readAccount(key)
-    a.spentPico = add(a.spentPico, costPico)
-    a.spentTokens = add(a.spentTokens, costTokens)
+    if costPico[1] ~= 0 or costPico[2] ~= 0 then setAmount(a, 1, add(a.spentPico, costPico)) end
+    if costTokens[1] ~= 0 or costTokens[2] ~= 0 then setAmount(a, 3, add(a.spentTokens, costTokens)) end
     if redis.call('ZREM', leases, member) == 1 then
-      a.reservedPico = sub(a.reservedPico, worstPico)
-      a.reservedTokens = sub(a.reservedTokens, worstTokens)
+      setAmount(a, 2, sub(a.reservedPico, big(ARGV[g + 2])))
+      setAmount(a, 4, sub(a.reservedTokens, big(ARGV[g + 3])))
       released = released + 1
     end
-    writeAccount(key, a, keep)
+    if a.changed then writeAccount(key, a, keep) end
   end
   return released
 end

@@ -225,6 +225,14 @@ export class RedisStore implements RateLimitStore {
 
   settle(amounts: StoreSettlement): void {
     const rates = this.#settleRates;
+    // A limit the store does not keep (rate 0) is left alone by settle.lua: nothing to send.
+    const touches = (rate: string | undefined, amount: number) => rate !== '0' && amount !== 0;
+    if (
+      !touches(rates[0], amounts.requests) &&
+      !touches(rates[1], amounts.inputTokens) &&
+      !touches(rates[2], amounts.outputTokens)
+    )
+      return;
     this.#background(SETTLE_SCRIPT, this.#keys.slice(0, 3), [
       rates[0] ?? '0',
       String(amounts.requests),
