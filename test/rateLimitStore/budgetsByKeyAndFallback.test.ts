@@ -77,12 +77,18 @@ describe('budgets in Redis beyond one budget for the agent', () => {
     });
     const served: ('primary' | 'fallback')[] = [];
     let refusal: unknown;
-    // One replica, in turn, so that each settlement lands before the next admission; its
+    // One replica, in turn, each call's settlement in Redis before the next admission (the
+    // runtime settles after the answer is written: a next call sent at once can be decided
+    // while the last worst case is still held, and serve the fallback one call early); its
     // share ($0.00133) would hold one primary call: the store decides.
     for (let i = 0; i < 200 && refusal === undefined; i++) {
       const outcome = await spend(s.urls[0] ?? '', false);
       if (outcome.ok) served.push(outcome.fallback ? 'fallback' : 'primary');
       else refusal = outcome.error;
+      await waitFor(
+        async () => (await s?.accounts())?.every((a) => a.reservedPico === 0n) === true,
+        { description: `call ${String(i)} settled in Redis`, timeoutMs: 10_000, intervalMs: 20 },
+      );
     }
     const firstFallback = served.indexOf('fallback');
     expect(firstFallback).toBeGreaterThan(1);
