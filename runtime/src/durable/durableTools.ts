@@ -87,7 +87,8 @@ export async function journaledToolCall(
     readonly signal: AbortSignal;
   },
 ): Promise<CallToolResult | RefusedRun> {
-  const begun = await runs.begin(run, 'tool', request);
+  // A tool that may be called again needs no started marker: lost, it is simply called again.
+  const begun = await runs.begin(run, 'tool', request, call.mayCallAgain());
   switch (begun.action) {
     case 'refused':
       return { refused: begun.message };
