@@ -85,6 +85,8 @@ export async function journaledToolCall(
     readonly live: () => Promise<CallToolResult>;
     readonly unknown: () => CallToolResult;
     readonly signal: AbortSignal;
+    /** Told when the result came from the journal. */
+    readonly replayed?: () => void;
   },
 ): Promise<CallToolResult | RefusedRun> {
   // A tool that may be called again needs no started marker: lost, it is simply called again.
@@ -93,7 +95,9 @@ export async function journaledToolCall(
     case 'refused':
       return { refused: begun.message };
     case 'replay':
-      return begun.answer.kind === 'tool' ? begun.answer.result : call.live();
+      if (begun.answer.kind !== 'tool') return call.live();
+      call.replayed?.();
+      return begun.answer.result;
     case 'live': {
       const result = await call.live();
       // The caller gone mid-call (its pod dying): the outcome stays unknown, not "cancelled".
