@@ -208,11 +208,11 @@ export class DurableRuns {
 
   /**
    * Claims the call's step: what to answer, or where to write the live answer. A call that may
-   * be made again should its outcome be lost (every model call; a tool that says so,
-   * `repeatable`) is not claimed at this replica's live tail of the run: nothing needs marking
-   * before it, and its answer is appended in one round trip when it completes.
+   * be made again should its outcome be lost (every model call; a tool only when the caller says
+   * so, `repeatable`) is not claimed at this replica's live tail of the run: nothing needs
+   * marking before it, and its answer is appended in one round trip when it completes.
    */
-  async begin(run: RunRef, kind: StepKind, request: string, repeatable = true): Promise<Begun> {
+  async begin(run: RunRef, kind: StepKind, request: string, repeatable = false): Promise<Begun> {
     const connection = this.#connection;
     if (connection === undefined) return { action: 'live' };
     this.activity.called(`${run.owner}|${run.id}`);
