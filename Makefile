@@ -116,7 +116,7 @@ down: setup ## Stop everything `make up` (or an interrupted `make demo`) started
 ##@ Benchmarks (results in bench/results/)
 
 .PHONY: bench
-bench: bench-guard bench-runtime bench-operator bench-image bench-global bench-sidecar ## Run every benchmark.
+bench: bench-guard bench-runtime bench-operator bench-image bench-global bench-sidecar bench-durable ## Run every benchmark.
 
 .PHONY: bench-guard
 bench-guard: setup ## Guard overhead vs a bare await, cockatiel and opossum, in one run.
@@ -125,6 +125,10 @@ bench-guard: setup ## Guard overhead vs a bare await, cockatiel and opossum, in 
 .PHONY: bench-runtime
 bench-runtime: setup ## Runtime throughput and added latency vs a bare node:http proxy to the same simulator.
 	$(NODE) bench/runtime.ts
+
+.PHONY: bench-durable
+bench-durable: setup tools ## 20 SIGKILL trials of a durable run on the real node: pod force-deleted mid-run, run again with its id; effects per tool, runs lost, time to resume.
+	$(NODE) bench/durable/killTrials.ts
 
 .PHONY: bench-image
 bench-image: setup tools ## Image size, podman run → /health/ready, idle RSS of the runtime and the operator in their containers.

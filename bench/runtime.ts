@@ -22,13 +22,15 @@
  *
  *   node --no-warnings=ExperimentalWarning bench/runtime.ts [--rounds 8] [--round-ms 2000]
  *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
- *        [--only providers|storm|cache] [--label NAME]
+ *        [--only providers|storm|cache|durable] [--label NAME] [--baseline DIR]
  *
  * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
  * lines and writes nothing: for working on the cloud path without the rest of the run.
  * `--only cache` runs the cache-affinity scenario alone (bench/runtime/cacheAffinity.ts) and
  * prints it. `--only durable` runs the durable-run scenario alone
- * (bench/runtime/durableComparison.ts) and writes bench/results/runtime-durable.json.
+ * (bench/runtime/durableComparison.ts) and writes bench/results/runtime-durable.json; with
+ * `--baseline DIR` (another checkout, e.g. `git archive` of the commit before a change) its
+ * runtime takes a turn in the same rounds, for before and after in one run.
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
  * the error path.
@@ -68,6 +70,7 @@ const { values: flags } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     only: { type: 'string' },
     label: { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
 if (flags.only !== undefined && !['providers', 'storm', 'cache', 'durable'].includes(flags.only)) {
@@ -621,7 +624,9 @@ function streamingResult({ runs, ratios }: Awaited<ReturnType<typeof sideBySide>
 
 /** `--only durable`: the durable-run scenario, written to bench/results/runtime-durable.json. */
 async function recordDurable(loadBefore: number[]): Promise<void> {
-  const durable = await durableComparison();
+  const durable = await durableComparison(
+    flags.baseline === undefined ? {} : { baseline: flags.baseline },
+  );
   const result = {
     when: new Date().toISOString(),
     loadAverage: { before: loadBefore, after: loadavg().map(round2) },
@@ -635,7 +640,7 @@ async function recordDurable(loadBefore: number[]): Promise<void> {
       `${JSON.stringify(result, null, 2)}\n`,
     );
   process.stdout.write(
-    `runtime durable: model_added_p50_ms=${durable.modelCall.addedP50Ms.toFixed(3)} tool_added_p50_ms=${durable.toolCall.addedP50Ms.toFixed(3)} replay_speedup=${durable.replay.speedup.toFixed(1)} agent_replay_speedup=${durable.agentReplay.speedup.toFixed(1)}\n`,
+    `runtime durable: model_added_p50_ms=${durable.modelCall.addedP50Ms.toFixed(3)} tool_added_p50_ms=${durable.toolCall.addedP50Ms.toFixed(3)} effect_tool_added_p50_ms=${durable.effectToolCall.addedP50Ms.toFixed(3)} replay_speedup=${durable.replay.speedup.toFixed(1)} agent_replay_speedup=${durable.agentReplay.speedup.toFixed(1)}\n`,
   );
 }
 

@@ -6,7 +6,11 @@
  *   stream in one write) and one MCP server, the same policy but for `durability` (a local
  *   redis-server), called in turn — journal off, journal on, in interleaved rounds — one call at
  *   a time, each call a new step of a 20-step run (as an agent's are). The added p50 is the
- *   median over rounds of the on path's p50 minus the off path's.
+ *   median over rounds of the on path's p50 minus the off path's. Tool calls twice: `echo`
+ *   (read-only: may be called again, so journaled in one round trip at the run's tail) and
+ *   `file_ticket` (an effect: marked started before the call, completed after). With
+ *   `baseline` (another checkout's directory), a third runtime from that checkout's source,
+ *   journal on, takes its turn in the same rounds: before and after in one run.
  * - Replay against live: a 20-step run of streamed model calls at the simulator's default
  *   pacing (the first token after 40 ms, 8 ms between events), live and journaled, then the
  *   same run again five times (a restarted agent each time), answered from the journal: the
@@ -17,9 +21,10 @@
  *   five times — its record deleted each time, as a run taken over by another replica finds
  *   every step journaled — the median of the five; and the recorded answer of the finished run.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@redis/client';
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
@@ -42,7 +47,12 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 type Call = (step: number, run: string) => Promise<void>;
 
-export async function durableComparison() {
+export interface DurableComparisonOptions {
+  /** A checkout whose runtime/src/main.ts runs as the "before" path, journal on. */
+  readonly baseline?: string;
+}
+
+export async function durableComparison(options: DurableComparisonOptions = {}) {
   const redis = await startRedis();
   const fastSim = await startSimulator({ seed: 3, ...ONE_WRITE_STREAMS });
   const pacedSim = await startSimulator({ seed: 3 });
@@ -55,18 +65,25 @@ export async function durableComparison() {
     BREAKWATER_CLIENT_KEYS: CLIENT_KEY,
     BREAKWATER_DURABILITY_KEY_FILE: keyFile,
   };
-  const start = async (name: string, simUrl: string, journal: boolean) => {
+  const start = async (name: string, simUrl: string, journal: boolean, checkout?: string) => {
     const doc = policy(simUrl, mcp.url, journal ? redis.address : undefined);
     const file = join(dir, `${name}.json`);
     writeFileSync(file, JSON.stringify(doc));
-    return startRuntime(['--policy', file, '--log-level', 'warn'], env);
+    const main = checkout === undefined ? {} : { main: join(checkout, 'runtime/src/main.ts') };
+    return startRuntime(['--policy', file, '--log-level', 'warn'], env, main);
   };
   const off = await start('off', fastSim.url, false);
   const on = await start('on', fastSim.url, true);
+  const before =
+    options.baseline === undefined
+      ? undefined
+      : await start('before', fastSim.url, true, options.baseline);
   const paced = await start('paced', pacedSim.url, true);
   try {
-    const model = await compare(off, on, (rt) => modelCall(rt.url, false));
-    const tool = await compare(off, on, (rt) => toolCall(rt.url));
+    const compared = (make: (rt: RuntimeHandle) => Promise<Call>) => compare(off, on, before, make);
+    const model = await compared((rt) => modelCall(rt.url, false));
+    const tool = await compared((rt) => toolCall(rt.url, 'echo'));
+    const effectTool = await compared((rt) => toolCall(rt.url, 'file_ticket'));
     const live = await timedRun(paced.url, randomUUID());
     const run = randomUUID();
     const journaledLive = await timedRun(paced.url, run);
@@ -79,9 +96,14 @@ export async function durableComparison() {
       method:
         'two runtime processes (journal off, journal on: a local redis-server) on one simulator; ' +
         `${String(ROUNDS)} interleaved rounds of ${String(CALLS_PER_ROUND)} sequential calls, each a new step ` +
-        `of a ${String(RUN_STEPS)}-step run; added p50 is the median over rounds of on minus off`,
+        `of a ${String(RUN_STEPS)}-step run; added p50 is the median over rounds of on minus off` +
+        (options.baseline === undefined
+          ? ''
+          : '; "before": a third runtime from the baseline checkout, journal on, in the same rounds'),
+      ...(options.baseline === undefined ? {} : { baseline: commitOf(options.baseline) }),
       modelCall: model,
       toolCall: tool,
+      effectToolCall: effectTool,
       replay: {
         steps: RUN_STEPS,
         pacing: 'simulator default: first token 40 ms, 8 ms between events; streamed answers',
@@ -94,7 +116,7 @@ export async function durableComparison() {
       agentReplay: agent,
     };
   } finally {
-    await Promise.all([off.stop(), on.stop(), paced.stop()]);
+    await Promise.all([off.stop(), on.stop(), before?.stop(), paced.stop()]);
     await Promise.all([fastSim.stop(), pacedSim.stop(), mcp.stop(), redis.remove()]);
   }
 }
@@ -121,23 +143,31 @@ function policy(simUrl: string, mcpUrl: string, redis: string | undefined): Poli
   });
 }
 
-/** Interleaved rounds of sequential calls through both runtimes: p50 each, CPU per call. */
+/** Interleaved rounds of sequential calls through each runtime: p50 each, CPU per call. */
 async function compare(
   off: RuntimeHandle,
   on: RuntimeHandle,
+  before: RuntimeHandle | undefined,
   make: (rt: RuntimeHandle) => Promise<Call>,
 ) {
-  const paths = [
-    { name: 'off', rt: off, call: await make(off), p50: [] as number[], cpuUs: [] as number[] },
-    { name: 'on', rt: on, call: await make(on), p50: [] as number[], cpuUs: [] as number[] },
-  ];
+  const runtimes = before === undefined ? [off, on] : [off, on, before];
+  const paths = await Promise.all(
+    runtimes.map(async (rt) => ({
+      rt,
+      call: await make(rt),
+      p50: [] as number[],
+      cpuUs: [] as number[],
+    })),
+  );
   for (const path of paths) await rounds(path.call, 100);
   for (let r = 0; r < ROUNDS; r++) {
-    for (const path of r % 2 === 0 ? paths : [...paths].reverse()) {
+    // Each path takes each place in the order in turn: the first of a round tends to gain.
+    for (let i = 0; i < paths.length; i++) {
+      const path = paths[(r + i) % paths.length] as (typeof paths)[number];
       const pid = path.rt.child.pid ?? 0;
-      const before = cpuMs(pid);
+      const cpuBefore = cpuMs(pid);
       const latencies = await rounds(path.call, CALLS_PER_ROUND);
-      path.cpuUs.push(((cpuMs(pid) - before) * 1000) / CALLS_PER_ROUND);
+      path.cpuUs.push(((cpuMs(pid) - cpuBefore) * 1000) / CALLS_PER_ROUND);
       path.p50.push(
         percentile(
           latencies.sort((a, b) => a - b),
@@ -146,15 +176,33 @@ async function compare(
       );
     }
   }
-  const [a, b] = paths as [(typeof paths)[number], (typeof paths)[number]];
-  const added = a.p50.map((x, i) => (b.p50[i] ?? x) - x);
+  const [base, ...journaled] = paths as [(typeof paths)[number], ...(typeof paths)[number][]];
+  const summary = (path: (typeof paths)[number]) => ({
+    p50Ms: round3(median(path.p50)),
+    addedP50Ms: round3(median(path.p50.map((x, i) => x - (base.p50[i] ?? x)))),
+    cpuUsPerCall: round3(median(path.cpuUs)),
+  });
+  const [after, baseline] = journaled.map(summary) as [
+    ReturnType<typeof summary>,
+    ReturnType<typeof summary> | undefined,
+  ];
   return {
-    offP50Ms: round3(median(a.p50)),
-    onP50Ms: round3(median(b.p50)),
-    addedP50Ms: round3(median(added)),
-    offCpuUsPerCall: round3(median(a.cpuUs)),
-    onCpuUsPerCall: round3(median(b.cpuUs)),
+    offP50Ms: round3(median(base.p50)),
+    onP50Ms: after.p50Ms,
+    addedP50Ms: after.addedP50Ms,
+    offCpuUsPerCall: round3(median(base.cpuUs)),
+    onCpuUsPerCall: after.cpuUsPerCall,
+    ...(baseline === undefined ? {} : { before: baseline }),
   };
+}
+
+/** The commit a checkout is at: its `.commit` file (an exported tree), else git's HEAD. */
+function commitOf(checkout: string): string {
+  const file = join(checkout, '.commit');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  return execFileSync('git', ['-C', checkout, 'rev-parse', '--short', 'HEAD'], {
+    encoding: 'utf8',
+  }).trim();
 }
 
 /** `count` calls, each the next step of a run (a new run every RUN_STEPS steps). */
@@ -193,8 +241,8 @@ function modelCall(url: string, stream: boolean): Promise<Call> {
   });
 }
 
-/** A session of the runtime's `/mcp/tools`, then `echo` calls on it as raw JSON-RPC. */
-async function toolCall(url: string): Promise<Call> {
+/** A session of the runtime's `/mcp/tools`, then `tool` calls on it as raw JSON-RPC. */
+async function toolCall(url: string, tool: 'echo' | 'file_ticket'): Promise<Call> {
   const init = await fetch(`${url}/mcp/tools`, {
     method: 'POST',
     headers: { ...headers('init'), accept: 'application/json, text/event-stream' },
@@ -225,7 +273,10 @@ async function toolCall(url: string): Promise<Call> {
         jsonrpc: '2.0',
         id: id++,
         method: 'tools/call',
-        params: { name: 'echo', arguments: { text: `step ${String(step)} ${run}` } },
+        params: {
+          name: tool,
+          arguments: { [tool === 'echo' ? 'text' : 'title']: `step ${String(step)} ${run}` },
+        },
       }),
     });
     const text = await response.text();

@@ -12,26 +12,17 @@
  * local cluster's, `make e2e-node`); elsewhere it is skipped. The agent image is the in-cluster
  * suite's TypeScript agent (both SDKs in its node_modules), built here with podman.
  */
-import { spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { stripTypeScriptTypes } from 'node:module';
-import { createInterface } from 'node:readline';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { condition, getAgent, type PodView } from '../support/breakwaterCluster.ts';
 import {
-  DURABLE_RUNS_ANNOTATION,
-  decodeDurableReport,
-} from '../../contract/src/reporting/durableReport.ts';
-import { MCP_ANNOTATION, decodeMcpReport } from '../../contract/src/reporting/mcpReport.ts';
-import { agentDeployment, MODEL } from '../support/agentFixtures.ts';
-import {
-  agentPods,
-  condition,
-  getAgent,
-  isPodReady,
-  type PodView,
-} from '../support/breakwaterCluster.ts';
-import { kubeconfigPath, kubectl, kubectlPath } from '../support/kube.ts';
+  durableAgentObjects,
+  effectsByStep,
+  journalingPod as journalingPodOf,
+  runAgent as runAgentIn,
+  type AgentProcess,
+} from '../support/durableAgentPod.ts';
+import { kubectl } from '../support/kube.ts';
 import { startMcpServer, type McpTestServer } from '../support/mcpServer.ts';
 import { eventually } from '../support/operator.ts';
 import { startScenario, type Scenario } from '../support/operatorScenario.ts';
@@ -45,116 +36,17 @@ const realNode = process.env['BREAKWATER_CLUSTER_ROUTED'] === '1';
 const describeOnRealNode = realNode ? describe : describe.skip;
 
 const AGENT = 'resumer';
-const KEY_SECRET = 'journal-key';
-/** The agent container idles; the test runs the agent program in it with `kubectl exec`. */
-const IDLE = ['/nodejs/bin/node', '-e', 'setInterval(() => undefined, 1 << 30)'];
-const AGENT_SOURCE = stripTypeScriptTypes(
-  readFileSync(new URL('../support/durableAgent.ts', import.meta.url), 'utf8'),
-);
 
 let scenario: Scenario;
 let redis: RedisHandle;
 let mcp: McpTestServer;
 
-interface StepLine {
-  readonly step: number;
-  readonly messageId: string;
+function runAgent(pod: PodView, run: string, env?: Readonly<Record<string, string>>): AgentProcess {
+  return runAgentIn(scenario.ns.name, pod, run, env);
 }
 
-/**
- * durableAgent.ts in the pod's agent container, pointed at its runtime sidecar with the pod's
- * own key (the environment the operator gives the container), naming run `run`.
- */
-function runAgent(pod: PodView, run: string, env: Readonly<Record<string, string>> = {}) {
-  const settings = {
-    RUN_ID: run,
-    MODEL,
-    TOOL: 'file_ticket',
-    STEPS: '6',
-    ...env,
-  };
-  // Set before the program's body reads them (its imports are hoisted, its body is not).
-  const program =
-    `process.env.RUNTIME_URL = process.env.ANTHROPIC_BASE_URL;\n` +
-    `process.env.API_KEY = process.env.ANTHROPIC_API_KEY;\n` +
-    Object.entries(settings)
-      .map(([k, v]) => `process.env[${JSON.stringify(k)}] = ${JSON.stringify(v)};\n`)
-      .join('') +
-    AGENT_SOURCE;
-  const child = spawn(
-    kubectlPath(),
-    [
-      '--kubeconfig',
-      kubeconfigPath(),
-      'exec',
-      '-n',
-      scenario.ns.name,
-      pod.metadata?.name ?? '',
-      '-c',
-      'agent',
-      '--',
-      '/nodejs/bin/node',
-      '--input-type=module',
-      '-e',
-      program,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const lines: StepLine[] = [];
-  const stderr: string[] = [];
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    lines.push(JSON.parse(line) as StepLine);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return {
-    lines,
-    exited,
-    stderr,
-    step: (n: number) =>
-      eventually(() => lines.find((l) => l.step === n), {
-        timeoutMs: 60_000,
-        description: `the agent in ${pod.metadata?.name ?? ''} to finish step ${String(n)} (stderr: ${stderr.join('')})`,
-      }),
-    stop: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-  };
-}
-
-/** The agent's one ready pod whose runtime journals in the store, other than `not`. */
-function journalingPod(not: ReadonlySet<string | undefined> = new Set()): Promise<PodView> {
-  return eventually(
-    async () => {
-      const pods = (await agentPods(scenario.ns.name, AGENT)).filter(
-        (p) =>
-          isPodReady(p) && !not.has(p.metadata?.uid) && p.metadata?.deletionTimestamp === undefined,
-      );
-      const pod = pods[0];
-      const annotations = pod?.metadata?.annotations;
-      const report = decodeDurableReport(annotations?.[DURABLE_RUNS_ANNOTATION]);
-      // The runtime lists the MCP server's tools in the background: the agent calls them next.
-      const tools = decodeMcpReport(annotations?.[MCP_ANNOTATION]).servers['tools'];
-      return (
-        pods.length === 1 && report?.store.state === 'Available' && tools?.reachable === true && pod
-      );
-    },
-    {
-      timeoutMs: 180_000,
-      description: `one ready pod of ${AGENT} journaling in the store and listing the tools`,
-    },
-  );
-}
-
-/** Each effect's count, by step, for the MCP server's titles `step N <id>`. */
-function effectsByStep(): [number, number][] {
-  const out = new Map<number, number>();
-  for (const [key, count] of mcp.effects) {
-    const match = /^file_ticket:step (\d+) /.exec(key);
-    if (match === null) continue;
-    out.set(Number(match[1]), (out.get(Number(match[1])) ?? 0) + count);
-  }
-  return [...out.entries()].sort((a, b) => a[0] - b[0]);
+function journalingPod(not?: ReadonlySet<string | undefined>): Promise<PodView> {
+  return journalingPodOf(scenario.ns.name, AGENT, not);
 }
 
 describeOnRealNode('a run whose pod is deleted mid-way', () => {
@@ -162,26 +54,14 @@ describeOnRealNode('a run whose pod is deleted mid-way', () => {
     const image = await buildAgentImage('typescript');
     redis = await startRedis();
     mcp = await startMcpServer();
-    scenario = await startScenario({ prefix: 'oncall-runs', seed: 37 }, (sim) => [
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: KEY_SECRET },
-        stringData: { key: randomBytes(32).toString('base64') },
-      },
-      agentDeployment(AGENT, {
+    scenario = await startScenario({ prefix: 'oncall-runs', seed: 37 }, (sim) =>
+      durableAgentObjects(AGENT, {
         providerURL: sim.url,
-        spec: {
-          durability: {
-            store: { redis: { address: redis.address } },
-            retention: '1h',
-            encryptionKeySecretRef: { name: KEY_SECRET, key: 'key' },
-          },
-          mcpServers: [{ name: 'tools', url: mcp.url, timeout: '20s' }],
-          agent: { image, command: IDLE },
-        },
+        redis: redis.address,
+        mcp: mcp.url,
+        image,
       }),
-    ]);
+    );
   }, 20 * 60_000);
 
   afterAll(async () => {
@@ -215,7 +95,7 @@ describeOnRealNode('a run whose pod is deleted mid-way', () => {
     expect(second.lines.slice(0, 3).map((l) => l.messageId)).toEqual(
       first.lines.slice(0, 3).map((l) => l.messageId),
     );
-    expect(effectsByStep()).toEqual([1, 2, 3, 4, 5, 6].map((step) => [step, 1]));
+    expect(effectsByStep(mcp.effects)).toEqual([1, 2, 3, 4, 5, 6].map((step) => [step, 1]));
 
     // kubectl breakwater runs: the run, in the clear (the agent's own pods' key), resumed once,
     // its six replayed calls, twelve steps.

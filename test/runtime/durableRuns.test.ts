@@ -181,7 +181,45 @@ describe('a tool call in flight when the pod died', () => {
     expect(effectsByStep(tool).get(3)).toBe(step3Effects);
     expect(steps[2]?.isError).toBe(action === 'failed');
     if (action === 'failed') expect(steps[2]?.text).toContain('is unknown');
-    expect(await metric('agent_durable_unknown_outcomes_total', { action })).toBe(1);
+    // A tool that may be called again leaves no started marker at the run's live tail (it is
+    // journaled in one round trip): lost, it is simply called again, not an unknown outcome.
+    expect(await metric('agent_durable_unknown_outcomes_total', { action })).toBe(
+      action === 'failed' ? 1 : 0,
+    );
+  });
+});
+
+describe('what the journal holds while a tool call runs', () => {
+  it.each([
+    {
+      name: 'a tool with an effect is marked started before it is called',
+      tool: 'file_ticket',
+      headers: ['md', 'ts'],
+    },
+    {
+      name: 'a tool that may be called again is not marked: its result is appended after it',
+      tool: 'set_status',
+      headers: ['md'],
+    },
+  ])('$name', async ({ tool, headers }) => {
+    const run = randomUUID();
+    const client = createClient({ url: `redis://${redis.address}` });
+    await client.connect();
+    // Read when the first call took effect, before its result goes back to the runtime.
+    let during: string[] | undefined;
+    mcp.onEffect = async () => {
+      during ??= await client.lRange(`${JOURNAL_PREFIX}:{${run}}:log`, 0, -1);
+    };
+    try {
+      const steps = await finished(startAgent(rt.runtime.url, run, { TOOL: tool, STEPS: '2' }));
+      expect(steps.map((s) => s.step)).toEqual([1, 2]);
+      const after = await client.lRange(`${JOURNAL_PREFIX}:{${run}}:log`, 0, -1);
+      expect(during?.map((entry) => entry.slice(0, 2))).toEqual(headers);
+      expect(after.map((entry) => entry.slice(0, 2))).toEqual(['md', 'td', 'md', 'td']);
+    } finally {
+      mcp.onEffect = undefined;
+      client.destroy();
+    }
   });
 });
 

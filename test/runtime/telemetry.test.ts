@@ -7,7 +7,12 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from '@redis/client';
+import { startRedis } from '../support/redisServer.ts';
 import {
   PRIMARY_MODEL,
   policyDocument,
@@ -41,6 +46,7 @@ let running: StandaloneRuntime | undefined;
 const CALLER_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN_ID = '00f067aa0ba902b7';
 const CALLER_TRACEPARENT = `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01`;
+const SECOND_TRACE_ID = '0af7651916cd43dd8448eb211c80319d';
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -220,6 +226,82 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     const attempt = ours.find((s) => s.name === 'llm.attempt');
     expect(attempt?.parentSpanId).toBe(request?.spanId);
     expect(attribute(attempt as ExportedSpan, 'gen_ai.request.model')).toBe(PRIMARY_MODEL);
+  });
+
+  it('traces each execution of a run the runtime owns, its replayed steps marked', async () => {
+    const redis = await startRedis();
+    const dir = mkdtempSync(join(tmpdir(), 'bw-telemetry-'));
+    writeFileSync(join(dir, 'key'), Buffer.alloc(32, 7));
+    const prefix = 'breakwater:run:tests/telemetry';
+    try {
+      running = await standaloneRuntime(
+        policyDocument(providerUrl, (d) => {
+          d.durability = {
+            store: { redis: { address: redis.address } },
+            retentionMs: 600_000,
+            encryptionKeySecretRef: { name: 'journal-key', key: 'key' },
+            keyPrefix: prefix,
+          };
+        }),
+        {
+          ...OTEL_ENV,
+          OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+          BREAKWATER_DURABILITY_KEY_FILE: join(dir, 'key'),
+        },
+      );
+      const url = running.runtime.url;
+      const invoke = async (traceparent: string) => {
+        const response = await fetch(`${url}/v1/agent/invoke`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': 'traced', traceparent },
+          body: JSON.stringify({ input: 'hello' }),
+        });
+        expect(response.status).toBe(200);
+        return response.headers.get('breakwater-run-id') ?? '';
+      };
+      const inTrace = (id: string) => (all: ExportedSpan[]) => all.filter((s) => s.traceId === id);
+      const named = (all: ExportedSpan[], ...names: string[]) =>
+        names.every((name) => all.some((s) => s.name === name));
+
+      const run = await invoke(CALLER_TRACEPARENT);
+      const live = inTrace(CALLER_TRACE_ID)(
+        await waitForSpans((all) =>
+          named(inTrace(CALLER_TRACE_ID)(all), 'agent.run', 'llm.attempt'),
+        ),
+      );
+      const liveRun = live.find((s) => s.name === 'agent.run');
+      expect(liveRun?.parentSpanId).toBe(CALLER_SPAN_ID);
+      expect(attribute(liveRun as ExportedSpan, 'breakwater.run')).toBe(run);
+      const attempt = live.find((s) => s.name === 'llm.attempt');
+      expect(attempt?.parentSpanId).toBe(liveRun?.spanId);
+      expect(live.some((s) => s.name === 'llm.replayed')).toBe(false);
+
+      // Its record gone, the run executes again, as on the replica that takes it over: the
+      // model turn comes from the journal, in the trace of the request that started it again.
+      const client = createClient({ url: `redis://${redis.address}` });
+      await client.connect();
+      await client.del(`${prefix}:{${run}}:agent`);
+      client.destroy();
+      const called = providerCalls.length;
+      const again = `00-${SECOND_TRACE_ID}-b7ad6b7169203331-01`;
+      expect(await invoke(again)).toBe(run);
+      const second = inTrace(SECOND_TRACE_ID)(
+        await waitForSpans((all) =>
+          named(inTrace(SECOND_TRACE_ID)(all), 'agent.run', 'llm.replayed'),
+        ),
+      );
+      const replayedRun = second.find((s) => s.name === 'agent.run');
+      const replayed = second.find((s) => s.name === 'llm.replayed');
+      expect(replayed?.parentSpanId).toBe(replayedRun?.spanId);
+      expect(attribute(replayed as ExportedSpan, 'breakwater.replayed')).toBe('true');
+      expect(second.some((s) => s.name === 'llm.attempt')).toBe(false);
+      expect(providerCalls.length).toBe(called);
+    } finally {
+      await running?.stop();
+      running = undefined;
+      await redis.remove();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('starts a new trace for a caller that sends none', async () => {

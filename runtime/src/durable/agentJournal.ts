@@ -14,6 +14,7 @@ import type { ActivePolicy } from '../server/runtimeContext.ts';
 import { countSaved } from './durableMessages.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import type { DurableRuns, RunRef } from './durableRuns.ts';
+import type { StepKind } from './journalEntry.ts';
 import { isRefused, journaledToolCall, toolRequest, unknownOutcome } from './durableTools.ts';
 
 /** A journal refused the run (another key's): the loop cannot go on. */
@@ -33,10 +34,13 @@ export interface AgentJournalDeps {
 export class RunJournalOfAgent implements AgentJournal, ToolJournal {
   readonly #deps: AgentJournalDeps;
   readonly #run: RunRef;
+  readonly #onReplay: (kind: StepKind) => void;
 
-  constructor(deps: AgentJournalDeps, run: RunRef) {
+  /** `onReplay` is told of each step answered from the journal (the run's trace marks it). */
+  constructor(deps: AgentJournalDeps, run: RunRef, onReplay: (kind: StepKind) => void = noop) {
     this.#deps = deps;
     this.#run = run;
+    this.#onReplay = onReplay;
   }
 
   async modelTurn(
@@ -52,6 +56,7 @@ export class RunJournalOfAgent implements AgentJournal, ToolJournal {
         const answer = begun.answer;
         if (answer.kind !== 'model' || answer.stream) return live();
         countSaved(this.#deps, this.#deps.active, answer);
+        this.#onReplay('model');
         return {
           kind: 'plain',
           model: answer.model,
@@ -106,12 +111,17 @@ export class RunJournalOfAgent implements AgentJournal, ToolJournal {
         live: async () => asResult(await live()),
         unknown: () => unknownOutcome(call.server, call.tool),
         signal,
+        replayed: () => {
+          this.#onReplay('tool');
+        },
       },
     );
     if (isRefused(answer)) throw new RunRefusedError(answer.refused);
     return asBlock(answer, toolUseId);
   }
 }
+
+const noop = (): void => undefined;
 
 /** The loop's tool result as the journal keeps one (an MCP result). */
 function asResult(block: ToolResultBlock): CallToolResult {

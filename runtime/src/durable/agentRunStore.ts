@@ -31,6 +31,11 @@ export interface AgentRunRecord {
   readonly client: string | undefined;
   readonly request: AgentRunRequest;
   readonly startedAt: number;
+  /**
+   * The W3C `traceparent` of the request that started it: every execution of the run, one
+   * after a take-over too, is a span of that trace.
+   */
+  readonly traceparent?: string;
   readonly finishedAt?: number;
   /** A completed run's answer: `/v1/agent/invoke`'s JSON. */
   readonly result?: unknown;

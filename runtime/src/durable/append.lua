@@ -1,4 +1,4 @@
--- Appends a live model call's done step where this replica last left the run (its live tail),
+-- Appends a live call's done step where this replica last left the run (its live tail),
 -- in one round trip instead of a claim before the call and a write after it. Refused (0) when
 -- the run is not where the replica thinks: another attempt or replica moved it, or it expired;
 -- the caller then claims the step as any call does.

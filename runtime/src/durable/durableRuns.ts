@@ -62,7 +62,7 @@ export interface ClaimedStep {
   readonly position: number;
   readonly kind: StepKind;
   readonly match: string;
-  /** Not claimed: a model call at the run's live tail, appended when it completes. */
+  /** Not claimed: a repeatable call at the run's live tail, appended when it completes. */
   readonly atTail?: true;
 }
 
@@ -206,8 +206,13 @@ export class DurableRuns {
     return { client, cipher, prefix: settings.keyPrefix, retentionMs: settings.retentionMs };
   }
 
-  /** Claims the call's step: what to answer, or where to write the live answer. */
-  async begin(run: RunRef, kind: StepKind, request: string): Promise<Begun> {
+  /**
+   * Claims the call's step: what to answer, or where to write the live answer. A call that may
+   * be made again should its outcome be lost (every model call; a tool only when the caller says
+   * so, `repeatable`) is not claimed at this replica's live tail of the run: nothing needs
+   * marking before it, and its answer is appended in one round trip when it completes.
+   */
+  async begin(run: RunRef, kind: StepKind, request: string, repeatable = false): Promise<Begun> {
     const connection = this.#connection;
     if (connection === undefined) return { action: 'live' };
     this.activity.called(`${run.owner}|${run.id}`);
@@ -217,7 +222,7 @@ export class DurableRuns {
     }
     const match = connection.cipher.match(request);
     const tailKey = `${run.owner}|${run.id}`;
-    const atTail = kind === 'model' ? this.#tails.take(tailKey, match) : undefined;
+    const atTail = kind === 'model' || repeatable ? this.#tails.take(tailKey, match) : undefined;
     if (atTail !== undefined)
       return { action: 'live', step: { run, position: atTail, kind, match, atTail: true } };
     const claim = await this.#within(connection.journal.claim(run.id, run.owner, kind, match));

@@ -85,14 +85,19 @@ export async function journaledToolCall(
     readonly live: () => Promise<CallToolResult>;
     readonly unknown: () => CallToolResult;
     readonly signal: AbortSignal;
+    /** Told when the result came from the journal. */
+    readonly replayed?: () => void;
   },
 ): Promise<CallToolResult | RefusedRun> {
-  const begun = await runs.begin(run, 'tool', request);
+  // A tool that may be called again needs no started marker: lost, it is simply called again.
+  const begun = await runs.begin(run, 'tool', request, call.mayCallAgain());
   switch (begun.action) {
     case 'refused':
       return { refused: begun.message };
     case 'replay':
-      return begun.answer.kind === 'tool' ? begun.answer.result : call.live();
+      if (begun.answer.kind !== 'tool') return call.live();
+      call.replayed?.();
+      return begun.answer.result;
     case 'live': {
       const result = await call.live();
       // The caller gone mid-call (its pod dying): the outcome stays unknown, not "cancelled".

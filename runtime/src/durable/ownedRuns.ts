@@ -116,7 +116,7 @@ export class OwnedRuns {
   }
 
   /** Records a new run, takes its lease and executes it; not when it exists or cannot be kept. */
-  async start(run: RunRef, request: AgentRunRequest): Promise<Started> {
+  async start(run: RunRef, request: AgentRunRequest, traceparent?: string): Promise<Started> {
     const store = this.#store();
     if (store === undefined) return { started: false, reason: 'unavailable' };
     const record: AgentRunRecord = {
@@ -125,6 +125,7 @@ export class OwnedRuns {
       client: run.client,
       request,
       startedAt: this.#deps.clock.now(),
+      ...(traceparent === undefined ? {} : { traceparent }),
     };
     try {
       if (!(await store.create(run.id, record))) return { started: false, reason: 'exists' };

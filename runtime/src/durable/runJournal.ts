@@ -95,7 +95,7 @@ export class RunJournal {
 
   /**
    * Appends a done step at `position` when the run's journal and cursor both end there (a
-   * model call at the run's live tail: no claim was needed). 1 written, 0 the run moved on
+   * repeatable call at the run's live tail: no claim was needed). 1 written, 0 the run moved on
    * (claim it instead), -1 another owner's.
    */
   async append(run: string, owner: string, position: number, entry: string): Promise<number> {

@@ -1,8 +1,9 @@
 /**
  * Where this replica last left each run it served: the next position at the run's live tail,
  * and the match of the current attempt's first step. A model call at a known tail needs no
- * claim before it — a model call has no effect to protect — so its step is journaled in one
- * round trip (append.lua) instead of two. A call that repeats the attempt's first request may be
+ * claim before it — a model call has no effect to protect, nor has a tool that may be called
+ * again (idempotent or read-only) — so its step is journaled in one round trip (append.lua)
+ * instead of two. A call that repeats the attempt's first request may be
  * a restarted agent starting over, and is always claimed. Bounded: the oldest run is forgotten
  * first, and a forgotten run is merely claimed again.
  */

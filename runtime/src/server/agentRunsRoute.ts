@@ -74,7 +74,7 @@ async function startRun(
     return;
   ctx.metrics.requests.inc({ route: RUNS_ROUTE, model: active.doc.model.name });
   const run: RunRef = { id: randomUUID(), owner, client: clientFingerprint(presentedKey(request)) };
-  const started = await ctx.ownedRuns.start(run, runRequest(checked));
+  const started = await ctx.ownedRuns.start(run, runRequest(checked), traceparentOf(request));
   if (!started.started) {
     sendError(reply, storeUnavailable());
     return;
@@ -184,7 +184,7 @@ export async function invokeAsRun(
     return true;
   }
   const run: RunRef = { id, owner, client: clientFingerprint(presentedKey(request)) };
-  const started = await ctx.ownedRuns.start(run, runRequest(checked));
+  const started = await ctx.ownedRuns.start(run, runRequest(checked), traceparentOf(request));
   if (!started.started) {
     if (started.reason === 'unavailable') return false;
     sendError(reply, inProgress(id));
@@ -277,4 +277,10 @@ function subjectOf(active: ActivePolicy, request: FastifyRequest, checked: Check
     client: () => clientFingerprint(presentedKey(request)),
     sessionId: checked.sessionId,
   };
+}
+
+/** The caller's trace, for the run's executions to continue. */
+function traceparentOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.traceparent;
+  return typeof header === 'string' ? header : undefined;
 }

@@ -11,7 +11,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { runAgent, type AgentStreamListener } from '../agent/agentLoop.ts';
 import { InvocationTools } from '../agent/agentTools.ts';
 import { clientFingerprint } from '../audit/auditLog.ts';
-import { withAttemptSpan } from '../telemetry/tracing.ts';
 import { invokeAsRun, type RunsNeeds } from './agentRunsRoute.ts';
 import { BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from './budgetRequest.ts';
@@ -24,7 +23,7 @@ import {
   refusedAsInjection,
   type CallSubject,
 } from './routeCall.ts';
-import { toolResultInjection } from './ownedRunExecution.ts';
+import { attemptSpans, toolResultInjection } from './ownedRunExecution.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
 import type { GateNeeds } from './requestGate.ts';
 import type { CallNeeds } from './routeCall.ts';
@@ -98,17 +97,7 @@ async function handle(
         history: checked.history,
         ...(checked.sessionId === undefined ? {} : { session: checked.sessionId }),
         headers: traced.outgoing,
-        wrapAttempt: (info, run) =>
-          withAttemptSpan(
-            traced,
-            {
-              model: info.model,
-              backend: info.backend.name,
-              attempt: info.attempt,
-              breakerState: guard.permits(info.backend.name, info.model) ? 'allowing' : 'open',
-            },
-            run,
-          ),
+        wrapAttempt: attemptSpans(traced, guard),
         ...(stream === undefined ? {} : { listener: streamListener(stream) }),
         ...(doc.rateLimit.spend === undefined
           ? {}

@@ -10,10 +10,18 @@ import { InvocationTools } from '../agent/agentTools.ts';
 import { RunJournalOfAgent } from '../durable/agentJournal.ts';
 import type { RunExecutor } from '../durable/ownedRuns.ts';
 import { failureOf } from '../provider/anthropic/errorClassification.ts';
+import type { RouteOptions } from '../provider/modelRouter.ts';
+import {
+  endSpan,
+  recordReplayedStep,
+  startRequestSpan,
+  withAttemptSpan,
+  type RequestSpan,
+} from '../telemetry/tracing.ts';
 import { budgetRequest } from './budgetRequest.ts';
 import { mapFailure } from './errorReplies.ts';
 import type { CallSubject } from './routeCall.ts';
-import type { RuntimeContext } from './runtimeContext.ts';
+import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
 
 export type OwnedRunNeeds = Pick<
   RuntimeContext,
@@ -50,9 +58,18 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
     if (active === undefined)
       return { error: { status: 503, type: 'api_error', message: 'no policy loaded yet' } };
     const { doc, guard } = active;
+    // One span per execution, in the trace of the request that started the run.
+    const traced = startRequestSpan(
+      'agent.run',
+      record.traceparent === undefined ? {} : { traceparent: record.traceparent },
+      { 'breakwater.run': run.id, 'gen_ai.request.model': doc.model.name },
+    );
     const journal = new RunJournalOfAgent(
       { durable: ctx.durable, durableMetrics: ctx.durableMetrics, active },
       run,
+      (kind) => {
+        recordReplayedStep(traced, kind);
+      },
     );
     const requestId = `run-${run.id}`;
     const subject: CallSubject = {
@@ -86,8 +103,9 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
           input: record.request.input,
           history: record.request.history,
           ...(record.request.sessionId === undefined ? {} : { session: record.request.sessionId }),
-          headers: {},
+          headers: traced.outgoing,
           journal,
+          wrapAttempt: attemptSpans(traced, guard),
           ...(doc.rateLimit.spend === undefined
             ? {}
             : {
@@ -111,12 +129,32 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
         outputTokens: result.usage.output_tokens,
         durationMs: ctx.clock.now() - record.startedAt,
       });
+      endSpan(traced.span, 200);
       return { result: invokeAnswer(result) };
     } catch (err) {
       const mapping = mapFailure(err, failureOf(err, ctx.clock.now()));
+      endSpan(traced.span, mapping.status, err);
       return { error: { status: mapping.status, type: mapping.type, message: mapping.message } };
     }
   };
+}
+
+/** The agent loop's provider attempts as child spans of `traced` (invoke's and a run's). */
+export function attemptSpans(
+  traced: RequestSpan,
+  guard: ActivePolicy['guard'],
+): NonNullable<RouteOptions['wrapAttempt']> {
+  return (info, attempt) =>
+    withAttemptSpan(
+      traced,
+      {
+        model: info.model,
+        backend: info.backend.name,
+        attempt: info.attempt,
+        breakerState: guard.permits(info.backend.name, info.model) ? 'allowing' : 'open',
+      },
+      attempt,
+    );
 }
 
 /** A suspected injection in a tool's result: counted, audited and logged like the caller's. */

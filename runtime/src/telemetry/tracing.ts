@@ -103,6 +103,22 @@ export function endSpan(span: Span, status: number, error?: unknown): void {
 }
 
 /**
+ * A step of a durable run answered from its journal (durable/agentJournal.ts): a child span
+ * of the run's, marked replayed, where a live step has its provider attempts.
+ */
+export function recordReplayedStep(request: RequestSpan, kind: 'model' | 'tool'): void {
+  if (!sdkActive) return;
+  trace
+    .getTracer(TRACER)
+    .startSpan(
+      kind === 'model' ? 'llm.replayed' : 'tool.replayed',
+      { kind: SpanKind.INTERNAL, attributes: { 'breakwater.replayed': 'true' } },
+      request.ctx,
+    )
+    .end();
+}
+
+/**
  * A child span around one provider attempt. With the SDK on, the request's outgoing trace
  * headers are pointed at this span while it runs, so the provider's side of the call sits
  * under the attempt that made it (a request's attempts run one after another).
