@@ -244,6 +244,15 @@ up() {
 load() {
   local ref=${1:?usage: kind-cluster.sh load <image ref held by podman>} dir started
   started=$(now_ms)
+  # The same build (image ID, its config's digest) is in the node already: nothing to copy.
+  local id
+  id=$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null ||
+    "$repo/scripts/image/podman.sh" image inspect --format '{{.Id}}' "$ref" 2>/dev/null || true)
+  id=${id#sha256:}
+  if [[ -n "$id" ]] && node_exec crictl images --no-trunc "$ref" 2>/dev/null | grep -q "sha256:$id"; then
+    say "$ref is in the node already (image ${id:0:12})"
+    return 0
+  fi
   dir=$(mktemp -d)
   # From the engine that holds it: docker where make image built with Docker, else podman.
   if docker image inspect "$ref" >/dev/null 2>&1; then
