@@ -246,8 +246,10 @@ load() {
   started=$(now_ms)
   # The same build (image ID, its config's digest) is in the node already: nothing to copy.
   local id
-  id=$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null ||
-    "$repo/scripts/image/podman.sh" image inspect --format '{{.Id}}' "$ref" 2>/dev/null || true)
+  # docker's client prints an empty line when it reaches no engine: only a digest counts.
+  id=$({ docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null ||
+    "$repo/scripts/image/podman.sh" image inspect --format '{{.Id}}' "$ref" 2>/dev/null; } |
+    grep -oE '^(sha256:)?[0-9a-f]{64}$' | head -n 1 || true)
   id=${id#sha256:}
   if [[ -n "$id" ]] && node_exec crictl images --no-trunc "$ref" 2>/dev/null | grep -q "sha256:$id"; then
     say "$ref is in the node already (image ${id:0:12})"
@@ -258,7 +260,7 @@ load() {
   if docker image inspect "$ref" >/dev/null 2>&1; then
     docker save -o "$dir/image.tar" "$ref" || { rm -rf "$dir"; fail "docker save $ref failed"; }
   else
-    "$repo/scripts/image/podman.sh" save --format docker-archive -o "$dir/image.tar" "$ref" >/dev/null ||
+    "$repo/scripts/image/podman.sh" save --quiet --format docker-archive -o "$dir/image.tar" "$ref" >/dev/null ||
       { rm -rf "$dir"; fail "podman save $ref failed (is it built? make image)"; }
   fi
   kind load image-archive "$dir/image.tar" --name "$name" >&2 || { rm -rf "$dir"; fail "kind load image-archive $ref failed"; }
