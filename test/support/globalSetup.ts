@@ -97,7 +97,7 @@ async function kindSetup(layout: ReturnType<Layout['clusterLayout']>): Promise<v
   const wasRunning = await kindClusterExists(name);
   progress(`kind cluster ${name}${wasRunning ? ' (running already)' : ''}, image ${image}`);
   try {
-    const exported = await kindUp(name, image);
+    const exported = await kindUp(name, image, wasRunning);
     Object.assign(process.env, exported);
   } catch (error: unknown) {
     if (!wasRunning && process.env['BREAKWATER_KEEP_CLUSTER'] !== '1') {

@@ -39,12 +39,17 @@ export async function kindClusterExists(name: string): Promise<boolean> {
 }
 
 /**
- * `up` (the node image built once, the host prepared, the cluster checked), then the project's
- * image built and loaded; returns what `env` exports for the suites.
+ * `up` (the node image built once, the host prepared, the cluster checked) unless the cluster
+ * runs already, then the project's image built and loaded (a no-op when the node holds that
+ * build); returns what `env` exports for the suites.
  */
-export async function kindUp(name: string, image: string): Promise<Record<string, string>> {
+export async function kindUp(
+  name: string,
+  image: string,
+  running: boolean,
+): Promise<Record<string, string>> {
   // A cold node image builds Kubernetes from Go modules: minutes.
-  await kindCluster(name, ['up'], { timeoutMs: 30 * 60_000, streamStderr: true });
+  if (!running) await kindCluster(name, ['up'], { timeoutMs: 30 * 60_000, streamStderr: true });
   await runCommand('bash', [`${repoRoot}scripts/image/build-image.sh`, image], {
     timeoutMs: 30 * 60_000,
     streamStderr: true,
