@@ -99,6 +99,10 @@ test-unit: setup ## Run the unit tests only (pure logic, no cluster).
 test-integration: setup tools ## Run the integration tests against the local cluster and its real node.
 	$(JEST) --ci --selectProjects integration
 
+.PHONY: test-kind
+test-kind: setup tools ## The integration tests on a one-node kind cluster instead (BREAKWATER_CLUSTER=kind; TESTS=test/operator narrows them); the cluster is taken down after unless it ran before. Hold /tmp/bw-cluster.lock.
+	BREAKWATER_CLUSTER=kind $(JEST) --ci --selectProjects integration $(if $(TESTS),--testPathPatterns $(TESTS))
+
 ##@ Demo
 
 .PHONY: demo
@@ -168,7 +172,7 @@ image: ## Build the image (four entrypoints) as IMAGE: docker when `docker info`
 	@scripts/image/build-image.sh $(IMAGE)
 
 .PHONY: e2e-kind
-e2e-kind: setup ## Kind cluster, image, chart, the end-to-end suite, then delete the cluster (needs Docker and kind).
+e2e-kind: setup tools ## Kind cluster (Docker or podman; the node image built here unless KIND_NODE_IMAGE), image, chart, the end-to-end suite, then the cluster down and the host checked. Hold /tmp/bw-cluster.lock.
 	test/kind/e2e.sh
 
 .PHONY: e2e-node

@@ -62,6 +62,14 @@ if ! k -n "$samples" wait agentdeployment --all --for=condition=Ready --timeout=
   fail "the sample agents did not become Ready"
 fi
 
+# They have shown what they show; on a two-CPU node their CPU requests (100m a pod) would keep
+# the suite's own pods from being scheduled (kind runs the control plane there too).
+# Their pods drain before they go (terminationGracePeriodSeconds): wait for the pods, not for
+# the namespace's finalization, which took more than two minutes on kind.
+say "deleting the sample agents"
+k delete namespace "$samples" --wait=false
+k -n "$samples" wait --for=delete pod --all --timeout=5m
+
 say "running the suite ($tests) against $cluster"
 if [[ $routed == 1 ]]; then export BREAKWATER_CLUSTER_ROUTED=1; fi
 # The suite takes the cluster from BREAKWATER_KUBECONFIG and starts no cluster of its own;

@@ -1,28 +1,27 @@
 #!/usr/bin/env bash
-# make e2e-kind: Breakwater on a real kubelet. Creates a kind cluster, builds the image (make
-# image's script, with Docker and the upstream bases) and loads it into the cluster's node
-# (`kind load`), installs the chart, checks that the operator reconciles the sample agents
-# into Ready pods of the same image, then runs the in-cluster suite (test/inCluster/) against
-# the cluster through its kubeconfig, and deletes the cluster whatever happened. The steps from
-# the chart on are test/inCluster/install-and-run.sh, which make e2e-node runs too.
+# make e2e-kind: Breakwater on kind. Brings up a one-node kind cluster with
+# tools/kindNode/kind-cluster.sh (kind pinned; the provider is Docker when `docker info` works,
+# else podman; the node image is KIND_NODE_IMAGE or, when unset, the one built here without a
+# registry: tools/kindNode/README.md), builds the image (make image's script) and loads it into
+# the node (`kind load image-archive`), installs the chart, checks that the operator reconciles
+# the sample agents into Ready pods of the same image, then runs the in-cluster suite
+# (test/inCluster/) against the cluster through its kubeconfig, and takes the cluster down
+# whatever happened, putting back what `up` changed on this machine (and checking that). The
+# steps from the chart on are test/inCluster/install-and-run.sh, which make e2e-node runs too.
 #
-# The in-cluster suite is the one `make test` runs on the local cluster's real node: its own
-# chart release with this image (the operator under its ServiceAccount, the runtime image
-# defaulting to the operator's), the simulator as a Deployment behind a Service. On kind the
-# pods are reached through `kubectl port-forward` and Services by their DNS names
-# (test/inCluster/clusterReach.ts), since this machine does not route kind's pod network; the
-# cases that need that routing (the pod deletion through a Service, the own-agent suite with its
-# two agent images) are skipped here. The other integration suites start operators, simulators
-# and servers as processes on this machine, which the pods must reach: they need the local
-# cluster, whose node's pods do.
+# `up` routes kind's pod and Service networks through the node, as the local cluster's real node
+# does, so the suite reaches pods at their IP and runs the cases that need it (the own-agent
+# suite, whose two agent images are loaded into the node the same way).
 #
 #   test/kind/e2e.sh
 #
 #   KIND_CLUSTER       cluster name                 (default breakwater-e2e)
-#   KIND_NODE_IMAGE    kindest/node image           (default: kind's own)
+#   KIND_NODE_IMAGE    node image                   (default: built here, tools/kindNode/build-node-image.sh)
 #   IMAGE              image to build and load      (default ghcr.io/breakwater-dev/breakwater:e2e)
 #   E2E_TESTS          jest path patterns to run    (default test/inCluster/)
-#   KEEP_CLUSTER=1     keep the cluster afterwards (its kubeconfig is printed)
+#   KEEP_CLUSTER=1     keep the cluster afterwards (its kubeconfig is printed; make kind-down's
+#                      script, with BREAKWATER_KIND_CLUSTER=<name>, takes it down)
+# One cluster per host: hold /tmp/bw-cluster.lock around it (flock /tmp/bw-cluster.lock make e2e-kind).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -31,18 +30,20 @@ export PATH="$root/.breakwater/node/bin:$root/node_modules/.bin:$PATH"
 
 cluster=${KIND_CLUSTER:-breakwater-e2e}
 image=${IMAGE:-ghcr.io/breakwater-dev/breakwater:e2e}
-work="$root/.breakwater/kind/$cluster"
-kubeconfig="$work/kubeconfig"
+export BREAKWATER_KIND_CLUSTER=$cluster
+kind_cluster() { tools/kindNode/kind-cluster.sh "$@"; }
 
 say() { printf '>> %s\n' "$*" >&2; }
 fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+now() { date +%s; }
 
 # Fail fast, before building anything, when the host cannot run kind.
-command -v docker >/dev/null 2>&1 || fail "make e2e-kind needs Docker, and there is no docker command"
-docker info >/dev/null 2>&1 ||
-  fail "make e2e-kind needs a running Docker engine; \`docker info\` cannot reach one (is the daemon up, may this user use its socket?)"
-command -v kind >/dev/null 2>&1 ||
-  fail "make e2e-kind needs kind (https://kind.sigs.k8s.io): go install sigs.k8s.io/kind@latest"
+docker=0
+if docker info >/dev/null 2>&1; then
+  docker=1
+elif ! command -v podman >/dev/null 2>&1; then
+  fail "make e2e-kind needs a container engine for kind's node: a running Docker (docker info) or podman"
+fi
 
 helm=$(tools/cluster/build-helm.sh)
 if [[ -n "${BREAKWATER_KUBECTL:-}" ]]; then
@@ -51,33 +52,43 @@ else
   kubectl="$(tools/cluster/build-binaries.sh kubectl)/kubectl"
 fi
 
-if kind get clusters 2>/dev/null | grep -qx "$cluster"; then
-  fail "a kind cluster named $cluster exists already; delete it (kind delete cluster --name $cluster) or set KIND_CLUSTER"
+if tools/kindNode/kind.sh get clusters 2>/dev/null | grep -qx "$cluster"; then
+  fail "a kind cluster named $cluster exists already; take it down (BREAKWATER_KIND_CLUSTER=$cluster tools/kindNode/kind-cluster.sh down) or set KIND_CLUSTER"
 fi
 
+started=$(now)
 cleanup() {
   local status=$?
   if [[ "${KEEP_CLUSTER:-}" == "1" ]]; then
-    say "kept kind cluster $cluster (KEEP_CLUSTER=1): KUBECONFIG=$kubeconfig; kind delete cluster --name $cluster removes it"
+    say "kept kind cluster $cluster (KEEP_CLUSTER=1): KUBECONFIG=${kubeconfig:-}; BREAKWATER_KIND_CLUSTER=$cluster tools/kindNode/kind-cluster.sh down removes it"
   else
-    say "deleting kind cluster $cluster"
-    kind delete cluster --name "$cluster" >/dev/null 2>&1 || true
-    rm -rf "$work"
+    say "taking kind cluster $cluster down"
+    kind_cluster down || status=1
   fi
+  say "make e2e-kind: exit $status after $(($(now) - started))s"
   exit "$status"
 }
 trap cleanup EXIT
 
-mkdir -p "$work"
 say "building $image"
-CONTAINER_TOOL=docker IMAGE_BASES=upstream scripts/image/build-image.sh "$image"
+step=$(now)
+if ((docker)); then
+  CONTAINER_TOOL=docker IMAGE_BASES=upstream scripts/image/build-image.sh "$image"
+else
+  CONTAINER_TOOL=podman scripts/image/build-image.sh "$image"
+fi
+say "image built in $(($(now) - step))s"
 
-say "creating kind cluster $cluster"
-kind create cluster --name "$cluster" --kubeconfig "$kubeconfig" --wait 120s \
-  ${KIND_NODE_IMAGE:+--image "$KIND_NODE_IMAGE"}
+say "bringing up kind cluster $cluster"
+step=$(now)
+kubeconfig=$(kind_cluster up | tail -n 1)
+say "cluster up in $(($(now) - step))s"
+kind_cluster load "$image"
 
-say "loading $image into the cluster's nodes"
-kind load docker-image "$image" --name "$cluster"
-
+# BREAKWATER_POD_HOST, BREAKWATER_CLUSTER_ROUTED and BREAKWATER_KIND_CLUSTER for the suite.
+eval "$(kind_cluster env "$image")"
+step=$(now)
 test/inCluster/install-and-run.sh --kubectl "$kubectl" --helm "$helm" --kubeconfig "$kubeconfig" \
-  --image "$image" --cluster "the kind cluster"
+  --image "$image" --cluster "the kind cluster $cluster" \
+  ${BREAKWATER_CLUSTER_ROUTED:+--routed}
+say "chart, samples and suite in $(($(now) - step))s"

@@ -1,8 +1,9 @@
 /**
  * The kube-apiserver goes away and comes back (an upgrade, a crash): the operator's watches
  * and the runtime's ConfigMap watch resume by themselves, and a policy edit made afterwards
- * still reaches the running replica. Restarts the local cluster's API server, so it runs
- * only there; other suites see a few seconds of outage.
+ * still reaches the running replica. Restarts the API server of the local cluster or of kind
+ * (test/support/apiServerRestart.ts), so it runs only there; other suites see a few seconds of
+ * outage.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import {

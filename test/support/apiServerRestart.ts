@@ -1,9 +1,13 @@
 /**
- * Restarts the local cluster's kube-apiserver in place: SIGTERM (SIGKILL after a short grace:
- * its graceful shutdown would take longer than the outage a test wants), then the same command line
- * again (from its pid record), then wait for /readyz. The other components keep running and
- * find it again on their own, which is what a test of watch recovery wants. Holds the cluster
- * lock meanwhile, so a concurrent `cluster up` does not "repair" it halfway.
+ * Restarts the cluster's kube-apiserver in place: SIGTERM (SIGKILL after a short grace: its
+ * graceful shutdown would take longer than the outage a test wants), the same command line
+ * again, then wait for /readyz. The other components keep running and find it again on their
+ * own, which is what a test of watch recovery wants.
+ *
+ * - The local cluster: the process from its pid record, started again by this helper, holding
+ *   the cluster lock meanwhile so that a concurrent `cluster up` does not "repair" it halfway.
+ * - kind: the static pod's container, stopped with crictl inside the node; the kubelet starts
+ *   it again in the same pod (a second restart within minutes waits out the kubelet's back-off).
  */
 import { readClusterRecord } from '../../tools/cluster/clusterRecord.ts';
 import { componentHealth } from '../../tools/cluster/componentHealth.ts';
@@ -18,12 +22,15 @@ import {
   startDetached,
   stopProcess,
 } from '../../tools/cluster/supervisor.ts';
-import { kubeconfigPath } from './kube.ts';
+import { kindClusterName, inKindNode } from './kindCluster.ts';
+import { kubeconfigPath, kubectl } from './kube.ts';
+import { waitFor } from './waitFor.ts';
 
 const COMPONENT = 'kube-apiserver';
 
-/** Whether the tests talk to the local cluster and its API server is one this helper can restart. */
+/** Whether the tests' cluster is the local one or kind, whose API server this helper restarts. */
 export async function canRestartApiServer(): Promise<boolean> {
+  if (kindClusterName() !== undefined) return true;
   const layout = clusterLayout();
   if (kubeconfigPath() !== layout.kubeconfig) return false;
   const record = await readRecord(pidFile(layout, COMPONENT));
@@ -38,6 +45,47 @@ export interface RestartTiming {
 }
 
 export async function restartApiServer(): Promise<RestartTiming> {
+  const kind = kindClusterName();
+  return kind === undefined ? restartLocalApiServer() : restartKindApiServer(kind);
+}
+
+async function restartKindApiServer(cluster: string): Promise<RestartTiming> {
+  const running = async (): Promise<string> =>
+    (
+      await inKindNode(cluster, [
+        'crictl',
+        'ps',
+        '--name',
+        '^kube-apiserver$',
+        '--state',
+        'running',
+        '--quiet',
+      ])
+    ).stdout.trim();
+  const before = await running();
+  if (before === '') throw new Error(`kind cluster ${cluster} runs no kube-apiserver container`);
+  const stopping = Date.now();
+  await inKindNode(cluster, ['crictl', 'stop', '--timeout', '3', before]);
+  const starting = Date.now();
+  await waitFor(
+    async () => {
+      const now = await running();
+      return now !== '' && now !== before;
+    },
+    {
+      timeoutMs: 360_000,
+      intervalMs: 500,
+      description: 'the kubelet to start kube-apiserver again',
+    },
+  );
+  await waitFor(
+    async () => (await kubectl(['get', '--raw', '/readyz'], { allowFailure: true })).code === 0,
+    { timeoutMs: 120_000, intervalMs: 200, description: 'kube-apiserver to answer /readyz again' },
+  );
+  return { stopMs: starting - stopping, readyMs: Date.now() - starting };
+}
+
+async function restartLocalApiServer(): Promise<RestartTiming> {
   const layout = clusterLayout();
   const release = await acquireLock(layout.lockFile, () => undefined, 120_000);
   try {

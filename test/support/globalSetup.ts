@@ -1,13 +1,17 @@
 /**
  * Brings up the cluster the integration tests run on, unless BREAKWATER_KUBECONFIG already
- * names one (a kind cluster, any cluster): then the suite uses that, unchanged. Exports
- * BREAKWATER_KUBECONFIG and BREAKWATER_KUBECTL (and BREAKWATER_LOCAL_CLUSTER=1 on the local
- * cluster, with what its real node's pods need: see below), which the test workers inherit.
+ * names one (any cluster): then the suite uses that, unchanged. The cluster is the local one
+ * (tools/cluster), or kind with BREAKWATER_CLUSTER=kind (tools/kindNode/kind-cluster.sh, the
+ * project's image loaded into its node). Exports BREAKWATER_KUBECONFIG and BREAKWATER_KUBECTL
+ * (BREAKWATER_LOCAL_CLUSTER=1 on the local cluster, BREAKWATER_KIND_CLUSTER on kind, with what
+ * the pods need: see below), which the test workers inherit.
  */
 type Binaries = typeof import('../../tools/cluster/binaries.ts');
 type ClusterErrors = typeof import('../../tools/cluster/clusterError.ts');
 type ControlPlane = typeof import('../../tools/cluster/controlPlane.ts');
 type Layout = typeof import('../../tools/cluster/layout.ts');
+type ProjectImage = typeof import('../../tools/cluster/realNode/projectImage.ts');
+type KindCluster = typeof import('./kindCluster.ts');
 
 // Jest runs this file through its transformer and then imports it natively; a static import of
 // a sibling would arrive as './x.js' and fail, so the cluster code is loaded by file URL.
@@ -26,6 +30,10 @@ export default async function globalSetup(): Promise<void> {
     const { findKubectl } = await load<Binaries>('../../tools/cluster/binaries.ts');
     process.env['BREAKWATER_KUBECTL'] = await findKubectl(clusterLayout(), process.env, progress);
     progress(`using the cluster of BREAKWATER_KUBECONFIG=${external}`);
+    return;
+  }
+  if (process.env['BREAKWATER_CLUSTER'] === 'kind') {
+    await kindSetup(clusterLayout());
     return;
   }
   const { clusterDown, clusterStatus, clusterUp } = await load<ControlPlane>(
@@ -71,4 +79,34 @@ export default async function globalSetup(): Promise<void> {
 
 interface ClusterOwnership {
   breakwaterStartedCluster?: boolean;
+  breakwaterStartedKind?: string;
+}
+
+/**
+ * kind: `up` (reusing the cluster when it runs already, which is then not ours to take down),
+ * the project's image built and loaded, and what `kind-cluster.sh env` prints exported. Routed
+ * like the real node: pods reach servers the tests start at BREAKWATER_POD_HOST.
+ */
+async function kindSetup(layout: ReturnType<Layout['clusterLayout']>): Promise<void> {
+  const { kindClusterExists, kindDown, kindUp } = await load<KindCluster>('./kindCluster.ts');
+  const { projectImageRef } = await load<ProjectImage>(
+    '../../tools/cluster/realNode/projectImage.ts',
+  );
+  const name = process.env['BREAKWATER_KIND_CLUSTER'] ?? 'breakwater';
+  const image = await projectImageRef(layout, process.env);
+  const wasRunning = await kindClusterExists(name);
+  progress(`kind cluster ${name}${wasRunning ? ' (running already)' : ''}, image ${image}`);
+  try {
+    const exported = await kindUp(name, image, wasRunning);
+    Object.assign(process.env, exported);
+  } catch (error: unknown) {
+    if (!wasRunning && process.env['BREAKWATER_KEEP_CLUSTER'] !== '1') {
+      await kindDown(name).catch(() => undefined);
+    }
+    throw error;
+  }
+  const { findKubectl } = await load<Binaries>('../../tools/cluster/binaries.ts');
+  process.env['BREAKWATER_KUBECTL'] = await findKubectl(layout, process.env, progress);
+  process.env['BREAKWATER_CHART_IMAGE'] = image;
+  if (!wasRunning) (globalThis as ClusterOwnership).breakwaterStartedKind = name;
 }

@@ -6,6 +6,7 @@
 #   tools/kindNode/kind-cluster.sh load REF # an image from podman's storage into the node (kind load image-archive)
 #   tools/kindNode/kind-cluster.sh check    # CoreDNS available and a busybox pod Running
 #   tools/kindNode/kind-cluster.sh env [IMAGE] # `export` lines for the integration suites on this cluster
+#   tools/kindNode/kind-cluster.sh exec CMD...  # a command in the node (crictl, the static pods' manifests)
 #   tools/kindNode/kind-cluster.sh down     # kind delete cluster, then the host put back as up found it
 #
 # What `up` changes on the host, and `down` puts back (and then checks, failing if anything differs):
@@ -20,7 +21,8 @@
 # Hold /tmp/bw-cluster.lock from up to down (one cluster per host): flock /tmp/bw-cluster.lock ...
 #
 # BREAKWATER_KIND_STATE (default .breakwater/kind/<cluster>) holds the kubeconfig and what up changed;
-# BREAKWATER_KIND_CLUSTER (default breakwater) names the cluster.
+# BREAKWATER_KIND_CLUSTER (default breakwater) names the cluster; KIND_NODE_IMAGE, when set, is the
+# node image (kind's upstream one where a registry is reachable) instead of the one built here.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -181,6 +183,9 @@ check() {
   local started
   started=$(now_ms)
   kubectl wait --for=condition=Ready node --all --timeout=120s >/dev/null || fail "the node is not Ready"
+  # kubeadm's two CoreDNS replicas on one node add nothing but a CPU request (100m) the suites'
+  # pods need: the control plane's pods already ask for 750m of the node's two CPUs.
+  kubectl -n kube-system scale deployment/coredns --replicas=1 >/dev/null
   kubectl -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null ||
     fail "CoreDNS did not become available: $(kubectl -n kube-system get pods -l k8s-app=kube-dns --no-headers 2>&1 | tr '\n' ' ')"
   kubectl delete pod breakwater-kind-check --ignore-not-found --wait=true >/dev/null
@@ -197,7 +202,11 @@ check() {
 up() {
   local image started config
   started=$(now_ms)
-  image=$("$here/build-node-image.sh") || fail "the node image did not build"
+  if [[ -n "${KIND_NODE_IMAGE:-}" ]]; then
+    image=$KIND_NODE_IMAGE
+  else
+    image=$("$here/build-node-image.sh") || fail "the node image did not build"
+  fi
   say "node image: $image ($(elapsed "$started"))"
   prepare_host
   if cluster_exists; then
@@ -238,9 +247,25 @@ up() {
 load() {
   local ref=${1:?usage: kind-cluster.sh load <image ref held by podman>} dir started
   started=$(now_ms)
+  # The same build (image ID, its config's digest) is in the node already: nothing to copy.
+  local id
+  # docker's client prints an empty line when it reaches no engine: only a digest counts.
+  id=$({ docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null ||
+    "$repo/scripts/image/podman.sh" image inspect --format '{{.Id}}' "$ref" 2>/dev/null; } |
+    grep -oE '^(sha256:)?[0-9a-f]{64}$' | head -n 1 || true)
+  id=${id#sha256:}
+  if [[ -n "$id" ]] && node_exec crictl images --no-trunc "$ref" 2>/dev/null | grep -q "sha256:$id"; then
+    say "$ref is in the node already (image ${id:0:12})"
+    return 0
+  fi
   dir=$(mktemp -d)
-  "$repo/scripts/image/podman.sh" save --format docker-archive -o "$dir/image.tar" "$ref" >/dev/null ||
-    { rm -rf "$dir"; fail "podman save $ref failed (is it built? make image)"; }
+  # From the engine that holds it: docker where make image built with Docker, else podman.
+  if docker image inspect "$ref" >/dev/null 2>&1; then
+    docker save -o "$dir/image.tar" "$ref" || { rm -rf "$dir"; fail "docker save $ref failed"; }
+  else
+    "$repo/scripts/image/podman.sh" save --quiet --format docker-archive -o "$dir/image.tar" "$ref" >/dev/null ||
+      { rm -rf "$dir"; fail "podman save $ref failed (is it built? make image)"; }
+  fi
   kind load image-archive "$dir/image.tar" --name "$name" >&2 || { rm -rf "$dir"; fail "kind load image-archive $ref failed"; }
   rm -rf "$dir"
   say "loaded $ref into the node ($(elapsed "$started"))"
@@ -253,8 +278,16 @@ print_env() {
   echo "export BREAKWATER_KUBECONFIG=$kubeconfig"
   echo "export BREAKWATER_POD_HOST=$(host_address)"
   echo "export BREAKWATER_CLUSTER_ROUTED=1"
+  # The suites put images on the node and restart its API server through this (test/support/kindCluster.ts).
+  echo "export BREAKWATER_KIND_CLUSTER=$name"
   [[ -n "$image" ]] && echo "export BREAKWATER_CHART_IMAGE=$image"
   return 0
+}
+
+node_exec() {
+  (($#)) || fail "usage: kind-cluster.sh exec <command> [arguments...]"
+  cluster_exists || fail "no kind cluster $name: tools/kindNode/kind-cluster.sh up"
+  "$(engine)" exec "$name-control-plane" "$@"
 }
 
 down() {
@@ -274,6 +307,7 @@ case "${1:-}" in
   load) shift; load "$@" ;;
   check) check ;;
   env) shift; print_env "$@" ;;
+  exec) shift; node_exec "$@" ;;
   down) down ;;
-  *) echo "usage: $0 up | load <image> | check | env [image] | down" >&2; exit 2 ;;
+  *) echo "usage: $0 up | load <image> | check | env [image] | exec <command...> | down" >&2; exit 2 ;;
 esac

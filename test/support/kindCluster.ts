@@ -1,0 +1,81 @@
+/**
+ * The integration suites on a kind cluster (`BREAKWATER_CLUSTER=kind`; issue 37, decision 0045):
+ * tools/kindNode/kind-cluster.sh brings it up and down, loads images into its node and runs
+ * commands there; this file is how the global setup and the suites call it. The cluster's name
+ * travels in BREAKWATER_KIND_CLUSTER (`kind-cluster.sh env` prints it).
+ */
+import { fileURLToPath } from 'node:url';
+import { runCommand, type RunResult } from '../../tools/cluster/runCommand.ts';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const script = `${repoRoot}tools/kindNode/kind-cluster.sh`;
+
+/** The kind cluster the suites run on, or undefined when they run on another one. */
+export function kindClusterName(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const name = env['BREAKWATER_KIND_CLUSTER'];
+  return name === undefined || name === '' ? undefined : name;
+}
+
+function kindCluster(
+  name: string,
+  args: readonly string[],
+  options: { timeoutMs: number; streamStderr?: boolean; allowFailure?: boolean },
+): Promise<RunResult> {
+  return runCommand('bash', [script, ...args], {
+    ...options,
+    env: { ...process.env, BREAKWATER_KIND_CLUSTER: name },
+  });
+}
+
+export async function kindClusterExists(name: string): Promise<boolean> {
+  const { stdout } = await runCommand(
+    'bash',
+    [`${repoRoot}tools/kindNode/kind.sh`, 'get', 'clusters'],
+    {
+      allowFailure: true,
+    },
+  );
+  return stdout.split('\n').includes(name);
+}
+
+/**
+ * `up` (the node image built once, the host prepared, the cluster checked) unless the cluster
+ * runs already, then the project's image built and loaded (a no-op when the node holds that
+ * build); returns what `env` exports for the suites.
+ */
+export async function kindUp(
+  name: string,
+  image: string,
+  running: boolean,
+): Promise<Record<string, string>> {
+  // A cold node image builds Kubernetes from Go modules: minutes.
+  if (!running) await kindCluster(name, ['up'], { timeoutMs: 30 * 60_000, streamStderr: true });
+  await runCommand('bash', [`${repoRoot}scripts/image/build-image.sh`, image], {
+    timeoutMs: 30 * 60_000,
+    streamStderr: true,
+  });
+  await loadIntoKindNode(name, image);
+  const { stdout } = await kindCluster(name, ['env', image], { timeoutMs: 60_000 });
+  return Object.fromEntries(
+    [...stdout.matchAll(/^export ([A-Z_]+)=(.*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']),
+  );
+}
+
+/** `kind delete cluster`, then the host put back as `up` found it (and checked). */
+export async function kindDown(name: string): Promise<void> {
+  await kindCluster(name, ['down'], { timeoutMs: 5 * 60_000, streamStderr: true });
+}
+
+/** An image from this machine's podman (or Docker) storage into the node's containerd. */
+export async function loadIntoKindNode(name: string, image: string): Promise<void> {
+  await kindCluster(name, ['load', image], { timeoutMs: 10 * 60_000 });
+}
+
+/** A command inside the node's container (crictl, the static pods' manifests). */
+export function inKindNode(
+  name: string,
+  command: readonly string[],
+  options: { allowFailure?: boolean } = {},
+): Promise<RunResult> {
+  return kindCluster(name, ['exec', ...command], { timeoutMs: 60_000, ...options });
+}
