@@ -88,7 +88,7 @@ format-check: setup ## Check formatting with prettier.
 ##@ Test
 
 .PHONY: test
-test: setup tools verify-generated typecheck lint format-check ## Run every check and test (unit, integration on the local cluster's real node, the node's up/down cycle, make e2e-node).
+test: setup tools verify-generated typecheck lint format-check ## Run every check and test (unit, integration on the local cluster's real node, the node's up/down cycle, make e2e-kind).
 	scripts/test-all.sh
 
 .PHONY: test-unit

@@ -2,7 +2,7 @@
 # make test: the unit and integration projects (the integration suites on the local cluster and
 # its real node: the upstream kubelet, containerd, CNI, kube-proxy and CoreDNS); then, where a
 # real node can run (root on Linux), the node's own up/down cycle (jest project node-cycle,
-# which needs no other node running) and the in-cluster suite as `make e2e-node` runs it,
+# which needs no other node running) and the in-cluster suite as `make e2e-kind` runs it,
 # after installing the chart on a node of its own. Each runs whatever the one before gave; the
 # last line sums them up the way CI reads it: `tests: N passed, N failed, N skipped`.
 set -uo pipefail
@@ -35,11 +35,11 @@ if [[ "$(uname -s)" == Linux && "$(id -u)" == 0 ]]; then
   echo ">> the real node's up/down cycle (jest project node-cycle)"
   jest --ci --selectProjects node-cycle 2>&1 | tee "$log" || status=1
   count "$log"
-  echo ">> the in-cluster suite on the real node after a chart install (make e2e-node)"
-  test/realNode/e2e.sh 2>&1 | tee "$log" || status=1
+  echo ">> the in-cluster suite on kind after a chart install (make e2e-kind)"
+  test/kind/e2e.sh 2>&1 | tee "$log" || status=1
   count "$log"
 else
-  echo ">> skipped the real node's cycle and make e2e-node: they need root on Linux"
+  echo ">> skipped the real node's cycle and make e2e-kind: they need root on Linux"
 fi
 
 echo
