@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make e2e-kind: Breakwater on kind. Brings up a one-node kind cluster with
 # tools/kindNode/kind-cluster.sh (kind pinned; the provider is Docker when `docker info` works,
-# else podman; the node image is KIND_NODE_IMAGE or, when unset, the one built here without a
-# registry: tools/kindNode/README.md), builds the image (make image's script) and loads it into
+# else podman; the node image is KIND_NODE_IMAGE or, when unset, kind's own by digest where
+# Docker can pull it, else the one built here without a registry: tools/kindNode/README.md), builds the image (make image's script) and loads it into
 # the node (`kind load image-archive`), installs the chart, checks that the operator reconciles
 # the sample agents into Ready pods of the same image, then runs the in-cluster suite
 # (test/inCluster/) against the cluster through its kubeconfig, and takes the cluster down
@@ -16,7 +16,7 @@
 #   test/kind/e2e.sh
 #
 #   KIND_CLUSTER       cluster name                 (default breakwater-e2e)
-#   KIND_NODE_IMAGE    node image                   (default: built here, tools/kindNode/build-node-image.sh)
+#   KIND_NODE_IMAGE    node image                   (default: kind's, by digest, where Docker can pull it; else built here)
 #   IMAGE              image to build and load      (default ghcr.io/breakwater-dev/breakwater:e2e)
 #   E2E_TESTS          jest path patterns to run    (default test/inCluster/)
 #   KEEP_CLUSTER=1     keep the cluster afterwards (its kubeconfig is printed; make kind-down's

@@ -22,7 +22,8 @@
 #
 # BREAKWATER_KIND_STATE (default .breakwater/kind/<cluster>) holds the kubeconfig and what up changed;
 # BREAKWATER_KIND_CLUSTER (default breakwater) names the cluster; KIND_NODE_IMAGE, when set, is the
-# node image (kind's upstream one where a registry is reachable) instead of the one built here.
+# node image; unset, it is kind's upstream one (pinned by digest) where Docker runs and can pull
+# it, else the one built here.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,6 +32,10 @@ name=${BREAKWATER_KIND_CLUSTER:-breakwater}
 state=${BREAKWATER_KIND_STATE:-$repo/.breakwater/kind/$name}
 kubeconfig="$state/kubeconfig"
 kind() { "$here/kind.sh" "$@"; }
+# kind v0.33.0's node image for Kubernetes 1.36, as its release notes list it (by digest: an
+# image built for another kind release may not boot under this one). Used where Docker runs and
+# the registry answers; elsewhere the node image is built here (build-node-image.sh).
+UPSTREAM_NODE_IMAGE=kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed
 # kubectl of the cluster's own version (the one the node image holds), from the build cache.
 kubectl() { "$("$repo/tools/cluster/build-binaries.sh" kubectl)/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 say() { printf '>> %s\n' "$*" >&2; }
@@ -189,7 +194,14 @@ check() {
   kubectl -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null ||
     fail "CoreDNS did not become available: $(kubectl -n kube-system get pods -l k8s-app=kube-dns --no-headers 2>&1 | tr '\n' ' ')"
   kubectl delete pod breakwater-kind-check --ignore-not-found --wait=true >/dev/null
-  kubectl run breakwater-kind-check --image localhost/breakwater/busybox:1 --image-pull-policy=Never \
+  # The node image built here preloads a busybox for this pod; kind's upstream one does not, and
+  # where it runs a registry answers.
+  local check_image=localhost/breakwater/busybox:1 pull=Never
+  local held
+  if held=$(node_exec crictl images -q "$check_image" 2>/dev/null) && [[ -z "$held" ]]; then
+    check_image=docker.io/library/busybox:1.37 pull=IfNotPresent
+  fi
+  kubectl run breakwater-kind-check --image "$check_image" --image-pull-policy="$pull" \
     --restart=Never --command -- sleep 3600 >/dev/null
   if ! kubectl wait --for=condition=Ready pod/breakwater-kind-check --timeout=120s >/dev/null; then
     kubectl describe pod breakwater-kind-check | tail -n 15 >&2
@@ -204,6 +216,9 @@ up() {
   started=$(now_ms)
   if [[ -n "${KIND_NODE_IMAGE:-}" ]]; then
     image=$KIND_NODE_IMAGE
+  elif docker info >/dev/null 2>&1 && timeout 300 docker pull "$UPSTREAM_NODE_IMAGE" >&2; then
+    # Docker and a registry: kind's own node image for the pinned kind, by digest.
+    image=$UPSTREAM_NODE_IMAGE
   else
     image=$("$here/build-node-image.sh") || fail "the node image did not build"
   fi
