@@ -197,8 +197,7 @@ check() {
   # The node image built here preloads a busybox for this pod; kind's upstream one does not, and
   # where it runs a registry answers.
   local check_image=localhost/breakwater/busybox:1 pull=Never
-  local held
-  if held=$(node_exec crictl images -q "$check_image" 2>/dev/null) && [[ -z "$held" ]]; then
+  if node_exec crictl version >/dev/null 2>&1 && ! node_exec crictl inspecti "$check_image" >/dev/null 2>&1; then
     check_image=docker.io/library/busybox:1.37 pull=IfNotPresent
   fi
   kubectl run breakwater-kind-check --image "$check_image" --image-pull-policy="$pull" \
