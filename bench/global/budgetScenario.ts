@@ -19,21 +19,15 @@ import type {
   StoreBudgetAccount,
   StoreBudgetRequest,
 } from '../../runtime/src/guard/rateLimitStore.ts';
+import { PRIMARY_PRICE } from '../../test/support/budgetStoreFixture.ts';
 import { agentDocument, ratePolicy } from '../../test/support/rateLimitStoreFixture.ts';
 import type { RuntimeHandle } from '../../test/support/runtimeProcess.ts';
-import { PRIMARY_MODEL, type Mutable } from '../../test/support/standaloneRuntime.ts';
+import type { Mutable } from '../../test/support/standaloneRuntime.ts';
 import { waitFor } from '../../test/support/waitFor.ts';
 
 /** Limits far above anything the benchmarks offer: every call is admitted. */
 export const FAR_ABOVE = { perSecond: 100_000, burst: 100_000 };
-export const PRICE: ModelPriceSettings = {
-  model: PRIMARY_MODEL,
-  inputMicroUsdPerMTok: 3_000_000,
-  outputMicroUsdPerMTok: 15_000_000,
-  cacheWrite5mMicroUsdPerMTok: 3_750_000,
-  cacheWrite1hMicroUsdPerMTok: 6_000_000,
-  cacheReadMicroUsdPerMTok: 300_000,
-};
+export const PRICE: ModelPriceSettings = PRIMARY_PRICE;
 /** The largest budget there is: never exhausted by a run, so every call is admitted. */
 export const BUDGET = { name: 'monthly', period: 'Month' as const, usd: '999999' };
 

@@ -21,16 +21,19 @@ import { startRedis, type RedisHandle } from './redisServer.ts';
 import { startSimulator, type SimulatorHandle, type SimulatorStartOptions } from './simulator.ts';
 import { FALLBACK_MODEL, PRIMARY_MODEL, sample, type Mutable } from './standaloneRuntime.ts';
 
-/** Sonnet's list prices for the primary model; a fifth of them for the fallback. */
+/** Sonnet's list prices, for the primary model. */
+export const PRIMARY_PRICE: ModelPriceSettings = {
+  model: PRIMARY_MODEL,
+  inputMicroUsdPerMTok: 3_000_000,
+  outputMicroUsdPerMTok: 15_000_000,
+  cacheWrite5mMicroUsdPerMTok: 3_750_000,
+  cacheWrite1hMicroUsdPerMTok: 6_000_000,
+  cacheReadMicroUsdPerMTok: 300_000,
+};
+
+/** The primary model's list prices; a fifth of them for the fallback. */
 export const PRICING: readonly ModelPriceSettings[] = [
-  {
-    model: PRIMARY_MODEL,
-    inputMicroUsdPerMTok: 3_000_000,
-    outputMicroUsdPerMTok: 15_000_000,
-    cacheWrite5mMicroUsdPerMTok: 3_750_000,
-    cacheWrite1hMicroUsdPerMTok: 6_000_000,
-    cacheReadMicroUsdPerMTok: 300_000,
-  },
+  PRIMARY_PRICE,
   {
     model: FALLBACK_MODEL,
     inputMicroUsdPerMTok: 600_000,
