@@ -1,8 +1,12 @@
-/** The processes the demo runs beside the cluster: started detached, marked, logged, awaited. */
+/**
+ * The processes the demo runs beside the cluster: started detached, marked (the supervisor's
+ * marker variable, valued with the demo's directory), logged, awaited.
+ */
 import { join } from 'node:path';
 import {
   isAlive,
   logTail,
+  markerVariable,
   startDetached,
   type ProcessRecord,
 } from '../tools/cluster/supervisor.ts';
@@ -11,8 +15,6 @@ import type { ProcessName } from './demoState.ts';
 import { EnvironmentError } from './environmentError.ts';
 import { waitFor } from './waitFor.ts';
 
-/** The environment variable every process the demo starts carries (the cluster's convention). */
-export const MARKER_VARIABLE = 'BREAKWATER_CLUSTER';
 const NODE_ARGS = ['--no-warnings=ExperimentalWarning'];
 
 export const PROCESS_LABELS: Readonly<Record<ProcessName, string>> = {
@@ -33,7 +35,7 @@ export async function startProcess(
     command,
     args: command === process.execPath ? [...NODE_ARGS, ...args] : args,
     cwd: layout.repoRoot,
-    env: { ...process.env, [MARKER_VARIABLE]: layout.dir },
+    env: { ...process.env, [markerVariable]: layout.dir },
     logFile: join(layout.logDir, `${name}.log`),
     pidFile: join(layout.runDir, `${name}.pid`),
   });

@@ -12,8 +12,11 @@ import { pollUntil } from './polling.ts';
  * whatever it leaves behind can still be found.
  */
 
-/** The environment variable every cluster process carries; its value is the state directory. */
-export const markerVariable = 'BREAKWATER_CLUSTER';
+/**
+ * The environment variable every cluster (and demo) process carries; its value is the state
+ * directory. Not BREAKWATER_CLUSTER, which chooses the cluster (`kind`) and would be overwritten.
+ */
+export const markerVariable = 'BREAKWATER_STATE_DIR';
 
 /** A pid plus the kernel's start time of the process, so that a reused pid is not mistaken for it. */
 export interface ProcessIdentity {
