@@ -106,11 +106,11 @@ test-kind: setup tools ## The integration tests on a one-node kind cluster inste
 ##@ Demo
 
 .PHONY: demo
-demo: setup ## See it work: cluster, operator, simulator, 3 agent replicas; the primary model down (fallback serves), the provider down (fast 503s), recovery, a live policy edit; then clean up.
+demo: setup $(if $(filter kind,$(BREAKWATER_CLUSTER)),tools) ## See it work: cluster (BREAKWATER_CLUSTER=kind: on kind), operator, simulator, 3 agent replicas; the primary model down (fallback serves), the provider down (fast 503s), recovery, a live policy edit; then clean up.
 	$(NODE) demo/demo.ts
 
 .PHONY: up
-up: setup ## Start the demo environment and leave it running (PROMETHEUS=1 adds Prometheus with the alert rules).
+up: setup $(if $(filter kind,$(BREAKWATER_CLUSTER)),tools) ## Start the demo environment and leave it running (PROMETHEUS=1 adds Prometheus with the alert rules).
 	PROMETHEUS="$(PROMETHEUS)" $(NODE) demo/up.ts
 
 .PHONY: down

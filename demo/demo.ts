@@ -1,6 +1,7 @@
 /**
- * `make demo`: Breakwater in a minute and a half. Starts the local cluster (if it is not
- * running), the operator, the LLM simulator and a three-replica agent, then plays:
+ * `make demo`: Breakwater in a minute and a half. Starts the local cluster, or kind with
+ * BREAKWATER_CLUSTER=kind (demoCluster.ts; either only if it is not running), the operator,
+ * the LLM simulator and a three-replica agent, then plays:
  *
  *   1. steady traffic            every request answered
  *   2. the primary model down    529s for it alone: its breakers open (the real

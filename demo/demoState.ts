@@ -6,6 +6,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ProcessIdentity, ProcessRecord } from '../tools/cluster/supervisor.ts';
+import type { ClusterKind } from './demoCluster.ts';
 import type { Provider } from './manifests.ts';
 
 /** What the environment runs besides the cluster and the agent's pods. */
@@ -21,7 +22,9 @@ export interface DemoState {
   readonly namespace: string;
   readonly kubeconfig?: string;
   readonly kubectl?: string;
-  /** The local cluster was not running before: stopping the environment stops it too. */
+  /** Which cluster it runs in (absent in a state file of an earlier version: the local one). */
+  readonly cluster?: ClusterKind;
+  /** The cluster was not running before: stopping the environment stops it too. */
   readonly startedCluster: boolean;
   /** The namespace was created (it is deleted on the way down). */
   readonly createdNamespace: boolean;

@@ -1,5 +1,5 @@
 /**
- * The demo environment: the local cluster, the CRDs, the LLM simulator (or the real API),
+ * The demo environment: the cluster (demoCluster.ts), the CRDs, the LLM simulator (or the real API),
  * the operator for namespace breakwater-demo, the demo's policies and a three-replica agent,
  * and optionally Prometheus. `make demo` starts it and stops it; `make up` leaves it running
  * and `make down` stops it. Every step is recorded in `.breakwater/demo/state.json` before
@@ -8,11 +8,11 @@
 import { join, relative } from 'node:path';
 import { HttpKubeClient } from '../platform/src/kube/httpKubeClient.ts';
 import { Kinds } from '../platform/src/kube/resourceKinds.ts';
-import { clusterStatus, clusterUp } from '../tools/cluster/controlPlane.ts';
 import { kubectlFor, type Kubectl } from '../tools/cluster/kubectl.ts';
 import { acquireLock } from '../tools/cluster/lock.ts';
 import { identityOf, isAlive } from '../tools/cluster/supervisor.ts';
 import { waitForAgent, waitForNamespaceGone } from './agentReadiness.ts';
+import { clusterKindFromEnv, demoCluster } from './demoCluster.ts';
 import { DEMO_NAMESPACE, REPLICAS, demoLayout, type DemoLayout } from './demoLayout.ts';
 import { startProcess, waitForHttp } from './demoProcesses.ts';
 import { readState, removeState, writeState, type DemoState } from './demoState.ts';
@@ -171,25 +171,15 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   };
   await save({});
 
-  progress(
-    '▸ local cluster (etcd, kube-apiserver, controller-manager, scheduler; the kubelet, ' +
-      'containerd, kube-proxy and CoreDNS on one node)',
-  );
-  const before = await clusterStatus();
+  const cluster = demoCluster(clusterKindFromEnv());
+  progress(`▸ ${cluster.description}`);
   // Only a cluster that was not running at all becomes ours to stop.
-  await save({ startedCluster: !before.components.some((c) => c.running) });
-  const cluster = await clusterUp({ progress: sub });
-  await save({ kubeconfig: cluster.kubeconfig, kubectl: cluster.kubectl });
-  if (cluster.node === undefined) {
-    throw new EnvironmentError(
-      'the local cluster has no node to run the agent on: the kubelet needs root on Linux ' +
-        '(BREAKWATER_NODE=none was set, or this machine is not one). Run `make demo` as root on ' +
-        'Linux, or install the chart into a cluster you have (docs/installation.md).',
-    );
-  }
-  const podHost = cluster.node.hostAddress;
-  const kubectl = kubectlFor(cluster.kubectl, cluster.kubeconfig);
-  const client = HttpKubeClient.fromKubeconfig(cluster.kubeconfig);
+  await save({ cluster: cluster.kind, startedCluster: !(await cluster.running()) });
+  const access = await cluster.up(sub);
+  await save({ kubeconfig: access.kubeconfig, kubectl: access.kubectl });
+  const { podHost } = access;
+  const kubectl = kubectlFor(access.kubectl, access.kubeconfig);
+  const client = HttpKubeClient.fromKubeconfig(access.kubeconfig);
   checkAborted(signal);
 
   progress('▸ CRDs (kubectl apply --server-side -f crds/)');
@@ -252,7 +242,7 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   const operator = await startProcess(layout, 'operator', [
     join(layout.repoRoot, 'operator/src/main.ts'),
     '--kubeconfig',
-    cluster.kubeconfig,
+    access.kubeconfig,
     '--namespace',
     DEMO_NAMESPACE,
     '--metrics-port',

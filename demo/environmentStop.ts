@@ -3,7 +3,6 @@
  * any process that carries the demo's marker but the state file lost.
  */
 import { HttpKubeClient } from '../platform/src/kube/httpKubeClient.ts';
-import { clusterDown } from '../tools/cluster/controlPlane.ts';
 import { kubectlFor } from '../tools/cluster/kubectl.ts';
 import { acquireLock } from '../tools/cluster/lock.ts';
 import { errorText } from '../tools/cluster/polling.ts';
@@ -14,6 +13,7 @@ import {
   type ProcessRecord,
 } from '../tools/cluster/supervisor.ts';
 import { agentPods } from './agentPods.ts';
+import { demoCluster } from './demoCluster.ts';
 import { DEMO_NAMESPACE, demoLayout, type DemoLayout } from './demoLayout.ts';
 import { PROCESS_LABELS } from './demoProcesses.ts';
 import { readState, removeState, type DemoState, type ProcessName } from './demoState.ts';
@@ -96,17 +96,17 @@ export async function stopRecorded(
     }
   }
 
+  const cluster = demoCluster(state.cluster ?? 'local');
   if (state.startedCluster) {
-    progress('▸ stopping the local cluster (the demo started it)');
-    await clusterDown({
-      progress: (line) => {
-        progress(`   ${line}`);
-      },
+    progress(`▸ stopping ${cluster.title} (the demo started it)`);
+    await cluster.down((line) => {
+      progress(`   ${line}`);
     });
-    stopped.push('local cluster');
+    stopped.push(cluster.title.replace(/^the /, ''));
   } else if (state.kubeconfig !== undefined) {
     progress(
-      '▸ the local cluster keeps running (it was running before); `make cluster-down` stops it',
+      `▸ ${cluster.title} keeps running (it was running before); ` +
+        `\`make ${cluster.kind === 'kind' ? 'kind-down' : 'cluster-down'}\` stops it`,
     );
   }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../chart/chartTools.ts';
 import { importFromPodman } from '../../tools/cluster/realNode/projectImage.ts';
-import { kindClusterName, loadIntoKindNode } from '../support/kindCluster.ts';
+import { kindClusterName, loadIntoKindNode } from '../../tools/kindNode/kindCluster.ts';
 
 const run = promisify(execFile);
 const podman = join(repoRoot, 'scripts/image/podman.sh');

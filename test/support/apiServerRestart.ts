@@ -22,7 +22,7 @@ import {
   startDetached,
   stopProcess,
 } from '../../tools/cluster/supervisor.ts';
-import { kindClusterName, inKindNode } from './kindCluster.ts';
+import { kindClusterName, inKindNode } from '../../tools/kindNode/kindCluster.ts';
 import { kubeconfigPath, kubectl } from './kube.ts';
 import { waitFor } from './waitFor.ts';
 

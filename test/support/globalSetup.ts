@@ -11,7 +11,7 @@ type ClusterErrors = typeof import('../../tools/cluster/clusterError.ts');
 type ControlPlane = typeof import('../../tools/cluster/controlPlane.ts');
 type Layout = typeof import('../../tools/cluster/layout.ts');
 type ProjectImage = typeof import('../../tools/cluster/realNode/projectImage.ts');
-type KindCluster = typeof import('./kindCluster.ts');
+type KindCluster = typeof import('../../tools/kindNode/kindCluster.ts');
 
 // Jest runs this file through its transformer and then imports it natively; a static import of
 // a sibling would arrive as './x.js' and fail, so the cluster code is loaded by file URL.
@@ -88,7 +88,9 @@ interface ClusterOwnership {
  * like the real node: pods reach servers the tests start at BREAKWATER_POD_HOST.
  */
 async function kindSetup(layout: ReturnType<Layout['clusterLayout']>): Promise<void> {
-  const { kindClusterExists, kindDown, kindUp } = await load<KindCluster>('./kindCluster.ts');
+  const { kindClusterExists, kindDown, kindUp } = await load<KindCluster>(
+    '../../tools/kindNode/kindCluster.ts',
+  );
   const { projectImageRef } = await load<ProjectImage>(
     '../../tools/cluster/realNode/projectImage.ts',
   );

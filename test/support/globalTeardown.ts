@@ -3,7 +3,7 @@
  * someone brought up by hand survives the test run. BREAKWATER_KEEP_CLUSTER=1 keeps it in any case.
  */
 type ControlPlane = typeof import('../../tools/cluster/controlPlane.ts');
-type KindCluster = typeof import('./kindCluster.ts');
+type KindCluster = typeof import('../../tools/kindNode/kindCluster.ts');
 
 interface ClusterOwnership {
   breakwaterStartedCluster?: boolean;
@@ -20,7 +20,7 @@ export default async function globalTeardown(): Promise<void> {
       return;
     }
     const { kindDown } = (await import(
-      new URL('./kindCluster.ts', import.meta.url).href
+      new URL('../../tools/kindNode/kindCluster.ts', import.meta.url).href
     )) as KindCluster;
     await kindDown(kind);
     return;

@@ -1,11 +1,12 @@
 /**
- * The integration suites on a kind cluster (`BREAKWATER_CLUSTER=kind`; issue 37, decision 0045):
+ * A kind cluster from TypeScript (`BREAKWATER_CLUSTER=kind`; issue 37, decision 0045):
  * tools/kindNode/kind-cluster.sh brings it up and down, loads images into its node and runs
- * commands there; this file is how the global setup and the suites call it. The cluster's name
- * travels in BREAKWATER_KIND_CLUSTER (`kind-cluster.sh env` prints it).
+ * commands there; this file is how the demo, the integration suites' global setup and the
+ * suites call it. The cluster's name travels in BREAKWATER_KIND_CLUSTER (`kind-cluster.sh env`
+ * prints it).
  */
 import { fileURLToPath } from 'node:url';
-import { runCommand, type RunResult } from '../../tools/cluster/runCommand.ts';
+import { runCommand, type RunResult } from '../cluster/runCommand.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const script = `${repoRoot}tools/kindNode/kind-cluster.sh`;
