@@ -43,6 +43,12 @@ const RUN_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * worth waiting on a slow store. A store that is down answers at once (connection refused).
  */
 const OP_TIMEOUT_MS = 1_000;
+/**
+ * The longest a call waits for a store just configured to connect (a pod's first calls arrive
+ * while it connects). Without the wait those calls went on unjournaled, and their runs could
+ * not resume. Only the first attempt is waited for: once it failed, calls go on at once.
+ */
+const FIRST_CONNECT_MS = 3_000;
 const TIMED_OUT = Symbol('timed out');
 /** How often an unreadable journal key is read again. */
 const KEY_RETRY_MS = 10_000;
@@ -98,6 +104,8 @@ interface Connection {
   readonly client: RedisClientType;
   readonly journal: RunJournal;
   readonly cipher: JournalCipher;
+  /** The first connection attempt while it is under way: true once ready, false on an error. */
+  firstAttempt?: Promise<boolean> | undefined;
 }
 
 export class DurableRuns {
@@ -162,12 +170,25 @@ export class DurableRuns {
     client.on('ready', () => {
       this.#recovered();
     });
-    this.#connection = {
+    const connection: Connection = {
       settings,
       client,
       cipher,
       journal: new RunJournal(client, settings.keyPrefix, settings.retentionMs),
     };
+    connection.firstAttempt = new Promise<boolean>((resolve) => {
+      const settle = (ready: boolean): void => {
+        connection.firstAttempt = undefined;
+        resolve(ready);
+      };
+      client.once('ready', () => {
+        settle(true);
+      });
+      client.once('error', () => {
+        settle(false);
+      });
+    });
+    this.#connection = connection;
   }
 
   /**
@@ -216,7 +237,7 @@ export class DurableRuns {
     const connection = this.#connection;
     if (connection === undefined) return { action: 'live' };
     this.activity.called(`${run.owner}|${run.id}`);
-    if (!connection.client.isReady) {
+    if (!connection.client.isReady && !(await this.#firstConnection(connection))) {
       this.#degrade('store_unavailable', 'the journal store is not connected');
       return { action: 'live' };
     }
@@ -344,6 +365,23 @@ export class DurableRuns {
       { run: run.id, step: position + 1 },
       'durable run diverged from its journal: going on live from this step',
     );
+  }
+
+  /** Whether the store's first connection, when it is under way, is made within FIRST_CONNECT_MS. */
+  async #firstConnection(connection: Connection): Promise<boolean> {
+    const attempt = connection.firstAttempt;
+    if (attempt === undefined) return false;
+    let cancel: (() => void) | undefined;
+    const deadline = new Promise<boolean>((resolve) => {
+      cancel = this.#deps.clock.setTimeout(() => {
+        resolve(false);
+      }, FIRST_CONNECT_MS);
+    });
+    try {
+      return (await Promise.race([attempt, deadline])) && connection.client.isReady;
+    } finally {
+      cancel?.();
+    }
   }
 
   /** `op`'s answer, or undefined when it failed or took longer than OP_TIMEOUT_MS. */
