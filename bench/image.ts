@@ -31,9 +31,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { samplePolicyDocument } from '../contract/src/policy/policyFixtures.ts';
-import { clusterDown, clusterUp } from '../tools/cluster/controlPlane.ts';
 import { uniqueNamespace } from '../test/support/kube.ts';
 import { freePort } from '../test/support/podReach.ts';
+import { benchCluster } from './benchCluster.ts';
 import { PodmanContainer, untilOk } from './image/podmanContainer.ts';
 import { median } from '../tools/stats/samples.ts';
 
@@ -95,15 +95,13 @@ async function runtimeRun(
 }
 
 async function operatorRssMb(): Promise<number> {
-  const keep = process.env['BREAKWATER_KEEP_CLUSTER'] === '1';
-  const up = await clusterUp({ progress: (line) => process.stderr.write(`[cluster] ${line}\n`) });
-  process.env['BREAKWATER_KUBECONFIG'] = up.kubeconfig;
-  process.env['BREAKWATER_KUBECTL'] = up.kubectl;
+  const cluster = await benchCluster((line) => process.stderr.write(`[cluster] ${line}\n`));
+  const kubeconfig = process.env['BREAKWATER_KUBECONFIG'] ?? '';
   const ns = await uniqueNamespace('bench-image');
   // A copy the container's user (65532) may read; the original is root's alone. Removed below.
   const kube = mkdtempSync(join(tmpdir(), 'bw-bench-kube-'));
   chmodSync(kube, 0o755);
-  copyFileSync(up.kubeconfig, join(kube, 'kubeconfig'));
+  copyFileSync(kubeconfig, join(kube, 'kubeconfig'));
   chmodSync(join(kube, 'kubeconfig'), 0o644);
   const [metrics, health] = [await freePort(), await freePort()];
   const container = await PodmanContainer.start(repo, {
@@ -127,7 +125,7 @@ async function operatorRssMb(): Promise<number> {
     await container.remove();
     rmSync(kube, { recursive: true, force: true });
     await ns.cleanup();
-    if (up.started.includes('etcd') && !keep) await clusterDown();
+    await cluster.release();
   }
 }
 

@@ -1,8 +1,8 @@
 /**
- * `make bench-operator`: the operator on the local cluster (real API server, real runtime
- * pods on its real node, the LLM simulator as provider). Brings the cluster up when it is
- * not running (and stops it again afterwards, unless BREAKWATER_KEEP_CLUSTER=1), or uses
- * the cluster of BREAKWATER_KUBECONFIG. Three measurements, each in its own namespace,
+ * `make bench-operator`: the operator on the local cluster, or kind with BREAKWATER_CLUSTER=kind
+ * (real API server, real runtime pods on its node, the LLM simulator as provider). Brings the
+ * cluster up when it is not running (and stops it again afterwards, unless
+ * BREAKWATER_KEEP_CLUSTER=1), or uses the cluster of BREAKWATER_KUBECONFIG (bench/benchCluster.ts). Three measurements, each in its own namespace,
  * deleted at the end:
  *
  *   reload          RateLimitPolicy edit → every replica of a 10-replica agent reports the
@@ -35,9 +35,6 @@ import type { KubeObject } from '../platform/src/kube/kubeObject.ts';
 import { Kinds } from '../platform/src/kube/resourceKinds.ts';
 import { POLICY_HASH_ANNOTATION } from '../contract/src/policy/policyDocument.ts';
 import { installCrds } from '../test/api/apiInstallation.ts';
-import { findKubectl } from '../tools/cluster/binaries.ts';
-import { clusterDown, clusterUp } from '../tools/cluster/controlPlane.ts';
-import { clusterLayout } from '../tools/cluster/layout.ts';
 import {
   agentDeployment,
   circuitBreakerPolicy,
@@ -57,6 +54,7 @@ import { measureReload, type ReloadResult } from './operator/reloadLatency.ts';
 import { measureTripToStatus, type TripResult } from './operator/tripToStatus.ts';
 import { ensureServiceAddresses } from './operator/serviceAddresses.ts';
 import { WatchedCache } from './operator/watchedCache.ts';
+import { benchCluster } from './benchCluster.ts';
 
 const flags = parseArgs({
   options: {
@@ -96,22 +94,6 @@ const cleanups: (() => Promise<void>)[] = [];
 const log = (line: string): void => {
   process.stderr.write(`[bench] ${line}\n`);
 };
-
-/** Uses BREAKWATER_KUBECONFIG's cluster, or brings up the local one; says whether it started it. */
-async function prepareCluster(): Promise<boolean> {
-  const external = process.env['BREAKWATER_KUBECONFIG'];
-  if (external !== undefined && external !== '') {
-    process.env['BREAKWATER_KUBECTL'] = await findKubectl(clusterLayout(), process.env, log);
-    log(`using the cluster of BREAKWATER_KUBECONFIG=${external}`);
-    return false;
-  }
-  const up = await clusterUp({ progress: log });
-  process.env['BREAKWATER_KUBECONFIG'] = up.kubeconfig;
-  process.env['BREAKWATER_KUBECTL'] = up.kubectl;
-  // The simulator listens where the node's pods reach this machine (test/support/podReach.ts).
-  if (up.node !== undefined) process.env['BREAKWATER_POD_HOST'] = up.node.hostAddress;
-  return !up.wasRunning;
-}
 
 interface ReloadPhase {
   readonly reload: ReloadResult;
@@ -248,7 +230,7 @@ async function manyAgents(
 }
 
 async function main(): Promise<void> {
-  const startedCluster = await prepareCluster();
+  const cluster = await benchCluster(log);
   const limit = setTimeout(() => {
     log(`gave up after ${String(RUN_LIMIT_MS / 60_000)} minutes`);
     process.exit(1);
@@ -294,10 +276,7 @@ async function main(): Promise<void> {
           'node --no-warnings=ExperimentalWarning operator/src/main.ts (TypeScript run by type stripping)',
         nodeOptions: OPERATOR_NODE_OPTIONS,
       },
-      cluster:
-        'local: etcd, kube-apiserver, kube-controller-manager and kube-scheduler v1.36.3 as ' +
-        'processes; one real node (kubelet, containerd, runc), the runtime pods containers of ' +
-        'the image built from the checkout; shared with other work',
+      cluster: `${cluster.title}: one node, the runtime pods containers of the image built from the checkout; shared with other work`,
       reload: {
         what:
           'RateLimitPolicy edit (PATCH accepted) → every replica reports the new hash in its ' +
@@ -363,9 +342,7 @@ async function main(): Promise<void> {
     await sim?.stop();
     for (const ns of namespaces) await ns.cleanup().catch(() => undefined);
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
-    if (startedCluster && process.env['BREAKWATER_KEEP_CLUSTER'] !== '1') {
-      await clusterDown({ progress: log });
-    }
+    await cluster.release();
     clearTimeout(limit);
   }
 }

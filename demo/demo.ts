@@ -1,6 +1,6 @@
 /**
  * `make demo`: Breakwater in a minute and a half. Starts the local cluster, or kind with
- * BREAKWATER_CLUSTER=kind (demoCluster.ts; either only if it is not running), the operator,
+ * BREAKWATER_CLUSTER=kind (tools/clusterChoice.ts; either only if it is not running), the operator,
  * the LLM simulator and a three-replica agent, then plays:
  *
  *   1. steady traffic            every request answered

@@ -6,7 +6,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ProcessIdentity, ProcessRecord } from '../tools/cluster/supervisor.ts';
-import type { ClusterKind } from './demoCluster.ts';
+import type { ClusterKind } from '../tools/clusterChoice.ts';
 import type { Provider } from './manifests.ts';
 
 /** What the environment runs besides the cluster and the agent's pods. */

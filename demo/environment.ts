@@ -1,5 +1,5 @@
 /**
- * The demo environment: the cluster (demoCluster.ts), the CRDs, the LLM simulator (or the real API),
+ * The demo environment: the cluster (tools/clusterChoice.ts), the CRDs, the LLM simulator (or the real API),
  * the operator for namespace breakwater-demo, the demo's policies and a three-replica agent,
  * and optionally Prometheus. `make demo` starts it and stops it; `make up` leaves it running
  * and `make down` stops it. Every step is recorded in `.breakwater/demo/state.json` before
@@ -12,7 +12,7 @@ import { kubectlFor, type Kubectl } from '../tools/cluster/kubectl.ts';
 import { acquireLock } from '../tools/cluster/lock.ts';
 import { identityOf, isAlive } from '../tools/cluster/supervisor.ts';
 import { waitForAgent, waitForNamespaceGone } from './agentReadiness.ts';
-import { clusterKindFromEnv, demoCluster } from './demoCluster.ts';
+import { chosenCluster, clusterKindFromEnv } from '../tools/clusterChoice.ts';
 import { DEMO_NAMESPACE, REPLICAS, demoLayout, type DemoLayout } from './demoLayout.ts';
 import { startProcess, waitForHttp } from './demoProcesses.ts';
 import { readState, removeState, writeState, type DemoState } from './demoState.ts';
@@ -171,7 +171,7 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   };
   await save({});
 
-  const cluster = demoCluster(clusterKindFromEnv());
+  const cluster = chosenCluster(clusterKindFromEnv());
   progress(`▸ ${cluster.description}`);
   // Only a cluster that was not running at all becomes ours to stop.
   await save({ cluster: cluster.kind, startedCluster: !(await cluster.running()) });

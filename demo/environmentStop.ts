@@ -13,7 +13,7 @@ import {
   type ProcessRecord,
 } from '../tools/cluster/supervisor.ts';
 import { agentPods } from './agentPods.ts';
-import { demoCluster } from './demoCluster.ts';
+import { chosenCluster } from '../tools/clusterChoice.ts';
 import { DEMO_NAMESPACE, demoLayout, type DemoLayout } from './demoLayout.ts';
 import { PROCESS_LABELS } from './demoProcesses.ts';
 import { readState, removeState, type DemoState, type ProcessName } from './demoState.ts';
@@ -96,7 +96,7 @@ export async function stopRecorded(
     }
   }
 
-  const cluster = demoCluster(state.cluster ?? 'local');
+  const cluster = chosenCluster(state.cluster ?? 'local');
   if (state.startedCluster) {
     progress(`▸ stopping ${cluster.title} (the demo started it)`);
     await cluster.down((line) => {

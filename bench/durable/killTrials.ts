@@ -1,5 +1,5 @@
 /**
- * `make bench-durable`: durable runs under SIGKILL on the local cluster's real node (issue 36:
+ * `make bench-durable`: durable runs under SIGKILL on a cluster's node (issue 36:
  * "20 SIGKILL trials mid-run, 0 repeated tool effects, 0 runs lost"). The on-call test's set-up
  * (test/onCall/durableRunResume.test.ts), repeated: the team's own agent (durableAgent.ts, the
  * official SDKs) in the agent container of an AgentDeployment with `spec.durability`, its
@@ -12,9 +12,9 @@
  * first step past k. Writes bench/results/durable-kill-trials.json; exits 1 on a repeated
  * effect or a lost run.
  *
- * Brings the cluster up when it is not running (and down again afterwards, unless
- * BREAKWATER_KEEP_CLUSTER=1), or uses the cluster of BREAKWATER_KUBECONFIG. Needs the real
- * node (root on Linux).
+ * The local cluster's real node (root on Linux), or kind's with BREAKWATER_CLUSTER=kind: brought
+ * up when it is not running (and down again afterwards, unless BREAKWATER_KEEP_CLUSTER=1), or
+ * the cluster of BREAKWATER_KUBECONFIG (bench/benchCluster.ts).
  *
  *   node --no-warnings=ExperimentalWarning bench/durable/killTrials.ts [--trials 20]
  */
@@ -22,9 +22,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { findKubectl } from '../../tools/cluster/binaries.ts';
-import { clusterDown, clusterUp } from '../../tools/cluster/controlPlane.ts';
-import { clusterLayout } from '../../tools/cluster/layout.ts';
 import { getAgent, type PodView } from '../../test/support/breakwaterCluster.ts';
 import {
   durableAgentObjects,
@@ -39,6 +36,7 @@ import { startScenario, type Scenario } from '../../test/support/operatorScenari
 import { startRedis } from '../../test/support/redisServer.ts';
 import { buildAgentImage } from '../../test/inCluster/agentImages.ts';
 import { median } from '../../tools/stats/samples.ts';
+import { benchCluster } from '../benchCluster.ts';
 
 const AGENT = 'kill-trials';
 const STEPS = 6;
@@ -66,29 +64,6 @@ interface Trial {
   /** Force-delete → the first step past k done in the replacement pod. */
   readonly resumedMs: number;
   readonly error?: string;
-}
-
-/** Uses BREAKWATER_KUBECONFIG's cluster, or brings up the local one; says whether it started it. */
-async function prepareCluster(): Promise<boolean> {
-  const external = process.env['BREAKWATER_KUBECONFIG'];
-  if (external !== undefined && external !== '') {
-    process.env['BREAKWATER_KUBECTL'] = await findKubectl(clusterLayout(), process.env, log);
-    return false;
-  }
-  const up = await clusterUp({ progress: log });
-  if (up.node === undefined)
-    throw new Error('the SIGKILL trials need the real node (root on Linux)');
-  // What the integration suite's global setup gives its workers (test/support/globalSetup.ts).
-  Object.assign(process.env, {
-    BREAKWATER_KUBECONFIG: up.kubeconfig,
-    BREAKWATER_KUBECTL: up.kubectl,
-    BREAKWATER_LOCAL_CLUSTER: '1',
-    BREAKWATER_POD_HOST: up.node.hostAddress,
-    BREAKWATER_CLUSTER_ROUTED: '1',
-    BREAKWATER_CHART_IMAGE: up.node.image,
-    BREAKWATER_CONTAINERD_ADDRESS: up.node.containerdSocket,
-  });
-  return !up.wasRunning;
 }
 
 async function trial(
@@ -151,7 +126,7 @@ async function trial(
 }
 
 async function main(): Promise<void> {
-  const startedCluster = await prepareCluster();
+  const cluster = await benchCluster(log);
   const loadBefore = loadavg();
   const image = await buildAgentImage('typescript');
   const redis = await startRedis();
@@ -191,7 +166,7 @@ async function main(): Promise<void> {
       cores: cpus().length,
       loadAverage: { before: loadBefore, after: loadavg() },
       method:
-        `${String(TRIALS)} trials on the local cluster's real node: the team's own agent (official SDKs) runs ` +
+        `${String(TRIALS)} trials on ${cluster.title}: the team's own agent (official SDKs) runs ` +
         `${String(STEPS)} steps of a model call and a file_ticket tool call; stopped after step k (1..5 in turn), ` +
         'its pod force-deleted (--grace-period=0 --force), and run again with the same run id in the replacement pod',
       summary: {
@@ -220,8 +195,7 @@ async function main(): Promise<void> {
   } finally {
     await scenario?.end().catch(() => undefined);
     await Promise.all([redis.remove(), mcp.stop()]).catch(() => undefined);
-    if (startedCluster && process.env['BREAKWATER_KEEP_CLUSTER'] !== '1')
-      await clusterDown({ progress: log });
+    await cluster.release();
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { clusterKindFromEnv } from '../../demo/demoCluster.ts';
+import { clusterKindFromEnv } from './clusterChoice.ts';
 
-describe('the cluster the demo runs in', () => {
+describe('the cluster chosen by BREAKWATER_CLUSTER', () => {
   it.each([
     [{}, 'local'],
     [{ BREAKWATER_CLUSTER: '' }, 'local'],
