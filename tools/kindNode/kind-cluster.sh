@@ -88,6 +88,19 @@ restore_hostport_chains() {
   done
   say "host: removed the CNI-HOSTPORT chains podman's portmap plugin left"
 }
+# podman's CNI firewall plugin, for the network kind, adds CNI-FORWARD (jumped to from FORWARD)
+# and CNI-ADMIN, and leaves them behind when the network goes. They are removed when up found
+# neither and they hold nothing but the jump from one to the other (no container uses them).
+restore_firewall_chains() {
+  grep -qE '^filter :CNI-(FORWARD|ADMIN) ' "$state/host/iptables" && return 0
+  iptables -S CNI-FORWARD >/dev/null 2>&1 || return 0
+  [[ "$(iptables -S CNI-FORWARD | grep '^-A' | grep -v -c -- '-j CNI-ADMIN$')" == 0 ]] || return 0
+  [[ "$(iptables -S CNI-ADMIN 2>/dev/null | grep -c '^-A')" == 0 ]] || return 0
+  while iptables -D FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD 2>/dev/null; do :; done
+  iptables -F CNI-FORWARD && iptables -X CNI-FORWARD
+  iptables -X CNI-ADMIN 2>/dev/null || true
+  say "host: removed the CNI-FORWARD and CNI-ADMIN chains podman's firewall plugin left"
+}
 cluster_exists() { kind get clusters 2>/dev/null | grep -qx "$name"; }
 
 prepare_host() {
@@ -133,6 +146,7 @@ restore_host() {
     fi
   fi
   restore_hostport_chains
+  restore_firewall_chains
   if [[ -f "$state/host/lib-modules-created" && -d /lib/modules ]]; then
     rmdir /lib/modules 2>/dev/null && say "host: removed the empty /lib/modules" ||
       differences+=("/lib/modules is no longer empty; left in place")
