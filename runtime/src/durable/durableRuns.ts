@@ -18,12 +18,14 @@ import { JournalConnection, type Connection } from './journalConnection.ts';
 import { decodeStep, encodeDone, type StepAnswer, type StepKind } from './journalEntry.ts';
 import { RunTails } from './runTails.ts';
 import { RunActivity } from './runActivity.ts';
-import { countRunEvent, listRuns, type RunEvent } from './runListing.ts';
+import { listRuns } from './runListing.ts';
 import type { DurableReport } from '../../../contract/src/reporting/durableReport.ts';
 import type { RunsDocument } from '../../../contract/src/reporting/runsListing.ts';
 
 export const RUN_ID_HEADER = 'breakwater-run-id';
 const RUN_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Client keys whose owner and fingerprint are kept: a runtime's callers are a handful. */
+const MAX_KNOWN_CALLERS = 256;
 
 /** A run as one call names it: its id and who may use it. */
 export interface RunRef {
@@ -75,6 +77,10 @@ export class DurableRuns {
   readonly #deps: DurableDeps;
   readonly #link: JournalConnection;
   readonly #tails = new RunTails();
+  #callers: {
+    readonly cipher?: JournalCipher;
+    readonly known: Map<string, Pick<RunRef, 'owner' | 'client'>>;
+  } = { known: new Map() };
 
   /** What the pod report says of runs and the store (runActivity.ts). */
   readonly activity: RunActivity;
@@ -121,8 +127,30 @@ export class DurableRuns {
         ok: false,
         message: `header Breakwater-Run-Id must be 1 to 128 letters, digits or . _ : -, got ${JSON.stringify(id)}`,
       };
-    const owner = ownerOf(connection.cipher, presentedKey, podKey);
-    return { ok: true, run: { id, owner, client: fingerprintOf(presentedKey, podKey) } };
+    return { ok: true, run: { id, ...this.#callerOf(connection.cipher, presentedKey, podKey) } };
+  }
+
+  /**
+   * A run's owner and the audit fingerprint for a presented key: two hashes (an HMAC and a
+   * SHA-256) made once per key, not on every call.
+   */
+  #callerOf(
+    cipher: JournalCipher,
+    presentedKey: string | undefined,
+    podKey: boolean,
+  ): Pick<RunRef, 'owner' | 'client'> {
+    if (this.#callers.cipher !== cipher || this.#callers.known.size >= MAX_KNOWN_CALLERS)
+      this.#callers = { cipher, known: new Map() };
+    const key = podKey ? 'pod' : `key ${presentedKey ?? ''}`;
+    let caller = this.#callers.known.get(key);
+    if (caller === undefined) {
+      caller = {
+        owner: ownerOf(cipher, presentedKey, podKey),
+        client: fingerprintOf(presentedKey, podKey),
+      };
+      this.#callers.known.set(key, caller);
+    }
+    return caller;
   }
 
   /** Who a run started with this key belongs to (undefined: durability off). */
@@ -178,7 +206,7 @@ export class DurableRuns {
     }
     if (claim.newAttempt) {
       this.#deps.metrics.runs.inc({ outcome: 'resumed' });
-      this.#count(connection, run, 'resumed');
+      this.activity.resumed();
       this.#deps.audit.record({ event: 'run_resumed', run: run.id, step: 1, client: run.client });
       this.#deps.logger.info({ run: run.id }, 'durable run resumed: replaying its journal');
     }
@@ -192,7 +220,7 @@ export class DurableRuns {
     }
     if (decoded.answer === undefined) return { action: 'unknown', step };
     this.#deps.metrics.replayed.inc({ kind });
-    this.#count(connection, run, 'replayed');
+    this.activity.replayed();
     return { action: 'replay', answer: decoded.answer };
   }
 
@@ -250,8 +278,7 @@ export class DurableRuns {
 
   #diverged(run: RunRef, position: number): void {
     this.#deps.metrics.runs.inc({ outcome: 'diverged' });
-    const connection = this.#link.current;
-    if (connection !== undefined) this.#count(connection, run, 'diverged');
+    this.activity.diverged();
     this.#deps.audit.record({
       event: 'run_diverged',
       run: run.id,
@@ -262,13 +289,6 @@ export class DurableRuns {
       { run: run.id, step: position + 1 },
       'durable run diverged from its journal: going on live from this step',
     );
-  }
-
-  /** Counts the event for the run's listing and this pod's report; never waited on. */
-  #count(connection: Connection, run: RunRef, event: RunEvent): void {
-    this.activity[event]();
-    const { keyPrefix, retentionMs } = connection.settings;
-    void this.#link.within(countRunEvent(connection.client, keyPrefix, run.id, event, retentionMs));
   }
 
   /** This process's report on its pod; undefined while durability is off. */
