@@ -640,7 +640,7 @@ async function recordDurable(loadBefore: number[]): Promise<void> {
       `${JSON.stringify(result, null, 2)}\n`,
     );
   process.stdout.write(
-    `runtime durable: model_added_p50_ms=${durable.modelCall.addedP50Ms.toFixed(3)} tool_added_p50_ms=${durable.toolCall.addedP50Ms.toFixed(3)} effect_tool_added_p50_ms=${durable.effectToolCall.addedP50Ms.toFixed(3)} replay_speedup=${durable.replay.speedup.toFixed(1)} agent_replay_speedup=${durable.agentReplay.speedup.toFixed(1)}\n`,
+    `runtime durable: model_added_p50_ms=${durable.modelCall.addedP50Ms.toFixed(3)} tool_added_p50_ms=${durable.toolCall.addedP50Ms.toFixed(3)} effect_tool_added_p50_ms=${durable.effectToolCall.addedP50Ms.toFixed(3)} replay_speedup=${durable.replay.speedup.toFixed(1)}${durable.replay.before === undefined ? '' : ` (before ${durable.replay.before.speedup.toFixed(1)})`} agent_replay_speedup=${durable.agentReplay.speedup.toFixed(1)}\n`,
   );
 }
 

@@ -14,7 +14,8 @@
  * - Replay against live: a 20-step run of streamed model calls at the simulator's default
  *   pacing (the first token after 40 ms, 8 ms between events), live and journaled, then the
  *   same run again five times (a restarted agent each time), answered from the journal: the
- *   median of the five.
+ *   median of the five. With `baseline`, that checkout's runtime replays a run of its own in
+ *   turn with each (its speedup against the same live run).
  * - CPU per journaled call: the runtime's CPU time per call, journal on against off.
  * - The bundled agent's run (`/v1/agent/invoke` with `Idempotency-Key`, the simulator's plan of
  *   AGENT_TOOL_STEPS tool steps through the MCP server): live, then replayed from its journal
@@ -79,6 +80,10 @@ export async function durableComparison(options: DurableComparisonOptions = {}) 
       ? undefined
       : await start('before', fastSim.url, true, options.baseline);
   const paced = await start('paced', pacedSim.url, true);
+  const pacedBefore =
+    options.baseline === undefined
+      ? undefined
+      : await start('paced-before', pacedSim.url, true, options.baseline);
   try {
     const compared = (make: (rt: RuntimeHandle) => Promise<Call>) => compare(off, on, before, make);
     const model = await compared((rt) => modelCall(rt.url, false));
@@ -88,8 +93,15 @@ export async function durableComparison(options: DurableComparisonOptions = {}) 
     const run = randomUUID();
     const journaledLive = await timedRun(paced.url, run);
     // A replay is short enough for one scheduling hiccup to double it: the median of five.
+    // The baseline's runtime replays a run it journaled itself, in turn with this one's.
+    const runBefore = randomUUID();
+    if (pacedBefore !== undefined) await timedRun(pacedBefore.url, runBefore);
     const replays: number[] = [];
-    for (let i = 0; i < 5; i++) replays.push(await timedRun(paced.url, run));
+    const replaysBefore: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      replays.push(await timedRun(paced.url, run));
+      if (pacedBefore !== undefined) replaysBefore.push(await timedRun(pacedBefore.url, runBefore));
+    }
     const replayed = median(replays);
     const agent = await agentRun(paced.url, pacedSim, redis.address);
     return {
@@ -112,11 +124,20 @@ export async function durableComparison(options: DurableComparisonOptions = {}) 
         replayedMs: round3(replayed),
         replaysMs: replays.map(round3),
         speedup: round3(journaledLive / replayed),
+        ...(pacedBefore === undefined
+          ? {}
+          : {
+              before: {
+                replayedMs: round3(median(replaysBefore)),
+                replaysMs: replaysBefore.map(round3),
+                speedup: round3(journaledLive / median(replaysBefore)),
+              },
+            }),
       },
       agentReplay: agent,
     };
   } finally {
-    await Promise.all([off.stop(), on.stop(), before?.stop(), paced.stop()]);
+    await Promise.all([off.stop(), on.stop(), before?.stop(), paced.stop(), pacedBefore?.stop()]);
     await Promise.all([fastSim.stop(), pacedSim.stop(), mcp.stop(), redis.remove()]);
   }
 }

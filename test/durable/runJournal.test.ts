@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { createClient, type RedisClientType } from '@redis/client';
-import { RunJournal, runKeys } from '../../runtime/src/durable/runJournal.ts';
+import { countsKey, RunJournal, runKeys } from '../../runtime/src/durable/runJournal.ts';
 import { stepHeader } from '../../runtime/src/durable/journalEntry.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 
@@ -161,6 +161,35 @@ describe('a run journal', () => {
       verdict: 'forbidden',
     });
     expect(await log(run)).toEqual([done('model', 'a')]);
+  });
+
+  it('counts what its claims decided: replayed steps, new attempts, divergences', async () => {
+    const run = randomUUID();
+    const counts = () => client.hGetAll(countsKey(PREFIX, run));
+    await attempt(run, [
+      ['model', 'a'],
+      ['tool', 'b'],
+    ]);
+    // A tool call that started and never completed: found again, it is not a replayed step.
+    await journal.claim(run, 'owner-a', 'model', hash('c'));
+    expect(await counts()).toEqual({});
+    expect(
+      await attempt(run, [
+        ['model', 'a'],
+        ['tool', 'b'],
+      ]),
+    ).toEqual(['replay@0 new attempt', 'replay@1']);
+    await journal.claim(run, 'owner-a', 'model', hash('c'));
+    expect(await counts()).toEqual({ resumed: '1', replayed: '2' });
+    expect(
+      await attempt(run, [
+        ['model', 'a'],
+        ['tool', 'x'],
+      ]),
+    ).toEqual(['replay@0 new attempt', 'live@1 diverged']);
+    expect(await counts()).toEqual({ resumed: '2', replayed: '3', diverged: '1' });
+    const ttl = await client.pTTL(countsKey(PREFIX, run));
+    expect(ttl).toBeGreaterThan(RETENTION_MS - 5_000);
   });
 
   it('keeps every key of the run for its retention from the last write', async () => {

@@ -1,5 +1,6 @@
 -- Claims the next step of a run for one call (durable/runJournal.ts says when each answer applies).
--- KEYS: 1 the journal (a list), 2 the cursor of the run's current attempt, 3 the run's owner.
+-- KEYS: 1 the journal (a list), 2 the cursor of the run's current attempt, 3 the run's owner,
+-- 4 the run's event counts (a hash, durable/runListing.ts): counted here, in the same round trip.
 -- ARGV: 1 owner fingerprint, 2 kind code (m|t), 3 match hash, 4 retention ms, 5 started header.
 -- Replies {verdict, position, entry, flag}: replay (flag 1: a new attempt began), live (flag 1:
 -- the run diverged at position, the rest of its journal dropped), or forbidden.
@@ -17,6 +18,16 @@ local function touch(cursor)
   redis.call('SET', KEYS[3], ARGV[1], 'PX', ttl)
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
+local function count(event)
+  redis.call('HINCRBY', KEYS[4], event, 1)
+  redis.call('PEXPIRE', KEYS[4], ttl)
+end
+-- A done step is answered from the journal (a started one has an unknown outcome).
+local function replayed(entry)
+  if string.sub(entry, 2, 2) == 'd' then
+    count('replayed')
+  end
+end
 local length = redis.call('LLEN', KEYS[1])
 local cursor = tonumber(redis.call('GET', KEYS[2]) or '0')
 if cursor > length then
@@ -26,6 +37,7 @@ if cursor < length then
   local entry = redis.call('LINDEX', KEYS[1], cursor)
   if same(entry) then
     touch(cursor + 1)
+    replayed(entry)
     return { 'replay', cursor, entry, 0 }
   end
   -- Tool calls made in parallel may arrive in another order: a tool step later in the same run
@@ -41,6 +53,7 @@ if cursor < length then
         redis.call('LSET', KEYS[1], at, entry)
         redis.call('LSET', KEYS[1], cursor, later)
         touch(cursor + 1)
+        replayed(later)
         return { 'replay', cursor, later, 0 }
       end
     end
@@ -51,6 +64,8 @@ if cursor > 0 then
   local first = redis.call('LINDEX', KEYS[1], 0)
   if first and same(first) then
     touch(1)
+    count('resumed')
+    replayed(first)
     return { 'replay', 0, first, 1 }
   end
 end
@@ -62,6 +77,7 @@ if cursor < length then
     redis.call('LTRIM', KEYS[1], 0, cursor - 1)
   end
   diverged = 1
+  count('diverged')
 end
 local position = redis.call('RPUSH', KEYS[1], ARGV[5]) - 1
 touch(position + 1)

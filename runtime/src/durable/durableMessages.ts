@@ -8,7 +8,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
-import { callCost, priceBook } from '../../../contract/src/spend/callCost.ts';
+import { callCost, priceBook, type PriceBook } from '../../../contract/src/spend/callCost.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { RoutedResponse } from '../provider/providerAttempt.ts';
 import { endSpan, startRequestSpan } from '../telemetry/tracing.ts';
@@ -126,10 +126,24 @@ export function countSaved(
   active: Pick<ActivePolicy, 'doc'>,
   answer: ModelAnswer,
 ): void {
-  const cost = callCost(answer.model, answer.usage, priceBook(active.doc.pricing));
+  const cost = callCost(answer.model, answer.usage, priceBookOf(active.doc.pricing));
   ctx.durableMetrics.savedTokens.inc({ model: answer.model }, cost.tokens);
   if (cost.priced)
     ctx.durableMetrics.savedUsd.inc({ model: answer.model }, Number(cost.picoUsd) / 1e12);
+}
+
+/** One price book per policy document's pricing: a replayed call reads it, never builds it. */
+const books = new WeakMap<object, PriceBook>();
+const LIST_PRICES = priceBook();
+
+function priceBookOf(pricing: Parameters<typeof priceBook>[0]): PriceBook {
+  if (pricing === undefined) return LIST_PRICES;
+  let book = books.get(pricing);
+  if (book === undefined) {
+    book = priceBook(pricing);
+    books.set(pricing, book);
+  }
+  return book;
 }
 
 /** The recorded answer, as the provider's went out: the JSON, or the events through the relay. */

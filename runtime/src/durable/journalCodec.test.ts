@@ -77,6 +77,18 @@ describe('a journal entry', () => {
     expect(() => read(entry)).toThrow();
   });
 
+  it('seals every entry under an IV of its own, the pool drawn again as it runs out', () => {
+    const cipher = new JournalCipher(KEY);
+    const sealed = Array.from({ length: 600 }, (_, i) =>
+      cipher.seal(Buffer.from(`entry ${i}`), 'c'),
+    );
+    const ivs = new Set(sealed.map((s) => s.subarray(0, 12).toString('hex')));
+    expect(ivs.size).toBe(600);
+    expect(sealed.map((s) => cipher.open(s, 'c').toString())).toEqual(
+      Array.from({ length: 600 }, (_, i) => `entry ${i}`),
+    );
+  });
+
   it('started, has no answer: its outcome is unknown', () => {
     expect(decodeStep(cipher, 'run-1', stepHeader('tool', 'started', match))).toEqual({
       kind: 'tool',

@@ -51,6 +51,9 @@ export function runKeys(prefix: string, run: string): string[] {
   return [`${base}:log`, `${base}:cursor`, `${base}:owner`];
 }
 
+/** The run's event counts (replayed, resumed, diverged), which its claims keep (claim.lua). */
+export const countsKey = (prefix: string, run: string): string => `${prefix}:{${run}}:counts`;
+
 export class RunJournal {
   readonly #client: RedisClientType;
   readonly #prefix: string;
@@ -63,7 +66,8 @@ export class RunJournal {
   }
 
   async claim(run: string, owner: string, kind: StepKind, match: string): Promise<Claim> {
-    const reply = (await runScript(this.#client, CLAIM_SCRIPT, runKeys(this.#prefix, run), [
+    const keys = [...runKeys(this.#prefix, run), countsKey(this.#prefix, run)];
+    const reply = (await runScript(this.#client, CLAIM_SCRIPT, keys, [
       owner,
       kind === 'model' ? 'm' : 't',
       match,

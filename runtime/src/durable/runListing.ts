@@ -1,8 +1,8 @@
 /**
  * The runs an agent's journal holds, for `/debug/runs` and `kubectl breakwater runs`, and the
  * per-run counts that listing shows. Beside a run's three journal keys (runJournal.ts) a hash
- * `<prefix>:{<run>}:counts` counts its replayed calls, resumed attempts and divergences; it is
- * written only on those events (never on a live call's path) and expires with the journal.
+ * `<prefix>:{<run>}:counts` counts its replayed calls, resumed attempts and divergences; the
+ * claim that decided each event counts it (claim.lua), and it expires with the journal.
  *
  * Listing reads, never writes: a SCAN of the agent's `:log` keys (bounded), then one read-only
  * script per run (runSummary.lua) that returns each step's kind and state — the first two
@@ -19,7 +19,7 @@ import {
 } from '../../../contract/src/reporting/runsListing.ts';
 import { ACTIVE_RUN_WINDOW_MS } from '../../../contract/src/reporting/durableReport.ts';
 import { runScript, type LuaScript } from '../rateLimitStore/luaScripts.ts';
-import { runKeys } from './runJournal.ts';
+import { countsKey, runKeys } from './runJournal.ts';
 
 /** Runs a listing looks at, at most: bounds the SCAN on a store that holds very many. */
 export const MAX_SCANNED_RUNS = 2_000;
@@ -32,22 +32,6 @@ const SUMMARY_SCRIPT: LuaScript = {
   source: SUMMARY_SOURCE,
   sha: createHash('sha1').update(SUMMARY_SOURCE).digest('hex'),
 };
-
-export type RunEvent = 'replayed' | 'resumed' | 'diverged';
-
-const countsKey = (prefix: string, run: string): string => `${prefix}:{${run}}:counts`;
-
-/** Counts one event of a run; the hash expires with the run's journal. */
-export async function countRunEvent(
-  client: RedisClientType,
-  prefix: string,
-  run: string,
-  event: RunEvent,
-  retentionMs: number,
-): Promise<void> {
-  const key = countsKey(prefix, run);
-  await client.multi().hIncrBy(key, event, 1).pExpire(key, retentionMs).exec();
-}
 
 /** The fingerprint a run of another client key is listed by. */
 export function runFingerprint(run: string): string {

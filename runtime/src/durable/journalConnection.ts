@@ -1,0 +1,236 @@
+/**
+ * The journal's connection to its store (AgentDeployment `durability.store`): the key and the
+ * Secrets it is read with, the Redis client, and how the journal stays out of a call's way —
+ * with the store unreachable, slow (each command waits at most OP_TIMEOUT_MS) or the key
+ * unreadable, a run's call goes on live and unjournaled, counted, and logged once per change.
+ */
+import { readFileSync } from 'node:fs';
+import type { RedisClientType } from '@redis/client';
+import {
+  DURABILITY_CA_FILE,
+  DURABILITY_CA_FILE_ENV,
+  DURABILITY_KEY_FILE,
+  DURABILITY_KEY_FILE_ENV,
+  DURABILITY_MOUNT_PATH,
+  DURABILITY_PASSWORD_FILE,
+  DURABILITY_PASSWORD_FILE_ENV,
+} from '../../../contract/src/pod/runtimeEnvironment.ts';
+import type { DurabilitySettings } from '../../../contract/src/policy/policyDocument.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
+import { messageOf, readSecrets, redisClient } from '../rateLimitStore/storeConnection.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { DurableMetrics } from './durableMetrics.ts';
+import { JournalCipher, parseJournalKey } from './journalCipher.ts';
+import type { RunActivity } from './runActivity.ts';
+import { RunJournal } from './runJournal.ts';
+
+/**
+ * The longest a call waits for the journal before it goes on without it. A model call takes
+ * seconds, and a step left out of the journal makes a resumed run diverge there: a second is
+ * worth waiting on a slow store. A store that is down answers at once (connection refused).
+ */
+const OP_TIMEOUT_MS = 1_000;
+/**
+ * The longest a call waits for a store just configured to connect (a pod's first calls arrive
+ * while it connects). Without the wait those calls went on unjournaled, and their runs could
+ * not resume. Only the first attempt is waited for: once it failed, calls go on at once.
+ */
+const FIRST_CONNECT_MS = 3_000;
+const TIMED_OUT = Symbol('timed out');
+/** How often an unreadable journal key is read again. */
+const KEY_RETRY_MS = 10_000;
+
+/** The journal while its settings are readable: the client, the run scripts and the key. */
+export interface Connection {
+  readonly settings: DurabilitySettings;
+  readonly client: RedisClientType;
+  readonly journal: RunJournal;
+  readonly cipher: JournalCipher;
+  /** The first connection attempt while it is under way: true once ready, false on an error. */
+  firstAttempt?: Promise<boolean> | undefined;
+}
+
+export interface ConnectionDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: DurableMetrics;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly activity: RunActivity;
+}
+
+export class JournalConnection {
+  readonly #deps: ConnectionDeps;
+  #connection: Connection | undefined;
+  /** The key from a Secret among `--manifests` (else the mounted file is read). */
+  #manifestKey: Buffer | undefined;
+  #degraded: string | undefined;
+  /** Settings whose key or Secret could not be read: tried again on a run's call, now and then. */
+  #unreadable: { readonly settings: DurabilitySettings; retryAt: number } | undefined;
+
+  constructor(deps: ConnectionDeps) {
+    this.#deps = deps;
+  }
+
+  /** The connection, while durability is on and its key was read. */
+  get current(): Connection | undefined {
+    return this.#connection;
+  }
+
+  /** Durability is asked for, connected or not (its key may be unreadable). */
+  get configured(): boolean {
+    return this.#connection !== undefined || this.#unreadable !== undefined;
+  }
+
+  useManifestKey(key: Buffer | undefined): void {
+    this.#manifestKey = key;
+  }
+
+  /** Follows the policy: connects, reconnects when the store or key changed, or closes. */
+  configure(settings: DurabilitySettings | undefined): void {
+    const current = this.#connection;
+    this.#unreadable = undefined;
+    if (settings === undefined) {
+      this.close();
+      return;
+    }
+    if (current !== undefined && JSON.stringify(current.settings) === JSON.stringify(settings))
+      return;
+    let cipher: JournalCipher;
+    let secrets: { password?: string; ca?: string };
+    try {
+      cipher = new JournalCipher(parseJournalKey(this.#readKey()));
+      secrets = readSecrets(settings.store, this.#secretFiles());
+    } catch (err) {
+      this.close();
+      // The kubelet may mount the Secret later (the volume is optional): read it again then.
+      this.#unreadable = { settings, retryAt: this.#deps.clock.now() + KEY_RETRY_MS };
+      this.#deps.activity.store('Unavailable', 'KeyUnreadable', messageOf(err));
+      this.#deps.metrics.unjournaled.inc({ reason: 'no_key' }, 0);
+      this.#deps.logger.error(
+        { error: messageOf(err) },
+        'durable runs are off: cannot read the journal key or the store Secret',
+      );
+      return;
+    }
+    this.close();
+    this.#deps.activity.store('Connecting');
+    const client = redisClient(settings.store.redis, secrets);
+    const onError = (err: unknown) => {
+      this.degrade('store_error', messageOf(err));
+    };
+    client.on('error', onError);
+    client.on('ready', () => {
+      this.recovered();
+    });
+    const connection: Connection = {
+      settings,
+      client,
+      cipher,
+      journal: new RunJournal(client, settings.keyPrefix, settings.retentionMs),
+    };
+    connection.firstAttempt = new Promise<boolean>((resolve) => {
+      const settle = (ready: boolean): void => {
+        connection.firstAttempt = undefined;
+        resolve(ready);
+      };
+      client.once('ready', () => {
+        settle(true);
+      });
+      client.once('error', () => {
+        settle(false);
+      });
+    });
+    client.connect().catch(onError);
+    this.#connection = connection;
+  }
+
+  /** Whether the store's first connection, when it is under way, is made within FIRST_CONNECT_MS. */
+  async firstConnection(connection: Connection): Promise<boolean> {
+    const attempt = connection.firstAttempt;
+    if (attempt === undefined) return false;
+    let cancel: (() => void) | undefined;
+    const deadline = new Promise<boolean>((resolve) => {
+      cancel = this.#deps.clock.setTimeout(() => {
+        resolve(false);
+      }, FIRST_CONNECT_MS);
+    });
+    try {
+      return (await Promise.race([attempt, deadline])) && connection.client.isReady;
+    } finally {
+      cancel?.();
+    }
+  }
+
+  /** A call of a run while the key is unreadable: counted, and the key read again now and then. */
+  retryUnreadable(): Connection | undefined {
+    const unreadable = this.#unreadable;
+    if (unreadable === undefined) return undefined;
+    this.#deps.metrics.unjournaled.inc({ reason: 'no_key' });
+    if (this.#deps.clock.now() < unreadable.retryAt) return undefined;
+    this.configure(unreadable.settings);
+    return this.#connection;
+  }
+
+  close(): void {
+    const connection = this.#connection;
+    this.#connection = undefined;
+    if (connection?.client.isOpen === true) connection.client.destroy();
+  }
+
+  /** `op`'s answer, or undefined when it failed or took longer than OP_TIMEOUT_MS. */
+  async within<T>(op: Promise<T>): Promise<T | undefined> {
+    let cancel: (() => void) | undefined;
+    const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+      cancel = this.#deps.clock.setTimeout(() => {
+        resolve(TIMED_OUT);
+      }, OP_TIMEOUT_MS);
+    });
+    try {
+      const answer = await Promise.race([op, deadline]);
+      if (answer !== TIMED_OUT) return answer;
+      this.degrade('store_error', `no answer within ${String(OP_TIMEOUT_MS)}ms`);
+      return undefined;
+    } catch (err) {
+      this.degrade('store_error', messageOf(err));
+      return undefined;
+    } finally {
+      cancel?.();
+    }
+  }
+
+  degrade(reason: 'store_unavailable' | 'store_error', message: string): void {
+    this.#deps.metrics.unjournaled.inc({ reason });
+    const connected = this.#connection?.client.isReady === true;
+    this.#deps.activity.store('Unavailable', connected ? 'StoreError' : 'Unreachable', message);
+    if (this.#degraded === message) return;
+    this.#degraded = message;
+    this.#deps.logger.warn(
+      { reason, error: message },
+      'journal store unavailable: durable runs go on live and unjournaled',
+    );
+  }
+
+  recovered(): void {
+    this.#deps.activity.store('Available');
+    if (this.#degraded === undefined) return;
+    this.#degraded = undefined;
+    this.#deps.logger.info({}, 'journal store answering: durable runs are journaled again');
+  }
+
+  #readKey(): Buffer {
+    if (this.#manifestKey !== undefined) return this.#manifestKey;
+    const env = this.#deps.env;
+    return readFileSync(
+      env[DURABILITY_KEY_FILE_ENV] ?? `${DURABILITY_MOUNT_PATH}/${DURABILITY_KEY_FILE}`,
+    );
+  }
+
+  #secretFiles(): { password: string; ca: string } {
+    const env = this.#deps.env;
+    return {
+      password:
+        env[DURABILITY_PASSWORD_FILE_ENV] ?? `${DURABILITY_MOUNT_PATH}/${DURABILITY_PASSWORD_FILE}`,
+      ca: env[DURABILITY_CA_FILE_ENV] ?? `${DURABILITY_MOUNT_PATH}/${DURABILITY_CA_FILE}`,
+    };
+  }
+}
