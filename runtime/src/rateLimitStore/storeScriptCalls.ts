@@ -120,29 +120,43 @@ export function budgetAdmitArgs(b: StoreBudgetRequest, limitsShadow: boolean): s
 
 /**
  * Settlements as admit.lua (after its budgets) and settle.lua (from ARGV 7) take them
- * (budget.lua's budgetSettleAll): their keys, and their count and arguments.
+ * (budget.lua's budgetSettleAll): their keys, and their count and arguments. Built with plain
+ * loops: this runs on every call with a budget.
  */
 export function settlementCall(
   prefix: string,
   list: readonly StoreBudgetSettlement[],
 ): { keys: string[]; args: string[] } {
-  return {
-    keys: list.flatMap((s) => budgetKeys(prefix, s.accounts)),
-    args: [String(list.length), ...list.flatMap(budgetSettleArgs)],
-  };
+  const keys: string[] = [];
+  const args = [String(list.length)];
+  for (const s of list) {
+    for (const a of s.accounts) keys.push(`${prefix}:budget:${a.key}`);
+    pushSettleArgs(args, s);
+  }
+  return { keys, args };
 }
 
 /** One settlement's arguments (budget.lua's budgetSettle). */
 export function budgetSettleArgs(s: StoreBudgetSettlement): string[] {
-  return [
+  const args: string[] = [];
+  pushSettleArgs(args, s);
+  return args;
+}
+
+function pushSettleArgs(args: string[], s: StoreBudgetSettlement): void {
+  const [worstMicro, worstPico] = moneyArgs(s.worstPico);
+  const [costMicro, costPico] = moneyArgs(s.costPico);
+  args.push(
     String(s.accounts.length),
     s.reservationId,
-    ...moneyArgs(s.worstPico),
+    worstMicro,
+    worstPico,
     s.worstTokens.toString(),
-    ...moneyArgs(s.costPico),
+    costMicro,
+    costPico,
     s.costTokens.toString(),
-    ...s.accounts.map((a) => String(a.keepUntilMs)),
-  ];
+  );
+  for (const a of s.accounts) args.push(String(a.keepUntilMs));
 }
 
 /** The keys of one limiter, in the order the scripts take them. */
