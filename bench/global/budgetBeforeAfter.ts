@@ -8,9 +8,10 @@
  *   running this checkout's; calls in rotating order (ABC, BCA, CAB …), each round's p50 per
  *   runtime, the median over rounds of each budget runtime's p50 less the baseline's;
  * - the script alone: admit.lua with one budget account and the previous call's settlement
- *   riding in front (as the runtime sends it), the `--before` checkout's script against this
- *   one's, alternating on one connection to one redis-server: the round trip's p50, and
- *   Redis's own time per call (INFO commandstats, blocks of 250 alternating).
+ *   riding in front (as the runtime sends it), the `--before` checkout's script and arguments
+ *   (its own budgetScenario.ts) against this one's, alternating on one connection to one
+ *   redis-server: the round trip's p50, and Redis's own time per call (INFO commandstats,
+ *   blocks of 250 alternating).
  *
  * The machine is shared: what is compared runs in the same rounds, so load moves both.
  * Writes bench/results/global-budgets-before-after.json.
@@ -80,8 +81,15 @@ async function scripts(port: number) {
   const client: RedisClientType = createClient({ socket: { host: serverHost(), port } });
   await client.connect();
   const scriptsBy = { before: beforeAdmitScript(), after: ADMIT_SCRIPT };
-  // Each checkout's script on keys of its own: their hashes may not read alike.
-  const calls = { before: scriptCalls(client, 'before'), after: scriptCalls(client, 'after') };
+  // Each checkout's script on keys of its own, its arguments made by its own code: their
+  // hashes and arguments may not read alike.
+  const beforeScenario = (await import(join(BEFORE, 'bench/global/budgetScenario.ts'))) as {
+    scriptCalls: typeof scriptCalls;
+  };
+  const calls = {
+    before: beforeScenario.scriptCalls(client, 'before'),
+    after: scriptCalls(client, 'after'),
+  };
   const once = (which: 'before' | 'after') => calls[which].budget(scriptsBy[which], true);
   const samples = { before: [] as number[], after: [] as number[] };
   for (let i = 0; i < SCRIPT_CALLS; i++) {

@@ -29,6 +29,7 @@ import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 import { kubectlBreakwater } from '../inCluster/kubectlBreakwater.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 import { createClient } from '@redis/client';
+import { storedPico } from '../support/budgetStoreFixture.ts';
 import {
   BUDGETS_ANNOTATION,
   decodeBudgetReport,
@@ -246,7 +247,7 @@ describe('a dollar budget in the store, across pod replacement', () => {
       const fields = await client.hGetAll(key);
       return {
         key,
-        spent: BigInt(fields['spent_pico'] ?? '0'),
+        spent: storedPico(fields, 'spent'),
         ttlSeconds: await client.ttl(key),
       };
     } finally {

@@ -21,6 +21,12 @@ const LIMIT_KEYS = ['t:requests', 't:input', 't:output', 't:pause'];
 /** Far in the future: epoch ms an account is kept until when a case does not say. */
 const KEPT = 10_000_000_000_000;
 
+/** Picodollars (a decimal string) as the scripts take and keep them: micro, then pico past it. */
+const money = (pico: string): [string, string] => {
+  const p = BigInt(pico);
+  return [String(p / 1_000_000n), String(p % 1_000_000n)];
+};
+
 /** One budget account: its limits (decimal strings), Shadow or refusing, kept until. */
 export interface Acct {
   readonly key: string;
@@ -42,8 +48,7 @@ export type Step =
   | { readonly at: number; readonly hash: string };
 
 export const hashKey = (a: Acct): string => `t:budget:${a.key}`;
-const accountKeys = (accounts: readonly Acct[]): string[] =>
-  accounts.flatMap((a) => [hashKey(a), `${hashKey(a)}:leases`]);
+const accountKeys = (accounts: readonly Acct[]): string[] => accounts.map(hashKey);
 
 export function admit(
   at: number,
@@ -80,11 +85,11 @@ export function admit(
       String(accounts.length),
       call.id,
       String(call.lease ?? 60_000),
-      call.pico,
+      ...money(call.pico),
       call.tokens ?? '0',
       call.limitsShadow === true ? '1' : '0',
       ...accounts.flatMap((a) => [
-        a.pico ?? '',
+        ...(a.pico === undefined ? ['', ''] : money(a.pico)),
         a.tokens ?? '',
         String(a.keep ?? KEPT),
         a.shadow === true ? '0' : '1',
@@ -105,9 +110,9 @@ interface Settlement {
 const settlementArgs = (accounts: readonly Acct[], s: Settlement): string[] => [
   String(accounts.length),
   s.id,
-  s.worstPico,
+  ...money(s.worstPico),
   s.worstTokens ?? '0',
-  s.pico,
+  ...money(s.pico),
   s.tokens ?? '0',
   ...accounts.map((a) => String(a.keep ?? KEPT)),
 ];
@@ -123,9 +128,14 @@ export function settle(at: number, accounts: readonly Acct[], s: Settlement): Sc
 
 const hash = (at: number, a: Acct): Step => ({ at, hash: hashKey(a) });
 
+/** A lease as the account's hash holds it: when it ends, and the worst case it holds. */
+const lease = (endsAt: number, pico: string, tokens = '0'): string =>
+  [String(endsAt), ...money(pico), tokens].join(':');
+
 /**
  * An account's hash as the scripts write it: its amounts, the epoch ms before which none of
- * its leases ends (`lapseAt`) and the ms its keys are kept until (PEXPIREAT set once).
+ * its leases ends (`lapseAt`), the ms its key is kept until (PEXPIREAT set once) and its
+ * leases by reservation id.
  */
 const holds = (
   lapseAt: string,
@@ -133,16 +143,20 @@ const holds = (
   reservedPico: string,
   spentTokens = '0',
   reservedTokens = '0',
+  leases: Record<string, string> = {},
 ) => ({
-  spent_pico: spentPico,
-  reserved_pico: reservedPico,
+  ...Object.fromEntries(Object.entries(leases).map(([id, value]) => [`lease:${id}`, value])),
+  spent_micro: money(spentPico)[0],
+  spent_pico: money(spentPico)[1],
+  reserved_micro: money(reservedPico)[0],
+  reserved_pico: money(reservedPico)[1],
   spent_tokens: spentTokens,
   reserved_tokens: reservedTokens,
   lapse_at: lapseAt,
   keep_until: String(KEPT),
 });
 
-/** admit.lua's answer: limits, held, refused by, then per account its five values. */
+/** admit.lua's answer: limits, held, refused by, then per account its state and six amounts. */
 const answer = (
   limits: readonly [number, number, number],
   held: 0 | 1,
@@ -154,10 +168,10 @@ const answer = (
   refusedBy,
   ...accounts.flatMap(([state, spent, reserved, spentTokens, reservedTokens]) => [
     state,
-    spent,
-    reserved,
-    spentTokens ?? '0',
-    reservedTokens ?? '0',
+    ...money(spent).map(Number),
+    ...money(reserved).map(Number),
+    Number(spentTokens ?? '0'),
+    Number(reservedTokens ?? '0'),
   ]),
 ];
 
@@ -174,6 +188,8 @@ const W: Acct = { key: 'a:weekly:0', pico: '500' };
 const S: Acct = { key: 'a:watch:0', pico: '100', shadow: true };
 const T: Acct = { key: 'a:both:0', pico: '1000000', tokens: '100' };
 const SMALL: Acct = { key: 'a:small:0', pico: '100' };
+/** Three microdollars: a case that crosses from picodollars into microdollars and back. */
+const C: Acct = { key: 'a:carry:0', pico: '3000000' };
 
 /** [name, steps, expected answers]: one answer per step (a hash step answers its fields). */
 export const CASES: readonly (readonly [string, readonly Step[], readonly unknown[]])[] = [
@@ -204,7 +220,7 @@ export const CASES: readonly (readonly [string, readonly Step[], readonly unknow
       [0, 1],
       answer(BUDGET, 0, 1, [2, '999999999998999999', '0']),
       answer(GO, 1, 0, [0, '999999999998999999', '1']),
-      holds('60000', '999999999998999999', '1'),
+      holds('60000', '999999999998999999', '1', '0', '0', { c: lease(60_000, '1') }),
     ],
   ],
   [
@@ -218,7 +234,7 @@ export const CASES: readonly (readonly [string, readonly Step[], readonly unknow
     [
       answer(GO, 1, 0, [0, '0', '400'], [0, '0', '400']),
       answer(BUDGET, 0, 2, [0, '0', '400'], [2, '0', '400']),
-      holds('60000', '0', '400'),
+      holds('60000', '0', '400', '0', '0', { a: lease(60_000, '400') }),
       answer(GO, 1, 0, [0, '0', '500'], [0, '0', '500']),
     ],
   ],
@@ -275,7 +291,7 @@ export const CASES: readonly (readonly [string, readonly Step[], readonly unknow
       answer(GO, 1, 0, [0, '0', '80']),
       answer(BUDGET, 0, 1, [2, '0', '80']),
       answer(GO, 1, 0, [0, '0', '80']),
-      holds('5000', '0', '80'),
+      holds('5000', '0', '80', '0', '0', { a: lease(5000, '40'), d: lease(61_100, '40') }),
     ],
   ],
   [
@@ -293,7 +309,7 @@ export const CASES: readonly (readonly [string, readonly Step[], readonly unknow
       answer(GO, 1, 0, [0, '0', '100']),
       answer(GO, 1, 0, [0, '0', '60']),
       [0, 0],
-      holds('2500', '30', '60'),
+      holds('2500', '30', '60', '0', '0', { c: lease(2500, '60') }),
       [0, 1],
       [0, 0],
       holds('2500', '80', '0'),
@@ -313,7 +329,26 @@ export const CASES: readonly (readonly [string, readonly Step[], readonly unknow
     [
       answer(GO, 1, 0, [0, '0', '100']),
       answer(GO, 1, 0, [0, '30', '70']),
-      holds('60000', '30', '70'),
+      holds('60000', '30', '70', '0', '0', { b: lease(60_000, '70') }),
+    ],
+  ],
+  [
+    'carries and borrows across the microdollar: money is two whole numbers in the store',
+    [
+      admit(0, [C], { id: 'a', pico: '1500000' }),
+      admit(0, [C], { id: 'b', pico: '700000' }),
+      settle(0, [C], { id: 'a', worstPico: '1500000', pico: '999999' }),
+      hash(0, C),
+      admit(0, [C], { id: 'c', pico: '1300001' }),
+      admit(0, [C], { id: 'd', pico: '1' }),
+    ],
+    [
+      answer(GO, 1, 0, [0, '0', '1500000']),
+      answer(GO, 1, 0, [0, '0', '2200000']),
+      [0, 1],
+      holds('60000', '999999', '700000', '0', '0', { b: lease(60_000, '700000') }),
+      answer(GO, 1, 0, [0, '999999', '2000001']),
+      answer(BUDGET, 0, 1, [2, '999999', '2000001']),
     ],
   ],
   [
@@ -323,7 +358,7 @@ export const CASES: readonly (readonly [string, readonly Step[], readonly unknow
       { at: 4999, live: true },
       { at: 5000, live: true },
     ],
-    [answer(GO, 1, 0, [0, '0', '10']), 2, 0],
+    [answer(GO, 1, 0, [0, '0', '10']), 1, 0],
   ],
 ];
 

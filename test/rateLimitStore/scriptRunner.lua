@@ -24,6 +24,13 @@ local function live(key)
   return data[key]
 end
 
+-- A script's argument as Redis reads it: a number as %.17g (Lua's own tostring keeps 14 digits).
+local function redisString(value)
+  if type(value) == 'number' then return string.format('%.17g', value) end
+  assert(type(value) == 'string', 'a command argument must be a string or a number: ' .. tostring(value))
+  return value
+end
+
 redis = {
   call = function(command, ...)
     local a = { ... }
@@ -53,8 +60,7 @@ redis = {
       local hash = live(a[1]) or {}
       assert(#a % 2 == 1, 'HSET needs field value pairs')
       for i = 2, #a, 2 do
-        assert(type(a[i + 1]) == 'string', 'HSET values must be strings: ' .. tostring(a[i + 1]))
-        hash[a[i]] = a[i + 1]
+        hash[a[i]] = redisString(a[i + 1])
       end
       data[a[1]] = hash
       return (#a - 1) / 2
@@ -62,28 +68,23 @@ redis = {
       ttl(a[1], a[2])
       if data[a[1]] ~= nil and expires[a[1]] <= now then data[a[1]], expires[a[1]] = nil, nil end
       return 1
-    elseif command == 'ZADD' then
-      local set = live(a[1]) or {}
-      set[a[3]] = tonumber(a[2])
-      data[a[1]] = set
-      return 1
-    elseif command == 'ZREM' then
-      local set = live(a[1])
-      if set == nil or set[a[2]] == nil then return 0 end
-      set[a[2]] = nil
-      if next(set) == nil then data[a[1]], expires[a[1]] = nil, nil end
-      return 1
-    elseif command == 'ZRANGE' then
-      assert(a[4] == 'WITHSCORES' and #a == 4, 'the stand-in takes ZRANGE <key> <start> <stop> WITHSCORES')
-      local set, members = live(a[1]) or {}, {}
-      for member in pairs(set) do members[#members + 1] = member end
-      table.sort(members, function(x, y) return set[x] < set[y] or (set[x] == set[y] and x < y) end)
-      local out = {}
-      for i = tonumber(a[2]) + 1, math.min(#members, tonumber(a[3]) + 1) do
-        out[#out + 1] = members[i]
-        out[#out + 1] = tostring(set[members[i]])
+    elseif command == 'HGETALL' then
+      local hash, fields, out = live(a[1]) or {}, {}, {}
+      for field in pairs(hash) do fields[#fields + 1] = field end
+      table.sort(fields)
+      for _, field in ipairs(fields) do
+        out[#out + 1] = field
+        out[#out + 1] = hash[field]
       end
       return out
+    elseif command == 'HDEL' then
+      local hash, n = live(a[1]), 0
+      if hash == nil then return 0 end
+      for i = 2, #a do
+        if hash[a[i]] ~= nil then hash[a[i]], n = nil, n + 1 end
+      end
+      if next(hash) == nil then data[a[1]], expires[a[1]] = nil, nil end
+      return n
     elseif command == 'DEL' then
       local existed = live(a[1]) ~= nil and 1 or 0
       data[a[1]], expires[a[1]] = nil, nil
@@ -99,9 +100,9 @@ local function encode(value)
     for i, v in ipairs(value) do parts[i] = encode(v) end
     return '[' .. table.concat(parts, ',') .. ']'
   end
-  -- Strings stay strings (amounts past 2^53 among them), as Redis hands them to a client.
+  -- Strings stay strings, as Redis hands them to a client; a number becomes an integer.
   if type(value) == 'string' then return '"' .. value .. '"' end
-  return tostring(value)
+  return string.format('%d', value)
 end
 
 local function source(name)

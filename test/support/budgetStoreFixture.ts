@@ -117,8 +117,8 @@ export async function budgetAgent(options: {
           const [h, expiresAt] = await Promise.all([client.hGetAll(key), client.pExpireTime(key)]);
           return {
             key,
-            spentPico: BigInt(h.spent_pico ?? '0'),
-            reservedPico: BigInt(h.reserved_pico ?? '0'),
+            spentPico: storedPico(h, 'spent'),
+            reservedPico: storedPico(h, 'reserved'),
             spentTokens: BigInt(h.spent_tokens ?? '0'),
             reservedTokens: BigInt(h.reserved_tokens ?? '0'),
             expiresAtMs: expiresAt,
@@ -193,4 +193,10 @@ export async function exhaust(
     else return { served, refusal: outcome.error };
   }
   throw new Error(`${String(most)} calls and the budget refused none`);
+}
+
+/** Picodollars an account's hash holds (budget.lua): microdollars and the picodollars past them. */
+export function storedPico(hash: Record<string, string>, amount: 'spent' | 'reserved'): bigint {
+  const micro = BigInt(hash[`${amount}_micro`] ?? '0');
+  return micro * 1_000_000n + BigInt(hash[`${amount}_pico`] ?? '0');
 }

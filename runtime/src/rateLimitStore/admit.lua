@@ -17,15 +17,15 @@
 -- Returns {wait ms (whole, rounded up), reason (0 requests, 1 input, 2 output, 3 provider),
 --          charged (1 when the call goes after `wait`, 0 when refused)}; with budgets, then
 --          held (1 when the budgets hold the call's worst case), the first account that
---          refused (1-based; 0 none; reason 4 then), and per account {state, spent pico,
---          reserved pico, spent tokens, reserved tokens} (budget.lua's budgetReply).
+--          refused (1-based; 0 none; reason 4 then), and per account its state and six
+--          amounts (budget.lua's budgetReply).
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 
 local budgets = tonumber(ARGV[12] or '0')
 local settlements = 13
-if budgets > 0 then settlements = 18 + 4 * budgets end
-budgetSettleAll(5 + 2 * budgets, settlements)
+if budgets > 0 then settlements = 19 + 5 * budgets end
+budgetSettleAll(5 + budgets, settlements)
 
 local wait, reason = 0, 0
 local tats = {}
@@ -56,7 +56,7 @@ if budgets > 0 then
   accounts, refused = budgetCheck(5, 12, now)
   if refused > 0 then return budgetFlush(budgetReply(wait, 4, 0, 0, refused, accounts)) end
   -- A Shadow limiter lets a call its limits refuse go uncharged; the budgets still decide.
-  if not go and ARGV[17] ~= '1' then return budgetFlush(budgetReply(wait, reason, 0, 0, 0, accounts)) end
+  if not go and ARGV[18] ~= '1' then return budgetFlush(budgetReply(wait, reason, 0, 0, 0, accounts)) end
   budgetHold(accounts, 12, now)
 end
 if not go then

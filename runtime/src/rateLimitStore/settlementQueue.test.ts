@@ -30,6 +30,21 @@ describe('SettlementQueue', () => {
     expect(sent).toEqual([]);
   });
 
+  it('keeps its timer across admissions, and gives a later settlement its whole wait', () => {
+    const { clock, sent, queue } = setup();
+    queue.push(settlement('a'));
+    expect(queue.take().map((s) => s.reservationId)).toEqual(['a']);
+    clock.advance(SETTLE_WITHIN_MS / 2);
+    queue.push(settlement('b'));
+    expect(clock.pendingTimers).toBe(1);
+    clock.advance(SETTLE_WITHIN_MS / 2);
+    expect(sent).toEqual([]);
+    clock.advance(SETTLE_WITHIN_MS / 2 - 1);
+    expect(sent).toEqual([]);
+    clock.advance(1);
+    expect(sent).toEqual([['b']]);
+  });
+
   it('sends them alone, together, when no admission comes in time', () => {
     const { clock, sent, queue } = setup();
     queue.push(settlement('a'));

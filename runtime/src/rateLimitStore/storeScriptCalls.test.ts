@@ -24,7 +24,7 @@ describe('admit.lua answers, read back', () => {
 
   it('reads a budget refusal with the refusing account and amounts past 2^53 exactly', () => {
     expect(
-      admission([0, 4, 0, 0, 2, 0, '0', '400', '0', '0', 2, '9007199254740993', '1', '12', '7'], 2),
+      admission([0, 4, 0, 0, 2, 0, 0, 0, 0, 400, 0, 0, 2, 9_007_199_254, 740_993, 0, 1, 12, 7], 2),
     ).toEqual({
       waitMs: 0,
       reason: 'budget',
@@ -49,21 +49,24 @@ describe('admit.lua answers, read back', () => {
   it.each([
     ['three values when budgets were asked', [0, 0, 1], 1],
     ['budget values when none were asked', [0, 0, 1, 1, 0], 0],
-    ['an amount that is not a whole number', [0, 0, 1, 1, 0, 0, '1.5', '0', '0', '0'], 1],
+    ['an amount that is not a whole number', [0, 0, 1, 1, 0, 0, 1.5, 0, 0, 0, 0, 0], 1],
+    ['an amount as a string', [0, 0, 1, 1, 0, 0, '1', 0, 0, 0, 0, 0], 1],
+    ['picodollars past a microdollar', [0, 0, 1, 1, 0, 0, 0, 1_000_000, 0, 0, 0, 0], 1],
   ])('refuses %s', (_name, reply, accounts) => {
-    expect(() => admission(reply, accounts)).toThrow(/admit\.lua answered|not a whole number/);
+    expect(() => admission(reply, accounts)).toThrow(
+      /admit\.lua answered|not a whole number|past its microdollars/,
+    );
   });
 });
 
 describe('budget arguments', () => {
-  it('names each account and its leases under the prefix', () => {
+  it('names each account under the prefix, one key holding its leases too', () => {
     expect(budgetKeys('breakwater:{ns/p}', [ACCOUNT])).toEqual([
       'breakwater:{ns/p}:budget:a:daily:1764028800000',
-      'breakwater:{ns/p}:budget:a:daily:1764028800000:leases',
     ]);
   });
 
-  it('passes amounts as decimal strings, an absent limit as empty', () => {
+  it('passes money as microdollars and the picodollars past them, an absent limit as empty', () => {
     const request = {
       accounts: [ACCOUNT],
       reservationId: 'r-1',
@@ -75,16 +78,18 @@ describe('budget arguments', () => {
       '1',
       'r-1',
       '90001',
-      '600000000000',
+      '600000',
+      '0',
       '200000',
       '1',
-      '9007199254740995',
+      '9007199254',
+      '740995',
       '',
       '1764720000000',
       '1',
     ]);
     expect(
-      budgetSettleArgs({ ...request, costPico: 12n, costTokens: 3n, accounts: [ACCOUNT] }),
-    ).toEqual(['1', 'r-1', '600000000000', '200000', '12', '3', '1764720000000']);
+      budgetSettleArgs({ ...request, costPico: 1_000_012n, costTokens: 3n, accounts: [ACCOUNT] }),
+    ).toEqual(['1', 'r-1', '600000', '0', '200000', '1', '12', '3', '1764720000000']);
   });
 });

@@ -24,12 +24,14 @@ const REASONS: readonly (RateLimitReason | 'budget')[] = [
 ];
 /** admit.lua's account states (budget.lua's budgetCheck), in its order. */
 const STATES: readonly StoreAccountState['state'][] = ['fits', 'shadowOver', 'refuses'];
-/** Values per account in admit.lua's answer. */
-const PER_ACCOUNT = 5;
+/** Values per account in admit.lua's answer: its state and six amounts. */
+const PER_ACCOUNT = 7;
+/** Picodollars per microdollar: the scripts keep money as two whole numbers (budget.lua). */
+const PICO_PER_MICRO = 1_000_000n;
 
 /**
  * admit.lua's answer: {wait, reason, charged} for limits alone, and with `accounts` budget
- * accounts asked, then {held, refused by, …five values per account}.
+ * accounts asked, then {held, refused by, …seven values per account}.
  */
 export function admission(reply: unknown, accounts = 0): StoreAdmission {
   const want = accounts === 0 ? 3 : 5 + PER_ACCOUNT * accounts;
@@ -54,10 +56,10 @@ function verdict(values: readonly unknown[]): StoreBudgetVerdict {
   for (let at = 5; at < values.length; at += PER_ACCOUNT) {
     accounts.push({
       state: STATES[Number(values[at])] ?? 'refuses',
-      spentPico: amount(values[at + 1]),
-      reservedPico: amount(values[at + 2]),
-      spentTokens: amount(values[at + 3]),
-      reservedTokens: amount(values[at + 4]),
+      spentPico: money(values[at + 1], values[at + 2]),
+      reservedPico: money(values[at + 3], values[at + 4]),
+      spentTokens: BigInt(whole(values[at + 5])),
+      reservedTokens: BigInt(whole(values[at + 6])),
     });
   }
   return {
@@ -67,20 +69,33 @@ function verdict(values: readonly unknown[]): StoreBudgetVerdict {
   };
 }
 
-/** A decimal string from the script, exactly (a number would lose what is past 2^53). */
-function amount(value: unknown): bigint {
-  if (typeof value === 'string' && /^\d+$/.test(value)) return BigInt(value);
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
+/** An amount of money from the script: microdollars and the picodollars past them. */
+function money(micro: unknown, pico: unknown): bigint {
+  const p = whole(pico);
+  if (p >= 1_000_000)
+    throw new Error(
+      `a budget amount from the store has ${String(p)} picodollars past its microdollars`,
+    );
+  return BigInt(whole(micro)) * PICO_PER_MICRO + BigInt(p);
+}
+
+/** A whole number from the script (Redis hands a Lua number to a client as an integer). */
+function whole(value: unknown): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
   throw new Error(`a budget amount from the store is not a whole number: ${JSON.stringify(value)}`);
 }
 
-/** An account's hash and its leases, in the order the scripts take them after the limits'. */
-export function budgetKeys(prefix: string, accounts: readonly StoreBudgetAccount[]): string[] {
-  return accounts.flatMap((a) => {
-    const key = `${prefix}:budget:${a.key}`;
-    return [key, `${key}:leases`];
-  });
+/** Picodollars as the scripts take them: microdollars, then the picodollars past them. */
+export function moneyArgs(pico: bigint): [string, string] {
+  return [(pico / PICO_PER_MICRO).toString(), (pico % PICO_PER_MICRO).toString()];
 }
+
+/** Each account's hash (its leases are fields of it), in the order the scripts take them after the limits'. */
+export function budgetKeys(prefix: string, accounts: readonly StoreBudgetAccount[]): string[] {
+  return accounts.map((a) => `${prefix}:budget:${a.key}`);
+}
+
+const NO_LIMIT = ['', ''] as const;
 
 /** admit.lua's ARGV from 12 on (budget.lua's budgetCheck). */
 export function budgetAdmitArgs(b: StoreBudgetRequest, limitsShadow: boolean): string[] {
@@ -88,13 +103,13 @@ export function budgetAdmitArgs(b: StoreBudgetRequest, limitsShadow: boolean): s
     String(b.accounts.length),
     b.reservationId,
     String(Math.ceil(b.leaseMs)),
-    b.worstPico.toString(),
+    ...moneyArgs(b.worstPico),
     b.worstTokens.toString(),
     limitsShadow ? '1' : '0',
   ];
   for (const a of b.accounts) {
     args.push(
-      a.limitPico === undefined ? '' : a.limitPico.toString(),
+      ...(a.limitPico === undefined ? NO_LIMIT : moneyArgs(a.limitPico)),
       a.limitTokens === undefined ? '' : a.limitTokens.toString(),
       String(a.keepUntilMs),
       a.refuses ? '1' : '0',
@@ -105,29 +120,43 @@ export function budgetAdmitArgs(b: StoreBudgetRequest, limitsShadow: boolean): s
 
 /**
  * Settlements as admit.lua (after its budgets) and settle.lua (from ARGV 7) take them
- * (budget.lua's budgetSettleAll): their keys, and their count and arguments.
+ * (budget.lua's budgetSettleAll): their keys, and their count and arguments. Built with plain
+ * loops: this runs on every call with a budget.
  */
 export function settlementCall(
   prefix: string,
   list: readonly StoreBudgetSettlement[],
 ): { keys: string[]; args: string[] } {
-  return {
-    keys: list.flatMap((s) => budgetKeys(prefix, s.accounts)),
-    args: [String(list.length), ...list.flatMap(budgetSettleArgs)],
-  };
+  const keys: string[] = [];
+  const args = [String(list.length)];
+  for (const s of list) {
+    for (const a of s.accounts) keys.push(`${prefix}:budget:${a.key}`);
+    pushSettleArgs(args, s);
+  }
+  return { keys, args };
 }
 
 /** One settlement's arguments (budget.lua's budgetSettle). */
 export function budgetSettleArgs(s: StoreBudgetSettlement): string[] {
-  return [
+  const args: string[] = [];
+  pushSettleArgs(args, s);
+  return args;
+}
+
+function pushSettleArgs(args: string[], s: StoreBudgetSettlement): void {
+  const [worstMicro, worstPico] = moneyArgs(s.worstPico);
+  const [costMicro, costPico] = moneyArgs(s.costPico);
+  args.push(
     String(s.accounts.length),
     s.reservationId,
-    s.worstPico.toString(),
+    worstMicro,
+    worstPico,
     s.worstTokens.toString(),
-    s.costPico.toString(),
+    costMicro,
+    costPico,
     s.costTokens.toString(),
-    ...s.accounts.map((a) => String(a.keepUntilMs)),
-  ];
+  );
+  for (const a of s.accounts) args.push(String(a.keepUntilMs));
 }
 
 /** The keys of one limiter, in the order the scripts take them. */
