@@ -238,8 +238,9 @@ describe('rate limits kept in Redis across three runtime processes', () => {
     const before = await decisions(s);
     await offerLoad(s.urls, [5, 5, 5], 600);
     const after = await decisions(s);
-    expect(after.store).toBeGreaterThan(before.store);
-    expect(after.fallback).toBe(before.fallback);
+    // Back on Redis: it decides again, and most calls. A call whose admit outruns its 20 ms
+    // budget on a busy machine is decided on the share, as it should be (CI saw 2 of 68).
+    expect(after.store - before.store).toBeGreaterThan(2 * (after.fallback - before.fallback));
     expect(
       sample(await (s.agent.replicas[0]?.runtime.metrics() ?? ''), 'rate_limiter_store_fallback'),
     ).toBe(0);
@@ -279,12 +280,19 @@ describe('rate limits kept in Redis across three runtime processes', () => {
     );
     expect(report.message).toMatch(/WRONGPASS/);
     const agent = new Agent({ keepAlive: true });
-    // The share is a burst of 10 at 1/s: ten calls go on replica 0, the next is refused there.
-    const statuses = [];
-    for (let i = 0; i < 11; i++) statuses.push((await call(s.urls[0] ?? '', agent)).status);
+    // The share is a burst of 10 at 1/s (the whole limit's is 30 at 3/s): calls on replica 0
+    // until one is refused. Ten pass, plus what the share refilled while they ran.
+    const statuses: number[] = [];
+    const started = performance.now();
+    while (statuses.length < 40 && !statuses.includes(429))
+      statuses.push((await call(s.urls[0] ?? '', agent)).status);
+    const refilled = Math.ceil((performance.now() - started) / 1000);
     agent.destroy();
-    expect(statuses.filter((x) => x === 200)).toHaveLength(10);
-    expect(statuses[10]).toBe(429);
+    const admitted = statuses.filter((x) => x === 200).length;
+    expect(statuses.at(-1)).toBe(429);
+    expect(admitted).toBe(statuses.length - 1);
+    expect(admitted).toBeGreaterThanOrEqual(10);
+    expect(admitted).toBeLessThanOrEqual(10 + refilled);
     expect(
       sample(await (s.agent.replicas[0]?.runtime.metrics() ?? ''), 'rate_limiter_store_fallback'),
     ).toBe(1);
