@@ -36,15 +36,36 @@ import {
 } from './classification.ts';
 import { CancelledError } from './errors.ts';
 import { GuardAttempt, type AttemptDeadline, type AttemptHost } from './guardAttempt.ts';
-import type { GuardCallOptions, GuardConfig, GuardCounters, GuardTarget } from './guardConfig.ts';
+import type { GuardConfig, GuardCounters, GuardTarget } from './guardConfig.ts';
 import type { HeaderSource } from './headers.ts';
 import { UNCHARGED, type Charge, type RateLimiter } from './rateLimiter.ts';
+import type { StoreBudgetClaim } from './rateLimitStore.ts';
 import { systemRandom, type Random } from '../../../platform/src/random/random.ts';
 import { NO_RETRY, RetryPolicy, type RetryOptions } from './retry.ts';
 import { DeadlineTimer, DEADLINE_RESOLUTION_MS, type TimeoutOptions } from './timeout.ts';
 import type { TokenEstimate } from './tokenBudget.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { sleep } from '../../../platform/src/time/sleep.ts';
+
+export interface GuardCallOptions {
+  /** Token estimate to reserve against the token budget (input size, max_tokens). */
+  readonly estimate?: TokenEstimate;
+  /** The caller's cancellation: stops waits, and reaches the call through `attempt.signal`. */
+  readonly signal?: AbortSignal;
+  /** Where a retry goes instead of this guard's target (another backend), if anywhere. */
+  readonly failover?: Failover;
+  /** The call's budgets, decided by the store with the first admission's limits. */
+  readonly budget?: StoreBudgetClaim;
+}
+
+/**
+ * After a failed attempt the retry policy and budget allow to retry, `next` names the guard
+ * the retry runs under (another backend's), or undefined to retry here after the backoff; a
+ * retry that moves on goes at once (the backoff is for the target that just failed).
+ */
+export interface Failover {
+  next(): Guard | undefined;
+}
 
 const NO_OPTIONS: GuardCallOptions = Object.freeze({});
 const NO_TOKENS: TokenEstimate = Object.freeze({ inputTokens: 0, outputTokens: 0 });
