@@ -50,7 +50,9 @@ export function runCommand(
       if (code !== 0 && options.allowFailure !== true) {
         const how = signal === null ? `exited with ${code}` : `was killed by ${signal}`;
         const shown = [command.split('/').pop() ?? command, ...args].join(' ');
-        reject(new Error(`${shown} ${how}: ${stderr.trim() || stdout.trim()}`));
+        // Standard error already streamed is not repeated whole: its closing error lines say why.
+        const said = options.streamStderr === true ? closingError(stderr) : stderr.trim();
+        reject(new Error(`${shown} ${how}: ${said || stdout.trim()}`));
         return;
       }
       resolve({ stdout, stderr, code });
@@ -59,4 +61,11 @@ export function runCommand(
     child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** From the last line that starts with `error` to the end, or the last three lines. */
+export function closingError(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  const last = lines.findLastIndex((line) => /^error\b/i.test(line));
+  return lines.slice(last === -1 ? -3 : last).join('\n');
 }
