@@ -41,20 +41,27 @@ export async function kindClusterExists(name: string): Promise<boolean> {
 
 /**
  * `up` (the node image built once, the host prepared, the cluster checked) unless the cluster
- * runs already, then the project's image built and loaded (a no-op when the node holds that
- * build); returns what `env` exports for the suites.
+ * runs already, the project's image built meanwhile, then loaded (a no-op when the node holds
+ * that build); returns what `env` exports for the suites.
  */
 export async function kindUp(
   name: string,
   image: string,
   running: boolean,
 ): Promise<Record<string, string>> {
-  // A cold node image builds Kubernetes from Go modules: minutes.
-  if (!running) await kindCluster(name, ['up'], { timeoutMs: 30 * 60_000, streamStderr: true });
-  await runCommand('bash', [`${repoRoot}scripts/image/build-image.sh`, image], {
-    timeoutMs: 30 * 60_000,
-    streamStderr: true,
-  });
+  // The image builds while the cluster comes up: `up` mostly waits (on kubeadm, the node, the
+  // check pod), and a checkout's changed image takes a minute or more to build.
+  // Both are waited for before a failure is told, so that nothing runs on behind the caller's
+  // clean-up.
+  const outcomes = await Promise.allSettled([
+    // A cold node image builds Kubernetes from Go modules: minutes.
+    running ? undefined : kindCluster(name, ['up'], { timeoutMs: 30 * 60_000, streamStderr: true }),
+    runCommand('bash', [`${repoRoot}scripts/image/build-image.sh`, image], {
+      timeoutMs: 30 * 60_000,
+      streamStderr: true,
+    }),
+  ]);
+  for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
   await loadIntoKindNode(name, image);
   const { stdout } = await kindCluster(name, ['env', image], { timeoutMs: 60_000 });
   return Object.fromEntries(
