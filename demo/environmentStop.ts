@@ -2,6 +2,7 @@
  * Stopping the demo environment: what the state file says was started, in reverse order, and
  * any process that carries the demo's marker but the state file lost.
  */
+import { existsSync } from 'node:fs';
 import { HttpKubeClient } from '../platform/src/kube/httpKubeClient.ts';
 import { kubectlFor } from '../tools/cluster/kubectl.ts';
 import { acquireLock } from '../tools/cluster/lock.ts';
@@ -52,12 +53,15 @@ export async function stopRecorded(
   progress: Progress,
 ): Promise<StopReport> {
   const stopped: string[] = [];
-  const client =
-    state.kubeconfig === undefined ? undefined : HttpKubeClient.fromKubeconfig(state.kubeconfig);
+  // A kubeconfig that is gone went with its cluster (taken down by hand, say): nothing of the
+  // demo is left in it to delete.
+  const kubeconfig =
+    state.kubeconfig !== undefined && existsSync(state.kubeconfig) ? state.kubeconfig : undefined;
+  const client = kubeconfig === undefined ? undefined : HttpKubeClient.fromKubeconfig(kubeconfig);
   const kubectl =
-    state.kubectl === undefined || state.kubeconfig === undefined
+    state.kubectl === undefined || kubeconfig === undefined
       ? undefined
-      : kubectlFor(state.kubectl, state.kubeconfig);
+      : kubectlFor(state.kubectl, kubeconfig);
 
   // A cluster we started goes down whole; in a cluster that was there before, our namespace
   // goes (its pods with it).
@@ -103,7 +107,7 @@ export async function stopRecorded(
       progress(`   ${line}`);
     });
     stopped.push(cluster.title.replace(/^the /, ''));
-  } else if (state.kubeconfig !== undefined) {
+  } else if (kubeconfig !== undefined) {
     progress(
       `▸ ${cluster.title} keeps running (it was running before); ` +
         `\`make ${cluster.kind === 'kind' ? 'kind-down' : 'cluster-down'}\` stops it`,
