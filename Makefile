@@ -131,7 +131,7 @@ bench-runtime: setup ## Runtime throughput and added latency vs a bare node:http
 	$(NODE) bench/runtime.ts
 
 .PHONY: bench-durable
-bench-durable: setup tools ## 20 SIGKILL trials of a durable run on the real node: pod force-deleted mid-run, run again with its id; effects per tool, runs lost, time to resume.
+bench-durable: setup tools ## 20 SIGKILL trials of a durable run on the real node (kind's with BREAKWATER_CLUSTER=kind): pod force-deleted mid-run, run again with its id; effects per tool, runs lost, time to resume.
 	$(NODE) bench/durable/killTrials.ts
 
 .PHONY: bench-image
@@ -143,7 +143,7 @@ bench-global: setup tools ## Rate limits across 3 replicas: each replica's share
 	$(NODE) bench/global.ts
 
 .PHONY: bench-operator
-bench-operator: setup ## Policy reload, trip-to-status and 1000-agent convergence on the local cluster.
+bench-operator: setup $(if $(filter kind,$(BREAKWATER_CLUSTER)),tools) ## Policy reload, trip-to-status and 1000-agent convergence on the local cluster (BREAKWATER_CLUSTER=kind: on kind).
 	$(NODE) bench/operator.ts
 
 .PHONY: bench-sidecar
