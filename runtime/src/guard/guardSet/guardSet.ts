@@ -43,6 +43,7 @@ import { BreakerRegistry } from './breakerRegistry.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
 import { ModelAttempt } from './modelAttempt.ts';
+import { plannedCall } from './plannedCall.ts';
 import { TOOL_CONCURRENCY, budgetOptions, modelConcurrency } from './guardOptions.ts';
 import {
   breakerViews,
@@ -58,7 +59,6 @@ import type {
   ProviderGuard,
   TokenEstimate,
 } from './providerGuard.ts';
-import type { PlannedCall } from '../../../../contract/src/spend/callCost.ts';
 import { RememberedOpenPeriods, type RememberedOpen } from './rememberedOpen.ts';
 import { StoreSlot, type StoreOpener } from './storeSlot.ts';
 import { breakerSettingsOf, ToolGroups, type ToolGroup } from './toolGroups.ts';
@@ -390,21 +390,4 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     }
     return soonest ?? new CircuitOpenError(model, 'Open', 1000);
   }
-}
-
-/**
- * A call's worst case as budgets price it: its input at most, and `max_tokens` of output;
- * undefined for a call that produces none (counting tokens).
- */
-function plannedCall(
-  estimate: TokenEstimate | undefined,
-  budget: BudgetRequest | undefined,
-): PlannedCall | undefined {
-  const inputTokens = budget?.inputTokensAtMost ?? estimate?.inputTokens;
-  const maxTokens = budget?.maxTokens ?? estimate?.outputTokens;
-  if (inputTokens === undefined || maxTokens === undefined) return undefined;
-  const cacheWrite = budget?.cacheWrite;
-  return cacheWrite === undefined
-    ? { inputTokens, maxTokens }
-    : { inputTokens, maxTokens, cacheWrite };
 }
