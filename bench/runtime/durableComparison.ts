@@ -16,7 +16,8 @@
  *   same run again five times (a restarted agent each time), answered from the journal: the
  *   median of the five. With `baseline`, that checkout's runtime replays a run of its own in
  *   turn with each (its speedup against the same live run).
- * - CPU per journaled call: the runtime's CPU time per call, journal on against off.
+ * - CPU per journaled call: the runtime's CPU time per call (all its threads, to the
+ *   microsecond: processProbe.ts `cpuUs`), journal on against off.
  * - The bundled agent's run (`/v1/agent/invoke` with `Idempotency-Key`, the simulator's plan of
  *   AGENT_TOOL_STEPS tool steps through the MCP server): live, then replayed from its journal
  *   five times — its record deleted each time, as a run taken over by another replica finds
@@ -35,7 +36,7 @@ import { startRuntime, type RuntimeHandle } from '../../test/support/runtimeProc
 import { ONE_WRITE_STREAMS, startSimulator } from '../../test/support/simulator.ts';
 import { PRIMARY_MODEL, policyDocument } from '../../test/support/standaloneRuntime.ts';
 import { median, percentile } from '../../tools/stats/samples.ts';
-import { cpuMs } from './processProbe.ts';
+import { cpuUs } from './processProbe.ts';
 
 const ROUNDS = 8;
 const CALLS_PER_ROUND = 200;
@@ -186,9 +187,9 @@ async function compare(
     for (let i = 0; i < paths.length; i++) {
       const path = paths[(r + i) % paths.length] as (typeof paths)[number];
       const pid = path.rt.child.pid ?? 0;
-      const cpuBefore = cpuMs(pid);
+      const cpuBefore = cpuUs(pid);
       const latencies = await rounds(path.call, CALLS_PER_ROUND);
-      path.cpuUs.push(((cpuMs(pid) - cpuBefore) * 1000) / CALLS_PER_ROUND);
+      path.cpuUs.push((cpuUs(pid) - cpuBefore) / CALLS_PER_ROUND);
       path.p50.push(
         percentile(
           latencies.sort((a, b) => a - b),

@@ -18,6 +18,23 @@ export function cpuMs(pid: number): number {
   return ((utime + stime) * 1000) / TICKS_PER_SECOND;
 }
 
+/**
+ * The same to the microsecond: the scheduler's nanoseconds on a CPU (schedstat), summed over
+ * the process's threads. /proc/<pid>/stat counts in 10 ms ticks, 50 µs per call over a round
+ * of 200 calls: coarser than the differences a per-call figure is read for.
+ */
+export function cpuUs(pid: number): number {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'latin1').split(' ')[0]);
+    } catch {
+      // The thread ended between the listing and the read: its time is no longer counted.
+    }
+  }
+  return ns / 1000;
+}
+
 /** CPU time of this process (the load generator), in milliseconds. */
 export function ownCpuMs(): number {
   const u = process.cpuUsage();

@@ -192,6 +192,14 @@ describe('a run journal', () => {
     expect(ttl).toBeGreaterThan(RETENTION_MS - 5_000);
   });
 
+  it('sends its scripts again when the server has forgotten them (NOSCRIPT)', async () => {
+    const run = randomUUID();
+    await client.scriptFlush();
+    expect(await attempt(run, [['tool', 'a']])).toEqual(['live@0']);
+    expect(await journal.append(run, 'owner-a', 1, done('model', 'b'))).toBe(1);
+    expect(await log(run)).toEqual([done('tool', 'a'), done('model', 'b')]);
+  });
+
   it('keeps every key of the run for its retention from the last write', async () => {
     const run = randomUUID();
     await attempt(run, [

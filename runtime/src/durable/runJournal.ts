@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RedisClientType } from '@redis/client';
-import { runScript, type LuaScript } from '../rateLimitStore/luaScripts.ts';
+import { sendScript, type LuaScript } from '../rateLimitStore/luaScripts.ts';
 import { stepHeader, type StepKind } from './journalEntry.ts';
 
 function load(name: string): LuaScript {
@@ -67,7 +67,7 @@ export class RunJournal {
 
   async claim(run: string, owner: string, kind: StepKind, match: string): Promise<Claim> {
     const keys = [...runKeys(this.#prefix, run), countsKey(this.#prefix, run)];
-    const reply = (await runScript(this.#client, CLAIM_SCRIPT, keys, [
+    const reply = (await sendScript(this.#client, CLAIM_SCRIPT, keys, [
       owner,
       kind === 'model' ? 'm' : 't',
       match,
@@ -88,7 +88,7 @@ export class RunJournal {
     match: string,
     entry: string,
   ): Promise<boolean> {
-    const reply = await runScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
+    const reply = await sendScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
       String(position),
       stepHeader(kind, 'started', match),
       entry,
@@ -103,7 +103,7 @@ export class RunJournal {
    * (claim it instead), -1 another owner's.
    */
   async append(run: string, owner: string, position: number, entry: string): Promise<number> {
-    const reply = await runScript(this.#client, APPEND_SCRIPT, runKeys(this.#prefix, run), [
+    const reply = await sendScript(this.#client, APPEND_SCRIPT, runKeys(this.#prefix, run), [
       owner,
       String(position),
       entry,
@@ -114,7 +114,7 @@ export class RunJournal {
 
   /** Drops a failed call's started marker while it is the last step (the caller will ask again). */
   async abandon(run: string, position: number, kind: StepKind, match: string): Promise<void> {
-    await runScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
+    await sendScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
       String(position),
       stepHeader(kind, 'started', match),
       '',
