@@ -192,6 +192,24 @@ describe('a run journal', () => {
     expect(ttl).toBeGreaterThan(RETENTION_MS - 5_000);
   });
 
+  it('appends at the run’s live tail only: not past its end, nor where the cursor is not', async () => {
+    const run = randomUUID();
+    await attempt(run, [
+      ['model', 'a'],
+      ['tool', 'b'],
+    ]);
+    expect(await journal.append(run, 'owner-b', 2, done('model', 'c'))).toBe(-1);
+    expect(await journal.append(run, 'owner-a', 3, done('model', 'c'))).toBe(0);
+    expect(await journal.append(run, 'owner-a', 2, done('model', 'c'))).toBe(1);
+    // A restarted agent's first call moves the cursor back to step one: the tail is elsewhere.
+    expect(await journal.claim(run, 'owner-a', 'model', hash('a'))).toMatchObject({
+      verdict: 'replay',
+      newAttempt: true,
+    });
+    expect(await journal.append(run, 'owner-a', 3, done('model', 'd'))).toBe(0);
+    expect(await log(run)).toEqual([done('model', 'a'), done('tool', 'b'), done('model', 'c')]);
+  });
+
   it('sends its scripts again when the server has forgotten them (NOSCRIPT)', async () => {
     const run = randomUUID();
     await client.scriptFlush();

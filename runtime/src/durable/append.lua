@@ -3,7 +3,9 @@
 -- the run is not where the replica thinks: another attempt or replica moved it, or it expired;
 -- the caller then claims the step as any call does.
 -- KEYS: 1 the journal, 2 the cursor, 3 the owner. ARGV: 1 owner, 2 position, 3 entry, 4 retention ms.
-local owner = redis.call('GET', KEYS[3])
+-- The owner and the cursor in one command (each command a script runs costs a few µs more).
+local held = redis.call('MGET', KEYS[3], KEYS[2])
+local owner = held[1]
 if owner and owner ~= ARGV[1] then
   return -1
 end
@@ -11,7 +13,7 @@ local position = tonumber(ARGV[2])
 if redis.call('LLEN', KEYS[1]) ~= position then
   return 0
 end
-if tonumber(redis.call('GET', KEYS[2]) or '0') ~= position then
+if tonumber(held[2] or '0') ~= position then
   return 0
 end
 local ttl = tonumber(ARGV[4])

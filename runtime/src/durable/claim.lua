@@ -4,7 +4,9 @@
 -- ARGV: 1 owner fingerprint, 2 kind code (m|t), 3 match hash, 4 retention ms, 5 started header.
 -- Replies {verdict, position, entry, flag}: replay (flag 1: a new attempt began), live (flag 1:
 -- the run diverged at position, the rest of its journal dropped), or forbidden.
-local owner = redis.call('GET', KEYS[3])
+-- The owner and the cursor in one command (each command a script runs costs a few µs more).
+local held = redis.call('MGET', KEYS[3], KEYS[2])
+local owner = held[1]
 if owner and owner ~= ARGV[1] then
   return { 'forbidden', -1, '', 0 }
 end
@@ -29,7 +31,7 @@ local function replayed(entry)
   end
 end
 local length = redis.call('LLEN', KEYS[1])
-local cursor = tonumber(redis.call('GET', KEYS[2]) or '0')
+local cursor = tonumber(held[2] or '0')
 if cursor > length then
   cursor = length
 end
