@@ -6,7 +6,8 @@
  * - through runtimes: one with limits in Redis and no budget (the baseline of budgetCost.ts),
  *   one with the same limits and a dollar budget running the `--before` checkout's runtime, one
  *   running this checkout's; calls in rotating order (ABC, BCA, CAB …), each round's p50 per
- *   runtime, the median over rounds of each budget runtime's p50 less the baseline's;
+ *   runtime, the median over rounds of each budget runtime's p50 less the baseline's, and each
+ *   runtime's CPU (user + system, /proc/<pid>/stat) per call over the measured rounds;
  * - the script alone: admit.lua with one budget account and the previous call's settlement
  *   riding in front (as the runtime sends it), the `--before` checkout's script and arguments
  *   (its own budgetScenario.ts) against this one's, alternating on one connection to one
@@ -27,6 +28,7 @@ import { createClient, type RedisClientType } from '@redis/client';
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { ADMIT_SCRIPT } from '../../runtime/src/rateLimitStore/luaScripts.ts';
 import { call } from '../../test/support/rateLimitStoreFixture.ts';
+import { cpuMs } from '../runtime/processProbe.ts';
 import { startRedis } from '../../test/support/redisServer.ts';
 import { serverHost } from '../../test/support/podReach.ts';
 import { startRuntime, type RuntimeHandle } from '../../test/support/runtimeProcess.ts';
@@ -179,8 +181,18 @@ try {
     };
   };
   await oneRound(); // warm-up
+  const cpuOf = () => names.map((n) => cpuMs(paths[n].child.pid ?? 0));
+  const cpuBefore = cpuOf();
   const rounds: Awaited<ReturnType<typeof oneRound>>[] = [];
   for (let r = 0; r < ROUNDS; r++) rounds.push(await oneRound());
+  const cpuAfter = cpuOf();
+  // Each runtime's own CPU per call, microseconds (10 ms ticks: ±10 ms over all the rounds).
+  const cpuUsPerCall = Object.fromEntries(
+    names.map((n, i) => [
+      n,
+      round((((cpuAfter[i] ?? 0) - (cpuBefore[i] ?? 0)) * 1000) / (ROUNDS * CALLS), 1),
+    ]),
+  );
   for (const a of Object.values(agents)) a.destroy();
   const added = (which: 'before' | 'after') => round(median(rounds.map((r) => r[which] - r.plain)));
   const results = {
@@ -194,6 +206,7 @@ try {
       baseline: 'the same limits in Redis, no budget (this checkout)',
       budget_p50_added_ms_before: added('before'),
       budget_p50_added_ms_after: added('after'),
+      runtime_cpu_us_per_call: cpuUsPerCall,
       round_p50s_ms: rounds.map((r) => ({
         plain: round(r.plain),
         before: round(r.before),

@@ -11,7 +11,9 @@
  *   processes' noise), and admit carrying the previous call's settlement, as the runtime sends it;
  * - in process: BudgetLedger's reserve + note + settle of one call, against the same ledger
  *   with no budget (the named baseline: what every call pays without budgets), and the store
- *   path's own CPU per call (claim, mirror and settlement arguments, no network).
+ *   path's own CPU per call (claim, mirror and settlement arguments, no network), and all of
+ *   the store path's work per call (the claim, admit.lua's keys and arguments with a riding
+ *   settlement, its answer read, the settlement).
  *
  * Writes bench/results/global-budgets.json.
  */
@@ -24,6 +26,11 @@ import { ADMIT_SCRIPT } from '../../runtime/src/rateLimitStore/luaScripts.ts';
 import { serverHost } from '../../test/support/podReach.ts';
 import { BudgetLedger } from '../../runtime/src/guard/budgetLedger.ts';
 import type { StoreBudgetSettlement } from '../../runtime/src/guard/rateLimitStore.ts';
+import {
+  admission,
+  pushBudgetAdmit,
+  pushSettlements,
+} from '../../runtime/src/rateLimitStore/storeScriptCalls.ts';
 import { call, startAgent } from '../../test/support/rateLimitStoreFixture.ts';
 import { startRedis } from '../../test/support/redisServer.ts';
 import { PRIMARY_MODEL } from '../../test/support/standaloneRuntime.ts';
@@ -226,17 +233,37 @@ function inProcess() {
     claim?.note(1, 'default', USAGE);
     claim?.settle();
   };
+  // All of it as the store path runs it, without the network: the claim, admit.lua's keys and
+  // arguments with the previous call's settlement riding, its answer read, the settlement.
+  const reply = [0, 0, 1, 1, 0, 0, 12_345, 678, 1_234, 5_678, 100, 3_024];
+  let riding: StoreBudgetSettlement[] = [];
+  const queue = { settleBudget: (s: StoreBudgetSettlement) => riding.push(s) };
+  const storePath = () => {
+    const claim = one.claim(call, queue);
+    if (claim === undefined) return;
+    const keys = ['requests', 'input_tokens', 'output_tokens', 'provider_pause'];
+    const args = ['1', '100000', '1', '0', '0', '0', '0', '0', '0', '0', '0'];
+    pushBudgetAdmit(args, claim.request, false, { list: keys, prefix: 'bench' });
+    if (riding.length > 0) pushSettlements(keys, args, 'bench', riding);
+    riding = [];
+    const verdict = admission(reply, 1).budget;
+    if (verdict !== undefined) claim.held(verdict);
+    claim.note(1, 'default', USAGE);
+    claim.settle();
+  };
   const n = 100_000;
   const rounds = 7;
   const baseline = nsPerCall(cycle(none), n, rounds);
   const budget = nsPerCall(cycle(one), n, rounds);
   const store = nsPerCall(storeSide, n, rounds);
+  const wholeStorePath = nsPerCall(storePath, n, rounds);
   return {
     baseline: 'the same ledger with no budget (reserve answers at once)',
     no_budget_ns_per_call: round(baseline, 0),
     one_budget_ns_per_call: round(budget, 0),
     budget_check_us_per_call: round((budget - baseline) / 1000, 3),
     store_claim_cpu_ns_per_call: round(store, 0),
+    store_path_cpu_ns_per_call: round(wholeStorePath, 0),
     calls_per_round: n,
     rounds,
   };

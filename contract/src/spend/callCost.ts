@@ -71,7 +71,9 @@ function unpriced(model: string, tokens: number): CallCost {
   };
 }
 
-const n = (count: number | null | undefined): bigint => BigInt(count ?? 0);
+/** `count` tokens at `rate` picodollars each; no bigint made for none (most calls read no cache). */
+const atRate = (count: number, rate: number): bigint =>
+  count === 0 ? 0n : BigInt(count) * BigInt(rate);
 
 /**
  * The cost of a call that has happened. Cache writes are split by lifetime when the usage says
@@ -89,11 +91,11 @@ export function callCost(model: string, usage: MessagesUsage, book: PriceBook): 
   const price = book.get(model);
   if (price === undefined) return unpriced(model, tokens);
   const picoUsd =
-    n(usage.input_tokens) * n(price.inputMicroUsdPerMTok) +
-    n(usage.output_tokens) * n(price.outputMicroUsdPerMTok) +
-    n(fiveMinutes) * n(price.cacheWrite5mMicroUsdPerMTok) +
-    n(hour) * n(price.cacheWrite1hMicroUsdPerMTok) +
-    n(read) * n(price.cacheReadMicroUsdPerMTok);
+    atRate(usage.input_tokens, price.inputMicroUsdPerMTok) +
+    atRate(usage.output_tokens, price.outputMicroUsdPerMTok) +
+    atRate(fiveMinutes, price.cacheWrite5mMicroUsdPerMTok) +
+    atRate(hour, price.cacheWrite1hMicroUsdPerMTok) +
+    atRate(read, price.cacheReadMicroUsdPerMTok);
   return { priced: true, picoUsd, tokens };
 }
 
@@ -117,11 +119,10 @@ export function worstCaseCost(model: string, call: PlannedCall, book: PriceBook)
   const tokens = call.inputTokens + call.maxTokens;
   const price = book.get(model);
   if (price === undefined) return unpriced(model, tokens);
-  const rates = [price.inputMicroUsdPerMTok];
-  if (call.cacheWrite !== undefined) rates.push(price.cacheWrite5mMicroUsdPerMTok);
-  if (call.cacheWrite === '1h') rates.push(price.cacheWrite1hMicroUsdPerMTok);
+  let rate = price.inputMicroUsdPerMTok;
+  if (call.cacheWrite !== undefined) rate = Math.max(rate, price.cacheWrite5mMicroUsdPerMTok);
+  if (call.cacheWrite === '1h') rate = Math.max(rate, price.cacheWrite1hMicroUsdPerMTok);
   const picoUsd =
-    n(call.inputTokens) * n(Math.max(...rates)) +
-    n(call.maxTokens) * n(price.outputMicroUsdPerMTok);
+    atRate(call.inputTokens, rate) + atRate(call.maxTokens, price.outputMicroUsdPerMTok);
   return { priced: true, picoUsd, tokens };
 }

@@ -9,7 +9,11 @@ import type { BudgetClaim } from './budgetClaim.ts';
 import { exhaustedError } from './budgetRefusal.ts';
 import type { Account, BudgetCall } from './budgetTicket.ts';
 import { BudgetExhaustedError } from './errors.ts';
-import type { StoreBudgetAccount, StoreBudgetVerdict } from './rateLimitStore.ts';
+import type {
+  StoreAccountState,
+  StoreBudgetAccount,
+  StoreBudgetVerdict,
+} from './rateLimitStore.ts';
 
 /** What is left of a budget and the limits it is measured against (budgetLedger's BudgetRemaining). */
 interface SeenRemaining {
@@ -32,15 +36,18 @@ export const KEPT_AFTER_PERIOD_MS = 7 * 86_400_000;
 
 /**
  * `account`'s budget in the store: `<agent>:<budget>:<periodStartMs>[:<key fingerprint>]`,
- * with the budget's whole limits (the store holds the agent's total, never a share).
+ * with the budget's whole limits (the store holds the agent's total, never a share). Made at
+ * the account's first claim and kept with it (`Account.inStore`) until its limits change:
+ * every call of the period claims the same.
  */
 export function storeAccount(
   agent: string,
   budget: BudgetSettings,
   account: Account,
 ): StoreBudgetAccount {
+  if (account.inStore !== undefined) return account.inStore;
   const who = account.who === '' ? '' : `:${account.who}`;
-  return {
+  return (account.inStore = {
     key: `${agent}:${budget.name}:${String(account.period.startMs)}${who}`,
     limitPico:
       budget.limitMicroUsd === undefined
@@ -49,7 +56,7 @@ export function storeAccount(
     limitTokens: budget.limitTokens === undefined ? undefined : BigInt(budget.limitTokens),
     keepUntilMs: account.period.endMs + KEPT_AFTER_PERIOD_MS,
     refuses: budget.onExhausted !== 'Shadow',
-  };
+  });
 }
 
 interface Seen {
@@ -57,8 +64,8 @@ interface Seen {
   readonly period: CalendarPeriod;
   readonly limitPico: bigint | undefined;
   readonly limitTokens: bigint | undefined;
-  readonly spentPico: bigint;
-  readonly spentTokens: bigint;
+  spentPico: bigint;
+  spentTokens: bigint;
 }
 
 /** What the store last answered for each account this replica used. */
@@ -68,11 +75,23 @@ export class StoreView {
   /** The store's answer for `claim`'s accounts. */
   saw(claim: BudgetClaim<ClaimContext>, verdict: StoreBudgetVerdict): void {
     const { budgets, accounts } = claim.context;
-    verdict.accounts.forEach((state, i) => {
+    for (let i = 0; i < verdict.accounts.length; i++) {
+      const state = verdict.accounts[i] as StoreAccountState;
       const budget = budgets[i];
       const account = accounts[i];
       const limits = claim.request.accounts[i];
-      if (budget === undefined || account === undefined || limits === undefined) return;
+      if (budget === undefined || account === undefined || limits === undefined) continue;
+      // The same account under the same limits as last time: only the amounts are new.
+      const seen = this.#seen.get(limits.key);
+      if (
+        seen?.period === account.period &&
+        seen.limitPico === limits.limitPico &&
+        seen.limitTokens === limits.limitTokens
+      ) {
+        seen.spentPico = state.spentPico;
+        seen.spentTokens = state.spentTokens;
+        continue;
+      }
       this.#seen.set(limits.key, {
         budget: budget.name,
         period: account.period,
@@ -81,7 +100,7 @@ export class StoreView {
         spentPico: state.spentPico,
         spentTokens: state.spentTokens,
       });
-    });
+    }
   }
 
   /**

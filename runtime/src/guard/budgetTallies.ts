@@ -19,7 +19,8 @@ export interface SpendByTarget {
 
 export class BudgetTallies {
   readonly #refusals = new Map<string, BudgetRefusals>();
-  readonly #spent = new Map<string, SpendByTarget>();
+  /** By model, then backend: no key string built per settled call. */
+  readonly #spent = new Map<string, Map<string, SpendByTarget>>();
 
   /** `budget`'s refusals, to count one more. */
   refused(budget: string): BudgetRefusals {
@@ -33,11 +34,15 @@ export class BudgetTallies {
 
   /** A settled cost at one backend. */
   spent(model: string, backend: string, pico: bigint): void {
-    const key = `${model}\n${backend}`;
-    let entry = this.#spent.get(key);
+    let byBackend = this.#spent.get(model);
+    if (byBackend === undefined) {
+      byBackend = new Map();
+      this.#spent.set(model, byBackend);
+    }
+    let entry = byBackend.get(backend);
     if (entry === undefined) {
       entry = { model, backend, picoUsd: 0n };
-      this.#spent.set(key, entry);
+      byBackend.set(backend, entry);
     }
     entry.picoUsd += pico;
   }
@@ -46,8 +51,8 @@ export class BudgetTallies {
     return this.#refusals;
   }
 
-  spendByTarget(): Iterable<Readonly<SpendByTarget>> {
-    return this.#spent.values();
+  *spendByTarget(): Iterable<Readonly<SpendByTarget>> {
+    for (const byBackend of this.#spent.values()) yield* byBackend.values();
   }
 
   /** Forgets the refusals of budgets the policy no longer has. */

@@ -11,6 +11,7 @@ import {
   type PlannedCall,
   type PriceBook,
 } from '../../../contract/src/spend/callCost.ts';
+import type { StoreBudgetAccount } from './rateLimitStore.ts';
 import type { TokenUsage } from './tokenBudget.ts';
 
 const PICO_PER_MICRO = 1_000_000n;
@@ -34,9 +35,18 @@ export function whoOf(budget: BudgetSettings, clientKey: string | undefined): st
   return clientKey === undefined || clientKey === '' ? NO_CLIENT_KEY : clientKey;
 }
 
+/** Each `per: Agent` budget's one account key, made once: every call looks it up. */
+const WHOLE_AGENT_KEYS = new WeakMap<BudgetSettings, string>();
+
 /** An account's key in a ledger: the budget, its `per`, and whose. */
 export function accountKey(budget: BudgetSettings, clientKey: string | undefined): string {
-  return `${budget.name}\n${budget.per}\n${whoOf(budget, clientKey)}`;
+  if (budget.per !== 'Agent') return `${budget.name}\n${budget.per}\n${whoOf(budget, clientKey)}`;
+  let key = WHOLE_AGENT_KEYS.get(budget);
+  if (key === undefined) {
+    key = `${budget.name}\n${budget.per}\n${WHOLE_AGENT}`;
+    WHOLE_AGENT_KEYS.set(budget, key);
+  }
+  return key;
 }
 
 /** What a ticket tells the ledger that issued it: a settled cost, and that it is closed. */
@@ -56,6 +66,12 @@ export class Account {
   spentTokens = 0n;
   reservedPico = 0n;
   reservedTokens = 0n;
+  /**
+   * This account as the store keeps it (budgetStoreAccounts.ts `storeAccount`), made at its
+   * first claim and kept until the limits change: its key and limits are the same for every
+   * call in the period.
+   */
+  inStore: StoreBudgetAccount | undefined;
 
   constructor(budget: BudgetSettings, who: string, period: CalendarPeriod, shareOf: number) {
     this.budget = budget.name;
@@ -68,6 +84,7 @@ export class Account {
 
   /** This replica's share of the budget's limits. */
   limit(budget: BudgetSettings, shareOf: number): void {
+    this.inStore = undefined;
     const share = BigInt(Math.max(1, Math.floor(shareOf)));
     this.limitPico =
       budget.limitMicroUsd === undefined
@@ -104,8 +121,11 @@ export class BudgetTicket {
   readonly #ledger: TicketOwner;
   readonly #accounts: readonly Account[];
   readonly #book: PriceBook;
-  /** Each attempt's latest usage and backend: a stream reports usage more than once. */
-  readonly #attempts = new Map<number, { backend: string; usage: TokenUsage }>();
+  /**
+   * Each attempt's latest usage and backend: a stream reports usage more than once. A list, not
+   * a map: a call makes one attempt, rarely a few.
+   */
+  readonly #attempts: { readonly attempt: number; backend: string; usage: TokenUsage }[] = [];
   #released = false;
   #settled = false;
 
@@ -129,7 +149,12 @@ export class BudgetTicket {
   /** What attempt `attempt` (at `backend`) has used so far; a later report replaces it. */
   note(attempt: number, backend: string, usage: TokenUsage): void {
     if (this.#settled) return;
-    this.#attempts.set(attempt, { backend, usage });
+    const seen = this.#attempts.find((a) => a.attempt === attempt);
+    if (seen === undefined) this.#attempts.push({ attempt, backend, usage });
+    else {
+      seen.backend = backend;
+      seen.usage = usage;
+    }
   }
 
   /**
@@ -141,16 +166,18 @@ export class BudgetTicket {
     this.#settled = true;
     let pico = 0n;
     let tokens = 0n;
-    for (const { backend, usage } of this.#attempts.values()) {
+    for (const { backend, usage } of this.#attempts) {
       const cost = callCost(this.model, messagesUsage(usage), this.#book);
       tokens += BigInt(cost.tokens);
       if (!cost.priced) continue;
       pico += cost.picoUsd;
       this.#ledger.spent(this.model, backend, cost.picoUsd);
     }
-    for (const account of this.#accounts) {
-      account.spentPico += pico;
-      account.spentTokens += tokens;
+    if (pico !== 0n || tokens !== 0n) {
+      for (const account of this.#accounts) {
+        account.spentPico += pico;
+        account.spentTokens += tokens;
+      }
     }
     this.release();
     return { pico, tokens };
@@ -160,9 +187,12 @@ export class BudgetTicket {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    for (const account of this.#accounts) {
-      account.reservedPico -= this.worstPico;
-      account.reservedTokens -= this.worstTokens;
+    // A claim's mirror holds nothing here (the store holds its worst case).
+    if (this.worstPico !== 0n || this.worstTokens !== 0n) {
+      for (const account of this.#accounts) {
+        account.reservedPico -= this.worstPico;
+        account.reservedTokens -= this.worstTokens;
+      }
     }
     this.#ledger.closed(this);
   }
@@ -173,13 +203,12 @@ export class BudgetTicket {
 }
 
 function messagesUsage(usage: TokenUsage): MessagesUsage {
+  const hour = usage.cacheWrite1hTokens;
   return {
     input_tokens: usage.inputTokens,
     output_tokens: usage.outputTokens,
     cache_creation_input_tokens: usage.cacheWriteTokens ?? 0,
     cache_read_input_tokens: usage.cacheReadTokens ?? 0,
-    ...(usage.cacheWrite1hTokens === undefined
-      ? {}
-      : { cache_creation: { ephemeral_1h_input_tokens: usage.cacheWrite1hTokens } }),
+    cache_creation: hour === undefined ? null : { ephemeral_1h_input_tokens: hour },
   };
 }

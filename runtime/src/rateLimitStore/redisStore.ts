@@ -30,12 +30,11 @@ import { ADMIT_SCRIPT, PAUSE_SCRIPT, SETTLE_SCRIPT, runScript } from './luaScrip
 import { connectionKey, messageOf, readSecrets, reasonOf, redisClient } from './storeConnection.ts';
 import {
   admission,
-  budgetAdmitArgs,
-  budgetKeys,
   keysOf,
   limitArgs,
+  pushBudgetAdmit,
+  pushSettlements,
   settleRates,
-  settlementCall,
 } from './storeScriptCalls.ts';
 import { StoreTally, type StoreCounters } from './storeCounters.ts';
 import { SettlementQueue } from './settlementQueue.ts';
@@ -105,12 +104,11 @@ export class RedisStore implements RateLimitStore {
     this.#status = { shared: false, reason: 'Connecting', since: options.clock.now() };
     this.#secretFiles = options.secretFiles;
     this.#settlements = new SettlementQueue(options.clock, (list) => {
-      const settling = settlementCall(this.#settings.keyPrefix, list);
-      this.#background(
-        SETTLE_SCRIPT,
-        [...this.#keys.slice(0, 3), ...settling.keys],
-        [...['0', '0', '0', '0', '0', '0'], ...settling.args],
-      );
+      // settle.lua with its limits untouched (rate 0, amount 0), then the settlements.
+      const keys = this.#keys.slice(0, 3);
+      const args = ['0', '0', '0', '0', '0', '0'];
+      pushSettlements(keys, args, this.#settings.keyPrefix, list);
+      this.#background(SETTLE_SCRIPT, keys, args);
     });
     this.#reconnectWithSecrets();
   }
@@ -188,20 +186,18 @@ export class RedisStore implements RateLimitStore {
     args[8] = String(estimate.outputTokens);
     args.push(String(Math.ceil(request.localWaitMs)), String(request.maxWaitMs));
     // Budgets ride in the same call: their accounts' keys after the limits', ARGV after 11.
+    // Earlier calls' settlements ride along too, applied before this call is decided: one
+    // round trip for both. Lost with the call when it fails (their leases release the worst
+    // cases).
     const budgets = request.budget;
-    let keys = this.#keys;
-    if (budgets !== undefined) {
-      keys = [...keys, ...budgetKeys(this.#settings.keyPrefix, budgets.accounts)];
-      args.push(...budgetAdmitArgs(budgets, request.limitsShadow === true));
-    }
-    // Earlier calls' settlements ride along, applied before this call is decided: one round
-    // trip for both. Lost with the call when it fails (their leases release the worst cases).
     const riding = this.#settlements.take();
+    const prefix = this.#settings.keyPrefix;
+    const keys = budgets === undefined && riding.length === 0 ? this.#keys : this.#keys.slice();
+    if (budgets !== undefined)
+      pushBudgetAdmit(args, budgets, request.limitsShadow === true, { list: keys, prefix });
     if (riding.length > 0) {
-      const settling = settlementCall(this.#settings.keyPrefix, riding);
       if (budgets === undefined) args.push('0');
-      keys = [...keys, ...settling.keys];
-      args.push(...settling.args);
+      pushSettlements(keys, args, prefix, riding);
     }
     try {
       const reply = await Promise.race([runScript(client, ADMIT_SCRIPT, keys, args), deadline]);

@@ -3,7 +3,14 @@
  * exact; a reply of any other shape is an error, never a guess.
  */
 import { describe, expect, it } from '@jest/globals';
-import { admission, budgetAdmitArgs, budgetKeys, budgetSettleArgs } from './storeScriptCalls.ts';
+import {
+  admission,
+  budgetAdmitArgs,
+  budgetKeys,
+  budgetSettleArgs,
+  moneyArgs,
+  settlementCall,
+} from './storeScriptCalls.ts';
 
 const ACCOUNT = {
   key: 'a:daily:1764028800000',
@@ -91,5 +98,29 @@ describe('budget arguments', () => {
     expect(
       budgetSettleArgs({ ...request, costPico: 1_000_012n, costTokens: 3n, accounts: [ACCOUNT] }),
     ).toEqual(['1', 'r-1', '600000', '0', '200000', '1', '12', '3', '1764720000000']);
+  });
+
+  it('splits money exactly below, at and past the largest whole number a double holds', () => {
+    const safe = BigInt(Number.MAX_SAFE_INTEGER);
+    for (const pico of [0n, 1n, 999_999n, 1_000_000n, 1_000_001n, safe - 1n, safe, safe + 1n]) {
+      expect(moneyArgs(pico)).toEqual([
+        (pico / 1_000_000n).toString(),
+        (pico % 1_000_000n).toString(),
+      ]);
+    }
+    expect(moneyArgs(safe)).toEqual(['9007199254', '740991']);
+  });
+
+  it('names the same account under the prefix the store has now', () => {
+    const settlement = {
+      accounts: [ACCOUNT],
+      reservationId: 'r-2',
+      worstPico: 1n,
+      worstTokens: 1n,
+      costPico: 1n,
+      costTokens: 1n,
+    };
+    expect(settlementCall('old', [settlement]).keys).toEqual(['old:budget:a:daily:1764028800000']);
+    expect(settlementCall('new', [settlement]).keys).toEqual(['new:budget:a:daily:1764028800000']);
   });
 });

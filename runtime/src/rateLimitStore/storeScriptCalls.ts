@@ -85,9 +85,17 @@ function whole(value: unknown): number {
   throw new Error(`a budget amount from the store is not a whole number: ${JSON.stringify(value)}`);
 }
 
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Picodollars as the scripts take them: microdollars, then the picodollars past them. */
 export function moneyArgs(pico: bigint): [string, string] {
-  return [(pico / PICO_PER_MICRO).toString(), (pico % PICO_PER_MICRO).toString()];
+  if (pico < 0n || pico > SAFE)
+    return [(pico / PICO_PER_MICRO).toString(), (pico % PICO_PER_MICRO).toString()];
+  // Up to $9,007 a whole number of picodollars is exact as a double, and so are its
+  // remainder and the multiple of a million below it divided by a million: no bigint division.
+  const n = Number(pico);
+  const past = n % 1_000_000;
+  return [String((n - past) / 1_000_000), String(past)];
 }
 
 /** Each account's hash (its leases are fields of it), in the order the scripts take them after the limits'. */
@@ -97,53 +105,110 @@ export function budgetKeys(prefix: string, accounts: readonly StoreBudgetAccount
 
 const NO_LIMIT = ['', ''] as const;
 
-/** admit.lua's ARGV from 12 on (budget.lua's budgetCheck). */
-export function budgetAdmitArgs(b: StoreBudgetRequest, limitsShadow: boolean): string[] {
-  const args = [
-    String(b.accounts.length),
-    b.reservationId,
-    String(Math.ceil(b.leaseMs)),
-    ...moneyArgs(b.worstPico),
-    b.worstTokens.toString(),
-    limitsShadow ? '1' : '0',
-  ];
-  for (const a of b.accounts) {
-    args.push(
-      ...(a.limitPico === undefined ? NO_LIMIT : moneyArgs(a.limitPico)),
+/**
+ * What the scripts take of one account: the same for every call of its period, so made once
+ * per account (BudgetLedger keeps one StoreBudgetAccount per account and limits) and key prefix.
+ */
+interface AccountArgs {
+  readonly prefix: string;
+  /** The account's hash. */
+  readonly key: string;
+  /** Its limit in microdollars and picodollars past them, tokens, kept until, refuses. */
+  readonly admit: readonly [string, string, string, string, string];
+}
+
+const ACCOUNT_ARGS = new WeakMap<StoreBudgetAccount, AccountArgs>();
+
+function accountArgs(a: StoreBudgetAccount, prefix: string): AccountArgs {
+  const made = ACCOUNT_ARGS.get(a);
+  if (made?.prefix === prefix) return made;
+  const [micro, pico] = a.limitPico === undefined ? NO_LIMIT : moneyArgs(a.limitPico);
+  const args: AccountArgs = {
+    prefix,
+    key: `${prefix}:budget:${a.key}`,
+    admit: [
+      micro,
+      pico,
       a.limitTokens === undefined ? '' : a.limitTokens.toString(),
       String(a.keepUntilMs),
       a.refuses ? '1' : '0',
-    );
-  }
+    ],
+  };
+  ACCOUNT_ARGS.set(a, args);
+  return args;
+}
+
+/** admit.lua's ARGV from 12 on (budget.lua's budgetCheck). */
+export function budgetAdmitArgs(b: StoreBudgetRequest, limitsShadow: boolean): string[] {
+  const args: string[] = [];
+  pushBudgetAdmit(args, b, limitsShadow, { list: [], prefix: '' });
   return args;
 }
 
 /**
+ * The call's budgets as admit.lua takes them, appended to its keys (each account's hash after
+ * the limits') and ARGV (from 12 on). This runs on every call with a budget: what does not
+ * change within a period is made once (accountArgs).
+ */
+export function pushBudgetAdmit(
+  args: string[],
+  b: StoreBudgetRequest,
+  limitsShadow: boolean,
+  keys: { readonly list: string[]; readonly prefix: string },
+): void {
+  const worst = moneyArgs(b.worstPico);
+  args.push(
+    String(b.accounts.length),
+    b.reservationId,
+    String(Math.ceil(b.leaseMs)),
+    worst[0],
+    worst[1],
+    b.worstTokens.toString(),
+    limitsShadow ? '1' : '0',
+  );
+  for (const a of b.accounts) {
+    const made = accountArgs(a, keys.prefix);
+    keys.list.push(made.key);
+    args.push(...made.admit);
+  }
+}
+
+/**
  * Settlements as admit.lua (after its budgets) and settle.lua (from ARGV 7) take them
- * (budget.lua's budgetSettleAll): their keys, and their count and arguments. Built with plain
- * loops: this runs on every call with a budget.
+ * (budget.lua's budgetSettleAll): their keys, and their count and arguments.
  */
 export function settlementCall(
   prefix: string,
   list: readonly StoreBudgetSettlement[],
 ): { keys: string[]; args: string[] } {
   const keys: string[] = [];
-  const args = [String(list.length)];
-  for (const s of list) {
-    for (const a of s.accounts) keys.push(`${prefix}:budget:${a.key}`);
-    pushSettleArgs(args, s);
-  }
+  const args: string[] = [];
+  pushSettlements(keys, args, prefix, list);
   return { keys, args };
+}
+
+/** settlementCall's keys and arguments appended to `keys` and `args` (admit.lua's riding ones). */
+export function pushSettlements(
+  keys: string[],
+  args: string[],
+  prefix: string,
+  list: readonly StoreBudgetSettlement[],
+): void {
+  args.push(String(list.length));
+  for (const s of list) {
+    for (const a of s.accounts) keys.push(accountArgs(a, prefix).key);
+    pushSettleArgs(args, s, prefix);
+  }
 }
 
 /** One settlement's arguments (budget.lua's budgetSettle). */
 export function budgetSettleArgs(s: StoreBudgetSettlement): string[] {
   const args: string[] = [];
-  pushSettleArgs(args, s);
+  pushSettleArgs(args, s, '');
   return args;
 }
 
-function pushSettleArgs(args: string[], s: StoreBudgetSettlement): void {
+function pushSettleArgs(args: string[], s: StoreBudgetSettlement, prefix: string): void {
   const [worstMicro, worstPico] = moneyArgs(s.worstPico);
   const [costMicro, costPico] = moneyArgs(s.costPico);
   args.push(
@@ -156,7 +221,7 @@ function pushSettleArgs(args: string[], s: StoreBudgetSettlement): void {
     costPico,
     s.costTokens.toString(),
   );
-  for (const a of s.accounts) args.push(String(a.keepUntilMs));
+  for (const a of s.accounts) args.push(accountArgs(a, prefix).admit[3]);
 }
 
 /** The keys of one limiter, in the order the scripts take them. */
