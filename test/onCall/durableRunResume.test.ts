@@ -8,8 +8,8 @@
  * every effect happened once, `kubectl breakwater runs` shows the resumption, the agent's
  * status counts it, and keeps counting it once that pod is gone too.
  *
- * Native sidecars and `kubectl exec` are the kubelet's: this runs on the real node only (the
- * local cluster's, `make e2e-node`); elsewhere it is skipped. The agent image is the in-cluster
+ * Native sidecars and `kubectl exec` are the kubelet's: this runs on a node routed from this
+ * machine (the suites' kind cluster); elsewhere it is skipped. The agent image is the in-cluster
  * suite's TypeScript agent (both SDKs in its node_modules), built here with podman.
  */
 import { randomUUID } from 'node:crypto';
