@@ -95,7 +95,13 @@ describeOnRealNode('a run whose pod is deleted mid-way', () => {
     expect(second.lines.slice(0, 3).map((l) => l.messageId)).toEqual(
       first.lines.slice(0, 3).map((l) => l.messageId),
     );
-    expect(effectsByStep(mcp.effects)).toEqual([1, 2, 3, 4, 5, 6].map((step) => [step, 1]));
+    // On a mismatch, what each run printed and what the tool server saw say where a step went.
+    expect({
+      effects: effectsByStep(mcp.effects),
+      first: first.lines,
+      second: second.lines,
+      seen: [...mcp.effects.keys()],
+    }).toMatchObject({ effects: [1, 2, 3, 4, 5, 6].map((step) => [step, 1]) });
 
     // kubectl breakwater runs: the run, in the clear (the agent's own pods' key), resumed once,
     // its six replayed calls, twelve steps.
