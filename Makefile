@@ -8,8 +8,8 @@ export PATH := $(CURDIR)/.breakwater/node/bin:$(CURDIR)/node_modules/.bin:$(PATH
 # @kubernetes/client-node is ESM-only: jest needs its ESM mode.
 JEST := NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning" jest
 NODE := node --no-warnings=ExperimentalWarning
-KUBECONFIG_LOCAL := $(CURDIR)/.breakwater/kubeconfig
-# kubectl matching the local cluster's version: $KUBEBUILDER_ASSETS or TEST_ASSET_KUBECTL first, else the cache.
+KUBECONFIG_KIND := $(CURDIR)/.breakwater/kind/breakwater/kubeconfig
+# kubectl matching kind's node version: $KUBEBUILDER_ASSETS or TEST_ASSET_KUBECTL first, else the cache.
 KUBECTL = "$$(if [ -n "$${TEST_ASSET_KUBECTL:-}" ]; then echo "$$TEST_ASSET_KUBECTL"; \
   elif [ -x "$${KUBEBUILDER_ASSETS:-/nonexistent}/kubectl" ]; then echo "$$KUBEBUILDER_ASSETS/kubectl"; \
   else echo "$$(tools/cluster/build-binaries.sh kubectl)/kubectl"; fi)"
@@ -88,7 +88,7 @@ format-check: setup ## Check formatting with prettier.
 ##@ Test
 
 .PHONY: test
-test: setup tools verify-generated typecheck lint format-check ## Run every check and test (unit, integration on the local cluster's real node, the node's up/down cycle, make e2e-kind).
+test: setup tools verify-generated typecheck lint format-check ## Run every check and test (unit; integration on a one-node kind cluster, brought up and taken down; make e2e-kind).
 	scripts/test-all.sh
 
 .PHONY: test-unit
@@ -96,21 +96,17 @@ test-unit: setup ## Run the unit tests only (pure logic, no cluster).
 	$(JEST) --ci --selectProjects unit
 
 .PHONY: test-integration
-test-integration: setup tools ## Run the integration tests against the local cluster and its real node.
-	$(JEST) --ci --selectProjects integration
-
-.PHONY: test-kind
-test-kind: setup tools ## The integration tests on a one-node kind cluster instead (BREAKWATER_CLUSTER=kind; TESTS=test/operator narrows them); the cluster is taken down after unless it ran before. Hold /tmp/bw-cluster.lock.
-	BREAKWATER_CLUSTER=kind $(JEST) --ci --selectProjects integration $(if $(TESTS),--testPathPatterns $(TESTS))
+test-integration: setup tools ## Run the integration tests on a one-node kind cluster (TESTS=test/operator narrows them; a running one is used and left up). Hold /tmp/bw-cluster.lock.
+	$(JEST) --ci --selectProjects integration $(if $(TESTS),--testPathPatterns $(TESTS))
 
 ##@ Demo
 
 .PHONY: demo
-demo: setup $(if $(filter kind,$(BREAKWATER_CLUSTER)),tools) ## See it work: cluster (BREAKWATER_CLUSTER=kind: on kind), operator, simulator, 3 agent replicas; the primary model down (fallback serves), the provider down (fast 503s), recovery, a live policy edit; then clean up.
+demo: setup tools ## See it work: a one-node kind cluster, operator, simulator, 3 agent replicas; the primary model down (fallback serves), the provider down (fast 503s), recovery, a live policy edit; then clean up.
 	$(NODE) demo/demo.ts
 
 .PHONY: up
-up: setup $(if $(filter kind,$(BREAKWATER_CLUSTER)),tools) ## Start the demo environment and leave it running (PROMETHEUS=1 adds Prometheus with the alert rules).
+up: setup tools ## Start the demo environment and leave it running (PROMETHEUS=1 adds Prometheus with the alert rules).
 	PROMETHEUS="$(PROMETHEUS)" $(NODE) demo/up.ts
 
 .PHONY: down
@@ -131,7 +127,7 @@ bench-runtime: setup ## Runtime throughput and added latency vs a bare node:http
 	$(NODE) bench/runtime.ts
 
 .PHONY: bench-durable
-bench-durable: setup tools ## 20 SIGKILL trials of a durable run on the real node (kind's with BREAKWATER_CLUSTER=kind): pod force-deleted mid-run, run again with its id; effects per tool, runs lost, time to resume.
+bench-durable: setup tools ## 20 SIGKILL trials of a durable run on kind: pod force-deleted mid-run, run again with its id; effects per tool, runs lost, time to resume.
 	$(NODE) bench/durable/killTrials.ts
 
 .PHONY: bench-image
@@ -143,12 +139,12 @@ bench-global: setup tools ## Rate limits across 3 replicas: each replica's share
 	$(NODE) bench/global.ts
 
 .PHONY: bench-operator
-bench-operator: setup $(if $(filter kind,$(BREAKWATER_CLUSTER)),tools) ## Policy reload, trip-to-status and 1000-agent convergence on the local cluster (BREAKWATER_CLUSTER=kind: on kind).
+bench-operator: setup tools ## Policy reload, trip-to-status and 1000-agent convergence on kind.
 	$(NODE) bench/operator.ts
 
 .PHONY: bench-sidecar
-bench-sidecar: setup tools ## A team's agent calling the simulator directly vs through the runtime as its native sidecar, on the real node (root on Linux).
-	test/realNode/e2e.sh $(NODE) bench/sidecar.ts
+bench-sidecar: setup tools ## A team's agent calling the simulator directly vs through the runtime as its native sidecar, on kind.
+	test/kind/e2e.sh $(NODE) bench/sidecar.ts
 
 ##@ Packaging
 
@@ -164,7 +160,7 @@ chart-sync: ## Copy the CRDs, the alert rules, the RBAC rules and the admission 
 	test/chart/sync-chart-files.sh
 
 .PHONY: chart-test
-chart-test: setup ## Lint and render the chart, and dry-run every render (and config/default) on the cluster of KUBECONFIG (default the local one).
+chart-test: setup ## Lint and render the chart, and dry-run every render (and config/default) on the cluster of KUBECONFIG (default kind's, make kind-up).
 	$(NODE) test/chart/chartTest.ts
 
 .PHONY: image
@@ -174,10 +170,6 @@ image: ## Build the image (four entrypoints) as IMAGE: docker when `docker info`
 .PHONY: e2e-kind
 e2e-kind: setup tools ## Kind cluster (Docker or podman; the node image built here unless KIND_NODE_IMAGE), image, chart, the end-to-end suite, then the cluster down and the host checked. Hold /tmp/bw-cluster.lock.
 	test/kind/e2e.sh
-
-.PHONY: e2e-node
-e2e-node: setup ## The end-to-end suite after a chart install, on a real node of its own (as make e2e-kind on kind); root on Linux.
-	test/realNode/e2e.sh
 
 .PHONY: kind-node-smoke
 kind-node-smoke: tools ## Boot a Debian 12 kind-style node under podman (systemd, containerd, runc, CNI) and start a container and a CRI pod in it; root on Linux.
@@ -197,31 +189,19 @@ kind-up: tools ## A one-node kind cluster on that image (podman or docker), Brea
 kind-down: ## Delete the kind cluster of make kind-up and put back what it changed on the host (then check that).
 	tools/kindNode/kind-cluster.sh down
 
-##@ Local cluster
-
-.PHONY: cluster-up
-cluster-up: setup ## Start etcd, the control plane and the real node (kubelet, containerd, CNI, kube-proxy, CoreDNS; root on Linux, else no node) with Breakwater's image imported; kubeconfig at .breakwater/kubeconfig.
-	$(NODE) tools/cluster/cli.ts up
-
-.PHONY: cluster-down
-cluster-down: setup ## Stop the local cluster and every process it started.
-	$(NODE) tools/cluster/cli.ts down
-
-.PHONY: cluster-status
-cluster-status: setup ## Show what runs in the local cluster.
-	$(NODE) tools/cluster/cli.ts status
+##@ Cluster
 
 .PHONY: cluster-binaries
-cluster-binaries: ## Build (once) and cache the Kubernetes binaries the local cluster runs.
+cluster-binaries: ## Build (once) and cache the Kubernetes binaries kind's node image is made of, and kubectl.
 	tools/cluster/build-binaries.sh
 
 .PHONY: install-crds
-install-crds: setup ## Install the CRDs into the cluster of KUBECONFIG (default .breakwater/kubeconfig).
-	@$(KUBECTL) --kubeconfig "$${KUBECONFIG:-$(KUBECONFIG_LOCAL)}" apply --server-side -f crds/
+install-crds: setup ## Install the CRDs into the cluster of KUBECONFIG (default kind's, make kind-up).
+	@$(KUBECTL) --kubeconfig "$${KUBECONFIG:-$(KUBECONFIG_KIND)}" apply --server-side -f crds/
 
 .PHONY: run-operator
-run-operator: setup ## Run the operator from the checkout against .breakwater/kubeconfig.
-	$(NODE) operator/src/main.ts --kubeconfig "$${KUBECONFIG:-$(KUBECONFIG_LOCAL)}"
+run-operator: setup ## Run the operator from the checkout against KUBECONFIG (default kind's, make kind-up).
+	$(NODE) operator/src/main.ts --kubeconfig "$${KUBECONFIG:-$(KUBECONFIG_KIND)}"
 
 .PHONY: plugin
 plugin: setup ## Put kubectl-breakwater (this checkout's) in .breakwater/bin: add that to PATH for `kubectl breakwater`.

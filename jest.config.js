@@ -1,7 +1,6 @@
-// Three projects: `unit` is pure logic with injected clocks (fast, no I/O beyond loopback);
-// `integration` runs against the local cluster (tools/cluster) and real processes; `node-cycle`
-// brings a real node up and down on its own, so it runs when no other node does (after
-// `integration` has stopped its cluster: scripts/test-all.sh) — one real node per host.
+// Two projects: `unit` is pure logic with injected clocks (fast, no I/O beyond loopback);
+// `integration` runs against a one-node kind cluster (test/support/globalSetup.ts brings it up)
+// and real processes.
 // ESM throughout: @kubernetes/client-node is ESM-only, so jest runs with
 // NODE_OPTIONS=--experimental-vm-modules (the Makefile sets it).
 
@@ -16,7 +15,7 @@ const shared = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': tsJest },
   testEnvironment: 'node',
-  // The local cluster's state (etcd snapshots, pod logs) lives there: nothing for jest.
+  // The cluster tools' state (kind's kubeconfig, logs, caches) lives there: nothing for jest.
   modulePathIgnorePatterns: ['<rootDir>/.breakwater/', '<rootDir>/dist/'],
 };
 
@@ -33,7 +32,7 @@ export default {
         '<rootDir>/operator/**/*.test.ts',
         '<rootDir>/simulator/**/*.test.ts',
         '<rootDir>/plugin/**/*.test.ts',
-        // Pure tests of the test infrastructure and the local cluster tool need no cluster.
+        // Pure tests of the test infrastructure and the cluster tools need no cluster.
         '<rootDir>/test/**/*.unit.test.ts',
         '<rootDir>/tools/**/*.unit.test.ts',
         '<rootDir>/bench/**/*.unit.test.ts',
@@ -43,17 +42,9 @@ export default {
       ...shared,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/tools/**/*.test.ts'],
-      testPathIgnorePatterns: [
-        '\\.unit\\.test\\.ts$',
-        '<rootDir>/tools/cluster/realNode\\.test\\.ts$',
-      ],
+      testPathIgnorePatterns: ['\\.unit\\.test\\.ts$'],
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
-    },
-    {
-      ...shared,
-      displayName: 'node-cycle',
-      testMatch: ['<rootDir>/tools/cluster/realNode.test.ts'],
     },
   ],
   // Integration tests wait on real processes and a real API server; jest reads this only at

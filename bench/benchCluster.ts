@@ -1,13 +1,13 @@
 /**
- * The cluster a bench runs on: BREAKWATER_KUBECONFIG's when set (left as it is), else the one
- * BREAKWATER_CLUSTER chooses (tools/clusterChoice.ts: the local cluster, or kind), brought up
- * here and taken down after unless it was running or BREAKWATER_KEEP_CLUSTER=1. Exports what the
+ * The cluster a bench runs on: BREAKWATER_KUBECONFIG's when set (left as it is), else kind's
+ * (tools/clusterAccess.ts), brought up here and taken down after unless it was running or
+ * BREAKWATER_KEEP_CLUSTER=1. Exports what the
  * suites' helpers in test/support read, as the integration project's global setup does.
  */
 import { findKubectl } from '../tools/cluster/binaries.ts';
 import { clusterLayout } from '../tools/cluster/layout.ts';
 import type { Progress } from '../tools/cluster/progress.ts';
-import { chosenCluster, clusterKindFromEnv } from '../tools/clusterChoice.ts';
+import { kindClusterHandle } from '../tools/clusterAccess.ts';
 
 export interface BenchCluster {
   /** Which cluster ran the bench, for the results file. */
@@ -23,7 +23,7 @@ export async function benchCluster(log: Progress): Promise<BenchCluster> {
     log(`using the cluster of BREAKWATER_KUBECONFIG=${external}`);
     return { title: `BREAKWATER_KUBECONFIG=${external}`, release: () => Promise.resolve() };
   }
-  const cluster = chosenCluster(clusterKindFromEnv());
+  const cluster = kindClusterHandle();
   log(cluster.description);
   const started = !(await cluster.running());
   const access = await cluster.up(log);
@@ -31,7 +31,7 @@ export async function benchCluster(log: Progress): Promise<BenchCluster> {
   return {
     title: cluster.title.replace(/^the /, ''),
     release: async () => {
-      if (started && process.env['BREAKWATER_KEEP_CLUSTER'] !== '1') await cluster.down(log);
+      if (started && process.env['BREAKWATER_KEEP_CLUSTER'] !== '1') await cluster.down();
     },
   };
 }

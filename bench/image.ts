@@ -6,7 +6,7 @@
  *   ready_s          `podman run` → the runtime's /health/ready answers 200 (median of --runs),
  *                    on a policy file, read-only root, uid 65532, no capabilities
  *   runtime_rss_mb   the runtime's resident memory after --idle-s seconds of idling
- *   operator_rss_mb  the operator's, idle on the local cluster (brought up when not running,
+ *   operator_rss_mb  the operator's, idle on kind (brought up when not running,
  *                    stopped again unless BREAKWATER_KEEP_CLUSTER=1), confined to an empty
  *                    namespace, with the kubeconfig mounted read-only
  *

@@ -1,6 +1,5 @@
 /**
- * `make bench-operator`: the operator on the local cluster, or kind with BREAKWATER_CLUSTER=kind
- * (real API server, real runtime pods on its node, the LLM simulator as provider). Brings the
+ * `make bench-operator`: the operator on kind (real API server, real runtime pods on its node, the LLM simulator as provider). Brings the
  * cluster up when it is not running (and stops it again afterwards, unless
  * BREAKWATER_KEEP_CLUSTER=1), or uses the cluster of BREAKWATER_KUBECONFIG (bench/benchCluster.ts). Three measurements, each in its own namespace,
  * deleted at the end:

@@ -1,7 +1,7 @@
 /**
  * `make bench-sidecar`: what the runtime as a native sidecar adds to a team's own agent's model
- * call. On the real node (`test/realNode/e2e.sh` brings it up, imports the image and hands this
- * the cluster), one AgentDeployment runs the TypeScript agent of the in-cluster suite
+ * call. On kind (`test/kind/e2e.sh` brings it up, loads the image and hands this the cluster),
+ * one AgentDeployment runs the TypeScript agent of the in-cluster suite
  * (test/inCluster/agents/typescript/, built as an image here) with the runtime beside it,
  * against the LLM simulator as a Deployment behind a Service. A client inside the agent
  * container (bench/sidecar/hopClient.cjs) makes the same non-streaming Messages call
@@ -18,7 +18,7 @@
  *
  *   sidecar: direct_p50_ms=A sidecar_p50_ms=B added_p50_ms=C (a bare proxy's D; the runtime over it E)
  *
- *   make bench-sidecar                       # root on Linux; the cluster is stopped afterwards
+ *   make bench-sidecar                       # the kind cluster is taken down afterwards
  *   node bench/sidecar.ts [--calls 500] [--rounds 5]   # against BREAKWATER_KUBECONFIG's cluster
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -57,7 +57,7 @@ const rounds = Number(flags.rounds);
 const image = process.env['BREAKWATER_CHART_IMAGE'];
 if (image === undefined || image === '' || process.env['BREAKWATER_CLUSTER_ROUTED'] !== '1') {
   process.stderr.write(
-    'bench/sidecar.ts runs against the real node: use `make bench-sidecar` (test/realNode/e2e.sh sets the cluster up)\n',
+    'bench/sidecar.ts runs against a routed kind cluster: use `make bench-sidecar` (test/kind/e2e.sh sets it up)\n',
   );
   process.exit(2);
 }
@@ -178,7 +178,7 @@ const summary = {
   startedAt: startedAt.toISOString(),
   durationSeconds: round((Date.now() - startedAt.getTime()) / 1000, 1),
   method:
-    'inside the agent container of an AgentDeployment with spec.agent on the real node: the same non-streaming Messages call to the simulator Service directly, through a bare node:http pass-through proxy process on the pod loopback (the baseline), and through the runtime sidecar on loopback (per-pod key, the agent policy), one at a time on keep-alive connections, in rotating turns; a warm-up round dropped; percentiles are medians over rounds of each round percentile, added p50s the medians of the rounds differences',
+    'inside the agent container of an AgentDeployment with spec.agent on kind: the same non-streaming Messages call to the simulator Service directly, through a bare node:http pass-through proxy process on the pod loopback (the baseline), and through the runtime sidecar on loopback (per-pod key, the agent policy), one at a time on keep-alive connections, in rotating turns; a warm-up round dropped; percentiles are medians over rounds of each round percentile, added p50s the medians of the rounds differences',
   callsPerRound: calls,
   rounds,
   results: {

@@ -1,7 +1,6 @@
 /**
- * `make demo`: Breakwater in a minute and a half. Starts the local cluster, or kind with
- * BREAKWATER_CLUSTER=kind (tools/clusterChoice.ts; either only if it is not running), the operator,
- * the LLM simulator and a three-replica agent, then plays:
+ * `make demo`: Breakwater on a one-node kind cluster. Brings kind up (tools/clusterAccess.ts; only
+ * if it is not running), the operator, the LLM simulator and a three-replica agent, then plays:
  *
  *   1. steady traffic            every request answered
  *   2. the primary model down    529s for it alone: its breakers open (the real

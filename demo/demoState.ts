@@ -6,7 +6,6 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ProcessIdentity, ProcessRecord } from '../tools/cluster/supervisor.ts';
-import type { ClusterKind } from '../tools/clusterChoice.ts';
 import type { Provider } from './manifests.ts';
 
 /** What the environment runs besides the cluster and the agent's pods. */
@@ -22,8 +21,11 @@ export interface DemoState {
   readonly namespace: string;
   readonly kubeconfig?: string;
   readonly kubectl?: string;
-  /** Which cluster it runs in (absent in a state file of an earlier version: the local one). */
-  readonly cluster?: ClusterKind;
+  /**
+   * The kind cluster it runs in. An earlier version's state file says `local` here (or nothing):
+   * the local cluster it ran in is gone from this version, which cannot stop it.
+   */
+  readonly cluster?: string;
   /** The cluster was not running before: stopping the environment stops it too. */
   readonly startedCluster: boolean;
   /** The namespace was created (it is deleted on the way down). */

@@ -1,5 +1,5 @@
 /**
- * The demo environment: the cluster (tools/clusterChoice.ts), the CRDs, the LLM simulator (or the real API),
+ * The demo environment: the kind cluster (tools/clusterAccess.ts), the CRDs, the LLM simulator (or the real API),
  * the operator for namespace breakwater-demo, the demo's policies and a three-replica agent,
  * and optionally Prometheus. `make demo` starts it and stops it; `make up` leaves it running
  * and `make down` stops it. Every step is recorded in `.breakwater/demo/state.json` before
@@ -12,7 +12,7 @@ import { kubectlFor, type Kubectl } from '../tools/cluster/kubectl.ts';
 import { acquireLock } from '../tools/cluster/lock.ts';
 import { identityOf, isAlive } from '../tools/cluster/supervisor.ts';
 import { waitForAgent, waitForNamespaceGone } from './agentReadiness.ts';
-import { chosenCluster, clusterKindFromEnv } from '../tools/clusterChoice.ts';
+import { kindClusterHandle } from '../tools/clusterAccess.ts';
 import { DEMO_NAMESPACE, REPLICAS, demoLayout, type DemoLayout } from './demoLayout.ts';
 import { startProcess, waitForHttp } from './demoProcesses.ts';
 import { readState, removeState, writeState, type DemoState } from './demoState.ts';
@@ -171,10 +171,10 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   };
   await save({});
 
-  const cluster = chosenCluster(clusterKindFromEnv());
+  const cluster = kindClusterHandle();
   progress(`▸ ${cluster.description}`);
-  // Only a cluster that was not running at all becomes ours to stop.
-  await save({ cluster: cluster.kind, startedCluster: !(await cluster.running()) });
+  // Only a cluster that was not running at all becomes ours to take down.
+  await save({ cluster: cluster.name, startedCluster: !(await cluster.running()) });
   const access = await cluster.up(sub);
   await save({ kubeconfig: access.kubeconfig, kubectl: access.kubectl });
   const { podHost } = access;

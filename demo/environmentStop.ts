@@ -14,7 +14,7 @@ import {
   type ProcessRecord,
 } from '../tools/cluster/supervisor.ts';
 import { agentPods } from './agentPods.ts';
-import { chosenCluster } from '../tools/clusterChoice.ts';
+import { kindClusterHandle } from '../tools/clusterAccess.ts';
 import { DEMO_NAMESPACE, demoLayout, type DemoLayout } from './demoLayout.ts';
 import { PROCESS_LABELS } from './demoProcesses.ts';
 import { readState, removeState, type DemoState, type ProcessName } from './demoState.ts';
@@ -100,18 +100,25 @@ export async function stopRecorded(
     }
   }
 
-  const cluster = chosenCluster(state.cluster ?? 'local');
-  if (state.startedCluster) {
-    progress(`▸ stopping ${cluster.title} (the demo started it)`);
-    await cluster.down((line) => {
-      progress(`   ${line}`);
-    });
-    stopped.push(cluster.title.replace(/^the /, ''));
-  } else if (kubeconfig !== undefined) {
-    progress(
-      `▸ ${cluster.title} keeps running (it was running before); ` +
-        `\`make ${cluster.kind === 'kind' ? 'kind-down' : 'cluster-down'}\` stops it`,
-    );
+  if (state.cluster === undefined || state.cluster === 'local') {
+    if (state.startedCluster) {
+      progress(
+        '▸ an earlier version of the demo started the local cluster (tools/cluster), which this ' +
+          "version no longer runs: stop it with that version's `make cluster-down`",
+      );
+    }
+  } else {
+    const cluster = kindClusterHandle({ ...process.env, BREAKWATER_KIND_CLUSTER: state.cluster });
+    if (state.startedCluster) {
+      progress(`▸ taking ${cluster.title} down (the demo brought it up)`);
+      await cluster.down();
+      stopped.push(cluster.title.replace(/^the /, ''));
+    } else if (kubeconfig !== undefined) {
+      progress(
+        `▸ ${cluster.title} keeps running (it was running before); ` +
+          `\`BREAKWATER_KIND_CLUSTER=${cluster.name} make kind-down\` takes it down`,
+      );
+    }
   }
 
   const records: ProcessRecord[] = Object.values(state.processes);

@@ -4,7 +4,7 @@
  * - operator/, runtime/, simulator/ and plugin/ are programs; they meet only in contract/ (what
  *   they agree on) and platform/ (what every program runs on: the Kubernetes client, the clock,
  *   randomness, the Node check); platform/ imports nothing of ours, contract/ only platform/;
- *   tools/ (the local cluster) imports only contract/, platform/ and itself; demo/ uses tools/,
+ *   tools/ (kind and what its node image is built from) imports only contract/, platform/ and itself; demo/ uses tools/,
  *   and demo/ and test/ do not import each other (the demo's own tests excepted);
  * - the guard (runtime/src/guard/) knows no provider: it imports neither @anthropic-ai/sdk nor
  *   runtime/src/provider/ (the provider layer plugs its error classifier into the guard);

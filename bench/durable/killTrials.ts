@@ -12,8 +12,7 @@
  * first step past k. Writes bench/results/durable-kill-trials.json; exits 1 on a repeated
  * effect or a lost run.
  *
- * The local cluster's real node (root on Linux), or kind's with BREAKWATER_CLUSTER=kind: brought
- * up when it is not running (and down again afterwards, unless BREAKWATER_KEEP_CLUSTER=1), or
+ * On kind: brought up when it is not running (and down again afterwards, unless BREAKWATER_KEEP_CLUSTER=1), or
  * the cluster of BREAKWATER_KUBECONFIG (bench/benchCluster.ts).
  *
  *   node --no-warnings=ExperimentalWarning bench/durable/killTrials.ts [--trials 20]

@@ -60,8 +60,8 @@ export interface ScaleResult {
   };
   /**
    * CPU seconds each process used while the agents were created and from then until
-   * convergence: the local cluster's own processes and the operator (empty for a cluster that
-   * is not the local one).
+   * convergence: the cluster's own processes (kind's node runs them as this machine's processes)
+   * and the operator.
    */
   readonly cpu_seconds: {
     readonly during_creates: Record<string, number>;

@@ -1,34 +1,36 @@
 /**
- * Where the machine's time goes while agents converge: the CPU each process of the local
- * cluster (API server, etcd, controller-manager, scheduler and, with the real node, kubelet,
- * containerd and kube-proxy) and the operator used in each phase, from /proc/<pid>/stat. On a
- * two-core machine they all share the cores the API server needs, so a ratio of convergence to
- * creates is only read together with who else was busy.
+ * Where the machine's time goes while agents converge: the CPU each process of the cluster (API
+ * server, etcd, controller-manager, scheduler, kubelet, containerd and kube-proxy, which run in
+ * kind's node container and so are this machine's processes too) and the operator used in each
+ * phase, from /proc/<pid>/stat. On a two-core machine they all share the cores the API server
+ * needs, so a ratio of convergence to creates is only read together with who else was busy.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { clusterLayoutFromEnv } from '../../tools/cluster/layout.ts';
 import { cpuMs } from '../runtime/processProbe.ts';
 
 /** CPU milliseconds used so far, by process name. */
 export type CpuSample = Readonly<Record<string, number>>;
 
-/** The cluster's processes as its run directory records them; none when it is not ours. */
+const clusterProcesses = new Set([
+  'etcd',
+  'kube-apiserver',
+  'kube-controller',
+  'kube-scheduler',
+  'kubelet',
+  'containerd',
+  'kube-proxy',
+]);
+
+/** The cluster's processes by name (the kernel's 15-character `comm`); one pid per name. */
 function clusterPids(): Map<string, number> {
-  const runDir = clusterLayoutFromEnv(process.env).runDir;
   const pids = new Map<string, number>();
-  let files: string[];
-  try {
-    files = readdirSync(runDir).filter((f) => f.endsWith('.pid'));
-  } catch {
-    return pids;
-  }
-  for (const file of files) {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
     try {
-      const record = JSON.parse(readFileSync(join(runDir, file), 'utf8')) as { pid?: unknown };
-      if (typeof record.pid === 'number') pids.set(file.slice(0, -'.pid'.length), record.pid);
+      const name = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (clusterProcesses.has(name) && !pids.has(name)) pids.set(name, Number(entry));
     } catch {
-      // A record being rewritten is left out of this sample.
+      // Gone between the listing and the read.
     }
   }
   return pids;

@@ -1,6 +1,6 @@
 /**
- * Every agent has a ClusterIP Service, and the local cluster's Service range is a /24: about
- * 250 addresses, not enough for 1000 agents. Kubernetes (1.33+) takes further ServiceCIDR
+ * Every agent has a ClusterIP Service, and a cluster's Service range can be too small for 1000
+ * agents (a /24 holds about 250 addresses; kind's, as kind-cluster.sh makes it, is a /16). Kubernetes (1.33+) takes further ServiceCIDR
  * objects at run time, so when the free addresses fall short the bench adds one for its
  * duration instead of restarting the API server with a wider range.
  */

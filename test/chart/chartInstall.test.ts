@@ -5,8 +5,8 @@
  * security context, one replica leads, and it reconciles the sample agents — which proves
  * its ServiceAccount may create every child, the Roles it hands to runtimes included.
  *
- * On the local cluster the image maps to this checkout's entrypoints; elsewhere (kind)
- * BREAKWATER_CHART_IMAGE names an image the nodes have, e.g. one `kind load`ed.
+ * BREAKWATER_CHART_IMAGE names an image the nodes have: on the suites' kind cluster, the one
+ * the global setup built from this checkout and `kind load`ed.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';

@@ -13,7 +13,7 @@ async function main(): Promise<number> {
   const kubeconfig = kubeconfigFrom();
   if (!existsSync(kubeconfig)) {
     process.stderr.write(
-      `error: no kubeconfig at ${kubeconfig}: start the local cluster with \`make cluster-up\`, ` +
+      `error: no kubeconfig at ${kubeconfig}: bring kind up with \`make kind-up\`, ` +
         'or point BREAKWATER_KUBECONFIG at a cluster\n',
     );
     return 1;
@@ -26,7 +26,7 @@ async function main(): Promise<number> {
   if (reachable.code !== 0) {
     process.stderr.write(
       `error: the cluster of ${kubeconfig} does not answer (${reachable.stderr.trim()}); ` +
-        'is it running? (`make cluster-status`)\n',
+        'is it running? (`make kind-up` brings it up)\n',
     );
     return 1;
   }

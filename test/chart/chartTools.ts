@@ -59,7 +59,8 @@ export async function findKubectl(env: NodeJS.ProcessEnv = process.env): Promise
 export function kubeconfigFrom(env: NodeJS.ProcessEnv = process.env): string {
   const candidates = [env['BREAKWATER_KUBECONFIG'], env['KUBECONFIG']];
   return (
-    candidates.find((c) => c !== undefined && c !== '') ?? join(repoRoot, '.breakwater/kubeconfig')
+    candidates.find((c) => c !== undefined && c !== '') ??
+    join(repoRoot, '.breakwater/kind/breakwater/kubeconfig')
   );
 }
 

@@ -15,7 +15,7 @@ describe('stopping what an earlier demo left behind', () => {
         purpose: 'demo',
         startedAt: new Date(0).toISOString(),
         namespace: 'breakwater-demo',
-        cluster: 'kind',
+        cluster: 'breakwater',
         kubeconfig: join(root, 'gone', 'kubeconfig'),
         kubectl: 'kubectl',
         startedCluster: false,

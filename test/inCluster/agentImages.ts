@@ -3,15 +3,14 @@
  * built as images here, with podman and the bases scripts/image/build-bases.sh makes (no
  * registry to pull python or node images from), then handed to the cluster's node. A
  * TLS-intercepting proxy's CA (NODE_EXTRA_CA_CERTS) reaches pip and npm as the build secret
- * `ca`, never a layer. The image then goes where the Breakwater image went: the real node's
- * containerd (BREAKWATER_CONTAINERD_ADDRESS, which the local cluster and `make e2e-node` set),
- * or kind's node (`kind load image-archive`, when BREAKWATER_KIND_CLUSTER names the cluster).
+ * `ca`, never a layer. The image then goes where the Breakwater image went: kind's node
+ * (`kind load image-archive`, when BREAKWATER_KIND_CLUSTER names the cluster); another cluster
+ * must be able to pull it.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../chart/chartTools.ts';
-import { importFromPodman } from '../../tools/cluster/realNode/projectImage.ts';
 import { kindClusterName, loadIntoKindNode } from '../../tools/kindNode/kindCluster.ts';
 
 const run = promisify(execFile);
@@ -70,11 +69,7 @@ export async function buildAgentImage(language: AgentLanguage): Promise<string> 
     const { stderr = '', stdout = '' } = err as { stderr?: string; stdout?: string };
     throw new Error(`building ${image} failed:\n${(stdout + stderr).slice(-4000)}`);
   }
-  const containerd = process.env['BREAKWATER_CONTAINERD_ADDRESS'];
   const kind = kindClusterName();
   if (kind !== undefined) await loadIntoKindNode(kind, image);
-  else if (containerd !== undefined && containerd !== '') {
-    await importFromPodman(repoRoot, image, containerd);
-  }
   return image;
 }

@@ -1,14 +1,13 @@
 /**
  * How the in-cluster suite reaches what runs in the cluster — the one place that differs
- * between the local cluster's real node and kind:
+ * between clusters:
  *
- * - the real node (`make test`, `make e2e-node`; BREAKWATER_CLUSTER_ROUTED=1): this machine routes the pod
- *   network and kube-proxy's Service addresses, so the test reaches a pod at its IP and an
- *   agent through its Service's ClusterIP, as a client inside the cluster would; pods reach a
- *   Service by its cluster DNS name.
- * - kind (a real kubelet in a container): the test reaches a pod through `kubectl
- *   port-forward`, and pods reach a Service by its cluster DNS name. No Service is reachable
- *   from the host.
+ * - routed (kind as `tools/kindNode/kind-cluster.sh up` makes it; BREAKWATER_CLUSTER_ROUTED=1):
+ *   this machine routes the pod network and the Service network through kind's node, so the
+ *   test reaches a pod at its IP and an agent through its Service's ClusterIP, as a client
+ *   inside the cluster would; pods reach a Service by its cluster DNS name.
+ * - any other cluster: the test reaches a pod through `kubectl port-forward`, and pods reach a
+ *   Service by its cluster DNS name. No Service is reachable from the host.
  *
  * Everything else the suite does — helm, kubectl, the API — is the same on both.
  */
@@ -19,7 +18,7 @@ import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { api, podUrl, type PodView } from '../support/breakwaterCluster.ts';
 import { kubeconfigPath, kubectlPath } from '../support/kube.ts';
-import { podBridge, realNodePorts } from '../../tools/cluster/realNode/nodeLayout.ts';
+import { inKindNode, kindClusterName } from '../../tools/kindNode/kindCluster.ts';
 import { errorText } from '../../tools/cluster/polling.ts';
 
 const run = promisify(execFile);
@@ -36,14 +35,14 @@ export interface ClusterReach {
   hostServiceUrl(namespace: string, service: string, port: 'http'): Promise<string | undefined>;
   /**
    * What the cluster's data plane holds for the Service, for a failure's message: its
-   * endpoints as the EndpointSlices list them and, where this machine runs kube-proxy, the
-   * rules kube-proxy wrote for it and how far behind its syncs are. Empty where there is none.
+   * endpoints as the EndpointSlices list them and, on kind, the rules kube-proxy wrote for it
+   * and this machine's route and tracked connections to it. Empty where there is none.
    */
   describeServiceRoute(namespace: string, service: string): Promise<string>;
   close(): void;
 }
 
-/** Routed where the cluster says so (the real node), else through port-forward (kind). */
+/** Routed where the cluster says so (kind-cluster.sh's), else through port-forward. */
 export function clusterReach(): ClusterReach {
   return process.env['BREAKWATER_CLUSTER_ROUTED'] === '1' ? routedReach() : kubeletReach();
 }
@@ -144,52 +143,27 @@ async function endpointsOf(namespace: string, service: string): Promise<string> 
 }
 
 /**
- * kube-proxy on this machine: its NAT rules that name the Service (their comments carry
- * `namespace/service`), and from its metrics how many rule changes it programmed, how long
- * they took on average, how long ago it last synced, and whether iptables-restore failed.
+ * kube-proxy's NAT rules that name the Service (their comments carry `namespace/service`), read
+ * inside kind's node, where kube-proxy writes them.
  */
 async function kubeProxyView(namespace: string, service: string): Promise<string> {
-  const lines: string[] = [];
+  const cluster = kindClusterName();
+  if (cluster === undefined) return '';
   try {
-    const { stdout } = await run('iptables-save', ['-t', 'nat'], { maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await inKindNode(cluster, ['iptables-save', '-t', 'nat'], {
+      allowFailure: true,
+    });
     const rules = stdout.split('\n').filter((l) => l.includes(`${namespace}/${service}`));
-    lines.push(`kube-proxy's NAT rules for it (${String(rules.length)}):`, ...rules);
+    return [`kube-proxy's NAT rules for it (${String(rules.length)}):`, ...rules].join('\n');
   } catch (err) {
-    lines.push(`iptables-save failed: ${errorText(err)}`);
+    return `iptables-save in the node failed: ${errorText(err)}`;
   }
-  try {
-    const response = await fetch(
-      `http://127.0.0.1:${String(realNodePorts.kubeProxyMetrics)}/metrics`,
-      {
-        signal: AbortSignal.timeout(5_000),
-      },
-    );
-    const text = await response.text();
-    const value = (name: string): number =>
-      Number(new RegExp(`^${name}(?:\\{ip_family="IPv4"\\})? (\\S+)$`, 'm').exec(text)?.[1]);
-    const programmed = value('kubeproxy_network_programming_duration_seconds_count');
-    const programmingS = value('kubeproxy_network_programming_duration_seconds_sum');
-    const lastSync = value('kubeproxy_sync_proxy_rules_last_timestamp_seconds');
-    lines.push(
-      `kube-proxy: ${String(programmed)} changes programmed, ` +
-        `${(programmingS / programmed).toFixed(2)} s on average; last sync ` +
-        `${(Date.now() / 1000 - lastSync).toFixed(1)} s ago; iptables-restore failures ` +
-        // kube-proxy writes this counter only once it has counted a failure.
-        `${String(value('kubeproxy_sync_proxy_rules_iptables_restore_failures_total') || 0)}; pending ` +
-        `${String(value('kubeproxy_sync_proxy_rules_endpoint_changes_pending'))} endpoint, ` +
-        `${String(value('kubeproxy_sync_proxy_rules_service_changes_pending'))} service changes`,
-    );
-  } catch (err) {
-    lines.push(`kube-proxy's metrics unread: ${errorText(err)}`);
-  }
-  return lines.join('\n');
 }
 
 /**
  * This machine's side of the path to the Service: the route the kernel picks for its
- * ClusterIP, the neighbour entry (ARP) of each endpoint on the pod bridge, and the connection
- * tracker's entries for the ClusterIP by state — a call that is neither answered nor refused
- * hangs in one of these.
+ * ClusterIP (through kind's node) and the connection tracker's entries for it by state — a
+ * call that is neither answered nor refused hangs in one of these.
  */
 async function hostPathView(namespace: string, service: string): Promise<string> {
   const lines: string[] = [];
@@ -214,9 +188,6 @@ async function hostPathView(namespace: string, service: string): Promise<string>
       `connections tracked to ${clusterIP}: ${JSON.stringify(Object.fromEntries(states))}`,
     );
   }
-  lines.push(
-    `neighbours on the pod bridge:\n${await tryRun('ip', ['neigh', 'show', 'dev', podBridge])}`,
-  );
   return lines.join('\n');
 }
 

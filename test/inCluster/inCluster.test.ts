@@ -5,9 +5,9 @@
  * under the restricted security context the operator gives them, and the LLM simulator
  * (`breakwater-llm-sim`) as a Deployment behind a Service.
  *
- * `make test` runs it on the local cluster's real node (kubelet, containerd, runc, kube-proxy,
- * CoreDNS), `make e2e-node` on a real node of its own after installing the chart as a user
- * would, and `make e2e-kind` on kind. Only reaching pods differs (clusterReach.ts).
+ * `make test` runs it on the suites' kind cluster (kubelet, containerd, runc, kube-proxy,
+ * CoreDNS in kind's node), and `make e2e-kind` on a kind cluster of its own after installing
+ * the chart as a user would. Only reaching pods differs between clusters (clusterReach.ts).
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';

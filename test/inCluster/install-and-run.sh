@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What `make e2e-kind` (test/kind/e2e.sh) and `make e2e-node` (test/realNode/e2e.sh) do once
+# What `make e2e-kind` (test/kind/e2e.sh) does once
 # their cluster runs with the image on its node: install the chart into breakwater-system,
 # watching breakwater-samples; apply the sample agents and wait until the operator brings them
 # up Ready; then run the in-cluster suite against the cluster through its kubeconfig. The

@@ -4,8 +4,9 @@
  * from npm (test/inCluster/agents/), each built as an image here — run as `spec.agent` of an
  * AgentDeployment, with the runtime beside them as a native sidecar, against the LLM simulator
  * in the cluster. Native sidecars, their ordering, the pod's shared loopback and `kubectl exec
- * -c` are the kubelet's, so this runs on the real node only (`make e2e-node`, which routes the
- * pod network and Service addresses to this machine); elsewhere it is skipped.
+ * -c` are the kubelet's, so this runs on a real node routed from this machine (kind as
+ * tools/kindNode/kind-cluster.sh brings it up, which routes the pod network and Service
+ * addresses here); elsewhere it is skipped.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { isKubeApiError } from '../../platform/src/kube/kubeClient.ts';

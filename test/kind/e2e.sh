@@ -7,13 +7,19 @@
 # the sample agents into Ready pods of the same image, then runs the in-cluster suite
 # (test/inCluster/) against the cluster through its kubeconfig, and takes the cluster down
 # whatever happened, putting back what `up` changed on this machine (and checking that). The
-# steps from the chart on are test/inCluster/install-and-run.sh, which make e2e-node runs too.
+# steps from the chart on are test/inCluster/install-and-run.sh.
 #
-# `up` routes kind's pod and Service networks through the node, as the local cluster's real node
-# does, so the suite reaches pods at their IP and runs the cases that need it (the own-agent
+# `up` routes kind's pod and Service networks through the node, as for the integration suites,
+# so the suite reaches pods at their IP and runs the cases that need it (the own-agent
 # suite, whose two agent images are loaded into the node the same way).
 #
 #   test/kind/e2e.sh
+#   test/kind/e2e.sh <command> [args...]   # instead of the chart and the suite, run a command
+#                                          # against the cluster (make bench-sidecar)
+#
+# A command gets the cluster as the suite does: BREAKWATER_KUBECONFIG, BREAKWATER_KUBECTL,
+# BREAKWATER_CHART_IMAGE (the image the node has), BREAKWATER_CLUSTER_ROUTED=1,
+# BREAKWATER_POD_HOST and BREAKWATER_KIND_CLUSTER (where images it builds go).
 #
 #   KIND_CLUSTER       cluster name                 (default breakwater-e2e)
 #   KIND_NODE_IMAGE    node image                   (default: kind's, by digest, where Docker can pull it; else built here)
@@ -87,6 +93,11 @@ kind_cluster load "$image"
 
 # BREAKWATER_POD_HOST, BREAKWATER_CLUSTER_ROUTED and BREAKWATER_KIND_CLUSTER for the suite.
 eval "$(kind_cluster env "$image")"
+if (($# > 0)); then
+  say "running $* against the kind cluster $cluster"
+  BREAKWATER_KUBECTL="$kubectl" "$@"
+  exit
+fi
 step=$(now)
 test/inCluster/install-and-run.sh --kubectl "$kubectl" --helm "$helm" --kubeconfig "$kubeconfig" \
   --image "$image" --cluster "the kind cluster $cluster" \

@@ -8,8 +8,8 @@
  * every effect happened once, `kubectl breakwater runs` shows the resumption, the agent's
  * status counts it, and keeps counting it once that pod is gone too.
  *
- * Native sidecars and `kubectl exec` are the kubelet's: this runs on the real node only (the
- * local cluster's, `make e2e-node`); elsewhere it is skipped. The agent image is the in-cluster
+ * Native sidecars and `kubectl exec` are the kubelet's: this runs on a node routed from this
+ * machine (the suites' kind cluster); elsewhere it is skipped. The agent image is the in-cluster
  * suite's TypeScript agent (both SDKs in its node_modules), built here with podman.
  */
 import { randomUUID } from 'node:crypto';
@@ -95,7 +95,13 @@ describeOnRealNode('a run whose pod is deleted mid-way', () => {
     expect(second.lines.slice(0, 3).map((l) => l.messageId)).toEqual(
       first.lines.slice(0, 3).map((l) => l.messageId),
     );
-    expect(effectsByStep(mcp.effects)).toEqual([1, 2, 3, 4, 5, 6].map((step) => [step, 1]));
+    // On a mismatch, what each run printed and what the tool server saw say where a step went.
+    expect({
+      effects: effectsByStep(mcp.effects),
+      first: first.lines,
+      second: second.lines,
+      seen: [...mcp.effects.keys()],
+    }).toMatchObject({ effects: [1, 2, 3, 4, 5, 6].map((step) => [step, 1]) });
 
     // kubectl breakwater runs: the run, in the clear (the agent's own pods' key), resumed once,
     // its six replayed calls, twelve steps.

@@ -1,7 +1,7 @@
 /**
  * The kube-apiserver goes away and comes back (an upgrade, a crash): the operator's watches
  * and the runtime's ConfigMap watch resume by themselves, and a policy edit made afterwards
- * still reaches the running replica. Restarts the API server of the local cluster or of kind
+ * still reaches the running replica. Restarts the API server of the suites' kind cluster
  * (test/support/apiServerRestart.ts), so it runs only there; other suites see a few seconds of
  * outage.
  */

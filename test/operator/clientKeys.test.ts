@@ -1,5 +1,5 @@
 /**
- * An agent's client keys on the local cluster, with no one but the node reading the Secret: the
+ * An agent's client keys on the suites' kind cluster, with no one but the node reading the Secret: the
  * operator mounts the client-keys Secret into the agent's pods (it holds no access to Secrets)
  * and the runtime reads the files the node wrote. A pod whose Secret does not exist yet starts
  * and refuses every caller; the Secret's arrival and then its rotation reach the running pod

@@ -1,6 +1,6 @@
 /**
  * One way in, through the real parts: the corpus that uses every reference the API has is
- * applied to the local cluster; the real operator resolves it into ConfigMap `<agent>-policy`;
+ * applied to the suites' kind cluster; the real operator resolves it into ConfigMap `<agent>-policy`;
  * the same objects, read back from the API server, are given to a real runtime process as a
  * manifests folder and as one manifest file. All three hold the same document (the same
  * policy hash, a SHA-256 of its canonical JSON). And the reference that --manifests used to

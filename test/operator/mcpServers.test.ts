@@ -1,5 +1,5 @@
 /**
- * MCP servers under the real operator, on the local cluster: a server's
+ * MCP servers under the real operator, on the suites' kind cluster: a server's
  * circuitBreakerPolicyRef that does not exist yet is a status (PoliciesResolved names it), and
  * resolves into the policy document once it appears; its headers Secret is mounted into the
  * runtime container; what a replica reports in its breakwater.dev/mcp annotation becomes

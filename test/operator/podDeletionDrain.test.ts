@@ -1,5 +1,5 @@
 /**
- * A rolling update seen from a caller: steady traffic to an agent's pod on the local cluster
+ * A rolling update seen from a caller: steady traffic to an agent's pod on the suites' kind cluster
  * while the pod is deleted. The kubelet delivers SIGTERM and honours the grace period; the
  * runtime fails readiness at once, serves through its drain delay, then refuses new calls, and
  * every call it admitted is answered. Once the container is gone, so is the pod's address:

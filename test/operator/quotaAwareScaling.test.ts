@@ -1,5 +1,5 @@
 /**
- * Quota-aware scaling on the local cluster, end to end: the simulator's budget (60 requests a
+ * Quota-aware scaling on the suites' kind cluster, end to end: the simulator's budget (60 requests a
  * minute, real `anthropic-ratelimit-*` headers falling as it is used) → a real runtime pod
  * reports its headroom on its own pod → the real operator holds the HorizontalPodAutoscaler's
  * maxReplicas at the current count, sets ScaleOutHeld and records an Event → the switch turns
@@ -82,7 +82,7 @@ beforeAll(async () => {
     providerURL: sim.url,
     spec: {
       replicas: undefined,
-      // The local cluster has no metrics server: the HPA never scales on CPU here, so the
+      // The suites' kind cluster has no metrics server: the HPA never scales on CPU here, so the
       // replica count stays at minReplicas and the cap is exactly that.
       autoscaling: {
         minReplicas: 1,

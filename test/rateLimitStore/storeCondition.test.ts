@@ -1,5 +1,5 @@
 /**
- * The RateLimitPolicy's StoreAvailable condition on the local cluster: the operator mounts the
+ * The RateLimitPolicy's StoreAvailable condition on the suites' kind cluster: the operator mounts the
  * store's password Secret into the agent's pods (it holds no access to Secrets, nor does the
  * runtime), the runtimes report on the store in their pod annotation, and the operator turns
  * the reports into the condition. A wrong password reads as AuthenticationFailed while the

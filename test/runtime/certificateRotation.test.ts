@@ -34,7 +34,7 @@ import { HttpKubeClient } from '../../platform/src/kube/httpKubeClient.ts';
 import { Kubeconfig } from '../../platform/src/kube/kubeconfig.ts';
 import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
-import { generatePki, type PkiFiles } from '../../tools/cluster/pki.ts';
+import { generatePki, type PkiFiles } from '../support/testPki.ts';
 import { api } from '../support/breakwaterCluster.ts';
 import { kubeconfigPath, uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';
 

@@ -86,23 +86,35 @@ const breaker = async (model = PRIMARY_MODEL) => {
 const attempts = async (outcome: string) =>
   sample(await rt.runtime.metrics(), 'agent_llm_attempts_total', { outcome });
 
-/** One HTTP/1.1 exchange per request on a single keep-alive socket; resolves with the bytes read. */
-function rawExchanges(url: string, bodies: readonly string[], settleMs = 300): Promise<string> {
+/**
+ * One HTTP/1.1 exchange per request on a single keep-alive socket; resolves with the bytes read
+ * once every response's chunked terminator has arrived (an event stream's own lines end in LF
+ * alone, so CRLF 0 CRLF CRLF is only ever a terminator), and fails with what it read if they
+ * have not within `timeoutMs`.
+ */
+function rawExchanges(url: string, bodies: readonly string[], timeoutMs = 30_000): Promise<string> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
     const chunks: Buffer[] = [];
-    let idle: NodeJS.Timeout | undefined;
-    const done = () => {
+    const read = () => Buffer.concat(chunks).toString('utf8');
+    const timer = setTimeout(() => {
       socket.destroy();
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    };
+      reject(new Error(`not every response ended within ${String(timeoutMs)} ms: ${read()}`));
+    }, timeoutMs);
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
-      clearTimeout(idle);
-      idle = setTimeout(done, settleMs);
+      const raw = read();
+      if (raw.split('\r\n0\r\n\r\n').length - 1 >= bodies.length) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(raw);
+      }
     });
-    socket.on('error', reject);
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     socket.on('connect', () => {
       for (const body of bodies) {
         socket.write(

@@ -1,40 +1,17 @@
 /**
- * Restarts the cluster's kube-apiserver in place: SIGTERM (SIGKILL after a short grace: its
- * graceful shutdown would take longer than the outage a test wants), the same command line
- * again, then wait for /readyz. The other components keep running and find it again on their
- * own, which is what a test of watch recovery wants.
- *
- * - The local cluster: the process from its pid record, started again by this helper, holding
- *   the cluster lock meanwhile so that a concurrent `cluster up` does not "repair" it halfway.
- * - kind: the static pod's container, stopped with crictl inside the node; the kubelet starts
- *   it again in the same pod (a second restart within minutes waits out the kubelet's back-off).
+ * Restarts the cluster's kube-apiserver in place, which is what a test of watch recovery wants:
+ * the other components keep running and find it again on their own. On kind, the static pod's
+ * container is stopped with crictl inside the node and the kubelet starts it again in the same
+ * pod (a second restart within minutes waits out the kubelet's back-off); then /readyz is
+ * waited for.
  */
-import { readClusterRecord } from '../../tools/cluster/clusterRecord.ts';
-import { componentHealth } from '../../tools/cluster/componentHealth.ts';
-import { clusterLayout, pidFile } from '../../tools/cluster/layout.ts';
-import { acquireLock } from '../../tools/cluster/lock.ts';
-import { pkiFiles } from '../../tools/cluster/pki.ts';
-import { errorText, pollUntil } from '../../tools/cluster/polling.ts';
-import {
-  isAlive,
-  markerVariable,
-  readRecord,
-  startDetached,
-  stopProcess,
-} from '../../tools/cluster/supervisor.ts';
 import { kindClusterName, inKindNode } from '../../tools/kindNode/kindCluster.ts';
-import { kubeconfigPath, kubectl } from './kube.ts';
+import { kubectl } from './kube.ts';
 import { waitFor } from './waitFor.ts';
 
-const COMPONENT = 'kube-apiserver';
-
-/** Whether the tests' cluster is the local one or kind, whose API server this helper restarts. */
-export async function canRestartApiServer(): Promise<boolean> {
-  if (kindClusterName() !== undefined) return true;
-  const layout = clusterLayout();
-  if (kubeconfigPath() !== layout.kubeconfig) return false;
-  const record = await readRecord(pidFile(layout, COMPONENT));
-  return record !== undefined && isAlive(record);
+/** Whether the tests' cluster is kind's, whose API server this helper restarts. */
+export function canRestartApiServer(): Promise<boolean> {
+  return Promise.resolve(kindClusterName() !== undefined);
 }
 
 export interface RestartTiming {
@@ -45,11 +22,8 @@ export interface RestartTiming {
 }
 
 export async function restartApiServer(): Promise<RestartTiming> {
-  const kind = kindClusterName();
-  return kind === undefined ? restartLocalApiServer() : restartKindApiServer(kind);
-}
-
-async function restartKindApiServer(cluster: string): Promise<RestartTiming> {
+  const cluster = kindClusterName();
+  if (cluster === undefined) throw new Error("restartApiServer() needs the suites' kind cluster");
   const running = async (): Promise<string> =>
     (
       await inKindNode(cluster, [
@@ -83,41 +57,4 @@ async function restartKindApiServer(cluster: string): Promise<RestartTiming> {
     { timeoutMs: 120_000, intervalMs: 200, description: 'kube-apiserver to answer /readyz again' },
   );
   return { stopMs: starting - stopping, readyMs: Date.now() - starting };
-}
-
-async function restartLocalApiServer(): Promise<RestartTiming> {
-  const layout = clusterLayout();
-  const release = await acquireLock(layout.lockFile, () => undefined, 120_000);
-  try {
-    const cluster = await readClusterRecord(layout.recordFile);
-    const record = await readRecord(pidFile(layout, COMPONENT));
-    if (cluster === undefined || record === undefined) {
-      throw new Error('the local cluster has no kube-apiserver record: is it running?');
-    }
-    const stopping = Date.now();
-    await stopProcess(record, { graceMs: 3_000 });
-    const starting = Date.now();
-    const started = await startDetached({
-      component: COMPONENT,
-      command: record.command,
-      args: record.args,
-      cwd: layout.repoRoot,
-      env: { ...process.env, [markerVariable]: layout.stateDir },
-      logFile: record.logFile,
-      pidFile: pidFile(layout, COMPONENT),
-    });
-    const health = componentHealth(cluster.ports, pkiFiles(layout.pkiDir));
-    const outcome = await pollUntil(() => health.ready(COMPONENT), {
-      timeoutMs: 120_000,
-      intervalMs: 200,
-      abortIf: () => (started.exitStatus() === undefined ? undefined : 'it exited'),
-    });
-    if (outcome.kind !== 'done') {
-      const why = outcome.kind === 'aborted' ? outcome.reason : errorText(outcome.lastError);
-      throw new Error(`kube-apiserver did not come back: ${why} (log ${record.logFile})`);
-    }
-    return { stopMs: starting - stopping, readyMs: Date.now() - starting };
-  } finally {
-    await release();
-  }
 }

@@ -1,8 +1,8 @@
 /**
  * HTTP/1.1 over a bare TCP socket, for tests that send what no HTTP client would: broken
  * framing, floods of headers, bytes dribbled in. `exchange` writes the parts (pausing where
- * told), then reads until the server closes the connection or goes quiet, and splits what
- * came back into responses.
+ * told), then reads until the server closes the connection or, once everything is written, goes
+ * quiet, and splits what came back into responses.
  */
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -28,7 +28,7 @@ export interface Exchange {
 export interface ExchangeOptions {
   /** Half-close the connection once every part is written (a client that gives up sending). */
   readonly endAfterWriting?: boolean;
-  /** Stop waiting after this long with nothing new from the server. @default 1500 */
+  /** Once every part is written, stop waiting after this long with nothing new. @default 1500 */
   readonly quietMs?: number;
 }
 
@@ -40,11 +40,15 @@ export async function exchange(
   const socket = connect({ port, host: '127.0.0.1' });
   const chunks: Buffer[] = [];
   let closedByServer = false;
+  // The quiet window opens once every part is written: a large body written slowly (a busy
+  // machine, a server that stopped reading) is not silence, and the answer may come after it.
+  let writing = true;
+  let arm: () => void = () => undefined;
   const done = new Promise<void>((resolve) => {
     let quiet: NodeJS.Timeout | undefined;
-    const arm = () => {
+    arm = () => {
       clearTimeout(quiet);
-      quiet = setTimeout(resolve, options.quietMs ?? 1_500);
+      if (!writing) quiet = setTimeout(resolve, options.quietMs ?? 1_500);
     };
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
@@ -57,7 +61,6 @@ export async function exchange(
     });
     // A reset after the server answered and closed is still a close.
     socket.on('error', () => undefined);
-    arm();
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
@@ -76,6 +79,8 @@ export async function exchange(
     });
   }
   if (options.endAfterWriting === true && !socket.destroyed) socket.end();
+  writing = false;
+  arm();
   await done;
   socket.destroy();
   const { responses, leftover } = parseResponses(Buffer.concat(chunks));

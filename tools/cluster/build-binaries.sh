@@ -46,7 +46,7 @@ fi
 
 if ! command -v go >/dev/null 2>&1; then
   cat >&2 <<MSG
-error: the local cluster needs ${missing[*]} ($k8s_version), which are not cached
+error: kind's node image and the tests need ${missing[*]} ($k8s_version), which are not cached
 in $bin, and Go is not installed to build them.
 Either install Go (1.26 or newer), or point KUBEBUILDER_ASSETS at a directory that holds them.
 MSG

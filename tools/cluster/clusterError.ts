@@ -1,4 +1,4 @@
-/** Why the local cluster could not do what was asked; stable codes for callers and tests. */
+/** Why a cluster tool could not do what was asked; stable codes for callers and tests. */
 export type ClusterErrorCode =
   | 'PortInUse'
   | 'ToolMissing'

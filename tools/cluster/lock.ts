@@ -7,7 +7,8 @@ import type { Progress } from './progress.ts';
 import { identityOf, isAlive, type ProcessIdentity } from './supervisor.ts';
 
 /**
- * One `up` at a time (a `make cluster-up` in one shell and jest's global setup in another).
+ * One demo environment's `up` or `down` at a time (a `make up` in one shell, a `make demo` in
+ * another).
  * The lock file names its holder; a holder that died leaves a stale lock, which is taken over.
  */
 export async function acquireLock(

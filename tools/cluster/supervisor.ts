@@ -6,15 +6,15 @@ import { ClusterError } from './clusterError.ts';
 import { pollUntil } from './polling.ts';
 
 /**
- * Process supervision without a supervisor process: each component runs detached in its own
+ * Process supervision without a supervisor process (the demo's simulator, operator and
+ * Prometheus): each runs detached in its own
  * session and process group, with stdio in its log file, and a pid file tells later commands
  * (`down`, `status`, another `up`) where it is. Every process carries a marker variable so that
  * whatever it leaves behind can still be found.
  */
 
 /**
- * The environment variable every cluster (and demo) process carries; its value is the state
- * directory. Not BREAKWATER_CLUSTER, which chooses the cluster (`kind`) and would be overwritten.
+ * The environment variable every demo process carries; its value is the state directory.
  */
 export const markerVariable = 'BREAKWATER_STATE_DIR';
 

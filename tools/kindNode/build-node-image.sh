@@ -228,6 +228,11 @@ podman commit --quiet \
 podman rm --force "$preload" >/dev/null
 preload=""
 podman rmi "$base" >/dev/null 2>&1 || true
+# Earlier builds (other inputs) take 1.2 GB each: remove those no container runs on.
+for old in $(podman images --format '{{.Repository}}:{{.Tag}}' --filter reference='localhost/breakwater/kind-node'); do
+  [[ "$old" == "$image" ]] && continue
+  if podman rmi "$old" >/dev/null 2>&1; then say "  removed the earlier node image $old"; fi
+done
 finish
 
 ms=$(($(now_ms) - started_all))

@@ -16,7 +16,7 @@
 #   - the sysctls a privileged node's kubelet and kube-proxy write and that are not namespaced
 #     (vm.overcommit_memory, kernel.panic, ...) are read before and written back after;
 #   - routes to the pod and Service networks through the node, so that this machine reaches pods
-#     and Services as on the local cluster's real node (tests call pods by their IP);
+#     and Services as a client inside the cluster would (tests call pods by their IP);
 #   - the podman network `kind` (and its iptables rules) is removed when up created it.
 # Hold /tmp/bw-cluster.lock from up to down (one cluster per host): flock /tmp/bw-cluster.lock ...
 #
@@ -299,7 +299,7 @@ load() {
   say "loaded $ref into the node ($(elapsed "$started"))"
 }
 
-# What test/support/globalSetup.ts exports for the local cluster's real node, for this cluster.
+# What test/support/globalSetup.ts exports for this cluster.
 print_env() {
   local image=${1:-}
   cluster_exists || fail "no kind cluster $name: tools/kindNode/kind-cluster.sh up"
