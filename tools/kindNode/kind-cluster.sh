@@ -202,20 +202,29 @@ check() {
   local started
   started=$(now_ms)
   kubectl wait --for=condition=Ready node --all --timeout=120s >/dev/null || fail "the node is not Ready"
-  # kubeadm's two CoreDNS replicas on one node add nothing but a CPU request (100m) the suites'
-  # pods need: the control plane's pods already ask for 750m of the node's two CPUs.
-  kubectl -n kube-system scale deployment/coredns --replicas=1 >/dev/null
-  kubectl -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null ||
-    fail "CoreDNS did not become available: $(kubectl -n kube-system get pods -l k8s-app=kube-dns --no-headers 2>&1 | tr '\n' ' ')"
   kubectl delete pod breakwater-kind-check --ignore-not-found --wait=true >/dev/null
   # The node image built here preloads a busybox for this pod; kind's upstream one does not, and
-  # where it runs a registry answers.
+  # where it runs a registry answers. The pod starts while CoreDNS is waited for below.
   local check_image=localhost/breakwater/busybox:1 pull=Never
   if node_exec crictl version >/dev/null 2>&1 && ! node_exec crictl inspecti "$check_image" >/dev/null 2>&1; then
     check_image=docker.io/library/busybox:1.37 pull=IfNotPresent
   fi
   kubectl run breakwater-kind-check --image "$check_image" --image-pull-policy="$pull" \
     --restart=Never --command -- sleep 3600 >/dev/null
+  # kubeadm's two CoreDNS replicas on one node add nothing but a CPU request (100m) the suites'
+  # pods need: the control plane's pods already ask for 750m of the node's two CPUs.
+  kubectl -n kube-system scale deployment/coredns --replicas=1 >/dev/null
+  # CoreDNS starts beside kube-proxy. A replica whose first list of the API (through the Service
+  # address 10.96.0.1) came before kube-proxy's rules backs off and is not Ready for about half a
+  # minute (35 s of the 40 s this check took, measured). Once kube-proxy runs, a replica that is
+  # not Ready yet is replaced: the new one reaches the API at once.
+  kubectl -n kube-system rollout status daemonset/kube-proxy --timeout=120s >/dev/null ||
+    fail "kube-proxy did not start: $(kubectl -n kube-system get pods -l k8s-app=kube-proxy --no-headers 2>&1 | tr '\n' ' ')"
+  if [[ "$(kubectl -n kube-system get deployment/coredns -o jsonpath='{.status.availableReplicas}')" != 1 ]]; then
+    kubectl -n kube-system rollout restart deployment/coredns >/dev/null
+  fi
+  kubectl -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null ||
+    fail "CoreDNS did not become available: $(kubectl -n kube-system get pods -l k8s-app=kube-dns --no-headers 2>&1 | tr '\n' ' ')"
   if ! kubectl wait --for=condition=Ready pod/breakwater-kind-check --timeout=120s >/dev/null; then
     kubectl describe pod breakwater-kind-check | tail -n 15 >&2
     fail "the test pod did not become Ready"
@@ -322,6 +331,12 @@ down() {
   local started
   started=$(now_ms)
   if cluster_exists; then
+    # podman's rm -f, which kind's delete runs, asks the node's systemd to shut down and waits up
+    # to 10 s for it (21–24 s in all here); Docker's kills at once. Killed first, nothing of
+    # the node outlives its namespaces (the check below reads the host), and delete takes 3 s.
+    if [[ "$(engine)" == podman ]]; then
+      podman kill "$name-control-plane" >/dev/null 2>&1 || true
+    fi
     kind delete cluster --name "$name" >&2 || fail "kind delete cluster failed"
     say "kind delete cluster: $(elapsed "$started")"
   fi
