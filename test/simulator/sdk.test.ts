@@ -729,7 +729,10 @@ describe('breakwater-llm-sim paced streams', () => {
     expect(chunks.length).toBeGreaterThan(3);
     const opened = chunks.findIndex((c) => c.text.includes('event: message_start'));
     const firstContent = chunks.findIndex((c) => c.text.includes('event: content_block_start'));
-    expect(firstContent).toBeGreaterThan(opened);
+    expect(opened).toBeGreaterThanOrEqual(0);
+    // In order; in one chunk when the client's event loop was busy through the pause (CI saw
+    // both in chunk 0 at load 4), so the pause is not told by the chunks' indexes.
+    expect(firstContent).toBeGreaterThanOrEqual(opened);
     // --first-token-ms 40 by default, jittered to at least 20. Measured from the request's start,
     // which no client-side delay can shorten: a chunk is stamped when the SDK reads it, so a busy
     // event loop can stamp message_start late and hide the pause between two stamps.
