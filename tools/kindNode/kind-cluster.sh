@@ -203,6 +203,13 @@ check() {
   started=$(now_ms)
   kubectl wait --for=condition=Ready node --all --timeout=120s >/dev/null || fail "the node is not Ready"
   kubectl delete pod breakwater-kind-check --ignore-not-found --wait=true >/dev/null
+  # A pod is refused until the controller-manager has made the namespace's default
+  # ServiceAccount, which can come after the node is Ready.
+  local tries=0
+  until kubectl get serviceaccount default >/dev/null 2>&1; do
+    ((++tries <= 240)) || fail "the default ServiceAccount of namespace default did not appear in 120 s"
+    sleep 0.5
+  done
   # The node image built here preloads a busybox for this pod; kind's upstream one does not, and
   # where it runs a registry answers. The pod starts while CoreDNS is waited for below.
   local check_image=localhost/breakwater/busybox:1 pull=Never
@@ -220,7 +227,9 @@ check() {
   # not Ready yet is replaced: the new one reaches the API at once.
   kubectl -n kube-system rollout status daemonset/kube-proxy --timeout=120s >/dev/null ||
     fail "kube-proxy did not start: $(kubectl -n kube-system get pods -l k8s-app=kube-proxy --no-headers 2>&1 | tr '\n' ' ')"
-  if [[ "$(kubectl -n kube-system get deployment/coredns -o jsonpath='{.status.availableReplicas}')" != 1 ]]; then
+  local available
+  available=$(kubectl -n kube-system get deployment/coredns -o jsonpath='{.status.availableReplicas}')
+  if ((${available:-0} < 1)); then
     kubectl -n kube-system rollout restart deployment/coredns >/dev/null
   fi
   kubectl -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null ||
