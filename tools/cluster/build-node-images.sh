@@ -43,7 +43,7 @@ need() {
 need go "Go 1.26 or newer builds pause and CoreDNS"
 need buildah "apt-get install buildah"
 [[ -x "$busybox" ]] && file -L "$busybox" | grep -q 'statically linked' ||
-  { echo "error: the test image needs a static busybox (tools/cluster/install-node-packages.sh installs busybox-static)" >&2; exit 1; }
+  { echo "error: the test image needs a static busybox at $busybox (BREAKWATER_BUSYBOX; tools/kindNode/build-node-image.sh takes it from the node's Debian root)" >&2; exit 1; }
 
 mkdir -p "$cache"
 work=$(mktemp -d)
