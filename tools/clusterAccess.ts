@@ -9,7 +9,7 @@ import { findKubectl } from './cluster/binaries.ts';
 import { clusterLayout } from './cluster/layout.ts';
 import type { Progress } from './cluster/progress.ts';
 import { projectImageRef } from './cluster/projectImage.ts';
-import { kindClusterExists, kindDown, kindUp } from './kindNode/kindCluster.ts';
+import { kindClusterRunning, kindDown, kindUp } from './kindNode/kindCluster.ts';
 
 /** Why the cluster could not be brought up or reached, in words its reader can act on. */
 export class ClusterAccessError extends Error {
@@ -51,11 +51,11 @@ export function kindClusterHandle(env: NodeJS.ProcessEnv = process.env): KindClu
     description:
       `kind cluster ${name} (one node: kubeadm's control plane, containerd, CoreDNS; ` +
       "Breakwater's image built and loaded into it)",
-    running: () => kindClusterExists(name),
+    running: () => kindClusterRunning(name),
     up: async (progress) => {
       const layout = clusterLayout();
       const image = await projectImageRef(layout, env);
-      const exported = await kindUp(name, image, await kindClusterExists(name));
+      const exported = await kindUp(name, image, await kindClusterRunning(name));
       const kubeconfig = exported['BREAKWATER_KUBECONFIG'];
       const podHost = exported['BREAKWATER_POD_HOST'];
       if (kubeconfig === undefined || podHost === undefined) {

@@ -58,8 +58,10 @@ else
   kubectl="$(tools/cluster/build-binaries.sh kubectl)/kubectl"
 fi
 
-if tools/kindNode/kind.sh get clusters 2>/dev/null | grep -qx "$cluster"; then
-  fail "a kind cluster named $cluster exists already; take it down (BREAKWATER_KIND_CLUSTER=$cluster tools/kindNode/kind-cluster.sh down) or set KIND_CLUSTER"
+# A live one is somebody's; a dead one (listed, its node gone with a reboot or a killed run)
+# `up` deletes and creates anew.
+if [[ "$(kind_cluster status)" == running ]]; then
+  fail "a kind cluster named $cluster runs already; take it down (BREAKWATER_KIND_CLUSTER=$cluster tools/kindNode/kind-cluster.sh down) or set KIND_CLUSTER"
 fi
 
 started=$(now)

@@ -35,14 +35,16 @@ export default async function globalSetup(): Promise<void> {
     return;
   }
   process.stderr.write('\n');
-  const { kindClusterExists, kindDown, kindUp } = await load<KindCluster>(
+  const { kindClusterRunning, kindDown, kindUp } = await load<KindCluster>(
     '../../tools/kindNode/kindCluster.ts',
   );
   const { projectImageRef } = await load<ProjectImage>('../../tools/cluster/projectImage.ts');
   const name = process.env['BREAKWATER_KIND_CLUSTER'] ?? 'breakwater';
   const image = await projectImageRef(layout, process.env);
-  // A cluster someone else brought up (make kind-up, a kept run) is used as it is and left up.
-  const wasRunning = await kindClusterExists(name);
+  // A cluster someone else brought up (make kind-up, a kept run) is used as it is and left up;
+  // one kind still lists but whose node is dead (a reboot, a killed run) is recreated here, and
+  // taken down at the end like one this run brought up.
+  const wasRunning = await kindClusterRunning(name);
   progress(`kind cluster ${name}${wasRunning ? ' (running already)' : ''}, image ${image}`);
   try {
     // `up`, routed as the suites need: pods reach servers the tests start at

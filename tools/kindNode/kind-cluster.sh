@@ -5,6 +5,7 @@
 #                                           # CoreDNS and a test pod Running; prints the kubeconfig
 #   tools/kindNode/kind-cluster.sh load REF # an image from podman's storage into the node (kind load image-archive)
 #   tools/kindNode/kind-cluster.sh check    # CoreDNS available and a busybox pod Running
+#   tools/kindNode/kind-cluster.sh status   # running, dead (listed, its node gone: up recreates it) or absent
 #   tools/kindNode/kind-cluster.sh env [IMAGE] # `export` lines for the integration suites on this cluster
 #   tools/kindNode/kind-cluster.sh exec CMD...  # a command in the node (crictl, the static pods' manifests)
 #   tools/kindNode/kind-cluster.sh down     # kind delete cluster, then the host put back as up found it
@@ -102,6 +103,13 @@ restore_firewall_chains() {
   say "host: removed the CNI-FORWARD and CNI-ADMIN chains podman's firewall plugin left"
 }
 cluster_exists() { kind get clusters 2>/dev/null | grep -qx "$name"; }
+# kind lists a cluster by its node container, and podman can report a node "running" whose
+# processes are gone (a reboot, or a session whose processes were all killed): only a command
+# run in the node tells a live one.
+node_answers() { timeout 20 "$(engine)" exec "$name-control-plane" true >/dev/null 2>&1; }
+status() {
+  if ! cluster_exists; then echo absent; elif node_answers; then echo running; else echo dead; fi
+}
 
 prepare_host() {
   mkdir -p "$state"
@@ -254,6 +262,15 @@ up() {
     image=$("$here/build-node-image.sh") || fail "the node image did not build"
   fi
   say "node image: $image ($(elapsed "$started"))"
+  # Deleted before the host is recorded: what its node left (port forwards, firewall rules)
+  # goes with it and is no part of the host as up found it.
+  if cluster_exists && ! node_answers; then
+    say "kind cluster $name is listed but its node does not answer (the host rebooted, or what ran it was killed): deleting it to create it anew"
+    # podman's first rm of a node whose monitor was killed waits for an exit file nobody writes,
+    # fails and marks it exited; kind's delete then removes it.
+    "$(engine)" rm --force "$name-control-plane" >/dev/null 2>&1 || true
+    kind delete cluster --name "$name" >&2 || fail "kind delete cluster failed on the dead cluster $name"
+  fi
   prepare_host
   if cluster_exists; then
     say "kind cluster $name is already up"
@@ -358,8 +375,9 @@ case "${1:-}" in
   up) up ;;
   load) shift; load "$@" ;;
   check) check ;;
+  status) status ;;
   env) shift; print_env "$@" ;;
   exec) shift; node_exec "$@" ;;
   down) down ;;
-  *) echo "usage: $0 up | load <image> | check | env [image] | exec <command...> | down" >&2; exit 2 ;;
+  *) echo "usage: $0 up | load <image> | check | status | env [image] | exec <command...> | down" >&2; exit 2 ;;
 esac

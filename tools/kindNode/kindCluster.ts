@@ -28,15 +28,14 @@ function kindCluster(
   });
 }
 
-export async function kindClusterExists(name: string): Promise<boolean> {
-  const { stdout } = await runCommand(
-    'bash',
-    [`${repoRoot}tools/kindNode/kind.sh`, 'get', 'clusters'],
-    {
-      allowFailure: true,
-    },
-  );
-  return stdout.split('\n').includes(name);
+/**
+ * Whether the cluster runs: kind lists it and its node answers. A listed cluster whose node is
+ * gone (a reboot, a killed session) is not running: `up` deletes and recreates it, and whoever
+ * calls `up` then owns it.
+ */
+export async function kindClusterRunning(name: string): Promise<boolean> {
+  const { stdout } = await kindCluster(name, ['status'], { timeoutMs: 60_000 });
+  return stdout.trim() === 'running';
 }
 
 /**
