@@ -31,6 +31,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { samplePolicyDocument } from '../contract/src/policy/policyFixtures.ts';
+import { installCrds } from '../test/api/apiInstallation.ts';
 import { uniqueNamespace } from '../test/support/kube.ts';
 import { freePort } from '../test/support/podReach.ts';
 import { benchCluster } from './benchCluster.ts';
@@ -97,6 +98,8 @@ async function runtimeRun(
 async function operatorRssMb(): Promise<number> {
   const cluster = await benchCluster((line) => process.stderr.write(`[cluster] ${line}\n`));
   const kubeconfig = process.env['BREAKWATER_KUBECONFIG'] ?? '';
+  // The operator lists its kinds before it says ready: a fresh cluster needs them installed.
+  await installCrds();
   const ns = await uniqueNamespace('bench-image');
   // A copy the container's user (65532) may read; the original is root's alone. Removed below.
   const kube = mkdtempSync(join(tmpdir(), 'bw-bench-kube-'));

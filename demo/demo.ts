@@ -58,12 +58,14 @@ interface Timings {
   readonly editHoldMs: number;
 }
 
+// Long enough to read each phase's counters move (36 steady requests, 30 fast 503s, 36 on the
+// edited limit), no longer: every second here is a second of everyone's first `make demo`.
 const FULL: Timings = {
-  steadyMs: 12_000,
-  stormHoldMs: 8_000,
+  steadyMs: 6_000,
+  stormHoldMs: 5_000,
   stormMaxMs: 45_000,
   recoveryMaxMs: 60_000,
-  editHoldMs: 10_000,
+  editHoldMs: 6_000,
 };
 const QUICK: Timings = {
   steadyMs: 5_000,

@@ -40,8 +40,9 @@ export async function kindClusterRunning(name: string): Promise<boolean> {
 
 /**
  * `up` (the node image built once, the host prepared, the cluster checked) unless the cluster
- * runs already, the project's image built meanwhile, then loaded (a no-op when the node holds
- * that build); returns what `env` exports for the suites.
+ * runs already, the project's image built meanwhile and loaded into the node as soon as both
+ * the image and the node's containerd are there (a no-op when the node holds that build);
+ * returns what `env` exports for the suites.
  */
 export async function kindUp(
   name: string,
@@ -49,23 +50,50 @@ export async function kindUp(
   running: boolean,
 ): Promise<Record<string, string>> {
   // The image builds while the cluster comes up: `up` mostly waits (on kubeadm, the node, the
-  // check pod), and a checkout's changed image takes a minute or more to build.
-  // Both are waited for before a failure is told, so that nothing runs on behind the caller's
-  // clean-up.
-  const outcomes = await Promise.allSettled([
-    // A cold node image builds Kubernetes from Go modules: minutes.
-    running ? undefined : kindCluster(name, ['up'], { timeoutMs: 30 * 60_000, streamStderr: true }),
-    runCommand('bash', [`${repoRoot}scripts/image/build-image.sh`, image], {
-      timeoutMs: 30 * 60_000,
-      streamStderr: true,
-    }),
-  ]);
+  // check pod), and a checkout's changed image takes a minute or more to build. Its load (about
+  // 20 s: containerd unpacks it) then runs beside the rest of `up` (kubeadm init, the check)
+  // instead of after it. Everything started is waited for before a failure is told, so that
+  // nothing runs on behind the caller's clean-up.
+  const up = running
+    ? Promise.resolve(undefined)
+    : kindCluster(name, ['up'], { timeoutMs: 30 * 60_000, streamStderr: true });
+  const upSettled = up.then(
+    () => true,
+    () => true,
+  );
+  const loaded = runCommand('bash', [`${repoRoot}scripts/image/build-image.sh`, image], {
+    timeoutMs: 30 * 60_000,
+    streamStderr: true,
+  }).then(async () => {
+    if (!running && !(await nodeContainerdAnswers(name, upSettled))) return false;
+    // An early load that fails (containerd restarted under it, say) is tried again after `up`.
+    return loadIntoKindNode(name, image).then(
+      () => true,
+      () => false,
+    );
+  });
+  const outcomes = await Promise.allSettled([up, loaded]);
   for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
-  await loadIntoKindNode(name, image);
+  if (!(await loaded)) await loadIntoKindNode(name, image);
   const { stdout } = await kindCluster(name, ['env', image], { timeoutMs: 60_000 });
   return Object.fromEntries(
     [...stdout.matchAll(/^export ([A-Z_]+)=(.*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']),
   );
+}
+
+/**
+ * Waits until the node's containerd answers (`ctr version` in the node); false when `up`
+ * settles first, whichever way.
+ */
+async function nodeContainerdAnswers(name: string, upSettled: Promise<boolean>): Promise<boolean> {
+  const up = { settled: false };
+  void upSettled.then(() => (up.settled = true));
+  while (!up.settled) {
+    const { code } = await inKindNode(name, ['ctr', 'version'], { allowFailure: true });
+    if (code === 0) return true;
+    await Promise.race([upSettled, new Promise((resolve) => setTimeout(resolve, 500))]);
+  }
+  return false;
 }
 
 /** `kind delete cluster`, then the host put back as `up` found it (and checked). */
