@@ -51,15 +51,15 @@ export async function kindUp(
 ): Promise<Record<string, string>> {
   // The image builds while the cluster comes up: `up` mostly waits (on kubeadm, the node, the
   // check pod), and a checkout's changed image takes a minute or more to build. Its load (about
-  // 20 s: containerd unpacks it) then runs beside the rest of `up` (kubeadm init, the check)
+  // 9 s: containerd unpacks it) then runs beside the rest of `up` (kubeadm init, the check)
   // instead of after it. Everything started is waited for before a failure is told, so that
   // nothing runs on behind the caller's clean-up.
   const up = running
     ? Promise.resolve(undefined)
     : kindCluster(name, ['up'], { timeoutMs: 30 * 60_000, streamStderr: true });
   const upSettled = up.then(
-    () => true,
-    () => true,
+    () => undefined,
+    () => undefined,
   );
   const loaded = runCommand('bash', [`${repoRoot}scripts/image/build-image.sh`, image], {
     timeoutMs: 30 * 60_000,
@@ -85,7 +85,7 @@ export async function kindUp(
  * Waits until the node's containerd answers (`ctr version` in the node); false when `up`
  * settles first, whichever way.
  */
-async function nodeContainerdAnswers(name: string, upSettled: Promise<boolean>): Promise<boolean> {
+async function nodeContainerdAnswers(name: string, upSettled: Promise<void>): Promise<boolean> {
   const up = { settled: false };
   void upSettled.then(() => (up.settled = true));
   while (!up.settled) {
