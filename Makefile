@@ -88,7 +88,7 @@ format-check: setup ## Check formatting with prettier.
 ##@ Test
 
 .PHONY: test
-test: setup tools verify-generated typecheck lint format-check ## Run every check and test (unit; integration on a one-node kind cluster, brought up and taken down; make e2e-kind).
+test: setup tools ## Run every check and test (static checks, beside a first build of the node image; unit; integration on a one-node kind cluster, brought up and taken down; make e2e-kind).
 	scripts/test-all.sh
 
 .PHONY: test-unit

@@ -5,10 +5,13 @@
  * node. Exports BREAKWATER_KUBECONFIG, BREAKWATER_KUBECTL and what the pods need (see below),
  * which the test workers inherit.
  */
+import { fileURLToPath } from 'node:url';
+
 type Binaries = typeof import('../../tools/cluster/binaries.ts');
 type Layout = typeof import('../../tools/cluster/layout.ts');
 type ProjectImage = typeof import('../../tools/cluster/projectImage.ts');
 type KindCluster = typeof import('../../tools/kindNode/kindCluster.ts');
+type RunCommand = typeof import('../../tools/cluster/runCommand.ts');
 
 // Jest runs this file through its transformer and then imports it natively; a static import of
 // a sibling would arrive as './x.js' and fail, so the cluster code is loaded by file URL.
@@ -46,12 +49,23 @@ export default async function globalSetup(): Promise<void> {
   // taken down at the end like one this run brought up.
   const wasRunning = await kindClusterRunning(name);
   progress(`kind cluster ${name}${wasRunning ? ' (running already)' : ''}, image ${image}`);
+  // helm, which the chart suites and `make e2e-kind` run, builds beside the cluster the first
+  // time (a few minutes of Go), not inside a suite's time and beside its tests; cached after.
+  const { runCommand } = await load<RunCommand>('../../tools/cluster/runCommand.ts');
+  const helmBuilt = runCommand(
+    'bash',
+    [fileURLToPath(new URL('../../tools/cluster/build-helm.sh', import.meta.url))],
+    { timeoutMs: 30 * 60_000, streamStderr: true },
+  ).then(() => undefined);
+  helmBuilt.catch(() => undefined); // told after the cluster is up, or after its clean-up
   try {
     // `up`, routed as the suites need: pods reach servers the tests start at
     // BREAKWATER_POD_HOST, and this machine reaches pods and Services at their addresses.
     const exported = await kindUp(name, image, wasRunning);
+    await helmBuilt;
     Object.assign(process.env, exported);
   } catch (error: unknown) {
+    await helmBuilt.catch(() => undefined);
     // Jest skips the teardown when the setup fails: take down what came up here.
     if (!wasRunning && process.env['BREAKWATER_KEEP_CLUSTER'] !== '1') {
       await kindDown(name).catch(() => undefined);

@@ -65,21 +65,26 @@ for pkg in "${version_pkgs[@]}"; do
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
-total=${#missing[@]}
-i=0
+# One `go build` for all of them: it compiles the packages they share once and links one binary
+# while it compiles the next (one build per binary left a core idle through each link).
+started=$(date +%s)
+echo ">> building ${missing[*]} ($k8s_version) into $bin — the first build takes several minutes" >&2
+# A heartbeat, so that minutes of compiling do not look like a hang. `read -t` sleeps inside
+# the subshell itself, so killing it leaves no stray `sleep` behind.
+(while ! read -rt 30 <> <(:); do echo ">>       still building ${missing[*]} ($(($(date +%s) - started))s)" >&2; done) &
+heartbeat=$!
+out=$(mktemp -d "$cache/build.XXXXXX") # two builds at once (CI and a helper) each write their own
+trap 'kill "$heartbeat" 2>/dev/null || true; rm -rf "$out"' EXIT
+targets=()
+for name in "${missing[@]}"; do targets+=("${packages[$name]}"); done
+(cd "$module" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/" "${targets[@]}")
+kill "$heartbeat" 2>/dev/null || true
+wait "$heartbeat" 2>/dev/null || true
 for name in "${missing[@]}"; do
-  i=$((i + 1))
-  started=$(date +%s)
-  echo ">> [$i/$total] building $name ($k8s_version) into $bin — the first build takes several minutes" >&2
-  # A heartbeat, so that minutes of compiling do not look like a hang. `read -t` sleeps inside
-  # the subshell itself, so killing it leaves no stray `sleep` behind.
-  (while ! read -rt 30 <> <(:); do echo ">>       still building $name ($(($(date +%s) - started))s)" >&2; done) &
-  heartbeat=$!
-  trap 'kill "$heartbeat" 2>/dev/null || true' EXIT
-  (cd "$module" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/$name.partial.$$" "${packages[$name]}")
-  kill "$heartbeat" 2>/dev/null || true
-  wait "$heartbeat" 2>/dev/null || true
-  mv "$bin/$name.partial.$$" "$bin/$name" # two builds at once (CI and a helper) each write their own partial
-  echo ">> [$i/$total] $name built in $(($(date +%s) - started))s" >&2
+  # go names a binary after its package's last path element that is not a major version (v3).
+  built=${packages[$name]##*/}
+  [[ "$built" =~ ^v[0-9]+$ ]] && { built=${packages[$name]%/*}; built=${built##*/}; }
+  mv "$out/$built" "$bin/$name"
 done
+echo ">> ${missing[*]} built in $(($(date +%s) - started))s" >&2
 echo "$bin"

@@ -2,7 +2,8 @@
 # Builds the images the real node runs without pulling anything, into a cache outside the checkout:
 #   pause     the sandbox image (node-images/pause: a static Go program that holds a pod's
 #             namespaces and reaps zombies), containerd's sandbox_image
-#   coredns   the cluster DNS, CoreDNS built from the version pinned in node-images/coredns/go.mod
+#   coredns   the cluster DNS: CoreDNS at the version pinned in node-images/coredns/go.mod, with
+#             the plugins kubeadm's Corefile uses (node-images/coredns/main.go)
 #   busybox   a shell, nslookup, wget and httpd for tests, from Debian's busybox-static
 # Each is a docker-archive made with buildah from scratch (one static binary, no base image), which
 # `ctr images import` loads under its name. Later runs find them there and return at once.
@@ -15,15 +16,18 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 images="$here/node-images"
-coredns_version=$(awk '$1 == "github.com/coredns/coredns" { print $2; exit }' "$images/coredns/go.mod")
-# The pause image changes only with its source: name it after the source's hash.
+coredns_version=$(awk '{ for (i = 1; i < NF; i++) if ($i == "github.com/coredns/coredns") { print $(i + 1); exit } }' \
+  "$images/coredns/go.mod")
+[[ -n "$coredns_version" ]] || { echo "error: no github.com/coredns/coredns version in $images/coredns/go.mod" >&2; exit 1; }
+# The pause image and CoreDNS's plugin set change only with their source: named after its hash.
 pause_tag=$(cat "$images/pause/go.mod" "$images/pause/main.go" | sha256sum | cut -c1-12)
-cache="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}/node-images-coredns-$coredns_version-pause-$pause_tag"
+coredns_tag=$coredns_version-$(cat "$images/coredns/go.mod" "$images/coredns/main.go" | sha256sum | cut -c1-8)
+cache="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}/node-images-coredns-$coredns_tag-pause-$pause_tag"
 busybox=${BREAKWATER_BUSYBOX:-/bin/busybox}
 
 declare -A refs=(
   [pause]="localhost/breakwater/pause:$pause_tag"
-  [coredns]="localhost/breakwater/coredns:$coredns_version"
+  [coredns]="localhost/breakwater/coredns:$coredns_tag"
   [busybox]="localhost/breakwater/busybox:1"
 )
 order=(pause coredns busybox)
@@ -82,7 +86,7 @@ for name in "${missing[@]}"; do
       build_go pause "$images/pause" .
       package_image pause "$work/pause" /pause ;;
     coredns)
-      build_go coredns "$images/coredns" github.com/coredns/coredns " — about three minutes the first time"
+      build_go coredns "$images/coredns" . " — a minute or two the first time"
       package_image coredns "$work/coredns" /coredns ;;
     busybox)
       # busybox finds its applets through its own name: /bin/sh is a link to it.

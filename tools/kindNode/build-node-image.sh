@@ -40,7 +40,7 @@ k8s_version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$cluster/k8s-b
 inputs_hash=$(
   {
     cat "${BASH_SOURCE[0]}" "$cluster/build-binaries.sh" "$cluster/build-node-images.sh" \
-      "$cluster/k8s-binaries/go.mod" "$cluster/node-images/coredns/go.mod" \
+      "$cluster/k8s-binaries/go.mod" "$cluster/node-images/coredns/go.mod" "$cluster/node-images/coredns/main.go" \
       "$cluster/node-images/pause/go.mod" "$cluster/node-images/pause/main.go"
     (cd "$here/node" && find . -type f | LC_ALL=C sort | xargs sha256sum)
   } | sha256sum | cut -c1-12
@@ -66,6 +66,16 @@ fail() {
   printf 'error: kind node image, step %s: %s\n' "$step" "$*" >&2
   exit 1
 }
+
+# One build at a time: `make test` starts one early, beside its static checks, and `up` asks
+# again; the second waits for the first and then finds its image.
+mkdir -p "$cache/kind-node"
+lock="$cache/kind-node/build.lock"
+exec 9>"$lock"
+if ! flock --nonblock 9; then
+  say "waiting for the node image build already running (it holds $lock)"
+  flock --wait 3600 9 || fail "another build has held $lock for an hour; stop it (pgrep -af build-node-image.sh)"
+fi
 
 if podman image exists "$image" 2>/dev/null; then
   say "cached: $image"
@@ -115,27 +125,44 @@ debian_root() {
   echo "$cache/kind-node/$key/root.tar"
 }
 
-begin root "Debian $suite roots for the node and for kube-proxy"
-node_root=$(debian_root "$node_packages")
-proxy_root=$(debian_root "$proxy_packages" slim)
-say "  node: $node_root ($(du -m "$node_root" | cut -f1) MB); kube-proxy: $proxy_root ($(du -m "$proxy_root" | cut -f1) MB)"
-finish
-
-begin binaries "Kubernetes $k8s_version, crictl $crictl_version, pause and CoreDNS"
-bin=$(nice -n 10 "$cluster/build-binaries.sh" etcd kube-apiserver kube-controller-manager kube-scheduler \
-  kubectl kubelet kube-proxy kubeadm) || fail "tools/cluster/build-binaries.sh failed"
+# The roots are downloads and dpkg, the Go builds compiling, downloading modules and linking: run
+# side by side they fill each other's idle time (a cold build went from NNN to NNN s).
+begin inputs "Debian $suite roots, Kubernetes $k8s_version, crictl $crictl_version, pause and CoreDNS, side by side"
+(
+  node_root=$(debian_root "$node_packages")
+  proxy_root=$(debian_root "$proxy_packages" slim)
+  say "  node: $node_root ($(du -m "$node_root" | cut -f1) MB); kube-proxy: $proxy_root ($(du -m "$proxy_root" | cut -f1) MB)"
+  printf '%s\n%s\n' "$node_root" "$proxy_root" >"$work/roots"
+  # The test image's busybox comes from the node's own root, so the host needs no busybox-static.
+  mkdir -p "$work/busybox"
+  tar -xf "$node_root" -C "$work/busybox" ./usr/bin/busybox
+  BREAKWATER_BUSYBOX="$work/busybox/usr/bin/busybox" nice -n 10 "$cluster/build-node-images.sh" \
+    >"$work/node-images" || fail "tools/cluster/build-node-images.sh failed"
+) &
+roots_job=$!
+(
+  nice -n 10 "$cluster/build-binaries.sh" etcd kube-apiserver kube-controller-manager kube-scheduler \
+    kubectl kubelet kube-proxy kubeadm >"$work/bin" || fail "tools/cluster/build-binaries.sh failed"
+) &
+binaries_job=$!
 crictl="$cache/crictl-$crictl_version/crictl"
-if [[ ! -x "$crictl" ]]; then
-  say "  building crictl from sigs.k8s.io/cri-tools@$crictl_version, once"
-  mkdir -p "$(dirname "$crictl")"
-  (cd "$work" && nice -n 10 env GOBIN="$work/gobin" CGO_ENABLED=0 go install -trimpath -ldflags '-s -w' \
-    "sigs.k8s.io/cri-tools/cmd/crictl@$crictl_version") || fail "go install crictl failed"
-  mv "$work/gobin/crictl" "$crictl"
-fi
-# The test image's busybox comes from the node's own root, so the host needs no busybox-static.
-tar -xf "$node_root" -C "$work" ./usr/bin/busybox
-node_images=$(BREAKWATER_BUSYBOX="$work/usr/bin/busybox" nice -n 10 "$cluster/build-node-images.sh") ||
-  fail "tools/cluster/build-node-images.sh failed"
+(
+  if [[ ! -x "$crictl" ]]; then
+    say "  building crictl from sigs.k8s.io/cri-tools@$crictl_version, once"
+    mkdir -p "$(dirname "$crictl")" "$work/crictl"
+    (cd "$work/crictl" && nice -n 10 env GOBIN="$work/crictl/bin" CGO_ENABLED=0 go install -trimpath \
+      -ldflags '-s -w' "sigs.k8s.io/cri-tools/cmd/crictl@$crictl_version") || fail "go install crictl failed"
+    mv "$work/crictl/bin/crictl" "$crictl"
+  fi
+) &
+crictl_job=$!
+# Every job is waited for, so that none runs on after a failure (the trap removes $work).
+failed=0
+for job in "$roots_job" "$binaries_job" "$crictl_job"; do wait "$job" || failed=1; done
+((failed == 0)) || exit 1
+{ read -r node_root && read -r proxy_root; } <"$work/roots"
+bin=$(<"$work/bin")
+node_images=$(<"$work/node-images")
 finish
 
 begin images "control-plane images under the names kubeadm $k8s_version asks for"
@@ -213,7 +240,7 @@ preload="breakwater-kind-node-preload-$$"
 "$repo/scripts/image/podman.sh" run --detach --name "$preload" --privileged \
   --tmpfs /tmp --tmpfs /run \
   --volume "$images_cache:/kind/preload/control-plane:ro" --volume "$node_images:/kind/preload/node:ro" \
-  "$base" >/dev/null || fail "podman run of $base failed"
+  "$base" 9>&- >/dev/null || fail "podman run of $base failed" # its conmon outlives the call: not the lock
 podman exec --detach "$preload" containerd >/dev/null
 for ((waited = 0; waited < 30; waited++)); do
   podman exec "$preload" ctr version >/dev/null 2>&1 && break

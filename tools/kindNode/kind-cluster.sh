@@ -3,6 +3,7 @@
 #
 #   tools/kindNode/kind-cluster.sh up       # node image (cached), host prepared, kind create cluster,
 #                                           # CoreDNS and a test pod Running; prints the kubeconfig
+#   tools/kindNode/kind-cluster.sh node-image # the node image up uses, built (once) when it must be
 #   tools/kindNode/kind-cluster.sh load REF # an image from podman's storage into the node (kind load image-archive)
 #   tools/kindNode/kind-cluster.sh check    # CoreDNS available and a busybox pod Running
 #   tools/kindNode/kind-cluster.sh status   # running, dead (listed, its node gone: up recreates it) or absent
@@ -250,17 +251,27 @@ check() {
   kubectl delete pod breakwater-kind-check --wait=false >/dev/null
 }
 
-up() {
-  local image started config
-  started=$(now_ms)
+# The node image `up` uses, printed: KIND_NODE_IMAGE; kind's own (pinned by digest) where Docker
+# runs and can pull it; else the one built here. kind itself is built (once) beside it.
+node_image() {
+  local image
   if [[ -n "${KIND_NODE_IMAGE:-}" ]]; then
     image=$KIND_NODE_IMAGE
   elif docker info >/dev/null 2>&1 && timeout 300 docker pull "$UPSTREAM_NODE_IMAGE" >&2; then
-    # Docker and a registry: kind's own node image for the pinned kind, by digest.
     image=$UPSTREAM_NODE_IMAGE
   else
-    image=$("$here/build-node-image.sh") || fail "the node image did not build"
+    "$here/kind.sh" --path >/dev/null &
+    local kind_job=$!
+    image=$("$here/build-node-image.sh") || { wait "$kind_job"; fail "the node image did not build"; }
+    wait "$kind_job" || fail "kind did not build (tools/kindNode/kind.sh --path)"
   fi
+  echo "$image"
+}
+
+up() {
+  local image started config
+  started=$(now_ms)
+  image=$(node_image)
   say "node image: $image ($(elapsed "$started"))"
   # Deleted before the host is recorded: what its node left (port forwards, firewall rules)
   # goes with it and is no part of the host as up found it.
@@ -373,11 +384,12 @@ down() {
 
 case "${1:-}" in
   up) up ;;
+  node-image) node_image ;;
   load) shift; load "$@" ;;
   check) check ;;
   status) status ;;
   env) shift; print_env "$@" ;;
   exec) shift; node_exec "$@" ;;
   down) down ;;
-  *) echo "usage: $0 up | load <image> | check | status | env [image] | exec <command...> | down" >&2; exit 2 ;;
+  *) echo "usage: $0 up | node-image | load <image> | check | status | env [image] | exec <command...> | down" >&2; exit 2 ;;
 esac
