@@ -88,7 +88,7 @@ format-check: setup ## Check formatting with prettier.
 ##@ Test
 
 .PHONY: test
-test: setup tools ## Run every check and test (static checks, beside a first build of the node image; unit; integration on a one-node kind cluster, brought up and taken down; make e2e-kind).
+test: setup tools ## Run every check and test (static checks, then unit and the tests that need no cluster, beside the cluster's first builds; integration on a one-node kind cluster, brought up and taken down; make e2e-kind).
 	scripts/test-all.sh
 
 .PHONY: test-unit
@@ -96,8 +96,8 @@ test-unit: setup ## Run the unit tests only (pure logic, no cluster).
 	$(JEST) --ci --selectProjects unit
 
 .PHONY: test-integration
-test-integration: setup tools ## Run the integration tests on a one-node kind cluster (TESTS=test/operator narrows them; a running one is used and left up). Hold /tmp/bw-cluster.lock.
-	$(JEST) --ci --selectProjects integration $(if $(TESTS),--testPathPatterns $(TESTS))
+test-integration: setup tools ## Run the integration tests (those that need no cluster too) on a one-node kind cluster (TESTS=test/operator narrows them; a running one is used and left up). Hold /tmp/bw-cluster.lock.
+	$(JEST) --ci --selectProjects local integration $(if $(TESTS),--testPathPatterns $(TESTS))
 
 ##@ Demo
 

@@ -1,4 +1,6 @@
-// Two projects: `unit` is pure logic with injected clocks (fast, no I/O beyond loopback);
+// Three projects: `unit` is pure logic with injected clocks (fast, no I/O beyond loopback);
+// `local` runs real processes (runtimes, the simulator, redis-server, MCP servers, lua5.1) and
+// needs no cluster, so `make test` runs it while kind's node image may still be building;
 // `integration` runs against a one-node kind cluster (test/support/globalSetup.ts brings it up)
 // and real processes.
 // ESM throughout: @kubernetes/client-node is ESM-only, so jest runs with
@@ -18,6 +20,36 @@ const shared = {
   // The cluster tools' state (kind's kubeconfig, logs, caches) lives there: nothing for jest.
   modulePathIgnorePatterns: ['<rootDir>/.breakwater/', '<rootDir>/dist/'],
 };
+
+// The integration files that need no cluster: whole folders, or single files where a folder
+// mixes both. A file that needs the cluster fails here on its first request (no
+// BREAKWATER_KUBECONFIG); test/localProject.unit.test.ts checks that none reaches the cluster's
+// support code through its imports. A new file not listed runs in `integration`, which is
+// always correct, only later in `make test`.
+export const LOCAL_FILES = [
+  'test/argocd/*.test.ts',
+  'test/demo/demoParts.test.ts',
+  'test/durable/*.test.ts',
+  'test/rateLimitStore/budgetScripts.test.ts',
+  'test/rateLimitStore/budgetsAcrossReplicas.test.ts',
+  'test/rateLimitStore/budgetsByKeyAndFallback.test.ts',
+  'test/rateLimitStore/luaScripts.test.ts',
+  'test/runtime/agentInvoke.test.ts',
+  'test/runtime/audit.test.ts',
+  'test/runtime/budgetInvoke.test.ts',
+  'test/runtime/budgets.test.ts',
+  'test/runtime/cacheAffinity.test.ts',
+  'test/runtime/cacheAffinityFailback.test.ts',
+  'test/runtime/durableAgentRuns.test.ts',
+  'test/runtime/durableRuns.test.ts',
+  'test/runtime/durableRunsListing.test.ts',
+  'test/runtime/malformedInput.test.ts',
+  'test/runtime/mcp.test.ts',
+  'test/runtime/providers.test.ts',
+  'test/runtime/resilience.test.ts',
+  'test/runtime/telemetry.test.ts',
+  'test/simulator/*.test.ts',
+];
 
 /** @type {import('jest').Config} */
 export default {
@@ -40,9 +72,18 @@ export default {
     },
     {
       ...shared,
+      displayName: 'local',
+      testMatch: LOCAL_FILES.map((file) => `<rootDir>/${file}`),
+      testPathIgnorePatterns: ['\\.unit\\.test\\.ts$'],
+    },
+    {
+      ...shared,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/tools/**/*.test.ts'],
-      testPathIgnorePatterns: ['\\.unit\\.test\\.ts$'],
+      testPathIgnorePatterns: [
+        '\\.unit\\.test\\.ts$',
+        ...LOCAL_FILES.map((file) => `<rootDir>/${file.replaceAll('*', '[^/]*')}$`),
+      ],
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
     },

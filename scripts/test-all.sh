@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# make test: the static checks (generated files, types, lint, format); the unit and integration
-# projects (the integration suites on a one-node kind cluster the global setup brings up and
-# takes down: kubeadm's control plane, the kubelet, containerd, kube-proxy and CoreDNS in a node
-# container); then the in-cluster suite as `make e2e-kind` runs it, after installing the chart on
-# a kind cluster of its own. Each runs whatever the one before gave; the last line sums them up
-# the way CI reads it:
+# make test: the static checks (generated files, types, lint, format); the unit project and the
+# integration files that need no cluster (jest's `local` project); the integration suites on a
+# one-node kind cluster the global setup brings up and takes down (kubeadm's control plane, the
+# kubelet, containerd, kube-proxy and CoreDNS in a node container); then the in-cluster suite as
+# `make e2e-kind` runs it, after installing the chart on a kind cluster of its own. What the
+# cluster needs built (kind's node image, Breakwater's image, helm: scripts/test-builds.sh)
+# builds from the start, niced, beside the checks and the tests that need none of it. Each runs
+# whatever the one before gave; the last line sums them up the way CI reads it:
 # `tests: N passed, N failed, N skipped`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -27,35 +29,46 @@ count() {
 }
 
 log=$(mktemp)
-# On a machine that has never built it, kind's node image is the longest step (Kubernetes from
-# its Go modules: about 15 minutes on two cores). It starts now, beside the static checks, which
-# mostly keep one core busy; the cluster's `up` waits for it (the build holds a lock) and finds
-# it. Warm, it answers at once. Its own process group, so that it stops with this script.
-early_build=""
-if [[ -z "${BREAKWATER_KUBECONFIG:-}" && "$(tools/kindNode/kind-cluster.sh status 2>/dev/null)" != running ]]; then
+# On a machine that has never built them, the cluster's builds are the longest step (Kubernetes
+# from its Go modules: about 15 minutes on two cores). They start now, niced, so that the
+# checks and the tests that need no cluster, which leave cores idle while they wait on their
+# processes, go first and the builds take the rest. Warm, they answer at once. Their own
+# process group, so that they stop with this script.
+builds=""
+builds_log=.breakwater/logs/test-builds.log
+if [[ -z "${BREAKWATER_KUBECONFIG:-}" ]]; then
   mkdir -p .breakwater/logs
-  setsid tools/kindNode/kind-cluster.sh node-image >.breakwater/logs/node-image.log 2>&1 &
-  early_build=$!
+  setsid nice -n 10 scripts/test-builds.sh >"$builds_log" 2>&1 &
+  builds=$!
 fi
-stop_early_build() {
-  if [[ -n "$early_build" ]] && kill -0 "$early_build" 2>/dev/null; then
-    kill -- "-$early_build" 2>/dev/null || true
-    wait "$early_build" 2>/dev/null || true
+stop_builds() {
+  if [[ -n "$builds" ]] && kill -0 "$builds" 2>/dev/null; then
+    kill -- "-$builds" 2>/dev/null || true
+    wait "$builds" 2>/dev/null || true
   fi
 }
-trap 'rm -f "$log"; stop_early_build' EXIT
+trap 'rm -f "$log"; stop_builds' EXIT
 
 if ! make --no-print-directory verify-generated typecheck lint format-check; then
   echo
   echo "tests: 0 passed, 1 failed, 0 skipped"
   exit 1
 fi
-if [[ -n "$early_build" ]] && kill -0 "$early_build" 2>/dev/null; then
-  echo ">> kind's node image is still building (.breakwater/logs/node-image.log); the cluster's set-up waits for it"
-fi
 
 export NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning"
-jest --ci --selectProjects unit integration 2>&1 | tee "$log" || status=1
+jest --ci --selectProjects unit local 2>&1 | tee "$log" || status=1
+count "$log"
+
+if [[ -n "$builds" ]]; then
+  if kill -0 "$builds" 2>/dev/null; then
+    echo ">> waiting for the cluster's builds (kind's node image, Breakwater's image, helm): $builds_log"
+  fi
+  # A failed build is tried again, and told, by the cluster's set-up.
+  wait "$builds" || echo ">> a build for the cluster failed ($builds_log); the cluster's set-up tries again"
+  tail -n 1 "$builds_log"
+  builds=""
+fi
+jest --ci --selectProjects integration 2>&1 | tee "$log" || status=1
 count "$log"
 
 echo ">> the in-cluster suite on kind after a chart install (make e2e-kind)"

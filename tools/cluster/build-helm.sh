@@ -3,7 +3,7 @@
 # checkout, like build-binaries.sh does for the cluster binaries, and prints the path of
 # the helm binary. Later runs find it there and return at once.
 #
-#   tools/cluster/build-helm.sh        # prints e.g. ~/.cache/breakwater/helm-v3.22.0/bin/helm
+#   tools/cluster/build-helm.sh        # prints e.g. ~/.cache/breakwater/helm-v3.21.4/bin/helm
 #
 # TEST_ASSET_HELM, when set, names a helm to use instead (nothing is built).
 # BREAKWATER_CACHE (default ~/.cache/breakwater) moves the cache.
@@ -35,7 +35,7 @@ MSG
 fi
 
 # Stamp what helm's own release build stamps: its version, and the Kubernetes version its
-# client-go speaks (v0.37.x → 1.37), which `helm template` reports as .Capabilities.KubeVersion.
+# client-go speaks (v0.36.x → 1.36), which `helm template` reports as .Capabilities.KubeVersion.
 kube_minor=${client_go_version#v0.}
 kube_minor=${kube_minor%%.*}
 pkg=helm.sh/helm/v3

@@ -1,0 +1,60 @@
+/**
+ * helm is built with the module versions the cluster's binaries are built with (pin-helm.sh),
+ * so that Go's build cache gives it the packages the node image's build compiled: about four
+ * fifths of helm's. A bump of k8s-binaries/ that is not followed by pin-helm.sh would leave
+ * every cold machine compiling client-go and its kin twice; this says which modules drifted.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+
+/** The modules pin-helm.sh leaves at helm's own version (KEEP there). */
+const KEEP = /^(go\.opentelemetry\.io\/|github\.com\/pkg\/errors$)/;
+
+/** A go.mod's modules and the version each is built at (a `replace` wins over `require`). */
+export function moduleVersions(goMod: string): Map<string, string> {
+  const versions = new Map<string, string>();
+  for (const [, path, version] of goMod.matchAll(/^\s*(?:require\s+)?([^\s/]+\.[^\s]+)\s+(v\S+)/gm))
+    if (path !== undefined && version !== undefined) versions.set(path, version);
+  for (const [, path, version] of goMod.matchAll(/^\s*(?:replace\s+)?(\S+)\s+=>\s+\S+\s+(v\S+)/gm))
+    if (path !== undefined && version !== undefined) versions.set(path, version);
+  return versions;
+}
+
+const read = (module: string) =>
+  moduleVersions(readFileSync(new URL(`./${module}/go.mod`, import.meta.url), 'utf8'));
+
+describe("helm's modules", () => {
+  it('read a go.mod as go builds it: a replace wins over the require', () => {
+    const versions = moduleVersions(
+      [
+        'module example.com/m',
+        'require (',
+        '\tk8s.io/client-go v0.36.2 // indirect',
+        '\tgolang.org/x/net v0.56.0 // indirect',
+        ')',
+        'replace k8s.io/client-go => k8s.io/client-go v0.36.3',
+        'replace (',
+        '\tgolang.org/x/net => golang.org/x/net v0.49.0',
+        ')',
+      ].join('\n'),
+    );
+    expect(Object.fromEntries(versions)).toEqual({
+      'k8s.io/client-go': 'v0.36.3',
+      'golang.org/x/net': 'v0.49.0',
+    });
+  });
+
+  it("are the cluster binaries' versions wherever both use a module (pin-helm.sh)", () => {
+    const cluster = read('k8s-binaries');
+    const helm = read('helm-binary');
+    const drifted = [...helm]
+      .filter(
+        ([path, version]) => !KEEP.test(path) && cluster.has(path) && cluster.get(path) !== version,
+      )
+      .map(([path, version]) => `${path}: helm ${version}, cluster ${String(cluster.get(path))}`);
+    expect(drifted).toEqual([]);
+    // client-go and apimachinery are what helm shares most: they must be among the shared.
+    expect(helm.get('k8s.io/client-go')).toBe(cluster.get('k8s.io/client-go'));
+    expect(helm.get('k8s.io/apimachinery')).toBe(cluster.get('k8s.io/apimachinery'));
+  });
+});
