@@ -33,13 +33,17 @@ log=$(mktemp)
 # from its Go modules: about 15 minutes on two cores). They start now, niced, so that the
 # checks and the tests that need no cluster, which leave cores idle while they wait on their
 # processes, go first and the builds take the rest. Warm, they answer at once. Their own
-# process group, so that they stop with this script.
+# process group (job control), so that they stop with this script, but not their own session:
+# the kernel's autogroups share the CPU between sessions as equals whatever their nice value,
+# and a build in a session of its own took half the cores from the checks.
 builds=""
 builds_log=.breakwater/logs/test-builds.log
 if [[ -z "${BREAKWATER_KUBECONFIG:-}" ]]; then
   mkdir -p .breakwater/logs
-  setsid nice -n 10 scripts/test-builds.sh >"$builds_log" 2>&1 &
+  set -m
+  nice -n 10 scripts/test-builds.sh >"$builds_log" 2>&1 &
   builds=$!
+  set +m
 fi
 stop_builds() {
   if [[ -n "$builds" ]] && kill -0 "$builds" 2>/dev/null; then
