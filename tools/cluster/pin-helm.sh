@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Writes helm-binary/go.mod for a helm release with every module it shares with k8s-binaries/
 # replaced by the version the cluster's binaries are built from. Go's build cache keys a
-# compiled package by its sources and its dependencies' keys, so helm then reuses about four
-# fifths of its packages (client-go, apimachinery, cli-runtime, kubectl's libraries) from the
-# node image's build instead of compiling them again (decision 0051). A few modules helm needs
-# newer than Kubernetes pins stay at helm's version (KEEP below): packages only helm compiles.
+# compiled package by its sources and its dependencies' keys, so helm then takes from the node
+# image's build the packages whose dependencies agree in both (340 of the 548 it shares with
+# it: much of apimachinery, client-go's API types, protobuf, json) instead of compiling them
+# again (decision 0051). Those that depend on a module helm selects newer still compile: with
+# -trimpath a file is named after the selected version, whatever the replace gives. A few
+# modules helm needs newer than Kubernetes pins stay at helm's version (KEEP below).
 # tools/cluster/helmPinning.unit.test.ts checks that the two go.mod files agree.
 #
 #   tools/cluster/pin-helm.sh v3.21.4     # after a bump of k8s-binaries, or to move helm
