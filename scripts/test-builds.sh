@@ -3,9 +3,9 @@
 # kind's node image (Kubernetes from its Go modules on a machine that has never built it: about
 # 15 minutes of two cores), Breakwater's image, and helm. scripts/test-all.sh starts it niced,
 # beside the static checks and the tests that need no cluster, and waits for it before the
-# cluster suites; the global setup then finds all three built. Each build holds a lock or a
-# cache of its own, so a build already under way elsewhere is waited for, not repeated.
-# The image builds beside the other two; helm waits for the node image (below).
+# cluster suites; the global setup then finds all three built (the node image and helm hold a
+# lock, so a build already under way elsewhere is waited for; the image's build finds podman's
+# layers). The image builds beside the other two; helm waits for the node image (below).
 #
 #   scripts/test-builds.sh     # exits non-zero when any of the three failed (each is waited for)
 set -uo pipefail

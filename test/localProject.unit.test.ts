@@ -5,12 +5,8 @@
  * from the imports, on every machine.
  */
 import { describe, expect, it } from '@jest/globals';
-import { readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readGraph, reach } from '../scripts/importGraph.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 // jest.config.js is plain JavaScript (jest reads it before any transform): loaded by URL.
 const { LOCAL_FILES } = (await import(new URL('../jest.config.js', import.meta.url).href)) as {
   LOCAL_FILES: readonly string[];
@@ -19,26 +15,20 @@ const { LOCAL_FILES } = (await import(new URL('../jest.config.js', import.meta.u
 /** What only a cluster answers: the kubeconfig's client and kind's node. */
 const CLUSTER_MODULES = ['test/support/kube.ts', 'tools/kindNode/kindCluster.ts'];
 
-function testFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return testFiles(path);
-    return entry.name.endsWith('.test.ts') && !entry.name.endsWith('.unit.test.ts')
-      ? [relative(root, path)]
-      : [];
-  });
-}
-
 const pattern = (glob: string) =>
   new RegExp(`^${glob.replaceAll('.', '\\.').replaceAll('*', '[^/]*')}$`);
 const graph = readGraph();
-const localFiles = testFiles(join(root, 'test')).filter((file) =>
-  LOCAL_FILES.some((glob) => pattern(glob).test(file)),
+// Every integration test file is in the import graph, which reads every source file.
+const localFiles = [...graph.files.keys()].filter(
+  (file) =>
+    file.endsWith('.test.ts') &&
+    !file.endsWith('.unit.test.ts') &&
+    LOCAL_FILES.some((glob) => pattern(glob).test(file)),
 );
 
 describe("jest's local project", () => {
   it('holds a file for every entry of LOCAL_FILES', () => {
-    for (const glob of LOCAL_FILES as string[])
+    for (const glob of LOCAL_FILES)
       expect({ glob, matched: localFiles.some((file) => pattern(glob).test(file)) }).toEqual({
         glob,
         matched: true,
