@@ -4,7 +4,7 @@
 # one-node kind cluster the global setup brings up and takes down (kubeadm's control plane, the
 # kubelet, containerd, kube-proxy and CoreDNS in a node container); then the in-cluster suite as
 # `make e2e-kind` runs it, after installing the chart on a kind cluster of its own. What the
-# cluster needs built (kind's node image, Breakwater's image, helm: scripts/test-builds.sh)
+# cluster needs built (kind's node image, Breakwater's image: scripts/test-builds.sh)
 # builds from the start, niced, beside the checks and the tests that need none of it. Each runs
 # whatever the one before gave; the last line sums them up the way CI reads it:
 # `tests: N passed, N failed, N skipped`.
@@ -65,7 +65,7 @@ count "$log"
 
 if [[ -n "$builds" ]]; then
   if kill -0 "$builds" 2>/dev/null; then
-    echo ">> waiting for the cluster's builds (kind's node image, Breakwater's image, helm): $builds_log"
+    echo ">> waiting for the cluster's builds (kind's node image, Breakwater's image): $builds_log"
   fi
   # A failed build is tried again, and told, by the cluster's set-up.
   wait "$builds" || echo ">> a build for the cluster failed ($builds_log); the cluster's set-up tries again"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from the
 # Kubernetes Go modules pinned in k8s-binaries/go.mod, into a cache outside the checkout.
-# kubelet and kube-proxy, which only the real node needs, and kubeadm, which the kind node image
-# (tools/kindNode) needs, come from the same module when named.
+# kubelet, kube-proxy and kubeadm, which the kind node image (tools/kindNode) needs, CoreDNS
+# (k8s-binaries/coredns: the plugins kubeadm's Corefile uses) and crictl come from the same
+# module when named, CoreDNS and crictl on the cluster's module versions (pin-node-tools.sh).
 # Later runs find them there and return at once.
 #
 #   tools/cluster/build-binaries.sh                  # the control plane's five; prints the directory that holds them
@@ -16,7 +17,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 module="$here/k8s-binaries"
 k8s_version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$module/go.mod")
 etcd_version=$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2; exit }' "$module/go.mod")
-cache="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}/k8s-$k8s_version-etcd-$etcd_version"
+coredns_version=$(awk '$1 == "github.com/coredns/coredns" { print $2; exit }' "$module/go.mod")
+# The module's versions and CoreDNS's plugin set (its main package) name the cache: a change to
+# either is a new one.
+sources=$(cat "$module/go.mod" "$module/coredns/main.go" | sha256sum | cut -c1-8)
+cache="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}/k8s-$k8s_version-etcd-$etcd_version-coredns-$coredns_version-$sources"
 bin="$cache/bin"
 
 declare -A packages=(
@@ -28,11 +33,13 @@ declare -A packages=(
   [kubelet]=k8s.io/kubernetes/cmd/kubelet
   [kube-proxy]=k8s.io/kubernetes/cmd/kube-proxy
   [kubeadm]=k8s.io/kubernetes/cmd/kubeadm
+  [coredns]=breakwater.dev/tools/cluster/k8s-binaries/coredns
+  [crictl]=sigs.k8s.io/cri-tools/cmd/crictl
 )
 order=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
 if (($# > 0)); then
   for name in "$@"; do
-    [[ -n "${packages[$name]:-}" ]] || { echo "error: unknown binary '$name' (known: ${order[*]} kubelet kube-proxy kubeadm)" >&2; exit 2; }
+    [[ -n "${packages[$name]:-}" ]] || { echo "error: unknown binary '$name' (known: ${order[*]} kubelet kube-proxy kubeadm coredns crictl)" >&2; exit 2; }
   done
   order=("$@")
 fi
@@ -64,6 +71,9 @@ for pkg in "${version_pkgs[@]}"; do
   ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
+# crictl says its own version as cri-tools' release build stamps it.
+crictl_version=$(awk '$1 == "sigs.k8s.io/cri-tools" { print $2; exit }' "$module/go.mod")
+ldflags+=" -X sigs.k8s.io/cri-tools/pkg/version.Version=${crictl_version#v}"
 
 # One `go build` for all of them: it compiles the packages they share once and links one binary
 # while it compiles the next (one build per binary left a core idle through each link).

@@ -2,8 +2,9 @@
 # Builds the images the real node runs without pulling anything, into a cache outside the checkout:
 #   pause     the sandbox image (node-images/pause: a static Go program that holds a pod's
 #             namespaces and reaps zombies), containerd's sandbox_image
-#   coredns   the cluster DNS: CoreDNS at the version pinned in node-images/coredns/go.mod, with
-#             the plugins kubeadm's Corefile uses (node-images/coredns/main.go)
+#   coredns   the cluster DNS: CoreDNS at the version k8s-binaries/go.mod pins, with the plugins
+#             kubeadm's Corefile uses (k8s-binaries/coredns/main.go), built by build-binaries.sh
+#             with the Kubernetes binaries (BREAKWATER_COREDNS names one built already)
 #   busybox   a shell, nslookup, wget and httpd for tests, from Debian's busybox-static
 # Each is a docker-archive made with buildah from scratch (one static binary, no base image), which
 # `ctr images import` loads under its name. Later runs find them there and return at once.
@@ -11,17 +12,17 @@
 #   tools/cluster/build-node-images.sh   # prints the directory that holds <name>.tar and images.json
 #
 # BREAKWATER_CACHE (default ~/.cache/breakwater) moves the cache; BREAKWATER_BUSYBOX (default
-# /bin/busybox) names the static busybox, e.g. one taken from the kind node's Debian root.
+# /bin/busybox) names the static busybox, e.g. one taken from the kind node's Debian root;
+# BREAKWATER_COREDNS the CoreDNS binary (default: build-binaries.sh coredns builds or finds it).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 images="$here/node-images"
-coredns_version=$(awk '{ for (i = 1; i < NF; i++) if ($i == "github.com/coredns/coredns") { print $(i + 1); exit } }' \
-  "$images/coredns/go.mod")
-[[ -n "$coredns_version" ]] || { echo "error: no github.com/coredns/coredns version in $images/coredns/go.mod" >&2; exit 1; }
+coredns_version=$(awk '$1 == "github.com/coredns/coredns" { print $2; exit }' "$here/k8s-binaries/go.mod")
+[[ -n "$coredns_version" ]] || { echo "error: no github.com/coredns/coredns version in $here/k8s-binaries/go.mod" >&2; exit 1; }
 # The pause image and CoreDNS's plugin set change only with their source: named after its hash.
 pause_tag=$(cat "$images/pause/go.mod" "$images/pause/main.go" | sha256sum | cut -c1-12)
-coredns_tag=$coredns_version-$(cat "$images/coredns/go.mod" "$images/coredns/main.go" | sha256sum | cut -c1-8)
+coredns_tag=$coredns_version-$(cat "$here/k8s-binaries/go.mod" "$here/k8s-binaries/coredns/main.go" | sha256sum | cut -c1-8)
 cache="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}/node-images-coredns-$coredns_tag-pause-$pause_tag"
 busybox=${BREAKWATER_BUSYBOX:-/bin/busybox}
 
@@ -44,7 +45,7 @@ need() {
   echo "error: the real node's images need $1, which is not installed ($2)" >&2
   exit 1
 }
-need go "Go 1.26 or newer builds pause and CoreDNS"
+need go "Go 1.26 or newer builds pause"
 need buildah "apt-get install buildah"
 [[ -x "$busybox" ]] && file -L "$busybox" | grep -q 'statically linked' ||
   { echo "error: the test image needs a static busybox at $busybox (BREAKWATER_BUSYBOX; tools/kindNode/build-node-image.sh takes it from the node's Debian root)" >&2; exit 1; }
@@ -86,8 +87,10 @@ for name in "${missing[@]}"; do
       build_go pause "$images/pause" .
       package_image pause "$work/pause" /pause ;;
     coredns)
-      build_go coredns "$images/coredns" . " — a minute or two the first time"
-      package_image coredns "$work/coredns" /coredns ;;
+      coredns=${BREAKWATER_COREDNS:-}
+      [[ -n "$coredns" ]] || coredns="$("$here/build-binaries.sh" coredns)/coredns" ||
+        { echo "error: tools/cluster/build-binaries.sh coredns failed" >&2; exit 1; }
+      package_image coredns "$coredns" /coredns ;;
     busybox)
       # busybox finds its applets through its own name: /bin/sh is a link to it.
       container=$(buildah from scratch)

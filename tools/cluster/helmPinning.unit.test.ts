@@ -6,22 +6,13 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import { moduleVersions } from './goModules.ts';
 
 /** The modules pin-helm.sh leaves at helm's own version: its KEEP, read from the script. */
 const KEEP = new RegExp(
   /^KEEP='([^']+)'$/m.exec(readFileSync(new URL('./pin-helm.sh', import.meta.url), 'utf8'))?.[1] ??
     'pin-helm.sh has no KEEP line',
 );
-
-/** A go.mod's modules and the version each is built at (a `replace` wins over `require`). */
-export function moduleVersions(goMod: string): Map<string, string> {
-  const versions = new Map<string, string>();
-  for (const [, path, version] of goMod.matchAll(/^\s*(?:require\s+)?([^\s/]+\.[^\s]+)\s+(v\S+)/gm))
-    if (path !== undefined && version !== undefined) versions.set(path, version);
-  for (const [, path, version] of goMod.matchAll(/^\s*(?:replace\s+)?(\S+)\s+=>\s+\S+\s+(v\S+)/gm))
-    if (path !== undefined && version !== undefined) versions.set(path, version);
-  return versions;
-}
 
 const read = (module: string) =>
   moduleVersions(readFileSync(new URL(`./${module}/go.mod`, import.meta.url), 'utf8'));

@@ -4,9 +4,10 @@
 #
 #   1. root       Debian 12 root (mmdebstrap, minbase) with systemd, containerd, runc, the CNI
 #                 plugins and iptables from Debian's packages, cached as a tar
-#   2. binaries   kubelet, kubeadm, kubectl and the control plane from the Go modules pinned in
-#                 tools/cluster/k8s-binaries (tools/cluster/build-binaries.sh), crictl from
-#                 cri-tools on the Go proxy, pause and CoreDNS (tools/cluster/build-node-images.sh)
+#   2. binaries   kubelet, kubeadm, kubectl, the control plane, CoreDNS and crictl from the Go
+#                 modules pinned in tools/cluster/k8s-binaries (tools/cluster/build-binaries.sh,
+#                 one `go build`); pause, and the CoreDNS and busybox images
+#                 (tools/cluster/build-node-images.sh)
 #   3. images     kube-apiserver, kube-controller-manager, kube-scheduler, etcd (one static binary
 #                 each, from scratch) and kube-proxy (on a small Debian root with iptables) as
 #                 docker-archives named as `kubeadm config images list` prints them
@@ -33,14 +34,14 @@ cache="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}"
 suite=bookworm
 node_packages=systemd,systemd-sysv,dbus,procps,containerd,runc,containernetworking-plugins,iptables,conntrack,iproute2,ethtool,socat,util-linux,mount,ca-certificates,kmod,busybox-static
 proxy_packages=iptables,conntrack,kmod
-crictl_version=v1.36.0
+crictl_version=$(awk '$1 == "sigs.k8s.io/cri-tools" { print $2; exit }' "$cluster/k8s-binaries/go.mod")
 k8s_version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$cluster/k8s-binaries/go.mod")
 
 # The inputs' hash names the image: this script, the node's files, the pinned Go modules.
 inputs_hash=$(
   {
     cat "${BASH_SOURCE[0]}" "$cluster/build-binaries.sh" "$cluster/build-node-images.sh" \
-      "$cluster/k8s-binaries/go.mod" "$cluster/node-images/coredns/go.mod" "$cluster/node-images/coredns/main.go" \
+      "$cluster/k8s-binaries/go.mod" "$cluster/k8s-binaries/coredns/main.go" \
       "$cluster/node-images/pause/go.mod" "$cluster/node-images/pause/main.go"
     (cd "$here/node" && find . -type f | LC_ALL=C sort | xargs sha256sum)
   } | sha256sum | cut -c1-12
@@ -126,8 +127,9 @@ debian_root() {
 }
 
 # The roots are downloads and dpkg, the Go builds compiling, downloading modules and linking: run
-# side by side they fill each other's idle time (a cold build went from NNN to NNN s).
-begin inputs "Debian $suite roots, Kubernetes $k8s_version, crictl $crictl_version, pause and CoreDNS, side by side"
+# side by side they fill each other's idle time (decision 0050: the cold node image and kind went
+# from 1,165 to 954 s).
+begin inputs "Debian $suite roots beside Kubernetes $k8s_version, CoreDNS and crictl $crictl_version; then pause"
 (
   node_root=$(debian_root "$node_packages")
   proxy_root=$(debian_root "$proxy_packages" slim)
@@ -136,32 +138,23 @@ begin inputs "Debian $suite roots, Kubernetes $k8s_version, crictl $crictl_versi
   # The test image's busybox comes from the node's own root, so the host needs no busybox-static.
   mkdir -p "$work/busybox"
   tar -xf "$node_root" -C "$work/busybox" ./usr/bin/busybox
-  BREAKWATER_BUSYBOX="$work/busybox/usr/bin/busybox" nice -n 10 "$cluster/build-node-images.sh" \
-    >"$work/node-images" || fail "tools/cluster/build-node-images.sh failed"
 ) &
 roots_job=$!
+# CoreDNS and crictl in the same `go build` as Kubernetes: one module, so the packages they share
+# compile once (tools/cluster/pin-node-tools.sh).
 (
   nice -n 10 "$cluster/build-binaries.sh" etcd kube-apiserver kube-controller-manager kube-scheduler \
-    kubectl kubelet kube-proxy kubeadm >"$work/bin" || fail "tools/cluster/build-binaries.sh failed"
+    kubectl kubelet kube-proxy kubeadm coredns crictl >"$work/bin" || fail "tools/cluster/build-binaries.sh failed"
 ) &
 binaries_job=$!
-crictl="$cache/crictl-$crictl_version/crictl"
-(
-  if [[ ! -x "$crictl" ]]; then
-    say "  building crictl from sigs.k8s.io/cri-tools@$crictl_version, once"
-    mkdir -p "$(dirname "$crictl")" "$work/crictl"
-    (cd "$work/crictl" && nice -n 10 env GOBIN="$work/crictl/bin" CGO_ENABLED=0 go install -trimpath \
-      -ldflags '-s -w' "sigs.k8s.io/cri-tools/cmd/crictl@$crictl_version") || fail "go install crictl failed"
-    mv "$work/crictl/bin/crictl" "$crictl"
-  fi
-) &
-crictl_job=$!
 # Every job is waited for, so that none runs on after a failure (the trap removes $work).
 failed=0
-for job in "$roots_job" "$binaries_job" "$crictl_job"; do wait "$job" || failed=1; done
+for job in "$roots_job" "$binaries_job"; do wait "$job" || failed=1; done
 ((failed == 0)) || exit 1
 { read -r node_root && read -r proxy_root; } <"$work/roots"
 bin=$(<"$work/bin")
+BREAKWATER_BUSYBOX="$work/busybox/usr/bin/busybox" BREAKWATER_COREDNS="$bin/coredns" \
+  "$cluster/build-node-images.sh" >"$work/node-images" || fail "tools/cluster/build-node-images.sh failed"
 node_images=$(<"$work/node-images")
 finish
 
@@ -204,7 +197,7 @@ mkdir -p "$work/files/etc/containerd" "$work/files/kind" "$work/files/usr/bin" "
   "$work/files/opt/cni" "$work/files/etc/systemd/system/multi-user.target.wants"
 cp -a "$here/node/." "$work/files/"
 cp "$bin/kubelet" "$bin/kubeadm" "$bin/kubectl" "$work/files/usr/bin/"
-cp "$crictl" "$work/files/usr/local/bin/crictl"
+cp "$bin/crictl" "$work/files/usr/local/bin/crictl"
 ln -s /usr/lib/cni "$work/files/opt/cni/bin" # kind's node keeps the plugins there; Debian's are in /usr/lib/cni
 ln -s ../kubelet.service "$work/files/etc/systemd/system/multi-user.target.wants/kubelet.service"
 echo "$k8s_version" >"$work/files/kind/version"

@@ -15,8 +15,8 @@
 #   6. image      a busybox image assembled with buildah (no registry), `ctr images import`ed into
 #                 namespace k8s.io as kind preloads images, then `ctr run`
 #   7. cni        the same image with `ctr run --cni`: bridge + host-local, pings its gateway
-#   8. pod        a CRI pod sandbox and container through crictl (cri-tools from the Go module
-#                 proxy, cached): the path the kubelet takes, with restrict_oom_score_adj
+#   8. pod        a CRI pod sandbox and container through crictl (tools/cluster/build-binaries.sh
+#                 builds it once): the path the kubelet takes, with restrict_oom_score_adj
 #
 # Every step prints its time; the last line is `kind node smoke: PASS` or
 # `kind node smoke: FAIL at <step>: <error>`. On exit the container, its volume, the imported
@@ -33,7 +33,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 suite=bookworm
 packages=systemd,systemd-sysv,dbus,procps,containerd,runc,containernetworking-plugins,iptables,busybox-static
-crictl_version=v1.36.0
+crictl_version=$(awk '$1 == "sigs.k8s.io/cri-tools" { print $2; exit }' "$repo/tools/cluster/k8s-binaries/go.mod")
 recipe=1 # bump when this script makes a different root from the same inputs
 key="debian-$suite-r$recipe-$(printf '%s' "$packages" | sha256sum | cut -c1-12)"
 cache="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}/kind-node"
@@ -237,15 +237,8 @@ say "  eth0 $address/24, gateway 10.244.0.1 answers"
 finish
 
 begin pod "crictl $crictl_version: a CRI pod sandbox and a container in it"
-crictl="$cache/crictl-$crictl_version/crictl"
-if [[ ! -x "$crictl" ]]; then
-  command -v go >/dev/null 2>&1 || fail "go is missing: crictl is built from sigs.k8s.io/cri-tools on the Go module proxy"
-  say "  building crictl from the Go module proxy — once, then cached in $(dirname "$crictl")"
-  mkdir -p "$(dirname "$crictl")"
-  (cd "$work" && run env GOBIN="$work/gobin" CGO_ENABLED=0 go install -trimpath -ldflags '-s -w' \
-    "sigs.k8s.io/cri-tools/cmd/crictl@$crictl_version" >/dev/null)
-  mv "$work/gobin/crictl" "$crictl"
-fi
+# crictl comes from the module the node image's binaries are built from (built once, cached).
+crictl="$("$repo/tools/cluster/build-binaries.sh" crictl)/crictl" || fail "tools/cluster/build-binaries.sh crictl failed"
 run podman cp "$crictl" "$name:/usr/local/bin/crictl" >/dev/null
 # With SystemdCgroup (kind's cgroup driver) the kubelet gives each pod a systemd slice as its parent.
 cat >"$work/pod.json" <<'EOF'

@@ -5,7 +5,7 @@
 // bump of k8s-binaries/) with ../pin-helm.sh vX.Y.Z.
 module breakwater.dev/tools/cluster/helm-binary
 
-go 1.26.0
+go 1.26.2
 
 tool helm.sh/helm/v3/cmd/helm
 
@@ -122,17 +122,29 @@ replace cyphar.com/go-pathrs => cyphar.com/go-pathrs v0.2.2
 
 replace github.com/Azure/go-ansiterm => github.com/Azure/go-ansiterm v0.0.0-20230124172434-306776ec8161
 
-replace github.com/BurntSushi/toml => github.com/BurntSushi/toml v0.3.1
+replace github.com/BurntSushi/toml => github.com/BurntSushi/toml v1.5.0
 
 replace github.com/Masterminds/semver/v3 => github.com/Masterminds/semver/v3 v3.4.0
 
 replace github.com/cyphar/filepath-securejoin => github.com/cyphar/filepath-securejoin v0.6.1
 
+replace github.com/fatih/color => github.com/fatih/color v1.15.0
+
 replace github.com/go-logfmt/logfmt => github.com/go-logfmt/logfmt v0.4.0
+
+replace github.com/google/gofuzz => github.com/google/gofuzz v1.2.0
 
 replace github.com/grpc-ecosystem/grpc-gateway/v2 => github.com/grpc-ecosystem/grpc-gateway/v2 v2.27.7
 
-replace github.com/klauspost/compress => github.com/klauspost/compress v1.18.0
+replace github.com/hashicorp/golang-lru/v2 => github.com/hashicorp/golang-lru/v2 v2.0.7
+
+replace github.com/klauspost/compress => github.com/klauspost/compress v1.17.9
+
+replace github.com/mattn/go-isatty => github.com/mattn/go-isatty v0.0.19
+
+replace github.com/mattn/go-sqlite3 => github.com/mattn/go-sqlite3 v1.14.16
+
+replace github.com/miekg/dns => github.com/miekg/dns v1.1.72
 
 replace github.com/moby/term => github.com/moby/term v0.5.0
 
@@ -170,7 +182,7 @@ replace google.golang.org/genproto/googleapis/rpc => google.golang.org/genproto/
 
 replace google.golang.org/grpc => google.golang.org/grpc v1.79.3
 
-replace gopkg.in/yaml.v2 => gopkg.in/yaml.v2 v2.2.2
+replace gopkg.in/yaml.v2 => gopkg.in/yaml.v2 v2.2.8
 
 replace k8s.io/api => k8s.io/api v0.36.3
 
