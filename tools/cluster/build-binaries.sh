@@ -17,7 +17,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 module="$here/k8s-binaries"
 k8s_version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$module/go.mod")
 etcd_version=$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2; exit }' "$module/go.mod")
-coredns_version=$(awk '$1 == "github.com/coredns/coredns" { print $2; exit }' "$module/go.mod")
+coredns_version=$(awk '$1 == "require" { $1 = ""; $0 = $0 } $1 == "github.com/coredns/coredns" { print $2; exit }' "$module/go.mod")
 # The module's versions and CoreDNS's plugin set (its main package) name the cache: a change to
 # either is a new one.
 sources=$(cat "$module/go.mod" "$module/coredns/main.go" | sha256sum | cut -c1-8)
