@@ -172,19 +172,16 @@ mkdir -p "$images_cache"
 static_image() {
   local name=$1 from=$2 root=${3:-} builder
   [[ -f "$images_cache/$name.tar" ]] && return 0
-  if [[ -n "$root" ]]; then
-    builder=$(buildah from scratch)
-    builders+=("$builder")
-    buildah add --quiet "$builder" "$root" / >/dev/null
-  else
-    builder=$(buildah from scratch)
-    builders+=("$builder")
-  fi
+  builder=$(buildah from scratch)
+  builders+=("$builder")
+  [[ -z "$root" ]] || buildah add --quiet "$builder" "$root" / >/dev/null
   buildah copy --quiet "$builder" "$from" "/usr/local/bin/$name" >/dev/null
   buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --entrypoint "[\"/usr/local/bin/$name\"]" --cmd '[]' "$builder"
   rm -f "$images_cache/$name.tar.partial.$$"
-  buildah commit --quiet "$builder" "docker-archive:$images_cache/$name.tar.partial.$$:${wanted[$name]}" >/dev/null
+  # --rm: the working container goes with the commit (each build left five behind before).
+  buildah commit --quiet --rm "$builder" "docker-archive:$images_cache/$name.tar.partial.$$:${wanted[$name]}" >/dev/null
+  builders=("${builders[@]/$builder/}")
   mv "$images_cache/$name.tar.partial.$$" "$images_cache/$name.tar"
   say "  ${wanted[$name]} ($(du -m "$images_cache/$name.tar" | cut -f1) MB)"
 }
