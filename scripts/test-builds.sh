@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the cluster suites of `make test` need built before their cluster comes up, built side
 # by side: kind's node image (Kubernetes, CoreDNS and crictl from their Go modules on a machine
-# that has never built them: about 15 minutes of two cores) and Breakwater's image.
+# that has never built them: about 11 minutes of two cores) and Breakwater's image.
 # scripts/test-all.sh starts it niced, beside the static checks and the tests that need no
 # cluster, and waits for it before the cluster suites; the global setup then finds both built
 # (the node image holds a lock, so a build already under way elsewhere is waited for; the
