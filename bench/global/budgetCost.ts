@@ -9,6 +9,10 @@
  * - the script alone: admit.lua's round trip to the same redis-server with one budget account
  *   against limits alone, sequential, alternating (what Redis's side costs, without the
  *   processes' noise), and admit carrying the previous call's settlement, as the runtime sends it;
+ * - inside Redis: after the timed rounds, more paired rounds with Redis's SLOWLOG taking every
+ *   command, so that the added p50 splits into what Redis spends running admit.lua for each path
+ *   (its execution time, no network) and the rest (the runtime's work, the client, the wire).
+ *   Apart from the timed rounds: logging every command costs Redis a little per command.
  * - in process: BudgetLedger's reserve + note + settle of one call, against the same ledger
  *   with no budget (the named baseline: what every call pays without budgets), and the store
  *   path's own CPU per call (claim, mirror and settlement arguments, no network), and all of
@@ -21,6 +25,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { createClient, type RedisClientType } from '@redis/client';
+import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { systemClock } from '../../platform/src/time/clock.ts';
 import { ADMIT_SCRIPT } from '../../runtime/src/rateLimitStore/luaScripts.ts';
 import { serverHost } from '../../test/support/podReach.ts';
@@ -104,6 +109,10 @@ async function onTheRedisPath(rounds: number, callsPerRound: number, log: (l: st
       plainP50.push(one.plain);
       budgetP50.push(one.budgets);
     }
+    const inRedis = await scriptTimesInRedis(redis.address, withBudget, () =>
+      pairedRound(urls, agents, callsPerRound),
+    );
+    log(`admit.lua inside Redis, p50: ${JSON.stringify(inRedis)}`);
     agents.plain.destroy();
     agents.budgets.destroy();
     const added = median(budgetP50.map((b, i) => b - (plainP50[i] ?? b)));
@@ -118,12 +127,62 @@ async function onTheRedisPath(rounds: number, callsPerRound: number, log: (l: st
       limits_only_round_p50s_ms: plainP50.map((v) => round(v)),
       limits_and_budget_round_p50s_ms: budgetP50.map((v) => round(v)),
       script_round_trips: scripts,
+      script_in_redis: inRedis,
     };
   } finally {
     await Promise.all([plain.stop(), budgeted.stop()]);
     await redis.remove();
     await sim.stop();
   }
+}
+
+/** One SLOWLOG entry: its id, when, microseconds, the command's arguments (the first 32). */
+type SlowlogEntry = [number, number, number, string[]];
+
+/** Rounds of calls run with SLOWLOG on while Redis logs every command. */
+const LOGGED_ROUNDS = 3;
+
+/**
+ * What Redis spends running admit.lua (SLOWLOG's execution time: no network, no queueing) for
+ * each path, microseconds at p50, while `round` runs LOGGED_ROUNDS times; the budgeted
+ * runtime's calls are told apart by its key prefix.
+ */
+async function scriptTimesInRedis(
+  address: string,
+  budgeted: PolicyDocument,
+  round: () => Promise<unknown>,
+) {
+  const [host = '', port = ''] = address.split(':');
+  const client: RedisClientType = createClient({ socket: { host, port: Number(port) } });
+  await client.connect();
+  const budgetPrefix = `${budgeted.rateLimit.store?.keyPrefix ?? ''}:`;
+  const plain: number[] = [];
+  const withBudget: number[] = [];
+  try {
+    await client.sendCommand(['CONFIG', 'SET', 'slowlog-max-len', '100000']);
+    await client.sendCommand(['CONFIG', 'SET', 'slowlog-log-slower-than', '0']);
+    for (let r = 0; r < LOGGED_ROUNDS; r++) {
+      await client.sendCommand(['SLOWLOG', 'RESET']);
+      await round();
+      const entries = await client.sendCommand<SlowlogEntry[]>(['SLOWLOG', 'GET', '-1']);
+      for (const [, , micros, args] of entries) {
+        // EVALSHA <sha> <number of keys> <first key>: admissions only (settle.lua has 3 keys).
+        if (args[0]?.toUpperCase() !== 'EVALSHA' || Number(args[2]) < 4) continue;
+        (args[3]?.startsWith(budgetPrefix) === true ? withBudget : plain).push(micros);
+      }
+    }
+  } finally {
+    await client.sendCommand(['CONFIG', 'SET', 'slowlog-log-slower-than', '10000']);
+    client.destroy();
+  }
+  return {
+    baseline: 'admit.lua with limits alone, from the runtime without budgets',
+    limits_only_p50_us: median(plain),
+    limits_and_budget_p50_us: median(withBudget),
+    budget_added_p50_us: median(withBudget) - median(plain),
+    admissions: { limits_only: plain.length, limits_and_budget: withBudget.length },
+    rounds: LOGGED_ROUNDS,
+  };
 }
 
 /** admit.lua round trips on one connection, microseconds at p50. */
