@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { anthropicClassifier } from './anthropic/errorClassification.ts';
 import { isBudgetExhaustedError } from '../guard/errors.ts';
-import { GuardSet } from '../guard/guardSet/guardSet.ts';
+import { GuardSet, budgetsSettled } from '../guard/guardSet/guardSet.ts';
 import type {
   BudgetSettings,
   ModelPriceSettings,
@@ -44,6 +44,15 @@ const CENT: BudgetSettings = {
 
 type Answer = (model: string) => Response;
 
+/** `call`'s outcome once the budgets it held are settled (guardSet.ts settles after the answer). */
+async function afterSettlement<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } finally {
+    await budgetsSettled();
+  }
+}
+
 function setup(budget: BudgetSettings, answer: Answer) {
   const sample = samplePolicyDocument();
   const doc: PolicyDocument = {
@@ -66,7 +75,8 @@ function setup(budget: BudgetSettings, answer: Answer) {
     },
   });
   const router = routerOver(backend, guard, doc, clock);
-  const send = (stream = false, sink?: StreamSink) =>
+  // The call alone: its answer, before its budgets are settled.
+  const answerOnly = (stream = false, sink?: StreamSink) =>
     router.send({
       via: 'sdk',
       body: { max_tokens: 1_000, messages: [] },
@@ -76,7 +86,10 @@ function setup(budget: BudgetSettings, answer: Answer) {
       signal: new AbortController().signal,
       estimate: { inputTokens: 100, outputTokens: 1_000 },
     });
-  return { guard, called, send, doc };
+  // The call, and its settlement after the answer (as the process settles it before it reads
+  // its next request).
+  const send = (stream = false, sink?: StreamSink) => afterSettlement(answerOnly(stream, sink));
+  return { guard, called, send, answerOnly, doc };
 }
 
 const plain =
@@ -183,6 +196,24 @@ describe('budgets on the model-call path', () => {
     });
     expect(guard.budgets.account('daily')).toBeUndefined();
     expect(guard.budgets.account('weekly')?.spentPico).toBe(76_500_000_000n);
+  });
+
+  it('settles after the answer, before anything the process reads next', async () => {
+    const { guard, answerOnly } = setup(
+      { ...CENT, onExhausted: 'Shadow', limitMicroUsd: 1_000_000 },
+      plain({ input_tokens: 10, output_tokens: 20 }),
+    );
+    await answerOnly();
+    // The worst case is still held when the answer is handed back...
+    expect(guard.budgets.account('daily')?.spentPico).toBe(0n);
+    expect(guard.budgets.account('daily')?.reservedPico).toBeGreaterThan(0n);
+    await budgetsSettled();
+    // ...and settled at the real usage's price by the next turn of the event loop.
+    expect(guard.budgets.account('daily')).toMatchObject({
+      spentPico: 10n * 15_000_000n + 20n * 75_000_000n,
+      spentTokens: 30n,
+      reservedPico: 0n,
+    });
   });
 
   it('settles a plain answer at its price, cache tokens included', async () => {

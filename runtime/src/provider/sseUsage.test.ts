@@ -95,6 +95,17 @@ describe('SseUsageTap', () => {
     expect(tap.usage).toEqual({ input_tokens: 5, output_tokens: 6 });
   });
 
+  it('keeps the last whole count when an event reports one that is not', () => {
+    const tap = tapped([
+      event('message_start', {
+        type: 'message_start',
+        message: { usage: { input_tokens: 7, output_tokens: 1, cache_read_input_tokens: 0.5 } },
+      }),
+      event('message_delta', { type: 'message_delta', usage: { output_tokens: 2.5 } }),
+    ]);
+    expect(tap.usage).toEqual({ input_tokens: 7, output_tokens: 1 });
+  });
+
   it('reads nothing from a line that has not ended yet', () => {
     const tap = tapped([STREAM.slice(0, STREAM.indexOf('\n', 20))]);
     expect(tap.usage).toEqual({ input_tokens: 0, output_tokens: 0 });
@@ -110,6 +121,19 @@ describe('usageOf', () => {
     ],
     ['no usage', { type: 'message' }, { input_tokens: 0, output_tokens: 0 }],
     ['not JSON', undefined, { input_tokens: 0, output_tokens: 0 }],
+    [
+      'counts that are not whole numbers of zero or more as absent',
+      {
+        usage: {
+          input_tokens: 1.5,
+          output_tokens: -4,
+          cache_creation_input_tokens: '7',
+          cache_read_input_tokens: 2 ** 60,
+          cache_creation: { ephemeral_1h_input_tokens: Number.NaN },
+        },
+      },
+      { input_tokens: 0, output_tokens: 0 },
+    ],
   ])('reads %s', (_name, message, expected) => {
     expect(usageOf(message)).toEqual(expected);
   });

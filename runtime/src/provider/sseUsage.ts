@@ -188,32 +188,39 @@ interface StreamEvent {
   error?: { type?: string };
 }
 
+/**
+ * A token count as a provider may report it: a whole number, zero or more. Anything else (a
+ * fraction, a negative, a string) is read as absent: a budget prices counts exactly (bigint),
+ * and a malformed answer must not make money or stop the settlement.
+ */
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
+
 function mergeUsage(into: Usage, from: Partial<Usage> | undefined): void {
   if (from === undefined) return;
-  if (typeof from.input_tokens === 'number' && from.input_tokens > 0)
-    into.input_tokens = from.input_tokens;
-  if (typeof from.output_tokens === 'number') into.output_tokens = from.output_tokens;
+  if (isCount(from.input_tokens) && from.input_tokens > 0) into.input_tokens = from.input_tokens;
+  if (isCount(from.output_tokens)) into.output_tokens = from.output_tokens;
   mergeCacheUsage(into, from);
 }
 
 /** The cache counts of `from`, when it has any above zero (a later event repeats them). */
 function mergeCacheUsage(into: Usage, from: Partial<Usage>): void {
   const written = from.cache_creation_input_tokens;
-  if (typeof written === 'number' && written > 0) into.cache_creation_input_tokens = written;
+  if (isCount(written) && written > 0) into.cache_creation_input_tokens = written;
   const read = from.cache_read_input_tokens;
-  if (typeof read === 'number' && read > 0) into.cache_read_input_tokens = read;
+  if (isCount(read) && read > 0) into.cache_read_input_tokens = read;
   const hour = (from.cache_creation as { ephemeral_1h_input_tokens?: unknown } | null | undefined)
     ?.ephemeral_1h_input_tokens;
-  if (typeof hour === 'number' && hour > 0)
-    into.cache_creation = { ephemeral_1h_input_tokens: hour };
+  if (isCount(hour) && hour > 0) into.cache_creation = { ephemeral_1h_input_tokens: hour };
 }
 
 /** Usage of a plain (non-streaming) answer; zeros when absent. */
 export function usageOf(message: unknown): Usage {
   const u = (message as { usage?: Partial<Usage> | null } | null)?.usage;
   const usage: Usage = {
-    input_tokens: typeof u?.input_tokens === 'number' ? u.input_tokens : 0,
-    output_tokens: typeof u?.output_tokens === 'number' ? u.output_tokens : 0,
+    input_tokens: isCount(u?.input_tokens) ? u.input_tokens : 0,
+    output_tokens: isCount(u?.output_tokens) ? u.output_tokens : 0,
   };
   if (typeof u === 'object' && u !== null) mergeCacheUsage(usage, u);
   return usage;

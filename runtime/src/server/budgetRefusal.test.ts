@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import { AgentRuntime } from '../agentRuntime.ts';
+import { budgetsSettled } from '../guard/guardSet/guardSet.ts';
 import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../../contract/src/api/sampleModels.ts';
 import type {
   BudgetSettings,
@@ -198,6 +199,7 @@ describe('a budget on /v1/messages', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['x-breakwater-budget']).toBe('fallback');
     expect(models).toEqual([FALLBACK_MODEL]);
+    await budgetsSettled();
     const metrics = await runtime.metrics.registry.metrics();
     // 12 × 100,000 + 4 × 500,000 picodollars.
     expect(metrics).toContain(

@@ -246,7 +246,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
         options,
       );
     } finally {
-      ticket.settle();
+      settleAfterAnswer(ticket);
     }
   }
 
@@ -390,4 +390,27 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     }
     return soonest ?? new CircuitOpenError(model, 'Open', 1000);
   }
+}
+
+/**
+ * Settles a call's budgets after its answer is written rather than before (settlement prices
+ * the usage and queues the store's settlement: tens of microseconds for a process idle between
+ * calls, decision 0053). setImmediate runs before the process reads its next request, so
+ * whatever comes next (a call, /debug, a status report) sees the call settled; meanwhile its
+ * worst case stays held, which can only refuse early, never overspend.
+ */
+function settleAfterAnswer(ticket: BudgetHold): void {
+  setImmediate(settle, ticket);
+}
+
+function settle(ticket: BudgetHold): void {
+  ticket.settle();
+}
+
+/**
+ * Resolves once every call answered so far has settled its budgets: what a process does before
+ * it reads its next request, for callers (tests) that look at the spend without one.
+ */
+export function budgetsSettled(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
