@@ -15,9 +15,11 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 module="$here/k8s-binaries"
-k8s_version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$module/go.mod")
-etcd_version=$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2; exit }' "$module/go.mod")
-coredns_version=$(awk '$1 == "require" { $1 = ""; $0 = $0 } $1 == "github.com/coredns/coredns" { print $2; exit }' "$module/go.mod")
+# shellcheck source=goModVersion.sh
+source "$here/goModVersion.sh"
+k8s_version=$(module_version "$module/go.mod" k8s.io/kubernetes)
+etcd_version=$(module_version "$module/go.mod" go.etcd.io/etcd/server/v3)
+coredns_version=$(module_version "$module/go.mod" github.com/coredns/coredns)
 # The module's versions and CoreDNS's plugin set (its main package) name the cache: a change to
 # either is a new one.
 sources=$(cat "$module/go.mod" "$module/coredns/main.go" | sha256sum | cut -c1-8)
@@ -72,7 +74,7 @@ for pkg in "${version_pkgs[@]}"; do
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 # crictl says its own version as cri-tools' release build stamps it.
-crictl_version=$(awk '$1 == "sigs.k8s.io/cri-tools" { print $2; exit }' "$module/go.mod")
+crictl_version=$(module_version "$module/go.mod" sigs.k8s.io/cri-tools)
 ldflags+=" -X sigs.k8s.io/cri-tools/pkg/version.Version=${crictl_version#v}"
 
 # One `go build` for all of them: it compiles the packages they share once and links one binary

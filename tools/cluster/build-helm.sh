@@ -17,8 +17,10 @@ fi
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 module="$here/helm-binary"
-helm_version=$(awk '$1 == "helm.sh/helm/v3" { print $2; exit }' "$module/go.mod")
-client_go_version=$(awk '$1 == "k8s.io/client-go" { print $2; exit }' "$module/go.mod")
+# shellcheck source=goModVersion.sh
+source "$here/goModVersion.sh"
+helm_version=$(module_version "$module/go.mod" helm.sh/helm/v3)
+client_go_version=$(module_version "$module/go.mod" k8s.io/client-go)
 bin="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}/helm-$helm_version/bin"
 
 if [[ -x "$bin/helm" ]]; then

@@ -18,7 +18,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 images="$here/node-images"
-coredns_version=$(awk '$1 == "require" { $1 = ""; $0 = $0 } $1 == "github.com/coredns/coredns" { print $2; exit }' "$here/k8s-binaries/go.mod")
+# shellcheck source=goModVersion.sh
+source "$here/goModVersion.sh"
+coredns_version=$(module_version "$here/k8s-binaries/go.mod" github.com/coredns/coredns)
 [[ -n "$coredns_version" ]] || { echo "error: no github.com/coredns/coredns version in $here/k8s-binaries/go.mod" >&2; exit 1; }
 # The pause image and CoreDNS's plugin set change only with their source: named after its hash.
 pause_tag=$(cat "$images/pause/go.mod" "$images/pause/main.go" | sha256sum | cut -c1-12)

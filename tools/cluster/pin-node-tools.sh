@@ -17,9 +17,11 @@ coredns=${1:?usage: pin-node-tools.sh <CoreDNS version> <crictl version>, e.g. v
 crictl=${2:?usage: pin-node-tools.sh <CoreDNS version> <crictl version>, e.g. v1.14.7 v1.36.0}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 module="$here/k8s-binaries"
+# shellcheck source=goModVersion.sh
+source "$here/goModVersion.sh"
 cd "$module"
-k8s_version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' go.mod)
-etcd_version=$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2; exit }' go.mod)
+k8s_version=$(module_version go.mod k8s.io/kubernetes)
+etcd_version=$(module_version go.mod go.etcd.io/etcd/server/v3)
 marker='// CoreDNS and crictl on the versions of'
 
 # What Kubernetes' release requires, then what etcd's adds: `path version` lines. Kubernetes'

@@ -34,8 +34,10 @@ cache="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}"
 suite=bookworm
 node_packages=systemd,systemd-sysv,dbus,procps,containerd,runc,containernetworking-plugins,iptables,conntrack,iproute2,ethtool,socat,util-linux,mount,ca-certificates,kmod,busybox-static
 proxy_packages=iptables,conntrack,kmod
-crictl_version=$(awk '$1 == "sigs.k8s.io/cri-tools" { print $2; exit }' "$cluster/k8s-binaries/go.mod")
-k8s_version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$cluster/k8s-binaries/go.mod")
+# shellcheck source=../cluster/goModVersion.sh
+source "$cluster/goModVersion.sh"
+crictl_version=$(module_version "$cluster/k8s-binaries/go.mod" sigs.k8s.io/cri-tools)
+k8s_version=$(module_version "$cluster/k8s-binaries/go.mod" k8s.io/kubernetes)
 
 # The inputs' hash names the image: this script, the node's files, the pinned Go modules.
 inputs_hash=$(

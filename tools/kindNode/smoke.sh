@@ -33,7 +33,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 suite=bookworm
 packages=systemd,systemd-sysv,dbus,procps,containerd,runc,containernetworking-plugins,iptables,busybox-static
-crictl_version=$(awk '$1 == "sigs.k8s.io/cri-tools" { print $2; exit }' "$repo/tools/cluster/k8s-binaries/go.mod")
+# shellcheck source=../cluster/goModVersion.sh
+source "$repo/tools/cluster/goModVersion.sh"
+crictl_version=$(module_version "$repo/tools/cluster/k8s-binaries/go.mod" sigs.k8s.io/cri-tools)
 recipe=1 # bump when this script makes a different root from the same inputs
 key="debian-$suite-r$recipe-$(printf '%s' "$packages" | sha256sum | cut -c1-12)"
 cache="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}/kind-node"
