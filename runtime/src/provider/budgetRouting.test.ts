@@ -216,6 +216,22 @@ describe('budgets on the model-call path', () => {
     });
   });
 
+  it('settles what is still waiting when it closes, before its store sends its last', async () => {
+    const { guard, answerOnly } = setup(
+      { ...CENT, onExhausted: 'Shadow', limitMicroUsd: 1_000_000 },
+      plain({ input_tokens: 10, output_tokens: 20 }),
+    );
+    await answerOnly();
+    guard.close();
+    expect(guard.budgets.account('daily')).toMatchObject({
+      spentPico: 10n * 15_000_000n + 20n * 75_000_000n,
+      reservedPico: 0n,
+    });
+    // The turn it was waiting for settles nothing twice.
+    await budgetsSettled();
+    expect(guard.budgets.account('daily')?.spentPico).toBe(10n * 15_000_000n + 20n * 75_000_000n);
+  });
+
   it('settles a plain answer at its price, cache tokens included', async () => {
     const { guard, send } = setup(
       { ...CENT, onExhausted: 'Shadow', limitMicroUsd: 1_000_000 },

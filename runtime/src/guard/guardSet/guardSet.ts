@@ -81,6 +81,8 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   readonly #limiter: RateLimiter;
   /** The policy's budgets, reserved before a model call and settled after it. */
   readonly #budgets: BudgetLedger;
+  /** Calls answered whose budgets settle on the next turn (#settleAfterAnswer). */
+  readonly #settling = new Set<BudgetHold>();
   readonly #modelBulkhead: Bulkhead;
   readonly #toolBulkhead: Bulkhead;
   /** MCP servers' tools: a bulkhead per server, breaker settings per server. */
@@ -141,7 +143,25 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   }
 
   /** Closes the store's connection (shutdown). */
+  /**
+   * Settles a call's budgets after its answer is written rather than before (pricing the usage
+   * and queuing the store's settlement cost tens of microseconds in a process idle between
+   * calls, decision 0053). setImmediate runs before the process reads its next request, so
+   * whatever comes next (a call, /debug, a status report) sees the call settled; meanwhile its
+   * worst case stays held, which can only refuse early, never overspend. `close` settles what
+   * is still waiting.
+   */
+  #settleAfterAnswer(ticket: BudgetHold): void {
+    this.#settling.add(ticket);
+    setImmediate(() => {
+      if (this.#settling.delete(ticket)) ticket.settle();
+    });
+  }
+
   close(): void {
+    // Settlements still waiting for their turn go now, before the store sends its last ones.
+    for (const ticket of this.#settling) ticket.settle();
+    this.#settling.clear();
     this.#store.close();
   }
 
@@ -246,7 +266,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
         options,
       );
     } finally {
-      settleAfterAnswer(ticket);
+      this.#settleAfterAnswer(ticket);
     }
   }
 
@@ -390,21 +410,6 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     }
     return soonest ?? new CircuitOpenError(model, 'Open', 1000);
   }
-}
-
-/**
- * Settles a call's budgets after its answer is written rather than before (settlement prices
- * the usage and queues the store's settlement: tens of microseconds for a process idle between
- * calls, decision 0053). setImmediate runs before the process reads its next request, so
- * whatever comes next (a call, /debug, a status report) sees the call settled; meanwhile its
- * worst case stays held, which can only refuse early, never overspend.
- */
-function settleAfterAnswer(ticket: BudgetHold): void {
-  setImmediate(settle, ticket);
-}
-
-function settle(ticket: BudgetHold): void {
-  ticket.settle();
 }
 
 /**
