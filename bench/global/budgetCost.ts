@@ -166,8 +166,8 @@ async function scriptTimesInRedis(
       await round();
       const entries = await client.sendCommand<SlowlogEntry[]>(['SLOWLOG', 'GET', '-1']);
       for (const [, , micros, args] of entries) {
-        // EVALSHA <sha> <number of keys> <first key>: admissions only (settle.lua has 3 keys).
-        if (args[0]?.toUpperCase() !== 'EVALSHA' || Number(args[2]) < 4) continue;
+        // EVALSHA <sha> <number of keys> <first key>: admissions only (not settle.lua).
+        if (args[0]?.toUpperCase() !== 'EVALSHA' || args[1] !== ADMIT_SCRIPT.sha) continue;
         (args[3]?.startsWith(budgetPrefix) === true ? withBudget : plain).push(micros);
       }
     }

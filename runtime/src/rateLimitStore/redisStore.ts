@@ -90,6 +90,8 @@ export class RedisStore implements RateLimitStore {
   readonly #tally = new StoreTally();
   /** Budget settlements waiting to ride with the next admission. */
   readonly #settlements: SettlementQueue;
+  /** A flush of the settlements is due on the next turn if no admission takes them first. */
+  #idleFlush = false;
 
   constructor(options: RedisStoreOptions) {
     this.name = options.name;
@@ -239,9 +241,20 @@ export class RedisStore implements RateLimitStore {
     ]);
   }
 
-  /** Rides with this replica's next admission, or goes alone soon (settlementQueue.ts). */
+  /**
+   * Rides with this replica's next admission, or goes alone (settlementQueue.ts): on the next
+   * turn of the event loop when no admission is waiting for the store then, else within
+   * SETTLE_WITHIN_MS. A replica between calls settles while it is idle, off the next call's
+   * path; a busy one sends its settlements with its admissions.
+   */
   settleBudget(s: StoreBudgetSettlement): void {
     this.#settlements.push(s);
+    if (this.#idleFlush) return;
+    this.#idleFlush = true;
+    setImmediate(() => {
+      this.#idleFlush = false;
+      if (this.#inFlight === 0 && !this.#closed) this.#settlements.flush();
+    });
   }
 
   pause(ms: number): void {

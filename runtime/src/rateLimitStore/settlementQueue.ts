@@ -3,7 +3,8 @@
  * (admit.lua applies it before deciding, so a replica's own calls settle in order, and a call
  * costs one round trip, not two), or goes alone, with the others waiting, within
  * SETTLE_WITHIN_MS when no admission comes: a reservation is held that much longer for the
- * other replicas, which can only refuse early, never overspend.
+ * other replicas, which can only refuse early, never overspend. The store flushes the queue
+ * sooner, on the next turn, when no admission of its own is waiting (RedisStore.settleBudget).
  */
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import type { StoreBudgetSettlement } from '../guard/rateLimitStore.ts';
