@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { anthropicClassifier } from './anthropic/errorClassification.ts';
 import { isBudgetExhaustedError } from '../guard/errors.ts';
-import { GuardSet, budgetsSettled } from '../guard/guardSet/guardSet.ts';
+import { GuardSet } from '../guard/guardSet/guardSet.ts';
+import { budgetsSettled } from '../guard/guardSet/answerSettlements.ts';
 import type {
   BudgetSettings,
   ModelPriceSettings,

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import { AgentRuntime } from '../agentRuntime.ts';
-import { budgetsSettled } from '../guard/guardSet/guardSet.ts';
+import { budgetsSettled } from '../guard/guardSet/answerSettlements.ts';
 import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../../contract/src/api/sampleModels.ts';
 import type {
   BudgetSettings,

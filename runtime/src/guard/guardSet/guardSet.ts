@@ -42,6 +42,7 @@ import type { Clock } from '../../../../platform/src/time/clock.ts';
 import { BreakerRegistry } from './breakerRegistry.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
+import { AnswerSettlements } from './answerSettlements.ts';
 import { ModelAttempt } from './modelAttempt.ts';
 import { plannedCall } from './plannedCall.ts';
 import { TOOL_CONCURRENCY, budgetOptions, modelConcurrency } from './guardOptions.ts';
@@ -81,8 +82,8 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   readonly #limiter: RateLimiter;
   /** The policy's budgets, reserved before a model call and settled after it. */
   readonly #budgets: BudgetLedger;
-  /** Calls answered whose budgets settle on the next turn (#settleAfterAnswer). */
-  readonly #settling = new Set<BudgetHold>();
+  /** Calls answered whose budgets settle on the next turn. */
+  readonly #settlements = new AnswerSettlements();
   readonly #modelBulkhead: Bulkhead;
   readonly #toolBulkhead: Bulkhead;
   /** MCP servers' tools: a bulkhead per server, breaker settings per server. */
@@ -142,26 +143,10 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     return this.#store.report();
   }
 
-  /** Closes the store's connection (shutdown). */
-  /**
-   * Settles a call's budgets after its answer is written rather than before (pricing the usage
-   * and queuing the store's settlement cost tens of microseconds in a process idle between
-   * calls, decision 0053). setImmediate runs before the process reads its next request, so
-   * whatever comes next (a call, /debug, a status report) sees the call settled; meanwhile its
-   * worst case stays held, which can only refuse early, never overspend. `close` settles what
-   * is still waiting.
-   */
-  #settleAfterAnswer(ticket: BudgetHold): void {
-    this.#settling.add(ticket);
-    setImmediate(() => {
-      if (this.#settling.delete(ticket)) ticket.settle();
-    });
-  }
-
+  /** Closes the store's connection (shutdown), after the budgets still waiting settle. */
   close(): void {
     // Settlements still waiting for their turn go now, before the store sends its last ones.
-    for (const ticket of this.#settling) ticket.settle();
-    this.#settling.clear();
+    this.#settlements.settleAll();
     this.#store.close();
   }
 
@@ -266,7 +251,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
         options,
       );
     } finally {
-      this.#settleAfterAnswer(ticket);
+      this.#settlements.later(ticket);
     }
   }
 
@@ -410,12 +395,4 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     }
     return soonest ?? new CircuitOpenError(model, 'Open', 1000);
   }
-}
-
-/**
- * Resolves once every call answered so far has settled its budgets: what a process does before
- * it reads its next request, for callers (tests) that look at the spend without one.
- */
-export function budgetsSettled(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -1,0 +1,34 @@
+/**
+ * Calls whose budgets settle after their answer is written rather than before (decision 0053):
+ * pricing the usage and queuing the store's settlement cost tens of microseconds in a process
+ * idle between calls. setImmediate runs before the process reads its next request, so whatever
+ * comes next (a call, /debug, a status report) sees the call settled; meanwhile its worst case
+ * stays held, which can only refuse early, never overspend.
+ */
+import type { BudgetHold } from '../budgetClaim.ts';
+
+export class AnswerSettlements {
+  readonly #waiting = new Set<BudgetHold>();
+
+  /** Settles `hold` on the next turn of the event loop. */
+  later(hold: BudgetHold): void {
+    this.#waiting.add(hold);
+    setImmediate(() => {
+      if (this.#waiting.delete(hold)) hold.settle();
+    });
+  }
+
+  /** Settles every call still waiting for its turn, now (shutdown). */
+  settleAll(): void {
+    for (const hold of this.#waiting) hold.settle();
+    this.#waiting.clear();
+  }
+}
+
+/**
+ * Resolves once every call answered so far has settled its budgets: what a process does before
+ * it reads its next request, for callers (tests) that look at the spend without one.
+ */
+export function budgetsSettled(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
