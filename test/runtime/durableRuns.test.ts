@@ -416,4 +416,42 @@ describe('a durable agent from --manifests', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('keeps an invocation with Idempotency-Key as a run while its store is still connecting', async () => {
+    // Served as an ordinary invocation, it would leave no run to read and none to take over.
+    const proxy = await startHeldProxy(redis.address);
+    const dir = mkdtempSync(join(tmpdir(), 'bw-durable-connecting-'));
+    writeDurableManifests(dir, proxy.address);
+    const runtime = await startRuntime(['--manifests', dir, '--log-level', 'info'], {
+      BREAKWATER_CLIENT_KEYS: KEY_A,
+    });
+    try {
+      await waitFor(() => proxy.held > 0, {
+        description: 'the runtime to connect to its store',
+        timeoutMs: 10_000,
+      });
+      const headers = { 'x-api-key': KEY_A, 'content-type': 'application/json' };
+      const invoked = fetch(`${runtime.url}/v1/agent/invoke`, {
+        method: 'POST',
+        headers: { ...headers, 'idempotency-key': `connecting-${randomUUID()}` },
+        body: JSON.stringify({ input: 'What is a circuit breaker?' }),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(proxy.held).toBeGreaterThan(0);
+      proxy.release();
+      const answered = await invoked;
+      expect(answered.status).toBe(200);
+      const run = String(answered.headers.get('breakwater-run-id'));
+      const read = await fetch(`${runtime.url}/v1/agent/runs/${run}`, { headers });
+      expect(read.status).toBe(200);
+      expect(await read.json()).toMatchObject({
+        state: 'completed',
+        result: await answered.json(),
+      });
+    } finally {
+      await runtime.stop();
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

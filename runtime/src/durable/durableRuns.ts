@@ -168,6 +168,17 @@ export class DurableRuns {
   }
 
   /**
+   * The journal's store, waiting for its first connection while that is under way: a run asked
+   * for as a pod starts is kept as a run, not served as an ordinary call the store never saw.
+   */
+  async connectedStore(): Promise<JournalStore | undefined> {
+    const connection = this.#link.current;
+    if (connection !== undefined && !connection.client.isReady)
+      await this.#link.firstConnection(connection);
+    return this.store;
+  }
+
+  /**
    * Claims the call's step: what to answer, or where to write the live answer. A call that may
    * be made again should its outcome be lost (every model call; a tool only when the caller says
    * so, `repeatable`) is not claimed at this replica's live tail of the run: nothing needs

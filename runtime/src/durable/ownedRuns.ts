@@ -117,7 +117,7 @@ export class OwnedRuns {
 
   /** Records a new run, takes its lease and executes it; not when it exists or cannot be kept. */
   async start(run: RunRef, request: AgentRunRequest, traceparent?: string): Promise<Started> {
-    const store = this.#store();
+    const store = await this.#connectedStore();
     if (store === undefined) return { started: false, reason: 'unavailable' };
     const record: AgentRunRecord = {
       state: 'running',
@@ -139,7 +139,7 @@ export class OwnedRuns {
 
   /** The run's record and steps; undefined when it has none (or the store cannot say). */
   async read(run: string): Promise<RunView | undefined> {
-    const store = this.#store();
+    const store = await this.#connectedStore();
     if (store === undefined) return undefined;
     const [record, steps] = await Promise.all([store.read(run), store.steps(run)]);
     return record === undefined ? undefined : { record, steps };
@@ -242,6 +242,12 @@ export class OwnedRuns {
 
   #store(): AgentRunStore | undefined {
     const store = this.#deps.durable.store;
+    return store === undefined ? undefined : new AgentRunStore(store);
+  }
+
+  /** The store as a request sees it: its first connection, when under way, waited for. */
+  async #connectedStore(): Promise<AgentRunStore | undefined> {
+    const store = await this.#deps.durable.connectedStore();
     return store === undefined ? undefined : new AgentRunStore(store);
   }
 }
