@@ -371,8 +371,16 @@ function luaValue(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
-/** Runs `steps` under lua5.1 (scriptRunner.lua) in `dir`; one parsed answer per step. */
-export function runUnderLua(dir: string, name: string, steps: readonly Step[]): unknown[] {
+/**
+ * Runs `steps` under lua5.1 (scriptRunner.lua) in `dir`; one parsed answer per step. `general`:
+ * every admission the general way, never budget.lua's path for the common call.
+ */
+export function runUnderLua(
+  dir: string,
+  name: string,
+  steps: readonly Step[],
+  general = false,
+): unknown[] {
   const file = join(dir, `${name.replace(/\W+/g, '-')}.lua`);
   const table = steps.map((s) => {
     if ('live' in s) return `{at = ${String(s.at)}, live = true}`;
@@ -380,7 +388,9 @@ export function runUnderLua(dir: string, name: string, steps: readonly Step[]): 
     return `{at = ${String(s.at)}, script = ${luaValue(s.script)}, keys = ${luaValue(s.keys)}, argv = ${luaValue(s.argv)}}`;
   });
   writeFileSync(file, `return {\n${table.join(',\n')}\n}\n`);
-  const run = spawnSync('lua5.1', [RUNNER, SCRIPTS_DIR, file], { encoding: 'utf8' });
+  const run = spawnSync('lua5.1', [RUNNER, SCRIPTS_DIR, file, ...(general ? ['general'] : [])], {
+    encoding: 'utf8',
+  });
   if (run.error !== undefined) throw run.error;
   if (run.stderr !== '') throw new Error(run.stderr);
   return run.stdout
