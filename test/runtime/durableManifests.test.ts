@@ -1,0 +1,178 @@
+/**
+ * A durable agent as `--manifests` runs it (issue 36): the journal key read from its Secret among
+ * the manifests, and a pod's first calls while its store is still connecting (a proxy that
+ * holds every connection until released). Real runtime processes, the simulator and a real
+ * redis-server.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import Anthropic from '@anthropic-ai/sdk';
+import { stringify } from 'yaml';
+import { KEY_A } from '../support/durableRunFixture.ts';
+import { startHeldProxy } from '../support/heldProxy.ts';
+import { startRedis, type RedisHandle } from '../support/redisServer.ts';
+import { startRuntime } from '../support/runtimeProcess.ts';
+import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { PRIMARY_MODEL } from '../support/standaloneRuntime.ts';
+import { waitFor } from '../support/waitFor.ts';
+
+let sim: SimulatorHandle;
+let redis: RedisHandle;
+
+beforeAll(async () => {
+  sim = await startSimulator();
+  redis = await startRedis();
+});
+
+afterAll(async () => {
+  await Promise.all([sim.stop(), redis.remove()]);
+});
+
+beforeEach(async () => {
+  await sim.resetStats();
+});
+
+const ask = (content: string) => ({
+  model: PRIMARY_MODEL,
+  max_tokens: 64,
+  messages: [{ role: 'user' as const, content }],
+});
+
+/** An agent, its journal key and its provider key as `--manifests` reads them, in `dir`. */
+function writeDurableManifests(dir: string, storeAddress: string): void {
+  const key = Buffer.alloc(32, 3).toString('base64');
+  writeFileSync(
+    join(dir, 'agent.yaml'),
+    stringify({
+      apiVersion: 'breakwater.dev/v1alpha1',
+      kind: 'AgentDeployment',
+      metadata: { name: 'durable', namespace: 'tests' },
+      spec: {
+        model: { name: PRIMARY_MODEL },
+        provider: {
+          baseURL: sim.url,
+          apiKeySecretRef: { name: 'provider', key: 'api-key' },
+        },
+        durability: {
+          store: { redis: { address: storeAddress } },
+          encryptionKeySecretRef: { name: 'journal-key', key: 'key' },
+        },
+      },
+    }) +
+      '---\n' +
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'journal-key', namespace: 'tests' },
+        data: { key: Buffer.from(key).toString('base64') },
+      }) +
+      '---\n' +
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'provider', namespace: 'tests' },
+        stringData: { 'api-key': 'sk-manifests' },
+      }),
+  );
+}
+
+function runClient(url: string, run: string): Anthropic {
+  return new Anthropic({
+    baseURL: url,
+    apiKey: KEY_A,
+    maxRetries: 0,
+    defaultHeaders: { 'Breakwater-Run-Id': run },
+  });
+}
+
+describe('a durable agent from --manifests', () => {
+  it('reads the journal key from its Secret among the manifests and replays a run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bw-durable-manifests-'));
+    writeDurableManifests(dir, redis.address);
+    const runtime = await startRuntime(['--manifests', dir, '--log-level', 'info'], {
+      BREAKWATER_CLIENT_KEYS: KEY_A,
+    });
+    try {
+      const client = runClient(runtime.url, randomUUID());
+      const first = await client.messages.create(ask('What is a bulkhead?'));
+      const again = await client.messages.create(ask('What is a bulkhead?'));
+      expect(again.id).toBe(first.id);
+      expect((await sim.stats()).requests).toBe(1);
+    } finally {
+      await runtime.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('journals a call made while its store is still connecting', async () => {
+    // The store accepts nothing until the call is in: a pod's first call meets a journal that
+    // is not connected yet, and waits for it instead of going on unjournaled.
+    const proxy = await startHeldProxy(redis.address);
+    const dir = mkdtempSync(join(tmpdir(), 'bw-durable-connecting-'));
+    writeDurableManifests(dir, proxy.address);
+    const runtime = await startRuntime(['--manifests', dir, '--log-level', 'info'], {
+      BREAKWATER_CLIENT_KEYS: KEY_A,
+    });
+    try {
+      await waitFor(() => proxy.held > 0, {
+        description: 'the runtime to connect to its store',
+        timeoutMs: 10_000,
+      });
+      const client = runClient(runtime.url, randomUUID());
+      const first = client.messages.create(ask('What is a circuit breaker?'));
+      // Long enough for the call to reach the journal; the call waits up to 3 s for it.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(proxy.held).toBeGreaterThan(0);
+      proxy.release();
+      const answered = await first;
+      const again = await client.messages.create(ask('What is a circuit breaker?'));
+      expect(again.id).toBe(answered.id);
+      expect((await sim.stats()).requests).toBe(1);
+    } finally {
+      await runtime.stop();
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps an invocation with Idempotency-Key as a run while its store is still connecting', async () => {
+    // Served as an ordinary invocation, it would leave no run to read and none to take over.
+    const proxy = await startHeldProxy(redis.address);
+    const dir = mkdtempSync(join(tmpdir(), 'bw-durable-connecting-'));
+    writeDurableManifests(dir, proxy.address);
+    const runtime = await startRuntime(['--manifests', dir, '--log-level', 'info'], {
+      BREAKWATER_CLIENT_KEYS: KEY_A,
+    });
+    try {
+      await waitFor(() => proxy.held > 0, {
+        description: 'the runtime to connect to its store',
+        timeoutMs: 10_000,
+      });
+      const headers = { 'x-api-key': KEY_A, 'content-type': 'application/json' };
+      const invoked = fetch(`${runtime.url}/v1/agent/invoke`, {
+        method: 'POST',
+        headers: { ...headers, 'idempotency-key': `connecting-${randomUUID()}` },
+        body: JSON.stringify({ input: 'What is a circuit breaker?' }),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(proxy.held).toBeGreaterThan(0);
+      proxy.release();
+      const answered = await invoked;
+      expect(answered.status).toBe(200);
+      const run = String(answered.headers.get('breakwater-run-id'));
+      const read = await fetch(`${runtime.url}/v1/agent/runs/${run}`, { headers });
+      expect(read.status).toBe(200);
+      expect(await read.json()).toMatchObject({
+        state: 'completed',
+        result: await answered.json(),
+      });
+    } finally {
+      await runtime.stop();
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
