@@ -108,71 +108,72 @@ describe('a durable agent from --manifests', () => {
   });
 
   it('journals a call made while its store is still connecting', async () => {
-    // The store accepts nothing until the call is in: a pod's first call meets a journal that
-    // is not connected yet, and waits for it instead of going on unjournaled.
-    const proxy = await startHeldProxy(redis.address);
-    const dir = mkdtempSync(join(tmpdir(), 'bw-durable-connecting-'));
-    writeDurableManifests(dir, proxy.address);
-    const runtime = await startRuntime(['--manifests', dir, '--log-level', 'info'], {
-      BREAKWATER_CLIENT_KEYS: KEY_A,
-    });
-    try {
-      await waitFor(() => proxy.held > 0, {
-        description: 'the runtime to connect to its store',
-        timeoutMs: 10_000,
-      });
-      const client = runClient(runtime.url, randomUUID());
-      const first = client.messages.create(ask('What is a circuit breaker?'));
-      // Long enough for the call to reach the journal; the call waits up to 3 s for it.
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(proxy.held).toBeGreaterThan(0);
-      proxy.release();
-      const answered = await first;
-      const again = await client.messages.create(ask('What is a circuit breaker?'));
-      expect(again.id).toBe(answered.id);
-      expect((await sim.stats()).requests).toBe(1);
-    } finally {
-      await runtime.stop();
-      await proxy.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // A pod's first call meets a journal that is not connected yet, and waits for it instead of
+    // going on unjournaled.
+    const run = randomUUID();
+    const question = ask('What is a circuit breaker?');
+    await whileStoreConnecting(
+      (url) => runClient(url, run).messages.create(question),
+      async (url, answered) => {
+        const again = await runClient(url, run).messages.create(question);
+        expect(again.id).toBe(answered.id);
+        expect((await sim.stats()).requests).toBe(1);
+      },
+    );
   });
 
   it('keeps an invocation with Idempotency-Key as a run while its store is still connecting', async () => {
     // Served as an ordinary invocation, it would leave no run to read and none to take over.
-    const proxy = await startHeldProxy(redis.address);
-    const dir = mkdtempSync(join(tmpdir(), 'bw-durable-connecting-'));
-    writeDurableManifests(dir, proxy.address);
-    const runtime = await startRuntime(['--manifests', dir, '--log-level', 'info'], {
-      BREAKWATER_CLIENT_KEYS: KEY_A,
-    });
-    try {
-      await waitFor(() => proxy.held > 0, {
-        description: 'the runtime to connect to its store',
-        timeoutMs: 10_000,
-      });
-      const headers = { 'x-api-key': KEY_A, 'content-type': 'application/json' };
-      const invoked = fetch(`${runtime.url}/v1/agent/invoke`, {
-        method: 'POST',
-        headers: { ...headers, 'idempotency-key': `connecting-${randomUUID()}` },
-        body: JSON.stringify({ input: 'What is a circuit breaker?' }),
-      });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(proxy.held).toBeGreaterThan(0);
-      proxy.release();
-      const answered = await invoked;
-      expect(answered.status).toBe(200);
-      const run = String(answered.headers.get('breakwater-run-id'));
-      const read = await fetch(`${runtime.url}/v1/agent/runs/${run}`, { headers });
-      expect(read.status).toBe(200);
-      expect(await read.json()).toMatchObject({
-        state: 'completed',
-        result: await answered.json(),
-      });
-    } finally {
-      await runtime.stop();
-      await proxy.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const headers = { 'x-api-key': KEY_A, 'content-type': 'application/json' };
+    await whileStoreConnecting(
+      (url) =>
+        fetch(`${url}/v1/agent/invoke`, {
+          method: 'POST',
+          headers: { ...headers, 'idempotency-key': `connecting-${randomUUID()}` },
+          body: JSON.stringify({ input: 'What is a circuit breaker?' }),
+        }),
+      async (url, answered) => {
+        expect(answered.status).toBe(200);
+        const run = String(answered.headers.get('breakwater-run-id'));
+        const read = await fetch(`${url}/v1/agent/runs/${run}`, { headers });
+        expect(read.status).toBe(200);
+        expect(await read.json()).toMatchObject({
+          state: 'completed',
+          result: await answered.json(),
+        });
+      },
+    );
   });
 });
+
+/**
+ * A runtime from the manifests whose store accepts nothing until `send`'s call is in: the call
+ * is made, given long enough to reach the journal (it waits up to 3 s for it), the store let go,
+ * and `check` run with the call's answer.
+ */
+async function whileStoreConnecting<T>(
+  send: (url: string) => Promise<T>,
+  check: (url: string, answered: T) => Promise<void>,
+): Promise<void> {
+  const proxy = await startHeldProxy(redis.address);
+  const dir = mkdtempSync(join(tmpdir(), 'bw-durable-connecting-'));
+  writeDurableManifests(dir, proxy.address);
+  const runtime = await startRuntime(['--manifests', dir, '--log-level', 'info'], {
+    BREAKWATER_CLIENT_KEYS: KEY_A,
+  });
+  try {
+    await waitFor(() => proxy.held > 0, {
+      description: 'the runtime to connect to its store',
+      timeoutMs: 10_000,
+    });
+    const sent = send(runtime.url);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(proxy.held).toBeGreaterThan(0);
+    proxy.release();
+    await check(runtime.url, await sent);
+  } finally {
+    await runtime.stop();
+    await proxy.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
