@@ -447,4 +447,47 @@ describe('what a ledger reports and what it is seeded with', () => {
     expect(report?.others).toEqual({ picoUsd: 100_000_000_000n, tokens: 100_000n });
     expect(report?.spent.picoUsd).toBe(300_000_000_000n);
   });
+  it('tells what is left of every budget, not only the first one read', () => {
+    const { ledger: l } = ledger([
+      budget({ name: 'tokens', noDollars: true, limitTokens: 1_000_000 }),
+      budget({ name: 'dollars' }),
+    ]);
+    settle(reserve(l), 20_000);
+    expect(l.remaining()).toEqual([
+      {
+        budget: 'tokens',
+        picoUsd: undefined,
+        tokens: 880_000n,
+        limitPico: undefined,
+        limitTokens: 1_000_000n,
+      },
+      {
+        budget: 'dollars',
+        picoUsd: 800_000_000_000n,
+        tokens: undefined,
+        limitPico: PICO_PER_USD,
+        limitTokens: undefined,
+      },
+    ]);
+  });
+
+  it('per ClientKey: bounds the keys already seen by every budget that has a seed for others', () => {
+    const { ledger: l } = ledger([
+      budget({ per: 'ClientKey' }),
+      budget({ name: 'weekly', period: 'Week', per: 'ClientKey' }),
+    ]);
+    settle(reserve(l, 'key-early'), 0);
+    const others = { picoUsd: 100_000_000_000n, tokens: 0n };
+    l.seed([
+      { budget: 'monthly', periodStartMs: PERIOD, others },
+      {
+        budget: 'weekly',
+        periodStartMs: Date.parse('2026-11-23T00:00:00Z'),
+        others,
+      },
+    ]);
+    // key-early spent $0.10 here; each budget counts what it may have spent elsewhere too.
+    expect(l.account('monthly', 'key-early')?.spentPico).toBe(200_000_000_000n);
+    expect(l.account('weekly', 'key-early')?.spentPico).toBe(200_000_000_000n);
+  });
 });

@@ -306,7 +306,7 @@ export class BudgetLedger {
       timeZone: this.#timeZone,
       shareOf: this.#shareOf,
       now,
-      accounts: this.#accounts.values(),
+      accounts: this.#accounts,
       seen: this.#seen,
     });
   }
@@ -338,7 +338,7 @@ export class BudgetLedger {
       budgets: this.#budgets,
       timeZone: this.#timeZone,
       now,
-      accounts: this.#accounts.values(),
+      accounts: this.#accounts,
       account: (budget, clientKey) => this.#account(budget, clientKey, now),
     });
   }

@@ -28,7 +28,8 @@ export interface RemainingInput {
   readonly timeZone: string;
   readonly shareOf: number;
   readonly now: number;
-  readonly accounts: Iterable<Account>;
+  /** Every account, by key: read once per budget. */
+  readonly accounts: ReadonlyMap<string, Account>;
   readonly seen: StoreView;
 }
 
@@ -45,7 +46,7 @@ export function remainingOf(input: RemainingInput): BudgetRemaining[] {
     );
     let picoUsd = probe.limitPico;
     let tokens = probe.limitTokens;
-    for (const a of input.accounts) {
+    for (const a of input.accounts.values()) {
       if (a.budget !== budget.name || now >= a.period.endMs || now < a.period.startMs) continue;
       if (a.limitPico !== undefined && picoUsd !== undefined)
         picoUsd = min(picoUsd, a.limitPico - a.spentPico);

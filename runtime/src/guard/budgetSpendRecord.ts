@@ -93,7 +93,7 @@ export class SpendSeeds {
       readonly budgets: readonly BudgetSettings[];
       readonly timeZone: string;
       readonly now: number;
-      readonly accounts: Iterable<Account>;
+      readonly accounts: ReadonlyMap<string, Account>;
       account(budget: BudgetSettings, clientKey: string | undefined): Account;
     },
   ): void {
@@ -110,7 +110,8 @@ export class SpendSeeds {
       for (const k of seed.keys ?? []) this.#add(budget, k.key, k, ledger.account(budget, k.key));
       if (seed.others !== undefined) {
         this.#floors.set(budget.name, { ...seed.others, startMs: seed.periodStartMs });
-        for (const a of [...ledger.accounts])
+        // A copy: `ledger.account` may open accounts while these are walked.
+        for (const a of [...ledger.accounts.values()])
           if (a.budget === budget.name && !seed.keys?.some((k) => k.key === a.who))
             this.#add(budget, a.who, seed.others, ledger.account(budget, a.who));
       }
