@@ -97,6 +97,12 @@ describe('budgets in Redis beyond one budget for the agent', () => {
     expect(served.slice(firstFallback).every((m) => m === 'fallback')).toBe(true);
     expect(served.length - firstFallback).toBeGreaterThan(1);
     expect(refusalMessage(refusal)).toMatch(/^budget "daily" \(Day, per Agent\)/);
+    // The calls the fallback served are counted as such; only the last one as refused.
+    const metrics = (await s.agent.replicas[0]?.runtime.metrics()) ?? '';
+    const turnedAway = (reason: string) =>
+      sample(metrics, 'budget_rejected_total', { budget: 'daily', reason });
+    expect(turnedAway('fallback')).toBe(served.length - firstFallback);
+    expect(turnedAway('exhausted')).toBe(1);
     const [account] = await waitFor(
       async () => {
         const all = await s?.accounts();

@@ -209,7 +209,7 @@ describe('budgets decided by the store', () => {
     expect(ledger.account('daily')).toMatchObject({ spentPico: 2_000_000_000n, reservedPico: 0n });
   });
 
-  it("refuses with the store's numbers for the whole agent, naming the budget, and counts it", async () => {
+  it("refuses with the store's numbers for the whole agent, naming the budget", async () => {
     const { clock, limiter, store, ledger, claim } = setup([daily({ onExhausted: 'Fallback' })]);
     store.answer = {
       waitMs: 0,
@@ -224,7 +224,8 @@ describe('budgets decided by the store', () => {
     );
     expect(err.retryAfterMs).toBe(1000);
     expect(err.fallback).toBe(true);
-    expect(ledger.refusals().get('daily')).toEqual({ exhausted: 1, unpriced: 0, shadow: 0 });
+    // A Fallback budget's refusal is counted by what became of the call (modelRouter.ts).
+    expect(ledger.refusals().get('daily')).toBeUndefined();
     expect(limiter.counters().admitted).toBe(0);
     c.settle();
     expect(store.settled).toEqual([]);
@@ -254,7 +255,12 @@ describe('budgets decided by the store', () => {
       },
     };
     await limiter.admitWithStore(clock.now(), undefined, claim());
-    expect(ledger.refusals().get('daily')).toEqual({ exhausted: 0, unpriced: 0, shadow: 1 });
+    expect(ledger.refusals().get('daily')).toEqual({
+      exhausted: 0,
+      unpriced: 0,
+      fallback: 0,
+      shadow: 1,
+    });
     // What is left is the store's, for the whole agent, not this replica's share.
     expect(ledger.remaining()).toEqual([
       {

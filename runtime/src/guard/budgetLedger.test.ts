@@ -116,7 +116,12 @@ describe('a budget ledger', () => {
     expect(err.retryAfterMs).toBe(Date.parse('2026-12-01T00:00:00Z') - NOV_24);
     expect(err.fallback).toBe(false);
     expect(l.account('monthly')).toMatchObject({ spentPico: 600_000_000_000n, reservedPico: 0n });
-    expect(l.refusals().get('monthly')).toEqual({ exhausted: 1, unpriced: 0, shadow: 0 });
+    expect(l.refusals().get('monthly')).toEqual({
+      exhausted: 1,
+      unpriced: 0,
+      fallback: 0,
+      shadow: 0,
+    });
   });
 
   it('never lets concurrent reservations push the settled spend past the limit', () => {
@@ -265,7 +270,12 @@ describe('a budget ledger', () => {
     const { ledger: l } = ledger([budget({ onExhausted: 'Shadow', limitMicroUsd: 100_000 })]);
     for (let i = 0; i < 5; i++) settle(reserve(l), 100_000);
     expect(l.account('monthly')?.spentPico).toBe(5n * WORST);
-    expect(l.refusals().get('monthly')).toEqual({ exhausted: 0, unpriced: 0, shadow: 5 });
+    expect(l.refusals().get('monthly')).toEqual({
+      exhausted: 0,
+      unpriced: 0,
+      fallback: 0,
+      shadow: 5,
+    });
     expect(l.remaining()).toEqual([
       {
         budget: 'monthly',

@@ -118,7 +118,9 @@ export class BudgetLedger {
       claim.context.budgets.forEach((budget, i) => {
         const state = verdict.accounts[i]?.state;
         if (state === 'shadowOver') this.#tallies.refused(budget.name).shadow++;
-        if (state === 'refuses') this.#tallies.refused(budget.name).exhausted++;
+        // A Fallback budget's refusal is counted by what became of the call (`fellBack`).
+        if (state === 'refuses' && budget.onExhausted !== 'Fallback')
+          this.#tallies.refused(budget.name).exhausted++;
       });
       this.#seen.saw(claim, verdict);
     },
@@ -195,7 +197,8 @@ export class BudgetLedger {
         this.#tallies.refused(budget.name).shadow++;
         continue;
       }
-      this.#tallies.refused(budget.name).exhausted++;
+      // A Fallback budget's refusal is counted by what became of the call (`fellBack`).
+      if (budget.onExhausted !== 'Fallback') this.#tallies.refused(budget.name).exhausted++;
       fallback &&= budget.onExhausted === 'Fallback';
       refusal ??= exhaustedError({
         agent: this.name,
@@ -261,6 +264,16 @@ export class BudgetLedger {
     }
     priced.sort((a, b) => (a.pico < b.pico ? -1 : a.pico > b.pico ? 1 : 0));
     return priced.map((p) => p.model);
+  }
+
+  /**
+   * What became of a call that Fallback budgets turned away (`budget`, the first that refused):
+   * served by a cheaper model, or refused once none fitted.
+   */
+  fellBack(budget: string, served: boolean): void {
+    const tally = this.#tallies.refused(budget);
+    if (served) tally.fallback++;
+    else tally.exhausted++;
   }
 
   /** Reservations unsettled (tests, /debug). */

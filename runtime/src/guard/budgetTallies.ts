@@ -1,12 +1,18 @@
 /**
  * What the ledger counts for metrics since it began: each budget's refusals (exhausted,
- * unpriced, and Shadow's would-have-been) and the settled spend by model and backend.
+ * unpriced, and Shadow's would-have-been), the calls a Fallback budget sent to a cheaper model,
+ * and the settled spend by model and backend.
  */
 
-/** A budget's refusals: exhausted (Refuse or Fallback), unpriced, and Shadow's would-have-been. */
+/**
+ * A budget's calls turned away: refused (exhausted: Refuse, or Fallback once no cheaper model
+ * fits), refused for an unpriced model, served by a cheaper model instead (fallback), and
+ * Shadow's would-have-been.
+ */
 export interface BudgetRefusals {
   exhausted: number;
   unpriced: number;
+  fallback: number;
   shadow: number;
 }
 
@@ -26,7 +32,7 @@ export class BudgetTallies {
   refused(budget: string): BudgetRefusals {
     let r = this.#refusals.get(budget);
     if (r === undefined) {
-      r = { exhausted: 0, unpriced: 0, shadow: 0 };
+      r = { exhausted: 0, unpriced: 0, fallback: 0, shadow: 0 };
       this.#refusals.set(budget, r);
     }
     return r;

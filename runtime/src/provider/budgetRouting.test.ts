@@ -134,16 +134,24 @@ describe('budgets on the model-call path', () => {
     );
     expect(called).toEqual(['test-haiku', 'test-haiku']);
     expect(guard.budgets.account('daily')?.spentPico).toBe(5_200_000_000n);
+    // Two calls served by the fallback and one refused: not three refusals.
+    expect(guard.budgets.refusals().get('daily')).toEqual({
+      exhausted: 1,
+      unpriced: 0,
+      fallback: 2,
+      shadow: 0,
+    });
   });
 
   it('refuses under Refuse without trying a fallback', async () => {
-    const { called, send } = setup(
+    const { guard, called, send } = setup(
       { ...CENT, onExhausted: 'Refuse' },
       plain({ input_tokens: 1, output_tokens: 1 }),
     );
     const err = await send().catch((e: unknown) => e);
     expect(isBudgetExhaustedError(err)).toBe(true);
     expect(called).toEqual([]);
+    expect(guard.budgets.refusals().get('daily')).toMatchObject({ exhausted: 1, fallback: 0 });
   });
 
   it('lets 32 concurrent calls spend no more than the budget, each spending its worst case', async () => {

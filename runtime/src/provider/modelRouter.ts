@@ -167,14 +167,19 @@ export class ModelRouter {
     refusal: BudgetExhaustedError,
     pin: PinLookup | undefined,
   ): Promise<RoutedResponse> {
-    if (guard.cheapestFirst === undefined) throw refusal;
-    const fallbacks = options.models.slice(1).filter((m) => m !== refused);
+    const models =
+      guard.cheapestFirst?.(
+        options.models.slice(1).filter((m) => m !== refused),
+        options.estimate,
+        options.budget,
+      ) ?? [];
     const sink = options.sink;
-    for (const model of guard.cheapestFirst(fallbacks, options.estimate, options.budget)) {
+    for (const model of models) {
       if (!this.#pool.backends.some((b) => modelIdAt(b, model) !== undefined)) continue;
       if (sink !== undefined) sink.budgetFallback = true;
       try {
         const routed = await this.#callModel(guard, model, options, true, pin);
+        guard.budgetFellBack?.(refusal.budget, true);
         return { ...routed, budgetFallback: true };
       } catch (err) {
         if (sink !== undefined && !sink.committed) sink.budgetFallback = false;
@@ -187,6 +192,7 @@ export class ModelRouter {
           throw err;
       }
     }
+    guard.budgetFellBack?.(refusal.budget, false);
     throw refusal;
   }
 

@@ -264,6 +264,10 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     return planned === undefined ? [] : this.#budgets.cheapestFirst(models, planned);
   }
 
+  budgetFellBack(budget: string, served: boolean): void {
+    this.#budgets.fellBack(budget, served);
+  }
+
   /** The budgets' ledger (tests, /debug). */
   get budgets(): BudgetLedger {
     return this.#budgets;

@@ -105,6 +105,11 @@ export interface ProviderGuard<B extends NamedBackend> {
     budget?: BudgetRequest,
   ): string[];
   /**
+   * What became of a call that Fallback budgets turned away (`budget`, the first that refused):
+   * served by a cheaper model, or refused once none fitted (counted for `budget_rejected_total`).
+   */
+  budgetFellBack?(budget: string, served: boolean): void;
+  /**
    * Runs one tool call inside a bulkhead — the HTTP tools' shared one, or its MCP server's
    * (`group`) — and the tool's own breaker and timeout.
    */
