@@ -45,6 +45,7 @@ export const LOCAL_FILES = [
   'test/runtime/durableRuns.test.ts',
   'test/runtime/durableRunsListing.test.ts',
   'test/runtime/malformedInput.test.ts',
+  'test/runtime/manifests.test.ts',
   'test/runtime/mcp.test.ts',
   'test/runtime/providers.test.ts',
   'test/runtime/resilience.test.ts',

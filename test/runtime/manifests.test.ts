@@ -134,6 +134,37 @@ describe('a RateLimitPolicy edited on disk', () => {
 });
 
 describe('a manifest with a field kubectl would refuse', () => {
+  it('is refused naming the field when a dollar amount is a YAML number, never read as micro-dollars', async () => {
+    const rt = await run('assistant-development');
+    const good = (await rt.debug('/debug/policy')) as PolicyStatus;
+    const file = join(dir, 'ratelimitpolicy-development.yaml');
+    const original = readFileSync(file, 'utf8');
+    const unquoted = original.replace(
+      '  mode: Enforce',
+      '  mode: Enforce\n  budgets:\n    - name: daily\n      period: Day\n      usd: 5',
+    );
+    expect(unquoted).not.toBe(original);
+    writeFileSync(file, unquoted);
+    try {
+      const status = await waitFor(
+        async () => {
+          const now = (await rt.debug('/debug/policy')) as PolicyStatus;
+          if (now.rejected === 0)
+            throw new Error(`nothing rejected yet (hash ${String(now.hash)})`);
+          return now;
+        },
+        { timeoutMs: 5_000, intervalMs: 10, description: 'the unquoted amount to be refused' },
+      );
+      expect(status.hash).toBe(good.hash);
+      expect(status.lastError?.error).toContain(
+        'RateLimitPolicy spec.budgets[].usd must be a string, e.g. "0.25", got the number 5',
+      );
+      expect((await ask(rt)).type).toBe('message');
+    } finally {
+      writeFileSync(file, original);
+    }
+  });
+
   it('is refused naming the field, the file and the fix, and the last good policy stays', async () => {
     const rt = await run('assistant-development');
     const good = (await rt.debug('/debug/policy')) as PolicyStatus;

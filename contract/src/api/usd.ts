@@ -37,6 +37,9 @@ export function isInvalidUsdError(err: unknown): err is InvalidUsdError {
 
 /** "12.5" → 12500000, exactly: the digits are read as integers, never as a float. */
 export function parseUsdMicros(input: string): number {
+  // A YAML number (usd: 5) would pass the pattern as "5" and then not split.
+  const given: unknown = input;
+  if (typeof given !== 'string') throw new InvalidUsdError(JSON.stringify(given));
   if (!AMOUNT.test(input)) throw new InvalidUsdError(input);
   const [whole = '0', fraction = ''] = input.split('.');
   return Number(whole) * MICROS_PER_USD + Number(fraction.padEnd(6, '0'));

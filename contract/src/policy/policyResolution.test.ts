@@ -237,6 +237,34 @@ describe('resolveRateLimit', () => {
     });
   });
 
+  it.each([
+    [
+      'a YAML number for dollars',
+      { usd: 5 },
+      /^RateLimitPolicy spec\.budgets\[\]\.usd must be a string, e\.g\. "0\.25", got the number 5 /,
+    ],
+    [
+      'dollars in another notation',
+      { usd: '1e-3' },
+      /^RateLimitPolicy spec\.budgets\[\]\.usd: invalid dollar amount "1e-3"/,
+    ],
+  ])(
+    'refuses %s, naming the field as the manifest spells it (never read as micro-dollars)',
+    (_case, budget, message) => {
+      const budgets = [{ name: 'daily', period: 'Day', ...budget }] as unknown as NonNullable<
+        RateLimitPolicy['spec']['budgets']
+      >;
+      expect(() => resolveRateLimit(rateLimitPolicy({ budgets }), 1)).toThrow(message);
+    },
+  );
+
+  it('refuses a duration that is not a string, naming the field', () => {
+    const spec = { onLimit: 'Wait', maxWait: 2 } as unknown as RateLimitPolicy['spec'];
+    expect(() => resolveRateLimit(rateLimitPolicy(spec), 1)).toThrow(
+      /^RateLimitPolicy spec\.maxWait must be a string, e\.g\. "30s", got the number 2 /,
+    );
+  });
+
   it('waits only when asked to, for at most maxWait', () => {
     expect(resolveRateLimit(rateLimitPolicy({ onLimit: 'Wait', maxWait: '2s' }), 1)).toMatchObject({
       onLimit: 'Wait',

@@ -16,13 +16,12 @@ import type {
   RateLimitPolicy,
   RateLimitShare,
 } from '../api/resources.ts';
-import { parseDuration } from '../api/duration.ts';
 import {
   CIRCUIT_BREAKER_POLICY_LIMITS as BREAKER,
   RATE_LIMIT_POLICY_LIMITS as RATE,
 } from '../api/specLimits.ts';
 import { resolveBackends } from './backendResolution.ts';
-import { replicaShareStatus, resolveSection } from './sectionResolution.ts';
+import { inUnit, replicaShareStatus, resolveSection } from './sectionResolution.ts';
 import {
   POLICY_DOCUMENT_VERSION,
   type BreakerSettings,
@@ -203,7 +202,9 @@ export function resolveRateLimit(
       : { concurrency: resolveSection('rateLimit', 'concurrency', spec, shareOf) }),
     adaptive: resolveSection('rateLimit', 'adaptive', spec),
     maxWaitMs:
-      fields.onLimit === 'Wait' && spec.maxWait !== undefined ? parseDuration(spec.maxWait) : 0,
+      fields.onLimit === 'Wait' && spec.maxWait !== undefined
+        ? (inUnit(spec.maxWait, { spec: 'maxWait', unit: 'duration' }, 'rateLimit') as number)
+        : 0,
     ...(policy === undefined || spec.store === undefined
       ? {}
       : { store: resolveStore(policy, spec.store, agentName) }),

@@ -4,7 +4,7 @@
  * (generated/documentDefaults.ts), converted to the document's units and, for a Cluster-scope
  * limit, divided among the replicas. Pure.
  */
-import { parseDuration } from '../api/duration.ts';
+import { isInvalidDurationError, parseDuration } from '../api/duration.ts';
 import { isInvalidUsdError, parseUsdMicros } from '../api/usd.ts';
 import type { RateLimitShare } from '../api/resources.ts';
 import {
@@ -37,19 +37,35 @@ function valueAt(from: unknown, path: string): unknown {
     );
 }
 
-function inUnit(value: unknown, field: DocumentField): unknown {
-  if (field.unit === 'duration') return parseDuration(value as string);
-  if (field.unit === 'seconds') return (value as number) * 1000;
-  if (field.unit === 'usd') return usdMicros(value);
-  return value;
+/**
+ * A spec value that cannot be converted to the document's unit: a manifest that never went
+ * through admission (`--manifests`) with, say, `usd: 5` where the schema wants the string "5".
+ * Names the field as the user wrote it; the runtime keeps its last good policy.
+ */
+export class SpecValueError extends Error {
+  readonly code = 'SPEC_VALUE_INVALID';
 }
 
-/** Micro-dollars; an amount that is not one is passed on as it is, for the document's check to refuse. */
-function usdMicros(value: unknown): unknown {
+const EXAMPLE: Readonly<Record<string, string>> = { duration: '"30s"', usd: '"0.25"' };
+
+/** A spec value in the document's unit; SpecValueError when it is not one. */
+export function inUnit(value: unknown, field: DocumentField, root: Root): unknown {
+  if (field.unit === undefined) return value;
+  const where = `${DOCUMENT_FIELDS[root].kind} spec.${field.spec}`;
+  if (field.unit === 'seconds') {
+    if (typeof value !== 'number')
+      throw new SpecValueError(`${where} must be a number, got ${JSON.stringify(value)}`);
+    return value * 1000;
+  }
+  if (typeof value !== 'string')
+    throw new SpecValueError(
+      `${where} must be a string, e.g. ${EXAMPLE[field.unit] ?? '""'}, got the ${typeof value} ${JSON.stringify(value)} (kubectl apply would refuse it too): quote it in YAML`,
+    );
   try {
-    return parseUsdMicros(value as string);
+    return field.unit === 'duration' ? parseDuration(value) : parseUsdMicros(value);
   } catch (err) {
-    if (isInvalidUsdError(err)) return value;
+    if (isInvalidDurationError(err) || isInvalidUsdError(err))
+      throw new SpecValueError(`${where}: ${err.message}`);
     throw err;
   }
 }
@@ -83,7 +99,7 @@ export function resolveSection<R extends Root, S extends Section<R>>(
   const resolved: Record<string, unknown> = {};
   for (const [name, field] of Object.entries(sectionOf(root, section))) {
     const given = valueAt(spec, field.spec);
-    const value = given === undefined ? defaults[name] : inUnit(given, field);
+    const value = given === undefined ? defaults[name] : inUnit(given, field, root);
     if (value === undefined) continue;
     resolved[name] =
       field.share === undefined ? value : replicaPart(value as number, field.share, shareOf);
