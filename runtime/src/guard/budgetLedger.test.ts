@@ -352,6 +352,28 @@ describe('a budget ledger', () => {
     expect(l.account('monthly')).toBeUndefined();
   });
 
+  it("keeps the agent's spend for the period when `per` changes and changes back", () => {
+    const { ledger: l } = ledger([budget()]);
+    settle(reserve(l), 20_000);
+    const reload = (per: BudgetSettings['per']) => {
+      l.configure({
+        spend: { shareOf: 1, timeZone: 'UTC', budgets: [budget({ per })] },
+        pricing: [PRICES],
+        shareOf: 1,
+        leaseMs: 60_000,
+      });
+    };
+    reload('ClientKey');
+    // Each key counts from zero; what is left is the key's, not the agent's.
+    settle(reserve(l, 'key-a'), 0);
+    expect(l.account('monthly', 'key-a')?.spentPico).toBe(100_000_000_000n);
+    expect(l.remaining()[0]?.picoUsd).toBe(900_000_000_000n);
+    reload('Agent');
+    expect(l.account('monthly')?.spentPico).toBe(200_000_000_000n);
+    expect(l.remaining()[0]?.picoUsd).toBe(800_000_000_000n);
+    expect(l.spendReport(0)[0]?.spent.picoUsd).toBe(200_000_000_000n);
+  });
+
   it('marks a refusal that only Fallback budgets made, and orders models cheapest first', () => {
     const { ledger: l } = ledger([budget({ onExhausted: 'Fallback', limitMicroUsd: 100_000 })]);
     expect(refusal(() => reserve(l)).fallback).toBe(true);

@@ -141,9 +141,11 @@ export class BudgetLedger {
   }
 
   /**
-   * A new policy. Accounts of a budget that keeps its name and `per`, and whose current period
-   * starts and ends where it did, keep their spend and reservations, under the new limits; the others drop,
-   * and a budget that is new starts from zero.
+   * A new policy. Accounts of a budget that keeps its name, and whose current period starts and
+   * ends where it did, keep their spend and reservations, under the new limits; the others drop,
+   * and a budget that is new starts from zero. A budget whose `per` changed counts on accounts
+   * of the new kind (each key's spend, or the agent's), and keeps the others for the period: a
+   * change and its undo do not forget the period's spend.
    */
   configure(options: BudgetLedgerOptions): void {
     const budgets = options.spend?.budgets ?? [];
@@ -162,8 +164,7 @@ export class BudgetLedger {
         budget === undefined ||
         period === undefined ||
         period.startMs !== account.period.startMs ||
-        period.endMs !== account.period.endMs ||
-        !key.startsWith(`${budget.name}\n${budget.per}\n`)
+        period.endMs !== account.period.endMs
       ) {
         this.#accounts.delete(key);
         continue;

@@ -47,7 +47,8 @@ export function remainingOf(input: RemainingInput): BudgetRemaining[] {
     let picoUsd = probe.limitPico;
     let tokens = probe.limitTokens;
     for (const a of input.accounts.values()) {
-      if (a.budget !== budget.name || now >= a.period.endMs || now < a.period.startMs) continue;
+      if (a.budget !== budget.name || a.per !== budget.per) continue;
+      if (now >= a.period.endMs || now < a.period.startMs) continue;
       if (a.limitPico !== undefined && picoUsd !== undefined)
         picoUsd = min(picoUsd, a.limitPico - a.spentPico);
       if (a.limitTokens !== undefined && tokens !== undefined)

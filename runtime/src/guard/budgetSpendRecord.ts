@@ -112,7 +112,11 @@ export class SpendSeeds {
         this.#floors.set(budget.name, { ...seed.others, startMs: seed.periodStartMs });
         // A copy: `ledger.account` may open accounts while these are walked.
         for (const a of [...ledger.accounts.values()])
-          if (a.budget === budget.name && !seed.keys?.some((k) => k.key === a.who))
+          if (
+            a.budget === budget.name &&
+            a.per === budget.per &&
+            !seed.keys?.some((k) => k.key === a.who)
+          )
             this.#add(budget, a.who, seed.others, ledger.account(budget, a.who));
       }
     }
@@ -157,8 +161,8 @@ export function spendReports(
     let heldTokens = 0n;
     const keys: KeySpendAmount[] = [];
     for (const [key, a] of ledger.accounts) {
-      if (a.budget !== budget.name || a.period.startMs !== period.startMs) continue;
-      if (!key.startsWith(`${budget.name}\n${budget.per}\n`)) continue;
+      if (a.budget !== budget.name || a.per !== budget.per) continue;
+      if (a.period.startMs !== period.startMs) continue;
       const seeded = ledger.seeds.seeded(key, period.startMs);
       const own = {
         key: a.who,

@@ -58,6 +58,8 @@ export interface TicketOwner {
 /** One budget in one period, for the whole agent or one client key. */
 export class Account {
   readonly budget: string;
+  /** Whom the budget counts for: the whole agent, or each client key. */
+  readonly per: BudgetSettings['per'];
   readonly who: string;
   readonly period: CalendarPeriod;
   limitPico: bigint | undefined;
@@ -75,6 +77,7 @@ export class Account {
 
   constructor(budget: BudgetSettings, who: string, period: CalendarPeriod, shareOf: number) {
     this.budget = budget.name;
+    this.per = budget.per;
     this.who = who;
     this.period = period;
     this.limitPico = undefined;
