@@ -206,6 +206,7 @@ export class BudgetLedger {
         budget,
         account,
         pico,
+        tokens,
         now,
         shareOf: this.#shareOf,
       });

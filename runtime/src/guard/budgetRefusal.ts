@@ -19,14 +19,16 @@ export interface RefusingAccount {
   readonly spentPico: bigint;
   readonly reservedPico: bigint;
   readonly spentTokens: bigint;
+  readonly reservedTokens: bigint;
 }
 
 export interface Refusal {
   readonly agent: string;
   readonly budget: BudgetSettings;
   readonly account: RefusingAccount;
-  /** The call's worst case in picodollars. */
+  /** The call's worst case in picodollars and in tokens. */
   readonly pico: bigint;
+  readonly tokens: bigint;
   readonly now: number;
   /** Replicas the budget is divided among (1: the whole budget, as the store holds it). */
   readonly shareOf: number;
@@ -37,7 +39,7 @@ function usd(pico: bigint): string {
 }
 
 export function exhaustedError(r: Refusal): BudgetExhaustedError {
-  const { budget, account, pico } = r;
+  const { budget, account, pico, tokens } = r;
   const whose =
     budget.per === 'Agent' ? `agent ${r.agent}` : `client key ${account.who} of agent ${r.agent}`;
   const share =
@@ -54,11 +56,24 @@ export function exhaustedError(r: Refusal): BudgetExhaustedError {
         `, this call may cost up to ${usd(pico)} USD`,
     );
   if (account.limitTokens !== undefined)
-    limits.push(`spent ${String(account.spentTokens)} of ${String(account.limitTokens)} tokens`);
+    limits.push(
+      `spent ${String(account.spentTokens)} of ${String(account.limitTokens)} tokens` +
+        (account.reservedTokens > 0n
+          ? `, ${String(account.reservedTokens)} tokens held by calls in flight`
+          : '') +
+        `, this call may use up to ${String(tokens)} tokens`,
+    );
+  // A worst case above the whole limit fits in no period: waiting for the reset will not help.
+  const never =
+    (account.limitPico !== undefined && pico > account.limitPico) ||
+    (account.limitTokens !== undefined && tokens > account.limitTokens);
   const resets = new Date(account.period.endMs).toISOString();
+  const after = never
+    ? `; this call's worst case is more than the whole ${share === '' ? 'budget' : 'share'}, so it will not fit after the reset (${resets}) either: lower max_tokens or the input, or raise the budget`
+    : `; it resets at ${resets}`;
   return new BudgetExhaustedError(
     budget.name,
-    `budget "${budget.name}" (${budget.period}, per ${budget.per}) of ${whose} is exhausted${share}: ${limits.join('; ')}; it resets at ${resets}`,
+    `budget "${budget.name}" (${budget.period}, per ${budget.per}) of ${whose} is exhausted${share}: ${limits.join('; ')}${after}`,
     account.period.endMs - r.now,
     budget.onExhausted === 'Fallback',
   );

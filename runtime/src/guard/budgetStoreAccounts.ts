@@ -171,8 +171,10 @@ export function refusedByStore(
       spentPico: state.spentPico,
       reservedPico: state.reservedPico,
       spentTokens: state.spentTokens,
+      reservedTokens: state.reservedTokens,
     },
     pico: claim.request.worstPico,
+    tokens: claim.request.worstTokens,
     now,
     shareOf: 1,
   });

@@ -126,7 +126,7 @@ describe('a budget on /v1/messages', () => {
     expect(body.type).toBe('error');
     expect(body.error.type).toBe('rate_limit_error');
     expect(body.error.message).toMatch(
-      /^budget "daily" \(Day, per Agent\) of agent support-agent is exhausted: spent 0 of 0\.01 USD, this call may cost up to 0\.015\d* USD; it resets at 2026-11-25T00:00:00\.000Z$/,
+      /^budget "daily" \(Day, per Agent\) of agent support-agent is exhausted: spent 0 of 0\.01 USD, this call may cost up to 0\.015\d* USD; this call's worst case is more than the whole budget, so it will not fit after the reset \(2026-11-25T00:00:00\.000Z\) either: lower max_tokens or the input, or raise the budget$/,
     );
     const metrics = await runtime.metrics.registry.metrics();
     expect(metrics).toContain(
@@ -153,6 +153,10 @@ describe('a budget on /v1/messages', () => {
     const { app, runtime } = routes([tokensOnly], []);
     const res = await app.inject({ method: 'POST', url: '/v1/messages', payload: MESSAGE });
     expect(res.statusCode).toBe(429);
+    // The call's worst case in tokens is named, and that it cannot fit in any period.
+    expect(res.json<{ error: { message: string } }>().error.message).toMatch(
+      /: spent 0 of 500 tokens, this call may use up to 1\d{3} tokens; this call's worst case is more than the whole budget/,
+    );
     const metrics = await runtime.metrics.registry.metrics();
     expect(metrics).toContain(
       'budget_rejected_total{name="support-agent",budget="daily",reason="exhausted"} 1',
