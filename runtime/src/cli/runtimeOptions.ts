@@ -74,6 +74,21 @@ Policy source (one of):
                         a conversation's cache-affinity pin (default 300000; tests shorten it
                         with the simulator's --cache-ttl-ms; one-hour breakpoints keep 1 h)
   --help                show this text
+
+Environment, with --policy or --manifests (the operator sets these in a pod):
+  ANTHROPIC_API_KEY     the provider key (each further backend's: the variable its apiKeyEnv
+                        names in the policy), when no Secret among the manifests holds it
+  BREAKWATER_CLIENT_KEYS
+                        the keys callers present (x-api-key), comma-separated; required when
+                        the policy names a client-keys Secret (--manifests: that Secret among
+                        the manifests also works; this wins when set)
+  BREAKWATER_DURABILITY_KEY_FILE, _PASSWORD_FILE, _CA_FILE
+                        durable runs: the journal's 32-byte key, the store's password and CA
+                        (--manifests: the Secrets among the manifests also work)
+  BREAKWATER_RATE_LIMIT_STORE_PASSWORD_FILE, _CA_FILE
+                        the rate-limit store's password and CA
+  BREAKWATER_BACKEND_CREDENTIALS_DIR, BREAKWATER_MCP_HEADERS_DIR
+                        where Bedrock/Vertex credentials and MCP servers' headers are read
 `;
 
 export type RuntimeCli =
