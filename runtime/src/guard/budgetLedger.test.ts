@@ -295,7 +295,7 @@ describe('a budget ledger', () => {
     expect(l.refusals().get('monthly')?.unpriced).toBe(1);
   });
 
-  it('lets an unpriced model through a token budget and a Shadow dollar budget, counting its tokens', () => {
+  it('lets an unpriced model through a token budget and a Shadow dollar budget, counting its tokens and what Shadow would have refused', () => {
     const { ledger: l } = ledger([
       budget({ name: 'tokens', noDollars: true, limitTokens: 1_000_000 }),
       budget({ name: 'watch', onExhausted: 'Shadow' }),
@@ -304,6 +304,9 @@ describe('a budget ledger', () => {
     ticket?.note(1, 'primary', { inputTokens: 10, outputTokens: 5 });
     ticket?.settle();
     expect(l.account('tokens')).toMatchObject({ spentTokens: 15n, spentPico: 0n });
+    // Its dollars cannot be counted: the Shadow budget says it would have refused the call.
+    expect(l.refusals().get('watch')?.shadow).toBe(1);
+    expect(l.refusals().get('tokens')).toBeUndefined();
   });
 
   it('refuses on tokens, naming spent and limit', () => {

@@ -407,6 +407,9 @@ export class BudgetLedger {
         this.#tallies.refused(refusing.name).unpriced++;
         throw new UnpricedModelError(worst.model, worst.message);
       }
+      // A Shadow dollar budget lets the call go, uncounted in dollars: it would have refused it.
+      for (const b of this.#budgets)
+        if (b.limitMicroUsd !== undefined) this.#tallies.refused(b.name).shadow++;
     }
     return { pico: worst.priced ? worst.picoUsd : 0n, tokens: BigInt(worst.tokens) };
   }

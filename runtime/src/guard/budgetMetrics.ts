@@ -5,7 +5,9 @@
  */
 import type { Counter, Gauge } from 'prom-client';
 import type { BudgetLedger } from './budgetLedger.ts';
-import { Delta, type CounterChild, type ScrapedMetrics } from './scrapedMetrics.ts';
+import { formatUsd } from '../../../contract/src/api/usd.ts';
+import { PICODOLLARS_PER_USD } from '../../../contract/src/spend/callCost.ts';
+import { Delta, type ScrapedMetrics } from './scrapedMetrics.ts';
 
 export class BudgetMetrics {
   readonly #scraped: ScrapedMetrics;
@@ -68,8 +70,9 @@ export class BudgetMetrics {
    */
   bind(ledger: BudgetLedger): () => void {
     const name = ledger.name;
-    const spent = new Map<string, { child: CounterChild; last: bigint }>();
-    const spendLabels: { name: string; model: string; backend: string }[] = [];
+    type SpendLabels = { name: string; model: string; backend: string };
+    const spent = new Map<string, { labels: SpendLabels; last: bigint }>();
+    const spendLabels: SpendLabels[] = [];
     this.#scraped.on(this.budgetSpend, ledger, () => {
       for (const target of ledger.spendByTarget()) {
         const key = `${target.model}\n${target.backend}`;
@@ -77,12 +80,14 @@ export class BudgetMetrics {
         if (entry === undefined) {
           const labels = { name, model: target.model, backend: target.backend };
           spendLabels.push(labels);
-          entry = { child: this.budgetSpend.labels(labels), last: 0n };
+          entry = { labels, last: 0n };
           spent.set(key, entry);
         }
-        const delta = target.picoUsd - entry.last;
-        // Whole picodollars to dollars: exact until the float, which is the metric's own.
-        if (delta > 0n) entry.child.inc(Number(delta) / 1e12);
+        if (target.picoUsd === entry.last) continue;
+        // The exact total in dollars, as the nearest float: adding each call's cost as a float
+        // would show 0.029611500000000006 where the money is 0.0296115.
+        this.budgetSpend.remove(entry.labels);
+        this.budgetSpend.inc(entry.labels, Number(formatUsd(target.picoUsd, PICODOLLARS_PER_USD)));
         entry.last = target.picoUsd;
       }
     });
