@@ -18,7 +18,8 @@ const LEASE_MS = 60_000;
 
 let redis: RedisHandle;
 let client: RedisClientType;
-const replica = (name: string, leaseMs = LEASE_MS) => new RunLeases(client, PREFIX, name, leaseMs);
+const replica = (name: string, leaseMs = LEASE_MS) =>
+  new RunLeases(client, PREFIX, name, leaseMs, (op) => op);
 
 beforeAll(async () => {
   redis = await startRedis();

@@ -70,6 +70,8 @@ async function api(
   init: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const response = await fetch(`${rt.runtime.url}${path}`, {
+    // A request the runtime never answers fails here, naming the path, not at jest's timeout.
+    signal: AbortSignal.timeout(20_000),
     method: init.body === undefined ? 'GET' : 'POST',
     headers: {
       'x-api-key': init.key ?? KEY_A,
@@ -283,6 +285,29 @@ describe('/v1/agent/invoke with Idempotency-Key', () => {
       result: live.body,
     });
     expect((await api(rt, `/v1/agent/runs/${run}`, { key: KEY_B })).status).toBe(404);
+  });
+
+  it('is answered while the store holds its connections and answers nothing', async () => {
+    const rt = await runtime();
+    const body = { input: 'Say hello.' };
+    // Connected and journaling first.
+    expect(
+      (await api(rt, '/v1/agent/invoke', { body, headers: { 'idempotency-key': randomUUID() } }))
+        .status,
+    ).toBe(200);
+    redis.freeze();
+    try {
+      // An ordinary invocation, as with the store down; the runs endpoints say it is unavailable.
+      const invoked = await api(rt, '/v1/agent/invoke', {
+        body,
+        headers: { 'idempotency-key': `frozen-${randomUUID()}` },
+      });
+      expect(invoked.status).toBe(200);
+      expect((await api(rt, '/v1/agent/runs', { body })).status).toBe(503);
+      expect((await api(rt, `/v1/agent/runs/${randomUUID()}`)).status).toBe(503);
+    } finally {
+      redis.thaw();
+    }
   });
 
   it('is refused with stream, naming the field and the fix', async () => {

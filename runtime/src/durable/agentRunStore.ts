@@ -55,23 +55,28 @@ export class AgentRunStore {
 
   /** Writes a new run's record; false when the run already has one. */
   async create(run: string, record: AgentRunRecord): Promise<boolean> {
-    const reply = await this.#store.client.set(
-      agentRunKey(this.#store.prefix, run),
-      this.#seal(run, record),
-      { NX: true, PX: this.#store.retentionMs },
+    const reply = await this.#store.deadline(
+      this.#store.client.set(agentRunKey(this.#store.prefix, run), this.#seal(run, record), {
+        NX: true,
+        PX: this.#store.retentionMs,
+      }),
     );
     return reply === 'OK';
   }
 
   async write(run: string, record: AgentRunRecord): Promise<void> {
-    await this.#store.client.set(agentRunKey(this.#store.prefix, run), this.#seal(run, record), {
-      PX: this.#store.retentionMs,
-    });
+    await this.#store.deadline(
+      this.#store.client.set(agentRunKey(this.#store.prefix, run), this.#seal(run, record), {
+        PX: this.#store.retentionMs,
+      }),
+    );
   }
 
   /** The run's record; undefined when it has none, it expired or it cannot be opened. */
   async read(run: string): Promise<AgentRunRecord | undefined> {
-    const sealed = await this.#store.client.get(agentRunKey(this.#store.prefix, run));
+    const sealed = await this.#store.deadline(
+      this.#store.client.get(agentRunKey(this.#store.prefix, run)),
+    );
     if (sealed === null) return undefined;
     try {
       const plain = this.#store.cipher.open(Buffer.from(sealed, 'base64'), `${run}|agent`);
@@ -84,7 +89,7 @@ export class AgentRunStore {
   /** The steps its journal holds so far. */
   async steps(run: string): Promise<number> {
     const [log] = runKeys(this.#store.prefix, run);
-    return log === undefined ? 0 : this.#store.client.lLen(log);
+    return log === undefined ? 0 : this.#store.deadline(this.#store.client.lLen(log));
   }
 
   #seal(run: string, record: AgentRunRecord): string {

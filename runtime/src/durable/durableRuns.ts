@@ -58,8 +58,13 @@ export type RunHeader =
   { readonly ok: true; readonly run: RunRef } | { readonly ok: false; readonly message: string };
 
 /** Where journals live, for what else a run keeps beside its journal (agentRunStore.ts). */
+/** A store command raced against the journal's deadline (JournalConnection.deadline). */
+export type Deadline = <T>(op: Promise<T>) => Promise<T>;
+
 export interface JournalStore {
   readonly client: RedisClientType;
+  /** Every command on `client` goes through it: a store that stopped answering fails it. */
+  readonly deadline: Deadline;
   readonly cipher: JournalCipher;
   readonly prefix: string;
   readonly retentionMs: number;
@@ -164,7 +169,13 @@ export class DurableRuns {
     const connection = this.#link.current;
     if (connection?.client.isReady !== true) return undefined;
     const { client, cipher, settings } = connection;
-    return { client, cipher, prefix: settings.keyPrefix, retentionMs: settings.retentionMs };
+    return {
+      client,
+      deadline: (op) => this.#link.deadline(op),
+      cipher,
+      prefix: settings.keyPrefix,
+      retentionMs: settings.retentionMs,
+    };
   }
 
   /**
@@ -313,7 +324,9 @@ export class DurableRuns {
     const connection = this.#link.current;
     if (connection === undefined) return undefined;
     const { keyPrefix: prefix, retentionMs } = connection.settings;
-    return listRuns(connection.client, { prefix, retentionMs, limit, now: this.#deps.clock.now() });
+    return this.#link.deadline(
+      listRuns(connection.client, { prefix, retentionMs, limit, now: this.#deps.clock.now() }),
+    );
   }
 }
 

@@ -177,6 +177,26 @@ export class JournalConnection {
     if (connection?.client.isOpen === true) connection.client.destroy();
   }
 
+  /**
+   * `op`'s answer, or a rejection once it took longer than OP_TIMEOUT_MS: for the store's
+   * commands off a call's path (the runs the runtime owns, their leases, the listing), which
+   * must not wait on a store that stopped answering any more than a call does. Not counted as
+   * an unjournaled call.
+   */
+  async deadline<T>(op: Promise<T>): Promise<T> {
+    let cancel: (() => void) | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      cancel = this.#deps.clock.setTimeout(() => {
+        reject(new Error(`the journal store gave no answer within ${String(OP_TIMEOUT_MS)}ms`));
+      }, OP_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([op, deadline]);
+    } finally {
+      cancel?.();
+    }
+  }
+
   /** `op`'s answer, or undefined when it failed or took longer than OP_TIMEOUT_MS. */
   async within<T>(op: Promise<T>): Promise<T | undefined> {
     let cancel: (() => void) | undefined;

@@ -8,6 +8,8 @@ const LEASE_MS = 3_000;
 class MemoryLeases {
   readonly ends = new Map<string, { holder: string; ends: number }>();
   down = false;
+  /** Answers nothing at all (a frozen server: the connection open, no reply). */
+  frozen = false;
   readonly time: ManualClock;
   constructor(time: ManualClock) {
     this.time = time;
@@ -16,6 +18,7 @@ class MemoryLeases {
   as(replica: string): LeaseStore {
     const check = () => {
       if (this.down) return Promise.reject(new Error('connection refused'));
+      if (this.frozen) return new Promise<void>(() => undefined);
       return Promise.resolve();
     };
     const grant = (run: string) => {
@@ -146,6 +149,20 @@ describe('a lease this replica holds', () => {
     expect(heard.lost).toEqual(['run-1:unrenewed']);
     expect(heard.failures).toBeGreaterThanOrEqual(2);
     // Given up while the store still counted it held: no one could have taken it yet.
+    expect(store.ends.get('run-1')?.ends).toBeGreaterThanOrEqual(time.now());
+  });
+
+  it('is given up before it can lapse when the store stops answering and hangs every renewal', async () => {
+    const time = new ManualClock(1_000_000);
+    const store = new MemoryLeases(time);
+    const clock = new ManualClock(0);
+    const { keeper: a, heard } = keeper(clock, store.as('a'));
+    await a.hold('run-1');
+    store.frozen = true;
+
+    await pass(Math.ceil((LEASE_MS * 5) / 6) + 10, [time, clock]);
+
+    expect(heard.lost).toEqual(['run-1:unrenewed']);
     expect(store.ends.get('run-1')?.ends).toBeGreaterThanOrEqual(time.now());
   });
 

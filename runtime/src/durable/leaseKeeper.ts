@@ -55,6 +55,7 @@ export class LeaseKeeper {
   readonly #held = new Map<string, number>();
   #renewTimer: Cancel | undefined;
   #scanTimer: Cancel | undefined;
+  #giveUpTimer: Cancel | undefined;
   #renewing = false;
   #scanning = false;
 
@@ -85,6 +86,7 @@ export class LeaseKeeper {
     if (!(await this.#deps.store.acquire(run))) return false;
     this.#held.set(run, sent);
     this.#scheduleRenewals();
+    this.#armGiveUp();
     return true;
   }
 
@@ -122,6 +124,8 @@ export class LeaseKeeper {
     this.stopScanning();
     this.#renewTimer?.();
     this.#renewTimer = undefined;
+    this.#giveUpTimer?.();
+    this.#giveUpTimer = undefined;
     this.#held.clear();
   }
 
@@ -138,6 +142,7 @@ export class LeaseKeeper {
         if (from === undefined) continue;
         this.#held.set(run, sent);
         this.#scheduleRenewals();
+        this.#armGiveUp();
         this.#deps.events.tookOver(run, from);
       }
     } catch (err) {
@@ -147,31 +152,63 @@ export class LeaseKeeper {
     }
   }
 
-  /** One round of renewals; a lease taken or left unrenewed too long is lost. */
+  /**
+   * One round of renewals, side by side; a lease taken or left unrenewed too long is lost. A
+   * renewal the store never answers fails by its deadline (JournalConnection.deadline), and
+   * the give-up timer does not wait for the round.
+   */
   async renew(): Promise<void> {
     if (this.#renewing) return;
     this.#renewing = true;
     try {
-      for (const [run, last] of [...this.#held]) {
-        const sent = this.#deps.clock.now();
-        let kept: boolean | undefined;
-        try {
-          kept = await this.#deps.store.renew(run);
-        } catch (err) {
-          this.#deps.events.failed(err);
-        }
-        if (!this.#held.has(run)) continue;
-        if (kept === true) {
-          this.#held.set(run, sent);
-        } else if (kept === false) {
-          this.#lose(run, 'taken');
-        } else if (this.#deps.clock.now() - last >= this.#deps.leaseMs * GIVE_UP_AFTER) {
-          this.#lose(run, 'unrenewed');
-        }
-      }
+      await Promise.all(
+        [...this.#held].map(async ([run, last]) => {
+          const sent = this.#deps.clock.now();
+          let kept: boolean | undefined;
+          try {
+            kept = await this.#deps.store.renew(run);
+          } catch (err) {
+            this.#deps.events.failed(err);
+          }
+          if (this.#held.get(run) !== last) return;
+          if (kept === true) {
+            this.#held.set(run, sent);
+          } else if (kept === false) {
+            this.#lose(run, 'taken');
+          } else if (this.#stale(last)) {
+            this.#lose(run, 'unrenewed');
+          }
+        }),
+      );
     } finally {
       this.#renewing = false;
+      this.#armGiveUp();
     }
+  }
+
+  #stale(lastRenewed: number): boolean {
+    return this.#deps.clock.now() - lastRenewed >= this.#deps.leaseMs * GIVE_UP_AFTER;
+  }
+
+  /**
+   * Gives up each lease left unrenewed for GIVE_UP_AFTER of its length, on time: at the
+   * earliest such moment among the leases held, whatever a round of renewals is waiting on.
+   */
+  #armGiveUp(): void {
+    this.#giveUpTimer?.();
+    this.#giveUpTimer = undefined;
+    if (this.#held.size === 0) return;
+    const earliest = Math.min(...this.#held.values());
+    const at = earliest + this.#deps.leaseMs * GIVE_UP_AFTER;
+    this.#giveUpTimer = this.#deps.clock.setTimeout(
+      () => {
+        this.#giveUpTimer = undefined;
+        for (const [run, last] of [...this.#held])
+          if (this.#stale(last)) this.#lose(run, 'unrenewed');
+        this.#armGiveUp();
+      },
+      Math.max(0, at - this.#deps.clock.now()),
+    );
   }
 
   #lose(run: string, why: 'taken' | 'unrenewed'): void {

@@ -286,6 +286,6 @@ class CurrentLeases implements LeaseStore {
   #leases(): RunLeases {
     const store = this.#durable.store;
     if (store === undefined) throw new Error('the journal store is not connected');
-    return new RunLeases(store.client, store.prefix, this.#replica, this.#leaseMs);
+    return new RunLeases(store.client, store.prefix, this.#replica, this.#leaseMs, store.deadline);
   }
 }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RedisClientType } from '@redis/client';
 import { runScript, type LuaScript } from '../rateLimitStore/luaScripts.ts';
+import type { Deadline } from './durableRuns.ts';
 import type { LeaseStore } from './leaseKeeper.ts';
 
 const source = readFileSync(new URL('./lease.lua', import.meta.url), 'utf8');
@@ -27,9 +28,18 @@ export class RunLeases implements LeaseStore {
   readonly #keys: string[];
   readonly #replica: string;
   readonly #leaseMs: number;
+  readonly #deadline: Deadline;
 
-  constructor(client: RedisClientType, prefix: string, replica: string, leaseMs: number) {
+  /** `deadline` bounds each command: a renewal the store never answers is one that failed. */
+  constructor(
+    client: RedisClientType,
+    prefix: string,
+    replica: string,
+    leaseMs: number,
+    deadline: Deadline,
+  ) {
     this.#client = client;
+    this.#deadline = deadline;
     this.#keys = leaseKeys(prefix);
     this.#replica = replica;
     this.#leaseMs = leaseMs;
@@ -59,22 +69,26 @@ export class RunLeases implements LeaseStore {
   }
 
   async lapsed(limit: number): Promise<string[]> {
-    const reply = await runScript(this.#client, LEASE_SCRIPT, this.#keys, [
-      'lapsed',
-      String(limit),
-      this.#replica,
-      String(this.#leaseMs),
-    ]);
+    const reply = await this.#deadline(
+      runScript(this.#client, LEASE_SCRIPT, this.#keys, [
+        'lapsed',
+        String(limit),
+        this.#replica,
+        String(this.#leaseMs),
+      ]),
+    );
     return (reply as unknown[]).map(String);
   }
 
   async #run(mode: string, run: string): Promise<[number, unknown]> {
-    const reply = await runScript(this.#client, LEASE_SCRIPT, this.#keys, [
-      mode,
-      run,
-      this.#replica,
-      String(this.#leaseMs),
-    ]);
+    const reply = await this.#deadline(
+      runScript(this.#client, LEASE_SCRIPT, this.#keys, [
+        mode,
+        run,
+        this.#replica,
+        String(this.#leaseMs),
+      ]),
+    );
     return reply as [number, unknown];
   }
 }
