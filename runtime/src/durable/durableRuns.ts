@@ -293,9 +293,11 @@ export class DurableRuns {
       this.#tails.forget(`${step.run.owner}|${step.run.id}`);
       return;
     }
-    await this.#link.within(
-      connection.journal.abandon(step.run.id, step.position, step.kind, step.match),
-    );
+    // The call already failed and is not journaled either way: a store that cannot drop the
+    // marker leaves a started step, which a replay treats as an unknown outcome.
+    await this.#link
+      .deadline(connection.journal.abandon(step.run.id, step.position, step.kind, step.match))
+      .catch(() => undefined);
   }
 
   #diverged(run: RunRef, position: number): void {

@@ -115,8 +115,10 @@ export class JournalConnection {
     this.close();
     this.#deps.activity.store('Connecting');
     const client = redisClient(settings.store.redis, secrets);
+    // The connection's own failures (each reconnect attempt too) say how the store is, and
+    // count no call: a call is counted when it goes on unjournaled (`within`, `degrade`).
     const onError = (err: unknown) => {
-      this.degrade('store_error', messageOf(err));
+      this.#storeFailed('store_error', messageOf(err));
     };
     client.on('error', onError);
     client.on('ready', () => {
@@ -197,7 +199,10 @@ export class JournalConnection {
     }
   }
 
-  /** `op`'s answer, or undefined when it failed or took longer than OP_TIMEOUT_MS. */
+  /**
+   * A call's journaling: `op`'s answer, or undefined when it failed or took longer than
+   * OP_TIMEOUT_MS — then the call goes on unjournaled, and is counted once.
+   */
   async within<T>(op: Promise<T>): Promise<T | undefined> {
     let cancel: (() => void) | undefined;
     const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
@@ -218,11 +223,17 @@ export class JournalConnection {
     }
   }
 
+  /** A call goes on unjournaled because of the store: counted, and the store's state told. */
   degrade(reason: 'store_unavailable' | 'store_error', message: string): void {
     this.#deps.metrics.unjournaled.inc({ reason });
+    this.#storeFailed(reason, message);
+  }
+
+  /** The store failed: its state says so, and the log once until it answers again. */
+  #storeFailed(reason: 'store_unavailable' | 'store_error', message: string): void {
     const connected = this.#connection?.client.isReady === true;
     this.#deps.activity.store('Unavailable', connected ? 'StoreError' : 'Unreachable', message);
-    if (this.#degraded === message) return;
+    if (this.#degraded !== undefined) return;
     this.#degraded = message;
     this.#deps.logger.warn(
       { reason, error: message },
