@@ -33,11 +33,15 @@ afterAll(async () => {
   await redis.remove();
 });
 
+/** Owners as durableRuns.ts makes them: `<journal key id>:<client>` (owner.lua). */
+const OWNER_A = 'key-one:owner-a';
+const OWNER_B = 'key-one:owner-b';
+
 /** Plays `calls` (kind and request) as one attempt, completing each live step. */
 async function attempt(run: string, calls: readonly [kind: 'model' | 'tool', c: string][]) {
   const verdicts: string[] = [];
   for (const [kind, c] of calls) {
-    const claim = await journal.claim(run, 'owner-a', kind, hash(c));
+    const claim = await journal.claim(run, OWNER_A, kind, hash(c));
     verdicts.push(
       claim.verdict === 'live'
         ? `live@${String(claim.position)}${claim.diverged ? ' diverged' : ''}`
@@ -121,9 +125,9 @@ describe('a run journal', () => {
   it('tells a call that started and never completed by its started marker', async () => {
     const run = randomUUID();
     await attempt(run, [['model', 'a']]);
-    await journal.claim(run, 'owner-a', 'tool', hash('b'));
+    await journal.claim(run, OWNER_A, 'tool', hash('b'));
     const again = await attempt(run, [['model', 'a']]);
-    const claim = await journal.claim(run, 'owner-a', 'tool', hash('b'));
+    const claim = await journal.claim(run, OWNER_A, 'tool', hash('b'));
     expect(again).toEqual(['replay@0 new attempt']);
     expect(claim).toEqual({
       verdict: 'replay',
@@ -136,7 +140,7 @@ describe('a run journal', () => {
   it('drops a failed call’s marker while it is the last step, and the cursor with it', async () => {
     const run = randomUUID();
     await attempt(run, [['model', 'a']]);
-    const failed = await journal.claim(run, 'owner-a', 'model', hash('b'));
+    const failed = await journal.claim(run, OWNER_A, 'model', hash('b'));
     if (failed.verdict !== 'live') throw new Error('expected a live step');
     await journal.abandon(run, failed.position, 'model', hash('b'));
     expect(await attempt(run, [['model', 'b']])).toEqual(['live@1']);
@@ -154,13 +158,44 @@ describe('a run journal', () => {
   it('belongs to the owner that started it', async () => {
     const run = randomUUID();
     await attempt(run, [['model', 'a']]);
-    expect(await journal.claim(run, 'owner-b', 'model', hash('a'))).toEqual({
+    expect(await journal.claim(run, OWNER_B, 'model', hash('a'))).toEqual({
       verdict: 'forbidden',
     });
-    expect(await journal.claim(run, 'owner-b', 'model', hash('x'))).toEqual({
+    expect(await journal.claim(run, OWNER_B, 'model', hash('x'))).toEqual({
       verdict: 'forbidden',
     });
     expect(await log(run)).toEqual([done('model', 'a')]);
+  });
+
+  it('begins again, live, for whoever calls first once the journal key was rotated: its steps cannot be read', async () => {
+    const run = randomUUID();
+    await attempt(run, [
+      ['model', 'a'],
+      ['tool', 'b'],
+    ]);
+    // Under the old key's id the run is still OWNER_A's alone.
+    expect(await journal.append(run, 'key-two:owner-a', 2, done('model', 'c'))).toBe(0);
+    expect(await journal.claim(run, 'key-two:owner-a', 'model', hash('a'))).toEqual({
+      verdict: 'live',
+      position: 0,
+      diverged: false,
+    });
+    expect(await log(run)).toEqual([stepHeader('model', 'started', hash('a'))]);
+    // The run is the caller's under the new key: another client key is refused, as ever.
+    expect(await journal.claim(run, 'key-two:owner-b', 'model', hash('a'))).toEqual({
+      verdict: 'forbidden',
+    });
+  });
+
+  it('knows an owner written before key ids by its client part', async () => {
+    const run = randomUUID();
+    await attempt(run, [['model', 'a']]);
+    await client.set(runKeys(PREFIX, run)[2] ?? '', 'owner-a');
+    expect(await journal.claim(run, OWNER_A, 'model', hash('a'))).toMatchObject({
+      verdict: 'replay',
+      position: 0,
+    });
+    expect(await journal.claim(run, OWNER_B, 'model', hash('a'))).toEqual({ verdict: 'forbidden' });
   });
 
   it('counts what its claims decided: replayed steps, new attempts, divergences', async () => {
@@ -171,7 +206,7 @@ describe('a run journal', () => {
       ['tool', 'b'],
     ]);
     // A tool call that started and never completed: found again, it is not a replayed step.
-    await journal.claim(run, 'owner-a', 'model', hash('c'));
+    await journal.claim(run, OWNER_A, 'model', hash('c'));
     expect(await counts()).toEqual({});
     expect(
       await attempt(run, [
@@ -179,7 +214,7 @@ describe('a run journal', () => {
         ['tool', 'b'],
       ]),
     ).toEqual(['replay@0 new attempt', 'replay@1']);
-    await journal.claim(run, 'owner-a', 'model', hash('c'));
+    await journal.claim(run, OWNER_A, 'model', hash('c'));
     expect(await counts()).toEqual({ resumed: '1', replayed: '2' });
     expect(
       await attempt(run, [
@@ -198,15 +233,15 @@ describe('a run journal', () => {
       ['model', 'a'],
       ['tool', 'b'],
     ]);
-    expect(await journal.append(run, 'owner-b', 2, done('model', 'c'))).toBe(-1);
-    expect(await journal.append(run, 'owner-a', 3, done('model', 'c'))).toBe(0);
-    expect(await journal.append(run, 'owner-a', 2, done('model', 'c'))).toBe(1);
+    expect(await journal.append(run, OWNER_B, 2, done('model', 'c'))).toBe(-1);
+    expect(await journal.append(run, OWNER_A, 3, done('model', 'c'))).toBe(0);
+    expect(await journal.append(run, OWNER_A, 2, done('model', 'c'))).toBe(1);
     // A restarted agent's first call moves the cursor back to step one: the tail is elsewhere.
-    expect(await journal.claim(run, 'owner-a', 'model', hash('a'))).toMatchObject({
+    expect(await journal.claim(run, OWNER_A, 'model', hash('a'))).toMatchObject({
       verdict: 'replay',
       newAttempt: true,
     });
-    expect(await journal.append(run, 'owner-a', 3, done('model', 'd'))).toBe(0);
+    expect(await journal.append(run, OWNER_A, 3, done('model', 'd'))).toBe(0);
     expect(await log(run)).toEqual([done('model', 'a'), done('tool', 'b'), done('model', 'c')]);
   });
 
@@ -214,7 +249,7 @@ describe('a run journal', () => {
     const run = randomUUID();
     await client.scriptFlush();
     expect(await attempt(run, [['tool', 'a']])).toEqual(['live@0']);
-    expect(await journal.append(run, 'owner-a', 1, done('model', 'b'))).toBe(1);
+    expect(await journal.append(run, OWNER_A, 1, done('model', 'b'))).toBe(1);
     expect(await log(run)).toEqual([done('tool', 'a'), done('model', 'b')]);
   });
 

@@ -6,6 +6,9 @@
  * store takes the run over when the lease lapses and finishes it from the journal.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { createClient } from '@redis/client';
 import { startMcpServer, type McpTestServer } from '../support/mcpServer.ts';
@@ -285,6 +288,26 @@ describe('/v1/agent/invoke with Idempotency-Key', () => {
       result: live.body,
     });
     expect((await api(rt, `/v1/agent/runs/${run}`, { key: KEY_B })).status).toBe(404);
+  });
+
+  it('runs again, live, once the journal key was rotated: its record cannot be read', async () => {
+    const key = `order-${randomUUID()}`;
+    const body = { input: 'File the tickets: use tool tools__file_ticket 1 times.' };
+    const headers = { 'idempotency-key': key };
+    const before = await runtime();
+    expect((await api(before, '/v1/agent/invoke', { body, headers })).status).toBe(200);
+    const dir = mkdtempSync(join(tmpdir(), 'bw-rotated-key-'));
+    try {
+      const keyFile = join(dir, 'key');
+      writeFileSync(keyFile, Buffer.alloc(32, 9).toString('base64'));
+      const after = await runtime({ ...LEASE_ENV, BREAKWATER_DURABILITY_KEY_FILE: keyFile });
+      const again = await api(after, '/v1/agent/invoke', { body, headers });
+      expect(again.status).toBe(200);
+      expect(again.headers.get('x-breakwater-replayed')).toBeNull();
+      expect(mcp.calls.get('file_ticket')).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('is answered while the store holds its connections and answers nothing', async () => {

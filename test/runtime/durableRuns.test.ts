@@ -6,6 +6,9 @@
  * new runtime over the same store with the same run id.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
 import { createClient } from '@redis/client';
@@ -257,6 +260,34 @@ describe('a run and its journal', () => {
     expect(mcp.calls.get('file_ticket')).toBeUndefined();
     expect((await sim.stats()).requests).toBe(1);
     expect(await metric('agent_durable_refused_calls_total')).toBe(2);
+  });
+
+  it('goes on live for the key that started it once the journal key was rotated', async () => {
+    const run = randomUUID();
+    await sdk(KEY_A, run).messages.create(ask('Summarise ticket 4513.'));
+    const dir = mkdtempSync(join(tmpdir(), 'bw-rotated-key-'));
+    const keyFile = join(dir, 'key');
+    writeFileSync(keyFile, Buffer.alloc(32, 9).toString('base64'));
+    const rotated = await durableRuntime(setup(), { BREAKWATER_DURABILITY_KEY_FILE: keyFile });
+    try {
+      const through = (key: string) =>
+        new Anthropic({
+          baseURL: rotated.runtime.url,
+          apiKey: key,
+          maxRetries: 0,
+          defaultHeaders: { 'Breakwater-Run-Id': run },
+        });
+      // The old steps cannot be read under the new key: the run begins again, live, its own.
+      const again = await through(KEY_A).messages.create(ask('Summarise ticket 4513.'));
+      expect(again.type).toBe('message');
+      expect((await sim.stats()).requests).toBe(2);
+      await expect(
+        through(KEY_B).messages.create(ask('Summarise ticket 4513.')),
+      ).rejects.toMatchObject({ status: 403 });
+    } finally {
+      await rotated.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('holds no prompt, answer or tool result in the clear', async () => {

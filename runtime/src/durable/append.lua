@@ -5,9 +5,13 @@
 -- KEYS: 1 the journal, 2 the cursor, 3 the owner. ARGV: 1 owner, 2 position, 3 entry, 4 retention ms.
 -- The owner and the cursor in one command (each command a script runs costs a few µs more).
 local held = redis.call('MGET', KEYS[3], KEYS[2])
-local owner = held[1]
-if owner and owner ~= ARGV[1] then
+local whose = ownerVerdict(held[1], ARGV[1])
+if whose == 'other' then
   return -1
+end
+if whose == 'rekeyed' then
+  -- Written under a journal key since rotated: the claim starts the run again.
+  return 0
 end
 local position = tonumber(ARGV[2])
 if redis.call('LLEN', KEYS[1]) ~= position then

@@ -6,9 +6,14 @@
 -- the run diverged at position, the rest of its journal dropped), or forbidden.
 -- The owner and the cursor in one command (each command a script runs costs a few µs more).
 local held = redis.call('MGET', KEYS[3], KEYS[2])
-local owner = held[1]
-if owner and owner ~= ARGV[1] then
+local whose = ownerVerdict(held[1], ARGV[1])
+if whose == 'other' then
   return { 'forbidden', -1, '', 0 }
+end
+if whose == 'rekeyed' then
+  -- Sealed under a journal key since rotated: unreadable, so the run begins again, live.
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
+  held[2] = false
 end
 local ttl = tonumber(ARGV[4])
 local want = ARGV[2] .. ARGV[3]

@@ -332,8 +332,9 @@ export class DurableRuns {
   }
 }
 
+/** `<key id>:<client>` (owner.lua): whose a run is, under which journal key. */
 function ownerOf(cipher: JournalCipher, presentedKey: string | undefined, podKey: boolean): string {
-  return podKey ? 'pods' : cipher.match(`client key ${presentedKey ?? ''}`);
+  return `${cipher.keyId}:${podKey ? 'pods' : cipher.match(`client key ${presentedKey ?? ''}`)}`;
 }
 
 function fingerprintOf(key: string | undefined, podKey: boolean): string | undefined {

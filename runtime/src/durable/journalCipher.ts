@@ -49,6 +49,12 @@ export function parseJournalKey(value: Buffer): Buffer {
  * (bench/results/runtime-durable.json).
  */
 export class JournalCipher {
+  /**
+   * The key's id: 16 hex characters that tell one journal key from another, and nothing of it.
+   * A run's owner carries it (owner.lua), so a run written under a key since rotated is known
+   * as unreadable rather than as another client's.
+   */
+  readonly keyId: string;
   readonly #key: KeyObject;
   readonly #matchKey: KeyObject;
   #ivs = Buffer.alloc(0);
@@ -57,6 +63,10 @@ export class JournalCipher {
   constructor(key: Buffer) {
     if (key.length !== KEY_BYTES) throw new JournalKeyError('the journal key must be 32 bytes');
     this.#key = createSecretKey(key);
+    this.keyId = createHmac('sha256', key)
+      .update('breakwater journal key id v1')
+      .digest('hex')
+      .slice(0, 16);
     this.#matchKey = createSecretKey(
       createHmac('sha256', key).update('breakwater journal match v1').digest(),
     );

@@ -20,14 +20,17 @@ import type { RedisClientType } from '@redis/client';
 import { sendScript, type LuaScript } from '../rateLimitStore/luaScripts.ts';
 import { stepHeader, type StepKind } from './journalEntry.ts';
 
-function load(name: string): LuaScript {
-  const source = readFileSync(new URL(`./${name}.lua`, import.meta.url), 'utf8');
+/** The script `name`, after the files of `prelude` (which only define local functions). */
+function load(name: string, prelude: readonly string[] = []): LuaScript {
+  const source = [...prelude, name]
+    .map((file) => readFileSync(new URL(`./${file}.lua`, import.meta.url), 'utf8'))
+    .join('\n');
   return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-const CLAIM_SCRIPT = load('claim');
+const CLAIM_SCRIPT = load('claim', ['owner']);
 const COMPLETE_SCRIPT = load('complete');
-const APPEND_SCRIPT = load('append');
+const APPEND_SCRIPT = load('append', ['owner']);
 
 export type Claim =
   | { readonly verdict: 'forbidden' }

@@ -101,7 +101,8 @@ async function readRun(
   const cursor = Math.min(Number(cursorText), steps);
   const lastStepMs = now - Math.max(0, retentionMs - pttl);
   const recent = now - lastStepMs < ACTIVE_RUN_WINDOW_MS;
-  const ownPods = owner === 'pods';
+  // `<key id>:pods` (owner.lua), or 'pods' from before key ids.
+  const ownPods = owner === 'pods' || owner.endsWith(':pods');
   return {
     run: ownPods ? id : runFingerprint(id),
     owner: ownPods ? 'pods' : 'client-key',
