@@ -5,7 +5,7 @@
  * redis-server.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
@@ -101,6 +101,34 @@ describe('a durable agent from --manifests', () => {
       const again = await client.messages.create(ask('What is a bulkhead?'));
       expect(again.id).toBe(first.id);
       expect((await sim.stats()).requests).toBe(1);
+    } finally {
+      await runtime.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says its key Secret is missing, naming it, and serves calls live', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bw-durable-manifests-'));
+    writeDurableManifests(dir, redis.address);
+    const file = join(dir, 'agent.yaml');
+    // The AgentDeployment's reference (written first) names a Secret the manifests lack.
+    writeFileSync(file, readFileSync(file, 'utf8').replace('name: journal-key', 'name: other-key'));
+    const runtime = await startRuntime(['--manifests', dir, '--log-level', 'info'], {
+      BREAKWATER_CLIENT_KEYS: KEY_A,
+    });
+    try {
+      // Not "set spec.durability": it is set, and its Secret is what is missing.
+      const started = await fetch(`${runtime.url}/v1/agent/runs`, {
+        method: 'POST',
+        headers: { 'x-api-key': KEY_A, 'content-type': 'application/json' },
+        body: JSON.stringify({ input: 'hello' }),
+      });
+      expect(started.status).toBe(503);
+      const { error } = (await started.json()) as { error: { message: string } };
+      expect(error.message).toContain('spec.durability is set');
+      expect(error.message).toContain('encryptionKeySecretRef (Secret other-key, key key)');
+      const client = runClient(runtime.url, randomUUID());
+      expect((await client.messages.create(ask('What is a bulkhead?'))).type).toBe('message');
     } finally {
       await runtime.stop();
       rmSync(dir, { recursive: true, force: true });

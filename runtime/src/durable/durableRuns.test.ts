@@ -45,6 +45,10 @@ describe('durable runs without their key', () => {
     const { runs, noKey } = durableRuns(clock);
     runs.configure(settings);
     expect(runs.enabled).toBe(false);
+    // Asked for and off: why is kept, for the endpoints to say (not "durability is not set").
+    expect(runs.unreadable).toMatch(
+      /durability\.encryptionKeySecretRef \(Secret [^,]+, key [^)]+\) from .*ENOENT.*--manifests put the Secret among them/,
+    );
     expect(runs.runOf(headers, 'k', false)).toBeUndefined();
     expect(await noKey()).toBe(1);
 
@@ -54,6 +58,7 @@ describe('durable runs without their key', () => {
     clock.advance(1);
     expect(runs.runOf(headers, 'k', false)).toMatchObject({ ok: true, run: { id: 'run-1' } });
     expect(runs.enabled).toBe(true);
+    expect(runs.unreadable).toBeUndefined();
     runs.close();
   });
 

@@ -100,6 +100,14 @@ export class DurableRuns {
     return this.#link.current !== undefined;
   }
 
+  /**
+   * Why runs are not kept though `spec.durability` asks for them: the journal key or the
+   * store's Secret cannot be read. Undefined when durability is on, or not asked for.
+   */
+  get unreadable(): string | undefined {
+    return this.#link.unreadable;
+  }
+
   /** The key as a Secret among `--manifests` gave it. */
   useManifestKey(key: Buffer | undefined): void {
     this.#link.useManifestKey(key);

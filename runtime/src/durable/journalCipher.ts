@@ -39,8 +39,17 @@ export function parseJournalKey(value: Buffer): Buffer {
   }
   if (text.length === KEY_BYTES) return Buffer.from(text, 'utf8');
   throw new JournalKeyError(
-    `durability.encryptionKeySecretRef: the key must be 32 bytes (raw, base64 or hex), got ${String(value.length)} bytes; make one with: openssl rand -base64 32`,
+    `durability.encryptionKeySecretRef: the key must be 32 bytes (raw, base64 or hex), got ${describeKey(text, value.length)}; make one with: openssl rand -base64 32`,
   );
+}
+
+/** What a key that is not 32 bytes holds: its bytes as hex or base64 spell them, else raw. */
+function describeKey(text: string, raw: number): string {
+  if (/^(?:[0-9a-fA-F]{2})+$/.test(text))
+    return `${String(text.length / 2)} bytes (hex, ${String(text.length)} characters)`;
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(text) && text.length % 4 === 0)
+    return `${String(Buffer.from(text, 'base64').length)} bytes (base64, ${String(text.length)} characters)`;
+  return `${String(raw)} bytes`;
 }
 
 /**

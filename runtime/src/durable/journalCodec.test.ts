@@ -26,14 +26,27 @@ describe('the journal key', () => {
   });
 
   it.each([
-    { name: 'too short', value: Buffer.from('short') },
-    { name: 'base64 of 16 bytes', value: Buffer.from(Buffer.alloc(16).toString('base64')) },
-  ])('is refused when $name, naming the field and how to make one', ({ value }) => {
-    expect(() => parseJournalKey(value)).toThrow(JournalKeyError);
-    expect(() => parseJournalKey(value)).toThrow(
-      /durability\.encryptionKeySecretRef.*openssl rand -base64 32/,
-    );
-  });
+    { name: 'too short', value: Buffer.from('short'), got: 'got 5 bytes;' },
+    {
+      name: 'base64 of 16 bytes',
+      value: Buffer.from(Buffer.alloc(16, 3).toString('base64')),
+      got: 'got 16 bytes (base64, 24 characters);',
+    },
+    {
+      name: 'hex of 20 bytes',
+      value: Buffer.from(Buffer.alloc(20, 3).toString('hex')),
+      got: 'got 20 bytes (hex, 40 characters);',
+    },
+  ])(
+    'is refused when $name, naming the field, what it holds and how to make one',
+    ({ value, got }) => {
+      expect(() => parseJournalKey(value)).toThrow(JournalKeyError);
+      expect(() => parseJournalKey(value)).toThrow(
+        /durability\.encryptionKeySecretRef.*openssl rand -base64 32/,
+      );
+      expect(() => parseJournalKey(value)).toThrow(got);
+    },
+  );
 });
 
 describe('a journal entry', () => {

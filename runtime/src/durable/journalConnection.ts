@@ -65,7 +65,8 @@ export class JournalConnection {
   #manifestKey: Buffer | undefined;
   #degraded: string | undefined;
   /** Settings whose key or Secret could not be read: tried again on a run's call, now and then. */
-  #unreadable: { readonly settings: DurabilitySettings; retryAt: number } | undefined;
+  #unreadable:
+    { readonly settings: DurabilitySettings; readonly why: string; retryAt: number } | undefined;
 
   constructor(deps: ConnectionDeps) {
     this.#deps = deps;
@@ -79,6 +80,11 @@ export class JournalConnection {
   /** Durability is asked for, connected or not (its key may be unreadable). */
   get configured(): boolean {
     return this.#connection !== undefined || this.#unreadable !== undefined;
+  }
+
+  /** Why durability is asked for and off: its key or Secret cannot be read (else undefined). */
+  get unreadable(): string | undefined {
+    return this.#unreadable?.why;
   }
 
   useManifestKey(key: Buffer | undefined): void {
@@ -98,12 +104,16 @@ export class JournalConnection {
     let cipher: JournalCipher;
     let secrets: { password?: string; ca?: string };
     try {
-      cipher = new JournalCipher(parseJournalKey(this.#readKey()));
+      cipher = new JournalCipher(parseJournalKey(this.#readKey(settings)));
       secrets = readSecrets(settings.store, this.#secretFiles());
     } catch (err) {
       this.close();
       // The kubelet may mount the Secret later (the volume is optional): read it again then.
-      this.#unreadable = { settings, retryAt: this.#deps.clock.now() + KEY_RETRY_MS };
+      this.#unreadable = {
+        settings,
+        why: messageOf(err),
+        retryAt: this.#deps.clock.now() + KEY_RETRY_MS,
+      };
       this.#deps.activity.store('Unavailable', 'KeyUnreadable', messageOf(err));
       this.#deps.metrics.unjournaled.inc({ reason: 'no_key' }, 0);
       this.#deps.logger.error(
@@ -248,12 +258,20 @@ export class JournalConnection {
     this.#deps.logger.info({}, 'journal store answering: durable runs are journaled again');
   }
 
-  #readKey(): Buffer {
+  /** The key: from a Secret among `--manifests`, else the mounted (or named) file. */
+  #readKey(settings: DurabilitySettings): Buffer {
     if (this.#manifestKey !== undefined) return this.#manifestKey;
     const env = this.#deps.env;
-    return readFileSync(
-      env[DURABILITY_KEY_FILE_ENV] ?? `${DURABILITY_MOUNT_PATH}/${DURABILITY_KEY_FILE}`,
-    );
+    const file = env[DURABILITY_KEY_FILE_ENV] ?? `${DURABILITY_MOUNT_PATH}/${DURABILITY_KEY_FILE}`;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      const { name, key } = settings.encryptionKeySecretRef;
+      throw new Error(
+        `cannot read the journal key of durability.encryptionKeySecretRef (Secret ${name}, key ${key}) from ${file}: ${messageOf(err)}; in a cluster the operator mounts that Secret, with --manifests put the Secret among them, with --policy name a file in ${DURABILITY_KEY_FILE_ENV}`,
+        { cause: err },
+      );
+    }
   }
 
   #secretFiles(): { password: string; ca: string } {

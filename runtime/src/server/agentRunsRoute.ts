@@ -15,6 +15,7 @@ import { clientFingerprint } from '../audit/auditLog.ts';
 import type { AgentRunRecord, AgentRunRequest } from '../durable/agentRunStore.ts';
 import { REPLAYED_HEADER } from '../durable/durableMessages.ts';
 import type { RunRef } from '../durable/durableRuns.ts';
+import { keyUnreadable } from './debugRuns.ts';
 import { badRequest, refusal, sendError } from './errorReplies.ts';
 import { checkInvokeBody, type InvokeCheck } from './messagesValidation.ts';
 import { RUNS_ROUTE } from './ownedRunExecution.ts';
@@ -58,7 +59,7 @@ async function startRun(
   }
   const owner = ownerOf(ctx, request);
   if (owner === undefined) {
-    sendError(reply, durabilityOff());
+    sendError(reply, durabilityOff(ctx));
     return;
   }
   if (
@@ -237,12 +238,16 @@ function errorType(type: string): Parameters<typeof refusal>[1] {
   return type as Parameters<typeof refusal>[1];
 }
 
-const durabilityOff = () =>
-  refusal(
-    404,
-    'not_found_error',
-    'this agent keeps no runs: set spec.durability on its AgentDeployment',
-  );
+const durabilityOff = (ctx: RunsNeeds) => {
+  const unreadable = ctx.durable.unreadable;
+  return unreadable === undefined
+    ? refusal(
+        404,
+        'not_found_error',
+        'this agent keeps no runs: set spec.durability on its AgentDeployment',
+      )
+    : refusal(503, 'api_error', keyUnreadable(unreadable));
+};
 
 const storeUnavailable = () =>
   refusal(

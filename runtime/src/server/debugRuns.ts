@@ -55,6 +55,14 @@ export async function runsDocument(
       `the journal store does not answer (${messageOf(err)}): runs cannot be listed; see the agent's DurabilityStoreAvailable condition`,
     );
   }
+  const unreadable = durable.unreadable;
+  if (document === undefined && unreadable !== undefined)
+    throw new DebugUnavailable(503, keyUnreadable(unreadable));
   if (document === undefined) throw new DebugUnavailable(404, DURABILITY_OFF);
   return document;
+}
+
+/** What a caller is told while spec.durability is set and its key or Secret cannot be read. */
+export function keyUnreadable(why: string): string {
+  return `durable runs are off: spec.durability is set, but its key or the store's Secret cannot be read (${why}); see the agent's DurabilityStoreAvailable condition (KeyUnreadable)`;
 }
