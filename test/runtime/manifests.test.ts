@@ -134,17 +134,22 @@ describe('a RateLimitPolicy edited on disk', () => {
 });
 
 describe('a manifest with a field kubectl would refuse', () => {
-  it('is refused naming the field when a dollar amount is a YAML number, never read as micro-dollars', async () => {
-    const rt = await run('assistant-development');
+  /**
+   * Writes `edit` of the sample `name` while the runtime runs: the policy status once the edit
+   * was refused, the last good policy's hash, and the file; the sample is put back after.
+   */
+  async function refusedEdit(
+    rt: RuntimeHandle,
+    name: string,
+    edit: (original: string) => string,
+    check: (status: PolicyStatus, good: PolicyStatus, file: string) => Promise<void>,
+  ): Promise<void> {
     const good = (await rt.debug('/debug/policy')) as PolicyStatus;
-    const file = join(dir, 'ratelimitpolicy-development.yaml');
+    const file = join(dir, name);
     const original = readFileSync(file, 'utf8');
-    const unquoted = original.replace(
-      '  mode: Enforce',
-      '  mode: Enforce\n  budgets:\n    - name: daily\n      period: Day\n      usd: 5',
-    );
-    expect(unquoted).not.toBe(original);
-    writeFileSync(file, unquoted);
+    const edited = edit(original);
+    expect(edited).not.toBe(original);
+    writeFileSync(file, edited);
     try {
       const status = await waitFor(
         async () => {
@@ -153,46 +158,50 @@ describe('a manifest with a field kubectl would refuse', () => {
             throw new Error(`nothing rejected yet (hash ${String(now.hash)})`);
           return now;
         },
-        { timeoutMs: 5_000, intervalMs: 10, description: 'the unquoted amount to be refused' },
+        { timeoutMs: 5_000, intervalMs: 10, description: `the edit of ${name} to be refused` },
       );
-      expect(status.hash).toBe(good.hash);
-      expect(status.lastError?.error).toContain(
-        'RateLimitPolicy spec.budgets[].usd must be a string, e.g. "0.25", got the number 5',
-      );
-      expect((await ask(rt)).type).toBe('message');
+      await check(status, good, file);
     } finally {
       writeFileSync(file, original);
     }
+  }
+
+  it('is refused naming the field when a dollar amount is a YAML number, never read as micro-dollars', async () => {
+    const rt = await run('assistant-development');
+    await refusedEdit(
+      rt,
+      'ratelimitpolicy-development.yaml',
+      (original) =>
+        original.replace(
+          '  mode: Enforce',
+          '  mode: Enforce\n  budgets:\n    - name: daily\n      period: Day\n      usd: 5',
+        ),
+      async (status, good) => {
+        expect(status.hash).toBe(good.hash);
+        expect(status.lastError?.error).toContain(
+          'RateLimitPolicy spec.budgets[].usd must be a string, e.g. "0.25", got the number 5',
+        );
+        expect((await ask(rt)).type).toBe('message');
+      },
+    );
   });
 
   it('is refused naming the field, the file and the fix, and the last good policy stays', async () => {
     const rt = await run('assistant-development');
-    const good = (await rt.debug('/debug/policy')) as PolicyStatus;
-    const file = join(dir, 'circuitbreakerpolicy-development.yaml');
-    const original = readFileSync(file, 'utf8');
-    const typo = original.replace('failureThreshold:', 'failureTreshold:');
-    expect(typo).not.toBe(original);
-    writeFileSync(file, typo);
-    try {
-      const status = await waitFor(
-        async () => {
-          const now = (await rt.debug('/debug/policy')) as PolicyStatus;
-          if (now.rejected === 0)
-            throw new Error(`nothing rejected yet (hash ${String(now.hash)})`);
-          return now;
-        },
-        { timeoutMs: 5_000, intervalMs: 10, description: 'the manifest with a typo to be refused' },
-      );
-      expect(status.rejected).toBe(1);
-      expect(status.hash).toBe(good.hash);
-      expect(status.lastError?.error).toContain(
-        `unknown field spec.failureTreshold (did you mean failureThreshold?)`,
-      );
-      expect(status.lastError?.error).toContain(file);
-      // Still serving, on the last good policy.
-      expect((await ask(rt)).type).toBe('message');
-    } finally {
-      writeFileSync(file, original);
-    }
+    await refusedEdit(
+      rt,
+      'circuitbreakerpolicy-development.yaml',
+      (original) => original.replace('failureThreshold:', 'failureTreshold:'),
+      async (status, good, file) => {
+        expect(status.rejected).toBe(1);
+        expect(status.hash).toBe(good.hash);
+        expect(status.lastError?.error).toContain(
+          `unknown field spec.failureTreshold (did you mean failureThreshold?)`,
+        );
+        expect(status.lastError?.error).toContain(file);
+        // Still serving, on the last good policy.
+        expect((await ask(rt)).type).toBe('message');
+      },
+    );
   });
 });

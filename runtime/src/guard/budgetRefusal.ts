@@ -38,6 +38,17 @@ function usd(pico: bigint): string {
   return formatUsd(pico, PICODOLLARS_PER_USD);
 }
 
+/** One unit's standing: spent of the limit, what calls in flight hold, what this call may take. */
+function standing(
+  amounts: { readonly spent: bigint; readonly limit: bigint; readonly held: bigint },
+  unit: { readonly name: string; readonly format: (amount: bigint) => string },
+  thisCall: string,
+): string {
+  const { format, name } = unit;
+  const held = amounts.held > 0n ? `, ${format(amounts.held)} ${name} held by calls in flight` : '';
+  return `spent ${format(amounts.spent)} of ${format(amounts.limit)} ${name}${held}, this call ${thisCall}`;
+}
+
 export function exhaustedError(r: Refusal): BudgetExhaustedError {
   const { budget, account, pico, tokens } = r;
   const whose =
@@ -49,19 +60,19 @@ export function exhaustedError(r: Refusal): BudgetExhaustedError {
   const limits: string[] = [];
   if (account.limitPico !== undefined)
     limits.push(
-      `spent ${usd(account.spentPico)} of ${usd(account.limitPico)} USD` +
-        (account.reservedPico > 0n
-          ? `, ${usd(account.reservedPico)} USD held by calls in flight`
-          : '') +
-        `, this call may cost up to ${usd(pico)} USD`,
+      standing(
+        { spent: account.spentPico, limit: account.limitPico, held: account.reservedPico },
+        { name: 'USD', format: usd },
+        `may cost up to ${usd(pico)} USD`,
+      ),
     );
   if (account.limitTokens !== undefined)
     limits.push(
-      `spent ${String(account.spentTokens)} of ${String(account.limitTokens)} tokens` +
-        (account.reservedTokens > 0n
-          ? `, ${String(account.reservedTokens)} tokens held by calls in flight`
-          : '') +
-        `, this call may use up to ${String(tokens)} tokens`,
+      standing(
+        { spent: account.spentTokens, limit: account.limitTokens, held: account.reservedTokens },
+        { name: 'tokens', format: String },
+        `may use up to ${String(tokens)} tokens`,
+      ),
     );
   // A worst case above the whole limit fits in no period: waiting for the reset will not help.
   const never =
