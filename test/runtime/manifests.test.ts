@@ -186,6 +186,25 @@ describe('a manifest with a field kubectl would refuse', () => {
     );
   });
 
+  it('is refused naming a missing field as the manifest spells it, not as the policy document does', async () => {
+    const rt = await run('assistant-development');
+    await refusedEdit(
+      rt,
+      'agentdeployment-development.yaml',
+      (original) =>
+        original.replace(
+          '  timeout: 30s',
+          '  timeout: 30s\n  pricing:\n    - model: claude-haiku-5-5\n      inputPerMTok: "1"\n      outputPerMTok: "5"\n      cacheWrite5mPerMTok: "1.25"\n      cacheWrite1hPerMTok: "2"',
+        ),
+      async (status, good) => {
+        expect(status.hash).toBe(good.hash);
+        expect(status.lastError?.error).toMatch(
+          /^AgentDeployment spec\.pricing\[0\]\.cacheReadPerMTok \(pricing\[0\]\.cacheReadMicroUsdPerMTok in the policy document\) must be .*, got nothing$/,
+        );
+      },
+    );
+  });
+
   it('is refused naming the field, the file and the fix, and the last good policy stays', async () => {
     const rt = await run('assistant-development');
     await refusedEdit(

@@ -21,6 +21,8 @@ import { describeUnknownFields, unknownFields } from '../../../contract/src/api/
 import { keysFromSecret } from '../access/clientKeys.ts';
 import type { Cancel } from '../../../platform/src/time/clock.ts';
 import { apiKeySources, resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
+import { checkPolicyDocument } from '../../../contract/src/policy/policyValidation.ts';
+import { inManifestTerms } from '../../../contract/src/policy/specPaths.ts';
 import {
   gatherAgentInputs,
   type DataObject,
@@ -144,7 +146,10 @@ export class ManifestSource {
     this.#intake.useDurabilityKey?.(
       keyRef === undefined ? undefined : secretBytes(gathered.secrets.get(keyRef.name), keyRef.key),
     );
-    this.#intake.store.offerDocument(doc, this.source);
+    // No admission named the field: the check's error is told in the manifest's words.
+    const checked = checkPolicyDocument(doc);
+    if (checked.ok) this.#intake.store.offerDocument(doc, this.source);
+    else this.#intake.store.reject(inManifestTerms(checked.error), this.source);
   }
 
   #applyClientKeys(secret: DataObject | undefined, secretName: string | undefined): void {
