@@ -129,8 +129,9 @@ describe('budgets on the model-call path', () => {
       });
     }
     const err = await send().catch((e: unknown) => e);
+    // The refusal quotes the cheapest model's worst case, the least the call could have cost.
     expect(isBudgetExhaustedError(err) && err.message).toContain(
-      'budget "daily" (Day, per Agent) of agent support-agent is exhausted: spent 0.0052 of 0.01 USD',
+      'budget "daily" (Day, per Agent) of agent support-agent is exhausted: spent 0.0052 of 0.01 USD, this call may cost up to 0.0051 USD',
     );
     expect(called).toEqual(['test-haiku', 'test-haiku']);
     expect(guard.budgets.account('daily')?.spentPico).toBe(5_200_000_000n);

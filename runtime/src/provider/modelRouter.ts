@@ -157,8 +157,9 @@ export class ModelRouter {
 
   /**
    * A budget with `onExhausted: Fallback` refused `refused`: the agent's fallback models, the
-   * cheapest worst case first, each while its worst case fits every budget; the first refusal
-   * when none does. A model's provider failing moves on as the chain does.
+   * cheapest worst case first, each while its worst case fits every budget. When none does, the
+   * cheapest one's refusal (its worst case is the least the call could have cost), else the
+   * first. A model's provider failing moves on as the chain does.
    */
   async #budgetFallback(
     guard: RuntimeGuard,
@@ -174,6 +175,7 @@ export class ModelRouter {
         options.budget,
       ) ?? [];
     const sink = options.sink;
+    let cheapest: BudgetExhaustedError | undefined;
     for (const model of models) {
       if (!this.#pool.backends.some((b) => modelIdAt(b, model) !== undefined)) continue;
       if (sink !== undefined) sink.budgetFallback = true;
@@ -183,7 +185,11 @@ export class ModelRouter {
         return { ...routed, budgetFallback: true };
       } catch (err) {
         if (sink !== undefined && !sink.committed) sink.budgetFallback = false;
-        if (isBudgetExhaustedError(err) || isUnpricedModelError(err)) continue;
+        if (isBudgetExhaustedError(err)) {
+          cheapest ??= err;
+          continue;
+        }
+        if (isUnpricedModelError(err)) continue;
         if (
           options.signal.aborted ||
           sink?.committed === true ||
@@ -192,8 +198,9 @@ export class ModelRouter {
           throw err;
       }
     }
-    guard.budgetFellBack?.(refusal.budget, false);
-    throw refusal;
+    const final = cheapest ?? refusal;
+    guard.budgetFellBack?.(final.budget, false);
+    throw final;
   }
 
   #pick(
