@@ -66,5 +66,7 @@ main().catch((error: unknown) => {
   process.stderr.write(
     `breakwater-runtime: ${error instanceof Error ? error.message : String(error)}\n`,
   );
-  process.exitCode = 1;
+  // Not only an exit code: the policy source, the stores and telemetry hold the process open,
+  // and a runtime that could not start must not linger as if it served.
+  process.exit(1);
 });

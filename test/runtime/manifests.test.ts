@@ -5,7 +5,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
+import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,6 +135,43 @@ describe('a RateLimitPolicy edited on disk', () => {
   });
 });
 
+describe('a runtime whose port is taken', () => {
+  it('exits 1 naming the flag, instead of lingering without serving', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          fileURLToPath(new URL('../../runtime/src/main.ts', import.meta.url)),
+          ...['--manifests', dir, '--agent', 'assistant-development'],
+          ...['--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0'],
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => {
+        // A runtime that lingers fails here, not at jest's timeout.
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+        }, 30_000);
+        child.once('exit', (exitCode) => {
+          clearTimeout(timer);
+          resolve(exitCode);
+        });
+      });
+      expect(stderr).toContain(
+        `cannot listen on 127.0.0.1:${String(port)} (--port): another process listens there`,
+      );
+      expect(code).toBe(1);
+    } finally {
+      taken.close();
+    }
+  });
+});
+
 describe('a manifest with a field kubectl would refuse', () => {
   /**
    * Writes `edit` of the sample `name` while the runtime runs: the policy status once the edit
@@ -201,6 +240,7 @@ describe('a manifest with a field kubectl would refuse', () => {
         expect(status.lastError?.error).toMatch(
           /^AgentDeployment spec\.pricing\[0\]\.cacheReadPerMTok \(pricing\[0\]\.cacheReadMicroUsdPerMTok in the policy document\) must be .*, got nothing$/,
         );
+        expect((await ask(rt)).type).toBe('message');
       },
     );
   });

@@ -25,15 +25,22 @@ export async function startRuntimeServers(
   listen: { readonly host: string; readonly port: number; readonly metricsPort: number },
 ): Promise<RuntimeServers> {
   const api: FastifyInstance = buildApiServer(context);
-  await api.listen({ port: listen.port, host: listen.host });
+  await api
+    .listen({ port: listen.port, host: listen.host })
+    .catch((err: unknown) => Promise.reject(cannotListen(err, '--port', listen)));
   const port = (api.server.address() as AddressInfo).port;
   const metrics: Server = buildMetricsServer(context, () => [registry]);
-  await new Promise<void>((resolve, reject) => {
-    metrics.once('error', reject);
-    metrics.listen(listen.metricsPort, listen.host, () => {
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      metrics.once('error', reject);
+      metrics.listen(listen.metricsPort, listen.host, () => {
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await api.close();
+    throw cannotListen(err, '--metrics-port', { ...listen, port: listen.metricsPort });
+  }
   const metricsPort = (metrics.address() as AddressInfo).port;
   return {
     port,
@@ -47,4 +54,25 @@ export async function startRuntimeServers(
         metrics.closeAllConnections();
       }),
   };
+}
+
+/** A port that cannot be had, named by the flag that asked for it. */
+function cannotListen(
+  err: unknown,
+  flag: '--port' | '--metrics-port',
+  at: { readonly host: string; readonly port: number },
+): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why =
+    code === 'EADDRINUSE'
+      ? 'another process listens there'
+      : code === 'EACCES'
+        ? 'not allowed to listen there'
+        : err instanceof Error
+          ? err.message
+          : String(err);
+  return new Error(
+    `cannot listen on ${at.host}:${String(at.port)} (${flag}): ${why}; choose another ${flag}`,
+    { cause: err },
+  );
 }
