@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createClient } from '@redis/client';
 import type { StoreSettings } from '../../contract/src/policy/policyDocument.ts';
 import {
   RATE_LIMIT_STORE_CA_FILE,
@@ -15,6 +16,7 @@ import {
 import { systemClock } from '../../platform/src/time/clock.ts';
 import { RedisStore } from '../../runtime/src/rateLimitStore/redisStore.ts';
 import { waitFor } from '../support/kube.ts';
+import { documentedAclRule } from '../support/documentedAcl.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 
 /** The most there is, where the test is about what the store decides, not how fast. */
@@ -180,6 +182,72 @@ describe('the Redis store', () => {
       dir,
     );
     await decides(store, 'the store to authenticate');
+  });
+
+  /** A store that authenticates as ACL user `breakwater`, made by `rule` (the documented one's form). */
+  async function asAclUser(rule: string) {
+    const redis = await redisServer();
+    const admin = createClient({ url: `redis://${redis.address}` });
+    await admin.connect();
+    cleanups.push(() => {
+      admin.destroy();
+    });
+    await admin.sendCommand([
+      'ACL',
+      ...rule.replace('>CHANGE-ME', '>acl-pass').split(/\s+/).slice(1),
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'bw-store-acl-'));
+    cleanups.push(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    mkdirSync(dirname(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE)), { recursive: true });
+    writeFileSync(join(dir, RATE_LIMIT_STORE_PASSWORD_FILE), 'acl-pass');
+    const store = open(
+      redis,
+      {
+        keyPrefix: `breakwater:{acl/${String(Math.random()).slice(2)}}`,
+        redis: {
+          address: redis.address,
+          username: 'breakwater',
+          passwordSecretRef: { name: 'redis', key: 'password' },
+        },
+      },
+      dir,
+    );
+    return { store, admin };
+  }
+
+  it('decides under the ACL rule the docs give, exactly', async () => {
+    const { store } = await asAclUser(documentedAclRule());
+    await decides(store, 'the store to connect as the ACL user');
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await store.admit(ONE_CALL));
+    expect(answers[0]).toMatchObject({ charged: true });
+    expect(answers[5]).toMatchObject({ charged: false, reason: 'requests' });
+    expect(store.report()).toMatchObject({ state: 'Shared' });
+  });
+
+  it('stays on its share under an ACL user the scripts cannot work with, though PING answers', async () => {
+    const { store, admin } = await asAclUser(
+      'ACL SETUSER breakwater on >CHANGE-ME ~breakwater:* resetchannels -@all +ping +evalsha +eval',
+    );
+    await decides(store, 'the store to connect as the ACL user');
+    await admin.sendCommand(['CONFIG', 'SET', 'slowlog-log-slower-than', '0']);
+    await admin.sendCommand(['SLOWLOG', 'RESET']);
+    expect(await store.admit(ONE_CALL)).toBeUndefined();
+    expect(store.report()).toMatchObject({ state: 'Fallback', reason: 'StoreError' });
+    // Its probes are decisions that charge nothing, refused as the call was: two seen by the
+    // server (beside the call), and the store still on its share.
+    await waitFor(
+      async () => {
+        type Entry = [number, number, number, string[]];
+        const log = await admin.sendCommand<Entry[]>(['SLOWLOG', 'GET', '100']);
+        return log.filter(([, , , args]) => args[0]?.toUpperCase() === 'EVALSHA').length >= 3;
+      },
+      { description: 'two probes after the refused call', timeoutMs: 10_000, intervalMs: 20 },
+    );
+    expect(store.report()).toMatchObject({ state: 'Fallback', reason: 'StoreError' });
+    expect(store.available).toBe(false);
   });
 
   it('reports a Secret file that is not there as SecretMissing', async () => {

@@ -8,7 +8,9 @@
  *   falls back: `admit` answers undefined (the limiter decides on the replica's own share) and
  *   `available` turns false, so the following calls do not even ask;
  * - while fallen back, a probe (PING within the same budget) runs with backoff, 100 ms
- *   doubling to 2 s, and the store goes back to deciding as soon as one answers in time;
+ *   doubling to 2 s, and the store goes back to deciding as soon as one answers in time; after
+ *   an error from the server itself (a script or command refused, StoreError) the probe is a
+ *   decision that charges nothing, since a PING proves nothing about the scripts;
  * - commands are never queued while disconnected (`disableOfflineQueue`), the client's queue
  *   is bounded, and so are the admissions in flight.
  */
@@ -358,7 +360,12 @@ export class RedisStore implements RateLimitStore {
     }, ms);
   }
 
-  /** Goes back to the store when a PING is answered within the wait budget. */
+  /**
+   * Goes back to the store when a probe is answered within the wait budget: a PING, or after
+   * the server refused a script (an ACL user without a command the scripts run, a full
+   * memory), admit.lua with every cost zero, which reads the provider's pause and charges
+   * nothing.
+   */
   async #probeOnce(): Promise<void> {
     const reason = this.#status.reason;
     if (reason === 'AuthenticationFailed' || reason === 'SecretMissing')
@@ -375,7 +382,11 @@ export class RedisStore implements RateLimitStore {
         }, this.#settings.waitBudgetMs * 10);
       });
       try {
-        answered = (await Promise.race([client.ping(), deadline])) !== TIMED_OUT;
+        const probe =
+          reason === 'StoreError'
+            ? runScript(client, ADMIT_SCRIPT, this.#keys, [...this.#limitArgs, '0', '0'])
+            : client.ping();
+        answered = (await Promise.race([probe, deadline])) !== TIMED_OUT;
       } catch {
         answered = false;
       } finally {
