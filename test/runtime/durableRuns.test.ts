@@ -290,6 +290,31 @@ describe('a run and its journal', () => {
     }
   });
 
+  it('refuses a request nested thousands deep with a 400 naming it, before its run is matched', async () => {
+    const deep = `${'['.repeat(5_000)}${']'.repeat(5_000)}`;
+    const body = JSON.stringify(ask('Summarise ticket 4514.')).replace(
+      '"content":"Summarise ticket 4514."',
+      `"content":[{"type":"text","text":"x","z":${deep}}]`,
+    );
+    const response = await fetch(`${rt.runtime.url}/v1/messages`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-api-key': KEY_A,
+        'breakwater-run-id': randomUUID(),
+      },
+      body,
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        message: expect.stringContaining('nests deeper than 256') as unknown,
+      },
+    });
+  });
+
   it('holds no prompt, answer or tool result in the clear', async () => {
     const run = randomUUID();
     const canary = `zebra-canary-${randomUUID()}`;

@@ -641,6 +641,34 @@ export const kinds: Kind[] = [
       .map((key) => request(json(message({ [`x${key}`]: 1 })))),
   },
 
+  {
+    // Valid JSON that whatever walks it recursively (the journal's canonical form,
+    // JSON.stringify) could not: refused before it is parsed, on every JSON route.
+    name: 'a body nested thousands deep, in a field or whole',
+    expect: 'error',
+    parts: fc
+      .tuple(
+        fc.integer({ min: 300, max: 6_000 }),
+        fc.constantFrom(
+          '/v1/messages',
+          '/v1/agent/invoke',
+          '/v1/agent/runs',
+          '/v1/messages/count_tokens',
+        ),
+        fc.boolean(),
+      )
+      .map(([depth, path, inField]) => {
+        const deep = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+        // A content block's field, where a conversation's history carries it.
+        const turn = { role: 'user', content: [{ type: 'text', text: 'x', z: 0 }] };
+        const valid = path.startsWith('/v1/agent')
+          ? { input: 'hi', history: [turn] }
+          : message({ messages: [turn] });
+        const body = inField ? json(valid).replace('"z":0', `"z":${deep}`) : deep;
+        return request(body, { path });
+      }),
+  },
+
   // Content types.
   {
     name: 'a JSON body sent as another media type',

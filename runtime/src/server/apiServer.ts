@@ -18,6 +18,7 @@ import { registerAgentRunsRoutes } from './agentRunsRoute.ts';
 import { registerDebugRoutes } from './debugRoutes.ts';
 import { registerInvokeRoute } from './invokeRoute.ts';
 import { registerMcpRoute } from './mcpRoute.ts';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './jsonDepth.ts';
 import { registerMessagesRoute } from './messagesRoute.ts';
 import { registerProbeRoutes } from './probeRoutes.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
@@ -84,6 +85,17 @@ function keepRawJson(app: FastifyInstance): void {
       text = strictUtf8.decode(body as Buffer);
     } catch {
       done(Object.assign(new Error('request body is not valid UTF-8'), { statusCode: 400 }));
+      return;
+    }
+    if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+      done(
+        Object.assign(
+          new Error(
+            `request body nests deeper than ${String(MAX_JSON_DEPTH)} levels of objects and arrays`,
+          ),
+          { statusCode: 400 },
+        ),
+      );
       return;
     }
     request.rawBody = text;
