@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import Anthropic from '@anthropic-ai/sdk';
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -168,6 +168,32 @@ describe('a runtime whose port is taken', () => {
       expect(code).toBe(1);
     } finally {
       taken.close();
+    }
+  });
+});
+
+describe('a runtime stopping', () => {
+  it('exits on SIGTERM though a client never finishes sending its request', async () => {
+    const rt = await startRuntime([
+      ...['--manifests', dir, '--agent', 'assistant-development'],
+      ...['--shutdown-grace-ms', '500'],
+    ]);
+    const socket = connect(Number(new URL(rt.url).port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.on('error', () => undefined);
+    // A head and the start of a body that will never be completed.
+    socket.write(
+      'POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"model"',
+    );
+    const exited = new Promise<number | null>((resolve) => rt.child.once('exit', resolve));
+    rt.child.kill('SIGTERM');
+    // A runtime held open by the connection fails here, not at jest's timeout.
+    const timer = setTimeout(() => rt.child.kill('SIGKILL'), 30_000);
+    try {
+      expect(await exited).toBe(0);
+    } finally {
+      clearTimeout(timer);
+      socket.destroy();
     }
   });
 });

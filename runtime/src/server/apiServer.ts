@@ -25,6 +25,8 @@ import type { RuntimeContext } from './runtimeContext.ts';
 
 /** Far above any sane prompt, far below what would hurt the process. */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** The longest a client may take to send a whole request (8 MiB at 140 KB/s). */
+const REQUEST_TIMEOUT_MS = 60_000;
 
 /** An oversized upload up to this size is read to its end before the 413 goes out. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
@@ -148,6 +150,9 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
     return503OnClosing: false,
     forceCloseConnections: false,
     keepAliveTimeout: 65_000,
+    // A client that stops sending mid-request is answered 408 (the clientErrorHandler below)
+    // instead of holding its connection forever: fastify's default is no limit at all.
+    requestTimeout: REQUEST_TIMEOUT_MS,
     // Answered by the hook below, in the Anthropic shape; Node's own 400 has no body.
     http: { requireHostHeader: false },
     // Refused by Node's HTTP parser: answered in the Anthropic shape too, then closed.

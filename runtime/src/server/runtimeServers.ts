@@ -45,7 +45,14 @@ export async function startRuntimeServers(
   return {
     port,
     metricsPort,
-    closeApi: () => api.close(),
+    // Called once the requests in flight finished or their grace ran out: what is left is idle
+    // keep-alive connections and clients still sending a request (never counted in flight),
+    // which must not hold the process open.
+    closeApi: async () => {
+      const closing = api.close();
+      api.server.closeAllConnections();
+      await closing;
+    },
     closeMetrics: () =>
       new Promise<void>((resolve) => {
         metrics.close(() => {
