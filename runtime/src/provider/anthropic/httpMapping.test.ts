@@ -32,6 +32,41 @@ function sdkError(
   return APIError.generate(status, { type: 'error', error }, undefined, new Headers(headers));
 }
 
+describe("the provider's own words", () => {
+  it('are passed on as the message, not its body escaped inside ours', () => {
+    const refused = APIError.generate(
+      400,
+      {
+        type: 'error',
+        error: {
+          type: 'invalid_request_error',
+          message: "messages.0.role: Input should be 'user' or 'assistant'",
+        },
+        request_id: 'req_011CTest',
+      },
+      undefined,
+      new Headers(),
+    );
+    expect(httpAnswer(refused)).toMatchObject({
+      status: 400,
+      type: 'invalid_request_error',
+      message: "messages.0.role: Input should be 'user' or 'assistant'",
+    });
+  });
+
+  it("take Bedrock's and Vertex's shape too, and fall back to the SDK's message", () => {
+    const bedrock = APIError.generate(
+      400,
+      { message: 'max_tokens: too large' },
+      undefined,
+      new Headers(),
+    );
+    expect(httpAnswer(bedrock).message).toBe('max_tokens: too large');
+    const bare = APIError.generate(400, undefined, 'Bad Request', new Headers());
+    expect(httpAnswer(bare).message).toBe(bare.message);
+  });
+});
+
 describe('mapErrorToHttp', () => {
   it.each<[string, unknown, Partial<HttpErrorMapping>]>([
     [

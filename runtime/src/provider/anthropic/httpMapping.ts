@@ -88,7 +88,7 @@ export function mapErrorToHttp(err: unknown, failure: Classification): HttpError
     }
   }
 
-  const message = err instanceof Error ? err.message : 'upstream call failed';
+  const message = upstreamMessage(err);
   const c = failure;
   switch (c.outcome) {
     case 'RateLimited':
@@ -117,6 +117,26 @@ export function mapErrorToHttp(err: unknown, failure: Classification): HttpError
     case 'Unknown':
       return { status: 500, type: 'api_error', message: 'internal error', shouldRetry: false };
   }
+}
+
+/**
+ * What the provider said, as its own message: the SDK's error message is the status and the
+ * whole body as JSON (`400 {"type":"error","error":{...},"request_id":...}`), which would
+ * reach the caller escaped inside our own error, the field it names buried.
+ */
+function upstreamMessage(err: unknown): string {
+  if (!(err instanceof Error)) return 'upstream call failed';
+  const body: unknown = (err as { error?: unknown }).error;
+  if (typeof body === 'object' && body !== null) {
+    // Anthropic's {"type":"error","error":{"message"}}; Bedrock's and Vertex's {"message"}.
+    const inner: unknown = (body as { error?: unknown }).error;
+    const said =
+      typeof inner === 'object' && inner !== null
+        ? (inner as { message?: unknown }).message
+        : (body as { message?: unknown }).message;
+    if (typeof said === 'string' && said !== '') return said;
+  }
+  return err.message;
 }
 
 /** `{type: 'error', error: {type, message}}`, ready to serialise. */
