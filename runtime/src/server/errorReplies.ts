@@ -107,5 +107,9 @@ export function errorBody(mapping: HttpErrorMapping): string {
  * process, whatever an upstream put into its message.
  */
 export function scrubSecrets(message: string): string {
-  return message.replace(/\b(sk-[A-Za-z0-9_-]{6,}|[A-Za-z0-9_-]{32,})\b/g, '[redacted]');
+  // A long token with a letter in it; a long number (an amount, a count) is not a key.
+  return message.replace(
+    /\b(sk-[A-Za-z0-9_-]{6,}|(?=[0-9_-]*[A-Za-z])[A-Za-z0-9_-]{32,})\b/g,
+    '[redacted]',
+  );
 }

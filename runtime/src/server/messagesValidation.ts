@@ -75,9 +75,10 @@ export function checkMessagesBody(
   }
   if (
     options.countTokens !== true &&
-    (typeof b.max_tokens !== 'number' || !Number.isInteger(b.max_tokens) || b.max_tokens < 1)
+    (typeof b.max_tokens !== 'number' || !Number.isSafeInteger(b.max_tokens) || b.max_tokens < 1)
   ) {
-    return fail('max_tokens: must be an integer of at least 1');
+    // Safe: 1e40 is an integer to JavaScript, and a worst case priced from it is noise.
+    return fail(`max_tokens: must be a whole number from 1 to ${String(Number.MAX_SAFE_INTEGER)}`);
   }
   if (!Array.isArray(b.messages) || b.messages.length === 0) {
     return fail('messages: must be a non-empty list');
