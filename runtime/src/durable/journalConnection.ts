@@ -36,7 +36,6 @@ const OP_TIMEOUT_MS = 1_000;
  * not resume. Only the first attempt is waited for: once it failed, calls go on at once.
  */
 const FIRST_CONNECT_MS = 3_000;
-const TIMED_OUT = Symbol('timed out');
 /** How often an unreadable journal key is read again. */
 const KEY_RETRY_MS = 10_000;
 
@@ -214,22 +213,11 @@ export class JournalConnection {
    * OP_TIMEOUT_MS — then the call goes on unjournaled, and is counted once.
    */
   async within<T>(op: Promise<T>): Promise<T | undefined> {
-    let cancel: (() => void) | undefined;
-    const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
-      cancel = this.#deps.clock.setTimeout(() => {
-        resolve(TIMED_OUT);
-      }, OP_TIMEOUT_MS);
-    });
     try {
-      const answer = await Promise.race([op, deadline]);
-      if (answer !== TIMED_OUT) return answer;
-      this.degrade('store_error', `no answer within ${String(OP_TIMEOUT_MS)}ms`);
-      return undefined;
+      return await this.deadline(op);
     } catch (err) {
       this.degrade('store_error', messageOf(err));
       return undefined;
-    } finally {
-      cancel?.();
     }
   }
 
