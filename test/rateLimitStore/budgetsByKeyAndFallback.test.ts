@@ -134,4 +134,32 @@ describe('budgets in Redis beyond one budget for the agent', () => {
       timeoutMs: 15_000,
     });
   });
+
+  it('holds nothing in Redis for calls decided on the share while it was frozen, once it answers', async () => {
+    s = await budgetAgent({
+      spec: { budgets: [{ name: 'daily', period: 'Day', usd: '0.009' }] },
+    });
+    const agent = s;
+    expect((await spend(agent.urls[0] ?? '', false)).ok).toBe(true);
+    // Frozen, Redis takes every admission into its queue and runs them when it wakes: about
+    // seven of these fit the budget there, while the replica's share ($0.003) decided two.
+    agent.redis.freeze();
+    const outcomes = await Promise.all(
+      Array.from({ length: 15 }, (_, i) => spend(agent.urls[0] ?? '', i % 2 === 1)),
+    );
+    const served = outcomes.filter((o) => o.ok).length;
+    expect(served).toBeGreaterThan(0);
+    expect(served).toBeLessThan(15);
+    agent.redis.thaw();
+    // What the late admissions held is given back at once, not when their leases lapse
+    // (minutes); what the served calls cost is counted.
+    const settled = await waitFor(
+      async () => {
+        const [account] = await agent.accounts();
+        return account?.reservedPico === 0n ? account : undefined;
+      },
+      { description: 'no worst case held in Redis', timeoutMs: 10_000 },
+    );
+    expect(Number(settled.spentPico) / 1e12).toBeCloseTo(await agent.metricsSpentUsd(), 6);
+  });
 });

@@ -118,6 +118,30 @@ describe('the Redis store', () => {
     await decides(store, 'the store to answer again');
   });
 
+  it('gives back what admissions answered after their wait budget charged', async () => {
+    const redis = await redisServer();
+    // No token comes back during the test: what the burst holds is what was given back.
+    const store = open(redis, {
+      waitBudgetMs: SHORT_BUDGET_MS,
+      requests: { perSecond: 0.001, burst: 5 },
+    });
+    await decides(store, 'the store to connect');
+    redis.freeze();
+    const asked = await Promise.all([1, 2, 3].map(() => store.admit(ONE_CALL)));
+    // Each was decided on the local share; Redis still holds the three in its queue.
+    expect(asked).toEqual([undefined, undefined, undefined]);
+    redis.thaw();
+    await waitFor(() => store.counters().late === 3, {
+      description: 'the three late answers',
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    await decides(store, 'the store to answer again');
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await store.admit(ONE_CALL));
+    expect(answers.map((a) => a?.charged)).toEqual([true, true, true, true, true, false]);
+  });
+
   it('reports a wrong password as AuthenticationFailed and never decides', async () => {
     const redis = await redisServer({ password: 'right' });
     const dir = mkdtempSync(join(tmpdir(), 'bw-store-secret-'));

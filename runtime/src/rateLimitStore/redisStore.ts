@@ -203,11 +203,13 @@ export class RedisStore implements RateLimitStore {
       if (budgets === undefined) args.push('0');
       pushSettlements(keys, args, prefix, riding);
     }
+    const script = runScript(client, ADMIT_SCRIPT, keys, args);
     try {
-      const reply = await Promise.race([runScript(client, ADMIT_SCRIPT, keys, args), deadline]);
+      const reply = await Promise.race([script, deadline]);
       if (reply === TIMED_OUT) {
         this.#tally.timedOut++;
         this.#fallBack('Slow', `no answer within the ${String(budget)}ms wait budget`);
+        this.#undoWhenLate(script, request);
         return undefined;
       }
       this.#tally.answered++;
@@ -221,6 +223,42 @@ export class RedisStore implements RateLimitStore {
       this.#inFlight--;
       this.#tally.recordWait(performance.now() - started, this.#clock.now());
     }
+  }
+
+  /**
+   * An admission that timed out is still in Redis's queue, and runs when the server catches
+   * up: the call was decided on the local share meanwhile (or refused there), so what the late
+   * admission charged and held is given back, as if it had been lost. Left alone, a budget's
+   * worst case held for a call that never went would stand until its lease lapsed (every
+   * attempt's timeout and the longest stream: minutes), refusing other calls early on every
+   * replica. A call that did go settles its cost under the same reservation; a release found
+   * already done charges nothing more (budget.lua).
+   */
+  #undoWhenLate(script: Promise<unknown>, request: StoreAdmitRequest): void {
+    script.then(
+      (reply) => {
+        const late = admission(reply, request.budget?.accounts.length ?? 0);
+        this.#tally.late++;
+        if (late.charged)
+          this.settle({
+            requests: 1,
+            inputTokens: request.estimate.inputTokens,
+            outputTokens: request.estimate.outputTokens,
+          });
+        const b = request.budget;
+        if (b !== undefined && late.budget?.held === true)
+          this.settleBudget({
+            accounts: b.accounts,
+            reservationId: b.reservationId,
+            worstPico: b.worstPico,
+            worstTokens: b.worstTokens,
+            costPico: 0n,
+            costTokens: 0n,
+          });
+      },
+      // Never answered (the connection dropped): nothing was charged or held.
+      () => undefined,
+    );
   }
 
   settle(amounts: StoreSettlement): void {

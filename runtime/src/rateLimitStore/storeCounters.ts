@@ -5,6 +5,8 @@ export interface StoreCounters {
   readonly answered: number;
   /** Admissions it did not answer within its budget. */
   readonly timedOut: number;
+  /** Of those, the ones it answered afterwards: what they charged and held was given back. */
+  readonly late: number;
   /** Admissions, settlements and pauses that failed. */
   readonly errors: number;
   /** Times it fell back to the local share. */
@@ -24,6 +26,7 @@ const SECONDS_KEPT = 60;
 export class StoreTally {
   answered = 0;
   timedOut = 0;
+  late = 0;
   errors = 0;
   fallbacks = 0;
   #slowestAdmitMs = 0;
@@ -47,6 +50,7 @@ export class StoreTally {
     return {
       answered: this.answered,
       timedOut: this.timedOut,
+      late: this.late,
       errors: this.errors,
       fallbacks: this.fallbacks,
       slowestAdmitMs: this.#slowestAdmitMs,

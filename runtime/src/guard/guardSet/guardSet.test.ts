@@ -276,6 +276,7 @@ describe('GuardSet with a rate-limit store', () => {
       return {
         answered: 0,
         timedOut: 0,
+        late: 0,
         errors: 0,
         fallbacks: 0,
         slowestAdmitMs: 0,
