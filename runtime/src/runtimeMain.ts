@@ -5,6 +5,7 @@
  */
 import { AgentRuntime } from './agentRuntime.ts';
 import { parseRuntimeCli, USAGE } from './cli/runtimeOptions.ts';
+import { ManifestMounts } from './policy/manifestMounts.ts';
 import { startDiskSource } from './policy/policySources.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { startTelemetry } from './telemetry/tracing.ts';
@@ -24,8 +25,21 @@ async function main(): Promise<void> {
   const { options } = cli;
   const logger = createLogger(options.logLevel);
   const telemetry = await startTelemetry(process.env);
-  const runtime = new AgentRuntime({ options, env: process.env, clock: systemClock, logger });
-  const sourceDeps = { env: process.env, logger, clock: systemClock };
+  // With --manifests, the Secrets among them become the files a pod would have mounted.
+  const mounts = options.source.kind === 'manifests' ? new ManifestMounts(process.env) : undefined;
+  const env = mounts?.env ?? process.env;
+  // However the process ends short of SIGKILL, the secrets it wrote go with it.
+  if (mounts !== undefined)
+    process.on('exit', () => {
+      mounts.remove();
+    });
+  const runtime = new AgentRuntime({ options, env, clock: systemClock, logger });
+  const sourceDeps = {
+    env,
+    logger,
+    clock: systemClock,
+    ...(mounts === undefined ? {} : { mounts }),
+  };
   // In a pod the cluster integration feeds the runtime; elsewhere a policy file or manifests.
   const source =
     options.source.kind === 'cluster'

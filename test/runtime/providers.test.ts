@@ -12,8 +12,10 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
+import { stringify } from 'yaml';
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { BACKEND_CREDENTIALS_DIR_ENV } from '../../contract/src/pod/runtimeEnvironment.ts';
+import { startRuntime } from '../support/runtimeProcess.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import {
   FALLBACK_MODEL,
@@ -343,5 +345,78 @@ describe('credentials', () => {
     expect((err as Error).message).toMatch(
       /Bedrock backend wrong .*InvalidSignatureException.*spec\.backends\[wrong\]\.credentialsSecretRef/,
     );
+  });
+});
+
+describe('--manifests', () => {
+  /** An agent on Bedrock alone, its credentials a Secret among the manifests, as applied. */
+  function manifests(dir: string, aws: { accessKeyId: string; secretAccessKey: string }): void {
+    const objects = [
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'bedrock-credentials' },
+        stringData: {
+          AWS_ACCESS_KEY_ID: aws.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
+        },
+      },
+      {
+        apiVersion: 'breakwater.dev/v1alpha1',
+        kind: 'AgentDeployment',
+        metadata: { name: 'on-bedrock' },
+        spec: {
+          model: { name: PRIMARY_MODEL, fallbacks: [FALLBACK_MODEL], maxTokens: 64 },
+          provider: { apiKeySecretRef: { name: 'unused', key: 'api-key' } },
+          backends: [
+            {
+              name: 'bedrock-us',
+              type: 'Bedrock',
+              region: 'us-east-1',
+              baseURL: sim.url,
+              credentialsSecretRef: { name: 'bedrock-credentials' },
+              models: BEDROCK_IDS,
+            },
+          ],
+          replicas: 1,
+        },
+      },
+    ];
+    writeFileSync(join(dir, 'agent.yaml'), objects.map((o) => stringify(o)).join('---\n'));
+  }
+
+  it("signs with the backend's credentials Secret among the manifests, and follows its edits", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bw-manifest-backends-'));
+    manifests(dir, AWS);
+    // No credentials directory in the environment: the Secret among the manifests is the
+    // only place the keys are.
+    const runtime = await startRuntime(['--manifests', dir, '--log-level', 'warn']);
+    try {
+      const client = new Anthropic({ baseURL: runtime.url, apiKey: 'unused', maxRetries: 0 });
+      const first = await client.messages.create(ask).withResponse();
+      expect(first.response.headers.get('x-breakwater-backend')).toBe('bedrock-us');
+      const rotated = { accessKeyId: 'AKIDBREAKWATERTEST3', secretAccessKey: 'third-secret-key' };
+      await fetch(`${sim.url}/_sim/credentials`, { method: 'DELETE' });
+      await fetch(`${sim.url}/_sim/credentials`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ provider: 'bedrock', ...rotated }),
+      });
+      manifests(dir, rotated);
+      const answered = await waitFor(() => client.messages.create(ask), {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        description: 'a call signed with the edited Secret',
+      });
+      expect(answered.type).toBe('message');
+    } finally {
+      await fetch(`${sim.url}/_sim/credentials`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ provider: 'bedrock', ...AWS }),
+      });
+      await runtime.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

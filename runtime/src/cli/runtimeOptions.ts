@@ -84,11 +84,13 @@ Environment, with --policy or --manifests (the operator sets these in a pod):
                         the manifests also works; this wins when set)
   BREAKWATER_DURABILITY_KEY_FILE, _PASSWORD_FILE, _CA_FILE
                         durable runs: the journal's 32-byte key, the store's password and CA
-                        (--manifests: the Secrets among the manifests also work)
   BREAKWATER_RATE_LIMIT_STORE_PASSWORD_FILE, _CA_FILE
                         the rate-limit store's password and CA
   BREAKWATER_BACKEND_CREDENTIALS_DIR, BREAKWATER_MCP_HEADERS_DIR
                         where Bedrock/Vertex credentials and MCP servers' headers are read
+  With --manifests, the Secrets among them that these name are used too (written to a
+  private directory, 0700, removed on exit); a file a variable names wins, except the
+  journal's key, where the Secret among the manifests wins.
 `;
 
 export type RuntimeCli =

@@ -111,13 +111,14 @@ export class ManifestSource {
     const agent = chosen;
     const namespace = agent.metadata.namespace;
     // An object of the agent's namespace, or of none (manifests often leave it to kubectl).
-    const lookup: ObjectLookup = (kind, name) =>
+    const find = <K extends keyof ReferencedObjects>(kind: K, name: string) =>
       objects.find(
         (o) =>
           o.kind === kind &&
           o.metadata?.name === name &&
           (o.metadata.namespace === undefined || o.metadata.namespace === namespace),
-      ) as ReferencedObjects[typeof kind] | undefined;
+      ) as ReferencedObjects[K] | undefined;
+    const lookup: ObjectLookup = find;
     let doc;
     let gathered;
     try {
@@ -148,8 +149,10 @@ export class ManifestSource {
     );
     // No admission named the field: the check's error is told in the manifest's words.
     const checked = checkPolicyDocument(doc);
-    if (checked.ok) this.#intake.store.offerDocument(doc, this.source);
-    else this.#intake.store.reject(inManifestTerms(checked.error), this.source);
+    if (checked.ok) {
+      this.#deps.mounts?.write(doc, (name) => find('Secret', name));
+      this.#intake.store.offerDocument(doc, this.source);
+    } else this.#intake.store.reject(inManifestTerms(checked.error), this.source);
   }
 
   #applyClientKeys(secret: DataObject | undefined, secretName: string | undefined): void {

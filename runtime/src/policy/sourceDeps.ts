@@ -5,6 +5,7 @@
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { ClientKeys } from '../access/clientKeys.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import type { ManifestMounts } from './manifestMounts.ts';
 import type { PolicyStore } from './policyStore.ts';
 
 export interface RunningSource {
@@ -15,6 +16,8 @@ export interface SourceDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** `--manifests`: where the Secrets among them become the files a pod would have. */
+  readonly mounts?: ManifestMounts;
 }
 
 /** Where the client keys come from when the policy asks for them. */
