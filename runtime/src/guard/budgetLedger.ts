@@ -212,9 +212,7 @@ export class BudgetLedger {
       });
     }
     if (refusal !== undefined) {
-      throw fallback === refusal.fallback
-        ? refusal
-        : new BudgetExhaustedError(refusal.budget, refusal.message, refusal.retryAfterMs, fallback);
+      throw refusal.withFallback(fallback);
     }
     for (const account of accounts) {
       account.reservedPico += pico;

@@ -34,6 +34,9 @@ export interface Refusal {
   readonly shareOf: number;
 }
 
+/** How far off a reset may be for a retry to be worth it: SDKs wait at most this long. */
+const RETRY_WINDOW_MS = 60_000;
+
 function usd(pico: bigint): string {
   return formatUsd(pico, PICODOLLARS_PER_USD);
 }
@@ -78,6 +81,12 @@ export function exhaustedError(r: Refusal): BudgetExhaustedError {
   const never =
     (account.limitPico !== undefined && pico > account.limitPico) ||
     (account.limitTokens !== undefined && tokens > account.limitTokens);
+  const untilReset = account.period.endMs - r.now;
+  // Only what calls in flight hold, or the reset, can make room for the same call.
+  const held =
+    (account.limitPico !== undefined && account.reservedPico > 0n) ||
+    (account.limitTokens !== undefined && account.reservedTokens > 0n);
+  const retryHelps = !never && (held || untilReset <= RETRY_WINDOW_MS);
   const resets = new Date(account.period.endMs).toISOString();
   const after = never
     ? `; this call's worst case is more than the whole ${share === '' ? 'budget' : 'share'}, so it will not fit after the reset (${resets}) either: lower max_tokens or the input, or raise the budget`
@@ -85,7 +94,8 @@ export function exhaustedError(r: Refusal): BudgetExhaustedError {
   return new BudgetExhaustedError(
     budget.name,
     `budget "${budget.name}" (${budget.period}, per ${budget.per}) of ${whose} is exhausted${share}: ${limits.join('; ')}${after}`,
-    account.period.endMs - r.now,
+    untilReset,
     budget.onExhausted === 'Fallback',
+    retryHelps,
   );
 }

@@ -178,7 +178,5 @@ export function refusedByStore(
     now,
     shareOf: 1,
   });
-  return fallback === error.fallback
-    ? error
-    : new BudgetExhaustedError(error.budget, error.message, error.retryAfterMs, fallback);
+  return error.withFallback(fallback);
 }

@@ -198,13 +198,39 @@ export class BudgetExhaustedError extends GuardError {
   readonly retryAfterMs: number;
   /** Every budget that refused says `onExhausted: Fallback`: a cheaper model may still fit. */
   readonly fallback: boolean;
+  /**
+   * Whether the same call may fit before the period ends: only when calls in flight hold part
+   * of the budget, or the reset is a minute away. Otherwise a retry is refused the same way, and
+   * the reply tells SDKs not to (`x-should-retry: false`).
+   */
+  readonly retryHelps: boolean;
 
-  constructor(budget: string, message: string, retryAfterMs: number, fallback: boolean) {
+  constructor(
+    budget: string,
+    message: string,
+    retryAfterMs: number,
+    fallback: boolean,
+    retryHelps: boolean,
+  ) {
     super(message);
     this.name = 'BudgetExhaustedError';
     this.budget = budget;
     this.retryAfterMs = retryAfterMs;
     this.fallback = fallback;
+    this.retryHelps = retryHelps;
+  }
+
+  /** This refusal, saying whether a cheaper model may still fit as `fallback` does. */
+  withFallback(fallback: boolean): BudgetExhaustedError {
+    return fallback === this.fallback
+      ? this
+      : new BudgetExhaustedError(
+          this.budget,
+          this.message,
+          this.retryAfterMs,
+          fallback,
+          this.retryHelps,
+        );
   }
 }
 

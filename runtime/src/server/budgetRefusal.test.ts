@@ -122,6 +122,8 @@ describe('a budget on /v1/messages', () => {
     expect(res.statusCode).toBe(429);
     // Twelve hours until midnight UTC.
     expect(res.headers['retry-after']).toBe('43200');
+    // It will not fit after the reset either: SDKs are told not to retry it.
+    expect(res.headers['x-should-retry']).toBe('false');
     const body = res.json<{ type: string; error: { type: string; message: string } }>();
     expect(body.type).toBe('error');
     expect(body.error.type).toBe('rate_limit_error');
@@ -139,6 +141,31 @@ describe('a budget on /v1/messages', () => {
     expect(metrics).toContain(
       `budget_resets_at_seconds{name="support-agent",budget="daily"} ${String(Date.parse('2026-11-25T00:00:00Z') / 1000)}`,
     );
+  });
+
+  it('tells SDKs a retry may fit while calls in flight hold part of the budget, and not once none does', async () => {
+    const { baseURL } = await loopbackProvider();
+    // Room for one worst case ($0.015321), not two; after one call ($0.000096 spent) none.
+    const { app } = routes([{ ...DAILY, limitMicroUsd: 15_400 }], [PRICE], baseURL);
+    const [first, second] = await Promise.all([
+      app.inject({ method: 'POST', url: '/v1/messages', payload: MESSAGE }),
+      app.inject({ method: 'POST', url: '/v1/messages', payload: MESSAGE }),
+    ]);
+    const refused = [first, second].filter((r) => r.statusCode === 429);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.json<{ error: { message: string } }>().error.message).toMatch(
+      /held by calls in flight/,
+    );
+    // The other call's worst case may be released in time: the SDK's own retry is welcome.
+    expect(refused[0]?.headers['x-should-retry']).toBeUndefined();
+    await budgetsSettled();
+    // Now only the reset, twelve hours off, makes room: a retry would be refused the same way.
+    const after = await app.inject({ method: 'POST', url: '/v1/messages', payload: MESSAGE });
+    expect(after.statusCode).toBe(429);
+    expect(after.json<{ error: { message: string } }>().error.message).not.toMatch(
+      /held by calls in flight|will not fit after the reset/,
+    );
+    expect(after.headers['x-should-retry']).toBe('false');
   });
 
   it('exports a budget in tokens alone with its limit, for the alerts, and no dollar series', async () => {

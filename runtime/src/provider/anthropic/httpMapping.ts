@@ -66,8 +66,9 @@ export function mapErrorToHttp(err: unknown, failure: Classification): HttpError
           shouldRetry: false,
         };
       case 'BUDGET_EXHAUSTED':
-        // Until the period ends: the message says when, Retry-After how long.
-        return limited(err.message, err.retryAfterMs);
+        // Until the period ends: the message says when, Retry-After how long, and
+        // x-should-retry: false when retrying cannot fit the same call sooner.
+        return { ...limited(err.message, err.retryAfterMs), shouldRetry: err.retryHelps };
       case 'UNPRICED_MODEL':
         // The agent's configuration, not the caller's request or the provider's state.
         return {
