@@ -271,6 +271,26 @@ describe('a manifest with a field kubectl would refuse', () => {
     );
   });
 
+  it('is refused naming the field when a tool URL carries a password, and never shows it', async () => {
+    const rt = await run('assistant-development');
+    await refusedEdit(
+      rt,
+      'agentdeployment-development.yaml',
+      (original) =>
+        original.replace(
+          '  timeout: 30s',
+          '  timeout: 30s\n  tools:\n    - name: lookup\n      description: Look an order up\n      inputSchema: {type: object}\n      url: http://tools:pw-never-shown@127.0.0.1:9/lookup',
+        ),
+      async (status, good) => {
+        expect(status.hash).toBe(good.hash);
+        expect(status.lastError?.error).toContain('tools[0].url must be an absolute URL');
+        expect(status.lastError?.error).toContain('with no user:password in it');
+        expect(JSON.stringify(await rt.debug('/debug/policy'))).not.toContain('pw-never-shown');
+        expect((await ask(rt)).type).toBe('message');
+      },
+    );
+  });
+
   it('is refused naming the field, the file and the fix, and the last good policy stays', async () => {
     const rt = await run('assistant-development');
     await refusedEdit(

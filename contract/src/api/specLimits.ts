@@ -70,7 +70,7 @@ export const AGENT_DEPLOYMENT_LIMITS = {
   tools: { maxItems: 32 },
   'tools[].name': { minLength: 1, maxLength: 64, pattern: '^[a-zA-Z0-9_-]+$' },
   'tools[].description': { minLength: 1, maxLength: 4096 },
-  'tools[].url': { maxLength: 2048, pattern: '^https?://[^\\s/?#]+(/[^\\s]*)?$' },
+  'tools[].url': { maxLength: 2048, pattern: '^https?://[^\\s/?#@]+(/[^\\s]*)?$' },
   'tools[].timeout': {
     default: '10s',
     maxLength: 32,
@@ -80,7 +80,7 @@ export const AGENT_DEPLOYMENT_LIMITS = {
   },
   mcpServers: { maxItems: 16 },
   'mcpServers[].name': { minLength: 1, maxLength: 32, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
-  'mcpServers[].url': { maxLength: 2048, pattern: '^https?://[^\\s/?#]+(/[^\\s]*)?$' },
+  'mcpServers[].url': { maxLength: 2048, pattern: '^https?://[^\\s/?#@]+(/[^\\s]*)?$' },
   'mcpServers[].headersSecretRef.name': {
     minLength: 1,
     maxLength: 253,

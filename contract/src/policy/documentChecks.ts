@@ -41,13 +41,22 @@ export function str(v: unknown, path: string, bounds: FieldLimits = { minLength:
   return v;
 }
 
-/** An absolute URL within the schema's bounds: parsed first, so "nope" reads as no URL at all. */
+/**
+ * An absolute URL within the schema's bounds: parsed first, so "nope" reads as no URL at all.
+ * A refused URL is quoted without its user:password, which would otherwise reach the logs and
+ * `/debug/policy`.
+ */
 export function url(v: unknown, path: string, bounds: FieldLimits): string {
   const { pattern, ...rest } = bounds;
   const text = str(v, path, { minLength: 1, ...rest });
-  if (!URL.canParse(text)) fail(path, 'must be an absolute URL', text);
+  const shown = text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/iu, '$1redacted@');
+  if (!URL.canParse(text)) fail(path, 'must be an absolute URL', shown);
   if (pattern !== undefined && !new RegExp(pattern, 'u').test(text))
-    fail(path, `must be an absolute URL matching ${pattern}`, text);
+    fail(
+      path,
+      `must be an absolute URL matching ${pattern}${shown === text ? '' : ', with no user:password in it'}`,
+      shown,
+    );
   return text;
 }
 

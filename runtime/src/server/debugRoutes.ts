@@ -49,14 +49,25 @@ export function debugDocuments(ctx: DebugNeeds): Record<string, DebugDocument> {
   };
 }
 
-/** The policy document as `/debug/policy` shows it. */
+/**
+ * The policy document as `/debug/policy` shows it: every URL anywhere in it without its
+ * user:password (not only the fields known today to hold one), the system prompt as a digest.
+ */
 function policyForDebug(doc: PolicyDocument): unknown {
-  return {
-    ...doc,
-    ...(doc.systemPrompt === undefined ? {} : { systemPrompt: promptDigest(doc.systemPrompt) }),
-    backends: doc.backends.map((b) => ({ ...b, baseURL: withoutUserinfo(b.baseURL) })),
-    tools: doc.tools.map((t) => ({ ...t, url: withoutUserinfo(t.url) })),
-  };
+  const shown = withoutCredentials(doc) as Record<string, unknown>;
+  return doc.systemPrompt === undefined
+    ? shown
+    : { ...shown, systemPrompt: promptDigest(doc.systemPrompt) };
+}
+
+function withoutCredentials(value: unknown): unknown {
+  if (typeof value === 'string') return value.includes('@') ? withoutUserinfo(value) : value;
+  if (Array.isArray(value)) return value.map(withoutCredentials);
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(
+      Object.entries(value).map(([key, v]) => [key, withoutCredentials(v)]),
+    );
+  return value;
 }
 
 /** Enough of a prompt to tell whether two pods run the same one, and nothing of its text. */
@@ -69,6 +80,7 @@ function promptDigest(prompt: string) {
 }
 
 function withoutUserinfo(url: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return url;
   try {
     const parsed = new URL(url);
     if (parsed.username === '' && parsed.password === '') return url;

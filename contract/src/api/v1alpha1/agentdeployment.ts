@@ -364,7 +364,7 @@ export interface Tool {
    */
   inputSchema: Record<string, unknown>;
   /**
-   * Endpoint that runs the tool, for example http://weather.tools.svc:8080/lookup.
+   * Endpoint that runs the tool, for example http://weather.tools.svc:8080/lookup. No user:password in it: the runtime could not send such a request.
    */
   url: string;
   /**
@@ -821,7 +821,7 @@ export interface McpServer {
    */
   name: string;
   /**
-   * The server's Streamable HTTP endpoint, for example http://github-mcp.tools.svc:8080/mcp.
+   * The server's Streamable HTTP endpoint, for example http://github-mcp.tools.svc:8080/mcp. No user:password in it: credentials go in headersSecretRef.
    */
   url: string;
   /**
