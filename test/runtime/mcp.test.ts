@@ -225,6 +225,28 @@ describe('/mcp/<name>, the guarded endpoint for any agent', () => {
     }
   });
 
+  it('counts calls to names outside the allow-list under one label, not one series each', async () => {
+    const c = await client();
+    try {
+      for (let i = 0; i < 20; i++) {
+        const refused = await c.callTool({ name: `made-up-${String(i)}`, arguments: {} });
+        expect(refused.isError).toBe(true);
+      }
+      const scrape = await rt.runtime.metrics();
+      expect(scrape).not.toContain('made-up-');
+      expect(
+        sample(scrape, 'agent_tool_calls_total', {
+          server: 'local',
+          tool: '_not_allowed',
+          status: 'error',
+        }),
+      ).toBeGreaterThanOrEqual(20);
+      expect(JSON.stringify(await rt.runtime.debug('/debug/stats'))).not.toContain('made-up-');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('shares the tool breakers with the bundled agent: an open one answers without a call', async () => {
     // The bundled agent's calls above opened local__flaky's breaker.
     mcp.failures = 100;

@@ -147,7 +147,10 @@ export function settleToolCall(
   doc: PolicyDocument,
   call: { server: string; tool: string; outcome: ToolOutcome; tookMs: number },
 ): string {
-  const { server, tool, outcome, tookMs } = call;
+  const { server, outcome, tookMs } = call;
+  // A name outside the allow-list is the caller's to choose: counted under one label, so that
+  // made-up names cannot fill the metrics and /debug/stats with series of their own.
+  const tool = outcome.failure === 'NotAllowed' ? NOT_ALLOWED : call.tool;
   const status =
     outcome.failure === 'Timeout'
       ? 'timeout'
@@ -167,6 +170,9 @@ export function settleToolCall(
   );
   return screened(deps, doc, name, outcome.text);
 }
+
+/** The tool label of every call to a tool outside the allow-list. */
+export const NOT_ALLOWED = '_not_allowed';
 
 /** A tool's result as the model may see it under the prompt-injection policy. */
 function screened(deps: ToolBookkeeping, doc: PolicyDocument, tool: string, text: string): string {
