@@ -139,6 +139,26 @@ describe('the agent’s own rate limit', () => {
   });
 });
 
+describe('a provider that asks the runtime to wait', () => {
+  it('is retried once its retry-after is over, never refused by the pause it asked for', async () => {
+    const rt = await start(sim.url, (d) => {
+      d.rateLimit.requests = { replicaPerSecond: 100, replicaBurst: 100 };
+      d.retry = { ...d.retry, maxAttempts: 2 };
+    });
+    // The retry waits the provider's second; the limiter holds every call for that same
+    // second. A timer that fires a millisecond early found the pause not yet over (one run in
+    // five, seen from outside): each of these must be served.
+    const outcomes: (string | number)[] = [];
+    for (let i = 0; i < 6; i++) {
+      await sim.addFault({ status: 429, retryAfterSeconds: 1, count: 1 });
+      outcomes.push(await call(rt));
+    }
+    expect(outcomes).toEqual(Array.from({ length: 6 }, () => PRIMARY_MODEL));
+    const scrape = await rt.runtime.metrics();
+    expect(sample(scrape, 'rate_limiter_rejected_total', { reason: 'provider' })).toBe(0);
+  });
+});
+
 describe('a storm on the primary model only', () => {
   it('is served by the fallback model while the primary’s breaker opens', async () => {
     const rt = await start(sim.url, (d) => {
