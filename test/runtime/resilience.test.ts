@@ -139,6 +139,23 @@ describe('the agent’s own rate limit', () => {
   });
 });
 
+describe('a ForcedOpen override', () => {
+  it("stops the agent's model without a call, and the fallback model still serves", async () => {
+    const rt = await start(sim.url, (d) => {
+      d.model.fallbacks = [FALLBACK_MODEL];
+      d.circuitBreaker.override = { state: 'ForcedOpen', reason: 'INC-9: garbage answers' };
+    });
+    expect(await call(rt)).toBe(FALLBACK_MODEL);
+    expect((await sim.stats()).requests).toBe(1);
+    const scrape = await rt.runtime.metrics();
+    const state = (model: string, s: string) =>
+      sample(scrape, 'circuit_breaker_state', { name: `default/${model}`, state: s });
+    expect(state(PRIMARY_MODEL, 'forced_open')).toBe(1);
+    expect(state(FALLBACK_MODEL, 'forced_open')).toBe(0);
+    expect(state(FALLBACK_MODEL, 'closed')).toBe(1);
+  });
+});
+
 describe('a provider that asks the runtime to wait', () => {
   it('is retried once its retry-after is over, never refused by the pause it asked for', async () => {
     const rt = await start(sim.url, (d) => {

@@ -19,13 +19,25 @@ import { mcpServerConcurrency } from './guardOptions.ts';
 /** A server's tools, as the guard needs to know them: the document's server settings. */
 export type ToolGroup = McpServerSettings;
 
-/** The breaker settings of `target`: its MCP server's policy, else the agent's. */
+/**
+ * The breaker settings of `target`: its MCP server's policy, else the agent's. A ForcedOpen
+ * override stops the agent's own model, not its fallbacks: their breakers decide by themselves,
+ * so the fallbacks still serve, as the API promises. (ForcedClosed lets every call through.)
+ */
 export function breakerSettingsOf(doc: PolicyDocument, target: BreakerTarget): BreakerSettings {
   if (target.kind === 'tool' && target.server !== undefined) {
     const own = doc.mcpServers?.find((m) => m.name === target.server)?.circuitBreaker;
     if (own !== undefined) return own;
   }
-  return doc.circuitBreaker;
+  const settings = doc.circuitBreaker;
+  if (
+    target.kind === 'model' &&
+    settings.override.state === 'ForcedOpen' &&
+    target.model !== doc.model.name &&
+    doc.model.fallbacks.includes(target.model)
+  )
+    return { ...settings, override: { state: 'Auto' } };
+  return settings;
 }
 
 export class ToolGroups {
