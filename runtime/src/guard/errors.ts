@@ -61,6 +61,14 @@ export function isCircuitOpenError(err: unknown): err is CircuitOpenError {
 /** Which limit refused the call. */
 export type RateLimitReason = 'requests' | 'inputTokens' | 'outputTokens' | 'provider';
 
+/** A reason as `rate_limiter_rejected_total{reason}` and the runbook spell it. */
+const REASON_LABEL: Readonly<Record<RateLimitReason, string>> = {
+  requests: 'requests',
+  inputTokens: 'input_tokens',
+  outputTokens: 'output_tokens',
+  provider: 'provider',
+};
+
 export class RateLimitedError extends GuardError {
   readonly code = 'RATE_LIMITED';
   readonly limiter: string;
@@ -69,7 +77,9 @@ export class RateLimitedError extends GuardError {
   readonly retryAfterMs: number;
 
   constructor(limiter: string, reason: RateLimitReason, retryAfterMs: number) {
-    super(`rate limiter "${limiter}" refused the call (${reason}); retry in ${retryAfterMs} ms`);
+    super(
+      `rate limiter "${limiter}" refused the call (${REASON_LABEL[reason]}); retry in ${retryAfterMs} ms`,
+    );
     this.name = 'RateLimitedError';
     this.limiter = limiter;
     this.reason = reason;

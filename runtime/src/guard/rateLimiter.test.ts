@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { isRateLimitedError, type RateLimitedError } from './errors.ts';
+import { isRateLimitedError, RateLimitedError } from './errors.ts';
 import { RateLimiter, UNCHARGED } from './rateLimiter.ts';
 import { limiterSettings, type LimiterPatch } from './settingsFixture.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
@@ -188,5 +188,14 @@ describe('RateLimiter', () => {
     l.observeRetryAfter(4_000, clock.now());
     l.reconfigure(limiterSettings({ requests: { perSecond: 10 } }));
     expect(() => l.admit(clock.now())).toThrow('(provider)');
+  });
+});
+
+describe('a refusal', () => {
+  it('names the limit as the metric label and the runbook spell it', () => {
+    expect(new RateLimitedError('agent', 'inputTokens', 5).message).toBe(
+      'rate limiter "agent" refused the call (input_tokens); retry in 5 ms',
+    );
+    expect(new RateLimitedError('agent', 'outputTokens', 5).message).toContain('(output_tokens)');
   });
 });
