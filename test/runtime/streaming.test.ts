@@ -265,19 +265,26 @@ describe('a stream that stalls', () => {
     d.streamIdleTimeoutMs = 1_500;
   });
 
+  const timeouts = async () => sample(await rt.runtime.metrics(), 'guard_timeouts_total');
+
   it('is cut by the idle timeout after content and reaches the SDK as a timeout_error', async () => {
+    const before = await timeouts();
     await sim.setFault({ hang: true, inStream: 'after-content', count: 1 });
     const started = Date.now();
     const err = await streamFailure('stalls after content');
     expect(err.type).toBe('timeout_error');
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(await attempts('Timeout')).toBe(1);
+    // The runtime's own limit timed the attempt out: counted with the guard's timeouts.
+    expect(await timeouts()).toBe(before + 1);
   });
 
   it('is retried unseen when it stalls before content', async () => {
+    const before = await timeouts();
     await sim.setFault({ hang: true, inStream: 'before-content', count: 1 });
     const answer = await streamText('stalls before content');
     expect(answer.text).toBe('You said: stalls before content');
+    expect(await timeouts()).toBe(before + 1);
   });
 });
 

@@ -265,6 +265,10 @@ export class Guard implements AttemptHost {
     const duration = (a.firstEventAt ?? end) - start;
     if (isFailureClass(outcome)) breaker.onFailure(permit, outcome, duration, end);
     else breaker.onIgnored(permit);
+    // The runtime's own limits past the deadline (a stream's idle and duration limits) time an
+    // attempt out too; a provider's answer that says it timed out (it has headers) is not ours.
+    if (outcome === 'Timeout' && !a.expired && this.#classifier.headersOf(err) === undefined)
+      this.#timeouts++;
     if (limiter !== undefined) {
       const headers = this.#classifier.headersOf(err);
       if (headers !== undefined) limiter.observeHeaders(headers, end);

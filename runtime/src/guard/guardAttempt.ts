@@ -66,6 +66,7 @@ export class GuardAttempt {
   #timedOut: TimeoutError | undefined;
   #firstEventAt: number | undefined;
   #committed = false;
+  #expired = false;
   #onExpire: ((err: TimeoutError) => void) | undefined;
 
   constructor(
@@ -193,8 +194,14 @@ export class GuardAttempt {
     this.#onExpire = fn;
   }
 
+  /** Whether the attempt's deadline passed (a timeout already counted by the host). */
+  get expired(): boolean {
+    return this.#expired;
+  }
+
   /** The deadline passed: abort the signal, if anyone asked for it. */
   expire(err: TimeoutError): void {
+    this.#expired = true;
     if (this.#controller === undefined) this.#timedOut = err;
     else this.#controller.abort(err);
     this.#onExpire?.(err);
