@@ -65,7 +65,7 @@ beforeAll(async () => {
         {
           name: 'local',
           url: mcp.url,
-          tools: ['echo', 'flaky', 'slow', 'held', 'notes'],
+          tools: ['echo', 'flaky', 'slow', 'held', 'notes', 'boom'],
           timeoutMs: 500,
           maxConcurrent: 2,
           onUnknownOutcome: 'Fail',
@@ -198,7 +198,14 @@ describe('/mcp/<name>, the guarded endpoint for any agent', () => {
     const c = await client();
     try {
       const { tools } = await c.listTools();
-      expect(tools.map((t) => t.name).sort()).toEqual(['echo', 'flaky', 'held', 'notes', 'slow']);
+      expect(tools.map((t) => t.name).sort()).toEqual([
+        'boom',
+        'echo',
+        'flaky',
+        'held',
+        'notes',
+        'slow',
+      ]);
       // Listed and answered whole: the output schema and annotations, the structured result.
       expect(tools.find((t) => t.name === 'echo')).toMatchObject({
         outputSchema: { type: 'object', properties: { echoed: { type: 'string' } } },
@@ -242,6 +249,27 @@ describe('/mcp/<name>, the guarded endpoint for any agent', () => {
         }),
       ).toBeGreaterThanOrEqual(20);
       expect(JSON.stringify(await rt.runtime.debug('/debug/stats'))).not.toContain('made-up-');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("counts a server's JSON-RPC error against the tool's breaker, and says what the server said", async () => {
+    const c = await client();
+    try {
+      for (let i = 0; i < 2; i++) {
+        const failed = await c.callTool({ name: 'boom', arguments: {} });
+        expect(failed.isError).toBe(true);
+        expect(JSON.stringify(failed.content)).toContain('the ledger service crashed');
+      }
+      expect(mcp.calls.get('boom')).toBe(2);
+      const scrape = await rt.runtime.metrics();
+      expect(
+        sample(scrape, 'circuit_breaker_failures_total', {
+          name: 'tool:local__boom',
+          class: 'ServerError',
+        }),
+      ).toBe(2);
     } finally {
       await c.close();
     }

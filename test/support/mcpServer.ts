@@ -133,6 +133,12 @@ export async function startMcpServer(port = 0): Promise<McpTestServer> {
       },
       ({ title }) => effect('set_status', title, state.statusMs),
     );
+    // Listed like any tool; its calls are answered with a JSON-RPC error before they reach
+    // this server (handle, below), as a server built on the SDK's low-level Server does when
+    // its handler throws. McpServer would turn the throw into an isError result instead.
+    mcp.registerTool('boom', { description: 'Crashes inside the server.' }, () =>
+      text('never reached'),
+    );
     mcp.registerTool('secret', { description: 'Not for this agent.' }, () => {
       count('secret');
       return text('the secret');
@@ -148,6 +154,20 @@ export async function startMcpServer(port = 0): Promise<McpTestServer> {
     const body: unknown = raw === '' ? undefined : JSON.parse(raw);
     const id = req.headers['mcp-session-id'];
     let transport = typeof id === 'string' ? transports.get(id) : undefined;
+    const call = body as
+      { method?: unknown; id?: unknown; params?: { name?: unknown } } | undefined;
+    if (transport !== undefined && call?.method === 'tools/call' && call.params?.name === 'boom') {
+      count('boom');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: call.id,
+          error: { code: -32603, message: 'boom: the ledger service crashed' },
+        }),
+      );
+      return;
+    }
     if (transport === undefined) {
       const initializing =
         typeof body === 'object' &&

@@ -10,7 +10,7 @@
  * the other tools are untouched.
  */
 import { join } from 'node:path';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerSettings } from '../../../contract/src/policy/policyDocument.ts';
 import {
   MCP_HEADERS_DIR_ENV,
@@ -150,7 +150,9 @@ export class McpTools {
         name,
         link.settings.timeoutMs,
         async (s) => {
-          const answer = await link.call(tool, asArguments(input), s);
+          const answer = await link.call(tool, asArguments(input), s).catch((err: unknown) => {
+            throw err instanceof McpError ? new ToolErrorAnswer(name, err) : err;
+          });
           // The tool ran and failed: it counts against the tool's breaker.
           if (answer.isError === true) throw new ToolResultError(name, answer);
           return answer;
@@ -168,6 +170,8 @@ export class McpTools {
           result: err.result,
         };
       const outcome = failureOf(err, this.#clock.now()).outcome;
+      if (err instanceof ToolErrorAnswer)
+        return { text: `tool "${name}" failed: ${err.said}`, isError: true, failure: outcome };
       return {
         text: `tool "${name}" is unavailable (${outcome}); carry on without it or try another tool`,
         isError: true,
@@ -216,6 +220,31 @@ class ToolResultError extends HttpStatusError {
   constructor(tool: string, result: CallToolResult) {
     super(`MCP tool "${tool}"`, { status: 502, body: resultText(result) });
     this.result = result;
+  }
+}
+
+/** JSON-RPC errors that say the call was wrong, not the server: never the tool's breaker's business. */
+const CALLER_ERRORS: ReadonlySet<number> = new Set([
+  ErrorCode.ParseError,
+  ErrorCode.InvalidRequest,
+  ErrorCode.MethodNotFound,
+  ErrorCode.InvalidParams,
+]);
+
+/**
+ * The server answered the call with a JSON-RPC error: a failure of the server (an internal
+ * error, or a code of its own) counts against the tool's breaker as a 5xx would; one that says
+ * the call itself was wrong is the caller's, as a 4xx. The model is told what the server said.
+ */
+class ToolErrorAnswer extends HttpStatusError {
+  readonly said: string;
+
+  constructor(tool: string, err: McpError) {
+    super(`MCP tool "${tool}"`, {
+      status: CALLER_ERRORS.has(err.code) ? 400 : 502,
+      body: err.message,
+    });
+    this.said = err.message;
   }
 }
 
