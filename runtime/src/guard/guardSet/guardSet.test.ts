@@ -32,6 +32,16 @@ function policy(change: (doc: Mutable<PolicyDocument>) => void = () => undefined
   doc.tools = [
     { name: 'lookup', description: '', inputSchema: {}, url: 'http://tool', timeoutMs: 1_000 },
   ];
+  doc.mcpServers = [
+    {
+      name: 'docs',
+      url: 'http://docs',
+      tools: ['search', 'fetch'],
+      timeoutMs: 1_000,
+      maxConcurrent: 2,
+      onUnknownOutcome: 'Fail',
+    },
+  ];
   change(doc);
   return doc;
 }
@@ -44,6 +54,10 @@ const tool = (name: string): readonly [string, BreakerTarget] => [
   `tool:${name}`,
   { kind: 'tool', tool: name },
 ];
+const mcpTool = (server: string, name: string): readonly [string, BreakerTarget] => [
+  `tool:${server}__${name}`,
+  { kind: 'tool', tool: `${server}__${name}`, server },
+];
 
 describe('retiredBreakers', () => {
   const all = [
@@ -52,6 +66,8 @@ describe('retiredBreakers', () => {
     model('east', 'haiku'),
     model('east', 'caller-chosen'),
     tool('lookup'),
+    mcpTool('docs', 'search'),
+    mcpTool('docs', 'fetch'),
   ];
   it.each<[string, (d: Mutable<PolicyDocument>) => void, string[]]>([
     ['retires nothing when the policy keeps every backend, model and tool', () => undefined, []],
@@ -66,6 +82,16 @@ describe('retiredBreakers', () => {
       ['east/haiku'],
     ],
     ['retires a tool the policy dropped', (d) => (d.tools = []), ['tool:lookup']],
+    [
+      "retires an MCP tool its server's allow-list no longer names",
+      (d) => (d.mcpServers = (d.mcpServers ?? []).map((m) => ({ ...m, tools: ['search'] }))),
+      ['tool:docs__fetch'],
+    ],
+    [
+      'retires every tool of an MCP server the policy dropped',
+      (d) => (d.mcpServers = []),
+      ['tool:docs__search', 'tool:docs__fetch'],
+    ],
     [
       'keeps a model only callers named, whatever the policy names',
       (d) => (d.model = { name: 'opus', fallbacks: ['sonnet', 'haiku'], maxTokens: 64 }),
