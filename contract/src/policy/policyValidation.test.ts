@@ -133,6 +133,32 @@ describe('checkPolicyDocument', () => {
     if (!result.ok) expect(result.error).toMatch(message);
   });
 
+  it("refuses an HTTP tool named as an MCP server's tool would be, and one with a password in its URL", () => {
+    const doc = structuredClone(samplePolicyDocument()) as unknown as Mutable;
+    doc.mcpServers = [
+      {
+        name: 'docs',
+        url: 'http://docs/mcp',
+        timeoutMs: 1000,
+        maxConcurrent: 2,
+        onUnknownOutcome: 'Fail',
+      },
+    ];
+    const tool = { description: 'd', inputSchema: { type: 'object' }, timeoutMs: 1000 };
+    doc.tools = [{ ...tool, name: 'docs__echo', url: 'http://tool/x' }];
+    expect(checkPolicyDocument(doc)).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^tools\[0\]\.name must not start with "docs__"/) as unknown,
+    });
+    doc.tools = [{ ...tool, name: 'docs_echo', url: 'http://user:pw-secret@tool/x' }];
+    const refused = checkPolicyDocument(doc);
+    expect(refused).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^tools\[0\]\.url .*no user:password/) as unknown,
+    });
+    expect(JSON.stringify(refused)).not.toContain('pw-secret');
+  });
+
   it('reports text that is not JSON instead of throwing', () => {
     const result = parsePolicyDocument('{"version": 1,');
     expect(result).toMatchObject({ ok: false });

@@ -253,6 +253,7 @@ function checkDocument(v: unknown): void {
     arr(d.mcpServers, 'mcpServers', AGENT.mcpServers).forEach((m, i) => {
       checkMcpServer(m, `mcpServers[${i}]`);
     });
+  checkToolNamesApart(d);
   const retry = obj(d.retry, 'retry');
   checkSection(retry, 'retry', BOUNDS.agent.retry);
   // What the schema's rule says: the longest backoff is at least the first.
@@ -295,4 +296,23 @@ export function checkPolicyDocument(value: unknown): ParsedPolicy {
   }
   const doc = value as PolicyDocument;
   return { ok: true, doc, hash: policyHash(doc) };
+}
+
+/**
+ * The model sees an MCP server's tools as `<server>__<tool>`: an HTTP tool named so would be
+ * offered twice under one name (the provider refuses every call then) and share that tool's
+ * breaker.
+ */
+function checkToolNamesApart(d: Json): void {
+  const servers = ((d.mcpServers ?? []) as Json[]).map((m) => m.name as string);
+  (d.tools as Json[]).forEach((t, i) => {
+    const name = t.name as string;
+    const server = servers.find((s) => name.startsWith(`${s}__`));
+    if (server !== undefined)
+      fail(
+        `tools[${i}].name`,
+        `must not start with "${server}__": the model sees MCP server ${server}'s tools by such names; rename the tool`,
+        name,
+      );
+  });
 }
