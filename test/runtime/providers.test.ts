@@ -8,7 +8,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
@@ -384,6 +384,30 @@ describe('--manifests', () => {
     ];
     writeFileSync(join(dir, 'agent.yaml'), objects.map((o) => stringify(o)).join('---\n'));
   }
+
+  it('says so when the credentials Secret is not among the manifests', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bw-manifest-backends-'));
+    manifests(dir, AWS);
+    const file = join(dir, 'agent.yaml');
+    // The Secret goes; the agent still names it.
+    writeFileSync(file, readFileSync(file, 'utf8').split('---\n').slice(1).join('---\n'));
+    const runtime = await startRuntime(['--manifests', dir, '--log-level', 'warn']);
+    try {
+      const said = await waitFor(
+        () =>
+          runtime.output.find((line) =>
+            line.includes(
+              'Secret bedrock-credentials (spec.backends[bedrock-us].credentialsSecretRef) is not among the manifests',
+            ),
+          ),
+        { timeoutMs: 5_000, intervalMs: 50, description: 'the warning about the missing Secret' },
+      );
+      expect(said).toContain('"level":"warn"');
+    } finally {
+      await runtime.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it("signs with the backend's credentials Secret among the manifests, and follows its edits", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bw-manifest-backends-'));

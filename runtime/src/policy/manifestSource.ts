@@ -136,6 +136,15 @@ export class ManifestSource {
         { missing: line, path: this.#path },
         `${line} is not among the manifests: running with the schema's defaults for it`,
       );
+    // A Secret not there leaves what it holds out, as a missing Secret volume does in a pod;
+    // said once per reload. (A provider key may come from the environment instead, and a
+    // missing client-key Secret is told below.)
+    for (const ref of gathered.missingSecrets)
+      if (!ref.field.endsWith('apiKeySecretRef') && ref.field !== 'access.clientKeysSecretRef')
+        this.#deps.logger.warn(
+          { missing: `Secret ${ref.name}`, field: ref.field, path: this.#path },
+          `Secret ${ref.name} (spec.${ref.field}) is not among the manifests: what it holds is left out`,
+        );
     this.#applyClientKeys(
       doc.access.clientKeysSecret === undefined
         ? undefined
