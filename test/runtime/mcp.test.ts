@@ -27,6 +27,7 @@ let rt: StandaloneRuntime;
 interface Answer {
   readonly status: number;
   readonly output?: string;
+  readonly stopReason?: string;
   readonly error?: { type: string; message: string };
 }
 
@@ -36,7 +37,7 @@ async function invoke(input: string): Promise<Answer> {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ input }),
   });
-  const body = (await response.json()) as { output?: string; error?: Answer['error'] };
+  const body = (await response.json()) as Omit<Answer, 'status'>;
   return { status: response.status, ...body };
 }
 
@@ -173,6 +174,17 @@ describe('MCP tools in the agent loop', () => {
         action: 'flagged',
       }),
     ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('says when it stopped a model that still asked for tools after its last turn', async () => {
+    const finished = await invoke('Please use tool local__echo');
+    expect(finished).toMatchObject({ status: 200, stopReason: 'end_turn' });
+    mcp.calls.clear();
+    const cut = await invoke('Please use tool local__echo 12 times');
+    expect(cut.status).toBe(200);
+    expect(cut.stopReason).toBe('max_turns');
+    // Eight model turns: seven of them asked for a tool, and each was run.
+    expect(mcp.calls.get('echo')).toBe(7);
   });
 
   it('stops a model that calls the same tool with the same input over and over', async () => {

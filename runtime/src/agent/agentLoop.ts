@@ -12,6 +12,8 @@ import type { ToolResultBlock } from './toolRunner.ts';
 import { TurnCollector, type TurnBlock } from './turnCollector.ts';
 
 export const MAX_ITERATIONS = 8;
+/** The stop reason of a run the loop cut after MAX_ITERATIONS turns. */
+export const MAX_TURNS = 'max_turns';
 
 export interface AgentResult {
   readonly output: string;
@@ -21,6 +23,11 @@ export interface AgentResult {
   /** Some turn was served by a cheaper model because a budget (`onExhausted: Fallback`) said so. */
   readonly budgetFallback: boolean;
   readonly iterations: number;
+  /**
+   * Why the run ended: the last turn's `stop_reason`, or `max_turns` when the model still asked
+   * for tools after MAX_ITERATIONS turns and the loop stopped it (its output is unfinished).
+   */
+  readonly stopReason: string;
 }
 
 interface ModelMessage {
@@ -157,7 +164,17 @@ export async function runAgent(
         .filter((b) => b.type === 'text')
         .map((b) => b.text ?? '')
         .join('');
-      return { output, model, usage, fallbackUsed, budgetFallback, iterations: iteration };
+      const cut = message.stop_reason === 'tool_use' && toolUses.length > 0;
+      const stopReason = cut ? MAX_TURNS : (message.stop_reason ?? 'end_turn');
+      return {
+        output,
+        model,
+        usage,
+        fallbackUsed,
+        budgetFallback,
+        iterations: iteration,
+        stopReason,
+      };
     }
     messages.push({ role: 'assistant', content });
     const results = await Promise.all(

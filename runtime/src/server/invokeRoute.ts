@@ -1,6 +1,7 @@
 /**
  * `POST /v1/agent/invoke` `{input, sessionId?, history?, stream?}` → `{output, model, usage,
- * fallbackUsed, budgetFallback}`, with `x-breakwater-budget: fallback` when a budget sent a turn
+ * fallbackUsed, budgetFallback, stopReason}` (`max_turns`: the loop stopped a model that still
+ * asked for tools after MAX_ITERATIONS turns), with `x-breakwater-budget: fallback` when a budget sent a turn
  * to a cheaper model; with `stream: true`, an event stream instead: `text` events as the model
  * writes, `tool_call` and `tool_result` as tools run, then `done` with the same fields (or
  * `error` in the Anthropic shape), the header only when the first turn was sent on. Nothing is
@@ -12,6 +13,7 @@ import { runAgent, type AgentStreamListener } from '../agent/agentLoop.ts';
 import { InvocationTools } from '../agent/agentTools.ts';
 import { clientFingerprint } from '../audit/auditLog.ts';
 import { invokeAsRun, type RunsNeeds } from './agentRunsRoute.ts';
+import { invokeAnswer } from './ownedRunExecution.ts';
 import { BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from './budgetRequest.ts';
 import { checkInvokeBody } from './messagesValidation.ts';
@@ -111,13 +113,7 @@ async function handle(
     ctx.stats.record('model', result.model, ctx.clock.now() - started, {
       fallback: result.fallbackUsed,
     });
-    const answer = {
-      output: result.output,
-      model: result.model,
-      usage: result.usage,
-      fallbackUsed: result.fallbackUsed,
-      budgetFallback: result.budgetFallback,
-    };
+    const answer = invokeAnswer(result);
     if (stream === undefined) {
       if (result.budgetFallback) reply.header(BUDGET_HEADER, 'fallback');
       reply.code(200).header('content-type', 'application/json').send(JSON.stringify(answer));

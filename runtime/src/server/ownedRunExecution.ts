@@ -49,6 +49,7 @@ export function invokeAnswer(result: AgentResult): Record<string, unknown> {
     usage: result.usage,
     fallbackUsed: result.fallbackUsed,
     budgetFallback: result.budgetFallback,
+    stopReason: result.stopReason,
   };
 }
 
