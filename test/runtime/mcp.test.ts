@@ -57,24 +57,29 @@ async function connected(): Promise<void> {
   );
 }
 
+const ALLOWED = ['echo', 'flaky', 'slow', 'held', 'notes', 'boom'];
+
+/** The agent's policy, its MCP server allowing `tools`. */
+function policy(tools: string[]) {
+  return policyDocument(sim.url, (d) => {
+    d.mcpServers = [
+      {
+        name: 'local',
+        url: mcp.url,
+        tools,
+        timeoutMs: 500,
+        maxConcurrent: 2,
+        onUnknownOutcome: 'Fail',
+      },
+    ];
+    d.security = { promptInjection: 'Flag' };
+  });
+}
+
 beforeAll(async () => {
   sim = await startSimulator({ seed: 23 });
   mcp = await startMcpServer();
-  rt = await standaloneRuntime(
-    policyDocument(sim.url, (d) => {
-      d.mcpServers = [
-        {
-          name: 'local',
-          url: mcp.url,
-          tools: ['echo', 'flaky', 'slow', 'held', 'notes', 'boom'],
-          timeoutMs: 500,
-          maxConcurrent: 2,
-          onUnknownOutcome: 'Fail',
-        },
-      ];
-      d.security = { promptInjection: 'Flag' };
-    }),
-  );
+  rt = await standaloneRuntime(policy(ALLOWED));
   await connected();
   mcp.calls.clear();
 });
@@ -283,6 +288,41 @@ describe('/mcp/<name>, the guarded endpoint for any agent', () => {
         }),
       ).toBe(2);
     } finally {
+      await c.close();
+    }
+  });
+
+  it('tells an open session when the allow-list changes, and lists what it allows now', async () => {
+    let told = 0;
+    const c = new Client(
+      { name: 'team-agent', version: '1.0.0' },
+      {
+        listChanged: {
+          tools: {
+            onChanged: () => {
+              told++;
+            },
+          },
+        },
+      },
+    );
+    await c.connect(new StreamableHTTPClientTransport(new URL(`${rt.runtime.url}/mcp/local`)));
+    try {
+      expect((await c.listTools()).tools.map((t) => t.name)).toContain('notes');
+      rt.writePolicy(policy(ALLOWED.filter((t) => t !== 'notes')));
+      await waitFor(async () => !(await c.listTools()).tools.some((t) => t.name === 'notes'), {
+        timeoutMs: 5_000,
+        intervalMs: 50,
+        description: 'the session to list notes no more',
+      });
+      await waitFor(() => told > 0, {
+        timeoutMs: 5_000,
+        intervalMs: 50,
+        description: 'notifications/tools/list_changed on the open session',
+      });
+    } finally {
+      rt.writePolicy(policy(ALLOWED));
+      await connected();
       await c.close();
     }
   });

@@ -65,6 +65,10 @@ interface Session {
   readonly server: string;
   readonly transport: StreamableHTTPServerTransport;
   readonly loops: LoopDetector;
+  /** The SDK's server of the session: tells the client when the tools it may use change. */
+  readonly sdk: McpServer['server'];
+  /** The tool names the session's client may use, as last told. */
+  tools: string;
 }
 
 export class McpEndpoint {
@@ -73,6 +77,24 @@ export class McpEndpoint {
 
   constructor(deps: EndpointDeps) {
     this.#deps = deps;
+    deps.mcp.onChange(() => {
+      this.#toolsChanged();
+    });
+  }
+
+  /**
+   * The tools a session's client may use changed (the allow-list was edited, or the server's own
+   * list changed): each such session is sent `notifications/tools/list_changed`, as the
+   * endpoint's `listChanged` capability promises. Best effort: a client with no stream open for
+   * notifications still gets the new list on its next `tools/list`.
+   */
+  #toolsChanged(): void {
+    for (const session of this.#sessions.values()) {
+      const now = toolNames(this.#deps.mcp.server(session.server));
+      if (now === session.tools) continue;
+      session.tools = now;
+      session.sdk.sendToolListChanged().catch(() => undefined);
+    }
   }
 
   /**
@@ -113,6 +135,7 @@ export class McpEndpoint {
       );
       return true;
     }
+    const sdk = this.#serverFor(server, () => transport.sessionId);
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       // A tools/call answer is one message: plain JSON, not an event stream to parse.
@@ -123,13 +146,15 @@ export class McpEndpoint {
           server,
           transport,
           loops: new LoopDetector(loopLimits(this.#requireActive().doc)),
+          sdk,
+          tools: toolNames(this.#deps.mcp.server(server)),
         });
       },
     });
     transport.onclose = () => {
       if (transport.sessionId !== undefined) this.#sessions.delete(transport.sessionId);
     };
-    await this.#serverFor(link, () => transport.sessionId).connect(transport);
+    await sdk.connect(transport);
     await transport.handleRequest(req, res, body);
     return true;
   }
@@ -244,20 +269,28 @@ export class McpEndpoint {
     return active;
   }
 
-  /** The SDK's server for one session: the link's allowed tools, each call guarded. */
-  #serverFor(link: McpServerLink, sessionId: () => string | undefined): McpServer['server'] {
+  /**
+   * The SDK's server for one session: the allowed tools of the server's link as the policy in
+   * force has it (looked up per request: a reload may replace the link), each call guarded.
+   */
+  #serverFor(name: string, sessionId: () => string | undefined): McpServer['server'] {
     // The SDK's high-level server, used at its low level: the tools are the upstream server's,
     // listed at run time with their JSON Schemas, not registered here.
     const server = new McpServer(
-      { name: `breakwater/${link.settings.name}`, version: '1' },
-      { capabilities: { tools: {} } },
+      { name: `breakwater/${name}`, version: '1' },
+      { capabilities: { tools: { listChanged: true } } },
     ).server;
-    server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...link.state.tools] }));
+    const current = (): McpServerLink => {
+      const link = this.#deps.mcp.server(name);
+      if (link === undefined) throw new McpError(ErrorCode.InvalidRequest, `no MCP server ${name}`);
+      return link;
+    };
+    server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...current().state.tools] }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const headers = extra.requestInfo?.headers;
       const answer = await this.#call(
         this.#sessions.get(sessionId() ?? ''),
-        link,
+        current(),
         request.params.name,
         request.params.arguments ?? {},
         extra.signal,
@@ -306,4 +339,9 @@ function isInitialize(body: unknown): boolean {
     (m) =>
       typeof m === 'object' && m !== null && (m as { method?: unknown }).method === 'initialize',
   );
+}
+
+/** The names of the tools a link lets its clients use, as one comparable string. */
+function toolNames(link: McpServerLink | undefined): string {
+  return (link?.state.tools ?? []).map((t) => t.name).join('\n');
 }
