@@ -73,7 +73,22 @@ function policy(tools: string[]) {
       },
     ];
     d.security = { promptInjection: 'Flag' };
+    d.audit = { enabled: true };
   });
+}
+
+/** The runtime's audit records so far (one JSON line each, `audit: true`). */
+function auditRecords(): Record<string, unknown>[] {
+  return rt.runtime.output
+    .flatMap((chunk) => chunk.split('\n'))
+    .flatMap((line) => {
+      try {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        return parsed.audit === true ? [parsed] : [];
+      } catch {
+        return [];
+      }
+    });
 }
 
 beforeAll(async () => {
@@ -287,6 +302,29 @@ describe('/mcp/<name>, the guarded endpoint for any agent', () => {
           class: 'ServerError',
         }),
       ).toBe(2);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('names the session in the audit record of a flagged tool result', async () => {
+    const transport = new StreamableHTTPClientTransport(new URL(`${rt.runtime.url}/mcp/local`));
+    const c = new Client({ name: 'team-agent', version: '1.0.0' });
+    await c.connect(transport);
+    try {
+      await c.callTool({ name: 'notes', arguments: {} });
+      const session = transport.sessionId;
+      expect(session).toBeDefined();
+      const record = await waitFor(
+        () =>
+          auditRecords().find((r) => r.event === 'security_incident' && r.requestId === session),
+        {
+          timeoutMs: 5_000,
+          intervalMs: 50,
+          description: 'the incident recorded under the session',
+        },
+      );
+      expect(record).toMatchObject({ kind: expect.any(String) as unknown, action: 'flagged' });
     } finally {
       await c.close();
     }

@@ -53,6 +53,8 @@ export interface EndpointDeps {
     readonly tool: string;
     readonly outcome: ToolOutcome;
     readonly tookMs: number;
+    /** The MCP session the call came on (the audit's request id for `/mcp`). */
+    readonly session: string | undefined;
   }) => string;
   readonly loopFound: (tool: string, count: number, shadow: boolean, session: string) => void;
   readonly now: () => number;
@@ -246,6 +248,7 @@ export class McpEndpoint {
       tool,
       outcome,
       tookMs: this.#deps.now() - started,
+      session: session?.id,
     });
     // The server's own result, whole, unless the screen withheld it.
     if (outcome.result !== undefined && text === outcome.text) return outcome.result;

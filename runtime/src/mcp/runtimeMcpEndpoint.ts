@@ -48,8 +48,13 @@ export function mcpEndpoint(parts: {
           onInjection: (kind, tool, blocked) => {
             const action = blocked ? 'blocked' : 'flagged';
             metrics.securityIncidents.inc({ kind, action });
-            audit.record({ event: 'security_incident', requestId: ROUTE, kind, action, tool });
-            logger.warn({ kind, action, tool }, 'suspected prompt injection in a tool result');
+            // An /mcp call has no request id of its own: its session names it, as for loops.
+            const requestId = call.session ?? ROUTE;
+            audit.record({ event: 'security_incident', requestId, kind, action, tool });
+            logger.warn(
+              { kind, action, tool, requestId },
+              'suspected prompt injection in a tool result',
+            );
           },
         },
         doc,

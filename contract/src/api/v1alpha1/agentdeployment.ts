@@ -839,7 +839,7 @@ export interface McpServer {
    */
   timeout?: Duration;
   /**
-   * Calls to this server's tools in flight at once, per replica, 1 to 1000; further calls wait for a slot within the timeout. Default 10.
+   * Calls to this server's tools in flight at once, per replica, 1 to 1000; further calls wait for a slot for at most the timeout, and a call's own timeout starts once it has one. Default 10.
    */
   maxConcurrent?: number;
   /**
