@@ -94,7 +94,7 @@ export interface AgentDeploymentSpec {
    */
   timeout?: Duration;
   /**
-   * Longest pause allowed between two events of a streaming call, from 1s to 30m (Envoy's stream_idle_timeout). A stream that stalls longer is cut and counts as a Timeout; before any content reached the caller it is retried or falls back, after that the caller's stream ends with an error event. Default 60s.
+   * Longest pause allowed between two events of a streaming call, from 1s to 30m (Envoy's stream_idle_timeout). A stream that stalls longer is cut (within half a second after: the HTTP client checks its timers at that resolution) and counts as a Timeout; before any content reached the caller it is retried or falls back, after that the caller's stream ends with an error event. Default 60s.
    */
   streamIdleTimeout?: Duration;
   /**
