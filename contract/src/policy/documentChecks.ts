@@ -62,7 +62,13 @@ export function url(v: unknown, path: string, bounds: FieldLimits): string {
 
 export function int(v: unknown, path: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    fail(path, `must be an integer from ${min} to ${max}`, v);
+    fail(
+      path,
+      max === Infinity
+        ? `must be an integer of at least ${min}`
+        : `must be an integer from ${min} to ${max}`,
+      v,
+    );
   }
   return v;
 }

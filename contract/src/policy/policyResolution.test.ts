@@ -176,6 +176,23 @@ describe('resolveRateLimit', () => {
     },
   );
 
+  it("refuses maxWait without onLimit Wait, and Wait without maxWait, in the schema's words", () => {
+    expect(() =>
+      resolveRateLimit(rateLimitPolicy({ requests: { perSecond: 5, burst: 5 }, maxWait: '2s' }), 1),
+    ).toThrow('RateLimitPolicy spec.maxWait: maxWait applies only when onLimit is Wait');
+    expect(() =>
+      resolveRateLimit(
+        rateLimitPolicy({ requests: { perSecond: 5, burst: 5 }, onLimit: 'Wait' }),
+        1,
+      ),
+    ).toThrow('RateLimitPolicy spec.maxWait: maxWait is required when onLimit is Wait');
+    const waits = resolveRateLimit(
+      rateLimitPolicy({ requests: { perSecond: 5, burst: 5 }, onLimit: 'Wait', maxWait: '2s' }),
+      1,
+    );
+    expect(waits.maxWaitMs).toBe(2_000);
+  });
+
   it('reports the share as RateLimitPolicy status shows it', () => {
     const settings = resolveRateLimit(rateLimitPolicy({ ...production.spec, scope: 'Cluster' }), 4);
     expect(effectiveShare(settings)).toEqual({

@@ -21,7 +21,7 @@ import {
   RATE_LIMIT_POLICY_LIMITS as RATE,
 } from '../api/specLimits.ts';
 import { resolveBackends } from './backendResolution.ts';
-import { inUnit, replicaShareStatus, resolveSection } from './sectionResolution.ts';
+import { inUnit, replicaShareStatus, resolveSection, SpecValueError } from './sectionResolution.ts';
 import {
   POLICY_DOCUMENT_VERSION,
   type BreakerSettings,
@@ -201,10 +201,7 @@ export function resolveRateLimit(
       ? {}
       : { concurrency: resolveSection('rateLimit', 'concurrency', spec, shareOf) }),
     adaptive: resolveSection('rateLimit', 'adaptive', spec),
-    maxWaitMs:
-      fields.onLimit === 'Wait' && spec.maxWait !== undefined
-        ? (inUnit(spec.maxWait, { spec: 'maxWait', unit: 'duration' }, 'rateLimit') as number)
-        : 0,
+    maxWaitMs: maxWaitOf(fields.onLimit, spec.maxWait),
     ...(policy === undefined || spec.store === undefined
       ? {}
       : { store: resolveStore(policy, spec.store, agentName) }),
@@ -285,4 +282,21 @@ function resolveDurability(agent: AgentDeployment): DurabilitySettings | undefin
     encryptionKeySecretRef: { ...durability.encryptionKeySecretRef },
     keyPrefix: `breakwater:run:${agent.metadata.namespace ?? 'default'}/${agent.metadata.name ?? ''}`,
   };
+}
+
+/**
+ * `spec.maxWait` in milliseconds, as the schema's two rules allow it: required with onLimit
+ * Wait, refused with Reject. Admission checks both; a manifest run with `--manifests` never went
+ * through it, and a maxWait dropped without a word would wait nowhere.
+ */
+function maxWaitOf(onLimit: string | undefined, maxWait: unknown): number {
+  const where = 'RateLimitPolicy spec.maxWait';
+  if (onLimit === 'Wait') {
+    if (maxWait === undefined)
+      throw new SpecValueError(`${where}: maxWait is required when onLimit is Wait`);
+    return inUnit(maxWait, { spec: 'maxWait', unit: 'duration' }, 'rateLimit') as number;
+  }
+  if (maxWait !== undefined)
+    throw new SpecValueError(`${where}: maxWait applies only when onLimit is Wait`);
+  return 0;
 }

@@ -81,7 +81,7 @@ describe('checkPolicyDocument', () => {
       'a max open duration shorter than the open duration',
       'circuitBreaker.maxOpenDurationMs',
       1000,
-      /^circuitBreaker\.maxOpenDurationMs must be an integer from 60000/,
+      /^circuitBreaker\.maxOpenDurationMs must be an integer of at least 60000, got 1000$/,
     ],
     [
       'an unknown failure class',
