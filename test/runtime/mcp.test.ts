@@ -196,6 +196,19 @@ describe('MCP tools in the agent loop', () => {
     ).toBeGreaterThanOrEqual(1);
   });
 
+  it('records the tools a run called in its audit record, by name', async () => {
+    const before = auditRecords().length;
+    expect((await invoke('Please use tool local__echo 2 times')).status).toBe(200);
+    const record = await waitFor(
+      () =>
+        auditRecords()
+          .slice(before)
+          .find((r) => r.event === 'model_interaction' && r.route === '/v1/agent/invoke'),
+      { timeoutMs: 5_000, intervalMs: 50, description: 'the invocation audited' },
+    );
+    expect(record.toolCalls).toEqual(['local__echo', 'local__echo']);
+  });
+
   it('says when it stopped a model that still asked for tools after its last turn', async () => {
     const finished = await invoke('Please use tool local__echo');
     expect(finished).toMatchObject({ status: 200, stopReason: 'end_turn' });

@@ -28,6 +28,8 @@ export interface AgentResult {
    * for tools after MAX_ITERATIONS turns and the loop stopped it (its output is unfinished).
    */
   readonly stopReason: string;
+  /** The tools the run called, by name, in the order it called them. */
+  readonly toolCalls: readonly string[];
 }
 
 interface ModelMessage {
@@ -101,6 +103,7 @@ export async function runAgent(
   let fallbackUsed = false;
   let budgetFallback = false;
   let model = doc.model.name;
+  const toolCalls: string[] = [];
   for (let iteration = 1; iteration <= MAX_ITERATIONS; iteration++) {
     const body: Record<string, unknown> = {
       model: doc.model.name,
@@ -174,9 +177,11 @@ export async function runAgent(
         budgetFallback,
         iterations: iteration,
         stopReason,
+        toolCalls,
       };
     }
     messages.push({ role: 'assistant', content });
+    for (const use of toolUses) toolCalls.push(use.name ?? '');
     const results = await Promise.all(
       toolUses.map(async (use) => {
         const call = { id: use.id ?? '', name: use.name ?? '', input: use.input };

@@ -24,6 +24,8 @@ export type AuditEvent =
       readonly outputTokens: number;
       readonly durationMs: number;
       readonly cached?: boolean;
+      /** The bundled agent's runs: the tools it called, by name, in order (never their input). */
+      readonly toolCalls?: readonly string[];
     }
   | {
       readonly event: 'policy_change';

@@ -133,6 +133,7 @@ async function handle(
       status: 200,
       inputTokens: result.usage.input_tokens,
       outputTokens: result.usage.output_tokens,
+      toolCalls: result.toolCalls,
       durationMs: ctx.clock.now() - started,
     });
   } catch (err) {

@@ -128,6 +128,7 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
         status: 200,
         inputTokens: result.usage.input_tokens,
         outputTokens: result.usage.output_tokens,
+        toolCalls: result.toolCalls,
         durationMs: ctx.clock.now() - record.startedAt,
       });
       endSpan(traced.span, 200);
