@@ -409,6 +409,23 @@ describe('/mcp/<name>, the guarded endpoint for any agent', () => {
     }
   });
 
+  it('answers a body that is not JSON with a JSON-RPC parse error', async () => {
+    const response = await fetch(`${rt.runtime.url}/mcp/local`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: '{"jsonrpc": "2.0", "method": ',
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32700, message: expect.stringMatching(/^Parse error: /) as unknown },
+    });
+  });
+
   it('answers an undeclared server with a 404 in the Anthropic shape', async () => {
     const response = await fetch(`${rt.runtime.url}/mcp/nowhere`, {
       method: 'POST',

@@ -133,7 +133,7 @@ describe('checkPolicyDocument', () => {
     if (!result.ok) expect(result.error).toMatch(message);
   });
 
-  it("refuses an HTTP tool named as an MCP server's tool would be, and one with a password in its URL", () => {
+  it("refuses an HTTP tool named as an MCP server's tool would be, a repeated allowed tool, and a password in a URL", () => {
     const doc = structuredClone(samplePolicyDocument()) as unknown as Mutable;
     doc.mcpServers = [
       {
@@ -150,6 +150,22 @@ describe('checkPolicyDocument', () => {
       ok: false,
       error: expect.stringMatching(/^tools\[0\]\.name must not start with "docs__"/) as unknown,
     });
+    doc.tools = [];
+    doc.mcpServers = [
+      {
+        name: 'docs',
+        url: 'http://docs/mcp',
+        tools: ['echo', 'echo'],
+        timeoutMs: 1000,
+        maxConcurrent: 2,
+        onUnknownOutcome: 'Fail',
+      },
+    ];
+    expect(checkPolicyDocument(doc)).toMatchObject({
+      ok: false,
+      error: 'mcpServers[0].tools[1] must not repeat a tool, got "echo"',
+    });
+    doc.mcpServers = [];
     doc.tools = [{ ...tool, name: 'docs_echo', url: 'http://user:pw-secret@tool/x' }];
     const refused = checkPolicyDocument(doc);
     expect(refused).toMatchObject({

@@ -205,10 +205,14 @@ function checkMcpServer(m: unknown, path: string): void {
   url(server.url, `${path}.url`, AGENT['mcpServers[].url']);
   if (server.headersSecret !== undefined)
     str(server.headersSecret, `${path}.headersSecret`, AGENT['mcpServers[].headersSecretRef.name']);
-  if (server.tools !== undefined)
-    arr(server.tools, `${path}.tools`, AGENT['mcpServers[].tools']).forEach((t, i) =>
-      str(t, `${path}.tools[${i}]`, AGENT['mcpServers[].tools[]']),
-    );
+  if (server.tools !== undefined) {
+    const tools = arr(server.tools, `${path}.tools`, AGENT['mcpServers[].tools']);
+    tools.forEach((t, i) => {
+      str(t, `${path}.tools[${i}]`, AGENT['mcpServers[].tools[]']);
+      // A set in the schema (x-kubernetes-list-type: set): admission refuses a repeat.
+      if (tools.indexOf(t) !== i) fail(`${path}.tools[${i}]`, 'must not repeat a tool', t);
+    });
+  }
   checkSection(server, path, BOUNDS.mcpServer['']);
   if (server.circuitBreaker !== undefined)
     checkBreaker(server.circuitBreaker, `${path}.circuitBreaker`);

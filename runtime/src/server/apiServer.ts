@@ -190,6 +190,18 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
       // coming; a body read to its end leaves nothing, and closing with the next pipelined
       // request unread would reset the connection and lose this answer too.
       if (request.raw.complete) reply.removeHeader('connection');
+      // An MCP client reads JSON-RPC: a body that is not JSON is its "Parse error".
+      if (request.url.startsWith('/mcp/') && mapping.status === 400)
+        return reply
+          .code(400)
+          .header('content-type', 'application/json')
+          .send(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              id: null,
+              error: { code: -32700, message: `Parse error: ${mapping.message}` },
+            }),
+          );
       return sendError(reply, mapping);
     },
   );
