@@ -229,6 +229,8 @@ describe('MCP tools in the agent loop', () => {
     expect(
       sample(scrape, 'agent_loops_detected_total', { tool: 'local__echo', mode: 'Enforce' }),
     ).toBe(1);
+    // On-call's view names it too, not as an Unknown error.
+    expect(JSON.stringify(await rt.runtime.debug('/debug/stats'))).toContain('"LoopDetected"');
   });
 });
 

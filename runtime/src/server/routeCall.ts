@@ -6,6 +6,7 @@
  * answer, metrics, stats, log line and audit record.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isGuardError } from '../guard/errors.ts';
 import { failureOf } from '../provider/anthropic/errorClassification.ts';
 import { callerText, scanForInjection } from '../security/promptInjection.ts';
 import { endSpan, startRequestSpan, type RequestSpan } from '../telemetry/tracing.ts';
@@ -141,7 +142,11 @@ export function failCall(
     error_type: mapping.type,
   });
   ctx.stats.record('model', subject.model, now - call.started, {
-    errorType: failure.outcome,
+    // No provider failure: the guard's own refusal names itself (LoopDetected, not Unknown).
+    errorType:
+      failure.outcome === 'Unknown' && isGuardError(err)
+        ? err.name.replace(/Error$/, '')
+        : failure.outcome,
   });
   ctx.logger.info(
     {
