@@ -57,7 +57,7 @@ async function connected(): Promise<void> {
   );
 }
 
-const ALLOWED = ['echo', 'flaky', 'slow', 'held', 'notes', 'boom'];
+const ALLOWED = ['echo', 'flaky', 'slow', 'held', 'notes', 'boom', 'files.read'];
 
 /** The agent's policy, its MCP server allowing `tools`. */
 function policy(tools: string[]) {
@@ -122,6 +122,15 @@ describe('MCP tools in the agent loop', () => {
         status: 'success',
       }),
     ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('says why it does not offer a tool whose name the Messages API would refuse', async () => {
+    await invoke('hello');
+    const said = rt.runtime.output.filter((line) =>
+      line.includes("MCP tool local__files.read is not offered to the bundled agent's model"),
+    );
+    // Once, however many invocations listed the tools.
+    expect(said).toHaveLength(1);
   });
 
   it('never offers a tool outside the allow-list', async () => {
@@ -248,6 +257,7 @@ describe('/mcp/<name>, the guarded endpoint for any agent', () => {
       expect(tools.map((t) => t.name).sort()).toEqual([
         'boom',
         'echo',
+        'files.read',
         'flaky',
         'held',
         'notes',

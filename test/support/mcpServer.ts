@@ -139,6 +139,12 @@ export async function startMcpServer(port = 0): Promise<McpTestServer> {
     mcp.registerTool('boom', { description: 'Crashes inside the server.' }, () =>
       text('never reached'),
     );
+    // A name MCP allows and the Messages API does not: served at /mcp/<name>, never offered
+    // to the bundled agent's model.
+    mcp.registerTool('files.read', { description: 'Reads a file.' }, () => {
+      count('files.read');
+      return text('the file');
+    });
     mcp.registerTool('secret', { description: 'Not for this agent.' }, () => {
       count('secret');
       return text('the secret');

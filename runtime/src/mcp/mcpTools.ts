@@ -50,6 +50,8 @@ export class McpTools {
   readonly #env: Readonly<Record<string, string | undefined>>;
   readonly #links = new Map<string, McpServerLink>();
   readonly #listeners = new Set<() => void>();
+  /** Tools told once to be out of the model's reach by their names. */
+  readonly #toldUnnamable = new Set<string>();
 
   constructor(deps: {
     clock: Clock;
@@ -107,7 +109,10 @@ export class McpTools {
     for (const [server, link] of this.#links) {
       for (const tool of link.state.tools) {
         const name = `${server}${TOOL_SEPARATOR}${tool.name}`;
-        if (!MODEL_TOOL_NAME.test(name)) continue;
+        if (!MODEL_TOOL_NAME.test(name)) {
+          this.#unnamable(name);
+          continue;
+        }
         tools.push({
           name,
           description: tool.description ?? `${tool.name} (MCP server ${server})`,
@@ -116,6 +121,19 @@ export class McpTools {
       }
     }
     return tools;
+  }
+
+  /**
+   * A tool whose name the Messages API would refuse (1 to 64 letters, digits, _ or -): the
+   * bundled agent cannot offer it, though `/mcp/<name>` serves it. Said once per tool.
+   */
+  #unnamable(name: string): void {
+    if (this.#toldUnnamable.has(name)) return;
+    this.#toldUnnamable.add(name);
+    this.#logger.warn(
+      { tool: name },
+      `MCP tool ${name} is not offered to the bundled agent's model: a tool name there is 1 to 64 letters, digits, _ or - (it is still served at /mcp/<name>)`,
+    );
   }
 
   /** The server and tool behind a name the model used, when it is one of ours. */
