@@ -53,6 +53,25 @@ describe('checkPolicyDocument', () => {
       -1,
       /^circuitBreaker\.openDurationMs must be an integer from 1000 to 86400000/,
     ],
+    // The schema's cross-field rules, which a manifest run never met at admission.
+    [
+      'more half-open probes than successes needed to close',
+      'circuitBreaker.halfOpenMaxCalls',
+      5,
+      /^circuitBreaker\.successThreshold must be at least halfOpenMaxCalls/,
+    ],
+    [
+      'a minimum of calls a Count window can never hold',
+      'circuitBreaker.failureRate',
+      { thresholdPercent: 50, minimumCalls: 20, window: { type: 'Count', size: 10 } },
+      /^circuitBreaker\.failureRate\.minimumCalls must not exceed window\.size for a Count window/,
+    ],
+    [
+      'an override without a reason',
+      'circuitBreaker.override',
+      { state: 'ForcedOpen' },
+      /^circuitBreaker\.override\.reason is required when state is ForcedOpen or ForcedClosed/,
+    ],
     [
       'a failure rate over 100%',
       'circuitBreaker.failureRate',

@@ -52,13 +52,32 @@ function checkBreaker(v: unknown, at = 'circuitBreaker'): void {
     const type = oneOf(window.type, `${path}.window.type`, BREAKER['failureRate.window.type']);
     const bounds = type === 'Count' ? BOUNDS.breaker.countWindow : BOUNDS.breaker.timeWindow;
     checkSection(window, `${path}.window`, bounds);
+    // The schema's rules, which admission applies and a manifest run never went through.
+    if (type === 'Count' && (rate.minimumCalls as number) > (window.size as number))
+      fail(
+        `${path}.minimumCalls`,
+        'must not exceed window.size for a Count window, or the rate is never evaluated',
+        rate.minimumCalls,
+      );
   }
+  if ((b.successThreshold as number) < (b.halfOpenMaxCalls as number))
+    fail(
+      `${at}.successThreshold`,
+      'must be at least halfOpenMaxCalls: probes beyond the successes needed to close only add load to a recovering provider',
+      b.successThreshold,
+    );
   const slow = optObj(b.slowCall, `${at}.slowCall`);
   if (slow !== undefined) checkSection(slow, `${at}.slowCall`, BOUNDS.breaker.slowCall);
   const override = obj(b.override, `${at}.override`);
   oneOf(override.state, `${at}.override.state`, BREAKER['override.state']);
   if (override.reason !== undefined)
     str(override.reason, `${at}.override.reason`, BREAKER['override.reason']);
+  else if (override.state !== 'Auto')
+    fail(
+      `${at}.override.reason`,
+      'is required when state is ForcedOpen or ForcedClosed',
+      undefined,
+    );
   if (override.untilMs !== undefined)
     int(override.untilMs, `${at}.override.untilMs`, 0, Number.MAX_SAFE_INTEGER);
   const loops = optObj(b.loopDetection, `${at}.loopDetection`);

@@ -169,6 +169,13 @@ function partners(spec: Json, path: string, value: unknown): void {
   if (path === 'retry.backoff.maxDelay') backoff().initialDelay = '1ms';
   if (path === 'onLimit' && value === 'Wait') spec.maxWait = '1s';
   if (path === 'maxWait') spec.onLimit = 'Wait';
+  // successThreshold ≥ halfOpenMaxCalls; minimumCalls ≤ a Count window's size (a Time window has no such rule).
+  if (path === 'halfOpenMaxCalls') spec.successThreshold = value;
+  if (path === 'successThreshold') spec.halfOpenMaxCalls = 1;
+  const rate = () =>
+    (spec.failureRate ??= { ...CONTAINERS['CircuitBreakerPolicy:failureRate'] }) as Json;
+  if (path === 'failureRate.minimumCalls') rate().window = { type: 'Time', size: 60 };
+  if (path === 'failureRate.window.size') rate().minimumCalls = 1;
 }
 
 /** The spec with `value` at `path`, containers built on the way. */
