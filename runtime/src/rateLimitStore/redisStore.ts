@@ -34,6 +34,7 @@ import {
   admission,
   keysOf,
   limitArgs,
+  lateAdmissionUndo,
   pushBudgetAdmit,
   pushSettlements,
   settleRates,
@@ -226,35 +227,18 @@ export class RedisStore implements RateLimitStore {
   }
 
   /**
-   * An admission that timed out is still in Redis's queue, and runs when the server catches
-   * up: the call was decided on the local share meanwhile (or refused there), so what the late
+   * An admission that timed out is still in Redis's queue and runs when the server catches
+   * up; the call was decided on the local share meanwhile (or refused there), so what the late
    * admission charged and held is given back, as if it had been lost. Left alone, a budget's
-   * worst case held for a call that never went would stand until its lease lapsed (every
-   * attempt's timeout and the longest stream: minutes), refusing other calls early on every
-   * replica. A call that did go settles its cost under the same reservation; a release found
-   * already done charges nothing more (budget.lua).
+   * worst case would stand until its lease lapsed (minutes), refusing calls on every replica.
    */
   #undoWhenLate(script: Promise<unknown>, request: StoreAdmitRequest): void {
     script.then(
       (reply) => {
-        const late = admission(reply, request.budget?.accounts.length ?? 0);
         this.#tally.late++;
-        if (late.charged)
-          this.settle({
-            requests: 1,
-            inputTokens: request.estimate.inputTokens,
-            outputTokens: request.estimate.outputTokens,
-          });
-        const b = request.budget;
-        if (b !== undefined && late.budget?.held === true)
-          this.settleBudget({
-            accounts: b.accounts,
-            reservationId: b.reservationId,
-            worstPico: b.worstPico,
-            worstTokens: b.worstTokens,
-            costPico: 0n,
-            costTokens: 0n,
-          });
+        const undo = lateAdmissionUndo(request, reply);
+        if (undo.limits !== undefined) this.settle(undo.limits);
+        if (undo.budget !== undefined) this.settleBudget(undo.budget);
       },
       // Never answered (the connection dropped): nothing was charged or held.
       () => undefined,

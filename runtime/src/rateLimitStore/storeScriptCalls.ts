@@ -8,10 +8,12 @@ import type { RateLimitReason } from '../guard/errors.ts';
 import type {
   StoreAccountState,
   StoreAdmission,
+  StoreAdmitRequest,
   StoreBudgetAccount,
   StoreBudgetRequest,
   StoreBudgetSettlement,
   StoreBudgetVerdict,
+  StoreSettlement,
 } from '../guard/rateLimitStore.ts';
 
 /** admit.lua's reason codes, in its order. */
@@ -28,6 +30,36 @@ const STATES: readonly StoreAccountState['state'][] = ['fits', 'shadowOver', 're
 const PER_ACCOUNT = 7;
 /** Picodollars per microdollar: the scripts keep money as two whole numbers (budget.lua). */
 const PICO_PER_MICRO = 1_000_000n;
+
+/**
+ * What to give back for admit.lua's answer to `request` when it came after the call was
+ * decided on the local share: the limits it charged, and the budget worst case it held,
+ * released at zero cost (the call, if it went, settles its cost under the same reservation;
+ * a release found done charges nothing more, budget.lua).
+ */
+export function lateAdmissionUndo(
+  request: StoreAdmitRequest,
+  reply: unknown,
+): { readonly limits?: StoreSettlement; readonly budget?: StoreBudgetSettlement } {
+  const b = request.budget;
+  const late = admission(reply, b?.accounts.length ?? 0);
+  const { inputTokens, outputTokens } = request.estimate;
+  return {
+    ...(late.charged ? { limits: { requests: 1, inputTokens, outputTokens } } : {}),
+    ...(b !== undefined && late.budget?.held === true
+      ? {
+          budget: {
+            accounts: b.accounts,
+            reservationId: b.reservationId,
+            worstPico: b.worstPico,
+            worstTokens: b.worstTokens,
+            costPico: 0n,
+            costTokens: 0n,
+          },
+        }
+      : {}),
+  };
+}
 
 /**
  * admit.lua's answer: {wait, reason, charged} for limits alone, and with `accounts` budget
