@@ -23,7 +23,7 @@
  *   five times — its record deleted each time, as a run taken over by another replica finds
  *   every step journaled — the median of the five; and the recorded answer of the finished run.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -140,6 +140,7 @@ export async function durableComparison(options: DurableComparisonOptions = {}) 
   } finally {
     await Promise.all([off.stop(), on.stop(), before?.stop(), paced.stop(), pacedBefore?.stop()]);
     await Promise.all([fastSim.stop(), pacedSim.stop(), mcp.stop(), redis.remove()]);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

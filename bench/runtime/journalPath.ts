@@ -15,7 +15,7 @@
  * but on a busy machine it is mostly noise. Run under `node --cpu-prof` to see where it goes.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -50,7 +50,8 @@ interface Path {
   close(): void;
 }
 
-const keyFile = join(mkdtempSync(join(tmpdir(), 'bw-journal-path-')), 'key');
+const keyDir = mkdtempSync(join(tmpdir(), 'bw-journal-path-'));
+const keyFile = join(keyDir, 'key');
 writeFileSync(keyFile, Buffer.alloc(32, 7).toString('base64'));
 
 type DurableRunsModule = typeof import('../../runtime/src/durable/durableRuns.ts');
@@ -222,6 +223,7 @@ for (let round = 0; round < rounds; round++) {
     differences.push((byName.get('after') ?? 0) - (byName.get('before') ?? 0));
 }
 for (const path of paths) path.close();
+rmSync(keyDir, { recursive: true, force: true });
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 for (const path of paths) {
   const c = cpu.get(path.name) ?? [];

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const logger = createLogger(options.logLevel);
   const telemetry = await startTelemetry(process.env);
   // With --manifests, the Secrets among them become the files a pod would have mounted.
-  const mounts = options.source.kind === 'manifests' ? new ManifestMounts(process.env) : undefined;
+  const mounts = options.source.kind === 'manifests' ? ManifestMounts.create(process.env) : undefined;
   const env = mounts?.env ?? process.env;
   // However the process ends short of SIGKILL, the secrets it wrote go with it.
   if (mounts !== undefined)

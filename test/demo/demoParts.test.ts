@@ -1,7 +1,7 @@
 /** The demo's pure parts: how a request is counted, the result line, the Prometheus config. */
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prometheusConfig } from '../../demo/prometheus.ts';
@@ -93,6 +93,7 @@ describe('the Prometheus configuration of make up PROMETHEUS=1', () => {
       }),
     );
     const check = spawnSync('promtool', ['check', 'config', config], { encoding: 'utf8' });
+    rmSync(dir, { recursive: true, force: true });
     expect(`${check.stdout}${check.stderr}`).toContain('SUCCESS');
     expect(check.status).toBe(0);
   });

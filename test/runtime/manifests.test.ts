@@ -198,6 +198,38 @@ describe('a runtime stopping', () => {
   });
 });
 
+describe('the Secrets a runtime writes for its manifests', () => {
+  it('go with it on SIGTERM, and with the next start after a SIGKILL', async () => {
+    // The production sample names a client-keys Secret: its keys are written out.
+    const parent = mkdtempSync(join(tmpdir(), 'bw-manifest-tmp-'));
+    const start = () =>
+      startRuntime(['--manifests', dir, '--agent', 'assistant-production'], { TMPDIR: parent });
+    const written = () => readdirSync(parent).filter((name) => name.startsWith('breakwater-'));
+    try {
+      const stopped = await start();
+      expect(written()).toHaveLength(1);
+      expect(await stopped.stop()).toBe(0);
+      expect(written()).toEqual([]);
+
+      const killed = await start();
+      const left = written();
+      expect(left).toHaveLength(1);
+      killed.child.kill('SIGKILL');
+      await killed.exited;
+      expect(written()).toEqual(left);
+
+      runtime = await start();
+      const now = written();
+      expect(now).toHaveLength(1);
+      expect(now).not.toEqual(left);
+    } finally {
+      await runtime?.stop();
+      runtime = undefined;
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a manifest with a field kubectl would refuse', () => {
   /**
    * Writes `edit` of the sample `name` while the runtime runs: the policy status once the edit

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FALLBACK_MODEL, PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
@@ -71,6 +71,7 @@ afterEach(async () => {
 afterAll(async () => {
   await running?.stop();
   await sim.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the breaker seen through the SDK', () => {

@@ -9,7 +9,8 @@
  *   await as.client.patch(Kinds.Pod, namespace, name, patch, 'merge');
  *   await as.kubectl(['auth', 'whoami']);
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kubectlFor, type Kubectl } from '../../tools/cluster/kubectl.ts';
@@ -54,8 +55,16 @@ export interface TokenHolder {
   readonly client: HttpKubeClient;
 }
 
+/** The directories holding tokens, removed when the test file is done with them. */
+const tokenDirs: string[] = [];
+afterAll(() => {
+  for (const dir of tokenDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 export async function actAs(token: string): Promise<TokenHolder> {
-  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'breakwater-token-')), 'kubeconfig');
+  const dir = mkdtempSync(join(tmpdir(), 'breakwater-token-'));
+  tokenDirs.push(dir);
+  const kubeconfig = join(dir, 'kubeconfig');
   const tokenFile = `${kubeconfig}.token`;
   writeFileSync(tokenFile, token, { mode: 0o600 });
   writeFileSync(

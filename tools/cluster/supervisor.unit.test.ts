@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { pollUntil } from './polling.ts';
 import {
   findLeftovers,
@@ -35,6 +35,10 @@ async function startShell(name: string, script: string): Promise<ProcessRecord> 
 
 afterEach(async () => {
   await killLeftovers(() => findLeftovers(dir, started), 1000);
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the process supervisor', () => {

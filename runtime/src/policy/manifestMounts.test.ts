@@ -1,5 +1,15 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
@@ -77,5 +87,38 @@ describe('ManifestMounts', () => {
     expect(readdirSync(root).sort()).toEqual(['backends', 'durability', 'mcp']);
     m.remove();
     expect(existsSync(root)).toBe(false);
+  });
+
+  it('removes the directories of runtimes that died with theirs, and no other', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'bw-mounts-parent-'));
+    roots.push(parent);
+    // A process that has ended, one that still runs, and this one.
+    const ended = spawnSync('/bin/true').pid;
+    const sleeper = spawn('/bin/sleep', ['30']);
+    const alive = sleeper.pid ?? 0;
+    const make = (name: string) => {
+      mkdirSync(join(parent, name, 'backends'), { recursive: true });
+      writeFileSync(join(parent, name, 'backends', 'key'), 'secret');
+      return name;
+    };
+    const orphan = make(`breakwater-secrets-${String(ended)}-a1b2c3`);
+    const kept = [
+      make(`breakwater-secrets-${String(alive)}-d4e5f6`),
+      make(`breakwater-secrets-${String(process.pid)}-g7h8i9`),
+      make('breakwater-secrets-x-j0k1l2'),
+      make('someone-else'),
+    ];
+    try {
+      const m = ManifestMounts.create({}, parent);
+      const made = readdirSync(parent).filter((name) => !kept.includes(name));
+      expect(made).toHaveLength(1);
+      expect(made[0]).toMatch(new RegExp(`^breakwater-secrets-${String(process.pid)}-`));
+      expect(existsSync(join(parent, orphan))).toBe(false);
+      for (const name of kept) expect(existsSync(join(parent, name, 'backends', 'key'))).toBe(true);
+      m.remove();
+    } finally {
+      sleeper.kill('SIGKILL');
+      await new Promise((resolve) => sleeper.once('exit', resolve));
+    }
   });
 });

@@ -8,7 +8,15 @@
  * name those files point there. A variable set in the environment wins: its file is used as
  * given. The journal's key goes in memory instead (PolicyIntake.useDurabilityKey).
  */
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { PolicyDocument, SecretKeyRef } from '../../../contract/src/policy/policyDocument.ts';
@@ -52,6 +60,9 @@ const LAYOUT = {
   journalCa: { env: DURABILITY_CA_FILE_ENV, path: `durability/${DURABILITY_CA_FILE}` },
 } as const;
 
+/** The directory's name: the prefix, then the pid of the process that made it, then `-…`. */
+const PREFIX = 'breakwater-secrets-';
+
 export class ManifestMounts {
   readonly #root: string;
   /** The variables the environment already set: those files are the user's, never written. */
@@ -59,7 +70,17 @@ export class ManifestMounts {
   /** The process's environment with every variable it left unset pointing into the directory. */
   readonly env: Env;
 
-  constructor(env: Env, root = mkdtempSync(join(tmpdir(), 'breakwater-secrets-'))) {
+  /**
+   * A new directory under `parent`, named with this process's pid, after removing the ones
+   * left by runtimes that ended without removing theirs (SIGKILL, the OOM killer, a lost
+   * machine): no secret outlives its process for longer than the next start.
+   */
+  static create(env: Env, parent = tmpdir()): ManifestMounts {
+    removeOrphans(parent);
+    return new ManifestMounts(env, mkdtempSync(join(parent, `${PREFIX}${String(process.pid)}-`)));
+  }
+
+  constructor(env: Env, root: string) {
     this.#root = root;
     mkdirSync(root, { recursive: true, mode: 0o700 });
     const given = new Set<string>();
@@ -149,4 +170,40 @@ function secretFiles(secret: SecretObject | undefined): Map<string, Buffer> {
   for (const key of files.keys())
     if (!/^[-._a-zA-Z0-9]+$/.test(key) || key === '.' || key === '..') files.delete(key);
   return files;
+}
+
+/**
+ * Removes the directories under `parent` whose process is gone. Only this user's: another
+ * user's is theirs to remove. A pid taken again by another process keeps its directory until
+ * that one ends too, which errs on the side of a process still running.
+ */
+function removeOrphans(parent: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^breakwater-secrets-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || running(pid)) continue;
+    const dir = join(parent, name);
+    try {
+      const stat = lstatSync(dir);
+      if (!stat.isDirectory() || stat.uid !== process.getuid?.()) continue;
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Gone already, or not ours to remove.
+    }
+  }
+}
+
+/** Whether a process has this pid (one that signals refuse is running too). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
