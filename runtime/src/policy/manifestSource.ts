@@ -16,8 +16,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import { CEL_RULES } from '../../../contract/src/api/celRules.ts';
 import { FIELD_SHAPES } from '../../../contract/src/api/fieldShapes.ts';
 import { describeUnknownFields, unknownFields } from '../../../contract/src/api/unknownFields.ts';
+import { celViolations, describeViolations } from './celAdmission.ts';
 import { keysFromSecret } from '../access/clientKeys.ts';
 import type { Cancel } from '../../../platform/src/time/clock.ts';
 import { apiKeySources, resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
@@ -95,7 +97,7 @@ export class ManifestSource {
       this.#intake.store.reject(`cannot read manifests: ${(err as Error).message}`, this.source);
       return;
     }
-    const unknown = strictFieldErrors(objects);
+    const unknown = admissionErrors(objects);
     if (unknown !== undefined) {
       this.#intake.store.reject(unknown, this.source);
       return;
@@ -236,22 +238,27 @@ function secretBytes(secret: DataObject | undefined, key: string): Buffer | unde
 const fileOf = new WeakMap<object, string>();
 
 /**
- * Unknown fields of the Breakwater objects among the manifests, as `kubectl apply` would
- * refuse them (strict field validation), or undefined when there are none. Every object is
- * checked, not just the chosen agent's: a typo in a policy no agent uses yet is still a typo.
+ * What admission would say of the manifests, or undefined when it would take them all: the
+ * fields their kind's schema does not have (strict field validation), then the rules the
+ * schema states in CEL. Every object is checked, not just the chosen agent's: a typo in a
+ * policy no agent uses yet is still a typo.
  */
-export function strictFieldErrors(objects: readonly ManifestObject[]): string | undefined {
+export function admissionErrors(objects: readonly ManifestObject[]): string | undefined {
   const problems: string[] = [];
   for (const object of objects) {
     const kind = object.kind;
     const shape = kind === undefined ? undefined : FIELD_SHAPES[kind];
     if (kind === undefined || shape === undefined || !CHECKED_KINDS.has(kind)) continue;
+    const file = fileOf.get(object) ?? '?';
     const fields = unknownFields(object, shape);
     if (fields.length > 0) {
-      problems.push(
-        describeUnknownFields(kind, object.metadata?.name, fileOf.get(object) ?? '?', fields),
-      );
+      problems.push(describeUnknownFields(kind, object.metadata?.name, file, fields));
+      continue;
     }
+    const rules = CEL_RULES[kind];
+    const broken = rules === undefined ? [] : celViolations(object, rules);
+    if (broken.length > 0)
+      problems.push(describeViolations(kind, object.metadata?.name, file, broken));
   }
   return problems.length === 0 ? undefined : problems.join('\n');
 }

@@ -1,0 +1,105 @@
+/**
+ * Every manifest admission refuses (test/api/invalidManifestRows.ts, created for real on the
+ * cluster by test/api/invalidManifests.test.ts) is refused by `--manifests` too, naming the
+ * same field: the row's object, and for a policy an agent that uses it, read from a folder by
+ * the runtime's manifest source, which keeps the last good policy and says why.
+ *
+ * Not yet: the rows below are refused by the schema's structural keywords (pattern, maximum,
+ * required, list uniqueness) on fields the runtime does not read, or by the API server's own
+ * checks of metadata; `--manifests` takes them. Each is asserted to be taken, so the list
+ * shrinks as the local check grows and cannot go stale.
+ */
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { agent, invalidManifests } from '../../../test/api/invalidManifestRows.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
+import { createLogger } from '../telemetry/logger.ts';
+import { ManifestSource } from './manifestSource.ts';
+import type { PolicyIntake } from './sourceDeps.ts';
+
+const NOT_YET: ReadonlySet<string> = new Set([
+  'rejects an error class listed twice in failOn',
+  'rejects a dollar amount with more than six decimals',
+  'rejects a price that is not a decimal string',
+  'rejects an agent without a model',
+  'rejects a CPU target above 100 percent',
+  'rejects a negative replica count',
+  'rejects a provider key reference without a key',
+  'rejects a provider baseURL that is not http or https',
+  'rejects two tools with the same name',
+  'rejects a resource quantity that is not a quantity',
+  'rejects an agent name longer than 56 characters',
+  'rejects an agent name that is not a DNS label',
+]);
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** What the manifest source made of the folder: the document it offered, or why it refused. */
+async function read(objects: readonly object[]): Promise<{ offered: boolean; refused?: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bw-manifest-admission-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'objects.yaml'), objects.map((o) => stringify(o)).join('---\n'));
+  let offered = false;
+  let refused: string | undefined;
+  const intake: PolicyIntake = {
+    store: {
+      offerDocument: () => {
+        offered = true;
+        return 'applied';
+      },
+      offerText: () => 'applied',
+      reject: (error: string) => {
+        refused = error;
+        return 'rejected';
+      },
+    },
+    clientKeys: { set: () => undefined },
+    useProviderKeys: () => undefined,
+    useClientKeySource: () => undefined,
+  };
+  const source = new ManifestSource({ path: dir }, intake, {
+    env: {},
+    logger: createLogger('silent'),
+    clock: new ManualClock(Date.parse('2026-11-26T12:00:00Z')),
+  });
+  await source.reload();
+  return refused === undefined ? { offered } : { offered, refused };
+}
+
+describe('--manifests', () => {
+  it('takes the valid starting point', async () => {
+    expect(await read([agent({}, 'valid')])).toEqual({ offered: true });
+  });
+
+  it.each(invalidManifests.map((row) => ({ ...row })))(
+    '$name',
+    async ({ name, manifest, field }) => {
+      const named = { ...manifest, metadata: { name: 'row', ...manifest.metadata } };
+      const objects =
+        manifest.kind === 'AgentDeployment'
+          ? [named]
+          : [
+              named,
+              agent(
+                manifest.kind === 'CircuitBreakerPolicy'
+                  ? { circuitBreakerPolicyRef: { name: named.metadata.name } }
+                  : { rateLimitPolicyRef: { name: named.metadata.name } },
+                'uses-it',
+              ),
+            ];
+      const result = await read(objects);
+      if (NOT_YET.has(name)) {
+        expect(result.refused ?? 'taken').not.toContain(field.replace(/^spec\./, ''));
+        return;
+      }
+      expect(result.offered).toBe(false);
+      expect(result.refused).toContain(field.replace(/^spec\./, ''));
+    },
+  );
+});
