@@ -26,7 +26,8 @@ async function main(): Promise<void> {
   const logger = createLogger(options.logLevel);
   const telemetry = await startTelemetry(process.env);
   // With --manifests, the Secrets among them become the files a pod would have mounted.
-  const mounts = options.source.kind === 'manifests' ? ManifestMounts.create(process.env) : undefined;
+  const mounts =
+    options.source.kind === 'manifests' ? ManifestMounts.create(process.env) : undefined;
   const env = mounts?.env ?? process.env;
   // However the process ends short of SIGKILL, the secrets it wrote go with it.
   if (mounts !== undefined)
@@ -47,12 +48,6 @@ async function main(): Promise<void> {
           await import('./cluster/clusterIntegration.ts')
         ).startClusterIntegration(options.source, runtime, sourceDeps)
       : await startDiskSource(options.source, runtime, sourceDeps);
-  const { port, metricsPort } = await runtime.listen();
-  // Always printed, whatever the log level: tests and the local node wait for it.
-  process.stdout.write(
-    `${JSON.stringify({ msg: 'listening', port, metricsPort, source: options.source.kind })}\n`,
-  );
-
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -72,8 +67,15 @@ async function main(): Promise<void> {
         process.exit(1);
       });
   };
+  // Before the line that says it serves: whoever reads that line may stop it at once.
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+
+  const { port, metricsPort } = await runtime.listen();
+  // Always printed, whatever the log level: tests and the local node wait for it.
+  process.stdout.write(
+    `${JSON.stringify({ msg: 'listening', port, metricsPort, source: options.source.kind })}\n`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -27,9 +27,6 @@ async function main(): Promise<void> {
   }
   const { options } = cli;
   const simulator = new Simulator(options, systemClock);
-  const url = await simulator.listen(options.port, options.host);
-  log({ msg: 'listening', url, port: Number(new URL(url).port) });
-
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -39,8 +36,11 @@ async function main(): Promise<void> {
       log({ msg: 'stopped' });
     });
   };
+  // Before the line that says it serves: whoever reads that line may stop it at once.
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  const url = await simulator.listen(options.port, options.host);
+  log({ msg: 'listening', url, port: Number(new URL(url).port) });
 }
 
 main().catch((error: unknown) => {
