@@ -2,7 +2,7 @@
  * `node scripts/generate.ts` writes the CRDs (crds/*.yaml), the TypeScript API types
  * (contract/src/api/v1alpha1/) and each spec field's default and bounds
  * (contract/src/api/specLimits.ts) and the shape of every field each kind accepts
- * (contract/src/api/fieldShapes.ts) and their CEL rules (contract/src/api/celRules.ts) from the JSON Schemas in crds/schemas/, and the resolved
+ * (contract/src/api/fieldShapes.ts) and what admission checks, CEL rules included (contract/src/api/admissionSchema.ts) from the JSON Schemas in crds/schemas/, and the resolved
  * policy document's setting types, defaults and bounds (contract/src/policy/generated/) from
  * them and the mapping table contract/src/policy/documentFields.ts.
  * `node scripts/generate.ts --check` writes nothing and exits 1 when any of them has drifted.
@@ -14,7 +14,7 @@ import { crdFileName, renderCrdYaml } from './crdgen/crdManifest.ts';
 import { describeDrift, findDrift } from './crdgen/drift.ts';
 import { loadSchemaSet } from './crdgen/schemaSet.ts';
 import { renderDocumentSettings } from './crdgen/renderDocumentSettings.ts';
-import { renderCelRules } from './crdgen/renderCelRules.ts';
+import { renderAdmissionSchema } from './crdgen/renderAdmissionSchema.ts';
 import { renderFieldShapes } from './crdgen/renderFieldShapes.ts';
 import { renderLimits } from './crdgen/renderSpecLimits.ts';
 import { renderTypeScript } from './crdgen/typeScriptTypes.ts';
@@ -25,7 +25,7 @@ const crdDir = join(root, 'crds');
 const typesDir = join(root, 'contract/src/api/v1alpha1');
 const limitsFile = join(root, 'contract/src/api/specLimits.ts');
 const shapesFile = join(root, 'contract/src/api/fieldShapes.ts');
-const celRulesFile = join(root, 'contract/src/api/celRules.ts');
+const admissionFile = join(root, 'contract/src/api/admissionSchema.ts');
 const documentDir = join(root, 'contract/src/policy/generated');
 /** Generated CRD files; anything else in crds/ (the schemas, a kustomization) is left alone. */
 const isGeneratedCrd = (name: string): boolean => /^breakwater\.dev_.*\.yaml$/.test(name);
@@ -41,7 +41,7 @@ export async function generate(): Promise<Map<string, string>> {
   for (const [name, content] of types) files.set(relative(root, join(typesDir, name)), content);
   files.set(relative(root, limitsFile), await renderLimits(set, limitsFile));
   files.set(relative(root, shapesFile), await renderFieldShapes(set, shapesFile));
-  files.set(relative(root, celRulesFile), await renderCelRules(set, celRulesFile));
+  files.set(relative(root, admissionFile), await renderAdmissionSchema(set, admissionFile));
   const settings = await renderDocumentSettings(set, join(documentDir, 'index.ts'));
   for (const [name, content] of settings)
     files.set(relative(root, join(documentDir, name)), content);
@@ -59,7 +59,7 @@ function generatedFilesOnDisk(): Map<string, string> {
   collect(crdDir, isGeneratedCrd);
   collect(typesDir, () => true);
   collect(documentDir, () => true);
-  for (const file of [limitsFile, shapesFile, celRulesFile]) {
+  for (const file of [limitsFile, shapesFile, admissionFile]) {
     if (existsSync(file)) files.set(relative(root, file), readFileSync(file, 'utf8'));
   }
   return files;

@@ -41,6 +41,11 @@ export function str(v: unknown, path: string, bounds: FieldLimits = { minLength:
   return v;
 }
 
+/** `text` with a URL's user:password taken out, for quoting it in an error or a log. */
+export function withoutCredentials(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/iu, '$1redacted@');
+}
+
 /**
  * An absolute URL within the schema's bounds: parsed first, so "nope" reads as no URL at all.
  * A refused URL is quoted without its user:password, which would otherwise reach the logs and
@@ -49,7 +54,7 @@ export function str(v: unknown, path: string, bounds: FieldLimits = { minLength:
 export function url(v: unknown, path: string, bounds: FieldLimits): string {
   const { pattern, ...rest } = bounds;
   const text = str(v, path, { minLength: 1, ...rest });
-  const shown = text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/iu, '$1redacted@');
+  const shown = withoutCredentials(text);
   if (!URL.canParse(text)) fail(path, 'must be an absolute URL', shown);
   if (pattern !== undefined && !new RegExp(pattern, 'u').test(text))
     fail(

@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
-import { CEL_RULES } from '../../../contract/src/api/celRules.ts';
-import type { RuleNode } from '../../../contract/src/api/celRules.types.ts';
+import { ADMISSION_SCHEMA } from '../../../contract/src/api/admissionSchema.ts';
+import type { AdmissionNode } from '../../../contract/src/api/admissionSchema.types.ts';
 import { celViolations } from './celAdmission.ts';
 
-function allRules(node: RuleNode, found: string[] = []): string[] {
+function allRules(node: AdmissionNode, found: string[] = []): string[] {
   for (const rule of node.rules ?? []) found.push(rule.rule);
   for (const child of Object.values(node.fields ?? {})) allRules(child, found);
   if (node.items !== undefined) allRules(node.items, found);
@@ -13,7 +13,7 @@ function allRules(node: RuleNode, found: string[] = []): string[] {
 }
 
 describe('the CEL rules of the schemas', () => {
-  const rules = Object.values(CEL_RULES).flatMap((node) => allRules(node));
+  const rules = Object.values(ADMISSION_SCHEMA).flatMap((node) => allRules(node));
 
   it('are all there', () => {
     expect(rules.length).toBeGreaterThanOrEqual(50);
@@ -55,7 +55,7 @@ describe('celViolations', () => {
     metadata: { name: 'a' },
     spec: { model: { name: 'm' }, provider: { apiKeySecretRef: { name: 'k', key: 'k' } }, ...spec },
   });
-  const rules = CEL_RULES['AgentDeployment'] as RuleNode;
+  const rules = ADMISSION_SCHEMA['AgentDeployment'] as AdmissionNode;
 
   it('sets the schema defaults first: a backend with no type is an Anthropic one', () => {
     expect(celViolations(agent({ backends: [{ name: 'b' }] }), rules)).toEqual([

@@ -1,6 +1,6 @@
 /**
  * The schemas' CEL rules, run where no API server runs them: on the objects of `--manifests`.
- * The rules are the CRDs' own (contract/src/api/celRules.ts, generated from crds/schemas/), and
+ * The rules are the CRDs' own (contract/src/api/admissionSchema.ts, generated from crds/schemas/), and
  * they run as admission runs them: the schema's defaults set first, integers as CEL's int, each
  * rule with `self` bound to its field, a field that is not there never checked, and a failure
  * reported at the field, in the rule's message. So a manifest the cluster refuses is refused
@@ -12,7 +12,10 @@
  * own library functions fails `make test`, not a user's manifest.
  */
 import { celEnv, isCelError, parse, plan, type CelInput } from '@bufbuild/cel';
-import type { CelRuleText, RuleNode } from '../../../contract/src/api/celRules.types.ts';
+import type {
+  AdmissionNode,
+  CelRuleText,
+} from '../../../contract/src/api/admissionSchema.types.ts';
 
 export interface RuleViolation {
   /** `spec.backends[0].region`, as the API server names it. */
@@ -43,7 +46,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
  * The value as CEL sees it: objects as maps, with the schema's defaults set where a field is
  * absent (a default is itself defaulted), and whole numbers of integer fields as int.
  */
-function celValue(value: unknown, node: RuleNode | undefined): CelInput {
+function celValue(value: unknown, node: AdmissionNode | undefined): CelInput {
   if (Array.isArray(value)) return value.map((item) => celValue(item, node?.items));
   if (isObject(value)) {
     const map = new Map<string, CelInput>();
@@ -54,12 +57,12 @@ function celValue(value: unknown, node: RuleNode | undefined): CelInput {
         map.set(key, celValue(structuredClone(child.default), child));
     return map;
   }
-  if (typeof value === 'number' && node?.int === 1 && Number.isSafeInteger(value))
+  if (typeof value === 'number' && node?.type === 'integer' && Number.isSafeInteger(value))
     return BigInt(value);
   return value as CelInput;
 }
 
-function check(value: CelInput, node: RuleNode, path: string, found: RuleViolation[]): void {
+function check(value: CelInput, node: AdmissionNode, path: string, found: RuleViolation[]): void {
   for (const rule of node.rules ?? []) {
     if (passes(rule, value)) continue;
     found.push({
@@ -74,7 +77,7 @@ function check(value: CelInput, node: RuleNode, path: string, found: RuleViolati
     }
     if (node.values !== undefined)
       for (const [key, child] of value as Map<string, CelInput>)
-        if (node.fields?.[key] === undefined) check(child, node.values, `${path}[${key}]`, found);
+        if (node.fields?.[key] === undefined) check(child, node.values, `${path}.${key}`, found);
   } else if (Array.isArray(value) && node.items !== undefined) {
     const items = node.items;
     value.forEach((item: CelInput, i) => {
@@ -99,7 +102,7 @@ function passes(rule: CelRuleText, self: CelInput): boolean {
 }
 
 /** Every CEL rule of the kind that `object` breaks, at the field that breaks it. */
-export function celViolations(object: unknown, node: RuleNode): RuleViolation[] {
+export function celViolations(object: unknown, node: AdmissionNode): RuleViolation[] {
   const found: RuleViolation[] = [];
   check(celValue(object, node), node, '', found);
   return found;

@@ -16,10 +16,11 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
-import { CEL_RULES } from '../../../contract/src/api/celRules.ts';
+import { ADMISSION_SCHEMA } from '../../../contract/src/api/admissionSchema.ts';
 import { FIELD_SHAPES } from '../../../contract/src/api/fieldShapes.ts';
 import { describeUnknownFields, unknownFields } from '../../../contract/src/api/unknownFields.ts';
 import { celViolations, describeViolations } from './celAdmission.ts';
+import { schemaViolations } from './schemaChecks.ts';
 import { keysFromSecret } from '../access/clientKeys.ts';
 import type { Cancel } from '../../../platform/src/time/clock.ts';
 import { apiKeySources, resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
@@ -239,8 +240,9 @@ const fileOf = new WeakMap<object, string>();
 
 /**
  * What admission would say of the manifests, or undefined when it would take them all: the
- * fields their kind's schema does not have (strict field validation), then the rules the
- * schema states in CEL. Every object is checked, not just the chosen agent's: a typo in a
+ * fields their kind's schema does not have (strict field validation), then its structural
+ * keywords (types, bounds, patterns, required fields, list types) and the rules it states in
+ * CEL. Every object is checked, not just the chosen agent's: a typo in a
  * policy no agent uses yet is still a typo.
  */
 export function admissionErrors(objects: readonly ManifestObject[]): string | undefined {
@@ -255,8 +257,11 @@ export function admissionErrors(objects: readonly ManifestObject[]): string | un
       problems.push(describeUnknownFields(kind, object.metadata?.name, file, fields));
       continue;
     }
-    const rules = CEL_RULES[kind];
-    const broken = rules === undefined ? [] : celViolations(object, rules);
+    const schema = ADMISSION_SCHEMA[kind];
+    const broken =
+      schema === undefined
+        ? []
+        : [...schemaViolations(object, schema), ...celViolations(object, schema)];
     if (broken.length > 0)
       problems.push(describeViolations(kind, object.metadata?.name, file, broken));
   }
