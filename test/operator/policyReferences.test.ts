@@ -16,6 +16,7 @@ import {
   applyObjects,
   condition,
   getAgent,
+  getRateLimitPolicy,
   isPodReady,
   isReadyAgent,
   podPolicyHash,
@@ -135,6 +136,46 @@ describe('an agent whose policies do not exist yet', () => {
     });
     const [pod] = await agentPods(ns.name, AGENT);
     expect(pod === undefined ? undefined : podPolicyHash(pod)).toBe(agent.status?.policy?.hash);
+    expect(await failedReconciles()).toBe(0);
+  });
+});
+
+describe('a policy admission takes and every replica refuses', () => {
+  it('says so on the agent and the policy, without an error loop, and heals once fixed', async () => {
+    const budgets = [{ name: 'daily', period: 'Day' as const, tokens: 1_000_000 }];
+    const requests = { perSecond: 9, burst: 9 };
+    // Shaped like a zone, so admission takes it; the zone database does not know it. Every
+    // reconcile of the agent and of the policy threw on it, and their status froze.
+    await applyObjects(ns.name, rateLimitPolicy(RLP, { requests, budgets, timeZone: 'Mars/Base' }));
+    const agent = await eventually(
+      async () => {
+        const a = await getAgent(ns.name, AGENT);
+        return condition(a, 'PoliciesApplied')?.reason === 'Invalid' && a;
+      },
+      { timeoutMs: 30_000, description: 'PoliciesApplied=False (Invalid)' },
+    );
+    expect(condition(agent, 'PoliciesApplied')?.message).toContain(
+      'RateLimitPolicy spec.timeZone (rateLimit.spend.timeZone in the policy document) must be a time zone the IANA database knows, got "Mars/Base"',
+    );
+    const policy = await eventually(
+      async () => {
+        const p = await getRateLimitPolicy(ns.name, RLP);
+        return condition(p, 'Ready')?.reason === 'Invalid' && p;
+      },
+      { timeoutMs: 30_000, description: 'the policy Ready=False (Invalid)' },
+    );
+    expect(condition(policy, 'Ready')?.message).toContain('"Mars/Base" is not a time zone');
+    expect(await failedReconciles()).toBe(0);
+
+    await applyObjects(ns.name, rateLimitPolicy(RLP, { requests, budgets, timeZone: 'UTC' }));
+    await eventually(
+      async () => {
+        const a = await getAgent(ns.name, AGENT);
+        return condition(a, 'PoliciesApplied')?.status === 'True' && a;
+      },
+      { timeoutMs: 60_000, description: 'the fixed policy applied' },
+    );
+    expect(condition(await getRateLimitPolicy(ns.name, RLP), 'Ready')?.status).toBe('True');
     expect(await failedReconciles()).toBe(0);
   });
 });

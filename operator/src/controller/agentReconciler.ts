@@ -14,6 +14,8 @@ import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import { policyHash } from '../../../contract/src/policy/policyDocument.ts';
 import { resolvePolicy } from '../../../contract/src/policy/policyResolution.ts';
+import { checkPolicyDocument } from '../../../contract/src/policy/policyValidation.ts';
+import { inManifestTerms } from '../../../contract/src/policy/specPaths.ts';
 import {
   gatherAgentInputs,
   type ObjectLookup,
@@ -125,6 +127,9 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
   // Decide.
   const doc = resolvePolicy({ ...gathered.inputs, readyReplicas });
   const hash = policyHash(doc);
+  // What every replica will say of it: a value admission cannot judge (a time zone the zone
+  // database does not know) is refused there, and the status says so instead of Propagating.
+  const checked = checkPolicyDocument(doc);
   const nowMs = ctx.clock.now();
   const deployment = ctx.caches.deployments.get(`${namespace}/${name}`);
   const scaleOutHold = evaluateScaleOutHold({
@@ -162,6 +167,7 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     scaleOutHold: scaleOutHold.condition,
     selector: selectorString(name),
     spend: doc.rateLimit.spend,
+    invalidPolicy: checked.ok ? undefined : inManifestTerms(checked.error),
     now: new Date(nowMs).toISOString(),
   });
   // The trip ledger is folded from the stored one: a write from a stale copy is refused.

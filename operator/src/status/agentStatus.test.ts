@@ -243,7 +243,8 @@ describe('computeAgentStatus', () => {
     expect(again).toEqual(first);
   });
 
-  it("writes the agent's spend and its budget conditions, and drops them with the budgets", () => {
+  /** A daily $0.001 budget, and a replica that has spent 90 % of it. */
+  function spending() {
     const spend = {
       timeZone: 'UTC',
       budgets: [
@@ -271,6 +272,11 @@ describe('computeAgentStatus', () => {
         }),
       },
     };
+    return { spend, spender };
+  }
+
+  it("writes the agent's spend and its budget conditions, and drops them with the budgets", () => {
+    const { spend, spender } = spending();
     const withBudgets = status({ pods: [spender], presentPods: [spender], spend });
     expect(withBudgets.result.spend?.budgets?.[0]).toMatchObject({ name: 'daily', percent: 90 });
     expect(withBudgets.condition('BudgetWarning')?.status).toBe('True');
@@ -294,5 +300,31 @@ describe('computeAgentStatus', () => {
     expect(
       without.conditions?.some((c) => c.type.startsWith('Budget') || c.type === 'ModelsPriced'),
     ).toBe(false);
+  });
+
+  it('says the replicas refuse an invalid policy, and keeps the spend they count under the last good one', () => {
+    const { spend, spender } = spending();
+    const withBudgets = status({ pods: [spender], presentPods: [spender], spend });
+    const refused = computeAgentStatus({
+      agent: { ...agent, status: withBudgets.result },
+      deployment: deployment(3),
+      pods: [spender],
+      presentPods: [spender],
+      policyHash: 'h2',
+      missing: [],
+      monitoring: 'NotRequested',
+      modelRetirement: current,
+      scaleOutHold: notHeld.condition,
+      selector: 'breakwater.dev/agent=support',
+      spend: { ...spend, timeZone: 'Mars/Base' },
+      invalidPolicy: 'RateLimitPolicy spec.timeZone must be a time zone the IANA database knows',
+      now: NOW,
+    });
+    const applied = refused.conditions?.find((c) => c.type === 'PoliciesApplied');
+    expect(applied).toMatchObject({ status: 'False', reason: 'Invalid' });
+    expect(applied?.message).toContain('refuse policy h2 and keep their last good one: ');
+    expect(applied?.message).toContain('spec.timeZone');
+    expect(refused.spend).toEqual(withBudgets.result.spend);
+    expect(refused.conditions?.find((c) => c.type === 'BudgetWarning')?.status).toBe('True');
   });
 });

@@ -63,6 +63,12 @@ export interface AgentStatusInputs {
   readonly selector: string;
   /** Its RateLimitPolicy's budgets and time zone; undefined without budgets. */
   readonly spend?: SpendPolicy | undefined;
+  /**
+   * Why the policy document refuses its own check (what every replica says when it refuses
+   * it and keeps its last good one); undefined when it passes. Spend figures are then kept as
+   * they were: they are counted under the last good policy, which the replicas still run.
+   */
+  readonly invalidPolicy?: string | undefined;
   /** RFC 3339 now, for condition transitions. */
   readonly now: string;
 }
@@ -107,12 +113,15 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     inputs.presentPods.map(ledgerPod),
   );
   const { trips, lastTripTime } = tripTotals(tripLedger);
+  const invalid = inputs.invalidPolicy;
   const spend =
-    inputs.spend === undefined
+    inputs.spend === undefined || invalid !== undefined
       ? undefined
       : agentSpend(agent, inputs.presentPods, inputs.spend, Date.parse(inputs.now));
   const priced =
-    inputs.spend === undefined ? undefined : pricingCondition(inputs.spend.budgets, [agent]);
+    inputs.spend === undefined || invalid !== undefined
+      ? undefined
+      : pricingCondition(inputs.spend.budgets, [agent]);
   const runs = runsOf(agent, inputs.presentPods);
   const durable = durabilityCondition(agent, pods);
   const memory = openBreakers(
@@ -148,19 +157,26 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
           reason: 'PolicyNotFound',
           message: `not found: ${inputs.missing.join(', ')}; running with defaults for it until it exists`,
         },
-    policiesApplied
+    invalid !== undefined
       ? {
           type: 'PoliciesApplied',
-          status: 'True',
-          reason: 'Applied',
-          message: `${applied}/${running.length} replicas run policy ${inputs.policyHash}`,
-        }
-      : {
-          type: 'PoliciesApplied',
           status: 'False',
-          reason: 'Propagating',
-          message: `${applied}/${running.length} replicas run policy ${inputs.policyHash}`,
-        },
+          reason: 'Invalid',
+          message: `the replicas refuse policy ${inputs.policyHash} and keep their last good one: ${invalid}`,
+        }
+      : policiesApplied
+        ? {
+            type: 'PoliciesApplied',
+            status: 'True',
+            reason: 'Applied',
+            message: `${applied}/${running.length} replicas run policy ${inputs.policyHash}`,
+          }
+        : {
+            type: 'PoliciesApplied',
+            status: 'False',
+            reason: 'Propagating',
+            message: `${applied}/${running.length} replicas run policy ${inputs.policyHash}`,
+          },
     monitoringCondition(inputs.monitoring),
     inputs.modelRetirement.condition,
     inputs.scaleOutHold,
@@ -210,8 +226,8 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
       (c) =>
         (mcpServers !== undefined || c.type !== MCP_CONDITION) &&
         (agentEnv !== undefined || c.type !== AGENT_ENV_CONDITION) &&
-        (spend !== undefined || !BUDGET_CONDITIONS.includes(c.type)) &&
-        (priced !== undefined || c.type !== MODELS_PRICED) &&
+        (spend !== undefined || invalid !== undefined || !BUDGET_CONDITIONS.includes(c.type)) &&
+        (priced !== undefined || invalid !== undefined || c.type !== MODELS_PRICED) &&
         (durable !== undefined || c.type !== DURABILITY_CONDITION),
     ),
     updates,
@@ -239,7 +255,11 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     ...(backends === undefined ? {} : { backends, backendSummary: backendSummary(backends) }),
     ...(mcpServers === undefined ? {} : { mcpServers, mcpSummary: mcpSummary(mcpServers) }),
     ...(agentContainer === undefined ? {} : { agent: agentContainer }),
-    ...(spend === undefined ? {} : { spend: spend.status }),
+    ...(spend !== undefined
+      ? { spend: spend.status }
+      : invalid !== undefined && agent.status?.spend !== undefined
+        ? { spend: agent.status.spend }
+        : {}),
     ...(runs === undefined ? {} : { runs }),
     ...(inputs.modelRetirement.endOfLife === undefined
       ? {}

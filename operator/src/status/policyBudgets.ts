@@ -23,6 +23,7 @@ import {
 import { agentSpend, nearestLimit, nextPeriodEndMs, spentSummary } from './spendStatus.ts';
 import type { PodView } from './views.ts';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import { isTimeZone } from '../../../contract/src/spend/calendarPeriod.ts';
 
 export interface BudgetUser {
   readonly agent: AgentDeployment;
@@ -36,6 +37,8 @@ export interface PolicyBudgets {
   /** Condition types that no longer apply and go. */
   readonly dropConditions: readonly string[];
   readonly changesAtMs: number | undefined;
+  /** Why the budgets cannot be counted (and every replica refuses the policy); else undefined. */
+  readonly invalid?: string;
 }
 
 export function policyBudgets(
@@ -50,6 +53,16 @@ export function policyBudgets(
       conditions: [],
       dropConditions: BUDGET_CONDITIONS,
       changesAtMs: undefined,
+    };
+  // Admission takes any name shaped like a zone; the zone database decides. Every replica
+  // refuses such a policy and keeps its last good one; nothing is counted in an unknown zone.
+  if (!isTimeZone(spend.timeZone))
+    return {
+      fields: {},
+      conditions: [],
+      dropConditions: [],
+      changesAtMs: undefined,
+      invalid: `spec.timeZone ${JSON.stringify(spend.timeZone)} is not a time zone the IANA database knows (use a name such as Europe/Berlin, or UTC); every replica refuses this policy and keeps its last good one`,
     };
   const settings = { budgets: spend.budgets, timeZone: spend.timeZone };
   const spends = users.map((u) => agentSpend(u.agent, u.presentPods ?? u.pods, settings, nowMs));

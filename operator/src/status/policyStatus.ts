@@ -179,14 +179,16 @@ export function computeRateLimitPolicyStatus(
   );
   const ready = setCondition(
     kept,
-    {
-      type: 'Ready',
-      status: 'True',
-      reason: 'Resolved',
-      message:
-        `used by ${targets.length} agents` +
-        (listed.length < targets.length ? `; targets lists the first ${listed.length}` : ''),
-    },
+    budgets.invalid === undefined
+      ? {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Resolved',
+          message:
+            `used by ${targets.length} agents` +
+            (listed.length < targets.length ? `; targets lists the first ${listed.length}` : ''),
+        }
+      : { type: 'Ready', status: 'False', reason: 'Invalid', message: budgets.invalid },
     generation,
     now,
   );

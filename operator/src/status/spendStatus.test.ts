@@ -193,6 +193,19 @@ describe('a policy several agents use', () => {
     expect(own.status.budgets?.[0]?.percent).toBe(10);
   });
 
+  it('counts nothing in a time zone the zone database does not know, and says why', () => {
+    // Admission takes any name shaped like a zone; this one threw in every reconcile.
+    const users = [{ agent: agent('busy'), pods: [pod('b1', 5n * USD)] }];
+    const result = policyBudgets(
+      { ...rlp, spec: { ...rlp.spec, timeZone: 'Mars/Base' } },
+      users,
+      NOW,
+    );
+    expect(result.fields).toEqual({});
+    expect(result.dropConditions).toEqual([]);
+    expect(result.invalid).toMatch(/^spec\.timeZone "Mars\/Base" is not a time zone the IANA/);
+  });
+
   it('has no budget fields, and drops the conditions, without budgets', () => {
     const result = policyBudgets({ ...rlp, spec: {} }, [], NOW);
     expect(result.fields).toEqual({});
