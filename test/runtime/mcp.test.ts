@@ -57,7 +57,7 @@ async function connected(): Promise<void> {
   );
 }
 
-const ALLOWED = ['echo', 'flaky', 'slow', 'held', 'notes', 'boom', 'files.read'];
+const ALLOWED = ['echo', 'flaky', 'slow', 'held', 'notes', 'boom', 'down', 'files.read'];
 
 /** The agent's policy, its MCP server allowing `tools`. */
 function policy(tools: string[]) {
@@ -256,6 +256,7 @@ describe('/mcp/<name>, the guarded endpoint for any agent', () => {
       const { tools } = await c.listTools();
       expect(tools.map((t) => t.name).sort()).toEqual([
         'boom',
+        'down',
         'echo',
         'files.read',
         'flaky',
@@ -327,6 +328,33 @@ describe('/mcp/<name>, the guarded endpoint for any agent', () => {
           class: 'ServerError',
         }),
       ).toBe(2);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("counts a server's HTTP 5xx against the tool's breaker, and keeps the session", async () => {
+    const c = await client();
+    try {
+      const sessions = mcp.sessions;
+      for (let i = 0; i < 2; i++) {
+        const failed = await c.callTool({ name: 'down', arguments: {} });
+        expect(failed.isError).toBe(true);
+        expect(JSON.stringify(failed.content)).toContain('ServerError');
+      }
+      expect(mcp.calls.get('down')).toBe(2);
+      const scrape = await rt.runtime.metrics();
+      expect(
+        sample(scrape, 'circuit_breaker_failures_total', {
+          name: 'tool:local__down',
+          class: 'ServerError',
+        }),
+      ).toBe(2);
+      // The server answered: its session is fine, and nobody opened another.
+      expect((await c.callTool({ name: 'echo', arguments: { text: 'still here' } })).isError).toBe(
+        undefined,
+      );
+      expect(mcp.sessions).toBe(sessions);
     } finally {
       await c.close();
     }

@@ -12,6 +12,8 @@
  *   file_ticket  an effect that must happen once (no hints): counts each ticket it files, by
  *                title, after `ticketMs`
  *   set_status   an effect marked idempotent (`idempotentHint`), after `statusMs`
+ *   boom     answered with a JSON-RPC internal error, as a low-level SDK server whose handler throws
+ *   down     answered with HTTP 503 by what fronts the server (a proxy, an overloaded pod)
  *
  * `restart()` drops every session and starts again on the same port, as a redeployed server
  * does: a client's session id is then unknown (404).
@@ -139,6 +141,10 @@ export async function startMcpServer(port = 0): Promise<McpTestServer> {
     mcp.registerTool('boom', { description: 'Crashes inside the server.' }, () =>
       text('never reached'),
     );
+    // Listed too; its calls get an HTTP 503 before they reach the server (handle, below).
+    mcp.registerTool('down', { description: 'Behind a proxy that is failing.' }, () =>
+      text('never reached'),
+    );
     // A name MCP allows and the Messages API does not: served at /mcp/<name>, never offered
     // to the bundled agent's model.
     mcp.registerTool('files.read', { description: 'Reads a file.' }, () => {
@@ -172,6 +178,12 @@ export async function startMcpServer(port = 0): Promise<McpTestServer> {
           error: { code: -32603, message: 'boom: the ledger service crashed' },
         }),
       );
+      return;
+    }
+    if (transport !== undefined && call?.method === 'tools/call' && call.params?.name === 'down') {
+      count('down');
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end('upstream unavailable');
       return;
     }
     if (transport === undefined) {

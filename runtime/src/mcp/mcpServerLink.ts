@@ -134,9 +134,11 @@ export class McpServerLink {
         this.#drop(session);
         return await this.#send(await this.#open(), tool, args, signal);
       }
-      // The server answered (a JSON-RPC error) or the caller gave up: the session is fine.
-      // Anything else is the connection failing: unreachable until a session opens again.
-      if (!signal.aborted && !(err instanceof McpError)) this.#failed(err);
+      // The server answered (a JSON-RPC error, an HTTP status) or the caller gave up: the
+      // session is fine. Anything else is the connection failing: unreachable until a
+      // session opens again.
+      if (!signal.aborted && !(err instanceof McpError) && !(err instanceof McpHttpError))
+        this.#failed(err);
       throw err;
     }
   }

@@ -13,6 +13,8 @@
  */
 import type { Dispatcher } from 'undici';
 import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { HeaderSource } from '../guard/headers.ts';
+import { HttpStatusError } from '../provider/anthropic/errorClassification.ts';
 
 export interface WireSession {
   readonly dispatcher: Dispatcher;
@@ -25,14 +27,16 @@ export interface WireSession {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-/** The server answered with an HTTP error status; 404 on a session means it expired. */
-export class McpHttpError extends Error {
-  readonly status: number;
-
-  constructor(status: number, body: string) {
-    super(`MCP server answered HTTP ${status}${body === '' ? '' : `: ${body.slice(0, 200)}`}`);
+/**
+ * The server answered with an HTTP error status; 404 on a session means it expired. Classified
+ * as any HTTP answer is (a 5xx a ServerError, 429 RateLimited with its retry-after), so it
+ * counts against the tool's breaker as an HTTP tool's would.
+ */
+export class McpHttpError extends HttpStatusError {
+  constructor(status: number, body: string, headers?: HeaderSource) {
+    super('MCP server', { status, body, headers });
     this.name = 'McpHttpError';
-    this.status = status;
+    this.message = `MCP server answered HTTP ${String(status)}${body === '' ? '' : `: ${body.slice(0, 200)}`}`;
   }
 }
 
@@ -63,7 +67,7 @@ export async function callToolOnWire(
     );
     const type = String(answer.headers['content-type'] ?? '');
     if (answer.statusCode < 200 || answer.statusCode >= 300)
-      throw new McpHttpError(answer.statusCode, await answer.body.text());
+      throw new McpHttpError(answer.statusCode, await answer.body.text(), answer.headers);
     let message: Response;
     if (type.startsWith('text/event-stream')) message = await responseInStream(answer.body, id);
     else {
