@@ -1,6 +1,6 @@
 /**
- * Every manifest admission refuses (test/api/invalidManifestRows.ts, created for real on the
- * cluster by test/api/invalidManifests.test.ts) is refused by `--manifests` too, naming the
+ * Every manifest admission refuses (test/api/invalidManifestRows.ts and agentContainerRows.ts,
+ * created for real on the cluster by the suites beside them) is refused by `--manifests` too, naming the
  * same field: the row's object, and for a policy an agent that uses it, read from a folder by
  * the runtime's manifest source, which keeps the last good policy and says why.
 
@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { agentContainerRows } from '../../../test/api/agentContainerRows.ts';
 import { agent, invalidManifests } from '../../../test/api/invalidManifestRows.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import { createLogger } from '../telemetry/logger.ts';
@@ -58,25 +59,28 @@ describe('--manifests', () => {
     expect(await read([agent({}, 'valid')])).toEqual({ offered: true });
   });
 
-  it.each(invalidManifests.map((row) => ({ ...row })))('$name', async ({ manifest, field }) => {
-    const named = { ...manifest, metadata: { name: 'row', ...manifest.metadata } };
-    const objects =
-      manifest.kind === 'AgentDeployment'
-        ? [named]
-        : [
-            named,
-            agent(
-              manifest.kind === 'CircuitBreakerPolicy'
-                ? { circuitBreakerPolicyRef: { name: named.metadata.name } }
-                : { rateLimitPolicyRef: { name: named.metadata.name } },
-              'uses-it',
-            ),
-          ];
-    const result = await read(objects);
-    expect(result.offered).toBe(false);
-    // As the API server names it: `spec.x: …`, or `unknown field spec.x`.
-    expect(result.refused).toMatch(
-      new RegExp(`(^|\\s)(unknown field )?${field.replace(/[.[\]]/g, '\\$&')}[:;]`),
-    );
-  });
+  it.each([...invalidManifests, ...agentContainerRows].map((row) => ({ ...row })))(
+    '$name',
+    async ({ manifest, field }) => {
+      const named = { ...manifest, metadata: { name: 'row', ...manifest.metadata } };
+      const objects =
+        manifest.kind === 'AgentDeployment'
+          ? [named]
+          : [
+              named,
+              agent(
+                manifest.kind === 'CircuitBreakerPolicy'
+                  ? { circuitBreakerPolicyRef: { name: named.metadata.name } }
+                  : { rateLimitPolicyRef: { name: named.metadata.name } },
+                'uses-it',
+              ),
+            ];
+      const result = await read(objects);
+      expect(result.offered).toBe(false);
+      // As the API server names it: `spec.x: …`, or `unknown field spec.x`.
+      expect(result.refused).toMatch(
+        new RegExp(`(^|\\s)(unknown field )?${field.replace(/[.[\]]/g, '\\$&')}[:;]`),
+      );
+    },
+  );
 });
