@@ -267,6 +267,7 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
           breaker: {
             fields: {
               state: 0,
+              mode: 0,
               open: 0,
               total: 0,
               unknown: 0,

@@ -168,6 +168,7 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     selector: selectorString(name),
     spend: doc.rateLimit.spend,
     invalidPolicy: checked.ok ? undefined : inManifestTerms(checked.error),
+    breakerMode: doc.circuitBreaker.mode,
     now: new Date(nowMs).toISOString(),
   });
   // The trip ledger is folded from the stored one: a write from a stale copy is refused.

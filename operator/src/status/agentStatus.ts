@@ -69,6 +69,8 @@ export interface AgentStatusInputs {
    * they were: they are counted under the last good policy, which the replicas still run.
    */
   readonly invalidPolicy?: string | undefined;
+  /** Its CircuitBreakerPolicy's mode: under Shadow, an open breaker refuses nothing. */
+  readonly breakerMode?: 'Enforce' | 'Shadow' | undefined;
   /** RFC 3339 now, for condition transitions. */
   readonly now: string;
 }
@@ -244,6 +246,7 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     policy: { hash: inputs.policyHash, appliedReplicas: applied },
     breaker: {
       state: breakers.state,
+      ...(inputs.breakerMode === undefined ? {} : { mode: inputs.breakerMode }),
       open: breakers.open,
       total: breakers.total,
       unknown: breakers.unknown,

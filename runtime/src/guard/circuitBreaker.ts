@@ -102,6 +102,11 @@ export class CircuitBreaker {
     return reportedState(this.#state, this.#override);
   }
 
+  /** Whether its policy is in Shadow mode: it counts and reports, and never refuses a call. */
+  get shadow(): boolean {
+    return this.#shadow;
+  }
+
   /** When the current state began. */
   get since(): number {
     this.#settle(this.#clock.now());

@@ -36,10 +36,25 @@ describe('GuardMetrics', () => {
     expect(line(text, 'circuit_breaker_requests_total{name="primary",outcome="rejected"}')).toBe(1);
     expect(line(text, 'circuit_breaker_state{name="primary",state="open"}')).toBe(1);
     expect(line(text, 'circuit_breaker_state{name="primary",state="closed"}')).toBe(0);
+    expect(line(text, 'circuit_breaker_shadow{name="primary"}')).toBe(0);
     expect(line(text, 'circuit_breaker_trips_total{name="primary"}')).toBe(1);
     expect(line(text, 'rate_limiter_requests_total{name="agent"}')).toBe(2);
     expect(line(text, 'bulkhead_active_requests{name="agent"}')).toBe(0);
     expect(line(text, 'bulkhead_queue_size{name="agent"}')).toBe(0);
+  });
+
+  it('says a breaker in Shadow mode is one, so that its open state pages no one', async () => {
+    const f = guardFixture({ breaker: { failureThreshold: 2, mode: 'Shadow' } });
+    const registry = new Registry();
+    new GuardMetrics(registry).bindBreaker(f.breaker());
+    const s = scripted(f.clock, [529, 529, 'ok']);
+    for (let i = 0; i < 3; i++) await f.guard.execute(s.fn).catch(() => undefined);
+    const text = await registry.metrics();
+    expect(line(text, 'circuit_breaker_state{name="primary",state="open"}')).toBe(1);
+    expect(line(text, 'circuit_breaker_shadow{name="primary"}')).toBe(1);
+    expect(
+      line(text, 'circuit_breaker_requests_total{name="primary",outcome="shadow_rejected"}'),
+    ).toBe(1);
   });
 
   it('exports rejections by the limit that made them', async () => {

@@ -27,6 +27,7 @@ export class GuardMetrics {
   readonly #budgets: BudgetMetrics;
 
   readonly breakerState: Gauge<'name' | 'state'>;
+  readonly breakerShadow: Gauge<'name'>;
   readonly breakerRequests: Counter<'name' | 'outcome'>;
   readonly breakerFailures: Counter<'name' | 'class'>;
   readonly breakerTrips: Counter<'name'>;
@@ -50,6 +51,11 @@ export class GuardMetrics {
       'circuit_breaker_state',
       'Circuit breaker state: 1 for the state the breaker is in, 0 for the others.',
       ['name', 'state'],
+    );
+    this.breakerShadow = scraped.gauge(
+      'circuit_breaker_shadow',
+      "1 while the breaker's policy is in Shadow mode (its state is what it would be; it never refuses a call), 0 while it enforces.",
+      ['name'],
     );
     this.breakerRequests = scraped.counter(
       'circuit_breaker_requests_total',
@@ -131,6 +137,10 @@ export class GuardMetrics {
       const current = breaker.state;
       for (const [state, child] of states) child.set(state === current ? 1 : 0);
     });
+    const shadow = this.breakerShadow.labels({ name });
+    this.#scraped.on(this.breakerShadow, breaker, () => {
+      shadow.set(breaker.shadow ? 1 : 0);
+    });
     const outcomes = ['success', 'failure', 'ignored', 'rejected', 'shadow_rejected'] as const;
     const requests = outcomes.map(
       (outcome) => new Delta(this.breakerRequests.labels({ name, outcome })),
@@ -155,6 +165,7 @@ export class GuardMetrics {
     });
     return this.#scraped.unbinder(breaker, () => {
       for (const [, label] of STATE_LABELS) this.breakerState.remove({ name, state: label });
+      this.breakerShadow.remove({ name });
       for (const outcome of outcomes) this.breakerRequests.remove({ name, outcome });
       for (const c of FAILURE_CLASSES) this.breakerFailures.remove({ name, class: c });
       this.breakerTrips.remove({ name });

@@ -60,7 +60,9 @@ if exhausted ~= nil and exhausted.status == "True" and exhausted.reason == "Refu
 end
 
 local breaker = status.breaker
-if breaker ~= nil and (breaker.state == "Open" or breaker.state == "Degraded") then
+-- In Shadow mode no breaker refuses a call: an open one is reported, not an outage.
+local shadow = breaker ~= nil and breaker.mode == "Shadow"
+if breaker ~= nil and not shadow and (breaker.state == "Open" or breaker.state == "Degraded") then
   hs.status = "Degraded"
   hs.message = "Provider circuit breaker open on " .. (breaker.open or 0) .. "/" ..
     (breaker.total or 0) .. " replicas: calls fail fast or go to fallback models"
@@ -76,13 +78,18 @@ if ready == nil or ready.status ~= "True" then
 end
 
 local applied = condition(conditions, "PoliciesApplied")
+if applied ~= nil and applied.status ~= "True" and applied.reason == "Invalid" then
+  hs.status = "Degraded"
+  hs.message = "Policy refused by every replica: " .. described(applied, "the policy is invalid")
+  return hs
+end
 if applied ~= nil and applied.status ~= "True" then
   hs.status = "Progressing"
   hs.message = "Policy rolling out: " .. described(applied, "not every replica runs it yet")
   return hs
 end
 
-if breaker ~= nil and breaker.state == "HalfOpen" then
+if breaker ~= nil and not shadow and breaker.state == "HalfOpen" then
   hs.status = "Progressing"
   hs.message = "Provider circuit breaker half-open: probing whether the provider has recovered"
   return hs
@@ -92,6 +99,11 @@ hs.status = "Healthy"
 hs.message = described(ready, "Ready")
 if status.policy ~= nil and status.policy.hash ~= nil then
   hs.message = hs.message .. ", policy " .. status.policy.hash
+end
+if shadow and breaker.state ~= "Closed" and breaker.state ~= "Unknown" then
+  hs.message = hs.message .. "; Shadow mode: a provider breaker would be " ..
+    (breaker.state == "HalfOpen" and "half-open" or "open") .. " on " .. (breaker.open or 0) ..
+    "/" .. (breaker.total or 0) .. " replicas, no call is blocked"
 end
 if retiring ~= nil and retiring.status == "True" then
   hs.message = hs.message .. "; warning: " .. described(retiring, "a model is deprecated")

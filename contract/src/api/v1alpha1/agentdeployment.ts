@@ -716,6 +716,10 @@ export interface AgentBreakerStatus {
    */
   state?: BreakerState;
   /**
+   * The mode of the CircuitBreakerPolicy the agent runs. Shadow: state is what the breakers would be; none refuses a call, so an Open or Degraded state is reported, not an outage.
+   */
+  mode?: 'Enforce' | 'Shadow';
+  /**
    * Replicas with at least one open breaker.
    */
   open?: number;

@@ -143,6 +143,7 @@ describe('GuardSet', () => {
     expect(new Set(await seriesOf(registry, 'west/sonnet'))).toEqual(
       new Set([
         'circuit_breaker_state',
+        'circuit_breaker_shadow',
         'circuit_breaker_requests_total',
         'circuit_breaker_failures_total',
         'circuit_breaker_trips_total',
