@@ -30,6 +30,17 @@ import {
   type RuleGroups,
 } from './promtool.ts';
 import { startScenario, type Scenario } from '../support/operatorScenario.ts';
+import {
+  documentedAlerts,
+  documentedRuntimeMetrics,
+  MONITORING_DOC,
+  readDoc,
+  RUNBOOK_DOC,
+  runbookContents,
+} from './monitoringDoc.ts';
+import { RuntimeMetrics } from '../../runtime/src/telemetry/runtimeMetrics.ts';
+import { GuardMetrics } from '../../runtime/src/guard/metrics.ts';
+import { DurableMetrics } from '../../runtime/src/durable/durableMetrics.ts';
 
 /** The alerts issue 6 asks for by name; the rule file may hold more. */
 const REQUIRED_ALERTS = [
@@ -141,6 +152,52 @@ describe('the alert rules', () => {
   });
 });
 
+/** prom-client's process and Node.js families: one `process_*`, `nodejs_*` row covers them. */
+const isPromClientDefault = (name: string): boolean => /^(process_|nodejs_)/.test(name);
+
+describe('docs/monitoring.md', () => {
+  const doc = readDoc(MONITORING_DOC);
+
+  it("lists exactly the rule file's alerts in its Alerts table, each at its severity", () => {
+    const severities = new Map(
+      rules.groups.flatMap((g) =>
+        g.rules.flatMap((r) =>
+          r.alert === undefined ? [] : [[r.alert, r.labels?.['severity'] ?? ''] as const],
+        ),
+      ),
+    );
+    expect(Object.fromEntries(documentedAlerts(doc))).toEqual(Object.fromEntries(severities));
+  });
+
+  it('has a row for every metric the runtime registers, with its labels, and none it does not', () => {
+    // The runtime's families, registered as agentRuntime.ts and durableParts.ts register them.
+    const metrics = new RuntimeMetrics(undefined, { defaults: false });
+    new GuardMetrics(metrics.registry);
+    new DurableMetrics(metrics.registry);
+    const registered = Object.fromEntries(
+      metrics.registry
+        .getMetricsAsArray()
+        .map((m) => {
+          const { name, labelNames } = m as unknown as { name: string; labelNames: string[] };
+          return [name, [...labelNames].sort()] as const;
+        })
+        .filter(([name]) => !isPromClientDefault(name)),
+    );
+    const documented = Object.fromEntries(
+      [...documentedRuntimeMetrics(doc)].map(([name, labels]) => [name, [...labels].sort()]),
+    );
+    expect(Object.keys(registered).length).toBeGreaterThan(40);
+    expect(documented).toEqual(registered);
+  });
+});
+
+describe('docs/runbook.md', () => {
+  it('lists every section in its Contents', () => {
+    const { listed, sections } = runbookContents(readDoc(RUNBOOK_DOC));
+    expect(listed).toEqual(sections);
+  });
+});
+
 describe('the Grafana dashboard', () => {
   it('has only queries promtool parses', () => {
     const exprs = dashboardExpressions(readDashboard());
@@ -220,6 +277,13 @@ describe('a live scrape of the runtime', () => {
     const problems = lintProblems(result.stdout + result.stderr);
     const ours = [...problems.entries()].filter(([name]) => !PROM_CLIENT_DEFAULTS.includes(name));
     expect(ours).toEqual([]);
+  });
+
+  it('declares only families docs/monitoring.md lists', () => {
+    const documented = documentedRuntimeMetrics(readDoc(MONITORING_DOC));
+    const families = [...declaredFamilies(scrape).keys()].filter((n) => !isPromClientDefault(n));
+    expect(families.length).toBeGreaterThan(40);
+    expect(families.filter((name) => !documented.has(name))).toEqual([]);
   });
 
   it('exports every runtime metric the rules and the dashboard read', () => {

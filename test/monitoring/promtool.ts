@@ -80,6 +80,7 @@ interface Rule {
   readonly alert?: string;
   readonly record?: string;
   readonly expr: string;
+  readonly labels?: Readonly<Record<string, string>>;
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
