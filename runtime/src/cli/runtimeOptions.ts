@@ -91,6 +91,14 @@ Environment, with --policy or --manifests (the operator sets these in a pod):
   With --manifests, the Secrets among them that these name are used too (written to a
   private directory, 0700, removed on exit); a file a variable names wins, except the
   journal's key, where the Secret among the manifests wins.
+
+Environment, in every mode (set it in a pod with the AgentDeployment's spec.env):
+  OTEL_EXPORTER_OTLP_ENDPOINT
+                        export OpenTelemetry traces over OTLP/HTTP (JSON, to .../v1/traces;
+                        a collector's port 4318); unset, no span is recorded and a caller's
+                        traceparent goes on to the provider unchanged
+  OTEL_SERVICE_NAME     the spans' service.name (default breakwater-runtime); the SDK's
+                        other OTEL_* variables apply too (OTEL_EXPORTER_OTLP_HEADERS, ...)
 `;
 
 export type RuntimeCli =
