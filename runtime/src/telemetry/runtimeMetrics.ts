@@ -128,7 +128,7 @@ export class RuntimeMetrics {
     });
     this.cacheRequests = new TallyCounter({
       name: 'agent_cache_requests_total',
-      help: 'Response cache lookups, by result (hit, miss).',
+      help: 'Response cache lookups of the requests it can serve (temperature 0, not streamed, no tools), by result (hit, miss).',
       labelNames: ['result'],
       registers,
     });

@@ -118,7 +118,7 @@ export interface AgentDeploymentSpec {
    */
   access?: AccessSpec;
   /**
-   * An in-memory cache, per replica, of model responses to identical requests (same model, system prompt, messages, tools and parameters).
+   * An in-memory cache, per replica, of answers to POST /v1/messages. Only a request that sets temperature to 0 (unset means the API's default of 1), is not streamed, and has no tools or tool_choice is looked up and stored; the bundled agent's calls (/v1/agent/invoke, /v1/agent/runs) and a durable run's calls never are. A hit needs the same request body (model, system prompt, messages, max_tokens and every other parameter): it is answered without a provider call, with header x-breakwater-cache: hit. Only 200 answers are kept. agent_cache_requests_total counts these lookups (hit, miss); other requests are not counted.
    */
   cache?: CacheSpec;
   /**
@@ -472,7 +472,7 @@ export interface NetworkPolicySpec {
 }
 
 /**
- * An in-memory cache, per replica, of model responses to identical requests (same model, system prompt, messages, tools and parameters).
+ * An in-memory cache, per replica, of answers to POST /v1/messages. Only a request that sets temperature to 0 (unset means the API's default of 1), is not streamed, and has no tools or tool_choice is looked up and stored; the bundled agent's calls (/v1/agent/invoke, /v1/agent/runs) and a durable run's calls never are. A hit needs the same request body (model, system prompt, messages, max_tokens and every other parameter): it is answered without a provider call, with header x-breakwater-cache: hit. Only 200 answers are kept. agent_cache_requests_total counts these lookups (hit, miss); other requests are not counted.
  */
 export interface CacheSpec {
   /**
