@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ClusterError } from './clusterError.ts';
 import type { ClusterLayout } from './layout.ts';
@@ -93,8 +93,11 @@ function isExecutableFile(path: string): boolean {
 }
 
 /**
- * The kubectl to drive the cluster with: the one BREAKWATER_KUBECTL names, an envtest one, the
- * one on PATH, else the cached build (of the version kind's node runs).
+ * The kubectl to drive the cluster with: the one BREAKWATER_KUBECTL names, an envtest one, else
+ * the cached build, of the version kind's node runs (the node image's build and
+ * kind-cluster.sh put it there). Not the one on PATH: that may be any version (a v1.32
+ * /usr/bin/kubectl against a v1.36 server), and `make up` prints this one's directory as the
+ * kubectl that matches the cluster.
  */
 export async function findKubectl(
   layout: ClusterLayout,
@@ -105,11 +108,5 @@ export async function findKubectl(
   if (named !== undefined && named !== '') return named;
   const fromEnv = locateFromEnv('kubectl', env);
   if (fromEnv !== undefined) return fromEnv.path;
-  const onPath = (env['PATH'] ?? '')
-    .split(delimiter)
-    .filter((dir) => dir !== '')
-    .map((dir) => join(dir, 'kubectl'))
-    .find(isExecutableFile);
-  if (onPath !== undefined) return onPath;
   return join(await runBuildScript(layout.buildScript, ['kubectl'], progress), 'kubectl');
 }
