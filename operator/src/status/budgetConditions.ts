@@ -126,7 +126,7 @@ export function pricingCondition(
     reason: 'UnpricedModel',
     message:
       `no price for ${named} under dollar budget "${dollar.name}": calls to it are refused ` +
-      `with 400; set AgentDeployment spec.pricing[].model (with inputPerMTok and ` +
-      `outputPerMTok) for it`,
+      `with 400; add it to AgentDeployment spec.pricing[] with model and all five prices ` +
+      `(inputPerMTok, outputPerMTok, cacheWrite5mPerMTok, cacheWrite1hPerMTok, cacheReadPerMTok)`,
   };
 }

@@ -6,6 +6,7 @@ import {
   BUDGETS_ANNOTATION,
   encodeBudgetReport,
 } from '../../../contract/src/reporting/budgetReport.ts';
+import { ADMISSION_SCHEMA } from '../../../contract/src/api/admissionSchema.ts';
 import { budgetConditions, pricingCondition } from './budgetConditions.ts';
 import { policyBudgets } from './policyBudgets.ts';
 import { agentBudgetStatuses, agentSpend, spentSummary } from './spendStatus.ts';
@@ -119,11 +120,16 @@ const agent = (name: string, over: Partial<AgentDeployment['spec']> = {}): Agent
 });
 
 describe('ModelsPriced', () => {
-  it('names the model without a price and the field to set', () => {
+  it('names the model without a price and every field admission requires of its price', () => {
     const c = pricingCondition([budget()], [agent('a', { model: { name: 'claude-custom-1' } })]);
     expect(c).toMatchObject({ status: 'False', reason: 'UnpricedModel' });
     expect(c?.message).toContain('claude-custom-1 of agent a');
-    expect(c?.message).toContain('spec.pricing[].model');
+    expect(c?.message).toContain('spec.pricing[]');
+    // Following the message must give a price admission takes: it requires all five.
+    const required =
+      ADMISSION_SCHEMA['AgentDeployment']?.fields?.['spec']?.fields?.['pricing']?.items?.required;
+    expect(required).toContain('cacheReadPerMTok');
+    for (const field of required ?? []) expect(c?.message).toContain(field);
   });
 
   it('is True once spec.pricing names it, and absent under Shadow or tokens only', () => {
