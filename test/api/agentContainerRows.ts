@@ -193,4 +193,22 @@ export const agentContainerRows: readonly Refusal[] = [
     field: 'spec.podTemplate.volumes',
     says: 'may not hold a Secret the runtime alone reads',
   },
+  {
+    name: 'rejects a probe port that names none of the agent ports',
+    manifest: agent(container({ readinessProbe: { httpGet: { path: '/', port: 'nope' } } })),
+    field: 'spec.agent.readinessProbe',
+    says: "readinessProbe's port must be a number from 1 to 65535 or the name of one of spec.agent.ports",
+  },
+  {
+    name: 'rejects a probe port above 65535',
+    manifest: agent(container({ livenessProbe: { tcpSocket: { port: 70000 } } })),
+    field: 'spec.agent.livenessProbe',
+    says: "livenessProbe's port must be a number from 1 to 65535",
+  },
+  {
+    name: 'rejects running the agent as root while runAsNonRoot holds',
+    manifest: agent(container({ securityContext: { runAsUser: 0 } })),
+    field: 'spec.agent.securityContext.runAsUser',
+    says: 'runAsUser 0 is root',
+  },
 ];

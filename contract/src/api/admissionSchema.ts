@@ -1134,8 +1134,36 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                     },
                   },
                 },
+                rules: [
+                  {
+                    rule: '!has(self.runAsUser) || self.runAsUser != 0 || !(has(self.runAsNonRoot) ? self.runAsNonRoot : true)',
+                    message:
+                      'runAsUser 0 is root, which runAsNonRoot (true unless set to false) refuses: the container would never start; run as a non-zero user ID',
+                    fieldPath: '.runAsUser',
+                  },
+                ],
               },
             },
+            rules: [
+              {
+                rule: '!has(self.readinessProbe) || (!has(self.readinessProbe.httpGet) || (type(self.readinessProbe.httpGet.port) == int ? (self.readinessProbe.httpGet.port >= 1 && self.readinessProbe.httpGet.port <= 65535) : (has(self.ports) && self.ports.exists(x, x.name == self.readinessProbe.httpGet.port)))) && (!has(self.readinessProbe.tcpSocket) || (type(self.readinessProbe.tcpSocket.port) == int ? (self.readinessProbe.tcpSocket.port >= 1 && self.readinessProbe.tcpSocket.port <= 65535) : (has(self.ports) && self.ports.exists(x, x.name == self.readinessProbe.tcpSocket.port))))',
+                message:
+                  "readinessProbe's port must be a number from 1 to 65535 or the name of one of spec.agent.ports",
+                fieldPath: '.readinessProbe',
+              },
+              {
+                rule: '!has(self.livenessProbe) || (!has(self.livenessProbe.httpGet) || (type(self.livenessProbe.httpGet.port) == int ? (self.livenessProbe.httpGet.port >= 1 && self.livenessProbe.httpGet.port <= 65535) : (has(self.ports) && self.ports.exists(x, x.name == self.livenessProbe.httpGet.port)))) && (!has(self.livenessProbe.tcpSocket) || (type(self.livenessProbe.tcpSocket.port) == int ? (self.livenessProbe.tcpSocket.port >= 1 && self.livenessProbe.tcpSocket.port <= 65535) : (has(self.ports) && self.ports.exists(x, x.name == self.livenessProbe.tcpSocket.port))))',
+                message:
+                  "livenessProbe's port must be a number from 1 to 65535 or the name of one of spec.agent.ports",
+                fieldPath: '.livenessProbe',
+              },
+              {
+                rule: '!has(self.startupProbe) || (!has(self.startupProbe.httpGet) || (type(self.startupProbe.httpGet.port) == int ? (self.startupProbe.httpGet.port >= 1 && self.startupProbe.httpGet.port <= 65535) : (has(self.ports) && self.ports.exists(x, x.name == self.startupProbe.httpGet.port)))) && (!has(self.startupProbe.tcpSocket) || (type(self.startupProbe.tcpSocket.port) == int ? (self.startupProbe.tcpSocket.port >= 1 && self.startupProbe.tcpSocket.port <= 65535) : (has(self.ports) && self.ports.exists(x, x.name == self.startupProbe.tcpSocket.port))))',
+                message:
+                  "startupProbe's port must be a number from 1 to 65535 or the name of one of spec.agent.ports",
+                fieldPath: '.startupProbe',
+              },
+            ],
           },
           image: { type: 'string', minLength: 1, maxLength: 1024 },
           resources: {

@@ -25,7 +25,7 @@ describe('the CEL rules of the schemas', () => {
   const STANDARD = new Set([
     ...['_||_', '_&&_', '!_', '_?_:_', '_==_', '_!=_', '_<_', '_<=_', '_>_', '_>=_', '@in'],
     ...['_+_', '_-_', '_*_', '_/_', '_%_', '-_', '_[_]', 'size', 'matches', 'startsWith'],
-    ...['endsWith', 'contains', 'duration', 'timestamp', 'int', 'uint', 'double', 'string'],
+    ...['endsWith', 'contains', 'duration', 'timestamp', 'int', 'uint', 'double', 'string', 'type'],
     // A duration's parts; and what the parser makes of `all` and `exists`.
     ...['getSeconds', 'getMilliseconds', '@not_strictly_false'],
   ]);
