@@ -296,10 +296,28 @@ describe('computeAgentStatus', () => {
       selector: 'breakwater.dev/agent=support',
       now: NOW,
     });
-    expect(without.spend).toBeUndefined();
+    // The figures and conditions go; the ledger stays for the period, so that budgets put
+    // back go on from what was spent (on a replica that restarts meanwhile too).
+    expect(without.spend).toEqual({ ledger: withBudgets.result.spend?.ledger });
+    expect(without.spend?.ledger?.processes?.length).toBe(1);
     expect(
       without.conditions?.some((c) => c.type.startsWith('Budget') || c.type === 'ModelsPriced'),
     ).toBe(false);
+    // Once no period it counts can still run, it goes too.
+    const monthsLater = computeAgentStatus({
+      agent: { ...agent, status: without },
+      deployment: deployment(3),
+      pods: [spender],
+      presentPods: [spender],
+      policyHash: 'h1',
+      missing: [],
+      monitoring: 'NotRequested',
+      modelRetirement: current,
+      scaleOutHold: notHeld.condition,
+      selector: 'breakwater.dev/agent=support',
+      now: '2027-01-05T00:00:00Z',
+    });
+    expect(monthsLater.spend).toBeUndefined();
   });
 
   it('says the replicas refuse an invalid policy, and keeps the spend they count under the last good one', () => {

@@ -6,6 +6,7 @@ import type {
   AgentDeployment,
   AgentDeploymentStatus,
 } from '../../../contract/src/api/resources.ts';
+import type { SpendLedger } from '../../../contract/src/api/v1alpha1/agentdeployment.ts';
 import { POLICY_HASH_ANNOTATION } from '../../../contract/src/policy/policyDocument.ts';
 import {
   aggregateReplicas,
@@ -262,7 +263,7 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
       ? { spend: spend.status }
       : invalid !== undefined && agent.status?.spend !== undefined
         ? { spend: agent.status.spend }
-        : {}),
+        : dormantLedger(agent.status?.spend?.ledger, Date.parse(inputs.now))),
     ...(runs === undefined ? {} : { runs }),
     ...(inputs.modelRetirement.endOfLife === undefined
       ? {}
@@ -304,4 +305,27 @@ function monitoringCondition(monitoring: AgentStatusInputs['monitoring']): Condi
     case 'NotRequested':
       return { type: 'MonitoringConfigured', status: 'True', reason: 'NotRequested', message: '' };
   }
+}
+
+/** The longest budget period, a month, and a day of margin for time zones. */
+const LONGEST_PERIOD_MS = 32 * 86_400_000;
+
+/**
+ * Without budgets, the ledger stays as it was while a period it counts may still run: budgets
+ * put back (an edit undone, the agent switched to another policy and back) go on from what
+ * was spent, on replicas that restarted in between too, as their runtime keeps its own.
+ */
+function dormantLedger(
+  ledger: SpendLedger | undefined,
+  nowMs: number,
+): { spend?: { ledger: SpendLedger } } {
+  if (ledger === undefined) return {};
+  const starts = [
+    ...(ledger.baseline ?? []),
+    ...(ledger.processes ?? []).flatMap((p) => p.budgets ?? []),
+  ].map((b) => Date.parse(b.periodStart));
+  const recent = starts.some(
+    (start) => Number.isFinite(start) && nowMs - start < LONGEST_PERIOD_MS,
+  );
+  return recent ? { spend: { ledger } } : {};
 }

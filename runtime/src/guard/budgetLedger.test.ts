@@ -355,6 +355,33 @@ describe('a budget ledger', () => {
     expect(l.account('monthly')).toBeUndefined();
   });
 
+  it("keeps a removed budget's spend for its period: put back, it goes on from there", () => {
+    const { clock, ledger: l } = ledger([budget()]);
+    settle(reserve(l), 20_000);
+    const reload = (budgets: BudgetSettings[]) => {
+      l.configure({
+        spend: { shareOf: 1, timeZone: 'UTC', budgets },
+        pricing: [PRICES],
+        shareOf: 1,
+        leaseMs: 60_000,
+      });
+    };
+    // Removed (or the agent switched to a policy without it), then put back as it was.
+    reload([]);
+    expect(l.account('monthly')).toBeUndefined();
+    expect(l.reserve({ model: 'claude-sonnet-5-5', planned: CALL })).toBeUndefined();
+    reload([budget()]);
+    expect(l.account('monthly')?.spentPico).toBe(200_000_000_000n);
+    expect(l.spendReport(0)[0]?.spent.picoUsd).toBe(200_000_000_000n);
+    // Removed again past its period's end: put back, it is a new period, from zero.
+    reload([]);
+    clock.advance(31 * 86_400_000);
+    reload([]);
+    reload([budget()]);
+    settle(reserve(l), 0);
+    expect(l.account('monthly')?.spentPico).toBe(100_000_000_000n);
+  });
+
   it("keeps the agent's spend for the period when `per` changes and changes back", () => {
     const { ledger: l } = ledger([budget()]);
     settle(reserve(l), 20_000);

@@ -142,8 +142,9 @@ export class BudgetLedger {
 
   /**
    * A new policy. Accounts of a budget that keeps its name, and whose current period starts and
-   * ends where it did, keep their spend and reservations, under the new limits; the others drop,
-   * and a budget that is new starts from zero. A budget whose `per` changed counts on accounts
+   * ends where it did, keep their spend and reservations, under the new limits; those whose
+   * period moved drop, and a budget that is new starts from zero. A budget the policy no longer
+   * has keeps its accounts until their period ends, so that putting it back forgets nothing. A budget whose `per` changed counts on accounts
    * of the new kind (each key's spend, or the agent's), and keeps the others for the period: a
    * change and its undo do not forget the period's spend.
    */
@@ -158,14 +159,14 @@ export class BudgetLedger {
     const byName = new Map(budgets.map((b) => [b.name, b]));
     for (const [key, account] of this.#accounts) {
       const budget = byName.get(account.budget);
-      const period =
-        budget === undefined ? undefined : calendarPeriod(now, budget.period, this.#timeZone);
-      if (
-        budget === undefined ||
-        period === undefined ||
-        period.startMs !== account.period.startMs ||
-        period.endMs !== account.period.endMs
-      ) {
+      if (budget === undefined) {
+        // A budget that left the policy keeps its period's spend, unused: put back (an edit
+        // undone, a policy switched away and back) it goes on from there, as an edit would.
+        if (now >= account.period.endMs) this.#accounts.delete(key);
+        continue;
+      }
+      const period = calendarPeriod(now, budget.period, this.#timeZone);
+      if (period.startMs !== account.period.startMs || period.endMs !== account.period.endMs) {
         this.#accounts.delete(key);
         continue;
       }
