@@ -41,14 +41,16 @@ const CONSEQUENCE: Readonly<Record<BudgetSettings['onExhausted'], string>> = {
 
 function figures(row: BudgetRow): string {
   const s = row.status;
+  // Per ClientKey the limit is each key's: the figures are the key nearest it.
+  const spent = s.byOneKey ?? s.spent;
   const money =
     s.limit?.usd === undefined
       ? undefined
-      : `spent $${usdShort(picoOf(toPico(s.spent?.usd)))} of $${s.limit.usd}`;
+      : `spent $${usdShort(picoOf(toPico(spent?.usd)))} of $${s.limit.usd}`;
   const tokens =
     s.limit?.tokens === undefined
       ? undefined
-      : `${String(s.spent?.tokens ?? 0)} of ${String(s.limit.tokens)} tokens`;
+      : `${String(spent?.tokens ?? 0)} of ${String(s.limit.tokens)} tokens`;
   const whose = row.settings.per === 'ClientKey' ? ', per client key (the key nearest)' : '';
   return (
     `budget "${s.name}" (${row.settings.period}${whose}) of agent ${row.agent}: ` +

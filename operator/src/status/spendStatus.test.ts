@@ -83,6 +83,47 @@ const row = (percent: number, onExhausted: BudgetSettings['onExhausted'] = 'Refu
   return { agent: 'spender', status, settings };
 };
 
+describe('a per ClientKey budget', () => {
+  it('sets one key’s spend against the limit, which is each key’s, in the summary and the conditions', () => {
+    const perKey = budget({
+      name: 'perkey',
+      per: 'ClientKey',
+      limitTokens: 2_000,
+      warnAtPercent: 70,
+    });
+    const { limitMicroUsd: _none, ...tokensOnly } = perKey;
+    const ledger: SpendLedger = {
+      baseline: [
+        {
+          budget: 'perkey',
+          periodStart: DAY,
+          picoUsd: '0',
+          tokens: 2_295,
+          keys: [
+            { key: 'key-aaaa', tokens: 1_530 },
+            { key: 'key-bbbb', tokens: 765 },
+          ],
+        },
+      ],
+      processes: [],
+      samples: [],
+    };
+    const [row] = agentBudgetStatuses({ budgets: [tokensOnly], timeZone: 'UTC' }, ledger, [], NOW);
+    expect(row).toMatchObject({
+      spent: { tokens: 2_295 },
+      byOneKey: { tokens: 1_530 },
+      percent: 76,
+    });
+    expect(spentSummary(row as NonNullable<typeof row>)).toBe(
+      '76% of perkey (1530 of 2000 tokens by one key)',
+    );
+    const [warning] = budgetConditions([
+      { agent: 'support', settings: tokensOnly, status: row as NonNullable<typeof row> },
+    ]);
+    expect(warning?.message).toContain('1530 of 2000 tokens (76%)');
+  });
+});
+
 describe('budget conditions', () => {
   it.each([
     [50, 'Refuse', 'False', 'False', 'WithinBudget'],

@@ -103,6 +103,14 @@ export function agentBudgetStatuses(
         ...(usd === undefined ? {} : { usd: usdText(total.picoUsd) }),
         tokens: Number(total.tokens),
       },
+      ...(budget.per === 'ClientKey'
+        ? {
+            byOneKey: {
+              ...(usd === undefined ? {} : { usd: usdText(nearest.picoUsd) }),
+              tokens: Number(nearest.tokens),
+            },
+          }
+        : {}),
       limit: {
         ...(usd === undefined ? {} : { usd: usdText(usd) }),
         ...(budget.limitTokens === undefined ? {} : { tokens: budget.limitTokens }),
@@ -170,11 +178,14 @@ function project(
 
 /** `62% of monthly ($310 of $500)`: the budget nearest its limit, for `kubectl get rlp`. */
 export function spentSummary(row: BudgetSpendStatus): string {
+  // Per ClientKey the limit is each key's: the figure beside it is one key's, as the percent.
+  const spent = row.byOneKey ?? row.spent;
   const figures =
     row.limit?.usd !== undefined
-      ? `$${usdShort(picoOf(toPico(row.spent?.usd)))} of $${row.limit.usd}`
-      : `${String(row.spent?.tokens ?? 0)} of ${String(row.limit?.tokens ?? 0)} tokens`;
-  return `${String(row.percent ?? 0)}% of ${row.name} (${figures})`;
+      ? `$${usdShort(picoOf(toPico(spent?.usd)))} of $${row.limit.usd}`
+      : `${String(spent?.tokens ?? 0)} of ${String(row.limit?.tokens ?? 0)} tokens`;
+  const byKey = row.byOneKey === undefined ? '' : ' by one key';
+  return `${String(row.percent ?? 0)}% of ${row.name} (${figures}${byKey})`;
 }
 
 /** A decimal dollar string back into picodollars. */

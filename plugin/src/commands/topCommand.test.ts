@@ -166,6 +166,7 @@ describe('kubectl breakwater top', () => {
                 name: 'per-key',
                 per: 'ClientKey',
                 spent: { usd: '0.004', tokens: 900 },
+                byOneKey: { usd: '0.003', tokens: 600 },
                 limit: { usd: '20' },
                 percent: 0,
                 resetsAt: '2026-11-25T00:00:00.000Z',
@@ -182,8 +183,11 @@ describe('kubectl breakwater top', () => {
     expect(lines.slice(at, at + 3)).toEqual([
       'AGENT     BUDGET    PER         SPENT     LIMIT     %     RESETS                     LAST HOUR   EXHAUSTS',
       'support   monthly   Agent       $310.12   $500.00   62%   2026-12-01T00:00:00.000Z   $1.50/h     -',
-      'support   per-key   ClientKey   $0.0040   $20.00    0%    2026-11-25T00:00:00.000Z   -           -',
+      'support   per-key   ClientKey   $0.0030   $20.00    0%    2026-11-25T00:00:00.000Z   -           -',
     ]);
+    expect(lines[at + 3]).toBe(
+      "Per ClientKey, SPENT and LIMIT are one key's: the most any key has spent, against each key's limit.",
+    );
     expect(table).toContain('support   per-key   key-3f9a0c1d   $0.0030');
   });
 });

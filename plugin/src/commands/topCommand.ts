@@ -227,7 +227,8 @@ function spendTable(data: TopData, allNamespaces: boolean): string {
         a.name,
         b.name,
         b.per ?? 'Agent',
-        amount(b.spent, dollars),
+        // Per ClientKey the limit is each key's: the spend beside it is one key's too.
+        amount(b.per === 'ClientKey' ? (b.byOneKey ?? b.spent) : b.spent, dollars),
         amount(b.limit, dollars),
         `${String(b.percent ?? 0)}%`,
         b.resetsAt ?? '-',
@@ -256,7 +257,11 @@ function spendTable(data: TopData, allNamespaces: boolean): string {
       'exhausts',
     ],
     rows,
-  )}`;
+  )}${
+    data.agents.some((a) => (a.budgets ?? []).some((b) => b.per === 'ClientKey'))
+      ? "Per ClientKey, SPENT and LIMIT are one key's: the most any key has spent, against each key's limit.\n"
+      : ''
+  }`;
 }
 
 /** A row per top key of each `per: ClientKey` budget, by fingerprint. */

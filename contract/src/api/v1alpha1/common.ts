@@ -177,6 +177,10 @@ export interface BudgetSpendStatus {
    */
   spent?: BudgetAmount;
   /**
+   * per ClientKey: the most one key has spent this period, in dollars and in tokens (two keys, when a different one leads each), against limit, which is each key's; percent is of it. spent is every key's together.
+   */
+  byOneKey?: BudgetAmount;
+  /**
    * The budget's limits, as spec.budgets states them (for per ClientKey, each key's).
    */
   limit?: BudgetAmount;
