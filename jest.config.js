@@ -48,6 +48,7 @@ export const LOCAL_FILES = [
   'test/runtime/manifests.test.ts',
   'test/runtime/mcp.test.ts',
   'test/runtime/providers.test.ts',
+  'test/runtime/requestMetrics.test.ts',
   'test/runtime/resilience.test.ts',
   'test/runtime/telemetry.test.ts',
   'test/simulator/*.test.ts',

@@ -32,7 +32,7 @@ import { RedisStore } from './rateLimitStore/redisStore.ts';
 import { storeSecretFiles } from './rateLimitStore/storeConnection.ts';
 import { recordPolicyChange } from './audit/policyAudit.ts';
 import { attemptTelemetry } from './telemetry/attemptTelemetry.ts';
-import { inputTokenTelemetry, pinTelemetry } from './telemetry/cacheTelemetry.ts';
+import { servedTokenTelemetry, pinTelemetry } from './telemetry/cacheTelemetry.ts';
 import { CacheAffinity } from './provider/cacheAffinity/cacheAffinity.ts';
 import { StorePins } from './rateLimitStore/cachePins.ts';
 import { ModelRouter } from './provider/modelRouter.ts';
@@ -178,7 +178,7 @@ export class AgentRuntime implements ClusterReplica {
       observe: attemptTelemetry(this.metrics, this.headroom, logger),
       affinity: this.#affinity,
       affinityOn: () => this.#active?.doc.cacheAffinity !== 'Off',
-      observeUsage: inputTokenTelemetry(this.metrics),
+      observeUsage: servedTokenTelemetry(this.metrics),
     });
     this.metrics.trackPins(() => this.#affinity.size);
     this.context = {

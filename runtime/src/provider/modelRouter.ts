@@ -19,7 +19,6 @@ import { modelIdAt, type Backend, type BackendPool } from './backendPool.ts';
 import { chooseBackend, type BalancerState } from './loadBalancer.ts';
 import type { BudgetRequest, TokenEstimate } from '../guard/guardSet/providerGuard.ts';
 import type { BackendAttempt, RuntimeGuard } from './backendPool.ts';
-import type { Usage } from './sseUsage.ts';
 import {
   ProviderAttempts,
   type AttemptObserver,
@@ -59,7 +58,7 @@ export class ModelRouter {
   readonly #balancer: BalancerState = { cursor: 0 };
   readonly #affinity: CacheAffinity | undefined;
   readonly #affinityOn: () => boolean;
-  readonly #observeUsage: ((backend: string, usage: Usage) => void) | undefined;
+  readonly #observeUsage: ((served: RoutedResponse) => void) | undefined;
 
   constructor(options: {
     pool: BackendPool;
@@ -71,8 +70,11 @@ export class ModelRouter {
     /** Keeps conversations on the backend that holds their prompt cache, while `affinityOn`. */
     affinity?: CacheAffinity;
     affinityOn?: () => boolean;
-    /** Each served call's usage, by the backend that served it (cache tokens per backend). */
-    observeUsage?: (backend: string, usage: Usage) => void;
+    /**
+     * Each served model call (not count_tokens), whichever route or agent turn made it: its
+     * usage, model and backend, for the token metrics.
+     */
+    observeUsage?: (served: RoutedResponse) => void;
   }) {
     this.#observeUsage = options.observeUsage;
     this.#affinity = options.affinity;
@@ -90,7 +92,7 @@ export class ModelRouter {
     const routed = await this.#route(options, pin);
     if (pin !== undefined) this.#affinity?.record(pin, routed.backend);
     // count_tokens answers with a count, not with tokens spent.
-    if (options.endpoint !== 'count_tokens') this.#observeUsage?.(routed.backend, routed.usage);
+    if (options.endpoint !== 'count_tokens') this.#observeUsage?.(routed);
     return routed;
   }
 

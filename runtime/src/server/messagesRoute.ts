@@ -165,11 +165,6 @@ async function handle(
     } else {
       stream?.end();
     }
-    ctx.metrics.llmTokens.observe({ model: routed.model, direction: 'input' }, usage.input_tokens);
-    ctx.metrics.llmTokens.observe(
-      { model: routed.model, direction: 'output' },
-      usage.output_tokens,
-    );
     const took = ctx.clock.now() - started;
     ctx.stats.record('model', routed.model, took, { fallback: routed.fallbackUsed });
     ctx.stats.record('backend', routed.backend, took);
