@@ -1,11 +1,12 @@
 /**
  * The request and model-call metrics of docs/monitoring.md, read from a runtime process in
- * front of the simulator: `agent_llm_tokens` for the bundled agent's calls as for
- * `/v1/messages`.
+ * front of the simulator: `agent_llm_tokens` and `agent_fallbacks_total` for the bundled
+ * agent's calls as for `/v1/messages`.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import {
+  FALLBACK_MODEL,
   PRIMARY_MODEL,
   policyDocument,
   sample,
@@ -85,5 +86,23 @@ describe('the bundled agent’s model calls', () => {
         messageUsage[`${direction}_tokens`] + answer.usage[`${direction}_tokens`],
       );
     }
+  });
+
+  it('count in agent_fallbacks_total once per request a fallback model served', async () => {
+    const rt = await start(sim.url, (d) => {
+      d.model.fallbacks = [FALLBACK_MODEL];
+    });
+    await sim.setFault({ status: 529, model: PRIMARY_MODEL });
+    const response = await post(rt, INVOKE, { input: 'Say hello.' });
+    expect(response.status).toBe(200);
+    expect((await response.json()) as InvokeAnswer).toMatchObject({
+      model: FALLBACK_MODEL,
+      fallbackUsed: true,
+    });
+    const scrape = await rt.runtime.metrics();
+    expect(
+      sample(scrape, 'agent_fallbacks_total', { from: PRIMARY_MODEL, to: FALLBACK_MODEL }),
+    ).toBe(1);
+    expect(sample(scrape, 'agent_fallbacks_total')).toBe(1);
   });
 });

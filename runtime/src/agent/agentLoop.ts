@@ -20,6 +20,8 @@ export interface AgentResult {
   readonly model: string;
   readonly usage: Usage;
   readonly fallbackUsed: boolean;
+  /** The fallback model that served the last turn a fallback served; absent when none did. */
+  readonly fallbackModel?: string;
   /** Some turn was served by a cheaper model because a budget (`onExhausted: Fallback`) said so. */
   readonly budgetFallback: boolean;
   readonly iterations: number;
@@ -101,6 +103,7 @@ export async function runAgent(
   const usage: Usage = { input_tokens: 0, output_tokens: 0 };
   const toolDefs = tools.definitions();
   let fallbackUsed = false;
+  let fallbackModel: string | undefined;
   let budgetFallback = false;
   let model = doc.model.name;
   const toolCalls: string[] = [];
@@ -153,6 +156,7 @@ export async function runAgent(
     }
     model = routed.model;
     fallbackUsed ||= routed.fallbackUsed;
+    if (routed.fallbackUsed) fallbackModel = routed.model;
     budgetFallback ||= routed.budgetFallback === true;
     usage.input_tokens += routed.usage.input_tokens;
     usage.output_tokens += routed.usage.output_tokens;
@@ -174,6 +178,7 @@ export async function runAgent(
         model,
         usage,
         fallbackUsed,
+        ...(fallbackModel === undefined ? {} : { fallbackModel }),
         budgetFallback,
         iterations: iteration,
         stopReason,

@@ -13,7 +13,7 @@ import { runAgent, type AgentStreamListener } from '../agent/agentLoop.ts';
 import { InvocationTools } from '../agent/agentTools.ts';
 import { clientFingerprint } from '../audit/auditLog.ts';
 import { invokeAsRun, type RunsNeeds } from './agentRunsRoute.ts';
-import { invokeAnswer } from './ownedRunExecution.ts';
+import { countAgentFallback, invokeAnswer } from './ownedRunExecution.ts';
 import { BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from './budgetRequest.ts';
 import { checkInvokeBody } from './messagesValidation.ts';
@@ -110,6 +110,7 @@ async function handle(
       },
       call.signal,
     );
+    countAgentFallback(ctx.metrics, model, result);
     ctx.stats.record('model', result.model, ctx.clock.now() - started, {
       fallback: result.fallbackUsed,
     });

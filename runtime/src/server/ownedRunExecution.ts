@@ -53,6 +53,19 @@ export function invokeAnswer(result: AgentResult): Record<string, unknown> {
   };
 }
 
+/**
+ * An agent request a fallback model served (in some turn): counted once in
+ * `agent_fallbacks_total`, as `/v1/messages` counts its own, however many turns it took.
+ */
+export function countAgentFallback(
+  metrics: RuntimeContext['metrics'],
+  requested: string,
+  result: AgentResult,
+): void {
+  if (result.fallbackModel !== undefined)
+    metrics.fallbacks.inc({ from: requested, to: result.fallbackModel });
+}
+
 export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
   return async (run, record, signal) => {
     const active = ctx.active();
@@ -116,6 +129,7 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
         },
         signal,
       );
+      countAgentFallback(ctx.metrics, doc.model.name, result);
       ctx.audit.record({
         event: 'model_interaction',
         requestId,
