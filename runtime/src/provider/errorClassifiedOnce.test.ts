@@ -71,14 +71,9 @@ class NullSink implements StreamSink {
 
 /** The route's collaborators, reduced to what a failed call's answer touches. */
 function routeFixture(clock: ManualClock) {
-  const seen = { status: 0, errorType: '', statsErrorType: '', retryAfter: '' };
+  const seen = { status: 0, statsErrorType: '', retryAfter: '' };
   const ctx = {
     clock,
-    metrics: {
-      requestsFailed: {
-        inc: (labels: { error_type: string }) => (seen.errorType = labels.error_type),
-      },
-    },
     stats: {
       record: (_kind: string, _name: string, _ms: number, o: { errorType: string }) =>
         (seen.statsErrorType = o.errorType),
@@ -86,8 +81,10 @@ function routeFixture(clock: ManualClock) {
     logger: { info: () => undefined },
     audit: { enabled: false },
   } as unknown as RuntimeContext;
+  const request = { id: 'req-1' } as FastifyRequest;
   const reply = {
     raw: { headersSent: false },
+    request,
     sent: false,
     header(name: string, value: string) {
       if (name === 'retry-after') seen.retryAfter = value;
@@ -103,7 +100,7 @@ function routeFixture(clock: ManualClock) {
   const fail = (err: unknown) =>
     failCall(
       ctx,
-      { id: 'req-1' } as FastifyRequest,
+      request,
       reply as unknown as FastifyReply,
       call,
       { route: 'messages', model: 'm', client: () => undefined },

@@ -19,6 +19,7 @@ import { keyUnreadable } from './debugRuns.ts';
 import { badRequest, refusal, sendError } from './errorReplies.ts';
 import { checkInvokeBody, type InvokeCheck } from './messagesValidation.ts';
 import { RUNS_ROUTE } from './ownedRunExecution.ts';
+import { countAs } from './requestCounts.ts';
 import { passGate, presentedKey, requestPeer, type GateNeeds } from './requestGate.ts';
 import { refuseBody, refusedAsInjection, type CallNeeds, type CallSubject } from './routeCall.ts';
 import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
@@ -45,16 +46,12 @@ async function startRun(
   if (active === undefined) return;
   const checked = checkInvokeBody(request.body);
   if (!checked.ok) {
-    refuseBody(ctx, reply, RUNS_ROUTE, checked.message);
+    refuseBody(reply, checked.message);
     return;
   }
+  countAs(request, active.doc.model.name);
   if (checked.stream) {
-    refuseBody(
-      ctx,
-      reply,
-      RUNS_ROUTE,
-      `stream: a run is not streamed; read its result with GET ${RUNS_ROUTE}/{id}`,
-    );
+    refuseBody(reply, `stream: a run is not streamed; read its result with GET ${RUNS_ROUTE}/{id}`);
     return;
   }
   const owner = ownerOf(ctx, request);
@@ -73,7 +70,6 @@ async function startRun(
     )
   )
     return;
-  ctx.metrics.requests.inc({ route: RUNS_ROUTE, model: active.doc.model.name });
   const run: RunRef = { id: randomUUID(), owner, client: clientFingerprint(presentedKey(request)) };
   const started = await ctx.ownedRuns.start(run, runRequest(checked), traceparentOf(request));
   if (!started.started) {

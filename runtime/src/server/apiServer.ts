@@ -16,10 +16,12 @@ import {
 } from './errorReplies.ts';
 import { registerAgentRunsRoutes } from './agentRunsRoute.ts';
 import { registerDebugRoutes } from './debugRoutes.ts';
-import { registerInvokeRoute } from './invokeRoute.ts';
+import { INVOKE_ROUTE, registerInvokeRoute } from './invokeRoute.ts';
 import { registerMcpRoute } from './mcpRoute.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './jsonDepth.ts';
-import { registerMessagesRoute } from './messagesRoute.ts';
+import { COUNT_TOKENS_ROUTE, MESSAGES_ROUTE, registerMessagesRoute } from './messagesRoute.ts';
+import { RUNS_ROUTE } from './ownedRunExecution.ts';
+import { countRequests } from './requestCounts.ts';
 import { registerProbeRoutes } from './probeRoutes.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
 
@@ -169,6 +171,8 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
     if (response.socket !== null)
       refuseOnSocket(response.socket, mapClientError('EXPECTATION_FAILED'));
   });
+  // First of the onRequest hooks, so that a request the next one refuses is counted too.
+  countRequests(app, ctx.metrics, [MESSAGES_ROUTE, COUNT_TOKENS_ROUTE, INVOKE_ROUTE, RUNS_ROUTE]);
   app.addHook('onRequest', (request, reply, done) => {
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
       reply.raw.setHeader('connection', 'close');

@@ -12,6 +12,7 @@ import {
   toAnthropicErrorBody,
   type HttpErrorMapping,
 } from '../provider/anthropic/httpMapping.ts';
+import { countFailure } from './requestCounts.ts';
 
 export function refusal(
   status: number,
@@ -88,6 +89,7 @@ export function rawHttpError(mapping: HttpErrorMapping): string {
 }
 
 export function sendError(reply: FastifyReply, mapping: HttpErrorMapping): FastifyReply {
+  countFailure(reply.request, mapping);
   if (mapping.retryAfterSeconds !== undefined)
     reply.header('retry-after', String(mapping.retryAfterSeconds));
   if (!mapping.shouldRetry) reply.header('x-should-retry', 'false');

@@ -17,6 +17,7 @@ import { countAgentFallback, invokeAnswer } from './ownedRunExecution.ts';
 import { BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from './budgetRequest.ts';
 import { checkInvokeBody } from './messagesValidation.ts';
+import { countAs } from './requestCounts.ts';
 import { passGate, presentedKey } from './requestGate.ts';
 import {
   beginCall,
@@ -36,7 +37,8 @@ export type InvokeNeeds = Pick<RuntimeContext, 'router' | 'mcp' | 'loops'> &
   CallNeeds &
   GateNeeds;
 
-const ROUTE = '/v1/agent/invoke';
+export const INVOKE_ROUTE = '/v1/agent/invoke';
+const ROUTE = INVOKE_ROUTE;
 
 export function registerInvokeRoute(app: FastifyInstance, ctx: InvokeNeeds): void {
   app.post(ROUTE, (request, reply) => handle(ctx, request, reply));
@@ -51,12 +53,12 @@ async function handle(
   if (active === undefined) return;
   const checked = checkInvokeBody(request.body);
   if (!checked.ok) {
-    refuseBody(ctx, reply, ROUTE, checked.message);
+    refuseBody(reply, checked.message);
     return;
   }
   const { doc, guard } = active;
   const model = doc.model.name;
-  ctx.metrics.requests.inc({ route: ROUTE, model });
+  countAs(request, model);
   const subject: CallSubject = {
     route: ROUTE,
     model,

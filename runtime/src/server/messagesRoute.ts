@@ -12,6 +12,7 @@ import { tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
 import { BACKEND_HEADER, BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from './budgetRequest.ts';
 import { checkMessagesBody } from './messagesValidation.ts';
+import { countAs } from './requestCounts.ts';
 import { passGate, presentedKey } from './requestGate.ts';
 import {
   beginCall,
@@ -30,8 +31,9 @@ export type MessagesNeeds = Pick<RuntimeContext, 'router' | 'cache'> &
   GateNeeds &
   DurableNeeds;
 
-const ROUTE = '/v1/messages';
-const COUNT_TOKENS_ROUTE = '/v1/messages/count_tokens';
+export const MESSAGES_ROUTE = '/v1/messages';
+export const COUNT_TOKENS_ROUTE = '/v1/messages/count_tokens';
+const ROUTE = MESSAGES_ROUTE;
 
 export function registerMessagesRoute(app: FastifyInstance, ctx: MessagesNeeds): void {
   app.post(ROUTE, (request, reply) => handle(ctx, request, reply));
@@ -60,12 +62,12 @@ async function handle(
   const started = ctx.clock.now();
   const checked = checkMessagesBody(request.body, { defaultMaxTokens: active.doc.model.maxTokens });
   if (!checked.ok) {
-    refuseBody(ctx, reply, ROUTE, checked.message);
+    refuseBody(reply, checked.message);
     return;
   }
   const body = checked.body;
   const model = body.model as string;
-  ctx.metrics.requests.inc({ route: ROUTE, model });
+  countAs(request, model);
   // For audit records only, which are written only when the policy asks (security incidents
   // always): neither the fingerprint (a SHA-256) nor the event is built otherwise.
   const client = () => clientFingerprint(presentedKey(request));
@@ -206,11 +208,11 @@ async function countTokens(
   if (active === undefined) return;
   const checked = checkMessagesBody(request.body, { countTokens: true });
   if (!checked.ok) {
-    refuseBody(ctx, reply, COUNT_TOKENS_ROUTE, checked.message);
+    refuseBody(reply, checked.message);
     return;
   }
   const model = checked.body.model as string;
-  ctx.metrics.requests.inc({ route: COUNT_TOKENS_ROUTE, model });
+  countAs(request, model);
   const subject: CallSubject = {
     route: COUNT_TOKENS_ROUTE,
     model,

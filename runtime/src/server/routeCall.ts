@@ -3,7 +3,7 @@
  * count, log, audit and answer alike: a body refused before any work, the prompt-injection
  * screen, the call's bookkeeping
  * (caller-gone signal, in-flight count, drain tracking, request span), and a failure's
- * answer, metrics, stats, log line and audit record.
+ * answer, the error it is counted as (requestCounts.ts), stats, log line and audit record.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isGuardError } from '../guard/errors.ts';
@@ -12,6 +12,7 @@ import { callerText, scanForInjection } from '../security/promptInjection.ts';
 import { endSpan, startRequestSpan, type RequestSpan } from '../telemetry/tracing.ts';
 import type { CallerStream } from './callerStream.ts';
 import { badRequest, mapFailure, refusal, sendError } from './errorReplies.ts';
+import { countFailure } from './requestCounts.ts';
 import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
 
 /** What beginning, failing and refusing a call touch: its accounting, log and audit trail. */
@@ -59,12 +60,6 @@ export function refusedAsInjection(
   });
   ctx.logger.warn({ reqId: request.id, kind: finding.kind, action }, 'suspected prompt injection');
   if (action !== 'blocked') return false;
-  ctx.metrics.requestsFailed.inc({
-    route: subject.route,
-    model: subject.model,
-    status: '400',
-    error_type: 'prompt_injection',
-  });
   sendError(
     reply,
     refusal(
@@ -135,12 +130,8 @@ export function failCall(
   const failure = failureOf(err, now);
   const mapping = mapFailure(err, failure);
   const status = mapping.status;
-  ctx.metrics.requestsFailed.inc({
-    route: subject.route,
-    model: subject.model,
-    status: String(status),
-    error_type: mapping.type,
-  });
+  // Said here, not left to sendError: a stream already begun ends with an error event instead.
+  countFailure(request, mapping);
   ctx.stats.record('model', subject.model, now - call.started, {
     // No provider failure: the guard's own refusal names itself (LoopDetected, not Unknown).
     errorType:
@@ -179,18 +170,7 @@ export function failCall(
   return status;
 }
 
-/** A body the route cannot send: counted and answered 400 in the API's shape. */
-export function refuseBody(
-  ctx: CallNeeds,
-  reply: FastifyReply,
-  route: string,
-  message: string,
-): void {
-  ctx.metrics.requestsFailed.inc({
-    route,
-    model: '',
-    status: '400',
-    error_type: 'invalid_request_error',
-  });
+/** A body the route cannot send: answered 400 in the API's shape (and counted as such). */
+export function refuseBody(reply: FastifyReply, message: string): void {
   sendError(reply, badRequest(message));
 }

@@ -48,7 +48,7 @@ export class RuntimeMetrics {
     if (defaults) collectDefaultMetrics({ register: registry });
     this.requests = new TallyCounter({
       name: 'agent_requests_total',
-      help: 'Requests received, by route and requested model.',
+      help: 'Requests answered, by route and requested model: each once, when its answer ends.',
       labelNames: ['route', 'model'],
       registers,
     });
