@@ -54,6 +54,8 @@ export class Bulkhead {
   #rejectedQueueFull = 0;
   #rejectedQueueTimeout = 0;
   #shadowRejected = 0;
+  /** Whether the last tryEnter counted a Shadow refusal (cancelEnter takes it back). */
+  #lastCounted = false;
 
   constructor(config: BulkheadConfig) {
     this.name = config.name;
@@ -74,14 +76,29 @@ export class Bulkhead {
 
   /** Takes a slot if one is free and nobody is queued before us; in Shadow mode, always. */
   tryEnter(): boolean {
+    this.#lastCounted = false;
     if (this.#active < this.#max && this.#head === undefined) {
       this.#active++;
       return true;
     }
     if (this.#options.mode === 'Enforce') return false;
-    if (this.#active >= this.#max + this.#options.replicaMaxQueue) this.#shadowRejected++;
+    if (this.#active >= this.#max + this.#options.replicaMaxQueue) {
+      this.#shadowRejected++;
+      this.#lastCounted = true;
+    }
     this.#active++;
     return true;
+  }
+
+  /**
+   * Gives back the slot the last tryEnter took, in the same turn and before any call ran in it
+   * (the guard's fast path, when the limiter cannot admit at once): as if it had not been
+   * taken, its Shadow count included, so the call's later entry is counted once.
+   */
+  cancelEnter(): void {
+    if (this.#lastCounted) this.#shadowRejected--;
+    this.#lastCounted = false;
+    this.release();
   }
 
   /** Takes a slot, queueing for one if needed. Rejects with BulkheadFullError or CancelledError. */

@@ -343,6 +343,33 @@ describe('Guard: usage, headers and shadow mode', () => {
   });
 });
 
+describe('Guard: a Shadow bulkhead behind a limiter', () => {
+  it('counts each call it would have turned away once, though the limiter sends it the long way', async () => {
+    const f = guardFixture({
+      limiter: { requests: { perSecond: 1, burst: 1 }, mode: 'Shadow' },
+      bulkhead: { maxConcurrent: 2, maxQueue: 2, mode: 'Shadow' },
+    });
+    // Seven calls held at once: the fifth, sixth and seventh find four already in.
+    const held: (() => void)[] = [];
+    const calls = Array.from({ length: 7 }, () =>
+      f.guard.execute(
+        () =>
+          new Promise<number>((resolve) => {
+            held.push(() => {
+              resolve(1);
+            });
+          }),
+      ),
+    );
+    while (held.length < 7) await Promise.resolve();
+    expect(f.bulkhead?.active).toBe(7);
+    expect(f.bulkhead?.counters().shadowRejected).toBe(3);
+    for (const release of held) release();
+    await Promise.all(calls);
+    expect(f.bulkhead?.active).toBe(0);
+  });
+});
+
 describe('Guard: clock reads', () => {
   it('reads the clock once per call with a limiter and a consecutive-failure breaker', async () => {
     const f = guardFixture({ limiter: { requests: { perSecond: 10 } } });

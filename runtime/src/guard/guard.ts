@@ -146,7 +146,7 @@ export class Guard implements AttemptHost {
         ) {
           return this.#attempt(fn, options, 1, permit, now, 'local');
         }
-        bulkhead?.release();
+        bulkhead?.cancelEnter();
       }
     }
     return this.#admit(fn, options, 1);
