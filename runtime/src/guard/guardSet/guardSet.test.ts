@@ -122,6 +122,28 @@ async function seriesOf(registry: Registry, name: string): Promise<string[]> {
 }
 
 describe('GuardSet', () => {
+  it('holds the primary model’s breakers under an override before any call, on every backend', () => {
+    const clock = new ManualClock(0);
+    const forced = (state: 'ForcedOpen' | 'Auto') =>
+      policy((d) => {
+        d.circuitBreaker.override =
+          state === 'Auto' ? { state } : { state, reason: 'INC-1', untilMs: 60_000 };
+      });
+    const set = new GuardSet<Backend>({
+      classifier: anthropicClassifier,
+      doc: forced('Auto'),
+      clock,
+    });
+    expect(set.breakerSummary()).toEqual({});
+    set.reconfigure(forced('ForcedOpen'));
+    const summary = set.breakerSummary();
+    expect(Object.keys(summary).sort()).toEqual(['east/sonnet', 'west/sonnet']);
+    expect(summary['east/sonnet']?.state).toBe('ForcedOpen');
+    expect(set.permits('west', 'sonnet')).toBe(false);
+    // A fallback keeps serving: its breakers are not forced, nor made.
+    expect(summary['east/haiku']).toBeUndefined();
+  });
+
   it('exports a breaker once it is first used and removes its series when a reload drops its backend', async () => {
     const registry = new Registry();
     const clock = new ManualClock(0);

@@ -136,6 +136,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
       this.#notify();
     });
     this.#store.sync(doc.rateLimit.store);
+    this.#holdOverride();
   }
 
   /** The store's state for the pod report; undefined without one. */
@@ -171,7 +172,29 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
       if (name.startsWith('tool:')) continue;
       guard.reconfigure({ timeout: { timeoutMs: doc.timeoutMs }, retry: this.#retry() });
     }
+    this.#holdOverride();
     this.#edges.reschedule();
+  }
+
+  /**
+   * An on-call override holds the primary model's breakers on a replica that has not called
+   * it yet too: they are created now, on every backend that serves the model, so that the pod
+   * report (and `kubectl get cbp`, and Argo CD's health) says ForcedOpen or ForcedClosed
+   * before the first call comes, not Closed.
+   */
+  #holdOverride(): void {
+    const doc = this.#doc;
+    const { override } = doc.circuitBreaker;
+    if (override.state === 'Auto') return;
+    if (override.untilMs !== undefined && override.untilMs <= this.#clock.now()) return;
+    const model = doc.model.name;
+    const created = doc.backends.filter(
+      (b) =>
+        (b.type === undefined || b.type === 'Anthropic' || b.models?.[model] !== undefined) &&
+        !this.#registry.breakers.has(providerBreakerName(b.name, model)),
+    );
+    for (const b of created) this.#modelGuard(b.name, model);
+    if (created.length > 0) this.#notify();
   }
 
   /**
