@@ -59,6 +59,17 @@ function status(overrides: Partial<AgentStatusInputs>) {
 }
 
 describe('computeAgentStatus', () => {
+  it('says how many replicas run the current spec while a rollout cannot finish', () => {
+    // The old pods still serve; the new one cannot start (a bad image, root under runAsNonRoot).
+    const { condition } = status({ deployment: deployment(3, 1) });
+    expect(condition('Ready')).toMatchObject({
+      status: 'False',
+      reason: 'RollingOut',
+      message: '1/3 replicas updated, 3/3 ready',
+    });
+    expect(condition('Reconciling')?.message).toBe('1/3 replicas updated, 3/3 ready');
+  });
+
   it('is Ready, not Reconciling, with policies applied when every replica is ready on the current hash', () => {
     const { result, condition } = status({});
     expect(condition('Ready')?.status).toBe('True');

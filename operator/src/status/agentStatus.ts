@@ -144,6 +144,9 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
         c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded',
     ) ?? false;
   const resolved = inputs.missing.length === 0;
+  // Ready replicas alone can read 1/1 while the new one cannot start: say how many run the
+  // current spec as well.
+  const rollingOut = `${updated}/${desired} replicas updated, ${ready}/${desired} ready`;
   const policiesApplied = applied >= running.length && (running.length > 0 || desired === 0);
 
   const updates: ConditionUpdate[] = [
@@ -204,7 +207,7 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
           type: 'Reconciling',
           status: 'True',
           reason: 'RollingOut',
-          message: `${ready}/${desired} replicas ready`,
+          message: rollingOut,
         },
     rolledOut && resolved
       ? {
@@ -217,9 +220,7 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
           type: 'Ready',
           status: 'False',
           reason: resolved ? 'RollingOut' : 'PolicyNotFound',
-          message: resolved
-            ? `${ready}/${desired} replicas ready`
-            : `not found: ${inputs.missing.join(', ')}`,
+          message: resolved ? rollingOut : `not found: ${inputs.missing.join(', ')}`,
         },
   ];
   const conditions: Condition[] = setConditions(
