@@ -33,6 +33,9 @@ const pod = (name: string, hash: string, breakers: Record<string, string>): PodO
   status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
 });
 
+/** Before the override's until. */
+const NOW = Date.parse('2026-11-22T18:00:00Z');
+
 const policy = (state: 'Auto' | 'ForcedOpen'): CircuitBreakerPolicy => ({
   apiVersion: 'breakwater.dev/v1alpha1',
   kind: 'CircuitBreakerPolicy',
@@ -42,6 +45,20 @@ const policy = (state: 'Auto' | 'ForcedOpen'): CircuitBreakerPolicy => ({
 });
 
 describe('kubectl breakwater status', () => {
+  it('says an override whose until has passed is expired, and no replica applies it', () => {
+    const view = agentView(
+      agent,
+      [pod('support-a', 'aaaa', {})],
+      policy('ForcedOpen'),
+      Date.parse('2026-11-22T19:10:00Z'),
+    );
+    expect(view.override?.expired).toBe(true);
+    expect(view.replicas.map((r) => r.override)).toEqual([undefined]);
+    expect(statusTable({ agents: [view] }, false)).toContain(
+      'ForcedOpen expired at 2026-11-22T19:10:00Z (INC-9)',
+    );
+  });
+
   it('renders each agent, then each replica with its breakers, its policy hash (marked when old) and its override', () => {
     const view = agentView(
       agent,
@@ -50,6 +67,7 @@ describe('kubectl breakwater status', () => {
         pod('support-b', 'bbbb', { 'default/m': 'Open' }),
       ],
       policy('ForcedOpen'),
+      NOW,
     );
     expect(statusTable({ agents: [view] }, false)).toBe(
       [
@@ -73,6 +91,7 @@ describe('kubectl breakwater status', () => {
       agent,
       [idle('current', 'aaaa'), idle('behind', 'bbbb')],
       policy('ForcedOpen'),
+      NOW,
     );
     expect(view.replicas.map((r) => [r.pod, r.override])).toEqual([
       ['current', 'ForcedOpen'],
@@ -101,6 +120,7 @@ describe('kubectl breakwater status', () => {
         reporting('not-yet'),
       ],
       policy('ForcedOpen'),
+      NOW,
     );
     expect(view.replicas.map((r) => [r.pod, r.override])).toEqual([
       ['applied', 'ForcedOpen'],

@@ -27,6 +27,8 @@ export interface OverrideView {
   readonly until?: string | undefined;
   /** `3/3` once the operator reports the acknowledgement. */
   readonly applied?: string | undefined;
+  /** Its `until` has passed: the breakers are back to their own state, whatever spec says. */
+  readonly expired: boolean;
 }
 
 export interface ReplicaView {
@@ -92,9 +94,10 @@ export function agentView(
   agent: AgentDeployment,
   pods: readonly PodObject[],
   policy: CircuitBreakerPolicy | undefined,
+  nowMs = Date.now(),
 ): AgentView {
   const desiredHash = agent.status?.policy?.hash;
-  const override = overrideOf(policy);
+  const override = overrideOf(policy, nowMs);
   return {
     namespace: agent.metadata.namespace ?? 'default',
     name: agent.metadata.name ?? '',
@@ -105,7 +108,9 @@ export function agentView(
     lastLoop: lastLoopText(policy),
     policyHash: desiredHash,
     override,
-    replicas: pods.map((pod) => replicaView(pod, desiredHash, override?.state)),
+    replicas: pods.map((pod) =>
+      replicaView(pod, desiredHash, override?.expired === true ? undefined : override?.state),
+    ),
   };
 }
 
@@ -120,7 +125,10 @@ function lastLoopText(policy: CircuitBreakerPolicy | undefined): string | undefi
   return `${loop.tool} ×${String(loop.count)} at ${loop.time} in ${loop.agent}${shadow} (CircuitBreakerPolicy ${policy?.metadata.name ?? ''})`;
 }
 
-function overrideOf(policy: CircuitBreakerPolicy | undefined): OverrideView | undefined {
+function overrideOf(
+  policy: CircuitBreakerPolicy | undefined,
+  nowMs: number,
+): OverrideView | undefined {
   const override = policy?.spec.override;
   if (override?.state !== 'ForcedOpen' && override?.state !== 'ForcedClosed') return undefined;
   const acknowledged = (policy?.status as { override?: { applied?: string } } | undefined)
@@ -131,6 +139,7 @@ function overrideOf(policy: CircuitBreakerPolicy | undefined): OverrideView | un
     reason: override.reason,
     until: override.until,
     applied: acknowledged?.applied,
+    expired: override.until !== undefined && Date.parse(override.until) <= nowMs,
   };
 }
 
@@ -225,6 +234,8 @@ export function statusTable(data: StatusData, allNamespaces: boolean): string {
 
 function overrideText(o: OverrideView | undefined): string | undefined {
   if (o === undefined) return undefined;
+  const reasonOf = o.reason === undefined ? '' : ` (${o.reason})`;
+  if (o.expired) return `${o.state} expired at ${o.until ?? ''}${reasonOf}`;
   const applied = o.applied === undefined ? '' : ` ${o.applied}`;
   const until = o.until === undefined ? '' : ` until ${o.until}`;
   const reason = o.reason === undefined ? '' : ` (${o.reason})`;
