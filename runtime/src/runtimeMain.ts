@@ -72,10 +72,19 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
 
   const { port, metricsPort } = await runtime.listen();
-  // Always printed, whatever the log level: tests and the local node wait for it.
-  process.stdout.write(
-    `${JSON.stringify({ msg: 'listening', port, metricsPort, source: options.source.kind })}\n`,
-  );
+  // Always printed, whatever the log level: tests and the local node wait for it. Shaped as
+  // every other line is, for whatever collects the log.
+  const listening = {
+    level: 'info',
+    time: new Date().toISOString(),
+    pid: process.pid,
+    name: 'breakwater-runtime',
+    msg: 'listening',
+    port,
+    metricsPort,
+    source: options.source.kind,
+  };
+  process.stdout.write(`${JSON.stringify(listening)}\n`);
 }
 
 main().catch((error: unknown) => {

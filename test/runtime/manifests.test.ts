@@ -82,6 +82,14 @@ describe('--manifests config/samples --agent NAME', () => {
     expect(await rt.metrics()).toMatch(
       /breakwater_policy_reloads_total\{result="rejected",source="manifests"\} 0/,
     );
+    // The line it says it listens with is a log line like every other.
+    const listening = rt.output.find((line) => line.includes('"msg":"listening"'));
+    expect(JSON.parse(listening ?? '{}')).toMatchObject({
+      level: 'info',
+      name: 'breakwater-runtime',
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown,
+      pid: rt.child.pid,
+    });
   });
 
   it('holds the production agent to the client keys of the sample Secret it references', async () => {
