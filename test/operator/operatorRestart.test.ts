@@ -64,6 +64,16 @@ const listAgents = async (): Promise<AgentDeployment[]> =>
 describe('an operator killed mid-reconcile', () => {
   it('converges after a restart with one of every child and no duplicate pods', async () => {
     const first = await startOperator({ namespace: ns.name, name: 'first' });
+    // Kill it as soon as the first children exist: some agents are then half applied. Watched
+    // from before the agents are applied: the operator reconciles each as it arrives, and on
+    // a busy machine it had finished all thirteen by the time the apply returned.
+    const killed = (async () => {
+      await eventually(
+        async () => (await names(Kinds.ConfigMap, ns.name, 'breakwater.dev/agent')).length > 0,
+        { timeoutMs: 30_000, intervalMs: 5, description: 'the first policy ConfigMap' },
+      );
+      await first.kill();
+    })();
     await applyObjects(
       ns.name,
       ...AGENTS.map((name) =>
@@ -75,12 +85,7 @@ describe('an operator killed mid-reconcile', () => {
         }),
       ),
     );
-    // Kill it as soon as the first children exist: some agents are then half applied.
-    await eventually(
-      async () => (await names(Kinds.ConfigMap, ns.name, 'breakwater.dev/agent')).length > 0,
-      { timeoutMs: 30_000, intervalMs: 20, description: 'the first policy ConfigMap' },
-    );
-    await first.kill();
+    await killed;
     const withStatus = (await listAgents()).filter((a) => a.status !== undefined).length;
     const configMaps = (await names(Kinds.ConfigMap, ns.name, 'breakwater.dev/agent')).length;
     process.stderr.write(
