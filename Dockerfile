@@ -27,10 +27,9 @@ COPY platform/src platform/src
 COPY runtime/src runtime/src
 COPY simulator/src simulator/src
 COPY plugin/src plugin/src
-# The rate-limit store's Lua scripts are read from beside the code that runs them.
-RUN npx tsc -p tsconfig.build.json \
- && find dist -name '*.test.js*' -delete \
- && find runtime/src -name '*.lua' -exec sh -c 'mkdir -p "dist/$(dirname "$1")" && cp "$1" "dist/$1"' _ {} \;
+# As make build: the Lua scripts the store and the journal read go beside the code.
+COPY scripts/build-dist.sh scripts/build-dist.sh
+RUN scripts/build-dist.sh
 
 # Production dependencies only, and a launcher per package.json "bin" entry: distroless has
 # no /usr/bin/env for the `#!/usr/bin/env node` line, so each launcher names node itself.

@@ -45,8 +45,8 @@ tools: ## Install promtool, lua5.1, redis-server, podman, buildah, runc, deboots
 	@scripts/ensure-tools.sh
 
 .PHONY: build
-build: setup ## Compile TypeScript into dist/.
-	tsc -p tsconfig.build.json
+build: setup ## Compile TypeScript into dist/, with the Lua scripts the runtime reads beside it.
+	scripts/build-dist.sh
 
 .PHONY: generate
 generate: setup ## Generate CRDs, TypeScript types, the API reference, config assets and the samples' models from their sources.

@@ -99,6 +99,9 @@ Environment, in every mode (set it in a pod with the AgentDeployment's spec.env)
                         traceparent goes on to the provider unchanged
   OTEL_SERVICE_NAME     the spans' service.name (default breakwater-runtime); the SDK's
                         other OTEL_* variables apply too (OTEL_EXPORTER_OTLP_HEADERS, ...)
+  BREAKWATER_RUN_LEASE_MS
+                        durable runs the runtime owns: how long a replica's lease on a run
+                        lasts before another takes it over, 1000 to 600000 (default 15000)
 `;
 
 export type RuntimeCli =

@@ -172,14 +172,19 @@ export class JournalConnection {
     }
   }
 
-  /** A call of a run while the key is unreadable: counted, and the key read again now and then. */
+  /**
+   * A call of a run while the key is unreadable: the key read again, at most every ten
+   * seconds; the call is counted as unjournaled only when it still cannot be journaled.
+   */
   retryUnreadable(): Connection | undefined {
     const unreadable = this.#unreadable;
     if (unreadable === undefined) return undefined;
+    if (this.#deps.clock.now() >= unreadable.retryAt) {
+      this.configure(unreadable.settings);
+      if (this.#connection !== undefined) return this.#connection;
+    }
     this.#deps.metrics.unjournaled.inc({ reason: 'no_key' });
-    if (this.#deps.clock.now() < unreadable.retryAt) return undefined;
-    this.configure(unreadable.settings);
-    return this.#connection;
+    return undefined;
   }
 
   close(): void {
