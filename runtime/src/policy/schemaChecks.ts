@@ -110,7 +110,10 @@ function checkUnique(value: unknown[], node: AdmissionNode, path: string, found:
         ? JSON.stringify(Object.fromEntries(keys.map((k) => [k, item[k]])))
         : JSON.stringify(item);
     if (seen.has(identity))
-      found.push({ path: `${path}[${String(i)}]`, message: `Duplicate value: ${identity}` });
+      found.push({
+        path: `${path}[${String(i)}]`,
+        message: `Duplicate value: ${node.listType === 'map' ? identity : quoted(item)}`,
+      });
     seen.add(identity);
   });
 }
