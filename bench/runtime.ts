@@ -36,7 +36,7 @@
  * the error path.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -308,6 +308,10 @@ async function main(): Promise<void> {
   killOnExit(sim.pid);
   const simPid = sim.pid;
   const dir = mkdtempSync(join(tmpdir(), 'bw-bench-'));
+  // Whichever part ran (--only returns early), its files go with the process.
+  process.once('exit', () => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   const policyFile = join(dir, 'policy.json');
   const doc = samplePolicyDocument();
   const policy = {
