@@ -294,19 +294,11 @@ describe('computeAgentStatus', () => {
     expect(withBudgets.condition('BudgetExhausted')?.status).toBe('False');
     // m has no price: the dollar budget refuses its calls, and the condition says so.
     expect(withBudgets.condition('ModelsPriced')?.reason).toBe('UnpricedModel');
-    const without = computeAgentStatus({
+    const without = status({
       agent: { ...agent, status: withBudgets.result },
-      deployment: deployment(3),
       pods: [spender],
       presentPods: [spender],
-      policyHash: 'h1',
-      missing: [],
-      monitoring: 'NotRequested',
-      modelRetirement: current,
-      scaleOutHold: notHeld.condition,
-      selector: 'breakwater.dev/agent=support',
-      now: NOW,
-    });
+    }).result;
     // The figures and conditions go; the ledger stays for the period, so that budgets put
     // back go on from what was spent (on a replica that restarts meanwhile too).
     expect(without.spend).toEqual({ ledger: withBudgets.result.spend?.ledger });
@@ -315,40 +307,26 @@ describe('computeAgentStatus', () => {
       without.conditions?.some((c) => c.type.startsWith('Budget') || c.type === 'ModelsPriced'),
     ).toBe(false);
     // Once no period it counts can still run, it goes too.
-    const monthsLater = computeAgentStatus({
+    const monthsLater = status({
       agent: { ...agent, status: without },
-      deployment: deployment(3),
       pods: [spender],
       presentPods: [spender],
-      policyHash: 'h1',
-      missing: [],
-      monitoring: 'NotRequested',
-      modelRetirement: current,
-      scaleOutHold: notHeld.condition,
-      selector: 'breakwater.dev/agent=support',
       now: '2027-01-05T00:00:00Z',
-    });
+    }).result;
     expect(monthsLater.spend).toBeUndefined();
   });
 
   it('says the replicas refuse an invalid policy, and keeps the spend they count under the last good one', () => {
     const { spend, spender } = spending();
     const withBudgets = status({ pods: [spender], presentPods: [spender], spend });
-    const refused = computeAgentStatus({
+    const refused = status({
       agent: { ...agent, status: withBudgets.result },
-      deployment: deployment(3),
       pods: [spender],
       presentPods: [spender],
       policyHash: 'h2',
-      missing: [],
-      monitoring: 'NotRequested',
-      modelRetirement: current,
-      scaleOutHold: notHeld.condition,
-      selector: 'breakwater.dev/agent=support',
       spend: { ...spend, timeZone: 'Mars/Base' },
       invalidPolicy: 'RateLimitPolicy spec.timeZone must be a time zone the IANA database knows',
-      now: NOW,
-    });
+    }).result;
     const applied = refused.conditions?.find((c) => c.type === 'PoliciesApplied');
     expect(applied).toMatchObject({ status: 'False', reason: 'Invalid' });
     expect(applied?.message).toContain('refuse policy h2 and keep their last good one: ');
