@@ -171,7 +171,21 @@ describe('a budget ledger', () => {
     ]);
     const err = refusal(() => reserve(l));
     expect(err.budget).toBe('daily');
+    // Nothing reserved, and no account opened for it either.
+    expect(l.account('monthly')).toBeUndefined();
+    settle(reserve(l, undefined, 'cheap-model'), 10);
     expect(l.account('monthly')?.reservedPico).toBe(0n);
+  });
+
+  it('opens no account for a key whose call a budget refuses', () => {
+    const { ledger: l } = ledger([
+      budget({ name: 'agent', period: 'Day', limitMicroUsd: 500_000 }),
+      budget({ name: 'per-key', per: 'ClientKey' }),
+    ]);
+    for (let i = 0; i < 50; i++) refusal(() => reserve(l, `key-made-up-${String(i)}`));
+    expect(l.account('per-key', 'key-made-up-0')).toBeUndefined();
+    const report = l.spendReport(100).find((r) => r.budget === 'per-key');
+    expect(report !== undefined && 'keys' in report ? report.keys : undefined).toEqual([]);
   });
 
   it('settles a stream from its last usage report, cache tokens included', () => {

@@ -109,7 +109,9 @@ export class BudgetLedger {
       new BudgetTicket(
         this,
         claim.context.call.model,
-        claim.context.accounts,
+        claim.context.accounts.map((a, i) =>
+          this.#keep(claim.context.budgets[i] as BudgetSettings, a, claim.context.call.clientKey),
+        ),
         this.#book,
         HOLDS_NOTHING,
         Infinity,
@@ -192,7 +194,7 @@ export class BudgetLedger {
     let refusal: BudgetExhaustedError | undefined;
     let fallback = true;
     for (const budget of budgets) {
-      const account = this.#account(budget, call.clientKey, now);
+      const account = this.#account(budget, call.clientKey, now, false);
       accounts.push(account);
       if (account.fits(pico, tokens)) continue;
       if (budget.onExhausted === 'Shadow') {
@@ -215,6 +217,9 @@ export class BudgetLedger {
     if (refusal !== undefined) {
       throw refusal.withFallback(fallback);
     }
+    budgets.forEach((budget, i) => {
+      accounts[i] = this.#keep(budget, accounts[i] as Account, call.clientKey);
+    });
     for (const account of accounts) {
       account.reservedPico += pico;
       account.reservedTokens += tokens;
@@ -242,7 +247,8 @@ export class BudgetLedger {
     if (budgets.length === 0) return undefined;
     const now = this.#clock.now();
     const { pico, tokens } = this.#worstCase(call);
-    const accounts = budgets.map((b) => this.#account(b, call.clientKey, now));
+    // Kept when the store holds the claim (`mirror`): a refused call leaves no account behind.
+    const accounts = budgets.map((b) => this.#account(b, call.clientKey, now, false));
     const request = {
       accounts: budgets.map((b, i) => storeAccount(this.name, b, accounts[i] as Account)),
       reservationId: reservationId(),
@@ -353,7 +359,7 @@ export class BudgetLedger {
       timeZone: this.#timeZone,
       now,
       accounts: this.#accounts,
-      account: (budget, clientKey) => this.#account(budget, clientKey, now),
+      account: (budget, clientKey) => this.#account(budget, clientKey, now, true),
     });
   }
 
@@ -382,7 +388,16 @@ export class BudgetLedger {
     this.#open.closed(ticket);
   }
 
-  #account(budget: BudgetSettings, clientKey: string | undefined, now: number): Account {
+  /**
+   * The account a call draws on in this period. A new one (the first call, a new period) is
+   * kept only when `keep` says so; otherwise by `#keep`, once the call is let through.
+   */
+  #account(
+    budget: BudgetSettings,
+    clientKey: string | undefined,
+    now: number,
+    keep: boolean,
+  ): Account {
     const key = accountKey(budget, clientKey);
     const found = this.#accounts.get(key);
     if (found !== undefined && now < found.period.endMs && now >= found.period.startMs)
@@ -390,8 +405,20 @@ export class BudgetLedger {
     // A new period (or the first call): from zero.
     const period = calendarPeriod(now, budget.period, this.#timeZone);
     const account = new Account(budget, whoOf(budget, clientKey), period, this.#shareOf);
-    this.#accounts.set(key, account);
     this.#seeds.opened(budget, key, account);
+    if (keep) this.#accounts.set(key, account);
+    return account;
+  }
+
+  /**
+   * `account` kept for a call let through; when another call kept one for the same budget,
+   * key and period meanwhile, that one.
+   */
+  #keep(budget: BudgetSettings, account: Account, clientKey: string | undefined): Account {
+    const key = accountKey(budget, clientKey);
+    const kept = this.#accounts.get(key);
+    if (kept === account || kept?.period.startMs === account.period.startMs) return kept;
+    this.#accounts.set(key, account);
     return account;
   }
 
