@@ -12,7 +12,7 @@ import {
 } from '../../runtime/src/rateLimitStore/luaScripts.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 import { serverHost } from '../support/podReach.ts';
-import { admit, CASES, timeless } from './budgetScriptCases.ts';
+import { admit, CASES, hashKey, timeless } from './budgetScriptCases.ts';
 
 /** A hash's leases with their ends, which are the server's clock, left out. */
 const serverTime = (fields: Record<string, string>): Record<string, string> =>
@@ -78,6 +78,21 @@ describe('budgets in the store scripts on redis-server', () => {
       lapse_at: expect.stringMatching(/^\d+$/),
       keep_until: '10000000000000',
     });
+  });
+
+  it('writes no account for a call it refuses, by a budget or by a limit', async () => {
+    await client.flushAll();
+    const agent = { key: 'a:daily:0', pico: '100' };
+    const perKey = (n: number) => ({ key: `a:per-key:0:key-${String(n)}`, pico: '1000000' });
+    const run = async (step: ReturnType<typeof admit>) =>
+      (await runScript(client, ADMIT_SCRIPT, [...step.keys], [...step.argv])) as number[];
+    // The agent's budget refuses (alone, and beside a key's budget that would fit).
+    expect((await run(admit(0, [agent], { id: 'a', pico: '200' })))[2]).toBe(0);
+    expect((await run(admit(0, [agent, perKey(1)], { id: 'b', pico: '200' })))[2]).toBe(0);
+    // A rate limit refuses the second call of the second.
+    expect((await run(admit(0, [perKey(2)], { id: 'c', pico: '1', requests: [1, 1] })))[2]).toBe(1);
+    expect((await run(admit(0, [perKey(3)], { id: 'd', pico: '1', requests: [1, 1] })))[2]).toBe(0);
+    expect(await client.keys('t:budget:*')).toEqual([hashKey(perKey(2))]);
   });
 
   it.each(CASES.filter(([, steps]) => timeless(steps)))('%s', async (_name, steps, expected) => {

@@ -139,6 +139,12 @@ end
 -- keys' end when none is). Returns whether the account changed.
 local function lapse(key, a, now, most, keep)
   if a.lapseAt ~= nil and now < a.lapseAt then return false end
+  -- No hash yet: no lease to release, and nothing to write unless the call is held (a refused
+  -- call leaves no account behind).
+  if not a.keptUntil then
+    a.lapseAt = tonumber(keep)
+    return false
+  end
   local all = redis.call('HGETALL', key)
   local gone, hint = {}, tonumber(keep)
   for j = 1, #all, 2 do
