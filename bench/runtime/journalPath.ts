@@ -99,8 +99,15 @@ async function loadPath(name: string, root: string): Promise<Path> {
     await new Promise((r) => setTimeout(r, 10));
   }
   const signal = new AbortController().signal;
+  // A literal, not access/callerIdentity.ts: a checkout from before it has no such module.
+  const CALLER = {
+    kind: 'clientKey',
+    key: CLIENT_KEY,
+    fingerprint: 'key-bench',
+    binding: 'key-bench',
+  } as const;
   const call = async (run: string, step: number): Promise<void> => {
-    const named = runs.runOf({ 'breakwater-run-id': run }, CLIENT_KEY, false);
+    const named = runs.runOf({ 'breakwater-run-id': run }, CALLER);
     if (named?.ok !== true) throw new Error(`${name}: the run is not journaled`);
     if (kind === 'model') {
       const body = {

@@ -14,6 +14,7 @@ import { mcpEndpoint } from './mcp/runtimeMcpEndpoint.ts';
 import type { McpEndpoint } from './mcp/mcpEndpoint.ts';
 import { anthropicClassifier } from './provider/anthropic/errorClassification.ts';
 import { ClientKeys } from './access/clientKeys.ts';
+import { KEYLESS_BUDGET_WARNING, keylessBudgetFields } from './access/keylessBudgets.ts';
 import { AuditLog } from './audit/auditLog.ts';
 import { ResponseCache } from './cache/responseCache.ts';
 import type { PolicySourceOption, RuntimeOptions } from './cli/runtimeOptions.ts';
@@ -162,7 +163,6 @@ export class AgentRuntime implements ClusterReplica {
       clock,
       durable: this.durable,
       durableMetrics,
-      clientKeys: this.clientKeys,
     });
     this.headroom = new ProviderHeadroom(clock);
     this.metrics.trackHeadroom(this.headroom);
@@ -379,6 +379,11 @@ export class AgentRuntime implements ClusterReplica {
     if (!doc.cache.enabled) this.#cache.clear();
     this.#audit.enabled = doc.audit.enabled;
     this.#keySource?.follow(doc.access.clientKeysSecret);
+    // The policy's Secret enforces keys even before its source has read them (401 for all).
+    const enforced = this.clientKeys.enforced || doc.access.clientKeysSecret !== undefined;
+    const keyless = keylessBudgetFields(doc, enforced);
+    if (keyless.length > 0)
+      this.#deps.logger.warn({ fields: keyless, policy: next.hash }, KEYLESS_BUDGET_WARNING);
     this.durable.configure(doc.durability);
     this.ownedRuns.follow();
     this.metrics.policyInfo.reset();

@@ -1,40 +1,37 @@
 import { describe, expect, it } from '@jest/globals';
-import { ClientKeys, isLoopbackAddress, keysFromSecret } from './clientKeys.ts';
+import { isLoopbackAddress } from './callerIdentity.ts';
+import { ClientKeys, keysFromSecret } from './clientKeys.ts';
+
+const network = { loopback: false };
+const loopback = { loopback: true };
 
 describe('ClientKeys', () => {
   const keys = new ClientKeys();
   keys.set(['alpha-key', 'beta-key']);
 
-  it.each<[string, Record<string, string>, boolean | string]>([
-    ['an accepted x-api-key', { 'x-api-key': 'beta-key' }, true],
-    ['an accepted Bearer token', { authorization: 'Bearer alpha-key' }, true],
-    ['a lower-case bearer scheme', { authorization: 'bearer alpha-key' }, true],
-    ['a wrong key', { 'x-api-key': 'alpha-key-2' }, 'invalid'],
-    ['a prefix of a key', { 'x-api-key': 'alpha' }, 'invalid'],
-    [
-      'a key with a trailing NUL, as the padding would read',
-      { 'x-api-key': 'alpha-key\u0000' },
-      'invalid',
-    ],
-    ['a key longer than every accepted one', { 'x-api-key': 'beta-key-and-then-some' }, 'invalid'],
-    ['a key in other characters', { 'x-api-key': 'bëta-kéy' }, 'invalid'],
-    ['no key at all', {}, 'missing'],
-    ['Basic auth', { authorization: 'Basic YWxwaGE=' }, 'missing'],
-  ])('judges %s', (_name, headers, expected) => {
-    const decision = keys.check(headers);
-    expect(decision.ok ? true : decision.reason).toBe(expected);
+  it.each<[string, string, string | undefined]>([
+    ['an accepted key', 'beta-key', 'beta-key'],
+    ['the other accepted key', 'alpha-key', 'alpha-key'],
+    ['a wrong key', 'alpha-key-2', undefined],
+    ['a prefix of a key', 'alpha', undefined],
+    ['a key with a trailing NUL, as the padding would read', 'alpha-key\u0000', undefined],
+    ['a key longer than every accepted one', 'beta-key-and-then-some', undefined],
+    ['a key in other characters', 'bëta-kéy', undefined],
+  ])('names the caller of %s', (_name, presented, expected) => {
+    const identity = keys.identify(presented, network);
+    expect(identity?.kind === 'clientKey' ? identity.key : undefined).toBe(expected);
   });
 
-  it('lets everyone in when access control is off', () => {
-    const open = new ClientKeys();
-    open.set(undefined);
-    expect(open.check({}).ok).toBe(true);
+  it('names a key by its fingerprint, never by the key', () => {
+    const identity = keys.identify('alpha-key', network);
+    expect(identity?.fingerprint).toMatch(/^key-[0-9a-f]{12}$/);
+    expect(identity?.binding).toBe(identity?.fingerprint);
   });
 
-  it('lets nobody in when it is on with no keys', () => {
+  it('names nobody when it is on with no keys', () => {
     const closed = new ClientKeys();
     closed.set([]);
-    expect(closed.check({ 'x-api-key': '' }).ok).toBe(false);
+    expect(closed.identify('', network)).toBeUndefined();
   });
 
   it('reads every value of a Secret, base64 data and stringData alike', () => {
@@ -51,37 +48,22 @@ describe('ClientKeys', () => {
     const withPodKey = new ClientKeys();
     withPodKey.set(['alpha-key']);
     withPodKey.setPodKey(podKey);
-    const loopback = { loopback: true };
-    const network = { loopback: false };
 
-    it.each<[string, Record<string, string>, { loopback: boolean }, boolean | string]>([
-      ['the pod key from loopback', { 'x-api-key': podKey }, loopback, true],
-      [
-        'the pod key as a Bearer token from loopback',
-        { authorization: `Bearer ${podKey}` },
-        loopback,
-        true,
-      ],
-      ['the pod key from the network', { 'x-api-key': podKey }, network, 'invalid'],
-      ['a client key from loopback', { 'x-api-key': 'alpha-key' }, loopback, true],
-      [
-        'a prefix of the pod key from loopback',
-        { 'x-api-key': podKey.slice(0, -1) },
-        loopback,
-        'invalid',
-      ],
-      ['no key from loopback', {}, loopback, 'missing'],
-    ])('judges %s', (_name, headers, peer, expected) => {
-      const decision = withPodKey.check(headers, peer);
-      expect(decision.ok ? true : decision.reason).toBe(expected);
+    it.each<[string, string, { loopback: boolean }, string | undefined]>([
+      ['the pod key from loopback', podKey, loopback, 'pod'],
+      ['the pod key from the network', podKey, network, undefined],
+      ['a client key from loopback', 'alpha-key', loopback, 'clientKey'],
+      ['a prefix of the pod key from loopback', podKey.slice(0, -1), loopback, undefined],
+    ])('judges %s', (_name, presented, peer, expected) => {
+      expect(withPodKey.identify(presented, peer)?.kind).toBe(expected);
     });
 
     it('accepts no pod key when none is set, not even an empty one from loopback', () => {
       const none = new ClientKeys();
       none.set([]);
       none.setPodKey('');
-      expect(none.check({ 'x-api-key': '' }, loopback).ok).toBe(false);
-      expect(none.check({ 'x-api-key': 'breakwater-pod-' }, loopback).ok).toBe(false);
+      expect(none.identify('', loopback)).toBeUndefined();
+      expect(none.identify('breakwater-pod-', loopback)).toBeUndefined();
     });
   });
 

@@ -1,6 +1,6 @@
 /**
- * Inbound access control: callers present a client key as `x-api-key` or
- * `Authorization: Bearer <key>` (what the official SDKs send). The presented key is copied
+ * Inbound access control: the keys a caller may present (callerIdentity.ts reads which one it
+ * did, from `x-api-key` or `Authorization: Bearer <key>`). The presented key is copied
  * into a buffer as wide as the longest accepted key and compared with `timingSafeEqual`
  * against every accepted key, padded alike, without stopping at the first match; lengths are
  * compared as numbers alongside. So the time taken depends on the accepted keys only: it says
@@ -13,41 +13,40 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 
-/** Who is calling: only a loopback peer may present the pod key. */
-export interface Peer {
-  readonly loopback: boolean;
-}
-
-export type AccessDecision =
-  { readonly ok: true } | { readonly ok: false; readonly reason: 'missing' | 'invalid' };
-
-const ALLOW: AccessDecision = Object.freeze({ ok: true });
-const MISSING: AccessDecision = Object.freeze({ ok: false, reason: 'missing' });
-const INVALID: AccessDecision = Object.freeze({ ok: false, reason: 'invalid' });
+import {
+  clientKeyCaller,
+  POD_CALLER,
+  type CallerIdentity,
+  type KeyJudge,
+  type Peer,
+} from './callerIdentity.ts';
 
 interface AcceptedKey {
   /** The key's bytes, zero-padded to the common width. */
   readonly padded: Buffer;
   readonly length: number;
+  /** The caller it names, made once when the keys are read. */
+  readonly identity: CallerIdentity;
 }
 
-export class ClientKeys {
+export class ClientKeys implements KeyJudge {
   #accepted: readonly AcceptedKey[] = [];
   /** Bytes every comparison covers: the longest accepted key. */
   #width = 1;
   #enforced = false;
-  #podKey: AcceptedKey | undefined;
+  #podKey: Omit<AcceptedKey, 'identity'> | undefined;
 
   /** `undefined` switches access control off (no `access.clientKeysSecret`). */
   set(keys: readonly string[] | undefined): void {
     this.#enforced = keys !== undefined;
-    const bytes = (keys ?? []).filter((k) => k !== '').map((k) => Buffer.from(k, 'utf8'));
+    const accepted = [...new Set((keys ?? []).filter((k) => k !== ''))];
+    const bytes = accepted.map((k) => Buffer.from(k, 'utf8'));
     const width = Math.max(1, ...bytes.map((b) => b.length));
     this.#width = width;
-    this.#accepted = bytes.map((b) => {
+    this.#accepted = bytes.map((b, i) => {
       const padded = Buffer.alloc(width);
       b.copy(padded);
-      return { padded, length: b.length };
+      return { padded, length: b.length, identity: clientKeyCaller(accepted[i] ?? '') };
     });
   }
 
@@ -66,63 +65,31 @@ export class ClientKeys {
   }
 
   /**
-   * Whether `presented` is this pod's own key (durable runs treat every pod of the agent as one
-   * owner: a run survives its pod, and the next pod has a key of its own).
+   * The caller `presented` names: one of the accepted keys, or this pod's own key from a
+   * loopback peer; undefined for any other key. Call only while access control is on.
    */
-  isPodKey(presented: string | undefined, peer: Peer): boolean {
-    return (
-      presented !== undefined &&
-      peer.loopback &&
-      this.#podKey !== undefined &&
-      isPodKey(presented, this.#podKey)
-    );
-  }
-
-  check(
-    headers: Readonly<Record<string, string | string[] | undefined>>,
-    peer: Peer = { loopback: false },
-  ): AccessDecision {
-    if (!this.#enforced) return ALLOW;
-    const presented = presentedKey(headers);
-    if (presented === undefined) return MISSING;
+  identify(presented: string, peer: Peer): CallerIdentity | undefined {
     if (peer.loopback && this.#podKey !== undefined && isPodKey(presented, this.#podKey))
-      return ALLOW;
+      return POD_CALLER;
     const candidate = Buffer.alloc(this.#width);
     // Truncated to the width: a longer key differs in length, and is refused below.
     candidate.write(presented, 'utf8');
     const length = Buffer.byteLength(presented, 'utf8');
+    // 1 + the index of the key that matched; 0 when none did. Accepted keys are distinct.
     let match = 0;
-    for (const accepted of this.#accepted) {
+    this.#accepted.forEach((accepted, i) => {
       // Both comparisons run for every key, every time; no branch on their outcome.
-      match |=
-        Number(timingSafeEqual(candidate, accepted.padded)) & Number(length === accepted.length);
-    }
-    return match === 1 ? ALLOW : INVALID;
+      match +=
+        (Number(timingSafeEqual(candidate, accepted.padded)) & Number(length === accepted.length)) *
+        (i + 1);
+    });
+    return this.#accepted[match - 1]?.identity;
   }
 }
 
-function isPodKey(presented: string, podKey: AcceptedKey): boolean {
+function isPodKey(presented: string, podKey: Omit<AcceptedKey, 'identity'>): boolean {
   const candidate = Buffer.from(presented, 'utf8');
   return candidate.length === podKey.length && timingSafeEqual(candidate, podKey.padded);
-}
-
-/** Whether a socket's remote address is this host's loopback (IPv4, IPv6 or IPv4-mapped). */
-export function isLoopbackAddress(address: string | undefined): boolean {
-  if (address === undefined) return false;
-  return address === '::1' || /^(::ffff:)?127\./.test(address);
-}
-
-function presentedKey(
-  headers: Readonly<Record<string, string | string[] | undefined>>,
-): string | undefined {
-  const apiKey = headers['x-api-key'];
-  if (typeof apiKey === 'string' && apiKey !== '') return apiKey;
-  const auth = headers.authorization;
-  if (typeof auth === 'string') {
-    const match = /^Bearer\s+(.+)$/i.exec(auth.trim());
-    if (match?.[1] !== undefined) return match[1];
-  }
-  return undefined;
 }
 
 /** Every value of a Secret's `data` (base64) and `stringData`, as accepted keys. */

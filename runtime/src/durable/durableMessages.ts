@@ -7,6 +7,7 @@
  * stream's last write (the one with `message_stop`) held until the journal has it all.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CallerIdentity } from '../access/callerIdentity.ts';
 import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
 import { callCost, priceBook, type PriceBook } from '../../../contract/src/spend/callCost.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
@@ -15,7 +16,6 @@ import { endSpan, startRequestSpan } from '../telemetry/tracing.ts';
 import { relayStream, type StreamSource } from '../provider/streamRelay.ts';
 import { BACKEND_HEADER, CallerStream } from '../server/callerStream.ts';
 import { badRequest, refusal, sendError } from '../server/errorReplies.ts';
-import { presentedKey, requestPeer } from '../server/requestGate.ts';
 import type { ActivePolicy, RuntimeContext } from '../server/runtimeContext.ts';
 import type { ClaimedStep, RunRef } from './durableRuns.ts';
 import type { ModelAnswer } from './journalEntry.ts';
@@ -23,23 +23,16 @@ import type { ModelAnswer } from './journalEntry.ts';
 /** Says on a replayed answer that it came from the run's journal. */
 export const REPLAYED_HEADER = 'x-breakwater-replayed';
 
-export type DurableNeeds = Pick<
-  RuntimeContext,
-  'durable' | 'durableMetrics' | 'clientKeys' | 'clock'
->;
+export type DurableNeeds = Pick<RuntimeContext, 'durable' | 'durableMetrics' | 'clock'>;
 
 /** The run this request names (undefined: none, or durability off); 'answered' when refused. */
 export function requestRun(
   ctx: DurableNeeds,
+  caller: CallerIdentity,
   request: FastifyRequest,
   reply: FastifyReply,
 ): RunRef | 'answered' | undefined {
-  const key = presentedKey(request);
-  const named = ctx.durable.runOf(
-    request.headers,
-    key,
-    ctx.clientKeys.isPodKey(key, requestPeer(request)),
-  );
+  const named = ctx.durable.runOf(request.headers, caller);
   if (named === undefined) return undefined;
   if (named.ok) return named.run;
   sendError(reply, badRequest(named.message));
@@ -87,11 +80,12 @@ export class LiveModelStep {
 export async function beginModelStep(
   ctx: DurableNeeds,
   active: ActivePolicy,
+  caller: CallerIdentity,
   request: FastifyRequest,
   reply: FastifyReply,
   body: Readonly<Record<string, unknown>>,
 ): Promise<LiveModelStep | 'answered' | undefined> {
-  const run = requestRun(ctx, request, reply);
+  const run = requestRun(ctx, caller, request, reply);
   if (run === undefined || run === 'answered') return run;
   const begun = await ctx.durable.begin(run, 'model', canonicalJson(body));
   switch (begun.action) {

@@ -7,6 +7,7 @@ import { ManualClock } from '../../../test/support/manualClock.ts';
 import { AuditLog } from '../audit/auditLog.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { DurableMetrics } from './durableMetrics.ts';
+import { clientKeyCaller, POD_CALLER } from '../access/callerIdentity.ts';
 import { DurableRuns } from './durableRuns.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'bw-durable-unit-'));
@@ -53,15 +54,18 @@ describe('durable runs without their key', () => {
     expect(runs.unreadable).toMatch(
       /durability\.encryptionKeySecretRef \(Secret [^,]+, key [^)]+\) from .*ENOENT.*--manifests put the Secret among them/,
     );
-    expect(runs.runOf(headers, 'k', false)).toBeUndefined();
+    expect(runs.runOf(headers, clientKeyCaller('k'))).toBeUndefined();
     expect(await noKey()).toBe(1);
 
     writeFileSync(keyFile, Buffer.alloc(32, 1).toString('base64'));
     clock.advance(9_999);
-    expect(runs.runOf(headers, 'k', false)).toBeUndefined();
+    expect(runs.runOf(headers, clientKeyCaller('k'))).toBeUndefined();
     expect(await noKey()).toBe(2);
     clock.advance(1);
-    expect(runs.runOf(headers, 'k', false)).toMatchObject({ ok: true, run: { id: 'run-1' } });
+    expect(runs.runOf(headers, clientKeyCaller('k'))).toMatchObject({
+      ok: true,
+      run: { id: 'run-1' },
+    });
     // The call that read the key again is journaled: not counted as one that went without.
     expect(await noKey()).toBe(2);
     expect(runs.enabled).toBe(true);
@@ -73,7 +77,7 @@ describe('durable runs without their key', () => {
     writeFileSync(keyFile, Buffer.alloc(32, 1));
     const { runs } = durableRuns(new ManualClock(0));
     runs.configure(settings);
-    expect(runs.runOf({ 'breakwater-run-id': 'a b' }, 'k', false)).toEqual({
+    expect(runs.runOf({ 'breakwater-run-id': 'a b' }, clientKeyCaller('k'))).toEqual({
       ok: false,
       message: expect.stringContaining('header Breakwater-Run-Id must be') as unknown,
     });
@@ -85,7 +89,7 @@ describe('durable runs without their key', () => {
     const { runs } = durableRuns(new ManualClock(0));
     runs.configure(settings);
     const owner = (key: string, pod: boolean) => {
-      const named = runs.runOf(headers, key, pod);
+      const named = runs.runOf(headers, pod ? POD_CALLER : clientKeyCaller(key));
       return named?.ok === true ? named.run.owner : undefined;
     };
     expect(owner('key-a', false)).toBe(owner('key-a', false));

@@ -9,7 +9,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { RedisClientType } from '@redis/client';
 import type { DurabilitySettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
-import { clientFingerprint, type AuditLog } from '../audit/auditLog.ts';
+import type { CallerIdentity } from '../access/callerIdentity.ts';
+import type { AuditLog } from '../audit/auditLog.ts';
 import { messageOf } from '../rateLimitStore/storeConnection.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
@@ -126,11 +127,7 @@ export class DurableRuns {
    * The run a request names, when durability is on and it names one; an id that cannot be
    * one is refused by the caller with the header's name.
    */
-  runOf(
-    headers: IncomingHttpHeaders,
-    presentedKey: string | undefined,
-    podKey: boolean,
-  ): RunHeader | undefined {
+  runOf(headers: IncomingHttpHeaders, caller: CallerIdentity): RunHeader | undefined {
     const id = headers[RUN_ID_HEADER];
     if (id === undefined) return undefined;
     const connection = this.#link.current ?? this.#link.retryUnreadable();
@@ -140,36 +137,28 @@ export class DurableRuns {
         ok: false,
         message: `header Breakwater-Run-Id must be 1 to 128 letters, digits or . _ : -, got ${JSON.stringify(id)}`,
       };
-    return { ok: true, run: { id, ...this.#callerOf(connection.cipher, presentedKey, podKey) } };
+    return { ok: true, run: { id, ...this.#callerOf(connection.cipher, caller) } };
   }
 
   /**
-   * A run's owner and the audit fingerprint for a presented key: two hashes (an HMAC and a
-   * SHA-256) made once per key, not on every call.
+   * A run's owner and the audit fingerprint of a caller: the owner's HMAC made once per
+   * caller, not on every call.
    */
-  #callerOf(
-    cipher: JournalCipher,
-    presentedKey: string | undefined,
-    podKey: boolean,
-  ): Pick<RunRef, 'owner' | 'client'> {
+  #callerOf(cipher: JournalCipher, caller: CallerIdentity): Pick<RunRef, 'owner' | 'client'> {
     if (this.#callers.cipher !== cipher || this.#callers.known.size >= MAX_KNOWN_CALLERS)
       this.#callers = { cipher, known: new Map() };
-    const key = podKey ? 'pod' : `key ${presentedKey ?? ''}`;
-    let caller = this.#callers.known.get(key);
-    if (caller === undefined) {
-      caller = {
-        owner: ownerOf(cipher, presentedKey, podKey),
-        client: fingerprintOf(presentedKey, podKey),
-      };
-      this.#callers.known.set(key, caller);
+    let known = this.#callers.known.get(caller.binding);
+    if (known === undefined) {
+      known = { owner: ownerOf(cipher, caller), client: caller.fingerprint };
+      this.#callers.known.set(caller.binding, known);
     }
-    return caller;
+    return known;
   }
 
-  /** Who a run started with this key belongs to (undefined: durability off). */
-  ownerOf(presentedKey: string | undefined, podKey: boolean): RunRef['owner'] | undefined {
+  /** Who a run this caller starts belongs to (undefined: durability off). */
+  ownerOf(caller: CallerIdentity): RunRef['owner'] | undefined {
     const connection = this.#link.current;
-    return connection === undefined ? undefined : ownerOf(connection.cipher, presentedKey, podKey);
+    return connection === undefined ? undefined : ownerOf(connection.cipher, caller);
   }
 
   /** The journal's store, while it is connected: the runs the runtime owns keep theirs there. */
@@ -340,11 +329,12 @@ export class DurableRuns {
   }
 }
 
-/** `<key id>:<client>` (owner.lua): whose a run is, under which journal key. */
-function ownerOf(cipher: JournalCipher, presentedKey: string | undefined, podKey: boolean): string {
-  return `${cipher.keyId}:${podKey ? 'pods' : cipher.match(`client key ${presentedKey ?? ''}`)}`;
-}
-
-function fingerprintOf(key: string | undefined, podKey: boolean): string | undefined {
-  return podKey ? 'pod-key' : clientFingerprint(key);
+/**
+ * `<key id>:<client>` (owner.lua): whose a run is, under which journal key. Open callers (access
+ * control off) are one owner, as callers without a key always were.
+ */
+function ownerOf(cipher: JournalCipher, caller: CallerIdentity): string {
+  if (caller.kind === 'pod') return `${cipher.keyId}:pods`;
+  const key = caller.kind === 'clientKey' ? caller.key : '';
+  return `${cipher.keyId}:${cipher.match(`client key ${key}`)}`;
 }

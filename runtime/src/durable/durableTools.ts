@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
-import { isLoopbackAddress, type ClientKeys } from '../access/clientKeys.ts';
+import type { CallerIdentity } from '../access/callerIdentity.ts';
 import type { McpServerLink } from '../mcp/mcpServerLink.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import type { DurableRuns, RunHeader, RunRef } from './durableRuns.ts';
@@ -23,26 +23,15 @@ export interface RefusedRun {
 export class DurableTools {
   readonly #runs: DurableRuns;
   readonly #metrics: DurableMetrics;
-  readonly #clientKeys: Pick<ClientKeys, 'isPodKey'>;
 
-  constructor(
-    runs: DurableRuns,
-    metrics: DurableMetrics,
-    clientKeys: Pick<ClientKeys, 'isPodKey'>,
-  ) {
+  constructor(runs: DurableRuns, metrics: DurableMetrics) {
     this.#runs = runs;
     this.#metrics = metrics;
-    this.#clientKeys = clientKeys;
   }
 
-  /** The run the request names (undefined: none, or durability off). */
-  runOf(
-    headers: IncomingMessage['headers'],
-    remoteAddress: string | undefined,
-  ): RunHeader | undefined {
-    const key = presented(headers);
-    const peer = { loopback: isLoopbackAddress(remoteAddress) };
-    return this.#runs.runOf(headers, key, this.#clientKeys.isPodKey(key, peer));
+  /** The run the request names, as `caller`'s (undefined: none, or durability off). */
+  runOf(headers: IncomingMessage['headers'], caller: CallerIdentity): RunHeader | undefined {
+    return this.#runs.runOf(headers, caller);
   }
 
   /** One tool call of run `named`, through its journal; `live` makes the call. */
@@ -136,11 +125,4 @@ export function unknownOutcome(server: string, tool: string): CallToolResult {
     ],
     isError: true,
   };
-}
-
-function presented(headers: IncomingMessage['headers']): string | undefined {
-  const key = headers['x-api-key'];
-  if (typeof key === 'string') return key;
-  const auth = headers.authorization;
-  return typeof auth === 'string' ? auth.replace(/^Bearer\s+/i, '') : undefined;
 }

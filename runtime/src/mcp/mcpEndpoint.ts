@@ -7,7 +7,9 @@
  * the same guard as the bundled agent's calls (the tool's breaker, the server's bulkhead and
  * timeout), with the loop breaker per session; a tool outside the allow-list is neither listed
  * nor callable. Sessions are kept in memory, at most MAX_SESSIONS per replica (the oldest goes
- * first); a client whose session is gone initialises a new one, as with any server.
+ * first); a client whose session is gone initialises a new one, as with any server. A session
+ * is its opener's (access/callerIdentity.ts): to any other caller it does not exist (404, as for
+ * a session that never did), so a session id seen in a log opens nobody else's tools or runs.
  *
  * A `tools/call` on a session this replica holds — nearly every request an agent sends — is
  * answered here without the SDK's transport, which turns each Node request into a WHATWG
@@ -27,6 +29,7 @@ import {
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import type { CallerIdentity } from '../access/callerIdentity.ts';
 import { loopLimits } from '../agent/agentTools.ts';
 import type { RuntimeGuard } from '../provider/backendPool.ts';
 import { LoopDetector } from '../agent/loopDetector.ts';
@@ -65,6 +68,8 @@ export interface EndpointDeps {
 interface Session {
   readonly id: string;
   readonly server: string;
+  /** Who opened it: only that caller may use it. */
+  readonly caller: CallerIdentity;
   readonly transport: StreamableHTTPServerTransport;
   readonly loops: LoopDetector;
   /** The SDK's server of the session: tells the client when the tools it may use change. */
@@ -105,6 +110,7 @@ export class McpEndpoint {
    */
   async handle(
     server: string,
+    caller: CallerIdentity,
     req: IncomingMessage,
     res: ServerResponse,
     body: unknown,
@@ -112,8 +118,11 @@ export class McpEndpoint {
     const link = this.#deps.mcp.server(server);
     if (link === undefined) return false;
     const id = req.headers['mcp-session-id'];
-    const known = typeof id === 'string' ? this.#sessions.get(id) : undefined;
-    if (known !== undefined && known.server === server) {
+    const held = typeof id === 'string' ? this.#sessions.get(id) : undefined;
+    // Another caller's session, or another server's, answers as one this replica does not hold.
+    const known =
+      held?.server === server && held.caller.binding === caller.binding ? held : undefined;
+    if (known !== undefined) {
       const call = req.method === 'POST' ? toolCall(body, req.headers.accept) : undefined;
       if (call === undefined) await known.transport.handleRequest(req, res, body);
       else await this.#answerCall(known, link, call, req, res);
@@ -137,7 +146,7 @@ export class McpEndpoint {
       );
       return true;
     }
-    const sdk = this.#serverFor(server, () => transport.sessionId);
+    const sdk = this.#serverFor(server, caller, () => transport.sessionId);
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       // A tools/call answer is one message: plain JSON, not an event stream to parse.
@@ -146,6 +155,7 @@ export class McpEndpoint {
         this.#remember(sid, {
           id: sid,
           server,
+          caller,
           transport,
           loops: new LoopDetector(loopLimits(this.#requireActive().doc)),
           sdk,
@@ -182,7 +192,7 @@ export class McpEndpoint {
     };
     res.once('close', onClose);
     try {
-      const named = this.#deps.durable?.runOf(req.headers, req.socket.remoteAddress);
+      const named = this.#deps.durable?.runOf(req.headers, session.caller);
       const result = await this.#call(session, link, call.tool, call.input, gone.signal, named);
       if (isRefused(result)) {
         const mapping =
@@ -276,7 +286,11 @@ export class McpEndpoint {
    * The SDK's server for one session: the allowed tools of the server's link as the policy in
    * force has it (looked up per request: a reload may replace the link), each call guarded.
    */
-  #serverFor(name: string, sessionId: () => string | undefined): McpServer['server'] {
+  #serverFor(
+    name: string,
+    caller: CallerIdentity,
+    sessionId: () => string | undefined,
+  ): McpServer['server'] {
     // The SDK's high-level server, used at its low level: the tools are the upstream server's,
     // listed at run time with their JSON Schemas, not registered here.
     const server = new McpServer(
@@ -297,7 +311,7 @@ export class McpEndpoint {
         request.params.name,
         request.params.arguments ?? {},
         extra.signal,
-        headers === undefined ? undefined : this.#deps.durable?.runOf(headers, undefined),
+        headers === undefined ? undefined : this.#deps.durable?.runOf(headers, caller),
       );
       if (isRefused(answer)) throw new McpError(ErrorCode.InvalidRequest, answer.refused);
       return answer;

@@ -10,7 +10,6 @@ import type { AuditLog } from '../audit/auditLog.ts';
 import type { CallStats } from '../stats/callStats.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
-import type { ClientKeys } from '../access/clientKeys.ts';
 import type { DurableMetrics } from '../durable/durableMetrics.ts';
 import type { DurableRuns } from '../durable/durableRuns.ts';
 import { DurableTools } from '../durable/durableTools.ts';
@@ -30,14 +29,13 @@ export function mcpEndpoint(parts: {
   readonly clock: Clock;
   readonly durable: DurableRuns;
   readonly durableMetrics: DurableMetrics;
-  readonly clientKeys: Pick<ClientKeys, 'isPodKey'>;
 }): McpEndpoint {
   const { metrics, stats, audit, logger, clock, loops } = parts;
   return new McpEndpoint({
     mcp: parts.mcp,
     active: parts.active,
     now: () => clock.now(),
-    durable: new DurableTools(parts.durable, parts.durableMetrics, parts.clientKeys),
+    durable: new DurableTools(parts.durable, parts.durableMetrics),
     record: (call) => {
       const doc = parts.active()?.doc;
       if (doc === undefined) return call.outcome.text;

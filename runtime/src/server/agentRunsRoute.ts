@@ -11,7 +11,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { clientFingerprint } from '../audit/auditLog.ts';
+import type { CallerIdentity } from '../access/callerIdentity.ts';
 import type { AgentRunRecord, AgentRunRequest } from '../durable/agentRunStore.ts';
 import { REPLAYED_HEADER } from '../durable/durableMessages.ts';
 import type { RunRef } from '../durable/durableRuns.ts';
@@ -20,7 +20,7 @@ import { badRequest, refusal, sendError } from './errorReplies.ts';
 import { checkInvokeBody, type InvokeCheck } from './messagesValidation.ts';
 import { RUNS_ROUTE } from './ownedRunExecution.ts';
 import { countAs } from './requestCounts.ts';
-import { passGate, presentedKey, requestPeer, type GateNeeds } from './requestGate.ts';
+import { passGate, type GateNeeds } from './requestGate.ts';
 import { refuseBody, refusedAsInjection, type CallNeeds, type CallSubject } from './routeCall.ts';
 import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
 
@@ -42,8 +42,9 @@ async function startRun(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const active = passGate(ctx, request, reply);
-  if (active === undefined) return;
+  const admitted = passGate(ctx, request, reply);
+  if (admitted === undefined) return;
+  const { active, caller } = admitted;
   const checked = checkInvokeBody(request.body);
   if (!checked.ok) {
     refuseBody(reply, checked.message);
@@ -54,7 +55,7 @@ async function startRun(
     refuseBody(reply, `stream: a run is not streamed; read its result with GET ${RUNS_ROUTE}/{id}`);
     return;
   }
-  const owner = ownerOf(ctx, request);
+  const owner = ctx.durable.ownerOf(caller);
   if (owner === undefined) {
     sendError(reply, durabilityOff(ctx));
     return;
@@ -65,12 +66,12 @@ async function startRun(
       active,
       request,
       reply,
-      subjectOf(active, request, checked),
+      subjectOf(active, caller, checked),
       history(checked),
     )
   )
     return;
-  const run: RunRef = { id: randomUUID(), owner, client: clientFingerprint(presentedKey(request)) };
+  const run: RunRef = { id: randomUUID(), owner, client: caller.fingerprint };
   const started = await ctx.ownedRuns.start(run, runRequest(checked), traceparentOf(request));
   if (!started.started) {
     sendError(reply, storeUnavailable());
@@ -91,9 +92,10 @@ async function readRun(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  if (passGate(ctx, request, reply) === undefined) return;
+  const admitted = passGate(ctx, request, reply);
+  if (admitted === undefined) return;
   const { id } = request.params as { id: string };
-  const owner = ownerOf(ctx, request);
+  const owner = ctx.durable.ownerOf(admitted.caller);
   let record: AgentRunRecord | undefined;
   let steps = 0;
   if (owner !== undefined && IDEMPOTENCY_KEY.test(id)) {
@@ -141,13 +143,14 @@ function runView(id: string, record: AgentRunRecord, steps: number): Record<stri
  */
 export async function invokeAsRun(
   ctx: RunsNeeds,
+  caller: CallerIdentity,
   request: FastifyRequest,
   reply: FastifyReply,
   checked: Checked,
 ): Promise<boolean> {
   const key = request.headers['idempotency-key'];
   if (key === undefined) return false;
-  const owner = ownerOf(ctx, request);
+  const owner = ctx.durable.ownerOf(caller);
   if (owner === undefined) return false;
   if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
     sendError(
@@ -180,7 +183,7 @@ export async function invokeAsRun(
     answerRecorded(reply, id, view.record);
     return true;
   }
-  const run: RunRef = { id, owner, client: clientFingerprint(presentedKey(request)) };
+  const run: RunRef = { id, owner, client: caller.fingerprint };
   const started = await ctx.ownedRuns.start(run, runRequest(checked), traceparentOf(request));
   if (!started.started) {
     if (started.reason === 'unavailable') return false;
@@ -253,11 +256,6 @@ const storeUnavailable = () =>
     1,
   );
 
-function ownerOf(ctx: RunsNeeds, request: FastifyRequest): string | undefined {
-  const key = presentedKey(request);
-  return ctx.durable.ownerOf(key, ctx.clientKeys.isPodKey(key, requestPeer(request)));
-}
-
 function runRequest(checked: Checked): AgentRunRequest {
   return {
     input: checked.input,
@@ -271,11 +269,11 @@ const history = (checked: Checked) => [
   { role: 'user', content: checked.input },
 ];
 
-function subjectOf(active: ActivePolicy, request: FastifyRequest, checked: Checked): CallSubject {
+function subjectOf(active: ActivePolicy, caller: CallerIdentity, checked: Checked): CallSubject {
   return {
     route: RUNS_ROUTE,
     model: active.doc.model.name,
-    client: () => clientFingerprint(presentedKey(request)),
+    client: () => caller.fingerprint,
     sessionId: checked.sessionId,
   };
 }

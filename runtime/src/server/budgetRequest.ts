@@ -1,6 +1,7 @@
 /**
  * What budgets (RateLimitPolicy `spec.budgets[]`) need of a request beyond its token estimate:
- * the caller's client key fingerprint when a budget counts per key, the request's size as the
+ * the caller's account when a budget counts per key (its identity's fingerprint; none for the
+ * callers of an agent without client keys, who share one account), the request's size as the
  * most input tokens it can be, and the longest prompt-cache lifetime its `cache_control` asks
  * for (its input may be written to the cache at that price). Nothing is built for an agent
  * without budgets.
@@ -12,7 +13,7 @@ const ONE_HOUR_TTL = /"ttl"\s*:\s*"1h"/;
 
 export function budgetRequest(
   doc: PolicyDocument,
-  /** The caller's client key fingerprint (auditLog.ts), asked for only when a budget needs it. */
+  /** The caller's fingerprint (access/callerIdentity.ts), asked for only when a budget needs it. */
   clientKey: () => string | undefined,
   /** The request body as sent (JSON text). */
   text: string,

@@ -10,12 +10,13 @@ import type { FastifyInstance } from 'fastify';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { DEBUG_OFF, DEBUG_STATS_PATH } from '../../../contract/src/reporting/debugStats.ts';
 import { DEBUG_RUNS_PATH } from '../../../contract/src/reporting/runsListing.ts';
-import { refusal, sendError, unauthorized } from './errorReplies.ts';
+import type { IdentityRefusal } from '../access/callerIdentity.ts';
+import { refusal, sendError } from './errorReplies.ts';
 import { isDebugUnavailable, runsDocument } from './debugRuns.ts';
 
 export { DEBUG_OFF };
 import type { RuntimeContext } from './runtimeContext.ts';
-import { requestPeer, type GateNeeds } from './requestGate.ts';
+import { identify, type GateNeeds } from './requestGate.ts';
 
 /** What the `/debug/*` documents read. */
 export type DebugNeeds = Pick<
@@ -102,9 +103,9 @@ export function registerDebugRoutes(
       if (!debugEnabled(ctx)) {
         return sendError(reply, refusal(404, 'not_found_error', DEBUG_OFF));
       }
-      if (requireKey && !ctx.clientKeys.check(request.headers, requestPeer(request)).ok) {
-        return sendError(reply, unauthorized('a client key is required for /debug'));
-      }
+      const refused = (answer: IdentityRefusal) =>
+        answer.reason === 'ambiguous' ? answer.message : 'a client key is required for /debug';
+      if (requireKey && identify(ctx, request, reply, refused) === undefined) return reply;
       let document: unknown;
       try {
         document = await build(new URL(request.url, 'http://runtime').searchParams);

@@ -11,14 +11,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { runAgent, type AgentStreamListener } from '../agent/agentLoop.ts';
 import { InvocationTools } from '../agent/agentTools.ts';
-import { clientFingerprint } from '../audit/auditLog.ts';
 import { invokeAsRun, type RunsNeeds } from './agentRunsRoute.ts';
 import { countAgentFallback, invokeAnswer } from './ownedRunExecution.ts';
 import { BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from './budgetRequest.ts';
 import { checkInvokeBody } from './messagesValidation.ts';
 import { countAs } from './requestCounts.ts';
-import { passGate, presentedKey } from './requestGate.ts';
+import { passGate } from './requestGate.ts';
 import {
   beginCall,
   failCall,
@@ -49,8 +48,9 @@ async function handle(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const active = passGate(ctx, request, reply);
-  if (active === undefined) return;
+  const admitted = passGate(ctx, request, reply);
+  if (admitted === undefined) return;
+  const { active, caller } = admitted;
   const checked = checkInvokeBody(request.body);
   if (!checked.ok) {
     refuseBody(reply, checked.message);
@@ -62,13 +62,13 @@ async function handle(
   const subject: CallSubject = {
     route: ROUTE,
     model,
-    client: () => clientFingerprint(presentedKey(request)),
+    client: () => caller.fingerprint,
     sessionId: checked.sessionId,
   };
   const history = [...checked.history, { role: 'user', content: checked.input }];
   if (refusedAsInjection(ctx, active, request, reply, subject, history)) return;
   // `Idempotency-Key` names a run the runtime owns (agentRunsRoute.ts).
-  if (await invokeAsRun(ctx, request, reply, checked)) return;
+  if (await invokeAsRun(ctx, caller, request, reply, checked)) return;
   const call = beginCall(ctx, request, reply, 'POST /v1/agent/invoke', {
     'breakwater.session': checked.sessionId ?? '',
   });

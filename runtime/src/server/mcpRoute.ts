@@ -1,6 +1,7 @@
 /**
  * `/mcp/<name>` (POST, GET, DELETE: the Streamable HTTP transport's three), behind the same
- * gate as the other routes (client keys, drain), served by mcp/mcpEndpoint.ts. An undeclared
+ * gate as the other routes (client keys, drain), served by mcp/mcpEndpoint.ts as the caller the
+ * gate identified (a session is its opener's alone). An undeclared
  * name is a 404 in the Anthropic shape, like any unknown route.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -24,7 +25,8 @@ async function handle(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  if (passGate(ctx, request, reply) === undefined) return;
+  const admitted = passGate(ctx, request, reply);
+  if (admitted === undefined) return;
   const { server } = request.params as { server: string };
   if (ctx.mcp.server(server) === undefined) {
     sendError(
@@ -35,7 +37,7 @@ async function handle(
   }
   reply.hijack();
   try {
-    await ctx.mcpEndpoint.handle(server, request.raw, reply.raw, request.body);
+    await ctx.mcpEndpoint.handle(server, admitted.caller, request.raw, reply.raw, request.body);
   } catch (err) {
     ctx.logger.error({ reqId: request.id, err: String(err) }, 'MCP request failed');
     if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json' });

@@ -4,7 +4,6 @@
  * its outcome, usage and bulkhead slot are settled when it ends.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { clientFingerprint } from '../audit/auditLog.ts';
 import { cacheKey } from '../cache/responseCache.ts';
 import { beginModelStep, type DurableNeeds } from '../durable/durableMessages.ts';
 import type { RoutedResponse } from '../provider/providerAttempt.ts';
@@ -13,7 +12,7 @@ import { BACKEND_HEADER, BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from './budgetRequest.ts';
 import { checkMessagesBody } from './messagesValidation.ts';
 import { countAs } from './requestCounts.ts';
-import { passGate, presentedKey } from './requestGate.ts';
+import { passGate } from './requestGate.ts';
 import {
   beginCall,
   failCall,
@@ -57,8 +56,9 @@ async function handle(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const active = passGate(ctx, request, reply);
-  if (active === undefined) return;
+  const admitted = passGate(ctx, request, reply);
+  if (admitted === undefined) return;
+  const { active, caller } = admitted;
   const started = ctx.clock.now();
   const checked = checkMessagesBody(request.body, { defaultMaxTokens: active.doc.model.maxTokens });
   if (!checked.ok) {
@@ -68,14 +68,12 @@ async function handle(
   const body = checked.body;
   const model = body.model as string;
   countAs(request, model);
-  // For audit records only, which are written only when the policy asks (security incidents
-  // always): neither the fingerprint (a SHA-256) nor the event is built otherwise.
-  const client = () => clientFingerprint(presentedKey(request));
+  const client = () => caller.fingerprint;
 
   const subject: CallSubject = { route: ROUTE, model, client };
   if (refusedAsInjection(ctx, active, request, reply, subject, body.messages)) return;
   // A durable run's call: answered from its journal, or journaled (durable/durableMessages.ts).
-  const durable = await beginModelStep(ctx, active, request, reply, body);
+  const durable = await beginModelStep(ctx, active, caller, request, reply, body);
   if (durable === 'answered') return;
 
   const key = durable === undefined && active.doc.cache.enabled ? cacheKey(body) : undefined;
@@ -124,7 +122,7 @@ async function handle(
     };
     const budget = budgetRequest(
       active.doc,
-      () => clientFingerprint(presentedKey(request)),
+      client,
       checked.defaulted || request.rawBody === '' ? JSON.stringify(body) : request.rawBody,
     );
     routed = await ctx.router.send({
@@ -204,8 +202,9 @@ async function countTokens(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const active = passGate(ctx, request, reply);
-  if (active === undefined) return;
+  const admitted = passGate(ctx, request, reply);
+  if (admitted === undefined) return;
+  const { caller } = admitted;
   const checked = checkMessagesBody(request.body, { countTokens: true });
   if (!checked.ok) {
     refuseBody(reply, checked.message);
@@ -216,7 +215,7 @@ async function countTokens(
   const subject: CallSubject = {
     route: COUNT_TOKENS_ROUTE,
     model,
-    client: () => clientFingerprint(presentedKey(request)),
+    client: () => caller.fingerprint,
   };
   const call = beginCall(ctx, request, reply, 'POST /v1/messages/count_tokens', {
     'gen_ai.request.model': model,

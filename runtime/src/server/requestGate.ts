@@ -1,26 +1,33 @@
 /**
  * What every API request passes before its handler runs: not refusing new requests (past the
- * drain delay), a valid client key, a policy in force. Answers the refusal itself and
- * returns undefined when refused.
+ * drain delay), a caller the client keys accept (access/callerIdentity.ts, decided here once
+ * for the whole request), a policy in force. Answers the refusal itself and returns undefined
+ * when refused.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  callerIdentity,
+  isIdentity,
+  type CallerIdentity,
+  type IdentityRefusal,
+} from '../access/callerIdentity.ts';
 import { draining, notReady, sendError, unauthorized } from './errorReplies.ts';
 import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
 
 /** What the gate reads: whether the process takes calls, who may call, the policy in force. */
 export type GateNeeds = Pick<RuntimeContext, 'lifecycle' | 'clientKeys' | 'metrics' | 'active'>;
-import { isLoopbackAddress, type Peer } from '../access/clientKeys.ts';
 
-/** The caller as access control sees it: the per-pod key is for loopback peers only. */
-export function requestPeer(request: FastifyRequest): Peer {
-  return { loopback: isLoopbackAddress(request.socket.remoteAddress) };
+/** A request let through: the policy in force and who is calling. */
+export interface Admitted {
+  readonly active: ActivePolicy;
+  readonly caller: CallerIdentity;
 }
 
 export function passGate(
   ctx: GateNeeds,
   request: FastifyRequest,
   reply: FastifyReply,
-): ActivePolicy | undefined {
+): Admitted | undefined {
   if (ctx.lifecycle.draining) {
     // Served (until the drain delay ends), but the caller's next request opens a new
     // connection, which the Service or the ingress sends to a pod that is staying. On the raw
@@ -31,31 +38,26 @@ export function passGate(
       return undefined;
     }
   }
-  const access = ctx.clientKeys.check(request.headers, requestPeer(request));
-  if (!access.ok) {
-    ctx.metrics.authFailures.inc({ reason: access.reason });
-    sendError(
-      reply,
-      unauthorized(
-        access.reason === 'missing'
-          ? 'missing client key: send it as x-api-key or Authorization: Bearer'
-          : 'invalid client key',
-      ),
-    );
-    return undefined;
-  }
+  const caller = identify(ctx, request, reply);
+  if (caller === undefined) return undefined;
   const active = ctx.active();
   if (active === undefined) {
     sendError(reply, notReady());
     return undefined;
   }
-  return active;
+  return { active, caller };
 }
 
-/** The presented client key, for the audit fingerprint only. */
-export function presentedKey(request: FastifyRequest): string | undefined {
-  const key = request.headers['x-api-key'];
-  if (typeof key === 'string') return key;
-  const auth = request.headers.authorization;
-  return typeof auth === 'string' ? auth.replace(/^Bearer\s+/i, '') : undefined;
+/** The request's caller; undefined when refused (401 answered, the failure counted). */
+export function identify(
+  ctx: Pick<GateNeeds, 'clientKeys' | 'metrics'>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  refused: (answer: IdentityRefusal) => string = (answer) => answer.message,
+): CallerIdentity | undefined {
+  const answer = callerIdentity(ctx.clientKeys, request.raw);
+  if (isIdentity(answer)) return answer;
+  ctx.metrics.authFailures.inc({ reason: answer.reason });
+  sendError(reply, unauthorized(refused(answer)));
+  return undefined;
 }

@@ -174,7 +174,7 @@ export class RuntimeMetrics {
     });
     this.authFailures = new Counter({
       name: 'agent_auth_failures_total',
-      help: 'Requests refused for a missing or wrong client key.',
+      help: 'Requests refused for a missing, wrong or ambiguous client key.',
       labelNames: ['reason'],
       registers,
     });
