@@ -38,6 +38,7 @@ export const LOCAL_FILES = [
   'test/runtime/audit.test.ts',
   'test/runtime/budgetInvoke.test.ts',
   'test/runtime/budgets.test.ts',
+  'test/runtime/callerIdentity.test.ts',
   'test/runtime/cacheAffinity.test.ts',
   'test/runtime/cacheAffinityFailback.test.ts',
   'test/runtime/durableAgentRuns.test.ts',
