@@ -283,6 +283,16 @@ describe('an agent with client keys', () => {
     expect((await budgetKeys(AGENT)).filter((k) => k.endsWith(':no-key'))).toEqual([]);
   });
 
+  it('opens no account for a call refused for its body (400)', async () => {
+    const answer = await send(rt.runtime.url, 'POST', '/v1/messages', ['x-api-key', BOB], {
+      model: PRIMARY_MODEL,
+      max_tokens: -1,
+      messages: [],
+    });
+    expect(answer.status).toBe(400);
+    expect(await budgetKeys(AGENT)).toEqual([]);
+  });
+
   it('accounts x-api-key, Bearer and both alike as one caller: budget account, audit fingerprint, run owner', async () => {
     const shapes: readonly (readonly [string, Anthropic])[] = [
       [
