@@ -91,3 +91,74 @@ export const MODEL_LIST_PRICES: ReadonlyMap<string, ListPrice> = new Map([
   ['claude-3-5-haiku-20241022', HAIKU_3_5],
   ['claude-3-haiku-20240307', HAIKU_3],
 ]);
+
+/**
+ * What the provider adds to a request's input and bills as input tokens when the request
+ * carries tools: a system prompt of its own that teaches the model to call them, of a size
+ * set by the model and by `tool_choice` (`auto` and `none` one size, `any` and `tool`
+ * another). Keyed as MODEL_LIST_PRICES. A model not listed is counted at the largest figure
+ * here by budgets (a worst case) and at the current models' figure by the simulator.
+ *
+ * Source: the tool-use pricing table at
+ * https://platform.claude.com/docs/en/about-claude/pricing#tool-use-pricing (and
+ * docs.anthropic.com/en/docs/tool-use-pricing-and-tokens for the Claude 3 rows), read on
+ * 2026-11-27.
+ */
+export interface ToolUseSystemPrompt {
+  /** `tool_choice` `auto` (the default) or `none`. */
+  readonly auto: number;
+  /** `tool_choice` `any` or `tool`. */
+  readonly any: number;
+}
+
+export const TOOL_USE_SOURCE = {
+  url: 'https://platform.claude.com/docs/en/about-claude/pricing#tool-use-pricing',
+  checked: '2026-11-27',
+} as const;
+
+const CURRENT_TOOL_PROMPT: ToolUseSystemPrompt = { auto: 346, any: 313 };
+const HAIKU_3_TOOL_PROMPT: ToolUseSystemPrompt = { auto: 264, any: 340 };
+/** Claude 3 Opus: no longer served, kept as the largest figure the table has known. */
+const OPUS_3_TOOL_PROMPT: ToolUseSystemPrompt = { auto: 530, any: 281 };
+
+export const TOOL_USE_SYSTEM_PROMPT_TOKENS: ReadonlyMap<string, ToolUseSystemPrompt> = new Map([
+  ...[...MODEL_LIST_PRICES.keys()]
+    .filter((model) => !model.startsWith('claude-3-'))
+    .map((model) => [model, CURRENT_TOOL_PROMPT] as const),
+  ['claude-3-5-haiku-latest', HAIKU_3_TOOL_PROMPT],
+  ['claude-3-5-haiku-20241022', HAIKU_3_TOOL_PROMPT],
+  ['claude-3-haiku-20240307', HAIKU_3_TOOL_PROMPT],
+  ['claude-3-opus-20240229', OPUS_3_TOOL_PROMPT],
+]);
+
+/** The tool-use system prompt of a model the table does not list, for budgets: the largest. */
+export const TOOL_USE_SYSTEM_PROMPT_AT_MOST = Math.max(
+  ...[...TOOL_USE_SYSTEM_PROMPT_TOKENS.values()].flatMap((p) => [p.auto, p.any]),
+);
+
+/** The tool-use system prompt the simulator bills for a model the table does not list. */
+export const TOOL_USE_SYSTEM_PROMPT_CURRENT: ToolUseSystemPrompt = CURRENT_TOOL_PROMPT;
+
+/**
+ * Server tools the provider runs itself and bills per use, on top of tokens: dollars per
+ * thousand uses, by the tool's `type` prefix (`web_search_20250305` is `web_search`). The
+ * answer counts the uses in `usage.server_tool_use` (`web_search_requests`).
+ *
+ * Source: https://platform.claude.com/docs/en/about-claude/pricing#web-search-tool, read on
+ * 2026-11-27: $10 per 1,000 searches, plus the search results as input tokens.
+ */
+export const SERVER_TOOL_FEES_PER_THOUSAND: ReadonlyMap<string, string> = new Map([
+  ['web_search', '10'],
+]);
+
+/**
+ * The most tokens one image can be as input. The API scales an image down before the model
+ * reads it: to about 1.15 megapixels (about 1,600 tokens, pixels / 750) for the 4.x models,
+ * and further for models with high-resolution vision (about 4,800 at most). Its size in bytes
+ * does not bound it (a small PNG can hold a large plain image), nor does a URL: budgets count
+ * every image at this figure, which covers both.
+ *
+ * Source: https://platform.claude.com/docs/en/build-with-claude/vision#evaluate-image-size,
+ * read on 2026-11-27.
+ */
+export const IMAGE_TOKENS_AT_MOST = 5_000;

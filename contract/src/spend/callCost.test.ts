@@ -80,6 +80,15 @@ describe('the price of one call', () => {
     });
     expect(cost.priced ? '' : cost.message).toContain('claude-sonnet-5-5');
   });
+
+  it('adds each web search at $10 per thousand, exactly', () => {
+    const usage = {
+      input_tokens: 0,
+      output_tokens: 0,
+      server_tool_use: { web_search_requests: 3 },
+    };
+    expect(usd(callCost('claude-sonnet-4-5', usage, book))).toBe('0.03');
+  });
 });
 
 describe('the worst case of a call before it is sent', () => {
@@ -95,6 +104,77 @@ describe('the worst case of a call before it is sent', () => {
     );
     // 1000 × 3 (or 3.75, or 6) + 333 × 15 micro-dollars
     expect(usd(cost)).toBe(dollars);
+  });
+
+  it.each([
+    // 1346 × 3 + 1 × 15 micro-dollars: the tool-use system prompt of auto or none
+    [
+      'one tool under auto: 346 tokens of tool-use system prompt',
+      { toolChoice: 'auto' },
+      '0.004053',
+    ],
+    // 1313 × 3 + 15
+    ['one tool under any or tool: 313 tokens', { toolChoice: 'any' }, '0.003954'],
+    // 1000 × 3 + 2 × 5000 × 3 + 15
+    ['two images, each at the most an image can be', { images: 2 }, '0.033015'],
+    // 1000 × 3 + 15 + 5 searches at a cent each
+    [
+      'five searches of web_search at $10 per thousand',
+      { serverToolUses: { web_search: 5 } },
+      '0.053015',
+    ],
+  ] as const)('adds what the provider bills itself: %s', (_name, additions, dollars) => {
+    const cost = worstCaseCost(
+      'claude-sonnet-4-5',
+      { inputTokens: 1000, maxTokens: 1, additions },
+      book,
+    );
+    expect(usd(cost)).toBe(dollars);
+  });
+
+  it('counts the largest tool-use system prompt for a model the table does not list', () => {
+    const own = priceBook([
+      {
+        model: 'claude-sonnet-5-5',
+        inputMicroUsdPerMTok: 1_000_000,
+        outputMicroUsdPerMTok: 1_000_000,
+        cacheWrite5mMicroUsdPerMTok: 1_000_000,
+        cacheWrite1hMicroUsdPerMTok: 1_000_000,
+        cacheReadMicroUsdPerMTok: 1_000_000,
+      },
+    ]);
+    const cost = worstCaseCost(
+      'claude-sonnet-5-5',
+      { inputTokens: 0, maxTokens: 0, additions: { toolChoice: 'any' } },
+      own,
+    );
+    expect(cost).toMatchObject({ priced: true, tokens: 530 });
+  });
+
+  it('writes the added input to the cache at its price too', () => {
+    const cost = worstCaseCost(
+      'claude-sonnet-4-5',
+      { inputTokens: 0, maxTokens: 0, cacheWrite: '1h', additions: { toolChoice: 'auto' } },
+      book,
+    );
+    // 346 × 6 micro-dollars
+    expect(usd(cost)).toBe('0.002076');
+  });
+
+  it('is not priced, saying why and what to set, for a call whose cost has no bound', () => {
+    const why = 'server tool web_search has no max_uses: set max_uses to bound its fees';
+    expect(
+      worstCaseCost(
+        'claude-sonnet-4-5',
+        { inputTokens: 1, maxTokens: 1, additions: { unbounded: why } },
+        book,
+      ),
+    ).toEqual({
+      priced: false,
+      model: 'claude-sonnet-4-5',
+      tokens: 2,
+      message: expect.stringContaining(why) as unknown,
+    });
   });
 
   it('is unpriced for a model with no price', () => {

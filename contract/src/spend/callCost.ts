@@ -4,7 +4,14 @@
  * (10⁻¹² USD): a price in micro-dollars per million tokens is picodollars per token, so every
  * product is a whole number and sums never round. Pure.
  */
-import { MODEL_LIST_PRICES, type ListPrice } from '../api/modelPrices.ts';
+import {
+  IMAGE_TOKENS_AT_MOST,
+  MODEL_LIST_PRICES,
+  SERVER_TOOL_FEES_PER_THOUSAND,
+  TOOL_USE_SYSTEM_PROMPT_AT_MOST,
+  TOOL_USE_SYSTEM_PROMPT_TOKENS,
+  type ListPrice,
+} from '../api/modelPrices.ts';
 import { parseUsdMicros } from '../api/usd.ts';
 import type { ModelPriceSettings } from '../policy/policyDocument.ts';
 import type { PriceFields } from '../policy/generated/documentSettingTypes.ts';
@@ -45,6 +52,15 @@ export interface MessagesUsage {
     readonly ephemeral_5m_input_tokens?: number | null;
     readonly ephemeral_1h_input_tokens?: number | null;
   } | null;
+  /** Uses of the server tools the provider ran for the call, each billed a fee. */
+  readonly server_tool_use?: { readonly web_search_requests?: number | null } | null;
+}
+
+/** Picodollars one use of a server tool costs (`web_search`: $10 per 1,000 is 10¹⁰). */
+export function serverToolFeePico(tool: string): bigint | undefined {
+  const perThousand = SERVER_TOOL_FEES_PER_THOUSAND.get(tool);
+  // Micro-dollars per thousand uses × 10⁶ picodollars a micro-dollar / 1,000: exact.
+  return perThousand === undefined ? undefined : BigInt(parseUsdMicros(perThousand)) * 1_000n;
 }
 
 export type CallCost =
@@ -90,7 +106,9 @@ export function callCost(model: string, usage: MessagesUsage, book: PriceBook): 
   const tokens = usage.input_tokens + usage.output_tokens + fiveMinutes + hour + read;
   const price = book.get(model);
   if (price === undefined) return unpriced(model, tokens);
+  const searches = usage.server_tool_use?.web_search_requests ?? 0;
   const picoUsd =
+    (searches === 0 ? 0n : BigInt(searches) * (serverToolFeePico('web_search') ?? 0n)) +
     atRate(usage.input_tokens, price.inputMicroUsdPerMTok) +
     atRate(usage.output_tokens, price.outputMicroUsdPerMTok) +
     atRate(fiveMinutes, price.cacheWrite5mMicroUsdPerMTok) +
@@ -109,20 +127,69 @@ export interface PlannedCall {
    * may then be written to the cache at that price. Absent: no breakpoints.
    */
   readonly cacheWrite?: '5m' | '1h';
+  /** What the provider adds to the request and bills itself; absent: nothing. */
+  readonly additions?: ProviderAdditions;
+}
+
+/**
+ * What the provider adds to a request beyond its bytes and bills (requestAdditions.ts reads
+ * them from a Messages request).
+ */
+export interface ProviderAdditions {
+  /**
+   * The request has tools: the provider adds its tool-use system prompt, of a size set by the
+   * model and by `tool_choice` (`auto`/`none`, or `any`/`tool`).
+   */
+  readonly toolChoice?: 'auto' | 'any';
+  /** Image blocks: each may be up to IMAGE_TOKENS_AT_MOST input tokens, whatever its bytes. */
+  readonly images?: number;
+  /** The most uses of each fee-billed server tool, by tool (`web_search`: its `max_uses`). */
+  readonly serverToolUses?: Readonly<Record<string, number>>;
+  /** Why the request's cost has no bound the runtime can read, and what to set; absent: it has. */
+  readonly unbounded?: string;
+}
+
+/** Input tokens the provider adds to `call` for `model`: its tool-use system prompt, images. */
+export function addedInputTokens(model: string, additions: ProviderAdditions | undefined): number {
+  if (additions === undefined) return 0;
+  let tokens = (additions.images ?? 0) * IMAGE_TOKENS_AT_MOST;
+  const choice = additions.toolChoice;
+  if (choice !== undefined) {
+    const prompt = TOOL_USE_SYSTEM_PROMPT_TOKENS.get(model);
+    tokens += prompt === undefined ? TOOL_USE_SYSTEM_PROMPT_AT_MOST : prompt[choice];
+  }
+  return tokens;
+}
+
+function unbounded(model: string, tokens: number, why: string): CallCost {
+  return { priced: false, model, tokens, message: `the cost of this call has no bound: ${why}` };
 }
 
 /**
  * The most a call can cost before it is sent: every input token at the dearest rate it may be
- * charged (a cache write when the request asks for caching) and max_tokens of output.
+ * charged (a cache write when the request asks for caching), the input the provider adds (its
+ * tool-use system prompt, images at their largest), max_tokens of output, and each server
+ * tool's fee times its most uses. Not priced (`message` says why) for a model without a price,
+ * or a request whose cost cannot be bounded.
  */
 export function worstCaseCost(model: string, call: PlannedCall, book: PriceBook): CallCost {
-  const tokens = call.inputTokens + call.maxTokens;
+  const additions = call.additions;
+  const inputTokens = call.inputTokens + addedInputTokens(model, additions);
+  const tokens = inputTokens + call.maxTokens;
   const price = book.get(model);
   if (price === undefined) return unpriced(model, tokens);
+  if (additions?.unbounded !== undefined) return unbounded(model, tokens, additions.unbounded);
+  let fees = 0n;
+  for (const [tool, uses] of Object.entries(additions?.serverToolUses ?? {})) {
+    const fee = serverToolFeePico(tool);
+    if (fee === undefined)
+      return unbounded(model, tokens, `server tool ${tool} has no price in the fee table`);
+    fees += BigInt(uses) * fee;
+  }
   let rate = price.inputMicroUsdPerMTok;
   if (call.cacheWrite !== undefined) rate = Math.max(rate, price.cacheWrite5mMicroUsdPerMTok);
   if (call.cacheWrite === '1h') rate = Math.max(rate, price.cacheWrite1hMicroUsdPerMTok);
   const picoUsd =
-    atRate(call.inputTokens, rate) + atRate(call.maxTokens, price.outputMicroUsdPerMTok);
+    fees + atRate(inputTokens, rate) + atRate(call.maxTokens, price.outputMicroUsdPerMTok);
   return { priced: true, picoUsd, tokens };
 }
