@@ -12,6 +12,7 @@ export interface WireUsage {
     readonly ephemeral_1h_input_tokens: number;
   };
   readonly service_tier: 'standard';
+  readonly server_tool_use?: { readonly web_search_requests: number };
 }
 
 /** The usage object of `reply`, with `outputTokens` so far (a stream's start says 1). */
@@ -27,6 +28,9 @@ export function wireUsage(reply: Reply, outputTokens: number): WireUsage {
       ephemeral_1h_input_tokens: cache.write1hTokens,
     },
     service_tier: 'standard',
+    ...(reply.webSearches === undefined
+      ? {}
+      : { server_tool_use: { web_search_requests: reply.webSearches } }),
   };
 }
 

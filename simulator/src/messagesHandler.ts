@@ -20,7 +20,7 @@ import {
 } from './faultSpec.ts';
 import { sendApiError, sendJson } from './httpReplies.ts';
 import type { NewId } from './ids.ts';
-import { messageBody } from './messageBody.ts';
+import { messageBody, wireUsage } from './messageBody.ts';
 import { parseMessagesRequest, type MessagesRequest } from './messagesRequest.ts';
 import type { RateLimitBudget } from './rateLimitBudget.ts';
 import { planReply, withCacheUsage, type Reply } from './replyPlan.ts';
@@ -28,6 +28,8 @@ import type { PromptCache } from './promptCache.ts';
 import { createHash } from 'node:crypto';
 import type { Random } from '../../platform/src/random/random.ts';
 import type { Outcome, RequestRecorder, SimulatorStats } from './simulatorStats.ts';
+import { generatedUsage, type BilledEnding, type BilledUsageLog } from './billedUsage.ts';
+import type { StreamEvent } from './sseEncoding.ts';
 import { encodeSseEvent, eventsBeforeFault, streamEventData } from './sseEncoding.ts';
 import { cutInsideDataLine, paceStream, type StreamPacing } from './streamPacing.ts';
 import { playStream, type StreamEnding } from './streamPlayback.ts';
@@ -43,6 +45,8 @@ export interface MessagesContext {
   readonly faults: FaultInjector;
   readonly budget: RateLimitBudget;
   readonly stats: SimulatorStats;
+  /** What each call was billed (`GET /_sim/usage`). */
+  readonly billed: BilledUsageLog;
   /** Base latency before every successful answer. */
   readonly latencyMs: number;
   readonly pacing: StreamPacing;
@@ -175,21 +179,46 @@ export function handleMessages(
     ),
   );
   headers = { ...headers, ...dialect.successHeaders(reply, requestId, stream) };
-  const playback: Playback = { res, dialect, headers, ctx };
-  after(ctx, stats, res, ctx.latencyMs + fault.latencyMs, () => {
+  const bill = (ending: BilledEnding, events?: readonly StreamEvent[], generated?: number) => {
+    ctx.billed.record({
+      requestId,
+      provider: dialect.provider,
+      model: reply.model,
+      stream,
+      ending,
+      usage:
+        events === undefined || generated === undefined
+          ? wireUsage(reply, reply.outputTokens)
+          : generatedUsage(reply, events, generated),
+    });
+  };
+  const playback: Playback = { res, dialect, headers, ctx, bill };
+  const answered = () => {
     if (action.kind === 'none') {
       stats.recordSuccess(reply, stream);
-      if (stream) sendStream(playback, dialect.encodeEvents(streamEventData(reply), reply), 'end');
-      else sendJson(res, 200, dialect.plainBody(reply), headers);
+      if (stream) sendStream(playback, streamEventData(reply), reply, 'end');
+      else {
+        bill('complete');
+        sendJson(res, 200, dialect.plainBody(reply), headers);
+      }
     } else if (stream) {
       sendBrokenStream(playback, reply, action, requestId, stats);
     } else if (action.kind === 'drop' && action.plain === 'mid-response') {
       stats.recordOutcome('dropped');
+      bill('provider_cut');
       sendHalfThenDrop(res, dialect.plainBody(reply), headers);
     } else {
       answerPlainly(action, req, res, ctx, stats, fail);
     }
-  });
+  };
+  // A caller that leaves while the answer is being made: a plain answer is generated (and
+  // billed) in full all the same; a stream is billed its input, nothing generated yet.
+  const left = () => {
+    if (action.kind !== 'none') return;
+    if (stream) bill('client_cut', streamEventData(reply), 0);
+    else bill('client_left');
+  };
+  after(ctx, stats, res, ctx.latencyMs + fault.latencyMs, answered, left);
 }
 
 /** An injected error, hang or drop before any byte, as a plain (not streamed) answer. */
@@ -276,16 +305,44 @@ interface Playback {
   readonly dialect: WireDialect;
   readonly headers: OutgoingHttpHeaders;
   readonly ctx: MessagesContext;
+  /** Records what the call is billed: in full, or for the first `generated` of `events`. */
+  readonly bill: (
+    ending: BilledEnding,
+    events?: readonly StreamEvent[],
+    generated?: number,
+  ) => void;
 }
 
+/**
+ * Plays `events` (an answer's stream, or its first part before a fault, then `extra`: the
+ * fault's error event) and bills what was generated: every event written once the last is,
+ * or those whose first byte left before the client went away.
+ */
 function sendStream(
-  { res, dialect, headers, ctx }: Playback,
-  events: readonly (string | Uint8Array)[],
+  { res, dialect, headers, ctx, bill }: Playback,
+  events: readonly StreamEvent[],
+  reply: Reply,
   ending: StreamEnding,
+  extra: readonly (string | Uint8Array)[] = [],
 ): void {
   res.writeHead(200, { ...headers, ...dialect.streamHeaders });
-  const writes = paceStream(events, ctx.pacing, ctx.pacingRandom, dialect.cutPoint);
-  playStream(res, writes, ending, ctx.clock);
+  const encoded = [...dialect.encodeEvents(events, reply), ...extra];
+  const writes = paceStream(encoded, ctx.pacing, ctx.pacingRandom, dialect.cutPoint);
+  const complete = ending === 'end' && extra.length === 0;
+  playStream(res, writes, ending, ctx.clock, (bytes, cut) => {
+    if (!cut) {
+      bill(complete ? 'complete' : 'provider_cut', events, events.length);
+      return;
+    }
+    let generated = 0;
+    let start = 0;
+    for (const event of encoded.slice(0, events.length)) {
+      if (start >= bytes) break;
+      generated++;
+      start += Buffer.byteLength(event);
+    }
+    bill('client_cut', events, generated);
+  });
 }
 
 const STREAM_ERROR_OUTCOME: Readonly<Record<StreamPoint, Outcome>> = {
@@ -303,25 +360,22 @@ function sendBrokenStream(
 ): void {
   const { dialect, res, ctx } = playback;
   const events = streamEventData(reply);
-  const sent = dialect.encodeEvents(
-    events.slice(0, eventsBeforeFault(events, action.inStream)),
-    reply,
-  );
+  const sent = events.slice(0, eventsBeforeFault(events, action.inStream));
   switch (action.kind) {
     case 'error': {
       stats.recordOutcome(STREAM_ERROR_OUTCOME[action.inStream]);
       const error = dialect.encodeStreamError(injectedError(action), requestId);
-      sendStream(playback, [...sent, error], 'end');
+      sendStream(playback, sent, reply, 'end', [error]);
       return;
     }
     case 'hang':
       stats.recordOutcome('stream_stalled');
       hold(res, ctx);
-      sendStream(playback, sent, 'stall');
+      sendStream(playback, sent, reply, 'stall');
       return;
     case 'drop':
       stats.recordOutcome('stream_dropped');
-      sendStream(playback, sent, 'drop');
+      sendStream(playback, sent, reply, 'drop');
       return;
   }
 }
@@ -365,6 +419,7 @@ function after(
   res: ServerResponse,
   ms: number,
   answer: () => void,
+  left: () => void = () => undefined,
 ): void {
   if (ms <= 0) {
     answer();
@@ -373,6 +428,7 @@ function after(
   const onClose = () => {
     cancel();
     stats.recordOutcome('client_closed');
+    left();
   };
   const cancel = ctx.clock.setTimeout(() => {
     res.off('close', onClose);

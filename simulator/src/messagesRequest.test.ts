@@ -14,6 +14,7 @@ describe('parseMessagesRequest', () => {
         system: '',
         stream: false,
         tools: [],
+        serverTools: [],
         toolChoice: { type: 'auto' },
         stopSequences: [],
         segments: [{ prefixHash: expect.any(String), prefixChars: 2, breakpoint: undefined }],

@@ -39,6 +39,14 @@ export interface ToolDefinition {
   readonly inputSchema: Readonly<Record<string, unknown>>;
 }
 
+/** A tool with a `type` other than `custom`: `web_search_20250305` and the like. */
+export interface ServerTool {
+  readonly type: string;
+  readonly name: string;
+  /** How many times the provider may use it in one call; absent: no limit. */
+  readonly maxUses?: number;
+}
+
 export type ToolChoice =
   | { readonly type: 'auto' }
   | { readonly type: 'any' }
@@ -53,8 +61,10 @@ export interface MessagesRequest {
   readonly messages: readonly RequestMessage[];
   readonly system: string;
   readonly stream: boolean;
-  /** Client tools only; server tools (`web_search_…` and the like) are accepted and ignored. */
+  /** Client tools only; server tools (`web_search_…` and the like) are in `serverTools`. */
   readonly tools: readonly ToolDefinition[];
+  /** Tools with a `type` of their own (server tools, Anthropic-defined ones), as sent. */
+  readonly serverTools: readonly ServerTool[];
   readonly toolChoice: ToolChoice;
   readonly stopSequences: readonly string[];
 }
@@ -119,6 +129,7 @@ function readRequest(body: unknown, options: ParseOptions): MessagesRequest {
     system,
     stream: readOptionalBoolean(body['stream'], 'stream') ?? false,
     tools,
+    serverTools: readServerTools(body['tools']),
     toolChoice: readToolChoice(body['tool_choice'], tools),
     stopSequences: readStopSequences(body['stop_sequences']),
   };
@@ -268,6 +279,26 @@ function readTools(value: unknown): ToolDefinition[] {
       throw new InvalidField(`${path}.description`, 'Input should be a string');
     }
     tools.push({ name, description: description ?? '', inputSchema });
+  });
+  return tools;
+}
+
+/** The typed tools of a `tools` list readTools has accepted. */
+function readServerTools(value: unknown): ServerTool[] {
+  if (!Array.isArray(value)) return [];
+  const tools: ServerTool[] = [];
+  value.forEach((tool: unknown, i) => {
+    if (!isObject(tool)) return;
+    const type = tool['type'];
+    if (typeof type !== 'string' || type === 'custom') return;
+    const maxUses = tool['max_uses'];
+    if (maxUses !== undefined && (!Number.isSafeInteger(maxUses) || (maxUses as number) < 1))
+      throw new InvalidField(`tools.${i}.max_uses`, 'Input should be greater than 0');
+    tools.push({
+      type,
+      name: tool['name'] as string,
+      ...(maxUses === undefined ? {} : { maxUses: maxUses as number }),
+    });
   });
   return tools;
 }

@@ -170,3 +170,42 @@ describe('planReply', () => {
     });
   });
 });
+
+describe('what the API adds to the input and bills', () => {
+  const hello = say('Hello there');
+  const inputOf = (body: Record<string, unknown>) => plan({ ...hello, ...body }).inputTokens;
+  const plain = inputOf({});
+  const toolChars = 'lookup'.length + JSON.stringify(tool.input_schema).length;
+  const withTool = Math.ceil(('Hello there'.length + toolChars) / 4);
+
+  it.each([
+    ['auto (the default) on a model the table does not list: the current figure', {}, 346],
+    ['none', { tool_choice: { type: 'none' } }, 346],
+    ['any', { tool_choice: { type: 'any' } }, 313],
+    ['a named tool', { tool_choice: { type: 'tool', name: 'lookup' } }, 313],
+    ['auto on Claude 3 Haiku', { model: 'claude-3-haiku-20240307' }, 264],
+    [
+      'any on Claude 3 Haiku',
+      { model: 'claude-3-haiku-20240307', tool_choice: { type: 'any' } },
+      340,
+    ],
+  ])('bills the tool-use system prompt under %s', (_name, body, prompt) => {
+    expect(inputOf({ tools: [tool], ...body })).toBe(withTool + prompt);
+  });
+
+  it('bills no tool-use prompt without tools', () => {
+    expect(plain).toBe(3);
+  });
+
+  it.each([
+    ['searches max_uses times', { max_uses: 2 }, 2],
+    ['searches three times without max_uses', {}, 3],
+  ])('a web_search server tool %s, each billed as a search', (_name, limit, searches) => {
+    const reply = plan({
+      ...hello,
+      tools: [{ type: 'web_search_20250305', name: 'web_search', ...limit }],
+    });
+    expect(reply.webSearches).toBe(searches);
+    expect(reply.inputTokens).toBe(Math.ceil('Hello there'.length / 4) + 346);
+  });
+});

@@ -7,10 +7,18 @@
  * - an answer to tool results says `<tool> returned: <result text>` per result
  *   (`<tool> failed: …` when `is_error`), one per line.
  *
+ * Input is billed as the API bills it: the request's text at four characters a token, plus the
+ * tool-use system prompt when it has tools; a web_search server tool searches `max_uses` times
+ * (three without), each search billed in `usage.server_tool_use`.
+ *
  * `stop_sequences` cut the text at the earliest match; `max_tokens` cuts it at four
  * characters a token. Either drops a tool call that would follow, since a truncated call
  * is of no use to a client.
  */
+import {
+  TOOL_USE_SYSTEM_PROMPT_CURRENT,
+  TOOL_USE_SYSTEM_PROMPT_TOKENS,
+} from '../../contract/src/api/modelPrices.ts';
 import type { NewId } from './ids.ts';
 import type { CacheUsage } from './promptCache.ts';
 import type { MessagesRequest, RequestMessage } from './messagesRequest.ts';
@@ -40,6 +48,31 @@ export interface Reply {
   readonly outputTokens: number;
   /** What the prompt cache served of the input; absent: nothing (promptCache.ts). */
   readonly cache?: CacheUsage;
+  /** Web searches the provider ran for the answer, each billed a fee; absent: none. */
+  readonly webSearches?: number;
+}
+
+/** How many times the simulated model searches when its web_search tool sets no `max_uses`. */
+export const SEARCHES_WITHOUT_LIMIT = 3;
+
+/**
+ * The input the API adds and bills when a request has tools: its tool-use system prompt, by
+ * model and `tool_choice` (the table in contract/src/api/modelPrices.ts; a model it does not
+ * list counts as the current models do).
+ */
+export function toolUseSystemPromptTokens(request: MessagesRequest): number {
+  if (request.tools.length === 0 && request.serverTools.length === 0) return 0;
+  const prompt = TOOL_USE_SYSTEM_PROMPT_TOKENS.get(request.model) ?? TOOL_USE_SYSTEM_PROMPT_CURRENT;
+  const choice = request.toolChoice.type;
+  return choice === 'any' || choice === 'tool' ? prompt.any : prompt.auto;
+}
+
+/** Web searches the model makes: each web_search tool as many times as it may, or three. */
+function webSearches(request: MessagesRequest): number {
+  let searches = 0;
+  for (const tool of request.serverTools)
+    if (tool.type.startsWith('web_search')) searches += tool.maxUses ?? SEARCHES_WITHOUT_LIMIT;
+  return searches;
 }
 
 /** `reply` once the prompt cache has served part of its input. */
@@ -72,11 +105,13 @@ export function planReply(request: MessagesRequest, newId: NewId): Reply {
       text = decision.results.map((result) => describeResult(result, request.messages)).join('\n');
       break;
   }
+  const searches = webSearches(request);
   return {
     id: newId('msg'),
     model: request.model,
-    inputTokens: estimateInputTokens(request),
+    inputTokens: estimateInputTokens(request) + toolUseSystemPromptTokens(request),
     ...limitOutput(text, toolCall, request),
+    ...(searches === 0 ? {} : { webSearches: searches }),
   };
 }
 

@@ -8,6 +8,8 @@
  *   DELETE /_sim/faults               remove every fault
  *   GET    /_sim/stats                requests seen, by outcome
  *   DELETE /_sim/stats                reset the counters, answering with the ones cleared
+ *   GET    /_sim/usage                what each Messages call was billed, cut streams too
+ *   DELETE /_sim/usage                forget them, answering with the ones cleared
  *   GET    /health                    liveness for probes
  *   GET    /_sim/credentials          the Bedrock key ids and Vertex service accounts accepted
  *   POST   /_sim/credentials          accept one more (rotation: post the new, then delete all
@@ -19,6 +21,7 @@
  *
  * Anything else is a 404 (405 for a known path with the wrong method), in the API's error shape.
  */
+import { BilledUsageLog } from './billedUsage.ts';
 import { randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -72,6 +75,8 @@ type Route = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
 export class Simulator {
   readonly server: Server;
   readonly stats = new SimulatorStats();
+  /** What each Messages call was billed (`GET /_sim/usage`). */
+  readonly billed = new BilledUsageLog();
   /** Every backend's prompt cache (by account); tests clear it for a cold start. */
   readonly promptCache: PromptCache;
   readonly faults: FaultInjector;
@@ -106,6 +111,7 @@ export class Simulator {
       faults: this.faults,
       budget: new RateLimitBudget(config.limits, clock),
       stats: this.stats,
+      billed: this.billed,
       latencyMs: config.latencyMs,
       pacing: config.pacing,
       pacingRandom: seededRandom(seed ^ 0x9ace),
@@ -128,6 +134,7 @@ export class Simulator {
       ['/v1/messages/count_tokens', { POST: this.#countTokens }],
       ['/_sim/faults', { GET: this.#listFaults, POST: this.#addFault, DELETE: this.#clearFaults }],
       ['/_sim/stats', { GET: this.#getStats, DELETE: this.#resetStats }],
+      ['/_sim/usage', { GET: this.#getUsage, DELETE: this.#resetUsage }],
       ['/health', { GET: this.#health }],
       [
         '/_sim/credentials',
@@ -341,6 +348,16 @@ export class Simulator {
     const cleared = this.stats.snapshot();
     this.stats.reset();
     sendJson(res, 200, JSON.stringify(cleared));
+  };
+
+  readonly #getUsage: Route = (_req, res) => {
+    sendJson(res, 200, JSON.stringify({ calls: this.billed.snapshot() }));
+  };
+
+  readonly #resetUsage: Route = (_req, res) => {
+    const cleared = this.billed.snapshot();
+    this.billed.reset();
+    sendJson(res, 200, JSON.stringify({ calls: cleared }));
   };
 
   readonly #health: Route = (_req, res) => {

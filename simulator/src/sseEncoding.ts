@@ -47,7 +47,7 @@ export function streamEventData(reply: Reply): StreamEvent[] {
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        usage: wireUsage(reply, 1),
+        usage: startUsage(reply),
       },
     }),
     event('ping', { type: 'ping' }),
@@ -129,12 +129,21 @@ export function splitIntoPieces(text: string, size: number): string[] {
 }
 
 /** `message_delta`'s usage: the totals, cache counts included, as the API repeats them there. */
-function deltaUsage(reply: Reply): Readonly<Record<string, number>> {
+function deltaUsage(reply: Reply): Readonly<Record<string, unknown>> {
   const usage = wireUsage(reply, reply.outputTokens);
   return {
     input_tokens: usage.input_tokens,
     cache_creation_input_tokens: usage.cache_creation_input_tokens,
     cache_read_input_tokens: usage.cache_read_input_tokens,
     output_tokens: usage.output_tokens,
+    ...(usage.server_tool_use === undefined ? {} : { server_tool_use: usage.server_tool_use }),
   };
+}
+
+/** `message_start`'s usage: one output token so far, and no server tool used yet. */
+function startUsage(reply: Reply): object {
+  const usage = wireUsage(reply, 1);
+  return usage.server_tool_use === undefined
+    ? usage
+    : { ...usage, server_tool_use: { web_search_requests: 0 } };
 }

@@ -18,23 +18,32 @@ export interface StreamSink {
   off(event: 'close', listener: () => void): unknown;
 }
 
+/**
+ * `played` hears how many bytes went out before the stream ended: all of them once the last
+ * write is made (whatever the ending), or those written before the client went away.
+ */
 export function playStream(
   sink: StreamSink,
   writes: readonly PacedWrite[],
   ending: StreamEnding,
   clock: Clock,
+  played: (bytes: number, cut: boolean) => void = () => undefined,
 ): void {
   let next = 0;
+  let written = 0;
   let cancel: Cancel | undefined;
   const onClose = () => {
     cancel?.();
+    played(written, true);
   };
   const writeNext = () => {
     const bytes = writes[next]?.bytes ?? Buffer.alloc(0);
     next += 1;
+    written += bytes.length;
     if (next >= writes.length) {
       sink.off('close', onClose);
       finish(sink, bytes, ending);
+      played(written, false);
       return;
     }
     sink.write(bytes);

@@ -1,7 +1,7 @@
 import type { ContentPart, MessagesRequest } from './messagesRequest.ts';
 
 /** Roughly four characters to a token, as for English text on Claude's tokenizer. */
-const CHARS_PER_TOKEN = 4;
+export const CHARS_PER_TOKEN = 4;
 
 export function estimateTokens(text: string): number {
   return Math.ceil(text.length / CHARS_PER_TOKEN);

@@ -13,9 +13,10 @@ import { fileURLToPath } from 'node:url';
 import type { FaultView } from '../../simulator/src/faultInjector.ts';
 import type { FaultRequest, StreamPoint } from '../../simulator/src/faultSpec.ts';
 import type { StatsSnapshot } from '../../simulator/src/simulatorStats.ts';
+import type { BilledCall } from '../../simulator/src/billedUsage.ts';
 import { serverHost } from './podReach.ts';
 
-export type { FaultRequest, FaultView, StatsSnapshot, StreamPoint };
+export type { BilledCall, FaultRequest, FaultView, StatsSnapshot, StreamPoint };
 
 export interface SimulatorStartOptions {
   /** Base latency before every successful answer. */
@@ -54,6 +55,10 @@ export interface SimulatorHandle {
   stats(): Promise<StatsSnapshot>;
   /** Zeroes the counters; resolves with the counts that were cleared. */
   resetStats(): Promise<StatsSnapshot>;
+  /** What each Messages call was billed, oldest first, cut streams and callers that left too. */
+  billed(): Promise<BilledCall[]>;
+  /** Forgets the billed calls; resolves with those forgotten. */
+  resetBilled(): Promise<BilledCall[]>;
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -118,6 +123,9 @@ export function simulatorControl(
     },
     stats: () => control<StatsSnapshot>('GET', '/_sim/stats'),
     resetStats: () => control<StatsSnapshot>('DELETE', '/_sim/stats'),
+    billed: async () => (await control<{ calls: BilledCall[] }>('GET', '/_sim/usage')).calls,
+    resetBilled: async () =>
+      (await control<{ calls: BilledCall[] }>('DELETE', '/_sim/usage')).calls,
   };
 }
 

@@ -1,0 +1,40 @@
+import { describe, expect, it } from '@jest/globals';
+import { generatedUsage } from './billedUsage.ts';
+import type { Reply } from './replyPlan.ts';
+import { streamEventData } from './sseEncoding.ts';
+
+const reply: Reply = {
+  id: 'msg_1',
+  model: 'claude-sim',
+  // 40 characters: two deltas of 16 and one of 8
+  content: [{ type: 'text', text: 'a'.repeat(40) }],
+  stopReason: 'end_turn',
+  stopSequence: null,
+  inputTokens: 100,
+  outputTokens: 10,
+  webSearches: 2,
+};
+const events = streamEventData(reply);
+const at = (name: string) => events.findIndex((e) => e.event === name);
+
+describe('what a stream cut after its first events is billed', () => {
+  it.each([
+    ['nothing generated: its input alone', 0, 0, 0],
+    ['message_start and ping: no output yet', 2, 0, 0],
+    [
+      'the first delta: its four tokens, and the searches made before it',
+      at('content_block_delta') + 1,
+      4,
+      2,
+    ],
+    ['up to content_block_stop: all of its output', at('content_block_stop') + 1, 10, 2],
+    ['every event', events.length, 10, 2],
+  ])('%s', (_name, generated, output, searches) => {
+    const usage = generatedUsage(reply, events, generated);
+    expect({
+      input: usage.input_tokens,
+      output: usage.output_tokens,
+      searches: usage.server_tool_use?.web_search_requests,
+    }).toEqual({ input: 100, output, searches });
+  });
+});
