@@ -31,6 +31,7 @@ export const LOCAL_FILES = [
   'test/demo/demoParts.test.ts',
   'test/durable/*.test.ts',
   'test/rateLimitStore/budgetScripts.test.ts',
+  'test/rateLimitStore/budgetsBilled.test.ts',
   'test/rateLimitStore/budgetsAcrossReplicas.test.ts',
   'test/rateLimitStore/budgetsByKeyAndFallback.test.ts',
   'test/rateLimitStore/luaScripts.test.ts',

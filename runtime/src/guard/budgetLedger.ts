@@ -115,6 +115,7 @@ export class BudgetLedger {
         this.#book,
         HOLDS_NOTHING,
         Infinity,
+        claim.context.call.planned,
       ),
     saw: (claim, verdict) => {
       claim.context.budgets.forEach((budget, i) => {
@@ -231,6 +232,7 @@ export class BudgetLedger {
       this.#book,
       { pico, tokens },
       now + this.#leaseMs,
+      call.planned,
     );
     this.#open.add(ticket);
     return ticket;

@@ -7,6 +7,8 @@ import type { BudgetSettings } from '../../../contract/src/policy/policyDocument
 import type { CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
 import {
   callCost,
+  worstCaseCost,
+  type CallCost,
   type MessagesUsage,
   type PlannedCall,
   type PriceBook,
@@ -124,6 +126,8 @@ export class BudgetTicket {
   readonly #ledger: TicketOwner;
   readonly #accounts: readonly Account[];
   readonly #book: PriceBook;
+  /** The call as reserved: what an attempt whose usage is not known settles at. */
+  readonly #planned: PlannedCall | undefined;
   /**
    * Each attempt's latest usage and backend: a stream reports usage more than once. A list, not
    * a map: a call makes one attempt, rarely a few.
@@ -139,7 +143,9 @@ export class BudgetTicket {
     book: PriceBook,
     worst: { pico: bigint; tokens: bigint },
     expiresAt: number,
+    planned?: PlannedCall,
   ) {
+    this.#planned = planned;
     this.#ledger = ledger;
     this.model = model;
     this.#accounts = accounts;
@@ -170,7 +176,7 @@ export class BudgetTicket {
     let pico = 0n;
     let tokens = 0n;
     for (const { backend, usage } of this.#attempts) {
-      const cost = callCost(this.model, messagesUsage(usage), this.#book);
+      const cost = this.#attemptCost(usage);
       tokens += BigInt(cost.tokens);
       if (!cost.priced) continue;
       pico += cost.picoUsd;
@@ -184,6 +190,31 @@ export class BudgetTicket {
     }
     this.release();
     return { pico, tokens };
+  }
+
+  /**
+   * What an attempt cost: its usage priced, or where the provider's count is not known, no
+   * less than it can have billed: the call's worst case (`all`), or the most uses of its
+   * server tools (`fees`, a stream cut before its final usage).
+   */
+  #attemptCost(usage: TokenUsage): CallCost {
+    const planned = this.#planned;
+    if (usage.unknown === 'all' && planned !== undefined) {
+      const worst = worstCaseCost(this.model, planned, this.#book);
+      // A call whose cost has no bound went under Shadow: what it reported is all there is.
+      if (worst.priced) return worst;
+    }
+    const searches = planned?.additions?.serverToolUses?.['web_search'];
+    if (usage.unknown === 'fees' && searches !== undefined)
+      return callCost(
+        this.model,
+        messagesUsage({
+          ...usage,
+          webSearchRequests: Math.max(usage.webSearchRequests ?? 0, searches),
+        }),
+        this.#book,
+      );
+    return callCost(this.model, messagesUsage(usage), this.#book);
   }
 
   /** Gives the worst case back, once (a settlement, or the lease lapsing). */
@@ -213,5 +244,9 @@ function messagesUsage(usage: TokenUsage): MessagesUsage {
     cache_creation_input_tokens: usage.cacheWriteTokens ?? 0,
     cache_read_input_tokens: usage.cacheReadTokens ?? 0,
     cache_creation: hour === undefined ? null : { ephemeral_1h_input_tokens: hour },
+    server_tool_use:
+      usage.webSearchRequests === undefined
+        ? null
+        : { web_search_requests: usage.webSearchRequests },
   };
 }

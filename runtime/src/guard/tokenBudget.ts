@@ -22,6 +22,13 @@ export interface TokenUsage {
   readonly cacheWrite1hTokens?: number;
   /** Prompt-cache reads (`cache_read_input_tokens`). */
   readonly cacheReadTokens?: number;
+  /** Web searches the provider ran and bills a fee for each (`server_tool_use`). */
+  readonly webSearchRequests?: number;
+  /**
+   * What of the attempt's cost is not known, for budgets to settle at its worst case: `fees`,
+   * its server tools' uses (a stream cut before its final usage); `all`, everything.
+   */
+  readonly unknown?: 'fees' | 'all';
 }
 
 export type BudgetLimit = 'inputTokens' | 'outputTokens';

@@ -8,7 +8,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type Anthropic from '@anthropic-ai/sdk';
-import { APIConnectionError } from '@anthropic-ai/sdk';
+import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import {
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
@@ -16,6 +16,7 @@ import {
 } from '../../../contract/src/policy/policyDocument.ts';
 import { CancelledError } from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';
+import type { TokenUsage } from '../guard/tokenBudget.ts';
 import { modelIdAt, type BackendAttempt } from './backendPool.ts';
 import type { ForwardedAnswer, MessagesEndpoint } from './messagesForwarder.ts';
 import { tokenUsage, usageOfAnswer, type Usage } from './sseUsage.ts';
@@ -115,6 +116,8 @@ export class ProviderAttempts {
     // Held until the attempt ends: a stream's end, for a streamed answer.
     backend.inFlight++;
     const signal = info.request.signal;
+    // Set once the answer's own usage is read or a stream's relay reports it.
+    let usageReported = false;
     try {
       // The agent loop's own requests go through the SDK where there is one (the Anthropic
       // API); a cloud backend's wire serves both paths.
@@ -129,6 +132,7 @@ export class ProviderAttempts {
         if (sink === undefined) throw new Error('a streamed call needs a sink');
         sink.servedBy = backend.name;
         const limits = this.#streamLimits();
+        usageReported = true;
         const usage = await relayStream(answer.body, {
           status: answer.status,
           headers: answer.headers,
@@ -160,6 +164,7 @@ export class ProviderAttempts {
         };
       } else {
         const usage = usageOfAnswer(answer.text);
+        usageReported = true;
         info.reportUsage(tokenUsage(usage));
         routed = {
           kind: 'plain',
@@ -187,6 +192,9 @@ export class ProviderAttempts {
         signal?.aborted === true && caught instanceof APIConnectionError
           ? new CancelledError(caught)
           : caught;
+      // Sent, and given up on before any usage came (the caller left, a timeout, a cut
+      // connection): the provider may have billed all of it, and the budgets settle that.
+      if (!usageReported && mayHaveBeenBilled(err)) info.reportUsage(UNKNOWN_USAGE);
       this.#observe({
         model,
         backend: backend.name,
@@ -275,5 +283,26 @@ export function streamLimits(doc: PolicyDocument | undefined): StreamLimits {
     maxDurationMs: doc?.maxStreamDurationMs ?? Infinity,
   };
 }
+/** An attempt's usage when the provider may have billed it and said nothing of it. */
+const UNKNOWN_USAGE: TokenUsage = { inputTokens: 0, outputTokens: 0, unknown: 'all' };
+
+/** Connection failures that mean the request never reached the provider. */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+
+/**
+ * Whether an attempt that failed with `err` may have been billed: not when the provider
+ * answered with an error status (it bills none of those), nor when the connection was never
+ * made; otherwise (the caller left, a timeout, a connection cut) it may have been.
+ */
+export function mayHaveBeenBilled(err: unknown): boolean {
+  if (err instanceof APIError && typeof err.status === 'number') return false;
+  for (let cause: unknown = err, depth = 0; cause instanceof Error && depth < 5; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && NEVER_SENT.has(code)) return false;
+    cause = cause.cause;
+  }
+  return true;
+}
+
 /** One attempt's answer, whichever way it was sent. */
 type Answer = ForwardedAnswer;

@@ -13,6 +13,15 @@ export interface Usage {
   cache_read_input_tokens?: number;
   /** Of the cache writes, those for one hour (priced higher than the five-minute ones). */
   cache_creation?: { ephemeral_1h_input_tokens?: number };
+  /** Server tools the provider ran and bills a fee for each use of. */
+  server_tool_use?: { web_search_requests?: number };
+  /**
+   * What the provider billed is not all known (callers settle the unknown at the worst case):
+   * `fees`, a stream whose final usage never came (its output is counted from what was
+   * relayed, its server tools' uses are not); `all`, an attempt the provider may have billed
+   * that said nothing of it.
+   */
+  unknown?: 'fees' | 'all';
 }
 
 /** The answer's usage in the guard's terms: its token budget, and its budgets' prices. */
@@ -20,7 +29,14 @@ export function tokenUsage(usage: Usage): TokenUsage {
   const written = usage.cache_creation_input_tokens;
   const read = usage.cache_read_input_tokens;
   const hour = usage.cache_creation?.ephemeral_1h_input_tokens;
-  if (written === undefined && read === undefined)
+  const searches = usage.server_tool_use?.web_search_requests;
+  const unknown = usage.unknown;
+  if (
+    written === undefined &&
+    read === undefined &&
+    searches === undefined &&
+    unknown === undefined
+  )
     return { inputTokens: usage.input_tokens, outputTokens: usage.output_tokens };
   return {
     inputTokens: usage.input_tokens,
@@ -28,6 +44,27 @@ export function tokenUsage(usage: Usage): TokenUsage {
     ...(written === undefined ? {} : { cacheWriteTokens: written }),
     ...(hour === undefined ? {} : { cacheWrite1hTokens: hour }),
     ...(read === undefined ? {} : { cacheReadTokens: read }),
+    ...(searches === undefined ? {} : { webSearchRequests: searches }),
+    ...(unknown === undefined ? {} : { unknown }),
+  };
+}
+
+/**
+ * What an attempt that ended is settled at: the usage its stream reported when the final
+ * usage (`message_delta`) came; otherwise its input from `message_start` and no fewer output
+ * tokens than bytes of content were relayed (no token is shorter than a byte), its server
+ * tools' uses unknown; and all of it unknown when not even `message_start` came (unless the
+ * provider's error event came instead).
+ */
+export function settledUsage(tap: StreamTap): Usage {
+  if (tap.final) return tap.usage;
+  // An error event before message_start is the provider's refusal: nothing was billed.
+  if (!tap.started)
+    return tap.errorEvent === undefined ? { ...tap.usage, unknown: 'all' } : tap.usage;
+  return {
+    ...tap.usage,
+    output_tokens: Math.max(tap.usage.output_tokens, tap.outputAtMost),
+    unknown: 'fees',
   };
 }
 
@@ -36,6 +73,15 @@ const MESSAGE_MARKER = Buffer.from('"message_');
 const ERROR_MARKER = Buffer.from('"error"');
 /** Looked for only until content begins, when nothing but `message_start` and `ping` came. */
 const CONTENT_MARKER = Buffer.from('content_block_');
+/**
+ * The members whose strings the model generates as output: a delta's text, tool input JSON
+ * and thinking, and a tool call's name. The bytes from one to the end of its line bound the
+ * output tokens it carries from above (a token is at least a byte; JSON escapes only add).
+ * Such a marker cannot occur inside a JSON string, where its quotes would be escaped.
+ */
+const OUTPUT_MARKERS = ['"text":"', '"partial_json":"', '"thinking":"', '"name":"'].map((m) =>
+  Buffer.from(m),
+);
 const NEWLINE = 0x0a;
 
 /**
@@ -50,6 +96,12 @@ export interface StreamTap {
   readonly stopped: boolean;
   /** The body of an `event: error` seen in the stream. */
   readonly errorEvent: StreamErrorEvent | undefined;
+  /** `message_start` has been seen: the input is known. */
+  readonly started: boolean;
+  /** `message_delta` has been seen: the usage is the provider's final count. */
+  readonly final: boolean;
+  /** Never fewer than the output tokens the content seen so far carries (settledUsage). */
+  readonly outputAtMost: number;
 }
 
 export type StreamErrorEvent = { readonly error?: { readonly type?: string } };
@@ -64,16 +116,22 @@ export class StreamEvents implements StreamTap {
   contentStarted = false;
   stopped = false;
   errorEvent: StreamErrorEvent | undefined;
+  started = false;
+  final = false;
+  /** Every content event's JSON length: a looser bound than the bytes tap's, as cheap. */
+  outputAtMost = 0;
 
   /** Whether `noted` wants the event's JSON: the usage events and errors. */
   static wantsJson(type: string): boolean {
     return type === 'message_start' || type === 'message_delta' || type === 'error';
   }
 
-  /** An event written: its type, and its JSON when wantsJson said so. */
-  noted(type: string, json?: string): void {
-    if (type.startsWith('content_block_')) this.contentStarted = true;
-    else if (type === 'message_stop') this.stopped = true;
+  /** An event written: its type, its JSON when wantsJson said so, and the JSON's length. */
+  noted(type: string, json?: string, length = 0): void {
+    if (type.startsWith('content_block_')) {
+      this.contentStarted = true;
+      this.outputAtMost += length;
+    } else if (type === 'message_stop') this.stopped = true;
     else if (json !== undefined) {
       let event: StreamEvent;
       try {
@@ -81,9 +139,13 @@ export class StreamEvents implements StreamTap {
       } catch {
         return;
       }
-      if (type === 'message_start') mergeUsage(this.usage, event.message?.usage);
-      else if (type === 'message_delta') mergeUsage(this.usage, event.usage);
-      else if (type === 'error') this.errorEvent = event;
+      if (type === 'message_start') {
+        this.started = true;
+        mergeUsage(this.usage, event.message?.usage);
+      } else if (type === 'message_delta') {
+        this.final = true;
+        mergeUsage(this.usage, event.usage);
+      } else if (type === 'error') this.errorEvent = event;
     }
   }
 }
@@ -96,6 +158,9 @@ export class SseUsageTap implements StreamTap {
   stopped = false;
   /** The body of an `event: error` seen in the stream (`{type: 'error', error: {type, message}}`). */
   errorEvent: StreamErrorEvent | undefined;
+  started = false;
+  final = false;
+  outputAtMost = 0;
   /** The bytes of a line that has not ended yet. */
   #partial: Buffer | undefined;
 
@@ -122,6 +187,15 @@ export class SseUsageTap implements StreamTap {
       const content = bytes.indexOf(CONTENT_MARKER);
       if (content >= 0 && content < end) this.contentStarted = true;
     }
+    if (this.contentStarted) {
+      for (const marker of OUTPUT_MARKERS) {
+        for (let at = bytes.indexOf(marker); at >= 0 && at < end;) {
+          const stop = bytes.indexOf(NEWLINE, at);
+          this.outputAtMost += stop - at - marker.length;
+          at = bytes.indexOf(marker, stop);
+        }
+      }
+    }
     // Most lines are content deltas that carry no usage: only lines holding one of the
     // markers are cut out and looked at, in the order they come.
     let message = bytes.indexOf(MESSAGE_MARKER);
@@ -145,10 +219,16 @@ export class SseUsageTap implements StreamTap {
     // The usage events in the API's own shape: only their usage object is parsed.
     if (line.includes('"type":"message_delta"')) {
       const usage = lastMemberObject(line, '"usage"', 1);
-      if (usage !== undefined && this.#merge(usage)) return;
+      if (usage !== undefined && this.#merge(usage)) {
+        this.final = true;
+        return;
+      }
     } else if (line.includes('"type":"message_start"')) {
       const usage = lastMemberObject(line, '"usage"', 2);
-      if (usage !== undefined && this.#merge(usage)) return;
+      if (usage !== undefined && this.#merge(usage)) {
+        this.started = true;
+        return;
+      }
     }
     // Cheap pre-filter: most events are content deltas that carry no usage.
     if (
@@ -164,9 +244,13 @@ export class SseUsageTap implements StreamTap {
     } catch {
       return;
     }
-    if (event.type === 'message_start') mergeUsage(this.usage, event.message?.usage);
-    else if (event.type === 'message_delta') mergeUsage(this.usage, event.usage);
-    else if (event.type === 'message_stop') this.stopped = true;
+    if (event.type === 'message_start') {
+      this.started = true;
+      mergeUsage(this.usage, event.message?.usage);
+    } else if (event.type === 'message_delta') {
+      this.final = true;
+      mergeUsage(this.usage, event.usage);
+    } else if (event.type === 'message_stop') this.stopped = true;
     else if (event.type === 'error') this.errorEvent = event;
   }
 
@@ -204,8 +288,11 @@ function mergeUsage(into: Usage, from: Partial<Usage> | undefined): void {
   mergeCacheUsage(into, from);
 }
 
-/** The cache counts of `from`, when it has any above zero (a later event repeats them). */
+/** The cache counts and server tool uses of `from`, when above zero (a later event repeats them). */
 function mergeCacheUsage(into: Usage, from: Partial<Usage>): void {
+  const searches = (from.server_tool_use as { web_search_requests?: unknown } | null | undefined)
+    ?.web_search_requests;
+  if (isCount(searches) && searches > 0) into.server_tool_use = { web_search_requests: searches };
   const written = from.cache_creation_input_tokens;
   if (isCount(written) && written > 0) into.cache_creation_input_tokens = written;
   const read = from.cache_read_input_tokens;

@@ -25,7 +25,7 @@ import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { TimeoutError } from '../guard/errors.ts';
 import { readHeader, type HeaderSource } from '../guard/headers.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
-import { SseUsageTap, type StreamTap, type Usage } from './sseUsage.ts';
+import { SseUsageTap, settledUsage, type StreamTap, type Usage } from './sseUsage.ts';
 
 /**
  * A provider's event stream as the relay reads it: chunks handed to a listener as they
@@ -107,7 +107,10 @@ export interface RelayOptions {
   readonly firstEvent: () => void;
   /** Content is about to reach the caller: a failure from now on is final. */
   readonly commit: () => void;
-  /** Usage the stream reported, at its end, whatever the outcome. */
+  /**
+   * Usage at the stream's end, whatever the outcome: what it reported, or when its final usage
+   * never came, no less than the provider billed (sseUsage.ts `settledUsage`).
+   */
   readonly reportUsage: (usage: Usage) => void;
 }
 
@@ -239,7 +242,8 @@ class Relay implements SourceListener {
     this.#settled = true;
     this.#stopTimer?.();
     const options = this.#options;
-    options.reportUsage(this.#tap.usage);
+    // Whatever ended the stream, the attempt settles at no less than the provider billed.
+    options.reportUsage(settledUsage(this.#tap));
     if (err === undefined) {
       this.#resolve(this.#tap.usage);
       return;

@@ -2,14 +2,19 @@
  * What budgets (RateLimitPolicy `spec.budgets[]`) need of a request beyond its token estimate:
  * the caller's account when a budget counts per key (its identity's fingerprint; none for the
  * callers of an agent without client keys, who share one account), the request's size as the
- * most input tokens it can be, and the longest prompt-cache lifetime its `cache_control` asks
- * for (its input may be written to the cache at that price). Nothing is built for an agent
- * without budgets.
+ * most input tokens it can be, the longest prompt-cache lifetime its `cache_control` asks for
+ * (its input may be written to the cache at that price), and what the provider adds to it and
+ * bills itself (its tool-use system prompt, images, server tools' fees). Nothing is built for
+ * an agent without budgets.
  */
 import type { BudgetRequest } from '../guard/guardSet/providerGuard.ts';
+import type { ProviderAdditions } from '../../../contract/src/spend/callCost.ts';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import { requestAdditions } from '../../../contract/src/spend/requestAdditions.ts';
 
 const ONE_HOUR_TTL = /"ttl"\s*:\s*"1h"/;
+/** A request may carry something the provider adds to or bills beyond its bytes. */
+const MAY_ADD = /"(?:tools|image|document)"/;
 
 export function budgetRequest(
   doc: PolicyDocument,
@@ -27,11 +32,22 @@ export function budgetRequest(
     : ONE_HOUR_TTL.test(text)
       ? '1h'
       : '5m';
+  // Parsed only when it may hold tools, images or documents: most calls hold none.
+  const additions = MAY_ADD.test(text) ? additionsOf(text) : undefined;
   return {
     ...(perKey ? { clientKey: clientKey() } : {}),
+    ...(additions === undefined ? {} : { additions }),
     // No token is shorter than the byte that carries it.
     inputTokensAtMost: Buffer.byteLength(text),
     ...(maxTokens === undefined ? {} : { maxTokens }),
     ...(cacheWrite === undefined ? {} : { cacheWrite }),
   };
+}
+
+function additionsOf(text: string): ProviderAdditions | undefined {
+  try {
+    return requestAdditions(JSON.parse(text) as unknown);
+  } catch {
+    return undefined;
+  }
 }

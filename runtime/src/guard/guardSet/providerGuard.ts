@@ -4,6 +4,7 @@
  * interface. Generic in the backend, which the guard only names: what a backend is and how it
  * is reached is the provider layer's.
  */
+import type { ProviderAdditions } from '../../../../contract/src/spend/callCost.ts';
 import type { StoreReport } from '../../../../contract/src/reporting/storeReport.ts';
 import type { BreakerView, RateLimiterView } from './guardViews.ts';
 import type { BreakerReport } from '../../../../contract/src/reporting/breakerReport.ts';
@@ -30,6 +31,8 @@ export interface BudgetRequest {
   readonly maxTokens?: number;
   /** The longest prompt-cache lifetime the request's `cache_control` asks for, if any. */
   readonly cacheWrite?: '5m' | '1h' | undefined;
+  /** What the provider adds to the request and bills itself (callCost.ts); absent: nothing. */
+  readonly additions?: ProviderAdditions | undefined;
 }
 
 /** What the guard needs of a backend: its name, which names its breakers. */

@@ -132,7 +132,7 @@ export class EventStreamTranscoder implements StreamTranscoder {
     }
     const type = typeof event.type === 'string' ? event.type : 'unknown';
     const data = JSON.stringify(event);
-    this.events.noted(type, data);
+    this.events.noted(type, data, Buffer.byteLength(data));
     const sse = Buffer.from(`event: ${type}\ndata: ${data}\n\n`, 'utf8');
     this.#write(sse, 0, sse.length);
   }
@@ -158,6 +158,7 @@ export class EventStreamTranscoder implements StreamTranscoder {
     this.events.noted(
       known.name,
       known.wantsJson ? out.toString('utf8', at + room, at + room + length) : undefined,
+      length,
     );
     const prefix = known.prefix;
     if (prefix.length !== room) out.copyWithin(at + prefix.length, at + room, at + room + length);

@@ -1,0 +1,238 @@
+/**
+ * A budget's settled spend against what the provider billed: three real runtime processes with
+ * their budgets in a real redis-server, the simulator behind them keeping its own log of what
+ * it billed for every call (streams cut by their client, plain calls whose caller left), and
+ * the real SDK (no retries) as the client. Each test prices the simulator's log with the
+ * agent's prices, as the runtime does, and holds the runtime to two promises: what it settles
+ * is never less than what was billed, and a budget's settled spend never passes its limit.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import Anthropic from '@anthropic-ai/sdk';
+import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
+import { waitFor } from '../support/waitFor.ts';
+import {
+  PRICING,
+  budgetAgent,
+  sdk,
+  type BudgetAgent,
+  type StoredAccount,
+} from '../support/budgetStoreFixture.ts';
+import type { BilledCall } from '../support/simulator.ts';
+import { PRIMARY_MODEL } from '../support/standaloneRuntime.ts';
+
+const book = priceBook(PRICING);
+
+/** What the simulator billed for `calls`, priced with the agent's prices, in picodollars. */
+function billedPico(calls: readonly BilledCall[]): bigint {
+  let pico = 0n;
+  for (const call of calls) {
+    const cost = callCost(call.model, call.usage, book);
+    if (!cost.priced) throw new Error(cost.message);
+    pico += cost.picoUsd;
+  }
+  return pico;
+}
+
+/** The one account, once every reservation is settled or released. */
+async function settledAccount(agent: BudgetAgent): Promise<StoredAccount> {
+  return waitFor(
+    async () => {
+      const [account] = await agent.accounts();
+      return account !== undefined && account.reservedPico === 0n && account;
+    },
+    { description: 'every reservation settled in Redis', timeoutMs: 10_000 },
+  );
+}
+
+/**
+ * Runs `calls` and answers what they added to the budget's settled spend and what the
+ * simulator billed for them (once it has billed `expected` calls).
+ */
+async function settledAndBilled(
+  agent: BudgetAgent,
+  expected: number,
+  calls: () => Promise<unknown>,
+): Promise<{ settled: bigint; billed: bigint; log: BilledCall[] }> {
+  const before = (await agent.accounts())[0]?.spentPico ?? 0n;
+  await agent.sim.resetBilled();
+  await calls();
+  const log = await waitFor(
+    async () => {
+      const billed = await agent.sim.billed();
+      return billed.length >= expected && billed;
+    },
+    { description: `the simulator billed ${String(expected)} calls`, timeoutMs: 10_000 },
+  );
+  // Settled after the provider has billed: the runtime settles once the attempt has ended.
+  const after = await waitFor(
+    async () => {
+      const account = await settledAccount(agent);
+      return account.spentPico > before && account;
+    },
+    { description: 'the call settled in Redis', timeoutMs: 10_000 },
+  ).catch(() => settledAccount(agent));
+  return { settled: after.spentPico - before, billed: billedPico(log), log };
+}
+
+/** A prompt long enough that the answer (which echoes it) takes many events. */
+const LONG_PROMPT = 'Tell me about the sea, its tides and its weather. '.repeat(6);
+
+const longRequest = {
+  model: PRIMARY_MODEL,
+  max_tokens: 512,
+  messages: [{ role: 'user' as const, content: LONG_PROMPT }],
+};
+
+/** Streams `longRequest` and hangs up when `type` arrives; resolves once the SDK gave up. */
+async function streamUntil(url: string, type: string): Promise<void> {
+  const stream = sdk(url).messages.stream(longRequest);
+  try {
+    for await (const event of stream) {
+      if (event.type === type) {
+        stream.controller.abort();
+        break;
+      }
+    }
+  } catch {
+    // the abort, as the SDK reports it
+  }
+}
+
+describe('what a budget settles against what the provider billed', () => {
+  let s: BudgetAgent;
+  beforeAll(async () => {
+    s = await budgetAgent({
+      spec: { budgets: [{ name: 'daily', period: 'Day', usd: '1' }] },
+      // A plain answer takes 300 ms to begin, so that its caller can leave before it does.
+      sim: { latencyMs: 300 },
+      change: (doc) => {
+        doc.streamIdleTimeoutMs = 1_000;
+      },
+    });
+  });
+  afterAll(async () => {
+    await s.stop();
+  });
+
+  it.each(['content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta'])(
+    'settles a stream its client hangs up on at %s at no less than the provider billed',
+    async (type) => {
+      const { settled, billed, log } = await settledAndBilled(s, 1, () =>
+        streamUntil(s.urls[0] ?? '', type),
+      );
+      expect(log[0]?.stream).toBe(true);
+      expect(billed).toBeGreaterThan(0n);
+      expect(settled).toBeGreaterThanOrEqual(billed);
+    },
+  );
+
+  it('settles a stream the provider cuts after content began at no less than it billed', async () => {
+    await s.sim.setFault({ drop: true, inStream: 'after-content', count: 1 });
+    const { settled, billed, log } = await settledAndBilled(s, 1, () =>
+      sdk(s.urls[0] ?? '')
+        .messages.stream(longRequest)
+        .finalMessage()
+        .catch(() => undefined),
+    );
+    expect(log[0]?.ending).toBe('provider_cut');
+    expect(settled).toBeGreaterThanOrEqual(billed);
+  });
+
+  it('settles a stream that stalls past the idle timeout at no less than the provider billed', async () => {
+    await s.sim.setFault({ hang: true, inStream: 'after-content', count: 1 });
+    const { settled, billed, log } = await settledAndBilled(s, 1, () =>
+      sdk(s.urls[0] ?? '')
+        .messages.stream(longRequest)
+        .finalMessage()
+        .catch(() => undefined),
+    );
+    expect(log[0]?.ending).toBe('provider_cut');
+    expect(settled).toBeGreaterThanOrEqual(billed);
+  });
+
+  it('settles a plain call whose caller leaves before the answer at no less than the provider billed', async () => {
+    const { settled, billed, log } = await settledAndBilled(s, 1, async () => {
+      const controller = new AbortController();
+      const call = sdk(s.urls[0] ?? '')
+        .messages.create(longRequest, { signal: controller.signal })
+        .catch(() => undefined);
+      setTimeout(() => {
+        controller.abort();
+      }, 100);
+      await call;
+    });
+    expect(log[0]?.ending).toBe('client_left');
+    expect(settled).toBeGreaterThanOrEqual(billed);
+  });
+
+  it('refuses web_search without max_uses with a 400 that says to set max_uses', async () => {
+    const refused = await sdk(s.urls[0] ?? '')
+      .messages.create({
+        ...longRequest,
+        tools: [{ type: 'web_search_20250305', name: 'web_search' }],
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(refused).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((refused as Error).message).toMatch(
+      /server tool web_search has no max_uses: set max_uses to bound its fees/,
+    );
+  });
+
+  it('settles the searches of web_search with max_uses, fees included, at no less than billed', async () => {
+    const { settled, billed, log } = await settledAndBilled(s, 2, async () => {
+      const client = sdk(s.urls[0] ?? '');
+      const request = {
+        ...longRequest,
+        tools: [{ type: 'web_search_20250305' as const, name: 'web_search' as const, max_uses: 2 }],
+      };
+      await client.messages.create(request);
+      await client.messages.stream(request).finalMessage();
+    });
+    expect(log.map((c) => c.usage.server_tool_use?.web_search_requests)).toEqual([2, 2]);
+    expect(settled).toBeGreaterThanOrEqual(billed);
+  });
+});
+
+describe('a tight dollar budget and a request with one tool', () => {
+  const LIMIT_PICO = 10_000_000_000n; // a cent
+  let s: BudgetAgent;
+  beforeAll(async () => {
+    s = await budgetAgent({ spec: { budgets: [{ name: 'daily', period: 'Day', usd: '0.01' }] } });
+  });
+  afterAll(async () => {
+    await s.stop();
+  });
+
+  it('never settles past the budget, called one at a time until refused, nor less than billed', async () => {
+    const client = sdk(s.urls[0] ?? '');
+    const request = {
+      model: PRIMARY_MODEL,
+      max_tokens: 1,
+      tools: [
+        {
+          name: 'lookup',
+          description: 'Looks a word up in the dictionary.',
+          input_schema: { type: 'object' as const, properties: { word: { type: 'string' } } },
+        },
+      ],
+      messages: [{ role: 'user' as const, content: 'What does ebb mean?' }],
+    };
+    let served = 0;
+    let refusal: unknown;
+    for (let i = 0; i < 60 && refusal === undefined; i++) {
+      await client.messages.create(request).then(
+        () => served++,
+        (err: unknown) => (refusal = err),
+      );
+    }
+    expect(refusal).toBeInstanceOf(Anthropic.RateLimitError);
+    const account = await settledAccount(s);
+    const billed = billedPico(await s.sim.billed());
+    expect(served).toBeGreaterThan(1);
+    expect(account.spentPico).toBeGreaterThanOrEqual(billed);
+    expect(account.spentPico).toBeLessThanOrEqual(LIMIT_PICO);
+  });
+});
