@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { SseUsageTap, usageOf, usageOfAnswer } from './sseUsage.ts';
+import { SseUsageTap, settledUsage, usageOf, usageOfAnswer } from './sseUsage.ts';
 
 const event = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 
@@ -180,5 +180,88 @@ describe('usageOfAnswer', () => {
     ],
   ])('reads %s', (_name, text, expected) => {
     expect(usageOfAnswer(text)).toEqual(expected);
+  });
+});
+
+describe('what a stream settles at when it ends before its final usage', () => {
+  const start = event('message_start', {
+    type: 'message_start',
+    message: { id: 'msg_2', usage: { input_tokens: 40, output_tokens: 1 } },
+  });
+  const toolStart = event('content_block_start', {
+    type: 'content_block_start',
+    index: 1,
+    content_block: { type: 'tool_use', id: 'toolu_1', name: 'lookup', input: {} },
+  });
+  const text = (piece: string) =>
+    event('content_block_delta', {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'text_delta', text: piece },
+    });
+  const json = (piece: string) =>
+    event('content_block_delta', {
+      type: 'content_block_delta',
+      index: 1,
+      delta: { type: 'input_json_delta', partial_json: piece },
+    });
+  const delta = event('message_delta', {
+    type: 'message_delta',
+    delta: { stop_reason: 'tool_use' },
+    usage: { output_tokens: 12, server_tool_use: { web_search_requests: 2 } },
+  });
+  // Each marker's bytes to its line's end: the piece, and the closing quote and braces.
+  const bytesAfter = (piece: string, closers: number) => Buffer.byteLength(piece) + 1 + closers;
+
+  it.each([
+    [
+      'nothing at all: everything unknown',
+      [],
+      { input_tokens: 0, output_tokens: 0, unknown: 'all' },
+    ],
+    [
+      'message_start alone: its input, and server tools unknown',
+      [start],
+      { input_tokens: 40, output_tokens: 1, unknown: 'fees' },
+    ],
+    [
+      'text relayed: no fewer output tokens than its bytes',
+      [start, text('Hello, wörld'), text(' and "more"')],
+      {
+        input_tokens: 40,
+        output_tokens: bytesAfter('Hello, wörld', 2) + bytesAfter(' and \\"more\\"', 2),
+        unknown: 'fees',
+      },
+    ],
+    [
+      'a tool call: its name and input JSON',
+      [start, toolStart, json('{"q":')],
+      {
+        input_tokens: 40,
+        output_tokens: Buffer.byteLength('lookup","input":{}}}') + bytesAfter('{\\"q\\":', 2),
+        unknown: 'fees',
+      },
+    ],
+    [
+      'the final usage: the provider count, server tools included',
+      [start, text('Hi'), delta],
+      { input_tokens: 40, output_tokens: 12, server_tool_use: { web_search_requests: 2 } },
+    ],
+  ])('%s', (_name, events, usage) => {
+    expect(settledUsage(tapped(events))).toEqual(usage);
+  });
+
+  it('counts the same however the stream is cut into chunks', () => {
+    const whole = [start, text('Hello, wörld'), toolStart, json('{"q":"ebb"}')].join('');
+    const bytes = Buffer.from(whole);
+    const byByte = new SseUsageTap();
+    for (let i = 0; i < bytes.length; i++) byByte.push(bytes.subarray(i, i + 1));
+    expect(byByte.outputAtMost).toBe(tapped([whole]).outputAtMost);
+    expect(byByte.outputAtMost).toBeGreaterThan(0);
+  });
+
+  it('settles nothing for a provider error event before message_start', () => {
+    const error = event('error', { type: 'error', error: { type: 'overloaded_error' } });
+    expect(settledUsage(tapped([error]))).toEqual({ input_tokens: 0, output_tokens: 0 });
   });
 });

@@ -1,0 +1,83 @@
+import { describe, expect, it } from '@jest/globals';
+import type {
+  BudgetSettings,
+  ModelPriceSettings,
+} from '../../../contract/src/policy/policyDocument.ts';
+import type { PlannedCall } from '../../../contract/src/spend/callCost.ts';
+import { ManualClock } from '../../../test/support/manualClock.ts';
+import { BudgetLedger } from './budgetLedger.ts';
+import type { TokenUsage } from './tokenBudget.ts';
+
+/** $1 per million input tokens, $5 per million output: 10⁶ and 5 × 10⁶ picodollars a token. */
+const PRICES: ModelPriceSettings = {
+  model: 'test-model',
+  inputMicroUsdPerMTok: 1_000_000,
+  outputMicroUsdPerMTok: 5_000_000,
+  cacheWrite5mMicroUsdPerMTok: 1_250_000,
+  cacheWrite1hMicroUsdPerMTok: 2_000_000,
+  cacheReadMicroUsdPerMTok: 100_000,
+};
+const DAILY: BudgetSettings = {
+  name: 'daily',
+  period: 'Day',
+  limitMicroUsd: 10_000_000,
+  per: 'Agent',
+  onExhausted: 'Refuse',
+  warnAtPercent: 80,
+};
+/** 1,000 tokens in and 100 out, and up to three web searches: 10⁹ + 5 × 10⁸ + 3 × 10¹⁰. */
+const PLANNED: PlannedCall = {
+  inputTokens: 1_000,
+  maxTokens: 100,
+  additions: { serverToolUses: { web_search: 3 } },
+};
+const WORST = 1_000_000_000n + 500_000_000n + 30_000_000_000n;
+
+/** What one call spends once its attempts' usage is noted and it settles. */
+function spentAfter(attempts: readonly TokenUsage[]): bigint | undefined {
+  const ledger = new BudgetLedger({
+    name: 'agent',
+    clock: new ManualClock(Date.parse('2026-11-27T12:00:00Z')),
+    spend: { shareOf: 1, timeZone: 'UTC', budgets: [DAILY] },
+    pricing: [PRICES],
+    shareOf: 1,
+    leaseMs: 60_000,
+  });
+  const ticket = ledger.reserve({ model: 'test-model', planned: PLANNED });
+  if (ticket === undefined) throw new Error('expected a reservation');
+  attempts.forEach((usage, i) => {
+    ticket.note(i + 1, 'primary', usage);
+  });
+  ticket.settle();
+  return ledger.account('daily')?.spentPico;
+}
+
+describe('what a call settles at', () => {
+  it.each([
+    [
+      'its usage, each web search at $10 per thousand',
+      [{ inputTokens: 100, outputTokens: 10, webSearchRequests: 2 }],
+      100_000_000n + 50_000_000n + 20_000_000_000n,
+    ],
+    [
+      'its worst case when the provider said nothing of what it billed',
+      [{ inputTokens: 0, outputTokens: 0, unknown: 'all' as const }],
+      WORST,
+    ],
+    [
+      'its usage so far and its server tools at their most uses for a stream cut before its final usage',
+      [{ inputTokens: 100, outputTokens: 10, webSearchRequests: 1, unknown: 'fees' as const }],
+      100_000_000n + 50_000_000n + 30_000_000_000n,
+    ],
+    [
+      'each attempt: one timed out unheard at its worst case, the retry at its usage',
+      [
+        { inputTokens: 0, outputTokens: 0, unknown: 'all' as const },
+        { inputTokens: 100, outputTokens: 10 },
+      ],
+      WORST + 100_000_000n + 50_000_000n,
+    ],
+  ])('%s', (_name, attempts, spent) => {
+    expect(spentAfter(attempts)).toBe(spent);
+  });
+});
