@@ -23,7 +23,7 @@ import type { NewId } from './ids.ts';
 import { messageBody, wireUsage } from './messageBody.ts';
 import { parseMessagesRequest, type MessagesRequest } from './messagesRequest.ts';
 import type { RateLimitBudget } from './rateLimitBudget.ts';
-import { planReply, withCacheUsage, type Reply } from './replyPlan.ts';
+import { planReply, toolUseSystemPromptTokens, withCacheUsage, type Reply } from './replyPlan.ts';
 import type { PromptCache } from './promptCache.ts';
 import { createHash } from 'node:crypto';
 import type { Random } from '../../platform/src/random/random.ts';
@@ -253,7 +253,9 @@ export function handleCountTokens(res: ServerResponse, body: Buffer, newId: NewI
     sendApiError(res, request.error, requestId);
     return;
   }
-  const inputTokens = estimateInputTokens(request.request);
+  // As the API counts it: the tool-use system prompt is part of the input.
+  const inputTokens =
+    estimateInputTokens(request.request) + toolUseSystemPromptTokens(request.request);
   sendJson(res, 200, JSON.stringify({ input_tokens: inputTokens }), { 'request-id': requestId });
 }
 
@@ -315,8 +317,8 @@ interface Playback {
 
 /**
  * Plays `events` (an answer's stream, or its first part before a fault, then `extra`: the
- * fault's error event) and bills what was generated: every event written once the last is,
- * or those whose first byte left before the client went away.
+ * fault's error event) and bills what was generated of the `whole` stream: every event
+ * written once the last is, or those whose first byte left before the client went away.
  */
 function sendStream(
   { res, dialect, headers, ctx, bill }: Playback,
@@ -324,6 +326,7 @@ function sendStream(
   reply: Reply,
   ending: StreamEnding,
   extra: readonly (string | Uint8Array)[] = [],
+  whole: readonly StreamEvent[] = events,
 ): void {
   res.writeHead(200, { ...headers, ...dialect.streamHeaders });
   const encoded = [...dialect.encodeEvents(events, reply), ...extra];
@@ -331,7 +334,7 @@ function sendStream(
   const complete = ending === 'end' && extra.length === 0;
   playStream(res, writes, ending, ctx.clock, (bytes, cut) => {
     if (!cut) {
-      bill(complete ? 'complete' : 'provider_cut', events, events.length);
+      bill(complete ? 'complete' : 'provider_cut', whole, events.length);
       return;
     }
     let generated = 0;
@@ -341,7 +344,7 @@ function sendStream(
       generated++;
       start += Buffer.byteLength(event);
     }
-    bill('client_cut', events, generated);
+    bill('client_cut', whole, generated);
   });
 }
 
@@ -365,17 +368,17 @@ function sendBrokenStream(
     case 'error': {
       stats.recordOutcome(STREAM_ERROR_OUTCOME[action.inStream]);
       const error = dialect.encodeStreamError(injectedError(action), requestId);
-      sendStream(playback, sent, reply, 'end', [error]);
+      sendStream(playback, sent, reply, 'end', [error], events);
       return;
     }
     case 'hang':
       stats.recordOutcome('stream_stalled');
       hold(res, ctx);
-      sendStream(playback, sent, reply, 'stall');
+      sendStream(playback, sent, reply, 'stall', [], events);
       return;
     case 'drop':
       stats.recordOutcome('stream_dropped');
-      sendStream(playback, sent, reply, 'drop');
+      sendStream(playback, sent, reply, 'drop', [], events);
       return;
   }
 }

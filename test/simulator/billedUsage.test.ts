@@ -1,0 +1,103 @@
+/**
+ * The simulator's log of what it billed (`GET /_sim/usage`), read by the real SDK's client
+ * against a simulator process with production pacing: complete answers, streams cut by their
+ * client or by a fault, and a plain call whose caller left.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import { waitFor } from '../support/waitFor.ts';
+
+let sim: SimulatorHandle;
+beforeAll(async () => {
+  sim = await startSimulator({ seed: 50, latencyMs: 200 });
+});
+afterAll(async () => {
+  await sim.stop();
+});
+beforeEach(async () => {
+  await sim.clearFaults();
+  await sim.resetBilled();
+});
+
+const client = () => new Anthropic({ baseURL: sim.url, apiKey: 'test', maxRetries: 0 });
+const request = {
+  model: 'claude-sonnet-4-5',
+  max_tokens: 512,
+  messages: [{ role: 'user' as const, content: 'Tell me about the tides. '.repeat(8) }],
+};
+
+async function oneBilled() {
+  return waitFor(
+    async () => {
+      const [call] = await sim.billed();
+      return call;
+    },
+    { description: 'a billed call', timeoutMs: 5_000 },
+  );
+}
+
+describe('what the simulator bills', () => {
+  it('bills a complete answer its usage, the tool-use system prompt and searches included', async () => {
+    const answer = await client().messages.create({
+      ...request,
+      tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 2 }],
+    });
+    const call = await oneBilled();
+    expect(call).toMatchObject({ ending: 'complete', stream: false });
+    expect(call.usage.input_tokens).toBe(answer.usage.input_tokens);
+    expect(call.usage.server_tool_use?.web_search_requests).toBe(2);
+    const { max_tokens: _unused, ...counted } = request;
+    const plain = await client().messages.countTokens(counted);
+    const withTool = await client().messages.countTokens({
+      ...counted,
+      tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 2 }],
+    });
+    expect(answer.usage.input_tokens - plain.input_tokens).toBe(346);
+    expect(withTool.input_tokens).toBe(answer.usage.input_tokens);
+  });
+
+  it('bills a stream its client hangs up on at content_block_stop all of its output', async () => {
+    const full = await client().messages.create(request);
+    await sim.resetBilled();
+    const stream = client().messages.stream(request);
+    for await (const event of stream) {
+      if (event.type === 'content_block_stop') {
+        stream.controller.abort();
+        break;
+      }
+    }
+    const call = await oneBilled();
+    expect(call).toMatchObject({ ending: 'client_cut', stream: true });
+    expect(call.usage.output_tokens).toBe(full.usage.output_tokens);
+  });
+
+  it('bills a stream a fault cuts after content began its input and the output sent', async () => {
+    const full = await client().messages.create(request);
+    await sim.resetBilled();
+    await sim.setFault({ drop: true, inStream: 'after-content', count: 1 });
+    await client()
+      .messages.stream(request)
+      .finalMessage()
+      .catch(() => undefined);
+    const call = await oneBilled();
+    expect(call.ending).toBe('provider_cut');
+    expect(call.usage.input_tokens).toBe(full.usage.input_tokens);
+    expect(call.usage.output_tokens).toBeGreaterThan(0);
+    expect(call.usage.output_tokens).toBeLessThan(full.usage.output_tokens);
+  });
+
+  it('bills a plain answer whose caller left before it began in full', async () => {
+    const controller = new AbortController();
+    const call = client()
+      .messages.create(request, { signal: controller.signal })
+      .catch(() => undefined);
+    setTimeout(() => {
+      controller.abort();
+    }, 50);
+    await call;
+    const billed = await oneBilled();
+    expect(billed).toMatchObject({ ending: 'client_left', stream: false });
+    expect(billed.usage.output_tokens).toBeGreaterThan(1);
+  });
+});
