@@ -81,3 +81,36 @@ describe('what a call settles at', () => {
     expect(spentAfter(attempts)).toBe(spent);
   });
 });
+
+describe('a call whose cost has no bound', () => {
+  const unbounded: PlannedCall = {
+    inputTokens: 1_000,
+    maxTokens: 100,
+    additions: {
+      unbounded: 'server tool web_search has no max_uses: set max_uses to bound its fees',
+    },
+  };
+  const ledgerWith = (onExhausted: BudgetSettings['onExhausted']) =>
+    new BudgetLedger({
+      name: 'agent',
+      clock: new ManualClock(Date.parse('2026-11-27T12:00:00Z')),
+      spend: { shareOf: 1, timeZone: 'UTC', budgets: [{ ...DAILY, onExhausted }] },
+      pricing: [PRICES],
+      shareOf: 1,
+      leaseMs: 60_000,
+    });
+
+  it('is refused under Refuse, saying what to set', () => {
+    expect(() => ledgerWith('Refuse').reserve({ model: 'test-model', planned: unbounded })).toThrow(
+      /set max_uses to bound its fees/,
+    );
+  });
+
+  it('goes under Shadow, and what it reported is counted', () => {
+    const ledger = ledgerWith('Shadow');
+    const ticket = ledger.reserve({ model: 'test-model', planned: unbounded });
+    ticket?.note(1, 'primary', { inputTokens: 100, outputTokens: 10, webSearchRequests: 4 });
+    ticket?.settle();
+    expect(ledger.account('daily')?.spentPico).toBe(100_000_000n + 50_000_000n + 40_000_000_000n);
+  });
+});
