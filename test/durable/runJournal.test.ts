@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { createClient, type RedisClientType } from '@redis/client';
-import { countsKey, RunJournal, runKeys } from '../../runtime/src/durable/runJournal.ts';
+import { attemptsKey, countsKey, RunJournal, runKeys } from '../../runtime/src/durable/runJournal.ts';
 import { stepHeader } from '../../runtime/src/durable/journalEntry.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 
@@ -37,17 +37,24 @@ afterAll(async () => {
 const OWNER_A = 'key-one:owner-a';
 const OWNER_B = 'key-one:owner-b';
 
-/** Plays `calls` (kind and request) as one attempt, completing each live step. */
-async function attempt(run: string, calls: readonly [kind: 'model' | 'tool', c: string][]) {
+/**
+ * Plays `calls` (kind and request) as one attempt, completing each live step; `named` is the
+ * attempt's name (none: the calls name no attempt).
+ */
+async function attempt(
+  run: string,
+  calls: readonly [kind: 'model' | 'tool', c: string][],
+  named = '',
+) {
   const verdicts: string[] = [];
   for (const [kind, c] of calls) {
-    const claim = await journal.claim(run, OWNER_A, kind, hash(c));
+    const claim = await journal.claim(run, OWNER_A, kind, hash(c), named);
     verdicts.push(
       claim.verdict === 'live'
         ? `live@${String(claim.position)}${claim.diverged ? ' diverged' : ''}`
         : claim.verdict === 'replay'
           ? `replay@${String(claim.position)}${claim.newAttempt ? ' new attempt' : ''}`
-          : 'forbidden',
+          : claim.verdict,
     );
     if (claim.verdict === 'live')
       await journal.complete(run, claim.position, kind, hash(c), done(kind, c));
@@ -264,5 +271,76 @@ describe('a run journal', () => {
       expect(ttl).toBeGreaterThan(RETENTION_MS - 5_000);
       expect(ttl).toBeLessThanOrEqual(RETENTION_MS);
     }
+  });
+});
+
+describe('a run journal whose calls name their attempt', () => {
+  it('matches a call by its place in the attempt: a first request repeated mid-run is a step of its own', async () => {
+    const run = randomUUID();
+    const polled: ['model' | 'tool', string][] = [
+      ['tool', 's'],
+      ['model', 'a'],
+      ['tool', 'b'],
+      ['tool', 's'],
+      ['model', 'c'],
+    ];
+    expect(await attempt(run, polled, 'first')).toEqual([
+      'live@0',
+      'live@1',
+      'live@2',
+      'live@3',
+      'live@4',
+    ]);
+    // Started again after a crash: the N-th call replays step N, nothing is dropped.
+    expect(await attempt(run, [...polled, ['tool', 'd']], 'second')).toEqual([
+      'replay@0 new attempt',
+      'replay@1',
+      'replay@2',
+      'replay@3',
+      'replay@4',
+      'live@5',
+    ]);
+    expect(await log(run)).toHaveLength(6);
+  });
+
+  it('begins a new attempt at the first step, whatever its first call resembles', async () => {
+    const run = randomUUID();
+    await attempt(run, [['model', 'a'], ['tool', 'b']], 'first');
+    // The second attempt's first call differs from step one: the run diverged there.
+    expect(await attempt(run, [['model', 'x']], 'second')).toEqual(['live@0 diverged']);
+    expect(await log(run)).toEqual([done('model', 'x')]);
+  });
+
+  it('refuses an attempt a newer one superseded: a stale executor never moves the run', async () => {
+    const run = randomUUID();
+    await attempt(run, [['model', 'a'], ['tool', 'b']], 'first');
+    expect(await attempt(run, [['model', 'a']], 'second')).toEqual(['replay@0 new attempt']);
+    expect(await attempt(run, [['tool', 'b'], ['model', 'z']], 'first')).toEqual([
+      'superseded',
+      'superseded',
+    ]);
+    expect(await journal.append(run, OWNER_A, 2, done('model', 'z'), 'first')).toBe(0);
+    expect(await attempt(run, [['tool', 'b'], ['model', 'c']], 'second')).toEqual([
+      'replay@1',
+      'live@2',
+    ]);
+    expect(await log(run)).toEqual([done('model', 'a'), done('tool', 'b'), done('model', 'c')]);
+  });
+
+  it('appends at the live tail of its own attempt only', async () => {
+    const run = randomUUID();
+    await attempt(run, [['model', 'a']], 'first');
+    expect(await journal.append(run, OWNER_A, 1, done('model', 'b'), 'other')).toBe(0);
+    expect(await journal.append(run, OWNER_A, 1, done('model', 'b'), '')).toBe(0);
+    expect(await journal.append(run, OWNER_A, 1, done('model', 'b'), 'first')).toBe(1);
+    expect(await log(run)).toEqual([done('model', 'a'), done('model', 'b')]);
+  });
+
+  it('counts a new attempt that replays as resumed, and keeps its attempts for the retention', async () => {
+    const run = randomUUID();
+    await attempt(run, [['model', 'a']], 'first');
+    await attempt(run, [['model', 'a']], 'second');
+    expect(await client.hGetAll(countsKey(PREFIX, run))).toEqual({ resumed: '1', replayed: '1' });
+    expect(await client.pTTL(attemptsKey(PREFIX, run))).toBeGreaterThan(RETENTION_MS - 5_000);
   });
 });

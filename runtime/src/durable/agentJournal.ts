@@ -19,10 +19,18 @@ import { isRefused, journaledToolCall, toolRequest, unknownOutcome } from './dur
 
 /** A journal refused the run (another key's): the loop cannot go on. */
 export class RunRefusedError extends Error {
-  constructor(message: string) {
+  /** The run went on as a newer attempt (taken over): this execution is a stale one. */
+  readonly superseded: boolean;
+
+  constructor(message: string, superseded = false) {
     super(message);
     this.name = 'RunRefusedError';
+    this.superseded = superseded;
   }
+}
+
+export function isSuperseded(err: unknown): boolean {
+  return err instanceof RunRefusedError && err.superseded;
 }
 
 export interface AgentJournalDeps {
@@ -51,7 +59,7 @@ export class RunJournalOfAgent implements AgentJournal, ToolJournal {
     const begun = await durable.begin(this.#run, 'model', canonicalJson(body));
     switch (begun.action) {
       case 'refused':
-        throw new RunRefusedError(begun.message);
+        throw new RunRefusedError(begun.message, begun.status === 409);
       case 'replay': {
         const answer = begun.answer;
         if (answer.kind !== 'model' || answer.stream) return live();
@@ -116,7 +124,7 @@ export class RunJournalOfAgent implements AgentJournal, ToolJournal {
         },
       },
     );
-    if (isRefused(answer)) throw new RunRefusedError(answer.refused);
+    if (isRefused(answer)) throw new RunRefusedError(answer.refused, answer.status === 409);
     return asBlock(answer, toolUseId);
   }
 }

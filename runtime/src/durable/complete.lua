@@ -11,7 +11,8 @@ local ttl = tonumber(ARGV[4])
 if ARGV[3] == '' then
   if position == redis.call('LLEN', KEYS[1]) - 1 then
     redis.call('RPOP', KEYS[1])
-    redis.call('SET', KEYS[2], position, 'PX', ttl)
+    local _, attempt = cursorOf(redis.call('GET', KEYS[2]))
+    redis.call('SET', KEYS[2], cursorText(position, attempt), 'PX', ttl)
   end
   return 1
 end

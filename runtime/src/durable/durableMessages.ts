@@ -90,7 +90,12 @@ export async function beginModelStep(
   const begun = await ctx.durable.begin(run, 'model', canonicalJson(body));
   switch (begun.action) {
     case 'refused':
-      sendError(reply, refusal(403, 'permission_error', begun.message));
+      sendError(
+        reply,
+        begun.status === 409
+          ? refusal(409, 'invalid_request_error', begun.message)
+          : refusal(403, 'permission_error', begun.message),
+      );
       return 'answered';
     case 'replay': {
       if (begun.answer.kind !== 'model') return undefined;

@@ -24,6 +24,8 @@ import type { DurableReport } from '../../../contract/src/reporting/durableRepor
 import type { RunsDocument } from '../../../contract/src/reporting/runsListing.ts';
 
 export const RUN_ID_HEADER = 'breakwater-run-id';
+/** Names the attempt a call belongs to: one value per start of the agent (runJournal.ts). */
+export const RUN_ATTEMPT_HEADER = 'breakwater-run-attempt';
 const RUN_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Client keys whose owner and fingerprint are kept: a runtime's callers are a handful. */
 const MAX_KNOWN_CALLERS = 256;
@@ -35,6 +37,11 @@ export interface RunRef {
   readonly owner: string;
   /** The audit trail's fingerprint of the key. */
   readonly client: string | undefined;
+  /**
+   * The attempt this call belongs to: its calls are matched with the journal by their place in
+   * it. Undefined: the call named none, and a restart is known by its first request.
+   */
+  readonly attempt?: string;
 }
 
 /** A step this call claimed and must complete (or abandon). */
@@ -53,7 +60,8 @@ export type Begun =
   | { readonly action: 'replay'; readonly answer: StepAnswer }
   /** The journal holds this call started and never completed. */
   | { readonly action: 'unknown'; readonly step: ClaimedStep }
-  | { readonly action: 'refused'; readonly message: string };
+  /** 403: another key's run; 409: the call's attempt was superseded by a newer one. */
+  | { readonly action: 'refused'; readonly status: 403 | 409; readonly message: string };
 
 export type RunHeader =
   { readonly ok: true; readonly run: RunRef } | { readonly ok: false; readonly message: string };
@@ -137,7 +145,14 @@ export class DurableRuns {
         ok: false,
         message: `header Breakwater-Run-Id must be 1 to 128 letters, digits or . _ : -, got ${JSON.stringify(id)}`,
       };
-    return { ok: true, run: { id, ...this.#callerOf(connection.cipher, caller) } };
+    const attempt = headers[RUN_ATTEMPT_HEADER];
+    if (attempt !== undefined && (typeof attempt !== 'string' || !RUN_ID.test(attempt)))
+      return {
+        ok: false,
+        message: `header Breakwater-Run-Attempt must be 1 to 128 letters, digits or . _ : -, got ${JSON.stringify(attempt)}`,
+      };
+    const owner = this.#callerOf(connection.cipher, caller);
+    return { ok: true, run: { id, ...owner, ...(attempt === undefined ? {} : { attempt }) } };
   }
 
   /**
@@ -201,23 +216,33 @@ export class DurableRuns {
       return { action: 'live' };
     }
     const match = connection.cipher.match(request);
-    const tailKey = `${run.owner}|${run.id}`;
+    const tailKey = tailOf(run);
     const atTail = kind === 'model' || repeatable ? this.#tails.take(tailKey, match) : undefined;
     if (atTail !== undefined)
       return { action: 'live', step: { run, position: atTail, kind, match, atTail: true } };
-    const claim = await this.#link.within(connection.journal.claim(run.id, run.owner, kind, match));
+    const claim = await this.#link.within(
+      connection.journal.claim(run.id, run.owner, kind, match, run.attempt),
+    );
     if (claim === undefined) return { action: 'live' };
     this.#link.recovered();
-    if (claim.verdict !== 'forbidden')
-      this.#tails.claimed(tailKey, claim.position, match, claim.verdict === 'live');
+    if (claim.verdict === 'superseded') {
+      this.#tails.forget(tailKey);
+      return {
+        action: 'refused',
+        status: 409,
+        message: `run ${run.id} was started again as another attempt: attempt ${run.attempt ?? ''} may no longer continue it`,
+      };
+    }
     if (claim.verdict === 'forbidden') {
       this.#deps.metrics.refused.inc();
       this.#deps.audit.record({ event: 'run_refused', run: run.id, step: 0, client: run.client });
       return {
         action: 'refused',
+        status: 403,
         message: `run ${run.id} was started with another client key: only that key may continue or replay it`,
       };
     }
+    this.#tails.claimed(tailKey, claim.position, match, claim.verdict === 'live');
     const step: ClaimedStep = { run, position: claim.position, kind, match };
     if (claim.verdict === 'live') {
       if (claim.diverged) this.#diverged(run, claim.position);
@@ -251,11 +276,11 @@ export class DurableRuns {
     const { run } = step;
     if (step.atTail === true) {
       const appended = await this.#link.within(
-        connection.journal.append(run.id, run.owner, step.position, entry),
+        connection.journal.append(run.id, run.owner, step.position, entry, run.attempt),
       );
       if (appended === 1) return;
       // The run moved on elsewhere (or expired): this answer is placed as any call's is.
-      this.#tails.forget(`${run.owner}|${run.id}`);
+      this.#tails.forget(tailOf(run));
       if (appended === 0) await this.#claimAndComplete(connection, step, answer);
       return;
     }
@@ -271,7 +296,7 @@ export class DurableRuns {
   ): Promise<void> {
     const { run } = step;
     const claim = await this.#link.within(
-      connection.journal.claim(run.id, run.owner, step.kind, step.match),
+      connection.journal.claim(run.id, run.owner, step.kind, step.match, run.attempt),
     );
     if (claim?.verdict !== 'live') return;
     if (claim.diverged) this.#diverged(run, claim.position);
@@ -287,7 +312,7 @@ export class DurableRuns {
     if (connection === undefined) return;
     if (step.atTail === true) {
       // Nothing was written; the next call claims its step.
-      this.#tails.forget(`${step.run.owner}|${step.run.id}`);
+      this.#tails.forget(tailOf(step.run));
       return;
     }
     // The call already failed and is not journaled either way: a store that cannot drop the
@@ -327,6 +352,11 @@ export class DurableRuns {
       listRuns(connection.client, { prefix, retentionMs, limit, now: this.#deps.clock.now() }),
     );
   }
+}
+
+/** Where this replica left a run's attempt (runTails.ts). */
+function tailOf(run: RunRef): string {
+  return `${run.owner}|${run.id}|${run.attempt ?? ''}`;
 }
 
 /**

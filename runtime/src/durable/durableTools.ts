@@ -15,9 +15,10 @@ import type { McpServerLink } from '../mcp/mcpServerLink.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import type { DurableRuns, RunHeader, RunRef } from './durableRuns.ts';
 
-/** A durable call the journal refused: another key's run. */
+/** A durable call the journal refused: another key's run (403), or a superseded attempt (409). */
 export interface RefusedRun {
   readonly refused: string;
+  readonly status?: 403 | 409;
 }
 
 export class DurableTools {
@@ -82,7 +83,7 @@ export async function journaledToolCall(
   const begun = await runs.begin(run, 'tool', request, call.mayCallAgain());
   switch (begun.action) {
     case 'refused':
-      return { refused: begun.message };
+      return { refused: begun.message, status: begun.status };
     case 'replay':
       if (begun.answer.kind !== 'tool') return call.live();
       call.replayed?.();

@@ -16,6 +16,7 @@ import {
   type AgentRunRecord,
   type AgentRunRequest,
 } from './agentRunStore.ts';
+import { isSuperseded } from './agentJournal.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import type { DurableRuns, RunRef } from './durableRuns.ts';
 import { LeaseKeeper, type LeaseStore } from './leaseKeeper.ts';
@@ -191,6 +192,8 @@ export class OwnedRuns {
     try {
       outcome = await executor(run, record, signal);
     } catch (err) {
+      // A newer execution superseded this one: it records the run's end.
+      if (isSuperseded(err)) return undefined;
       outcome = { error: { status: 500, type: 'api_error', message: messageOf(err) } };
     }
     // Given up here (lease lost, stopping): whoever holds the lease finishes and records it.

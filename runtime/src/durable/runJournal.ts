@@ -1,19 +1,24 @@
 /**
- * A run's journal in Redis: three keys per run under the agent's prefix, with the run id as
- * the Redis Cluster hash tag so one script sees all three —
+ * A run's journal in Redis: the keys of one run under the agent's prefix, with the run id as
+ * the Redis Cluster hash tag so one script sees them all —
  *
- *   <prefix>:{<run>}:log     the steps, in order (journalEntry.ts)
- *   <prefix>:{<run>}:cursor  the next step the run's current attempt expects
- *   <prefix>:{<run>}:owner   the fingerprint of the client key that started the run
+ *   <prefix>:{<run>}:log       the steps, in order (journalEntry.ts)
+ *   <prefix>:{<run>}:cursor    the next step the run's current attempt expects, and that attempt
+ *   <prefix>:{<run>}:owner     the fingerprint of the client key that started the run
+ *   <prefix>:{<run>}:attempts  the attempts the run has had (those that named one)
  *
- * Each call claims its step atomically (claim.lua): the step under the cursor when the request
- * is the same (replay); the journal's first step when the cursor is elsewhere and the request
- * is the first one's — a restarted agent begins again from step one, and that call starts a
- * new attempt whose cursor runs from there; otherwise a new step at the end, the rest of the
- * journal dropped when the cursor was not at its end (the run diverged). A tool call found a
- * few steps later in the same stretch of tool steps (parallel calls, another order) is swapped
- * into the cursor's place. Every write sets the keys to expire `retention` after it.
- */
+ * Each call claims its step atomically (claim.lua), by its place in its attempt: the N-th call
+ * of an attempt is matched with step N. A call of an attempt the cursor does not hold begins
+ * that attempt at step one (a run executed again, an agent restarted); a call of an attempt a
+ * newer one replaced is refused (superseded), so a stale executor never moves the run. The step
+ * under the cursor is replayed when the request is the same; otherwise a new step is written at
+ * the end, the rest of the journal dropped when the cursor was not at its end (the run
+ * diverged). A tool call found a few steps later in the same stretch of tool steps (parallel
+ * calls, another order) is swapped into the cursor's place. A call that names no attempt (a
+ * team's own agent without `Breakwater-Run-Attempt`) is matched as before attempts were named:
+ * a request equal to the journal's first step, the cursor elsewhere, begins a new attempt.
+ * Every write sets the keys to expire `retention` after it.
+  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RedisClientType } from '@redis/client';
@@ -28,12 +33,14 @@ function load(name: string, prelude: readonly string[] = []): LuaScript {
   return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-const CLAIM_SCRIPT = load('claim', ['owner']);
-const COMPLETE_SCRIPT = load('complete');
-const APPEND_SCRIPT = load('append', ['owner']);
+const CLAIM_SCRIPT = load('claim', ['owner', 'cursor']);
+const COMPLETE_SCRIPT = load('complete', ['cursor']);
+const APPEND_SCRIPT = load('append', ['owner', 'cursor']);
 
 export type Claim =
   | { readonly verdict: 'forbidden' }
+  /** The call's attempt was replaced by a newer one: it may not move the run. */
+  | { readonly verdict: 'superseded' }
   | {
       readonly verdict: 'replay';
       readonly position: number;
@@ -54,6 +61,9 @@ export function runKeys(prefix: string, run: string): string[] {
   return [`${base}:log`, `${base}:cursor`, `${base}:owner`];
 }
 
+/** The attempts a run has had, each named by its caller (claim.lua). */
+export const attemptsKey = (prefix: string, run: string): string => `${prefix}:{${run}}:attempts`;
+
 /** The run's event counts (replayed, resumed, diverged), which its claims keep (claim.lua). */
 export const countsKey = (prefix: string, run: string): string => `${prefix}:{${run}}:counts`;
 
@@ -68,17 +78,29 @@ export class RunJournal {
     this.#retentionMs = retentionMs;
   }
 
-  async claim(run: string, owner: string, kind: StepKind, match: string): Promise<Claim> {
-    const keys = [...runKeys(this.#prefix, run), countsKey(this.#prefix, run)];
+  /** `attempt` names the call's attempt; '' when it names none (claim.lua). */
+  async claim(
+    run: string,
+    owner: string,
+    kind: StepKind,
+    match: string,
+    attempt = '',
+  ): Promise<Claim> {
+    const keys = [
+      ...runKeys(this.#prefix, run),
+      countsKey(this.#prefix, run),
+      attemptsKey(this.#prefix, run),
+    ];
     const reply = (await sendScript(this.#client, CLAIM_SCRIPT, keys, [
       owner,
       kind === 'model' ? 'm' : 't',
       match,
       String(this.#retentionMs),
       stepHeader(kind, 'started', match),
+      attempt,
     ])) as [string, number, string, number];
     const [verdict, position, entry, flag] = reply;
-    if (verdict === 'forbidden') return { verdict };
+    if (verdict === 'forbidden' || verdict === 'superseded') return { verdict };
     if (verdict === 'replay') return { verdict, position, entry, newAttempt: flag === 1 };
     return { verdict: 'live', position, diverged: flag === 1 };
   }
@@ -102,15 +124,22 @@ export class RunJournal {
 
   /**
    * Appends a done step at `position` when the run's journal and cursor both end there (a
-   * repeatable call at the run's live tail: no claim was needed). 1 written, 0 the run moved on
-   * (claim it instead), -1 another owner's.
+   * repeatable call at the run's live tail: no claim was needed) for the same attempt. 1 written,
+   * 0 the run moved on (claim it instead), -1 another owner's.
    */
-  async append(run: string, owner: string, position: number, entry: string): Promise<number> {
+  async append(
+    run: string,
+    owner: string,
+    position: number,
+    entry: string,
+    attempt = '',
+  ): Promise<number> {
     const reply = await sendScript(this.#client, APPEND_SCRIPT, runKeys(this.#prefix, run), [
       owner,
       String(position),
       entry,
       String(this.#retentionMs),
+      attempt,
     ]);
     return Number(reply);
   }

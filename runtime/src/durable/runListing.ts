@@ -98,7 +98,7 @@ async function readRun(
   const counts = new Map<string, number>();
   for (let i = 0; i + 1 < countList.length; i += 2)
     counts.set(countList[i] ?? '', Number(countList[i + 1]));
-  const cursor = Math.min(Number(cursorText), steps);
+  const cursor = Math.min(Number.parseInt(cursorText, 10), steps);
   const lastStepMs = now - Math.max(0, retentionMs - pttl);
   const recent = now - lastStepMs < ACTIVE_RUN_WINDOW_MS;
   // `<key id>:pods` (owner.lua), or 'pods' from before key ids.

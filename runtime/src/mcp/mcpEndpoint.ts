@@ -198,7 +198,9 @@ export class McpEndpoint {
         const mapping =
           named?.ok === false
             ? badRequest(result.refused)
-            : refusal(403, 'permission_error', result.refused);
+            : result.status === 409
+              ? refusal(409, 'invalid_request_error', result.refused)
+              : refusal(403, 'permission_error', result.refused);
         res.writeHead(mapping.status, { 'content-type': 'application/json' });
         res.end(errorBody(mapping));
         return;

@@ -5,9 +5,10 @@
  * what was done and goes on from there. A run has no caller waiting on a connection: it ends
  * with `/v1/agent/invoke`'s answer, or the error that answer would have been.
  */
+import { randomUUID } from 'node:crypto';
 import { runAgent, type AgentResult } from '../agent/agentLoop.ts';
 import { InvocationTools } from '../agent/agentTools.ts';
-import { RunJournalOfAgent } from '../durable/agentJournal.ts';
+import { isSuperseded, RunJournalOfAgent } from '../durable/agentJournal.ts';
 import type { RunExecutor } from '../durable/ownedRuns.ts';
 import { failureOf } from '../provider/anthropic/errorClassification.ts';
 import type { RouteOptions } from '../provider/modelRouter.ts';
@@ -78,9 +79,11 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
       record.traceparent === undefined ? {} : { traceparent: record.traceparent },
       { 'breakwater.run': run.id, 'gen_ai.request.model': doc.model.name },
     );
+    // Each execution is an attempt of its own: its calls are matched with the journal by their
+    // place in it, and one superseded by a newer execution (a takeover) can no longer move it.
     const journal = new RunJournalOfAgent(
       { durable: ctx.durable, durableMetrics: ctx.durableMetrics, active },
-      run,
+      { ...run, attempt: randomUUID() },
       (kind) => {
         recordReplayedStep(traced, kind);
       },
@@ -148,6 +151,8 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
       endSpan(traced.span, 200);
       return { result: invokeAnswer(result) };
     } catch (err) {
+      // Superseded: whoever executes the run now records its end, not this stale execution.
+      if (isSuperseded(err)) throw err;
       const mapping = mapFailure(err, failureOf(err, ctx.clock.now()));
       endSpan(traced.span, mapping.status, err);
       return { error: { status: mapping.status, type: mapping.type, message: mapping.message } };
