@@ -333,6 +333,37 @@ describe('/v1/agent/invoke with Idempotency-Key', () => {
     }
   });
 
+  it('reused with another body is refused with 422 naming the key, and runs nothing', async () => {
+    const rt = await runtime();
+    const key = `order-${randomUUID()}`;
+    const headers = { 'idempotency-key': key };
+    const first = { input: 'File the tickets: use tool tools__file_ticket 1 times.' };
+    expect((await api(rt, '/v1/agent/invoke', { body: first, headers })).status).toBe(200);
+    const requests = (await sim.stats()).requests;
+
+    const other = await api(rt, '/v1/agent/invoke', {
+      body: { input: 'File the tickets: use tool tools__file_ticket 2 times.' },
+      headers,
+    });
+    // The same body in another key order and spacing is the same request.
+    const same = await fetch(`${rt.runtime.url}/v1/agent/invoke`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY_A, 'content-type': 'application/json', ...headers },
+      body: `{ "input" : ${JSON.stringify(first.input)} }`,
+    });
+
+    expect(other.status).toBe(422);
+    expect(other.body).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error' },
+    });
+    expect(JSON.stringify(other.body)).toContain(`Idempotency-Key \\"${key}\\"`);
+    expect(same.status).toBe(200);
+    expect(same.headers.get('x-breakwater-replayed')).toBe('true');
+    expect((await sim.stats()).requests).toBe(requests);
+    expect(mcp.calls.get('file_ticket')).toBe(1);
+  });
+
   it('is refused with stream, naming the field and the fix', async () => {
     const rt = await runtime();
     const refused = await api(rt, '/v1/agent/invoke', {

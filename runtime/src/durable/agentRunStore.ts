@@ -36,6 +36,11 @@ export interface AgentRunRecord {
    * after a take-over too, is a span of that trace.
    */
   readonly traceparent?: string;
+  /**
+   * For a run named by an `Idempotency-Key`: the SHA-256 of the canonical JSON of the body it
+   * was started with, so the key reused with another body is refused (agentRunsRoute.ts).
+   */
+  readonly bodyDigest?: string;
   readonly finishedAt?: number;
   /** A completed run's answer: `/v1/agent/invoke`'s JSON. */
   readonly result?: unknown;

@@ -117,7 +117,11 @@ export class OwnedRuns {
   }
 
   /** Records a new run, takes its lease and executes it; not when it exists or cannot be kept. */
-  async start(run: RunRef, request: AgentRunRequest, traceparent?: string): Promise<Started> {
+  async start(
+    run: RunRef,
+    request: AgentRunRequest,
+    { traceparent, bodyDigest }: { readonly traceparent?: string; readonly bodyDigest?: string } = {},
+  ): Promise<Started> {
     const store = await this.#connectedStore();
     if (store === undefined) return { started: false, reason: 'unavailable' };
     const record: AgentRunRecord = {
@@ -127,6 +131,7 @@ export class OwnedRuns {
       request,
       startedAt: this.#deps.clock.now(),
       ...(traceparent === undefined ? {} : { traceparent }),
+      ...(bodyDigest === undefined ? {} : { bodyDigest }),
     };
     try {
       if (!(await store.create(run.id, record))) return { started: false, reason: 'exists' };

@@ -12,6 +12,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CallerIdentity } from '../access/callerIdentity.ts';
+import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
 import type { AgentRunRecord, AgentRunRequest } from '../durable/agentRunStore.ts';
 import { REPLAYED_HEADER } from '../durable/durableMessages.ts';
 import type { RunRef } from '../durable/durableRuns.ts';
@@ -72,7 +73,9 @@ async function startRun(
   )
     return;
   const run: RunRef = { id: randomUUID(), owner, client: caller.fingerprint };
-  const started = await ctx.ownedRuns.start(run, runRequest(checked), traceparentOf(request));
+  const started = await ctx.ownedRuns.start(run, runRequest(checked), {
+    traceparent: traceparentOf(request),
+  });
   if (!started.started) {
     sendError(reply, storeUnavailable());
     return;
@@ -179,12 +182,18 @@ export async function invokeAsRun(
   } catch {
     return false;
   }
+  const bodyDigest = digestOf(request.body);
   if (view !== undefined) {
-    answerRecorded(reply, id, view.record);
+    if (view.record.bodyDigest !== undefined && view.record.bodyDigest !== bodyDigest)
+      sendError(reply, keyReused(key));
+    else answerRecorded(reply, id, view.record);
     return true;
   }
   const run: RunRef = { id, owner, client: caller.fingerprint };
-  const started = await ctx.ownedRuns.start(run, runRequest(checked), traceparentOf(request));
+  const started = await ctx.ownedRuns.start(run, runRequest(checked), {
+    traceparent: traceparentOf(request),
+    bodyDigest,
+  });
   if (!started.started) {
     if (started.reason === 'unavailable') return false;
     sendError(reply, inProgress(id));
@@ -208,6 +217,19 @@ export async function invokeAsRun(
       refusal(outcome.error.status, errorType(outcome.error.type), outcome.error.message),
     );
   return true;
+}
+
+/** What an Idempotency-Key is bound to: the body's canonical JSON (key order, spacing aside). */
+function digestOf(body: unknown): string {
+  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+}
+
+function keyReused(key: string) {
+  return refusal(
+    422,
+    'invalid_request_error',
+    `Idempotency-Key ${JSON.stringify(key)} was used with another request body: a key names one request; send that body again, or use a new key for this one`,
+  );
 }
 
 function answerRecorded(reply: FastifyReply, id: string, record: AgentRunRecord): void {
