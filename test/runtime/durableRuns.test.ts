@@ -109,6 +109,29 @@ describe('a run killed mid-way', () => {
   );
 });
 
+describe('a run that polls with the same call mid-run', () => {
+  it('is matched by place, not taken for a restart: killed after its third step and resumed, every effect once', async () => {
+    const run = randomUUID();
+    const agentEnv = { POLL: '1', ATTEMPT: '1' };
+    const first = startAgent(rt.runtime.url, run, { ...agentEnv, STOP_AFTER: '3' });
+    await first.step(3);
+    await first.kill();
+    await killRuntime(rt);
+    rt = await durableRuntime(setup());
+
+    const steps = await finished(startAgent(rt.runtime.url, run, agentEnv));
+
+    expect(steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect([...effectsByStep('file_ticket').entries()].sort()).toEqual(
+      [1, 2, 3, 4, 5, 6].map((step) => [step, 1]),
+    );
+    expect((await sim.stats()).requests).toBe(6);
+    // The first attempt's ten steps (four polls, three model calls, three tickets) replayed.
+    expect(await metric('agent_durable_replayed_calls_total', { kind: 'tool' })).toBe(7);
+    expect(await metric('agent_durable_runs_total', { outcome: 'diverged' })).toBe(0);
+  });
+});
+
 describe('a run that asks for something else', () => {
   it('diverges at its third step, where the prompt holds the time, and finishes live', async () => {
     const run = randomUUID();

@@ -7,8 +7,11 @@
  *
  * Environment: RUNTIME_URL, API_KEY, RUN_ID, TOOL (file_ticket), STEPS (6), STREAM (1: stream
  * every model call), STOP_AFTER (hang after this many steps, until killed), TIME_AT (put the
- * time into this step's prompt, as agents that diverge do).
+ * time into this step's prompt, as agents that diverge do), POLL (1: ask `echo` "status?"
+ * before the first step and after each, the same call every time, as an agent that polls
+ * does), ATTEMPT (1: name this process's attempt with Breakwater-Run-Attempt, a new id per start).
  */
+import { randomUUID } from 'node:crypto';
 import Anthropic from '@anthropic-ai/sdk';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -23,8 +26,12 @@ const stream = env['STREAM'] === '1';
 const stopAfter = Number(env['STOP_AFTER'] ?? Infinity);
 const timeAt = Number(env['TIME_AT'] ?? 0);
 const model = env['MODEL'] ?? '';
+const poll = env['POLL'] === '1';
 
-const headers = { 'Breakwater-Run-Id': run };
+const headers = {
+  'Breakwater-Run-Id': run,
+  ...(env['ATTEMPT'] === '1' ? { 'Breakwater-Run-Attempt': randomUUID() } : {}),
+};
 const anthropic = new Anthropic({
   baseURL: url,
   apiKey: key,
@@ -38,7 +45,13 @@ await mcp.connect(
   }),
 );
 
+/** The same request every time: its step in the journal is told apart by its place alone. */
+async function status(): Promise<void> {
+  if (poll) await mcp.callTool({ name: 'echo', arguments: { text: 'status?' } });
+}
+
 let previous = 'nothing yet';
+await status();
 for (let step = 1; step <= steps; step++) {
   const when = step === timeAt ? ` The time is ${new Date().toISOString()}.` : '';
   const request = {
@@ -70,6 +83,7 @@ for (let step = 1; step <= steps; step++) {
   });
   const content = result.content as { type: string; text?: string }[];
   previous = content.map((c) => c.text ?? '').join(' ');
+  await status();
   process.stdout.write(
     `${JSON.stringify({ step, messageId: message.id, isError: result.isError === true, text: previous })}\n`,
   );
