@@ -1,0 +1,104 @@
+/**
+ * A reference model of one run's journal and lease, pure and small enough to read at a glance,
+ * for the property tests (test/durable/journalProperties.test.ts) to hold the real scripts
+ * (runtime/src/durable/claim.lua, complete.lua, lease.lua) against. It says what each claim
+ * must answer and what the journal must hold afterwards; the lease part says who may hold the
+ * run. No clock: a lease lapses when the test makes it lapse (by Redis's clock, in the real
+ * store), and the model is told.
+ */
+import { stepHeader, type StepKind } from '../../runtime/src/durable/journalEntry.ts';
+
+/** One step as the journal holds it: its header, and the answer once done. */
+export interface ModelStep {
+  readonly kind: StepKind;
+  readonly match: string;
+  readonly entry: string;
+}
+
+export type ModelClaim =
+  | { readonly verdict: 'superseded' }
+  | { readonly verdict: 'replay'; readonly position: number; readonly entry: string }
+  | { readonly verdict: 'live'; readonly position: number; readonly diverged: boolean };
+
+/** Tool calls made in parallel may come in another order: this many later steps are looked at. */
+const SWAP_WINDOW = 16;
+
+export class JournalModel {
+  steps: ModelStep[] = [];
+  #cursor = 0;
+  #attempt = '';
+  readonly #attempts = new Set<string>();
+
+  /** What claim.lua answers the call `kind`/`match` of `attempt` (a named one). */
+  claim(kind: StepKind, match: string, attempt: string): ModelClaim {
+    let cursor = this.#cursor;
+    if (attempt !== this.#attempt) {
+      if (this.#attempts.has(attempt)) return { verdict: 'superseded' };
+      this.#attempts.add(attempt);
+      this.#attempt = attempt;
+      cursor = 0;
+    }
+    cursor = Math.min(cursor, this.steps.length);
+    const same = (step: ModelStep | undefined) => step?.kind === kind && step.match === match;
+    if (cursor < this.steps.length) {
+      const here = this.steps[cursor];
+      if (same(here) && here !== undefined) {
+        this.#cursor = cursor + 1;
+        return { verdict: 'replay', position: cursor, entry: here.entry };
+      }
+      if (kind === 'tool' && here?.kind === 'tool') {
+        const last = Math.min(this.steps.length - 1, cursor + SWAP_WINDOW);
+        for (let at = cursor + 1; at <= last; at++) {
+          const later = this.steps[at];
+          if (later === undefined || later.kind !== 'tool') break;
+          if (same(later)) {
+            this.steps[at] = here;
+            this.steps[cursor] = later;
+            this.#cursor = cursor + 1;
+            return { verdict: 'replay', position: cursor, entry: later.entry };
+          }
+        }
+      }
+    }
+    const diverged = cursor < this.steps.length;
+    this.steps = this.steps.slice(0, cursor);
+    this.steps.push({ kind, match, entry: stepHeader(kind, 'started', match) });
+    this.#cursor = this.steps.length;
+    return { verdict: 'live', position: this.steps.length - 1, diverged };
+  }
+
+  /** What complete.lua does: the answer over the step's started marker, if it is still there. */
+  complete(position: number, kind: StepKind, match: string, entry: string): boolean {
+    const step = this.steps[position];
+    if (step?.entry !== stepHeader(kind, 'started', match)) return false;
+    this.steps[position] = { kind, match, entry };
+    return true;
+  }
+}
+
+/** Who holds a run's lease, by the model: lapsed only when the test made it lapse. */
+export class LeaseModel {
+  holder: string | undefined;
+  lapsed = false;
+
+  /** lease.lua's acquire: granted unless another replica holds it unlapsed. */
+  acquire(replica: string): boolean {
+    if (this.holder !== undefined && this.holder !== replica && !this.lapsed) return false;
+    this.holder = replica;
+    this.lapsed = false;
+    return true;
+  }
+
+  /** lease.lua's renew: the holder's, lapsed or not. */
+  renew(replica: string): boolean {
+    if (this.holder !== replica) return false;
+    this.lapsed = false;
+    return true;
+  }
+
+  release(replica: string): void {
+    if (this.holder !== replica) return;
+    this.holder = undefined;
+    this.lapsed = false;
+  }
+}
