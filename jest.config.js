@@ -44,6 +44,7 @@ export const LOCAL_FILES = [
   'test/runtime/cacheAffinityFailback.test.ts',
   'test/runtime/durableAgentRuns.test.ts',
   'test/runtime/durableManifests.test.ts',
+  'test/runtime/durableRunOwnership.test.ts',
   'test/runtime/durableRuns.test.ts',
   'test/runtime/durableRunsListing.test.ts',
   'test/runtime/malformedInput.test.ts',
