@@ -66,7 +66,10 @@ afterAll(async () => {
 type Call = readonly [kind: StepKind, request: 'a' | 'b' | 'c'];
 type Runtime = (typeof RUNTIMES)[number] | typeof DRAINER;
 type Move =
-  | { readonly move: 'start' | 'claim' | 'effect' | 'complete' | 'kill'; readonly on: Runtime }
+  | {
+      readonly move: 'start' | 'claim' | 'effect' | 'fail' | 'complete' | 'kill';
+      readonly on: Runtime;
+    }
   | { readonly move: 'lapse' | 'store-restart' };
 
 /** A run's calls: few distinct requests, so calls repeat, the first one too, mid-run. */
@@ -82,6 +85,7 @@ const moves = fc.array(
     { weight: 3, arbitrary: runtime.map((on) => ({ move: 'effect' as const, on })) },
     { weight: 4, arbitrary: runtime.map((on) => ({ move: 'complete' as const, on })) },
     { weight: 1, arbitrary: runtime.map((on) => ({ move: 'kill' as const, on })) },
+    { weight: 1, arbitrary: runtime.map((on) => ({ move: 'fail' as const, on })) },
     { weight: 1, arbitrary: fc.constant({ move: 'lapse' as const }) },
   ),
   { minLength: 10, maxLength: 60 },
@@ -132,6 +136,7 @@ async function execute(
   const leases = (replica: string, ms = LONG_LEASE_MS) =>
     new RunLeases(client, PREFIX, replica, ms, (op) => op);
   const log = () => client.lRange(runKeys(PREFIX, run)[0] ?? '', 0, -1);
+  const attempt = (execution: Execution) => (named ? execution.attempt : '');
 
   async function play(move: Move): Promise<void> {
     if (finished) return;
@@ -171,10 +176,9 @@ async function execute(
         if (execution === undefined || execution.pending !== undefined) return;
         const index = execution.index;
         const [kind, request] = calls[index] ?? ['model', 'a'];
-        const attempt = named ? execution.attempt : '';
-        const claim = await journal.claim(run, OWNER, kind, hash(request), attempt);
+        const claim = await journal.claim(run, OWNER, kind, hash(request), attempt(execution));
         if (named) {
-          const expected = model.claim(kind, hash(request), attempt);
+          const expected = model.claim(kind, hash(request), execution.attempt);
           expect(claim.verdict === 'replay' ? { ...claim, newAttempt: undefined } : claim).toEqual(
             expected.verdict === 'replay' ? { ...expected, newAttempt: undefined } : expected,
           );
@@ -207,6 +211,17 @@ async function execute(
         if (calls[pending.index]?.[0] === 'tool') effects[pending.index]++;
         pending.effected = true;
         return;
+      }
+      case 'fail': {
+        // A live model call that failed: its marker is dropped, and the call is made again.
+        const pending = execution?.pending;
+        if (execution === undefined || pending?.mode !== 'live') return;
+        const [kind, request] = calls[pending.index] ?? ['tool', 'a'];
+        if (kind !== 'model') return;
+        await journal.abandon(run, pending.position, kind, hash(request), attempt(execution));
+        if (named) model.abandon(pending.position, kind, hash(request), execution.attempt);
+        delete execution.pending;
+        break;
       }
       case 'complete': {
         const pending = execution?.pending;

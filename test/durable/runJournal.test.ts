@@ -327,6 +327,21 @@ describe('a run journal whose calls name their attempt', () => {
     expect(await log(run)).toEqual([done('model', 'a'), done('tool', 'b'), done('model', 'c')]);
   });
 
+  it('leaves a failed call’s marker that a newer attempt has reached, for that attempt to answer', async () => {
+    const run = randomUUID();
+    const stale = await journal.claim(run, OWNER_A, 'model', hash('a'), 'first');
+    // Taken over meanwhile: the new attempt finds the call started, and answers it.
+    const found = await journal.claim(run, OWNER_A, 'model', hash('a'), 'second');
+    await journal.abandon(run, 0, 'model', hash('a'), 'first');
+    const answered = await journal.complete(run, 0, 'model', hash('a'), done('model', 'a'));
+
+    expect(stale).toMatchObject({ verdict: 'live', position: 0 });
+    expect(found).toMatchObject({ verdict: 'replay', position: 0 });
+    expect(answered).toBe(true);
+    expect(await attempt(run, [['tool', 'b']], 'second')).toEqual(['live@1']);
+    expect(await log(run)).toEqual([done('model', 'a'), done('tool', 'b')]);
+  });
+
   it('appends at the live tail of its own attempt only', async () => {
     const run = randomUUID();
     await attempt(run, [['model', 'a']], 'first');

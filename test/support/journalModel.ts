@@ -67,6 +67,20 @@ export class JournalModel {
     return { verdict: 'live', position: this.steps.length - 1, diverged };
   }
 
+  /**
+   * A failed live call's marker dropped (complete.lua with no answer): only while it is the
+   * journal's last step and the cursor is still this attempt's, just past it — a marker another
+   * attempt has since reached is left for that attempt to answer.
+   */
+  abandon(position: number, kind: StepKind, match: string, attempt: string): void {
+    const step = this.steps[position];
+    if (step?.entry !== stepHeader(kind, 'started', match)) return;
+    if (position !== this.steps.length - 1) return;
+    if (this.#attempt !== attempt || this.#cursor !== position + 1) return;
+    this.steps.pop();
+    this.#cursor = position;
+  }
+
   /** What complete.lua does: the answer over the step's started marker, if it is still there. */
   complete(position: number, kind: StepKind, match: string, entry: string): boolean {
     const step = this.steps[position];

@@ -318,7 +318,15 @@ export class DurableRuns {
     // The call already failed and is not journaled either way: a store that cannot drop the
     // marker leaves a started step, which a replay treats as an unknown outcome.
     await this.#link
-      .deadline(connection.journal.abandon(step.run.id, step.position, step.kind, step.match))
+      .deadline(
+        connection.journal.abandon(
+          step.run.id,
+          step.position,
+          step.kind,
+          step.match,
+          step.run.attempt,
+        ),
+      )
       .catch(() => undefined);
   }
 

@@ -18,7 +18,7 @@
  * team's own agent without `Breakwater-Run-Attempt`) is matched as before attempts were named:
  * a request equal to the journal's first step, the cursor elsewhere, begins a new attempt.
  * Every write sets the keys to expire `retention` after it.
-  */
+ */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RedisClientType } from '@redis/client';
@@ -145,12 +145,19 @@ export class RunJournal {
   }
 
   /** Drops a failed call's started marker while it is the last step (the caller will ask again). */
-  async abandon(run: string, position: number, kind: StepKind, match: string): Promise<void> {
+  async abandon(
+    run: string,
+    position: number,
+    kind: StepKind,
+    match: string,
+    attempt = '',
+  ): Promise<void> {
     await sendScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
       String(position),
       stepHeader(kind, 'started', match),
       '',
       String(this.#retentionMs),
+      attempt,
     ]);
   }
 }
