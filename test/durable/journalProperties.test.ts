@@ -70,7 +70,8 @@ type Move =
       readonly move: 'start' | 'claim' | 'effect' | 'fail' | 'complete' | 'kill';
       readonly on: Runtime;
     }
-  | { readonly move: 'lapse' | 'store-restart' };
+  | { readonly move: 'lapse' }
+  | { readonly move: 'store-restart' };
 
 /** A run's calls: few distinct requests, so calls repeat, the first one too, mid-run. */
 const script = fc.array(
@@ -132,14 +133,16 @@ async function execute(
   const executions = new Map<Runtime, Execution>();
   const effects = calls.map(() => 0);
   let attempts = 0;
-  let finished = false;
+  /** Set by the move that completes the script's last call. */
+  const progress = { finished: false };
+  const finished = () => progress.finished;
   const leases = (replica: string, ms = LONG_LEASE_MS) =>
     new RunLeases(client, PREFIX, replica, ms, (op) => op);
   const log = () => client.lRange(runKeys(PREFIX, run)[0] ?? '', 0, -1);
   const attempt = (execution: Execution) => (named ? execution.attempt : '');
 
   async function play(move: Move): Promise<void> {
-    if (finished) return;
+    if (progress.finished) return;
     saw(move.move);
     if (move.move === 'store-restart') {
       await redis.stop();
@@ -208,7 +211,8 @@ async function execute(
       case 'effect': {
         const pending = execution?.pending;
         if (pending === undefined || pending.mode !== 'live' || pending.effected) return;
-        if (calls[pending.index]?.[0] === 'tool') effects[pending.index]++;
+        if (calls[pending.index]?.[0] === 'tool')
+          effects[pending.index] = (effects[pending.index] ?? 0) + 1;
         pending.effected = true;
         return;
       }
@@ -237,7 +241,7 @@ async function execute(
         delete execution.pending;
         execution.index++;
         if (execution.index === calls.length) {
-          finished = true;
+          progress.finished = true;
           await leases(on).release(run);
           lease.release(on);
         }
@@ -256,16 +260,16 @@ async function execute(
   for (const [at, move] of plan.entries())
     await play(at === restartAt ? { move: 'store-restart' } : move);
   // A last runtime takes the run over and finishes it, uninterrupted.
-  if (!finished) {
+  if (!progress.finished) {
     await play({ move: 'lapse' });
     await play({ move: 'start', on: DRAINER });
-    for (let guard = 0; !finished && guard < calls.length * 4; guard++) {
+    for (let guard = 0; !finished() && guard < calls.length * 4; guard++) {
       await play({ move: 'claim', on: DRAINER });
       await play({ move: 'effect', on: DRAINER });
       await play({ move: 'complete', on: DRAINER });
     }
   }
-  expect(finished).toBe(true);
+  expect(progress.finished).toBe(true);
   const held = await log();
   // Every step kept, at its place; each tool's effect once, or none when its outcome was lost
   // with a killed execution and it was not made again (said so in its answer).
@@ -310,7 +314,7 @@ describe('a run journal under random interleavings of runtimes', () => {
       expect(found.failed).toBe(true);
       // The shrunk case, for the record (bench/results/journal-properties.md).
       process.stdout.write(
-        `no-attempt counterexample (seed ${String(found.seed)}, path ${String(found.counterexample === null ? '' : found.counterexamplePath)}): ${fc.stringify(found.counterexample)}\n`,
+        `no-attempt counterexample (seed ${String(found.seed)}, path ${found.counterexamplePath ?? ''}): ${fc.stringify(found.counterexample)}\n`,
       );
     },
     TIMEOUT_MS,

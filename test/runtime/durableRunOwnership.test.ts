@@ -100,7 +100,7 @@ describe('a run the runtime owns, read with another key', () => {
   it.each(OTHER_KEY_SHAPES)('is not found with the other key as $name', async ({ headers }) => {
     const started = await call('/v1/agent/runs', { 'x-api-key': KEY_A }, { input: 'Say hello.' });
     expect(started.status).toBe(202);
-    const id = String((JSON.parse(started.text) as { id: string }).id);
+    const id = (JSON.parse(started.text) as { id: string }).id;
     const done = await waitFor(
       async () => {
         const view = await call(`/v1/agent/runs/${id}`, { 'x-api-key': KEY_A });
