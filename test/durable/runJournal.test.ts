@@ -7,7 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { createClient, type RedisClientType } from '@redis/client';
-import { attemptsKey, countsKey, RunJournal, runKeys } from '../../runtime/src/durable/runJournal.ts';
+import {
+  attemptsKey,
+  countsKey,
+  RunJournal,
+  runKeys,
+} from '../../runtime/src/durable/runJournal.ts';
 import { stepHeader } from '../../runtime/src/durable/journalEntry.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 
@@ -305,7 +310,14 @@ describe('a run journal whose calls name their attempt', () => {
 
   it('begins a new attempt at the first step, whatever its first call resembles', async () => {
     const run = randomUUID();
-    await attempt(run, [['model', 'a'], ['tool', 'b']], 'first');
+    await attempt(
+      run,
+      [
+        ['model', 'a'],
+        ['tool', 'b'],
+      ],
+      'first',
+    );
     // The second attempt's first call differs from step one: the run diverged there.
     expect(await attempt(run, [['model', 'x']], 'second')).toEqual(['live@0 diverged']);
     expect(await log(run)).toEqual([done('model', 'x')]);
@@ -313,17 +325,36 @@ describe('a run journal whose calls name their attempt', () => {
 
   it('refuses an attempt a newer one superseded: a stale executor never moves the run', async () => {
     const run = randomUUID();
-    await attempt(run, [['model', 'a'], ['tool', 'b']], 'first');
+    await attempt(
+      run,
+      [
+        ['model', 'a'],
+        ['tool', 'b'],
+      ],
+      'first',
+    );
     expect(await attempt(run, [['model', 'a']], 'second')).toEqual(['replay@0 new attempt']);
-    expect(await attempt(run, [['tool', 'b'], ['model', 'z']], 'first')).toEqual([
-      'superseded',
-      'superseded',
-    ]);
+    expect(
+      await attempt(
+        run,
+        [
+          ['tool', 'b'],
+          ['model', 'z'],
+        ],
+        'first',
+      ),
+    ).toEqual(['superseded', 'superseded']);
     expect(await journal.append(run, OWNER_A, 2, done('model', 'z'), 'first')).toBe(0);
-    expect(await attempt(run, [['tool', 'b'], ['model', 'c']], 'second')).toEqual([
-      'replay@1',
-      'live@2',
-    ]);
+    expect(
+      await attempt(
+        run,
+        [
+          ['tool', 'b'],
+          ['model', 'c'],
+        ],
+        'second',
+      ),
+    ).toEqual(['replay@1', 'live@2']);
     expect(await log(run)).toEqual([done('model', 'a'), done('tool', 'b'), done('model', 'c')]);
   });
 

@@ -16,22 +16,7 @@ import type { DurableMetrics } from './durableMetrics.ts';
 import type { DurableRuns, RunRef } from './durableRuns.ts';
 import type { StepKind } from './journalEntry.ts';
 import { isRefused, journaledToolCall, toolRequest, unknownOutcome } from './durableTools.ts';
-
-/** A journal refused the run (another key's): the loop cannot go on. */
-export class RunRefusedError extends Error {
-  /** The run went on as a newer attempt (taken over): this execution is a stale one. */
-  readonly superseded: boolean;
-
-  constructor(message: string, superseded = false) {
-    super(message);
-    this.name = 'RunRefusedError';
-    this.superseded = superseded;
-  }
-}
-
-export function isSuperseded(err: unknown): boolean {
-  return err instanceof RunRefusedError && err.superseded;
-}
+import { RunRefusedError } from './runRefusedError.ts';
 
 export interface AgentJournalDeps {
   readonly durable: DurableRuns;

@@ -16,7 +16,7 @@ import {
   type AgentRunRecord,
   type AgentRunRequest,
 } from './agentRunStore.ts';
-import { isSuperseded } from './agentJournal.ts';
+import { isSuperseded } from './runRefusedError.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import type { DurableRuns, RunRef } from './durableRuns.ts';
 import { LeaseKeeper, type LeaseStore } from './leaseKeeper.ts';
@@ -120,7 +120,10 @@ export class OwnedRuns {
   async start(
     run: RunRef,
     request: AgentRunRequest,
-    { traceparent, bodyDigest }: { readonly traceparent?: string; readonly bodyDigest?: string } = {},
+    {
+      traceparent,
+      bodyDigest,
+    }: { readonly traceparent?: string; readonly bodyDigest?: string } = {},
   ): Promise<Started> {
     const store = await this.#connectedStore();
     if (store === undefined) return { started: false, reason: 'unavailable' };

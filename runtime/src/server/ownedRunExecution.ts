@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { runAgent, type AgentResult } from '../agent/agentLoop.ts';
 import { InvocationTools } from '../agent/agentTools.ts';
-import { isSuperseded, RunJournalOfAgent } from '../durable/agentJournal.ts';
+import { RunJournalOfAgent } from '../durable/agentJournal.ts';
+import { isSuperseded } from '../durable/runRefusedError.ts';
 import type { RunExecutor } from '../durable/ownedRuns.ts';
 import { failureOf } from '../provider/anthropic/errorClassification.ts';
 import type { RouteOptions } from '../provider/modelRouter.ts';
