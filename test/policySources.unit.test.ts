@@ -154,6 +154,7 @@ describe('every policy source on the corpus that uses every reference', () => {
             per: 'Agent',
             onExhausted: 'Refuse',
             warnAtPercent: 80,
+            waitForHeldMs: 5000,
           },
           {
             name: 'per-caller-daily',
@@ -162,6 +163,7 @@ describe('every policy source on the corpus that uses every reference', () => {
             per: 'ClientKey',
             onExhausted: 'Fallback',
             warnAtPercent: 90,
+            waitForHeldMs: 5000,
           },
         ],
       });

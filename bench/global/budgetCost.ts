@@ -242,6 +242,7 @@ function ledger(budgets: boolean): BudgetLedger {
               per: 'Agent',
               onExhausted: 'Refuse',
               warnAtPercent: 80,
+              waitForHeldMs: 5_000,
             },
           ],
         }

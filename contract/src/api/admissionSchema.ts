@@ -1791,6 +1791,18 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                   maximum: 100,
                   default: 80,
                 },
+                waitForHeld: {
+                  type: 'string',
+                  maxLength: 32,
+                  pattern: '^([0-9]+([.][0-9]+)?(ms|s|m|h))+$',
+                  default: '5s',
+                  rules: [
+                    {
+                      rule: "!self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || (duration(self) >= duration('0s') && duration(self) <= duration('1m'))",
+                      message: 'must be between 0s and 1m',
+                    },
+                  ],
+                },
               },
               rules: [
                 {

@@ -496,6 +496,7 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
                 per: 0,
                 onExhausted: 0,
                 warnAtPercent: 0,
+                waitForHeld: 0,
               },
             },
           },

@@ -496,6 +496,13 @@ export const RATE_LIMIT_POLICY_LIMITS = {
   'budgets[].per': { default: 'Agent', enum: ['Agent', 'ClientKey'] },
   'budgets[].onExhausted': { default: 'Refuse', enum: ['Refuse', 'Fallback', 'Shadow'] },
   'budgets[].warnAtPercent': { default: 80, minimum: 1, maximum: 100 },
+  'budgets[].waitForHeld': {
+    default: '5s',
+    maxLength: 32,
+    pattern: '^([0-9]+([.][0-9]+)?(ms|s|m|h))+$',
+    minDuration: '0s',
+    maxDuration: '1m',
+  },
 } as const;
 /** The values of the enumerations every kind shares (common.defs.json). */
 export const COMMON_ENUMS = {

@@ -186,6 +186,7 @@ export const DOCUMENT_FIELDS = {
         per: as('budgets[].per'),
         onExhausted: as('budgets[].onExhausted'),
         warnAtPercent: as('budgets[].warnAtPercent'),
+        waitForHeldMs: ms('budgets[].waitForHeld'),
       },
     },
   },

@@ -11,6 +11,7 @@ const monthly: BudgetSettings = {
   per: 'Agent',
   onExhausted: 'Refuse',
   warnAtPercent: 80,
+  waitForHeldMs: 0,
 };
 const price = (model: string): ModelPriceSettings => ({
   model,

@@ -266,6 +266,7 @@ describe('computeAgentStatus', () => {
           per: 'Agent' as const,
           onExhausted: 'Refuse' as const,
           warnAtPercent: 80,
+          waitForHeldMs: 0,
         },
       ],
     };

@@ -17,6 +17,7 @@ const budget = (over: Partial<BudgetSettings> = {}): BudgetSettings => ({
   per: 'Agent',
   onExhausted: 'Refuse',
   warnAtPercent: 80,
+  waitForHeldMs: 0,
   ...over,
 });
 const policy = (b: BudgetSettings = budget()): SpendPolicy => ({ budgets: [b], timeZone: 'UTC' });

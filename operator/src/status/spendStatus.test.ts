@@ -22,6 +22,7 @@ const budget = (over: Partial<BudgetSettings> = {}): BudgetSettings => ({
   per: 'Agent',
   onExhausted: 'Refuse',
   warnAtPercent: 80,
+  waitForHeldMs: 0,
   ...over,
 });
 const ledgerOf = (pico: bigint, samples: SpendLedger['samples'] = []): SpendLedger => ({

@@ -15,6 +15,7 @@ function withBudgets(pers: readonly BudgetSettings['per'][]): PolicyDocument {
     per,
     onExhausted: 'Refuse',
     warnAtPercent: 80,
+    waitForHeldMs: 5000,
   }));
   return {
     ...doc,

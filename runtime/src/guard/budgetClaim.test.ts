@@ -45,6 +45,7 @@ const daily = (patch: Partial<BudgetSettings> = {}): BudgetSettings => ({
   per: 'Agent',
   onExhausted: 'Refuse',
   warnAtPercent: 80,
+  waitForHeldMs: 0,
   ...patch,
 });
 
@@ -257,6 +258,7 @@ describe('budgets decided by the store', () => {
     await limiter.admitWithStore(clock.now(), undefined, claim());
     expect(ledger.refusals().get('daily')).toEqual({
       exhausted: 0,
+      busy: 0,
       unpriced: 0,
       fallback: 0,
       shadow: 1,

@@ -83,6 +83,11 @@ export class BudgetClaim<C> implements StoreBudgetClaim, BudgetHold {
     return this.#decision;
   }
 
+  /** Decided on the replica's share: the ledger's reservation, until settled. */
+  get localTicket(): BudgetTicket | undefined {
+    return this.#decision === 'local' ? this.#ticket : undefined;
+  }
+
   held(verdict: StoreBudgetVerdict): void {
     this.#decision = 'store';
     this.#ticket = this.#host.mirror(this);

@@ -47,6 +47,7 @@ function budget(patch: Partial<BudgetSettings> & { noDollars?: true } = {}): Bud
     per: 'Agent',
     onExhausted: 'Refuse',
     warnAtPercent: 80,
+    waitForHeldMs: 0,
     ...fields,
   };
   if (noDollars === undefined) return made;
@@ -118,6 +119,7 @@ describe('a budget ledger', () => {
     expect(l.account('monthly')).toMatchObject({ spentPico: 600_000_000_000n, reservedPico: 0n });
     expect(l.refusals().get('monthly')).toEqual({
       exhausted: 1,
+      busy: 0,
       unpriced: 0,
       fallback: 0,
       shadow: 0,
@@ -286,6 +288,7 @@ describe('a budget ledger', () => {
     expect(l.account('monthly')?.spentPico).toBe(5n * WORST);
     expect(l.refusals().get('monthly')).toEqual({
       exhausted: 0,
+      busy: 0,
       unpriced: 0,
       fallback: 0,
       shadow: 5,

@@ -52,9 +52,16 @@ import {
   type BudgetSeed,
   type BudgetSpendReport,
 } from './budgetSpendRecord.ts';
-import { BudgetClaim, reservationId, type BudgetSettler, type ClaimHost } from './budgetClaim.ts';
+import {
+  BudgetClaim,
+  reservationId,
+  type BudgetHold,
+  type BudgetSettler,
+  type ClaimHost,
+} from './budgetClaim.ts';
 import { exhaustedError } from './budgetRefusal.ts';
-import { OpenReservations } from './budgetLeases.ts';
+import { OpenReservations, firstLeaseMs, renewedLeaseMs } from './budgetLeases.ts';
+import type { StoreBudgetRenewal } from './rateLimitStore.ts';
 import { remainingOf, type BudgetRemaining } from './budgetRemaining.ts';
 import { BudgetTallies, type BudgetRefusals, type SpendByTarget } from './budgetTallies.ts';
 import {
@@ -71,7 +78,11 @@ export interface BudgetLedgerOptions {
   readonly pricing?: readonly ModelPriceSettings[] | undefined;
   /** Replicas that hold a share each; every limit is divided by it. */
   readonly shareOf: number;
-  /** How long a reservation holds its worst case unsettled. */
+  /**
+   * The longest a call can take (every attempt's timeout and backoff, the longest stream): a
+   * reservation's lease is this, capped at LEASE_CAP_MS and renewed while the call runs
+   * (budgetLeases.ts), never past it.
+   */
   readonly leaseMs: number;
 }
 
@@ -121,14 +132,17 @@ export class BudgetLedger {
       claim.context.budgets.forEach((budget, i) => {
         const state = verdict.accounts[i]?.state;
         if (state === 'shadowOver') this.#tallies.refused(budget.name).shadow++;
-        // A Fallback budget's refusal is counted by what became of the call (`fellBack`).
-        if (state === 'refuses' && budget.onExhausted !== 'Fallback')
-          this.#tallies.refused(budget.name).exhausted++;
       });
       this.#seen.saw(claim, verdict);
     },
-    refusal: (claim, verdict) => refusedByStore(this.name, claim, verdict, this.#clock.now()),
+    refusal: (claim, verdict) => {
+      const error = refusedByStore(this.name, claim, verdict, this.#clock.now());
+      if (!claim.context.quiet) this.counted(error);
+      return error;
+    },
   };
+  /** Calls waiting for a reservation to be settled or released (`whenReleased`). */
+  #releaseWaiters: (() => void)[] = [];
   /** Seeded spend by account key, and per ClientKey budget what a key not yet seen starts from. */
   readonly #seeds = new SpendSeeds();
 
@@ -185,7 +199,7 @@ export class BudgetLedger {
    * for a model without a price under a dollar budget that is not Shadow, BudgetExhaustedError
    * when it does not fit a budget that is not Shadow. Undefined when no budget applies.
    */
-  reserve(call: BudgetCall): BudgetTicket | undefined {
+  reserve(call: BudgetCall, quiet = false): BudgetTicket | undefined {
     const budgets = this.#budgets;
     if (budgets.length === 0) return undefined;
     const now = this.#clock.now();
@@ -202,8 +216,6 @@ export class BudgetLedger {
         this.#tallies.refused(budget.name).shadow++;
         continue;
       }
-      // A Fallback budget's refusal is counted by what became of the call (`fellBack`).
-      if (budget.onExhausted !== 'Fallback') this.#tallies.refused(budget.name).exhausted++;
       fallback &&= budget.onExhausted === 'Fallback';
       refusal ??= exhaustedError({
         agent: this.name,
@@ -216,7 +228,9 @@ export class BudgetLedger {
       });
     }
     if (refusal !== undefined) {
-      throw refusal.withFallback(fallback);
+      const error = refusal.withFallback(fallback);
+      if (!quiet) this.counted(error);
+      throw error;
     }
     budgets.forEach((budget, i) => {
       accounts[i] = this.#keep(budget, accounts[i] as Account, call.clientKey);
@@ -231,11 +245,76 @@ export class BudgetLedger {
       accounts,
       this.#book,
       { pico, tokens },
-      now + this.#leaseMs,
+      now + firstLeaseMs(this.#leaseMs),
       call.planned,
     );
-    this.#open.add(ticket);
+    this.#open.add(ticket, now + this.#leaseMs);
     return ticket;
+  }
+
+  /**
+   * Counts a refusal the caller got (budget_rejected_total): busy or exhausted, under the
+   * budget it names. A Fallback budget's refusal is counted by what became of the call
+   * (`fellBack`).
+   */
+  counted(error: BudgetExhaustedError): void {
+    if (error.fallback) return;
+    this.#tallies.refused(error.budget)[error.reason]++;
+  }
+
+  /**
+   * Renews the leases of calls still running (GuardSet's timer, every RENEW_EVERY_MS): a
+   * reservation held here goes on at once; those the store holds are answered, for one
+   * renewal script call for them all. None goes past its call's own bound.
+   */
+  renew(holds: Iterable<BudgetHold>): StoreBudgetRenewal[] {
+    const now = this.#clock.now();
+    this.#open.lapse(now);
+    const inStore: StoreBudgetRenewal[] = [];
+    for (const hold of holds) {
+      if (hold instanceof BudgetTicket) {
+        this.#open.renew(hold, now);
+        continue;
+      }
+      if (!(hold instanceof BudgetClaim)) continue;
+      const claim = hold as BudgetClaim<ClaimContext>;
+      const local = claim.localTicket;
+      if (local !== undefined) this.#open.renew(local, now);
+      else if (claim.decision === 'store') {
+        const leaseMs = renewedLeaseMs(now, claim.context.boundAt);
+        if (leaseMs > 0)
+          inStore.push({
+            accounts: claim.request.accounts,
+            reservationId: claim.request.reservationId,
+            leaseMs,
+          });
+      }
+    }
+    return inStore;
+  }
+
+  /** When a reservation held here lapses (tests, /debug); undefined once it is closed. */
+  leaseEndsAt(ticket: BudgetTicket): number | undefined {
+    return this.#open.endsAt(ticket);
+  }
+
+  /**
+   * Resolves when a reservation held here is next settled or released, or when `cancel` is
+   * called: a busy budget's call waits for it before asking again.
+   */
+  whenReleased(): { readonly released: Promise<void>; readonly cancel: () => void } {
+    let wake: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    this.#releaseWaiters.push(wake);
+    return {
+      released,
+      cancel: () => {
+        this.#releaseWaiters = this.#releaseWaiters.filter((w) => w !== wake);
+        wake();
+      },
+    };
   }
 
   /**
@@ -244,7 +323,11 @@ export class BudgetLedger {
    * `settler` takes its settlement. UnpricedModelError as `reserve`; undefined when no budget
    * applies.
    */
-  claim(call: BudgetCall, settler: BudgetSettler): BudgetClaim<ClaimContext> | undefined {
+  claim(
+    call: BudgetCall,
+    settler: BudgetSettler,
+    quiet = false,
+  ): BudgetClaim<ClaimContext> | undefined {
     const budgets = this.#budgets;
     if (budgets.length === 0) return undefined;
     const now = this.#clock.now();
@@ -254,11 +337,12 @@ export class BudgetLedger {
     const request = {
       accounts: budgets.map((b, i) => storeAccount(this.name, b, accounts[i] as Account)),
       reservationId: reservationId(),
-      leaseMs: this.#leaseMs,
+      leaseMs: firstLeaseMs(this.#leaseMs),
       worstPico: pico,
       worstTokens: tokens,
     };
-    return new BudgetClaim(request, { call, budgets, accounts }, this.#claims, settler);
+    const context = { call, budgets, accounts, boundAt: now + this.#leaseMs, quiet };
+    return new BudgetClaim(request, context, this.#claims, settler);
   }
 
   /**
@@ -388,6 +472,10 @@ export class BudgetLedger {
   /** A ticket settled or released (BudgetTicket). */
   closed(ticket: BudgetTicket): void {
     this.#open.closed(ticket);
+    if (this.#releaseWaiters.length === 0) return;
+    const waiters = this.#releaseWaiters;
+    this.#releaseWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /**

@@ -32,6 +32,7 @@ describe('budget metrics', () => {
             per: 'Agent',
             onExhausted: 'Refuse',
             warnAtPercent: 80,
+            waitForHeldMs: 0,
           },
         ],
       },

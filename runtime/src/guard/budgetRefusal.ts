@@ -2,12 +2,17 @@
  * A budget's refusal as the caller gets it (BudgetExhaustedError → 429): the budget, its
  * period, what is spent of what limit, what calls in flight hold, the call's worst case, and
  * when the period resets. The same words whether the replica's share or the store decided.
+ *
+ * Two refusals, told apart: `busy` when spent + this call's worst case fits and only what calls
+ * in flight hold blocks it (a short `retry-after`; GuardSet waits for them first, `waitForHeld`),
+ * and `exhausted` when spent + this call's worst case is over the limit (`retry-after` to the
+ * reset, `x-should-retry: false` unless the reset is a minute away).
  */
 import { formatUsd } from '../../../contract/src/api/usd.ts';
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
 import { PICODOLLARS_PER_USD } from '../../../contract/src/spend/callCost.ts';
-import { BudgetExhaustedError } from './errors.ts';
+import { BudgetExhaustedError, type BudgetRefusalReason } from './errors.ts';
 
 /** What an account held when it refused. */
 export interface RefusingAccount {
@@ -36,6 +41,8 @@ export interface Refusal {
 
 /** How far off a reset may be for a retry to be worth it: SDKs wait at most this long. */
 const RETRY_WINDOW_MS = 60_000;
+/** A busy budget's `retry-after`: calls in flight settle within their answers. */
+export const BUSY_RETRY_AFTER_MS = 1_000;
 
 function usd(pico: bigint): string {
   return formatUsd(pico, PICODOLLARS_PER_USD);
@@ -82,12 +89,20 @@ export function exhaustedError(r: Refusal): BudgetExhaustedError {
     (account.limitPico !== undefined && pico > account.limitPico) ||
     (account.limitTokens !== undefined && tokens > account.limitTokens);
   const untilReset = account.period.endMs - r.now;
-  // Only what calls in flight hold, or the reset, can make room for the same call.
-  const held =
-    (account.limitPico !== undefined && account.reservedPico > 0n) ||
-    (account.limitTokens !== undefined && account.reservedTokens > 0n);
-  const retryHelps = !never && (held || untilReset <= RETRY_WINDOW_MS);
   const resets = new Date(account.period.endMs).toISOString();
+  const reason: BudgetRefusalReason =
+    !never && fitsOnceSettled(account, pico, tokens) ? 'busy' : 'exhausted';
+  if (reason === 'busy') {
+    // Only what calls in flight hold blocks it: their settlements make room, soon.
+    return new BudgetExhaustedError(
+      budget.name,
+      `budget "${budget.name}" (${budget.period}, per ${budget.per}) of ${whose} is busy${share}: ${limits.join('; ')}; it fits once calls in flight settle, retry shortly`,
+      BUSY_RETRY_AFTER_MS,
+      budget.onExhausted === 'Fallback',
+      true,
+      'busy',
+    );
+  }
   const after = never
     ? `; this call's worst case is more than the whole ${share === '' ? 'budget' : 'share'}, so it will not fit after the reset (${resets}) either: lower max_tokens or the input, or raise the budget`
     : `; it resets at ${resets}`;
@@ -96,6 +111,16 @@ export function exhaustedError(r: Refusal): BudgetExhaustedError {
     `budget "${budget.name}" (${budget.period}, per ${budget.per}) of ${whose} is exhausted${share}: ${limits.join('; ')}${after}`,
     untilReset,
     budget.onExhausted === 'Fallback',
-    retryHelps,
+    // Spent + this call is over the limit: only the reset makes room, and only a near one helps.
+    !never && untilReset <= RETRY_WINDOW_MS,
+    'exhausted',
+  );
+}
+
+/** Whether the call fits what is spent alone: what blocks it is only what calls in flight hold. */
+export function fitsOnceSettled(account: RefusingAccount, pico: bigint, tokens: bigint): boolean {
+  return (
+    (account.limitPico === undefined || account.spentPico + pico <= account.limitPico) &&
+    (account.limitTokens === undefined || account.spentTokens + tokens <= account.limitTokens)
   );
 }

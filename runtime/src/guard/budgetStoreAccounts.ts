@@ -26,6 +26,10 @@ interface SeenRemaining {
 /** What the ledger keeps with a claim: the call, and its budgets' accounts on this replica. */
 export interface ClaimContext {
   readonly call: BudgetCall;
+  /** Epoch ms (this replica's clock) the call's own bound ends: no renewal goes past it. */
+  readonly boundAt: number;
+  /** A refusal is counted by the caller once final (a busy budget's call may wait and retry). */
+  readonly quiet: boolean;
   readonly budgets: readonly BudgetSettings[];
   readonly accounts: readonly Account[];
 }

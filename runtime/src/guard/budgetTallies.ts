@@ -6,11 +6,13 @@
 
 /**
  * A budget's calls turned away: refused (exhausted: Refuse, or Fallback once no cheaper model
- * fits), refused for an unpriced model, served by a cheaper model instead (fallback), and
+ * fits; busy: calls in flight held what it needed past the budget's wait), refused for an
+ * unpriced model, served by a cheaper model instead (fallback), and
  * Shadow's would-have-been.
  */
 export interface BudgetRefusals {
   exhausted: number;
+  busy: number;
   unpriced: number;
   fallback: number;
   shadow: number;
@@ -32,7 +34,7 @@ export class BudgetTallies {
   refused(budget: string): BudgetRefusals {
     let r = this.#refusals.get(budget);
     if (r === undefined) {
-      r = { exhausted: 0, unpriced: 0, fallback: 0, shadow: 0 };
+      r = { exhausted: 0, busy: 0, unpriced: 0, fallback: 0, shadow: 0 };
       this.#refusals.set(budget, r);
     }
     return r;

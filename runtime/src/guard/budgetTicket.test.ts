@@ -24,6 +24,7 @@ const DAILY: BudgetSettings = {
   per: 'Agent',
   onExhausted: 'Refuse',
   warnAtPercent: 80,
+  waitForHeldMs: 5000,
 };
 /** 1,000 tokens in and 100 out, and up to three web searches: 10⁹ + 5 × 10⁸ + 3 × 10¹⁰. */
 const PLANNED: PlannedCall = {

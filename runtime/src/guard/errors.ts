@@ -201,16 +201,24 @@ export class LoopDetectedError extends GuardError {
  * that refuses or falls back when exhausted. The message names the budget, its period, what is
  * spent of what limit and when the period ends; Retry-After is the time until then.
  */
+/**
+ * Why a budget refused: `busy`, the call would fit once the calls in flight settle (what they
+ * hold is what blocks it; retry soon); `exhausted`, spent + this call's worst case is over the
+ * limit (only the period's reset makes room).
+ */
+export type BudgetRefusalReason = 'busy' | 'exhausted';
+
 export class BudgetExhaustedError extends GuardError {
   readonly code = 'BUDGET_EXHAUSTED';
   readonly budget: string;
-  /** Until the budget's period ends. */
+  readonly reason: BudgetRefusalReason;
+  /** Busy: a moment; exhausted: until the budget's period ends. */
   readonly retryAfterMs: number;
   /** Every budget that refused says `onExhausted: Fallback`: a cheaper model may still fit. */
   readonly fallback: boolean;
   /**
-   * Whether the same call may fit before the period ends: only when calls in flight hold part
-   * of the budget, or the reset is a minute away. Otherwise a retry is refused the same way, and
+   * Whether the same call may fit before the period ends: only when the budget is busy (calls
+   * in flight hold what blocks it), or the reset is a minute away. Otherwise a retry is refused the same way, and
    * the reply tells SDKs not to (`x-should-retry: false`).
    */
   readonly retryHelps: boolean;
@@ -221,10 +229,12 @@ export class BudgetExhaustedError extends GuardError {
     retryAfterMs: number,
     fallback: boolean,
     retryHelps: boolean,
+    reason: BudgetRefusalReason = 'exhausted',
   ) {
     super(message);
     this.name = 'BudgetExhaustedError';
     this.budget = budget;
+    this.reason = reason;
     this.retryAfterMs = retryAfterMs;
     this.fallback = fallback;
     this.retryHelps = retryHelps;
@@ -240,6 +250,7 @@ export class BudgetExhaustedError extends GuardError {
           this.retryAfterMs,
           fallback,
           this.retryHelps,
+          this.reason,
         );
   }
 }

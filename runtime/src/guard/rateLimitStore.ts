@@ -83,6 +83,13 @@ export interface StoreBudgetSettlement {
   readonly costTokens: bigint;
 }
 
+/** A call still running: its reservation's lease goes on for `leaseMs` from the store's now. */
+export interface StoreBudgetRenewal {
+  readonly accounts: readonly StoreBudgetAccount[];
+  readonly reservationId: string;
+  readonly leaseMs: number;
+}
+
 /** Amounts to give back to the store's counters (negative: charge more). */
 export interface StoreSettlement {
   readonly requests: number;
@@ -104,6 +111,11 @@ export interface RateLimitStore {
   settleBudget(settlement: StoreBudgetSettlement): void;
   /** The provider wants a pause of `ms` from now: every replica holds its calls. */
   pause(ms: number): void;
+  /**
+   * Renews the leases of calls still running, in one background script call; lost when the
+   * store is down (a lease then ends at its cap, and the call's settlement still charges).
+   */
+  renewBudgets?(renewals: readonly StoreBudgetRenewal[]): void;
 }
 
 /**

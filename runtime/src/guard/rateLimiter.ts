@@ -14,7 +14,12 @@
 import { RateLimitedError, type RateLimitReason } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
 import { spentLimitPauseMs } from './providerPause.ts';
-import type { RateLimitStore, StoreBudgetClaim, StoreBudgetSettlement } from './rateLimitStore.ts';
+import type {
+  RateLimitStore,
+  StoreBudgetClaim,
+  StoreBudgetRenewal,
+  StoreBudgetSettlement,
+} from './rateLimitStore.ts';
 import { LocalShare, type RateLimiterOptions } from './localShare.ts';
 import type { TokenEstimate, TokenUsage } from './tokenBudget.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
@@ -250,6 +255,11 @@ export class RateLimiter {
       return;
     }
     this.#local.refund(estimate);
+  }
+
+  /** The leases of calls still running go on (BudgetLedger.renew); lost without a store. */
+  renewBudgets(renewals: readonly StoreBudgetRenewal[]): void {
+    if (renewals.length > 0) this.#store?.renewBudgets?.(renewals);
   }
 
   /** A budget reservation the store holds is settled (budgetClaim.ts); lost without a store. */

@@ -41,6 +41,7 @@ const CENT: BudgetSettings = {
   per: 'Agent',
   onExhausted: 'Fallback',
   warnAtPercent: 80,
+  waitForHeldMs: 0,
 };
 
 type Answer = (model: string) => Response;
@@ -138,6 +139,7 @@ describe('budgets on the model-call path', () => {
     // Two calls served by the fallback and one refused: not three refusals.
     expect(guard.budgets.refusals().get('daily')).toEqual({
       exhausted: 1,
+      busy: 0,
       unpriced: 0,
       fallback: 2,
       shadow: 0,

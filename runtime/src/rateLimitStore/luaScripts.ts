@@ -29,6 +29,7 @@ export const BUDGET_PRELUDE = ['budget'] as const;
 export const ADMIT_SCRIPT = load('admit', BUDGET_PRELUDE);
 export const SETTLE_SCRIPT = load('settle', BUDGET_PRELUDE);
 export const PAUSE_SCRIPT = load('pause');
+export const RENEW_SCRIPT = load('renew');
 
 /** The two calls a script needs from a client (node-redis's, or a test's). */
 export interface ScriptRunner {

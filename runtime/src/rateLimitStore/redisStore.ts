@@ -25,10 +25,18 @@ import type {
   StoreAdmission,
   StoreAdmitRequest,
   RateLimitStore,
+  StoreBudgetRenewal,
   StoreBudgetSettlement,
   StoreSettlement,
 } from '../guard/rateLimitStore.ts';
-import { ADMIT_SCRIPT, PAUSE_SCRIPT, SETTLE_SCRIPT, runScript } from './luaScripts.ts';
+import {
+  ADMIT_SCRIPT,
+  PAUSE_SCRIPT,
+  RENEW_SCRIPT,
+  SETTLE_SCRIPT,
+  runScript,
+  type LuaScript,
+} from './luaScripts.ts';
 import { connectionKey, messageOf, readSecrets, reasonOf, redisClient } from './storeConnection.ts';
 import {
   admission,
@@ -37,6 +45,7 @@ import {
   lateAdmissionUndo,
   pushBudgetAdmit,
   pushSettlements,
+  renewalCall,
   settleRates,
 } from './storeScriptCalls.ts';
 import { StoreTally, type StoreCounters } from './storeCounters.ts';
@@ -281,6 +290,13 @@ export class RedisStore implements RateLimitStore {
     });
   }
 
+  /** Renews the leases of calls still running, all in one renew.lua (budgetLeases.ts). */
+  renewBudgets(renewals: readonly StoreBudgetRenewal[]): void {
+    if (renewals.length === 0) return;
+    const { keys, args } = renewalCall(this.#settings.keyPrefix, renewals);
+    this.#background(RENEW_SCRIPT, keys, args);
+  }
+
   pause(ms: number): void {
     if (ms > 0) this.#background(PAUSE_SCRIPT, [this.#keys[3] ?? ''], [String(Math.ceil(ms))]);
   }
@@ -345,7 +361,7 @@ export class RedisStore implements RateLimitStore {
     return client;
   }
 
-  #background(script: typeof SETTLE_SCRIPT, keys: string[], args: string[]): void {
+  #background(script: LuaScript, keys: string[], args: string[]): void {
     const client = this.#client;
     // While the store is down a settlement is lost: the reservation it would true up
     // expires with its key, within one window.

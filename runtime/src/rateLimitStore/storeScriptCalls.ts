@@ -11,6 +11,7 @@ import type {
   StoreAdmitRequest,
   StoreBudgetAccount,
   StoreBudgetRequest,
+  StoreBudgetRenewal,
   StoreBudgetSettlement,
   StoreBudgetVerdict,
   StoreSettlement,
@@ -216,6 +217,20 @@ export function settlementCall(
   const keys: string[] = [];
   const args: string[] = [];
   pushSettlements(keys, args, prefix, list);
+  return { keys, args };
+}
+
+/** renew.lua's keys and arguments: every renewal's accounts, reservation and lease. */
+export function renewalCall(
+  prefix: string,
+  list: readonly StoreBudgetRenewal[],
+): { keys: string[]; args: string[] } {
+  const keys: string[] = [];
+  const args = [String(list.length)];
+  for (const r of list) {
+    for (const a of r.accounts) keys.push(accountArgs(a, prefix).key);
+    args.push(String(r.accounts.length), r.reservationId, String(Math.ceil(r.leaseMs)));
+  }
   return { keys, args };
 }
 

@@ -32,6 +32,7 @@ const DAILY: BudgetSettings = {
   per: 'Agent',
   onExhausted: 'Refuse',
   warnAtPercent: 80,
+  waitForHeldMs: 0,
 };
 
 let app: FastifyInstance | undefined;
@@ -176,6 +177,7 @@ describe('a budget on /v1/messages', () => {
       per: 'Agent',
       onExhausted: 'Refuse',
       warnAtPercent: 80,
+      waitForHeldMs: 0,
     };
     const { app, runtime } = routes([tokensOnly], []);
     const res = await app.inject({ method: 'POST', url: '/v1/messages', payload: MESSAGE });

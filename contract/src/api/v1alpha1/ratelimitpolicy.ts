@@ -268,6 +268,10 @@ export interface Budget {
    * Percent spent at which the policy's BudgetWarning condition turns True, 1 to 100. Default 80.
    */
   warnAtPercent?: number;
+  /**
+   * Longest a call waits when what blocks it is only what calls in flight hold (spent plus its worst case fits): it is served once their settlements make room, or refused as busy (429, a short Retry-After) after this long. 0s refuses at once. From 0s to 1m. Default 5s.
+   */
+  waitForHeld?: Duration;
 }
 
 /**

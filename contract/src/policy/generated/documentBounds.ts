@@ -101,6 +101,7 @@ export const DOCUMENT_BOUNDS = {
       per: { type: 'enum', values: ['Agent', 'ClientKey'] },
       onExhausted: { type: 'enum', values: ['Refuse', 'Fallback', 'Shadow'] },
       warnAtPercent: { type: 'integer', minimum: 1, maximum: 100 },
+      waitForHeldMs: { type: 'integer', minimum: 0, maximum: 60000 },
     },
   },
   price: {

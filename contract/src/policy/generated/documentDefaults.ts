@@ -43,6 +43,6 @@ export const DOCUMENT_DEFAULTS = {
     store: { waitBudgetMs: 5 },
     spend: { timeZone: 'UTC' },
   },
-  budget: { '': { per: 'Agent', onExhausted: 'Refuse', warnAtPercent: 80 } },
+  budget: { '': { per: 'Agent', onExhausted: 'Refuse', warnAtPercent: 80, waitForHeldMs: 5000 } },
   price: { '': {} },
 } as const;

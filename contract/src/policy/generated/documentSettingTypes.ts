@@ -142,7 +142,7 @@ export interface RateLimitSpendFields {
   readonly timeZone: string;
 }
 
-/** From RateLimitPolicy spec budgets[].period, budgets[].usd, budgets[].tokens, budgets[].per, budgets[].onExhausted, budgets[].warnAtPercent. */
+/** From RateLimitPolicy spec budgets[].period, budgets[].usd, budgets[].tokens, budgets[].per, budgets[].onExhausted, budgets[].warnAtPercent, budgets[].waitForHeld. */
 export interface BudgetFields {
   readonly period: 'Day' | 'Week' | 'Month';
   readonly limitMicroUsd?: number;
@@ -150,6 +150,7 @@ export interface BudgetFields {
   readonly per: 'Agent' | 'ClientKey';
   readonly onExhausted: 'Refuse' | 'Fallback' | 'Shadow';
   readonly warnAtPercent: number;
+  readonly waitForHeldMs: number;
 }
 
 /** From AgentDeployment spec pricing[].inputPerMTok, pricing[].outputPerMTok, pricing[].cacheWrite5mPerMTok, pricing[].cacheWrite1hPerMTok, pricing[].cacheReadPerMTok. */

@@ -27,7 +27,8 @@ import type { CircuitBreaker } from '../circuitBreaker.ts';
 import { EdgeTimer } from '../edgeTimer.ts';
 import { CircuitOpenError } from '../errors.ts';
 import { Guard, type Failover, type GuardCallOptions } from '../guard.ts';
-import type { BudgetHold } from '../budgetClaim.ts';
+import type { BudgetClaim } from '../budgetClaim.ts';
+import type { ClaimContext } from '../budgetStoreAccounts.ts';
 import type { GuardMetrics } from '../metrics.ts';
 import { RateLimiter } from '../rateLimiter.ts';
 import type { RetryOptions } from '../retry.ts';
@@ -43,6 +44,7 @@ import { BreakerRegistry } from './breakerRegistry.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
 import { AnswerSettlements } from './answerSettlements.ts';
+import { BudgetCalls } from './budgetCalls.ts';
 import { ModelAttempt } from './modelAttempt.ts';
 import { plannedCall } from './plannedCall.ts';
 import { TOOL_CONCURRENCY, budgetOptions, modelConcurrency } from './guardOptions.ts';
@@ -84,6 +86,8 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   readonly #budgets: BudgetLedger;
   /** Calls answered whose budgets settle on the next turn. */
   readonly #settlements = new AnswerSettlements();
+  /** Budgeted calls running: their leases renewed, a busy budget's calls waiting. */
+  readonly #budgetCalls: BudgetCalls;
   readonly #modelBulkhead: Bulkhead;
   readonly #toolBulkhead: Bulkhead;
   /** MCP servers' tools: a bulkhead per server, breaker settings per server. */
@@ -116,6 +120,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     });
     this.#limiter = new RateLimiter({ name: doc.agent.name, clock, options: doc.rateLimit });
     this.#budgets = new BudgetLedger({ name: doc.agent.name, clock, ...budgetOptions(doc) });
+    this.#budgetCalls = new BudgetCalls(clock, this.#budgets, this.#limiter);
     this.#modelBulkhead = new Bulkhead({
       name: `${doc.agent.name}/models`,
       clock,
@@ -148,6 +153,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   close(): void {
     // Settlements still waiting for their turn go now, before the store sends its last ones.
     this.#settlements.settleAll();
+    this.#budgetCalls.close();
     this.#store.close();
   }
 
@@ -243,13 +249,6 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     const planned = this.#budgets.enabled ? plannedCall(estimate, budget) : undefined;
     const call =
       planned === undefined ? undefined : { model, clientKey: budget?.clientKey, planned };
-    // With a store, the budgets are decided with the first attempt's limits, in one call.
-    const claim =
-      call === undefined || !this.#limiter.sharing
-        ? undefined
-        : this.#budgets.claim(call, this.#limiter);
-    const ticket: BudgetHold | undefined =
-      call === undefined ? undefined : (claim ?? this.#budgets.reserve(call));
     let tried: Set<string> | undefined;
     const failover: Failover = {
       next: () => {
@@ -260,22 +259,41 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
         return this.#modelGuard(next.name, model);
       },
     };
-    const options: GuardCallOptions =
-      claim !== undefined
-        ? { signal, failover, budget: claim, ...(estimate === undefined ? {} : { estimate }) }
-        : estimate === undefined
-          ? { signal, failover }
-          : { signal, estimate, failover };
-    if (ticket === undefined)
+    if (call === undefined) {
+      const options: GuardCallOptions =
+        estimate === undefined ? { signal, failover } : { signal, estimate, failover };
       return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
-    try {
-      return await guard.execute(
-        (a) => attempt(new ModelAttempt(a, model, backend as B, ticket)),
-        options,
-      );
-    } finally {
-      this.#settlements.later(ticket);
     }
+    // With a store, the budgets are decided with the first attempt's limits, in one call; a
+    // refusal is counted once it is final (a busy budget's call waits and asks again).
+    const sharing = this.#limiter.sharing;
+    return this.#budgetCalls.run(
+      this.#doc.rateLimit.spend?.budgets ?? [],
+      () =>
+        sharing
+          ? this.#budgets.claim(call, this.#limiter, true)
+          : this.#budgets.reserve(call, true),
+      async (ticket) => {
+        const claim = sharing ? (ticket as BudgetClaim<ClaimContext> | undefined) : undefined;
+        const options: GuardCallOptions =
+          claim !== undefined
+            ? { signal, failover, budget: claim, ...(estimate === undefined ? {} : { estimate }) }
+            : estimate === undefined
+              ? { signal, failover }
+              : { signal, estimate, failover };
+        if (ticket === undefined)
+          return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
+        try {
+          return await guard.execute(
+            (a) => attempt(new ModelAttempt(a, model, backend as B, ticket)),
+            options,
+          );
+        } finally {
+          this.#settlements.later(ticket);
+        }
+      },
+      signal,
+    );
   }
 
   cheapestFirst(
