@@ -115,7 +115,7 @@ export class BudgetLedger {
   /** What the store last said of each account, when a store decides. */
   readonly #seen = new StoreView();
   readonly #claims: ClaimHost<ClaimContext> = {
-    reserveLocally: (claim) => this.reserve(claim.context.call),
+    reserveLocally: (claim) => this.reserve(claim.context.call, claim.context.quiet),
     mirror: (claim) =>
       new BudgetTicket(
         this,

@@ -104,6 +104,8 @@ export class RedisStore implements RateLimitStore {
   readonly #settlements: SettlementQueue;
   /** A flush of the settlements is due on the next turn if no admission takes them first. */
   #idleFlush = false;
+  /** Background scripts not yet answered (settlements, renewals): close waits for them. */
+  readonly #background = new Set<Promise<unknown>>();
 
   constructor(options: RedisStoreOptions) {
     this.name = options.name;
@@ -122,7 +124,7 @@ export class RedisStore implements RateLimitStore {
       const keys = this.#keys.slice(0, 3);
       const args = ['0', '0', '0', '0', '0', '0'];
       pushSettlements(keys, args, this.#settings.keyPrefix, list);
-      this.#background(SETTLE_SCRIPT, keys, args);
+      this.#send(SETTLE_SCRIPT, keys, args);
     });
     this.#reconnectWithSecrets();
   }
@@ -264,7 +266,7 @@ export class RedisStore implements RateLimitStore {
       !touches(rates[2], amounts.outputTokens)
     )
       return;
-    this.#background(SETTLE_SCRIPT, this.#keys.slice(0, 3), [
+    this.#send(SETTLE_SCRIPT, this.#keys.slice(0, 3), [
       rates[0] ?? '0',
       String(amounts.requests),
       rates[1] ?? '0',
@@ -294,11 +296,11 @@ export class RedisStore implements RateLimitStore {
   renewBudgets(renewals: readonly StoreBudgetRenewal[]): void {
     if (renewals.length === 0) return;
     const { keys, args } = renewalCall(this.#settings.keyPrefix, renewals);
-    this.#background(RENEW_SCRIPT, keys, args);
+    this.#send(RENEW_SCRIPT, keys, args);
   }
 
   pause(ms: number): void {
-    if (ms > 0) this.#background(PAUSE_SCRIPT, [this.#keys[3] ?? ''], [String(Math.ceil(ms))]);
+    if (ms > 0) this.#send(PAUSE_SCRIPT, [this.#keys[3] ?? ''], [String(Math.ceil(ms))]);
   }
 
   /** For the pod report and /debug/ratelimiter. */
@@ -318,8 +320,11 @@ export class RedisStore implements RateLimitStore {
 
   /** Drops the connection at once; calls still asking get undefined (the local share). */
   close(): void {
-    // The last calls' settlements go first, and the connection stays for their answer a while.
-    const settling = this.#settlements.flush();
+    // The last calls' settlements go first, and the connection stays for their answer a while,
+    // and for those already sent: a script the server has not seen takes a second round trip
+    // (NOSCRIPT, then EVAL), which a connection closed in between would lose.
+    this.#settlements.flush();
+    const settling = [...this.#background];
     this.#closed = true;
     this.#probe?.();
     this.#probe = undefined;
@@ -332,17 +337,19 @@ export class RedisStore implements RateLimitStore {
       since: this.#clock.now(),
     };
     if (!client.isOpen) return;
-    if (!settling) {
+    if (settling.length === 0) {
       client.destroy();
       return;
     }
     const stop = this.#clock.setTimeout(() => {
       client.destroy();
     }, this.#settings.waitBudgetMs * 10);
-    client.close().then(stop, () => {
-      stop();
-      client.destroy();
-    });
+    void Promise.allSettled(settling)
+      .then(() => client.close())
+      .then(stop, () => {
+        stop();
+        client.destroy();
+      });
   }
 
   #connect(settings: StoreSettings, secrets: { password?: string; ca?: string }): RedisClientType {
@@ -361,15 +368,17 @@ export class RedisStore implements RateLimitStore {
     return client;
   }
 
-  #background(script: LuaScript, keys: string[], args: string[]): void {
+  #send(script: LuaScript, keys: string[], args: string[]): void {
     const client = this.#client;
     // While the store is down a settlement is lost: the reservation it would true up
     // expires with its key, within one window.
     if (client === undefined || !client.isReady) return;
-    runScript(client, script, keys, args).catch((err: unknown) => {
+    const sent = runScript(client, script, keys, args).catch((err: unknown) => {
       this.#tally.errors++;
       this.#fallBack(reasonOf(err), messageOf(err));
     });
+    this.#background.add(sent);
+    void sent.finally(() => this.#background.delete(sent));
   }
 
   #fallBack(reason: StoreFallbackReason, message: string): void {
