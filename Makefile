@@ -96,8 +96,8 @@ test-unit: setup ## Run the unit tests only (pure logic, no cluster).
 	$(JEST) --ci --selectProjects unit
 
 .PHONY: test-properties
-test-properties: setup tools ## Run the durable journal's property tests long (BREAKWATER_PROPERTY_RUNS, default 5000; BREAKWATER_PROPERTY_SEED another seed) on a real redis-server.
-	BREAKWATER_PROPERTY_RUNS=$${BREAKWATER_PROPERTY_RUNS:-5000} $(JEST) --ci --selectProjects local --testPathPatterns test/durable/journalProperties.test.ts --testTimeout 3600000
+test-properties: setup tools ## Run every property test (*.property.test.ts: budgets, the journal) long on a real redis-server: BREAKWATER_PROPERTY_RUNS=N (default 500), BREAKWATER_PROPERTY_SEED another seed.
+	BREAKWATER_PROPERTY_RUNS=$${BREAKWATER_PROPERTY_RUNS:-500} $(JEST) --ci --testPathPatterns '\.property\.test\.ts$$' --selectProjects unit local --testTimeout 3600000
 
 .PHONY: test-integration
 test-integration: setup tools ## Run the integration tests (those that need no cluster too) on a one-node kind cluster (TESTS=test/operator narrows them; a running one is used and left up). Hold /tmp/bw-cluster.lock.

@@ -12,6 +12,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { appendFileSync } from 'node:fs';
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import { BudgetModel, dayOf, MODEL_LEASE_CAP_MS } from '../../../test/support/budgetModel.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
@@ -234,6 +235,9 @@ describe('the budget ledger against the reference model', () => {
       ),
       { seed: SEED, numRuns: RUNS, verbose: fc.VerbosityLevel.Verbose },
     );
+    const report = process.env.BREAKWATER_PROPERTY_REPORT;
+    if (report !== undefined)
+      appendFileSync(report, `${JSON.stringify({ test: 'budgetLedger', seed: SEED, runs: RUNS, crossedMidnight: crossed })}\n`);
     // The runs cross midnight (and the clock change that night) often enough to mean something.
     expect(crossed).toBeGreaterThan(RUNS / 10);
   });
