@@ -315,6 +315,22 @@ export const invalidManifests: readonly Refusal[] = [
     says: 'less than or equal to 100',
   },
   {
+    name: 'rejects a wait for calls in flight longer than a minute',
+    manifest: rateLimitPolicy({
+      budgets: [{ name: 'monthly', period: 'Month', tokens: 1000, waitForHeld: '2m' }],
+    }),
+    field: 'spec.budgets[0].waitForHeld',
+    says: 'must be between 0s and 1m',
+  },
+  {
+    name: 'rejects a wait for calls in flight that is not a duration',
+    manifest: rateLimitPolicy({
+      budgets: [{ name: 'monthly', period: 'Month', tokens: 1000, waitForHeld: 'soon' }],
+    }),
+    field: 'spec.budgets[0].waitForHeld',
+    says: 'should match',
+  },
+  {
     name: 'rejects a time zone that is not an IANA name',
     manifest: rateLimitPolicy({
       timeZone: '+02:00',

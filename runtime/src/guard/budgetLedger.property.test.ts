@@ -237,7 +237,10 @@ describe('the budget ledger against the reference model', () => {
     );
     const report = process.env.BREAKWATER_PROPERTY_REPORT;
     if (report !== undefined)
-      appendFileSync(report, `${JSON.stringify({ test: 'budgetLedger', seed: SEED, runs: RUNS, crossedMidnight: crossed })}\n`);
+      appendFileSync(
+        report,
+        `${JSON.stringify({ test: 'budgetLedger', seed: SEED, runs: RUNS, crossedMidnight: crossed })}\n`,
+      );
     // The runs cross midnight (and the clock change that night) often enough to mean something.
     expect(crossed).toBeGreaterThan(RUNS / 10);
   });

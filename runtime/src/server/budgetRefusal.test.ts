@@ -144,19 +144,22 @@ describe('a budget on /v1/messages', () => {
     );
   });
 
-  it('tells SDKs a retry may fit while calls in flight hold part of the budget, and not once none does', async () => {
+  it('says busy, retry in a second, while calls in flight hold what blocks a call, and exhausted once spent does', async () => {
     const { baseURL } = await loopbackProvider();
     // Room for one worst case ($0.015321), not two; after one call ($0.000096 spent) none.
-    const { app } = routes([{ ...DAILY, limitMicroUsd: 15_400 }], [PRICE], baseURL);
+    const { app, runtime } = routes([{ ...DAILY, limitMicroUsd: 15_400 }], [PRICE], baseURL);
     const [first, second] = await Promise.all([
       app.inject({ method: 'POST', url: '/v1/messages', payload: MESSAGE }),
       app.inject({ method: 'POST', url: '/v1/messages', payload: MESSAGE }),
     ]);
     const refused = [first, second].filter((r) => r.statusCode === 429);
     expect(refused).toHaveLength(1);
+    // Nothing is spent: what blocks it is what the other call holds, so it is busy, not
+    // exhausted, and a retry in a second may fit (issue 50: it said exhausted, retry in 12 h).
     expect(refused[0]?.json<{ error: { message: string } }>().error.message).toMatch(
-      /held by calls in flight/,
+      /is busy: spent 0 of 0\.0154 USD, 0\.015\d* USD held by calls in flight, .*; it fits once calls in flight settle, retry shortly$/,
     );
+    expect(refused[0]?.headers['retry-after']).toBe('1');
     // The other call's worst case may be released in time: the SDK's own retry is welcome.
     expect(refused[0]?.headers['x-should-retry']).toBeUndefined();
     await budgetsSettled();
@@ -167,6 +170,13 @@ describe('a budget on /v1/messages', () => {
       /held by calls in flight|will not fit after the reset/,
     );
     expect(after.headers['x-should-retry']).toBe('false');
+    const metrics = await runtime.metrics.registry.metrics();
+    expect(metrics).toContain(
+      'budget_rejected_total{name="support-agent",budget="daily",reason="busy"} 1',
+    );
+    expect(metrics).toContain(
+      'budget_rejected_total{name="support-agent",budget="daily",reason="exhausted"} 1',
+    );
   });
 
   it('exports a budget in tokens alone with its limit, for the alerts, and no dollar series', async () => {
