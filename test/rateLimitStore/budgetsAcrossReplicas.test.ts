@@ -148,9 +148,10 @@ describe('a dollar budget in Redis across three runtime processes', () => {
   });
 
   it("releases a killed runtime's reservation when its lease lapses, and another replica spends it", async () => {
-    // Room for one worst case; a lease of a 2 s timeout plus a 3 s stream.
+    // Room for one worst case; a lease of a 2 s timeout plus a 3 s stream. Refused at once
+    // while the dead replica holds it (waitForHeld 0s), to see the hold before it lapses.
     s = await budgetAgent({
-      spec: { budgets: [{ ...DAILY, usd: '0.002' }] },
+      spec: { budgets: [{ ...DAILY, usd: '0.002', waitForHeld: '0s' }] },
       change: (doc) => {
         doc.timeoutMs = 2_000;
         doc.maxStreamDurationMs = 3_000;

@@ -136,8 +136,9 @@ describe('budgets in Redis beyond one budget for the agent', () => {
   });
 
   it('holds nothing in Redis for calls decided on the share while it was frozen, once it answers', async () => {
+    // Calls the share refuses are refused at once (waitForHeld 0s), not served after waiting.
     s = await budgetAgent({
-      spec: { budgets: [{ name: 'daily', period: 'Day', usd: '0.009' }] },
+      spec: { budgets: [{ name: 'daily', period: 'Day', usd: '0.009', waitForHeld: '0s' }] },
     });
     const agent = s;
     expect((await spend(agent.urls[0] ?? '', false)).ok).toBe(true);
