@@ -56,8 +56,9 @@ export function mcpServerConcurrency(
 }
 
 /**
- * The budgets of a document, for the BudgetLedger. A reservation's lease is the longest a call
- * can take: every attempt's timeout and backoff, and the longest stream (the policy's
+ * The budgets of a document, for the BudgetLedger. `leaseMs` is the longest a call can take,
+ * a reservation's bound (its lease is that capped at five minutes and renewed while the call
+ * runs, budgetLeases.ts): every attempt's timeout and backoff, and the longest stream (the policy's
  * `maxStreamDuration`, or the most it may be). Each replica holds a `spend.shareOf` part of each budget, whatever the scope.
  */
 export function budgetOptions(doc: PolicyDocument): BudgetLedgerOptions {
