@@ -1,6 +1,6 @@
 /**
  * A reference model of one run's journal and lease, pure and small enough to read at a glance,
- * for the property tests (test/durable/journalProperties.test.ts) to hold the real scripts
+ * for the property tests (test/durable/journal.property.test.ts) to hold the real scripts
  * (runtime/src/durable/claim.lua, complete.lua, lease.lua) against. It says what each claim
  * must answer and what the journal must hold afterwards; the lease part says who may hold the
  * run. No clock: a lease lapses when the test makes it lapse (by Redis's clock, in the real
