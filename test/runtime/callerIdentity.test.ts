@@ -428,6 +428,46 @@ describe('an agent with client keys', () => {
     expect(tools.length).toBeGreaterThan(0);
     await client.close();
   });
+
+  it("keeps a caller's MCP session while another key opens more sessions than a replica holds", async () => {
+    const client = new Client({ name: 'alice', version: '1' });
+    const transport = new StreamableHTTPClientTransport(new URL(`${rt.runtime.url}/mcp/tools`), {
+      requestInit: { headers: { 'x-api-key': ALICE } },
+    });
+    await client.connect(transport);
+    const initialize = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-03-26',
+        capabilities: {},
+        clientInfo: { name: 'bob', version: '1' },
+      },
+    };
+    // 1,005 sessions of bob's, past the 1,000 a replica holds, eight at a time.
+    let opened = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < 1_005) {
+        next++;
+        const answer = await send(
+          rt.runtime.url,
+          'POST',
+          '/mcp/tools',
+          ['x-api-key', BOB],
+          initialize,
+        );
+        if (answer.status === 200) opened++;
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    expect(opened).toBe(1_005);
+    // Alice's session was never bob's to close: it still answers.
+    const { tools } = await client.listTools();
+    expect(tools.length).toBeGreaterThan(0);
+    await client.close();
+  });
 });
 
 describe('an agent without client keys', () => {

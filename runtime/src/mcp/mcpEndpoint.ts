@@ -6,8 +6,9 @@
  * (listed by the runtime's own session with it, mcpServerLink.ts); `tools/call` runs through
  * the same guard as the bundled agent's calls (the tool's breaker, the server's bulkhead and
  * timeout), with the loop breaker per session; a tool outside the allow-list is neither listed
- * nor callable. Sessions are kept in memory, at most MAX_SESSIONS per replica (the oldest goes
- * first); a client whose session is gone initialises a new one, as with any server. A session
+ * nor callable. Sessions are kept in memory, at most MAX_SESSIONS per replica (when full, the
+ * oldest of the caller holding the most goes: sessionTable.ts); a client whose session is gone
+ * initialises a new one, as with any server. A session
  * is its opener's (access/callerIdentity.ts): to any other caller it does not exist (404, as for
  * a session that never did), so a session id seen in a log opens nobody else's tools or runs.
  *
@@ -38,6 +39,7 @@ import { isRefused, type DurableTools, type RefusedRun } from '../durable/durabl
 import { badRequest, errorBody, refusal } from '../server/errorReplies.ts';
 import type { McpServerLink } from './mcpServerLink.ts';
 import type { McpTools, ToolOutcome } from './mcpTools.ts';
+import { SessionTable } from './sessionTable.ts';
 
 const MAX_SESSIONS = 1_000;
 
@@ -70,6 +72,8 @@ interface Session {
   readonly server: string;
   /** Who opened it: only that caller may use it. */
   readonly caller: CallerIdentity;
+  /** The opener's `binding`, by which the table shares its room among callers. */
+  readonly owner: string;
   readonly transport: StreamableHTTPServerTransport;
   readonly loops: LoopDetector;
   /** The SDK's server of the session: tells the client when the tools it may use change. */
@@ -80,7 +84,7 @@ interface Session {
 
 export class McpEndpoint {
   readonly #deps: EndpointDeps;
-  readonly #sessions = new Map<string, Session>();
+  readonly #sessions = new SessionTable<Session>(MAX_SESSIONS);
 
   constructor(deps: EndpointDeps) {
     this.#deps = deps;
@@ -152,10 +156,11 @@ export class McpEndpoint {
       // A tools/call answer is one message: plain JSON, not an event stream to parse.
       enableJsonResponse: true,
       onsessioninitialized: (sid) => {
-        this.#remember(sid, {
+        this.#remember({
           id: sid,
           server,
           caller,
+          owner: caller.binding,
           transport,
           loops: new LoopDetector(loopLimits(this.#requireActive().doc)),
           sdk,
@@ -173,8 +178,7 @@ export class McpEndpoint {
 
   /** Closes every session (shutdown). */
   async close(): Promise<void> {
-    const sessions = [...this.#sessions.values()];
-    this.#sessions.clear();
+    const sessions = this.#sessions.clear();
     await Promise.all(sessions.map((s) => s.transport.close().catch(() => undefined)));
   }
 
@@ -267,15 +271,9 @@ export class McpEndpoint {
     return outcome.isError ? errorResult(text) : { content: [{ type: 'text', text }] };
   }
 
-  #remember(id: string, session: Session): void {
-    if (this.#sessions.size >= MAX_SESSIONS) {
-      const [oldest] = this.#sessions.keys();
-      if (oldest !== undefined) {
-        void this.#sessions.get(oldest)?.transport.close();
-        this.#sessions.delete(oldest);
-      }
-    }
-    this.#sessions.set(id, session);
+  #remember(session: Session): void {
+    const displaced = this.#sessions.add(session);
+    if (displaced !== undefined) void displaced.transport.close().catch(() => undefined);
   }
 
   #requireActive(): PolicyInForce {
