@@ -71,6 +71,11 @@ describe('what a call settles at', () => {
       100_000_000n + 50_000_000n + 30_000_000_000n,
     ],
     [
+      'no more output than max_tokens for a stream cut before its final usage, whatever its bytes',
+      [{ inputTokens: 100, outputTokens: 5_000, unknown: 'fees' as const }],
+      100_000_000n + 500_000_000n + 30_000_000_000n,
+    ],
+    [
       'each attempt: one timed out unheard at its worst case, the retry at its usage',
       [
         { inputTokens: 0, outputTokens: 0, unknown: 'all' as const },

@@ -204,17 +204,22 @@ export class BudgetTicket {
       // A call whose cost has no bound went under Shadow: what it reported is all there is.
       if (worst.priced) return worst;
     }
-    const searches = planned?.additions?.serverToolUses?.['web_search'];
-    if (usage.unknown === 'fees' && searches !== undefined)
-      return callCost(
-        this.model,
-        messagesUsage({
-          ...usage,
-          webSearchRequests: Math.max(usage.webSearchRequests ?? 0, searches),
-        }),
-        this.#book,
-      );
-    return callCost(this.model, messagesUsage(usage), this.#book);
+    if (usage.unknown !== 'fees' || planned === undefined)
+      return callCost(this.model, messagesUsage(usage), this.#book);
+    // A stream cut before its final usage: its output counted from the bytes relayed, which
+    // can pass what the provider bills; it never bills more than `max_tokens` of output.
+    const searches = planned.additions?.serverToolUses?.['web_search'];
+    return callCost(
+      this.model,
+      messagesUsage({
+        ...usage,
+        outputTokens: Math.min(usage.outputTokens, planned.maxTokens),
+        ...(searches === undefined
+          ? {}
+          : { webSearchRequests: Math.max(usage.webSearchRequests ?? 0, searches) }),
+      }),
+      this.#book,
+    );
   }
 
   /** Gives the worst case back, once (a settlement, or the lease lapsing). */

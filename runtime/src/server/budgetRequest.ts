@@ -27,13 +27,16 @@ export function budgetRequest(
   const spend = doc.rateLimit.spend;
   if (spend === undefined) return undefined;
   const perKey = spend.budgets.some((b) => b.per === 'ClientKey');
-  const cacheWrite = !text.includes('"cache_control"')
+  // A name may be spelled with \u escapes, meaning to the provider what it spells: such a
+  // body is read in the spelling JSON.stringify gives it, which escapes control characters only.
+  const plain = text.includes('\\u') ? plainJson(text) : text;
+  const cacheWrite = !plain.includes('"cache_control"')
     ? undefined
-    : ONE_HOUR_TTL.test(text)
+    : ONE_HOUR_TTL.test(plain)
       ? '1h'
       : '5m';
   // Parsed only when it may hold tools, images or documents: most calls hold none.
-  const additions = MAY_ADD.test(text) ? additionsOf(text) : undefined;
+  const additions = MAY_ADD.test(plain) ? additionsOf(plain) : undefined;
   return {
     ...(perKey ? { clientKey: clientKey() } : {}),
     ...(additions === undefined ? {} : { additions }),
@@ -42,6 +45,14 @@ export function budgetRequest(
     ...(maxTokens === undefined ? {} : { maxTokens }),
     ...(cacheWrite === undefined ? {} : { cacheWrite }),
   };
+}
+
+function plainJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text));
+  } catch {
+    return text;
+  }
 }
 
 function additionsOf(text: string): ProviderAdditions | undefined {

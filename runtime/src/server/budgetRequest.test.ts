@@ -1,0 +1,75 @@
+import { describe, expect, it } from '@jest/globals';
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
+import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
+import { budgetRequest } from './budgetRequest.ts';
+
+const doc: PolicyDocument = (() => {
+  const sample = samplePolicyDocument();
+  return {
+    ...sample,
+    rateLimit: {
+      ...sample.rateLimit,
+      spend: {
+        shareOf: 1,
+        timeZone: 'UTC',
+        budgets: [
+          {
+            name: 'daily',
+            period: 'Day',
+            limitMicroUsd: 1_000_000,
+            per: 'Agent',
+            onExhausted: 'Refuse',
+            warnAtPercent: 80,
+            waitForHeldMs: 5000,
+          },
+        ],
+      },
+    },
+  };
+})();
+
+const body = (extra: string) =>
+  `{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]${extra}}`;
+const TOOL = '{"name":"lookup","input_schema":{"type":"object"}}';
+
+describe('budgetRequest', () => {
+  it.each([
+    ['plainly', body(`,"tools":[${TOOL}]`)],
+    ['with a \\u escape in the name', body(`,"t\\u006fols":[${TOOL}]`)],
+  ])('reserves the tool-use system prompt for tools spelled %s', (_how, text) => {
+    expect(budgetRequest(doc, () => undefined, text, 10)?.additions?.toolChoice).toBe('auto');
+  });
+
+  it.each([
+    ['plainly', '"web_search_20250305"'],
+    ['with a \\u escape in the type', '"web_se\\u0061rch_20250305"'],
+  ])('refuses as unbounded a web search without max_uses spelled %s', (_how, type) => {
+    const text = body(`,"tools":[{"type":${type},"name":"web_search"}]`);
+    expect(budgetRequest(doc, () => undefined, text, 10)?.additions?.unbounded).toMatch(/max_uses/);
+  });
+
+  it.each([
+    ['plainly', '"cache_control":{"type":"ephemeral","ttl":"1h"}', '1h'],
+    [
+      'with a \\u escape in the name',
+      '"c\\u0061che_control":{"type":"ephemeral","ttl":"1h"}',
+      '1h',
+    ],
+    [
+      'with a \\u escape in the lifetime',
+      '"cache_control":{"type":"ephemeral","ttl":"\\u0031h"}',
+      '1h',
+    ],
+    ['without a lifetime, escaped', '"c\\u0061che_control":{"type":"ephemeral"}', '5m'],
+  ])('prices a cache write asked for %s', (_how, control, ttl) => {
+    const text = body(`,"system":[{"type":"text","text":"s",${control}}]`);
+    expect(budgetRequest(doc, () => undefined, text, 10)?.cacheWrite).toBe(ttl);
+  });
+
+  it('counts every byte sent as input, escapes included', () => {
+    const text = body(`,"metadata":{"user_id":"\\u0061"}`);
+    expect(budgetRequest(doc, () => undefined, text, 10)?.inputTokensAtMost).toBe(
+      Buffer.byteLength(text),
+    );
+  });
+});
