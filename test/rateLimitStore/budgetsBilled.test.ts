@@ -7,8 +7,10 @@
  * is never less than what was billed, and a budget's settled spend never passes its limit.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { request as httpRequest } from 'node:http';
 import Anthropic from '@anthropic-ai/sdk';
-import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
+import { PICODOLLARS_PER_USD, callCost, priceBook } from '../../contract/src/spend/callCost.ts';
+import { formatUsd } from '../../contract/src/api/usd.ts';
 import { waitFor } from '../support/waitFor.ts';
 import {
   PRICING,
@@ -17,8 +19,17 @@ import {
   type BudgetAgent,
   type StoredAccount,
 } from '../support/budgetStoreFixture.ts';
-import type { BilledCall } from '../support/simulator.ts';
-import { PRIMARY_MODEL } from '../support/standaloneRuntime.ts';
+import { agentDocument, ratePolicy } from '../support/rateLimitStoreFixture.ts';
+import { startSimulator, type BilledCall, type SimulatorHandle } from '../support/simulator.ts';
+import {
+  FALLBACK_MODEL,
+  PRIMARY_MODEL,
+  sample,
+  standaloneRuntime,
+  type Mutable,
+  type StandaloneRuntime,
+} from '../support/standaloneRuntime.ts';
+import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 
 const book = priceBook(PRICING);
 
@@ -103,7 +114,7 @@ describe('what a budget settles against what the provider billed', () => {
   beforeAll(async () => {
     s = await budgetAgent({
       spec: { budgets: [{ name: 'daily', period: 'Day', usd: '1' }] },
-      // A plain answer takes 300 ms to begin, so that its caller can leave before it does.
+      // Every answer takes 300 ms to begin, as a provider's does.
       sim: { latencyMs: 300 },
       change: (doc) => {
         doc.streamIdleTimeoutMs = 1_000;
@@ -150,21 +161,6 @@ describe('what a budget settles against what the provider billed', () => {
     expect(settled).toBeGreaterThanOrEqual(billed);
   });
 
-  it('settles a plain call whose caller leaves before the answer at no less than the provider billed', async () => {
-    const { settled, billed, log } = await settledAndBilled(s, 1, async () => {
-      const controller = new AbortController();
-      const call = sdk(s.urls[0] ?? '')
-        .messages.create(longRequest, { signal: controller.signal })
-        .catch(() => undefined);
-      setTimeout(() => {
-        controller.abort();
-      }, 100);
-      await call;
-    });
-    expect(log[0]?.ending).toBe('client_left');
-    expect(settled).toBeGreaterThanOrEqual(billed);
-  });
-
   it('refuses web_search without max_uses with a 400 that says to set max_uses', async () => {
     const refused = await sdk(s.urls[0] ?? '')
       .messages.create({
@@ -193,6 +189,140 @@ describe('what a budget settles against what the provider billed', () => {
     });
     expect(log.map((c) => c.usage.server_tool_use?.web_search_requests)).toEqual([2, 2]);
     expect(settled).toBeGreaterThanOrEqual(billed);
+  });
+});
+
+/** How a caller leaves a plain call: the SDK aborts it, or its connection is destroyed. */
+type Leaving = 'the SDK aborts it' | 'its socket is destroyed';
+
+/**
+ * Sends `longRequest` plainly to `url` and leaves as `how` says once the simulator has it
+ * (before the answer, which the simulator's latency holds back); resolves with how the call
+ * ended for the caller.
+ */
+async function leavePlainCall(url: string, sim: SimulatorHandle, how: Leaving): Promise<unknown> {
+  await sim.resetStats();
+  const arrived = () =>
+    waitFor(async () => (await sim.stats()).requests > 0, {
+      description: 'the simulator has the request',
+      timeoutMs: 10_000,
+      intervalMs: 5,
+    });
+  if (how === 'the SDK aborts it') {
+    const controller = new AbortController();
+    const call = sdk(url)
+      .messages.create(longRequest, { signal: controller.signal })
+      .then(
+        () => 'answered',
+        (err: unknown) => err,
+      );
+    await arrived();
+    controller.abort();
+    return call;
+  }
+  const sent = httpRequest(`${url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+  });
+  const ended = new Promise<string>((resolve) => {
+    sent.once('response', () => {
+      resolve('answered');
+    });
+    sent.once('close', () => {
+      resolve('destroyed');
+    });
+    sent.once('error', () => undefined);
+  });
+  sent.end(JSON.stringify(longRequest));
+  await arrived();
+  sent.destroy();
+  return ended;
+}
+
+const LEAVINGS: readonly Leaving[] = ['the SDK aborts it', 'its socket is destroyed'];
+
+/**
+ * Retries, a second backend to fail over to at once, and a fallback model: none may start once
+ * the caller has left.
+ */
+function withRetryAndFallback(doc: Mutable<PolicyDocument>): void {
+  doc.retry = { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 50 };
+  const [first] = doc.backends;
+  if (first !== undefined) doc.backends = [first, { ...first, name: 'second' }];
+  doc.model = { ...doc.model, fallbacks: [FALLBACK_MODEL] };
+}
+
+/** A plain answer begins a second after its request, as a provider's first token does. */
+const FIRST_TOKEN = { latencyMs: 1_000 } as const;
+
+describe('a plain call under a budget whose caller hangs up mid-call', () => {
+  let s: BudgetAgent;
+  beforeAll(async () => {
+    s = await budgetAgent({
+      spec: { budgets: [{ name: 'daily', period: 'Day', usd: '1' }] },
+      sim: FIRST_TOKEN,
+      change: withRetryAndFallback,
+    });
+  });
+  afterAll(async () => {
+    await s.stop();
+  });
+
+  it.each(LEAVINGS)(
+    'is read to its end and settles exactly what the provider billed when %s',
+    async (how) => {
+      let ended: unknown;
+      const { settled, billed, log } = await settledAndBilled(s, 1, async () => {
+        ended = await leavePlainCall(s.urls[0] ?? '', s.sim, how);
+      });
+      expect(ended).not.toBe('answered');
+      expect(settled).toBe(billed);
+      expect(log.map((c) => [c.stream, c.ending])).toEqual([[false, 'complete']]);
+      expect((await s.sim.stats()).requests).toBe(1);
+    },
+  );
+
+  it('starts no retry and no fallback once its caller has left, when the provider fails', async () => {
+    const before = (await s.accounts())[0]?.spentPico ?? 0n;
+    await s.sim.setFault({ status: 529, count: 1, latencyMs: FIRST_TOKEN.latencyMs });
+    const ended = await leavePlainCall(s.urls[0] ?? '', s.sim, 'the SDK aborts it');
+    // Settled once the call has ended: any retry or fallback would have come before.
+    const after = await settledAccount(s);
+    expect(ended).toBeInstanceOf(Anthropic.APIUserAbortError);
+    const outcomes = Object.entries((await s.sim.stats()).byOutcome).filter(([, n]) => n > 0);
+    expect(outcomes).toEqual([['error_529', 1]]);
+    expect(after.spentPico).toBe(before);
+  });
+});
+
+describe('a plain call under a budget without a store whose caller hangs up mid-call', () => {
+  let sim: SimulatorHandle;
+  let rt: StandaloneRuntime;
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 35, ...FIRST_TOKEN });
+    const doc = structuredClone(
+      agentDocument(sim.url, ratePolicy({ budgets: [{ name: 'daily', period: 'Day', usd: '1' }] })),
+    ) as Mutable<PolicyDocument>;
+    doc.pricing = PRICING.map((p) => ({ ...p }));
+    withRetryAndFallback(doc);
+    rt = await standaloneRuntime(doc);
+  });
+  afterAll(async () => {
+    await rt.stop();
+    await sim.stop();
+  });
+
+  it('is read to its end and its replica settles exactly what the provider billed', async () => {
+    await sim.resetBilled();
+    const ended = await leavePlainCall(rt.runtime.url, sim, 'the SDK aborts it');
+    const spentUsd = await waitFor(
+      async () => sample(await rt.runtime.metrics(), 'budget_spend_usd_total') || false,
+      { description: 'the call settled on its replica', timeoutMs: 10_000 },
+    );
+    const log = await sim.billed();
+    expect(ended).toBeInstanceOf(Anthropic.APIUserAbortError);
+    expect(log.map((c) => c.ending)).toEqual(['complete']);
+    expect(spentUsd).toBe(Number(formatUsd(billedPico(log), PICODOLLARS_PER_USD)));
   });
 });
 

@@ -278,8 +278,9 @@ export class Guard implements AttemptHost {
       // A failed call's output was never produced; its input only counts when reported.
       if (charged) limiter.settle(options.estimate ?? NO_TOKENS, a.usage ?? NO_TOKENS, charged);
     }
-    // Part of this answer reached the caller: nothing may be spliced onto it.
-    if (a.committed) throw err;
+    // Part of this answer reached the caller: nothing may be spliced onto it. Nor is anything
+    // tried again for a caller that has left (an attempt read to its end for its usage).
+    if (a.committed || options.signal?.aborted === true) throw err;
     const retry = this.#retry;
     if (retry !== undefined) {
       const delay = retry.nextDelay(c, attempt, end);

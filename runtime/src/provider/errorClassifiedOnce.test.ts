@@ -96,7 +96,10 @@ function routeFixture(clock: ManualClock) {
     },
     send: () => reply,
   };
-  const call = { started: clock.now() } as unknown as ProviderCall;
+  const call = {
+    started: clock.now(),
+    signal: new AbortController().signal,
+  } as unknown as ProviderCall;
   const fail = (err: unknown) =>
     failCall(
       ctx,

@@ -88,6 +88,11 @@ export interface AttemptRequest {
   readonly sink?: StreamSink;
   /** Extra headers for the provider: W3C trace context; the caller's `anthropic-*` on `forward`. */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Aborts when the caller goes away. No attempt starts after that; one under way is cancelled,
+   * except a plain one under a budget, which is read to its end (`run`).
+   */
+  readonly signal?: AbortSignal;
 }
 
 export class ProviderAttempts {
@@ -112,10 +117,18 @@ export class ProviderAttempts {
     fallback: boolean,
   ): Promise<RoutedResponse> {
     const { backend, model } = info;
+    // The caller gone: no retry, failover, fallback or next turn of the agent loop starts.
+    const caller = options.signal;
+    if (caller?.aborted === true) throw new CancelledError(caller.reason);
     const started = this.#clock.now();
     // Held until the attempt ends: a stream's end, for a streamed answer.
     backend.inFlight++;
-    const signal = info.request.signal;
+    // A plain answer under a budget is read to its end even when its caller leaves: the
+    // provider bills it whole either way, and its usage settles what was billed, where an
+    // abandoned attempt settles its whole worst case. Its timeout still bounds it. Without a
+    // budget the caller's leaving cancels it, which spares the provider the work; a stream
+    // settles from what it relayed.
+    const signal = info.budgeted && !options.stream ? undefined : info.request.signal;
     // Set once the answer's own usage is read or a stream's relay reports it.
     let usageReported = false;
     try {
@@ -123,8 +136,8 @@ export class ProviderAttempts {
       // API); a cloud backend's wire serves both paths.
       const answer =
         options.via === 'forward' || backend.client === undefined
-          ? await this.#forward(info, options)
-          : await this.#sendWithSdk(info, options, backend.client);
+          ? await this.#forward(info, options, signal)
+          : await this.#sendWithSdk(info, options, backend.client, signal);
       info.observeHeaders(answer.headers);
       let routed: RoutedResponse;
       if (answer.kind === 'stream') {
@@ -211,7 +224,11 @@ export class ProviderAttempts {
   }
 
   /** The caller's request, passed through over the backend's wire (backendWire.ts). */
-  #forward(info: BackendAttempt, options: AttemptRequest): Promise<Answer> {
+  #forward(
+    info: BackendAttempt,
+    options: AttemptRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<Answer> {
     const model = modelIdAt(info.backend, info.model) ?? info.model;
     const asSent =
       options.via === 'forward' &&
@@ -230,7 +247,7 @@ export class ProviderAttempts {
       headers,
       timeoutMs: info.request.timeout ?? Infinity,
       idleTimeoutMs: this.#streamLimits().idleTimeoutMs,
-      signal: info.request.signal,
+      signal,
     });
   }
 
@@ -239,10 +256,11 @@ export class ProviderAttempts {
     info: BackendAttempt,
     options: AttemptRequest,
     client: Anthropic,
+    signal: AbortSignal | undefined,
   ): Promise<Answer> {
     // The caller's signal goes to the transport, which drops its listener when the exchange
     // ends; given to the SDK as `signal`, it would cost far more (see upstreamFetch.ts).
-    const { signal, ...request } = info.request;
+    const { signal: _caller, ...request } = info.request;
     const body = {
       ...options.body,
       model: modelIdAt(info.backend, info.model) ?? info.model,

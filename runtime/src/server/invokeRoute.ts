@@ -118,8 +118,10 @@ async function handle(
     });
     const answer = invokeAnswer(result);
     if (stream === undefined) {
+      // A caller that left while its last turn was read to its end (under a budget) gets nothing.
       if (result.budgetFallback) reply.header(BUDGET_HEADER, 'fallback');
-      reply.code(200).header('content-type', 'application/json').send(JSON.stringify(answer));
+      if (call.signal.aborted) reply.hijack();
+      else reply.code(200).header('content-type', 'application/json').send(JSON.stringify(answer));
     } else {
       sendEvent(stream, 'done', answer);
       stream.end();

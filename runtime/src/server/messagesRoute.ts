@@ -158,7 +158,10 @@ async function handle(
     const usage = routed.usage;
     await durable?.settle(routed, stream);
     if (routed.kind === 'plain') {
-      sendAnswer(reply, status, routed.text, request.id, routed.backend, routed.budgetFallback);
+      // A caller that left while its answer was read to its end (under a budget) gets nothing.
+      if (call.signal.aborted) reply.hijack();
+      else
+        sendAnswer(reply, status, routed.text, request.id, routed.backend, routed.budgetFallback);
       // An answer a budget sent to a cheaper model is not the answer to this request's model.
       if (key !== undefined && status === 200 && routed.budgetFallback === undefined)
         ctx.cache.set(key, routed.text, routed.model);

@@ -151,6 +151,8 @@ export function failCall(
   );
   if (stream?.begun === true) stream.fail(mapping);
   else if (reply.raw.headersSent) reply.raw.end();
+  // A caller that left gets nothing (its call may have been read to its end for its usage).
+  else if (call.signal.aborted) reply.hijack();
   else if (!reply.sent) sendError(reply, mapping);
   if (ctx.audit.enabled) {
     ctx.audit.record({

@@ -15,6 +15,7 @@ export class ModelAttempt<B extends NamedBackend> implements AttemptInfo<B> {
   readonly attempt: number;
   /** Not the attempt's signal: reading it builds an AbortController; the SDK's own timer enforces the deadline handed over here. */
   readonly request: SdkRequestOptions;
+  readonly budgeted: boolean;
   readonly #a: GuardAttempt;
   /** The call's budget reservation, which each attempt's usage settles. */
   readonly #ticket: BudgetHold | undefined;
@@ -26,6 +27,7 @@ export class ModelAttempt<B extends NamedBackend> implements AttemptInfo<B> {
     this.backend = backend;
     this.attempt = a.attempt;
     this.request = a.sdkOptions();
+    this.budgeted = ticket !== undefined;
   }
 
   reportUsage(usage: TokenUsage): void {

@@ -54,6 +54,11 @@ export interface AttemptInfo<B extends NamedBackend> {
    * deadline as `timeout` (the SDK's own timer enforces it) and the caller's `signal`.
    */
   readonly request: SdkRequestOptions;
+  /**
+   * A budget holds the call's worst case, and this attempt's usage settles it: a plain answer
+   * is then read to its end when the caller leaves (providerAttempt.ts).
+   */
+  readonly budgeted: boolean;
   /** The answer's usage, so the token budget is settled with what was really used. */
   reportUsage(usage: TokenUsage): void;
   /** The answer's headers, for adaptive pacing (`anthropic-ratelimit-*`, `retry-after`). */
