@@ -74,6 +74,7 @@ describe('the price of one call', () => {
     const cost = callCost('claude-sonnet-5-5', { input_tokens: 10, output_tokens: 10 }, book);
     expect(cost).toEqual({
       priced: false,
+      why: 'unpriced',
       model: 'claude-sonnet-5-5',
       tokens: 20,
       message: expect.stringContaining('spec.pricing[].model') as unknown,
@@ -171,6 +172,7 @@ describe('the worst case of a call before it is sent', () => {
       ),
     ).toEqual({
       priced: false,
+      why: 'unbounded',
       model: 'claude-sonnet-4-5',
       tokens: 2,
       message: expect.stringContaining(why) as unknown,
@@ -180,6 +182,7 @@ describe('the worst case of a call before it is sent', () => {
   it('is unpriced for a model with no price', () => {
     expect(worstCaseCost('claude-opus-5-5', { inputTokens: 1, maxTokens: 1 }, book)).toMatchObject({
       priced: false,
+      why: 'unpriced',
       tokens: 2,
     });
   });

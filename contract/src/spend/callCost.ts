@@ -72,8 +72,13 @@ export type CallCost =
     }
   | {
       readonly priced: false;
+      /**
+       * `unpriced`: the model has no price; `unbounded`: nothing bounds what the request may
+       * cost (a server tool without `max_uses`, a PDF, a tool billed by the provider's measure).
+       */
+      readonly why: 'unpriced' | 'unbounded';
       readonly model: string;
-      /** Names the model and the field to set. */
+      /** Names the model and the field to set, or what bounds the request's cost. */
       readonly message: string;
       readonly tokens: number;
     };
@@ -81,6 +86,7 @@ export type CallCost =
 function unpriced(model: string, tokens: number): CallCost {
   return {
     priced: false,
+    why: 'unpriced',
     model,
     tokens,
     message: `model ${model} has no price: add it to AgentDeployment spec.pricing[].model with its prices per million tokens, or use a model the price table lists`,
@@ -162,7 +168,13 @@ export function addedInputTokens(model: string, additions: ProviderAdditions | u
 }
 
 function unbounded(model: string, tokens: number, why: string): CallCost {
-  return { priced: false, model, tokens, message: `the cost of this call has no bound: ${why}` };
+  return {
+    priced: false,
+    why: 'unbounded',
+    model,
+    tokens,
+    message: `the cost of this call has no bound: ${why}`,
+  };
 }
 
 /**

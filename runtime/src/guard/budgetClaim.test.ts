@@ -260,6 +260,7 @@ describe('budgets decided by the store', () => {
       exhausted: 0,
       busy: 0,
       unpriced: 0,
+      unbounded: 0,
       fallback: 0,
       shadow: 1,
     });

@@ -121,6 +121,7 @@ describe('a budget ledger', () => {
       exhausted: 1,
       busy: 0,
       unpriced: 0,
+      unbounded: 0,
       fallback: 0,
       shadow: 0,
     });
@@ -290,6 +291,7 @@ describe('a budget ledger', () => {
       exhausted: 0,
       busy: 0,
       unpriced: 0,
+      unbounded: 0,
       fallback: 0,
       shadow: 5,
     });

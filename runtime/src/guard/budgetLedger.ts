@@ -44,7 +44,7 @@ import {
   type PriceBook,
 } from '../../../contract/src/spend/callCost.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
-import { BudgetExhaustedError, UnpricedModelError } from './errors.ts';
+import { BudgetExhaustedError, UnboundedCallError, UnpricedModelError } from './errors.ts';
 import { Account, BudgetTicket, accountKey, whoOf, type BudgetCall } from './budgetTicket.ts';
 import {
   SpendSeeds,
@@ -512,7 +512,10 @@ export class BudgetLedger {
     return account;
   }
 
-  /** The call's worst case; UnpricedModelError for a model without a price that may not go. */
+  /**
+   * The call's worst case; UnpricedModelError for a model without a price that may not go,
+   * UnboundedCallError for a request whose cost nothing bounds.
+   */
   #worstCase(call: BudgetCall): { pico: bigint; tokens: bigint } {
     const worst = worstCaseCost(call.model, call.planned, this.#book);
     if (!worst.priced) {
@@ -520,8 +523,10 @@ export class BudgetLedger {
         (b) => b.onExhausted !== 'Shadow' && b.limitMicroUsd !== undefined,
       );
       if (refusing !== undefined) {
-        this.#tallies.refused(refusing.name).unpriced++;
-        throw new UnpricedModelError(worst.model, worst.message);
+        this.#tallies.refused(refusing.name)[worst.why]++;
+        throw worst.why === 'unbounded'
+          ? new UnboundedCallError(worst.model, worst.message)
+          : new UnpricedModelError(worst.model, worst.message);
       }
       // A Shadow dollar budget lets the call go, uncounted in dollars: it would have refused it.
       for (const b of this.#budgets)

@@ -16,7 +16,47 @@ const PRICE: ModelPriceSettings = {
   cacheReadMicroUsdPerMTok: 1_000_000,
 };
 
+/** A dollar's Month that refuses. */
+const MONTHLY = {
+  name: 'monthly',
+  period: 'Month',
+  limitMicroUsd: 1_000_000,
+  per: 'Agent',
+  onExhausted: 'Refuse',
+  warnAtPercent: 80,
+  waitForHeldMs: 0,
+} as const;
+
 describe('budget metrics', () => {
+  it('count a call refused because nothing bounds its cost as reason="unbounded", not unpriced', async () => {
+    const ledger = new BudgetLedger({
+      name: 'support',
+      clock: new ManualClock(Date.parse('2026-11-24T12:00:00Z')),
+      spend: { shareOf: 1, timeZone: 'UTC', budgets: [MONTHLY] },
+      pricing: [PRICE],
+      shareOf: 1,
+      leaseMs: 60_000,
+    });
+    const registry = new Registry();
+    new BudgetMetrics(new ScrapedMetrics(registry)).bind(ledger);
+    expect(() =>
+      ledger.reserve({
+        model: 'test-model',
+        clientKey: undefined,
+        planned: { inputTokens: 10, maxTokens: 1, additions: { unbounded: 'a PDF document' } },
+      }),
+    ).toThrow(/has no bound/);
+    const rejected = (await registry.metrics())
+      .split('\n')
+      .filter((line) => line.startsWith('budget_rejected_total{'));
+    expect(rejected).toEqual(
+      expect.arrayContaining([
+        'budget_rejected_total{name="support",budget="monthly",reason="unbounded"} 1',
+        'budget_rejected_total{name="support",budget="monthly",reason="unpriced"} 0',
+      ]),
+    );
+  });
+
   it('export the spend as its exact decimal total, not a sum of floats', async () => {
     const ledger = new BudgetLedger({
       name: 'support',
@@ -24,17 +64,7 @@ describe('budget metrics', () => {
       spend: {
         shareOf: 1,
         timeZone: 'UTC',
-        budgets: [
-          {
-            name: 'monthly',
-            period: 'Month',
-            limitMicroUsd: 1_000_000,
-            per: 'Agent',
-            onExhausted: 'Refuse',
-            warnAtPercent: 80,
-            waitForHeldMs: 0,
-          },
-        ],
+        budgets: [MONTHLY],
       },
       pricing: [PRICE],
       shareOf: 1,

@@ -39,7 +39,7 @@ export class BudgetMetrics {
     );
     this.budgetRejected = scraped.counter(
       'budget_rejected_total',
-      'Model calls a budget turned away, by reason: exhausted (refused; Fallback: once no cheaper model fitted), busy (refused: calls in flight held what it needed past its waitForHeld), unpriced (refused: no price), fallback (served by a cheaper fallback model instead), shadow (would have refused).',
+      'Model calls a budget turned away, by reason: exhausted (refused; Fallback: once no cheaper model fitted), busy (refused: calls in flight held what it needed past its waitForHeld), unpriced (refused: no price), unbounded (refused: nothing bounds its cost), fallback (served by a cheaper fallback model instead), shadow (would have refused).',
       ['name', 'budget', 'reason'],
     );
     this.budgetLimitUsd = scraped.gauge(
@@ -147,7 +147,7 @@ export class BudgetMetrics {
         for (const budget of current) gauge.remove({ name, budget });
       };
     });
-    const reasons = ['exhausted', 'busy', 'unpriced', 'fallback', 'shadow'] as const;
+    const reasons = ['exhausted', 'busy', 'unpriced', 'unbounded', 'fallback', 'shadow'] as const;
     const rejected = new Map<string, Delta[]>();
     this.#scraped.on(this.budgetRejected, ledger, () => {
       const budgets = new Set(ledger.budgets);

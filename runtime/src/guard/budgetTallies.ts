@@ -1,19 +1,20 @@
 /**
  * What the ledger counts for metrics since it began: each budget's refusals (exhausted,
- * unpriced, and Shadow's would-have-been), the calls a Fallback budget sent to a cheaper model,
+ * unpriced, unbounded, and Shadow's would-have-been), the calls a Fallback budget sent to a cheaper model,
  * and the settled spend by model and backend.
  */
 
 /**
  * A budget's calls turned away: refused (exhausted: Refuse, or Fallback once no cheaper model
  * fits; busy: calls in flight held what it needed past the budget's wait), refused for an
- * unpriced model, served by a cheaper model instead (fallback), and
- * Shadow's would-have-been.
+ * unpriced model or a request whose cost has no bound (unbounded), served by a cheaper model
+ * instead (fallback), and Shadow's would-have-been.
  */
 export interface BudgetRefusals {
   exhausted: number;
   busy: number;
   unpriced: number;
+  unbounded: number;
   fallback: number;
   shadow: number;
 }
@@ -34,7 +35,7 @@ export class BudgetTallies {
   refused(budget: string): BudgetRefusals {
     let r = this.#refusals.get(budget);
     if (r === undefined) {
-      r = { exhausted: 0, busy: 0, unpriced: 0, fallback: 0, shadow: 0 };
+      r = { exhausted: 0, busy: 0, unpriced: 0, unbounded: 0, fallback: 0, shadow: 0 };
       this.#refusals.set(budget, r);
     }
     return r;

@@ -6,6 +6,7 @@ import type {
 import type { PlannedCall } from '../../../contract/src/spend/callCost.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import { BudgetLedger } from './budgetLedger.ts';
+import { isUnboundedCallError } from './errors.ts';
 import type { TokenUsage } from './tokenBudget.ts';
 
 /** $1 per million input tokens, $5 per million output: 10⁶ and 5 × 10⁶ picodollars a token. */
@@ -110,6 +111,18 @@ describe('a call whose cost has no bound', () => {
     expect(() => ledgerWith('Refuse').reserve({ model: 'test-model', planned: unbounded })).toThrow(
       /set max_uses to bound its fees/,
     );
+  });
+
+  it('is refused as unbounded, not unpriced: its own error, code and refusal reason', () => {
+    const ledger = ledgerWith('Refuse');
+    let refusal: unknown;
+    try {
+      ledger.reserve({ model: 'test-model', planned: unbounded });
+    } catch (err) {
+      refusal = err;
+    }
+    expect(isUnboundedCallError(refusal) && refusal.code).toBe('UNBOUNDED_CALL');
+    expect(ledger.refusals().get('daily')).toMatchObject({ unbounded: 1, unpriced: 0 });
   });
 
   it('goes under Shadow, and what it reported is counted', () => {

@@ -16,6 +16,7 @@ import {
   CircuitOpenError,
   RateLimitedError,
   TimeoutError,
+  UnboundedCallError,
   UnpricedModelError,
 } from './errors.ts';
 import type { HeaderSource } from './headers.ts';
@@ -155,7 +156,8 @@ export function classifyCommonError(err: unknown): Classification {
   }
   if (err instanceof BudgetExhaustedError)
     return { outcome: 'Rejected', retryable: false, retryAfterMs: err.retryAfterMs };
-  if (err instanceof UnpricedModelError) return { outcome: 'Rejected', retryable: false };
+  if (err instanceof UnpricedModelError || err instanceof UnboundedCallError)
+    return { outcome: 'Rejected', retryable: false };
   return classifyTransportError(err, 0);
 }
 

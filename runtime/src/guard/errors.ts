@@ -13,7 +13,8 @@ export type GuardErrorCode =
   | 'BREAKER_LIMIT'
   | 'LOOP_DETECTED'
   | 'BUDGET_EXHAUSTED'
-  | 'UNPRICED_MODEL';
+  | 'UNPRICED_MODEL'
+  | 'UNBOUNDED_CALL';
 
 export abstract class GuardError extends Error {
   abstract readonly code: GuardErrorCode;
@@ -29,7 +30,8 @@ export type AnyGuardError =
   | BreakerLimitError
   | LoopDetectedError
   | BudgetExhaustedError
-  | UnpricedModelError;
+  | UnpricedModelError
+  | UnboundedCallError;
 
 export function isGuardError(err: unknown): err is AnyGuardError {
   return err instanceof GuardError;
@@ -276,4 +278,24 @@ export class UnpricedModelError extends GuardError {
 
 export function isUnpricedModelError(err: unknown): err is UnpricedModelError {
   return err instanceof UnpricedModelError;
+}
+
+/**
+ * A call whose cost nothing bounds (a server tool without `max_uses`, a PDF, a tool the
+ * provider bills by its own measure) under a dollar budget that refuses. The message
+ * (contract/src/spend/callCost.ts) says what to set or send instead.
+ */
+export class UnboundedCallError extends GuardError {
+  readonly code = 'UNBOUNDED_CALL';
+  readonly model: string;
+
+  constructor(model: string, message: string) {
+    super(message);
+    this.name = 'UnboundedCallError';
+    this.model = model;
+  }
+}
+
+export function isUnboundedCallError(err: unknown): err is UnboundedCallError {
+  return err instanceof UnboundedCallError;
 }

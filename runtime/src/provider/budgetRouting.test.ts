@@ -141,6 +141,7 @@ describe('budgets on the model-call path', () => {
       exhausted: 1,
       busy: 0,
       unpriced: 0,
+      unbounded: 0,
       fallback: 2,
       shadow: 0,
     });

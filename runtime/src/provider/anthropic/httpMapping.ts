@@ -69,8 +69,10 @@ export function mapErrorToHttp(err: unknown, failure: Classification): HttpError
         // Until the period ends: the message says when, Retry-After how long, and
         // x-should-retry: false when retrying cannot fit the same call sooner.
         return { ...limited(err.message, err.retryAfterMs), shouldRetry: err.retryHelps };
+      // The agent's configuration (no price), or a request the caller must bound: not the
+      // provider's state.
       case 'UNPRICED_MODEL':
-        // The agent's configuration, not the caller's request or the provider's state.
+      case 'UNBOUNDED_CALL':
         return {
           status: 400,
           type: 'invalid_request_error',
