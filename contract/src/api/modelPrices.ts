@@ -140,6 +140,44 @@ export const TOOL_USE_SYSTEM_PROMPT_AT_MOST = Math.max(
 export const TOOL_USE_SYSTEM_PROMPT_CURRENT: ToolUseSystemPrompt = CURRENT_TOOL_PROMPT;
 
 /**
+ * Anthropic-defined client tools (the caller runs them; the model knows their schema): the
+ * input tokens the provider adds for each tool of that `type` in a request, on top of the
+ * tool-use system prompt, and a system prompt of their own added once per request
+ * (`systemPrompt`, computer use only). Budgets bound a request with these tools by the
+ * figures here; a client tool type not listed (text_editor_20250728, memory_20250818,
+ * bash_20241022, computer_20241022, ...) has no documented figure and is refused under a
+ * budget that refuses.
+ *
+ * Source: "Specific tool pricing" at
+ * https://platform.claude.com/docs/en/about-claude/pricing#specific-tool-pricing and the
+ * computer use tool's pricing at
+ * https://platform.claude.com/docs/en/agents-and-tools/tool-use/computer-use-tool#pricing,
+ * read on 2026-11-27 (through transcriptions of those pages). Where readings differ the
+ * larger figure is kept, for every model: bash 245 tokens, and since 2026-07 244 for Opus 4.6,
+ * Sonnet 4.6 and earlier but 325 for Opus 4.7 and 4.8 (325 kept); text_editor_20250429 700 or
+ * 722 (722 kept); computer use 735 per tool definition on Claude 4.x and Sonnet 3.7, plus
+ * 466-499 tokens of system prompt (499 kept).
+ */
+export interface ClientToolTokens {
+  /** Input tokens for each tool of this type in the request. */
+  readonly definition: number;
+  /** Input tokens added once per request that has a tool of this type. */
+  readonly systemPrompt: number;
+}
+
+export const CLIENT_TOOL_SOURCE = {
+  url: 'https://platform.claude.com/docs/en/about-claude/pricing#specific-tool-pricing',
+  checked: '2026-11-27',
+} as const;
+
+export const CLIENT_TOOL_INPUT_TOKENS: ReadonlyMap<string, ClientToolTokens> = new Map([
+  ['bash_20250124', { definition: 325, systemPrompt: 0 }],
+  ['text_editor_20250124', { definition: 700, systemPrompt: 0 }],
+  ['text_editor_20250429', { definition: 722, systemPrompt: 0 }],
+  ['computer_20250124', { definition: 735, systemPrompt: 499 }],
+]);
+
+/**
  * Server tools the provider runs itself and bills per use, on top of tokens: dollars per
  * thousand uses, by the tool's `type` prefix (`web_search_20250305` is `web_search`). The
  * answer counts the uses in `usage.server_tool_use` (`web_search_requests`).

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { MODEL_LIST_PRICES } from '../api/modelPrices.ts';
 import { formatUsd, parseUsdMicros } from '../api/usd.ts';
 import { callCost, PICODOLLARS_PER_USD, priceBook, worstCaseCost } from './callCost.ts';
+import { requestAdditions } from './requestAdditions.ts';
 
 const book = priceBook();
 const usd = (cost: ReturnType<typeof callCost>): string =>
@@ -124,6 +125,12 @@ describe('the worst case of a call before it is sent', () => {
       { serverToolUses: { web_search: 5 } },
       '0.053015',
     ],
+    // (1000 + 346 + 325) × 3 + 15: the bash tool's definition beside the tool-use prompt
+    [
+      'the bash tool: 325 tokens beside the tool-use prompt',
+      { toolChoice: 'auto', clientToolTokens: 325 },
+      '0.005028',
+    ],
   ] as const)('adds what the provider bills itself: %s', (_name, additions, dollars) => {
     const cost = worstCaseCost(
       'claude-sonnet-4-5',
@@ -160,6 +167,25 @@ describe('the worst case of a call before it is sent', () => {
     );
     // 346 × 6 micro-dollars
     expect(usd(cost)).toBe('0.002076');
+  });
+
+  it('bounds a request with bash, the text editor and computer use by their documented tokens', () => {
+    const additions = requestAdditions({
+      tools: [
+        { type: 'bash_20250124', name: 'bash' },
+        { type: 'text_editor_20250429', name: 'str_replace_based_edit_tool' },
+        { type: 'computer_20250124', name: 'computer', display_width_px: 1024 },
+      ],
+    });
+    const cost = worstCaseCost(
+      'claude-sonnet-4-5',
+      { inputTokens: 100, maxTokens: 10, additions },
+      book,
+    );
+    // 100 + 346 (tool-use prompt) + 325 + 722 + 735 + 499 input tokens, 10 output
+    expect(cost).toMatchObject({ priced: true, tokens: 2_737 });
+    // 2,727 × 3 + 10 × 15 micro-dollars
+    expect(usd(cost)).toBe('0.008331');
   });
 
   it('is not priced, saying why and what to set, for a call whose cost has no bound', () => {

@@ -149,16 +149,24 @@ export interface ProviderAdditions {
   readonly toolChoice?: 'auto' | 'any';
   /** Image blocks: each may be up to IMAGE_TOKENS_AT_MOST input tokens, whatever its bytes. */
   readonly images?: number;
+  /**
+   * Input tokens the provider adds for the Anthropic-defined client tools in the request
+   * (bash, text editor, computer use: CLIENT_TOOL_INPUT_TOKENS), beyond their bytes.
+   */
+  readonly clientToolTokens?: number;
   /** The most uses of each fee-billed server tool, by tool (`web_search`: its `max_uses`). */
   readonly serverToolUses?: Readonly<Record<string, number>>;
   /** Why the request's cost has no bound the runtime can read, and what to set; absent: it has. */
   readonly unbounded?: string;
 }
 
-/** Input tokens the provider adds to `call` for `model`: its tool-use system prompt, images. */
+/**
+ * Input tokens the provider adds to `call` for `model`: its tool-use system prompt, images,
+ * Anthropic-defined client tools.
+ */
 export function addedInputTokens(model: string, additions: ProviderAdditions | undefined): number {
   if (additions === undefined) return 0;
-  let tokens = (additions.images ?? 0) * IMAGE_TOKENS_AT_MOST;
+  let tokens = (additions.images ?? 0) * IMAGE_TOKENS_AT_MOST + (additions.clientToolTokens ?? 0);
   const choice = additions.toolChoice;
   if (choice !== undefined) {
     const prompt = TOOL_USE_SYSTEM_PROMPT_TOKENS.get(model);

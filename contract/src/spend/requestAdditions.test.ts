@@ -62,9 +62,40 @@ describe('what the provider adds to a request and bills', () => {
       { messages: [user([{ type: 'document', source: { type: 'text', data: 'x' } }])] },
       undefined,
     ],
+    [
+      'the bash tool: its documented 325 tokens',
+      { tools: [{ type: 'bash_20250124', name: 'bash' }] },
+      { toolChoice: 'auto', clientToolTokens: 325 },
+    ],
+    [
+      'the text editor of Claude 4 (20250429): 722 tokens, the larger reading',
+      { tools: [{ type: 'text_editor_20250429', name: 'str_replace_based_edit_tool' }] },
+      { toolChoice: 'auto', clientToolTokens: 722 },
+    ],
+    [
+      'two computer use tools: 735 tokens each and their system prompt of 499 once',
+      {
+        tools: [
+          { type: 'computer_20250124', name: 'computer' },
+          { type: 'computer_20250124', name: 'second_screen' },
+        ],
+      },
+      { toolChoice: 'auto', clientToolTokens: 1_969 },
+    ],
   ])('%s', (_name, body, additions) => {
     expect(requestAdditions(body)).toEqual(additions);
   });
+
+  it.each(['text_editor_20250728', 'memory_20250818', 'bash_20241022'])(
+    'cannot bound the client tool %s, which has no documented figure',
+    (type) => {
+      const additions = requestAdditions({ tools: [{ type, name: 'x' }] });
+      expect(additions?.unbounded).toMatch(
+        new RegExp(`tool type ${type} adds what the provider bills`),
+      );
+      expect(additions?.clientToolTokens).toBeUndefined();
+    },
+  );
 
   it.each([
     ['a PDF by URL', { type: 'url', url: 'https://example.com/a.pdf' }],

@@ -4,16 +4,19 @@
  * image blocks (their tokens are not bounded by their bytes), fee-billed server tools and their
  * `max_uses`, and what cannot be bounded at all. Pure.
  */
+import { CLIENT_TOOL_INPUT_TOKENS } from '../api/modelPrices.ts';
 import type { ProviderAdditions } from './callCost.ts';
 import { serverToolFeePico } from './callCost.ts';
 
 /**
- * Tool `type`s the caller runs itself that add a system prompt of their own beyond the
- * tool-use one (Anthropic-defined client tools: bash, text editor, computer use, memory) or
- * that the provider runs and bills by the token in ways a request does not bound (web fetch,
- * code execution): no bound the runtime can read yet.
+ * Why a typed tool's cost has no bound, or undefined when it has one: `web_search` with
+ * `max_uses`, and the Anthropic-defined client tools whose added tokens are documented
+ * (CLIENT_TOOL_INPUT_TOKENS). Other client tools (a version without a documented figure, the
+ * memory tool) and tools the provider runs and bills by the token in ways a request does not
+ * bound (web fetch, code execution) have none the runtime can read.
  */
 function typedToolUnbounded(type: string, tool: Record<string, unknown>): string | undefined {
+  if (CLIENT_TOOL_INPUT_TOKENS.has(type)) return undefined;
   const kind = type.replace(/_\d{8}$/, '');
   if (kind === 'web_search') {
     return typeof tool['max_uses'] === 'number'
@@ -37,6 +40,8 @@ export function requestAdditions(body: unknown): ProviderAdditions | undefined {
   let toolChoice: 'auto' | 'any' | undefined;
   const serverToolUses: Record<string, number> = {};
   let unbounded: string | undefined;
+  let clientToolTokens = 0;
+  const clientToolTypes = new Set<string>();
   const tools = body['tools'];
   if (Array.isArray(tools) && tools.length > 0) {
     const choice = body['tool_choice'];
@@ -48,6 +53,13 @@ export function requestAdditions(body: unknown): ProviderAdditions | undefined {
       if (typeof type !== 'string' || type === 'custom') continue;
       const why = typedToolUnbounded(type, tool);
       unbounded ??= why;
+      const client = CLIENT_TOOL_INPUT_TOKENS.get(type);
+      if (client !== undefined) {
+        clientToolTokens += client.definition;
+        // Its own system prompt comes once, however many tools of the type there are.
+        if (!clientToolTypes.has(type)) clientToolTokens += client.systemPrompt;
+        clientToolTypes.add(type);
+      }
       const maxUses = tool['max_uses'];
       const kind = type.replace(/_\d{8}$/, '');
       if (why === undefined && typeof maxUses === 'number' && serverToolFeePico(kind) !== undefined)
@@ -70,6 +82,7 @@ export function requestAdditions(body: unknown): ProviderAdditions | undefined {
   return {
     ...(toolChoice === undefined ? {} : { toolChoice }),
     ...(images === 0 ? {} : { images }),
+    ...(clientToolTokens === 0 ? {} : { clientToolTokens }),
     ...(Object.keys(serverToolUses).length === 0 ? {} : { serverToolUses }),
     ...(unbounded === undefined ? {} : { unbounded }),
   };
