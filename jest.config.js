@@ -31,6 +31,7 @@ export const LOCAL_FILES = [
   'test/demo/demoParts.test.ts',
   'test/durable/*.test.ts',
   'test/rateLimitStore/budgetLeases.test.ts',
+  'test/rateLimitStore/budgetRetries.test.ts',
   'test/rateLimitStore/budgetScripts.test.ts',
   'test/rateLimitStore/budgetsBilled.test.ts',
   'test/rateLimitStore/budgetStore.property.test.ts',

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { BudgetExhaustedError } from './errors.ts';
-import type { BudgetTicket } from './budgetTicket.ts';
+import type { BudgetTicket, SettledCost } from './budgetTicket.ts';
 import type {
   StoreBudgetClaim,
   StoreBudgetRequest,
@@ -26,6 +26,12 @@ import type { TokenUsage } from './tokenBudget.ts';
 /** What the guard set settles or releases after a call: a ticket, or a claim. */
 export interface BudgetHold {
   note(attempt: number, backend: string, usage: TokenUsage): void;
+  /**
+   * Before a retry: room for what the attempts so far may cost, beside the next one's worst
+   * case; the budget's refusal when it does not fit (held here), or asked of the store with the
+   * retry's admission (`pending`).
+   */
+  beforeRetry(): void;
   settle(): void;
 }
 
@@ -39,6 +45,8 @@ export interface ClaimHost<C> {
   saw(claim: BudgetClaim<C>, verdict: StoreBudgetVerdict): void;
   /** The store's refusal as the caller gets it. */
   refusal(claim: BudgetClaim<C>, verdict: StoreBudgetVerdict): BudgetExhaustedError;
+  /** Room for a retry asked of the store (`more`): its request, under a reservation of its own. */
+  roomRequest(claim: BudgetClaim<C>, more: SettledCost): StoreBudgetRequest;
 }
 
 /** Where a settlement of a reservation the store holds goes (the rate limiter's store). */
@@ -66,6 +74,13 @@ export class BudgetClaim<C> implements StoreBudgetClaim, BudgetHold {
   #decision: Decision = 'pending';
   /** Held in the store: the mirror; held locally: the ledger's reservation. */
   #ticket: BudgetTicket | undefined;
+  /** Room for retries the store holds, each under a reservation of its own (`beforeRetry`). */
+  readonly #rooms: StoreBudgetRequest[] = [];
+  /** Room for the next retry, asked of the store with its admission. */
+  #room: StoreBudgetRequest | undefined;
+  /** What the rooms hold, in the store and (the store not answering) in the mirror. */
+  #roomPico = 0n;
+  #roomTokens = 0n;
 
   constructor(request: StoreBudgetRequest, context: C, host: ClaimHost<C>, settler: BudgetSettler) {
     this.request = request;
@@ -75,7 +90,12 @@ export class BudgetClaim<C> implements StoreBudgetClaim, BudgetHold {
   }
 
   get pending(): StoreBudgetRequest | undefined {
-    return this.#decision === 'pending' ? this.request : undefined;
+    return this.#decision === 'pending' ? this.request : this.#room;
+  }
+
+  /** Every reservation the store holds for the call: its worst case, and room for retries. */
+  get inStore(): readonly StoreBudgetRequest[] {
+    return this.#decision === 'store' ? [this.request, ...this.#rooms] : [];
   }
 
   /** Where the call's budgets were decided (tests, /debug). */
@@ -89,20 +109,63 @@ export class BudgetClaim<C> implements StoreBudgetClaim, BudgetHold {
   }
 
   held(verdict: StoreBudgetVerdict): void {
+    const room = this.#room;
+    if (room !== undefined) {
+      this.#room = undefined;
+      this.#rooms.push(room);
+      this.#host.saw(this, verdict);
+      return;
+    }
     this.#decision = 'store';
     this.#ticket = this.#host.mirror(this);
     this.#host.saw(this, verdict);
   }
 
   refused(verdict: StoreBudgetVerdict): never {
-    this.#decision = 'refused';
+    // A retry refused: the attempts made so far still settle against what is held.
+    if (this.#room !== undefined) this.#unasked(this.#room);
+    else this.#decision = 'refused';
     this.#host.saw(this, verdict);
     throw this.#host.refusal(this, verdict);
   }
 
   holdLocally(): void {
-    this.#decision = 'local';
-    this.#ticket = this.#host.reserveLocally(this);
+    const room = this.#room;
+    if (room === undefined) {
+      this.#decision = 'local';
+      this.#ticket = this.#host.reserveLocally(this);
+      return;
+    }
+    // The store did not answer for a retry's room: the replica's share holds it, as it would
+    // the call's worst case.
+    this.#unasked(room);
+    this.#ticket?.holdRoom({ pico: room.worstPico, tokens: room.worstTokens });
+    this.#roomPico += room.worstPico;
+    this.#roomTokens += room.worstTokens;
+  }
+
+  beforeRetry(): void {
+    const ticket = this.#ticket;
+    if (ticket === undefined) return;
+    if (this.#decision === 'local') {
+      ticket.beforeRetry();
+      return;
+    }
+    const cost = ticket.costSoFar();
+    const pico = cost.pico - this.#roomPico;
+    const tokens = cost.tokens - this.#roomTokens;
+    if (pico <= 0n && tokens <= 0n) return;
+    const more = { pico: pico > 0n ? pico : 0n, tokens: tokens > 0n ? tokens : 0n };
+    this.#room = this.#host.roomRequest(this, more);
+    this.#roomPico += more.pico;
+    this.#roomTokens += more.tokens;
+  }
+
+  /** A room asked for and not held in the store. */
+  #unasked(room: StoreBudgetRequest): void {
+    this.#room = undefined;
+    this.#roomPico -= room.worstPico;
+    this.#roomTokens -= room.worstTokens;
   }
 
   note(attempt: number, backend: string, usage: TokenUsage): void {
@@ -123,5 +186,16 @@ export class BudgetClaim<C> implements StoreBudgetClaim, BudgetHold {
       costPico: cost.pico,
       costTokens: cost.tokens,
     });
+    // After the cost is charged, so that the store never holds less than the call may cost.
+    for (const room of this.#rooms)
+      this.#settler.settleBudget({
+        accounts: room.accounts,
+        reservationId: room.reservationId,
+        worstPico: room.worstPico,
+        worstTokens: room.worstTokens,
+        costPico: 0n,
+        costTokens: 0n,
+      });
+    this.#rooms.length = 0;
   }
 }

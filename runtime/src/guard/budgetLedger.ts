@@ -45,7 +45,14 @@ import {
 } from '../../../contract/src/spend/callCost.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { BudgetExhaustedError, UnboundedCallError, UnpricedModelError } from './errors.ts';
-import { Account, BudgetTicket, accountKey, whoOf, type BudgetCall } from './budgetTicket.ts';
+import {
+  Account,
+  BudgetTicket,
+  accountKey,
+  whoOf,
+  type BudgetCall,
+  type SettledCost,
+} from './budgetTicket.ts';
 import {
   SpendSeeds,
   spendReports,
@@ -140,6 +147,13 @@ export class BudgetLedger {
       if (!claim.context.quiet) this.counted(error);
       return error;
     },
+    roomRequest: (claim, more) => ({
+      accounts: claim.request.accounts,
+      reservationId: reservationId(),
+      leaseMs: Math.max(1, renewedLeaseMs(this.#clock.now(), claim.context.boundAt)),
+      worstPico: more.pico,
+      worstTokens: more.tokens,
+    }),
   };
   /** Calls waiting for a reservation to be settled or released (`whenReleased`). */
   #releaseWaiters: (() => void)[] = [];
@@ -205,33 +219,8 @@ export class BudgetLedger {
     const now = this.#clock.now();
     this.#open.lapse(now);
     const { pico, tokens } = this.#worstCase(call);
-    const accounts: Account[] = [];
-    let refusal: BudgetExhaustedError | undefined;
-    let fallback = true;
-    for (const budget of budgets) {
-      const account = this.#account(budget, call.clientKey, now, false);
-      accounts.push(account);
-      if (account.fits(pico, tokens)) continue;
-      if (budget.onExhausted === 'Shadow') {
-        this.#tallies.refused(budget.name).shadow++;
-        continue;
-      }
-      fallback &&= budget.onExhausted === 'Fallback';
-      refusal ??= exhaustedError({
-        agent: this.name,
-        budget,
-        account,
-        pico,
-        tokens,
-        now,
-        shareOf: this.#shareOf,
-      });
-    }
-    if (refusal !== undefined) {
-      const error = refusal.withFallback(fallback);
-      if (!quiet) this.counted(error);
-      throw error;
-    }
+    const accounts = budgets.map((budget) => this.#account(budget, call.clientKey, now, false));
+    this.#refuseUnlessFits(budgets, accounts, { pico, tokens }, now, quiet);
     budgets.forEach((budget, i) => {
       accounts[i] = this.#keep(budget, accounts[i] as Account, call.clientKey);
     });
@@ -283,11 +272,8 @@ export class BudgetLedger {
       else if (claim.decision === 'store') {
         const leaseMs = renewedLeaseMs(now, claim.context.boundAt);
         if (leaseMs > 0)
-          inStore.push({
-            accounts: claim.request.accounts,
-            reservationId: claim.request.reservationId,
-            leaseMs,
-          });
+          for (const held of claim.inStore)
+            inStore.push({ accounts: held.accounts, reservationId: held.reservationId, leaseMs });
       }
     }
     return inStore;
@@ -462,6 +448,66 @@ export class BudgetLedger {
   /** The budgets in force (for metrics). */
   get budgets(): readonly string[] {
     return this.#budgets.map((b) => b.name);
+  }
+
+  /**
+   * Room for a retry (BudgetTicket.beforeRetry): `more` held for the ticket in `accounts` if it
+   * fits every budget they belong to, as a call's worst case does; otherwise the budget's
+   * refusal, uncounted (the call counts it once it is final, as a refused call's).
+   */
+  roomFor(ticket: BudgetTicket, accounts: readonly Account[], more: SettledCost): void {
+    const now = this.#clock.now();
+    this.#open.lapse(now);
+    const byName = new Map(this.#budgets.map((b) => [b.name, b]));
+    const budgets: BudgetSettings[] = [];
+    const limited: Account[] = [];
+    for (const account of accounts) {
+      const budget = byName.get(account.budget);
+      // A budget the policy no longer has limits nothing; its account still holds the room.
+      if (budget === undefined || budget.per !== account.per) continue;
+      budgets.push(budget);
+      limited.push(account);
+    }
+    this.#refuseUnlessFits(budgets, limited, more, now, true);
+    ticket.holdMore(more);
+  }
+
+  /**
+   * Throws the first refusal of a budget that is not Shadow when `worst` does not fit its
+   * account (a Fallback budget's, marked so only when every refusing budget falls back);
+   * counts Shadow's would-have-refused.
+   */
+  #refuseUnlessFits(
+    budgets: readonly BudgetSettings[],
+    accounts: readonly Account[],
+    worst: SettledCost,
+    now: number,
+    quiet: boolean,
+  ): void {
+    let refusal: BudgetExhaustedError | undefined;
+    let fallback = true;
+    budgets.forEach((budget, i) => {
+      const account = accounts[i] as Account;
+      if (account.fits(worst.pico, worst.tokens)) return;
+      if (budget.onExhausted === 'Shadow') {
+        this.#tallies.refused(budget.name).shadow++;
+        return;
+      }
+      fallback &&= budget.onExhausted === 'Fallback';
+      refusal ??= exhaustedError({
+        agent: this.name,
+        budget,
+        account,
+        pico: worst.pico,
+        tokens: worst.tokens,
+        now,
+        shareOf: this.#shareOf,
+      });
+    });
+    if (refusal === undefined) return;
+    const error = refusal.withFallback(fallback);
+    if (!quiet) this.counted(error);
+    throw error;
   }
 
   /** A ticket's settled cost at one backend (BudgetTicket). */

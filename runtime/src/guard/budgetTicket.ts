@@ -55,6 +55,11 @@ export function accountKey(budget: BudgetSettings, clientKey: string | undefined
 export interface TicketOwner {
   spent(model: string, backend: string, pico: bigint): void;
   closed(ticket: BudgetTicket): void;
+  /**
+   * Holds `more` for `ticket` if it fits every budget its accounts belong to (`ticket.holdMore`),
+   * or throws the budget's refusal (BudgetExhaustedError), holding nothing.
+   */
+  roomFor(ticket: BudgetTicket, accounts: readonly Account[], more: SettledCost): void;
 }
 
 /** One budget in one period, for the whole agent or one client key. */
@@ -133,6 +138,12 @@ export class BudgetTicket {
    * a map: a call makes one attempt, rarely a few.
    */
   readonly #attempts: { readonly attempt: number; backend: string; usage: TokenUsage }[] = [];
+  /**
+   * Held beyond the worst case: what the attempts already made may cost, so that the next one
+   * still has its whole worst case (`beforeRetry`).
+   */
+  #morePico = 0n;
+  #moreTokens = 0n;
   #released = false;
   #settled = false;
 
@@ -173,15 +184,9 @@ export class BudgetTicket {
   settle(): SettledCost {
     if (this.#settled) return NOTHING;
     this.#settled = true;
-    let pico = 0n;
-    let tokens = 0n;
-    for (const { backend, usage } of this.#attempts) {
-      const cost = this.#attemptCost(usage);
-      tokens += BigInt(cost.tokens);
-      if (!cost.priced) continue;
-      pico += cost.picoUsd;
-      this.#ledger.spent(this.model, backend, cost.picoUsd);
-    }
+    const { pico, tokens } = this.#cost((backend, attemptPico) => {
+      this.#ledger.spent(this.model, backend, attemptPico);
+    });
     if (pico !== 0n || tokens !== 0n) {
       for (const account of this.#accounts) {
         account.spentPico += pico;
@@ -189,6 +194,57 @@ export class BudgetTicket {
       }
     }
     this.release();
+    return { pico, tokens };
+  }
+
+  /** What the attempts noted so far would settle at, charging nothing. */
+  costSoFar(): SettledCost {
+    return this.#cost(undefined);
+  }
+
+  /**
+   * Before another attempt: the attempts made so far may cost up to `costSoFar`, and the next
+   * one up to the worst case, so the ticket holds the difference too, or the retry is refused
+   * (the budget's BudgetExhaustedError). An attempt that cost nothing (an error status) holds
+   * nothing more.
+   */
+  beforeRetry(): void {
+    if (this.#settled || this.#released) return;
+    const cost = this.costSoFar();
+    const more = { pico: cost.pico - this.#morePico, tokens: cost.tokens - this.#moreTokens };
+    if (more.pico <= 0n && more.tokens <= 0n) return;
+    this.holdRoom({
+      pico: more.pico > 0n ? more.pico : 0n,
+      tokens: more.tokens > 0n ? more.tokens : 0n,
+    });
+  }
+
+  /** Holds `more` beside the worst case if it fits (the ledger decides), or throws its refusal. */
+  holdRoom(more: SettledCost): void {
+    this.#ledger.roomFor(this, this.#accounts, more);
+  }
+
+  /** Holds `more` in every account, released with the worst case (the ledger, once it fits). */
+  holdMore(more: SettledCost): void {
+    this.#morePico += more.pico;
+    this.#moreTokens += more.tokens;
+    for (const account of this.#accounts) {
+      account.reservedPico += more.pico;
+      account.reservedTokens += more.tokens;
+    }
+  }
+
+  /** Every noted attempt's cost, summed; `charged` hears each priced one. */
+  #cost(charged: ((backend: string, pico: bigint) => void) | undefined): SettledCost {
+    let pico = 0n;
+    let tokens = 0n;
+    for (const { backend, usage } of this.#attempts) {
+      const cost = this.#attemptCost(usage);
+      tokens += BigInt(cost.tokens);
+      if (!cost.priced) continue;
+      pico += cost.picoUsd;
+      charged?.(backend, cost.picoUsd);
+    }
     return { pico, tokens };
   }
 
@@ -226,11 +282,13 @@ export class BudgetTicket {
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    const pico = this.worstPico + this.#morePico;
+    const tokens = this.worstTokens + this.#moreTokens;
     // A claim's mirror holds nothing here (the store holds its worst case).
-    if (this.worstPico !== 0n || this.worstTokens !== 0n) {
+    if (pico !== 0n || tokens !== 0n) {
       for (const account of this.#accounts) {
-        account.reservedPico -= this.worstPico;
-        account.reservedTokens -= this.worstTokens;
+        account.reservedPico -= pico;
+        account.reservedTokens -= tokens;
       }
     }
     this.#ledger.closed(this);

@@ -56,6 +56,17 @@ export interface GuardCallOptions {
   readonly failover?: Failover;
   /** The call's budgets, decided by the store with the first admission's limits. */
   readonly budget?: StoreBudgetClaim;
+  /** What the call's budgets hold, asked for room before each retry (budgetClaim.ts). */
+  readonly held?: RetryRoom;
+}
+
+/**
+ * A call's budget hold as its retries see it: before each, room for what the attempts so far
+ * may cost beside the next one's worst case, or the budget's refusal (thrown); with a store,
+ * asked with the retry's admission (`budget.pending`).
+ */
+export interface RetryRoom {
+  beforeRetry(): void;
 }
 
 /**
@@ -285,6 +296,7 @@ export class Guard implements AttemptHost {
     if (retry !== undefined) {
       const delay = retry.nextDelay(c, attempt, end);
       if (delay !== NO_RETRY) {
+        options.held?.beforeRetry();
         this.#retries++;
         const elsewhere = options.failover?.next();
         if (elsewhere !== undefined && elsewhere !== this)

@@ -275,12 +275,13 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
           : this.#budgets.reserve(call, true),
       async (ticket) => {
         const claim = sharing ? (ticket as BudgetClaim<ClaimContext> | undefined) : undefined;
-        const options: GuardCallOptions =
-          claim !== undefined
-            ? { signal, failover, budget: claim, ...(estimate === undefined ? {} : { estimate }) }
-            : estimate === undefined
-              ? { signal, failover }
-              : { signal, estimate, failover };
+        const options: GuardCallOptions = {
+          signal,
+          failover,
+          ...(estimate === undefined ? {} : { estimate }),
+          ...(claim === undefined ? {} : { budget: claim }),
+          ...(ticket === undefined ? {} : { held: ticket }),
+        };
         if (ticket === undefined)
           return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
         try {
