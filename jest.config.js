@@ -32,6 +32,7 @@ export const LOCAL_FILES = [
   'test/durable/*.test.ts',
   'test/rateLimitStore/budgetLeases.test.ts',
   'test/rateLimitStore/budgetRetries.test.ts',
+  'test/rateLimitStore/budgetsRetried.test.ts',
   'test/rateLimitStore/budgetScripts.test.ts',
   'test/rateLimitStore/budgetsBilled.test.ts',
   'test/rateLimitStore/budgetStore.property.test.ts',

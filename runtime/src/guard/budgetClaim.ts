@@ -26,6 +26,8 @@ import type { TokenUsage } from './tokenBudget.ts';
 /** What the guard set settles or releases after a call: a ticket, or a claim. */
 export interface BudgetHold {
   note(attempt: number, backend: string, usage: TokenUsage): void;
+  /** Attempt `attempt` was given up on before any usage: the provider may have billed all of it. */
+  unheard(attempt: number, backend: string): void;
   /**
    * Before a retry: room for what the attempts so far may cost, beside the next one's worst
    * case; the budget's refusal when it does not fit (held here), or asked of the store with the
@@ -170,6 +172,10 @@ export class BudgetClaim<C> implements StoreBudgetClaim, BudgetHold {
 
   note(attempt: number, backend: string, usage: TokenUsage): void {
     this.#ticket?.note(attempt, backend, usage);
+  }
+
+  unheard(attempt: number, backend: string): void {
+    this.#ticket?.unheard(attempt, backend);
   }
 
   settle(): void {

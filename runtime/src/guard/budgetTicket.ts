@@ -122,6 +122,9 @@ export interface SettledCost {
 
 const NOTHING: SettledCost = Object.freeze({ pico: 0n, tokens: 0n });
 
+/** An attempt given up on before the provider said what it used: its worst case. */
+const UNHEARD: TokenUsage = Object.freeze({ inputTokens: 0, outputTokens: 0, unknown: 'all' });
+
 /** A reserved call: note each attempt's usage, then settle once (in `finally`). */
 export class BudgetTicket {
   readonly model: string;
@@ -175,6 +178,15 @@ export class BudgetTicket {
       seen.backend = backend;
       seen.usage = usage;
     }
+  }
+
+  /**
+   * Attempt `attempt` was given up on before any usage (its deadline passed while it ran): it
+   * settles at the worst case unless a usage is noted for it after all.
+   */
+  unheard(attempt: number, backend: string): void {
+    if (this.#settled || this.#attempts.some((a) => a.attempt === attempt)) return;
+    this.#attempts.push({ attempt, backend, usage: UNHEARD });
   }
 
   /**

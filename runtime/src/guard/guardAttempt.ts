@@ -52,6 +52,11 @@ export class AttemptDeadline implements DeadlineEntry {
   }
 }
 
+/** Hears that an attempt's deadline passed while it ran (GuardAttempt.whenGivenUp). */
+export interface GivenUpListener {
+  givenUp(): void;
+}
+
 export class GuardAttempt {
   /** Name of the guard's target (`<backend>/<model>`, `tool:<name>`). */
   readonly target: string;
@@ -68,6 +73,7 @@ export class GuardAttempt {
   #committed = false;
   #expired = false;
   #onExpire: ((err: TimeoutError) => void) | undefined;
+  #givenUp: GivenUpListener | undefined;
 
   constructor(
     host: AttemptHost,
@@ -194,6 +200,14 @@ export class GuardAttempt {
     this.#onExpire = fn;
   }
 
+  /**
+   * Tells `listener` if the deadline passes while the attempt runs, before the guard hears of
+   * it (and may retry): what the attempt had sent may be billed.
+   */
+  whenGivenUp(listener: GivenUpListener): void {
+    this.#givenUp = listener;
+  }
+
   /** Whether the attempt's deadline passed (a timeout already counted by the host). */
   get expired(): boolean {
     return this.#expired;
@@ -202,6 +216,7 @@ export class GuardAttempt {
   /** The deadline passed: abort the signal, if anyone asked for it. */
   expire(err: TimeoutError): void {
     this.#expired = true;
+    this.#givenUp?.givenUp();
     if (this.#controller === undefined) this.#timedOut = err;
     else this.#controller.abort(err);
     this.#onExpire?.(err);

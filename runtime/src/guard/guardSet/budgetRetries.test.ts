@@ -19,12 +19,20 @@ import { GuardSet } from './guardSet.ts';
 import type { NamedBackend } from './providerGuard.ts';
 
 async function call(limitMicroUsd: number, outcomes: readonly Outcome[]) {
-  const guard = new GuardSet<NamedBackend>({
-    classifier: anthropicClassifier,
-    doc: retryingPolicy(limitMicroUsd),
-    clock: new ManualClock(Date.parse('2026-11-27T12:00:00Z')),
+  const doc = retryingPolicy(limitMicroUsd);
+  const clock = new ManualClock(Date.parse('2026-11-27T12:00:00Z'));
+  const guard = new GuardSet<NamedBackend>({ classifier: anthropicClassifier, doc, clock });
+  const call = { done: false };
+  const running = retriedCall(guard, outcomes).finally(() => {
+    call.done = true;
   });
-  const result = await retriedCall(guard, outcomes);
+  // An attempt that hangs ends at its deadline: one timeout at a time, until the call ends.
+  for (;;) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (call.done) break;
+    clock.advance(doc.timeoutMs);
+  }
+  const result = await running;
   const account = guard.budgets.account('daily');
   return { ...result, spent: account?.spentPico, held: account?.reservedPico };
 }
@@ -61,6 +69,12 @@ describe('a retried call under a budget held in process', () => {
       held: 0n,
     });
     expect(result.spent).toBeLessThanOrEqual(BigInt(limitMicroUsd) * 1_000_000n);
+  });
+
+  it('counts an attempt its deadline gave up on before the provider layer heard of it, and refuses the retry', async () => {
+    const limitMicroUsd = WORST_MICRO + WORST_MICRO / 2;
+    const result = await call(limitMicroUsd, ['hangs past its deadline', 'answered']);
+    expect(result).toEqual({ outcome: 'refused: daily', made: [1], spent: WORST_PICO, held: 0n });
   });
 
   it('retries an attempt the provider refused with a status, which costs nothing, without more room', async () => {

@@ -72,8 +72,13 @@ export function retryingPolicy(limitMicroUsd: number, store?: StoreSettings): Po
   };
 }
 
-/** Each attempt, in turn: one that times out unheard, fails with a status, or answers. */
-export type Outcome = 'timed out unheard' | 'overloaded' | 'answered';
+/**
+ * Each attempt, in turn: one that times out unheard (the SDK's own timeout, which the provider
+ * layer notes as unheard), one that hangs until the guard's deadline gives up on it (nothing
+ * noted: the guard retries before the provider layer would hear), one that fails with a
+ * status, or one that answers.
+ */
+export type Outcome = 'timed out unheard' | 'hangs past its deadline' | 'overloaded' | 'answered';
 
 function attempts(outcomes: readonly Outcome[], made: number[], seen: Seen | undefined) {
   return async (info: AttemptInfo<NamedBackend>): Promise<string> => {
@@ -84,6 +89,7 @@ function attempts(outcomes: readonly Outcome[], made: number[], seen: Seen | und
       info.reportUsage(UNHEARD);
       return Promise.reject(new APIConnectionTimeoutError());
     }
+    if (outcome === 'hangs past its deadline') return new Promise<string>(() => undefined);
     if (outcome === 'overloaded')
       return Promise.reject(
         APIError.generate(

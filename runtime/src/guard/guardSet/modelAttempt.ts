@@ -1,6 +1,6 @@
 import type { BudgetHold } from '../budgetClaim.ts';
 import type { Classification } from '../classification.ts';
-import type { GuardAttempt, SdkRequestOptions } from '../guardAttempt.ts';
+import type { GivenUpListener, GuardAttempt, SdkRequestOptions } from '../guardAttempt.ts';
 import type { HeaderSource } from '../headers.ts';
 import type { TokenUsage } from '../tokenBudget.ts';
 import type { AttemptInfo, NamedBackend } from './providerGuard.ts';
@@ -9,7 +9,7 @@ import type { AttemptInfo, NamedBackend } from './providerGuard.ts';
  * An attempt as the router sees it: one object per attempt, its methods on the prototype,
  * rather than a literal with a closure per method (the closed path runs this per call).
  */
-export class ModelAttempt<B extends NamedBackend> implements AttemptInfo<B> {
+export class ModelAttempt<B extends NamedBackend> implements AttemptInfo<B>, GivenUpListener {
   readonly model: string;
   readonly backend: B;
   readonly attempt: number;
@@ -28,6 +28,15 @@ export class ModelAttempt<B extends NamedBackend> implements AttemptInfo<B> {
     this.attempt = a.attempt;
     this.request = a.sdkOptions();
     this.budgeted = ticket !== undefined;
+    if (ticket !== undefined) a.whenGivenUp(this);
+  }
+
+  /**
+   * The guard's deadline passed while the attempt ran: it may have been billed in full, and a
+   * retry may start before the provider layer hears of it, so the hold counts it so now.
+   */
+  givenUp(): void {
+    this.#ticket?.unheard(this.attempt, this.backend.name);
   }
 
   reportUsage(usage: TokenUsage): void {
