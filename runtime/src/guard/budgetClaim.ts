@@ -6,6 +6,10 @@
  * account under a lease, or refuses, or — when it cannot answer within its wait budget — the
  * replica's share decides as it does without a store (BudgetLedger.reserve).
  *
+ * A retry asks the store for room for the attempts already made (`beforeRetry`): a reservation
+ * of its own, sent with the retry's admission in the same script call, released once the call's
+ * cost is charged.
+ *
  * Held in the store, the call settles there (settle.lua: its real cost charged, its worst case
  * released); the same cost is also counted in the replica's own accounts, so a replica that
  * falls back later holds its share less what it has spent, as the rate limits do. Decided on

@@ -244,8 +244,9 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     let backend = pickBackend();
     if (backend === undefined) throw this.#allOpen(model);
     const guard = this.#modelGuard(backend.name, model);
-    // Before the guard and its retries: the worst case is held for every attempt together, and
-    // a call that may not go is refused before any provider call (counting tokens spends none).
+    // Before the guard and its retries: the worst case is held for the attempt that runs (a
+    // retry holds room for the attempts made too: beforeRetry), and a call that may not go is
+    // refused before any provider call (counting tokens spends none).
     const planned = this.#budgets.enabled ? plannedCall(estimate, budget) : undefined;
     const call =
       planned === undefined ? undefined : { model, clientKey: budget?.clientKey, planned };

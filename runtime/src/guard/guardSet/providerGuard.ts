@@ -93,7 +93,9 @@ export interface ProviderGuard<B extends NamedBackend> {
    * rate limiter (`estimate` against the token budgets) and holds a bulkhead slot while it runs
    * (a streamed attempt runs until its last event). With `estimate` (or a `budget` that gives
    * the request's size and `max_tokens`), the call's worst case is reserved against the policy's budgets before any attempt and settled from the attempts'
-   * usage after the last (BudgetExhaustedError or UnpricedModelError when it may not go).
+   * usage after the last (BudgetExhaustedError or UnpricedModelError when it may not go); a
+   * retry first holds room for what the attempts made may cost, or ends the call with the
+   * budget's refusal.
    */
   callModel<T>(
     model: string,
