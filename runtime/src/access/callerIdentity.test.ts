@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { callerIdentity, isIdentity, OPEN_CALLER } from './callerIdentity.ts';
+import { callerIdentity, isIdentity, OPEN_CALLER, POD_CALLER } from './callerIdentity.ts';
 import { ClientKeys } from './clientKeys.ts';
 
 const ALICE = 'alice-client-key';
@@ -113,6 +113,20 @@ describe('callerIdentity', () => {
       expect(
         callerIdentity(open, { rawHeaders: raw, socket: { remoteAddress: '127.0.0.1' } }),
       ).toBe(OPEN_CALLER);
+  });
+
+  it('names the pod key the pod on an agent without client keys, from loopback only', () => {
+    const open = new ClientKeys();
+    open.set(undefined);
+    open.setPodKey(POD_KEY);
+    const of = (raw: Raw, remoteAddress: string) =>
+      callerIdentity(open, { rawHeaders: raw, socket: { remoteAddress } });
+    expect(of(['x-api-key', POD_KEY], '127.0.0.1')).toBe(POD_CALLER);
+    expect(of(['authorization', `Bearer ${POD_KEY}`], '::1')).toBe(POD_CALLER);
+    expect(of(['x-api-key', POD_KEY], '10.0.0.7')).toBe(OPEN_CALLER);
+    // Refused for nothing: what could be read two ways is the open caller.
+    expect(of(['x-api-key', POD_KEY, 'x-api-key', POD_KEY], '127.0.0.1')).toBe(OPEN_CALLER);
+    expect(of(['x-api-key', 'made-up'], '127.0.0.1')).toBe(OPEN_CALLER);
   });
 
   it('gives the same caller the same fingerprint and binding whichever header carried the key', () => {

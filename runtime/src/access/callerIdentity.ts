@@ -8,9 +8,10 @@
  * `Authorization` and joins repeated `x-api-key` values with ", "). A credential that could be
  * read two ways is refused with 401 naming the header: a repeated header, an empty one beside
  * the other, two different keys, an `Authorization` that is not `Bearer <key>`. The same key
- * in both headers names one caller and is accepted. While access control is off the headers
- * are not read at all: every caller is the one open caller, whatever it sends (a made-up key
- * names nobody, so it cannot have an account, a trail or runs of its own).
+ * in both headers names one caller and is accepted. While access control is off nothing is
+ * refused and every caller is the one open caller, whatever it sends (a made-up key names
+ * nobody, so it cannot have an account, a trail or runs of its own), but for the pod key from
+ * inside the pod, which is the pod still.
  */
 import { clientFingerprint } from '../audit/auditLog.ts';
 
@@ -89,7 +90,7 @@ export function callerIdentity(
   keys: KeyJudge,
   request: CallerEvidence,
 ): CallerIdentity | IdentityRefusal {
-  if (!keys.enforced) return OPEN_CALLER;
+  if (!keys.enforced) return openCaller(keys, request);
   const presented = presentedCredential(request.rawHeaders);
   if (typeof presented !== 'string') return presented;
   if (presented === '')
@@ -100,6 +101,18 @@ export function callerIdentity(
   const peer = { loopback: isLoopbackAddress(request.socket.remoteAddress) };
   const identity = keys.identify(presented, peer);
   return identity ?? { reason: 'invalid', message: 'invalid client key' };
+}
+
+/**
+ * A caller of an agent without client keys: the one open caller, whatever it sends, refused for
+ * nothing; but the pod's own agent, presenting the pod key from inside the pod, is still the
+ * pod, so its runs stay its own from one pod to the next as they do with client keys on.
+ */
+function openCaller(keys: KeyJudge, request: CallerEvidence): CallerIdentity {
+  if (!isLoopbackAddress(request.socket.remoteAddress)) return OPEN_CALLER;
+  const presented = presentedCredential(request.rawHeaders);
+  if (typeof presented !== 'string' || presented === '') return OPEN_CALLER;
+  return keys.identify(presented, { loopback: true })?.kind === 'pod' ? POD_CALLER : OPEN_CALLER;
 }
 
 /** Whether a socket's remote address is this host's loopback (IPv4, IPv6 or IPv4-mapped). */
