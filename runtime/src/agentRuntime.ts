@@ -8,7 +8,7 @@ import type { LoopReport } from '../../contract/src/reporting/mcpReport.ts';
 import type { DurableRuns } from './durable/durableRuns.ts';
 import { durableParts } from './durable/durableParts.ts';
 import type { OwnedRuns } from './durable/ownedRuns.ts';
-import { ownedRunExecutor } from './server/ownedRunExecution.ts';
+import { ownedRunExecutor } from './durable/ownedRunExecution.ts';
 import { McpTools } from './mcp/mcpTools.ts';
 import { mcpEndpoint } from './mcp/runtimeMcpEndpoint.ts';
 import type { McpEndpoint } from './mcp/mcpEndpoint.ts';

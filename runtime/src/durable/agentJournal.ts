@@ -11,7 +11,7 @@ import type { AgentJournal, PlainTurn } from '../agent/agentLoop.ts';
 import type { ToolJournal } from '../agent/agentTools.ts';
 import type { ToolResultBlock } from '../agent/toolRunner.ts';
 import type { ActivePolicy } from '../server/runtimeContext.ts';
-import { countSaved } from './durableMessages.ts';
+import { countSaved } from '../server/durableMessages.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import type { DurableRuns, RunRef } from './durableRuns.ts';
 import type { StepKind } from './journalEntry.ts';

@@ -44,7 +44,7 @@ export function runLeaseMs(env: Readonly<Record<string, string | undefined>>): n
 /** How a run ended: `/v1/agent/invoke`'s answer, or its error. */
 export type RunOutcome = { readonly result: unknown } | { readonly error: AgentRunError };
 
-/** Executes the agent loop of a run through its journal (server/ownedRunExecution.ts). */
+/** Executes the agent loop of a run through its journal (ownedRunExecution.ts). */
 export type RunExecutor = (
   run: RunRef,
   record: AgentRunRecord,

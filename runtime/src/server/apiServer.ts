@@ -20,7 +20,7 @@ import { INVOKE_ROUTE, registerInvokeRoute } from './invokeRoute.ts';
 import { registerMcpRoute } from './mcpRoute.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './jsonDepth.ts';
 import { COUNT_TOKENS_ROUTE, MESSAGES_ROUTE, registerMessagesRoute } from './messagesRoute.ts';
-import { RUNS_ROUTE } from './ownedRunExecution.ts';
+import { RUNS_ROUTE } from '../durable/ownedRunExecution.ts';
 import { countRequests } from './requestCounts.ts';
 import { registerProbeRoutes } from './probeRoutes.ts';
 import type { RuntimeContext } from './runtimeContext.ts';

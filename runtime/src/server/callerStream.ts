@@ -53,7 +53,7 @@ export class CallerStream implements StreamSink {
   }
 
   /**
-   * Keeps a copy of every event (durable/durableMessages.ts journals them) and holds back the
+   * Keeps a copy of every event (durableMessages.ts journals them) and holds back the
    * write that carries `message_stop` until `end()`, so the answer is journaled before the
    * caller has all of it.
    */

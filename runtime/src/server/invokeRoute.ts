@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { runAgent, type AgentStreamListener } from '../agent/agentLoop.ts';
 import { InvocationTools } from '../agent/agentTools.ts';
 import { invokeAsRun, type RunsNeeds } from './agentRunsRoute.ts';
-import { countAgentFallback, invokeAnswer } from './ownedRunExecution.ts';
+import { countAgentFallback, invokeAnswer } from '../durable/ownedRunExecution.ts';
 import { BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from './budgetRequest.ts';
 import { checkInvokeBody } from './messagesValidation.ts';
@@ -25,7 +25,7 @@ import {
   refusedAsInjection,
   type CallSubject,
 } from './routeCall.ts';
-import { attemptSpans, toolResultInjection } from './ownedRunExecution.ts';
+import { attemptSpans, toolResultInjection } from '../durable/ownedRunExecution.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
 import type { GateNeeds } from './requestGate.ts';
 import type { CallNeeds } from './routeCall.ts';

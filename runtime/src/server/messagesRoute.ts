@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheKey } from '../cache/responseCache.ts';
-import { beginModelStep, type DurableNeeds } from '../durable/durableMessages.ts';
+import { beginModelStep, type DurableNeeds } from './durableMessages.ts';
 import type { RoutedResponse } from '../provider/providerAttempt.ts';
 import { tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
 import { BACKEND_HEADER, BUDGET_HEADER, CallerStream } from './callerStream.ts';
@@ -72,7 +72,7 @@ async function handle(
 
   const subject: CallSubject = { route: ROUTE, model, client };
   if (refusedAsInjection(ctx, active, request, reply, subject, body.messages)) return;
-  // A durable run's call: answered from its journal, or journaled (durable/durableMessages.ts).
+  // A durable run's call: answered from its journal, or journaled (server/durableMessages.ts).
   const durable = await beginModelStep(ctx, active, caller, request, reply, body);
   if (durable === 'answered') return;
 

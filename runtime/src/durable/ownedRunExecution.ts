@@ -1,16 +1,16 @@
 /**
- * The bundled agent's loop for a run the runtime owns (durable/ownedRuns.ts): the same loop,
+ * The bundled agent's loop for a run the runtime owns (ownedRuns.ts): the same loop,
  * tools and budgets as `/v1/agent/invoke`, with every model turn and tool call through the
- * run's journal (durable/agentJournal.ts), so that a run taken over by another replica replays
+ * run's journal (agentJournal.ts), so that a run taken over by another replica replays
  * what was done and goes on from there. A run has no caller waiting on a connection: it ends
  * with `/v1/agent/invoke`'s answer, or the error that answer would have been.
  */
 import { randomUUID } from 'node:crypto';
 import { runAgent, type AgentResult } from '../agent/agentLoop.ts';
 import { InvocationTools } from '../agent/agentTools.ts';
-import { RunJournalOfAgent } from '../durable/agentJournal.ts';
-import { isSuperseded } from '../durable/runRefusedError.ts';
-import type { RunExecutor } from '../durable/ownedRuns.ts';
+import { RunJournalOfAgent } from './agentJournal.ts';
+import { isSuperseded } from './runRefusedError.ts';
+import type { RunExecutor } from './ownedRuns.ts';
 import { failureOf } from '../provider/anthropic/errorClassification.ts';
 import type { RouteOptions } from '../provider/modelRouter.ts';
 import {
@@ -20,10 +20,10 @@ import {
   withAttemptSpan,
   type RequestSpan,
 } from '../telemetry/tracing.ts';
-import { budgetRequest } from './budgetRequest.ts';
-import { mapFailure } from './errorReplies.ts';
-import type { CallSubject } from './routeCall.ts';
-import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
+import { budgetRequest } from '../server/budgetRequest.ts';
+import { mapFailure } from '../server/errorReplies.ts';
+import type { CallSubject } from '../server/routeCall.ts';
+import type { ActivePolicy, RuntimeContext } from '../server/runtimeContext.ts';
 
 export type OwnedRunNeeds = Pick<
   RuntimeContext,

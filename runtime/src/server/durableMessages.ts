@@ -14,11 +14,11 @@ import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { RoutedResponse } from '../provider/providerAttempt.ts';
 import { endSpan, startRequestSpan } from '../telemetry/tracing.ts';
 import { relayStream, type StreamSource } from '../provider/streamRelay.ts';
-import { BACKEND_HEADER, CallerStream } from '../server/callerStream.ts';
-import { badRequest, refusal, sendError } from '../server/errorReplies.ts';
-import type { ActivePolicy, RuntimeContext } from '../server/runtimeContext.ts';
-import type { ClaimedStep, RunRef } from './durableRuns.ts';
-import type { ModelAnswer } from './journalEntry.ts';
+import { BACKEND_HEADER, CallerStream } from './callerStream.ts';
+import { badRequest, refusal, sendError } from './errorReplies.ts';
+import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
+import type { ClaimedStep, RunRef } from '../durable/durableRuns.ts';
+import type { ModelAnswer } from '../durable/journalEntry.ts';
 
 /** Says on a replayed answer that it came from the run's journal. */
 export const REPLAYED_HEADER = 'x-breakwater-replayed';
