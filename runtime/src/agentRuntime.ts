@@ -9,6 +9,7 @@ import type { DurableRuns } from './durable/durableRuns.ts';
 import { durableParts } from './durable/durableParts.ts';
 import type { OwnedRuns } from './durable/ownedRuns.ts';
 import { ownedRunExecutor } from './durable/ownedRunExecution.ts';
+import { failureError } from './server/errorReplies.ts';
 import { McpTools } from './mcp/mcpTools.ts';
 import { mcpEndpoint } from './mcp/runtimeMcpEndpoint.ts';
 import type { McpEndpoint } from './mcp/mcpEndpoint.ts';
@@ -42,7 +43,8 @@ import { ProviderHeadroom } from './provider/providerHeadroom.ts';
 import { Lifecycle } from './server/lifecycle.ts';
 import { startRuntimeServers, type RuntimeServers } from './server/runtimeServers.ts';
 import { runtimeHealth } from './server/runtimeHealth.ts';
-import type { ActivePolicy, RuntimeContext } from './server/runtimeContext.ts';
+import type { ActivePolicy } from './policy/activePolicy.ts';
+import type { RuntimeContext } from './server/runtimeContext.ts';
 import { CallStats } from './stats/callStats.ts';
 import type { Logger } from './telemetry/logger.ts';
 import { ModelRetirementNotice } from './telemetry/modelRetirementNotice.ts';
@@ -201,7 +203,10 @@ export class AgentRuntime implements ClusterReplica {
       ownedRuns: this.ownedRuns,
       health: () => runtimeHealth(this.store, this.#active, this.#pool.backends, this.#lifecycle),
     };
-    this.ownedRuns.executor = ownedRunExecutor(this.context);
+    this.ownedRuns.executor = ownedRunExecutor({
+      ...this.context,
+      failureError: (err) => failureError(err, clock.now()),
+    });
     this.store.onChange((next, previous) => {
       this.#apply(next, previous);
     });

@@ -19,7 +19,7 @@ const settings = {
   encryptionKeySecretRef: { name: 'journal-key', key: 'key' },
   keyPrefix: 'breakwater:run:unit/agent',
 };
-const headers = { 'breakwater-run-id': 'run-1' };
+const name = { id: 'run-1' };
 
 function durableRuns(clock: ManualClock) {
   const registry = new Registry();
@@ -54,15 +54,15 @@ describe('durable runs without their key', () => {
     expect(runs.unreadable).toMatch(
       /durability\.encryptionKeySecretRef \(Secret [^,]+, key [^)]+\) from .*ENOENT.*--manifests put the Secret among them/,
     );
-    expect(runs.runOf(headers, clientKeyCaller('k'))).toBeUndefined();
+    expect(runs.runOf(name, clientKeyCaller('k'))).toBeUndefined();
     expect(await noKey()).toBe(1);
 
     writeFileSync(keyFile, Buffer.alloc(32, 1).toString('base64'));
     clock.advance(9_999);
-    expect(runs.runOf(headers, clientKeyCaller('k'))).toBeUndefined();
+    expect(runs.runOf(name, clientKeyCaller('k'))).toBeUndefined();
     expect(await noKey()).toBe(2);
     clock.advance(1);
-    expect(runs.runOf(headers, clientKeyCaller('k'))).toMatchObject({
+    expect(runs.runOf(name, clientKeyCaller('k'))).toMatchObject({
       ok: true,
       run: { id: 'run-1' },
     });
@@ -73,13 +73,19 @@ describe('durable runs without their key', () => {
     runs.close();
   });
 
-  it('refuses a run id that cannot be one, naming the header', () => {
+  it('refuses a run id or attempt that cannot be one, saying which', () => {
     writeFileSync(keyFile, Buffer.alloc(32, 1));
     const { runs } = durableRuns(new ManualClock(0));
     runs.configure(settings);
-    expect(runs.runOf({ 'breakwater-run-id': 'a b' }, clientKeyCaller('k'))).toEqual({
+    expect(runs.runOf({ id: 'a b' }, clientKeyCaller('k'))).toEqual({
       ok: false,
-      message: expect.stringContaining('header Breakwater-Run-Id must be') as unknown,
+      name: 'id',
+      problem: 'must be 1 to 128 letters, digits or . _ : -, got "a b"',
+    });
+    expect(runs.runOf({ id: 'run-1', attempt: ['a', 'b'] }, clientKeyCaller('k'))).toEqual({
+      ok: false,
+      name: 'attempt',
+      problem: 'must be 1 to 128 letters, digits or . _ : -, got ["a","b"]',
     });
     runs.close();
   });
@@ -89,7 +95,7 @@ describe('durable runs without their key', () => {
     const { runs } = durableRuns(new ManualClock(0));
     runs.configure(settings);
     const owner = (key: string, pod: boolean) => {
-      const named = runs.runOf(headers, pod ? POD_CALLER : clientKeyCaller(key));
+      const named = runs.runOf(name, pod ? POD_CALLER : clientKeyCaller(key));
       return named?.ok === true ? named.run.owner : undefined;
     };
     expect(owner('key-a', false)).toBe(owner('key-a', false));

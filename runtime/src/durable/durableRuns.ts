@@ -5,7 +5,6 @@
  * live and is written, sealed (journalCipher.ts), before its answer goes back. The journal is
  * never a new way to fail (journalConnection.ts): without its store, calls go on live.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import type { RedisClientType } from '@redis/client';
 import type { DurabilitySettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
@@ -23,10 +22,8 @@ import { listRuns } from './runListing.ts';
 import type { DurableReport } from '../../../contract/src/reporting/durableReport.ts';
 import type { RunsDocument } from '../../../contract/src/reporting/runsListing.ts';
 
-export const RUN_ID_HEADER = 'breakwater-run-id';
-/** Names the attempt a call belongs to: one value per start of the agent (runJournal.ts). */
-export const RUN_ATTEMPT_HEADER = 'breakwater-run-attempt';
 const RUN_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const RUN_ID_RULE = 'must be 1 to 128 letters, digits or . _ : -';
 /** Client keys whose owner and fingerprint are kept: a runtime's callers are a handful. */
 const MAX_KNOWN_CALLERS = 256;
 
@@ -63,8 +60,20 @@ export type Begun =
   /** 403: another key's run; 409: the call's attempt was superseded by a newer one. */
   | { readonly action: 'refused'; readonly status: 403 | 409; readonly message: string };
 
-export type RunHeader =
-  { readonly ok: true; readonly run: RunRef } | { readonly ok: false; readonly message: string };
+/**
+ * A run as a call names it, before it is checked: its id and the attempt the call belongs to
+ * (one value per start of the agent, runJournal.ts), as given (server/runHeaders.ts reads them
+ * from `Breakwater-Run-Id` and `Breakwater-Run-Attempt`).
+ */
+export interface RunName {
+  readonly id: string | readonly string[];
+  readonly attempt?: string | readonly string[] | undefined;
+}
+
+/** The run a call named, or which of its names cannot be one, and why. */
+export type NamedRun =
+  | { readonly ok: true; readonly run: RunRef }
+  | { readonly ok: false; readonly name: keyof RunName; readonly problem: string };
 
 /** Where journals live, for what else a run keeps beside its journal (agentRunStore.ts). */
 /** A store command raced against the journal's deadline (JournalConnection.deadline). */
@@ -132,24 +141,20 @@ export class DurableRuns {
   }
 
   /**
-   * The run a request names, when durability is on and it names one; an id that cannot be
-   * one is refused by the caller with the header's name.
+   * The run a call names, when durability is on; a name that cannot be one is refused, saying
+   * which and why.
    */
-  runOf(headers: IncomingHttpHeaders, caller: CallerIdentity): RunHeader | undefined {
-    const id = headers[RUN_ID_HEADER];
-    if (id === undefined) return undefined;
+  runOf(name: RunName, caller: CallerIdentity): NamedRun | undefined {
     const connection = this.#link.current ?? this.#link.retryUnreadable();
     if (connection === undefined) return undefined;
+    const { id, attempt } = name;
     if (typeof id !== 'string' || !RUN_ID.test(id))
-      return {
-        ok: false,
-        message: `header Breakwater-Run-Id must be 1 to 128 letters, digits or . _ : -, got ${JSON.stringify(id)}`,
-      };
-    const attempt = headers[RUN_ATTEMPT_HEADER];
+      return { ok: false, name: 'id', problem: `${RUN_ID_RULE}, got ${JSON.stringify(id)}` };
     if (attempt !== undefined && (typeof attempt !== 'string' || !RUN_ID.test(attempt)))
       return {
         ok: false,
-        message: `header Breakwater-Run-Attempt must be 1 to 128 letters, digits or . _ : -, got ${JSON.stringify(attempt)}`,
+        name: 'attempt',
+        problem: `${RUN_ID_RULE}, got ${JSON.stringify(attempt)}`,
       };
     const owner = this.#callerOf(connection.cipher, caller);
     return { ok: true, run: { id, ...owner, ...(attempt === undefined ? {} : { attempt }) } };

@@ -7,13 +7,12 @@
  * `onUnknownOutcome` is Retry, and otherwise (Fail) the caller gets an `is_error` result that
  * says so — calling a tool that files a ticket twice is worse than telling the model.
  */
-import type { IncomingMessage } from 'node:http';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
 import type { CallerIdentity } from '../access/callerIdentity.ts';
 import type { McpServerLink } from '../mcp/mcpServerLink.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
-import type { DurableRuns, RunHeader, RunRef } from './durableRuns.ts';
+import type { DurableRuns, NamedRun, RunName, RunRef } from './durableRuns.ts';
 
 /** A durable call the journal refused: another key's run (403), or a superseded attempt (409). */
 export interface RefusedRun {
@@ -30,23 +29,22 @@ export class DurableTools {
     this.#metrics = metrics;
   }
 
-  /** The run the request names, as `caller`'s (undefined: none, or durability off). */
-  runOf(headers: IncomingMessage['headers'], caller: CallerIdentity): RunHeader | undefined {
-    return this.#runs.runOf(headers, caller);
+  /** The run a call names, as `caller`'s (undefined: durability off). */
+  runOf(name: RunName, caller: CallerIdentity): NamedRun | undefined {
+    return this.#runs.runOf(name, caller);
   }
 
-  /** One tool call of run `named`, through its journal; `live` makes the call. */
+  /** One tool call of `run`, through its journal; `live` makes the call. */
   async call(
-    named: RunHeader,
+    run: RunRef,
     link: McpServerLink,
     tool: string,
     input: Record<string, unknown>,
     live: () => Promise<CallToolResult>,
     signal: AbortSignal,
   ): Promise<CallToolResult | RefusedRun> {
-    if (!named.ok) return { refused: named.message };
     const request = toolRequest(link.settings.name, tool, input);
-    return journaledToolCall(this.#runs, this.#metrics, named.run, request, {
+    return journaledToolCall(this.#runs, this.#metrics, run, request, {
       mayCallAgain: () => mayCallAgain(link, tool),
       live,
       unknown: () => unknownOutcome(link.settings.name, tool),

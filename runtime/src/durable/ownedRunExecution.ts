@@ -8,11 +8,21 @@
 import { randomUUID } from 'node:crypto';
 import { runAgent, type AgentResult } from '../agent/agentLoop.ts';
 import { InvocationTools } from '../agent/agentTools.ts';
+import type { LoopLedger } from '../agent/loopLedger.ts';
+import type { AuditLog } from '../audit/auditLog.ts';
+import type { McpTools } from '../mcp/mcpTools.ts';
+import type { ActivePolicy } from '../policy/activePolicy.ts';
+import type { ModelRouter, RouteOptions } from '../provider/modelRouter.ts';
+import type { CallStats } from '../stats/callStats.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
+import type { Clock } from '../../../platform/src/time/clock.ts';
 import { RunJournalOfAgent } from './agentJournal.ts';
+import type { AgentRunError } from './agentRunStore.ts';
+import type { DurableMetrics } from './durableMetrics.ts';
+import type { DurableRuns } from './durableRuns.ts';
 import { isSuperseded } from './runRefusedError.ts';
 import type { RunExecutor } from './ownedRuns.ts';
-import { failureOf } from '../provider/anthropic/errorClassification.ts';
-import type { RouteOptions } from '../provider/modelRouter.ts';
 import {
   endSpan,
   recordReplayedStep,
@@ -21,24 +31,26 @@ import {
   type RequestSpan,
 } from '../telemetry/tracing.ts';
 import { budgetRequest } from '../server/budgetRequest.ts';
-import { mapFailure } from '../server/errorReplies.ts';
-import type { CallSubject } from '../server/routeCall.ts';
-import type { ActivePolicy, RuntimeContext } from '../server/runtimeContext.ts';
 
-export type OwnedRunNeeds = Pick<
-  RuntimeContext,
-  | 'active'
-  | 'router'
-  | 'mcp'
-  | 'loops'
-  | 'metrics'
-  | 'stats'
-  | 'clock'
-  | 'audit'
-  | 'logger'
-  | 'durable'
-  | 'durableMetrics'
->;
+/** What a run's execution uses: the policy in force, the loop's parts, its records. */
+export interface OwnedRunNeeds {
+  active(): ActivePolicy | undefined;
+  readonly router: ModelRouter;
+  readonly mcp: McpTools;
+  readonly loops: LoopLedger;
+  readonly metrics: RuntimeMetrics;
+  readonly stats: CallStats;
+  readonly clock: Clock;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+  readonly durable: DurableRuns;
+  readonly durableMetrics: DurableMetrics;
+  /**
+   * A failed run's error: the one `/v1/agent/invoke` would have answered with, mapped where
+   * every answer is (server/errorReplies.ts `failureError`).
+   */
+  failureError(err: unknown): AgentRunError;
+}
 
 /** The route a run's metrics and audit records name. */
 export const RUNS_ROUTE = '/v1/agent/runs';
@@ -60,7 +72,7 @@ export function invokeAnswer(result: AgentResult): Record<string, unknown> {
  * `agent_fallbacks_total`, as `/v1/messages` counts its own, however many turns it took.
  */
 export function countAgentFallback(
-  metrics: RuntimeContext['metrics'],
+  metrics: RuntimeMetrics,
   requested: string,
   result: AgentResult,
 ): void {
@@ -90,12 +102,6 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
       },
     );
     const requestId = `run-${run.id}`;
-    const subject: CallSubject = {
-      route: RUNS_ROUTE,
-      model: doc.model.name,
-      client: () => record.client,
-      sessionId: record.request.sessionId,
-    };
     const tools = new InvocationTools(
       doc,
       {
@@ -107,7 +113,7 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
         loops: ctx.loops,
         journal,
         onInjection: (kind, tool, blocked) => {
-          toolResultInjection(ctx, requestId, subject, kind, tool, blocked);
+          toolResultInjection(ctx, requestId, record.client, kind, tool, blocked);
         },
       },
       { requestId, route: RUNS_ROUTE },
@@ -154,9 +160,9 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
     } catch (err) {
       // Superseded: whoever executes the run now records its end, not this stale execution.
       if (isSuperseded(err)) throw err;
-      const mapping = mapFailure(err, failureOf(err, ctx.clock.now()));
-      endSpan(traced.span, mapping.status, err);
-      return { error: { status: mapping.status, type: mapping.type, message: mapping.message } };
+      const error = ctx.failureError(err);
+      endSpan(traced.span, error.status, err);
+      return { error };
     }
   };
 }
@@ -181,9 +187,9 @@ export function attemptSpans(
 
 /** A suspected injection in a tool's result: counted, audited and logged like the caller's. */
 export function toolResultInjection(
-  ctx: Pick<RuntimeContext, 'metrics' | 'audit' | 'logger'>,
+  ctx: { readonly metrics: RuntimeMetrics; readonly audit: AuditLog; readonly logger: Logger },
   requestId: string,
-  subject: CallSubject,
+  client: string | undefined,
   kind: string,
   tool: string,
   blocked: boolean,
@@ -195,7 +201,7 @@ export function toolResultInjection(
     requestId,
     kind,
     action,
-    client: subject.client(),
+    client,
     tool,
   });
   ctx.logger.warn(

@@ -34,9 +34,9 @@ import type { CallerIdentity } from '../access/callerIdentity.ts';
 import { loopLimits } from '../agent/agentTools.ts';
 import type { RuntimeGuard } from '../provider/backendPool.ts';
 import { LoopDetector } from '../agent/loopDetector.ts';
-import type { RunHeader } from '../durable/durableRuns.ts';
 import { isRefused, type DurableTools, type RefusedRun } from '../durable/durableTools.ts';
 import { badRequest, errorBody, refusal } from '../server/errorReplies.ts';
+import { runNamedBy, type RunHeader } from '../server/runHeaders.ts';
 import type { McpServerLink } from './mcpServerLink.ts';
 import type { McpTools, ToolOutcome } from './mcpTools.ts';
 import { SessionTable } from './sessionTable.ts';
@@ -196,7 +196,9 @@ export class McpEndpoint {
     };
     res.once('close', onClose);
     try {
-      const named = this.#deps.durable?.runOf(req.headers, session.caller);
+      const durable = this.#deps.durable;
+      const named =
+        durable === undefined ? undefined : runNamedBy(durable, req.headers, session.caller);
       const result = await this.#call(session, link, call.tool, call.input, gone.signal, named);
       if (isRefused(result)) {
         const mapping =
@@ -231,7 +233,8 @@ export class McpEndpoint {
     const live = () => this.#callLive(session, link, tool, input, signal);
     const durable = this.#deps.durable;
     if (named === undefined || durable === undefined) return live();
-    return durable.call(named, link, tool, input, live, signal);
+    if (!named.ok) return Promise.resolve({ refused: named.message });
+    return durable.call(named.run, link, tool, input, live, signal);
   }
 
   /** One tool call of a session: the loop breaker, then the guarded call, then bookkeeping. */
@@ -311,7 +314,9 @@ export class McpEndpoint {
         request.params.name,
         request.params.arguments ?? {},
         extra.signal,
-        headers === undefined ? undefined : this.#deps.durable?.runOf(headers, caller),
+        headers === undefined || this.#deps.durable === undefined
+          ? undefined
+          : runNamedBy(this.#deps.durable, headers, caller),
       );
       if (isRefused(answer)) throw new McpError(ErrorCode.InvalidRequest, answer.refused);
       return answer;

@@ -23,7 +23,8 @@ import { RUNS_ROUTE } from '../durable/ownedRunExecution.ts';
 import { countAs } from './requestCounts.ts';
 import { passGate, type GateNeeds } from './requestGate.ts';
 import { refuseBody, refusedAsInjection, type CallNeeds, type CallSubject } from './routeCall.ts';
-import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
+import type { ActivePolicy } from '../policy/activePolicy.ts';
+import type { RuntimeContext } from './runtimeContext.ts';
 
 export type RunsNeeds = Pick<RuntimeContext, 'durable' | 'ownedRuns'> & CallNeeds & GateNeeds;
 

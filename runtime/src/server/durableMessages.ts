@@ -9,16 +9,17 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CallerIdentity } from '../access/callerIdentity.ts';
 import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
-import { callCost, priceBook, type PriceBook } from '../../../contract/src/spend/callCost.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
-import type { RoutedResponse } from '../provider/providerAttempt.ts';
 import { endSpan, startRequestSpan } from '../telemetry/tracing.ts';
 import { relayStream, type StreamSource } from '../provider/streamRelay.ts';
 import { BACKEND_HEADER, CallerStream } from './callerStream.ts';
 import { badRequest, refusal, sendError } from './errorReplies.ts';
-import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
-import type { ClaimedStep, RunRef } from '../durable/durableRuns.ts';
+import type { ActivePolicy } from '../policy/activePolicy.ts';
+import type { RuntimeContext } from './runtimeContext.ts';
+import type { RunRef } from '../durable/durableRuns.ts';
 import type { ModelAnswer } from '../durable/journalEntry.ts';
+import { countSaved, LiveModelStep } from '../durable/modelSteps.ts';
+import { runNamedBy } from './runHeaders.ts';
 
 /** Says on a replayed answer that it came from the run's journal. */
 export const REPLAYED_HEADER = 'x-breakwater-replayed';
@@ -32,44 +33,11 @@ export function requestRun(
   request: FastifyRequest,
   reply: FastifyReply,
 ): RunRef | 'answered' | undefined {
-  const named = ctx.durable.runOf(request.headers, caller);
+  const named = runNamedBy(ctx.durable, request.headers, caller);
   if (named === undefined) return undefined;
   if (named.ok) return named.run;
   sendError(reply, badRequest(named.message));
   return 'answered';
-}
-
-/** A live model call of a durable run: where its answer goes in the journal. */
-export class LiveModelStep {
-  readonly #ctx: DurableNeeds;
-  readonly #step: ClaimedStep;
-
-  constructor(ctx: DurableNeeds, step: ClaimedStep) {
-    this.#ctx = ctx;
-    this.#step = step;
-  }
-
-  /** Journals a successful answer (before it goes out); anything else drops the step. */
-  async settle(routed: RoutedResponse, stream: CallerStream | undefined): Promise<void> {
-    if (routed.status < 200 || routed.status > 299) {
-      await this.#ctx.durable.abandon(this.#step);
-      return;
-    }
-    const answer: ModelAnswer = {
-      kind: 'model',
-      status: routed.status,
-      stream: routed.kind === 'stream',
-      body: routed.kind === 'plain' ? routed.text : (stream?.recorded() ?? ''),
-      model: routed.model,
-      backend: routed.backend,
-      usage: routed.usage,
-    };
-    await this.#ctx.durable.complete(this.#step, answer);
-  }
-
-  async abandon(): Promise<void> {
-    await this.#ctx.durable.abandon(this.#step);
-  }
 }
 
 /**
@@ -113,36 +81,10 @@ export async function beginModelStep(
     }
     case 'unknown':
       // A model call has no effect to repeat: made again, and its answer written in place.
-      return new LiveModelStep(ctx, begun.step);
+      return new LiveModelStep(ctx.durable, begun.step);
     case 'live':
-      return begun.step === undefined ? undefined : new LiveModelStep(ctx, begun.step);
+      return begun.step === undefined ? undefined : new LiveModelStep(ctx.durable, begun.step);
   }
-}
-
-/** What a replayed model call did not spend, counted. */
-export function countSaved(
-  ctx: Pick<DurableNeeds, 'durableMetrics'>,
-  active: Pick<ActivePolicy, 'doc'>,
-  answer: ModelAnswer,
-): void {
-  const cost = callCost(answer.model, answer.usage, priceBookOf(active.doc.pricing));
-  ctx.durableMetrics.savedTokens.inc({ model: answer.model }, cost.tokens);
-  if (cost.priced)
-    ctx.durableMetrics.savedUsd.inc({ model: answer.model }, Number(cost.picoUsd) / 1e12);
-}
-
-/** One price book per policy document's pricing: a replayed call reads it, never builds it. */
-const books = new WeakMap<object, PriceBook>();
-const LIST_PRICES = priceBook();
-
-function priceBookOf(pricing: Parameters<typeof priceBook>[0]): PriceBook {
-  if (pricing === undefined) return LIST_PRICES;
-  let book = books.get(pricing);
-  if (book === undefined) {
-    book = priceBook(pricing);
-    books.set(pricing, book);
-  }
-  return book;
 }
 
 /** The recorded answer, as the provider's went out: the JSON, or the events through the relay. */

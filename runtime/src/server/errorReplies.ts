@@ -7,6 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { AnthropicErrorType } from '../../../contract/src/anthropic/errorTypes.ts';
 import type { Classification } from '../guard/classification.ts';
+import { failureOf } from '../provider/anthropic/errorClassification.ts';
 import {
   mapErrorToHttp,
   toAnthropicErrorBody,
@@ -36,6 +37,18 @@ export const draining = (): HttpErrorMapping =>
 
 export const notReady = (): HttpErrorMapping =>
   refusal(503, 'api_error', 'no policy loaded yet', 1);
+
+/**
+ * A failure as the error of an answer: what a run the runtime owns records in its place
+ * (durable/ownedRunExecution.ts), the same `/v1/agent/invoke` would have answered with.
+ */
+export function failureError(
+  err: unknown,
+  now: number,
+): { readonly status: number; readonly type: AnthropicErrorType; readonly message: string } {
+  const mapping = mapFailure(err, failureOf(err, now));
+  return { status: mapping.status, type: mapping.type, message: mapping.message };
+}
 
 export function mapFailure(err: unknown, failure: Classification): HttpErrorMapping {
   const mapping = mapErrorToHttp(err, failure);

@@ -87,7 +87,7 @@ async function handle(
         mcp: ctx.mcp,
         loops: ctx.loops,
         onInjection: (kind, tool, blocked) => {
-          toolResultInjection(ctx, request.id, subject, kind, tool, blocked);
+          toolResultInjection(ctx, request.id, subject.client(), kind, tool, blocked);
         },
       },
       { requestId: request.id, route: ROUTE },

@@ -20,7 +20,8 @@ import {
   refusedAsInjection,
   type CallSubject,
 } from './routeCall.ts';
-import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
+import type { ActivePolicy } from '../policy/activePolicy.ts';
+import type { RuntimeContext } from './runtimeContext.ts';
 import type { GateNeeds } from './requestGate.ts';
 import type { CallNeeds } from './routeCall.ts';
 

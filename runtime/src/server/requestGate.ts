@@ -12,7 +12,8 @@ import {
   type IdentityRefusal,
 } from '../access/callerIdentity.ts';
 import { draining, notReady, sendError, unauthorized } from './errorReplies.ts';
-import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
+import type { ActivePolicy } from '../policy/activePolicy.ts';
+import type { RuntimeContext } from './runtimeContext.ts';
 
 /** What the gate reads: whether the process takes calls, who may call, the policy in force. */
 export type GateNeeds = Pick<RuntimeContext, 'lifecycle' | 'clientKeys' | 'metrics' | 'active'>;

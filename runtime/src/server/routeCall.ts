@@ -13,7 +13,8 @@ import { endSpan, startRequestSpan, type RequestSpan } from '../telemetry/tracin
 import type { CallerStream } from './callerStream.ts';
 import { badRequest, mapFailure, refusal, sendError } from './errorReplies.ts';
 import { countFailure } from './requestCounts.ts';
-import type { ActivePolicy, RuntimeContext } from './runtimeContext.ts';
+import type { ActivePolicy } from '../policy/activePolicy.ts';
+import type { RuntimeContext } from './runtimeContext.ts';
 
 /** What beginning, failing and refusing a call touch: its accounting, log and audit trail. */
 export type CallNeeds = Pick<

@@ -11,22 +11,14 @@ import type { McpTools } from '../mcp/mcpTools.ts';
 import type { ClientKeys } from '../access/clientKeys.ts';
 import type { AuditLog } from '../audit/auditLog.ts';
 import type { ResponseCache } from '../cache/responseCache.ts';
-import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import type { PolicyStore } from '../policy/policyStore.ts';
 import type { ModelRouter } from '../provider/modelRouter.ts';
-import type { RuntimeGuard } from '../provider/backendPool.ts';
+import type { ActivePolicy } from '../policy/activePolicy.ts';
 import type { CallStats } from '../stats/callStats.ts';
 import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { Lifecycle } from './lifecycle.ts';
-
-/** The policy in force and the guard built from it; replaced as a whole on reload. */
-export interface ActivePolicy {
-  readonly doc: PolicyDocument;
-  readonly hash: string;
-  readonly guard: RuntimeGuard;
-}
 
 export interface RuntimeContext {
   readonly clock: Clock;

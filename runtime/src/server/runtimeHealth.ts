@@ -5,7 +5,7 @@
  */
 import type { PolicyStore } from '../policy/policyStore.ts';
 import type { Lifecycle } from './lifecycle.ts';
-import type { ActivePolicy } from './runtimeContext.ts';
+import type { ActivePolicy } from '../policy/activePolicy.ts';
 
 export type HealthChecks = Record<string, { ok: boolean; detail?: string }>;
 
