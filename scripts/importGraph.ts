@@ -8,6 +8,9 @@
  *   and demo/ and test/ do not import each other (the demo's own tests excepted);
  * - the guard (runtime/src/guard/) knows no provider: it imports neither @anthropic-ai/sdk nor
  *   runtime/src/provider/ (the provider layer plugs its error classifier into the guard);
+ * - requests flow one way, server/ → durable/: the durable runs (runtime/src/durable/) import
+ *   nothing from runtime/src/server/ and no HTTP package (node:http, fastify), so the journal
+ *   and the runs it executes know no request, reply, header or status code;
  * - nothing the operator loads reaches @anthropic-ai/sdk (the operator never calls a model);
  * - no import cycle among the shipped sources (contract, operator, runtime, simulator, plugin).
  *
@@ -49,13 +52,21 @@ const SHIPPED = ['platform', 'contract', 'operator', 'runtime', 'simulator', 'pl
 const GUARD = 'runtime/src/guard/';
 const PROVIDER = 'runtime/src/provider/';
 const PROVIDER_SDK = '@anthropic-ai/sdk';
+const DURABLE = 'runtime/src/durable/';
+const SERVER = 'runtime/src/server/';
+const HTTP_PACKAGES = ['node:http', 'node:http2', 'fastify'];
+/**
+ * The one server/ file durable/ may still import: the budget's worst-case request, which a
+ * run's turns and a route's calls share, on its way out of server/ (issue 50).
+ */
+const LEAVING_SERVER = ['runtime/src/server/budgetRequest.ts'];
 const OPERATOR_ENTRY = 'operator/src/main.ts';
 const FORBIDDEN_FOR_OPERATOR = '@anthropic-ai/sdk';
 
 export interface ImportGraph {
   /** Repository-relative file → the repository-relative files it imports. */
   readonly files: ReadonlyMap<string, readonly string[]>;
-  /** Repository-relative file → the packages it imports (`@scope/name` or `name`). */
+  /** Repository-relative file → the packages it imports (`@scope/name`, `name`, `node:name`). */
   readonly packages: ReadonlyMap<string, readonly string[]>;
 }
 
@@ -75,7 +86,7 @@ export function readGraph(folders: readonly string[] = Object.keys(MAY_IMPORT)):
         const spec = match[1] ?? match[2] ?? match[3];
         if (spec === undefined) continue;
         if (spec.startsWith('.')) local.push(relative(root, resolve(dirname(file), spec)));
-        else if (!spec.startsWith('node:')) external.push(packageName(spec));
+        else external.push(packageName(spec));
       }
       files.set(rel, local);
       packages.set(rel, external);
@@ -111,6 +122,20 @@ export function guardBreaches(graph: ImportGraph): string[] {
     for (const to of targets) if (to.startsWith(PROVIDER)) breaches.push(`${from} → ${to}`);
     if (graph.packages.get(from)?.includes(PROVIDER_SDK))
       breaches.push(`${from} → ${PROVIDER_SDK}`);
+  }
+  return breaches;
+}
+
+/** Imports by which durable/ would handle HTTP or reach back into server/: `from → to`. */
+export function durableBreaches(graph: ImportGraph): string[] {
+  const breaches: string[] = [];
+  for (const [from, targets] of graph.files) {
+    // Its tests may drive it through the routes; the shipped runs may not know them.
+    if (!from.startsWith(DURABLE) || isTestCode(from)) continue;
+    for (const to of targets)
+      if (to.startsWith(SERVER) && !LEAVING_SERVER.includes(to)) breaches.push(`${from} → ${to}`);
+    for (const p of graph.packages.get(from) ?? [])
+      if (HTTP_PACKAGES.includes(p)) breaches.push(`${from} → ${p}`);
   }
   return breaches;
 }
@@ -219,6 +244,13 @@ function main(): number {
       : `guard: ${guard.length} import(s) make the guard know a provider:\n  ${guard.join('\n  ')}`,
   );
   failed ||= guard.length > 0;
+  const durable = durableBreaches(graph);
+  console.log(
+    durable.length === 0
+      ? `durable: ${[...graph.files.keys()].filter((f) => f.startsWith(DURABLE) && !isTestCode(f)).length} shipped files in ${DURABLE}, none imports ${SERVER} or ${HTTP_PACKAGES.join(', ')}`
+      : `durable: ${durable.length} import(s) make durable runs handle HTTP (server/ → durable/ only):\n  ${durable.join('\n  ')}`,
+  );
+  failed ||= durable.length > 0;
   const operator = reach(graph, OPERATOR_ENTRY);
   const sdk = operator.packages.has(FORBIDDEN_FOR_OPERATOR);
   console.log(

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   boundaryBreaches,
   cycles,
+  durableBreaches,
   guardBreaches,
   reach,
   readGraph,
@@ -37,6 +38,28 @@ describe('the import rules', () => {
     expect(guardBreaches(g)).toEqual([
       'runtime/src/guard/guard.ts → runtime/src/provider/backendPool.ts',
       'runtime/src/guard/classification.ts → @anthropic-ai/sdk',
+    ]);
+  });
+
+  it('find the shipped durable runs importing server/ or an HTTP package, and let their tests', () => {
+    const g = graph(
+      {
+        'runtime/src/durable/durableRuns.ts': ['runtime/src/server/errorReplies.ts'],
+        'runtime/src/durable/ownedRunExecution.ts': ['runtime/src/server/budgetRequest.ts'],
+        'runtime/src/durable/durableTools.ts': [],
+        'runtime/src/durable/runs.test.ts': ['runtime/src/server/runHeaders.ts'],
+        'runtime/src/server/durableMessages.ts': ['runtime/src/durable/durableRuns.ts'],
+      },
+      {
+        'runtime/src/durable/durableTools.ts': ['node:http', 'node:crypto'],
+        'runtime/src/durable/durableRuns.ts': ['fastify'],
+        'runtime/src/server/durableMessages.ts': ['fastify'],
+      },
+    );
+    expect(durableBreaches(g)).toEqual([
+      'runtime/src/durable/durableRuns.ts → runtime/src/server/errorReplies.ts',
+      'runtime/src/durable/durableRuns.ts → fastify',
+      'runtime/src/durable/durableTools.ts → node:http',
     ]);
   });
 
@@ -105,6 +128,7 @@ describe('the import rules', () => {
   it('hold for this repository', () => {
     const g = readGraph();
     expect(boundaryBreaches(g)).toEqual([]);
+    expect(durableBreaches(g)).toEqual([]);
     expect([...reach(g, 'operator/src/main.ts').packages]).not.toContain('@anthropic-ai/sdk');
     expect(cycles(g)).toEqual([]);
   });
