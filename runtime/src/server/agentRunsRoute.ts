@@ -22,11 +22,12 @@ import { checkInvokeBody, type InvokeCheck } from './messagesValidation.ts';
 import { RUNS_ROUTE } from '../durable/ownedRunExecution.ts';
 import { countAs } from './requestCounts.ts';
 import { passGate, type GateNeeds } from './requestGate.ts';
-import { refuseBody, refusedAsInjection, type CallNeeds, type CallSubject } from './routeCall.ts';
+import { refuseBody, refusedAsInjection, type CallSubject } from './routeCall.ts';
 import type { ActivePolicy } from '../policy/activePolicy.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
 
-export type RunsNeeds = Pick<RuntimeContext, 'durable' | 'ownedRuns'> & CallNeeds & GateNeeds;
+export type RunsNeeds = Pick<RuntimeContext, 'durable' | 'ownedRuns' | 'audit' | 'logger'> &
+  GateNeeds;
 
 /** The header that names a run on the response of an invocation that is one. */
 export const RUN_ID_RESPONSE_HEADER = 'breakwater-run-id';
@@ -92,7 +93,7 @@ async function startRun(
 }
 
 async function readRun(
-  ctx: RunsNeeds,
+  ctx: Pick<RunsNeeds, 'durable' | 'ownedRuns'> & GateNeeds,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
@@ -146,7 +147,7 @@ function runView(id: string, record: AgentRunRecord, steps: number): Record<stri
  * to go on as an ordinary one (no header, durability off, or the store unreachable).
  */
 export async function invokeAsRun(
-  ctx: RunsNeeds,
+  ctx: Pick<RunsNeeds, 'durable' | 'ownedRuns'>,
   caller: CallerIdentity,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -260,7 +261,7 @@ function errorType(type: string): Parameters<typeof refusal>[1] {
   return type as Parameters<typeof refusal>[1];
 }
 
-const durabilityOff = (ctx: RunsNeeds) => {
+const durabilityOff = (ctx: Pick<RunsNeeds, 'durable'>) => {
   const unreadable = ctx.durable.unreadable;
   return unreadable === undefined
     ? refusal(

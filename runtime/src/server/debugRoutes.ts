@@ -95,7 +95,7 @@ function withoutUserinfo(url: string): string {
 
 export function registerDebugRoutes(
   app: FastifyInstance,
-  ctx: DebugNeeds & GateNeeds,
+  ctx: DebugNeeds & Pick<GateNeeds, 'clientKeys' | 'metrics'>,
   { requireKey }: { requireKey: boolean },
 ): void {
   for (const [path, build] of Object.entries(debugDocuments(ctx))) {

@@ -28,7 +28,7 @@ export type DurableNeeds = Pick<RuntimeContext, 'durable' | 'durableMetrics' | '
 
 /** The run this request names (undefined: none, or durability off); 'answered' when refused. */
 export function requestRun(
-  ctx: DurableNeeds,
+  ctx: Pick<DurableNeeds, 'durable'>,
   caller: CallerIdentity,
   request: FastifyRequest,
   reply: FastifyReply,

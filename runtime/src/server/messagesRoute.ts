@@ -202,7 +202,7 @@ async function handle(
  * another model counts differently, and no token budget, since counting spends none).
  */
 async function countTokens(
-  ctx: MessagesNeeds,
+  ctx: Omit<MessagesNeeds, 'cache' | 'durable' | 'durableMetrics'>,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {

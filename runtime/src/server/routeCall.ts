@@ -39,7 +39,7 @@ export interface CallSubject {
  * returned (the caller stops).
  */
 export function refusedAsInjection(
-  ctx: CallNeeds,
+  ctx: Pick<CallNeeds, 'metrics' | 'audit' | 'logger'>,
   active: ActivePolicy,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -84,7 +84,7 @@ export interface ProviderCall {
 }
 
 export function beginCall(
-  ctx: CallNeeds,
+  ctx: Pick<CallNeeds, 'clock' | 'lifecycle' | 'metrics'>,
   request: FastifyRequest,
   reply: FastifyReply,
   spanName: string,
@@ -118,7 +118,7 @@ export function beginCall(
  * and counts, records, logs and audits it. Returns the status answered.
  */
 export function failCall(
-  ctx: CallNeeds,
+  ctx: Pick<CallNeeds, 'clock' | 'logger' | 'stats' | 'audit'>,
   request: FastifyRequest,
   reply: FastifyReply,
   call: ProviderCall,
