@@ -27,6 +27,7 @@ const shared = {
 // support code through its imports. A new file not listed runs in `integration`, which is
 // always correct, only later in `make test`.
 export const LOCAL_FILES = [
+  'test/adversarial/*.test.ts',
   'test/argocd/*.test.ts',
   'test/demo/demoParts.test.ts',
   'test/durable/*.test.ts',

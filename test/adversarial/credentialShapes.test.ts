@@ -1,0 +1,446 @@
+/**
+ * Every route the runtime serves × every shape a credential can take, against the public HTTP
+ * API of real runtime processes: one that enforces client keys (alice's and bob's) and one that
+ * does not. The answer each cell should get comes from the promise table (docs/guarantees.md):
+ * I1, a credential read two ways is refused with 401 naming the header, and a missing or wrong
+ * one with 401; I2, every shape that carries alice's key alone is alice, the same caller on
+ * every route (her run is hers, bob's is not); I4, without client keys every shape is the one
+ * open caller and nothing is refused for its credential. Probes answer whatever is sent.
+ *
+ * A route is one row of ROUTES, a shape one row of SHAPES. The route list is read from the
+ * server the runtime builds (its router), so a route added without a row fails the first test.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { buildApiServer } from '../../runtime/src/server/apiServer.ts';
+import type { RuntimeContext } from '../../runtime/src/server/runtimeContext.ts';
+import { PRIMARY_MODEL, type StandaloneRuntime } from '../support/standaloneRuntime.ts';
+import { waitFor } from '../support/waitFor.ts';
+import { ALICE, BOB, backdrop, type Backdrop } from './adversaryAgents.ts';
+import { send, type RawHeaders } from './publicHttp.ts';
+
+/** Who a shape should be taken for by an agent that enforces client keys. */
+type Reading =
+  | { readonly as: 'alice' | 'bob' }
+  | { readonly refused: 'missing' | 'invalid' }
+  | { readonly ambiguous: string };
+
+interface Shape {
+  readonly name: string;
+  readonly headers: RawHeaders;
+  readonly reading: Reading;
+}
+
+const alice = { as: 'alice' } as const;
+const ambiguous = (message: string) => ({ ambiguous: message });
+
+const SHAPES: readonly Shape[] = [
+  { name: 'no credential', headers: [], reading: { refused: 'missing' } },
+  { name: 'x-api-key', headers: ['x-api-key', ALICE], reading: alice },
+  { name: 'Authorization: Bearer', headers: ['authorization', `Bearer ${ALICE}`], reading: alice },
+  {
+    name: 'both headers, one key',
+    headers: ['x-api-key', ALICE, 'authorization', `Bearer ${ALICE}`],
+    reading: alice,
+  },
+  { name: 'bearer in lower case', headers: ['authorization', `bearer ${ALICE}`], reading: alice },
+  { name: 'Bearer and a tab', headers: ['authorization', `Bearer\t${ALICE}`], reading: alice },
+  {
+    name: 'the key between spaces (HTTP trims them)',
+    headers: ['x-api-key', `  ${ALICE} `],
+    reading: alice,
+  },
+  { name: "bob's key", headers: ['x-api-key', BOB], reading: { as: 'bob' } },
+  {
+    name: 'two different keys',
+    headers: ['x-api-key', ALICE, 'authorization', `Bearer ${BOB}`],
+    reading: ambiguous('headers x-api-key and Authorization carry different client keys'),
+  },
+  {
+    name: 'an empty x-api-key beside Bearer',
+    headers: ['x-api-key', '', 'authorization', `Bearer ${ALICE}`],
+    reading: ambiguous('header x-api-key is empty beside Authorization'),
+  },
+  {
+    name: 'an empty Authorization beside x-api-key',
+    headers: ['x-api-key', ALICE, 'authorization', ''],
+    reading: ambiguous('header Authorization is empty beside x-api-key'),
+  },
+  {
+    name: 'x-api-key twice, one key',
+    headers: ['x-api-key', ALICE, 'x-api-key', ALICE],
+    reading: ambiguous('header x-api-key is sent more than once'),
+  },
+  {
+    name: 'x-api-key twice, an empty one first',
+    headers: ['x-api-key', '', 'x-api-key', ALICE],
+    reading: ambiguous('header x-api-key is sent more than once'),
+  },
+  {
+    name: 'Authorization twice, alice then bob',
+    headers: ['authorization', `Bearer ${ALICE}`, 'authorization', `Bearer ${BOB}`],
+    reading: ambiguous('header Authorization is sent more than once'),
+  },
+  {
+    name: 'Authorization: Basic',
+    headers: ['authorization', 'Basic YWxpY2U6eA=='],
+    reading: ambiguous('header Authorization must be "Bearer <client key>"'),
+  },
+  {
+    name: 'Authorization: the key without a scheme',
+    headers: ['authorization', ALICE],
+    reading: ambiguous('header Authorization must be "Bearer <client key>"'),
+  },
+  {
+    name: 'Authorization: Bearer and no key',
+    headers: ['x-api-key', ALICE, 'authorization', 'Bearer'],
+    reading: ambiguous('header Authorization must be "Bearer <client key>"'),
+  },
+  {
+    name: 'Bearer and two words',
+    headers: ['authorization', `Bearer ${ALICE} ${ALICE}`],
+    reading: ambiguous('header Authorization must be "Bearer <client key>"'),
+  },
+  { name: 'an empty x-api-key alone', headers: ['x-api-key', ''], reading: { refused: 'missing' } },
+  {
+    name: 'an empty Authorization alone',
+    headers: ['authorization', ''],
+    reading: { refused: 'missing' },
+  },
+  {
+    name: 'a wrong key',
+    headers: ['x-api-key', 'bw-adversary-mallory-key'],
+    reading: { refused: 'invalid' },
+  },
+  {
+    name: 'the key in upper case',
+    headers: ['x-api-key', ALICE.toUpperCase()],
+    reading: { refused: 'invalid' },
+  },
+  {
+    name: 'the key and one more byte (latin1)',
+    headers: ['x-api-key', `${ALICE}\u00e9`],
+    reading: { refused: 'invalid' },
+  },
+  {
+    name: 'x-api-key carrying "Bearer <key>"',
+    headers: ['x-api-key', `Bearer ${ALICE}`],
+    reading: { refused: 'invalid' },
+  },
+];
+
+const MESSAGE = {
+  model: PRIMARY_MODEL,
+  max_tokens: 16,
+  messages: [{ role: 'user', content: 'hi' }],
+};
+const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: {
+    protocolVersion: '2025-03-26',
+    capabilities: {},
+    clientInfo: { name: 't', version: '1' },
+  },
+};
+
+/** The runs each agent's tests read: started by alice and by bob before the table. */
+interface Runs {
+  readonly alice: string;
+  readonly bob: string;
+}
+
+interface Route {
+  readonly name: string;
+  readonly method: string;
+  /** As the router has it (`/v1/agent/runs/:id`). */
+  readonly route: string;
+  readonly path: (runs: Runs) => string;
+  readonly body?: unknown;
+  /** Answers whatever credential is sent (the kubelet sends none). */
+  readonly open?: true;
+  /** What alice gets from an agent with client keys; bob's row is `bob` when it differs. */
+  readonly served: number;
+  readonly bob?: number;
+  /** What every caller gets from an agent without client keys. */
+  readonly unenforced?: number;
+}
+
+const ROUTES: readonly Route[] = [
+  ...['/health', '/health/live', '/health/ready'].flatMap((route) =>
+    ['GET', 'HEAD'].map((method): Route => ({
+      name: route,
+      method,
+      route,
+      path: () => route,
+      open: true,
+      served: 200,
+    })),
+  ),
+  {
+    name: 'messages',
+    method: 'POST',
+    route: '/v1/messages',
+    path: () => '/v1/messages',
+    body: MESSAGE,
+    served: 200,
+  },
+  {
+    name: 'count_tokens',
+    method: 'POST',
+    route: '/v1/messages/count_tokens',
+    path: () => '/v1/messages/count_tokens',
+    body: { model: PRIMARY_MODEL, messages: MESSAGE.messages },
+    served: 200,
+  },
+  {
+    name: 'invoke',
+    method: 'POST',
+    route: '/v1/agent/invoke',
+    path: () => '/v1/agent/invoke',
+    body: { input: 'hi' },
+    served: 200,
+  },
+  {
+    name: 'start a run',
+    method: 'POST',
+    route: '/v1/agent/runs',
+    path: () => '/v1/agent/runs',
+    body: { input: 'hi' },
+    served: 202,
+  },
+  ...['GET', 'HEAD'].flatMap((method): Route[] => [
+    {
+      name: "alice's run",
+      method,
+      route: '/v1/agent/runs/:id',
+      path: (runs) => `/v1/agent/runs/${runs.alice}`,
+      served: 200,
+      bob: 404,
+    },
+    {
+      name: "bob's run",
+      method,
+      route: '/v1/agent/runs/:id',
+      path: (runs) => `/v1/agent/runs/${runs.bob}`,
+      served: 404,
+      bob: 200,
+    },
+  ]),
+  {
+    name: 'MCP initialize',
+    method: 'POST',
+    route: '/mcp/:server',
+    path: () => '/mcp/tools',
+    body: INITIALIZE,
+    served: 200,
+  },
+  // The Streamable HTTP transport's GET and DELETE need a session: without one, 400.
+  {
+    name: 'MCP stream, no session',
+    method: 'GET',
+    route: '/mcp/:server',
+    path: () => '/mcp/tools',
+    served: 400,
+  },
+  {
+    name: 'MCP stream, no session',
+    method: 'HEAD',
+    route: '/mcp/:server',
+    path: () => '/mcp/tools',
+    served: 400,
+  },
+  {
+    name: 'MCP close, no session',
+    method: 'DELETE',
+    route: '/mcp/:server',
+    path: () => '/mcp/tools',
+    served: 400,
+  },
+  ...[
+    '/debug/breakers',
+    '/debug/ratelimiter',
+    '/debug/runs',
+    '/debug/policy',
+    '/debug/stats',
+  ].flatMap((route) =>
+    ['GET', 'HEAD'].map((method): Route => ({
+      name: route,
+      method,
+      route,
+      path: () => route,
+      served: 200,
+    })),
+  ),
+];
+
+/** `METHOD route` of every route the runtime's API server registers, from its router. */
+async function servedRoutes(): Promise<string[]> {
+  // Registering routes reads nothing of the context; serving them would.
+  const app = buildApiServer({} as unknown as RuntimeContext);
+  await app.ready();
+  const tree = app.printRoutes({ commonPrefix: false });
+  await app.close();
+  const routes: string[] = [];
+  const prefixes: string[] = [];
+  for (const line of tree.split('\n')) {
+    const match = /^([│ ]*)[├└]── (\S+)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (match === null) continue;
+    const depth = (match[1] ?? '').length / 4;
+    const path = (prefixes[depth - 1] ?? '') + (match[2] ?? '');
+    prefixes.length = depth;
+    prefixes[depth] = path;
+    for (const method of (match[3] ?? '').split(', ').filter((m) => m !== ''))
+      routes.push(`${method} ${path}`);
+  }
+  return routes.sort();
+}
+
+let world: Backdrop;
+beforeAll(async () => {
+  world = await backdrop();
+}, 60_000);
+afterAll(async () => {
+  await world.stop();
+});
+
+it('lists every route the runtime serves, and none it does not', async () => {
+  const listed = [...new Set(ROUTES.map((r) => `${r.method} ${r.route}`))].sort();
+  const served = await servedRoutes();
+  expect(served.length).toBeGreaterThan(10);
+  expect(listed).toEqual(served);
+});
+
+/** A run `headers` start, once it has finished. */
+async function finishedRun(rt: StandaloneRuntime, headers: RawHeaders): Promise<string> {
+  const started = await send(rt.runtime.url, 'POST', '/v1/agent/runs', headers, { input: 'hi' });
+  expect(started.status).toBe(202);
+  const id = String(started.body.id);
+  await waitFor(
+    async () =>
+      (await send(rt.runtime.url, 'GET', `/v1/agent/runs/${id}`, headers)).body.state ===
+      'completed',
+    { timeoutMs: 20_000, intervalMs: 50, description: `run ${id} to complete` },
+  );
+  return id;
+}
+
+interface Cell {
+  readonly shape: string;
+  readonly status: number;
+  /** The refusal's error, or a matcher of it. */
+  readonly error?: unknown;
+}
+
+describe('an agent that enforces client keys', () => {
+  const AGENT = 'adversary-keys';
+  let rt: StandaloneRuntime;
+  let runs: Runs;
+
+  beforeAll(async () => {
+    rt = await world.runtime(AGENT, { clientKeys: [ALICE, BOB] });
+    runs = {
+      alice: await finishedRun(rt, ['x-api-key', ALICE]),
+      bob: await finishedRun(rt, ['authorization', `Bearer ${BOB}`]),
+    };
+  }, 60_000);
+
+  const expected = (route: Route, shape: Shape): Cell => {
+    const { reading } = shape;
+    const head = route.method === 'HEAD';
+    if (route.open === true) return { shape: shape.name, status: route.served };
+    if ('as' in reading)
+      return {
+        shape: shape.name,
+        status: reading.as === 'bob' ? (route.bob ?? route.served) : route.served,
+      };
+    const message =
+      'ambiguous' in reading
+        ? reading.ambiguous
+        : route.route.startsWith('/debug/')
+          ? 'a client key is required for /debug'
+          : reading.refused === 'missing'
+            ? 'missing client key'
+            : 'invalid client key';
+    return {
+      shape: shape.name,
+      status: 401,
+      ...(head
+        ? {}
+        : {
+            error: {
+              type: 'authentication_error',
+              message: expect.stringContaining(message),
+            },
+          }),
+    };
+  };
+
+  it.each(ROUTES.map((r) => [`${r.method} ${r.name}`, r] as const))(
+    'answers %s as the promise table says, for every credential shape',
+    async (_name, route) => {
+      const cells: Cell[] = [];
+      for (const shape of SHAPES) {
+        const answer = await send(
+          rt.runtime.url,
+          route.method,
+          route.path(runs),
+          shape.headers,
+          route.body,
+        );
+        const refusedWith = answer.status === 401 && route.method !== 'HEAD';
+        cells.push({
+          shape: shape.name,
+          status: answer.status,
+          ...(refusedWith ? { error: answer.body.error } : {}),
+        });
+      }
+      expect(cells).toEqual(SHAPES.map((shape) => expected(route, shape)));
+    },
+  );
+
+  it("opens budget accounts for alice's and bob's keys alone, whatever shape carried them", async () => {
+    const fingerprints = await world.accounts(AGENT);
+    expect(fingerprints).toHaveLength(2);
+    expect(fingerprints.every((f) => /^key-[0-9a-f]{12}$/.test(f))).toBe(true);
+  });
+});
+
+describe('an agent that enforces no client keys', () => {
+  const AGENT = 'adversary-open';
+  let rt: StandaloneRuntime;
+  let runs: Runs;
+
+  beforeAll(async () => {
+    rt = await world.runtime(AGENT, {});
+    runs = {
+      alice: await finishedRun(rt, ['x-api-key', ALICE]),
+      bob: await finishedRun(rt, ['authorization', `Bearer ${BOB}`]),
+    };
+  }, 60_000);
+
+  it.each(ROUTES.map((r) => [`${r.method} ${r.name}`, r] as const))(
+    'answers %s alike for every credential shape: one open caller, nothing refused',
+    async (_name, route) => {
+      const cells: Cell[] = [];
+      for (const shape of SHAPES) {
+        const answer = await send(
+          rt.runtime.url,
+          route.method,
+          route.path(runs),
+          shape.headers,
+          route.body,
+        );
+        cells.push({ shape: shape.name, status: answer.status });
+      }
+      // Each caller's run is every caller's (I4): one open caller.
+      const status =
+        route.unenforced ?? (route.route === '/v1/agent/runs/:id' ? 200 : route.served);
+      expect(cells).toEqual(SHAPES.map((shape) => ({ shape: shape.name, status })));
+    },
+  );
+
+  it('counts every shape in one account of its per-ClientKey budget, no-key', async () => {
+    expect(await world.accounts(AGENT)).toEqual(['no-key']);
+  });
+});
