@@ -11,7 +11,7 @@ import { createClient } from '@redis/client';
 import type { Budget } from '../../contract/src/api/v1alpha1/ratelimitpolicy.ts';
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { resolveRateLimit } from '../../contract/src/policy/policyResolution.ts';
-import { PRICING } from '../support/budgetStoreFixture.ts';
+import { PRICING, storedPico } from '../support/budgetStoreFixture.ts';
 import { durablePolicy } from '../support/durableRunFixture.ts';
 import { startMcpServer, type McpTestServer } from '../support/mcpServer.ts';
 import { serverHost } from '../support/podReach.ts';
@@ -35,6 +35,8 @@ export interface Backdrop {
   readonly mcp: McpTestServer;
   /** Budget accounts of `agent` in Redis, by key suffix (`key-…`, `no-key`). */
   accounts(agent: string): Promise<string[]>;
+  /** What each account of `agent` has settled, in picodollars, by key suffix. */
+  spent(agent: string): Promise<Record<string, bigint>>;
   /** A runtime for agent `agent`; `clientKeys` enforced when given. */
   runtime(
     agent: string,
@@ -60,18 +62,25 @@ export async function backdrop(): Promise<Backdrop> {
   const keyFile = join(dir, 'journal-key');
   writeFileSync(keyFile, Buffer.alloc(32, 9).toString('base64'));
   const started: StandaloneRuntime[] = [];
+  /** Agent `agent`'s budget accounts in Redis: key by its last part (`key-…`, `no-key`). */
+  const accountKeys = async (agent: string) => {
+    const keys: Record<string, string> = {};
+    for await (const batch of store.scanIterator({ MATCH: `*:budget:${agent}:*`, COUNT: 1000 }))
+      for (const key of batch) if (!key.endsWith(':leases')) keys[key.split(':').pop() ?? ''] = key;
+    return keys;
+  };
   return {
     sim,
     redis,
     mcp,
     async accounts(agent) {
-      const keys: string[] = [];
-      for await (const batch of store.scanIterator({ MATCH: `*:budget:${agent}:*`, COUNT: 1000 }))
-        keys.push(...batch);
-      return keys
-        .filter((k) => !k.endsWith(':leases'))
-        .map((k) => k.split(':').pop() ?? '')
-        .sort();
+      return Object.keys(await accountKeys(agent)).sort();
+    },
+    async spent(agent) {
+      const spent: Record<string, bigint> = {};
+      for (const [suffix, key] of Object.entries(await accountKeys(agent)))
+        spent[suffix] = storedPico(await store.hGetAll(key), 'spent');
+      return spent;
     },
     async runtime(agent, options) {
       const doc = structuredClone(
