@@ -17,7 +17,11 @@ import { startMcpServer, type McpTestServer } from '../support/mcpServer.ts';
 import { serverHost } from '../support/podReach.ts';
 import { ratePolicy } from '../support/rateLimitStoreFixture.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
-import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import {
+  startSimulator,
+  type SimulatorHandle,
+  type SimulatorStartOptions,
+} from '../support/simulator.ts';
 import {
   standaloneRuntime,
   type Mutable,
@@ -37,6 +41,8 @@ export interface Backdrop {
   accounts(agent: string): Promise<string[]>;
   /** What each account of `agent` has settled, in picodollars, by key suffix. */
   spent(agent: string): Promise<Record<string, bigint>>;
+  /** What calls in flight hold in each account of `agent`, in picodollars, by key suffix. */
+  held(agent: string): Promise<Record<string, bigint>>;
   /** A runtime for agent `agent`; `clientKeys` enforced when given. */
   runtime(
     agent: string,
@@ -49,9 +55,9 @@ export interface Backdrop {
   stop(): Promise<void>;
 }
 
-export async function backdrop(): Promise<Backdrop> {
+export async function backdrop(simulator: SimulatorStartOptions = {}): Promise<Backdrop> {
   const [sim, redis, mcp] = await Promise.all([
-    startSimulator({ seed: 9 }),
+    startSimulator({ seed: 9, ...simulator }),
     startRedis(),
     startMcpServer(),
   ]);
@@ -69,6 +75,12 @@ export async function backdrop(): Promise<Backdrop> {
       for (const key of batch) if (!key.endsWith(':leases')) keys[key.split(':').pop() ?? ''] = key;
     return keys;
   };
+  const amounts = async (agent: string, amount: 'spent' | 'reserved') => {
+    const found: Record<string, bigint> = {};
+    for (const [suffix, key] of Object.entries(await accountKeys(agent)))
+      found[suffix] = storedPico(await store.hGetAll(key), amount);
+    return found;
+  };
   return {
     sim,
     redis,
@@ -76,12 +88,8 @@ export async function backdrop(): Promise<Backdrop> {
     async accounts(agent) {
       return Object.keys(await accountKeys(agent)).sort();
     },
-    async spent(agent) {
-      const spent: Record<string, bigint> = {};
-      for (const [suffix, key] of Object.entries(await accountKeys(agent)))
-        spent[suffix] = storedPico(await store.hGetAll(key), 'spent');
-      return spent;
-    },
+    spent: (agent) => amounts(agent, 'spent'),
+    held: (agent) => amounts(agent, 'reserved'),
     async runtime(agent, options) {
       const doc = structuredClone(
         durablePolicy({ simUrl: sim.url, redis, mcp }),

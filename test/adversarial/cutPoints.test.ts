@@ -1,0 +1,208 @@
+/**
+ * A client that hangs up at every point of a call, against the public HTTP API of a real
+ * runtime whose budget lives in a real redis-server: after its request head, mid-body, after
+ * each kind of stream event, and before reading a plain answer. For each cut, what the budget
+ * settled is no less than what the simulator billed (its own log, `GET /_sim/usage`, priced
+ * with the agent's prices: M1, M3), nothing stays held, and the runtime serves the next call.
+ * Then cuts of every kind until the budget refuses: settled spend within the limit (B1).
+ */
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import Anthropic from '@anthropic-ai/sdk';
+import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
+import { PRICING } from '../support/budgetStoreFixture.ts';
+import type { BilledCall } from '../support/simulator.ts';
+import { PRIMARY_MODEL, type StandaloneRuntime } from '../support/standaloneRuntime.ts';
+import { waitFor } from '../support/waitFor.ts';
+import { backdrop, type Backdrop } from './adversaryAgents.ts';
+
+const book = priceBook(PRICING);
+
+/** What the simulator billed for `calls`, at the agent's prices, in picodollars. */
+function billedPico(calls: readonly BilledCall[]): bigint {
+  let pico = 0n;
+  for (const call of calls) {
+    const cost = callCost(call.model, call.usage, book);
+    if (!cost.priced) throw new Error(cost.message);
+    pico += cost.picoUsd;
+  }
+  return pico;
+}
+
+/** A prompt whose answer (the simulator echoes it) takes many events. */
+const PROMPT = 'Tell me about the sea, its tides and its weather. '.repeat(6);
+const request = (stream: boolean) =>
+  JSON.stringify({
+    model: PRIMARY_MODEL,
+    max_tokens: 512,
+    stream,
+    messages: [{ role: 'user', content: PROMPT }],
+  });
+
+type Cut =
+  /** Hangs up with the request unsent past `sent` bytes of its body. */
+  | { readonly body: 'none' | 'half' }
+  /** Hangs up once the stream's text matches. */
+  | { readonly stream: RegExp }
+  /** Hangs up on a plain call once the provider has it, before any answer. */
+  | { readonly plain: 'before the answer' };
+
+const afterEvent = (type: string) => new RegExp(`event: ${type}\\r?\\ndata: [^\\n]*\\r?\\n\\r?\\n`);
+
+const CUTS: readonly (readonly [string, Cut, number])[] = [
+  // name, cut, calls the provider bills
+  ['after the request head', { body: 'none' }, 0],
+  ['mid-body', { body: 'half' }, 0],
+  ['after message_start', { stream: afterEvent('message_start') }, 1],
+  ['after content_block_start', { stream: afterEvent('content_block_start') }, 1],
+  ['after the first content_block_delta', { stream: afterEvent('content_block_delta') }, 1],
+  ['after content_block_stop', { stream: afterEvent('content_block_stop') }, 1],
+  ['on the line that names message_delta', { stream: /event: message_delta\r?\n/ }, 1],
+  ['after message_delta, before message_stop', { stream: afterEvent('message_delta') }, 1],
+  ['before reading a plain answer', { plain: 'before the answer' }, 1],
+];
+
+let world: Backdrop;
+let rt: StandaloneRuntime;
+const AGENT = 'adversary-cuts';
+
+beforeAll(async () => {
+  // Every answer takes 300 ms to begin, as a provider's does: a plain call is left before it.
+  world = await backdrop({ latencyMs: 300 });
+}, 60_000);
+afterAll(async () => {
+  await world.stop();
+});
+
+/**
+ * Sends a call to the runtime and hangs up as `cut` says; resolves with the status the
+ * runtime answered (0 when it never did), once the connection is gone.
+ */
+async function callAndCut(url: string, cut: Cut): Promise<number> {
+  const { port } = new URL(url);
+  if ('body' in cut) {
+    const body = request(true);
+    const socket = connect({ port: Number(port), host: '127.0.0.1' });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.on('error', () => undefined);
+    const sent = cut.body === 'none' ? '' : body.slice(0, body.length / 2);
+    socket.write(
+      `POST /v1/messages HTTP/1.1\r\nhost: runtime\r\ncontent-type: application/json\r\n` +
+        `content-length: ${String(Buffer.byteLength(body))}\r\n\r\n${sent}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.destroy();
+    return 0;
+  }
+  const before = (await world.sim.stats()).requests;
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
+    req.on('error', () => {
+      resolve(0);
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => {
+        text += chunk.toString('utf8');
+        if ('stream' in cut && cut.stream.test(text)) {
+          req.destroy();
+          resolve(res.statusCode ?? 0);
+        }
+      });
+      res.on('end', () => {
+        // A refusal ends before any cut; an answer that does was never cut.
+        if (res.statusCode !== 200) resolve(res.statusCode ?? 0);
+        else reject(new Error(`the answer ended before its cut: ${text}`));
+      });
+      res.on('error', () => undefined);
+    });
+    req.end(request('stream' in cut));
+    if ('plain' in cut)
+      void waitFor(async () => (await world.sim.stats()).requests > before, {
+        timeoutMs: 10_000,
+        intervalMs: 5,
+        description: 'the call to reach the provider',
+      }).then(() => {
+        req.destroy();
+        resolve(0);
+      }, reject);
+  });
+}
+
+/** The account's settled spend once nothing is held, in picodollars. */
+async function settled(agent: string): Promise<bigint> {
+  return waitFor(
+    async () => {
+      const held = Object.values(await world.held(agent));
+      const spent = Object.values(await world.spent(agent));
+      return held.every((h) => h === 0n) && (spent[0] ?? 0n) + 1n;
+    },
+    { timeoutMs: 15_000, intervalMs: 50, description: 'every call settled' },
+  ).then((plusOne) => plusOne - 1n);
+}
+
+const sdk = (url: string) => new Anthropic({ baseURL: url, apiKey: 'unused', maxRetries: 0 });
+const short = {
+  model: PRIMARY_MODEL,
+  max_tokens: 8,
+  messages: [{ role: 'user' as const, content: 'hi' }],
+};
+
+describe('a client that hangs up', () => {
+  beforeAll(async () => {
+    rt = await world.runtime(AGENT, { budget: { name: 'daily', usd: '10', per: 'Agent' } });
+  }, 60_000);
+
+  it.each(CUTS)(
+    '%s: settled no less than the provider billed, nothing held, and the next call served',
+    async (_name, cut, calls) => {
+      const before = await settled(AGENT);
+      await world.sim.resetBilled();
+      await callAndCut(rt.runtime.url, cut);
+      const log = await waitFor(
+        async () => {
+          const billed = await world.sim.billed();
+          return billed.length >= calls && billed;
+        },
+        { timeoutMs: 10_000, intervalMs: 20, description: `${String(calls)} billed calls` },
+      );
+      const spent = (await settled(AGENT)) - before;
+      const billed = billedPico(log);
+      expect(log).toHaveLength(calls);
+      if (calls > 0) expect(billed).toBeGreaterThan(0n);
+      expect(spent).toBeGreaterThanOrEqual(billed);
+      // The next caller is served.
+      const next = await sdk(rt.runtime.url).messages.create(short);
+      expect(next.type).toBe('message');
+    },
+  );
+});
+
+describe('cuts of every kind under a tight budget', () => {
+  const TIGHT = 'adversary-cuts-tight';
+  const LIMIT_PICO = 30_000_000_000n; // $0.03
+
+  it('settles within the limit, and no less than billed, until the budget refuses', async () => {
+    const tight = await world.runtime(TIGHT, {
+      budget: { name: 'daily', usd: '0.03', per: 'Agent' },
+    });
+    await world.sim.resetBilled();
+    let refused = 0;
+    for (let round = 0; refused === 0 && round < 40; round++) {
+      const [, cut] = CUTS[round % CUTS.length] ?? CUTS[0] ?? ['', { body: 'none' }, 0];
+      if ('body' in cut) continue;
+      if ((await callAndCut(tight.runtime.url, cut)) === 429) refused++;
+      // One at a time, as one caller would: the next cut sees this one settled.
+      await settled(TIGHT);
+    }
+    expect(refused).toBe(1);
+    const spent = await settled(TIGHT);
+    const billed = billedPico(await world.sim.billed());
+    expect(spent).toBeLessThanOrEqual(LIMIT_PICO);
+    expect(spent).toBeGreaterThanOrEqual(billed);
+  });
+});
