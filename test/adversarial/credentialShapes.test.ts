@@ -71,6 +71,11 @@ const SHAPES: readonly Shape[] = [
     reading: ambiguous('header x-api-key is sent more than once'),
   },
   {
+    name: 'x-api-key twice, in two spellings',
+    headers: ['X-Api-Key', ALICE, 'x-api-key', ALICE],
+    reading: ambiguous('header x-api-key is sent more than once'),
+  },
+  {
     name: 'x-api-key twice, an empty one first',
     headers: ['x-api-key', '', 'x-api-key', ALICE],
     reading: ambiguous('header x-api-key is sent more than once'),

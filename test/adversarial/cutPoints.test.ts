@@ -46,7 +46,9 @@ type Cut =
   /** Hangs up once the stream's text matches. */
   | { readonly stream: RegExp }
   /** Hangs up on a plain call once the provider has it, before any answer. */
-  | { readonly plain: 'before the answer' };
+  | { readonly plain: 'before the answer' }
+  /** Hangs up on `/v1/agent/invoke` once the provider has its model call. */
+  | { readonly invoke: 'before the answer' };
 
 const afterEvent = (type: string) => new RegExp(`event: ${type}\\r?\\ndata: [^\\n]*\\r?\\n\\r?\\n`);
 
@@ -61,6 +63,7 @@ const CUTS: readonly (readonly [string, Cut, number])[] = [
   ['on the line that names message_delta', { stream: /event: message_delta\r?\n/ }, 1],
   ['after message_delta, before message_stop', { stream: afterEvent('message_delta') }, 1],
   ['before reading a plain answer', { plain: 'before the answer' }, 1],
+  ['before reading an answer of /v1/agent/invoke', { invoke: 'before the answer' }, 1],
 ];
 
 let world: Backdrop;
@@ -97,7 +100,7 @@ async function callAndCut(url: string, cut: Cut): Promise<number> {
   }
   const before = (await world.sim.stats()).requests;
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${url}/v1/messages`, {
+    const req = httpRequest(`${url}/v1/${'invoke' in cut ? 'agent/invoke' : 'messages'}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
     });
@@ -120,8 +123,8 @@ async function callAndCut(url: string, cut: Cut): Promise<number> {
       });
       res.on('error', () => undefined);
     });
-    req.end(request('stream' in cut));
-    if ('plain' in cut)
+    req.end('invoke' in cut ? JSON.stringify({ input: PROMPT }) : request('stream' in cut));
+    if (!('stream' in cut))
       void waitFor(async () => (await world.sim.stats()).requests > before, {
         timeoutMs: 10_000,
         intervalMs: 5,
