@@ -297,6 +297,37 @@ describe('an Idempotency-Key misused', () => {
     expect(await models()).toBe(before);
   });
 
+  it('on POST /v1/agent/runs, sent again: the same run, not a second one; another body 422', async () => {
+    const key = `order-${randomUUID()}`;
+    const start = (body: unknown) =>
+      send(
+        rt.runtime.url,
+        'POST',
+        '/v1/agent/runs',
+        ['x-api-key', BOB, 'idempotency-key', key],
+        body,
+      );
+    const before = await models();
+    const first = await start({ input: 'once' });
+    expect(first.status).toBe(202);
+    const run = String(first.body.id);
+    await waitFor(
+      async () =>
+        (await send(rt.runtime.url, 'GET', `/v1/agent/runs/${run}`, ['x-api-key', BOB])).body
+          .state === 'completed',
+      { timeoutMs: 20_000, intervalMs: 50, description: 'the run to complete' },
+    );
+    // A client that never saw the 202 (its connection cut) sends it again.
+    const again = await start({ input: 'once' });
+    const other = await start({ input: 'twice' });
+    expect([again.status, again.body.id]).toEqual([202, run]);
+    expect([other.status, other.body.error?.message]).toEqual([
+      422,
+      expect.stringContaining(`Idempotency-Key "${key}"`),
+    ]);
+    expect(await models()).toBe(before + 1);
+  });
+
   it('128 characters long, the most allowed: runs, and is answered from its record after', async () => {
     const key = 'k'.repeat(120) + randomUUID().slice(0, 8);
     expect((await invoke(['x-api-key', BOB], key)).status).toBe(200);

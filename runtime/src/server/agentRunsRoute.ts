@@ -5,7 +5,8 @@
  *   GET  /v1/agent/runs/{id}   `{id, state, steps, startedAt, finishedAt?, result?, error?}`
  *
  * and `/v1/agent/invoke` with `Idempotency-Key`, which names a run of its own: a finished
- * run's recorded answer comes back without anything run again. A run belongs to the client
+ * run's recorded answer comes back without anything run again. `POST /v1/agent/runs` with
+ * `Idempotency-Key` answers the key's run, started once. A run belongs to the client
  * key that started it: for any other key it does not exist (404, the same as a run that never
  * did). Without `spec.durability` there are no runs (and `Idempotency-Key` is ignored).
  */
@@ -74,22 +75,53 @@ async function startRun(
     )
   )
     return;
-  const run: RunRef = { id: randomUUID(), owner, client: caller.fingerprint };
+  // With Idempotency-Key the run is the key's, as on /v1/agent/invoke: sent again (a client
+  // that never saw the 202), it is the same run, never a second one.
+  const key = request.headers['idempotency-key'];
+  let keyed: { readonly id: string; readonly bodyDigest: string } | undefined;
+  if (key !== undefined) {
+    if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+      sendError(reply, keyMalformed(key));
+      return;
+    }
+    keyed = { id: keyedRunId(owner, key), bodyDigest: digestOf(request.body) };
+    let view;
+    try {
+      view = await ctx.ownedRuns.read(keyed.id);
+    } catch {
+      sendError(reply, storeUnavailable());
+      return;
+    }
+    if (view !== undefined) {
+      if (view.record.bodyDigest !== undefined && view.record.bodyDigest !== keyed.bodyDigest)
+        sendError(reply, keyReused(key));
+      else runAccepted(reply, keyed.id, view.record.state);
+      return;
+    }
+  }
+  const run: RunRef = { id: keyed?.id ?? randomUUID(), owner, client: caller.fingerprint };
   const started = await ctx.ownedRuns.start(run, runRequest(checked), {
     traceparent: traceparentOf(request),
+    ...(keyed === undefined ? {} : { bodyDigest: keyed.bodyDigest }),
   });
   if (!started.started) {
-    sendError(reply, storeUnavailable());
+    // Started by the same key's request a moment before.
+    if (keyed !== undefined && started.reason === 'exists') runAccepted(reply, run.id, 'running');
+    else sendError(reply, storeUnavailable());
     return;
   }
   started.outcome.catch((err: unknown) => {
     ctx.logger.error({ run: run.id, error: String(err) }, 'run failed to execute');
   });
+  runAccepted(reply, run.id, 'running');
+}
+
+function runAccepted(reply: FastifyReply, id: string, state: string): void {
   void reply
     .code(202)
-    .header('location', `${RUNS_ROUTE}/${run.id}`)
+    .header('location', `${RUNS_ROUTE}/${id}`)
     .header('content-type', 'application/json')
-    .send(JSON.stringify({ id: run.id, state: 'running' }));
+    .send(JSON.stringify({ id, state }));
 }
 
 async function readRun(
@@ -158,12 +190,7 @@ export async function invokeAsRun(
   const owner = ctx.durable.ownerOf(caller);
   if (owner === undefined) return false;
   if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
-    sendError(
-      reply,
-      badRequest(
-        `header Idempotency-Key must be 1 to 128 letters, digits or . _ : -, got ${JSON.stringify(key)}`,
-      ),
-    );
+    sendError(reply, keyMalformed(key));
     return true;
   }
   if (checked.stream) {
@@ -176,7 +203,7 @@ export async function invokeAsRun(
     return true;
   }
   // The run is this key's own: the same Idempotency-Key from another client key is another run.
-  const id = `idem-${createHash('sha256').update(`${owner}|${key}`).digest('hex').slice(0, 48)}`;
+  const id = keyedRunId(owner, key);
   void reply.header(RUN_ID_RESPONSE_HEADER, id);
   let view;
   try {
@@ -219,6 +246,17 @@ export async function invokeAsRun(
       refusal(outcome.error.status, errorType(outcome.error.type), outcome.error.message),
     );
   return true;
+}
+
+/** The run an Idempotency-Key names: the caller's own (`owner`), never another key's. */
+function keyedRunId(owner: string, key: string): string {
+  return `idem-${createHash('sha256').update(`${owner}|${key}`).digest('hex').slice(0, 48)}`;
+}
+
+function keyMalformed(key: string | string[]) {
+  return badRequest(
+    `header Idempotency-Key must be 1 to 128 letters, digits or . _ : -, got ${JSON.stringify(key)}`,
+  );
 }
 
 /** What an Idempotency-Key is bound to: the body's canonical JSON (key order, spacing aside). */
