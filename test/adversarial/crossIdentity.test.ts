@@ -328,6 +328,31 @@ describe('an Idempotency-Key misused', () => {
     expect(await models()).toBe(before + 1);
   });
 
+  it('on POST /v1/agent/runs, sent twice at once: one run, both told its id', async () => {
+    const key = `order-${randomUUID()}`;
+    const before = await models();
+    const both = await Promise.all(
+      [0, 1].map(() =>
+        send(rt.runtime.url, 'POST', '/v1/agent/runs', ['x-api-key', BOB, 'idempotency-key', key], {
+          input: 'at once',
+        }),
+      ),
+    );
+    expect(both.map((a) => a.status)).toEqual([202, 202]);
+    expect(both[1]?.body.id).toBe(both[0]?.body.id);
+    await waitFor(
+      async () =>
+        (
+          await send(rt.runtime.url, 'GET', `/v1/agent/runs/${String(both[0]?.body.id)}`, [
+            'x-api-key',
+            BOB,
+          ])
+        ).body.state === 'completed',
+      { timeoutMs: 20_000, intervalMs: 50, description: 'the run to complete' },
+    );
+    expect(await models()).toBe(before + 1);
+  });
+
   it('128 characters long, the most allowed: runs, and is answered from its record after', async () => {
     const key = 'k'.repeat(120) + randomUUID().slice(0, 8);
     expect((await invoke(['x-api-key', BOB], key)).status).toBe(200);
