@@ -22,7 +22,7 @@
  *
  *   node --no-warnings=ExperimentalWarning bench/runtime.ts [--rounds 8] [--round-ms 2000]
  *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
- *        [--only providers|storm|cache|durable] [--label NAME] [--baseline DIR]
+ *        [--only providers|storm|cache|durable|budgets] [--label NAME] [--baseline DIR]
  *
  * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
  * lines and writes nothing: for working on the cloud path without the rest of the run.
@@ -31,6 +31,9 @@
  * (bench/runtime/durableComparison.ts) and writes bench/results/runtime-durable.json; with
  * `--baseline DIR` (another checkout, e.g. `git archive` of the commit before a change) its
  * runtime takes a turn in the same rounds, for before and after in one run.
+ * `--only budgets` runs the budgets comparison alone (bench/runtime/budgetComparison.ts: CPU time
+ * per call with a USD budget per agent and per client key on the Redis path, against the same
+ * policy without them), prints its table and replaces the `budgets` section of runtime.json.
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
  * the error path.
@@ -51,6 +54,7 @@ import { closedLoop, encodePost, exchange, type LoadRun } from './runtime/closed
 import { cpuMs, ownCpuMs, upstreamSockets } from './runtime/processProbe.ts';
 import { median, percentile } from '../tools/stats/samples.ts';
 import { durableComparison } from './runtime/durableComparison.ts';
+import { budgetComparison, budgetComparisonLines } from './runtime/budgetComparison.ts';
 import { mcpComparison } from './runtime/mcpComparison.ts';
 import { overloadStorm, stormLine } from './runtime/overloadStorm.ts';
 import { cacheAffinityBench, cacheAffinityLine } from './runtime/cacheAffinity.ts';
@@ -73,8 +77,9 @@ const { values: flags } = parseArgs({
     baseline: { type: 'string' },
   },
 });
-if (flags.only !== undefined && !['providers', 'storm', 'cache', 'durable'].includes(flags.only)) {
-  throw new Error(`--only takes "providers", "storm", "cache" or "durable", not "${flags.only}"`);
+const ONLY = ['providers', 'storm', 'cache', 'durable', 'budgets'];
+if (flags.only !== undefined && !ONLY.includes(flags.only)) {
+  throw new Error(`--only takes one of ${ONLY.join(', ')}, not "${flags.only}"`);
 }
 const ROUNDS = Number(flags.rounds);
 const ROUND_MS = Number(flags['round-ms']);
@@ -348,6 +353,33 @@ async function main(): Promise<void> {
     flags['cpu-prof'] === undefined
       ? {}
       : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${flags['cpu-prof']}` };
+  const budgets = async () => ({
+    when: new Date().toISOString(),
+    loadAverage: { before: loadavg().map(round2) },
+    ...(await budgetComparison({
+      policy,
+      dir,
+      env: { ANTHROPIC_API_KEY: 'sk-bench', BREAKWATER_CLIENT_KEYS: CLIENT_KEY, ...profiling },
+      requests: (port) => encodeMix(port),
+      streams: (port) => encodeMix(port, STREAM_MIX),
+      rounds: ROUNDS,
+      roundMs: ROUND_MS,
+      warmupMs: WARMUP_MS,
+      concurrency: CONCURRENCY,
+    })),
+    loadAverageAfter: loadavg().map(round2),
+  });
+  if (flags.only === 'budgets') {
+    const result = await budgets();
+    await sim.stop();
+    if (!flags['no-write']) {
+      const file = new URL('./results/runtime.json', import.meta.url);
+      const whole = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      writeFileSync(file, `${JSON.stringify({ ...whole, budgets: result }, null, 2)}\n`);
+    }
+    process.stdout.write(budgetComparisonLines(result));
+    return;
+  }
   const runtime = await startRuntime(['--policy', policyFile, '--log-level', 'warn'], {
     ANTHROPIC_API_KEY: 'sk-bench',
     BREAKWATER_CLIENT_KEYS: CLIENT_KEY,
@@ -494,6 +526,7 @@ async function main(): Promise<void> {
     startProxy,
   });
   const cacheAffinity = await cache();
+  const budgetCost = await budgets();
   proxy.child.kill('SIGTERM');
   await runtime.stop();
   await sim.stop();
@@ -532,6 +565,7 @@ async function main(): Promise<void> {
     storm: overload,
     mcp,
     cacheAffinity,
+    budgets: budgetCost,
   };
   if (!flags['no-write']) {
     mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
@@ -554,6 +588,7 @@ async function main(): Promise<void> {
   printProviders(providers);
   process.stdout.write(stormLine(overload));
   process.stdout.write(cacheAffinityLine(cacheAffinity));
+  process.stdout.write(budgetComparisonLines(budgetCost));
 }
 
 /** Adds a `--only storm` run to bench/results/runtime-storm.json, named and dated. */
