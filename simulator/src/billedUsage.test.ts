@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { generatedUsage } from './billedUsage.ts';
+import { generatedUsage, traceIdOf } from './billedUsage.ts';
 import type { Reply } from './replyPlan.ts';
 import { streamEventData } from './sseEncoding.ts';
 
@@ -36,5 +36,24 @@ describe('what a stream cut after its first events is billed', () => {
       output: usage.output_tokens,
       searches: usage.server_tool_use?.web_search_requests,
     }).toEqual({ input: 100, output, searches });
+  });
+});
+
+describe('the trace a bill names', () => {
+  it.each([
+    [
+      'a W3C traceparent: its trace id',
+      '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01',
+      '4bf92f3577b34da6a3ce929d0e0e4736',
+    ],
+    ['none', undefined, undefined],
+    ['a header not in the format', 'trace-me', undefined],
+    [
+      'the header twice',
+      ['00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'x'],
+      undefined,
+    ],
+  ])('%s', (_name, header, traceId) => {
+    expect(traceIdOf(header)).toBe(traceId);
   });
 });

@@ -17,11 +17,24 @@ export type BilledEnding = 'complete' | 'client_cut' | 'provider_cut' | 'client_
 
 export interface BilledCall {
   readonly requestId: string;
+  /**
+   * The trace id of the W3C `traceparent` the call carried, if any: a gateway passes its
+   * caller's on, so a caller's call and what each of its attempts was billed can be matched.
+   */
+  readonly traceId?: string;
   readonly provider: Provider;
   readonly model: string;
   readonly stream: boolean;
   readonly ending: BilledEnding;
   readonly usage: WireUsage;
+}
+
+const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
+
+/** The trace id of a `traceparent` header; undefined for none, or one not in its format. */
+export function traceIdOf(traceparent: string | string[] | undefined): string | undefined {
+  if (typeof traceparent !== 'string') return undefined;
+  return TRACEPARENT.exec(traceparent.trim().toLowerCase())?.[1];
 }
 
 /** The most calls kept; older ones are dropped first. */

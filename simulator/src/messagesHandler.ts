@@ -28,7 +28,12 @@ import type { PromptCache } from './promptCache.ts';
 import { createHash } from 'node:crypto';
 import type { Random } from '../../platform/src/random/random.ts';
 import type { Outcome, RequestRecorder, SimulatorStats } from './simulatorStats.ts';
-import { generatedUsage, type BilledEnding, type BilledUsageLog } from './billedUsage.ts';
+import {
+  generatedUsage,
+  traceIdOf,
+  type BilledEnding,
+  type BilledUsageLog,
+} from './billedUsage.ts';
 import type { StreamEvent } from './sseEncoding.ts';
 import { encodeSseEvent, eventsBeforeFault, streamEventData } from './sseEncoding.ts';
 import { cutInsideDataLine, paceStream, type StreamPacing } from './streamPacing.ts';
@@ -179,9 +184,11 @@ export function handleMessages(
     ),
   );
   headers = { ...headers, ...dialect.successHeaders(reply, requestId, stream) };
+  const traceId = traceIdOf(req.headers.traceparent);
   const bill = (ending: BilledEnding, events?: readonly StreamEvent[], generated?: number) => {
     ctx.billed.record({
       requestId,
+      ...(traceId === undefined ? {} : { traceId }),
       provider: dialect.provider,
       model: reply.model,
       stream,

@@ -100,4 +100,15 @@ describe('what the simulator bills', () => {
     expect(billed).toMatchObject({ ending: 'client_left', stream: false });
     expect(billed.usage.output_tokens).toBeGreaterThan(1);
   });
+
+  it("names the caller's trace on each bill, so a gateway's attempts can be matched to its caller", async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await client().messages.create(request, {
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    expect(await oneBilled()).toMatchObject({ traceId, ending: 'complete' });
+    await sim.resetBilled();
+    await client().messages.create(request);
+    expect((await oneBilled()).traceId).toBeUndefined();
+  });
 });
