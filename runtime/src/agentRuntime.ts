@@ -359,6 +359,7 @@ export class AgentRuntime implements ClusterReplica {
         doc,
         clock: this.#deps.clock,
         metrics: this.#guardMetrics,
+        budgetAudit: this.#audit,
         openStore: (settings, onStateChange) =>
           (this.#pinStore = new RedisStore({
             name: doc.agent.name,

@@ -6,8 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import type { BudgetAuditEvent } from '../guard/guardSet/budgetAudit.ts';
 
 export type AuditEvent =
+  /** A model call's budgets: the worst case it held, then what it settled. */
+  | BudgetAuditEvent
   | {
       readonly event: 'model_interaction';
       readonly requestId: string;
@@ -73,6 +76,13 @@ export type AuditEvent =
       readonly from?: string;
     };
 
+/** The records every model call makes, kept only while the audit log is enabled. */
+const PER_CALL: ReadonlySet<AuditEvent['event']> = new Set([
+  'model_interaction',
+  'budget_reserved',
+  'budget_settled',
+]);
+
 export class AuditLog {
   readonly #logger: Logger;
   enabled: boolean;
@@ -88,9 +98,12 @@ export class AuditLog {
     this.#logger = destination === undefined ? pino(options) : pino(options, destination);
   }
 
-  /** Policy and override changes are always recorded; interactions only when enabled. */
+  /**
+   * Policy and override changes are always recorded; interactions and their budgets only when
+   * enabled.
+   */
   record(event: AuditEvent): void {
-    if (!this.enabled && event.event === 'model_interaction') return;
+    if (!this.enabled && PER_CALL.has(event.event)) return;
     this.#logger.info(event);
   }
 }

@@ -38,7 +38,8 @@ export interface BudgetHold {
    * retry's admission (`pending`).
    */
   beforeRetry(): void;
-  settle(): void;
+  /** Charges what the call cost and releases what it held; answers what it charged. */
+  settle(): SettledCost;
 }
 
 /** What a claim needs of the ledger that made it; `C` is what the ledger keeps with it. */
@@ -69,7 +70,9 @@ export function reservationId(): string {
   return `${PROCESS_ID}-${sequence.toString(36)}`;
 }
 
-type Decision = 'pending' | 'store' | 'local' | 'refused';
+export type Decision = 'pending' | 'store' | 'local' | 'refused';
+
+const NOTHING: SettledCost = Object.freeze({ pico: 0n, tokens: 0n });
 
 export class BudgetClaim<C> implements StoreBudgetClaim, BudgetHold {
   readonly request: StoreBudgetRequest;
@@ -182,9 +185,9 @@ export class BudgetClaim<C> implements StoreBudgetClaim, BudgetHold {
     this.#ticket?.unheard(attempt, backend);
   }
 
-  settle(): void {
+  settle(): SettledCost {
     const ticket = this.#ticket;
-    if (ticket === undefined) return;
+    if (ticket === undefined) return NOTHING;
     this.#ticket = undefined;
     const cost = ticket.settle();
     const r = this.request;
@@ -207,5 +210,6 @@ export class BudgetClaim<C> implements StoreBudgetClaim, BudgetHold {
         costTokens: 0n,
       });
     this.#rooms.length = 0;
+    return cost;
   }
 }

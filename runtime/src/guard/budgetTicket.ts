@@ -309,6 +309,11 @@ export class BudgetTicket {
   get released(): boolean {
     return this.#released;
   }
+
+  /** The accounts it draws from (the audit's budget records). */
+  get accounts(): readonly Account[] {
+    return this.#accounts;
+  }
 }
 
 function messagesUsage(usage: TokenUsage): MessagesUsage {

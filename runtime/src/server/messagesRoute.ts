@@ -121,11 +121,13 @@ async function handle(
       inputTokens: estimateInputTokens(rawLength),
       outputTokens: body.max_tokens as number,
     };
-    const budget = budgetRequest(
+    const priced = budgetRequest(
       active.doc,
       client,
       checked.defaulted || request.rawBody === '' ? JSON.stringify(body) : request.rawBody,
     );
+    // Named in the audit's budget records, beside the interaction's.
+    const budget = priced && { ...priced, requestId: request.id };
     routed = await ctx.router.send({
       via: 'forward',
       body,

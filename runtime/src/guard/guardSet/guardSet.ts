@@ -45,6 +45,7 @@ import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
 import { AnswerSettlements } from './answerSettlements.ts';
 import { BudgetCalls } from './budgetCalls.ts';
+import { auditedHold, type BudgetAuditSink } from './budgetAudit.ts';
 import { ModelAttempt } from './modelAttempt.ts';
 import { plannedCall } from './plannedCall.ts';
 import { TOOL_CONCURRENCY, budgetOptions, modelConcurrency } from './guardOptions.ts';
@@ -75,6 +76,8 @@ export interface GuardSetOptions {
   readonly metrics?: GuardMetrics;
   /** Opens the rate-limit store a policy names (spec.store). */
   readonly openStore?: StoreOpener;
+  /** Where each call's reservation and settlement are recorded (the audit log), when enabled. */
+  readonly budgetAudit?: BudgetAuditSink;
 }
 
 export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
@@ -97,9 +100,11 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   readonly #store: StoreSlot;
   readonly #edges: EdgeTimer;
   readonly #remembered = new RememberedOpenPeriods();
+  readonly #budgetAudit: BudgetAuditSink | undefined;
 
-  constructor({ doc, clock, classifier, metrics, openStore }: GuardSetOptions) {
+  constructor({ doc, clock, classifier, metrics, openStore, budgetAudit }: GuardSetOptions) {
     this.#clock = clock;
+    this.#budgetAudit = budgetAudit;
     this.#classifier = classifier;
     this.#doc = doc;
     this.#edges = new EdgeTimer({
@@ -285,13 +290,16 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
         };
         if (ticket === undefined)
           return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
+        const audit = this.#budgetAudit;
+        const hold =
+          audit?.enabled === true ? auditedHold(ticket, model, budget?.requestId, audit) : ticket;
         try {
           return await guard.execute(
             (a) => attempt(new ModelAttempt(a, model, backend as B, ticket)),
             options,
           );
         } finally {
-          this.#settlements.later(ticket);
+          this.#settlements.later(hold);
         }
       },
       signal,

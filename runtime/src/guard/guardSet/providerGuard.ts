@@ -33,6 +33,8 @@ export interface BudgetRequest {
   readonly cacheWrite?: '5m' | '1h' | undefined;
   /** What the provider adds to the request and bills itself (callCost.ts); absent: nothing. */
   readonly additions?: ProviderAdditions | undefined;
+  /** The request the call serves, named in the audit's budget records (budgetAudit.ts). */
+  readonly requestId?: string | undefined;
 }
 
 /** What the guard needs of a backend: its name, which names its breakers. */

@@ -1,0 +1,107 @@
+/**
+ * What a replica's budgets did with each model call, for the audit log: the worst case held as
+ * the call goes (`budget_reserved`) and what it settled (`budget_settled`), each naming the
+ * request, the reservation and the accounts. The records of every replica, beside the
+ * provider's own bills, are what a history of the agent's spend is folded from
+ * (test/support/spendHistory.ts). Money is picodollars as decimal strings: JSON has no bigint.
+ */
+import type { BudgetSettings } from '../../../../contract/src/policy/policyDocument.ts';
+import { BudgetClaim, reservationId, type BudgetHold, type Decision } from '../budgetClaim.ts';
+import type { ClaimContext } from '../budgetStoreAccounts.ts';
+import { BudgetTicket, type Account } from '../budgetTicket.ts';
+
+/** One budget account: the budget, whom it counts for, and the period it belongs to. */
+export interface BudgetAccountName {
+  readonly budget: string;
+  readonly per: BudgetSettings['per'];
+  /** '' for the whole agent; a key's fingerprint, or `no-key`, per ClientKey. */
+  readonly who: string;
+  readonly periodStartMs: number;
+}
+
+export type BudgetAuditEvent =
+  | {
+      readonly event: 'budget_reserved';
+      readonly requestId?: string | undefined;
+      readonly reservation: string;
+      readonly model: string;
+      readonly accounts: readonly BudgetAccountName[];
+      readonly worstPico: string;
+    }
+  | {
+      readonly event: 'budget_settled';
+      readonly requestId?: string | undefined;
+      readonly reservation: string;
+      readonly model: string;
+      /**
+       * Where the call's budgets were decided: the store, the replica's share, refused, or never
+       * (the call ended before its admission).
+       */
+      readonly decision: Decision;
+      readonly costPico: string;
+    };
+
+/** Where the records go (the audit log); nothing is built while it is not enabled. */
+export interface BudgetAuditSink {
+  readonly enabled: boolean;
+  record(event: BudgetAuditEvent): void;
+}
+
+/**
+ * Records `hold`'s reservation now, and hands back the hold to settle in its place, which
+ * records what it settled.
+ */
+export function auditedHold(
+  hold: BudgetHold,
+  model: string,
+  requestId: string | undefined,
+  sink: BudgetAuditSink,
+): BudgetHold {
+  const claim = hold instanceof BudgetClaim ? (hold as BudgetClaim<ClaimContext>) : undefined;
+  const ticket = hold instanceof BudgetTicket ? hold : undefined;
+  const reservation = claim?.request.reservationId ?? reservationId();
+  const accounts = claim?.context.accounts ?? ticket?.accounts ?? [];
+  sink.record({
+    event: 'budget_reserved',
+    requestId,
+    reservation,
+    model,
+    accounts: accounts.map(accountName),
+    worstPico: String(claim?.request.worstPico ?? ticket?.worstPico ?? 0n),
+  });
+  return {
+    note: (attempt, backend, usage) => {
+      hold.note(attempt, backend, usage);
+    },
+    unheard: (attempt, backend) => {
+      hold.unheard(attempt, backend);
+    },
+    beforeRetry: () => {
+      hold.beforeRetry();
+    },
+    settle: () => {
+      // The share decides and refuses too: a claim decided there without a ticket was refused.
+      const local = claim?.decision === 'local' && claim.localTicket === undefined;
+      const decision = local ? 'refused' : (claim?.decision ?? 'local');
+      const cost = hold.settle();
+      sink.record({
+        event: 'budget_settled',
+        requestId,
+        reservation,
+        model,
+        decision,
+        costPico: String(cost.pico),
+      });
+      return cost;
+    },
+  };
+}
+
+function accountName(account: Account): BudgetAccountName {
+  return {
+    budget: account.budget,
+    per: account.per,
+    who: account.who,
+    periodStartMs: account.period.startMs,
+  };
+}
