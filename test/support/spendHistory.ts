@@ -1,0 +1,276 @@
+/**
+ * A history checker for budgets across replicas (issue 50, item 9): what every replica
+ * recorded of each call's budgets (the audit log's `budget_reserved` and `budget_settled`,
+ * runtime/src/guard/guardSet/budgetAudit.ts), what its client saw, what the store holds at
+ * the end and what the provider billed (the simulator's `GET /_sim/usage`, matched to the
+ * caller by the trace it sent) are folded into spend per budget account and period, and
+ * checked against docs/guarantees.md:
+ *
+ * - B1: each account's settled spend ≤ its limit; every settlement has one reservation and
+ *   is made once; a call served had its budgets admitted; the store counts what was settled.
+ * - M1–M10: each call settled no less than the provider billed for it, every attempt of it.
+ * - B9: nothing billed for a call the runtime never admitted (refused before any provider call).
+ * - B10: every hold released at the end, in the replicas' records and in the store.
+ *
+ * Pure: it reads records, never a process. Money is bigint picodollars.
+ */
+import type { BudgetAccountName } from '../../runtime/src/guard/guardSet/budgetAudit.ts';
+
+export type { BudgetAccountName };
+
+/** A `budget_reserved` record, with the replica that wrote it. */
+export interface Reservation {
+  readonly replica: string;
+  readonly reservation: string;
+  readonly requestId?: string | undefined;
+  readonly model: string;
+  readonly accounts: readonly BudgetAccountName[];
+  readonly worstPico: bigint;
+}
+
+/** A `budget_settled` record. */
+export interface Settlement {
+  readonly replica: string;
+  readonly reservation: string;
+  readonly requestId?: string | undefined;
+  readonly decision: 'pending' | 'store' | 'local' | 'refused';
+  readonly costPico: bigint;
+}
+
+/** What the client saw of one call it made, and how it was made. */
+export interface ClientCall {
+  /** The `x-request-id` it sent, which the runtime records its budgets under. */
+  readonly requestId: string;
+  /** The trace id of the `traceparent` it sent, which the provider's bills name. */
+  readonly traceId: string;
+  readonly outcome: 'served' | 'refused' | 'failed';
+  readonly stream: boolean;
+  /** It hung up on the stream before its end. */
+  readonly cut: boolean;
+  readonly tools: boolean;
+  /** Answered by a fallback model (a budget's Fallback, or the chain after a failure). */
+  readonly fallback: boolean;
+}
+
+/** One call the provider billed, priced. */
+export interface Bill {
+  /** The provider's own id for it. */
+  readonly id: string;
+  /** The caller's trace it carried; undefined: none (a call nobody made through the test). */
+  readonly traceId?: string | undefined;
+  readonly billedPico: bigint;
+}
+
+/** A budget's limit, by name. */
+export interface BudgetLimit {
+  readonly budget: string;
+  readonly limitPico: bigint;
+}
+
+/** An account as the store holds it at the end. */
+export interface StoredAccount {
+  readonly account: BudgetAccountName;
+  readonly spentPico: bigint;
+  readonly reservedPico: bigint;
+}
+
+export interface SpendHistory {
+  readonly reservations: readonly Reservation[];
+  readonly settlements: readonly Settlement[];
+  readonly calls: readonly ClientCall[];
+  readonly bills: readonly Bill[];
+  readonly limits: readonly BudgetLimit[];
+  /** The store's accounts at the end; absent: not checked. */
+  readonly store?: readonly StoredAccount[];
+}
+
+/** A promise the history breaks: its row in docs/guarantees.md, the calls, and why. */
+export interface Violation {
+  readonly row: string;
+  readonly calls: readonly string[];
+  readonly why: string;
+}
+
+/** One account's figures over the history. */
+export interface AccountFigures {
+  readonly account: string;
+  readonly limitPico: bigint | undefined;
+  readonly settledPico: bigint;
+  /** What the provider billed for the calls this account paid for. */
+  readonly billedPico: bigint;
+  readonly calls: number;
+}
+
+export interface HistoryVerdict {
+  readonly violations: readonly Violation[];
+  readonly accounts: readonly AccountFigures[];
+  readonly billedPico: bigint;
+  readonly settledPico: bigint;
+}
+
+/** An account's name in messages and figures: `daily/Agent@<periodStartMs>`, a key after it. */
+export function accountLabel(a: BudgetAccountName): string {
+  const who = a.who === '' ? '' : `/${a.who}`;
+  return `${a.budget}/${a.per}${who}@${String(a.periodStartMs)}`;
+}
+
+const ADMITTED: ReadonlySet<Settlement['decision']> = new Set(['store', 'local']);
+
+/** Folds the history into spend per account and period, and lists every promise it breaks. */
+export function checkSpendHistory(history: SpendHistory): HistoryVerdict {
+  const violations: Violation[] = [];
+  const broke = (row: string, calls: readonly string[], why: string) => {
+    violations.push({ row, calls, why });
+  };
+
+  const reservations = new Map<string, Reservation>();
+  for (const r of history.reservations) {
+    if (reservations.has(r.reservation))
+      broke('B1', [callName(r)], `reservation ${r.reservation} was made twice`);
+    reservations.set(r.reservation, r);
+  }
+
+  // Each reservation's one settlement; what it cost goes to each of its accounts.
+  const settled = new Map<string, Settlement>();
+  const settledIn = new Map<string, bigint>();
+  const paidBy = new Map<string, Set<string>>();
+  const costOf = new Map<string, bigint>();
+  const admitted = new Set<string>();
+  for (const s of history.settlements) {
+    const reserved = reservations.get(s.reservation);
+    if (reserved === undefined)
+      broke('B1', [callName(s)], `settled ${pico(s.costPico)} without a reservation`);
+    else if (settled.has(s.reservation)) {
+      broke('B1', [callName(s)], `reservation ${s.reservation} settled twice`);
+      continue;
+    }
+    if (reserved !== undefined) settled.set(s.reservation, s);
+    if (ADMITTED.has(s.decision) && s.requestId !== undefined) admitted.add(s.requestId);
+    if (s.requestId !== undefined)
+      costOf.set(s.requestId, (costOf.get(s.requestId) ?? 0n) + s.costPico);
+    for (const account of reserved?.accounts ?? []) {
+      const label = accountLabel(account);
+      settledIn.set(label, (settledIn.get(label) ?? 0n) + s.costPico);
+      if (s.requestId !== undefined) {
+        let calls = paidBy.get(label);
+        if (calls === undefined) paidBy.set(label, (calls = new Set()));
+        calls.add(s.requestId);
+      }
+    }
+  }
+  const open = [...reservations.values()].filter((r) => !settled.has(r.reservation));
+  if (open.length > 0)
+    broke(
+      'B10',
+      open.map(callName),
+      `${String(open.length)} reservation(s) never settled nor released, holding ${pico(sum(open.map((r) => r.worstPico)))}`,
+    );
+
+  // What the provider billed each call, every attempt of it, matched by the caller's trace.
+  const byTrace = new Map(history.calls.map((c) => [c.traceId, c]));
+  const billedFor = new Map<string, bigint>();
+  const attempts = new Map<string, number>();
+  for (const bill of history.bills) {
+    const call = bill.traceId === undefined ? undefined : byTrace.get(bill.traceId);
+    if (call === undefined) {
+      broke('B9', [bill.id], `billed ${pico(bill.billedPico)} for a call no client made`);
+      continue;
+    }
+    billedFor.set(call.requestId, (billedFor.get(call.requestId) ?? 0n) + bill.billedPico);
+    attempts.set(call.requestId, (attempts.get(call.requestId) ?? 0) + 1);
+    if (!admitted.has(call.requestId))
+      broke(
+        'B9',
+        [call.requestId],
+        `billed ${pico(bill.billedPico)} for a call the runtime never admitted (${call.outcome})`,
+      );
+  }
+
+  for (const call of history.calls) {
+    const billed = billedFor.get(call.requestId) ?? 0n;
+    const cost = costOf.get(call.requestId) ?? 0n;
+    if (cost < billed)
+      broke(
+        costRow(call, attempts.get(call.requestId) ?? 0),
+        [call.requestId],
+        `settled ${pico(cost)}, less than the ${pico(billed)} billed`,
+      );
+    if (call.outcome === 'served' && !admitted.has(call.requestId))
+      broke('B1', [call.requestId], 'served without its budgets admitting it');
+  }
+
+  const limits = new Map(history.limits.map((l) => [l.budget, l.limitPico]));
+  const names = new Map<string, BudgetAccountName>();
+  for (const r of history.reservations) for (const a of r.accounts) names.set(accountLabel(a), a);
+  const accounts: AccountFigures[] = [];
+  for (const [label, account] of names) {
+    const limitPico = limits.get(account.budget);
+    const settledPico = settledIn.get(label) ?? 0n;
+    const calls = [...(paidBy.get(label) ?? [])];
+    const billedPico = sum(calls.map((id) => billedFor.get(id) ?? 0n));
+    if (limitPico !== undefined && settledPico > limitPico)
+      broke(
+        'B1',
+        calls,
+        `${label} settled ${pico(settledPico)}, past its limit of ${pico(limitPico)}`,
+      );
+    accounts.push({ account: label, limitPico, settledPico, billedPico, calls: calls.length });
+  }
+  accounts.sort((a, b) => a.account.localeCompare(b.account));
+
+  for (const stored of history.store ?? []) {
+    const label = accountLabel(stored.account);
+    if (stored.reservedPico !== 0n)
+      broke('B10', [], `the store still holds ${pico(stored.reservedPico)} in ${label}`);
+    const settledPico = settledIn.get(label) ?? 0n;
+    if (stored.spentPico !== settledPico)
+      broke(
+        'B1',
+        [],
+        `the store counts ${pico(stored.spentPico)} spent in ${label}, the replicas settled ${pico(settledPico)}`,
+      );
+  }
+
+  return {
+    violations,
+    accounts,
+    billedPico: sum([...billedFor.values()]),
+    settledPico: sum([...settled.values()].map((s) => s.costPico)),
+  };
+}
+
+/** One line per violation, for a test's failure message. */
+export function describeViolations(violations: readonly Violation[]): string {
+  return violations
+    .map((v) => `${v.row}: ${v.why}${v.calls.length === 0 ? '' : ` [${v.calls.join(', ')}]`}`)
+    .join('\n');
+}
+
+/** The row that promises a call of this shape settles no less than it was billed. */
+function costRow(call: ClientCall, billedAttempts: number): string {
+  if (call.cut) return 'M3';
+  if (billedAttempts > 1) return 'M10';
+  if (call.fallback) return 'M9';
+  if (call.tools) return 'M6';
+  return call.stream ? 'M2' : 'M1';
+}
+
+function callName(record: {
+  readonly requestId?: string | undefined;
+  readonly reservation: string;
+}) {
+  return record.requestId ?? record.reservation;
+}
+
+function sum(values: readonly bigint[]): bigint {
+  return values.reduce((a, b) => a + b, 0n);
+}
+
+/** Picodollars as dollars, exactly. */
+export function pico(amount: bigint): string {
+  const negative = amount < 0n;
+  const abs = negative ? -amount : amount;
+  const whole = abs / 1_000_000_000_000n;
+  const fraction = (abs % 1_000_000_000_000n).toString().padStart(12, '0').replace(/0+$/, '');
+  return `${negative ? '-' : ''}$${whole.toString()}${fraction === '' ? '' : `.${fraction}`}`;
+}

@@ -1,0 +1,195 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  checkSpendHistory,
+  describeViolations,
+  pico,
+  type BudgetAccountName,
+  type ClientCall,
+  type SpendHistory,
+} from './spendHistory.ts';
+
+const DAILY: BudgetAccountName = { budget: 'daily', per: 'Agent', who: '', periodStartMs: 0 };
+const ALICE: BudgetAccountName = {
+  budget: 'perKey',
+  per: 'ClientKey',
+  who: 'key-a11ce0000000',
+  periodStartMs: 0,
+};
+
+/** A call served on replica r0: reserved at 10, settled at `cost`, billed `billed`. */
+function served(
+  id: string,
+  cost: bigint,
+  billed: bigint,
+  shape: Partial<ClientCall> = {},
+): SpendHistory {
+  return {
+    reservations: [
+      {
+        replica: 'r0',
+        reservation: `res-${id}`,
+        requestId: id,
+        model: 'm',
+        accounts: [DAILY, ALICE],
+        worstPico: 10n,
+      },
+    ],
+    settlements: [
+      { replica: 'r0', reservation: `res-${id}`, requestId: id, decision: 'store', costPico: cost },
+    ],
+    calls: [
+      {
+        requestId: id,
+        traceId: `t-${id}`,
+        outcome: 'served',
+        stream: false,
+        cut: false,
+        tools: false,
+        fallback: false,
+        ...shape,
+      },
+    ],
+    bills: billed === 0n ? [] : [{ id: `bill-${id}`, traceId: `t-${id}`, billedPico: billed }],
+    limits: [
+      { budget: 'daily', limitPico: 20n },
+      { budget: 'perKey', limitPico: 20n },
+    ],
+  };
+}
+
+function merge(...histories: SpendHistory[]): SpendHistory {
+  return {
+    reservations: histories.flatMap((h) => h.reservations),
+    settlements: histories.flatMap((h) => h.settlements),
+    calls: histories.flatMap((h) => h.calls),
+    bills: histories.flatMap((h) => h.bills),
+    limits: histories[0]?.limits ?? [],
+    store: histories.flatMap((h) => h.store ?? []),
+  };
+}
+
+const rows = (h: SpendHistory) => checkSpendHistory(h).violations.map((v) => v.row);
+
+describe('checkSpendHistory', () => {
+  it('finds nothing wrong when every call settles its bill within the limit, and sums each account', () => {
+    const verdict = checkSpendHistory({
+      ...merge(served('a', 8n, 8n), served('b', 9n, 7n)),
+      store: [
+        { account: DAILY, spentPico: 17n, reservedPico: 0n },
+        { account: ALICE, spentPico: 17n, reservedPico: 0n },
+      ],
+    });
+    expect(verdict.violations).toEqual([]);
+    expect(verdict.accounts).toEqual([
+      { account: 'daily/Agent@0', limitPico: 20n, settledPico: 17n, billedPico: 15n, calls: 2 },
+      {
+        account: 'perKey/ClientKey/key-a11ce0000000@0',
+        limitPico: 20n,
+        settledPico: 17n,
+        billedPico: 15n,
+        calls: 2,
+      },
+    ]);
+    expect(verdict.billedPico).toBe(15n);
+    expect(verdict.settledPico).toBe(17n);
+  });
+
+  it.each<[string, SpendHistory, string[]]>([
+    [
+      'B1 when an account settles past its limit',
+      merge(served('a', 10n, 10n), served('b', 11n, 11n)),
+      ['B1', 'B1'],
+    ],
+    ['M1 when a plain call settles less than it was billed', served('a', 5n, 6n), ['M1']],
+    ['M2 for a whole stream', served('a', 5n, 6n, { stream: true }), ['M2']],
+    ['M3 for a stream its client cut', served('a', 5n, 6n, { stream: true, cut: true }), ['M3']],
+    ['M6 for a call with tools', served('a', 5n, 6n, { tools: true }), ['M6']],
+    ['M9 for a fallback', served('a', 5n, 6n, { fallback: true }), ['M9']],
+    [
+      'M10 for a call billed twice, its attempts together',
+      (() => {
+        const h = served('a', 8n, 5n);
+        return { ...h, bills: [...h.bills, { id: 'bill-a2', traceId: 't-a', billedPico: 5n }] };
+      })(),
+      ['M10'],
+    ],
+    [
+      'B9 when a call the runtime refused was billed',
+      (() => {
+        const h = served('a', 0n, 6n, { outcome: 'refused' });
+        return {
+          ...h,
+          settlements: h.settlements.map((x) => ({ ...x, decision: 'refused' as const })),
+        };
+      })(),
+      ['B9', 'M1'],
+    ],
+    [
+      'B9 when the provider billed a call no client made',
+      {
+        ...served('a', 8n, 8n),
+        bills: [
+          { id: 'stray', billedPico: 3n },
+          { id: 'bill-a', traceId: 't-a', billedPico: 8n },
+        ],
+      },
+      ['B9'],
+    ],
+    [
+      'B1 when a call is served that its budgets never admitted',
+      (() => {
+        const h = served('a', 0n, 0n);
+        return {
+          ...h,
+          settlements: h.settlements.map((x) => ({ ...x, decision: 'pending' as const })),
+        };
+      })(),
+      ['B1'],
+    ],
+    [
+      'B1 when a settlement has no reservation',
+      { ...served('a', 8n, 8n), reservations: [] },
+      ['B1'],
+    ],
+    [
+      'B1 when a reservation is settled twice',
+      (() => {
+        const h = served('a', 8n, 8n);
+        return { ...h, settlements: [...h.settlements, ...h.settlements] };
+      })(),
+      ['B1'],
+    ],
+    [
+      'B10 when a reservation is never settled',
+      { ...served('a', 8n, 0n, { outcome: 'failed' }), settlements: [] },
+      ['B10'],
+    ],
+    [
+      'B10 when the store still holds a worst case at the end',
+      { ...served('a', 8n, 8n), store: [{ account: DAILY, spentPico: 8n, reservedPico: 10n }] },
+      ['B10'],
+    ],
+    [
+      'B1 when the store counts other spend than the replicas settled',
+      { ...served('a', 8n, 8n), store: [{ account: DAILY, spentPico: 7n, reservedPico: 0n }] },
+      ['B1'],
+    ],
+  ])('names %s', (_name, history, expected) => {
+    expect(rows(history)).toEqual(expected);
+  });
+
+  it('says which promise broke, why, and for which calls', () => {
+    const { violations } = checkSpendHistory(served('a', 5n, 6n, { stream: true, cut: true }));
+    expect(describeViolations(violations)).toBe(
+      'M3: settled $0.000000000005, less than the $0.000000000006 billed [a]',
+    );
+  });
+
+  it.each([
+    [0n, '$0'],
+    [1_500_000_000_000n, '$1.5'],
+    [13_432_000_000n, '$0.013432'],
+  ])('writes %s picodollars as %s', (amount, text) => {
+    expect(pico(amount)).toBe(text);
+  });
+});
