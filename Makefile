@@ -99,6 +99,10 @@ test-unit: setup ## Run the unit tests only (pure logic, no cluster).
 test-properties: setup tools ## Run every property test (*.property.test.ts: budgets, the journal) long on a real redis-server: BREAKWATER_PROPERTY_RUNS=N (default 500), BREAKWATER_PROPERTY_SEED another seed.
 	BREAKWATER_PROPERTY_RUNS=$${BREAKWATER_PROPERTY_RUNS:-500} $(JEST) --ci --testPathPatterns '\.property\.test\.ts$$' --selectProjects unit local --testTimeout 3600000
 
+.PHONY: test-history
+test-history: setup tools ## Run the spend history checker long: three runtimes on one redis-server, seeded mixed workloads checked against docs/guarantees.md; SPEND_HISTORY_ROUNDS (5) × SPEND_HISTORY_CALLS (150) from SPEND_HISTORY_SEED (50); figures to bench/results/spend-history.json.
+	SPEND_HISTORY_ROUNDS=$${SPEND_HISTORY_ROUNDS:-5} SPEND_HISTORY_CALLS=$${SPEND_HISTORY_CALLS:-150} SPEND_HISTORY_RESULTS=$${SPEND_HISTORY_RESULTS:-bench/results/spend-history.json} $(JEST) --ci --testPathPatterns 'test/rateLimitStore/spendHistory\.test\.ts$$' --selectProjects local --testTimeout 3600000
+
 .PHONY: test-integration
 test-integration: setup tools ## Run the integration tests (those that need no cluster too) on a one-node kind cluster (TESTS=test/operator narrows them; a running one is used and left up). Hold /tmp/bw-cluster.lock.
 	$(JEST) --ci --selectProjects local integration $(if $(TESTS),--testPathPatterns $(TESTS))

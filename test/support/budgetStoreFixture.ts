@@ -77,10 +77,19 @@ export async function budgetAgent(options: {
   readonly change?: (doc: Mutable<PolicyDocument>) => void;
   readonly env?: Readonly<Record<string, string>>;
   readonly sim?: SimulatorStartOptions;
+  /**
+   * How long a replica waits for the store before deciding on its share; null: left out, the
+   * policy's default. @default '1s'
+   */
+  readonly waitBudget?: string | null;
 }): Promise<BudgetAgent> {
   const redis = await startRedis();
   const sim = await startSimulator({ seed: 35, ...options.sim });
-  const store = { redis: { address: redis.address }, waitBudget: '1s' };
+  const waitBudget = options.waitBudget === undefined ? '1s' : options.waitBudget;
+  const store = {
+    redis: { address: redis.address },
+    ...(waitBudget === null ? {} : { waitBudget }),
+  };
   const build = (change: (doc: Mutable<PolicyDocument>) => void): PolicyDocument => {
     const doc = structuredClone(
       agentDocument(sim.url, ratePolicy({ ...options.spec, store })),

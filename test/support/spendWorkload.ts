@@ -1,0 +1,287 @@
+/**
+ * A seeded, mixed workload against three runtime replicas sharing one redis-server, and the
+ * history it leaves (spendHistory.ts): plain and streamed calls, streams the client cuts at a
+ * random event, calls with a tool, the simulator answering some attempts 529 (retried, then
+ * the fallback model), over an agent budget and a budget per client key small enough to be
+ * exhausted. Each call sends its own `x-request-id` (what the runtime records its budgets
+ * under) and `traceparent` (which the runtime passes on and the simulator's bills name).
+ *
+ *   const run = await runSpendWorkload({ seed: 7, calls: 120 });
+ *   expect(describeViolations(run.verdict.violations)).toBe('');
+ */
+import type Anthropic from '@anthropic-ai/sdk';
+import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
+import { seededRandom, type Random } from '../../platform/src/random/random.ts';
+import { budgetAgent, sdk, PRICING, type BudgetAgent } from './budgetStoreFixture.ts';
+import { FALLBACK_MODEL, PRIMARY_MODEL } from './standaloneRuntime.ts';
+import {
+  checkSpendHistory,
+  type Bill,
+  type BudgetAccountName,
+  type ClientCall,
+  type HistoryVerdict,
+  type Reservation,
+  type Settlement,
+  type StoredAccount,
+} from './spendHistory.ts';
+import { waitFor } from './waitFor.ts';
+
+const KEYS = ['bw-history-key-a', 'bw-history-key-b', 'bw-history-key-c'] as const;
+
+/**
+ * The agent's $0.012 a day, each of three keys $0.0045: about nine worst cases ($0.0013) for
+ * the agent, three for a key; the keys together could spend more than the agent may, so both
+ * are exhausted.
+ */
+export const HISTORY_BUDGETS = [
+  { name: 'agent-daily', period: 'Day' as const, usd: '0.012', waitForHeld: '2s' },
+  { name: 'key-daily', period: 'Day' as const, usd: '0.0045', per: 'ClientKey' as const },
+];
+const LIMITS = [
+  { budget: 'agent-daily', limitPico: 12_000_000_000n },
+  { budget: 'key-daily', limitPico: 4_500_000_000n },
+];
+
+export interface SpendWorkloadOptions {
+  readonly seed: number;
+  readonly calls: number;
+  /** Calls in flight at once. @default 12 */
+  readonly concurrency?: number;
+  /** The store's `waitBudget`; null: left out, the policy's default (5 ms). @default '1s' */
+  readonly waitBudget?: string | null;
+  /** The chance the simulator answers an attempt 529. @default 0.2 */
+  readonly overloadRate?: number;
+}
+
+export interface SpendWorkloadRun {
+  readonly verdict: HistoryVerdict;
+  readonly calls: readonly ClientCall[];
+  /** How many calls ended each way, and how many of each shape were made. */
+  readonly counts: Readonly<Record<string, number>>;
+}
+
+const TOOL = {
+  name: 'lookup_tide',
+  description: 'Looks up the tide at a harbour.',
+  input_schema: { type: 'object' as const, properties: { harbour: { type: 'string' } } },
+};
+
+type Shape = 'plain' | 'stream' | 'cut' | 'tools';
+const SHAPES: readonly Shape[] = ['plain', 'stream', 'cut', 'tools'];
+
+export async function runSpendWorkload(options: SpendWorkloadOptions): Promise<SpendWorkloadRun> {
+  const agent = await budgetAgent({
+    spec: { budgets: HISTORY_BUDGETS },
+    waitBudget: options.waitBudget === undefined ? '1s' : options.waitBudget,
+    sim: { seed: options.seed },
+    change: (doc) => {
+      doc.audit = { ...doc.audit, enabled: true };
+      doc.access = { ...doc.access, clientKeysSecret: 'keys' };
+      doc.model = { ...doc.model, fallbacks: [FALLBACK_MODEL] };
+      doc.retry = { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 50 };
+    },
+    env: { BREAKWATER_CLIENT_KEYS: KEYS.join(',') },
+  });
+  try {
+    await agent.sim.setFault({ status: 529, rate: options.overloadRate ?? 0.2 });
+    const random = seededRandom(options.seed);
+    const plans = Array.from({ length: options.calls }, (_, i) => plan(random, options.seed, i));
+    const calls: ClientCall[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < plans.length) {
+        const p = plans[next++] as Plan;
+        calls.push(await callOnce(agent, p));
+      }
+    };
+    await Promise.all(Array.from({ length: options.concurrency ?? 12 }, worker));
+    await agent.sim.clearFaults();
+    const simulated = await agent.sim.stats();
+    const { verdict, bills, settlements } = await history(agent, calls);
+    const counts: Record<string, number> = {};
+    const add = (name: string) => {
+      counts[name] = (counts[name] ?? 0) + 1;
+    };
+    for (const c of calls) add(c.outcome);
+    for (const p of plans) add(p.shape);
+    for (const c of calls) if (c.fallback) add('fallback');
+    const attempts = new Map<string, number>();
+    for (const b of bills) attempts.set(b.traceId ?? '', (attempts.get(b.traceId ?? '') ?? 0) + 1);
+    for (const n of attempts.values()) if (n > 1) add('billedMoreThanOnce');
+    for (const d of settlements) add(`decided ${d.decision}`);
+    counts.bills = bills.length;
+    counts.providerRequests = simulated.requests;
+    counts.provider529s = simulated.byOutcome['error_529'] ?? 0;
+    return { verdict, calls, counts };
+  } finally {
+    await agent.stop();
+  }
+}
+
+interface Plan {
+  readonly requestId: string;
+  readonly traceId: string;
+  readonly replica: number;
+  readonly key: string;
+  readonly shape: Shape;
+  /** A cut stream: the client hangs up after this many events. */
+  readonly cutAfter: number;
+}
+
+function plan(random: Random, seed: number, i: number): Plan {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+  const hex = (n: number) =>
+    Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
+  return {
+    requestId: `history-${String(seed)}-${String(i)}`,
+    traceId: hex(32),
+    replica: Math.floor(random() * 3),
+    key: pick(KEYS),
+    shape: pick(SHAPES),
+    cutAfter: 1 + Math.floor(random() * 8),
+  };
+}
+
+async function callOnce(agent: BudgetAgent, p: Plan): Promise<ClientCall> {
+  const client = sdk(agent.urls[p.replica] ?? '', p.key);
+  const headers = {
+    'x-request-id': p.requestId,
+    traceparent: `00-${p.traceId}-${p.traceId.slice(0, 16)}-01`,
+  };
+  const body: Anthropic.MessageCreateParamsNonStreaming = {
+    model: PRIMARY_MODEL,
+    max_tokens: 64,
+    messages: [{ role: 'user', content: 'How high is the tide at Brest today?' }],
+    ...(p.shape === 'tools' ? { tools: [TOOL] } : {}),
+  };
+  const base = { requestId: p.requestId, traceId: p.traceId, tools: p.shape === 'tools' };
+  try {
+    if (p.shape === 'plain' || p.shape === 'tools') {
+      const answer = await client.messages.create(body, { headers });
+      return {
+        ...base,
+        outcome: 'served',
+        stream: false,
+        cut: false,
+        fallback: answer.model !== PRIMARY_MODEL,
+      };
+    }
+    const stream = client.messages.stream(body, { headers });
+    let events = 0;
+    let model = PRIMARY_MODEL as string;
+    for await (const event of stream) {
+      if (event.type === 'message_start') model = event.message.model;
+      events++;
+      if (p.shape === 'cut' && events >= p.cutAfter) {
+        stream.abort();
+        break;
+      }
+    }
+    // Cut after its last event, a stream was read whole.
+    const cut = p.shape === 'cut' && events >= p.cutAfter;
+    return { ...base, outcome: 'served', stream: true, cut, fallback: model !== PRIMARY_MODEL };
+  } catch (error) {
+    const status = (error as { status?: unknown }).status;
+    const outcome = status === 429 ? 'refused' : 'failed';
+    return { ...base, outcome, stream: p.shape !== 'plain', cut: false, fallback: false };
+  }
+}
+
+/** Waits for every hold to settle, then reads the replicas' records, the bills and the store. */
+async function history(
+  agent: BudgetAgent,
+  calls: readonly ClientCall[],
+): Promise<{ verdict: HistoryVerdict; bills: Bill[]; settlements: Settlement[] }> {
+  const read = () => readAudit(agent);
+  await waitFor(
+    async () => {
+      const { reservations, settlements } = read();
+      const stored = await agent.accounts();
+      return (
+        reservations.length === settlements.length && stored.every((a) => a.reservedPico === 0n)
+      );
+    },
+    { description: 'every reservation settled, in the records and in Redis', timeoutMs: 20_000 },
+  ).catch(() => undefined);
+  const { reservations, settlements } = read();
+  const book = priceBook(PRICING);
+  const bills: Bill[] = (await agent.sim.billed()).map((b) => {
+    const cost = callCost(b.model, b.usage, book);
+    if (!cost.priced) throw new Error(`the simulator billed ${b.model}, which has no price`);
+    return { id: b.requestId, traceId: b.traceId, billedPico: cost.picoUsd };
+  });
+  const store: StoredAccount[] = (await agent.accounts()).map((a) => ({
+    account: accountOfKey(a.key),
+    spentPico: a.spentPico,
+    reservedPico: a.reservedPico,
+  }));
+  const verdict = checkSpendHistory({
+    reservations,
+    settlements,
+    calls,
+    bills,
+    limits: LIMITS,
+    store,
+  });
+  return { verdict, bills, settlements };
+}
+
+interface AuditLine {
+  readonly audit?: boolean;
+  readonly event?: string;
+  readonly requestId?: string;
+  readonly reservation?: string;
+  readonly model?: string;
+  readonly accounts?: BudgetAccountName[];
+  readonly worstPico?: string;
+  readonly decision?: Settlement['decision'];
+  readonly costPico?: string;
+}
+
+/** Every replica's `budget_reserved` and `budget_settled` audit lines so far. */
+function readAudit(agent: BudgetAgent): {
+  reservations: Reservation[];
+  settlements: Settlement[];
+} {
+  const reservations: Reservation[] = [];
+  const settlements: Settlement[] = [];
+  agent.agent.replicas.forEach((r, i) => {
+    const replica = `r${String(i)}`;
+    for (const text of r.runtime.output) {
+      if (!text.startsWith('{') || !text.includes('"budget_')) continue;
+      const line = JSON.parse(text) as AuditLine;
+      if (line.audit !== true || line.reservation === undefined) continue;
+      const requestId = line.requestId;
+      if (line.event === 'budget_reserved')
+        reservations.push({
+          replica,
+          reservation: line.reservation,
+          requestId,
+          model: line.model ?? '',
+          accounts: line.accounts ?? [],
+          worstPico: BigInt(line.worstPico ?? '0'),
+        });
+      else if (line.event === 'budget_settled')
+        settlements.push({
+          replica,
+          reservation: line.reservation,
+          requestId,
+          decision: line.decision ?? 'pending',
+          costPico: BigInt(line.costPico ?? '0'),
+        });
+    }
+  });
+  return { reservations, settlements };
+}
+
+/** `…:budget:<agent>:<budget>:<periodStartMs>[:<key fingerprint>]`, as budget.lua keeps it. */
+function accountOfKey(key: string): BudgetAccountName {
+  const parts = key.slice(key.indexOf(':budget:') + ':budget:'.length).split(':');
+  const [, budget = '', period = '0', who] = parts;
+  return {
+    budget,
+    per: who === undefined ? 'Agent' : 'ClientKey',
+    who: who ?? '',
+    periodStartMs: Number(period),
+  };
+}
