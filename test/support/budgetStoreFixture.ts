@@ -100,7 +100,12 @@ export async function budgetAgent(options: {
     return doc;
   };
   let doc = build(() => undefined);
-  const agent = await startAgent(doc, options.env);
+  const agent = await startAgent(doc, options.env).catch(async (error: unknown) => {
+    // A replica that never listened (a loaded machine) leaves nothing running behind it.
+    await sim.stop();
+    await redis.remove();
+    throw error;
+  });
   const client = createClient({ socket: { host: serverHost(), port: redis.port } });
   // A test that stops Redis reads nothing meanwhile; the client reconnects by itself.
   client.on('error', () => undefined);

@@ -51,9 +51,16 @@ export async function startAgent(
   doc: PolicyDocument,
   env: Readonly<Record<string, string>> = {},
 ): Promise<StoreAgent> {
-  const replicas = await Promise.all(
+  const started = await Promise.allSettled(
     Array.from({ length: REPLICAS }, () => standaloneRuntime(doc, env)),
   );
+  const replicas = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    // The replicas that did start are stopped, so the test's process can end.
+    await Promise.all(replicas.map((r) => r.stop()));
+    throw failed.reason;
+  }
   return {
     replicas,
     writePolicy: (next) => {
