@@ -41,6 +41,7 @@ const DAILY: BudgetSettings = {
   waitForHeldMs: 0,
 };
 const CALL = { model: 'test-model', planned: { inputTokens: 1_000, maxTokens: 1_500 } };
+const STREAM = { ...CALL, stream: true };
 const WORST_PICO = 8_500_000_000n;
 
 /** A document as the cluster resolves it: timeouts, retries, and no maxStreamDuration set. */
@@ -75,16 +76,16 @@ function refusal(fn: () => unknown): BudgetExhaustedError {
   throw new Error('expected a BudgetExhaustedError');
 }
 
-function reserve(ledger: BudgetLedger): BudgetTicket {
-  const ticket = ledger.reserve(CALL);
+function reserve(ledger: BudgetLedger, call = CALL): BudgetTicket {
+  const ticket = ledger.reserve(call);
   if (ticket === undefined) throw new Error('expected a reservation');
   return ticket;
 }
 
 describe('leases a call can hold', () => {
-  it('releases the worst case of a call that never settles within five minutes, not at the longest stream', () => {
+  it('releases the worst case of a stream that never settles within five minutes, not at the longest stream', () => {
     const { clock, ledger } = ledgerOf(policy());
-    reserve(ledger); // the replica's call: it never settles, nothing renews it
+    reserve(ledger, STREAM); // the replica's call: it never settles, nothing renews it
     expect(held(ledger)).toBe(WORST_PICO);
     clock.advance(FIVE_MINUTES);
     expect(held(ledger)).toBe(0n);
@@ -93,23 +94,33 @@ describe('leases a call can hold', () => {
 
   it("asks the store for a lease of at most five minutes, whatever the policy's longest stream", () => {
     const { ledger } = ledgerOf(policy());
-    const claim = ledger.claim(CALL, { settleBudget: () => undefined });
-    expect(claim?.request.leaseMs).toBeLessThanOrEqual(FIVE_MINUTES);
+    const claim = ledger.claim(STREAM, { settleBudget: () => undefined });
+    expect(claim?.request.leaseMs).toBe(FIVE_MINUTES);
   });
 
-  it('keeps a short call to its own bound: every attempt and its backoff, no stream', () => {
+  it('keeps a short stream to its own bound: every attempt and its backoff, and the stream', () => {
     const doc = { ...policy(), maxStreamDurationMs: 1_000 };
     const { ledger } = ledgerOf(doc);
     const bound = doc.retry.maxAttempts * (doc.timeoutMs + doc.retry.maxDelayMs) + 1_000;
-    const claim = ledger.claim(CALL, { settleBudget: () => undefined });
+    const claim = ledger.claim(STREAM, { settleBudget: () => undefined });
     expect(claim?.request.leaseMs).toBe(Math.min(bound, FIVE_MINUTES));
+  });
+
+  it("keeps a plain call to its own bound, every attempt and its backoff, not the policy's longest stream", () => {
+    const doc = policy(); // maxStreamDuration unset: the longest a stream may be, 24 hours
+    const bound = doc.retry.maxAttempts * (doc.timeoutMs + doc.retry.maxDelayMs);
+    expect(bound).toBe(105_000);
+    const { ledger } = ledgerOf(doc);
+    const claim = ledger.claim(CALL, { settleBudget: () => undefined });
+    expect(claim?.request.leaseMs).toBe(bound);
+    expect(ledger.leaseEndsAt(reserve(ledger))).toBe(MORNING + bound);
   });
 
   it('renews a long call while it runs, so its hold outlives the cap, and never past its bound', () => {
     const doc = { ...policy(), maxStreamDurationMs: 20 * 60_000 };
     const bound = doc.retry.maxAttempts * (doc.timeoutMs + doc.retry.maxDelayMs) + 20 * 60_000;
     const { clock, ledger } = ledgerOf(doc);
-    const ticket = reserve(ledger);
+    const ticket = reserve(ledger, STREAM);
     // The replica's timer renews the calls still running every minute.
     for (let minute = 1; minute * 60_000 < bound; minute++) {
       clock.advance(60_000);
@@ -124,7 +135,7 @@ describe('leases a call can hold', () => {
   it('lets a hold lapse once its call stops renewing it (the replica was killed)', () => {
     const doc = { ...policy(), maxStreamDurationMs: 60 * 60_000 };
     const { clock, ledger } = ledgerOf(doc);
-    const ticket = reserve(ledger);
+    const ticket = reserve(ledger, STREAM);
     clock.advance(60_000);
     ledger.renew([ticket]);
     clock.advance(FIVE_MINUTES - 1);
@@ -140,7 +151,7 @@ describe('leases a call can hold', () => {
     const doc = { ...policy(), maxStreamDurationMs: 6 * 60_000 };
     const bound = doc.retry.maxAttempts * (doc.timeoutMs + doc.retry.maxDelayMs) + 6 * 60_000;
     const { clock, ledger } = ledgerOf(doc);
-    const claim = ledger.claim(CALL, { settleBudget: () => undefined });
+    const claim = ledger.claim(STREAM, { settleBudget: () => undefined });
     if (claim === undefined) throw new Error('expected a claim');
     claim.held({
       held: true,

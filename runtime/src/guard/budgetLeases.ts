@@ -2,8 +2,8 @@
  * How long a budget reservation holds its worst case unsettled, and the ledger's reservations
  * not yet settled or released.
  *
- * A lease is the call's own bound (every attempt's timeout and backoff, plus the longest
- * stream) but never more than LEASE_CAP_MS: a replica killed mid-call, whose calls never
+ * A lease is the call's own bound (every attempt's timeout and backoff, and for a stream the
+ * longest stream too) but never more than LEASE_CAP_MS: a replica killed mid-call, whose calls never
  * settle, leaves its worst cases behind for at most that long, not for the longest stream a
  * policy allows (24 hours by default, past the end of a Day budget's period). A call that runs
  * longer than the cap (a long stream) is renewed while it runs, every RENEW_EVERY_MS, by one

@@ -86,11 +86,13 @@ export interface BudgetLedgerOptions {
   /** Replicas that hold a share each; every limit is divided by it. */
   readonly shareOf: number;
   /**
-   * The longest a call can take (every attempt's timeout and backoff, the longest stream): a
-   * reservation's lease is this, capped at LEASE_CAP_MS and renewed while the call runs
+   * The longest a plain call can take (every attempt's timeout and backoff): a reservation's
+   * lease is its call's bound, capped at LEASE_CAP_MS and renewed while the call runs
    * (budgetLeases.ts), never past it.
    */
   readonly leaseMs: number;
+  /** What a streamed call may take beyond `leaseMs` (the longest stream); absent: nothing. */
+  readonly streamMs?: number;
 }
 
 export interface BudgetLedgerConfig extends BudgetLedgerOptions {
@@ -114,6 +116,7 @@ export class BudgetLedger {
   #book: PriceBook = new Map();
   #shareOf = 1;
   #leaseMs = 0;
+  #streamMs = 0;
   /** The current period's account per budget, `per` and client key. */
   readonly #accounts = new Map<string, Account>();
   /** Reservations not yet settled or released. */
@@ -186,6 +189,7 @@ export class BudgetLedger {
     this.#book = priceBook(options.pricing ?? []);
     this.#shareOf = options.shareOf;
     this.#leaseMs = options.leaseMs;
+    this.#streamMs = options.streamMs ?? 0;
     const now = this.#clock.now();
     const byName = new Map(budgets.map((b) => [b.name, b]));
     for (const [key, account] of this.#accounts) {
@@ -228,16 +232,17 @@ export class BudgetLedger {
       account.reservedPico += pico;
       account.reservedTokens += tokens;
     }
+    const boundMs = this.#boundMs(call);
     const ticket = new BudgetTicket(
       this,
       call.model,
       accounts,
       this.#book,
       { pico, tokens },
-      now + firstLeaseMs(this.#leaseMs),
+      now + firstLeaseMs(boundMs),
       call.planned,
     );
-    this.#open.add(ticket, now + this.#leaseMs);
+    this.#open.add(ticket, now + boundMs);
     return ticket;
   }
 
@@ -323,11 +328,11 @@ export class BudgetLedger {
     const request = {
       accounts: budgets.map((b, i) => storeAccount(this.name, b, accounts[i] as Account)),
       reservationId: reservationId(),
-      leaseMs: firstLeaseMs(this.#leaseMs),
+      leaseMs: firstLeaseMs(this.#boundMs(call)),
       worstPico: pico,
       worstTokens: tokens,
     };
-    const context = { call, budgets, accounts, boundAt: now + this.#leaseMs, quiet };
+    const context = { call, budgets, accounts, boundAt: now + this.#boundMs(call), quiet };
     return new BudgetClaim(request, context, this.#claims, settler);
   }
 
@@ -556,6 +561,11 @@ export class BudgetLedger {
     if (kept === account || kept?.period.startMs === account.period.startMs) return kept;
     this.#accounts.set(key, account);
     return account;
+  }
+
+  /** The longest `call` can take: its attempts, and a stream's longest stream. */
+  #boundMs(call: BudgetCall): number {
+    return call.stream === true ? this.#leaseMs + this.#streamMs : this.#leaseMs;
   }
 
   /**

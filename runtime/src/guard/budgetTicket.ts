@@ -24,6 +24,8 @@ export interface BudgetCall {
   /** The caller's client key fingerprint (auditLog.ts `clientFingerprint`); absent: none. */
   readonly clientKey?: string | undefined;
   readonly planned: PlannedCall;
+  /** Streamed: the call may take as long as the longest stream, beyond its attempts' timeouts. */
+  readonly stream?: boolean | undefined;
 }
 
 /** The account of a `per: Agent` budget; client keys are `key-…` fingerprints. */

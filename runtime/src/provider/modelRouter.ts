@@ -153,7 +153,8 @@ export class ModelRouter {
           : options.wrapAttempt(info, () => this.#attempts.run(info, options, fallback)),
       options.signal,
       options.estimate,
-      options.budget,
+      // A stream's reservation is bound by the longest stream; a plain call's by its attempts.
+      options.stream ? { ...options.budget, stream: true } : options.budget,
     );
   }
 

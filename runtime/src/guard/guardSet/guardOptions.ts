@@ -56,10 +56,11 @@ export function mcpServerConcurrency(
 }
 
 /**
- * The budgets of a document, for the BudgetLedger. `leaseMs` is the longest a call can take,
- * a reservation's bound (its lease is that capped at five minutes and renewed while the call
- * runs, budgetLeases.ts): every attempt's timeout and backoff, and the longest stream (the policy's
- * `maxStreamDuration`, or the most it may be). Each replica holds a `spend.shareOf` part of each budget, whatever the scope.
+ * The budgets of a document, for the BudgetLedger. `leaseMs` is the longest a plain call can
+ * take, a reservation's bound (its lease is that capped at five minutes and renewed while the
+ * call runs, budgetLeases.ts): every attempt's timeout and backoff. A stream may take the
+ * longest stream more (`streamMs`: the policy's `maxStreamDuration`, or the most it may be).
+ * Each replica holds a `spend.shareOf` part of each budget, whatever the scope.
  */
 export function budgetOptions(doc: PolicyDocument): BudgetLedgerOptions {
   const longestStream =
@@ -68,6 +69,7 @@ export function budgetOptions(doc: PolicyDocument): BudgetLedgerOptions {
     spend: doc.rateLimit.spend,
     pricing: doc.pricing,
     shareOf: doc.rateLimit.spend?.shareOf ?? 1,
-    leaseMs: doc.retry.maxAttempts * (doc.timeoutMs + doc.retry.maxDelayMs) + longestStream,
+    leaseMs: doc.retry.maxAttempts * (doc.timeoutMs + doc.retry.maxDelayMs),
+    streamMs: longestStream,
   };
 }

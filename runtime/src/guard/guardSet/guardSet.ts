@@ -254,7 +254,9 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     // refused before any provider call (counting tokens spends none).
     const planned = this.#budgets.enabled ? plannedCall(estimate, budget) : undefined;
     const call =
-      planned === undefined ? undefined : { model, clientKey: budget?.clientKey, planned };
+      planned === undefined
+        ? undefined
+        : { model, clientKey: budget?.clientKey, planned, stream: budget?.stream };
     let tried: Set<string> | undefined;
     const failover: Failover = {
       next: () => {

@@ -35,6 +35,8 @@ export interface BudgetRequest {
   readonly additions?: ProviderAdditions | undefined;
   /** The request the call serves, named in the audit's budget records (budgetAudit.ts). */
   readonly requestId?: string | undefined;
+  /** Streamed: its reservation's bound includes the longest stream (budgetLeases.ts). */
+  readonly stream?: boolean | undefined;
 }
 
 /** What the guard needs of a backend: its name, which names its breakers. */
