@@ -7,9 +7,10 @@
  *   the refusal is `busy` when spent + worst ≤ the limit (only holds block it), else
  *   `exhausted`.
  * - A call settles its real cost (≤ its worst case) into the period it reserved in, and its hold
- *   goes, whether or not its lease lapsed first.
+ *   goes. After its lease lapsed, the settlement corrects the lapse's charge to that cost.
  * - A hold lapses when its lease ends: first `min(bound, cap)`, renewed to `min(bound, now +
- *   cap)` while its call runs, never brought back once lapsed.
+ *   cap)` while its call runs, never brought back once lapsed. A lapsed hold is charged at its
+ *   worst case (its call may have been billed in full) until its call settles, if ever.
  * - A Day is the time zone's calendar date: two instants are in one period when the zone's
  *   wall clock shows the same date (`Intl`, not the code's calendarPeriod), so a Berlin day of
  *   23 or 25 hours is whatever the zone says it is.
@@ -49,6 +50,8 @@ export class BudgetModel {
   readonly #o: ModelOptions;
   readonly #accounts = new Map<string, ModelAccount>();
   readonly #holds = new Map<string, Hold>();
+  /** Holds that lapsed unsettled: what the lapse charged, and to which account. */
+  readonly #lapsed = new Map<string, { readonly account: string; readonly worst: bigint }>();
 
   constructor(options: ModelOptions) {
     this.#o = options;
@@ -81,10 +84,16 @@ export class BudgetModel {
 
   /** The call `id` ends having cost `cost` (≤ its worst case). */
   settle(id: string, account: string, cost: bigint): void {
-    const a = this.#accounts.get(account) ?? { spent: 0n };
-    a.spent += cost;
-    this.#accounts.set(account, a);
+    const lapsed = this.#lapsed.get(id);
+    this.#lapsed.delete(id);
+    this.#charge(account, cost - (lapsed?.worst ?? 0n));
     this.#holds.delete(id);
+  }
+
+  #charge(account: string, pico: bigint): void {
+    const a = this.#accounts.get(account) ?? { spent: 0n };
+    a.spent += pico;
+    this.#accounts.set(account, a);
   }
 
   /** The calls `ids` still run at `now`. */
@@ -98,10 +107,16 @@ export class BudgetModel {
   }
 
   lapse(now: number): void {
-    for (const [id, h] of this.#holds) if (h.endsAt <= now) this.#holds.delete(id);
+    for (const [id, h] of this.#holds) {
+      if (h.endsAt > now) continue;
+      this.#holds.delete(id);
+      this.#lapsed.set(id, { account: h.account, worst: h.worst });
+      this.#charge(h.account, h.worst);
+    }
   }
 
   spent(now: number, who: string | undefined): bigint {
+    this.lapse(now);
     return this.#accounts.get(this.accountOf(now, who))?.spent ?? 0n;
   }
 

@@ -15,8 +15,10 @@
  * a live call's hold lapses. Calls that end within a minute, nearly all of them, are never
  * renewed: renewal costs nothing on their path.
  *
- * A reservation that lapses unsettled is released the next time the ledger is asked, so the
- * ledger owns no timer, and asking costs nothing until the soonest lease can have ended.
+ * A reservation that lapses unsettled is charged at its worst case and released the next time
+ * the ledger is asked, so the ledger owns no timer, and asking costs nothing until the soonest
+ * lease can have ended. Charged, not only released: its call may have been billed in full (a
+ * replica killed mid-call); a settlement that still comes corrects the charge to the call's cost.
  */
 import type { BudgetTicket } from './budgetTicket.ts';
 
@@ -68,12 +70,12 @@ export class OpenReservations {
     return this.#open.get(ticket)?.endsAt;
   }
 
-  /** Releases every reservation whose lease has lapsed by `now`. */
+  /** Charges at its worst case, and releases, every reservation whose lease lapsed by `now`. */
   lapse(now: number): void {
     if (now < this.#nextLapse) return;
     let next = Infinity;
     for (const [ticket, lease] of [...this.#open]) {
-      if (lease.endsAt <= now) ticket.release();
+      if (lease.endsAt <= now) ticket.lapse();
       else if (lease.endsAt < next) next = lease.endsAt;
     }
     this.#nextLapse = next;

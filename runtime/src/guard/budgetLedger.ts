@@ -10,7 +10,8 @@
  * case ≤ limit: all or nothing. Afterwards the ticket is settled with the real usage (plain or
  * streamed, cache tokens included, priced by `callCost`), and the worst case is released. A
  * reservation holds for a lease (`leaseMs`); one that lapses unsettled (a call that never
- * ends) is released, and a settlement that comes after all the same charges what was spent.
+ * ends) is charged at its worst case and released, and a settlement that comes after all
+ * corrects that charge to what was spent.
  * Lapses are taken when the ledger is next asked (budgetLeases.ts): the ledger owns no timer.
  *
  * Periods are calendar periods in the policy's time zone (calendarPeriod.ts): an account

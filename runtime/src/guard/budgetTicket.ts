@@ -151,6 +151,11 @@ export class BudgetTicket {
   #moreTokens = 0n;
   #released = false;
   #settled = false;
+  /**
+   * What its lease lapsing charged (`lapse`): the provider may have billed the call in full, so
+   * it counts at its worst case until a settlement, if one still comes, says what it cost.
+   */
+  #lapsed: SettledCost | undefined;
 
   constructor(
     ledger: TicketOwner,
@@ -192,8 +197,9 @@ export class BudgetTicket {
   }
 
   /**
-   * Charges every attempt's real usage and releases the worst case (unless its lease lapsed);
-   * answers what it charged (nothing the second time).
+   * Charges every attempt's real usage and releases the worst case; after its lease lapsed,
+   * corrects what the lapse charged to that usage instead. Answers what the call cost (nothing
+   * the second time).
    */
   settle(): SettledCost {
     if (this.#settled) return NOTHING;
@@ -201,14 +207,35 @@ export class BudgetTicket {
     const { pico, tokens } = this.#cost((backend, attemptPico) => {
       this.#ledger.spent(this.model, backend, attemptPico);
     });
-    if (pico !== 0n || tokens !== 0n) {
-      for (const account of this.#accounts) {
-        account.spentPico += pico;
-        account.spentTokens += tokens;
-      }
-    }
+    const charged = this.#lapsed ?? NOTHING;
+    this.#lapsed = undefined;
+    this.#charge(pico - charged.pico, tokens - charged.tokens);
     this.release();
     return { pico, tokens };
+  }
+
+  /**
+   * Its lease ended unsettled (the replica's call hung, or its settlement is lost): the worst
+   * case and the room it held are charged, never less than the provider can have billed, and
+   * released. A settlement that still comes corrects the charge to the call's cost.
+   */
+  lapse(): void {
+    if (this.#released || this.#settled) return;
+    const charged = {
+      pico: this.worstPico + this.#morePico,
+      tokens: this.worstTokens + this.#moreTokens,
+    };
+    this.#lapsed = charged;
+    this.#charge(charged.pico, charged.tokens);
+    this.release();
+  }
+
+  #charge(pico: bigint, tokens: bigint): void {
+    if (pico === 0n && tokens === 0n) return;
+    for (const account of this.#accounts) {
+      account.spentPico += pico;
+      account.spentTokens += tokens;
+    }
   }
 
   /** What the attempts noted so far would settle at, charging nothing. */
@@ -292,7 +319,7 @@ export class BudgetTicket {
     );
   }
 
-  /** Gives the worst case back, once (a settlement, or the lease lapsing). */
+  /** Gives the worst case back, once (a settlement, or the lease lapsing: `lapse`). */
   release(): void {
     if (this.#released) return;
     this.#released = true;

@@ -8,6 +8,9 @@
 --   spent_tokens, reserved_tokens
 --   lease:<reservation id>   one per reservation still held: "<ends ms>:<worst micro>:<worst
 --                            pico>:<worst tokens>", its lease ending at the epoch ms
+--   lapsed:<reservation id>  one per reservation whose lease lapsed unsettled: its worst case
+--                            was charged (spent), until its settlement, if one comes, puts
+--                            the call's cost in its place and takes the field out
 --   lapse_at                 epoch ms before which no lease ends (a lower bound: a lease settled
 --                            early leaves it where it was); absent, the leases are swept
 --   keep_until               the epoch ms the hash's PEXPIREAT was last set to (not set again)
@@ -133,10 +136,13 @@ local function lapseHint(a, at)
   a.lapseChanged = true
 end
 
--- Releases reservations whose lease ended before `now` (a replica that died mid-call), at most
--- `most` per account per call; the rest go on the next calls. Reads the leases (HGETALL) only
--- when the hint says one may have ended, and moves the hint to the earliest lease left (to the
--- keys' end when none is). Returns whether the account changed.
+-- Charges and releases reservations whose lease ended before `now` (a replica that died
+-- mid-call, or was cut off), at most `most` per account per call; the rest go on the next
+-- calls. A lapsed reservation's worst case moves from reserved to spent: the provider may have
+-- billed its call in full. A `lapsed:` field remembers it, so that a settlement that still
+-- comes corrects the charge to the cost, once. Reads the leases (HGETALL) only when the hint
+-- says one may have ended, and moves the hint to the earliest lease left (to the keys' end
+-- when none is). Returns whether the account changed.
 local function lapse(key, a, now, most, keep)
   if a.lapseAt ~= nil and now < a.lapseAt then return false end
   -- No hash yet: no lease to release, and nothing to write unless the call is held (a refused
@@ -146,7 +152,7 @@ local function lapse(key, a, now, most, keep)
     return false
   end
   local all = redis.call('HGETALL', key)
-  local gone, hint = {}, tonumber(keep)
+  local gone, charged, hint = {}, {}, tonumber(keep)
   for j = 1, #all, 2 do
     local ends, micro, pico, tokens
     if string.sub(all[j], 1, 6) == 'lease:' then
@@ -157,13 +163,21 @@ local function lapse(key, a, now, most, keep)
       if ends > now or #gone == most then
         if ends < hint then hint = ends end
       else
-        takeMoney(a, 3, tonumber(micro), tonumber(pico))
-        takeTokens(a, tonumber(tokens))
+        micro, pico, tokens = tonumber(micro), tonumber(pico), tonumber(tokens)
+        takeMoney(a, 3, micro, pico)
+        takeTokens(a, tokens)
+        addMoney(a, 1, micro, pico)
+        a[5] = a[5] + tokens
         gone[#gone + 1] = all[j]
+        charged[#charged + 1] = 'lapsed:' .. string.sub(all[j], 7)
+        charged[#charged + 1] = '1'
       end
     end
   end
-  if #gone > 0 then redis.call('HDEL', key, unpack(gone)) end
+  if #gone > 0 then
+    redis.call('HDEL', key, unpack(gone))
+    redis.call('HSET', key, unpack(charged))
+  end
   lapseHint(a, hint)
   return true
 end
@@ -283,8 +297,10 @@ end
 -- One settlement: KEYS from `k` on as in admit; ARGV from `g` on the count of accounts, the
 -- reservation id, its worst case (micro, pico, tokens), what the call really cost (micro,
 -- pico, tokens), then per account the epoch ms its key is kept until. Charges the cost to
--- every account and releases the worst case where the lease still holds it (a lapsed one was
--- released already: the cost is charged all the same). Returns the accounts released.
+-- every account and releases the worst case where the lease still holds it. Where the lease
+-- lapsed (`lapse` charged the worst case) the worst case is taken from spent instead, once:
+-- the call counts at its cost. Where the store never held it (decided on a replica's share)
+-- the cost is charged all the same. Returns the accounts released.
 local function budgetSettle(k, g)
   local n = tonumber(ARGV[g])
   local lease = 'lease:' .. ARGV[g + 1]
@@ -300,6 +316,12 @@ local function budgetSettle(k, g)
       takeMoney(a, 3, tonumber(ARGV[g + 2]), tonumber(ARGV[g + 3]))
       takeTokens(a, tonumber(ARGV[g + 4]))
       released = released + 1
+      changed = true
+    elseif redis.call('HDEL', key, 'lapsed:' .. ARGV[g + 1]) == 1 then
+      takeMoney(a, 1, tonumber(ARGV[g + 2]), tonumber(ARGV[g + 3]))
+      local t = a[5] - tonumber(ARGV[g + 4])
+      if t < 0 then t = 0 end
+      a[5] = t
       changed = true
     end
     if changed then writeAccount(key, a, ARGV[g + 7 + i]) end

@@ -53,6 +53,11 @@ import { SettlementQueue } from './settlementQueue.ts';
 
 /** Admissions waiting for the store at once; beyond this a call decides locally. */
 const MAX_IN_FLIGHT = 256;
+/**
+ * Budget settlements kept while the store cannot take them, sent when it answers again; past
+ * this many the oldest are dropped (their holds lapse into their worst cases, charged).
+ */
+const UNSENT_AT_MOST = 10_000;
 const PROBE_FIRST_MS = 100;
 const PROBE_MAX_MS = 2000;
 const TIMED_OUT = Symbol('timed out');
@@ -106,6 +111,8 @@ export class RedisStore implements RateLimitStore {
   #idleFlush = false;
   /** Background scripts not yet answered (settlements, renewals): close waits for them. */
   readonly #background = new Set<Promise<unknown>>();
+  /** Budget settlements the store could not take: sent again once it answers (`#resend`). */
+  #unsent: StoreBudgetSettlement[] = [];
 
   constructor(options: RedisStoreOptions) {
     this.name = options.name;
@@ -124,7 +131,10 @@ export class RedisStore implements RateLimitStore {
       const keys = this.#keys.slice(0, 3);
       const args = ['0', '0', '0', '0', '0', '0'];
       pushSettlements(keys, args, this.#settings.keyPrefix, list);
-      this.#send(SETTLE_SCRIPT, keys, args);
+      // Kept while the store cannot take them: a call's spend reaches it once it is back.
+      this.#send(SETTLE_SCRIPT, keys, args, () => {
+        this.#keepUnsent(list);
+      });
     });
     this.#reconnectWithSecrets();
   }
@@ -368,17 +378,40 @@ export class RedisStore implements RateLimitStore {
     return client;
   }
 
-  #send(script: LuaScript, keys: string[], args: string[]): void {
+  /**
+   * Runs `script` in the background. While the store is down a rate-limit settlement is lost
+   * (the reservation it would true up expires with its key, within one window); `unsent` hears
+   * of a script that did not reach the store, or failed there.
+   */
+  #send(script: LuaScript, keys: string[], args: string[], unsent?: () => void): void {
     const client = this.#client;
-    // While the store is down a settlement is lost: the reservation it would true up
-    // expires with its key, within one window.
-    if (client === undefined || !client.isReady) return;
+    if (client === undefined || !client.isReady) {
+      unsent?.();
+      return;
+    }
     const sent = runScript(client, script, keys, args).catch((err: unknown) => {
       this.#tally.errors++;
+      unsent?.();
       this.#fallBack(reasonOf(err), messageOf(err));
     });
     this.#background.add(sent);
     void sent.finally(() => this.#background.delete(sent));
+  }
+
+  #keepUnsent(list: readonly StoreBudgetSettlement[]): void {
+    if (this.#closed) return;
+    this.#unsent.push(...list);
+    if (this.#unsent.length > UNSENT_AT_MOST)
+      this.#unsent.splice(0, this.#unsent.length - UNSENT_AT_MOST);
+  }
+
+  /** The store answers again: the settlements it could not take go first. */
+  #resend(): void {
+    const list = this.#unsent;
+    if (list.length === 0) return;
+    this.#unsent = [];
+    for (const s of list) this.#settlements.push(s);
+    this.#settlements.flush();
   }
 
   #fallBack(reason: StoreFallbackReason, message: string): void {
@@ -446,6 +479,7 @@ export class RedisStore implements RateLimitStore {
       this.#probeDelay = PROBE_FIRST_MS;
       this.#logger?.info({ limiter: this.name }, 'rate-limit store answering: exact counters');
       this.#onStateChange?.();
+      this.#resend();
       return;
     }
     this.#probeDelay = Math.min(PROBE_MAX_MS, this.#probeDelay * 2);
