@@ -10,6 +10,7 @@
  * spend past the period's end and the new pod is refused by it.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { moneyToUsdNumber, parseFormattedMoney } from '../../contract/src/spend/money.ts';
 import { Kinds } from '../../platform/src/kube/resourceKinds.ts';
 import { agentDeployment, MODEL, rateLimitPolicy } from '../support/agentFixtures.ts';
 import {
@@ -102,10 +103,7 @@ function reportingPod(
 }
 
 /** Picodollars of a decimal dollar string. */
-const pico = (usd: string | undefined): bigint => {
-  const [whole = '0', fraction = ''] = (usd ?? '0').split('.');
-  return BigInt(whole) * 10n ** 12n + BigInt(fraction.padEnd(12, '0'));
-};
+const pico = parseFormattedMoney;
 
 const agentSpent = async (scenario: Scenario): Promise<bigint> =>
   pico((await getAgent(scenario.ns.name, AGENT))?.status?.spend?.budgets?.[0]?.spent?.usd);
@@ -149,7 +147,7 @@ async function spendUntilRefused(scenario: Scenario, pod: PodView): Promise<bigi
         report.spent.picoUsd > 0n &&
         report.held.picoUsd === 0n &&
         // A picodollar is 1e-12; the metric is a float sum of a few dozen prices.
-        Math.abs(Number(report.spent.picoUsd) / 1e12 - settled) < 1e-9 &&
+        Math.abs(moneyToUsdNumber(report.spent.picoUsd) - settled) < 1e-9 &&
         status === report.spent.picoUsd &&
         status
       );

@@ -5,6 +5,7 @@
  * closes (a graceful stop) still reaches Redis. Issue 50.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { moneyFromUsd } from '../../contract/src/spend/money.ts';
 import { createClient } from '@redis/client';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,7 +57,7 @@ async function setup() {
 
 const ACCOUNT: StoreBudgetAccount = {
   key: 'agent:daily:0',
-  limitPico: 1_000_000_000_000n,
+  limitPico: moneyFromUsd(1),
   limitTokens: undefined,
   keepUntilMs: Date.now() + 86_400_000,
   refuses: true,

@@ -5,6 +5,7 @@
  * and the spend Redis settles stays within the limit.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { moneyFromMicros, moneyFromScript } from '../../contract/src/spend/money.ts';
 import { createClient } from '@redis/client';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +72,7 @@ async function call(limitMicroUsd: number, outcomes: readonly Outcome[]) {
     if (key === undefined) return { spent: 0n, held: 0n };
     const hash = await reader.hGetAll(key);
     const money = (field: string) =>
-      BigInt(hash[`${field}_micro`] ?? '0') * 1_000_000n + BigInt(hash[`${field}_pico`] ?? '0');
+      moneyFromScript(Number(hash[`${field}_micro`] ?? '0'), Number(hash[`${field}_pico`] ?? '0'));
     return { spent: money('spent'), held: money('reserved') };
   };
   /** What Redis holds as each attempt starts: the store, not the replica's share, decides. */
@@ -100,7 +101,7 @@ describe('a retried call under a budget the store holds', () => {
       heldAtAttempts: [WORST_PICO],
       spent: WORST_PICO,
     });
-    expect(result.spent).toBeLessThanOrEqual(BigInt(limitMicroUsd) * 1_000_000n);
+    expect(result.spent).toBeLessThanOrEqual(moneyFromMicros(limitMicroUsd));
   });
 
   it('never settles past the limit when every attempt times out unheard', async () => {
@@ -116,7 +117,7 @@ describe('a retried call under a budget the store holds', () => {
       heldAtAttempts: [WORST_PICO, 2n * WORST_PICO],
       spent: 2n * WORST_PICO,
     });
-    expect(result.spent).toBeLessThanOrEqual(BigInt(limitMicroUsd) * 1_000_000n);
+    expect(result.spent).toBeLessThanOrEqual(moneyFromMicros(limitMicroUsd));
   });
 
   it('retries an attempt that timed out unheard when both worst cases fit, and releases the room it held', async () => {

@@ -8,6 +8,7 @@
  * 9007199254740992 and get 9007199254740992 back.
  */
 import { spawnSync } from 'node:child_process';
+import { moneyToScriptArgs } from '../../contract/src/spend/money.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,10 +23,7 @@ const LIMIT_KEYS = ['t:requests', 't:input', 't:output', 't:pause'];
 const KEPT = 10_000_000_000_000;
 
 /** Picodollars (a decimal string) as the scripts take and keep them: micro, then pico past it. */
-const money = (pico: string): [string, string] => {
-  const p = BigInt(pico);
-  return [String(p / 1_000_000n), String(p % 1_000_000n)];
-};
+const money = (pico: string): [string, string] => moneyToScriptArgs(BigInt(pico));
 
 /** One budget account: its limits (decimal strings), Shadow or refusing, kept until. */
 export interface Acct {

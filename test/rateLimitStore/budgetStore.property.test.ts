@@ -20,6 +20,7 @@
  * test-properties). A failure prints its seed and the shrunk case (fast-check).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { moneyFromMicros, moneyFromScript } from '../../contract/src/spend/money.ts';
 import { createClient } from '@redis/client';
 import fc from 'fast-check';
 import { appendFileSync } from 'node:fs';
@@ -44,7 +45,7 @@ import { waitFor } from '../support/waitFor.ts';
 const SEED = 50_0609;
 const RUNS = Number(process.env.BREAKWATER_PROPERTY_RUNS ?? '20');
 const LIMIT_MICRO = 50_000;
-const LIMIT_PICO = BigInt(LIMIT_MICRO) * 1_000_000n;
+const LIMIT_PICO = moneyFromMicros(LIMIT_MICRO);
 /** A call's bound, so its lease: abandoned calls' holds lapse this long after, on Redis's clock. */
 const LEASE_MS = 300;
 const KEYS = ['key-a', 'key-b', undefined] as const;
@@ -140,7 +141,7 @@ describe('budgets in redis-server against the invariants', () => {
   async function storedAccount(prefix: string, key: string) {
     const h = await reader.hGetAll(`${prefix}:budget:${key}`);
     const money = (m: string | undefined, p: string | undefined) =>
-      BigInt(m ?? '0') * 1_000_000n + BigInt(p ?? '0');
+      moneyFromScript(Number(m ?? '0'), Number(p ?? '0'));
     return {
       spent: money(h.spent_micro, h.spent_pico),
       reserved: money(h.reserved_micro, h.reserved_pico),

@@ -6,6 +6,7 @@
  * 429 rate_limit_error naming it. Each test starts its own Redis, simulator and agent.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { moneyToUsdNumber } from '../../contract/src/spend/money.ts';
 import Anthropic from '@anthropic-ai/sdk';
 import { calendarPeriod } from '../../contract/src/spend/calendarPeriod.ts';
 import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
@@ -64,7 +65,7 @@ async function expectWithinBudget(agent: BudgetAgent): Promise<bigint> {
   expect(account.spentPico).toBeLessThanOrEqual(LIMIT_PICO);
   // The runtimes counted the same spend, each what it served.
   const metrics = await agent.metricsSpentUsd();
-  expect(metrics).toBeCloseTo(Number(account.spentPico) / 1e12, 9);
+  expect(metrics).toBeCloseTo(moneyToUsdNumber(account.spentPico), 9);
   return account.spentPico;
 }
 

@@ -9,8 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { request as httpRequest } from 'node:http';
 import Anthropic from '@anthropic-ai/sdk';
-import { PICODOLLARS_PER_USD, callCost, priceBook } from '../../contract/src/spend/callCost.ts';
-import { formatUsd } from '../../contract/src/api/usd.ts';
+import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
+import { moneyToUsdNumber } from '../../contract/src/spend/money.ts';
 import { waitFor } from '../support/waitFor.ts';
 import {
   PRICING,
@@ -322,7 +322,7 @@ describe('a plain call under a budget without a store whose caller hangs up mid-
     const log = await sim.billed();
     expect(ended).toBeInstanceOf(Anthropic.APIUserAbortError);
     expect(log.map((c) => c.ending)).toEqual(['complete']);
-    expect(spentUsd).toBe(Number(formatUsd(billedPico(log), PICODOLLARS_PER_USD)));
+    expect(spentUsd).toBe(moneyToUsdNumber(billedPico(log)));
   });
 });
 

@@ -5,6 +5,7 @@
  * replicas decide on their shares). Real SDK without retries, the simulator, redis-server.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { moneyToUsdNumber } from '../../contract/src/spend/money.ts';
 import Anthropic from '@anthropic-ai/sdk';
 import { FALLBACK_MODEL } from '../../contract/src/api/sampleModels.ts';
 import { waitFor } from '../support/waitFor.ts';
@@ -161,6 +162,6 @@ describe('budgets in Redis beyond one budget for the agent', () => {
       },
       { description: 'no worst case held in Redis', timeoutMs: 10_000 },
     );
-    expect(Number(settled.spentPico) / 1e12).toBeCloseTo(await agent.metricsSpentUsd(), 6);
+    expect(moneyToUsdNumber(settled.spentPico)).toBeCloseTo(await agent.metricsSpentUsd(), 6);
   });
 });

@@ -9,6 +9,7 @@
  *   await s.stop();
  */
 import Anthropic from '@anthropic-ai/sdk';
+import { moneyFromScript, moneyFromUsd } from '../../contract/src/spend/money.ts';
 import { createClient } from '@redis/client';
 import type { RateLimitPolicySpec } from '../../contract/src/api/v1alpha1/ratelimitpolicy.ts';
 import type {
@@ -44,7 +45,7 @@ export const PRICING: readonly ModelPriceSettings[] = [
   },
 ];
 
-export const PICO_PER_USD = 1_000_000_000_000n;
+export const PICO_PER_USD = moneyFromUsd(1);
 
 /** One account as Redis holds it. */
 export interface StoredAccount {
@@ -211,6 +212,8 @@ export async function exhaust(
 
 /** Picodollars an account's hash holds (budget.lua): microdollars and the picodollars past them. */
 export function storedPico(hash: Record<string, string>, amount: 'spent' | 'reserved'): bigint {
-  const micro = BigInt(hash[`${amount}_micro`] ?? '0');
-  return micro * 1_000_000n + BigInt(hash[`${amount}_pico`] ?? '0');
+  return moneyFromScript(
+    Number(hash[`${amount}_micro`] ?? '0'),
+    Number(hash[`${amount}_pico`] ?? '0'),
+  );
 }

@@ -6,7 +6,8 @@
  * The cache-affinity test and bench share it.
  */
 import type Anthropic from '@anthropic-ai/sdk';
-import { callCost, priceBook, PICODOLLARS_PER_USD } from '../../contract/src/spend/callCost.ts';
+import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
+import { moneyToUsdNumber } from '../../contract/src/spend/money.ts';
 
 /** A model the price table knows, and the simulator caches from 1 024 tokens. */
 export const CACHE_MODEL = 'claude-sonnet-4-6';
@@ -127,5 +128,5 @@ export function costUsd(records: readonly TurnRecord[]): number {
     if (!cost.priced) throw new Error(cost.message);
     pico += cost.picoUsd;
   }
-  return Number(pico) / Number(PICODOLLARS_PER_USD);
+  return moneyToUsdNumber(pico);
 }

@@ -3,6 +3,8 @@
  * most six decimals, read exactly into whole micro-dollars. Never through a binary float:
  * 0.1 + 0.2 is not 0.3 there, and a budget must add up.
  *
+ * Money in picodollars, and its formats, is contract/src/spend/money.ts.
+ *
  * The schema's `UsdAmount` (crds/schemas/common.defs.json) states the same grammar as
  * USD_PATTERN; the generator refuses a dollar field whose pattern differs.
  */
@@ -43,19 +45,4 @@ export function parseUsdMicros(input: string): number {
   if (!AMOUNT.test(input)) throw new InvalidUsdError(input);
   const [whole = '0', fraction = ''] = input.split('.');
   return Number(whole) * MICROS_PER_USD + Number(fraction.padEnd(6, '0'));
-}
-
-/**
- * A whole number of `unitsPerUsd`-ths of a dollar as a decimal string without trailing zeros:
- * formatUsd(12_500_000n, 1_000_000n) is "12.5", formatUsd(3n, 10n ** 12n) "0.000000000003".
- */
-export function formatUsd(amount: bigint, unitsPerUsd: bigint): string {
-  const sign = amount < 0n ? '-' : '';
-  const magnitude = amount < 0n ? -amount : amount;
-  const whole = magnitude / unitsPerUsd;
-  const places = String(unitsPerUsd).length - 1;
-  const fraction = String(magnitude % unitsPerUsd)
-    .padStart(places, '0')
-    .replace(/0+$/, '');
-  return `${sign}${String(whole)}${fraction === '' ? '' : `.${fraction}`}`;
 }

@@ -17,6 +17,7 @@
  * same total, so the operator takes the newest rather than a sum).
  */
 import { isReportObject, readReportObject } from './reportJson.ts';
+import { moneyText } from '../spend/money.ts';
 export const BUDGETS_ANNOTATION = 'breakwater.dev/budgets';
 
 /** Top spenders a report names per ClientKey budget: bounds the annotation's size. */
@@ -74,18 +75,20 @@ export function encodeBudgetReport(report: BudgetReport): string {
     if (e === undefined) continue;
     budgets[name] = {
       p: e.periodStart,
-      usd: String(e.spent.picoUsd),
+      usd: moneyText(e.spent.picoUsd),
       tok: e.spent.tokens,
-      hUsd: String(e.held.picoUsd),
+      hUsd: moneyText(e.held.picoUsd),
       hTok: e.held.tokens,
       ...(e.keys === undefined
         ? {}
         : {
             keys: e.keys
               .slice(0, MAX_REPORTED_KEYS)
-              .map((k): [string, string, number] => [k.key, String(k.picoUsd), k.tokens]),
+              .map((k): [string, string, number] => [k.key, moneyText(k.picoUsd), k.tokens]),
           }),
-      ...(e.others === undefined ? {} : { oUsd: String(e.others.picoUsd), oTok: e.others.tokens }),
+      ...(e.others === undefined
+        ? {}
+        : { oUsd: moneyText(e.others.picoUsd), oTok: e.others.tokens }),
     };
   }
   return JSON.stringify({ source: report.source, budgets });

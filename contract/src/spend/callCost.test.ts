@@ -1,12 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { MODEL_LIST_PRICES } from '../api/modelPrices.ts';
-import { formatUsd, parseUsdMicros } from '../api/usd.ts';
-import { callCost, PICODOLLARS_PER_USD, priceBook, worstCaseCost } from './callCost.ts';
+import { parseUsdMicros } from '../api/usd.ts';
+import { callCost, priceBook, worstCaseCost } from './callCost.ts';
+import { formatMoney } from './money.ts';
 import { requestAdditions } from './requestAdditions.ts';
 
 const book = priceBook();
 const usd = (cost: ReturnType<typeof callCost>): string =>
-  cost.priced ? formatUsd(cost.picoUsd, PICODOLLARS_PER_USD) : cost.message;
+  cost.priced ? formatMoney(cost.picoUsd) : cost.message;
 
 describe('the price of one call', () => {
   it.each([
@@ -53,7 +54,7 @@ describe('the price of one call', () => {
   it('adds a million calls of two micro-dollars (three Haiku 3 input tokens and one output) to exactly $2', () => {
     const one = callCost('claude-3-haiku-20240307', { input_tokens: 3, output_tokens: 1 }, book);
     if (!one.priced) throw new Error(one.message);
-    expect(formatUsd(one.picoUsd * 1_000_000n, PICODOLLARS_PER_USD)).toBe('2');
+    expect(formatMoney(one.picoUsd * 1_000_000n)).toBe('2');
   });
 
   it("uses the agent's own price in place of the table's", () => {

@@ -15,8 +15,7 @@ import {
 import { parseUsdMicros } from '../api/usd.ts';
 import type { ModelPriceSettings } from '../policy/policyDocument.ts';
 import type { PriceFields } from '../policy/generated/documentSettingTypes.ts';
-
-export const PICODOLLARS_PER_USD = 1_000_000_000_000n;
+import { parseMoney, type Money } from './money.ts';
 
 /** Each model's prices in micro-dollars per million tokens (= picodollars per token). */
 export type PriceBook = ReadonlyMap<string, PriceFields>;
@@ -57,10 +56,10 @@ export interface MessagesUsage {
 }
 
 /** Picodollars one use of a server tool costs (`web_search`: $10 per 1,000 is 10¹⁰). */
-export function serverToolFeePico(tool: string): bigint | undefined {
+export function serverToolFeePico(tool: string): Money | undefined {
   const perThousand = SERVER_TOOL_FEES_PER_THOUSAND.get(tool);
-  // Micro-dollars per thousand uses × 10⁶ picodollars a micro-dollar / 1,000: exact.
-  return perThousand === undefined ? undefined : BigInt(parseUsdMicros(perThousand)) * 1_000n;
+  // Six decimals of a dollar per thousand uses: a whole number of picodollars per use.
+  return perThousand === undefined ? undefined : parseMoney(perThousand) / 1_000n;
 }
 
 export type CallCost =

@@ -14,6 +14,7 @@ import type {
   SpendLedger,
   SpendLedgerBudget,
 } from '../api/v1alpha1/agentdeployment.ts';
+import { moneyFromText } from './money.ts';
 
 export interface PicoAmount {
   readonly picoUsd: bigint;
@@ -41,8 +42,7 @@ export const plus = (a: PicoAmount, b: PicoAmount): PicoAmount => ({
   tokens: a.tokens + b.tokens,
 });
 
-export const picoOf = (text: string | undefined): bigint =>
-  text !== undefined && /^[0-9]+$/.test(text) ? BigInt(text) : 0n;
+const picoOf = moneyFromText;
 
 export function settledOf(e: SpendLedgerBudget): PicoAmount {
   return { picoUsd: picoOf(e.picoUsd), tokens: BigInt(e.tokens ?? 0) };

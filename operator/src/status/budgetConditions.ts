@@ -15,8 +15,8 @@ import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import { MODEL_LIST_PRICES } from '../../../contract/src/api/modelPrices.ts';
 import type { ConditionUpdate } from './conditions.ts';
-import { toPico, usdShort, type BudgetRow } from './spendStatus.ts';
-import { picoOf } from '../../../contract/src/spend/spendLedgerTotals.ts';
+import type { BudgetRow } from './spendStatus.ts';
+import { formatMoneyShort, parseFormattedMoney } from '../../../contract/src/spend/money.ts';
 
 export const BUDGET_WARNING = 'BudgetWarning';
 export const BUDGET_EXHAUSTED = 'BudgetExhausted';
@@ -46,7 +46,7 @@ function figures(row: BudgetRow): string {
   const money =
     s.limit?.usd === undefined
       ? undefined
-      : `spent $${usdShort(picoOf(toPico(spent?.usd)))} of $${s.limit.usd}`;
+      : `spent $${formatMoneyShort(parseFormattedMoney(spent?.usd))} of $${s.limit.usd}`;
   const tokens =
     s.limit?.tokens === undefined
       ? undefined

@@ -49,6 +49,7 @@ import {
 } from '../../../contract/src/spend/spendLedgerTotals.ts';
 import type { PodView } from './views.ts';
 import { liveProcesses } from './ledgerProcesses.ts';
+import { moneyText } from '../../../contract/src/spend/money.ts';
 
 /** A pod the API server holds for the agent, terminating ones included. */
 export interface SpendPod {
@@ -148,7 +149,7 @@ function retired(base: SpendLedgerBudget | undefined, gone: SpendLedgerBudget): 
 const ZERO_AMOUNT: PicoAmount = { picoUsd: 0n, tokens: 0n };
 
 function amountEntry(budget: string, periodStart: string, a: PicoAmount): SpendLedgerBudget {
-  return { budget, periodStart, picoUsd: String(a.picoUsd), tokens: Number(a.tokens) };
+  return { budget, periodStart, picoUsd: moneyText(a.picoUsd), tokens: Number(a.tokens) };
 }
 
 /** The largest MAX_REPORTED_KEYS keys; the others' bound covers every key left out. */
@@ -171,10 +172,10 @@ function topKeys(
   return {
     keys: sorted.slice(0, MAX_REPORTED_KEYS).map((k): LedgerKeySpend => ({
       key: k.key,
-      picoUsd: String(k.amount.picoUsd),
+      picoUsd: moneyText(k.amount.picoUsd),
       tokens: Number(k.amount.tokens),
     })),
-    othersPicoUsd: String(bound.picoUsd),
+    othersPicoUsd: moneyText(bound.picoUsd),
     othersTokens: Number(bound.tokens),
   };
 }
@@ -194,7 +195,7 @@ function highWater(
   };
   const entry: SpendLedgerBudget = {
     ...amountEntry(budget, periodStart, spent),
-    heldPicoUsd: String(reported.held.picoUsd),
+    heldPicoUsd: moneyText(reported.held.picoUsd),
     heldTokens: reported.held.tokens,
   };
   if (reported.keys === undefined) return entry;
@@ -248,7 +249,7 @@ function sampled(
       series.push({
         budget,
         at: new Date(nowMs).toISOString(),
-        picoUsd: String(settled.picoUsd),
+        picoUsd: moneyText(settled.picoUsd),
         tokens: Number(settled.tokens),
       });
     }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { moneyFromUsd } from '../../../contract/src/spend/money.ts';
 import type { AgentDeployment, RateLimitPolicy } from '../../../contract/src/api/resources.ts';
 import type { SpendLedger } from '../../../contract/src/api/v1alpha1/agentdeployment.ts';
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
@@ -14,7 +15,7 @@ import type { PodView } from './views.ts';
 
 const NOW = Date.parse('2026-11-24T10:00:00.000Z');
 const DAY = '2026-11-24T00:00:00.000Z';
-const USD = 1_000_000_000_000n;
+const USD = moneyFromUsd(1);
 const budget = (over: Partial<BudgetSettings> = {}): BudgetSettings => ({
   name: 'daily',
   period: 'Day',

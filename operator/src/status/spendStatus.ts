@@ -14,34 +14,32 @@ import type {
 import type { BudgetSpendStatus, KeySpend } from '../../../contract/src/api/v1alpha1/common.ts';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
-import { formatUsd } from '../../../contract/src/api/usd.ts';
 import { calendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
 import {
   ZERO,
   ledgerTotals,
-  picoOf,
   type PicoAmount,
 } from '../../../contract/src/spend/spendLedgerTotals.ts';
+import {
+  formatMoney,
+  formatMoneyShort,
+  moneyFromMicros,
+  moneyFromText,
+  parseFormattedMoney,
+  type Money,
+} from '../../../contract/src/spend/money.ts';
 import type { BudgetReport } from '../../../contract/src/reporting/budgetReport.ts';
 import { foldSpend, spendPod, type SpendPolicy } from './spendLedger.ts';
 import type { PodView } from './views.ts';
 
-const PICO_PER_USD = 1_000_000_000_000n;
-const PICO_PER_MICRO = 1_000_000n;
 const HOUR_MS = 3_600_000;
 /** A rate needs samples this far apart at least. */
 const MIN_RATE_SPAN_MS = 60_000;
 
-export const usdText = (pico: bigint): string => formatUsd(pico, PICO_PER_USD);
+const usdText = formatMoney;
 
-/** Dollars for a message: micro-dollars, rounded up (a figure never shown as less than spent). */
-export const usdShort = (pico: bigint): string =>
-  formatUsd((pico + PICO_PER_MICRO - 1n) / PICO_PER_MICRO, 1_000_000n);
-
-export function limitPico(budget: BudgetSettings): bigint | undefined {
-  return budget.limitMicroUsd === undefined
-    ? undefined
-    : BigInt(budget.limitMicroUsd) * PICO_PER_MICRO;
+function limitPico(budget: BudgetSettings): Money | undefined {
+  return budget.limitMicroUsd === undefined ? undefined : moneyFromMicros(budget.limitMicroUsd);
 }
 
 /** Percent of the tighter limit, rounded down. */
@@ -147,11 +145,11 @@ function project(
   const last = samples.at(-1) ?? first;
   // The newest settled figure the ledger sampled, or the total now if that is later.
   const settledNow = larger(
-    { picoUsd: picoOf(last.picoUsd), tokens: BigInt(last.tokens ?? 0) },
+    { picoUsd: moneyFromText(last.picoUsd), tokens: BigInt(last.tokens ?? 0) },
     { picoUsd: total.picoUsd, tokens: total.tokens },
   );
   const picoPerHour =
-    ((settledNow.picoUsd - picoOf(first.picoUsd)) * BigInt(HOUR_MS)) / BigInt(spanMs);
+    ((settledNow.picoUsd - moneyFromText(first.picoUsd)) * BigInt(HOUR_MS)) / BigInt(spanMs);
   const tokensPerHour =
     ((settledNow.tokens - BigInt(first.tokens ?? 0)) * BigInt(HOUR_MS)) / BigInt(spanMs);
   let exhaustsAtMs = Infinity;
@@ -182,17 +180,10 @@ export function spentSummary(row: BudgetSpendStatus): string {
   const spent = row.byOneKey ?? row.spent;
   const figures =
     row.limit?.usd !== undefined
-      ? `$${usdShort(picoOf(toPico(spent?.usd)))} of $${row.limit.usd}`
+      ? `$${formatMoneyShort(parseFormattedMoney(spent?.usd))} of $${row.limit.usd}`
       : `${String(spent?.tokens ?? 0)} of ${String(row.limit?.tokens ?? 0)} tokens`;
   const byKey = row.byOneKey === undefined ? '' : ' by one key';
   return `${String(row.percent ?? 0)}% of ${row.name} (${figures}${byKey})`;
-}
-
-/** A decimal dollar string back into picodollars. */
-export function toPico(usd: string | undefined): string {
-  if (usd === undefined) return '0';
-  const [whole = '0', fraction = ''] = usd.split('.');
-  return String(BigInt(whole) * PICO_PER_USD + BigInt(fraction.padEnd(12, '0').slice(0, 12)));
 }
 
 /** The row nearest its limit (highest percent; ties by name). */

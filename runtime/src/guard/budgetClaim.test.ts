@@ -5,6 +5,7 @@
  * are tested under lua5.1 and on redis-server (test/rateLimitStore/budgetScripts*).
  */
 import { describe, expect, it } from '@jest/globals';
+import { moneyFromUsd } from '../../../contract/src/spend/money.ts';
 import type {
   BudgetSettings,
   ModelPriceSettings,
@@ -132,14 +133,14 @@ describe('budgets decided by the store', () => {
       accounts: [
         {
           key: `support:daily:${String(start)}`,
-          limitPico: 1_000_000_000_000n,
+          limitPico: moneyFromUsd(1),
           limitTokens: undefined,
           keepUntilMs: start + DAY_MS + 7 * DAY_MS,
           refuses: true,
         },
         {
           key: `support:per-key:${String(start)}:key-abc`,
-          limitPico: 1_000_000_000_000n,
+          limitPico: moneyFromUsd(1),
           limitTokens: 500_000n,
           keepUntilMs: start + DAY_MS + 7 * DAY_MS,
           refuses: false,
@@ -270,7 +271,7 @@ describe('budgets decided by the store', () => {
         budget: 'daily',
         picoUsd: 100_000_000_000n,
         tokens: undefined,
-        limitPico: 1_000_000_000_000n,
+        limitPico: moneyFromUsd(1),
       },
     ]);
   });

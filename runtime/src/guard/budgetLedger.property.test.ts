@@ -12,6 +12,7 @@
  * test-properties). A failure prints its seed and the shrunk case (fast-check).
  */
 import { describe, expect, it } from '@jest/globals';
+import { moneyFromMicros } from '../../../contract/src/spend/money.ts';
 import fc from 'fast-check';
 import { appendFileSync } from 'node:fs';
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
@@ -100,7 +101,7 @@ function budget(per: 'Agent' | 'ClientKey'): BudgetSettings {
 function run(replicas: number, per: 'Agent' | 'ClientKey', start: number, steps: readonly Step[]) {
   const timeZone = 'Europe/Berlin';
   const clock = new ManualClock(start);
-  const share = (BigInt(LIMIT_MICRO) * 1_000_000n) / BigInt(replicas);
+  const share = moneyFromMicros(LIMIT_MICRO) / BigInt(replicas);
   const ledgers = Array.from(
     { length: replicas },
     (_, i) =>

@@ -5,8 +5,7 @@
  */
 import type { Counter, Gauge } from 'prom-client';
 import type { BudgetLedger } from './budgetLedger.ts';
-import { formatUsd } from '../../../contract/src/api/usd.ts';
-import { PICODOLLARS_PER_USD } from '../../../contract/src/spend/callCost.ts';
+import { moneyToUsdNumber } from '../../../contract/src/spend/money.ts';
 import { Delta, type ScrapedMetrics } from './scrapedMetrics.ts';
 
 export class BudgetMetrics {
@@ -87,14 +86,14 @@ export class BudgetMetrics {
         // The exact total in dollars, as the nearest float: adding each call's cost as a float
         // would show 0.029611500000000006 where the money is 0.0296115.
         this.budgetSpend.remove(entry.labels);
-        this.budgetSpend.inc(entry.labels, Number(formatUsd(target.picoUsd, PICODOLLARS_PER_USD)));
+        this.budgetSpend.inc(entry.labels, moneyToUsdNumber(target.picoUsd));
         entry.last = target.picoUsd;
       }
     });
     // Each gauge: a budget's value in its unit (undefined: the budget does not limit it).
     type Values = () => { budget: string; value: number | undefined }[];
     const dollars = (pico: bigint | undefined): number | undefined =>
-      pico === undefined ? undefined : Number(pico) / 1e12;
+      pico === undefined ? undefined : moneyToUsdNumber(pico);
     const left: [Gauge<'name' | 'budget'>, Values][] = [
       [
         this.budgetRemainingUsd,

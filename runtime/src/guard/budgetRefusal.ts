@@ -8,10 +8,9 @@
  * and `exhausted` when spent + this call's worst case is over the limit (`retry-after` to the
  * reset, `x-should-retry: false` unless the reset is a minute away).
  */
-import { formatUsd } from '../../../contract/src/api/usd.ts';
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
-import { PICODOLLARS_PER_USD } from '../../../contract/src/spend/callCost.ts';
+import { formatMoney } from '../../../contract/src/spend/money.ts';
 import { BudgetExhaustedError, type BudgetRefusalReason } from './errors.ts';
 
 /** What an account held when it refused. */
@@ -44,9 +43,7 @@ const RETRY_WINDOW_MS = 60_000;
 /** A busy budget's `retry-after`: calls in flight settle within their answers. */
 export const BUSY_RETRY_AFTER_MS = 1_000;
 
-function usd(pico: bigint): string {
-  return formatUsd(pico, PICODOLLARS_PER_USD);
-}
+const usd = formatMoney;
 
 /** One unit's standing: spent of the limit, what calls in flight hold, what this call may take. */
 function standing(

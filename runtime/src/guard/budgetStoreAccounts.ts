@@ -5,6 +5,7 @@
  */
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
+import { moneyFromMicros } from '../../../contract/src/spend/money.ts';
 import type { BudgetClaim } from './budgetClaim.ts';
 import { exhaustedError } from './budgetRefusal.ts';
 import type { Account, BudgetCall } from './budgetTicket.ts';
@@ -34,7 +35,6 @@ export interface ClaimContext {
   readonly accounts: readonly Account[];
 }
 
-const PICO_PER_MICRO = 1_000_000n;
 /** An account outlives its period by a week: late settlements land, and status can read it. */
 export const KEPT_AFTER_PERIOD_MS = 7 * 86_400_000;
 
@@ -54,9 +54,7 @@ export function storeAccount(
   return (account.inStore = {
     key: `${agent}:${budget.name}:${String(account.period.startMs)}${who}`,
     limitPico:
-      budget.limitMicroUsd === undefined
-        ? undefined
-        : BigInt(budget.limitMicroUsd) * PICO_PER_MICRO,
+      budget.limitMicroUsd === undefined ? undefined : moneyFromMicros(budget.limitMicroUsd),
     limitTokens: budget.limitTokens === undefined ? undefined : BigInt(budget.limitTokens),
     keepUntilMs: account.period.endMs + KEPT_AFTER_PERIOD_MS,
     refuses: budget.onExhausted !== 'Shadow',

@@ -5,6 +5,7 @@
  */
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
+import { moneyFromMicros } from '../../../contract/src/spend/money.ts';
 import {
   callCost,
   worstCaseCost,
@@ -15,8 +16,6 @@ import {
 } from '../../../contract/src/spend/callCost.ts';
 import type { StoreBudgetAccount } from './rateLimitStore.ts';
 import type { TokenUsage } from './tokenBudget.ts';
-
-const PICO_PER_MICRO = 1_000_000n;
 
 /** One call to reserve for. */
 export interface BudgetCall {
@@ -101,7 +100,7 @@ export class Account {
     this.limitPico =
       budget.limitMicroUsd === undefined
         ? undefined
-        : (BigInt(budget.limitMicroUsd) * PICO_PER_MICRO) / share;
+        : moneyFromMicros(budget.limitMicroUsd) / share;
     this.limitTokens =
       budget.limitTokens === undefined ? undefined : BigInt(budget.limitTokens) / share;
   }

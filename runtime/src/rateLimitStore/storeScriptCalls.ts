@@ -4,6 +4,7 @@
  * redisStore.ts's.
  */
 import type { StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
+import { moneyFromScript, moneyToScriptArgs } from '../../../contract/src/spend/money.ts';
 import type { RateLimitReason } from '../guard/errors.ts';
 import type {
   StoreAccountState,
@@ -29,8 +30,6 @@ const REASONS: readonly (RateLimitReason | 'budget')[] = [
 const STATES: readonly StoreAccountState['state'][] = ['fits', 'shadowOver', 'refuses'];
 /** Values per account in admit.lua's answer: its state and six amounts. */
 const PER_ACCOUNT = 7;
-/** Picodollars per microdollar: the scripts keep money as two whole numbers (budget.lua). */
-const PICO_PER_MICRO = 1_000_000n;
 
 /**
  * What to give back for admit.lua's answer to `request` when it came after the call was
@@ -89,8 +88,8 @@ function verdict(values: readonly unknown[]): StoreBudgetVerdict {
   for (let at = 5; at < values.length; at += PER_ACCOUNT) {
     accounts.push({
       state: STATES[Number(values[at])] ?? 'refuses',
-      spentPico: money(values[at + 1], values[at + 2]),
-      reservedPico: money(values[at + 3], values[at + 4]),
+      spentPico: moneyFromScript(values[at + 1], values[at + 2]),
+      reservedPico: moneyFromScript(values[at + 3], values[at + 4]),
       spentTokens: BigInt(whole(values[at + 5])),
       reservedTokens: BigInt(whole(values[at + 6])),
     });
@@ -102,33 +101,10 @@ function verdict(values: readonly unknown[]): StoreBudgetVerdict {
   };
 }
 
-/** An amount of money from the script: microdollars and the picodollars past them. */
-function money(micro: unknown, pico: unknown): bigint {
-  const p = whole(pico);
-  if (p >= 1_000_000)
-    throw new Error(
-      `a budget amount from the store has ${String(p)} picodollars past its microdollars`,
-    );
-  return BigInt(whole(micro)) * PICO_PER_MICRO + BigInt(p);
-}
-
 /** A whole number from the script (Redis hands a Lua number to a client as an integer). */
 function whole(value: unknown): number {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
   throw new Error(`a budget amount from the store is not a whole number: ${JSON.stringify(value)}`);
-}
-
-const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-/** Picodollars as the scripts take them: microdollars, then the picodollars past them. */
-export function moneyArgs(pico: bigint): [string, string] {
-  if (pico < 0n || pico > SAFE)
-    return [(pico / PICO_PER_MICRO).toString(), (pico % PICO_PER_MICRO).toString()];
-  // Up to $9,007 a whole number of picodollars is exact as a double, and so are its
-  // remainder and the multiple of a million below it divided by a million: no bigint division.
-  const n = Number(pico);
-  const past = n % 1_000_000;
-  return [String((n - past) / 1_000_000), String(past)];
 }
 
 /** Each account's hash (its leases are fields of it), in the order the scripts take them after the limits'. */
@@ -155,7 +131,7 @@ const ACCOUNT_ARGS = new WeakMap<StoreBudgetAccount, AccountArgs>();
 function accountArgs(a: StoreBudgetAccount, prefix: string): AccountArgs {
   const made = ACCOUNT_ARGS.get(a);
   if (made?.prefix === prefix) return made;
-  const [micro, pico] = a.limitPico === undefined ? NO_LIMIT : moneyArgs(a.limitPico);
+  const [micro, pico] = a.limitPico === undefined ? NO_LIMIT : moneyToScriptArgs(a.limitPico);
   const args: AccountArgs = {
     prefix,
     key: `${prefix}:budget:${a.key}`,
@@ -189,7 +165,7 @@ export function pushBudgetAdmit(
   limitsShadow: boolean,
   keys: { readonly list: string[]; readonly prefix: string },
 ): void {
-  const worst = moneyArgs(b.worstPico);
+  const worst = moneyToScriptArgs(b.worstPico);
   args.push(
     String(b.accounts.length),
     b.reservationId,
@@ -256,8 +232,8 @@ export function budgetSettleArgs(s: StoreBudgetSettlement): string[] {
 }
 
 function pushSettleArgs(args: string[], s: StoreBudgetSettlement, prefix: string): void {
-  const [worstMicro, worstPico] = moneyArgs(s.worstPico);
-  const [costMicro, costPico] = moneyArgs(s.costPico);
+  const [worstMicro, worstPico] = moneyToScriptArgs(s.worstPico);
+  const [costMicro, costPico] = moneyToScriptArgs(s.costPico);
   args.push(
     String(s.accounts.length),
     s.reservationId,

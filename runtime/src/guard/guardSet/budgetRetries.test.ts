@@ -5,6 +5,7 @@
  * the call ends with the budget's refusal, and the settled spend stays within the limit.
  */
 import { describe, expect, it } from '@jest/globals';
+import { moneyFromMicros } from '../../../../contract/src/spend/money.ts';
 import { ManualClock } from '../../../../test/support/manualClock.ts';
 import { anthropicClassifier } from '../../provider/anthropic/errorClassification.ts';
 import {
@@ -42,7 +43,7 @@ describe('a retried call under a budget held in process', () => {
     const limitMicroUsd = WORST_MICRO + WORST_MICRO / 2;
     const result = await call(limitMicroUsd, ['timed out unheard', 'answered']);
     expect(result).toEqual({ outcome: 'refused: daily', made: [1], spent: WORST_PICO, held: 0n });
-    expect(result.spent).toBeLessThanOrEqual(BigInt(limitMicroUsd) * 1_000_000n);
+    expect(result.spent).toBeLessThanOrEqual(moneyFromMicros(limitMicroUsd));
   });
 
   it('retries an attempt that timed out unheard when both worst cases fit, and settles each', async () => {
@@ -68,7 +69,7 @@ describe('a retried call under a budget held in process', () => {
       spent: 2n * WORST_PICO,
       held: 0n,
     });
-    expect(result.spent).toBeLessThanOrEqual(BigInt(limitMicroUsd) * 1_000_000n);
+    expect(result.spent).toBeLessThanOrEqual(moneyFromMicros(limitMicroUsd));
   });
 
   it('counts an attempt its deadline gave up on before the provider layer heard of it, and refuses the retry', async () => {
