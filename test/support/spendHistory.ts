@@ -14,6 +14,7 @@
  *
  * Pure: it reads records, never a process. Money is bigint picodollars.
  */
+import { formatMoney } from '../../contract/src/spend/money.ts';
 import type { BudgetAccountName } from '../../runtime/src/guard/guardSet/budgetAudit.ts';
 
 export type { BudgetAccountName };
@@ -268,9 +269,5 @@ function sum(values: readonly bigint[]): bigint {
 
 /** Picodollars as dollars, exactly. */
 export function pico(amount: bigint): string {
-  const negative = amount < 0n;
-  const abs = negative ? -amount : amount;
-  const whole = abs / 1_000_000_000_000n;
-  const fraction = (abs % 1_000_000_000_000n).toString().padStart(12, '0').replace(/0+$/, '');
-  return `${negative ? '-' : ''}$${whole.toString()}${fraction === '' ? '' : `.${fraction}`}`;
+  return amount < 0n ? `-$${formatMoney(-amount)}` : `$${formatMoney(amount)}`;
 }

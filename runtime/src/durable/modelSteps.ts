@@ -5,6 +5,7 @@
  */
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { callCost, priceBook, type PriceBook } from '../../../contract/src/spend/callCost.ts';
+import { moneyToUsdNumber } from '../../../contract/src/spend/money.ts';
 import type { RoutedResponse } from '../provider/providerAttempt.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import type { ClaimedStep, DurableRuns } from './durableRuns.ts';
@@ -55,7 +56,7 @@ export function countSaved(
   const cost = callCost(answer.model, answer.usage, priceBookOf(active.doc.pricing));
   ctx.durableMetrics.savedTokens.inc({ model: answer.model }, cost.tokens);
   if (cost.priced)
-    ctx.durableMetrics.savedUsd.inc({ model: answer.model }, Number(cost.picoUsd) / 1e12);
+    ctx.durableMetrics.savedUsd.inc({ model: answer.model }, moneyToUsdNumber(cost.picoUsd));
 }
 
 /** One price book per policy document's pricing: a replayed call reads it, never builds it. */
