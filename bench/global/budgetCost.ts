@@ -29,7 +29,7 @@ import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts
 import { systemClock } from '../../platform/src/time/clock.ts';
 import { ADMIT_SCRIPT } from '../../runtime/src/rateLimitStore/luaScripts.ts';
 import { serverHost } from '../../test/support/podReach.ts';
-import { BudgetLedger } from '../../runtime/src/guard/budgetLedger.ts';
+import { BudgetLedger } from '../../runtime/src/budget/budgetLedger.ts';
 import type { StoreBudgetSettlement } from '../../runtime/src/guard/rateLimitStore.ts';
 import {
   admission,

@@ -30,9 +30,9 @@ import type { BudgetSettings, PolicyDocument } from '../../contract/src/policy/p
 import { samplePolicyDocument } from '../../contract/src/policy/policyFixtures.ts';
 import { systemClock } from '../../platform/src/time/clock.ts';
 import { budgetsSettled } from '../../runtime/src/guard/guardSet/answerSettlements.ts';
-import type { BudgetClaim } from '../../runtime/src/guard/budgetClaim.ts';
-import { BudgetLedger } from '../../runtime/src/guard/budgetLedger.ts';
-import type { ClaimContext } from '../../runtime/src/guard/budgetStoreAccounts.ts';
+import type { BudgetClaim } from '../../runtime/src/budget/budgetClaim.ts';
+import { BudgetLedger } from '../../runtime/src/budget/budgetLedger.ts';
+import type { ClaimContext } from '../../runtime/src/budget/budgetStoreAccounts.ts';
 import { isBudgetExhaustedError } from '../../runtime/src/guard/errors.ts';
 import { RateLimiter } from '../../runtime/src/guard/rateLimiter.ts';
 import { RedisStore } from '../../runtime/src/rateLimitStore/redisStore.ts';

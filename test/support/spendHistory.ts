@@ -1,7 +1,7 @@
 /**
  * A history checker for budgets across replicas (issue 50, item 9): what every replica
  * recorded of each call's budgets (the audit log's `budget_reserved` and `budget_settled`,
- * runtime/src/guard/guardSet/budgetAudit.ts), what its client saw, what the store holds at
+ * runtime/src/budget/budgetAudit.ts), what its client saw, what the store holds at
  * the end and what the provider billed (the simulator's `GET /_sim/usage`, matched to the
  * caller by the trace it sent) are folded into spend per budget account and period, and
  * checked against docs/guarantees.md:
@@ -15,7 +15,7 @@
  * Pure: it reads records, never a process. Money is bigint picodollars.
  */
 import { formatMoney } from '../../contract/src/spend/money.ts';
-import type { BudgetAccountName } from '../../runtime/src/guard/guardSet/budgetAudit.ts';
+import type { BudgetAccountName } from '../../runtime/src/budget/budgetAudit.ts';
 
 export type { BudgetAccountName };
 

@@ -18,7 +18,7 @@ import {
   type BudgetReportEntry,
 } from '../../../contract/src/reporting/budgetReport.ts';
 import { ledgerTotals } from '../../../contract/src/spend/spendLedgerTotals.ts';
-import type { BudgetSeed, BudgetSpendReport } from '../guard/budgetSpendRecord.ts';
+import type { BudgetSeed, BudgetSpendReport } from './budgetSpendRecord.ts';
 
 /** What the agent has spent per budget this period, by its status, as ledger seeds. */
 export function rememberedSpend(agent: AgentStatusRuntimeReads | undefined): BudgetSeed[] {

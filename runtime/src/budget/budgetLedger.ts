@@ -45,7 +45,7 @@ import {
   type PriceBook,
 } from '../../../contract/src/spend/callCost.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
-import { BudgetExhaustedError, UnboundedCallError, UnpricedModelError } from './errors.ts';
+import { BudgetExhaustedError, UnboundedCallError, UnpricedModelError } from '../guard/errors.ts';
 import {
   Account,
   BudgetTicket,
@@ -69,7 +69,7 @@ import {
 } from './budgetClaim.ts';
 import { exhaustedError } from './budgetRefusal.ts';
 import { OpenReservations, firstLeaseMs, renewedLeaseMs } from './budgetLeases.ts';
-import type { StoreBudgetRenewal } from './rateLimitStore.ts';
+import type { StoreBudgetRenewal } from '../guard/rateLimitStore.ts';
 import { remainingOf, type BudgetRemaining } from './budgetRemaining.ts';
 import { BudgetTallies, type BudgetRefusals, type SpendByTarget } from './budgetTallies.ts';
 import {

@@ -12,13 +12,13 @@
  *   settle in the store, where nothing tells this one), until it fits, turns exhausted, or its
  *   wait is over; then the refusal goes to the caller and is counted once.
  */
-import type { BudgetSettings } from '../../../../contract/src/policy/policyDocument.ts';
-import type { Cancel, Clock } from '../../../../platform/src/time/clock.ts';
-import type { BudgetHold } from '../budgetClaim.ts';
-import type { BudgetLedger } from '../budgetLedger.ts';
-import { RENEW_EVERY_MS } from '../budgetLeases.ts';
-import { isBudgetExhaustedError } from '../errors.ts';
-import type { RateLimiter } from '../rateLimiter.ts';
+import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
+import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
+import type { BudgetHold } from './budgetClaim.ts';
+import type { BudgetLedger } from './budgetLedger.ts';
+import { RENEW_EVERY_MS } from './budgetLeases.ts';
+import { isBudgetExhaustedError } from '../guard/errors.ts';
+import type { RateLimiter } from '../guard/rateLimiter.ts';
 
 /** The first look again after a busy refusal; doubled up to ASK_AT_MOST_EVERY_MS. */
 const ASK_AGAIN_FIRST_MS = 10;

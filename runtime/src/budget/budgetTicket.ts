@@ -14,8 +14,8 @@ import {
   type PlannedCall,
   type PriceBook,
 } from '../../../contract/src/spend/callCost.ts';
-import type { StoreBudgetAccount } from './rateLimitStore.ts';
-import type { TokenUsage } from './tokenBudget.ts';
+import type { StoreBudgetAccount } from '../guard/rateLimitStore.ts';
+import type { TokenUsage } from '../guard/tokenBudget.ts';
 
 /** One call to reserve for. */
 export interface BudgetCall {

@@ -6,7 +6,7 @@
 import type { Counter, Gauge } from 'prom-client';
 import type { BudgetLedger } from './budgetLedger.ts';
 import { moneyToUsdNumber } from '../../../contract/src/spend/money.ts';
-import { Delta, type ScrapedMetrics } from './scrapedMetrics.ts';
+import { Delta, type ScrapedMetrics } from '../guard/scrapedMetrics.ts';
 
 export class BudgetMetrics {
   readonly #scraped: ScrapedMetrics;

@@ -6,8 +6,8 @@ import type {
 import type { PlannedCall } from '../../../contract/src/spend/callCost.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import { BudgetLedger } from './budgetLedger.ts';
-import { isUnboundedCallError } from './errors.ts';
-import type { TokenUsage } from './tokenBudget.ts';
+import { isUnboundedCallError } from '../guard/errors.ts';
+import type { TokenUsage } from '../guard/tokenBudget.ts';
 
 /** $1 per million input tokens, $5 per million output: 10⁶ and 5 × 10⁶ picodollars a token. */
 const PRICES: ModelPriceSettings = {

@@ -9,12 +9,12 @@ import { moneyFromMicros } from '../../../contract/src/spend/money.ts';
 import type { BudgetClaim } from './budgetClaim.ts';
 import { exhaustedError } from './budgetRefusal.ts';
 import type { Account, BudgetCall } from './budgetTicket.ts';
-import { BudgetExhaustedError } from './errors.ts';
+import { BudgetExhaustedError } from '../guard/errors.ts';
 import type {
   StoreAccountState,
   StoreBudgetAccount,
   StoreBudgetVerdict,
-} from './rateLimitStore.ts';
+} from '../guard/rateLimitStore.ts';
 
 /** What is left of a budget and the limits it is measured against (budgetLedger's BudgetRemaining). */
 interface SeenRemaining {

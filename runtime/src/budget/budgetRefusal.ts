@@ -11,7 +11,7 @@
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
 import { formatMoney } from '../../../contract/src/spend/money.ts';
-import { BudgetExhaustedError, type BudgetRefusalReason } from './errors.ts';
+import { BudgetExhaustedError, type BudgetRefusalReason } from '../guard/errors.ts';
 
 /** What an account held when it refused. */
 export interface RefusingAccount {

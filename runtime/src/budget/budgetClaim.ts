@@ -17,15 +17,15 @@
  * to release): the money was spent all the same, and every replica must count it.
  */
 import { randomBytes } from 'node:crypto';
-import type { BudgetExhaustedError } from './errors.ts';
+import type { BudgetExhaustedError } from '../guard/errors.ts';
 import type { BudgetTicket, SettledCost } from './budgetTicket.ts';
 import type {
   StoreBudgetClaim,
   StoreBudgetRequest,
   StoreBudgetSettlement,
   StoreBudgetVerdict,
-} from './rateLimitStore.ts';
-import type { TokenUsage } from './tokenBudget.ts';
+} from '../guard/rateLimitStore.ts';
+import type { TokenUsage } from '../guard/tokenBudget.ts';
 
 /** What the guard set settles or releases after a call: a ticket, or a claim. */
 export interface BudgetHold {

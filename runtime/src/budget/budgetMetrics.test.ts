@@ -4,7 +4,7 @@ import type { ModelPriceSettings } from '../../../contract/src/policy/policyDocu
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import { BudgetLedger } from './budgetLedger.ts';
 import { BudgetMetrics } from './budgetMetrics.ts';
-import { ScrapedMetrics } from './scrapedMetrics.ts';
+import { ScrapedMetrics } from '../guard/scrapedMetrics.ts';
 
 /** $1 per million input tokens: a token is a micro-dollar. */
 const PRICE: ModelPriceSettings = {

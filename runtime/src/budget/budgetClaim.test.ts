@@ -14,16 +14,16 @@ import { ManualClock } from '../../../test/support/manualClock.ts';
 import type { BudgetClaim } from './budgetClaim.ts';
 import { BudgetLedger } from './budgetLedger.ts';
 import type { ClaimContext } from './budgetStoreAccounts.ts';
-import { isBudgetExhaustedError, type BudgetExhaustedError } from './errors.ts';
-import { RateLimiter } from './rateLimiter.ts';
+import { isBudgetExhaustedError, type BudgetExhaustedError } from '../guard/errors.ts';
+import { RateLimiter } from '../guard/rateLimiter.ts';
 import type {
   RateLimitStore,
   StoreAccountState,
   StoreAdmission,
   StoreAdmitRequest,
   StoreBudgetSettlement,
-} from './rateLimitStore.ts';
-import { limiterSettings } from './settingsFixture.ts';
+} from '../guard/rateLimitStore.ts';
+import { limiterSettings } from '../guard/settingsFixture.ts';
 
 /** $1 per million input tokens, $5 per million output. */
 const PRICES: ModelPriceSettings = {

@@ -20,7 +20,7 @@ import { BudgetModel, dayOf, MODEL_LEASE_CAP_MS } from '../../../test/support/bu
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import { BudgetLedger } from './budgetLedger.ts';
 import type { BudgetTicket } from './budgetTicket.ts';
-import { isBudgetExhaustedError } from './errors.ts';
+import { isBudgetExhaustedError } from '../guard/errors.ts';
 
 const SEED = 50_0607;
 const RUNS = Number(process.env.BREAKWATER_PROPERTY_RUNS ?? '60');

@@ -5,10 +5,10 @@
  * provider's own bills, are what a history of the agent's spend is folded from
  * (test/support/spendHistory.ts). Money is picodollars as decimal strings: JSON has no bigint.
  */
-import type { BudgetSettings } from '../../../../contract/src/policy/policyDocument.ts';
-import { BudgetClaim, reservationId, type BudgetHold, type Decision } from '../budgetClaim.ts';
-import type { ClaimContext } from '../budgetStoreAccounts.ts';
-import { BudgetTicket, type Account } from '../budgetTicket.ts';
+import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
+import { BudgetClaim, reservationId, type BudgetHold, type Decision } from './budgetClaim.ts';
+import type { ClaimContext } from './budgetStoreAccounts.ts';
+import { BudgetTicket, type Account } from './budgetTicket.ts';
 
 /** One budget account: the budget, whom it counts for, and the period it belongs to. */
 export interface BudgetAccountName {

@@ -15,7 +15,7 @@ import {
   isUnpricedModelError,
   type BudgetExhaustedError,
   type UnpricedModelError,
-} from './errors.ts';
+} from '../guard/errors.ts';
 
 /** $1 per million input tokens, $5 per million output: 1,000,000 and 5,000,000 picodollars a token. */
 const PRICES: ModelPriceSettings = {
