@@ -55,11 +55,9 @@ const PROVIDER_SDK = '@anthropic-ai/sdk';
 const DURABLE = 'runtime/src/durable/';
 const SERVER = 'runtime/src/server/';
 const HTTP_PACKAGES = ['node:http', 'node:http2', 'fastify'];
-/**
- * The one server/ file durable/ may still import: the budget's worst-case request, which a
- * run's turns and a route's calls share, on its way out of server/ (issue 50).
- */
-const LEAVING_SERVER = ['runtime/src/server/budgetRequest.ts'];
+const BUDGET = 'runtime/src/budget/';
+/** The one budget/ file the rest of the runtime may import: the budgets' face. */
+const BUDGET_FACE = 'runtime/src/budget/budgets.ts';
 const OPERATOR_ENTRY = 'operator/src/main.ts';
 const FORBIDDEN_FOR_OPERATOR = '@anthropic-ai/sdk';
 
@@ -132,10 +130,21 @@ export function durableBreaches(graph: ImportGraph): string[] {
   for (const [from, targets] of graph.files) {
     // Its tests may drive it through the routes; the shipped runs may not know them.
     if (!from.startsWith(DURABLE) || isTestCode(from)) continue;
-    for (const to of targets)
-      if (to.startsWith(SERVER) && !LEAVING_SERVER.includes(to)) breaches.push(`${from} → ${to}`);
+    for (const to of targets) if (to.startsWith(SERVER)) breaches.push(`${from} → ${to}`);
     for (const p of graph.packages.get(from) ?? [])
       if (HTTP_PACKAGES.includes(p)) breaches.push(`${from} → ${p}`);
+  }
+  return breaches;
+}
+
+/** Shipped imports of a budget/ file other than its face, from outside budget/: `from → to`. */
+export function budgetBreaches(graph: ImportGraph): string[] {
+  const breaches: string[] = [];
+  for (const [from, targets] of graph.files) {
+    // Tests and their support may drive any budget file; budget/ itself is one folder.
+    if (!from.startsWith('runtime/src/') || from.startsWith(BUDGET) || isTestCode(from)) continue;
+    for (const to of targets)
+      if (to.startsWith(BUDGET) && to !== BUDGET_FACE) breaches.push(`${from} → ${to}`);
   }
   return breaches;
 }
@@ -251,6 +260,13 @@ function main(): number {
       : `durable: ${durable.length} import(s) make durable runs handle HTTP (server/ → durable/ only):\n  ${durable.join('\n  ')}`,
   );
   failed ||= durable.length > 0;
+  const budget = budgetBreaches(graph);
+  console.log(
+    budget.length === 0
+      ? `budget: the runtime outside ${BUDGET} imports it through ${BUDGET_FACE} only`
+      : `budget: ${budget.length} import(s) reach past ${BUDGET_FACE}:\n  ${budget.join('\n  ')}`,
+  );
+  failed ||= budget.length > 0;
   const operator = reach(graph, OPERATOR_ENTRY);
   const sdk = operator.packages.has(FORBIDDEN_FOR_OPERATOR);
   console.log(

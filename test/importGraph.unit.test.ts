@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   boundaryBreaches,
   cycles,
+  budgetBreaches,
   durableBreaches,
   guardBreaches,
   reach,
@@ -45,7 +46,7 @@ describe('the import rules', () => {
     const g = graph(
       {
         'runtime/src/durable/durableRuns.ts': ['runtime/src/server/errorReplies.ts'],
-        'runtime/src/durable/ownedRunExecution.ts': ['runtime/src/server/budgetRequest.ts'],
+        'runtime/src/durable/ownedRunExecution.ts': ['runtime/src/budget/budgets.ts'],
         'runtime/src/durable/durableTools.ts': [],
         'runtime/src/durable/runs.test.ts': ['runtime/src/server/runHeaders.ts'],
         'runtime/src/server/durableMessages.ts': ['runtime/src/durable/durableRuns.ts'],
@@ -125,10 +126,24 @@ describe('the import rules', () => {
     expect(cycles(g)).toEqual([['runtime/src/a.ts', 'runtime/src/b.ts', 'runtime/src/c.ts']]);
   });
 
+  it("find the runtime reaching past the budgets' face, and let budget/ and tests", () => {
+    const g = graph({
+      'runtime/src/guard/guardSet/guardSet.ts': ['runtime/src/budget/budgetLedger.ts'],
+      'runtime/src/server/messagesRoute.ts': ['runtime/src/budget/budgets.ts'],
+      'runtime/src/budget/budgets.ts': ['runtime/src/budget/budgetLedger.ts'],
+      'runtime/src/guard/guardSet/guardSet.test.ts': ['runtime/src/budget/budgetTicket.ts'],
+      'test/support/spendHistory.ts': ['runtime/src/budget/budgetAudit.ts'],
+    });
+    expect(budgetBreaches(g)).toEqual([
+      'runtime/src/guard/guardSet/guardSet.ts → runtime/src/budget/budgetLedger.ts',
+    ]);
+  });
+
   it('hold for this repository', () => {
     const g = readGraph();
     expect(boundaryBreaches(g)).toEqual([]);
     expect(durableBreaches(g)).toEqual([]);
+    expect(budgetBreaches(g)).toEqual([]);
     expect([...reach(g, 'operator/src/main.ts').packages]).not.toContain('@anthropic-ai/sdk');
     expect(cycles(g)).toEqual([]);
   });

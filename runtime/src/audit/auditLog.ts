@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { BudgetAuditEvent } from '../budget/budgetAudit.ts';
+import type { BudgetAuditEvent } from '../budget/budgets.ts';
 
 export type AuditEvent =
   /** A model call's budgets: the worst case it held, then what it settled. */

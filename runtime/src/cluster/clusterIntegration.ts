@@ -18,8 +18,7 @@ import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
 import { PodReporter, type ReportedState } from './podReporter.ts';
 import { readAgentMemory, rememberedOpen } from './openBreakersAtStart.ts';
 import type { RememberedOpen } from '../guard/guardSet/rememberedOpen.ts';
-import { rememberedSpend } from '../budget/spendAtStart.ts';
-import type { BudgetSeed } from '../budget/budgetSpendRecord.ts';
+import { rememberedSpend, type BudgetSeed } from '../budget/budgets.ts';
 import {
   POLICY_CONFIGMAP_KEY,
   policyConfigMapName,

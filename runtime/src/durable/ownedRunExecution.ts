@@ -30,7 +30,7 @@ import {
   withAttemptSpan,
   type RequestSpan,
 } from '../telemetry/tracing.ts';
-import { budgetRequest } from '../server/budgetRequest.ts';
+import { budgetRequest } from '../budget/budgets.ts';
 
 /** What a run's execution uses: the policy in force, the loop's parts, its records. */
 export interface OwnedRunNeeds {

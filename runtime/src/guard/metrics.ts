@@ -4,10 +4,9 @@
  * counters at scrape time (scrapedMetrics.ts), so the hot path never touches prom-client.
  */
 import type { Counter, Gauge, Registry } from 'prom-client';
-import { BudgetMetrics } from '../budget/budgetMetrics.ts';
+import { BudgetMetrics, type BudgetLedger } from '../budget/budgets.ts';
 import { Delta, ScrapedMetrics } from './scrapedMetrics.ts';
 import type { BreakerStateName } from './breakerState.ts';
-import type { BudgetLedger } from '../budget/budgetLedger.ts';
 import type { Bulkhead } from './bulkhead.ts';
 import type { CircuitBreaker } from './circuitBreaker.ts';
 import { FAILURE_CLASSES } from '../../../contract/src/api/vocabulary.ts';

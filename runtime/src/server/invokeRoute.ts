@@ -14,7 +14,7 @@ import { InvocationTools } from '../agent/agentTools.ts';
 import { invokeAsRun, type RunsNeeds } from './agentRunsRoute.ts';
 import { countAgentFallback, invokeAnswer } from '../durable/ownedRunExecution.ts';
 import { BUDGET_HEADER, CallerStream } from './callerStream.ts';
-import { budgetRequest } from './budgetRequest.ts';
+import { budgetRequest } from '../budget/budgets.ts';
 import { checkInvokeBody } from './messagesValidation.ts';
 import { countAs } from './requestCounts.ts';
 import { passGate } from './requestGate.ts';

@@ -9,7 +9,7 @@ import { beginModelStep, type DurableNeeds } from './durableMessages.ts';
 import type { RoutedResponse } from '../provider/providerAttempt.ts';
 import { tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
 import { BACKEND_HEADER, BUDGET_HEADER, CallerStream } from './callerStream.ts';
-import { budgetRequest } from './budgetRequest.ts';
+import { budgetRequest } from '../budget/budgets.ts';
 import { checkMessagesBody } from './messagesValidation.ts';
 import { countAs } from './requestCounts.ts';
 import { passGate } from './requestGate.ts';

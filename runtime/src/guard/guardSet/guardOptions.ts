@@ -14,7 +14,7 @@ import type {
 } from '../../../../contract/src/policy/policyDocument.ts';
 import { parseDuration } from '../../../../contract/src/api/duration.ts';
 import { AGENT_DEPLOYMENT_LIMITS } from '../../../../contract/src/api/specLimits.ts';
-import type { BudgetLedgerOptions } from '../../budget/budgetLedger.ts';
+import type { BudgetLedgerOptions } from '../../budget/budgets.ts';
 
 const CONCURRENCY_DEFAULTS = DOCUMENT_DEFAULTS.rateLimit.concurrency;
 

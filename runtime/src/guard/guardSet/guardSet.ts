@@ -20,15 +20,20 @@
  * starts while its agent's breakers are open is told so (`rememberOpen`) and starts them Open
  * for the rest of the open time instead of sending full traffic into the outage.
  */
-import { BudgetLedger } from '../../budget/budgetLedger.ts';
+import {
+  BudgetLedger,
+  type BudgetClaim,
+  type ClaimContext,
+  BudgetCalls,
+  auditedHold,
+  type BudgetAuditSink,
+} from '../../budget/budgets.ts';
 import { Bulkhead } from '../bulkhead.ts';
 import type { ErrorClassifier } from '../classification.ts';
 import type { CircuitBreaker } from '../circuitBreaker.ts';
 import { EdgeTimer } from '../edgeTimer.ts';
 import { CircuitOpenError } from '../errors.ts';
 import { Guard, type Failover, type GuardCallOptions } from '../guard.ts';
-import type { BudgetClaim } from '../../budget/budgetClaim.ts';
-import type { ClaimContext } from '../../budget/budgetStoreAccounts.ts';
 import type { GuardMetrics } from '../metrics.ts';
 import { RateLimiter } from '../rateLimiter.ts';
 import type { RetryOptions } from '../retry.ts';
@@ -44,8 +49,6 @@ import { BreakerRegistry } from './breakerRegistry.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
 import { AnswerSettlements } from './answerSettlements.ts';
-import { BudgetCalls } from '../../budget/budgetCalls.ts';
-import { auditedHold, type BudgetAuditSink } from '../../budget/budgetAudit.ts';
 import { ModelAttempt } from './modelAttempt.ts';
 import { plannedCall } from './plannedCall.ts';
 import { TOOL_CONCURRENCY, budgetOptions, modelConcurrency } from './guardOptions.ts';

@@ -4,7 +4,6 @@
  * interface. Generic in the backend, which the guard only names: what a backend is and how it
  * is reached is the provider layer's.
  */
-import type { ProviderAdditions } from '../../../../contract/src/spend/callCost.ts';
 import type { StoreReport } from '../../../../contract/src/reporting/storeReport.ts';
 import type { BreakerView, RateLimiterView } from './guardViews.ts';
 import type { BreakerReport } from '../../../../contract/src/reporting/breakerReport.ts';
@@ -12,32 +11,14 @@ import type { Classification } from '../classification.ts';
 import type { SdkRequestOptions } from '../guardAttempt.ts';
 import type { HeaderSource } from '../headers.ts';
 import type { TokenEstimate, TokenUsage } from '../tokenBudget.ts';
+import type { BudgetRequest } from '../../budget/budgets.ts';
 import type { ToolGroup } from './toolGroups.ts';
 
 export type { ToolGroup };
 
 export type { TokenEstimate, TokenUsage };
 
-/** What budgets need of a call beyond its token estimate (RateLimitPolicy `spec.budgets[]`). */
-export interface BudgetRequest {
-  /** The caller's client key fingerprint, for `per: ClientKey` budgets; absent: none. */
-  readonly clientKey?: string | undefined;
-  /**
-   * The most input tokens the request can be (its size in bytes: no token is shorter than
-   * the byte that carries it); absent: the estimate's `inputTokens`.
-   */
-  readonly inputTokensAtMost?: number;
-  /** The request's `max_tokens`; absent: the estimate's `outputTokens`. */
-  readonly maxTokens?: number;
-  /** The longest prompt-cache lifetime the request's `cache_control` asks for, if any. */
-  readonly cacheWrite?: '5m' | '1h' | undefined;
-  /** What the provider adds to the request and bills itself (callCost.ts); absent: nothing. */
-  readonly additions?: ProviderAdditions | undefined;
-  /** The request the call serves, named in the audit's budget records (budgetAudit.ts). */
-  readonly requestId?: string | undefined;
-  /** Streamed: its reservation's bound includes the longest stream (budgetLeases.ts). */
-  readonly stream?: boolean | undefined;
-}
+export type { BudgetRequest };
 
 /** What the guard needs of a backend: its name, which names its breakers. */
 export interface NamedBackend {
