@@ -302,7 +302,7 @@ export class BudgetTicket {
     }
     if (usage.unknown !== 'fees' || planned === undefined)
       return callCost(this.model, messagesUsage(usage), this.#book);
-    // A stream cut before its final usage: its output counted from the bytes relayed, which
+    // A stream cut before its final usage: its output counted from the bytes read, which
     // can pass what the provider bills; it never bills more than `max_tokens` of output.
     const searches = planned.additions?.serverToolUses?.['web_search'];
     return callCost(

@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { SseUsageTap, settledUsage, usageOf, usageOfAnswer } from './sseUsage.ts';
+import {
+  CUT_STREAM_OUTPUT_MARGIN,
+  SseUsageTap,
+  settledUsage,
+  usageOf,
+  usageOfAnswer,
+} from './sseUsage.ts';
 
 const event = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 
@@ -220,16 +226,19 @@ describe('what a stream settles at when it ends before its final usage', () => {
       { input_tokens: 0, output_tokens: 0, unknown: 'all' },
     ],
     [
-      'message_start alone: its input, and server tools unknown',
+      'message_start alone: its input, the margin, and server tools unknown',
       [start],
-      { input_tokens: 40, output_tokens: 1, unknown: 'fees' },
+      { input_tokens: 40, output_tokens: 1 + CUT_STREAM_OUTPUT_MARGIN, unknown: 'fees' },
     ],
     [
-      'text relayed: no fewer output tokens than its bytes',
+      'text read: no fewer output tokens than its bytes, and the margin',
       [start, text('Hello, wörld'), text(' and "more"')],
       {
         input_tokens: 40,
-        output_tokens: bytesAfter('Hello, wörld', 2) + bytesAfter(' and \\"more\\"', 2),
+        output_tokens:
+          bytesAfter('Hello, wörld', 2) +
+          bytesAfter(' and \\"more\\"', 2) +
+          CUT_STREAM_OUTPUT_MARGIN,
         unknown: 'fees',
       },
     ],
@@ -238,7 +247,10 @@ describe('what a stream settles at when it ends before its final usage', () => {
       [start, toolStart, json('{"q":')],
       {
         input_tokens: 40,
-        output_tokens: Buffer.byteLength('lookup","input":{}}}') + bytesAfter('{\\"q\\":', 2),
+        output_tokens:
+          Buffer.byteLength('lookup","input":{}}}') +
+          bytesAfter('{\\"q\\":', 2) +
+          CUT_STREAM_OUTPUT_MARGIN,
         unknown: 'fees',
       },
     ],

@@ -17,8 +17,8 @@ export interface Usage {
   server_tool_use?: { web_search_requests?: number };
   /**
    * What the provider billed is not all known (callers settle the unknown at the worst case):
-   * `fees`, a stream whose final usage never came (its output is counted from what was
-   * relayed, its server tools' uses are not); `all`, an attempt the provider may have billed
+   * `fees`, a stream whose final usage never came (its output is counted from what was read,
+   * and a margin, its server tools' uses are not); `all`, an attempt the provider may have billed
    * that said nothing of it.
    */
   unknown?: 'fees' | 'all';
@@ -50,11 +50,21 @@ export function tokenUsage(usage: Usage): TokenUsage {
 }
 
 /**
+ * Output tokens a stream cut before its final usage settles beyond the content the runtime
+ * read: the provider bills what it generated until it noticed the cut, the event whose line
+ * had not come whole yet and those it wrote between the runtime's close and noticing it.
+ * Sixteen tokens are several of the API's deltas (a few tokens each) and four of the
+ * simulator's (16 characters, 4 tokens): the event half read and three more. At $15 per
+ * million output tokens, $0.00024 a cut stream; capped, with the rest, at `max_tokens`.
+ */
+export const CUT_STREAM_OUTPUT_MARGIN = 16;
+
+/**
  * What an attempt that ended is settled at: the usage its stream reported when the final
- * usage (`message_delta`) came; otherwise its input from `message_start` and no fewer output
- * tokens than bytes of content were relayed (no token is shorter than a byte), its server
- * tools' uses unknown; and all of it unknown when not even `message_start` came (unless the
- * provider's error event came instead).
+ * usage (`message_delta`) came; otherwise its input from `message_start`, no fewer output
+ * tokens than bytes of content were read from the provider (no token is shorter than a byte)
+ * and CUT_STREAM_OUTPUT_MARGIN more, its server tools' uses unknown; and all of it unknown
+ * when not even `message_start` came (unless the provider's error event came instead).
  */
 export function settledUsage(tap: StreamTap): Usage {
   if (tap.final) return tap.usage;
@@ -63,7 +73,7 @@ export function settledUsage(tap: StreamTap): Usage {
     return tap.errorEvent === undefined ? { ...tap.usage, unknown: 'all' } : tap.usage;
   return {
     ...tap.usage,
-    output_tokens: Math.max(tap.usage.output_tokens, tap.outputAtMost),
+    output_tokens: Math.max(tap.usage.output_tokens, tap.outputAtMost) + CUT_STREAM_OUTPUT_MARGIN,
     unknown: 'fees',
   };
 }
@@ -100,7 +110,7 @@ export interface StreamTap {
   readonly started: boolean;
   /** `message_delta` has been seen: the usage is the provider's final count. */
   readonly final: boolean;
-  /** Never fewer than the output tokens the content seen so far carries (settledUsage). */
+  /** Never fewer than the output tokens the content read so far carries (settledUsage). */
   readonly outputAtMost: number;
 }
 
