@@ -10,6 +10,7 @@ import { moneyToUsdNumber } from '../../contract/src/spend/money.ts';
 import Anthropic from '@anthropic-ai/sdk';
 import { calendarPeriod } from '../../contract/src/spend/calendarPeriod.ts';
 import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
+import { startSlowProxy, type SlowProxy } from '../support/slowProxy.ts';
 import { waitFor } from '../support/waitFor.ts';
 import {
   PICO_PER_USD,
@@ -118,6 +119,45 @@ describe('a dollar budget in Redis across three runtime processes', () => {
       expect(refusalMessage(error)).toMatch(/^budget "daily" \(Day, per Agent\)/);
     }
     await expectWithinBudget(s);
+  });
+
+  it('decides on the store, not the shares, while Redis answers slower than waitBudget: nothing is billed past the budget', async () => {
+    // Every reply from Redis can be held back by a proxy: a store slow but up, without load.
+    let proxy: SlowProxy | undefined;
+    s = await budgetAgent({
+      spec: { budgets: [{ ...DAILY, waitForHeld: '0s' }] },
+      waitBudget: '50ms',
+      through: async (address) => (proxy = await startSlowProxy(address)),
+    });
+    const agent = s;
+    // Replica 0 spends the budget through the store, until its worst case no longer fits;
+    // replicas 1 and 2 have spent nothing of their shares.
+    await exhaust([agent.urls[0] ?? '']);
+    // Redis answers 700 ms late: far past waitBudget (and the probe's ten budgets), well
+    // inside the 2 s a call with budgets waits for its answer.
+    proxy?.delay(700);
+    const served = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        let ok = 0;
+        for (let call = 0; call < 10; call++) {
+          if (!(await spend(agent.urls[1 + (i % 2)] ?? '', false)).ok) break;
+          ok++;
+        }
+        return ok;
+      }),
+    );
+    proxy?.delay(0);
+    const [account] = await settled(agent);
+    const billed = (await agent.sim.billed()).reduce((sum, call) => {
+      const cost = callCost(call.model, call.usage, priceBook(PRICING));
+      if (!cost.priced) throw new Error(cost.message);
+      return sum + cost.picoUsd;
+    }, 0n);
+    expect({
+      servedWhileSlow: served.reduce((a, b) => a + b, 0),
+      billedWithinLimit: billed <= LIMIT_PICO,
+      spentWithinLimit: (account?.spentPico ?? 0n) <= LIMIT_PICO,
+    }).toEqual({ servedWhileSlow: 0, billedWithinLimit: true, spentWithinLimit: true });
   });
 
   it('keeps the period in the key, kept a week past its end, and starts the next period from zero', async () => {

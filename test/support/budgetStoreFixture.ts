@@ -83,12 +83,17 @@ export async function budgetAgent(options: {
    * policy's default. @default '1s'
    */
   readonly waitBudget?: string | null;
+  /** Something between the runtimes and Redis (a fault), given Redis's address. */
+  readonly through?: (
+    address: string,
+  ) => Promise<{ readonly address: string; close(): Promise<void> }>;
 }): Promise<BudgetAgent> {
   const redis = await startRedis();
+  const between = await options.through?.(redis.address);
   const sim = await startSimulator({ seed: 35, ...options.sim });
   const waitBudget = options.waitBudget === undefined ? '1s' : options.waitBudget;
   const store = {
-    redis: { address: redis.address },
+    redis: { address: between?.address ?? redis.address },
     ...(waitBudget === null ? {} : { waitBudget }),
   };
   const build = (change: (doc: Mutable<PolicyDocument>) => void): PolicyDocument => {
@@ -104,6 +109,7 @@ export async function budgetAgent(options: {
   const agent = await startAgent(doc, options.env).catch(async (error: unknown) => {
     // A replica that never listened (a loaded machine) leaves nothing running behind it.
     await sim.stop();
+    await between?.close();
     await redis.remove();
     throw error;
   });
@@ -153,6 +159,7 @@ export async function budgetAgent(options: {
       client.destroy();
       await agent.stop();
       await sim.stop();
+      await between?.close();
       await redis.remove();
     },
   };

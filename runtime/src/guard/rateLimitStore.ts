@@ -100,6 +100,11 @@ export interface StoreSettlement {
 export interface RateLimitStore {
   /** Whether to ask at all: false while the store is down or slow (the local share decides). */
   readonly available: boolean;
+  /**
+   * Whether a call with budgets asks: also while the store is slow but answering (its answer
+   * holds the worst case for every replica); absent: as `available`.
+   */
+  readonly availableForBudgets?: boolean;
   /** The store's decision, or undefined when it did not answer within its budget. */
   admit(request: StoreAdmitRequest): Promise<StoreAdmission | undefined>;
   /** Gives back or charges more, in the background; lost when the store is down. */

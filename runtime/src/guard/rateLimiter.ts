@@ -188,8 +188,10 @@ export class RateLimiter {
   ): Promise<Admission> {
     const store = this.#store;
     const budget = claim?.pending;
+    const asks =
+      budget === undefined ? store?.available : (store?.availableForBudgets ?? store?.available);
     const answer =
-      store?.available === true
+      store !== undefined && asks === true
         ? await store.admit({
             estimate,
             localWaitMs: this.#local.pacerWaitFor(now, estimate),

@@ -7,6 +7,10 @@
  * - a call waits at most `waitBudgetMs` for the answer; past that, or on any error, the store
  *   falls back: `admit` answers undefined (the limiter decides on the replica's own share) and
  *   `available` turns false, so the following calls do not even ask;
+ * - except a call with budgets while the store is only slow: it waits on for the answer, up to
+ *   2 s in all, and uses it (a call decided on the share is not seen by the other replicas);
+ *   after one gets no answer in that time, calls with budgets fall back too until a probe
+ *   answers (decision 0059);
  * - while fallen back, a probe (PING within the same budget) runs with backoff, 100 ms
  *   doubling to 2 s, and the store goes back to deciding as soon as one answers in time; after
  *   an error from the server itself (a script or command refused, StoreError) the probe is a
@@ -58,6 +62,13 @@ const MAX_IN_FLIGHT = 256;
  * this many the oldest are dropped (their holds lapse into their worst cases, charged).
  */
 const UNSENT_AT_MOST = 10_000;
+/**
+ * How long a call with budgets waits for a store that is slower than its wait budget, but up:
+ * its answer holds the call's worst case for every replica, so it is used, not dropped (a late
+ * answer decided on the share is not seen by the others). Past this the store counts as
+ * away for budgets until a probe answers (decision 0059).
+ */
+const BUDGET_ANSWER_AT_MOST_MS = 2_000;
 const PROBE_FIRST_MS = 100;
 const PROBE_MAX_MS = 2000;
 const TIMED_OUT = Symbol('timed out');
@@ -104,6 +115,8 @@ export class RedisStore implements RateLimitStore {
   #probe: Cancel | undefined;
   #probeDelay = PROBE_FIRST_MS;
   #closed = false;
+  /** A call with budgets had no answer within BUDGET_ANSWER_AT_MOST_MS: away for budgets too. */
+  #budgetsStalled = false;
   readonly #tally = new StoreTally();
   /** Budget settlements waiting to ride with the next admission. */
   readonly #settlements: SettlementQueue;
@@ -164,6 +177,21 @@ export class RedisStore implements RateLimitStore {
     return this.#status.shared && this.#inFlight < MAX_IN_FLIGHT;
   }
 
+  /**
+   * Whether a call with budgets asks: also while the store is only slow (it answers, late),
+   * not while it is unreachable, erring, or stalled past BUDGET_ANSWER_AT_MOST_MS.
+   */
+  get availableForBudgets(): boolean {
+    if (this.available) return true;
+    return (
+      this.#status.reason === 'Slow' &&
+      !this.#budgetsStalled &&
+      !this.#closed &&
+      this.#client?.isReady === true &&
+      this.#inFlight < MAX_IN_FLIGHT
+    );
+  }
+
   get settings(): StoreSettings {
     return this.#settings;
   }
@@ -191,7 +219,9 @@ export class RedisStore implements RateLimitStore {
 
   async admit(request: StoreAdmitRequest): Promise<StoreAdmission | undefined> {
     const client = this.#client;
-    if (client === undefined || !this.available) return undefined;
+    const budgets = request.budget;
+    const asks = budgets === undefined ? this.available : this.availableForBudgets;
+    if (client === undefined || !asks) return undefined;
     this.#inFlight++;
     const started = performance.now();
     let cancel: Cancel | undefined;
@@ -215,7 +245,6 @@ export class RedisStore implements RateLimitStore {
     // Earlier calls' settlements ride along too, applied before this call is decided: one
     // round trip for both. Lost with the call when it fails (their leases release the worst
     // cases).
-    const budgets = request.budget;
     const riding = this.#settlements.take();
     const prefix = this.#settings.keyPrefix;
     const keys = budgets === undefined && riding.length === 0 ? this.#keys : this.#keys.slice();
@@ -227,10 +256,14 @@ export class RedisStore implements RateLimitStore {
     }
     const script = runScript(client, ADMIT_SCRIPT, keys, args);
     try {
-      const reply = await Promise.race([script, deadline]);
+      let reply = await Promise.race([script, deadline]);
       if (reply === TIMED_OUT) {
         this.#tally.timedOut++;
         this.#fallBack('Slow', `no answer within the ${String(budget)}ms wait budget`);
+        // A call with budgets waits on for the answer: the store is slow, not away.
+        if (budgets !== undefined) reply = await this.#slowAnswer(script, budget);
+      }
+      if (reply === TIMED_OUT) {
         this.#undoWhenLate(script, request);
         return undefined;
       }
@@ -244,6 +277,29 @@ export class RedisStore implements RateLimitStore {
       cancel?.();
       this.#inFlight--;
       this.#tally.recordWait(performance.now() - started, this.#clock.now());
+    }
+  }
+
+  /** `script`'s answer within BUDGET_ANSWER_AT_MOST_MS in all; past that, budgets stall too. */
+  async #slowAnswer(script: Promise<unknown>, waited: number): Promise<unknown> {
+    let cancel: Cancel | undefined;
+    const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+      cancel = this.#clock.setTimeout(
+        () => {
+          resolve(TIMED_OUT);
+        },
+        Math.max(0, BUDGET_ANSWER_AT_MOST_MS - waited),
+      );
+    });
+    try {
+      const reply = await Promise.race([script, deadline]);
+      if (reply === TIMED_OUT && !this.#budgetsStalled) {
+        this.#budgetsStalled = true;
+        this.#onStateChange?.();
+      }
+      return reply;
+    } finally {
+      cancel?.();
     }
   }
 
@@ -476,6 +532,7 @@ export class RedisStore implements RateLimitStore {
     // Closed meanwhile: the client is no longer open.
     if (answered && client?.isOpen === true) {
       this.#status = { shared: true, since: this.#clock.now() };
+      this.#budgetsStalled = false;
       this.#probeDelay = PROBE_FIRST_MS;
       this.#logger?.info({ limiter: this.name }, 'rate-limit store answering: exact counters');
       this.#onStateChange?.();
