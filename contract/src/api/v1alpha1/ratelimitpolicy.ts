@@ -31,7 +31,7 @@ export interface RateLimitPolicySpec {
    */
   scope?: 'PerReplica' | 'Cluster';
   /**
-   * Keep the requests and token counters in a Redis (or Valkey) server that every replica shares, so the numbers are exact for the whole agent instead of divided among its replicas, and a provider's retry-after pauses every replica at once. Each call waits at most waitBudget for the store; when it is slow or down, replicas fall back to their per-replica share at once (condition StoreAvailable=False) and go back when it answers again. Requires scope Cluster.
+   * Keep the requests and token counters in a Redis (or Valkey) server that every replica shares, so the numbers are exact for the whole agent instead of divided among its replicas, and a provider's retry-after pauses every replica at once. Each call waits at most waitBudget for the store; when it is slow or down, replicas fall back to their per-replica share at once (condition StoreAvailable=False) and go back when it answers again. A call with budgets waits on for a slow store's answer, up to 2s. Requires scope Cluster.
    */
   store?: RateLimitStoreSpec;
   /**
@@ -219,7 +219,7 @@ export interface RateLimitPolicyTarget {
 }
 
 /**
- * Keep the requests and token counters in a Redis (or Valkey) server that every replica shares, so the numbers are exact for the whole agent instead of divided among its replicas, and a provider's retry-after pauses every replica at once. Each call waits at most waitBudget for the store; when it is slow or down, replicas fall back to their per-replica share at once (condition StoreAvailable=False) and go back when it answers again. Requires scope Cluster.
+ * Keep the requests and token counters in a Redis (or Valkey) server that every replica shares, so the numbers are exact for the whole agent instead of divided among its replicas, and a provider's retry-after pauses every replica at once. Each call waits at most waitBudget for the store; when it is slow or down, replicas fall back to their per-replica share at once (condition StoreAvailable=False) and go back when it answers again. A call with budgets waits on for a slow store's answer, up to 2s. Requires scope Cluster.
  */
 export interface RateLimitStoreSpec {
   /**
@@ -227,7 +227,7 @@ export interface RateLimitStoreSpec {
    */
   redis: RedisServer;
   /**
-   * Longest a call waits for the store's answer before it is decided on the replica's own share instead, from 1ms to 1s. Default 5ms.
+   * Longest a call waits for the store's answer before it is decided on the replica's own share instead, from 1ms to 1s. Default 5ms. A call with budgets waits on while the store is connected but slow, up to 2s in all.
    */
   waitBudget?: Duration;
   /**
