@@ -95,6 +95,7 @@ describe('the Redis store', () => {
     expect(await store.admit(ONE_CALL)).toBeUndefined();
     expect(store.available).toBe(false);
     expect(store.report()).toMatchObject({ state: 'Fallback', reason: 'Unreachable' });
+    expect(store.report().budgets).toBeUndefined();
     await redis.start();
     await decides(store, 'the store to reconnect');
     expect(await store.admit(ONE_CALL)).toMatchObject({ charged: true });
@@ -111,7 +112,8 @@ describe('the Redis store', () => {
     // The budget, plus what a busy machine adds to a timer; frozen, Redis would never answer.
     expect(waited).toBeGreaterThanOrEqual(SHORT_BUDGET_MS - 1);
     expect(waited).toBeLessThan(SHORT_BUDGET_MS + 200);
-    expect(store.report()).toMatchObject({ state: 'Fallback', reason: 'Slow' });
+    // A slow store still decides budgets (their calls wait for its answer): the report says so.
+    expect(store.report()).toMatchObject({ state: 'Fallback', reason: 'Slow', budgets: 'Store' });
     // Falling back means later calls do not wait at all.
     expect(store.available).toBe(false);
     redis.thaw();

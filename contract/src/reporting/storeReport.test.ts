@@ -10,6 +10,12 @@ describe('the rate-limit store annotation', () => {
       since: '2026-11-22T10:00:00.000Z',
     };
     expect(decodeStoreReport(encodeStoreReport(report))).toEqual(report);
+    const slow: StoreReport = { state: 'Fallback', reason: 'Slow', since: 't', budgets: 'Store' };
+    expect(decodeStoreReport(encodeStoreReport(slow))).toEqual(slow);
+    expect(decodeStoreReport('{"state":"Fallback","since":"t","budgets":"Moon"}')).toEqual({
+      state: 'Fallback',
+      since: 't',
+    });
     expect(encodeStoreReport(undefined)).toBe('');
     expect(decodeStoreReport('')).toBeUndefined();
   });

@@ -7,11 +7,19 @@
  * each other unchanged.
  *
  *   {"state":"Fallback","reason":"AuthenticationFailed","message":"WRONGPASS …","since":"2026-11-22T19:00:00.000Z"}
+ *   {"state":"Fallback","reason":"Slow","budgets":"Store","since":"2026-11-27T10:00:00.000Z"}
+ *
+ * `budgets` says where a replica whose limits have fallen back still decides its budgets: a
+ * slow store keeps deciding them (a budgeted call waits up to 2 s for its answer, decision
+ * 0059), so `Store`; absent means the same place as the limits.
  */
 import { readReportObject } from './reportJson.ts';
 export const RATE_LIMIT_STORE_ANNOTATION = 'breakwater.dev/rate-limit-store';
 
 export type StoreReportState = 'Shared' | 'Fallback';
+
+/** Where budgets are decided while the limits are on the share (absent: with the limits). */
+export type StoreBudgetsPlace = 'Store';
 
 /** Why a replica is on its fallback share. */
 export type StoreFallbackReason =
@@ -24,6 +32,8 @@ export interface StoreReport {
   readonly message?: string;
   /** When it entered this state (RFC 3339). */
   readonly since: string;
+  /** Budgets still decided on the store while the limits are not (a slow store). */
+  readonly budgets?: StoreBudgetsPlace;
 }
 
 const MAX_MESSAGE = 200;
@@ -35,6 +45,7 @@ export function encodeStoreReport(report: StoreReport | undefined): string {
     ...(report.reason === undefined ? {} : { reason: report.reason }),
     ...(report.message === undefined ? {} : { message: report.message.slice(0, MAX_MESSAGE) }),
     since: report.since,
+    ...(report.budgets === undefined ? {} : { budgets: report.budgets }),
   });
 }
 
@@ -61,5 +72,6 @@ export function decodeStoreReport(value: string | undefined): StoreReport | unde
       : {}),
     ...(typeof e.message === 'string' ? { message: e.message.slice(0, MAX_MESSAGE) } : {}),
     since: e.since,
+    ...(e.budgets === 'Store' ? { budgets: 'Store' as const } : {}),
   };
 }

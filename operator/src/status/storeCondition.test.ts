@@ -105,6 +105,26 @@ describe('the StoreAvailable condition', () => {
     );
   });
 
+  it('says when a slow store still decides the budgets: their calls wait for it', () => {
+    const withBudgets: RateLimitPolicy = {
+      ...policy(),
+      spec: { ...policy().spec, budgets: [{ name: 'daily', period: 'Day', usd: '5' }] },
+    };
+    const waiting: StoreReport = { ...fallback('Slow'), budgets: 'Store' };
+    expect(storeCondition(withBudgets, [pod('a', waiting), pod('b', shared)])?.message).toMatch(
+      /^1 of 2 replicas fall back to their per-replica share of the rate limits; their budgets still wait for the store \(up to 2 s a call\); /,
+    );
+    expect(
+      storeCondition(withBudgets, [pod('a', waiting), pod('b', fallback('Unreachable'))])?.message,
+    ).toMatch(
+      /^2 of 2 replicas fall back to their per-replica share of the rate limits \(1 of the budgets too; /,
+    );
+    // Without budgets the place of budgets says nothing.
+    expect(storeCondition(policy(), [pod('a', waiting)])?.message).toMatch(
+      /^1 of 1 replicas fall back to their per-replica share; /,
+    );
+  });
+
   it('is not set for a policy without a store, and is removed when the store goes', () => {
     expect(storeCondition(policy(false), [pod('a', shared)])).toBeUndefined();
     const agent = {

@@ -3,7 +3,8 @@
  * that use it report in `breakwater.dev/rate-limit-store`: True while every reporting replica
  * decides on the store, False with the commonest reason while any has fallen back to
  * its per-replica share (of the budgets too, when the policy has any: the store keeps them
- * beside the limits). Pure; computeRateLimitPolicyStatus sets it.
+ * beside the limits; a merely slow store still decides them, and the message says so).
+ * Pure; computeRateLimitPolicyStatus sets it.
  */
 import type { RateLimitPolicy } from '../../../contract/src/api/resources.ts';
 import {
@@ -85,12 +86,21 @@ export function storeCondition(
   const reason = PRIORITY.find((r) => fallen.some((f) => f.report.reason === r)) ?? 'Unreachable';
   const example = fallen.find((f) => f.report.reason === reason) ?? fallen[0];
   const said = example?.report.message === undefined ? '' : `: ${example.report.message}`;
+  // A slow store still decides budgets (a budgeted call waits for its answer): say which
+  // replicas hold their share of the budgets too, not only of the limits.
+  const budgetsOnShare = fallen.filter((f) => f.report.budgets !== 'Store').length;
+  let share = '';
+  if (budgets && budgetsOnShare === fallen.length) share = ' of the rate limits and budgets';
+  else if (budgets && budgetsOnShare === 0)
+    share = ' of the rate limits; their budgets still wait for the store (up to 2 s a call)';
+  else if (budgets)
+    share = ` of the rate limits (${String(budgetsOnShare)} of the budgets too; the others' budgets still wait for the store)`;
   return {
     type: STORE_CONDITION,
     status: 'False',
     reason,
     message:
-      `${String(fallen.length)} of ${String(reports.length)} replicas fall back to their per-replica share${budgets ? ' of the rate limits and budgets' : ''};` +
+      `${String(fallen.length)} of ${String(reports.length)} replicas fall back to their per-replica share${share};` +
       ` ${FIX[reason]} (pod ${example?.pod ?? ''}${said})`,
   };
 }

@@ -377,6 +377,7 @@ export class RedisStore implements RateLimitStore {
       ...(s.reason === undefined ? {} : { reason: s.reason }),
       ...(s.message === undefined ? {} : { message: s.message }),
       since: new Date(s.since).toISOString(),
+      ...(!s.shared && this.availableForBudgets ? { budgets: 'Store' as const } : {}),
     };
   }
 
