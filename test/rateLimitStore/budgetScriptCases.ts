@@ -71,7 +71,7 @@ export function admit(
     keys: [
       ...LIMIT_KEYS,
       ...accountKeys(accounts),
-      ...(riding === undefined ? [] : accountKeys(riding.accounts)),
+      ...(riding === undefined ? [] : settlementKeys(riding.accounts, riding.s)),
     ],
     argv: [
       r === undefined ? '0' : String(r[0] / 1000),
@@ -99,6 +99,8 @@ export function admit(
 
 interface Settlement {
   readonly id: string;
+  /** Its `settled` marker's key: `t:settled:<id>` when not given. */
+  readonly marker?: string;
   readonly worstPico: string;
   readonly worstTokens?: string;
   readonly pico: string;
@@ -115,11 +117,17 @@ const settlementArgs = (accounts: readonly Acct[], s: Settlement): string[] => [
   ...accounts.map((a) => String(a.keep ?? KEPT)),
 ];
 
+/** A settlement's keys: its accounts, then its `settled` marker. */
+const settlementKeys = (accounts: readonly Acct[], s: Settlement): string[] => [
+  ...accountKeys(accounts),
+  s.marker ?? `t:settled:${s.id}`,
+];
+
 export function settle(at: number, accounts: readonly Acct[], s: Settlement): ScriptStep {
   return {
     at,
     script: 'settle',
-    keys: [...LIMIT_KEYS.slice(0, 3), ...accountKeys(accounts)],
+    keys: [...LIMIT_KEYS.slice(0, 3), ...settlementKeys(accounts, s)],
     argv: [...['0', '0', '0', '0', '0', '0'], '1', ...settlementArgs(accounts, s)],
   };
 }
@@ -318,9 +326,60 @@ export const CASES: readonly (readonly [string, readonly Step[], readonly unknow
       holds('2500', '30', '40', '0', '0', { c: lease(2500, '40') }),
       [0, 0],
       [0, 1],
-      [0, 0],
+      // Sent again: the first answer, and nothing released or charged twice.
+      [0, 1],
       holds('2500', '65', '0'),
     ],
+  ],
+  [
+    'charges a settlement sent again after its answer was lost once, alone or riding, and answers as the first did',
+    [
+      admit(0, [SMALL], { id: 'a', pico: '60' }),
+      settle(0, [SMALL], { id: 'a', worstPico: '60', pico: '25' }),
+      settle(0, [SMALL], { id: 'a', worstPico: '60', pico: '25' }),
+      admit(0, [SMALL], {
+        id: 'b',
+        pico: '10',
+        settling: { accounts: [SMALL], s: { id: 'a', worstPico: '60', pico: '25' } },
+      }),
+      hash(0, SMALL),
+    ],
+    [
+      answer(GO, 1, 0, [0, '0', '60']),
+      [0, 1],
+      [0, 1],
+      answer(GO, 1, 0, [0, '25', '10']),
+      holds('60000', '25', '10', '0', '0', { b: lease(60_000, '10') }),
+    ],
+  ],
+  [
+    "corrects a lapsed lease's charge once when its settlement is sent again after a lost answer",
+    [
+      admit(0, [SMALL], { id: 'a', pico: '50', lease: 1000 }),
+      admit(1500, [SMALL], { id: 'c', pico: '40', lease: 1000 }),
+      settle(1600, [SMALL], { id: 'a', worstPico: '50', pico: '30' }),
+      settle(1700, [SMALL], { id: 'a', worstPico: '50', pico: '30' }),
+      hash(1700, SMALL),
+    ],
+    [
+      answer(GO, 1, 0, [0, '0', '50']),
+      answer(GO, 1, 0, [0, '50', '40']),
+      [0, 0],
+      [0, 0],
+      holds('2500', '30', '40', '0', '0', { c: lease(2500, '40') }),
+    ],
+  ],
+  [
+    "settles a late admission's release and the call's own cost under one reservation, each once",
+    [
+      admit(0, [SMALL], { id: 'a', pico: '60' }),
+      settle(0, [SMALL], { id: 'a', worstPico: '60', pico: '0', marker: 't:settled:a:late' }),
+      settle(0, [SMALL], { id: 'a', worstPico: '60', pico: '25' }),
+      settle(0, [SMALL], { id: 'a', worstPico: '60', pico: '0', marker: 't:settled:a:late' }),
+      settle(0, [SMALL], { id: 'a', worstPico: '60', pico: '25' }),
+      hash(0, SMALL),
+    ],
+    [answer(GO, 1, 0, [0, '0', '60']), [0, 1], [0, 0], [0, 1], [0, 0], holds('60000', '25', '0')],
   ],
   [
     'applies a settlement riding in front of an admission before deciding it',

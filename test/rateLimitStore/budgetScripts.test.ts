@@ -12,7 +12,7 @@ import {
 } from '../../runtime/src/rateLimitStore/luaScripts.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 import { serverHost } from '../support/podReach.ts';
-import { admit, CASES, hashKey, timeless } from './budgetScriptCases.ts';
+import { admit, CASES, hashKey, settle, timeless } from './budgetScriptCases.ts';
 
 /** A hash's leases with their ends, which are the server's clock, left out. */
 const serverTime = (fields: Record<string, string>): Record<string, string> =>
@@ -78,6 +78,27 @@ describe('budgets in the store scripts on redis-server', () => {
       lapse_at: expect.stringMatching(/^\d+$/),
       keep_until: '10000000000000',
     });
+  });
+
+  it("remembers a settled reservation until the last of its accounts' keys expires, and no longer", async () => {
+    await client.flushAll();
+    const daily = { key: 'a:daily:0', pico: '1000', keep: 9_000_000_000_000 };
+    const monthly = { key: 'a:monthly:0', pico: '1000', keep: 9_500_000_000_000 };
+    const held = admit(0, [daily, monthly], { id: 'a', pico: '60' });
+    await runScript(client, ADMIT_SCRIPT, [...held.keys], [...held.argv]);
+    const first = settle(0, [daily, monthly], { id: 'a', worstPico: '60', pico: '25' });
+    expect(first.keys.at(-1)).toBe('t:settled:a');
+    expect(await runScript(client, SETTLE_SCRIPT, [...first.keys], [...first.argv])).toEqual([
+      0, 2,
+    ]);
+    expect(await client.get('t:settled:a')).toBe('2');
+    expect(await client.pExpireTime('t:settled:a')).toBe(monthly.keep);
+    // Sent after its accounts expired: they are gone, and so is what it writes.
+    await client.flushAll();
+    const gone = { ...daily, keep: 1_000 };
+    const late = settle(0, [gone], { id: 'b', worstPico: '60', pico: '25' });
+    expect(await runScript(client, SETTLE_SCRIPT, [...late.keys], [...late.argv])).toEqual([0, 0]);
+    expect(await client.keys('*')).toEqual([]);
   });
 
   it('writes no account for a call it refuses, by a budget or by a limit', async () => {

@@ -10,6 +10,8 @@ import { moneyToUsdNumber } from '../../contract/src/spend/money.ts';
 import Anthropic from '@anthropic-ai/sdk';
 import { calendarPeriod } from '../../contract/src/spend/calendarPeriod.ts';
 import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
+import { SETTLE_SCRIPT } from '../../runtime/src/rateLimitStore/luaScripts.ts';
+import { startLostAnswerProxy, type LostAnswerProxy } from '../support/lostAnswerProxy.ts';
 import { startSlowProxy, type SlowProxy } from '../support/slowProxy.ts';
 import { waitFor } from '../support/waitFor.ts';
 import {
@@ -46,6 +48,15 @@ function refusalMessage(error: unknown): string {
   const body = rateLimitError(error).error as { error?: { type?: string; message?: string } };
   expect(body.error?.type).toBe('rate_limit_error');
   return body.error?.message ?? '';
+}
+
+/** What the simulator billed, in picodollars, at the agent's prices. */
+async function billedPico(agent: BudgetAgent): Promise<bigint> {
+  return (await agent.sim.billed()).reduce((sum, call) => {
+    const cost = callCost(call.model, call.usage, priceBook(PRICING));
+    if (!cost.priced) throw new Error(cost.message);
+    return sum + cost.picoUsd;
+  }, 0n);
 }
 
 /** Every reservation settled or released: what Redis holds is spend alone. */
@@ -158,6 +169,38 @@ describe('a dollar budget in Redis across three runtime processes', () => {
       billedWithinLimit: billed <= LIMIT_PICO,
       spentWithinLimit: (account?.spentPico ?? 0n) <= LIMIT_PICO,
     }).toEqual({ servedWhileSlow: 0, billedWithinLimit: true, spentWithinLimit: true });
+  });
+
+  it('charges a settlement whose answer was lost once when its runtime sends it again: what the simulator billed', async () => {
+    // Between the runtimes and Redis, a proxy that can cut a connection after Redis ran a
+    // command and before its answer gets back.
+    let proxy: LostAnswerProxy | undefined;
+    s = await budgetAgent({
+      spec: { budgets: [DAILY] },
+      through: async (address) => (proxy = await startLostAnswerProxy(address)),
+    });
+    const agent = s;
+    const url = agent.urls[0] ?? '';
+    if (proxy === undefined) throw new Error('no proxy');
+    const lossy = proxy;
+    // The first call's settlement loads settle.lua (NOSCRIPT, then EVAL): later ones go by SHA.
+    expect((await spend(url, false)).ok).toBe(true);
+    await settled(agent);
+    const before = lossy.sent(SETTLE_SCRIPT.sha);
+    lossy.loseAnswerTo(SETTLE_SCRIPT.sha);
+    expect((await spend(url, false)).ok).toBe(true);
+    // Its settlement ran in Redis, the answer was lost with the connection, and the runtime
+    // sent it again once the store answered.
+    await waitFor(() => lossy.sent(SETTLE_SCRIPT.sha) >= before + 2, {
+      description: 'the settlement sent again',
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    // A third call's admission goes on the same connection, after the one sent again.
+    expect((await spend(url, false)).ok).toBe(true);
+    const [account] = await settled(agent);
+    expect((await agent.sim.billed()).length).toBe(3);
+    expect(account?.spentPico).toBe(await billedPico(agent));
   });
 
   it('keeps the period in the key, kept a week past its end, and starts the next period from zero', async () => {

@@ -51,6 +51,9 @@ redis = {
         local ttl = tonumber(a[4])
         assert(ttl ~= nil and ttl >= 1 and ttl == math.floor(ttl), 'PX needs a whole positive ttl')
         expires[a[1]] = now + ttl
+      elseif a[3] == 'PXAT' then
+        ttl(a[1], a[4])
+        live(a[1])
       end
       return { ok = 'OK' }
     elseif command == 'HMGET' then

@@ -81,6 +81,11 @@ export interface StoreBudgetSettlement {
   readonly worstTokens: bigint;
   readonly costPico: bigint;
   readonly costTokens: bigint;
+  /**
+   * Gives back what an admission answered too late held (lateAdmissionUndo): applied once, apart
+   * from the call's own settlement under the same reservation.
+   */
+  readonly lateRelease?: true;
 }
 
 /** A call still running: its reservation's lease goes on for `leaseMs` from the store's now. */
@@ -111,7 +116,8 @@ export interface RateLimitStore {
   settle(amounts: StoreSettlement): void;
   /**
    * Charges a budget reservation's real cost and releases its worst case, in the background;
-   * lost when the store is down (the lease then releases the worst case, the cost goes uncounted).
+   * kept while the store cannot take it and sent again once it answers, applied once however
+   * often it is sent (the store remembers each settlement until its accounts expire).
    */
   settleBudget(settlement: StoreBudgetSettlement): void;
   /** The provider wants a pause of `ms` from now: every replica holds its calls. */

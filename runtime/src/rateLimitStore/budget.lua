@@ -294,19 +294,27 @@ local function budgetReply(wait, reason, charged, held, refused, accounts)
   return reply
 end
 
--- One settlement: KEYS from `k` on as in admit; ARGV from `g` on the count of accounts, the
--- reservation id, its worst case (micro, pico, tokens), what the call really cost (micro,
--- pico, tokens), then per account the epoch ms its key is kept until. Charges the cost to
--- every account and releases the worst case where the lease still holds it. Where the lease
--- lapsed (`lapse` charged the worst case) the worst case is taken from spent instead, once:
--- the call counts at its cost. Where the store never held it (decided on a replica's share)
--- the cost is charged all the same. Returns the accounts released.
+-- One settlement: KEYS from `k` on as in admit, then its `settled` marker; ARGV from `g` on
+-- the count of accounts, the reservation id, its worst case (micro, pico, tokens), what the
+-- call really cost (micro, pico, tokens), then per account the epoch ms its key is kept until.
+-- Charges the cost to every account and releases the worst case where the lease still holds
+-- it. Where the lease lapsed (`lapse` charged the worst case) the worst case is taken from
+-- spent instead, once: the call counts at its cost. Where the store never held it (decided on
+-- a replica's share) the cost is charged all the same. Returns the accounts released.
+--
+-- Once: the marker keeps that answer until the last of the accounts' keys expires, and a
+-- settlement that finds it (sent again after its answer was lost) changes nothing and
+-- answers the same. Sent later still, its accounts are gone, and what it writes expires at once.
 local function budgetSettle(k, g)
   local n = tonumber(ARGV[g])
+  local marker = KEYS[k + n]
+  local done = redis.call('GET', marker)
+  if done then return tonumber(done) end
   local lease = 'lease:' .. ARGV[g + 1]
   local costMicro, costPico, costTokens = tonumber(ARGV[g + 5]), tonumber(ARGV[g + 6]), tonumber(ARGV[g + 7])
-  local released = 0
+  local released, keep = 0, ARGV[g + 8]
   for i = 1, n do
+    if tonumber(ARGV[g + 7 + i]) > tonumber(keep) then keep = ARGV[g + 7 + i] end
     local key = KEYS[k + i - 1]
     local a = readAccount(key)
     local changed = costMicro ~= 0 or costPico ~= 0 or costTokens ~= 0
@@ -326,12 +334,14 @@ local function budgetSettle(k, g)
     end
     if changed then writeAccount(key, a, ARGV[g + 7 + i]) end
   end
+  redis.call('SET', marker, released, 'PXAT', keep)
   return released
 end
 
 -- Settlements, in settle.lua or riding in front of an admission in admit.lua: ARGV[g] their
--- count, then each settlement's arguments (budgetSettle) in turn, its accounts' KEYS from `k`
--- on in the same order. Returns the accounts released and the KEYS index after the last.
+-- count, then each settlement's arguments (budgetSettle) in turn, its accounts' KEYS and its
+-- marker from `k` on in the same order. Returns the accounts released and the KEYS index after
+-- the last.
 local function budgetSettleAll(k, g)
   local m = tonumber(ARGV[g] or '0')
   local released = 0
@@ -339,7 +349,7 @@ local function budgetSettleAll(k, g)
   for _ = 1, m do
     local n = tonumber(ARGV[g])
     released = released + budgetSettle(k, g)
-    k, g = k + n, g + 8 + n
+    k, g = k + n + 1, g + 8 + n
   end
   return released, k
 end

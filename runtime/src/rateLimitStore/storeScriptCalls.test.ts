@@ -8,6 +8,7 @@ import {
   budgetAdmitArgs,
   budgetKeys,
   budgetSettleArgs,
+  lateAdmissionUndo,
   settlementCall,
 } from './storeScriptCalls.ts';
 
@@ -108,7 +109,40 @@ describe('budget arguments', () => {
       costPico: 1n,
       costTokens: 1n,
     };
-    expect(settlementCall('old', [settlement]).keys).toEqual(['old:budget:a:daily:1764028800000']);
-    expect(settlementCall('new', [settlement]).keys).toEqual(['new:budget:a:daily:1764028800000']);
+    expect(settlementCall('old', [settlement]).keys).toEqual([
+      'old:budget:a:daily:1764028800000',
+      'old:settled:r-2',
+    ]);
+    expect(settlementCall('new', [settlement]).keys).toEqual([
+      'new:budget:a:daily:1764028800000',
+      'new:settled:r-2',
+    ]);
+  });
+
+  it("marks a late admission's release apart from the call's own settlement, in the same hash slot", () => {
+    const request = {
+      estimate: { inputTokens: 10, outputTokens: 20 },
+      localWaitMs: 0,
+      maxWaitMs: 0,
+      budget: {
+        accounts: [ACCOUNT],
+        reservationId: 'r-3',
+        leaseMs: 60_000,
+        worstPico: 5n,
+        worstTokens: 0n,
+      },
+    };
+    const held = [0, 0, 1, 1, 0, 0, 0, 0, 0, 5, 0, 0];
+    const release = lateAdmissionUndo(request, held).budget;
+    if (release === undefined) throw new Error('a late hold is given back');
+    // The call, decided on the replica's share meanwhile, settles its cost under the same id.
+    const own = { ...request.budget, costPico: 3n, costTokens: 0n };
+    const prefix = 'breakwater:{ns/p}';
+    expect(settlementCall(prefix, [release, own]).keys).toEqual([
+      'breakwater:{ns/p}:budget:a:daily:1764028800000',
+      'breakwater:{ns/p}:settled:r-3:late',
+      'breakwater:{ns/p}:budget:a:daily:1764028800000',
+      'breakwater:{ns/p}:settled:r-3',
+    ]);
   });
 });

@@ -55,6 +55,7 @@ export function lateAdmissionUndo(
             worstTokens: b.worstTokens,
             costPico: 0n,
             costTokens: 0n,
+            lateRelease: true,
           },
         }
       : {}),
@@ -220,8 +221,18 @@ export function pushSettlements(
   args.push(String(list.length));
   for (const s of list) {
     for (const a of s.accounts) keys.push(accountArgs(a, prefix).key);
+    keys.push(settledKey(prefix, s));
     pushSettleArgs(args, s, prefix);
   }
+}
+
+/**
+ * A settlement's `settled` marker (budget.lua's budgetSettle): applied once, however often it
+ * is sent. A late admission's release has its own, since the call settles its cost under the
+ * same reservation.
+ */
+export function settledKey(prefix: string, s: StoreBudgetSettlement): string {
+  return `${prefix}:settled:${s.reservationId}${s.lateRelease === true ? ':late' : ''}`;
 }
 
 /** One settlement's arguments (budget.lua's budgetSettle). */
