@@ -54,24 +54,13 @@ import {
 } from './storeScriptCalls.ts';
 import { StoreTally, type StoreCounters } from './storeCounters.ts';
 import { SettlementQueue } from './settlementQueue.ts';
+import { SlowStoreWait, TIMED_OUT } from './slowStoreWait.ts';
+import { UnsentSettlements } from './unsentSettlements.ts';
 
 /** Admissions waiting for the store at once; beyond this a call decides locally. */
 const MAX_IN_FLIGHT = 256;
-/**
- * Budget settlements kept while the store cannot take them, sent when it answers again; past
- * this many the oldest are dropped (their holds lapse into their worst cases, charged).
- */
-const UNSENT_AT_MOST = 10_000;
-/**
- * How long a call with budgets waits for a store that is slower than its wait budget, but up:
- * its answer holds the call's worst case for every replica, so it is used, not dropped (a late
- * answer decided on the share is not seen by the others). Past this the store counts as
- * away for budgets until a probe answers (decision 0059).
- */
-const BUDGET_ANSWER_AT_MOST_MS = 2_000;
 const PROBE_FIRST_MS = 100;
 const PROBE_MAX_MS = 2000;
-const TIMED_OUT = Symbol('timed out');
 
 export interface StoreLogger {
   info(fields: object, message: string): void;
@@ -115,8 +104,8 @@ export class RedisStore implements RateLimitStore {
   #probe: Cancel | undefined;
   #probeDelay = PROBE_FIRST_MS;
   #closed = false;
-  /** A call with budgets had no answer within BUDGET_ANSWER_AT_MOST_MS: away for budgets too. */
-  #budgetsStalled = false;
+  /** How long a call with budgets waits on a slow store, and whether budgets stalled. */
+  readonly #slow: SlowStoreWait;
   readonly #tally = new StoreTally();
   /** Budget settlements waiting to ride with the next admission. */
   readonly #settlements: SettlementQueue;
@@ -125,7 +114,7 @@ export class RedisStore implements RateLimitStore {
   /** Background scripts not yet answered (settlements, renewals): close waits for them. */
   readonly #background = new Set<Promise<unknown>>();
   /** Budget settlements the store could not take: sent again once it answers (`#resend`). */
-  #unsent: StoreBudgetSettlement[] = [];
+  readonly #unsent = new UnsentSettlements();
 
   constructor(options: RedisStoreOptions) {
     this.name = options.name;
@@ -139,6 +128,7 @@ export class RedisStore implements RateLimitStore {
     this.#settleRates = settleRates(options.settings);
     this.#status = { shared: false, reason: 'Connecting', since: options.clock.now() };
     this.#secretFiles = options.secretFiles;
+    this.#slow = new SlowStoreWait(options.clock, () => this.#onStateChange?.());
     this.#settlements = new SettlementQueue(options.clock, (list) => {
       // settle.lua with its limits untouched (rate 0, amount 0), then the settlements.
       const keys = this.#keys.slice(0, 3);
@@ -179,13 +169,13 @@ export class RedisStore implements RateLimitStore {
 
   /**
    * Whether a call with budgets asks: also while the store is only slow (it answers, late),
-   * not while it is unreachable, erring, or stalled past BUDGET_ANSWER_AT_MOST_MS.
+   * not while it is unreachable, erring, or stalled (slowStoreWait.ts).
    */
   get availableForBudgets(): boolean {
     if (this.available) return true;
     return (
       this.#status.reason === 'Slow' &&
-      !this.#budgetsStalled &&
+      !this.#slow.stalled &&
       !this.#closed &&
       this.#client?.isReady === true &&
       this.#inFlight < MAX_IN_FLIGHT
@@ -261,7 +251,7 @@ export class RedisStore implements RateLimitStore {
         this.#tally.timedOut++;
         this.#fallBack('Slow', `no answer within the ${String(budget)}ms wait budget`);
         // A call with budgets waits on for the answer: the store is slow, not away.
-        if (budgets !== undefined) reply = await this.#slowAnswer(script, budget);
+        if (budgets !== undefined) reply = await this.#slow.answer(script, budget);
       }
       if (reply === TIMED_OUT) {
         this.#undoWhenLate(script, request);
@@ -277,29 +267,6 @@ export class RedisStore implements RateLimitStore {
       cancel?.();
       this.#inFlight--;
       this.#tally.recordWait(performance.now() - started, this.#clock.now());
-    }
-  }
-
-  /** `script`'s answer within BUDGET_ANSWER_AT_MOST_MS in all; past that, budgets stall too. */
-  async #slowAnswer(script: Promise<unknown>, waited: number): Promise<unknown> {
-    let cancel: Cancel | undefined;
-    const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
-      cancel = this.#clock.setTimeout(
-        () => {
-          resolve(TIMED_OUT);
-        },
-        Math.max(0, BUDGET_ANSWER_AT_MOST_MS - waited),
-      );
-    });
-    try {
-      const reply = await Promise.race([script, deadline]);
-      if (reply === TIMED_OUT && !this.#budgetsStalled) {
-        this.#budgetsStalled = true;
-        this.#onStateChange?.();
-      }
-      return reply;
-    } finally {
-      cancel?.();
     }
   }
 
@@ -456,17 +423,13 @@ export class RedisStore implements RateLimitStore {
   }
 
   #keepUnsent(list: readonly StoreBudgetSettlement[]): void {
-    if (this.#closed) return;
-    this.#unsent.push(...list);
-    if (this.#unsent.length > UNSENT_AT_MOST)
-      this.#unsent.splice(0, this.#unsent.length - UNSENT_AT_MOST);
+    if (!this.#closed) this.#unsent.keep(list);
   }
 
   /** The store answers again: the settlements it could not take go first. */
   #resend(): void {
-    const list = this.#unsent;
+    const list = this.#unsent.take();
     if (list.length === 0) return;
-    this.#unsent = [];
     for (const s of list) this.#settlements.push(s);
     this.#settlements.flush();
   }
@@ -533,7 +496,7 @@ export class RedisStore implements RateLimitStore {
     // Closed meanwhile: the client is no longer open.
     if (answered && client?.isOpen === true) {
       this.#status = { shared: true, since: this.#clock.now() };
-      this.#budgetsStalled = false;
+      this.#slow.reset();
       this.#probeDelay = PROBE_FIRST_MS;
       this.#logger?.info({ limiter: this.name }, 'rate-limit store answering: exact counters');
       this.#onStateChange?.();
