@@ -302,9 +302,12 @@ end
 -- spent instead, once: the call counts at its cost. Where the store never held it (decided on
 -- a replica's share) the cost is charged all the same. Returns the accounts released.
 --
--- Once: the marker keeps that answer until the last of the accounts' keys expires, and a
--- settlement that finds it (sent again after its answer was lost) changes nothing and
--- answers the same. Sent later still, its accounts are gone, and what it writes expires at once.
+-- Once: the marker keeps that answer for SETTLED_KEPT_MS, and a settlement that finds it
+-- (sent again after its answer was lost) changes nothing and answers the same. The runtime
+-- sends a settlement again within half that time or never (unsentSettlements.ts): one key per
+-- call, kept an hour, costs a store at 100 calls a second about 60 MB, where keeping it as long
+-- as its accounts (a month's budget) would cost gigabytes.
+local SETTLED_KEPT_MS = 3600000
 local function budgetSettle(k, g)
   local n = tonumber(ARGV[g])
   local marker = KEYS[k + n]
@@ -312,9 +315,8 @@ local function budgetSettle(k, g)
   if done then return tonumber(done) end
   local lease = 'lease:' .. ARGV[g + 1]
   local costMicro, costPico, costTokens = tonumber(ARGV[g + 5]), tonumber(ARGV[g + 6]), tonumber(ARGV[g + 7])
-  local released, keep = 0, ARGV[g + 8]
+  local released = 0
   for i = 1, n do
-    if tonumber(ARGV[g + 7 + i]) > tonumber(keep) then keep = ARGV[g + 7 + i] end
     local key = KEYS[k + i - 1]
     local a = readAccount(key)
     local changed = costMicro ~= 0 or costPico ~= 0 or costTokens ~= 0
@@ -334,7 +336,7 @@ local function budgetSettle(k, g)
     end
     if changed then writeAccount(key, a, ARGV[g + 7 + i]) end
   end
-  redis.call('SET', marker, released, 'PXAT', keep)
+  redis.call('SET', marker, released, 'PX', SETTLED_KEPT_MS)
   return released
 end
 

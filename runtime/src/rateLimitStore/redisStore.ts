@@ -423,12 +423,12 @@ export class RedisStore implements RateLimitStore {
   }
 
   #keepUnsent(list: readonly StoreBudgetSettlement[]): void {
-    if (!this.#closed) this.#unsent.keep(list);
+    if (!this.#closed) this.#unsent.keep(list, this.#clock.now());
   }
 
   /** The store answers again: the settlements it could not take go first. */
   #resend(): void {
-    const list = this.#unsent.take();
+    const list = this.#unsent.take(this.#clock.now());
     if (list.length === 0) return;
     for (const s of list) this.#settlements.push(s);
     this.#settlements.flush();
