@@ -54,11 +54,16 @@ import {
 } from './storeScriptCalls.ts';
 import { StoreTally, type StoreCounters } from './storeCounters.ts';
 import { SettlementQueue } from './settlementQueue.ts';
-import { SlowStoreWait, TIMED_OUT } from './slowStoreWait.ts';
+import { BUDGET_ANSWER_AT_MOST_MS, SlowStoreWait, TIMED_OUT } from './slowStoreWait.ts';
 import { UnsentSettlements } from './unsentSettlements.ts';
 
-/** Admissions waiting for the store at once; beyond this a call decides locally. */
-const MAX_IN_FLIGHT = 256;
+/**
+ * Admissions waiting for the store at once. Beyond this a call without budgets decides on the
+ * share at once; a call with budgets waits for a slot, first come first served, within the
+ * BUDGET_ANSWER_AT_MOST_MS it may wait for the store in all (decided on the share, no other
+ * replica would see its hold).
+ */
+export const MAX_IN_FLIGHT = 256;
 const PROBE_FIRST_MS = 100;
 const PROBE_MAX_MS = 2000;
 
@@ -101,6 +106,8 @@ export class RedisStore implements RateLimitStore {
   #secrets = '';
   #status: Status;
   #inFlight = 0;
+  /** Calls with budgets waiting for an admission slot (`#slot`), first come first served. */
+  readonly #slotQueue: (() => void)[] = [];
   #probe: Cancel | undefined;
   #probeDelay = PROBE_FIRST_MS;
   #closed = false;
@@ -169,16 +176,16 @@ export class RedisStore implements RateLimitStore {
 
   /**
    * Whether a call with budgets asks: also while the store is only slow (it answers, late),
-   * not while it is unreachable, erring, or stalled (slowStoreWait.ts).
+   * and with MAX_IN_FLIGHT admissions waiting (it waits for a slot); not while the store is
+   * unreachable, erring, or stalled (slowStoreWait.ts).
    */
   get availableForBudgets(): boolean {
-    if (this.available) return true;
+    if (this.#status.shared) return true;
     return (
       this.#status.reason === 'Slow' &&
       !this.#slow.stalled &&
       !this.#closed &&
-      this.#client?.isReady === true &&
-      this.#inFlight < MAX_IN_FLIGHT
+      this.#client?.isReady === true
     );
   }
 
@@ -212,8 +219,13 @@ export class RedisStore implements RateLimitStore {
     const budgets = request.budget;
     const asks = budgets === undefined ? this.available : this.availableForBudgets;
     if (client === undefined || !asks) return undefined;
-    this.#inFlight++;
     const started = performance.now();
+    if (budgets === undefined) this.#inFlight++;
+    else if (!(await this.#slot())) {
+      this.#tally.timedOut++;
+      return undefined;
+    }
+    const queued = performance.now() - started;
     let cancel: Cancel | undefined;
     const budget = this.#settings.waitBudgetMs;
     const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
@@ -251,7 +263,7 @@ export class RedisStore implements RateLimitStore {
         this.#tally.timedOut++;
         this.#fallBack('Slow', `no answer within the ${String(budget)}ms wait budget`);
         // A call with budgets waits on for the answer: the store is slow, not away.
-        if (budgets !== undefined) reply = await this.#slow.answer(script, budget);
+        if (budgets !== undefined) reply = await this.#slow.answer(script, queued + budget);
       }
       if (reply === TIMED_OUT) {
         this.#undoWhenLate(script, request);
@@ -265,9 +277,39 @@ export class RedisStore implements RateLimitStore {
       return undefined;
     } finally {
       cancel?.();
-      this.#inFlight--;
+      this.#release();
       this.#tally.recordWait(performance.now() - started, this.#clock.now());
     }
+  }
+
+  /**
+   * One of the MAX_IN_FLIGHT slots for a call with budgets: at once, or handed over by an
+   * admission that ends, within BUDGET_ANSWER_AT_MOST_MS (false: none came).
+   */
+  #slot(): Promise<boolean> {
+    if (this.#inFlight < MAX_IN_FLIGHT) {
+      this.#inFlight++;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const take = (): void => {
+        stop();
+        resolve(true);
+      };
+      const stop = this.#clock.setTimeout(() => {
+        const at = this.#slotQueue.indexOf(take);
+        if (at >= 0) this.#slotQueue.splice(at, 1);
+        resolve(false);
+      }, BUDGET_ANSWER_AT_MOST_MS);
+      this.#slotQueue.push(take);
+    });
+  }
+
+  /** An admission ended: its slot goes to the first call with budgets waiting, if any. */
+  #release(): void {
+    const next = this.#slotQueue.shift();
+    if (next === undefined) this.#inFlight--;
+    else next();
   }
 
   /**
