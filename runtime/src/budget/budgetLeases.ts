@@ -20,7 +20,10 @@
  * lease can have ended. Charged, not only released: its call may have been billed in full (a
  * replica killed mid-call); a settlement that still comes corrects the charge to the call's cost.
  */
-import type { BudgetTicket } from './budgetTicket.ts';
+import type { StoreBudgetRenewal } from '../guard/rateLimitStore.ts';
+import { BudgetClaim, type BudgetHold } from './budgetClaim.ts';
+import type { ClaimContext } from './budgetStoreAccounts.ts';
+import { BudgetTicket } from './budgetTicket.ts';
 
 /** The longest a reservation holds without being renewed. */
 export const LEASE_CAP_MS = 5 * 60_000;
@@ -84,4 +87,35 @@ export class OpenReservations {
   get size(): number {
     return this.#open.size;
   }
+}
+
+/**
+ * Renews the leases of calls still running (BudgetLedger.renew): a reservation held here goes
+ * on at once; those the store holds are answered, for one renewal script call for them all.
+ * None goes past its call's own bound.
+ */
+export function renewals(
+  open: OpenReservations,
+  holds: Iterable<BudgetHold>,
+  now: number,
+): StoreBudgetRenewal[] {
+  open.lapse(now);
+  const inStore: StoreBudgetRenewal[] = [];
+  for (const hold of holds) {
+    if (hold instanceof BudgetTicket) {
+      open.renew(hold, now);
+      continue;
+    }
+    if (!(hold instanceof BudgetClaim)) continue;
+    const claim = hold as BudgetClaim<ClaimContext>;
+    const local = claim.localTicket;
+    if (local !== undefined) open.renew(local, now);
+    else if (claim.decision === 'store') {
+      const leaseMs = renewedLeaseMs(now, claim.context.boundAt);
+      if (leaseMs > 0)
+        for (const held of claim.inStore)
+          inStore.push({ accounts: held.accounts, reservationId: held.reservationId, leaseMs });
+    }
+  }
+  return inStore;
 }

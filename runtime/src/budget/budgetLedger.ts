@@ -16,7 +16,7 @@
  *
  * Periods are calendar periods in the policy's time zone (calendarPeriod.ts): an account
  * belongs to one period, and the first call after the period ends opens a new one from zero.
- * A call settles into the period it reserved in.
+ * A call settles into the period it reserved in (budgetAccounts.ts).
  *
  * Without a store, each replica holds its share of every budget: the limit divided by
  * `shareOf`, the agent's ready replicas as the document says (`rateLimit.spend.shareOf`, in
@@ -25,9 +25,13 @@
  * while its calls are spread evenly. With a store, `claim` replaces `reserve`: the store
  * decides for the whole agent, exactly (budgetClaim.ts), and the share is the fallback.
  *
- * What the ledger reports to the cluster and the spend it starts from after a restart are in
- * budgetSpendRecord.ts; what is left of each budget in budgetRemaining.ts; its refusals and
- * spend by model and backend, for metrics, in budgetTallies.ts.
+ * The ledger coordinates; each concept is a file of its own: the accounts and their periods
+ * (budgetAccounts.ts), leases (budgetLeases.ts), whether a worst case fits and a retry's room
+ * (budgetRoom.ts), calls waiting for held room (budgetReleases.ts), the Fallback order
+ * (budgetFallback.ts). What the ledger reports to the cluster and the spend it starts from
+ * after a restart are in budgetSpendRecord.ts; what is left of each budget in
+ * budgetRemaining.ts; its refusals and spend by model and backend, for metrics, in
+ * budgetTallies.ts.
  *
  * Money is bigint picodollars throughout (decision 0035); nothing passes through a float
  * except the metrics, which read dollars.
@@ -37,7 +41,6 @@ import type {
   ModelPriceSettings,
   SpendSettings,
 } from '../../../contract/src/policy/policyDocument.ts';
-import { calendarPeriod, type CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
 import {
   priceBook,
   worstCaseCost,
@@ -45,15 +48,16 @@ import {
   type PriceBook,
 } from '../../../contract/src/spend/callCost.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
-import { BudgetExhaustedError, UnboundedCallError, UnpricedModelError } from '../guard/errors.ts';
 import {
-  Account,
-  BudgetTicket,
-  accountKey,
-  whoOf,
-  type BudgetCall,
-  type SettledCost,
-} from './budgetTicket.ts';
+  UnboundedCallError,
+  UnpricedModelError,
+  type BudgetExhaustedError,
+} from '../guard/errors.ts';
+import { BudgetTicket, type Account, type BudgetCall, type SettledCost } from './budgetTicket.ts';
+import { BudgetAccounts, type AccountView } from './budgetAccounts.ts';
+import { cheapestFirst } from './budgetFallback.ts';
+import { ReleaseWaiters } from './budgetReleases.ts';
+import { limitingAccounts, refusalUnlessFits } from './budgetRoom.ts';
 import {
   SpendSeeds,
   spendReports,
@@ -67,8 +71,7 @@ import {
   type BudgetSettler,
   type ClaimHost,
 } from './budgetClaim.ts';
-import { exhaustedError } from './budgetRefusal.ts';
-import { OpenReservations, firstLeaseMs, renewedLeaseMs } from './budgetLeases.ts';
+import { OpenReservations, firstLeaseMs, renewals, renewedLeaseMs } from './budgetLeases.ts';
 import type { StoreBudgetRenewal } from '../guard/rateLimitStore.ts';
 import { remainingOf, type BudgetRemaining } from './budgetRemaining.ts';
 import { BudgetTallies, type BudgetRefusals, type SpendByTarget } from './budgetTallies.ts';
@@ -118,8 +121,10 @@ export class BudgetLedger {
   #shareOf = 1;
   #leaseMs = 0;
   #streamMs = 0;
+  /** Seeded spend by account key, and per ClientKey budget what a key not yet seen starts from. */
+  readonly #seeds = new SpendSeeds();
   /** The current period's account per budget, `per` and client key. */
-  readonly #accounts = new Map<string, Account>();
+  readonly #accounts = new BudgetAccounts(this.#seeds);
   /** Reservations not yet settled or released. */
   readonly #open = new OpenReservations();
   readonly #tallies = new BudgetTallies();
@@ -132,7 +137,11 @@ export class BudgetLedger {
         this,
         claim.context.call.model,
         claim.context.accounts.map((a, i) =>
-          this.#keep(claim.context.budgets[i] as BudgetSettings, a, claim.context.call.clientKey),
+          this.#accounts.keep(
+            claim.context.budgets[i] as BudgetSettings,
+            a,
+            claim.context.call.clientKey,
+          ),
         ),
         this.#book,
         HOLDS_NOTHING,
@@ -148,7 +157,7 @@ export class BudgetLedger {
     },
     refusal: (claim, verdict) => {
       const error = refusedByStore(this.name, claim, verdict, this.#clock.now());
-      if (!claim.context.quiet) this.counted(error);
+      if (!claim.context.quiet) this.#tallies.counted(error);
       return error;
     },
     roomRequest: (claim, more) => ({
@@ -160,9 +169,7 @@ export class BudgetLedger {
     }),
   };
   /** Calls waiting for a reservation to be settled or released (`whenReleased`). */
-  #releaseWaiters: (() => void)[] = [];
-  /** Seeded spend by account key, and per ClientKey budget what a key not yet seen starts from. */
-  readonly #seeds = new SpendSeeds();
+  readonly #releases = new ReleaseWaiters();
 
   constructor(config: BudgetLedgerConfig) {
     this.name = config.name;
@@ -191,24 +198,8 @@ export class BudgetLedger {
     this.#shareOf = options.shareOf;
     this.#leaseMs = options.leaseMs;
     this.#streamMs = options.streamMs ?? 0;
-    const now = this.#clock.now();
-    const byName = new Map(budgets.map((b) => [b.name, b]));
-    for (const [key, account] of this.#accounts) {
-      const budget = byName.get(account.budget);
-      if (budget === undefined) {
-        // A budget that left the policy keeps its period's spend, unused: put back (an edit
-        // undone, a policy switched away and back) it goes on from there, as an edit would.
-        if (now >= account.period.endMs) this.#accounts.delete(key);
-        continue;
-      }
-      const period = calendarPeriod(now, budget.period, this.#timeZone);
-      if (period.startMs !== account.period.startMs || period.endMs !== account.period.endMs) {
-        this.#accounts.delete(key);
-        continue;
-      }
-      account.limit(budget, this.#shareOf);
-    }
-    const names = new Set(byName.keys());
+    this.#accounts.configure(budgets, this.#timeZone, this.#shareOf, this.#clock.now());
+    const names = new Set(budgets.map((b) => b.name));
     this.#tallies.retain(names);
     this.#seen.retain(names);
   }
@@ -224,10 +215,12 @@ export class BudgetLedger {
     const now = this.#clock.now();
     this.#open.lapse(now);
     const { pico, tokens } = this.#worstCase(call);
-    const accounts = budgets.map((budget) => this.#account(budget, call.clientKey, now, false));
+    const accounts = budgets.map((budget) =>
+      this.#accounts.open(budget, call.clientKey, now, false),
+    );
     this.#refuseUnlessFits(budgets, accounts, { pico, tokens }, now, quiet);
     budgets.forEach((budget, i) => {
-      accounts[i] = this.#keep(budget, accounts[i] as Account, call.clientKey);
+      accounts[i] = this.#accounts.keep(budget, accounts[i] as Account, call.clientKey);
     });
     for (const account of accounts) {
       account.reservedPico += pico;
@@ -253,8 +246,7 @@ export class BudgetLedger {
    * (`fellBack`).
    */
   counted(error: BudgetExhaustedError): void {
-    if (error.fallback) return;
-    this.#tallies.refused(error.budget)[error.reason]++;
+    this.#tallies.counted(error);
   }
 
   /**
@@ -263,26 +255,7 @@ export class BudgetLedger {
    * renewal script call for them all. None goes past its call's own bound.
    */
   renew(holds: Iterable<BudgetHold>): StoreBudgetRenewal[] {
-    const now = this.#clock.now();
-    this.#open.lapse(now);
-    const inStore: StoreBudgetRenewal[] = [];
-    for (const hold of holds) {
-      if (hold instanceof BudgetTicket) {
-        this.#open.renew(hold, now);
-        continue;
-      }
-      if (!(hold instanceof BudgetClaim)) continue;
-      const claim = hold as BudgetClaim<ClaimContext>;
-      const local = claim.localTicket;
-      if (local !== undefined) this.#open.renew(local, now);
-      else if (claim.decision === 'store') {
-        const leaseMs = renewedLeaseMs(now, claim.context.boundAt);
-        if (leaseMs > 0)
-          for (const held of claim.inStore)
-            inStore.push({ accounts: held.accounts, reservationId: held.reservationId, leaseMs });
-      }
-    }
-    return inStore;
+    return renewals(this.#open, holds, this.#clock.now());
   }
 
   /** When a reservation held here lapses (tests, /debug); undefined once it is closed. */
@@ -295,18 +268,7 @@ export class BudgetLedger {
    * called: a busy budget's call waits for it before asking again.
    */
   whenReleased(): { readonly released: Promise<void>; readonly cancel: () => void } {
-    let wake: () => void = () => undefined;
-    const released = new Promise<void>((resolve) => {
-      wake = resolve;
-    });
-    this.#releaseWaiters.push(wake);
-    return {
-      released,
-      cancel: () => {
-        this.#releaseWaiters = this.#releaseWaiters.filter((w) => w !== wake);
-        wake();
-      },
-    };
+    return this.#releases.whenReleased();
   }
 
   /**
@@ -325,7 +287,7 @@ export class BudgetLedger {
     const now = this.#clock.now();
     const { pico, tokens } = this.#worstCase(call);
     // Kept when the store holds the claim (`mirror`): a refused call leaves no account behind.
-    const accounts = budgets.map((b) => this.#account(b, call.clientKey, now, false));
+    const accounts = budgets.map((b) => this.#accounts.open(b, call.clientKey, now, false));
     const request = {
       accounts: budgets.map((b, i) => storeAccount(this.name, b, accounts[i] as Account)),
       reservationId: reservationId(),
@@ -342,13 +304,7 @@ export class BudgetLedger {
    * out (Fallback serves the cheapest fallback that fits).
    */
   cheapestFirst(models: readonly string[], planned: PlannedCall): string[] {
-    const priced: { model: string; pico: bigint }[] = [];
-    for (const model of models) {
-      const worst = worstCaseCost(model, planned, this.#book);
-      if (worst.priced) priced.push({ model, pico: worst.picoUsd });
-    }
-    priced.sort((a, b) => (a.pico < b.pico ? -1 : a.pico > b.pico ? 1 : 0));
-    return priced.map((p) => p.model);
+    return cheapestFirst(models, planned, this.#book);
   }
 
   /**
@@ -356,9 +312,7 @@ export class BudgetLedger {
    * served by a cheaper model, or refused once none fitted.
    */
   fellBack(budget: string, served: boolean): void {
-    const tally = this.#tallies.refused(budget);
-    if (served) tally.fallback++;
-    else tally.exhausted++;
+    this.#tallies.fellBack(budget, served);
   }
 
   /** Reservations unsettled (tests, /debug). */
@@ -368,31 +322,11 @@ export class BudgetLedger {
   }
 
   /** What one budget's account holds now (tests, /debug); undefined before its first call. */
-  account(
-    budget: string,
-    clientKey?: string,
-  ):
-    | {
-        spentPico: bigint;
-        spentTokens: bigint;
-        reservedPico: bigint;
-        reservedTokens: bigint;
-        period: CalendarPeriod;
-      }
-    | undefined {
+  account(budget: string, clientKey?: string): AccountView | undefined {
     const now = this.#clock.now();
     this.#open.lapse(now);
     const b = this.#budgets.find((x) => x.name === budget);
-    if (b === undefined) return undefined;
-    const a = this.#accounts.get(accountKey(b, clientKey));
-    if (a === undefined || now >= a.period.endMs || now < a.period.startMs) return undefined;
-    return {
-      spentPico: a.spentPico,
-      spentTokens: a.spentTokens,
-      reservedPico: a.reservedPico,
-      reservedTokens: a.reservedTokens,
-      period: a.period,
-    };
+    return b === undefined ? undefined : this.#accounts.view(b, clientKey, now);
   }
 
   /** Each budget's remaining dollars and tokens this period, after settled spend. */
@@ -404,7 +338,7 @@ export class BudgetLedger {
       timeZone: this.#timeZone,
       shareOf: this.#shareOf,
       now,
-      accounts: this.#accounts,
+      accounts: this.#accounts.all,
       seen: this.#seen,
     });
   }
@@ -422,7 +356,7 @@ export class BudgetLedger {
         timeZone: this.#timeZone,
         shareOf: this.#shareOf,
         now,
-        accounts: this.#accounts,
+        accounts: this.#accounts.all,
         seeds: this.#seeds,
       },
       topKeys,
@@ -436,8 +370,8 @@ export class BudgetLedger {
       budgets: this.#budgets,
       timeZone: this.#timeZone,
       now,
-      accounts: this.#accounts,
-      account: (budget, clientKey) => this.#account(budget, clientKey, now, true),
+      accounts: this.#accounts.all,
+      account: (budget, clientKey) => this.#accounts.open(budget, clientKey, now, true),
     });
   }
 
@@ -464,25 +398,12 @@ export class BudgetLedger {
   roomFor(ticket: BudgetTicket, accounts: readonly Account[], more: SettledCost): void {
     const now = this.#clock.now();
     this.#open.lapse(now);
-    const byName = new Map(this.#budgets.map((b) => [b.name, b]));
-    const budgets: BudgetSettings[] = [];
-    const limited: Account[] = [];
-    for (const account of accounts) {
-      const budget = byName.get(account.budget);
-      // A budget the policy no longer has limits nothing; its account still holds the room.
-      if (budget === undefined || budget.per !== account.per) continue;
-      budgets.push(budget);
-      limited.push(account);
-    }
+    const { budgets, limited } = limitingAccounts(this.#budgets, accounts);
     this.#refuseUnlessFits(budgets, limited, more, now, true);
     ticket.holdMore(more);
   }
 
-  /**
-   * Throws the first refusal of a budget that is not Shadow when `worst` does not fit its
-   * account (a Fallback budget's, marked so only when every refusing budget falls back);
-   * counts Shadow's would-have-refused.
-   */
+  /** Throws the first refusal when `worst` does not fit (budgetRoom.ts), counted unless quiet. */
   #refuseUnlessFits(
     budgets: readonly BudgetSettings[],
     accounts: readonly Account[],
@@ -490,29 +411,15 @@ export class BudgetLedger {
     now: number,
     quiet: boolean,
   ): void {
-    let refusal: BudgetExhaustedError | undefined;
-    let fallback = true;
-    budgets.forEach((budget, i) => {
-      const account = accounts[i] as Account;
-      if (account.fits(worst.pico, worst.tokens)) return;
-      if (budget.onExhausted === 'Shadow') {
-        this.#tallies.refused(budget.name).shadow++;
-        return;
-      }
-      fallback &&= budget.onExhausted === 'Fallback';
-      refusal ??= exhaustedError({
-        agent: this.name,
-        budget,
-        account,
-        pico: worst.pico,
-        tokens: worst.tokens,
-        now,
-        shareOf: this.#shareOf,
-      });
-    });
-    if (refusal === undefined) return;
-    const error = refusal.withFallback(fallback);
-    if (!quiet) this.counted(error);
+    const error = refusalUnlessFits(
+      { agent: this.name, shareOf: this.#shareOf, tallies: this.#tallies },
+      budgets,
+      accounts,
+      worst,
+      now,
+    );
+    if (error === undefined) return;
+    if (!quiet) this.#tallies.counted(error);
     throw error;
   }
 
@@ -524,44 +431,7 @@ export class BudgetLedger {
   /** A ticket settled or released (BudgetTicket). */
   closed(ticket: BudgetTicket): void {
     this.#open.closed(ticket);
-    if (this.#releaseWaiters.length === 0) return;
-    const waiters = this.#releaseWaiters;
-    this.#releaseWaiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /**
-   * The account a call draws on in this period. A new one (the first call, a new period) is
-   * kept only when `keep` says so; otherwise by `#keep`, once the call is let through.
-   */
-  #account(
-    budget: BudgetSettings,
-    clientKey: string | undefined,
-    now: number,
-    keep: boolean,
-  ): Account {
-    const key = accountKey(budget, clientKey);
-    const found = this.#accounts.get(key);
-    if (found !== undefined && now < found.period.endMs && now >= found.period.startMs)
-      return found;
-    // A new period (or the first call): from zero.
-    const period = calendarPeriod(now, budget.period, this.#timeZone);
-    const account = new Account(budget, whoOf(budget, clientKey), period, this.#shareOf);
-    this.#seeds.opened(budget, key, account);
-    if (keep) this.#accounts.set(key, account);
-    return account;
-  }
-
-  /**
-   * `account` kept for a call let through; when another call kept one for the same budget,
-   * key and period meanwhile, that one.
-   */
-  #keep(budget: BudgetSettings, account: Account, clientKey: string | undefined): Account {
-    const key = accountKey(budget, clientKey);
-    const kept = this.#accounts.get(key);
-    if (kept === account || kept?.period.startMs === account.period.startMs) return kept;
-    this.#accounts.set(key, account);
-    return account;
+    this.#releases.released();
   }
 
   /** The longest `call` can take: its attempts, and a stream's longest stream. */

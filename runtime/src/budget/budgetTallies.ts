@@ -4,6 +4,8 @@
  * and the settled spend by model and backend.
  */
 
+import type { BudgetExhaustedError } from '../guard/errors.ts';
+
 /**
  * A budget's calls turned away: refused (exhausted: Refuse, or Fallback once no cheaper model
  * fits; busy: calls in flight held what it needed past the budget's wait), refused for an
@@ -39,6 +41,26 @@ export class BudgetTallies {
       this.#refusals.set(budget, r);
     }
     return r;
+  }
+
+  /**
+   * Counts a refusal the caller got (budget_rejected_total): busy or exhausted, under the
+   * budget it names. A Fallback budget's refusal is counted by what became of the call
+   * (`fellBack`).
+   */
+  counted(error: BudgetExhaustedError): void {
+    if (error.fallback) return;
+    this.refused(error.budget)[error.reason]++;
+  }
+
+  /**
+   * What became of a call that Fallback budgets turned away (`budget`, the first that refused):
+   * served by a cheaper model, or refused once none fitted.
+   */
+  fellBack(budget: string, served: boolean): void {
+    const tally = this.refused(budget);
+    if (served) tally.fallback++;
+    else tally.exhausted++;
   }
 
   /** A settled cost at one backend. */
