@@ -1,7 +1,7 @@
 /**
  * The `breakwater.dev/budgets` pod annotation: what this runtime process has spent of each
  * budget in its current period, for the operator to fold into the agent's spend ledger
- * (operator/src/status/spendLedger.ts) and the RateLimitPolicy's status. A sibling of the
+ * (operator/src/spend/spendLedger.ts) and the RateLimitPolicy's status. A sibling of the
  * breaker annotation, absent while the policy has no budgets.
  *
  *   {"source":"replica","budgets":{"monthly":{"p":"2026-11-01T00:00:00.000Z","usd":"1386000000",

@@ -1,6 +1,6 @@
 /**
  * What an agent's spend ledger (AgentDeployment `status.spend.ledger`, kept by the operator,
- * operator/src/status/spendLedger.ts) adds up to: per budget, the spend of gone processes and
+ * operator/src/spend/spendLedger.ts) adds up to: per budget, the spend of gone processes and
  * of running ones, the worst case of their calls in flight included. Read by the operator for
  * status and by a runtime that starts (it counts this as spent already), so both read one
  * ledger one way.

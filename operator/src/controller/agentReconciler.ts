@@ -25,7 +25,7 @@ import {
 import { buildChildren, selectorString, AGENT_LABEL } from '../builders/index.ts';
 import { computeAgentStatus } from '../status/agentStatus.ts';
 import { evaluateModelRetirement } from '../status/modelRetirement.ts';
-import { nextPeriodEndMs } from '../status/spendStatus.ts';
+import { nextPeriodEndMs } from '../spend/spendStatus.ts';
 import { findCondition, type ConditionUpdate } from '../status/conditions.ts';
 import { evaluateScaleOutHold, SCALE_OUT_HELD } from '../status/scaleOutHold.ts';
 import { recordEvent } from './objectEvents.ts';

@@ -31,14 +31,14 @@ import {
 import { setConditions, type Condition, type ConditionUpdate } from './conditions.ts';
 import type { ModelRetirementStatus } from './modelRetirement.ts';
 import { foldTrips, ledgerPod, tripTotals } from './tripLedger.ts';
-import type { SpendPolicy } from './spendLedger.ts';
-import { agentSpend } from './spendStatus.ts';
+import type { SpendPolicy } from '../spend/spendLedger.ts';
+import { agentSpend } from '../spend/spendStatus.ts';
 import {
   BUDGET_CONDITIONS,
   MODELS_PRICED,
   budgetConditions,
   pricingCondition,
-} from './budgetConditions.ts';
+} from '../spend/budgetConditions.ts';
 import { DURABILITY_CONDITION, durabilityCondition } from './durabilityCondition.ts';
 import { foldRuns, runLedgerPod, runsStatus } from './runLedger.ts';
 import type { PodView, DeploymentView } from './views.ts';

@@ -1,5 +1,6 @@
 /**
- * The step every ledger in status shares (trips, spend): which recorded processes still run.
+ * The step every ledger the operator keeps shares (trips, runs, and spend in ../spend/): which
+ * recorded processes still run.
  * A ledger keeps one entry per process, keyed by its pod's uid and told from the pod's next
  * process by its start time. An entry whose pod is gone, or whose pod now runs another
  * process, is final: it is handed to `retire` (which moves it into the baseline) exactly once

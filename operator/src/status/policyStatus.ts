@@ -24,7 +24,7 @@ import { STORE_CONDITION, storeCondition } from './storeCondition.ts';
 import { newestLoop } from './lastLoop.ts';
 import type { PodView } from './views.ts';
 import { isPodReady, runningPods } from './agentStatus.ts';
-import { policyBudgets } from './policyBudgets.ts';
+import { policyBudgets } from '../spend/policyBudgets.ts';
 
 /** `status.targets` holds at most this many entries (its maxItems in crds/schemas). */
 export const MAX_STATUS_TARGETS = 256;

@@ -13,7 +13,7 @@ import type {
   RateLimitPolicyStatus,
 } from '../../../contract/src/api/resources.ts';
 import { resolveRateLimit } from '../../../contract/src/policy/policyResolution.ts';
-import type { ConditionUpdate } from './conditions.ts';
+import type { ConditionUpdate } from '../status/conditions.ts';
 import {
   BUDGET_CONDITIONS,
   MODELS_PRICED,
@@ -21,7 +21,7 @@ import {
   pricingCondition,
 } from './budgetConditions.ts';
 import { agentSpend, nearestLimit, nextPeriodEndMs, spentSummary } from './spendStatus.ts';
-import type { PodView } from './views.ts';
+import type { PodView } from '../status/views.ts';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { isTimeZone } from '../../../contract/src/spend/calendarPeriod.ts';
 

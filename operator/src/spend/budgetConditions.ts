@@ -14,7 +14,7 @@
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import { MODEL_LIST_PRICES } from '../../../contract/src/api/modelPrices.ts';
-import type { ConditionUpdate } from './conditions.ts';
+import type { ConditionUpdate } from '../status/conditions.ts';
 import type { BudgetRow } from './spendStatus.ts';
 import { formatMoneyShort, parseFormattedMoney } from '../../../contract/src/spend/money.ts';
 

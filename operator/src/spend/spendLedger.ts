@@ -47,8 +47,8 @@ import {
   settledOf,
   type PicoAmount,
 } from '../../../contract/src/spend/spendLedgerTotals.ts';
-import type { PodView } from './views.ts';
-import { liveProcesses } from './ledgerProcesses.ts';
+import type { PodView } from '../status/views.ts';
+import { liveProcesses } from '../status/ledgerProcesses.ts';
 import { moneyText } from '../../../contract/src/spend/money.ts';
 
 /** A pod the API server holds for the agent, terminating ones included. */

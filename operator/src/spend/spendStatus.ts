@@ -30,7 +30,7 @@ import {
 } from '../../../contract/src/spend/money.ts';
 import type { BudgetReport } from '../../../contract/src/reporting/budgetReport.ts';
 import { foldSpend, spendPod, type SpendPolicy } from './spendLedger.ts';
-import type { PodView } from './views.ts';
+import type { PodView } from '../status/views.ts';
 
 const HOUR_MS = 3_600_000;
 /** A rate needs samples this far apart at least. */

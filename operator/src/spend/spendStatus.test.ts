@@ -11,7 +11,7 @@ import { ADMISSION_SCHEMA } from '../../../contract/src/api/admissionSchema.ts';
 import { budgetConditions, pricingCondition } from './budgetConditions.ts';
 import { policyBudgets } from './policyBudgets.ts';
 import { agentBudgetStatuses, agentSpend, spentSummary } from './spendStatus.ts';
-import type { PodView } from './views.ts';
+import type { PodView } from '../status/views.ts';
 
 const NOW = Date.parse('2026-11-24T10:00:00.000Z');
 const DAY = '2026-11-24T00:00:00.000Z';
