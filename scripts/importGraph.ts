@@ -8,6 +8,9 @@
  *   and demo/ and test/ do not import each other (the demo's own tests excepted);
  * - the guard (runtime/src/guard/) knows no provider: it imports neither @anthropic-ai/sdk nor
  *   runtime/src/provider/ (the provider layer plugs its error classifier into the guard);
+ * - the guard sees budgets through the one interface it declares (runtime/src/guard/budgetGate.ts),
+ *   as it sees the rate-limit store through rateLimitStore.ts: no shipped guard file imports
+ *   budget/ but the GuardSet, which makes the budgets' gate, and the metrics, which export them;
  * - requests flow one way, server/ → durable/: the durable runs (runtime/src/durable/) import
  *   nothing from runtime/src/server/ and no HTTP package (node:http, fastify), so the journal
  *   and the runs it executes know no request, reply, header or status code;
@@ -58,6 +61,11 @@ const HTTP_PACKAGES = ['node:http', 'node:http2', 'fastify'];
 const BUDGET = 'runtime/src/budget/';
 /** The one budget/ file the rest of the runtime may import: the budgets' face. */
 const BUDGET_FACE = 'runtime/src/budget/budgets.ts';
+/** The guard files that may import the budgets' face: where the gate is made, and the metrics. */
+const GUARD_BUDGET_WIRING = [
+  'runtime/src/guard/guardSet/guardSet.ts',
+  'runtime/src/guard/metrics.ts',
+];
 const OPERATOR_ENTRY = 'operator/src/main.ts';
 const FORBIDDEN_FOR_OPERATOR = '@anthropic-ai/sdk';
 
@@ -145,6 +153,16 @@ export function budgetBreaches(graph: ImportGraph): string[] {
     if (!from.startsWith('runtime/src/') || from.startsWith(BUDGET) || isTestCode(from)) continue;
     for (const to of targets)
       if (to.startsWith(BUDGET) && to !== BUDGET_FACE) breaches.push(`${from} → ${to}`);
+  }
+  return breaches;
+}
+
+/** Shipped guard files that know budgets past guard/budgetGate.ts: `from → to`. */
+export function gateBreaches(graph: ImportGraph): string[] {
+  const breaches: string[] = [];
+  for (const [from, targets] of graph.files) {
+    if (!from.startsWith(GUARD) || isTestCode(from) || GUARD_BUDGET_WIRING.includes(from)) continue;
+    for (const to of targets) if (to.startsWith(BUDGET)) breaches.push(`${from} → ${to}`);
   }
   return breaches;
 }
@@ -267,6 +285,13 @@ function main(): number {
       : `budget: ${budget.length} import(s) reach past ${BUDGET_FACE}:\n  ${budget.join('\n  ')}`,
   );
   failed ||= budget.length > 0;
+  const gate = gateBreaches(graph);
+  console.log(
+    gate.length === 0
+      ? `gate: the guard knows budgets through ${GUARD}budgetGate.ts; only ${GUARD_BUDGET_WIRING.join(' and ')} import ${BUDGET}`
+      : `gate: ${gate.length} guard import(s) of ${BUDGET} past ${GUARD}budgetGate.ts:\n  ${gate.join('\n  ')}`,
+  );
+  failed ||= gate.length > 0;
   const operator = reach(graph, OPERATOR_ENTRY);
   const sdk = operator.packages.has(FORBIDDEN_FOR_OPERATOR);
   console.log(

@@ -3,6 +3,7 @@ import {
   boundaryBreaches,
   cycles,
   budgetBreaches,
+  gateBreaches,
   durableBreaches,
   guardBreaches,
   reach,
@@ -139,11 +140,26 @@ describe('the import rules', () => {
     ]);
   });
 
+  it('find a guard file knowing budgets past its gate, and let the wiring and tests', () => {
+    const g = graph({
+      'runtime/src/guard/guardSet/modelAttempt.ts': ['runtime/src/budget/budgets.ts'],
+      'runtime/src/guard/guardSet/answerSettlements.ts': ['runtime/src/guard/budgetGate.ts'],
+      'runtime/src/guard/guardSet/guardSet.ts': ['runtime/src/budget/budgets.ts'],
+      'runtime/src/guard/metrics.ts': ['runtime/src/budget/budgets.ts'],
+      'runtime/src/guard/guardSet/budgetRetries.test.ts': ['runtime/src/budget/budgetLedger.ts'],
+      'runtime/src/budget/budgetGate.ts': ['runtime/src/guard/budgetGate.ts'],
+    });
+    expect(gateBreaches(g)).toEqual([
+      'runtime/src/guard/guardSet/modelAttempt.ts → runtime/src/budget/budgets.ts',
+    ]);
+  });
+
   it('hold for this repository', () => {
     const g = readGraph();
     expect(boundaryBreaches(g)).toEqual([]);
     expect(durableBreaches(g)).toEqual([]);
     expect(budgetBreaches(g)).toEqual([]);
+    expect(gateBreaches(g)).toEqual([]);
     expect([...reach(g, 'operator/src/main.ts').packages]).not.toContain('@anthropic-ai/sdk');
     expect(cycles(g)).toEqual([]);
   });

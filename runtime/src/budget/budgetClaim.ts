@@ -26,21 +26,10 @@ import type {
   StoreBudgetVerdict,
 } from '../guard/rateLimitStore.ts';
 import type { TokenUsage } from '../guard/tokenBudget.ts';
+import type { BudgetHold } from '../guard/budgetGate.ts';
 
 /** What the guard set settles or releases after a call: a ticket, or a claim. */
-export interface BudgetHold {
-  note(attempt: number, backend: string, usage: TokenUsage): void;
-  /** Attempt `attempt` was given up on before any usage: the provider may have billed all of it. */
-  unheard(attempt: number, backend: string): void;
-  /**
-   * Before a retry: room for what the attempts so far may cost, beside the next one's worst
-   * case; the budget's refusal when it does not fit (held here), or asked of the store with the
-   * retry's admission (`pending`).
-   */
-  beforeRetry(): void;
-  /** Charges what the call cost and releases what it held; answers what it charged. */
-  settle(): SettledCost;
-}
+export type { BudgetHold };
 
 /** What a claim needs of the ledger that made it; `C` is what the ledger keeps with it. */
 export interface ClaimHost<C> {

@@ -17,7 +17,7 @@ import { ManualClock } from '../../../test/support/manualClock.ts';
 import { BudgetLedger } from './budgetLedger.ts';
 import type { BudgetTicket } from './budgetTicket.ts';
 import { isBudgetExhaustedError, type BudgetExhaustedError } from '../guard/errors.ts';
-import { budgetOptions } from '../guard/guardSet/guardOptions.ts';
+import { budgetOptions } from './budgetGate.ts';
 
 const FIVE_MINUTES = 5 * 60_000;
 /** 08:00 in Berlin (UTC+1): a Day budget resets in 16 hours. */

@@ -8,29 +8,12 @@
  * an agent without budgets.
  */
 import type { ProviderAdditions } from '../../../contract/src/spend/callCost.ts';
+import type { BudgetRequest } from '../guard/budgetGate.ts';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { requestAdditions } from '../../../contract/src/spend/requestAdditions.ts';
 
-/** What budgets need of a call beyond its token estimate (RateLimitPolicy `spec.budgets[]`). */
-export interface BudgetRequest {
-  /** The caller's client key fingerprint, for `per: ClientKey` budgets; absent: none. */
-  readonly clientKey?: string | undefined;
-  /**
-   * The most input tokens the request can be (its size in bytes: no token is shorter than
-   * the byte that carries it); absent: the estimate's `inputTokens`.
-   */
-  readonly inputTokensAtMost?: number;
-  /** The request's `max_tokens`; absent: the estimate's `outputTokens`. */
-  readonly maxTokens?: number;
-  /** The longest prompt-cache lifetime the request's `cache_control` asks for, if any. */
-  readonly cacheWrite?: '5m' | '1h' | undefined;
-  /** What the provider adds to the request and bills itself (callCost.ts); absent: nothing. */
-  readonly additions?: ProviderAdditions | undefined;
-  /** The request the call serves, named in the audit's budget records (budgetAudit.ts). */
-  readonly requestId?: string | undefined;
-  /** Streamed: its reservation's bound includes the longest stream (budgetLeases.ts). */
-  readonly stream?: boolean | undefined;
-}
+/** The guard declares it (guard/budgetGate.ts): what it hands the budgets with a call. */
+export type { BudgetRequest };
 
 const ONE_HOUR_TTL = /"ttl"\s*:\s*"1h"/;
 /** A request may carry something the provider adds to or bills beyond its bytes. */

@@ -16,16 +16,10 @@ import {
 } from '../../../contract/src/spend/callCost.ts';
 import type { StoreBudgetAccount } from '../guard/rateLimitStore.ts';
 import type { TokenUsage } from '../guard/tokenBudget.ts';
+import type { BudgetedCall } from '../guard/budgetGate.ts';
 
 /** One call to reserve for. */
-export interface BudgetCall {
-  readonly model: string;
-  /** The caller's client key fingerprint (auditLog.ts `clientFingerprint`); absent: none. */
-  readonly clientKey?: string | undefined;
-  readonly planned: PlannedCall;
-  /** Streamed: the call may take as long as the longest stream, beyond its attempts' timeouts. */
-  readonly stream?: boolean | undefined;
-}
+export type BudgetCall = BudgetedCall;
 
 /** The account of a `per: Agent` budget; client keys are `key-…` fingerprints. */
 const WHOLE_AGENT = '';

@@ -5,7 +5,7 @@
  * comes next (a call, /debug, a status report) sees the call settled; meanwhile its worst case
  * stays held, which can only refuse early, never overspend.
  */
-import type { BudgetHold } from '../../budget/budgets.ts';
+import type { BudgetHold } from '../budgetGate.ts';
 
 export class AnswerSettlements {
   readonly #waiting = new Set<BudgetHold>();

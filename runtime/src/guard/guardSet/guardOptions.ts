@@ -9,12 +9,8 @@ import { DOCUMENT_BOUNDS } from '../../../../contract/src/policy/generated/docum
 import { DOCUMENT_DEFAULTS } from '../../../../contract/src/policy/generated/documentDefaults.ts';
 import type {
   McpServerSettings,
-  PolicyDocument,
   RateLimitSettings,
 } from '../../../../contract/src/policy/policyDocument.ts';
-import { parseDuration } from '../../../../contract/src/api/duration.ts';
-import { AGENT_DEPLOYMENT_LIMITS } from '../../../../contract/src/api/specLimits.ts';
-import type { BudgetLedgerOptions } from '../../budget/budgets.ts';
 
 const CONCURRENCY_DEFAULTS = DOCUMENT_DEFAULTS.rateLimit.concurrency;
 
@@ -52,24 +48,5 @@ export function mcpServerConcurrency(
     replicaMaxQueue: QUEUE_PER_SERVER,
     queueTimeoutMs: timeoutMs,
     mode: 'Enforce',
-  };
-}
-
-/**
- * The budgets of a document, for the BudgetLedger. `leaseMs` is the longest a plain call can
- * take, a reservation's bound (its lease is that capped at five minutes and renewed while the
- * call runs, budgetLeases.ts): every attempt's timeout and backoff. A stream may take the
- * longest stream more (`streamMs`: the policy's `maxStreamDuration`, or the most it may be).
- * Each replica holds a `spend.shareOf` part of each budget, whatever the scope.
- */
-export function budgetOptions(doc: PolicyDocument): BudgetLedgerOptions {
-  const longestStream =
-    doc.maxStreamDurationMs ?? parseDuration(AGENT_DEPLOYMENT_LIMITS.maxStreamDuration.maxDuration);
-  return {
-    spend: doc.rateLimit.spend,
-    pricing: doc.pricing,
-    shareOf: doc.rateLimit.spend?.shareOf ?? 1,
-    leaseMs: doc.retry.maxAttempts * (doc.timeoutMs + doc.retry.maxDelayMs),
-    streamMs: longestStream,
   };
 }

@@ -20,14 +20,8 @@
  * starts while its agent's breakers are open is told so (`rememberOpen`) and starts them Open
  * for the rest of the open time instead of sending full traffic into the outage.
  */
-import {
-  BudgetLedger,
-  type BudgetClaim,
-  type ClaimContext,
-  BudgetCalls,
-  auditedHold,
-  type BudgetAuditSink,
-} from '../../budget/budgets.ts';
+import { LedgerGate, type BudgetAuditSink, type BudgetLedger } from '../../budget/budgets.ts';
+import type { BudgetGate } from '../budgetGate.ts';
 import { Bulkhead } from '../bulkhead.ts';
 import type { ErrorClassifier } from '../classification.ts';
 import type { CircuitBreaker } from '../circuitBreaker.ts';
@@ -51,7 +45,7 @@ import { breakerReport } from './breakerReport.ts';
 import { AnswerSettlements } from './answerSettlements.ts';
 import { ModelAttempt } from './modelAttempt.ts';
 import { plannedCall } from './plannedCall.ts';
-import { TOOL_CONCURRENCY, budgetOptions, modelConcurrency } from './guardOptions.ts';
+import { TOOL_CONCURRENCY, modelConcurrency } from './guardOptions.ts';
 import {
   breakerViews,
   rateLimiterView,
@@ -88,12 +82,12 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   readonly #classifier: ErrorClassifier;
   #doc: PolicyDocument;
   readonly #limiter: RateLimiter;
-  /** The policy's budgets, reserved before a model call and settled after it. */
-  readonly #budgets: BudgetLedger;
+  /** The policy's budgets, held before a model call and settled after it (budgetGate.ts). */
+  readonly #budgets: BudgetGate;
+  /** Their ledger, read by the metrics and the runtime's reports, never by a call. */
+  readonly #ledger: BudgetLedger;
   /** Calls answered whose budgets settle on the next turn. */
   readonly #settlements = new AnswerSettlements();
-  /** Budgeted calls running: their leases renewed, a busy budget's calls waiting. */
-  readonly #budgetCalls: BudgetCalls;
   readonly #modelBulkhead: Bulkhead;
   readonly #toolBulkhead: Bulkhead;
   /** MCP servers' tools: a bulkhead per server, breaker settings per server. */
@@ -103,11 +97,9 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   readonly #store: StoreSlot;
   readonly #edges: EdgeTimer;
   readonly #remembered = new RememberedOpenPeriods();
-  readonly #budgetAudit: BudgetAuditSink | undefined;
 
   constructor({ doc, clock, classifier, metrics, openStore, budgetAudit }: GuardSetOptions) {
     this.#clock = clock;
-    this.#budgetAudit = budgetAudit;
     this.#classifier = classifier;
     this.#doc = doc;
     this.#edges = new EdgeTimer({
@@ -127,8 +119,9 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
       },
     });
     this.#limiter = new RateLimiter({ name: doc.agent.name, clock, options: doc.rateLimit });
-    this.#budgets = new BudgetLedger({ name: doc.agent.name, clock, ...budgetOptions(doc) });
-    this.#budgetCalls = new BudgetCalls(clock, this.#budgets, this.#limiter);
+    const budgets = new LedgerGate({ doc, clock, limiter: this.#limiter, audit: budgetAudit });
+    this.#budgets = budgets;
+    this.#ledger = budgets.ledger;
     this.#modelBulkhead = new Bulkhead({
       name: `${doc.agent.name}/models`,
       clock,
@@ -140,7 +133,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
       options: TOOL_CONCURRENCY,
     });
     metrics?.bindLimiter(this.#limiter);
-    metrics?.bindBudgets(this.#budgets);
+    metrics?.bindBudgets(this.#ledger);
     metrics?.bindBulkhead(this.#modelBulkhead);
     metrics?.bindBulkhead(this.#toolBulkhead);
     this.#groups = new ToolGroups(doc.agent.name, clock, metrics);
@@ -161,7 +154,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   close(): void {
     // Settlements still waiting for their turn go now, before the store sends its last ones.
     this.#settlements.settleAll();
-    this.#budgetCalls.close();
+    this.#budgets.close();
     this.#store.close();
   }
 
@@ -172,7 +165,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     for (const name of retired) this.#registry.retire(name);
     if (retired.length > 0) this.#notify();
     this.#limiter.reconfigure(doc.rateLimit);
-    this.#budgets.configure(budgetOptions(doc));
+    this.#budgets.configure(doc);
     this.#store.sync(doc.rateLimit.store);
     this.#modelBulkhead.reconfigure(modelConcurrency(doc.rateLimit));
     for (const [name, breaker] of this.#registry.breakers) {
@@ -275,36 +268,27 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
         estimate === undefined ? { signal, failover } : { signal, estimate, failover };
       return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
     }
-    // With a store, the budgets are decided with the first attempt's limits, in one call; a
-    // refusal is counted once it is final (a busy budget's call waits and asks again).
-    const sharing = this.#limiter.sharing;
-    return this.#budgetCalls.run(
-      this.#doc.rateLimit.spend?.budgets ?? [],
-      () =>
-        sharing
-          ? this.#budgets.claim(call, this.#limiter, true)
-          : this.#budgets.reserve(call, true),
-      async (ticket) => {
-        const claim = sharing ? (ticket as BudgetClaim<ClaimContext> | undefined) : undefined;
+    return this.#budgets.run(
+      call,
+      budget?.requestId,
+      async (held) => {
+        const claim = held?.claim;
         const options: GuardCallOptions = {
           signal,
           failover,
           ...(estimate === undefined ? {} : { estimate }),
           ...(claim === undefined ? {} : { budget: claim }),
-          ...(ticket === undefined ? {} : { held: ticket }),
+          ...(held === undefined ? {} : { held: held.hold }),
         };
-        if (ticket === undefined)
+        if (held === undefined)
           return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
-        const audit = this.#budgetAudit;
-        const hold =
-          audit?.enabled === true ? auditedHold(ticket, model, budget?.requestId, audit) : ticket;
         try {
           return await guard.execute(
-            (a) => attempt(new ModelAttempt(a, model, backend as B, ticket)),
+            (a) => attempt(new ModelAttempt(a, model, backend as B, held.hold)),
             options,
           );
         } finally {
-          this.#settlements.later(hold);
+          this.#settlements.later(held.settles);
         }
       },
       signal,
@@ -324,9 +308,9 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     this.#budgets.fellBack(budget, served);
   }
 
-  /** The budgets' ledger (tests, /debug). */
+  /** The budgets' ledger (the runtime's reports and seeds; tests, /debug). */
   get budgets(): BudgetLedger {
-    return this.#budgets;
+    return this.#ledger;
   }
 
   callTool<T>(

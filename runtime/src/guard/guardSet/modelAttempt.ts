@@ -1,4 +1,4 @@
-import type { BudgetHold } from '../../budget/budgets.ts';
+import type { BudgetHold } from '../budgetGate.ts';
 import type { Classification } from '../classification.ts';
 import type { GivenUpListener, GuardAttempt, SdkRequestOptions } from '../guardAttempt.ts';
 import type { HeaderSource } from '../headers.ts';

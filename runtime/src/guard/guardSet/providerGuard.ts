@@ -11,7 +11,7 @@ import type { Classification } from '../classification.ts';
 import type { SdkRequestOptions } from '../guardAttempt.ts';
 import type { HeaderSource } from '../headers.ts';
 import type { TokenEstimate, TokenUsage } from '../tokenBudget.ts';
-import type { BudgetRequest } from '../../budget/budgets.ts';
+import type { BudgetRequest } from '../budgetGate.ts';
 import type { ToolGroup } from './toolGroups.ts';
 
 export type { ToolGroup };
