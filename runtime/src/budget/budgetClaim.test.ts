@@ -6,10 +6,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { moneyFromUsd } from '../../../contract/src/spend/money.ts';
-import type {
-  BudgetSettings,
-  ModelPriceSettings,
-} from '../../../contract/src/policy/policyDocument.ts';
+import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import type { BudgetClaim } from './budgetClaim.ts';
 import { BudgetLedger } from './budgetLedger.ts';
@@ -24,31 +21,14 @@ import type {
   StoreBudgetSettlement,
 } from '../guard/rateLimitStore.ts';
 import { limiterSettings } from '../guard/settingsFixture.ts';
+import { TEST_MODEL_PRICE, dailyBudget } from './budgetFixture.ts';
 
-/** $1 per million input tokens, $5 per million output. */
-const PRICES: ModelPriceSettings = {
-  model: 'test-model',
-  inputMicroUsdPerMTok: 1_000_000,
-  outputMicroUsdPerMTok: 5_000_000,
-  cacheWrite5mMicroUsdPerMTok: 1_250_000,
-  cacheWrite1hMicroUsdPerMTok: 2_000_000,
-  cacheReadMicroUsdPerMTok: 100_000,
-};
 /** 100k in at $1/M and 100k out at $5/M: at most $0.60. */
 const WORST = 600_000_000_000n;
 const NOV_24_23H = Date.parse('2026-11-24T23:59:59Z');
 const DAY_MS = 86_400_000;
 
-const daily = (patch: Partial<BudgetSettings> = {}): BudgetSettings => ({
-  name: 'daily',
-  period: 'Day',
-  limitMicroUsd: 1_000_000,
-  per: 'Agent',
-  onExhausted: 'Refuse',
-  warnAtPercent: 80,
-  waitForHeldMs: 0,
-  ...patch,
-});
+const daily = dailyBudget;
 
 const state = (s: StoreAccountState['state'], spent: bigint, reserved = 0n): StoreAccountState => ({
   state: s,
@@ -85,7 +65,7 @@ function setup(budgets: readonly BudgetSettings[], { shareOf = 3 } = {}) {
     name: 'support',
     clock,
     spend: { shareOf, timeZone: 'UTC', budgets },
-    pricing: [PRICES],
+    pricing: [TEST_MODEL_PRICE],
     shareOf,
     leaseMs: 90_000,
   });

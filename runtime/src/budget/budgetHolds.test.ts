@@ -7,39 +7,20 @@
  * over the limit. Issue 50.
  */
 import { describe, expect, it } from '@jest/globals';
-import type {
-  BudgetSettings,
-  ModelPriceSettings,
-  PolicyDocument,
-} from '../../../contract/src/policy/policyDocument.ts';
+import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import { BudgetLedger } from './budgetLedger.ts';
 import type { BudgetTicket } from './budgetTicket.ts';
 import { isBudgetExhaustedError, type BudgetExhaustedError } from '../guard/errors.ts';
 import { budgetOptions } from './budgetGate.ts';
+import { TEST_MODEL_PRICE, dailyBudget } from './budgetFixture.ts';
 
 const FIVE_MINUTES = 5 * 60_000;
 /** 08:00 in Berlin (UTC+1): a Day budget resets in 16 hours. */
 const MORNING = Date.parse('2026-11-24T07:00:00Z');
-const PRICE: ModelPriceSettings = {
-  model: 'test-model',
-  inputMicroUsdPerMTok: 1_000_000,
-  outputMicroUsdPerMTok: 5_000_000,
-  cacheWrite5mMicroUsdPerMTok: 1_250_000,
-  cacheWrite1hMicroUsdPerMTok: 2_000_000,
-  cacheReadMicroUsdPerMTok: 100_000,
-};
 /** Two cents a day: a call of 1,000 bytes in and 1,500 out may cost $0.0085. */
-const DAILY: BudgetSettings = {
-  name: 'daily',
-  period: 'Day',
-  limitMicroUsd: 20_000,
-  per: 'Agent',
-  onExhausted: 'Refuse',
-  warnAtPercent: 80,
-  waitForHeldMs: 0,
-};
+const DAILY = dailyBudget({ limitMicroUsd: 20_000 });
 const CALL = { model: 'test-model', planned: { inputTokens: 1_000, maxTokens: 1_500 } };
 const STREAM = { ...CALL, stream: true };
 const WORST_PICO = 8_500_000_000n;
@@ -53,7 +34,7 @@ function policy(): PolicyDocument {
       ...sample.rateLimit,
       spend: { shareOf: 1, timeZone: 'Europe/Berlin', budgets: [DAILY] },
     },
-    pricing: [PRICE],
+    pricing: [TEST_MODEL_PRICE],
   };
 }
 

@@ -16,18 +16,10 @@ import {
   type BudgetExhaustedError,
   type UnpricedModelError,
 } from '../guard/errors.ts';
+import { TEST_MODEL_PRICE } from './budgetFixture.ts';
 
-/** $1 per million input tokens, $5 per million output: 1,000,000 and 5,000,000 picodollars a token. */
-const PRICES: ModelPriceSettings = {
-  model: 'test-model',
-  inputMicroUsdPerMTok: 1_000_000,
-  outputMicroUsdPerMTok: 5_000_000,
-  cacheWrite5mMicroUsdPerMTok: 1_250_000,
-  cacheWrite1hMicroUsdPerMTok: 2_000_000,
-  cacheReadMicroUsdPerMTok: 100_000,
-};
 const CHEAP: ModelPriceSettings = {
-  ...PRICES,
+  ...TEST_MODEL_PRICE,
   model: 'cheap-model',
   inputMicroUsdPerMTok: 100_000,
   outputMicroUsdPerMTok: 500_000,
@@ -65,7 +57,7 @@ function ledger(
     name: 'support',
     clock,
     spend: { shareOf: 1, timeZone, budgets },
-    pricing: [PRICES, CHEAP],
+    pricing: [TEST_MODEL_PRICE, CHEAP],
     shareOf,
     leaseMs,
   });
@@ -351,7 +343,7 @@ describe('a budget ledger', () => {
     const inFlight = reserve(l);
     l.configure({
       spend: { shareOf: 1, timeZone: 'UTC', budgets: [budget({ limitMicroUsd: 2_000_000 })] },
-      pricing: [PRICES],
+      pricing: [TEST_MODEL_PRICE],
       shareOf: 1,
       leaseMs: 60_000,
     });
@@ -370,7 +362,7 @@ describe('a budget ledger', () => {
     clock.advance(1);
     l.configure({
       spend: { shareOf: 1, timeZone: 'UTC', budgets: [budget({ period: 'Week' })] },
-      pricing: [PRICES],
+      pricing: [TEST_MODEL_PRICE],
       shareOf: 1,
       leaseMs: 60_000,
     });
@@ -383,7 +375,7 @@ describe('a budget ledger', () => {
     const reload = (budgets: BudgetSettings[]) => {
       l.configure({
         spend: { shareOf: 1, timeZone: 'UTC', budgets },
-        pricing: [PRICES],
+        pricing: [TEST_MODEL_PRICE],
         shareOf: 1,
         leaseMs: 60_000,
       });
@@ -410,7 +402,7 @@ describe('a budget ledger', () => {
     const reload = (per: BudgetSettings['per']) => {
       l.configure({
         spend: { shareOf: 1, timeZone: 'UTC', budgets: [budget({ per })] },
-        pricing: [PRICES],
+        pricing: [TEST_MODEL_PRICE],
         shareOf: 1,
         leaseMs: 60_000,
       });

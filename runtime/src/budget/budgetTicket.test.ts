@@ -1,32 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import type {
-  BudgetSettings,
-  ModelPriceSettings,
-} from '../../../contract/src/policy/policyDocument.ts';
+import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { PlannedCall } from '../../../contract/src/spend/callCost.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import { BudgetLedger } from './budgetLedger.ts';
 import { isUnboundedCallError } from '../guard/errors.ts';
 import type { TokenUsage } from '../guard/tokenBudget.ts';
+import { TEST_MODEL_PRICE, dailyBudget } from './budgetFixture.ts';
 
-/** $1 per million input tokens, $5 per million output: 10⁶ and 5 × 10⁶ picodollars a token. */
-const PRICES: ModelPriceSettings = {
-  model: 'test-model',
-  inputMicroUsdPerMTok: 1_000_000,
-  outputMicroUsdPerMTok: 5_000_000,
-  cacheWrite5mMicroUsdPerMTok: 1_250_000,
-  cacheWrite1hMicroUsdPerMTok: 2_000_000,
-  cacheReadMicroUsdPerMTok: 100_000,
-};
-const DAILY: BudgetSettings = {
-  name: 'daily',
-  period: 'Day',
-  limitMicroUsd: 10_000_000,
-  per: 'Agent',
-  onExhausted: 'Refuse',
-  warnAtPercent: 80,
-  waitForHeldMs: 5000,
-};
+const DAILY = dailyBudget({ limitMicroUsd: 10_000_000, waitForHeldMs: 5000 });
 /** 1,000 tokens in and 100 out, and up to three web searches: 10⁹ + 5 × 10⁸ + 3 × 10¹⁰. */
 const PLANNED: PlannedCall = {
   inputTokens: 1_000,
@@ -41,7 +22,7 @@ function spentAfter(attempts: readonly TokenUsage[]): bigint | undefined {
     name: 'agent',
     clock: new ManualClock(Date.parse('2026-11-27T12:00:00Z')),
     spend: { shareOf: 1, timeZone: 'UTC', budgets: [DAILY] },
-    pricing: [PRICES],
+    pricing: [TEST_MODEL_PRICE],
     shareOf: 1,
     leaseMs: 60_000,
   });
@@ -102,7 +83,7 @@ describe('a call whose cost has no bound', () => {
       name: 'agent',
       clock: new ManualClock(Date.parse('2026-11-27T12:00:00Z')),
       spend: { shareOf: 1, timeZone: 'UTC', budgets: [{ ...DAILY, onExhausted }] },
-      pricing: [PRICES],
+      pricing: [TEST_MODEL_PRICE],
       shareOf: 1,
       leaseMs: 60_000,
     });

@@ -13,6 +13,7 @@ import { ManualClock } from '../../../test/support/manualClock.ts';
 import type { Backend } from './backendPool.ts';
 import type { StreamSink } from './streamRelay.ts';
 import { routerOver, testBackend } from './routerFixture.ts';
+import { dailyBudget } from '../budget/budgetFixture.ts';
 
 const NOON = Date.parse('2026-11-24T12:00:00Z');
 
@@ -34,15 +35,7 @@ const PRICES = [
   price('test-haiku', 1_000_000, 5_000_000),
 ];
 /** A cent a day. Worst cases at 100 in, 1,000 out: opus $0.0765, sonnet $0.0153, haiku $0.0051. */
-const CENT: BudgetSettings = {
-  name: 'daily',
-  period: 'Day',
-  limitMicroUsd: 10_000,
-  per: 'Agent',
-  onExhausted: 'Fallback',
-  warnAtPercent: 80,
-  waitForHeldMs: 0,
-};
+const CENT = dailyBudget({ limitMicroUsd: 10_000, onExhausted: 'Fallback' });
 
 type Answer = (model: string) => Response;
 

@@ -17,27 +17,11 @@ import { samplePolicyDocument } from '../../../contract/src/policy/policyFixture
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import type { Backend } from './backendPool.ts';
 import { routerOver, testBackend } from './routerFixture.ts';
+import { TEST_MODEL_PRICE, dailyBudget } from '../budget/budgetFixture.ts';
 
 const NOON = Date.parse('2026-11-24T12:00:00Z');
-/** $1 in, $5 out per million tokens; a call of 100 in and 1,000 out may cost $0.0051. */
-const PRICE = {
-  model: 'test-model',
-  inputMicroUsdPerMTok: 1_000_000,
-  outputMicroUsdPerMTok: 5_000_000,
-  cacheWrite5mMicroUsdPerMTok: 1_250_000,
-  cacheWrite1hMicroUsdPerMTok: 2_000_000,
-  cacheReadMicroUsdPerMTok: 100_000,
-};
-/** A cent a day: one call's worst case fits, two do not. */
-const CENT: BudgetSettings = {
-  name: 'daily',
-  period: 'Day',
-  limitMicroUsd: 10_000,
-  per: 'Agent',
-  onExhausted: 'Refuse',
-  warnAtPercent: 80,
-  waitForHeldMs: 2_000,
-};
+/** A cent a day: one call's worst case (100 in, 1,000 out: $0.0051) fits, two do not. */
+const CENT = dailyBudget({ limitMicroUsd: 10_000, waitForHeldMs: 2_000 });
 
 /** A provider whose answers the test lets go, one by one. */
 function setup(budget: BudgetSettings) {
@@ -46,7 +30,7 @@ function setup(budget: BudgetSettings) {
     ...sample,
     model: { ...sample.model, name: 'test-model', fallbacks: [] },
     rateLimit: { ...sample.rateLimit, spend: { shareOf: 1, timeZone: 'UTC', budgets: [budget] } },
-    pricing: [PRICE],
+    pricing: [TEST_MODEL_PRICE],
   };
   const clock = new ManualClock(NOON);
   const guard = new GuardSet<Backend>({ classifier: anthropicClassifier, doc, clock });

@@ -5,8 +5,6 @@
  */
 import { APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
 import type {
-  BudgetSettings,
-  ModelPriceSettings,
   PolicyDocument,
   StoreSettings,
 } from '../../../../contract/src/policy/policyDocument.ts';
@@ -16,16 +14,8 @@ import type { TokenUsage } from '../tokenBudget.ts';
 import { budgetsSettled } from './answerSettlements.ts';
 import type { GuardSet } from './guardSet.ts';
 import type { AttemptInfo, NamedBackend } from './providerGuard.ts';
+import { TEST_MODEL_PRICE, dailyBudget } from '../../budget/budgetFixture.ts';
 
-/** $1 per million input tokens, $5 per million output. */
-const PRICE: ModelPriceSettings = {
-  model: 'test-model',
-  inputMicroUsdPerMTok: 1_000_000,
-  outputMicroUsdPerMTok: 5_000_000,
-  cacheWrite5mMicroUsdPerMTok: 1_250_000,
-  cacheWrite1hMicroUsdPerMTok: 2_000_000,
-  cacheReadMicroUsdPerMTok: 100_000,
-};
 /** 1,000 tokens in, 1,500 out at most: $0.0085. */
 const ESTIMATE = { inputTokens: 1_000, outputTokens: 1_500 };
 export const WORST_MICRO = 8_500;
@@ -45,15 +35,7 @@ export const pick = (tried?: ReadonlySet<string>) =>
 /** A policy of three attempts over three backends and a daily budget of `limitMicroUsd`. */
 export function retryingPolicy(limitMicroUsd: number, store?: StoreSettings): PolicyDocument {
   const sample = samplePolicyDocument();
-  const budget: BudgetSettings = {
-    name: 'daily',
-    period: 'Day',
-    limitMicroUsd,
-    per: 'Agent',
-    onExhausted: 'Refuse',
-    warnAtPercent: 80,
-    waitForHeldMs: 0,
-  };
+  const budget = dailyBudget({ limitMicroUsd });
   return {
     ...sample,
     backends: backends.map((b) => ({
@@ -68,7 +50,7 @@ export function retryingPolicy(limitMicroUsd: number, store?: StoreSettings): Po
       spend: { shareOf: 1, timeZone: 'UTC', budgets: [budget] },
       ...(store === undefined ? {} : { store }),
     },
-    pricing: [PRICE],
+    pricing: [TEST_MODEL_PRICE],
   };
 }
 
