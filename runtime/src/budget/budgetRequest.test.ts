@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
+import { dailyBudget } from './budgetFixture.ts';
 import { budgetRequest } from './budgetRequest.ts';
 
 const doc: PolicyDocument = (() => {
@@ -12,17 +13,7 @@ const doc: PolicyDocument = (() => {
       spend: {
         shareOf: 1,
         timeZone: 'UTC',
-        budgets: [
-          {
-            name: 'daily',
-            period: 'Day',
-            limitMicroUsd: 1_000_000,
-            per: 'Agent',
-            onExhausted: 'Refuse',
-            warnAtPercent: 80,
-            waitForHeldMs: 5000,
-          },
-        ],
+        budgets: [dailyBudget({ waitForHeldMs: 5000 })],
       },
     },
   };
