@@ -7,6 +7,11 @@
  * An account a call opens is kept only once the call is let through (`keep`): a refused call
  * leaves no account behind. A new policy keeps the accounts whose period did not move (under
  * the new limits), and those of a budget it no longer has until their period ends.
+ *
+ * Each account holds its budget divided among the most replicas the budget was shared by in
+ * its period (guarantees B2): when replicas go (scale-in, a replica not ready), the others'
+ * shares do not grow until the next period, since what the gone replicas spent is not seen
+ * here. Scale-out shrinks the shares at once.
  */
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import { calendarPeriod, type CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
@@ -28,6 +33,8 @@ export class BudgetAccounts {
   readonly #seeds: SpendSeeds;
   #timeZone = 'UTC';
   #shareOf = 1;
+  /** Per budget, the most replicas it was shared among in its period starting at `startMs`. */
+  readonly #peaks = new Map<string, { startMs: number; shareOf: number }>();
 
   constructor(seeds: SpendSeeds) {
     this.#seeds = seeds;
@@ -51,6 +58,8 @@ export class BudgetAccounts {
   ): void {
     this.#timeZone = timeZone;
     this.#shareOf = shareOf;
+    for (const budget of budgets)
+      this.#sharedBy(budget, calendarPeriod(now, budget.period, timeZone));
     const byName = new Map(budgets.map((b) => [b.name, b]));
     for (const [key, account] of this.#accounts) {
       const budget = byName.get(account.budget);
@@ -65,8 +74,19 @@ export class BudgetAccounts {
         this.#accounts.delete(key);
         continue;
       }
-      account.limit(budget, this.#shareOf);
+      account.limit(budget, this.#sharedBy(budget, account.period));
     }
+  }
+
+  /** The replicas `budget` is divided among in `period`: the most since the period began. */
+  #sharedBy(budget: BudgetSettings, period: CalendarPeriod): number {
+    const peak = this.#peaks.get(budget.name);
+    if (peak === undefined || peak.startMs !== period.startMs) {
+      this.#peaks.set(budget.name, { startMs: period.startMs, shareOf: this.#shareOf });
+      return this.#shareOf;
+    }
+    peak.shareOf = Math.max(peak.shareOf, this.#shareOf);
+    return peak.shareOf;
   }
 
   /**
@@ -80,7 +100,12 @@ export class BudgetAccounts {
       return found;
     // A new period (or the first call): from zero.
     const period = calendarPeriod(now, budget.period, this.#timeZone);
-    const account = new Account(budget, whoOf(budget, clientKey), period, this.#shareOf);
+    const account = new Account(
+      budget,
+      whoOf(budget, clientKey),
+      period,
+      this.#sharedBy(budget, period),
+    );
     this.#seeds.opened(budget, key, account);
     if (keep) this.#accounts.set(key, account);
     return account;

@@ -337,6 +337,43 @@ describe('a budget ledger', () => {
     );
   });
 
+  it('keeps each share when replicas go, until the next period: the gone replicas spent theirs (B2)', () => {
+    // $3 a month per client key: $1 a replica while three share it; each call holds $0.60.
+    const perKey = [budget({ name: 'per-key', per: 'ClientKey', limitMicroUsd: 3_000_000 })];
+    const { clock, ledger: l } = ledger(perKey, { shareOf: 3 });
+    const scaled = (shareOf: number) => {
+      l.configure({
+        spend: { shareOf, timeZone: 'UTC', budgets: perKey },
+        pricing: [TEST_MODEL_PRICE, CHEAP],
+        shareOf,
+        leaseMs: 60_000,
+      });
+    };
+    reserve(l, 'key-a');
+    // Scaled in to one replica: this one still holds $1, not $3, since the two that went may
+    // have spent theirs this period.
+    scaled(1);
+    expect(refusal(() => reserve(l, 'key-a')).message).toContain(
+      'divided among 3 replicas): spent 0 of 1 USD',
+    );
+    // A key first seen after the scale-in: the gone replicas may have spent on it too.
+    reserve(l, 'key-b');
+    expect(refusal(() => reserve(l, 'key-b')).message).toContain('of 1 USD');
+    // The next period starts from the replicas there are: one, the whole $3.
+    clock.advance(Date.parse('2026-12-01T00:00:00Z') - clock.now());
+    scaled(1);
+    for (let i = 0; i < 5; i++) reserve(l, 'key-a');
+    const whole = refusal(() => reserve(l, 'key-a')).message;
+    expect(whole).toContain('of 3 USD');
+    expect(whole).not.toContain('divided among');
+    // Scale-out shrinks the share at once.
+    scaled(4);
+    reserve(l, 'key-c');
+    expect(refusal(() => reserve(l, 'key-c')).message).toContain(
+      'divided among 4 replicas): spent 0 of 0.75 USD',
+    );
+  });
+
   it('keeps the spend of an unchanged budget over a reload, and drops a removed one', () => {
     const { clock, ledger: l } = ledger([budget(), budget({ name: 'daily', period: 'Day' })]);
     settle(reserve(l), 20_000);

@@ -70,6 +70,8 @@ export class Account {
   spentTokens = 0n;
   reservedPico = 0n;
   reservedTokens = 0n;
+  /** How many replicas its limits are divided among (BudgetAccounts: the most this period). */
+  sharedBy = 1;
   /**
    * This account as the store keeps it (budgetStoreAccounts.ts `storeAccount`), made at its
    * first claim and kept until the limits change: its key and limits are the same for every
@@ -90,7 +92,8 @@ export class Account {
   /** This replica's share of the budget's limits. */
   limit(budget: BudgetSettings, shareOf: number): void {
     this.inStore = undefined;
-    const share = BigInt(Math.max(1, Math.floor(shareOf)));
+    this.sharedBy = Math.max(1, Math.floor(shareOf));
+    const share = BigInt(this.sharedBy);
     this.limitPico =
       budget.limitMicroUsd === undefined
         ? undefined
