@@ -66,6 +66,13 @@ interface PathRound {
   /** Scripts Redis ran per call while this path alone was loaded, and its µs in them. */
   readonly redisScriptsPerCall: number;
   readonly redisUsPerCall: number;
+  /**
+   * Bytes Redis read per call from every client (the runtime's scripts, mostly) and the reads
+   * it took them in: what the budgets add to each admission's command, and how well the
+   * runtime's client batches its commands (node-redis writes a turn's commands at once).
+   */
+  readonly redisBytesPerCall: number;
+  readonly redisReadsPerCall: number;
   readonly p50Ms: number;
   readonly rps: number;
   readonly calls: number;
@@ -154,11 +161,21 @@ async function storeDecisions(
 /**
  * Scripts Redis has run so far (EVALSHA: admit.lua, settle.lua, renewals) and the microseconds
  * it spent in them. Commandstats counts the commands a script runs too, so scripts alone.
+ * Then the bytes it has read from its clients, and the reads (INFO stats).
  */
-async function redisScripts(redis: RedisClientType): Promise<{ calls: number; us: number }> {
+async function redisScripts(
+  redis: RedisClientType,
+): Promise<{ calls: number; us: number; bytes: number; reads: number }> {
   const info = await redis.sendCommand<string>(['INFO', 'commandstats']);
   const m = /^cmdstat_evalsha:calls=(\d+),usec=(\d+)/m.exec(info);
-  return { calls: Number(m?.[1] ?? 0), us: Number(m?.[2] ?? 0) };
+  const stats = await redis.sendCommand<string>(['INFO', 'stats']);
+  const stat = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(stats)?.[1] ?? 0);
+  return {
+    calls: Number(m?.[1] ?? 0),
+    us: Number(m?.[2] ?? 0),
+    bytes: stat('total_net_input_bytes'),
+    reads: stat('total_reads_processed'),
+  };
 }
 
 async function measure(
@@ -182,6 +199,8 @@ async function measure(
     cpuUsPerCall: used / calls,
     redisScriptsPerCall: (scripts.calls - scriptsBefore.calls) / calls,
     redisUsPerCall: (scripts.us - scriptsBefore.us) / calls,
+    redisBytesPerCall: (scripts.bytes - scriptsBefore.bytes) / calls,
+    redisReadsPerCall: (scripts.reads - scriptsBefore.reads) / calls,
     p50Ms: percentile(
       [...run.latenciesMs].sort((a, b) => a - b),
       0.5,
@@ -233,6 +252,8 @@ async function compare(
     p50Ms: round3(median(of(name).map((x) => x.p50Ms))),
     redisScriptsPerCall: round3(median(of(name).map((x) => x.redisScriptsPerCall))),
     redisUsPerCall: round3(median(of(name).map((x) => x.redisUsPerCall))),
+    redisBytesPerCall: round3(median(of(name).map((x) => x.redisBytesPerCall))),
+    redisReadsPerCall: round3(median(of(name).map((x) => x.redisReadsPerCall))),
     rps: round3(median(of(name).map((x) => x.rps))),
     calls: of(name).reduce((n, x) => n + x.calls, 0),
     errors: of(name).reduce((n, x) => n + x.errors, 0),
@@ -323,8 +344,8 @@ export async function budgetComparison(options: BudgetComparisonOptions) {
 /** The readable table and the summary line. */
 export function budgetComparisonLines(result: Awaited<ReturnType<typeof budgetComparison>>) {
   const rows = [
-    '| load | path | CPU µs/call | p50 ms | Redis scripts/call | Redis µs/call | calls/s | calls | errors | fallback |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| load | path | CPU µs/call | p50 ms | Redis scripts/call | Redis µs/call | Redis bytes/call | calls/s | calls | errors | fallback |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const [load, part] of [
     ['mix', result.mix],
@@ -336,7 +357,7 @@ export function budgetComparisonLines(result: Awaited<ReturnType<typeof budgetCo
       ['budgets', part.budgets],
     ] as const)
       rows.push(
-        `| ${load} | ${name} | ${path.cpuUsPerCall.toFixed(1)} | ${path.p50Ms.toFixed(3)} | ${path.redisScriptsPerCall.toFixed(2)} | ${path.redisUsPerCall.toFixed(1)} | ${path.rps.toFixed(0)} | ${String(path.calls)} | ${String(path.errors)} | ${(path.fallbackShare * 100).toFixed(1)} % |`,
+        `| ${load} | ${name} | ${path.cpuUsPerCall.toFixed(1)} | ${path.p50Ms.toFixed(3)} | ${path.redisScriptsPerCall.toFixed(2)} | ${path.redisUsPerCall.toFixed(1)} | ${path.redisBytesPerCall.toFixed(0)} | ${path.rps.toFixed(0)} | ${String(path.calls)} | ${String(path.errors)} | ${(path.fallbackShare * 100).toFixed(1)} % |`,
       );
   const line = (load: string, part: typeof result.mix) =>
     `runtime budgets ${load}: cpu_ratio=${part.cpuRatio.toFixed(3)} spread=${part.spread.min.toFixed(3)}..${part.spread.max.toFixed(3)} p50_added_ms=${part.p50AddedMs.toFixed(3)} ${part.met ? 'met' : 'not met'} (goal ${String(result.goal)}, ${String(result.rounds)} rounds, concurrency ${String(result.concurrency)})`;
