@@ -8,13 +8,20 @@
 import type { BudgetHold } from '../budgetGate.ts';
 
 export class AnswerSettlements {
-  readonly #waiting = new Set<BudgetHold>();
+  #waiting = new Set<BudgetHold>();
+  /** A turn is due that settles every call waiting: one per turn, not one per call. */
+  #due = false;
 
-  /** Settles `hold` on the next turn of the event loop. */
+  /** Settles `hold` on the next turn of the event loop, in the order the calls ended. */
   later(hold: BudgetHold): void {
     this.#waiting.add(hold);
+    if (this.#due) return;
+    this.#due = true;
     setImmediate(() => {
-      if (this.#waiting.delete(hold)) hold.settle();
+      this.#due = false;
+      const waiting = this.#waiting;
+      this.#waiting = new Set();
+      for (const h of waiting) h.settle();
     });
   }
 
