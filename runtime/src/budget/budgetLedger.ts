@@ -412,7 +412,7 @@ export class BudgetLedger {
     quiet: boolean,
   ): void {
     const error = refusalUnlessFits(
-      { agent: this.name, shareOf: this.#shareOf, tallies: this.#tallies },
+      { agent: this.name, tallies: this.#tallies },
       budgets,
       accounts,
       worst,

@@ -61,8 +61,8 @@ export function exhaustedError(r: Refusal): BudgetExhaustedError {
   const whose =
     budget.per === 'Agent' ? `agent ${r.agent}` : `client key ${account.who} of agent ${r.agent}`;
   const share =
-    account.sharedBy > 1
-      ? ` (this replica's share: the budget divided among ${String(account.sharedBy)} replicas)`
+    r.shareOf > 1
+      ? ` (this replica's share: the budget divided among ${String(r.shareOf)} replicas)`
       : '';
   const limits: string[] = [];
   if (account.limitPico !== undefined)

@@ -18,7 +18,6 @@ import type { Account, SettledCost } from './budgetTicket.ts';
 export function refusalUnlessFits(
   input: {
     readonly agent: string;
-    readonly shareOf: number;
     readonly tallies: BudgetTallies;
   },
   budgets: readonly BudgetSettings[],
@@ -43,7 +42,8 @@ export function refusalUnlessFits(
       pico: worst.pico,
       tokens: worst.tokens,
       now,
-      shareOf: input.shareOf,
+      // The replicas this account's limits are divided among: the most this period (B2).
+      shareOf: account.sharedBy,
     });
   });
   return refusal?.withFallback(fallback);
