@@ -221,20 +221,31 @@ describe('an Idempotency-Key misused', () => {
     },
   );
 
-  it('sent twice at once: one execution, the other told it is in progress or given its answer', async () => {
+  it('sent again while its first is running: one execution, the second told it is in progress', async () => {
     const key = `order-${randomUUID()}`;
     const before = await models();
-    const both = await Promise.all([
-      invoke(['x-api-key', BOB], key, { input: 'twice' }),
-      invoke(['authorization', `Bearer ${BOB}`], key, { input: 'twice' }),
-    ]);
-    const executed = both.filter(
-      (a) => a.status === 200 && a.headers['x-breakwater-replayed'] === undefined,
-    );
-    expect(executed).toHaveLength(1);
-    expect(both.map((a) => a.status).sort()).toEqual(
-      both.some((a) => a.status === 409) ? [200, 409] : [200, 200],
-    );
+    // The provider holds the first call a second: the second request comes while it runs.
+    await world.sim.setFault({ latencyMs: 1_000, count: 1 });
+    try {
+      const first = invoke(['x-api-key', BOB], key, { input: 'twice' });
+      await waitFor(async () => (await models()) > before, {
+        timeoutMs: 10_000,
+        intervalMs: 5,
+        description: 'the first call to reach the simulator',
+      });
+      const second = await invoke(['authorization', `Bearer ${BOB}`], key, { input: 'twice' });
+      const answered = await first;
+      expect([answered.status, answered.headers['x-breakwater-replayed']]).toEqual([
+        200,
+        undefined,
+      ]);
+      expect([second.status, second.body.error?.message]).toEqual([
+        409,
+        expect.stringContaining('is still in progress'),
+      ]);
+    } finally {
+      await world.sim.clearFaults();
+    }
     expect(await models()).toBe(before + 1);
   });
 
