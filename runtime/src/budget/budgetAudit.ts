@@ -49,7 +49,7 @@ export interface BudgetAuditSink {
 
 /**
  * Records `hold`'s reservation now, and hands back the hold to settle in its place, which
- * records what it settled.
+ * records what it settled; `hold` itself while the audit is off.
  */
 export function auditedHold(
   hold: BudgetHold,
@@ -57,6 +57,7 @@ export function auditedHold(
   requestId: string | undefined,
   sink: BudgetAuditSink,
 ): BudgetHold {
+  if (!sink.enabled) return hold;
   const claim = hold instanceof BudgetClaim ? (hold as BudgetClaim<ClaimContext>) : undefined;
   const ticket = hold instanceof BudgetTicket ? hold : undefined;
   const reservation = claim?.request.reservationId ?? reservationId();
