@@ -265,7 +265,6 @@ const ROUTES: readonly Route[] = [
   ...[
     '/debug/breakers',
     '/debug/ratelimiter',
-    '/debug/runs',
     '/debug/policy',
     '/debug/stats',
   ].flatMap((route) =>

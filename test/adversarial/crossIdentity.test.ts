@@ -5,7 +5,7 @@
  * `Idempotency-Key` can be misused. Expected answers are the promise table's (I2, D4, D6, B5).
  * Every attempt also counts what the simulator was asked: nothing of alice's runs again.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
@@ -124,6 +124,26 @@ describe("alice's run, tried by bob", () => {
       expect(await models()).toBe(before);
     },
   );
+
+  it('is listed to no caller on the API port: /debug/runs is on the metrics port alone', async () => {
+    const fingerprint = `fp:${createHash('sha256').update(run).digest('hex').slice(0, 12)}`;
+    const callers: readonly RawHeaders[] = [['x-api-key', ALICE], ...BOB_SHAPES.map(([, h]) => h)];
+    for (const headers of callers) {
+      const listing = await send(rt.runtime.url, 'GET', '/debug/runs', headers);
+      expect({
+        status: listing.status,
+        named: listing.text.includes(run) || listing.text.includes(fingerprint),
+      }).toEqual({ status: 404, named: false });
+    }
+    // On-call's listing, on the metrics port, shows her run by its fingerprint alone.
+    const onCall = await fetch(`${rt.runtime.metricsUrl}/debug/runs?limit=200`);
+    const text = await onCall.text();
+    expect([onCall.status, text.includes(fingerprint), text.includes(run)]).toEqual([
+      200,
+      true,
+      false,
+    ]);
+  });
 
   it('is still alice’s: she reads it and replays her step from the journal', async () => {
     const before = await models();

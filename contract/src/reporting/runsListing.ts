@@ -1,6 +1,7 @@
 /**
- * The `/debug/runs` document each runtime with durability serves on its metrics port (and,
- * behind the client key, its API port): the runs its agent's journal holds, newest first. The
+ * The `/debug/runs` document each runtime with durability serves on its metrics port (alone:
+ * it lists every caller's runs, and the API port is the callers'): the runs its agent's journal
+ * holds, newest first. The
  * runtime reads them from the store, so every replica lists the same runs; `kubectl breakwater
  * runs` reads one replica through the API server's pod proxy.
  *

@@ -1,7 +1,7 @@
 /**
- * `/debug/*`: what the runtime believes right now. Served on the API port (behind the client
- * key when access control is on) and on the metrics port, where anyone who reaches the pod
- * can read it. So secrets never appear: the policy names the environment variables that hold
+ * `/debug/*`: what the runtime believes right now. Served on the metrics port, where anyone who
+ * reaches the pod can read it, and but for `/debug/runs` on the API port (behind the client key
+ * when access control is on). So secrets never appear: the policy names the environment variables that hold
  * keys, never their values; the system prompt is shown as its length and a SHA-256 prefix;
  * URLs lose any user:password they carry.
  */
@@ -93,12 +93,16 @@ function withoutUserinfo(url: string): string {
   }
 }
 
+/** The API port's `/debug/*`: the metrics port's documents but `/debug/runs`. */
 export function registerDebugRoutes(
   app: FastifyInstance,
   ctx: DebugNeeds & Pick<GateNeeds, 'clientKeys' | 'metrics'>,
   { requireKey }: { requireKey: boolean },
 ): void {
   for (const [path, build] of Object.entries(debugDocuments(ctx))) {
+    // Every caller's runs are listed there, and a caller's key owns its runs (I2): on-call reads
+    // the listing on the metrics port; a caller reads its own runs on /v1/agent/runs/:id.
+    if (path === DEBUG_RUNS_PATH) continue;
     app.get(path, async (request, reply) => {
       if (!debugEnabled(ctx)) {
         return sendError(reply, refusal(404, 'not_found_error', DEBUG_OFF));
