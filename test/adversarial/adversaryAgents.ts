@@ -50,6 +50,8 @@ export interface Backdrop {
       readonly clientKeys?: readonly string[];
       readonly budget?: Omit<Budget, 'period'>;
       readonly change?: (doc: Mutable<PolicyDocument>) => void;
+      /** The provider it calls. @default the backdrop's simulator */
+      readonly provider?: SimulatorHandle;
     },
   ): Promise<StandaloneRuntime>;
   stop(): Promise<void>;
@@ -92,7 +94,7 @@ export async function backdrop(simulator: SimulatorStartOptions = {}): Promise<B
     held: (agent) => amounts(agent, 'reserved'),
     async runtime(agent, options) {
       const doc = structuredClone(
-        durablePolicy({ simUrl: sim.url, redis, mcp }),
+        durablePolicy({ simUrl: (options.provider ?? sim).url, redis, mcp }),
       ) as Mutable<PolicyDocument>;
       doc.agent = { ...doc.agent, name: agent, namespace: 'default' };
       const budget = options.budget ?? { name: 'per-key', usd: '100', per: 'ClientKey' };

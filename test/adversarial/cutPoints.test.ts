@@ -4,15 +4,22 @@
  * each kind of stream event, and before reading a plain answer. For each cut, what the budget
  * settled is no less than what the simulator billed (its own log, `GET /_sim/usage`, priced
  * with the agent's prices: M1, M3), nothing stays held, and the runtime serves the next call.
- * Then cuts of every kind until the budget refuses: settled spend within the limit (B1).
+ * And a client that reads a long stream slowly, so that the runtime's write buffer fills and it
+ * stops reading the provider, then hangs up. Then cuts of every kind until the budget refuses:
+ * settled spend within the limit (B1).
  */
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
 import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
 import { PRICING } from '../support/budgetStoreFixture.ts';
-import type { BilledCall } from '../support/simulator.ts';
+import {
+  ONE_WRITE_STREAMS,
+  startSimulator,
+  type BilledCall,
+  type SimulatorHandle,
+} from '../support/simulator.ts';
 import { PRIMARY_MODEL, type StandaloneRuntime } from '../support/standaloneRuntime.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { backdrop, type Backdrop } from './adversaryAgents.ts';
@@ -183,6 +190,91 @@ describe('a client that hangs up', () => {
       expect(next.type).toBe('message');
     },
   );
+});
+
+/**
+ * Asks `url` for a stream of `prompt` echoed, reads `reads` chunks of it `pauseMs` apart (the
+ * rest waits in the socket buffers, and the runtime's write buffer fills behind them), then
+ * hangs up; resolves with what it read.
+ */
+async function readSlowlyThenCut(
+  url: string,
+  prompt: string,
+  { reads, pauseMs }: { readonly reads: number; readonly pauseMs: number },
+): Promise<string> {
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = httpRequest(`${url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
+    req.on('error', reject);
+    req.on('response', resolve);
+    req.end(
+      JSON.stringify({
+        model: PRIMARY_MODEL,
+        max_tokens: Math.ceil(prompt.length / 4) + 64,
+        stream: true,
+        messages: [{ role: 'user', content: prompt }],
+      }),
+    );
+  });
+  expect(res.statusCode).toBe(200);
+  res.on('error', () => undefined);
+  res.pause();
+  let read = '';
+  for (let i = 0; i < reads; i++) {
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    const chunk = await new Promise<Buffer>((resolve) => {
+      res.once('data', (c: Buffer) => {
+        res.pause();
+        resolve(c);
+      });
+      res.resume();
+    });
+    read += chunk.toString('utf8');
+  }
+  res.destroy();
+  return read;
+}
+
+describe('a client that reads slowly, then hangs up', () => {
+  const SLOW = 'adversary-cuts-slow';
+  /** Echoed back as about 2 MB of events: more than the socket buffers between them hold. */
+  const LONG = 'The tide comes in and goes out again, and the wind turns. '.repeat(45_000);
+  let fast: SimulatorHandle;
+  let slow: StandaloneRuntime;
+
+  beforeAll(async () => {
+    // A provider that writes the whole answer at once, as a fast model does: it has written
+    // (and bills) all of it while the runtime, held back by its caller, has read a part.
+    fast = await startSimulator({ seed: 9, ...ONE_WRITE_STREAMS });
+    slow = await world.runtime(SLOW, {
+      provider: fast,
+      budget: { name: 'daily', usd: '100', per: 'Agent' },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await fast.stop();
+  });
+
+  it('settles no less than the provider billed, nothing held, and the next call served', async () => {
+    const read = await readSlowlyThenCut(slow.runtime.url, LONG, { reads: 4, pauseMs: 250 });
+    const log = await waitFor(
+      async () => {
+        const billed = await fast.billed();
+        return billed.length >= 1 && billed;
+      },
+      { timeoutMs: 10_000, intervalMs: 20, description: 'the billed call' },
+    );
+    const spent = await settled(SLOW);
+    expect(log).toHaveLength(1);
+    // The client hung up with most of the stream, its final usage too, still in buffers.
+    expect(read).toContain('event: content_block_delta');
+    expect(read).not.toContain('event: message_delta');
+    expect(spent).toBeGreaterThanOrEqual(billedPico(log));
+    const next = await sdk(slow.runtime.url).messages.create(short);
+    expect(next.type).toBe('message');
+  });
 });
 
 describe('cuts of every kind under a tight budget', () => {

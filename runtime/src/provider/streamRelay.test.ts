@@ -36,6 +36,8 @@ const OVERLOADED = event('error', {
 });
 
 class RecordingSink implements StreamSink {
+  /** A caller that reads nothing: every write fills its buffer, and it never drains. */
+  full = false;
   committed = false;
   servedBy: string | undefined = undefined;
   errorEventSent = false;
@@ -46,10 +48,10 @@ class RecordingSink implements StreamSink {
   }
   write(chunk: Buffer): boolean {
     this.written += chunk.toString('utf8');
-    return true;
+    return !this.full;
   }
   onDrain(resume: () => void): void {
-    resume();
+    if (!this.full) resume();
   }
 }
 
@@ -203,6 +205,26 @@ describe('relayStream', () => {
     await expect(r.result).rejects.toBeInstanceOf(CancelledError);
     expect(outcomeOf(await r.result.catch((e: unknown) => e))).toBe('Cancelled');
   });
+
+  it.each<[string, string, boolean]>([
+    ['fees', 'a caller that reads', false],
+    [
+      'all',
+      'a caller whose buffer is full (the provider may have written past what was read)',
+      true,
+    ],
+  ])(
+    'reports %s of its usage unknown for a stream cut before its final usage, with %s',
+    async (unknown, _name, full) => {
+      const r = relay();
+      r.sink.full = full;
+      r.source.write(START + BLOCK + DELTA);
+      await tick();
+      r.source.destroy(new CancelledError(new Error('caller went away')));
+      await r.result.catch(() => undefined);
+      expect(r.seen.usage).toEqual(expect.objectContaining({ input_tokens: 12, unknown }));
+    },
+  );
 
   it('stops at once when the attempt’s deadline passes before the first content', async () => {
     const r = relay();

@@ -139,6 +139,11 @@ class Relay implements SourceListener {
   #pending: Buffer | undefined;
   #first = true;
   #settled = false;
+  /**
+   * The source is paused until a slow caller drains: the provider may meanwhile write, and bill,
+   * more than is read, so a stream cut now has output past what its bytes say.
+   */
+  #heldBack = false;
   #stopTimer: Cancel | undefined;
 
   constructor(
@@ -230,8 +235,10 @@ class Relay implements SourceListener {
     if (end < bytes.length) this.#pending = Buffer.from(bytes.subarray(end));
     const sink = this.#options.sink;
     if (end > 0 && !sink.write(end === bytes.length ? bytes : bytes.subarray(0, end))) {
+      this.#heldBack = true;
       this.#source.pause();
       sink.onDrain(() => {
+        this.#heldBack = false;
         if (!this.#settled) this.#source.resume();
       });
     }
@@ -242,8 +249,10 @@ class Relay implements SourceListener {
     this.#settled = true;
     this.#stopTimer?.();
     const options = this.#options;
-    // Whatever ended the stream, the attempt settles at no less than the provider billed.
-    options.reportUsage(settledUsage(this.#tap));
+    // Whatever ended the stream, the attempt settles at no less than the provider billed: held
+    // back by its caller, at its worst case, for what was written and never read is unknown.
+    const usage = settledUsage(this.#tap);
+    options.reportUsage(this.#heldBack && !this.#tap.final ? { ...usage, unknown: 'all' } : usage);
     if (err === undefined) {
       this.#resolve(this.#tap.usage);
       return;
