@@ -262,12 +262,7 @@ const ROUTES: readonly Route[] = [
     path: () => '/mcp/tools',
     served: 400,
   },
-  ...[
-    '/debug/breakers',
-    '/debug/ratelimiter',
-    '/debug/policy',
-    '/debug/stats',
-  ].flatMap((route) =>
+  ...['/debug/breakers', '/debug/ratelimiter', '/debug/policy', '/debug/stats'].flatMap((route) =>
     ['GET', 'HEAD'].map((method): Route => ({
       name: route,
       method,
@@ -300,10 +295,18 @@ async function servedRoutes(): Promise<string[]> {
   return routes.sort();
 }
 
+const KEYED = 'adversary-keys';
+const OPEN = 'adversary-open';
 let world: Backdrop;
+/** The agent that enforces client keys, and the one that does not, started together. */
+let keyed: StandaloneRuntime;
+let open: StandaloneRuntime;
 beforeAll(async () => {
   world = await backdrop();
-}, 60_000);
+  // One at a time: a runtime's start is mostly CPU, and a busy machine has little to spare.
+  keyed = await world.runtime(KEYED, { clientKeys: [ALICE, BOB] });
+  open = await world.runtime(OPEN, {});
+}, 90_000);
 afterAll(async () => {
   await world.stop();
 });
@@ -336,17 +339,32 @@ interface Cell {
   readonly error?: unknown;
 }
 
+/** Alice's and bob's runs on `rt`, started together, once they have finished. */
+async function runsOf(rt: StandaloneRuntime): Promise<Runs> {
+  const [alice, bob] = await Promise.all([
+    finishedRun(rt, ['x-api-key', ALICE]),
+    finishedRun(rt, ['authorization', `Bearer ${BOB}`]),
+  ]);
+  return { alice, bob };
+}
+
+/** What `rt` answers `route` for each shape, the shapes sent at once: no cell reads another's. */
+function answersTo(rt: StandaloneRuntime, route: Route, runs: Runs) {
+  return Promise.all(
+    SHAPES.map((shape) =>
+      send(rt.runtime.url, route.method, route.path(runs), shape.headers, route.body),
+    ),
+  );
+}
+
 describe('an agent that enforces client keys', () => {
-  const AGENT = 'adversary-keys';
+  const AGENT = KEYED;
   let rt: StandaloneRuntime;
   let runs: Runs;
 
   beforeAll(async () => {
-    rt = await world.runtime(AGENT, { clientKeys: [ALICE, BOB] });
-    runs = {
-      alice: await finishedRun(rt, ['x-api-key', ALICE]),
-      bob: await finishedRun(rt, ['authorization', `Bearer ${BOB}`]),
-    };
+    rt = keyed;
+    runs = await runsOf(rt);
   }, 60_000);
 
   const expected = (route: Route, shape: Shape): Cell => {
@@ -383,22 +401,15 @@ describe('an agent that enforces client keys', () => {
   it.each(ROUTES.map((r) => [`${r.method} ${r.name}`, r] as const))(
     'answers %s as the promise table says, for every credential shape',
     async (_name, route) => {
-      const cells: Cell[] = [];
-      for (const shape of SHAPES) {
-        const answer = await send(
-          rt.runtime.url,
-          route.method,
-          route.path(runs),
-          shape.headers,
-          route.body,
-        );
+      const answers = await answersTo(rt, route, runs);
+      const cells = answers.map((answer, i): Cell => {
         const refusedWith = answer.status === 401 && route.method !== 'HEAD';
-        cells.push({
-          shape: shape.name,
+        return {
+          shape: SHAPES[i]?.name ?? '',
           status: answer.status,
           ...(refusedWith ? { error: answer.body.error } : {}),
-        });
-      }
+        };
+      });
       expect(cells).toEqual(SHAPES.map((shape) => expected(route, shape)));
     },
   );
@@ -411,32 +422,23 @@ describe('an agent that enforces client keys', () => {
 });
 
 describe('an agent that enforces no client keys', () => {
-  const AGENT = 'adversary-open';
+  const AGENT = OPEN;
   let rt: StandaloneRuntime;
   let runs: Runs;
 
   beforeAll(async () => {
-    rt = await world.runtime(AGENT, {});
-    runs = {
-      alice: await finishedRun(rt, ['x-api-key', ALICE]),
-      bob: await finishedRun(rt, ['authorization', `Bearer ${BOB}`]),
-    };
+    rt = open;
+    runs = await runsOf(rt);
   }, 60_000);
 
   it.each(ROUTES.map((r) => [`${r.method} ${r.name}`, r] as const))(
     'answers %s alike for every credential shape: one open caller, nothing refused',
     async (_name, route) => {
-      const cells: Cell[] = [];
-      for (const shape of SHAPES) {
-        const answer = await send(
-          rt.runtime.url,
-          route.method,
-          route.path(runs),
-          shape.headers,
-          route.body,
-        );
-        cells.push({ shape: shape.name, status: answer.status });
-      }
+      const answers = await answersTo(rt, route, runs);
+      const cells = answers.map((answer, i) => ({
+        shape: SHAPES[i]?.name ?? '',
+        status: answer.status,
+      }));
       // Each caller's run is every caller's (I4): one open caller.
       const status =
         route.unenforced ?? (route.route === '/v1/agent/runs/:id' ? 200 : route.served);

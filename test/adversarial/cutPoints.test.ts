@@ -74,15 +74,33 @@ const CUTS: readonly (readonly [string, Cut, number])[] = [
 ];
 
 let world: Backdrop;
+/** A provider that writes a whole stream at once (the slow reader's). */
+let fast: SimulatorHandle;
 let rt: StandaloneRuntime;
+let tight: StandaloneRuntime;
+let slow: StandaloneRuntime;
 const AGENT = 'adversary-cuts';
+const TIGHT = 'adversary-cuts-tight';
+const SLOW = 'adversary-cuts-slow';
 
 beforeAll(async () => {
   // Every answer takes 300 ms to begin, as a provider's does: a plain call is left before it.
-  world = await backdrop({ latencyMs: 300 });
-}, 60_000);
+  [world, fast] = await Promise.all([
+    backdrop({ latencyMs: 300 }),
+    startSimulator({ seed: 9, ...ONE_WRITE_STREAMS }),
+  ]);
+  // Each describe has its agent, and so its own budget account: none reads another's spend.
+  // One at a time: a runtime's start is mostly CPU, and on a busy machine three at once miss
+  // the start timeout.
+  rt = await world.runtime(AGENT, { budget: { name: 'daily', usd: '10', per: 'Agent' } });
+  tight = await world.runtime(TIGHT, { budget: { name: 'daily', usd: '0.03', per: 'Agent' } });
+  slow = await world.runtime(SLOW, {
+    provider: fast,
+    budget: { name: 'daily', usd: '100', per: 'Agent' },
+  });
+}, 90_000);
 afterAll(async () => {
-  await world.stop();
+  await Promise.all([world.stop(), fast.stop()]);
 });
 
 /**
@@ -163,10 +181,6 @@ const short = {
 };
 
 describe('a client that hangs up', () => {
-  beforeAll(async () => {
-    rt = await world.runtime(AGENT, { budget: { name: 'daily', usd: '10', per: 'Agent' } });
-  }, 60_000);
-
   it.each(CUTS)(
     '%s: settled no less than the provider billed, nothing held, and the next call served',
     async (_name, cut, calls) => {
@@ -238,25 +252,11 @@ async function readSlowlyThenCut(
 }
 
 describe('a client that reads slowly, then hangs up', () => {
-  const SLOW = 'adversary-cuts-slow';
   /** Echoed back as about 2 MB of events: more than the socket buffers between them hold. */
-  const LONG = 'The tide comes in and goes out again, and the wind turns. '.repeat(45_000);
-  let fast: SimulatorHandle;
-  let slow: StandaloneRuntime;
+  const LONG = 'The tide comes in and goes out again, and the wind turns. '.repeat(70_000);
 
-  beforeAll(async () => {
-    // A provider that writes the whole answer at once, as a fast model does: it has written
-    // (and bills) all of it while the runtime, held back by its caller, has read a part.
-    fast = await startSimulator({ seed: 9, ...ONE_WRITE_STREAMS });
-    slow = await world.runtime(SLOW, {
-      provider: fast,
-      budget: { name: 'daily', usd: '100', per: 'Agent' },
-    });
-  }, 60_000);
-  afterAll(async () => {
-    await fast.stop();
-  });
-
+  // Its provider writes the whole answer at once, as a fast model does: it has written (and
+  // bills) all of it while the runtime, held back by its caller, has read a part.
   it('settles no less than the provider billed, nothing held, and the next call served', async () => {
     const read = await readSlowlyThenCut(slow.runtime.url, LONG, { reads: 4, pauseMs: 250 });
     const log = await waitFor(
@@ -278,13 +278,9 @@ describe('a client that reads slowly, then hangs up', () => {
 });
 
 describe('cuts of every kind under a tight budget', () => {
-  const TIGHT = 'adversary-cuts-tight';
   const LIMIT_PICO = 30_000_000_000n; // $0.03
 
   it('settles within the limit, and no less than billed, until the budget refuses', async () => {
-    const tight = await world.runtime(TIGHT, {
-      budget: { name: 'daily', usd: '0.03', per: 'Agent' },
-    });
     await world.sim.resetBilled();
     let refused = 0;
     for (let round = 0; refused === 0 && round < 40; round++) {
