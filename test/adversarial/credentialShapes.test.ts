@@ -7,131 +7,20 @@
  * every route (her run is hers, bob's is not); I4, without client keys every shape is the one
  * open caller and nothing is refused for its credential. Probes answer whatever is sent.
  *
- * A route is one row of ROUTES, a shape one row of SHAPES. The route list is read from the
+ * A route is one row of ROUTES, a shape one of test/support/credentialShapes.ts's. The route list is read from the
  * server the runtime builds (its router), so a route added without a row fails the first test.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { buildApiServer } from '../../runtime/src/server/apiServer.ts';
 import type { RuntimeContext } from '../../runtime/src/server/runtimeContext.ts';
+import { credentialShapes, type CredentialShape } from '../support/credentialShapes.ts';
 import { PRIMARY_MODEL, type StandaloneRuntime } from '../support/standaloneRuntime.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { ALICE, BOB, backdrop, type Backdrop } from './adversaryAgents.ts';
 import { send, type RawHeaders } from './publicHttp.ts';
 
-/** Who a shape should be taken for by an agent that enforces client keys. */
-type Reading =
-  | { readonly as: 'alice' | 'bob' }
-  | { readonly refused: 'missing' | 'invalid' }
-  | { readonly ambiguous: string };
-
-interface Shape {
-  readonly name: string;
-  readonly headers: RawHeaders;
-  readonly reading: Reading;
-}
-
-const alice = { as: 'alice' } as const;
-const ambiguous = (message: string) => ({ ambiguous: message });
-
-const SHAPES: readonly Shape[] = [
-  { name: 'no credential', headers: [], reading: { refused: 'missing' } },
-  { name: 'x-api-key', headers: ['x-api-key', ALICE], reading: alice },
-  { name: 'Authorization: Bearer', headers: ['authorization', `Bearer ${ALICE}`], reading: alice },
-  {
-    name: 'both headers, one key',
-    headers: ['x-api-key', ALICE, 'authorization', `Bearer ${ALICE}`],
-    reading: alice,
-  },
-  { name: 'bearer in lower case', headers: ['authorization', `bearer ${ALICE}`], reading: alice },
-  { name: 'Bearer and a tab', headers: ['authorization', `Bearer\t${ALICE}`], reading: alice },
-  {
-    name: 'the key between spaces (HTTP trims them)',
-    headers: ['x-api-key', `  ${ALICE} `],
-    reading: alice,
-  },
-  { name: "bob's key", headers: ['x-api-key', BOB], reading: { as: 'bob' } },
-  {
-    name: 'two different keys',
-    headers: ['x-api-key', ALICE, 'authorization', `Bearer ${BOB}`],
-    reading: ambiguous('headers x-api-key and Authorization carry different client keys'),
-  },
-  {
-    name: 'an empty x-api-key beside Bearer',
-    headers: ['x-api-key', '', 'authorization', `Bearer ${ALICE}`],
-    reading: ambiguous('header x-api-key is empty beside Authorization'),
-  },
-  {
-    name: 'an empty Authorization beside x-api-key',
-    headers: ['x-api-key', ALICE, 'authorization', ''],
-    reading: ambiguous('header Authorization is empty beside x-api-key'),
-  },
-  {
-    name: 'x-api-key twice, one key',
-    headers: ['x-api-key', ALICE, 'x-api-key', ALICE],
-    reading: ambiguous('header x-api-key is sent more than once'),
-  },
-  {
-    name: 'x-api-key twice, in two spellings',
-    headers: ['X-Api-Key', ALICE, 'x-api-key', ALICE],
-    reading: ambiguous('header x-api-key is sent more than once'),
-  },
-  {
-    name: 'x-api-key twice, an empty one first',
-    headers: ['x-api-key', '', 'x-api-key', ALICE],
-    reading: ambiguous('header x-api-key is sent more than once'),
-  },
-  {
-    name: 'Authorization twice, alice then bob',
-    headers: ['authorization', `Bearer ${ALICE}`, 'authorization', `Bearer ${BOB}`],
-    reading: ambiguous('header Authorization is sent more than once'),
-  },
-  {
-    name: 'Authorization: Basic',
-    headers: ['authorization', 'Basic YWxpY2U6eA=='],
-    reading: ambiguous('header Authorization must be "Bearer <client key>"'),
-  },
-  {
-    name: 'Authorization: the key without a scheme',
-    headers: ['authorization', ALICE],
-    reading: ambiguous('header Authorization must be "Bearer <client key>"'),
-  },
-  {
-    name: 'Authorization: Bearer and no key',
-    headers: ['x-api-key', ALICE, 'authorization', 'Bearer'],
-    reading: ambiguous('header Authorization must be "Bearer <client key>"'),
-  },
-  {
-    name: 'Bearer and two words',
-    headers: ['authorization', `Bearer ${ALICE} ${ALICE}`],
-    reading: ambiguous('header Authorization must be "Bearer <client key>"'),
-  },
-  { name: 'an empty x-api-key alone', headers: ['x-api-key', ''], reading: { refused: 'missing' } },
-  {
-    name: 'an empty Authorization alone',
-    headers: ['authorization', ''],
-    reading: { refused: 'missing' },
-  },
-  {
-    name: 'a wrong key',
-    headers: ['x-api-key', 'bw-adversary-mallory-key'],
-    reading: { refused: 'invalid' },
-  },
-  {
-    name: 'the key in upper case',
-    headers: ['x-api-key', ALICE.toUpperCase()],
-    reading: { refused: 'invalid' },
-  },
-  {
-    name: 'the key and one more byte (latin1)',
-    headers: ['x-api-key', `${ALICE}\u00e9`],
-    reading: { refused: 'invalid' },
-  },
-  {
-    name: 'x-api-key carrying "Bearer <key>"',
-    headers: ['x-api-key', `Bearer ${ALICE}`],
-    reading: { refused: 'invalid' },
-  },
-];
+/** Alice's credential in every shape, bob's key beside it. */
+const SHAPES: readonly CredentialShape[] = credentialShapes(ALICE, BOB);
 
 const MESSAGE = {
   model: PRIMARY_MODEL,
@@ -367,14 +256,14 @@ describe('an agent that enforces client keys', () => {
     runs = await runsOf(rt);
   }, 60_000);
 
-  const expected = (route: Route, shape: Shape): Cell => {
+  const expected = (route: Route, shape: CredentialShape): Cell => {
     const { reading } = shape;
     const head = route.method === 'HEAD';
     if (route.open === true) return { shape: shape.name, status: route.served };
     if ('as' in reading)
       return {
         shape: shape.name,
-        status: reading.as === 'bob' ? (route.bob ?? route.served) : route.served,
+        status: reading.as === 'other' ? (route.bob ?? route.served) : route.served,
       };
     const message =
       'ambiguous' in reading

@@ -11,25 +11,26 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  ambiguousShapes,
+  callerShapes,
+  type CredentialShape,
+} from '../support/credentialShapes.ts';
 import { PRIMARY_MODEL, type StandaloneRuntime } from '../support/standaloneRuntime.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { ALICE, BOB, backdrop, type Backdrop } from './adversaryAgents.ts';
 import { send, type RawHeaders } from './publicHttp.ts';
 
+const named = (shapes: readonly CredentialShape[]) =>
+  shapes.map(({ name, headers }) => [name, headers] as const);
 /** Every shape that names bob alone. */
-const BOB_SHAPES: readonly (readonly [string, RawHeaders])[] = [
-  ['x-api-key', ['x-api-key', BOB]],
-  ['Authorization: Bearer', ['authorization', `Bearer ${BOB}`]],
-  ['both headers', ['x-api-key', BOB, 'authorization', `Bearer ${BOB}`]],
-  ['bearer in lower case', ['authorization', `bearer ${BOB}`]],
-];
-/** Shapes that carry alice's key beside bob's, or beside nothing: never let in. */
-const MIXED_SHAPES: readonly (readonly [string, RawHeaders])[] = [
-  ['alice in x-api-key, bob in Bearer', ['x-api-key', ALICE, 'authorization', `Bearer ${BOB}`]],
-  ['bob in x-api-key, alice in Bearer', ['x-api-key', BOB, 'authorization', `Bearer ${ALICE}`]],
-  ['alice then bob in x-api-key', ['x-api-key', ALICE, 'x-api-key', BOB]],
-  ['an empty x-api-key beside alice', ['x-api-key', '', 'authorization', `Bearer ${ALICE}`]],
-];
+const BOB_SHAPES = named(callerShapes(BOB, ALICE));
+/** Shapes that carry alice's key beside bob's, or beside an empty header: never let in. */
+const MIXED_SHAPES = named(
+  ambiguousShapes(ALICE, BOB).filter(
+    (s) => s.headers.includes('') || s.headers.join().includes(BOB),
+  ),
+);
 
 const ask = (content: string) => ({
   model: PRIMARY_MODEL,
