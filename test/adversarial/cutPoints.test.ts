@@ -93,7 +93,7 @@ beforeAll(async () => {
   // One at a time: a runtime's start is mostly CPU, and on a busy machine three at once miss
   // the start timeout.
   rt = await world.runtime(AGENT, { budget: { name: 'daily', usd: '10', per: 'Agent' } });
-  tight = await world.runtime(TIGHT, { budget: { name: 'daily', usd: '0.03', per: 'Agent' } });
+  tight = await world.runtime(TIGHT, { budget: { name: 'daily', usd: '0.015', per: 'Agent' } });
   slow = await world.runtime(SLOW, {
     provider: fast,
     budget: { name: 'daily', usd: '100', per: 'Agent' },
@@ -278,7 +278,7 @@ describe('a client that reads slowly, then hangs up', () => {
 });
 
 describe('cuts of every kind under a tight budget', () => {
-  const LIMIT_PICO = 30_000_000_000n; // $0.03
+  const LIMIT_PICO = 15_000_000_000n; // $0.015: about two calls' worst case
 
   it('settles within the limit, and no less than billed, until the budget refuses', async () => {
     await world.sim.resetBilled();
