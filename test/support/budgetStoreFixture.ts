@@ -56,12 +56,17 @@ export interface StoredAccount {
   readonly reservedTokens: bigint;
   /** Epoch ms it expires at. */
   readonly expiresAtMs: number;
+  /** The reservations it holds under a lease (`lease:<id>`). */
+  readonly leases: readonly string[];
+  /** The reservations whose lease lapsed unsettled, charged at their worst case (`lapsed:<id>`). */
+  readonly lapsed: readonly string[];
 }
 
 export interface BudgetAgent {
   readonly redis: RedisHandle;
   readonly sim: SimulatorHandle;
   readonly agent: StoreAgent;
+  /** The replicas' addresses now (a replaced replica's successor listens elsewhere). */
   readonly urls: readonly string[];
   /** The document every replica runs; `rewrite` changes it on all of them. */
   readonly doc: PolicyDocument;
@@ -121,7 +126,9 @@ export async function budgetAgent(options: {
     redis,
     sim,
     agent,
-    urls: agent.replicas.map((r) => r.runtime.url),
+    get urls() {
+      return agent.replicas.map((r) => r.runtime.url);
+    },
     get doc() {
       return doc;
     },
@@ -143,6 +150,8 @@ export async function budgetAgent(options: {
             spentTokens: BigInt(h.spent_tokens ?? '0'),
             reservedTokens: BigInt(h.reserved_tokens ?? '0'),
             expiresAtMs: expiresAt,
+            leases: fieldsNamed(h, 'lease:'),
+            lapsed: fieldsNamed(h, 'lapsed:'),
           };
         }),
       );
@@ -223,4 +232,11 @@ export function storedPico(hash: Record<string, string>, amount: 'spent' | 'rese
     Number(hash[`${amount}_micro`] ?? '0'),
     Number(hash[`${amount}_pico`] ?? '0'),
   );
+}
+
+/** The ids after `prefix` in a hash's field names: `lease:<reservation>` gives the reservation. */
+function fieldsNamed(hash: Record<string, string>, prefix: string): string[] {
+  return Object.keys(hash)
+    .filter((field) => field.startsWith(prefix))
+    .map((field) => field.slice(prefix.length));
 }

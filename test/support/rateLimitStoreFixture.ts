@@ -41,8 +41,16 @@ export function agentDocument(simulatorUrl: string, policy: RateLimitPolicy): Po
 }
 
 export interface StoreAgent {
+  /** The replicas running now: a replaced one's place holds its successor. */
   readonly replicas: readonly StandaloneRuntime[];
+  /** Every replica ever started, the killed ones too, in the order they started. */
+  readonly started: readonly StandaloneRuntime[];
   writePolicy(doc: PolicyDocument): void;
+  /**
+   * SIGKILLs replica `index` (a lost node: no grace, nothing flushed) and starts another in its
+   * place on the latest document, as a Deployment replaces a lost pod.
+   */
+  replace(index: number): Promise<StandaloneRuntime>;
   stop(): Promise<void>;
 }
 
@@ -61,13 +69,28 @@ export async function startAgent(
     await Promise.all(replicas.map((r) => r.stop()));
     throw failed.reason;
   }
+  const all = [...replicas];
+  let latest = doc;
   return {
     replicas,
+    started: all,
     writePolicy: (next) => {
+      latest = next;
       for (const r of replicas) r.writePolicy(next);
     },
+    replace: async (index) => {
+      const victim = replicas[index];
+      if (victim === undefined) throw new Error(`no replica ${String(index)}`);
+      victim.runtime.child.kill('SIGKILL');
+      await victim.runtime.exited;
+      const successor = await standaloneRuntime(latest, env);
+      replicas[index] = successor;
+      all.push(successor);
+      return successor;
+    },
     stop: async () => {
-      await Promise.all(replicas.map((r) => r.stop()));
+      // A killed replica's stop only removes its directory.
+      await Promise.all(all.map((r) => r.stop()));
     },
   };
 }

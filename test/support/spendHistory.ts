@@ -10,7 +10,10 @@
  *   is made once; a call served had its budgets admitted; the store counts what was settled.
  * - M1–M10: each call settled no less than the provider billed for it, every attempt of it.
  * - B9: nothing billed for a call the runtime never admitted (refused before any provider call).
- * - B10: every hold released at the end, in the replicas' records and in the store.
+ * - B10: every hold released at the end, in the replicas' records and in the store; a hold a
+ *   SIGKILLed replica left behind is charged at its worst case once its lease lapses (the store
+ *   marks it `lapsed:<reservation>`), never less than the provider billed its call, and that
+ *   charge counts against the limit with the rest (B1's bound with B10's terms).
  *
  * Pure: it reads records, never a process. Money is bigint picodollars.
  */
@@ -73,6 +76,8 @@ export interface StoredAccount {
   readonly account: BudgetAccountName;
   readonly spentPico: bigint;
   readonly reservedPico: bigint;
+  /** Reservations whose lease lapsed unsettled, charged at their worst case (`lapsed:<id>`). */
+  readonly lapsed?: readonly string[];
 }
 
 export interface SpendHistory {
@@ -83,6 +88,8 @@ export interface SpendHistory {
   readonly limits: readonly BudgetLimit[];
   /** The store's accounts at the end; absent: not checked. */
   readonly store?: readonly StoredAccount[];
+  /** Replicas SIGKILLed during the history: theirs are the only reservations that may lapse. */
+  readonly killed?: readonly string[];
 }
 
 /** A promise the history breaks: its row in docs/guarantees.md, the calls, and why. */
@@ -96,7 +103,10 @@ export interface Violation {
 export interface AccountFigures {
   readonly account: string;
   readonly limitPico: bigint | undefined;
+  /** Settled, and charged for lapsed holds: what counts against the limit. */
   readonly settledPico: bigint;
+  /** The part of `settledPico` charged for holds that lapsed (B10). */
+  readonly lapsedPico: bigint;
   /** What the provider billed for the calls this account paid for. */
   readonly billedPico: bigint;
   readonly calls: number;
@@ -106,7 +116,13 @@ export interface HistoryVerdict {
   readonly violations: readonly Violation[];
   readonly accounts: readonly AccountFigures[];
   readonly billedPico: bigint;
+  /** Settled by the replicas and charged for lapsed holds, over every account's calls. */
   readonly settledPico: bigint;
+  /** Holds a killed replica left, charged at their worst case when their lease lapsed. */
+  readonly lapses: number;
+  readonly lapsedPico: bigint;
+  /** What the provider billed the calls whose holds lapsed. */
+  readonly lapsedBilledPico: bigint;
 }
 
 /** An account's name in messages and figures: `daily/Agent@<periodStartMs>`, a key after it. */
@@ -134,9 +150,26 @@ export function checkSpendHistory(history: SpendHistory): HistoryVerdict {
   // Each reservation's one settlement; what it cost goes to each of its accounts.
   const settled = new Map<string, Settlement>();
   const settledIn = new Map<string, bigint>();
+  const lapsedIn = new Map<string, bigint>();
   const paidBy = new Map<string, Set<string>>();
   const costOf = new Map<string, bigint>();
   const admitted = new Set<string>();
+  const charge = (
+    accounts: readonly BudgetAccountName[],
+    requestId: string | undefined,
+    costPico: bigint,
+  ) => {
+    if (requestId !== undefined) costOf.set(requestId, (costOf.get(requestId) ?? 0n) + costPico);
+    for (const account of accounts) {
+      const label = accountLabel(account);
+      settledIn.set(label, (settledIn.get(label) ?? 0n) + costPico);
+      if (requestId !== undefined) {
+        let calls = paidBy.get(label);
+        if (calls === undefined) paidBy.set(label, (calls = new Set()));
+        calls.add(requestId);
+      }
+    }
+  };
   for (const s of history.settlements) {
     const reserved = reservations.get(s.reservation);
     if (reserved === undefined)
@@ -147,19 +180,39 @@ export function checkSpendHistory(history: SpendHistory): HistoryVerdict {
     }
     if (reserved !== undefined) settled.set(s.reservation, s);
     if (ADMITTED.has(s.decision) && s.requestId !== undefined) admitted.add(s.requestId);
-    if (s.requestId !== undefined)
-      costOf.set(s.requestId, (costOf.get(s.requestId) ?? 0n) + s.costPico);
-    for (const account of reserved?.accounts ?? []) {
+    charge(reserved?.accounts ?? [], s.requestId, s.costPico);
+  }
+
+  // B10: a killed replica's holds never settle. One the store admitted lapses and is charged at
+  // its worst case; one that never reached the store holds nothing. A live replica settles all.
+  const killed = new Set(history.killed ?? []);
+  const lapsedIds = new Set((history.store ?? []).flatMap((a) => a.lapsed ?? []));
+  const lapsedCalls = new Set<string>();
+  let lapses = 0;
+  let lapsedPico = 0n;
+  for (const id of lapsedIds) {
+    const r = reservations.get(id);
+    if (r === undefined) {
+      broke('B10', [id], 'the store charged a lapsed hold that no replica recorded');
+      continue;
+    }
+    if (settled.has(id) || !killed.has(r.replica)) continue;
+    lapses++;
+    lapsedPico += r.worstPico;
+    charge(r.accounts, r.requestId, r.worstPico);
+    for (const account of r.accounts) {
       const label = accountLabel(account);
-      settledIn.set(label, (settledIn.get(label) ?? 0n) + s.costPico);
-      if (s.requestId !== undefined) {
-        let calls = paidBy.get(label);
-        if (calls === undefined) paidBy.set(label, (calls = new Set()));
-        calls.add(s.requestId);
-      }
+      lapsedIn.set(label, (lapsedIn.get(label) ?? 0n) + r.worstPico);
+    }
+    if (r.requestId !== undefined) {
+      admitted.add(r.requestId);
+      lapsedCalls.add(r.requestId);
     }
   }
-  const open = [...reservations.values()].filter((r) => !settled.has(r.reservation));
+  // A killed replica's hold the store still has shows as held there (below).
+  const open = [...reservations.values()].filter(
+    (r) => !settled.has(r.reservation) && !killed.has(r.replica),
+  );
   if (open.length > 0)
     broke(
       'B10',
@@ -192,7 +245,7 @@ export function checkSpendHistory(history: SpendHistory): HistoryVerdict {
     const cost = costOf.get(call.requestId) ?? 0n;
     if (cost < billed)
       broke(
-        costRow(call, attempts.get(call.requestId) ?? 0),
+        lapsedCalls.has(call.requestId) ? 'B10' : costRow(call, attempts.get(call.requestId) ?? 0),
         [call.requestId],
         `settled ${pico(cost)}, less than the ${pico(billed)} billed`,
       );
@@ -213,9 +266,16 @@ export function checkSpendHistory(history: SpendHistory): HistoryVerdict {
       broke(
         'B1',
         calls,
-        `${label} settled ${pico(settledPico)}, past its limit of ${pico(limitPico)}`,
+        `${label} settled ${pico(settledPico)}${lapsedNote(lapsedIn.get(label))}, past its limit of ${pico(limitPico)}`,
       );
-    accounts.push({ account: label, limitPico, settledPico, billedPico, calls: calls.length });
+    accounts.push({
+      account: label,
+      limitPico,
+      settledPico,
+      lapsedPico: lapsedIn.get(label) ?? 0n,
+      billedPico,
+      calls: calls.length,
+    });
   }
   accounts.sort((a, b) => a.account.localeCompare(b.account));
 
@@ -228,7 +288,7 @@ export function checkSpendHistory(history: SpendHistory): HistoryVerdict {
       broke(
         'B1',
         [],
-        `the store counts ${pico(stored.spentPico)} spent in ${label}, the replicas settled ${pico(settledPico)}`,
+        `the store counts ${pico(stored.spentPico)} spent in ${label}, the replicas settled ${pico(settledPico)}${lapsedNote(lapsedIn.get(label))}`,
       );
   }
 
@@ -236,8 +296,52 @@ export function checkSpendHistory(history: SpendHistory): HistoryVerdict {
     violations,
     accounts,
     billedPico: sum([...billedFor.values()]),
-    settledPico: sum([...settled.values()].map((s) => s.costPico)),
+    settledPico: sum([...settled.values()].map((s) => s.costPico)) + lapsedPico,
+    lapses,
+    lapsedPico,
+    lapsedBilledPico: sum([...lapsedCalls].map((id) => billedFor.get(id) ?? 0n)),
   };
+}
+
+function lapsedNote(lapsed: bigint | undefined): string {
+  return lapsed === undefined || lapsed === 0n ? '' : ` (${pico(lapsed)} of it lapsed holds)`;
+}
+
+/**
+ * Every record of the calls the violations name, a call to a line: what its client saw, its
+ * reservations and settlements (with the replica), its lapse, and its bills. What a failing
+ * run prints after the violations, so that it can be read without running it again.
+ */
+export function offendingHistory(
+  history: SpendHistory,
+  violations: readonly Violation[],
+  most = 20,
+): string {
+  const named = [...new Set(violations.flatMap((v) => v.calls))];
+  const lapsed = new Set((history.store ?? []).flatMap((a) => a.lapsed ?? []));
+  const lines = named.slice(0, most).map((id) => {
+    const call = history.calls.find((c) => c.requestId === id);
+    const reserved = history.reservations.filter((r) => r.requestId === id || r.reservation === id);
+    const ids = new Set(reserved.map((r) => r.reservation));
+    const settled = history.settlements.filter((s) => s.requestId === id || ids.has(s.reservation));
+    const bills = history.bills.filter(
+      (b) => b.id === id || (call !== undefined && b.traceId === call.traceId),
+    );
+    const parts = [
+      call === undefined
+        ? 'no client call'
+        : `${call.outcome}${call.stream ? ' stream' : ''}${call.cut ? ' cut' : ''}${call.tools ? ' tools' : ''}${call.fallback ? ' fallback' : ''} trace ${call.traceId}`,
+      ...reserved.map(
+        (r) =>
+          `reserved ${pico(r.worstPico)} on ${r.replica} (${r.reservation}, ${r.model})${lapsed.has(r.reservation) ? ', lapsed' : ''}`,
+      ),
+      ...settled.map((s) => `settled ${pico(s.costPico)} on ${s.replica} (${s.decision})`),
+      ...bills.map((b) => `billed ${pico(b.billedPico)} (${b.id})`),
+    ];
+    return `  ${id}: ${parts.join('; ')}`;
+  });
+  if (named.length > most) lines.push(`  … and ${String(named.length - most)} more`);
+  return lines.join('\n');
 }
 
 /** One line per violation, for a test's failure message. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   checkSpendHistory,
   describeViolations,
+  offendingHistory,
   pico,
   type BudgetAccountName,
   type ClientCall,
@@ -68,6 +69,26 @@ function merge(...histories: SpendHistory[]): SpendHistory {
   };
 }
 
+/**
+ * Call `id` on replica r1, SIGKILLed while it ran: reserved at 10, never settled, billed
+ * `billed`; the store lapsed its hold (`lapsed`) or never held it.
+ */
+function killedMidCall(id: string, billed: bigint, lapsed = true): SpendHistory {
+  const h = served(id, 0n, billed, { outcome: 'failed' });
+  return {
+    ...h,
+    reservations: h.reservations.map((r) => ({ ...r, replica: 'r1' })),
+    settlements: [],
+    killed: ['r1'],
+    store: lapsed
+      ? [
+          { account: DAILY, spentPico: 10n, reservedPico: 0n, lapsed: [`res-${id}`] },
+          { account: ALICE, spentPico: 10n, reservedPico: 0n, lapsed: [`res-${id}`] },
+        ]
+      : [],
+  };
+}
+
 const rows = (h: SpendHistory) => checkSpendHistory(h).violations.map((v) => v.row);
 
 describe('checkSpendHistory', () => {
@@ -81,11 +102,19 @@ describe('checkSpendHistory', () => {
     });
     expect(verdict.violations).toEqual([]);
     expect(verdict.accounts).toEqual([
-      { account: 'daily/Agent@0', limitPico: 20n, settledPico: 17n, billedPico: 15n, calls: 2 },
+      {
+        account: 'daily/Agent@0',
+        limitPico: 20n,
+        settledPico: 17n,
+        lapsedPico: 0n,
+        billedPico: 15n,
+        calls: 2,
+      },
       {
         account: 'perKey/ClientKey/key-a11ce0000000@0',
         limitPico: 20n,
         settledPico: 17n,
+        lapsedPico: 0n,
         billedPico: 15n,
         calls: 2,
       },
@@ -176,6 +205,72 @@ describe('checkSpendHistory', () => {
     ],
   ])('names %s', (_name, history, expected) => {
     expect(rows(history)).toEqual(expected);
+  });
+
+  it("charges a killed replica's lapsed hold at its worst case, against the limit with the rest", () => {
+    const verdict = checkSpendHistory(killedMidCall('k', 7n));
+    expect(verdict.violations).toEqual([]);
+    expect(verdict).toMatchObject({
+      lapses: 1,
+      lapsedPico: 10n,
+      lapsedBilledPico: 7n,
+      settledPico: 10n,
+      billedPico: 7n,
+    });
+    expect(verdict.accounts[0]).toMatchObject({
+      settledPico: 10n,
+      lapsedPico: 10n,
+      billedPico: 7n,
+    });
+  });
+
+  it("finds nothing wrong when a killed replica's call never reached the store: it held nothing", () => {
+    expect(rows(killedMidCall('k', 0n, false))).toEqual([]);
+  });
+
+  it.each<[string, SpendHistory, string[]]>([
+    [
+      'B10 when a lapsed hold was charged less than its call was billed',
+      killedMidCall('k', 11n),
+      ['B10'],
+    ],
+    [
+      'B1 when a lapsed hold takes an account past its limit',
+      (() => {
+        const k = killedMidCall('k', 7n);
+        const h = merge(k, served('a', 12n, 12n));
+        return {
+          ...h,
+          killed: ['r1'],
+          store: (k.store ?? []).map((a) => ({ ...a, spentPico: 22n })),
+        };
+      })(),
+      ['B1', 'B1'],
+    ],
+    [
+      "B10 when a live replica's hold lapsed unsettled",
+      { ...killedMidCall('k', 7n), killed: [] },
+      ['B10', 'B9', 'M1', 'B1', 'B1'],
+    ],
+    [
+      'B10 when the store lapsed a hold no replica recorded',
+      { ...killedMidCall('k', 0n), reservations: [] },
+      ['B10', 'B1', 'B1'],
+    ],
+    [
+      "B9 when a killed replica's call the store never held was billed",
+      killedMidCall('k', 7n, false),
+      ['B9', 'M1'],
+    ],
+  ])('names %s', (_name, history, expected) => {
+    expect(rows(history)).toEqual(expected);
+  });
+
+  it('prints every record of the calls a violation names', () => {
+    const history = killedMidCall('k', 11n);
+    expect(offendingHistory(history, checkSpendHistory(history).violations)).toBe(
+      '  k: failed trace t-k; reserved $0.00000000001 on r1 (res-k, m), lapsed; billed $0.000000000011 (bill-k)',
+    );
   });
 
   it('says which promise broke, why, and for which calls', () => {

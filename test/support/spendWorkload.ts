@@ -6,6 +6,12 @@
  * exhausted. Each call sends its own `x-request-id` (what the runtime records its budgets
  * under) and `traceparent` (which the runtime passes on and the simulator's bills name).
  *
+ * Replicas die: at seeded points one of the three is SIGKILLed while a call of its own is open
+ * and another started in its place (a lost node). Its holds never settle; the policy's short
+ * bounds (4 s an attempt, 4 s a stream: leases of about 8 and 12 s) let them lapse within the
+ * round, and after the last call the workload waits out the longest lease and makes one call
+ * per key, whose admissions charge what lapsed (B10) before the history is read.
+ *
  *   const run = await runSpendWorkload({ seed: 7, calls: 120 });
  *   expect(describeViolations(run.verdict.violations)).toBe('');
  */
@@ -22,6 +28,7 @@ import {
   type HistoryVerdict,
   type Reservation,
   type Settlement,
+  type SpendHistory,
   type StoredAccount,
 } from './spendHistory.ts';
 import { waitFor } from './waitFor.ts';
@@ -51,6 +58,16 @@ export interface SpendWorkloadOptions {
   readonly waitBudget?: string | null;
   /** The chance the simulator answers an attempt 529. @default 0.2 */
   readonly overloadRate?: number;
+  /** Replicas SIGKILLed mid-call and replaced, at seeded points of the round. @default 1 */
+  readonly kills?: number;
+}
+
+/** One replica killed: which, after how many calls had started, and what it had open. */
+export interface Kill {
+  readonly replica: string;
+  readonly afterCalls: number;
+  /** Its reservations not yet settled when it died. */
+  readonly open: number;
 }
 
 export interface SpendWorkloadRun {
@@ -58,7 +75,17 @@ export interface SpendWorkloadRun {
   readonly calls: readonly ClientCall[];
   /** How many calls ended each way, and how many of each shape were made. */
   readonly counts: Readonly<Record<string, number>>;
+  readonly kills: readonly Kill[];
+  /** What the checker read, for a failure's message (offendingHistory). */
+  readonly history: SpendHistory;
 }
+
+/** Each attempt's bound, and a stream's: short, so that a killed replica's holds lapse soon. */
+const ATTEMPT_MS = 4_000;
+const STREAM_MS = 4_000;
+const RETRY = { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 50 };
+/** The longest lease a call holds (budgetOptions: attempts and backoff, and a stream). */
+const LONGEST_LEASE_MS = RETRY.maxAttempts * (ATTEMPT_MS + RETRY.maxDelayMs) + STREAM_MS;
 
 const TOOL = {
   name: 'lookup_tide',
@@ -78,7 +105,9 @@ export async function runSpendWorkload(options: SpendWorkloadOptions): Promise<S
       doc.audit = { ...doc.audit, enabled: true };
       doc.access = { ...doc.access, clientKeysSecret: 'keys' };
       doc.model = { ...doc.model, fallbacks: [FALLBACK_MODEL] };
-      doc.retry = { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 50 };
+      doc.retry = { ...RETRY };
+      doc.timeoutMs = ATTEMPT_MS;
+      doc.maxStreamDurationMs = STREAM_MS;
     },
     env: { BREAKWATER_CLIENT_KEYS: KEYS.join(',') },
   });
@@ -86,18 +115,41 @@ export async function runSpendWorkload(options: SpendWorkloadOptions): Promise<S
     await agent.sim.setFault({ status: 529, rate: options.overloadRate ?? 0.2 });
     const random = seededRandom(options.seed);
     const plans = Array.from({ length: options.calls }, (_, i) => plan(random, options.seed, i));
+    const killAt = killPoints(random, options.calls, options.kills ?? 1);
+    const kills: Promise<Kill & { atMs: number }>[] = [];
     const calls: ClientCall[] = [];
     let next = 0;
     const worker = async () => {
       while (next < plans.length) {
+        const at = next;
         const p = plans[next++] as Plan;
+        const victim = killAt.get(at);
+        if (victim !== undefined) kills.push(killMidCall(agent, victim, at));
         calls.push(await callOnce(agent, p));
       }
     };
     await Promise.all(Array.from({ length: options.concurrency ?? 12 }, worker));
+    const killed = await Promise.all(kills);
     await agent.sim.clearFaults();
+    if (killed.length > 0) {
+      // Past the last lease a killed replica's call can hold, one call per key charges it.
+      const lastLapse = Math.max(...killed.map((k) => k.atMs)) + LONGEST_LEASE_MS + 500;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, lastLapse - Date.now())));
+      for (const [i, key] of KEYS.entries()) {
+        const sweep: Plan = {
+          ...plan(random, options.seed, options.calls + i),
+          requestId: `history-${String(options.seed)}-sweep-${String(i)}`,
+          replica: i,
+          key,
+          shape: 'plain',
+        };
+        calls.push(await callOnce(agent, sweep));
+      }
+    }
     const simulated = await agent.sim.stats();
-    const { verdict, bills, settlements } = await history(agent, calls);
+    const replicas = agent.agent.started.map((r) => r.runtime);
+    const killedNames = killed.map((k) => k.replica);
+    const { verdict, bills, settlements, checked } = await history(agent, calls, killedNames);
     const counts: Record<string, number> = {};
     const add = (name: string) => {
       counts[name] = (counts[name] ?? 0) + 1;
@@ -112,7 +164,16 @@ export async function runSpendWorkload(options: SpendWorkloadOptions): Promise<S
     counts.bills = bills.length;
     counts.providerRequests = simulated.requests;
     counts.provider529s = simulated.byOutcome['error_529'] ?? 0;
-    return { verdict, calls, counts };
+    counts.kills = killed.length;
+    counts.lapses = verdict.lapses;
+    counts.replicasStarted = replicas.length;
+    return {
+      verdict,
+      calls,
+      counts,
+      kills: killed.map(({ replica, afterCalls, open }) => ({ replica, afterCalls, open })),
+      history: checked,
+    };
   } finally {
     await agent.stop();
   }
@@ -140,6 +201,45 @@ function plan(random: Random, seed: number, i: number): Plan {
     shape: pick(SHAPES),
     cutAfter: 1 + Math.floor(random() * 8),
   };
+}
+
+/** `kills` call indices (after a fifth of the round, before its last fifth), each a replica. */
+function killPoints(random: Random, calls: number, kills: number): Map<number, number> {
+  const points = new Map<number, number>();
+  for (let k = 0; k < kills; k++) {
+    const at = Math.floor(calls * (0.2 + (0.6 * (k + random())) / kills));
+    points.set(at, Math.floor(random() * 3));
+  }
+  return points;
+}
+
+/**
+ * SIGKILLs replica `index` once a reservation of its own is open (or after 3 s without one),
+ * and starts another in its place. Its name is its place among every replica started (r3 for
+ * the first replaced), as readAudit names them.
+ */
+async function killMidCall(
+  agent: BudgetAgent,
+  index: number,
+  afterCalls: number,
+): Promise<Kill & { atMs: number }> {
+  const victim = agent.agent.replicas[index];
+  if (victim === undefined) throw new Error(`no replica ${String(index)}`);
+  const replica = `r${String(agent.agent.started.indexOf(victim))}`;
+  const open = () => {
+    const { reservations, settlements } = auditOf(victim.runtime.output, replica);
+    const done = new Set(settlements.map((s) => s.reservation));
+    return reservations.filter((r) => !done.has(r.reservation)).length;
+  };
+  await waitFor(() => open() > 0, {
+    description: `a call open on ${replica}`,
+    timeoutMs: 3_000,
+    intervalMs: 20,
+  }).catch(() => undefined);
+  const atMs = Date.now();
+  const openAtKill = open();
+  await agent.agent.replace(index);
+  return { replica, afterCalls, open: openAtKill, atMs };
 }
 
 async function callOnce(agent: BudgetAgent, p: Plan): Promise<ClientCall> {
@@ -191,15 +291,21 @@ async function callOnce(agent: BudgetAgent, p: Plan): Promise<ClientCall> {
 async function history(
   agent: BudgetAgent,
   calls: readonly ClientCall[],
-): Promise<{ verdict: HistoryVerdict; bills: Bill[]; settlements: Settlement[] }> {
+  killed: readonly string[],
+): Promise<{
+  verdict: HistoryVerdict;
+  bills: Bill[];
+  settlements: Settlement[];
+  checked: SpendHistory;
+}> {
   const read = () => readAudit(agent);
   await waitFor(
     async () => {
       const { reservations, settlements } = read();
+      const live = reservations.filter((r) => !killed.includes(r.replica));
+      const settledHere = settlements.filter((s) => !killed.includes(s.replica));
       const stored = await agent.accounts();
-      return (
-        reservations.length === settlements.length && stored.every((a) => a.reservedPico === 0n)
-      );
+      return live.length === settledHere.length && stored.every((a) => a.reservedPico === 0n);
     },
     { description: 'every reservation settled, in the records and in Redis', timeoutMs: 20_000 },
   ).catch(() => undefined);
@@ -214,16 +320,18 @@ async function history(
     account: accountOfKey(a.key),
     spentPico: a.spentPico,
     reservedPico: a.reservedPico,
+    lapsed: a.lapsed,
   }));
-  const verdict = checkSpendHistory({
+  const checked: SpendHistory = {
     reservations,
     settlements,
     calls,
     bills,
     limits: LIMITS,
     store,
-  });
-  return { verdict, bills, settlements };
+    killed,
+  };
+  return { verdict: checkSpendHistory(checked), bills, settlements, checked };
 }
 
 interface AuditLine {
@@ -238,39 +346,49 @@ interface AuditLine {
   readonly costPico?: string;
 }
 
-/** Every replica's `budget_reserved` and `budget_settled` audit lines so far. */
+/** Every replica's `budget_reserved` and `budget_settled` audit lines so far, the killed ones' too. */
 function readAudit(agent: BudgetAgent): {
   reservations: Reservation[];
   settlements: Settlement[];
 } {
+  const all = agent.agent.started.map((r, i) => auditOf(r.runtime.output, `r${String(i)}`));
+  return {
+    reservations: all.flatMap((a) => a.reservations),
+    settlements: all.flatMap((a) => a.settlements),
+  };
+}
+
+/** One replica's budget records in its output. */
+function auditOf(
+  output: readonly string[],
+  replica: string,
+): { reservations: Reservation[]; settlements: Settlement[] } {
   const reservations: Reservation[] = [];
   const settlements: Settlement[] = [];
-  agent.agent.replicas.forEach((r, i) => {
-    const replica = `r${String(i)}`;
-    for (const text of r.runtime.output) {
-      if (!text.startsWith('{') || !text.includes('"budget_')) continue;
-      const line = JSON.parse(text) as AuditLine;
-      if (line.audit !== true || line.reservation === undefined) continue;
-      const requestId = line.requestId;
-      if (line.event === 'budget_reserved')
-        reservations.push({
-          replica,
-          reservation: line.reservation,
-          requestId,
-          model: line.model ?? '',
-          accounts: line.accounts ?? [],
-          worstPico: BigInt(line.worstPico ?? '0'),
-        });
-      else if (line.event === 'budget_settled')
-        settlements.push({
-          replica,
-          reservation: line.reservation,
-          requestId,
-          decision: line.decision ?? 'pending',
-          costPico: BigInt(line.costPico ?? '0'),
-        });
-    }
-  });
+  for (const text of output) {
+    if (!text.startsWith('{') || !text.includes('"budget_')) continue;
+    const line = parsed(text);
+    if (line === undefined) continue;
+    if (line.audit !== true || line.reservation === undefined) continue;
+    const requestId = line.requestId;
+    if (line.event === 'budget_reserved')
+      reservations.push({
+        replica,
+        reservation: line.reservation,
+        requestId,
+        model: line.model ?? '',
+        accounts: line.accounts ?? [],
+        worstPico: BigInt(line.worstPico ?? '0'),
+      });
+    else if (line.event === 'budget_settled')
+      settlements.push({
+        replica,
+        reservation: line.reservation,
+        requestId,
+        decision: line.decision ?? 'pending',
+        costPico: BigInt(line.costPico ?? '0'),
+      });
+  }
   return { reservations, settlements };
 }
 
@@ -284,4 +402,13 @@ function accountOfKey(key: string): BudgetAccountName {
     who: who ?? '',
     periodStartMs: Number(period),
   };
+}
+
+/** A line of output as JSON; undefined for one a SIGKILL cut short. */
+function parsed(text: string): AuditLine | undefined {
+  try {
+    return JSON.parse(text) as AuditLine;
+  } catch {
+    return undefined;
+  }
 }
