@@ -2,17 +2,20 @@
  * The history checker (test/support/spendHistory.ts) over a seeded mixed workload: three real
  * runtime processes sharing one redis-server, the simulator billing as the API does and
  * answering some attempts 529, the real SDK as the client (plain and streamed calls, streams
- * cut at a random event, tool use, retries and fallbacks), an agent budget and a budget per
- * client key small enough to be exhausted, and one replica SIGKILLed mid-call and replaced,
- * whose holds lapse and are charged at their worst case. Every replica's budget records, the
- * store and the provider's own bills must keep B1, B9, B10 and M1–M10. A failure prints the
- * round's seed, each violation, and every record of the calls it names.
+ * cut at a random event, tool use, retries and fallbacks), `/v1/agent/invoke` calls whose
+ * bundled agent calls a tool of an MCP server (the official SDK's) before it answers, an agent
+ * budget and a budget per client key small enough to be exhausted, and one replica SIGKILLed
+ * mid-call and replaced, whose holds lapse and are charged at their worst case. Every
+ * replica's budget records, the store and the provider's own bills must keep B1, B9, B10,
+ * M1–M10 and M12. A failure prints the round's seed, each violation, and every record of the
+ * calls it names.
  *
  * `make test-history` runs it longer, with these settings (the defaults are `make test`'s):
  * SPEND_HISTORY_SEED (50), SPEND_HISTORY_CALLS per round (90), SPEND_HISTORY_ROUNDS (1), each
  * round a new agent and store on the next seed; SPEND_HISTORY_CONCURRENCY, calls in flight at
- * once (12); SPEND_HISTORY_KILLS, replicas killed per round (1); SPEND_HISTORY_WAIT_BUDGET=default,
- * the store's `waitBudget` left at the policy's default (5 ms) instead of 1 s;
+ * once (12); SPEND_HISTORY_KILLS, replicas killed per round (1);
+ * SPEND_HISTORY_WAIT_BUDGET=default, the store's `waitBudget` left at the policy's default
+ * (5 ms) instead of 1 s;
  * SPEND_HISTORY_RESULTS, a file the figures are written to, before the assertions, so that a
  * failing run leaves them too. Each round prints a line to stderr as it ends.
  */
@@ -142,6 +145,9 @@ describe('the spend history of three replicas sharing one store', () => {
       expect(run.kills.length).toBe(KILLS);
       expect(run.kills.every((k) => k.open > 0)).toBe(true);
     }
+    // Invocations of the bundled agent ran their tool loop: a tool called, one answered whole.
+    expect(runs.some(({ run }) => (run.counts.invokeServed ?? 0) > 0)).toBe(true);
+    expect(runs.some(({ run }) => (run.counts.mcpToolCalls ?? 0) > 0)).toBe(true);
     // Somewhere in the run a killed replica's hold lapsed and was charged.
     if (KILLS > 0) expect(runs.some(({ run }) => run.verdict.lapses > 0)).toBe(true);
   });

@@ -60,7 +60,7 @@ export async function startAgent(
   env: Readonly<Record<string, string>> = {},
 ): Promise<StoreAgent> {
   const started = await Promise.allSettled(
-    Array.from({ length: REPLICAS }, () => standaloneRuntime(doc, env)),
+    Array.from({ length: REPLICAS }, () => startReplica(doc, env)),
   );
   const replicas = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = started.find((r) => r.status === 'rejected');
@@ -83,7 +83,7 @@ export async function startAgent(
       if (victim === undefined) throw new Error(`no replica ${String(index)}`);
       victim.runtime.child.kill('SIGKILL');
       await victim.runtime.exited;
-      const successor = await standaloneRuntime(latest, env);
+      const successor = await startReplica(latest, env);
       replicas[index] = successor;
       all.push(successor);
       return successor;
@@ -93,6 +93,14 @@ export async function startAgent(
       await Promise.all(all.map((r) => r.stop()));
     },
   };
+}
+
+/** A replica; a loaded machine may keep a new process from listening in time: one more try. */
+function startReplica(
+  doc: PolicyDocument,
+  env: Readonly<Record<string, string>>,
+): Promise<StandaloneRuntime> {
+  return standaloneRuntime(doc, env).catch(() => standaloneRuntime(doc, env));
 }
 
 export interface OfferedCall {

@@ -8,7 +8,8 @@
  *
  * - B1: each account's settled spend ≤ its limit; every settlement has one reservation and
  *   is made once; a call served had its budgets admitted; the store counts what was settled.
- * - M1–M10: each call settled no less than the provider billed for it, every attempt of it.
+ * - M1–M10, M12: each call settled no less than the provider billed for it, every attempt of
+ *   it, and every turn of an invocation of the bundled agent.
  * - B9: nothing billed for a call the runtime never admitted (refused before any provider call).
  * - B10: every hold released at the end, in the replicas' records and in the store; a hold a
  *   SIGKILLed replica left behind is charged at its worst case once its lease lapses (the store
@@ -52,6 +53,11 @@ export interface ClientCall {
   /** It hung up on the stream before its end. */
   readonly cut: boolean;
   readonly tools: boolean;
+  /**
+   * A `/v1/agent/invoke` of the bundled agent: its turns are calls of their own, each reserved
+   * and settled under the invocation's request id and billed under its trace (M12).
+   */
+  readonly invoke?: boolean;
   /** Answered by a fallback model (a budget's Fallback, or the chain after a failure). */
   readonly fallback: boolean;
 }
@@ -330,7 +336,7 @@ export function offendingHistory(
     const parts = [
       call === undefined
         ? 'no client call'
-        : `${call.outcome}${call.stream ? ' stream' : ''}${call.cut ? ' cut' : ''}${call.tools ? ' tools' : ''}${call.fallback ? ' fallback' : ''} trace ${call.traceId}`,
+        : `${call.outcome}${call.invoke === true ? ' invoke' : ''}${call.stream ? ' stream' : ''}${call.cut ? ' cut' : ''}${call.tools ? ' tools' : ''}${call.fallback ? ' fallback' : ''} trace ${call.traceId}`,
       ...reserved.map(
         (r) =>
           `reserved ${pico(r.worstPico)} on ${r.replica} (${r.reservation}, ${r.model})${lapsed.has(r.reservation) ? ', lapsed' : ''}`,
@@ -353,6 +359,7 @@ export function describeViolations(violations: readonly Violation[]): string {
 
 /** The row that promises a call of this shape settles no less than it was billed. */
 function costRow(call: ClientCall, billedAttempts: number): string {
+  if (call.invoke === true) return 'M12';
   if (call.cut) return 'M3';
   if (billedAttempts > 1) return 'M10';
   if (call.fallback) return 'M9';

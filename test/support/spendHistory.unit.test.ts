@@ -135,6 +135,11 @@ describe('checkSpendHistory', () => {
     ['M6 for a call with tools', served('a', 5n, 6n, { tools: true }), ['M6']],
     ['M9 for a fallback', served('a', 5n, 6n, { fallback: true }), ['M9']],
     [
+      'M12 for an invocation of the bundled agent, its turns together',
+      served('a', 5n, 6n, { tools: true, invoke: true }),
+      ['M12'],
+    ],
+    [
       'M10 for a call billed twice, its attempts together',
       (() => {
         const h = served('a', 8n, 5n);

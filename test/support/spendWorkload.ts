@@ -1,9 +1,10 @@
 /**
  * A seeded, mixed workload against three runtime replicas sharing one redis-server, and the
  * history it leaves (spendHistory.ts): plain and streamed calls, streams the client cuts at a
- * random event, calls with a tool, the simulator answering some attempts 529 (retried, then
- * the fallback model), over an agent budget and a budget per client key small enough to be
- * exhausted. Each call sends its own `x-request-id` (what the runtime records its budgets
+ * random event, calls with a tool, `/v1/agent/invoke` calls whose bundled agent calls an MCP
+ * server's tool once or twice before it answers, the simulator answering some attempts 529
+ * (retried, then the fallback model), over an agent budget and a budget per client key small
+ * enough to be exhausted. Each call sends its own `x-request-id` (what the runtime records its budgets
  * under) and `traceparent` (which the runtime passes on and the simulator's bills name).
  *
  * Replicas die: at seeded points one of the three is SIGKILLed while a call of its own is open
@@ -31,22 +32,23 @@ import {
   type SpendHistory,
   type StoredAccount,
 } from './spendHistory.ts';
+import { startMcpServer } from './mcpServer.ts';
 import { waitFor } from './waitFor.ts';
 
 const KEYS = ['bw-history-key-a', 'bw-history-key-b', 'bw-history-key-c'] as const;
 
 /**
- * The agent's $0.012 a day, each of three keys $0.0045: about nine worst cases ($0.0013) for
- * the agent, three for a key; the keys together could spend more than the agent may, so both
- * are exhausted.
+ * The agent's $0.02 a day, each of three keys $0.0075: about fifteen worst cases of a plain
+ * call ($0.0013) for the agent, five for a key (an invocation's turn holds more: the tools and
+ * their prompt); the keys together could spend more than the agent may, so both are exhausted.
  */
 export const HISTORY_BUDGETS = [
-  { name: 'agent-daily', period: 'Day' as const, usd: '0.012', waitForHeld: '2s' },
-  { name: 'key-daily', period: 'Day' as const, usd: '0.0045', per: 'ClientKey' as const },
+  { name: 'agent-daily', period: 'Day' as const, usd: '0.02', waitForHeld: '2s' },
+  { name: 'key-daily', period: 'Day' as const, usd: '0.0075', per: 'ClientKey' as const },
 ];
 const LIMITS = [
-  { budget: 'agent-daily', limitPico: 12_000_000_000n },
-  { budget: 'key-daily', limitPico: 4_500_000_000n },
+  { budget: 'agent-daily', limitPico: 20_000_000_000n },
+  { budget: 'key-daily', limitPico: 7_500_000_000n },
 ];
 
 export interface SpendWorkloadOptions {
@@ -93,10 +95,13 @@ const TOOL = {
   input_schema: { type: 'object' as const, properties: { harbour: { type: 'string' } } },
 };
 
-type Shape = 'plain' | 'stream' | 'cut' | 'tools';
-const SHAPES: readonly Shape[] = ['plain', 'stream', 'cut', 'tools'];
+type Shape = 'plain' | 'stream' | 'cut' | 'tools' | 'invoke';
+const SHAPES: readonly Shape[] = ['plain', 'stream', 'cut', 'tools', 'invoke'];
+/** The MCP server the bundled agent's invocations call (test/support/mcpServer.ts). */
+const MCP_NAME = 'tides';
 
 export async function runSpendWorkload(options: SpendWorkloadOptions): Promise<SpendWorkloadRun> {
+  const mcp = await startMcpServer();
   const agent = await budgetAgent({
     spec: { budgets: HISTORY_BUDGETS },
     waitBudget: options.waitBudget === undefined ? '1s' : options.waitBudget,
@@ -104,12 +109,26 @@ export async function runSpendWorkload(options: SpendWorkloadOptions): Promise<S
     change: (doc) => {
       doc.audit = { ...doc.audit, enabled: true };
       doc.access = { ...doc.access, clientKeysSecret: 'keys' };
-      doc.model = { ...doc.model, fallbacks: [FALLBACK_MODEL] };
+      // An invocation's turns reserve `model.maxTokens` of output, as the plain calls' 64.
+      doc.model = { ...doc.model, fallbacks: [FALLBACK_MODEL], maxTokens: 64 };
+      doc.mcpServers = [
+        {
+          name: MCP_NAME,
+          url: mcp.url,
+          timeoutMs: 2_000,
+          maxConcurrent: 10,
+          onUnknownOutcome: 'Fail',
+          tools: ['echo'],
+        },
+      ];
       doc.retry = { ...RETRY };
       doc.timeoutMs = ATTEMPT_MS;
       doc.maxStreamDurationMs = STREAM_MS;
     },
     env: { BREAKWATER_CLIENT_KEYS: KEYS.join(',') },
+  }).catch(async (error: unknown) => {
+    await mcp.stop();
+    throw error;
   });
   try {
     await agent.sim.setFault({ status: 529, rate: options.overloadRate ?? 0.2 });
@@ -157,6 +176,8 @@ export async function runSpendWorkload(options: SpendWorkloadOptions): Promise<S
     for (const c of calls) add(c.outcome);
     for (const p of plans) add(p.shape);
     for (const c of calls) if (c.fallback) add('fallback');
+    for (const c of calls) if (c.invoke === true && c.outcome === 'served') add('invokeServed');
+    counts.mcpToolCalls = mcp.calls.get('echo') ?? 0;
     const attempts = new Map<string, number>();
     for (const b of bills) attempts.set(b.traceId ?? '', (attempts.get(b.traceId ?? '') ?? 0) + 1);
     for (const n of attempts.values()) if (n > 1) add('billedMoreThanOnce');
@@ -176,6 +197,7 @@ export async function runSpendWorkload(options: SpendWorkloadOptions): Promise<S
     };
   } finally {
     await agent.stop();
+    await mcp.stop();
   }
 }
 
@@ -187,6 +209,8 @@ interface Plan {
   readonly shape: Shape;
   /** A cut stream: the client hangs up after this many events. */
   readonly cutAfter: number;
+  /** An invocation: how many times the model calls the tool before it answers. */
+  readonly toolCalls: number;
 }
 
 function plan(random: Random, seed: number, i: number): Plan {
@@ -200,6 +224,7 @@ function plan(random: Random, seed: number, i: number): Plan {
     key: pick(KEYS),
     shape: pick(SHAPES),
     cutAfter: 1 + Math.floor(random() * 8),
+    toolCalls: 1 + Math.floor(random() * 2),
   };
 }
 
@@ -254,6 +279,7 @@ async function callOnce(agent: BudgetAgent, p: Plan): Promise<ClientCall> {
     messages: [{ role: 'user', content: 'How high is the tide at Brest today?' }],
     ...(p.shape === 'tools' ? { tools: [TOOL] } : {}),
   };
+  if (p.shape === 'invoke') return invokeOnce(agent, p, headers);
   const base = { requestId: p.requestId, traceId: p.traceId, tools: p.shape === 'tools' };
   try {
     if (p.shape === 'plain' || p.shape === 'tools') {
@@ -284,6 +310,41 @@ async function callOnce(agent: BudgetAgent, p: Plan): Promise<ClientCall> {
     const status = (error as { status?: unknown }).status;
     const outcome = status === 429 ? 'refused' : 'failed';
     return { ...base, outcome, stream: p.shape !== 'plain', cut: false, fallback: false };
+  }
+}
+
+/**
+ * `POST /v1/agent/invoke` with a plan of `toolCalls` calls of the MCP server's `echo`: the
+ * simulated model calls it once a turn, then answers; each turn a call of its own to the
+ * provider, reserved and settled under the invocation's `x-request-id`, billed under its trace.
+ */
+async function invokeOnce(
+  agent: BudgetAgent,
+  p: Plan,
+  headers: Readonly<Record<string, string>>,
+): Promise<ClientCall> {
+  const base = {
+    requestId: p.requestId,
+    traceId: p.traceId,
+    tools: true,
+    invoke: true,
+    stream: false,
+    cut: false,
+  };
+  try {
+    const response = await fetch(`${agent.urls[p.replica] ?? ''}/v1/agent/invoke`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', 'x-api-key': p.key },
+      body: JSON.stringify({
+        input: `Read the tide table: use tool ${MCP_NAME}__echo ${String(p.toolCalls)} times.`,
+      }),
+    });
+    const answer = (await response.json()) as { fallbackUsed?: boolean };
+    const outcome =
+      response.status === 200 ? 'served' : response.status === 429 ? 'refused' : 'failed';
+    return { ...base, outcome, fallback: answer.fallbackUsed === true };
+  } catch {
+    return { ...base, outcome: 'failed', fallback: false };
   }
 }
 

@@ -106,8 +106,11 @@ async function handle(
         ...(doc.rateLimit.spend === undefined
           ? {}
           : {
-              budgetOf: (text: string) =>
-                budgetRequest(doc, subject.client, text, doc.model.maxTokens),
+              budgetOf: (text: string) => {
+                const priced = budgetRequest(doc, subject.client, text, doc.model.maxTokens);
+                // Each turn's budget records name the invocation, as /v1/messages names its call.
+                return priced && { ...priced, requestId: request.id };
+              },
             }),
       },
       call.signal,
