@@ -44,6 +44,47 @@ export interface ToolCall {
   readonly input: unknown;
 }
 
+/** What an invocation's tools read of the runtime, besides the policy's guard. */
+export type InvocationNeeds = Pick<AgentToolDeps, 'metrics' | 'stats' | 'clock' | 'mcp' | 'loops'>;
+
+/** One invocation of the bundled agent: where it came from, and what its tools report to. */
+export interface Invocation {
+  readonly guard: AgentToolDeps['guard'];
+  /** The request the invocation answers (`run-<id>` for a run the runtime owns). */
+  readonly requestId: string;
+  readonly route: string;
+  /** A durable run's journal; absent, tools are called live. */
+  readonly journal?: ToolJournal | undefined;
+  readonly onInjection: AgentToolDeps['onInjection'];
+}
+
+/**
+ * The tools of one invocation, `/v1/agent/invoke`'s or a run's the runtime owns: built in one
+ * place, so that the two cannot come to offer or guard tools differently.
+ */
+export function invocationTools(
+  doc: PolicyDocument,
+  ctx: InvocationNeeds,
+  invocation: Invocation,
+): InvocationTools {
+  const { guard, requestId, route, journal, onInjection } = invocation;
+  const { metrics, stats, clock, mcp, loops } = ctx;
+  return new InvocationTools(
+    doc,
+    {
+      guard,
+      metrics,
+      stats,
+      clock,
+      mcp,
+      loops,
+      onInjection,
+      ...(journal === undefined ? {} : { journal }),
+    },
+    { requestId, route },
+  );
+}
+
 export class InvocationTools {
   readonly #doc: PolicyDocument;
   readonly #deps: AgentToolDeps;

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { runAgent, type AgentResult } from '../agent/agentLoop.ts';
-import { InvocationTools } from '../agent/agentTools.ts';
+import { invocationTools } from '../agent/agentTools.ts';
 import type { LoopLedger } from '../agent/loopLedger.ts';
 import type { AuditLog } from '../audit/auditLog.ts';
 import type { McpTools } from '../mcp/mcpTools.ts';
@@ -102,22 +102,15 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
       },
     );
     const requestId = `run-${run.id}`;
-    const tools = new InvocationTools(
-      doc,
-      {
-        guard,
-        metrics: ctx.metrics,
-        stats: ctx.stats,
-        clock: ctx.clock,
-        mcp: ctx.mcp,
-        loops: ctx.loops,
-        journal,
-        onInjection: (kind, tool, blocked) => {
-          toolResultInjection(ctx, requestId, record.client, kind, tool, blocked);
-        },
+    const tools = invocationTools(doc, ctx, {
+      guard,
+      requestId,
+      route: RUNS_ROUTE,
+      journal,
+      onInjection: (kind, tool, blocked) => {
+        toolResultInjection(ctx, requestId, record.client, kind, tool, blocked);
       },
-      { requestId, route: RUNS_ROUTE },
-    );
+    });
     try {
       const result = await runAgent(
         doc,

@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { runAgent, type AgentStreamListener } from '../agent/agentLoop.ts';
-import { InvocationTools } from '../agent/agentTools.ts';
+import { invocationTools } from '../agent/agentTools.ts';
 import { invokeAsRun, type RunsNeeds } from './agentRunsRoute.ts';
 import { countAgentFallback, invokeAnswer } from '../durable/ownedRunExecution.ts';
 import { BUDGET_HEADER, CallerStream } from './callerStream.ts';
@@ -77,21 +77,14 @@ async function handle(
   let failure: unknown;
   const stream = checked.stream ? new CallerStream(reply, request.id) : undefined;
   try {
-    const tools = new InvocationTools(
-      doc,
-      {
-        guard,
-        metrics: ctx.metrics,
-        stats: ctx.stats,
-        clock: ctx.clock,
-        mcp: ctx.mcp,
-        loops: ctx.loops,
-        onInjection: (kind, tool, blocked) => {
-          toolResultInjection(ctx, request.id, subject.client(), kind, tool, blocked);
-        },
+    const tools = invocationTools(doc, ctx, {
+      guard,
+      requestId: request.id,
+      route: ROUTE,
+      onInjection: (kind, tool, blocked) => {
+        toolResultInjection(ctx, request.id, subject.client(), kind, tool, blocked);
       },
-      { requestId: request.id, route: ROUTE },
-    );
+    });
     const result = await runAgent(
       doc,
       ctx.router,
