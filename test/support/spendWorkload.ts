@@ -134,6 +134,10 @@ export async function runSpendWorkload(options: SpendWorkloadOptions): Promise<S
     await agent.sim.setFault({ status: 529, rate: options.overloadRate ?? 0.2 });
     const random = seededRandom(options.seed);
     const plans = Array.from({ length: options.calls }, (_, i) => plan(random, options.seed, i));
+    // The round opens with an invocation, on budgets still empty: its turns, which hold more
+    // than a plain call, are served at least there, whatever the budgets do later.
+    const [first] = plans;
+    if (first !== undefined) plans[0] = { ...first, shape: 'invoke' };
     const killAt = killPoints(random, options.calls, options.kills ?? 1);
     const kills: Promise<Kill & { atMs: number }>[] = [];
     const calls: ClientCall[] = [];
@@ -228,19 +232,22 @@ function plan(random: Random, seed: number, i: number): Plan {
   };
 }
 
-/** `kills` call indices (after a fifth of the round, before its last fifth), each a replica. */
+/**
+ * `kills` call indices, each a replica: between a tenth and two fifths of the round, while the
+ * budgets still admit calls (later nearly every call is refused, and nothing is held to lapse).
+ */
 function killPoints(random: Random, calls: number, kills: number): Map<number, number> {
   const points = new Map<number, number>();
   for (let k = 0; k < kills; k++) {
-    const at = Math.floor(calls * (0.2 + (0.6 * (k + random())) / kills));
+    const at = Math.floor(calls * (0.1 + (0.3 * (k + random())) / kills));
     points.set(at, Math.floor(random() * 3));
   }
   return points;
 }
 
 /**
- * SIGKILLs replica `index` once a reservation of its own is open (or after 3 s without one),
- * and starts another in its place. Its name is its place among every replica started (r3 for
+ * SIGKILLs replica `index` once the store holds a reservation of its own not yet settled (or
+ * after 5 s without one), and starts another in its place. Its name is its place among every replica started (r3 for
  * the first replaced), as readAudit names them.
  */
 async function killMidCall(
@@ -251,18 +258,25 @@ async function killMidCall(
   const victim = agent.agent.replicas[index];
   if (victim === undefined) throw new Error(`no replica ${String(index)}`);
   const replica = `r${String(agent.agent.started.indexOf(victim))}`;
+  // Its reservations not yet settled, and of those the ones the store holds under a lease.
   const open = () => {
     const { reservations, settlements } = auditOf(victim.runtime.output, replica);
     const done = new Set(settlements.map((s) => s.reservation));
-    return reservations.filter((r) => !done.has(r.reservation)).length;
+    return reservations.filter((r) => !done.has(r.reservation)).map((r) => r.reservation);
   };
-  await waitFor(() => open() > 0, {
-    description: `a call open on ${replica}`,
-    timeoutMs: 3_000,
+  const heldInStore = async () => {
+    const ids = open();
+    if (ids.length === 0) return false;
+    const leases = new Set((await agent.accounts()).flatMap((a) => a.leases));
+    return ids.some((id) => leases.has(id));
+  };
+  await waitFor(heldInStore, {
+    description: `a call of ${replica} held in the store`,
+    timeoutMs: 5_000,
     intervalMs: 20,
   }).catch(() => undefined);
   const atMs = Date.now();
-  const openAtKill = open();
+  const openAtKill = open().length;
   await agent.agent.replace(index);
   return { replica, afterCalls, open: openAtKill, atMs };
 }
