@@ -47,7 +47,8 @@ const JOURNAL_PREFIX = 'breakwater:run:bench/durable';
 const CLIENT_KEY = 'bench-durable-key';
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-type Call = (step: number, run: string) => Promise<void>;
+/** One call of `run`'s attempt `attempt` (by default the run's only one, named as the run). */
+type Call = (step: number, run: string, attempt?: string) => Promise<void>;
 
 export interface DurableComparisonOptions {
   /** A checkout whose runtime/src/main.ts runs as the "before" path, journal on. */
@@ -241,17 +242,18 @@ async function rounds(call: Call, count: number): Promise<number[]> {
   return latencies;
 }
 
-const headers = (run: string) => ({
+const headers = (run: string, attempt = run) => ({
   'content-type': 'application/json',
   'x-api-key': CLIENT_KEY,
   'breakwater-run-id': run,
+  'breakwater-run-attempt': attempt,
 });
 
 function modelCall(url: string, stream: boolean): Promise<Call> {
-  return Promise.resolve(async (step: number, run: string) => {
+  return Promise.resolve(async (step: number, run: string, attempt?: string) => {
     const response = await fetch(`${url}/v1/messages`, {
       method: 'POST',
-      headers: headers(run),
+      headers: headers(run, attempt),
       body: JSON.stringify({
         model: PRIMARY_MODEL,
         max_tokens: 64,
@@ -308,11 +310,15 @@ async function toolCall(url: string, tool: 'echo' | 'file_ticket'): Promise<Call
   };
 }
 
-/** A run of RUN_STEPS streamed model calls, one after the other; its wall time. */
+/**
+ * A run of RUN_STEPS streamed model calls, one after the other, as a new attempt (an agent
+ * started again replays what the journal holds); its wall time.
+ */
 async function timedRun(url: string, run: string): Promise<number> {
   const call = await modelCall(url, true);
+  const attempt = randomUUID();
   const started = performance.now();
-  for (let step = 0; step < RUN_STEPS; step++) await call(step, run);
+  for (let step = 0; step < RUN_STEPS; step++) await call(step, run, attempt);
   return performance.now() - started;
 }
 

@@ -107,8 +107,9 @@ async function loadPath(name: string, root: string): Promise<Path> {
     binding: 'key-bench',
   } as const;
   const call = async (run: string, step: number): Promise<void> => {
-    // Both shapes: this checkout's runOf reads `id`, one from before it took a RunName the header.
-    const runName = { id: run, 'breakwater-run-id': run };
+    // Both shapes: this checkout's runOf reads `id` and `attempt` (each run one attempt), one
+    // from before it took a RunName the header.
+    const runName = { id: run, attempt: run, 'breakwater-run-id': run };
     const named = runs.runOf(runName, CALLER);
     if (named?.ok !== true) throw new Error(`${name}: the run is not journaled`);
     if (kind === 'model') {

@@ -1,8 +1,9 @@
 /**
  * A run's journal on a real redis-server (runtime/src/durable/claim.lua, complete.lua): which
- * step a call gets, and when. The cursor belongs to the run's current attempt: a restarted
- * agent's first call begins a new one; a call the journal does not hold where the cursor
- * stands drops the rest (diverged); every write keeps the run for its retention.
+ * step a call gets, and when. The cursor belongs to the run's current attempt: a call of
+ * another attempt (a restarted agent's) begins that one at step one; a call the journal does
+ * not hold where the cursor stands drops the rest (diverged); every write keeps the run for its
+ * retention.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
@@ -44,12 +45,12 @@ const OWNER_B = 'key-one:owner-b';
 
 /**
  * Plays `calls` (kind and request) as one attempt, completing each live step; `named` is the
- * attempt's name (none: the calls name no attempt).
+ * attempt's name (by default a new one: an agent started again).
  */
 async function attempt(
   run: string,
   calls: readonly [kind: 'model' | 'tool', c: string][],
-  named = '',
+  named: string = randomUUID(),
 ) {
   const verdicts: string[] = [];
   for (const [kind, c] of calls) {
@@ -136,10 +137,10 @@ describe('a run journal', () => {
 
   it('tells a call that started and never completed by its started marker', async () => {
     const run = randomUUID();
-    await attempt(run, [['model', 'a']]);
-    await journal.claim(run, OWNER_A, 'tool', hash('b'));
-    const again = await attempt(run, [['model', 'a']]);
-    const claim = await journal.claim(run, OWNER_A, 'tool', hash('b'));
+    await attempt(run, [['model', 'a']], 'first');
+    await journal.claim(run, OWNER_A, 'tool', hash('b'), 'first');
+    const again = await attempt(run, [['model', 'a']], 'second');
+    const claim = await journal.claim(run, OWNER_A, 'tool', hash('b'), 'second');
     expect(again).toEqual(['replay@0 new attempt']);
     expect(claim).toEqual({
       verdict: 'replay',
@@ -151,11 +152,11 @@ describe('a run journal', () => {
 
   it('drops a failed call’s marker while it is the last step, and the cursor with it', async () => {
     const run = randomUUID();
-    await attempt(run, [['model', 'a']]);
-    const failed = await journal.claim(run, OWNER_A, 'model', hash('b'));
+    await attempt(run, [['model', 'a']], 'first');
+    const failed = await journal.claim(run, OWNER_A, 'model', hash('b'), 'first');
     if (failed.verdict !== 'live') throw new Error('expected a live step');
-    await journal.abandon(run, failed.position, 'model', hash('b'));
-    expect(await attempt(run, [['model', 'b']])).toEqual(['live@1']);
+    await journal.abandon(run, failed.position, 'model', hash('b'), 'first');
+    expect(await attempt(run, [['model', 'b']], 'first')).toEqual(['live@1']);
     expect(await log(run)).toEqual([done('model', 'a'), done('model', 'b')]);
   });
 
@@ -170,10 +171,10 @@ describe('a run journal', () => {
   it('belongs to the owner that started it', async () => {
     const run = randomUUID();
     await attempt(run, [['model', 'a']]);
-    expect(await journal.claim(run, OWNER_B, 'model', hash('a'))).toEqual({
+    expect(await journal.claim(run, OWNER_B, 'model', hash('a'), 'b')).toEqual({
       verdict: 'forbidden',
     });
-    expect(await journal.claim(run, OWNER_B, 'model', hash('x'))).toEqual({
+    expect(await journal.claim(run, OWNER_B, 'model', hash('x'), 'b')).toEqual({
       verdict: 'forbidden',
     });
     expect(await log(run)).toEqual([done('model', 'a')]);
@@ -186,15 +187,15 @@ describe('a run journal', () => {
       ['tool', 'b'],
     ]);
     // Under the old key's id the run is still OWNER_A's alone.
-    expect(await journal.append(run, 'key-two:owner-a', 2, done('model', 'c'))).toBe(0);
-    expect(await journal.claim(run, 'key-two:owner-a', 'model', hash('a'))).toEqual({
+    expect(await journal.append(run, 'key-two:owner-a', 2, done('model', 'c'), 'a')).toBe(0);
+    expect(await journal.claim(run, 'key-two:owner-a', 'model', hash('a'), 'a')).toEqual({
       verdict: 'live',
       position: 0,
       diverged: false,
     });
     expect(await log(run)).toEqual([stepHeader('model', 'started', hash('a'))]);
     // The run is the caller's under the new key: another client key is refused, as ever.
-    expect(await journal.claim(run, 'key-two:owner-b', 'model', hash('a'))).toEqual({
+    expect(await journal.claim(run, 'key-two:owner-b', 'model', hash('a'), 'b')).toEqual({
       verdict: 'forbidden',
     });
   });
@@ -203,30 +204,40 @@ describe('a run journal', () => {
     const run = randomUUID();
     await attempt(run, [['model', 'a']]);
     await client.set(runKeys(PREFIX, run)[2] ?? '', 'owner-a');
-    expect(await journal.claim(run, OWNER_A, 'model', hash('a'))).toMatchObject({
+    expect(await journal.claim(run, OWNER_A, 'model', hash('a'), 'a')).toMatchObject({
       verdict: 'replay',
       position: 0,
     });
-    expect(await journal.claim(run, OWNER_B, 'model', hash('a'))).toEqual({ verdict: 'forbidden' });
+    expect(await journal.claim(run, OWNER_B, 'model', hash('a'), 'b')).toEqual({
+      verdict: 'forbidden',
+    });
   });
 
   it('counts what its claims decided: replayed steps, new attempts, divergences', async () => {
     const run = randomUUID();
     const counts = () => client.hGetAll(countsKey(PREFIX, run));
-    await attempt(run, [
-      ['model', 'a'],
-      ['tool', 'b'],
-    ]);
-    // A tool call that started and never completed: found again, it is not a replayed step.
-    await journal.claim(run, OWNER_A, 'model', hash('c'));
-    expect(await counts()).toEqual({});
-    expect(
-      await attempt(run, [
+    await attempt(
+      run,
+      [
         ['model', 'a'],
         ['tool', 'b'],
-      ]),
+      ],
+      'first',
+    );
+    // A tool call that started and never completed: found again, it is not a replayed step.
+    await journal.claim(run, OWNER_A, 'model', hash('c'), 'first');
+    expect(await counts()).toEqual({});
+    expect(
+      await attempt(
+        run,
+        [
+          ['model', 'a'],
+          ['tool', 'b'],
+        ],
+        'second',
+      ),
     ).toEqual(['replay@0 new attempt', 'replay@1']);
-    await journal.claim(run, OWNER_A, 'model', hash('c'));
+    await journal.claim(run, OWNER_A, 'model', hash('c'), 'second');
     expect(await counts()).toEqual({ resumed: '1', replayed: '2' });
     expect(
       await attempt(run, [
@@ -241,27 +252,31 @@ describe('a run journal', () => {
 
   it('appends at the run’s live tail only: not past its end, nor where the cursor is not', async () => {
     const run = randomUUID();
-    await attempt(run, [
-      ['model', 'a'],
-      ['tool', 'b'],
-    ]);
-    expect(await journal.append(run, OWNER_B, 2, done('model', 'c'))).toBe(-1);
-    expect(await journal.append(run, OWNER_A, 3, done('model', 'c'))).toBe(0);
-    expect(await journal.append(run, OWNER_A, 2, done('model', 'c'))).toBe(1);
+    await attempt(
+      run,
+      [
+        ['model', 'a'],
+        ['tool', 'b'],
+      ],
+      'first',
+    );
+    expect(await journal.append(run, OWNER_B, 2, done('model', 'c'), 'first')).toBe(-1);
+    expect(await journal.append(run, OWNER_A, 3, done('model', 'c'), 'first')).toBe(0);
+    expect(await journal.append(run, OWNER_A, 2, done('model', 'c'), 'first')).toBe(1);
     // A restarted agent's first call moves the cursor back to step one: the tail is elsewhere.
-    expect(await journal.claim(run, OWNER_A, 'model', hash('a'))).toMatchObject({
+    expect(await journal.claim(run, OWNER_A, 'model', hash('a'), 'second')).toMatchObject({
       verdict: 'replay',
       newAttempt: true,
     });
-    expect(await journal.append(run, OWNER_A, 3, done('model', 'd'))).toBe(0);
+    expect(await journal.append(run, OWNER_A, 3, done('model', 'd'), 'second')).toBe(0);
     expect(await log(run)).toEqual([done('model', 'a'), done('tool', 'b'), done('model', 'c')]);
   });
 
   it('sends its scripts again when the server has forgotten them (NOSCRIPT)', async () => {
     const run = randomUUID();
     await client.scriptFlush();
-    expect(await attempt(run, [['tool', 'a']])).toEqual(['live@0']);
-    expect(await journal.append(run, OWNER_A, 1, done('model', 'b'))).toBe(1);
+    expect(await attempt(run, [['tool', 'a']], 'first')).toEqual(['live@0']);
+    expect(await journal.append(run, OWNER_A, 1, done('model', 'b'), 'first')).toBe(1);
     expect(await log(run)).toEqual([done('tool', 'a'), done('model', 'b')]);
   });
 
@@ -371,6 +386,30 @@ describe('a run journal whose calls name their attempt', () => {
     expect(answered).toBe(true);
     expect(await attempt(run, [['tool', 'b']], 'second')).toEqual(['live@1']);
     expect(await log(run)).toEqual([done('model', 'a'), done('tool', 'b')]);
+  });
+
+  it('begins an attempt of its own where a cursor from before attempts were required stands', async () => {
+    const run = randomUUID();
+    await attempt(
+      run,
+      [
+        ['model', 'a'],
+        ['tool', 'b'],
+      ],
+      'first',
+    );
+    // Written by a runtime that still took calls naming no attempt: the position alone.
+    await client.set(runKeys(PREFIX, run)[1] ?? '', '2');
+    expect(
+      await attempt(
+        run,
+        [
+          ['model', 'a'],
+          ['tool', 'b'],
+        ],
+        'second',
+      ),
+    ).toEqual(['replay@0 new attempt', 'replay@1']);
   });
 
   it('appends at the live tail of its own attempt only', async () => {

@@ -79,12 +79,13 @@ function writeDurableManifests(dir: string, storeAddress: string): void {
   );
 }
 
+/** A start of a team's agent: the run, and an attempt of its own. */
 function runClient(url: string, run: string): Anthropic {
   return new Anthropic({
     baseURL: url,
     apiKey: KEY_A,
     maxRetries: 0,
-    defaultHeaders: { 'Breakwater-Run-Id': run },
+    defaultHeaders: { 'Breakwater-Run-Id': run, 'Breakwater-Run-Attempt': randomUUID() },
   });
 }
 
@@ -96,9 +97,10 @@ describe('a durable agent from --manifests', () => {
       BREAKWATER_CLIENT_KEYS: KEY_A,
     });
     try {
-      const client = runClient(runtime.url, randomUUID());
-      const first = await client.messages.create(ask('What is a bulkhead?'));
-      const again = await client.messages.create(ask('What is a bulkhead?'));
+      const run = randomUUID();
+      const first = await runClient(runtime.url, run).messages.create(ask('What is a bulkhead?'));
+      // The agent started again: its first call is answered from the journal.
+      const again = await runClient(runtime.url, run).messages.create(ask('What is a bulkhead?'));
       expect(again.id).toBe(first.id);
       expect((await sim.stats()).requests).toBe(1);
     } finally {

@@ -148,7 +148,7 @@ describe('a run named with Breakwater-Run-Id, called with another key', () => {
     'neither replays nor continues it on /v1/messages or /mcp, with the other key as $name',
     async ({ headers }) => {
       const run = randomUUID();
-      const named = { 'breakwater-run-id': run };
+      const named = { 'breakwater-run-id': run, 'breakwater-run-attempt': randomUUID() };
       const asked = await call('/v1/messages', { 'x-api-key': KEY_A, ...named }, ask('Ticket?'));
       expect(asked.status).toBe(200);
       const ticket = `ownership ${run}`;

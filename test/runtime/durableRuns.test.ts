@@ -1,6 +1,7 @@
 /**
  * Durable runs (issue 36), as a team's own agent lives them: the agent program (the official
- * SDKs, `Breakwater-Run-Id` in their default headers) → runtime processes → the simulator and
+ * SDKs, `Breakwater-Run-Id` and `Breakwater-Run-Attempt` in their default headers) → runtime
+ * processes → the simulator and
  * a real MCP server that counts each tool's effects, journals in a real redis-server. The
  * agent and the runtime are SIGKILLed together mid-run, as a pod is; the agent runs again on a
  * new runtime over the same store with the same run id.
@@ -112,7 +113,7 @@ describe('a run killed mid-way', () => {
 describe('a run that polls with the same call mid-run', () => {
   it('is matched by place, not taken for a restart: killed after its third step and resumed, every effect once', async () => {
     const run = randomUUID();
-    const agentEnv = { POLL: '1', ATTEMPT: '1' };
+    const agentEnv = { POLL: '1' };
     const first = startAgent(rt.runtime.url, run, { ...agentEnv, STOP_AFTER: '3' });
     await first.step(3);
     await first.kill();
@@ -244,13 +245,13 @@ describe('what the journal holds while a tool call runs', () => {
   });
 });
 
-/** The SDK as a team's agent builds it: the run in its default headers. */
-function sdk(key: string, run: string): Anthropic {
+/** The SDK as a team's agent builds it: the run and this start's attempt in its default headers. */
+function sdk(key: string, run: string, attempt = randomUUID()): Anthropic {
   return new Anthropic({
     baseURL: rt.runtime.url,
     apiKey: key,
     maxRetries: 0,
-    defaultHeaders: { 'Breakwater-Run-Id': run },
+    defaultHeaders: { 'Breakwater-Run-Id': run, 'Breakwater-Run-Attempt': attempt },
   });
 }
 
@@ -273,7 +274,13 @@ describe('a run and its journal', () => {
     const mcpB = new Client({ name: 'someone-else', version: '1' });
     await mcpB.connect(
       new StreamableHTTPClientTransport(new URL(`${rt.runtime.url}/mcp/tools`), {
-        requestInit: { headers: { authorization: `Bearer ${KEY_B}`, 'Breakwater-Run-Id': run } },
+        requestInit: {
+          headers: {
+            authorization: `Bearer ${KEY_B}`,
+            'Breakwater-Run-Id': run,
+            'Breakwater-Run-Attempt': randomUUID(),
+          },
+        },
       }),
     );
     await expect(
@@ -298,7 +305,7 @@ describe('a run and its journal', () => {
           baseURL: rotated.runtime.url,
           apiKey: key,
           maxRetries: 0,
-          defaultHeaders: { 'Breakwater-Run-Id': run },
+          defaultHeaders: { 'Breakwater-Run-Id': run, 'Breakwater-Run-Attempt': randomUUID() },
         });
       // The old steps cannot be read under the new key: the run begins again, live, its own.
       const again = await through(KEY_A).messages.create(ask('Summarise ticket 4513.'));
@@ -310,6 +317,44 @@ describe('a run and its journal', () => {
     } finally {
       await rotated.stop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a call that names a run without its attempt with a 400 naming Breakwater-Run-Attempt, on /v1/messages and /mcp, and journals nothing', async () => {
+    const run = randomUUID();
+    const fix =
+      'header Breakwater-Run-Attempt is missing: send Breakwater-Run-Attempt with Breakwater-Run-Id: a new value, e.g. a UUID, at each start of your agent, the same for every call of that start';
+    const unnamed = new Anthropic({
+      baseURL: rt.runtime.url,
+      apiKey: KEY_A,
+      maxRetries: 0,
+      defaultHeaders: { 'Breakwater-Run-Id': run },
+    });
+    await expect(unnamed.messages.create(ask('Summarise ticket 4515.'))).rejects.toMatchObject({
+      status: 400,
+      error: { type: 'error', error: { type: 'invalid_request_error', message: fix } },
+    });
+    const mcpA = new Client({ name: 'own-agent', version: '1' });
+    await mcpA.connect(
+      new StreamableHTTPClientTransport(new URL(`${rt.runtime.url}/mcp/tools`), {
+        requestInit: { headers: { authorization: `Bearer ${KEY_A}`, 'Breakwater-Run-Id': run } },
+      }),
+    );
+    try {
+      await expect(
+        mcpA.callTool({ name: 'file_ticket', arguments: { title: 'no attempt' } }),
+      ).rejects.toThrow(/invalid_request_error.*header Breakwater-Run-Attempt is missing: send/);
+    } finally {
+      await mcpA.close();
+    }
+    expect(mcp.calls.get('file_ticket')).toBeUndefined();
+    expect((await sim.stats()).requests).toBe(0);
+    const client = createClient({ url: `redis://${redis.address}` });
+    await client.connect();
+    try {
+      expect(await client.keys(`${JOURNAL_PREFIX}:{${run}}:*`)).toEqual([]);
+    } finally {
+      client.destroy();
     }
   });
 
@@ -325,6 +370,7 @@ describe('a run and its journal', () => {
         'content-type': 'application/json',
         'x-api-key': KEY_A,
         'breakwater-run-id': randomUUID(),
+        'breakwater-run-attempt': randomUUID(),
       },
       body,
     });
@@ -350,7 +396,8 @@ describe('a run and its journal', () => {
     const owner = await client.get(`${JOURNAL_PREFIX}:{${run}}:owner`);
     const ttl = await client.pTTL(`${JOURNAL_PREFIX}:{${run}}:log`);
     client.destroy();
-    expect(keys).toHaveLength(3);
+    // The steps, the cursor, the owner and the attempts the run had (names the caller chose).
+    expect(keys).toHaveLength(4);
     expect(log).toHaveLength(1);
     const bytes = [...log, owner ?? ''].join('\n');
     expect(bytes).not.toContain(canary);
@@ -365,12 +412,14 @@ describe('a run and its journal', () => {
     const run = randomUUID();
     const events = async () => {
       const seen: unknown[] = [];
-      const stream = sdk(KEY_A, run).messages.stream(ask('Tell me about durable runs.'));
+      const stream = sdk(KEY_A, run, randomUUID()).messages.stream(
+        ask('Tell me about durable runs.'),
+      );
       for await (const event of stream) seen.push(event);
       return seen;
     };
     const live = await events();
-    // The same request again is a restarted attempt's first step.
+    // The same request again, from a new attempt: a restarted agent's first step.
     const replayed = await events();
     expect(replayed).toEqual(live);
     expect(live.length).toBeGreaterThan(4);

@@ -1,6 +1,7 @@
 /**
  * A team's own agent as a durable run sees it, run as a child process by the durable-run tests:
- * the official SDKs, pointed at the runtime, the run named once in their default headers.
+ * the official SDKs, pointed at the runtime, the run and this start's attempt (a new id each
+ * time the process starts) named once in their default headers.
  * Each step asks the model (the simulator, told to call the tool) and calls the tool it chose
  * through `/mcp/tools` with the model's tool_use id in the title, so a step's effect is tied to
  * the answer it came from. One JSON line per finished step on stdout.
@@ -9,7 +10,7 @@
  * every model call), STOP_AFTER (hang after this many steps, until killed), TIME_AT (put the
  * time into this step's prompt, as agents that diverge do), POLL (1: ask `echo` "status?"
  * before the first step and after each, the same call every time, as an agent that polls
- * does), ATTEMPT (1: name this process's attempt with Breakwater-Run-Attempt, a new id per start).
+ * does).
  */
 import { randomUUID } from 'node:crypto';
 import Anthropic from '@anthropic-ai/sdk';
@@ -28,10 +29,7 @@ const timeAt = Number(env['TIME_AT'] ?? 0);
 const model = env['MODEL'] ?? '';
 const poll = env['POLL'] === '1';
 
-const headers = {
-  'Breakwater-Run-Id': run,
-  ...(env['ATTEMPT'] === '1' ? { 'Breakwater-Run-Attempt': randomUUID() } : {}),
-};
+const headers = { 'Breakwater-Run-Id': run, 'Breakwater-Run-Attempt': randomUUID() };
 const anthropic = new Anthropic({
   baseURL: url,
   apiKey: key,

@@ -29,7 +29,7 @@ export class JournalModel {
   #attempt = '';
   readonly #attempts = new Set<string>();
 
-  /** What claim.lua answers the call `kind`/`match` of `attempt` (a named one). */
+  /** What claim.lua answers the call `kind`/`match` of `attempt` (every call names one). */
   claim(kind: StepKind, match: string, attempt: string): ModelClaim {
     let cursor = this.#cursor;
     if (attempt !== this.#attempt) {

@@ -38,7 +38,7 @@ describe('runsTable', () => {
   it('says what to do when the agent has no durability', () => {
     expect(runsTable(data({ durability: false }), NOW)).toBe(
       'prod/triage has no spec.durability: its runs are not journaled and cannot be resumed.\n' +
-        'Set spec.durability (a Redis store and a journal key) and name each run with the Breakwater-Run-Id header; see docs/agents/durable-runs.md.\n',
+        'Set spec.durability (a Redis store and a journal key) and name each run with the Breakwater-Run-Id and Breakwater-Run-Attempt headers; see docs/agents/durable-runs.md.\n',
     );
   });
 
@@ -47,7 +47,7 @@ describe('runsTable', () => {
     expect(text).toContain(
       'No runs in the journal of triage (a run is kept 24h after its last step).',
     );
-    expect(text).toContain('Breakwater-Run-Id header');
+    expect(text).toContain('Breakwater-Run-Id and Breakwater-Run-Attempt headers');
   });
 
   it('lists each run with its steps, replay counts and last step, and the agent’s totals', () => {

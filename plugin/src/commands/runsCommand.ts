@@ -156,7 +156,7 @@ export function runsTable(data: RunsData, now: number): string {
     return (
       `${who} has no spec.durability: its runs are not journaled and cannot be resumed.\n` +
       'Set spec.durability (a Redis store and a journal key) and name each run with the ' +
-      'Breakwater-Run-Id header; see docs/agents/durable-runs.md.\n'
+      'Breakwater-Run-Id and Breakwater-Run-Attempt headers; see docs/agents/durable-runs.md.\n'
     );
   const lines: string[] = [];
   const t = data.totals;
@@ -180,8 +180,9 @@ export function runsTable(data: RunsData, now: number): string {
   } else if (listing.runs.length === 0) {
     body =
       `No runs in the journal of ${data.agent} (a run is kept ${age(0, listing.retentionSeconds * 1000)} after its last step).\n` +
-      'A run is journaled when its calls carry the Breakwater-Run-Id header (set once, in the SDK ' +
-      "client's default headers); see docs/agents/durable-runs.md.\n";
+      'A run is journaled when its calls carry the Breakwater-Run-Id and Breakwater-Run-Attempt ' +
+      "headers (set once per start of the agent, in the SDK client's default headers); see " +
+      'docs/agents/durable-runs.md.\n';
   } else {
     body = renderTable(
       ['run', 'state', 'steps', 'replayed', 'resumed', 'diverged', 'last step', 'journal'],

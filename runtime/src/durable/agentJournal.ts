@@ -13,7 +13,7 @@ import type { ToolResultBlock } from '../agent/toolRunner.ts';
 import type { ActivePolicy } from '../policy/activePolicy.ts';
 import { countSaved } from './modelSteps.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
-import type { DurableRuns, RunRef } from './durableRuns.ts';
+import type { DurableRuns, RunAttempt } from './durableRuns.ts';
 import type { StepKind } from './journalEntry.ts';
 import { isRefused, journaledToolCall, toolRequest, unknownOutcome } from './durableTools.ts';
 import { RunRefusedError } from './runRefusedError.ts';
@@ -26,11 +26,11 @@ export interface AgentJournalDeps {
 
 export class RunJournalOfAgent implements AgentJournal, ToolJournal {
   readonly #deps: AgentJournalDeps;
-  readonly #run: RunRef;
+  readonly #run: RunAttempt;
   readonly #onReplay: (kind: StepKind) => void;
 
   /** `onReplay` is told of each step answered from the journal (the run's trace marks it). */
-  constructor(deps: AgentJournalDeps, run: RunRef, onReplay: (kind: StepKind) => void = noop) {
+  constructor(deps: AgentJournalDeps, run: RunAttempt, onReplay: (kind: StepKind) => void = noop) {
     this.#deps = deps;
     this.#run = run;
     this.#onReplay = onReplay;

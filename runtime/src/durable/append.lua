@@ -3,7 +3,7 @@
 -- the run is not where the replica thinks: another attempt or replica moved it, or it expired;
 -- the caller then claims the step as any call does.
 -- KEYS: 1 the journal, 2 the cursor, 3 the owner. ARGV: 1 owner, 2 position, 3 entry, 4 retention ms,
--- 5 the call's attempt ('' when it named none).
+-- 5 the call's attempt.
 -- The owner and the cursor in one command (each command a script runs costs a few µs more).
 local held = redis.call('MGET', KEYS[3], KEYS[2])
 local whose = ownerVerdict(held[1], ARGV[1])

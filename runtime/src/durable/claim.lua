@@ -3,7 +3,7 @@
 -- run's owner, 4 the run's event counts (a hash, durable/runListing.ts): counted here, in the
 -- same round trip, 5 the attempts the run has had (a set).
 -- ARGV: 1 owner fingerprint, 2 kind code (m|t), 3 match hash, 4 retention ms, 5 started header,
--- 6 the call's attempt ('' when it named none).
+-- 6 the call's attempt (every call names one: nothing is matched by what it resembles).
 -- Replies {verdict, position, entry, flag}: replay (flag 1: a new attempt began), live (flag 1:
 -- the run diverged at position, the rest of its journal dropped), forbidden, or superseded (the
 -- call's attempt is one the run had before a newer one began: it may not move the run).
@@ -28,9 +28,7 @@ local function touch(cursor)
   redis.call('SET', KEYS[2], cursorText(cursor, attempt), 'PX', ttl)
   redis.call('SET', KEYS[3], ARGV[1], 'PX', ttl)
   redis.call('PEXPIRE', KEYS[1], ttl)
-  if attempt ~= '' then
-    redis.call('PEXPIRE', KEYS[5], ttl)
-  end
+  redis.call('PEXPIRE', KEYS[5], ttl)
 end
 local function count(event)
   redis.call('HINCRBY', KEYS[4], event, 1)
@@ -44,10 +42,10 @@ local function replayed(entry)
 end
 local length = redis.call('LLEN', KEYS[1])
 local cursor, current = cursorOf(held[2])
--- A named attempt other than the cursor's: a new one, matched from the first step by place
--- (never by what its first call resembles); one the run had before is a superseded attempt.
+-- An attempt other than the cursor's: a new one, matched from the first step by place (never by
+-- what its first call resembles); one the run had before is a superseded attempt.
 local begun = 0
-if attempt ~= '' and attempt ~= current then
+if attempt ~= current then
   if redis.call('SADD', KEYS[5], attempt) == 0 then
     return { 'superseded', -1, '', 0 }
   end
@@ -90,17 +88,6 @@ if cursor < length then
         return { 'replay', cursor, later, begun }
       end
     end
-  end
-end
--- A call that names no attempt: a restarted agent is known by its first request, made again
--- (so an agent that repeats its first request mid-run is taken for a restarted one).
-if attempt == '' and cursor > 0 then
-  local first = redis.call('LINDEX', KEYS[1], 0)
-  if first and same(first) then
-    touch(1)
-    count('resumed')
-    replayed(first)
-    return { 'replay', 0, first, 1 }
   end
 end
 local diverged = 0

@@ -3,7 +3,7 @@
 -- the failed call's attempt's, just past it: a marker another attempt has since reached (a
 -- takeover replaying the run) is that attempt's to answer, and its cursor is not moved.
 -- KEYS: 1 the journal, 2 the cursor, 3 the owner. ARGV: 1 position, 2 started header,
--- 3 the done entry (empty: abandon), 4 retention ms, 5 the call's attempt ('' when none).
+-- 3 the done entry (empty: abandon), 4 retention ms, 5 the call's attempt (abandon only).
 local position = tonumber(ARGV[1])
 local entry = redis.call('LINDEX', KEYS[1], position)
 if not entry or string.sub(entry, 1, 66) ~= ARGV[2] then

@@ -1,7 +1,8 @@
 -- A run's cursor (prepended to claim.lua, append.lua and complete.lua): the next step of its
--- current attempt, and which attempt that is — `<position>|<attempt>`, or `<position>` alone
--- for an attempt that named none (a team's own agent without Breakwater-Run-Attempt).
--- Returns the position (0 without a cursor) and the attempt ('' when none was named).
+-- current attempt, and which attempt that is — `<position>|<attempt>`. A cursor written before
+-- every call named its attempt is `<position>` alone: read as attempt '', which no call names,
+-- so the next call begins an attempt of its own.
+-- Returns the position (0 without a cursor) and the attempt ('' when it holds none).
 local function cursorOf(held)
   if not held then
     return 0, ''
@@ -14,8 +15,5 @@ local function cursorOf(held)
 end
 
 local function cursorText(position, attempt)
-  if attempt == '' then
-    return tostring(position)
-  end
   return tostring(position) .. '|' .. attempt
 end

@@ -19,7 +19,7 @@ const settings = {
   encryptionKeySecretRef: { name: 'journal-key', key: 'key' },
   keyPrefix: 'breakwater:run:unit/agent',
 };
-const name = { id: 'run-1' };
+const name = { id: 'run-1', attempt: 'attempt-1' };
 
 function durableRuns(clock: ManualClock) {
   const registry = new Registry();
@@ -73,7 +73,7 @@ describe('durable runs without their key', () => {
     runs.close();
   });
 
-  it('refuses a run id or attempt that cannot be one, saying which', () => {
+  it('refuses a run id or attempt that cannot be one, or an id without its attempt, saying which', () => {
     writeFileSync(keyFile, Buffer.alloc(32, 1));
     const { runs } = durableRuns(new ManualClock(0));
     runs.configure(settings);
@@ -86,6 +86,11 @@ describe('durable runs without their key', () => {
       ok: false,
       name: 'attempt',
       problem: 'must be 1 to 128 letters, digits or . _ : -, got ["a","b"]',
+    });
+    expect(runs.runOf({ id: 'run-1' }, clientKeyCaller('k'))).toMatchObject({
+      ok: false,
+      name: 'attempt',
+      problem: expect.stringMatching(/^is missing: send Breakwater-Run-Attempt with/) as unknown,
     });
     runs.close();
   });

@@ -24,26 +24,32 @@ import type { RunsDocument } from '../../../contract/src/reporting/runsListing.t
 
 const RUN_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const RUN_ID_RULE = 'must be 1 to 128 letters, digits or . _ : -';
+const ATTEMPT_MISSING =
+  'is missing: send Breakwater-Run-Attempt with Breakwater-Run-Id: a new value, e.g. a UUID, at each start of your agent, the same for every call of that start';
 /** Client keys whose owner and fingerprint are kept: a runtime's callers are a handful. */
 const MAX_KNOWN_CALLERS = 256;
 
-/** A run as one call names it: its id and who may use it. */
+/** A run: its id and who may use it. */
 export interface RunRef {
   readonly id: string;
   /** An HMAC of the client key (or `pods` for the agent's own pod keys): never the key. */
   readonly owner: string;
   /** The audit trail's fingerprint of the key. */
   readonly client: string | undefined;
-  /**
-   * The attempt this call belongs to: its calls are matched with the journal by their place in
-   * it. Undefined: the call named none, and a restart is known by its first request.
-   */
-  readonly attempt?: string;
+}
+
+/**
+ * A run as one call names it: the run, and the attempt the call belongs to (one value per start
+ * of the agent, or per execution of a run the runtime owns). Its calls are matched with the
+ * journal by their place in the attempt, never by what they resemble.
+ */
+export interface RunAttempt extends RunRef {
+  readonly attempt: string;
 }
 
 /** A step this call claimed and must complete (or abandon). */
 export interface ClaimedStep {
-  readonly run: RunRef;
+  readonly run: RunAttempt;
   readonly position: number;
   readonly kind: StepKind;
   readonly match: string;
@@ -63,7 +69,8 @@ export type Begun =
 /**
  * A run as a call names it, before it is checked: its id and the attempt the call belongs to
  * (one value per start of the agent, runJournal.ts), as given (server/runHeaders.ts reads them
- * from `Breakwater-Run-Id` and `Breakwater-Run-Attempt`).
+ * from `Breakwater-Run-Id` and `Breakwater-Run-Attempt`). A call without its attempt is refused:
+ * the journal cannot tell an agent that started again from one that repeats a call.
  */
 export interface RunName {
   readonly id: string | readonly string[];
@@ -72,7 +79,7 @@ export interface RunName {
 
 /** The run a call named, or which of its names cannot be one, and why. */
 export type NamedRun =
-  | { readonly ok: true; readonly run: RunRef }
+  | { readonly ok: true; readonly run: RunAttempt }
   | { readonly ok: false; readonly name: keyof RunName; readonly problem: string };
 
 /** Where journals live, for what else a run keeps beside its journal (agentRunStore.ts). */
@@ -141,8 +148,8 @@ export class DurableRuns {
   }
 
   /**
-   * The run a call names, when durability is on; a name that cannot be one is refused, saying
-   * which and why.
+   * The run a call names, when durability is on; a name that cannot be one, or a missing
+   * attempt, is refused, saying which and why.
    */
   runOf(name: RunName, caller: CallerIdentity): NamedRun | undefined {
     const connection = this.#link.current ?? this.#link.retryUnreadable();
@@ -150,14 +157,15 @@ export class DurableRuns {
     const { id, attempt } = name;
     if (typeof id !== 'string' || !RUN_ID.test(id))
       return { ok: false, name: 'id', problem: `${RUN_ID_RULE}, got ${JSON.stringify(id)}` };
-    if (attempt !== undefined && (typeof attempt !== 'string' || !RUN_ID.test(attempt)))
+    if (attempt === undefined) return { ok: false, name: 'attempt', problem: ATTEMPT_MISSING };
+    if (typeof attempt !== 'string' || !RUN_ID.test(attempt))
       return {
         ok: false,
         name: 'attempt',
         problem: `${RUN_ID_RULE}, got ${JSON.stringify(attempt)}`,
       };
     const owner = this.#callerOf(connection.cipher, caller);
-    return { ok: true, run: { id, ...owner, ...(attempt === undefined ? {} : { attempt }) } };
+    return { ok: true, run: { id, ...owner, attempt } };
   }
 
   /**
@@ -212,7 +220,12 @@ export class DurableRuns {
    * so, `repeatable`) is not claimed at this replica's live tail of the run: nothing needs
    * marking before it, and its answer is appended in one round trip when it completes.
    */
-  async begin(run: RunRef, kind: StepKind, request: string, repeatable = false): Promise<Begun> {
+  async begin(
+    run: RunAttempt,
+    kind: StepKind,
+    request: string,
+    repeatable = false,
+  ): Promise<Begun> {
     const connection = this.#link.current;
     if (connection === undefined) return { action: 'live' };
     this.activity.called(`${run.owner}|${run.id}`);
@@ -222,7 +235,7 @@ export class DurableRuns {
     }
     const match = connection.cipher.match(request);
     const tailKey = tailOf(run);
-    const atTail = kind === 'model' || repeatable ? this.#tails.take(tailKey, match) : undefined;
+    const atTail = kind === 'model' || repeatable ? this.#tails.take(tailKey) : undefined;
     if (atTail !== undefined)
       return { action: 'live', step: { run, position: atTail, kind, match, atTail: true } };
     const claim = await this.#link.within(
@@ -235,7 +248,7 @@ export class DurableRuns {
       return {
         action: 'refused',
         status: 409,
-        message: `run ${run.id} was started again as another attempt: attempt ${run.attempt ?? ''} may no longer continue it`,
+        message: `run ${run.id} was started again as another attempt: attempt ${run.attempt} may no longer continue it`,
       };
     }
     if (claim.verdict === 'forbidden') {
@@ -247,7 +260,7 @@ export class DurableRuns {
         message: `run ${run.id} was started with another client key: only that key may continue or replay it`,
       };
     }
-    this.#tails.claimed(tailKey, claim.position, match, claim.verdict === 'live');
+    this.#tails.claimed(tailKey, claim.position, claim.verdict === 'live');
     const step: ClaimedStep = { run, position: claim.position, kind, match };
     if (claim.verdict === 'live') {
       if (claim.diverged) this.#diverged(run, claim.position);
@@ -335,7 +348,7 @@ export class DurableRuns {
       .catch(() => undefined);
   }
 
-  #diverged(run: RunRef, position: number): void {
+  #diverged(run: RunAttempt, position: number): void {
     this.#deps.metrics.runs.inc({ outcome: 'diverged' });
     this.activity.diverged();
     this.#deps.audit.record({
@@ -368,8 +381,8 @@ export class DurableRuns {
 }
 
 /** Where this replica left a run's attempt (runTails.ts). */
-function tailOf(run: RunRef): string {
-  return `${run.owner}|${run.id}|${run.attempt ?? ''}`;
+function tailOf(run: RunAttempt): string {
+  return `${run.owner}|${run.id}|${run.attempt}`;
 }
 
 /**

@@ -12,7 +12,7 @@ import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
 import type { CallerIdentity } from '../access/callerIdentity.ts';
 import type { McpServerLink } from '../mcp/mcpServerLink.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
-import type { DurableRuns, NamedRun, RunName, RunRef } from './durableRuns.ts';
+import type { DurableRuns, NamedRun, RunAttempt, RunName } from './durableRuns.ts';
 
 /** A durable call the journal refused: another key's run (403), or a superseded attempt (409). */
 export interface RefusedRun {
@@ -36,7 +36,7 @@ export class DurableTools {
 
   /** One tool call of `run`, through its journal; `live` makes the call. */
   async call(
-    run: RunRef,
+    run: RunAttempt,
     link: McpServerLink,
     tool: string,
     input: Record<string, unknown>,
@@ -66,7 +66,7 @@ export function toolRequest(server: string, tool: string, input: unknown): strin
 export async function journaledToolCall(
   runs: DurableRuns,
   metrics: DurableMetrics,
-  run: RunRef,
+  run: RunAttempt,
   request: string,
   call: {
     readonly mayCallAgain: () => boolean;

@@ -5,18 +5,18 @@
  *   <prefix>:{<run>}:log       the steps, in order (journalEntry.ts)
  *   <prefix>:{<run>}:cursor    the next step the run's current attempt expects, and that attempt
  *   <prefix>:{<run>}:owner     the fingerprint of the client key that started the run
- *   <prefix>:{<run>}:attempts  the attempts the run has had (those that named one)
+ *   <prefix>:{<run>}:attempts  the attempts the run has had
  *
  * Each call claims its step atomically (claim.lua), by its place in its attempt: the N-th call
- * of an attempt is matched with step N. A call of an attempt the cursor does not hold begins
- * that attempt at step one (a run executed again, an agent restarted); a call of an attempt a
- * newer one replaced is refused (superseded), so a stale executor never moves the run. The step
- * under the cursor is replayed when the request is the same; otherwise a new step is written at
- * the end, the rest of the journal dropped when the cursor was not at its end (the run
- * diverged). A tool call found a few steps later in the same stretch of tool steps (parallel
- * calls, another order) is swapped into the cursor's place. A call that names no attempt (a
- * team's own agent without `Breakwater-Run-Attempt`) is matched as before attempts were named:
- * a request equal to the journal's first step, the cursor elsewhere, begins a new attempt.
+ * of an attempt is matched with step N. Every call names its attempt (a team's own agent with
+ * `Breakwater-Run-Attempt`, server/runHeaders.ts; the runtime's own executions with a random
+ * id), and nothing is matched by what it resembles. A call of an attempt the cursor does not
+ * hold begins that attempt at step one (a run executed again, an agent restarted); a call of an
+ * attempt a newer one replaced is refused (superseded), so a stale executor never moves the run.
+ * The step under the cursor is replayed when the request is the same; otherwise a new step is
+ * written at the end, the rest of the journal dropped when the cursor was not at its end (the
+ * run diverged). A tool call found a few steps later in the same stretch of tool steps
+ * (parallel calls, another order) is swapped into the cursor's place.
  * Every write sets the keys to expire `retention` after it.
  */
 import { createHash } from 'node:crypto';
@@ -78,13 +78,13 @@ export class RunJournal {
     this.#retentionMs = retentionMs;
   }
 
-  /** `attempt` names the call's attempt; '' when it names none (claim.lua). */
+  /** `attempt` names the call's attempt (claim.lua). */
   async claim(
     run: string,
     owner: string,
     kind: StepKind,
     match: string,
-    attempt = '',
+    attempt: string,
   ): Promise<Claim> {
     const keys = [
       ...runKeys(this.#prefix, run),
@@ -132,7 +132,7 @@ export class RunJournal {
     owner: string,
     position: number,
     entry: string,
-    attempt = '',
+    attempt: string,
   ): Promise<number> {
     const reply = await sendScript(this.#client, APPEND_SCRIPT, runKeys(this.#prefix, run), [
       owner,
@@ -150,7 +150,7 @@ export class RunJournal {
     position: number,
     kind: StepKind,
     match: string,
-    attempt = '',
+    attempt: string,
   ): Promise<void> {
     await sendScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
       String(position),

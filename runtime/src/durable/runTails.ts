@@ -1,52 +1,39 @@
 /**
- * Where this replica last left each run it served: the next position at the run's live tail,
- * and the match of the current attempt's first step. A model call at a known tail needs no
- * claim before it — a model call has no effect to protect, nor has a tool that may be called
- * again (idempotent or read-only) — so its step is journaled in one round trip (append.lua)
- * instead of two. A call that repeats the attempt's first request may be
- * a restarted agent starting over, and is always claimed. Bounded: the oldest run is forgotten
- * first, and a forgotten run is merely claimed again.
+ * Where this replica last left each attempt of a run it served: the next position at the
+ * attempt's live tail. A model call at a known tail needs no claim before it — a model call has
+ * no effect to protect, nor has a tool that may be called again (idempotent or read-only) — so
+ * its step is journaled in one round trip (append.lua) instead of two. Keyed by attempt: an
+ * agent started again names a new one, whose first call is claimed; a call that repeats an
+ * earlier request is a step of its own. Bounded: the oldest attempt is forgotten first, and a
+ * forgotten one is merely claimed again.
  */
 const MAX_RUNS = 10_000;
 
-interface Tail {
-  /** The match of the step at position 0, when this replica saw it. */
-  first?: string;
-  /** The next position, while this replica is at the run's live tail. */
-  next?: number;
-}
-
 export class RunTails {
-  readonly #runs = new Map<string, Tail>();
+  /** The next position of each attempt, while this replica is at its live tail. */
+  readonly #next = new Map<string, number | undefined>();
 
-  /** The position a model call with `match` appends at without a claim, or undefined. */
-  take(run: string, match: string): number | undefined {
-    const tail = this.#runs.get(run);
-    if (tail?.next === undefined || tail.first === undefined || tail.first === match)
-      return undefined;
-    const position = tail.next;
-    // Taken at once: a concurrent call of the same run finds the next position (or a conflict).
-    tail.next = position + 1;
+  /** The position a call appends at without a claim, or undefined. */
+  take(attempt: string): number | undefined {
+    const position = this.#next.get(attempt);
+    if (position === undefined) return undefined;
+    // Taken at once: a concurrent call of the same attempt finds the next position (or a conflict).
+    this.#next.set(attempt, position + 1);
     return position;
   }
 
   /** After a claim: `position` was replayed, or claimed live (then the tail follows it). */
-  claimed(run: string, position: number, match: string, live: boolean): void {
-    const tail = this.#runs.get(run) ?? {};
-    this.#runs.delete(run);
-    if (position === 0) tail.first = match;
-    if (live) tail.next = position + 1;
-    else delete tail.next;
-    this.#runs.set(run, tail);
-    if (this.#runs.size > MAX_RUNS) {
-      const [oldest] = this.#runs.keys();
-      if (oldest !== undefined) this.#runs.delete(oldest);
+  claimed(attempt: string, position: number, live: boolean): void {
+    this.#next.delete(attempt);
+    this.#next.set(attempt, live ? position + 1 : undefined);
+    if (this.#next.size > MAX_RUNS) {
+      const [oldest] = this.#next.keys();
+      if (oldest !== undefined) this.#next.delete(oldest);
     }
   }
 
-  /** The run is not where this replica thought (or the call failed): claim from now on. */
-  forget(run: string): void {
-    const tail = this.#runs.get(run);
-    if (tail !== undefined) delete tail.next;
+  /** The attempt is not where this replica thought (or the call failed): claim from now on. */
+  forget(attempt: string): void {
+    if (this.#next.has(attempt)) this.#next.set(attempt, undefined);
   }
 }

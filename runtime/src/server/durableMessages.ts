@@ -16,7 +16,7 @@ import { BACKEND_HEADER, CallerStream } from './callerStream.ts';
 import { badRequest, refusal, sendError } from './errorReplies.ts';
 import type { ActivePolicy } from '../policy/activePolicy.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
-import type { RunRef } from '../durable/durableRuns.ts';
+import type { RunAttempt } from '../durable/durableRuns.ts';
 import type { ModelAnswer } from '../durable/journalEntry.ts';
 import { countSaved, LiveModelStep } from '../durable/modelSteps.ts';
 import { runNamedBy } from './runHeaders.ts';
@@ -32,7 +32,7 @@ export function requestRun(
   caller: CallerIdentity,
   request: FastifyRequest,
   reply: FastifyReply,
-): RunRef | 'answered' | undefined {
+): RunAttempt | 'answered' | undefined {
   const named = runNamedBy(ctx.durable, request.headers, caller);
   if (named === undefined) return undefined;
   if (named.ok) return named.run;

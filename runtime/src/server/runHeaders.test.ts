@@ -60,6 +60,16 @@ describe('the headers that name a durable run', () => {
     runs.close();
   });
 
+  it('refuse an id without its attempt, naming the header and what to send', () => {
+    const runs = durableRuns(true);
+    expect(runNamedBy(runs, { 'breakwater-run-id': 'run-1' }, caller)).toEqual({
+      ok: false,
+      message:
+        'header Breakwater-Run-Attempt is missing: send Breakwater-Run-Attempt with Breakwater-Run-Id: a new value, e.g. a UUID, at each start of your agent, the same for every call of that start',
+    });
+    runs.close();
+  });
+
   it('name the run and its attempt', () => {
     const runs = durableRuns(true);
     expect(

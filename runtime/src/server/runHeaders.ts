@@ -1,12 +1,12 @@
 /**
  * The headers that name a durable run (durable/durableRuns.ts): `Breakwater-Run-Id`, and
- * `Breakwater-Run-Attempt`, the attempt a call belongs to (one value per start of the agent).
- * Read the same on `/v1/messages` and `/mcp/<name>`; a name that cannot be one is refused
- * naming its header.
+ * `Breakwater-Run-Attempt`, the attempt a call belongs to (one value per start of the agent),
+ * required with it. Read the same on `/v1/messages` and `/mcp/<name>`; a name that cannot be
+ * one, or an id without its attempt, is refused naming the header.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CallerIdentity } from '../access/callerIdentity.ts';
-import type { NamedRun, RunName, RunRef } from '../durable/durableRuns.ts';
+import type { NamedRun, RunAttempt, RunName } from '../durable/durableRuns.ts';
 
 export const RUN_ID_HEADER = 'breakwater-run-id';
 export const RUN_ATTEMPT_HEADER = 'breakwater-run-attempt';
@@ -18,7 +18,8 @@ const HEADER_OF: Readonly<Record<keyof RunName, string>> = {
 
 /** The run a request names, or why its headers cannot name one (a 400's message). */
 export type RunHeader =
-  { readonly ok: true; readonly run: RunRef } | { readonly ok: false; readonly message: string };
+  | { readonly ok: true; readonly run: RunAttempt }
+  | { readonly ok: false; readonly message: string };
 
 /** Whatever resolves a run's name for a caller: the journal (DurableRuns), or its tool side. */
 export interface RunNames {

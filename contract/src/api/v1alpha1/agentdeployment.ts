@@ -130,7 +130,7 @@ export interface AgentDeploymentSpec {
    */
   audit?: AuditSpec;
   /**
-   * Make the agent's runs durable: every model call and MCP tool call of a run the caller names (header Breakwater-Run-Id) is journaled, encrypted, in a Redis server before its answer goes back; a run called again after a crash gets the recorded answers back without calling the provider or the tool again, until it asks for something different.
+   * Make the agent's runs durable: every model call and MCP tool call of a run the caller names (headers Breakwater-Run-Id and Breakwater-Run-Attempt, which every call of a run must send together) is journaled, encrypted, in a Redis server before its answer goes back; a run called again after a crash gets the recorded answers back without calling the provider or the tool again, until it asks for something different.
    */
   durability?: DurabilitySpec;
   /**
@@ -500,7 +500,7 @@ export interface SecuritySpec {
 }
 
 /**
- * Make the agent's runs durable: every model call and MCP tool call of a run the caller names (header Breakwater-Run-Id) is journaled, encrypted, in a Redis server before its answer goes back; a run called again after a crash gets the recorded answers back without calling the provider or the tool again, until it asks for something different.
+ * Make the agent's runs durable: every model call and MCP tool call of a run the caller names (headers Breakwater-Run-Id and Breakwater-Run-Attempt, which every call of a run must send together) is journaled, encrypted, in a Redis server before its answer goes back; a run called again after a crash gets the recorded answers back without calling the provider or the tool again, until it asks for something different.
  */
 export interface DurabilitySpec {
   /**
