@@ -261,6 +261,55 @@ describe('a run and its client key', () => {
   });
 });
 
+describe("a run's budget records", () => {
+  it('name the run in every turn, as an invocation names its request', async () => {
+    const rt = await durableRuntime(setup(), LEASE_ENV, {
+      policy: (d) => {
+        d.audit = { enabled: true };
+        d.rateLimit = {
+          ...d.rateLimit,
+          spend: {
+            shareOf: 1,
+            timeZone: 'UTC',
+            budgets: [
+              {
+                name: 'daily',
+                period: 'Day',
+                limitTokens: 10_000_000,
+                per: 'Agent',
+                onExhausted: 'Refuse',
+                warnAtPercent: 80,
+                waitForHeldMs: 0,
+              },
+            ],
+          },
+        };
+      },
+    });
+    runtimes.push(rt);
+    const started = await api(rt, '/v1/agent/runs', {
+      body: { input: 'File the tickets: use tool tools__file_ticket 2 times.' },
+    });
+    const id = String(started.body.id);
+    await waitFor(async () => (await api(rt, `/v1/agent/runs/${id}`)).body.state === 'completed', {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      description: 'the run to complete',
+    });
+    const records = rt.runtime.output
+      .flatMap((chunk) => chunk.split('\n'))
+      .filter((line) => line.includes('"budget_'))
+      .map((line) => JSON.parse(line) as { event: string; requestId?: string });
+    const turns = (await sim.stats()).requests;
+    expect(turns).toBeGreaterThanOrEqual(3);
+    expect({
+      reserved: records.filter((r) => r.event === 'budget_reserved').length,
+      settled: records.filter((r) => r.event === 'budget_settled').length,
+      requestIds: [...new Set(records.map((r) => r.requestId))],
+    }).toEqual({ reserved: turns, settled: turns, requestIds: [`run-${id}`] });
+  });
+});
+
 describe('/v1/agent/invoke with Idempotency-Key', () => {
   it('runs once, then returns the recorded answer without running anything', async () => {
     const rt = await runtime();

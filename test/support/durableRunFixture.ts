@@ -20,6 +20,7 @@ import {
   PRIMARY_MODEL,
   policyDocument,
   standaloneRuntime,
+  type Mutable,
   type StandaloneRuntime,
 } from './standaloneRuntime.ts';
 import { waitFor } from './waitFor.ts';
@@ -36,7 +37,10 @@ export interface DurableSetup {
 }
 
 /** The policy: the simulator, the MCP server as `tools`, journals in `redis`. */
-export function durablePolicy(setup: DurableSetup): PolicyDocument {
+export function durablePolicy(
+  setup: DurableSetup,
+  change: (d: Mutable<PolicyDocument>) => void = () => undefined,
+): PolicyDocument {
   return policyDocument(setup.simUrl, (d) => {
     d.mcpServers = [
       {
@@ -53,6 +57,7 @@ export function durablePolicy(setup: DurableSetup): PolicyDocument {
       encryptionKeySecretRef: { name: 'journal-key', key: 'key' },
       keyPrefix: JOURNAL_PREFIX,
     };
+    change(d);
   });
 }
 
@@ -63,19 +68,20 @@ export function durablePolicy(setup: DurableSetup): PolicyDocument {
 export async function durableRuntime(
   setup: DurableSetup,
   env: Readonly<Record<string, string>> = {},
-  options: RuntimeStartOptions = {},
+  options: RuntimeStartOptions & { readonly policy?: (d: Mutable<PolicyDocument>) => void } = {},
 ): Promise<StandaloneRuntime> {
+  const { policy, ...start } = options;
   const dir = mkdtempSync(join(tmpdir(), 'bw-journal-key-'));
   const keyFile = join(dir, 'key');
   writeFileSync(keyFile, `${Buffer.alloc(32, 7).toString('base64')}\n`);
   const rt = await standaloneRuntime(
-    durablePolicy(setup),
+    durablePolicy(setup, policy),
     {
       BREAKWATER_DURABILITY_KEY_FILE: keyFile,
       BREAKWATER_CLIENT_KEYS: `${KEY_A},${KEY_B}`,
       ...env,
     },
-    options,
+    start,
   );
   await toolsListed(rt.runtime.url);
   return {

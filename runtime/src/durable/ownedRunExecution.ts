@@ -126,8 +126,11 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
           ...(doc.rateLimit.spend === undefined
             ? {}
             : {
-                budgetOf: (text: string) =>
-                  budgetRequest(doc, () => record.client, text, doc.model.maxTokens),
+                budgetOf: (text: string) => {
+                  const priced = budgetRequest(doc, () => record.client, text, doc.model.maxTokens);
+                  // Each turn's budget records name the run, as /v1/agent/invoke names its call.
+                  return priced && { ...priced, requestId };
+                },
               }),
         },
         signal,
