@@ -23,10 +23,15 @@ import type { BudgetAccountName } from '../../runtime/src/budget/budgetAudit.ts'
 
 export type { BudgetAccountName };
 
-/** A `budget_reserved` record, with the replica that wrote it. */
+/**
+ * A `budget_reserved` record, with the replica that wrote it; or a `budget_room_reserved` one
+ * (`of` set): a retry's room for the attempts made, released when its call (`of`) settles.
+ */
 export interface Reservation {
   readonly replica: string;
   readonly reservation: string;
+  /** A retry's room: the reservation of the call it belongs to. */
+  readonly of?: string;
   readonly requestId?: string | undefined;
   readonly model: string;
   readonly accounts: readonly BudgetAccountName[];
@@ -202,7 +207,8 @@ export function checkSpendHistory(history: SpendHistory): HistoryVerdict {
       broke('B10', [id], 'the store charged a lapsed hold that no replica recorded');
       continue;
     }
-    if (settled.has(id) || !killed.has(r.replica)) continue;
+    // A retry's room goes with its call: released when the call settles, lapsed with it.
+    if (settled.has(r.of ?? id) || !killed.has(r.replica)) continue;
     lapses++;
     lapsedPico += r.worstPico;
     charge(r.accounts, r.requestId, r.worstPico);
@@ -217,7 +223,7 @@ export function checkSpendHistory(history: SpendHistory): HistoryVerdict {
   }
   // A killed replica's hold the store still has shows as held there (below).
   const open = [...reservations.values()].filter(
-    (r) => !settled.has(r.reservation) && !killed.has(r.replica),
+    (r) => !settled.has(r.of ?? r.reservation) && !killed.has(r.replica),
   );
   if (open.length > 0)
     broke(

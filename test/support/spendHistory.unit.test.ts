@@ -6,6 +6,7 @@ import {
   pico,
   type BudgetAccountName,
   type ClientCall,
+  type Reservation,
   type SpendHistory,
 } from './spendHistory.ts';
 
@@ -227,6 +228,39 @@ describe('checkSpendHistory', () => {
       lapsedPico: 10n,
       billedPico: 7n,
     });
+  });
+
+  it("charges a killed replica's retry room with its call, and a live replica's room goes with its settlement", () => {
+    const k = killedMidCall('k', 7n);
+    const room = {
+      ...(k.reservations[0] as Reservation),
+      reservation: 'room-k',
+      of: 'res-k',
+      worstPico: 3n,
+    };
+    const lapsedToo = (k.store ?? []).map((a) => ({
+      ...a,
+      spentPico: 13n,
+      lapsed: [...(a.lapsed ?? []), 'room-k'],
+    }));
+    const killed = checkSpendHistory({
+      ...k,
+      reservations: [...k.reservations, room],
+      store: lapsedToo,
+    });
+    expect(killed.violations).toEqual([]);
+    expect(killed).toMatchObject({ lapses: 2, lapsedPico: 13n });
+    // Served on a live replica: the call's settlement released its room, nothing is open.
+    const s = served('s', 4n, 4n);
+    const liveRoom = {
+      ...(s.reservations[0] as Reservation),
+      reservation: 'room-s',
+      of: 'res-s',
+      worstPico: 3n,
+    };
+    expect(rows({ ...s, reservations: [...s.reservations, liveRoom] })).toEqual([]);
+    // Without the room's record, the store's lapse of it is a charge no replica explains.
+    expect(rows({ ...k, store: lapsedToo })).toContain('B10');
   });
 
   it("finds nothing wrong when a killed replica's call never reached the store: it held nothing", () => {

@@ -262,7 +262,9 @@ async function killMidCall(
   const open = () => {
     const { reservations, settlements } = auditOf(victim.runtime.output, replica);
     const done = new Set(settlements.map((s) => s.reservation));
-    return reservations.filter((r) => !done.has(r.reservation)).map((r) => r.reservation);
+    return reservations
+      .filter((r) => !done.has(r.reservation) && !done.has(r.of ?? ''))
+      .map((r) => r.reservation);
   };
   const heldInStore = async () => {
     const ids = open();
@@ -377,7 +379,8 @@ async function history(
   await waitFor(
     async () => {
       const { reservations, settlements } = read();
-      const live = reservations.filter((r) => !killed.includes(r.replica));
+      // A retry's room has no settlement of its own: its call's releases it.
+      const live = reservations.filter((r) => !killed.includes(r.replica) && r.of === undefined);
       const settledHere = settlements.filter((s) => !killed.includes(s.replica));
       const stored = await agent.accounts();
       return live.length === settledHere.length && stored.every((a) => a.reservedPico === 0n);
@@ -417,6 +420,8 @@ interface AuditLine {
   readonly model?: string;
   readonly accounts?: BudgetAccountName[];
   readonly worstPico?: string;
+  /** A retry's room: the call's reservation. */
+  readonly of?: string;
   readonly decision?: Settlement['decision'];
   readonly costPico?: string;
 }
@@ -446,7 +451,7 @@ function auditOf(
     if (line === undefined) continue;
     if (line.audit !== true || line.reservation === undefined) continue;
     const requestId = line.requestId;
-    if (line.event === 'budget_reserved')
+    if (line.event === 'budget_reserved' || line.event === 'budget_room_reserved')
       reservations.push({
         replica,
         reservation: line.reservation,
@@ -454,6 +459,7 @@ function auditOf(
         model: line.model ?? '',
         accounts: line.accounts ?? [],
         worstPico: BigInt(line.worstPico ?? '0'),
+        ...(line.of === undefined ? {} : { of: line.of }),
       });
     else if (line.event === 'budget_settled')
       settlements.push({

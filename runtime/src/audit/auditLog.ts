@@ -80,6 +80,7 @@ export type AuditEvent =
 const PER_CALL: ReadonlySet<AuditEvent['event']> = new Set([
   'model_interaction',
   'budget_reserved',
+  'budget_room_reserved',
   'budget_settled',
 ]);
 

@@ -1,7 +1,9 @@
 /**
  * What a replica's budgets did with each model call, for the audit log: the worst case held as
- * the call goes (`budget_reserved`) and what it settled (`budget_settled`), each naming the
- * request, the reservation and the accounts. The records of every replica, beside the
+ * the call goes (`budget_reserved`), the room a retry holds in the store for the attempts
+ * already made (`budget_room_reserved`: a reservation of its own, released when its call
+ * settles, charged with it when a killed replica's holds lapse) and what it settled
+ * (`budget_settled`), each naming the request, the reservation and the accounts. The records of every replica, beside the
  * provider's own bills, are what a history of the agent's spend is folded from
  * (test/support/spendHistory.ts). Money is picodollars as decimal strings: JSON has no bigint.
  */
@@ -24,6 +26,17 @@ export type BudgetAuditEvent =
       readonly event: 'budget_reserved';
       readonly requestId?: string | undefined;
       readonly reservation: string;
+      readonly model: string;
+      readonly accounts: readonly BudgetAccountName[];
+      readonly worstPico: string;
+    }
+  | {
+      readonly event: 'budget_room_reserved';
+      readonly requestId?: string | undefined;
+      /** The room's own reservation in the store. */
+      readonly reservation: string;
+      /** The call's reservation, whose settlement releases the room. */
+      readonly of: string;
       readonly model: string;
       readonly accounts: readonly BudgetAccountName[];
       readonly worstPico: string;
@@ -78,7 +91,20 @@ export function auditedHold(
       hold.unheard(attempt, backend);
     },
     beforeRetry: () => {
+      const asked = claim?.pending;
       hold.beforeRetry();
+      // A new room for the attempts made, asked of the store with the retry's admission.
+      const room = claim?.pending;
+      if (room === undefined || room === asked || room === claim?.request) return;
+      sink.record({
+        event: 'budget_room_reserved',
+        requestId,
+        reservation: room.reservationId,
+        of: reservation,
+        model,
+        accounts: accounts.map(accountName),
+        worstPico: String(room.worstPico),
+      });
     },
     settle: () => {
       // The share decides and refuses too: a claim decided there without a ticket was refused.

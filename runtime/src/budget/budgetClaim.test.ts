@@ -8,6 +8,7 @@ import { describe, expect, it } from '@jest/globals';
 import { moneyFromUsd } from '../../../contract/src/spend/money.ts';
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
+import { auditedHold, type BudgetAuditEvent } from './budgetAudit.ts';
 import type { BudgetClaim } from './budgetClaim.ts';
 import { BudgetLedger } from './budgetLedger.ts';
 import type { ClaimContext } from './budgetStoreAccounts.ts';
@@ -164,6 +165,42 @@ describe('budgets decided by the store', () => {
     expect([...ledger.spendByTarget()]).toEqual([
       { model: 'test-model', backend: 'east', picoUsd: 2_000_000_000n },
     ]);
+  });
+
+  it("records a retry's room under the audit as a reservation of its own, naming its call's", async () => {
+    const { clock, limiter, store, claim } = setup([daily()]);
+    const events: BudgetAuditEvent[] = [];
+    const c = claim();
+    const hold = auditedHold(c, 'test-model', 'req-7', {
+      enabled: true,
+      record: (e) => events.push(e),
+    });
+    store.answer = {
+      waitMs: 0,
+      reason: 'requests',
+      charged: true,
+      budget: { held: true, refusedBy: undefined, accounts: [state('fits', 0n)] },
+    };
+    await limiter.admitWithStore(clock.now(), undefined, c);
+    expect(c.decision).toBe('store');
+    // The first attempt cost something and failed: the retry asks room for it.
+    hold.note(1, 'east', { inputTokens: 1000, outputTokens: 200 });
+    hold.beforeRetry();
+    const room = c.pending;
+    expect(room).toBeDefined();
+    expect(events.map((e) => e.event)).toEqual(['budget_reserved', 'budget_room_reserved']);
+    expect(events[1]).toEqual({
+      event: 'budget_room_reserved',
+      requestId: 'req-7',
+      reservation: room?.reservationId,
+      of: c.request.reservationId,
+      model: 'test-model',
+      accounts: [expect.objectContaining({ budget: 'daily', per: 'Agent', who: '' })],
+      worstPico: String(room?.worstPico),
+    });
+    // Nothing new to hold room for: no record.
+    hold.beforeRetry();
+    expect(events).toHaveLength(2);
   });
 
   it('charges the store with what a call decided on the share cost, once it settles', async () => {
