@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StoreSettings } from '../../contract/src/policy/policyDocument.ts';
 import { systemClock } from '../../platform/src/time/clock.ts';
+import type { BudgetAuditEvent } from '../../runtime/src/budget/budgets.ts';
 import { GuardSet } from '../../runtime/src/guard/guardSet/guardSet.ts';
 import type { NamedBackend } from '../../runtime/src/guard/guardSet/providerGuard.ts';
 import {
@@ -47,10 +48,12 @@ async function call(limitMicroUsd: number, outcomes: readonly Outcome[]) {
     keyPrefix: 'breakwater:{test/retries}',
     requests: { perSecond: 1_000, burst: 1_000 },
   };
+  const audit: BudgetAuditEvent[] = [];
   const guard = new GuardSet<NamedBackend>({
     classifier: anthropicClassifier,
     doc: retryingPolicy(limitMicroUsd, store),
     clock: systemClock,
+    budgetAudit: { enabled: true, record: (event) => audit.push(event) },
     openStore: (settings, onStateChange) =>
       new RedisStore({
         name: 'agent',
@@ -88,13 +91,13 @@ async function call(limitMicroUsd: number, outcomes: readonly Outcome[]) {
     },
     { timeoutMs: 10_000, description: 'the budget to hold nothing in Redis' },
   );
-  return { ...result, heldAtAttempts, spent: settled.spent };
+  return { result: { ...result, heldAtAttempts, spent: settled.spent }, audit };
 }
 
 describe('a retried call under a budget the store holds', () => {
   it('ends with the budget refusal, not a retry, when an attempt timed out unheard and two worst cases do not fit', async () => {
     const limitMicroUsd = WORST_MICRO + WORST_MICRO / 2;
-    const result = await call(limitMicroUsd, ['timed out unheard', 'answered']);
+    const { result } = await call(limitMicroUsd, ['timed out unheard', 'answered']);
     expect(result).toEqual({
       outcome: 'refused: daily',
       made: [1],
@@ -106,7 +109,7 @@ describe('a retried call under a budget the store holds', () => {
 
   it('never settles past the limit when every attempt times out unheard', async () => {
     const limitMicroUsd = 2 * WORST_MICRO + WORST_MICRO / 2;
-    const result = await call(limitMicroUsd, [
+    const { result } = await call(limitMicroUsd, [
       'timed out unheard',
       'timed out unheard',
       'timed out unheard',
@@ -121,12 +124,29 @@ describe('a retried call under a budget the store holds', () => {
   });
 
   it('retries an attempt that timed out unheard when both worst cases fit, and releases the room it held', async () => {
-    const result = await call(2 * WORST_MICRO, ['timed out unheard', 'answered']);
+    const { result } = await call(2 * WORST_MICRO, ['timed out unheard', 'answered']);
     expect(result).toEqual({
       outcome: 'answer',
       made: [1, 2],
       heldAtAttempts: [WORST_PICO, 2n * WORST_PICO],
       spent: WORST_PICO + ANSWERED_PICO,
     });
+  });
+
+  it("records the room a retry holds in the audit log, naming its call's reservation", async () => {
+    const { result, audit } = await call(2 * WORST_MICRO, ['timed out unheard', 'answered']);
+    expect(result.outcome).toBe('answer');
+    const reserved = audit.find((e) => e.event === 'budget_reserved');
+    const room = audit.find((e) => e.event === 'budget_room_reserved');
+    expect(room).toMatchObject({
+      of: reserved?.reservation,
+      worstPico: String(WORST_PICO),
+      accounts: [expect.objectContaining({ budget: 'daily' })],
+    });
+    expect(audit.map((e) => e.event)).toEqual([
+      'budget_reserved',
+      'budget_room_reserved',
+      'budget_settled',
+    ]);
   });
 });

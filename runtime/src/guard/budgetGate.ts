@@ -60,11 +60,14 @@ export interface BudgetHold {
 
 /** A budgeted call's hold, as the guard hands it on. */
 export interface HeldBudgets {
-  /** What each attempt's usage is noted on, and each retry asks room of. */
+  /** What each attempt's usage is noted on. */
   readonly hold: BudgetHold;
   /** With a store: the claim the call's first admission decides with its limits. */
   readonly claim: StoreBudgetClaim | undefined;
-  /** What to settle once the call is over: `hold`, recorded in the audit log when it is on. */
+  /**
+   * What each retry asks room of, and what to settle once the call is over: `hold`, recorded
+   * in the audit log when it is on.
+   */
   readonly settles: BudgetHold;
 }
 

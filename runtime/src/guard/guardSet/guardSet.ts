@@ -278,7 +278,8 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
           failover,
           ...(estimate === undefined ? {} : { estimate }),
           ...(claim === undefined ? {} : { budget: claim }),
-          ...(held === undefined ? {} : { held: held.hold }),
+          // A retry's room goes through the audit too (budget_room_reserved).
+          ...(held === undefined ? {} : { held: held.settles }),
         };
         if (held === undefined)
           return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
