@@ -36,6 +36,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/budgetsRetried.test.ts',
   'test/rateLimitStore/budgetScripts.test.ts',
   'test/rateLimitStore/budgetSlots.test.ts',
+  'test/rateLimitStore/budgetStall.test.ts',
   'test/rateLimitStore/budgetsBilled.test.ts',
   'test/rateLimitStore/budgetStore.property.test.ts',
   'test/rateLimitStore/budgetsAcrossReplicas.test.ts',

@@ -515,6 +515,8 @@ export class RedisStore implements RateLimitStore {
     const client = this.#client;
     if (this.#closed || this.#status.shared) return;
     let answered = false;
+    /** The probe's answer, or TIMED_OUT when it failed: what a stalled budget may wait on. */
+    let late: Promise<unknown> | undefined;
     if (client?.isReady === true) {
       let cancel: Cancel | undefined;
       const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
@@ -528,6 +530,7 @@ export class RedisStore implements RateLimitStore {
           reason === 'StoreError'
             ? runScript(client, ADMIT_SCRIPT, this.#keys, [...this.#limitArgs, '0', '0'])
             : client.ping();
+        late = probe.catch(() => TIMED_OUT);
         answered = (await Promise.race([probe, deadline])) !== TIMED_OUT;
       } catch {
         answered = false;
@@ -544,6 +547,21 @@ export class RedisStore implements RateLimitStore {
       this.#onStateChange?.();
       this.#resend();
       return;
+    }
+    // Budgets wait up to 2 s for a slow store (slowStoreWait.ts): one that answers the probe
+    // within that takes them back, though the limits stay on the share until it answers within
+    // ten wait budgets. Otherwise a store that froze once and then answered steadily in a
+    // second would keep the budgets on shares for good.
+    if (late !== undefined && reason === 'Slow' && this.#slow.stalled && !this.#closed) {
+      const waited = this.#settings.waitBudgetMs * 10;
+      if ((await this.#slow.answer(late, waited)) !== TIMED_OUT && !this.#closed) {
+        this.#slow.reset();
+        this.#logger?.info(
+          { limiter: this.name },
+          'rate-limit store slow but answering: budgets decided on it again',
+        );
+        this.#onStateChange?.();
+      }
     }
     this.#probeDelay = Math.min(PROBE_MAX_MS, this.#probeDelay * 2);
     this.#probeSoon(this.#probeDelay);
