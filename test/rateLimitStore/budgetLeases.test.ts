@@ -7,10 +7,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { moneyFromUsd } from '../../contract/src/spend/money.ts';
 import { createClient } from '@redis/client';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { StoreSettings } from '../../contract/src/policy/policyDocument.ts';
-import { systemClock } from '../../platform/src/time/clock.ts';
 import type {
   StoreBudgetAccount,
   StoreBudgetRequest,
@@ -18,6 +15,7 @@ import type {
 import { RedisStore } from '../../runtime/src/rateLimitStore/redisStore.ts';
 import { serverHost } from '../support/podReach.ts';
 import { startRedis } from '../support/redisServer.ts';
+import { openRedisStore } from '../support/redisStoreOpen.ts';
 import { waitFor } from '../support/waitFor.ts';
 
 const FIVE_MINUTES = 5 * 60_000;
@@ -41,12 +39,7 @@ async function setup() {
     requests: { perSecond: 1_000, burst: 1_000 },
   };
   const open = () => {
-    const store = new RedisStore({
-      name: 'agent',
-      settings,
-      clock: systemClock,
-      secretFiles: { password: join(tmpdir(), 'none'), ca: join(tmpdir(), 'none') },
-    });
+    const store = openRedisStore(settings);
     cleanups.push(() => {
       store.close();
     });

@@ -7,8 +7,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { moneyFromMicros, moneyFromScript } from '../../contract/src/spend/money.ts';
 import { createClient } from '@redis/client';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { StoreSettings } from '../../contract/src/policy/policyDocument.ts';
 import { systemClock } from '../../platform/src/time/clock.ts';
 import type { BudgetAuditEvent } from '../../runtime/src/budget/budgets.ts';
@@ -23,9 +21,9 @@ import {
   type Outcome,
 } from '../../runtime/src/guard/guardSet/budgetRetriesFixture.ts';
 import { anthropicClassifier } from '../../runtime/src/provider/anthropic/errorClassification.ts';
-import { RedisStore } from '../../runtime/src/rateLimitStore/redisStore.ts';
 import { serverHost } from '../support/podReach.ts';
 import { startRedis } from '../support/redisServer.ts';
+import { openRedisStore } from '../support/redisStoreOpen.ts';
 import { waitFor } from '../support/waitFor.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -54,14 +52,7 @@ async function call(limitMicroUsd: number, outcomes: readonly Outcome[]) {
     doc: retryingPolicy(limitMicroUsd, store),
     clock: systemClock,
     budgetAudit: { enabled: true, record: (event) => audit.push(event) },
-    openStore: (settings, onStateChange) =>
-      new RedisStore({
-        name: 'agent',
-        settings,
-        clock: systemClock,
-        secretFiles: { password: join(tmpdir(), 'none'), ca: join(tmpdir(), 'none') },
-        onStateChange,
-      }),
+    openStore: openRedisStore,
   });
   cleanups.push(() => {
     guard.close();
