@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { createClient } from '@redis/client';
+import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
+import { PRICING } from '../support/budgetStoreFixture.ts';
 import { startMcpServer, type McpTestServer } from '../support/mcpServer.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
@@ -261,11 +263,13 @@ describe('a run and its client key', () => {
   });
 });
 
-describe("a run's budget records", () => {
-  it('name the run in every turn, as an invocation names its request', async () => {
+describe("a run's budgets", () => {
+  it('charge every turn no less than the provider billed, under records naming the run', async () => {
+    await sim.resetBilled();
     const rt = await durableRuntime(setup(), LEASE_ENV, {
       policy: (d) => {
         d.audit = { enabled: true };
+        d.pricing = [...PRICING];
         d.rateLimit = {
           ...d.rateLimit,
           spend: {
@@ -275,7 +279,7 @@ describe("a run's budget records", () => {
               {
                 name: 'daily',
                 period: 'Day',
-                limitTokens: 10_000_000,
+                limitMicroUsd: 1_000_000,
                 per: 'Agent',
                 onExhausted: 'Refuse',
                 warnAtPercent: 80,
@@ -299,14 +303,29 @@ describe("a run's budget records", () => {
     const records = rt.runtime.output
       .flatMap((chunk) => chunk.split('\n'))
       .filter((line) => line.includes('"budget_'))
-      .map((line) => JSON.parse(line) as { event: string; requestId?: string });
-    const turns = (await sim.stats()).requests;
-    expect(turns).toBeGreaterThanOrEqual(3);
+      .map((line) => JSON.parse(line) as { event: string; requestId?: string; costPico?: string });
+    const bills = await sim.billed();
+    const book = priceBook(PRICING);
+    const billed = bills.reduce((sum, b) => {
+      const cost = callCost(b.model, b.usage, book);
+      if (!cost.priced) throw new Error(`the simulator billed ${b.model}, which has no price`);
+      return sum + cost.picoUsd;
+    }, 0n);
+    const settled = records
+      .filter((r) => r.event === 'budget_settled')
+      .reduce((sum, r) => sum + BigInt(r.costPico ?? '0'), 0n);
+    expect(bills.length).toBeGreaterThanOrEqual(3);
     expect({
       reserved: records.filter((r) => r.event === 'budget_reserved').length,
       settled: records.filter((r) => r.event === 'budget_settled').length,
       requestIds: [...new Set(records.map((r) => r.requestId))],
-    }).toEqual({ reserved: turns, settled: turns, requestIds: [`run-${id}`] });
+      settledAtLeastBilled: settled >= billed && billed > 0n,
+    }).toEqual({
+      reserved: bills.length,
+      settled: bills.length,
+      requestIds: [`run-${id}`],
+      settledAtLeastBilled: true,
+    });
   });
 });
 
