@@ -508,6 +508,11 @@ export class RedisStore implements RateLimitStore {
    * memory), admit.lua with every cost zero, which reads the provider's pause and charges
    * nothing.
    */
+  /** Read afresh after an await (a narrowed `#closed` would not be). */
+  #isClosed(): boolean {
+    return this.#closed;
+  }
+
   async #probeOnce(): Promise<void> {
     const reason = this.#status.reason;
     if (reason === 'AuthenticationFailed' || reason === 'SecretMissing')
@@ -552,9 +557,9 @@ export class RedisStore implements RateLimitStore {
     // within that takes them back, though the limits stay on the share until it answers within
     // ten wait budgets. Otherwise a store that froze once and then answered steadily in a
     // second would keep the budgets on shares for good.
-    if (late !== undefined && reason === 'Slow' && this.#slow.stalled && !this.#closed) {
+    if (late !== undefined && reason === 'Slow' && this.#slow.stalled && !this.#isClosed()) {
       const waited = this.#settings.waitBudgetMs * 10;
-      if ((await this.#slow.answer(late, waited)) !== TIMED_OUT && !this.#closed) {
+      if ((await this.#slow.answer(late, waited)) !== TIMED_OUT && !this.#isClosed()) {
         this.#slow.reset();
         this.#logger?.info(
           { limiter: this.name },
