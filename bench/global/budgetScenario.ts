@@ -103,14 +103,17 @@ export function scriptCalls(client: RedisClientType, prefix: string) {
       };
       const settling =
         !riding || previous === undefined
-          ? { keys: [], args: [] }
-          : settlementCall(prefix, [{ ...previous, costPico: 1_000_000n, costTokens: 100n }]);
-      await runScript(
-        client,
-        script,
-        [...keys, ...accountKeys, ...settling.keys],
-        [...LIMIT_ARGS, ...budgetAdmitArgs(request, false), ...settling.args],
-      );
+          ? { keys: [...keys, ...accountKeys], args: [] }
+          : settlementCall(
+              prefix,
+              [{ ...previous, costPico: 1_000_000n, costTokens: 100n }],
+              [...keys, ...accountKeys],
+            );
+      await runScript(client, script, settling.keys, [
+        ...LIMIT_ARGS,
+        ...budgetAdmitArgs(request, false),
+        ...settling.args,
+      ]);
       previous = request;
     },
   };

@@ -65,14 +65,13 @@ export function admit(
 ): ScriptStep {
   const r = call.requests;
   const riding = call.settling;
+  const keys = [...LIMIT_KEYS, ...accountKeys(accounts)];
+  const settling =
+    riding === undefined ? [] : ['1', ...settlementArgs(keys, riding.accounts, riding.s)];
   return {
     at,
     script: 'admit',
-    keys: [
-      ...LIMIT_KEYS,
-      ...accountKeys(accounts),
-      ...(riding === undefined ? [] : settlementKeys(riding.accounts, riding.s)),
-    ],
+    keys,
     argv: [
       r === undefined ? '0' : String(r[0] / 1000),
       String(r?.[1] ?? 0),
@@ -92,7 +91,7 @@ export function admit(
         String(a.keep ?? KEPT),
         a.shadow === true ? '0' : '1',
       ]),
-      ...(riding === undefined ? [] : ['1', ...settlementArgs(riding.accounts, riding.s)]),
+      ...settling,
     ],
   };
 }
@@ -107,28 +106,35 @@ interface Settlement {
   readonly tokens?: string;
 }
 
-const settlementArgs = (accounts: readonly Acct[], s: Settlement): string[] => [
-  String(accounts.length),
-  s.id,
-  ...money(s.worstPico),
-  s.worstTokens ?? '0',
-  ...money(s.pico),
-  s.tokens ?? '0',
-  ...accounts.map((a) => String(a.keep ?? KEPT)),
-];
-
-/** A settlement's keys: its accounts, then its `settled` marker. */
-const settlementKeys = (accounts: readonly Acct[], s: Settlement): string[] => [
-  ...accountKeys(accounts),
-  s.marker ?? `t:settled:${s.id}`,
-];
+/**
+ * A settlement's arguments: its amounts, then per account its hash's place in `keys` (KEYS,
+ * 1-based) and when it is kept until, then its `settled` marker's place. A key not in `keys`
+ * yet is appended to it, as the runtime does (storeScriptCalls.ts's pushSettlements).
+ */
+function settlementArgs(keys: string[], accounts: readonly Acct[], s: Settlement): string[] {
+  const at = (key: string) => {
+    const i = keys.indexOf(key);
+    return String(i === -1 ? keys.push(key) : i + 1);
+  };
+  return [
+    String(accounts.length),
+    s.id,
+    ...money(s.worstPico),
+    s.worstTokens ?? '0',
+    ...money(s.pico),
+    s.tokens ?? '0',
+    ...accounts.flatMap((a) => [at(hashKey(a)), String(a.keep ?? KEPT)]),
+    String(keys.push(s.marker ?? `t:settled:${s.id}`)),
+  ];
+}
 
 export function settle(at: number, accounts: readonly Acct[], s: Settlement): ScriptStep {
+  const keys = LIMIT_KEYS.slice(0, 3);
   return {
     at,
     script: 'settle',
-    keys: [...LIMIT_KEYS.slice(0, 3), ...settlementKeys(accounts, s)],
-    argv: [...['0', '0', '0', '0', '0', '0'], '1', ...settlementArgs(accounts, s)],
+    keys,
+    argv: [...['0', '0', '0', '0', '0', '0'], '1', ...settlementArgs(keys, accounts, s)],
   };
 }
 

@@ -13,7 +13,8 @@
 --         which is prepended to this script. A call goes only if the limits and every budget
 --         that refuses fit: then both are charged, otherwise neither. ARGV[12] is 0 without.
 -- Then, optionally, settlements of earlier calls that ride along (budgetSettleAll: their
---         count, then each one's arguments; their KEYS after the budgets'), applied first.
+--         count, then each one's arguments, which name their KEYS by place: an account the
+--         call's budgets list already is not listed again), applied first.
 -- Returns {wait ms (whole, rounded up), reason (0 requests, 1 input, 2 output, 3 provider),
 --          charged (1 when the call goes after `wait`, 0 when refused)}; with budgets, then
 --          held (1 when the budgets hold the call's worst case), the first account that
@@ -38,7 +39,7 @@ local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local budgets = tonumber(ARGV[12] or '0')
 local settlements = 13
 if budgets > 0 then settlements = 19 + 5 * budgets end
-budgetSettleAll(5 + budgets, settlements)
+budgetSettleAll(settlements)
 
 local wait, reason = 0, 0
 local tats = {}

@@ -294,9 +294,11 @@ local function budgetReply(wait, reason, charged, held, refused, accounts)
   return reply
 end
 
--- One settlement: KEYS from `k` on as in admit, then its `settled` marker; ARGV from `g` on
--- the count of accounts, the reservation id, its worst case (micro, pico, tokens), what the
--- call really cost (micro, pico, tokens), then per account the epoch ms its key is kept until.
+-- One settlement: ARGV from `g` on the count of accounts `n`, the reservation id, its worst
+-- case (micro, pico, tokens), what the call really cost (micro, pico, tokens), then per account
+-- its hash's place in KEYS and the epoch ms its key is kept until, then the place in KEYS of
+-- its `settled` marker. A key is named by its place so that a settlement riding in front of
+-- an admission of the same accounts does not send their keys again (KEYS lists each once).
 -- Charges the cost to every account and releases the worst case where the lease still holds
 -- it. Where the lease lapsed (`lapse` charged the worst case) the worst case is taken from
 -- spent instead, once: the call counts at its cost. Where the store never held it (decided on
@@ -308,16 +310,16 @@ end
 -- call, kept an hour, costs a store at 100 calls a second about 60 MB, where keeping it as long
 -- as its accounts (a month's budget) would cost gigabytes.
 local SETTLED_KEPT_MS = 3600000
-local function budgetSettle(k, g)
+local function budgetSettle(g)
   local n = tonumber(ARGV[g])
-  local marker = KEYS[k + n]
+  local marker = KEYS[tonumber(ARGV[g + 8 + 2 * n])]
   local done = redis.call('GET', marker)
   if done then return tonumber(done) end
   local lease = 'lease:' .. ARGV[g + 1]
   local costMicro, costPico, costTokens = tonumber(ARGV[g + 5]), tonumber(ARGV[g + 6]), tonumber(ARGV[g + 7])
   local released = 0
   for i = 1, n do
-    local key = KEYS[k + i - 1]
+    local key = KEYS[tonumber(ARGV[g + 6 + 2 * i])]
     local a = readAccount(key)
     local changed = costMicro ~= 0 or costPico ~= 0 or costTokens ~= 0
     addMoney(a, 1, costMicro, costPico)
@@ -334,24 +336,23 @@ local function budgetSettle(k, g)
       a[5] = t
       changed = true
     end
-    if changed then writeAccount(key, a, ARGV[g + 7 + i]) end
+    if changed then writeAccount(key, a, ARGV[g + 7 + 2 * i]) end
   end
   redis.call('SET', marker, released, 'PX', SETTLED_KEPT_MS)
   return released
 end
 
 -- Settlements, in settle.lua or riding in front of an admission in admit.lua: ARGV[g] their
--- count, then each settlement's arguments (budgetSettle) in turn, its accounts' KEYS and its
--- marker from `k` on in the same order. Returns the accounts released and the KEYS index after
--- the last.
-local function budgetSettleAll(k, g)
+-- count, then each settlement's arguments (budgetSettle) in turn. Returns the accounts
+-- released.
+local function budgetSettleAll(g)
   local m = tonumber(ARGV[g] or '0')
   local released = 0
   g = g + 1
   for _ = 1, m do
     local n = tonumber(ARGV[g])
-    released = released + budgetSettle(k, g)
-    k, g = k + n + 1, g + 8 + n
+    released = released + budgetSettle(g)
+    g = g + 9 + 2 * n
   end
-  return released, k
+  return released
 end

@@ -26,5 +26,5 @@ for i = 1, 3 do
     changed = changed + 1
   end
 end
-if tonumber(ARGV[7] or '0') > 0 then return budgetFlush({changed, (budgetSettleAll(4, 7))}) end
+if tonumber(ARGV[7] or '0') > 0 then return budgetFlush({changed, (budgetSettleAll(7))}) end
 return changed

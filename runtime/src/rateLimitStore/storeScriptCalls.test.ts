@@ -7,7 +7,6 @@ import {
   admission,
   budgetAdmitArgs,
   budgetKeys,
-  budgetSettleArgs,
   lateAdmissionUndo,
   settlementCall,
 } from './storeScriptCalls.ts';
@@ -95,9 +94,48 @@ describe('budget arguments', () => {
       '1764720000000',
       '1',
     ]);
-    expect(
-      budgetSettleArgs({ ...request, costPico: 1_000_012n, costTokens: 3n, accounts: [ACCOUNT] }),
-    ).toEqual(['1', 'r-1', '600000', '0', '200000', '1', '12', '3', '1764720000000']);
+    const settling = settlementCall('p', [{ ...request, costPico: 1_000_012n, costTokens: 3n }]);
+    expect(settling.args).toEqual([
+      '1',
+      ...['1', 'r-1', '600000', '0', '200000', '1', '12', '3'],
+      ...['1', '1764720000000'],
+      '2',
+    ]);
+  });
+
+  it("names a settlement's accounts by their place in KEYS, each key listed once", () => {
+    const other = { ...ACCOUNT, key: 'a:monthly:1761955200000' };
+    const settlement = (reservationId: string, accounts: (typeof ACCOUNT)[]) => ({
+      accounts,
+      reservationId,
+      worstPico: 1n,
+      worstTokens: 0n,
+      costPico: 1n,
+      costTokens: 0n,
+    });
+    // An admission of ACCOUNT: its key is already there, at 5 after the limits'.
+    const admitting = ['p:requests', 'p:input_tokens', 'p:output_tokens', 'p:provider_pause'];
+    admitting.push('p:budget:a:daily:1764028800000');
+    const { keys, args } = settlementCall(
+      'p',
+      [settlement('r-1', [ACCOUNT, other]), settlement('r-2', [other, ACCOUNT])],
+      admitting,
+    );
+    expect(keys).toEqual([
+      ...admitting,
+      'p:budget:a:monthly:1761955200000',
+      'p:settled:r-1',
+      'p:settled:r-2',
+    ]);
+    expect(args).toEqual([
+      '2',
+      ...['2', 'r-1', '0', '1', '0', '0', '1', '0'],
+      ...['5', '1764720000000', '6', '1764720000000'],
+      '7',
+      ...['2', 'r-2', '0', '1', '0', '0', '1', '0'],
+      ...['6', '1764720000000', '5', '1764720000000'],
+      '8',
+    ]);
   });
 
   it('names the same account under the prefix the store has now', () => {
@@ -141,7 +179,6 @@ describe('budget arguments', () => {
     expect(settlementCall(prefix, [release, own]).keys).toEqual([
       'breakwater:{ns/p}:budget:a:daily:1764028800000',
       'breakwater:{ns/p}:settled:r-3:late',
-      'breakwater:{ns/p}:budget:a:daily:1764028800000',
       'breakwater:{ns/p}:settled:r-3',
     ]);
   });

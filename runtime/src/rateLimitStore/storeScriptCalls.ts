@@ -185,13 +185,15 @@ export function pushBudgetAdmit(
 
 /**
  * Settlements as admit.lua (after its budgets) and settle.lua (from ARGV 7) take them
- * (budget.lua's budgetSettleAll): their keys, and their count and arguments.
+ * (budget.lua's budgetSettleAll): the script's KEYS (`before`, then the settlements' keys not
+ * in it yet), and their count and arguments.
  */
 export function settlementCall(
   prefix: string,
   list: readonly StoreBudgetSettlement[],
+  before: readonly string[] = [],
 ): { keys: string[]; args: string[] } {
-  const keys: string[] = [];
+  const keys = [...before];
   const args: string[] = [];
   pushSettlements(keys, args, prefix, list);
   return { keys, args };
@@ -211,7 +213,13 @@ export function renewalCall(
   return { keys, args };
 }
 
-/** settlementCall's keys and arguments appended to `keys` and `args` (admit.lua's riding ones). */
+/**
+ * settlementCall's keys and arguments appended to `keys` and `args` (admit.lua's riding ones):
+ * per settlement its amounts, then per account its hash's place in KEYS and the epoch ms it is
+ * kept until, then its `settled` marker's place in KEYS. A key already in `keys` (an
+ * admission's own account, or another settlement's) is not listed again: KEYS still lists
+ * every key the script touches, once.
+ */
 export function pushSettlements(
   keys: string[],
   args: string[],
@@ -220,10 +228,30 @@ export function pushSettlements(
 ): void {
   args.push(String(list.length));
   for (const s of list) {
-    for (const a of s.accounts) keys.push(accountArgs(a, prefix).key);
-    keys.push(settledKey(prefix, s));
-    pushSettleArgs(args, s, prefix);
+    const [worstMicro, worstPico] = moneyToScriptArgs(s.worstPico);
+    const [costMicro, costPico] = moneyToScriptArgs(s.costPico);
+    args.push(
+      String(s.accounts.length),
+      s.reservationId,
+      worstMicro,
+      worstPico,
+      s.worstTokens.toString(),
+      costMicro,
+      costPico,
+      s.costTokens.toString(),
+    );
+    for (const a of s.accounts) {
+      const made = accountArgs(a, prefix);
+      args.push(String(keyAt(keys, made.key)), made.admit[3]);
+    }
+    args.push(String(keys.push(settledKey(prefix, s))));
   }
+}
+
+/** The 1-based place of `key` in `keys` (KEYS), appended when not there yet. */
+function keyAt(keys: string[], key: string): number {
+  const at = keys.indexOf(key);
+  return at === -1 ? keys.push(key) : at + 1;
 }
 
 /**
@@ -233,29 +261,6 @@ export function pushSettlements(
  */
 export function settledKey(prefix: string, s: StoreBudgetSettlement): string {
   return `${prefix}:settled:${s.reservationId}${s.lateRelease === true ? ':late' : ''}`;
-}
-
-/** One settlement's arguments (budget.lua's budgetSettle). */
-export function budgetSettleArgs(s: StoreBudgetSettlement): string[] {
-  const args: string[] = [];
-  pushSettleArgs(args, s, '');
-  return args;
-}
-
-function pushSettleArgs(args: string[], s: StoreBudgetSettlement, prefix: string): void {
-  const [worstMicro, worstPico] = moneyToScriptArgs(s.worstPico);
-  const [costMicro, costPico] = moneyToScriptArgs(s.costPico);
-  args.push(
-    String(s.accounts.length),
-    s.reservationId,
-    worstMicro,
-    worstPico,
-    s.worstTokens.toString(),
-    costMicro,
-    costPico,
-    s.costTokens.toString(),
-  );
-  for (const a of s.accounts) args.push(accountArgs(a, prefix).admit[3]);
 }
 
 /** The keys of one limiter, in the order the scripts take them. */
