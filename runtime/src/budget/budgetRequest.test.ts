@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { samplePolicyDocument } from '../../../contract/src/policy/policyFixtures.ts';
 import { dailyBudget } from './budgetFixture.ts';
@@ -28,7 +28,11 @@ describe('budgetRequest', () => {
     ['plainly', body(`,"tools":[${TOOL}]`)],
     ['with a \\u escape in the name', body(`,"t\\u006fols":[${TOOL}]`)],
   ])('reserves the tool-use system prompt for tools spelled %s', (_how, text) => {
-    expect(budgetRequest(doc, () => undefined, text, 10)?.additions?.toolChoice).toBe('auto');
+    // From the text alone, and from the body the route has already parsed.
+    for (const parsed of [undefined, JSON.parse(text)]) {
+      const priced = budgetRequest(doc, () => undefined, text, 10, parsed);
+      expect(priced?.additions?.toolChoice).toBe('auto');
+    }
   });
 
   it.each([
@@ -36,7 +40,10 @@ describe('budgetRequest', () => {
     ['with a \\u escape in the type', '"web_se\\u0061rch_20250305"'],
   ])('refuses as unbounded a web search without max_uses spelled %s', (_how, type) => {
     const text = body(`,"tools":[{"type":${type},"name":"web_search"}]`);
-    expect(budgetRequest(doc, () => undefined, text, 10)?.additions?.unbounded).toMatch(/max_uses/);
+    for (const parsed of [undefined, JSON.parse(text)]) {
+      const priced = budgetRequest(doc, () => undefined, text, 10, parsed);
+      expect(priced?.additions?.unbounded).toMatch(/max_uses/);
+    }
   });
 
   it.each([
@@ -54,7 +61,22 @@ describe('budgetRequest', () => {
     ['without a lifetime, escaped', '"c\\u0061che_control":{"type":"ephemeral"}', '5m'],
   ])('prices a cache write asked for %s', (_how, control, ttl) => {
     const text = body(`,"system":[{"type":"text","text":"s",${control}}]`);
-    expect(budgetRequest(doc, () => undefined, text, 10)?.cacheWrite).toBe(ttl);
+    for (const parsed of [undefined, JSON.parse(text)]) {
+      expect(budgetRequest(doc, () => undefined, text, 10, parsed)?.cacheWrite).toBe(ttl);
+    }
+  });
+
+  it('reads the tools of a body the route has parsed without parsing its text again', () => {
+    const text = body(`,"t\\u006fols":[${TOOL}]`);
+    const parsed: unknown = JSON.parse(text);
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      const priced = budgetRequest(doc, () => undefined, text, 10, parsed);
+      expect(priced?.additions?.toolChoice).toBe('auto');
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   it('counts every byte sent as input, escapes included', () => {

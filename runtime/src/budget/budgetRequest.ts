@@ -26,20 +26,22 @@ export function budgetRequest(
   /** The request body as sent (JSON text). */
   text: string,
   maxTokens?: number,
+  /** `text` already parsed, when the caller has it: not parsed again. */
+  parsed?: unknown,
 ): BudgetRequest | undefined {
   const spend = doc.rateLimit.spend;
   if (spend === undefined) return undefined;
   const perKey = spend.budgets.some((b) => b.per === 'ClientKey');
   // A name may be spelled with \u escapes, meaning to the provider what it spells: such a
   // body is read in the spelling JSON.stringify gives it, which escapes control characters only.
-  const plain = text.includes('\\u') ? plainJson(text) : text;
+  const plain = text.includes('\\u') ? plainJson(text, parsed) : text;
   const cacheWrite = !plain.includes('"cache_control"')
     ? undefined
     : ONE_HOUR_TTL.test(plain)
       ? '1h'
       : '5m';
   // Parsed only when it may hold tools, images or documents: most calls hold none.
-  const additions = MAY_ADD.test(plain) ? additionsOf(plain) : undefined;
+  const additions = MAY_ADD.test(plain) ? additionsOf(plain, parsed) : undefined;
   return {
     ...(perKey ? { clientKey: clientKey() } : {}),
     ...(additions === undefined ? {} : { additions }),
@@ -50,17 +52,17 @@ export function budgetRequest(
   };
 }
 
-function plainJson(text: string): string {
+function plainJson(text: string, parsed: unknown): string {
   try {
-    return JSON.stringify(JSON.parse(text));
+    return JSON.stringify(parsed === undefined ? JSON.parse(text) : parsed);
   } catch {
     return text;
   }
 }
 
-function additionsOf(text: string): ProviderAdditions | undefined {
+function additionsOf(text: string, parsed: unknown): ProviderAdditions | undefined {
   try {
-    return requestAdditions(JSON.parse(text) as unknown);
+    return requestAdditions(parsed === undefined ? (JSON.parse(text) as unknown) : parsed);
   } catch {
     return undefined;
   }

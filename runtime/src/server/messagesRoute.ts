@@ -121,10 +121,13 @@ async function handle(
       inputTokens: estimateInputTokens(rawLength),
       outputTokens: body.max_tokens as number,
     };
+    // `body` is the request's text parsed (with its defaults when they were filled in).
     const priced = budgetRequest(
       active.doc,
       client,
       checked.defaulted || request.rawBody === '' ? JSON.stringify(body) : request.rawBody,
+      undefined,
+      body,
     );
     // Named in the audit's budget records, beside the interaction's.
     const budget = priced && { ...priced, requestId: request.id };
