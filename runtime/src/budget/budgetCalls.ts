@@ -56,8 +56,18 @@ export class BudgetCalls {
     const started = this.#clock.now();
     let backoff = ASK_AGAIN_FIRST_MS;
     for (;;) {
+      // One async frame for the call and its asking again: a budgeted call's every await is a
+      // turn of the event loop.
       try {
-        return await this.#once(hold, call);
+        const h = hold();
+        if (h === undefined) return await call(undefined);
+        this.#running.add(h);
+        this.#renewSoon();
+        try {
+          return await call(h);
+        } finally {
+          this.#running.delete(h);
+        }
       } catch (err) {
         if (!isBudgetExhaustedError(err)) throw err;
         const waitFor = budgets.find((b) => b.name === err.budget)?.waitForHeldMs ?? 0;
@@ -69,21 +79,6 @@ export class BudgetCalls {
         await this.#heldMayHaveSettled(Math.min(left, backoff), signal);
         backoff = Math.min(ASK_AT_MOST_EVERY_MS, backoff * 2);
       }
-    }
-  }
-
-  async #once<T>(
-    hold: () => BudgetHold | undefined,
-    call: (hold: BudgetHold | undefined) => Promise<T>,
-  ): Promise<T> {
-    const h = hold();
-    if (h === undefined) return call(undefined);
-    this.#running.add(h);
-    this.#renewSoon();
-    try {
-      return await call(h);
-    } finally {
-      this.#running.delete(h);
     }
   }
 

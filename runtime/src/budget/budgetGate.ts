@@ -67,7 +67,8 @@ export class LedgerGate implements BudgetGate {
       this.#doc.rateLimit.spend?.budgets ?? [],
       () =>
         sharing ? this.ledger.claim(call, this.#limiter, true) : this.ledger.reserve(call, true),
-      async (ticket) => {
+      // Not async: it hands on fn's promise (a throw here is BudgetCalls.run's rejection).
+      (ticket) => {
         if (ticket === undefined) return fn(undefined);
         const claim = sharing ? (ticket as BudgetClaim<ClaimContext> | undefined) : undefined;
         const audit = this.#audit;

@@ -220,7 +220,8 @@ export class RedisStore implements RateLimitStore {
     const asks = budgets === undefined ? this.available : this.availableForBudgets;
     if (client === undefined || !asks) return undefined;
     const started = performance.now();
-    if (budgets === undefined) this.#inFlight++;
+    // A free slot is taken at once, without a turn of the event loop.
+    if (budgets === undefined || this.#inFlight < MAX_IN_FLIGHT) this.#inFlight++;
     else if (!(await this.#slot())) {
       this.#tally.timedOut++;
       return undefined;
@@ -283,14 +284,10 @@ export class RedisStore implements RateLimitStore {
   }
 
   /**
-   * One of the MAX_IN_FLIGHT slots for a call with budgets: at once, or handed over by an
-   * admission that ends, within BUDGET_ANSWER_AT_MOST_MS (false: none came).
+   * One of the MAX_IN_FLIGHT slots for a call with budgets when none is free: handed over by
+   * an admission that ends, within BUDGET_ANSWER_AT_MOST_MS (false: none came).
    */
   #slot(): Promise<boolean> {
-    if (this.#inFlight < MAX_IN_FLIGHT) {
-      this.#inFlight++;
-      return Promise.resolve(true);
-    }
     return new Promise((resolve) => {
       const take = (): void => {
         stop();

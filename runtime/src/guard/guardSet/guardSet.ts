@@ -268,7 +268,8 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
         estimate === undefined ? { signal, failover } : { signal, estimate, failover };
       return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
     }
-    return this.#budgets.run(
+    // Awaited: an async function that returns a promise takes two more turns to settle.
+    return await this.#budgets.run(
       call,
       budget?.requestId,
       async (held) => {
