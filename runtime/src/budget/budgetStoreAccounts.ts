@@ -66,8 +66,8 @@ interface Seen {
   readonly period: CalendarPeriod;
   readonly limitPico: bigint | undefined;
   readonly limitTokens: bigint | undefined;
-  spentPico: bigint;
-  spentTokens: bigint;
+  /** The store's last answer for the account: its amounts are read only when asked for. */
+  state: StoreAccountState;
 }
 
 /** What the store last answered for each account this replica used. */
@@ -90,8 +90,7 @@ export class StoreView {
         seen.limitPico === limits.limitPico &&
         seen.limitTokens === limits.limitTokens
       ) {
-        seen.spentPico = state.spentPico;
-        seen.spentTokens = state.spentTokens;
+        seen.state = state;
         continue;
       }
       this.#seen.set(limits.key, {
@@ -99,8 +98,7 @@ export class StoreView {
         period: account.period,
         limitPico: limits.limitPico,
         limitTokens: limits.limitTokens,
-        spentPico: state.spentPico,
-        spentTokens: state.spentTokens,
+        state,
       });
     }
   }
@@ -117,8 +115,8 @@ export class StoreView {
         continue;
       }
       if (s.budget !== budget || now < s.period.startMs) continue;
-      const picoUsd = s.limitPico === undefined ? undefined : s.limitPico - s.spentPico;
-      const tokens = s.limitTokens === undefined ? undefined : s.limitTokens - s.spentTokens;
+      const picoUsd = s.limitPico === undefined ? undefined : s.limitPico - s.state.spentPico;
+      const tokens = s.limitTokens === undefined ? undefined : s.limitTokens - s.state.spentTokens;
       found = {
         picoUsd: least(found?.picoUsd, picoUsd),
         tokens: least(found?.tokens, tokens),

@@ -86,20 +86,57 @@ export function admission(reply: unknown, accounts = 0): StoreAdmission {
 function verdict(values: readonly unknown[]): StoreBudgetVerdict {
   const refused = Number(values[4]);
   const accounts: StoreAccountState[] = [];
-  for (let at = 5; at < values.length; at += PER_ACCOUNT) {
-    accounts.push({
-      state: STATES[Number(values[at])] ?? 'refuses',
-      spentPico: moneyFromScript(values[at + 1], values[at + 2]),
-      reservedPico: moneyFromScript(values[at + 3], values[at + 4]),
-      spentTokens: BigInt(whole(values[at + 5])),
-      reservedTokens: BigInt(whole(values[at + 6])),
-    });
-  }
+  for (let at = 5; at < values.length; at += PER_ACCOUNT)
+    accounts.push(new ScriptAccount(values, at));
   return {
     held: Number(values[3]) === 1,
     refusedBy: refused > 0 ? refused - 1 : undefined,
     accounts,
   };
+}
+
+/**
+ * One account in admit.lua's answer. Its amounts are checked when it is read back (a budget
+ * read wrong must not pass for zero) and made BigInts only when asked for: a call that fits
+ * reads none of them (the ledger keeps the answer for the metrics' scrape, StoreView).
+ */
+class ScriptAccount implements StoreAccountState {
+  readonly state: StoreAccountState['state'];
+  readonly #values: readonly unknown[];
+  readonly #at: number;
+
+  constructor(values: readonly unknown[], at: number) {
+    this.state = STATES[Number(values[at])] ?? 'refuses';
+    for (let i = at + 1; i <= at + 6; i++) whole(values[i]);
+    picoPast(values[at + 2]);
+    picoPast(values[at + 4]);
+    this.#values = values;
+    this.#at = at;
+  }
+
+  get spentPico(): bigint {
+    return moneyFromScript(this.#values[this.#at + 1], this.#values[this.#at + 2]);
+  }
+
+  get reservedPico(): bigint {
+    return moneyFromScript(this.#values[this.#at + 3], this.#values[this.#at + 4]);
+  }
+
+  get spentTokens(): bigint {
+    return BigInt(this.#values[this.#at + 5] as number);
+  }
+
+  get reservedTokens(): bigint {
+    return BigInt(this.#values[this.#at + 6] as number);
+  }
+}
+
+/** The picodollars past an amount's microdollars: fewer than a microdollar's. */
+function picoPast(value: unknown): void {
+  if ((value as number) >= 1_000_000)
+    throw new Error(
+      `a budget amount from the store has ${String(value)} picodollars past its microdollars`,
+    );
 }
 
 /** A whole number from the script (Redis hands a Lua number to a client as an integer). */
