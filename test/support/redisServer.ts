@@ -21,6 +21,11 @@ const START_TIMEOUT_MS = 10_000;
 export interface RedisOptions {
   readonly password?: string;
   readonly persist?: boolean;
+  /**
+   * Cluster mode on, with no slots assigned: it serves no keys, but answers CLUSTER KEYSLOT,
+   * which a server without cluster mode refuses (test/rateLimitStore/keySlots.test.ts).
+   */
+  readonly clusterEnabled?: boolean;
 }
 
 export interface RedisHandle {
@@ -60,6 +65,9 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisHandl
       ? ['--appendonly', 'yes', '--appendfsync', 'always']
       : ['--appendonly', 'no']),
     ...(options.password === undefined ? [] : ['--requirepass', options.password]),
+    ...(options.clusterEnabled === true
+      ? ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')]
+      : []),
   ];
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
