@@ -58,6 +58,11 @@ describe('what a call settles at', () => {
       100_000_000n + 500_000_000n + 30_000_000_000n,
     ],
     [
+      'all of max_tokens of output for a stream that relayed thinking, cut before its final usage',
+      [{ inputTokens: 100, outputTokens: 20, unknown: 'output' as const }],
+      100_000_000n + 500_000_000n + 30_000_000_000n,
+    ],
+    [
       'each attempt: one timed out unheard at its worst case, the retry at its usage',
       [
         { inputTokens: 0, outputTokens: 0, unknown: 'all' as const },

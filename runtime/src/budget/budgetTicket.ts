@@ -297,16 +297,21 @@ export class BudgetTicket {
       // A call whose cost has no bound went under Shadow: what it reported is all there is.
       if (worst.priced) return worst;
     }
-    if (usage.unknown !== 'fees' || planned === undefined)
+    if ((usage.unknown !== 'fees' && usage.unknown !== 'output') || planned === undefined)
       return callCost(this.model, messagesUsage(usage), this.#book);
     // A stream cut before its final usage: its output counted from the bytes read, which
-    // can pass what the provider bills; it never bills more than `max_tokens` of output.
+    // can pass what the provider bills; it never bills more than `max_tokens` of output. One
+    // that relayed thinking (`output`) may have been billed thinking it never relayed
+    // (summarised): its output at `max_tokens`, which thinking counts toward.
     const searches = planned.additions?.serverToolUses?.['web_search'];
     return callCost(
       this.model,
       messagesUsage({
         ...usage,
-        outputTokens: Math.min(usage.outputTokens, planned.maxTokens),
+        outputTokens:
+          usage.unknown === 'output'
+            ? planned.maxTokens
+            : Math.min(usage.outputTokens, planned.maxTokens),
         ...(searches === undefined
           ? {}
           : { webSearchRequests: Math.max(usage.webSearchRequests ?? 0, searches) }),

@@ -28,7 +28,7 @@ export interface TokenUsage {
    * What of the attempt's cost is not known, for budgets to settle at its worst case: `fees`,
    * its server tools' uses (a stream cut before its final usage); `all`, everything.
    */
-  readonly unknown?: 'fees' | 'all';
+  readonly unknown?: 'fees' | 'output' | 'all';
 }
 
 export type BudgetLimit = 'inputTokens' | 'outputTokens';

@@ -272,6 +272,35 @@ describe('what a stream settles at when it ends before its final usage', () => {
     expect(byByte.outputAtMost).toBeGreaterThan(0);
   });
 
+  it('leaves the output unknown for a stream that relayed thinking: the API may bill more than it relays', () => {
+    const thinkingStart = event('content_block_start', {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'thinking', thinking: '', signature: '' },
+    });
+    const thought = event('content_block_delta', {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'thinking_delta', thinking: 'Let me see' },
+    });
+    const redacted = event('content_block_start', {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'redacted_thinking', data: 'EmwKAhgBEgy3' },
+    });
+    expect(settledUsage(tapped([start, thinkingStart, thought])).unknown).toBe('output');
+    expect(settledUsage(tapped([start, redacted])).unknown).toBe('output');
+    // Byte by byte, the same.
+    const bytes = Buffer.from([start, thinkingStart].join(''));
+    const byByte = new SseUsageTap();
+    for (let i = 0; i < bytes.length; i++) byByte.push(bytes.subarray(i, i + 1));
+    expect(byByte.thinking).toBe(true);
+    // Text that speaks of thinking, quotes and all, is not thinking.
+    expect(settledUsage(tapped([start, text('I was "thinking" of it')])).unknown).toBe('fees');
+    // With its final usage, the provider's count stands.
+    expect(settledUsage(tapped([start, thinkingStart, thought, delta])).unknown).toBeUndefined();
+  });
+
   it('settles nothing for a provider error event before message_start', () => {
     const error = event('error', { type: 'error', error: { type: 'overloaded_error' } });
     expect(settledUsage(tapped([error]))).toEqual({ input_tokens: 0, output_tokens: 0 });

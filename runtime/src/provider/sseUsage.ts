@@ -18,10 +18,12 @@ export interface Usage {
   /**
    * What the provider billed is not all known (callers settle the unknown at the worst case):
    * `fees`, a stream whose final usage never came (its output is counted from what was read,
-   * and a margin, its server tools' uses are not); `all`, an attempt the provider may have billed
-   * that said nothing of it.
+   * and a margin, its server tools' uses are not); `output`, such a stream that relayed
+   * thinking, which the API bills in full and may relay summarised (its output is not known
+   * either: up to `max_tokens`, which thinking counts toward); `all`, an attempt the provider
+   * may have billed that said nothing of it.
    */
-  unknown?: 'fees' | 'all';
+  unknown?: 'fees' | 'output' | 'all';
 }
 
 /** The answer's usage in the guard's terms: its token budget, and its budgets' prices. */
@@ -74,7 +76,7 @@ export function settledUsage(tap: StreamTap): Usage {
   return {
     ...tap.usage,
     output_tokens: Math.max(tap.usage.output_tokens, tap.outputAtMost) + CUT_STREAM_OUTPUT_MARGIN,
-    unknown: 'fees',
+    unknown: tap.thinking ? 'output' : 'fees',
   };
 }
 
@@ -92,6 +94,12 @@ const CONTENT_MARKER = Buffer.from('content_block_');
 const OUTPUT_MARKERS = ['"text":"', '"partial_json":"', '"thinking":"', '"name":"'].map((m) =>
   Buffer.from(m),
 );
+/**
+ * A thinking block (`"type":"thinking"` or `"type":"redacted_thinking"`): what the API bills
+ * of it may be more than it relays (summarised thinking). Cannot occur inside a JSON string,
+ * where the quote would be escaped.
+ */
+const THINKING_MARKER = Buffer.from('thinking"');
 const NEWLINE = 0x0a;
 
 /**
@@ -112,6 +120,8 @@ export interface StreamTap {
   readonly final: boolean;
   /** Never fewer than the output tokens the content read so far carries (settledUsage). */
   readonly outputAtMost: number;
+  /** A thinking block was relayed: its billed output may pass what was read (settledUsage). */
+  readonly thinking: boolean;
 }
 
 export type StreamErrorEvent = { readonly error?: { readonly type?: string } };
@@ -130,10 +140,16 @@ export class StreamEvents implements StreamTap {
   final = false;
   /** Every content event's JSON length: a looser bound than the bytes tap's, as cheap. */
   outputAtMost = 0;
+  thinking = false;
 
-  /** Whether `noted` wants the event's JSON: the usage events and errors. */
+  /** Whether `noted` wants the event's JSON: the usage events, errors, and a block's start. */
   static wantsJson(type: string): boolean {
-    return type === 'message_start' || type === 'message_delta' || type === 'error';
+    return (
+      type === 'message_start' ||
+      type === 'message_delta' ||
+      type === 'error' ||
+      type === 'content_block_start'
+    );
   }
 
   /** An event written: its type, its JSON when wantsJson said so, and the JSON's length. */
@@ -141,6 +157,8 @@ export class StreamEvents implements StreamTap {
     if (type.startsWith('content_block_')) {
       this.contentStarted = true;
       this.outputAtMost += length;
+      if (type === 'content_block_start' && json?.includes('thinking"') === true)
+        this.thinking = true;
     } else if (type === 'message_stop') this.stopped = true;
     else if (json !== undefined) {
       let event: StreamEvent;
@@ -171,6 +189,7 @@ export class SseUsageTap implements StreamTap {
   started = false;
   final = false;
   outputAtMost = 0;
+  thinking = false;
   /** The bytes of a line that has not ended yet. */
   #partial: Buffer | undefined;
 
@@ -198,6 +217,10 @@ export class SseUsageTap implements StreamTap {
       if (content >= 0 && content < end) this.contentStarted = true;
     }
     if (this.contentStarted) {
+      if (!this.thinking) {
+        const thinking = bytes.indexOf(THINKING_MARKER);
+        if (thinking >= 0 && thinking < end) this.thinking = true;
+      }
       for (const marker of OUTPUT_MARKERS) {
         for (let at = bytes.indexOf(marker); at >= 0 && at < end;) {
           const stop = bytes.indexOf(NEWLINE, at);
