@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   CUT_STREAM_OUTPUT_MARGIN,
   SseUsageTap,
+  StreamEvents,
   settledUsage,
   usageOf,
   usageOfAnswer,
@@ -299,6 +300,16 @@ describe('what a stream settles at when it ends before its final usage', () => {
     expect(settledUsage(tapped([start, text('I was "thinking" of it')])).unknown).toBe('fees');
     // With its final usage, the provider's count stands.
     expect(settledUsage(tapped([start, thinkingStart, thought, delta])).unknown).toBeUndefined();
+    // The events a transcoder writes (Bedrock) say the same.
+    const written = new StreamEvents();
+    const json = (e: string) => e.slice(e.indexOf('data: ') + 6).trim();
+    for (const [type, e] of [
+      ['message_start', start],
+      ['content_block_start', thinkingStart],
+      ['content_block_delta', thought],
+    ] as const)
+      written.noted(type, StreamEvents.wantsJson(type) ? json(e) : undefined, json(e).length);
+    expect(settledUsage(written).unknown).toBe('output');
   });
 
   it('settles nothing for a provider error event before message_start', () => {
