@@ -14,6 +14,7 @@
  * - an agent's run leases (RunLeases, lease.lua): its two keys under the `{runs}` tag;
  * - the run listing (listRuns): a SCAN, which names no key, then runSummary.lua per run.
  */
+import { moneyFromUsd } from '../../contract/src/spend/money.ts';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -216,7 +217,7 @@ describe('the checker', () => {
 describe('every key of one call in one hash slot, and in the script’s KEYS', () => {
   const account = (key: string): StoreBudgetAccount => ({
     key,
-    limitPico: 1_000_000_000_000n,
+    limitPico: moneyFromUsd(1),
     limitTokens: 1_000_000n,
     keepUntilMs: Date.now() + 86_400_000,
     refuses: true,
