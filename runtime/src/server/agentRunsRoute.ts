@@ -22,7 +22,7 @@ import { badRequest, refusal, sendError } from './errorReplies.ts';
 import { checkInvokeBody, type InvokeCheck } from './messagesValidation.ts';
 import { RUNS_ROUTE } from '../durable/ownedRunExecution.ts';
 import { countAs } from './requestCounts.ts';
-import { passGate, type GateNeeds } from './requestGate.ts';
+import { passGate, type Admitted, type GateNeeds } from './requestGate.ts';
 import { refuseBody, refusedAsInjection, type CallSubject } from './routeCall.ts';
 import type { ActivePolicy } from '../policy/activePolicy.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
@@ -41,20 +41,34 @@ export function registerAgentRunsRoutes(app: FastifyInstance, ctx: RunsNeeds): v
 
 type Checked = Extract<InvokeCheck, { ok: true }>;
 
+/**
+ * The first steps of every invocation, a run or not: the gate (draining, who is calling, a
+ * policy in force), then the body; the request is counted under the agent's model.
+ */
+export function admitInvocation(
+  ctx: GateNeeds,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): (Admitted & { readonly checked: Checked }) | undefined {
+  const admitted = passGate(ctx, request, reply);
+  if (admitted === undefined) return undefined;
+  const checked = checkInvokeBody(request.body);
+  if (!checked.ok) {
+    refuseBody(reply, checked.message);
+    return undefined;
+  }
+  countAs(request, admitted.active.doc.model.name);
+  return { ...admitted, checked };
+}
+
 async function startRun(
   ctx: RunsNeeds,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const admitted = passGate(ctx, request, reply);
+  const admitted = admitInvocation(ctx, request, reply);
   if (admitted === undefined) return;
-  const { active, caller } = admitted;
-  const checked = checkInvokeBody(request.body);
-  if (!checked.ok) {
-    refuseBody(reply, checked.message);
-    return;
-  }
-  countAs(request, active.doc.model.name);
+  const { active, caller, checked } = admitted;
   if (checked.stream) {
     refuseBody(reply, `stream: a run is not streamed; read its result with GET ${RUNS_ROUTE}/{id}`);
     return;

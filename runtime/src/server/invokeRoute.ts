@@ -11,20 +11,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { runAgent, type AgentStreamListener } from '../agent/agentLoop.ts';
 import { invocationTools } from '../agent/agentTools.ts';
-import { invokeAsRun, type RunsNeeds } from './agentRunsRoute.ts';
+import { admitInvocation, invokeAsRun, type RunsNeeds } from './agentRunsRoute.ts';
 import { countAgentFallback, invokeAnswer } from '../durable/ownedRunExecution.ts';
 import { BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from '../budget/budgets.ts';
-import { checkInvokeBody } from './messagesValidation.ts';
-import { countAs } from './requestCounts.ts';
-import { passGate } from './requestGate.ts';
-import {
-  beginCall,
-  failCall,
-  refuseBody,
-  refusedAsInjection,
-  type CallSubject,
-} from './routeCall.ts';
+import { beginCall, failCall, refusedAsInjection, type CallSubject } from './routeCall.ts';
 import { attemptSpans, toolResultInjection } from '../durable/ownedRunExecution.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
 import type { GateNeeds } from './requestGate.ts';
@@ -48,17 +39,11 @@ async function handle(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const admitted = passGate(ctx, request, reply);
+  const admitted = admitInvocation(ctx, request, reply);
   if (admitted === undefined) return;
-  const { active, caller } = admitted;
-  const checked = checkInvokeBody(request.body);
-  if (!checked.ok) {
-    refuseBody(reply, checked.message);
-    return;
-  }
+  const { active, caller, checked } = admitted;
   const { doc, guard } = active;
   const model = doc.model.name;
-  countAs(request, model);
   const subject: CallSubject = {
     route: ROUTE,
     model,
