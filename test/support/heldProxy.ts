@@ -3,7 +3,8 @@
  * accept, as one does while its pod starts or its node is slow. Connections made before the
  * release wait, unanswered, and are then joined to the target; later ones are joined at once.
  */
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { startTcpProxy } from './tcpProxy.ts';
 
 export interface HeldProxy {
   /** `127.0.0.1:port`, for a client's address. */
@@ -15,52 +16,30 @@ export interface HeldProxy {
 }
 
 export async function startHeldProxy(target: string): Promise<HeldProxy> {
-  const [host, port] = splitAddress(target);
-  const sockets = new Set<Socket>();
-  const waiting: Socket[] = [];
+  const waiting: { client: Socket; join: () => Socket }[] = [];
   let released = false;
-  const join = (client: Socket): void => {
-    const upstream = connect(port, host);
-    sockets.add(upstream);
-    upstream.on('close', () => sockets.delete(upstream));
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-    client.pipe(upstream).pipe(client);
+  const link = (client: Socket, join: () => Socket): void => {
+    client.pipe(join()).pipe(client);
   };
-  const server = createServer((client) => {
-    sockets.add(client);
-    client.on('close', () => sockets.delete(client));
-    if (released) join(client);
+  const proxy = await startTcpProxy(target, (client, join) => {
+    if (released) link(client, join);
     else {
       client.pause();
-      waiting.push(client);
+      waiting.push({ client, join });
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: listening } = server.address() as AddressInfo;
   return {
-    address: `127.0.0.1:${String(listening)}`,
+    address: proxy.address,
     get held() {
       return waiting.length;
     },
     release() {
       released = true;
-      for (const client of waiting.splice(0)) {
-        join(client);
+      for (const { client, join } of waiting.splice(0)) {
+        link(client, join);
         client.resume();
       }
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => {
-          resolve();
-        });
-      }),
+    close: () => proxy.close(),
   };
-}
-
-function splitAddress(address: string): [string, number] {
-  const at = address.lastIndexOf(':');
-  return [address.slice(0, at), Number(address.slice(at + 1))];
 }

@@ -4,7 +4,7 @@
  * network that fails after the server acted. The client cannot tell whether its command ran.
  * Only a command with nothing else in flight on its connection is told apart from its neighbours.
  */
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { startTcpProxy } from './tcpProxy.ts';
 
 export interface LostAnswerProxy {
   /** `127.0.0.1:port`, for a client's address. */
@@ -17,22 +17,10 @@ export interface LostAnswerProxy {
 }
 
 export async function startLostAnswerProxy(target: string): Promise<LostAnswerProxy> {
-  const at = target.lastIndexOf(':');
-  const host = target.slice(0, at);
-  const port = Number(target.slice(at + 1));
-  const sockets = new Set<Socket>();
   const seen: string[] = [];
   let armed: string | undefined;
-  const server = createServer((client) => {
-    const upstream = connect(port, host);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+  const proxy = await startTcpProxy(target, (client, join) => {
+    const upstream = join();
     /** This connection sent the command whose answer is to be lost. */
     let losing = false;
     client.on('data', (chunk: Buffer) => {
@@ -54,20 +42,12 @@ export async function startLostAnswerProxy(target: string): Promise<LostAnswerPr
       upstream.destroy();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: listening } = server.address() as AddressInfo;
   return {
-    address: `127.0.0.1:${String(listening)}`,
+    address: proxy.address,
     loseAnswerTo(text) {
       armed = text;
     },
     sent: (text) => seen.filter((chunk) => chunk.includes(text)).length,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => {
-          resolve();
-        });
-      }),
+    close: () => proxy.close(),
   };
 }

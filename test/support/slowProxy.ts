@@ -3,7 +3,7 @@
  * that is slow but up (a loaded node, a long network path), without load on this machine. Each
  * connection's bytes keep their order; `delay(ms)` changes the delay of what arrives next.
  */
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { startTcpProxy } from './tcpProxy.ts';
 
 export interface SlowProxy {
   /** `127.0.0.1:port`, for a client's address. */
@@ -14,21 +14,9 @@ export interface SlowProxy {
 }
 
 export async function startSlowProxy(target: string): Promise<SlowProxy> {
-  const at = target.lastIndexOf(':');
-  const host = target.slice(0, at);
-  const port = Number(target.slice(at + 1));
-  const sockets = new Set<Socket>();
   let delayMs = 0;
-  const server = createServer((client) => {
-    const upstream = connect(port, host);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+  const proxy = await startTcpProxy(target, (client, join) => {
+    const upstream = join();
     client.pipe(upstream);
     // What the target answered, with the time each piece is due at the client, in order.
     const due: { at: number; chunk: Buffer }[] = [];
@@ -45,19 +33,11 @@ export async function startSlowProxy(target: string): Promise<SlowProxy> {
       if (timer === undefined) pump();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: listening } = server.address() as AddressInfo;
   return {
-    address: `127.0.0.1:${String(listening)}`,
+    address: proxy.address,
     delay(ms) {
       delayMs = ms;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => {
-          resolve();
-        });
-      }),
+    close: () => proxy.close(),
   };
 }
