@@ -14,7 +14,13 @@ import { freePort } from '../support/podReach.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import type { StandaloneRuntime } from '../support/standaloneRuntime.ts';
-import { durableRuntime, finished, killRuntime, startAgent } from '../support/durableRunFixture.ts';
+import {
+  durableRuntime,
+  finished,
+  KEY_A,
+  killRuntime,
+  startAgent,
+} from '../support/durableRunFixture.ts';
 
 let sim: SimulatorHandle;
 let redis: RedisHandle;
@@ -106,9 +112,29 @@ describe('a store that cannot be reached', () => {
     await rt.stop();
     const nowhere: RedisHandle = { ...redis, address: `127.0.0.1:${String(await freePort())}` };
     rt = await durableRuntime({ simUrl: sim.url, redis: nowhere, mcp });
+    const served = (await sim.billed()).length;
     const { status, text } = await listing();
     expect(status).toBe(503);
     expect(text).toContain('the journal store does not answer');
+    // A run it could not keep is refused, never accepted and dropped (D3), keyed or not.
+    for (const keyed of [{}, { 'idempotency-key': randomUUID() }]) {
+      const started = await fetch(`${rt.runtime.url}/v1/agent/runs`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(20_000),
+        headers: { 'x-api-key': KEY_A, 'content-type': 'application/json', ...keyed },
+        body: JSON.stringify({ input: 'File a ticket.' }),
+      });
+      expect(started.status).toBe(503);
+      expect(started.headers.get('location')).toBeNull();
+      expect(await started.json()).toMatchObject({
+        type: 'error',
+        error: {
+          type: 'api_error',
+          message: 'the journal store cannot be reached: the run was not started; try again',
+        },
+      });
+    }
+    expect(await sim.billed()).toHaveLength(served);
     const steps = await finished(startAgent(rt.runtime.url, randomUUID(), { STEPS: '2' }));
     expect(steps.map((s) => s.step)).toEqual([1, 2]);
   });
