@@ -146,6 +146,32 @@ describe("alice's run, tried by bob", () => {
     ]);
   });
 
+  it.each([
+    '/debug/runs/',
+    '//debug/runs',
+    '/debug//runs',
+    '/debug%2Fruns',
+    '/%64ebug/runs',
+    '/DEBUG/RUNS',
+    '/debug/./runs',
+    '/debug/x/../runs',
+    '/debug/runs;x',
+    '/debug/runs%00',
+    '/debug/runs.json',
+    '/debug/runs?limit=200',
+    'http://runtime/debug/runs',
+  ])('is listed on the API port in no spelling of /debug/runs: %s, by any method', async (path) => {
+    const fingerprint = `fp:${createHash('sha256').update(run).digest('hex').slice(0, 12)}`;
+    for (const method of ['GET', 'HEAD', 'OPTIONS', 'POST']) {
+      const listing = await send(rt.runtime.url, method, path, ['x-api-key', ALICE]);
+      expect({
+        method,
+        status: listing.status,
+        named: listing.text.includes(run) || listing.text.includes(fingerprint),
+      }).toEqual({ method, status: 404, named: false });
+    }
+  });
+
   it('is still alice’s: she reads it and replays her step from the journal', async () => {
     const before = await models();
     const read = await send(rt.runtime.url, 'GET', `/v1/agent/runs/${run}`, [

@@ -1,0 +1,229 @@
+/**
+ * A caller's run named every way the run headers can be sent, against the public HTTP API of a
+ * real runtime whose journal lives in a real redis-server: `Breakwater-Run-Attempt` missing,
+ * empty, repeated, joined by a comma, too long, in characters it may not hold, or under a name
+ * HTTP does not fold into it, on `/v1/messages` (plain and streamed) and on an `/mcp` tool
+ * call. Each is refused with 400 naming the header, before the journal, the provider or the
+ * tool is asked (D1, D4; decision 0060).
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createClient } from '@redis/client';
+import { serverHost } from '../support/podReach.ts';
+import { PRIMARY_MODEL, type StandaloneRuntime } from '../support/standaloneRuntime.ts';
+import { ALICE, BOB, backdrop, type Backdrop } from './adversaryAgents.ts';
+import { send, type RawHeaders } from './publicHttp.ts';
+
+const AGENT = 'adversary-attempts';
+const JOURNAL = `breakwater:run:adversary/${AGENT}`;
+const MISSING =
+  'header Breakwater-Run-Attempt is missing: send Breakwater-Run-Attempt with Breakwater-Run-Id';
+const MALFORMED = 'header Breakwater-Run-Attempt must be 1 to 128 letters, digits or . _ : -';
+
+const ask = (content: string, stream = false) => ({
+  model: PRIMARY_MODEL,
+  max_tokens: 16,
+  stream,
+  messages: [{ role: 'user', content }],
+});
+const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: {
+    protocolVersion: '2025-03-26',
+    capabilities: {},
+    clientInfo: { name: 't', version: '1' },
+  },
+};
+
+let world: Backdrop;
+let rt: StandaloneRuntime;
+let store: ReturnType<typeof createClient>;
+/** Alice's MCP session on the runtime: her key and the session's headers. */
+let session: RawHeaders;
+
+beforeAll(async () => {
+  world = await backdrop();
+  rt = await world.runtime(AGENT, { clientKeys: [ALICE, BOB] });
+  store = createClient({ socket: { host: serverHost(), port: world.redis.port } });
+  store.on('error', () => undefined);
+  await store.connect();
+  const opened = await send(rt.runtime.url, 'POST', '/mcp/tools', ['x-api-key', ALICE], INITIALIZE);
+  session = [
+    'x-api-key',
+    ALICE,
+    'mcp-session-id',
+    String(opened.headers['mcp-session-id']),
+    'mcp-protocol-version',
+    '2025-03-26',
+  ];
+  await send(rt.runtime.url, 'POST', '/mcp/tools', session, {
+    jsonrpc: '2.0',
+    method: 'notifications/initialized',
+  });
+}, 60_000);
+afterAll(async () => {
+  store.destroy();
+  await world.stop();
+});
+
+const journaled = async (run: string) => (await store.keys(`${JOURNAL}:{${run}}:*`)).length;
+const modelCalls = async () => (await world.sim.stats()).requests;
+const fileTicket = (headers: RawHeaders, title: string) =>
+  send(rt.runtime.url, 'POST', '/mcp/tools', [...session, ...headers], {
+    jsonrpc: '2.0',
+    id: 2,
+    method: 'tools/call',
+    params: { name: 'file_ticket', arguments: { title } },
+  });
+
+describe('a run named without a usable attempt, on every route that journals', () => {
+  /** The run headers a shape sends for run `run`, and the refusal it should get. */
+  const SHAPES: readonly (readonly [string, (run: string) => RawHeaders, string])[] = [
+    ['no attempt', (run) => ['breakwater-run-id', run], MISSING],
+    [
+      'an empty attempt',
+      (run) => ['breakwater-run-id', run, 'breakwater-run-attempt', ''],
+      MALFORMED,
+    ],
+    [
+      'an attempt of spaces (HTTP trims them)',
+      (run) => ['breakwater-run-id', run, 'breakwater-run-attempt', '   '],
+      MALFORMED,
+    ],
+    [
+      'two attempts',
+      (run) => [
+        'breakwater-run-id',
+        run,
+        'breakwater-run-attempt',
+        'a1',
+        'Breakwater-Run-Attempt',
+        'a2',
+      ],
+      MALFORMED,
+    ],
+    [
+      'one attempt sent twice',
+      (run) => [
+        'breakwater-run-id',
+        run,
+        'breakwater-run-attempt',
+        'a1',
+        'breakwater-run-attempt',
+        'a1',
+      ],
+      MALFORMED,
+    ],
+    [
+      'an empty attempt, then one',
+      (run) => [
+        'breakwater-run-id',
+        run,
+        'breakwater-run-attempt',
+        '',
+        'breakwater-run-attempt',
+        'a1',
+      ],
+      MALFORMED,
+    ],
+    [
+      'two attempts joined by a comma',
+      (run) => ['breakwater-run-id', run, 'breakwater-run-attempt', 'a1,a2'],
+      MALFORMED,
+    ],
+    [
+      '129 characters',
+      (run) => ['breakwater-run-id', run, 'breakwater-run-attempt', 'a'.repeat(129)],
+      MALFORMED,
+    ],
+    [
+      '8000 characters',
+      (run) => ['breakwater-run-id', run, 'breakwater-run-attempt', 'a'.repeat(8000)],
+      MALFORMED,
+    ],
+    [
+      'a space and a slash',
+      (run) => ['breakwater-run-id', run, 'breakwater-run-attempt', 'a b/c'],
+      MALFORMED,
+    ],
+    [
+      'a latin1 byte',
+      (run) => ['breakwater-run-id', run, 'breakwater-run-attempt', 'caf\u00e9'],
+      MALFORMED,
+    ],
+    [
+      'the attempt under an underscore name',
+      (run) => ['breakwater-run-id', run, 'breakwater_run_attempt', 'a1'],
+      MISSING,
+    ],
+    ['the run id between spaces, no attempt', (run) => ['breakwater-run-id', `  ${run} `], MISSING],
+  ];
+
+  it.each(SHAPES)(
+    'is refused with 400 naming Breakwater-Run-Attempt with %s, and nothing is journaled, asked or run',
+    async (_name, shape, message) => {
+      const run = randomUUID();
+      const before = await modelCalls();
+      const answers = [
+        await send(
+          rt.runtime.url,
+          'POST',
+          '/v1/messages',
+          ['x-api-key', ALICE, ...shape(run)],
+          ask('hi'),
+        ),
+        await send(
+          rt.runtime.url,
+          'POST',
+          '/v1/messages',
+          ['x-api-key', ALICE, ...shape(run)],
+          ask('hi', true),
+        ),
+        await fileTicket(shape(run), `refused-${run}`),
+      ];
+      expect(
+        answers.map((a) => [
+          a.status,
+          a.body.error?.type,
+          a.body.error?.message?.startsWith(message),
+        ]),
+      ).toEqual(answers.map(() => [400, 'invalid_request_error', true]));
+      expect({
+        journaled: await journaled(run),
+        modelCalls: (await modelCalls()) - before,
+        tickets: world.mcp.effects.get(`file_ticket:refused-${run}`),
+      }).toEqual({ journaled: 0, modelCalls: 0, tickets: undefined });
+    },
+  );
+
+  it('takes an attempt in any case of the header name, of 128 characters or a leading dash', async () => {
+    for (const shape of [
+      (run: string) => ['BREAKWATER-RUN-ID', run, 'BREAKWATER-RUN-ATTEMPT', 'a1'],
+      (run: string) => ['breakwater-run-id', run, 'breakwater-run-attempt', 'a'.repeat(128)],
+      (run: string) => ['breakwater-run-id', run, 'breakwater-run-attempt', '-1'],
+    ]) {
+      const run = randomUUID();
+      const first = await send(
+        rt.runtime.url,
+        'POST',
+        '/v1/messages',
+        ['x-api-key', ALICE, ...shape(run)],
+        ask('hi'),
+      );
+      const again = await send(
+        rt.runtime.url,
+        'POST',
+        '/v1/messages',
+        ['x-api-key', ALICE, 'breakwater-run-id', run, 'breakwater-run-attempt', 'next'],
+        ask('hi'),
+      );
+      expect([first.status, again.status, again.headers['x-breakwater-replayed']]).toEqual([
+        200,
+        200,
+        'true',
+      ]);
+    }
+  });
+});
