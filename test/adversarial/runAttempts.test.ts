@@ -4,7 +4,9 @@
  * empty, repeated, joined by a comma, too long, in characters it may not hold, or under a name
  * HTTP does not fold into it, on `/v1/messages` (plain and streamed) and on an `/mcp` tool
  * call. Each is refused with 400 naming the header, before the journal, the provider or the
- * tool is asked (D1, D4; decision 0060).
+ * tool is asked (D1, D4; decision 0060). Then an agent left behind after its restart: once a
+ * newer attempt has begun, a call of the older one is refused with 409 and moves nothing (D4),
+ * and no completed model call is paid twice (D2).
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -225,5 +227,45 @@ describe('a run named without a usable attempt, on every route that journals', (
         'true',
       ]);
     }
+  });
+});
+
+describe('an agent left behind after it started again', () => {
+  // The old process (attempt `old`) made two model calls live; the new one (attempt `new`),
+  // on the same runtime (a sidecar outlives its agent's restarts), has replayed the first.
+  // The old one then asks for its third step.
+  it('is refused with 409 on /v1/messages, though its last call went live on this runtime: the provider is not asked, and the new attempt pays each step once', async () => {
+    const run = randomUUID();
+    const call = (attempt: string, content: string) =>
+      send(
+        rt.runtime.url,
+        'POST',
+        '/v1/messages',
+        ['x-api-key', ALICE, 'breakwater-run-id', run, 'breakwater-run-attempt', attempt],
+        ask(content),
+      );
+    const before = await modelCalls();
+    expect((await call('old', 'one')).status).toBe(200);
+    expect((await call('old', 'two')).status).toBe(200);
+    expect((await call('new', 'one')).headers['x-breakwater-replayed']).toBe('true');
+    const stale = await call('old', 'three');
+    const staleCalls = (await modelCalls()) - before;
+    const two = await call('new', 'two');
+    const three = await call('new', 'three');
+    expect({
+      stale: [stale.status, stale.body.error?.type],
+      staleCalls,
+      two: two.headers['x-breakwater-replayed'],
+      three: three.status,
+      modelCalls: (await modelCalls()) - before,
+    }).toEqual({
+      stale: [409, 'invalid_request_error'],
+      // "one" and "two", live once each, before the restart.
+      staleCalls: 2,
+      two: 'true',
+      three: 200,
+      // "three" once, by the new attempt.
+      modelCalls: 3,
+    });
   });
 });
