@@ -230,6 +230,55 @@ describe('a run named without a usable attempt, on every route that journals', (
   });
 });
 
+describe("alice's attempt, and bob's attempts on her run", () => {
+  it('goes on: bob’s attempts on /v1/messages and /mcp are refused with 403 and supersede nothing', async () => {
+    const run = randomUUID();
+    const named = (key: string, attempt: string) => [
+      'x-api-key',
+      key,
+      'breakwater-run-id',
+      run,
+      'breakwater-run-attempt',
+      attempt,
+    ];
+    expect(
+      (await send(rt.runtime.url, 'POST', '/v1/messages', named(ALICE, 'hers'), ask('one'))).status,
+    ).toBe(200);
+    const bobs = await send(rt.runtime.url, 'POST', '/mcp/tools', ['x-api-key', BOB], INITIALIZE);
+    const bobSession = ['mcp-session-id', String(bobs.headers['mcp-session-id'])];
+    const tries = [
+      await send(rt.runtime.url, 'POST', '/v1/messages', named(BOB, 'his'), ask('one')),
+      await send(rt.runtime.url, 'POST', '/v1/messages', named(BOB, 'his-2'), ask('other')),
+      await send(
+        rt.runtime.url,
+        'POST',
+        '/mcp/tools',
+        [...named(BOB, 'his-3'), ...bobSession, 'mcp-protocol-version', '2025-03-26'],
+        {
+          jsonrpc: '2.0',
+          id: 3,
+          method: 'tools/call',
+          params: { name: 'file_ticket', arguments: { title: `bob-${run}` } },
+        },
+      ),
+    ];
+    // A tool call asks the journal whether a newer attempt began (a model call after a live
+    // one on this runtime does not: see the test below).
+    const hers = await fileTicket(
+      ['breakwater-run-id', run, 'breakwater-run-attempt', 'hers'],
+      `alice-${run}`,
+    );
+    expect({
+      bob: tries.map((a) => a.status),
+      alice: hers.status,
+      effects: [
+        world.mcp.effects.get(`file_ticket:bob-${run}`),
+        world.mcp.effects.get(`file_ticket:alice-${run}`),
+      ],
+    }).toEqual({ bob: [403, 403, 403], alice: 200, effects: [undefined, 1] });
+  });
+});
+
 describe('an agent left behind after it started again', () => {
   // The old process (attempt `old`) made two model calls live; the new one (attempt `new`),
   // on the same runtime (a sidecar outlives its agent's restarts), has replayed the first.
