@@ -200,6 +200,27 @@ describe('a run named without a usable attempt, on every route that journals', (
     },
   );
 
+  // docs/agents/durable-runs.md and decision 0060: "a request with Breakwater-Run-Id and no
+  // Breakwater-Run-Attempt, on /v1/messages and /mcp/<name>, is refused with 400".
+  it.each([
+    ['initialize', () => ['x-api-key', ALICE], INITIALIZE],
+    ['tools/list', () => session, { jsonrpc: '2.0', id: 4, method: 'tools/list', params: {} }],
+  ] as const)(
+    'is refused on /mcp %s too, with 400 naming Breakwater-Run-Attempt',
+    async (_method, headers, body) => {
+      const run = randomUUID();
+      const answer = await send(
+        rt.runtime.url,
+        'POST',
+        '/mcp/tools',
+        [...headers(), 'breakwater-run-id', run],
+        body,
+      );
+      expect([answer.status, answer.text.includes(MISSING)]).toEqual([400, true]);
+      expect(await journaled(run)).toBe(0);
+    },
+  );
+
   it('takes an attempt in any case of the header name, of 128 characters or a leading dash', async () => {
     for (const shape of [
       (run: string) => ['BREAKWATER-RUN-ID', run, 'BREAKWATER-RUN-ATTEMPT', 'a1'],
