@@ -144,6 +144,27 @@ export function credentialShapes(key: string, other: string): readonly Credentia
       headers: ['x-api-key', `Bearer ${key}`],
       reading: { refused: 'invalid' },
     },
+    {
+      name: 'Bearer and two spaces',
+      headers: ['authorization', `Bearer  ${key}`],
+      reading: caller,
+    },
+    {
+      name: 'x-api-key carrying both keys, joined by a comma',
+      headers: ['x-api-key', `${key},${other}`],
+      reading: { refused: 'invalid' },
+    },
+    {
+      name: 'Authorization carrying two Bearer keys, joined by a comma',
+      headers: ['authorization', `Bearer ${key}, Bearer ${other}`],
+      reading: ambiguous(NOT_BEARER),
+    },
+    {
+      // HTTP does not fold `_` into `-`; a proxy may drop the header.
+      name: 'x_api_key, with an underscore',
+      headers: ['x_api_key', key],
+      reading: { refused: 'missing' },
+    },
   ];
 }
 
