@@ -5,11 +5,16 @@
  * they are admitted, served and settled; then Redis restarted without persistence while 30
  * calls are in flight. Every call is served (B3: Redis is never a new way to fail), and what
  * the store settles is exactly what the simulator billed: no settlement counted twice, none
- * lost, nothing left held (B1, B3, B10, M1, M2).
+ * lost, nothing left held (B1, B3, B10, M1, M2). And a replica SIGKILLed while its store is down,
+ * after serving calls on its share: what they cost is still charged once the store is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createClient } from '@redis/client';
+import { resolveRateLimit } from '../../contract/src/policy/policyResolution.ts';
 import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
-import { PRICING } from '../support/budgetStoreFixture.ts';
+import { PRICING, storedPico } from '../support/budgetStoreFixture.ts';
+import { ratePolicy } from '../support/rateLimitStoreFixture.ts';
+import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 import type { BilledCall } from '../support/simulator.ts';
 import { PRIMARY_MODEL, type StandaloneRuntime } from '../support/standaloneRuntime.ts';
 import { waitFor } from '../support/waitFor.ts';
@@ -33,17 +38,36 @@ function billedPico(calls: readonly BilledCall[]): bigint {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const sum = (amounts: Record<string, bigint>) => Object.values(amounts).reduce((a, b) => a + b, 0n);
 
+const KILLED = 'adversary-killed-in-outage';
 let world: Backdrop;
 let rt: StandaloneRuntime;
+/** A Redis of its own for the replica the last test kills, which keeps its writes (B4). */
+let own: RedisHandle;
+let victim: StandaloneRuntime;
 
 beforeAll(async () => {
   // Each answer takes 400 ms: calls are in flight, held in the store, when it stops.
-  world = await backdrop({ latencyMs: 400 });
-  rt = await world.runtime(AGENT, { budget: { name: 'agent', usd: '100' } });
+  [world, own] = await Promise.all([backdrop({ latencyMs: 400 }), startRedis({ persist: true })]);
+  [rt, victim] = await Promise.all([
+    world.runtime(AGENT, { budget: { name: 'agent', usd: '100' } }),
+    world.runtime(KILLED, {
+      budget: { name: 'agent', usd: '100' },
+      change: (doc) => {
+        doc.rateLimit = resolveRateLimit(
+          ratePolicy({
+            budgets: [{ period: 'Day', name: 'agent', usd: '100' }],
+            store: { redis: { address: own.address }, waitBudget: '1s' },
+          }),
+          1,
+          KILLED,
+        );
+      },
+    }),
+  ]);
 }, 60_000);
 afterAll(async () => {
   world.redis.thaw();
-  await world.stop();
+  await Promise.all([world.stop(), own.remove()]);
 });
 
 /** `n` calls at once, every third streamed; resolves with their statuses, counted. */
@@ -107,5 +131,47 @@ describe('a budget whose store stalls or is lost mid-call', () => {
     // Every account starts from zero (B4); every call settles after the restart.
     const billed = billedPico(await world.sim.billed());
     expect(await settledSince(0n, billed)).toBe(billed);
+  });
+
+  it('charges what a replica served on its share while Redis was down, though it was SIGKILLed before Redis came back', async () => {
+    const spent = async () => {
+      const store = createClient({ url: `redis://${own.address}` });
+      store.on('error', () => undefined);
+      await store.connect();
+      let pico = 0n;
+      for (const key of await store.keys(`*:budget:${KILLED}:*`))
+        if (!key.endsWith(':leases')) pico += storedPico(await store.hGetAll(key), 'spent');
+      store.destroy();
+      return pico;
+    };
+    const ask = {
+      model: PRIMARY_MODEL,
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'hi' }],
+    };
+    expect((await send(victim.runtime.url, 'POST', '/v1/messages', [], ask)).status).toBe(200);
+    const before = await waitFor(async () => (await spent()) || false, {
+      timeoutMs: 5_000,
+      intervalMs: 50,
+      description: 'the first call settled in Redis',
+    });
+    await world.sim.resetBilled();
+    await own.stop();
+    const served = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        send(victim.runtime.url, 'POST', '/v1/messages', [], { ...ask, stream: i % 2 === 0 }),
+      ),
+    );
+    expect(served.map((a) => a.status)).toEqual(served.map(() => 200));
+    // Its settlements are kept for the store (B3); the pod is then lost (OOM, node) with them.
+    await sleep(500);
+    victim.runtime.child.kill('SIGKILL');
+    await victim.runtime.exited;
+    await own.start();
+    const billed = billedPico(await world.sim.billed());
+    expect(billed).toBeGreaterThan(0n);
+    // Today nothing of it reaches the store: the calls were billed and are charged $0.
+    await sleep(2_000);
+    expect((await spent()) - before).toBeGreaterThanOrEqual(billed);
   });
 });
