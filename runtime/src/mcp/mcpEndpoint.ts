@@ -121,6 +121,16 @@ export class McpEndpoint {
   ): Promise<boolean> {
     const link = this.#deps.mcp.server(server);
     if (link === undefined) return false;
+    const durable = this.#deps.durable;
+    const named = durable === undefined ? undefined : runNamedBy(durable, req.headers, caller);
+    if (named?.ok === false) {
+      // Any request naming a run names it whole, a session's first as well as its tool calls
+      // (decision 0060); nothing is journaled or opened.
+      const mapping = badRequest(named.message);
+      res.writeHead(mapping.status, { 'content-type': 'application/json' });
+      res.end(errorBody(mapping));
+      return true;
+    }
     const id = req.headers['mcp-session-id'];
     const held = typeof id === 'string' ? this.#sessions.get(id) : undefined;
     // Another caller's session, or another server's, answers as one this replica does not hold.
@@ -129,7 +139,7 @@ export class McpEndpoint {
     if (known !== undefined) {
       const call = req.method === 'POST' ? toolCall(body, req.headers.accept) : undefined;
       if (call === undefined) await known.transport.handleRequest(req, res, body);
-      else await this.#answerCall(known, link, call, req, res);
+      else await this.#answerCall(known, link, call, named, req, res);
       return true;
     }
     if (typeof id === 'string' || !isInitialize(body)) {
@@ -187,6 +197,7 @@ export class McpEndpoint {
     session: Session,
     link: McpServerLink,
     call: ToolCall,
+    named: RunHeader | undefined,
     req: IncomingMessage,
     res: ServerResponse,
   ): Promise<void> {
@@ -196,9 +207,6 @@ export class McpEndpoint {
     };
     res.once('close', onClose);
     try {
-      const durable = this.#deps.durable;
-      const named =
-        durable === undefined ? undefined : runNamedBy(durable, req.headers, session.caller);
       const result = await this.#call(session, link, call.tool, call.input, gone.signal, named);
       if (isRefused(result)) {
         const mapping =
