@@ -39,6 +39,32 @@ describe('what a stream cut after its first events is billed', () => {
   });
 });
 
+describe('what a stream that thinks is billed when cut', () => {
+  // A summary of 32 characters (8 tokens) standing for 80 tokens of thinking, then 4 of text.
+  const thinking = {
+    type: 'thinking' as const,
+    thinking: 'b'.repeat(32),
+    signature: 'sig',
+    billedTokens: 80,
+  };
+  const thinker: Reply = {
+    ...reply,
+    content: [thinking, { type: 'text', text: 'a'.repeat(16) }],
+    outputTokens: 84,
+  };
+  const thinkerEvents = streamEventData(thinker);
+  const after = (type: string) =>
+    thinkerEvents.findIndex((e) => (e.data['delta'] as { type?: string } | undefined)?.type === type) +
+    1;
+  it.each([
+    ['the first half of the summary: half the thinking', after('thinking_delta'), 40],
+    ['its signature: all the thinking', after('signature_delta'), 80],
+    ['the text: all the thinking and the text', after('text_delta'), 84],
+  ])('after %s', (_name, generated, output) => {
+    expect(generatedUsage(thinker, thinkerEvents, generated).output_tokens).toBe(output);
+  });
+});
+
 describe('the trace a bill names', () => {
   it.each([
     [

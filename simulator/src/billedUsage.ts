@@ -10,6 +10,7 @@ import { wireUsage, type WireUsage } from './messageBody.ts';
 import type { Provider } from './provider.ts';
 import type { Reply } from './replyPlan.ts';
 import { OPENING_EVENTS, type StreamEvent } from './sseEncoding.ts';
+import { thinkingGenerated } from './thinkingPlan.ts';
 import { CHARS_PER_TOKEN } from './tokenEstimate.ts';
 
 /** How the billed call ended. */
@@ -59,8 +60,10 @@ export class BilledUsageLog {
 
 /**
  * The usage of `reply` when only its first `generated` stream events were generated: its
- * input, the text and tool calls of the content generated so far at four characters a token
- * (all of its output once every content block is done), and its searches once content began.
+ * input, the text and tool calls of the content generated so far at four characters a token,
+ * the share of its full thinking that the summary generated so far stands for (all of it once
+ * its signature is), all of its output once every content block is done, and its searches
+ * once content began.
  */
 export function generatedUsage(
   reply: Reply,
@@ -72,17 +75,34 @@ export function generatedUsage(
   if (generated > lastContent) outputTokens = reply.outputTokens;
   else {
     let chars = 0;
+    let thought = 0;
+    let signed = false;
     for (const { event, data } of events.slice(0, generated)) {
       if (event === 'content_block_start') {
         const block = data['content_block'] as { name?: unknown } | undefined;
         if (typeof block?.name === 'string') chars += block.name.length;
       } else if (event === 'content_block_delta') {
-        const delta = data['delta'] as { text?: unknown; partial_json?: unknown };
+        const delta = data['delta'] as {
+          text?: unknown;
+          partial_json?: unknown;
+          thinking?: unknown;
+          signature?: unknown;
+        };
         const piece = delta.text ?? delta.partial_json;
         if (typeof piece === 'string') chars += piece.length;
+        if (typeof delta.thinking === 'string') thought += delta.thinking.length;
+        if (typeof delta.signature === 'string') signed = true;
       }
     }
-    outputTokens = Math.min(reply.outputTokens, Math.ceil(chars / CHARS_PER_TOKEN));
+    const thinking = reply.content.find((block) => block.type === 'thinking');
+    const thinkingTokens =
+      thinking === undefined
+        ? 0
+        : thinkingGenerated(thinking, signed ? thinking.thinking.length : thought);
+    outputTokens = Math.min(
+      reply.outputTokens,
+      thinkingTokens + Math.ceil(chars / CHARS_PER_TOKEN),
+    );
   }
   const began = generated > OPENING_EVENTS;
   const usage = wireUsage(reply, outputTokens);

@@ -35,9 +35,14 @@ export function wireUsage(reply: Reply, outputTokens: number): WireUsage {
 }
 
 export function wireBlock(block: ReplyBlock): Readonly<Record<string, unknown>> {
-  return block.type === 'text'
-    ? { type: 'text', text: block.text }
-    : { type: 'tool_use', id: block.id, name: block.name, input: block.input };
+  switch (block.type) {
+    case 'text':
+      return { type: 'text', text: block.text };
+    case 'tool_use':
+      return { type: 'tool_use', id: block.id, name: block.name, input: block.input };
+    case 'thinking':
+      return { type: 'thinking', thinking: block.thinking, signature: block.signature };
+  }
 }
 
 /** The non-streaming response body. */

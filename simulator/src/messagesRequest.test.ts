@@ -161,10 +161,42 @@ describe('parseMessagesRequest', () => {
   it('lets fields it does not interpret through', () => {
     const parsed = parseMessagesRequest({
       ...valid,
-      thinking: { type: 'enabled' },
+      metadata: { user_id: 'u' },
       service_tier: 'auto',
     });
     expect(parsed.ok).toBe(true);
+  });
+
+  it('reads extended thinking, and takes disabled thinking for none', () => {
+    const enabled = parseMessagesRequest({
+      ...valid,
+      max_tokens: 2048,
+      thinking: { type: 'enabled', budget_tokens: 1024 },
+    });
+    expect(enabled.ok && enabled.request.thinking).toEqual({ budgetTokens: 1024 });
+    const disabled = parseMessagesRequest({ ...valid, thinking: { type: 'disabled' } });
+    expect(disabled.ok && disabled.request.thinking).toBeUndefined();
+  });
+
+  it.each<[string, unknown, number, string]>([
+    ['no budget_tokens', { type: 'enabled' }, 2048, 'thinking.enabled.budget_tokens: Field required'],
+    [
+      'budget_tokens under 1024',
+      { type: 'enabled', budget_tokens: 1023 },
+      2048,
+      'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024',
+    ],
+    [
+      'budget_tokens not under max_tokens',
+      { type: 'enabled', budget_tokens: 1024 },
+      1024,
+      '`max_tokens` must be greater than `thinking.budget_tokens`.',
+    ],
+    ['an unknown type', { type: 'on' }, 2048, "thinking: Input tag \"on\" found using 'type'"],
+  ])('refuses thinking with %s as the API does', (_name, thinking, maxTokens, message) => {
+    const parsed = parseMessagesRequest({ ...valid, max_tokens: maxTokens, thinking });
+    expect(parsed.ok).toBe(false);
+    expect(!parsed.ok && parsed.message.startsWith(message)).toBe(true);
   });
 
   it('refuses content and tool inputs nested thousands deep with the field, never overflowing', () => {

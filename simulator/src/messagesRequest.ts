@@ -1,11 +1,12 @@
 /**
  * Validation of a Messages API request body into the few things the simulator acts on.
  * Errors name the field the way the real API does (`messages.0.content: …`). Fields the
- * simulator does not interpret (temperature, metadata, thinking, …) pass through unchecked
- * unless their type is plainly wrong, so newer SDKs keep working.
+ * simulator does not interpret (temperature, metadata, …) pass through unchecked unless their
+ * type is plainly wrong, so newer SDKs keep working; `thinking` is read (thinkingRequest.ts).
  */
 
 import { promptSegments, type PromptSegment } from './promptSegments.ts';
+import { readThinking, type ThinkingRequest } from './thinkingRequest.ts';
 
 export type Role = 'user' | 'assistant';
 
@@ -67,6 +68,8 @@ export interface MessagesRequest {
   readonly serverTools: readonly ServerTool[];
   readonly toolChoice: ToolChoice;
   readonly stopSequences: readonly string[];
+  /** Extended thinking, when the request enables it. */
+  readonly thinking?: ThinkingRequest;
 }
 
 export type ParseResult =
@@ -82,8 +85,9 @@ const TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
 
 class InvalidField extends Error {
   readonly field: string;
-  constructor(field: string, problem: string) {
-    super(`${field}: ${problem}`);
+  /** `message`: the whole message, when the API's does not begin with the field. */
+  constructor(field: string, problem: string, message = `${field}: ${problem}`) {
+    super(message);
     this.field = field;
   }
 }
@@ -115,6 +119,8 @@ function readRequest(body: unknown, options: ParseOptions): MessagesRequest {
   const maxTokens = readMaxTokens(body['max_tokens'], options.requireMaxTokens);
   const messages = readMessages(body['messages']);
   const system = readSystem(body['system']);
+  const thinking = readThinking(body['thinking'], maxTokens);
+  if (!thinking.ok) throw new InvalidField(thinking.field, '', thinking.message);
   // After the messages and system are known to be well formed: the prefix hash serializes
   // each block, and a block that is not one (an array nested thousands deep) must be refused
   // as the API refuses it, not overflow the stack.
@@ -132,6 +138,7 @@ function readRequest(body: unknown, options: ParseOptions): MessagesRequest {
     serverTools: readServerTools(body['tools']),
     toolChoice: readToolChoice(body['tool_choice'], tools),
     stopSequences: readStopSequences(body['stop_sequences']),
+    ...(thinking.thinking === undefined ? {} : { thinking: thinking.thinking }),
   };
   checkOptionalNumber(body['temperature'], 'temperature', 0, 1);
   checkOptionalNumber(body['top_p'], 'top_p', 0, 1);

@@ -209,3 +209,26 @@ describe('what the API adds to the input and bills', () => {
     expect(reply.inputTokens).toBe(Math.ceil('Hello there'.length / 4) + 346);
   });
 });
+
+describe('planReply with extended thinking', () => {
+  const thinking = (budget: number) => ({ thinking: { type: 'enabled', budget_tokens: budget } });
+
+  it('begins with a signed thinking block and bills its full thinking: more than its summary', () => {
+    const reply = plan({ ...say('Hello there'), ...thinking(1024), max_tokens: 2048 });
+    const [block, text] = reply.content;
+    expect(block?.type).toBe('thinking');
+    expect(text).toEqual({ type: 'text', text: 'You said: Hello there' });
+    if (block?.type !== 'thinking') throw new Error('no thinking block');
+    expect(block.signature.length).toBeGreaterThan(0);
+    expect(block.billedTokens).toBeGreaterThan(Math.ceil(block.thinking.length / 4));
+    expect(reply.outputTokens).toBe(block.billedTokens + 6);
+  });
+
+  it('thinks no more than budget_tokens, and counts thinking toward max_tokens', () => {
+    const reply = plan({ ...say('x'.repeat(4000)), ...thinking(1024), max_tokens: 1100 });
+    const [block] = reply.content;
+    expect(block?.type === 'thinking' && block.billedTokens).toBe(1024);
+    expect(reply.outputTokens).toBe(1100);
+    expect(reply.stopReason).toBe('max_tokens');
+  });
+});

@@ -13,7 +13,8 @@
  *
  * `stop_sequences` cut the text at the earliest match; `max_tokens` cuts it at four
  * characters a token. Either drops a tool call that would follow, since a truncated call
- * is of no use to a client.
+ * is of no use to a client. With extended thinking the answer begins with a thinking block
+ * (thinkingPlan.ts), whose full thinking is billed and counts toward `max_tokens`.
  */
 import {
   TOOL_USE_SYSTEM_PROMPT_CURRENT,
@@ -23,6 +24,7 @@ import type { NewId } from './ids.ts';
 import type { CacheUsage } from './promptCache.ts';
 import type { MessagesRequest, RequestMessage } from './messagesRequest.ts';
 import { syntheticToolInput } from './syntheticToolInput.ts';
+import { planThinking, type ThinkingBlock } from './thinkingPlan.ts';
 import { estimateInputTokens, estimateTokens } from './tokenEstimate.ts';
 import { decideTurn, type ToolResultSeen } from './toolUseDecision.ts';
 
@@ -33,7 +35,9 @@ export interface ToolCall {
 }
 
 export type ReplyBlock =
-  { readonly type: 'text'; readonly text: string } | ({ readonly type: 'tool_use' } & ToolCall);
+  | { readonly type: 'text'; readonly text: string }
+  | ({ readonly type: 'tool_use' } & ToolCall)
+  | ThinkingBlock;
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
 
@@ -106,11 +110,21 @@ export function planReply(request: MessagesRequest, newId: NewId): Reply {
       break;
   }
   const searches = webSearches(request);
+  const id = newId('msg');
+  const thinking =
+    request.thinking === undefined ? undefined : planThinking(request.thinking, text, id);
+  const output = limitOutput(text, toolCall, request, thinking?.billedTokens ?? 0);
   return {
-    id: newId('msg'),
+    id,
     model: request.model,
     inputTokens: estimateInputTokens(request) + toolUseSystemPromptTokens(request),
-    ...limitOutput(text, toolCall, request),
+    ...output,
+    ...(thinking === undefined
+      ? {}
+      : {
+          content: [thinking, ...output.content],
+          outputTokens: thinking.billedTokens + output.outputTokens,
+        }),
     ...(searches === 0 ? {} : { webSearches: searches }),
   };
 }
@@ -136,11 +150,14 @@ interface LimitedOutput {
   readonly outputTokens: number;
 }
 
+/** The answer after `thought` tokens of thinking, within what is left of `max_tokens`. */
 function limitOutput(
   fullText: string,
   fullToolCall: ToolCall | undefined,
   request: MessagesRequest,
+  thought: number,
 ): LimitedOutput {
+  const maxTokens = request.maxTokens - thought;
   let text = fullText;
   let toolCall = fullToolCall;
   let stopReason: StopReason = toolCall === undefined ? 'end_turn' : 'tool_use';
@@ -155,16 +172,16 @@ function limitOutput(
   }
 
   let tokens = estimateTokens(text);
-  if (tokens > request.maxTokens) {
-    text = sliceWholeChars(text, request.maxTokens * 4);
-    tokens = request.maxTokens;
+  if (tokens > maxTokens) {
+    text = sliceWholeChars(text, maxTokens * 4);
+    tokens = maxTokens;
     stopReason = 'max_tokens';
     toolCall = undefined;
   }
 
   if (toolCall !== undefined) {
     const callTokens = estimateTokens(toolCall.name + JSON.stringify(toolCall.input));
-    if (tokens + callTokens > request.maxTokens) {
+    if (tokens + callTokens > maxTokens) {
       stopReason = 'max_tokens';
       toolCall = undefined;
     } else {

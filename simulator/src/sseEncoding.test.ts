@@ -7,6 +7,7 @@ import {
   isDeltaEvent,
   messageStreamEvents,
   splitIntoPieces,
+  streamEventData,
 } from './sseEncoding.ts';
 
 const textReply: Reply = {
@@ -198,5 +199,41 @@ describe('splitIntoPieces', () => {
     ['without splitting a surrogate pair', 'abc😀de', 4, ['abc', '😀de']],
   ])('splits %s', (_name, text, size, pieces) => {
     expect(splitIntoPieces(text, size)).toEqual(pieces);
+  });
+});
+
+describe('a reply that thinks, streamed', () => {
+  it('opens an empty thinking block, streams its summary, then its signature, then the text', () => {
+    const reply = {
+      id: 'msg_1',
+      model: 'claude-sim',
+      content: [
+        { type: 'thinking' as const, thinking: 'c'.repeat(20), signature: 'sig', billedTokens: 40 },
+        { type: 'text' as const, text: 'hi' },
+      ],
+      stopReason: 'end_turn' as const,
+      stopSequence: null,
+      inputTokens: 1,
+      outputTokens: 41,
+    };
+    const shapes = streamEventData(reply).map(({ data }) => {
+      const delta = data['delta'] as { type?: string } | undefined;
+      const block = data['content_block'];
+      return delta?.type ?? (block === undefined ? data['type'] : block);
+    });
+    expect(shapes).toEqual([
+      'message_start',
+      'ping',
+      { type: 'thinking', thinking: '' },
+      'thinking_delta',
+      'thinking_delta',
+      'signature_delta',
+      'content_block_stop',
+      { type: 'text', text: '' },
+      'text_delta',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+    ]);
   });
 });

@@ -1,11 +1,12 @@
 /**
  * A planned reply as the Messages API's server-sent events: `message_start`, a `ping`, then
- * per content block `content_block_start`, deltas (`text_delta` or `input_json_delta`) and
- * `content_block_stop`, then `message_delta` (stop reason, usage) and `message_stop`.
+ * per content block `content_block_start`, deltas (`text_delta`, `input_json_delta`, or
+ * `thinking_delta` and then one `signature_delta`) and `content_block_stop`, then
+ * `message_delta` (stop reason, usage) and `message_stop`.
  */
 import type { StreamPoint } from './faultSpec.ts';
 import { wireBlock, wireUsage } from './messageBody.ts';
-import type { Reply } from './replyPlan.ts';
+import type { Reply, ReplyBlock } from './replyPlan.ts';
 
 /** `message_start` and `ping` open every stream. */
 export const OPENING_EVENTS = 2;
@@ -53,20 +54,14 @@ export function streamEventData(reply: Reply): StreamEvent[] {
     event('ping', { type: 'ping' }),
   ];
   reply.content.forEach((block, index) => {
-    const start =
-      block.type === 'text' ? { type: 'text', text: '' } : { ...wireBlock(block), input: {} };
     events.push(
       event('content_block_start', {
         type: 'content_block_start',
         index,
-        content_block: start,
+        content_block: blockStart(block),
       }),
     );
-    const delta = (piece: string) =>
-      block.type === 'text'
-        ? { type: 'text_delta', text: piece }
-        : { type: 'input_json_delta', partial_json: piece };
-    const whole = block.type === 'text' ? block.text : JSON.stringify(block.input);
+    const { whole, delta } = blockDeltas(block);
     for (const piece of splitIntoPieces(whole, DELTA_CHARS)) {
       events.push(
         event('content_block_delta', {
@@ -76,6 +71,15 @@ export function streamEventData(reply: Reply): StreamEvent[] {
         }),
       );
     }
+    // A thinking block's signature comes whole, after its thinking.
+    if (block.type === 'thinking')
+      events.push(
+        event('content_block_delta', {
+          type: 'content_block_delta',
+          index,
+          delta: { type: 'signature_delta', signature: block.signature },
+        }),
+      );
     events.push(event('content_block_stop', { type: 'content_block_stop', index }));
   });
   events.push(
@@ -87,6 +91,39 @@ export function streamEventData(reply: Reply): StreamEvent[] {
     event('message_stop', { type: 'message_stop' }),
   );
   return events;
+}
+
+/** A block as its `content_block_start` opens it: empty, its deltas to come. */
+function blockStart(block: ReplyBlock): Readonly<Record<string, unknown>> {
+  switch (block.type) {
+    case 'text':
+      return { type: 'text', text: '' };
+    case 'tool_use':
+      return { ...wireBlock(block), input: {} };
+    case 'thinking':
+      return { type: 'thinking', thinking: '' };
+  }
+}
+
+/** What a block's deltas carry, and the delta that carries a piece of it. */
+function blockDeltas(block: ReplyBlock): {
+  readonly whole: string;
+  readonly delta: (piece: string) => Readonly<Record<string, unknown>>;
+} {
+  switch (block.type) {
+    case 'text':
+      return { whole: block.text, delta: (text) => ({ type: 'text_delta', text }) };
+    case 'tool_use':
+      return {
+        whole: JSON.stringify(block.input),
+        delta: (json) => ({ type: 'input_json_delta', partial_json: json }),
+      };
+    case 'thinking':
+      return {
+        whole: block.thinking,
+        delta: (thinking) => ({ type: 'thinking_delta', thinking }),
+      };
+  }
 }
 
 /**
