@@ -176,6 +176,8 @@ describe('parseMessagesRequest', () => {
     expect(enabled.ok && enabled.request.thinking).toEqual({ budgetTokens: 1024 });
     const disabled = parseMessagesRequest({ ...valid, thinking: { type: 'disabled' } });
     expect(disabled.ok && disabled.request.thinking).toBeUndefined();
+    const adaptive = parseMessagesRequest({ ...valid, thinking: { type: 'adaptive' } });
+    expect(adaptive.ok && adaptive.request.thinking).toEqual({ budgetTokens: 99 });
   });
 
   it.each<[string, unknown, number, string]>([

@@ -2,7 +2,8 @@
  * A request's `thinking` field, read as the Messages API reads it: `{type: "disabled"}` or
  * absent, no thinking; `{type: "enabled", budget_tokens}`, extended thinking of at most
  * `budget_tokens` (1024 or more), which must be less than `max_tokens` since thinking counts
- * toward it. A refusal carries the API's message and the field it names.
+ * toward it; `adaptive` and `between_tools` (newer SDKs), thinking the model sizes itself,
+ * within `max_tokens`. A refusal carries the API's message and the field it names.
  */
 
 /** Extended thinking a request asked for. */
@@ -30,10 +31,12 @@ export function readThinking(value: unknown, maxTokens: number): ThinkingRead {
   const fields = value as Readonly<Record<string, unknown>>;
   const type = fields['type'];
   if (type === 'disabled') return { ok: true, thinking: undefined };
+  if (type === 'adaptive' || type === 'between_tools')
+    return { ok: true, thinking: { budgetTokens: Math.max(0, maxTokens - 1) } };
   if (type !== 'enabled')
     return refuse(
       'thinking',
-      `Input tag ${JSON.stringify(type ?? null)} found using 'type' does not match any of the expected tags: 'enabled', 'disabled'`,
+      `Input tag ${JSON.stringify(type ?? null)} found using 'type' does not match any of the expected tags: 'enabled', 'disabled', 'adaptive', 'between_tools'`,
     );
   const budget = fields['budget_tokens'];
   const field = 'thinking.enabled.budget_tokens';

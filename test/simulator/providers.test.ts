@@ -206,6 +206,25 @@ describe('Bedrock', () => {
     expect(answer.chunks.length).toBeGreaterThan(1);
   });
 
+  it('streams a thinking block, signed, and bills its full thinking in the invocation metrics', async () => {
+    const answer = await bedrock('invoke-with-response-stream', {
+      ...invokeBody('think before you answer'),
+      max_tokens: 2048,
+      thinking: { type: 'enabled', budget_tokens: 1024 },
+    });
+    const events = anthropicEvents(await frames(answer.chunks)) as {
+      type: string;
+      content_block?: { type?: string };
+      delta?: { type?: string; thinking?: string };
+      'amazon-bedrock-invocationMetrics'?: { outputTokenCount: number };
+    }[];
+    expect(events[2]?.content_block?.type).toBe('thinking');
+    const summary = events.map((e) => e.delta?.thinking ?? '').join('');
+    expect(events.some((e) => e.delta?.type === 'signature_delta')).toBe(true);
+    const billed = events.at(-1)?.['amazon-bedrock-invocationMetrics']?.outputTokenCount ?? 0;
+    expect(billed).toBeGreaterThan(Math.ceil(summary.length / 4) + 10);
+  });
+
   it('counts tokens like the Anthropic API for the same body', async () => {
     const body = invokeBody('count me');
     const encoded = Buffer.from(JSON.stringify(body)).toString('base64');
