@@ -54,8 +54,9 @@ describe('what a stream that thinks is billed when cut', () => {
   };
   const thinkerEvents = streamEventData(thinker);
   const after = (type: string) =>
-    thinkerEvents.findIndex((e) => (e.data['delta'] as { type?: string } | undefined)?.type === type) +
-    1;
+    thinkerEvents.findIndex(
+      (e) => (e.data['delta'] as { type?: string } | undefined)?.type === type,
+    ) + 1;
   it.each([
     ['the first half of the summary: half the thinking', after('thinking_delta'), 40],
     ['its signature: all the thinking', after('signature_delta'), 80],

@@ -181,7 +181,12 @@ describe('parseMessagesRequest', () => {
   });
 
   it.each<[string, unknown, number, string]>([
-    ['no budget_tokens', { type: 'enabled' }, 2048, 'thinking.enabled.budget_tokens: Field required'],
+    [
+      'no budget_tokens',
+      { type: 'enabled' },
+      2048,
+      'thinking.enabled.budget_tokens: Field required',
+    ],
     [
       'budget_tokens under 1024',
       { type: 'enabled', budget_tokens: 1023 },
@@ -194,7 +199,7 @@ describe('parseMessagesRequest', () => {
       1024,
       '`max_tokens` must be greater than `thinking.budget_tokens`.',
     ],
-    ['an unknown type', { type: 'on' }, 2048, "thinking: Input tag \"on\" found using 'type'"],
+    ['an unknown type', { type: 'on' }, 2048, 'thinking: Input tag "on" found using \'type\''],
   ])('refuses thinking with %s as the API does', (_name, thinking, maxTokens, message) => {
     const parsed = parseMessagesRequest({ ...valid, max_tokens: maxTokens, thinking });
     expect(parsed.ok).toBe(false);

@@ -9,18 +9,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { request as httpRequest } from 'node:http';
 import Anthropic from '@anthropic-ai/sdk';
-import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
 import { moneyToUsdNumber } from '../../contract/src/spend/money.ts';
+import { billedPico, settledAccount, settledAndBilled } from '../support/billedSettlement.ts';
 import { waitFor } from '../support/waitFor.ts';
-import {
-  PRICING,
-  budgetAgent,
-  sdk,
-  type BudgetAgent,
-  type StoredAccount,
-} from '../support/budgetStoreFixture.ts';
+import { PRICING, budgetAgent, sdk, type BudgetAgent } from '../support/budgetStoreFixture.ts';
 import { agentDocument, ratePolicy } from '../support/rateLimitStoreFixture.ts';
-import { startSimulator, type BilledCall, type SimulatorHandle } from '../support/simulator.ts';
+import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import {
   FALLBACK_MODEL,
   PRIMARY_MODEL,
@@ -30,60 +24,6 @@ import {
   type StandaloneRuntime,
 } from '../support/standaloneRuntime.ts';
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
-
-const book = priceBook(PRICING);
-
-/** What the simulator billed for `calls`, priced with the agent's prices, in picodollars. */
-function billedPico(calls: readonly BilledCall[]): bigint {
-  let pico = 0n;
-  for (const call of calls) {
-    const cost = callCost(call.model, call.usage, book);
-    if (!cost.priced) throw new Error(cost.message);
-    pico += cost.picoUsd;
-  }
-  return pico;
-}
-
-/** The one account, once every reservation is settled or released. */
-async function settledAccount(agent: BudgetAgent): Promise<StoredAccount> {
-  return waitFor(
-    async () => {
-      const [account] = await agent.accounts();
-      return account !== undefined && account.reservedPico === 0n && account;
-    },
-    { description: 'every reservation settled in Redis', timeoutMs: 10_000 },
-  );
-}
-
-/**
- * Runs `calls` and answers what they added to the budget's settled spend and what the
- * simulator billed for them (once it has billed `expected` calls).
- */
-async function settledAndBilled(
-  agent: BudgetAgent,
-  expected: number,
-  calls: () => Promise<unknown>,
-): Promise<{ settled: bigint; billed: bigint; log: BilledCall[] }> {
-  const before = (await agent.accounts())[0]?.spentPico ?? 0n;
-  await agent.sim.resetBilled();
-  await calls();
-  const log = await waitFor(
-    async () => {
-      const billed = await agent.sim.billed();
-      return billed.length >= expected && billed;
-    },
-    { description: `the simulator billed ${String(expected)} calls`, timeoutMs: 10_000 },
-  );
-  // Settled after the provider has billed: the runtime settles once the attempt has ended.
-  const after = await waitFor(
-    async () => {
-      const account = await settledAccount(agent);
-      return account.spentPico > before && account;
-    },
-    { description: 'the call settled in Redis', timeoutMs: 10_000 },
-  ).catch(() => settledAccount(agent));
-  return { settled: after.spentPico - before, billed: billedPico(log), log };
-}
 
 /** A prompt long enough that the answer (which echoes it) takes many events. */
 const LONG_PROMPT = 'Tell me about the sea, its tides and its weather. '.repeat(6);

@@ -104,7 +104,9 @@ describe('extended thinking through the SDK', () => {
       type: 'error',
       error: {
         type: 'invalid_request_error',
-        message: expect.stringMatching(/^`max_tokens` must be greater than `thinking.budget_tokens`/),
+        message: expect.stringMatching(
+          /^`max_tokens` must be greater than `thinking.budget_tokens`/,
+        ),
       },
     });
   });
