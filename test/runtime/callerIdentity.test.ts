@@ -448,7 +448,11 @@ describe('an agent with client keys', () => {
 describe('an agent without client keys', () => {
   it('counts 4,000 made-up keys as one account of its per-ClientKey budget, and says so at load', async () => {
     const AGENT = 'identity-open';
-    const rt = await standaloneRuntime(identityPolicy(AGENT, () => undefined));
+    const rt = await standaloneRuntime(
+      identityPolicy(AGENT, (d) => {
+        d.audit = { enabled: true };
+      }),
+    );
     try {
       const warning = rt.runtime.output
         .join('')
@@ -473,6 +477,14 @@ describe('an agent without client keys', () => {
       await Promise.all(Array.from({ length: 16 }, worker));
       expect(Object.fromEntries(statuses)).toEqual({ 200: 4_000 });
       expect(await budgetKeys(AGENT)).toEqual([expect.stringMatching(/:per-key:\d+:no-key$/)]);
+      // Nothing tells callers apart, so the audit trail names none of them (I4).
+      const audited = rt.runtime.output
+        .join('')
+        .split('\n')
+        .filter((line) => line.includes('"model_interaction"'))
+        .map((line) => JSON.parse(line) as { client?: string });
+      expect(audited).toHaveLength(4_000);
+      expect(audited.filter((record) => record.client !== undefined)).toEqual([]);
     } finally {
       await rt.stop();
     }
