@@ -1813,6 +1813,7 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
               ],
             },
           },
+          webSearchResultTokens: { type: 'integer', format: 'int32', minimum: 1, maximum: 1000000 },
         },
         rules: [
           {
@@ -1835,6 +1836,11 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
             message:
               'store keeps the counters of the whole agent: set scope to Cluster (its per-replica split is the fallback when the store cannot answer)',
             fieldPath: '.scope',
+          },
+          {
+            rule: '!has(self.webSearchResultTokens) || has(self.budgets)',
+            message: 'webSearchResultTokens counts toward budgets: set budgets, or leave it out',
+            fieldPath: '.webSearchResultTokens',
           },
         ],
       },

@@ -500,6 +500,7 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
               },
             },
           },
+          webSearchResultTokens: 0,
         },
       },
       status: {

@@ -503,6 +503,7 @@ export const RATE_LIMIT_POLICY_LIMITS = {
     minDuration: '0s',
     maxDuration: '1m',
   },
+  webSearchResultTokens: { minimum: 1, maximum: 1000000 },
 } as const;
 /** The values of the enumerations every kind shares (common.defs.json). */
 export const COMMON_ENUMS = {

@@ -169,7 +169,7 @@ export const DOCUMENT_FIELDS = {
       },
       store: { waitBudgetMs: ms('store.waitBudget') },
       /** Written with the budgets only: the calendar their periods follow. */
-      spend: { timeZone: as('timeZone') },
+      spend: { timeZone: as('timeZone'), webSearchResultTokens: as('webSearchResultTokens') },
     },
   },
   /**

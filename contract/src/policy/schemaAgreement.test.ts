@@ -169,6 +169,9 @@ function partners(spec: Json, path: string, value: unknown): void {
   if (path === 'retry.backoff.maxDelay') backoff().initialDelay = '1ms';
   if (path === 'onLimit' && value === 'Wait') spec.maxWait = '1s';
   if (path === 'maxWait') spec.onLimit = 'Wait';
+  // Written to the document with the budgets only (and admitted only with them).
+  if (path === 'webSearchResultTokens')
+    spec.budgets = [structuredClone(CONTAINERS['RateLimitPolicy:budgets[]'] ?? {})];
   // successThreshold ≥ halfOpenMaxCalls; minimumCalls ≤ a Count window's size (a Time window has no such rule).
   if (path === 'halfOpenMaxCalls') spec.successThreshold = value;
   if (path === 'successThreshold') spec.halfOpenMaxCalls = 1;

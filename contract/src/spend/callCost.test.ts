@@ -120,11 +120,11 @@ describe('the worst case of a call before it is sent', () => {
     ['one tool under any or tool: 313 tokens', { toolChoice: 'any' }, '0.003954'],
     // 1000 × 3 + 2 × 5000 × 3 + 15
     ['two images, each at the most an image can be', { images: 2 }, '0.033015'],
-    // 1000 × 3 + 15 + 5 searches at a cent each
+    // 1000 × 3 + 15 + 5 searches at a cent each + 5 × 1000 tokens of results × 3
     [
-      'five searches of web_search at $10 per thousand',
-      { serverToolUses: { web_search: 5 } },
-      '0.053015',
+      'five searches of web_search at $10 per thousand, their results at 1,000 tokens each',
+      { serverToolUses: { web_search: 5 }, webSearchResultTokens: 1_000 },
+      '0.068015',
     ],
     // (1000 + 346 + 325) × 3 + 15: the bash tool's definition beside the tool-use prompt
     [
@@ -187,6 +187,43 @@ describe('the worst case of a call before it is sent', () => {
     expect(cost).toMatchObject({ priced: true, tokens: 2_737 });
     // 2,727 × 3 + 10 × 15 micro-dollars
     expect(usd(cost)).toBe('0.008331');
+  });
+
+  it('writes web search results to the cache at its price too, when the call writes the cache', () => {
+    const cost = worstCaseCost(
+      'claude-sonnet-4-5',
+      {
+        inputTokens: 0,
+        maxTokens: 0,
+        cacheWrite: '5m',
+        additions: { serverToolUses: { web_search: 2 }, webSearchResultTokens: 500 },
+      },
+      book,
+    );
+    // 2 searches at a cent each + 1,000 tokens of results × 3.75 micro-dollars
+    expect(cost).toMatchObject({ priced: true, tokens: 1_000 });
+    expect(usd(cost)).toBe('0.02375');
+  });
+
+  it('cannot bound web_search without webSearchResultTokens, and names the field to set', () => {
+    const cost = worstCaseCost(
+      'claude-sonnet-4-5',
+      { inputTokens: 1, maxTokens: 1, additions: { serverToolUses: { web_search: 2 } } },
+      book,
+    );
+    expect(cost).toMatchObject({ priced: false, why: 'unbounded', tokens: 2 });
+    expect(!cost.priced && cost.message).toMatch(
+      /web_search results are billed as input tokens .* set RateLimitPolicy spec\.webSearchResultTokens/,
+    );
+  });
+
+  it('bounds web_search with max_uses 0 without webSearchResultTokens: it never searches', () => {
+    const cost = worstCaseCost(
+      'claude-sonnet-4-5',
+      { inputTokens: 1, maxTokens: 1, additions: { serverToolUses: { web_search: 0 } } },
+      book,
+    );
+    expect(cost).toMatchObject({ priced: true, tokens: 2 });
   });
 
   it('is not priced, saying why and what to set, for a call whose cost has no bound', () => {

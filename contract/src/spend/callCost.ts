@@ -155,23 +155,49 @@ export interface ProviderAdditions {
   readonly clientToolTokens?: number;
   /** The most uses of each fee-billed server tool, by tool (`web_search`: its `max_uses`). */
   readonly serverToolUses?: Readonly<Record<string, number>>;
+  /**
+   * Input tokens each web search's results are counted at (RateLimitPolicy
+   * `spec.webSearchResultTokens`): the provider bills them as input and documents no bound on
+   * their size. Absent: a request that may search has no bound.
+   */
+  readonly webSearchResultTokens?: number;
   /** Why the request's cost has no bound the runtime can read, and what to set; absent: it has. */
   readonly unbounded?: string;
 }
 
 /**
  * Input tokens the provider adds to `call` for `model`: its tool-use system prompt, images,
- * Anthropic-defined client tools.
+ * Anthropic-defined client tools, and its web searches' results at their assumed most.
  */
 export function addedInputTokens(model: string, additions: ProviderAdditions | undefined): number {
   if (additions === undefined) return 0;
-  let tokens = (additions.images ?? 0) * IMAGE_TOKENS_AT_MOST + (additions.clientToolTokens ?? 0);
+  let tokens =
+    (additions.images ?? 0) * IMAGE_TOKENS_AT_MOST +
+    (additions.clientToolTokens ?? 0) +
+    searchResultTokens(additions);
   const choice = additions.toolChoice;
   if (choice !== undefined) {
     const prompt = TOOL_USE_SYSTEM_PROMPT_TOKENS.get(model);
     tokens += prompt === undefined ? TOOL_USE_SYSTEM_PROMPT_AT_MOST : prompt[choice];
   }
   return tokens;
+}
+
+/**
+ * Input tokens the results of `additions`' web searches are counted at: their most searches
+ * (`max_uses`) times `webSearchResultTokens`; 0 without searches or without the figure (such a
+ * request is unbounded: `worstCaseCost`).
+ */
+export function searchResultTokens(additions: ProviderAdditions | undefined): number {
+  const searches = additions?.serverToolUses?.['web_search'] ?? 0;
+  return searches * (additions?.webSearchResultTokens ?? 0);
+}
+
+/** Why nothing bounds the results of `additions`' web searches; undefined when something does. */
+function searchResultsUnbounded(additions: ProviderAdditions | undefined): string | undefined {
+  const searches = additions?.serverToolUses?.['web_search'] ?? 0;
+  if (searches === 0 || additions?.webSearchResultTokens !== undefined) return undefined;
+  return "web_search results are billed as input tokens and nothing bounds their size: set RateLimitPolicy spec.webSearchResultTokens to the most tokens one search's results may count, or use a Shadow budget";
 }
 
 function unbounded(model: string, tokens: number, why: string): CallCost {
@@ -187,8 +213,8 @@ function unbounded(model: string, tokens: number, why: string): CallCost {
 /**
  * The most a call can cost before it is sent: every input token at the dearest rate it may be
  * charged (a cache write when the request asks for caching), the input the provider adds (its
- * tool-use system prompt, images at their largest), max_tokens of output, and each server
- * tool's fee times its most uses. Not priced (`message` says why) for a model without a price,
+ * tool-use system prompt, images at their largest, each web search's results at
+ * `webSearchResultTokens`), max_tokens of output, and each server tool's fee times its most uses. Not priced (`message` says why) for a model without a price,
  * or a request whose cost cannot be bounded.
  */
 export function worstCaseCost(model: string, call: PlannedCall, book: PriceBook): CallCost {
@@ -197,7 +223,8 @@ export function worstCaseCost(model: string, call: PlannedCall, book: PriceBook)
   const tokens = inputTokens + call.maxTokens;
   const price = book.get(model);
   if (price === undefined) return unpriced(model, tokens);
-  if (additions?.unbounded !== undefined) return unbounded(model, tokens, additions.unbounded);
+  const why = additions?.unbounded ?? searchResultsUnbounded(additions);
+  if (why !== undefined) return unbounded(model, tokens, why);
   let fees = 0n;
   for (const [tool, uses] of Object.entries(additions?.serverToolUses ?? {})) {
     const fee = serverToolFeePico(tool);

@@ -46,6 +46,31 @@ describe('budgetRequest', () => {
     }
   });
 
+  it("counts each web search's results at the policy's webSearchResultTokens, and nothing without searches", () => {
+    const withFigure: PolicyDocument = {
+      ...doc,
+      rateLimit: {
+        ...doc.rateLimit,
+        spend: {
+          ...(doc.rateLimit.spend ?? { shareOf: 1, timeZone: 'UTC', budgets: [] }),
+          webSearchResultTokens: 4_000,
+        },
+      },
+    };
+    const searching = body(
+      `,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":2}]`,
+    );
+    expect(budgetRequest(withFigure, () => undefined, searching, 10)?.additions).toMatchObject({
+      serverToolUses: { web_search: 2 },
+      webSearchResultTokens: 4_000,
+    });
+    const tool = budgetRequest(withFigure, () => undefined, body(`,"tools":[${TOOL}]`), 10);
+    expect(tool?.additions?.webSearchResultTokens).toBeUndefined();
+    expect(
+      budgetRequest(doc, () => undefined, searching, 10)?.additions?.webSearchResultTokens,
+    ).toBeUndefined();
+  });
+
   it.each([
     ['plainly', '"cache_control":{"type":"ephemeral","ttl":"1h"}', '1h'],
     [

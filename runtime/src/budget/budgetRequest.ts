@@ -4,8 +4,8 @@
  * callers of an agent without client keys, who share one account), the request's size as the
  * most input tokens it can be, the longest prompt-cache lifetime its `cache_control` asks for
  * (its input may be written to the cache at that price), and what the provider adds to it and
- * bills itself (its tool-use system prompt, images, server tools' fees). Nothing is built for
- * an agent without budgets.
+ * bills itself (its tool-use system prompt, images, server tools' fees, web search results at
+ * the policy's `webSearchResultTokens`). Nothing is built for an agent without budgets.
  */
 import type { ProviderAdditions } from '../../../contract/src/spend/callCost.ts';
 import type { BudgetRequest } from '../guard/budgetGate.ts';
@@ -41,7 +41,13 @@ export function budgetRequest(
       ? '1h'
       : '5m';
   // Parsed only when it may hold tools, images or documents: most calls hold none.
-  const additions = MAY_ADD.test(plain) ? additionsOf(plain, parsed) : undefined;
+  const read = MAY_ADD.test(plain) ? additionsOf(plain, parsed) : undefined;
+  // The policy's figure for each search's results goes with a call that may search.
+  const perSearch = spend.webSearchResultTokens;
+  const additions =
+    read?.serverToolUses?.['web_search'] === undefined || perSearch === undefined
+      ? read
+      : { ...read, webSearchResultTokens: perSearch };
   return {
     ...(perKey ? { clientKey: clientKey() } : {}),
     ...(additions === undefined ? {} : { additions }),

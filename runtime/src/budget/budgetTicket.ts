@@ -8,6 +8,7 @@ import type { CalendarPeriod } from '../../../contract/src/spend/calendarPeriod.
 import { moneyFromMicros } from '../../../contract/src/spend/money.ts';
 import {
   callCost,
+  searchResultTokens,
   worstCaseCost,
   type CallCost,
   type MessagesUsage,
@@ -288,7 +289,7 @@ export class BudgetTicket {
   /**
    * What an attempt cost: its usage priced, or where the provider's count is not known, no
    * less than it can have billed: the call's worst case (`all`), or the most uses of its
-   * server tools (`fees`, a stream cut before its final usage).
+   * server tools and their results (`fees`, a stream cut before its final usage).
    */
   #attemptCost(usage: TokenUsage): CallCost {
     const planned = this.#planned;
@@ -302,12 +303,15 @@ export class BudgetTicket {
     // A stream cut before its final usage: its output counted from the bytes read, which
     // can pass what the provider bills; it never bills more than `max_tokens` of output. One
     // that relayed thinking (`output`) may have been billed thinking it never relayed
-    // (summarised): its output at `max_tokens`, which thinking counts toward.
+    // (summarised): its output at `max_tokens`, which thinking counts toward. Its searches
+    // are unknown too: each at its fee, and their results at the policy's figure as input
+    // beyond what `message_start` counted (`searchResultTokens`).
     const searches = planned.additions?.serverToolUses?.['web_search'];
     return callCost(
       this.model,
       messagesUsage({
         ...usage,
+        inputTokens: usage.inputTokens + searchResultTokens(planned.additions),
         outputTokens:
           usage.unknown === 'output'
             ? planned.maxTokens

@@ -62,6 +62,10 @@ export interface RateLimitPolicySpec {
    * Items: One budget: at most usd dollars and at most tokens tokens per calendar period. Set usd, tokens or both.
    */
   budgets?: Budget[];
+  /**
+   * Input tokens each web search's results are counted at in a call's worst case under the budgets. The provider bills the results of a web_search server tool as input tokens and documents no bound on their size, so a call with web_search is reserved at max_uses times this many input tokens (at the dearest input rate it may be charged), beside its search fees; a stream cut before its final usage is charged them too. Unset: a call with web_search is refused (400) under a dollar budget whose onExhausted is Refuse or Fallback, and goes under Shadow. Set it to the most one search's results may count: a budget holds while each search's results are at most this many tokens, and may be passed by the excess. 1 to 1000000. Only with budgets.
+   */
+  webSearchResultTokens?: number;
 }
 
 /**

@@ -91,6 +91,7 @@ export const DOCUMENT_BOUNDS = {
     store: { waitBudgetMs: { type: 'integer', minimum: 1, maximum: 1000 } },
     spend: {
       timeZone: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$' },
+      webSearchResultTokens: { type: 'integer', minimum: 1, maximum: 1000000, optional: true },
     },
   },
   budget: {

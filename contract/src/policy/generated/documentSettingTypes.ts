@@ -137,9 +137,10 @@ export interface RateLimitStoreFields {
   readonly waitBudgetMs: number;
 }
 
-/** From RateLimitPolicy spec timeZone. */
+/** From RateLimitPolicy spec timeZone, webSearchResultTokens. */
 export interface RateLimitSpendFields {
   readonly timeZone: string;
+  readonly webSearchResultTokens?: number;
 }
 
 /** From RateLimitPolicy spec budgets[].period, budgets[].usd, budgets[].tokens, budgets[].per, budgets[].onExhausted, budgets[].warnAtPercent, budgets[].waitForHeld. */
