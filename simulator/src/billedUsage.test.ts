@@ -13,29 +13,32 @@ const reply: Reply = {
   inputTokens: 100,
   outputTokens: 10,
   webSearches: 2,
+  // Two searches' results, 300 input tokens each
+  searchResultTokens: 600,
 };
 const events = streamEventData(reply);
 const at = (name: string) => events.findIndex((e) => e.event === name);
 
 describe('what a stream cut after its first events is billed', () => {
   it.each([
-    ['nothing generated: its input alone', 0, 0, 0],
-    ['message_start and ping: no output yet', 2, 0, 0],
+    ['nothing generated: its input alone', 0, 100, 0, 0],
+    ['message_start and ping: no output yet', 2, 100, 0, 0],
     [
-      'the first delta: its four tokens, and the searches made before it',
+      'the first delta: its four tokens, and the searches made before it with their results as input',
       at('content_block_delta') + 1,
+      700,
       4,
       2,
     ],
-    ['up to content_block_stop: all of its output', at('content_block_stop') + 1, 10, 2],
-    ['every event', events.length, 10, 2],
-  ])('%s', (_name, generated, output, searches) => {
+    ['up to content_block_stop: all of its output', at('content_block_stop') + 1, 700, 10, 2],
+    ['every event', events.length, 700, 10, 2],
+  ])('%s', (_name, generated, input, output, searches) => {
     const usage = generatedUsage(reply, events, generated);
     expect({
       input: usage.input_tokens,
       output: usage.output_tokens,
       searches: usage.server_tool_use?.web_search_requests,
-    }).toEqual({ input: 100, output, searches });
+    }).toEqual({ input, output, searches });
   });
 });
 

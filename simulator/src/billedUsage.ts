@@ -62,8 +62,8 @@ export class BilledUsageLog {
  * The usage of `reply` when only its first `generated` stream events were generated: its
  * input, the text and tool calls of the content generated so far at four characters a token,
  * the share of its full thinking that the summary generated so far stands for (all of it once
- * its signature is), all of its output once every content block is done, and its searches
- * once content began.
+ * its signature is), all of its output once every content block is done, and its searches and
+ * their results' input once content began.
  */
 export function generatedUsage(
   reply: Reply,
@@ -104,9 +104,5 @@ export function generatedUsage(
       thinkingTokens + Math.ceil(chars / CHARS_PER_TOKEN),
     );
   }
-  const began = generated > OPENING_EVENTS;
-  const usage = wireUsage(reply, outputTokens);
-  return usage.server_tool_use === undefined || began
-    ? usage
-    : { ...usage, server_tool_use: { web_search_requests: 0 } };
+  return wireUsage(reply, outputTokens, generated > OPENING_EVENTS);
 }

@@ -61,6 +61,8 @@ describe('parseCli', () => {
       '1',
       '--cache-ttl-ms',
       '2000',
+      '--search-result-tokens',
+      '0',
     ];
     const files: Record<string, string> = {
       'sa.json': JSON.stringify({
@@ -81,6 +83,7 @@ describe('parseCli', () => {
         apiKey: 'k',
         cacheMinTokens: 1,
         cacheTtlMs: 2000,
+        searchResultTokens: 0,
         awsCredentials: [
           { accessKeyId: 'AKID1', secretAccessKey: 'secret1' },
           { accessKeyId: 'AKID2', secretAccessKey: 'secret2', sessionToken: 'token2' },

@@ -5,6 +5,7 @@ import type { BudgetLimits } from './rateLimitBudget.ts';
 import type { AwsCredentials } from './sigV4Verifier.ts';
 import { DEFAULT_TOKEN_TTL_SECONDS, type ServiceAccountKey } from './vertexTokenIssuer.ts';
 import { DEFAULT_PACING, type StreamPacing } from './streamPacing.ts';
+import { SEARCH_RESULT_TOKENS } from './replyPlan.ts';
 
 export interface SimulatorOptions {
   readonly host: string;
@@ -27,6 +28,8 @@ export interface SimulatorOptions {
   readonly cacheMinTokens?: number | undefined;
   /** The lifetime of a five-minute cache entry; unset: five minutes, as the API's. */
   readonly cacheTtlMs?: number | undefined;
+  /** Input tokens each web search's results are billed at; unset: SEARCH_RESULT_TOKENS. */
+  readonly searchResultTokens?: number | undefined;
 }
 
 export const DEFAULT_PORT = 8787;
@@ -62,6 +65,9 @@ An Anthropic Messages API simulator with fault injection.
                        else 1024)
   --cache-ttl-ms N     the lifetime of a prefix cached for five minutes, in ms (default
                        300000; tests shorten it to watch a prefix expire; 1 h stays 1 h)
+  --search-result-tokens N
+                       input tokens each web search's results are billed at (default
+                       ${SEARCH_RESULT_TOKENS}; 0 bills the searches' fees alone)
   --help               show this text
 `;
 
@@ -87,6 +93,7 @@ export function parseCli(
         'latency-ms': { type: 'string', default: '0' },
         'cache-min-tokens': { type: 'string' },
         'cache-ttl-ms': { type: 'string' },
+        'search-result-tokens': { type: 'string' },
         'first-token-ms': { type: 'string', default: String(DEFAULT_PACING.firstTokenMs) },
         'event-gap-ms': { type: 'string', default: String(DEFAULT_PACING.eventGapMs) },
         'whole-events': { type: 'boolean', default: DEFAULT_PACING.wholeEvents },
@@ -141,6 +148,12 @@ export function parseCli(
         apiKey: values['api-key'],
         cacheMinTokens: optional('--cache-min-tokens', values['cache-min-tokens'], 1),
         cacheTtlMs: optional('--cache-ttl-ms', values['cache-ttl-ms'], 1, 3_600_000),
+        searchResultTokens: optional(
+          '--search-result-tokens',
+          values['search-result-tokens'],
+          0,
+          10_000_000,
+        ),
         awsCredentials: awsCredentials(values['aws-credentials'], env),
         vertexServiceAccounts: serviceAccounts(
           values['vertex-service-account'],

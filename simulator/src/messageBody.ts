@@ -15,11 +15,15 @@ export interface WireUsage {
   readonly server_tool_use?: { readonly web_search_requests: number };
 }
 
-/** The usage object of `reply`, with `outputTokens` so far (a stream's start says 1). */
-export function wireUsage(reply: Reply, outputTokens: number): WireUsage {
+/**
+ * The usage object of `reply`, with `outputTokens` so far (a stream's start says 1); before its
+ * searches ran (`searched` false: a stream's start, or a cut before content), none of them and
+ * none of their results' input.
+ */
+export function wireUsage(reply: Reply, outputTokens: number, searched = true): WireUsage {
   const cache = reply.cache ?? NO_CACHE_USAGE;
   return {
-    input_tokens: reply.inputTokens,
+    input_tokens: reply.inputTokens + (searched ? (reply.searchResultTokens ?? 0) : 0),
     output_tokens: outputTokens,
     cache_creation_input_tokens: cache.write5mTokens + cache.write1hTokens,
     cache_read_input_tokens: cache.readTokens,
@@ -30,7 +34,7 @@ export function wireUsage(reply: Reply, outputTokens: number): WireUsage {
     service_tier: 'standard',
     ...(reply.webSearches === undefined
       ? {}
-      : { server_tool_use: { web_search_requests: reply.webSearches } }),
+      : { server_tool_use: { web_search_requests: searched ? reply.webSearches : 0 } }),
   };
 }
 

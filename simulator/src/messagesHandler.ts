@@ -60,6 +60,8 @@ export interface MessagesContext {
   readonly apiKey: string | undefined;
   /** Responses held by a `hang` fault (a stall in a stream too), so that shutdown can cut them. */
   readonly hanging: Set<ServerResponse>;
+  /** Input tokens each web search's results are billed at. */
+  readonly searchResultTokens: number;
 }
 
 /** One Messages request in some provider's wire format, as its route read it. */
@@ -157,7 +159,7 @@ export function handleMessages(
     fail(request.error);
     return;
   }
-  const planned = planReply(request.request, ctx.newId);
+  const planned = planReply(request.request, ctx.newId, ctx.searchResultTokens);
   const { stream } = request.request;
   let headers: OutgoingHttpHeaders = {};
   if (dialect.budgeted) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { IdPrefix } from './ids.ts';
 import { parseMessagesRequest } from './messagesRequest.ts';
-import { planReply } from './replyPlan.ts';
+import { SEARCH_RESULT_TOKENS, planReply } from './replyPlan.ts';
 
 const newId = (prefix: IdPrefix) => `${prefix}_test`;
 
@@ -207,6 +207,18 @@ describe('what the API adds to the input and bills', () => {
     });
     expect(reply.webSearches).toBe(searches);
     expect(reply.inputTokens).toBe(Math.ceil('Hello there'.length / 4) + 346);
+    expect(reply.searchResultTokens).toBe(searches * SEARCH_RESULT_TOKENS);
+  });
+
+  it("bills each search's results at the tokens it is told", () => {
+    const parsed = parseMessagesRequest({
+      model: 'claude-sim',
+      max_tokens: 1000,
+      ...hello,
+      tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 2 }],
+    });
+    if (!parsed.ok) throw new Error(parsed.message);
+    expect(planReply(parsed.request, newId, 7_500).searchResultTokens).toBe(15_000);
   });
 });
 

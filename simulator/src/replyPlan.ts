@@ -9,7 +9,8 @@
  *
  * Input is billed as the API bills it: the request's text at four characters a token, plus the
  * tool-use system prompt when it has tools; a web_search server tool searches `max_uses` times
- * (three without), each search billed in `usage.server_tool_use`.
+ * (three without), each search billed in `usage.server_tool_use` and its results as input
+ * tokens (`--search-result-tokens` each), which `message_start` does not count yet.
  *
  * `stop_sequences` cut the text at the earliest match; `max_tokens` cuts it at four
  * characters a token. Either drops a tool call that would follow, since a truncated call
@@ -54,7 +55,15 @@ export interface Reply {
   readonly cache?: CacheUsage;
   /** Web searches the provider ran for the answer, each billed a fee; absent: none. */
   readonly webSearches?: number;
+  /**
+   * Input tokens the searches' results added, beside `inputTokens`: billed once the answer
+   * began (the searches ran), not counted in `message_start`. Absent: none.
+   */
+  readonly searchResultTokens?: number;
 }
+
+/** Input tokens one web search's results are billed at, unless `--search-result-tokens` says. */
+export const SEARCH_RESULT_TOKENS = 2_000;
 
 /** How many times the simulated model searches when its web_search tool sets no `max_uses`. */
 export const SEARCHES_WITHOUT_LIMIT = 3;
@@ -86,7 +95,11 @@ export function withCacheUsage(reply: Reply, cache: CacheUsage): Reply {
   return { ...reply, inputTokens: Math.max(0, reply.inputTokens - cached), cache };
 }
 
-export function planReply(request: MessagesRequest, newId: NewId): Reply {
+export function planReply(
+  request: MessagesRequest,
+  newId: NewId,
+  resultTokensPerSearch: number = SEARCH_RESULT_TOKENS,
+): Reply {
   const decision = decideTurn(request);
   let text: string;
   let toolCall: ToolCall | undefined;
@@ -125,7 +138,9 @@ export function planReply(request: MessagesRequest, newId: NewId): Reply {
           content: [thinking, ...output.content],
           outputTokens: thinking.billedTokens + output.outputTokens,
         }),
-    ...(searches === 0 ? {} : { webSearches: searches }),
+    ...(searches === 0
+      ? {}
+      : { webSearches: searches, searchResultTokens: searches * resultTokensPerSearch }),
   };
 }
 

@@ -49,6 +49,7 @@ import { seededRandom } from '../../platform/src/random/random.ts';
 import { SimulatorStats } from './simulatorStats.ts';
 import { PromptCache } from './promptCache.ts';
 import type { StreamPacing } from './streamPacing.ts';
+import { SEARCH_RESULT_TOKENS } from './replyPlan.ts';
 
 export interface SimulatorConfig {
   readonly latencyMs: number;
@@ -65,6 +66,8 @@ export interface SimulatorConfig {
   readonly cacheMinTokens?: number | undefined;
   /** The lifetime of a five-minute cache entry; unset: five minutes. */
   readonly cacheTtlMs?: number | undefined;
+  /** Input tokens each web search's results are billed at; unset: SEARCH_RESULT_TOKENS. */
+  readonly searchResultTokens?: number | undefined;
 }
 
 /** The real API takes request bodies of up to 32 MB. */
@@ -117,6 +120,7 @@ export class Simulator {
       pacingRandom: seededRandom(seed ^ 0x9ace),
       apiKey: config.apiKey,
       hanging: this.#hanging,
+      searchResultTokens: config.searchResultTokens ?? SEARCH_RESULT_TOKENS,
     };
     for (const credentials of config.awsCredentials ?? []) this.awsCredentials.add(credentials);
     for (const account of config.vertexServiceAccounts ?? []) this.vertexTokens.add(account);

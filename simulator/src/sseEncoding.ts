@@ -177,10 +177,7 @@ function deltaUsage(reply: Reply): Readonly<Record<string, unknown>> {
   };
 }
 
-/** `message_start`'s usage: one output token so far, and no server tool used yet. */
+/** `message_start`'s usage: one output token so far, and no server tool used yet (nor its results). */
 function startUsage(reply: Reply): object {
-  const usage = wireUsage(reply, 1);
-  return usage.server_tool_use === undefined
-    ? usage
-    : { ...usage, server_tool_use: { web_search_requests: 0 } };
+  return wireUsage(reply, 1, false);
 }

@@ -38,7 +38,7 @@ async function oneBilled() {
 }
 
 describe('what the simulator bills', () => {
-  it('bills a complete answer its usage, the tool-use system prompt and searches included', async () => {
+  it("bills a complete answer its usage, the tool-use system prompt, searches and their results' input included", async () => {
     const answer = await client().messages.create({
       ...request,
       tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 2 }],
@@ -53,8 +53,22 @@ describe('what the simulator bills', () => {
       ...counted,
       tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 2 }],
     });
-    expect(answer.usage.input_tokens - plain.input_tokens).toBe(346);
-    expect(withTool.input_tokens).toBe(answer.usage.input_tokens);
+    // The tool-use system prompt, and two searches' results at 2,000 input tokens each
+    expect(answer.usage.input_tokens - plain.input_tokens).toBe(346 + 2 * 2_000);
+    expect(answer.usage.input_tokens - withTool.input_tokens).toBe(2 * 2_000);
+  });
+
+  it("counts a stream's search results in message_delta's input, not in message_start's", async () => {
+    const stream = client().messages.stream({
+      ...request,
+      tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 2 }],
+    });
+    let started: number | undefined;
+    for await (const event of stream)
+      if (event.type === 'message_start') started = event.message.usage.input_tokens;
+    const final = await stream.finalMessage();
+    expect(final.usage.input_tokens - (started ?? 0)).toBe(2 * 2_000);
+    expect((await oneBilled()).usage.input_tokens).toBe(final.usage.input_tokens);
   });
 
   it('bills a stream its client hangs up on at content_block_stop all of its output', async () => {

@@ -36,6 +36,8 @@ export interface SimulatorStartOptions {
   readonly outputTpm?: number;
   /** Require this `x-api-key`. */
   readonly apiKey?: string;
+  /** Input tokens each web search's results are billed at. @default the simulator's, 2,000 */
+  readonly searchResultTokens?: number;
   /** Further flags, passed as given. */
   readonly args?: readonly string[];
 }
@@ -139,6 +141,7 @@ function flags(options: SimulatorStartOptions): string[] {
     ['--input-tpm', options.inputTpm],
     ['--output-tpm', options.outputTpm],
     ['--api-key', options.apiKey],
+    ['--search-result-tokens', options.searchResultTokens],
   ];
   const args = named.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)]));
   const switches = options.wholeEvents === true ? ['--whole-events'] : [];
