@@ -100,36 +100,6 @@ describe('what a budget settles against what the provider billed', () => {
     expect(log[0]?.ending).toBe('provider_cut');
     expect(settled).toBeGreaterThanOrEqual(billed);
   });
-
-  it('refuses web_search without max_uses with a 400 that says to set max_uses', async () => {
-    const refused = await sdk(s.urls[0] ?? '')
-      .messages.create({
-        ...longRequest,
-        tools: [{ type: 'web_search_20250305', name: 'web_search' }],
-      })
-      .then(
-        () => undefined,
-        (err: unknown) => err,
-      );
-    expect(refused).toBeInstanceOf(Anthropic.BadRequestError);
-    expect((refused as Error).message).toMatch(
-      /server tool web_search has no max_uses: set max_uses to bound its fees/,
-    );
-  });
-
-  it('settles the searches of web_search with max_uses, fees included, at no less than billed', async () => {
-    const { settled, billed, log } = await settledAndBilled(s, 2, async () => {
-      const client = sdk(s.urls[0] ?? '');
-      const request = {
-        ...longRequest,
-        tools: [{ type: 'web_search_20250305' as const, name: 'web_search' as const, max_uses: 2 }],
-      };
-      await client.messages.create(request);
-      await client.messages.stream(request).finalMessage();
-    });
-    expect(log.map((c) => c.usage.server_tool_use?.web_search_requests)).toEqual([2, 2]);
-    expect(settled).toBeGreaterThanOrEqual(billed);
-  });
 });
 
 /** How a caller leaves a plain call: the SDK aborts it, or its connection is destroyed. */
