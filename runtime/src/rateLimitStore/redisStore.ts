@@ -20,10 +20,7 @@
  */
 import type { RedisClientType } from '@redis/client';
 import type { StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
-import type {
-  StoreFallbackReason,
-  StoreReport,
-} from '../../../contract/src/reporting/storeReport.ts';
+import type { StoreReport } from '../../../contract/src/reporting/storeReport.ts';
 import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
 import type {
   StoreAdmission,
@@ -41,7 +38,9 @@ import {
   runScript,
   type LuaScript,
 } from './luaScripts.ts';
-import { connectionKey, messageOf, readSecrets, reasonOf, redisClient } from './storeConnection.ts';
+import { AdmissionSlots } from './admissionSlots.ts';
+import { StoreClient, connectionKey, messageOf, reasonOf } from './storeConnection.ts';
+import { StoreFallback, type StoreLogger } from './storeFallback.ts';
 import {
   admission,
   keysOf,
@@ -54,23 +53,10 @@ import {
 } from './storeScriptCalls.ts';
 import { StoreTally, type StoreCounters } from './storeCounters.ts';
 import { SettlementQueue } from './settlementQueue.ts';
-import { BUDGET_ANSWER_AT_MOST_MS, SlowStoreWait, TIMED_OUT } from './slowStoreWait.ts';
+import { SlowStoreWait, TIMED_OUT } from './slowStoreWait.ts';
 import { UnsentSettlements } from './unsentSettlements.ts';
 
-/**
- * Admissions waiting for the store at once. Beyond this a call without budgets decides on the
- * share at once; a call with budgets waits for a slot, first come first served, within the
- * BUDGET_ANSWER_AT_MOST_MS it may wait for the store in all (decided on the share, no other
- * replica would see its hold).
- */
-export const MAX_IN_FLIGHT = 256;
-const PROBE_FIRST_MS = 100;
-const PROBE_MAX_MS = 2000;
-
-export interface StoreLogger {
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-}
+export type { StoreLogger } from './storeFallback.ts';
 
 export interface RedisStoreOptions {
   readonly name: string;
@@ -83,34 +69,19 @@ export interface RedisStoreOptions {
   readonly onStateChange?: () => void;
 }
 
-interface Status {
-  readonly shared: boolean;
-  readonly reason?: StoreFallbackReason;
-  readonly message?: string;
-  readonly since: number;
-}
-
 export class RedisStore implements RateLimitStore {
   readonly name: string;
   readonly #clock: Clock;
-  readonly #logger: StoreLogger | undefined;
-  readonly #onStateChange: (() => void) | undefined;
   readonly #connection: string;
   #settings: StoreSettings;
   #keys: string[];
   #limitArgs: string[];
   #settleRates: string[];
-  #client: RedisClientType | undefined;
-  readonly #secretFiles: { readonly password: string; readonly ca: string };
-  /** The password and CA the client was made with, to notice a rotated Secret. */
-  #secrets = '';
-  #status: Status;
-  #inFlight = 0;
-  /** Calls with budgets waiting for an admission slot (`#slot`), first come first served. */
-  readonly #slotQueue: (() => void)[] = [];
-  #probe: Cancel | undefined;
-  #probeDelay = PROBE_FIRST_MS;
-  #closed = false;
+  /** The client, made again when the mounted Secrets change (storeConnection.ts). */
+  readonly #client: StoreClient;
+  /** Shared or fallen back, and the probe that brings the store back (storeFallback.ts). */
+  readonly #fallback: StoreFallback;
+  readonly #slots: AdmissionSlots;
   /** How long a call with budgets waits on a slow store, and whether budgets stalled. */
   readonly #slow: SlowStoreWait;
   readonly #tally = new StoreTally();
@@ -126,16 +97,35 @@ export class RedisStore implements RateLimitStore {
   constructor(options: RedisStoreOptions) {
     this.name = options.name;
     this.#clock = options.clock;
-    this.#logger = options.logger;
-    this.#onStateChange = options.onStateChange;
     this.#settings = options.settings;
     this.#connection = connectionKey(options.settings);
     this.#keys = keysOf(options.settings);
     this.#limitArgs = limitArgs(options.settings);
     this.#settleRates = settleRates(options.settings);
-    this.#status = { shared: false, reason: 'Connecting', since: options.clock.now() };
-    this.#secretFiles = options.secretFiles;
-    this.#slow = new SlowStoreWait(options.clock, () => this.#onStateChange?.());
+    this.#slots = new AdmissionSlots(options.clock);
+    this.#slow = new SlowStoreWait(options.clock, () => options.onStateChange?.());
+    this.#client = new StoreClient(options.secretFiles, {
+      fallBack: (reason, message) => {
+        this.#fallback.fallBack(reason, message);
+      },
+      ready: () => {
+        this.#fallback.probeSoon(0);
+      },
+    });
+    this.#fallback = new StoreFallback({
+      name: options.name,
+      clock: options.clock,
+      logger: options.logger,
+      onStateChange: options.onStateChange,
+      tally: this.#tally,
+      slow: this.#slow,
+      connection: this.#client,
+      settings: () => this.#settings,
+      admitCall: () => ({ keys: this.#keys, limitArgs: this.#limitArgs }),
+      answering: () => {
+        this.#resend();
+      },
+    });
     this.#settlements = new SettlementQueue(options.clock, (list) => {
       // settle.lua with its limits untouched (rate 0, amount 0), then the settlements.
       const keys = this.#keys.slice(0, 3);
@@ -146,32 +136,11 @@ export class RedisStore implements RateLimitStore {
         this.#keepUnsent(list);
       });
     });
-    this.#reconnectWithSecrets();
-  }
-
-  /**
-   * (Re)reads the mounted password and CA and connects with them when they changed (or on the
-   * first call). The kubelet rewrites a mounted Secret in place, so a rotated password, or a
-   * wrong one corrected, reaches the store without a restart.
-   */
-  #reconnectWithSecrets(): void {
-    let secrets: { password?: string; ca?: string };
-    try {
-      secrets = readSecrets(this.#settings, this.#secretFiles);
-    } catch (err) {
-      this.#fallBack('SecretMissing', `cannot read the store's Secret: ${messageOf(err)}`);
-      return;
-    }
-    const fingerprint = JSON.stringify(secrets);
-    if (this.#client !== undefined && fingerprint === this.#secrets) return;
-    this.#secrets = fingerprint;
-    const previous = this.#client;
-    this.#client = this.#connect(this.#settings, secrets);
-    if (previous?.isOpen === true) previous.destroy();
+    this.#client.reconnectWithSecrets(this.#settings);
   }
 
   get available(): boolean {
-    return this.#status.shared && this.#inFlight < MAX_IN_FLIGHT;
+    return this.#fallback.status.shared && this.#slots.free;
   }
 
   /**
@@ -180,12 +149,13 @@ export class RedisStore implements RateLimitStore {
    * unreachable, erring, or stalled (slowStoreWait.ts).
    */
   get availableForBudgets(): boolean {
-    if (this.#status.shared) return true;
+    const status = this.#fallback.status;
+    if (status.shared) return true;
     return (
-      this.#status.reason === 'Slow' &&
+      status.reason === 'Slow' &&
       !this.#slow.stalled &&
-      !this.#closed &&
-      this.#client?.isReady === true
+      !this.#fallback.closed &&
+      this.#client.current?.isReady === true
     );
   }
 
@@ -198,7 +168,7 @@ export class RedisStore implements RateLimitStore {
    * prompt-cache pins, cachePins.ts); undefined while it is down or slow.
    */
   connection(): RedisClientType | undefined {
-    return this.available ? this.#client : undefined;
+    return this.available ? this.#client.current : undefined;
   }
 
   /** Whether `settings` can be served by this store's connection (then `update` applies it). */
@@ -215,14 +185,14 @@ export class RedisStore implements RateLimitStore {
   }
 
   async admit(request: StoreAdmitRequest): Promise<StoreAdmission | undefined> {
-    const client = this.#client;
+    const client = this.#client.current;
     const budgets = request.budget;
     const asks = budgets === undefined ? this.available : this.availableForBudgets;
     if (client === undefined || !asks) return undefined;
     const started = performance.now();
     // A free slot is taken at once, without a turn of the event loop.
-    if (budgets === undefined || this.#inFlight < MAX_IN_FLIGHT) this.#inFlight++;
-    else if (!(await this.#slot())) {
+    if (budgets === undefined || this.#slots.free) this.#slots.take();
+    else if (!(await this.#slots.wait())) {
       this.#tally.timedOut++;
       return undefined;
     }
@@ -262,7 +232,7 @@ export class RedisStore implements RateLimitStore {
       let reply = await Promise.race([script, deadline]);
       if (reply === TIMED_OUT) {
         this.#tally.timedOut++;
-        this.#fallBack('Slow', `no answer within the ${String(budget)}ms wait budget`);
+        this.#fallback.fallBack('Slow', `no answer within the ${String(budget)}ms wait budget`);
         // A call with budgets waits on for the answer: the store is slow, not away.
         if (budgets !== undefined) reply = await this.#slow.answer(script, queued + budget);
       }
@@ -274,39 +244,13 @@ export class RedisStore implements RateLimitStore {
       return admission(reply, budgets?.accounts.length ?? 0);
     } catch (err) {
       this.#tally.errors++;
-      this.#fallBack(reasonOf(err), messageOf(err));
+      this.#fallback.fallBack(reasonOf(err), messageOf(err));
       return undefined;
     } finally {
       cancel?.();
-      this.#release();
+      this.#slots.release();
       this.#tally.recordWait(performance.now() - started, this.#clock.now());
     }
-  }
-
-  /**
-   * One of the MAX_IN_FLIGHT slots for a call with budgets when none is free: handed over by
-   * an admission that ends, within BUDGET_ANSWER_AT_MOST_MS (false: none came).
-   */
-  #slot(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const take = (): void => {
-        stop();
-        resolve(true);
-      };
-      const stop = this.#clock.setTimeout(() => {
-        const at = this.#slotQueue.indexOf(take);
-        if (at >= 0) this.#slotQueue.splice(at, 1);
-        resolve(false);
-      }, BUDGET_ANSWER_AT_MOST_MS);
-      this.#slotQueue.push(take);
-    });
-  }
-
-  /** An admission ended: its slot goes to the first call with budgets waiting, if any. */
-  #release(): void {
-    const next = this.#slotQueue.shift();
-    if (next === undefined) this.#inFlight--;
-    else next();
   }
 
   /**
@@ -360,7 +304,7 @@ export class RedisStore implements RateLimitStore {
     this.#idleFlush = true;
     setImmediate(() => {
       this.#idleFlush = false;
-      if (this.#inFlight === 0 && !this.#closed) this.#settlements.flush();
+      if (this.#slots.inFlight === 0 && !this.#fallback.closed) this.#settlements.flush();
     });
   }
 
@@ -377,7 +321,7 @@ export class RedisStore implements RateLimitStore {
 
   /** For the pod report and /debug/ratelimiter. */
   report(): StoreReport {
-    const s = this.#status;
+    const s = this.#fallback.status;
     return {
       state: s.shared ? 'Shared' : 'Fallback',
       ...(s.reason === undefined ? {} : { reason: s.reason }),
@@ -398,17 +342,9 @@ export class RedisStore implements RateLimitStore {
     // (NOSCRIPT, then EVAL), which a connection closed in between would lose.
     this.#settlements.flush();
     const settling = [...this.#background];
-    this.#closed = true;
-    this.#probe?.();
-    this.#probe = undefined;
-    const client = this.#client;
+    const client = this.#client.current;
+    this.#fallback.close(client !== undefined);
     if (client === undefined) return;
-    this.#status = {
-      shared: false,
-      reason: 'Unreachable',
-      message: 'closed',
-      since: this.#clock.now(),
-    };
     if (!client.isOpen) return;
     if (settling.length === 0) {
       client.destroy();
@@ -425,29 +361,13 @@ export class RedisStore implements RateLimitStore {
       });
   }
 
-  #connect(settings: StoreSettings, secrets: { password?: string; ca?: string }): RedisClientType {
-    const client = redisClient(settings.redis, secrets);
-    // A replaced client's last words are not the store's state.
-    const current = () => client === this.#client;
-    client.on('error', (err: unknown) => {
-      if (current()) this.#fallBack(reasonOf(err), messageOf(err));
-    });
-    client.on('ready', () => {
-      if (current()) this.#probeSoon(0);
-    });
-    client.connect().catch((err: unknown) => {
-      if (current()) this.#fallBack(reasonOf(err), messageOf(err));
-    });
-    return client;
-  }
-
   /**
    * Runs `script` in the background. While the store is down a rate-limit settlement is lost
    * (the reservation it would true up expires with its key, within one window); `unsent` hears
    * of a script that did not reach the store, or failed there.
    */
   #send(script: LuaScript, keys: string[], args: string[], unsent?: () => void): void {
-    const client = this.#client;
+    const client = this.#client.current;
     if (client === undefined || !client.isReady) {
       unsent?.();
       return;
@@ -455,14 +375,14 @@ export class RedisStore implements RateLimitStore {
     const sent = runScript(client, script, keys, args).catch((err: unknown) => {
       this.#tally.errors++;
       unsent?.();
-      this.#fallBack(reasonOf(err), messageOf(err));
+      this.#fallback.fallBack(reasonOf(err), messageOf(err));
     });
     this.#background.add(sent);
     void sent.finally(() => this.#background.delete(sent));
   }
 
   #keepUnsent(list: readonly StoreBudgetSettlement[]): void {
-    if (!this.#closed) this.#unsent.keep(list, this.#clock.now());
+    if (!this.#fallback.closed) this.#unsent.keep(list, this.#clock.now());
   }
 
   /** The store answers again: the settlements it could not take go first. */
@@ -471,101 +391,5 @@ export class RedisStore implements RateLimitStore {
     if (list.length === 0) return;
     for (const s of list) this.#settlements.push(s);
     this.#settlements.flush();
-  }
-
-  #fallBack(reason: StoreFallbackReason, message: string): void {
-    if (this.#closed) return;
-    const was = this.#status;
-    if (!was.shared && was.reason === reason && was.message === message) return;
-    this.#status = { shared: false, reason, message, since: this.#clock.now() };
-    if (was.shared) {
-      this.#tally.fallbacks++;
-      this.#probeDelay = PROBE_FIRST_MS;
-    }
-    this.#logger?.warn(
-      { limiter: this.name, reason, error: message },
-      "rate-limit store unavailable: deciding on this replica's share",
-    );
-    this.#onStateChange?.();
-    this.#probeSoon(this.#probeDelay);
-  }
-
-  #probeSoon(ms: number): void {
-    if (this.#closed) return;
-    this.#probe?.();
-    this.#probe = this.#clock.setTimeout(() => {
-      this.#probe = undefined;
-      void this.#probeOnce();
-    }, ms);
-  }
-
-  /**
-   * Goes back to the store when a probe is answered within the wait budget: a PING, or after
-   * the server refused a script (an ACL user without a command the scripts run, a full
-   * memory), admit.lua with every cost zero, which reads the provider's pause and charges
-   * nothing.
-   */
-  /** Read afresh after an await (a narrowed `#closed` would not be). */
-  #isClosed(): boolean {
-    return this.#closed;
-  }
-
-  async #probeOnce(): Promise<void> {
-    const reason = this.#status.reason;
-    if (reason === 'AuthenticationFailed' || reason === 'SecretMissing')
-      this.#reconnectWithSecrets();
-    const client = this.#client;
-    if (this.#closed || this.#status.shared) return;
-    let answered = false;
-    /** The probe's answer, or TIMED_OUT when it failed: what a stalled budget may wait on. */
-    let late: Promise<unknown> | undefined;
-    if (client?.isReady === true) {
-      let cancel: Cancel | undefined;
-      const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
-        // A connection just made is given ten budgets: its first answers are slower.
-        cancel = this.#clock.setTimeout(() => {
-          resolve(TIMED_OUT);
-        }, this.#settings.waitBudgetMs * 10);
-      });
-      try {
-        const probe =
-          reason === 'StoreError'
-            ? runScript(client, ADMIT_SCRIPT, this.#keys, [...this.#limitArgs, '0', '0'])
-            : client.ping();
-        late = probe.catch(() => TIMED_OUT);
-        answered = (await Promise.race([probe, deadline])) !== TIMED_OUT;
-      } catch {
-        answered = false;
-      } finally {
-        cancel?.();
-      }
-    }
-    // Closed meanwhile: the client is no longer open.
-    if (answered && client?.isOpen === true) {
-      this.#status = { shared: true, since: this.#clock.now() };
-      this.#slow.reset();
-      this.#probeDelay = PROBE_FIRST_MS;
-      this.#logger?.info({ limiter: this.name }, 'rate-limit store answering: exact counters');
-      this.#onStateChange?.();
-      this.#resend();
-      return;
-    }
-    // Budgets wait up to 2 s for a slow store (slowStoreWait.ts): one that answers the probe
-    // within that takes them back, though the limits stay on the share until it answers within
-    // ten wait budgets. Otherwise a store that froze once and then answered steadily in a
-    // second would keep the budgets on shares for good.
-    if (late !== undefined && reason === 'Slow' && this.#slow.stalled && !this.#isClosed()) {
-      const waited = this.#settings.waitBudgetMs * 10;
-      if ((await this.#slow.answer(late, waited)) !== TIMED_OUT && !this.#isClosed()) {
-        this.#slow.reset();
-        this.#logger?.info(
-          { limiter: this.name },
-          'rate-limit store slow but answering: budgets decided on it again',
-        );
-        this.#onStateChange?.();
-      }
-    }
-    this.#probeDelay = Math.min(PROBE_MAX_MS, this.#probeDelay * 2);
-    this.#probeSoon(this.#probeDelay);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * How the store reaches its server: the connection's identity, the address, the
- * mounted Secrets it authenticates with, and why a failure made it fall back.
+ * mounted Secrets it authenticates with (its client made again when they change), and why a
+ * failure made it fall back.
  */
 import { readFileSync } from 'node:fs';
 import { createClient, type RedisClientType } from '@redis/client';
@@ -112,4 +113,71 @@ export function reasonOf(err: unknown): StoreFallbackReason {
     return 'AuthenticationFailed';
   if (/^(ERR|NOSCRIPT|BUSY|OOM|READONLY)/.test(message)) return 'StoreError';
   return 'Unreachable';
+}
+
+/** What the store hears from its connection. */
+export interface ConnectionEvents {
+  /** The client failed (or the Secrets cannot be read): the store falls back. */
+  fallBack(reason: StoreFallbackReason, message: string): void;
+  /** The client connected: the store probes it at once. */
+  ready(): void;
+}
+
+/** The store's client, made again with the mounted Secrets when they change. */
+export class StoreClient {
+  readonly #secretFiles: { readonly password: string; readonly ca: string };
+  readonly #events: ConnectionEvents;
+  #client: RedisClientType | undefined;
+  /** The password and CA the client was made with, to notice a rotated Secret. */
+  #secrets = '';
+
+  constructor(
+    secretFiles: { readonly password: string; readonly ca: string },
+    events: ConnectionEvents,
+  ) {
+    this.#secretFiles = secretFiles;
+    this.#events = events;
+  }
+
+  /** The client made last (undefined until the Secrets could be read once). */
+  get current(): RedisClientType | undefined {
+    return this.#client;
+  }
+
+  /**
+   * (Re)reads the mounted password and CA and connects with them when they changed (or on the
+   * first call). The kubelet rewrites a mounted Secret in place, so a rotated password, or a
+   * wrong one corrected, reaches the store without a restart.
+   */
+  reconnectWithSecrets(settings: StoreSettings): void {
+    let secrets: { password?: string; ca?: string };
+    try {
+      secrets = readSecrets(settings, this.#secretFiles);
+    } catch (err) {
+      this.#events.fallBack('SecretMissing', `cannot read the store's Secret: ${messageOf(err)}`);
+      return;
+    }
+    const fingerprint = JSON.stringify(secrets);
+    if (this.#client !== undefined && fingerprint === this.#secrets) return;
+    this.#secrets = fingerprint;
+    const previous = this.#client;
+    this.#client = this.#connect(settings, secrets);
+    if (previous?.isOpen === true) previous.destroy();
+  }
+
+  #connect(settings: StoreSettings, secrets: { password?: string; ca?: string }): RedisClientType {
+    const client = redisClient(settings.redis, secrets);
+    // A replaced client's last words are not the store's state.
+    const current = () => client === this.#client;
+    client.on('error', (err: unknown) => {
+      if (current()) this.#events.fallBack(reasonOf(err), messageOf(err));
+    });
+    client.on('ready', () => {
+      if (current()) this.#events.ready();
+    });
+    client.connect().catch((err: unknown) => {
+      if (current()) this.#events.fallBack(reasonOf(err), messageOf(err));
+    });
+    return client;
+  }
 }
