@@ -28,7 +28,8 @@
  * The ledger coordinates; each concept is a file of its own: the accounts and their periods
  * (budgetAccounts.ts), leases (budgetLeases.ts), whether a worst case fits and a retry's room
  * (budgetRoom.ts), calls waiting for held room (budgetReleases.ts), the Fallback order
- * (budgetFallback.ts). What the ledger reports to the cluster and the spend it starts from
+ * (budgetFallback.ts), a call's worst case (budgetWorstCase.ts), what a store's claim asks of
+ * the ledger (budgetClaimHost.ts). What the ledger reports to the cluster and the spend it starts from
  * after a restart are in budgetSpendRecord.ts; what is left of each budget in
  * budgetRemaining.ts; its refusals and spend by model and backend, for metrics, in
  * budgetTallies.ts.
@@ -43,21 +44,16 @@ import type {
 } from '../../../contract/src/policy/policyDocument.ts';
 import {
   priceBook,
-  worstCaseCost,
   type PlannedCall,
   type PriceBook,
 } from '../../../contract/src/spend/callCost.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
-import {
-  UnboundedCallError,
-  UnpricedModelError,
-  type BudgetExhaustedError,
-} from '../guard/errors.ts';
+import type { BudgetExhaustedError } from '../guard/errors.ts';
 import { BudgetTicket, type Account, type BudgetCall, type SettledCost } from './budgetTicket.ts';
 import { BudgetAccounts, type AccountView } from './budgetAccounts.ts';
 import { cheapestFirst } from './budgetFallback.ts';
 import { ReleaseWaiters } from './budgetReleases.ts';
-import { limitingAccounts, refusalUnlessFits } from './budgetRoom.ts';
+import { limitingAccounts, refuseUnlessFits } from './budgetRoom.ts';
 import {
   SpendSeeds,
   spendReports,
@@ -71,16 +67,13 @@ import {
   type BudgetSettler,
   type ClaimHost,
 } from './budgetClaim.ts';
-import { OpenReservations, firstLeaseMs, renewals, renewedLeaseMs } from './budgetLeases.ts';
+import { claimHost } from './budgetClaimHost.ts';
+import { OpenReservations, firstLeaseMs, renewals } from './budgetLeases.ts';
 import type { StoreBudgetRenewal } from '../guard/rateLimitStore.ts';
 import { remainingOf, type BudgetRemaining } from './budgetRemaining.ts';
 import { BudgetTallies, type BudgetRefusals, type SpendByTarget } from './budgetTallies.ts';
-import {
-  StoreView,
-  refusedByStore,
-  storeAccount,
-  type ClaimContext,
-} from './budgetStoreAccounts.ts';
+import { StoreView, storeAccount, type ClaimContext } from './budgetStoreAccounts.ts';
+import { worstCaseOf } from './budgetWorstCase.ts';
 
 export interface BudgetLedgerOptions {
   /** The document's `rateLimit.spend`; absent: no budgets, every call passes uncounted. */
@@ -109,9 +102,6 @@ export type { BudgetCall };
 export type { BudgetRefusals, SpendByTarget } from './budgetTallies.ts';
 export type { BudgetRemaining } from './budgetRemaining.ts';
 
-/** A claim's mirror ticket holds nothing here: the store holds the worst case. */
-const HOLDS_NOTHING = { pico: 0n, tokens: 0n } as const;
-
 export class BudgetLedger {
   readonly name: string;
   readonly #clock: Clock;
@@ -130,50 +120,27 @@ export class BudgetLedger {
   readonly #tallies = new BudgetTallies();
   /** What the store last said of each account, when a store decides. */
   readonly #seen = new StoreView();
-  readonly #claims: ClaimHost<ClaimContext> = {
-    reserveLocally: (claim) => this.reserve(claim.context.call, claim.context.quiet),
-    mirror: (claim) =>
-      new BudgetTicket(
-        this,
-        claim.context.call.model,
-        claim.context.accounts.map((a, i) =>
-          this.#accounts.keep(
-            claim.context.budgets[i] as BudgetSettings,
-            a,
-            claim.context.call.clientKey,
-          ),
-        ),
-        this.#book,
-        HOLDS_NOTHING,
-        Infinity,
-        claim.context.call.planned,
-      ),
-    saw: (claim, verdict) => {
-      claim.context.budgets.forEach((budget, i) => {
-        const state = verdict.accounts[i]?.state;
-        if (state === 'shadowOver') this.#tallies.refused(budget.name).shadow++;
-      });
-      this.#seen.saw(claim, verdict);
-    },
-    refusal: (claim, verdict) => {
-      const error = refusedByStore(this.name, claim, verdict, this.#clock.now());
-      if (!claim.context.quiet) this.#tallies.counted(error);
-      return error;
-    },
-    roomRequest: (claim, more) => ({
-      accounts: claim.request.accounts,
-      reservationId: reservationId(),
-      leaseMs: Math.max(1, renewedLeaseMs(this.#clock.now(), claim.context.boundAt)),
-      worstPico: more.pico,
-      worstTokens: more.tokens,
-    }),
-  };
+  /** Whom a refusal names, and where it is counted (budgetRoom.ts). */
+  readonly #room: { readonly agent: string; readonly tallies: BudgetTallies };
+  /** What a store's claim asks of the ledger (budgetClaimHost.ts). */
+  readonly #claims: ClaimHost<ClaimContext>;
   /** Calls waiting for a reservation to be settled or released (`whenReleased`). */
   readonly #releases = new ReleaseWaiters();
 
   constructor(config: BudgetLedgerConfig) {
     this.name = config.name;
     this.#clock = config.clock;
+    this.#room = { agent: this.name, tallies: this.#tallies };
+    this.#claims = claimHost({
+      name: this.name,
+      clock: this.#clock,
+      owner: this,
+      accounts: this.#accounts,
+      tallies: this.#tallies,
+      seen: this.#seen,
+      book: () => this.#book,
+      reserve: (call, quiet) => this.reserve(call, quiet),
+    });
     this.configure(config);
   }
 
@@ -218,7 +185,7 @@ export class BudgetLedger {
     const accounts = budgets.map((budget) =>
       this.#accounts.open(budget, call.clientKey, now, false),
     );
-    this.#refuseUnlessFits(budgets, accounts, { pico, tokens }, now, quiet);
+    refuseUnlessFits(this.#room, budgets, accounts, { pico, tokens }, now, quiet);
     budgets.forEach((budget, i) => {
       accounts[i] = this.#accounts.keep(budget, accounts[i] as Account, call.clientKey);
     });
@@ -399,28 +366,8 @@ export class BudgetLedger {
     const now = this.#clock.now();
     this.#open.lapse(now);
     const { budgets, limited } = limitingAccounts(this.#budgets, accounts);
-    this.#refuseUnlessFits(budgets, limited, more, now, true);
+    refuseUnlessFits(this.#room, budgets, limited, more, now, true);
     ticket.holdMore(more);
-  }
-
-  /** Throws the first refusal when `worst` does not fit (budgetRoom.ts), counted unless quiet. */
-  #refuseUnlessFits(
-    budgets: readonly BudgetSettings[],
-    accounts: readonly Account[],
-    worst: SettledCost,
-    now: number,
-    quiet: boolean,
-  ): void {
-    const error = refusalUnlessFits(
-      { agent: this.name, tallies: this.#tallies },
-      budgets,
-      accounts,
-      worst,
-      now,
-    );
-    if (error === undefined) return;
-    if (!quiet) this.#tallies.counted(error);
-    throw error;
   }
 
   /** A ticket's settled cost at one backend (BudgetTicket). */
@@ -439,26 +386,8 @@ export class BudgetLedger {
     return call.stream === true ? this.#leaseMs + this.#streamMs : this.#leaseMs;
   }
 
-  /**
-   * The call's worst case; UnpricedModelError for a model without a price that may not go,
-   * UnboundedCallError for a request whose cost nothing bounds.
-   */
+  /** The call's worst case, or its refusal (budgetWorstCase.ts). */
   #worstCase(call: BudgetCall): { pico: bigint; tokens: bigint } {
-    const worst = worstCaseCost(call.model, call.planned, this.#book);
-    if (!worst.priced) {
-      const refusing = this.#budgets.find(
-        (b) => b.onExhausted !== 'Shadow' && b.limitMicroUsd !== undefined,
-      );
-      if (refusing !== undefined) {
-        this.#tallies.refused(refusing.name)[worst.why]++;
-        throw worst.why === 'unbounded'
-          ? new UnboundedCallError(worst.model, worst.message)
-          : new UnpricedModelError(worst.model, worst.message);
-      }
-      // A Shadow dollar budget lets the call go, uncounted in dollars: it would have refused it.
-      for (const b of this.#budgets)
-        if (b.limitMicroUsd !== undefined) this.#tallies.refused(b.name).shadow++;
-    }
-    return { pico: worst.priced ? worst.picoUsd : 0n, tokens: BigInt(worst.tokens) };
+    return worstCaseOf(call, { budgets: this.#budgets, book: this.#book, tallies: this.#tallies });
   }
 }

@@ -49,6 +49,24 @@ export function refusalUnlessFits(
   return refusal?.withFallback(fallback);
 }
 
+/** Throws the first refusal when `worst` does not fit (`refusalUnlessFits`), counted unless quiet. */
+export function refuseUnlessFits(
+  input: {
+    readonly agent: string;
+    readonly tallies: BudgetTallies;
+  },
+  budgets: readonly BudgetSettings[],
+  accounts: readonly Account[],
+  worst: SettledCost,
+  now: number,
+  quiet: boolean,
+): void {
+  const error = refusalUnlessFits(input, budgets, accounts, worst, now);
+  if (error === undefined) return;
+  if (!quiet) input.tallies.counted(error);
+  throw error;
+}
+
 /**
  * The budgets a retry's room must fit, and their accounts among `accounts` (a ticket's): a
  * budget the policy no longer has, or whose `per` changed, limits nothing, though its account
