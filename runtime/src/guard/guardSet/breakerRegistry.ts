@@ -7,7 +7,7 @@
  */
 import type { BreakerSettings } from '../breakerOptions.ts';
 import { CircuitBreaker } from '../circuitBreaker.ts';
-import { BreakerLimitError } from '../errors.ts';
+import { BreakerLimitError, CircuitOpenError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { GuardMetrics } from '../metrics.ts';
 import type { Clock } from '../../../../platform/src/time/clock.ts';
@@ -71,6 +71,20 @@ export class BreakerRegistry {
     this.guards.delete(name);
     for (const unbind of this.#unbind.get(name) ?? []) unbind();
     this.#unbind.delete(name);
+  }
+
+  /** Every backend's breaker for `model` refuses: the soonest reopening decides Retry-After. */
+  allOpen(model: string): CircuitOpenError {
+    const now = this.#options.clock.now();
+    let soonest: CircuitOpenError | undefined;
+    for (const [name, breaker] of this.breakers) {
+      if (!name.endsWith(`/${model}`)) continue;
+      const rejection = breaker.rejection(now);
+      breaker.tryAcquire(now); // counted as a refusal
+      if (soonest === undefined || rejection.retryAfterMs < soonest.retryAfterMs)
+        soonest = rejection;
+    }
+    return soonest ?? new CircuitOpenError(model, 'Open', 1000);
   }
 
   #unbinders(name: string): (() => void)[] {

@@ -11,8 +11,9 @@
  * backend, model or tool the new policy dropped are retired with their metric series.
  * Every breaker, limiter, bulkhead and guard is bound to GuardMetrics once, when created.
  *
- * The pieces: breakerRegistry.ts (breakers and guards by name, the limit, retirement),
- * storeSlot.ts (the policy's rate-limit store), rememberedOpen.ts (open periods
+ * The pieces: breakerRegistry.ts (breakers and guards by name, the limit, retirement, every
+ * backend open), breakerEdges.ts (the soonest time-driven edge, the breakers an override
+ * holds), storeSlot.ts (the policy's rate-limit store), rememberedOpen.ts (open periods
  * learned from the other replicas), and here the composition and the edge timer's wiring.
  *
  * Time-driven edges (an open period ending, an override lapsing) are taken by one EdgeTimer
@@ -26,7 +27,6 @@ import { Bulkhead } from '../bulkhead.ts';
 import type { ErrorClassifier } from '../classification.ts';
 import type { CircuitBreaker } from '../circuitBreaker.ts';
 import { EdgeTimer } from '../edgeTimer.ts';
-import { CircuitOpenError } from '../errors.ts';
 import { Guard, type Failover, type GuardCallOptions } from '../guard.ts';
 import type { GuardMetrics } from '../metrics.ts';
 import { RateLimiter } from '../rateLimiter.ts';
@@ -39,6 +39,7 @@ import {
   type BreakerReport,
 } from '../../../../contract/src/reporting/breakerReport.ts';
 import type { Clock } from '../../../../platform/src/time/clock.ts';
+import { nextEdge, overrideHeldBackends } from './breakerEdges.ts';
 import { BreakerRegistry } from './breakerRegistry.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
@@ -104,7 +105,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     this.#doc = doc;
     this.#edges = new EdgeTimer({
       clock,
-      nextEdge: () => this.#nextEdge(),
+      nextEdge: () => nextEdge(this.#registry.breakers.values(), this.#doc, this.#clock),
       onDue: (now) => {
         this.#settleDue(now);
       },
@@ -191,16 +192,8 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
    */
   #holdOverride(): void {
     const doc = this.#doc;
-    const { override } = doc.circuitBreaker;
-    if (override.state === 'Auto') return;
-    if (override.untilMs !== undefined && override.untilMs <= this.#clock.now()) return;
-    const model = doc.model.name;
-    const created = doc.backends.filter(
-      (b) =>
-        (b.type === undefined || b.type === 'Anthropic' || b.models?.[model] !== undefined) &&
-        !this.#registry.breakers.has(providerBreakerName(b.name, model)),
-    );
-    for (const b of created) this.#modelGuard(b.name, model);
+    const created = overrideHeldBackends(doc, this.#registry.breakers, this.#clock);
+    for (const backend of created) this.#modelGuard(backend, doc.model.name);
     if (created.length > 0) this.#notify();
   }
 
@@ -243,7 +236,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     budget?: BudgetRequest,
   ): Promise<T> {
     let backend = pickBackend();
-    if (backend === undefined) throw this.#allOpen(model);
+    if (backend === undefined) throw this.#registry.allOpen(model);
     const guard = this.#modelGuard(backend.name, model);
     // Before the guard and its retries: the worst case is held for the attempt that runs (a
     // retry holds room for the attempts made too: beforeRetry), and a call that may not go is
@@ -401,44 +394,9 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     for (const listener of this.#listeners) listener();
   }
 
-  /**
-   * The soonest time-driven edge: of any breaker, or the policy's override lapsing (which
-   * changes what this replica reports even while it has no breaker yet).
-   */
-  #nextEdge(): number | undefined {
-    let soonest: number | undefined;
-    for (const breaker of this.#registry.breakers.values()) {
-      const at = breaker.nextEdgeAt();
-      if (at !== undefined && (soonest === undefined || at < soonest)) soonest = at;
-    }
-    const { override } = this.#doc.circuitBreaker;
-    const lapses = override.state === 'Auto' ? undefined : override.untilMs;
-    if (
-      lapses !== undefined &&
-      lapses > this.#clock.now() &&
-      (soonest === undefined || lapses < soonest)
-    )
-      soonest = lapses;
-    return soonest;
-  }
-
   /** Takes every breaker's due edges; listeners hear of each change. */
   #settleDue(now: number): void {
     for (const breaker of this.#registry.breakers.values()) breaker.settle(now);
     this.#notify(); // the override's lapse changes the report even when no breaker moved
-  }
-
-  /** Every backend's breaker for `model` refuses: the soonest reopening decides Retry-After. */
-  #allOpen(model: string): CircuitOpenError {
-    const now = this.#clock.now();
-    let soonest: CircuitOpenError | undefined;
-    for (const [name, breaker] of this.#registry.breakers) {
-      if (!name.endsWith(`/${model}`)) continue;
-      const rejection = breaker.rejection(now);
-      breaker.tryAcquire(now); // counted as a refusal
-      if (soonest === undefined || rejection.retryAfterMs < soonest.retryAfterMs)
-        soonest = rejection;
-    }
-    return soonest ?? new CircuitOpenError(model, 'Open', 1000);
   }
 }
