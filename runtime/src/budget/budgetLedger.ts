@@ -185,7 +185,7 @@ export class BudgetLedger {
     const accounts = budgets.map((budget) =>
       this.#accounts.open(budget, call.clientKey, now, false),
     );
-    refuseUnlessFits(this.#room, budgets, accounts, { pico, tokens }, now, quiet);
+    refuseUnlessFits(quiet, this.#room, budgets, accounts, { pico, tokens }, now);
     budgets.forEach((budget, i) => {
       accounts[i] = this.#accounts.keep(budget, accounts[i] as Account, call.clientKey);
     });
@@ -366,7 +366,7 @@ export class BudgetLedger {
     const now = this.#clock.now();
     this.#open.lapse(now);
     const { budgets, limited } = limitingAccounts(this.#budgets, accounts);
-    refuseUnlessFits(this.#room, budgets, limited, more, now, true);
+    refuseUnlessFits(true, this.#room, budgets, limited, more, now);
     ticket.holdMore(more);
   }
 

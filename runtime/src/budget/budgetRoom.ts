@@ -51,19 +51,12 @@ export function refusalUnlessFits(
 
 /** Throws the first refusal when `worst` does not fit (`refusalUnlessFits`), counted unless quiet. */
 export function refuseUnlessFits(
-  input: {
-    readonly agent: string;
-    readonly tallies: BudgetTallies;
-  },
-  budgets: readonly BudgetSettings[],
-  accounts: readonly Account[],
-  worst: SettledCost,
-  now: number,
   quiet: boolean,
+  ...fit: Parameters<typeof refusalUnlessFits>
 ): void {
-  const error = refusalUnlessFits(input, budgets, accounts, worst, now);
+  const error = refusalUnlessFits(...fit);
   if (error === undefined) return;
-  if (!quiet) input.tallies.counted(error);
+  if (!quiet) fit[0].tallies.counted(error);
   throw error;
 }
 
