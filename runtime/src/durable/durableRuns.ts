@@ -234,8 +234,8 @@ export class DurableRuns {
       return { action: 'live' };
     }
     const match = connection.cipher.match(request);
-    const tailKey = tailOf(run);
-    const atTail = kind === 'model' || repeatable ? this.#tails.take(tailKey) : undefined;
+    const tail = tailOf(run);
+    const atTail = kind === 'model' || repeatable ? this.#tails.take(tail, run.attempt) : undefined;
     if (atTail !== undefined)
       return { action: 'live', step: { run, position: atTail, kind, match, atTail: true } };
     const claim = await this.#link.within(
@@ -244,7 +244,7 @@ export class DurableRuns {
     if (claim === undefined) return { action: 'live' };
     this.#link.recovered();
     if (claim.verdict === 'superseded') {
-      this.#tails.forget(tailKey);
+      this.#tails.forget(tail, run.attempt);
       return {
         action: 'refused',
         status: 409,
@@ -260,7 +260,7 @@ export class DurableRuns {
         message: `run ${run.id} was started with another client key: only that key may continue or replay it`,
       };
     }
-    this.#tails.claimed(tailKey, claim.position, claim.verdict === 'live');
+    this.#tails.claimed(tail, run.attempt, claim.position, claim.verdict === 'live');
     const step: ClaimedStep = { run, position: claim.position, kind, match };
     if (claim.verdict === 'live') {
       if (claim.diverged) this.#diverged(run, claim.position);
@@ -298,7 +298,7 @@ export class DurableRuns {
       );
       if (appended === 1) return;
       // The run moved on elsewhere (or expired): this answer is placed as any call's is.
-      this.#tails.forget(tailOf(run));
+      this.#tails.forget(tailOf(run), run.attempt);
       if (appended === 0) await this.#claimAndComplete(connection, step, answer);
       return;
     }
@@ -330,7 +330,7 @@ export class DurableRuns {
     if (connection === undefined) return;
     if (step.atTail === true) {
       // Nothing was written; the next call claims its step.
-      this.#tails.forget(tailOf(step.run));
+      this.#tails.forget(tailOf(step.run), step.run.attempt);
       return;
     }
     // The call already failed and is not journaled either way: a store that cannot drop the
@@ -380,9 +380,9 @@ export class DurableRuns {
   }
 }
 
-/** Where this replica left a run's attempt (runTails.ts). */
-function tailOf(run: RunAttempt): string {
-  return `${run.owner}|${run.id}|${run.attempt}`;
+/** Where this replica left a run (runTails.ts): one attempt's tail at a time. */
+function tailOf(run: RunRef): string {
+  return `${run.owner}|${run.id}`;
 }
 
 /**

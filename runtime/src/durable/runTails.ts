@@ -1,39 +1,49 @@
 /**
- * Where this replica last left each attempt of a run it served: the next position at the
- * attempt's live tail. A model call at a known tail needs no claim before it — a model call has
+ * Where this replica last left each run it served: the attempt at the run's live tail and the
+ * next position there. A model call at a known tail needs no claim before it — a model call has
  * no effect to protect, nor has a tool that may be called again (idempotent or read-only) — so
- * its step is journaled in one round trip (append.lua) instead of two. Keyed by attempt: an
- * agent started again names a new one, whose first call is claimed; a call that repeats an
- * earlier request is a step of its own. Bounded: the oldest attempt is forgotten first, and a
- * forgotten one is merely claimed again.
+ * its step is journaled in one round trip (append.lua) instead of two. One attempt per run: the
+ * run's cursor holds one, so a claim of any attempt (an agent started again names a new one)
+ * ends the tail of the others here, and their next call is claimed — and refused when
+ * superseded — before it goes live. A call that repeats an earlier request is a step of its
+ * own. Bounded: the oldest run is forgotten first, and a forgotten one is merely claimed again.
  */
 const MAX_RUNS = 10_000;
 
-export class RunTails {
-  /** The next position of each attempt, while this replica is at its live tail. */
-  readonly #next = new Map<string, number | undefined>();
+interface Tail {
+  readonly attempt: string;
+  /** The next position, while this replica is at the attempt's live tail. */
+  readonly next: number | undefined;
+}
 
-  /** The position a call appends at without a claim, or undefined. */
-  take(attempt: string): number | undefined {
-    const position = this.#next.get(attempt);
-    if (position === undefined) return undefined;
+export class RunTails {
+  readonly #tails = new Map<string, Tail>();
+
+  /** The position a call of `attempt` appends at without a claim, or undefined. */
+  take(run: string, attempt: string): number | undefined {
+    const tail = this.#tails.get(run);
+    if (tail?.attempt !== attempt || tail.next === undefined) return undefined;
     // Taken at once: a concurrent call of the same attempt finds the next position (or a conflict).
-    this.#next.set(attempt, position + 1);
-    return position;
+    this.#tails.set(run, { attempt, next: tail.next + 1 });
+    return tail.next;
   }
 
-  /** After a claim: `position` was replayed, or claimed live (then the tail follows it). */
-  claimed(attempt: string, position: number, live: boolean): void {
-    this.#next.delete(attempt);
-    this.#next.set(attempt, live ? position + 1 : undefined);
-    if (this.#next.size > MAX_RUNS) {
-      const [oldest] = this.#next.keys();
-      if (oldest !== undefined) this.#next.delete(oldest);
+  /**
+   * After a claim of `attempt`: `position` was replayed, or claimed live (then the tail follows
+   * it). The run's cursor is now this attempt's: any other attempt's tail here is gone.
+   */
+  claimed(run: string, attempt: string, position: number, live: boolean): void {
+    this.#tails.delete(run);
+    this.#tails.set(run, { attempt, next: live ? position + 1 : undefined });
+    if (this.#tails.size > MAX_RUNS) {
+      const [oldest] = this.#tails.keys();
+      if (oldest !== undefined) this.#tails.delete(oldest);
     }
   }
 
   /** The attempt is not where this replica thought (or the call failed): claim from now on. */
-  forget(attempt: string): void {
-    if (this.#next.has(attempt)) this.#next.set(attempt, undefined);
+  forget(run: string, attempt: string): void {
+    if (this.#tails.get(run)?.attempt === attempt)
+      this.#tails.set(run, { attempt, next: undefined });
   }
 }
