@@ -65,6 +65,26 @@ afterAll(async () => {
   rmSync(keyDir, { recursive: true, force: true });
 });
 
+/**
+ * The `client` of each `model_interaction` audit record `rt` wrote, once there are at least
+ * `count`: a record is written as its call ends, which may be after the caller has its answer.
+ */
+async function auditedClients(
+  rt: StandaloneRuntime,
+  count: number,
+): Promise<(string | undefined)[]> {
+  return waitFor(
+    () => {
+      const clients = rt.runtime.output
+        .flatMap((chunk) => chunk.split('\n'))
+        .filter((line) => line.includes('"model_interaction"'))
+        .map((line) => (JSON.parse(line) as { client?: string }).client);
+      return clients.length >= count && clients;
+    },
+    { timeoutMs: 10_000, intervalMs: 50, description: `${String(count)} audit records` },
+  );
+}
+
 /** Agent `agent`: a per-key budget in Redis, and `change` on top. */
 function identityPolicy(
   agent: string,
@@ -305,11 +325,7 @@ describe('an agent with client keys', () => {
       expect.stringMatching(new RegExp(`:per-key:\\d+:${fingerprint(ALICE)}$`)),
     ]);
     // One audit name for the three.
-    const clients = rt.runtime.output
-      .flatMap((chunk) => chunk.split('\n'))
-      .filter((line) => line.includes('"model_interaction"'))
-      .map((line) => (JSON.parse(line) as { client?: string }).client);
-    expect(clients.length).toBeGreaterThanOrEqual(3);
+    const clients = await auditedClients(rt, 3);
     expect(new Set(clients)).toEqual(new Set([fingerprint(ALICE)]));
 
     // One run owner: a run started with x-api-key is read with Bearer and with both; not by bob.
@@ -355,11 +371,15 @@ describe('an agent with client keys', () => {
     expect(accounts.filter((k) => !theirs.some((f) => k.endsWith(`:${f}`)))).toEqual([
       expect.stringMatching(/:per-key:\d+:pod-key$/),
     ]);
-    const others = rt.runtime.output
-      .flatMap((chunk) => chunk.split('\n'))
-      .filter((l) => l.includes('"model_interaction"'))
-      .map((l) => (JSON.parse(l) as { client?: string }).client)
-      .filter((client) => !theirs.includes(client ?? ''));
+    const others = await waitFor(
+      async () => {
+        const found = (await auditedClients(rt, 1)).filter(
+          (client) => !theirs.includes(client ?? ''),
+        );
+        return found.length > 0 && found;
+      },
+      { timeoutMs: 10_000, intervalMs: 50, description: "the pod key's audit record" },
+    );
     expect(others).toEqual(['pod-key']);
   });
 
@@ -478,13 +498,9 @@ describe('an agent without client keys', () => {
       expect(Object.fromEntries(statuses)).toEqual({ 200: 4_000 });
       expect(await budgetKeys(AGENT)).toEqual([expect.stringMatching(/:per-key:\d+:no-key$/)]);
       // Nothing tells callers apart, so the audit trail names none of them (I4).
-      const audited = rt.runtime.output
-        .join('')
-        .split('\n')
-        .filter((line) => line.includes('"model_interaction"'))
-        .map((line) => JSON.parse(line) as { client?: string });
+      const audited = await auditedClients(rt, 4_000);
       expect(audited).toHaveLength(4_000);
-      expect(audited.filter((record) => record.client !== undefined)).toEqual([]);
+      expect(audited.filter((client) => client !== undefined)).toEqual([]);
     } finally {
       await rt.stop();
     }
