@@ -32,6 +32,7 @@ export function readThinking(value: unknown, maxTokens: number): ThinkingRead {
   const type = fields['type'];
   if (type === 'disabled') return { ok: true, thinking: undefined };
   if (type === 'adaptive' || type === 'between_tools')
+    // settings-check: the request's own max_tokens, not a policy setting.
     return { ok: true, thinking: { budgetTokens: Math.max(0, maxTokens - 1) } };
   if (type !== 'enabled')
     return refuse(
