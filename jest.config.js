@@ -39,6 +39,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/budgetsBilled.test.ts',
   'test/rateLimitStore/budgetsThinking.test.ts',
   'test/rateLimitStore/budgetsWebSearch.test.ts',
+  'test/rateLimitStore/budgetsDocuments.test.ts',
   'test/rateLimitStore/budgetStore.property.test.ts',
   'test/rateLimitStore/budgetsAcrossReplicas.test.ts',
   'test/rateLimitStore/budgetsByKeyAndFallback.test.ts',
