@@ -12,7 +12,14 @@ import Anthropic from '@anthropic-ai/sdk';
 import { moneyToUsdNumber } from '../../contract/src/spend/money.ts';
 import { billedPico, settledAccount, settledAndBilled } from '../support/billedSettlement.ts';
 import { waitFor } from '../support/waitFor.ts';
-import { PRICING, budgetAgent, sdk, type BudgetAgent } from '../support/budgetStoreFixture.ts';
+import {
+  PRICING,
+  REQUEST,
+  budgetAgent,
+  exhaust,
+  sdk,
+  type BudgetAgent,
+} from '../support/budgetStoreFixture.ts';
 import { agentDocument, ratePolicy } from '../support/rateLimitStoreFixture.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import {
@@ -274,5 +281,57 @@ describe('a tight dollar budget and a request with one tool', () => {
     expect(served).toBeGreaterThan(1);
     expect(account.spentPico).toBeGreaterThanOrEqual(billed);
     expect(account.spentPico).toBeLessThanOrEqual(LIMIT_PICO);
+  });
+});
+
+describe('count_tokens and response-cache hits under a dollar budget (M15)', () => {
+  let s: BudgetAgent;
+  beforeAll(async () => {
+    s = await budgetAgent({
+      spec: { budgets: [{ name: 'daily', period: 'Day', usd: '0.01' }] },
+      change: (doc) => {
+        doc.cache = { enabled: true, maxEntries: 16, ttlMs: 600_000 };
+      },
+    });
+  });
+  afterAll(async () => {
+    await s.stop();
+  });
+
+  it('spend nothing, and are answered once the budget refuses every call', async () => {
+    // The response cache is each replica's own: every cached call goes to the first.
+    const client = sdk(s.urls[0] ?? '');
+    const cacheable = { ...REQUEST, temperature: 0 };
+    const first = await client.messages.create(cacheable).withResponse();
+    expect(first.response.headers.get('x-breakwater-cache')).toBeNull();
+    const afterMiss = await settledAccount(s);
+    expect(afterMiss.spentPico).toBeGreaterThan(0n);
+
+    await s.sim.resetBilled();
+    const hit = await client.messages.create(cacheable).withResponse();
+    expect(hit.response.headers.get('x-breakwater-cache')).toBe('hit');
+    const counted = await client.messages.countTokens({
+      model: REQUEST.model,
+      messages: REQUEST.messages,
+    });
+    expect(counted.input_tokens).toBeGreaterThan(0);
+    expect(await s.sim.billed()).toEqual([]);
+    expect((await settledAccount(s)).spentPico).toBe(afterMiss.spentPico);
+
+    const { refusal } = await exhaust(s.urls);
+    expect(refusal).toBeInstanceOf(Anthropic.RateLimitError);
+    const exhausted = await settledAccount(s);
+    await s.sim.resetBilled();
+    // Neither reserves: both are answered when no call's worst case fits.
+    const late = await client.messages.create(cacheable).withResponse();
+    expect(late.response.headers.get('x-breakwater-cache')).toBe('hit');
+    expect(late.data).toEqual(first.data);
+    await expect(
+      client.messages.countTokens({ model: REQUEST.model, messages: REQUEST.messages }),
+    ).resolves.toEqual(counted);
+    expect(await s.sim.billed()).toEqual([]);
+    const after = await settledAccount(s);
+    expect(after.spentPico).toBe(exhausted.spentPico);
+    expect(after.leases).toEqual([]);
   });
 });
