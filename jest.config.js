@@ -40,6 +40,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/budgetsThinking.test.ts',
   'test/rateLimitStore/budgetsWebSearch.test.ts',
   'test/rateLimitStore/budgetsDocuments.test.ts',
+  'test/rateLimitStore/budgetsReplayed.test.ts',
   'test/rateLimitStore/budgetStore.property.test.ts',
   'test/rateLimitStore/budgetsAcrossReplicas.test.ts',
   'test/rateLimitStore/budgetsByKeyAndFallback.test.ts',
