@@ -334,15 +334,17 @@ describe('a run and its journal', () => {
       status: 400,
       error: { type: 'error', error: { type: 'invalid_request_error', message: fix } },
     });
+    // On /mcp the session's first request already names the run, and is refused.
     const mcpA = new Client({ name: 'own-agent', version: '1' });
-    await mcpA.connect(
-      new StreamableHTTPClientTransport(new URL(`${rt.runtime.url}/mcp/tools`), {
-        requestInit: { headers: { authorization: `Bearer ${KEY_A}`, 'Breakwater-Run-Id': run } },
-      }),
-    );
     try {
       await expect(
-        mcpA.callTool({ name: 'file_ticket', arguments: { title: 'no attempt' } }),
+        mcpA.connect(
+          new StreamableHTTPClientTransport(new URL(`${rt.runtime.url}/mcp/tools`), {
+            requestInit: {
+              headers: { authorization: `Bearer ${KEY_A}`, 'Breakwater-Run-Id': run },
+            },
+          }),
+        ),
       ).rejects.toThrow(/invalid_request_error.*header Breakwater-Run-Attempt is missing: send/);
     } finally {
       await mcpA.close();
