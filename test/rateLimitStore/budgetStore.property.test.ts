@@ -185,7 +185,11 @@ describe('budgets in redis-server against the invariants', () => {
         name: 'agent',
         settings: store,
         clock: systemClock,
-        secretFiles: { password: join(tmpdir(), 'none'), ca: join(tmpdir(), 'none') },
+        secretFiles: {
+          password: join(tmpdir(), 'none'),
+          ca: join(tmpdir(), 'none'),
+          sentinelPassword: join(tmpdir(), 'none'),
+        },
       });
       const limiter = new RateLimiter({
         name: 'agent',
@@ -378,7 +382,11 @@ describe('budgets in redis-server against the invariants', () => {
         name: 'agent',
         settings: store,
         clock: systemClock,
-        secretFiles: { password: join(tmpdir(), 'none'), ca: join(tmpdir(), 'none') },
+        secretFiles: {
+          password: join(tmpdir(), 'none'),
+          ca: join(tmpdir(), 'none'),
+          sentinelPassword: join(tmpdir(), 'none'),
+        },
       });
       try {
         await waitFor(() => sweeper.available, {

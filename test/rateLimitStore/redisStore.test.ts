@@ -52,6 +52,7 @@ function open(
   const secretFiles = {
     password: join(secretsDir, RATE_LIMIT_STORE_PASSWORD_FILE),
     ca: join(secretsDir, RATE_LIMIT_STORE_CA_FILE),
+    sentinelPassword: join(secretsDir, 'sentinel-auth', 'password'),
   };
   const store = new RedisStore({
     name: 'test',

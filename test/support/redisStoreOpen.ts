@@ -13,7 +13,11 @@ export function openRedisStore(settings: StoreSettings, onStateChange?: () => vo
     name: 'agent',
     settings,
     clock: systemClock,
-    secretFiles: { password: join(tmpdir(), 'none'), ca: join(tmpdir(), 'none') },
+    secretFiles: {
+      password: join(tmpdir(), 'none'),
+      ca: join(tmpdir(), 'none'),
+      sentinelPassword: join(tmpdir(), 'none'),
+    },
     ...(onStateChange === undefined ? {} : { onStateChange }),
   });
 }

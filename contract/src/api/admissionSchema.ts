@@ -627,13 +627,55 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                 fields: {
                   redis: {
                     type: 'object',
-                    required: ['address'],
                     fields: {
                       address: {
                         type: 'string',
                         minLength: 3,
                         maxLength: 261,
                         pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$',
+                      },
+                      sentinel: {
+                        type: 'object',
+                        required: ['masterName', 'addresses'],
+                        fields: {
+                          masterName: {
+                            type: 'string',
+                            minLength: 1,
+                            maxLength: 128,
+                            pattern: '^[-._a-zA-Z0-9]+$',
+                          },
+                          addresses: {
+                            type: 'array',
+                            minItems: 1,
+                            maxItems: 9,
+                            listType: 'set',
+                            items: {
+                              type: 'string',
+                              minLength: 3,
+                              maxLength: 261,
+                              pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$',
+                            },
+                          },
+                          passwordSecretRef: {
+                            type: 'object',
+                            required: ['name', 'key'],
+                            fields: {
+                              name: {
+                                type: 'string',
+                                minLength: 1,
+                                maxLength: 253,
+                                pattern:
+                                  '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+                              },
+                              key: {
+                                type: 'string',
+                                minLength: 1,
+                                maxLength: 253,
+                                pattern: '^[-._a-zA-Z0-9]+$',
+                              },
+                            },
+                          },
+                        },
                       },
                       username: { type: 'string', minLength: 1, maxLength: 128 },
                       passwordSecretRef: {
@@ -682,6 +724,12 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                         },
                       },
                     },
+                    rules: [
+                      {
+                        rule: '[has(self.address), has(self.sentinel)].filter(x, x).size() == 1',
+                        message: 'set exactly one of address and sentinel',
+                      },
+                    ],
                   },
                 },
               },
@@ -1656,13 +1704,55 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
             fields: {
               redis: {
                 type: 'object',
-                required: ['address'],
                 fields: {
                   address: {
                     type: 'string',
                     minLength: 3,
                     maxLength: 261,
                     pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$',
+                  },
+                  sentinel: {
+                    type: 'object',
+                    required: ['masterName', 'addresses'],
+                    fields: {
+                      masterName: {
+                        type: 'string',
+                        minLength: 1,
+                        maxLength: 128,
+                        pattern: '^[-._a-zA-Z0-9]+$',
+                      },
+                      addresses: {
+                        type: 'array',
+                        minItems: 1,
+                        maxItems: 9,
+                        listType: 'set',
+                        items: {
+                          type: 'string',
+                          minLength: 3,
+                          maxLength: 261,
+                          pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$',
+                        },
+                      },
+                      passwordSecretRef: {
+                        type: 'object',
+                        required: ['name', 'key'],
+                        fields: {
+                          name: {
+                            type: 'string',
+                            minLength: 1,
+                            maxLength: 253,
+                            pattern:
+                              '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+                          },
+                          key: {
+                            type: 'string',
+                            minLength: 1,
+                            maxLength: 253,
+                            pattern: '^[-._a-zA-Z0-9]+$',
+                          },
+                        },
+                      },
+                    },
                   },
                   username: { type: 'string', minLength: 1, maxLength: 128 },
                   passwordSecretRef: {
@@ -1711,6 +1801,12 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                     },
                   },
                 },
+                rules: [
+                  {
+                    rule: '[has(self.address), has(self.sentinel)].filter(x, x).size() == 1',
+                    message: 'set exactly one of address and sentinel',
+                  },
+                ],
               },
               waitBudget: {
                 type: 'string',

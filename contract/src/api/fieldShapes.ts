@@ -94,6 +94,13 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
                   redis: {
                     fields: {
                       address: 0,
+                      sentinel: {
+                        fields: {
+                          masterName: 0,
+                          addresses: { items: 0 },
+                          passwordSecretRef: { fields: { name: 0, key: 0 } },
+                        },
+                      },
                       username: 0,
                       passwordSecretRef: { fields: { name: 0, key: 0 } },
                       tls: {
@@ -466,6 +473,13 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
               redis: {
                 fields: {
                   address: 0,
+                  sentinel: {
+                    fields: {
+                      masterName: 0,
+                      addresses: { items: 0 },
+                      passwordSecretRef: { fields: { name: 0, key: 0 } },
+                    },
+                  },
                   username: 0,
                   passwordSecretRef: { fields: { name: 0, key: 0 } },
                   tls: {

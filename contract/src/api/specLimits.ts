@@ -193,6 +193,27 @@ export const AGENT_DEPLOYMENT_LIMITS = {
     maxLength: 261,
     pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$',
   },
+  'durability.store.redis.sentinel.masterName': {
+    minLength: 1,
+    maxLength: 128,
+    pattern: '^[-._a-zA-Z0-9]+$',
+  },
+  'durability.store.redis.sentinel.addresses': { minItems: 1, maxItems: 9 },
+  'durability.store.redis.sentinel.addresses[]': {
+    minLength: 3,
+    maxLength: 261,
+    pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$',
+  },
+  'durability.store.redis.sentinel.passwordSecretRef.name': {
+    minLength: 1,
+    maxLength: 253,
+    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+  },
+  'durability.store.redis.sentinel.passwordSecretRef.key': {
+    minLength: 1,
+    maxLength: 253,
+    pattern: '^[-._a-zA-Z0-9]+$',
+  },
   'durability.store.redis.username': { minLength: 1, maxLength: 128 },
   'durability.store.redis.passwordSecretRef.name': {
     minLength: 1,
@@ -448,6 +469,23 @@ export const RATE_LIMIT_POLICY_LIMITS = {
     minLength: 3,
     maxLength: 261,
     pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$',
+  },
+  'store.redis.sentinel.masterName': { minLength: 1, maxLength: 128, pattern: '^[-._a-zA-Z0-9]+$' },
+  'store.redis.sentinel.addresses': { minItems: 1, maxItems: 9 },
+  'store.redis.sentinel.addresses[]': {
+    minLength: 3,
+    maxLength: 261,
+    pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$',
+  },
+  'store.redis.sentinel.passwordSecretRef.name': {
+    minLength: 1,
+    maxLength: 253,
+    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+  },
+  'store.redis.sentinel.passwordSecretRef.key': {
+    minLength: 1,
+    maxLength: 253,
+    pattern: '^[-._a-zA-Z0-9]+$',
   },
   'store.redis.username': { minLength: 1, maxLength: 128 },
   'store.redis.passwordSecretRef.name': {

@@ -20,16 +20,19 @@ export const CLIENT_KEYS_DIR_ENV = 'BREAKWATER_CLIENT_KEYS_DIR';
 export const CLIENT_KEYS_ENV = 'BREAKWATER_CLIENT_KEYS';
 /**
  * Where the operator mounts the rate-limit store's Secrets (RateLimitPolicy spec.store.redis):
- * the password as `auth/password`, the TLS authority as `tls/ca.crt`, each a Secret volume of
- * its own (they may come from two Secrets), like the client keys: the runtime never reads
- * Secrets through the API.
+ * the password as `auth/password`, the TLS authority as `tls/ca.crt`, the sentinels' own
+ * password as `sentinel-auth/password`, each a Secret volume of its own (they may come from
+ * several Secrets), like the client keys: the runtime never reads Secrets through the API.
  */
 export const RATE_LIMIT_STORE_MOUNT_PATH = '/var/run/secrets/breakwater.dev/rate-limit-store';
 export const RATE_LIMIT_STORE_PASSWORD_FILE = 'auth/password';
 export const RATE_LIMIT_STORE_CA_FILE = 'tls/ca.crt';
-/** Name the two files; set by the operator with the mounts, or by hand in standalone mode. */
+export const RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE = 'sentinel-auth/password';
+/** Name the files; set by the operator with the mounts, or by hand in standalone mode. */
 export const RATE_LIMIT_STORE_PASSWORD_FILE_ENV = 'BREAKWATER_RATE_LIMIT_STORE_PASSWORD_FILE';
 export const RATE_LIMIT_STORE_CA_FILE_ENV = 'BREAKWATER_RATE_LIMIT_STORE_CA_FILE';
+export const RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE_ENV =
+  'BREAKWATER_RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE';
 /**
  * Where the operator mounts a Bedrock or Vertex backend's `credentialsSecretRef`: one Secret
  * volume per backend at `<root>/<backend name>`, in the runtime container only. The runtime
@@ -58,13 +61,16 @@ export const MCP_HEADERS_DIR_ENV = 'BREAKWATER_MCP_HEADERS_DIR';
 /**
  * Where the operator mounts AgentDeployment `durability`'s Secrets, in the runtime container
  * only: the journal's encryption key as `key/key`, the journal store's password and TLS
- * authority as `auth/password` and `tls/ca.crt`, each a Secret volume of its own.
+ * authority as `auth/password` and `tls/ca.crt`, its sentinels' password as
+ * `sentinel-auth/password`, each a Secret volume of its own.
  */
 export const DURABILITY_MOUNT_PATH = '/var/run/secrets/breakwater.dev/durability';
 export const DURABILITY_KEY_FILE = 'key/key';
 export const DURABILITY_PASSWORD_FILE = 'auth/password';
 export const DURABILITY_CA_FILE = 'tls/ca.crt';
-/** Name the three files; set by the operator with the mounts, or by hand in standalone mode. */
+export const DURABILITY_SENTINEL_PASSWORD_FILE = 'sentinel-auth/password';
+/** Name the files; set by the operator with the mounts, or by hand in standalone mode. */
 export const DURABILITY_KEY_FILE_ENV = 'BREAKWATER_DURABILITY_KEY_FILE';
 export const DURABILITY_PASSWORD_FILE_ENV = 'BREAKWATER_DURABILITY_PASSWORD_FILE';
 export const DURABILITY_CA_FILE_ENV = 'BREAKWATER_DURABILITY_CA_FILE';
+export const DURABILITY_SENTINEL_PASSWORD_FILE_ENV = 'BREAKWATER_DURABILITY_SENTINEL_PASSWORD_FILE';

@@ -121,10 +121,28 @@ export interface SecretKeyRef {
   readonly key: string;
 }
 
-/** A Redis server as the rate-limit store and the run journal reach it (common RedisServer). */
-export interface RedisSettings {
-  /** host:port */
-  readonly address: string;
+/**
+ * A Redis server as the rate-limit store and the run journal reach it (common RedisServer):
+ * at one address, or through the Sentinels that name its primary. Exactly one of the two.
+ */
+export type RedisSettings = RedisAccess & RedisTopology;
+
+/** Where the primary is: one address, or the one Sentinel names (a cluster would be a third). */
+export type RedisTopology =
+  | { readonly address: string; readonly sentinel?: never }
+  | { readonly sentinel: SentinelSettings; readonly address?: never };
+
+/** RedisServer `sentinel`: the sentinels to ask, and the name they watch the primary under. */
+export interface SentinelSettings {
+  readonly masterName: string;
+  /** host:port of each sentinel, 1 to 9. */
+  readonly addresses: readonly string[];
+  /** The sentinels' own password, mounted as a file beside the servers' one. */
+  readonly passwordSecretRef?: SecretKeyRef;
+}
+
+/** How the runtime authenticates to the servers, whichever way it finds them. */
+export interface RedisAccess {
   readonly username?: string;
   /**
    * The Secret key holding the password; the operator mounts it as a file

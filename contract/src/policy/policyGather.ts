@@ -93,6 +93,13 @@ export function agentReferences(agent: Readonly<AgentDeployment>): AgentReferenc
     add(named('Secret', 'durability.encryptionKeySecretRef', durability.encryptionKeySecretRef));
     add(named('Secret', 'durability.store.redis.passwordSecretRef', redis.passwordSecretRef));
     add(named('Secret', 'durability.store.redis.tls.caSecretRef', redis.tls?.caSecretRef));
+    add(
+      named(
+        'Secret',
+        'durability.store.redis.sentinel.passwordSecretRef',
+        redis.sentinel?.passwordSecretRef,
+      ),
+    );
   }
   return refs;
 }

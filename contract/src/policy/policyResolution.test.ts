@@ -233,6 +233,27 @@ describe('resolveRateLimit', () => {
     });
   });
 
+  it("carries a store's sentinels, their master's name and password instead of an address", () => {
+    const sentinel = {
+      masterName: 'breakwater',
+      addresses: ['sentinel-0.infra.svc:26379', 'sentinel-1.infra.svc:26379'],
+      passwordSecretRef: { name: 'sentinel', key: 'password' },
+    };
+    const settings = resolveRateLimit(
+      rateLimitPolicy({
+        ...production.spec,
+        scope: 'Cluster',
+        store: { redis: { sentinel, passwordSecretRef: { name: 'redis', key: 'password' } } },
+      }),
+      3,
+      'support-agent',
+    );
+    expect(settings.store?.redis).toEqual({
+      sentinel,
+      passwordSecretRef: { name: 'redis', key: 'password' },
+    });
+  });
+
   it('gives every agent on the policy one set of keys with sharing AllAgents', () => {
     const store = {
       redis: { address: 'redis:6379', tls: { enabled: true, serverName: 'redis.example' } },

@@ -253,8 +253,21 @@ export function effectiveShare(settings: RateLimitSettings): RateLimitShare {
 
 /** A RedisServer as the document carries it: TLS only when enabled, Secrets by reference. */
 function resolveRedis(redis: RedisServer): RedisSettings {
+  const { sentinel } = redis;
   return {
-    address: redis.address,
+    // Admission lets exactly one through; a manifest that never went through it and has
+    // neither is refused by validation (an empty address).
+    ...(sentinel === undefined
+      ? { address: redis.address ?? '' }
+      : {
+          sentinel: {
+            masterName: sentinel.masterName,
+            addresses: [...sentinel.addresses],
+            ...(sentinel.passwordSecretRef === undefined
+              ? {}
+              : { passwordSecretRef: { ...sentinel.passwordSecretRef } }),
+          },
+        }),
     ...(redis.username === undefined ? {} : { username: redis.username }),
     ...(redis.passwordSecretRef === undefined
       ? {}

@@ -194,6 +194,48 @@ describe('checkPolicyDocument', () => {
     expect(JSON.stringify(refused)).not.toContain('pw-secret');
   });
 
+  const withStore = (redis: unknown): unknown =>
+    withField('rateLimit.store', { redis, waitBudgetMs: 5, keyPrefix: 'breakwater:{default/rl}' });
+  const sentinel = { masterName: 'breakwater', addresses: ['sentinel:26379'] };
+
+  it.each([
+    ['at an address', { address: 'redis:6379' }],
+    [
+      'through sentinels, with their password',
+      { sentinel: { ...sentinel, passwordSecretRef: { name: 's', key: 'p' } } },
+    ],
+  ])('accepts a store %s', (_, redis) => {
+    expect(checkPolicyDocument(withStore(redis))).toMatchObject({ ok: true });
+  });
+
+  it.each([
+    [
+      'both an address and sentinels',
+      { address: 'redis:6379', sentinel },
+      /^rateLimit\.store\.redis must set exactly one of address and sentinel/,
+    ],
+    ['neither', {}, /^rateLimit\.store\.redis must set exactly one of address and sentinel/],
+    [
+      'no sentinel address',
+      { sentinel: { ...sentinel, addresses: [] } },
+      /^rateLimit\.store\.redis\.sentinel\.addresses must be a list of at least 1 and at most 9 items/,
+    ],
+    [
+      'a sentinel address without a port',
+      { sentinel: { ...sentinel, addresses: ['sentinel'] } },
+      /^rateLimit\.store\.redis\.sentinel\.addresses\[0\]/,
+    ],
+    [
+      'no master name',
+      { sentinel: { addresses: ['sentinel:26379'] } },
+      /^rateLimit\.store\.redis\.sentinel\.masterName/,
+    ],
+  ])('refuses a store with %s', (_, redis, error) => {
+    const result = checkPolicyDocument(withStore(redis));
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error).toMatch(error);
+  });
+
   it('reports text that is not JSON instead of throwing', () => {
     const result = parsePolicyDocument('{"version": 1,');
     expect(result).toMatchObject({ ok: false });

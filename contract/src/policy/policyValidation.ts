@@ -122,6 +122,11 @@ function checkStore(store: Json): void {
 
 type RedisField =
   | 'address'
+  | 'sentinel.masterName'
+  | 'sentinel.addresses'
+  | 'sentinel.addresses[]'
+  | 'sentinel.passwordSecretRef.name'
+  | 'sentinel.passwordSecretRef.key'
   | 'username'
   | 'passwordSecretRef.name'
   | 'passwordSecretRef.key'
@@ -132,7 +137,11 @@ type RedisField =
 /** A RedisServer (common.defs.json) at `at`, each field within the bounds `limit` gives it. */
 function checkRedis(v: unknown, at: string, limit: (field: RedisField) => FieldLimits): void {
   const redis = obj(v, at);
-  str(redis.address, `${at}.address`, limit('address'));
+  if ((redis.address === undefined) === (redis.sentinel === undefined))
+    fail(at, 'must set exactly one of address and sentinel', redis);
+  if (redis.address !== undefined) str(redis.address, `${at}.address`, limit('address'));
+  const sentinel = optObj(redis.sentinel, `${at}.sentinel`);
+  if (sentinel !== undefined) checkSentinel(sentinel, `${at}.sentinel`, limit);
   if (redis.username !== undefined) str(redis.username, `${at}.username`, limit('username'));
   const password = optObj(redis.passwordSecretRef, `${at}.passwordSecretRef`);
   if (password !== undefined) {
@@ -148,6 +157,22 @@ function checkRedis(v: unknown, at: string, limit: (field: RedisField) => FieldL
   }
   if (tls.serverName !== undefined)
     str(tls.serverName, `${at}.tls.serverName`, limit('tls.serverName'));
+}
+
+/** A RedisServer's `sentinel`: its master's name, 1 to 9 addresses, its own password. */
+function checkSentinel(
+  sentinel: Json,
+  at: string,
+  limit: (field: RedisField) => FieldLimits,
+): void {
+  str(sentinel.masterName, `${at}.masterName`, limit('sentinel.masterName'));
+  arr(sentinel.addresses, `${at}.addresses`, limit('sentinel.addresses')).forEach((a, i) =>
+    str(a, `${at}.addresses[${String(i)}]`, limit('sentinel.addresses[]')),
+  );
+  const password = optObj(sentinel.passwordSecretRef, `${at}.passwordSecretRef`);
+  if (password === undefined) return;
+  str(password.name, `${at}.passwordSecretRef.name`, limit('sentinel.passwordSecretRef.name'));
+  str(password.key, `${at}.passwordSecretRef.key`, limit('sentinel.passwordSecretRef.key'));
 }
 
 /** `durability`: its store, retention, key Secret and key prefix. */

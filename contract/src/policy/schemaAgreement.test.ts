@@ -92,6 +92,11 @@ const CONTAINERS: Readonly<Record<string, Json>> = {
   // The document carries TLS settings only when TLS is on.
   'RateLimitPolicy:store.redis.tls': { enabled: true },
   'RateLimitPolicy:store.redis.tls.caSecretRef': { name: 'redis-ca', key: 'ca.crt' },
+  'RateLimitPolicy:store.redis.sentinel': {
+    masterName: 'breakwater',
+    addresses: ['sentinel.example:26379'],
+  },
+  'RateLimitPolicy:store.redis.sentinel.passwordSecretRef': { name: 'sentinel', key: 'password' },
   // Vertex, the kind with the most fields the document checks (region, projectID, credentials,
   // the agent's model mapped); the probed field decides alone.
   'AgentDeployment:backends[]': {
@@ -126,6 +131,14 @@ const CONTAINERS: Readonly<Record<string, Json>> = {
   'AgentDeployment:durability.store.redis.passwordSecretRef': { name: 'redis', key: 'password' },
   'AgentDeployment:durability.store.redis.tls': { enabled: true },
   'AgentDeployment:durability.store.redis.tls.caSecretRef': { name: 'redis-ca', key: 'ca.crt' },
+  'AgentDeployment:durability.store.redis.sentinel': {
+    masterName: 'breakwater',
+    addresses: ['sentinel.example:26379'],
+  },
+  'AgentDeployment:durability.store.redis.sentinel.passwordSecretRef': {
+    name: 'sentinel',
+    key: 'password',
+  },
 };
 
 /** A string of `length` the field's pattern accepts. */
@@ -135,7 +148,7 @@ function text(path: string, length: number): string {
     return prefix + 'a'.repeat(Math.max(0, length - prefix.length));
   }
   // host:port, as the schema's pattern wants; too short for a port, it fails the pattern too.
-  if (path.endsWith('redis.address'))
+  if (path.endsWith('redis.address') || path.endsWith('sentinel.addresses[]'))
     return length >= 3 ? `${'a'.repeat(length - 2)}:1` : '1'.repeat(length);
   // A dollar amount: six decimals, and the rest of the length before the point.
   if (/usd|PerMTok$/.test(path))
@@ -152,6 +165,7 @@ function items(kind: Kind, path: string, count: number): unknown[] {
     }
     if (path === 'model.fallbacks') return i === 0 ? FALLBACK_MODEL : `claude-model-${i}`;
     if (path === 'mcpServers[].tools') return `tool-${i}`;
+    if (path.endsWith('sentinel.addresses')) return `sentinel-${i}.example:26379`;
     // Prices are keyed by model, not by name.
     if (path === 'pricing') return { ...CONTAINERS['AgentDeployment:pricing[]'], model: `m-${i}` };
     const container = CONTAINERS[`${kind}:${path}[]`] ?? {};
@@ -179,6 +193,16 @@ function partners(spec: Json, path: string, value: unknown): void {
     (spec.failureRate ??= { ...CONTAINERS['CircuitBreakerPolicy:failureRate'] }) as Json;
   if (path === 'failureRate.minimumCalls') rate().window = { type: 'Time', size: 60 };
   if (path === 'failureRate.window.size') rate().minimumCalls = 1;
+  // A store's redis has an address or sentinels, exactly one.
+  if (path.startsWith('store.redis.sentinel.')) {
+    const store = spec.store as { redis: Json };
+    store.redis = {};
+  }
+  if (path.startsWith('durability.store.redis.sentinel.'))
+    spec.durability = {
+      ...CONTAINERS['AgentDeployment:durability'],
+      store: { redis: {} },
+    };
 }
 
 /** The spec with `value` at `path`, containers built on the way. */

@@ -23,7 +23,14 @@ export type StoreBudgetsPlace = 'Store';
 
 /** Why a replica is on its fallback share. */
 export type StoreFallbackReason =
-  'Connecting' | 'Unreachable' | 'Slow' | 'AuthenticationFailed' | 'SecretMissing' | 'StoreError';
+  | 'Connecting'
+  | 'Unreachable'
+  | 'Slow'
+  | 'AuthenticationFailed'
+  | 'SecretMissing'
+  | 'StoreError'
+  /** The server is a replica, loading, or cut off from its primary (READONLY, LOADING, MASTERDOWN). */
+  | 'FailingOver';
 
 export interface StoreReport {
   readonly state: StoreReportState;
@@ -57,6 +64,7 @@ const REASONS: readonly string[] = [
   'AuthenticationFailed',
   'SecretMissing',
   'StoreError',
+  'FailingOver',
 ];
 
 /** Reads an annotation value; anything malformed reads as no report rather than a wrong one. */

@@ -321,6 +321,58 @@ describe('the Deployment', () => {
     expect(JSON.stringify(deploymentOf(productionAgent()))).not.toContain('rate-limit-store');
   });
 
+  it("mounts the sentinels' own password beside the store's, from its Secret", () => {
+    const agent = productionAgent();
+    const { rateLimitPolicy } = productionPolicies();
+    rateLimitPolicy.spec.store = {
+      redis: {
+        sentinel: {
+          masterName: 'breakwater',
+          addresses: ['sentinel.infra.svc:26379'],
+          passwordSecretRef: { name: 'sentinel-auth', key: 'password' },
+        },
+        passwordSecretRef: { name: 'redis-auth', key: 'redis-password' },
+      },
+    };
+    const doc = documentFor(agent, { rateLimitPolicy, readyReplicas: 2 });
+    const pod = deploymentOf(agent, doc).spec.template.spec;
+    expect(pod?.volumes?.filter((v) => v.name.startsWith('rate-limit-store'))).toEqual([
+      {
+        name: 'rate-limit-store-auth',
+        secret: {
+          secretName: 'redis-auth',
+          items: [{ key: 'redis-password', path: 'password' }],
+          optional: true,
+        },
+      },
+      {
+        name: 'rate-limit-store-sentinel-auth',
+        secret: {
+          secretName: 'sentinel-auth',
+          items: [{ key: 'password', path: 'password' }],
+          optional: true,
+        },
+      },
+    ]);
+    expect(pod?.containers[0]?.volumeMounts).toEqual(
+      expect.arrayContaining([
+        {
+          name: 'rate-limit-store-sentinel-auth',
+          mountPath: '/var/run/secrets/breakwater.dev/rate-limit-store/sentinel-auth',
+          readOnly: true,
+        },
+      ]),
+    );
+    expect(pod?.containers[0]?.env).toEqual(
+      expect.arrayContaining([
+        {
+          name: 'BREAKWATER_RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE',
+          value: '/var/run/secrets/breakwater.dev/rate-limit-store/sentinel-auth/password',
+        },
+      ]),
+    );
+  });
+
   it('mounts each cloud backend credentials Secret read-only under its own name, in the runtime container only', () => {
     const agent = agentWith({
       ...minimalAgent().spec,

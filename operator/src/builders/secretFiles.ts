@@ -13,11 +13,15 @@ import {
   DURABILITY_MOUNT_PATH,
   DURABILITY_PASSWORD_FILE,
   DURABILITY_PASSWORD_FILE_ENV,
+  DURABILITY_SENTINEL_PASSWORD_FILE,
+  DURABILITY_SENTINEL_PASSWORD_FILE_ENV,
   RATE_LIMIT_STORE_CA_FILE,
   RATE_LIMIT_STORE_CA_FILE_ENV,
   RATE_LIMIT_STORE_MOUNT_PATH,
   RATE_LIMIT_STORE_PASSWORD_FILE,
   RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
+  RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE,
+  RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE_ENV,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import type { Volume, VolumeMount } from './kubeShapes.ts';
 
@@ -26,9 +30,11 @@ const STORE_CA_VOLUME = 'rate-limit-store-tls';
 const DURABILITY_KEY_VOLUME = 'durability-key';
 const DURABILITY_PASSWORD_VOLUME = 'durability-store-auth';
 const DURABILITY_CA_VOLUME = 'durability-store-tls';
+const STORE_SENTINEL_PASSWORD_VOLUME = 'rate-limit-store-sentinel-auth';
+const DURABILITY_SENTINEL_PASSWORD_VOLUME = 'durability-store-sentinel-auth';
 
 /**
- * The rate-limit store's password and CA certificate as files under fixed names, each from
+ * The rate-limit store's password, CA certificate and sentinels' password as files under fixed names, each from
  * the Secret key the policy names. Mounted, as the client keys are, so the runtime needs no
  * Secret access; optional, so a missing Secret shows as the store's SecretMissing condition
  * (the runtime falls back to its share) instead of a pod that never starts.
@@ -55,6 +61,17 @@ export function rateLimitStoreVolumes(doc: Readonly<PolicyDocument>): StoreSecre
             redis.tls.caSecretRef,
             RATE_LIMIT_STORE_CA_FILE,
             RATE_LIMIT_STORE_CA_FILE_ENV,
+            RATE_LIMIT_STORE_MOUNT_PATH,
+          ),
+        ]),
+    ...(redis?.sentinel?.passwordSecretRef === undefined
+      ? []
+      : [
+          secretFile(
+            STORE_SENTINEL_PASSWORD_VOLUME,
+            redis.sentinel.passwordSecretRef,
+            RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE,
+            RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE_ENV,
             RATE_LIMIT_STORE_MOUNT_PATH,
           ),
         ]),
@@ -96,7 +113,7 @@ function secretFile(
 }
 
 /**
- * Durability's journal key and its store's password and CA: optional, as the store's are, so a
+ * Durability's journal key and its store's password, CA and sentinels' password: optional, as the store's are, so a
  * missing Secret leaves durable runs off (the runtime logs why) rather than a pod that never
  * starts.
  */
@@ -118,6 +135,12 @@ export function durabilityVolumes(doc: Readonly<PolicyDocument>): StoreSecretFil
       DURABILITY_PASSWORD_FILE_ENV,
     ],
     [DURABILITY_CA_VOLUME, redis.tls?.caSecretRef, DURABILITY_CA_FILE, DURABILITY_CA_FILE_ENV],
+    [
+      DURABILITY_SENTINEL_PASSWORD_VOLUME,
+      redis.sentinel?.passwordSecretRef,
+      DURABILITY_SENTINEL_PASSWORD_FILE,
+      DURABILITY_SENTINEL_PASSWORD_FILE_ENV,
+    ],
   ];
   return files.flatMap(([volume, ref, file, env]) =>
     ref === undefined ? [] : [secretFile(volume, ref, file, env, DURABILITY_MOUNT_PATH)],

@@ -14,6 +14,7 @@ import {
 } from '../../../contract/src/reporting/durableReport.ts';
 import type { ConditionUpdate } from './conditions.ts';
 import type { PodView } from './views.ts';
+import { storeName } from './storeCondition.ts';
 
 export const DURABILITY_CONDITION = 'DurabilityStoreAvailable';
 
@@ -22,7 +23,7 @@ const FIX: Readonly<Record<DurableStoreReason, string>> = {
   KeyUnreadable:
     'the journal key or the store Secret cannot be read: check the Secrets spec.durability.encryptionKeySecretRef and store.redis.passwordSecretRef name (the key is 32 bytes: raw, base64 or hex)',
   Unreachable:
-    'the server does not answer: check spec.durability.store.redis.address, the Service and NetworkPolicies (and tls)',
+    'the server does not answer: check spec.durability.store.redis.address (or sentinel), the Service and NetworkPolicies (and tls)',
   StoreError:
     'the server answers with errors or slower than a second: check that it is Redis or Valkey 7 or later, not read-only, and its load',
 };
@@ -42,7 +43,7 @@ export function durabilityCondition(
 ): ConditionUpdate | undefined {
   const durability = agent.spec.durability;
   if (durability === undefined) return undefined;
-  const address = durability.store.redis.address;
+  const address = storeName(durability.store.redis);
   const reports: PodReport[] = [];
   for (const p of pods) {
     if (p.status?.phase !== 'Running') continue;

@@ -7,6 +7,7 @@
  * Pure; computeRateLimitPolicyStatus sets it.
  */
 import type { RateLimitPolicy } from '../../../contract/src/api/resources.ts';
+import type { RedisServer } from '../../../contract/src/api/v1alpha1/common.ts';
 import {
   RATE_LIMIT_STORE_ANNOTATION,
   decodeStoreReport,
@@ -25,11 +26,13 @@ const FIX: Readonly<Record<StoreFallbackReason, string>> = {
   SecretMissing:
     'the store Secret is not mounted: check that the Secret and key in spec.store.redis exist in this namespace',
   Unreachable:
-    'the server does not answer: check spec.store.redis.address, the Service and NetworkPolicies (and tls)',
+    'the server does not answer: check spec.store.redis.address (or sentinel), the Service and NetworkPolicies (and tls)',
   Slow: 'the server answers slower than spec.store.waitBudget: check its load and latency, or raise the budget',
   StoreError:
     'the server refused the scripts: check that it is Redis or Valkey 7 or later, not read-only',
   Connecting: 'the replicas are connecting',
+  FailingOver:
+    'the server is a replica, loading, or cut off from its primary (READONLY, LOADING, MASTERDOWN): a failover is under way; with spec.store.redis.sentinel the replicas follow the promoted primary, with address check that it names the primary',
 };
 
 /** Most telling first: a wrong password explains an unreachable-looking store. */
@@ -37,6 +40,7 @@ const PRIORITY: readonly StoreFallbackReason[] = [
   'AuthenticationFailed',
   'SecretMissing',
   'StoreError',
+  'FailingOver',
   'Unreachable',
   'Slow',
   'Connecting',
@@ -47,6 +51,13 @@ interface PodReport {
   readonly report: StoreReport;
 }
 
+/** The store as the condition's message names it: its address, or its sentinels' master. */
+export function storeName(redis: RedisServer): string {
+  const { sentinel } = redis;
+  if (sentinel === undefined) return redis.address ?? '';
+  return `${sentinel.masterName} (through sentinels ${sentinel.addresses.join(', ')})`;
+}
+
 /** Undefined when the policy names no store (the condition is then removed). */
 export function storeCondition(
   policy: RateLimitPolicy,
@@ -54,7 +65,7 @@ export function storeCondition(
 ): ConditionUpdate | undefined {
   const store = policy.spec.store;
   if (store === undefined) return undefined;
-  const address = store.redis.address;
+  const address = storeName(store.redis);
   // With budgets, the store keeps them too, and a replica that falls back holds its share of both.
   const budgets = (policy.spec.budgets?.length ?? 0) > 0;
   const reports: PodReport[] = [];

@@ -5,7 +5,7 @@
  * live and is written, sealed (journalCipher.ts), before its answer goes back. The journal is
  * never a new way to fail (journalConnection.ts): without its store, calls go on live.
  */
-import type { RedisClientType } from '@redis/client';
+import type { StoreCommands } from '../rateLimitStore/storeCommands.ts';
 import type { DurabilitySettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { CallerIdentity } from '../access/callerIdentity.ts';
@@ -87,7 +87,7 @@ export type NamedRun =
 export type Deadline = <T>(op: Promise<T>) => Promise<T>;
 
 export interface JournalStore {
-  readonly client: RedisClientType;
+  readonly client: StoreCommands;
   /** Every command on `client` goes through it: a store that stopped answering fails it. */
   readonly deadline: Deadline;
   readonly cipher: JournalCipher;

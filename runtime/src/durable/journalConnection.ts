@@ -5,7 +5,7 @@
  * unreadable, a run's call goes on live and unjournaled, counted, and logged once per change.
  */
 import { readFileSync } from 'node:fs';
-import type { RedisClientType } from '@redis/client';
+import type { StoreCommands } from '../rateLimitStore/storeCommands.ts';
 import {
   DURABILITY_CA_FILE,
   DURABILITY_CA_FILE_ENV,
@@ -14,10 +14,17 @@ import {
   DURABILITY_MOUNT_PATH,
   DURABILITY_PASSWORD_FILE,
   DURABILITY_PASSWORD_FILE_ENV,
+  DURABILITY_SENTINEL_PASSWORD_FILE,
+  DURABILITY_SENTINEL_PASSWORD_FILE_ENV,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import type { DurabilitySettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
-import { messageOf, readSecrets, redisClient } from '../rateLimitStore/storeConnection.ts';
+import {
+  messageOf,
+  readSecrets,
+  redisClient,
+  type StoreSecretFiles,
+} from '../rateLimitStore/storeConnection.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import { JournalCipher, parseJournalKey } from './journalCipher.ts';
@@ -42,7 +49,7 @@ const KEY_RETRY_MS = 10_000;
 /** The journal while its settings are readable: the client, the run scripts and the key. */
 export interface Connection {
   readonly settings: DurabilitySettings;
-  readonly client: RedisClientType;
+  readonly client: StoreCommands;
   readonly journal: RunJournal;
   readonly cipher: JournalCipher;
   /** The first connection attempt while it is under way: true once ready, false on an error. */
@@ -267,12 +274,15 @@ export class JournalConnection {
     }
   }
 
-  #secretFiles(): { password: string; ca: string } {
+  #secretFiles(): StoreSecretFiles {
     const env = this.#deps.env;
     return {
       password:
         env[DURABILITY_PASSWORD_FILE_ENV] ?? `${DURABILITY_MOUNT_PATH}/${DURABILITY_PASSWORD_FILE}`,
       ca: env[DURABILITY_CA_FILE_ENV] ?? `${DURABILITY_MOUNT_PATH}/${DURABILITY_CA_FILE}`,
+      sentinelPassword:
+        env[DURABILITY_SENTINEL_PASSWORD_FILE_ENV] ??
+        `${DURABILITY_MOUNT_PATH}/${DURABILITY_SENTINEL_PASSWORD_FILE}`,
     };
   }
 }

@@ -21,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { RedisClientType } from '@redis/client';
+import type { StoreCommands } from '../rateLimitStore/storeCommands.ts';
 import { sendScript, type LuaScript } from '../rateLimitStore/luaScripts.ts';
 import { stepHeader, type StepKind } from './journalEntry.ts';
 
@@ -68,11 +68,11 @@ export const attemptsKey = (prefix: string, run: string): string => `${prefix}:{
 export const countsKey = (prefix: string, run: string): string => `${prefix}:{${run}}:counts`;
 
 export class RunJournal {
-  readonly #client: RedisClientType;
+  readonly #client: StoreCommands;
   readonly #prefix: string;
   readonly #retentionMs: number;
 
-  constructor(client: RedisClientType, prefix: string, retentionMs: number) {
+  constructor(client: StoreCommands, prefix: string, retentionMs: number) {
     this.#client = client;
     this.#prefix = prefix;
     this.#retentionMs = retentionMs;

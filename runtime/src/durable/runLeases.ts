@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { RedisClientType } from '@redis/client';
+import type { StoreCommands } from '../rateLimitStore/storeCommands.ts';
 import { runScript, type LuaScript } from '../rateLimitStore/luaScripts.ts';
 import type { Deadline } from './durableRuns.ts';
 import type { LeaseStore } from './leaseKeeper.ts';
@@ -24,7 +24,7 @@ export function leaseKeys(prefix: string): string[] {
 }
 
 export class RunLeases implements LeaseStore {
-  readonly #client: RedisClientType;
+  readonly #client: StoreCommands;
   readonly #keys: string[];
   readonly #replica: string;
   readonly #leaseMs: number;
@@ -32,7 +32,7 @@ export class RunLeases implements LeaseStore {
 
   /** `deadline` bounds each command: a renewal the store never answers is one that failed. */
   constructor(
-    client: RedisClientType,
+    client: StoreCommands,
     prefix: string,
     replica: string,
     leaseMs: number,

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { RedisClientType } from '@redis/client';
+import type { StoreCommands } from '../rateLimitStore/storeCommands.ts';
 import {
   MAX_LISTED_STEPS,
   type ListedRun,
@@ -48,10 +48,7 @@ export interface ListOptions {
   readonly limit: number;
 }
 
-export async function listRuns(
-  client: RedisClientType,
-  options: ListOptions,
-): Promise<RunsDocument> {
+export async function listRuns(client: StoreCommands, options: ListOptions): Promise<RunsDocument> {
   const { prefix } = options;
   const head = `${prefix}:{`;
   const tail = '}:log';
@@ -82,7 +79,7 @@ export async function listRuns(
 }
 
 async function readRun(
-  client: RedisClientType,
+  client: StoreCommands,
   id: string,
   { prefix, retentionMs, now }: ListOptions,
 ): Promise<ListedRun | undefined> {

@@ -63,6 +63,22 @@ describe('celViolations', () => {
     ]);
   });
 
+  it.each([
+    ['an address', { address: 'redis:6379' }, []],
+    ['a sentinel', { sentinel: { masterName: 'm', addresses: ['s:26379'] } }, []],
+    [
+      'both',
+      { address: 'redis:6379', sentinel: { masterName: 'm', addresses: ['s:26379'] } },
+      ['set exactly one of address and sentinel'],
+    ],
+    ['neither', { username: 'u' }, ['set exactly one of address and sentinel']],
+  ])("takes a store's redis with %s", (_, redis, messages) => {
+    const durability = { store: { redis }, encryptionKeySecretRef: { name: 'k', key: 'k' } };
+    const violations = celViolations(agent({ durability }), rules);
+    expect(violations.map((v) => v.message)).toEqual(messages);
+    expect(violations.every((v) => v.path === 'spec.durability.store.redis')).toBe(true);
+  });
+
   it('checks a field only where it is, and every item of a list', () => {
     expect(celViolations(agent({}), rules)).toEqual([]);
     const backends = [

@@ -26,11 +26,15 @@ import {
   DURABILITY_CA_FILE_ENV,
   DURABILITY_PASSWORD_FILE,
   DURABILITY_PASSWORD_FILE_ENV,
+  DURABILITY_SENTINEL_PASSWORD_FILE,
+  DURABILITY_SENTINEL_PASSWORD_FILE_ENV,
   MCP_HEADERS_DIR_ENV,
   RATE_LIMIT_STORE_CA_FILE,
   RATE_LIMIT_STORE_CA_FILE_ENV,
   RATE_LIMIT_STORE_PASSWORD_FILE,
   RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
+  RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE,
+  RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE_ENV,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -58,6 +62,14 @@ const LAYOUT = {
     path: `durability/${DURABILITY_PASSWORD_FILE}`,
   },
   journalCa: { env: DURABILITY_CA_FILE_ENV, path: `durability/${DURABILITY_CA_FILE}` },
+  storeSentinelPassword: {
+    env: RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE_ENV,
+    path: `rate-limit-store/${RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE}`,
+  },
+  journalSentinelPassword: {
+    env: DURABILITY_SENTINEL_PASSWORD_FILE_ENV,
+    path: `durability/${DURABILITY_SENTINEL_PASSWORD_FILE}`,
+  },
 } as const;
 
 /** The directory's name: the prefix, then the pid of the process that made it, then `-…`. */
@@ -117,6 +129,8 @@ export class ManifestMounts {
       ['storeCa', store?.tls?.caSecretRef],
       ['journalPassword', journal?.passwordSecretRef],
       ['journalCa', journal?.tls?.caSecretRef],
+      ['storeSentinelPassword', store?.sentinel?.passwordSecretRef],
+      ['journalSentinelPassword', journal?.sentinel?.passwordSecretRef],
     ];
     for (const [mount, ref] of files) {
       if (this.#given.has(LAYOUT[mount].env)) continue;

@@ -6,14 +6,14 @@
  * pins decide), and a SET with PX after a call, in the background. Keys are
  * `<keyPrefix>pin:<hash>`; values name a backend and times, never any prompt text.
  */
-import type { RedisClientType } from '@redis/client';
+import type { StoreCommands } from './storeCommands.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import type { StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { SharedPins } from '../provider/cacheAffinity/cacheAffinity.ts';
 
 /** What the pins need of the store: its connection while it is up, and its settings. */
 export interface PinConnection {
-  connection(): RedisClientType | undefined;
+  connection(): StoreCommands | undefined;
   readonly settings: StoreSettings;
 }
 

@@ -18,7 +18,6 @@
  * - commands are never queued while disconnected (`disableOfflineQueue`), the client's queue
  *   is bounded, and so are the admissions in flight.
  */
-import type { RedisClientType } from '@redis/client';
 import type { StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { StoreReport } from '../../../contract/src/reporting/storeReport.ts';
 import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
@@ -39,7 +38,14 @@ import {
   type LuaScript,
 } from './luaScripts.ts';
 import { AdmissionSlots } from './admissionSlots.ts';
-import { StoreClient, connectionKey, messageOf, reasonOf } from './storeConnection.ts';
+import {
+  StoreClient,
+  connectionKey,
+  messageOf,
+  reasonOf,
+  type StoreSecretFiles,
+} from './storeConnection.ts';
+import type { StoreCommands } from './storeCommands.ts';
 import { StoreFallback, type StoreLogger } from './storeFallback.ts';
 import {
   admission,
@@ -62,8 +68,8 @@ export interface RedisStoreOptions {
   readonly name: string;
   readonly settings: StoreSettings;
   readonly clock: Clock;
-  /** The mounted password and CA files (read only when the settings name their Secrets). */
-  readonly secretFiles: { readonly password: string; readonly ca: string };
+  /** The mounted password, CA and sentinels' password (read only when the settings name them). */
+  readonly secretFiles: StoreSecretFiles;
   readonly logger?: StoreLogger;
   /** Called when the store falls back or comes back (the pod report). */
   readonly onStateChange?: () => void;
@@ -167,7 +173,7 @@ export class RedisStore implements RateLimitStore {
    * The connection while the store is shared, for small side uses of the same server (the
    * prompt-cache pins, cachePins.ts); undefined while it is down or slow.
    */
-  connection(): RedisClientType | undefined {
+  connection(): StoreCommands | undefined {
     return this.available ? this.#client.current : undefined;
   }
 

@@ -4,16 +4,38 @@
  * failure made it fall back.
  */
 import { readFileSync } from 'node:fs';
-import { createClient, type RedisClientType } from '@redis/client';
+import { createClient, createSentinel } from '@redis/client';
 import {
   RATE_LIMIT_STORE_CA_FILE,
   RATE_LIMIT_STORE_CA_FILE_ENV,
   RATE_LIMIT_STORE_MOUNT_PATH,
   RATE_LIMIT_STORE_PASSWORD_FILE,
   RATE_LIMIT_STORE_PASSWORD_FILE_ENV,
+  RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE,
+  RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE_ENV,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
-import type { RedisSettings, StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
+import type {
+  RedisSettings,
+  SentinelSettings,
+  StoreSettings,
+} from '../../../contract/src/policy/policyDocument.ts';
 import type { StoreFallbackReason } from '../../../contract/src/reporting/storeReport.ts';
+import { SentinelStoreClient } from './sentinelClient.ts';
+import type { StoreCommands } from './storeCommands.ts';
+
+/** The files a Redis server's Secrets are mounted as. */
+export interface StoreSecretFiles {
+  readonly password: string;
+  readonly ca: string;
+  readonly sentinelPassword: string;
+}
+
+/** What those files hold, for the Secrets the settings name. */
+export interface StoreSecrets {
+  password?: string;
+  ca?: string;
+  sentinelPassword?: string;
+}
 
 /** Settings that reach the same server the same way share one connection. */
 export function connectionKey(s: StoreSettings): string {
@@ -25,27 +47,29 @@ export function splitAddress(address: string): { host: string; port: number } {
   return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
 }
 
-/** The mounted password and CA of a Redis server (the rate-limit store's, or the journal's). */
+/** The mounted passwords and CA of a Redis server (the rate-limit store's, or the journal's). */
 export function readSecrets(
   s: { readonly redis: RedisSettings },
-  files: { readonly password: string; readonly ca: string },
-): { password?: string; ca?: string } {
-  const secrets: { password?: string; ca?: string } = {};
-  // `kubectl create secret --from-file` keeps a file's last newline; a password has none.
-  if (s.redis.passwordSecretRef !== undefined)
-    secrets.password = readFileSync(files.password, 'utf8').replace(/\r?\n$/, '');
+  files: StoreSecretFiles,
+): StoreSecrets {
+  const secrets: StoreSecrets = {};
+  if (s.redis.passwordSecretRef !== undefined) secrets.password = readPassword(files.password);
   if (s.redis.tls?.caSecretRef !== undefined) secrets.ca = readFileSync(files.ca, 'utf8');
+  if (s.redis.sentinel?.passwordSecretRef !== undefined)
+    secrets.sentinelPassword = readPassword(files.sentinelPassword);
   return secrets;
 }
+
+// `kubectl create secret --from-file` keeps a file's last newline; a password has none.
+const readPassword = (file: string): string => readFileSync(file, 'utf8').replace(/\r?\n$/, '');
 
 /**
  * Where the store's password and CA are mounted: the operator's paths, or the files the
  * environment names (standalone runs).
  */
-export function storeSecretFiles(env: Readonly<Record<string, string | undefined>>): {
-  readonly password: string;
-  readonly ca: string;
-} {
+export function storeSecretFiles(
+  env: Readonly<Record<string, string | undefined>>,
+): StoreSecretFiles {
   return {
     password:
       env[RATE_LIMIT_STORE_PASSWORD_FILE_ENV] ??
@@ -53,6 +77,9 @@ export function storeSecretFiles(env: Readonly<Record<string, string | undefined
     ca:
       env[RATE_LIMIT_STORE_CA_FILE_ENV] ??
       `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_CA_FILE}`,
+    sentinelPassword:
+      env[RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE_ENV] ??
+      `${RATE_LIMIT_STORE_MOUNT_PATH}/${RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE}`,
   };
 }
 
@@ -62,45 +89,91 @@ const RECONNECT_MAX_MS = 2000;
 /** Commands a client holds at once (settlements included); beyond this they fail at once. */
 const MAX_QUEUE = 1024;
 
+/** Reconnects: 50 ms doubling up to RECONNECT_MAX_MS, plus up to 50 ms of jitter. */
+const reconnectDelay = (retries: number): number =>
+  Math.min(RECONNECT_MAX_MS, 50 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 50);
+
 /**
  * A client for a Redis server the runtime uses (the rate-limit store, the journal): it never
  * queues commands while disconnected and holds a bounded queue, so a server that is down fails
  * calls at once instead of holding them; it reconnects forever with backoff and jitter, the
- * caller carrying on without it meanwhile. Not yet connected: the caller calls `connect()`
- * after it has listened for errors.
+ * caller carrying on without it meanwhile. At an address, or through Sentinel, following a
+ * failover. Not yet connected: the caller calls `connect()` after it has listened for errors.
  */
-export function redisClient(
+export function redisClient(redis: RedisSettings, secrets: StoreSecrets): StoreCommands {
+  return redis.sentinel === undefined
+    ? createClient({
+        ...nodeOptions(redis, secrets),
+        socket: { ...splitAddress(redis.address), ...socketOptions(redis, secrets) },
+        commandOptions: NO_COMMAND_TIMEOUT,
+      })
+    : sentinelClient(redis, redis.sentinel, secrets);
+}
+
+function sentinelClient(
   redis: RedisSettings,
-  secrets: { password?: string; ca?: string },
-): RedisClientType {
-  const { host, port } = splitAddress(redis.address);
-  const tls = redis.tls;
-  return createClient({
-    socket: {
-      host,
-      port,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      reconnectStrategy: (retries: number) =>
-        Math.min(RECONNECT_MAX_MS, 50 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 50),
-      ...(tls === undefined
-        ? {}
-        : {
-            tls: true as const,
-            ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
-            ...(secrets.ca === undefined ? {} : { ca: secrets.ca }),
-          }),
-    },
+  sentinel: SentinelSettings,
+  secrets: StoreSecrets,
+): StoreCommands {
+  const socket = socketOptions(redis, secrets);
+  return new SentinelStoreClient({
+    make: () =>
+      createSentinel({
+        name: sentinel.masterName,
+        sentinelRootNodes: sentinel.addresses.map(splitAddress),
+        nodeClientOptions: { ...nodeOptions(redis, secrets), socket },
+        // The sentinels' own connections: their password, and TLS as the servers have it.
+        sentinelClientOptions: {
+          socket,
+          ...(secrets.sentinelPassword === undefined ? {} : { password: secrets.sentinelPassword }),
+        },
+        commandOptions: NO_COMMAND_TIMEOUT,
+        // Every connection's failure reaches the store's `error` listener, naming the node.
+        passthroughClientErrorEvents: true,
+        // A switch the sentinels announced while their connection was down is found anyway.
+        scanInterval: SENTINEL_SCAN_MS,
+      }),
+    maxInFlight: MAX_QUEUE,
+    retryDelayMs: reconnectDelay,
+  });
+}
+
+/** How often the sentinel client asks the sentinels for the primary besides their announcements. */
+const SENTINEL_SCAN_MS = 5000;
+
+/**
+ * No per-command timeout: @redis/client arms an AbortSignal.timeout (5 s by default) for every
+ * command, and each one that fires builds a DOMException with its stack, about 20 µs of CPU
+ * per command, long after the command was answered. Every caller here waits on its own
+ * deadline already (the store's wait budget, the journal's second) and goes on without an
+ * answer; a server that never answers fills the bounded queue, which then fails at once.
+ */
+const NO_COMMAND_TIMEOUT = { timeout: 0 };
+
+/** A data node's connection: who it authenticates as, no offline queue, a bounded queue. */
+function nodeOptions(redis: RedisSettings, secrets: StoreSecrets) {
+  return {
     ...(redis.username === undefined ? {} : { username: redis.username }),
     ...(secrets.password === undefined ? {} : { password: secrets.password }),
     disableOfflineQueue: true,
     commandsQueueMaxLength: MAX_QUEUE,
-    // No per-command timeout: @redis/client arms an AbortSignal.timeout (5 s by default) for
-    // every command, and each one that fires builds a DOMException with its stack, about 20 µs
-    // of CPU per command, long after the command was answered. Every caller here waits on its
-    // own deadline already (the store's wait budget, the journal's second) and goes on without
-    // an answer; a server that never answers fills the bounded queue, which then fails at once.
-    commandOptions: { timeout: 0 },
-  });
+  };
+}
+
+/** Connect and reconnect timing, and TLS when the settings ask for it. */
+function socketOptions(redis: RedisSettings, secrets: StoreSecrets) {
+  const tls = redis.tls;
+  return {
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    reconnectStrategy: reconnectDelay,
+    ...(tls === undefined
+      ? {}
+      : {
+          tls: true as const,
+          ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
+          ...(secrets.ca === undefined ? {} : { ca: secrets.ca }),
+        }),
+  };
 }
 
 export function messageOf(err: unknown): string {
@@ -108,10 +181,17 @@ export function messageOf(err: unknown): string {
 }
 
 export function reasonOf(err: unknown): StoreFallbackReason {
-  const message = messageOf(err);
+  // The sentinel client wraps a node's error in one that names the node: the server's words
+  // are the innermost cause's.
+  let root = err;
+  while (root instanceof Error && root.cause !== undefined) root = root.cause;
+  const message = messageOf(root);
   if (/WRONGPASS|NOAUTH|invalid (username-)?password|AUTH failed/i.test(message))
     return 'AuthenticationFailed';
-  if (/^(ERR|NOSCRIPT|BUSY|OOM|READONLY)/.test(message)) return 'StoreError';
+  // A replica where the primary was (demoted, or named by hand), or one loading or cut off
+  // from its primary: a failover under way, not a store that refuses the scripts.
+  if (/^(READONLY|MASTERDOWN|LOADING)/.test(message)) return 'FailingOver';
+  if (/^(ERR|NOSCRIPT|BUSY|OOM)/.test(message)) return 'StoreError';
   return 'Unreachable';
 }
 
@@ -125,32 +205,29 @@ export interface ConnectionEvents {
 
 /** The store's client, made again with the mounted Secrets when they change. */
 export class StoreClient {
-  readonly #secretFiles: { readonly password: string; readonly ca: string };
+  readonly #secretFiles: StoreSecretFiles;
   readonly #events: ConnectionEvents;
-  #client: RedisClientType | undefined;
-  /** The password and CA the client was made with, to notice a rotated Secret. */
+  #client: StoreCommands | undefined;
+  /** The passwords and CA the client was made with, to notice a rotated Secret. */
   #secrets = '';
 
-  constructor(
-    secretFiles: { readonly password: string; readonly ca: string },
-    events: ConnectionEvents,
-  ) {
+  constructor(secretFiles: StoreSecretFiles, events: ConnectionEvents) {
     this.#secretFiles = secretFiles;
     this.#events = events;
   }
 
   /** The client made last (undefined until the Secrets could be read once). */
-  get current(): RedisClientType | undefined {
+  get current(): StoreCommands | undefined {
     return this.#client;
   }
 
   /**
-   * (Re)reads the mounted password and CA and connects with them when they changed (or on the
+   * (Re)reads the mounted passwords and CA and connects with them when they changed (or on the
    * first call). The kubelet rewrites a mounted Secret in place, so a rotated password, or a
    * wrong one corrected, reaches the store without a restart.
    */
   reconnectWithSecrets(settings: StoreSettings): void {
-    let secrets: { password?: string; ca?: string };
+    let secrets: StoreSecrets;
     try {
       secrets = readSecrets(settings, this.#secretFiles);
     } catch (err) {
@@ -165,7 +242,7 @@ export class StoreClient {
     if (previous?.isOpen === true) previous.destroy();
   }
 
-  #connect(settings: StoreSettings, secrets: { password?: string; ca?: string }): RedisClientType {
+  #connect(settings: StoreSettings, secrets: StoreSecrets): StoreCommands {
     const client = redisClient(settings.redis, secrets);
     // A replaced client's last words are not the store's state.
     const current = () => client === this.#client;

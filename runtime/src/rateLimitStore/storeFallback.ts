@@ -1,8 +1,8 @@
 /**
  * Whether the store decides (shared) or has fallen back to the replicas' shares, why and
- * since when, and the probe that brings it back: PING (or after a StoreError a decision that
- * charges nothing) with backoff, 100 ms doubling to 2 s; a stalled budget goes back to a slow
- * store that answers a probe within 2 s (slowStoreWait.ts).
+ * since when, and the probe that brings it back: PING (or after a StoreError or a FailingOver
+ * a decision that charges nothing) with backoff, 100 ms doubling to 2 s; a stalled budget goes
+ * back to a slow store that answers a probe within 2 s (slowStoreWait.ts).
  */
 import type { StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { StoreFallbackReason } from '../../../contract/src/reporting/storeReport.ts';
@@ -156,7 +156,8 @@ export class StoreFallback {
       try {
         const { keys, limitArgs } = this.#admitCall();
         const probe =
-          reason === 'StoreError'
+          // A replica answers PING: only a script shows the server takes writes again.
+          reason === 'StoreError' || reason === 'FailingOver'
             ? runScript(client, ADMIT_SCRIPT, keys, [...limitArgs, '0', '0'])
             : client.ping();
         late = probe.catch(() => TIMED_OUT);

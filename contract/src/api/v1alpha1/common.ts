@@ -17,15 +17,19 @@ export type PolicyMode = 'Enforce' | 'Shadow';
 export type BreakerState = 'Closed' | 'Open' | 'HalfOpen' | 'Degraded' | 'Unknown';
 
 /**
- * The Redis or Valkey server (version 7 or later; a single primary, not Redis Cluster).
+ * The Redis or Valkey server (version 7 or later): one primary at an address, or the primary a set of Sentinels names (it follows a failover without a restart). Redis Cluster is not supported yet.
  */
 export interface RedisServer {
   /**
-   * host:port of the server, for example redis.breakwater-system.svc:6379.
+   * host:port of the server, for example redis.breakwater-system.svc:6379. Set address or sentinel, exactly one.
    */
-  address: string;
+  address?: string;
   /**
-   * ACL user to authenticate as; unset means the default user.
+   * Reach the primary through Redis Sentinel: the client asks the sentinels which server is the primary, and follows a failover to the replica they promote without a restart. Set address or sentinel, exactly one. username, passwordSecretRef and tls apply to the servers the sentinels name; tls applies to the sentinels too.
+   */
+  sentinel?: RedisSentinel;
+  /**
+   * ACL user to authenticate as on the Redis servers; unset means the default user.
    */
   username?: string;
   /**
@@ -49,6 +53,27 @@ export interface RedisServer {
      */
     serverName?: string;
   };
+}
+
+/**
+ * A set of Redis Sentinels that watch one primary and its replicas.
+ */
+export interface RedisSentinel {
+  /**
+   * The name the sentinels monitor the primary under (sentinel monitor <masterName> …), for example mymaster.
+   */
+  masterName: string;
+  /**
+   * host:port of each sentinel to ask, for example redis-sentinel.breakwater-system.svc:26379; one is enough, each listed one is tried in turn. From 1 to 9.
+   *
+   * @minItems 1
+   * @maxItems 9
+   */
+  addresses: string[];
+  /**
+   * The Secret key that holds the sentinels' own password (their requirepass), when they have one; the servers' password is spec's redis.passwordSecretRef. Mounted into the agent's pods as a file, like the servers' password.
+   */
+  passwordSecretRef?: SecretKeySelector;
 }
 
 /**
