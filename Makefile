@@ -41,7 +41,7 @@ node_modules/.installed: package.json package-lock.json | .breakwater/node/.ok
 ##@ Development
 
 .PHONY: tools
-tools: ## Install promtool, lua5.1, redis-server, podman, buildah, runc, debootstrap and mmdebstrap (Debian packages) when missing; the tests and make image run them.
+tools: ## Install promtool, lua5.1, redis-server, redis-sentinel, podman, buildah, runc, debootstrap and mmdebstrap (Debian packages) when missing; the tests and make image run them.
 	@scripts/ensure-tools.sh
 
 .PHONY: build

@@ -26,6 +26,8 @@ export interface RedisOptions {
    * which a server without cluster mode refuses (test/rateLimitStore/keySlots.test.ts).
    */
   readonly clusterEnabled?: boolean;
+  /** A replica of the primary at this host:port (test/support/redisSentinel.ts). */
+  readonly replicaOf?: string;
 }
 
 export interface RedisHandle {
@@ -37,6 +39,8 @@ export interface RedisHandle {
   start(): Promise<void>;
   /** SIGTERM, and waits for the exit (an append-only file is flushed first). */
   stop(): Promise<void>;
+  /** SIGKILL, and waits for the exit: a lost node, nothing flushed. */
+  kill(): Promise<void>;
   /** SIGSTOP: the server holds every connection open and answers nothing. */
   freeze(): void;
   /** SIGCONT after `freeze`. */
@@ -68,6 +72,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisHandl
     ...(options.clusterEnabled === true
       ? ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')]
       : []),
+    ...(options.replicaOf === undefined ? [] : ['--replicaof', ...options.replicaOf.split(':')]),
   ];
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -112,6 +117,14 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisHandl
     child = undefined;
   };
 
+  const kill = async (): Promise<void> => {
+    const proc = child;
+    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGKILL');
+    await exited;
+    child = undefined;
+  };
+
   await start();
   return {
     address: `${serverHost()}:${port}`,
@@ -121,6 +134,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisHandl
     },
     start,
     stop,
+    kill,
     freeze: () => child?.kill('SIGSTOP'),
     thaw: () => child?.kill('SIGCONT'),
     remove: async () => {

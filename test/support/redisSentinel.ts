@@ -1,0 +1,224 @@
+/**
+ * A replicated Redis watched by Redis Sentinel, on real processes (Debian's `redis-server` and
+ * `redis-sentinel`; `make tools` installs them) on loopback ports: a primary, its replicas and
+ * an odd number of sentinels that agree on a failover, started and stopped by the test.
+ *
+ *   const set = await startSentinelSet();
+ *   ... store: { redis: { sentinel: { masterName: set.masterName, addresses: set.sentinels } } }
+ *   await set.primary.kill();                    // SIGKILL: the sentinels promote a replica
+ *   const promoted = await set.waitForNewPrimary(oldAddress);
+ *   await set.remove();
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createClient } from '@redis/client';
+import { freePort, serverHost } from './podReach.ts';
+import { startRedis, type RedisHandle } from './redisServer.ts';
+import { waitFor } from './waitFor.ts';
+
+const START_TIMEOUT_MS = 10_000;
+export const MASTER_NAME = 'breakwater';
+
+export interface SentinelTiming {
+  /** How long the primary is silent before a sentinel thinks it down. @default 1000 */
+  readonly downAfterMs?: number;
+  /** @default 5000 */
+  readonly failoverTimeoutMs?: number;
+}
+
+export interface SentinelSet {
+  readonly masterName: string;
+  /** The first primary; after a failover, one of `replicas` is. */
+  readonly primary: RedisHandle;
+  readonly replicas: readonly RedisHandle[];
+  /** host:port of each sentinel, as `store.redis.sentinel.addresses` takes them. */
+  readonly sentinels: readonly string[];
+  /** host:port of the primary the sentinels name now. */
+  currentPrimary(): Promise<string>;
+  /** Waits until the sentinels name a primary other than `was`; its host:port. */
+  waitForNewPrimary(was: string, timeoutMs: number): Promise<string>;
+  /** Stops every process and removes their directories. */
+  remove(): Promise<void>;
+}
+
+export async function startSentinelSet(
+  options: { readonly replicas?: number; readonly sentinels?: number } & SentinelTiming = {},
+): Promise<SentinelSet> {
+  const servers: RedisHandle[] = [];
+  const sentinels: SentinelProcess[] = [];
+  const remove = async (): Promise<void> => {
+    await Promise.all(sentinels.map((s) => s.stop()));
+    await Promise.all(servers.map((r) => r.remove()));
+  };
+  try {
+    const primary = await startRedis();
+    servers.push(primary);
+    for (let i = 0; i < (options.replicas ?? 2); i++)
+      servers.push(await startRedis({ replicaOf: primary.address }));
+    const count = options.sentinels ?? 3;
+    for (let i = 0; i < count; i++) sentinels.push(await startSentinel(primary.address, options));
+    const addresses = sentinels.map((s) => s.address);
+    // A failover needs every sentinel to know the replicas and a majority of the others.
+    await waitFor(
+      async () => {
+        const views = await Promise.all(addresses.map((a) => sentinelView(a)));
+        return views.every(
+          (v) => v.replicas === servers.length - 1 && v.sentinels === count - 1 && v.linked,
+        );
+      },
+      {
+        description: 'every sentinel to know every replica and every other sentinel',
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      },
+    );
+    const currentPrimary = async (): Promise<string> => {
+      for (const a of addresses) {
+        const named = await ask(a, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME]).catch(
+          () => undefined,
+        );
+        if (Array.isArray(named) && named.length === 2)
+          return `${String(named[0])}:${String(named[1])}`;
+      }
+      throw new Error('no sentinel answered');
+    };
+    return {
+      masterName: MASTER_NAME,
+      primary,
+      replicas: servers.slice(1),
+      sentinels: addresses,
+      currentPrimary,
+      waitForNewPrimary: (was, timeoutMs) =>
+        waitFor(
+          async () => {
+            const now = await currentPrimary().catch(() => was);
+            if (now === was) return false;
+            // Promoted, and it says so itself.
+            const role = await ask(now, ['ROLE']).catch(() => undefined);
+            return Array.isArray(role) && role[0] === 'master' && now;
+          },
+          { description: 'the sentinels to promote a replica', timeoutMs, intervalMs: 50 },
+        ),
+      remove,
+    };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
+/** One command to the server at `address`, on a connection of its own. */
+async function ask(address: string, command: string[]): Promise<unknown> {
+  const [host, port] = address.split(':');
+  const client = createClient({
+    socket: {
+      host: host ?? '',
+      port: Number(port),
+      connectTimeout: 1000,
+      reconnectStrategy: false,
+    },
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await client.sendCommand(command);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** What one sentinel knows of the primary it watches. */
+async function sentinelView(
+  address: string,
+): Promise<{ replicas: number; sentinels: number; linked: boolean }> {
+  const replicas = await ask(address, ['SENTINEL', 'REPLICAS', MASTER_NAME]);
+  const others = await ask(address, ['SENTINEL', 'SENTINELS', MASTER_NAME]);
+  // The client reads each replica's fields as an object; a flat list of pairs on RESP2.
+  const fields = (entry: unknown): Map<string, string> => {
+    if (Array.isArray(entry)) {
+      const list = entry.map(String);
+      const map = new Map<string, string>();
+      for (let i = 0; i + 1 < list.length; i += 2) map.set(list[i] ?? '', list[i + 1] ?? '');
+      return map;
+    }
+    return new Map(Object.entries(entry as Record<string, string>));
+  };
+  const replicaList = Array.isArray(replicas) ? replicas.map(fields) : [];
+  return {
+    replicas: replicaList.length,
+    sentinels: Array.isArray(others) ? others.length : 0,
+    // Each replica's link to the primary is up: it has the data a promotion hands over.
+    linked: replicaList.every((r) => r.get('master-link-status') === 'ok'),
+  };
+}
+
+interface SentinelProcess {
+  readonly address: string;
+  stop(): Promise<void>;
+}
+
+async function startSentinel(primary: string, timing: SentinelTiming): Promise<SentinelProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'bw-sentinel-'));
+  const port = await freePort();
+  const [host, primaryPort] = primary.split(':');
+  const config = join(dir, 'sentinel.conf');
+  // Sentinel rewrites its own config file as it learns the replicas and the other sentinels.
+  writeFileSync(
+    config,
+    [
+      `port ${String(port)}`,
+      `bind ${serverHost()}`,
+      'protected-mode no',
+      `dir ${dir}`,
+      `sentinel monitor ${MASTER_NAME} ${host ?? ''} ${primaryPort ?? ''} 2`,
+      `sentinel down-after-milliseconds ${MASTER_NAME} ${String(timing.downAfterMs ?? 1000)}`,
+      `sentinel failover-timeout ${MASTER_NAME} ${String(timing.failoverTimeoutMs ?? 5000)}`,
+      `sentinel parallel-syncs ${MASTER_NAME} 1`,
+      '',
+    ].join('\n'),
+  );
+  const proc: ChildProcess = spawn('redis-sentinel', [config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => {
+    proc.once('exit', () => {
+      resolve();
+    });
+  });
+  const output: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`redis-sentinel did not start:\n${output.join('\n')}`));
+    }, START_TIMEOUT_MS);
+    proc.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-sentinel could not run (make tools installs it): ${err.message}`));
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`redis-sentinel exited before it was ready:\n${output.join('\n')}`));
+    });
+    if (proc.stdout === null) return;
+    createInterface({ input: proc.stdout }).on('line', (line) => {
+      output.push(line);
+      if (line.includes('+monitor master')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return {
+    address: `${serverHost()}:${String(port)}`,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
