@@ -124,7 +124,7 @@ export class SentinelStoreClient extends EventEmitter implements StoreCommands {
     this.#sentinel = sentinel;
     const current = () => this.#sentinel === sentinel && this.#open;
     sentinel.on('error', (err: unknown) => {
-      if (current()) this.emit('error', err);
+      if (current()) this.emit('error', sentinelError(err));
     });
     sentinel.on('ready', () => {
       if (current()) this.emit('ready');
@@ -156,6 +156,15 @@ export class SentinelStoreClient extends EventEmitter implements StoreCommands {
     if (this.#retry !== undefined) clearTimeout(this.#retry);
     this.#retry = undefined;
   }
+}
+
+/**
+ * The library reports a sentinel connection's failure as a string with a prefix of its own,
+ * then the same failure as an Error: as one Error, the store logs it once, not twice a second.
+ */
+export function sentinelError(err: unknown): unknown {
+  if (typeof err !== 'string') return err;
+  return new Error(err.replace(/^obseve client error: (?:Error: )?/, ''));
 }
 
 function offline(): Error {
