@@ -194,6 +194,41 @@ export const agentContainerRows: readonly Refusal[] = [
     says: 'may not hold a Secret the runtime alone reads',
   },
   {
+    name: "rejects an env variable read from the journal store's sentinels' password Secret",
+    manifest: agent(
+      container({
+        env: [
+          {
+            name: 'SENTINEL_PASSWORD',
+            valueFrom: { secretKeyRef: { name: 'sentinel-auth', key: 'password' } },
+          },
+        ],
+      }),
+      {
+        durability: {
+          store: {
+            redis: {
+              sentinel: {
+                masterName: 'journal',
+                addresses: ['sentinel.agents.svc:26379'],
+                passwordSecretRef: { name: 'sentinel-auth', key: 'password' },
+              },
+            },
+          },
+          encryptionKeySecretRef: { name: 'journal-key', key: 'key' },
+        },
+      },
+    ),
+    field: 'spec.agent',
+    says: 'may not read a Secret the runtime alone reads',
+  },
+  {
+    name: "rejects a volume named like durability's, which the runtime's journal files use",
+    manifest: agent(container(), withVolumes([{ name: 'durability-store-auth', emptyDir: {} }])),
+    field: 'spec.podTemplate.volumes[0].name',
+    says: "name the operator's volumes",
+  },
+  {
     name: 'rejects a probe port that names none of the agent ports',
     manifest: agent(container({ readinessProbe: { httpGet: { path: '/', port: 'nope' } } })),
     field: 'spec.agent.readinessProbe',

@@ -632,7 +632,7 @@ export interface PodTemplateOverrides {
    *
    * @maxItems 16
    *
-   * Items: A volume for the agent container, as in a Pod spec: one of configMap, secret, emptyDir. Its name may not be one the operator uses (client-keys, runtime-api-access, rate-limit-store-*, backend-*, mcp-*).
+   * Items: A volume for the agent container, as in a Pod spec: one of configMap, secret, emptyDir. Its name may not be one the operator uses (client-keys, runtime-api-access, rate-limit-store-*, durability-*, backend-*, mcp-*).
    */
   volumes?: PodVolume[];
 }
@@ -1200,7 +1200,7 @@ export interface AgentSecurityContext {
 }
 
 /**
- * A volume for the agent container, as in a Pod spec: one of configMap, secret, emptyDir. Its name may not be one the operator uses (client-keys, runtime-api-access, rate-limit-store-*, backend-*, mcp-*).
+ * A volume for the agent container, as in a Pod spec: one of configMap, secret, emptyDir. Its name may not be one the operator uses (client-keys, runtime-api-access, rate-limit-store-*, durability-*, backend-*, mcp-*).
  */
 export interface PodVolume {
   /**
