@@ -92,7 +92,11 @@ export function everyReferenceCorpus(at: CorpusEndpoints): Corpus {
         durability: {
           store: {
             redis: {
-              address: 'redis.corpus.svc:6379',
+              sentinel: {
+                masterName: 'corpus',
+                addresses: ['redis-sentinel.corpus.svc:26379'],
+                passwordSecretRef: { name: 'corpus-journal-store', key: 'sentinel-password' },
+              },
               passwordSecretRef: { name: 'corpus-journal-store', key: 'password' },
               tls: { enabled: true, caSecretRef: { name: 'corpus-journal-store', key: 'ca.crt' } },
             },
@@ -170,7 +174,11 @@ export function everyReferenceCorpus(at: CorpusEndpoints): Corpus {
       secret('corpus-mcp-headers', { authorization: 'Bearer corpus' }),
       secret('corpus-client-keys', { caller: 'bw-corpus-client-key' }),
       secret('corpus-journal-key', { key: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=' }),
-      secret('corpus-journal-store', { password: 'corpus-redis', 'ca.crt': 'corpus-ca' }),
+      secret('corpus-journal-store', {
+        password: 'corpus-redis',
+        'sentinel-password': 'corpus-sentinel',
+        'ca.crt': 'corpus-ca',
+      }),
     ],
   };
 }
