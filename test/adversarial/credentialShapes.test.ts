@@ -17,7 +17,7 @@ import { credentialShapes, type CredentialShape } from '../support/credentialSha
 import { PRIMARY_MODEL, type StandaloneRuntime } from '../support/standaloneRuntime.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { ALICE, BOB, backdrop, type Backdrop } from './adversaryAgents.ts';
-import { send, type RawHeaders } from './publicHttp.ts';
+import { INITIALIZE, send, type RawHeaders } from './publicHttp.ts';
 
 /** Alice's credential in every shape, bob's key beside it. */
 const SHAPES: readonly CredentialShape[] = credentialShapes(ALICE, BOB);
@@ -26,16 +26,6 @@ const MESSAGE = {
   model: PRIMARY_MODEL,
   max_tokens: 16,
   messages: [{ role: 'user', content: 'hi' }],
-};
-const INITIALIZE = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: {
-    protocolVersion: '2025-03-26',
-    capabilities: {},
-    clientInfo: { name: 't', version: '1' },
-  },
 };
 
 /** The runs each agent's tests read: started by alice and by bob before the table. */

@@ -6,6 +6,18 @@
  */
 import { request as httpRequest } from 'node:http';
 
+/** An MCP client's first request: JSON-RPC `initialize`, as any Streamable HTTP client sends it. */
+export const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: {
+    protocolVersion: '2025-03-26',
+    capabilities: {},
+    clientInfo: { name: 't', version: '1' },
+  },
+};
+
 export interface Answer {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;

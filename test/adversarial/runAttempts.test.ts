@@ -14,7 +14,7 @@ import { createClient } from '@redis/client';
 import { serverHost } from '../support/podReach.ts';
 import { PRIMARY_MODEL, type StandaloneRuntime } from '../support/standaloneRuntime.ts';
 import { ALICE, BOB, backdrop, type Backdrop } from './adversaryAgents.ts';
-import { send, type RawHeaders } from './publicHttp.ts';
+import { INITIALIZE, send, type RawHeaders } from './publicHttp.ts';
 
 const AGENT = 'adversary-attempts';
 const JOURNAL = `breakwater:run:adversary/${AGENT}`;
@@ -28,16 +28,6 @@ const ask = (content: string, stream = false) => ({
   stream,
   messages: [{ role: 'user', content }],
 });
-const INITIALIZE = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: {
-    protocolVersion: '2025-03-26',
-    capabilities: {},
-    clientInfo: { name: 't', version: '1' },
-  },
-};
 
 let world: Backdrop;
 let rt: StandaloneRuntime;

@@ -10,7 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { request as httpRequest } from 'node:http';
 import Anthropic from '@anthropic-ai/sdk';
 import { moneyToUsdNumber } from '../../contract/src/spend/money.ts';
-import { billedPico, settledAccount, settledAndBilled } from '../support/billedSettlement.ts';
+import {
+  billedPico,
+  settledAccount,
+  settledAndBilled,
+  streamUntil,
+} from '../support/billedSettlement.ts';
 import { waitFor } from '../support/waitFor.ts';
 import {
   PRICING,
@@ -41,21 +46,6 @@ const longRequest = {
   messages: [{ role: 'user' as const, content: LONG_PROMPT }],
 };
 
-/** Streams `longRequest` and hangs up when `type` arrives; resolves once the SDK gave up. */
-async function streamUntil(url: string, type: string): Promise<void> {
-  const stream = sdk(url).messages.stream(longRequest);
-  try {
-    for await (const event of stream) {
-      if (event.type === type) {
-        stream.controller.abort();
-        break;
-      }
-    }
-  } catch {
-    // the abort, as the SDK reports it
-  }
-}
-
 describe('what a budget settles against what the provider billed', () => {
   let s: BudgetAgent;
   beforeAll(async () => {
@@ -76,7 +66,7 @@ describe('what a budget settles against what the provider billed', () => {
     'settles a stream its client hangs up on at %s at no less than the provider billed',
     async (type) => {
       const { settled, billed, log } = await settledAndBilled(s, 1, () =>
-        streamUntil(s.urls[0] ?? '', type),
+        streamUntil(s.urls[0] ?? '', longRequest, type),
       );
       expect(log[0]?.stream).toBe(true);
       expect(billed).toBeGreaterThan(0n);

@@ -9,7 +9,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
 import { moneyFromMicros } from '../../contract/src/spend/money.ts';
-import { billedPico, settledAccount, settledAndBilled } from '../support/billedSettlement.ts';
+import {
+  billedPico,
+  settledAccount,
+  settledAndBilled,
+  streamUntil,
+} from '../support/billedSettlement.ts';
 import {
   PRIMARY_PRICE,
   budgetAgent,
@@ -50,21 +55,6 @@ async function untilRefused(
     );
   }
   return { served, refusal };
-}
-
-/** Streams `searching` and hangs up when `type` arrives; resolves once the SDK gave up. */
-async function streamUntil(url: string, type: string): Promise<void> {
-  const stream = sdk(url).messages.stream(searching);
-  try {
-    for await (const event of stream) {
-      if (event.type === type) {
-        stream.controller.abort();
-        break;
-      }
-    }
-  } catch {
-    // the abort, as the SDK reports it
-  }
 }
 
 describe('web_search under a dollar budget that refuses, without webSearchResultTokens', () => {
@@ -129,7 +119,7 @@ describe("web_search under a dollar budget, webSearchResultTokens at the simulat
     "settles a stream its client hangs up on at %s at no less than billed, the searches' results included",
     async (type) => {
       const { settled, billed, log } = await settledAndBilled(s, 1, () =>
-        streamUntil(s.urls[0] ?? '', type),
+        streamUntil(s.urls[0] ?? '', searching, type),
       );
       expect(log[0]).toMatchObject({ ending: 'client_cut', stream: true });
       expect(log[0]?.usage.server_tool_use?.web_search_requests).toBe(2);

@@ -3,7 +3,9 @@
  * runtime to "never less than billed": the simulator's log priced with the agent's prices, as
  * the runtime prices a call, and the account read once every reservation is settled.
  */
+import type Anthropic from '@anthropic-ai/sdk';
 import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
+import { sdk } from './budgetStoreFixture.ts';
 import { PRICING, type BudgetAgent, type StoredAccount } from './budgetStoreFixture.ts';
 import type { BilledCall } from './simulator.ts';
 import { waitFor } from './waitFor.ts';
@@ -60,4 +62,23 @@ export async function settledAndBilled(
     { description: 'the call settled in Redis', timeoutMs: 10_000 },
   ).catch(() => settledAccount(agent));
   return { settled: after.spentPico - before, billed: billedPico(log), log };
+}
+
+/** Streams `request` through the SDK and hangs up when `type` arrives; resolves once the SDK gave up. */
+export async function streamUntil(
+  url: string,
+  request: Anthropic.MessageCreateParamsNonStreaming,
+  type: string,
+): Promise<void> {
+  const stream = sdk(url).messages.stream(request);
+  try {
+    for await (const event of stream) {
+      if (event.type === type) {
+        stream.controller.abort();
+        break;
+      }
+    }
+  } catch {
+    // the abort, as the SDK reports it
+  }
 }
