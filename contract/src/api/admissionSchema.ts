@@ -677,6 +677,24 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                           },
                         },
                       },
+                      cluster: {
+                        type: 'object',
+                        required: ['addresses'],
+                        fields: {
+                          addresses: {
+                            type: 'array',
+                            minItems: 1,
+                            maxItems: 16,
+                            listType: 'set',
+                            items: {
+                              type: 'string',
+                              minLength: 3,
+                              maxLength: 261,
+                              pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$',
+                            },
+                          },
+                        },
+                      },
                       username: { type: 'string', minLength: 1, maxLength: 128 },
                       passwordSecretRef: {
                         type: 'object',
@@ -726,8 +744,9 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                     },
                     rules: [
                       {
-                        rule: '[has(self.address), has(self.sentinel)].filter(x, x).size() == 1',
-                        message: 'set exactly one of address and sentinel',
+                        rule: '[has(self.address), has(self.sentinel), has(self.cluster)].filter(x, x).size() == 1',
+                        message:
+                          "set exactly one of address, sentinel and cluster: address for one server, sentinel for a primary Sentinel watches, cluster for a Redis Cluster's nodes",
                       },
                     ],
                   },
@@ -1754,6 +1773,24 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                       },
                     },
                   },
+                  cluster: {
+                    type: 'object',
+                    required: ['addresses'],
+                    fields: {
+                      addresses: {
+                        type: 'array',
+                        minItems: 1,
+                        maxItems: 16,
+                        listType: 'set',
+                        items: {
+                          type: 'string',
+                          minLength: 3,
+                          maxLength: 261,
+                          pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$',
+                        },
+                      },
+                    },
+                  },
                   username: { type: 'string', minLength: 1, maxLength: 128 },
                   passwordSecretRef: {
                     type: 'object',
@@ -1803,8 +1840,9 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                 },
                 rules: [
                   {
-                    rule: '[has(self.address), has(self.sentinel)].filter(x, x).size() == 1',
-                    message: 'set exactly one of address and sentinel',
+                    rule: '[has(self.address), has(self.sentinel), has(self.cluster)].filter(x, x).size() == 1',
+                    message:
+                      "set exactly one of address, sentinel and cluster: address for one server, sentinel for a primary Sentinel watches, cluster for a Redis Cluster's nodes",
                   },
                 ],
               },

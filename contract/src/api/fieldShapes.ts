@@ -101,6 +101,7 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
                           passwordSecretRef: { fields: { name: 0, key: 0 } },
                         },
                       },
+                      cluster: { fields: { addresses: { items: 0 } } },
                       username: 0,
                       passwordSecretRef: { fields: { name: 0, key: 0 } },
                       tls: {
@@ -480,6 +481,7 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
                       passwordSecretRef: { fields: { name: 0, key: 0 } },
                     },
                   },
+                  cluster: { fields: { addresses: { items: 0 } } },
                   username: 0,
                   passwordSecretRef: { fields: { name: 0, key: 0 } },
                   tls: {

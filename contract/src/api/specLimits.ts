@@ -214,6 +214,12 @@ export const AGENT_DEPLOYMENT_LIMITS = {
     maxLength: 253,
     pattern: '^[-._a-zA-Z0-9]+$',
   },
+  'durability.store.redis.cluster.addresses': { minItems: 1, maxItems: 16 },
+  'durability.store.redis.cluster.addresses[]': {
+    minLength: 3,
+    maxLength: 261,
+    pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$',
+  },
   'durability.store.redis.username': { minLength: 1, maxLength: 128 },
   'durability.store.redis.passwordSecretRef.name': {
     minLength: 1,
@@ -486,6 +492,12 @@ export const RATE_LIMIT_POLICY_LIMITS = {
     minLength: 1,
     maxLength: 253,
     pattern: '^[-._a-zA-Z0-9]+$',
+  },
+  'store.redis.cluster.addresses': { minItems: 1, maxItems: 16 },
+  'store.redis.cluster.addresses[]': {
+    minLength: 3,
+    maxLength: 261,
+    pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$',
   },
   'store.redis.username': { minLength: 1, maxLength: 128 },
   'store.redis.passwordSecretRef.name': {

@@ -123,14 +123,21 @@ export interface SecretKeyRef {
 
 /**
  * A Redis server as the rate-limit store and the run journal reach it (common RedisServer):
- * at one address, or through the Sentinels that name its primary. Exactly one of the two.
+ * at one address, through the Sentinels that name its primary, or a Redis Cluster's nodes.
+ * Exactly one of the three.
  */
 export type RedisSettings = RedisAccess & RedisTopology;
 
-/** Where the primary is: one address, or the one Sentinel names (a cluster would be a third). */
+/** Where the primary is: one address, the one Sentinel names, or each slot's in a cluster. */
 export type RedisTopology =
-  | { readonly address: string; readonly sentinel?: never }
-  | { readonly sentinel: SentinelSettings; readonly address?: never };
+  | { readonly address: string; readonly sentinel?: never; readonly cluster?: never }
+  | { readonly sentinel: SentinelSettings; readonly address?: never; readonly cluster?: never }
+  | { readonly cluster: ClusterSettings; readonly address?: never; readonly sentinel?: never };
+
+/** RedisServer `cluster`: the nodes to learn the slot map from (1 to 16). */
+export interface ClusterSettings {
+  readonly addresses: readonly string[];
+}
 
 /** RedisServer `sentinel`: the sentinels to ask, and the name they watch the primary under. */
 export interface SentinelSettings {

@@ -254,6 +254,20 @@ describe('resolveRateLimit', () => {
     });
   });
 
+  it("carries a store's cluster nodes instead of an address", () => {
+    const cluster = { addresses: ['redis-cluster-0.infra.svc:6379', 'redis-cluster-1.infra.svc:6379'] };
+    const settings = resolveRateLimit(
+      rateLimitPolicy({
+        ...production.spec,
+        scope: 'Cluster',
+        store: { redis: { cluster, username: 'breakwater' } },
+      }),
+      3,
+      'support-agent',
+    );
+    expect(settings.store?.redis).toEqual({ cluster, username: 'breakwater' });
+  });
+
   it('gives every agent on the policy one set of keys with sharing AllAgents', () => {
     const store = {
       redis: { address: 'redis:6379', tls: { enabled: true, serverName: 'redis.example' } },

@@ -27,6 +27,7 @@ import {
   type BreakerSettings,
   type DurabilitySettings,
   type RedisSettings,
+  type RedisTopology,
   type StoreSettings,
   type McpServerSettings,
   type PolicyDocument,
@@ -253,21 +254,8 @@ export function effectiveShare(settings: RateLimitSettings): RateLimitShare {
 
 /** A RedisServer as the document carries it: TLS only when enabled, Secrets by reference. */
 function resolveRedis(redis: RedisServer): RedisSettings {
-  const { sentinel } = redis;
   return {
-    // Admission lets exactly one through; a manifest that never went through it and has
-    // neither is refused by validation (an empty address).
-    ...(sentinel === undefined
-      ? { address: redis.address ?? '' }
-      : {
-          sentinel: {
-            masterName: sentinel.masterName,
-            addresses: [...sentinel.addresses],
-            ...(sentinel.passwordSecretRef === undefined
-              ? {}
-              : { passwordSecretRef: { ...sentinel.passwordSecretRef } }),
-          },
-        }),
+    ...resolveTopology(redis),
     ...(redis.username === undefined ? {} : { username: redis.username }),
     ...(redis.passwordSecretRef === undefined
       ? {}
@@ -282,6 +270,25 @@ function resolveRedis(redis: RedisServer): RedisSettings {
           },
         }
       : {}),
+  };
+}
+
+/**
+ * Where the servers are. Admission lets exactly one of the three through; a manifest that never
+ * went through it and has none is refused by validation (an empty address).
+ */
+function resolveTopology(redis: RedisServer): RedisTopology {
+  const { sentinel, cluster } = redis;
+  if (cluster !== undefined) return { cluster: { addresses: [...cluster.addresses] } };
+  if (sentinel === undefined) return { address: redis.address ?? '' };
+  return {
+    sentinel: {
+      masterName: sentinel.masterName,
+      addresses: [...sentinel.addresses],
+      ...(sentinel.passwordSecretRef === undefined
+        ? {}
+        : { passwordSecretRef: { ...sentinel.passwordSecretRef } }),
+    },
   };
 }
 

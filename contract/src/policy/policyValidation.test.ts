@@ -204,6 +204,7 @@ describe('checkPolicyDocument', () => {
       'through sentinels, with their password',
       { sentinel: { ...sentinel, passwordSecretRef: { name: 's', key: 'p' } } },
     ],
+    ['of a cluster', { cluster: { addresses: ['node-0:6379', 'node-1:6379'] } }],
   ])('accepts a store %s', (_, redis) => {
     expect(checkPolicyDocument(withStore(redis))).toMatchObject({ ok: true });
   });
@@ -212,9 +213,24 @@ describe('checkPolicyDocument', () => {
     [
       'both an address and sentinels',
       { address: 'redis:6379', sentinel },
-      /^rateLimit\.store\.redis must set exactly one of address and sentinel/,
+      /^rateLimit\.store\.redis must set exactly one of address, sentinel and cluster/,
     ],
-    ['neither', {}, /^rateLimit\.store\.redis must set exactly one of address and sentinel/],
+    [
+      'both sentinels and a cluster',
+      { sentinel, cluster: { addresses: ['node:6379'] } },
+      /^rateLimit\.store\.redis must set exactly one of address, sentinel and cluster/,
+    ],
+    ['neither', {}, /^rateLimit\.store\.redis must set exactly one of address, sentinel and cluster/],
+    [
+      'no cluster node',
+      { cluster: { addresses: [] } },
+      /^rateLimit\.store\.redis\.cluster\.addresses must be a list of at least 1 and at most 16 items/,
+    ],
+    [
+      'a cluster node without a port',
+      { cluster: { addresses: ['node'] } },
+      /^rateLimit\.store\.redis\.cluster\.addresses\[0\]/,
+    ],
     [
       'no sentinel address',
       { sentinel: { ...sentinel, addresses: [] } },

@@ -127,6 +127,8 @@ type RedisField =
   | 'sentinel.addresses[]'
   | 'sentinel.passwordSecretRef.name'
   | 'sentinel.passwordSecretRef.key'
+  | 'cluster.addresses'
+  | 'cluster.addresses[]'
   | 'username'
   | 'passwordSecretRef.name'
   | 'passwordSecretRef.key'
@@ -137,11 +139,16 @@ type RedisField =
 /** A RedisServer (common.defs.json) at `at`, each field within the bounds `limit` gives it. */
 function checkRedis(v: unknown, at: string, limit: (field: RedisField) => FieldLimits): void {
   const redis = obj(v, at);
-  if ((redis.address === undefined) === (redis.sentinel === undefined))
-    fail(at, 'must set exactly one of address and sentinel', redis);
+  if ([redis.address, redis.sentinel, redis.cluster].filter((x) => x !== undefined).length !== 1)
+    fail(at, 'must set exactly one of address, sentinel and cluster', redis);
   if (redis.address !== undefined) str(redis.address, `${at}.address`, limit('address'));
   const sentinel = optObj(redis.sentinel, `${at}.sentinel`);
   if (sentinel !== undefined) checkSentinel(sentinel, `${at}.sentinel`, limit);
+  const cluster = optObj(redis.cluster, `${at}.cluster`);
+  if (cluster !== undefined)
+    arr(cluster.addresses, `${at}.cluster.addresses`, limit('cluster.addresses')).forEach((a, i) =>
+      str(a, `${at}.cluster.addresses[${String(i)}]`, limit('cluster.addresses[]')),
+    );
   if (redis.username !== undefined) str(redis.username, `${at}.username`, limit('username'));
   const password = optObj(redis.passwordSecretRef, `${at}.passwordSecretRef`);
   if (password !== undefined) {

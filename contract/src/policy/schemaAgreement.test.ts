@@ -97,6 +97,7 @@ const CONTAINERS: Readonly<Record<string, Json>> = {
     addresses: ['sentinel.example:26379'],
   },
   'RateLimitPolicy:store.redis.sentinel.passwordSecretRef': { name: 'sentinel', key: 'password' },
+  'RateLimitPolicy:store.redis.cluster': { addresses: ['node.example:6379'] },
   // Vertex, the kind with the most fields the document checks (region, projectID, credentials,
   // the agent's model mapped); the probed field decides alone.
   'AgentDeployment:backends[]': {
@@ -139,6 +140,7 @@ const CONTAINERS: Readonly<Record<string, Json>> = {
     name: 'sentinel',
     key: 'password',
   },
+  'AgentDeployment:durability.store.redis.cluster': { addresses: ['node.example:6379'] },
 };
 
 /** A string of `length` the field's pattern accepts. */
@@ -148,7 +150,9 @@ function text(path: string, length: number): string {
     return prefix + 'a'.repeat(Math.max(0, length - prefix.length));
   }
   // host:port, as the schema's pattern wants; too short for a port, it fails the pattern too.
-  if (path.endsWith('redis.address') || path.endsWith('sentinel.addresses[]'))
+  if (path.endsWith('redis.address') || path.endsWith('sentinel.addresses[]') ||
+    path.endsWith('cluster.addresses[]')
+  )
     return length >= 3 ? `${'a'.repeat(length - 2)}:1` : '1'.repeat(length);
   // A dollar amount: six decimals, and the rest of the length before the point.
   if (/usd|PerMTok$/.test(path))
@@ -166,6 +170,7 @@ function items(kind: Kind, path: string, count: number): unknown[] {
     if (path === 'model.fallbacks') return i === 0 ? FALLBACK_MODEL : `claude-model-${i}`;
     if (path === 'mcpServers[].tools') return `tool-${i}`;
     if (path.endsWith('sentinel.addresses')) return `sentinel-${i}.example:26379`;
+    if (path.endsWith('cluster.addresses')) return `node-${i}.example:6379`;
     // Prices are keyed by model, not by name.
     if (path === 'pricing') return { ...CONTAINERS['AgentDeployment:pricing[]'], model: `m-${i}` };
     const container = CONTAINERS[`${kind}:${path}[]`] ?? {};
@@ -193,12 +198,15 @@ function partners(spec: Json, path: string, value: unknown): void {
     (spec.failureRate ??= { ...CONTAINERS['CircuitBreakerPolicy:failureRate'] }) as Json;
   if (path === 'failureRate.minimumCalls') rate().window = { type: 'Time', size: 60 };
   if (path === 'failureRate.window.size') rate().minimumCalls = 1;
-  // A store's redis has an address or sentinels, exactly one.
-  if (path.startsWith('store.redis.sentinel.')) {
+  // A store's redis has an address, sentinels or a cluster, exactly one.
+  if (path.startsWith('store.redis.sentinel.') || path.startsWith('store.redis.cluster.')) {
     const store = spec.store as { redis: Json };
     store.redis = {};
   }
-  if (path.startsWith('durability.store.redis.sentinel.'))
+  if (
+    path.startsWith('durability.store.redis.sentinel.') ||
+    path.startsWith('durability.store.redis.cluster.')
+  )
     spec.durability = {
       ...CONTAINERS['AgentDeployment:durability'],
       store: { redis: {} },

@@ -23,7 +23,7 @@ const FIX: Readonly<Record<DurableStoreReason, string>> = {
   KeyUnreadable:
     'the journal key or the store Secret cannot be read: check the Secrets spec.durability.encryptionKeySecretRef and store.redis.passwordSecretRef name (the key is 32 bytes: raw, base64 or hex)',
   Unreachable:
-    'the server does not answer: check spec.durability.store.redis.address (or sentinel), the Service and NetworkPolicies (and tls)',
+    'the server does not answer: check spec.durability.store.redis.address (or sentinel, or cluster), the Service and NetworkPolicies (and tls)',
   StoreError:
     'the server answers with errors or slower than a second: check that it is Redis or Valkey 7 or later, not read-only, and its load',
 };

@@ -26,13 +26,13 @@ const FIX: Readonly<Record<StoreFallbackReason, string>> = {
   SecretMissing:
     'the store Secret is not mounted: check that the Secret and key in spec.store.redis exist in this namespace',
   Unreachable:
-    'the server does not answer: check spec.store.redis.address (or sentinel), the Service and NetworkPolicies (and tls)',
+    'the server does not answer: check spec.store.redis.address (or sentinel, or cluster), the Service and NetworkPolicies (and tls)',
   Slow: 'the server answers slower than spec.store.waitBudget: check its load and latency, or raise the budget',
   StoreError:
     'the server refused the scripts: check that it is Redis or Valkey 7 or later, not read-only',
   Connecting: 'the replicas are connecting',
   FailingOver:
-    'the server is a replica, loading, or cut off from its primary (READONLY, LOADING, MASTERDOWN): a failover is under way; with spec.store.redis.sentinel the replicas follow the promoted primary, with address check that it names the primary',
+    'the server is a replica, loading, or cut off from its primary (READONLY, LOADING, MASTERDOWN): a failover is under way; with spec.store.redis.sentinel or cluster the replicas follow the promoted primary, with address check that it names the primary',
 };
 
 /** Most telling first: a wrong password explains an unreachable-looking store. */
@@ -51,9 +51,10 @@ interface PodReport {
   readonly report: StoreReport;
 }
 
-/** The store as the condition's message names it: its address, or its sentinels' master. */
+/** The store as the condition's message names it: its address, its sentinels' master, its cluster. */
 export function storeName(redis: RedisServer): string {
-  const { sentinel } = redis;
+  const { sentinel, cluster } = redis;
+  if (cluster !== undefined) return `the cluster at ${cluster.addresses.join(', ')}`;
   if (sentinel === undefined) return redis.address ?? '';
   return `${sentinel.masterName} (through sentinels ${sentinel.addresses.join(', ')})`;
 }

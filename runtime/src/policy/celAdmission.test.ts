@@ -4,6 +4,9 @@ import { ADMISSION_SCHEMA } from '../../../contract/src/api/admissionSchema.ts';
 import type { AdmissionNode } from '../../../contract/src/api/admissionSchema.types.ts';
 import { celViolations } from './celAdmission.ts';
 
+const EXACTLY_ONE =
+  'set exactly one of address, sentinel and cluster: address for one server, sentinel for a primary Sentinel watches, cluster for a Redis Cluster\'s nodes';
+
 function allRules(node: AdmissionNode, found: string[] = []): string[] {
   for (const rule of node.rules ?? []) found.push(rule.rule);
   for (const child of Object.values(node.fields ?? {})) allRules(child, found);
@@ -66,12 +69,14 @@ describe('celViolations', () => {
   it.each([
     ['an address', { address: 'redis:6379' }, []],
     ['a sentinel', { sentinel: { masterName: 'm', addresses: ['s:26379'] } }, []],
+    ['a cluster', { cluster: { addresses: ['c:6379'] } }, []],
     [
-      'both',
+      'both an address and a sentinel',
       { address: 'redis:6379', sentinel: { masterName: 'm', addresses: ['s:26379'] } },
-      ['set exactly one of address and sentinel'],
+      [EXACTLY_ONE],
     ],
-    ['neither', { username: 'u' }, ['set exactly one of address and sentinel']],
+    ['both an address and a cluster', { address: 'redis:6379', cluster: { addresses: ['c:6379'] } }, [EXACTLY_ONE]],
+    ['neither', { username: 'u' }, [EXACTLY_ONE]],
   ])("takes a store's redis with %s", (_, redis, messages) => {
     const durability = { store: { redis }, encryptionKeySecretRef: { name: 'k', key: 'k' } };
     const violations = celViolations(agent({ durability }), rules);

@@ -4,7 +4,7 @@
  * failure made it fall back.
  */
 import { readFileSync } from 'node:fs';
-import { createClient, createSentinel } from '@redis/client';
+import { createClient, createCluster, createSentinel } from '@redis/client';
 import {
   RATE_LIMIT_STORE_CA_FILE,
   RATE_LIMIT_STORE_CA_FILE_ENV,
@@ -15,11 +15,13 @@ import {
   RATE_LIMIT_STORE_SENTINEL_PASSWORD_FILE_ENV,
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import type {
+  ClusterSettings,
   RedisSettings,
   SentinelSettings,
   StoreSettings,
 } from '../../../contract/src/policy/policyDocument.ts';
 import type { StoreFallbackReason } from '../../../contract/src/reporting/storeReport.ts';
+import { ClusterStoreClient } from './clusterClient.ts';
 import { SentinelStoreClient } from './sentinelClient.ts';
 import type { StoreCommands } from './storeCommands.ts';
 
@@ -97,10 +99,12 @@ const reconnectDelay = (retries: number): number =>
  * A client for a Redis server the runtime uses (the rate-limit store, the journal): it never
  * queues commands while disconnected and holds a bounded queue, so a server that is down fails
  * calls at once instead of holding them; it reconnects forever with backoff and jitter, the
- * caller carrying on without it meanwhile. At an address, or through Sentinel, following a
- * failover. Not yet connected: the caller calls `connect()` after it has listened for errors.
+ * caller carrying on without it meanwhile. At an address, through Sentinel, or on a cluster,
+ * following a failover. Not yet connected: the caller calls `connect()` after it has listened
+ * for errors.
  */
 export function redisClient(redis: RedisSettings, secrets: StoreSecrets): StoreCommands {
+  if (redis.cluster !== undefined) return clusterClient(redis, redis.cluster, secrets);
   return redis.sentinel === undefined
     ? createClient({
         ...nodeOptions(redis, secrets),
@@ -140,6 +144,33 @@ function sentinelClient(
 
 /** How often the sentinel client asks the sentinels for the primary besides their announcements. */
 const SENTINEL_SCAN_MS = 5000;
+
+function clusterClient(
+  redis: RedisSettings,
+  cluster: ClusterSettings,
+  secrets: StoreSecrets,
+): StoreCommands {
+  const node = { ...nodeOptions(redis, secrets), socket: socketOptions(redis, secrets) };
+  return new ClusterStoreClient({
+    make: () =>
+      createCluster({
+        rootNodes: cluster.addresses.map((a) => ({ socket: splitAddress(a) })),
+        // Every node's connection (the root nodes' too): credentials, TLS, no offline queue.
+        defaults: node,
+        commandOptions: NO_COMMAND_TIMEOUT,
+        // A primary that has been reconnecting this long: ask the others for the slot map.
+        topologyRefreshOnReconnectionAttemptStrategy: CLUSTER_REFRESH_MS,
+      }),
+    maxInFlight: MAX_QUEUE,
+    retryDelayMs: reconnectDelay,
+  });
+}
+
+/**
+ * How long a cluster node reconnects before the client asks the others for the slot map, and
+ * again each time as long: a replica promoted in its place is found within this of its promotion.
+ */
+const CLUSTER_REFRESH_MS = 1000;
 
 /**
  * No per-command timeout: @redis/client arms an AbortSignal.timeout (5 s by default) for every
@@ -190,7 +221,8 @@ export function reasonOf(err: unknown): StoreFallbackReason {
     return 'AuthenticationFailed';
   // A replica where the primary was (demoted, or named by hand), or one loading or cut off
   // from its primary: a failover under way, not a store that refuses the scripts.
-  if (/^(READONLY|MASTERDOWN|LOADING)/.test(message)) return 'FailingOver';
+  // In a cluster, a slot without a primary (CLUSTERDOWN) or half moved (TRYAGAIN) too.
+  if (/^(READONLY|MASTERDOWN|LOADING|CLUSTERDOWN|TRYAGAIN)/.test(message)) return 'FailingOver';
   if (/^(ERR|NOSCRIPT|BUSY|OOM)/.test(message)) return 'StoreError';
   return 'Unreachable';
 }

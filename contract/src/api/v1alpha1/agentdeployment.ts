@@ -508,7 +508,7 @@ export interface DurabilitySpec {
    */
   store: {
     /**
-     * The Redis or Valkey server (version 7 or later): one primary at an address, or the primary a set of Sentinels names (it follows a failover without a restart). Redis Cluster is not supported yet.
+     * The Redis or Valkey server (version 7 or later): one primary at an address, the primary a set of Sentinels names, or a Redis Cluster (both follow a failover without a restart). Set exactly one of address, sentinel and cluster.
      */
     redis: RedisServer;
   };

@@ -17,17 +17,21 @@ export type PolicyMode = 'Enforce' | 'Shadow';
 export type BreakerState = 'Closed' | 'Open' | 'HalfOpen' | 'Degraded' | 'Unknown';
 
 /**
- * The Redis or Valkey server (version 7 or later): one primary at an address, or the primary a set of Sentinels names (it follows a failover without a restart). Redis Cluster is not supported yet.
+ * The Redis or Valkey server (version 7 or later): one primary at an address, the primary a set of Sentinels names, or a Redis Cluster (both follow a failover without a restart). Set exactly one of address, sentinel and cluster.
  */
 export interface RedisServer {
   /**
-   * host:port of the server, for example redis.breakwater-system.svc:6379. Set address or sentinel, exactly one.
+   * host:port of the server, for example redis.breakwater-system.svc:6379. Set exactly one of address, sentinel and cluster.
    */
   address?: string;
   /**
-   * Reach the primary through Redis Sentinel: the client asks the sentinels which server is the primary, and follows a failover to the replica they promote without a restart. Set address or sentinel, exactly one. username, passwordSecretRef and tls apply to the servers the sentinels name; tls applies to the sentinels too.
+   * Reach the primary through Redis Sentinel: the client asks the sentinels which server is the primary, and follows a failover to the replica they promote without a restart. Set exactly one of address, sentinel and cluster. username, passwordSecretRef and tls apply to the servers the sentinels name; tls applies to the sentinels too.
    */
   sentinel?: RedisSentinel;
+  /**
+   * Reach a Redis Cluster (cluster-enabled yes, or a managed service's cluster mode): the client learns the slot map from the listed nodes, sends each call to the primary that holds its keys' slot, and follows a slot migration or a failover without a restart. Set exactly one of address, sentinel and cluster. username, passwordSecretRef and tls apply to every node.
+   */
+  cluster?: RedisCluster;
   /**
    * ACL user to authenticate as on the Redis servers; unset means the default user.
    */
@@ -74,6 +78,19 @@ export interface RedisSentinel {
    * The Secret key that holds the sentinels' own password (their requirepass), when they have one; the servers' password is spec's redis.passwordSecretRef. Mounted into the agent's pods as a file, like the servers' password.
    */
   passwordSecretRef?: SecretKeySelector;
+}
+
+/**
+ * The nodes of a Redis Cluster to learn its slot map from.
+ */
+export interface RedisCluster {
+  /**
+   * host:port of cluster nodes to ask for the slot map, for example redis-cluster.breakwater-system.svc:6379 or a managed service's configuration endpoint; one is enough, each listed one is tried in turn, and the others are found from it. From 1 to 16.
+   *
+   * @minItems 1
+   * @maxItems 16
+   */
+  addresses: string[];
 }
 
 /**
