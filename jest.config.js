@@ -46,6 +46,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/budgetsByKeyAndFallback.test.ts',
   'test/rateLimitStore/keySlots.test.ts',
   'test/rateLimitStore/sentinelFailover.test.ts',
+  'test/rateLimitStore/clusterFailover.test.ts',
   'test/rateLimitStore/luaScripts.test.ts',
   'test/rateLimitStore/spendHistory.test.ts',
   'test/runtime/agentInvoke.test.ts',

@@ -9,12 +9,10 @@
  * docs/guarantees.md and bench/results/sentinel-failover.json.
  */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import Anthropic from '@anthropic-ai/sdk';
 import { createClient } from '@redis/client';
-import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
 import { moneyToUsdNumber, parseMoney } from '../../contract/src/spend/money.ts';
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
-import { PRICING, REQUEST, sdk, storedPico } from '../support/budgetStoreFixture.ts';
+import { PRICING, storedPico } from '../support/budgetStoreFixture.ts';
 import {
   agentDocument,
   ratePolicy,
@@ -22,6 +20,7 @@ import {
   type StoreAgent,
 } from '../support/rateLimitStoreFixture.ts';
 import { startSentinelSet, type SentinelSet } from '../support/redisSentinel.ts';
+import { billedPico, sdkCall as call, sdkLoad as load, type SdkCall as Call } from '../support/sdkLoad.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import type { Mutable } from '../support/standaloneRuntime.ts';
 import { waitFor } from '../support/waitFor.ts';
@@ -78,61 +77,6 @@ const limiterView = async (agent: StoreAgent, i: number): Promise<LimiterView> =
 
 const views = (agent: StoreAgent): Promise<LimiterView[]> =>
   Promise.all(agent.replicas.map((_, i) => limiterView(agent, i)));
-
-type Outcome = 'served' | 'rateLimited' | 'budgetRefused' | 'failed';
-
-interface Call {
-  readonly at: number;
-  readonly outcome: Outcome;
-  readonly detail?: string;
-}
-
-/** One call through the SDK, what became of it. */
-async function call(url: string): Promise<Call> {
-  const at = Date.now();
-  try {
-    await sdk(url).messages.create(REQUEST);
-    return { at, outcome: 'served' };
-  } catch (error) {
-    if (error instanceof Anthropic.RateLimitError) {
-      const body = error.error as { error?: { message?: string } };
-      const message = body.error?.message ?? '';
-      return { at, outcome: message.startsWith('budget') ? 'budgetRefused' : 'rateLimited' };
-    }
-    return { at, outcome: 'failed', detail: String(error) };
-  }
-}
-
-/**
- * One caller per replica, a call every 50 ms or so, until `stop()`: about thirty calls a
- * second offered against a limit of ten.
- */
-function load(urls: readonly string[]): { stop(): Promise<Call[]> } {
-  const calls: Call[] = [];
-  let running = true;
-  const callers = urls.map(async (url) => {
-    while (running) {
-      calls.push(await call(url));
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  });
-  return {
-    stop: async () => {
-      running = false;
-      await Promise.all(callers);
-      return calls;
-    },
-  };
-}
-
-/** What the simulator billed, in picodollars, at the agent's prices. */
-async function billedPico(sim: SimulatorHandle): Promise<bigint> {
-  return (await sim.billed()).reduce((sum, c) => {
-    const cost = callCost(c.model, c.usage, priceBook(PRICING));
-    if (!cost.priced) throw new Error(cost.message);
-    return sum + cost.picoUsd;
-  }, 0n);
-}
 
 /** The budget account's settled spend on the server at `address`, in picodollars. */
 async function spentOn(address: string): Promise<bigint> {

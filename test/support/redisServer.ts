@@ -26,6 +26,8 @@ export interface RedisOptions {
    * which a server without cluster mode refuses (test/rateLimitStore/keySlots.test.ts).
    */
   readonly clusterEnabled?: boolean;
+  /** With clusterEnabled: how long a node is unreachable before the others fail it over. */
+  readonly clusterNodeTimeoutMs?: number;
   /** A replica of the primary at this host:port (test/support/redisSentinel.ts). */
   readonly replicaOf?: string;
 }
@@ -72,6 +74,15 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisHandl
     ...(options.clusterEnabled === true
       ? ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')]
       : []),
+    ...(options.clusterNodeTimeoutMs === undefined
+      ? []
+      : // A replica fails over however long its link was down: a test's kill must promote.
+        [
+          '--cluster-node-timeout',
+          String(options.clusterNodeTimeoutMs),
+          '--cluster-replica-validity-factor',
+          '0',
+        ]),
     ...(options.replicaOf === undefined ? [] : ['--replicaof', ...options.replicaOf.split(':')]),
   ];
   let child: ChildProcess | undefined;
