@@ -172,6 +172,8 @@ describe('the rate-limit store on a Redis Cluster', () => {
     await onStore(agent);
     const urls = agent.replicas.map((r) => r.runtime.url);
     const running = sdkLoad(urls);
+    // A failed expectation still stops the callers.
+    cleanups.push(async () => void (await running.stop()));
     await budgetSpent(urls);
     const calls = await running.stop();
     const billed = await billedPico(sim);
@@ -192,6 +194,8 @@ describe('the rate-limit store on a Redis Cluster', () => {
     await onStore(agent);
     const urls = agent.replicas.map((r) => r.runtime.url);
     const running = sdkLoad(urls);
+    // A failed expectation still stops the callers.
+    cleanups.push(async () => void (await running.stop()));
     await quarterSpent(sim);
     const from = await cluster.primaryOf(slot);
     const to = (await cluster.primaries()).find((p) => p !== from) ?? '';
@@ -239,6 +243,8 @@ describe('the rate-limit store on a Redis Cluster', () => {
     await onStore(agent);
     const urls = agent.replicas.map((r) => r.runtime.url);
     const running = sdkLoad(urls);
+    // A failed expectation still stops the callers.
+    cleanups.push(async () => void (await running.stop()));
     await quarterSpent(sim);
     const killedAt = Date.now();
     const killed = await cluster.killPrimaryOf(slot);
