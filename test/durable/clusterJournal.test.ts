@@ -48,7 +48,10 @@ const setup = (): DurableSetup => ({
 const onCluster = (d: Mutable<PolicyDocument>): void => {
   const durability = d.durability;
   if (durability === undefined) throw new Error('the fixture has no durability');
-  d.durability = { ...durability, store: { redis: { cluster: { addresses: [...cluster.addresses] } } } };
+  d.durability = {
+    ...durability,
+    store: { redis: { cluster: { addresses: [...cluster.addresses] } } },
+  };
 };
 
 /** The keys naming `run` on each primary. */

@@ -66,7 +66,7 @@ async function setup(): Promise<Setup> {
   });
   const doc = structuredClone(agentDocument(sim.url, policy)) as Mutable<PolicyDocument>;
   doc.pricing = PRICING.map((p) => ({ ...p }));
-  const prefix = doc.rateLimit?.store?.keyPrefix;
+  const prefix = doc.rateLimit.store?.keyPrefix;
   if (prefix === undefined) throw new Error('the document has no store');
   const agent = await startAgent(doc);
   cleanups.push(() => agent.stop());
@@ -82,8 +82,7 @@ const views = (agent: StoreAgent): Promise<LimiterView[]> =>
   Promise.all(
     agent.replicas.map(
       async (r) =>
-        ((await r.runtime.debug('/debug/ratelimiter')) as { rateLimiter: LimiterView })
-          .rateLimiter,
+        ((await r.runtime.debug('/debug/ratelimiter')) as { rateLimiter: LimiterView }).rateLimiter,
     ),
   );
 
@@ -100,9 +99,9 @@ const onStore = (agent: StoreAgent) =>
  */
 function watchReasons(agent: StoreAgent): { stop(): Promise<string[]> } {
   const reasons = new Set<string>();
-  let running = true;
+  const watching = { on: true };
   const polling = (async () => {
-    while (running) {
+    while (watching.on) {
       for (const v of await views(agent).catch(() => []))
         if (v.store?.report.reason !== undefined) reasons.add(v.store.report.reason);
       await new Promise((resolve) => setTimeout(resolve, 25));
@@ -110,7 +109,7 @@ function watchReasons(agent: StoreAgent): { stop(): Promise<string[]> } {
   })();
   return {
     stop: async () => {
-      running = false;
+      watching.on = false;
       await polling;
       return [...reasons];
     },
@@ -139,7 +138,11 @@ const budgetSpent = (urls: readonly string[]) =>
       (await Promise.all(urls.map(async (u) => (await sdkCall(u)).outcome))).every(
         (o) => o === 'budgetRefused',
       ),
-    { description: 'the budget spent, refused on every replica', timeoutMs: 60_000, intervalMs: 100 },
+    {
+      description: 'the budget spent, refused on every replica',
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    },
   );
 
 const quarterSpent = (sim: SimulatorHandle) =>
@@ -192,7 +195,9 @@ describe('the rate-limit store on a Redis Cluster', () => {
     const urls = agent.replicas.map((r) => r.runtime.url);
     const running = sdkLoad(urls);
     // A failed expectation still stops the callers.
-    cleanups.push(async () => void (await running.stop()));
+    cleanups.push(async () => {
+      await running.stop();
+    });
     await budgetSpent(urls);
     const calls = await running.stop();
     const billed = await billedPico(sim);
@@ -222,7 +227,9 @@ describe('the rate-limit store on a Redis Cluster', () => {
     const urls = agent.replicas.map((r) => r.runtime.url);
     const running = sdkLoad(urls);
     // A failed expectation still stops the callers.
-    cleanups.push(async () => void (await running.stop()));
+    cleanups.push(async () => {
+      await running.stop();
+    });
     await quarterSpent(sim);
     const from = await cluster.primaryOf(slot);
     const to = (await cluster.primaries()).find((p) => p !== from) ?? '';
@@ -273,7 +280,9 @@ describe('the rate-limit store on a Redis Cluster', () => {
     const urls = agent.replicas.map((r) => r.runtime.url);
     const running = sdkLoad(urls);
     // A failed expectation still stops the callers.
-    cleanups.push(async () => void (await running.stop()));
+    cleanups.push(async () => {
+      await running.stop();
+    });
     await quarterSpent(sim);
     const watching = watchReasons(agent);
     const killedAt = Date.now();

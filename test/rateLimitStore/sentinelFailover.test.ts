@@ -20,7 +20,12 @@ import {
   type StoreAgent,
 } from '../support/rateLimitStoreFixture.ts';
 import { startSentinelSet, type SentinelSet } from '../support/redisSentinel.ts';
-import { billedPico, sdkCall as call, sdkLoad as load, type SdkCall as Call } from '../support/sdkLoad.ts';
+import {
+  billedPico,
+  sdkCall as call,
+  sdkLoad as load,
+  type SdkCall as Call,
+} from '../support/sdkLoad.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import type { Mutable } from '../support/standaloneRuntime.ts';
 import { waitFor } from '../support/waitFor.ts';

@@ -82,7 +82,11 @@ export async function startRedisCluster(
     // A failover needs each primary's replica linked to it.
     await waitFor(
       async () => (await shardsView(addresses[0] ?? '')).every((s) => s.replicasOnline === 1),
-      { description: 'each primary to have its replica in sync', timeoutMs: 30_000, intervalMs: 200 },
+      {
+        description: 'each primary to have its replica in sync',
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      },
     );
 
     const anyLive = (): string => {
@@ -113,7 +117,12 @@ export async function startRedisCluster(
         await ask(from, ['CLUSTER', 'SETSLOT', s, 'MIGRATING', toId]);
         const [host, port] = to.split(':');
         for (;;) {
-          const keys = (await ask(from, ['CLUSTER', 'GETKEYSINSLOT', s, String(batch)])) as string[];
+          const keys = (await ask(from, [
+            'CLUSTER',
+            'GETKEYSINSLOT',
+            s,
+            String(batch),
+          ])) as string[];
           if (keys.length === 0) break;
           await ask(from, ['MIGRATE', host ?? '', port ?? '', '', '0', '5000', 'KEYS', ...keys]);
           if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
@@ -193,7 +202,12 @@ async function shardsView(at: string): Promise<ShardView[]> {
 async function ask(address: string, command: string[]): Promise<unknown> {
   const [host, port] = address.split(':');
   const client = createClient({
-    socket: { host: host ?? '', port: Number(port), connectTimeout: 1000, reconnectStrategy: false },
+    socket: {
+      host: host ?? '',
+      port: Number(port),
+      connectTimeout: 1000,
+      reconnectStrategy: false,
+    },
   });
   client.on('error', () => undefined);
   await client.connect();

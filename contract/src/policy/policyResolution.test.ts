@@ -255,7 +255,9 @@ describe('resolveRateLimit', () => {
   });
 
   it("carries a store's cluster nodes instead of an address", () => {
-    const cluster = { addresses: ['redis-cluster-0.infra.svc:6379', 'redis-cluster-1.infra.svc:6379'] };
+    const cluster = {
+      addresses: ['redis-cluster-0.infra.svc:6379', 'redis-cluster-1.infra.svc:6379'],
+    };
     const settings = resolveRateLimit(
       rateLimitPolicy({
         ...production.spec,

@@ -220,7 +220,11 @@ describe('checkPolicyDocument', () => {
       { sentinel, cluster: { addresses: ['node:6379'] } },
       /^rateLimit\.store\.redis must set exactly one of address, sentinel and cluster/,
     ],
-    ['neither', {}, /^rateLimit\.store\.redis must set exactly one of address, sentinel and cluster/],
+    [
+      'neither',
+      {},
+      /^rateLimit\.store\.redis must set exactly one of address, sentinel and cluster/,
+    ],
     [
       'no cluster node',
       { cluster: { addresses: [] } },

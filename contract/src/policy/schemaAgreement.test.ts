@@ -150,7 +150,9 @@ function text(path: string, length: number): string {
     return prefix + 'a'.repeat(Math.max(0, length - prefix.length));
   }
   // host:port, as the schema's pattern wants; too short for a port, it fails the pattern too.
-  if (path.endsWith('redis.address') || path.endsWith('sentinel.addresses[]') ||
+  if (
+    path.endsWith('redis.address') ||
+    path.endsWith('sentinel.addresses[]') ||
     path.endsWith('cluster.addresses[]')
   )
     return length >= 3 ? `${'a'.repeat(length - 2)}:1` : '1'.repeat(length);

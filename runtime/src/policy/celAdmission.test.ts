@@ -5,7 +5,7 @@ import type { AdmissionNode } from '../../../contract/src/api/admissionSchema.ty
 import { celViolations } from './celAdmission.ts';
 
 const EXACTLY_ONE =
-  'set exactly one of address, sentinel and cluster: address for one server, sentinel for a primary Sentinel watches, cluster for a Redis Cluster\'s nodes';
+  "set exactly one of address, sentinel and cluster: address for one server, sentinel for a primary Sentinel watches, cluster for a Redis Cluster's nodes";
 
 function allRules(node: AdmissionNode, found: string[] = []): string[] {
   for (const rule of node.rules ?? []) found.push(rule.rule);
@@ -75,7 +75,11 @@ describe('celViolations', () => {
       { address: 'redis:6379', sentinel: { masterName: 'm', addresses: ['s:26379'] } },
       [EXACTLY_ONE],
     ],
-    ['both an address and a cluster', { address: 'redis:6379', cluster: { addresses: ['c:6379'] } }, [EXACTLY_ONE]],
+    [
+      'both an address and a cluster',
+      { address: 'redis:6379', cluster: { addresses: ['c:6379'] } },
+      [EXACTLY_ONE],
+    ],
     ['neither', { username: 'u' }, [EXACTLY_ONE]],
   ])("takes a store's redis with %s", (_, redis, messages) => {
     const durability = { store: { redis }, encryptionKeySecretRef: { name: 'k', key: 'k' } };

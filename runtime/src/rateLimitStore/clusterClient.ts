@@ -106,10 +106,10 @@ export class ClusterStoreClient extends EventEmitter implements StoreCommands {
       const values = new Array<string | null>(keys.length).fill(null);
       await Promise.all(
         keysBySlot(keys).map(async (group) => {
-          const reply = (await c.sendCommand(group.keys[0], false, ['MGET', ...group.keys])) as (
-            | string
-            | null
-          )[];
+          const reply = await c.sendCommand<(string | null)[]>(group.keys[0], false, [
+            'MGET',
+            ...group.keys,
+          ]);
           group.at.forEach((i, j) => (values[i] = reply[j] ?? null));
         }),
       );
