@@ -134,6 +134,10 @@ bench-guard: setup ## Guard overhead vs a bare await, cockatiel and opossum, in 
 bench-runtime: setup ## Runtime throughput and added latency vs a bare node:http proxy to the same simulator.
 	$(NODE) bench/runtime.ts
 
+.PHONY: bench-memory
+bench-memory: setup ## Idle RSS and heap of the runtime (--policy, --manifests) vs a bare node:http server, and what each package it loads adds.
+	$(NODE) bench/memory.ts
+
 .PHONY: bench-durable
 bench-durable: setup tools ## 20 SIGKILL trials of a durable run on kind: pod force-deleted mid-run, run again with its id; effects per tool, runs lost, time to resume.
 	$(NODE) bench/durable/killTrials.ts

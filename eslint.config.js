@@ -16,7 +16,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'test/support/*.js'] },
+        projectService: { allowDefaultProject: ['*.js', 'test/support/*.js', 'bench/memory/*.js'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
