@@ -64,6 +64,7 @@ export const LOCAL_FILES = [
   'test/runtime/malformedInput.test.ts',
   'test/runtime/manifests.test.ts',
   'test/runtime/mcp.test.ts',
+  'test/runtime/policyModules.test.ts',
   'test/runtime/providers.test.ts',
   'test/runtime/requestMetrics.test.ts',
   'test/runtime/resilience.test.ts',

@@ -23,6 +23,7 @@ import type { ClientKeySource } from './policy/sourceDeps.ts';
 import type { ClusterReplica } from './cluster/clusterIntegration.ts';
 import type { ReportedState } from './cluster/podReporter.ts';
 import { OFFER_RESULTS, PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
+import { loadPolicyModules } from './policy/policyModules.ts';
 import { BackendPool, type Backend } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
 import { GuardSet } from './guard/guardSet/guardSet.ts';
@@ -117,6 +118,7 @@ export class AgentRuntime implements ClusterReplica {
         if (result === 'rejected')
           logger.error({ source, error: detail }, 'policy refused; keeping the last good one');
       },
+      loadModules: loadPolicyModules,
     });
     this.clientKeys.setPodKey(deps.env[POD_CLIENT_KEY_ENV]);
     this.#pool = new BackendPool(deps.env, clock);

@@ -20,15 +20,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import {
-  CallToolRequestSchema,
-  ErrorCode,
-  ListToolsRequestSchema,
-  McpError,
-  type CallToolResult,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import type { CallerIdentity } from '../access/callerIdentity.ts';
 import { loopLimits } from '../agent/agentTools.ts';
@@ -38,6 +32,7 @@ import { isRefused, type DurableTools, type RefusedRun } from '../durable/durabl
 import { badRequest, errorBody, refusal } from '../server/errorReplies.ts';
 import { runNamedBy, type RunHeader } from '../server/runHeaders.ts';
 import type { McpServerLink } from './mcpServerLink.ts';
+import { loadMcpSdk, type McpSdk } from './mcpSdk.ts';
 import type { McpTools, ToolOutcome } from './mcpTools.ts';
 import { SessionTable } from './sessionTable.ts';
 
@@ -160,8 +155,10 @@ export class McpEndpoint {
       );
       return true;
     }
-    const sdk = this.#serverFor(server, caller, () => transport.sessionId);
-    const transport = new StreamableHTTPServerTransport({
+    // Loaded with the policy that declared the server (policyModules.ts): resolved already.
+    const modules = await loadMcpSdk();
+    const sdk = this.#serverFor(modules, server, caller, () => transport.sessionId);
+    const transport = new modules.StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       // A tools/call answer is one message: plain JSON, not an event stream to parse.
       enableJsonResponse: true,
@@ -298,6 +295,7 @@ export class McpEndpoint {
    * force has it (looked up per request: a reload may replace the link), each call guarded.
    */
   #serverFor(
+    { McpServer, McpError, ErrorCode, ListToolsRequestSchema, CallToolRequestSchema }: McpSdk,
     name: string,
     caller: CallerIdentity,
     sessionId: () => string | undefined,

@@ -13,14 +13,15 @@
  * The SDK's client holds the session (initialize, `tools/list`, list-changed notifications);
  * each `tools/call` goes out on the session's wire directly (toolCallWire.ts says why).
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import { MountedFiles } from '../provider/mountedFiles.ts';
 import { upstreamFetch, type UpstreamFetch } from '../provider/upstreamFetch.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { isMcpError, loadMcpSdk } from './mcpSdk.ts';
 import { callToolOnWire, McpHttpError } from './toolCallWire.ts';
 
 /** A tool as listed: what the model is offered, and what `/mcp/<name>` lists on. */
@@ -137,8 +138,7 @@ export class McpServerLink {
       // The server answered (a JSON-RPC error, an HTTP status) or the caller gave up: the
       // session is fine. Anything else is the connection failing: unreachable until a
       // session opens again.
-      if (!signal.aborted && !(err instanceof McpError) && !(err instanceof McpHttpError))
-        this.#failed(err);
+      if (!signal.aborted && !isMcpError(err) && !(err instanceof McpHttpError)) this.#failed(err);
       throw err;
     }
   }
@@ -183,6 +183,7 @@ export class McpServerLink {
   }
 
   async #connect(): Promise<Session> {
+    const { Client, StreamableHTTPClientTransport } = await loadMcpSdk();
     const client = new Client(CLIENT_INFO, {
       listChanged: {
         tools: {

@@ -10,7 +10,7 @@
  * the other tools are untouched.
  */
 import { join } from 'node:path';
-import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerSettings } from '../../../contract/src/policy/policyDocument.ts';
 import {
   MCP_HEADERS_DIR_ENV,
@@ -22,6 +22,7 @@ import { failureOf, HttpStatusError } from '../provider/anthropic/errorClassific
 import type { RuntimeGuard } from '../provider/backendPool.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { McpServerLink, type ListedTool } from './mcpServerLink.ts';
+import { isMcpError, loadMcpSdk } from './mcpSdk.ts';
 
 /** The separator between a server's name and its tool's in the names the model sees. */
 export const TOOL_SEPARATOR = '__';
@@ -65,6 +66,8 @@ export class McpTools {
 
   /** Follows the policy: new servers connect, dropped ones close, changed ones reconnect. */
   sync(servers: readonly McpServerSettings[]): void {
+    // Loaded before such a policy is applied (policyModules.ts); here for any other caller.
+    if (servers.length > 0) loadMcpSdk().catch(() => undefined);
     const next = new Map<string, McpServerLink>();
     for (const settings of servers) {
       const old = this.#links.get(settings.name);
@@ -169,7 +172,7 @@ export class McpTools {
         link.settings.timeoutMs,
         async (s) => {
           const answer = await link.call(tool, asArguments(input), s).catch((err: unknown) => {
-            throw err instanceof McpError ? new ToolErrorAnswer(name, err) : err;
+            throw isMcpError(err) ? new ToolErrorAnswer(name, err) : err;
           });
           // The tool ran and failed: it counts against the tool's breaker.
           if (answer.isError === true) throw new ToolResultError(name, answer);
@@ -241,13 +244,12 @@ class ToolResultError extends HttpStatusError {
   }
 }
 
-/** JSON-RPC errors that say the call was wrong, not the server: never the tool's breaker's business. */
-const CALLER_ERRORS: ReadonlySet<number> = new Set([
-  ErrorCode.ParseError,
-  ErrorCode.InvalidRequest,
-  ErrorCode.MethodNotFound,
-  ErrorCode.InvalidParams,
-]);
+/**
+ * JSON-RPC errors that say the call was wrong, not the server: never the tool's breaker's
+ * business. JSON-RPC 2.0's own codes (parse error, invalid request, method not found, invalid
+ * params), as the SDK's ErrorCode has them; written here so that no SDK module loads for them.
+ */
+const CALLER_ERRORS: ReadonlySet<number> = new Set([-32700, -32600, -32601, -32602]);
 
 /**
  * The server answered the call with a JSON-RPC error: a failure of the server (an internal

@@ -12,7 +12,8 @@
  * session id and protocol version the SDK negotiated.
  */
 import type { Dispatcher } from 'undici';
-import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { loadMcpSdk, type McpSdk } from './mcpSdk.ts';
 import type { HeaderSource } from '../guard/headers.ts';
 import { HttpStatusError } from '../provider/anthropic/errorClassification.ts';
 
@@ -75,7 +76,7 @@ export async function callToolOnWire(
       if (text === '') throw new Error('MCP server answered tools/call without a body');
       message = responseIn(JSON.parse(text) as unknown, id);
     }
-    return resultOf(message);
+    return resultOf(message, await loadMcpSdk());
   } catch (err) {
     if (signal.aborted) {
       cancel(session, headers, id, signal.reason);
@@ -214,7 +215,7 @@ function eventData(event: string): string | undefined {
   return data;
 }
 
-function resultOf(message: Response): CallToolResult {
+function resultOf(message: Response, { McpError }: McpSdk): CallToolResult {
   if (message.error !== undefined) {
     const code = typeof message.error.code === 'number' ? message.error.code : -32603;
     const text = typeof message.error.message === 'string' ? message.error.message : 'error';

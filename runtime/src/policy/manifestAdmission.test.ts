@@ -36,6 +36,7 @@ async function read(objects: readonly object[]): Promise<{ offered: boolean; ref
         return 'applied';
       },
       offerText: () => 'applied',
+      settled: () => Promise.resolve(),
       reject: (error: string) => {
         refused = error;
         return 'rejected';

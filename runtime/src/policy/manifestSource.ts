@@ -164,6 +164,8 @@ export class ManifestSource {
     if (checked.ok) {
       this.#deps.mounts?.write(doc, (name) => find('Secret', name));
       this.#intake.store.offerDocument(doc, this.source);
+      // A policy that waits for its modules is in force when this returns (start() waits for it).
+      await this.#intake.store.settled();
     } else this.#intake.store.reject(inManifestTerms(checked.error), this.source);
   }
 

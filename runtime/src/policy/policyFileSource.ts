@@ -44,6 +44,8 @@ export class PolicyFileSource {
       return;
     }
     this.#store.offerText(text, this.source);
+    // A policy that waits for its modules is in force when this returns (start() waits for it).
+    await this.#store.settled();
   }
 
   get source(): string {

@@ -2,6 +2,10 @@
  * Holds the policy in force. Sources (a file, manifests, the ConfigMap watch) offer candidate
  * documents; a valid one is swapped in and announced to listeners, an invalid one is logged,
  * counted and remembered for `/debug/policy` while the last good policy stays in force.
+ *
+ * A document that needs modules not loaded yet (a store's client, a cloud's credentials, the
+ * MCP SDK: `loadModules`) is swapped in once they are, the last good policy serving meanwhile
+ * (its offer answers `loading`; `settled()` waits for it); a later offer that arrives first wins.
  */
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
@@ -26,7 +30,11 @@ export interface PolicyRejection {
 }
 
 export const OFFER_RESULTS = ['applied', 'unchanged', 'rejected'] as const;
-export type OfferResult = (typeof OFFER_RESULTS)[number];
+/**
+ * What became of an offer. `loading`: valid, and swapped in once its modules are loaded, unless
+ * a later offer comes first (counted then as that one's result says).
+ */
+export type OfferResult = (typeof OFFER_RESULTS)[number] | 'loading';
 
 export interface PolicyListener {
   (next: AppliedPolicy, previous: AppliedPolicy | undefined): void;
@@ -34,7 +42,12 @@ export interface PolicyListener {
 
 export interface PolicyStoreEvents {
   /** Called for every offer, for the reloads metric and the log. */
-  onOffer?(result: OfferResult, source: string, detail: string): void;
+  onOffer?(result: (typeof OFFER_RESULTS)[number], source: string, detail: string): void;
+  /**
+   * Loads what `doc` needs that is not loaded yet; undefined when nothing is missing (the
+   * document is swapped in at once).
+   */
+  loadModules?(doc: PolicyDocument): Promise<void> | undefined;
 }
 
 export class PolicyStore {
@@ -45,6 +58,10 @@ export class PolicyStore {
   #lastRejection: PolicyRejection | undefined;
   #applied = 0;
   #rejected = 0;
+  /** Valid offers so far: one that waited for modules is swapped in only if still the last. */
+  #offers = 0;
+  /** The offer waiting for its modules, until it is swapped in or dropped. */
+  #loading: Promise<void> | undefined;
 
   constructor(clock: Clock, events: PolicyStoreEvents = {}) {
     this.#clock = clock;
@@ -77,7 +94,13 @@ export class PolicyStore {
 
   /** Records a source's failure to produce a document at all (unreadable file, bad YAML). */
   reject(error: string, source: string): OfferResult {
-    return this.#offer({ ok: false, error }, source);
+    this.#refuse(error, source);
+    return 'rejected';
+  }
+
+  /** Resolves once no offer waits for its modules (at once when none does). */
+  async settled(): Promise<void> {
+    while (this.#loading !== undefined) await this.#loading;
   }
 
   status(): Readonly<Record<string, unknown>> {
@@ -102,16 +125,47 @@ export class PolicyStore {
 
   #offer(parsed: ParsedPolicy, source: string): OfferResult {
     if (!parsed.ok) {
-      this.#rejected++;
-      this.#lastRejection = { error: parsed.error, source, at: this.#clock.now() };
-      this.#events.onOffer?.('rejected', source, parsed.error);
+      this.#refuse(parsed.error, source);
       return 'rejected';
     }
+    const offer = ++this.#offers;
     const previous = this.#current;
     if (previous?.hash === parsed.hash) {
       this.#events.onOffer?.('unchanged', source, parsed.hash);
       return 'unchanged';
     }
+    const loading = this.#events.loadModules?.(parsed.doc);
+    if (loading === undefined) return this.#swap(parsed, source);
+    const done = loading.then(
+      () => {
+        if (offer !== this.#offers) return;
+        try {
+          this.#swap(parsed, source);
+        } catch (err) {
+          // The first policy failed to apply: no good one to go back to, nothing serves.
+          this.#refuse(`could not apply: ${messageOf(err)}`, source);
+        }
+      },
+      (err: unknown) => {
+        if (offer === this.#offers)
+          this.#refuse(`could not load what it needs: ${messageOf(err)}`, source);
+      },
+    );
+    const waiting: Promise<void> = done.finally(() => {
+      if (this.#loading === waiting) this.#loading = undefined;
+    });
+    this.#loading = waiting;
+    return 'loading';
+  }
+
+  #refuse(error: string, source: string): void {
+    this.#rejected++;
+    this.#lastRejection = { error, source, at: this.#clock.now() };
+    this.#events.onOffer?.('rejected', source, error);
+  }
+
+  #swap(parsed: Extract<ParsedPolicy, { ok: true }>, source: string): OfferResult {
+    const previous = this.#current;
     const next: AppliedPolicy = {
       doc: parsed.doc,
       hash: parsed.hash,
@@ -127,14 +181,15 @@ export class PolicyStore {
       this.#current = previous;
       if (previous === undefined) throw err;
       for (const listener of this.#listeners) listener(previous, next);
-      const error = `could not apply: ${err instanceof Error ? err.message : String(err)}`;
-      this.#rejected++;
-      this.#lastRejection = { error, source, at: this.#clock.now() };
-      this.#events.onOffer?.('rejected', source, error);
+      this.#refuse(`could not apply: ${messageOf(err)}`, source);
       return 'rejected';
     }
     this.#applied++;
     this.#events.onOffer?.('applied', source, parsed.hash);
     return 'applied';
   }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -28,7 +28,7 @@ export interface ClientKeySource {
 
 /** The parts of the runtime a policy source feeds: documents, client keys, provider keys. */
 export interface PolicyIntake {
-  readonly store: Pick<PolicyStore, 'offerDocument' | 'offerText' | 'reject'>;
+  readonly store: Pick<PolicyStore, 'offerDocument' | 'offerText' | 'reject' | 'settled'>;
   readonly clientKeys: Pick<ClientKeys, 'set'>;
   /** Provider keys by environment variable name (Secrets among `--manifests`). */
   useProviderKeys(keys: Readonly<Record<string, string>>): void;

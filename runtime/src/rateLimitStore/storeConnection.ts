@@ -4,7 +4,7 @@
  * failure made it fall back.
  */
 import { readFileSync } from 'node:fs';
-import { createClient, createCluster, createSentinel } from '@redis/client';
+import { redisClientModule } from './redisModule.ts';
 import {
   RATE_LIMIT_STORE_CA_FILE,
   RATE_LIMIT_STORE_CA_FILE_ENV,
@@ -106,7 +106,7 @@ const reconnectDelay = (retries: number): number =>
 export function redisClient(redis: RedisSettings, secrets: StoreSecrets): StoreCommands {
   if (redis.cluster !== undefined) return clusterClient(redis, redis.cluster, secrets);
   return redis.sentinel === undefined
-    ? createClient({
+    ? redisClientModule().createClient({
         ...nodeOptions(redis, secrets),
         socket: { ...splitAddress(redis.address), ...socketOptions(redis, secrets) },
         commandOptions: NO_COMMAND_TIMEOUT,
@@ -122,7 +122,7 @@ function sentinelClient(
   const socket = socketOptions(redis, secrets);
   return new SentinelStoreClient({
     make: () =>
-      createSentinel({
+      redisClientModule().createSentinel({
         name: sentinel.masterName,
         sentinelRootNodes: sentinel.addresses.map(splitAddress),
         nodeClientOptions: { ...nodeOptions(redis, secrets), socket },
@@ -153,7 +153,7 @@ function clusterClient(
   const node = { ...nodeOptions(redis, secrets), socket: socketOptions(redis, secrets) };
   return new ClusterStoreClient({
     make: () =>
-      createCluster({
+      redisClientModule().createCluster({
         rootNodes: cluster.addresses.map((a) => ({ socket: splitAddress(a) })),
         // Every node's connection (the root nodes' too): credentials, TLS, no offline queue.
         defaults: node,

@@ -3,9 +3,10 @@
  * files and read again when rotated (mountedFiles.ts), or else the AWS SDK's default chain
  * (`fromNodeProviderChain` from @aws-sdk/credential-providers: environment, web identity for
  * IRSA, EKS Pod Identity, instance metadata), which caches what it gets and fetches new
- * credentials before the old ones expire.
+ * credentials before the old ones expire. The chain's package is loaded only for a backend
+ * that uses it (bench/results/memory.json), from the moment the backend is made (when its
+ * policy is applied), so a first call finds it loaded.
  */
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { AWS_CREDENTIAL_KEYS } from '../../../../contract/src/pod/runtimeEnvironment.ts';
 import type { Clock } from '../../../../platform/src/time/clock.ts';
@@ -18,10 +19,14 @@ export function awsCredentials(
   clock: Clock,
 ): AwsCredentialIdentityProvider {
   if (dir === undefined) {
-    const chain = fromNodeProviderChain();
+    const chain = loadAwsCredentialProviders().then((m) => m.fromNodeProviderChain());
+    // Awaited by each call; a failure to load is the first call's error, not the process's.
+    chain.catch(() => undefined);
     return async () => {
       try {
-        return await chain();
+        return await (
+          await chain
+        )();
       } catch (err) {
         throw new MissingCredentialsError(
           `Bedrock backend ${backend} found no AWS credentials in the default chain (${err instanceof Error ? err.message : String(err)}); set spec.backends[${backend}].credentialsSecretRef or give the pod an AWS identity (IRSA, EKS Pod Identity)`,
@@ -56,4 +61,14 @@ export function awsCredentials(
     last = { from: read, identity };
     return identity;
   };
+}
+
+let providers: Promise<typeof import('@aws-sdk/credential-providers')> | undefined;
+
+/** @aws-sdk/credential-providers, loaded once, the first time a backend needs the chain. */
+export function loadAwsCredentialProviders(): Promise<
+  typeof import('@aws-sdk/credential-providers')
+> {
+  providers ??= import('@aws-sdk/credential-providers');
+  return providers;
 }

@@ -9,8 +9,11 @@
  * A service-account key's own `token_uri` is honoured: google-auth-library posts to Google's
  * token URL whatever the key says, which is right for Google's keys and wrong for any other
  * issuer (a private endpoint, the simulator the tests run).
+ *
+ * The library is loaded only for a Vertex backend (bench/results/memory.json), from the moment
+ * the backend is made (when its policy is applied), so a first call finds it loaded.
  */
-import { GoogleAuth, type AuthClient } from 'google-auth-library';
+import type { AuthClient } from 'google-auth-library';
 import { VERTEX_CREDENTIALS_KEY } from '../../../../contract/src/pod/runtimeEnvironment.ts';
 import type { Clock } from '../../../../platform/src/time/clock.ts';
 import { MountedFiles } from '../mountedFiles.ts';
@@ -22,9 +25,14 @@ const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 export type TokenSource = () => Promise<string>;
 
 export function googleTokens(backend: string, dir: string | undefined, clock: Clock): TokenSource {
+  const library = loadGoogleAuth();
+  // Awaited by each call; a failure to load is the first call's error, not the process's.
+  library.catch(() => undefined);
   if (dir === undefined) {
-    const auth = new GoogleAuth({ scopes: [SCOPE] });
-    return async () => token(backend, await auth.getClient(), 'Application Default Credentials');
+    const auth = library.then(({ GoogleAuth }) => new GoogleAuth({ scopes: [SCOPE] }));
+    auth.catch(() => undefined);
+    return async () =>
+      token(backend, await (await auth).getClient(), 'Application Default Credentials');
   }
   const files = new MountedFiles(dir, [VERTEX_CREDENTIALS_KEY], clock);
   let current: { readonly json: string; readonly client: Promise<AuthClient> } | undefined;
@@ -48,6 +56,7 @@ async function clientFor(backend: string, json: string): Promise<AuthClient> {
       `Vertex backend ${backend}: ${VERTEX_CREDENTIALS_KEY} in spec.backends[${backend}].credentialsSecretRef is not JSON`,
     );
   }
+  const { GoogleAuth } = await loadGoogleAuth();
   const client = await new GoogleAuth({ credentials, scopes: [SCOPE] }).getClient();
   const tokenUri = credentials.token_uri;
   if (
@@ -78,4 +87,12 @@ async function token(backend: string, client: AuthClient, from: string): Promise
   if (value === null || value === undefined || value === '')
     throw new MissingCredentialsError(`Vertex backend ${backend} got no token from ${from}`);
   return value;
+}
+
+let library: Promise<typeof import('google-auth-library')> | undefined;
+
+/** google-auth-library, loaded once, the first time a Vertex backend is made. */
+export function loadGoogleAuth(): Promise<typeof import('google-auth-library')> {
+  library ??= import('google-auth-library');
+  return library;
 }

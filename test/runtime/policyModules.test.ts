@@ -1,0 +1,183 @@
+/**
+ * A feature's packages load when a policy first uses it, and a policy edit that adds one is
+ * served at once (issue 53): a real runtime process on a policy file starts without the AWS
+ * credential chain, the store's client or the MCP SDK, and a later edit that adds a Bedrock
+ * backend on the default chain, or a store, is applied once they loaded and serves. Which
+ * packages the process holds is read through the memory bench's probe (bench/memory/
+ * memoryProbe.js, preloaded by NODE_OPTIONS).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { policyHash, type PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
+import { resolveRateLimit } from '../../contract/src/policy/policyResolution.ts';
+import { ratePolicy } from '../support/rateLimitStoreFixture.ts';
+import { startRedis, type RedisHandle } from '../support/redisServer.ts';
+import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
+import {
+  PRIMARY_MODEL,
+  policyDocument,
+  sample,
+  standaloneRuntime,
+  type Mutable,
+  type StandaloneRuntime,
+} from '../support/standaloneRuntime.ts';
+import { waitFor } from '../support/waitFor.ts';
+
+const PROBE = fileURLToPath(new URL('../../bench/memory/memoryProbe.js', import.meta.url));
+const AWS = { accessKeyId: 'AKIDBREAKWATERLAZY1', secretAccessKey: 'lazy-secret-key' };
+const OPTIONAL = ['@aws-sdk/credential-providers', '@redis/client', '@modelcontextprotocol/sdk'];
+
+let sim: SimulatorHandle;
+let redis: RedisHandle;
+let dir: string;
+let running: StandaloneRuntime | undefined;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'bw-policy-modules-'));
+  sim = await startSimulator({
+    seed: 53,
+    args: ['--aws-credentials', `${AWS.accessKeyId}:${AWS.secretAccessKey}`],
+  });
+  redis = await startRedis();
+});
+
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
+});
+
+afterAll(async () => {
+  await sim.stop();
+  await redis.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A runtime on `doc` with the probe preloaded and AWS credentials in its environment. */
+async function start(doc: PolicyDocument): Promise<StandaloneRuntime> {
+  running = await standaloneRuntime(doc, {
+    NODE_OPTIONS: `--import ${PROBE}`,
+    BW_MEMORY_PROBE_FILE: join(dir, 'probe.json'),
+    AWS_ACCESS_KEY_ID: AWS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey,
+  });
+  return running;
+}
+
+/** The npm packages the process has loaded, as its probe reports them. */
+async function loadedPackages(rt: StandaloneRuntime): Promise<string[]> {
+  const file = join(dir, 'probe.json');
+  rmSync(file, { force: true });
+  rt.runtime.child.kill('SIGUSR2');
+  await waitFor(() => existsSync(file), {
+    timeoutMs: 5_000,
+    intervalMs: 20,
+    description: "the probe's report",
+  });
+  const probe = JSON.parse(readFileSync(file, 'utf8')) as { packages: Record<string, unknown> };
+  return Object.keys(probe.packages);
+}
+
+/** One call through the runtime; the backend that answered it. */
+async function call(rt: StandaloneRuntime): Promise<string | null> {
+  const response = await fetch(`${rt.runtime.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({
+      model: PRIMARY_MODEL,
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'hello' }],
+    }),
+  });
+  await response.text();
+  if (response.status !== 200) throw new Error(`answered ${String(response.status)}`);
+  return response.headers.get('x-breakwater-backend');
+}
+
+/** Milliseconds from `since` until the runtime has `doc` in force. */
+async function appliedAfter(
+  rt: StandaloneRuntime,
+  doc: PolicyDocument,
+  since: number,
+): Promise<number> {
+  const hash = policyHash(doc);
+  await waitFor(
+    async () => ((await rt.runtime.debug('/debug/policy')) as { hash?: string }).hash === hash,
+    {
+      timeoutMs: 10_000,
+      intervalMs: 5,
+      description: `policy ${hash} in force`,
+    },
+  );
+  return performance.now() - since;
+}
+
+const onBedrock = (d: Mutable<PolicyDocument>) => {
+  d.backends = [
+    {
+      name: 'bedrock',
+      type: 'Bedrock',
+      region: 'us-east-1',
+      baseURL: sim.url,
+      weight: 1,
+      models: { [PRIMARY_MODEL]: `us.anthropic.${PRIMARY_MODEL}-v1:0` },
+    },
+  ];
+};
+
+describe('a feature paid for when a policy uses it', () => {
+  it('starts without the optional packages, and serves from Bedrock on the default chain once an edit adds it', async () => {
+    const rt = await start(policyDocument(sim.url));
+    expect(await loadedPackages(rt)).toEqual(
+      expect.not.arrayContaining([expect.stringMatching(OPTIONAL.join('|'))]),
+    );
+    expect(await call(rt)).toBe('default');
+
+    const edited = performance.now();
+    rt.writePolicy(policyDocument(sim.url, onBedrock));
+    const backend = await waitFor(
+      async () => ((await call(rt)) === 'bedrock' ? 'bedrock' : undefined),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 10,
+        description: 'a call served by the Bedrock backend the edit added',
+      },
+    );
+    process.stdout.write(
+      `policy edit adding Bedrock → first call served by it: ${(performance.now() - edited).toFixed(0)} ms\n`,
+    );
+    expect(backend).toBe('bedrock');
+    expect(await loadedPackages(rt)).toContain('@aws-sdk/credential-providers');
+  });
+
+  it('counts in a store once an edit names one', async () => {
+    const rt = await start(policyDocument(sim.url));
+    expect(await loadedPackages(rt)).not.toContain('@redis/client');
+    const withStore = policyDocument(sim.url, (d) => {
+      d.rateLimit = resolveRateLimit(
+        ratePolicy({
+          requests: { perSecond: 10_000, burst: 10_000 },
+          store: { redis: { address: redis.address } },
+        }),
+        1,
+        d.agent.name,
+      );
+    });
+    const edited = performance.now();
+    rt.writePolicy(withStore);
+    const applied = await appliedAfter(rt, withStore, edited);
+    await waitFor(
+      async () => {
+        await call(rt);
+        return sample(await rt.runtime.metrics(), 'rate_limiter_store_decisions_total') > 0;
+      },
+      { timeoutMs: 10_000, intervalMs: 20, description: 'a call decided by the store' },
+    );
+    process.stdout.write(
+      `policy edit adding a store → applied ${applied.toFixed(0)} ms, first call decided by it ${(performance.now() - edited).toFixed(0)} ms\n`,
+    );
+    expect(await loadedPackages(rt)).toContain('@redis/client');
+  });
+});
