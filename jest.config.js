@@ -65,6 +65,7 @@ export const LOCAL_FILES = [
   'test/runtime/manifests.test.ts',
   'test/runtime/mcp.test.ts',
   'test/runtime/policyModules.test.ts',
+  'test/runtime/policyReload.test.ts',
   'test/runtime/providers.test.ts',
   'test/runtime/requestMetrics.test.ts',
   'test/runtime/resilience.test.ts',

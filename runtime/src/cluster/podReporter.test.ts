@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ManualClock } from '../../../test/support/manualClock.ts';
+import { encodeBreakerReport } from '../../../contract/src/reporting/breakerReport.ts';
 import { PodReporter, type ReportedState } from './podReporter.ts';
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
@@ -141,5 +142,85 @@ describe('PodReporter', () => {
     await report();
     expect(Object.keys(patches[1] ?? {})).toEqual(['breakwater.dev/budgets']);
     expect(patches[1]?.['breakwater.dev/budgets']).toContain('"usd":"7"');
+  });
+
+  describe('a new policy is not held by the interval that coalesces breaker flaps', () => {
+    /** A reporter whose patches wait until `answer()`, on a manual clock with a 1 s interval. */
+    function heldReporter(read: () => ReportedState) {
+      const clock = new ManualClock(0);
+      const patches: Record<string, string>[] = [];
+      const answers: (() => void)[] = [];
+      const reporter = new PodReporter({
+        clock,
+        read,
+        intervalMs: 1_000,
+        patch: (a) => {
+          patches.push(a);
+          return new Promise<void>((resolve) => answers.push(resolve));
+        },
+      });
+      return {
+        patches,
+        reporter,
+        clock,
+        /** Answers the oldest patch in flight and lets what follows it run (no time passes). */
+        answer: async () => {
+          answers.shift()?.();
+          await flush();
+          clock.advance(0);
+          await flush();
+        },
+      };
+    }
+    const open = { 'default/m': { state: 'Open' as const, since: 'T', trips: 1 } };
+
+    it('sends a policy applied while a patch is in flight as soon as that patch returns', async () => {
+      let state: ReportedState = { policyHash: 'h1', breakers: {} };
+      const { patches, reporter, clock, answer } = heldReporter(() => state);
+      reporter.poke();
+      clock.advance(0);
+      await flush();
+      expect(patches).toHaveLength(1);
+      state = { policyHash: 'h2', breakers: {} };
+      reporter.poke();
+      await answer();
+      expect(patches[1]).toEqual({ 'breakwater.dev/policy-hash': 'h2' });
+    });
+
+    it('sends a policy at once while a breaker flap waits for the interval', async () => {
+      let state: ReportedState = { policyHash: 'h1', breakers: {} };
+      const { patches, reporter, clock, answer } = heldReporter(() => state);
+      reporter.poke();
+      clock.advance(0);
+      await flush();
+      state = { policyHash: 'h1', breakers: open };
+      reporter.poke();
+      await answer();
+      // The flap waits for the interval: nothing more yet.
+      expect(patches).toHaveLength(1);
+      state = { policyHash: 'h2', breakers: open };
+      reporter.poke();
+      clock.advance(0);
+      await flush();
+      expect(patches[1]).toEqual({
+        'breakwater.dev/policy-hash': 'h2',
+        'breakwater.dev/breakers': encodeBreakerReport(open),
+      });
+    });
+
+    it('still sends a breaker flap during a patch an interval later, not at once', async () => {
+      let state: ReportedState = { policyHash: 'h1', breakers: {} };
+      const { patches, reporter, clock, answer } = heldReporter(() => state);
+      reporter.poke();
+      clock.advance(0);
+      await flush();
+      state = { policyHash: 'h1', breakers: open };
+      reporter.poke();
+      await answer();
+      expect(patches).toHaveLength(1);
+      clock.advance(1_000);
+      await flush();
+      expect(patches).toHaveLength(2);
+    });
   });
 });

@@ -1,7 +1,9 @@
 /**
  * Patches this pod's own annotations with the applied policy hash and the compact breaker
  * states, so the operator can aggregate them into CR status. Only on change, and coalesced:
- * a flapping breaker produces at most one patch per interval, carrying the latest state.
+ * a flapping breaker produces at most one patch per interval, carrying the latest state. A new
+ * policy hash never waits for that interval: it goes out at once, or as soon as the patch in
+ * flight returns, since the operator and `kubectl` learn a policy edit is in force from it.
  */
 import {
   encodeMcpReport,
@@ -98,14 +100,29 @@ export class PodReporter {
 
   /** Something may have changed: schedule a report (coalesced with any already pending). */
   poke(): void {
-    if (this.#timer !== undefined) return;
-    this.#timer = this.#clock.setTimeout(
-      () => {
-        this.#timer = undefined;
-        void this.flush();
-      },
-      this.#busy ? this.#intervalMs : 0,
-    );
+    // After the patch in flight, whose end schedules the next (flush).
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    if (this.#timer !== undefined) {
+      // A wait for the interval (or a failure's backoff) holds breaker flaps, not a new policy.
+      if (this.#failures > 0 || !this.#policyChanged()) return;
+      this.#timer();
+    }
+    this.#schedule(0);
+  }
+
+  #schedule(delayMs: number): void {
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, delayMs);
+  }
+
+  /** Whether the policy in force is not the one the pod says (nor the one on its way there). */
+  #policyChanged(): boolean {
+    return (this.#read().policyHash ?? '') !== this.#sent[POLICY_HASH_ANNOTATION];
   }
 
   /** The annotations that would be written now. */
@@ -171,11 +188,11 @@ export class PodReporter {
     }
     if (this.#again) {
       this.#again = false;
-      const delay = Math.min(30_000, this.#intervalMs * 2 ** Math.min(this.#failures, 5));
-      this.#timer ??= this.#clock.setTimeout(() => {
-        this.#timer = undefined;
-        void this.flush();
-      }, delay);
+      const delay =
+        this.#failures === 0 && this.#policyChanged()
+          ? 0
+          : Math.min(30_000, this.#intervalMs * 2 ** Math.min(this.#failures, 5));
+      if (this.#timer === undefined) this.#schedule(delay);
     }
   }
 
