@@ -6,10 +6,10 @@
 
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { agentContainerRows } from '../../../test/api/agentContainerRows.ts';
 import { agent, invalidManifests } from '../../../test/api/invalidManifestRows.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
@@ -84,4 +84,44 @@ describe('--manifests', () => {
       );
     },
   );
+});
+
+/**
+ * docs/rate-limit-store.md's examples: its RateLimitPolicy, and each `store:` it shows after
+ * (Sentinel, Cluster) set in that policy's place, as a reader would paste them.
+ */
+function storeExamples(): { name: string; policy: { spec: Record<string, unknown> } }[] {
+  const page = readFileSync(new URL('../../../docs/rate-limit-store.md', import.meta.url), 'utf8');
+  const blocks = [...page.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => m[1] ?? '');
+  const [first, ...rest] = blocks.map((b) => parse(b) as Record<string, unknown>);
+  const policy = first as { kind?: string; spec: Record<string, unknown> } | undefined;
+  if (policy?.kind !== 'RateLimitPolicy') throw new Error('the page opens on no RateLimitPolicy');
+  const stores = rest.filter((b) => 'store' in b);
+  return [
+    { name: 'its RateLimitPolicy', policy },
+    ...stores.map((b) => {
+      const redis = (b['store'] as { redis: Record<string, unknown> }).redis;
+      return {
+        name: `its ${Object.keys(redis).filter((k) => k !== 'passwordSecretRef')[0] ?? ''} store`,
+        policy: { ...policy, spec: { ...policy.spec, store: b['store'] } },
+      };
+    }),
+  ];
+}
+
+describe("docs/rate-limit-store.md's examples", () => {
+  it('shows a Sentinel and a Cluster store beside its address', () => {
+    expect(storeExamples().map((e) => e.name)).toEqual([
+      'its RateLimitPolicy',
+      'its sentinel store',
+      'its cluster store',
+    ]);
+  });
+
+  it.each(storeExamples())('admits $name', async ({ policy }) => {
+    const named = { ...policy, metadata: { name: 'documented' } };
+    expect(
+      await read([named, agent({ rateLimitPolicyRef: { name: 'documented' } }, 'uses-it')]),
+    ).toEqual({ offered: true });
+  });
 });
