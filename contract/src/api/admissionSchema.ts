@@ -741,6 +741,11 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                           serverName: { type: 'string', minLength: 1, maxLength: 253 },
                         },
                       },
+                      acknowledge: {
+                        type: 'string',
+                        enum: ['Primary', 'Replicas'],
+                        default: 'Primary',
+                      },
                     },
                     rules: [
                       {
@@ -1836,6 +1841,11 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                       },
                       serverName: { type: 'string', minLength: 1, maxLength: 253 },
                     },
+                  },
+                  acknowledge: {
+                    type: 'string',
+                    enum: ['Primary', 'Replicas'],
+                    default: 'Primary',
                   },
                 },
                 rules: [

@@ -243,6 +243,7 @@ export const AGENT_DEPLOYMENT_LIMITS = {
     pattern: '^[-._a-zA-Z0-9]+$',
   },
   'durability.store.redis.tls.serverName': { minLength: 1, maxLength: 253 },
+  'durability.store.redis.acknowledge': { default: 'Primary', enum: ['Primary', 'Replicas'] },
   'durability.retention': {
     default: '24h',
     maxLength: 32,
@@ -518,6 +519,7 @@ export const RATE_LIMIT_POLICY_LIMITS = {
   },
   'store.redis.tls.caSecretRef.key': { minLength: 1, maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$' },
   'store.redis.tls.serverName': { minLength: 1, maxLength: 253 },
+  'store.redis.acknowledge': { default: 'Primary', enum: ['Primary', 'Replicas'] },
   'store.waitBudget': {
     default: '5ms',
     maxLength: 32,

@@ -161,6 +161,11 @@ export interface RedisAccess {
     readonly caSecretRef?: SecretKeyRef;
     readonly serverName?: string;
   };
+  /**
+   * RedisServer `acknowledge: Replicas`, present only then: the writes a promise rests on are
+   * done once a replica holds them too (replicaAcknowledged.ts). Absent means Primary.
+   */
+  readonly acknowledge?: 'Replicas';
 }
 
 /** Where the store's counters live, and the numbers they enforce (not divided among replicas). */

@@ -233,6 +233,22 @@ describe('resolveRateLimit', () => {
     });
   });
 
+  it.each([
+    ['Replicas', 'Replicas', { acknowledge: 'Replicas' }],
+    ['Primary as nothing (the default)', 'Primary', {}],
+  ] as const)('carries a store acknowledged by %s', (_, acknowledge, carried) => {
+    const settings = resolveRateLimit(
+      rateLimitPolicy({
+        ...production.spec,
+        scope: 'Cluster',
+        store: { redis: { address: 'redis:6379', acknowledge } },
+      }),
+      3,
+      'support-agent',
+    );
+    expect(settings.store?.redis).toEqual({ address: 'redis:6379', ...carried });
+  });
+
   it("carries a store's sentinels, their master's name and password instead of an address", () => {
     const sentinel = {
       masterName: 'breakwater',

@@ -270,6 +270,10 @@ function resolveRedis(redis: RedisServer): RedisSettings {
           },
         }
       : {}),
+    // Primary is the default, left out; any other word goes on for validation to judge.
+    ...(redis.acknowledge === undefined || redis.acknowledge === 'Primary'
+      ? {}
+      : { acknowledge: redis.acknowledge }),
   };
 }
 

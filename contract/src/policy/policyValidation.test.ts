@@ -205,6 +205,7 @@ describe('checkPolicyDocument', () => {
       { sentinel: { ...sentinel, passwordSecretRef: { name: 's', key: 'p' } } },
     ],
     ['of a cluster', { cluster: { addresses: ['node-0:6379', 'node-1:6379'] } }],
+    ['whose writes a replica acknowledges', { address: 'redis:6379', acknowledge: 'Replicas' }],
   ])('accepts a store %s', (_, redis) => {
     expect(checkPolicyDocument(withStore(redis))).toMatchObject({ ok: true });
   });
@@ -249,6 +250,11 @@ describe('checkPolicyDocument', () => {
       'no master name',
       { sentinel: { addresses: ['sentinel:26379'] } },
       /^rateLimit\.store\.redis\.sentinel\.masterName/,
+    ],
+    [
+      'an acknowledgement it does not know',
+      { address: 'redis:6379', acknowledge: 'Quorum' },
+      /^rateLimit\.store\.redis\.acknowledge/,
     ],
   ])('refuses a store with %s', (_, redis, error) => {
     const result = checkPolicyDocument(withStore(redis));

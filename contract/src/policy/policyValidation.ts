@@ -134,7 +134,8 @@ type RedisField =
   | 'passwordSecretRef.key'
   | 'tls.caSecretRef.name'
   | 'tls.caSecretRef.key'
-  | 'tls.serverName';
+  | 'tls.serverName'
+  | 'acknowledge';
 
 /** A RedisServer (common.defs.json) at `at`, each field within the bounds `limit` gives it. */
 function checkRedis(v: unknown, at: string, limit: (field: RedisField) => FieldLimits): void {
@@ -150,6 +151,8 @@ function checkRedis(v: unknown, at: string, limit: (field: RedisField) => FieldL
       str(a, `${at}.cluster.addresses[${String(i)}]`, limit('cluster.addresses[]')),
     );
   if (redis.username !== undefined) str(redis.username, `${at}.username`, limit('username'));
+  if (redis.acknowledge !== undefined)
+    oneOf(redis.acknowledge, `${at}.acknowledge`, limit('acknowledge'));
   const password = optObj(redis.passwordSecretRef, `${at}.passwordSecretRef`);
   if (password !== undefined) {
     str(password.name, `${at}.passwordSecretRef.name`, limit('passwordSecretRef.name'));

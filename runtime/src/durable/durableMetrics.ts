@@ -13,6 +13,7 @@ export class DurableMetrics {
   readonly unknownOutcomes: Counter<'action'>;
   readonly unjournaled: Counter<'reason'>;
   readonly refused: Counter;
+  readonly unacknowledged: Counter<'write'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -44,6 +45,12 @@ export class DurableMetrics {
       name: 'agent_durable_unknown_outcomes_total',
       help: 'Tool calls found started and never completed on replay, by action: retried, failed (an is_error result).',
       labelNames: ['action'],
+      registers,
+    });
+    this.unacknowledged = new Counter({
+      name: 'agent_durable_unacknowledged_writes_total',
+      help: 'Journal writes the primary took that no replica confirmed in time (acknowledge: Replicas), by write: claim (the call was refused), complete (kept on the primary alone).',
+      labelNames: ['write'],
       registers,
     });
     this.unjournaled = new Counter({

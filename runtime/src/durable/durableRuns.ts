@@ -11,6 +11,7 @@ import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { CallerIdentity } from '../access/callerIdentity.ts';
 import type { AuditLog } from '../audit/auditLog.ts';
 import { messageOf } from '../rateLimitStore/storeConnection.ts';
+import { isUnacknowledged } from '../rateLimitStore/replicaAcknowledged.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import type { JournalCipher } from './journalCipher.ts';
@@ -64,7 +65,7 @@ export type Begun =
   /** The journal holds this call started and never completed. */
   | { readonly action: 'unknown'; readonly step: ClaimedStep }
   /** 403: another key's run; 409: the call's attempt was superseded by a newer one. */
-  | { readonly action: 'refused'; readonly status: 403 | 409; readonly message: string };
+  | { readonly action: 'refused'; readonly status: 403 | 409 | 503; readonly message: string };
 
 /**
  * A run as a call names it, before it is checked: its id and the attempt the call belongs to
@@ -238,9 +239,17 @@ export class DurableRuns {
     const atTail = kind === 'model' || repeatable ? this.#tails.take(tail, run.attempt) : undefined;
     if (atTail !== undefined)
       return { action: 'live', step: { run, position: atTail, kind, match, atTail: true } };
-    const claim = await this.#link.within(
-      connection.journal.claim(run.id, run.owner, kind, match, run.attempt),
-    );
+    let claim;
+    try {
+      claim = await this.#link.within(
+        connection.journal.claim(run.id, run.owner, kind, match, run.attempt),
+      );
+    } catch (err) {
+      if (!isUnacknowledged(err)) throw err;
+      // A claim a failover could lose lets the step run twice: refused, the caller asks again.
+      this.#deps.metrics.unacknowledged.inc({ write: 'claim' });
+      return { action: 'refused', status: 503, message: `run ${run.id}: ${err.message}` };
+    }
     if (claim === undefined) return { action: 'live' };
     this.#link.recovered();
     if (claim.verdict === 'superseded') {
@@ -313,9 +322,10 @@ export class DurableRuns {
     answer: StepAnswer,
   ): Promise<void> {
     const { run } = step;
-    const claim = await this.#link.within(
-      connection.journal.claim(run.id, run.owner, step.kind, step.match, run.attempt),
-    );
+    const claim = await this.#link
+      .within(connection.journal.claim(run.id, run.owner, step.kind, step.match, run.attempt))
+      // The call is done: its answer goes unjournaled rather than on a claim a replica lacks.
+      .catch(() => undefined);
     if (claim?.verdict !== 'live') return;
     if (claim.diverged) this.#diverged(run, claim.position);
     await this.complete(

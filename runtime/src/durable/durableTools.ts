@@ -14,10 +14,13 @@ import type { McpServerLink } from '../mcp/mcpServerLink.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import type { DurableRuns, NamedRun, RunAttempt, RunName } from './durableRuns.ts';
 
-/** A durable call the journal refused: another key's run (403), or a superseded attempt (409). */
+/**
+ * A durable call the journal refused: another key's run (403), a superseded attempt (409), or
+ * a claim no replica confirmed (503, `acknowledge: Replicas`).
+ */
 export interface RefusedRun {
   readonly refused: string;
-  readonly status?: 403 | 409;
+  readonly status?: 403 | 409 | 503;
 }
 
 export class DurableTools {

@@ -25,6 +25,7 @@ import {
   redisClient,
   type StoreSecretFiles,
 } from '../rateLimitStore/storeConnection.ts';
+import { isUnacknowledged } from '../rateLimitStore/replicaAcknowledged.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import { JournalCipher, parseJournalKey } from './journalCipher.ts';
@@ -144,7 +145,9 @@ export class JournalConnection {
       settings,
       client,
       cipher,
-      journal: new RunJournal(client, settings.keyPrefix, settings.retentionMs),
+      journal: new RunJournal(client, settings.keyPrefix, settings.retentionMs, () => {
+        this.#deps.metrics.unacknowledged.inc({ write: 'complete' });
+      }),
     };
     connection.firstAttempt = new Promise<boolean>((resolve) => {
       const settle = (ready: boolean): void => {
@@ -228,6 +231,8 @@ export class JournalConnection {
     try {
       return await this.deadline(op);
     } catch (err) {
+      // Answered, but no replica confirmed it: the caller refuses the call (RunJournal.claim).
+      if (isUnacknowledged(err)) throw err;
       this.degrade('store_error', messageOf(err));
       return undefined;
     }

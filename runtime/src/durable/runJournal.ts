@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { StoreCommands } from '../rateLimitStore/storeCommands.ts';
 import { sendScript, type LuaScript } from '../rateLimitStore/luaScripts.ts';
+import { acceptUnacknowledged } from '../rateLimitStore/replicaAcknowledged.ts';
 import { stepHeader, type StepKind } from './journalEntry.ts';
 
 /** The script `name`, after the files of `prelude` (which only define local functions). */
@@ -71,11 +72,28 @@ export class RunJournal {
   readonly #client: StoreCommands;
   readonly #prefix: string;
   readonly #retentionMs: number;
+  readonly #shortfall: () => void;
 
-  constructor(client: StoreCommands, prefix: string, retentionMs: number) {
+  /**
+   * `shortfall` hears of a completion no replica confirmed (`acknowledge: Replicas`): the
+   * effect happened, so it stands. A claim no replica confirmed throws UnacknowledgedWriteError:
+   * the caller refuses the call rather than risk running the tool again after a failover.
+   */
+  constructor(
+    client: StoreCommands,
+    prefix: string,
+    retentionMs: number,
+    shortfall: () => void = () => undefined,
+  ) {
     this.#client = client;
     this.#prefix = prefix;
     this.#retentionMs = retentionMs;
+    this.#shortfall = shortfall;
+  }
+
+  /** A write after the call's effect: taken as it is when no replica confirmed it. */
+  #after(write: Promise<unknown>): Promise<unknown> {
+    return acceptUnacknowledged(write, this.#shortfall);
   }
 
   /** `attempt` names the call's attempt (claim.lua). */
@@ -113,12 +131,14 @@ export class RunJournal {
     match: string,
     entry: string,
   ): Promise<boolean> {
-    const reply = await sendScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
-      String(position),
-      stepHeader(kind, 'started', match),
-      entry,
-      String(this.#retentionMs),
-    ]);
+    const reply = await this.#after(
+      sendScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
+        String(position),
+        stepHeader(kind, 'started', match),
+        entry,
+        String(this.#retentionMs),
+      ]),
+    );
     return reply === 1;
   }
 
@@ -134,13 +154,15 @@ export class RunJournal {
     entry: string,
     attempt: string,
   ): Promise<number> {
-    const reply = await sendScript(this.#client, APPEND_SCRIPT, runKeys(this.#prefix, run), [
-      owner,
-      String(position),
-      entry,
-      String(this.#retentionMs),
-      attempt,
-    ]);
+    const reply = await this.#after(
+      sendScript(this.#client, APPEND_SCRIPT, runKeys(this.#prefix, run), [
+        owner,
+        String(position),
+        entry,
+        String(this.#retentionMs),
+        attempt,
+      ]),
+    );
     return Number(reply);
   }
 
@@ -152,12 +174,14 @@ export class RunJournal {
     match: string,
     attempt: string,
   ): Promise<void> {
-    await sendScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
-      String(position),
-      stepHeader(kind, 'started', match),
-      '',
-      String(this.#retentionMs),
-      attempt,
-    ]);
+    await this.#after(
+      sendScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
+        String(position),
+        stepHeader(kind, 'started', match),
+        '',
+        String(this.#retentionMs),
+        attempt,
+      ]),
+    );
   }
 }

@@ -211,7 +211,9 @@ export class McpEndpoint {
             ? badRequest(result.refused)
             : result.status === 409
               ? refusal(409, 'invalid_request_error', result.refused)
-              : refusal(403, 'permission_error', result.refused);
+              : result.status === 503
+                ? refusal(503, 'api_error', result.refused)
+                : refusal(403, 'permission_error', result.refused);
         res.writeHead(mapping.status, { 'content-type': 'application/json' });
         res.end(errorBody(mapping));
         return;

@@ -29,6 +29,7 @@ import type {
   StoreBudgetSettlement,
   StoreSettlement,
 } from '../guard/rateLimitStore.ts';
+import { acceptUnacknowledged, logShortfall } from './replicaAcknowledged.ts';
 import {
   ADMIT_SCRIPT,
   PAUSE_SCRIPT,
@@ -91,6 +92,8 @@ export class RedisStore implements RateLimitStore {
   /** How long a call with budgets waits on a slow store, and whether budgets stalled. */
   readonly #slow: SlowStoreWait;
   readonly #tally = new StoreTally();
+  /** A write no replica confirmed (`acknowledge: Replicas`): decided on the primary, counted. */
+  readonly #shortfall: () => void;
   /** Budget settlements waiting to ride with the next admission. */
   readonly #settlements: SettlementQueue;
   /** A flush of the settlements is due on the next turn if no admission takes them first. */
@@ -102,6 +105,9 @@ export class RedisStore implements RateLimitStore {
 
   constructor(options: RedisStoreOptions) {
     this.name = options.name;
+    this.#shortfall = () => {
+      logShortfall(options.logger, ++this.#tally.unacknowledged, options.name);
+    };
     this.#clock = options.clock;
     this.#settings = options.settings;
     this.#connection = connectionKey(options.settings);
@@ -233,7 +239,10 @@ export class RedisStore implements RateLimitStore {
       if (budgets === undefined) args.push('0');
       pushSettlements(keys, args, prefix, riding);
     }
-    const script = runScript(client, ADMIT_SCRIPT, keys, args);
+    const script = acceptUnacknowledged(
+      runScript(client, ADMIT_SCRIPT, keys, args),
+      this.#shortfall,
+    );
     try {
       let reply = await Promise.race([script, deadline]);
       if (reply === TIMED_OUT) {
@@ -378,7 +387,8 @@ export class RedisStore implements RateLimitStore {
       unsent?.();
       return;
     }
-    const sent = runScript(client, script, keys, args).catch((err: unknown) => {
+    const written = acceptUnacknowledged(runScript(client, script, keys, args), this.#shortfall);
+    const sent = written.catch((err: unknown) => {
       this.#tally.errors++;
       unsent?.();
       this.#fallback.fallBack(reasonOf(err), messageOf(err));

@@ -22,6 +22,7 @@ import type {
 } from '../../../contract/src/policy/policyDocument.ts';
 import type { StoreFallbackReason } from '../../../contract/src/reporting/storeReport.ts';
 import { ClusterStoreClient } from './clusterClient.ts';
+import { ReplicaAcknowledged } from './replicaAcknowledged.ts';
 import { SentinelStoreClient } from './sentinelClient.ts';
 import type { StoreCommands } from './storeCommands.ts';
 
@@ -104,6 +105,11 @@ const reconnectDelay = (retries: number): number =>
  * for errors.
  */
 export function redisClient(redis: RedisSettings, secrets: StoreSecrets): StoreCommands {
+  const client = primaryClient(redis, secrets);
+  return redis.acknowledge === 'Replicas' ? new ReplicaAcknowledged(client) : client;
+}
+
+function primaryClient(redis: RedisSettings, secrets: StoreSecrets): StoreCommands {
   if (redis.cluster !== undefined) return clusterClient(redis, redis.cluster, secrets);
   return redis.sentinel === undefined
     ? redisClientModule().createClient({

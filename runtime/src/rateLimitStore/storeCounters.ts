@@ -11,6 +11,8 @@ export interface StoreCounters {
   readonly errors: number;
   /** Times it fell back to the local share. */
   readonly fallbacks: number;
+  /** Writes the primary took that no replica confirmed in time (`acknowledge: Replicas`). */
+  readonly unacknowledged: number;
   /** The longest any admission waited for the store, in ms (the budget bounds it). */
   readonly slowestAdmitMs: number;
   /**
@@ -29,6 +31,7 @@ export class StoreTally {
   late = 0;
   errors = 0;
   fallbacks = 0;
+  unacknowledged = 0;
   #slowestAdmitMs = 0;
   readonly #slowestBySecond: [number, number][] = [];
 
@@ -53,6 +56,7 @@ export class StoreTally {
       late: this.late,
       errors: this.errors,
       fallbacks: this.fallbacks,
+      unacknowledged: this.unacknowledged,
       slowestAdmitMs: this.#slowestAdmitMs,
       slowestAdmitBySecond: this.#slowestBySecond.map(([second, ms]) => [second, ms] as const),
     };

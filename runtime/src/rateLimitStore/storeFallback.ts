@@ -7,6 +7,7 @@
 import type { StoreSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { StoreFallbackReason } from '../../../contract/src/reporting/storeReport.ts';
 import type { Clock, Cancel } from '../../../platform/src/time/clock.ts';
+import { acceptUnacknowledged } from './replicaAcknowledged.ts';
 import { ADMIT_SCRIPT, runScript } from './luaScripts.ts';
 import type { StoreClient } from './storeConnection.ts';
 import type { StoreTally } from './storeCounters.ts';
@@ -158,7 +159,11 @@ export class StoreFallback {
         const probe =
           // A replica answers PING: only a script shows the server takes writes again.
           reason === 'StoreError' || reason === 'FailingOver'
-            ? runScript(client, ADMIT_SCRIPT, keys, [...limitArgs, '0', '0'])
+            ? acceptUnacknowledged(
+                runScript(client, ADMIT_SCRIPT, keys, [...limitArgs, '0', '0']),
+                // A primary with no replica confirming still takes writes.
+                () => undefined,
+              )
             : client.ping();
         late = probe.catch(() => TIMED_OUT);
         answered = (await Promise.race([probe, deadline])) !== TIMED_OUT;

@@ -62,7 +62,9 @@ export async function beginModelStep(
         reply,
         begun.status === 409
           ? refusal(409, 'invalid_request_error', begun.message)
-          : refusal(403, 'permission_error', begun.message),
+          : begun.status === 503
+            ? refusal(503, 'api_error', begun.message)
+            : refusal(403, 'permission_error', begun.message),
       );
       return 'answered';
     case 'replay': {

@@ -328,6 +328,7 @@ describe('GuardSet with a rate-limit store', () => {
         late: 0,
         errors: 0,
         fallbacks: 0,
+        unacknowledged: 0,
         slowestAdmitMs: 0,
         slowestAdmitBySecond: [],
       };
