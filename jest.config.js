@@ -47,6 +47,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/keySlots.test.ts',
   'test/rateLimitStore/sentinelFailover.test.ts',
   'test/rateLimitStore/clusterFailover.test.ts',
+  'test/rateLimitStore/acknowledgedFailover.test.ts',
   'test/rateLimitStore/luaScripts.test.ts',
   'test/rateLimitStore/spendHistory.test.ts',
   'test/runtime/agentInvoke.test.ts',

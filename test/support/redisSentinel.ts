@@ -6,6 +6,8 @@
  *   const set = await startSentinelSet();
  *   ... store: { redis: { sentinel: { masterName: set.masterName, addresses: set.sentinels } } }
  *   await set.primary.kill();                    // SIGKILL: the sentinels promote a replica
+ *   set.primary.freeze(); … set.primary.thaw();  // SIGSTOP past down-after, then SIGCONT
+ *   await cutReplicasOff(set.primary.address);   // the replicas fall behind, then a kill
  *   const promoted = await set.waitForNewPrimary(oldAddress);
  *   await set.remove();
  */
@@ -110,8 +112,19 @@ export async function startSentinelSet(
   }
 }
 
-/** One command to the server at `address`, on a connection of its own. */
-async function ask(address: string, command: string[]): Promise<unknown> {
+/**
+ * Cuts the replicas off the primary at `address` and keeps them off, while every connection it
+ * already has (the runtimes', the sentinels') goes on: new connections are refused (the default
+ * user switched off), then the replicas' links are closed. What the primary takes from then on
+ * reaches no replica — a network partition between them, or replicas far behind.
+ */
+export async function cutReplicasOff(address: string): Promise<void> {
+  // One connection for both: once the user is off, no new one is let in.
+  await ask(address, ['ACL', 'SETUSER', 'default', 'off'], ['CLIENT', 'KILL', 'TYPE', 'replica']);
+}
+
+/** Commands to the server at `address`, on a connection of its own; the last one's answer. */
+export async function ask(address: string, ...commands: string[][]): Promise<unknown> {
   const [host, port] = address.split(':');
   const client = createClient({
     socket: {
@@ -124,7 +137,9 @@ async function ask(address: string, command: string[]): Promise<unknown> {
   client.on('error', () => undefined);
   await client.connect();
   try {
-    return await client.sendCommand(command);
+    let answer: unknown;
+    for (const command of commands) answer = await client.sendCommand(command);
+    return answer;
   } finally {
     client.destroy();
   }
