@@ -48,6 +48,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/sentinelFailover.test.ts',
   'test/rateLimitStore/clusterFailover.test.ts',
   'test/rateLimitStore/acknowledgedFailover.test.ts',
+  'test/rateLimitStore/sentinelFaults.test.ts',
   'test/rateLimitStore/luaScripts.test.ts',
   'test/rateLimitStore/spendHistory.test.ts',
   'test/runtime/agentInvoke.test.ts',

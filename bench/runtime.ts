@@ -22,7 +22,7 @@
  *
  *   node --no-warnings=ExperimentalWarning bench/runtime.ts [--rounds 8] [--round-ms 2000]
  *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
- *        [--only providers|storm|cache|durable|budgets] [--label NAME] [--baseline DIR]
+ *        [--only providers|storm|cache|durable|budgets|acknowledge] [--label NAME] [--baseline DIR]
  *
  * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
  * lines and writes nothing: for working on the cloud path without the rest of the run.
@@ -34,6 +34,9 @@
  * `--only budgets` runs the budgets comparison alone (bench/runtime/budgetComparison.ts: CPU time
  * per call with a USD budget per agent and per client key on the Redis path, against the same
  * policy without them), prints its table and replaces the `budgets` section of runtime.json.
+ * `--only acknowledge` runs the acknowledge comparison alone (bench/runtime/acknowledgeComparison.ts:
+ * a budgeted call's CPU time and p50 under store.redis acknowledge Replicas against Primary, on
+ * a primary with one replica) and writes bench/results/runtime-acknowledge.json.
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
  * the error path.
@@ -55,6 +58,10 @@ import { cpuMs, ownCpuMs, upstreamSockets } from './runtime/processProbe.ts';
 import { median, percentile } from '../tools/stats/samples.ts';
 import { durableComparison } from './runtime/durableComparison.ts';
 import { budgetComparison, budgetComparisonLines } from './runtime/budgetComparison.ts';
+import {
+  acknowledgeComparison,
+  acknowledgeComparisonLine,
+} from './runtime/acknowledgeComparison.ts';
 import { mcpComparison } from './runtime/mcpComparison.ts';
 import { overloadStorm, stormLine } from './runtime/overloadStorm.ts';
 import { cacheAffinityBench, cacheAffinityLine } from './runtime/cacheAffinity.ts';
@@ -77,7 +84,7 @@ const { values: flags } = parseArgs({
     baseline: { type: 'string' },
   },
 });
-const ONLY = ['providers', 'storm', 'cache', 'durable', 'budgets'];
+const ONLY = ['providers', 'storm', 'cache', 'durable', 'budgets', 'acknowledge'];
 if (flags.only !== undefined && !ONLY.includes(flags.only)) {
   throw new Error(`--only takes one of ${ONLY.join(', ')}, not "${flags.only}"`);
 }
@@ -369,6 +376,31 @@ async function main(): Promise<void> {
     })),
     loadAverageAfter: loadavg().map(round2),
   });
+  if (flags.only === 'acknowledge') {
+    const result = {
+      when: new Date().toISOString(),
+      loadAverage: { before: loadavg().map(round2) },
+      ...(await acknowledgeComparison({
+        policy,
+        dir,
+        env: { ANTHROPIC_API_KEY: 'sk-bench', BREAKWATER_CLIENT_KEYS: CLIENT_KEY },
+        requests: (port) => encodeMix(port),
+        rounds: ROUNDS,
+        roundMs: ROUND_MS,
+        warmupMs: WARMUP_MS,
+        concurrency: CONCURRENCY,
+      })),
+      loadAverageAfter: loadavg().map(round2),
+    };
+    await sim.stop();
+    if (!flags['no-write'])
+      writeFileSync(
+        new URL('./results/runtime-acknowledge.json', import.meta.url),
+        `${JSON.stringify(result, null, 2)}\n`,
+      );
+    process.stdout.write(acknowledgeComparisonLine(result));
+    return;
+  }
   if (flags.only === 'budgets') {
     const result = await budgets();
     await sim.stop();

@@ -9,10 +9,10 @@
  * docs/guarantees.md and bench/results/sentinel-failover.json.
  */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { createClient } from '@redis/client';
 import { moneyToUsdNumber, parseMoney } from '../../contract/src/spend/money.ts';
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
-import { PRICING, storedPico } from '../support/budgetStoreFixture.ts';
+import { PRICING } from '../support/budgetStoreFixture.ts';
+import { billedPico, call, load, spentOn, views, type Call } from '../support/budgetedLoad.ts';
 import {
   agentDocument,
   ratePolicy,
@@ -20,12 +20,6 @@ import {
   type StoreAgent,
 } from '../support/rateLimitStoreFixture.ts';
 import { startSentinelSet, type SentinelSet } from '../support/redisSentinel.ts';
-import {
-  billedPico,
-  sdkCall as call,
-  sdkLoad as load,
-  type SdkCall as Call,
-} from '../support/sdkLoad.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import type { Mutable } from '../support/standaloneRuntime.ts';
 import { waitFor } from '../support/waitFor.ts';
@@ -69,33 +63,6 @@ async function setup(): Promise<Setup> {
   const agent = await startAgent(doc);
   cleanups.push(() => agent.stop());
   return { set, sim, agent };
-}
-
-interface LimiterView {
-  readonly counters: { readonly sharedDecisions: number };
-  readonly store?: { readonly report: { readonly state: string; readonly reason?: string } };
-}
-
-const limiterView = async (agent: StoreAgent, i: number): Promise<LimiterView> =>
-  ((await agent.replicas[i]?.runtime.debug('/debug/ratelimiter')) as { rateLimiter: LimiterView })
-    .rateLimiter;
-
-const views = (agent: StoreAgent): Promise<LimiterView[]> =>
-  Promise.all(agent.replicas.map((_, i) => limiterView(agent, i)));
-
-/** The budget account's settled spend on the server at `address`, in picodollars. */
-async function spentOn(address: string): Promise<bigint> {
-  const [host, port] = address.split(':');
-  const client = createClient({ socket: { host: host ?? '', port: Number(port) } });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    const [key] = (await client.keys('*:budget:*')).filter((k) => !k.endsWith(':leases'));
-    if (key === undefined) return 0n;
-    return storedPico(await client.hGetAll(key), 'spent');
-  } finally {
-    client.destroy();
-  }
 }
 
 describe('the rate-limit store through a Redis Sentinel failover', () => {
