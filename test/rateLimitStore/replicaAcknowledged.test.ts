@@ -1,0 +1,113 @@
+/**
+ * `acknowledge: Replicas` on a real primary and replica (runtime/src/rateLimitStore/
+ * replicaAcknowledged.ts, through storeConnection.ts's redisClient): a write is answered once
+ * the replica holds it; with the replica frozen (SIGSTOP) the primary still takes it, and the
+ * caller hears UnacknowledgedWriteError with the primary's answer — a tool call's claim is
+ * refused, a completion stands and is counted.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { createClient } from '@redis/client';
+import { RunJournal } from '../../runtime/src/durable/runJournal.ts';
+import { stepHeader } from '../../runtime/src/durable/journalEntry.ts';
+import {
+  isUnacknowledged,
+  UnacknowledgedWriteError,
+} from '../../runtime/src/rateLimitStore/replicaAcknowledged.ts';
+import type { StoreCommands } from '../../runtime/src/rateLimitStore/storeCommands.ts';
+import { redisClient, splitAddress } from '../../runtime/src/rateLimitStore/storeConnection.ts';
+import { startRedis, type RedisHandle } from '../support/redisServer.ts';
+import { waitFor } from '../support/waitFor.ts';
+
+const PREFIX = 'breakwater:run:tests/acknowledged';
+const MATCH = 'a'.repeat(64);
+
+let primary: RedisHandle;
+let replica: RedisHandle;
+let client: StoreCommands;
+
+/** What the replica holds at `key`, read on a connection of its own. */
+async function onReplica(key: string): Promise<string | null> {
+  const reader = createClient({ socket: splitAddress(replica.address) });
+  reader.on('error', () => undefined);
+  await reader.connect();
+  try {
+    return await reader.get(key);
+  } finally {
+    reader.destroy();
+  }
+}
+
+beforeAll(async () => {
+  primary = await startRedis();
+  replica = await startRedis({ replicaOf: primary.address });
+  client = redisClient({ address: primary.address, acknowledge: 'Replicas' }, {});
+  client.on('error', () => undefined);
+  await client.connect();
+  await waitFor(
+    async () => (await client.sendCommand(['SET', 'linked', '1']).catch(() => false)) === 'OK',
+    { description: 'the replica to confirm a write', timeoutMs: 10_000, intervalMs: 100 },
+  );
+});
+
+afterAll(async () => {
+  replica.thaw();
+  client.destroy();
+  await replica.remove();
+  await primary.remove();
+});
+
+describe('a store whose writes a replica acknowledges', () => {
+  it('answers a write once the replica holds it', async () => {
+    const key = `k-${randomUUID()}`;
+    await expect(client.sendCommand(['SET', key, 'v'])).resolves.toBe('OK');
+    // Read at once, no waiting: WAIT already saw the replica take it.
+    await expect(onReplica(key)).resolves.toBe('v');
+  });
+
+  describe('with the replica frozen', () => {
+    beforeAll(() => {
+      replica.freeze();
+    });
+    afterAll(() => {
+      replica.thaw();
+    });
+
+    it("refuses a write no replica confirmed, carrying the primary's answer", async () => {
+      const key = `n-${randomUUID()}`;
+      const error = await client.sendCommand(['INCR', key]).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(UnacknowledgedWriteError);
+      expect(error).toMatchObject({ reply: 1, replicas: 0, code: 'STORE_UNACKNOWLEDGED' });
+    });
+
+    it("refuses a tool call's claim, and keeps a completion, counting it", async () => {
+      let counted = 0;
+      const journal = new RunJournal(client, PREFIX, 60_000, () => {
+        counted++;
+      });
+      const run = randomUUID();
+      let position = -1;
+      const claim = await journal.claim(run, 'owner', 'tool', MATCH, 'attempt-1').then(
+        () => 'answered',
+        (err: unknown) => {
+          if (!isUnacknowledged(err)) return String(err);
+          // The primary took it: the step it placed the marker at.
+          position = Number((err.reply as unknown[])[1]);
+          return 'refused';
+        },
+      );
+      const completed = await journal.complete(
+        run,
+        position,
+        'tool',
+        MATCH,
+        `${stepHeader('tool', 'done', MATCH)}x`,
+      );
+      expect({ claim, completed, counted }).toEqual({
+        claim: 'refused',
+        completed: true,
+        counted: 1,
+      });
+    });
+  });
+});
