@@ -106,8 +106,9 @@ describe('writes the store acknowledged, through a failover to replicas cut off 
     };
     const client = redisClient(redis, {});
     client.on('error', () => undefined);
-    cleanups.push(async () => {
+    cleanups.push(() => {
       client.destroy();
+      return Promise.resolve();
     });
     await client.connect();
     await waitFor(() => client.isReady, {

@@ -8,6 +8,8 @@
  * - cutOff: the replicas cut off the primary (cutReplicasOff) for 1.5 s of load, then the
  *   primary SIGKILLed: the promoted replica never received that stretch's reservations and
  *   settlements.
+ * - restarted, restartedWithAof: every redis-server stopped and started again, without
+ *   persistence and with an append-only file (fsync always); the sentinels stay up.
  *
  * Each prints its figures (calls failed, spend past the budget from the simulator's own bills,
  * what the promoted replica holds, writes no replica confirmed, the time until every runtime is
@@ -19,7 +21,12 @@ import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts
 import { PRICING } from '../support/budgetStoreFixture.ts';
 import { billedPico, call, load, spentOn, views, type Call } from '../support/budgetedLoad.ts';
 import { agentDocument, ratePolicy, startAgent } from '../support/rateLimitStoreFixture.ts';
-import { cutReplicasOff, startSentinelSet, type SentinelSet } from '../support/redisSentinel.ts';
+import {
+  ask,
+  cutReplicasOff,
+  startSentinelSet,
+  type SentinelSet,
+} from '../support/redisSentinel.ts';
 import { startSimulator } from '../support/simulator.ts';
 import type { Mutable } from '../support/standaloneRuntime.ts';
 import { waitFor } from '../support/waitFor.ts';
@@ -37,7 +44,7 @@ const LIMIT_PICO = parseMoney(BUDGET_USD);
 const FROZEN_MS = 4000;
 const CUT_OFF_MS = 1500;
 
-type Fault = 'frozen' | 'cutOff';
+type Fault = 'frozen' | 'cutOff' | 'restarted' | 'restartedWithAof';
 
 /** The fault on the set's primary: the promoted replica's host:port, and when it was named. */
 async function inflict(
@@ -55,6 +62,18 @@ async function inflict(
     set.primary.thaw();
     return { promoted, promotedAt };
   }
+  if (fault === 'restarted' || fault === 'restartedWithAof') {
+    await set.restartServers();
+    // The same primary, once it answers as one again (the sentinels did not fail over).
+    const primary = await waitFor(
+      async () => {
+        const named = await set.currentPrimary();
+        return (await ask(named, ['ROLE']).then((r) => (r as unknown[])[0])) === 'master' && named;
+      },
+      { description: 'a primary after the restart', timeoutMs: 30_000, intervalMs: 50 },
+    );
+    return { promoted: primary, promotedAt: Date.now() };
+  }
   await cutReplicasOff(was);
   await new Promise((resolve) => setTimeout(resolve, CUT_OFF_MS));
   await set.primary.kill();
@@ -68,12 +87,15 @@ describe('the rate-limit store through Sentinel faults, under a budgeted load', 
     ['frozen', 'Replicas'],
     ['cutOff', 'Primary'],
     ['cutOff', 'Replicas'],
+    ['restarted', 'Primary'],
+    ['restartedWithAof', 'Primary'],
   ] as const)('%s primary, acknowledge %s', async (fault, acknowledge) => {
-    const set = await startSentinelSet();
+    const set = await startSentinelSet({ persist: fault === 'restartedWithAof' });
     cleanups.push(() => set.remove());
     // A frozen process takes no SIGTERM: thawed before anything stops it.
-    cleanups.push(async () => {
+    cleanups.push(() => {
       set.primary.thaw();
+      return Promise.resolve();
     });
     const sim = await startSimulator({ seed: 51 });
     cleanups.push(() => sim.stop());

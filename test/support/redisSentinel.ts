@@ -42,12 +42,22 @@ export interface SentinelSet {
   currentPrimary(): Promise<string>;
   /** Waits until the sentinels name a primary other than `was`; its host:port. */
   waitForNewPrimary(was: string, timeoutMs: number): Promise<string>;
+  /**
+   * Every redis-server stopped (SIGTERM: an append-only file is flushed) and started again on
+   * its port, the primary first; the sentinels stay up.
+   */
+  restartServers(): Promise<void>;
   /** Stops every process and removes their directories. */
   remove(): Promise<void>;
 }
 
 export async function startSentinelSet(
-  options: { readonly replicas?: number; readonly sentinels?: number } & SentinelTiming = {},
+  options: {
+    readonly replicas?: number;
+    readonly sentinels?: number;
+    /** Every server keeps an append-only file, fsynced on every write. @default false */
+    readonly persist?: boolean;
+  } & SentinelTiming = {},
 ): Promise<SentinelSet> {
   const servers: RedisHandle[] = [];
   const sentinels: SentinelProcess[] = [];
@@ -56,10 +66,11 @@ export async function startSentinelSet(
     await Promise.all(servers.map((r) => r.remove()));
   };
   try {
-    const primary = await startRedis();
+    const persist = options.persist ?? false;
+    const primary = await startRedis({ persist });
     servers.push(primary);
     for (let i = 0; i < (options.replicas ?? 2); i++)
-      servers.push(await startRedis({ replicaOf: primary.address }));
+      servers.push(await startRedis({ replicaOf: primary.address, persist }));
     const count = options.sentinels ?? 3;
     for (let i = 0; i < count; i++) sentinels.push(await startSentinel(primary.address, options));
     const addresses = sentinels.map((s) => s.address);
@@ -104,6 +115,10 @@ export async function startSentinelSet(
           },
           { description: 'the sentinels to promote a replica', timeoutMs, intervalMs: 50 },
         ),
+      restartServers: async () => {
+        await Promise.all(servers.map((r) => r.stop()));
+        for (const r of servers) await r.start();
+      },
       remove,
     };
   } catch (error) {
