@@ -227,6 +227,11 @@ describe('checkPolicyDocument', () => {
       /^rateLimit\.store\.redis must set exactly one of address, sentinel and cluster/,
     ],
     [
+      'a cluster whose writes a replica would acknowledge',
+      { cluster: { addresses: ['node:6379'] }, acknowledge: 'Replicas' },
+      /^rateLimit\.store\.redis\.acknowledge must be Primary with cluster/,
+    ],
+    [
       'no cluster node',
       { cluster: { addresses: [] } },
       /^rateLimit\.store\.redis\.cluster\.addresses must be a list of at least 1 and at most 16 items/,

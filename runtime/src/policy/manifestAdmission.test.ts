@@ -102,7 +102,11 @@ function storeExamples(): { name: string; policy: { spec: Record<string, unknown
     ...stores.map((b) => {
       const redis = (b['store'] as { redis: Record<string, unknown> }).redis;
       return {
-        name: `its ${Object.keys(redis).filter((k) => k !== 'passwordSecretRef')[0] ?? ''} store`,
+        name: `its ${Object.keys(redis).filter((k) => k !== 'passwordSecretRef')[0] ?? ''} store${
+          typeof redis['acknowledge'] === 'string'
+            ? `, acknowledged by ${redis['acknowledge']}`
+            : ''
+        }`,
         policy: { ...policy, spec: { ...policy.spec, store: b['store'] } },
       };
     }),
@@ -114,6 +118,7 @@ describe("docs/rate-limit-store.md's examples", () => {
     expect(storeExamples().map((e) => e.name)).toEqual([
       'its RateLimitPolicy',
       'its sentinel store',
+      'its sentinel store, acknowledged by Replicas',
       'its cluster store',
     ]);
   });
