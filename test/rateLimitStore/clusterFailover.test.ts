@@ -24,7 +24,7 @@ import {
   type StoreAgent,
 } from '../support/rateLimitStoreFixture.ts';
 import { startRedisCluster, type RedisCluster } from '../support/redisCluster.ts';
-import { billedPico, outcomes, sdkCall, sdkLoad, type SdkCall } from '../support/sdkLoad.ts';
+import { billedPico, call, load, outcomes, type Call } from '../support/budgetedLoad.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import type { Mutable } from '../support/standaloneRuntime.ts';
 import { waitFor } from '../support/waitFor.ts';
@@ -135,7 +135,7 @@ async function backOnStore(agent: StoreAgent): Promise<void> {
 const budgetSpent = (urls: readonly string[]) =>
   waitFor(
     async () =>
-      (await Promise.all(urls.map(async (u) => (await sdkCall(u)).outcome))).every(
+      (await Promise.all(urls.map(async (u) => (await call(u)).outcome))).every(
         (o) => o === 'budgetRefused',
       ),
     {
@@ -171,7 +171,7 @@ async function spentOn(address: string): Promise<bigint> {
  * The figures of one run: outcomes, calls served against what the limit allows over the time
  * they were served in, the spend past the budget.
  */
-function figures(calls: readonly SdkCall[], billed: bigint) {
+function figures(calls: readonly Call[], billed: bigint) {
   const served = calls.filter((c) => c.outcome === 'served');
   const first = Math.min(...calls.map((c) => c.at));
   const last = Math.max(...served.map((c) => c.at));
@@ -193,7 +193,7 @@ describe('the rate-limit store on a Redis Cluster', () => {
     const { cluster, sim, agent, slot } = await setup();
     await onStore(agent);
     const urls = agent.replicas.map((r) => r.runtime.url);
-    const running = sdkLoad(urls);
+    const running = load(urls);
     // A failed expectation still stops the callers.
     cleanups.push(async () => {
       await running.stop();
@@ -225,7 +225,7 @@ describe('the rate-limit store on a Redis Cluster', () => {
     const pids = agent.replicas.map((r) => r.runtime.child.pid);
     await onStore(agent);
     const urls = agent.replicas.map((r) => r.runtime.url);
-    const running = sdkLoad(urls);
+    const running = load(urls);
     // A failed expectation still stops the callers.
     cleanups.push(async () => {
       await running.stop();
@@ -278,7 +278,7 @@ describe('the rate-limit store on a Redis Cluster', () => {
     const pids = agent.replicas.map((r) => r.runtime.child.pid);
     await onStore(agent);
     const urls = agent.replicas.map((r) => r.runtime.url);
-    const running = sdkLoad(urls);
+    const running = load(urls);
     // A failed expectation still stops the callers.
     cleanups.push(async () => {
       await running.stop();

@@ -95,3 +95,14 @@ export async function spentOn(address: string): Promise<bigint> {
     client.destroy();
   }
 }
+
+/** How many of `calls` had each outcome. */
+export function outcomes(calls: readonly Call[]): Record<Outcome, number> {
+  const count = (o: Outcome) => calls.filter((c) => c.outcome === o).length;
+  return {
+    served: count('served'),
+    rateLimited: count('rateLimited'),
+    budgetRefused: count('budgetRefused'),
+    failed: count('failed'),
+  };
+}
