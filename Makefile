@@ -124,7 +124,7 @@ down: setup ## Stop everything `make up` (or an interrupted `make demo`) started
 ##@ Benchmarks (results in bench/results/)
 
 .PHONY: bench
-bench: bench-guard bench-runtime bench-operator bench-image bench-global bench-sidecar bench-durable ## Run every benchmark.
+bench: bench-guard bench-runtime bench-operator bench-image bench-global bench-sidecar bench-durable bench-memory ## Run every benchmark.
 
 .PHONY: bench-guard
 bench-guard: setup ## Guard overhead vs a bare await, cockatiel and opossum, in one run.
