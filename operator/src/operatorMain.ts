@@ -15,6 +15,7 @@ import { Controller } from './controller/controller.ts';
 import { OperatorMetrics } from './controller/operatorMetrics.ts';
 import { LeaderElector } from './machinery/leaderElection.ts';
 import { createOperatorLogger } from './operatorLogger.ts';
+import { errorMessage } from '../../platform/src/node/errorMessage.ts';
 
 const USAGE = `Usage: breakwater-operator [flags]
 
@@ -216,8 +217,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(
-    `breakwater-operator: ${err instanceof Error ? err.message : String(err)}\n`,
-  );
+  process.stderr.write(`breakwater-operator: ${errorMessage(err)}\n`);
   process.exit(1);
 });

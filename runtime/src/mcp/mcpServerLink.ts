@@ -23,6 +23,7 @@ import { upstreamFetch, type UpstreamFetch } from '../provider/upstreamFetch.ts'
 import type { Logger } from '../telemetry/logger.ts';
 import { isMcpError, loadMcpSdk } from './mcpSdk.ts';
 import { callToolOnWire, McpHttpError } from './toolCallWire.ts';
+import { errorMessage } from '../../../platform/src/node/errorMessage.ts';
 
 /** A tool as listed: what the model is offered, and what `/mcp/<name>` lists on. */
 export type ListedTool = Pick<
@@ -236,7 +237,7 @@ export class McpServerLink {
 
   /** The server failed us: unreachable until a session opens again, retried with backoff. */
   #failed(err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     const was = this.#state;
     const session = this.#session;
     if (session !== undefined) this.#drop(session);
@@ -287,7 +288,7 @@ export class McpServerLink {
         {
           server: this.#settings.name,
           dir: this.#headerFiles.dir,
-          err: err instanceof Error ? err.message : String(err),
+          err: errorMessage(err),
         },
         'MCP headers cannot be read; sending none',
       );

@@ -14,6 +14,7 @@ import {
   parsePolicyDocument,
   type ParsedPolicy,
 } from '../../../contract/src/policy/policyValidation.ts';
+import { errorMessage } from '../../../platform/src/node/errorMessage.ts';
 
 export interface AppliedPolicy {
   readonly doc: PolicyDocument;
@@ -143,12 +144,12 @@ export class PolicyStore {
           this.#swap(parsed, source);
         } catch (err) {
           // The first policy failed to apply: no good one to go back to, nothing serves.
-          this.#refuse(`could not apply: ${messageOf(err)}`, source);
+          this.#refuse(`could not apply: ${errorMessage(err)}`, source);
         }
       },
       (err: unknown) => {
         if (offer === this.#offers)
-          this.#refuse(`could not load what it needs: ${messageOf(err)}`, source);
+          this.#refuse(`could not load what it needs: ${errorMessage(err)}`, source);
       },
     );
     const waiting: Promise<void> = done.finally(() => {
@@ -181,15 +182,11 @@ export class PolicyStore {
       this.#current = previous;
       if (previous === undefined) throw err;
       for (const listener of this.#listeners) listener(previous, next);
-      this.#refuse(`could not apply: ${messageOf(err)}`, source);
+      this.#refuse(`could not apply: ${errorMessage(err)}`, source);
       return 'rejected';
     }
     this.#applied++;
     this.#events.onOffer?.('applied', source, parsed.hash);
     return 'applied';
   }
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -15,6 +15,7 @@ import { EventEmitter } from 'node:events';
 import type { RedisClusterType } from '@redis/client';
 import { keysBySlot, routingKey } from './clusterRouting.ts';
 import type { StoreCommands, StoreSetOptions } from './storeCommands.ts';
+import { errorMessage } from '../../../platform/src/node/errorMessage.ts';
 
 /** The library's cluster client, as the store uses it (no modules, scripts or functions). */
 export type ClusterConnection = RedisClusterType;
@@ -211,7 +212,7 @@ const scriptArgs = (options: { keys: string[]; arguments: string[] }): string[] 
 
 /** A node's error, its message prefixed with the node's address, the server's error its cause. */
 export function nodeError(err: unknown, node: NodeInfo | undefined): Error {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   const where = node?.host === undefined ? 'a cluster node' : `${node.host}:${String(node.port)}`;
   return new Error(`${where}: ${message}`, { cause: err });
 }

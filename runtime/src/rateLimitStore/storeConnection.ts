@@ -25,6 +25,7 @@ import { ClusterStoreClient } from './clusterClient.ts';
 import { ReplicaAcknowledged } from './replicaAcknowledged.ts';
 import { SentinelStoreClient } from './sentinelClient.ts';
 import type { StoreCommands } from './storeCommands.ts';
+import { errorMessage } from '../../../platform/src/node/errorMessage.ts';
 
 /** The files a Redis server's Secrets are mounted as. */
 export interface StoreSecretFiles {
@@ -213,9 +214,8 @@ function socketOptions(redis: RedisSettings, secrets: StoreSecrets) {
   };
 }
 
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+/** A caught value's message (the store's users import it from here). */
+export const messageOf = errorMessage;
 
 export function reasonOf(err: unknown): StoreFallbackReason {
   // The sentinel client wraps a node's error in one that names the node: the server's words

@@ -12,6 +12,7 @@ import { AWS_CREDENTIAL_KEYS } from '../../../../contract/src/pod/runtimeEnviron
 import type { Clock } from '../../../../platform/src/time/clock.ts';
 import { MissingCredentialsError } from '../cloudErrors.ts';
 import { MountedFiles } from '../mountedFiles.ts';
+import { errorMessage } from '../../../../platform/src/node/errorMessage.ts';
 
 export function awsCredentials(
   backend: string,
@@ -29,7 +30,7 @@ export function awsCredentials(
         )();
       } catch (err) {
         throw new MissingCredentialsError(
-          `Bedrock backend ${backend} found no AWS credentials in the default chain (${err instanceof Error ? err.message : String(err)}); set spec.backends[${backend}].credentialsSecretRef or give the pod an AWS identity (IRSA, EKS Pod Identity)`,
+          `Bedrock backend ${backend} found no AWS credentials in the default chain (${errorMessage(err)}); set spec.backends[${backend}].credentialsSecretRef or give the pod an AWS identity (IRSA, EKS Pod Identity)`,
         );
       }
     };

@@ -18,6 +18,7 @@ import { VERTEX_CREDENTIALS_KEY } from '../../../../contract/src/pod/runtimeEnvi
 import type { Clock } from '../../../../platform/src/time/clock.ts';
 import { MountedFiles } from '../mountedFiles.ts';
 import { MissingCredentialsError } from '../cloudErrors.ts';
+import { errorMessage } from '../../../../platform/src/node/errorMessage.ts';
 
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
@@ -81,7 +82,7 @@ async function token(backend: string, client: AuthClient, from: string): Promise
     value = (await client.getAccessToken()).token;
   } catch (err) {
     throw new MissingCredentialsError(
-      `Vertex backend ${backend} could not get a token from ${from}: ${err instanceof Error ? err.message : String(err)}`,
+      `Vertex backend ${backend} could not get a token from ${from}: ${errorMessage(err)}`,
     );
   }
   if (value === null || value === undefined || value === '')
