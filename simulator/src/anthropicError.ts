@@ -45,3 +45,8 @@ export function errorObject(reply: ApiErrorReply, requestId: string) {
 export function errorBody(reply: ApiErrorReply, requestId: string): string {
   return JSON.stringify(errorObject(reply, requestId));
 }
+
+/** 400: the request, or a field of it, is not what the API takes; `message` names which. */
+export function invalid(message: string): ApiErrorReply {
+  return { status: 400, type: 'invalid_request_error', message };
+}

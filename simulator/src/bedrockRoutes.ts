@@ -25,13 +25,9 @@ import {
 import { chunkFrame, exceptionFrame } from './bedrockEventStream.ts';
 import { sendJson } from './httpReplies.ts';
 import { messageBody } from './messageBody.ts';
-import {
-  invalid,
-  parseJsonBody,
-  validateMessagesRequest,
-  type MessagesCall,
-  type ReadResult,
-} from './messagesHandler.ts';
+import { invalid } from './anthropicError.ts';
+import { parseJsonBody, validateMessagesRequest, type ReadResult } from './messagesBody.ts';
+import type { MessagesCall } from './messagesHandler.ts';
 import type { Reply } from './replyPlan.ts';
 import type { SigV4Verifier } from './sigV4Verifier.ts';
 import { cutAnywhere } from './streamPacing.ts';

@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Clock } from '../../platform/src/time/clock.ts';
-import { errorObject, type ApiErrorReply } from './anthropicError.ts';
+import type { ApiErrorReply } from './anthropicError.ts';
 import type { FaultInjector } from './faultInjector.ts';
 import {
   isInStream,
@@ -18,14 +18,13 @@ import {
   type InStreamAction,
   type StreamPoint,
 } from './faultSpec.ts';
-import { sendApiError, sendJson } from './httpReplies.ts';
+import { sendJson } from './httpReplies.ts';
 import type { NewId } from './ids.ts';
-import { messageBody, wireUsage } from './messageBody.ts';
-import { parseMessagesRequest, type MessagesRequest } from './messagesRequest.ts';
+import { wireUsage } from './messageBody.ts';
+import type { ReadResult } from './messagesBody.ts';
 import type { RateLimitBudget } from './rateLimitBudget.ts';
-import { planReply, toolUseSystemPromptTokens, withCacheUsage, type Reply } from './replyPlan.ts';
+import { planReply, withCacheUsage, type Reply } from './replyPlan.ts';
 import type { PromptCache } from './promptCache.ts';
-import { createHash } from 'node:crypto';
 import type { Random } from '../../platform/src/random/random.ts';
 import type { Outcome, RequestRecorder, SimulatorStats } from './simulatorStats.ts';
 import {
@@ -35,13 +34,10 @@ import {
   type BilledUsageLog,
 } from './billedUsage.ts';
 import type { StreamEvent } from './sseEncoding.ts';
-import { encodeSseEvent, eventsBeforeFault, streamEventData } from './sseEncoding.ts';
-import { cutInsideDataLine, paceStream, type StreamPacing } from './streamPacing.ts';
+import { eventsBeforeFault, streamEventData } from './sseEncoding.ts';
+import { paceStream, type StreamPacing } from './streamPacing.ts';
 import { playStream, type StreamEnding } from './streamPlayback.ts';
-import { estimateInputTokens } from './tokenEstimate.ts';
 import type { Refusal, WireDialect } from './wireDialect.ts';
-
-const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } as const;
 
 export interface MessagesContext {
   readonly clock: Clock;
@@ -76,51 +72,6 @@ export interface MessagesCall {
   requestedModel(): string | undefined;
   /** The validated request, or the error that refuses it. */
   readRequest(): ReadResult;
-}
-
-export type ReadResult =
-  | { readonly ok: true; readonly request: MessagesRequest }
-  | { readonly ok: false; readonly error: ApiErrorReply };
-
-/** The Anthropic Messages API's own format: the body names the model and asks for a stream. */
-export const ANTHROPIC_DIALECT: WireDialect = {
-  provider: 'anthropic',
-  sendError: sendApiError,
-  statusOf: (reply) => reply.status,
-  successHeaders: (_reply, requestId) => ({ 'request-id': requestId }),
-  plainBody: messageBody,
-  streamHeaders: SSE_HEADERS,
-  encodeEvents: (events) => events.map(({ event, data }) => encodeSseEvent(event, data)),
-  encodeStreamError: (reply, requestId) => encodeSseEvent('error', errorObject(reply, requestId)),
-  cutPoint: cutInsideDataLine,
-  budgeted: true,
-};
-
-/** `POST /v1/messages`: the API key, then the body as the Messages API reads it. */
-export function anthropicCall(
-  req: IncomingMessage,
-  body: Buffer,
-  ctx: MessagesContext,
-): MessagesCall {
-  const requestId = ctx.newId('req');
-  const keyRefused = ctx.apiKey !== undefined && presentedKey(req) !== ctx.apiKey;
-  const refusal: Refusal | undefined = keyRefused
-    ? {
-        status: 401,
-        send: (res) => {
-          const reply = { status: 401, type: 'authentication_error', message: 'invalid x-api-key' };
-          sendApiError(res, reply, requestId);
-        },
-      }
-    : undefined;
-  return {
-    account: `anthropic:${keyFingerprint(presentedKey(req))}`,
-    dialect: ANTHROPIC_DIALECT,
-    requestId,
-    refusal,
-    requestedModel: () => requestedModel(body),
-    readRequest: () => readRequest(body, true),
-  };
 }
 
 export function handleMessages(
@@ -252,62 +203,6 @@ function answerPlainly(
       req.socket.destroy();
       return;
   }
-}
-
-/** `POST /v1/messages/count_tokens`: the same body without `max_tokens`, no faults or budget. */
-export function handleCountTokens(res: ServerResponse, body: Buffer, newId: NewId): void {
-  const requestId = newId('req');
-  const request = readRequest(body, false);
-  if (!request.ok) {
-    sendApiError(res, request.error, requestId);
-    return;
-  }
-  // As the API counts it: the tool-use system prompt is part of the input.
-  const inputTokens =
-    estimateInputTokens(request.request) + toolUseSystemPromptTokens(request.request);
-  sendJson(res, 200, JSON.stringify({ input_tokens: inputTokens }), { 'request-id': requestId });
-}
-
-/** The `model` of a request body, read ahead of validation for faults that target a model. */
-export function requestedModel(body: Buffer): string | undefined {
-  try {
-    const json = JSON.parse(body.toString('utf8')) as unknown;
-    const model =
-      typeof json === 'object' && json !== null ? (json as { model?: unknown }).model : undefined;
-    return typeof model === 'string' ? model : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function readRequest(body: Buffer, requireMaxTokens: boolean): ReadResult {
-  const json = parseJsonBody(body);
-  if (!json.ok) return json;
-  return validateMessagesRequest(json.value, requireMaxTokens);
-}
-
-/** The body as JSON, or the API's error for a body that is not. */
-export function parseJsonBody(
-  body: Buffer,
-):
-  | { readonly ok: true; readonly value: unknown }
-  | { readonly ok: false; readonly error: ApiErrorReply } {
-  try {
-    return { ok: true, value: JSON.parse(body.toString('utf8')) as unknown };
-  } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    return { ok: false, error: invalid(`body: the request body is not valid JSON (${detail})`) };
-  }
-}
-
-/** A parsed body validated as a Messages request (`count_tokens` needs no `max_tokens`). */
-export function validateMessagesRequest(json: unknown, requireMaxTokens: boolean): ReadResult {
-  const parsed = parseMessagesRequest(json, { requireMaxTokens });
-  return parsed.ok ? parsed : { ok: false, error: invalid(parsed.message) };
-}
-
-export function invalid(message: string): ApiErrorReply {
-  return { status: 400, type: 'invalid_request_error', message };
 }
 
 /** Where and how a streamed answer is played. */
@@ -447,16 +342,4 @@ function after(
     answer();
   }, ms);
   res.once('close', onClose);
-}
-
-function presentedKey(req: IncomingMessage): string | undefined {
-  const key = req.headers['x-api-key'];
-  if (typeof key === 'string') return key;
-  const authorization = req.headers.authorization;
-  return authorization?.startsWith('Bearer ') === true ? authorization.slice(7) : undefined;
-}
-
-/** A key's prompt cache is its own; the key itself is not kept. */
-function keyFingerprint(key: string | undefined): string {
-  return key === undefined ? 'none' : createHash('sha256').update(key).digest('hex').slice(0, 16);
 }

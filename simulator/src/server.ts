@@ -26,18 +26,14 @@ import { randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../../platform/src/time/clock.ts';
-import type { ApiErrorReply } from './anthropicError.ts';
+import { invalid, type ApiErrorReply } from './anthropicError.ts';
 import { FaultInjector } from './faultInjector.ts';
 import { parseFaultSpec } from './faultSpec.ts';
 import { sendApiError, sendJson } from './httpReplies.ts';
 import { idGenerator, uuidGenerator, type NewId } from './ids.ts';
-import {
-  anthropicCall,
-  handleCountTokens,
-  handleMessages,
-  type MessagesCall,
-  type MessagesContext,
-} from './messagesHandler.ts';
+import { handleMessages, type MessagesCall, type MessagesContext } from './messagesHandler.ts';
+import { handleCountTokens } from './messagesBody.ts';
+import { anthropicCall } from './anthropicRoute.ts';
 import * as bedrock from './bedrockRoutes.ts';
 import { parseCredentialRequest } from './credentialRequest.ts';
 import { SigV4Verifier, type AwsCredentials } from './sigV4Verifier.ts';
@@ -380,10 +376,6 @@ function readBody(req: IncomingMessage, done: (body: Buffer | undefined) => void
   req.on('end', () => {
     done(size <= MAX_BODY_BYTES ? Buffer.concat(chunks, size) : undefined);
   });
-}
-
-function invalid(message: string): ApiErrorReply {
-  return { status: 400, type: 'invalid_request_error', message };
 }
 
 function notFound(what: string): ApiErrorReply {

@@ -16,14 +16,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../platform/src/time/clock.ts';
 import { sendGoogleError, sendVertexError, UNAUTHENTICATED_MESSAGE } from './googleError.ts';
 import { sendJson } from './httpReplies.ts';
-import {
-  ANTHROPIC_DIALECT,
-  invalid,
-  parseJsonBody,
-  validateMessagesRequest,
-  type MessagesCall,
-  type ReadResult,
-} from './messagesHandler.ts';
+import { invalid } from './anthropicError.ts';
+import { parseJsonBody, validateMessagesRequest, type ReadResult } from './messagesBody.ts';
+import { ANTHROPIC_DIALECT } from './anthropicRoute.ts';
+import type { MessagesCall } from './messagesHandler.ts';
 import { estimateInputTokens } from './tokenEstimate.ts';
 import { GOOGLE_TOKEN_URL, type VertexTokenIssuer } from './vertexTokenIssuer.ts';
 import type { Refusal, WireDialect } from './wireDialect.ts';
