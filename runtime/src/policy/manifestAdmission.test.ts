@@ -6,10 +6,10 @@
 
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { agentContainerRows } from '../../../test/api/agentContainerRows.ts';
 import { agent, invalidManifests } from '../../../test/api/invalidManifestRows.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
@@ -128,5 +128,40 @@ describe("docs/rate-limit-store.md's examples", () => {
     expect(
       await read([named, agent({ rateLimitPolicyRef: { name: 'documented' } }, 'uses-it')]),
     ).toEqual({ offered: true });
+  });
+});
+
+/** docs/examples/*.yaml: each file's Breakwater objects, as a reader applies the file. */
+function exampleFiles(): {
+  file: string;
+  objects: { kind: string; metadata: { name: string } }[];
+}[] {
+  const folder = new URL('../../../docs/examples/', import.meta.url);
+  return readdirSync(folder)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((file) => ({
+      file,
+      objects: parseAllDocuments(readFileSync(new URL(file, folder), 'utf8'))
+        .map((d) => d.toJS() as { apiVersion?: string; kind: string; metadata: { name: string } })
+        .filter((o) => o.apiVersion?.startsWith('breakwater.dev/') === true),
+    }));
+}
+
+describe('docs/examples', () => {
+  it('shows a store at an address and a Redis Cluster', () => {
+    expect(exampleFiles().map((e) => e.file)).toEqual(
+      expect.arrayContaining(['redis-cluster-store.yaml', 'redis-rate-limit-store.yaml']),
+    );
+  });
+
+  it.each(exampleFiles())('admits $file with an agent on each policy', async ({ objects }) => {
+    expect(objects.length).toBeGreaterThan(0);
+    const agents = objects
+      .filter((o) => o.kind === 'RateLimitPolicy')
+      .map((o) =>
+        agent({ rateLimitPolicyRef: { name: o.metadata.name } }, `on-${o.metadata.name}`),
+      );
+    expect(await read([...objects, ...agents])).toEqual({ offered: true });
   });
 });
