@@ -11,23 +11,16 @@
  * fail at once while the slot map is unknown, at most `maxInFlight` are held, and a first
  * connection that finds no node is tried again forever with a new client.
  */
-import { EventEmitter } from 'node:events';
 import type { RedisClusterType } from '@redis/client';
 import { keysBySlot, routingKey } from './clusterRouting.ts';
+import { ReconnectingStoreClient, type ReconnectingClientOptions } from './reconnectingClient.ts';
 import type { StoreCommands, StoreSetOptions } from './storeCommands.ts';
 import { errorMessage } from '../../../platform/src/node/errorMessage.ts';
 
 /** The library's cluster client, as the store uses it (no modules, scripts or functions). */
 export type ClusterConnection = RedisClusterType;
 
-export interface ClusterClientOptions {
-  /** A new library client, not yet connected. */
-  readonly make: () => ClusterConnection;
-  /** Commands held at once; beyond this one fails at once. */
-  readonly maxInFlight: number;
-  /** The pause before connecting again after the `attempt`th failure (1, 2, …). */
-  readonly retryDelayMs: (attempt: number) => number;
-}
+export type ClusterClientOptions = ReconnectingClientOptions<ClusterConnection>;
 
 /** A node as the library reports it with a node's event. */
 interface NodeInfo {
@@ -35,48 +28,22 @@ interface NodeInfo {
   readonly port?: number;
 }
 
-export class ClusterStoreClient extends EventEmitter implements StoreCommands {
-  readonly #options: ClusterClientOptions;
-  #cluster: ClusterConnection | undefined;
-  #open = false;
-  #failures = 0;
-  #retry: NodeJS.Timeout | undefined;
-  #inFlight = 0;
-
-  constructor(options: ClusterClientOptions) {
-    super();
-    this.#options = options;
-  }
-
-  get isOpen(): boolean {
-    return this.#open;
-  }
-
-  /** The slot map is known: each call has a primary to go to (which may yet be down). */
-  get isReady(): boolean {
-    return this.#open && this.#cluster?.isReady === true;
-  }
-
-  /** The first attempt's outcome; later attempts report through `error` and `ready`. */
-  connect(): Promise<unknown> {
-    this.#open = true;
-    return this.#attempt();
-  }
-
+export class ClusterStoreClient
+  extends ReconnectingStoreClient<ClusterConnection>
+  implements StoreCommands
+{
   async close(): Promise<unknown> {
-    this.#stop();
-    return this.#cluster?.close();
+    return this.stop()?.close();
   }
 
   destroy(): unknown {
-    this.#stop();
-    this.#cluster?.destroy();
+    this.stop()?.destroy();
     return undefined;
   }
 
   /** A keyless command: any primary answers it. */
   ping(): Promise<unknown> {
-    return this.#run(async (c) => {
+    return this.run(async (c) => {
       const masters = c.masters;
       const node = masters[Math.floor(Math.random() * masters.length)];
       if (node === undefined) throw offline();
@@ -94,16 +61,16 @@ export class ClusterStoreClient extends EventEmitter implements StoreCommands {
 
   /** To the primary of the command's first key's slot (not read-only: never a replica). */
   sendCommand(args: readonly string[]): Promise<unknown> {
-    return this.#run((c) => c.sendCommand(routingKey(args), false, [...args]));
+    return this.run((c) => c.sendCommand(routingKey(args), false, [...args]));
   }
 
   get(key: string): Promise<string | null> {
-    return this.#run((c) => c.get(key));
+    return this.run((c) => c.get(key));
   }
 
   /** One MGET per slot the keys lie in (the store's pins share one), answers in `keys`' order. */
   mGet(keys: string[]): Promise<(string | null)[]> {
-    return this.#run(async (c) => {
+    return this.run(async (c) => {
       const values = new Array<string | null>(keys.length).fill(null);
       await Promise.all(
         keysBySlot(keys).map(async (group) => {
@@ -119,11 +86,11 @@ export class ClusterStoreClient extends EventEmitter implements StoreCommands {
   }
 
   set(key: string, value: string, options: StoreSetOptions): Promise<string | null> {
-    return this.#run((c) => c.set(key, value, options));
+    return this.run((c) => c.set(key, value, options));
   }
 
   lLen(key: string): Promise<number> {
-    return this.#run((c) => c.lLen(key));
+    return this.run((c) => c.lLen(key));
   }
 
   /**
@@ -131,8 +98,7 @@ export class ClusterStoreClient extends EventEmitter implements StoreCommands {
    * moving between two primaries while the scan passes) is yielded once.
    */
   async *scanIterator(options: { MATCH: string; COUNT: number }): AsyncIterable<string[]> {
-    const cluster = this.#cluster;
-    if (cluster === undefined || !this.isReady) throw offline();
+    const cluster = this.ready();
     const seen = new Set<string>();
     for (const master of [...cluster.masters]) {
       const node = await cluster.nodeClient(master);
@@ -144,23 +110,12 @@ export class ClusterStoreClient extends EventEmitter implements StoreCommands {
     }
   }
 
-  async #run<T>(command: (cluster: ClusterConnection) => Promise<T>): Promise<T> {
-    const cluster = this.#cluster;
-    if (cluster === undefined || !this.isReady) throw offline();
-    if (this.#inFlight >= this.#options.maxInFlight)
-      throw new Error("the store client's command queue is full");
-    this.#inFlight++;
-    try {
-      return await command(cluster);
-    } finally {
-      this.#inFlight--;
-    }
+  /** The slot map is not known (yet): no call has a primary to go to. */
+  protected offline(): Error {
+    return offline();
   }
 
-  async #attempt(): Promise<void> {
-    const cluster = this.#options.make();
-    this.#cluster = cluster;
-    const current = () => this.#cluster === cluster && this.#open;
+  protected listen(cluster: ClusterConnection, current: () => boolean): void {
     cluster.on('error', (err: unknown) => {
       if (current()) this.emit('error', err);
     });
@@ -175,32 +130,10 @@ export class ClusterStoreClient extends EventEmitter implements StoreCommands {
     cluster.on('node-ready', () => {
       if (current() && cluster.isReady) this.emit('ready');
     });
-    try {
-      await cluster.connect();
-      this.#failures = 0;
-    } catch (err) {
-      cluster.destroy();
-      if (current()) this.#retryLater();
-      throw err;
-    }
   }
 
-  #retryLater(): void {
-    const delay = this.#options.retryDelayMs(++this.#failures);
-    this.#retry = setTimeout(() => {
-      this.#retry = undefined;
-      if (!this.#open) return;
-      this.#attempt().catch((err: unknown) => {
-        if (this.#open) this.emit('error', err);
-      });
-    }, delay);
-    this.#retry.unref();
-  }
-
-  #stop(): void {
-    this.#open = false;
-    if (this.#retry !== undefined) clearTimeout(this.#retry);
-    this.#retry = undefined;
+  protected override abandon(cluster: ClusterConnection): void {
+    cluster.destroy();
   }
 }
 

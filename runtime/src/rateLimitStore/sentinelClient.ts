@@ -4,157 +4,85 @@
  * a new primary, or when the primary answers READONLY or drops the connection, and sends the
  * command again there.
  *
- * What it adds to the library's client is what the standalone client already does for the
- * store: it fails a command at once while no primary is connected (no offline queue), holds at
- * most `maxInFlight` commands, and keeps trying to connect forever (the library gives up on a
- * first connection after a number of attempts, then is spent; this makes a new one).
+ * What it adds to the library's client, as the cluster's does, is in reconnectingClient.ts:
+ * no offline queue, at most `maxInFlight` commands, a first connection tried again forever.
  */
-import { EventEmitter } from 'node:events';
 import type { RedisSentinelType } from '@redis/client';
+import { ReconnectingStoreClient, type ReconnectingClientOptions } from './reconnectingClient.ts';
 import type { StoreCommands, StoreSetOptions } from './storeCommands.ts';
 
 /** The library's sentinel client, as the store uses it (no modules, scripts or functions). */
 export type SentinelConnection = RedisSentinelType;
 
-export interface SentinelClientOptions {
-  /** A new library client, not yet connected. */
-  readonly make: () => SentinelConnection;
-  /** Commands held at once; beyond this one fails at once. */
-  readonly maxInFlight: number;
-  /** The pause before connecting again after the `attempt`th failure (1, 2, …). */
-  readonly retryDelayMs: (attempt: number) => number;
-}
+export type SentinelClientOptions = ReconnectingClientOptions<SentinelConnection>;
 
-export class SentinelStoreClient extends EventEmitter implements StoreCommands {
-  readonly #options: SentinelClientOptions;
-  #sentinel: SentinelConnection | undefined;
-  #open = false;
-  #failures = 0;
-  #retry: NodeJS.Timeout | undefined;
-  #inFlight = 0;
-
-  constructor(options: SentinelClientOptions) {
-    super();
-    this.#options = options;
-  }
-
-  get isOpen(): boolean {
-    return this.#open;
-  }
-
-  get isReady(): boolean {
-    return this.#open && this.#sentinel?.isReady === true;
-  }
-
-  /** The first attempt's outcome; later attempts report through `error` and `ready`. */
-  connect(): Promise<unknown> {
-    this.#open = true;
-    return this.#attempt();
-  }
-
+export class SentinelStoreClient
+  extends ReconnectingStoreClient<SentinelConnection>
+  implements StoreCommands
+{
   async close(): Promise<unknown> {
-    this.#stop();
-    return this.#sentinel?.close();
+    return this.stop()?.close();
   }
 
   destroy(): unknown {
-    this.#stop();
-    return this.#sentinel?.destroy().catch(() => undefined);
+    return this.stop()
+      ?.destroy()
+      .catch(() => undefined);
   }
 
   ping(): Promise<unknown> {
-    return this.#run((s) => s.ping());
+    return this.run((s) => s.ping());
   }
 
   evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown> {
-    return this.#run((s) => s.evalSha(sha, options));
+    return this.run((s) => s.evalSha(sha, options));
   }
 
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown> {
-    return this.#run((s) => s.eval(script, options));
+    return this.run((s) => s.eval(script, options));
   }
 
   sendCommand(args: readonly string[]): Promise<unknown> {
     // Not read-only: the command goes to the primary.
-    return this.#run((s) => s.sendCommand(false, [...args]));
+    return this.run((s) => s.sendCommand(false, [...args]));
   }
 
   get(key: string): Promise<string | null> {
-    return this.#run((s) => s.get(key));
+    return this.run((s) => s.get(key));
   }
 
   mGet(keys: string[]): Promise<(string | null)[]> {
-    return this.#run((s) => s.mGet(keys));
+    return this.run((s) => s.mGet(keys));
   }
 
   set(key: string, value: string, options: StoreSetOptions): Promise<string | null> {
-    return this.#run((s) => s.set(key, value, options));
+    return this.run((s) => s.set(key, value, options));
   }
 
   lLen(key: string): Promise<number> {
-    return this.#run((s) => s.lLen(key));
+    return this.run((s) => s.lLen(key));
   }
 
   async *scanIterator(options: { MATCH: string; COUNT: number }): AsyncIterable<string[]> {
-    const sentinel = this.#sentinel;
-    if (sentinel === undefined || !this.isReady) throw offline();
-    yield* sentinel.scanIterator(options);
+    yield* this.ready().scanIterator(options);
   }
 
   /**
-   * `command` on the connected primary. While none is (connecting, or the sentinels are
-   * choosing a new one) it fails at once, as the standalone client without an offline queue
-   * does; the caller goes on without the store and comes back when it is `ready` again.
+   * While no primary is connected (connecting, or the sentinels are choosing a new one) a
+   * command fails at once; the caller goes on without the store and comes back when it is
+   * `ready` again.
    */
-  async #run<T>(command: (sentinel: SentinelConnection) => Promise<T>): Promise<T> {
-    const sentinel = this.#sentinel;
-    if (sentinel === undefined || !this.isReady) throw offline();
-    if (this.#inFlight >= this.#options.maxInFlight)
-      throw new Error("the store client's command queue is full");
-    this.#inFlight++;
-    try {
-      return await command(sentinel);
-    } finally {
-      this.#inFlight--;
-    }
+  protected offline(): Error {
+    return new Error('The client is offline: no primary connected through Sentinel');
   }
 
-  async #attempt(): Promise<void> {
-    const sentinel = this.#options.make();
-    this.#sentinel = sentinel;
-    const current = () => this.#sentinel === sentinel && this.#open;
+  protected listen(sentinel: SentinelConnection, current: () => boolean): void {
     sentinel.on('error', (err: unknown) => {
       if (current()) this.emit('error', sentinelError(err));
     });
     sentinel.on('ready', () => {
       if (current()) this.emit('ready');
     });
-    try {
-      await sentinel.connect();
-      this.#failures = 0;
-    } catch (err) {
-      // The library destroyed its client when it gave up: make another one later.
-      if (current()) this.#retryLater();
-      throw err;
-    }
-  }
-
-  #retryLater(): void {
-    const delay = this.#options.retryDelayMs(++this.#failures);
-    this.#retry = setTimeout(() => {
-      this.#retry = undefined;
-      if (!this.#open) return;
-      this.#attempt().catch((err: unknown) => {
-        if (this.#open) this.emit('error', err);
-      });
-    }, delay);
-    this.#retry.unref();
-  }
-
-  #stop(): void {
-    this.#open = false;
-    if (this.#retry !== undefined) clearTimeout(this.#retry);
-    this.#retry = undefined;
   }
 }
 
@@ -165,8 +93,4 @@ export class SentinelStoreClient extends EventEmitter implements StoreCommands {
 export function sentinelError(err: unknown): unknown {
   if (typeof err !== 'string') return err;
   return new Error(err.replace(/^obseve client error: (?:Error: )?/, ''));
-}
-
-function offline(): Error {
-  return new Error('The client is offline: no primary connected through Sentinel');
 }
