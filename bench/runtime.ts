@@ -22,7 +22,8 @@
  *
  *   node --no-warnings=ExperimentalWarning bench/runtime.ts [--rounds 8] [--round-ms 2000]
  *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
- *        [--only providers|storm|cache|durable|budgets|acknowledge] [--label NAME] [--baseline DIR]
+ *        [--only providers|storm|cache|durable|budgets|acknowledge|stores] [--label NAME]
+ *        [--baseline DIR]
  *
  * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
  * lines and writes nothing: for working on the cloud path without the rest of the run.
@@ -37,6 +38,10 @@
  * `--only acknowledge` runs the acknowledge comparison alone (bench/runtime/acknowledgeComparison.ts:
  * a budgeted call's CPU time and p50 under store.redis acknowledge Replicas against Primary, on
  * a primary with one replica) and writes bench/results/runtime-acknowledge.json.
+ * `--only stores` runs the store-shape comparison alone (bench/runtime/storeComparison.ts: CPU
+ * time, added p50/p99 and throughput of a budgeted call on a standalone Redis, Sentinel and
+ * Cluster, under acknowledge Primary and Replicas, as ratios to standalone Primary) and writes
+ * bench/results/runtime-stores.json; the default run ends with it too (about 2.5 minutes).
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
  * the error path.
@@ -62,6 +67,7 @@ import {
   acknowledgeComparison,
   acknowledgeComparisonLine,
 } from './runtime/acknowledgeComparison.ts';
+import { storeComparison, storeComparisonLines } from './runtime/storeComparison.ts';
 import { mcpComparison } from './runtime/mcpComparison.ts';
 import { overloadStorm, stormLine } from './runtime/overloadStorm.ts';
 import { cacheAffinityBench, cacheAffinityLine } from './runtime/cacheAffinity.ts';
@@ -84,7 +90,7 @@ const { values: flags } = parseArgs({
     baseline: { type: 'string' },
   },
 });
-const ONLY = ['providers', 'storm', 'cache', 'durable', 'budgets', 'acknowledge'];
+const ONLY = ['providers', 'storm', 'cache', 'durable', 'budgets', 'acknowledge', 'stores'];
 if (flags.only !== undefined && !ONLY.includes(flags.only)) {
   throw new Error(`--only takes one of ${ONLY.join(', ')}, not "${flags.only}"`);
 }
@@ -376,6 +382,38 @@ async function main(): Promise<void> {
     })),
     loadAverageAfter: loadavg().map(round2),
   });
+  const stores = async () => {
+    const result = {
+      when: new Date().toISOString(),
+      loadAverage: { before: loadavg().map(round2) },
+      cores: availableParallelism(),
+      node: process.version,
+      ...(await storeComparison({
+        policy,
+        dir,
+        env: { ANTHROPIC_API_KEY: 'sk-bench', BREAKWATER_CLIENT_KEYS: CLIENT_KEY },
+        simulator: { pid: simPid, port: sim.port },
+        requests: (port) => encodeMix(port),
+        rounds: ROUNDS,
+        roundMs: ROUND_MS,
+        warmupMs: WARMUP_MS,
+        concurrency: CONCURRENCY,
+      })),
+      loadAverageAfter: loadavg().map(round2),
+    };
+    if (!flags['no-write'])
+      writeFileSync(
+        new URL('./results/runtime-stores.json', import.meta.url),
+        `${JSON.stringify(result, null, 2)}\n`,
+      );
+    return result;
+  };
+  if (flags.only === 'stores') {
+    const result = await stores();
+    await sim.stop();
+    process.stdout.write(storeComparisonLines(result));
+    return;
+  }
   if (flags.only === 'acknowledge') {
     const result = {
       when: new Date().toISOString(),
@@ -561,6 +599,7 @@ async function main(): Promise<void> {
   const budgetCost = await budgets();
   proxy.child.kill('SIGTERM');
   await runtime.stop();
+  const storeCost = await stores();
   await sim.stop();
 
   const baseline = summary(runs.baseline ?? []);
@@ -621,6 +660,7 @@ async function main(): Promise<void> {
   process.stdout.write(stormLine(overload));
   process.stdout.write(cacheAffinityLine(cacheAffinity));
   process.stdout.write(budgetComparisonLines(budgetCost));
+  process.stdout.write(storeComparisonLines(storeCost));
 }
 
 /** Adds a `--only storm` run to bench/results/runtime-storm.json, named and dated. */

@@ -15,19 +15,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RateLimitPolicy } from '../../contract/src/api/resources.ts';
-import { RATE_LIMIT_POLICY_LIMITS as RATE } from '../../contract/src/api/specLimits.ts';
-import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
-import { resolveRateLimit } from '../../contract/src/policy/policyResolution.ts';
-import { PRIMARY_PRICE } from '../../test/support/budgetStoreFixture.ts';
 import { startRedis } from '../../test/support/redisServer.ts';
 import { startRuntime, type RuntimeHandle } from '../../test/support/runtimeProcess.ts';
-import { median, percentile } from '../../tools/stats/samples.ts';
+import { median } from '../../tools/stats/samples.ts';
 import { deciding } from '../global/budgetScenario.ts';
+import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { closedLoop } from './closedLoopLoad.ts';
-import { cpuUs } from './processProbe.ts';
+import { measureRound, storeDocument, type StoreRound } from './storeRounds.ts';
 
-const AGENT = 'bench-agent';
 const NAMES = ['primary', 'primary-again', 'replicas'] as const;
 type Name = (typeof NAMES)[number];
 
@@ -49,69 +44,7 @@ interface Path {
   readonly port: number;
 }
 
-interface Round {
-  readonly cpuUsPerCall: number;
-  readonly p50Ms: number;
-  readonly calls: number;
-  readonly errors: number;
-}
-
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
-
-/** The bench's policy, its limits and a budget in Redis under `name`'s own keys. */
-function document(base: PolicyDocument, address: string, name: Name): PolicyDocument {
-  const policy: RateLimitPolicy = {
-    apiVersion: 'breakwater.dev/v1alpha1',
-    kind: 'RateLimitPolicy',
-    metadata: { name: 'bench', namespace: 'default', generation: 1 },
-    spec: {
-      scope: 'Cluster',
-      requests: {
-        perSecond: RATE['requests.perSecond'].maximum,
-        burst: RATE['requests.burst'].maximum,
-      },
-      concurrency: { maxConcurrent: 256, maxQueue: 256, queueTimeout: '5s' },
-      store: {
-        redis: { address, ...(name === 'replicas' ? { acknowledge: 'Replicas' as const } : {}) },
-        waitBudget: '1s',
-      },
-      budgets: [{ name: 'agent-monthly', period: 'Month', usd: '999999' }],
-    },
-  };
-  const rateLimit = resolveRateLimit(policy, 1, AGENT);
-  const store = rateLimit.store;
-  return {
-    ...base,
-    agent: { ...base.agent, name: AGENT, namespace: 'default' },
-    pricing: [PRIMARY_PRICE],
-    rateLimit: {
-      ...rateLimit,
-      ...(store === undefined
-        ? {}
-        : { store: { ...store, keyPrefix: `${store.keyPrefix}-${name}` } }),
-    },
-  };
-}
-
-async function measure(path: Path, requests: Buffer[], options: AcknowledgeComparisonOptions) {
-  const before = cpuUs(path.pid);
-  const run = await closedLoop({
-    port: path.port,
-    requests,
-    concurrency: options.concurrency,
-    durationMs: options.roundMs,
-  });
-  const calls = Math.max(1, run.requests);
-  return {
-    cpuUsPerCall: (cpuUs(path.pid) - before) / calls,
-    p50Ms: percentile(
-      [...run.latenciesMs].sort((a, b) => a - b),
-      0.5,
-    ),
-    calls: run.requests,
-    errors: run.errors,
-  } satisfies Round;
-}
 
 export async function acknowledgeComparison(options: AcknowledgeComparisonOptions) {
   const redis = await startRedis();
@@ -121,7 +54,11 @@ export async function acknowledgeComparison(options: AcknowledgeComparisonOption
     const paths: Path[] = [];
     for (const name of NAMES) {
       const file = join(options.dir, `acknowledge-${name}.json`);
-      writeFileSync(file, JSON.stringify(document(options.policy, redis.address, name)));
+      const redisSpec = {
+        address: redis.address,
+        ...(name === 'replicas' ? { acknowledge: 'Replicas' as const } : {}),
+      };
+      writeFileSync(file, JSON.stringify(storeDocument(options.policy, redisSpec, name)));
       const runtime = await startRuntime(['--policy', file, '--log-level', 'warn'], options.env);
       started.push(runtime);
       await deciding(runtime);
@@ -140,11 +77,13 @@ export async function acknowledgeComparison(options: AcknowledgeComparisonOption
         concurrency: options.concurrency,
         durationMs: options.warmupMs,
       });
-    const rounds = new Map<Name, Round[]>(NAMES.map((n) => [n, []]));
+    const rounds = new Map<Name, StoreRound[]>(NAMES.map((n) => [n, []]));
     for (let r = 0; r < options.rounds; r++)
       for (let i = 0; i < paths.length; i++) {
         const path = paths[(r + i) % paths.length] as Path;
-        rounds.get(path.name)?.push(await measure(path, requests.get(path.name) ?? [], options));
+        rounds
+          .get(path.name)
+          ?.push(await measureRound({ ...path, requests: requests.get(path.name) ?? [] }, options));
       }
     const of = (name: Name) => rounds.get(name) ?? [];
     const base = of('primary');
