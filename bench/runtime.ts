@@ -382,23 +382,24 @@ async function main(): Promise<void> {
     })),
     loadAverageAfter: loadavg().map(round2),
   });
+  // The store comparisons' runtimes: the request mix, no profiling.
+  const storeBench = {
+    policy,
+    dir,
+    env: { ANTHROPIC_API_KEY: 'sk-bench', BREAKWATER_CLIENT_KEYS: CLIENT_KEY },
+    requests: (port: number) => encodeMix(port),
+    rounds: ROUNDS,
+    roundMs: ROUND_MS,
+    warmupMs: WARMUP_MS,
+    concurrency: CONCURRENCY,
+  };
   const stores = async () => {
     const result = {
       when: new Date().toISOString(),
       loadAverage: { before: loadavg().map(round2) },
       cores: availableParallelism(),
       node: process.version,
-      ...(await storeComparison({
-        policy,
-        dir,
-        env: { ANTHROPIC_API_KEY: 'sk-bench', BREAKWATER_CLIENT_KEYS: CLIENT_KEY },
-        simulator: { pid: simPid, port: sim.port },
-        requests: (port) => encodeMix(port),
-        rounds: ROUNDS,
-        roundMs: ROUND_MS,
-        warmupMs: WARMUP_MS,
-        concurrency: CONCURRENCY,
-      })),
+      ...(await storeComparison({ ...storeBench, simulator: { pid: simPid, port: sim.port } })),
       loadAverageAfter: loadavg().map(round2),
     };
     if (!flags['no-write'])
@@ -418,16 +419,7 @@ async function main(): Promise<void> {
     const result = {
       when: new Date().toISOString(),
       loadAverage: { before: loadavg().map(round2) },
-      ...(await acknowledgeComparison({
-        policy,
-        dir,
-        env: { ANTHROPIC_API_KEY: 'sk-bench', BREAKWATER_CLIENT_KEYS: CLIENT_KEY },
-        requests: (port) => encodeMix(port),
-        rounds: ROUNDS,
-        roundMs: ROUND_MS,
-        warmupMs: WARMUP_MS,
-        concurrency: CONCURRENCY,
-      })),
+      ...(await acknowledgeComparison(storeBench)),
       loadAverageAfter: loadavg().map(round2),
     };
     await sim.stop();

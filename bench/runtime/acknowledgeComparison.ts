@@ -19,23 +19,18 @@ import { startRedis } from '../../test/support/redisServer.ts';
 import { startRuntime, type RuntimeHandle } from '../../test/support/runtimeProcess.ts';
 import { median } from '../../tools/stats/samples.ts';
 import { deciding } from '../global/budgetScenario.ts';
-import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { closedLoop } from './closedLoopLoad.ts';
-import { measureRound, storeDocument, type StoreRound } from './storeRounds.ts';
+import {
+  measureRound,
+  storeDocument,
+  type StoreBenchOptions,
+  type StoreRound,
+} from './storeRounds.ts';
 
 const NAMES = ['primary', 'primary-again', 'replicas'] as const;
 type Name = (typeof NAMES)[number];
 
-export interface AcknowledgeComparisonOptions {
-  readonly policy: PolicyDocument;
-  readonly dir: string;
-  readonly env: Readonly<Record<string, string>>;
-  readonly requests: (port: number) => Buffer[];
-  readonly rounds: number;
-  readonly roundMs: number;
-  readonly warmupMs: number;
-  readonly concurrency: number;
-}
+export type AcknowledgeComparisonOptions = StoreBenchOptions;
 
 interface Path {
   readonly name: Name;

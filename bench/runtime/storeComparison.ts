@@ -23,7 +23,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { startRedisCluster } from '../../test/support/redisCluster.ts';
 import { startRedis } from '../../test/support/redisServer.ts';
 import { startSentinelSet } from '../../test/support/redisSentinel.ts';
@@ -35,6 +34,7 @@ import {
   measureRound,
   storeDocument,
   type RedisStoreSpec,
+  type StoreBenchOptions,
   type StoreRound,
 } from './storeRounds.ts';
 
@@ -51,16 +51,9 @@ const BASE: Shape = 'standalone-primary';
 const SIMULATOR = 'simulator';
 type PathName = Shape | typeof SIMULATOR;
 
-export interface StoreComparisonOptions {
-  readonly policy: PolicyDocument;
-  readonly dir: string;
-  readonly env: Readonly<Record<string, string>>;
+export interface StoreComparisonOptions extends StoreBenchOptions {
+  /** The simulator the runtimes forward to, measured alone as a path of its own. */
   readonly simulator: { readonly pid: number; readonly port: number };
-  readonly requests: (port: number) => Buffer[];
-  readonly rounds: number;
-  readonly roundMs: number;
-  readonly warmupMs: number;
-  readonly concurrency: number;
 }
 
 interface Path {

@@ -15,6 +15,20 @@ import { cpuUs } from './processProbe.ts';
 
 export const STORE_AGENT = 'bench-agent';
 
+/** What a store comparison is given by bench/runtime.ts. */
+export interface StoreBenchOptions {
+  /** The bench's policy: backends, breaker and the limits it stays inside. */
+  readonly policy: PolicyDocument;
+  readonly dir: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** The request mix, encoded for a process on `port`. */
+  readonly requests: (port: number) => Buffer[];
+  readonly rounds: number;
+  readonly roundMs: number;
+  readonly warmupMs: number;
+  readonly concurrency: number;
+}
+
 /** `store.redis` of a RateLimitPolicy: one of address, sentinel, cluster; and acknowledge. */
 export type RedisStoreSpec = NonNullable<NonNullable<RateLimitPolicy['spec']['store']>['redis']>;
 
