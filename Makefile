@@ -131,7 +131,7 @@ bench-guard: setup ## Guard overhead vs a bare await, cockatiel and opossum, in 
 	$(NODE) --expose-gc bench/guard.ts
 
 .PHONY: bench-runtime
-bench-runtime: setup ## Runtime throughput and added latency vs a bare node:http proxy to the same simulator; budgets' CPU per call; what each store shape (standalone, Sentinel, Cluster) and acknowledge setting costs a call against standalone Primary (starts 14 redis processes; ~2.5 of the run's ~10 min; `node bench/runtime.ts --only stores` alone).
+bench-runtime: setup ## Runtime throughput and added latency vs a bare node:http proxy to the same simulator; budgets' CPU per call; what each store shape (standalone, Sentinel, Cluster) and acknowledge setting costs a call against standalone Primary (14 redis processes; about 3.5 min of the run; `node bench/runtime.ts --only stores` alone).
 	$(NODE) bench/runtime.ts
 
 .PHONY: bench-memory

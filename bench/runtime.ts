@@ -41,7 +41,7 @@
  * `--only stores` runs the store-shape comparison alone (bench/runtime/storeComparison.ts: CPU
  * time, added p50/p99 and throughput of a budgeted call on a standalone Redis, Sentinel and
  * Cluster, under acknowledge Primary and Replicas, as ratios to standalone Primary) and writes
- * bench/results/runtime-stores.json; the default run ends with it too (about 2.5 minutes).
+ * bench/results/runtime-stores.json; the default run ends with it too (about 3.5 minutes).
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
  * the error path.
