@@ -138,6 +138,10 @@ bench-runtime: setup ## Runtime throughput and added latency vs a bare node:http
 bench-memory: setup ## Idle RSS and heap of the runtime (--policy, --manifests) vs a bare node:http server, and what each package it loads adds.
 	$(NODE) bench/memory.ts
 
+.PHONY: bench-memory-soak
+bench-memory-soak: setup tools ## 10 min at c64 (budgets per client key over 10,000 keys, cache-affinity pins, durable runs): RSS end vs idle (goal ≤ 2x), heap retained after gc vs the documented bounds; SOAK_ARGS='--minutes 2 --concurrency 16' for a short run. Not in `make bench`.
+	$(NODE) bench/memory/soak.ts $(SOAK_ARGS)
+
 .PHONY: bench-durable
 bench-durable: setup tools ## 20 SIGKILL trials of a durable run on kind: pod force-deleted mid-run, run again with its id; effects per tool, runs lost, time to resume.
 	$(NODE) bench/durable/killTrials.ts

@@ -5,8 +5,13 @@
  * order they were first loaded. The same probe goes into the runtime and the bare baseline, so
  * whatever it costs lands on both. Plain JavaScript: a TypeScript preload would make the
  * bare server load Node's type stripper, which only the runtime (run from source) needs.
+ *
+ * The soak (bench/memory/soak.ts) starts the runtime with --expose-gc as well and, to read
+ * what is retained apart from garbage, creates `$BW_MEMORY_PROBE_FILE.gc` before the signal:
+ * the probe then collects fully (twice: weak references and finalizers free more on the
+ * second) before it reads, and removes the request.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { registerHooks } from 'node:module';
 
 const out = process.env['BW_MEMORY_PROBE_FILE'];
@@ -29,7 +34,16 @@ registerHooks({
 
 if (out !== undefined) {
   process.on('SIGUSR2', () => {
+    const gcAsked = existsSync(`${out}.gc`) && typeof globalThis.gc === 'function';
+    if (gcAsked) {
+      globalThis.gc();
+      globalThis.gc();
+      rmSync(`${out}.gc`, { force: true });
+    }
     const loaded = Object.fromEntries([...packages].map(([name, urls]) => [name, [...urls]]));
-    writeFileSync(out, JSON.stringify({ memory: process.memoryUsage(), packages: loaded }));
+    writeFileSync(
+      out,
+      JSON.stringify({ memory: process.memoryUsage(), collected: gcAsked, packages: loaded }),
+    );
   });
 }
