@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import { ACTIVE_RUN_WINDOW_MS } from '../../../contract/src/reporting/durableReport.ts';
-import { RunActivity } from './runActivity.ts';
+import { MAX_TRACKED_RUNS, RunActivity } from './runActivity.ts';
 
 describe('RunActivity', () => {
   it('counts a run as active until five minutes pass without a call of it', () => {
@@ -16,6 +16,12 @@ describe('RunActivity', () => {
     expect(activity.report().active).toBe(2);
     clock.advance(1);
     expect(activity.report().active).toBe(0);
+  });
+
+  it('remembers at most MAX_TRACKED_RUNS runs however many distinct ones are called, the newest', () => {
+    const activity = new RunActivity(new ManualClock(0));
+    for (let i = 0; i < MAX_TRACKED_RUNS * 2; i++) activity.called(`pods|run-${String(i)}`);
+    expect(activity.report().active).toBe(MAX_TRACKED_RUNS);
   });
 
   it('counts resumed, diverged and replayed from zero', () => {

@@ -14,7 +14,7 @@ import {
 import type { Clock } from '../../../platform/src/time/clock.ts';
 
 /** Runs remembered as active at most: bounds the memory a flood of run ids can take. */
-const MAX_TRACKED_RUNS = 10_000;
+export const MAX_TRACKED_RUNS = 10_000;
 
 export class RunActivity {
   readonly #clock: Clock;

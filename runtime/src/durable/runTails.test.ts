@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { RunTails } from './runTails.ts';
+import { MAX_RUNS, RunTails } from './runTails.ts';
 
 describe('a run tail', () => {
   it('lets calls after a live step append without a claim, one position each, whatever they repeat', () => {
@@ -41,6 +41,14 @@ describe('a run tail', () => {
     const tails = new RunTails();
     setup(tails);
     expect(tails.take('r', 'a')).toBeUndefined();
+  });
+
+  it('keeps the tails of at most MAX_RUNS runs, forgetting the oldest first', () => {
+    const tails = new RunTails();
+    for (let i = 0; i <= MAX_RUNS; i++) tails.claimed(`run-${String(i)}`, 'a', 0, true);
+    expect(tails.take('run-0', 'a')).toBeUndefined();
+    expect(tails.take('run-1', 'a')).toBe(1);
+    expect(tails.take(`run-${String(MAX_RUNS)}`, 'a')).toBe(1);
   });
 
   it('keeps the tail of the attempt that was claimed, and of other runs', () => {

@@ -8,7 +8,7 @@
  * superseded — before it goes live. A call that repeats an earlier request is a step of its
  * own. Bounded: the oldest run is forgotten first, and a forgotten one is merely claimed again.
  */
-const MAX_RUNS = 10_000;
+export const MAX_RUNS = 10_000;
 
 interface Tail {
   readonly attempt: string;
