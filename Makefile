@@ -139,7 +139,7 @@ bench-memory: setup ## Idle RSS and heap of the runtime (--policy, --manifests) 
 	$(NODE) bench/memory.ts
 
 .PHONY: bench-memory-soak
-bench-memory-soak: setup tools ## 10 min at c64 (budgets per client key over 10,000 keys, cache-affinity pins, durable runs): RSS end vs idle (goal ≤ 2x), heap retained after gc vs the documented bounds; SOAK_ARGS='--minutes 2 --concurrency 16' for a short run. Not in `make bench`.
+bench-memory-soak: setup tools ## 10 min at c64 (budgets per client key over 2,000 keys, cache-affinity pins, durable runs): RSS end vs idle (goal ≤ 2x), heap retained after gc vs the documented bounds; SOAK_ARGS='--minutes 2 --concurrency 16' for a short run. Not in `make bench`.
 	$(NODE) bench/memory/soak.ts $(SOAK_ARGS)
 
 .PHONY: bench-durable
