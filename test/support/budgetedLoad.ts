@@ -30,6 +30,10 @@ export type Outcome = 'served' | 'rateLimited' | 'budgetRefused' | 'failed';
 
 export interface Call {
   readonly at: number;
+  /** How long its answer took, ms. */
+  readonly ms: number;
+  /** Under `load`: which of its urls it went to. */
+  readonly replica?: number;
   readonly outcome: Outcome;
   readonly detail?: string;
 }
@@ -37,16 +41,18 @@ export interface Call {
 /** One call through the SDK, what became of it. */
 export async function call(url: string): Promise<Call> {
   const at = Date.now();
+  const ms = () => Date.now() - at;
   try {
     await sdk(url).messages.create(REQUEST);
-    return { at, outcome: 'served' };
+    return { at, ms: ms(), outcome: 'served' };
   } catch (error) {
     if (error instanceof Anthropic.RateLimitError) {
       const body = error.error as { error?: { message?: string } };
       const message = body.error?.message ?? '';
-      return { at, outcome: message.startsWith('budget') ? 'budgetRefused' : 'rateLimited' };
+      const outcome = message.startsWith('budget') ? 'budgetRefused' : 'rateLimited';
+      return { at, ms: ms(), outcome };
     }
-    return { at, outcome: 'failed', detail: String(error) };
+    return { at, ms: ms(), outcome: 'failed', detail: String(error) };
   }
 }
 
@@ -57,9 +63,9 @@ export async function call(url: string): Promise<Call> {
 export function load(urls: readonly string[]): { stop(): Promise<Call[]> } {
   const calls: Call[] = [];
   let running = true;
-  const callers = urls.map(async (url) => {
+  const callers = urls.map(async (url, replica) => {
     while (running) {
-      calls.push(await call(url));
+      calls.push({ ...(await call(url)), replica });
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   });

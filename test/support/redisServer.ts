@@ -19,6 +19,8 @@ import { freePort, serverHost } from './podReach.ts';
 const START_TIMEOUT_MS = 10_000;
 
 export interface RedisOptions {
+  /** The address it binds, and its `address` names. @default serverHost() */
+  readonly host?: string;
   readonly password?: string;
   readonly persist?: boolean;
   /**
@@ -54,11 +56,12 @@ export interface RedisHandle {
 export async function startRedis(options: RedisOptions = {}): Promise<RedisHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'bw-redis-'));
   const port = await freePort();
+  const host = options.host ?? serverHost();
   const args = [
     '--port',
     String(port),
     '--bind',
-    serverHost(),
+    host,
     // Pods reach it at the host's address (test/support/podReach.ts), which protected mode
     // refuses without a password; it is a throwaway server on this machine.
     '--protected-mode',
@@ -138,7 +141,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisHandl
 
   await start();
   return {
-    address: `${serverHost()}:${port}`,
+    address: `${host}:${port}`,
     port,
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null;

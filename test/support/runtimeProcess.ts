@@ -28,6 +28,10 @@ export interface RuntimeStartOptions {
   readonly args?: readonly string[];
   /** Another checkout's runtime entry point (a before/after benchmark); default this one's. */
   readonly main?: string;
+  /** The address it listens on and the test reaches it at. @default '127.0.0.1' */
+  readonly host?: string;
+  /** Runs it through a launcher: a network namespace's `ip netns exec` (test/support/netns.ts). */
+  readonly exec?: (argv: readonly string[]) => string[];
 }
 
 export async function startRuntime(
@@ -35,26 +39,25 @@ export async function startRuntime(
   env: Readonly<Record<string, string>> = {},
   options: RuntimeStartOptions = {},
 ): Promise<RuntimeHandle> {
-  const child = spawn(
+  const host = options.host ?? '127.0.0.1';
+  const [command = process.execPath, ...argv] = (options.exec ?? ((a) => [...a]))([
     process.execPath,
-    [
-      '--no-warnings=ExperimentalWarning',
-      options.main ?? MAIN,
-      '--port',
-      '0',
-      '--metrics-port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      ...args,
-      ...(options.args ?? []),
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '', ...env },
-      detached: options.ownGroup === true,
-    },
-  );
+    '--no-warnings=ExperimentalWarning',
+    options.main ?? MAIN,
+    '--port',
+    '0',
+    '--metrics-port',
+    '0',
+    '--host',
+    host,
+    ...args,
+    ...(options.args ?? []),
+  ]);
+  const child = spawn(command, argv, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', ...env },
+    detached: options.ownGroup === true,
+  });
   const output: string[] = [];
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
   const exited = new Promise<number | null>((resolve) =>
@@ -88,8 +91,8 @@ export async function startRuntime(
       }
     });
   });
-  const url = `http://127.0.0.1:${ports.port}`;
-  const metricsUrl = `http://127.0.0.1:${ports.metricsPort}`;
+  const url = `http://${host}:${ports.port}`;
+  const metricsUrl = `http://${host}:${ports.metricsPort}`;
   return {
     url,
     metricsUrl,

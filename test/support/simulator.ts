@@ -19,6 +19,8 @@ import { serverHost } from './podReach.ts';
 export type { BilledCall, FaultRequest, FaultView, StatsSnapshot, StreamPoint };
 
 export interface SimulatorStartOptions {
+  /** The address it listens on. @default serverHost() */
+  readonly host?: string;
   /** Base latency before every successful answer. */
   readonly latencyMs?: number;
   /**
@@ -83,7 +85,7 @@ const START_TIMEOUT_MS = 15_000;
 export async function startSimulator(
   options: SimulatorStartOptions = {},
 ): Promise<SimulatorHandle> {
-  const args = [MAIN, '--host', serverHost(), '--port', '0', ...flags(options)];
+  const args = [MAIN, '--host', options.host ?? serverHost(), '--port', '0', ...flags(options)];
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
