@@ -49,6 +49,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/clusterFailover.test.ts',
   'test/rateLimitStore/acknowledgedFailover.test.ts',
   'test/rateLimitStore/sentinelFaults.test.ts',
+  'test/rateLimitStore/storePartition.test.ts',
   'test/rateLimitStore/replicaAcknowledged.test.ts',
   'test/rateLimitStore/luaScripts.test.ts',
   'test/rateLimitStore/spendHistory.test.ts',
