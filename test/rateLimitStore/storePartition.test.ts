@@ -213,7 +213,10 @@ function oneCallWorstCase(): bigint {
           ],
           cutRuntimeCallsDuringCut: cutCalls.length,
           cutRuntimeServedDuringCut: count(cutCalls, 'served'),
-          cutRuntimeServedAllowedDuringCut: shareAllowed(restoredAt - cutAt),
+          // Over the time those calls span: the first was sent before the cut, the last answered after.
+          cutRuntimeServedAllowedDuringCut: shareAllowed(
+            Math.max(...cutCalls.map((c) => c.at + c.ms)) - Math.min(...cutCalls.map((c) => c.at)),
+          ),
           otherRuntimeServedDuringCut: count(
             calls.filter((c) => c.replica === 1 && duringCut(c)),
             'served',
