@@ -121,7 +121,7 @@ function oneCallWorstCase(): bigint {
           d.pricing = PRICING.map((p) => ({ ...p }));
         });
         const cut = await again(() =>
-          standaloneRuntime(doc, {}, { host: ns.address, exec: ns.exec }),
+          standaloneRuntime(doc, {}, { host: ns.address, exec: (argv) => ns.exec(argv) }),
         );
         ns.own(cut.runtime.child.pid);
         cleanups.push(() => cut.stop());
