@@ -25,7 +25,7 @@ import {
   redisClient,
   type StoreSecretFiles,
 } from '../rateLimitStore/storeConnection.ts';
-import { isUnacknowledged } from '../rateLimitStore/replicaAcknowledged.ts';
+import { acknowledgeAllowanceMs, isUnacknowledged } from '../rateLimitStore/replicaAcknowledged.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import { JournalCipher, parseJournalKey } from './journalCipher.ts';
@@ -207,14 +207,18 @@ export class JournalConnection {
    * `op`'s answer, or a rejection once it took longer than OP_TIMEOUT_MS: for the store's
    * commands off a call's path (the runs the runtime owns, their leases, the listing), which
    * must not wait on a store that stopped answering any more than a call does. Not counted as
-   * an unjournaled call.
+   * an unjournaled call. Under `acknowledge: Replicas` each WAIT outstanding on the connection
+   * (`op`'s own among them) adds its timeout: a store that answers with no replica linked
+   * answers "no replica confirmed" (refused by the caller), never "no answer" (live, D7).
    */
   async deadline<T>(op: Promise<T>): Promise<T> {
+    const client = this.#connection?.client;
+    const ms = OP_TIMEOUT_MS + (client === undefined ? 0 : acknowledgeAllowanceMs(client));
     let cancel: (() => void) | undefined;
     const deadline = new Promise<never>((_resolve, reject) => {
       cancel = this.#deps.clock.setTimeout(() => {
-        reject(new Error(`the journal store gave no answer within ${String(OP_TIMEOUT_MS)}ms`));
-      }, OP_TIMEOUT_MS);
+        reject(new Error(`the journal store gave no answer within ${String(ms)}ms`));
+      }, ms);
     });
     try {
       return await Promise.race([op, deadline]);

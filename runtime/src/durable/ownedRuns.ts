@@ -9,6 +9,7 @@
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { AuditLog } from '../audit/auditLog.ts';
 import { messageOf } from '../rateLimitStore/storeConnection.ts';
+import { isUnacknowledged } from '../rateLimitStore/replicaAcknowledged.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import {
   AgentRunStore,
@@ -54,7 +55,9 @@ export type RunExecutor = (
 export type Started =
   /** `outcome` resolves undefined when this replica gave the run up (another finishes it). */
   | { readonly started: true; readonly outcome: Promise<RunOutcome | undefined> }
-  | { readonly started: false; readonly reason: 'exists' | 'unavailable' };
+  | { readonly started: false; readonly reason: 'exists' | 'unavailable' }
+  /** `acknowledge: Replicas`: the store took the run's record or lease, no replica confirmed it. */
+  | { readonly started: false; readonly reason: 'unacknowledged'; readonly message: string };
 
 export interface OwnedRunsDeps {
   readonly clock: Clock;
@@ -100,6 +103,8 @@ export class OwnedRuns {
           void this.#resume(run, from);
         },
         failed: (err) => {
+          // A renewal or take-over the store took and no replica confirmed: not held (0062).
+          if (isUnacknowledged(err)) deps.metrics.unacknowledged.inc({ write: 'lease' });
           deps.logger.debug({ error: messageOf(err) }, 'run lease command failed');
         },
       },
@@ -136,10 +141,22 @@ export class OwnedRuns {
       ...(traceparent === undefined ? {} : { traceparent }),
       ...(bodyDigest === undefined ? {} : { bodyDigest }),
     };
+    let write: 'record' | 'lease' = 'record';
     try {
       if (!(await store.create(run.id, record))) return { started: false, reason: 'exists' };
+      write = 'lease';
       if (!(await this.#keeper.hold(run.id))) return { started: false, reason: 'exists' };
     } catch (err) {
+      if (isUnacknowledged(err)) {
+        // The store answers: the run is refused (retryable), never served live and unjournaled
+        // beside a record or lease a failover could lose (decision 0062).
+        this.#deps.metrics.unacknowledged.inc({ write });
+        return {
+          started: false,
+          reason: 'unacknowledged',
+          message: `run ${run.id}: ${err.message}`,
+        };
+      }
       this.#deps.logger.warn({ run: run.id, error: messageOf(err) }, 'cannot record a run');
       return { started: false, reason: 'unavailable' };
     }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { StoreCommands } from '../rateLimitStore/storeCommands.ts';
 import { runScript, type LuaScript } from '../rateLimitStore/luaScripts.ts';
+import { acceptUnacknowledged } from '../rateLimitStore/replicaAcknowledged.ts';
 import type { Deadline } from './durableRuns.ts';
 import type { LeaseStore } from './leaseKeeper.ts';
 
@@ -69,13 +70,17 @@ export class RunLeases implements LeaseStore {
   }
 
   async lapsed(limit: number): Promise<string[]> {
+    // A read: under `acknowledge: Replicas` its answer stands whatever the replicas hold.
     const reply = await this.#deadline(
-      runScript(this.#client, LEASE_SCRIPT, this.#keys, [
-        'lapsed',
-        String(limit),
-        this.#replica,
-        String(this.#leaseMs),
-      ]),
+      acceptUnacknowledged(
+        runScript(this.#client, LEASE_SCRIPT, this.#keys, [
+          'lapsed',
+          String(limit),
+          this.#replica,
+          String(this.#leaseMs),
+        ]),
+        () => undefined,
+      ),
     );
     return (reply as unknown[]).map(String);
   }

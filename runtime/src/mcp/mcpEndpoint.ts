@@ -29,7 +29,7 @@ import { loopLimits } from '../agent/agentTools.ts';
 import type { RuntimeGuard } from '../provider/backendPool.ts';
 import { LoopDetector } from '../agent/loopDetector.ts';
 import { isRefused, type DurableTools, type RefusedRun } from '../durable/durableTools.ts';
-import { badRequest, errorBody, refusal } from '../server/errorReplies.ts';
+import { badRequest, errorBody, refusal, unacknowledged } from '../server/errorReplies.ts';
 import { runNamedBy, type RunHeader } from '../server/runHeaders.ts';
 import type { McpServerLink } from './mcpServerLink.ts';
 import { loadMcpSdk, type McpSdk } from './mcpSdk.ts';
@@ -212,9 +212,14 @@ export class McpEndpoint {
             : result.status === 409
               ? refusal(409, 'invalid_request_error', result.refused)
               : result.status === 503
-                ? refusal(503, 'api_error', result.refused)
+                ? unacknowledged(result.refused)
                 : refusal(403, 'permission_error', result.refused);
-        res.writeHead(mapping.status, { 'content-type': 'application/json' });
+        res.writeHead(mapping.status, {
+          'content-type': 'application/json',
+          ...(mapping.retryAfterSeconds === undefined
+            ? {}
+            : { 'retry-after': String(mapping.retryAfterSeconds) }),
+        });
         res.end(errorBody(mapping));
         return;
       }

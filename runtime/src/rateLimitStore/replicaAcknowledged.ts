@@ -41,6 +41,18 @@ export function isUnacknowledged(err: unknown): err is UnacknowledgedWriteError 
   return err instanceof UnacknowledgedWriteError;
 }
 
+/**
+ * How much longer than a store that answers at once `client` may take, right now, for a command
+ * just sent on it: WAIT holds the connection, so every WAIT still outstanding on it (the
+ * command's own among them) may add ACKNOWLEDGE_TIMEOUT_MS before the command's answer
+ * arrives, and one more for a script sent again in full (NOSCRIPT, a promoted primary's empty
+ * script cache). A deadline that left this out would take a store that answers, with no replica
+ * linked, for one that does not (0 under `acknowledge: Primary`).
+ */
+export function acknowledgeAllowanceMs(client: StoreCommands): number {
+  return client instanceof ReplicaAcknowledged ? (client.waiting + 1) * ACKNOWLEDGE_TIMEOUT_MS : 0;
+}
+
 /** `write`'s reply, also when no replica confirmed it: then `shortfall` hears of it. */
 export function acceptUnacknowledged<T>(write: Promise<T>, shortfall: () => void): Promise<T> {
   return write.catch((err: unknown) => {
@@ -66,6 +78,7 @@ export function logShortfall(
 /** `client`, its scripts and raw commands acknowledged by a replica before they resolve. */
 export class ReplicaAcknowledged implements StoreCommands {
   readonly #inner: StoreCommands;
+  #waiting = 0;
 
   constructor(inner: StoreCommands) {
     this.#inner = inner;
@@ -73,6 +86,11 @@ export class ReplicaAcknowledged implements StoreCommands {
 
   get isOpen(): boolean {
     return this.#inner.isOpen;
+  }
+
+  /** WAITs sent on the connection and not yet answered. */
+  get waiting(): number {
+    return this.#waiting;
   }
 
   get isReady(): boolean {
@@ -141,7 +159,10 @@ export class ReplicaAcknowledged implements StoreCommands {
   /** `write` (already sent), then WAIT sent right behind it on the same connection. */
   async #acknowledged(write: Promise<unknown>): Promise<unknown> {
     const wait = this.#inner.sendCommand(WAIT);
-    const [written, waited] = await Promise.allSettled([write, wait]);
+    this.#waiting++;
+    const [written, waited] = await Promise.allSettled([write, wait]).finally(() => {
+      this.#waiting--;
+    });
     if (written.status === 'rejected') throw written.reason;
     const replicas = waited.status === 'fulfilled' ? Number(waited.value) : 0;
     if (replicas >= ACKNOWLEDGING_REPLICAS) return written.value;

@@ -18,7 +18,7 @@ import type { AgentRunRecord, AgentRunRequest } from '../durable/agentRunStore.t
 import { REPLAYED_HEADER } from './durableMessages.ts';
 import type { RunRef } from '../durable/durableRuns.ts';
 import { keyUnreadable } from './debugRuns.ts';
-import { badRequest, refusal, sendError } from './errorReplies.ts';
+import { badRequest, refusal, sendError, unacknowledged } from './errorReplies.ts';
 import { checkInvokeBody, type InvokeCheck } from './messagesValidation.ts';
 import { RUNS_ROUTE } from '../durable/ownedRunExecution.ts';
 import { countAs } from './requestCounts.ts';
@@ -121,6 +121,7 @@ async function startRun(
   if (!started.started) {
     // Started by the same key's request a moment before.
     if (keyed !== undefined && started.reason === 'exists') runAccepted(reply, run.id, 'running');
+    else if (started.reason === 'unacknowledged') sendError(reply, unacknowledged(started.message));
     else sendError(reply, storeUnavailable());
     return;
   }
@@ -239,7 +240,8 @@ export async function invokeAsRun(
   });
   if (!started.started) {
     if (started.reason === 'unavailable') return false;
-    sendError(reply, inProgress(id));
+    if (started.reason === 'unacknowledged') sendError(reply, unacknowledged(started.message));
+    else sendError(reply, inProgress(id));
     return true;
   }
   const outcome = await started.outcome;

@@ -13,7 +13,7 @@ import type { Clock } from '../../../platform/src/time/clock.ts';
 import { endSpan, startRequestSpan } from '../telemetry/tracing.ts';
 import { relayStream, type StreamSource } from '../provider/streamRelay.ts';
 import { BACKEND_HEADER, CallerStream } from './callerStream.ts';
-import { badRequest, refusal, sendError } from './errorReplies.ts';
+import { badRequest, refusal, sendError, unacknowledged } from './errorReplies.ts';
 import type { ActivePolicy } from '../policy/activePolicy.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
 import type { RunAttempt } from '../durable/durableRuns.ts';
@@ -63,7 +63,7 @@ export async function beginModelStep(
         begun.status === 409
           ? refusal(409, 'invalid_request_error', begun.message)
           : begun.status === 503
-            ? refusal(503, 'api_error', begun.message)
+            ? unacknowledged(begun.message)
             : refusal(403, 'permission_error', begun.message),
       );
       return 'answered';

@@ -35,6 +35,18 @@ export const unauthorized = (message: string): HttpErrorMapping =>
 export const draining = (): HttpErrorMapping =>
   refusal(503, 'overloaded_error', 'the runtime is shutting down; retry on another replica', 1);
 
+/**
+ * A durable call the journal store took and no replica confirmed (`acknowledge: Replicas`,
+ * decision 0062): refused, retryable, rather than run on a write a failover could lose.
+ */
+export const unacknowledged = (message: string): HttpErrorMapping =>
+  refusal(
+    503,
+    'api_error',
+    `${message}; nothing was called: ask again, the call is taken once a replica of the journal store (acknowledge: Replicas) confirms its writes`,
+    1,
+  );
+
 export const notReady = (): HttpErrorMapping =>
   refusal(503, 'api_error', 'no policy loaded yet', 1);
 
