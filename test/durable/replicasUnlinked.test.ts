@@ -43,6 +43,9 @@ afterEach(async () => {
 
 const STEPS = 4;
 const LINKED_STEPS = 2;
+/** The bundled agent's plan for a run the runtime owns: this many tickets. */
+const PLANNED = 6;
+const PLAN = `File the tickets: use tool tools__file_ticket ${String(PLANNED)} times.`;
 const UNACKNOWLEDGED = 'agent_durable_unacknowledged_writes_total';
 const UNJOURNALED = 'agent_durable_unjournaled_calls_total';
 /** What a refused durable call says, whichever way it came in. */
@@ -129,7 +132,7 @@ async function startPair(): Promise<Pair> {
 function effectsByStep(mcp: McpTestServer, steps: number): number[] {
   const out = Array.from({ length: steps }, () => 0);
   for (const [key, count] of mcp.effects) {
-    const match = /^file_ticket:step (\d+)/.exec(key);
+    const match = /^file_ticket:.*\bstep (\d+)/.exec(key);
     const at = match === null ? -1 : Number(match[1]) - 1;
     if (at >= 0 && at < steps) out[at] = (out[at] ?? 0) + count;
   }
@@ -273,5 +276,84 @@ describe('durable runs under acknowledge Replicas with no replica linked', () =>
     });
     // Steps 1 and 2 came from the journal: model and tool each.
     expect(figures.replayed).toBe(2 * LINKED_STEPS);
+  });
+
+  it('neither starts nor holds a run the runtime owns on writes no replica confirmed, then completes it once one links', async () => {
+    const pair = await startPair();
+    // A short lease: renewals go every 667 ms, and one not confirmed for 5/6 of it is given up.
+    const rt = await pair.runtime({ BREAKWATER_RUN_LEASE_MS: '2000' });
+    const api = async (path: string, body?: unknown): Promise<Response> =>
+      fetch(`${rt.runtime.url}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        signal: AbortSignal.timeout(20_000),
+        headers: { 'x-api-key': KEY_A, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const state = async (id: string): Promise<unknown> =>
+      ((await (await api(`/v1/agent/runs/${id}`)).json()) as { state?: unknown }).state;
+    const leaseWrites = async (): Promise<number> =>
+      sample(await rt.runtime.metrics(), UNACKNOWLEDGED, { write: 'lease' });
+    // The run's model hangs after its second ticket, holding the run mid-execution.
+    pair.mcp.onEffect = async (key) => {
+      if (key.includes('step 2 of')) await pair.sim.setFault({ hang: true });
+    };
+    const started = await api('/v1/agent/runs', { input: PLAN });
+    const id = String(((await started.json()) as { id?: unknown }).id);
+    await waitFor(async () => (await pair.sim.stats()).inFlight === 1, {
+      description: 'the third model call to hang at the simulator',
+      timeoutMs: 30_000,
+    });
+    await pair.unlink();
+    // Its renewals go unconfirmed: the lease is given up, counted.
+    await waitFor(
+      async () =>
+        (await leaseWrites()) >= 1 &&
+        rt.runtime.output.join('\n').includes('lost the lease on a run'),
+      { description: 'the lease given up', timeoutMs: 15_000 },
+    );
+    await pair.sim.clearFaults();
+    const lost = await leaseWrites();
+    // Its lapsed lease is looked for and found, and each take-over goes unconfirmed: not held.
+    await waitFor(async () => (await leaseWrites()) >= lost + 2, {
+      description: 'take-overs no replica confirmed',
+      timeoutMs: 15_000,
+    });
+    const whileUnlinked = {
+      state: await state(id),
+      effects: effectsByStep(pair.mcp, PLANNED),
+      refused: await answer(await api('/v1/agent/runs', { input: 'Say hello.' })),
+      metrics: await rt.runtime.metrics(),
+    };
+
+    await pair.link();
+    const done = await waitFor(
+      async () => {
+        const now = await state(id);
+        return now === 'running' ? undefined : now;
+      },
+      { description: 'the run to finish once the replica links', timeoutMs: 30_000 },
+    );
+    const metrics = await rt.runtime.metrics();
+    const figures = {
+      whileUnlinked: { ...whileUnlinked, metrics: undefined },
+      leaseWritesUnconfirmed: sample(whileUnlinked.metrics, UNACKNOWLEDGED, { write: 'lease' }),
+      unjournaledWhileUnlinked: sample(whileUnlinked.metrics, UNJOURNALED),
+      done,
+      effects: effectsByStep(pair.mcp, PLANNED),
+      takenOver: sample(metrics, 'agent_durable_runs_total', { outcome: 'taken_over' }),
+    };
+    console.log(`replicas unlinked, owned run: ${JSON.stringify(figures)}`);
+
+    expect(whileUnlinked.state).toBe('running');
+    expect(whileUnlinked.effects).toEqual([1, 1, 0, 0, 0, 0]);
+    expect(whileUnlinked.refused).toEqual({ status: 503, retryAfter: '1', body: REFUSED_503 });
+    // A renewal, two take-overs and the refused start, at least.
+    expect(figures.leaseWritesUnconfirmed).toBeGreaterThanOrEqual(4);
+    expect(figures.unjournaledWhileUnlinked).toBe(0);
+    expect({ done, effects: figures.effects }).toEqual({
+      done: 'completed',
+      effects: [1, 1, 1, 1, 1, 1],
+    });
+    expect(figures.takenOver).toBeGreaterThanOrEqual(1);
   });
 });

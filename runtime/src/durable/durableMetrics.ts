@@ -49,7 +49,7 @@ export class DurableMetrics {
     });
     this.unacknowledged = new Counter({
       name: 'agent_durable_unacknowledged_writes_total',
-      help: 'Journal writes the primary took that no replica confirmed in time (acknowledge: Replicas), by write: claim (the call was refused), complete (kept on the primary alone), record and lease (a run the runtime owns: not started, or its lease not held).',
+      help: 'Journal writes the primary took that no replica confirmed in time (acknowledge: Replicas), by write: claim (the call was refused), complete (kept on the primary alone), lease (a run the runtime owns: not started, or its lease not held).',
       labelNames: ['write'],
       registers,
     });

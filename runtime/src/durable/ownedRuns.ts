@@ -56,7 +56,7 @@ export type Started =
   /** `outcome` resolves undefined when this replica gave the run up (another finishes it). */
   | { readonly started: true; readonly outcome: Promise<RunOutcome | undefined> }
   | { readonly started: false; readonly reason: 'exists' | 'unavailable' }
-  /** `acknowledge: Replicas`: the store took the run's record or lease, no replica confirmed it. */
+  /** `acknowledge: Replicas`: the store took the run's record and lease, no replica confirmed them. */
   | { readonly started: false; readonly reason: 'unacknowledged'; readonly message: string };
 
 export interface OwnedRunsDeps {
@@ -141,16 +141,15 @@ export class OwnedRuns {
       ...(traceparent === undefined ? {} : { traceparent }),
       ...(bodyDigest === undefined ? {} : { bodyDigest }),
     };
-    let write: 'record' | 'lease' = 'record';
     try {
       if (!(await store.create(run.id, record))) return { started: false, reason: 'exists' };
-      write = 'lease';
+      // The lease's WAIT confirms the record too (one connection): its answer is both's.
       if (!(await this.#keeper.hold(run.id))) return { started: false, reason: 'exists' };
     } catch (err) {
       if (isUnacknowledged(err)) {
         // The store answers: the run is refused (retryable), never served live and unjournaled
         // beside a record or lease a failover could lose (decision 0062).
-        this.#deps.metrics.unacknowledged.inc({ write });
+        this.#deps.metrics.unacknowledged.inc({ write: 'lease' });
         return {
           started: false,
           reason: 'unacknowledged',
