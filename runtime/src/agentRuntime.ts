@@ -26,6 +26,7 @@ import { OFFER_RESULTS, PolicyStore, type AppliedPolicy } from './policy/policyS
 import { loadPolicyModules } from './policy/policyModules.ts';
 import { BackendPool, type Backend } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
+import { genAiLatestOptIn } from './telemetry/genAiConventions.ts';
 import { GuardSet } from './guard/guardSet/guardSet.ts';
 import type { RememberedOpen } from './guard/guardSet/rememberedOpen.ts';
 import { type BudgetSeed, budgetReportOf } from './budget/budgets.ts';
@@ -107,7 +108,7 @@ export class AgentRuntime implements ClusterReplica {
     this.#deps = deps;
     this.#started = deps.clock.now();
     const { clock, logger } = deps;
-    this.metrics = new RuntimeMetrics();
+    this.metrics = new RuntimeMetrics(undefined, { genAiLatest: genAiLatestOptIn(deps.env) });
     this.#guardMetrics = new GuardMetrics(this.metrics.registry);
     // Every result exists from the start, so increase() sees the first rejection.
     const source = RELOAD_SOURCE_LABEL[deps.options.source.kind];

@@ -98,7 +98,7 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
       { durable: ctx.durable, durableMetrics: ctx.durableMetrics, active },
       { ...run, attempt: randomUUID() },
       (kind) => {
-        recordReplayedStep(traced, kind);
+        recordReplayedStep(traced, kind, doc.model.name);
       },
     );
     const requestId = `run-${run.id}`;
@@ -122,7 +122,7 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
           ...(record.request.sessionId === undefined ? {} : { session: record.request.sessionId }),
           headers: traced.outgoing,
           journal,
-          wrapAttempt: attemptSpans(traced, guard),
+          wrapAttempt: attemptSpans(traced, guard, doc.model.maxTokens),
           ...(doc.rateLimit.spend === undefined
             ? {}
             : {
@@ -167,13 +167,15 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
 export function attemptSpans(
   traced: RequestSpan,
   guard: ActivePolicy['guard'],
+  maxTokens: number,
 ): NonNullable<RouteOptions['wrapAttempt']> {
   return (info, attempt) =>
     withAttemptSpan(
       traced,
       {
         model: info.model,
-        backend: info.backend.name,
+        backend: info.backend,
+        maxTokens,
         attempt: info.attempt,
         breakerState: guard.permits(info.backend.name, info.model) ? 'allowing' : 'open',
       },

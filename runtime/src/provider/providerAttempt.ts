@@ -20,6 +20,8 @@ import type { TokenUsage } from '../guard/tokenBudget.ts';
 import { modelIdAt, type BackendAttempt } from './backendPool.ts';
 import type { ForwardedAnswer, MessagesEndpoint } from './messagesForwarder.ts';
 import { tokenUsage, usageOfAnswer, type Usage } from './sseUsage.ts';
+import { responseMetaOfAnswer, type ResponseMeta } from './responseMeta.ts';
+import { CHAT, peerOf, type GenAiPeer } from '../telemetry/genAiConventions.ts';
 import { readableSource, relayStream, type StreamSink } from './streamRelay.ts';
 import { cancelledBy } from './upstreamFetch.ts';
 
@@ -33,6 +35,17 @@ export interface AttemptObserver {
     error?: unknown;
     /** The provider's response headers, when it answered. */
     headers?: HeaderSource | undefined;
+    /** The backend in the GenAI conventions' terms. */
+    peer: GenAiPeer;
+    /** The request's `max_tokens`, when it names one. */
+    maxTokens?: number | undefined;
+    /** `chat` for a Messages call; undefined for count_tokens, which is no model call. */
+    operation: 'chat' | undefined;
+    /** A success's answer: its id, model and stop reason, and its usage. */
+    response?: ResponseMeta | undefined;
+    usage?: Usage | undefined;
+    /** A stream's: milliseconds from the attempt's start to its first event. */
+    firstEventMs?: number | undefined;
   }): void;
 }
 
@@ -47,6 +60,8 @@ export type RoutedResponse =
       readonly fallbackUsed: boolean;
       /** A budget's `onExhausted: Fallback` chose this model. */
       readonly budgetFallback?: true;
+      /** What the answer says of itself: id, model, stop reason. */
+      readonly response?: ResponseMeta;
     }
   | {
       /** A stream relayed to the caller's sink in full, ended by `message_stop`. */
@@ -57,6 +72,7 @@ export type RoutedResponse =
       readonly usage: Usage;
       readonly fallbackUsed: boolean;
       readonly budgetFallback?: true;
+      readonly response?: ResponseMeta;
     };
 
 /** Limits on a streamed answer beyond the attempt's `timeout` (time to first event). */
@@ -131,6 +147,10 @@ export class ProviderAttempts {
     const signal = info.budgeted && !options.stream ? undefined : info.request.signal;
     // Set once the answer's own usage is read or a stream's relay reports it.
     let usageReported = false;
+    const peer = peerOf(backend);
+    const operation = options.endpoint === 'count_tokens' ? undefined : CHAT;
+    const maxTokens = typeof options.body.max_tokens === 'number' ? options.body.max_tokens : undefined;
+    let firstEventAt: number | undefined;
     try {
       // The agent loop's own requests go through the SDK where there is one (the Anthropic
       // API); a cloud backend's wire serves both paths.
@@ -140,6 +160,7 @@ export class ProviderAttempts {
           : await this.#sendWithSdk(info, options, backend.client, signal);
       info.observeHeaders(answer.headers);
       let routed: RoutedResponse;
+      let response: ResponseMeta | undefined;
       if (answer.kind === 'stream') {
         const sink = options.sink;
         if (sink === undefined) throw new Error('a streamed call needs a sink');
@@ -157,6 +178,7 @@ export class ProviderAttempts {
           clock: this.#clock,
           maxDurationMs: limits.maxDurationMs,
           firstEvent: () => {
+            firstEventAt = this.#clock.now();
             info.firstEvent();
           },
           commit: () => {
@@ -166,6 +188,9 @@ export class ProviderAttempts {
           reportUsage: (usage) => {
             info.reportUsage(tokenUsage(usage));
           },
+          reportResponse: (meta) => {
+            response = meta;
+          },
         });
         routed = {
           kind: 'stream',
@@ -174,11 +199,13 @@ export class ProviderAttempts {
           status: answer.status,
           usage,
           fallbackUsed: fallback,
+          response,
         };
       } else {
         const usage = usageOfAnswer(answer.text);
         usageReported = true;
         info.reportUsage(tokenUsage(usage));
+        response = operation === undefined ? undefined : responseMetaOfAnswer(answer.text);
         routed = {
           kind: 'plain',
           model,
@@ -187,6 +214,7 @@ export class ProviderAttempts {
           text: answer.text,
           usage,
           fallbackUsed: fallback,
+          response,
         };
       }
       this.#observe({
@@ -196,6 +224,12 @@ export class ProviderAttempts {
         durationMs: this.#clock.now() - started,
         outcome: 'Success',
         headers: answer.headers,
+        peer,
+        maxTokens,
+        operation,
+        response,
+        usage: routed.usage,
+        firstEventMs: firstEventAt === undefined ? undefined : firstEventAt - started,
       });
       return routed;
     } catch (caught) {
@@ -216,6 +250,9 @@ export class ProviderAttempts {
         // Classified once, here where it failed, by the guard's classifier; carried on `err`.
         outcome: info.classify(err).outcome,
         error: err,
+        peer,
+        maxTokens,
+        operation,
       });
       throw err;
     } finally {

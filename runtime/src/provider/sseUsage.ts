@@ -1,4 +1,5 @@
 import type { TokenUsage } from '../guard/tokenBudget.ts';
+import { readStartMembers, readStopReason, type ResponseMeta } from './responseMeta.ts';
 /**
  * Reads a Messages API event stream as the bytes pass through, without holding it: the token
  * usage (`message_start`, `message_delta`), whether content has begun, whether the stream
@@ -122,6 +123,8 @@ export interface StreamTap {
   readonly outputAtMost: number;
   /** A thinking block was relayed: its billed output may pass what was read (settledUsage). */
   readonly thinking: boolean;
+  /** The message's id and model (`message_start`) and its stop reason (`message_delta`). */
+  readonly response: ResponseMeta;
 }
 
 export type StreamErrorEvent = { readonly error?: { readonly type?: string } };
@@ -141,6 +144,7 @@ export class StreamEvents implements StreamTap {
   /** Every content event's JSON length: a looser bound than the bytes tap's, as cheap. */
   outputAtMost = 0;
   thinking = false;
+  readonly response: ResponseMeta = {};
 
   /** Whether `noted` wants the event's JSON: the usage events, errors, and a block's start. */
   static wantsJson(type: string): boolean {
@@ -170,9 +174,11 @@ export class StreamEvents implements StreamTap {
       if (type === 'message_start') {
         this.started = true;
         mergeUsage(this.usage, event.message?.usage);
+        noteStart(this.response, event.message);
       } else if (type === 'message_delta') {
         this.final = true;
         mergeUsage(this.usage, event.usage);
+        noteStop(this.response, event.delta);
       } else if (type === 'error') this.errorEvent = event;
     }
   }
@@ -190,6 +196,7 @@ export class SseUsageTap implements StreamTap {
   final = false;
   outputAtMost = 0;
   thinking = false;
+  readonly response: ResponseMeta = {};
   /** The bytes of a line that has not ended yet. */
   #partial: Buffer | undefined;
 
@@ -251,12 +258,14 @@ export class SseUsageTap implements StreamTap {
     }
     // The usage events in the API's own shape: only their usage object is parsed.
     if (line.includes('"type":"message_delta"')) {
+      readStopReason(line, this.response);
       const usage = lastMemberObject(line, '"usage"', 1);
       if (usage !== undefined && this.#merge(usage)) {
         this.final = true;
         return;
       }
     } else if (line.includes('"type":"message_start"')) {
+      readStartMembers(line, this.response);
       const usage = lastMemberObject(line, '"usage"', 2);
       if (usage !== undefined && this.#merge(usage)) {
         this.started = true;
@@ -280,9 +289,11 @@ export class SseUsageTap implements StreamTap {
     if (event.type === 'message_start') {
       this.started = true;
       mergeUsage(this.usage, event.message?.usage);
+      noteStart(this.response, event.message);
     } else if (event.type === 'message_delta') {
       this.final = true;
       mergeUsage(this.usage, event.usage);
+      noteStop(this.response, event.delta);
     } else if (event.type === 'message_stop') this.stopped = true;
     else if (event.type === 'error') this.errorEvent = event;
   }
@@ -300,9 +311,19 @@ export class SseUsageTap implements StreamTap {
 
 interface StreamEvent {
   type?: string;
-  message?: { usage?: Partial<Usage> };
+  message?: { usage?: Partial<Usage>; id?: unknown; model?: unknown };
   usage?: Partial<Usage>;
+  delta?: { stop_reason?: unknown };
   error?: { type?: string };
+}
+
+function noteStart(into: ResponseMeta, message: StreamEvent['message']): void {
+  if (typeof message?.id === 'string') into.id = message.id;
+  if (typeof message?.model === 'string') into.model = message.model;
+}
+
+function noteStop(into: ResponseMeta, delta: StreamEvent['delta']): void {
+  if (typeof delta?.stop_reason === 'string') into.finishReason = delta.stop_reason;
 }
 
 /**

@@ -25,6 +25,7 @@ import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { TimeoutError } from '../guard/errors.ts';
 import { readHeader, type HeaderSource } from '../guard/headers.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
+import type { ResponseMeta } from './responseMeta.ts';
 import { SseUsageTap, settledUsage, type StreamTap, type Usage } from './sseUsage.ts';
 
 /**
@@ -112,6 +113,8 @@ export interface RelayOptions {
    * never came, no less than the provider billed (sseUsage.ts `settledUsage`).
    */
   readonly reportUsage: (usage: Usage) => void;
+  /** The message's id, model and stop reason, when the stream ended whole. */
+  readonly reportResponse?: (response: ResponseMeta) => void;
 }
 
 const EVENT_END = Buffer.from('\n\n');
@@ -254,6 +257,7 @@ class Relay implements SourceListener {
     const usage = settledUsage(this.#tap);
     options.reportUsage(this.#heldBack && !this.#tap.final ? { ...usage, unknown: 'all' } : usage);
     if (err === undefined) {
+      options.reportResponse?.(this.#tap.response);
       this.#resolve(this.#tap.usage);
       return;
     }

@@ -79,7 +79,7 @@ async function handle(
         history: checked.history,
         ...(checked.sessionId === undefined ? {} : { session: checked.sessionId }),
         headers: traced.outgoing,
-        wrapAttempt: attemptSpans(traced, guard),
+        wrapAttempt: attemptSpans(traced, guard, doc.model.maxTokens),
         ...(stream === undefined ? {} : { listener: streamListener(stream) }),
         ...(doc.rateLimit.spend === undefined
           ? {}

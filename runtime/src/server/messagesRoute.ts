@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheKey } from '../cache/responseCache.ts';
 import { beginModelStep, type DurableNeeds } from './durableMessages.ts';
 import type { RoutedResponse } from '../provider/providerAttempt.ts';
-import { tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
+import { recordCachedCall, tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
 import { BACKEND_HEADER, BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from '../budget/budgets.ts';
 import { checkMessagesBody } from './messagesValidation.ts';
@@ -82,6 +82,7 @@ async function handle(
     const hit = ctx.cache.get(key);
     ctx.metrics.cacheRequests.inc({ result: hit === undefined ? 'miss' : 'hit' });
     if (hit !== undefined) {
+      recordCachedCall(request.headers, model, hit.model);
       reply
         .code(200)
         .header('content-type', 'application/json')
@@ -149,7 +150,8 @@ async function handle(
               traced,
               {
                 model: info.model,
-                backend: info.backend.name,
+                backend: info.backend,
+                maxTokens: body.max_tokens as number,
                 attempt: info.attempt,
                 breakerState: active.guard.permits(info.backend.name, info.model)
                   ? 'allowing'

@@ -5,6 +5,7 @@
  * exposition, counted without its per-call label hashing, with a bound on series.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { GenAiMetrics } from './genAiMetrics.ts';
 import { TallyCounter, TallyHistogram } from './tally.ts';
 
 const LLM_LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
@@ -41,9 +42,13 @@ export class RuntimeMetrics {
   readonly providerHeadroom: Gauge<'backend'>;
   #headroom: HeadroomSource | undefined;
 
-  constructor(registry = new Registry(), { defaults = true } = {}) {
+  /** OpenTelemetry's GenAI metrics of every model call (genAiMetrics.ts). */
+  readonly genAi: GenAiMetrics;
+
+  constructor(registry = new Registry(), { defaults = true, genAiLatest = false } = {}) {
     this.registry = registry;
     const registers = [registry];
+    this.genAi = new GenAiMetrics(registry, { latest: genAiLatest });
 
     if (defaults) collectDefaultMetrics({ register: registry });
     this.requests = new TallyCounter({

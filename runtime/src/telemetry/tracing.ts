@@ -16,6 +16,17 @@ import {
   type Span,
 } from '@opentelemetry/api';
 
+import type { BackendType } from '../../../contract/src/policy/policyDocument.ts';
+import { failureOf } from '../provider/anthropic/errorClassification.ts';
+import type { RoutedResponse } from '../provider/providerAttempt.ts';
+import {
+  CHAT,
+  chatRequestAttributes,
+  chatResponseAttributes,
+  chatSpanName,
+  peerOf,
+} from './genAiConventions.ts';
+
 const TRACER = 'breakwater-runtime';
 
 export interface Telemetry {
@@ -104,51 +115,100 @@ export function endSpan(span: Span, status: number, error?: unknown): void {
 
 /**
  * A step of a durable run answered from its journal (durable/agentJournal.ts): a child span
- * of the run's, marked replayed, where a live step has its provider attempts.
+ * of the run's, marked replayed, where a live step has its provider attempts; a model step
+ * named and attributed as the model call it stands for.
  */
-export function recordReplayedStep(request: RequestSpan, kind: 'model' | 'tool'): void {
+export function recordReplayedStep(
+  request: RequestSpan,
+  kind: 'model' | 'tool',
+  model: string,
+): void {
   if (!sdkActive) return;
+  const attributes =
+    kind === 'model'
+      ? { 'gen_ai.operation.name': CHAT, 'gen_ai.request.model': model, 'breakwater.replayed': true }
+      : { 'gen_ai.operation.name': 'execute_tool', 'breakwater.replayed': true };
   trace
     .getTracer(TRACER)
     .startSpan(
-      kind === 'model' ? 'llm.replayed' : 'tool.replayed',
-      { kind: SpanKind.INTERNAL, attributes: { 'breakwater.replayed': 'true' } },
+      kind === 'model' ? chatSpanName(model) : 'execute_tool',
+      { kind: SpanKind.INTERNAL, attributes },
       request.ctx,
     )
     .end();
 }
 
 /**
- * A child span around one provider attempt. With the SDK on, the request's outgoing trace
+ * A call answered from the response cache: a span under the caller's trace, named as the
+ * model call it stands for and marked cached, though no provider was asked.
+ */
+export function recordCachedCall(headers: Headers, model: string, servedBy: string): void {
+  if (!sdkActive) return;
+  const parent = propagation.extract(context.active(), headers, headerGetter);
+  trace
+    .getTracer(TRACER)
+    .startSpan(
+      chatSpanName(model),
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: {
+          'gen_ai.operation.name': CHAT,
+          'gen_ai.request.model': model,
+          'gen_ai.response.model': servedBy,
+          'breakwater.cache.hit': true,
+        },
+      },
+      parent,
+    )
+    .end();
+}
+
+/** Who an attempt goes to, for its span. */
+export interface AttemptSpanInfo {
+  readonly model: string;
+  readonly backend: { readonly name: string; readonly type: BackendType; readonly baseURL: string };
+  readonly maxTokens: number | undefined;
+  readonly attempt: number;
+  readonly breakerState: string;
+}
+
+/**
+ * A child span around one provider attempt: the GenAI conventions' client span of a model
+ * call (`chat {model}`, genAiConventions.ts), with the answer's model, id, stop reason and
+ * usage once it ends, or its `error.type`. With the SDK on, the request's outgoing trace
  * headers are pointed at this span while it runs, so the provider's side of the call sits
  * under the attempt that made it (a request's attempts run one after another).
  */
 export async function withAttemptSpan<T>(
   request: RequestSpan,
-  attributes: { model: string; backend: string; attempt: number; breakerState: string },
+  info: AttemptSpanInfo,
   run: () => Promise<T>,
 ): Promise<T> {
   if (!sdkActive) return run();
   const parent = request.ctx;
-  const span = trace.getTracer(TRACER).startSpan(
-    'llm.attempt',
-    {
-      kind: SpanKind.CLIENT,
-      attributes: {
-        'gen_ai.request.model': attributes.model,
-        'breakwater.backend': attributes.backend,
-        'breakwater.attempt': attributes.attempt,
-        'breakwater.breaker.state': attributes.breakerState,
-      },
-    },
-    parent,
-  );
+  const attributes: Record<string, string | number> = chatRequestAttributes({
+    model: info.model,
+    maxTokens: info.maxTokens,
+    peer: peerOf(info.backend),
+  });
+  attributes['breakwater.backend'] = info.backend.name;
+  attributes['breakwater.attempt'] = info.attempt;
+  attributes['breakwater.breaker.state'] = info.breakerState;
+  const span = trace
+    .getTracer(TRACER)
+    .startSpan(chatSpanName(info.model), { kind: SpanKind.CLIENT, attributes }, parent);
   propagation.inject(trace.setSpan(parent, span), request.outgoing);
   try {
     const result = await run();
+    const answer = result as Partial<RoutedResponse> | undefined;
+    if (answer?.usage !== undefined)
+      span.setAttributes(chatResponseAttributes(answer.response, answer.usage));
     span.setAttribute('breakwater.outcome', 'Success');
     return result;
   } catch (err) {
+    // The class the guard gave the failure: the same `error.type` as the metrics'.
+    const outcome = failureOf(err, Date.now()).outcome;
+    span.setAttribute('error.type', outcome);
     span.setAttribute('breakwater.outcome', err instanceof Error ? err.name : 'Error');
     span.setStatus({ code: SpanStatusCode.ERROR });
     throw err;

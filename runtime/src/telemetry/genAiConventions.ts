@@ -1,0 +1,138 @@
+/**
+ * OpenTelemetry's GenAI semantic conventions (all "Development") as Breakwater uses them:
+ * who a backend is in their terms (`gen_ai.provider.name`, `server.address`, `server.port`),
+ * a model call's span attributes, and the histograms' bucket boundaries. Pure: no I/O, no
+ * clock; the span and metric code that uses it lives in tracing.ts and genAiMetrics.ts.
+ */
+import type { BackendType } from '../../../contract/src/policy/policyDocument.ts';
+import type { ResponseMeta } from '../provider/responseMeta.ts';
+import type { Usage } from '../provider/sseUsage.ts';
+
+/** `gen_ai.operation.name` of a Messages call. */
+export const CHAT = 'chat';
+
+/** The conventions' `gen_ai.provider.name` for each backend type. */
+const PROVIDER_NAMES: Readonly<Record<BackendType, string>> = {
+  Anthropic: 'anthropic',
+  Bedrock: 'aws.bedrock',
+  Vertex: 'gcp.vertex_ai',
+};
+
+/** A backend as the conventions name it. */
+export interface GenAiPeer {
+  readonly provider: string;
+  /** `server.address`: the host of the backend's base URL ('' when it has none). */
+  readonly address: string;
+  /** `server.port`, as text for metric labels ('' when there is no address). */
+  readonly port: string;
+}
+
+export function genAiPeer(type: BackendType, baseURL: string): GenAiPeer {
+  const provider = PROVIDER_NAMES[type];
+  let url: URL;
+  try {
+    url = new URL(baseURL);
+  } catch {
+    return { provider, address: '', port: '' };
+  }
+  const port = url.port !== '' ? url.port : url.protocol === 'http:' ? '80' : '443';
+  // An IPv6 host comes bracketed from URL; the attribute holds the address alone.
+  return { provider, address: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+const peers = new WeakMap<object, GenAiPeer>();
+
+/** The backend's peer, worked out once per backend object (a rebuilt backend is a new one). */
+export function peerOf(backend: {
+  readonly type: BackendType;
+  readonly baseURL: string;
+}): GenAiPeer {
+  let peer = peers.get(backend);
+  if (peer === undefined) {
+    peer = genAiPeer(backend.type, backend.baseURL);
+    peers.set(backend, peer);
+  }
+  return peer;
+}
+
+/**
+ * `gen_ai.usage.input_tokens` counts every input token, cached or not, as the conventions
+ * ask; the Messages API's `input_tokens` leaves out the cache's reads and writes, which are
+ * added here (and reported on their own as well).
+ */
+export function inputTokensOf(usage: Usage): number {
+  return (
+    usage.input_tokens +
+    (usage.cache_read_input_tokens ?? 0) +
+    (usage.cache_creation_input_tokens ?? 0)
+  );
+}
+
+/** The span name the conventions give a model call: `{operation} {request model}`. */
+export function chatSpanName(model: string): string {
+  return `${CHAT} ${model}`;
+}
+
+/** What a model call's client span starts with. */
+export function chatRequestAttributes(request: {
+  readonly model: string;
+  readonly maxTokens: number | undefined;
+  readonly peer: GenAiPeer;
+}): Record<string, string | number> {
+  const attributes: Record<string, string | number> = {
+    'gen_ai.operation.name': CHAT,
+    'gen_ai.provider.name': request.peer.provider,
+    'gen_ai.request.model': request.model,
+  };
+  if (request.maxTokens !== undefined) attributes['gen_ai.request.max_tokens'] = request.maxTokens;
+  if (request.peer.address !== '') {
+    attributes['server.address'] = request.peer.address;
+    attributes['server.port'] = Number(request.peer.port);
+  }
+  return attributes;
+}
+
+/** What a model call's span gains from its answer: the response's model, id, stop reason, usage. */
+export function chatResponseAttributes(
+  response: ResponseMeta | undefined,
+  usage: Usage,
+): Record<string, string | number | string[]> {
+  const attributes: Record<string, string | number | string[]> = {
+    'gen_ai.usage.input_tokens': inputTokensOf(usage),
+    'gen_ai.usage.output_tokens': usage.output_tokens,
+  };
+  const read = usage.cache_read_input_tokens;
+  const written = usage.cache_creation_input_tokens;
+  if (read !== undefined) attributes['gen_ai.usage.cache_read.input_tokens'] = read;
+  if (written !== undefined) attributes['gen_ai.usage.cache_creation.input_tokens'] = written;
+  if (response?.model !== undefined) attributes['gen_ai.response.model'] = response.model;
+  if (response?.id !== undefined) attributes['gen_ai.response.id'] = response.id;
+  if (response?.finishReason !== undefined)
+    attributes['gen_ai.response.finish_reasons'] = [response.finishReason];
+  return attributes;
+}
+
+/** The conventions' ExplicitBucketBoundaries for each histogram. */
+export const TOKEN_USAGE_BUCKETS = [
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+];
+export const OPERATION_DURATION_BUCKETS = [
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+export const TIME_TO_FIRST_TOKEN_BUCKETS = [
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+export const TIME_PER_OUTPUT_TOKEN_BUCKETS = [
+  0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
+];
+
+/**
+ * Whether `OTEL_SEMCONV_STABILITY_OPT_IN` asks for the latest experimental GenAI conventions
+ * (`gen_ai_latest_experimental`, one of a comma-separated list): then the names the
+ * conventions have added since (today the client's streaming metrics) are emitted as well.
+ */
+export function genAiLatestOptIn(env: Readonly<Record<string, string | undefined>>): boolean {
+  const value = env['OTEL_SEMCONV_STABILITY_OPT_IN'];
+  if (value === undefined) return false;
+  return value.split(',').some((v) => v.trim() === 'gen_ai_latest_experimental');
+}

@@ -1,0 +1,203 @@
+/**
+ * The GenAI conventions' metrics of every model call (genAiConventions.ts): token usage and
+ * operation duration per attempt, and for a relayed stream the time to its first token and
+ * per output token after it. On /metrics they are tallies (tally.ts) under the names the
+ * OpenTelemetry Prometheus exporter gives them (dots to underscores, `_seconds` for `s`,
+ * `{token}` dropped); with an OTLP endpoint they are recorded on the SDK's meter as well,
+ * under their own names. A call costs one label object and a few map lookups per histogram;
+ * the OTLP attributes are built only while a meter is attached.
+ */
+import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
+import type { Registry } from 'prom-client';
+import type { ResponseMeta } from '../provider/responseMeta.ts';
+import type { Usage } from '../provider/sseUsage.ts';
+import {
+  CHAT,
+  inputTokensOf,
+  OPERATION_DURATION_BUCKETS,
+  TIME_PER_OUTPUT_TOKEN_BUCKETS,
+  TIME_TO_FIRST_TOKEN_BUCKETS,
+  TOKEN_USAGE_BUCKETS,
+  type GenAiPeer,
+} from './genAiConventions.ts';
+import { TallyHistogram } from './tally.ts';
+
+/** One model-call attempt, as the metrics need it. */
+export interface ChatAttempt {
+  readonly requestModel: string;
+  readonly peer: GenAiPeer;
+  readonly durationMs: number;
+  /** The failure's class (the guard's outcome); undefined for a success. */
+  readonly errorType: string | undefined;
+  readonly response?: ResponseMeta | undefined;
+  /** The answer's usage; undefined for a failure. */
+  readonly usage?: Usage | undefined;
+  /** For a stream: milliseconds from the attempt's start to its first event. */
+  readonly firstEventMs?: number | undefined;
+}
+
+type Common =
+  | 'gen_ai_operation_name'
+  | 'gen_ai_provider_name'
+  | 'gen_ai_request_model'
+  | 'gen_ai_response_model'
+  | 'server_address'
+  | 'server_port';
+
+const COMMON: readonly Common[] = [
+  'gen_ai_operation_name',
+  'gen_ai_provider_name',
+  'gen_ai_request_model',
+  'gen_ai_response_model',
+  'server_address',
+  'server_port',
+];
+
+type Labels = Record<Common | 'gen_ai_token_type' | 'error_type', string>;
+
+/** Each instrument: its OTel name, unit, description and buckets; its Prometheus name follows. */
+const INSTRUMENTS = {
+  tokenUsage: {
+    name: 'gen_ai.client.token.usage',
+    prometheus: 'gen_ai_client_token_usage',
+    unit: '{token}',
+    help: 'Tokens per model call by gen_ai_token_type (input counts cache reads and writes too), as the OpenTelemetry GenAI conventions define it.',
+    buckets: TOKEN_USAGE_BUCKETS,
+  },
+  operationDuration: {
+    name: 'gen_ai.client.operation.duration',
+    prometheus: 'gen_ai_client_operation_duration_seconds',
+    unit: 's',
+    help: 'Duration of each model-call attempt, with error_type when it failed, as the OpenTelemetry GenAI conventions define it.',
+    buckets: OPERATION_DURATION_BUCKETS,
+  },
+  timeToFirstToken: {
+    name: 'gen_ai.server.time_to_first_token',
+    prometheus: 'gen_ai_server_time_to_first_token_seconds',
+    unit: 's',
+    help: 'Time from a streamed attempt being sent to its first event, for the streams the runtime relays whole.',
+    buckets: TIME_TO_FIRST_TOKEN_BUCKETS,
+  },
+  timePerOutputToken: {
+    name: 'gen_ai.server.time_per_output_token',
+    prometheus: 'gen_ai_server_time_per_output_token_seconds',
+    unit: 's',
+    help: 'Time per output token after the first, for the streams the runtime relays whole.',
+    buckets: TIME_PER_OUTPUT_TOKEN_BUCKETS,
+  },
+  // Emitted only under OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental.
+  timeToFirstChunk: {
+    name: 'gen_ai.client.operation.time_to_first_chunk',
+    prometheus: 'gen_ai_client_operation_time_to_first_chunk_seconds',
+    unit: 's',
+    help: 'Time from a streamed attempt being sent to its first chunk (only under OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental).',
+    buckets: TIME_TO_FIRST_TOKEN_BUCKETS,
+  },
+  timePerOutputChunk: {
+    name: 'gen_ai.client.operation.time_per_output_chunk',
+    prometheus: 'gen_ai_client_operation_time_per_output_chunk_seconds',
+    unit: 's',
+    help: 'Time per output token after the first chunk of a streamed attempt (only under OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental).',
+    buckets: TIME_PER_OUTPUT_TOKEN_BUCKETS,
+  },
+} as const;
+
+type Name = keyof typeof INSTRUMENTS;
+
+export class GenAiMetrics {
+  readonly #tallies: Partial<Record<Name, TallyHistogram<string>>> = {};
+  #otel: Partial<Record<Name, Histogram>> | undefined;
+  readonly #latest: boolean;
+
+  constructor(registry: Registry, { latest = false }: { latest?: boolean } = {}) {
+    this.#latest = latest;
+    for (const name of this.#names()) {
+      const spec = INSTRUMENTS[name];
+      const labelNames: string[] = [...COMMON];
+      if (name === 'tokenUsage') labelNames.push('gen_ai_token_type');
+      if (name === 'operationDuration') labelNames.push('error_type');
+      this.#tallies[name] = new TallyHistogram({
+        name: spec.prometheus,
+        help: spec.help,
+        labelNames,
+        buckets: spec.buckets,
+        registers: [registry],
+      });
+    }
+  }
+
+  /** Records on `meter` too from now on (the OTLP exporter's), with the conventions' buckets. */
+  attachMeter(meter: Meter): void {
+    const otel: Partial<Record<Name, Histogram>> = {};
+    for (const name of this.#names()) {
+      const spec = INSTRUMENTS[name];
+      otel[name] = meter.createHistogram(spec.name, {
+        unit: spec.unit,
+        description: spec.help,
+        advice: { explicitBucketBoundaries: [...spec.buckets] },
+      });
+    }
+    this.#otel = otel;
+  }
+
+  record(attempt: ChatAttempt): void {
+    const labels: Labels = {
+      gen_ai_operation_name: CHAT,
+      gen_ai_provider_name: attempt.peer.provider,
+      gen_ai_request_model: attempt.requestModel,
+      gen_ai_response_model: attempt.response?.model ?? '',
+      server_address: attempt.peer.address,
+      server_port: attempt.peer.port,
+      gen_ai_token_type: '',
+      error_type: attempt.errorType ?? '',
+    };
+    this.#observe('operationDuration', labels, attempt.durationMs / 1000);
+    const usage = attempt.usage;
+    if (usage === undefined) return;
+    labels.gen_ai_token_type = 'input';
+    this.#observe('tokenUsage', labels, inputTokensOf(usage));
+    labels.gen_ai_token_type = 'output';
+    this.#observe('tokenUsage', labels, usage.output_tokens);
+    const first = attempt.firstEventMs;
+    if (first === undefined) return;
+    this.#observe('timeToFirstToken', labels, first / 1000);
+    if (this.#latest) this.#observe('timeToFirstChunk', labels, first / 1000);
+    if (usage.output_tokens > 1) {
+      const perToken = (attempt.durationMs - first) / 1000 / (usage.output_tokens - 1);
+      this.#observe('timePerOutputToken', labels, perToken);
+      if (this.#latest) this.#observe('timePerOutputChunk', labels, perToken);
+    }
+  }
+
+  #observe(name: Name, labels: Labels, value: number): void {
+    this.#tallies[name]?.observe(labels, value);
+    // The SDK keeps the attributes of a series it has not seen: a new object each time.
+    const otel = this.#otel?.[name];
+    if (otel !== undefined) otel.record(value, otelAttributes(labels, name));
+  }
+
+  #names(): Name[] {
+    const names: Name[] = ['tokenUsage', 'operationDuration', 'timeToFirstToken', 'timePerOutputToken'];
+    if (this.#latest) names.push('timeToFirstChunk', 'timePerOutputChunk');
+    return names;
+  }
+}
+
+/** The labels `name` has, under the conventions' attribute names, an empty one left out. */
+function otelAttributes(labels: Labels, name: Name): Attributes {
+  const attributes: Attributes = {
+    'gen_ai.operation.name': labels.gen_ai_operation_name,
+    'gen_ai.provider.name': labels.gen_ai_provider_name,
+    'gen_ai.request.model': labels.gen_ai_request_model,
+  };
+  if (labels.gen_ai_response_model !== '')
+    attributes['gen_ai.response.model'] = labels.gen_ai_response_model;
+  if (labels.server_address !== '') {
+    attributes['server.address'] = labels.server_address;
+    attributes['server.port'] = Number(labels.server_port);
+  }
+  if (name === 'tokenUsage') attributes['gen_ai.token.type'] = labels.gen_ai_token_type;
+  if (name === 'operationDuration' && labels.error_type !== '')
+    attributes['error.type'] = labels.error_type;
+  return attributes;
+}
