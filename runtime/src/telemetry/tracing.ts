@@ -1,18 +1,22 @@
 /**
- * OpenTelemetry spans for each request and each provider attempt. The SDK (with OTLP export)
- * starts only when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise the API's no-op tracer costs
- * nothing, and the caller's W3C `traceparent`/`tracestate` are still passed on to the
- * provider unchanged so the trace is not cut at this hop.
+ * OpenTelemetry spans for each request and each provider attempt. The SDK (with OTLP export
+ * of traces, and of the metrics recorded on its meter: genAiMetrics.ts) starts only when
+ * OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise the API's no-op tracer costs nothing, and
+ * the caller's W3C `traceparent`/`tracestate` are still passed on to the provider unchanged
+ * so the trace is not cut at this hop. The SDK reads the standard OTEL_* variables for the
+ * rest (OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRICS_EXPORTER=none to send no metrics, ...).
  */
 import {
   context,
   INVALID_SPAN_CONTEXT,
+  metrics,
   propagation,
   ROOT_CONTEXT,
   trace,
   SpanKind,
   SpanStatusCode,
   type Context,
+  type Meter,
   type Span,
 } from '@opentelemetry/api';
 
@@ -30,6 +34,8 @@ import {
 const TRACER = 'breakwater-runtime';
 
 export interface Telemetry {
+  /** The SDK's meter, when metrics are exported over OTLP. */
+  readonly meter?: Meter;
   shutdown(): Promise<void>;
 }
 
@@ -51,7 +57,7 @@ export async function startTelemetry(
   });
   sdk.start();
   sdkActive = true;
-  return { shutdown: () => sdk.shutdown() };
+  return { meter: metrics.getMeter(TRACER), shutdown: () => sdk.shutdown() };
 }
 
 let sdkActive = false;
