@@ -74,6 +74,13 @@ function spans(): ExportedSpan[] {
     );
 }
 
+/** A model call's client span (the GenAI conventions' `chat {model}`), not a replayed step's. */
+const CHAT_SPAN = `chat ${PRIMARY_MODEL}`;
+const isAttempt = (s: ExportedSpan) =>
+  s.name === CHAT_SPAN && attribute(s, 'breakwater.attempt') !== undefined;
+const isReplayed = (s: ExportedSpan) =>
+  s.name === CHAT_SPAN && attribute(s, 'breakwater.replayed') === 'true';
+
 function attribute(span: ExportedSpan, key: string): unknown {
   const value = span.attributes.find((a) => a.key === key)?.value;
   return value === undefined ? undefined : Object.values(value)[0];
@@ -185,16 +192,34 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     );
     const ours = all.filter((s) => s.traceId === CALLER_TRACE_ID);
     const request = ours.find((s) => s.name === 'POST /v1/messages');
-    const attempts = ours.filter((s) => s.name === 'llm.attempt');
+    const attempts = ours.filter(isAttempt);
     expect(request).toBeDefined();
     expect(request?.parentSpanId).toBe(CALLER_SPAN_ID);
     expect(attribute(request as ExportedSpan, 'http.response.status_code')).toBe(200);
     expect(attempts.map((a) => attribute(a, 'breakwater.attempt'))).toEqual([1, 2]);
     for (const a of attempts) {
       expect(a.parentSpanId).toBe(request?.spanId);
+      expect(a.kind).toBe(3); // client
+      expect(attribute(a, 'gen_ai.operation.name')).toBe('chat');
+      expect(attribute(a, 'gen_ai.provider.name')).toBe('anthropic');
       expect(attribute(a, 'gen_ai.request.model')).toBe(PRIMARY_MODEL);
+      expect(attribute(a, 'gen_ai.request.max_tokens')).toBe(16);
+      expect(attribute(a, 'server.address')).toBe(new URL(providerUrl).hostname);
+      expect(attribute(a, 'server.port')).toBe(Number(new URL(providerUrl).port));
       expect(attribute(a, 'breakwater.backend')).toBe('default');
     }
+    // The failed attempt has its class; the answered one what the provider said of its answer.
+    expect(attribute(attempts[0] as ExportedSpan, 'error.type')).toBe('Overloaded');
+    expect(attribute(attempts[0] as ExportedSpan, 'gen_ai.usage.input_tokens')).toBeUndefined();
+    const answered = attempts[1] as ExportedSpan;
+    expect(attribute(answered, 'error.type')).toBeUndefined();
+    expect(attribute(answered, 'gen_ai.response.id')).toBe('msg_test');
+    expect(attribute(answered, 'gen_ai.response.model')).toBe(PRIMARY_MODEL);
+    expect(attribute(answered, 'gen_ai.response.finish_reasons')).toEqual({
+      values: [{ stringValue: 'end_turn' }],
+    });
+    expect(attribute(answered, 'gen_ai.usage.input_tokens')).toBe(3);
+    expect(attribute(answered, 'gen_ai.usage.output_tokens')).toBe(1);
     expect(attempts.map((a) => attribute(a, 'breakwater.outcome'))).toEqual([
       'OverloadedError',
       'Success',
@@ -223,7 +248,7 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     const request = ours.find((s) => s.name === 'POST /v1/agent/invoke');
     expect(request?.parentSpanId).toBe(CALLER_SPAN_ID);
     expect(attribute(request as ExportedSpan, 'breakwater.session')).toBe('traced-session');
-    const attempt = ours.find((s) => s.name === 'llm.attempt');
+    const attempt = ours.find(isAttempt);
     expect(attempt?.parentSpanId).toBe(request?.spanId);
     expect(attribute(attempt as ExportedSpan, 'gen_ai.request.model')).toBe(PRIMARY_MODEL);
   });
@@ -260,21 +285,21 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
         return response.headers.get('breakwater-run-id') ?? '';
       };
       const inTrace = (id: string) => (all: ExportedSpan[]) => all.filter((s) => s.traceId === id);
-      const named = (all: ExportedSpan[], ...names: string[]) =>
-        names.every((name) => all.some((s) => s.name === name));
+      const named = (all: ExportedSpan[], name: string, step: (s: ExportedSpan) => boolean) =>
+        all.some((s) => s.name === name) && all.some(step);
 
       const run = await invoke(CALLER_TRACEPARENT);
       const live = inTrace(CALLER_TRACE_ID)(
         await waitForSpans((all) =>
-          named(inTrace(CALLER_TRACE_ID)(all), 'agent.run', 'llm.attempt'),
+          named(inTrace(CALLER_TRACE_ID)(all), 'agent.run', isAttempt),
         ),
       );
       const liveRun = live.find((s) => s.name === 'agent.run');
       expect(liveRun?.parentSpanId).toBe(CALLER_SPAN_ID);
       expect(attribute(liveRun as ExportedSpan, 'breakwater.run')).toBe(run);
-      const attempt = live.find((s) => s.name === 'llm.attempt');
+      const attempt = live.find(isAttempt);
       expect(attempt?.parentSpanId).toBe(liveRun?.spanId);
-      expect(live.some((s) => s.name === 'llm.replayed')).toBe(false);
+      expect(live.some(isReplayed)).toBe(false);
 
       // Its record gone, the run executes again, as on the replica that takes it over: the
       // model turn comes from the journal, in the trace of the request that started it again.
@@ -287,14 +312,15 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
       expect(await invoke(again)).toBe(run);
       const second = inTrace(SECOND_TRACE_ID)(
         await waitForSpans((all) =>
-          named(inTrace(SECOND_TRACE_ID)(all), 'agent.run', 'llm.replayed'),
+          named(inTrace(SECOND_TRACE_ID)(all), 'agent.run', isReplayed),
         ),
       );
       const replayedRun = second.find((s) => s.name === 'agent.run');
-      const replayed = second.find((s) => s.name === 'llm.replayed');
+      const replayed = second.find(isReplayed);
       expect(replayed?.parentSpanId).toBe(replayedRun?.spanId);
       expect(attribute(replayed as ExportedSpan, 'breakwater.replayed')).toBe('true');
-      expect(second.some((s) => s.name === 'llm.attempt')).toBe(false);
+      expect(attribute(replayed as ExportedSpan, 'gen_ai.operation.name')).toBe('chat');
+      expect(second.some(isAttempt)).toBe(false);
       expect(providerCalls.length).toBe(called);
     } finally {
       await running?.stop();

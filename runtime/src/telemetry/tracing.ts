@@ -132,8 +132,8 @@ export function recordReplayedStep(
   if (!sdkActive) return;
   const attributes =
     kind === 'model'
-      ? { 'gen_ai.operation.name': CHAT, 'gen_ai.request.model': model, 'breakwater.replayed': true }
-      : { 'gen_ai.operation.name': 'execute_tool', 'breakwater.replayed': true };
+      ? { 'gen_ai.operation.name': CHAT, 'gen_ai.request.model': model, 'breakwater.replayed': 'true' }
+      : { 'gen_ai.operation.name': 'execute_tool', 'breakwater.replayed': 'true' };
   trace
     .getTracer(TRACER)
     .startSpan(
@@ -161,7 +161,7 @@ export function recordCachedCall(headers: Headers, model: string, servedBy: stri
           'gen_ai.operation.name': CHAT,
           'gen_ai.request.model': model,
           'gen_ai.response.model': servedBy,
-          'breakwater.cache.hit': true,
+          'breakwater.cache.hit': 'true',
         },
       },
       parent,
