@@ -55,6 +55,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/spendHistory.test.ts',
   'test/runtime/agentInvoke.test.ts',
   'test/runtime/genAiMetrics.test.ts',
+  'test/telemetry/otelCollector.test.ts',
   'test/runtime/audit.test.ts',
   'test/runtime/budgetInvoke.test.ts',
   'test/runtime/budgets.test.ts',
