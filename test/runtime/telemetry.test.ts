@@ -290,9 +290,7 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
 
       const run = await invoke(CALLER_TRACEPARENT);
       const live = inTrace(CALLER_TRACE_ID)(
-        await waitForSpans((all) =>
-          named(inTrace(CALLER_TRACE_ID)(all), 'agent.run', isAttempt),
-        ),
+        await waitForSpans((all) => named(inTrace(CALLER_TRACE_ID)(all), 'agent.run', isAttempt)),
       );
       const liveRun = live.find((s) => s.name === 'agent.run');
       expect(liveRun?.parentSpanId).toBe(CALLER_SPAN_ID);
@@ -311,9 +309,7 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
       const again = `00-${SECOND_TRACE_ID}-b7ad6b7169203331-01`;
       expect(await invoke(again)).toBe(run);
       const second = inTrace(SECOND_TRACE_ID)(
-        await waitForSpans((all) =>
-          named(inTrace(SECOND_TRACE_ID)(all), 'agent.run', isReplayed),
-        ),
+        await waitForSpans((all) => named(inTrace(SECOND_TRACE_ID)(all), 'agent.run', isReplayed)),
       );
       const replayedRun = second.find((s) => s.name === 'agent.run');
       const replayed = second.find(isReplayed);

@@ -170,10 +170,13 @@ describe('the runtime’s GenAI telemetry in a real OpenTelemetry Collector', ()
       usage: { input_tokens: number; output_tokens: number };
     };
 
-    const span = await waitFor(() => spansWritten().find((s) => s.name === `chat ${PRIMARY_MODEL}`), {
-      timeoutMs: 20_000,
-      description: 'the chat span in the file the Collector writes',
-    });
+    const span = await waitFor(
+      () => spansWritten().find((s) => s.name === `chat ${PRIMARY_MODEL}`),
+      {
+        timeoutMs: 20_000,
+        description: 'the chat span in the file the Collector writes',
+      },
+    );
     expect(span.kind).toBe(3); // client
     expect(attr(span.attributes, 'gen_ai.operation.name')).toBe('chat');
     expect(attr(span.attributes, 'gen_ai.provider.name')).toBe('anthropic');

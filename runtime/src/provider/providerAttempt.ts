@@ -149,7 +149,8 @@ export class ProviderAttempts {
     let usageReported = false;
     const peer = peerOf(backend);
     const operation = options.endpoint === 'count_tokens' ? undefined : CHAT;
-    const maxTokens = typeof options.body.max_tokens === 'number' ? options.body.max_tokens : undefined;
+    const maxTokens =
+      typeof options.body.max_tokens === 'number' ? options.body.max_tokens : undefined;
     let firstEventAt: number | undefined;
     try {
       // The agent loop's own requests go through the SDK where there is one (the Anthropic

@@ -40,7 +40,11 @@ describe("a model answer's id, model and stop reason", () => {
     const bytes = Buffer.from(start + delta);
     tap.push(bytes.subarray(0, 40));
     tap.push(bytes.subarray(40));
-    expect(tap.response).toEqual({ id: 'msg_s', model: 'claude-haiku', finishReason: 'max_tokens' });
+    expect(tap.response).toEqual({
+      id: 'msg_s',
+      model: 'claude-haiku',
+      finishReason: 'max_tokens',
+    });
     expect(tap.usage.output_tokens).toBe(9);
   });
 

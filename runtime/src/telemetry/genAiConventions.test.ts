@@ -35,9 +35,7 @@ describe('the GenAI conventions as Breakwater maps them', () => {
   it('leaves server.address out for a base URL that does not parse', () => {
     const peer = genAiPeer('Bedrock', '');
     expect(peer).toEqual({ provider: 'aws.bedrock', address: '', port: '' });
-    expect(
-      chatRequestAttributes({ model: 'm', maxTokens: undefined, peer }),
-    ).toEqual({
+    expect(chatRequestAttributes({ model: 'm', maxTokens: undefined, peer })).toEqual({
       'gen_ai.operation.name': 'chat',
       'gen_ai.provider.name': 'aws.bedrock',
       'gen_ai.request.model': 'm',

@@ -24,10 +24,18 @@ describe('the GenAI metrics on /metrics', () => {
     const common =
       'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="claude-a",gen_ai_response_model="claude-a-2025",server_address="127.0.0.1",server_port="8787"';
     expect(text).toContain(`gen_ai_client_token_usage_sum{${common},gen_ai_token_type="input"} 15`);
-    expect(text).toContain(`gen_ai_client_token_usage_sum{${common},gen_ai_token_type="output"} 20`);
-    expect(text).toContain(`gen_ai_client_token_usage_bucket{le="16",${common},gen_ai_token_type="input"} 1`);
-    expect(text).toContain(`gen_ai_client_operation_duration_seconds_sum{${common},error_type=""} 0.3`);
-    expect(text).toContain(`gen_ai_client_operation_duration_seconds_bucket{le="0.32",${common},error_type=""} 1`);
+    expect(text).toContain(
+      `gen_ai_client_token_usage_sum{${common},gen_ai_token_type="output"} 20`,
+    );
+    expect(text).toContain(
+      `gen_ai_client_token_usage_bucket{le="16",${common},gen_ai_token_type="input"} 1`,
+    );
+    expect(text).toContain(
+      `gen_ai_client_operation_duration_seconds_sum{${common},error_type=""} 0.3`,
+    );
+    expect(text).toContain(
+      `gen_ai_client_operation_duration_seconds_bucket{le="0.32",${common},error_type=""} 1`,
+    );
     // Not a stream: no time to first token.
     expect(text).not.toMatch(/gen_ai_server_time_to_first_token_seconds_count\{/);
   });
@@ -41,7 +49,9 @@ describe('the GenAI metrics on /metrics', () => {
       errorType: 'RateLimited',
     });
     const text = await scrape(registry);
-    expect(text).toMatch(/gen_ai_client_operation_duration_seconds_count\{[^}]*error_type="RateLimited"\} 1/);
+    expect(text).toMatch(
+      /gen_ai_client_operation_duration_seconds_count\{[^}]*error_type="RateLimited"\} 1/,
+    );
     expect(text).not.toMatch(/gen_ai_client_token_usage_count\{/);
   });
 
@@ -73,6 +83,8 @@ describe('the GenAI metrics on /metrics', () => {
     });
     const text = await scrape(registry);
     expect(text).toMatch(/gen_ai_client_operation_time_to_first_chunk_seconds_sum\{[^}]*\} 0\.2$/m);
-    expect(text).toMatch(/gen_ai_client_operation_time_per_output_chunk_seconds_sum\{[^}]*\} 0\.1$/m);
+    expect(text).toMatch(
+      /gen_ai_client_operation_time_per_output_chunk_seconds_sum\{[^}]*\} 0\.1$/m,
+    );
   });
 });

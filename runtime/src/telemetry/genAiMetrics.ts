@@ -177,7 +177,12 @@ export class GenAiMetrics {
   }
 
   #names(): Name[] {
-    const names: Name[] = ['tokenUsage', 'operationDuration', 'timeToFirstToken', 'timePerOutputToken'];
+    const names: Name[] = [
+      'tokenUsage',
+      'operationDuration',
+      'timeToFirstToken',
+      'timePerOutputToken',
+    ];
     if (this.#latest) names.push('timeToFirstChunk', 'timePerOutputChunk');
     return names;
   }

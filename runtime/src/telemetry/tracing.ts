@@ -132,7 +132,11 @@ export function recordReplayedStep(
   if (!sdkActive) return;
   const attributes =
     kind === 'model'
-      ? { 'gen_ai.operation.name': CHAT, 'gen_ai.request.model': model, 'breakwater.replayed': 'true' }
+      ? {
+          'gen_ai.operation.name': CHAT,
+          'gen_ai.request.model': model,
+          'breakwater.replayed': 'true',
+        }
       : { 'gen_ai.operation.name': 'execute_tool', 'breakwater.replayed': 'true' };
   trace
     .getTracer(TRACER)
