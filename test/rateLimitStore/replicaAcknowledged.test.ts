@@ -3,7 +3,8 @@
  * replicaAcknowledged.ts, through storeConnection.ts's redisClient): a write is answered once
  * the replica holds it; with the replica frozen (SIGSTOP) the primary still takes it, and the
  * caller hears UnacknowledgedWriteError with the primary's answer — a tool call's claim is
- * refused, a completion stands and is counted.
+ * refused, a completion stands and is counted — and no write waits behind more than two WAITs
+ * (the acknowledging lane's group commit), no read behind any.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
@@ -109,5 +110,46 @@ describe('a store whose writes a replica acknowledges', () => {
         counted: 1,
       });
     });
+
+    // An outside attack found budgeted calls held 2.4–3 s behind one WAIT per write on a shared
+    // connection, then decided on a replica's share, with the primary answering at once.
+    it('holds no write behind more than two WAITs, and no read behind any', async () => {
+      // A client of its own: its first write finds no WAIT come back short yet.
+      const fresh = redisClient({ address: primary.address, acknowledge: 'Replicas' }, {});
+      fresh.on('error', () => undefined);
+      await fresh.connect();
+      const before = await waitCalls();
+      const writes = Array.from({ length: 32 }, (_, i) =>
+        fresh.sendCommand(['SET', `burst-${String(i)}-${randomUUID()}`, 'v']).then(
+          () => 'confirmed',
+          (err: unknown) => (isUnacknowledged(err) ? 'unconfirmed' : String(err)),
+        ),
+      );
+      const order: string[] = [];
+      const read = fresh.get('linked').then(() => order.push('read'));
+      const written = Promise.all(writes).then((all) => {
+        order.push('writes');
+        return all;
+      });
+      expect(await written).toEqual(Array.from({ length: 32 }, () => 'unconfirmed'));
+      await read;
+      // One WAIT for the first write, one for the 31 that queued behind it, or fewer: not 32.
+      expect((await waitCalls()) - before).toBeLessThanOrEqual(2);
+      expect(order).toEqual(['read', 'writes']);
+      fresh.destroy();
+    });
   });
 });
+
+/** How many WAITs the primary has run, from its own command statistics. */
+async function waitCalls(): Promise<number> {
+  const admin = createClient({ socket: splitAddress(primary.address) });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  try {
+    const stats = await admin.info('commandstats');
+    return Number(/cmdstat_wait:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  } finally {
+    admin.destroy();
+  }
+}

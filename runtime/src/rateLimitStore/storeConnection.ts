@@ -107,7 +107,9 @@ const reconnectDelay = (retries: number): number =>
  */
 export function redisClient(redis: RedisSettings, secrets: StoreSecrets): StoreCommands {
   const client = primaryClient(redis, secrets);
-  return redis.acknowledge === 'Replicas' ? new ReplicaAcknowledged(client) : client;
+  return redis.acknowledge === 'Replicas'
+    ? new ReplicaAcknowledged(client, primaryClient(redis, secrets))
+    : client;
 }
 
 function primaryClient(redis: RedisSettings, secrets: StoreSecrets): StoreCommands {

@@ -1,0 +1,169 @@
+import { describe, expect, it } from '@jest/globals';
+import { EventEmitter } from 'node:events';
+import {
+  isUnacknowledged,
+  PROBE_EVERY_MS,
+  ReplicaAcknowledged,
+  UnacknowledgedWriteError,
+} from './replicaAcknowledged.ts';
+import type { StoreCommands } from './storeCommands.ts';
+
+/** A connection whose WAITs answer only when the test says, and which records what it got. */
+class ScriptedConnection extends EventEmitter {
+  isOpen = true;
+  isReady = true;
+  readonly sent: string[] = [];
+  readonly #waits: ((replicas: number) => void)[] = [];
+
+  /** Answers the oldest WAIT still held with `replicas`. */
+  answerWait(replicas: number): void {
+    const answer = this.#waits.shift();
+    if (answer === undefined) throw new Error('no WAIT is held');
+    answer(replicas);
+  }
+
+  get heldWaits(): number {
+    return this.#waits.length;
+  }
+
+  sendCommand(args: readonly string[]): Promise<unknown> {
+    this.sent.push(args.join(' '));
+    if (args[0] === 'WAIT') return new Promise((resolve) => this.#waits.push(resolve));
+    return Promise.resolve(`${args.join(' ')}: done`);
+  }
+
+  connect = (): Promise<unknown> => Promise.resolve();
+  close = (): Promise<unknown> => Promise.resolve();
+  destroy = (): unknown => undefined;
+}
+
+const connections = () => {
+  const inner = new ScriptedConnection();
+  const lane = new ScriptedConnection();
+  let now = 0;
+  const client = new ReplicaAcknowledged(
+    inner as unknown as StoreCommands,
+    lane as unknown as StoreCommands,
+    () => now,
+  );
+  return {
+    inner,
+    lane,
+    client,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+};
+
+/** Lets the promises already settled run their callbacks. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    (reply) => ({ confirmed: reply }),
+    (err: unknown) => (isUnacknowledged(err) ? { unconfirmed: err.reply } : { failed: err }),
+  );
+
+describe('ReplicaAcknowledged', () => {
+  it('sends a write and its WAIT on the lane, and answers once a replica confirms', async () => {
+    const { inner, lane, client } = connections();
+    const write = outcome(client.sendCommand(['SET', 'a', '1']));
+    expect(lane.sent).toEqual(['SET a 1', 'WAIT 1 500']);
+    lane.answerWait(1);
+    expect(await write).toEqual({ confirmed: 'SET a 1: done' });
+    expect(inner.sent).toEqual([]);
+  });
+
+  it('holds one WAIT at a time on the lane: writes meanwhile go out together behind the next', async () => {
+    const { lane, client } = connections();
+    const first = outcome(client.sendCommand(['SET', 'a', '1']));
+    const second = outcome(client.sendCommand(['SET', 'b', '1']));
+    const third = outcome(client.sendCommand(['SET', 'c', '1']));
+    expect(lane.sent).toEqual(['SET a 1', 'WAIT 1 500']);
+    lane.answerWait(1);
+    await settle();
+    expect(lane.sent).toEqual(['SET a 1', 'WAIT 1 500', 'SET b 1', 'SET c 1', 'WAIT 1 500']);
+    lane.answerWait(1);
+    expect(await Promise.all([first, second, third])).toEqual([
+      { confirmed: 'SET a 1: done' },
+      { confirmed: 'SET b 1: done' },
+      { confirmed: 'SET c 1: done' },
+    ]);
+  });
+
+  it('once no replica confirmed, sends what queued meanwhile and what follows on the other connection, unconfirmed at once', async () => {
+    const { inner, lane, client } = connections();
+    const first = outcome(client.sendCommand(['SET', 'a', '1']));
+    const queued = outcome(client.sendCommand(['SET', 'b', '1']));
+    lane.answerWait(0);
+    expect(await first).toEqual({ unconfirmed: 'SET a 1: done' });
+    expect(await queued).toEqual({ unconfirmed: 'SET b 1: done' });
+    expect(await outcome(client.sendCommand(['SET', 'c', '1']))).toEqual({
+      unconfirmed: 'SET c 1: done',
+    });
+    // No WAIT anywhere holds a connection for them.
+    expect(inner.sent).toEqual(['SET b 1', 'SET c 1']);
+    expect(lane.sent).toEqual(['SET a 1', 'WAIT 1 500']);
+  });
+
+  it('asks the lane again every PROBE_EVERY_MS, and goes back to it once a replica confirms', async () => {
+    const { inner, lane, client, advance } = connections();
+    const first = outcome(client.sendCommand(['SET', 'a', '1']));
+    lane.answerWait(0);
+    await first;
+    advance(PROBE_EVERY_MS);
+    const probe = outcome(client.sendCommand(['SET', 'b', '1']));
+    expect(lane.sent.slice(2)).toEqual(['SET b 1', 'WAIT 1 500']);
+    // While the probe's WAIT is out, writes do not wait for it.
+    expect(await outcome(client.sendCommand(['SET', 'c', '1']))).toEqual({
+      unconfirmed: 'SET c 1: done',
+    });
+    lane.answerWait(1);
+    expect(await probe).toEqual({ confirmed: 'SET b 1: done' });
+    const after = outcome(client.sendCommand(['SET', 'd', '1']));
+    expect(lane.sent.slice(4)).toEqual(['SET d 1', 'WAIT 1 500']);
+    lane.answerWait(1);
+    expect(await after).toEqual({ confirmed: 'SET d 1: done' });
+    expect(inner.sent).toEqual(['SET c 1']);
+  });
+
+  it('sends the write and its WAIT on the other connection while the lane is not connected', async () => {
+    const { inner, lane, client } = connections();
+    lane.isReady = false;
+    const write = outcome(client.sendCommand(['SET', 'a', '1']));
+    expect(inner.sent).toEqual(['SET a 1', 'WAIT 1 500']);
+    inner.answerWait(1);
+    expect(await write).toEqual({ confirmed: 'SET a 1: done' });
+    expect(lane.sent).toEqual([]);
+  });
+
+  it('passes a write that failed on as it failed, not as unconfirmed', async () => {
+    const { lane, client } = connections();
+    const failing = new Error('NOSCRIPT No matching script');
+    lane.sendCommand = (args) => {
+      lane.sent.push(args.join(' '));
+      return args[0] === 'WAIT' ? Promise.resolve(1) : Promise.reject(failing);
+    };
+    expect(await outcome(client.sendCommand(['EVALSHA', 'x']))).toEqual({ failed: failing });
+  });
+
+  it('reads on the other connection, never behind a WAIT', async () => {
+    const { inner, lane, client } = connections();
+    inner.sendCommand = (args) => {
+      inner.sent.push(args.join(' '));
+      return Promise.resolve('value');
+    };
+    void client.sendCommand(['SET', 'a', '1']);
+    expect(lane.heldWaits).toBe(1);
+    (inner as unknown as { get: (k: string) => Promise<string> }).get = (k) =>
+      inner.sendCommand(['GET', k]) as Promise<string>;
+    expect(await client.get('a')).toBe('value');
+    expect(inner.sent).toEqual(['GET a']);
+  });
+
+  it('is an error the callers tell apart', () => {
+    expect(isUnacknowledged(new UnacknowledgedWriteError('OK', 0))).toBe(true);
+    expect(isUnacknowledged(new Error('x'))).toBe(false);
+  });
+});
