@@ -6,81 +6,25 @@
  * the pods, StoreAvailable says the store decides; the primary is SIGKILLed under load from
  * both pods and the sentinels promote a replica. Every pod follows it without a restart, the
  * condition is True again, and the simulator's own bills stay within the budget and what the
- * promoted replica never received. The local twin (test/rateLimitStore/sentinelFailover.test.ts)
- * measures the same on runtime processes.
+ * promoted replica never received (sentinelFailover.ts). The local twin
+ * (test/rateLimitStore/sentinelFailover.test.ts) measures the same on runtime processes;
+ * sentinelInPods.test.ts, with the store in pods.
  */
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
-import { moneyToUsdNumber, parseMoney } from '../../contract/src/spend/money.ts';
-import { agentDeployment, MODEL, rateLimitPolicy } from '../support/agentFixtures.ts';
-import {
-  agentPods,
-  getRateLimitPolicy,
-  isPodReady,
-  podHttpUrl,
-  scrapePod,
-  sendMessage,
-  type PodView,
-} from '../support/breakwaterCluster.ts';
-import { eventually } from '../support/operator.ts';
+import { afterAll, beforeAll, describe, it, jest } from '@jest/globals';
 import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 import { startSentinelSet, type SentinelSet } from '../support/redisSentinel.ts';
-import { storedPico } from '../support/budgetStoreFixture.ts';
-import { createClient } from '@redis/client';
+import { measureFailover, sentinelStoreObjects } from './sentinelFailover.ts';
 
 jest.setTimeout(300_000);
-
-const AGENT = 'steadfast';
-const RLP = 'steadfast-store';
-/** About a hundred and fifty short calls at the prices below: spent in well under a minute. */
-const BUDGET_USD = '0.01';
-const LIMIT_PICO = parseMoney(BUDGET_USD);
-
-const PRICING = [
-  {
-    model: MODEL,
-    inputPerMTok: '3',
-    outputPerMTok: '15',
-    cacheWrite5mPerMTok: '3.75',
-    cacheWrite1hPerMTok: '6',
-    cacheReadPerMTok: '0.3',
-  },
-];
-/** The same prices as the runtime reads them, to cost the simulator's bills. */
-const PRICES = priceBook([
-  {
-    model: MODEL,
-    inputMicroUsdPerMTok: 3_000_000,
-    outputMicroUsdPerMTok: 15_000_000,
-    cacheWrite5mMicroUsdPerMTok: 3_750_000,
-    cacheWrite1hMicroUsdPerMTok: 6_000_000,
-    cacheReadMicroUsdPerMTok: 300_000,
-  },
-]);
 
 let set: SentinelSet;
 let scenario: Scenario;
 
 beforeAll(async () => {
   set = await startSentinelSet();
-  scenario = await startScenario({ prefix: 'oncall-sentinel', seed: 51 }, (sim) => [
-    rateLimitPolicy(RLP, {
-      requests: { perSecond: 20, burst: 20 },
-      budgets: [{ name: 'daily', period: 'Day', usd: BUDGET_USD, onExhausted: 'Refuse' }],
-      // A store keeps the whole agent's counters, which admission asks to say with Cluster scope.
-      scope: 'Cluster',
-      store: {
-        redis: { sentinel: { masterName: set.masterName, addresses: [...set.sentinels] } },
-        waitBudget: '1s',
-      },
-    }),
-    agentDeployment(AGENT, {
-      providerURL: sim.url,
-      replicas: 2,
-      rateLimitPolicy: RLP,
-      spec: { pricing: PRICING },
-    }),
-  ]);
+  scenario = await startScenario({ prefix: 'oncall-sentinel', seed: 51 }, (sim) =>
+    sentinelStoreObjects(sim, { masterName: set.masterName, addresses: set.sentinels }),
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -88,161 +32,13 @@ afterAll(async () => {
   await set.remove();
 });
 
-/** `rate_limiter_store_decisions_total{decided_by="store"}` and the fallback gauge of a pod. */
-async function storeMetrics(pod: PodView): Promise<{ onStore: number; fallback: number }> {
-  let onStore = 0;
-  let fallback = 0;
-  for (const line of (await scrapePod(pod)).split('\n')) {
-    if (line.startsWith('rate_limiter_store_decisions_total{') && line.includes('"store"'))
-      onStore += Number(line.split(' ').at(-1));
-    if (line.startsWith('rate_limiter_store_fallback{')) fallback += Number(line.split(' ').at(-1));
-  }
-  return { onStore, fallback };
-}
-
-async function storeCondition(): Promise<{ status?: string; message?: string } | undefined> {
-  return (await getRateLimitPolicy(scenario.ns.name, RLP))?.status?.conditions?.find(
-    (c) => c.type === 'StoreAvailable',
-  );
-}
-
-/** What the simulator billed, in picodollars, at the agent's prices. */
-async function billedPico(): Promise<bigint> {
-  return (await scenario.sim.billed()).reduce((sum, c) => {
-    const cost = callCost(c.model, c.usage, PRICES);
-    if (!cost.priced) throw new Error(cost.message);
-    return sum + cost.picoUsd;
-  }, 0n);
-}
-
-/** The budget account's settled spend on the server at `address`, in picodollars. */
-async function spentOn(address: string): Promise<bigint> {
-  const client = createClient({ url: `redis://${address}` });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    let spent = 0n;
-    for await (const batch of client.scanIterator({ MATCH: `*:budget:${AGENT}:daily:*` }))
-      for (const key of batch.filter((k) => !k.endsWith(':leases')))
-        spent += storedPico(await client.hGetAll(key), 'spent');
-    return spent;
-  } finally {
-    client.destroy();
-  }
-}
-
-/** Two callers per pod until stopped; each call's status, or 0 when it failed outright. */
-function load(pods: readonly PodView[]): { stop(): Promise<{ at: number; status: number }[]> } {
-  const calls: { at: number; status: number }[] = [];
-  let running = true;
-  const callers = pods.flatMap((pod) =>
-    [0, 1].map(async () => {
-      while (running) {
-        const at = Date.now();
-        calls.push({ at, status: await sendMessage(podHttpUrl(pod)).catch(() => 0) });
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }),
-  );
-  return {
-    stop: async () => {
-      running = false;
-      await Promise.all(callers);
-      return calls;
-    },
-  };
-}
-
 describe('a Sentinel-backed store on the cluster', () => {
   it('follows the promoted primary on every pod without a restart, within the budget', async () => {
-    const ns = scenario.ns.name;
-    const pods = await eventually(
-      async () => {
-        const ready = (await agentPods(ns, AGENT)).filter(isPodReady);
-        return ready.length === 2 && ready;
-      },
-      { timeoutMs: 150_000, description: `two ready pods of ${AGENT}` },
-    );
-    const restarts = (p: PodView): number =>
-      p.status?.containerStatuses?.reduce((n, c) => n + c.restartCount, 0) ?? 0;
-    const restartsBefore = pods.map(restarts);
-    // Admission took the sentinel shape, the pods reached the store through it.
-    for (const pod of pods) await sendMessage(podHttpUrl(pod));
-    const up = await eventually(
-      async () => {
-        const c = await storeCondition();
-        return c?.status === 'True' && c;
-      },
-      { timeoutMs: 60_000, description: 'StoreAvailable True through the sentinels' },
-    );
-    process.stderr.write(`[sentinel] StoreAvailable: ${up.message ?? ''}\n`);
-    expect(up.message).toContain(set.masterName);
-
-    const running = load(pods);
-    await eventually(async () => (await billedPico()) > LIMIT_PICO / 4n, {
-      timeoutMs: 60_000,
-      description: 'a quarter of the budget spent',
+    await measureFailover(scenario, {
+      masterName: set.masterName,
+      primary: set.primary.address,
+      killPrimary: () => set.primary.kill(),
+      waitForNewPrimary: (was, timeoutMs) => set.waitForNewPrimary(was, timeoutMs),
     });
-    const was = set.primary.address;
-    const killedAt = Date.now();
-    await set.primary.kill();
-    const promoted = await set.waitForNewPrimary(was, 30_000);
-    const promotedAt = Date.now();
-    const before = await Promise.all(pods.map(storeMetrics));
-    await eventually(
-      async () => {
-        const now = await Promise.all(pods.map(storeMetrics));
-        return now.every((m, i) => m.fallback === 0 && m.onStore > (before[i]?.onStore ?? 0));
-      },
-      { timeoutMs: 60_000, description: 'every pod deciding on the promoted primary' },
-    );
-    const backAt = Date.now();
-    // Until the budget refuses both pods.
-    await eventually(
-      async () =>
-        (await Promise.all(pods.map((p) => sendMessage(podHttpUrl(p))))).every((s) => s === 429),
-      { timeoutMs: 90_000, description: 'the budget spent, refused on both pods' },
-    );
-    const calls = await running.stop();
-    const billed = await billedPico();
-    const settledOnPromoted = await spentOn(promoted);
-    const figures = {
-      calls: calls.length,
-      served: calls.filter((c) => c.status === 200).length,
-      refused: calls.filter((c) => c.status === 429).length,
-      failed: calls.filter((c) => c.status !== 200 && c.status !== 429).length,
-      failedStatuses: [...new Set(calls.map((c) => c.status))].filter(
-        (s) => s !== 200 && s !== 429,
-      ),
-      promotedAfterMs: promotedAt - killedAt,
-      backOnStoreAfterMs: backAt - killedAt,
-      billedUsd: moneyToUsdNumber(billed),
-      pastBudgetUsd: moneyToUsdNumber(billed > LIMIT_PICO ? billed - LIMIT_PICO : 0n),
-      settledOnPromotedUsd: moneyToUsdNumber(settledOnPromoted),
-    };
-    process.stderr.write(`[sentinel] failover on the cluster: ${JSON.stringify(figures)}\n`);
-    const after = await agentPods(ns, AGENT);
-    expect({
-      samePods: after.map((p) => p.metadata?.uid).sort(),
-      restarts: pods.map((p) =>
-        restarts(after.find((a) => a.metadata?.uid === p.metadata?.uid) ?? p),
-      ),
-      failed: figures.failedStatuses,
-    }).toEqual({
-      samePods: pods.map((p) => p.metadata?.uid).sort(),
-      restarts: restartsBefore,
-      failed: [],
-    });
-    // The condition ends True: the pods report the promoted primary deciding.
-    await eventually(async () => (await storeCondition())?.status === 'True', {
-      timeoutMs: 60_000,
-      description: 'StoreAvailable True after the failover',
-    });
-    // The promoted replica holds the account; past the budget by no more than the settlements
-    // it never received (replication is asynchronous, B4): nothing decided on a share added.
-    expect(settledOnPromoted).toBeGreaterThan(0n);
-    expect(billed - LIMIT_PICO).toBeLessThanOrEqual(
-      billed > settledOnPromoted ? billed - settledOnPromoted : 0n,
-    );
   });
 });

@@ -61,7 +61,7 @@ export default async function globalSetup(): Promise<void> {
   try {
     // `up`, routed as the suites need: pods reach servers the tests start at
     // BREAKWATER_POD_HOST, and this machine reaches pods and Services at their addresses.
-    const exported = await kindUp(name, image, wasRunning);
+    const exported = await kindUp(name, image, wasRunning, { redis: true });
     await helmBuilt;
     Object.assign(process.env, exported);
   } catch (error: unknown) {

@@ -74,47 +74,14 @@ export async function startSentinelSet(
     const count = options.sentinels ?? 3;
     for (let i = 0; i < count; i++) sentinels.push(await startSentinel(primary.address, options));
     const addresses = sentinels.map((s) => s.address);
-    // A failover needs every sentinel to know the replicas and a majority of the others.
-    await waitFor(
-      async () => {
-        const views = await Promise.all(addresses.map((a) => sentinelView(a)));
-        return views.every(
-          (v) => v.replicas === servers.length - 1 && v.sentinels === count - 1 && v.linked,
-        );
-      },
-      {
-        description: 'every sentinel to know every replica and every other sentinel',
-        timeoutMs: 30_000,
-        intervalMs: 200,
-      },
-    );
-    const currentPrimary = async (): Promise<string> => {
-      for (const a of addresses) {
-        const named = await ask(a, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME]).catch(
-          () => undefined,
-        );
-        if (Array.isArray(named) && named.length === 2)
-          return `${String(named[0])}:${String(named[1])}`;
-      }
-      throw new Error('no sentinel answered');
-    };
+    await waitForSentinelsLinked(addresses, servers.length - 1);
     return {
       masterName: MASTER_NAME,
       primary,
       replicas: servers.slice(1),
       sentinels: addresses,
-      currentPrimary,
-      waitForNewPrimary: (was, timeoutMs) =>
-        waitFor(
-          async () => {
-            const now = await currentPrimary().catch(() => was);
-            if (now === was) return false;
-            // Promoted, and it says so itself.
-            const role = await ask(now, ['ROLE']).catch(() => undefined);
-            return Array.isArray(role) && role[0] === 'master' && now;
-          },
-          { description: 'the sentinels to promote a replica', timeoutMs, intervalMs: 50 },
-        ),
+      currentPrimary: () => currentPrimaryOf(addresses),
+      waitForNewPrimary: (was, timeoutMs) => waitForNewPrimaryOf(addresses, was, timeoutMs),
       restartServers: async () => {
         await Promise.all(servers.map((r) => r.stop()));
         for (const r of servers) await r.start();
@@ -125,6 +92,60 @@ export async function startSentinelSet(
     await remove();
     throw error;
   }
+}
+
+/** Waits until every sentinel knows every replica, linked, and every other sentinel. */
+export async function waitForSentinelsLinked(
+  addresses: readonly string[],
+  replicas: number,
+): Promise<void> {
+  // A failover needs every sentinel to know the replicas and a majority of the others.
+  await waitFor(
+    async () => {
+      const views = await Promise.all(addresses.map((a) => sentinelView(a).catch(() => undefined)));
+      return views.every(
+        (v) =>
+          v !== undefined &&
+          v.replicas === replicas &&
+          v.sentinels === addresses.length - 1 &&
+          v.linked,
+      );
+    },
+    {
+      description: 'every sentinel to know every replica and every other sentinel',
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    },
+  );
+}
+
+/** host:port of the primary the first sentinel that answers names. */
+export async function currentPrimaryOf(addresses: readonly string[]): Promise<string> {
+  for (const a of addresses) {
+    const named = await ask(a, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME]).catch(
+      () => undefined,
+    );
+    if (Array.isArray(named) && named.length === 2)
+      return `${String(named[0])}:${String(named[1])}`;
+  }
+  throw new Error('no sentinel answered');
+}
+
+/** Waits until the sentinels name a primary other than `was`, and it says so itself. */
+export function waitForNewPrimaryOf(
+  addresses: readonly string[],
+  was: string,
+  timeoutMs: number,
+): Promise<string> {
+  return waitFor(
+    async () => {
+      const now = await currentPrimaryOf(addresses).catch(() => was);
+      if (now === was) return false;
+      const role = await ask(now, ['ROLE']).catch(() => undefined);
+      return Array.isArray(role) && role[0] === 'master' && now;
+    },
+    { description: 'the sentinels to promote a replica', timeoutMs, intervalMs: 50 },
+  );
 }
 
 /**

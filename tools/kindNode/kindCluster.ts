@@ -42,12 +42,15 @@ export async function kindClusterRunning(name: string): Promise<boolean> {
  * `up` (the node image built once, the host prepared, the cluster checked) unless the cluster
  * runs already, the project's image built meanwhile and loaded into the node as soon as both
  * the image and the node's containerd are there (a no-op when the node holds that build);
- * returns what `env` exports for the suites.
+ * returns what `env` exports for the suites. With `redis`, the Redis image the suites run a
+ * store in pods from (scripts/image/build-redis-image.sh) is built and loaded the same way, and
+ * its reference exported as BREAKWATER_REDIS_IMAGE.
  */
 export async function kindUp(
   name: string,
   image: string,
   running: boolean,
+  options: { readonly redis?: boolean } = {},
 ): Promise<Record<string, string>> {
   // The image builds while the cluster comes up: `up` mostly waits (on kubeadm, the node, the
   // check pod), and a checkout's changed image takes a minute or more to build. Its load (about
@@ -61,24 +64,45 @@ export async function kindUp(
     () => undefined,
     () => undefined,
   );
-  const loaded = runCommand('bash', [`${repoRoot}scripts/image/build-image.sh`, image], {
-    timeoutMs: 30 * 60_000,
-    streamStderr: true,
-  }).then(async () => {
+  const early = async (ref: string): Promise<boolean> => {
     if (!running && !(await nodeContainerdAnswers(name, upSettled))) return false;
     // An early load that fails (containerd restarted under it, say) is tried again after `up`.
-    return loadIntoKindNode(name, image).then(
+    return loadIntoKindNode(name, ref).then(
       () => true,
       () => false,
     );
-  });
-  const outcomes = await Promise.allSettled([up, loaded]);
+  };
+  const loaded = runCommand('bash', [`${repoRoot}scripts/image/build-image.sh`, image], {
+    timeoutMs: 30 * 60_000,
+    streamStderr: true,
+  }).then(() => early(image));
+  const redis = options.redis === true ? buildRedisImage() : Promise.resolve(undefined);
+  const redisLoaded = redis.then((ref) => (ref === undefined ? true : early(ref)));
+  const outcomes = await Promise.allSettled([up, loaded, redisLoaded]);
   for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
   if (!(await loaded)) await loadIntoKindNode(name, image);
+  const redisRef = await redis;
+  if (redisRef !== undefined && !(await redisLoaded)) await loadIntoKindNode(name, redisRef);
   const { stdout } = await kindCluster(name, ['env', image], { timeoutMs: 60_000 });
-  return Object.fromEntries(
-    [...stdout.matchAll(/^export ([A-Z_]+)=(.*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']),
+  return {
+    ...Object.fromEntries(
+      [...stdout.matchAll(/^export ([A-Z_]+)=(.*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']),
+    ),
+    ...(redisRef === undefined ? {} : { BREAKWATER_REDIS_IMAGE: redisRef }),
+  };
+}
+
+/** The Redis image made from Debian's packages (cached by its inputs); its reference. */
+async function buildRedisImage(): Promise<string> {
+  const { stdout: tool } = await runCommand('bash', [`${repoRoot}scripts/image/container-tool.sh`]);
+  const { stdout } = await runCommand(
+    'bash',
+    [`${repoRoot}scripts/image/build-redis-image.sh`, tool.trim()],
+    { timeoutMs: 30 * 60_000, streamStderr: true },
   );
+  const ref = /^REDIS_IMAGE=(.+)$/m.exec(stdout)?.[1];
+  if (ref === undefined) throw new Error(`build-redis-image.sh printed no reference: ${stdout}`);
+  return ref;
 }
 
 /**
