@@ -1,8 +1,8 @@
 /**
  * Brings up the cluster the integration tests run on, unless BREAKWATER_KUBECONFIG already
  * names one (any cluster): then the suite uses that, unchanged. The cluster is a one-node kind
- * cluster (tools/kindNode/kind-cluster.sh; decision 0045), the project's image loaded into its
- * node. Exports BREAKWATER_KUBECONFIG, BREAKWATER_KUBECTL and what the pods need (see below),
+ * cluster (tools/kindNode/kind-cluster.sh; decision 0045), the project's image and the Redis image
+ * (scripts/image/build-redis-image.sh; BREAKWATER_REDIS_IMAGE) loaded into its node. Exports BREAKWATER_KUBECONFIG, BREAKWATER_KUBECTL and what the pods need (see below),
  * which the test workers inherit.
  */
 import { fileURLToPath } from 'node:url';
