@@ -247,3 +247,68 @@ export const agentContainerRows: readonly Refusal[] = [
     says: 'runAsUser 0 is root',
   },
 ];
+
+/** An agent whose container reads a Secret its RateLimitPolicy's store uses as a password. */
+export interface StoreSecretRow extends Refusal {
+  /** The policy the agent uses, which names the Secret: admission sees one object at a time. */
+  readonly policy: Manifest;
+}
+
+const storePolicy = (redis: Spec): Manifest => ({
+  apiVersion: GROUP_VERSION,
+  kind: 'RateLimitPolicy',
+  metadata: { name: 'shared-store' },
+  spec: { scope: 'Cluster', requests: { perSecond: 10, burst: 20 }, store: { redis } },
+});
+
+const usesStore = { rateLimitPolicyRef: { name: 'shared-store' } };
+
+/**
+ * Admission takes each object of these alone; the gather step refuses the pair (`--manifests`
+ * refuses the agent, the operator rolls nothing out): runtime/src/policy/manifestAdmission.test.ts.
+ */
+export const storeSecretRows: readonly StoreSecretRow[] = [
+  {
+    name: "rejects an env variable read from the store's password Secret",
+    manifest: agent(
+      container({
+        env: [
+          { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'p' } } },
+        ],
+      }),
+      usesStore,
+    ),
+    policy: storePolicy({
+      address: 'redis:6379',
+      passwordSecretRef: { name: 'redis-auth', key: 'p' },
+    }),
+    field: 'spec.agent.env[0].valueFrom.secretKeyRef',
+    says: 'RateLimitPolicy shared-store spec.store.redis.passwordSecretRef',
+  },
+  {
+    name: "rejects envFrom of the store's password Secret",
+    manifest: agent(container({ envFrom: [{ secretRef: { name: 'redis-auth' } }] }), usesStore),
+    policy: storePolicy({
+      address: 'redis:6379',
+      passwordSecretRef: { name: 'redis-auth', key: 'p' },
+    }),
+    field: 'spec.agent.envFrom[0].secretRef',
+    says: 'RateLimitPolicy shared-store spec.store.redis.passwordSecretRef',
+  },
+  {
+    name: "rejects a volume of the store's sentinels' password Secret",
+    manifest: agent(container(), {
+      ...usesStore,
+      ...withVolumes([{ name: 'auth', secret: { secretName: 'sentinel-auth' } }]),
+    }),
+    policy: storePolicy({
+      sentinel: {
+        masterName: 'budgets',
+        addresses: ['sentinel:26379'],
+        passwordSecretRef: { name: 'sentinel-auth', key: 'p' },
+      },
+    }),
+    field: 'spec.podTemplate.volumes[0].secret',
+    says: 'RateLimitPolicy shared-store spec.store.redis.sentinel.passwordSecretRef',
+  },
+];

@@ -7,6 +7,7 @@
  */
 import type { AgentDeployment, CircuitBreakerPolicy, RateLimitPolicy } from '../api/resources.ts';
 import type { ResolveInputs } from './policyResolution.ts';
+import { storeSecretReads } from './storeSecretReads.ts';
 
 /** The kinds an agent's spec names by `name` in its own namespace. */
 export type ReferencedKind = 'CircuitBreakerPolicy' | 'RateLimitPolicy' | 'ConfigMap' | 'Secret';
@@ -125,6 +126,12 @@ export interface GatheredAgent {
   readonly secrets: ReadonlyMap<string, DataObject>;
   /** Referenced Secrets that do not exist, with the fields that name them. */
   readonly missingSecrets: readonly AgentReference[];
+  /**
+   * Why the agent may not run as specified, one line per field: its own container reads a
+   * Secret that holds its RateLimitPolicy's store password (`storeSecretReads`). A check across
+   * two objects, which admission cannot make; every source refuses the agent while any is listed.
+   */
+  readonly forbidden: readonly string[];
 }
 
 /**
@@ -190,6 +197,7 @@ export async function gatherAgentInputs(
     missing,
     secrets,
     missingSecrets,
+    forbidden: storeSecretReads(agent, rateLimitPolicy),
   };
 }
 

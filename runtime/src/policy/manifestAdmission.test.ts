@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { agentContainerRows } from '../../../test/api/agentContainerRows.ts';
+import { agentContainerRows, storeSecretRows } from '../../../test/api/agentContainerRows.ts';
 import { agent, invalidManifests } from '../../../test/api/invalidManifestRows.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import { createLogger } from '../telemetry/logger.ts';
@@ -82,6 +82,25 @@ describe('--manifests', () => {
       expect(result.refused).toMatch(
         new RegExp(`(^|\\s)(unknown field )?${field.replace(/[.[\]]/g, '\\$&')}[:;]`),
       );
+    },
+  );
+});
+
+describe('--manifests, an agent container that reads its store password', () => {
+  it.each(storeSecretRows.map((row) => ({ ...row })))(
+    '$name',
+    async ({ manifest, policy, field, says }) => {
+      const named = { ...manifest, metadata: { name: 'row' } };
+      // Each object alone is admitted: the pair is what is refused.
+      expect(await read([named])).toEqual({ offered: true });
+      expect(
+        await read([policy, agent({ rateLimitPolicyRef: { name: 'shared-store' } }, 'x')]),
+      ).toEqual({ offered: true });
+      const result = await read([policy, named]);
+      expect(result.offered).toBe(false);
+      expect(result.refused).toMatch(new RegExp(`(^|\\s)${field.replace(/[.[\]]/g, '\\$&')}:`));
+      expect(result.refused).toContain(says);
+      expect(result.refused).toContain('Give the agent container credentials of its own');
     },
   );
 });

@@ -134,6 +134,14 @@ export class ManifestSource {
       );
       return;
     }
+    // What admission cannot see across two objects, refused as admission would refuse a field.
+    if (gathered.forbidden.length > 0) {
+      this.#intake.store.reject(
+        `AgentDeployment "${agent.metadata.name ?? '?'}" may not run as written: ${gathered.forbidden.join('; ')}`,
+        this.source,
+      );
+      return;
+    }
     for (const line of gathered.missing)
       this.#deps.logger.warn(
         { missing: line, path: this.#path },
