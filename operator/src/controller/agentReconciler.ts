@@ -23,7 +23,7 @@ import {
   type ReferencedObjects,
 } from '../../../contract/src/policy/policyGather.ts';
 import { buildChildren, selectorString, AGENT_LABEL } from '../builders/index.ts';
-import { computeAgentStatus } from '../status/agentStatus.ts';
+import { computeAgentStatus, forbiddenMessage, STORE_SECRET_READ } from '../status/agentStatus.ts';
 import { evaluateModelRetirement } from '../status/modelRetirement.ts';
 import { nextPeriodEndMs } from '../spend/spendStatus.ts';
 import { findCondition, type ConditionUpdate } from '../status/conditions.ts';
@@ -146,8 +146,10 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     maxReplicasCap: scaleOutHold.maxReplicasCap,
   });
 
-  // Apply.
-  await applyChildren(ctx, key, namespace, children);
+  // Apply, unless the pods would hand the agent container a Secret only the runtime may read:
+  // then nothing is applied and the running pods stay as they were (the status says why).
+  const forbidden = gathered.forbidden;
+  if (forbidden.length === 0) await applyChildren(ctx, key, namespace, children);
 
   // Status.
   const modelRetirement = evaluateModelRetirement(agent.spec.model, nowMs);
@@ -168,6 +170,7 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     selector: selectorString(name),
     spend: doc.rateLimit.spend,
     invalidPolicy: checked.ok ? undefined : inManifestTerms(checked.error),
+    forbidden,
     breakerMode: doc.circuitBreaker.mode,
     now: new Date(nowMs).toISOString(),
   });
@@ -175,6 +178,7 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
   if ((await writeStatusIfChanged(ctx, agent, status, { precondition: true })) === 'stale')
     return STALE_STATUS_RETRY;
   await recordScaleOutHoldChange(ctx, agent, scaleOutHold.condition);
+  await recordForbiddenChange(ctx, agent, forbidden);
   return {
     requeueAfterMs: nextReconcileMs(
       [modelRetirement.changesAtMs, scaleOutHold.recheckAtMs, nextPeriodEndMs(status.spend)],
@@ -214,4 +218,17 @@ async function recordScaleOutHoldChange(
       reason: 'ScaleOutReleased',
       message: `HorizontalPodAutoscaler maxReplicas back to spec.autoscaling.maxReplicas: ${condition.message}`,
     });
+}
+
+/** A Warning Event when the agent is first held back for reading a store's password. */
+async function recordForbiddenChange(
+  ctx: OperatorContext,
+  agent: AgentDeployment,
+  forbidden: readonly string[],
+): Promise<void> {
+  if (forbidden.length === 0) return;
+  const before = findCondition(agent.status?.conditions, 'PoliciesResolved');
+  const message = forbiddenMessage(forbidden);
+  if (before?.reason === STORE_SECRET_READ && before.message === message) return;
+  await recordEvent(ctx, agent, { type: 'Warning', reason: STORE_SECRET_READ, message });
 }

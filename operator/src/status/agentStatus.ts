@@ -70,10 +70,23 @@ export interface AgentStatusInputs {
    * they were: they are counted under the last good policy, which the replicas still run.
    */
   readonly invalidPolicy?: string | undefined;
+  /**
+   * Why the operator rolls nothing out (policyGather's `forbidden`: the agent container reads
+   * its store's password); empty or unset when it does.
+   */
+  readonly forbidden?: readonly string[] | undefined;
   /** Its CircuitBreakerPolicy's mode: under Shadow, an open breaker refuses nothing. */
   readonly breakerMode?: 'Enforce' | 'Shadow' | undefined;
   /** RFC 3339 now, for condition transitions. */
   readonly now: string;
+}
+
+/** The reason of PoliciesResolved, Stalled and Ready while the agent reads a store's password. */
+export const STORE_SECRET_READ = 'StoreSecretReadByAgent';
+
+/** What PoliciesResolved and the Warning Event say while the operator holds the agent back. */
+export function forbiddenMessage(forbidden: readonly string[]): string {
+  return `nothing is rolled out and the running pods stay as they were until this is fixed: ${forbidden.join('; ')}`;
 }
 
 export function isPodReady(pod: PodView): boolean {
@@ -149,40 +162,60 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
   const rollingOut = `${updated}/${desired} replicas updated, ${ready}/${desired} ready`;
   const policiesApplied = applied >= running.length && (running.length > 0 || desired === 0);
 
-  const updates: ConditionUpdate[] = [
-    resolved
-      ? {
-          type: 'PoliciesResolved',
-          status: 'True',
-          reason: 'Resolved',
-          message: 'every referenced policy exists',
-        }
+  const forbidden = inputs.forbidden ?? [];
+  const held: ConditionUpdate | undefined =
+    forbidden.length === 0
+      ? undefined
       : {
           type: 'PoliciesResolved',
           status: 'False',
-          reason: 'PolicyNotFound',
-          message: `not found: ${inputs.missing.join(', ')}; running with defaults for it until it exists`,
-        },
-    invalid !== undefined
+          reason: STORE_SECRET_READ,
+          message: forbiddenMessage(forbidden),
+        };
+
+  const updates: ConditionUpdate[] = [
+    held !== undefined
+      ? held
+      : resolved
+        ? {
+            type: 'PoliciesResolved',
+            status: 'True',
+            reason: 'Resolved',
+            message: 'every referenced policy exists',
+          }
+        : {
+            type: 'PoliciesResolved',
+            status: 'False',
+            reason: 'PolicyNotFound',
+            message: `not found: ${inputs.missing.join(', ')}; running with defaults for it until it exists`,
+          },
+    held !== undefined
       ? {
           type: 'PoliciesApplied',
           status: 'False',
-          reason: 'Invalid',
-          message: `the replicas refuse policy ${inputs.policyHash} and keep their last good one: ${invalid}`,
+          reason: STORE_SECRET_READ,
+          message: `policy ${inputs.policyHash} is not rolled out (see PoliciesResolved); ${applied}/${running.length} replicas run it`,
         }
-      : policiesApplied
+      : invalid !== undefined
         ? {
             type: 'PoliciesApplied',
-            status: 'True',
-            reason: 'Applied',
-            message: `${applied}/${running.length} replicas run policy ${inputs.policyHash}`,
-          }
-        : {
-            type: 'PoliciesApplied',
             status: 'False',
-            reason: 'Propagating',
-            message: `${applied}/${running.length} replicas run policy ${inputs.policyHash}`,
-          },
+            reason: 'Invalid',
+            message: `the replicas refuse policy ${inputs.policyHash} and keep their last good one: ${invalid}`,
+          }
+        : policiesApplied
+          ? {
+              type: 'PoliciesApplied',
+              status: 'True',
+              reason: 'Applied',
+              message: `${applied}/${running.length} replicas run policy ${inputs.policyHash}`,
+            }
+          : {
+              type: 'PoliciesApplied',
+              status: 'False',
+              reason: 'Propagating',
+              message: `${applied}/${running.length} replicas run policy ${inputs.policyHash}`,
+            },
     monitoringCondition(inputs.monitoring),
     inputs.modelRetirement.condition,
     inputs.scaleOutHold,
@@ -191,16 +224,18 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     ...(spend === undefined ? [] : budgetConditions(spend.rows)),
     ...(priced === undefined ? [] : [priced]),
     ...(durable === undefined ? [] : [durable]),
-    progressDeadlineExceeded || !resolved
-      ? {
-          type: 'Stalled',
-          status: 'True',
-          reason: resolved ? 'ProgressDeadlineExceeded' : 'PolicyNotFound',
-          message: resolved
-            ? 'the Deployment stopped making progress'
-            : `not found: ${inputs.missing.join(', ')}`,
-        }
-      : { type: 'Stalled', status: 'False', reason: 'Progressing', message: '' },
+    held !== undefined
+      ? { ...held, type: 'Stalled', status: 'True' }
+      : progressDeadlineExceeded || !resolved
+        ? {
+            type: 'Stalled',
+            status: 'True',
+            reason: resolved ? 'ProgressDeadlineExceeded' : 'PolicyNotFound',
+            message: resolved
+              ? 'the Deployment stopped making progress'
+              : `not found: ${inputs.missing.join(', ')}`,
+          }
+        : { type: 'Stalled', status: 'False', reason: 'Progressing', message: '' },
     rolledOut
       ? { type: 'Reconciling', status: 'False', reason: 'RolledOut', message: '' }
       : {
@@ -209,19 +244,21 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
           reason: 'RollingOut',
           message: rollingOut,
         },
-    rolledOut && resolved
-      ? {
-          type: 'Ready',
-          status: 'True',
-          reason: 'Available',
-          message: `${ready}/${desired} replicas ready`,
-        }
-      : {
-          type: 'Ready',
-          status: 'False',
-          reason: resolved ? 'RollingOut' : 'PolicyNotFound',
-          message: resolved ? rollingOut : `not found: ${inputs.missing.join(', ')}`,
-        },
+    held !== undefined
+      ? { ...held, type: 'Ready' }
+      : rolledOut && resolved
+        ? {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Available',
+            message: `${ready}/${desired} replicas ready`,
+          }
+        : {
+            type: 'Ready',
+            status: 'False',
+            reason: resolved ? 'RollingOut' : 'PolicyNotFound',
+            message: resolved ? rollingOut : `not found: ${inputs.missing.join(', ')}`,
+          },
   ];
   const conditions: Condition[] = setConditions(
     // Without MCP servers, no condition about them (removing the last one drops it), and
