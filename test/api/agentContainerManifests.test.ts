@@ -7,7 +7,13 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { admissionNamespace, expectRefusal, type Spec } from './admission.ts';
-import { agent, agentContainerRows as rows, container, withVolumes } from './agentContainerRows.ts';
+import {
+  agent,
+  agentContainerRows as rows,
+  container,
+  storeSecretRows,
+  withVolumes,
+} from './agentContainerRows.ts';
 
 const { create, stored } = admissionNamespace('api-agent');
 
@@ -61,6 +67,19 @@ describe('spec.agent at admission', () => {
       },
     });
   });
+
+  // Admission sees one object at a time: the pair is refused by the gather step instead
+  // (the operator rolls nothing out, --manifests refuses it), not here.
+  it.each(storeSecretRows.map((row, index) => ({ ...row, index })))(
+    'admits each object alone, which the gather step refuses together: $name',
+    async ({ manifest, policy, index }) => {
+      const created = await create({ ...policy, metadata: {} }, `store-policy-${String(index)}`);
+      expect(created.stderr).toBe('');
+      const reading = await create(manifest, `store-reader-${String(index)}`);
+      expect(reading.stderr).toBe('');
+      expect(reading.code).toBe(0);
+    },
+  );
 
   it.each(rows.map((row, index) => ({ ...row, index })))(
     '$name',
