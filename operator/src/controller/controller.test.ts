@@ -18,7 +18,7 @@ import {
   started,
   stopStarted,
   turns,
-} from './controllerHarness.ts';
+} from './controllerFixtures.ts';
 
 const HpaKind = Kinds.HorizontalPodAutoscaler;
 const RoleKind = Kinds.Role;

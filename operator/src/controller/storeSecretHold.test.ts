@@ -17,7 +17,7 @@ import {
   settle,
   started,
   stopStarted,
-} from './controllerHarness.ts';
+} from './controllerFixtures.ts';
 
 afterEach(async () => {
   await stopStarted();
