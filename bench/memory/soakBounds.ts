@@ -96,7 +96,7 @@ export const BOUNDS: readonly Bound[] = [
   },
   {
     structure: 'breakers, call stats, metric series',
-    file: 'runtime/src/guard/guardSet/breakerRegistry.ts, stats/callStats.ts, telemetry/tally.ts',
+    file: 'runtime/src/guard/guardSet/breakerRegistry.ts, runtime/src/stats/callStats.ts, runtime/src/telemetry/tally.ts',
     grows: 'one per model or backend name, subject, label set',
     bound: '512 breakers, 128 subjects, 1,000 series per family',
     per: 'fixed',
