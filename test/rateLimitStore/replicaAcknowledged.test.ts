@@ -17,6 +17,7 @@ import {
 } from '../../runtime/src/rateLimitStore/replicaAcknowledged.ts';
 import type { StoreCommands } from '../../runtime/src/rateLimitStore/storeCommands.ts';
 import { redisClient, splitAddress } from '../../runtime/src/rateLimitStore/storeConnection.ts';
+import { documentedAclRule } from '../support/documentedAcl.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 import { waitFor } from '../support/waitFor.ts';
 
@@ -64,6 +65,44 @@ describe('a store whose writes a replica acknowledges', () => {
     await expect(client.sendCommand(['SET', key, 'v'])).resolves.toBe('OK');
     // Read at once, no waiting: WAIT already saw the replica take it.
     await expect(onReplica(key)).resolves.toBe('v');
+  });
+
+  it.each([
+    { rule: 'the documented rule and +wait', extra: ' +wait', expected: 'confirmed' },
+    { rule: 'the documented rule alone', extra: '', expected: 'refused naming +wait' },
+  ])('as an ACL user with $rule: $expected', async ({ extra, expected }) => {
+    const user = `acl-${randomUUID().slice(0, 8)}`;
+    await client.sendCommand([
+      'ACL',
+      ...`${documentedAclRule()}${extra}`
+        .replace('breakwater ', `${user} `)
+        .replace('>CHANGE-ME', '>acl-pass')
+        .split(/\s+/)
+        .slice(1),
+    ]);
+    const asUser = redisClient(
+      {
+        address: primary.address,
+        username: user,
+        passwordSecretRef: { name: 'redis', key: 'password' },
+        acknowledge: 'Replicas',
+      },
+      { password: 'acl-pass' },
+    );
+    asUser.on('error', () => undefined);
+    await asUser.connect();
+    try {
+      const outcome = await asUser.sendCommand(['SET', `breakwater:${user}`, 'v']).then(
+        () => 'confirmed',
+        (err: unknown) =>
+          isUnacknowledged(err) && err.message.includes('add +wait to its rule')
+            ? 'refused naming +wait'
+            : String(err),
+      );
+      expect(outcome).toBe(expected);
+    } finally {
+      asUser.destroy();
+    }
   });
 
   describe('with the replica frozen', () => {

@@ -162,6 +162,19 @@ describe('ReplicaAcknowledged', () => {
     expect(inner.sent).toEqual(['GET a']);
   });
 
+  it('names +wait when the ACL user may not run WAIT', async () => {
+    const { lane, client } = connections();
+    lane.sendCommand = (args) =>
+      args[0] === 'WAIT'
+        ? Promise.reject(
+            new Error("NOPERM User breakwater has no permissions to run the 'wait' command"),
+          )
+        : Promise.resolve('OK');
+    const error = await client.sendCommand(['SET', 'a', '1']).catch((err: unknown) => err);
+    expect(isUnacknowledged(error)).toBe(true);
+    expect((error as Error).message).toContain('add +wait to its rule');
+  });
+
   it('is an error the callers tell apart', () => {
     expect(isUnacknowledged(new UnacknowledgedWriteError('OK', 0))).toBe(true);
     expect(isUnacknowledged(new Error('x'))).toBe(false);

@@ -39,7 +39,9 @@ export class UnacknowledgedWriteError extends Error {
 
   constructor(reply: unknown, replicas: number, cause?: unknown) {
     super(
-      `no replica confirmed the write within ${String(ACKNOWLEDGE_TIMEOUT_MS)}ms (${String(replicas)} of ${String(ACKNOWLEDGING_REPLICAS)})`,
+      cause instanceof Error && cause.message.startsWith('NOPERM')
+        ? `no replica confirmed the write: the store's ACL user may not run WAIT, which acknowledge: Replicas sends after each write; add +wait to its rule (${cause.message})`
+        : `no replica confirmed the write within ${String(ACKNOWLEDGE_TIMEOUT_MS)}ms (${String(replicas)} of ${String(ACKNOWLEDGING_REPLICAS)})`,
       cause === undefined ? undefined : { cause },
     );
     this.name = 'UnacknowledgedWriteError';

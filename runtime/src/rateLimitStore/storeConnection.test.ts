@@ -11,6 +11,7 @@ describe('reasonOf', () => {
     ['LOADING Redis is loading the dataset in memory', 'FailingOver'],
     ['NOSCRIPT No matching script', 'StoreError'],
     ['OOM command not allowed when used memory > maxmemory', 'StoreError'],
+    ["NOPERM User breakwater has no permissions to run the 'wait' command", 'StoreError'],
     ['WRONGPASS invalid username-password pair or user is disabled.', 'AuthenticationFailed'],
     ['connect ECONNREFUSED 127.0.0.1:6379', 'Unreachable'],
   ])('names "%s" %s', (message, reason) => {

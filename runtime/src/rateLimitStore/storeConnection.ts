@@ -231,7 +231,8 @@ export function reasonOf(err: unknown): StoreFallbackReason {
   // from its primary: a failover under way, not a store that refuses the scripts.
   // In a cluster, a slot without a primary (CLUSTERDOWN) or half moved (TRYAGAIN) too.
   if (/^(READONLY|MASTERDOWN|LOADING|CLUSTERDOWN|TRYAGAIN)/.test(message)) return 'FailingOver';
-  if (/^(ERR|NOSCRIPT|BUSY|OOM)/.test(message)) return 'StoreError';
+  // NOPERM: the ACL user may not run a command the store sends (docs/rate-limit-store.md's rule).
+  if (/^(ERR|NOSCRIPT|BUSY|OOM|NOPERM)/.test(message)) return 'StoreError';
   return 'Unreachable';
 }
 
