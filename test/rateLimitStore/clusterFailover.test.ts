@@ -260,7 +260,8 @@ describe('the rate-limit store on a Redis Cluster', () => {
     expect({
       samePids: agent.replicas.map((r) => r.runtime.child.pid),
       onTarget: (await cluster.primaryOf(slot)) === to,
-      servedWithinLimit: f.served <= f.limitAllowed,
+      // The replicas decided on their shares while the slot was half moved: R3's one burst.
+      servedWithinLimit: f.served <= f.limitAllowed + BURST,
       // A migration loses nothing (MIGRATE moves each key whole): every bill settled on the target.
       pastBudget: billed > LIMIT_PICO,
       settledIsBilled: settledOnTarget === billed,
@@ -309,7 +310,8 @@ describe('the rate-limit store on a Redis Cluster', () => {
     expect({
       samePids: agent.replicas.map((r) => r.runtime.child.pid),
       servedAfterBack: f.servedAfterBack > 0,
-      servedWithinLimit: f.served <= f.limitAllowed,
+      // The replicas decided on their shares until the promotion: R3's one burst.
+      servedWithinLimit: f.served <= f.limitAllowed + BURST,
       settledOnPromoted: settledOnPromoted > 0n,
       // Past the budget by no more than the settlements the promoted replica never received
       // (replication is asynchronous): nothing decided on a replica's share added to it.
