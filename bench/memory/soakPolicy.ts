@@ -12,12 +12,11 @@
  * - durability: journals in the same redis-server, and an MCP server whose `echo` the bundled
  *   agent calls in its runs.
  */
-import type { RateLimitPolicy } from '../../contract/src/api/resources.ts';
 import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
 import { resolveRateLimit } from '../../contract/src/policy/policyResolution.ts';
-import { RATE_LIMIT_POLICY_LIMITS as RATE } from '../../contract/src/api/specLimits.ts';
 import { PRIMARY_PRICE } from '../../test/support/budgetStoreFixture.ts';
 import { policyDocument } from '../../test/support/standaloneRuntime.ts';
+import { openStorePolicy } from '../runtime/storeRounds.ts';
 
 export const SOAK_AGENT = 'soak-agent';
 /** Far above anything a soak spends. */
@@ -29,25 +28,10 @@ export function clientKeys(count: number): string[] {
 }
 
 export function soakPolicy(simUrl: string, mcpUrl: string, redisAddress: string): PolicyDocument {
-  const limits: RateLimitPolicy = {
-    apiVersion: 'breakwater.dev/v1alpha1',
-    kind: 'RateLimitPolicy',
-    metadata: { name: 'soak', namespace: 'default', generation: 1 },
-    spec: {
-      scope: 'Cluster',
-      requests: {
-        perSecond: RATE['requests.perSecond'].maximum,
-        burst: RATE['requests.burst'].maximum,
-      },
-      concurrency: { maxConcurrent: 256, maxQueue: 256, queueTimeout: '5s' },
-      // The longest wait the schema allows: on a shared machine Redis often answers late.
-      store: { redis: { address: redisAddress }, waitBudget: '1s' },
-      budgets: [
-        { name: 'agent-monthly', period: 'Month', usd: LARGE_USD },
-        { name: 'caller-daily', period: 'Day', usd: LARGE_USD, per: 'ClientKey' },
-      ],
-    },
-  };
+  const limits = openStorePolicy('soak', { address: redisAddress }, [
+    { name: 'agent-monthly', period: 'Month', usd: LARGE_USD },
+    { name: 'caller-daily', period: 'Day', usd: LARGE_USD, per: 'ClientKey' },
+  ]);
   return policyDocument(simUrl, (d) => {
     d.agent = { ...d.agent, name: SOAK_AGENT, namespace: 'default' };
     d.access = { clientKeysSecret: 'soak' };
