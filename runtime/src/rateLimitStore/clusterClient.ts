@@ -135,6 +135,10 @@ export class ClusterStoreClient
   protected override abandon(cluster: ClusterConnection): void {
     cluster.destroy();
   }
+
+  protected discard(cluster: ClusterConnection): void {
+    cluster.destroy();
+  }
 }
 
 const scriptArgs = (options: { keys: string[]; arguments: string[] }): string[] => [

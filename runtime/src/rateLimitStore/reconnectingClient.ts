@@ -1,9 +1,17 @@
 /**
- * What the Sentinel and Cluster store clients add alike to `@redis/client`'s own: a command
- * fails at once while the library client is not ready (no offline queue, as the standalone
- * client is set up), at most `maxInFlight` are held, and a first connection that fails is
- * tried again forever with a new library client (the library gives up on a first connection
- * after a number of attempts, and its client is then spent).
+ * What every store client (standalone, Sentinel, Cluster) adds alike to `@redis/client`'s own:
+ * a command fails at once while the library client is not ready (no offline queue), at most
+ * `maxInFlight` are held, and a first connection that fails is tried again forever with a new
+ * library client (the library gives up on a first connection after a number of attempts, and
+ * its client is then spent).
+ *
+ * And a connection that hangs is given up. A network that drops every packet (a partition,
+ * a node gone without a reset) leaves a TCP connection open and silent: the library sees no
+ * error until TCP's retransmits give up, and after a 30 s cut its next retransmit came 24 s
+ * after the network was back (bench/results/store-partition.json). So a command owed longer
+ * than `stallMs` (a healthy store answers in milliseconds, a WAIT within half a second) means
+ * the connection is dead: the library client is destroyed, failing what it still owes (every
+ * caller has gone on past its own deadline already), and a new one connects.
  */
 import { EventEmitter } from 'node:events';
 
@@ -14,6 +22,23 @@ export interface ReconnectingClientOptions<C> {
   readonly maxInFlight: number;
   /** The pause before connecting again after the `attempt`th failure (1, 2, …). */
   readonly retryDelayMs: (attempt: number) => number;
+  /** A command owed this long means a dead connection (STALL_MS unless a test says). */
+  readonly stallMs?: number;
+}
+
+/** How long a command may be owed before its connection is taken for dead. */
+export const STALL_MS = 5000;
+/** How often the owed commands are looked at (more often for a shorter `stallMs`). */
+const STALL_CHECK_MS = 1000;
+
+/** The error a connection given up for hanging reports. */
+export class StalledConnectionError extends Error {
+  constructor(stallMs: number, owed: number) {
+    super(
+      `no answer from the store for ${String(stallMs)}ms with ${String(owed)} command(s) owed: the connection is taken for dead (a partition, or a node gone without a reset) and made anew`,
+    );
+    this.name = 'StalledConnectionError';
+  }
 }
 
 /** What the base needs of a library client. */
@@ -29,6 +54,10 @@ export abstract class ReconnectingStoreClient<C extends LibraryClient> extends E
   #failures = 0;
   #retry: NodeJS.Timeout | undefined;
   #inFlight = 0;
+  /** When each command still owed was sent, oldest first (a Map keeps insertion order). */
+  readonly #owed = new Map<number, number>();
+  #sent = 0;
+  #watch: NodeJS.Timeout | undefined;
 
   constructor(options: ReconnectingClientOptions<C>) {
     super();
@@ -46,6 +75,13 @@ export abstract class ReconnectingStoreClient<C extends LibraryClient> extends E
   /** The first attempt's outcome; later attempts report through `error` and `ready`. */
   connect(): Promise<unknown> {
     this.#open = true;
+    this.#watch ??= setInterval(
+      () => {
+        this.#checkStall();
+      },
+      Math.min(STALL_CHECK_MS, (this.#options.stallMs ?? STALL_MS) / 4),
+    );
+    this.#watch.unref();
     return this.#attempt();
   }
 
@@ -63,11 +99,16 @@ export abstract class ReconnectingStoreClient<C extends LibraryClient> extends E
     // The sentinel client destroyed itself when it gave up.
   }
 
+  /** Closes a library client at once, failing what it owes: its connection hung. */
+  protected abstract discard(client: C): void;
+
   /** Stops trying to connect; the library client, if any, for the caller to close. */
   protected stop(): C | undefined {
     this.#open = false;
     if (this.#retry !== undefined) clearTimeout(this.#retry);
     this.#retry = undefined;
+    if (this.#watch !== undefined) clearInterval(this.#watch);
+    this.#watch = undefined;
     return this.#client;
   }
 
@@ -84,11 +125,32 @@ export abstract class ReconnectingStoreClient<C extends LibraryClient> extends E
     if (this.#inFlight >= this.#options.maxInFlight)
       throw new Error("the store client's command queue is full");
     this.#inFlight++;
+    const id = ++this.#sent;
+    this.#owed.set(id, Date.now());
     try {
       return await command(client);
     } finally {
       this.#inFlight--;
+      this.#owed.delete(id);
     }
+  }
+
+  /** The oldest command owed past `stallMs`: the library client is replaced. */
+  #checkStall(): void {
+    const oldest = this.#owed.values().next();
+    const stallMs = this.#options.stallMs ?? STALL_MS;
+    if (oldest.done === true || Date.now() - oldest.value < stallMs || !this.#open) return;
+    const hung = this.#client;
+    const owed = this.#owed.size;
+    // What the hung client owes fails when it is discarded; none of it counts as owed now.
+    this.#owed.clear();
+    if (this.#retry !== undefined) clearTimeout(this.#retry);
+    this.#retry = undefined;
+    this.emit('error', new StalledConnectionError(stallMs, owed));
+    this.#attempt().catch((err: unknown) => {
+      if (this.#open) this.emit('error', err);
+    });
+    if (hung !== undefined) this.discard(hung);
   }
 
   async #attempt(): Promise<void> {

@@ -76,6 +76,10 @@ export class SentinelStoreClient
     return new Error('The client is offline: no primary connected through Sentinel');
   }
 
+  protected discard(sentinel: SentinelConnection): void {
+    sentinel.destroy().catch(() => undefined);
+  }
+
   protected listen(sentinel: SentinelConnection, current: () => boolean): void {
     sentinel.on('error', (err: unknown) => {
       if (current()) this.emit('error', sentinelError(err));

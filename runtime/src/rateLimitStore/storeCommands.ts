@@ -1,8 +1,9 @@
 /**
  * What every store user (limits, budgets, cache-affinity pins, run journals, leases, the run
- * listing) needs from a connection to Redis, whichever way it reaches the primary: a
- * standalone client (`@redis/client`'s createClient) has these as they are; a Sentinel client
- * (createSentinel) through sentinelClient.ts, which also follows a failover.
+ * listing) needs from a connection to Redis, whichever way it reaches the primary: at an
+ * address (standaloneClient.ts), through Sentinel (sentinelClient.ts, following a failover) or
+ * on a cluster (clusterClient.ts), each `@redis/client`'s own client under what
+ * reconnectingClient.ts adds to all three.
  */
 import type { CommandSender, ScriptRunner } from './luaScripts.ts';
 

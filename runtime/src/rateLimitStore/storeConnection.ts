@@ -22,6 +22,7 @@ import type {
 } from '../../../contract/src/policy/policyDocument.ts';
 import type { StoreFallbackReason } from '../../../contract/src/reporting/storeReport.ts';
 import { ClusterStoreClient } from './clusterClient.ts';
+import { StandaloneStoreClient } from './standaloneClient.ts';
 import { ReplicaAcknowledged } from './replicaAcknowledged.ts';
 import { SentinelStoreClient } from './sentinelClient.ts';
 import type { StoreCommands } from './storeCommands.ts';
@@ -115,10 +116,15 @@ export function redisClient(redis: RedisSettings, secrets: StoreSecrets): StoreC
 function primaryClient(redis: RedisSettings, secrets: StoreSecrets): StoreCommands {
   if (redis.cluster !== undefined) return clusterClient(redis, redis.cluster, secrets);
   return redis.sentinel === undefined
-    ? redisClientModule().createClient({
-        ...nodeOptions(redis, secrets),
-        socket: { ...splitAddress(redis.address), ...socketOptions(redis, secrets) },
-        commandOptions: NO_COMMAND_TIMEOUT,
+    ? new StandaloneStoreClient({
+        make: () =>
+          redisClientModule().createClient({
+            ...nodeOptions(redis, secrets),
+            socket: { ...splitAddress(redis.address), ...socketOptions(redis, secrets) },
+            commandOptions: NO_COMMAND_TIMEOUT,
+          }),
+        maxInFlight: MAX_QUEUE,
+        retryDelayMs: reconnectDelay,
       })
     : sentinelClient(redis, redis.sentinel, secrets);
 }
