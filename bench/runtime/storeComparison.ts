@@ -25,7 +25,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRedisCluster } from '../../test/support/redisCluster.ts';
 import { startRedis } from '../../test/support/redisServer.ts';
-import { startSentinelSet } from '../../test/support/redisSentinel.ts';
+import { ask, startSentinelSet } from '../../test/support/redisSentinel.ts';
 import { startRuntime, type RuntimeHandle } from '../../test/support/runtimeProcess.ts';
 import { median } from '../../tools/stats/samples.ts';
 import { deciding } from '../global/budgetScenario.ts';
@@ -71,6 +71,46 @@ const spread = (xs: readonly number[]) => ({
   max: round3(Math.max(...xs)),
 });
 
+type Acknowledging = Partial<Record<Shape, () => Promise<string>>>;
+
+/** WAITs a primary ran, from INFO commandstats (only its one Replicas shape sends them). */
+interface PrimaryCommands {
+  readonly waits: number;
+}
+
+const callsOf = (stats: string, command: string): number =>
+  Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(stats)?.[1] ?? 0);
+
+/** Zeroes the acknowledging primaries' command counts, so they count the rounds alone. */
+async function resetCommandStats(acknowledging: Acknowledging): Promise<void> {
+  for (const primary of Object.values(acknowledging))
+    await ask(await primary(), ['CONFIG', 'RESETSTAT']);
+}
+
+async function waitCounts(
+  acknowledging: Acknowledging,
+): Promise<Partial<Record<Shape, PrimaryCommands>>> {
+  const counts: Partial<Record<Shape, PrimaryCommands>> = {};
+  for (const [shape, primary] of Object.entries(acknowledging) as [
+    Shape,
+    () => Promise<string>,
+  ][]) {
+    const stats = String(await ask(await primary(), ['INFO', 'commandstats']));
+    counts[shape] = { waits: callsOf(stats, 'wait') };
+  }
+  return counts;
+}
+
+/**
+ * How the acknowledging lane batched over the measured rounds: WAITs per call. Every script
+ * is acknowledged and a budgeted call sends at least two (admission, settlement), so 2 or more
+ * would be no batching at all.
+ */
+const perCall = (commands: PrimaryCommands, calls: number) => ({
+  ...commands,
+  waitsPerCall: round3(commands.waits / Math.max(1, calls)),
+});
+
 /** Starts the three topologies; `stores` names each shape's store, `remove` stops them all. */
 async function topologies() {
   const removes: (() => Promise<void>)[] = [];
@@ -95,7 +135,12 @@ async function topologies() {
       'sentinel-replicas': { sentinel, acknowledge: 'Replicas' },
       'cluster-primary': { cluster: { addresses: [...cluster.addresses] } },
     };
-    return { stores, remove };
+    // The servers each Replicas shape WAITs on, none shared with another Replicas shape.
+    const acknowledging: Partial<Record<Shape, () => Promise<string>>> = {
+      'standalone-replicas': () => Promise.resolve(primary.address),
+      'sentinel-replicas': () => set.currentPrimary(),
+    };
+    return { stores, acknowledging, remove };
   } catch (error) {
     await remove();
     throw error;
@@ -110,7 +155,7 @@ interface LimiterView {
 }
 
 export async function storeComparison(options: StoreComparisonOptions) {
-  const { stores, remove } = await topologies();
+  const { stores, acknowledging, remove } = await topologies();
   const started: RuntimeHandle[] = [];
   try {
     const paths: Path[] = [];
@@ -141,6 +186,7 @@ export async function storeComparison(options: StoreComparisonOptions) {
         concurrency: options.concurrency,
         durationMs: options.warmupMs,
       });
+    await resetCommandStats(acknowledging);
     const rounds = new Map<PathName, StoreRound[]>(paths.map((p) => [p.name, []]));
     for (let r = 0; r < options.rounds; r++)
       for (let i = 0; i < paths.length; i++) {
@@ -158,6 +204,7 @@ export async function storeComparison(options: StoreComparisonOptions) {
           `${path.name} did not decide every call on its store: ${String(decided)} decided there of ${String(measured(path.name))} measured, state ${String(view.rateLimiter.store?.report.state)}`,
         );
     }
+    const waits = await waitCounts(acknowledging);
     const sim = of(SIMULATOR);
     const base = of(BASE);
     const perRound = (name: Shape, figure: (x: StoreRound, i: number) => number) =>
@@ -176,6 +223,9 @@ export async function storeComparison(options: StoreComparisonOptions) {
         addedP99Ms: spread(perRound(name, (x, i) => added(x, i, 'p99Ms'))),
         rps: spread(perRound(name, (x) => x.rps)),
         calls: measured(name),
+        ...(waits[name] === undefined
+          ? {}
+          : { acknowledging: perCall(waits[name], measured(name)) }),
         errors: of(name).reduce((n, x) => n + x.errors, 0),
         vsStandalonePrimary: {
           cpu: ratio((x) => x.cpuUsPerCall),
@@ -229,6 +279,6 @@ export function storeComparisonLines(result: Awaited<ReturnType<typeof storeComp
   return SHAPES.map((name) => {
     const s = result.shapes[name];
     const v = s.vsStandalonePrimary;
-    return `runtime store ${name}: cpu_us_per_call=${s.cpuUsPerCall.median.toFixed(0)} added_p50_ms=${s.addedP50Ms.median.toFixed(3)} added_p99_ms=${s.addedP99Ms.median.toFixed(3)} rps=${s.rps.median.toFixed(0)}; vs standalone Primary: cpu=${range(v.cpu, 3)} added_p50=${range(v.addedP50, 3)} added_p99=${range(v.addedP99, 3)} throughput=${range(v.throughput, 3)}${s.errors > 0 ? ` errors=${String(s.errors)}` : ''}\n`;
+    return `runtime store ${name}: cpu_us_per_call=${s.cpuUsPerCall.median.toFixed(0)} added_p50_ms=${s.addedP50Ms.median.toFixed(3)} added_p99_ms=${s.addedP99Ms.median.toFixed(3)} rps=${s.rps.median.toFixed(0)}; vs standalone Primary: cpu=${range(v.cpu, 3)} added_p50=${range(v.addedP50, 3)} added_p99=${range(v.addedP99, 3)} throughput=${range(v.throughput, 3)}${'acknowledging' in s && s.acknowledging !== undefined ? ` waits_per_call=${s.acknowledging.waitsPerCall.toFixed(3)}` : ''}${s.errors > 0 ? ` errors=${String(s.errors)}` : ''}\n`;
   }).join('');
 }
