@@ -242,14 +242,18 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     });
     expect(response.status).toBe(200);
     const all = await waitForSpans(
-      (s) => s.filter((x) => x.traceId === CALLER_TRACE_ID).length >= 2,
+      (s) => s.filter((x) => x.traceId === CALLER_TRACE_ID).length >= 3,
     );
     const ours = all.filter((s) => s.traceId === CALLER_TRACE_ID);
     const request = ours.find((s) => s.name === 'POST /v1/agent/invoke');
     expect(request?.parentSpanId).toBe(CALLER_SPAN_ID);
     expect(attribute(request as ExportedSpan, 'breakwater.session')).toBe('traced-session');
+    // The run is the GenAI conventions' invoke_agent span; its model calls go under it.
+    const agent = ours.find((s) => s.name.startsWith('invoke_agent '));
+    expect(agent?.parentSpanId).toBe(request?.spanId);
+    expect(attribute(agent as ExportedSpan, 'gen_ai.conversation.id')).toBe('traced-session');
     const attempt = ours.find(isAttempt);
-    expect(attempt?.parentSpanId).toBe(request?.spanId);
+    expect(attempt?.parentSpanId).toBe(agent?.spanId);
     expect(attribute(attempt as ExportedSpan, 'gen_ai.request.model')).toBe(PRIMARY_MODEL);
   });
 
@@ -295,8 +299,12 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
       const liveRun = live.find((s) => s.name === 'agent.run');
       expect(liveRun?.parentSpanId).toBe(CALLER_SPAN_ID);
       expect(attribute(liveRun as ExportedSpan, 'breakwater.run')).toBe(run);
+      // The execution's invoke_agent span, its conversation the run (no session was given).
+      const liveAgent = live.find((s) => s.name.startsWith('invoke_agent '));
+      expect(liveAgent?.parentSpanId).toBe(liveRun?.spanId);
+      expect(attribute(liveAgent as ExportedSpan, 'gen_ai.conversation.id')).toBe(run);
       const attempt = live.find(isAttempt);
-      expect(attempt?.parentSpanId).toBe(liveRun?.spanId);
+      expect(attempt?.parentSpanId).toBe(liveAgent?.spanId);
       expect(live.some(isReplayed)).toBe(false);
 
       // Its record gone, the run executes again, as on the replica that takes it over: the
@@ -312,8 +320,10 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
         await waitForSpans((all) => named(inTrace(SECOND_TRACE_ID)(all), 'agent.run', isReplayed)),
       );
       const replayedRun = second.find((s) => s.name === 'agent.run');
+      const replayedAgent = second.find((s) => s.name.startsWith('invoke_agent '));
+      expect(replayedAgent?.parentSpanId).toBe(replayedRun?.spanId);
       const replayed = second.find(isReplayed);
-      expect(replayed?.parentSpanId).toBe(replayedRun?.spanId);
+      expect(replayed?.parentSpanId).toBe(replayedAgent?.spanId);
       expect(attribute(replayed as ExportedSpan, 'breakwater.replayed')).toBe('true');
       expect(attribute(replayed as ExportedSpan, 'gen_ai.operation.name')).toBe('chat');
       expect(second.some(isAttempt)).toBe(false);

@@ -3,14 +3,22 @@
  * built from its Go modules with the collector builder (tools/collector/build-collector.sh:
  * an OTLP receiver, a file exporter), the runtime pointed at it over OTLP, calls made to the
  * simulator, and what the Collector wrote read back: span and metric names, attributes and
- * values against the calls made (tokens against the simulator's usage).
+ * values against the calls made (tokens against the simulator's usage); and the span tree of
+ * one bundled-agent run that calls an MCP tool, and of one `tools/call` through `/mcp/<name>`,
+ * each in the trace its caller sent.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startMcpServer, type McpTestServer } from '../support/mcpServer.ts';
+import {
+  attr,
+  SPAN_KIND,
+  startCollector,
+  type OtelCollector,
+  type Span,
+} from '../support/otelCollector.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import {
   PRIMARY_MODEL,
@@ -20,139 +28,67 @@ import {
 } from '../support/standaloneRuntime.ts';
 import { waitFor } from '../support/waitFor.ts';
 
-type AnyValue = { stringValue?: string; intValue?: string | number; arrayValue?: unknown };
-type KeyValue = { key: string; value: AnyValue };
-interface Span {
-  name: string;
-  kind: number;
-  attributes?: KeyValue[];
-}
-interface HistogramPoint {
-  attributes?: KeyValue[];
-  count: string | number;
-  sum?: number;
-  explicitBounds?: number[];
-}
-interface Metric {
-  name: string;
-  unit?: string;
-  histogram?: { dataPoints: HistogramPoint[] };
-}
-interface Line {
-  resourceSpans?: { scopeSpans?: { spans?: Span[] }[] }[];
-  resourceMetrics?: { scopeMetrics?: { metrics?: Metric[] }[] }[];
-}
-
-let dir: string;
-let collector: ChildProcess | undefined;
-let sim: SimulatorHandle;
+let collector: OtelCollector | undefined;
+let sim: SimulatorHandle | undefined;
 let runtime: StandaloneRuntime | undefined;
-let endpoint: string;
-const output = () => join(dir, 'telemetry.jsonl');
+let mcp: McpTestServer | undefined;
+const spansWritten = (): Span[] => collector?.spans() ?? [];
+const latestMetric = (name: string) => collector?.latestMetric(name);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        resolve(typeof address === 'object' && address !== null ? address.port : 0);
-      });
+/** A caller's span: a W3C `traceparent` in a new trace, and the ids to find its children by. */
+function callerSpan(): { traceparent: string; traceId: string; spanId: string } {
+  const traceId = randomBytes(16).toString('hex');
+  const spanId = randomBytes(8).toString('hex');
+  return { traceparent: `00-${traceId}-${spanId}-01`, traceId, spanId };
+}
+
+/** The spans of one trace written so far, once there are at least `count`. */
+async function traceOf(traceId: string, count: number, what: string): Promise<Span[]> {
+  return waitFor(
+    () => {
+      const spans = spansWritten().filter((s) => s.traceId === traceId);
+      return spans.length >= count ? spans : undefined;
+    },
+    { timeoutMs: 20_000, description: `${String(count)} spans of ${what} from the Collector` },
+  );
+}
+
+/** The events of an agent's event stream, in order. */
+function events(text: string): { event: string; data: Record<string, unknown> }[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.includes('data: '))
+    .map((block) => {
+      const event = /^event: (.*)$/m.exec(block)?.[1] ?? '';
+      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}') as Record<string, unknown>;
+      return { event, data };
     });
-  });
 }
 
-function lines(): Line[] {
-  if (!existsSync(output())) return [];
-  return readFileSync(output(), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Line);
-}
-
-const spansWritten = () =>
-  lines().flatMap((l) =>
-    (l.resourceSpans ?? []).flatMap((r) => (r.scopeSpans ?? []).flatMap((s) => s.spans ?? [])),
-  );
-
-/** The latest export of metric `name` (metrics are cumulative: the last one holds all). */
-function latestMetric(name: string): Metric | undefined {
-  const all = lines().flatMap((l) =>
-    (l.resourceMetrics ?? []).flatMap((r) =>
-      (r.scopeMetrics ?? []).flatMap((s) => s.metrics ?? []),
-    ),
-  );
-  return all.filter((m) => m.name === name).at(-1);
-}
-
-function attr(attributes: KeyValue[] | undefined, key: string): unknown {
-  const value = attributes?.find((a) => a.key === key)?.value;
-  if (value === undefined) return undefined;
-  if (value.intValue !== undefined) return Number(value.intValue);
-  return value.stringValue ?? value.arrayValue;
-}
+const { INTERNAL, SERVER, CLIENT } = SPAN_KIND;
+const OTEL_ENV = (): Record<string, string> => ({
+  OTEL_EXPORTER_OTLP_ENDPOINT: collector?.endpoint ?? '',
+  OTEL_SERVICE_NAME: 'breakwater-collector-test',
+  OTEL_BSP_SCHEDULE_DELAY: '50',
+  OTEL_METRIC_EXPORT_INTERVAL: '300',
+});
 
 beforeAll(async () => {
-  const binary = execFileSync('tools/collector/build-collector.sh', { encoding: 'utf8' }).trim();
-  dir = mkdtempSync(join(tmpdir(), 'bw-otelcol-'));
-  const port = await freePort();
-  endpoint = `http://127.0.0.1:${String(port)}`;
-  writeFileSync(
-    join(dir, 'config.yaml'),
-    [
-      'receivers:',
-      '  otlp:',
-      '    protocols:',
-      '      http:',
-      `        endpoint: 127.0.0.1:${String(port)}`,
-      'exporters:',
-      '  file:',
-      `    path: ${output()}`,
-      '    flush_interval: 100ms',
-      'service:',
-      '  telemetry:',
-      '    metrics:',
-      '      level: none',
-      '  pipelines:',
-      '    traces: { receivers: [otlp], exporters: [file] }',
-      '    metrics: { receivers: [otlp], exporters: [file] }',
-      '',
-    ].join('\n'),
-  );
-  collector = spawn(binary, ['--config', join(dir, 'config.yaml')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  collector.stderr?.on('data', (chunk: Buffer) => {
-    log += chunk.toString();
-  });
-  await waitFor(() => log.includes('Everything is ready'), {
-    timeoutMs: 30_000,
-    description: `the Collector to start (its log so far: ${log.slice(-500)})`,
-  });
+  collector = await startCollector();
   sim = await startSimulator({ seed: 41 });
 }, 900_000);
 
 afterAll(async () => {
   await runtime?.stop();
-  await sim.stop();
-  if (collector?.pid !== undefined) {
-    const exited = new Promise((resolve) => collector?.once('exit', resolve));
-    process.kill(collector.pid, 'SIGTERM');
-    await exited;
-  }
-  rmSync(dir, { recursive: true, force: true });
+  await mcp?.stop();
+  await sim?.stop();
+  await collector?.stop();
 });
 
 describe('the runtime’s GenAI telemetry in a real OpenTelemetry Collector', () => {
   it('arrives as chat spans and gen_ai metrics whose tokens are the simulator’s usage', async () => {
-    runtime = await standaloneRuntime(policyDocument(sim.url), {
-      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
-      OTEL_SERVICE_NAME: 'breakwater-collector-test',
-      OTEL_BSP_SCHEDULE_DELAY: '50',
-      OTEL_METRIC_EXPORT_INTERVAL: '300',
-    });
+    if (sim === undefined) throw new Error('no simulator');
+    runtime = await standaloneRuntime(policyDocument(sim.url), OTEL_ENV());
     const response = await fetch(`${runtime.runtime.url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -206,5 +142,153 @@ describe('the runtime’s GenAI telemetry in a real OpenTelemetry Collector', ()
     expect(duration?.unit).toBe('s');
     expect(Number(duration?.histogram?.dataPoints[0]?.count)).toBe(1);
     expect(duration?.histogram?.dataPoints[0]?.explicitBounds?.[0]).toBe(0.01);
+  });
+
+  it('traces an agent run as invoke_agent over its chat and execute_tool spans, and a tools/call through /mcp as a server span, each in its caller’s trace', async () => {
+    if (sim === undefined) throw new Error('no simulator');
+    const simUrl = sim.url;
+    await runtime?.stop();
+    runtime = undefined;
+    const tools = await startMcpServer();
+    mcp = tools;
+    runtime = await standaloneRuntime(
+      policyDocument(simUrl, (d) => {
+        d.agent = { namespace: 'collector', name: 'support-agent', generation: 1 };
+        d.mcpServers = [
+          {
+            name: 'local',
+            url: tools.url,
+            tools: ['echo'],
+            timeoutMs: 5_000,
+            maxConcurrent: 2,
+            onUnknownOutcome: 'Fail',
+          },
+        ];
+      }),
+      OTEL_ENV(),
+    );
+    const url = runtime.runtime.url;
+    const invoke = (headers: Record<string, string>, body: Record<string, unknown>) =>
+      fetch(`${url}/v1/agent/invoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+    // The runtime lists the server's tools in the background: the model is offered them after.
+    await waitFor(
+      async () => {
+        const answer = (await (
+          await invoke({}, { input: 'Please use tool local__echo' })
+        ).json()) as {
+          output?: string;
+        };
+        return answer.output?.startsWith('local__echo returned') === true ? true : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, description: 'the runtime to offer local__echo' },
+    );
+
+    // One run, streamed, so that the tool call's id is seen as the model made it.
+    const caller = callerSpan();
+    const response = await invoke(
+      { traceparent: caller.traceparent },
+      { input: 'Please use tool local__echo', sessionId: 'collector-session', stream: true },
+    );
+    expect(response.status).toBe(200);
+    const told = events(await response.text());
+    const toolCall = told.find((e) => e.event === 'tool_call')?.data;
+    const done = told.find((e) => e.event === 'done')?.data as
+      | {
+          model: string;
+          stopReason: string;
+          usage: { input_tokens: number; output_tokens: number };
+        }
+      | undefined;
+    expect(toolCall?.name).toBe('local__echo');
+    expect(done?.stopReason).toBe('end_turn');
+
+    const spans = await traceOf(caller.traceId, 5, 'the agent run');
+    const one = (name: string) => {
+      const found = spans.filter((s) => s.name === name);
+      expect(found.map((s) => s.name)).toEqual([name]);
+      return found[0] as Span;
+    };
+    const request = one('POST /v1/agent/invoke');
+    const agent = one('invoke_agent support-agent');
+    const tool = one('execute_tool local__echo');
+    const chats = spans.filter((s) => s.name === `chat ${PRIMARY_MODEL}`);
+    expect([request.kind, request.parentSpanId]).toEqual([SERVER, caller.spanId]);
+    expect([agent.kind, agent.parentSpanId]).toEqual([INTERNAL, request.spanId]);
+    expect([tool.kind, tool.parentSpanId]).toEqual([INTERNAL, agent.spanId]);
+    // The turn that asked for the tool, and the one that read its result.
+    expect(chats.map((c) => [c.kind, c.parentSpanId])).toEqual([
+      [CLIENT, agent.spanId],
+      [CLIENT, agent.spanId],
+    ]);
+    expect(
+      Object.fromEntries(
+        (agent.attributes ?? []).map((a) => [a.key, attr(agent.attributes, a.key)]),
+      ),
+    ).toEqual({
+      'gen_ai.operation.name': 'invoke_agent',
+      'gen_ai.provider.name': 'anthropic',
+      'gen_ai.agent.name': 'support-agent',
+      'gen_ai.agent.id': 'collector/support-agent',
+      'gen_ai.request.model': PRIMARY_MODEL,
+      'gen_ai.conversation.id': 'collector-session',
+      'gen_ai.response.model': done?.model,
+      'gen_ai.response.finish_reasons': { values: [{ stringValue: 'end_turn' }] },
+      // No cache_control in the request: the simulator reports no cache reads or writes.
+      'gen_ai.usage.input_tokens': done?.usage.input_tokens,
+      'gen_ai.usage.output_tokens': done?.usage.output_tokens,
+      'gen_ai.usage.cache_read.input_tokens': 0,
+      'gen_ai.usage.cache_creation.input_tokens': 0,
+    });
+    const chatOutput = chats.reduce(
+      (sum, c) => sum + Number(attr(c.attributes, 'gen_ai.usage.output_tokens')),
+      0,
+    );
+    expect(chatOutput).toBe(done?.usage.output_tokens);
+    expect(attr(tool.attributes, 'gen_ai.operation.name')).toBe('execute_tool');
+    expect(attr(tool.attributes, 'gen_ai.tool.name')).toBe('local__echo');
+    expect(attr(tool.attributes, 'gen_ai.tool.type')).toBe('extension');
+    expect(attr(tool.attributes, 'gen_ai.tool.call.id')).toBe(toolCall?.id);
+    expect(attr(tool.attributes, 'error.type')).toBeUndefined();
+    expect(attr(tool.attributes, 'breakwater.replayed')).toBeUndefined();
+
+    // A team's own agent calls the tool through /mcp, its trace context in params._meta.
+    const client = new Client({ name: 'team-agent', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp/local`)));
+    try {
+      const mcpCaller = callerSpan();
+      const echoed = await client.callTool({
+        name: 'echo',
+        arguments: { text: 'through the runtime' },
+        _meta: { traceparent: mcpCaller.traceparent },
+      });
+      expect(echoed.isError).toBeFalsy();
+      const notAllowed = callerSpan();
+      const refused = await client.callTool({
+        name: 'secret',
+        arguments: {},
+        _meta: { traceparent: notAllowed.traceparent },
+      });
+      expect(refused.isError).toBe(true);
+
+      const [served] = await traceOf(mcpCaller.traceId, 1, 'the tools/call');
+      expect(served?.name).toBe('tools/call echo');
+      expect([served?.kind, served?.parentSpanId]).toEqual([SERVER, mcpCaller.spanId]);
+      expect(attr(served?.attributes, 'mcp.method.name')).toBe('tools/call');
+      expect(attr(served?.attributes, 'gen_ai.operation.name')).toBe('execute_tool');
+      expect(attr(served?.attributes, 'gen_ai.tool.name')).toBe('echo');
+      expect(attr(served?.attributes, 'mcp.session.id')).toBe(client.transport?.sessionId);
+      expect(attr(served?.attributes, 'jsonrpc.request.id')).toMatch(/^\d+$/);
+      expect(attr(served?.attributes, 'error.type')).toBeUndefined();
+      const [denied] = await traceOf(notAllowed.traceId, 1, 'the refused tools/call');
+      expect(denied?.name).toBe('tools/call secret');
+      expect(attr(denied?.attributes, 'error.type')).toBe('NotAllowed');
+      expect(denied?.status?.code).toBe(2); // error
+    } finally {
+      await client.close();
+    }
   });
 });

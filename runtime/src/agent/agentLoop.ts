@@ -19,6 +19,8 @@ export interface AgentResult {
   readonly output: string;
   readonly model: string;
   readonly usage: Usage;
+  /** The prompt cache's reads and writes over every turn (the answer's `usage` leaves them out). */
+  readonly cache: { readonly read: number; readonly creation: number };
   readonly fallbackUsed: boolean;
   /** The fallback model that served the last turn a fallback served; absent when none did. */
   readonly fallbackModel?: string;
@@ -101,6 +103,7 @@ export async function runAgent(
 ): Promise<AgentResult> {
   const messages: unknown[] = [...request.history, { role: 'user', content: request.input }];
   const usage: Usage = { input_tokens: 0, output_tokens: 0 };
+  const cache = { read: 0, creation: 0 };
   const toolDefs = tools.definitions();
   let fallbackUsed = false;
   let fallbackModel: string | undefined;
@@ -160,6 +163,8 @@ export async function runAgent(
     budgetFallback ||= routed.budgetFallback === true;
     usage.input_tokens += routed.usage.input_tokens;
     usage.output_tokens += routed.usage.output_tokens;
+    cache.read += routed.usage.cache_read_input_tokens ?? 0;
+    cache.creation += routed.usage.cache_creation_input_tokens ?? 0;
     const content = message.content ?? [];
     const toolUses = content.filter((b) => b.type === 'tool_use');
     if (
@@ -177,6 +182,7 @@ export async function runAgent(
         output,
         model,
         usage,
+        cache,
         fallbackUsed,
         ...(fallbackModel === undefined ? {} : { fallbackModel }),
         budgetFallback,

@@ -4,28 +4,38 @@
  * by the loop breaker first, and an MCP tool's result screened by the prompt-injection guard
  * like the caller's input (Flag: reported; Block: withheld from the model).
  */
+import type { Context } from '@opentelemetry/api';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { CIRCUIT_BREAKER_POLICY_LIMITS as BREAKER } from '../../../contract/src/api/specLimits.ts';
 import { mayCallAgain } from '../durable/durableTools.ts';
 import { LoopDetectedError } from '../guard/errors.ts';
 import { TOOL_SEPARATOR, type McpTools, type ToolOutcome } from '../mcp/mcpTools.ts';
 import { scanForInjection } from '../security/promptInjection.ts';
+import { withToolSpan, type ToolSpan } from '../telemetry/agentSpans.ts';
+import { toolErrorType } from '../telemetry/genAiAgentConventions.ts';
 import { LoopDetector } from './loopDetector.ts';
 import type { LoopLedger } from './loopLedger.ts';
 import { runTool, type ToolResultBlock, type ToolRunnerDeps } from './toolRunner.ts';
 
 /**
  * Where a durable run's tool calls go (durable/agentJournal.ts): answered from the run's
- * journal, or made by `live` and journaled; `mayCallAgain` says whether a call found started
- * and never completed may be made again.
+ * journal (and `replayed` told so), or made by `live` and journaled; `mayCallAgain` says
+ * whether a call found started and never completed may be made again.
  */
 export interface ToolJournal {
   toolCall(
-    call: { readonly server: string; readonly tool: string; readonly input: unknown },
-    mayCallAgain: () => boolean,
-    live: () => Promise<ToolResultBlock>,
-    signal: AbortSignal,
-    toolUseId: string,
+    call: {
+      readonly server: string;
+      readonly tool: string;
+      readonly input: unknown;
+      readonly toolUseId: string;
+    },
+    how: {
+      readonly mayCallAgain: () => boolean;
+      readonly live: () => Promise<ToolResultBlock>;
+      readonly signal: AbortSignal;
+      readonly replayed: () => void;
+    },
   ): Promise<ToolResultBlock>;
 }
 
@@ -33,6 +43,8 @@ export interface AgentToolDeps extends ToolRunnerDeps {
   readonly mcp: McpTools;
   /** A durable run's journal; absent, tools are called live. */
   readonly journal?: ToolJournal;
+  /** The run's `invoke_agent` span: each call's `execute_tool` span goes under it. */
+  readonly trace: Context;
   readonly loops: LoopLedger;
   /** A finding in a tool's result: counted and audited by the caller's route. */
   readonly onInjection: (kind: string, tool: string, blocked: boolean) => void;
@@ -55,6 +67,7 @@ export interface Invocation {
   readonly route: string;
   /** A durable run's journal; absent, tools are called live. */
   readonly journal?: ToolJournal | undefined;
+  readonly trace: Context;
   readonly onInjection: AgentToolDeps['onInjection'];
 }
 
@@ -67,7 +80,7 @@ export function invocationTools(
   ctx: InvocationNeeds,
   invocation: Invocation,
 ): InvocationTools {
-  const { guard, requestId, route, journal, onInjection } = invocation;
+  const { guard, requestId, route, journal, trace, onInjection } = invocation;
   const { metrics, stats, clock, mcp, loops } = ctx;
   return new InvocationTools(
     doc,
@@ -78,6 +91,7 @@ export function invocationTools(
       clock,
       mcp,
       loops,
+      trace,
       onInjection,
       ...(journal === undefined ? {} : { journal }),
     },
@@ -127,29 +141,47 @@ export class InvocationTools {
       if (!shadow) throw new LoopDetectedError(finding.tool, finding.count);
     }
     const mcp = this.#deps.mcp.resolve(call.name);
-    const journal = this.#deps.journal;
-    if (journal === undefined) return this.#live(call, mcp, signal);
-    return journal.toolCall(
-      { server: mcp?.link.settings.name ?? '', tool: mcp?.tool ?? call.name, input: call.input },
-      // An HTTP tool says nothing of idempotence: its unknown outcome is never retried.
-      () => mcp !== undefined && mayCallAgain(mcp.link, mcp.tool),
-      () => this.#live(call, mcp, signal),
-      signal,
-      call.id,
-    );
+    const type = mcp === undefined ? 'function' : 'extension';
+    return withToolSpan(this.#deps.trace, { name: call.name, id: call.id, type }, (span) => {
+      const journal = this.#deps.journal;
+      if (journal === undefined) return this.#live(call, mcp, signal, span);
+      return journal.toolCall(
+        {
+          server: mcp?.link.settings.name ?? '',
+          tool: mcp?.tool ?? call.name,
+          input: call.input,
+          toolUseId: call.id,
+        },
+        {
+          // An HTTP tool says nothing of idempotence: its unknown outcome is never retried.
+          mayCallAgain: () => mcp !== undefined && mayCallAgain(mcp.link, mcp.tool),
+          live: () => this.#live(call, mcp, signal, span),
+          signal,
+          replayed: () => {
+            span.replayed();
+          },
+        },
+      );
+    });
   }
 
   async #live(
     call: ToolCall,
     mcp: ReturnType<McpTools['resolve']>,
     signal: AbortSignal,
+    span: ToolSpan,
   ): Promise<ToolResultBlock> {
     if (mcp === undefined)
       return runTool(
         this.#deps,
         this.#doc.tools.find((t) => t.name === call.name),
         call,
-        signal,
+        {
+          signal,
+          failed: (errorType) => {
+            span.failed(errorType);
+          },
+        },
       );
     const { clock } = this.#deps;
     const started = clock.now();
@@ -166,6 +198,8 @@ export class InvocationTools {
       outcome,
       tookMs: clock.now() - started,
     });
+    const errorType = toolErrorType(outcome);
+    if (errorType !== undefined) span.failed(errorType);
     return {
       type: 'tool_result',
       tool_use_id: call.id,

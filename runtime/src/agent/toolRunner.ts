@@ -36,9 +36,15 @@ export async function runTool(
   deps: ToolRunnerDeps,
   tool: ToolSettings | undefined,
   call: { id: string; name: string; input: unknown },
-  signal: AbortSignal,
+  how: {
+    readonly signal: AbortSignal;
+    /** Told the guard's class of a call that could not be made (its span's `error.type`). */
+    readonly failed: (errorType: string) => void;
+  },
 ): Promise<ToolResultBlock> {
+  const { signal } = how;
   if (tool === undefined) {
+    how.failed('UnknownTool');
     deps.metrics.toolCalls.inc({ server: '', tool: 'unknown', status: 'error' });
     return {
       type: 'tool_result',
@@ -80,6 +86,7 @@ export async function runTool(
   } catch (err) {
     const outcome = failureOf(err, deps.clock.now()).outcome;
     status = outcome === 'Timeout' ? 'timeout' : outcome === 'Rejected' ? 'rejected' : 'error';
+    how.failed(outcome);
     deps.stats.record('tool', tool.name, deps.clock.now() - started, { errorType: outcome });
     return {
       type: 'tool_result',

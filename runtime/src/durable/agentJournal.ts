@@ -14,7 +14,6 @@ import type { ActivePolicy } from '../policy/activePolicy.ts';
 import { countSaved } from './modelSteps.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import type { DurableRuns, RunAttempt } from './durableRuns.ts';
-import type { StepKind } from './journalEntry.ts';
 import { isRefused, journaledToolCall, toolRequest, unknownOutcome } from './durableTools.ts';
 import { RunRefusedError } from './runRefusedError.ts';
 
@@ -27,13 +26,16 @@ export interface AgentJournalDeps {
 export class RunJournalOfAgent implements AgentJournal, ToolJournal {
   readonly #deps: AgentJournalDeps;
   readonly #run: RunAttempt;
-  readonly #onReplay: (kind: StepKind) => void;
+  readonly #onReplayedTurn: () => void;
 
-  /** `onReplay` is told of each step answered from the journal (the run's trace marks it). */
-  constructor(deps: AgentJournalDeps, run: RunAttempt, onReplay: (kind: StepKind) => void = noop) {
+  /**
+   * `onReplayedTurn` is told of each model turn answered from the journal (the run's trace
+   * marks it); a tool call's own `replayed` is told of its.
+   */
+  constructor(deps: AgentJournalDeps, run: RunAttempt, onReplayedTurn: () => void = noop) {
     this.#deps = deps;
     this.#run = run;
-    this.#onReplay = onReplay;
+    this.#onReplayedTurn = onReplayedTurn;
   }
 
   async modelTurn(
@@ -49,7 +51,7 @@ export class RunJournalOfAgent implements AgentJournal, ToolJournal {
         const answer = begun.answer;
         if (answer.kind !== 'model' || answer.stream) return live();
         countSaved(this.#deps, this.#deps.active, answer);
-        this.#onReplay('model');
+        this.#onReplayedTurn();
         return {
           kind: 'plain',
           model: answer.model,
@@ -88,11 +90,8 @@ export class RunJournalOfAgent implements AgentJournal, ToolJournal {
   }
 
   async toolCall(
-    call: { readonly server: string; readonly tool: string; readonly input: unknown },
-    mayCallAgain: () => boolean,
-    live: () => Promise<ToolResultBlock>,
-    signal: AbortSignal,
-    toolUseId: string,
+    call: Parameters<ToolJournal['toolCall']>[0],
+    how: Parameters<ToolJournal['toolCall']>[1],
   ): Promise<ToolResultBlock> {
     const answer = await journaledToolCall(
       this.#deps.durable,
@@ -100,17 +99,15 @@ export class RunJournalOfAgent implements AgentJournal, ToolJournal {
       this.#run,
       toolRequest(call.server, call.tool, call.input),
       {
-        mayCallAgain,
-        live: async () => asResult(await live()),
+        mayCallAgain: how.mayCallAgain,
+        live: async () => asResult(await how.live()),
         unknown: () => unknownOutcome(call.server, call.tool),
-        signal,
-        replayed: () => {
-          this.#onReplay('tool');
-        },
+        signal: how.signal,
+        replayed: how.replayed,
       },
     );
     if (isRefused(answer)) throw new RunRefusedError(answer.refused, answer.status === 409);
-    return asBlock(answer, toolUseId);
+    return asBlock(answer, call.toolUseId);
   }
 }
 

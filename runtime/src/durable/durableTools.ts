@@ -37,21 +37,28 @@ export class DurableTools {
     return this.#runs.runOf(name, caller);
   }
 
-  /** One tool call of `run`, through its journal; `live` makes the call. */
+  /**
+   * One tool call of `run`, through its journal; `live` makes the call, `replayed` is told
+   * when the journal answered instead.
+   */
   async call(
     run: RunAttempt,
     link: McpServerLink,
     tool: string,
     input: Record<string, unknown>,
-    live: () => Promise<CallToolResult>,
-    signal: AbortSignal,
+    how: {
+      readonly live: () => Promise<CallToolResult>;
+      readonly signal: AbortSignal;
+      readonly replayed: () => void;
+    },
   ): Promise<CallToolResult | RefusedRun> {
     const request = toolRequest(link.settings.name, tool, input);
     return journaledToolCall(this.#runs, this.#metrics, run, request, {
       mayCallAgain: () => mayCallAgain(link, tool),
-      live,
+      live: how.live,
       unknown: () => unknownOutcome(link.settings.name, tool),
-      signal,
+      signal: how.signal,
+      replayed: how.replayed,
     });
   }
 }

@@ -23,9 +23,11 @@ import type { DurableMetrics } from './durableMetrics.ts';
 import type { DurableRuns } from './durableRuns.ts';
 import { isSuperseded } from './runRefusedError.ts';
 import type { RunExecutor } from './ownedRuns.ts';
+import { startAgentSpan } from '../telemetry/agentSpans.ts';
+import { agentIdentity } from '../telemetry/genAiAgentConventions.ts';
 import {
   endSpan,
-  recordReplayedStep,
+  recordReplayedTurn,
   startRequestSpan,
   withAttemptSpan,
   type RequestSpan,
@@ -92,13 +94,15 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
       record.traceparent === undefined ? {} : { traceparent: record.traceparent },
       { 'breakwater.run': run.id, 'gen_ai.request.model': doc.model.name },
     );
+    // The run's agent span: a conversation is the caller's session, else the run itself.
+    const agent = startAgentSpan(traced, agentIdentity(doc, record.request.sessionId ?? run.id));
     // Each execution is an attempt of its own: its calls are matched with the journal by their
     // place in it, and one superseded by a newer execution (a takeover) can no longer move it.
     const journal = new RunJournalOfAgent(
       { durable: ctx.durable, durableMetrics: ctx.durableMetrics, active },
       { ...run, attempt: randomUUID() },
-      (kind) => {
-        recordReplayedStep(traced, kind, doc.model.name);
+      () => {
+        recordReplayedTurn(agent.request, doc.model.name);
       },
     );
     const requestId = `run-${run.id}`;
@@ -107,6 +111,7 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
       requestId,
       route: RUNS_ROUTE,
       journal,
+      trace: agent.request.ctx,
       onInjection: (kind, tool, blocked) => {
         toolResultInjection(ctx, requestId, record.client, kind, tool, blocked);
       },
@@ -122,7 +127,7 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
           ...(record.request.sessionId === undefined ? {} : { session: record.request.sessionId }),
           headers: traced.outgoing,
           journal,
-          wrapAttempt: attemptSpans(traced, guard, doc.model.maxTokens),
+          wrapAttempt: attemptSpans(agent.request, guard, doc.model.maxTokens),
           ...(doc.rateLimit.spend === undefined
             ? {}
             : {
@@ -136,6 +141,7 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
         signal,
       );
       countAgentFallback(ctx.metrics, doc.model.name, result);
+      agent.end({ run: result });
       ctx.audit.record({
         event: 'model_interaction',
         requestId,
@@ -155,6 +161,7 @@ export function ownedRunExecutor(ctx: OwnedRunNeeds): RunExecutor {
       return { result: invokeAnswer(result) };
     } catch (err) {
       // Superseded: whoever executes the run now records its end, not this stale execution.
+      agent.end({ error: err });
       if (isSuperseded(err)) throw err;
       const error = ctx.failureError(err);
       endSpan(traced.span, error.status, err);

@@ -35,6 +35,9 @@ import type { McpServerLink } from './mcpServerLink.ts';
 import { loadMcpSdk, type McpSdk } from './mcpSdk.ts';
 import type { McpTools, ToolOutcome } from './mcpTools.ts';
 import { SessionTable } from './sessionTable.ts';
+import { errorResult, isInitialize, toolCall, type ToolCall } from './mcpMessages.ts';
+import { withMcpToolCallSpan, type ToolSpan } from '../telemetry/agentSpans.ts';
+import { toolErrorType } from '../telemetry/genAiAgentConventions.ts';
 
 const MAX_SESSIONS = 1_000;
 
@@ -204,7 +207,11 @@ export class McpEndpoint {
     };
     res.once('close', onClose);
     try {
-      const result = await this.#call(session, link, call.tool, call.input, gone.signal, named);
+      const result = await this.#traced(
+        { tool: call.tool, requestId: call.id, sessionId: session.id, meta: call.meta },
+        req.headers,
+        (span) => this.#call(session, link, call.tool, call.input, gone.signal, named, span),
+      );
       if (isRefused(result)) {
         const mapping =
           named?.ok === false
@@ -233,6 +240,22 @@ export class McpEndpoint {
     }
   }
 
+  /**
+   * One tool call in its server span (agentSpans.ts), parented on the trace the caller sent;
+   * a call its run refused is marked `RunRefused`.
+   */
+  async #traced(
+    call: Omit<Parameters<typeof withMcpToolCallSpan>[0], 'headers'>,
+    headers: Parameters<typeof withMcpToolCallSpan>[0]['headers'],
+    run: (span: ToolSpan) => Promise<CallToolResult | RefusedRun>,
+  ): Promise<CallToolResult | RefusedRun> {
+    return withMcpToolCallSpan({ ...call, headers }, async (span) => {
+      const result = await run(span);
+      if (isRefused(result)) span.failed('RunRefused');
+      return result;
+    });
+  }
+
   /** One tool call, through its run's journal when it names a durable run. */
   #call(
     session: Session | undefined,
@@ -241,12 +264,19 @@ export class McpEndpoint {
     input: Record<string, unknown>,
     signal: AbortSignal,
     named: RunHeader | undefined,
+    span: ToolSpan,
   ): Promise<CallToolResult | RefusedRun> {
-    const live = () => this.#callLive(session, link, tool, input, signal);
+    const live = () => this.#callLive(session, link, tool, input, signal, span);
     const durable = this.#deps.durable;
     if (named === undefined || durable === undefined) return live();
     if (!named.ok) return Promise.resolve({ refused: named.message });
-    return durable.call(named.run, link, tool, input, live, signal);
+    return durable.call(named.run, link, tool, input, {
+      live,
+      signal,
+      replayed: () => {
+        span.replayed();
+      },
+    });
   }
 
   /** One tool call of a session: the loop breaker, then the guarded call, then bookkeeping. */
@@ -256,15 +286,18 @@ export class McpEndpoint {
     tool: string,
     input: Record<string, unknown>,
     signal: AbortSignal,
+    span: ToolSpan,
   ): Promise<CallToolResult> {
     const finding = session?.loops.record(`${link.settings.name}__${tool}`, input);
     if (finding !== undefined) {
       const shadow = this.#requireActive().doc.circuitBreaker.mode === 'Shadow';
       this.#deps.loopFound(finding.tool, finding.count, shadow, session?.id ?? '');
-      if (!shadow)
+      if (!shadow) {
+        span.failed('LoopDetected');
         return errorResult(
           `loop detected: ${finding.tool} called ${finding.count} times in this session; stopped by the loop breaker (CircuitBreakerPolicy spec.loopDetection)`,
         );
+      }
     }
     const started = this.#deps.now();
     const outcome = await this.#deps.mcp.call(
@@ -281,6 +314,8 @@ export class McpEndpoint {
       tookMs: this.#deps.now() - started,
       session: session?.id,
     });
+    const errorType = toolErrorType(outcome);
+    if (errorType !== undefined) span.failed(errorType);
     // The server's own result, whole, unless the screen withheld it.
     if (outcome.result !== undefined && text === outcome.text) return outcome.result;
     return outcome.isError ? errorResult(text) : { content: [{ type: 'text', text }] };
@@ -321,59 +356,29 @@ export class McpEndpoint {
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...current().state.tools] }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const headers = extra.requestInfo?.headers;
-      const answer = await this.#call(
-        this.#sessions.get(sessionId() ?? ''),
-        current(),
-        request.params.name,
-        request.params.arguments ?? {},
-        extra.signal,
-        headers === undefined || this.#deps.durable === undefined
-          ? undefined
-          : runNamedBy(this.#deps.durable, headers, caller),
+      const tool = request.params.name;
+      const sid = sessionId();
+      const answer = await this.#traced(
+        { tool, requestId: extra.requestId, sessionId: sid, meta: request.params._meta },
+        headers,
+        (span) =>
+          this.#call(
+            this.#sessions.get(sid ?? ''),
+            current(),
+            tool,
+            request.params.arguments ?? {},
+            extra.signal,
+            headers === undefined || this.#deps.durable === undefined
+              ? undefined
+              : runNamedBy(this.#deps.durable, headers, caller),
+            span,
+          ),
       );
       if (isRefused(answer)) throw new McpError(ErrorCode.InvalidRequest, answer.refused);
       return answer;
     });
     return server;
   }
-}
-
-interface ToolCall {
-  readonly id: string | number;
-  readonly tool: string;
-  readonly input: Record<string, unknown>;
-}
-
-/**
- * The request when `body` is one `tools/call` with a usable name and a client that takes a
- * JSON answer; otherwise undefined, and the SDK's transport answers (batches, bad params,
- * everything else) as the protocol says.
- */
-function toolCall(body: unknown, accept: string | undefined): ToolCall | undefined {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
-  if (accept === undefined || !accept.includes('application/json')) return undefined;
-  const m = body as { method?: unknown; id?: unknown; params?: unknown; jsonrpc?: unknown };
-  if (m.method !== 'tools/call' || m.jsonrpc !== '2.0') return undefined;
-  if (typeof m.id !== 'string' && typeof m.id !== 'number') return undefined;
-  const params: unknown = m.params;
-  if (typeof params !== 'object' || params === null) return undefined;
-  const { name, arguments: given } = params as { name?: unknown; arguments?: unknown };
-  if (typeof name !== 'string') return undefined;
-  const input: unknown = given ?? {};
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
-  return { id: m.id, tool: name, input: input as Record<string, unknown> };
-}
-
-function errorResult(text: string): CallToolResult {
-  return { content: [{ type: 'text', text }], isError: true };
-}
-
-function isInitialize(body: unknown): boolean {
-  const messages = Array.isArray(body) ? body : [body];
-  return messages.some(
-    (m) =>
-      typeof m === 'object' && m !== null && (m as { method?: unknown }).method === 'initialize',
-  );
 }
 
 /** The names of the tools a link lets its clients use, as one comparable string. */

@@ -20,6 +20,8 @@ import { attemptSpans, toolResultInjection } from '../durable/ownedRunExecution.
 import type { RuntimeContext } from './runtimeContext.ts';
 import type { GateNeeds } from './requestGate.ts';
 import type { CallNeeds } from './routeCall.ts';
+import { startAgentSpan } from '../telemetry/agentSpans.ts';
+import { agentIdentity } from '../telemetry/genAiAgentConventions.ts';
 
 /** `/v1/agent/invoke`: the bundled agent's loop, its tools and loop ledger, and the router. */
 export type InvokeNeeds = Pick<RuntimeContext, 'router' | 'mcp' | 'loops'> &
@@ -61,11 +63,13 @@ async function handle(
   let status = 200;
   let failure: unknown;
   const stream = checked.stream ? new CallerStream(reply, request.id) : undefined;
+  const agent = startAgentSpan(traced, agentIdentity(doc, checked.sessionId));
   try {
     const tools = invocationTools(doc, ctx, {
       guard,
       requestId: request.id,
       route: ROUTE,
+      trace: agent.request.ctx,
       onInjection: (kind, tool, blocked) => {
         toolResultInjection(ctx, request.id, subject.client(), kind, tool, blocked);
       },
@@ -79,7 +83,7 @@ async function handle(
         history: checked.history,
         ...(checked.sessionId === undefined ? {} : { session: checked.sessionId }),
         headers: traced.outgoing,
-        wrapAttempt: attemptSpans(traced, guard, doc.model.maxTokens),
+        wrapAttempt: attemptSpans(agent.request, guard, doc.model.maxTokens),
         ...(stream === undefined ? {} : { listener: streamListener(stream) }),
         ...(doc.rateLimit.spend === undefined
           ? {}
@@ -94,6 +98,7 @@ async function handle(
       call.signal,
     );
     countAgentFallback(ctx.metrics, model, result);
+    agent.end({ run: result });
     ctx.stats.record('model', result.model, ctx.clock.now() - started, {
       fallback: result.fallbackUsed,
     });
@@ -123,6 +128,7 @@ async function handle(
       durationMs: ctx.clock.now() - started,
     });
   } catch (err) {
+    agent.end({ error: err });
     failure = err;
     status = failCall(ctx, request, reply, call, subject, err, stream);
   } finally {

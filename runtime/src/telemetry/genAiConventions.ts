@@ -18,6 +18,11 @@ const PROVIDER_NAMES: Readonly<Record<BackendType, string>> = {
   Vertex: 'gcp.vertex_ai',
 };
 
+/** `gen_ai.provider.name` of a backend type. */
+export function providerName(type: BackendType): string {
+  return PROVIDER_NAMES[type];
+}
+
 /** A backend as the conventions name it. */
 export interface GenAiPeer {
   readonly provider: string;

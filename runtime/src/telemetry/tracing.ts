@@ -31,7 +31,7 @@ import {
   peerOf,
 } from './genAiConventions.ts';
 
-const TRACER = 'breakwater-runtime';
+export const TRACER = 'breakwater-runtime';
 
 export interface Telemetry {
   /** The SDK's meter, when metrics are exported over OTLP. */
@@ -120,29 +120,25 @@ export function endSpan(span: Span, status: number, error?: unknown): void {
 }
 
 /**
- * A step of a durable run answered from its journal (durable/agentJournal.ts): a child span
- * of the run's, marked replayed, where a live step has its provider attempts; a model step
- * named and attributed as the model call it stands for.
+ * A model turn of a durable run answered from its journal (durable/agentJournal.ts): a child
+ * span of the run's agent span, named and attributed as the model call it stands for and
+ * marked replayed, where a live turn has its provider attempts. (A replayed tool call's own
+ * `execute_tool` span is marked the same way: agentSpans.ts.)
  */
-export function recordReplayedStep(
-  request: RequestSpan,
-  kind: 'model' | 'tool',
-  model: string,
-): void {
+export function recordReplayedTurn(request: RequestSpan, model: string): void {
   if (!sdkActive) return;
-  const attributes =
-    kind === 'model'
-      ? {
-          'gen_ai.operation.name': CHAT,
-          'gen_ai.request.model': model,
-          'breakwater.replayed': 'true',
-        }
-      : { 'gen_ai.operation.name': 'execute_tool', 'breakwater.replayed': 'true' };
   trace
     .getTracer(TRACER)
     .startSpan(
-      kind === 'model' ? chatSpanName(model) : 'execute_tool',
-      { kind: SpanKind.INTERNAL, attributes },
+      chatSpanName(model),
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: {
+          'gen_ai.operation.name': CHAT,
+          'gen_ai.request.model': model,
+          'breakwater.replayed': 'true',
+        },
+      },
       request.ctx,
     )
     .end();
