@@ -46,13 +46,17 @@ export function lintProblems(output: string): Map<string, string> {
   return problems;
 }
 
-/** Families Breakwater exports (the runtime's and the operator's), by name prefix. */
-const BREAKWATER_FAMILY = /^(agent_|circuit_breaker_|rate_limiter_|bulkhead_|breakwater_)/;
+/** Families Breakwater exports (the runtime's, the operator's, the GenAI conventions'), by name prefix. */
+const BREAKWATER_FAMILY = /^(agent_|circuit_breaker_|rate_limiter_|bulkhead_|breakwater_|gen_ai_)/;
 
 /** The Breakwater metric names an expression reads (histogram suffixes kept). */
 export function metricNamesIn(expr: string): Set<string> {
-  // Drop label matchers and string literals first: their values are not metric names.
-  const bare = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  // Drop string literals, label matchers and label lists first: neither label values nor
+  // label names (`gen_ai_request_model` is one) are metric names.
+  const bare = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, '{}')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '');
   const names = new Set<string>();
   for (const match of bare.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
     if (BREAKWATER_FAMILY.test(match[0])) names.add(match[0]);
