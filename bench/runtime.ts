@@ -22,7 +22,7 @@
  *
  *   node --no-warnings=ExperimentalWarning bench/runtime.ts [--rounds 8] [--round-ms 2000]
  *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
- *        [--only providers|storm|cache|durable|budgets|acknowledge|stores] [--label NAME]
+ *        [--only providers|storm|cache|durable|budgets|acknowledge|stores|telemetry] [--label NAME]
  *        [--baseline DIR]
  *
  * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
@@ -42,6 +42,9 @@
  * time, added p50/p99 and throughput of a budgeted call on a standalone Redis, Sentinel and
  * Cluster, under acknowledge Primary and Replicas, as ratios to standalone Primary) and writes
  * bench/results/runtime-stores.json; the default run ends with it too (about 3.5 minutes).
+ * `--only telemetry` runs the telemetry comparison alone (bench/runtime/telemetryComparison.ts:
+ * CPU time per call with OTLP export to a real Collector against none) and writes
+ * bench/results/runtime-telemetry.json.
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
  * the error path.
@@ -69,6 +72,7 @@ import {
 } from './runtime/acknowledgeComparison.ts';
 import { storeComparison, storeComparisonLines } from './runtime/storeComparison.ts';
 import { mcpComparison } from './runtime/mcpComparison.ts';
+import { telemetryComparison, telemetryComparisonLine } from './runtime/telemetryComparison.ts';
 import { overloadStorm, stormLine } from './runtime/overloadStorm.ts';
 import { cacheAffinityBench, cacheAffinityLine } from './runtime/cacheAffinity.ts';
 import {
@@ -90,7 +94,16 @@ const { values: flags } = parseArgs({
     baseline: { type: 'string' },
   },
 });
-const ONLY = ['providers', 'storm', 'cache', 'durable', 'budgets', 'acknowledge', 'stores'];
+const ONLY = [
+  'providers',
+  'storm',
+  'cache',
+  'durable',
+  'budgets',
+  'acknowledge',
+  'stores',
+  'telemetry',
+];
 if (flags.only !== undefined && !ONLY.includes(flags.only)) {
   throw new Error(`--only takes one of ${ONLY.join(', ')}, not "${flags.only}"`);
 }
@@ -429,6 +442,22 @@ async function main(): Promise<void> {
         `${JSON.stringify(result, null, 2)}\n`,
       );
     process.stdout.write(acknowledgeComparisonLine(result));
+    return;
+  }
+  if (flags.only === 'telemetry') {
+    const result = {
+      when: new Date().toISOString(),
+      loadAverage: { before: loadavg().map(round2) },
+      ...(await telemetryComparison(storeBench)),
+      loadAverageAfter: loadavg().map(round2),
+    };
+    await sim.stop();
+    if (!flags['no-write'])
+      writeFileSync(
+        new URL('./results/runtime-telemetry.json', import.meta.url),
+        `${JSON.stringify(result, null, 2)}\n`,
+      );
+    process.stdout.write(telemetryComparisonLine(result));
     return;
   }
   if (flags.only === 'budgets') {
