@@ -5,9 +5,13 @@
  * simulator, and what the Collector wrote read back: span and metric names, attributes and
  * values against the calls made (tokens against the simulator's usage); and the span tree of
  * one bundled-agent run that calls an MCP tool, and of one `tools/call` through `/mcp/<name>`,
- * each in the trace its caller sent.
+ * each in the trace its caller sent; a durable run's `tools/call` its journal answered is
+ * marked replayed.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -19,6 +23,7 @@ import {
   type OtelCollector,
   type Span,
 } from '../support/otelCollector.ts';
+import { startRedis } from '../support/redisServer.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import {
   PRIMARY_MODEL,
@@ -289,6 +294,84 @@ describe('the runtime’s GenAI telemetry in a real OpenTelemetry Collector', ()
       expect(denied?.status?.code).toBe(2); // error
     } finally {
       await client.close();
+    }
+  });
+
+  it('marks a tools/call of a durable run its journal answered as replayed, the tool not called again', async () => {
+    if (sim === undefined) throw new Error('no simulator');
+    const simUrl = sim.url;
+    await runtime?.stop();
+    runtime = undefined;
+    mcp ??= await startMcpServer();
+    const tools = mcp;
+    const redis = await startRedis();
+    const dir = mkdtempSync(join(tmpdir(), 'bw-otelcol-durable-'));
+    writeFileSync(join(dir, 'key'), Buffer.alloc(32, 7));
+    try {
+      runtime = await standaloneRuntime(
+        policyDocument(simUrl, (d) => {
+          d.mcpServers = [
+            {
+              name: 'local',
+              url: tools.url,
+              tools: ['echo'],
+              timeoutMs: 5_000,
+              maxConcurrent: 2,
+              onUnknownOutcome: 'Fail',
+            },
+          ];
+          d.durability = {
+            store: { redis: { address: redis.address } },
+            retentionMs: 600_000,
+            encryptionKeySecretRef: { name: 'journal-key', key: 'key' },
+            keyPrefix: 'breakwater:run:tests/collector',
+          };
+        }),
+        { ...OTEL_ENV(), BREAKWATER_DURABILITY_KEY_FILE: join(dir, 'key') },
+      );
+      const url = runtime.runtime.url;
+      const run = randomUUID();
+      // Each start of the team's agent is an attempt of the run: the second replays the first.
+      const callInAttempt = async (): Promise<string> => {
+        const headers = { 'Breakwater-Run-Id': run, 'Breakwater-Run-Attempt': randomUUID() };
+        const client = new Client({ name: 'durable-agent', version: '1.0.0' });
+        await client.connect(
+          new StreamableHTTPClientTransport(new URL(`${url}/mcp/local`), {
+            requestInit: { headers },
+          }),
+        );
+        try {
+          const caller = callerSpan();
+          const answer = await client.callTool({
+            name: 'echo',
+            arguments: { text: 'once' },
+            _meta: { traceparent: caller.traceparent },
+          });
+          expect(answer.isError).toBeFalsy();
+          return caller.traceId;
+        } finally {
+          await client.close();
+        }
+      };
+      tools.calls.clear();
+      const live = await callInAttempt();
+      const again = await callInAttempt();
+      expect(tools.calls.get('echo')).toBe(1);
+      const [first] = await traceOf(live, 1, 'the live tools/call');
+      const [second] = await traceOf(again, 1, 'the replayed tools/call');
+      expect([first?.name, attr(first?.attributes, 'breakwater.replayed')]).toEqual([
+        'tools/call echo',
+        undefined,
+      ]);
+      expect([second?.name, attr(second?.attributes, 'breakwater.replayed')]).toEqual([
+        'tools/call echo',
+        'true',
+      ]);
+    } finally {
+      await runtime?.stop();
+      runtime = undefined;
+      await redis.remove();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
