@@ -448,7 +448,10 @@ async function main(): Promise<void> {
     const result = {
       when: new Date().toISOString(),
       loadAverage: { before: loadavg().map(round2) },
-      ...(await telemetryComparison(storeBench)),
+      ...(await telemetryComparison({
+        ...storeBench,
+        env: { ...storeBench.env, ...profiling },
+      })),
       loadAverageAfter: loadavg().map(round2),
     };
     await sim.stop();
