@@ -54,10 +54,14 @@ const PRICES = priceBook([
   },
 ]);
 
-/** The policy naming the store by its sentinels, and the agent of two pods that takes it. */
+/**
+ * The policy naming the store by its sentinels, and the agent of two pods that takes it;
+ * `acknowledge` as the policy sets it (the store's own default, Primary, when left out).
+ */
 export function sentinelStoreObjects(
   sim: SimulatorHandle,
   sentinel: { readonly masterName: string; readonly addresses: readonly string[] },
+  acknowledge?: 'Primary' | 'Replicas',
 ): object[] {
   return [
     rateLimitPolicy(RLP, {
@@ -68,6 +72,7 @@ export function sentinelStoreObjects(
       store: {
         redis: {
           sentinel: { masterName: sentinel.masterName, addresses: [...sentinel.addresses] },
+          ...(acknowledge === undefined ? {} : { acknowledge }),
         },
         waitBudget: '1s',
       },

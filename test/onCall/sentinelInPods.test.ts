@@ -5,7 +5,9 @@
  * (test/support/redisPods.ts), an agent of two pods whose RateLimitPolicy names the store by the
  * sentinels' pod addresses, and load through the agent's Service and to each pod. The primary's
  * pod is force-deleted (grace 0): the same figures as sentinelStore.test.ts, where the store
- * runs as processes on this machine, held to the same bounds (sentinelFailover.ts).
+ * runs as processes on this machine, held to the same bounds (sentinelFailover.ts). Here the
+ * policy asks `acknowledge: Replicas` (there the default, Primary): the acknowledging
+ * connection and its WAITs through the pod network and a failover in pods.
  */
 import { afterAll, beforeAll, describe, it, jest } from '@jest/globals';
 import { kubectl } from '../support/kube.ts';
@@ -22,7 +24,7 @@ beforeAll(async () => {
   store = await startSentinelPods();
   const { masterName, sentinels } = store;
   scenario = await startScenario({ prefix: 'oncall-sentinel-pods', seed: 52 }, (sim) =>
-    sentinelStoreObjects(sim, { masterName, addresses: sentinels }),
+    sentinelStoreObjects(sim, { masterName, addresses: sentinels }, 'Replicas'),
   );
 }, 180_000);
 
@@ -46,7 +48,7 @@ async function agentServiceUrl(namespace: string): Promise<string> {
 }
 
 describe('a Sentinel-backed store in pods', () => {
-  it('follows the promoted primary when the primary pod is force-deleted, within the budget', async () => {
+  it('follows the promoted primary when the primary pod is force-deleted, within the budget, under acknowledge: Replicas', async () => {
     if (store === undefined || scenario === undefined) throw new Error('beforeAll did not finish');
     const { ns } = scenario;
     const pods = store;
