@@ -145,6 +145,33 @@ describe('the Redis store', () => {
     expect(answers.map((a) => a?.charged)).toEqual([true, true, true, true, true, false]);
   });
 
+  it.each([
+    ['volatile-ttl', '64mb', 'volatile-ttl'],
+    ['noeviction', '64mb', undefined],
+    ['volatile-ttl', '0', undefined],
+  ])(
+    'says whether the server may evict its keys: %s with maxmemory %s reads %s',
+    async (policy, maxmemory, expected) => {
+      const redis = await redisServer();
+      const admin = createClient({ url: `redis://${redis.address}` });
+      await admin.connect();
+      cleanups.push(() => {
+        admin.destroy();
+      });
+      await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', maxmemory]);
+      await admin.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', policy]);
+      const store = open(redis);
+      await decides(store, 'the store to connect');
+      // Asked as the connection is ready, before the first probe on the same connection: once
+      // the store has answered a call, it has answered the question too.
+      await waitFor(async () => (await store.admit(ONE_CALL)) !== undefined, {
+        description: 'the store to decide',
+        timeoutMs: 10_000,
+      });
+      expect(store.evicting).toBe(expected);
+    },
+  );
+
   it('reports a wrong password as AuthenticationFailed and never decides', async () => {
     const redis = await redisServer({ password: 'right' });
     const dir = mkdtempSync(join(tmpdir(), 'bw-store-secret-'));

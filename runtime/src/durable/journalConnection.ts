@@ -25,6 +25,7 @@ import {
   redisClient,
   type StoreSecretFiles,
 } from '../rateLimitStore/storeConnection.ts';
+import { evictingPolicy, evictionMessage } from '../rateLimitStore/evictionPolicy.ts';
 import { acknowledgeAllowanceMs, isUnacknowledged } from '../rateLimitStore/replicaAcknowledged.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
@@ -140,6 +141,13 @@ export class JournalConnection {
     client.on('error', onError);
     client.on('ready', () => {
       this.recovered();
+      void evictingPolicy(client).then((policy) => {
+        if (policy !== undefined)
+          this.#deps.logger.warn(
+            { maxmemoryPolicy: policy },
+            evictionMessage(policy, "durable runs' journals and owners within their retention"),
+          );
+      });
     });
     const connection: Connection = {
       settings,

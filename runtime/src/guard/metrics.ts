@@ -35,6 +35,7 @@ export class GuardMetrics {
   readonly limiterWaited: Counter<'name'>;
   readonly limiterStoreDecisions: Counter<'name' | 'decided_by'>;
   readonly limiterStoreFallback: Gauge<'name'>;
+  readonly limiterStoreEvicting: Gauge<'name'>;
   readonly bulkheadActive: Gauge<'name'>;
   readonly bulkheadQueue: Gauge<'name'>;
   readonly bulkheadRejected: Counter<'name' | 'reason'>;
@@ -94,6 +95,11 @@ export class GuardMetrics {
     this.limiterStoreFallback = scraped.gauge(
       'rate_limiter_store_fallback',
       "1 while a rate limiter with a store decides on this replica's share because the store is down, slow or refuses the password; 0 while the store decides.",
+      ['name'],
+    );
+    this.limiterStoreEvicting = scraped.gauge(
+      'rate_limiter_store_evicting',
+      "1 while a rate limiter's store is a Redis whose maxmemory-policy may evict its keys (anything but noeviction, with maxmemory set): a budget account evicted mid-period is spent again; 0 otherwise.",
       ['name'],
     );
     this.bulkheadActive = scraped.gauge(
@@ -211,10 +217,15 @@ export class GuardMetrics {
     this.#scraped.on(this.limiterStoreFallback, limiter, () => {
       fallback.set(limiter.storeFallback ? 1 : 0);
     });
+    const evicting = this.limiterStoreEvicting.labels({ name });
+    this.#scraped.on(this.limiterStoreEvicting, limiter, () => {
+      evicting.set(limiter.storeEvicting ? 1 : 0);
+    });
     return this.#scraped.unbinder(limiter, () => {
       this.limiterRequests.remove({ name });
       this.limiterWaited.remove({ name });
       this.limiterStoreFallback.remove({ name });
+      this.limiterStoreEvicting.remove({ name });
       this.limiterStoreDecisions.remove({ name, decided_by: 'store' });
       this.limiterStoreDecisions.remove({ name, decided_by: 'fallback' });
       for (const reason of reasons) this.limiterRejected.remove({ name, reason });

@@ -110,6 +110,8 @@ export interface RateLimitStore {
    * holds the worst case for every replica); absent: as `available`.
    */
   readonly availableForBudgets?: boolean;
+  /** The server's maxmemory-policy while it may evict the store's keys (absent: it does not). */
+  readonly evicting?: string | undefined;
   /** The store's decision, or undefined when it did not answer within its budget. */
   admit(request: StoreAdmitRequest): Promise<StoreAdmission | undefined>;
   /** Gives back or charges more, in the background; lost when the store is down. */

@@ -170,6 +170,11 @@ export class RateLimiter {
     return this.#store !== undefined && !this.#store.available;
   }
 
+  /** Whether the attached store's server may evict its keys (its maxmemory-policy). */
+  get storeEvicting(): boolean {
+    return this.#store?.evicting !== undefined;
+  }
+
   /** Attaches the store shared by every replica, or detaches it (undefined). */
   useStore(store: RateLimitStore | undefined): void {
     this.#store = store;

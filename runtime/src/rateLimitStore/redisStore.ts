@@ -39,6 +39,7 @@ import {
   type LuaScript,
 } from './luaScripts.ts';
 import { AdmissionSlots } from './admissionSlots.ts';
+import { evictingPolicy, evictionMessage } from './evictionPolicy.ts';
 import {
   StoreClient,
   connectionKey,
@@ -98,6 +99,8 @@ export class RedisStore implements RateLimitStore {
   readonly #settlements: SettlementQueue;
   /** A flush of the settlements is due on the next turn if no admission takes them first. */
   #idleFlush = false;
+  /** The server's maxmemory-policy when it may evict Breakwater's keys (evictionPolicy.ts). */
+  #evicting: string | undefined;
   /** Background scripts not yet answered (settlements, renewals): close waits for them. */
   readonly #background = new Set<Promise<unknown>>();
   /** Budget settlements the store could not take: sent again once it answers (`#resend`). */
@@ -122,6 +125,7 @@ export class RedisStore implements RateLimitStore {
       },
       ready: () => {
         this.#fallback.probeSoon(0);
+        this.#checkEviction(options.logger);
       },
     });
     this.#fallback = new StoreFallback({
@@ -169,6 +173,25 @@ export class RedisStore implements RateLimitStore {
       !this.#fallback.closed &&
       this.#client.current?.isReady === true
     );
+  }
+
+  /** The server's maxmemory-policy while it may evict Breakwater's keys; undefined otherwise. */
+  get evicting(): string | undefined {
+    return this.#evicting;
+  }
+
+  /** Asks a newly connected server how it evicts, and says so once if it may. */
+  #checkEviction(logger: StoreLogger | undefined): void {
+    const client = this.#client.current;
+    if (client === undefined) return;
+    void evictingPolicy(client).then((policy) => {
+      if (policy !== undefined && policy !== this.#evicting)
+        logger?.warn(
+          { store: this.name, maxmemoryPolicy: policy },
+          evictionMessage(policy, 'budget accounts mid-period and rate-limit buckets'),
+        );
+      this.#evicting = policy;
+    });
   }
 
   get settings(): StoreSettings {

@@ -1,0 +1,38 @@
+/**
+ * Whether the store may evict Breakwater's keys. Every key Breakwater writes has an expiry
+ * (buckets, budget accounts, journals, run owners), so any `maxmemory-policy` but `noeviction`
+ * may drop one when Redis fills: a budget account evicted mid-period is spent again from zero,
+ * a run's journal evicted within its retention runs its tools again on resume, and a run's
+ * owner evicted lets another key take the run (an outside attack did all three with the policy
+ * the guide used to call safe, `volatile-ttl`). A Redis without `maxmemory` never evicts.
+ *
+ * The store still decides on such a server; the runtime says so once per connection (an
+ * error log, and `rate_limiter_store_evicting` for the rate-limit store), naming the fix.
+ * INFO is not in the documented ACL rule: a user without it leaves the check unanswered.
+ */
+import { isUnacknowledged } from './replicaAcknowledged.ts';
+import type { StoreCommands } from './storeCommands.ts';
+
+/** The policy of `INFO memory`'s answer when it may evict (maxmemory set, not noeviction). */
+export function evictingPolicyOf(info: string): string | undefined {
+  const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
+  const policy = field('maxmemory_policy');
+  const limit = Number(field('maxmemory') ?? '0');
+  if (policy === undefined || policy === 'noeviction' || !(limit > 0)) return undefined;
+  return policy;
+}
+
+/** Asks the store; undefined when it evicts nothing or does not say (an ACL without INFO). */
+export async function evictingPolicy(client: StoreCommands): Promise<string | undefined> {
+  const info = await client.sendCommand(['INFO', 'memory']).catch((err: unknown) => {
+    // Under acknowledge: Replicas a command no replica confirmed still carries its answer.
+    if (isUnacknowledged(err)) return err.reply;
+    return undefined;
+  });
+  return typeof info === 'string' ? evictingPolicyOf(info) : undefined;
+}
+
+/** What the runtime logs about an evicting store, with the fix. */
+export function evictionMessage(policy: string, what: string): string {
+  return `the store's maxmemory-policy is ${policy}: Redis may evict ${what} when it fills (every key Breakwater writes has an expiry); set maxmemory-policy noeviction and size the store for its keys (docs/rate-limit-store.md)`;
+}
