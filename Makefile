@@ -135,8 +135,8 @@ bench-runtime: setup ## Runtime throughput and added latency vs a bare node:http
 	$(NODE) bench/runtime.ts
 
 .PHONY: bench-memory
-bench-memory: setup ## Idle RSS and heap of the runtime (--policy, --manifests) vs a bare node:http server, and what each package it loads adds.
-	$(NODE) bench/memory.ts
+bench-memory: setup build ## Idle RSS and heap of the runtime (--policy, --manifests, and built as the image runs it) vs a bare node:http server; what each package it loads adds, what each start-up stage holds, its code's heap by package.
+	$(NODE) bench/memory.ts --built
 
 .PHONY: bench-memory-soak
 bench-memory-soak: setup tools ## 10 min at c64 (budgets per client key over 2,000 keys, cache-affinity pins, durable runs): RSS end vs idle (goal ≤ 2x), heap retained after gc vs the documented bounds; SOAK_ARGS='--minutes 2 --concurrency 16' for a short run. Not in `make bench`.

@@ -13,13 +13,21 @@
  * and the packages of features a pod may not use (OPTIONAL), loaded or not. The rest of the
  * runtime's RSS over the baseline is its own modules, their objects and type stripping.
  *
+ * Start-up stages: for each scenario, what the process holds after each group of its imports,
+ * replayed in a fresh process in the order the runtime made them (type stripping, each npm
+ * package, the project's folders), ending with the runtime at idle (bench/memory/
+ * memoryStages.ts); and the V8 heap its code holds by package and folder, from a heap snapshot
+ * of one more idle runtime (bench/memory/heapByScript.ts). `--built` measures the compiled
+ * JavaScript in dist/ as well (`make build`; what the image runs: no type stripping); `--main`
+ * and `--dist` point at another checkout's, for a before and after.
+ *
  * Writes bench/results/memory.json (`--label NAME` keeps earlier labels beside it, for a
  * before/after) and ends with
  *
  *   memory: runtime_rss_mb=A bare_rss_mb=B ratio=R manifests_rss_mb=C
  *
  *   node --no-warnings=ExperimentalWarning bench/memory.ts [--runs 3] [--idle-s 3]
- *        [--label NAME] [--main FILE] [--no-write]
+ *        [--label NAME] [--main FILE] [--built] [--dist DIR] [--no-write]
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { samplePolicyDocument } from '../contract/src/policy/policyFixtures.ts';
 import { median } from '../tools/stats/samples.ts';
+import { heapLines, stageLines, startupReport } from './memory/memoryStages.ts';
 
 const run = promisify(execFile);
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,6 +51,8 @@ const flags = parseArgs({
     'idle-s': { type: 'string', default: '3' },
     label: { type: 'string', default: 'current' },
     main: { type: 'string', default: join(repo, 'runtime/src/main.ts') },
+    built: { type: 'boolean', default: false },
+    dist: { type: 'string', default: join(repo, 'dist') },
     'no-write': { type: 'boolean', default: false },
   },
 }).values;
@@ -77,15 +88,22 @@ interface Sample {
   readonly heapTotalMb: number;
   readonly externalMb: number;
   readonly packages: Readonly<Record<string, readonly string[]>>;
+  readonly own: readonly string[];
+  readonly spaces: Readonly<Record<string, { size: number; used: number }>>;
 }
 
 const mb = (bytes: number, digits = 1): number => Number((bytes / 1e6).toFixed(digits));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Starts `args` under the probe, waits for its listening line, idles, and reads the probe. */
-async function measure(args: readonly string[], env: Record<string, string>): Promise<Sample> {
+async function measure(
+  args: readonly string[],
+  env: Record<string, string>,
+  snapshot?: string,
+): Promise<Sample> {
   const dir = mkdtempSync(join(tmpdir(), 'bw-memory-'));
   const probeFile = join(dir, 'probe.json');
+  if (snapshot !== undefined) writeFileSync(`${probeFile}.snapshot`, snapshot);
   const child = spawn(process.execPath, [...NODE_FLAGS, '--import', PROBE, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env['PATH'] ?? '', BW_MEMORY_PROBE_FILE: probeFile, ...env },
@@ -110,10 +128,12 @@ async function measure(args: readonly string[], env: Record<string, string>): Pr
     });
     await sleep(idleMs);
     child.kill('SIGUSR2');
-    for (let i = 0; i < 200 && !existsSync(probeFile); i++) await sleep(25);
+    for (let i = 0; i < 1200 && !existsSync(probeFile); i++) await sleep(25);
     const probe = JSON.parse(readFileSync(probeFile, 'utf8')) as {
       memory: NodeJS.MemoryUsage;
       packages: Record<string, string[]>;
+      own: string[];
+      spaces: Record<string, { size: number; used: number }>;
     };
     return {
       rssMb: mb(probe.memory.rss),
@@ -121,6 +141,8 @@ async function measure(args: readonly string[], env: Record<string, string>): Pr
       heapTotalMb: mb(probe.memory.heapTotal),
       externalMb: mb(probe.memory.external),
       packages: probe.packages,
+      own: probe.own,
+      spaces: probe.spaces,
     };
   } finally {
     child.kill('SIGKILL');
@@ -177,7 +199,7 @@ async function main(): Promise<void> {
   const policyFile = join(dir, 'policy.json');
   writeFileSync(policyFile, JSON.stringify(samplePolicyDocument()));
   const listen = ['--port', '0', '--metrics-port', '0', '--host', '127.0.0.1'];
-  const scenarios = {
+  const scenarios: Record<string, { args: string[]; env: Record<string, string> }> = {
     bare: { args: ['-e', BARE_SERVER], env: {} },
     policy: {
       args: [flags.main, ...listen, '--policy', policyFile],
@@ -194,34 +216,49 @@ async function main(): Promise<void> {
       ],
       env: {},
     },
-  } as const;
-  const samples: Record<keyof typeof scenarios, Sample[]> = { bare: [], policy: [], manifests: [] };
+    // What the image runs: the compiled JavaScript, no type stripping.
+    ...(flags.built
+      ? {
+          built: {
+            args: [join(flags.dist, 'runtime/src/main.js'), ...listen, '--policy', policyFile],
+            env: { ANTHROPIC_API_KEY: 'sk-bench-memory' },
+          },
+        }
+      : {}),
+  };
+  const samples: Record<string, Sample[]> = Object.fromEntries(
+    Object.keys(scenarios).map((name) => [name, []]),
+  );
+  let startup: Awaited<ReturnType<typeof startupReport>>;
   try {
     for (let i = 0; i < runs; i++) {
-      for (const name of Object.keys(scenarios) as (keyof typeof scenarios)[]) {
-        const s = await measure(scenarios[name].args, scenarios[name].env);
-        samples[name].push(s);
+      for (const [name, scenario] of Object.entries(scenarios)) {
+        const s = await measure(scenario.args, scenario.env);
+        samples[name]?.push(s);
         process.stderr.write(
           `run ${String(i + 1)}/${String(runs)} ${name}: rss ${String(s.rssMb)} MB\n`,
         );
       }
     }
+    const staged = Object.keys(scenarios).filter((name) => name !== 'bare');
+    startup = await startupReport(staged, scenarios, samples, measure);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const bare = summarize(samples.bare);
-  const policy = summarize(samples.policy);
-  const manifests = summarize(samples.manifests);
+  const bare = summarize(samples['bare'] ?? []);
+  const policy = summarize(samples['policy'] ?? []);
+  const manifests = summarize(samples['manifests'] ?? []);
+  const built = samples['built'] === undefined ? undefined : summarize(samples['built']);
 
   // The packages either runtime loaded, in the order the file run first loaded them.
   const loaded = new Map<string, Set<string>>();
-  for (const s of [...samples.policy, ...samples.manifests])
+  for (const s of [...(samples['policy'] ?? []), ...(samples['manifests'] ?? [])])
     for (const [name, urls] of Object.entries(s.packages)) {
       const set = loaded.get(name) ?? new Set<string>();
       for (const u of urls) set.add(u);
       loaded.set(name, set);
     }
-  const policyPackages = new Set(Object.keys(samples.policy[0]?.packages ?? {}));
+  const policyPackages = new Set(Object.keys(samples['policy']?.[0]?.packages ?? {}));
   const groups = [...loaded].map(([name, urls]) => ({ name, urls: [...urls] }));
   const packages = (await importTable(groups)).map((row) => ({
     ...row,
@@ -239,7 +276,7 @@ async function main(): Promise<void> {
       packages: [...new Set(specifiers.map(pkgOf))],
       loaded_with_policy: specifiers.some((s) => policyPackages.has(pkgOf(s))),
       loaded_with_manifests: specifiers.some((s) =>
-        Object.keys(samples.manifests[0]?.packages ?? {}).includes(pkgOf(s)),
+        Object.keys(samples['manifests']?.[0]?.packages ?? {}).includes(pkgOf(s)),
       ),
     };
   });
@@ -264,6 +301,19 @@ async function main(): Promise<void> {
       bare: 'node -e: a node:http server answering 200 on 127.0.0.1',
       policy: 'runtime/src/main.ts --policy <the sample policy document>',
       manifests: 'runtime/src/main.ts --manifests config/samples --agent assistant-production',
+      ...(built === undefined
+        ? {}
+        : {
+            built:
+              'dist/runtime/src/main.js --policy <the same document> (make build; as the image)',
+          }),
+      stages:
+        'per scenario, its imports replayed in a fresh node --expose-gc process in the order it ' +
+        'made them (type stripping, npm packages, its own modules by folder), memoryUsage() ' +
+        'after a full gc after each; the last row is the idle runtime itself',
+      heap_by_script:
+        'one more idle run writes a heap snapshot; the code each script holds (source, ' +
+        'functions, bytecode, feedback, scope infos), each object once, by package and folder',
       packages:
         'every npm package the runtime imported by idle, in the order first loaded: alone = ' +
         'what importing its modules adds to a fresh node process; in turn = what it adds ' +
@@ -274,6 +324,15 @@ async function main(): Promise<void> {
       bare,
       policy,
       manifests,
+      ...(built === undefined
+        ? {}
+        : { built, ratio_rss_built_to_bare: round2(built.rss_mb / bare.rss_mb) }),
+      heap_spaces_policy_mb: Object.fromEntries(
+        Object.entries(samples['policy']?.[0]?.spaces ?? {}).map(([k, v]) => [
+          k,
+          { size: mb(v.size), used: mb(v.used) },
+        ]),
+      ),
       ratio_rss_policy_to_bare: round2(policy.rss_mb / bare.rss_mb),
       ratio_rss_manifests_to_bare: round2(manifests.rss_mb / bare.rss_mb),
       ratio_heap_policy_to_bare: round2(policy.heap_used_mb / bare.heap_used_mb),
@@ -281,19 +340,22 @@ async function main(): Promise<void> {
       policy_own_rss_mb: Number((policy.rss_mb - bare.rss_mb - packagesRss).toFixed(1)),
       packages,
       optional,
+      stages: startup.stages,
+      heap_by_script: startup.heapByScript,
     },
   };
 
   const pad = (s: string | number, n: number) => String(s).padStart(n);
   const lines = [
     'idle           rss MB  heap MB  ext MB',
-    ...(['bare', 'policy', 'manifests'] as const).map((n) => {
-      const r = result.results[n];
+    ...[bare, policy, manifests, ...(built === undefined ? [] : [built])].map((r, i) => {
+      const n = ['bare', 'policy', 'manifests', 'built'][i] ?? '';
       return `${n.padEnd(12)} ${pad(r.rss_mb, 8)} ${pad(r.heap_used_mb, 8)} ${pad(r.external_mb, 7)}`;
     }),
     `ratio to bare: policy rss ${String(result.results.ratio_rss_policy_to_bare)} heap ` +
       `${String(result.results.ratio_heap_policy_to_bare)}, manifests rss ` +
-      String(result.results.ratio_rss_manifests_to_bare),
+      String(result.results.ratio_rss_manifests_to_bare) +
+      (built === undefined ? '' : `, built rss ${String(round2(built.rss_mb / bare.rss_mb))}`),
     '',
     'package (loaded at idle)                 alone rss/heap MB   in turn rss/heap MB   by',
     ...packages.map(
@@ -309,6 +371,14 @@ async function main(): Promise<void> {
         `${o.name.padEnd(40)} ${pad(o.alone_rss_mb, 7)} ${pad(o.alone_heap_mb, 7)}   ` +
         `${pad(o.loaded_with_policy ? 'yes' : 'no', 14)} ${pad(o.loaded_with_manifests ? 'yes' : 'no', 9)}`,
     ),
+    ...Object.entries(startup.stages).flatMap(([name, stages]) => [
+      '',
+      ...stageLines(`start-up stages, ${name}`, stages),
+    ]),
+    ...Object.entries(startup.heapByScript).flatMap(([name, groups]) => [
+      '',
+      ...heapLines(name, groups),
+    ]),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 
