@@ -2,7 +2,9 @@
  * A feature's packages load when a policy first uses it, and a policy edit that adds one is
  * served at once (issue 53): a real runtime process on a policy file starts without the AWS
  * credential chain, the store's client or the MCP SDK, and a later edit that adds a Bedrock
- * backend on the default chain, or a store, is applied once they loaded and serves. Which
+ * backend on the default chain, or a store, is applied once they loaded and serves. The
+ * Anthropic SDK's client, which only the bundled agent's own turns use, loads with the first
+ * of them; a pass-through call needs only its error classes. Which
  * packages the process holds is read through the memory bench's probe (bench/memory/
  * memoryProbe.js, preloaded by NODE_OPTIONS).
  */
@@ -68,6 +70,11 @@ async function start(doc: PolicyDocument): Promise<StandaloneRuntime> {
 
 /** The npm packages the process has loaded, as its probe reports them. */
 async function loadedPackages(rt: StandaloneRuntime): Promise<string[]> {
+  return Object.keys(await probedPackages(rt));
+}
+
+/** The probe's report: each package loaded, with the URLs the runtime's own code asked for. */
+async function probedPackages(rt: StandaloneRuntime): Promise<Record<string, string[]>> {
   const file = join(dir, 'probe.json');
   rmSync(file, { force: true });
   rt.runtime.child.kill('SIGUSR2');
@@ -76,8 +83,8 @@ async function loadedPackages(rt: StandaloneRuntime): Promise<string[]> {
     intervalMs: 20,
     description: "the probe's report",
   });
-  const probe = JSON.parse(readFileSync(file, 'utf8')) as { packages: Record<string, unknown> };
-  return Object.keys(probe.packages);
+  const probe = JSON.parse(readFileSync(file, 'utf8')) as { packages: Record<string, string[]> };
+  return probe.packages;
 }
 
 /** One call through the runtime; the backend that answered it. */
@@ -179,5 +186,27 @@ describe('a feature paid for when a policy uses it', () => {
       `policy edit adding a store → applied ${applied.toFixed(0)} ms, first call decided by it ${(performance.now() - edited).toFixed(0)} ms\n`,
     );
     expect(await loadedPackages(rt)).toContain('@redis/client');
+  });
+
+  it("loads the Anthropic SDK's client with the agent loop's first turn, not for pass-through calls", async () => {
+    const rt = await start(policyDocument(sim.url));
+    expect(await call(rt)).toBe('default');
+    // The error classes only: the SDK's small core/error module, not its client.
+    const sdk = (await probedPackages(rt))['@anthropic-ai/sdk'] ?? [];
+    expect(sdk.map((url) => url.replace(/^.*\/@anthropic-ai\/sdk\//, ''))).toEqual([
+      'core/error.mjs',
+    ]);
+
+    const response = await fetch(`${rt.runtime.url}/v1/agent/invoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'hello' }),
+    });
+    const answer = (await response.json()) as { output?: unknown };
+    expect(response.status).toBe(200);
+    expect(typeof answer.output).toBe('string');
+    expect((await probedPackages(rt))['@anthropic-ai/sdk']).toEqual(
+      expect.arrayContaining([expect.stringMatching(/\/@anthropic-ai\/sdk\/index\.mjs$/)]),
+    );
   });
 });

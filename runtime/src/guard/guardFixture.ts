@@ -3,7 +3,7 @@
  * outcomes for the guarded function, and a driver that moves the clock until a call settles.
  */
 import { anthropicClassifier } from '../provider/anthropic/errorClassification.ts';
-import { APIError } from '@anthropic-ai/sdk';
+import { APIError } from '@anthropic-ai/sdk/core/error';
 import { breakerSettings, type BreakerSettingsPatch } from './breakerFixture.ts';
 import { Bulkhead } from './bulkhead.ts';
 import { CircuitBreaker } from './circuitBreaker.ts';

@@ -1,14 +1,14 @@
 /**
  * The backends of the policy, each with its way in (backendWire.ts): an Anthropic API backend
- * has an `@anthropic-ai/sdk` client (the agent loop's calls) and a pass-through connection
- * (messagesForwarder.ts); a Bedrock or Vertex backend has its cloud's wire, which both paths
- * use. `maxRetries: 0`: the guard decides about retries, not the SDK. A backend is rebuilt only
- * when what reaches it changes (URL, key, region, project, credentials), so a policy reload
- * keeps warm connections; weight, priority and model names change in place.
+ * has an `@anthropic-ai/sdk` client (the agent loop's calls; made on their first, by
+ * anthropic/anthropicSdk.ts) and a pass-through connection (messagesForwarder.ts); a Bedrock or
+ * Vertex backend has its cloud's wire, which both paths use. `maxRetries: 0`: the guard decides
+ * about retries, not the SDK. A backend is rebuilt only when what reaches it changes (URL, key,
+ * region, project, credentials), so a policy reload keeps warm connections; weight, priority and
+ * model names change in place.
  * The key is read here and handed to the SDK; it is never stored anywhere it could be printed.
  */
 import { join } from 'node:path';
-import Anthropic from '@anthropic-ai/sdk';
 import type { BackendSettings, BackendType } from '../../../contract/src/policy/policyDocument.ts';
 import {
   BACKEND_CREDENTIALS_DIR_ENV,
@@ -16,6 +16,7 @@ import {
 } from '../../../contract/src/pod/runtimeEnvironment.ts';
 import { systemClock, type Clock } from '../../../platform/src/time/clock.ts';
 import type { AttemptInfo, ProviderGuard } from '../guard/guardSet/providerGuard.ts';
+import { sdkClient, type SdkClient } from './anthropic/anthropicSdk.ts';
 import { AnthropicWire, type BackendWire } from './backendWire.ts';
 import { BedrockWire } from './bedrock/bedrockWire.ts';
 import { MessagesForwarder } from './messagesForwarder.ts';
@@ -35,8 +36,8 @@ export interface Backend {
   readonly apiKeyEnv: string | undefined;
   /** False for an Anthropic backend whose key is unset: calls will fail with 401. */
   readonly hasKey: boolean;
-  /** The SDK client of an Anthropic backend: the agent loop's calls. */
-  readonly client: Anthropic | undefined;
+  /** The SDK client of an Anthropic backend, made on first use: the agent loop's calls. */
+  readonly client: SdkClient | undefined;
   /** How a Messages request reaches it, in the Anthropic API's terms whatever it speaks. */
   readonly wire: BackendWire;
   inFlight: number;
@@ -150,7 +151,7 @@ export class BackendPool {
     const transport = upstreamFetch(s.baseURL, this.#env);
     const apiKey = key ?? MISSING_KEY;
     const wire = new AnthropicWire(new MessagesForwarder(s.baseURL, apiKey, USER_AGENT, this.#env));
-    const client = new Anthropic({
+    const client = sdkClient({
       apiKey,
       baseURL: s.baseURL,
       maxRetries: 0,

@@ -6,7 +6,7 @@
  * unavailable one Overloaded, a validation error a ClientError that is never retried or
  * failed over.
  */
-import { APIError } from '@anthropic-ai/sdk';
+import { APIError } from '@anthropic-ai/sdk/core/error';
 import {
   STATUS_BY_ERROR_TYPE,
   type AnthropicErrorType,

@@ -4,7 +4,7 @@
  * tried only when the failure is the provider's (or its breaker is open), never for a request
  * the provider rejected as wrong.
  */
-import { APIError } from '@anthropic-ai/sdk';
+import { APIError } from '@anthropic-ai/sdk/core/error';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import { isFailureClass } from '../guard/classification.ts';
 import { failureOf } from './anthropic/errorClassification.ts';

@@ -8,7 +8,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type Anthropic from '@anthropic-ai/sdk';
-import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
+import { APIConnectionError, APIError } from '@anthropic-ai/sdk/core/error';
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import {
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
@@ -158,7 +158,7 @@ export class ProviderAttempts {
       const answer =
         options.via === 'forward' || backend.client === undefined
           ? await this.#forward(info, options, signal)
-          : await this.#sendWithSdk(info, options, backend.client, signal);
+          : await this.#sendWithSdk(info, options, await backend.client(), signal);
       info.observeHeaders(answer.headers);
       let routed: RoutedResponse;
       let response: ResponseMeta | undefined;

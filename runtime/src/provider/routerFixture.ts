@@ -12,6 +12,9 @@ import { streamLimits, type AttemptObserver } from './providerAttempt.ts';
 
 /** An Anthropic backend named `default`, weight 1, priority 0, nothing in flight, and `parts`. */
 export function testBackend(parts: Record<string, unknown>): Backend {
+  // A stand-in SDK client given as an object is what the backend's client, made on first
+  // use (anthropicSdk.ts), resolves to.
+  const { client } = parts;
   return {
     name: 'default',
     type: 'Anthropic',
@@ -19,6 +22,9 @@ export function testBackend(parts: Record<string, unknown>): Backend {
     priority: 0,
     inFlight: 0,
     ...parts,
+    ...(client !== null && typeof client === 'object'
+      ? { client: () => Promise.resolve(client) }
+      : {}),
   } as unknown as Backend;
 }
 

@@ -21,7 +21,7 @@
  * then nothing is copied.
  */
 import type { Readable } from 'node:stream';
-import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
+import { APIConnectionError, APIError } from '@anthropic-ai/sdk/core/error';
 import { TimeoutError } from '../guard/errors.ts';
 import { readHeader, type HeaderSource } from '../guard/headers.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';

@@ -3,7 +3,7 @@
  * what budgetRetries.test.ts (in process) and test/rateLimitStore/budgetRetries.test.ts (with
  * a real redis-server) run through a GuardSet.
  */
-import { APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
+import { APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk/core/error';
 import type {
   PolicyDocument,
   StoreSettings,

@@ -6,7 +6,7 @@
  */
 import type { AnthropicErrorType } from '../../../../contract/src/anthropic/errorTypes.ts';
 import { anthropicError, errorTypeForStatus, messageOf, parseJson } from '../cloudErrors.ts';
-import type { APIError } from '@anthropic-ai/sdk';
+import type { APIError } from '@anthropic-ai/sdk/core/error';
 
 const BY_EXCEPTION: Readonly<Record<string, AnthropicErrorType>> = {
   throttlingexception: 'rate_limit_error',

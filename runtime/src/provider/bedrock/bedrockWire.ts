@@ -31,7 +31,7 @@ import { bedrockStatusError } from './bedrockErrors.ts';
 import { EventStreamTranscoder } from './eventStreamTranscoder.ts';
 import { SigV4Signer } from './sigV4Signer.ts';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import { APIError } from '@anthropic-ai/sdk';
+import { APIError } from '@anthropic-ai/sdk/core/error';
 
 export const BEDROCK_ANTHROPIC_VERSION = 'bedrock-2023-05-31';
 

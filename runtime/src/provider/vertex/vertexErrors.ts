@@ -5,7 +5,7 @@
  * platform: quota, auth, routing). The first is generated as the SDK would; the second is
  * mapped to its Anthropic equivalent (cloudErrors.ts).
  */
-import { APIError } from '@anthropic-ai/sdk';
+import { APIError } from '@anthropic-ai/sdk/core/error';
 import type { AnthropicErrorType } from '../../../../contract/src/anthropic/errorTypes.ts';
 import { anthropicError, errorTypeForStatus, messageOf, parseJson } from '../cloudErrors.ts';
 
