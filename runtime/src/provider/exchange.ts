@@ -5,7 +5,11 @@
  * API's server-sent events (as they are, or decoded from Bedrock's event stream), and how a
  * failed answer becomes the SDK's error.
  */
-import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk/core/error';
+import {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+} from '@anthropic-ai/sdk/core/error';
 import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { CancelledError } from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';
