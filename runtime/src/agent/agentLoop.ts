@@ -6,6 +6,7 @@
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import type { ModelRouter, RouteOptions } from '../provider/modelRouter.ts';
 import type { RoutedResponse } from '../provider/providerAttempt.ts';
+import { loadAnthropicSdk } from '../provider/anthropic/anthropicSdk.ts';
 import type { Usage } from '../provider/sseUsage.ts';
 import type { InvocationTools } from './agentTools.ts';
 import type { ToolResultBlock } from './toolRunner.ts';
@@ -136,6 +137,8 @@ export async function runAgent(
     let routed;
     if (listener === undefined) {
       const send = async (): Promise<PlainTurn> => {
+        // Its client loads with the first such turn, before the guard times an attempt.
+        await loadAnthropicSdk();
         const sent = await router.send({ ...common, via: 'sdk', stream: false });
         if (sent.kind !== 'plain') throw new Error('unreachable: a plain request streamed');
         return sent;

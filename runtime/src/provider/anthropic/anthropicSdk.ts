@@ -11,8 +11,11 @@ import type { ClientOptions } from '@anthropic-ai/sdk';
 
 let loading: Promise<typeof Anthropic> | undefined;
 
-/** The SDK's client class, loaded once; every caller after the first gets the same promise. */
-function loadAnthropicSdk(): Promise<typeof Anthropic> {
+/**
+ * The SDK's client class, loaded once; every caller after the first gets the same promise.
+ * The agent loop awaits it before a turn, so that a guarded attempt's time is not the load's.
+ */
+export function loadAnthropicSdk(): Promise<typeof Anthropic> {
   loading ??= import('@anthropic-ai/sdk').then((m) => m.default);
   return loading;
 }
