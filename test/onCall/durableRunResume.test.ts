@@ -8,6 +8,12 @@
  * every effect happened once, `kubectl breakwater runs` shows the resumption, the agent's
  * status counts it, and keeps counting it once that pod is gone too.
  *
+ * A second agent journals through Sentinel under `acknowledge: Replicas` (a primary, two
+ * replicas and three sentinels on this machine, issue 51): mid-run the journal's primary is
+ * SIGKILLed and a replica promoted; the run goes on in the same pod, as the agent started
+ * again (a 503 while no replica confirms is retryable: it is started again until it finishes),
+ * and every effect happened once.
+ *
  * Native sidecars and `kubectl exec` are the kubelet's: this runs on a node routed from this
  * machine (the suites' kind cluster); elsewhere it is skipped. The agent image is the in-cluster
  * suite's TypeScript agent (both SDKs in its node_modules), built here with podman.
@@ -16,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { condition, getAgent, type PodView } from '../support/breakwaterCluster.ts';
 import {
+  durableAgent,
   durableAgentObjects,
   effectsByStep,
   journalingPod as journalingPodOf,
@@ -27,6 +34,7 @@ import { startMcpServer, type McpTestServer } from '../support/mcpServer.ts';
 import { eventually } from '../support/operator.ts';
 import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
+import { ask, startSentinelSet, type SentinelSet } from '../support/redisSentinel.ts';
 import { buildAgentImage } from '../inCluster/agentImages.ts';
 import { kubectlBreakwater } from '../inCluster/kubectlBreakwater.ts';
 
@@ -36,9 +44,12 @@ const realNode = process.env['BREAKWATER_CLUSTER_ROUTED'] === '1';
 const describeOnRealNode = realNode ? describe : describe.skip;
 
 const AGENT = 'resumer';
+/** The agent whose journal is a Sentinel-watched primary under acknowledge: Replicas. */
+const AGENT_HA = 'resumer-ha';
 
 let scenario: Scenario;
 let redis: RedisHandle;
+let set: SentinelSet;
 let mcp: McpTestServer;
 
 function runAgent(pod: PodView, run: string, env?: Readonly<Record<string, string>>): AgentProcess {
@@ -53,20 +64,30 @@ describeOnRealNode('a run whose pod is deleted mid-way', () => {
   beforeAll(async () => {
     const image = await buildAgentImage('typescript');
     redis = await startRedis();
+    set = await startSentinelSet();
     mcp = await startMcpServer();
-    scenario = await startScenario({ prefix: 'oncall-runs', seed: 37 }, (sim) =>
-      durableAgentObjects(AGENT, {
+    scenario = await startScenario({ prefix: 'oncall-runs', seed: 37 }, (sim) => [
+      ...durableAgentObjects(AGENT, {
         providerURL: sim.url,
         redis: redis.address,
         mcp: mcp.url,
         image,
       }),
-    );
+      durableAgent(AGENT_HA, {
+        providerURL: sim.url,
+        redis: {
+          sentinel: { masterName: set.masterName, addresses: [...set.sentinels] },
+          acknowledge: 'Replicas',
+        },
+        mcp: mcp.url,
+        image,
+      }),
+    ]);
   }, 20 * 60_000);
 
   afterAll(async () => {
     await scenario.end();
-    await Promise.all([redis.remove(), mcp.stop()]);
+    await Promise.all([redis.remove(), set.remove(), mcp.stop()]);
   });
 
   it('resumes in the new pod with every effect once, and on-call sees the resumption', async () => {
@@ -145,5 +166,48 @@ describeOnRealNode('a run whose pod is deleted mid-way', () => {
     );
     expect(kept).toMatchObject({ resumed: 1, replayedCalls: 6 });
     expect(kept.ledger?.baseline).toMatchObject({ resumed: 1, replayedCalls: 6 });
+  });
+  it("goes on through its journal's failover under acknowledge: Replicas, every effect once", async () => {
+    const run = `ticket-${randomUUID()}`;
+    const before = new Map(mcp.effects);
+    const pod = await journalingPodOf(scenario.ns.name, AGENT_HA);
+    const first = runAgent(pod, run, { STOP_AFTER: '3' });
+    await first.step(3);
+    first.stop();
+
+    const was = set.primary.address;
+    await set.primary.kill();
+    const promoted = await set.waitForNewPrimary(was, 30_000);
+    // A replica linked to the promoted primary again: until then its writes are unconfirmed.
+    await eventually(
+      async () =>
+        /slave\d+:.*state=online/.test(String(await ask(promoted, ['INFO', 'replication']))),
+      { timeoutMs: 60_000, description: `a replica linked to the promoted ${promoted}` },
+    );
+
+    // The agent started again on the run until it finishes, as an orchestrator would: an
+    // attempt that meets the store mid-failover gets a retryable 503 and exits.
+    const attempts: AgentProcess[] = [];
+    let code: number | null = null;
+    while (code !== 0 && attempts.length < 20) {
+      if (attempts.length > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+      const attempt = runAgent(pod, run);
+      attempts.push(attempt);
+      code = await attempt.exited;
+    }
+    const last = attempts.at(-1);
+    process.stderr.write(
+      `[runs] journal failover under Replicas: promoted ${promoted}, ${String(attempts.length)} attempt(s) to finish\n`,
+    );
+    expect({ code, stderr: last?.stderr.join('') }).toMatchObject({ code: 0 });
+    expect(last?.lines.map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    // The first three answers came back from the journal on the promoted primary.
+    expect(last?.lines.slice(0, 3).map((l) => l.messageId)).toEqual(
+      first.lines.slice(0, 3).map((l) => l.messageId),
+    );
+    expect({
+      effects: effectsByStep(mcp.effects, before),
+      attempts: attempts.map((a) => ({ lines: a.lines, stderr: a.stderr.join('').slice(0, 400) })),
+    }).toMatchObject({ effects: [1, 2, 3, 4, 5, 6].map((step) => [step, 1]) });
   });
 });

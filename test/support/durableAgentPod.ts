@@ -23,34 +23,48 @@ import { eventually } from './operator.ts';
 const IDLE_AGENT = ['/nodejs/bin/node', '-e', 'setInterval(() => undefined, 1 << 30)'];
 const KEY_SECRET = 'journal-key';
 
+/** `durability.store.redis`: a server's address, or any shape the schema takes. */
+export type JournalStore = string | Readonly<Record<string, unknown>>;
+
+/** The journal key's Secret, one per namespace, shared by its durable agents. */
+export function journalKeySecret(): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: KEY_SECRET },
+    stringData: { key: randomBytes(32).toString('base64') },
+  };
+}
+
 /**
  * A durable agent whose container idles for `kubectl exec`, and its journal key's Secret: the
- * runtime journals in the redis-server at `redis` and reaches the MCP server `tools` at `mcp`.
+ * runtime journals in the Redis `redis` names (a redis-server's address, or a `store.redis` such
+ * as `{sentinel, acknowledge}`) and reaches the MCP server `tools` at `mcp`.
  */
 export function durableAgentObjects(
   name: string,
-  where: { providerURL: string; redis: string; mcp: string; image: string },
+  where: { providerURL: string; redis: JournalStore; mcp: string; image: string },
 ): object[] {
-  return [
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: KEY_SECRET },
-      stringData: { key: randomBytes(32).toString('base64') },
-    },
-    agentDeployment(name, {
-      providerURL: where.providerURL,
-      spec: {
-        durability: {
-          store: { redis: { address: where.redis } },
-          retention: '1h',
-          encryptionKeySecretRef: { name: KEY_SECRET, key: 'key' },
-        },
-        mcpServers: [{ name: 'tools', url: where.mcp, timeout: '20s' }],
-        agent: { image: where.image, command: IDLE_AGENT },
+  return [journalKeySecret(), durableAgent(name, where)];
+}
+
+/** The durable agent alone, for a second one beside the first (the key's Secret is shared). */
+export function durableAgent(
+  name: string,
+  where: { providerURL: string; redis: JournalStore; mcp: string; image: string },
+): object {
+  return agentDeployment(name, {
+    providerURL: where.providerURL,
+    spec: {
+      durability: {
+        store: { redis: typeof where.redis === 'string' ? { address: where.redis } : where.redis },
+        retention: '1h',
+        encryptionKeySecretRef: { name: KEY_SECRET, key: 'key' },
       },
-    }),
-  ];
+      mcpServers: [{ name: 'tools', url: where.mcp, timeout: '20s' }],
+      agent: { image: where.image, command: IDLE_AGENT },
+    },
+  });
 }
 
 const AGENT_SOURCE = stripTypeScriptTypes(
