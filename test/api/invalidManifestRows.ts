@@ -248,16 +248,6 @@ export const invalidManifests: readonly Refusal[] = [
     says: 'should match',
   },
   {
-    name: 'rejects acknowledge Replicas on a Redis Cluster',
-    manifest: rateLimitPolicy({
-      ...someRequests,
-      scope: 'Cluster',
-      store: { redis: { cluster: { addresses: ['node-0:6379'] }, acknowledge: 'Replicas' } },
-    }),
-    field: 'spec.store.redis.acknowledge',
-    says: 'Replicas is not offered with cluster yet',
-  },
-  {
     name: 'rejects a wait budget over a second',
     manifest: rateLimitPolicy({
       ...someRequests,

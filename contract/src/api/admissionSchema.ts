@@ -753,12 +753,6 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                         message:
                           "set exactly one of address, sentinel and cluster: address for one server, sentinel for a primary Sentinel watches, cluster for a Redis Cluster's nodes",
                       },
-                      {
-                        rule: "!has(self.cluster) || !has(self.acknowledge) || self.acknowledge == 'Primary'",
-                        message:
-                          "acknowledge: Replicas is not offered with cluster yet (WAIT would have to follow each write on its slot's own primary): use Primary with cluster, or a Sentinel-watched primary",
-                        fieldPath: '.acknowledge',
-                      },
                     ],
                   },
                 },
@@ -1859,12 +1853,6 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                     rule: '[has(self.address), has(self.sentinel), has(self.cluster)].filter(x, x).size() == 1',
                     message:
                       "set exactly one of address, sentinel and cluster: address for one server, sentinel for a primary Sentinel watches, cluster for a Redis Cluster's nodes",
-                  },
-                  {
-                    rule: "!has(self.cluster) || !has(self.acknowledge) || self.acknowledge == 'Primary'",
-                    message:
-                      "acknowledge: Replicas is not offered with cluster yet (WAIT would have to follow each write on its slot's own primary): use Primary with cluster, or a Sentinel-watched primary",
-                    fieldPath: '.acknowledge',
                   },
                 ],
               },

@@ -206,6 +206,10 @@ describe('checkPolicyDocument', () => {
     ],
     ['of a cluster', { cluster: { addresses: ['node-0:6379', 'node-1:6379'] } }],
     ['whose writes a replica acknowledges', { address: 'redis:6379', acknowledge: 'Replicas' }],
+    [
+      "of a cluster whose writes a replica of each slot's primary acknowledges",
+      { cluster: { addresses: ['node-0:6379'] }, acknowledge: 'Replicas' },
+    ],
   ])('accepts a store %s', (_, redis) => {
     expect(checkPolicyDocument(withStore(redis))).toMatchObject({ ok: true });
   });
@@ -225,11 +229,6 @@ describe('checkPolicyDocument', () => {
       'neither',
       {},
       /^rateLimit\.store\.redis must set exactly one of address, sentinel and cluster/,
-    ],
-    [
-      'a cluster whose writes a replica would acknowledge',
-      { cluster: { addresses: ['node:6379'] }, acknowledge: 'Replicas' },
-      /^rateLimit\.store\.redis\.acknowledge must be Primary with cluster/,
     ],
     [
       'no cluster node',

@@ -153,12 +153,6 @@ function checkRedis(v: unknown, at: string, limit: (field: RedisField) => FieldL
   if (redis.username !== undefined) str(redis.username, `${at}.username`, limit('username'));
   if (redis.acknowledge !== undefined)
     oneOf(redis.acknowledge, `${at}.acknowledge`, limit('acknowledge'));
-  if (cluster !== undefined && redis.acknowledge === 'Replicas')
-    fail(
-      `${at}.acknowledge`,
-      'must be Primary with cluster (Replicas is not offered there yet)',
-      redis.acknowledge,
-    );
   const password = optObj(redis.passwordSecretRef, `${at}.passwordSecretRef`);
   if (password !== undefined) {
     str(password.name, `${at}.passwordSecretRef.name`, limit('passwordSecretRef.name'));

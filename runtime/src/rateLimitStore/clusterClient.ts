@@ -12,7 +12,8 @@
  * connection that finds no node is tried again forever with a new client.
  */
 import type { RedisClusterType } from '@redis/client';
-import { keysBySlot, routingKey } from './clusterRouting.ts';
+import { keySlot, keysBySlot, routingKey } from './clusterRouting.ts';
+import type { CommandSender } from './luaScripts.ts';
 import { ReconnectingStoreClient, type ReconnectingClientOptions } from './reconnectingClient.ts';
 import type { StoreCommands, StoreSetOptions } from './storeCommands.ts';
 import { errorMessage } from '../../../platform/src/node/errorMessage.ts';
@@ -62,6 +63,31 @@ export class ClusterStoreClient
   /** To the primary of the command's first key's slot (not read-only: never a replica). */
   sendCommand(args: readonly string[]): Promise<unknown> {
     return this.run((c) => c.sendCommand(routingKey(args), false, [...args]));
+  }
+
+  /** The address of the primary of `key`'s slot (a keyless command's: the first), as known now. */
+  primaryOf(key: string | undefined): string {
+    const cluster = this.ready();
+    const node = key === undefined ? cluster.masters[0] : cluster.slots[keySlot(key)]?.master;
+    if (node === undefined) throw offline();
+    return node.address;
+  }
+
+  /**
+   * The connection to the primary of `key`'s slot itself: what is sent on it goes to that node
+   * in the order sent and is never redirected, so a MOVED or ASK fails the command there.
+   */
+  async primaryConnection(key: string | undefined): Promise<CommandSender> {
+    const cluster = this.ready();
+    if (key !== undefined) return cluster.getNodeClientForKey(key, false);
+    const node = cluster.masters[0];
+    if (node === undefined) throw offline();
+    return cluster.nodeClient(node);
+  }
+
+  /** Learns the slot map again where `key`'s slot moved: a read that follows MOVED. */
+  refreshSlotOf(key: string): void {
+    this.run((c) => c.sendCommand(key, false, ['EXISTS', key])).catch(() => undefined);
   }
 
   get(key: string): Promise<string | null> {

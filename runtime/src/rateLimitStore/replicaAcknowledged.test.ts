@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { EventEmitter } from 'node:events';
 import {
+  type AcknowledgingNodes,
   isUnacknowledged,
+  onePrimary,
   PROBE_EVERY_MS,
   ReplicaAcknowledged,
   UnacknowledgedWriteError,
@@ -43,7 +45,7 @@ const connections = () => {
   let now = 0;
   const client = new ReplicaAcknowledged(
     inner as unknown as StoreCommands,
-    lane as unknown as StoreCommands,
+    onePrimary(lane as unknown as StoreCommands, inner as unknown as StoreCommands),
     () => now,
   );
   return {
@@ -178,5 +180,84 @@ describe('ReplicaAcknowledged', () => {
   it('is an error the callers tell apart', () => {
     expect(isUnacknowledged(new UnacknowledgedWriteError('OK', 0))).toBe(true);
     expect(isUnacknowledged(new Error('x'))).toBe(false);
+  });
+
+  describe('on a cluster, a lane per primary', () => {
+    /** Two primaries: keys starting with "a" live on the first, the others on the second. */
+    const twoPrimaries = () => {
+      const inner = new ScriptedConnection();
+      const nodes = { a: new ScriptedConnection(), b: new ScriptedConnection() };
+      const nodeOf = (key: string | undefined) => (key?.startsWith('a') === true ? 'a' : 'b');
+      const primaries: AcknowledgingNodes = {
+        nodeFor: nodeOf,
+        connectionFor: (key) => nodes[nodeOf(key)],
+        connect: () => undefined,
+        close: () => Promise.resolve(),
+        destroy: () => undefined,
+      };
+      let now = 0;
+      const client = new ReplicaAcknowledged(
+        inner as unknown as StoreCommands,
+        primaries,
+        () => now,
+      );
+      return { inner, nodes, client, advance: (ms: number) => (now += ms) };
+    };
+
+    it('sends each write and a WAIT on the connection to the primary that owns its key', async () => {
+      const { nodes, client } = twoPrimaries();
+      const onA = outcome(client.sendCommand(['SET', 'a1', '1']));
+      const onB = outcome(client.sendCommand(['EVALSHA', 'x', '1', 'b1', 'arg']));
+      expect(nodes.a.sent).toEqual(['SET a1 1', 'WAIT 1 500']);
+      expect(nodes.b.sent).toEqual(['EVALSHA x 1 b1 arg', 'WAIT 1 500']);
+      nodes.a.answerWait(1);
+      nodes.b.answerWait(1);
+      expect(await onA).toEqual({ confirmed: 'SET a1 1: done' });
+      expect(await onB).toEqual({ confirmed: 'EVALSHA x 1 b1 arg: done' });
+    });
+
+    it("groups the writes queued behind one primary's WAIT without waiting on the other's", async () => {
+      const { nodes, client } = twoPrimaries();
+      void client.sendCommand(['SET', 'a1', '1']);
+      void client.sendCommand(['SET', 'a2', '1']);
+      const onB = outcome(client.sendCommand(['SET', 'b1', '1']));
+      expect(nodes.b.sent).toEqual(['SET b1 1', 'WAIT 1 500']);
+      nodes.b.answerWait(1);
+      expect(await onB).toEqual({ confirmed: 'SET b1 1: done' });
+      expect(nodes.a.sent).toEqual(['SET a1 1', 'WAIT 1 500']);
+      expect(nodes.a.heldWaits).toBe(1);
+    });
+
+    it("keeps confirming one primary's writes while the other's replica does not", async () => {
+      const { inner, nodes, client } = twoPrimaries();
+      const cut = outcome(client.sendCommand(['SET', 'a1', '1']));
+      nodes.a.answerWait(0);
+      expect(await cut).toEqual({ unconfirmed: 'SET a1 1: done' });
+      // The cut primary's writes go unconfirmed at once, without a WAIT…
+      expect(await outcome(client.sendCommand(['SET', 'a2', '1']))).toEqual({
+        unconfirmed: 'SET a2 1: done',
+      });
+      expect(inner.sent).toEqual(['SET a2 1']);
+      // …and the other primary's are still waited for and confirmed.
+      const other = outcome(client.sendCommand(['SET', 'b1', '1']));
+      expect(nodes.b.sent).toEqual(['SET b1 1', 'WAIT 1 500']);
+      nodes.b.answerWait(1);
+      expect(await other).toEqual({ confirmed: 'SET b1 1: done' });
+    });
+
+    it('fails a write whose primary has no connection, as the store would without a lane', async () => {
+      const offline = new Error('The client is offline: the cluster slot map is not known');
+      const failing = new ReplicaAcknowledged(
+        new ScriptedConnection() as unknown as StoreCommands,
+        {
+          nodeFor: () => 'unknown',
+          connectionFor: () => Promise.reject(offline),
+          connect: () => undefined,
+          close: () => Promise.resolve(),
+          destroy: () => undefined,
+        },
+      );
+      expect(await outcome(failing.sendCommand(['SET', 'a1', '1']))).toEqual({ failed: offline });
+    });
   });
 });

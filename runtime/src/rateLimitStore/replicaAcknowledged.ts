@@ -1,57 +1,58 @@
 /**
  * RedisServer `acknowledge: Replicas` (decision 0062): a script or command counts as done only
- * once a replica holds it too. The writes a promise rests on go out on a connection of their
- * own, the acknowledging lane, each batch followed in the same write to the socket by
- * `WAIT 1 <ms>`: WAIT counts the replicas that hold everything that connection wrote, so a
- * failover between the two fails both instead of asking a new primary about a write it never
- * saw. Reads, pins and everything else go on the other connection.
- *
- * WAIT holds its connection until it answers: one WAIT per write on a shared connection would
- * hold every later command for up to ACKNOWLEDGE_TIMEOUT_MS each while no replica confirms (an
- * outside attack found budgeted calls waiting 2.4–3 s, then decided on a replica's share, with
- * the primary healthy). So the lane carries one WAIT at a time, for every write that queued
- * behind the one before (a group commit); and once a WAIT comes back short, the writes go on
- * the other connection, unconfirmed at once, with one batch every PROBE_EVERY_MS still sent
- * on the lane to learn when a replica confirms again. A write waits at most two WAITs.
+ * once a replica holds it too. The writes a promise rests on go out on connections of their
+ * own, the acknowledging lanes (acknowledgingLane.ts): one per primary, each batch of writes
+ * followed by one WAIT on the same connection to the same node. A standalone server or a
+ * Sentinel set has one primary; on a cluster each write goes to the lane of the primary that
+ * owns its key's slot, so one node's replica cut does not make another node's writes
+ * unconfirmed. Reads, pins and everything else go on the other connection.
  *
  * Which side a write that no replica confirmed in time falls on is the caller's: a tool call's
  * claim and a run's lease are refused (`UnacknowledgedWriteError` reaches them), a budget's
  * reservation or settlement, already decided on the primary, is taken as it is and counted
  * (`acceptUnacknowledged`).
  */
+import { AcknowledgingLane } from './acknowledgingLane.ts';
+import { routingKey } from './clusterRouting.ts';
+import type { CommandSender } from './luaScripts.ts';
 import type { StoreCommands, StoreSetOptions } from './storeCommands.ts';
+import { ACKNOWLEDGE_TIMEOUT_MS, isUnacknowledged } from './unacknowledgedWrite.ts';
 
-/** Replicas that must hold a write, and how long the primary waits for them. */
-export const ACKNOWLEDGING_REPLICAS = 1;
-export const ACKNOWLEDGE_TIMEOUT_MS = 500;
-/** While no replica confirms, how often a batch still goes on the lane to ask again. */
-export const PROBE_EVERY_MS = 250;
+export {
+  ACKNOWLEDGE_TIMEOUT_MS,
+  ACKNOWLEDGING_REPLICAS,
+  isUnacknowledged,
+  PROBE_EVERY_MS,
+  UnacknowledgedWriteError,
+} from './unacknowledgedWrite.ts';
 
-const WAIT = ['WAIT', String(ACKNOWLEDGING_REPLICAS), String(ACKNOWLEDGE_TIMEOUT_MS)] as const;
-
-/** A write the primary took and no replica confirmed within ACKNOWLEDGE_TIMEOUT_MS. */
-export class UnacknowledgedWriteError extends Error {
-  readonly code = 'STORE_UNACKNOWLEDGED';
-  /** What the primary answered: the write happened there. */
-  readonly reply: unknown;
-  /** Replicas that confirmed it (fewer than ACKNOWLEDGING_REPLICAS). */
-  readonly replicas: number;
-
-  constructor(reply: unknown, replicas: number, cause?: unknown) {
-    super(
-      cause instanceof Error && cause.message.startsWith('NOPERM')
-        ? `no replica confirmed the write: the store's ACL user may not run WAIT, which acknowledge: Replicas sends after each write; add +wait to its rule (${cause.message})`
-        : `no replica confirmed the write within ${String(ACKNOWLEDGE_TIMEOUT_MS)}ms (${String(replicas)} of ${String(ACKNOWLEDGING_REPLICAS)})`,
-      cause === undefined ? undefined : { cause },
-    );
-    this.name = 'UnacknowledgedWriteError';
-    this.reply = reply;
-    this.replicas = replicas;
-  }
+/** The primaries the lanes send to, on connections of their own. */
+export interface AcknowledgingNodes {
+  /** The primary a write routed by `key` lands on, named the same for every key it owns. */
+  nodeFor(key: string | undefined): string;
+  /** The connection to the primary owning `key` that a batch and its WAIT go out on. */
+  connectionFor(key: string | undefined): CommandSender | Promise<CommandSender>;
+  /** Starts connecting; reconnects by itself. Its failures are the store's, reported elsewhere. */
+  connect(): void;
+  close(): Promise<unknown>;
+  destroy(): unknown;
 }
 
-export function isUnacknowledged(err: unknown): err is UnacknowledgedWriteError {
-  return err instanceof UnacknowledgedWriteError;
+/**
+ * One primary (a standalone server, a Sentinel set's): the lane is `lane`, a second client to
+ * the same server made the same way; until it is ready, batches and their WAIT go on `inner`.
+ */
+export function onePrimary(lane: StoreCommands, inner: StoreCommands): AcknowledgingNodes {
+  return {
+    nodeFor: () => 'primary',
+    connectionFor: () => (lane.isReady ? lane : inner),
+    connect: () => {
+      lane.on('error', () => undefined);
+      lane.connect().catch(() => undefined);
+    },
+    close: () => lane.close().catch(() => undefined),
+    destroy: () => lane.destroy(),
+  };
 }
 
 /**
@@ -87,35 +88,21 @@ export function logShortfall(
   );
 }
 
-/** A write waiting for the lane: how to send it, and who hears how it went. */
-interface Queued {
-  readonly send: (client: StoreCommands) => Promise<unknown>;
-  readonly resolve: (reply: unknown) => void;
-  readonly reject: (err: unknown) => void;
-}
-
 /**
  * `inner`, with its scripts and raw commands acknowledged by a replica before they resolve,
- * through `lane` (a second client to the same server, made the same way).
+ * through the lane of the primary each one lands on.
  */
 export class ReplicaAcknowledged implements StoreCommands {
   readonly #inner: StoreCommands;
-  readonly #lane: StoreCommands;
+  readonly #nodes: AcknowledgingNodes;
   readonly #now: () => number;
-  /** Writes for the lane's next batch. */
-  #queued: Queued[] = [];
-  /** A batch and its WAIT are out on the lane. */
-  #busy = false;
-  /** The last WAIT came back short: writes go unconfirmed, but for a probe now and then. */
-  #short = false;
-  #probedAt = Number.NEGATIVE_INFINITY;
+  /** Each primary's lane, by the name `nodes` gives it (a cluster's: its address). */
+  readonly #lanes = new Map<string, AcknowledgingLane>();
 
-  constructor(inner: StoreCommands, lane: StoreCommands, now: () => number = Date.now) {
+  constructor(inner: StoreCommands, nodes: AcknowledgingNodes, now: () => number = Date.now) {
     this.#inner = inner;
-    this.#lane = lane;
+    this.#nodes = nodes;
     this.#now = now;
-    // The lane's failures are the server's, which the other connection reports.
-    lane.on('error', () => undefined);
   }
 
   get isOpen(): boolean {
@@ -127,30 +114,31 @@ export class ReplicaAcknowledged implements StoreCommands {
   }
 
   evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown> {
-    return this.#acknowledged((c) => c.evalSha(sha, options));
+    return this.sendCommand(['EVALSHA', sha, ...scriptArgs(options)]);
   }
 
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown> {
-    return this.#acknowledged((c) => c.eval(script, options));
+    return this.sendCommand(['EVAL', script, ...scriptArgs(options)]);
   }
 
   sendCommand(args: readonly string[]): Promise<unknown> {
-    return this.#acknowledged((c) => c.sendCommand(args));
+    const key = routingKey(args);
+    return this.#laneOf(key).write(args, key);
   }
 
   connect(): Promise<unknown> {
-    // The lane connects (and reconnects) by itself; until it is ready, writes WAIT on `inner`.
-    this.#lane.connect().catch(() => undefined);
+    // The lanes connect (and reconnect) by themselves; until they are, writes WAIT on `inner`.
+    this.#nodes.connect();
     return this.#inner.connect();
   }
 
   async close(): Promise<unknown> {
-    await this.#lane.close().catch(() => undefined);
+    await this.#nodes.close();
     return this.#inner.close();
   }
 
   destroy(): unknown {
-    this.#lane.destroy();
+    this.#nodes.destroy();
     return this.#inner.destroy();
   }
 
@@ -189,80 +177,23 @@ export class ReplicaAcknowledged implements StoreCommands {
     return this.#inner.scanIterator(options);
   }
 
-  #acknowledged(send: (client: StoreCommands) => Promise<unknown>): Promise<unknown> {
-    if (this.#short && (this.#busy || !this.#probeDue())) return unconfirmed(send(this.#inner));
-    return new Promise((resolve, reject) => {
-      this.#queued.push({ send, resolve, reject });
-      this.#sendBatch();
-    });
-  }
-
-  #probeDue(): boolean {
-    return this.#now() - this.#probedAt >= PROBE_EVERY_MS;
-  }
-
-  /** The queued writes and one WAIT behind them on the lane, unless a batch is out already. */
-  #sendBatch(): void {
-    if (this.#busy || this.#queued.length === 0) return;
-    const batch = this.#queued;
-    this.#queued = [];
-    this.#busy = true;
-    // The lane not connected (yet, or again): the batch and its WAIT on the other connection.
-    const on = this.#lane.isReady ? this.#lane : this.#inner;
-    const writes = batch.map((q) => q.send(on));
-    void waited(on, writes).then((outcomes) => {
-      this.#busy = false;
-      outcomes.forEach((outcome, i) => {
-        const queued = batch[i];
-        if (queued === undefined) return;
-        if (outcome.ok) queued.resolve(outcome.reply);
-        else queued.reject(outcome.error);
+  #laneOf(key: string | undefined): AcknowledgingLane {
+    const node = this.#nodes.nodeFor(key);
+    let lane = this.#lanes.get(node);
+    if (lane === undefined) {
+      lane = new AcknowledgingLane({
+        batch: (k) => this.#nodes.connectionFor(k),
+        direct: this.#inner,
+        now: this.#now,
       });
-      // Every write failed otherwise (NOSCRIPT, a script's error): the WAIT told nothing new.
-      if (outcomes.some((o) => o.ok)) this.#short = false;
-      else if (outcomes.some((o) => !o.ok && isUnacknowledged(o.error))) {
-        // This batch was the last ask: the next one goes PROBE_EVERY_MS after it.
-        this.#short = true;
-        this.#probedAt = this.#now();
-      }
-      if (!this.#short || this.#probeDue()) {
-        this.#sendBatch();
-        return;
-      }
-      // No replica confirms: what queued meanwhile goes unconfirmed rather than wait again.
-      const waiting = this.#queued;
-      this.#queued = [];
-      for (const q of waiting) unconfirmed(q.send(this.#inner)).then(q.resolve, q.reject);
-    });
+      this.#lanes.set(node, lane);
+    }
+    return lane;
   }
 }
 
-type Outcome = { ok: true; reply: unknown } | { ok: false; error: unknown };
-
-/**
- * `writes` (already sent on `client`) and one WAIT sent right behind them on the same
- * connection: each write's reply, or its error, or UnacknowledgedWriteError when no replica
- * confirmed within ACKNOWLEDGE_TIMEOUT_MS.
- */
-async function waited(client: StoreCommands, writes: Promise<unknown>[]): Promise<Outcome[]> {
-  const wait = client.sendCommand(WAIT);
-  const [waitOutcome, written] = await Promise.all([
-    wait.then(
-      (value): Outcome => ({ ok: true, reply: value }),
-      (error: unknown): Outcome => ({ ok: false, error }),
-    ),
-    Promise.allSettled(writes),
-  ]);
-  const replicas = waitOutcome.ok ? Number(waitOutcome.reply) : 0;
-  const cause = waitOutcome.ok ? undefined : waitOutcome.error;
-  return written.map((w): Outcome => {
-    if (w.status === 'rejected') return { ok: false, error: w.reason };
-    if (replicas >= ACKNOWLEDGING_REPLICAS) return { ok: true, reply: w.value };
-    return { ok: false, error: new UnacknowledgedWriteError(w.value, replicas, cause) };
-  });
-}
-
-/** A write no WAIT follows: the primary took it, no replica is known to hold it. */
-async function unconfirmed(write: Promise<unknown>): Promise<never> {
-  throw new UnacknowledgedWriteError(await write, 0);
-}
+const scriptArgs = (options: { keys: string[]; arguments: string[] }): string[] => [
+  String(options.keys.length),
+  ...options.keys,
+  ...options.arguments,
+];

@@ -23,7 +23,8 @@ import type {
 import type { StoreFallbackReason } from '../../../contract/src/reporting/storeReport.ts';
 import { ClusterStoreClient } from './clusterClient.ts';
 import { StandaloneStoreClient } from './standaloneClient.ts';
-import { ReplicaAcknowledged } from './replicaAcknowledged.ts';
+import { onePrimary, ReplicaAcknowledged } from './replicaAcknowledged.ts';
+import { clusterPrimaries } from './clusterPrimaries.ts';
 import { SentinelStoreClient } from './sentinelClient.ts';
 import type { StoreCommands } from './storeCommands.ts';
 import { errorMessage } from '../../../platform/src/node/errorMessage.ts';
@@ -107,10 +108,14 @@ const reconnectDelay = (retries: number): number =>
  * for errors.
  */
 export function redisClient(redis: RedisSettings, secrets: StoreSecrets): StoreCommands {
-  const client = primaryClient(redis, secrets);
-  return redis.acknowledge === 'Replicas'
-    ? new ReplicaAcknowledged(client, primaryClient(redis, secrets))
-    : client;
+  if (redis.acknowledge !== 'Replicas') return primaryClient(redis, secrets);
+  if (redis.cluster !== undefined) {
+    const inner = clusterClient(redis, redis.cluster, secrets);
+    const lane = clusterClient(redis, redis.cluster, secrets);
+    return new ReplicaAcknowledged(inner, clusterPrimaries(lane, inner));
+  }
+  const inner = primaryClient(redis, secrets);
+  return new ReplicaAcknowledged(inner, onePrimary(primaryClient(redis, secrets), inner));
 }
 
 function primaryClient(redis: RedisSettings, secrets: StoreSecrets): StoreCommands {
@@ -164,7 +169,7 @@ function clusterClient(
   redis: RedisSettings,
   cluster: ClusterSettings,
   secrets: StoreSecrets,
-): StoreCommands {
+): ClusterStoreClient {
   const node = { ...nodeOptions(redis, secrets), socket: socketOptions(redis, secrets) };
   return new ClusterStoreClient({
     make: () =>
@@ -236,7 +241,9 @@ export function reasonOf(err: unknown): StoreFallbackReason {
   // A replica where the primary was (demoted, or named by hand), or one loading or cut off
   // from its primary: a failover under way, not a store that refuses the scripts.
   // In a cluster, a slot without a primary (CLUSTERDOWN) or half moved (TRYAGAIN) too.
-  if (/^(READONLY|MASTERDOWN|LOADING|CLUSTERDOWN|TRYAGAIN)/.test(message)) return 'FailingOver';
+  // Under acknowledge: Replicas a write that met MOVED or ASK on its primary's own connection.
+  if (/^(READONLY|MASTERDOWN|LOADING|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)/.test(message))
+    return 'FailingOver';
   // NOPERM: the ACL user may not run a command the store sends (docs/rate-limit-store.md's rule).
   if (/^(ERR|NOSCRIPT|BUSY|OOM|NOPERM)/.test(message)) return 'StoreError';
   return 'Unreachable';

@@ -58,7 +58,7 @@ export interface RedisServer {
     serverName?: string;
   };
   /**
-   * When a write that a promise rests on (a budget's reservation and settlement, a tool call's claim and completion, a run's lease) counts as done. Primary: once the primary has it; replication is asynchronous, so a failover to a replica that had not received it yet loses it. Replicas: once a replica holds it too (WAIT 1, at most 500ms, one more round trip per write); then a failover to the most up-to-date replica (Sentinel's choice at equal replica-priority) keeps it. Under Replicas a tool call's claim or a run's lease no replica confirmed is refused; a budget's write still counts, and is counted and logged. Default Primary; only Primary with cluster.
+   * When a write that a promise rests on (a budget's reservation and settlement, a tool call's claim and completion, a run's lease) counts as done. Primary: once the primary has it; replication is asynchronous, so a failover to a replica that had not received it yet loses it. Replicas: once a replica holds it too (WAIT 1, at most 500ms, one more round trip per write); then a failover to the most up-to-date replica (Sentinel's choice at equal replica-priority) keeps it. Under Replicas a tool call's claim or a run's lease no replica confirmed is refused; a budget's write still counts, and is counted and logged. On a cluster each write is confirmed by a replica of the primary that owns its slot, and a cluster's failover elects the replica with the most data first. Default Primary.
    */
   acknowledge?: 'Primary' | 'Replicas';
 }

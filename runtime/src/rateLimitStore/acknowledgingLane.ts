@@ -1,0 +1,155 @@
+/**
+ * The acknowledging lane of one primary (decision 0062): the writes a promise rests on, sent in
+ * batches on a connection to that primary, each batch followed in the same write to the socket
+ * by `WAIT 1 <ms>`. WAIT counts the replicas that hold everything that connection wrote on that
+ * node, so a failover between the two fails both instead of asking a new primary about a write
+ * it never saw.
+ *
+ * WAIT holds its connection until it answers, so the lane carries one WAIT at a time, for every
+ * write that queued behind the one before (a group commit); once a WAIT comes back short, the
+ * writes go out unconfirmed at once, with one batch every PROBE_EVERY_MS still sent on the lane
+ * to learn when a replica confirms again. A write waits at most two WAITs. On a cluster each
+ * primary has a lane of its own (replicaAcknowledged.ts routes to it), so one primary's replica
+ * cut leaves the other primaries' writes confirmed.
+ */
+import type { CommandSender } from './luaScripts.ts';
+import {
+  ACKNOWLEDGE_TIMEOUT_MS,
+  ACKNOWLEDGING_REPLICAS,
+  isUnacknowledged,
+  PROBE_EVERY_MS,
+  UnacknowledgedWriteError,
+} from './unacknowledgedWrite.ts';
+
+const WAIT = ['WAIT', String(ACKNOWLEDGING_REPLICAS), String(ACKNOWLEDGE_TIMEOUT_MS)] as const;
+
+/** Where one primary's lane sends. */
+export interface LaneConnections {
+  /**
+   * The connection a batch and its WAIT go out on, in the order sent, to this lane's primary
+   * (undefined key: a keyless write). A promise while the connection is being found.
+   */
+  batch(key: string | undefined): CommandSender | Promise<CommandSender>;
+  /** Where a write goes unconfirmed, no WAIT behind it. */
+  readonly direct: CommandSender;
+  readonly now: () => number;
+}
+
+/** A write waiting for the lane: its command, the key it is routed by, who hears how it went. */
+interface Queued {
+  readonly args: readonly string[];
+  readonly key: string | undefined;
+  readonly resolve: (reply: unknown) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+export class AcknowledgingLane {
+  readonly #to: LaneConnections;
+  /** Writes for the lane's next batch. */
+  #queued: Queued[] = [];
+  /** A batch and its WAIT are out on the lane. */
+  #busy = false;
+  /** The last WAIT came back short: writes go unconfirmed, but for a probe now and then. */
+  #short = false;
+  #probedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(to: LaneConnections) {
+    this.#to = to;
+  }
+
+  /** `args`' reply once a replica holds it; UnacknowledgedWriteError when none confirmed. */
+  write(args: readonly string[], key: string | undefined): Promise<unknown> {
+    if (this.#short && (this.#busy || !this.#probeDue()))
+      return unconfirmed(this.#to.direct.sendCommand(args));
+    return new Promise((resolve, reject) => {
+      this.#queued.push({ args, key, resolve, reject });
+      this.#sendBatch();
+    });
+  }
+
+  #probeDue(): boolean {
+    return this.#to.now() - this.#probedAt >= PROBE_EVERY_MS;
+  }
+
+  /** The queued writes and one WAIT behind them on the lane, unless a batch is out already. */
+  #sendBatch(): void {
+    if (this.#busy || this.#queued.length === 0) return;
+    const batch = this.#queued;
+    this.#queued = [];
+    this.#busy = true;
+    let outcomes: Promise<Outcome[]>;
+    try {
+      const on = this.#to.batch(batch[0]?.key);
+      outcomes =
+        on instanceof Promise
+          ? on.then((c) => waited(c, batch), failedAll(batch))
+          : waited(on, batch);
+    } catch (err) {
+      outcomes = Promise.resolve(failedAll(batch)(err));
+    }
+    void outcomes.then((o) => {
+      this.#settle(batch, o);
+    });
+  }
+
+  #settle(batch: readonly Queued[], outcomes: readonly Outcome[]): void {
+    this.#busy = false;
+    outcomes.forEach((outcome, i) => {
+      const queued = batch[i];
+      if (queued === undefined) return;
+      if (outcome.ok) queued.resolve(outcome.reply);
+      else queued.reject(outcome.error);
+    });
+    // Every write failed otherwise (NOSCRIPT, a script's error, no node): the WAIT told nothing.
+    if (outcomes.some((o) => o.ok)) this.#short = false;
+    else if (outcomes.some((o) => !o.ok && isUnacknowledged(o.error))) {
+      // This batch was the last ask: the next one goes PROBE_EVERY_MS after it.
+      this.#short = true;
+      this.#probedAt = this.#to.now();
+    }
+    if (!this.#short || this.#probeDue()) {
+      this.#sendBatch();
+      return;
+    }
+    // No replica confirms: what queued meanwhile goes unconfirmed rather than wait again.
+    const waiting = this.#queued;
+    this.#queued = [];
+    for (const q of waiting)
+      unconfirmed(this.#to.direct.sendCommand(q.args)).then(q.resolve, q.reject);
+  }
+}
+
+type Outcome = { ok: true; reply: unknown } | { ok: false; error: unknown };
+
+const failedAll =
+  (batch: readonly Queued[]) =>
+  (error: unknown): Outcome[] =>
+    batch.map(() => ({ ok: false, error }));
+
+/**
+ * `batch`'s writes and one WAIT right behind them on `client`: each write's reply, or its
+ * error, or UnacknowledgedWriteError when no replica confirmed within ACKNOWLEDGE_TIMEOUT_MS.
+ */
+async function waited(client: CommandSender, batch: readonly Queued[]): Promise<Outcome[]> {
+  const writes = batch.map((q) => client.sendCommand(q.args));
+  const wait = client.sendCommand(WAIT);
+  const [waitOutcome, written] = await Promise.all([
+    wait.then(
+      (value): Outcome => ({ ok: true, reply: value }),
+      (error: unknown): Outcome => ({ ok: false, error }),
+    ),
+    Promise.allSettled(writes),
+  ]);
+  const replicas = waitOutcome.ok ? Number(waitOutcome.reply) : 0;
+  const cause = waitOutcome.ok ? undefined : waitOutcome.error;
+  return written.map((w): Outcome => {
+    if (w.status === 'rejected') return { ok: false, error: w.reason };
+    if (replicas >= ACKNOWLEDGING_REPLICAS) return { ok: true, reply: w.value };
+    return { ok: false, error: new UnacknowledgedWriteError(w.value, replicas, cause) };
+  });
+}
+
+/** A write no WAIT follows: the primary took it, no replica is known to hold it. */
+async function unconfirmed(write: Promise<unknown>): Promise<never> {
+  throw new UnacknowledgedWriteError(await write, 0);
+}

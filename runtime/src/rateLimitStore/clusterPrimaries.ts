@@ -1,0 +1,56 @@
+/**
+ * `acknowledge: Replicas` on a Redis Cluster: the acknowledging lanes' connections, one to each
+ * primary, taken from a second cluster client (`lane`) so that a WAIT held on one never delays
+ * the reads and unconfirmed writes of `inner`. A batch and its WAIT go on the node's own
+ * connection, never through the cluster client's redirects: a write that meets MOVED or ASK
+ * (its slot moved between routing and sending) fails there rather than run on another node
+ * whose WAIT this one would not count, and the lane's slot map is learnt again.
+ */
+import type { ClusterStoreClient } from './clusterClient.ts';
+import type { CommandSender } from './luaScripts.ts';
+import type { AcknowledgingNodes } from './replicaAcknowledged.ts';
+
+/** Until the lane's cluster client knows the slot map, `inner`'s is asked. */
+export function clusterPrimaries(
+  lane: ClusterStoreClient,
+  inner: ClusterStoreClient,
+): AcknowledgingNodes {
+  const cluster = () => (lane.isReady ? lane : inner);
+  return {
+    nodeFor: (key) => {
+      try {
+        return cluster().primaryOf(key);
+      } catch {
+        // No slot map yet: the batch finds no connection and fails as `inner` would.
+        return 'unknown';
+      }
+    },
+    connectionFor: async (key) => {
+      const on = cluster();
+      const node = await on.primaryConnection(key);
+      return redirectsRefresh(node, on, key);
+    },
+    connect: () => {
+      lane.on('error', () => undefined);
+      lane.connect().catch(() => undefined);
+    },
+    close: () => lane.close().catch(() => undefined),
+    destroy: () => lane.destroy(),
+  };
+}
+
+/** `node`, telling `cluster` to learn the slot map again when a command meets MOVED. */
+function redirectsRefresh(
+  node: CommandSender,
+  cluster: ClusterStoreClient,
+  key: string | undefined,
+): CommandSender {
+  return {
+    sendCommand: (args) =>
+      node.sendCommand(args).catch((err: unknown) => {
+        if (key !== undefined && err instanceof Error && err.message.startsWith('MOVED'))
+          cluster.refreshSlotOf(key);
+        throw err;
+      }),
+  };
+}
