@@ -27,6 +27,10 @@ export interface RedisCluster {
   primaryOf(slot: number): Promise<string>;
   /** host:port of every primary that holds slots now. */
   primaries(): Promise<string[]>;
+  /** Each primary with the slot ranges it holds, as the nodes that are up agree. */
+  shards(): Promise<readonly ShardView[]>;
+  /** host:port of the replicas of the primary at `primary`. */
+  replicasOf(primary: string): Promise<string[]>;
   /**
    * Moves `slot` to the primary at `to` the way `redis-cli --cluster reshard` does: IMPORTING
    * on `to`, MIGRATING on the holder, MIGRATE its keys `batch` at a time (pausing `pauseMs`
@@ -79,9 +83,16 @@ export async function startRedisCluster(
       timeoutMs: 30_000,
       intervalMs: 200,
     });
-    // A failover needs each primary's replica linked to it.
+    // A failover needs each primary's replica linked to it, on the bus and by replication: the
+    // first full sync waits repl-diskless-sync-delay (5 s), and a replica cut off or promoted
+    // before it holds nothing at all.
     await waitFor(
-      async () => (await shardsView(addresses[0] ?? '')).every((s) => s.replicasOnline === 1),
+      async () => {
+        const shards = await shardsView(addresses[0] ?? '');
+        if (!shards.every((s) => s.replicasOnline === 1)) return false;
+        const infos = await Promise.all(shards.map((s) => ask(s.primary, ['INFO', 'replication'])));
+        return infos.every((i) => /slave0:.*state=online/.test(String(i)));
+      },
       {
         description: 'each primary to have its replica in sync',
         timeoutMs: 30_000,
@@ -107,6 +118,9 @@ export async function startRedisCluster(
       primaryOf,
       primaries: async () =>
         (await shardsView(anyLive())).filter((s) => s.slots.length > 0).map((s) => s.primary),
+      shards: async () => (await shardsView(anyLive())).filter((s) => s.slots.length > 0),
+      replicasOf: async (primary) =>
+        (await shardsView(anyLive())).find((s) => s.primary === primary)?.replicas ?? [],
       migrateSlot: async (slot, to, { pauseMs = 0, batch = 10 } = {}) => {
         const from = await primaryOf(slot);
         if (from === to) return;
@@ -162,10 +176,16 @@ export async function startRedisCluster(
   }
 }
 
-interface ShardView {
+export interface ShardView {
   readonly primary: string;
   readonly slots: readonly (readonly [number, number])[];
   readonly replicasOnline: number;
+  readonly replicas: readonly string[];
+}
+
+/** The primary among `shards` that holds `slot`. */
+export function holderOf(shards: readonly ShardView[], slot: number): string | undefined {
+  return shards.find((s) => s.slots.some(([from, to]) => slot >= from && slot <= to))?.primary;
 }
 
 /** The shards as the node at `at` sees them, from CLUSTER NODES. */
@@ -193,6 +213,7 @@ async function shardsView(at: string): Promise<ShardView[]> {
       slots,
       replicasOnline: members.filter((r) => r[7] === 'connected' && !(r[2] ?? '').includes('fail'))
         .length,
+      replicas: members.map(address),
     });
   }
   return shards;

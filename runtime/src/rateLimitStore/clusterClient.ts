@@ -136,6 +136,12 @@ export class ClusterStoreClient
     }
   }
 
+  protected override connectTimedOut(ms: number): Error {
+    return new Error(
+      `not connected to every primary of the slot map within ${String(ms)}ms (a primary down: its node's error names it); reading the slot map again`,
+    );
+  }
+
   /** The slot map is not known (yet): no call has a primary to go to. */
   protected offline(): Error {
     return offline();

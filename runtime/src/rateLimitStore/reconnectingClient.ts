@@ -24,6 +24,13 @@ export interface ReconnectingClientOptions<C> {
   readonly retryDelayMs: (attempt: number) => number;
   /** A command owed this long means a dead connection (STALL_MS unless a test says). */
   readonly stallMs?: number;
+  /**
+   * How long a first connection may take before it counts as failed and is tried again with a
+   * new library client. The cluster's waits for every primary in its slot map, reconnecting to
+   * one that is down forever; a new client reads the slot map again, without it once its
+   * replica is promoted. Absent: as long as the library takes.
+   */
+  readonly connectWithinMs?: number;
 }
 
 /** How long a command may be owed before its connection is taken for dead. */
@@ -158,13 +165,41 @@ export abstract class ReconnectingStoreClient<C extends LibraryClient> extends E
     this.#client = client;
     this.listen(client, () => this.#client === client && this.#open);
     try {
-      await client.connect();
+      await this.#connectWithin(client);
       this.#failures = 0;
     } catch (err) {
       this.abandon(client);
       if (this.#client === client && this.#open) this.#retryLater();
       throw err;
     }
+  }
+
+  async #connectWithin(client: C): Promise<void> {
+    const within = this.#options.connectWithinMs;
+    const connecting = client.connect();
+    if (within === undefined) {
+      await connecting;
+      return;
+    }
+    // Abandoned below, its own failure comes later and is no one's.
+    connecting.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(this.connectTimedOut(within));
+      }, within);
+      timer.unref();
+    });
+    try {
+      await Promise.race([connecting, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The error a first connection gets that took longer than `connectWithinMs`. */
+  protected connectTimedOut(ms: number): Error {
+    return new Error(`not connected within ${String(ms)}ms`);
   }
 
   #retryLater(): void {

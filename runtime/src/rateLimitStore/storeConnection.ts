@@ -183,8 +183,18 @@ function clusterClient(
       }),
     maxInFlight: MAX_QUEUE,
     retryDelayMs: reconnectDelay,
+    connectWithinMs: CLUSTER_CONNECT_WITHIN_MS,
   });
 }
+
+/**
+ * How long the cluster client's first connection may take: it connects to every primary in the
+ * slot map and waits for each, so one that is down would hold it forever, and the replica
+ * promoted in its place would never be found (test/rateLimitStore/clusterAcknowledged.test.ts).
+ * Past this a new client reads the slot map again. Above CONNECT_TIMEOUT_MS: a node that does
+ * answer has its whole connect timeout.
+ */
+const CLUSTER_CONNECT_WITHIN_MS = 3000;
 
 /**
  * How long a cluster node reconnects before the client asks the others for the slot map, and
