@@ -11,9 +11,9 @@
  *   and a never-exhausted USD budget per agent in the store, so every call is admitted and
  *   settled there), under keys of its own: standalone Primary, standalone Primary again
  *   (identical: the baseline's own spread), standalone Replicas, Sentinel Primary, Sentinel
- *   Replicas, Cluster Primary (Replicas is refused with a cluster at admission). The simulator
- *   alone is a path too: the latency a runtime adds is its p50 minus the simulator's in the
- *   same round.
+ *   Replicas, Cluster Primary, Cluster Replicas (a WAIT per batch on each slot's primary). The
+ *   simulator alone is a path too: the latency a runtime adds is its p50 minus the
+ *   simulator's in the same round.
  * - The bench's closed-loop generator drives each path in turn, in interleaved rounds (each
  *   path takes each place in the order in turn). Every figure is the median over rounds of the
  *   per-round ratio shape / standalone Primary, with the rounds' min and max; the A/A row is
@@ -45,6 +45,7 @@ const SHAPES = [
   'sentinel-primary',
   'sentinel-replicas',
   'cluster-primary',
+  'cluster-replicas',
 ] as const;
 type Shape = (typeof SHAPES)[number];
 const BASE: Shape = 'standalone-primary';
@@ -134,6 +135,10 @@ async function topologies() {
       'sentinel-primary': { sentinel },
       'sentinel-replicas': { sentinel, acknowledge: 'Replicas' },
       'cluster-primary': { cluster: { addresses: [...cluster.addresses] } },
+      'cluster-replicas': {
+        cluster: { addresses: [...cluster.addresses] },
+        acknowledge: 'Replicas',
+      },
     };
     // The servers each Replicas shape WAITs on, none shared with another Replicas shape.
     const acknowledging: Partial<Record<Shape, () => Promise<string>>> = {
