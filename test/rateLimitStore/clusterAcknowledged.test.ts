@@ -3,7 +3,7 @@
  * nodes in cluster mode (test/support/redisCluster.ts), reached through the runtime's own client
  * (storeConnection.ts's redisClient: a lane per primary, replicaAcknowledged.ts) and its own
  * journal (RunJournal: a tool call's claim, each run's keys in a slot of their own, so the
- * claims spread over the three primaries). Three faults:
+ * claims spread over the three primaries). Four faults:
  * - one primary's replica frozen (SIGSTOP): that primary's claims are refused, the other
  *   primaries' are still confirmed, and its own are again once the replica is thawed;
  * - one primary's replica far behind (cut off it, as acknowledgedFailover.test.ts does) when
@@ -11,28 +11,28 @@
  *   said yes to claims the promoted replica lacks, under Replicas to none;
  * - a primary down when the client first connects (killed, its replica frozen so nothing takes
  *   its slots): the client reports the node, and reaches the store once the replica is thawed
- *   and promoted, without being made again.
- * The figures are printed for docs/guarantees.md and bench/results/cluster-failover.json.
+ *   and promoted, without being made again;
+ * - a slot moved to another primary key by key while its runs' claims are written: a claim
+ *   that meets MOVED or ASK on its primary's connection fails, none is confirmed that the new
+ *   owner lacks, and claims there are confirmed once the move is done.
+ * The figures are printed for docs/guarantees.md.
  */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { randomUUID } from 'node:crypto';
-import { createClient } from '@redis/client';
 import type { RedisSettings } from '../../contract/src/policy/policyDocument.ts';
-import { RunJournal, runKeys } from '../../runtime/src/durable/runJournal.ts';
-import { keySlot } from '../../runtime/src/rateLimitStore/clusterRouting.ts';
-import { isUnacknowledged } from '../../runtime/src/rateLimitStore/replicaAcknowledged.ts';
+import { RunJournal } from '../../runtime/src/durable/runJournal.ts';
 import type { StoreCommands } from '../../runtime/src/rateLimitStore/storeCommands.ts';
+import { messageOf, redisClient } from '../../runtime/src/rateLimitStore/storeConnection.ts';
 import {
-  messageOf,
-  redisClient,
-  splitAddress,
-} from '../../runtime/src/rateLimitStore/storeConnection.ts';
-import {
-  holderOf,
-  startRedisCluster,
-  type RedisCluster,
-  type ShardView,
-} from '../support/redisCluster.ts';
+  answeredOn,
+  claims,
+  confirmedOn,
+  count,
+  lostOn,
+  PREFIX,
+  runsOnOneSlot,
+  seen,
+} from '../support/clusterClaims.ts';
+import { startRedisCluster, type RedisCluster } from '../support/redisCluster.ts';
 import { cutReplicasOff } from '../support/redisSentinel.ts';
 import { waitFor } from '../support/waitFor.ts';
 
@@ -43,64 +43,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-const PREFIX = 'breakwater:run:tests/cluster-acknowledged';
-/** Writers at once, as concurrent calls of a few runtimes would be. */
-const WRITERS = 6;
 const NODE_TIMEOUT_MS = 1000;
 /** Claims with every replica linked, then with the fault on, before what comes next. */
 const LINKED_MS = 1000;
 const FAULT_MS = 1500;
-
-/** The slot a run's journal lives in (every key of it shares the run's hash tag). */
-const slotOf = (run: string): number => keySlot(runKeys(PREFIX, run)[0] ?? '');
-
-/** What the writers saw, by the primary each run's slot was on when the writing began. */
-interface Tally {
-  readonly confirmed: Map<string, string[]>;
-  readonly refused: Map<string, number>;
-  readonly failed: Map<string, number>;
-  readonly errors: Set<string>;
-}
-
-const add = <T>(map: Map<string, T[]>, at: string, value: T) =>
-  map.set(at, [...(map.get(at) ?? []), value]);
-const bump = (map: Map<string, number>, at: string) => map.set(at, (map.get(at) ?? 0) + 1);
-
-/** WRITERS loops, each a tool claim of a run of its own, until `stop()`. */
-function claims(journal: RunJournal, shards: readonly ShardView[]): { stop(): Promise<Tally> } {
-  const tally: Tally = {
-    confirmed: new Map(),
-    refused: new Map(),
-    failed: new Map(),
-    errors: new Set(),
-  };
-  let running = true;
-  const writers = Array.from({ length: WRITERS }, async () => {
-    while (running) {
-      const run = randomUUID();
-      const at = holderOf(shards, slotOf(run)) ?? 'unknown';
-      await journal.claim(run, 'owner', 'tool', 'a'.repeat(64), 'attempt-1').then(
-        (claim) => {
-          if (claim.verdict === 'live') add(tally.confirmed, at, run);
-        },
-        (err: unknown) => {
-          if (isUnacknowledged(err)) bump(tally.refused, at);
-          else {
-            bump(tally.failed, at);
-            tally.errors.add(messageOf(err));
-          }
-        },
-      );
-    }
-  });
-  return {
-    stop: async () => {
-      running = false;
-      await Promise.all(writers);
-      return tally;
-    },
-  };
-}
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -123,76 +69,11 @@ async function clusterClient(
   return client;
 }
 
-/** A claim on a run whose slot `primary` holds is confirmed (one tried every 100 ms). */
-async function confirmedOn(
-  journal: RunJournal,
-  shards: readonly ShardView[],
-  primary: string,
-  timeoutMs: number,
-): Promise<void> {
-  await waitFor(
-    async () =>
-      journal.claim(runOn(shards, primary), 'owner', 'tool', 'a'.repeat(64), 'attempt-1').then(
-        (c) => c.verdict === 'live',
-        () => false,
-      ),
-    { description: `a claim on ${primary} confirmed`, timeoutMs, intervalMs: 100 },
-  );
-}
-
-const seen = new Set<string>();
-/** A claim on a run whose slot `primary` holds is answered by the store, confirmed or not. */
-async function answeredOn(
-  journal: RunJournal,
-  shards: readonly ShardView[],
-  primary: string,
-  timeoutMs: number,
-): Promise<void> {
-  await waitFor(
-    async () =>
-      journal.claim(runOn(shards, primary), 'owner', 'tool', 'a'.repeat(64), 'attempt-1').then(
-        (c) => c.verdict === 'live',
-        (err: unknown) => {
-          if (!isUnacknowledged(err)) seen.add(messageOf(err));
-          return isUnacknowledged(err);
-        },
-      ),
-    { description: `a claim on ${primary} answered`, timeoutMs, intervalMs: 100 },
-  );
-}
-
-/** A new run whose journal lies in a slot `primary` holds. */
-function runOn(shards: readonly ShardView[], primary: string): string {
-  let run = randomUUID();
-  while (holderOf(shards, slotOf(run)) !== primary) run = randomUUID();
-  return run;
-}
-
-/** The claims of `runs` the node at `address` lacks (each run's cursor key). */
-async function lostOn(address: string, runs: readonly string[]): Promise<number> {
-  const client = createClient({ socket: splitAddress(address) });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    const exists = await Promise.all(
-      runs.map((run) => client.exists(runKeys(PREFIX, run)[1] ?? '')),
-    );
-    return exists.filter((e) => e === 0).length;
-  } finally {
-    client.destroy();
-  }
-}
-
 const nodeAt = (cluster: RedisCluster, address: string) => {
   const node = cluster.nodes.find((n) => n.address === address);
   if (node === undefined) throw new Error(`no node at ${address}`);
   return node;
 };
-
-const count = (map: ReadonlyMap<string, number | readonly string[]>, at: (p: string) => boolean) =>
-  [...map]
-    .filter(([p]) => at(p))
-    .reduce((n, [, v]) => n + (typeof v === 'number' ? v : v.length), 0);
 
 describe('acknowledge: Replicas on a Redis Cluster', () => {
   it("refuses one primary's claims while its replica is frozen, confirms the others', and recovers when it thaws", async () => {
@@ -337,5 +218,45 @@ describe('acknowledge: Replicas on a Redis Cluster', () => {
     };
     console.log(`cluster acknowledged figures: ${JSON.stringify(figures)}`);
     expect(figures.namedTheNode).toContain(down);
+  });
+
+  it('confirms no claim of a slot moved while they run that its new primary lacks', async () => {
+    const cluster = await startRedisCluster({ nodeTimeoutMs: NODE_TIMEOUT_MS });
+    cleanups.push(() => cluster.remove());
+    const shards = await cluster.shards();
+    const from = shards[0]?.primary ?? '';
+    const to = shards[1]?.primary ?? '';
+    const { slot, runs } = runsOnOneSlot(shards, from);
+    const client = await clusterClient(cluster, 'Replicas');
+    const journal = new RunJournal(client, PREFIX, 600_000);
+    for (const s of shards) await confirmedOn(journal, shards, s.primary, 10_000);
+    const writing = claims(journal, shards, () => runs.next().value ?? '');
+    await pause(LINKED_MS);
+    const startedAt = Date.now();
+    // Twenty keys at a time (the writers made some thousand), a pause between: claims meet the
+    // slot half moved (ASK, TRYAGAIN).
+    await cluster.migrateSlot(slot, to, { pauseMs: 50, batch: 20 });
+    const movedAt = Date.now();
+    await pause(LINKED_MS);
+    const tally = await writing.stop();
+    const confirmed = tally.confirmed.get(from) ?? [];
+    const moved = await cluster.shards();
+    await confirmedOn(journal, moved, to, 30_000);
+    const figures = {
+      test: 'test/rateLimitStore/clusterAcknowledged.test.ts',
+      scenario: 'slot moved while claims run',
+      confirmed: confirmed.length,
+      lostOnNewOwner: await lostOn(to, confirmed),
+      refused: count(tally.refused, () => true),
+      failed: count(tally.failed, () => true),
+      errors: [...tally.errors].map((e) => e.replace(/\d+/g, 'N')).slice(0, 5),
+      migrationMs: movedAt - startedAt,
+    };
+    console.log(`cluster acknowledged figures: ${JSON.stringify(figures)}`);
+    expect({
+      onNewOwner: (await cluster.primaryOf(slot)) === to,
+      confirmed: figures.confirmed > 0,
+      lostOnNewOwner: figures.lostOnNewOwner,
+    }).toEqual({ onNewOwner: true, confirmed: true, lostOnNewOwner: 0 });
   });
 });

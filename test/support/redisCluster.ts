@@ -30,7 +30,7 @@ export interface RedisCluster {
   /** Each primary with the slot ranges it holds, as the nodes that are up agree. */
   shards(): Promise<readonly ShardView[]>;
   /** host:port of the replicas of the primary at `primary`. */
-  replicasOf(primary: string): Promise<string[]>;
+  replicasOf(primary: string): Promise<readonly string[]>;
   /**
    * Moves `slot` to the primary at `to` the way `redis-cli --cluster reshard` does: IMPORTING
    * on `to`, MIGRATING on the holder, MIGRATE its keys `batch` at a time (pausing `pauseMs`
