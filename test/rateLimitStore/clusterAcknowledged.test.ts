@@ -50,11 +50,11 @@ const FAULT_MS = 1500;
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function clusterClient(
+function clusterClient(
   cluster: RedisCluster,
   acknowledge: 'Primary' | 'Replicas',
   errors: string[] = [],
-): Promise<StoreCommands> {
+): StoreCommands {
   const redis: RedisSettings = {
     cluster: { addresses: [...cluster.addresses] },
     ...(acknowledge === 'Replicas' ? { acknowledge } : {}),
@@ -80,7 +80,7 @@ describe('acknowledge: Replicas on a Redis Cluster', () => {
     const cluster = await startRedisCluster({ nodeTimeoutMs: NODE_TIMEOUT_MS });
     cleanups.push(() => cluster.remove());
     const shards = await cluster.shards();
-    const client = await clusterClient(cluster, 'Replicas');
+    const client = clusterClient(cluster, 'Replicas');
     const journal = new RunJournal(client, PREFIX, 600_000);
     for (const s of shards) await confirmedOn(journal, shards, s.primary, 10_000);
     const cut = shards[0]?.primary ?? '';
@@ -129,7 +129,7 @@ describe('acknowledge: Replicas on a Redis Cluster', () => {
       const cluster = await startRedisCluster({ nodeTimeoutMs: NODE_TIMEOUT_MS });
       cleanups.push(() => cluster.remove());
       const shards = await cluster.shards();
-      const client = await clusterClient(cluster, acknowledge);
+      const client = clusterClient(cluster, acknowledge);
       const journal = new RunJournal(client, PREFIX, 600_000);
       for (const s of shards) await confirmedOn(journal, shards, s.primary, 10_000);
       const victim = shards[0]?.primary ?? '';
@@ -185,7 +185,7 @@ describe('acknowledge: Replicas on a Redis Cluster', () => {
     });
     await nodeAt(cluster, down).kill();
     const errors: string[] = [];
-    const client = await clusterClient(cluster, 'Replicas', errors);
+    const client = clusterClient(cluster, 'Replicas', errors);
     const journal = new RunJournal(client, PREFIX, 600_000);
     await waitFor(() => errors.some((e) => e.includes(down)), {
       description: `the client to name ${down}`,
@@ -227,10 +227,10 @@ describe('acknowledge: Replicas on a Redis Cluster', () => {
     const from = shards[0]?.primary ?? '';
     const to = shards[1]?.primary ?? '';
     const { slot, runs } = runsOnOneSlot(shards, from);
-    const client = await clusterClient(cluster, 'Replicas');
+    const client = clusterClient(cluster, 'Replicas');
     const journal = new RunJournal(client, PREFIX, 600_000);
     for (const s of shards) await confirmedOn(journal, shards, s.primary, 10_000);
-    const writing = claims(journal, shards, () => runs.next().value ?? '');
+    const writing = claims(journal, shards, () => runs.next().value);
     await pause(LINKED_MS);
     const startedAt = Date.now();
     // Twenty keys at a time (the writers made some thousand), a pause between: claims meet the
