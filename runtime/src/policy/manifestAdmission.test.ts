@@ -138,7 +138,7 @@ describe("docs/rate-limit-store.md's examples", () => {
       'its RateLimitPolicy',
       'its sentinel store',
       'its sentinel store, acknowledged by Replicas',
-      'its cluster store',
+      'its cluster store, acknowledged by Replicas',
     ]);
   });
 
