@@ -305,7 +305,7 @@ async function main(): Promise<void> {
         ? {}
         : {
             built:
-              'dist/runtime/src/main.js --policy <the same document> (make build; as the image)',
+              'runtime/src/main.ts built by make build into dist/ (as the image runs it), --policy <the same document>',
           }),
       stages:
         'per scenario, its imports replayed in a fresh node --expose-gc process in the order it ' +

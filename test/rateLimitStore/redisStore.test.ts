@@ -15,7 +15,7 @@ import {
 } from '../../contract/src/pod/runtimeEnvironment.ts';
 import { systemClock } from '../../platform/src/time/clock.ts';
 import { RedisStore } from '../../runtime/src/rateLimitStore/redisStore.ts';
-import { waitFor } from '../support/kube.ts';
+import { waitFor } from '../support/waitFor.ts';
 import { documentedAclRule } from '../support/documentedAcl.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 
