@@ -36,3 +36,45 @@ export async function evictingPolicy(client: StoreCommands): Promise<string | un
 export function evictionMessage(policy: string, what: string): string {
   return `the store's maxmemory-policy is ${policy}: Redis may evict ${what} when it fills (every key Breakwater writes has an expiry); set maxmemory-policy noeviction and size the store for its keys (docs/rate-limit-store.md)`;
 }
+
+/**
+ * The eviction policy of the server a store user is connected to: asked again on each new
+ * connection (a failover may land on a server configured otherwise), and logged once each time
+ * it changes to one that may evict.
+ */
+export class EvictionWatch {
+  readonly #logger: { warn(fields: object, message: string): void } | undefined;
+  /** The log line's fields besides the policy (which store). */
+  readonly #fields: object;
+  /** What the store user keeps that an eviction would drop, in the log line. */
+  readonly #what: string;
+  #policy: string | undefined;
+
+  constructor(
+    logger: { warn(fields: object, message: string): void } | undefined,
+    fields: object,
+    what: string,
+  ) {
+    this.#logger = logger;
+    this.#fields = fields;
+    this.#what = what;
+  }
+
+  /** The server's maxmemory-policy while it may evict; undefined otherwise or not yet known. */
+  get policy(): string | undefined {
+    return this.#policy;
+  }
+
+  /** Asks a newly connected server how it evicts, and says so once if it may. */
+  check(client: StoreCommands | undefined): void {
+    if (client === undefined) return;
+    void evictingPolicy(client).then((policy) => {
+      if (policy !== undefined && policy !== this.#policy)
+        this.#logger?.warn(
+          { ...this.#fields, maxmemoryPolicy: policy },
+          evictionMessage(policy, this.#what),
+        );
+      this.#policy = policy;
+    });
+  }
+}

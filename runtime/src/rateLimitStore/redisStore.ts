@@ -39,7 +39,7 @@ import {
   type LuaScript,
 } from './luaScripts.ts';
 import { AdmissionSlots } from './admissionSlots.ts';
-import { evictingPolicy, evictionMessage } from './evictionPolicy.ts';
+import { EvictionWatch } from './evictionPolicy.ts';
 import {
   StoreClient,
   connectionKey,
@@ -54,15 +54,18 @@ import {
   keysOf,
   limitArgs,
   lateAdmissionUndo,
+  limitSettlement,
+  LIMITS_UNTOUCHED,
   pushBudgetAdmit,
   pushSettlements,
   renewalCall,
+  settlementCall,
   settleRates,
 } from './storeScriptCalls.ts';
 import { StoreTally, type StoreCounters } from './storeCounters.ts';
 import { SettlementQueue } from './settlementQueue.ts';
 import { SlowStoreWait, TIMED_OUT } from './slowStoreWait.ts';
-import { UnsentSettlements } from './unsentSettlements.ts';
+import { SettlementResend } from './unsentSettlements.ts';
 
 export type { StoreLogger } from './storeFallback.ts';
 
@@ -97,14 +100,12 @@ export class RedisStore implements RateLimitStore {
   readonly #shortfall: () => void;
   /** Budget settlements waiting to ride with the next admission. */
   readonly #settlements: SettlementQueue;
-  /** A flush of the settlements is due on the next turn if no admission takes them first. */
-  #idleFlush = false;
   /** The server's maxmemory-policy when it may evict Breakwater's keys (evictionPolicy.ts). */
-  #evicting: string | undefined;
+  readonly #eviction: EvictionWatch;
   /** Background scripts not yet answered (settlements, renewals): close waits for them. */
   readonly #background = new Set<Promise<unknown>>();
-  /** Budget settlements the store could not take: sent again once it answers (`#resend`). */
-  readonly #unsent = new UnsentSettlements();
+  /** Budget settlements the store could not take: sent again once it answers. */
+  readonly #unsent: SettlementResend;
 
   constructor(options: RedisStoreOptions) {
     this.name = options.name;
@@ -119,13 +120,18 @@ export class RedisStore implements RateLimitStore {
     this.#settleRates = settleRates(options.settings);
     this.#slots = new AdmissionSlots(options.clock);
     this.#slow = new SlowStoreWait(options.clock, () => options.onStateChange?.());
+    this.#eviction = new EvictionWatch(
+      options.logger,
+      { store: options.name },
+      'budget accounts mid-period and rate-limit buckets',
+    );
     this.#client = new StoreClient(options.secretFiles, {
       fallBack: (reason, message) => {
         this.#fallback.fallBack(reason, message);
       },
       ready: () => {
         this.#fallback.probeSoon(0);
-        this.#checkEviction(options.logger);
+        this.#eviction.check(this.#client.current);
       },
     });
     this.#fallback = new StoreFallback({
@@ -139,17 +145,16 @@ export class RedisStore implements RateLimitStore {
       settings: () => this.#settings,
       admitCall: () => ({ keys: this.#keys, limitArgs: this.#limitArgs }),
       answering: () => {
-        this.#resend();
+        this.#unsent.resendTo(this.#settlements);
       },
     });
+    this.#unsent = new SettlementResend(options.clock, () => this.#fallback.closed);
     this.#settlements = new SettlementQueue(options.clock, (list) => {
-      // settle.lua with its limits untouched (rate 0, amount 0), then the settlements.
-      const keys = this.#keys.slice(0, 3);
-      const args = ['0', '0', '0', '0', '0', '0'];
-      pushSettlements(keys, args, this.#settings.keyPrefix, list);
-      // Kept while the store cannot take them: a call's spend reaches it once it is back.
-      this.#send(SETTLE_SCRIPT, keys, args, () => {
-        this.#keepUnsent(list);
+      // settle.lua with its limits untouched, then the settlements; kept while the store
+      // cannot take them: a call's spend reaches it once it is back.
+      const call = settlementCall(this.#settings.keyPrefix, list, this.#keys.slice(0, 3));
+      this.#send(SETTLE_SCRIPT, call.keys, [...LIMITS_UNTOUCHED, ...call.args], () => {
+        this.#unsent.keep(list);
       });
     });
     this.#client.reconnectWithSecrets(this.#settings);
@@ -177,21 +182,7 @@ export class RedisStore implements RateLimitStore {
 
   /** The server's maxmemory-policy while it may evict Breakwater's keys; undefined otherwise. */
   get evicting(): string | undefined {
-    return this.#evicting;
-  }
-
-  /** Asks a newly connected server how it evicts, and says so once if it may. */
-  #checkEviction(logger: StoreLogger | undefined): void {
-    const client = this.#client.current;
-    if (client === undefined) return;
-    void evictingPolicy(client).then((policy) => {
-      if (policy !== undefined && policy !== this.#evicting)
-        logger?.warn(
-          { store: this.name, maxmemoryPolicy: policy },
-          evictionMessage(policy, 'budget accounts mid-period and rate-limit buckets'),
-        );
-      this.#evicting = policy;
-    });
+    return this.#eviction.policy;
   }
 
   get settings(): StoreSettings {
@@ -311,23 +302,9 @@ export class RedisStore implements RateLimitStore {
   }
 
   settle(amounts: StoreSettlement): void {
-    const rates = this.#settleRates;
-    // A limit the store does not keep (rate 0) is left alone by settle.lua: nothing to send.
-    const touches = (rate: string | undefined, amount: number) => rate !== '0' && amount !== 0;
-    if (
-      !touches(rates[0], amounts.requests) &&
-      !touches(rates[1], amounts.inputTokens) &&
-      !touches(rates[2], amounts.outputTokens)
-    )
-      return;
-    this.#send(SETTLE_SCRIPT, this.#keys.slice(0, 3), [
-      rates[0] ?? '0',
-      String(amounts.requests),
-      rates[1] ?? '0',
-      String(amounts.inputTokens),
-      rates[2] ?? '0',
-      String(amounts.outputTokens),
-    ]);
+    // Nothing to send when it touches no limit the store keeps.
+    const args = limitSettlement(this.#settleRates, amounts);
+    if (args !== undefined) this.#send(SETTLE_SCRIPT, this.#keys.slice(0, 3), args);
   }
 
   /**
@@ -338,12 +315,7 @@ export class RedisStore implements RateLimitStore {
    */
   settleBudget(s: StoreBudgetSettlement): void {
     this.#settlements.push(s);
-    if (this.#idleFlush) return;
-    this.#idleFlush = true;
-    setImmediate(() => {
-      this.#idleFlush = false;
-      if (this.#slots.inFlight === 0 && !this.#fallback.closed) this.#settlements.flush();
-    });
+    this.#settlements.flushWhenIdle(() => this.#slots.inFlight === 0 && !this.#fallback.closed);
   }
 
   /** Renews the leases of calls still running, all in one renew.lua (budgetLeases.ts). */
@@ -418,17 +390,5 @@ export class RedisStore implements RateLimitStore {
     });
     this.#background.add(sent);
     void sent.finally(() => this.#background.delete(sent));
-  }
-
-  #keepUnsent(list: readonly StoreBudgetSettlement[]): void {
-    if (!this.#fallback.closed) this.#unsent.keep(list, this.#clock.now());
-  }
-
-  /** The store answers again: the settlements it could not take go first. */
-  #resend(): void {
-    const list = this.#unsent.take(this.#clock.now());
-    if (list.length === 0) return;
-    for (const s of list) this.#settlements.push(s);
-    this.#settlements.flush();
   }
 }

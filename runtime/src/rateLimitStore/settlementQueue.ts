@@ -21,6 +21,8 @@ export class SettlementQueue {
   /** When the oldest settlement waiting was pushed. */
   #oldestAt = 0;
   #timer: Cancel | undefined;
+  /** A flush is due on the next turn if no admission takes the settlements first. */
+  #idleFlush = false;
 
   /** `send` takes settlements that go alone (settle.lua). */
   constructor(clock: Clock, send: (list: StoreBudgetSettlement[]) => void) {
@@ -47,6 +49,19 @@ export class SettlementQueue {
   take(): readonly StoreBudgetSettlement[] {
     if (this.#waiting.length === 0) return NONE;
     return this.#waiting.splice(0, SETTLEMENTS_PER_ADMIT);
+  }
+
+  /**
+   * Sends the waiting settlements on the next turn of the event loop if `idle` says then that
+   * no admission is waiting for the store to take them along (RedisStore.settleBudget).
+   */
+  flushWhenIdle(idle: () => boolean): void {
+    if (this.#idleFlush) return;
+    this.#idleFlush = true;
+    setImmediate(() => {
+      this.#idleFlush = false;
+      if (idle()) this.flush();
+    });
   }
 
   /** Sends every waiting settlement now; whether there were any. */

@@ -8,6 +8,7 @@ import {
   budgetAdmitArgs,
   budgetKeys,
   lateAdmissionUndo,
+  limitSettlement,
   settlementCall,
 } from './storeScriptCalls.ts';
 
@@ -191,5 +192,26 @@ describe('budget arguments', () => {
       'breakwater:{ns/p}:settled:r-3:late',
       'breakwater:{ns/p}:settled:r-3',
     ]);
+  });
+});
+
+describe("settle.lua's limit arguments", () => {
+  const amounts = { requests: 1, inputTokens: -40, outputTokens: 0 };
+  it.each([
+    ['sends each rate with its amount', ['2', '3', '4'], ['2', '1', '3', '-40', '4', '0']],
+    [
+      'sends a limit the store does not keep as rate 0',
+      ['0', '3', '4'],
+      ['0', '1', '3', '-40', '4', '0'],
+    ],
+    ['sends nothing when every touched limit has rate 0', ['0', '0', '4'], undefined],
+  ])('%s', (_name, rates, expected) => {
+    expect(limitSettlement(rates, amounts)).toEqual(expected);
+  });
+
+  it('sends nothing for a settlement of zero', () => {
+    expect(limitSettlement(['2', '3', '4'], { requests: 0, inputTokens: 0, outputTokens: 0 })).toBe(
+      undefined,
+    );
   });
 });

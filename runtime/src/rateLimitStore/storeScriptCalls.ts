@@ -236,6 +236,26 @@ export function settlementCall(
   return { keys, args };
 }
 
+/**
+ * settle.lua's limit arguments (each limit's rate and amount) for a call's settlement;
+ * undefined when it touches no limit the store keeps (settle.lua leaves a rate of 0 alone).
+ */
+export function limitSettlement(
+  rates: readonly string[],
+  amounts: StoreSettlement,
+): string[] | undefined {
+  const pairs = [
+    [rates[0], amounts.requests],
+    [rates[1], amounts.inputTokens],
+    [rates[2], amounts.outputTokens],
+  ] as const;
+  if (pairs.every(([rate, amount]) => rate === '0' || amount === 0)) return undefined;
+  return pairs.flatMap(([rate, amount]) => [rate ?? '0', String(amount)]);
+}
+
+/** settle.lua's limit arguments that leave every limit untouched (rate 0, amount 0). */
+export const LIMITS_UNTOUCHED: readonly string[] = ['0', '0', '0', '0', '0', '0'];
+
 /** renew.lua's keys and arguments: every renewal's accounts, reservation and lease. */
 export function renewalCall(
   prefix: string,

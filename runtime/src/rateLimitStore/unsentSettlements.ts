@@ -6,7 +6,9 @@
  * One never sent again leaves its hold to lapse into its worst case, charged: never less than
  * it cost (docs/guarantees.md B10).
  */
+import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { StoreBudgetSettlement } from '../guard/rateLimitStore.ts';
+import type { SettlementQueue } from './settlementQueue.ts';
 
 /**
  * Settlements kept at most; past this many the oldest are dropped (their holds lapse into
@@ -46,5 +48,34 @@ export class UnsentSettlements {
   /** Settlements dropped because they were kept past UNSENT_KEPT_MS. */
   get expired(): number {
     return this.#expired;
+  }
+}
+
+/**
+ * What becomes of the settlements the store could not take: kept while the store is open, and
+ * queued again, oldest first, once it answers (they go first, ahead of new ones).
+ */
+export class SettlementResend {
+  readonly #clock: Clock;
+  /** The store was closed: nothing is kept for a store that will not answer again. */
+  readonly #closed: () => boolean;
+  readonly #unsent = new UnsentSettlements();
+
+  constructor(clock: Clock, closed: () => boolean) {
+    this.#clock = clock;
+    this.#closed = closed;
+  }
+
+  /** Settlements that were not sent, or sent and not answered. */
+  keep(list: readonly StoreBudgetSettlement[]): void {
+    if (!this.#closed()) this.#unsent.keep(list, this.#clock.now());
+  }
+
+  /** The store answers again: what it could not take goes to `queue`, and the queue is sent. */
+  resendTo(queue: SettlementQueue): void {
+    const list = this.#unsent.take(this.#clock.now());
+    if (list.length === 0) return;
+    for (const s of list) queue.push(s);
+    queue.flush();
   }
 }
