@@ -15,6 +15,11 @@ import {
 } from '../../contract/src/pod/runtimeEnvironment.ts';
 import { systemClock } from '../../platform/src/time/clock.ts';
 import { RedisStore } from '../../runtime/src/rateLimitStore/redisStore.ts';
+import {
+  EVICTION_RECHECK_MS,
+  EvictionWatch,
+} from '../../runtime/src/rateLimitStore/evictionPolicy.ts';
+import { ManualClock } from '../support/manualClock.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { documentedAclRule } from '../support/documentedAcl.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
@@ -171,6 +176,61 @@ describe('the Redis store', () => {
       expect(store.evicting).toBe(expected);
     },
   );
+
+  it("sees a maxmemory-policy changed on a running server at the next minute's re-check, both ways", async () => {
+    const redis = await redisServer();
+    const client = createClient({ url: `redis://${redis.address}` });
+    await client.connect();
+    cleanups.push(() => {
+      client.destroy();
+    });
+    const clock = new ManualClock();
+    const lines: { level: string; message: string }[] = [];
+    const watch = new EvictionWatch(
+      {
+        warn: (_fields, message) => lines.push({ level: 'warn', message }),
+        info: (_fields, message) => lines.push({ level: 'info', message }),
+      },
+      { store: 'test' },
+      'budget accounts',
+    );
+    cleanups.push(() => {
+      watch.stop();
+    });
+    watch.check(client);
+    watch.recheck(clock, () => client);
+    const settled = async () => {
+      // Each check is one INFO on the connection: a PING after it answers once it has.
+      await client.ping();
+      await client.ping();
+    };
+    await settled();
+    expect(watch.policy).toBeUndefined();
+    await client.sendCommand(['CONFIG', 'SET', 'maxmemory', '64mb']);
+    await client.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru']);
+    clock.advance(EVICTION_RECHECK_MS - 1);
+    await settled();
+    expect(watch.policy).toBeUndefined();
+    clock.advance(1);
+    await waitFor(() => watch.policy === 'allkeys-lru', {
+      description: 'the re-check to read the new policy',
+      timeoutMs: 5_000,
+    });
+    expect(lines).toEqual([{ level: 'warn', message: expect.stringContaining('allkeys-lru') }]);
+    await client.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
+    clock.advance(EVICTION_RECHECK_MS);
+    await waitFor(() => watch.policy === undefined, {
+      description: 'the re-check to read noeviction',
+      timeoutMs: 5_000,
+    });
+    expect(lines.map((l) => l.level)).toEqual(['warn', 'info']);
+    // Stopped, it asks no more.
+    watch.stop();
+    await client.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', 'volatile-ttl']);
+    clock.advance(EVICTION_RECHECK_MS * 3);
+    await settled();
+    expect(watch.policy).toBeUndefined();
+  });
 
   it('reports a wrong password as AuthenticationFailed and never decides', async () => {
     const redis = await redisServer({ password: 'right' });

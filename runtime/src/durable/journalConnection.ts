@@ -25,7 +25,7 @@ import {
   redisClient,
   type StoreSecretFiles,
 } from '../rateLimitStore/storeConnection.ts';
-import { evictingPolicy, evictionMessage } from '../rateLimitStore/evictionPolicy.ts';
+import { EvictionWatch } from '../rateLimitStore/evictionPolicy.ts';
 import { acknowledgeAllowanceMs, isUnacknowledged } from '../rateLimitStore/replicaAcknowledged.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
@@ -54,6 +54,8 @@ export interface Connection {
   readonly client: StoreCommands;
   readonly journal: RunJournal;
   readonly cipher: JournalCipher;
+  /** Whether the server may evict the journals (asked on connecting and every minute). */
+  readonly eviction: EvictionWatch;
   /** The first connection attempt while it is under way: true once ready, false on an error. */
   firstAttempt?: Promise<boolean> | undefined;
 }
@@ -139,20 +141,21 @@ export class JournalConnection {
       this.#storeFailed('store_error', messageOf(err));
     };
     client.on('error', onError);
+    const eviction = new EvictionWatch(
+      this.#deps.logger,
+      { store: 'journal' },
+      "durable runs' journals and owners within their retention",
+    );
+    eviction.recheck(this.#deps.clock, () => client);
     client.on('ready', () => {
       this.recovered();
-      void evictingPolicy(client).then((policy) => {
-        if (policy !== undefined)
-          this.#deps.logger.warn(
-            { maxmemoryPolicy: policy },
-            evictionMessage(policy, "durable runs' journals and owners within their retention"),
-          );
-      });
+      eviction.check(client);
     });
     const connection: Connection = {
       settings,
       client,
       cipher,
+      eviction,
       journal: new RunJournal(client, settings.keyPrefix, settings.retentionMs, () => {
         this.#deps.metrics.unacknowledged.inc({ write: 'complete' });
       }),
@@ -208,6 +211,7 @@ export class JournalConnection {
   close(): void {
     const connection = this.#connection;
     this.#connection = undefined;
+    connection?.eviction.stop();
     if (connection?.client.isOpen === true) connection.client.destroy();
   }
 

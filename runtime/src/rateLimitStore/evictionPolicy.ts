@@ -6,11 +6,12 @@
  * owner evicted lets another key take the run (an outside attack did all three with the policy
  * the guide used to call safe, `volatile-ttl`). A Redis without `maxmemory` never evicts.
  *
- * The store still decides on such a server; the runtime says so once per connection (an
- * error log, and `rate_limiter_store_evicting` for the rate-limit store), naming the fix.
+ * The store still decides on such a server; the runtime says so when it connects and when a
+ * minute's re-check finds the policy changed (a warning log, and `rate_limiter_store_evicting` for the rate-limit store), naming the fix.
  * INFO is not in the documented ACL rule: a user without it leaves the check unanswered.
  */
 import { isUnacknowledged } from './replicaAcknowledged.ts';
+import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import type { StoreCommands } from './storeCommands.ts';
 
 /** The policy of `INFO memory`'s answer when it may evict (maxmemory set, not noeviction). */
@@ -22,14 +23,19 @@ export function evictingPolicyOf(info: string): string | undefined {
   return policy;
 }
 
-/** Asks the store; undefined when it evicts nothing or does not say (an ACL without INFO). */
-export async function evictingPolicy(client: StoreCommands): Promise<string | undefined> {
+/** What `evictingPolicy` gives when the store did not say (down, or an ACL without INFO). */
+export const UNANSWERED = Symbol('unanswered');
+
+/** Asks the store: the policy when it may evict, null when it evicts nothing. */
+export async function evictingPolicy(
+  client: StoreCommands,
+): Promise<string | null | typeof UNANSWERED> {
   const info = await client.sendCommand(['INFO', 'memory']).catch((err: unknown) => {
     // Under acknowledge: Replicas a command no replica confirmed still carries its answer.
     if (isUnacknowledged(err)) return err.reply;
     return undefined;
   });
-  return typeof info === 'string' ? evictingPolicyOf(info) : undefined;
+  return typeof info === 'string' ? (evictingPolicyOf(info) ?? null) : UNANSWERED;
 }
 
 /** What the runtime logs about an evicting store, with the fix. */
@@ -38,23 +44,28 @@ export function evictionMessage(policy: string, what: string): string {
 }
 
 /**
- * The eviction policy of the server a store user is connected to: asked again on each new
- * connection (a failover may land on a server configured otherwise), and logged once each time
- * it changes to one that may evict.
+ * How often a connected store is asked again: `CONFIG SET maxmemory-policy` changes a running
+ * server without a new connection. One `INFO memory` a minute per store user is nothing beside
+ * the calls; an eviction needs the store full, which takes longer than this to reach.
+ */
+export const EVICTION_RECHECK_MS = 60_000;
+
+/**
+ * The eviction policy of the server a store user is connected to: asked on each new connection
+ * (a failover may land on a server configured otherwise) and every EVICTION_RECHECK_MS while
+ * connected, and logged each time it changes: a warning when it comes to allow eviction, a
+ * line when it no longer does.
  */
 export class EvictionWatch {
-  readonly #logger: { warn(fields: object, message: string): void } | undefined;
+  readonly #logger: EvictionLogger | undefined;
   /** The log line's fields besides the policy (which store). */
   readonly #fields: object;
   /** What the store user keeps that an eviction would drop, in the log line. */
   readonly #what: string;
   #policy: string | undefined;
+  #stopRechecks: Cancel | undefined;
 
-  constructor(
-    logger: { warn(fields: object, message: string): void } | undefined,
-    fields: object,
-    what: string,
-  ) {
+  constructor(logger: EvictionLogger | undefined, fields: object, what: string) {
     this.#logger = logger;
     this.#fields = fields;
     this.#what = what;
@@ -65,16 +76,45 @@ export class EvictionWatch {
     return this.#policy;
   }
 
-  /** Asks a newly connected server how it evicts, and says so once if it may. */
+  /** Asks a newly connected server how it evicts, and says so if that changed. */
   check(client: StoreCommands | undefined): void {
     if (client === undefined) return;
-    void evictingPolicy(client).then((policy) => {
+    void evictingPolicy(client).then((answer) => {
+      // A server that did not answer (down, or an ACL without INFO) keeps what was known.
+      if (answer === UNANSWERED) return;
+      const policy = answer ?? undefined;
       if (policy !== undefined && policy !== this.#policy)
         this.#logger?.warn(
           { ...this.#fields, maxmemoryPolicy: policy },
           evictionMessage(policy, this.#what),
         );
+      else if (policy === undefined && this.#policy !== undefined)
+        this.#logger?.info(
+          { ...this.#fields, maxmemoryPolicy: 'noeviction' },
+          'the store no longer evicts keys',
+        );
       this.#policy = policy;
     });
   }
+
+  /** Asks `current()` again every EVICTION_RECHECK_MS until `stop`. */
+  recheck(clock: Clock, current: () => StoreCommands | undefined): void {
+    this.stop();
+    const tick = () => {
+      const client = current();
+      if (client?.isReady === true) this.check(client);
+      this.#stopRechecks = clock.setTimeout(tick, EVICTION_RECHECK_MS);
+    };
+    this.#stopRechecks = clock.setTimeout(tick, EVICTION_RECHECK_MS);
+  }
+
+  stop(): void {
+    this.#stopRechecks?.();
+    this.#stopRechecks = undefined;
+  }
+}
+
+interface EvictionLogger {
+  warn(fields: object, message: string): void;
+  info(fields: object, message: string): void;
 }

@@ -134,6 +134,7 @@ export class RedisStore implements RateLimitStore {
         this.#eviction.check(this.#client.current);
       },
     });
+    this.#eviction.recheck(options.clock, () => this.#client.current);
     this.#fallback = new StoreFallback({
       name: options.name,
       clock: options.clock,
@@ -351,6 +352,7 @@ export class RedisStore implements RateLimitStore {
     // and for those already sent: a script the server has not seen takes a second round trip
     // (NOSCRIPT, then EVAL), which a connection closed in between would lose.
     this.#settlements.flush();
+    this.#eviction.stop();
     const settling = [...this.#background];
     const client = this.#client.current;
     this.#fallback.close(client !== undefined);
