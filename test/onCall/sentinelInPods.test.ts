@@ -5,7 +5,7 @@
  * (test/support/redisPods.ts), an agent of two pods whose RateLimitPolicy names the store by the
  * sentinels' pod addresses, and load through the agent's Service and to each pod. The primary's
  * pod is force-deleted (grace 0): the same figures as sentinelStore.test.ts, where the store
- * runs as processes on this machine, held to the same bounds (sentinelFailover.ts). Here the
+ * runs as processes on this machine, held to the same bounds (storeFailover.ts). Here the
  * policy asks `acknowledge: Replicas` (there the default, Primary): the acknowledging
  * connection and its WAITs through the pod network and a failover in pods.
  */
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, it, jest } from '@jest/globals';
 import { kubectl } from '../support/kube.ts';
 import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 import { startSentinelPods, type SentinelPods } from '../support/redisPods.ts';
-import { AGENT, measureFailover, sentinelStoreObjects } from './sentinelFailover.ts';
+import { AGENT, measureFailover, failoverStoreObjects } from './storeFailover.ts';
 
 jest.setTimeout(300_000);
 
@@ -24,7 +24,7 @@ beforeAll(async () => {
   store = await startSentinelPods();
   const { masterName, sentinels } = store;
   scenario = await startScenario({ prefix: 'oncall-sentinel-pods', seed: 52 }, (sim) =>
-    sentinelStoreObjects(sim, { masterName, addresses: sentinels }, 'Replicas'),
+    failoverStoreObjects(sim, { sentinel: { masterName, addresses: sentinels } }, 'Replicas'),
   );
 }, 180_000);
 
@@ -55,9 +55,12 @@ describe('a Sentinel-backed store in pods', () => {
     await measureFailover(
       scenario,
       {
-        masterName: pods.masterName,
-        primary: pods.primary,
-        killPrimary: () => pods.deletePrimaryPod(),
+        named: pods.masterName,
+        shape: 'sentinel',
+        killPrimary: async () => {
+          await pods.deletePrimaryPod();
+          return pods.primary;
+        },
         waitForNewPrimary: (was, timeoutMs) => pods.waitForNewPrimary(was, timeoutMs),
       },
       async () => {

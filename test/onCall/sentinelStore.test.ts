@@ -6,14 +6,14 @@
  * the pods, StoreAvailable says the store decides; the primary is SIGKILLed under load from
  * both pods and the sentinels promote a replica. Every pod follows it without a restart, the
  * condition is True again, and the simulator's own bills stay within the budget and what the
- * promoted replica never received (sentinelFailover.ts). The local twin
+ * promoted replica never received (storeFailover.ts). The local twin
  * (test/rateLimitStore/sentinelFailover.test.ts) measures the same on runtime processes;
  * sentinelInPods.test.ts, with the store in pods.
  */
 import { afterAll, beforeAll, describe, it, jest } from '@jest/globals';
 import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 import { startSentinelSet, type SentinelSet } from '../support/redisSentinel.ts';
-import { measureFailover, sentinelStoreObjects } from './sentinelFailover.ts';
+import { measureFailover, failoverStoreObjects } from './storeFailover.ts';
 
 jest.setTimeout(300_000);
 
@@ -23,7 +23,9 @@ let scenario: Scenario;
 beforeAll(async () => {
   set = await startSentinelSet();
   scenario = await startScenario({ prefix: 'oncall-sentinel', seed: 51 }, (sim) =>
-    sentinelStoreObjects(sim, { masterName: set.masterName, addresses: set.sentinels }),
+    failoverStoreObjects(sim, {
+      sentinel: { masterName: set.masterName, addresses: set.sentinels },
+    }),
   );
 }, 180_000);
 
@@ -35,9 +37,12 @@ afterAll(async () => {
 describe('a Sentinel-backed store on the cluster', () => {
   it('follows the promoted primary on every pod without a restart, within the budget', async () => {
     await measureFailover(scenario, {
-      masterName: set.masterName,
-      primary: set.primary.address,
-      killPrimary: () => set.primary.kill(),
+      named: set.masterName,
+      shape: 'sentinel',
+      killPrimary: async () => {
+        await set.primary.kill();
+        return set.primary.address;
+      },
       waitForNewPrimary: (was, timeoutMs) => set.waitForNewPrimary(was, timeoutMs),
     });
   });

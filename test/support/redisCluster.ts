@@ -65,40 +65,9 @@ export async function startRedisCluster(
         }),
       );
     const addresses = nodes.map((n) => n.address);
-    await run('redis-cli', [
-      '--cluster',
-      'create',
-      ...addresses,
-      '--cluster-replicas',
-      '1',
-      '--cluster-yes',
-    ]);
+    await formCluster(addresses);
     const live = () => nodes.filter((n) => n.running).map((n) => n.address);
-    const clusterOk = async (): Promise<boolean> => {
-      const infos = await Promise.all(live().map((a) => ask(a, ['CLUSTER', 'INFO'])));
-      return infos.every((i) => String(i).includes('cluster_state:ok'));
-    };
-    await waitFor(clusterOk, {
-      description: 'every node to report cluster_state:ok',
-      timeoutMs: 30_000,
-      intervalMs: 200,
-    });
-    // A failover needs each primary's replica linked to it, on the bus and by replication: the
-    // first full sync waits repl-diskless-sync-delay (5 s), and a replica cut off or promoted
-    // before it holds nothing at all.
-    await waitFor(
-      async () => {
-        const shards = await shardsView(addresses[0] ?? '');
-        if (!shards.every((s) => s.replicasOnline === 1)) return false;
-        const infos = await Promise.all(shards.map((s) => ask(s.primary, ['INFO', 'replication'])));
-        return infos.every((i) => /slave0:.*state=online/.test(String(i)));
-      },
-      {
-        description: 'each primary to have its replica in sync',
-        timeoutMs: 30_000,
-        intervalMs: 200,
-      },
-    );
+    const clusterOk = () => clusterStateOk(live());
 
     const anyLive = (): string => {
       const a = live()[0];
@@ -106,7 +75,7 @@ export async function startRedisCluster(
       return a;
     };
     const primaryOf = async (slot: number): Promise<string> => {
-      const shard = (await shardsView(anyLive())).find((s) =>
+      const shard = (await clusterShards(anyLive())).find((s) =>
         s.slots.some(([from, to]) => slot >= from && slot <= to),
       );
       if (shard === undefined) throw new Error(`no primary holds slot ${String(slot)}`);
@@ -117,10 +86,10 @@ export async function startRedisCluster(
       nodes,
       primaryOf,
       primaries: async () =>
-        (await shardsView(anyLive())).filter((s) => s.slots.length > 0).map((s) => s.primary),
-      shards: async () => (await shardsView(anyLive())).filter((s) => s.slots.length > 0),
+        (await clusterShards(anyLive())).filter((s) => s.slots.length > 0).map((s) => s.primary),
+      shards: async () => (await clusterShards(anyLive())).filter((s) => s.slots.length > 0),
       replicasOf: async (primary) =>
-        (await shardsView(anyLive())).find((s) => s.primary === primary)?.replicas ?? [],
+        (await clusterShards(anyLive())).find((s) => s.primary === primary)?.replicas ?? [],
       migrateSlot: async (slot, to, { pauseMs = 0, batch = 10 } = {}) => {
         const from = await primaryOf(slot);
         if (from === to) return;
@@ -172,8 +141,50 @@ export async function startRedisCluster(
   }
 
   async function primaries(at: string): Promise<string[]> {
-    return (await shardsView(at)).filter((s) => s.slots.length > 0).map((s) => s.primary);
+    return (await clusterShards(at)).filter((s) => s.slots.length > 0).map((s) => s.primary);
   }
+}
+
+/**
+ * Forms a cluster of three primaries with a replica each from six empty cluster-enabled nodes
+ * at `addresses`, and waits until every node says `cluster_state:ok` and each primary has its
+ * replica in sync: a failover needs each replica linked to its primary, on the bus and by
+ * replication (the first full sync waits repl-diskless-sync-delay, 5 s by default), and a
+ * replica cut off or promoted before it holds nothing at all.
+ */
+export async function formCluster(addresses: readonly string[]): Promise<void> {
+  await run('redis-cli', [
+    '--cluster',
+    'create',
+    ...addresses,
+    '--cluster-replicas',
+    '1',
+    '--cluster-yes',
+  ]);
+  await waitFor(() => clusterStateOk(addresses), {
+    description: 'every node to report cluster_state:ok',
+    timeoutMs: 30_000,
+    intervalMs: 200,
+  });
+  await waitFor(
+    async () => {
+      const shards = await clusterShards(addresses[0] ?? '');
+      if (!shards.every((s) => s.replicasOnline === 1)) return false;
+      const infos = await Promise.all(shards.map((s) => ask(s.primary, ['INFO', 'replication'])));
+      return infos.every((i) => /slave0:.*state=online/.test(String(i)));
+    },
+    {
+      description: 'each primary to have its replica in sync',
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    },
+  );
+}
+
+/** Whether every node at `addresses` says `cluster_state:ok`. */
+export async function clusterStateOk(addresses: readonly string[]): Promise<boolean> {
+  const infos = await Promise.all(addresses.map((a) => ask(a, ['CLUSTER', 'INFO'])));
+  return infos.every((i) => String(i).includes('cluster_state:ok'));
 }
 
 export interface ShardView {
@@ -189,7 +200,7 @@ export function holderOf(shards: readonly ShardView[], slot: number): string | u
 }
 
 /** The shards as the node at `at` sees them, from CLUSTER NODES. */
-async function shardsView(at: string): Promise<ShardView[]> {
+export async function clusterShards(at: string): Promise<ShardView[]> {
   const lines = String(await ask(at, ['CLUSTER', 'NODES']))
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -220,7 +231,7 @@ async function shardsView(at: string): Promise<ShardView[]> {
 }
 
 /** One command on one node, on a connection of its own. */
-async function ask(address: string, command: string[]): Promise<unknown> {
+export async function ask(address: string, command: string[]): Promise<unknown> {
   const [host, port] = address.split(':');
   const client = createClient({
     socket: {

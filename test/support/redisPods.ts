@@ -23,6 +23,7 @@ import {
   waitForSentinelsLinked,
   type SentinelTiming,
 } from './redisSentinel.ts';
+import { ask, clusterShards, clusterStateOk, formCluster } from './redisCluster.ts';
 import { waitFor } from './waitFor.ts';
 
 const REDIS_PORT = 6379;
@@ -133,6 +134,128 @@ export async function startSentinelPods(
         await kubectl(['delete', 'pod', 'redis-0', '-n', ns.name, '--force', '--grace-period=0']);
       },
       waitForNewPrimary: (was, timeoutMs) => waitForNewPrimaryOf(sentinels, was, timeoutMs),
+      remove,
+    };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
+export interface ClusterPods {
+  readonly namespace: string;
+  /** podIP:port of every node, as `store.redis.cluster.addresses` takes them. */
+  readonly addresses: readonly string[];
+  /**
+   * Force-deletes (grace 0) the pod of the primary that holds a key matching `pattern`; its
+   * podIP:port. Fails when no primary holds one.
+   */
+  deletePrimaryHolding(pattern: string): Promise<string>;
+  /** The replica promoted in place of `was`, once the nodes left agree and say ok. */
+  waitForNewPrimary(was: string, timeoutMs: number): Promise<string>;
+  /** Every pod force-deleted, then the namespace. */
+  remove(): Promise<void>;
+}
+
+/**
+ * A Redis Cluster as pods: six nodes of the Redis image (three primaries with a replica each),
+ * in a namespace that enforces the `restricted` Pod Security Standard as for the sentinel set,
+ * formed from this machine by `redis-cli --cluster create` over the pods' addresses (the
+ * cluster is routed), which the nodes also announce to the agent's pods.
+ */
+export async function startClusterPods(
+  options: { readonly nodeTimeoutMs?: number } = {},
+): Promise<ClusterPods> {
+  const image = redisImage();
+  const ns = await uniqueNamespace('redis-cluster', {
+    'pod-security.kubernetes.io/enforce': 'restricted',
+  });
+  const remove = async (): Promise<void> => {
+    await kubectl(['delete', 'pods', '--all', '-n', ns.name, '--force', '--grace-period=0'], {
+      allowFailure: true,
+    });
+    await ns.cleanup();
+  };
+  try {
+    const names = [0, 1, 2, 3, 4, 5].map((i) => `redis-${String(i)}`);
+    const command = [
+      '/usr/bin/redis-server',
+      '--port',
+      String(REDIS_PORT),
+      '--dir',
+      '/data',
+      '--protected-mode',
+      'no',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      '/data/nodes.conf',
+      '--cluster-node-timeout',
+      String(options.nodeTimeoutMs ?? 2000),
+      // The first full sync at once, not after 5 s: a failover before it would lose everything.
+      '--repl-diskless-sync-delay',
+      '0',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--shutdown-on-sigterm',
+      'nosave now',
+    ];
+    await kubectl(['apply', '-n', ns.name, '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: names.map((name) => redisPod(image, name, 'cluster', command)),
+      }),
+    });
+    const ips = await Promise.all(names.map((name) => readyPodIp(ns.name, name)));
+    const addresses = ips.map((ip) => `${ip}:${String(REDIS_PORT)}`);
+    await formCluster(addresses);
+    const deleted = new Set<string>();
+    /** The replicas each deleted primary had, read before its death was noticed. */
+    const replicasOf = new Map<string, readonly string[]>();
+    const live = () => addresses.filter((a) => !deleted.has(a));
+    return {
+      namespace: ns.name,
+      addresses,
+      deletePrimaryHolding: async (pattern) => {
+        const shards = await clusterShards(live()[0] ?? '');
+        let holder: (typeof shards)[number] | undefined;
+        for (const shard of shards) {
+          // The keys are few: one SCAN of this size returns them all.
+          const [, keys] = (await ask(shard.primary, [
+            'SCAN',
+            '0',
+            'MATCH',
+            pattern,
+            'COUNT',
+            '100000',
+          ])) as [string, string[]];
+          if (keys.length > 0) holder = shard;
+        }
+        if (holder === undefined) throw new Error(`no primary holds a key matching ${pattern}`);
+        const name = names[addresses.indexOf(holder.primary)];
+        if (name === undefined) throw new Error(`no pod of this cluster is at ${holder.primary}`);
+        deleted.add(holder.primary);
+        replicasOf.set(holder.primary, holder.replicas);
+        await kubectl(['delete', 'pod', name, '-n', ns.name, '--force', '--grace-period=0']);
+        return holder.primary;
+      },
+      waitForNewPrimary: async (was, timeoutMs) => {
+        const replicas = new Set(replicasOf.get(was) ?? []);
+        let promoted = '';
+        await waitFor(
+          async () => {
+            const shards = await clusterShards(live()[0] ?? '').catch(() => []);
+            promoted =
+              shards.find((s) => replicas.has(s.primary) && s.slots.length > 0)?.primary ?? '';
+            return promoted !== '' && (await clusterStateOk(live()).catch(() => false));
+          },
+          { description: `a replica of ${was} to be promoted`, timeoutMs, intervalMs: 100 },
+        );
+        return promoted;
+      },
       remove,
     };
   } catch (error) {

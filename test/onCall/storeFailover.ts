@@ -1,11 +1,12 @@
 /**
- * What the cluster's Sentinel failover suites share: an agent of two pods whose RateLimitPolicy
- * (a request limit and a dollar budget, Cluster scope) names its store by sentinels, and one
- * failover measured under load — calls lost, time until a replica is promoted, time until both
- * pods decide on the store again, spend past the budget from the simulator's own bills, and what
- * the promoted replica settled. The suites differ in where the store runs and how its primary
- * dies: sentinelStore.test.ts (processes on this machine, SIGKILL) and sentinelInPods.test.ts
- * (pods, the primary's force-deleted).
+ * What the kind cluster's store failover suites share: an agent of two pods whose
+ * RateLimitPolicy (a request limit and a dollar budget, Cluster scope) names a replicated store
+ * (by sentinels, or as a Redis Cluster), and one failover measured under load — calls lost, time
+ * until a replica is promoted, time until both pods decide on the store again, spend past the
+ * budget from the simulator's own bills, and what the promoted replica settled. The suites
+ * differ in the store's shape, where it runs and how its primary dies: sentinelStore.test.ts
+ * (processes on this machine, SIGKILL), sentinelInPods.test.ts and clusterInPods.test.ts (pods,
+ * the primary's force-deleted).
  */
 import { expect } from '@jest/globals';
 import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
@@ -54,15 +55,29 @@ const PRICES = priceBook([
   },
 ]);
 
+/** How the policy names a replicated store: by its sentinels, or as a Redis Cluster. */
+export type ReplicatedStore =
+  | { readonly sentinel: { readonly masterName: string; readonly addresses: readonly string[] } }
+  | { readonly cluster: { readonly addresses: readonly string[] } };
+
 /**
- * The policy naming the store by its sentinels, and the agent of two pods that takes it;
+ * The policy naming the replicated store, and the agent of two pods that takes it;
  * `acknowledge` as the policy sets it (the store's own default, Primary, when left out).
  */
-export function sentinelStoreObjects(
+export function failoverStoreObjects(
   sim: SimulatorHandle,
-  sentinel: { readonly masterName: string; readonly addresses: readonly string[] },
+  redis: ReplicatedStore,
   acknowledge?: 'Primary' | 'Replicas',
 ): object[] {
+  const shape =
+    'sentinel' in redis
+      ? {
+          sentinel: {
+            masterName: redis.sentinel.masterName,
+            addresses: [...redis.sentinel.addresses],
+          },
+        }
+      : { cluster: { addresses: [...redis.cluster.addresses] } };
   return [
     rateLimitPolicy(RLP, {
       requests: { perSecond: 20, burst: 20 },
@@ -71,7 +86,7 @@ export function sentinelStoreObjects(
       scope: 'Cluster',
       store: {
         redis: {
-          sentinel: { masterName: sentinel.masterName, addresses: [...sentinel.addresses] },
+          ...shape,
           ...(acknowledge === undefined ? {} : { acknowledge }),
         },
         waitBudget: '1s',
@@ -86,12 +101,15 @@ export function sentinelStoreObjects(
   ];
 }
 
-/** How the suite's store fails over: its primary killed, the primary the sentinels promote. */
+/** How the suite's store fails over: its primary killed, the replica promoted in its place. */
 export interface FailoverFault {
-  readonly masterName: string;
-  /** host:port of the primary before the fault. */
-  readonly primary: string;
-  killPrimary(): Promise<void>;
+  /** What the StoreAvailable condition's message names the store by (e.g. its master name). */
+  readonly named: string;
+  /** For the figures' log line: `sentinel`, `cluster`. */
+  readonly shape: string;
+  /** Kills the primary that holds the agent's budget account; its host:port. */
+  killPrimary(): Promise<string>;
+  /** The replica promoted in place of `was`, once it is; its host:port. */
   waitForNewPrimary(was: string, timeoutMs: number): Promise<string>;
 }
 
@@ -142,10 +160,10 @@ export async function measureFailover(
       const c = await storeCondition();
       return c?.status === 'True' && c;
     },
-    { timeoutMs: 60_000, description: 'StoreAvailable True through the sentinels' },
+    { timeoutMs: 60_000, description: `StoreAvailable True through the ${fault.shape}` },
   );
-  process.stderr.write(`[sentinel] StoreAvailable: ${up.message ?? ''}\n`);
-  expect(up.message).toContain(fault.masterName);
+  process.stderr.write(`[${fault.shape}] StoreAvailable: ${up.message ?? ''}\n`);
+  expect(up.message).toContain(fault.named);
 
   const running = load([
     ...pods.flatMap((p) => [podHttpUrl(p), podHttpUrl(p)]),
@@ -155,9 +173,8 @@ export async function measureFailover(
     timeoutMs: 60_000,
     description: 'a quarter of the budget spent',
   });
-  const was = fault.primary;
   const killedAt = Date.now();
-  await fault.killPrimary();
+  const was = await fault.killPrimary();
   const promoted = await fault.waitForNewPrimary(was, 30_000);
   const promotedAt = Date.now();
   const before = await Promise.all(pods.map(storeMetrics));
@@ -190,7 +207,7 @@ export async function measureFailover(
     pastBudgetUsd: moneyToUsdNumber(billed > LIMIT_PICO ? billed - LIMIT_PICO : 0n),
     settledOnPromotedUsd: moneyToUsdNumber(settledOnPromoted),
   };
-  process.stderr.write(`[sentinel] failover on the cluster: ${JSON.stringify(figures)}\n`);
+  process.stderr.write(`[${fault.shape}] failover on kind: ${JSON.stringify(figures)}\n`);
   const after = await agentPods(ns, AGENT);
   expect({
     samePods: after.map((p) => p.metadata?.uid).sort(),
