@@ -50,6 +50,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/sentinelAcl.test.ts',
   'test/rateLimitStore/clusterFailover.test.ts',
   'test/rateLimitStore/clusterAcknowledged.test.ts',
+  'test/rateLimitStore/clusterDownAtStart.test.ts',
   'test/rateLimitStore/acknowledgedFailover.test.ts',
   'test/rateLimitStore/sentinelFaults.test.ts',
   'test/rateLimitStore/storePartition.test.ts',

@@ -45,6 +45,11 @@ export interface RedisCluster {
   killPrimaryOf(slot: number): Promise<string>;
   /** Waits until a node other than `killed` holds `slot` and the cluster is ok; its host:port. */
   waitForPromotion(slot: number, killed: string, timeoutMs: number): Promise<string>;
+  /**
+   * Waits until the nodes at `at` (every running one unless given: leave out a frozen one, which
+   * never answers) report cluster_state:ok, as after a node started again has rejoined.
+   */
+  waitForOk(timeoutMs: number, at?: readonly string[]): Promise<void>;
   /** Stops every node and removes their directories. */
   remove(): Promise<void>;
 }
@@ -67,7 +72,7 @@ export async function startRedisCluster(
     const addresses = nodes.map((n) => n.address);
     await formCluster(addresses);
     const live = () => nodes.filter((n) => n.running).map((n) => n.address);
-    const clusterOk = () => clusterStateOk(live());
+    const clusterOk = (at: readonly string[] = live()) => clusterStateOk(at);
 
     const anyLive = (): string => {
       const a = live()[0];
@@ -132,6 +137,13 @@ export async function startRedisCluster(
           { description: `a replica of ${killed} to be promoted`, timeoutMs, intervalMs: 100 },
         );
         return promoted;
+      },
+      waitForOk: async (timeoutMs, at) => {
+        await waitFor(() => clusterOk(at), {
+          description: 'the cluster to be ok',
+          timeoutMs,
+          intervalMs: 100,
+        });
       },
       remove,
     };

@@ -108,4 +108,17 @@ describe('DurabilityStoreAvailable', () => {
     expect(condition).toMatchObject({ type: 'DurabilityStoreAvailable', status, reason });
     expect(condition?.message).toMatch(message);
   });
+
+  it('on a cluster, says the node the pod names is replaced without a restart', () => {
+    const onCluster = structuredClone(agent());
+    const durability = onCluster.spec.durability;
+    if (durability === undefined) throw new Error('no durability');
+    durability.store = { redis: { cluster: { addresses: ['redis-0.agents.svc:6379'] } } };
+    const message = durabilityCondition(onCluster, [
+      pod('p1', down('Unreachable', '10.0.0.7:6379: connect ECONNREFUSED 10.0.0.7:6379')),
+    ])?.message;
+    expect(message).toMatch(
+      /^1 of 1 replicas cannot journal runs in the cluster at redis-0\.agents\.svc:6379: their calls go on live and unjournaled; a cluster node does not answer .*once the cluster promotes its replica .*spec\.durability\.store\.redis\.cluster\.addresses.*\(pod p1: 10\.0\.0\.7:6379: connect ECONNREFUSED 10\.0\.0\.7:6379\)$/,
+    );
+  });
 });

@@ -14,7 +14,7 @@ import {
 } from '../../../contract/src/reporting/durableReport.ts';
 import type { ConditionUpdate } from './conditions.ts';
 import type { PodView } from './views.ts';
-import { storeName } from './storeCondition.ts';
+import { clusterUnreachableFix, storeName } from './storeCondition.ts';
 
 export const DURABILITY_CONDITION = 'DurabilityStoreAvailable';
 
@@ -73,12 +73,16 @@ export function durabilityCondition(
   const example = down.find((d) => d.report.store.reason === reason) ?? down[0];
   const said =
     example?.report.store.message === undefined ? '' : `: ${example.report.store.message}`;
+  const fix =
+    reason === 'Unreachable' && durability.store.redis.cluster !== undefined
+      ? clusterUnreachableFix('spec.durability.store.redis')
+      : FIX[reason];
   return {
     type: DURABILITY_CONDITION,
     status: 'False',
     reason,
     message:
       `${String(down.length)} of ${String(reports.length)} replicas cannot journal runs in ${address}: their calls go on live and unjournaled;` +
-      ` ${FIX[reason]} (pod ${example?.pod ?? ''}${said})`,
+      ` ${fix} (pod ${example?.pod ?? ''}${said})`,
   };
 }

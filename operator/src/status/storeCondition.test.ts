@@ -92,6 +92,22 @@ describe('the StoreAvailable condition', () => {
     expect(condition?.message).toMatch(message);
   });
 
+  it('on a cluster, says the node the pod names is replaced without a restart', () => {
+    const onCluster: RateLimitPolicy = {
+      ...policy(),
+      spec: {
+        ...policy().spec,
+        store: { redis: { cluster: { addresses: ['redis-0.infra.svc:6379'] } } },
+      },
+    };
+    const message = storeCondition(onCluster, [
+      pod('a', fallback('Unreachable', '10.0.0.7:6379: connect ECONNREFUSED 10.0.0.7:6379')),
+    ])?.message;
+    expect(message).toMatch(
+      /^1 of 1 replicas fall back to their per-replica share; a cluster node does not answer \(the pod's message names it\): .*once the cluster promotes its replica .*spec\.store\.redis\.cluster\.addresses.*\(pod a: 10\.0\.0\.7:6379: connect ECONNREFUSED 10\.0\.0\.7:6379\)$/,
+    );
+  });
+
   it('names the budgets when the policy keeps them in the store too', () => {
     const withBudgets: RateLimitPolicy = {
       ...policy(),

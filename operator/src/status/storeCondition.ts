@@ -35,6 +35,15 @@ const FIX: Readonly<Record<StoreFallbackReason, string>> = {
     'the server is a replica, loading, or cut off from its primary (READONLY, LOADING, MASTERDOWN): a failover is under way; with spec.store.redis.sentinel or cluster the replicas follow the promoted primary, with address check that it names the primary',
 };
 
+/**
+ * What to check when a cluster does not answer: mostly one node, which the pod's message names
+ * (clusterClient.ts), and the replicas go back on the store by themselves once it is replaced.
+ * `field` is where the store is configured (spec.store.redis, spec.durability.store.redis).
+ */
+export function clusterUnreachableFix(field: string): string {
+  return `a cluster node does not answer (the pod's message names it): the replicas go back on the store without a restart once the cluster promotes its replica (after cluster-node-timeout) or the node is back; check that node and its replica, else ${field}.cluster.addresses, the addresses the nodes announce, NetworkPolicies (and tls)`;
+}
+
 /** Most telling first: a wrong password explains an unreachable-looking store. */
 const PRIORITY: readonly StoreFallbackReason[] = [
   'AuthenticationFailed',
@@ -98,6 +107,10 @@ export function storeCondition(
   const reason = PRIORITY.find((r) => fallen.some((f) => f.report.reason === r)) ?? 'Unreachable';
   const example = fallen.find((f) => f.report.reason === reason) ?? fallen[0];
   const said = example?.report.message === undefined ? '' : `: ${example.report.message}`;
+  const fix =
+    reason === 'Unreachable' && store.redis.cluster !== undefined
+      ? clusterUnreachableFix('spec.store.redis')
+      : FIX[reason];
   // A slow store still decides budgets (a budgeted call waits for its answer): say which
   // replicas hold their share of the budgets too, not only of the limits.
   const budgetsOnShare = fallen.filter((f) => f.report.budgets !== 'Store').length;
@@ -113,6 +126,6 @@ export function storeCondition(
     reason,
     message:
       `${String(fallen.length)} of ${String(reports.length)} replicas fall back to their per-replica share${share};` +
-      ` ${FIX[reason]} (pod ${example?.pod ?? ''}${said})`,
+      ` ${fix} (pod ${example?.pod ?? ''}${said})`,
   };
 }

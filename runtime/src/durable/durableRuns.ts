@@ -231,7 +231,7 @@ export class DurableRuns {
     if (connection === undefined) return { action: 'live' };
     this.activity.called(`${run.owner}|${run.id}`);
     if (!connection.client.isReady && !(await this.#link.firstConnection(connection))) {
-      this.#link.degrade('store_unavailable', 'the journal store is not connected');
+      this.#link.degrade('store_unavailable', this.#link.notConnected);
       return { action: 'live' };
     }
     const match = connection.cipher.match(request);

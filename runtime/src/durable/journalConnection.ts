@@ -74,6 +74,8 @@ export class JournalConnection {
   /** The key from a Secret among `--manifests` (else the mounted file is read). */
   #manifestKey: Buffer | undefined;
   #degraded: string | undefined;
+  /** The connection's last error since it was last ready: what a call without it is told. */
+  #connectionError: string | undefined;
   /** Settings whose key or Secret could not be read: tried again on a run's call, now and then. */
   #unreadable:
     { readonly settings: DurabilitySettings; readonly why: string; retryAt: number } | undefined;
@@ -133,11 +135,13 @@ export class JournalConnection {
       return;
     }
     this.close();
+    this.#connectionError = undefined;
     this.#deps.activity.store('Connecting');
     const client = redisClient(settings.store.redis, secrets);
     // The connection's own failures (each reconnect attempt too) say how the store is, and
     // count no call: a call is counted when it goes on unjournaled (`within`, `degrade`).
     const onError = (err: unknown) => {
+      if (this.#connection?.client === client) this.#connectionError = messageOf(err);
       this.#storeFailed('store_error', messageOf(err));
     };
     client.on('error', onError);
@@ -272,7 +276,18 @@ export class JournalConnection {
     );
   }
 
+  /**
+   * Why a call goes on without the store while it is not connected: with the connection's last
+   * error, which names the node that is down (a cluster's primary, clusterClient.ts), so the
+   * state the pod reports keeps naming it.
+   */
+  get notConnected(): string {
+    const why = this.#connectionError;
+    return `the journal store is not connected${why === undefined ? '' : `: ${why}`}`;
+  }
+
   recovered(): void {
+    this.#connectionError = undefined;
     this.#deps.activity.store('Available');
     if (this.#degraded === undefined) return;
     this.#degraded = undefined;

@@ -33,6 +33,12 @@ export class ClusterStoreClient
   extends ReconnectingStoreClient<ClusterConnection>
   implements StoreCommands
 {
+  /**
+   * The nodes of the library client in use whose connection failed and has not been ready
+   * since, with their last error: what a first connection that timed out names.
+   */
+  readonly #failing = new Map<string, string>();
+
   async close(): Promise<unknown> {
     return this.stop()?.close();
   }
@@ -137,9 +143,7 @@ export class ClusterStoreClient
   }
 
   protected override connectTimedOut(ms: number): Error {
-    return new Error(
-      `not connected to every primary of the slot map within ${String(ms)}ms (a primary down: its node's error names it); reading the slot map again`,
-    );
+    return new Error(connectTimedOutMessage(ms, this.#failing));
   }
 
   /** The slot map is not known (yet): no call has a primary to go to. */
@@ -148,19 +152,24 @@ export class ClusterStoreClient
   }
 
   protected listen(cluster: ClusterConnection, current: () => boolean): void {
+    this.#failing.clear();
     cluster.on('error', (err: unknown) => {
       if (current()) this.emit('error', err);
     });
     // A node's failure names the node; its reason is the server's words (reasonOf's root cause).
     cluster.on('node-error', (err: unknown, node: NodeInfo) => {
-      if (current()) this.emit('error', nodeError(err, node));
+      if (!current()) return;
+      this.#failing.set(nodeAddress(node), errorMessage(err));
+      this.emit('error', nodeError(err, node));
     });
     cluster.on('connect', () => {
       if (current()) this.emit('ready');
     });
     // A node connected again (a restarted primary, a promoted replica): the store probes it.
-    cluster.on('node-ready', () => {
-      if (current() && cluster.isReady) this.emit('ready');
+    cluster.on('node-ready', (node: NodeInfo) => {
+      if (!current()) return;
+      this.#failing.delete(nodeAddress(node));
+      if (cluster.isReady) this.emit('ready');
     });
   }
 
@@ -181,9 +190,26 @@ const scriptArgs = (options: { keys: string[]; arguments: string[] }): string[] 
 
 /** A node's error, its message prefixed with the node's address, the server's error its cause. */
 export function nodeError(err: unknown, node: NodeInfo | undefined): Error {
-  const message = errorMessage(err);
-  const where = node?.host === undefined ? 'a cluster node' : `${node.host}:${String(node.port)}`;
-  return new Error(`${where}: ${message}`, { cause: err });
+  return new Error(`${nodeAddress(node)}: ${errorMessage(err)}`, { cause: err });
+}
+
+const nodeAddress = (node: NodeInfo | undefined): string =>
+  node?.host === undefined ? 'a cluster node' : `${node.host}:${String(node.port)}`;
+
+/**
+ * A first connection that took too long, naming the nodes that failed meanwhile and what
+ * each said: the store's state (StoreAvailable, DurabilityStoreAvailable) keeps the last
+ * error, and this one must name the primary that is down as well as the node's own did.
+ */
+export function connectTimedOutMessage(ms: number, failing: ReadonlyMap<string, string>): string {
+  const nodes = [...failing].map(([address, message]) => `${address} (${message})`);
+  const down =
+    nodes.length === 0
+      ? 'a primary of the slot map does not answer'
+      : nodes.length === 1
+        ? `primary ${nodes.join('')} of the slot map does not answer`
+        : `primaries ${nodes.join(', ')} of the slot map do not answer`;
+  return `${down}: not connected within ${String(ms)}ms; reading the slot map again until the cluster promotes a replica in its place or the node is back`;
 }
 
 function offline(): Error {

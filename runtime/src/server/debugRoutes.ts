@@ -46,6 +46,8 @@ export function debugDocuments(ctx: DebugNeeds): Record<string, DebugDocument> {
       };
     },
     [DEBUG_STATS_PATH]: () => ctx.stats.snapshot(),
+    // What the pod reports of durable runs: their counts, and whether the journal's store answers.
+    '/debug/durable': () => ({ durable: ctx.durable.report() ?? null }),
     [DEBUG_RUNS_PATH]: (query) => runsDocument(ctx.durable, query),
   };
 }
