@@ -141,7 +141,13 @@ const ROUTES: readonly Route[] = [
     path: () => '/mcp/tools',
     served: 400,
   },
-  ...['/debug/breakers', '/debug/ratelimiter', '/debug/policy', '/debug/stats'].flatMap((route) =>
+  ...[
+    '/debug/breakers',
+    '/debug/ratelimiter',
+    '/debug/policy',
+    '/debug/stats',
+    '/debug/durable',
+  ].flatMap((route) =>
     ['GET', 'HEAD'].map((method): Route => ({
       name: route,
       method,
