@@ -22,7 +22,8 @@ import {
 import { ManualClock } from '../support/manualClock.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { documentedAclRule } from '../support/documentedAcl.ts';
-import { startRedis, type RedisHandle } from '../support/redisServer.ts';
+import { startRedis, type RedisHandle, type RedisOptions } from '../support/redisServer.ts';
+import type { StoreLogger } from '../../runtime/src/rateLimitStore/storeFallback.ts';
 
 /** The most there is, where the test is about what the store decides, not how fast. */
 const BUDGET_MS = 1000;
@@ -53,6 +54,7 @@ function open(
   redis: RedisHandle,
   change: Partial<StoreSettings> = {},
   secretsDir = tmpdir(),
+  logger?: StoreLogger,
 ): RedisStore {
   const secretFiles = {
     password: join(secretsDir, RATE_LIMIT_STORE_PASSWORD_FILE),
@@ -64,6 +66,7 @@ function open(
     settings: settings(redis, change),
     clock: systemClock,
     secretFiles,
+    ...(logger === undefined ? {} : { logger }),
   });
   cleanups.push(() => {
     store.close();
@@ -299,8 +302,8 @@ describe('the Redis store', () => {
   });
 
   /** A store that authenticates as ACL user `breakwater`, made by `rule` (the documented one's form). */
-  async function asAclUser(rule: string) {
-    const redis = await redisServer();
+  async function asAclUser(rule: string, redisOptions: RedisOptions = {}, logger?: StoreLogger) {
+    const redis = await redisServer(redisOptions);
     const admin = createClient({ url: `redis://${redis.address}` });
     await admin.connect();
     cleanups.push(() => {
@@ -327,6 +330,7 @@ describe('the Redis store', () => {
         },
       },
       dir,
+      logger,
     );
     return { store, admin };
   }
@@ -340,6 +344,29 @@ describe('the Redis store', () => {
     expect(answers[5]).toMatchObject({ charged: false, reason: 'requests' });
     expect(store.report()).toMatchObject({ state: 'Shared' });
   });
+
+  it.each([
+    ['an ACL user without +info', documentedAclRule().replace(' +info', ''), []],
+    ['a server with INFO renamed away', documentedAclRule(), ['INFO']],
+  ])(
+    'counts %s as a store that may evict, since it cannot tell, and still decides',
+    async (_what, rule, disabledCommands) => {
+      const warnings: string[] = [];
+      const { store } = await asAclUser(
+        rule,
+        { disabledCommands },
+        { info: () => undefined, warn: (_fields, message) => warnings.push(message) },
+      );
+      await decides(store, 'the store to connect as the ACL user');
+      await waitFor(() => store.evicting !== undefined, {
+        description: 'the store counted as one that may evict',
+        timeoutMs: 10_000,
+      });
+      expect(store.evicting).toBe('unreadable');
+      expect(warnings).toEqual([expect.stringContaining('refuses INFO')]);
+      expect(await store.admit(ONE_CALL)).toMatchObject({ charged: true });
+    },
+  );
 
   it('stays on its share under an ACL user the scripts cannot work with, though PING answers', async () => {
     const { store, admin } = await asAclUser(

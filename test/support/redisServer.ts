@@ -32,6 +32,8 @@ export interface RedisOptions {
   readonly clusterNodeTimeoutMs?: number;
   /** A replica of the primary at this host:port (test/support/redisSentinel.ts). */
   readonly replicaOf?: string;
+  /** Commands renamed away (`rename-command X ""`), as some managed services disable them. */
+  readonly disabledCommands?: readonly string[];
 }
 
 export interface RedisHandle {
@@ -87,6 +89,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisHandl
           '0',
         ]),
     ...(options.replicaOf === undefined ? [] : ['--replicaof', ...options.replicaOf.split(':')]),
+    ...(options.disabledCommands ?? []).flatMap((c) => ['--rename-command', c, '']),
   ];
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();

@@ -99,7 +99,7 @@ export class GuardMetrics {
     );
     this.limiterStoreEvicting = scraped.gauge(
       'rate_limiter_store_evicting',
-      "1 while a rate limiter's store is a Redis whose maxmemory-policy may evict its keys (anything but noeviction, with maxmemory set): a budget account evicted mid-period is spent again; 0 otherwise.",
+      "1 while a rate limiter's store is a Redis whose maxmemory-policy may evict its keys (anything but noeviction, with maxmemory set): a budget account evicted mid-period is spent again; also 1 while the server refuses INFO, since then it cannot be told; 0 otherwise.",
       ['name'],
     );
     this.bulkheadActive = scraped.gauge(

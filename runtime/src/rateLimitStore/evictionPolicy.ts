@@ -8,10 +8,12 @@
  *
  * The store still decides on such a server; the runtime says so when it connects and when a
  * minute's re-check finds the policy changed (a warning log, and `rate_limiter_store_evicting` for the rate-limit store), naming the fix.
- * INFO is not in the documented ACL rule: a user without it leaves the check unanswered.
+ * A server that refuses INFO (no `+info` in the ACL, or INFO renamed away) counts as one that
+ * may evict: the policy reads `unreadable`, with a warning naming the fix.
  */
 import { isUnacknowledged } from './replicaAcknowledged.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
+import { redisClientModule } from './redisModule.ts';
 import type { StoreCommands } from './storeCommands.ts';
 
 /** The policy of `INFO memory`'s answer when it may evict (maxmemory set, not noeviction). */
@@ -23,23 +25,39 @@ export function evictingPolicyOf(info: string): string | undefined {
   return policy;
 }
 
-/** What `evictingPolicy` gives when the store did not say (down, or an ACL without INFO). */
+/** What `evictingPolicy` gives when the store did not answer at all (down, hung). */
 export const UNANSWERED = Symbol('unanswered');
 
-/** Asks the store: the policy when it may evict, null when it evicts nothing. */
+/**
+ * The policy a server that refuses `INFO` (an ACL user without `+info`, or INFO renamed away as
+ * some managed services do) is taken to have: it may evict, for all anyone can tell. Taken for
+ * safe, such a store evicted a budget account and a run's owner with no warning at all.
+ */
+export const UNREADABLE_POLICY = 'unreadable';
+
+/**
+ * Asks the store: the policy when it may evict (UNREADABLE_POLICY when it refuses to say), null
+ * when it evicts nothing, UNANSWERED when it did not answer.
+ */
 export async function evictingPolicy(
   client: StoreCommands,
 ): Promise<string | null | typeof UNANSWERED> {
+  let refused = false;
   const info = await client.sendCommand(['INFO', 'memory']).catch((err: unknown) => {
     // Under acknowledge: Replicas a command no replica confirmed still carries its answer.
     if (isUnacknowledged(err)) return err.reply;
+    // The server's own error answer (NOPERM, unknown command), not a connection's failure.
+    refused = err instanceof redisClientModule().ErrorReply;
     return undefined;
   });
-  return typeof info === 'string' ? (evictingPolicyOf(info) ?? null) : UNANSWERED;
+  if (typeof info === 'string') return evictingPolicyOf(info) ?? null;
+  return refused ? UNREADABLE_POLICY : UNANSWERED;
 }
 
 /** What the runtime logs about an evicting store, with the fix. */
 export function evictionMessage(policy: string, what: string): string {
+  if (policy === UNREADABLE_POLICY)
+    return `the store refuses INFO, so whether Redis may evict ${what} when it fills cannot be read (every key Breakwater writes has an expiry): allow +info to the store's ACL user, or, where INFO is disabled, make sure maxmemory-policy is noeviction (docs/rate-limit-store.md); until INFO answers the store counts as one that may evict`;
   return `the store's maxmemory-policy is ${policy}: Redis may evict ${what} when it fills (every key Breakwater writes has an expiry); set maxmemory-policy noeviction and size the store for its keys (docs/rate-limit-store.md)`;
 }
 
