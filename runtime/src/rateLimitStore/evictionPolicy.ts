@@ -42,17 +42,19 @@ export const UNREADABLE_POLICY = 'unreadable';
 export async function evictingPolicy(
   client: StoreCommands,
 ): Promise<string | null | typeof UNANSWERED> {
-  let refused = false;
-  const info = await client.sendCommand(['INFO', 'memory']).catch((err: unknown) => {
-    // Under acknowledge: Replicas a command no replica confirmed still carries its answer.
-    if (isUnacknowledged(err)) return err.reply;
-    // The server's own error answer (NOPERM, unknown command), not a connection's failure.
-    refused = err instanceof redisClientModule().ErrorReply;
-    return undefined;
-  });
+  const info: unknown = await client
+    .sendCommand(['INFO', 'memory'])
+    .catch((err: unknown): unknown => {
+      // Under acknowledge: Replicas a command no replica confirmed still carries its answer.
+      if (isUnacknowledged(err)) return err.reply;
+      // The server's own error answer (NOPERM, unknown command), not a connection's failure.
+      return err instanceof redisClientModule().ErrorReply ? REFUSED : undefined;
+    });
   if (typeof info === 'string') return evictingPolicyOf(info) ?? null;
-  return refused ? UNREADABLE_POLICY : UNANSWERED;
+  return info === REFUSED ? UNREADABLE_POLICY : UNANSWERED;
 }
+
+const REFUSED = Symbol('refused');
 
 /** What the runtime logs about an evicting store, with the fix. */
 export function evictionMessage(policy: string, what: string): string {
