@@ -80,7 +80,7 @@ function agentDeployment(simUrl: string, addresses: readonly string[]): AgentDep
         encryptionKeySecretRef: { name: 'journal-key', key: 'key' },
       },
     },
-  } as AgentDeployment;
+  };
 }
 
 /** The agent, its policy and its Secrets as `--manifests` reads them. */
@@ -281,10 +281,10 @@ describe('a cluster primary down when the runtime starts', () => {
         served: served.type,
         limits: { status: limits?.status, reason: limits?.reason },
         limitsNamesNode: podSaid(limits?.message).includes(down),
-        limitsSaysFix: limits?.message?.includes('once the cluster promotes its replica'),
+        limitsSaysFix: limits?.message.includes('once the cluster promotes its replica'),
         journal: { status: journal?.status, reason: journal?.reason },
         journalNamesNode: podSaid(journal?.message).includes(down),
-        journalSaysFix: journal?.message?.includes('once the cluster promotes its replica'),
+        journalSaysFix: journal?.message.includes('once the cluster promotes its replica'),
         sameProcess: runtime.child.exitCode === null && runtime.child.signalCode === null,
         decidedOnStore: back.sharedDecisions > whileDown.sharedDecisions,
         replayed: replayed.id === first.id && (await sim.stats()).requests === billed,
