@@ -29,7 +29,7 @@ import { loopLimits } from '../agent/agentTools.ts';
 import type { RuntimeGuard } from '../provider/backendPool.ts';
 import { LoopDetector } from '../agent/loopDetector.ts';
 import { isRefused, type DurableTools, type RefusedRun } from '../durable/durableTools.ts';
-import { badRequest, errorBody, refusal, unacknowledged } from '../server/errorReplies.ts';
+import { badRequest, refusal, unacknowledged, writeError } from '../server/errorReplies.ts';
 import { runNamedBy, type RunHeader } from '../server/runHeaders.ts';
 import type { McpServerLink } from './mcpServerLink.ts';
 import { loadMcpSdk, type McpSdk } from './mcpSdk.ts';
@@ -108,7 +108,7 @@ export class McpEndpoint {
 
   /**
    * Handles one request to `/mcp/<server>`; false when no such server is declared (the route
-   * answers 404 itself).
+   * answers 404 itself). `requestId` is the request's, which an error answer carries.
    */
   async handle(
     server: string,
@@ -116,6 +116,7 @@ export class McpEndpoint {
     req: IncomingMessage,
     res: ServerResponse,
     body: unknown,
+    requestId: string,
   ): Promise<boolean> {
     const link = this.#deps.mcp.server(server);
     if (link === undefined) return false;
@@ -124,9 +125,7 @@ export class McpEndpoint {
     if (named?.ok === false) {
       // Any request naming a run names it whole, a session's first as well as its tool calls
       // (decision 0060); nothing is journaled or opened.
-      const mapping = badRequest(named.message);
-      res.writeHead(mapping.status, { 'content-type': 'application/json' });
-      res.end(errorBody(mapping));
+      writeError(res, badRequest(named.message), requestId);
       return true;
     }
     const id = req.headers['mcp-session-id'];
@@ -137,7 +136,7 @@ export class McpEndpoint {
     if (known !== undefined) {
       const call = req.method === 'POST' ? toolCall(body, req.headers.accept) : undefined;
       if (call === undefined) await known.transport.handleRequest(req, res, body);
-      else await this.#answerCall(known, link, call, named, req, res);
+      else await this.#answerCall(known, link, call, named, req, res, requestId);
       return true;
     }
     if (typeof id === 'string' || !isInitialize(body)) {
@@ -200,6 +199,7 @@ export class McpEndpoint {
     named: RunHeader | undefined,
     req: IncomingMessage,
     res: ServerResponse,
+    requestId: string,
   ): Promise<void> {
     const gone = new AbortController();
     const onClose = () => {
@@ -221,13 +221,7 @@ export class McpEndpoint {
               : result.status === 503
                 ? unacknowledged(result.refused)
                 : refusal(403, 'permission_error', result.refused);
-        res.writeHead(mapping.status, {
-          'content-type': 'application/json',
-          ...(mapping.retryAfterSeconds === undefined
-            ? {}
-            : { 'retry-after': String(mapping.retryAfterSeconds) }),
-        });
-        res.end(errorBody(mapping));
+        writeError(res, mapping, requestId);
         return;
       }
       const headers: Record<string, string> = { 'content-type': 'application/json' };

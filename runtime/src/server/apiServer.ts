@@ -2,7 +2,6 @@
  * The API server (fastify): routes, body limits, and the one error handler that answers
  * framework-level failures (bad JSON, too large, wrong media type) in the Anthropic shape.
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -23,7 +22,9 @@ import { COUNT_TOKENS_ROUTE, MESSAGES_ROUTE, registerMessagesRoute } from './mes
 import { RUNS_ROUTE } from '../durable/ownedRunExecution.ts';
 import { countRequests } from './requestCounts.ts';
 import { registerProbeRoutes } from './probeRoutes.ts';
+import { nextRequestId } from './requestIds.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
+import type { Logger } from '../telemetry/logger.ts';
 
 /** Far above any sane prompt, far below what would hurt the process. */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -109,17 +110,6 @@ function keepRawJson(app: FastifyInstance): void {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/**
- * Request ids: unique across replicas and restarts (a random part drawn once per process)
- * and cheap per request (a counter), unlike a UUID per request.
- */
-const PROCESS_ID = randomBytes(9).toString('base64url');
-let requestCount = 0;
-export function nextRequestId(): string {
-  requestCount = (requestCount + 1) % Number.MAX_SAFE_INTEGER;
-  return `req_${PROCESS_ID}${requestCount.toString(36).padStart(8, '0')}`;
-}
-
 /** How long a refused connection may go on sending before it is cut. */
 const REFUSED_LINGER_MS = 5_000;
 
@@ -129,13 +119,18 @@ const REFUSED_LINGER_MS = 5_000;
  * client throw away the answer before it reads it (a head past the size limit is still arriving
  * when the parser gives up).
  */
-function refuseOnSocket(socket: Socket, mapping: HttpErrorMapping): void {
+function refuseOnSocket(socket: Socket, mapping: HttpErrorMapping, logger: Logger): void {
   if (refused.has(socket)) return;
   refused.add(socket);
+  const requestId = nextRequestId();
+  logger.info(
+    { reqId: requestId, status: mapping.status, error: mapping.message },
+    'malformed request refused',
+  );
   // Node's parser, once failed, fails again on every later read and calls this again.
   socket.removeAllListeners('data');
   socket.on('data', () => undefined);
-  socket.end(rawHttpError(mapping));
+  socket.end(rawHttpError(mapping, requestId));
   setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
 }
 
@@ -160,7 +155,7 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
     // Refused by Node's HTTP parser: answered in the Anthropic shape too, then closed.
     clientErrorHandler: (error, socket) => {
       if (error.code === 'ECONNRESET' || socket.destroyed) return;
-      refuseOnSocket(socket, mapClientError(error.code));
+      refuseOnSocket(socket, mapClientError(error.code), ctx.logger);
     },
     // A URL the router cannot decode (`%zz`).
     frameworkErrors: (error, _request, reply) => {
@@ -169,7 +164,26 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
   });
   app.server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
     if (response.socket !== null)
-      refuseOnSocket(response.socket, mapClientError('EXPECTATION_FAILED'));
+      refuseOnSocket(response.socket, mapClientError('EXPECTATION_FAILED'), ctx.logger);
+  });
+  app.decorateRequest('answeredError', null);
+  app.decorateRequest('failureLogged', false);
+  // Every error answer's id is in the log, so that the id a caller quotes finds its request.
+  app.addHook('onResponse', (request, _reply, done) => {
+    const answered = request.answeredError;
+    if (answered !== null && !request.failureLogged)
+      ctx.logger.info(
+        {
+          reqId: request.id,
+          ...(answered.requestId === request.id ? {} : { providerRequestId: answered.requestId }),
+          method: request.method,
+          url: request.url.split('?')[0],
+          status: answered.status,
+          error: answered.message,
+        },
+        'request refused',
+      );
+    done();
   });
   // First of the onRequest hooks, so that a request the next one refuses is counted too.
   countRequests(app, ctx.metrics, [MESSAGES_ROUTE, COUNT_TOKENS_ROUTE, INVOKE_ROUTE, RUNS_ROUTE]);

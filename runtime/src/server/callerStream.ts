@@ -118,7 +118,8 @@ export class CallerStream implements StreamSink {
     if (res.destroyed || res.writableEnded) return;
     if (this.#held !== undefined) res.write(this.#held);
     this.#held = undefined;
-    if (!this.errorEventSent) res.write(`event: error\ndata: ${errorBody(mapping)}\n\n`);
+    if (!this.errorEventSent)
+      res.write(`event: error\ndata: ${errorBody(mapping, this.#requestId)}\n\n`);
     res.end();
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { scrubSecrets } from './errorReplies.ts';
+import { errorHeaders, rawHttpError, refusal, scrubSecrets } from './errorReplies.ts';
 import { checkMessagesBody } from './messagesValidation.ts';
 
 describe('an error message leaving the process', () => {
@@ -30,6 +30,34 @@ describe('max_tokens', () => {
     expect(checked).toMatchObject({
       ok: false,
       message: expect.stringMatching(/^max_tokens: must be a whole number from 1 to /) as unknown,
+    });
+  });
+});
+
+describe('an error answer', () => {
+  it.each([
+    ['a refusal of its own', refusal(401, 'authentication_error', 'no key'), 'req_own'],
+    [
+      "the provider's error",
+      { ...refusal(529, 'overloaded_error', 'busy'), requestId: 'req_011P' },
+      'req_011P',
+    ],
+  ])('names its id in the request-id header and the body: %s', (_case, mapping, id) => {
+    expect(errorHeaders(mapping, 'req_own')['request-id']).toBe(id);
+    const raw = rawHttpError(mapping, 'req_own');
+    expect(raw).toContain(`\r\nrequest-id: ${id}\r\n`);
+    const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { request_id?: string };
+    expect(body.request_id).toBe(id);
+  });
+
+  it('says x-should-retry: false only when asking again cannot help', () => {
+    expect(errorHeaders(refusal(400, 'invalid_request_error', 'bad'), 'r')).toMatchObject({
+      'x-should-retry': 'false',
+    });
+    expect(errorHeaders(refusal(503, 'api_error', 'later', 1), 'r')).toEqual({
+      'content-type': 'application/json',
+      'request-id': 'r',
+      'retry-after': '1',
     });
   });
 });

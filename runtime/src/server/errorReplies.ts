@@ -3,7 +3,7 @@
  * through the guard's `mapErrorToHttp`; the server's own refusals (bad request, no key,
  * draining) are built here. Every answer is the Anthropic error shape with a request id.
  */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { AnthropicErrorType } from '../../../contract/src/anthropic/errorTypes.ts';
 import type { Classification } from '../guard/classification.ts';
@@ -104,29 +104,63 @@ export function mapClientError(code: string | undefined): HttpErrorMapping {
 }
 
 /** The whole HTTP/1.1 answer to a refused request, written straight to its socket. */
-export function rawHttpError(mapping: HttpErrorMapping): string {
-  const body = errorBody(mapping);
+export function rawHttpError(mapping: HttpErrorMapping, requestId: string): string {
+  const body = errorBody(mapping, requestId);
+  const head = Object.entries(errorHeaders(mapping, requestId))
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   return (
-    `HTTP/1.1 ${String(mapping.status)} ${STATUS_CODES[mapping.status] ?? ''}\r\n` +
-    `content-type: application/json\r\ncontent-length: ${String(Buffer.byteLength(body))}\r\n` +
-    `connection: close\r\n\r\n${body}`
+    `HTTP/1.1 ${String(mapping.status)} ${STATUS_CODES[mapping.status] ?? ''}\r\n${head}` +
+    `content-length: ${String(Buffer.byteLength(body))}\r\nconnection: close\r\n\r\n${body}`
   );
 }
 
-export function sendError(reply: FastifyReply, mapping: HttpErrorMapping): FastifyReply {
-  countFailure(reply.request, mapping);
-  if (mapping.retryAfterSeconds !== undefined)
-    reply.header('retry-after', String(mapping.retryAfterSeconds));
-  if (!mapping.shouldRetry) reply.header('x-should-retry', 'false');
-  return reply
-    .code(mapping.status)
-    .header('content-type', 'application/json')
-    .send(JSON.stringify(toAnthropicErrorBody(mapping)));
+/**
+ * An error answer's headers, as the API's: its id (`request-id`, which the SDKs expose as the
+ * error's request id), when to ask again, and whether asking again can help.
+ */
+export function errorHeaders(mapping: HttpErrorMapping, requestId: string): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'request-id': mapping.requestId ?? requestId,
+    ...(mapping.retryAfterSeconds === undefined
+      ? {}
+      : { 'retry-after': String(mapping.retryAfterSeconds) }),
+    ...(mapping.shouldRetry ? {} : { 'x-should-retry': 'false' }),
+  };
 }
 
-/** Writes the error on a raw (hijacked) response. */
-export function errorBody(mapping: HttpErrorMapping): string {
-  return JSON.stringify(toAnthropicErrorBody(mapping));
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The error this request was answered with, logged with its id (apiServer.ts). */
+    answeredError: (HttpErrorMapping & { readonly requestId: string }) | null;
+    /** Set when the route has logged the failure itself (routeCall.ts `failCall`). */
+    failureLogged: boolean;
+  }
+}
+
+export function sendError(reply: FastifyReply, mapping: HttpErrorMapping): FastifyReply {
+  const request = reply.request;
+  countFailure(request, mapping);
+  request.answeredError = { ...mapping, requestId: mapping.requestId ?? request.id };
+  for (const [name, value] of Object.entries(errorHeaders(mapping, request.id)))
+    reply.header(name, value);
+  return reply.code(mapping.status).send(errorBody(mapping, request.id));
+}
+
+/** An error answer on a raw (hijacked) response whose head has not gone out. */
+export function writeError(
+  res: ServerResponse,
+  mapping: HttpErrorMapping,
+  requestId: string,
+): void {
+  res.writeHead(mapping.status, errorHeaders(mapping, requestId));
+  res.end(errorBody(mapping, requestId));
+}
+
+/** The error's body: the provider's request id when it answered with the error, else `requestId`. */
+export function errorBody(mapping: HttpErrorMapping, requestId: string): string {
+  return JSON.stringify(toAnthropicErrorBody(mapping, requestId));
 }
 
 /**

@@ -37,7 +37,14 @@ async function handle(
   }
   reply.hijack();
   try {
-    await ctx.mcpEndpoint.handle(server, admitted.caller, request.raw, reply.raw, request.body);
+    await ctx.mcpEndpoint.handle(
+      server,
+      admitted.caller,
+      request.raw,
+      reply.raw,
+      request.body,
+      request.id,
+    );
   } catch (err) {
     ctx.logger.error({ reqId: request.id, err: String(err) }, 'MCP request failed');
     if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json' });

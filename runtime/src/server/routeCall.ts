@@ -145,11 +145,13 @@ export function failCall(
       reqId: request.id,
       route: subject.route,
       model: subject.model,
+      ...(mapping.requestId === undefined ? {} : { providerRequestId: mapping.requestId }),
       status,
       error: mapping.message,
     },
     'request failed',
   );
+  request.failureLogged = true;
   if (stream?.begun === true) stream.fail(mapping);
   else if (reply.raw.headersSent) reply.raw.end();
   // A caller that left gets nothing (its call may have been read to its end for its usage).

@@ -161,10 +161,27 @@ describe('mapErrorToHttp', () => {
     expect(httpAnswer(new RateLimitedError('a', 'provider', 1)).retryAfterSeconds).toBe(1);
   });
 
-  it('builds the Anthropic error body', () => {
-    expect(toAnthropicErrorBody(httpAnswer(new TimeoutError(5)))).toEqual({
+  it("builds the Anthropic error body, with the runtime's request id for its own refusal", () => {
+    expect(toAnthropicErrorBody(httpAnswer(new TimeoutError(5)), 'req_runtime')).toEqual({
       type: 'error',
       error: { type: 'timeout_error', message: 'call timed out after 5 ms' },
+      request_id: 'req_runtime',
     });
+  });
+
+  it.each([
+    ['an overloaded provider', sdkError(529, 'overloaded_error', { 'request-id': 'req_011P' })],
+    ['a refused request', sdkError(400, 'invalid_request_error', { 'request-id': 'req_011P' })],
+    ['a rate-limited provider', sdkError(429, 'rate_limit_error', { 'request-id': 'req_011P' })],
+  ])("carries the provider's request id for %s", (_case, err) => {
+    const mapping = httpAnswer(err);
+    expect(mapping.requestId).toBe('req_011P');
+    expect(toAnthropicErrorBody(mapping, 'req_runtime').request_id).toBe('req_011P');
+  });
+
+  it("carries the runtime's id when the provider's error named none", () => {
+    const mapping = httpAnswer(sdkError(500, 'api_error'));
+    expect(mapping.requestId).toBeUndefined();
+    expect(toAnthropicErrorBody(mapping, 'req_runtime').request_id).toBe('req_runtime');
   });
 });

@@ -16,11 +16,15 @@ export interface HttpErrorMapping {
   readonly retryAfterSeconds?: number;
   /** False when retrying cannot help (a spend limit): send `x-should-retry: false`. */
   readonly shouldRetry: boolean;
+  /** The provider's own request id, when the provider answered with this error. */
+  readonly requestId?: string;
 }
 
 export interface AnthropicErrorBody {
   readonly type: 'error';
   readonly error: { readonly type: AnthropicErrorType; readonly message: string };
+  /** As the API's: the id a caller quotes to find the request (the SDKs read it). */
+  readonly request_id: string;
 }
 
 /** Seconds for Retry-After: rounded up, never 0 (0 invites a stampede). */
@@ -40,6 +44,22 @@ export const FORCED_OPEN_RETRY_AFTER_MS = 60_000;
  * answer is built from it, never from a second look at the error's body.
  */
 export function mapErrorToHttp(err: unknown, failure: Classification): HttpErrorMapping {
+  const mapping = errorAnswer(err, failure);
+  const requestId = providerRequestId(err);
+  return requestId === undefined ? mapping : { ...mapping, requestId };
+}
+
+/**
+ * The provider's `request-id`, as the SDK's error read it from the answer's headers (a cloud's
+ * own id, under another header, is not one the caller could quote to Anthropic).
+ */
+function providerRequestId(err: unknown): string | undefined {
+  if (isGuardError(err) || typeof err !== 'object' || err === null) return undefined;
+  const id: unknown = (err as { requestID?: unknown }).requestID;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+function errorAnswer(err: unknown, failure: Classification): HttpErrorMapping {
   if (isGuardError(err)) {
     switch (err.code) {
       case 'RATE_LIMITED':
@@ -142,9 +162,19 @@ function upstreamMessage(err: unknown): string {
   return err.message;
 }
 
-/** `{type: 'error', error: {type, message}}`, ready to serialise. */
-export function toAnthropicErrorBody(mapping: HttpErrorMapping): AnthropicErrorBody {
-  return { type: 'error', error: { type: mapping.type, message: mapping.message } };
+/**
+ * `{type: 'error', error: {type, message}, request_id}`, ready to serialise: the provider's id
+ * when it answered with the error, else `requestId`, the runtime's own for the request.
+ */
+export function toAnthropicErrorBody(
+  mapping: HttpErrorMapping,
+  requestId: string,
+): AnthropicErrorBody {
+  return {
+    type: 'error',
+    error: { type: mapping.type, message: mapping.message },
+    request_id: mapping.requestId ?? requestId,
+  };
 }
 
 function unavailable(message: string, retryAfterMs: number): HttpErrorMapping {
