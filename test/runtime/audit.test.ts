@@ -119,8 +119,8 @@ describe('the audit log', () => {
         messages: [{ role: 'user', content: PROMPT }],
       })
       .catch((e: unknown) => e);
-    expect(error).toMatchObject({ status: 502 });
-    await waitForAudit((l) => l.event === 'model_interaction' && l.status === 502);
+    expect(error).toMatchObject({ status: 529 });
+    await waitForAudit((l) => l.event === 'model_interaction' && l.status === 529);
   });
 
   it('records an agent invocation with its session', async () => {
@@ -143,11 +143,11 @@ describe('the audit log', () => {
       headers: { 'content-type': 'application/json', 'x-api-key': CLIENT_KEY },
       body: JSON.stringify({ input: PROMPT, sessionId: 'audit-session-2' }),
     });
-    expect(response.status).toBe(502);
+    expect(response.status).toBe(529);
     const line = await waitForAudit(
       (l) => l.event === 'model_interaction' && l.sessionId === 'audit-session-2',
     );
-    expect(line).toMatchObject({ route: '/v1/agent/invoke', status: 502, fallbackUsed: false });
+    expect(line).toMatchObject({ route: '/v1/agent/invoke', status: 529, fallbackUsed: false });
     expect(line.client).toMatch(/^key-[0-9a-f]{12}$/);
   });
 

@@ -120,7 +120,7 @@ describe('a failed attempt is classified once', () => {
       'a 529 overloaded',
       false,
       () => Promise.reject(anthropicStatusError(529, overloadedBody, new Headers())),
-      { status: 502, outcome: 'Overloaded' },
+      { status: 529, outcome: 'Overloaded' },
     ],
     [
       'a 429 with retry-after',
@@ -135,7 +135,7 @@ describe('a failed attempt is classified once', () => {
       'an error event before the stream’s content',
       true,
       () => Promise.resolve(streamOf(`event: error\ndata: ${overloadedBody}\n\n`)),
-      { status: 502, outcome: 'Overloaded' },
+      { status: 529, outcome: 'Overloaded' },
     ],
     [
       'a connection reset',

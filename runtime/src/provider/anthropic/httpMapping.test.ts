@@ -102,9 +102,9 @@ describe('mapErrorToHttp', () => {
       { status: 429, type: 'billing_error', shouldRetry: false },
     ],
     [
-      'a provider 529 answers 502 overloaded_error',
+      'a provider 529 answers 529 overloaded_error',
       sdkError(529, 'overloaded_error'),
-      { status: 502, type: 'overloaded_error' },
+      { status: 529, type: 'overloaded_error' },
     ],
     ['a provider 500 answers 502', sdkError(500, 'api_error'), { status: 502, type: 'api_error' }],
     [

@@ -1,8 +1,8 @@
 /**
  * The one place where a failed guarded call becomes an HTTP answer, in the Anthropic error
  * shape (DESIGN §4): 429 + Retry-After when limited, 503 + Retry-After when the breaker is
- * open or the bulkhead is full, 504 on timeout, 502 for other upstream failures, 4xx client
- * errors passed through.
+ * open or the bulkhead is full, 504 on timeout, 529 when the provider was overloaded, 502 for
+ * other upstream failures, 4xx client errors passed through.
  */
 import type { AnthropicErrorType } from '../../../../contract/src/anthropic/errorTypes.ts';
 import type { Classification } from '../../guard/classification.ts';
@@ -121,8 +121,9 @@ function errorAnswer(err: unknown, failure: Classification): HttpErrorMapping {
     case 'Timeout':
       return { status: 504, type: 'timeout_error', message, shouldRetry: true };
     case 'Overloaded':
+      // As the API answers it (the SDKs raise OverloadedError for a 529), not folded into 502.
       return withRetryAfter(
-        { status: 502, type: 'overloaded_error', message, shouldRetry: true },
+        { status: 529, type: 'overloaded_error', message, shouldRetry: true },
         c.retryAfterMs,
       );
     case 'ServerError':
