@@ -97,3 +97,28 @@ describe('an error answer', () => {
     await logged(error.requestID as string);
   });
 });
+
+describe('the Models API', () => {
+  const client = (apiKey = KEY) =>
+    new Anthropic({ baseURL: rt.runtime.url, apiKey, maxRetries: 0 });
+
+  it("lists the agent's models through the SDK", async () => {
+    const page = await client().models.list();
+    expect(page.data.map((m) => m.id)).toEqual([PRIMARY_MODEL]);
+    expect(page.data[0]).toMatchObject({ type: 'model', display_name: PRIMARY_MODEL });
+    expect(page.has_more).toBe(false);
+  });
+
+  it('retrieves one of them, and answers 404 in the API shape for another', async () => {
+    expect(await client().models.retrieve(PRIMARY_MODEL)).toMatchObject({ id: PRIMARY_MODEL });
+    await expect(client().models.retrieve('claude-nobody-1')).rejects.toBeInstanceOf(
+      Anthropic.NotFoundError,
+    );
+  });
+
+  it('enforces the client keys', async () => {
+    await expect(client('not-a-client-key').models.list()).rejects.toBeInstanceOf(
+      Anthropic.AuthenticationError,
+    );
+  });
+});

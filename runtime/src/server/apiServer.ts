@@ -17,6 +17,7 @@ import { registerAgentRunsRoutes } from './agentRunsRoute.ts';
 import { registerDebugRoutes } from './debugRoutes.ts';
 import { INVOKE_ROUTE, registerInvokeRoute } from './invokeRoute.ts';
 import { registerMcpRoute } from './mcpRoute.ts';
+import { registerModelsRoute } from './modelsRoute.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './jsonDepth.ts';
 import { COUNT_TOKENS_ROUTE, MESSAGES_ROUTE, registerMessagesRoute } from './messagesRoute.ts';
 import { RUNS_ROUTE } from '../durable/ownedRunExecution.ts';
@@ -236,6 +237,7 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
   keepRawJson(app);
   registerProbeRoutes(app, ctx);
   registerMessagesRoute(app, ctx);
+  registerModelsRoute(app, ctx);
   registerInvokeRoute(app, ctx);
   registerAgentRunsRoutes(app, ctx);
   registerMcpRoute(app, ctx);
