@@ -48,7 +48,8 @@ async function failedCall(apiKey: string): Promise<{ error: APIError; bodyId: un
       (e: unknown) => e,
     );
   if (!(error instanceof APIError)) throw new Error(`expected an APIError, got ${String(error)}`);
-  return { error, bodyId: (error.error as { request_id?: unknown } | undefined)?.request_id };
+  const body = error.error as { request_id?: unknown } | undefined;
+  return { error: error as APIError, bodyId: body?.request_id };
 }
 
 /** The runtime's own ids (requestIds.ts) and the API's (the simulator imitates them). */
