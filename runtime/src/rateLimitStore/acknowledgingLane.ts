@@ -10,8 +10,12 @@
  * writes go out unconfirmed at once, with one batch every PROBE_EVERY_MS still sent on the lane
  * to learn when a replica confirms again. A write waits at most two WAITs. On a cluster each
  * primary has a lane of its own (replicaAcknowledged.ts routes to it), so one primary's replica
- * cut leaves the other primaries' writes confirmed.
+ * cut leaves the other primaries' writes confirmed; and a write whose slot is being moved off
+ * that primary (an `ASK` reply) is sent again on the target node's connection behind `ASKING`,
+ * with a WAIT of its own there, whose replicas are the ones that must hold it: a batch split
+ * over two nodes has one WAIT on each.
  */
+import { askedNode } from './clusterRouting.ts';
 import type { CommandSender } from './luaScripts.ts';
 import {
   ACKNOWLEDGE_TIMEOUT_MS,
@@ -22,6 +26,8 @@ import {
 } from './unacknowledgedWrite.ts';
 
 const WAIT = ['WAIT', String(ACKNOWLEDGING_REPLICAS), String(ACKNOWLEDGE_TIMEOUT_MS)] as const;
+/** Lets the next command on the connection run in a slot the node is importing (one-shot). */
+const ASKING = ['ASKING'] as const;
 
 /** Where one primary's lane sends. */
 export interface LaneConnections {
@@ -30,6 +36,11 @@ export interface LaneConnections {
    * (undefined key: a keyless write). A promise while the connection is being found.
    */
   batch(key: string | undefined): CommandSender | Promise<CommandSender>;
+  /**
+   * The connection to the node at `address`, where an `ASK` sent a write of this lane's batch
+   * (its slot is being moved there). Absent (one primary, no slots): such a write fails.
+   */
+  readonly askedTo?: ((address: string) => CommandSender | Promise<CommandSender>) | undefined;
   /** Where a write goes unconfirmed, no WAIT behind it. */
   readonly direct: CommandSender;
   readonly now: () => number;
@@ -82,8 +93,8 @@ export class AcknowledgingLane {
       const on = this.#to.batch(batch[0]?.key);
       outcomes =
         on instanceof Promise
-          ? on.then((c) => waited(c, batch), failedAll(batch))
-          : waited(on, batch);
+          ? on.then((c) => waited(c, batch, this.#to.askedTo), failedAll(batch))
+          : waited(on, batch, this.#to.askedTo);
     } catch (err) {
       outcomes = Promise.resolve(failedAll(batch)(err));
     }
@@ -129,24 +140,87 @@ const failedAll =
 /**
  * `batch`'s writes and one WAIT right behind them on `client`: each write's reply, or its
  * error, or UnacknowledgedWriteError when no replica confirmed within ACKNOWLEDGE_TIMEOUT_MS.
+ * A write that met `ASK` goes to the node it names while this node's WAIT is still out, so
+ * following it costs the target's round trip, not a second WAIT in turn.
  */
-async function waited(client: CommandSender, batch: readonly Queued[]): Promise<Outcome[]> {
-  const writes = batch.map((q) => client.sendCommand(q.args));
-  const wait = client.sendCommand(WAIT);
-  const [waitOutcome, written] = await Promise.all([
-    wait.then(
-      (value): Outcome => ({ ok: true, reply: value }),
-      (error: unknown): Outcome => ({ ok: false, error }),
-    ),
-    Promise.allSettled(writes),
-  ]);
-  const replicas = waitOutcome.ok ? Number(waitOutcome.reply) : 0;
-  const cause = waitOutcome.ok ? undefined : waitOutcome.error;
-  return written.map((w): Outcome => {
-    if (w.status === 'rejected') return { ok: false, error: w.reason };
-    if (replicas >= ACKNOWLEDGING_REPLICAS) return { ok: true, reply: w.value };
-    return { ok: false, error: new UnacknowledgedWriteError(w.value, replicas, cause) };
+async function waited(
+  client: CommandSender,
+  batch: readonly Queued[],
+  askedTo: LaneConnections['askedTo'],
+): Promise<Outcome[]> {
+  const here = acknowledged(
+    client,
+    batch.map((q) => q.args),
+    false,
+  );
+  const followed =
+    askedTo === undefined
+      ? new Map<number, Outcome>()
+      : here.written.then((written) => followAsks(written, batch, askedTo));
+  const [outcomes, asked] = await Promise.all([here.outcomes, followed]);
+  return outcomes.map((o, i) => asked.get(i) ?? o);
+}
+
+/**
+ * The writes of `batch` that met `ASK`, each sent again behind `ASKING` on the connection to
+ * the node it names, with one WAIT per node: their outcomes by their place in the batch.
+ */
+async function followAsks(
+  written: readonly PromiseSettledResult<unknown>[],
+  batch: readonly Queued[],
+  askedTo: (address: string) => CommandSender | Promise<CommandSender>,
+): Promise<Map<number, Outcome>> {
+  const byNode = new Map<string, number[]>();
+  written.forEach((w, i) => {
+    const address = w.status === 'rejected' ? askedNode(w.reason) : undefined;
+    if (address !== undefined) byNode.set(address, [...(byNode.get(address) ?? []), i]);
   });
+  const outcomes = new Map<number, Outcome>();
+  await Promise.all(
+    [...byNode].map(async ([address, at]) => {
+      const args = at.map((i) => batch[i]?.args ?? []);
+      let there: Outcome[];
+      try {
+        there = await acknowledged(await askedTo(address), args, true).outcomes;
+      } catch (error) {
+        there = at.map(() => ({ ok: false, error }));
+      }
+      there.forEach((o, j) => outcomes.set(at[j] ?? -1, o));
+    }),
+  );
+  return outcomes;
+}
+
+/**
+ * `writes` and one WAIT behind them on `client`, each write behind `ASKING` when `asking`:
+ * the writes' own replies as they come (`written`, before the WAIT's), and each one's outcome
+ * once the WAIT has answered.
+ */
+function acknowledged(
+  client: CommandSender,
+  writes: readonly (readonly string[])[],
+  asking: boolean,
+): { written: Promise<PromiseSettledResult<unknown>[]>; outcomes: Promise<Outcome[]> } {
+  const sent = writes.map((args) => {
+    // Its failure is the write's: without it the write meets ASK or MOVED again.
+    if (asking) client.sendCommand(ASKING).catch(() => undefined);
+    return client.sendCommand(args);
+  });
+  const wait = client.sendCommand(WAIT).then(
+    (value): Outcome => ({ ok: true, reply: value }),
+    (error: unknown): Outcome => ({ ok: false, error }),
+  );
+  const written = Promise.allSettled(sent);
+  const outcomes = Promise.all([wait, written]).then(([waitOutcome, replies]) => {
+    const replicas = waitOutcome.ok ? Number(waitOutcome.reply) : 0;
+    const cause = waitOutcome.ok ? undefined : waitOutcome.error;
+    return replies.map((w): Outcome => {
+      if (w.status === 'rejected') return { ok: false, error: w.reason };
+      if (replicas >= ACKNOWLEDGING_REPLICAS) return { ok: true, reply: w.value };
+      return { ok: false, error: new UnacknowledgedWriteError(w.value, replicas, cause) };
+    });
+  });
+  return { written, outcomes };
 }
 
 /** A write no WAIT follows: the primary took it, no replica is known to hold it. */

@@ -85,10 +85,28 @@ export class ClusterStoreClient
    */
   async primaryConnection(key: string | undefined): Promise<CommandSender> {
     const cluster = this.ready();
-    if (key !== undefined) return cluster.getNodeClientForKey(key, false);
+    if (key !== undefined) return this.#watched(await cluster.getNodeClientForKey(key, false));
     const node = cluster.masters[0];
     if (node === undefined) throw offline();
-    return cluster.nodeClient(node);
+    return this.#watched(await cluster.nodeClient(node));
+  }
+
+  /** The connection to the node at `address` (as an ASK names it), never redirected. */
+  async nodeConnection(address: string): Promise<CommandSender> {
+    const cluster = this.ready();
+    const node = cluster.nodeByAddress.get(address);
+    // A node added since the slot map was read: the write fails, as it did before ASK was followed.
+    if (node === undefined)
+      throw new Error(`${address}: not a node in the slot map this client read`);
+    return this.#watched(await cluster.nodeClient(node));
+  }
+
+  /**
+   * `node`'s commands, each owed on this client's stall watch as its own are: a node that hangs
+   * gives up this whole client (failing what it owes) and a new one connects.
+   */
+  #watched(node: CommandSender): CommandSender {
+    return { sendCommand: (args) => this.run(() => node.sendCommand([...args])) };
   }
 
   /** Learns the slot map again where `key`'s slot moved: a read that follows MOVED. */

@@ -2,9 +2,11 @@
  * `acknowledge: Replicas` on a Redis Cluster: the acknowledging lanes' connections, one to each
  * primary, taken from a second cluster client (`lane`) so that a WAIT held on one never delays
  * the reads and unconfirmed writes of `inner`. A batch and its WAIT go on the node's own
- * connection, never through the cluster client's redirects: a write that meets MOVED or ASK
- * (its slot moved between routing and sending) fails there rather than run on another node
- * whose WAIT this one would not count, and the lane's slot map is learnt again.
+ * connection, never through the cluster client's redirects, so that a WAIT counts the node its
+ * writes ran on: a write that meets `ASK` (its slot half moved) is sent again by the lane on the
+ * target's own connection with a WAIT there (acknowledgingLane.ts); one that meets `MOVED` (the
+ * slot map changed) fails, and the lane's slot map is learnt again. Each connection's commands
+ * are on its cluster client's stall watch (reconnectingClient.ts): a hung node is given up.
  */
 import type { ClusterStoreClient } from './clusterClient.ts';
 import type { CommandSender } from './luaScripts.ts';
@@ -30,6 +32,7 @@ export function clusterPrimaries(
       const node = await on.primaryConnection(key);
       return redirectsRefresh(node, on, key);
     },
+    askedTo: (address) => cluster().nodeConnection(address),
     connect: () => {
       lane.on('error', () => undefined);
       lane.connect().catch(() => undefined);

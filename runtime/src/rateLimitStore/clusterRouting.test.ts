@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { createRequire } from 'node:module';
-import { keySlot, keysBySlot, routingKey, SLOT_COUNT } from './clusterRouting.ts';
+import { askedNode, keySlot, keysBySlot, routingKey, SLOT_COUNT } from './clusterRouting.ts';
 import { nodeError } from './clusterClient.ts';
 import { reasonOf } from './storeConnection.ts';
 
@@ -75,5 +75,16 @@ describe('nodeError', () => {
     expect(reasonOf(nodeError(new Error('WRONGPASS invalid'), undefined))).toBe(
       'AuthenticationFailed',
     );
+  });
+});
+
+describe('askedNode', () => {
+  it.each([
+    ['an ASK reply', new Error('ASK 866 127.0.0.1:7002'), '127.0.0.1:7002'],
+    ['a MOVED reply', new Error('MOVED 866 127.0.0.1:7002'), undefined],
+    ['TRYAGAIN', new Error('TRYAGAIN Multiple keys request during rehashing of slot'), undefined],
+    ['something not an error', 'ASK 866 127.0.0.1:7002', undefined],
+  ])('reads the node %s sends a command to', (_, err, node) => {
+    expect(askedNode(err)).toBe(node);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Where a call goes in a Redis Cluster, worked out without a connection: a key's hash slot (the
  * server's CRC16 of its hash tag, or of the whole key), the key a raw command is routed by, and
- * an MGET's keys grouped by slot, since one MGET may name keys of one slot only.
+ * an MGET's keys grouped by slot, since one MGET may name keys of one slot only, and where an
+ * ASK reply sends a command.
  */
 
 /** Slots in a Redis Cluster. */
@@ -59,4 +60,13 @@ export function keysBySlot(
     group.at.push(i);
   });
   return [...groups.values()];
+}
+
+/**
+ * The node an `ASK` reply sends a command to (`ASK <slot> <host:port>`: the slot is being moved
+ * there and the command's key is not on this node any more), or undefined for any other error.
+ */
+export function askedNode(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  return /^ASK \d+ (\S+)$/.exec(err.message)?.[1];
 }

@@ -15,6 +15,11 @@ class ScriptedConnection extends EventEmitter {
   isOpen = true;
   isReady = true;
   readonly sent: string[] = [];
+  /** Keys whose slot this node is moving away: a command on one meets ASK to that address. */
+  readonly movingAway = new Map<string, string>();
+  /** Keys whose slot this node is importing: served only right after ASKING, else MOVED. */
+  readonly importing = new Set<string>();
+  #asking = false;
   readonly #waits: ((replicas: number) => void)[] = [];
 
   /** Answers the oldest WAIT still held with `replicas`. */
@@ -30,7 +35,14 @@ class ScriptedConnection extends EventEmitter {
 
   sendCommand(args: readonly string[]): Promise<unknown> {
     this.sent.push(args.join(' '));
+    const asking = this.#asking;
+    this.#asking = args[0] === 'ASKING';
+    if (this.#asking) return Promise.resolve('OK');
     if (args[0] === 'WAIT') return new Promise((resolve) => this.#waits.push(resolve));
+    const key = args[1] ?? '';
+    const target = this.movingAway.get(key);
+    if (target !== undefined) return Promise.reject(new Error(`ASK 866 ${target}`));
+    if (this.importing.has(key) && !asking) return Promise.reject(new Error('MOVED 866 elsewhere'));
     return Promise.resolve(`${args.join(' ')}: done`);
   }
 
@@ -191,6 +203,7 @@ describe('ReplicaAcknowledged', () => {
       const primaries: AcknowledgingNodes = {
         nodeFor: nodeOf,
         connectionFor: (key) => nodes[nodeOf(key)],
+        askedTo: (address) => nodes[address === 'a' ? 'a' : 'b'],
         connect: () => undefined,
         close: () => Promise.resolve(),
         destroy: () => undefined,
@@ -243,6 +256,57 @@ describe('ReplicaAcknowledged', () => {
       expect(nodes.b.sent).toEqual(['SET b1 1', 'WAIT 1 500']);
       nodes.b.answerWait(1);
       expect(await other).toEqual({ confirmed: 'SET b1 1: done' });
+    });
+
+    /** `a-moving`'s slot half moved from primary a to b: a answers ASK, b serves it after ASKING. */
+    const halfMoved = () => {
+      const primaries = twoPrimaries();
+      primaries.nodes.a.movingAway.set('a-moving', 'b');
+      primaries.nodes.b.importing.add('a-moving');
+      return primaries;
+    };
+
+    it("sends a write that met ASK again behind ASKING on the target's connection, with a WAIT of its own there", async () => {
+      const { nodes, client } = halfMoved();
+      const staying = outcome(client.sendCommand(['SET', 'a1', '1']));
+      const moving = outcome(client.sendCommand(['SET', 'a-moving', '1']));
+      await settle();
+      // One batch on a: the write that stayed is waited for there, the moved one on b, at once.
+      expect(nodes.a.sent).toEqual(['SET a1 1', 'WAIT 1 500']);
+      nodes.a.answerWait(1);
+      await settle();
+      expect(nodes.a.sent.slice(2)).toEqual(['SET a-moving 1', 'WAIT 1 500']);
+      expect(nodes.b.sent).toEqual(['ASKING', 'SET a-moving 1', 'WAIT 1 500']);
+      nodes.b.answerWait(1);
+      nodes.a.answerWait(1);
+      expect(await staying).toEqual({ confirmed: 'SET a1 1: done' });
+      expect(await moving).toEqual({ confirmed: 'SET a-moving 1: done' });
+    });
+
+    it("splits one batch over both nodes: a WAIT on each, each write confirmed by its own node's", async () => {
+      const { nodes, client } = halfMoved();
+      void client.sendCommand(['SET', 'a0', '1']);
+      const staying = outcome(client.sendCommand(['SET', 'a1', '1']));
+      const moving = outcome(client.sendCommand(['SET', 'a-moving', '1']));
+      nodes.a.answerWait(1);
+      await settle();
+      expect(nodes.a.sent.slice(2)).toEqual(['SET a1 1', 'SET a-moving 1', 'WAIT 1 500']);
+      // The target's WAIT goes out while the source's is still held.
+      expect(nodes.b.sent).toEqual(['ASKING', 'SET a-moving 1', 'WAIT 1 500']);
+      expect(nodes.a.heldWaits).toBe(1);
+      nodes.a.answerWait(1);
+      nodes.b.answerWait(0);
+      expect(await staying).toEqual({ confirmed: 'SET a1 1: done' });
+      expect(await moving).toEqual({ unconfirmed: 'SET a-moving 1: done' });
+    });
+
+    it('fails a write that met MOVED rather than follow it: no WAIT of this lane counts its node', async () => {
+      const { nodes, client } = twoPrimaries();
+      nodes.a.importing.add('a1');
+      const moved = outcome(client.sendCommand(['SET', 'a1', '1']));
+      nodes.a.answerWait(1);
+      expect(await moved).toEqual({ failed: new Error('MOVED 866 elsewhere') });
+      expect(nodes.b.sent).toEqual([]);
     });
 
     it('fails a write whose primary has no connection, as the store would without a lane', async () => {

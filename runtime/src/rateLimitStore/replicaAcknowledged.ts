@@ -32,6 +32,11 @@ export interface AcknowledgingNodes {
   nodeFor(key: string | undefined): string;
   /** The connection to the primary owning `key` that a batch and its WAIT go out on. */
   connectionFor(key: string | undefined): CommandSender | Promise<CommandSender>;
+  /**
+   * The connection to the primary at `address`, where an `ASK` sends a write whose slot is being
+   * moved (a cluster's; absent where there are no slots).
+   */
+  readonly askedTo?: (address: string) => CommandSender | Promise<CommandSender>;
   /** Starts connecting; reconnects by itself. Its failures are the store's, reported elsewhere. */
   connect(): void;
   close(): Promise<unknown>;
@@ -183,6 +188,7 @@ export class ReplicaAcknowledged implements StoreCommands {
     if (lane === undefined) {
       lane = new AcknowledgingLane({
         batch: (k) => this.#nodes.connectionFor(k),
+        askedTo: this.#nodes.askedTo,
         direct: this.#inner,
         now: this.#now,
       });
