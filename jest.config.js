@@ -51,6 +51,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/clusterFailover.test.ts',
   'test/rateLimitStore/clusterAcknowledged.test.ts',
   'test/rateLimitStore/clusterDownAtStart.test.ts',
+  'test/rateLimitStore/clusterLanes.test.ts',
   'test/rateLimitStore/acknowledgedFailover.test.ts',
   'test/rateLimitStore/sentinelFaults.test.ts',
   'test/rateLimitStore/storePartition.test.ts',
