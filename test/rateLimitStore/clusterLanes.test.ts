@@ -5,7 +5,7 @@
  * - a slot moved to another primary key by key while writes of its keys run: a write of a key
  *   already moved meets ASK on its primary, and the lane sends it again behind ASKING on the
  *   target's own connection with a WAIT there; none fails for ASK, and every write confirmed is
- *   on the target's replica once the move is done;
+ *   on the target's replica once the move is done.
  * The figures are printed for docs/guarantees.md (B4, D1).
  */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
