@@ -15,7 +15,7 @@
  * with a WAIT of its own there, whose replicas are the ones that must hold it: a batch split
  * over two nodes has one WAIT on each.
  */
-import { askedNode } from './clusterRouting.ts';
+import { redirectOf } from './clusterRouting.ts';
 import type { CommandSender } from './luaScripts.ts';
 import {
   ACKNOWLEDGE_TIMEOUT_MS,
@@ -140,8 +140,8 @@ const failedAll =
 /**
  * `batch`'s writes and one WAIT right behind them on `client`: each write's reply, or its
  * error, or UnacknowledgedWriteError when no replica confirmed within ACKNOWLEDGE_TIMEOUT_MS.
- * A write that met `ASK` goes to the node it names while this node's WAIT is still out, so
- * following it costs the target's round trip, not a second WAIT in turn.
+ * A write that met `ASK` or `MOVED` goes to the node it names while this node's WAIT is still
+ * out, so following it costs the target's round trip, not a second WAIT in turn.
  */
 async function waited(
   client: CommandSender,
@@ -156,32 +156,40 @@ async function waited(
   const followed =
     askedTo === undefined
       ? new Map<number, Outcome>()
-      : here.written.then((written) => followAsks(written, batch, askedTo));
+      : here.written.then((written) => followRedirects(written, batch, askedTo));
   const [outcomes, asked] = await Promise.all([here.outcomes, followed]);
   return outcomes.map((o, i) => asked.get(i) ?? o);
 }
 
 /**
- * The writes of `batch` that met `ASK`, each sent again behind `ASKING` on the connection to
- * the node it names, with one WAIT per node: their outcomes by their place in the batch.
+ * The writes of `batch` that met a redirect, each sent again on the connection to the node it
+ * names (behind `ASKING` for an `ASK`), with one WAIT per node: their outcomes by their place in
+ * the batch. Once only: a write redirected again there fails. A `MOVED` is followed too: the
+ * node that answered it ran nothing, and a lane whose slot map predates a slot move or a
+ * failover would otherwise fail every write of that slot until it learnt the map again (a
+ * durable run's claim among them, which then went on live and ran its tool a second time).
  */
-async function followAsks(
+async function followRedirects(
   written: readonly PromiseSettledResult<unknown>[],
   batch: readonly Queued[],
   askedTo: (address: string) => CommandSender | Promise<CommandSender>,
 ): Promise<Map<number, Outcome>> {
-  const byNode = new Map<string, number[]>();
+  const byNode = new Map<string, { address: string; asking: boolean; at: number[] }>();
   written.forEach((w, i) => {
-    const address = w.status === 'rejected' ? askedNode(w.reason) : undefined;
-    if (address !== undefined) byNode.set(address, [...(byNode.get(address) ?? []), i]);
+    const to = w.status === 'rejected' ? redirectOf(w.reason) : undefined;
+    if (to === undefined) return;
+    const group = `${to.asking ? 'ASK' : 'MOVED'} ${to.address}`;
+    const known = byNode.get(group);
+    if (known === undefined) byNode.set(group, { ...to, at: [i] });
+    else known.at.push(i);
   });
   const outcomes = new Map<number, Outcome>();
   await Promise.all(
-    [...byNode].map(async ([address, at]) => {
+    [...byNode.values()].map(async ({ address, asking, at }) => {
       const args = at.map((i) => batch[i]?.args ?? []);
       let there: Outcome[];
       try {
-        there = await acknowledged(await askedTo(address), args, true).outcomes;
+        there = await acknowledged(await askedTo(address), args, asking).outcomes;
       } catch (error) {
         there = at.map(() => ({ ok: false, error }));
       }

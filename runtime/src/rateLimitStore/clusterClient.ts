@@ -91,14 +91,19 @@ export class ClusterStoreClient
     return this.#watched(await cluster.nodeClient(node));
   }
 
-  /** The connection to the node at `address` (as an ASK names it), never redirected. */
+  /** The connection to the node at `address` (as an ASK or MOVED names it), never redirected. */
   async nodeConnection(address: string): Promise<CommandSender> {
-    const cluster = this.ready();
-    const node = cluster.nodeByAddress.get(address);
-    // A node added since the slot map was read: the write fails, as it did before ASK was followed.
+    let node = this.ready().nodeByAddress.get(address);
+    // A replica promoted since the slot map was read is not in it (replicas are not kept): the
+    // MOVED that named it is learning the map again (refreshSlotOf), so wait for that once.
+    if (node === undefined && this.#relearning !== undefined) {
+      await this.#relearning;
+      node = this.ready().nodeByAddress.get(address);
+    }
+    // A node the map still lacks: the write fails, as it did before redirects were followed.
     if (node === undefined)
       throw new Error(`${address}: not a node in the slot map this client read`);
-    return this.#watched(await cluster.nodeClient(node));
+    return this.#watched(await this.ready().nodeClient(node));
   }
 
   /**
@@ -109,10 +114,23 @@ export class ClusterStoreClient
     return { sendCommand: (args) => this.run(() => node.sendCommand([...args])) };
   }
 
-  /** Learns the slot map again where `key`'s slot moved: a read that follows MOVED. */
+  /**
+   * Learns the slot map again where `key`'s slot moved: a read that follows MOVED (the library
+   * reads the map again before it sends the read on), done when the map is.
+   */
   refreshSlotOf(key: string): void {
-    this.run((c) => c.sendCommand(key, false, ['EXISTS', key])).catch(() => undefined);
+    const relearning = this.run((c) => c.sendCommand(key, false, ['EXISTS', key])).then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#relearning = relearning;
+    void relearning.then(() => {
+      if (this.#relearning === relearning) this.#relearning = undefined;
+    });
   }
+
+  /** The slot map being learnt again after a MOVED, while it is. */
+  #relearning: Promise<void> | undefined;
 
   get(key: string): Promise<string | null> {
     return this.run((c) => c.get(key));

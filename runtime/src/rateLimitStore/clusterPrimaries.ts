@@ -3,9 +3,9 @@
  * primary, taken from a second cluster client (`lane`) so that a WAIT held on one never delays
  * the reads and unconfirmed writes of `inner`. A batch and its WAIT go on the node's own
  * connection, never through the cluster client's redirects, so that a WAIT counts the node its
- * writes ran on: a write that meets `ASK` (its slot half moved) is sent again by the lane on the
- * target's own connection with a WAIT there (acknowledgingLane.ts); one that meets `MOVED` (the
- * slot map changed) fails, and the lane's slot map is learnt again. Each connection's commands
+ * writes ran on: a write that meets `ASK` (its slot half moved) or `MOVED` (the slot map changed)
+ * is sent again by the lane on the target's own connection with a WAIT there
+ * (acknowledgingLane.ts), and on `MOVED` the lane's slot map is learnt again. Each connection's commands
  * are on its cluster client's stall watch (reconnectingClient.ts): a hung node is given up.
  */
 import type { ClusterStoreClient } from './clusterClient.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { createRequire } from 'node:module';
-import { askedNode, keySlot, keysBySlot, routingKey, SLOT_COUNT } from './clusterRouting.ts';
+import { keySlot, keysBySlot, redirectOf, routingKey, SLOT_COUNT } from './clusterRouting.ts';
 import { nodeError } from './clusterClient.ts';
 import { reasonOf } from './storeConnection.ts';
 
@@ -78,13 +78,21 @@ describe('nodeError', () => {
   });
 });
 
-describe('askedNode', () => {
+describe('redirectOf', () => {
   it.each([
-    ['an ASK reply', new Error('ASK 866 127.0.0.1:7002'), '127.0.0.1:7002'],
-    ['a MOVED reply', new Error('MOVED 866 127.0.0.1:7002'), undefined],
+    [
+      'an ASK reply',
+      new Error('ASK 866 127.0.0.1:7002'),
+      { address: '127.0.0.1:7002', asking: true },
+    ],
+    [
+      'a MOVED reply',
+      new Error('MOVED 866 127.0.0.1:7002'),
+      { address: '127.0.0.1:7002', asking: false },
+    ],
     ['TRYAGAIN', new Error('TRYAGAIN Multiple keys request during rehashing of slot'), undefined],
     ['something not an error', 'ASK 866 127.0.0.1:7002', undefined],
-  ])('reads the node %s sends a command to', (_, err, node) => {
-    expect(askedNode(err)).toBe(node);
+  ])('reads where %s sends a command', (_, err, to) => {
+    expect(redirectOf(err)).toEqual(to);
   });
 });

@@ -63,10 +63,14 @@ export function keysBySlot(
 }
 
 /**
- * The node an `ASK` reply sends a command to (`ASK <slot> <host:port>`: the slot is being moved
- * there and the command's key is not on this node any more), or undefined for any other error.
+ * Where a redirect sends a command, or undefined for any other error: `ASK <slot> <host:port>`
+ * (the slot is being moved there and the key is not on this node any more: sent there once,
+ * behind `ASKING`), or `MOVED <slot> <host:port>` (the slot lives there now: this node ran
+ * nothing, so the command may go there as it is).
  */
-export function askedNode(err: unknown): string | undefined {
+export function redirectOf(err: unknown): { address: string; asking: boolean } | undefined {
   if (!(err instanceof Error)) return undefined;
-  return /^ASK \d+ (\S+)$/.exec(err.message)?.[1];
+  const [, kind, address] = /^(ASK|MOVED) \d+ (\S+)$/.exec(err.message) ?? [];
+  if (address === undefined) return undefined;
+  return { address, asking: kind === 'ASK' };
 }

@@ -19,6 +19,8 @@ class ScriptedConnection extends EventEmitter {
   readonly movingAway = new Map<string, string>();
   /** Keys whose slot this node is importing: served only right after ASKING, else MOVED. */
   readonly importing = new Set<string>();
+  /** Keys whose slot lives on another node now: a command on one meets MOVED to that address. */
+  readonly movedTo = new Map<string, string>();
   #asking = false;
   readonly #waits: ((replicas: number) => void)[] = [];
 
@@ -42,6 +44,8 @@ class ScriptedConnection extends EventEmitter {
     const key = args[1] ?? '';
     const target = this.movingAway.get(key);
     if (target !== undefined) return Promise.reject(new Error(`ASK 866 ${target}`));
+    const owner = this.movedTo.get(key);
+    if (owner !== undefined) return Promise.reject(new Error(`MOVED 866 ${owner}`));
     if (this.importing.has(key) && !asking) return Promise.reject(new Error('MOVED 866 elsewhere'));
     return Promise.resolve(`${args.join(' ')}: done`);
   }
@@ -203,7 +207,10 @@ describe('ReplicaAcknowledged', () => {
       const primaries: AcknowledgingNodes = {
         nodeFor: nodeOf,
         connectionFor: (key) => nodes[nodeOf(key)],
-        askedTo: (address) => nodes[address === 'a' ? 'a' : 'b'],
+        askedTo: (address) => {
+          if (address !== 'a' && address !== 'b') throw new Error(`${address}: not a node`);
+          return nodes[address];
+        },
         connect: () => undefined,
         close: () => Promise.resolve(),
         destroy: () => undefined,
@@ -300,13 +307,42 @@ describe('ReplicaAcknowledged', () => {
       expect(await moving).toEqual({ unconfirmed: 'SET a-moving 1: done' });
     });
 
-    it('fails a write that met MOVED rather than follow it: no WAIT of this lane counts its node', async () => {
+    it('follows a MOVED to the node it names, with a WAIT there: the lane read its slot map before the move', async () => {
       const { nodes, client } = twoPrimaries();
-      nodes.a.importing.add('a1');
+      nodes.a.movedTo.set('a1', 'b');
       const moved = outcome(client.sendCommand(['SET', 'a1', '1']));
       nodes.a.answerWait(1);
-      expect(await moved).toEqual({ failed: new Error('MOVED 866 elsewhere') });
-      expect(nodes.b.sent).toEqual([]);
+      await settle();
+      // As it is, no ASKING: the slot is the target's own now.
+      expect(nodes.b.sent).toEqual(['SET a1 1', 'WAIT 1 500']);
+      nodes.b.answerWait(1);
+      expect(await moved).toEqual({ confirmed: 'SET a1 1: done' });
+    });
+
+    it("counts a MOVED write unconfirmed when the target's replica does not confirm it", async () => {
+      const { nodes, client } = twoPrimaries();
+      nodes.a.movedTo.set('a1', 'b');
+      const moved = outcome(client.sendCommand(['SET', 'a1', '1']));
+      nodes.a.answerWait(1);
+      await settle();
+      nodes.b.answerWait(0);
+      expect(await moved).toEqual({ unconfirmed: 'SET a1 1: done' });
+    });
+
+    it('fails a write redirected to a node the slot map does not know, or redirected again', async () => {
+      const { nodes, client } = twoPrimaries();
+      nodes.a.movedTo.set('a1', 'elsewhere');
+      nodes.a.movedTo.set('a2', 'b');
+      nodes.b.movedTo.set('a2', 'a');
+      const unknown = outcome(client.sendCommand(['SET', 'a1', '1']));
+      const twice = outcome(client.sendCommand(['SET', 'a2', '1']));
+      // Every replica confirms whatever is asked: only the redirects can fail these writes.
+      for (let round = 0; round < 6; round++) {
+        await settle();
+        for (const node of [nodes.a, nodes.b]) while (node.heldWaits > 0) node.answerWait(1);
+      }
+      expect(await unknown).toEqual({ failed: new Error('elsewhere: not a node') });
+      expect(await twice).toEqual({ failed: new Error('MOVED 866 a') });
     });
 
     it('fails a write whose primary has no connection, as the store would without a lane', async () => {
