@@ -1544,6 +1544,41 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
             maximum: 100,
             default: 1,
           },
+          openAnswer: {
+            type: 'object',
+            fields: {
+              retryAfter: {
+                type: 'string',
+                enum: ['None', 'Remaining', 'Bounded'],
+                default: 'None',
+              },
+              maxRetryAfter: {
+                type: 'string',
+                maxLength: 32,
+                pattern: '^([0-9]+([.][0-9]+)?(ms|s|m|h))+$',
+                rules: [
+                  {
+                    rule: "!self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || (duration(self) >= duration('1s') && duration(self) <= duration('24h'))",
+                    message: 'must be between 1s and 24h',
+                  },
+                ],
+              },
+            },
+            rules: [
+              {
+                rule: "has(self.maxRetryAfter) || !has(self.retryAfter) || self.retryAfter != 'Bounded'",
+                message:
+                  'retryAfter Bounded needs maxRetryAfter, the cap on retry-after (for example maxRetryAfter: 5s)',
+                fieldPath: '.maxRetryAfter',
+              },
+              {
+                rule: "!has(self.maxRetryAfter) || (has(self.retryAfter) && self.retryAfter == 'Bounded')",
+                message:
+                  'maxRetryAfter is only used with retryAfter Bounded: set retryAfter: Bounded or remove maxRetryAfter',
+                fieldPath: '.maxRetryAfter',
+              },
+            ],
+          },
           failureRate: {
             type: 'object',
             required: ['thresholdPercent'],

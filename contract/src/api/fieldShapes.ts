@@ -410,6 +410,7 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
           openDuration: 0,
           maxOpenDuration: 0,
           halfOpenMaxCalls: 0,
+          openAnswer: { fields: { retryAfter: 0, maxRetryAfter: 0 } },
           failureRate: {
             fields: {
               thresholdPercent: 0,

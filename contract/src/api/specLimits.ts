@@ -426,6 +426,13 @@ export const CIRCUIT_BREAKER_POLICY_LIMITS = {
     maxDuration: '24h',
   },
   halfOpenMaxCalls: { default: 1, minimum: 1, maximum: 100 },
+  'openAnswer.retryAfter': { default: 'None', enum: ['None', 'Remaining', 'Bounded'] },
+  'openAnswer.maxRetryAfter': {
+    maxLength: 32,
+    pattern: '^([0-9]+([.][0-9]+)?(ms|s|m|h))+$',
+    minDuration: '1s',
+    maxDuration: '24h',
+  },
   'failureRate.thresholdPercent': { minimum: 1, maximum: 100 },
   'failureRate.minimumCalls': { default: 10, minimum: 1, maximum: 10000 },
   'failureRate.window': { default: {} },

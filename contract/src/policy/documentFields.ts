@@ -106,6 +106,8 @@ export const DOCUMENT_FIELDS = {
         openDurationMs: ms('openDuration'),
         maxOpenDurationMs: ms('maxOpenDuration'),
         halfOpenMaxCalls: as('halfOpenMaxCalls'),
+        openRetryAfter: as('openAnswer.retryAfter'),
+        openMaxRetryAfterMs: ms('openAnswer.maxRetryAfter'),
         failOn: as('failOn'),
         mode: as('mode'),
       },

@@ -28,6 +28,19 @@ export interface CircuitBreakerPolicySpec {
    */
   halfOpenMaxCalls?: number;
   /**
+   * What a caller is told while the breaker refuses its call (Open, HalfOpen with every probe slot taken, or ForcedOpen). Always 503 overloaded_error; this says whether the answer asks the caller to wait and retry. Default: fail fast.
+   */
+  openAnswer?: {
+    /**
+     * None (default): no retry-after and x-should-retry: false, so the Anthropic SDKs and the clients built on them give up at once and the caller's own fallback runs; costs the caller a failed call for every call made while open. Remaining: retry-after is the rest of the open time (at most 60s for a ForcedOpen) and x-should-retry: true; the SDKs sleep and retry, so one call can hang for minutes and the retries land on the half-open probes. Bounded: as Remaining, with retry-after capped at maxRetryAfter; callers wait at most that long per retry, and may still retry into an open breaker.
+     */
+    retryAfter?: 'None' | 'Remaining' | 'Bounded';
+    /**
+     * The longest retry-after sent with retryAfter Bounded, from 1s to 24h, for example 5s. Required with Bounded, and only allowed with it.
+     */
+    maxRetryAfter?: Duration;
+  };
+  /**
    * Optional: also open the breaker when the share of failed calls in a sliding window reaches thresholdPercent, once the window holds at least minimumCalls calls. Catches a provider that fails often but not consecutively.
    */
   failureRate?: FailureRate;

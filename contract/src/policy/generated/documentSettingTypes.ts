@@ -59,13 +59,15 @@ export interface McpServerFields {
   readonly onUnknownOutcome: 'Fail' | 'Retry';
 }
 
-/** From CircuitBreakerPolicy spec failureThreshold, successThreshold, openDuration, maxOpenDuration, halfOpenMaxCalls, failOn, mode. */
+/** From CircuitBreakerPolicy spec failureThreshold, successThreshold, openDuration, maxOpenDuration, halfOpenMaxCalls, openAnswer.retryAfter, openAnswer.maxRetryAfter, failOn, mode. */
 export interface BreakerFields {
   readonly failureThreshold: number;
   readonly successThreshold: number;
   readonly openDurationMs: number;
   readonly maxOpenDurationMs?: number;
   readonly halfOpenMaxCalls: number;
+  readonly openRetryAfter: 'None' | 'Remaining' | 'Bounded';
+  readonly openMaxRetryAfterMs?: number;
   readonly failOn: readonly (
     'ServerError' | 'Overloaded' | 'Timeout' | 'ConnectionError' | 'RateLimited'
   )[];
