@@ -60,6 +60,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/spendHistory.test.ts',
   'test/runtime/agentInvoke.test.ts',
   'test/runtime/errorIds.test.ts',
+  'test/runtime/openAnswer.test.ts',
   'test/runtime/genAiMetrics.test.ts',
   'test/telemetry/otelCollector.test.ts',
   'test/telemetry/replayedAgentSpans.test.ts',

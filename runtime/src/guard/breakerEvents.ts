@@ -66,9 +66,10 @@ export function rejectionOf(
       breaker,
       'ForcedOpen',
       until === undefined ? options.openDurationMs : Math.max(0, until - now),
+      options,
     );
   }
   if (state.kind === 'Open')
-    return new CircuitOpenError(breaker, 'Open', Math.max(0, state.until - now));
-  return new CircuitOpenError(breaker, 'HalfOpen', HALF_OPEN_RETRY_AFTER_MS);
+    return new CircuitOpenError(breaker, 'Open', Math.max(0, state.until - now), options);
+  return new CircuitOpenError(breaker, 'HalfOpen', HALF_OPEN_RETRY_AFTER_MS, options);
 }

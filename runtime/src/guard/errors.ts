@@ -4,6 +4,8 @@
  * into HTTP answers.
  */
 
+import type { BreakerFields } from '../../../contract/src/policy/generated/documentSettingTypes.ts';
+
 export type GuardErrorCode =
   | 'CIRCUIT_OPEN'
   | 'RATE_LIMITED'
@@ -37,6 +39,12 @@ export function isGuardError(err: unknown): err is AnyGuardError {
   return err instanceof GuardError;
 }
 
+/**
+ * What the policy says a refused caller is told (CircuitBreakerPolicy `spec.openAnswer`):
+ * carried on the error so every route that answers it answers the same.
+ */
+export type OpenAnswer = Pick<BreakerFields, 'openRetryAfter' | 'openMaxRetryAfterMs'>;
+
 /** Why a breaker refused: open (or forced open), or half-open with every probe slot taken. */
 export type CircuitRejection = 'Open' | 'ForcedOpen' | 'HalfOpen';
 
@@ -46,13 +54,16 @@ export class CircuitOpenError extends GuardError {
   readonly state: CircuitRejection;
   /** When a call may be let through again (for Retry-After). */
   readonly retryAfterMs: number;
+  /** Whether the HTTP answer asks the caller to wait and retry (httpMapping.ts). */
+  readonly answer: OpenAnswer;
 
-  constructor(breaker: string, state: CircuitRejection, retryAfterMs: number) {
+  constructor(breaker: string, state: CircuitRejection, retryAfterMs: number, answer: OpenAnswer) {
     super(`circuit breaker "${breaker}" is ${state}; retry in ${retryAfterMs} ms`);
     this.name = 'CircuitOpenError';
     this.breaker = breaker;
     this.state = state;
     this.retryAfterMs = retryAfterMs;
+    this.answer = answer;
   }
 }
 

@@ -14,6 +14,7 @@ import { samplePolicyDocument } from '../../../contract/src/policy/policyFixture
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import type { Backend } from './backendPool.ts';
 import { GuardSet } from '../guard/guardSet/guardSet.ts';
+import { DEFAULT_BREAKER_SETTINGS } from '../guard/breakerOptions.ts';
 import { AnthropicWire } from './backendWire.ts';
 import {
   DEFAULT_ANTHROPIC_VERSION,
@@ -34,7 +35,7 @@ describe('fallbackMayHelp', () => {
   it.each<[string, unknown, boolean]>([
     [
       'tries another model after an open breaker on this model',
-      new CircuitOpenError('default/a', 'Open', 1_000),
+      new CircuitOpenError('default/a', 'Open', 1_000, DEFAULT_BREAKER_SETTINGS),
       true,
     ],
     ['tries another model after an overloaded provider', overloaded, true],

@@ -5,7 +5,7 @@
  * A breaker created while the agent's other replicas hold it open starts Open (see
  * rememberedOpen.ts).
  */
-import type { BreakerSettings } from '../breakerOptions.ts';
+import { DEFAULT_BREAKER_SETTINGS, type BreakerSettings } from '../breakerOptions.ts';
 import { CircuitBreaker } from '../circuitBreaker.ts';
 import { BreakerLimitError, CircuitOpenError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
@@ -84,7 +84,8 @@ export class BreakerRegistry {
       if (soonest === undefined || rejection.retryAfterMs < soonest.retryAfterMs)
         soonest = rejection;
     }
-    return soonest ?? new CircuitOpenError(model, 'Open', 1000);
+    // No breaker for the model: the schema's default answer (fail fast).
+    return soonest ?? new CircuitOpenError(model, 'Open', 1000, DEFAULT_BREAKER_SETTINGS);
   }
 
   #unbinders(name: string): (() => void)[] {

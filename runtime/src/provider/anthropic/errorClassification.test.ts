@@ -12,6 +12,7 @@ import {
   HttpStatusError,
 } from './errorClassification.ts';
 import type { OutcomeClass } from '../../guard/classification.ts';
+import { DEFAULT_BREAKER_SETTINGS } from '../../guard/breakerOptions.ts';
 import {
   BulkheadFullError,
   CancelledError,
@@ -165,7 +166,7 @@ describe('classifyError with the guard’s own and Node errors', () => {
     ['CancelledError is Cancelled', new CancelledError(), 'Cancelled', false],
     [
       'an open breaker is a local rejection',
-      new CircuitOpenError('b', 'Open', 10),
+      new CircuitOpenError('b', 'Open', 10, DEFAULT_BREAKER_SETTINGS),
       'Rejected',
       false,
     ],
@@ -227,7 +228,10 @@ describe('classifyError with the guard’s own and Node errors', () => {
   });
 
   it('carries the guard error’s retryAfterMs', () => {
-    expect(classifyError(new CircuitOpenError('b', 'Open', 1234), NOW).retryAfterMs).toBe(1234);
+    expect(
+      classifyError(new CircuitOpenError('b', 'Open', 1234, DEFAULT_BREAKER_SETTINGS), NOW)
+        .retryAfterMs,
+    ).toBe(1234);
   });
 });
 

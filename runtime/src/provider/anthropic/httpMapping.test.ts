@@ -10,6 +10,7 @@ import {
   CircuitOpenError,
   RateLimitedError,
   TimeoutError,
+  type OpenAnswer,
 } from '../../guard/errors.ts';
 import { failureOf } from './errorClassification.ts';
 import { mapErrorToHttp, toAnthropicErrorBody, type HttpErrorMapping } from './httpMapping.ts';
@@ -17,6 +18,8 @@ import { mapErrorToHttp, toAnthropicErrorBody, type HttpErrorMapping } from './h
 const NOW = Date.UTC(2025, 0, 1);
 const httpAnswer = (err: unknown) => mapErrorToHttp(err, failureOf(err, NOW));
 const DAY_MS = 86_400_000;
+const WAIT: OpenAnswer = { openRetryAfter: 'Remaining' };
+const FAIL_FAST: OpenAnswer = { openRetryAfter: 'None' };
 
 function sdkError(
   status: number,
@@ -75,13 +78,13 @@ describe('mapErrorToHttp', () => {
       { status: 429, type: 'rate_limit_error', retryAfterSeconds: 2 },
     ],
     [
-      'an open breaker answers 503 with Retry-After',
-      new CircuitOpenError('b', 'Open', 30_000),
+      'an open breaker whose policy asks callers to wait answers 503 with Retry-After',
+      new CircuitOpenError('b', 'Open', 30_000, WAIT),
       { status: 503, type: 'overloaded_error', retryAfterSeconds: 30 },
     ],
     [
       'a half-open breaker with no probe slot answers 503',
-      new CircuitOpenError('b', 'HalfOpen', 1_000),
+      new CircuitOpenError('b', 'HalfOpen', 1_000, WAIT),
       { status: 503, retryAfterSeconds: 1 },
     ],
     [
@@ -146,6 +149,7 @@ describe('mapErrorToHttp', () => {
       clock: new ManualClock(NOW),
       options: breakerSettings({
         openDurationMs: 30_000,
+        openRetryAfter: 'Remaining',
         override: {
           state: 'ForcedOpen',
           reason: 'provider incident',
@@ -155,6 +159,52 @@ describe('mapErrorToHttp', () => {
     });
     const mapping = httpAnswer(breaker.rejection(NOW));
     expect(mapping).toMatchObject({ status: 503, retryAfterSeconds: seconds });
+  });
+
+  it.each<[string, OpenAnswer, number, number | undefined, boolean]>([
+    [
+      'fails fast by default: no Retry-After, x-should-retry false',
+      FAIL_FAST,
+      30_000,
+      undefined,
+      false,
+    ],
+    ['with Remaining says the rest of the open time', WAIT, 30_000, 30, true],
+    [
+      'with Bounded says the rest of the open time when shorter than the cap',
+      { openRetryAfter: 'Bounded', openMaxRetryAfterMs: 5_000 },
+      3_000,
+      3,
+      true,
+    ],
+    [
+      'with Bounded caps Retry-After at maxRetryAfter',
+      { openRetryAfter: 'Bounded', openMaxRetryAfterMs: 5_000 },
+      30_000,
+      5,
+      true,
+    ],
+  ])('an open breaker %s', (_name, answer, remainingMs, seconds, shouldRetry) => {
+    const mapping = httpAnswer(new CircuitOpenError('b', 'Open', remainingMs, answer));
+    expect(mapping.status).toBe(503);
+    expect(mapping.type).toBe('overloaded_error');
+    expect(mapping.retryAfterSeconds).toBe(seconds);
+    expect(mapping.shouldRetry).toBe(shouldRetry);
+  });
+
+  it.each<[string, OpenAnswer['openRetryAfter'], number | undefined]>([
+    ['fails fast with no policy set', 'None', undefined],
+    ['with Remaining says a minute at most', 'Remaining', 60],
+  ])('a breaker forced open until a date years away %s', (_name, openRetryAfter, seconds) => {
+    const breaker = new CircuitBreaker({
+      name: `default/${PRIMARY_MODEL}`,
+      clock: new ManualClock(NOW),
+      options: breakerSettings({
+        openRetryAfter,
+        override: { state: 'ForcedOpen', reason: 'incident', untilMs: NOW + 3 * 365 * DAY_MS },
+      }),
+    });
+    expect(httpAnswer(breaker.rejection(NOW)).retryAfterSeconds).toBe(seconds);
   });
 
   it('never answers Retry-After: 0', () => {

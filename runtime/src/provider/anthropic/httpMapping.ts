@@ -1,12 +1,13 @@
 /**
  * The one place where a failed guarded call becomes an HTTP answer, in the Anthropic error
- * shape (DESIGN §4): 429 + Retry-After when limited, 503 + Retry-After when the breaker is
- * open or the bulkhead is full, 504 on timeout, 529 when the provider was overloaded, 502 for
+ * shape (DESIGN §4): 429 + Retry-After when limited, 503 when the breaker is open (failing
+ * fast unless its policy's openAnswer asks callers to wait), 503 + Retry-After when the
+ * bulkhead is full, 504 on timeout, 529 when the provider was overloaded, 502 for
  * other upstream failures, 4xx client errors passed through.
  */
 import type { AnthropicErrorType } from '../../../../contract/src/anthropic/errorTypes.ts';
 import type { Classification } from '../../guard/classification.ts';
-import { isGuardError } from '../../guard/errors.ts';
+import { isGuardError, type CircuitOpenError } from '../../guard/errors.ts';
 
 export interface HttpErrorMapping {
   readonly status: number;
@@ -65,12 +66,7 @@ function errorAnswer(err: unknown, failure: Classification): HttpErrorMapping {
       case 'RATE_LIMITED':
         return limited(err.message, err.retryAfterMs);
       case 'CIRCUIT_OPEN':
-        return unavailable(
-          err.message,
-          err.state === 'ForcedOpen'
-            ? Math.min(err.retryAfterMs, FORCED_OPEN_RETRY_AFTER_MS)
-            : err.retryAfterMs,
-        );
+        return breakerOpen(err);
       case 'BULKHEAD_FULL':
         return unavailable(err.message, err.retryAfterMs);
       case 'TIMEOUT':
@@ -176,6 +172,27 @@ export function toAnthropicErrorBody(
     error: { type: mapping.type, message: mapping.message },
     request_id: mapping.requestId ?? requestId,
   };
+}
+
+/**
+ * An open breaker's answer, as its policy's `openAnswer` says. By default it fails fast: no
+ * Retry-After and `x-should-retry: false`, since the SDKs honour Retry-After and retry 503s,
+ * which would hold a caller for minutes and land its retries on the half-open probes.
+ */
+function breakerOpen(err: CircuitOpenError): HttpErrorMapping {
+  const { openRetryAfter, openMaxRetryAfterMs } = err.answer;
+  if (openRetryAfter === 'None')
+    return { status: 503, type: 'overloaded_error', message: err.message, shouldRetry: false };
+  const remaining =
+    err.state === 'ForcedOpen'
+      ? Math.min(err.retryAfterMs, FORCED_OPEN_RETRY_AFTER_MS)
+      : err.retryAfterMs;
+  return unavailable(
+    err.message,
+    openRetryAfter === 'Bounded' && openMaxRetryAfterMs !== undefined
+      ? Math.min(remaining, openMaxRetryAfterMs)
+      : remaining,
+  );
 }
 
 function unavailable(message: string, retryAfterMs: number): HttpErrorMapping {
