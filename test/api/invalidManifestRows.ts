@@ -101,6 +101,36 @@ export const invalidManifests: readonly Refusal[] = [
     says: 'maxOpenDuration must be at least openDuration',
   },
   {
+    name: 'rejects an open answer Bounded with no cap',
+    manifest: breakerPolicy({ openAnswer: { retryAfter: 'Bounded' } }),
+    field: 'spec.openAnswer.maxRetryAfter',
+    says: 'retryAfter Bounded needs maxRetryAfter',
+  },
+  {
+    name: 'rejects a maxRetryAfter with retryAfter Remaining',
+    manifest: breakerPolicy({ openAnswer: { retryAfter: 'Remaining', maxRetryAfter: '5s' } }),
+    field: 'spec.openAnswer.maxRetryAfter',
+    says: 'maxRetryAfter is only used with retryAfter Bounded',
+  },
+  {
+    name: 'rejects a maxRetryAfter with the default retryAfter (None)',
+    manifest: breakerPolicy({ openAnswer: { maxRetryAfter: '5s' } }),
+    field: 'spec.openAnswer.maxRetryAfter',
+    says: 'maxRetryAfter is only used with retryAfter Bounded',
+  },
+  {
+    name: 'rejects a maxRetryAfter under one second',
+    manifest: breakerPolicy({ openAnswer: { retryAfter: 'Bounded', maxRetryAfter: '500ms' } }),
+    field: 'spec.openAnswer.maxRetryAfter',
+    says: 'must be between 1s and 24h',
+  },
+  {
+    name: 'rejects an open answer the runtime does not know',
+    manifest: breakerPolicy({ openAnswer: { retryAfter: 'Wait' } }),
+    field: 'spec.openAnswer.retryAfter',
+    says: 'Unsupported value: "Wait"',
+  },
+  {
     name: 'rejects more half-open probes than successes needed to close',
     manifest: breakerPolicy({ successThreshold: 2, halfOpenMaxCalls: 3 }),
     field: 'spec.successThreshold',

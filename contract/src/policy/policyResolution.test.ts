@@ -76,6 +76,23 @@ describe('resolvePolicy', () => {
     });
   });
 
+  it.each<[string, Record<string, unknown> | undefined, Record<string, unknown>]>([
+    ['fails fast when the policy says nothing', undefined, { openRetryAfter: 'None' }],
+    ['keeps Remaining', { retryAfter: 'Remaining' }, { openRetryAfter: 'Remaining' }],
+    [
+      'carries a Bounded cap in milliseconds',
+      { retryAfter: 'Bounded', maxRetryAfter: '5s' },
+      { openRetryAfter: 'Bounded', openMaxRetryAfterMs: 5_000 },
+    ],
+  ])("resolves a breaker's open answer: %s", (_name, openAnswer, expected) => {
+    const doc = resolvePolicy({
+      agent: agent(),
+      circuitBreakerPolicy: breakerPolicy(openAnswer === undefined ? {} : { openAnswer }),
+    });
+    expect(doc.circuitBreaker).toMatchObject(expected);
+    expect(checkPolicyDocument(doc)).toMatchObject({ ok: true, doc });
+  });
+
   it('resolves the stream limits: the idle timeout by default, a maximum only when asked for', () => {
     const plain = resolvePolicy({ agent: agent() });
     expect(plain.streamIdleTimeoutMs).toBe(60_000);
