@@ -91,6 +91,20 @@ describe('an open breaker', () => {
     },
   );
 
+  it("by default answers the bundled agent's /v1/agent/invoke the same way", async () => {
+    const rt = await forcedOpen('None');
+    const response = await fetch(`${rt.runtime.url}/v1/agent/invoke`, {
+      method: 'POST',
+      signal: AbortSignal.timeout(20_000),
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'hello' }),
+    });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('x-should-retry')).toBe('false');
+    expect(response.headers.get('retry-after')).toBeNull();
+    expect(await response.json()).toMatchObject({ error: { type: 'overloaded_error' } });
+  });
+
   it('with Remaining makes the SDK wait and retry as many times as it may', async () => {
     const rt = await forcedOpen('Remaining');
     const err = await callUntilItGivesUp(rt, false);

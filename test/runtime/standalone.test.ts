@@ -77,7 +77,7 @@ afterAll(async () => {
 describe('the breaker seen through the SDK', () => {
   beforeAll(() => restart(policy(sim.url)));
 
-  it('opens within failureThreshold calls of a 529 storm, then fails fast with 503 and Retry-After', async () => {
+  it('opens within failureThreshold calls of a 529 storm, then fails fast with 503 and x-should-retry: false', async () => {
     await sim.setFault({ status: 529 });
     await sim.resetStats();
     const statuses: number[] = [];
@@ -93,6 +93,10 @@ describe('the breaker seen through the SDK', () => {
     expect(statuses.slice(0, 3)).toEqual([529, 529, 529]);
     expect(errors[0]).toBeInstanceOf(Anthropic.OverloadedError);
     expect(statuses.slice(3)).toEqual([503, 503, 503]);
+    // The default open answer: the SDKs give up rather than sleep on a retry-after.
+    const refused = errors[3] as InstanceType<typeof Anthropic.APIError>;
+    expect(refused.headers?.get('x-should-retry')).toBe('false');
+    expect(refused.headers?.get('retry-after')).toBeNull();
     expect((await sim.stats()).requests).toBe(3);
     expect(await runtime.metrics()).toContain(
       `circuit_breaker_state{name="default/${PRIMARY_MODEL}",state="open"} 1`,
