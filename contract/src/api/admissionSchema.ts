@@ -1547,11 +1547,7 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
           openAnswer: {
             type: 'object',
             fields: {
-              retryAfter: {
-                type: 'string',
-                enum: ['None', 'Remaining', 'Bounded'],
-                default: 'None',
-              },
+              retryAfter: { type: 'string', enum: ['None', 'Remaining', 'Bounded'] },
               maxRetryAfter: {
                 type: 'string',
                 maxLength: 32,

@@ -426,7 +426,7 @@ export const CIRCUIT_BREAKER_POLICY_LIMITS = {
     maxDuration: '24h',
   },
   halfOpenMaxCalls: { default: 1, minimum: 1, maximum: 100 },
-  'openAnswer.retryAfter': { default: 'None', enum: ['None', 'Remaining', 'Bounded'] },
+  'openAnswer.retryAfter': { enum: ['None', 'Remaining', 'Bounded'] },
   'openAnswer.maxRetryAfter': {
     maxLength: 32,
     pattern: '^([0-9]+([.][0-9]+)?(ms|s|m|h))+$',

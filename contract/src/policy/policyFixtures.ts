@@ -28,7 +28,6 @@ export function samplePolicyDocument(): PolicyDocument {
       successThreshold: 2,
       openDurationMs: 60_000,
       halfOpenMaxCalls: 1,
-      openRetryAfter: 'None',
       failOn: ['ServerError', 'Overloaded', 'Timeout', 'ConnectionError'],
       override: { state: 'Auto' },
       mode: 'Enforce',

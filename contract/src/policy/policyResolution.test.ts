@@ -77,7 +77,9 @@ describe('resolvePolicy', () => {
   });
 
   it.each<[string, Record<string, unknown> | undefined, Record<string, unknown>]>([
-    ['fails fast when the policy says nothing', undefined, { openRetryAfter: 'None' }],
+    // Unset, the document leaves it out (the runtime reads that as None): default documents
+    // keep their hash across the upgrade, and an older operator's documents stay valid.
+    ['leaves it out when the policy says nothing', undefined, {}],
     ['keeps Remaining', { retryAfter: 'Remaining' }, { openRetryAfter: 'Remaining' }],
     [
       'carries a Bounded cap in milliseconds',
@@ -90,6 +92,7 @@ describe('resolvePolicy', () => {
       circuitBreakerPolicy: breakerPolicy(openAnswer === undefined ? {} : { openAnswer }),
     });
     expect(doc.circuitBreaker).toMatchObject(expected);
+    if (openAnswer === undefined) expect(doc.circuitBreaker).not.toHaveProperty('openRetryAfter');
     expect(checkPolicyDocument(doc)).toMatchObject({ ok: true, doc });
   });
 

@@ -32,7 +32,7 @@ export interface CircuitBreakerPolicySpec {
    */
   openAnswer?: {
     /**
-     * None (default): no retry-after and x-should-retry: false, so the Anthropic SDKs and the clients built on them give up at once and the caller's own fallback runs; costs the caller a failed call for every call made while open. Remaining: retry-after is the rest of the open time (at most 60s for a ForcedOpen) and no x-should-retry, as before this field; the SDKs sleep and retry, so one call can hang for minutes and the retries land on the half-open probes. Bounded: as Remaining, with retry-after capped at maxRetryAfter; callers wait at most that long per retry, and may still retry into an open breaker.
+     * None (when unset): no retry-after and x-should-retry: false, so the Anthropic SDKs and the clients built on them give up at once and the caller's own fallback runs; costs the caller a failed call for every call made while open. Remaining: retry-after is the rest of the open time (at most 60s for a ForcedOpen) and no x-should-retry, as before this field; the SDKs sleep and retry, so one call can hang for minutes and the retries land on the half-open probes. Bounded: as Remaining, with retry-after capped at maxRetryAfter; callers wait at most that long per retry, and may still retry into an open breaker.
      */
     retryAfter?: 'None' | 'Remaining' | 'Bounded';
     /**

@@ -45,7 +45,7 @@ export const DOCUMENT_BOUNDS = {
       openDurationMs: { type: 'integer', minimum: 1000, maximum: 86400000 },
       maxOpenDurationMs: { type: 'integer', minimum: 1, maximum: 86400000, optional: true },
       halfOpenMaxCalls: { type: 'integer', minimum: 1, maximum: 100 },
-      openRetryAfter: { type: 'enum', values: ['None', 'Remaining', 'Bounded'] },
+      openRetryAfter: { type: 'enum', values: ['None', 'Remaining', 'Bounded'], optional: true },
       openMaxRetryAfterMs: { type: 'integer', minimum: 1000, maximum: 86400000, optional: true },
       failOn: {
         type: 'enumList',

@@ -25,7 +25,6 @@ export const DOCUMENT_DEFAULTS = {
       successThreshold: 2,
       openDurationMs: 60000,
       halfOpenMaxCalls: 1,
-      openRetryAfter: 'None',
       failOn: ['ServerError', 'Overloaded', 'Timeout', 'ConnectionError'],
       mode: 'Enforce',
     },

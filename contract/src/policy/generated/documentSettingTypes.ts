@@ -66,7 +66,7 @@ export interface BreakerFields {
   readonly openDurationMs: number;
   readonly maxOpenDurationMs?: number;
   readonly halfOpenMaxCalls: number;
-  readonly openRetryAfter: 'None' | 'Remaining' | 'Bounded';
+  readonly openRetryAfter?: 'None' | 'Remaining' | 'Bounded';
   readonly openMaxRetryAfterMs?: number;
   readonly failOn: readonly (
     'ServerError' | 'Overloaded' | 'Timeout' | 'ConnectionError' | 'RateLimited'

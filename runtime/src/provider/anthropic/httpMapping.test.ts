@@ -162,8 +162,9 @@ describe('mapErrorToHttp', () => {
   });
 
   it.each<[string, OpenAnswer, number, number | undefined, boolean]>([
+    ['fails fast unset: no Retry-After, x-should-retry false', {}, 30_000, undefined, false],
     [
-      'fails fast by default: no Retry-After, x-should-retry false',
+      'fails fast with None: no Retry-After, x-should-retry false',
       FAIL_FAST,
       30_000,
       undefined,

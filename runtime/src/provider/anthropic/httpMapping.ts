@@ -175,13 +175,14 @@ export function toAnthropicErrorBody(
 }
 
 /**
- * An open breaker's answer, as its policy's `openAnswer` says. By default it fails fast: no
+ * An open breaker's answer, as its policy's `openAnswer` says. Unset, it fails fast: no
  * Retry-After and `x-should-retry: false`, since the SDKs honour Retry-After and retry 503s,
  * which would hold a caller for minutes and land its retries on the half-open probes.
  */
 function breakerOpen(err: CircuitOpenError): HttpErrorMapping {
   const { openRetryAfter, openMaxRetryAfterMs } = err.answer;
-  if (openRetryAfter === 'None')
+  // Unset is None: a policy that never named openAnswer (an older operator's too) fails fast.
+  if (openRetryAfter === undefined || openRetryAfter === 'None')
     return { status: 503, type: 'overloaded_error', message: err.message, shouldRetry: false };
   const remaining =
     err.state === 'ForcedOpen'
