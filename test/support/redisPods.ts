@@ -59,15 +59,7 @@ export async function startSentinelPods(
   options: { readonly replicas?: number } & SentinelTiming = {},
 ): Promise<SentinelPods> {
   const image = redisImage();
-  const ns = await uniqueNamespace('redis-store', {
-    'pod-security.kubernetes.io/enforce': 'restricted',
-  });
-  const remove = async (): Promise<void> => {
-    await kubectl(['delete', 'pods', '--all', '-n', ns.name, '--force', '--grace-period=0'], {
-      allowFailure: true,
-    });
-    await ns.cleanup();
-  };
+  const { ns, remove } = await restrictedNamespace('redis-store');
   try {
     const apply = (...pods: object[]): Promise<unknown> =>
       kubectl(['apply', '-n', ns.name, '-f', '-'], {
@@ -167,15 +159,7 @@ export async function startClusterPods(
   options: { readonly nodeTimeoutMs?: number } = {},
 ): Promise<ClusterPods> {
   const image = redisImage();
-  const ns = await uniqueNamespace('redis-cluster', {
-    'pod-security.kubernetes.io/enforce': 'restricted',
-  });
-  const remove = async (): Promise<void> => {
-    await kubectl(['delete', 'pods', '--all', '-n', ns.name, '--force', '--grace-period=0'], {
-      allowFailure: true,
-    });
-    await ns.cleanup();
-  };
+  const { ns, remove } = await restrictedNamespace('redis-cluster');
   try {
     const names = [0, 1, 2, 3, 4, 5].map((i) => `redis-${String(i)}`);
     const command = [
@@ -262,6 +246,18 @@ export async function startClusterPods(
     await remove();
     throw error;
   }
+}
+
+/** A namespace enforcing the `restricted` standard; `remove` force-deletes its pods, then it. */
+async function restrictedNamespace(prefix: string) {
+  const ns = await uniqueNamespace(prefix, { 'pod-security.kubernetes.io/enforce': 'restricted' });
+  const remove = async (): Promise<void> => {
+    await kubectl(['delete', 'pods', '--all', '-n', ns.name, '--force', '--grace-period=0'], {
+      allowFailure: true,
+    });
+    await ns.cleanup();
+  };
+  return { ns, remove };
 }
 
 /** A pod of the Redis image as the `restricted` standard has it, its data in an emptyDir. */
