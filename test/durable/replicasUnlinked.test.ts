@@ -55,6 +55,8 @@ const REFUSED_503 = {
     type: 'api_error',
     message: expect.stringMatching(/no replica confirmed the write within 500ms.*ask again/),
   },
+  // The runtime's own id: no provider answered this refusal.
+  request_id: expect.stringMatching(/^req_/),
 };
 
 interface Pair {
