@@ -111,6 +111,16 @@ const ROUTES: readonly Route[] = [
       bob: 200,
     },
   ]),
+  ...['GET', 'HEAD'].flatMap((method): Route[] => [
+    { name: 'models', method, route: '/v1/models', path: () => '/v1/models', served: 200 },
+    {
+      name: 'a model',
+      method,
+      route: '/v1/models/:id',
+      path: () => `/v1/models/${PRIMARY_MODEL}`,
+      served: 200,
+    },
+  ]),
   {
     name: 'MCP initialize',
     method: 'POST',
