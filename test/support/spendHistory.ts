@@ -181,6 +181,13 @@ export function checkSpendHistory(history: SpendHistory): HistoryVerdict {
       }
     }
   };
+  // B10: a killed replica's holds never settle. One the store admitted lapses and is charged at
+  // its worst case; one that never reached the store holds nothing. A live replica settles all.
+  const killed = new Set(history.killed ?? []);
+  const lapsedIds = new Set((history.store ?? []).flatMap((a) => a.lapsed ?? []));
+  // A settlement a killed replica recorded and queued but never sent went with it: the store
+  // still marks its hold lapsed, so the lapse's worst case stands where the record says its cost.
+  const lost = (s: Settlement) => killed.has(s.replica) && lapsedIds.has(s.reservation);
   for (const s of history.settlements) {
     const reserved = reservations.get(s.reservation);
     if (reserved === undefined)
@@ -191,13 +198,9 @@ export function checkSpendHistory(history: SpendHistory): HistoryVerdict {
     }
     if (reserved !== undefined) settled.set(s.reservation, s);
     if (ADMITTED.has(s.decision) && s.requestId !== undefined) admitted.add(s.requestId);
-    charge(reserved?.accounts ?? [], s.requestId, s.costPico);
+    if (!lost(s)) charge(reserved?.accounts ?? [], s.requestId, s.costPico);
   }
 
-  // B10: a killed replica's holds never settle. One the store admitted lapses and is charged at
-  // its worst case; one that never reached the store holds nothing. A live replica settles all.
-  const killed = new Set(history.killed ?? []);
-  const lapsedIds = new Set((history.store ?? []).flatMap((a) => a.lapsed ?? []));
   const lapsedCalls = new Set<string>();
   let lapses = 0;
   let lapsedPico = 0n;
@@ -207,8 +210,18 @@ export function checkSpendHistory(history: SpendHistory): HistoryVerdict {
       broke('B10', [id], 'the store charged a lapsed hold that no replica recorded');
       continue;
     }
-    // A retry's room goes with its call: released when the call settles, lapsed with it.
-    if (settled.has(r.of ?? id) || !killed.has(r.replica)) continue;
+    if (!killed.has(r.replica)) {
+      // A live replica's settlement corrects a lapse; one still marked was never applied.
+      if (settled.has(r.of ?? id))
+        broke(
+          'B10',
+          [callName(r)],
+          `settled by ${r.replica}, but the store still charges ${id} as lapsed`,
+        );
+      continue;
+    }
+    // Lapsed in the store: neither it nor its call's settlement (a retry's room is released
+    // with its call) reached the store before the replica died.
     lapses++;
     lapsedPico += r.worstPico;
     charge(r.accounts, r.requestId, r.worstPico);
@@ -308,7 +321,8 @@ export function checkSpendHistory(history: SpendHistory): HistoryVerdict {
     violations,
     accounts,
     billedPico: sum([...billedFor.values()]),
-    settledPico: sum([...settled.values()].map((s) => s.costPico)) + lapsedPico,
+    settledPico:
+      sum([...settled.values()].filter((s) => !lost(s)).map((s) => s.costPico)) + lapsedPico,
     lapses,
     lapsedPico,
     lapsedBilledPico: sum([...lapsedCalls].map((id) => billedFor.get(id) ?? 0n)),

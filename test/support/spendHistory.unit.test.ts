@@ -263,6 +263,29 @@ describe('checkSpendHistory', () => {
     expect(rows({ ...k, store: lapsedToo })).toContain('B10');
   });
 
+  it("charges a killed replica's recorded settlement that never reached the store at its lapse's worst case", () => {
+    // r1 recorded the call's cost (4), queued the settlement and died: the store lapsed the hold.
+    const k = killedMidCall('k', 4n, true);
+    const lost = {
+      ...k,
+      calls: k.calls.map((c) => ({ ...c, outcome: 'served' as const })),
+      settlements: [
+        {
+          replica: 'r1',
+          reservation: 'res-k',
+          requestId: 'k',
+          decision: 'store' as const,
+          costPico: 4n,
+        },
+      ],
+    };
+    const verdict = checkSpendHistory(lost);
+    expect(verdict.violations).toEqual([]);
+    expect(verdict).toMatchObject({ lapses: 1, lapsedPico: 10n, settledPico: 10n });
+    // The same record on a live replica is a settlement the store never applied.
+    expect(rows({ ...lost, killed: [] })).toEqual(['B10', 'B1', 'B1']);
+  });
+
   it("finds nothing wrong when a killed replica's call never reached the store: it held nothing", () => {
     expect(rows(killedMidCall('k', 0n, false))).toEqual([]);
   });
