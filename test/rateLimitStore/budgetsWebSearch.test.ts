@@ -99,6 +99,9 @@ describe("web_search under a dollar budget, webSearchResultTokens at the simulat
         budgets: [{ name: 'daily', period: 'Day', usd: '0.3' }],
         webSearchResultTokens: RESULT_TOKENS,
       },
+      // Paced as a long answer is: a client that hangs up at the first block's end is still
+      // mid-stream when its hang-up reaches the provider, however loaded the machine.
+      sim: { eventGapMs: 40 },
     });
   });
   afterAll(async () => {
