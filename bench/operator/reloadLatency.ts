@@ -2,7 +2,10 @@
  * Policy edit → applied by every replica: a RateLimitPolicy edit through the API, timed until
  * every running pod of the agent reports the new hash in its `breakwater.dev/policy-hash`
  * annotation. Split at the moment the bench's own watch sees the new ConfigMap, into the
- * operator's part (edit → ConfigMap) and the delivery (ConfigMap → every replica).
+ * operator's part (edit → ConfigMap) and the delivery (ConfigMap → every replica); and for
+ * each replica apart, into the apply (ConfigMap → the runtime's `policy_change` audit record,
+ * from its log) and the report (that record → the bench's watch seeing the pod's new hash).
+ * The pods run on the bench's host, so their log times and the bench's share one clock.
  */
 import type { KubeClient } from '../../platform/src/kube/kubeClient.ts';
 import type { KubeObject } from '../../platform/src/kube/kubeObject.ts';
@@ -21,6 +24,8 @@ export interface ReloadInputs {
   readonly warmup: number;
   readonly pods: WatchedCache<PodView>;
   readonly configMap: WatchedCache<KubeObject>;
+  /** A pod's logs (every container's), read once after the edits. */
+  readonly podLogs: (pod: string) => Promise<string>;
   readonly log: (line: string) => void;
 }
 
@@ -28,6 +33,20 @@ export interface ReloadResult {
   readonly total: Summary & { readonly samples_ms: number[] };
   readonly operatorToConfigMap: Summary;
   readonly configMapToAllReplicas: Summary;
+  /** Per replica and edit: the ConfigMap seen → the runtime's `policy_change` record. */
+  readonly configMapToApplied: Summary;
+  /** Per replica and edit: the `policy_change` record → the bench seeing the pod's new hash. */
+  readonly appliedToSeen: Summary;
+  /** Replica-edits whose `policy_change` record was not in the pod's log. */
+  readonly appliesNotFound: number;
+}
+
+/** When one replica took one edit: the hash it reported, and when the bench saw it. */
+interface ReplicaSeen {
+  readonly pod: string;
+  readonly hash: string;
+  readonly configMapAt: number;
+  readonly seenAt: number;
 }
 
 const EDIT_TIMEOUT_MS = 60_000;
@@ -42,6 +61,7 @@ export async function measureReload(inputs: ReloadInputs): Promise<ReloadResult>
   const total: number[] = [];
   const operator: number[] = [];
   const delivery: number[] = [];
+  const seen: ReplicaSeen[] = [];
   for (let i = 0; i < inputs.warmup + inputs.edits; i++) {
     const before = hashOf(inputs.configMap.items()[0]);
     // Both waits are armed before the edit, so neither can miss the moment it happens.
@@ -53,9 +73,17 @@ export async function measureReload(inputs: ReloadInputs): Promise<ReloadResult>
       EDIT_TIMEOUT_MS,
       `edit ${String(i)}: the new policy ConfigMap`,
     );
+    // Each replica's first event with a new hash, judged as every event arrives.
+    const seenNow = new Map<string, { hash: string; at: number }>();
     const appliedAt = inputs.pods.when(
       (items) => {
         const pods = live(items);
+        for (const p of pods) {
+          const name = p.metadata?.name;
+          const hash = hashOf(p);
+          if (name !== undefined && hash !== undefined && hash !== before && !seenNow.has(name))
+            seenNow.set(name, { hash, at: Date.now() });
+        }
         const first = pods[0] === undefined ? undefined : hashOf(pods[0]);
         return (
           pods.length === inputs.replicas &&
@@ -88,6 +116,8 @@ export async function measureReload(inputs: ReloadInputs): Promise<ReloadResult>
       total.push(all - editedAt);
       operator.push(cm - editedAt);
       delivery.push(Math.max(0, all - cm));
+      for (const [pod, { hash, at }] of seenNow)
+        seen.push({ pod, hash, configMapAt: cm, seenAt: at });
       inputs.log(
         `reload ${String(i - inputs.warmup + 1)}/${String(inputs.edits)}: ${String(all - editedAt)} ms ` +
           `(ConfigMap after ${String(cm - editedAt)} ms)`,
@@ -96,9 +126,47 @@ export async function measureReload(inputs: ReloadInputs): Promise<ReloadResult>
     // Let the status writes of this edit settle before the next one.
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
+  const apply = await appliesOf(seen, inputs.podLogs);
   return {
     total: { ...summarize(total), samples_ms: total },
     operatorToConfigMap: summarize(operator),
     configMapToAllReplicas: summarize(delivery),
+    ...apply,
+  };
+}
+
+/**
+ * Splits each replica's delivery at its `policy_change` audit record: the runtime's log line
+ * for the hash, with its ISO time (the audit log's timestamps are milliseconds).
+ */
+async function appliesOf(
+  seen: readonly ReplicaSeen[],
+  podLogs: (pod: string) => Promise<string>,
+): Promise<Pick<ReloadResult, 'configMapToApplied' | 'appliedToSeen' | 'appliesNotFound'>> {
+  const appliedAt = new Map<string, number>();
+  for (const pod of new Set(seen.map((s) => s.pod))) {
+    for (const line of (await podLogs(pod)).split('\n')) {
+      if (!line.includes('"policy_change"')) continue;
+      const record = JSON.parse(line) as { hash?: string; time?: string };
+      if (record.hash !== undefined && record.time !== undefined)
+        appliedAt.set(`${pod} ${record.hash}`, Date.parse(record.time));
+    }
+  }
+  const toApplied: number[] = [];
+  const toSeen: number[] = [];
+  let notFound = 0;
+  for (const s of seen) {
+    const at = appliedAt.get(`${s.pod} ${s.hash}`);
+    if (at === undefined) {
+      notFound++;
+      continue;
+    }
+    toApplied.push(at - s.configMapAt);
+    toSeen.push(s.seenAt - at);
+  }
+  return {
+    configMapToApplied: summarize(toApplied),
+    appliedToSeen: summarize(toSeen),
+    appliesNotFound: notFound,
   };
 }
