@@ -89,10 +89,14 @@ describe('the Redis store', () => {
     const store = open(redis);
     await decides(store, 'the store to connect');
     const answers = [];
+    const started = performance.now();
     for (let i = 0; i < 6; i++) answers.push(await store.admit(ONE_CALL));
+    const took = performance.now() - started;
     expect(answers.slice(0, 5).every((a) => a?.charged === true && a.waitMs === 0)).toBe(true);
     expect(answers[5]).toMatchObject({ charged: false, reason: 'requests' });
-    expect(answers[5]?.waitMs).toBeGreaterThan(900);
+    // One token a second, the first taken `took` ago (Redis's clock and ours, to the ms).
+    expect(answers[5]?.waitMs).toBeGreaterThanOrEqual(1000 - took - 2);
+    expect(answers[5]?.waitMs).toBeLessThanOrEqual(1000);
     expect(store.report()).toMatchObject({ state: 'Shared' });
   });
 
@@ -149,8 +153,23 @@ describe('the Redis store', () => {
     });
     await decides(store, 'the store to answer again');
     const answers = [];
-    for (let i = 0; i < 6; i++) answers.push(await store.admit(ONE_CALL));
-    expect(answers.map((a) => a?.charged)).toEqual([true, true, true, true, true, false]);
+    for (let tries = 0; answers.length < 6 && tries < 30; tries++) {
+      const late = store.counters().late;
+      const answer = await store.admit(ONE_CALL);
+      if (answer !== undefined) {
+        answers.push(answer);
+        continue;
+      }
+      // Past its 20 ms on a loaded machine: decided on the share, and given back when Redis's
+      // answer comes, as the three above were. Asked again once it has.
+      await waitFor(() => store.counters().late > late, {
+        description: 'the late answer given back',
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      });
+      await decides(store, 'the store to answer again');
+    }
+    expect(answers.map((a) => a.charged)).toEqual([true, true, true, true, true, false]);
   });
 
   it.each([

@@ -31,10 +31,13 @@ interface Answer {
   readonly error?: { type: string; message: string };
 }
 
-async function invoke(input: string): Promise<Answer> {
+async function invoke(input: string, requestId?: string): Promise<Answer> {
   const response = await fetch(`${rt.runtime.url}/v1/agent/invoke`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      ...(requestId === undefined ? {} : { 'x-request-id': requestId }),
+    },
     body: JSON.stringify({ input }),
   });
   const body = (await response.json()) as Omit<Answer, 'status'>;
@@ -206,13 +209,17 @@ describe('MCP tools in the agent loop', () => {
   });
 
   it('records the tools a run called in its audit record, by name', async () => {
-    const before = auditRecords().length;
-    expect((await invoke('Please use tool local__echo 2 times')).status).toBe(200);
+    // Found by its own request id: an earlier test's record may still be on its way in.
+    const requestId = `tools-audited-${String(Date.now())}`;
+    expect((await invoke('Please use tool local__echo 2 times', requestId)).status).toBe(200);
     const record = await waitFor(
       () =>
-        auditRecords()
-          .slice(before)
-          .find((r) => r.event === 'model_interaction' && r.route === '/v1/agent/invoke'),
+        auditRecords().find(
+          (r) =>
+            r.event === 'model_interaction' &&
+            r.route === '/v1/agent/invoke' &&
+            r.requestId === requestId,
+        ),
       { timeoutMs: 5_000, intervalMs: 50, description: 'the invocation audited' },
     );
     expect(record.toolCalls).toEqual(['local__echo', 'local__echo']);
