@@ -44,6 +44,15 @@ node_modules/.installed: package.json package-lock.json | .breakwater/node/.ok
 tools: ## Install promtool, lua5.1, redis-server, redis-sentinel, podman, buildah, runc, debootstrap and mmdebstrap (Debian packages) when missing; the tests and make image run them.
 	@scripts/ensure-tools.sh
 
+.PHONY: clients
+clients: .breakwater/clients-venv/.ok ## Install the Python clients test/clients runs against the runtime (anthropic, litellm) into .breakwater/clients-venv.
+
+.breakwater/clients-venv/.ok: test/clients/requirements.txt
+	@echo ">> python3 venv .breakwater/clients-venv (test/clients/requirements.txt)"
+	@python3 -m venv .breakwater/clients-venv
+	@.breakwater/clients-venv/bin/pip install --quiet --disable-pip-version-check -r test/clients/requirements.txt
+	@touch $@
+
 .PHONY: build
 build: setup ## Compile TypeScript into dist/, with the Lua scripts the runtime reads beside it.
 	scripts/build-dist.sh
@@ -88,7 +97,7 @@ format-check: setup ## Check formatting with prettier.
 ##@ Test
 
 .PHONY: test
-test: setup tools ## Run every check and test (static checks, then unit and the tests that need no cluster, beside the cluster's first builds; integration on a one-node kind cluster, brought up and taken down; make e2e-kind).
+test: setup tools clients ## Run every check and test (static checks, then unit and the tests that need no cluster, beside the cluster's first builds; integration on a one-node kind cluster, brought up and taken down; make e2e-kind).
 	scripts/test-all.sh
 
 .PHONY: test-unit
