@@ -29,6 +29,7 @@ const shared = {
 export const LOCAL_FILES = [
   'test/adversarial/*.test.ts',
   'test/argocd/*.test.ts',
+  'test/clients/*.test.ts',
   'test/demo/demoParts.test.ts',
   'test/durable/*.test.ts',
   'test/rateLimitStore/budgetLeases.test.ts',

@@ -1,0 +1,158 @@
+/**
+ * LangChain JS (`@langchain/anthropic`'s ChatAnthropic), unchanged, against the runtime. It
+ * turns its own Anthropic SDK's retries off and retries in its AsyncCaller: six times by
+ * default, on its own backoff (1 s doubling), reading `retry-after` only on a 429 and never
+ * `x-should-retry`. Its errors are its bundled @anthropic-ai/sdk's. It has no models list. What
+ * it did per openAnswer mode is in docs/agents/bring-your-own-agent.md.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { ChatAnthropic } from '@langchain/anthropic';
+import { HumanMessage, ToolMessage } from '@langchain/core/messages';
+import {
+  CLIENT_KEY,
+  MID_STREAM_ERROR,
+  OPEN_ANSWER_MODES,
+  PRIMARY_MODEL,
+  PROVIDER_ID,
+  PROVIDER_OVERLOADED,
+  RUNTIME_ID,
+  clientRuntimes,
+  messagesReceived,
+  openBreaker,
+  type ClientRuntimes,
+} from '../support/clientRuntimes.ts';
+import type { StandaloneRuntime } from '../support/standaloneRuntime.ts';
+
+let env: ClientRuntimes;
+let breaker: StandaloneRuntime | undefined;
+
+beforeAll(async () => {
+  env = await clientRuntimes();
+});
+
+afterEach(async () => {
+  await env.sim.clearFaults();
+  await breaker?.stop();
+  breaker = undefined;
+});
+
+afterAll(async () => {
+  await env.stop();
+});
+
+function chat(rt: StandaloneRuntime, options: { apiKey?: string; maxRetries?: number } = {}) {
+  return new ChatAnthropic({
+    model: PRIMARY_MODEL,
+    anthropicApiUrl: rt.runtime.url,
+    apiKey: options.apiKey ?? CLIENT_KEY,
+    ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+  });
+}
+
+/** The bundled SDK's error, as LangChain rethrows it. */
+interface SdkError {
+  readonly name: string;
+  readonly status: number | undefined;
+  readonly requestID: string | null | undefined;
+  readonly headers: Headers | undefined;
+  readonly error: unknown;
+}
+
+async function failure(call: Promise<unknown>): Promise<SdkError> {
+  return call.then(
+    () => {
+      throw new Error('the call succeeded');
+    },
+    (e: unknown) => {
+      const error = e as SdkError & { constructor: { name: string } };
+      return { ...error, name: error.constructor.name };
+    },
+  );
+}
+
+async function streamedText(model: ChatAnthropic): Promise<string> {
+  let text = '';
+  for await (const chunk of await model.stream('hello')) text += chunk.text;
+  return text;
+}
+
+describe('LangChain JS through the runtime', () => {
+  it('makes a plain call', async () => {
+    const message = await chat(env.keyed).invoke('hello');
+    expect(message.content).toBe('You said: hello');
+  });
+
+  it('makes a streamed call', async () => {
+    expect(await streamedText(chat(env.keyed))).toBe('You said: hello');
+  });
+
+  it('makes a tool-use round', async () => {
+    const model = chat(env.keyed).bindTools([
+      {
+        name: 'get_weather',
+        description: 'The weather in a city',
+        schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+      },
+    ]);
+    const question = new HumanMessage('use tool get_weather for Paris');
+    const call = await model.invoke([question]);
+    const toolCall = call.tool_calls?.[0];
+    expect(toolCall?.name).toBe('get_weather');
+    const answer = await model.invoke([
+      question,
+      call,
+      new ToolMessage({ tool_call_id: toolCall?.id ?? '', content: 'sunny' }),
+    ]);
+    expect(answer.content).toBe('get_weather returned: sunny');
+  });
+
+  it("throws the provider's mid-stream error as the SDK's APIError, without a retry", async () => {
+    await env.sim.setFault(MID_STREAM_ERROR);
+    await env.sim.resetStats();
+    const error = await failure(streamedText(chat(env.keyed)));
+    expect(error).toMatchObject({
+      name: 'APIError',
+      error: { error: { type: 'overloaded_error' } },
+    });
+    expect(error.requestID).toMatch(RUNTIME_ID);
+    expect((await env.sim.stats()).requests).toBe(1);
+  });
+
+  it.each([
+    ['a wrong key', 401, 'AuthenticationError', RUNTIME_ID],
+    // Its bundled SDK predates OverloadedError: a 529 is an InternalServerError there.
+    ["the provider's overload", 529, 'InternalServerError', PROVIDER_ID],
+    ["the rate limiter's refusal", 429, 'RateLimitError', RUNTIME_ID],
+  ])('throws %s as %i %s with the id in e.requestID', async (_name, status, cls, id) => {
+    if (status === 529) await env.sim.setFault(PROVIDER_OVERLOADED);
+    const rt = status === 429 ? env.limited : env.keyed;
+    if (status === 429) await chat(rt, { maxRetries: 0 }).invoke('hello');
+    const apiKey = status === 401 ? 'not-a-client-key' : CLIENT_KEY;
+    const error = await failure(chat(rt, { apiKey, maxRetries: 0 }).invoke('hello'));
+    expect(error).toMatchObject({ name: cls, status });
+    expect(error.requestID).toMatch(id);
+  });
+});
+
+/**
+ * Its default six retries back off 1 to 32 s (63 to 126 s in all) whatever the answer says,
+ * longer than a test may take: two here, which shows the same thing.
+ */
+const RETRIES = 2;
+
+describe('LangChain JS at an open breaker', () => {
+  it.each(OPEN_ANSWER_MODES)(
+    'with openAnswer %s retries the 503 on its own backoff, as many times as it may',
+    async (mode) => {
+      breaker = await openBreaker(env.sim.url, mode);
+      await env.sim.resetStats();
+      const error = await failure(chat(breaker, { maxRetries: RETRIES }).invoke('hello'));
+      expect(error).toMatchObject({ name: 'InternalServerError', status: 503 });
+      expect(error.headers?.get('x-should-retry') ?? null).toBe(mode === 'unset' ? 'false' : null);
+      expect(error.headers?.get('retry-after') ?? null).toBe(mode === 'unset' ? null : '1');
+      expect(error.requestID).toMatch(RUNTIME_ID);
+      expect(await messagesReceived(breaker)).toBe(1 + RETRIES);
+      expect((await env.sim.stats()).requests).toBe(0);
+    },
+  );
+});

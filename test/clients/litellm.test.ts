@@ -1,0 +1,138 @@
+/**
+ * LiteLLM as a client (its Python SDK, `litellm.completion` with `anthropic/<model>`),
+ * unchanged, against the runtime: test/clients/litellm_client.py run in
+ * .breakwater/clients-venv (`make clients`). LiteLLM maps errors to its own (OpenAI-derived)
+ * classes and keeps the answer's headers in `litellm_response_headers`; what it did per
+ * openAnswer mode is in docs/agents/bring-your-own-agent.md.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  CLIENT_KEY,
+  MID_STREAM_ERROR,
+  OPEN_ANSWER_MODES,
+  PRIMARY_MODEL,
+  PROVIDER_ID,
+  PROVIDER_OVERLOADED,
+  RUNTIME_ID,
+  clientRuntimes,
+  messagesReceived,
+  openBreaker,
+  pythonCase,
+  runPythonClient,
+  type CaseLine,
+  type ClientRuntimes,
+  type OpenAnswerMode,
+} from '../support/clientRuntimes.ts';
+import type { StandaloneRuntime } from '../support/standaloneRuntime.ts';
+
+let env: ClientRuntimes;
+let breaker: StandaloneRuntime | undefined;
+
+beforeAll(async () => {
+  env = await clientRuntimes();
+});
+
+afterEach(async () => {
+  await env.sim.clearFaults();
+  await breaker?.stop();
+  breaker = undefined;
+});
+
+afterAll(async () => {
+  await env.stop();
+});
+
+function errorOf(line: CaseLine | undefined): Readonly<Record<string, unknown>> {
+  expect(line?.ok).toBe(false);
+  return line?.error ?? {};
+}
+
+describe('LiteLLM through the runtime', () => {
+  it('makes a plain, a streamed and a tool-use call, and lists the models', async () => {
+    const [plain, stream, tool, models] = await runPythonClient(
+      'litellm',
+      ['plain', 'stream', 'tool', 'models'],
+      { baseURL: env.keyed.runtime.url },
+    );
+    expect(plain).toMatchObject({ ok: true, text: 'You said: hello' });
+    expect(plain?.request_id).toMatch(RUNTIME_ID);
+    expect(stream).toMatchObject({ ok: true, text: 'You said: hello' });
+    expect(tool).toMatchObject({
+      ok: true,
+      stop_reason: 'tool_calls',
+      tool: 'get_weather',
+      text: 'get_weather returned: sunny',
+    });
+    expect(models).toMatchObject({ ok: true, ids: [`anthropic/${PRIMARY_MODEL}`] });
+  });
+
+  it("raises the provider's mid-stream error as MidStreamFallbackError, without a retry", async () => {
+    await env.sim.setFault(MID_STREAM_ERROR);
+    await env.sim.resetStats();
+    const error = errorOf(
+      await pythonCase('litellm', 'stream', { baseURL: env.keyed.runtime.url }),
+    );
+    expect(error).toMatchObject({ class: 'MidStreamFallbackError', status: 500 });
+    expect(error.message).toContain('overloaded_error');
+    expect((await env.sim.stats()).requests).toBe(1);
+  });
+
+  it.each([
+    ['a wrong key', 401, 'AuthenticationError', 401, RUNTIME_ID],
+    // LiteLLM raises every overloaded_error as its InternalServerError (500), the 529 beside.
+    ["the provider's overload", 529, 'InternalServerError', 500, PROVIDER_ID],
+  ])(
+    'raises %s (%i) as %s, the id in its response headers, none in e.request_id',
+    async (_name, status, cls, litellmStatus, id) => {
+      if (status === 529) await env.sim.setFault(PROVIDER_OVERLOADED);
+      const error = errorOf(
+        await pythonCase('litellm', 'plain', {
+          baseURL: env.keyed.runtime.url,
+          apiKey: status === 401 ? 'not-a-client-key' : CLIENT_KEY,
+        }),
+      );
+      expect(error).toMatchObject({ class: cls, status: litellmStatus, request_id: null });
+      if (status === 529) expect(error.provider_status).toBe(529);
+      expect(error.header_request_id).toMatch(id);
+    },
+  );
+
+  it("raises the rate limiter's 429 as RateLimitError, the runtime's id in its headers", async () => {
+    const [first, second] = await runPythonClient('litellm', ['plain', 'plain'], {
+      baseURL: env.limited.runtime.url,
+    });
+    expect(first?.ok).toBe(true);
+    const error = errorOf(second);
+    expect(error).toMatchObject({ class: 'RateLimitError', status: 429, request_id: null });
+    expect(error.header_request_id).toMatch(RUNTIME_ID);
+  });
+});
+
+/** What LiteLLM did at an open breaker with its defaults (no retries), per openAnswer mode. */
+const SEEN: Record<OpenAnswerMode, { attempts: number; retryAfter: string | null }> = {
+  unset: { attempts: 1, retryAfter: null },
+  Bounded: { attempts: 1, retryAfter: '1' },
+  Remaining: { attempts: 1, retryAfter: '1' },
+};
+
+describe('LiteLLM at an open breaker', () => {
+  it.each(OPEN_ANSWER_MODES)(
+    'with openAnswer %s raises InternalServerError after the attempts it makes by default',
+    async (mode) => {
+      breaker = await openBreaker(env.sim.url, mode);
+      await env.sim.resetStats();
+      const error = errorOf(await pythonCase('litellm', 'plain', { baseURL: breaker.runtime.url }));
+      // The runtime's 503 says overloaded_error, which LiteLLM maps before the status.
+      expect(error).toMatchObject({
+        class: 'InternalServerError',
+        status: 500,
+        provider_status: 529,
+        retry_after: SEEN[mode].retryAfter,
+        should_retry: mode === 'unset' ? 'false' : null,
+      });
+      expect(error.header_request_id).toMatch(RUNTIME_ID);
+      expect(await messagesReceived(breaker)).toBe(SEEN[mode].attempts);
+      expect((await env.sim.stats()).requests).toBe(0);
+    },
+  );
+});

@@ -1,0 +1,177 @@
+/**
+ * The runtimes test/clients/ points each real client at (the Python `anthropic` SDK, LiteLLM,
+ * the Vercel AI SDK, LangChain JS), all on one simulator:
+ *
+ * - `keyed`: client keys enforced (a wrong key is 401); plain, streamed and tool calls, the
+ *   provider's 529 and a mid-stream error pass through it;
+ * - `limited`: one call, then the rate limiter's 429;
+ * - `openBreaker(mode)`: a ForcedOpen breaker answering as `spec.openAnswer` says, started per
+ *   case; `messagesReceived` counts the client's attempts at it.
+ *
+ * The Python clients run as scripts in .breakwater/clients-venv (`make clients`):
+ * `runPythonClient` spawns one with the cases to run and reads its JSON lines.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FaultRequest } from './simulator.ts';
+import { startSimulator, type SimulatorHandle } from './simulator.ts';
+import {
+  PRIMARY_MODEL,
+  policyDocument,
+  sample,
+  standaloneRuntime,
+  type StandaloneRuntime,
+} from './standaloneRuntime.ts';
+
+export { PRIMARY_MODEL };
+
+export const CLIENT_KEY = 'bw-clients-key';
+
+/** The runtime's own ids (requestIds.ts) and the provider's (the simulator imitates the API's). */
+export const RUNTIME_ID = /^req_[A-Za-z0-9_-]{20}$/;
+export const PROVIDER_ID = /^req_01[A-Za-z0-9]{22}$/;
+
+/** The provider's 529 as the plain answer, once. */
+export const PROVIDER_OVERLOADED: FaultRequest = { status: 529, count: 1 };
+/** The provider's overloaded_error after some of the stream's content, once. */
+export const MID_STREAM_ERROR: FaultRequest = {
+  status: 529,
+  inStream: 'after-content',
+  count: 1,
+};
+
+export interface ClientRuntimes {
+  readonly sim: SimulatorHandle;
+  readonly keyed: StandaloneRuntime;
+  readonly limited: StandaloneRuntime;
+  stop(): Promise<void>;
+}
+
+export async function clientRuntimes(): Promise<ClientRuntimes> {
+  const sim = await startSimulator({ seed: 52 });
+  const started: StandaloneRuntime[] = [];
+  try {
+    const keyed = await standaloneRuntime(
+      policyDocument(sim.url, (d) => {
+        d.access = { clientKeysSecret: 'clients' };
+        // The cases' 529s and stream errors must not open it.
+        d.circuitBreaker.failureThreshold = 1_000;
+      }),
+      { BREAKWATER_CLIENT_KEYS: CLIENT_KEY },
+    );
+    started.push(keyed);
+    const limited = await standaloneRuntime(
+      policyDocument(sim.url, (d) => {
+        d.rateLimit.requests = { replicaPerSecond: 0.001, replicaBurst: 1 };
+        d.rateLimit.onLimit = 'Reject';
+      }),
+    );
+    started.push(limited);
+    return {
+      sim,
+      keyed,
+      limited,
+      stop: async () => {
+        await Promise.all(started.map((rt) => rt.stop()));
+        await sim.stop();
+      },
+    };
+  } catch (error) {
+    await Promise.all(started.map((rt) => rt.stop()));
+    await sim.stop();
+    throw error;
+  }
+}
+
+/** `spec.openAnswer.retryAfter`, or unset. */
+export type OpenAnswerMode = 'unset' | 'Bounded' | 'Remaining';
+
+export const OPEN_ANSWER_MODES: readonly OpenAnswerMode[] = ['unset', 'Bounded', 'Remaining'];
+
+/**
+ * A runtime whose breaker is ForcedOpen. Remaining: one second open, so `retry-after: 1`.
+ * Bounded: open for an hour (a ForcedOpen says at most 60 s) with `maxRetryAfter: 1s`, so a
+ * client that waited Remaining's 60 s per retry would not finish within the test's time.
+ */
+export function openBreaker(simUrl: string, mode: OpenAnswerMode): Promise<StandaloneRuntime> {
+  return standaloneRuntime(
+    policyDocument(simUrl, (d) => {
+      d.circuitBreaker.override = { state: 'ForcedOpen', reason: 'clients: provider down' };
+      d.circuitBreaker.openDurationMs = mode === 'Bounded' ? 3_600_000 : 1_000;
+      if (mode !== 'unset') d.circuitBreaker.openRetryAfter = mode;
+      if (mode === 'Bounded') d.circuitBreaker.openMaxRetryAfterMs = 1_000;
+    }),
+  );
+}
+
+/** The Messages requests the runtime has received: one per client attempt. */
+export async function messagesReceived(rt: StandaloneRuntime): Promise<number> {
+  return sample(await rt.runtime.metrics(), 'agent_requests_total', { route: '/v1/messages' });
+}
+
+export type PythonClient = 'anthropic' | 'litellm';
+
+/** One case's line: `ok` with the case's fields, or the client's error as the script read it. */
+export interface CaseLine {
+  readonly case: string;
+  readonly ok: boolean;
+  readonly error?: Readonly<Record<string, unknown>>;
+  readonly [field: string]: unknown;
+}
+
+const PYTHON = fileURLToPath(new URL('../../.breakwater/clients-venv/bin/python', import.meta.url));
+const SCRIPTS = fileURLToPath(new URL('../clients/', import.meta.url));
+
+export interface PythonRun {
+  readonly baseURL: string;
+  readonly apiKey?: string;
+  /** Replaces the client's default retries (the error cases turn them off). */
+  readonly maxRetries?: number;
+}
+
+/** Runs `test/clients/<client>_client.py` with `cases`; one line per case, in order. */
+export async function runPythonClient(
+  client: PythonClient,
+  cases: readonly string[],
+  run: PythonRun,
+): Promise<CaseLine[]> {
+  if (!existsSync(PYTHON)) {
+    throw new Error(`${PYTHON} is missing: run \`make clients\` (the Python clients' venv)`);
+  }
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    BW_BASE_URL: run.baseURL,
+    BW_API_KEY: run.apiKey ?? CLIENT_KEY,
+    BW_MODEL: PRIMARY_MODEL,
+    ...(run.maxRetries === undefined ? {} : { BW_MAX_RETRIES: String(run.maxRetries) }),
+  };
+  const child = spawn(PYTHON, [`${SCRIPTS}${client}_client.py`, ...cases], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const lines = stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as CaseLine);
+  if (code !== 0 || lines.length !== cases.length) {
+    throw new Error(`${client}_client.py ${cases.join(' ')} exited ${String(code)}:\n${stderr}`);
+  }
+  return lines;
+}
+
+/** The one line of a single-case run. */
+export async function pythonCase(
+  client: PythonClient,
+  name: string,
+  run: PythonRun,
+): Promise<CaseLine> {
+  const [line] = await runPythonClient(client, [name], run);
+  if (line === undefined) throw new Error(`${client}_client.py ${name} printed nothing`);
+  return line;
+}
