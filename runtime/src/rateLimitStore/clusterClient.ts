@@ -37,7 +37,13 @@ export class ClusterStoreClient
    * The nodes of the library client in use whose connection failed and has not been ready
    * since, with their last error: what a first connection that timed out names.
    */
-  readonly #failing = new Map<string, string>();
+  #failing = new Map<string, string>();
+  /**
+   * The previous library client's, kept when a new one starts: a new attempt may time out
+   * before it has tried the node that is down (the library reaches it after the slot map), and
+   * the node that failed seconds ago is still the one to name.
+   */
+  #failedBefore = new Map<string, string>();
 
   async close(): Promise<unknown> {
     return this.stop()?.close();
@@ -179,7 +185,9 @@ export class ClusterStoreClient
   }
 
   protected override connectTimedOut(ms: number): Error {
-    return new Error(connectTimedOutMessage(ms, this.#failing));
+    return new Error(
+      connectTimedOutMessage(ms, this.#failing.size > 0 ? this.#failing : this.#failedBefore),
+    );
   }
 
   /** The slot map is not known (yet): no call has a primary to go to. */
@@ -188,7 +196,8 @@ export class ClusterStoreClient
   }
 
   protected listen(cluster: ClusterConnection, current: () => boolean): void {
-    this.#failing.clear();
+    if (this.#failing.size > 0) this.#failedBefore = this.#failing;
+    this.#failing = new Map();
     cluster.on('error', (err: unknown) => {
       if (current()) this.emit('error', err);
     });
@@ -199,12 +208,15 @@ export class ClusterStoreClient
       this.emit('error', nodeError(err, node));
     });
     cluster.on('connect', () => {
-      if (current()) this.emit('ready');
+      if (!current()) return;
+      this.#failedBefore.clear();
+      this.emit('ready');
     });
     // A node connected again (a restarted primary, a promoted replica): the store probes it.
     cluster.on('node-ready', (node: NodeInfo) => {
       if (!current()) return;
       this.#failing.delete(nodeAddress(node));
+      this.#failedBefore.delete(nodeAddress(node));
       if (cluster.isReady) this.emit('ready');
     });
   }
