@@ -299,6 +299,13 @@ async function main(): Promise<void> {
           appliedToSeen: phase.reload.appliedToSeen,
           appliesNotFound: phase.reload.appliesNotFound,
         },
+        barePatches: {
+          what:
+            "the floor under a replica's report: the bench merge-patches one annotation on " +
+            'every pod at once, timed per pod (patch sent → its watch sees it) and per round ' +
+            '(until it has seen all)',
+          ...phase.reload.barePatches,
+        },
         baseline: {
           name: 'the same ConfigMap mounted as a volume, refreshed by the kubelet',
           expected_ms: '60000–90000 (kubelet sync period plus ConfigMap cache TTL; DESIGN.md §1)',

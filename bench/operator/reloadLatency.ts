@@ -39,6 +39,8 @@ export interface ReloadResult {
   readonly appliedToSeen: Summary;
   /** Replica-edits whose `policy_change` record was not in the pod's log. */
   readonly appliesNotFound: number;
+  /** The bench's own patch of every pod at once until its watch saw it: per pod, and all. */
+  readonly barePatches: { readonly each: Summary; readonly all: Summary };
 }
 
 /** When one replica took one edit: the hash it reported, and when the bench saw it. */
@@ -132,7 +134,57 @@ export async function measureReload(inputs: ReloadInputs): Promise<ReloadResult>
     operatorToConfigMap: summarize(operator),
     configMapToAllReplicas: summarize(delivery),
     ...apply,
+    barePatches: await barePatches(inputs),
   };
+}
+
+const PING_ANNOTATION = 'bench.breakwater.dev/ping';
+
+/**
+ * The floor under a replica's report: the bench itself merge-patches one annotation on every
+ * replica's pod at once, as the replicas patch theirs after an edit, and times each patch until
+ * its watch sees it, and the round until it has seen all.
+ */
+async function barePatches(inputs: ReloadInputs): Promise<ReloadResult['barePatches']> {
+  const each: number[] = [];
+  const all: number[] = [];
+  for (let i = 0; i < inputs.edits; i++) {
+    const value = `ping-${String(Date.now())}-${String(i)}`;
+    const pods = live(inputs.pods.items()).flatMap((p) =>
+      p.metadata?.name === undefined ? [] : [p.metadata.name],
+    );
+    const seenAt = new Map<string, number>();
+    const allSeen = inputs.pods.when(
+      (items) => {
+        for (const p of live(items)) {
+          const name = p.metadata?.name;
+          if (name !== undefined && p.metadata?.annotations?.[PING_ANNOTATION] === value)
+            if (!seenAt.has(name)) seenAt.set(name, Date.now());
+        }
+        return pods.every((name) => seenAt.has(name));
+      },
+      EDIT_TIMEOUT_MS,
+      `bare patch ${String(i)} seen on every pod`,
+    );
+    const started = Date.now();
+    const sentAt = new Map<string, number>();
+    await Promise.all(
+      pods.map(async (name) => {
+        sentAt.set(name, Date.now());
+        await inputs.client.patch(
+          Kinds.Pod,
+          inputs.namespace,
+          name,
+          { metadata: { annotations: { [PING_ANNOTATION]: value } } },
+          'merge',
+        );
+      }),
+    );
+    all.push((await allSeen) - started);
+    for (const [name, at] of seenAt) each.push(at - (sentAt.get(name) ?? started));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  return { each: summarize(each), all: summarize(all) };
 }
 
 /**
