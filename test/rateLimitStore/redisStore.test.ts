@@ -23,6 +23,7 @@ import { ManualClock } from '../support/manualClock.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { documentedAclRule } from '../support/documentedAcl.ts';
 import { startRedis, type RedisHandle, type RedisOptions } from '../support/redisServer.ts';
+import { startRedisCluster } from '../support/redisCluster.ts';
 import type { StoreLogger } from '../../runtime/src/rateLimitStore/storeFallback.ts';
 
 /** The most there is, where the test is about what the store decides, not how fast. */
@@ -170,6 +171,34 @@ describe('the Redis store', () => {
       await decides(store, 'the store to answer again');
     }
     expect(answers.map((a) => a.charged)).toEqual([true, true, true, true, true, false]);
+  });
+
+  it('says a cluster may evict when any primary may, not only the one a keyless INFO reaches', async () => {
+    const cluster = await startRedisCluster();
+    cleanups.push(() => cluster.remove());
+    const cases: { primary: string; evicting: string | undefined }[] = [];
+    for (const primary of await cluster.primaries()) {
+      const admin = createClient({ url: `redis://${primary}` });
+      await admin.connect();
+      await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '64mb']);
+      await admin.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', 'volatile-ttl']);
+      const [one] = cluster.nodes;
+      if (one === undefined) throw new Error('no node');
+      const store = open(one, { redis: { cluster: { addresses: [...cluster.addresses] } } });
+      await waitFor(async () => (await store.admit(ONE_CALL)) !== undefined, {
+        description: 'the cluster store to decide',
+        timeoutMs: 20_000,
+      });
+      await waitFor(() => store.evicting !== undefined, {
+        description: `the store to see ${primary} may evict`,
+        timeoutMs: 5_000,
+      }).catch(() => undefined);
+      cases.push({ primary, evicting: store.evicting });
+      store.close();
+      await admin.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
+      admin.destroy();
+    }
+    expect(cases.map((c) => c.evicting)).toEqual(['volatile-ttl', 'volatile-ttl', 'volatile-ttl']);
   });
 
   it.each([

@@ -184,6 +184,14 @@ export class ClusterStoreClient
     }
   }
 
+  /** Each primary of the slot map as now known, on this client's stall watch. */
+  async servers(): Promise<CommandSender[]> {
+    const cluster = this.ready();
+    return Promise.all(
+      [...cluster.masters].map(async (m) => this.#watched(await cluster.nodeClient(m))),
+    );
+  }
+
   protected override connectTimedOut(ms: number): Error {
     return new Error(
       connectTimedOutMessage(ms, this.#failing.size > 0 ? this.#failing : this.#failedBefore),

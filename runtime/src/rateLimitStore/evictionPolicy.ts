@@ -14,6 +14,7 @@
 import { isUnacknowledged } from './replicaAcknowledged.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import { redisClientModule } from './redisModule.ts';
+import type { CommandSender } from './luaScripts.ts';
 import type { StoreCommands } from './storeCommands.ts';
 
 /** The policy of `INFO memory`'s answer when it may evict (maxmemory set, not noeviction). */
@@ -37,11 +38,26 @@ export const UNREADABLE_POLICY = 'unreadable';
 
 /**
  * Asks the store: the policy when it may evict (UNREADABLE_POLICY when it refuses to say), null
- * when it evicts nothing, UNANSWERED when it did not answer.
+ * when it evicts nothing, UNANSWERED when it did not answer. On a Redis Cluster every primary is
+ * asked (`servers`), since each holds its own slots' keys: a keyless INFO goes to one node, and
+ * an outside attack set the primary of a budget's slot evicting while that one said
+ * noeviction. The first that may evict is the answer; one that did not answer keeps what was
+ * known unless another may evict.
  */
 export async function evictingPolicy(
   client: StoreCommands,
 ): Promise<string | null | typeof UNANSWERED> {
+  const servers =
+    client.servers === undefined
+      ? [client]
+      : await client.servers().catch((): CommandSender[] => [client]);
+  const answers = await Promise.all(servers.map(policyOf));
+  const evicting = answers.find((a) => typeof a === 'string');
+  if (evicting !== undefined) return evicting;
+  return answers.includes(UNANSWERED) ? UNANSWERED : null;
+}
+
+async function policyOf(client: CommandSender): Promise<string | null | typeof UNANSWERED> {
   const info: unknown = await client
     .sendCommand(['INFO', 'memory'])
     .catch((err: unknown): unknown => {

@@ -28,6 +28,11 @@ export interface StoreCommands extends ScriptRunner, CommandSender {
   set(key: string, value: string, options: StoreSetOptions): Promise<string | null>;
   lLen(key: string): Promise<number>;
   scanIterator(options: { MATCH: string; COUNT: number }): AsyncIterable<string[]>;
+  /**
+   * Every server that holds keys, where that is more than the one this client sends a keyless
+   * command to: a cluster's primaries. Absent: this client alone.
+   */
+  servers?(): Promise<CommandSender[]>;
 }
 
 /** SET's options the store users give: an expiry, and only when the key is new. */
