@@ -46,6 +46,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/budgetsAcrossReplicas.test.ts',
   'test/rateLimitStore/budgetsByKeyAndFallback.test.ts',
   'test/rateLimitStore/keySlots.test.ts',
+  'test/rateLimitStore/teamBudgets.test.ts',
   'test/rateLimitStore/redisStore.test.ts',
   'test/rateLimitStore/sentinelFailover.test.ts',
   'test/rateLimitStore/sentinelAcl.test.ts',

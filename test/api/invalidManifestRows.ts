@@ -320,6 +320,24 @@ export const invalidManifests: readonly Refusal[] = [
     says: 'should match',
   },
   {
+    name: 'rejects a team budget (per Policy) without a store to count it in',
+    manifest: rateLimitPolicy({
+      budgets: [{ name: 'team', period: 'Month', usd: '2000', per: 'Policy' }],
+    }),
+    field: 'spec.store',
+    says: 'budgets[].per Policy is shared by every agent on this policy',
+  },
+  {
+    name: 'rejects a team budget (per Policy) on a Redis Cluster with each agent its own keys',
+    manifest: rateLimitPolicy({
+      scope: 'Cluster',
+      store: { redis: { cluster: { addresses: ['redis-0:6379'] } } },
+      budgets: [{ name: 'team', period: 'Month', usd: '2000', per: 'Policy' }],
+    }),
+    field: 'spec.store.sharing',
+    says: 'needs store.sharing AllAgents',
+  },
+  {
     name: 'rejects two budgets of one name',
     manifest: rateLimitPolicy({
       budgets: [

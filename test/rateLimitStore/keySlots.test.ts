@@ -8,6 +8,8 @@
  *
  * - a limiter (RedisStore: admit.lua with budgets and riding settlements, settle.lua, renew.lua,
  *   pause.lua): every key under its keyPrefix, `breakwater:{<namespace>/<policy>[/<agent>]}`;
+ * - a limiter with a team's budget (`per: Policy`, store.sharing AllAgents): its keys and the
+ *   team's account, `breakwater:{<namespace>/<policy>}:budget:<budget>:<period>`, one tag;
  * - its prompt-cache pins (StorePins: MGET and SET): `<keyPrefix>pin:<hash>`, the same tag;
  * - a run's journal (RunJournal: claim.lua, complete.lua, append.lua) and its record
  *   (AgentRunStore): `<prefix>:{<run>}:…`, the run's own tag;
@@ -44,14 +46,19 @@ import { startRedis, type RedisHandle } from '../support/redisServer.ts';
 import { openRedisStore } from '../support/redisStoreOpen.ts';
 import { waitFor } from '../support/waitFor.ts';
 
-/** Prefixes of the shapes policyResolution.ts makes (a PerAgent limiter; an agent's journal). */
+/**
+ * Prefixes of the shapes policyResolution.ts makes (a PerAgent limiter; an AllAgents one, which
+ * is also the policy's, where a team's budget lives; an agent's journal).
+ */
 const LIMITER_PREFIX = 'breakwater:{tests/slots/agent}';
+const POLICY_PREFIX = 'breakwater:{tests/slots}';
 const JOURNAL_PREFIX = 'breakwater:run:tests/slots';
 const RETENTION_MS = 60_000;
 
 /** The slot rule each user keeps, named in every failure. */
 const RULES = {
   limiter: `one limiter's keys (limits, pause, budget accounts, settled markers) share its keyPrefix's hash tag, ${LIMITER_PREFIX}`,
+  team: `with a team's budget (per Policy) the agents share one limiter (store.sharing AllAgents, which admission requires on a Redis Cluster): its keys and the team's account share the policy's hash tag, ${POLICY_PREFIX}`,
   pins: `an agent's cache pins share its limiter's keyPrefix hash tag, ${LIMITER_PREFIX}pin:<hash>`,
   journal: `one run's keys (log, cursor, owner, counts, attempts, agent record) share the run's hash tag, ${JOURNAL_PREFIX}:{<run>}:…`,
   leases: `an agent's run leases (lease-ends, lease-holders) share the {runs} hash tag, ${JOURNAL_PREFIX}:{runs}:…`,
@@ -224,15 +231,18 @@ describe('every key of one call in one hash slot, and in the script’s KEYS', (
   });
   // The agent's budget and a per-key one (budgetLedger's account shapes).
   const ACCOUNTS = [account('agent:daily:0'), account('agent:daily:0:fp-0123456789ab')];
+  // A team's budget beside them: under the policy's prefix, whichever agent charges it.
+  const TEAM_ACCOUNTS = [...ACCOUNTS, { ...account('team:0'), keyPrefix: POLICY_PREFIX }];
+  let accounts = ACCOUNTS;
   const hold = (reservationId: string): StoreBudgetRequest => ({
-    accounts: ACCOUNTS,
+    accounts,
     reservationId,
     leaseMs: 60_000,
     worstPico: 1_000_000n,
     worstTokens: 100n,
   });
   const settlement = (reservationId: string) => ({
-    accounts: ACCOUNTS,
+    accounts,
     reservationId,
     worstPico: 1_000_000n,
     worstTokens: 100n,
@@ -240,11 +250,15 @@ describe('every key of one call in one hash slot, and in the script’s KEYS', (
     costTokens: 40n,
   });
 
-  it(`a limiter: ${RULES.limiter}`, async () => {
+  it.each([
+    [`a limiter: ${RULES.limiter}`, 'limiter' as const, LIMITER_PREFIX, ACCOUNTS],
+    [`a team: ${RULES.team}`, 'team' as const, POLICY_PREFIX, TEAM_ACCOUNTS],
+  ])('%s', async (_, user, prefix, used) => {
+    accounts = used;
     const settings: StoreSettings = {
       redis: { address: redis.address },
       waitBudgetMs: 2_000,
-      keyPrefix: LIMITER_PREFIX,
+      keyPrefix: prefix,
       requests: { perSecond: 1_000, burst: 1_000 },
       tokens: { inputPerMinute: 1_000_000, outputPerMinute: 1_000_000 },
     };
@@ -257,7 +271,7 @@ describe('every key of one call in one hash slot, and in the script’s KEYS', (
       ).length;
     };
     const checked = await record(
-      'limiter',
+      user,
       async () => {
         store = openRedisStore(settings);
         const s = store;
@@ -276,7 +290,7 @@ describe('every key of one call in one hash slot, and in the script’s KEYS', (
         expect(await s.admit({ ...call, budget: hold('r2') })).toMatchObject({
           budget: { held: true },
         });
-        s.renewBudgets([{ accounts: ACCOUNTS, reservationId: 'r2', leaseMs: 120_000 }]);
+        s.renewBudgets([{ accounts, reservationId: 'r2', leaseMs: 120_000 }]);
         // Sent alone: the replica is idle.
         s.settleBudget(settlement('r2'));
         s.settle({ requests: -1, inputTokens: -5, outputTokens: 3 });
@@ -288,7 +302,7 @@ describe('every key of one call in one hash slot, and in the script’s KEYS', (
     store?.close();
     expect(checked.problems).toEqual([]);
     expect(names(checked)).toEqual(new Set(['admit', 'settle', 'renew', 'pause']));
-    expect(await slotsAcross(checked)).toEqual([await oracle.slot(LIMITER_PREFIX)]);
+    expect(await slotsAcross(checked)).toEqual([await oracle.slot(prefix)]);
     const touched = touchedKeys(checked);
     for (const part of [
       ':requests',
@@ -298,12 +312,11 @@ describe('every key of one call in one hash slot, and in the script’s KEYS', (
       ':budget:',
       ':settled:',
     ])
-      expect(touched.some((k) => k.startsWith(LIMITER_PREFIX) && k.includes(part))).toBe(true);
+      expect(touched.some((k) => k.startsWith(prefix) && k.includes(part))).toBe(true);
+    if (user === 'team') expect(touched).toContain(`${POLICY_PREFIX}:budget:team:0`);
     // The riding settlement: an admission that touched r1's settled marker.
     expect(
-      checked.calls.some(
-        (c) => c.name === 'admit' && c.touched.includes(`${LIMITER_PREFIX}:settled:r1`),
-      ),
+      checked.calls.some((c) => c.name === 'admit' && c.touched.includes(`${prefix}:settled:r1`)),
     ).toBe(true);
   });
 

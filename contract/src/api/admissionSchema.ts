@@ -1953,7 +1953,7 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
                   ],
                 },
                 tokens: { type: 'integer', format: 'int64', minimum: 1, maximum: 1000000000000 },
-                per: { type: 'string', enum: ['Agent', 'ClientKey'], default: 'Agent' },
+                per: { type: 'string', enum: ['Agent', 'ClientKey', 'Policy'], default: 'Agent' },
                 onExhausted: {
                   type: 'string',
                   enum: ['Refuse', 'Fallback', 'Shadow'],
@@ -2011,6 +2011,18 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
             message:
               'store keeps the counters of the whole agent: set scope to Cluster (its per-replica split is the fallback when the store cannot answer)',
             fieldPath: '.scope',
+          },
+          {
+            rule: "!has(self.budgets) || !self.budgets.exists(b, has(b.per) && b.per == 'Policy') || has(self.store)",
+            message:
+              'budgets[].per Policy is shared by every agent on this policy, which count it together only in a store: set spec.store (with scope Cluster), or per Agent',
+            fieldPath: '.store',
+          },
+          {
+            rule: "!has(self.budgets) || !self.budgets.exists(b, has(b.per) && b.per == 'Policy') || !has(self.store) || !has(self.store.redis.cluster) || (has(self.store.sharing) && self.store.sharing == 'AllAgents')",
+            message:
+              "budgets[].per Policy on a Redis Cluster needs store.sharing AllAgents, so that every agent's keys and the team's account share one hash slot: set store.sharing to AllAgents, or use a Redis address or Sentinel",
+            fieldPath: '.store.sharing',
           },
           {
             rule: '!has(self.webSearchResultTokens) || has(self.budgets)',

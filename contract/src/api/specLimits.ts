@@ -552,7 +552,7 @@ export const RATE_LIMIT_POLICY_LIMITS = {
   'budgets[].period': { enum: ['Day', 'Week', 'Month'] },
   'budgets[].usd': { maxLength: 13, pattern: '^(0|[1-9][0-9]{0,5})([.][0-9]{1,6})?$' },
   'budgets[].tokens': { minimum: 1, maximum: 1000000000000 },
-  'budgets[].per': { default: 'Agent', enum: ['Agent', 'ClientKey'] },
+  'budgets[].per': { default: 'Agent', enum: ['Agent', 'ClientKey', 'Policy'] },
   'budgets[].onExhausted': { default: 'Refuse', enum: ['Refuse', 'Fallback', 'Shadow'] },
   'budgets[].warnAtPercent': { default: 80, minimum: 1, maximum: 100 },
   'budgets[].waitForHeld': {

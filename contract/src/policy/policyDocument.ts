@@ -176,6 +176,11 @@ export interface StoreSettings extends RateLimitStoreFields {
    * Redis Cluster hash tag, so one limiter's keys stay on one slot for the multi-key script.
    */
   readonly keyPrefix: string;
+  /**
+   * Prefix of the team's budget accounts (`per: Policy`), the same for every agent on the
+   * policy: `breakwater:{<namespace>/<policy>}`. Written only when a budget is per Policy.
+   */
+  readonly teamKeyPrefix?: string;
   readonly requests?: Readonly<RequestRate>;
   readonly tokens?: Readonly<TokenBudget>;
 }

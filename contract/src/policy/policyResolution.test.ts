@@ -306,6 +306,24 @@ describe('resolveRateLimit', () => {
     expect(settings.store?.redis).toEqual({ cluster, username: 'breakwater' });
   });
 
+  it("renders the team's key prefix, the policy's, into every agent's document when a budget is per Policy", () => {
+    const store = { redis: { address: 'redis:6379' } };
+    const budgets = [
+      { name: 'team', period: 'Month' as const, usd: '2000', per: 'Policy' as const },
+      { name: 'own', period: 'Month' as const, usd: '500' },
+    ];
+    const policy = rateLimitPolicy({ ...production.spec, scope: 'Cluster', store, budgets });
+    const [a, b] = ['a', 'b'].map((agent) => resolveRateLimit(policy, 2, agent).store);
+    // Each agent's limits are its own; the team's accounts are the policy's.
+    expect(a?.keyPrefix).toBe('breakwater:{default/rl/a}');
+    expect(b?.keyPrefix).toBe('breakwater:{default/rl/b}');
+    expect(a?.teamKeyPrefix).toBe('breakwater:{default/rl}');
+    expect(b?.teamKeyPrefix).toBe(a?.teamKeyPrefix);
+    // No team budget: the document (and its hash) is as it was.
+    const agentOnly = rateLimitPolicy({ ...production.spec, scope: 'Cluster', store });
+    expect(resolveRateLimit(agentOnly, 2, 'a').store).not.toHaveProperty('teamKeyPrefix');
+  });
+
   it('gives every agent on the policy one set of keys with sharing AllAgents', () => {
     const store = {
       redis: { address: 'redis:6379', tls: { enabled: true, serverName: 'redis.example' } },

@@ -230,13 +230,16 @@ function resolveStore(
   store: RateLimitStoreSpec,
   agentName: string,
 ): StoreSettings {
-  const { requests, tokens } = policy.spec;
+  const { requests, tokens, budgets } = policy.spec;
   const owner = `${policy.metadata.namespace ?? 'default'}/${policy.metadata.name ?? ''}`;
   const perAgent = (store.sharing ?? RATE['store.sharing'].default) === 'PerAgent';
+  // The team's accounts are the policy's, whichever agent charges them.
+  const team = budgets?.some((b) => b.per === 'Policy') === true;
   return {
     redis: resolveRedis(store.redis),
     ...resolveSection('rateLimit', 'store', policy.spec),
     keyPrefix: `breakwater:{${perAgent ? `${owner}/${agentName}` : owner}}`,
+    ...(team ? { teamKeyPrefix: `breakwater:{${owner}}` } : {}),
     ...(requests === undefined
       ? {}
       : { requests: { perSecond: requests.perSecond, burst: requests.burst } }),

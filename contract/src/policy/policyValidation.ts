@@ -110,7 +110,7 @@ function checkRateLimit(v: unknown): void {
   else int(r.maxWaitMs, 'rateLimit.maxWaitMs', 0, 0);
   const store = optObj(r.store, 'rateLimit.store');
   if (store !== undefined) checkStore(store);
-  if (r.spend !== undefined) checkSpend(r.spend);
+  if (r.spend !== undefined) checkSpend(r.spend, store);
 }
 
 /** The store's settings; `sharing` is already resolved into `keyPrefix`. */
@@ -118,6 +118,7 @@ function checkStore(store: Json): void {
   checkRedis(store.redis, 'rateLimit.store.redis', (field) => RATE[`store.redis.${field}`]);
   checkSection(store, 'rateLimit.store', BOUNDS.rateLimit.store);
   str(store.keyPrefix, 'rateLimit.store.keyPrefix');
+  if (store.teamKeyPrefix !== undefined) str(store.teamKeyPrefix, 'rateLimit.store.teamKeyPrefix');
 }
 
 type RedisField =

@@ -87,6 +87,11 @@ describe('the document check of what an agent may spend', () => {
       /^rateLimit\.spend\.budgets\[0\]\.warnAtPercent must be an integer from 1 to 100/,
     ],
     [
+      'a team budget (per Policy) without a store to count it in',
+      withSpend([{ ...monthly, per: 'Policy' }]),
+      /^rateLimit\.spend\.budgets\[0\]\.per Policy is shared by every agent on the policy, which count it together only in a store: set the RateLimitPolicy spec\.store/,
+    ],
+    [
       'two prices for one model',
       withSpend([monthly], 'UTC', [price(PRIMARY_MODEL), price(PRIMARY_MODEL)]),
       /^pricing\[1\]\.model must name each model once/,
@@ -105,5 +110,20 @@ describe('the document check of what an agent may spend', () => {
     const result = checkPolicyDocument(doc);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.error).toMatch(message);
+  });
+
+  it('accepts a team budget (per Policy) with the store that counts it', () => {
+    const doc = withSpend([{ ...monthly, per: 'Policy' }]) as ReturnType<
+      typeof samplePolicyDocument
+    >;
+    const store = {
+      redis: { address: 'redis:6379' },
+      waitBudgetMs: 5,
+      sharing: 'PerAgent',
+      keyPrefix: 'breakwater:{ns/team/a}',
+      teamKeyPrefix: 'breakwater:{ns/team}',
+    };
+    const withStore = { ...doc, rateLimit: { ...doc.rateLimit, store } };
+    expect(checkPolicyDocument(withStore)).toMatchObject({ ok: true });
   });
 });

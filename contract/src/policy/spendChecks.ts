@@ -20,8 +20,12 @@ function unique(names: readonly string[], path: (i: number) => string, what: str
   });
 }
 
-/** `rateLimit.spend`, when present. */
-export function checkSpend(v: unknown): void {
+/**
+ * `rateLimit.spend`, when present. A `per: Policy` budget (the team's, every agent on the
+ * policy together) is counted only in the store, under its `teamKeyPrefix`: without them each
+ * agent would spend the whole of it.
+ */
+export function checkSpend(v: unknown, store?: Readonly<Record<string, unknown>>): void {
   const at = 'rateLimit.spend';
   const spend = obj(v, at);
   checkSection(spend, at, BOUNDS.rateLimit.spend);
@@ -36,6 +40,12 @@ export function checkSpend(v: unknown): void {
     checkSection(budget, path, BOUNDS.budget['']);
     if (budget.limitMicroUsd === undefined && budget.limitTokens === undefined)
       fail(path, 'must limit dollars (limitMicroUsd), tokens (limitTokens) or both', budget);
+    if (budget.per === 'Policy' && typeof store?.teamKeyPrefix !== 'string')
+      fail(
+        `${path}.per`,
+        'Policy is shared by every agent on the policy, which count it together only in a store: set the RateLimitPolicy spec.store (rateLimit.store.teamKeyPrefix), or per Agent',
+        budget.per,
+      );
     return name;
   });
   unique(names, (i) => `${at}.budgets[${i}].name`, 'budget');

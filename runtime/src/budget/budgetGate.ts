@@ -109,5 +109,6 @@ export function budgetOptions(doc: PolicyDocument): BudgetLedgerOptions {
     shareOf: doc.rateLimit.spend?.shareOf ?? 1,
     leaseMs: doc.retry.maxAttempts * (doc.timeoutMs + doc.retry.maxDelayMs),
     streamMs: longestStream,
+    teamKeyPrefix: doc.rateLimit.store?.teamKeyPrefix,
   };
 }

@@ -90,6 +90,8 @@ export interface BudgetLedgerOptions {
   readonly leaseMs: number;
   /** What a streamed call may take beyond `leaseMs` (the longest stream); absent: nothing. */
   readonly streamMs?: number;
+  /** The store's prefix of the team's accounts (`per: Policy`), `rateLimit.store.teamKeyPrefix`. */
+  readonly teamKeyPrefix?: string | undefined;
 }
 
 export interface BudgetLedgerConfig extends BudgetLedgerOptions {
@@ -111,6 +113,7 @@ export class BudgetLedger {
   #shareOf = 1;
   #leaseMs = 0;
   #streamMs = 0;
+  #teamKeyPrefix: string | undefined;
   /** Seeded spend by account key, and per ClientKey budget what a key not yet seen starts from. */
   readonly #seeds = new SpendSeeds();
   /** The current period's account per budget, `per` and client key. */
@@ -165,6 +168,7 @@ export class BudgetLedger {
     this.#shareOf = options.shareOf;
     this.#leaseMs = options.leaseMs;
     this.#streamMs = options.streamMs ?? 0;
+    this.#teamKeyPrefix = options.teamKeyPrefix;
     this.#accounts.configure(budgets, this.#timeZone, this.#shareOf, this.#clock.now());
     const names = new Set(budgets.map((b) => b.name));
     this.#tallies.retain(names);
@@ -256,7 +260,9 @@ export class BudgetLedger {
     // Kept when the store holds the claim (`mirror`): a refused call leaves no account behind.
     const accounts = budgets.map((b) => this.#accounts.open(b, call.clientKey, now, false));
     const request = {
-      accounts: budgets.map((b, i) => storeAccount(this.name, b, accounts[i] as Account)),
+      accounts: budgets.map((b, i) =>
+        storeAccount(this.name, b, accounts[i] as Account, this.#teamKeyPrefix),
+      ),
       reservationId: reservationId(),
       leaseMs: firstLeaseMs(this.#boundMs(call)),
       worstPico: pico,

@@ -34,7 +34,10 @@ export interface Refusal {
   readonly pico: bigint;
   readonly tokens: bigint;
   readonly now: number;
-  /** Replicas the budget is divided among (1: the whole budget, as the store holds it). */
+  /**
+   * Replicas the budget is divided among (1: the whole budget, as the store holds it; 0: a
+   * team's budget, `per: Policy`, decided on this replica's share: it has none).
+   */
   readonly shareOf: number;
 }
 
@@ -56,10 +59,38 @@ function standing(
   return `spent ${format(amounts.spent)} of ${format(amounts.limit)} ${name}${held}, this call ${thisCall}`;
 }
 
+/** Whose spend `r`'s budget limits, as its refusal says it. */
+function whoseSpend(r: Refusal): string {
+  switch (r.budget.per) {
+    case 'Agent':
+      return `agent ${r.agent}`;
+    case 'ClientKey':
+      return `client key ${r.account.who} of agent ${r.agent}`;
+    case 'Policy':
+      return `every agent on the RateLimitPolicy together (this call's: agent ${r.agent})`;
+  }
+}
+
+/**
+ * A team's budget (`per: Policy`) while the store cannot decide: no replica holds a share of it
+ * (each agent would spend all of it), so its calls are refused until the store answers.
+ */
+function teamWithoutStore(r: Refusal): BudgetExhaustedError {
+  const { budget } = r;
+  return new BudgetExhaustedError(
+    budget.name,
+    `budget "${budget.name}" (${budget.period}, per Policy) of ${whoseSpend(r)} is counted only in the store, which did not decide this call: calls under it are refused until the store answers, retry shortly`,
+    BUSY_RETRY_AFTER_MS,
+    budget.onExhausted === 'Fallback',
+    true,
+    'busy',
+  );
+}
+
 export function exhaustedError(r: Refusal): BudgetExhaustedError {
+  if (r.budget.per === 'Policy' && r.shareOf === 0) return teamWithoutStore(r);
   const { budget, account, pico, tokens } = r;
-  const whose =
-    budget.per === 'Agent' ? `agent ${r.agent}` : `client key ${account.who} of agent ${r.agent}`;
+  const whose = whoseSpend(r);
   const share =
     r.shareOf > 1
       ? ` (this replica's share: the budget divided among ${String(r.shareOf)} replicas)`

@@ -40,19 +40,29 @@ export const KEPT_AFTER_PERIOD_MS = 7 * 86_400_000;
 
 /**
  * `account`'s budget in the store: `<agent>:<budget>:<periodStartMs>[:<key fingerprint>]`,
- * with the budget's whole limits (the store holds the agent's total, never a share). Made at
- * the account's first claim and kept with it (`Account.inStore`) until its limits change:
- * every call of the period claims the same.
+ * with the budget's whole limits (the store holds the agent's total, never a share). A team's
+ * budget (`per: Policy`) is `<budget>:<periodStartMs>` under `teamKeyPrefix`, the policy's
+ * (`breakwater:{<namespace>/<policy>}`), never an agent's: every agent on the policy charges
+ * it. Made at the account's first claim and kept with it (`Account.inStore`) until its limits
+ * change: every call of the period claims the same.
  */
 export function storeAccount(
   agent: string,
   budget: BudgetSettings,
   account: Account,
+  teamKeyPrefix?: string,
 ): StoreBudgetAccount {
   if (account.inStore !== undefined) return account.inStore;
   const who = account.who === '' ? '' : `:${account.who}`;
+  const start = String(account.period.startMs);
+  if (budget.per === 'Policy' && teamKeyPrefix === undefined)
+    throw new Error(`budget ${budget.name} is per Policy, and the store has no teamKeyPrefix`);
+  const place =
+    budget.per === 'Policy'
+      ? { key: `${budget.name}:${start}`, keyPrefix: teamKeyPrefix }
+      : { key: `${agent}:${budget.name}:${start}${who}` };
   return (account.inStore = {
-    key: `${agent}:${budget.name}:${String(account.period.startMs)}${who}`,
+    ...place,
     limitPico:
       budget.limitMicroUsd === undefined ? undefined : moneyFromMicros(budget.limitMicroUsd),
     limitTokens: budget.limitTokens === undefined ? undefined : BigInt(budget.limitTokens),

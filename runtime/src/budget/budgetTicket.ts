@@ -22,14 +22,17 @@ import type { BudgetedCall } from '../guard/budgetGate.ts';
 /** One call to reserve for. */
 export type BudgetCall = BudgetedCall;
 
-/** The account of a `per: Agent` budget; client keys are `key-…` fingerprints. */
+/**
+ * The account of a `per: Agent` budget, and of a `per: Policy` one (the team's, which this
+ * agent's calls share with the other agents'); client keys are `key-…` fingerprints.
+ */
 const WHOLE_AGENT = '';
 /** A `per: ClientKey` budget's account for callers that present no key (an open agent). */
 export const NO_CLIENT_KEY = 'no-key';
 
 /** Whose account a call draws from: the whole agent's, or its client key's. */
 export function whoOf(budget: BudgetSettings, clientKey: string | undefined): string {
-  if (budget.per === 'Agent') return WHOLE_AGENT;
+  if (budget.per !== 'ClientKey') return WHOLE_AGENT;
   return clientKey === undefined || clientKey === '' ? NO_CLIENT_KEY : clientKey;
 }
 
@@ -38,7 +41,8 @@ const WHOLE_AGENT_KEYS = new WeakMap<BudgetSettings, string>();
 
 /** An account's key in a ledger: the budget, its `per`, and whose. */
 export function accountKey(budget: BudgetSettings, clientKey: string | undefined): string {
-  if (budget.per !== 'Agent') return `${budget.name}\n${budget.per}\n${whoOf(budget, clientKey)}`;
+  if (budget.per === 'ClientKey')
+    return `${budget.name}\n${budget.per}\n${whoOf(budget, clientKey)}`;
   let key = WHOLE_AGENT_KEYS.get(budget);
   if (key === undefined) {
     key = `${budget.name}\n${budget.per}\n${WHOLE_AGENT}`;
@@ -90,9 +94,19 @@ export class Account {
     this.limit(budget, shareOf);
   }
 
-  /** This replica's share of the budget's limits. */
+  /**
+   * This replica's share of the budget's limits. A team's budget (`per: Policy`) has none: only
+   * the store counts every agent's calls together, so while it cannot decide, calls under the
+   * budget are refused (`sharedBy` 0, limits 0) rather than each agent spending all of it.
+   */
   limit(budget: BudgetSettings, shareOf: number): void {
     this.inStore = undefined;
+    if (budget.per === 'Policy') {
+      this.sharedBy = 0;
+      this.limitPico = budget.limitMicroUsd === undefined ? undefined : 0n;
+      this.limitTokens = budget.limitTokens === undefined ? undefined : 0n;
+      return;
+    }
     this.sharedBy = Math.max(1, Math.floor(shareOf));
     const share = BigInt(this.sharedBy);
     this.limitPico =

@@ -23,8 +23,16 @@ export interface StoreAdmitRequest {
 
 /** One budget account in the store: a budget in one period, for the agent or one client key. */
 export interface StoreBudgetAccount {
-  /** `<agent>:<budget>:<periodStartMs>[:<key fingerprint>]`; the store adds its prefix. */
+  /**
+   * `<agent>:<budget>:<periodStartMs>[:<key fingerprint>]`, or the team's `<budget>:<periodStartMs>`
+   * (`per: Policy`); the store adds its prefix.
+   */
   readonly key: string;
+  /**
+   * The prefix the account lives under when it is not the limiter's: a team's account (`per:
+   * Policy`) is the policy's, `breakwater:{<namespace>/<policy>}`, whichever agent charges it.
+   */
+  readonly keyPrefix?: string;
   /** The whole agent's limits (never a replica's share); undefined: not limited. */
   readonly limitPico: bigint | undefined;
   readonly limitTokens: bigint | undefined;

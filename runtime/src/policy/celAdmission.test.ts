@@ -117,3 +117,48 @@ describe('celViolations', () => {
     expect(celViolations(agent({ timeout: 5 }), rules)).toEqual([]);
   });
 });
+
+describe('a team budget (per Policy) at admission', () => {
+  const policy = (spec: Record<string, unknown>) => ({
+    kind: 'RateLimitPolicy',
+    metadata: { name: 'team' },
+    spec: {
+      budgets: [{ name: 'monthly', period: 'Month', usd: '2000', per: 'Policy' }],
+      ...spec,
+    },
+  });
+  const rules = ADMISSION_SCHEMA['RateLimitPolicy'] as AdmissionNode;
+  const NEEDS_STORE =
+    'budgets[].per Policy is shared by every agent on this policy, which count it together only in a store: set spec.store (with scope Cluster), or per Agent';
+  const NEEDS_ALL_AGENTS =
+    "budgets[].per Policy on a Redis Cluster needs store.sharing AllAgents, so that every agent's keys and the team's account share one hash slot: set store.sharing to AllAgents, or use a Redis address or Sentinel";
+  const store = (redis: object, sharing?: string) => ({
+    scope: 'Cluster',
+    store: { redis, ...(sharing === undefined ? {} : { sharing }) },
+  });
+
+  it.each([
+    ['without a store', {}, [{ path: 'spec.store', message: NEEDS_STORE }]],
+    ['with one Redis', store({ address: 'redis:6379' }), []],
+    ['with a Sentinel', store({ sentinel: { masterName: 'm', addresses: ['s:26379'] } }), []],
+    [
+      'on a Redis Cluster, each agent its own keys',
+      store({ cluster: { addresses: ['c:6379'] } }),
+      [{ path: 'spec.store.sharing', message: NEEDS_ALL_AGENTS }],
+    ],
+    [
+      'on a Redis Cluster, every agent one set of keys',
+      store({ cluster: { addresses: ['c:6379'] } }, 'AllAgents'),
+      [],
+    ],
+  ])('is judged %s', (_, spec, violations) => {
+    expect(celViolations(policy(spec), rules)).toEqual(violations);
+  });
+
+  it('leaves budgets per Agent and per ClientKey without a store alone', () => {
+    for (const per of ['Agent', 'ClientKey']) {
+      const budgets = [{ name: 'monthly', period: 'Month', usd: '500', per }];
+      expect(celViolations(policy({ budgets }), rules)).toEqual([]);
+    }
+  });
+});

@@ -147,7 +147,7 @@ function whole(value: unknown): number {
 
 /** Each account's hash (its leases are fields of it), in the order the scripts take them after the limits'. */
 export function budgetKeys(prefix: string, accounts: readonly StoreBudgetAccount[]): string[] {
-  return accounts.map((a) => `${prefix}:budget:${a.key}`);
+  return accounts.map((a) => `${a.keyPrefix ?? prefix}:budget:${a.key}`);
 }
 
 const NO_LIMIT = ['', ''] as const;
@@ -172,7 +172,7 @@ function accountArgs(a: StoreBudgetAccount, prefix: string): AccountArgs {
   const [micro, pico] = a.limitPico === undefined ? NO_LIMIT : moneyToScriptArgs(a.limitPico);
   const args: AccountArgs = {
     prefix,
-    key: `${prefix}:budget:${a.key}`,
+    key: `${a.keyPrefix ?? prefix}:budget:${a.key}`,
     admit: [
       micro,
       pico,

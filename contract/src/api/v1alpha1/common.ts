@@ -211,9 +211,9 @@ export interface BudgetSpendStatus {
    */
   name: string;
   /**
-   * Agent: the whole agent's spend; ClientKey: the spend of every key together, and topKeys the largest.
+   * Agent: the whole agent's spend; ClientKey: the spend of every key together, and topKeys the largest; Policy: this agent's part of the team's budget, which every agent on the policy spends together (the team's total is in the store).
    */
-  per?: 'Agent' | 'ClientKey';
+  per?: 'Agent' | 'ClientKey' | 'Policy';
   /**
    * What the agent does once the budget is spent, as spec.budgets states it.
    */

@@ -101,7 +101,7 @@ export const DOCUMENT_BOUNDS = {
       period: { type: 'enum', values: ['Day', 'Week', 'Month'] },
       limitMicroUsd: { type: 'integer', minimum: 1, maximum: 999999999999, optional: true },
       limitTokens: { type: 'integer', minimum: 1, maximum: 1000000000000, optional: true },
-      per: { type: 'enum', values: ['Agent', 'ClientKey'] },
+      per: { type: 'enum', values: ['Agent', 'ClientKey', 'Policy'] },
       onExhausted: { type: 'enum', values: ['Refuse', 'Fallback', 'Shadow'] },
       warnAtPercent: { type: 'integer', minimum: 1, maximum: 100 },
       waitForHeldMs: { type: 'integer', minimum: 0, maximum: 60000 },

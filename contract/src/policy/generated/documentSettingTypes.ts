@@ -150,7 +150,7 @@ export interface BudgetFields {
   readonly period: 'Day' | 'Week' | 'Month';
   readonly limitMicroUsd?: number;
   readonly limitTokens?: number;
-  readonly per: 'Agent' | 'ClientKey';
+  readonly per: 'Agent' | 'ClientKey' | 'Policy';
   readonly onExhausted: 'Refuse' | 'Fallback' | 'Shadow';
   readonly warnAtPercent: number;
   readonly waitForHeldMs: number;
