@@ -320,14 +320,6 @@ export const invalidManifests: readonly Refusal[] = [
     says: 'should match',
   },
   {
-    name: 'rejects a team budget (per Policy) without a store to count it in',
-    manifest: rateLimitPolicy({
-      budgets: [{ name: 'team', period: 'Month', usd: '2000', per: 'Policy' }],
-    }),
-    field: 'spec.store',
-    says: 'budgets[].per Policy is shared by every agent on this policy',
-  },
-  {
     name: 'rejects a team budget (per Policy) on a Redis Cluster with each agent its own keys',
     manifest: rateLimitPolicy({
       scope: 'Cluster',

@@ -4,7 +4,9 @@
  * (`resolveRateLimit` with two ready replicas and the agent's name), one real redis-server, the
  * simulator billing. The agents' calls together never pass the team's budget, each agent's
  * part is counted, a call must also fit its agent's own budget, and each refusal names the
- * budget that refused. Without the store, no replica spends the team's budget on a share.
+ * budget that refused. While the store is down, no replica spends the team's budget on a share
+ * it was not given; without a store, each replica holds the share the operator renders (the
+ * team's limit over every agent's ready replicas), and the agents together stay within it.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
@@ -55,26 +57,41 @@ afterEach(async () => {
   team = undefined;
 });
 
-/** The document the operator writes for `agent`'s replicas. */
-function documentFor(simUrl: string, spec: RateLimitPolicySpec, agent: string): PolicyDocument {
+/**
+ * The document the operator writes for `agent`'s replicas; `teamReplicas`, the ready replicas
+ * of every agent on the policy, as the operator counts them (teamReplicas.ts).
+ */
+function documentFor(
+  simUrl: string,
+  spec: RateLimitPolicySpec,
+  agent: string,
+  teamReplicas?: number,
+): PolicyDocument {
   const doc = policyDocument(simUrl, (d) => {
     d.agent = { ...d.agent, name: agent, namespace: 'default' };
-    d.rateLimit = resolveRateLimit(ratePolicy(spec), REPLICAS, agent);
+    d.rateLimit = resolveRateLimit(ratePolicy(spec), REPLICAS, agent, teamReplicas);
   });
   return { ...doc, pricing: PRICING.map((p) => ({ ...p })) };
 }
 
-async function startTeam(budgets: RateLimitPolicySpec['budgets']): Promise<Team> {
+/** The team's agents on a store (the default), or without one on the operator's shares. */
+async function startTeam(
+  budgets: RateLimitPolicySpec['budgets'],
+  shares?: { readonly teamReplicas: number },
+): Promise<Team> {
   const redis = await startRedis();
   const sim = await startSimulator({ seed: 52 });
-  const spec: RateLimitPolicySpec = {
-    budgets,
-    store: { redis: { address: redis.address }, waitBudget: '1s' },
-  };
+  const spec: RateLimitPolicySpec =
+    shares === undefined
+      ? { budgets, store: { redis: { address: redis.address }, waitBudget: '1s' } }
+      : { budgets };
   const started = await Promise.allSettled(
     AGENTS.flatMap((agent) =>
       Array.from({ length: REPLICAS }, () =>
-        standaloneRuntime(documentFor(sim.url, spec, agent)).then((r) => ({ agent, r })),
+        standaloneRuntime(documentFor(sim.url, spec, agent, shares?.teamReplicas)).then((r) => ({
+          agent,
+          r,
+        })),
       ),
     ),
   );
@@ -228,5 +245,40 @@ describe('a team budget (per: Policy) over two agents of two replicas each on on
         expect(refusalMessage(outcome.error)).toMatch(/is counted only in the store/);
     }
     expect(await t.sim.billed()).toEqual([]);
+  });
+});
+
+describe('a team budget (per: Policy) without a store, on the shares the operator renders', () => {
+  it('keeps the agents together within it: each replica a quarter, each agent half, under calls from all four at once', async () => {
+    const t = (team = await startTeam([TEAM], { teamReplicas: AGENTS.length * REPLICAS }));
+    let served = 0;
+    const refusals: unknown[] = [];
+    for (let wave = 0; wave < 30; wave++) {
+      const outcomes = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => spend(t.urls[i % 4] ?? '', i % 2 === 0)),
+      );
+      const ok = outcomes.filter((o) => o.ok).length;
+      served += ok;
+      for (const o of outcomes) if (!o.ok) refusals.push(o.error);
+      if (ok === 0) break;
+    }
+    expect(served).toBeGreaterThan(0);
+    expect(refusals.length).toBeGreaterThan(0);
+    for (const error of refusals) {
+      expect(refusalMessage(error)).toMatch(PER_POLICY);
+      expect(refusalMessage(error)).toMatch(/this replica's share: the budget divided among 4/);
+    }
+    // Nothing in Redis: no store was configured.
+    expect(await t.accounts()).toEqual([]);
+    const parts = await Promise.all(AGENTS.map((a) => t.spentUsd(a)));
+    const limitUsd = moneyToUsdNumber(TEAM_PICO);
+    for (const part of parts) {
+      expect(part).toBeGreaterThan(0);
+      // Each agent's part: its two replicas' shares of four.
+      expect(part).toBeLessThanOrEqual(limitUsd / 2 + 1e-12);
+    }
+    const spentUsd = (parts[0] ?? 0) + (parts[1] ?? 0);
+    expect(spentUsd).toBeLessThanOrEqual(limitUsd + 1e-12);
+    expect(spentUsd).toBeGreaterThanOrEqual(moneyToUsdNumber(await billedPico(t)) - 1e-12);
   });
 });

@@ -2013,12 +2013,6 @@ export const ADMISSION_SCHEMA: Readonly<Record<string, AdmissionNode>> = {
             fieldPath: '.scope',
           },
           {
-            rule: "!has(self.budgets) || !self.budgets.exists(b, has(b.per) && b.per == 'Policy') || has(self.store)",
-            message:
-              'budgets[].per Policy is shared by every agent on this policy, which count it together only in a store: set spec.store (with scope Cluster), or per Agent',
-            fieldPath: '.store',
-          },
-          {
             rule: "!has(self.budgets) || !self.budgets.exists(b, has(b.per) && b.per == 'Policy') || !has(self.store) || !has(self.store.redis.cluster) || (has(self.store.sharing) && self.store.sharing == 'AllAgents')",
             message:
               "budgets[].per Policy on a Redis Cluster needs store.sharing AllAgents, so that every agent's keys and the team's account share one hash slot: set store.sharing to AllAgents, or use a Redis address or Sentinel",

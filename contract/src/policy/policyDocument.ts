@@ -103,9 +103,15 @@ export interface SpendSettings extends RateLimitSpendFields {
   readonly budgets: readonly BudgetSettings[];
 }
 
-/** One budget, the agent's (or each key's) total: never divided among replicas. */
+/** One budget, the agent's (or each key's, or the team's) total: never divided among replicas. */
 export interface BudgetSettings extends BudgetFields {
   readonly name: string;
+  /**
+   * A team's budget (`per: Policy`): the ready replicas of every agent on the policy, which each
+   * hold an equal share of it (so each agent a part in proportion to its replicas), as the
+   * operator counts them. Absent: no share; the budget is counted in the store only.
+   */
+  readonly teamShareOf?: number;
 }
 
 /**

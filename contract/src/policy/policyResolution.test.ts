@@ -319,6 +319,13 @@ describe('resolveRateLimit', () => {
     expect(b?.keyPrefix).toBe('breakwater:{default/rl/b}');
     expect(a?.teamKeyPrefix).toBe('breakwater:{default/rl}');
     expect(b?.teamKeyPrefix).toBe(a?.teamKeyPrefix);
+    // Without the operator's count of every agent's replicas, no share of the team's budget.
+    expect(resolveRateLimit(policy, 2, 'a').spend?.budgets[0]).not.toHaveProperty('teamShareOf');
+    // With it, every ready replica on the policy an equal share; per Agent budgets as before.
+    const shared = resolveRateLimit(policy, 2, 'a', 5).spend?.budgets;
+    expect(shared?.[0]?.teamShareOf).toBe(5);
+    expect(shared?.[1]).not.toHaveProperty('teamShareOf');
+    expect(resolveRateLimit(policy, 0, 'a', 0).spend?.budgets[0]?.teamShareOf).toBe(1);
     // No team budget: the document (and its hash) is as it was.
     const agentOnly = rateLimitPolicy({ ...production.spec, scope: 'Cluster', store });
     expect(resolveRateLimit(agentOnly, 2, 'a').store).not.toHaveProperty('teamKeyPrefix');

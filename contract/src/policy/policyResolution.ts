@@ -52,6 +52,12 @@ export interface ResolveInputs {
   readonly systemPromptFromRef?: string | undefined;
   /** Ready replicas sharing a Cluster-scope limit; below 1 counts as 1. */
   readonly readyReplicas?: number | undefined;
+  /**
+   * Ready replicas of every agent in the namespace on the agent's RateLimitPolicy, this one's
+   * included, which share its team budgets (`per: Policy`) each an equal part; undefined: not
+   * known (a team budget then has no share, and is counted in the store only).
+   */
+  readonly teamReadyReplicas?: number | undefined;
   /** The policies `spec.mcpServers[].circuitBreakerPolicyRef` name, by name, when they exist. */
   readonly mcpBreakerPolicies?: ReadonlyMap<string, CircuitBreakerPolicy> | undefined;
 }
@@ -89,6 +95,7 @@ export function resolvePolicy(inputs: ResolveInputs): PolicyDocument {
       inputs.rateLimitPolicy,
       inputs.readyReplicas ?? 1,
       agent.metadata.name ?? '',
+      inputs.teamReadyReplicas,
     ),
     access: clientKeysSecret(agent),
     cache: resolveSection('agent', 'cache', spec),
@@ -183,6 +190,7 @@ export function resolveRateLimit(
   policy: RateLimitPolicy | undefined,
   readyReplicas: number,
   agentName = '',
+  teamReadyReplicas?: number,
 ): RateLimitSettings {
   const spec = policy?.spec ?? {};
   const fields = resolveSection('rateLimit', '', spec);
@@ -215,6 +223,11 @@ export function resolveRateLimit(
             budgets: budgets.map((budget) => ({
               name: budget.name,
               ...resolveSection('budget', '', budget),
+              // A team's budget is divided among every agent's ready replicas on the policy:
+              // each agent's part in proportion to its replicas.
+              ...(budget.per === 'Policy' && teamReadyReplicas !== undefined
+                ? { teamShareOf: Math.max(1, Math.floor(teamReadyReplicas)) }
+                : {}),
             })),
           },
         }),

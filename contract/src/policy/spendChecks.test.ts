@@ -87,9 +87,9 @@ describe('the document check of what an agent may spend', () => {
       /^rateLimit\.spend\.budgets\[0\]\.warnAtPercent must be an integer from 1 to 100/,
     ],
     [
-      'a team budget (per Policy) without a store to count it in',
+      'a team budget (per Policy) with neither a store nor shares to count it on',
       withSpend([{ ...monthly, per: 'Policy' }]),
-      /^rateLimit\.spend\.budgets\[0\]\.per Policy is shared by every agent on the policy, which count it together only in a store: set the RateLimitPolicy spec\.store/,
+      /^rateLimit\.spend\.budgets\[0\]\.per Policy is shared by every agent on the policy, which count it together only in a store or on shares of all their replicas: set the RateLimitPolicy spec\.store/,
     ],
     [
       'two prices for one model',
@@ -110,6 +110,18 @@ describe('the document check of what an agent may spend', () => {
     const result = checkPolicyDocument(doc);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.error).toMatch(message);
+  });
+
+  it('accepts a team budget (per Policy) on shares of every agent’s replicas', () => {
+    expect(
+      checkPolicyDocument(withSpend([{ ...monthly, per: 'Policy', teamShareOf: 4 }])),
+    ).toMatchObject({ ok: true });
+    const zero = checkPolicyDocument(withSpend([{ ...monthly, per: 'Policy', teamShareOf: 0 }]));
+    expect(zero.ok).toBe(false);
+    if (!zero.ok)
+      expect(zero.error).toMatch(
+        /^rateLimit\.spend\.budgets\[0\]\.teamShareOf must be an integer from 1/,
+      );
   });
 
   it('accepts a team budget (per Policy) with the store that counts it', () => {

@@ -22,8 +22,9 @@ function unique(names: readonly string[], path: (i: number) => string, what: str
 
 /**
  * `rateLimit.spend`, when present. A `per: Policy` budget (the team's, every agent on the
- * policy together) is counted only in the store, under its `teamKeyPrefix`: without them each
- * agent would spend the whole of it.
+ * policy together) is counted in the store, under its `teamKeyPrefix`, or on shares of every
+ * agent's replicas (`teamShareOf`, the operator's count): without either each agent would
+ * spend the whole of it.
  */
 export function checkSpend(v: unknown, store?: Readonly<Record<string, unknown>>): void {
   const at = 'rateLimit.spend';
@@ -40,10 +41,16 @@ export function checkSpend(v: unknown, store?: Readonly<Record<string, unknown>>
     checkSection(budget, path, BOUNDS.budget['']);
     if (budget.limitMicroUsd === undefined && budget.limitTokens === undefined)
       fail(path, 'must limit dollars (limitMicroUsd), tokens (limitTokens) or both', budget);
-    if (budget.per === 'Policy' && typeof store?.teamKeyPrefix !== 'string')
+    if (budget.teamShareOf !== undefined)
+      int(budget.teamShareOf, `${path}.teamShareOf`, 1, Number.MAX_SAFE_INTEGER);
+    if (
+      budget.per === 'Policy' &&
+      typeof store?.teamKeyPrefix !== 'string' &&
+      budget.teamShareOf === undefined
+    )
       fail(
         `${path}.per`,
-        'Policy is shared by every agent on the policy, which count it together only in a store: set the RateLimitPolicy spec.store (rateLimit.store.teamKeyPrefix), or per Agent',
+        'Policy is shared by every agent on the policy, which count it together only in a store or on shares of all their replicas: set the RateLimitPolicy spec.store (rateLimit.store.teamKeyPrefix), run the agents under the operator (teamShareOf), or per Agent',
         budget.per,
       );
     return name;

@@ -33,6 +33,7 @@ import type { PodView } from '../status/views.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
 import type { OperatorContext } from './operatorContext.ts';
 import { applyChildren } from './childApply.ts';
+import { teamReadyReplicas } from './teamReplicas.ts';
 import { STALE_STATUS_RETRY, writeStatusIfChanged } from './statusWrite.ts';
 
 /** Periodic re-check even when nothing changes, as a safety net under the watches. */
@@ -124,8 +125,9 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
   ).length;
 
-  // Decide.
-  const doc = resolvePolicy({ ...gathered.inputs, readyReplicas });
+  // Decide. A team budget's share counts every agent's ready replicas on the policy.
+  const teamReady = teamReadyReplicas(ctx, namespace, gathered.inputs.rateLimitPolicy);
+  const doc = resolvePolicy({ ...gathered.inputs, readyReplicas, teamReadyReplicas: teamReady });
   const hash = policyHash(doc);
   // What every replica will say of it: a value admission cannot judge (a time zone the zone
   // database does not know) is refused there, and the status says so instead of Propagating.

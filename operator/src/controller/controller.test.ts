@@ -8,6 +8,7 @@ import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import { Kinds, type ResourceKind } from '../../../platform/src/kube/resourceKinds.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import { minimalAgent } from '../builders/builderFixtures.ts';
+import { AGENT_LABEL } from '../builders/labels.ts';
 import {
   AgentKind,
   applies,
@@ -193,6 +194,55 @@ describe('Controller', () => {
   });
 });
 
+describe('Controller and a team budget (per Policy)', () => {
+  const onTeam = (name: string): AgentDeployment => {
+    const agent = minimalAgent();
+    agent.metadata = { ...agent.metadata, name, uid: `uid-${name}` };
+    agent.spec.rateLimitPolicyRef = { name: 'team' };
+    return agent;
+  };
+  const teamPolicy = {
+    apiVersion: 'breakwater.dev/v1alpha1',
+    kind: 'RateLimitPolicy',
+    metadata: { name: 'team', namespace: 'default', generation: 1 },
+    spec: {
+      scope: 'Cluster',
+      budgets: [{ name: 'monthly', period: 'Month', usd: '2000', per: 'Policy' }],
+    },
+  };
+  const readyPod = (agent: string, n: number) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `${agent}-${String(n)}`,
+      namespace: 'default',
+      labels: { [AGENT_LABEL]: agent },
+    },
+    status: { conditions: [{ type: 'Ready', status: 'True' }] },
+  });
+  const teamShareOf = (api: MemoryApi, agent: string): number | undefined =>
+    documentOf(api.applied, agent).rateLimit.spend?.budgets[0]?.teamShareOf;
+
+  it("re-divides every agent's share when another agent on the policy gains a ready replica", async () => {
+    const { api, controller } = await started(onTeam('alpha'));
+    api.emit(Kinds.RateLimitPolicy, 'ADDED', teamPolicy);
+    api.emit(AgentKind, 'ADDED', onTeam('beta') as AgentDeployment & Record<string, unknown>);
+    api.emit(Kinds.Pod, 'ADDED', readyPod('alpha', 0));
+    await settle(controller);
+    expect(teamShareOf(api, 'alpha')).toBe(1);
+    // beta's pods alone change; alpha's document follows: three ready replicas on the policy.
+    api.emit(Kinds.Pod, 'ADDED', readyPod('beta', 0));
+    api.emit(Kinds.Pod, 'ADDED', readyPod('beta', 1));
+    await settle(controller);
+    expect(teamShareOf(api, 'alpha')).toBe(3);
+    expect(teamShareOf(api, 'beta')).toBe(3);
+    // beta removed: alpha's share is the whole again.
+    api.emit(AgentKind, 'DELETED', onTeam('beta') as AgentDeployment & Record<string, unknown>);
+    await settle(controller);
+    expect(teamShareOf(api, 'alpha')).toBe(1);
+  });
+});
+
 describe('Controller and the policies of MCP servers', () => {
   const toolsPolicy = (agent: AgentDeployment): CircuitBreakerPolicy & Record<string, unknown> => ({
     apiVersion: 'breakwater.dev/v1alpha1',
@@ -255,6 +305,14 @@ describe('Controller and the policies of MCP servers', () => {
 function lastDocument(applied: readonly KubeObject[]): PolicyDocument {
   const configMap: (KubeObject & { data?: Record<string, string> }) | undefined = applied.findLast(
     (o) => o.kind === 'ConfigMap',
+  );
+  return JSON.parse(configMap?.data?.[POLICY_CONFIGMAP_KEY] ?? '{}') as PolicyDocument;
+}
+
+/** The policy document last applied for `agent`. */
+function documentOf(applied: readonly KubeObject[], agent: string): PolicyDocument {
+  const configMap: (KubeObject & { data?: Record<string, string> }) | undefined = applied.findLast(
+    (o) => o.kind === 'ConfigMap' && o.metadata?.name === `${agent}-policy`,
   );
   return JSON.parse(configMap?.data?.[POLICY_CONFIGMAP_KEY] ?? '{}') as PolicyDocument;
 }

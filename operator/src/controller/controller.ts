@@ -51,6 +51,7 @@ import {
   reconcileBreakerPolicy,
   reconcileRateLimitPolicy,
 } from './policyReconcilers.ts';
+import { teammates } from './teamReplicas.ts';
 
 const MANAGED_SELECTOR = 'app.kubernetes.io/managed-by=breakwater';
 const SERVICE_MONITOR_CRD = 'servicemonitors.monitoring.coreos.com';
@@ -219,9 +220,12 @@ export class Controller {
       if (previous !== undefined && !specOrLifecycleChanged(agent, previous)) return;
       q.agents.add(objectKey(agent));
       // Policy status depends on which agents reference the policy (spec) and on their pods
-      // (watched on their own), never on agent status.
-      for (const a of previous === undefined ? [agent] : [agent, previous])
+      // (watched on their own), never on agent status. An agent added, gone or moved to another
+      // policy re-divides its team budgets (teamReplicas.ts) among the others.
+      for (const a of previous === undefined ? [agent] : [agent, previous]) {
         this.#enqueuePoliciesOf(a);
+        for (const k of teammates(this.ctx, a)) q.agents.add(k);
+      }
     };
     caches.agents.on(onEveryChange(agentChanged));
 
@@ -251,7 +255,10 @@ export class Controller {
       const key = `${pod.metadata?.namespace ?? 'default'}/${agentName}`;
       q.agents.add(key);
       const agent = caches.agents.get(key);
-      if (agent !== undefined) this.#enqueuePoliciesOf(agent);
+      if (agent === undefined) return;
+      this.#enqueuePoliciesOf(agent);
+      // A replica ready or gone changes every teammate's share of a team budget.
+      for (const k of teammates(this.ctx, agent)) q.agents.add(k);
     };
     caches.pods.on({
       added: podChanged,

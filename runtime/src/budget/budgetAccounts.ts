@@ -78,14 +78,19 @@ export class BudgetAccounts {
     }
   }
 
-  /** The replicas `budget` is divided among in `period`: the most since the period began. */
+  /**
+   * The replicas `budget` is divided among in `period`: the most since the period began. A
+   * team's budget (`per: Policy`) is divided among every agent's replicas on the policy
+   * (`teamShareOf`), or none (0) when the document gives no such count.
+   */
   #sharedBy(budget: BudgetSettings, period: CalendarPeriod): number {
+    const now = budget.per === 'Policy' ? (budget.teamShareOf ?? 0) : this.#shareOf;
     const peak = this.#peaks.get(budget.name);
     if (peak === undefined || peak.startMs !== period.startMs) {
-      this.#peaks.set(budget.name, { startMs: period.startMs, shareOf: this.#shareOf });
-      return this.#shareOf;
+      this.#peaks.set(budget.name, { startMs: period.startMs, shareOf: now });
+      return now;
     }
-    peak.shareOf = Math.max(peak.shareOf, this.#shareOf);
+    peak.shareOf = Math.max(peak.shareOf, now);
     return peak.shareOf;
   }
 

@@ -46,13 +46,20 @@ describe('the store account of a budget', () => {
 
   it('holds the whole team limit in the store, and no share on a replica', () => {
     const team = budget('Policy');
-    const account = new Account(team, '', calendarPeriod(NOW, 'Month', 'UTC'), 2);
+    // No count of the team's replicas (BudgetAccounts gives 0 without teamShareOf).
+    const account = new Account(team, '', calendarPeriod(NOW, 'Month', 'UTC'), 0);
     expect(storeAccount('alpha', team, account, TEAM_PREFIX).limitPico).toBe(
       2_000_000_000_000_000n,
     );
     // Decided on this replica alone, nothing fits: each agent would spend all of it.
     expect(account.limitPico).toBe(0n);
     expect(account.fits(1n, 0n)).toBe(false);
+  });
+
+  it('holds a share of every agent’s replicas when the operator counts them', () => {
+    const team = budget('Policy');
+    const account = new Account(team, '', calendarPeriod(NOW, 'Month', 'UTC'), 4);
+    expect(account.limitPico).toBe(500_000_000_000_000n);
   });
 
   it('is refused without the team prefix the document renders', () => {

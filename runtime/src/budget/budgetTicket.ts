@@ -95,13 +95,15 @@ export class Account {
   }
 
   /**
-   * This replica's share of the budget's limits. A team's budget (`per: Policy`) has none: only
-   * the store counts every agent's calls together, so while it cannot decide, calls under the
-   * budget are refused (`sharedBy` 0, limits 0) rather than each agent spending all of it.
+   * This replica's share of the budget's limits. A team's budget (`per: Policy`) is divided
+   * among every agent's replicas on the policy; given no such count (`shareOf` 0) it has no
+   * share: only the store counts every agent's calls together, so while it cannot decide,
+   * calls under the budget are refused (`sharedBy` 0, limits 0) rather than each agent
+   * spending all of it.
    */
   limit(budget: BudgetSettings, shareOf: number): void {
     this.inStore = undefined;
-    if (budget.per === 'Policy') {
+    if (budget.per === 'Policy' && shareOf < 1) {
       this.sharedBy = 0;
       this.limitPico = budget.limitMicroUsd === undefined ? undefined : 0n;
       this.limitTokens = budget.limitTokens === undefined ? undefined : 0n;

@@ -128,8 +128,6 @@ describe('a team budget (per Policy) at admission', () => {
     },
   });
   const rules = ADMISSION_SCHEMA['RateLimitPolicy'] as AdmissionNode;
-  const NEEDS_STORE =
-    'budgets[].per Policy is shared by every agent on this policy, which count it together only in a store: set spec.store (with scope Cluster), or per Agent';
   const NEEDS_ALL_AGENTS =
     "budgets[].per Policy on a Redis Cluster needs store.sharing AllAgents, so that every agent's keys and the team's account share one hash slot: set store.sharing to AllAgents, or use a Redis address or Sentinel";
   const store = (redis: object, sharing?: string) => ({
@@ -138,7 +136,7 @@ describe('a team budget (per Policy) at admission', () => {
   });
 
   it.each([
-    ['without a store', {}, [{ path: 'spec.store', message: NEEDS_STORE }]],
+    ['without a store (on shares)', {}, []],
     ['with one Redis', store({ address: 'redis:6379' }), []],
     ['with a Sentinel', store({ sentinel: { masterName: 'm', addresses: ['s:26379'] } }), []],
     [
@@ -155,10 +153,11 @@ describe('a team budget (per Policy) at admission', () => {
     expect(celViolations(policy(spec), rules)).toEqual(violations);
   });
 
-  it('leaves budgets per Agent and per ClientKey without a store alone', () => {
+  it('leaves budgets per Agent and per ClientKey on a Redis Cluster alone', () => {
     for (const per of ['Agent', 'ClientKey']) {
       const budgets = [{ name: 'monthly', period: 'Month', usd: '500', per }];
-      expect(celViolations(policy({ budgets }), rules)).toEqual([]);
+      const spec = { ...store({ cluster: { addresses: ['c:6379'] } }), budgets };
+      expect(celViolations(policy(spec), rules)).toEqual([]);
     }
   });
 });

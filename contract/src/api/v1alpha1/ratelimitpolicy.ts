@@ -55,7 +55,7 @@ export interface RateLimitPolicySpec {
    */
   timeZone?: string;
   /**
-   * What the agent may spend per calendar period, in US dollars, in tokens or both. A call must fit every budget that applies to it. Budgets count for the whole agent (or each caller's key, or with per Policy every agent on the policy together) whatever the scope: they are never multiplied by the replicas; each ready replica holds an equal share and refuses once its share is spent (a per Policy budget is counted in spec.store only). Dollars are priced from the built-in price table, or AgentDeployment spec.pricing for a model it does not list. At most 16, each with its own name.
+   * What the agent may spend per calendar period, in US dollars, in tokens or both. A call must fit every budget that applies to it. Budgets count for the whole agent (or each caller's key, or with per Policy every agent on the policy together) whatever the scope: they are never multiplied by the replicas; each ready replica holds an equal share and refuses once its share is spent (of a per Policy budget, a share of every agent's ready replicas). Dollars are priced from the built-in price table, or AgentDeployment spec.pricing for a model it does not list. At most 16, each with its own name.
    *
    * @maxItems 16
    *
@@ -261,7 +261,7 @@ export interface Budget {
    */
   tokens?: number;
   /**
-   * Whose spend the budget limits: Agent counts every replica together; ClientKey gives each caller's key (spec.access.clientKeysSecretRef) a budget of its own; Policy is one budget for the team, shared by every AgentDeployment in the namespace that references this policy, all their replicas together. A call must fit each budget that applies, and a refusal names the one that refused. Policy needs spec.store (the agents count together in it; without a store they cannot), and on a Redis Cluster store.sharing AllAgents (one hash slot for the policy's keys). Default Agent.
+   * Whose spend the budget limits: Agent counts every replica together; ClientKey gives each caller's key (spec.access.clientKeysSecretRef) a budget of its own; Policy is one budget for the team, shared by every AgentDeployment in the namespace that references this policy, all their replicas together. A call must fit each budget that applies, and a refusal names the one that refused. With spec.store the agents count a Policy budget together there, exactly (on a Redis Cluster it needs store.sharing AllAgents, one hash slot for the policy's keys); without one, every ready replica of every agent on the policy holds an equal share, so each agent's part is in proportion to its replicas, re-divided when an agent is added, removed or scaled. Default Agent.
    */
   per?: 'Agent' | 'ClientKey' | 'Policy';
   /**
