@@ -103,6 +103,7 @@ export class Account {
    */
   limit(budget: BudgetSettings, shareOf: number): void {
     this.inStore = undefined;
+    // settings-check: `shareOf` is the operator's count of the team's replicas, not a bound on `per`.
     if (budget.per === 'Policy' && shareOf < 1) {
       this.sharedBy = 0;
       this.limitPico = budget.limitMicroUsd === undefined ? undefined : 0n;
