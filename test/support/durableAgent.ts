@@ -10,7 +10,8 @@
  * every model call), STOP_AFTER (hang after this many steps, until killed), TIME_AT (put the
  * time into this step's prompt, as agents that diverge do), POLL (1: ask `echo` "status?"
  * before the first step and after each, the same call every time, as an agent that polls
- * does).
+ * does), TITLE_RUN (1: end each ticket's title with ` of <RUN_ID>`, so that the tool server's
+ * effects of several runs at once are told apart).
  */
 import { randomUUID } from 'node:crypto';
 import Anthropic from '@anthropic-ai/sdk';
@@ -28,6 +29,7 @@ const stopAfter = Number(env['STOP_AFTER'] ?? Infinity);
 const timeAt = Number(env['TIME_AT'] ?? 0);
 const model = env['MODEL'] ?? '';
 const poll = env['POLL'] === '1';
+const titleEnd = env['TITLE_RUN'] === '1' ? ` of ${run}` : '';
 
 const headers = { 'Breakwater-Run-Id': run, 'Breakwater-Run-Attempt': randomUUID() };
 const anthropic = new Anthropic({
@@ -77,7 +79,7 @@ for (let step = 1; step <= steps; step++) {
   if (use === undefined) throw new Error(`step ${String(step)}: the model called no tool`);
   const result = await mcp.callTool({
     name: tool,
-    arguments: { title: `step ${String(step)} ${use.id}` },
+    arguments: { title: `step ${String(step)} ${use.id}${titleEnd}` },
   });
   const content = result.content as { type: string; text?: string }[];
   previous = content.map((c) => c.text ?? '').join(' ');
