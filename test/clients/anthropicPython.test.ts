@@ -3,7 +3,7 @@
  * against the runtime: test/clients/anthropic_client.py run in .breakwater/clients-venv
  * (`make clients`). What it did per openAnswer mode is in docs/agents/bring-your-own-agent.md.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   CLIENT_KEY,
   MID_STREAM_ERROR,
@@ -12,33 +12,15 @@ import {
   PROVIDER_ID,
   PROVIDER_OVERLOADED,
   RUNTIME_ID,
-  clientRuntimes,
+  clientSuite,
   messagesReceived,
-  openBreaker,
   pythonCase,
   runPythonClient,
   type CaseLine,
-  type ClientRuntimes,
   type OpenAnswerMode,
 } from '../support/clientRuntimes.ts';
-import type { StandaloneRuntime } from '../support/standaloneRuntime.ts';
 
-let env: ClientRuntimes;
-let breaker: StandaloneRuntime | undefined;
-
-beforeAll(async () => {
-  env = await clientRuntimes();
-});
-
-afterEach(async () => {
-  await env.sim.clearFaults();
-  await breaker?.stop();
-  breaker = undefined;
-});
-
-afterAll(async () => {
-  await env.stop();
-});
+const suite = clientSuite();
 
 function errorOf(line: CaseLine | undefined): Readonly<Record<string, unknown>> {
   expect(line?.ok).toBe(false);
@@ -50,7 +32,7 @@ describe('the Python anthropic SDK through the runtime', () => {
     const [plain, stream, tool, models] = await runPythonClient(
       'anthropic',
       ['plain', 'stream', 'tool', 'models'],
-      { baseURL: env.keyed.runtime.url },
+      { baseURL: suite.env.keyed.runtime.url },
     );
     expect(plain).toMatchObject({ ok: true, text: 'You said: hello' });
     expect(plain?.request_id).toMatch(RUNTIME_ID);
@@ -65,25 +47,25 @@ describe('the Python anthropic SDK through the runtime', () => {
   });
 
   it("raises the provider's mid-stream error as an APIStatusError with the provider's id", async () => {
-    await env.sim.setFault(MID_STREAM_ERROR);
-    await env.sim.resetStats();
+    await suite.env.sim.setFault(MID_STREAM_ERROR);
+    await suite.env.sim.resetStats();
     const error = errorOf(
-      await pythonCase('anthropic', 'stream', { baseURL: env.keyed.runtime.url }),
+      await pythonCase('anthropic', 'stream', { baseURL: suite.env.keyed.runtime.url }),
     );
     // The SDK raises a stream's error event as APIStatusError, with the stream's 200.
     expect(error).toMatchObject({ class: 'APIStatusError', status: 200, type: 'overloaded_error' });
     expect(error.body_request_id).toMatch(PROVIDER_ID);
-    expect((await env.sim.stats()).requests).toBe(1);
+    expect((await suite.env.sim.stats()).requests).toBe(1);
   });
 
   it.each([
     ['a wrong key', 401, 'AuthenticationError', 'authentication_error', RUNTIME_ID],
     ["the provider's overload", 529, 'OverloadedError', 'overloaded_error', PROVIDER_ID],
   ])('raises %s as %i %s with the id in e.request_id', async (_name, status, cls, type, id) => {
-    if (status === 529) await env.sim.setFault(PROVIDER_OVERLOADED);
+    if (status === 529) await suite.env.sim.setFault(PROVIDER_OVERLOADED);
     const error = errorOf(
       await pythonCase('anthropic', 'plain', {
-        baseURL: env.keyed.runtime.url,
+        baseURL: suite.env.keyed.runtime.url,
         apiKey: status === 401 ? 'not-a-client-key' : CLIENT_KEY,
         maxRetries: 0,
       }),
@@ -95,7 +77,7 @@ describe('the Python anthropic SDK through the runtime', () => {
 
   it("raises the rate limiter's 429 as RateLimitError with the runtime's id", async () => {
     const [first, second] = await runPythonClient('anthropic', ['plain', 'plain'], {
-      baseURL: env.limited.runtime.url,
+      baseURL: suite.env.limited.runtime.url,
       maxRetries: 0,
     });
     expect(first?.ok).toBe(true);
@@ -117,8 +99,8 @@ describe('the Python anthropic SDK at an open breaker', () => {
   it.each(OPEN_ANSWER_MODES)(
     'with openAnswer %s raises ServiceUnavailableError after the attempts the mode allows',
     async (mode) => {
-      breaker = await openBreaker(env.sim.url, mode);
-      await env.sim.resetStats();
+      const breaker = await suite.openBreaker(mode);
+      await suite.env.sim.resetStats();
       const error = errorOf(
         await pythonCase('anthropic', 'plain', { baseURL: breaker.runtime.url }),
       );
@@ -131,7 +113,7 @@ describe('the Python anthropic SDK at an open breaker', () => {
       });
       expect(error.request_id).toMatch(RUNTIME_ID);
       expect(await messagesReceived(breaker)).toBe(SEEN[mode].attempts);
-      expect((await env.sim.stats()).requests).toBe(0);
+      expect((await suite.env.sim.stats()).requests).toBe(0);
     },
   );
 });

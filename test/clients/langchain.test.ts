@@ -5,7 +5,7 @@
  * `x-should-retry`. Its errors are its bundled @anthropic-ai/sdk's. It has no models list. What
  * it did per openAnswer mode is in docs/agents/bring-your-own-agent.md.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { ChatAnthropic } from '@langchain/anthropic';
 import { HumanMessage, ToolMessage } from '@langchain/core/messages';
 import {
@@ -16,29 +16,12 @@ import {
   PROVIDER_ID,
   PROVIDER_OVERLOADED,
   RUNTIME_ID,
-  clientRuntimes,
+  clientSuite,
   messagesReceived,
-  openBreaker,
-  type ClientRuntimes,
 } from '../support/clientRuntimes.ts';
 import type { StandaloneRuntime } from '../support/standaloneRuntime.ts';
 
-let env: ClientRuntimes;
-let breaker: StandaloneRuntime | undefined;
-
-beforeAll(async () => {
-  env = await clientRuntimes();
-});
-
-afterEach(async () => {
-  await env.sim.clearFaults();
-  await breaker?.stop();
-  breaker = undefined;
-});
-
-afterAll(async () => {
-  await env.stop();
-});
+const suite = clientSuite();
 
 function chat(rt: StandaloneRuntime, options: { apiKey?: string; maxRetries?: number } = {}) {
   return new ChatAnthropic({
@@ -78,16 +61,16 @@ async function streamedText(model: ChatAnthropic): Promise<string> {
 
 describe('LangChain JS through the runtime', () => {
   it('makes a plain call', async () => {
-    const message = await chat(env.keyed).invoke('hello');
+    const message = await chat(suite.env.keyed).invoke('hello');
     expect(message.content).toBe('You said: hello');
   });
 
   it('makes a streamed call', async () => {
-    expect(await streamedText(chat(env.keyed))).toBe('You said: hello');
+    expect(await streamedText(chat(suite.env.keyed))).toBe('You said: hello');
   });
 
   it('makes a tool-use round', async () => {
-    const model = chat(env.keyed).bindTools([
+    const model = chat(suite.env.keyed).bindTools([
       {
         name: 'get_weather',
         description: 'The weather in a city',
@@ -107,15 +90,15 @@ describe('LangChain JS through the runtime', () => {
   });
 
   it("throws the provider's mid-stream error as the SDK's APIError, without a retry", async () => {
-    await env.sim.setFault(MID_STREAM_ERROR);
-    await env.sim.resetStats();
-    const error = await failure(streamedText(chat(env.keyed)));
+    await suite.env.sim.setFault(MID_STREAM_ERROR);
+    await suite.env.sim.resetStats();
+    const error = await failure(streamedText(chat(suite.env.keyed)));
     expect(error).toMatchObject({
       name: 'APIError',
       error: { error: { type: 'overloaded_error' } },
     });
     expect(error.requestID).toMatch(RUNTIME_ID);
-    expect((await env.sim.stats()).requests).toBe(1);
+    expect((await suite.env.sim.stats()).requests).toBe(1);
   });
 
   it.each([
@@ -124,8 +107,8 @@ describe('LangChain JS through the runtime', () => {
     ["the provider's overload", 529, 'InternalServerError', PROVIDER_ID],
     ["the rate limiter's refusal", 429, 'RateLimitError', RUNTIME_ID],
   ])('throws %s as %i %s with the id in e.requestID', async (_name, status, cls, id) => {
-    if (status === 529) await env.sim.setFault(PROVIDER_OVERLOADED);
-    const rt = status === 429 ? env.limited : env.keyed;
+    if (status === 529) await suite.env.sim.setFault(PROVIDER_OVERLOADED);
+    const rt = status === 429 ? suite.env.limited : suite.env.keyed;
     if (status === 429) await chat(rt, { maxRetries: 0 }).invoke('hello');
     const apiKey = status === 401 ? 'not-a-client-key' : CLIENT_KEY;
     const error = await failure(chat(rt, { apiKey, maxRetries: 0 }).invoke('hello'));
@@ -144,15 +127,15 @@ describe('LangChain JS at an open breaker', () => {
   it.each(OPEN_ANSWER_MODES)(
     'with openAnswer %s retries the 503 on its own backoff, as many times as it may',
     async (mode) => {
-      breaker = await openBreaker(env.sim.url, mode);
-      await env.sim.resetStats();
+      const breaker = await suite.openBreaker(mode);
+      await suite.env.sim.resetStats();
       const error = await failure(chat(breaker, { maxRetries: RETRIES }).invoke('hello'));
       expect(error).toMatchObject({ name: 'InternalServerError', status: 503 });
       expect(error.headers?.get('x-should-retry') ?? null).toBe(mode === 'unset' ? 'false' : null);
       expect(error.headers?.get('retry-after') ?? null).toBe(mode === 'unset' ? null : '1');
       expect(error.requestID).toMatch(RUNTIME_ID);
       expect(await messagesReceived(breaker)).toBe(1 + RETRIES);
-      expect((await env.sim.stats()).requests).toBe(0);
+      expect((await suite.env.sim.stats()).requests).toBe(0);
     },
   );
 });

@@ -5,7 +5,7 @@
  * classes and keeps the answer's headers in `litellm_response_headers`; what it did per
  * openAnswer mode is in docs/agents/bring-your-own-agent.md.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   CLIENT_KEY,
   MID_STREAM_ERROR,
@@ -14,33 +14,15 @@ import {
   PROVIDER_ID,
   PROVIDER_OVERLOADED,
   RUNTIME_ID,
-  clientRuntimes,
+  clientSuite,
   messagesReceived,
-  openBreaker,
   pythonCase,
   runPythonClient,
   type CaseLine,
-  type ClientRuntimes,
   type OpenAnswerMode,
 } from '../support/clientRuntimes.ts';
-import type { StandaloneRuntime } from '../support/standaloneRuntime.ts';
 
-let env: ClientRuntimes;
-let breaker: StandaloneRuntime | undefined;
-
-beforeAll(async () => {
-  env = await clientRuntimes();
-});
-
-afterEach(async () => {
-  await env.sim.clearFaults();
-  await breaker?.stop();
-  breaker = undefined;
-});
-
-afterAll(async () => {
-  await env.stop();
-});
+const suite = clientSuite();
 
 function errorOf(line: CaseLine | undefined): Readonly<Record<string, unknown>> {
   expect(line?.ok).toBe(false);
@@ -52,7 +34,7 @@ describe('LiteLLM through the runtime', () => {
     const [plain, stream, tool, models] = await runPythonClient(
       'litellm',
       ['plain', 'stream', 'tool', 'models'],
-      { baseURL: env.keyed.runtime.url },
+      { baseURL: suite.env.keyed.runtime.url },
     );
     expect(plain).toMatchObject({ ok: true, text: 'You said: hello' });
     expect(plain?.request_id).toMatch(RUNTIME_ID);
@@ -67,14 +49,14 @@ describe('LiteLLM through the runtime', () => {
   });
 
   it("raises the provider's mid-stream error as MidStreamFallbackError, without a retry", async () => {
-    await env.sim.setFault(MID_STREAM_ERROR);
-    await env.sim.resetStats();
+    await suite.env.sim.setFault(MID_STREAM_ERROR);
+    await suite.env.sim.resetStats();
     const error = errorOf(
-      await pythonCase('litellm', 'stream', { baseURL: env.keyed.runtime.url }),
+      await pythonCase('litellm', 'stream', { baseURL: suite.env.keyed.runtime.url }),
     );
     expect(error).toMatchObject({ class: 'MidStreamFallbackError', status: 500 });
     expect(error.message).toContain('overloaded_error');
-    expect((await env.sim.stats()).requests).toBe(1);
+    expect((await suite.env.sim.stats()).requests).toBe(1);
   });
 
   it.each([
@@ -84,10 +66,10 @@ describe('LiteLLM through the runtime', () => {
   ])(
     'raises %s (%i) as %s, the id in its response headers, none in e.request_id',
     async (_name, status, cls, litellmStatus, id) => {
-      if (status === 529) await env.sim.setFault(PROVIDER_OVERLOADED);
+      if (status === 529) await suite.env.sim.setFault(PROVIDER_OVERLOADED);
       const error = errorOf(
         await pythonCase('litellm', 'plain', {
-          baseURL: env.keyed.runtime.url,
+          baseURL: suite.env.keyed.runtime.url,
           apiKey: status === 401 ? 'not-a-client-key' : CLIENT_KEY,
         }),
       );
@@ -99,7 +81,7 @@ describe('LiteLLM through the runtime', () => {
 
   it("raises the rate limiter's 429 as RateLimitError, the runtime's id in its headers", async () => {
     const [first, second] = await runPythonClient('litellm', ['plain', 'plain'], {
-      baseURL: env.limited.runtime.url,
+      baseURL: suite.env.limited.runtime.url,
     });
     expect(first?.ok).toBe(true);
     const error = errorOf(second);
@@ -119,8 +101,8 @@ describe('LiteLLM at an open breaker', () => {
   it.each(OPEN_ANSWER_MODES)(
     'with openAnswer %s raises InternalServerError after the attempts it makes by default',
     async (mode) => {
-      breaker = await openBreaker(env.sim.url, mode);
-      await env.sim.resetStats();
+      const breaker = await suite.openBreaker(mode);
+      await suite.env.sim.resetStats();
       const error = errorOf(await pythonCase('litellm', 'plain', { baseURL: breaker.runtime.url }));
       // The runtime's 503 says overloaded_error, which LiteLLM maps before the status.
       expect(error).toMatchObject({
@@ -132,7 +114,7 @@ describe('LiteLLM at an open breaker', () => {
       });
       expect(error.header_request_id).toMatch(RUNTIME_ID);
       expect(await messagesReceived(breaker)).toBe(SEEN[mode].attempts);
-      expect((await env.sim.stats()).requests).toBe(0);
+      expect((await suite.env.sim.stats()).requests).toBe(0);
     },
   );
 });

@@ -4,7 +4,7 @@
  * every 5xx, x-should-retry or not; what it did per openAnswer
  * mode is in docs/agents/bring-your-own-agent.md.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   APICallError,
   RetryError,
@@ -23,30 +23,13 @@ import {
   PROVIDER_ID,
   PROVIDER_OVERLOADED,
   RUNTIME_ID,
-  clientRuntimes,
+  clientSuite,
   messagesReceived,
-  openBreaker,
-  type ClientRuntimes,
   type OpenAnswerMode,
 } from '../support/clientRuntimes.ts';
 import type { StandaloneRuntime } from '../support/standaloneRuntime.ts';
 
-let env: ClientRuntimes;
-let breaker: StandaloneRuntime | undefined;
-
-beforeAll(async () => {
-  env = await clientRuntimes();
-});
-
-afterEach(async () => {
-  await env.sim.clearFaults();
-  await breaker?.stop();
-  breaker = undefined;
-});
-
-afterAll(async () => {
-  await env.stop();
-});
+const suite = clientSuite();
 
 /** The provider's model at `rt`: the SDK's base URL ends in /v1. */
 function model(rt: StandaloneRuntime, apiKey = CLIENT_KEY) {
@@ -72,20 +55,20 @@ function apiCallError(error: unknown): APICallError {
 
 describe('the Vercel AI SDK through the runtime', () => {
   it('makes a plain call', async () => {
-    const result = await generateText({ model: model(env.keyed), prompt: 'hello' });
+    const result = await generateText({ model: model(suite.env.keyed), prompt: 'hello' });
     expect(result.text).toBe('You said: hello');
     expect(result.finalStep.response.headers?.['request-id']).toMatch(RUNTIME_ID);
   });
 
   it('makes a streamed call', async () => {
-    expect(await streamText({ model: model(env.keyed), prompt: 'hello' }).text).toBe(
+    expect(await streamText({ model: model(suite.env.keyed), prompt: 'hello' }).text).toBe(
       'You said: hello',
     );
   });
 
   it('makes a tool-use round', async () => {
     const result = await generateText({
-      model: model(env.keyed),
+      model: model(suite.env.keyed),
       prompt: 'use tool get_weather for Paris',
       tools: {
         get_weather: tool({
@@ -105,10 +88,10 @@ describe('the Vercel AI SDK through the runtime', () => {
   });
 
   it("ends a stream on the provider's mid-stream error with an error part, without a retry", async () => {
-    await env.sim.setFault(MID_STREAM_ERROR);
-    await env.sim.resetStats();
+    await suite.env.sim.setFault(MID_STREAM_ERROR);
+    await suite.env.sim.resetStats();
     const stream = streamText({
-      model: model(env.keyed),
+      model: model(suite.env.keyed),
       prompt: 'hello',
       onError: () => undefined,
     });
@@ -121,7 +104,7 @@ describe('the Vercel AI SDK through the runtime', () => {
       type: 'overloaded_error',
       statusCode: 529,
     });
-    expect((await env.sim.stats()).requests).toBe(1);
+    expect((await suite.env.sim.stats()).requests).toBe(1);
   });
 
   it.each([
@@ -129,8 +112,8 @@ describe('the Vercel AI SDK through the runtime', () => {
     ["the provider's overload", 529, PROVIDER_ID],
     ["the rate limiter's refusal", 429, RUNTIME_ID],
   ])('raises %s as an APICallError %i, the id in its response headers', async (_n, status, id) => {
-    if (status === 529) await env.sim.setFault(PROVIDER_OVERLOADED);
-    const rt = status === 429 ? env.limited : env.keyed;
+    if (status === 529) await suite.env.sim.setFault(PROVIDER_OVERLOADED);
+    const rt = status === 429 ? suite.env.limited : suite.env.keyed;
     if (status === 429) await generateText({ model: model(rt), prompt: 'hello', maxRetries: 0 });
     const apiKey = status === 401 ? 'not-a-client-key' : CLIENT_KEY;
     const error = apiCallError(
@@ -154,8 +137,8 @@ describe('the Vercel AI SDK at an open breaker', () => {
   it.each(OPEN_ANSWER_MODES)(
     'with openAnswer %s gives up with a RetryError of 503s after the attempts it makes',
     async (mode) => {
-      breaker = await openBreaker(env.sim.url, mode);
-      await env.sim.resetStats();
+      const breaker = await suite.openBreaker(mode);
+      await suite.env.sim.resetStats();
       const error = await failure(generateText({ model: model(breaker), prompt: 'hello' }));
       expect(RetryError.isInstance(error)).toBe(true);
       const last = apiCallError(error);
@@ -164,7 +147,7 @@ describe('the Vercel AI SDK at an open breaker', () => {
       expect(last.responseHeaders?.['x-should-retry']).toBe(mode === 'unset' ? 'false' : undefined);
       expect(last.responseHeaders?.['request-id']).toMatch(RUNTIME_ID);
       expect(await messagesReceived(breaker)).toBe(SEEN[mode].attempts);
-      expect((await env.sim.stats()).requests).toBe(0);
+      expect((await suite.env.sim.stats()).requests).toBe(0);
     },
   );
 });

@@ -12,6 +12,7 @@
  * `runPythonClient` spawns one with the cases to run and reads its JSON lines.
  */
 import { spawn } from 'node:child_process';
+import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FaultRequest } from './simulator.ts';
@@ -82,6 +83,47 @@ export async function clientRuntimes(): Promise<ClientRuntimes> {
     await sim.stop();
     throw error;
   }
+}
+
+/** A suite of test/clients/: the runtimes, and each case's open breaker. */
+export interface ClientSuite {
+  /** The runtimes, started once for the suite. */
+  readonly env: ClientRuntimes;
+  /** A runtime with an open breaker for this case, stopped after it. */
+  openBreaker(mode: OpenAnswerMode): Promise<StandaloneRuntime>;
+}
+
+/**
+ * Registers a suite's hooks: the runtimes started before its cases and stopped after them,
+ * and after each case the simulator's faults cleared and that case's breaker stopped.
+ */
+export function clientSuite(): ClientSuite {
+  let env: ClientRuntimes | undefined;
+  let breaker: StandaloneRuntime | undefined;
+  beforeAll(async () => {
+    env = await clientRuntimes();
+  });
+  afterEach(async () => {
+    await env?.sim.clearFaults();
+    await breaker?.stop();
+    breaker = undefined;
+  });
+  afterAll(async () => {
+    await env?.stop();
+  });
+  const started = (): ClientRuntimes => {
+    if (env === undefined) throw new Error('the client runtimes are not started');
+    return env;
+  };
+  return {
+    get env() {
+      return started();
+    },
+    async openBreaker(mode) {
+      breaker = await openBreaker(started().sim.url, mode);
+      return breaker;
+    },
+  };
 }
 
 /** `spec.openAnswer.retryAfter`, or unset. */
