@@ -18,6 +18,8 @@ import {
   KEY_A,
   killRuntime,
   startAgent,
+  ticketsByStep,
+  toolRun,
   type AgentProcess,
   type DurableSetup,
 } from '../support/durableRunFixture.ts';
@@ -278,6 +280,37 @@ describe('durable runs under acknowledge Replicas with no replica linked', () =>
     });
     // Steps 1 and 2 came from the journal: model and tool each.
     expect(figures.replayed).toBe(2 * LINKED_STEPS);
+  });
+
+  it('takes back each claim it refused: a run its caller retried through the refusals resumes with every step replayed, each effect once', async () => {
+    const pair = await startPair();
+    const rt = await pair.runtime();
+    const run = randomUUID();
+    const refused: string[] = [];
+    // Unlinked before step 3: its claims are made on the primary, refused, and asked again.
+    const first = await toolRun(rt.runtime.url, run, STEPS, {
+      before: (step) => (step === LINKED_STEPS + 1 ? pair.unlink() : Promise.resolve()),
+      retry: async (_step, err) => {
+        refused.push(String(err));
+        if (refused.length === 2) await pair.link();
+        return refused.length <= 2;
+      },
+    });
+    const resumed = await toolRun(rt.runtime.url, run, STEPS);
+    const figures = {
+      refused: refused.length,
+      tickets: ticketsByStep(pair.mcp, run, STEPS),
+      resumedErrors: resumed.filter((s) => s.isError).map((s) => s.step),
+    };
+    console.log(`replicas unlinked, refused claims taken back: ${JSON.stringify(figures)}`);
+
+    expect(refused).toEqual([
+      expect.stringMatching(/api_error.*no replica confirmed.*ask again/),
+      expect.stringMatching(/api_error.*no replica confirmed.*ask again/),
+    ]);
+    expect(figures.tickets).toEqual([1, 1, 1, 1]);
+    // Step 3's refused claims left nothing behind: no step answered "outcome unknown".
+    expect(resumed).toEqual(first);
   });
 
   it('neither starts nor holds a run the runtime owns on writes no replica confirmed, then completes it once one links', async () => {

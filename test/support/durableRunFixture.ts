@@ -5,6 +5,7 @@
  * numbers the tests read back.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,4 +192,70 @@ export async function finished(agent: AgentProcess): Promise<AgentStep[]> {
   const code = await agent.exited;
   if (code !== 0) throw new Error(`the agent exited ${String(code)}: ${agent.stderr.join('')}`);
   return agent.lines.filter((l) => l.step !== undefined);
+}
+
+/** One tool call of a tool run, as its caller saw it. */
+export interface ToolStep {
+  readonly step: number;
+  readonly isError: boolean;
+  readonly text: string;
+}
+
+/**
+ * A run of tool calls alone, as an agent that files one ticket per step does (and as an outside
+ * attacker drove the journal): the MCP SDK on `/mcp/tools`, one attempt, `file_ticket` with the
+ * title `step N of <run>` — the same request at each start, so a resumed run matches by place.
+ * `before(n)` runs before step n; a call that fails is made again after `retry(n, error)`
+ * resolves true (false: the run stops there, the error thrown).
+ */
+export async function toolRun(
+  url: string,
+  run: string,
+  steps: number,
+  hooks: {
+    readonly before?: (step: number) => Promise<void>;
+    readonly retry?: (step: number, error: unknown) => Promise<boolean>;
+  } = {},
+): Promise<ToolStep[]> {
+  const headers = { 'Breakwater-Run-Id': run, 'Breakwater-Run-Attempt': randomUUID() };
+  const client = new Client({ name: 'tool-run', version: '1' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${url}/mcp/tools`), {
+      requestInit: { headers: { authorization: `Bearer ${KEY_A}`, ...headers } },
+    }),
+  );
+  const out: ToolStep[] = [];
+  try {
+    for (let step = 1; step <= steps; step++) {
+      await hooks.before?.(step);
+      for (;;) {
+        try {
+          const result = await client.callTool({
+            name: 'file_ticket',
+            arguments: { title: `step ${String(step)} of ${run}` },
+          });
+          const content = result.content as { text?: string }[];
+          out.push({
+            step,
+            isError: result.isError === true,
+            text: content.map((c) => c.text ?? '').join(' '),
+          });
+          break;
+        } catch (err) {
+          if (!(await (hooks.retry?.(step, err) ?? Promise.resolve(false)))) throw err;
+        }
+      }
+    }
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+  return out;
+}
+
+/** Tickets filed per step of `run` (titles `step N of <run>`), steps 1..`steps`. */
+export function ticketsByStep(mcp: McpTestServer, run: string, steps: number): number[] {
+  return Array.from(
+    { length: steps },
+    (_, i) => mcp.effects.get(`file_ticket:step ${String(i + 1)} of ${run}`) ?? 0,
+  );
 }

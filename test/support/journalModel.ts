@@ -7,6 +7,7 @@
  * store), and the model is told.
  */
 import { stepHeader, type StepKind } from '../../runtime/src/durable/journalEntry.ts';
+import type { Debt } from '../../runtime/src/durable/runDebts.ts';
 
 /** One step as the journal holds it: its header, and the answer once done. */
 export interface ModelStep {
@@ -29,9 +30,22 @@ export class JournalModel {
   #attempt = '';
   readonly #attempts = new Set<string>();
 
-  /** What claim.lua answers the call `kind`/`match` of `attempt` (every call names one). */
-  claim(kind: StepKind, match: string, attempt: string): ModelClaim {
+  /**
+   * What claim.lua answers the call `kind`/`match` of `attempt` (every call names one), after
+   * what the attempt owes (runDebts.ts): a refused claim of its own taken back, then the calls
+   * it made without the journal each put in its own place.
+   */
+  claim(kind: StepKind, match: string, attempt: string, debt?: Debt): ModelClaim {
     let cursor = this.#cursor;
+    const mine = attempt === this.#attempt;
+    const back = debt?.takeBack;
+    if (mine && back !== undefined && cursor === back.position + 1) {
+      const step = this.steps[back.position];
+      if (step !== undefined && header(step) === back.header) {
+        if (back.live && back.position === this.steps.length - 1) this.steps.pop();
+        cursor = back.position;
+      }
+    }
     if (attempt !== this.#attempt) {
       if (this.#attempts.has(attempt)) return { verdict: 'superseded' };
       this.#attempts.add(attempt);
@@ -39,6 +53,34 @@ export class JournalModel {
       cursor = 0;
     }
     cursor = Math.min(cursor, this.steps.length);
+    let diverged = false;
+    const owed = [...(debt?.owed ?? [])];
+    // Calls whose claims may have landed: passed over where the journal just before the cursor
+    // is (the longest start of) them.
+    const maybe = mine ? owed.findIndex((o) => !o.maybeLanded) : 0;
+    const ofMaybe = Math.min(maybe === -1 ? owed.length : maybe, cursor, 16);
+    for (let placed = ofMaybe; placed > 0; placed--) {
+      const before = this.steps.slice(cursor - placed, cursor);
+      if (before.every((step, i) => sameCall(step, owed[i]?.header ?? ''))) {
+        owed.splice(0, placed);
+        break;
+      }
+    }
+    for (const { header: started } of owed) {
+      const here = this.steps[cursor];
+      if (here !== undefined && sameCall(here, started)) {
+        cursor++;
+        continue;
+      }
+      if (cursor < this.steps.length) diverged = true;
+      this.steps = this.steps.slice(0, cursor);
+      this.steps.push({
+        kind: started[0] === 't' ? 'tool' : 'model',
+        match: started.slice(2),
+        entry: started,
+      });
+      cursor = this.steps.length;
+    }
     const same = (step: ModelStep | undefined) => step?.kind === kind && step.match === match;
     if (cursor < this.steps.length) {
       const here = this.steps[cursor];
@@ -60,7 +102,7 @@ export class JournalModel {
         }
       }
     }
-    const diverged = cursor < this.steps.length;
+    if (cursor < this.steps.length) diverged = true;
     this.steps = this.steps.slice(0, cursor);
     this.steps.push({ kind, match, entry: stepHeader(kind, 'started', match) });
     this.#cursor = this.steps.length;
@@ -89,6 +131,13 @@ export class JournalModel {
     return true;
   }
 }
+
+/** A step's header as the journal holds it (kind, state, match). */
+const header = (step: ModelStep): string => step.entry.slice(0, 66);
+
+/** Whether `step` is the call whose started header is `started`, in whatever state. */
+const sameCall = (step: ModelStep, started: string): boolean =>
+  step.entry[0] === started[0] && step.entry.slice(2, 66) === started.slice(2);
 
 /** Who holds a run's lease, by the model: lapsed only when the test made it lapse. */
 export class LeaseModel {

@@ -3,7 +3,12 @@
 -- run's owner, 4 the run's event counts (a hash, durable/runListing.ts): counted here, in the
 -- same round trip, 5 the attempts the run has had (a set).
 -- ARGV: 1 owner fingerprint, 2 kind code (m|t), 3 match hash, 4 retention ms, 5 started header,
--- 6 the call's attempt (every call names one: nothing is matched by what it resembles).
+-- 6 the call's attempt (every call names one: nothing is matched by what it resembles),
+-- 7 a claim of this attempt the runtime refused to act on, to take back ('' or
+-- `<position>:<L|R>:<its 66-char header>`: L a live claim, R a replay), 8 the calls of this
+-- attempt that went on without the journal since its last claim (runDebts.ts), each 67 chars:
+-- `m` when its claim may have landed (no answer in time) or `n` when it cannot have, then its
+-- started header. Both keep the attempt's calls at their own places (runJournal.ts).
 -- Replies {verdict, position, entry, flag}: replay (flag 1: a new attempt began), live (flag 1:
 -- the run diverged at position, the rest of its journal dropped), forbidden, or superseded (the
 -- call's attempt is one the run had before a newer one began: it may not move the run).
@@ -21,8 +26,12 @@ end
 local ttl = tonumber(ARGV[4])
 local attempt = ARGV[6]
 local want = ARGV[2] .. ARGV[3]
+-- A step's kind and match hash, without its state.
+local function key(entry)
+  return string.sub(entry, 1, 1) .. string.sub(entry, 3, 66)
+end
 local function same(entry)
-  return string.sub(entry, 1, 1) .. string.sub(entry, 3, 66) == want
+  return key(entry) == want
 end
 local function touch(cursor)
   redis.call('SET', KEYS[2], cursorText(cursor, attempt), 'PX', ttl)
@@ -42,8 +51,24 @@ local function replayed(entry)
 end
 local length = redis.call('LLEN', KEYS[1])
 local cursor, current = cursorOf(held[2])
+-- A refused claim never ran its call: the cursor goes back before it, and its marker goes.
+if ARGV[7] ~= '' and ARGV[7] ~= nil and attempt == current then
+  local at, how, header = string.match(ARGV[7], '^(%d+):([LR]):(.+)$')
+  at = tonumber(at)
+  if at ~= nil and cursor == at + 1 then
+    local entry = redis.call('LINDEX', KEYS[1], at)
+    if entry and string.sub(entry, 1, 66) == header then
+      if how == 'L' and at == length - 1 then
+        redis.call('RPOP', KEYS[1])
+        length = length - 1
+      end
+      cursor = at
+    end
+  end
+end
 -- An attempt other than the cursor's: a new one, matched from the first step by place (never by
 -- what its first call resembles); one the run had before is a superseded attempt.
+local mine = attempt == current
 local begun = 0
 if attempt ~= current then
   if redis.call('SADD', KEYS[5], attempt) == 0 then
@@ -57,6 +82,56 @@ if attempt ~= current then
 end
 if cursor > length then
   cursor = length
+end
+-- The calls that went on without the journal, each in its own place: a started marker (on
+-- resume, an unknown outcome: a tool not made again unless it may be), or passed over where
+-- the journal already holds that call (it was replayed live).
+local diverged = 0
+local owed = ARGV[8] or ''
+-- Calls whose claim got no answer (`m`, always first) may have landed: where this attempt's
+-- steps just before the cursor are the longest run of them, those were placed already.
+local first = 1
+if mine then
+  local maybe = 0
+  while string.sub(owed, maybe * 67 + 1, maybe * 67 + 1) == 'm' do
+    maybe = maybe + 1
+  end
+  maybe = math.min(maybe, cursor, 16)
+  if maybe > 0 then
+    local before = redis.call('LRANGE', KEYS[1], cursor - maybe, cursor - 1)
+    for placed = maybe, 1, -1 do
+      local all = true
+      for i = 1, placed do
+        local entry = before[maybe - placed + i]
+        if key(entry) ~= key(string.sub(owed, (i - 1) * 67 + 2, i * 67)) then
+          all = false
+          break
+        end
+      end
+      if all then
+        first = placed * 67 + 1
+        break
+      end
+    end
+  end
+end
+for at = first, #owed, 67 do
+  local header = string.sub(owed, at + 1, at + 66)
+  if cursor < length and key(redis.call('LINDEX', KEYS[1], cursor)) == key(header) then
+    cursor = cursor + 1
+  else
+    if cursor < length then
+      if cursor == 0 then
+        redis.call('DEL', KEYS[1])
+      else
+        redis.call('LTRIM', KEYS[1], 0, cursor - 1)
+      end
+      diverged = 1
+      count('diverged')
+    end
+    length = redis.call('RPUSH', KEYS[1], header)
+    cursor = length
+  end
 end
 if cursor < length then
   local entry = redis.call('LINDEX', KEYS[1], cursor)
@@ -90,7 +165,6 @@ if cursor < length then
     end
   end
 end
-local diverged = 0
 if cursor < length then
   if cursor == 0 then
     redis.call('DEL', KEYS[1])

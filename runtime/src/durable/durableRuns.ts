@@ -16,7 +16,16 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { DurableMetrics } from './durableMetrics.ts';
 import type { JournalCipher } from './journalCipher.ts';
 import { JournalConnection, type Connection } from './journalConnection.ts';
-import { decodeStep, encodeDone, type StepAnswer, type StepKind } from './journalEntry.ts';
+import {
+  decodeStep,
+  encodeDone,
+  HEADER_LENGTH,
+  stepHeader,
+  type StepAnswer,
+  type StepKind,
+} from './journalEntry.ts';
+import { RunDebts } from './runDebts.ts';
+import { claimOf, type Claim } from './runJournal.ts';
 import { RunTails } from './runTails.ts';
 import { RunActivity } from './runActivity.ts';
 import { listRuns } from './runListing.ts';
@@ -108,6 +117,7 @@ export class DurableRuns {
   readonly #deps: DurableDeps;
   readonly #link: JournalConnection;
   readonly #tails = new RunTails();
+  readonly #debts = new RunDebts();
   #callers: {
     readonly cipher?: JournalCipher;
     readonly known: Map<string, Pick<RunRef, 'owner' | 'client'>>;
@@ -230,24 +240,37 @@ export class DurableRuns {
     const connection = this.#link.current;
     if (connection === undefined) return { action: 'live' };
     this.activity.called(`${run.owner}|${run.id}`);
-    if (!connection.client.isReady && !(await this.#link.firstConnection(connection))) {
-      this.#link.degrade('store_unavailable', this.#link.notConnected);
-      return { action: 'live' };
-    }
     const match = connection.cipher.match(request);
     const tail = tailOf(run);
-    const atTail = kind === 'model' || repeatable ? this.#tails.take(tail, run.attempt) : undefined;
+    if (!connection.client.isReady && !(await this.#link.firstConnection(connection))) {
+      this.#link.degrade('store_unavailable', this.#link.notConnected);
+      this.#unjournaled(run, stepHeader(kind, 'started', match), false);
+      return { action: 'live' };
+    }
+    const atTail =
+      (kind === 'model' || repeatable) && !this.#debts.owes(tail, run.attempt)
+        ? this.#tails.take(tail, run.attempt)
+        : undefined;
     if (atTail !== undefined)
       return { action: 'live', step: { run, position: atTail, kind, match, atTail: true } };
     let claim;
     try {
-      claim = await this.#link.within(
-        connection.journal.claim(run.id, run.owner, kind, match, run.attempt),
-      );
+      claim = await this.#claim(connection, run, kind, match);
     } catch (err) {
       if (!isUnacknowledged(err)) throw err;
-      // A claim a failover could lose lets the step run twice: refused, the caller asks again.
+      // A claim a failover could lose lets the step run twice: refused, the caller asks again —
+      // and the claim, made on the primary, is taken back by the attempt's next one.
       this.#deps.metrics.unacknowledged.inc({ write: 'claim' });
+      const made = claimOf(err.reply);
+      if (made.verdict === 'live' || made.verdict === 'replay')
+        this.#debts.refused(tail, run.attempt, {
+          position: made.position,
+          live: made.verdict === 'live',
+          header:
+            made.verdict === 'live'
+              ? stepHeader(kind, 'started', match)
+              : made.entry.slice(0, HEADER_LENGTH),
+        });
       return { action: 'refused', status: 503, message: `run ${run.id}: ${err.message}` };
     }
     if (claim === undefined) return { action: 'live' };
@@ -309,11 +332,44 @@ export class DurableRuns {
       // The run moved on elsewhere (or expired): this answer is placed as any call's is.
       this.#tails.forget(tailOf(run), run.attempt);
       if (appended === 0) await this.#claimAndComplete(connection, step, answer);
+      // No answer in time: the append may yet land, or the call is owed its place.
+      else if (appended === undefined)
+        this.#unjournaled(run, stepHeader(step.kind, 'started', step.match), true);
       return;
     }
     await this.#link.within(
       connection.journal.complete(run.id, step.position, step.kind, step.match, entry),
     );
+  }
+
+  /**
+   * The call's claim, carrying what its attempt owes the journal (runDebts.ts); undefined when
+   * the store gave no answer in time (the call goes on unjournaled, and is owed its place). A
+   * claim no replica confirmed throws UnacknowledgedWriteError: it was made on the primary.
+   */
+  async #claim(
+    connection: Connection,
+    run: RunAttempt,
+    kind: StepKind,
+    match: string,
+  ): Promise<Claim | undefined> {
+    const tail = tailOf(run);
+    const debt = this.#debts.take(tail, run.attempt);
+    const header = stepHeader(kind, 'started', match);
+    const claim = await this.#link.within(
+      connection.journal.claim(run.id, run.owner, kind, match, run.attempt, debt),
+    );
+    if (claim === undefined) {
+      this.#tails.forget(tail, run.attempt);
+      this.#debts.unanswered(tail, run.attempt, debt, header);
+    }
+    return claim;
+  }
+
+  /** A call of `run` went on without the journal: it is owed its place (runDebts.ts). */
+  #unjournaled(run: RunAttempt, header: string, maybeLanded: boolean): void {
+    this.#tails.forget(tailOf(run), run.attempt);
+    this.#debts.unjournaled(tailOf(run), run.attempt, header, maybeLanded);
   }
 
   async #claimAndComplete(
@@ -322,10 +378,10 @@ export class DurableRuns {
     answer: StepAnswer,
   ): Promise<void> {
     const { run } = step;
-    const claim = await this.#link
-      .within(connection.journal.claim(run.id, run.owner, step.kind, step.match, run.attempt))
-      // The call is done: its answer goes unjournaled rather than on a claim a replica lacks.
-      .catch(() => undefined);
+    // The call is done: a claim no replica confirmed is the primary's, and its answer goes there.
+    const claim = await this.#claim(connection, run, step.kind, step.match).catch((err: unknown) =>
+      isUnacknowledged(err) ? claimOf(err.reply) : undefined,
+    );
     if (claim?.verdict !== 'live') return;
     if (claim.diverged) this.#diverged(run, claim.position);
     await this.complete(

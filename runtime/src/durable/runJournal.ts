@@ -21,10 +21,12 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { StoreCommands } from '../rateLimitStore/storeCommands.ts';
 import { sendScript, type LuaScript } from '../rateLimitStore/luaScripts.ts';
 import { acceptUnacknowledged } from '../rateLimitStore/replicaAcknowledged.ts';
 import { stepHeader, type StepKind } from './journalEntry.ts';
+import { debtArguments, type Debt } from './runDebts.ts';
 
 /** The script `name`, after the files of `prelude` (which only define local functions). */
 function load(name: string, prelude: readonly string[] = []): LuaScript {
@@ -33,6 +35,10 @@ function load(name: string, prelude: readonly string[] = []): LuaScript {
     .join('\n');
   return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
+
+/** A reshard's TRYAGAIN is asked again this often, this many times (about the journal's deadline). */
+const TRYAGAIN_WAIT_MS = 25;
+const TRYAGAIN_TRIES = 40;
 
 const CLAIM_SCRIPT = load('claim', ['owner', 'cursor']);
 const COMPLETE_SCRIPT = load('complete', ['cursor']);
@@ -55,6 +61,14 @@ export type Claim =
       /** The run's journal differed from here: what followed was dropped. */
       readonly diverged: boolean;
     };
+
+/** claim.lua's reply, read (also a claim's no replica confirmed, UnacknowledgedWriteError.reply). */
+export function claimOf(reply: unknown): Claim {
+  const [verdict, position, entry, flag] = reply as [string, number, string, number];
+  if (verdict === 'forbidden' || verdict === 'superseded') return { verdict };
+  if (verdict === 'replay') return { verdict, position, entry, newAttempt: flag === 1 };
+  return { verdict: 'live', position, diverged: flag === 1 };
+}
 
 /** The three keys of one run. */
 export function runKeys(prefix: string, run: string): string[] {
@@ -91,36 +105,55 @@ export class RunJournal {
     this.#shortfall = shortfall;
   }
 
+  /**
+   * `script` sent, and sent again while a cluster answers TRYAGAIN (the run's keys are half
+   * moved to another node mid-reshard: the script did not run, and will once the move is done)
+   * — every TRYAGAIN_WAIT_MS, for as long as the caller's deadline lets it (JournalConnection).
+   */
+  async #send(script: LuaScript, keys: readonly string[], args: readonly string[]) {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await sendScript(this.#client, script, keys, args);
+      } catch (err) {
+        if (!(err instanceof Error) || !err.message.startsWith('TRYAGAIN')) throw err;
+        if (tries >= TRYAGAIN_TRIES) throw err;
+        await sleep(TRYAGAIN_WAIT_MS);
+      }
+    }
+  }
+
   /** A write after the call's effect: taken as it is when no replica confirmed it. */
   #after(write: Promise<unknown>): Promise<unknown> {
     return acceptUnacknowledged(write, this.#shortfall);
   }
 
-  /** `attempt` names the call's attempt (claim.lua). */
+  /**
+   * `attempt` names the call's attempt (claim.lua); `debt`, what the attempt owes the journal
+   * first (runDebts.ts): calls it missed, each put in its own place, and a refused claim taken back.
+   */
   async claim(
     run: string,
     owner: string,
     kind: StepKind,
     match: string,
     attempt: string,
+    debt?: Debt,
   ): Promise<Claim> {
     const keys = [
       ...runKeys(this.#prefix, run),
       countsKey(this.#prefix, run),
       attemptsKey(this.#prefix, run),
     ];
-    const reply = (await sendScript(this.#client, CLAIM_SCRIPT, keys, [
+    const reply = await this.#send(CLAIM_SCRIPT, keys, [
       owner,
       kind === 'model' ? 'm' : 't',
       match,
       String(this.#retentionMs),
       stepHeader(kind, 'started', match),
       attempt,
-    ])) as [string, number, string, number];
-    const [verdict, position, entry, flag] = reply;
-    if (verdict === 'forbidden' || verdict === 'superseded') return { verdict };
-    if (verdict === 'replay') return { verdict, position, entry, newAttempt: flag === 1 };
-    return { verdict: 'live', position, diverged: flag === 1 };
+      ...debtArguments(debt),
+    ]);
+    return claimOf(reply);
   }
 
   /** Writes the done entry over the step's started marker; false when the step is gone. */
@@ -132,7 +165,7 @@ export class RunJournal {
     entry: string,
   ): Promise<boolean> {
     const reply = await this.#after(
-      sendScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
+      this.#send(COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
         String(position),
         stepHeader(kind, 'started', match),
         entry,
@@ -155,7 +188,7 @@ export class RunJournal {
     attempt: string,
   ): Promise<number> {
     const reply = await this.#after(
-      sendScript(this.#client, APPEND_SCRIPT, runKeys(this.#prefix, run), [
+      this.#send(APPEND_SCRIPT, runKeys(this.#prefix, run), [
         owner,
         String(position),
         entry,
@@ -175,7 +208,7 @@ export class RunJournal {
     attempt: string,
   ): Promise<void> {
     await this.#after(
-      sendScript(this.#client, COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
+      this.#send(COMPLETE_SCRIPT, runKeys(this.#prefix, run), [
         String(position),
         stepHeader(kind, 'started', match),
         '',
