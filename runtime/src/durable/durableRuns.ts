@@ -31,31 +31,17 @@ import { RunActivity } from './runActivity.ts';
 import { listRuns } from './runListing.ts';
 import type { DurableReport } from '../../../contract/src/reporting/durableReport.ts';
 import type { RunsDocument } from '../../../contract/src/reporting/runsListing.ts';
+import {
+  ownerOf,
+  parseRunName,
+  RunCallers,
+  type NamedRun,
+  type RunAttempt,
+  type RunName,
+  type RunRef,
+} from './runNames.ts';
 
-const RUN_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const RUN_ID_RULE = 'must be 1 to 128 letters, digits or . _ : -';
-const ATTEMPT_MISSING =
-  'is missing: send Breakwater-Run-Attempt with Breakwater-Run-Id: a new value, e.g. a UUID, at each start of your agent, the same for every call of that start';
-/** Client keys whose owner and fingerprint are kept: a runtime's callers are a handful. */
-const MAX_KNOWN_CALLERS = 256;
-
-/** A run: its id and who may use it. */
-export interface RunRef {
-  readonly id: string;
-  /** An HMAC of the client key (or `pods` for the agent's own pod keys): never the key. */
-  readonly owner: string;
-  /** The audit trail's fingerprint of the key. */
-  readonly client: string | undefined;
-}
-
-/**
- * A run as one call names it: the run, and the attempt the call belongs to (one value per start
- * of the agent, or per execution of a run the runtime owns). Its calls are matched with the
- * journal by their place in the attempt, never by what they resemble.
- */
-export interface RunAttempt extends RunRef {
-  readonly attempt: string;
-}
+export type { NamedRun, RunAttempt, RunName, RunRef } from './runNames.ts';
 
 /** A step this call claimed and must complete (or abandon). */
 export interface ClaimedStep {
@@ -75,22 +61,6 @@ export type Begun =
   | { readonly action: 'unknown'; readonly step: ClaimedStep }
   /** 403: another key's run; 409: the call's attempt was superseded by a newer one. */
   | { readonly action: 'refused'; readonly status: 403 | 409 | 503; readonly message: string };
-
-/**
- * A run as a call names it, before it is checked: its id and the attempt the call belongs to
- * (one value per start of the agent, runJournal.ts), as given (server/runHeaders.ts reads them
- * from `Breakwater-Run-Id` and `Breakwater-Run-Attempt`). A call without its attempt is refused:
- * the journal cannot tell an agent that started again from one that repeats a call.
- */
-export interface RunName {
-  readonly id: string | readonly string[];
-  readonly attempt?: string | readonly string[] | undefined;
-}
-
-/** The run a call named, or which of its names cannot be one, and why. */
-export type NamedRun =
-  | { readonly ok: true; readonly run: RunAttempt }
-  | { readonly ok: false; readonly name: keyof RunName; readonly problem: string };
 
 /** Where journals live, for what else a run keeps beside its journal (agentRunStore.ts). */
 /** A store command raced against the journal's deadline (JournalConnection.deadline). */
@@ -118,10 +88,7 @@ export class DurableRuns {
   readonly #link: JournalConnection;
   readonly #tails = new RunTails();
   readonly #debts = new RunDebts();
-  #callers: {
-    readonly cipher?: JournalCipher;
-    readonly known: Map<string, Pick<RunRef, 'owner' | 'client'>>;
-  } = { known: new Map() };
+  readonly #callers = new RunCallers();
 
   /** What the pod report says of runs and the store (runActivity.ts). */
   readonly activity: RunActivity;
@@ -165,33 +132,10 @@ export class DurableRuns {
   runOf(name: RunName, caller: CallerIdentity): NamedRun | undefined {
     const connection = this.#link.current ?? this.#link.retryUnreadable();
     if (connection === undefined) return undefined;
-    const { id, attempt } = name;
-    if (typeof id !== 'string' || !RUN_ID.test(id))
-      return { ok: false, name: 'id', problem: `${RUN_ID_RULE}, got ${JSON.stringify(id)}` };
-    if (attempt === undefined) return { ok: false, name: 'attempt', problem: ATTEMPT_MISSING };
-    if (typeof attempt !== 'string' || !RUN_ID.test(attempt))
-      return {
-        ok: false,
-        name: 'attempt',
-        problem: `${RUN_ID_RULE}, got ${JSON.stringify(attempt)}`,
-      };
-    const owner = this.#callerOf(connection.cipher, caller);
-    return { ok: true, run: { id, ...owner, attempt } };
-  }
-
-  /**
-   * A run's owner and the audit fingerprint of a caller: the owner's HMAC made once per
-   * caller, not on every call.
-   */
-  #callerOf(cipher: JournalCipher, caller: CallerIdentity): Pick<RunRef, 'owner' | 'client'> {
-    if (this.#callers.cipher !== cipher || this.#callers.known.size >= MAX_KNOWN_CALLERS)
-      this.#callers = { cipher, known: new Map() };
-    let known = this.#callers.known.get(caller.binding);
-    if (known === undefined) {
-      known = { owner: ownerOf(cipher, caller), client: caller.fingerprint };
-      this.#callers.known.set(caller.binding, known);
-    }
-    return known;
+    const named = parseRunName(name);
+    if (!named.ok) return named;
+    const { id, attempt } = named;
+    return { ok: true, run: { id, ...this.#callers.of(connection.cipher, caller), attempt } };
   }
 
   /** Who a run this caller starts belongs to (undefined: durability off). */
@@ -449,14 +393,4 @@ export class DurableRuns {
 /** Where this replica left a run (runTails.ts): one attempt's tail at a time. */
 function tailOf(run: RunRef): string {
   return `${run.owner}|${run.id}`;
-}
-
-/**
- * `<key id>:<client>` (owner.lua): whose a run is, under which journal key. Open callers (access
- * control off) are one owner, as callers without a key always were.
- */
-function ownerOf(cipher: JournalCipher, caller: CallerIdentity): string {
-  if (caller.kind === 'pod') return `${cipher.keyId}:pods`;
-  const key = caller.kind === 'clientKey' ? caller.key : '';
-  return `${cipher.keyId}:${cipher.match(`client key ${key}`)}`;
 }

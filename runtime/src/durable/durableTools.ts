@@ -129,7 +129,7 @@ export function unknownOutcome(server: string, tool: string): CallToolResult {
     content: [
       {
         type: 'text',
-        text: `the outcome of ${server === '' ? tool : `${server}__${tool}`} is unknown: the call had started when this run was interrupted and never reported back, and the tool is not marked idempotent (onUnknownOutcome: Fail), so it was not called again. Check whether it took effect before calling it again.`,
+        text: `the outcome of ${server === '' ? tool : `${server}__${tool}`} is unknown: the journal holds the call as started and never answered (the run was interrupted mid-call, or the journal store could not record the answer), and the tool is not marked idempotent (onUnknownOutcome: Fail), so it was not called again. Check whether it took effect before calling it again.`,
       },
     ],
     isError: true,
