@@ -48,6 +48,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/keySlots.test.ts',
   'test/rateLimitStore/teamBudgets.test.ts',
   'test/rateLimitStore/redisStore.test.ts',
+  'test/rateLimitStore/evictedKeys.test.ts',
   'test/rateLimitStore/sentinelFailover.test.ts',
   'test/rateLimitStore/sentinelAcl.test.ts',
   'test/rateLimitStore/clusterFailover.test.ts',

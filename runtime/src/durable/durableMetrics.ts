@@ -1,7 +1,7 @@
 /**
  * What durable runs report: calls answered from a journal by kind, runs resumed and diverged,
  * the tokens and dollars replay did not spend, calls whose outcome was unknown, and calls
- * that went unjournaled because the store could not be reached.
+ * that went unjournaled because the store could not be reached, and keys the store evicted.
  */
 import { Counter, type Registry } from 'prom-client';
 
@@ -14,6 +14,7 @@ export class DurableMetrics {
   readonly unjournaled: Counter<'reason'>;
   readonly refused: Counter;
   readonly unacknowledged: Counter<'write'>;
+  readonly evictedKeys: Counter;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -64,6 +65,13 @@ export class DurableMetrics {
       help: 'Calls refused because they named a run another client key started.',
       registers,
     });
+    this.evictedKeys = new Counter({
+      name: 'agent_durable_store_evicted_keys_total',
+      help: "Keys the journal store evicted (the growth of each server's INFO evicted_keys, read on connecting and every minute), whatever its maxmemory-policy reads now: a run's journal or owner among them lets the run repeat its tools or be taken. A server's first reading is a baseline.",
+      registers,
+    });
+    // Exported as 0 from the start: increase() needs the series before the first eviction.
+    this.evictedKeys.inc(0);
     for (const kind of ['model', 'tool']) this.replayed.inc({ kind }, 0);
     for (const outcome of ['resumed', 'diverged', 'taken_over', 'completed', 'failed'])
       this.runs.inc({ outcome }, 0);

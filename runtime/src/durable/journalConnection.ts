@@ -149,6 +149,9 @@ export class JournalConnection {
       this.#deps.logger,
       { store: 'journal' },
       "durable runs' journals and owners within their retention",
+      (keys) => {
+        this.#deps.metrics.evictedKeys.inc(keys);
+      },
     );
     eviction.recheck(this.#deps.clock, () => client);
     client.on('ready', () => {

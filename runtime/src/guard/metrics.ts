@@ -36,6 +36,7 @@ export class GuardMetrics {
   readonly limiterStoreDecisions: Counter<'name' | 'decided_by'>;
   readonly limiterStoreFallback: Gauge<'name'>;
   readonly limiterStoreEvicting: Gauge<'name'>;
+  readonly limiterStoreEvictedKeys: Counter<'name'>;
   readonly bulkheadActive: Gauge<'name'>;
   readonly bulkheadQueue: Gauge<'name'>;
   readonly bulkheadRejected: Counter<'name' | 'reason'>;
@@ -100,6 +101,11 @@ export class GuardMetrics {
     this.limiterStoreEvicting = scraped.gauge(
       'rate_limiter_store_evicting',
       "1 while a rate limiter's store is a Redis whose maxmemory-policy may evict its keys (anything but noeviction, with maxmemory set): a budget account evicted mid-period is spent again; also 1 while the server refuses INFO, since then it cannot be told; 0 otherwise.",
+      ['name'],
+    );
+    this.limiterStoreEvictedKeys = scraped.counter(
+      'rate_limiter_store_evicted_keys_total',
+      "Keys a rate limiter's Redis store evicted (the growth of each server's INFO evicted_keys, read on connecting and every minute), whatever its maxmemory-policy reads now: a budget account among them is spent again from zero. A server's first reading is a baseline.",
       ['name'],
     );
     this.bulkheadActive = scraped.gauge(
@@ -221,11 +227,16 @@ export class GuardMetrics {
     this.#scraped.on(this.limiterStoreEvicting, limiter, () => {
       evicting.set(limiter.storeEvicting ? 1 : 0);
     });
+    const evicted = new Delta(this.limiterStoreEvictedKeys.labels({ name }));
+    this.#scraped.on(this.limiterStoreEvictedKeys, limiter, () => {
+      evicted.push(limiter.storeEvictedKeys);
+    });
     return this.#scraped.unbinder(limiter, () => {
       this.limiterRequests.remove({ name });
       this.limiterWaited.remove({ name });
       this.limiterStoreFallback.remove({ name });
       this.limiterStoreEvicting.remove({ name });
+      this.limiterStoreEvictedKeys.remove({ name });
       this.limiterStoreDecisions.remove({ name, decided_by: 'store' });
       this.limiterStoreDecisions.remove({ name, decided_by: 'fallback' });
       for (const reason of reasons) this.limiterRejected.remove({ name, reason });

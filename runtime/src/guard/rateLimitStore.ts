@@ -120,6 +120,8 @@ export interface RateLimitStore {
   readonly availableForBudgets?: boolean;
   /** The server's maxmemory-policy while it may evict the store's keys (absent: it does not). */
   readonly evicting?: string | undefined;
+  /** Keys the store's servers evicted since first read, whatever the policy now (absent: 0). */
+  readonly evictedKeys?: number;
   /** The store's decision, or undefined when it did not answer within its budget. */
   admit(request: StoreAdmitRequest): Promise<StoreAdmission | undefined>;
   /** Gives back or charges more, in the background; lost when the store is down. */

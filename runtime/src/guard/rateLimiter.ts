@@ -175,6 +175,11 @@ export class RateLimiter {
     return this.#store?.evicting !== undefined;
   }
 
+  /** Keys the attached store's servers evicted since it was attached (0 without a store). */
+  get storeEvictedKeys(): number {
+    return this.#store?.evictedKeys ?? 0;
+  }
+
   /** Attaches the store shared by every replica, or detaches it (undefined). */
   useStore(store: RateLimitStore | undefined): void {
     this.#store = store;

@@ -186,6 +186,11 @@ export class RedisStore implements RateLimitStore {
     return this.#eviction.policy;
   }
 
+  /** Keys the store's servers evicted since the runtime first read them (`evicted_keys`). */
+  get evictedKeys(): number {
+    return this.#eviction.evictedKeys;
+  }
+
   get settings(): StoreSettings {
     return this.#settings;
   }
