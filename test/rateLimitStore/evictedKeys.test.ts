@@ -2,7 +2,8 @@
  * Evictions between two checks, on a real redis-server: the store is set to evict, filled until
  * it evicts, and set back to noeviction before the runtime looks again (an outside attack did
  * this in a quarter of a second and passed a budget 1.92 times, the policy check never seeing
- * it). The next check counts the keys all the same, from INFO's evicted_keys, and warns.
+ * it). The next check counts the keys all the same, from INFO's evicted_keys, and warns: for
+ * the rate-limit store (its metric), on each primary of a Redis Cluster, and for the journal.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +27,8 @@ import { createLogger } from '../../runtime/src/telemetry/logger.ts';
 import { ManualClock } from '../support/manualClock.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { startRedis, type RedisHandle } from '../support/redisServer.ts';
+import { startRedisCluster } from '../support/redisCluster.ts';
+import { redisClient } from '../../runtime/src/rateLimitStore/storeConnection.ts';
 
 /** The commands the test sends as the store's administrator (or an attacker). */
 interface Admin {
@@ -71,7 +74,7 @@ const stat = async (admin: Admin, name: string): Promise<number> => {
  * with an expiry written until some are evicted, then everything set back. Gives the keys
  * evicted, as the server counts them.
  */
-async function evictWindow(admin: Admin): Promise<number> {
+async function evictWindow(admin: Admin, tag = 'junk'): Promise<number> {
   const before = await stat(admin, 'evicted_keys');
   const used = await stat(admin, 'used_memory');
   await admin.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', 'volatile-ttl']);
@@ -79,7 +82,7 @@ async function evictWindow(admin: Admin): Promise<number> {
   const filler = 'x'.repeat(1024);
   for (let i = 0; (await stat(admin, 'evicted_keys')) === before; i++) {
     const batch = Array.from({ length: 100 }, (_, j) =>
-      admin.set(`junk:${String(i)}:${String(j)}`, filler, { PX: 30 * 86_400_000 }),
+      admin.set(`${tag}:${String(i)}:${String(j)}`, filler, { PX: 30 * 86_400_000 }),
     );
     await Promise.all(batch);
   }
@@ -201,6 +204,79 @@ describe('keys evicted between two checks', () => {
         fields: expect.objectContaining({ store: 'test', evictedKeys: evicted }) as unknown,
       }),
     ]);
+  });
+});
+
+describe('keys evicted on a Redis Cluster between two checks', () => {
+  it('are counted on whichever primary evicted them, each named by its port', async () => {
+    const cluster = await startRedisCluster();
+    cleanups.push(() => cluster.remove());
+    const client = redisClient({ cluster: { addresses: [...cluster.addresses] } }, {});
+    client.on('error', () => undefined);
+    await client.connect();
+    cleanups.push(() => {
+      client.destroy();
+    });
+    const clock = new ManualClock();
+    const lines: Line[] = [];
+    const watch = new EvictionWatch(logger(lines), { store: 'test' }, 'budget accounts');
+    cleanups.push(() => {
+      watch.stop();
+    });
+    await waitFor(() => client.isReady, {
+      description: 'the cluster to connect',
+      timeoutMs: 20_000,
+    });
+    watch.check(client);
+    watch.recheck(clock, () => client);
+    const shards = await cluster.shards();
+    expect(shards).toHaveLength(3);
+    const admins = await Promise.all(
+      shards.map(async (shard) => {
+        const admin = createClient({ url: `redis://${shard.primary}` });
+        await admin.connect();
+        cleanups.push(() => {
+          admin.destroy();
+        });
+        return admin;
+      }),
+    );
+    // Every primary has answered the first check (its baseline) before the first window.
+    const infoCalls = async (admin: Admin) =>
+      Number(
+        /cmdstat_info:calls=(\d+)/.exec(
+          String(await admin.sendCommand(['INFO', 'commandstats'])),
+        )?.[1] ?? 0,
+      );
+    await waitFor(async () => (await Promise.all(admins.map(infoCalls))).every((n) => n >= 1), {
+      description: 'the first check to read every primary',
+      timeoutMs: 10_000,
+    });
+    let total = 0;
+    for (const [i, shard] of shards.entries()) {
+      const admin = admins[i];
+      if (admin === undefined) throw new Error('no admin');
+      // A hash tag whose slot this primary holds: its keys are written on it, not MOVED.
+      let tag = '';
+      for (let t = 0; tag === ''; t++) {
+        const slot = Number(await admin.sendCommand(['CLUSTER', 'KEYSLOT', `{t${String(t)}}`]));
+        if (shard.slots.some(([from, to]) => slot >= from && slot <= to)) tag = `{t${String(t)}}`;
+      }
+      const evicted = await evictWindow(admin, tag);
+      expect(evicted).toBeGreaterThan(0);
+      total += evicted;
+      clock.advance(EVICTION_RECHECK_MS);
+      await waitFor(() => watch.evictedKeys === total, {
+        description: `the re-check to count the keys ${shard.primary} evicted`,
+        timeoutMs: 10_000,
+      });
+      expect(lines.at(-1)?.fields).toMatchObject({
+        evictedKeys: evicted,
+        port: shard.primary.split(':').at(-1),
+      });
+    }
+    expect(lines).toHaveLength(3);
+    expect(watch.policy).toBeUndefined();
   });
 });
 
