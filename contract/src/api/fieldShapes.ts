@@ -582,6 +582,8 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
                 topKeys: { items: { fields: { key: 0, usd: 0, tokens: 0 } } },
                 agent: 0,
                 agents: 0,
+                parts: { items: { fields: { agent: 0, usd: 0, tokens: 0 } } },
+                otherParts: { fields: { agents: 0, usd: 0, tokens: 0 } },
               },
             },
           },

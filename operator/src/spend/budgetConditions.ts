@@ -52,8 +52,13 @@ function figures(row: BudgetRow): string {
       ? undefined
       : `${String(spent?.tokens ?? 0)} of ${String(s.limit.tokens)} tokens`;
   const whose = row.settings.per === 'ClientKey' ? ', per client key (the key nearest)' : '';
+  // A team's row (per Policy) is every agent's spend together, as the runtime's refusal says.
+  const whom =
+    row.team === undefined
+      ? `(${row.settings.period}${whose}) of agent ${row.agent}`
+      : `(${row.settings.period}, per Policy) of every agent on RateLimitPolicy ${row.team} together`;
   return (
-    `budget "${s.name}" (${row.settings.period}${whose}) of agent ${row.agent}: ` +
+    `budget "${s.name}" ${whom}: ` +
     `${[money, tokens].filter((x) => x !== undefined).join(', ')} (${String(s.percent ?? 0)}%), ` +
     `resets at ${s.resetsAt ?? ''}`
   );

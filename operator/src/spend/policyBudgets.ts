@@ -1,8 +1,9 @@
 /**
- * A RateLimitPolicy's budget status from the agents that use it (decision 0037): a budget is
- * each agent's own, so `status.budgets[]` shows, per budget, the agent nearest its limit (its
- * name in `agent`, how many agents share the budget in `agents`); each agent's own figures are
- * in its AgentDeployment `status.spend`. `spent` and `resetsAt`, the columns of
+ * A RateLimitPolicy's budget status from the agents that use it (decision 0037): a per Agent or
+ * per ClientKey budget is each agent's own, so `status.budgets[]` shows, per budget, the agent
+ * nearest its limit (its name in `agent`, how many agents share the budget in `agents`); each
+ * agent's own figures are in its AgentDeployment `status.spend`. A per Policy budget is the
+ * team's: its entry is every agent together, with each agent's part (teamBudgets.ts). `spent` and `resetsAt`, the columns of
  * `kubectl get rlp`, are the budget nearest its limit. Each agent's ledger is folded with its
  * pods as they are now — the same pure fold its own next status write stores — so the policy
  * is current even before that write. Pure.
@@ -20,7 +21,14 @@ import {
   budgetConditions,
   pricingCondition,
 } from './budgetConditions.ts';
-import { agentSpend, nearestLimit, nextPeriodEndMs, spentSummary } from './spendStatus.ts';
+import {
+  agentSpend,
+  nearestLimit,
+  nextPeriodEndMs,
+  spentSummary,
+  type BudgetRow,
+} from './spendStatus.ts';
+import { teamBudget } from './teamBudgets.ts';
 import type { PodView } from '../status/views.ts';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { isTimeZone } from '../../../contract/src/spend/calendarPeriod.ts';
@@ -66,10 +74,20 @@ export function policyBudgets(
     };
   const settings = { budgets: spend.budgets, timeZone: spend.timeZone };
   const spends = users.map((u) => agentSpend(u.agent, u.presentPods ?? u.pods, settings, nowMs));
-  const rows = spends.flatMap((s) => s.rows);
+  const agentRows = spends.flatMap((s) => s.rows);
+  // The conditions judge each agent's own budgets by agent, a team's by the team's row.
+  const rows: BudgetRow[] = [];
   const budgets: BudgetStatus[] = [];
   for (const budget of spend.budgets) {
-    const mine = rows.filter((r) => r.status.name === budget.name);
+    const mine = agentRows.filter((r) => r.status.name === budget.name);
+    if (budget.per === 'Policy') {
+      const team = teamBudget(budget, policy.metadata.name ?? '', mine, nowMs);
+      if (team === undefined) continue;
+      rows.push(team.row);
+      budgets.push(team.status);
+      continue;
+    }
+    rows.push(...mine);
     const nearest = nearestLimit(mine.map((r) => ({ ...r.status, agent: r.agent })));
     if (nearest === undefined) continue;
     budgets.push({ ...nearest, agents: mine.length });

@@ -43,7 +43,7 @@ function limitPico(budget: BudgetSettings): Money | undefined {
 }
 
 /** Percent of the tighter limit, rounded down. */
-function percentOf(amount: PicoAmount, budget: BudgetSettings): number {
+export function percentOf(amount: PicoAmount, budget: BudgetSettings): number {
   const usd = limitPico(budget);
   let percent = 0n;
   if (usd !== undefined && usd > 0n) percent = (amount.picoUsd * 100n) / usd;
@@ -201,7 +201,10 @@ export function nearestLimit<T extends BudgetSpendStatus>(rows: readonly T[]): T
 
 /** One budget's figures for one agent, with the settings that judge them. */
 export interface BudgetRow {
+  /** The agent's name; empty in a team's row (`team`). */
   readonly agent: string;
+  /** A team's row (per Policy, every agent together): the RateLimitPolicy's name. */
+  readonly team?: string;
   readonly status: BudgetSpendStatus;
   readonly settings: BudgetSettings;
 }

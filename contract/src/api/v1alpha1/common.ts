@@ -211,7 +211,7 @@ export interface BudgetSpendStatus {
    */
   name: string;
   /**
-   * Agent: the whole agent's spend; ClientKey: the spend of every key together, and topKeys the largest; Policy: this agent's part of the team's budget, which every agent on the policy spends together (the team's total is in the store).
+   * Agent: the whole agent's spend; ClientKey: the spend of every key together, and topKeys the largest; Policy: this agent's part of the team's budget, which every agent on the policy spends together (the team's total, and every agent's part, are in the RateLimitPolicy's status.budgets).
    */
   per?: 'Agent' | 'ClientKey' | 'Policy';
   /**

@@ -97,11 +97,11 @@ export interface RateLimitPolicyStatus {
    */
   targets?: RateLimitPolicyTarget[];
   /**
-   * What each budget has spent in its current period, by name. A budget is each agent's own: with several agents using the policy, each entry shows the agent nearest its limit (its name in agent); every agent's own figures are in its AgentDeployment status.spend.
+   * What each budget has spent in its current period, by name. A per Agent or per ClientKey budget is each agent's own: with several agents using the policy, each entry shows the agent nearest its limit (its name in agent); every agent's own figures are in its AgentDeployment status.spend. A per Policy budget is the team's: its entry shows every agent together, and each agent's part in parts.
    *
    * @maxItems 16
    *
-   * Items: One budget's spend in its current period, for the agent nearest its limit.
+   * Items: One budget's spend in its current period: for per Agent and per ClientKey the agent nearest its limit; for per Policy the team's, every agent on the policy together.
    */
   budgets?: BudgetStatus[];
   /**
@@ -279,15 +279,63 @@ export interface Budget {
 }
 
 /**
- * One budget's spend in its current period, for the agent nearest its limit.
+ * One budget's spend in its current period: for per Agent and per ClientKey the agent nearest its limit; for per Policy the team's, every agent on the policy together.
  */
 export type BudgetStatus = BudgetSpendStatus & {
   /**
-   * The AgentDeployment these figures are of: budgets are each agent's own, so with several agents using the policy this is the one nearest its limit; each agent's own figures are in its status.spend.
+   * The AgentDeployment these figures are of: per Agent and per ClientKey budgets are each agent's own, so with several agents using the policy this is the one nearest its limit; each agent's own figures are in its status.spend. Absent for per Policy, whose figures are the team's.
    */
   agent?: string;
   /**
    * How many agents use this budget.
    */
   agents?: number;
+  /**
+   * per Policy: each agent's part of the team's spend this period (what its replicas report), largest first; at most 50, the rest summed in otherParts. spent and percent are the team's: the sum of every agent's part.
+   *
+   * @maxItems 50
+   *
+   * Items: What one agent has spent this period of a team's budget (per Policy).
+   */
+  parts?: AgentPart[];
+  /**
+   * per Policy, with more than 50 agents: the agents parts does not list, together.
+   */
+  otherParts?: OtherParts;
 };
+
+/**
+ * What one agent has spent this period of a team's budget (per Policy).
+ */
+export interface AgentPart {
+  /**
+   * The AgentDeployment's name.
+   */
+  agent: string;
+  /**
+   * US dollars, as a decimal string.
+   */
+  usd?: string;
+  /**
+   * Tokens.
+   */
+  tokens?: number;
+}
+
+/**
+ * The agents a team's budget does not list in parts, together.
+ */
+export interface OtherParts {
+  /**
+   * How many agents.
+   */
+  agents?: number;
+  /**
+   * US dollars they spent together, as a decimal string.
+   */
+  usd?: string;
+  /**
+   * Tokens they spent together.
+   */
+  tokens?: number;
+}
