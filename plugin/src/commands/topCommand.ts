@@ -2,7 +2,9 @@
  * `kubectl breakwater top`: per agent, its replicas' `/debug/stats` windows merged
  * (stats/replicaStats.ts), busiest agent first; then what each agent has spent of its budgets
  * and, for `per: ClientKey` budgets, the keys that spent most (fingerprints), from the
- * agent's status (`status.spend`, kept by the operator across pod restarts). Each pod is read through the API server's pod
+ * agent's status (`status.spend`, kept by the operator across pod restarts); then each team
+ * budget (`per: Policy`) and every agent's part of it, from its RateLimitPolicy's status
+ * (teamTop.ts). Each pod is read through the API server's pod
  * proxy on the runtime's metrics port — which needs `get` on `pods/proxy` — so no port-forward
  * and no route into the cluster network are needed. A replica that cannot be read is named
  * with the reason, and the others still count.
@@ -22,6 +24,7 @@ import type { CommandResult } from '../output/printResult.ts';
 import { millis, percent, renderTable } from '../output/table.ts';
 import { mergeReplicaStats, type MergedStats } from '../stats/replicaStats.ts';
 import { mergeToolStats, type ToolStats } from '../stats/toolStats.ts';
+import { teamTables, teamsIn, type TeamTop } from './teamTop.ts';
 
 export interface UnreadReplica {
   readonly pod: string;
@@ -42,6 +45,10 @@ export interface AgentTop extends MergedStats {
 
 export interface TopData {
   readonly agents: readonly AgentTop[];
+  /** Each team budget (per Policy) of the policies, from their status (teamTop.ts). */
+  readonly teams?: readonly TeamTop[];
+  /** Why the policies, and so the teams, could not be read. */
+  readonly teamsUnread?: string;
 }
 
 /** A replica that has not answered by then is reported as such; the others still count. */
@@ -55,9 +62,16 @@ export async function topCommand(
   namespace: string | undefined,
 ): Promise<CommandResult<TopData>> {
   const agents = await agentsIn(kube, namespace);
-  const tops = await Promise.all(agents.map((agent) => agentTop(kube, agent)));
+  const [tops, teams] = await Promise.all([
+    Promise.all(agents.map((agent) => agentTop(kube, agent))),
+    teamsIn(kube, namespace),
+  ]);
   return {
-    data: { agents: rankAgents(tops) },
+    data: {
+      agents: rankAgents(tops),
+      teams: teams.teams,
+      ...(teams.unread === undefined ? {} : { teamsUnread: teams.unread }),
+    },
     table: (data) => topTable(data, namespace === undefined),
   };
 }
@@ -198,8 +212,11 @@ export function topTable(data: TopData, allNamespaces: boolean): string {
     toolTable(data, allNamespaces) +
     spendTable(data, allNamespaces) +
     keyTable(data, allNamespaces) +
+    teamTables(data.teams ?? [], allNamespaces, amount) +
     footer +
-    notes.map((n) => `${n}\n`).join('')
+    [...notes, ...(data.teamsUnread === undefined ? [] : [data.teamsUnread])]
+      .map((n) => `${n}\n`)
+      .join('')
   );
 }
 
@@ -230,7 +247,8 @@ function spendTable(data: TopData, allNamespaces: boolean): string {
         // Per ClientKey the limit is each key's: the spend beside it is one key's too.
         amount(b.per === 'ClientKey' ? (b.byOneKey ?? b.spent) : b.spent, dollars),
         amount(b.limit, dollars),
-        `${String(b.percent ?? 0)}%`,
+        // Per Policy the agent's row is its part of the team's: the team's percent is below.
+        b.per === 'Policy' ? '-' : `${String(b.percent ?? 0)}%`,
         b.resetsAt ?? '-',
         rate === undefined
           ? '-'
@@ -260,6 +278,10 @@ function spendTable(data: TopData, allNamespaces: boolean): string {
   )}${
     data.agents.some((a) => (a.budgets ?? []).some((b) => b.per === 'ClientKey'))
       ? "Per ClientKey, SPENT and LIMIT are one key's: the most any key has spent, against each key's limit.\n"
+      : ''
+  }${
+    data.agents.some((a) => (a.budgets ?? []).some((b) => b.per === 'Policy'))
+      ? "Per Policy, SPENT is the agent's part of its team's budget; the team's is below.\n"
       : ''
   }`;
 }
