@@ -2,7 +2,8 @@
 -- (refusals are its job, and they are alerted on from metrics), so health says whether the
 -- operator has resolved the current generation and what each replica is allowed now. One
 -- exception: a budget spent with onExhausted Refuse (BudgetExhausted, reason Refusing) stops
--- an agent's calls until the period ends, which is Degraded. A budget past warnAtPercent, one
+-- an agent's calls until the period ends, which is Degraded; a team's budget (per Policy),
+-- spent by every agent on the policy together, stops all of theirs. A budget past warnAtPercent, one
 -- spent under Fallback or Shadow, or a model without a price stays Healthy, with a warning.
 local hs = {}
 
