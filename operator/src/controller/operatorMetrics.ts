@@ -3,6 +3,10 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type ReconcileResult = 'success' | 'error';
 
+/** A team budget's series: its RateLimitPolicy (not the operator's own namespace) and name. */
+type TeamLabel = 'policy_namespace' | 'policy' | 'budget';
+const TEAM_LABELS: TeamLabel[] = ['policy_namespace', 'policy', 'budget'];
+
 export class OperatorMetrics {
   readonly registry: Registry;
   readonly reconciles: Counter<'kind' | 'result'>;
@@ -12,6 +16,10 @@ export class OperatorMetrics {
   readonly statusWrites: Counter<'kind'>;
   readonly applies: Counter<'kind'>;
   readonly leader: Gauge;
+  readonly teamBudgetSpent: Gauge<TeamLabel>;
+  readonly teamBudgetWarn: Gauge<TeamLabel>;
+  /** The team budgets each policy (`namespace/name`) has series for. */
+  readonly #teams = new Map<string, readonly string[]>();
 
   constructor(registry = new Registry()) {
     this.registry = registry;
@@ -57,5 +65,43 @@ export class OperatorMetrics {
       help: '1 while this process holds the leader lease.',
       registers: [registry],
     });
+    this.teamBudgetSpent = new Gauge({
+      name: 'breakwater_operator_team_budget_spent_ratio',
+      help: "The part of a team's budget (RateLimitPolicy budgets[].per: Policy) every agent on the policy has spent together this period, by the tighter limit (1 is spent), as the policy's status.budgets[] has it. The leader's only.",
+      labelNames: TEAM_LABELS,
+      registers: [registry],
+    });
+    this.teamBudgetWarn = new Gauge({
+      name: 'breakwater_operator_team_budget_warn_ratio',
+      help: "A team's budget's warnAtPercent as a ratio (0.8 for 80).",
+      labelNames: TEAM_LABELS,
+      registers: [registry],
+    });
+  }
+
+  /**
+   * A policy's team budgets as its status shows them now; none (no team budget, or the policy
+   * gone) removes its series.
+   */
+  showTeamBudgets(
+    namespace: string,
+    policy: string,
+    budgets: readonly { name: string; percent: number; warnAtPercent: number }[],
+  ): void {
+    const key = `${namespace}/${policy}`;
+    const now = new Set(budgets.map((b) => b.name));
+    for (const budget of this.#teams.get(key) ?? [])
+      if (!now.has(budget)) {
+        const labels = { policy_namespace: namespace, policy, budget };
+        this.teamBudgetSpent.remove(labels);
+        this.teamBudgetWarn.remove(labels);
+      }
+    for (const b of budgets) {
+      const labels = { policy_namespace: namespace, policy, budget: b.name };
+      this.teamBudgetSpent.set(labels, b.percent / 100);
+      this.teamBudgetWarn.set(labels, b.warnAtPercent / 100);
+    }
+    if (now.size === 0) this.#teams.delete(key);
+    else this.#teams.set(key, [...now]);
   }
 }

@@ -2,7 +2,12 @@
  * CircuitBreakerPolicy and RateLimitPolicy: aggregate what the agents using them report and
  * write status once, only when it changed.
  */
-import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import type {
+  AgentDeployment,
+  RateLimitPolicy,
+  RateLimitPolicyStatus,
+} from '../../../contract/src/api/resources.ts';
+import { resolveRateLimit } from '../../../contract/src/policy/policyResolution.ts';
 import {
   computeBreakerPolicyStatus,
   computeRateLimitPolicyStatus,
@@ -69,6 +74,20 @@ function users(
 
 const now = (ctx: OperatorContext): string => new Date(ctx.clock.now()).toISOString();
 
+/** The team budgets (per Policy) of the status, with the warnAtPercent each warns at. */
+function teamGauges(
+  policy: RateLimitPolicy,
+  status: RateLimitPolicyStatus,
+): { name: string; percent: number; warnAtPercent: number }[] {
+  const spend = resolveRateLimit(policy, 1).spend;
+  return (status.budgets ?? []).flatMap((b) => {
+    const settings = spend?.budgets.find((s) => s.name === b.name);
+    return b.per !== 'Policy' || settings === undefined
+      ? []
+      : [{ name: b.name, percent: b.percent ?? 0, warnAtPercent: settings.warnAtPercent }];
+  });
+}
+
 export async function reconcileBreakerPolicy(key: string, ctx: OperatorContext): Promise<Outcome> {
   const policy = ctx.caches.breakerPolicies.get(key);
   if (policy === undefined || policy.metadata.deletionTimestamp !== undefined) return {};
@@ -97,7 +116,11 @@ export async function reconcileRateLimitPolicy(
   ctx: OperatorContext,
 ): Promise<Outcome> {
   const policy = ctx.caches.rateLimitPolicies.get(key);
-  if (policy === undefined || policy.metadata.deletionTimestamp !== undefined) return {};
+  if (policy === undefined || policy.metadata.deletionTimestamp !== undefined) {
+    const [namespace = '', name = ''] = key.split('/');
+    ctx.metrics.showTeamBudgets(namespace, name, []);
+    return {};
+  }
   const namespace = policy.metadata.namespace ?? 'default';
   const { status, changesAtMs } = computeRateLimitPolicyStatus(
     policy,
@@ -105,6 +128,7 @@ export async function reconcileRateLimitPolicy(
     now(ctx),
   );
   await writeStatusIfChanged(ctx, policy, status);
+  ctx.metrics.showTeamBudgets(namespace, policy.metadata.name ?? '', teamGauges(policy, status));
   // A budget's period ending starts its spend from zero with no event to say so.
   return changesAtMs === undefined
     ? {}

@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import {
+  BUDGETS_ANNOTATION,
+  encodeBudgetReport,
+} from '../../../contract/src/reporting/budgetReport.ts';
+import { moneyFromUsd } from '../../../contract/src/spend/money.ts';
+import { Kinds } from '../../../platform/src/kube/resourceKinds.ts';
+import { minimalAgent } from '../builders/builderFixtures.ts';
+import { AGENT_LABEL } from '../builders/labels.ts';
+import { AgentKind, settle, started, stopStarted } from './controllerFixtures.ts';
+import type { Controller } from './controller.ts';
+
+afterEach(async () => {
+  await stopStarted();
+});
+
+const onTeam = (name: string): AgentDeployment & Record<string, unknown> => {
+  const agent = minimalAgent();
+  agent.metadata = { ...agent.metadata, name, uid: `uid-${name}` };
+  agent.spec.rateLimitPolicyRef = { name: 'platform' };
+  return agent as AgentDeployment & Record<string, unknown>;
+};
+
+const teamPolicy = {
+  apiVersion: 'breakwater.dev/v1alpha1',
+  kind: 'RateLimitPolicy',
+  metadata: { name: 'platform', namespace: 'default', generation: 1 },
+  spec: {
+    scope: 'Cluster',
+    budgets: [
+      { name: 'team', period: 'Month', usd: '100', per: 'Policy', warnAtPercent: 70 },
+      { name: 'own', period: 'Month', usd: '100' },
+    ],
+  },
+};
+
+/** A ready pod of `agent` reporting `usd` spent of the team budget this month (the clock's 0). */
+const spendingPod = (agent: string, usd: number) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: {
+    name: `${agent}-0`,
+    namespace: 'default',
+    uid: `pod-${agent}`,
+    labels: { [AGENT_LABEL]: agent },
+    annotations: {
+      [BUDGETS_ANNOTATION]: encodeBudgetReport({
+        source: 'replica',
+        budgets: {
+          team: {
+            periodStart: new Date(0).toISOString(),
+            spent: { picoUsd: moneyFromUsd(usd), tokens: 0 },
+            held: { picoUsd: 0n, tokens: 0 },
+          },
+        },
+      }),
+    },
+  },
+  status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+});
+
+/** The team gauges' series, as `<metric> <labels> <value>` lines. */
+async function teamSeries(controller: Controller): Promise<string[]> {
+  const text = await controller.ctx.metrics.registry.metrics();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('breakwater_operator_team_budget_'))
+    .sort();
+}
+
+describe('the operator’s team budget metrics', () => {
+  it("export each team budget's spent and warning ratios from the policy's status, and drop them with it", async () => {
+    const { api, controller } = await started(onTeam('triage'));
+    api.emit(AgentKind, 'ADDED', onTeam('review'));
+    api.emit(Kinds.RateLimitPolicy, 'ADDED', teamPolicy);
+    api.emit(Kinds.Pod, 'ADDED', spendingPod('triage', 45));
+    api.emit(Kinds.Pod, 'ADDED', spendingPod('review', 30));
+    await settle(controller);
+    const labels = 'policy_namespace="default",policy="platform",budget="team"';
+    // $75 of $100 together, though neither agent spent more than $45; the per Agent budget
+    // ("own") is no team's.
+    expect(await teamSeries(controller)).toEqual([
+      `breakwater_operator_team_budget_spent_ratio{${labels}} 0.75`,
+      `breakwater_operator_team_budget_warn_ratio{${labels}} 0.7`,
+    ]);
+    api.emit(Kinds.RateLimitPolicy, 'DELETED', teamPolicy);
+    await settle(controller);
+    expect(await teamSeries(controller)).toEqual([]);
+  });
+});
