@@ -33,7 +33,7 @@ import type { PodView } from '../status/views.ts';
 import type { Outcome } from '../machinery/workQueue.ts';
 import type { OperatorContext } from './operatorContext.ts';
 import { applyChildren } from './childApply.ts';
-import { teamReadyReplicas } from './teamReplicas.ts';
+import { teamBudgetRows, teamReadyReplicas } from './teamReplicas.ts';
 import { STALE_STATUS_RETRY, writeStatusIfChanged } from './statusWrite.ts';
 
 /** Periodic re-check even when nothing changes, as a safety net under the watches. */
@@ -171,6 +171,7 @@ export async function reconcileAgent(key: string, ctx: OperatorContext): Promise
     scaleOutHold: scaleOutHold.condition,
     selector: selectorString(name),
     spend: doc.rateLimit.spend,
+    teamRows: teamBudgetRows(ctx, namespace, gathered.inputs.rateLimitPolicy, nowMs),
     invalidPolicy: checked.ok ? undefined : inManifestTerms(checked.error),
     forbidden,
     breakerMode: doc.circuitBreaker.mode,

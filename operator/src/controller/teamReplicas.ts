@@ -3,10 +3,13 @@
  * of every agent in the namespace on the policy holds an equal share, so each agent's part is
  * in proportion to its replicas. An agent's document carries the count (`teamShareOf`); it
  * changes when any agent on the policy is added, removed or scaled, so such a change queues
- * every agent on the policy, not only the one whose pods moved.
+ * every agent on the policy, not only the one whose pods moved. The same queueing carries the
+ * team's spend to every agent's budget conditions (teamBudgetRows).
  */
 import type { AgentDeployment, RateLimitPolicy } from '../../../contract/src/api/resources.ts';
 import type { PodView } from '../status/views.ts';
+import { policyBudgets } from '../spend/policyBudgets.ts';
+import type { BudgetRow } from '../spend/spendStatus.ts';
 import type { OperatorContext } from './operatorContext.ts';
 
 type TeamCaches = Pick<OperatorContext, 'caches'>;
@@ -63,4 +66,32 @@ export function teammates(ctx: TeamCaches, agent: AgentDeployment): string[] {
   if (name === undefined) return [];
   if (!hasTeamBudget(ctx.caches.rateLimitPolicies.get(`${namespace}/${name}`))) return [];
   return agentsOn(ctx, namespace, name).map((a) => `${namespace}/${a.metadata.name ?? ''}`);
+}
+
+/**
+ * The rows of `policy`'s team budgets (per Policy), counted as the policy's status counts them
+ * (every agent on it, as its reconcile reads them: policyReconcilers.ts): an agent on the
+ * policy is refused once the team's is spent, so its conditions judge the team's figure too.
+ * Empty when the policy has no team budget.
+ */
+export function teamBudgetRows(
+  ctx: TeamCaches,
+  namespace: string,
+  policy: RateLimitPolicy | undefined,
+  nowMs: number,
+): readonly BudgetRow[] {
+  if (policy === undefined || !hasTeamBudget(policy)) return [];
+  const name = policy.metadata.name ?? '';
+  const users = ctx.caches.agents
+    .list()
+    .filter((a) => a.metadata.namespace === namespace && a.spec.rateLimitPolicyRef?.name === name)
+    .map((agent) => {
+      const presentPods = ctx.caches.pods.byIndex(`${namespace}/${agent.metadata.name ?? ''}`);
+      return {
+        agent,
+        pods: presentPods.filter((p) => p.metadata?.deletionTimestamp === undefined),
+        presentPods,
+      };
+    });
+  return policyBudgets(policy, users, nowMs).teamRows;
 }

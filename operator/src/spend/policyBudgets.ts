@@ -47,6 +47,8 @@ export interface PolicyBudgets {
   readonly changesAtMs: number | undefined;
   /** Why the budgets cannot be counted (and every replica refuses the policy); else undefined. */
   readonly invalid?: string;
+  /** Each team budget's (per Policy) row: what an agent on the policy judges it by too. */
+  readonly teamRows: readonly BudgetRow[];
 }
 
 export function policyBudgets(
@@ -61,6 +63,7 @@ export function policyBudgets(
       conditions: [],
       dropConditions: BUDGET_CONDITIONS,
       changesAtMs: undefined,
+      teamRows: [],
     };
   // Admission takes any name shaped like a zone; the zone database decides. Every replica
   // refuses such a policy and keeps its last good one; nothing is counted in an unknown zone.
@@ -70,6 +73,7 @@ export function policyBudgets(
       conditions: [],
       dropConditions: [],
       changesAtMs: undefined,
+      teamRows: [],
       invalid: `spec.timeZone ${JSON.stringify(spend.timeZone)} is not a time zone the IANA database knows (use a name such as Europe/Berlin, or UTC); every replica refuses this policy and keeps its last good one`,
     };
   const settings = { budgets: spend.budgets, timeZone: spend.timeZone };
@@ -77,6 +81,7 @@ export function policyBudgets(
   const agentRows = spends.flatMap((s) => s.rows);
   // The conditions judge each agent's own budgets by agent, a team's by the team's row.
   const rows: BudgetRow[] = [];
+  const teamRows: BudgetRow[] = [];
   const budgets: BudgetStatus[] = [];
   for (const budget of spend.budgets) {
     const mine = agentRows.filter((r) => r.status.name === budget.name);
@@ -84,6 +89,7 @@ export function policyBudgets(
       const team = teamBudget(budget, policy.metadata.name ?? '', mine, nowMs);
       if (team === undefined) continue;
       rows.push(team.row);
+      teamRows.push(team.row);
       budgets.push(team.status);
       continue;
     }
@@ -113,5 +119,6 @@ export function policyBudgets(
     conditions: [...budgetConditions(rows), ...(priced === undefined ? [] : [priced])],
     dropConditions: priced === undefined ? [MODELS_PRICED] : [],
     changesAtMs: ends.length === 0 ? undefined : Math.min(...ends),
+    teamRows,
   };
 }

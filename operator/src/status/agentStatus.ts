@@ -32,7 +32,7 @@ import { setConditions, type Condition, type ConditionUpdate } from './condition
 import type { ModelRetirementStatus } from './modelRetirement.ts';
 import { foldTrips, ledgerPod, tripTotals } from './tripLedger.ts';
 import type { SpendPolicy } from '../spend/spendLedger.ts';
-import { agentSpend } from '../spend/spendStatus.ts';
+import { agentSpend, type BudgetRow } from '../spend/spendStatus.ts';
 import {
   BUDGET_CONDITIONS,
   MODELS_PRICED,
@@ -64,6 +64,11 @@ export interface AgentStatusInputs {
   readonly selector: string;
   /** Its RateLimitPolicy's budgets and time zone; undefined without budgets. */
   readonly spend?: SpendPolicy | undefined;
+  /**
+   * Its RateLimitPolicy's team budgets (per Policy), every agent on it together
+   * (teamReplicas.ts): its conditions judge these, not its own part of them.
+   */
+  readonly teamRows?: readonly BudgetRow[];
   /**
    * Why the policy document refuses its own check (what every replica says when it refuses
    * it and keeps its last good one); undefined when it passes. Spend figures are then kept as
@@ -221,7 +226,12 @@ export function computeAgentStatus(inputs: AgentStatusInputs): AgentDeploymentSt
     inputs.scaleOutHold,
     ...(mcpServers === undefined ? [] : [mcpCondition(mcpServers, mcpReplicas)]),
     ...(agentEnv === undefined ? [] : [agentEnv]),
-    ...(spend === undefined ? [] : budgetConditions(spend.rows)),
+    ...(spend === undefined
+      ? []
+      : budgetConditions([
+          ...spend.rows.filter((r) => r.settings.per !== 'Policy'),
+          ...(inputs.teamRows ?? []),
+        ])),
     ...(priced === undefined ? [] : [priced]),
     ...(durable === undefined ? [] : [durable]),
     held !== undefined

@@ -6,8 +6,9 @@
 -- the message. The operator, not this script, compares
 -- the end-of-life day with the clock (reason Deprecated, then PastEndOfLife). A budget spent
 -- with onExhausted Refuse (BudgetExhausted, reason Refusing) refuses every call until the period
--- ends: Degraded. A budget past warnAtPercent, one spent under Fallback or Shadow, and a model
--- without a price (ModelsPriced False: only its calls are refused) are warnings.
+-- ends: Degraded; so does a team's (per Policy) that every agent on the policy spent together.
+-- A budget past warnAtPercent, one spent under Fallback or Shadow, and a model without a price
+-- (ModelsPriced False: only its calls are refused) are warnings.
 local hs = {}
 
 local function condition(conditions, type)

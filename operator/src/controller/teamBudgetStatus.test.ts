@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
+import type { KubeObject } from '../../../platform/src/kube/kubeObject.ts';
 import {
   BUDGETS_ANNOTATION,
   encodeBudgetReport,
@@ -68,6 +69,41 @@ async function teamSeries(controller: Controller): Promise<string[]> {
     .filter((l) => l.startsWith('breakwater_operator_team_budget_'))
     .sort();
 }
+
+/** The newest status the operator wrote for AgentDeployment `name`. */
+function agentConditions(statuses: readonly KubeObject[], name: string) {
+  const last = statuses
+    .filter((o) => o.kind === 'AgentDeployment' && o.metadata?.name === name)
+    .at(-1) as AgentDeployment | undefined;
+  return last?.status?.conditions ?? [];
+}
+
+describe('an agent on a team budget', () => {
+  it('is BudgetExhausted (Refusing) once the agents together spent it, though it spent only part', async () => {
+    const { api, controller } = await started(onTeam('triage'));
+    api.emit(AgentKind, 'ADDED', onTeam('review'));
+    api.emit(Kinds.RateLimitPolicy, 'ADDED', teamPolicy);
+    api.emit(Kinds.Pod, 'ADDED', spendingPod('triage', 40));
+    api.emit(Kinds.Pod, 'ADDED', spendingPod('review', 30));
+    await settle(controller);
+    // $70 of $100: past the team's 70 % warning, not spent.
+    const before = agentConditions(api.statuses, 'triage');
+    expect(before.find((c) => c.type === 'BudgetWarning')?.status).toBe('True');
+    expect(before.find((c) => c.type === 'BudgetExhausted')?.status).toBe('False');
+    api.emit(Kinds.Pod, 'MODIFIED', spendingPod('review', 60));
+    await settle(controller);
+    for (const name of ['triage', 'review']) {
+      const exhausted = agentConditions(api.statuses, name).find(
+        (c) => c.type === 'BudgetExhausted',
+      );
+      expect(exhausted).toMatchObject({ status: 'True', reason: 'Refusing' });
+      expect(exhausted?.message).toBe(
+        'budget "team" (Month, per Policy) of every agent on RateLimitPolicy platform together: ' +
+          'spent $100 of $100 (100%), resets at 1970-02-01T00:00:00.000Z; calls are refused until then',
+      );
+    }
+  });
+});
 
 describe('the operator’s team budget metrics', () => {
   it("export each team budget's spent and warning ratios from the policy's status, and drop them with it", async () => {
