@@ -107,6 +107,8 @@ type Move =
         | 'fail'
         | 'complete'
         | 'kill'
+        /** The runtime restarted: its execution and what it owed the run gone. */
+        | 'restart'
         /** The next call goes on without the journal: its claim never reached the store. */
         | 'gap'
         /** The same, but its claim reached the store and only the answer was lost. */
@@ -139,6 +141,10 @@ const moves = (unnamed: number, missed = 0) =>
       { weight: 3, arbitrary: runtime.map((on) => ({ move: 'effect' as const, on })) },
       { weight: 4, arbitrary: runtime.map((on) => ({ move: 'complete' as const, on })) },
       { weight: 1, arbitrary: runtime.map((on) => ({ move: 'kill' as const, on })) },
+      {
+        weight: missed / 2,
+        arbitrary: runtime.map((on) => ({ move: 'restart' as const, on })),
+      },
       { weight: 1, arbitrary: runtime.map((on) => ({ move: 'fail' as const, on })) },
       { weight: 1, arbitrary: fc.constant({ move: 'lapse' as const }) },
       { weight: unnamed, arbitrary: fc.constant({ move: 'unnamed' as const }) },
@@ -245,6 +251,11 @@ async function execute(calls: readonly Call[], plan: readonly Move[], restartAt:
         return;
       }
       case 'kill':
+        // The execution (the agent) dies; the runtime, and what it owes the run, lives on.
+        executions.delete(on);
+        return;
+      case 'restart':
+        // The runtime dies with its execution: what it owed the run is lost.
         executions.delete(on);
         debts.delete(on);
         return;
@@ -256,13 +267,13 @@ async function execute(calls: readonly Call[], plan: readonly Move[], restartAt:
         if (index >= calls.length - 1) return;
         const [kind, request] = calls[index] ?? ['model', 'a'];
         const header = stepHeader(kind, 'started', hash(request));
-        if (move.move === 'gap') debtsOf(on).unjournaled(run, execution.attempt, header, false);
-        else {
-          const debt = debtsOf(on).take(run, execution.attempt);
+        // As durableRuns.ts does: what the claim carried is owed again, with the call.
+        const debt = debtsOf(on).take(run);
+        if (move.move === 'late') {
           await journal.claim(run, OWNER, kind, hash(request), execution.attempt, debt);
           model.claim(kind, hash(request), execution.attempt, debt);
-          debtsOf(on).unanswered(run, execution.attempt, debt, header);
         }
+        debtsOf(on).unanswered(run, execution.attempt, debt, header, move.move === 'late');
         if (kind === 'tool') effects[index] = (effects[index] ?? 0) + 1;
         unjournaled[index] = (unjournaled[index] ?? 0) + 1;
         execution.index++;
@@ -271,7 +282,7 @@ async function execute(calls: readonly Call[], plan: readonly Move[], restartAt:
       case 'refuse': {
         if (execution === undefined || execution.pending !== undefined) return;
         const [kind, request] = calls[execution.index] ?? ['model', 'a'];
-        const debt = debtsOf(on).take(run, execution.attempt);
+        const debt = debtsOf(on).take(run);
         const claim = await journal.claim(run, OWNER, kind, hash(request), execution.attempt, debt);
         expect(stripped(claim)).toEqual(
           stripped(model.claim(kind, hash(request), execution.attempt, debt)),
@@ -292,7 +303,7 @@ async function execute(calls: readonly Call[], plan: readonly Move[], restartAt:
         if (execution === undefined || execution.pending !== undefined) return;
         const index = execution.index;
         const [kind, request] = calls[index] ?? ['model', 'a'];
-        const debt = debtsOf(on).take(run, execution.attempt);
+        const debt = debtsOf(on).take(run);
         const claim = await journal.claim(run, OWNER, kind, hash(request), execution.attempt, debt);
         expect(stripped(claim)).toEqual(
           stripped(model.claim(kind, hash(request), execution.attempt, debt)),
@@ -401,7 +412,7 @@ async function execute(calls: readonly Call[], plan: readonly Move[], restartAt:
 }
 
 /** A claim as the model answers it (the model does not say whether an attempt began). */
-const stripped = (claim: object) => ({ ...claim, newAttempt: undefined });
+const stripped = (claim: object) => ({ ...claim, newAttempt: undefined, ahead: undefined });
 
 const parameters = (runs: number): fc.Parameters<[readonly Call[], readonly Move[], number]> => ({
   seed: SEED,

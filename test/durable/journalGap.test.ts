@@ -29,6 +29,8 @@ import { sample } from '../support/standaloneRuntime.ts';
 const STEPS = 12;
 /** The steps made while the store is full. */
 const GAP = [4, 5, 6];
+/** The step of a resumed run before which the store stalls. */
+const STALL_AT = 5;
 
 let sim: SimulatorHandle;
 let redis: RedisHandle;
@@ -96,6 +98,39 @@ describe('a run whose journal store was full for a few of its steps', () => {
       expect(figures.replayed).toBe(runs.length * (STEPS - GAP.length));
     } finally {
       await full(false);
+      await rt.stop();
+    }
+  });
+});
+
+describe('a run resumed while its journal store stalls', () => {
+  it('refuses the replayed tool call it cannot match (503, retryable) rather than run it again, and replays it when asked again', async () => {
+    const rt = await durableRuntime(setup());
+    try {
+      const run = randomUUID();
+      const first = await toolRun(rt.runtime.url, run, STEPS);
+      const refused: string[] = [];
+      const resumed = await toolRun(rt.runtime.url, run, STEPS, {
+        // Writes held for 1.5 s, past the journal's one-second deadline: the claim lands late.
+        before: async (step) => {
+          if (step === STALL_AT) await ask(redis.address, ['CLIENT', 'PAUSE', '1500', 'WRITE']);
+        },
+        retry: async (_step, err) => {
+          refused.push(String(err));
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          return refused.length < 20;
+        },
+      });
+      const figures = { refused: refused.length, tickets: ticketsByStep(mcp, run, STEPS) };
+      console.log(`resumed through a stall: ${JSON.stringify(figures)}`);
+
+      expect(figures.tickets).toEqual(Array.from({ length: STEPS }, () => 1));
+      expect(refused.length).toBeGreaterThan(0);
+      for (const r of refused) expect(r).toMatch(/replaying its journal.*ask again/);
+      // Every step answered from the journal, the stalled one too.
+      expect(resumed).toEqual(first);
+    } finally {
+      await ask(redis.address, ['CLIENT', 'UNPAUSE']);
       await rt.stop();
     }
   });

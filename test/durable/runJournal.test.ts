@@ -147,6 +147,8 @@ describe('a run journal', () => {
       position: 1,
       entry: stepHeader('tool', 'started', hash('b')),
       newAttempt: false,
+      // The journal's last step: the attempt is past its replay.
+      ahead: false,
     });
   });
 

@@ -36,51 +36,31 @@ export class JournalModel {
    * it made without the journal each put in its own place.
    */
   claim(kind: StepKind, match: string, attempt: string, debt?: Debt): ModelClaim {
-    let cursor = this.#cursor;
-    const mine = attempt === this.#attempt;
+    const debtor = debt?.attempt ?? attempt;
+    const fresh = attempt !== this.#attempt;
+    if (fresh) {
+      if (this.#attempts.has(attempt)) return { verdict: 'superseded' };
+      this.#attempts.add(attempt);
+    }
+    const state = { cursor: this.#cursor, diverged: false };
     const back = debt?.takeBack;
-    if (mine && back !== undefined && cursor === back.position + 1) {
+    if (debtor === this.#attempt && back !== undefined && state.cursor === back.position + 1) {
       const step = this.steps[back.position];
       if (step !== undefined && header(step) === back.header) {
         if (back.live && back.position === this.steps.length - 1) this.steps.pop();
-        cursor = back.position;
+        state.cursor = back.position;
       }
     }
-    if (attempt !== this.#attempt) {
-      if (this.#attempts.has(attempt)) return { verdict: 'superseded' };
-      this.#attempts.add(attempt);
+    // An attempt that ended owing is paid by the next one, while the run is still its.
+    if (fresh && debt !== undefined && debtor === this.#attempt) this.#pay(state, debt);
+    if (fresh) {
       this.#attempt = attempt;
-      cursor = 0;
+      state.cursor = 0;
     }
-    cursor = Math.min(cursor, this.steps.length);
-    let diverged = false;
-    const owed = [...(debt?.owed ?? [])];
-    // Calls whose claims may have landed: passed over where the journal just before the cursor
-    // is (the longest start of) them.
-    const maybe = mine ? owed.findIndex((o) => !o.maybeLanded) : 0;
-    const ofMaybe = Math.min(maybe === -1 ? owed.length : maybe, cursor, 16);
-    for (let placed = ofMaybe; placed > 0; placed--) {
-      const before = this.steps.slice(cursor - placed, cursor);
-      if (before.every((step, i) => sameCall(step, owed[i]?.header ?? ''))) {
-        owed.splice(0, placed);
-        break;
-      }
-    }
-    for (const { header: started } of owed) {
-      const here = this.steps[cursor];
-      if (here !== undefined && sameCall(here, started)) {
-        cursor++;
-        continue;
-      }
-      if (cursor < this.steps.length) diverged = true;
-      this.steps = this.steps.slice(0, cursor);
-      this.steps.push({
-        kind: started[0] === 't' ? 'tool' : 'model',
-        match: started.slice(2),
-        entry: started,
-      });
-      cursor = this.steps.length;
-    }
+    state.cursor = Math.min(state.cursor, this.steps.length);
+    if (debt !== undefined && debtor === attempt) this.#pay(state, debt);
+    const { cursor } = state;
+    let { diverged } = state;
     const same = (step: ModelStep | undefined) => step?.kind === kind && step.match === match;
     if (cursor < this.steps.length) {
       const here = this.steps[cursor];
@@ -107,6 +87,41 @@ export class JournalModel {
     this.steps.push({ kind, match, entry: stepHeader(kind, 'started', match) });
     this.#cursor = this.steps.length;
     return { verdict: 'live', position: this.steps.length - 1, diverged };
+  }
+
+  /**
+   * The calls `debt` owes, each in its own place from `state.cursor`: passed over where the
+   * journal holds that call, else written started (the rest dropped, diverged). Calls whose claim
+   * may have landed (first) are passed over where the journal just before the cursor is (the
+   * longest start of) them.
+   */
+  #pay(state: { cursor: number; diverged: boolean }, debt: Debt): void {
+    state.cursor = Math.min(state.cursor, this.steps.length);
+    const owed = [...debt.owed];
+    const maybe = owed.findIndex((o) => !o.maybeLanded);
+    const ofMaybe = Math.min(maybe === -1 ? owed.length : maybe, state.cursor, 16);
+    for (let placed = ofMaybe; placed > 0; placed--) {
+      const before = this.steps.slice(state.cursor - placed, state.cursor);
+      if (before.every((step, i) => sameCall(step, owed[i]?.header ?? ''))) {
+        owed.splice(0, placed);
+        break;
+      }
+    }
+    for (const { header: started } of owed) {
+      const here = this.steps[state.cursor];
+      if (here !== undefined && sameCall(here, started)) {
+        state.cursor++;
+        continue;
+      }
+      if (state.cursor < this.steps.length) state.diverged = true;
+      this.steps = this.steps.slice(0, state.cursor);
+      this.steps.push({
+        kind: started[0] === 't' ? 'tool' : 'model',
+        match: started.slice(2),
+        entry: started,
+      });
+      state.cursor = this.steps.length;
+    }
   }
 
   /**

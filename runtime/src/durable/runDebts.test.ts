@@ -8,24 +8,24 @@ describe('what a replica owes a run', () => {
     const debts = new RunDebts();
     debts.unjournaled('run', 'a1', h('a'), false);
     debts.unjournaled('run', 'a1', h('b'), false);
-    expect(debts.owes('run', 'a1')).toBe(true);
-    expect(debts.take('run', 'a2')).toBeUndefined();
-    const debt = debts.take('run', 'a1');
-    expect(debtArguments(debt)).toEqual(['', `n${h('a')}n${h('b')}`]);
-    expect(debts.take('run', 'a1')).toBeUndefined();
-    expect(debts.owes('run', 'a1')).toBe(false);
+    expect(debts.owes('run')).toBe(true);
+    const debt = debts.take('run');
+    expect(debtArguments(debt)).toEqual(['', `n${h('a')}n${h('b')}`, 'a1']);
+    expect(debts.take('run')).toBeUndefined();
+    expect(debts.owes('run')).toBe(false);
   });
 
   it('owes again what an unanswered claim carried, with the call itself, ahead of later calls, all maybe landed', () => {
     const debts = new RunDebts();
     debts.unjournaled('run', 'a1', h('a'), false);
     debts.refused('run', 'a1', { position: 3, live: true, header: h('r') });
-    const carried = debts.take('run', 'a1');
+    const carried = debts.take('run');
     debts.unjournaled('run', 'a1', h('c'), false);
-    debts.unanswered('run', 'a1', carried, h('b'));
-    expect(debtArguments(debts.take('run', 'a1'))).toEqual([
+    debts.unanswered('run', 'a1', carried, h('b'), true);
+    expect(debtArguments(debts.take('run'))).toEqual([
       `3:L:${h('r')}`,
       `m${h('a')}m${h('b')}n${h('c')}`,
+      'a1',
     ]);
   });
 
@@ -33,13 +33,19 @@ describe('what a replica owes a run', () => {
     const debts = new RunDebts();
     debts.unjournaled('run', 'a1', h('a'), false);
     debts.refused('run', 'a2', { position: 0, live: false, header: h('x') });
-    expect(debts.owes('run', 'a1')).toBe(false);
-    expect(debtArguments(debts.take('run', 'a2'))).toEqual([`0:R:${h('x')}`, '']);
+    expect(debtArguments(debts.take('run'))).toEqual([`0:R:${h('x')}`, '', 'a2']);
+  });
+
+  it('keeps what it carried as it was when the store answered the claim with an error (nothing ran)', () => {
+    const debts = new RunDebts();
+    debts.unjournaled('run', 'a1', h('a'), false);
+    debts.unanswered('run', 'a1', debts.take('run'), h('b'), false);
+    expect(debtArguments(debts.take('run'))).toEqual(['', `n${h('a')}n${h('b')}`, 'a1']);
   });
 
   it('owes at most MAX_OWED calls a run', () => {
     const debts = new RunDebts();
     for (let i = 0; i < MAX_OWED + 5; i++) debts.unjournaled('run', 'a1', h('a'), false);
-    expect(debts.take('run', 'a1')?.owed).toHaveLength(MAX_OWED);
+    expect(debts.take('run')?.owed).toHaveLength(MAX_OWED);
   });
 });

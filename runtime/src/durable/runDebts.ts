@@ -42,9 +42,9 @@ export interface Debt {
 export class RunDebts {
   readonly #debts = new Map<string, Debt>();
 
-  /** Whether `attempt` owes `run` anything (its calls are then claimed, never appended). */
-  owes(run: string, attempt: string): boolean {
-    return this.#debts.get(run)?.attempt === attempt;
+  /** Whether anything is owed `run` (its calls are then claimed, never appended). */
+  owes(run: string): boolean {
+    return this.#debts.has(run);
   }
 
   /** A call of `attempt` went on without the journal; `maybeLanded`: its claim got no answer. */
@@ -59,30 +59,43 @@ export class RunDebts {
     this.#set(run, { ...this.#of(run, attempt), takeBack });
   }
 
-  /** What `attempt` owes `run`, handed to its next claim (and no other), or undefined. */
-  take(run: string, attempt: string): Debt | undefined {
+  /**
+   * What is owed `run`, handed to the next claim of any of its attempts here (and no other): an
+   * attempt that ended owing (its agent started again) is paid by the next attempt's first
+   * claim, while the run's cursor is still the old attempt's (claim.lua).
+   */
+  take(run: string): Debt | undefined {
     const debt = this.#debts.get(run);
-    if (debt?.attempt !== attempt) return undefined;
     this.#debts.delete(run);
     return debt;
   }
 
   /**
-   * The claim of the call `header` got no answer in time (it may have landed): what it carried
-   * is owed again, with the call itself, ahead of anything owed since, all "maybe".
+   * The claim of the call `header` of `attempt` failed: what it carried is owed again, with the
+   * call itself when it went on (`header`), ahead of anything owed since. `maybeLanded`: it got no answer in time, so it
+   * may have run (then all of it is "maybe"); a reply the store gave (OOM…) ran nothing. What
+   * another attempt owed, carried by this claim, is given up.
    */
-  unanswered(run: string, attempt: string, debt: Debt | undefined, header: string): void {
+  unanswered(
+    run: string,
+    attempt: string,
+    debt: Debt | undefined,
+    header: string | undefined,
+    maybeLanded: boolean,
+  ): void {
     const since = this.#debts.get(run);
     const later = since?.attempt === attempt ? since.owed : [];
-    const carried = [...(debt?.owed ?? []), { header, maybeLanded: true }];
-    const takeBack = debt?.takeBack ?? (since?.attempt === attempt ? since.takeBack : undefined);
+    const own = debt?.attempt === attempt ? debt : undefined;
+    const call = header === undefined ? [] : [{ header, maybeLanded }];
+    const carried = [...(own?.owed ?? []), ...call].map((owed) => ({
+      ...owed,
+      maybeLanded: owed.maybeLanded || maybeLanded,
+    }));
+    const takeBack = own?.takeBack ?? (since?.attempt === attempt ? since.takeBack : undefined);
     this.#set(run, {
       attempt,
       ...(takeBack === undefined ? {} : { takeBack }),
-      owed: [...carried.map((owed) => ({ ...owed, maybeLanded: true })), ...later].slice(
-        0,
-        MAX_OWED,
-      ),
+      owed: [...carried, ...later].slice(0, MAX_OWED),
     });
   }
 
@@ -102,9 +115,12 @@ export class RunDebts {
   }
 }
 
-/** `debt` as claim.lua reads it: ARGV 7 (the claim to take back) and ARGV 8 (the calls owed). */
-export function debtArguments(debt: Debt | undefined): [string, string] {
-  if (debt === undefined) return ['', ''];
+/**
+ * `debt` as claim.lua reads it: ARGV 7 (the claim to take back), ARGV 8 (the calls owed) and
+ * ARGV 9 (the attempt that owes them).
+ */
+export function debtArguments(debt: Debt | undefined): [string, string, string] {
+  if (debt === undefined) return ['', '', ''];
   const { takeBack } = debt;
   const back =
     takeBack === undefined
@@ -112,5 +128,5 @@ export function debtArguments(debt: Debt | undefined): [string, string] {
       : `${String(takeBack.position)}:${takeBack.live ? 'L' : 'R'}:${takeBack.header}`;
   // The calls that may have landed first (claim.lua looks for them at the journal's end).
   const owed = debt.owed.map((o) => `${o.maybeLanded ? 'm' : 'n'}${o.header}`).join('');
-  return [back, owed];
+  return [back, owed, debt.attempt];
 }

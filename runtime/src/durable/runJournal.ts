@@ -54,6 +54,8 @@ export type Claim =
       readonly entry: string;
       /** This call was the first of a new attempt (a restarted agent). */
       readonly newAttempt: boolean;
+      /** The journal holds steps after this one: the attempt is still replaying. */
+      readonly ahead: boolean;
     }
   | {
       readonly verdict: 'live';
@@ -64,9 +66,22 @@ export type Claim =
 
 /** claim.lua's reply, read (also a claim's no replica confirmed, UnacknowledgedWriteError.reply). */
 export function claimOf(reply: unknown): Claim {
-  const [verdict, position, entry, flag] = reply as [string, number, string, number];
+  const [verdict, position, entry, flag, length] = reply as [
+    string,
+    number,
+    string,
+    number,
+    number | undefined,
+  ];
   if (verdict === 'forbidden' || verdict === 'superseded') return { verdict };
-  if (verdict === 'replay') return { verdict, position, entry, newAttempt: flag === 1 };
+  if (verdict === 'replay')
+    return {
+      verdict,
+      position,
+      entry,
+      newAttempt: flag === 1,
+      ahead: length !== undefined && position + 1 < length,
+    };
   return { verdict: 'live', position, diverged: flag === 1 };
 }
 

@@ -14,6 +14,8 @@ interface Tail {
   readonly attempt: string;
   /** The next position, while this replica is at the attempt's live tail. */
   readonly next: number | undefined;
+  /** The step last replayed, while the journal held more after it (the attempt is resuming). */
+  readonly replayed?: number;
 }
 
 export class RunTails {
@@ -32,18 +34,31 @@ export class RunTails {
    * After a claim of `attempt`: `position` was replayed, or claimed live (then the tail follows
    * it). The run's cursor is now this attempt's: any other attempt's tail here is gone.
    */
-  claimed(run: string, attempt: string, position: number, live: boolean): void {
+  claimed(run: string, attempt: string, position: number, live: boolean, ahead = false): void {
     this.#tails.delete(run);
-    this.#tails.set(run, { attempt, next: live ? position + 1 : undefined });
+    this.#tails.set(run, {
+      attempt,
+      next: live ? position + 1 : undefined,
+      ...(!live && ahead ? { replayed: position } : {}),
+    });
     if (this.#tails.size > MAX_RUNS) {
       const [oldest] = this.#tails.keys();
       if (oldest !== undefined) this.#tails.delete(oldest);
     }
   }
 
+  /**
+   * The step `attempt` last replayed here, while its journal held more after it: its next call
+   * is most likely the next step the journal holds. Undefined otherwise.
+   */
+  replaying(run: string, attempt: string): number | undefined {
+    const tail = this.#tails.get(run);
+    return tail?.attempt === attempt ? tail.replayed : undefined;
+  }
+
   /** The attempt is not where this replica thought (or the call failed): claim from now on. */
   forget(run: string, attempt: string): void {
-    if (this.#tails.get(run)?.attempt === attempt)
-      this.#tails.set(run, { attempt, next: undefined });
+    const tail = this.#tails.get(run);
+    if (tail?.attempt === attempt) this.#tails.set(run, { ...tail, next: undefined });
   }
 }
