@@ -60,7 +60,10 @@ if ! make --no-print-directory verify-generated typecheck lint format-check; the
 fi
 
 export NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning"
-jest --ci --selectProjects unit local 2>&1 | tee "$log" || status=1
+# --forceExit: a handle a test left open (seen once, 2026-11-28: an inotify watch and no socket,
+# after every test had passed) kept jest from exiting, and CI waited out its 90 minutes. Jest
+# still says "did not exit one second after" when it happens; the totals are printed before.
+jest --ci --forceExit --selectProjects unit local 2>&1 | tee "$log" || status=1
 count "$log"
 
 if [[ -n "$builds" ]]; then
@@ -72,7 +75,7 @@ if [[ -n "$builds" ]]; then
   tail -n 1 "$builds_log"
   builds=""
 fi
-jest --ci --selectProjects integration 2>&1 | tee "$log" || status=1
+jest --ci --forceExit --selectProjects integration 2>&1 | tee "$log" || status=1
 count "$log"
 
 echo ">> the in-cluster suite on kind after a chart install (make e2e-kind)"

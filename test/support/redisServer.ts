@@ -56,6 +56,18 @@ export interface RedisHandle {
 }
 
 export async function startRedis(options: RedisOptions = {}): Promise<RedisHandle> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await startRedisOnce(options);
+    } catch (err) {
+      // The port asked for was free, but taken before the server bound it — or, in cluster
+      // mode, its bus port 10000 above it is (outgoing connections take ports there): another.
+      if (tries >= 3 || !String(err).includes('Address already in use')) throw err;
+    }
+  }
+}
+
+async function startRedisOnce(options: RedisOptions): Promise<RedisHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'bw-redis-'));
   const port = await freePort();
   const host = options.host ?? serverHost();
@@ -142,7 +154,12 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisHandl
     child = undefined;
   };
 
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     address: `${host}:${port}`,
     port,
