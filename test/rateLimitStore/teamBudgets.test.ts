@@ -74,15 +74,18 @@ function documentFor(
   return { ...doc, pricing: PRICING.map((p) => ({ ...p })) };
 }
 
-/** The team's agents on a store (the default), or without one on the operator's shares. */
+/**
+ * The team's agents on a store (the default), or on the operator's shares: without a store, or
+ * with one (`store: true`) as the operator renders every document, the share beside the store.
+ */
 async function startTeam(
   budgets: RateLimitPolicySpec['budgets'],
-  shares?: { readonly teamReplicas: number },
+  shares?: { readonly teamReplicas: number; readonly store?: true },
 ): Promise<Team> {
   const redis = await startRedis();
   const sim = await startSimulator({ seed: 52 });
   const spec: RateLimitPolicySpec =
-    shares === undefined
+    shares === undefined || shares.store === true
       ? { budgets, store: { redis: { address: redis.address }, waitBudget: '1s' } }
       : { budgets };
   const started = await Promise.allSettled(
@@ -245,6 +248,40 @@ describe('a team budget (per: Policy) over two agents of two replicas each on on
         expect(refusalMessage(outcome.error)).toMatch(/is counted only in the store/);
     }
     expect(await t.sim.billed()).toEqual([]);
+  });
+});
+
+describe('a team budget (per: Policy) whose store is down, on the shares the operator renders beside it', () => {
+  it('decides on each replica’s share while Redis is down: the agents together within the budget, each within its half', async () => {
+    const t = (team = await startTeam([{ ...TEAM, waitForHeld: '0s' }], {
+      teamReplicas: AGENTS.length * REPLICAS,
+      store: true,
+    }));
+    await t.redis.stop();
+    let served = 0;
+    const refusals: unknown[] = [];
+    for (let wave = 0; wave < 30; wave++) {
+      const outcomes = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => spend(t.urls[i % 4] ?? '', i % 2 === 0)),
+      );
+      const ok = outcomes.filter((o) => o.ok).length;
+      served += ok;
+      for (const o of outcomes) if (!o.ok) refusals.push(o.error);
+      if (ok === 0) break;
+    }
+    const parts = await Promise.all(AGENTS.map((a) => t.spentUsd(a)));
+    const limitUsd = moneyToUsdNumber(TEAM_PICO);
+    const billedUsd = moneyToUsdNumber(await billedPico(t));
+    console.log(
+      `team budget, store down: ${JSON.stringify({ served, refused: refusals.length, parts, billedUsd, limitUsd })}`,
+    );
+    expect(served).toBeGreaterThan(0);
+    expect(refusals.length).toBeGreaterThan(0);
+    for (const error of refusals)
+      expect(refusalMessage(error)).toMatch(/this replica's share: the budget divided among 4/);
+    for (const part of parts) expect(part).toBeLessThanOrEqual(limitUsd / 2 + 1e-12);
+    // What the provider billed, not only what the runtimes counted, within the team's budget.
+    expect(billedUsd).toBeLessThanOrEqual(limitUsd + 1e-12);
   });
 });
 
