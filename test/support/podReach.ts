@@ -27,3 +27,19 @@ export async function freePort(): Promise<number> {
   if (address === null || typeof address === 'string') throw new Error('no port');
   return address.port;
 }
+
+/**
+ * Starts a server on a port `freePort` picked, and picks again (up to three times) when the
+ * server finds it taken: between the pick and the server's bind, an outgoing connection may
+ * take the port (the kernel hands out the same range), and a Redis Cluster node also binds
+ * its bus 10000 above it.
+ */
+export async function onAFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await start(await freePort());
+    } catch (err) {
+      if (tries >= 3 || !String(err).includes('Address already in use')) throw err;
+    }
+  }
+}

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createClient } from '@redis/client';
-import { freePort, serverHost } from './podReach.ts';
+import { onAFreePort, serverHost } from './podReach.ts';
 import { startRedis, type RedisHandle } from './redisServer.ts';
 import { waitFor } from './waitFor.ts';
 
@@ -211,9 +211,16 @@ interface SentinelProcess {
   stop(): Promise<void>;
 }
 
-async function startSentinel(primary: string, timing: SentinelTiming): Promise<SentinelProcess> {
+function startSentinel(primary: string, timing: SentinelTiming): Promise<SentinelProcess> {
+  return onAFreePort((port) => startSentinelOn(port, primary, timing));
+}
+
+async function startSentinelOn(
+  port: number,
+  primary: string,
+  timing: SentinelTiming,
+): Promise<SentinelProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'bw-sentinel-'));
-  const port = await freePort();
   const [host, primaryPort] = primary.split(':');
   const config = join(dir, 'sentinel.conf');
   // Sentinel rewrites its own config file as it learns the replicas and the other sentinels.
@@ -251,6 +258,7 @@ async function startSentinel(primary: string, timing: SentinelTiming): Promise<S
     });
     void exited.then(() => {
       clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
       reject(new Error(`redis-sentinel exited before it was ready:\n${output.join('\n')}`));
     });
     if (proc.stdout === null) return;

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { freePort, serverHost } from './podReach.ts';
+import { onAFreePort, serverHost } from './podReach.ts';
 
 const START_TIMEOUT_MS = 10_000;
 
@@ -55,21 +55,12 @@ export interface RedisHandle {
   remove(): Promise<void>;
 }
 
-export async function startRedis(options: RedisOptions = {}): Promise<RedisHandle> {
-  for (let tries = 1; ; tries++) {
-    try {
-      return await startRedisOnce(options);
-    } catch (err) {
-      // The port asked for was free, but taken before the server bound it — or, in cluster
-      // mode, its bus port 10000 above it is (outgoing connections take ports there): another.
-      if (tries >= 3 || !String(err).includes('Address already in use')) throw err;
-    }
-  }
+export function startRedis(options: RedisOptions = {}): Promise<RedisHandle> {
+  return onAFreePort((port) => startRedisOn(port, options));
 }
 
-async function startRedisOnce(options: RedisOptions): Promise<RedisHandle> {
+async function startRedisOn(port: number, options: RedisOptions): Promise<RedisHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'bw-redis-'));
-  const port = await freePort();
   const host = options.host ?? serverHost();
   const args = [
     '--port',
