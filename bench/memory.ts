@@ -71,7 +71,7 @@ const OPTIONAL: Readonly<Record<string, readonly string[]>> = {
     '@modelcontextprotocol/sdk/server/streamableHttp.js',
   ],
   'store client': ['@redis/client'],
-  'tracing SDK': ['@opentelemetry/sdk-node', '@opentelemetry/exporter-trace-otlp-http'],
+  'tracing SDK': ['@opentelemetry/sdk-node', '@opentelemetry/sdk-metrics'],
   'Kubernetes client': ['@kubernetes/client-node'],
   'CEL (manifests admission)': ['@bufbuild/cel'],
 };

@@ -35,8 +35,8 @@ async function main(): Promise<void> {
       mounts.remove();
     });
   const runtime = new AgentRuntime({ options, env, clock: systemClock, logger });
-  // With an OTLP endpoint, the GenAI metrics go there too (the SDK's meter), as well as to /metrics.
-  if (telemetry.meter !== undefined) runtime.metrics.genAi.attachMeter(telemetry.meter);
+  // With an OTLP endpoint, the GenAI metrics /metrics shows go there too, read at each export.
+  telemetry.exportMetrics(runtime.metrics.genAi);
   const sourceDeps = {
     env,
     logger,

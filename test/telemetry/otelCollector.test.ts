@@ -170,7 +170,8 @@ describe('the runtime’s GenAI telemetry in a real OpenTelemetry Collector', ()
           },
         ];
       }),
-      OTEL_ENV(),
+      // OTLP's other encoding than the default JSON: the Collector reads both.
+      { ...OTEL_ENV(), OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' },
     );
     const url = runtime.runtime.url;
     const invoke = (headers: Record<string, string>, body: Record<string, unknown>) =>

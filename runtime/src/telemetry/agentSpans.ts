@@ -29,7 +29,7 @@ import {
   type AgentRunSummary,
   type ToolType,
 } from './genAiAgentConventions.ts';
-import { tracingActive, TRACER, type RequestSpan } from './tracing.ts';
+import { runtimeTracer, tracingActive, type RequestSpan } from './tracing.ts';
 
 export interface AgentSpan {
   /**
@@ -43,13 +43,11 @@ export interface AgentSpan {
 /** One run of the bundled agent, under `parent` (the request's or the durable run's span). */
 export function startAgentSpan(parent: RequestSpan, agent: AgentIdentity): AgentSpan {
   if (!tracingActive()) return { request: parent, end: noop };
-  const span = trace
-    .getTracer(TRACER)
-    .startSpan(
-      agentSpanName(agent.name),
-      { kind: SpanKind.INTERNAL, attributes: agentRequestAttributes(agent) },
-      parent.ctx,
-    );
+  const span = runtimeTracer().startSpan(
+    agentSpanName(agent.name),
+    { kind: SpanKind.INTERNAL, attributes: agentRequestAttributes(agent) },
+    parent.ctx,
+  );
   const ctx = trace.setSpan(parent.ctx, span);
   let ended = false;
   return {
@@ -82,13 +80,11 @@ export async function withToolSpan<T>(
   run: (span: ToolSpan) => Promise<T>,
 ): Promise<T> {
   if (!tracingActive()) return run(NOT_RECORDED);
-  const span = trace
-    .getTracer(TRACER)
-    .startSpan(
-      toolSpanName(call.name),
-      { kind: SpanKind.INTERNAL, attributes: toolCallAttributes(call) },
-      parent,
-    );
+  const span = runtimeTracer().startSpan(
+    toolSpanName(call.name),
+    { kind: SpanKind.INTERNAL, attributes: toolCallAttributes(call) },
+    parent,
+  );
   return recorded(span, run);
 }
 
@@ -108,13 +104,11 @@ export async function withMcpToolCallSpan<T>(
   run: (span: ToolSpan) => Promise<T>,
 ): Promise<T> {
   if (!tracingActive()) return run(NOT_RECORDED);
-  const span = trace
-    .getTracer(TRACER)
-    .startSpan(
-      mcpToolCallSpanName(call.tool),
-      { kind: SpanKind.SERVER, attributes: mcpToolCallAttributes(call) },
-      callerContext(call.meta, call.headers),
-    );
+  const span = runtimeTracer().startSpan(
+    mcpToolCallSpanName(call.tool),
+    { kind: SpanKind.SERVER, attributes: mcpToolCallAttributes(call) },
+    callerContext(call.meta, call.headers),
+  );
   return recorded(span, run);
 }
 

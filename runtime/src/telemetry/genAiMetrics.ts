@@ -1,13 +1,14 @@
 /**
  * The GenAI conventions' metrics of every model call (genAiConventions.ts): token usage and
  * operation duration per attempt, and for a relayed stream the time to its first token and
- * per output token after it. On /metrics they are tallies (tally.ts) under the names the
- * OpenTelemetry Prometheus exporter gives them (dots to underscores, `_seconds` for `s`,
- * `{token}` dropped); with an OTLP endpoint they are recorded on the SDK's meter as well,
- * under their own names. A call costs one label object and a few map lookups per histogram;
- * the OTLP attributes are built only while a meter is attached.
+ * per output token after it. They are counted once, in tallies (tally.ts): /metrics shows them
+ * under the names the OpenTelemetry Prometheus exporter gives them (dots to underscores,
+ * `_seconds` for `s`, `{token}` dropped), and with an OTLP endpoint the exporter reads the same
+ * counts under the conventions' own names (`otlpHistograms`, otlpMetrics.ts). A call costs one
+ * label object and a few map lookups per histogram, whether or not OTLP is on: recording each
+ * value on the SDK's meter as well cost a call as much as its two spans (issue 52's bench).
  */
-import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
 import type { ResponseMeta } from '../provider/responseMeta.ts';
 import type { Usage } from '../provider/sseUsage.ts';
@@ -20,6 +21,7 @@ import {
   TOKEN_USAGE_BUCKETS,
   type GenAiPeer,
 } from './genAiConventions.ts';
+import type { BucketCounts } from './bucketCounts.ts';
 import { TallyHistogram } from './tally.ts';
 
 /** One model-call attempt, as the metrics need it. */
@@ -104,9 +106,16 @@ const INSTRUMENTS = {
 
 type Name = keyof typeof INSTRUMENTS;
 
+/** One instrument's series as an OTLP histogram needs them: its conventions' name and attributes. */
+export interface OtlpHistogram {
+  readonly name: string;
+  readonly unit: string;
+  readonly description: string;
+  readonly points: readonly { readonly attributes: Attributes; readonly counts: BucketCounts }[];
+}
+
 export class GenAiMetrics {
   readonly #tallies: Partial<Record<Name, TallyHistogram<string>>> = {};
-  #otel: Partial<Record<Name, Histogram>> | undefined;
   readonly #latest: boolean;
 
   constructor(registry: Registry, { latest = false }: { latest?: boolean } = {}) {
@@ -126,18 +135,20 @@ export class GenAiMetrics {
     }
   }
 
-  /** Records on `meter` too from now on (the OTLP exporter's), with the conventions' buckets. */
-  attachMeter(meter: Meter): void {
-    const otel: Partial<Record<Name, Histogram>> = {};
-    for (const name of this.#names()) {
+  /** Every instrument's series under the conventions' names, for the OTLP exporter. */
+  otlpHistograms(): OtlpHistogram[] {
+    return this.#names().map((name) => {
       const spec = INSTRUMENTS[name];
-      otel[name] = meter.createHistogram(spec.name, {
+      return {
+        name: spec.name,
         unit: spec.unit,
         description: spec.help,
-        advice: { explicitBucketBoundaries: [...spec.buckets] },
-      });
-    }
-    this.#otel = otel;
+        points: (this.#tallies[name]?.series() ?? []).map((s) => ({
+          attributes: otelAttributes(s.labels as Labels, name),
+          counts: s.value,
+        })),
+      };
+    });
   }
 
   record(attempt: ChatAttempt): void {
@@ -171,9 +182,6 @@ export class GenAiMetrics {
 
   #observe(name: Name, labels: Labels, value: number): void {
     this.#tallies[name]?.observe(labels, value);
-    // The SDK keeps the attributes of a series it has not seen: a new object each time.
-    const otel = this.#otel?.[name];
-    if (otel !== undefined) otel.record(value, otelAttributes(labels, name));
   }
 
   #names(): Name[] {
@@ -188,21 +196,26 @@ export class GenAiMetrics {
   }
 }
 
-/** The labels `name` has, under the conventions' attribute names, an empty one left out. */
-function otelAttributes(labels: Labels, name: Name): Attributes {
+/**
+ * The labels `name` has, under the conventions' attribute names, an empty one left out (a
+ * series' labels hold only its instrument's names: a missing one reads as empty).
+ */
+function otelAttributes(labels: Partial<Labels>, name: Name): Attributes {
   const attributes: Attributes = {
-    'gen_ai.operation.name': labels.gen_ai_operation_name,
-    'gen_ai.provider.name': labels.gen_ai_provider_name,
-    'gen_ai.request.model': labels.gen_ai_request_model,
+    'gen_ai.operation.name': labels.gen_ai_operation_name ?? CHAT,
+    'gen_ai.provider.name': labels.gen_ai_provider_name ?? '',
+    'gen_ai.request.model': labels.gen_ai_request_model ?? '',
   };
-  if (labels.gen_ai_response_model !== '')
+  const given = (value: string | undefined): value is string => value !== undefined && value !== '';
+  if (given(labels.gen_ai_response_model))
     attributes['gen_ai.response.model'] = labels.gen_ai_response_model;
-  if (labels.server_address !== '') {
+  if (given(labels.server_address)) {
     attributes['server.address'] = labels.server_address;
     attributes['server.port'] = Number(labels.server_port);
   }
-  if (name === 'tokenUsage') attributes['gen_ai.token.type'] = labels.gen_ai_token_type;
-  if (name === 'operationDuration' && labels.error_type !== '')
+  if (name === 'tokenUsage' && given(labels.gen_ai_token_type))
+    attributes['gen_ai.token.type'] = labels.gen_ai_token_type;
+  if (name === 'operationDuration' && given(labels.error_type))
     attributes['error.type'] = labels.error_type;
   return attributes;
 }

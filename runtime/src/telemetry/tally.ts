@@ -16,7 +16,7 @@ import { BucketCountsHistogram } from './bucketCountsHistogram.ts';
 export const MAX_SERIES = 1000;
 export const OVERFLOW_VALUE = '_other';
 
-interface Series<T> {
+export interface Series<T> {
   readonly labels: Readonly<Record<string, string>>;
   readonly value: T;
 }
@@ -135,5 +135,10 @@ export class TallyHistogram<L extends string> {
 
   observe(labels: Readonly<Record<L, string>>, value: number): void {
     this.#series.get(labels).observe(value);
+  }
+
+  /** Every series so far, with its counts: what an OTLP export reads (otlpMetrics.ts). */
+  series(): readonly Series<BucketCounts>[] {
+    return this.#series.series();
   }
 }

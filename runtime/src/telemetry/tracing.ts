@@ -1,23 +1,24 @@
 /**
  * OpenTelemetry spans for each request and each provider attempt. The SDK (with OTLP export
- * of traces, and of the metrics recorded on its meter: genAiMetrics.ts) starts only when
+ * of traces, and of the GenAI metrics: otlpMetrics.ts) starts only when
  * OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise the API's no-op tracer costs nothing, and
  * the caller's W3C `traceparent`/`tracestate` are still passed on to the provider unchanged
- * so the trace is not cut at this hop. The SDK reads the standard OTEL_* variables for the
- * rest (OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRICS_EXPORTER=none to send no metrics, ...).
+ * so the trace is not cut at this hop. The standard OTEL_* variables set the rest
+ * (traceExport.ts and otlpMetrics.ts list those read: OTEL_EXPORTER_OTLP_PROTOCOL, http/json
+ * by default; OTEL_TRACES_SAMPLER; OTEL_METRIC_EXPORT_INTERVAL; OTEL_METRICS_EXPORTER=none to
+ * send no metrics, ...).
  */
 import {
   context,
   INVALID_SPAN_CONTEXT,
-  metrics,
   propagation,
   ROOT_CONTEXT,
   trace,
   SpanKind,
   SpanStatusCode,
   type Context,
-  type Meter,
   type Span,
+  type Tracer,
 } from '@opentelemetry/api';
 
 import type { BackendType } from '../../../contract/src/policy/policyDocument.ts';
@@ -30,34 +31,63 @@ import {
   chatSpanName,
   peerOf,
 } from './genAiConventions.ts';
+import type { OtelEnv } from './otelEnv.ts';
+import type { OtlpHistogramSource } from './otlpMetrics.ts';
 
 export const TRACER = 'breakwater-runtime';
 
+/** The runtime's tracer (lightSpans.ts) once telemetry started; the API's no-op one before. */
+let tracer: Tracer = trace.getTracer(TRACER);
+
+export function runtimeTracer(): Tracer {
+  return tracer;
+}
+
 export interface Telemetry {
-  /** The SDK's meter, when metrics are exported over OTLP. */
-  readonly meter?: Meter;
+  /** Exports `source`'s GenAI histograms over OTLP from now on, when metrics are exported. */
+  exportMetrics(source: OtlpHistogramSource): void;
   shutdown(): Promise<void>;
 }
 
 export async function startTelemetry(
-  env: Readonly<Record<string, string | undefined>>,
+  env: OtelEnv,
+  warn: (message: string) => void = (message) => process.stderr.write(`${message}\n`),
 ): Promise<Telemetry> {
   const endpoint = env['OTEL_EXPORTER_OTLP_ENDPOINT'];
   if (endpoint === undefined || endpoint === '') {
     sdkActive = false;
-    return { shutdown: () => Promise.resolve() };
+    return { exportMetrics: () => undefined, shutdown: () => Promise.resolve() };
   }
-  const [{ NodeSDK }, { OTLPTraceExporter }] = await Promise.all([
-    import('@opentelemetry/sdk-node'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
-  ]);
+  const [{ NodeSDK }, { LightTracer }, { runtimeResource, spanSink }, metricsModule] =
+    await Promise.all([
+      import('@opentelemetry/sdk-node'),
+      import('./lightSpans.ts'),
+      import('./traceExport.ts'),
+      import('./otlpMetrics.ts'),
+    ]);
+  const resource = runtimeResource(env);
+  const sink = await spanSink(env, resource, TRACER, warn);
+  const producer = new metricsModule.TallyProducer(Date.now());
+  // The SDK sets up the propagators (OTEL_PROPAGATORS), the context manager and the metric
+  // readers; the spans are the runtime's own tracer's (lightSpans.ts says why), so it makes
+  // no tracer provider of its own.
   const sdk = new NodeSDK({
-    serviceName: env['OTEL_SERVICE_NAME'] ?? 'breakwater-runtime',
-    traceExporter: new OTLPTraceExporter(),
+    resource,
+    autoDetectResources: false,
+    spanProcessors: [],
+    metricReaders: await metricsModule.metricReadersFromEnv(env, producer, warn),
   });
   sdk.start();
   sdkActive = true;
-  return { meter: metrics.getMeter(TRACER), shutdown: () => sdk.shutdown() };
+  tracer = new LightTracer(sink);
+  return {
+    exportMetrics: (source) => {
+      producer.attach(source);
+    },
+    shutdown: async () => {
+      await Promise.all([sink.processor.shutdown(), sdk.shutdown()]);
+    },
+  };
 }
 
 let sdkActive = false;
@@ -99,9 +129,7 @@ export function startRequestSpan(
     return { span: NOT_RECORDED, ctx: ROOT_CONTEXT, outgoing };
   }
   const parent = propagation.extract(context.active(), headers, headerGetter);
-  const span = trace
-    .getTracer(TRACER)
-    .startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+  const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   const ctx = trace.setSpan(parent, span);
   const outgoing: Record<string, string> = {};
   propagation.inject(ctx, outgoing);
@@ -127,8 +155,7 @@ export function endSpan(span: Span, status: number, error?: unknown): void {
  */
 export function recordReplayedTurn(request: RequestSpan, model: string): void {
   if (!sdkActive) return;
-  trace
-    .getTracer(TRACER)
+  tracer
     .startSpan(
       chatSpanName(model),
       {
@@ -151,8 +178,7 @@ export function recordReplayedTurn(request: RequestSpan, model: string): void {
 export function recordCachedCall(headers: Headers, model: string, servedBy: string): void {
   if (!sdkActive) return;
   const parent = propagation.extract(context.active(), headers, headerGetter);
-  trace
-    .getTracer(TRACER)
+  tracer
     .startSpan(
       chatSpanName(model),
       {
@@ -200,9 +226,11 @@ export async function withAttemptSpan<T>(
   attributes['breakwater.backend'] = info.backend.name;
   attributes['breakwater.attempt'] = info.attempt;
   attributes['breakwater.breaker.state'] = info.breakerState;
-  const span = trace
-    .getTracer(TRACER)
-    .startSpan(chatSpanName(info.model), { kind: SpanKind.CLIENT, attributes }, parent);
+  const span = tracer.startSpan(
+    chatSpanName(info.model),
+    { kind: SpanKind.CLIENT, attributes },
+    parent,
+  );
   propagation.inject(trace.setSpan(parent, span), request.outgoing);
   try {
     const result = await run();

@@ -1,0 +1,101 @@
+import { describe, expect, it } from '@jest/globals';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import { emptyResource } from '@opentelemetry/resources';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import { LightTracer } from './lightSpans.ts';
+import { samplerFromEnv } from './traceExport.ts';
+
+const CALLER = {
+  traceId: '0af7651916cd43dd8448eb211c80319c',
+  spanId: 'b7ad6b7169203331',
+  isRemote: true,
+};
+
+function tracer(env: Record<string, string> = {}) {
+  const exporter = new InMemorySpanExporter();
+  const processor = new SimpleSpanProcessor({ exporter });
+  const warnings: string[] = [];
+  const light = new LightTracer({
+    resource: emptyResource(),
+    scope: { name: 'test' },
+    sampler: samplerFromEnv(env, (m) => warnings.push(m)),
+    processor,
+  });
+  return {
+    light,
+    warnings,
+    exported: async () => {
+      await processor.forceFlush();
+      return exporter.getFinishedSpans();
+    },
+  };
+}
+
+describe('the runtime’s tracer', () => {
+  it('continues a sampled caller’s trace and exports each span once, as it was given', async () => {
+    const { light, exported } = tracer();
+    const parent = trace.setSpanContext(ROOT_CONTEXT, {
+      ...CALLER,
+      traceFlags: TraceFlags.SAMPLED,
+    });
+    const span = light.startSpan(
+      'chat claude-a',
+      {
+        kind: SpanKind.CLIENT,
+        attributes: { 'gen_ai.request.model': 'claude-a', skipped: undefined },
+      },
+      parent,
+    );
+    span.setAttributes({
+      'gen_ai.usage.output_tokens': 20,
+      'gen_ai.response.finish_reasons': ['end_turn'],
+    });
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+    span.end();
+    span.setAttribute('after.end', 'ignored');
+    const [done, ...more] = await exported();
+    expect(more).toEqual([]);
+    expect(done?.name).toBe('chat claude-a');
+    expect(done?.kind).toBe(SpanKind.CLIENT);
+    expect(done?.spanContext().traceId).toBe(CALLER.traceId);
+    expect(done?.spanContext().spanId).not.toBe(CALLER.spanId);
+    expect(done?.parentSpanContext?.spanId).toBe(CALLER.spanId);
+    expect(done?.attributes).toEqual({
+      'gen_ai.request.model': 'claude-a',
+      'gen_ai.usage.output_tokens': 20,
+      'gen_ai.response.finish_reasons': ['end_turn'],
+    });
+    expect(done?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(done?.ended).toBe(true);
+  });
+
+  it('starts a trace of its own without a caller, and records nothing under an unsampled one', async () => {
+    const { light, exported } = tracer();
+    const root = light.startSpan('request', {}, ROOT_CONTEXT);
+    expect(root.spanContext().traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(root.spanContext().traceId).not.toBe(CALLER.traceId);
+    root.end();
+    const unsampled = trace.setSpanContext(ROOT_CONTEXT, {
+      ...CALLER,
+      traceFlags: TraceFlags.NONE,
+    });
+    const child = light.startSpan('request', {}, unsampled);
+    expect(child.isRecording()).toBe(false);
+    child.end();
+    expect((await exported()).map((s) => s.name)).toEqual(['request']);
+  });
+
+  it('samples as OTEL_TRACES_SAMPLER says, and names a value it cannot use', async () => {
+    const off = tracer({ OTEL_TRACES_SAMPLER: 'always_off' });
+    off.light.startSpan('request', {}, ROOT_CONTEXT).end();
+    expect(await off.exported()).toEqual([]);
+    const none = tracer({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' });
+    none.light.startSpan('request', {}, ROOT_CONTEXT).end();
+    expect(await none.exported()).toEqual([]);
+    const odd = tracer({ OTEL_TRACES_SAMPLER: 'jaeger_remote' });
+    odd.light.startSpan('request', {}, ROOT_CONTEXT).end();
+    expect(await odd.exported()).toHaveLength(1);
+    expect(odd.warnings).toEqual([expect.stringContaining('jaeger_remote')]);
+  });
+});

@@ -1,0 +1,239 @@
+/**
+ * The runtime's own tracer: spans that keep what they are given and hand themselves, ended,
+ * to the SDK's span processor and OTLP exporter (traceExport.ts), as the SDK's own spans do.
+ *
+ * Why not the SDK's tracer: a request makes two spans (the request's and its attempt's), and
+ * the SDK's spent more on them than the rest of telemetry: it checks and copies every
+ * attribute on every set, validates the parent's ids with regular expressions and counts
+ * limits, for attributes that here are a fixed set of strings and numbers the runtime builds
+ * itself (bench/results/HISTORY.md, telemetry: the SDK's span work was three fifths of what
+ * telemetry cost a call). The sampling decision is still the SDK's sampler's (traceExport.ts),
+ * the ids its generator's, and the export its processor's and exporter's.
+ */
+import {
+  context as contextApi,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Attributes,
+  type Context,
+  type Exception,
+  type HrTime,
+  type Link,
+  type Span,
+  type SpanContext,
+  type SpanOptions,
+  type SpanStatus,
+  type TimeInput,
+  type Tracer,
+} from '@opentelemetry/api';
+import { hrTime, hrTimeDuration, timeInputToHrTime } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import {
+  RandomIdGenerator,
+  SamplingDecision,
+  type ReadableSpan,
+  type Sampler,
+  type SpanProcessor,
+  type TimedEvent,
+} from '@opentelemetry/sdk-trace';
+
+const UNSET: SpanStatus = { code: SpanStatusCode.UNSET };
+const NOT_ENDED: HrTime = [0, 0];
+
+/** Where the runtime's spans go: the resource they describe and the processor that exports them. */
+export interface SpanSink {
+  readonly resource: Resource;
+  readonly scope: { readonly name: string };
+  readonly sampler: Sampler;
+  readonly processor: SpanProcessor;
+}
+
+class LightSpan implements Span, ReadableSpan {
+  readonly name: string;
+  readonly kind: SpanKind;
+  readonly parentSpanContext: SpanContext | undefined;
+  readonly startTime: HrTime;
+  endTime: HrTime = NOT_ENDED;
+  duration: HrTime = NOT_ENDED;
+  status: SpanStatus = UNSET;
+  readonly attributes: Attributes;
+  readonly links: Link[];
+  readonly events: TimedEvent[] = [];
+  ended = false;
+  readonly resource: Resource;
+  readonly instrumentationScope: { readonly name: string };
+  readonly droppedAttributesCount = 0;
+  readonly droppedEventsCount = 0;
+  readonly droppedLinksCount = 0;
+  readonly #context: SpanContext;
+  readonly #processor: SpanProcessor;
+
+  constructor(
+    sink: SpanSink,
+    name: string,
+    kind: SpanKind,
+    spanContext: SpanContext,
+    parent: SpanContext | undefined,
+    options: SpanOptions,
+  ) {
+    this.name = name;
+    this.kind = kind;
+    this.#context = spanContext;
+    this.parentSpanContext = parent;
+    this.startTime =
+      options.startTime === undefined ? hrTime() : timeInputToHrTime(options.startTime);
+    // The runtime's own attributes, built for this span: kept as given, undefined ones left out.
+    this.attributes = {};
+    if (options.attributes !== undefined) this.setAttributes(options.attributes);
+    this.links = options.links === undefined ? [] : [...options.links];
+    this.resource = sink.resource;
+    this.instrumentationScope = sink.scope;
+    this.#processor = sink.processor;
+  }
+
+  spanContext(): SpanContext {
+    return this.#context;
+  }
+
+  setAttribute(key: string, value: Attributes[string]): this {
+    if (!this.ended && value !== undefined) this.attributes[key] = value;
+    return this;
+  }
+
+  setAttributes(attributes: Attributes): this {
+    for (const key in attributes) this.setAttribute(key, attributes[key]);
+    return this;
+  }
+
+  addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
+    if (this.ended) return this;
+    const timeGiven =
+      typeof attributesOrTime === 'number' ||
+      attributesOrTime instanceof Date ||
+      Array.isArray(attributesOrTime);
+    const when = timeGiven ? attributesOrTime : time;
+    this.events.push({
+      name,
+      attributes: timeGiven ? {} : (attributesOrTime ?? {}),
+      time: when === undefined ? hrTime() : timeInputToHrTime(when),
+      droppedAttributesCount: 0,
+    });
+    return this;
+  }
+
+  addLink(link: Link): this {
+    this.links.push(link);
+    return this;
+  }
+
+  addLinks(links: Link[]): this {
+    this.links.push(...links);
+    return this;
+  }
+
+  setStatus(status: SpanStatus): this {
+    if (!this.ended) this.status = status;
+    return this;
+  }
+
+  updateName(): this {
+    // The runtime names a span once; its name is the conventions' (`chat {model}`).
+    return this;
+  }
+
+  end(endTime?: TimeInput): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endTime = endTime === undefined ? hrTime() : timeInputToHrTime(endTime);
+    this.duration = hrTimeDuration(this.startTime, this.endTime);
+    this.#processor.onEnd(this);
+  }
+
+  isRecording(): boolean {
+    return !this.ended;
+  }
+
+  recordException(exception: Exception, time?: TimeInput): void {
+    const attributes: Attributes =
+      typeof exception === 'string'
+        ? { 'exception.message': exception }
+        : {
+            'exception.type': exception.name ?? String(exception.code ?? 'Error'),
+            'exception.message': exception.message ?? '',
+          };
+    this.addEvent('exception', attributes, time);
+  }
+}
+
+/** A tracer making LightSpans into `sink`, sampled by its sampler as the SDK's tracer would. */
+export class LightTracer implements Tracer {
+  readonly #sink: SpanSink;
+  readonly #ids = new RandomIdGenerator();
+
+  constructor(sink: SpanSink) {
+    this.#sink = sink;
+  }
+
+  startSpan(name: string, options: SpanOptions = {}, ctx: Context = contextApi.active()): Span {
+    const parent = options.root === true ? undefined : trace.getSpanContext(ctx);
+    const valid = parent !== undefined && trace.isSpanContextValid(parent);
+    const traceId = valid ? parent.traceId : this.#ids.generateTraceId();
+    const spanId = this.#ids.generateSpanId();
+    const kind = options.kind ?? SpanKind.INTERNAL;
+    const links = options.links ?? [];
+    const sampled = this.#sink.sampler.shouldSample(
+      ctx,
+      traceId,
+      name,
+      kind,
+      options.attributes ?? {},
+      links,
+    );
+    const traceState = sampled.traceState ?? (valid ? parent.traceState : undefined);
+    const spanContext: SpanContext = {
+      traceId,
+      spanId,
+      traceFlags:
+        sampled.decision === SamplingDecision.RECORD_AND_SAMPLED
+          ? TraceFlags.SAMPLED
+          : TraceFlags.NONE,
+      ...(traceState === undefined ? {} : { traceState }),
+    };
+    if (sampled.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
+    const attributes =
+      sampled.attributes === undefined
+        ? options.attributes
+        : { ...options.attributes, ...sampled.attributes };
+    const span = new LightSpan(this.#sink, name, kind, spanContext, valid ? parent : undefined, {
+      ...options,
+      ...(attributes === undefined ? {} : { attributes }),
+    });
+    this.#sink.processor.onStart(span, ctx);
+    return span;
+  }
+
+  startActiveSpan<F extends (span: Span) => unknown>(name: string, fn: F): ReturnType<F>;
+  startActiveSpan<F extends (span: Span) => unknown>(
+    name: string,
+    options: SpanOptions,
+    fn: F,
+  ): ReturnType<F>;
+  startActiveSpan<F extends (span: Span) => unknown>(
+    name: string,
+    options: SpanOptions,
+    ctx: Context,
+    fn: F,
+  ): ReturnType<F>;
+  startActiveSpan<F extends (span: Span) => unknown>(
+    name: string,
+    ...rest: [F] | [SpanOptions, F] | [SpanOptions, Context, F]
+  ): ReturnType<F> {
+    const fn = rest[rest.length - 1] as F;
+    const options = rest.length > 1 ? (rest[0] as SpanOptions) : {};
+    const parent = rest.length > 2 ? (rest[1] as Context) : contextApi.active();
+    const span = this.startSpan(name, options, parent);
+    return contextApi.with(trace.setSpan(parent, span), () => fn(span)) as ReturnType<F>;
+  }
+}
