@@ -60,6 +60,16 @@ local cursor, current = cursorOf(held[2])
 -- Calls whose claim got no answer (`m`, always first) may have landed: where this attempt's
 -- steps just before the cursor are the longest run of them, those were placed already.
 local diverged = 0
+-- The run diverged at the cursor: the journal from it on is dropped.
+local function dropFromCursor()
+  if cursor == 0 then
+    redis.call('DEL', KEYS[1])
+  else
+    redis.call('LTRIM', KEYS[1], 0, cursor - 1)
+  end
+  diverged = 1
+  count('diverged')
+end
 local owed = ARGV[8] or ''
 local function pay()
   if cursor > length then
@@ -93,15 +103,7 @@ local function pay()
     if cursor < length and key(redis.call('LINDEX', KEYS[1], cursor)) == key(header) then
       cursor = cursor + 1
     else
-      if cursor < length then
-        if cursor == 0 then
-          redis.call('DEL', KEYS[1])
-        else
-          redis.call('LTRIM', KEYS[1], 0, cursor - 1)
-        end
-        diverged = 1
-        count('diverged')
-      end
+      if cursor < length then dropFromCursor() end
       length = redis.call('RPUSH', KEYS[1], header)
       cursor = length
     end
@@ -186,15 +188,7 @@ if cursor < length then
     end
   end
 end
-if cursor < length then
-  if cursor == 0 then
-    redis.call('DEL', KEYS[1])
-  else
-    redis.call('LTRIM', KEYS[1], 0, cursor - 1)
-  end
-  diverged = 1
-  count('diverged')
-end
+if cursor < length then dropFromCursor() end
 local position = redis.call('RPUSH', KEYS[1], ARGV[5]) - 1
 touch(position + 1)
 return { 'live', position, '', diverged, position + 1 }
