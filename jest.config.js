@@ -67,6 +67,7 @@ export const LOCAL_FILES = [
   'test/runtime/genAiMetrics.test.ts',
   'test/telemetry/otelCollector.test.ts',
   'test/telemetry/replayedAgentSpans.test.ts',
+  'test/telemetry/telemetryModes.test.ts',
   'test/runtime/audit.test.ts',
   'test/runtime/budgetInvoke.test.ts',
   'test/runtime/budgets.test.ts',

@@ -6,22 +6,21 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FALLBACK_MODEL } from '../../contract/src/api/sampleModels.ts';
 import { startRuntime, type RuntimeHandle } from '../support/runtimeProcess.ts';
+import {
+  copySamples,
+  SAMPLE_CLIENT_KEY,
+  SAMPLE_PROVIDER_KEY,
+  type SampleManifests,
+} from '../support/sampleManifests.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 import { waitFor } from '../support/waitFor.ts';
-
-const SAMPLES = fileURLToPath(new URL('../../config/samples', import.meta.url));
-/** What config/samples/provider-key-secret.yaml holds; the simulator accepts no other key. */
-const SAMPLE_PROVIDER_KEY = 'sk-ant-placeholder-not-a-real-key';
-/** One of the values of config/samples/client-keys-secret.yaml. */
-const SAMPLE_CLIENT_KEY = 'bw-sample-client-key-checkout';
-const SAMPLE_BASE_URL = 'http://127.0.0.1:8787';
 
 interface PolicyStatus {
   hash?: string;
@@ -31,19 +30,9 @@ interface PolicyStatus {
 }
 
 let sim: SimulatorHandle;
+let samples: SampleManifests;
 let dir: string;
 let runtime: RuntimeHandle | undefined;
-
-/** config/samples, copied, pointing at this test's simulator instead of port 8787. */
-function copySamples(): string {
-  const copy = mkdtempSync(join(tmpdir(), 'bw-samples-'));
-  cpSync(SAMPLES, copy, { recursive: true });
-  for (const file of readdirSync(copy)) {
-    const path = join(copy, file);
-    writeFileSync(path, readFileSync(path, 'utf8').replaceAll(SAMPLE_BASE_URL, sim.url));
-  }
-  return copy;
-}
 
 async function run(agent: string): Promise<RuntimeHandle> {
   runtime = await startRuntime(['--manifests', dir, '--agent', agent, '--log-level', 'info']);
@@ -59,7 +48,8 @@ const ask = (rt: RuntimeHandle, key = 'unused') =>
 
 beforeAll(async () => {
   sim = await startSimulator({ seed: 3, apiKey: SAMPLE_PROVIDER_KEY });
-  dir = copySamples();
+  samples = copySamples(sim.url);
+  dir = samples.dir;
 });
 
 afterEach(async () => {
@@ -69,7 +59,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await sim.stop();
-  rmSync(dir, { recursive: true, force: true });
+  samples.remove();
 });
 
 describe('--manifests config/samples --agent NAME', () => {

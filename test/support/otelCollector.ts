@@ -33,9 +33,12 @@ export interface Metric {
   unit?: string;
   histogram?: { dataPoints: HistogramPoint[] };
 }
+interface Resource {
+  attributes?: KeyValue[];
+}
 interface Line {
-  resourceSpans?: { scopeSpans?: { spans?: Span[] }[] }[];
-  resourceMetrics?: { scopeMetrics?: { metrics?: Metric[] }[] }[];
+  resourceSpans?: { resource?: Resource; scopeSpans?: { spans?: Span[] }[] }[];
+  resourceMetrics?: { resource?: Resource; scopeMetrics?: { metrics?: Metric[] }[] }[];
 }
 
 /** OTLP's span kinds, as the file exporter writes them. */
@@ -44,15 +47,19 @@ export const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const;
 export interface OtelCollector {
   /** `OTEL_EXPORTER_OTLP_ENDPOINT` for a process that should export here. */
   readonly endpoint: string;
-  /** Every span written so far. */
-  spans(): Span[];
-  /** The latest export of metric `name` (metrics are cumulative: the last one holds all). */
-  latestMetric(name: string): Metric | undefined;
+  /** Every span written so far; with `service`, those of that `service.name` only. */
+  spans(service?: string): Span[];
+  /**
+   * The latest export of metric `name` (metrics are cumulative: the last one holds all); with
+   * `service`, that `service.name`'s.
+   */
+  latestMetric(name: string, service?: string): Metric | undefined;
   /** Stops the process (SIGTERM, waited for) and removes its folder. */
   stop(): Promise<void>;
 }
 
-export async function startCollector(): Promise<OtelCollector> {
+/** `host`: the address it listens on (default loopback; a pod reaches serverHost()). */
+export async function startCollector(host = '127.0.0.1'): Promise<OtelCollector> {
   const binary = execFileSync('tools/collector/build-collector.sh', { encoding: 'utf8' }).trim();
   const dir = mkdtempSync(join(tmpdir(), 'bw-otelcol-'));
   const output = join(dir, 'telemetry.jsonl');
@@ -64,7 +71,7 @@ export async function startCollector(): Promise<OtelCollector> {
       '  otlp:',
       '    protocols:',
       '      http:',
-      `        endpoint: 127.0.0.1:${String(port)}`,
+      `        endpoint: ${host}:${String(port)}`,
       'exporters:',
       '  file:',
       `    path: ${output}`,
@@ -110,18 +117,22 @@ export async function startCollector(): Promise<OtelCollector> {
           .filter((l) => l.trim() !== '')
           .map((l) => JSON.parse(l) as Line)
       : [];
+  const of = (resource: Resource | undefined, service: string | undefined): boolean =>
+    service === undefined || attr(resource?.attributes, 'service.name') === service;
   return {
-    endpoint: `http://127.0.0.1:${String(port)}`,
-    spans: () =>
+    endpoint: `http://${host}:${String(port)}`,
+    spans: (service) =>
       lines().flatMap((l) =>
-        (l.resourceSpans ?? []).flatMap((r) => (r.scopeSpans ?? []).flatMap((s) => s.spans ?? [])),
+        (l.resourceSpans ?? [])
+          .filter((r) => of(r.resource, service))
+          .flatMap((r) => (r.scopeSpans ?? []).flatMap((s) => s.spans ?? [])),
       ),
-    latestMetric: (name) =>
+    latestMetric: (name, service) =>
       lines()
         .flatMap((l) =>
-          (l.resourceMetrics ?? []).flatMap((r) =>
-            (r.scopeMetrics ?? []).flatMap((s) => s.metrics ?? []),
-          ),
+          (l.resourceMetrics ?? [])
+            .filter((r) => of(r.resource, service))
+            .flatMap((r) => (r.scopeMetrics ?? []).flatMap((s) => s.metrics ?? [])),
         )
         .filter((m) => m.name === name)
         .at(-1),
