@@ -79,6 +79,14 @@ export class BudgetAccounts {
   }
 
   /**
+   * The replicas `budget` is divided among now (what its accounts' limits are divided by):
+   * the agent's, or for a team's budget every agent's on the policy; the most this period.
+   */
+  sharedBy(budget: BudgetSettings, now: number): number {
+    return this.#sharedBy(budget, calendarPeriod(now, budget.period, this.#timeZone));
+  }
+
+  /**
    * The replicas `budget` is divided among in `period`: the most since the period began. A
    * team's budget (`per: Policy`) is divided among every agent's replicas on the policy
    * (`teamShareOf`), or none (0) when the document gives no such count.

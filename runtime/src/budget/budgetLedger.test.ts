@@ -337,6 +337,24 @@ describe('a budget ledger', () => {
     );
   });
 
+  it('reports a team budget’s limit as the replica holds it: the team’s divided among every agent’s replicas, the most this period', () => {
+    // $1 a month for the team, 4 replicas of 2 agents on it; this agent has 2 of them.
+    const team = (teamShareOf: number) => [
+      budget({ name: 'team', per: 'Policy', limitMicroUsd: 1_000_000, teamShareOf }),
+    ];
+    const { ledger: l } = ledger(team(4), { shareOf: 2 });
+    const limit = () => l.remaining().find((r) => r.budget === 'team');
+    expect(limit()).toMatchObject({ limitPico: PICO_PER_USD / 4n, picoUsd: PICO_PER_USD / 4n });
+    // One of the other agent's replicas went: the share stays this period's most (B2).
+    l.configure({
+      spend: { shareOf: 2, timeZone: 'UTC', budgets: team(3) },
+      pricing: [TEST_MODEL_PRICE, CHEAP],
+      shareOf: 2,
+      leaseMs: 60_000,
+    });
+    expect(limit()).toMatchObject({ limitPico: PICO_PER_USD / 4n });
+  });
+
   it('keeps each share when replicas go, until the next period: the gone replicas spent theirs (B2)', () => {
     // $3 a month per client key: $1 a replica while three share it; each call holds $0.60.
     const perKey = [budget({ name: 'per-key', per: 'ClientKey', limitMicroUsd: 3_000_000 })];

@@ -309,7 +309,7 @@ export class BudgetLedger {
     return remainingOf({
       budgets: this.#budgets,
       timeZone: this.#timeZone,
-      shareOf: this.#shareOf,
+      sharedBy: (budget) => this.#accounts.sharedBy(budget, now),
       now,
       accounts: this.#accounts.all,
       seen: this.#seen,

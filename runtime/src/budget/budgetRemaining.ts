@@ -26,7 +26,8 @@ export interface BudgetRemaining {
 export interface RemainingInput {
   readonly budgets: readonly BudgetSettings[];
   readonly timeZone: string;
-  readonly shareOf: number;
+  /** The replicas a budget is divided among (a team's: every agent's), as its accounts are. */
+  readonly sharedBy: (budget: BudgetSettings) => number;
   readonly now: number;
   /** Every account, by key: read once per budget. */
   readonly accounts: ReadonlyMap<string, Account>;
@@ -42,7 +43,7 @@ export function remainingOf(input: RemainingInput): BudgetRemaining[] {
       budget,
       '',
       calendarPeriod(now, budget.period, input.timeZone),
-      input.shareOf,
+      input.sharedBy(budget),
     );
     let picoUsd = probe.limitPico;
     let tokens = probe.limitTokens;
