@@ -35,6 +35,16 @@ import {
   type PodView,
 } from '../support/breakwaterCluster.ts';
 import { countOutcome, drainCall, type DrainCall } from '../support/drainCalls.ts';
+import { startCollector, type OtelCollector } from '../support/otelCollector.ts';
+import { serverHost } from '../support/podReach.ts';
+import {
+  CHAT_SPAN_ATTRIBUTES,
+  otelEnv,
+  REQUEST_SPAN_ATTRIBUTES,
+  spanShapesOf,
+  TOKEN_USAGE_ATTRIBUTES,
+  tokenUsageOf,
+} from '../support/telemetryShape.ts';
 import { uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';
 import { installBreakwater, simulatorIn, type BreakwaterRelease } from './breakwaterRelease.ts';
 import { clusterReach, type ClusterReach } from './clusterReach.ts';
@@ -66,11 +76,19 @@ let ns: TestNamespace;
 let image: string;
 let release: BreakwaterRelease | undefined;
 let reach: ClusterReach;
+/**
+ * Where the agent's runtime exports its traces and gen_ai metrics, on this machine: only where
+ * pods reach it (the suites' cluster exports BREAKWATER_POD_HOST; `make e2e-kind`'s does not).
+ */
+let collector: OtelCollector | undefined;
+const podsReachThisMachine = serverHost() !== '127.0.0.1';
+const TELEMETRY_SERVICE = 'bw-bundled-contained';
 
 beforeAll(async () => {
   // Building the image comes first: cold (no cached bases, no layers) it takes minutes.
   image = imageUnderTest();
   reach = clusterReach();
+  if (podsReachThisMachine) collector = await startCollector(serverHost());
   await installCrds();
   ns = await uniqueNamespace('in-cluster');
   await applyObjects(ns.name, ...simulatorObjects(image, 23));
@@ -86,7 +104,11 @@ beforeAll(async () => {
       replicas: REPLICAS,
       circuitBreakerPolicy: CBP,
       rateLimitPolicy: RLP,
-      spec: { terminationDrainDuration: '2s', terminationGracePeriodSeconds: 10 },
+      spec: {
+        terminationDrainDuration: '2s',
+        terminationGracePeriodSeconds: 10,
+        env: collector === undefined ? [] : otelEnv(collector, TELEMETRY_SERVICE),
+      },
     }),
     { apiVersion: 'v1', kind: 'Secret', metadata: { name: KEYS }, stringData: { team: 'key-one' } },
     agentDeployment(KEYED, {
@@ -97,6 +119,7 @@ beforeAll(async () => {
 }, 20 * 60_000);
 
 afterAll(async () => {
+  await collector?.stop();
   reach.close();
   await release?.uninstall();
   await ns.cleanup();
@@ -174,6 +197,30 @@ describe('the chart and the agents, as containers of the built image', () => {
       outcome: 'served',
     });
   });
+
+  (podsReachThisMachine ? it : it.skip)(
+    'exports its calls as every way the runtime runs does: the same spans and gen_ai metrics',
+    async () => {
+      if (collector === undefined) throw new Error('no Collector');
+      const [pod] = await readyPods();
+      if (pod === undefined) throw new Error('no ready pod');
+      expect(await drainCall(await reach.podUrl(pod, 'http'), MODEL)).toMatchObject({
+        outcome: 'served',
+      });
+      const spans = await spanShapesOf(collector, TELEMETRY_SERVICE, 60_000);
+      expect(spans['POST /v1/messages']?.names).toEqual(REQUEST_SPAN_ATTRIBUTES);
+      expect(spans[`chat ${MODEL}`]?.names).toEqual(CHAT_SPAN_ATTRIBUTES);
+      expect(spans[`chat ${MODEL}`]?.genAi).toMatchObject({
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'anthropic',
+        'gen_ai.request.model': MODEL,
+      });
+      const points = await tokenUsageOf(collector, TELEMETRY_SERVICE, 60_000);
+      expect(points.map((p) => [p.type, p.names])).toEqual(
+        ['input', 'output'].map((type) => [type, TOKEN_USAGE_ATTRIBUTES]),
+      );
+    },
+  );
 
   it('lets in only callers with a key from the Secret mounted into the runtime', async () => {
     const pod = await waitFor(async () => (await agentPods(ns.name, KEYED)).find(isPodReady), {

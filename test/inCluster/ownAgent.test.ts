@@ -34,7 +34,17 @@ import {
 } from '../support/breakwaterCluster.ts';
 import { kubectl, uniqueNamespace, waitFor, type TestNamespace } from '../support/kube.ts';
 import { errorText } from '../../tools/cluster/polling.ts';
+import { startCollector, type OtelCollector } from '../support/otelCollector.ts';
+import { serverHost } from '../support/podReach.ts';
 import { actAs } from '../support/serviceAccountTokens.ts';
+import {
+  CHAT_SPAN_ATTRIBUTES,
+  otelEnv,
+  REQUEST_SPAN_ATTRIBUTES,
+  spanShapesOf,
+  TOKEN_USAGE_ATTRIBUTES,
+  tokenUsageOf,
+} from '../support/telemetryShape.ts';
 import { buildAgentImage, type AgentLanguage } from './agentImages.ts';
 import { installBreakwater, simulatorIn, type BreakwaterRelease } from './breakwaterRelease.ts';
 import { kubectlBreakwater } from './kubectlBreakwater.ts';
@@ -67,6 +77,8 @@ const TOTAL_REPLICAS = REPLICAS.python + REPLICAS.typescript;
 let ns: TestNamespace;
 let release: BreakwaterRelease | undefined;
 let reach: ClusterReach;
+/** Where each sidecar exports its traces and gen_ai metrics (OTEL_* in the AgentDeployment's env). */
+let collector: OtelCollector | undefined;
 const images = {} as Record<AgentLanguage, string>;
 
 interface AgentPod extends PodView {
@@ -86,6 +98,7 @@ beforeAll(async () => {
   const image = imageUnderTest();
   for (const language of LANGUAGES) images[language] = await buildAgentImage(language);
   reach = clusterReach();
+  collector = await startCollector(serverHost());
   await installCrds();
   ns = await uniqueNamespace('own-agent');
   await applyObjects(
@@ -122,6 +135,7 @@ beforeAll(async () => {
               }
             : {}),
           terminationGracePeriodSeconds: 10,
+          env: collector === undefined ? [] : otelEnv(collector, sidecarService(language)),
           agent: {
             image: images[language],
             env: [{ name: 'AGENT_MODEL', value: PRIMARY_MODEL }],
@@ -136,10 +150,16 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!realNode) return;
+  await collector?.stop();
   reach.close();
   await release?.uninstall();
   await ns.cleanup();
 });
+
+/** The service name each agent's sidecar exports its telemetry under. */
+function sidecarService(language: AgentLanguage): string {
+  return `bw-sidecar-${AGENTS[language]}`;
+}
 
 function notesServerObjects(image: string): object[] {
   const labels = { 'app.kubernetes.io/name': NOTES };
@@ -471,6 +491,27 @@ describeOnRealNode("the team's own agent beside the runtime, on the real node", 
       );
       expect(running.image).toContain(images[language].replace(/^localhost\//, ''));
       expect(running.imageID).toMatch(/sha256:/);
+    },
+  );
+
+  it.each(LANGUAGES)(
+    "exports the %s agent's calls through its sidecar as every way the runtime runs does: the same spans and gen_ai metrics",
+    async (language) => {
+      if (collector === undefined) throw new Error('no Collector');
+      const pod = await readyPod(AGENTS[language]);
+      expect((await ask(podAgentUrl(pod))).status).toBe(200);
+      const spans = await spanShapesOf(collector, sidecarService(language), 60_000);
+      expect(spans['POST /v1/messages']?.names).toEqual(REQUEST_SPAN_ATTRIBUTES);
+      expect(spans[`chat ${PRIMARY_MODEL}`]?.names).toEqual(CHAT_SPAN_ATTRIBUTES);
+      expect(spans[`chat ${PRIMARY_MODEL}`]?.genAi).toMatchObject({
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'anthropic',
+        'gen_ai.request.model': PRIMARY_MODEL,
+      });
+      const points = await tokenUsageOf(collector, sidecarService(language), 60_000);
+      expect(points.map((p) => [p.type, p.names])).toEqual(
+        ['input', 'output'].map((type) => [type, TOKEN_USAGE_ATTRIBUTES]),
+      );
     },
   );
 

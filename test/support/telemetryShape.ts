@@ -26,6 +26,17 @@ export const CHAT_SPAN_ATTRIBUTES = [
   'server.port',
 ];
 
+/** The attributes of each `gen_ai.client.token.usage` point. */
+export const TOKEN_USAGE_ATTRIBUTES = [
+  'gen_ai.operation.name',
+  'gen_ai.provider.name',
+  'gen_ai.request.model',
+  'gen_ai.response.model',
+  'gen_ai.token.type',
+  'server.address',
+  'server.port',
+];
+
 /** A span's name, kind, attribute names, and GenAI values but the response's id. */
 export function spanShape(span: Span | undefined) {
   const names = (span?.attributes ?? []).map((a) => a.key).sort();

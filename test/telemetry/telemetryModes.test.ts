@@ -27,6 +27,7 @@ import {
   CHAT_SPAN_ATTRIBUTES,
   REQUEST_SPAN_ATTRIBUTES,
   spanShapesOf,
+  TOKEN_USAGE_ATTRIBUTES,
   tokenUsageOf,
 } from '../support/telemetryShape.ts';
 
@@ -97,10 +98,9 @@ describe('the runtime’s telemetry in each way it runs', () => {
     });
 
     const policyPoints = await tokenUsageOf(collector, 'bw-modes-policy');
-    expect(policyPoints.map((p) => [p.type, p.count])).toEqual([
-      ['input', 1],
-      ['output', 1],
-    ]);
+    expect(policyPoints).toEqual(
+      ['input', 'output'].map((type) => ({ type, count: 1, names: TOKEN_USAGE_ATTRIBUTES })),
+    );
     expect(await tokenUsageOf(collector, 'bw-modes-manifests')).toEqual(policyPoints);
   });
 });

@@ -2,8 +2,10 @@
  * The runtime container's environment. Identity, ports, the client-keys directory and API keys
  * are the operator's:
  * the args, probes and policy document depend on them, so a `spec.env` entry with one of
- * those names is left out. Other defaults (OTEL_METRICS_EXPORTER) give way to `spec.env`.
- * Every name appears once, because server-side apply rejects duplicate list keys.
+ * those names is left out. Every name appears once, because server-side apply rejects
+ * duplicate list keys. OpenTelemetry is the user's to set (`spec.env`): the runtime exports
+ * nothing without OTEL_EXPORTER_OTLP_ENDPOINT, and with it the same spans and `gen_ai.*`
+ * metrics in a pod as in every other way it runs.
  */
 import {
   AGENT_ENV,
@@ -32,11 +34,8 @@ export function buildRuntimeEnv(agent: Readonly<AgentDeployment>): EnvVar[] {
   const owned = [...identityEnv(agent), ...apiKeyEnv(agent)];
   const ownedNames = new Set(owned.map((env) => env.name));
   const userEnv = (agent.spec.env ?? []).filter((env) => !ownedNames.has(env.name));
-  const userNames = new Set(userEnv.map((env) => env.name));
-  const defaults: EnvVar[] = [{ name: 'OTEL_METRICS_EXPORTER', value: 'none' }];
   return [
     ...owned,
-    ...defaults.filter((env) => !userNames.has(env.name)),
     // Cloned: the output must share nothing with the agent it was built from.
     ...userEnv.map((env): EnvVar => structuredClone(env)),
   ];
