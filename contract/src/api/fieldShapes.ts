@@ -584,6 +584,7 @@ export const FIELD_SHAPES: Readonly<Record<string, FieldShape>> = {
                 agents: 0,
                 parts: { items: { fields: { agent: 0, usd: 0, tokens: 0 } } },
                 otherParts: { fields: { agents: 0, usd: 0, tokens: 0 } },
+                source: 0,
               },
             },
           },

@@ -7,6 +7,7 @@ import {
 } from './budgetReport.ts';
 
 const PERIOD = '2026-11-01T00:00:00.000Z';
+const ZERO = { picoUsd: 0n, tokens: 0 };
 
 const report: BudgetReport = {
   source: 'replica',
@@ -75,6 +76,30 @@ describe('the budgets annotation', () => {
   it('says whose figures they are: the store holds the agent-wide total', () => {
     const store = { ...report, source: 'store' as const };
     expect(decodeBudgetReport(encodeBudgetReport(store))?.source).toBe('store');
+  });
+
+  it("carries a team budget's account as the store held it, with when it was read", () => {
+    const team = {
+      periodStart: PERIOD,
+      readAt: '2026-11-28T13:50:01.000Z',
+      spent: { picoUsd: 4_000_000_000_000_000n, tokens: 9000 },
+      held: { picoUsd: 12n, tokens: 3 },
+    };
+    const withTeam: BudgetReport = {
+      source: 'replica',
+      budgets: {
+        team: { periodStart: PERIOD, spent: { picoUsd: 7n, tokens: 1 }, held: ZERO, team },
+      },
+    };
+    expect(decodeBudgetReport(encodeBudgetReport(withTeam))?.budgets.team?.team).toEqual(team);
+    // A read that says no time is no read; the budget's own figures stand.
+    const text = encodeBudgetReport(withTeam).replace(
+      '"at":"2026-11-28T13:50:01.000Z"',
+      '"at":"x"',
+    );
+    const decoded = decodeBudgetReport(text)?.budgets.team;
+    expect(decoded?.team).toBeUndefined();
+    expect(decoded?.spent).toEqual({ picoUsd: 7n, tokens: 1 });
   });
 
   it.each([

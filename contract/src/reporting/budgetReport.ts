@@ -12,6 +12,13 @@
  * spenders by fingerprint, never the key, at most MAX_REPORTED_KEYS; `o…` the most any key
  * not listed has spent, so whoever reads the report can bound the rest.
  *
+ * A team's budget (`per: Policy`), with a store, adds `t`: the team's account as this pod last
+ * read it from the store (`at`), of the period `p` (every agent's replicas charge it, so it is
+ * the team's figure, not this process's):
+ *
+ *   "team":{…,"t":{"p":"2026-11-01T00:00:00.000Z","usd":"…","tok":…,"hUsd":"…","hTok":…,
+ *    "at":"2026-11-28T13:50:01.000Z"}}
+ *
  * `source` says whose figures they are: `replica`, this process's own (the operator sums the
  * pods), or `store`, the agent-wide figure the rate-limit store holds (every pod reports the
  * same total, so the operator takes the newest rather than a sum).
@@ -48,6 +55,20 @@ export interface BudgetReportEntry {
   readonly keys?: readonly ReportedKeySpend[];
   /** per ClientKey: the most any key not in `keys` has spent. */
   readonly others?: ReportedAmount;
+  /** per Policy, with a store: the team's account as this pod last read it there. */
+  readonly team?: TeamAccountRead;
+}
+
+/** A team's account (`per: Policy`) as the store held it when a pod read it. */
+export interface TeamAccountRead {
+  /** When the account's period began (RFC 3339): the account is that period's. */
+  readonly periodStart: string;
+  /** When the pod read it (RFC 3339, the pod's clock). */
+  readonly readAt: string;
+  /** Settled spend of every agent on the policy. */
+  readonly spent: ReportedAmount;
+  /** The worst case of their calls in flight. */
+  readonly held: ReportedAmount;
 }
 
 export interface BudgetReport {
@@ -65,6 +86,7 @@ interface WireEntry {
   keys?: [string, string, number][];
   oUsd?: string;
   oTok?: number;
+  t?: { p: string; usd: string; tok: number; hUsd: string; hTok: number; at: string };
 }
 
 /** Sorted keys and a fixed field order: an unchanged report is an unchanged string. */
@@ -89,9 +111,21 @@ export function encodeBudgetReport(report: BudgetReport): string {
       ...(e.others === undefined
         ? {}
         : { oUsd: moneyText(e.others.picoUsd), oTok: e.others.tokens }),
+      ...(e.team === undefined ? {} : { t: teamWire(e.team) }),
     };
   }
   return JSON.stringify({ source: report.source, budgets });
+}
+
+function teamWire(t: TeamAccountRead): NonNullable<WireEntry['t']> {
+  return {
+    p: t.periodStart,
+    usd: moneyText(t.spent.picoUsd),
+    tok: t.spent.tokens,
+    hUsd: moneyText(t.held.picoUsd),
+    hTok: t.held.tokens,
+    at: t.readAt,
+  };
 }
 
 const PICO = /^[0-9]{1,30}$/;
@@ -117,19 +151,33 @@ function readKeys(raw: unknown): ReportedKeySpend[] | undefined {
   return keys;
 }
 
+const isTime = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v));
+
+function readTeam(raw: unknown): TeamAccountRead | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const t = raw as Record<string, unknown>;
+  if (!isTime(t.p) || !isTime(t.at)) return undefined;
+  const spent = amount(t.usd, t.tok);
+  const held = amount(t.hUsd, t.hTok);
+  if (spent === undefined || held === undefined) return undefined;
+  return { periodStart: t.p, readAt: t.at, spent, held };
+}
+
 function readEntry(raw: Readonly<Record<string, unknown>>): BudgetReportEntry | undefined {
-  if (typeof raw.p !== 'string' || Number.isNaN(Date.parse(raw.p))) return undefined;
+  if (!isTime(raw.p)) return undefined;
   const spent = amount(raw.usd, raw.tok);
   const held = amount(raw.hUsd, raw.hTok);
   if (spent === undefined || held === undefined) return undefined;
   const keys = readKeys(raw.keys);
   const others = raw.oUsd === undefined ? undefined : amount(raw.oUsd, raw.oTok);
+  const team = readTeam(raw.t);
   return {
     periodStart: raw.p,
     spent,
     held,
     ...(keys === undefined ? {} : { keys }),
     ...(others === undefined ? {} : { others }),
+    ...(team === undefined ? {} : { team }),
   };
 }
 

@@ -291,7 +291,7 @@ export type BudgetStatus = BudgetSpendStatus & {
    */
   agents?: number;
   /**
-   * per Policy: each agent's part of the team's spend this period (what its replicas report), largest first; at most 50, the rest summed in otherParts. spent and percent are the team's: the sum of every agent's part.
+   * per Policy: each agent's part of the team's spend this period (what its replicas report), largest first; at most 50, the rest summed in otherParts. spent and percent are the team's: the store's account or the sum of every agent's part, as source says.
    *
    * @maxItems 50
    *
@@ -302,6 +302,10 @@ export type BudgetStatus = BudgetSpendStatus & {
    * per Policy, with more than 50 agents: the agents parts does not list, together.
    */
   otherParts?: OtherParts;
+  /**
+   * per Policy: where spent comes from. Store: the team's account in the rate-limit store, as the pod that read it last reported it (spent and held, this period). Parts: the sum of the agents' parts, when no pod reports the store's account this period, or when the parts are past it (settlements the store has not yet taken).
+   */
+  source?: 'Store' | 'Parts';
 };
 
 /**
