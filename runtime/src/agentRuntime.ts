@@ -29,8 +29,7 @@ import { GuardMetrics } from './guard/metrics.ts';
 import { genAiLatestOptIn } from './telemetry/genAiConventions.ts';
 import { GuardSet } from './guard/guardSet/guardSet.ts';
 import type { RememberedOpen } from './guard/guardSet/rememberedOpen.ts';
-import { type BudgetSeed, budgetReportOf } from './budget/budgets.ts';
-import { MAX_REPORTED_KEYS } from '../../contract/src/reporting/budgetReport.ts';
+import type { BudgetSeed } from './budget/budgets.ts';
 import { RedisStore } from './rateLimitStore/redisStore.ts';
 import { storeSecretFiles } from './rateLimitStore/storeConnection.ts';
 import { recordPolicyChange } from './audit/policyAudit.ts';
@@ -260,7 +259,7 @@ export class AgentRuntime implements ClusterReplica {
       runtime: runtimeReport(this.#started, this.#active?.doc, this.#deps.clock.now()),
       // The MCP servers as this replica sees them, and the last loop it found.
       mcp: { servers: this.mcp.report(rfc3339Seconds), ...lastLoopOf(this.loops) },
-      budgets: budgetReportOf(this.#guardSet?.budgets.spendReport(MAX_REPORTED_KEYS) ?? []),
+      budgets: this.#guardSet?.budgetReport(),
       durable: this.durable.report(),
     };
   }

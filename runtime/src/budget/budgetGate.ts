@@ -18,6 +18,13 @@ import { BudgetCalls } from './budgetCalls.ts';
 import type { BudgetClaim } from './budgetClaim.ts';
 import { BudgetLedger, type BudgetLedgerOptions } from './budgetLedger.ts';
 import type { ClaimContext } from './budgetStoreAccounts.ts';
+import { TeamAccountReads } from './teamAccountReads.ts';
+import { budgetReportOf } from './spendAtStart.ts';
+import {
+  MAX_REPORTED_KEYS,
+  type BudgetReport,
+} from '../../../contract/src/reporting/budgetReport.ts';
+import type { CommandSender } from '../rateLimitStore/luaScripts.ts';
 
 export interface LedgerGateConfig {
   readonly doc: PolicyDocument;
@@ -26,6 +33,10 @@ export interface LedgerGateConfig {
   readonly limiter: RateLimiter;
   /** Where each call's reservation and settlement are recorded (the audit log), when enabled. */
   readonly audit?: BudgetAuditSink | undefined;
+  /** The store's connection, for the team budgets' reads (teamAccountReads.ts). */
+  readonly connection?: () => CommandSender | undefined;
+  /** A team budget's read changed what the pod reports. */
+  readonly onTeamRead?: () => void;
 }
 
 export class LedgerGate implements BudgetGate {
@@ -33,16 +44,24 @@ export class LedgerGate implements BudgetGate {
   readonly ledger: BudgetLedger;
   /** Budgeted calls running: their leases renewed, a busy budget's calls waiting. */
   readonly #calls: BudgetCalls;
+  /** The team budgets' accounts as the store holds them (the pod report). */
+  readonly teamReads: TeamAccountReads;
   readonly #limiter: RateLimiter;
   readonly #audit: BudgetAuditSink | undefined;
   #doc: PolicyDocument;
 
-  constructor({ doc, clock, limiter, audit }: LedgerGateConfig) {
+  constructor({ doc, clock, limiter, audit, connection, onTeamRead }: LedgerGateConfig) {
     this.#doc = doc;
     this.#limiter = limiter;
     this.#audit = audit;
     this.ledger = new BudgetLedger({ name: doc.agent.name, clock, ...budgetOptions(doc) });
     this.#calls = new BudgetCalls(clock, this.ledger, limiter);
+    this.teamReads = new TeamAccountReads({
+      clock,
+      connection: connection ?? (() => undefined),
+      onChange: onTeamRead ?? (() => undefined),
+    });
+    this.teamReads.configure(doc.rateLimit.spend, doc.rateLimit.store?.teamKeyPrefix);
   }
 
   get enabled(): boolean {
@@ -52,6 +71,7 @@ export class LedgerGate implements BudgetGate {
   configure(doc: PolicyDocument): void {
     this.#doc = doc;
     this.ledger.configure(budgetOptions(doc));
+    this.teamReads.configure(doc.rateLimit.spend, doc.rateLimit.store?.teamKeyPrefix);
   }
 
   run<T>(
@@ -63,7 +83,7 @@ export class LedgerGate implements BudgetGate {
     // With a store, the budgets are decided with the first attempt's limits, in one call; a
     // refusal is counted once it is final (a busy budget's call waits and asks again).
     const sharing = this.#limiter.sharing;
-    return this.#calls.run(
+    const ran = this.#calls.run(
       this.#doc.rateLimit.spend?.budgets ?? [],
       () =>
         sharing ? this.ledger.claim(call, this.#limiter, true) : this.ledger.reserve(call, true),
@@ -78,6 +98,12 @@ export class LedgerGate implements BudgetGate {
       },
       signal,
     );
+    // Its settlement changes the team's account: read it again (never on the call's path).
+    const read = (): void => {
+      this.teamReads.called();
+    };
+    ran.then(read, read);
+    return ran;
   }
 
   cheapestFirst(models: readonly string[], planned: PlannedCall): string[] {
@@ -88,8 +114,14 @@ export class LedgerGate implements BudgetGate {
     this.ledger.fellBack(budget, served);
   }
 
+  /** What the pod reports (`breakwater.dev/budgets`): this process's spend, the team's reads. */
+  report(): BudgetReport | undefined {
+    return budgetReportOf(this.ledger.spendReport(MAX_REPORTED_KEYS), this.teamReads);
+  }
+
   close(): void {
     this.#calls.close();
+    this.teamReads.close();
   }
 }
 

@@ -16,6 +16,7 @@ import {
   MAX_REPORTED_KEYS,
   type BudgetReport,
   type BudgetReportEntry,
+  type TeamAccountRead,
 } from '../../../contract/src/reporting/budgetReport.ts';
 import { ledgerTotals } from '../../../contract/src/spend/spendLedgerTotals.ts';
 import type { BudgetSeed, BudgetSpendReport } from './budgetSpendRecord.ts';
@@ -37,11 +38,18 @@ export function rememberedSpend(agent: AgentStatusRuntimeReads | undefined): Bud
   return seeds;
 }
 
-/** The pod annotation's report from the ledger's own spend (source: this replica's). */
-export function budgetReportOf(spend: readonly BudgetSpendReport[]): BudgetReport | undefined {
+/**
+ * The pod annotation's report from the ledger's own spend (source: this replica's), with each
+ * team budget's account as this process last read it from the store (`teams`).
+ */
+export function budgetReportOf(
+  spend: readonly BudgetSpendReport[],
+  teams?: { read(budget: string): TeamAccountRead | undefined },
+): BudgetReport | undefined {
   if (spend.length === 0) return undefined;
   const budgets: Record<string, BudgetReportEntry> = {};
   for (const s of spend) {
+    const team = teams?.read(s.budget);
     budgets[s.budget] = {
       periodStart: new Date(s.period.startMs).toISOString(),
       spent: { picoUsd: s.spent.picoUsd, tokens: Number(s.spent.tokens) },
@@ -56,6 +64,7 @@ export function budgetReportOf(spend: readonly BudgetSpendReport[]): BudgetRepor
       ...(s.others === undefined
         ? {}
         : { others: { picoUsd: s.others.picoUsd, tokens: Number(s.others.tokens) } }),
+      ...(team === undefined ? {} : { team }),
     };
   }
   return { source: 'replica', budgets };

@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import { DEBUG_OFF, DEBUG_STATS_PATH } from '../../../contract/src/reporting/debugStats.ts';
 import { DEBUG_RUNS_PATH } from '../../../contract/src/reporting/runsListing.ts';
+import { encodeBudgetReport } from '../../../contract/src/reporting/budgetReport.ts';
 import type { IdentityRefusal } from '../access/callerIdentity.ts';
 import { refusal, sendError } from './errorReplies.ts';
 import { isDebugUnavailable, runsDocument } from './debugRuns.ts';
@@ -48,6 +49,14 @@ export function debugDocuments(ctx: DebugNeeds): Record<string, DebugDocument> {
     [DEBUG_STATS_PATH]: () => ctx.stats.snapshot(),
     // What the pod reports of durable runs: their counts, and whether the journal's store answers.
     '/debug/durable': () => ({ durable: ctx.durable.report() ?? null }),
+    // What the pod reports of its budgets: its own spend, and a team budget's account in the
+    // store as it last read it (the annotation's JSON, amounts in picodollars as strings).
+    '/debug/budgets': () => {
+      const report = ctx.active()?.guard.budgetReport?.();
+      return {
+        budgets: report === undefined ? null : (JSON.parse(encodeBudgetReport(report)) as unknown),
+      };
+    },
     [DEBUG_RUNS_PATH]: (query) => runsDocument(ctx.durable, query),
   };
 }

@@ -22,7 +22,6 @@
  * for the rest of the open time instead of sending full traffic into the outage.
  */
 import { LedgerGate, type BudgetAuditSink, type BudgetLedger } from '../../budget/budgets.ts';
-import type { BudgetGate } from '../budgetGate.ts';
 import { Bulkhead } from '../bulkhead.ts';
 import type { ErrorClassifier } from '../classification.ts';
 import type { CircuitBreaker } from '../circuitBreaker.ts';
@@ -63,6 +62,7 @@ import type {
 } from './providerGuard.ts';
 import { RememberedOpenPeriods, type RememberedOpen } from './rememberedOpen.ts';
 import { StoreSlot, type StoreOpener } from './storeSlot.ts';
+import type { BudgetReport } from '../../../../contract/src/reporting/budgetReport.ts';
 import { breakerSettingsOf, ToolGroups, type ToolGroup } from './toolGroups.ts';
 
 export interface GuardSetOptions {
@@ -84,7 +84,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   #doc: PolicyDocument;
   readonly #limiter: RateLimiter;
   /** The policy's budgets, held before a model call and settled after it (budgetGate.ts). */
-  readonly #budgets: BudgetGate;
+  readonly #budgets: LedgerGate;
   /** Their ledger, read by the metrics and the runtime's reports, never by a call. */
   readonly #ledger: BudgetLedger;
   /** Calls answered whose budgets settle on the next turn. */
@@ -120,7 +120,16 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
       },
     });
     this.#limiter = new RateLimiter({ name: doc.agent.name, clock, options: doc.rateLimit });
-    const budgets = new LedgerGate({ doc, clock, limiter: this.#limiter, audit: budgetAudit });
+    const budgets = new LedgerGate({
+      doc,
+      clock,
+      limiter: this.#limiter,
+      audit: budgetAudit,
+      connection: () => this.#store.connection(),
+      onTeamRead: () => {
+        this.#notify();
+      },
+    });
     this.#budgets = budgets;
     this.#ledger = budgets.ledger;
     this.#modelBulkhead = new Bulkhead({
@@ -149,6 +158,11 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   /** The store's state for the pod report; undefined without one. */
   storeReport(): StoreReport | undefined {
     return this.#store.report();
+  }
+
+  /** This process's spend of each budget, and each team budget's account as last read. */
+  budgetReport(): BudgetReport | undefined {
+    return this.#budgets.report();
   }
 
   /** Closes the store's connection (shutdown), after the budgets still waiting settle. */

@@ -5,6 +5,7 @@
  * is reached is the provider layer's.
  */
 import type { StoreReport } from '../../../../contract/src/reporting/storeReport.ts';
+import type { BudgetReport } from '../../../../contract/src/reporting/budgetReport.ts';
 import type { BreakerView, RateLimiterView } from './guardViews.ts';
 import type { BreakerReport } from '../../../../contract/src/reporting/breakerReport.ts';
 import type { Classification } from '../classification.ts';
@@ -122,6 +123,8 @@ export interface ProviderGuard<B extends NamedBackend> {
   breakerSummary(): BreakerReport;
   /** The rate-limit store's state for the pod annotation; absent without a store. */
   storeReport?(): StoreReport | undefined;
+  /** What the pod reports of the budgets (`breakwater.dev/budgets`); absent without budgets. */
+  budgetReport?(): BudgetReport | undefined;
   /** Registers a listener for breaker (and store) state changes; returns a function that removes it. */
   onBreakerChange(listener: () => void): () => void;
 }

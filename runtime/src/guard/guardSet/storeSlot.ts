@@ -8,6 +8,7 @@ import type { StoreReport } from '../../../../contract/src/reporting/storeReport
 import type { StoreCounters } from '../../rateLimitStore/storeCounters.ts';
 import type { RateLimiter } from '../rateLimiter.ts';
 import type { RateLimitStore } from '../rateLimitStore.ts';
+import type { CommandSender } from '../../rateLimitStore/luaScripts.ts';
 
 /** A store as the GuardSet keeps it (RedisStore is the one there is). */
 export interface OpenStore extends RateLimitStore {
@@ -16,6 +17,8 @@ export interface OpenStore extends RateLimitStore {
   update(settings: StoreSettings): void;
   report(): StoreReport;
   counters(): StoreCounters;
+  /** The connection while the store answers, for small reads beside the scripts. */
+  connection?(): CommandSender | undefined;
   close(): void;
 }
 
@@ -53,6 +56,11 @@ export class StoreSlot {
   /** The store's state for the pod report; undefined without one. */
   report(): StoreReport | undefined {
     return this.#store?.report();
+  }
+
+  /** The store's connection while it answers; undefined without one. */
+  connection(): CommandSender | undefined {
+    return this.#store?.connection?.();
   }
 
   /** The store's state and counters for /debug; undefined without one. */
