@@ -47,6 +47,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/budgetsByKeyAndFallback.test.ts',
   'test/rateLimitStore/keySlots.test.ts',
   'test/rateLimitStore/teamBudgets.test.ts',
+  'test/rateLimitStore/teamBudgetReads.test.ts',
   'test/rateLimitStore/redisStore.test.ts',
   'test/rateLimitStore/evictedKeys.test.ts',
   'test/rateLimitStore/sentinelFailover.test.ts',

@@ -36,8 +36,11 @@ const teamPolicy = {
   },
 };
 
-/** A ready pod of `agent` reporting `usd` spent of the team budget this month (the clock's 0). */
-const spendingPod = (agent: string, usd: number) => ({
+/**
+ * A ready pod of `agent` reporting `usd` spent of the team budget this month (the clock's 0),
+ * and the team's account as it read it from the store (`storeUsd`), if it did.
+ */
+const spendingPod = (agent: string, usd: number, storeUsd?: number) => ({
   apiVersion: 'v1',
   kind: 'Pod',
   metadata: {
@@ -53,6 +56,16 @@ const spendingPod = (agent: string, usd: number) => ({
             periodStart: new Date(0).toISOString(),
             spent: { picoUsd: moneyFromUsd(usd), tokens: 0 },
             held: { picoUsd: 0n, tokens: 0 },
+            ...(storeUsd === undefined
+              ? {}
+              : {
+                  team: {
+                    periodStart: new Date(0).toISOString(),
+                    readAt: new Date(0).toISOString(),
+                    spent: { picoUsd: moneyFromUsd(storeUsd), tokens: 0 },
+                    held: { picoUsd: 0n, tokens: 0 },
+                  },
+                }),
           },
         },
       }),
@@ -102,6 +115,31 @@ describe('an agent on a team budget', () => {
           'spent $100 of $100 (100%), resets at 1970-02-01T00:00:00.000Z; calls are refused until then',
       );
     }
+  });
+});
+
+describe('a team budget’s figure with a store', () => {
+  it('is the store’s account as a pod read it, not the sum of the parts', async () => {
+    const { api, controller } = await started(onTeam('triage'));
+    api.emit(AgentKind, 'ADDED', onTeam('review'));
+    api.emit(Kinds.RateLimitPolicy, 'ADDED', teamPolicy);
+    api.emit(Kinds.Pod, 'ADDED', spendingPod('triage', 20));
+    api.emit(Kinds.Pod, 'ADDED', spendingPod('review', 30, 80));
+    await settle(controller);
+    const policy = api.statuses.filter((o) => o.kind === 'RateLimitPolicy').at(-1) as
+      { status?: { budgets?: { name: string }[] } } | undefined;
+    expect(policy?.status?.budgets?.find((b) => b.name === 'team')).toMatchObject({
+      spent: { usd: '80' },
+      percent: 80,
+      source: 'Store',
+      parts: [
+        { agent: 'review', usd: '30' },
+        { agent: 'triage', usd: '20' },
+      ],
+    });
+    // Each agent's conditions judge the team's figure: $80 is past the 70 % warning.
+    const warning = agentConditions(api.statuses, 'triage').find((c) => c.type === 'BudgetWarning');
+    expect(warning?.status).toBe('True');
   });
 });
 

@@ -29,6 +29,8 @@ import {
   type BudgetRow,
 } from './spendStatus.ts';
 import { teamBudget } from './teamBudgets.ts';
+import { spendPod } from './spendLedger.ts';
+import type { TeamAccountRead } from '../../../contract/src/reporting/budgetReport.ts';
 import type { PodView } from '../status/views.ts';
 import type { AgentDeployment } from '../../../contract/src/api/resources.ts';
 import { isTimeZone } from '../../../contract/src/spend/calendarPeriod.ts';
@@ -79,6 +81,12 @@ export function policyBudgets(
   const settings = { budgets: spend.budgets, timeZone: spend.timeZone };
   const spends = users.map((u) => agentSpend(u.agent, u.presentPods ?? u.pods, settings, nowMs));
   const agentRows = spends.flatMap((s) => s.rows);
+  // What the pods of every agent on the policy last read of each team account in the store.
+  const reports = users.flatMap((u) =>
+    (u.presentPods ?? u.pods).flatMap((p) => spendPod(p).process?.report ?? []),
+  );
+  const reads = (name: string): TeamAccountRead[] =>
+    reports.flatMap((r) => r.budgets[name]?.team ?? []);
   // The conditions judge each agent's own budgets by agent, a team's by the team's row.
   const rows: BudgetRow[] = [];
   const teamRows: BudgetRow[] = [];
@@ -86,7 +94,7 @@ export function policyBudgets(
   for (const budget of spend.budgets) {
     const mine = agentRows.filter((r) => r.status.name === budget.name);
     if (budget.per === 'Policy') {
-      const team = teamBudget(budget, policy.metadata.name ?? '', mine, nowMs);
+      const team = teamBudget(budget, policy.metadata.name ?? '', mine, nowMs, reads(budget.name));
       if (team === undefined) continue;
       rows.push(team.row);
       teamRows.push(team.row);

@@ -24,8 +24,15 @@ const agent = (name: string): AgentDeployment => ({
   },
 });
 
-/** A pod reporting its own spend of each named budget this month. */
-const pod = (uid: string, spent: Record<string, bigint>, tokens = 0): PodView => ({
+/** The team's account as a pod read it from the store at `readAt` (spent + held = `pico`). */
+interface Read {
+  readonly pico: bigint;
+  readonly readAt: string;
+  readonly periodStart?: string;
+}
+
+/** A pod reporting its own spend of each named budget this month, and its read of `team`. */
+const pod = (uid: string, spent: Record<string, bigint>, tokens = 0, read?: Read): PodView => ({
   metadata: {
     uid,
     annotations: {
@@ -38,6 +45,17 @@ const pod = (uid: string, spent: Record<string, bigint>, tokens = 0): PodView =>
               periodStart: MONTH,
               spent: { picoUsd: pico, tokens },
               held: { picoUsd: 0n, tokens: 0 },
+              ...(read === undefined || name !== 'team'
+                ? {}
+                : {
+                    team: {
+                      periodStart: read.periodStart ?? MONTH,
+                      readAt: read.readAt,
+                      // Held counts: the team's figure is spent and held, as an agent's is.
+                      spent: { picoUsd: read.pico - USD, tokens: 1000 },
+                      held: { picoUsd: USD, tokens: 0 },
+                    },
+                  }),
             },
           ]),
         ),
@@ -77,6 +95,7 @@ describe('a team’s budget in the RateLimitPolicy’s status', () => {
         periodStart: MONTH,
         resetsAt: '2026-12-01T00:00:00.000Z',
         agents: 2,
+        source: 'Parts',
         parts: [
           { agent: 'review', usd: '55', tokens: 550 },
           { agent: 'triage', usd: '30', tokens: 300 },
@@ -91,6 +110,58 @@ describe('a team’s budget in the RateLimitPolicy’s status', () => {
         'spent $85 of $100 (85%), resets at 2026-12-01T00:00:00.000Z; warns at 80%',
     );
     expect(result.conditions.find((c) => c.type === 'BudgetExhausted')?.status).toBe('False');
+  });
+
+  it('shows the store’s account, not the sum, once a pod read it this period', () => {
+    const users = [
+      {
+        agent: agent('triage'),
+        pods: [
+          pod('t1', { team: 30n * USD }, 0, { pico: 90n * USD, readAt: '2026-11-24T09:59:58Z' }),
+        ],
+      },
+      {
+        agent: agent('review'),
+        pods: [
+          // The freshest read, though smaller: calls settled below their worst case since.
+          pod('r1', { team: 25n * USD }, 0, { pico: 70n * USD, readAt: '2026-11-24T09:59:59Z' }),
+          // Last month's account is not this month's.
+          pod('r2', { team: 5n * USD }, 0, {
+            pico: 99n * USD,
+            readAt: '2026-11-24T10:00:00Z',
+            periodStart: '2026-10-01T00:00:00.000Z',
+          }),
+        ],
+      },
+    ];
+    const result = policyBudgets(policy([team]), users, NOW);
+    expect(result.fields.budgets?.[0]).toMatchObject({
+      spent: { usd: '70', tokens: 1000 },
+      percent: 70,
+      source: 'Store',
+      // The parts stay what each agent's pods report of their own spend.
+      parts: [
+        { agent: 'review', usd: '30', tokens: 0 },
+        { agent: 'triage', usd: '30', tokens: 0 },
+      ],
+    });
+    expect(result.fields.spent).toBe('70% of team ($70 of $100)');
+  });
+
+  it('shows the sum when the parts are past the store’s last read, and says so', () => {
+    const users = [
+      {
+        agent: agent('triage'),
+        pods: [
+          pod('t1', { team: 50n * USD }, 2000, { pico: 40n * USD, readAt: '2026-11-24T09:59:58Z' }),
+        ],
+      },
+      { agent: agent('review'), pods: [pod('r1', { team: 10n * USD }, 0)] },
+    ];
+    expect(policyBudgets(policy([team]), users, NOW).fields.budgets?.[0]).toMatchObject({
+      spent: { usd: '60', tokens: 2000 },
+      source: 'Parts',
+    });
   });
 
   it('is exhausted when the agents together spent it, though no agent spent it alone', () => {

@@ -2,14 +2,14 @@
  * A team's budget (RateLimitPolicy `budgets[].per: Policy`) in the policy's `status.budgets[]`:
  * one account for every agent on the policy, so its entry is the team's, not the agent nearest
  * its limit. Each agent's part is what its replicas report (`breakwater.dev/budgets`, folded in
- * its spend ledger: the agent's row of the budget); the team's spent is the sum of the parts.
- * The pods report their own spend, never the store's account, so with a store the sum is what
- * the agents settled and held as the operator last read their pods: the store, which decides
- * each call, can be ahead of it by what was spent since. Pure.
+ * its spend ledger: the agent's row of the budget). The team's spent is, with a store, the
+ * team's account as a pod last read it there (`source: Store`, teamFigure below); without one,
+ * or before any pod read it this period, the sum of the parts (`source: Parts`). Pure.
  */
 import type { AgentPart, BudgetStatus } from '../../../contract/src/api/resources.ts';
 import type { BudgetSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { PicoAmount } from '../../../contract/src/spend/spendLedgerTotals.ts';
+import type { TeamAccountRead } from '../../../contract/src/reporting/budgetReport.ts';
 import { ZERO, plus } from '../../../contract/src/spend/spendLedgerTotals.ts';
 import { formatMoney, parseFormattedMoney } from '../../../contract/src/spend/money.ts';
 import { percentOf, type BudgetRow } from './spendStatus.ts';
@@ -30,14 +30,52 @@ const byLargest = (a: { amount: PicoAmount; agent: string }, b: typeof a): numbe
   a.agent.localeCompare(b.agent);
 
 /**
+ * What the team's entry shows: the store's account, or the sum of the parts.
+ *
+ * Of the reads the pods report (every pod of every agent on the policy reads the same
+ * account), the freshest of the current period, never the largest: the account's figure
+ * (spent and held) falls as well as rises, as calls settle below their worst case and a lapsed
+ * lease's late settlement puts the call's cost in place of the worst case charged, so an older,
+ * larger read is a figure the store no longer holds. The pods' clocks say when they read; a
+ * skew of some seconds between them picks a read those seconds older, as the next read mends.
+ * A read of a past period is never shown: the store's new period starts from zero.
+ *
+ * Never less than the parts: every call's cost reaches the store (its settlement is kept and
+ * sent again), so the account is at least the parts but for settlements it has not taken yet
+ * (while it is down, or a read older than the parts the pods report), and a store that lost
+ * its data. The parts are then the larger figure and the truer one, and the entry says Parts.
+ */
+export function teamFigure(
+  parts: PicoAmount,
+  reads: readonly TeamAccountRead[],
+  periodStart: string | undefined,
+): { amount: PicoAmount; source: 'Store' | 'Parts' } {
+  let freshest: TeamAccountRead | undefined;
+  for (const r of reads) {
+    if (r.periodStart !== periodStart) continue;
+    if (freshest === undefined || Date.parse(r.readAt) > Date.parse(freshest.readAt)) freshest = r;
+  }
+  if (freshest === undefined) return { amount: parts, source: 'Parts' };
+  const store: PicoAmount = {
+    picoUsd: freshest.spent.picoUsd + freshest.held.picoUsd,
+    tokens: BigInt(freshest.spent.tokens + freshest.held.tokens),
+  };
+  return store.picoUsd >= parts.picoUsd && store.tokens >= parts.tokens
+    ? { amount: store, source: 'Store' }
+    : { amount: parts, source: 'Parts' };
+}
+
+/**
  * The team's entry of `budget` from every agent's row of it (one row per agent), and the row
- * the policy's conditions judge (its `agent` is empty: the figures are the team's).
+ * the policy's conditions judge (its `agent` is empty: the figures are the team's). `reads`:
+ * the team's account as the pods on the policy last read it from the store.
  */
 export function teamBudget(
   budget: BudgetSettings,
   policyName: string,
   rows: readonly BudgetRow[],
   nowMs: number,
+  reads: readonly TeamAccountRead[] = [],
 ): { status: BudgetStatus; row: BudgetRow } | undefined {
   const first = rows[0];
   if (first === undefined) return undefined;
@@ -45,7 +83,8 @@ export function teamBudget(
   const parts = rows
     .map((r) => ({ agent: r.agent, amount: amountOf(r.status.spent) }))
     .sort(byLargest);
-  const total = parts.reduce((sum, p) => plus(sum, p.amount), ZERO);
+  const sum = parts.reduce((s, p) => plus(s, p.amount), ZERO);
+  const { amount: total, source } = teamFigure(sum, reads, first.status.periodStart);
   const shown = (agent: string | undefined, a: PicoAmount) => ({
     ...(agent === undefined ? {} : { agent }),
     ...(dollars ? { usd: formatMoney(a.picoUsd) } : {}),
@@ -66,6 +105,7 @@ export function teamBudget(
     ...(first.status.resetsAt === undefined ? {} : { resetsAt: first.status.resetsAt }),
     ...(projection === undefined ? {} : { projection }),
     agents: rows.length,
+    source,
     parts: listed.map((p): AgentPart => ({ ...shown(p.agent, p.amount), agent: p.agent })),
     ...(rest.length === 0
       ? {}
@@ -74,7 +114,7 @@ export function teamBudget(
             agents: rest.length,
             ...shown(
               undefined,
-              rest.reduce((sum, p) => plus(sum, p.amount), ZERO),
+              rest.reduce((s, p) => plus(s, p.amount), ZERO),
             ),
           },
         }),
