@@ -157,6 +157,7 @@ const ROUTES: readonly Route[] = [
     '/debug/policy',
     '/debug/stats',
     '/debug/durable',
+    '/debug/budgets',
   ].flatMap((route) =>
     ['GET', 'HEAD'].map((method): Route => ({
       name: route,

@@ -285,6 +285,49 @@ describe('a team budget (per: Policy) whose store is down, on the shares the ope
   });
 });
 
+describe('a team budget (per: Policy) on a replica started after the team spent it', () => {
+  it('refuses on its share once Redis is down: what the store said the team spent counts on every share', async () => {
+    const t = (team = await startTeam([{ ...TEAM, waitForHeld: '0s' }], {
+      teamReplicas: AGENTS.length * REPLICAS,
+      store: true,
+    }));
+    const limitUsd = moneyToUsdNumber(TEAM_PICO);
+    const spent = await exhaust(t.urls);
+    expect(refusalMessage(spent.refusal)).toMatch(/"team" \(Day, per Policy\)/);
+    // A replica started now, as a restart or a rollout starts one: it has spent nothing itself.
+    const spec: RateLimitPolicySpec = {
+      budgets: [{ ...TEAM, waitForHeld: '0s' }],
+      store: { redis: { address: t.redis.address }, waitBudget: '1s' },
+    };
+    const fresh = await standaloneRuntime(
+      documentFor(t.sim.url, spec, 'alpha', AGENTS.length * REPLICAS),
+    );
+    try {
+      // Its calls with the store up, to the team's end: it learns what the team spent.
+      const more = await exhaust([fresh.runtime.url]);
+      expect(refusalMessage(more.refusal)).toMatch(/"team" \(Day, per Policy\)/);
+      const billedBefore = await billedPico(t);
+      await t.redis.stop();
+      const outage = await Promise.all(
+        Array.from({ length: 12 }, () => spend(fresh.runtime.url, false)),
+      );
+      const served = outage.filter((o) => o.ok).length;
+      const billedUsd = moneyToUsdNumber(await billedPico(t));
+      console.log(
+        `team budget, a replica started after the team spent it, store down: ${JSON.stringify({ servedBefore: spent.served + more.served, served, billedUsd, limitUsd })}`,
+      );
+      // Before, its share started from zero: a quarter of the limit more, each restart.
+      expect(served).toBe(0);
+      for (const o of outage)
+        if (!o.ok) expect(refusalMessage(o.error)).toMatch(/this replica's share/);
+      expect(await billedPico(t)).toBe(billedBefore);
+      expect(billedUsd).toBeLessThanOrEqual(limitUsd + 1e-12);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
+
 describe('a team budget (per: Policy) without a store, on the shares the operator renders', () => {
   it('keeps the agents together within it: each replica a quarter, each agent half, under calls from all four at once', async () => {
     const t = (team = await startTeam([TEAM], { teamReplicas: AGENTS.length * REPLICAS }));

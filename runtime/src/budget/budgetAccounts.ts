@@ -136,6 +136,40 @@ export class BudgetAccounts {
     return account;
   }
 
+  /**
+   * What the store said `budget`'s whole account (a key's, per ClientKey) has spent in
+   * `period`, divided among the replicas sharing it, counted as spent on this replica's share
+   * at least: should the store go, the replicas then spend on their shares no more than is
+   * left of the whole, however recently each started (a replica restarted with no status to
+   * seed it from began its share at zero, and each restart between outages let the team spend
+   * its limit again: an outside attack on B11). The raise counts as seeded, not as this
+   * replica's own spend.
+   */
+  floor(
+    budget: BudgetSettings,
+    clientKey: string | undefined,
+    period: CalendarPeriod,
+    spent: { readonly picoUsd: bigint; readonly tokens: bigint },
+  ): void {
+    const key = accountKey(budget, clientKey);
+    const kept = this.#accounts.get(key);
+    // A refused call keeps no account of its client key (one per key would grow without
+    // bound); the agent's or the team's one account is kept, refused or not.
+    const account =
+      kept?.period.startMs === period.startMs
+        ? kept
+        : budget.per === 'ClientKey'
+          ? undefined
+          : this.open(budget, clientKey, period.startMs, true);
+    // settings-check: sharedBy 0 is Account.limit's mark of a team with no count of its replicas.
+    if (account?.period.startMs !== period.startMs || account.sharedBy < 1) return;
+    const share = BigInt(account.sharedBy);
+    this.#seeds.atLeast(key, account, {
+      picoUsd: spent.picoUsd / share,
+      tokens: spent.tokens / share,
+    });
+  }
+
   /** What `budget`'s account (a key's, per ClientKey) holds at `now`; undefined before its first call. */
   view(
     budget: BudgetSettings,

@@ -54,8 +54,14 @@ export function claimHost(ledger: ClaimLedger): ClaimHost<ClaimContext> {
       ),
     saw: (claim, verdict) => {
       claim.context.budgets.forEach((budget, i) => {
-        const state = verdict.accounts[i]?.state;
-        if (state === 'shadowOver') ledger.tallies.refused(budget.name).shadow++;
+        const account = verdict.accounts[i];
+        if (account?.state === 'shadowOver') ledger.tallies.refused(budget.name).shadow++;
+        const mine = claim.context.accounts[i];
+        if (account !== undefined && mine !== undefined)
+          ledger.accounts.floor(budget, claim.context.call.clientKey, mine.period, {
+            picoUsd: account.spentPico,
+            tokens: account.spentTokens,
+          });
       });
       ledger.seen.saw(claim, verdict);
     },

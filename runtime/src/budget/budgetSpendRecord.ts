@@ -122,6 +122,27 @@ export class SpendSeeds {
     }
   }
 
+  /**
+   * Raises an account's spend to `floor` where it is below, the raise counted as seeded (not
+   * this process's own spend, which the pod report gives): what the store last said of the
+   * whole account, divided among the replicas sharing it (BudgetAccounts.floor).
+   */
+  atLeast(key: string, account: Account, floor: SpendAmount): void {
+    const morePico = floor.picoUsd - account.spentPico;
+    const moreTokens = floor.tokens - account.spentTokens;
+    if (morePico <= 0n && moreTokens <= 0n) return;
+    const had = this.seeded(key, account.period.startMs) ?? { picoUsd: 0n, tokens: 0n };
+    const addPico = max(morePico, 0n);
+    const addTokens = max(moreTokens, 0n);
+    account.spentPico += addPico;
+    account.spentTokens += addTokens;
+    this.#seeds.set(key, {
+      picoUsd: had.picoUsd + addPico,
+      tokens: had.tokens + addTokens,
+      startMs: account.period.startMs,
+    });
+  }
+
   #add(
     budget: BudgetSettings,
     clientKey: string | undefined,
