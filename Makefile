@@ -42,7 +42,11 @@ node_modules/.installed: package.json package-lock.json | .breakwater/node/.ok
 
 .PHONY: tools
 tools: ## Install promtool, lua5.1, redis-server, redis-sentinel, podman, buildah, runc, debootstrap and mmdebstrap (Debian packages) when missing; the tests and make image run them.
-	@scripts/ensure-tools.sh
+	@scripts/ensure-tools.sh test
+
+.PHONY: demo-tools
+demo-tools: ## Check what make demo and make up use: docker and go where a Docker engine answers (no package, no root); else podman, buildah, runc, debootstrap, mmdebstrap as root. Names what is missing and how to get it (apt, dnf, Homebrew).
+	@scripts/ensure-tools.sh demo
 
 .PHONY: clients
 clients: .breakwater/clients-venv/.ok ## Install the Python clients test/clients runs against the runtime (anthropic, litellm) into .breakwater/clients-venv.
@@ -119,15 +123,15 @@ test-integration: setup tools ## Run the integration tests (those that need no c
 ##@ Demo
 
 .PHONY: demo
-demo: setup tools ## See it work: a one-node kind cluster, operator, simulator, 3 agent replicas; the primary model down (fallback serves), the provider down (fast 503s), recovery, a live policy edit; then clean up.
+demo: setup demo-tools ## See it work: a one-node kind cluster, operator, simulator, 3 agent replicas; the primary model down (fallback serves), the provider down (fast 503s), recovery, a live policy edit; then clean up. BREAKWATER_REACH=port-forward reaches the pods without host routes (the default when not root, and on macOS).
 	$(NODE) demo/demo.ts
 
 .PHONY: up
-up: setup tools ## Start the demo environment and leave it running (PROMETHEUS=1 adds Prometheus with the alert rules).
+up: setup demo-tools ## Start the demo environment and leave it running (PROMETHEUS=1 adds Prometheus with the alert rules; BREAKWATER_REACH=routes|port-forward as for make demo).
 	PROMETHEUS="$(PROMETHEUS)" $(NODE) demo/up.ts
 
 .PHONY: down
-down: setup ## Stop everything `make up` (or an interrupted `make demo`) started.
+down: setup ## Stop everything `make up` (or an interrupted `make demo`) started, its port-forwards too.
 	$(NODE) demo/down.ts
 
 ##@ Benchmarks (results in bench/results/)
