@@ -13,12 +13,16 @@
 #
 # What `up` changes on the host, and `down` puts back (and then checks, failing if anything differs):
 #   - /lib/modules, which kind's podman provider bind-mounts, is created empty when missing;
-#   - fs.inotify.max_user_instances is raised to 512 when lower (128 is shared by every process of
-#     a user; the node's systemd, containerd, kubelet and control plane need more than that leaves);
+#   - fs.inotify.max_user_instances is raised to 512 when lower and this is root (128 is shared by
+#     every process of a user; the node's systemd, containerd, kubelet and control plane need more
+#     than that leaves); not root, it is explained with the command that raises it, and not raised;
 #   - the sysctls a privileged node's kubelet and kube-proxy write and that are not namespaced
 #     (vm.overcommit_memory, kernel.panic, ...) are read before and written back after;
 #   - routes to the pod and Service networks through the node, so that this machine reaches pods
-#     and Services as a client inside the cluster would (tests call pods by their IP);
+#     and Services as a client inside the cluster would (tests call pods by their IP). Only with
+#     BREAKWATER_REACH=routes, the default as root on Linux; with BREAKWATER_REACH=port-forward (the
+#     default otherwise: no root, or macOS, where container addresses are not routable) no route
+#     is made, and the demo reaches pods through kubectl port-forward (demo/portForwards.ts);
 #   - the podman network `kind` (and its iptables rules) is removed when up created it.
 # Hold /tmp/bw-cluster.lock from up to down (one cluster per host): flock /tmp/bw-cluster.lock ...
 #
@@ -45,10 +49,25 @@ fail() {
   printf 'error: kind cluster: %s\n' "$*" >&2
   exit 1
 }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# macOS's date has no %N (it prints N) and macOS has no timeout(1): seconds there, and no limit.
+now_ms() {
+  local ns
+  ns=$(date +%s%N)
+  [[ "$ns" == *N ]] && ns=$(($(date +%s) * 1000000000))
+  echo $((ns / 1000000))
+}
+with_timeout() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else shift; "$@"; fi; }
 elapsed() { local ms=$(($(now_ms) - $1)); echo "$((ms / 1000)).$((ms % 1000 / 100))s"; }
 
 inotify_wanted=512
+# How this machine reaches pods: routes (through the node; root on Linux) or port-forward.
+reach_mode() {
+  case "${BREAKWATER_REACH:-}" in
+    routes | port-forward) echo "$BREAKWATER_REACH" ;;
+    '') if [[ "$(uname -s)" == Linux && "$(id -u)" -eq 0 ]]; then echo routes; else echo port-forward; fi ;;
+    *) fail "BREAKWATER_REACH=$BREAKWATER_REACH: routes or port-forward" ;;
+  esac
+}
 pod_subnet=10.244.0.0/16     # kind's defaults, written into the kind config so that the routes match
 service_subnet=10.96.0.0/16
 # Global (not per network namespace) sysctls that a privileged node's kubelet or kube-proxy may write.
@@ -107,7 +126,7 @@ cluster_exists() { kind get clusters 2>/dev/null | grep -qx "$name"; }
 # kind lists a cluster by its node container, and podman can report a node "running" whose
 # processes are gone (a reboot, or a session whose processes were all killed): only a command
 # run in the node tells a live one.
-node_answers() { timeout 20 "$(engine)" exec "$name-control-plane" true >/dev/null 2>&1; }
+node_answers() { with_timeout 20 "$(engine)" exec "$name-control-plane" true >/dev/null 2>&1; }
 status() {
   if ! cluster_exists; then echo absent; elif node_answers; then echo running; else echo dead; fi
 }
@@ -123,15 +142,31 @@ prepare_host() {
     [[ -e /lib/modules ]] || touch "$state/host.partial/lib-modules-created"
     mv "$state/host.partial" "$state/host"
   fi
-  if [[ ! -e /lib/modules ]]; then
-    mkdir /lib/modules
+  if [[ ! -e /lib/modules && "$(uname -s)" == Linux ]]; then
+    mkdir /lib/modules || fail "kind's podman provider mounts /lib/modules, which is missing and could not be made (not root?)"
     say "host: created an empty /lib/modules (kind's podman provider mounts it)"
   fi
-  local instances
-  instances=$(cat /proc/sys/fs/inotify/max_user_instances)
-  if ((instances < inotify_wanted)); then
-    echo "$inotify_wanted" >/proc/sys/fs/inotify/max_user_instances
-    say "host: fs.inotify.max_user_instances $instances -> $inotify_wanted (until down)"
+  check_inotify
+}
+
+# inotify lets a process watch files for changes; each watcher is an "instance", and
+# fs.inotify.max_user_instances caps them per user across the whole machine (128 on many
+# distributions). The node's systemd, containerd, kubelet and control plane run as the same user
+# as everything else here and need more: past the cap, they fail with "too many open files" and
+# the node or its pods do not start. Raised only as root (and put back by down); else explained.
+# macOS has none of this here: Docker Desktop's Linux VM has its own limits.
+check_inotify() {
+  local file=/proc/sys/fs/inotify/max_user_instances instances
+  [[ -r "$file" ]] || return 0
+  instances=$(cat "$file")
+  ((instances < inotify_wanted)) || return 0
+  if [[ "$(id -u)" -eq 0 ]]; then
+    echo "$inotify_wanted" >"$file"
+    say "host: fs.inotify.max_user_instances $instances -> $inotify_wanted, as root (the node's systemd, containerd and kubelet watch more files than $instances instances allow; put back by down)"
+  else
+    say "host: fs.inotify.max_user_instances is $instances, below the $inotify_wanted the node's systemd, containerd and kubelet need (inotify instances watch files for changes; past the limit they fail with \"too many open files\" and the node or its pods may not start)."
+    say "  Not raised: this is not root. Raise it with: sudo sysctl -w fs.inotify.max_user_instances=$inotify_wanted"
+    say "  (to keep it across reboots: echo fs.inotify.max_user_instances=$inotify_wanted | sudo tee /etc/sysctl.d/99-kind.conf)"
   fi
 }
 
@@ -170,7 +205,7 @@ restore_host() {
   if [[ -f "$state/host/lib-modules-created" && -e /lib/modules ]]; then
     differences+=("/lib/modules exists")
   fi
-  if ip route show "$pod_subnet" | grep -q . || ip route show "$service_subnet" | grep -q .; then
+  if routed; then
     differences+=("a route to $pod_subnet or $service_subnet is still there")
   fi
   if ((${#differences[@]})); then
@@ -187,8 +222,12 @@ engine() {
   if command -v podman >/dev/null 2>&1 && podman container exists "$name-control-plane" 2>/dev/null; then echo podman; else echo docker; fi
 }
 node_address() { "$(engine)" inspect "$name-control-plane" --format '{{(index .NetworkSettings.Networks "kind").IPAddress}}'; }
-# This machine's address on the node's network: where pods reach servers a test starts here.
-host_address() { "$(engine)" inspect "$name-control-plane" --format '{{(index .NetworkSettings.Networks "kind").Gateway}}'; }
+# This machine's address on the node's network: where pods reach servers a test starts here. On
+# macOS (Docker Desktop) the network lives in a VM whose gateway is not this machine: Docker
+# Desktop's name for the host is.
+host_address() {
+  if [[ "$(uname -s)" == Darwin ]]; then echo host.docker.internal; return 0; fi
+  "$(engine)" inspect "$name-control-plane" --format '{{(index .NetworkSettings.Networks "kind").Gateway}}'; }
 
 route_to_node() {
   local node subnet
@@ -199,7 +238,14 @@ route_to_node() {
   say "host: routes to $pod_subnet and $service_subnet via the node at $node (until down)"
 }
 
+# Whether this machine routes the pod or the Service network (not on macOS: no ip there).
+routed() {
+  command -v ip >/dev/null 2>&1 || return 1
+  ip route show "$pod_subnet" | grep -q . || ip route show "$service_subnet" | grep -q .
+}
+
 unroute() {
+  command -v ip >/dev/null 2>&1 || return 0
   local subnet
   for subnet in "$pod_subnet" "$service_subnet"; do
     ip route show "$subnet" | grep -q . && ip route del "$subnet" && say "host: removed the route to $subnet"
@@ -257,7 +303,7 @@ node_image() {
   local image
   if [[ -n "${KIND_NODE_IMAGE:-}" ]]; then
     image=$KIND_NODE_IMAGE
-  elif docker info >/dev/null 2>&1 && timeout 300 docker pull "$UPSTREAM_NODE_IMAGE" >&2; then
+  elif docker info >/dev/null 2>&1 && with_timeout 300 docker pull "$UPSTREAM_NODE_IMAGE" >&2; then
     image=$UPSTREAM_NODE_IMAGE
   else
     "$here/kind.sh" --path >/dev/null &
@@ -269,8 +315,9 @@ node_image() {
 }
 
 up() {
-  local image started config
+  local image started config reach
   started=$(now_ms)
+  reach=$(reach_mode)
   image=$(node_image)
   say "node image: $image ($(elapsed "$started"))"
   # Deleted before the host is recorded: what its node left (port forwards, firewall rules)
@@ -312,7 +359,11 @@ up() {
     say "kind create cluster: $(elapsed "$create_started")"
   fi
   kind get kubeconfig --name "$name" >"$kubeconfig"
-  route_to_node
+  if [[ "$reach" == routes ]]; then
+    route_to_node
+  else
+    say "host: no routes to $pod_subnet or $service_subnet (BREAKWATER_REACH=port-forward): pods are reached through kubectl port-forward"
+  fi
   check
   say "up in $(elapsed "$started"); KUBECONFIG=$kubeconfig"
   echo "$kubeconfig"
@@ -351,7 +402,8 @@ print_env() {
   cluster_exists || fail "no kind cluster $name: tools/kindNode/kind-cluster.sh up"
   echo "export BREAKWATER_KUBECONFIG=$kubeconfig"
   echo "export BREAKWATER_POD_HOST=$(host_address)"
-  echo "export BREAKWATER_CLUSTER_ROUTED=1"
+  # Only where this machine does route the pod network (up with BREAKWATER_REACH=routes).
+  routed && echo "export BREAKWATER_CLUSTER_ROUTED=1"
   # The suites put images on the node and restart its API server through this (test/support/kindCluster.ts).
   echo "export BREAKWATER_KIND_CLUSTER=$name"
   [[ -n "$image" ]] && echo "export BREAKWATER_CHART_IMAGE=$image"
