@@ -1,7 +1,8 @@
 /**
- * The demo agent's pods as the demo reaches them: at their own addresses on the node's pod
- * network, which this machine routes, so the demo spreads its traffic over the replicas itself
- * and can tell each one's answers apart.
+ * The demo agent's pods as the demo reaches them, each on its own, so the demo spreads its
+ * traffic over the replicas itself and can tell each one's answers apart: at their own addresses
+ * on the node's pod network where this machine routes it (the routes reach), else at the loopback
+ * ports demo/portForwarder.ts forwards to them (the port-forward reach; demo/reach.ts).
  */
 import type { KubeClient } from '../platform/src/kube/kubeClient.ts';
 import type { KubeObject } from '../platform/src/kube/kubeObject.ts';
@@ -9,12 +10,16 @@ import { Kinds } from '../platform/src/kube/resourceKinds.ts';
 import { POLICY_HASH_ANNOTATION } from '../contract/src/policy/policyDocument.ts';
 import { AGENT_LABEL } from '../contract/src/pod/podLabels.ts';
 import { AGENT_NAME, DEMO_NAMESPACE } from './demoLayout.ts';
+import { readForwards, type ForwardMap } from './portForwards.ts';
 
 export interface AgentPod {
   readonly name: string;
   /** Ready, not being deleted, and its address known. */
   readonly ready: boolean;
-  /** `http://<pod IP>:<port>` of the runtime's API, once the pod has an address. */
+  /**
+   * `http://<pod IP>:<port>` of the runtime's API once the pod has an address; in the
+   * port-forward reach `http://127.0.0.1:<local port>` once its forward listens.
+   */
   readonly url: string | undefined;
   /** The metrics port's base URL (`/metrics`, `/debug/*`). */
   readonly metricsUrl: string | undefined;
@@ -29,8 +34,14 @@ interface Pod extends KubeObject {
 
 export async function agentPods(
   client: KubeClient,
-  options: { readonly includeTerminating?: boolean } = {},
+  options: {
+    readonly includeTerminating?: boolean;
+    /** The port-forward reach's map file (demo/portForwards.ts); absent: the routes reach. */
+    readonly forwardsFile?: string | undefined;
+  } = {},
 ): Promise<AgentPod[]> {
+  const forwards =
+    options.forwardsFile === undefined ? undefined : await readForwards(options.forwardsFile);
   const { items } = await client.list<Pod>(Kinds.Pod, {
     namespace: DEMO_NAMESPACE,
     labelSelector: `${AGENT_LABEL}=${AGENT_NAME}`,
@@ -39,12 +50,15 @@ export async function agentPods(
     .filter(
       (pod) => options.includeTerminating === true || pod.metadata?.deletionTimestamp === undefined,
     )
-    .map(describePod)
+    .map((pod) => describePod(pod, forwards))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-function describePod(pod: Pod): AgentPod {
-  const url = portUrl(pod, 'http');
+function describePod(pod: Pod, forwards: ForwardMap | undefined): AgentPod {
+  const forward = forwards?.[pod.metadata?.name ?? ''];
+  const local = (port: number | undefined): string | undefined =>
+    port === undefined ? undefined : `http://127.0.0.1:${String(port)}`;
+  const url = forwards === undefined ? portUrl(pod, 'http') : local(forward?.http);
   const ready =
     pod.metadata?.deletionTimestamp === undefined &&
     url !== undefined &&
@@ -53,7 +67,7 @@ function describePod(pod: Pod): AgentPod {
     name: pod.metadata?.name ?? '',
     ready,
     url,
-    metricsUrl: portUrl(pod, 'metrics'),
+    metricsUrl: forwards === undefined ? portUrl(pod, 'metrics') : local(forward?.metrics),
     policyHash: pod.metadata?.annotations?.[POLICY_HASH_ANNOTATION],
   };
 }

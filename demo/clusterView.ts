@@ -20,8 +20,12 @@ export class ClusterView {
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
 
-  constructor(client: KubeClient) {
+  readonly #forwardsFile: string | undefined;
+
+  /** forwardsFile: the port-forward reach's map (demo/portForwards.ts), when in that reach. */
+  constructor(client: KubeClient, forwardsFile?: string) {
     this.#client = client;
+    this.#forwardsFile = forwardsFile;
   }
 
   get pods(): readonly AgentPod[] {
@@ -58,7 +62,7 @@ export class ClusterView {
   async refresh(): Promise<void> {
     try {
       const [pods, policy] = await Promise.all([
-        agentPods(this.#client),
+        agentPods(this.#client, { forwardsFile: this.#forwardsFile }),
         this.#client.get<CircuitBreakerPolicy>(
           Kinds.CircuitBreakerPolicy,
           DEMO_NAMESPACE,

@@ -24,6 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FALLBACK_MODEL, PRIMARY_MODEL } from '../contract/src/api/sampleModels.ts';
 import { AGENT_LABEL } from '../contract/src/pod/podLabels.ts';
 import { ClusterView } from './clusterView.ts';
+import { reachNote } from './reach.ts';
 import {
   AGENT_NAME,
   BREAKER_POLICY_NAME,
@@ -161,7 +162,7 @@ async function runScenario(
   signal: AbortSignal,
 ): Promise<ScenarioResult> {
   const { kubectl, simulator } = environment;
-  const view = new ClusterView(environment.client);
+  const view = new ClusterView(environment.client, environment.forwardsFile);
   await view.start();
   const traffic = new Traffic({
     pods: () => view.pods,
@@ -170,7 +171,7 @@ async function runScenario(
     fastMs: FAST_MS,
   });
   const phases: PhaseRow[] = [];
-  const notes: string[] = [];
+  const notes: string[] = [reachNote(environment.state.reach, view.pods)];
   let phaseNumber = 0;
   const phaseCount = simulator === undefined ? 2 : 5;
 
@@ -315,7 +316,7 @@ async function runScenario(
           'Unset ANTHROPIC_API_KEY to see them against the simulator.',
       );
       display.line('');
-      display.line(`  (${notes[0] ?? ''})`);
+      display.line(`  (${notes.at(-1) ?? ''})`);
     }
 
     begin(

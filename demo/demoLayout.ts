@@ -26,6 +26,8 @@ export interface DemoLayout {
   readonly manifestsFile: string;
   readonly prometheusDir: string;
   readonly lockFile: string;
+  /** The port-forward reach's map of pods to local ports (demo/portForwards.ts). */
+  readonly forwardsFile: string;
 }
 
 export function demoLayout(root: string = repoRoot): DemoLayout {
@@ -39,5 +41,6 @@ export function demoLayout(root: string = repoRoot): DemoLayout {
     manifestsFile: join(dir, 'manifests.yaml'),
     prometheusDir: join(dir, 'prometheus'),
     lockFile: join(dir, 'environment.lock'),
+    forwardsFile: join(dir, 'run', 'forwards.json'),
   };
 }

@@ -22,6 +22,7 @@ export const PROCESS_LABELS: Readonly<Record<ProcessName, string>> = {
   operator: 'operator',
   prometheus: 'Prometheus',
   'scrape-targets': "Prometheus' target refresher",
+  'port-forwards': "agent pods' kubectl port-forwards",
 };
 
 export async function startProcess(

@@ -7,9 +7,11 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ProcessIdentity, ProcessRecord } from '../tools/cluster/supervisor.ts';
 import type { Provider } from './manifests.ts';
+import type { ReachChoice } from './reach.ts';
 
 /** What the environment runs besides the cluster and the agent's pods. */
-export type ProcessName = 'simulator' | 'operator' | 'prometheus' | 'scrape-targets';
+export type ProcessName =
+  'simulator' | 'operator' | 'prometheus' | 'scrape-targets' | 'port-forwards';
 
 export interface DemoState {
   readonly version: 1;
@@ -31,6 +33,11 @@ export interface DemoState {
   /** The namespace was created (it is deleted on the way down). */
   readonly createdNamespace: boolean;
   readonly provider?: Provider;
+  /**
+   * How this machine reaches the pods (demo/reach.ts); with port-forward, the file
+   * demo/portForwarder.ts keeps. Absent in an earlier version's file: routes.
+   */
+  readonly reach?: ReachChoice & { readonly forwardsFile?: string };
   readonly processes: Readonly<Partial<Record<ProcessName, ProcessRecord>>>;
   readonly endpoints: {
     readonly simulator?: string;

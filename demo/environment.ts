@@ -5,6 +5,7 @@
  * and `make down` stops it. Every step is recorded in `.breakwater/demo/state.json` before
  * the next begins, so a failure or Ctrl-C halfway stops exactly what had started.
  */
+import { isIP } from 'node:net';
 import { join, relative } from 'node:path';
 import { HttpKubeClient } from '../platform/src/kube/httpKubeClient.ts';
 import { Kinds } from '../platform/src/kube/resourceKinds.ts';
@@ -28,6 +29,8 @@ import {
   type Provider,
 } from './manifests.ts';
 import { addPrometheus } from './prometheusStart.ts';
+import { agentPods } from './agentPods.ts';
+import { chooseReach, reachFacts, reachLine, settleReach } from './reach.ts';
 import type { Progress } from '../tools/cluster/progress.ts';
 import { simulatorControl, type SimulatorControl } from './simulatorControl.ts';
 import { waitFor } from './waitFor.ts';
@@ -53,6 +56,8 @@ export interface Environment {
   readonly simulator: SimulatorControl | undefined;
   /** `make up` found this environment running and reused it. */
   readonly reused: boolean;
+  /** The port-forward reach's map (demo/portForwards.ts); undefined in the routes reach. */
+  readonly forwardsFile: string | undefined;
 }
 
 /** Starts the environment, or (for `make up`) finds the one already running. */
@@ -146,6 +151,7 @@ async function reuse(
     provider,
     simulator: simulatorControl(state.endpoints.simulator),
     reused: true,
+    forwardsFile: state.reach?.forwardsFile,
   };
 }
 
@@ -171,6 +177,9 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   };
   await save({});
 
+  // Chosen before the cluster comes up: kind-cluster.sh routes the pod network only for routes.
+  let reach = chooseReach(reachFacts());
+  process.env['BREAKWATER_REACH'] = reach.mode;
   const cluster = kindClusterHandle();
   progress(`▸ ${cluster.description}`);
   // Only a cluster that was not running at all becomes ours to take down.
@@ -178,6 +187,9 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   const access = await cluster.up(sub);
   await save({ kubeconfig: access.kubeconfig, kubectl: access.kubectl });
   const { podHost } = access;
+  reach = settleReach(reach, access.env['BREAKWATER_CLUSTER_ROUTED'] === '1');
+  progress(reachLine(reach));
+  await save({ reach });
   const kubectl = kubectlFor(access.kubectl, access.kubeconfig);
   const client = HttpKubeClient.fromKubeconfig(access.kubeconfig);
   checkAborted(signal);
@@ -212,13 +224,16 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   let provider: Provider;
   if (options.anthropicApiKey === undefined) {
     progress('▸ LLM simulator (breakwater-llm-sim)');
-    // On the host's address, where the agent's pods reach it.
+    // On the host's address, where the agent's pods reach it. Where that is a name
+    // (host.docker.internal: Docker Desktop forwards it to this machine) it listens on every
+    // address, and this machine calls it on loopback.
     const port = await freePort();
     const url = `http://${podHost}:${port}`;
+    const local = isIP(podHost) === 0 ? `http://127.0.0.1:${port}` : url;
     const record = await startProcess(layout, 'simulator', [
       join(layout.repoRoot, 'simulator/src/main.ts'),
       '--host',
-      podHost,
+      isIP(podHost) === 0 ? '0.0.0.0' : podHost,
       '--port',
       String(port),
       '--seed',
@@ -226,9 +241,9 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
     ]);
     await save({
       processes: { ...state.processes, simulator: record },
-      endpoints: { ...state.endpoints, simulator: url },
+      endpoints: { ...state.endpoints, simulator: local },
     });
-    await waitForHttp(`${url}/health`, record, 'the simulator', signal);
+    await waitForHttp(`${local}/health`, record, 'the simulator', signal);
     sub(`listening on ${url} (log ${relative(layout.repoRoot, record.logFile)})`);
     provider = { kind: 'simulator', url };
   } else {
@@ -273,6 +288,32 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   const applied = await kubectl(['apply', '-f', layout.manifestsFile]);
   for (const line of applied.stdout.trim().split('\n')) sub(line);
   await waitForAgent(client, sub, signal);
+  if (reach.mode === 'port-forward') {
+    progress('▸ kubectl port-forward to each agent pod (demo/portForwarder.ts)');
+    const forwarder = await startProcess(layout, 'port-forwards', [
+      join(layout.repoRoot, 'demo/portForwarder.ts'),
+      '--kubeconfig',
+      access.kubeconfig,
+      '--kubectl',
+      access.kubectl,
+      '--out',
+      layout.forwardsFile,
+    ]);
+    await save({
+      processes: { ...state.processes, 'port-forwards': forwarder },
+      reach: { ...reach, forwardsFile: layout.forwardsFile },
+    });
+    await waitFor(
+      async () => {
+        const pods = await agentPods(client, { forwardsFile: layout.forwardsFile });
+        return pods.filter((p) => p.ready).length >= REPLICAS;
+      },
+      { what: `a forward to each of the ${REPLICAS} agent pods`, timeoutMs: 60_000, signal },
+    );
+    for (const pod of await agentPods(client, { forwardsFile: layout.forwardsFile })) {
+      sub(`${pod.name}: ${pod.url ?? '-'} (metrics ${pod.metricsUrl ?? '-'})`);
+    }
+  }
 
   if (options.prometheus === true) state = await addPrometheus(state, layout, progress);
 
@@ -284,5 +325,6 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
     provider,
     simulator: simulatorControl(state.endpoints.simulator),
     reused: false,
+    forwardsFile: state.reach?.forwardsFile,
   };
 }

@@ -87,7 +87,13 @@ export async function stopRecorded(
     }
   }
 
-  const order: ProcessName[] = ['prometheus', 'scrape-targets', 'operator', 'simulator'];
+  const order: ProcessName[] = [
+    'port-forwards',
+    'prometheus',
+    'scrape-targets',
+    'operator',
+    'simulator',
+  ];
   for (const name of order) {
     const record = state.processes[name];
     if (record === undefined) continue;

@@ -8,15 +8,23 @@ import type { Environment } from './environment.ts';
 
 export async function nextSteps(environment: Environment): Promise<string> {
   const { state, provider, layout } = environment;
-  const pods = await agentPods(environment.client);
+  const pods = await agentPods(environment.client, { forwardsFile: environment.forwardsFile });
   const first = pods.find((p) => p.ready);
   const agentUrl = first?.url ?? 'http://127.0.0.1:<port>';
+  const forwarded = state.reach?.mode === 'port-forward';
+  // The simulator as this machine calls it (its pods' address may be a name only they resolve).
+  const simulatorUrl =
+    state.endpoints.simulator ?? (provider.kind === 'simulator' ? provider.url : '');
   const kubectlDir = state.kubectl === undefined ? undefined : dirname(state.kubectl);
   const lines = [
     `The demo environment is up (namespace ${DEMO_NAMESPACE}, ${pods.length} agent pods, ` +
       (provider.kind === 'simulator'
-        ? `LLM simulator at ${provider.url}).`
+        ? `LLM simulator at ${simulatorUrl}).`
         : 'the real Anthropic API).'),
+    forwarded
+      ? `Reach: port-forward (${state.reach.why}): the pods are called through kubectl ` +
+        'port-forward on 127.0.0.1, kept by the port-forwards process until make down.'
+      : `Reach: routes (${state.reach?.why ?? 'root on Linux'}): this machine routes the pod network.`,
     '',
     'Point kubectl at it (this kubectl matches the cluster; /usr/bin/kubectl may not):',
     `  export KUBECONFIG=${state.kubeconfig ?? '.breakwater/kubeconfig'}`,
@@ -27,8 +35,14 @@ export async function nextSteps(environment: Environment): Promise<string> {
     `  kubectl get pods -n ${DEMO_NAMESPACE} -o custom-columns='POD:.metadata.name,IP:.status.podIP,BREAKERS:.metadata.annotations.breakwater\\.dev/breakers'`,
     `  kubectl logs -n ${DEMO_NAMESPACE} -l ${AGENT_LABEL}=${AGENT_NAME} --tail=5`,
     '',
-    'Call the agent (this machine routes the pod network; one pod here, every pod below):',
-    ...pods.map((p) => `  # ${p.name}: ${p.url ?? 'no address yet'}`),
+    forwarded
+      ? 'Call the agent (each pod through its port-forward; one pod here, every pod below):'
+      : 'Call the agent (this machine routes the pod network; one pod here, every pod below):',
+    ...pods.map(
+      (p) =>
+        `  # ${p.name}: ${p.url ?? 'no address yet'}` +
+        (p.metricsUrl === undefined ? '' : ` (metrics ${p.metricsUrl}/metrics)`),
+    ),
     `  curl -s ${agentUrl}/v1/agent/invoke -H 'content-type: application/json' -d '{"input":"hello"}'`,
     `  curl -s ${agentUrl}/v1/messages -H 'content-type: application/json' \\`,
     `    -d '{"model":"${PRIMARY_MODEL}","max_tokens":64,"messages":[{"role":"user","content":"hello"}]}'`,
@@ -37,11 +51,11 @@ export async function nextSteps(environment: Environment): Promise<string> {
     lines.push(
       '',
       'Make the provider fall over, send a few requests, and watch the breaker open:',
-      `  curl -s -X POST ${provider.url}/_sim/faults -H 'content-type: application/json' -d '{"status":529,"rate":1}'`,
+      `  curl -s -X POST ${simulatorUrl}/_sim/faults -H 'content-type: application/json' -d '{"status":529,"rate":1}'`,
       `  for i in $(seq 10); do curl -s -o /dev/null -w '%{http_code} ' ${agentUrl}/v1/agent/invoke -H 'content-type: application/json' -d '{"input":"hi"}'; done; echo`,
       `  kubectl get cbp -n ${DEMO_NAMESPACE}`,
-      `  curl -s -X DELETE ${provider.url}/_sim/faults        # the provider recovers`,
-      `  curl -s ${provider.url}/_sim/stats`,
+      `  curl -s -X DELETE ${simulatorUrl}/_sim/faults        # the provider recovers`,
+      `  curl -s ${simulatorUrl}/_sim/stats`,
     );
   }
   lines.push(
@@ -67,7 +81,7 @@ export async function nextSteps(environment: Environment): Promise<string> {
   }
   lines.push(
     '',
-    `Logs: ${relative(layout.repoRoot, layout.logDir)}/ (simulator, operator${prometheus === undefined ? '' : ', prometheus'}); the pods' with kubectl logs.`,
+    `Logs: ${relative(layout.repoRoot, layout.logDir)}/ (simulator, operator${forwarded ? ', port-forwards' : ''}${prometheus === undefined ? '' : ', prometheus'}); the pods' with kubectl logs.`,
     'Stop it all: make down',
   );
   return lines.join('\n');

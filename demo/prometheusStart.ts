@@ -32,13 +32,19 @@ export async function addPrometheus(
   if (previous !== undefined) await stopProcess(previous, { graceMs: 5_000 });
   const targetsFile = join(layout.prometheusDir, 'agent-targets.json');
   await mkdir(layout.prometheusDir, { recursive: true });
-  await writeTargets(targetsFile, await agentTargets(HttpKubeClient.fromKubeconfig(kubeconfig)));
+  // In the port-forward reach Prometheus scrapes the pods through their forwards too.
+  const forwardsFile = state.reach?.forwardsFile;
+  await writeTargets(
+    targetsFile,
+    await agentTargets(HttpKubeClient.fromKubeconfig(kubeconfig), forwardsFile),
+  );
   const refresher = await startProcess(layout, 'scrape-targets', [
     join(layout.repoRoot, 'demo/targetRefresher.ts'),
     '--kubeconfig',
     kubeconfig,
     '--out',
     targetsFile,
+    ...(forwardsFile === undefined ? [] : ['--forwards', forwardsFile]),
   ]);
   await save({ processes: { ...state.processes, 'scrape-targets': refresher } });
 

@@ -13,8 +13,11 @@ export interface FileSdGroup {
 }
 
 /** One group per pod, labelled as a ServiceMonitor would label it (the rules group by these). */
-export async function agentTargets(client: KubeClient): Promise<FileSdGroup[]> {
-  const pods = await agentPods(client);
+export async function agentTargets(
+  client: KubeClient,
+  forwardsFile?: string,
+): Promise<FileSdGroup[]> {
+  const pods = await agentPods(client, { forwardsFile });
   return pods.flatMap((pod) =>
     pod.metricsUrl === undefined
       ? []

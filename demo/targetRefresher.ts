@@ -3,7 +3,9 @@
  * the pods through the API every two seconds and rewrites the file_sd file when they change.
  * A pod that replaces another comes with a new address, so the list does change.
  *
- *   node demo/targetRefresher.ts --kubeconfig PATH --out FILE
+ *   node demo/targetRefresher.ts --kubeconfig PATH --out FILE [--forwards FILE]
+ *
+ * --forwards: the port-forward reach's map (demo/portForwards.ts): targets on loopback.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -12,7 +14,11 @@ import { agentTargets, writeTargets } from './scrapeTargets.ts';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { kubeconfig: { type: 'string' }, out: { type: 'string' } },
+    options: {
+      kubeconfig: { type: 'string' },
+      out: { type: 'string' },
+      forwards: { type: 'string' },
+    },
     strict: true,
   });
   if (values.kubeconfig === undefined || values.out === undefined) {
@@ -28,7 +34,7 @@ async function main(): Promise<void> {
   let written = '';
   while (!stop.signal.aborted) {
     try {
-      const groups = await agentTargets(client);
+      const groups = await agentTargets(client, values.forwards);
       const text = JSON.stringify(groups);
       if (text !== written) {
         await writeTargets(values.out, groups);
