@@ -32,6 +32,7 @@ export const LOCAL_FILES = [
   'test/clients/*.test.ts',
   'test/demo/demoParts.test.ts',
   'test/demo/demoTools.test.ts',
+  'test/demo/inotifyCheck.test.ts',
   'test/durable/*.test.ts',
   'test/rateLimitStore/budgetLeases.test.ts',
   'test/rateLimitStore/budgetRetries.test.ts',

@@ -146,29 +146,9 @@ prepare_host() {
     mkdir /lib/modules || fail "kind's podman provider mounts /lib/modules, which is missing and could not be made (not root?)"
     say "host: created an empty /lib/modules (kind's podman provider mounts it)"
   fi
-  check_inotify
+  "$here/inotify.sh" "$inotify_wanted"
 }
 
-# inotify lets a process watch files for changes; each watcher is an "instance", and
-# fs.inotify.max_user_instances caps them per user across the whole machine (128 on many
-# distributions). The node's systemd, containerd, kubelet and control plane run as the same user
-# as everything else here and need more: past the cap, they fail with "too many open files" and
-# the node or its pods do not start. Raised only as root (and put back by down); else explained.
-# macOS has none of this here: Docker Desktop's Linux VM has its own limits.
-check_inotify() {
-  local file=/proc/sys/fs/inotify/max_user_instances instances
-  [[ -r "$file" ]] || return 0
-  instances=$(cat "$file")
-  ((instances < inotify_wanted)) || return 0
-  if [[ "$(id -u)" -eq 0 ]]; then
-    echo "$inotify_wanted" >"$file"
-    say "host: fs.inotify.max_user_instances $instances -> $inotify_wanted, as root (the node's systemd, containerd and kubelet watch more files than $instances instances allow; put back by down)"
-  else
-    say "host: fs.inotify.max_user_instances is $instances, below the $inotify_wanted the node's systemd, containerd and kubelet need (inotify instances watch files for changes; past the limit they fail with \"too many open files\" and the node or its pods may not start)."
-    say "  Not raised: this is not root. Raise it with: sudo sysctl -w fs.inotify.max_user_instances=$inotify_wanted"
-    say "  (to keep it across reboots: echo fs.inotify.max_user_instances=$inotify_wanted | sudo tee /etc/sysctl.d/99-kind.conf)"
-  fi
-}
 
 restore_host() {
   [[ -d "$state/host" ]] || { say "host: nothing recorded by up, nothing to put back"; return 0; }
