@@ -7,7 +7,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +81,23 @@ describe("make up's tool check as a user who is not root", () => {
       /\n {2}go: builds kind and kubectl[^\n]*\n {4}Debian\/Ubuntu: sudo apt-get install golang-go\n {4}Fedora: {8}sudo dnf install golang\n {4}macOS: {9}brew install go\n/,
     );
     expect(stdout).not.toContain('apt-get install');
+    expect(existsSync(ran) ? readFileSync(ran, 'utf8') : '').toBe('');
+  });
+
+  it('asks nothing but Go of a user whose Docker answers: no podman, no Debian package, no root', () => {
+    // No Docker engine runs here: a `docker` whose `info` succeeds stands for one, in a
+    // directory of its own so that the recorders above stay off this PATH's front.
+    const docker = join(dir, 'docker-bin');
+    mkdirSync(docker, { mode: 0o755 });
+    writeFileSync(join(docker, 'docker'), '#!/bin/sh\n[ "$1" = info ] && exit 0\nexit 1\n');
+    chmodSync(join(docker, 'docker'), 0o755);
+    const { code, stdout, stderr } = asUser(`${dir}:${docker}:/usr/bin:/bin`);
+    expect(code).not.toBe(0);
+    expect(stderr).toContain(
+      'ensure-tools: the demo (with Docker) needs go:\n  go: builds kind and kubectl',
+    );
+    expect(stderr).not.toMatch(/podman|mmdebstrap|root/);
+    expect(stdout).toBe('');
     expect(existsSync(ran) ? readFileSync(ran, 'utf8') : '').toBe('');
   });
 });

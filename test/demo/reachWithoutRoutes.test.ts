@@ -11,6 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { demoLayout, DEMO_NAMESPACE, REPLICAS } from '../../demo/demoLayout.ts';
+import { parseResultLine } from '../../demo/summary.ts';
 import { kindClusterName } from '../../tools/kindNode/kindCluster.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -23,11 +24,15 @@ interface Run {
   readonly stderr: string;
 }
 
-function runScript(script: string, extraEnv: Record<string, string>): Promise<Run> {
+function runScript(
+  script: string,
+  extraEnv: Record<string, string>,
+  args: readonly string[] = [],
+): Promise<Run> {
   // Never the real API from a test, whatever the developer's shell holds.
   const { ANTHROPIC_API_KEY: _key, BREAKWATER_REACH: _reach, ...env } = process.env;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', script], {
+    const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', script, ...args], {
       cwd: repoRoot,
       env: { ...env, CI: '1', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -129,6 +134,40 @@ describe('make up in the port-forward reach, with no route to the pod network', 
       expect(existsSync(demoLayout().stateFile)).toBe(false);
       // Nothing of it made a route either.
       expect(SUBNETS.map(routeTo)).toEqual(['', '']);
+    },
+    RUN_TIMEOUT_MS,
+  );
+
+  (onNode ? it : it.skip)(
+    'runs make demo through the forwards: no request lost, the breaker tripped, nothing left running',
+    async () => {
+      expect(SUBNETS.map(routeTo)).toEqual(['', '']);
+      upStarted = true;
+      const run = await runScript('demo/demo.ts', { BREAKWATER_REACH: 'port-forward' }, [
+        '--quick',
+      ]);
+      const context = `exit ${String(run.code)}\n--- stdout ---\n${run.stdout}\n--- stderr ---\n${run.stderr}`;
+      const result = parseResultLine(run.stdout.trimEnd().split('\n').at(-1) ?? '');
+      const verdict = {
+        exitedZero: run.code === 0,
+        saidTheReach: run.stdout.includes('▸ reach: port-forward (BREAKWATER_REACH=port-forward)'),
+        summaryNamedLoopback:
+          /reach: port-forward: the pods were called through kubectl port-forward on this machine \(no host route\): \S+ http:\/\/127\.0\.0\.1:\d+/.test(
+            run.stdout,
+          ),
+        lostNone: result?.lost === 0,
+        tripped: (result?.trips ?? 0) >= 1,
+      };
+      if (!Object.values(verdict).every(Boolean)) process.stderr.write(`${context}\n`);
+      expect(verdict).toEqual({
+        exitedZero: true,
+        saidTheReach: true,
+        summaryNamedLoopback: true,
+        lostNone: true,
+        tripped: true,
+      });
+      expect(forwards()).toEqual([]);
+      expect(existsSync(demoLayout().stateFile)).toBe(false);
     },
     RUN_TIMEOUT_MS,
   );
