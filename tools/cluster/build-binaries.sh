@@ -22,7 +22,9 @@ etcd_version=$(module_version "$module/go.mod" go.etcd.io/etcd/server/v3)
 coredns_version=$(module_version "$module/go.mod" github.com/coredns/coredns)
 # The module's versions and CoreDNS's plugin set (its main package) name the cache: a change to
 # either is a new one.
-sources=$(cat "$module/go.mod" "$module/coredns/main.go" | sha256sum | cut -c1-8)
+# macOS has shasum, not sha256sum (make up runs this there for kubectl).
+digest() { if command -v sha256sum >/dev/null 2>&1; then sha256sum; else shasum -a 256; fi; }
+sources=$(cat "$module/go.mod" "$module/coredns/main.go" | digest | cut -c1-8)
 cache="${BREAKWATER_CACHE:-$HOME/.cache/breakwater}/k8s-$k8s_version-etcd-$etcd_version-coredns-$coredns_version-$sources"
 bin="$cache/bin"
 
