@@ -5,6 +5,7 @@
  * and `make down` stops it. Every step is recorded in `.breakwater/demo/state.json` before
  * the next begins, so a failure or Ctrl-C halfway stops exactly what had started.
  */
+import { rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join, relative } from 'node:path';
 import { HttpKubeClient } from '../platform/src/kube/httpKubeClient.ts';
@@ -290,6 +291,8 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   await waitForAgent(client, sub, signal);
   if (reach.mode === 'port-forward') {
     progress('▸ kubectl port-forward to each agent pod (demo/portForwarder.ts)');
+    // A map an earlier run left names pods and ports that are gone.
+    await rm(layout.forwardsFile, { force: true });
     const forwarder = await startProcess(layout, 'port-forwards', [
       join(layout.repoRoot, 'demo/portForwarder.ts'),
       '--kubeconfig',
