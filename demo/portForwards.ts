@@ -139,6 +139,10 @@ export class PodForwards {
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       log?.(`${name}: ${chunk.trim()}`);
     });
+    child.on('error', (error) => {
+      forward.exited = true;
+      log?.(`${name}: could not run ${kubectl}: ${error.message}`);
+    });
     child.on('exit', (code, signal) => {
       forward.exited = true;
       log?.(`${name}: kubectl port-forward ended (${signal ?? String(code)})`);
