@@ -68,6 +68,34 @@ function forwards(): string[] {
   return found;
 }
 
+/** What `make up` printed, and the pods at the addresses it printed. */
+async function checkUp(up: Run): Promise<void> {
+  expect(up.code).toBe(0);
+  expect(up.stdout).toContain('▸ reach: port-forward (BREAKWATER_REACH=port-forward)');
+  expect(up.stdout).toContain('Reach: port-forward (BREAKWATER_REACH=port-forward)');
+
+  // Next steps: `  # <pod>: http://127.0.0.1:<port> (metrics http://127.0.0.1:<port>/metrics)`
+  const pods = [
+    ...up.stdout.matchAll(
+      /^ {2}# (\S+): (http:\/\/127\.0\.0\.1:\d+) \(metrics (http:\/\/127\.0\.0\.1:\d+\/metrics)\)$/gm,
+    ),
+  ].map(([, name, url, metrics]) => ({ name, url, metrics }));
+  expect(pods).toHaveLength(REPLICAS);
+  for (const pod of pods) {
+    const answer = await fetch(`${pod.url ?? ''}/v1/agent/invoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'hello' }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    expect({ pod: pod.name, status: answer.status }).toEqual({ pod: pod.name, status: 200 });
+    const metrics = await fetch(pod.metrics ?? '', { signal: AbortSignal.timeout(30_000) });
+    expect({ pod: pod.name, status: metrics.status }).toEqual({ pod: pod.name, status: 200 });
+    expect(await metrics.text()).toContain('circuit_breaker_state');
+  }
+  expect(forwards()).toHaveLength(REPLICAS);
+}
+
 // On the suites' kind cluster, as root (the routes are taken away and put back).
 const onNode =
   kindClusterName() !== undefined && existsSync('/proc/self') && process.geteuid?.() === 0;
@@ -102,34 +130,16 @@ describe('make up in the port-forward reach, with no route to the pod network', 
       const up = await runScript('demo/up.ts', { BREAKWATER_REACH: 'port-forward' });
       const context = `exit ${String(up.code)}\n--- stdout ---\n${up.stdout}\n--- stderr ---\n${up.stderr}`;
       if (up.code !== 0) process.stderr.write(`${context}\n`);
-      expect(up.code).toBe(0);
-      expect(up.stdout).toContain('▸ reach: port-forward (BREAKWATER_REACH=port-forward)');
-      expect(up.stdout).toContain('Reach: port-forward (BREAKWATER_REACH=port-forward)');
-
-      // Next steps: `  # <pod>: http://127.0.0.1:<port> (metrics http://127.0.0.1:<port>/metrics)`
-      const pods = [
-        ...up.stdout.matchAll(
-          /^ {2}# (\S+): (http:\/\/127\.0\.0\.1:\d+) \(metrics (http:\/\/127\.0\.0\.1:\d+\/metrics)\)$/gm,
-        ),
-      ].map(([, name, url, metrics]) => ({ name, url, metrics }));
-      expect(pods).toHaveLength(REPLICAS);
-      for (const pod of pods) {
-        const answer = await fetch(`${pod.url ?? ''}/v1/agent/invoke`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ input: 'hello' }),
-          signal: AbortSignal.timeout(30_000),
-        });
-        expect({ pod: pod.name, status: answer.status }).toEqual({ pod: pod.name, status: 200 });
-        const metrics = await fetch(pod.metrics ?? '', { signal: AbortSignal.timeout(30_000) });
-        expect({ pod: pod.name, status: metrics.status }).toEqual({ pod: pod.name, status: 200 });
-        expect(await metrics.text()).toContain('circuit_breaker_state');
+      try {
+        await checkUp(up);
+      } finally {
+        // The next test finds no environment of this one's, whichever way this one went.
+        if (existsSync(demoLayout().stateFile)) {
+          const down = await runScript('demo/down.ts', {});
+          expect(down.code).toBe(0);
+          expect(down.stdout).toContain("stopped the agent pods' kubectl port-forwards");
+        }
       }
-      expect(forwards()).toHaveLength(REPLICAS);
-
-      const down = await runScript('demo/down.ts', {});
-      expect(down.code).toBe(0);
-      expect(down.stdout).toContain("stopped the agent pods' kubectl port-forwards");
       expect(forwards()).toEqual([]);
       expect(existsSync(demoLayout().stateFile)).toBe(false);
       // Nothing of it made a route either.
