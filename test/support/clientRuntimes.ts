@@ -8,6 +8,9 @@
  * - `openBreaker(mode)`: a ForcedOpen breaker answering as `spec.openAnswer` says, started per
  *   case; `messagesReceived` counts the client's attempts at it.
  *
+ * Each in either local mode, a policy file or `--manifests` (clientPolicies.ts): every client's
+ * file runs its cases once per mode.
+ *
  * The Python clients run as scripts in .breakwater/clients-venv (`make clients`):
  * `runPythonClient` spawns one with the cases to run and reads its JSON lines.
  */
@@ -15,19 +18,26 @@ import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import {
+  CLIENT_KEY,
+  startClientRuntime,
+  type ClientRuntime,
+  type LocalMode,
+  type OpenAnswerMode,
+} from './clientPolicies.ts';
 import type { FaultRequest } from './simulator.ts';
 import { startSimulator, type SimulatorHandle } from './simulator.ts';
-import {
-  PRIMARY_MODEL,
-  policyDocument,
-  sample,
-  standaloneRuntime,
-  type StandaloneRuntime,
-} from './standaloneRuntime.ts';
+import { PRIMARY_MODEL, sample } from './standaloneRuntime.ts';
 
 export { PRIMARY_MODEL };
-
-export const CLIENT_KEY = 'bw-clients-key';
+export {
+  CLIENT_KEY,
+  LOCAL_MODES,
+  OPEN_ANSWER_MODES,
+  type ClientRuntime,
+  type LocalMode,
+  type OpenAnswerMode,
+} from './clientPolicies.ts';
 
 /** The runtime's own ids (requestIds.ts) and the provider's (the simulator imitates the API's). */
 export const RUNTIME_ID = /^req_[A-Za-z0-9_-]{20}$/;
@@ -44,30 +54,22 @@ export const MID_STREAM_ERROR: FaultRequest = {
 
 export interface ClientRuntimes {
   readonly sim: SimulatorHandle;
-  readonly keyed: StandaloneRuntime;
-  readonly limited: StandaloneRuntime;
+  readonly keyed: ClientRuntime;
+  readonly limited: ClientRuntime;
   stop(): Promise<void>;
 }
 
-export async function clientRuntimes(): Promise<ClientRuntimes> {
+export async function clientRuntimes(mode: LocalMode): Promise<ClientRuntimes> {
   const sim = await startSimulator({ seed: 52 });
-  const started: StandaloneRuntime[] = [];
+  const started: ClientRuntime[] = [];
   try {
-    const keyed = await standaloneRuntime(
-      policyDocument(sim.url, (d) => {
-        d.access = { clientKeysSecret: 'clients' };
-        // The cases' 529s and stream errors must not open it.
-        d.circuitBreaker.failureThreshold = 1_000;
-      }),
-      { BREAKWATER_CLIENT_KEYS: CLIENT_KEY },
-    );
+    // The cases' 529s and stream errors must not open its breaker.
+    const keyed = await startClientRuntime(mode, sim.url, {
+      clientKeys: true,
+      failureThreshold: 1_000,
+    });
     started.push(keyed);
-    const limited = await standaloneRuntime(
-      policyDocument(sim.url, (d) => {
-        d.rateLimit.requests = { replicaPerSecond: 0.001, replicaBurst: 1 };
-        d.rateLimit.onLimit = 'Reject';
-      }),
-    );
+    const limited = await startClientRuntime(mode, sim.url, { limited: true });
     started.push(limited);
     return {
       sim,
@@ -89,19 +91,20 @@ export async function clientRuntimes(): Promise<ClientRuntimes> {
 export interface ClientSuite {
   /** The runtimes, started once for the suite. */
   readonly env: ClientRuntimes;
-  /** A runtime with an open breaker for this case, stopped after it. */
-  openBreaker(mode: OpenAnswerMode): Promise<StandaloneRuntime>;
+  /** A runtime with a ForcedOpen breaker for this case, stopped after it. */
+  openBreaker(mode: OpenAnswerMode): Promise<ClientRuntime>;
 }
 
 /**
- * Registers a suite's hooks: the runtimes started before its cases and stopped after them,
- * and after each case the simulator's faults cleared and that case's breaker stopped.
+ * Registers a suite's hooks (call it inside a `describe.each(LOCAL_MODES)`, so that each mode
+ * has its own): the runtimes started in `mode` before its cases and stopped after them, and
+ * after each case the simulator's faults cleared and that case's breaker stopped.
  */
-export function clientSuite(): ClientSuite {
+export function clientSuite(mode: LocalMode): ClientSuite {
   let env: ClientRuntimes | undefined;
-  let breaker: StandaloneRuntime | undefined;
+  let breaker: ClientRuntime | undefined;
   beforeAll(async () => {
-    env = await clientRuntimes();
+    env = await clientRuntimes(mode);
   });
   afterEach(async () => {
     await env?.sim.clearFaults();
@@ -119,36 +122,15 @@ export function clientSuite(): ClientSuite {
     get env() {
       return started();
     },
-    async openBreaker(mode) {
-      breaker = await openBreaker(started().sim.url, mode);
+    async openBreaker(answer) {
+      breaker = await startClientRuntime(mode, started().sim.url, { forcedOpen: answer });
       return breaker;
     },
   };
 }
 
-/** `spec.openAnswer.retryAfter`, or unset. */
-export type OpenAnswerMode = 'unset' | 'Bounded' | 'Remaining';
-
-export const OPEN_ANSWER_MODES: readonly OpenAnswerMode[] = ['unset', 'Bounded', 'Remaining'];
-
-/**
- * A runtime whose breaker is ForcedOpen. Remaining: one second open, so `retry-after: 1`.
- * Bounded: open for an hour (a ForcedOpen says at most 60 s) with `maxRetryAfter: 1s`, so a
- * client that waited Remaining's 60 s per retry would not finish within the test's time.
- */
-export function openBreaker(simUrl: string, mode: OpenAnswerMode): Promise<StandaloneRuntime> {
-  return standaloneRuntime(
-    policyDocument(simUrl, (d) => {
-      d.circuitBreaker.override = { state: 'ForcedOpen', reason: 'clients: provider down' };
-      d.circuitBreaker.openDurationMs = mode === 'Bounded' ? 3_600_000 : 1_000;
-      if (mode !== 'unset') d.circuitBreaker.openRetryAfter = mode;
-      if (mode === 'Bounded') d.circuitBreaker.openMaxRetryAfterMs = 1_000;
-    }),
-  );
-}
-
 /** The Messages requests the runtime has received: one per client attempt. */
-export async function messagesReceived(rt: StandaloneRuntime): Promise<number> {
+export async function messagesReceived(rt: ClientRuntime): Promise<number> {
   return sample(await rt.runtime.metrics(), 'agent_requests_total', { route: '/v1/messages' });
 }
 
