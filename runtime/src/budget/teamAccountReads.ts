@@ -14,6 +14,7 @@
 import type { BudgetSettings, SpendSettings } from '../../../contract/src/policy/policyDocument.ts';
 import type { TeamAccountRead } from '../../../contract/src/reporting/budgetReport.ts';
 import { calendarPeriod } from '../../../contract/src/spend/calendarPeriod.ts';
+import { moneyFromMicros } from '../../../contract/src/spend/money.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import type { CommandSender } from '../rateLimitStore/luaScripts.ts';
 
@@ -159,8 +160,8 @@ function accountRead(
   return {
     periodStart: new Date(periodStartMs).toISOString(),
     readAt: new Date(now).toISOString(),
-    spent: { picoUsd: sm * 1_000_000n + sp, tokens: Number(st) },
-    held: { picoUsd: rm * 1_000_000n + rp, tokens: Number(rt) },
+    spent: { picoUsd: moneyFromMicros(sm) + sp, tokens: Number(st) },
+    held: { picoUsd: moneyFromMicros(rm) + rp, tokens: Number(rt) },
   };
 }
 
