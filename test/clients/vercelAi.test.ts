@@ -5,15 +5,7 @@
  * mode is in docs/agents/bring-your-own-agent.md.
  */
 import { describe, expect, it } from '@jest/globals';
-import {
-  APICallError,
-  RetryError,
-  generateText,
-  jsonSchema,
-  stepCountIs,
-  streamText,
-  tool,
-} from 'ai';
+import { RetryError, generateText, jsonSchema, stepCountIs, streamText, tool } from 'ai';
 import { createAnthropic } from '@ai-sdk/anthropic';
 import {
   CLIENT_KEY,
@@ -29,27 +21,11 @@ import {
   type OpenAnswerMode,
   type ClientRuntime,
 } from '../support/clientRuntimes.ts';
+import { apiCallError, failure } from '../support/clientErrors.ts';
 
 /** The provider's model at `rt`: the SDK's base URL ends in /v1. */
 function model(rt: ClientRuntime, apiKey = CLIENT_KEY) {
   return createAnthropic({ baseURL: `${rt.runtime.url}/v1`, apiKey })(PRIMARY_MODEL);
-}
-
-/** The error a call ended with. */
-async function failure(call: Promise<unknown>): Promise<unknown> {
-  return call.then(
-    () => {
-      throw new Error('the call succeeded');
-    },
-    (e: unknown) => e,
-  );
-}
-
-function apiCallError(error: unknown): APICallError {
-  const last = RetryError.isInstance(error) ? error.lastError : error;
-  if (!APICallError.isInstance(last))
-    throw new Error(`expected an APICallError, got ${String(last)}`);
-  return last;
 }
 
 /** What the SDK did at an open breaker with its default two retries, per openAnswer mode. */

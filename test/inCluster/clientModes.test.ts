@@ -17,7 +17,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { ChatAnthropic } from '@langchain/anthropic';
 import { createAnthropic } from '@ai-sdk/anthropic';
-import { APICallError, RetryError, generateText, streamText } from 'ai';
+import { generateText, streamText } from 'ai';
 import { agentDeployment, circuitBreakerPolicy } from '../support/agentFixtures.ts';
 import {
   agentPods,
@@ -36,6 +36,8 @@ import {
   runPythonClient,
   type CaseLine,
 } from '../support/clientRuntimes.ts';
+import { apiCallError, failure } from '../support/clientErrors.ts';
+import { kubectl } from '../support/kube.ts';
 import { eventually } from '../support/operator.ts';
 import { startScenario, type Scenario } from '../support/operatorScenario.ts';
 import { sample } from '../support/standaloneRuntime.ts';
@@ -88,9 +90,28 @@ async function readyPod(name: string): Promise<PodView> {
   const pod = await eventually(
     async () => (await agentPods(scenario.ns.name, name)).find(isPodReady),
     { timeoutMs: 180_000, description: `a ready pod of ${name}` },
-  );
+  ).catch(async (error: unknown) => {
+    throw new Error(`${String(error)}\n${await whatThePodsSay()}`);
+  });
   pods.set(name, pod);
   return pod;
+}
+
+/** The namespace's pods and its recent events, for a pod that never became ready. */
+async function whatThePodsSay(): Promise<string> {
+  const ns = scenario.ns.name;
+  const said = await Promise.all(
+    [
+      ['get', 'pods', '-n', ns, '-o', 'wide'],
+      ['get', 'events', '-n', ns, '--sort-by=.lastTimestamp'],
+    ].map((args) =>
+      kubectl(args, { timeoutMs: 30_000 }).then(
+        (r) => r.stdout,
+        (e: unknown) => `kubectl ${args.join(' ')}: ${String(e)}`,
+      ),
+    ),
+  );
+  return said.join('\n');
 }
 
 /** The Messages requests the pod's runtime has received so far. */
@@ -101,22 +122,6 @@ async function messagesAt(pod: PodView): Promise<number> {
 function errorOf(line: CaseLine | undefined): Readonly<Record<string, unknown>> {
   expect(line?.ok).toBe(false);
   return line?.error ?? {};
-}
-
-async function failure(call: Promise<unknown>): Promise<unknown> {
-  return call.then(
-    () => {
-      throw new Error('the call succeeded');
-    },
-    (e: unknown) => e,
-  );
-}
-
-function apiCallError(error: unknown): APICallError {
-  const last = RetryError.isInstance(error) ? error.lastError : error;
-  if (!APICallError.isInstance(last))
-    throw new Error(`expected an APICallError, got ${String(last)}`);
-  return last;
 }
 
 const vercel = (url: string) =>

@@ -7,7 +7,7 @@ import type { PolicyDocument } from '../../../contract/src/policy/policyDocument
 import type { ModelRouter, RouteOptions } from '../provider/modelRouter.ts';
 import type { RoutedResponse } from '../provider/providerAttempt.ts';
 import { loadAnthropicSdk } from '../provider/anthropic/anthropicSdk.ts';
-import type { Usage } from '../provider/sseUsage.ts';
+import type { Usage } from '../provider/usage.ts';
 import type { InvocationTools } from './agentTools.ts';
 import type { ToolResultBlock } from './toolRunner.ts';
 import { TurnCollector, type TurnBlock } from './turnCollector.ts';

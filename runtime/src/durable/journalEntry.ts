@@ -7,7 +7,7 @@
  *   m|t  s|d  <64 hex: HMAC of the request>  <base64: iv ‖ tag ‖ ciphertext>
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Usage } from '../provider/sseUsage.ts';
+import type { Usage } from '../provider/usage.ts';
 import type { JournalCipher } from './journalCipher.ts';
 
 export type StepKind = 'model' | 'tool';

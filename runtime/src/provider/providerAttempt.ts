@@ -19,7 +19,7 @@ import type { HeaderSource } from '../guard/headers.ts';
 import type { TokenUsage } from '../guard/tokenBudget.ts';
 import { modelIdAt, type BackendAttempt } from './backendPool.ts';
 import type { ForwardedAnswer, MessagesEndpoint } from './messagesForwarder.ts';
-import { tokenUsage, usageOfAnswer, type Usage } from './sseUsage.ts';
+import { tokenUsage, usageOfAnswer, type Usage } from './usage.ts';
 import { responseMetaOfAnswer, type ResponseMeta } from './responseMeta.ts';
 import { CHAT, peerOf, type GenAiPeer } from '../telemetry/genAiConventions.ts';
 import { readableSource, relayStream, type StreamSink } from './streamRelay.ts';

@@ -1,12 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  CUT_STREAM_OUTPUT_MARGIN,
-  SseUsageTap,
-  StreamEvents,
-  settledUsage,
-  usageOf,
-  usageOfAnswer,
-} from './sseUsage.ts';
+import { CUT_STREAM_OUTPUT_MARGIN, SseUsageTap, StreamEvents, settledUsage } from './sseUsage.ts';
+import { usageOf, usageOfAnswer } from './usage.ts';
 
 const event = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 

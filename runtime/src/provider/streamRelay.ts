@@ -26,7 +26,8 @@ import { TimeoutError } from '../guard/errors.ts';
 import { readHeader, type HeaderSource } from '../guard/headers.ts';
 import type { Cancel, Clock } from '../../../platform/src/time/clock.ts';
 import type { ResponseMeta } from './responseMeta.ts';
-import { SseUsageTap, settledUsage, type StreamTap, type Usage } from './sseUsage.ts';
+import { SseUsageTap, settledUsage, type StreamTap } from './sseUsage.ts';
+import type { Usage } from './usage.ts';
 
 /**
  * A provider's event stream as the relay reads it: chunks handed to a listener as they

@@ -6,7 +6,7 @@
  */
 import type { BackendType } from '../../../contract/src/policy/policyDocument.ts';
 import type { ResponseMeta } from '../provider/responseMeta.ts';
-import type { Usage } from '../provider/sseUsage.ts';
+import type { Usage } from '../provider/usage.ts';
 
 /** `gen_ai.operation.name` of a Messages call. */
 export const CHAT = 'chat';

@@ -11,7 +11,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
 import type { ResponseMeta } from '../provider/responseMeta.ts';
-import type { Usage } from '../provider/sseUsage.ts';
+import type { Usage } from '../provider/usage.ts';
 import {
   CHAT,
   inputTokensOf,
