@@ -25,28 +25,16 @@ import { FALLBACK_MODEL, PRIMARY_MODEL } from '../contract/src/api/sampleModels.
 import { AGENT_LABEL } from '../contract/src/pod/podLabels.ts';
 import { ClusterView } from './clusterView.ts';
 import { reachNote } from './reach.ts';
-import {
-  AGENT_NAME,
-  BREAKER_POLICY_NAME,
-  DEMO_NAMESPACE,
-  RATE_LIMIT_POLICY_NAME,
-  REPLICAS,
-} from './demoLayout.ts';
+import { AGENT_NAME, DEMO_NAMESPACE, RATE_LIMIT_POLICY_NAME, REPLICAS } from './demoLayout.ts';
+import { report, type ScenarioResult } from './demoReport.ts';
 import { Display } from './display.ts';
 import { startEnvironment, type Environment } from './environment.ts';
 import { stopEnvironment } from './environmentStop.ts';
 import { errorText } from './errorText.ts';
 import { Interrupted, checkAborted, onInterrupt } from './interrupts.ts';
 import { LIMITS_AFTER, LIMITS_BEFORE, rateLimitEdit } from './manifests.ts';
-import { timeReload, type ReloadTiming } from './reloadTiming.ts';
-import {
-  median,
-  milliseconds,
-  resultLine,
-  summaryTable,
-  type DemoResult,
-  type PhaseRow,
-} from './summary.ts';
+import { timeReload } from './reloadTiming.ts';
+import { median, milliseconds, type PhaseRow } from './summary.ts';
 import { DIRECT_EVERY, Traffic, type Tally } from './traffic.ts';
 
 interface Timings {
@@ -82,14 +70,6 @@ const REAL_API_RPS = 1;
 const CLIENT_TIMEOUT_MS = 15_000;
 /** A 503/504 answered within this long is a fast failure. */
 const FAST_MS = 500;
-
-interface ScenarioResult {
-  readonly phases: readonly PhaseRow[];
-  readonly total: Tally;
-  readonly trips: number;
-  readonly reload: ReloadTiming;
-  readonly notes: readonly string[];
-}
 
 async function main(): Promise<number> {
   // A closed terminal (SIGHUP) must not end the cleanup with a write error.
@@ -152,7 +132,7 @@ async function main(): Promise<number> {
     display.line(`error: ${errorText(failure)}`);
     return 1;
   }
-  return report(result, display, realApi);
+  return report(result, display, { realApi, clientTimeoutMs: CLIENT_TIMEOUT_MS });
 }
 
 async function runScenario(
@@ -382,48 +362,6 @@ function statusLine(name: string, elapsedMs: number, traffic: Traffic, view: Clu
     ` │ fast 503 ${t.failedFast} │ 429 ${t.rejected} │ failed ${t.failed} │ lost ${t.lost}` +
     ` │ in flight ${traffic.inFlight} │ ${view.breakerSummary()}`
   );
-}
-
-function report(result: ScenarioResult, display: Display, realApi: boolean): number {
-  const { total } = result;
-  display.line('');
-  display.line('Summary');
-  display.block(summaryTable(result.phases, total), '  ');
-  display.line('');
-  display.line(
-    `  ${BREAKER_POLICY_NAME}: ${result.trips} trips across the replicas' breakers (status.trips)`,
-  );
-  display.line(
-    `  ${RATE_LIMIT_POLICY_NAME}: edit live on ${result.reload.replicas}/${result.reload.replicas} replicas in ${result.reload.ms} ms`,
-  );
-  display.line(
-    `  lost: ${total.lost} (no answer, or none within ${CLIENT_TIMEOUT_MS / 1000}s); ` +
-      `answers by status: ${describeStatuses(total)}`,
-  );
-  for (const note of result.notes) display.line(`  ${note}`);
-  const line: DemoResult = {
-    requests: total.requests,
-    ok: total.ok,
-    failedFast: total.failedFast,
-    rejected: total.rejected,
-    lost: total.lost,
-    trips: result.trips,
-    reloadMs: result.reload.ms,
-  };
-  const problems = [
-    ...(total.lost > 0 ? [`${total.lost} requests were lost`] : []),
-    ...(!realApi && result.trips === 0 ? ['the breaker never opened'] : []),
-  ];
-  if (problems.length > 0)
-    display.line(`  The demo did not go as it should: ${problems.join('; ')}.`);
-  display.line('');
-  display.line(resultLine(line));
-  return problems.length > 0 ? 1 : 0;
-}
-
-function describeStatuses(tally: Tally): string {
-  const entries = Object.entries(tally.byStatus).sort(([a], [b]) => a.localeCompare(b));
-  return entries.map(([status, n]) => `${status}×${n}`).join(' ') || 'none';
 }
 
 function plural(n: number, noun: string): string {
