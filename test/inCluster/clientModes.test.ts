@@ -46,10 +46,7 @@ import { buildAgentImage } from './agentImages.ts';
 jest.setTimeout(240_000);
 
 const realNode = process.env['BREAKWATER_CLUSTER_ROUTED'] === '1';
-// The suites' cluster only: on make e2e-kind's (test/kind/e2e.sh names it in
-// BREAKWATER_KIND_CLUSTER=breakwater-e2e) its agents' pods never became ready (first CI); to look into.
-const onSuitesCluster = process.env['BREAKWATER_KIND_CLUSTER'] !== 'breakwater-e2e';
-const describeOnRealNode = realNode && onSuitesCluster ? describe : describe.skip;
+const describeOnRealNode = realNode ? describe : describe.skip;
 
 type ClusterMode = 'bundled' | 'sidecar';
 const CLUSTER_MODES: readonly ClusterMode[] = ['bundled', 'sidecar'];

@@ -85,6 +85,7 @@ export const MSG_RECONCILING = 'caches synced; reconciling';
 
 export async function startOperator(options: StartOperatorOptions): Promise<OperatorProcess> {
   const name = options.name ?? 'operator';
+  const chartImage = process.env['BREAKWATER_CHART_IMAGE'];
   const args = [
     '--no-warnings=ExperimentalWarning',
     ...(options.nodeOptions ?? []),
@@ -102,6 +103,8 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
     ...(options.leaderElect === true
       ? ['--leader-elect', '--leader-election-namespace', options.namespace]
       : []),
+    // The image the cluster's node holds (make e2e-kind's is not the chart's default tag).
+    ...(chartImage === undefined || chartImage === '' ? [] : ['--runtime-image', chartImage]),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error('the operator did not start');
