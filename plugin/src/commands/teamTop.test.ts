@@ -99,6 +99,7 @@ describe('kubectl breakwater top, by team', () => {
       'RESETS',
       'EXHAUSTS',
       'AGENTS',
+      'FROM',
     ]);
     expect(lines[header + 1]?.split(/\s+/)).toEqual([
       'platform',
@@ -109,6 +110,7 @@ describe('kubectl breakwater top, by team', () => {
       '2026-12-01T00:00:00.000Z',
       '2026-11-24T12:00:00.000Z',
       '3',
+      'Parts',
     ]);
     const parts = lines.findIndex((l) => l.includes('AGENT') && l.includes('PART'));
     expect(lines.slice(parts + 1, parts + 4).map((l) => l.split(/\s+/))).toEqual([
@@ -126,6 +128,16 @@ describe('kubectl breakwater top, by team', () => {
       '$100.00',
       '-',
     ]);
+  });
+
+  it('says the team’s spend is the store’s account when the status says so', () => {
+    const table = topTable(
+      { agents: [agent], teams: teamsOf([policy('prod', 'platform', { source: 'Store' })]) },
+      false,
+    );
+    const lines = table.split('\n');
+    const header = lines.findIndex((l) => l.startsWith('TEAM (POLICY)'));
+    expect(lines[header + 1]?.split(/\s+/).slice(-2)).toEqual(['3', 'Store']);
   });
 
   it('says why team budgets are missing when the policies cannot be listed, and goes on', async () => {

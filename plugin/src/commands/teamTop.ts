@@ -2,7 +2,8 @@
  * `kubectl breakwater top`, by team: each team budget (RateLimitPolicy `budgets[].per:
  * Policy`, one account for every agent on the policy) with what the agents spent together and
  * each agent's part, from the policy's status (`status.budgets[]`, which the operator keeps
- * from the agents' pod reports). A policy list the plugin may not read is a note, not a failure.
+ * from the agents' pod reports), and where the spend comes from (`FROM`: Store, the team's
+ * account as a pod last read it; Parts, the sum of the agents' parts). A policy list the plugin may not read is a note, not a failure.
  */
 import type { BudgetStatus, RateLimitPolicy } from '../../../contract/src/api/resources.ts';
 import { isKubeApiError } from '../../../platform/src/kube/kubeClient.ts';
@@ -87,6 +88,8 @@ export function teamTables(
       t.budget.resetsAt ?? '-',
       t.budget.projection?.exhaustsAt ?? '-',
       String(t.budget.agents ?? 0),
+      // Parts when the status predates the field: the sum was all it ever showed.
+      t.budget.source ?? 'Parts',
     ];
   });
   const parts = teams.flatMap((t) => {
@@ -125,6 +128,7 @@ export function teamTables(
         'resets',
         'exhausts',
         'agents',
+        'from',
       ],
       rows,
     )}` +
