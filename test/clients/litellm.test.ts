@@ -20,8 +20,10 @@ import {
   pythonCase,
   runPythonClient,
   type CaseLine,
+  type ClientRuntime,
   type OpenAnswerMode,
 } from '../support/clientRuntimes.ts';
+import { sample } from '../support/standaloneRuntime.ts';
 
 function errorOf(line: CaseLine | undefined): Readonly<Record<string, unknown>> {
   expect(line?.ok).toBe(false);
@@ -37,6 +39,14 @@ const SEEN: Record<OpenAnswerMode, { attempts: number; retryAfter: string | null
 
 describe.each(LOCAL_MODES)('in %s mode', (mode) => {
   const suite = clientSuite(mode);
+
+  /** The Messages answers `rt` failed with `status`, by its own scrape. */
+  async function answeredWith(rt: ClientRuntime, status: number): Promise<number> {
+    return sample(await rt.runtime.metrics(), 'agent_requests_failed_total', {
+      route: '/v1/messages',
+      status: String(status),
+    });
+  }
 
   describe('LiteLLM through the runtime', () => {
     it('makes a plain, a streamed and a tool-use call, and lists the models', async () => {
@@ -76,6 +86,8 @@ describe.each(LOCAL_MODES)('in %s mode', (mode) => {
       'raises %s (%i) as %s, the id in its response headers, none in e.request_id',
       async (_name, status, cls, litellmStatus, id) => {
         if (status === 529) await suite.env.sim.setFault(PROVIDER_OVERLOADED);
+        const answered = () => answeredWith(suite.env.keyed, status);
+        const before = await answered();
         const error = errorOf(
           await pythonCase('litellm', 'plain', {
             baseURL: suite.env.keyed.runtime.url,
@@ -85,6 +97,9 @@ describe.each(LOCAL_MODES)('in %s mode', (mode) => {
         expect(error).toMatchObject({ class: cls, status: litellmStatus, request_id: null });
         if (status === 529) expect(error.provider_status).toBe(529);
         expect(error.header_request_id).toMatch(id);
+        // LiteLLM names the error by its type before its status: the runtime's own count says
+        // which status it answered (a 502 or 503 with overloaded_error would read the same).
+        expect((await answered()) - before).toBe(1);
       },
     );
 
