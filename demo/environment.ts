@@ -5,7 +5,6 @@
  * and `make down` stops it. Every step is recorded in `.breakwater/demo/state.json` before
  * the next begins, so a failure or Ctrl-C halfway stops exactly what had started.
  */
-import { rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join, relative } from 'node:path';
 import { HttpKubeClient } from '../platform/src/kube/httpKubeClient.ts';
@@ -30,7 +29,7 @@ import {
   type Provider,
 } from './manifests.ts';
 import { addPrometheus } from './prometheusStart.ts';
-import { agentPods } from './agentPods.ts';
+import { startPortForwards } from './portForwardStart.ts';
 import { chooseReach, reachFacts, reachLine, settleReach } from './reach.ts';
 import type { Progress } from '../tools/cluster/progress.ts';
 import { simulatorControl, type SimulatorControl } from './simulatorControl.ts';
@@ -139,6 +138,11 @@ async function reuse(
   const kubectl = kubectlFor(required(existing.kubectl, 'kubectl'), kubeconfig);
   const client = HttpKubeClient.fromKubeconfig(kubeconfig);
   let state = existing;
+  const forwarder = state.processes['port-forwards'];
+  if (state.reach?.mode === 'port-forward' && (forwarder === undefined || !isAlive(forwarder))) {
+    options.progress('   the port-forwards had stopped; starting them again');
+    state = await startPortForwards(state, layout, client, options.progress, options.signal);
+  }
   const prometheus = state.processes.prometheus;
   if (options.prometheus === true && (prometheus === undefined || !isAlive(prometheus))) {
     state = await addPrometheus(state, layout, options.progress);
@@ -290,32 +294,7 @@ async function startFresh(options: StartOptions, layout: DemoLayout): Promise<En
   for (const line of applied.stdout.trim().split('\n')) sub(line);
   await waitForAgent(client, sub, signal);
   if (reach.mode === 'port-forward') {
-    progress('▸ kubectl port-forward to each agent pod (demo/portForwarder.ts)');
-    // A map an earlier run left names pods and ports that are gone.
-    await rm(layout.forwardsFile, { force: true });
-    const forwarder = await startProcess(layout, 'port-forwards', [
-      join(layout.repoRoot, 'demo/portForwarder.ts'),
-      '--kubeconfig',
-      access.kubeconfig,
-      '--kubectl',
-      access.kubectl,
-      '--out',
-      layout.forwardsFile,
-    ]);
-    await save({
-      processes: { ...state.processes, 'port-forwards': forwarder },
-      reach: { ...reach, forwardsFile: layout.forwardsFile },
-    });
-    await waitFor(
-      async () => {
-        const pods = await agentPods(client, { forwardsFile: layout.forwardsFile });
-        return pods.filter((p) => p.ready).length >= REPLICAS;
-      },
-      { what: `a forward to each of the ${REPLICAS} agent pods`, timeoutMs: 60_000, signal },
-    );
-    for (const pod of await agentPods(client, { forwardsFile: layout.forwardsFile })) {
-      sub(`${pod.name}: ${pod.url ?? '-'} (metrics ${pod.metricsUrl ?? '-'})`);
-    }
+    state = await startPortForwards(state, layout, client, progress, signal);
   }
 
   if (options.prometheus === true) state = await addPrometheus(state, layout, progress);

@@ -11,7 +11,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { demoLayout, DEMO_NAMESPACE, REPLICAS } from '../../demo/demoLayout.ts';
+import { readState } from '../../demo/demoState.ts';
 import { parseResultLine } from '../../demo/summary.ts';
+import { waitFor } from '../support/waitFor.ts';
 import { kindClusterName } from '../../tools/kindNode/kindCluster.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -69,9 +71,12 @@ function forwards(): string[] {
 }
 
 /** What `make up` printed, and the pods at the addresses it printed. */
-async function checkUp(up: Run): Promise<void> {
+async function checkUp(up: Run, reused = false): Promise<void> {
   expect(up.code).toBe(0);
-  expect(up.stdout).toContain('▸ reach: port-forward (BREAKWATER_REACH=port-forward)');
+  // The reach is chosen when the environment starts; a reuse says it in the next steps only.
+  if (!reused) {
+    expect(up.stdout).toContain('▸ reach: port-forward (BREAKWATER_REACH=port-forward)');
+  }
   expect(up.stdout).toContain('Reach: port-forward (BREAKWATER_REACH=port-forward)');
 
   // Next steps: `  # <pod>: http://127.0.0.1:<port> (metrics http://127.0.0.1:<port>/metrics)`
@@ -132,6 +137,19 @@ describe('make up in the port-forward reach, with no route to the pod network', 
       if (up.code !== 0) process.stderr.write(`${context}\n`);
       try {
         await checkUp(up);
+        // The forwarder dies (a laptop slept, a kill): `make up` again reuses the environment
+        // and starts the forwards again, at addresses that answer.
+        const forwarder = (await readState(demoLayout().stateFile))?.processes['port-forwards'];
+        expect(forwarder).toBeDefined();
+        process.kill(-(forwarder?.pid ?? 0), 'SIGKILL');
+        await waitFor(() => forwards().length === 0, {
+          description: 'the killed forwards gone',
+          timeoutMs: 30_000,
+        });
+        const again = await runScript('demo/up.ts', { BREAKWATER_REACH: 'port-forward' });
+        expect(again.stdout).toContain('the demo environment is already up; reusing it');
+        expect(again.stdout).toContain('the port-forwards had stopped; starting them again');
+        await checkUp(again, true);
       } finally {
         // The next test finds no environment of this one's, whichever way this one went.
         if (existsSync(demoLayout().stateFile)) {
