@@ -82,8 +82,9 @@ async function otlpTraceExporter(env: Env, warn: (message: string) => void): Pro
   }
   if (protocol !== 'http/json')
     warn(`OTLP traces protocol ${protocol} is not supported; using http/json`);
-  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-  return new OTLPTraceExporter();
+  // The SDK's http exporter, with the runtime's JSON writer (otlpJsonSpans.ts says why).
+  const { leanJsonSpanExporter } = await import('./otlpJsonSpans.ts');
+  return leanJsonSpanExporter();
 }
 
 /** OTEL_TRACES_SAMPLER's standard values; parentbased_always_on unless it says another. */

@@ -1,0 +1,279 @@
+/**
+ * OTLP/HTTP JSON for the runtime's spans, written straight to text (decision 0065). The SDK's
+ * JSON serializer builds an object tree for every span (each attribute a `{key, value:
+ * {stringValue}}` pair, each timestamp a BigInt) and then stringifies it; what it writes for a
+ * span that has no events, links, status or dropped counts still carries those fields with
+ * their defaults. Here each span is written once, in the same OTLP JSON the Collector reads
+ * (the protobuf JSON mapping: fields at their default are left out, ids are hex, times are
+ * decimal nanoseconds), the resource's part once per resource, and each attribute key's text
+ * once per process.
+ */
+import { SpanStatusCode, type Attributes, type HrTime, type Link } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan, SpanExporter, TimedEvent } from '@opentelemetry/sdk-trace';
+import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
+import {
+  convertLegacyHttpOptions,
+  createOtlpHttpExportDelegate,
+} from '@opentelemetry/otlp-exporter-base/node-http';
+import {
+  TraceExporterMetricsHelper,
+  type IExportTraceServiceResponse,
+  type ISerializer,
+} from '@opentelemetry/otlp-transformer';
+
+/** OTLP's span flags: the W3C trace flags, and whether the parent is known to be remote. */
+const HAS_IS_REMOTE = 0x100;
+const IS_REMOTE = 0x200;
+
+/**
+ * Each attribute key's JSON text with the value it last had: most of a span's attributes
+ * (operation, provider, models, address, backend, outcome) repeat from one span to the next,
+ * so their text is reused whole. Bounded, as keys may come from anywhere.
+ */
+interface KeyText {
+  readonly prefix: string;
+  last: unknown;
+  text: string;
+}
+const KEYS = new Map<string, KeyText>();
+const MAX_KEYS = 1024;
+
+/** `{"key":…,"value":{…}}` of one attribute. */
+function keyValue(key: string, value: unknown): string {
+  let known = KEYS.get(key);
+  if (known === undefined) {
+    known = { prefix: `{"key":${JSON.stringify(key)},"value":`, last: undefined, text: '' };
+    if (KEYS.size < MAX_KEYS) KEYS.set(key, known);
+  }
+  if (known.last === value && typeof value !== 'object') return known.text;
+  const text = known.prefix + anyValue(value) + '}';
+  if (typeof value !== 'object') {
+    known.last = value;
+    known.text = text;
+  }
+  return text;
+}
+
+/** An attribute value as OTLP's AnyValue, as the SDK's serializer writes it. */
+function anyValue(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return '{"stringValue":' + JSON.stringify(value) + '}';
+    case 'number':
+      return (
+        (Number.isInteger(value) ? '{"intValue":' : '{"doubleValue":') + JSON.stringify(value) + '}'
+      );
+    case 'boolean':
+      return value ? '{"boolValue":true}' : '{"boolValue":false}';
+    default:
+      if (Array.isArray(value)) {
+        let values = '';
+        for (const item of value) values += (values === '' ? '' : ',') + anyValue(item);
+        return '{"arrayValue":{"values":[' + values + ']}}';
+      }
+      if (value instanceof Uint8Array)
+        return '{"bytesValue":' + JSON.stringify(Buffer.from(value).toString('base64')) + '}';
+      if (typeof value === 'object' && value !== null) {
+        let values = '';
+        for (const [key, item] of Object.entries(value))
+          values +=
+            (values === '' ? '' : ',') +
+            '{"key":' +
+            JSON.stringify(key) +
+            ',"value":' +
+            anyValue(item) +
+            '}';
+        return '{"kvlistValue":{"values":[' + values + ']}}';
+      }
+      return '{}';
+  }
+}
+
+/** `,"attributes":[...]`, or '' when there are none. */
+function attributesField(attributes: Attributes | undefined): string {
+  if (attributes === undefined) return '';
+  let out = '';
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value === undefined) continue;
+    out += (out === '' ? ',"attributes":[' : ',') + keyValue(key, value);
+  }
+  return out === '' ? '' : out + ']';
+}
+
+/** Nanoseconds since the epoch as quoted decimal text (OTLP JSON's fixed64 is a string). */
+export function unixNanos(time: HrTime): string {
+  const [seconds, nanos] = time;
+  if (
+    Number.isInteger(seconds) &&
+    Number.isInteger(nanos) &&
+    seconds > 0 &&
+    nanos >= 0 &&
+    nanos < 1e9
+  )
+    return '"' + String(seconds) + String(nanos).padStart(9, '0') + '"';
+  const total = BigInt(Math.trunc(seconds)) * 1_000_000_000n + BigInt(Math.trunc(nanos));
+  return '"' + total.toString() + '"';
+}
+
+function flagsOf(traceFlags: number, remote: boolean | undefined): number {
+  return (traceFlags & 0xff) | HAS_IS_REMOTE | (remote === true ? IS_REMOTE : 0);
+}
+
+/** `,"name":count` when the count is not zero (OTLP JSON leaves zeros out). */
+function countField(name: string, count: number | undefined): string {
+  return count ? `,"${name}":${String(count)}` : '';
+}
+
+function eventJson(event: TimedEvent): string {
+  return (
+    '{"timeUnixNano":' +
+    unixNanos(event.time) +
+    ',"name":' +
+    JSON.stringify(event.name) +
+    attributesField(event.attributes) +
+    countField('droppedAttributesCount', event.droppedAttributesCount) +
+    '}'
+  );
+}
+
+function linkJson(link: Link): string {
+  const ctx = link.context;
+  const state = ctx.traceState?.serialize();
+  return (
+    `{"traceId":"${ctx.traceId}","spanId":"${ctx.spanId}"` +
+    (state ? ',"traceState":' + JSON.stringify(state) : '') +
+    attributesField(link.attributes) +
+    countField('droppedAttributesCount', link.droppedAttributesCount) +
+    `,"flags":${String(flagsOf(ctx.traceFlags, ctx.isRemote))}}`
+  );
+}
+
+function statusField({ code, message }: ReadableSpan['status']): string {
+  if (code === SpanStatusCode.UNSET && !message) return '';
+  const parts: string[] = [];
+  if (message) parts.push('"message":' + JSON.stringify(message));
+  if (code !== SpanStatusCode.UNSET) parts.push(`"code":${String(code)}`);
+  return `,"status":{${parts.join(',')}}`;
+}
+
+/** One span as an OTLP JSON Span. */
+export function spanJson(span: ReadableSpan): string {
+  const ctx = span.spanContext();
+  const parent = span.parentSpanContext;
+  const state = ctx.traceState?.serialize();
+  let out =
+    '{"traceId":"' +
+    ctx.traceId +
+    '","spanId":"' +
+    ctx.spanId +
+    (parent?.spanId ? '","parentSpanId":"' + parent.spanId : '') +
+    '","flags":' +
+    String(flagsOf(ctx.traceFlags, parent?.isRemote)) +
+    (state ? ',"traceState":' + JSON.stringify(state) : '') +
+    ',"name":' +
+    JSON.stringify(span.name) +
+    ',"kind":' +
+    String(span.kind + 1) +
+    ',"startTimeUnixNano":' +
+    unixNanos(span.startTime) +
+    ',"endTimeUnixNano":' +
+    unixNanos(span.endTime) +
+    attributesField(span.attributes);
+  if (span.droppedAttributesCount)
+    out += countField('droppedAttributesCount', span.droppedAttributesCount);
+  if (span.events.length > 0) out += ',"events":[' + span.events.map(eventJson).join(',') + ']';
+  if (span.droppedEventsCount) out += countField('droppedEventsCount', span.droppedEventsCount);
+  if (span.links.length > 0) out += ',"links":[' + span.links.map(linkJson).join(',') + ']';
+  if (span.droppedLinksCount) out += countField('droppedLinksCount', span.droppedLinksCount);
+  return out + statusField(span.status) + '}';
+}
+
+const RESOURCES = new WeakMap<Resource, string>();
+
+/** The opening of a ResourceSpans, its resource: written once per resource object. */
+function resourceJson(resource: Resource): string {
+  let json = RESOURCES.get(resource);
+  if (json === undefined) {
+    json =
+      '{"resource":{' +
+      attributesField(resource.attributes).slice(1) +
+      '}' +
+      (resource.schemaUrl ? ',"schemaUrl":' + JSON.stringify(resource.schemaUrl) : '');
+    RESOURCES.set(resource, json);
+  }
+  return json;
+}
+
+function scopeJson(scope: ReadableSpan['instrumentationScope']): string {
+  return (
+    '{"scope":{"name":' +
+    JSON.stringify(scope.name) +
+    (scope.version ? ',"version":' + JSON.stringify(scope.version) : '') +
+    '}' +
+    (scope.schemaUrl ? ',"schemaUrl":' + JSON.stringify(scope.schemaUrl) : '')
+  );
+}
+
+/** An ExportTraceServiceRequest of `spans`, grouped by resource and scope as OTLP asks. */
+export function exportRequestJson(spans: readonly ReadableSpan[]): string {
+  const byResource = new Map<Resource, Map<string, ReadableSpan[]>>();
+  for (const span of spans) {
+    let scopes = byResource.get(span.resource);
+    if (scopes === undefined)
+      byResource.set(span.resource, (scopes = new Map<string, ReadableSpan[]>()));
+    const scope = span.instrumentationScope;
+    const key = `${scope.name}@${scope.version ?? ''}:${scope.schemaUrl ?? ''}`;
+    let list = scopes.get(key);
+    if (list === undefined) scopes.set(key, (list = []));
+    list.push(span);
+  }
+  const resources: string[] = [];
+  for (const [resource, scopes] of byResource) {
+    const scoped: string[] = [];
+    for (const list of scopes.values()) {
+      let written = '';
+      for (const span of list) written += (written === '' ? '' : ',') + spanJson(span);
+      scoped.push(
+        scopeJson((list[0] as ReadableSpan).instrumentationScope) + ',"spans":[' + written + ']}',
+      );
+    }
+    resources.push(resourceJson(resource) + ',"scopeSpans":[' + scoped.join(',') + ']}');
+  }
+  return '{"resourceSpans":[' + resources.join(',') + ']}';
+}
+
+const encoder = new TextEncoder();
+
+/** The SDK's serializer interface over this writer: what the OTLP/HTTP delegate sends. */
+export const leanJsonSpanSerializer: ISerializer<ReadableSpan[], IExportTraceServiceResponse> = {
+  serializeRequest: (spans) => encoder.encode(exportRequestJson(spans)),
+  deserializeResponse: (data) => {
+    if (data.length === 0) return {};
+    try {
+      return JSON.parse(new TextDecoder().decode(data)) as IExportTraceServiceResponse;
+    } catch {
+      return {};
+    }
+  },
+};
+
+/**
+ * The SDK's OTLP/HTTP span exporter (its endpoint, headers, timeout, retries and agent from the
+ * same OTEL_EXPORTER_OTLP_* variables) writing its JSON with `exportRequestJson`.
+ */
+export function leanJsonSpanExporter(): SpanExporter {
+  return new OTLPExporterBase(
+    createOtlpHttpExportDelegate(
+      // As the SDK's own OTLPTraceExporter reads its options: the package offers no other
+      // export that reads OTEL_EXPORTER_OTLP_* for an exporter with its own serializer.
+      // eslint-disable-next-line @typescript-eslint/no-deprecated
+      convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/json' }),
+      leanJsonSpanSerializer,
+      'otlp_http_span_exporter',
+      TraceExporterMetricsHelper,
+      undefined,
+    ),
+  );
+}
