@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import { hrTimeDuration, hrTimeToMilliseconds } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { LightTracer } from './lightSpans.ts';
@@ -97,5 +98,40 @@ describe('the runtime’s tracer', () => {
     odd.light.startSpan('request', {}, ROOT_CONTEXT).end();
     expect(await odd.exported()).toHaveLength(1);
     expect(odd.warnings).toEqual([expect.stringContaining('jaeger_remote')]);
+  });
+
+  it('times a span as measured or as given, and parents a child on its span, not on a bad caller', async () => {
+    const { light, exported } = tracer();
+    const before = Date.now();
+    const measured = light.startSpan('measured', {}, ROOT_CONTEXT);
+    const child = light.startSpan('child', {}, trace.setSpan(ROOT_CONTEXT, measured));
+    child.end();
+    measured.end();
+    const after = Date.now();
+    const given = light.startSpan('given', { startTime: [1_700_000_000, 5] }, ROOT_CONTEXT);
+    given.end([1_700_000_001, 7]);
+    const badCaller = trace.setSpanContext(ROOT_CONTEXT, {
+      ...CALLER,
+      traceId: '0'.repeat(32),
+      traceFlags: TraceFlags.SAMPLED,
+    });
+    light.startSpan('orphan', {}, badCaller).end();
+    const byName = new Map((await exported()).map((s) => [s.name, s]));
+    const first = byName.get('measured');
+    const start = hrTimeToMilliseconds(first?.startTime ?? [0, 0]);
+    const end = hrTimeToMilliseconds(first?.endTime ?? [0, 0]);
+    expect(start).toBeGreaterThanOrEqual(before - 1);
+    expect(end).toBeGreaterThanOrEqual(start);
+    expect(end).toBeLessThanOrEqual(after + 1);
+    expect(first?.duration).toEqual(
+      hrTimeDuration(first?.startTime ?? [0, 0], first?.endTime ?? [0, 0]),
+    );
+    expect(byName.get('given')?.startTime).toEqual([1_700_000_000, 5]);
+    expect(byName.get('given')?.endTime).toEqual([1_700_000_001, 7]);
+    expect(byName.get('given')?.duration).toEqual([1, 2]);
+    expect(byName.get('child')?.parentSpanContext).toEqual(first?.spanContext());
+    expect(byName.get('child')?.spanContext().traceId).toBe(first?.spanContext().traceId);
+    expect(byName.get('orphan')?.parentSpanContext).toBeUndefined();
+    expect(byName.get('orphan')?.spanContext().traceId).not.toBe('0'.repeat(32));
   });
 });

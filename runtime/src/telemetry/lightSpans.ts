@@ -42,6 +42,11 @@ import {
 const UNSET: SpanStatus = { code: SpanStatusCode.UNSET };
 const NOT_ENDED: HrTime = [0, 0];
 
+/** A `performance.now()` reading as the HrTime since the epoch the SDK makes of it. */
+function asHrTime(time: number | HrTime): HrTime {
+  return typeof time === 'number' ? hrTime(time) : time;
+}
+
 /** Where the runtime's spans go: the resource they describe and the processor that exports them. */
 export interface SpanSink {
   readonly resource: Resource;
@@ -54,9 +59,6 @@ class LightSpan implements Span, ReadableSpan {
   readonly name: string;
   readonly kind: SpanKind;
   readonly parentSpanContext: SpanContext | undefined;
-  readonly startTime: HrTime;
-  endTime: HrTime = NOT_ENDED;
-  duration: HrTime = NOT_ENDED;
   status: SpanStatus = UNSET;
   readonly attributes: Attributes;
   readonly links: Link[];
@@ -69,6 +71,14 @@ class LightSpan implements Span, ReadableSpan {
   readonly droppedLinksCount = 0;
   readonly #context: SpanContext;
   readonly #processor: SpanProcessor;
+  /**
+   * Start and end as `performance.now()` or as given; made HrTime only when read (the export
+   * reads them; the call that made the span does not).
+   */
+  readonly #start: number | HrTime;
+  #end: number | HrTime | undefined;
+  #startTime: HrTime | undefined;
+  #endTime: HrTime | undefined;
 
   constructor(
     sink: SpanSink,
@@ -77,16 +87,20 @@ class LightSpan implements Span, ReadableSpan {
     spanContext: SpanContext,
     parent: SpanContext | undefined,
     options: SpanOptions,
+    attributes: Attributes | undefined,
   ) {
     this.name = name;
     this.kind = kind;
     this.#context = spanContext;
     this.parentSpanContext = parent;
-    this.startTime =
-      options.startTime === undefined ? hrTime() : timeInputToHrTime(options.startTime);
+    this.#start =
+      options.startTime === undefined ? performance.now() : timeInputToHrTime(options.startTime);
     // The runtime's own attributes, built for this span: kept as given, undefined ones left out.
     this.attributes = {};
-    if (options.attributes !== undefined) this.setAttributes(options.attributes);
+    for (const key in attributes) {
+      const value = attributes[key];
+      if (value !== undefined) this.attributes[key] = value;
+    }
     this.links = options.links === undefined ? [] : [...options.links];
     this.resource = sink.resource;
     this.instrumentationScope = sink.scope;
@@ -95,6 +109,21 @@ class LightSpan implements Span, ReadableSpan {
 
   spanContext(): SpanContext {
     return this.#context;
+  }
+
+  get startTime(): HrTime {
+    this.#startTime ??= asHrTime(this.#start);
+    return this.#startTime;
+  }
+
+  get endTime(): HrTime {
+    if (this.#end === undefined) return NOT_ENDED;
+    this.#endTime ??= asHrTime(this.#end);
+    return this.#endTime;
+  }
+
+  get duration(): HrTime {
+    return this.#end === undefined ? NOT_ENDED : hrTimeDuration(this.startTime, this.endTime);
   }
 
   setAttribute(key: string, value: Attributes[string]): this {
@@ -146,8 +175,7 @@ class LightSpan implements Span, ReadableSpan {
   end(endTime?: TimeInput): void {
     if (this.ended) return;
     this.ended = true;
-    this.endTime = endTime === undefined ? hrTime() : timeInputToHrTime(endTime);
-    this.duration = hrTimeDuration(this.startTime, this.endTime);
+    this.#end = endTime === undefined ? performance.now() : timeInputToHrTime(endTime);
     this.#processor.onEnd(this);
   }
 
@@ -177,8 +205,11 @@ export class LightTracer implements Tracer {
   }
 
   startSpan(name: string, options: SpanOptions = {}, ctx: Context = contextApi.active()): Span {
-    const parent = options.root === true ? undefined : trace.getSpanContext(ctx);
-    const valid = parent !== undefined && trace.isSpanContextValid(parent);
+    const parentSpan = options.root === true ? undefined : trace.getSpan(ctx);
+    const parent = parentSpan?.spanContext();
+    // A span of this tracer has the generator's ids: only another's are checked.
+    const valid =
+      parent !== undefined && (parentSpan instanceof LightSpan || trace.isSpanContextValid(parent));
     const traceId = valid ? parent.traceId : this.#ids.generateTraceId();
     const spanId = this.#ids.generateSpanId();
     const kind = options.kind ?? SpanKind.INTERNAL;
@@ -206,10 +237,15 @@ export class LightTracer implements Tracer {
       sampled.attributes === undefined
         ? options.attributes
         : { ...options.attributes, ...sampled.attributes };
-    const span = new LightSpan(this.#sink, name, kind, spanContext, valid ? parent : undefined, {
-      ...options,
-      ...(attributes === undefined ? {} : { attributes }),
-    });
+    const span = new LightSpan(
+      this.#sink,
+      name,
+      kind,
+      spanContext,
+      valid ? parent : undefined,
+      options,
+      attributes,
+    );
     this.#sink.processor.onStart(span, ctx);
     return span;
   }
