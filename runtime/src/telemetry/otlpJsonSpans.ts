@@ -216,8 +216,33 @@ function scopeJson(scope: ReadableSpan['instrumentationScope']): string {
   );
 }
 
-/** An ExportTraceServiceRequest of `spans`, grouped by resource and scope as OTLP asks. */
-export function exportRequestJson(spans: readonly ReadableSpan[]): string {
+/**
+ * UTF-8 bytes appended to a buffer that grows as needed. Each span's text goes in as it is
+ * written: one string for the whole request would be a rope of thousands of pieces that the
+ * encoder must first copy flat (that copy cost more than writing the text).
+ */
+class ByteWriter {
+  #buffer = Buffer.allocUnsafe(64 * 1024);
+  #length = 0;
+
+  write(text: string): void {
+    // A UTF-16 code unit is at most 3 bytes of UTF-8.
+    const needed = this.#length + text.length * 3;
+    if (needed > this.#buffer.length) {
+      const larger = Buffer.allocUnsafe(Math.max(needed, this.#buffer.length * 2));
+      this.#buffer.copy(larger, 0, 0, this.#length);
+      this.#buffer = larger;
+    }
+    this.#length += this.#buffer.write(text, this.#length);
+  }
+
+  bytes(): Uint8Array {
+    return this.#buffer.subarray(0, this.#length);
+  }
+}
+
+/** An ExportTraceServiceRequest of `spans` as UTF-8, grouped by resource and scope as OTLP asks. */
+export function exportRequest(spans: readonly ReadableSpan[]): Uint8Array {
   const byResource = new Map<Resource, Map<string, ReadableSpan[]>>();
   for (const span of spans) {
     let scopes = byResource.get(span.resource);
@@ -229,26 +254,39 @@ export function exportRequestJson(spans: readonly ReadableSpan[]): string {
     if (list === undefined) scopes.set(key, (list = []));
     list.push(span);
   }
-  const resources: string[] = [];
+  const out = new ByteWriter();
+  out.write('{"resourceSpans":[');
+  let resourceSep = '';
   for (const [resource, scopes] of byResource) {
-    const scoped: string[] = [];
+    out.write(resourceSep + resourceJson(resource) + ',"scopeSpans":[');
+    resourceSep = ',';
+    let scopeSep = '';
     for (const list of scopes.values()) {
-      let written = '';
-      for (const span of list) written += (written === '' ? '' : ',') + spanJson(span);
-      scoped.push(
-        scopeJson((list[0] as ReadableSpan).instrumentationScope) + ',"spans":[' + written + ']}',
+      out.write(
+        scopeSep + scopeJson((list[0] as ReadableSpan).instrumentationScope) + ',"spans":[',
       );
+      scopeSep = ',';
+      let spanSep = '';
+      for (const span of list) {
+        out.write(spanSep + spanJson(span));
+        spanSep = ',';
+      }
+      out.write(']}');
     }
-    resources.push(resourceJson(resource) + ',"scopeSpans":[' + scoped.join(',') + ']}');
+    out.write(']}');
   }
-  return '{"resourceSpans":[' + resources.join(',') + ']}';
+  out.write(']}');
+  return out.bytes();
 }
 
-const encoder = new TextEncoder();
+/** The same request as text. */
+export function exportRequestJson(spans: readonly ReadableSpan[]): string {
+  return new TextDecoder().decode(exportRequest(spans));
+}
 
 /** The SDK's serializer interface over this writer: what the OTLP/HTTP delegate sends. */
 export const leanJsonSpanSerializer: ISerializer<ReadableSpan[], IExportTraceServiceResponse> = {
-  serializeRequest: (spans) => encoder.encode(exportRequestJson(spans)),
+  serializeRequest: exportRequest,
   deserializeResponse: (data) => {
     if (data.length === 0) return {};
     try {
