@@ -31,6 +31,30 @@ export default tseslint.config(
       ],
     },
   },
+  // An ESM import of node:http's values reads all its exports, the lazy WebSocket getters
+  // included, which loads Node's internal undici: about 14 MB resident in every runtime and
+  // operator process (issue 53). Take them from process.getBuiltinModule('node:http').
+  {
+    files: [
+      'runtime/src/**/*.ts',
+      'operator/src/**/*.ts',
+      'platform/src/**/*.ts',
+      'contract/src/**/*.ts',
+    ],
+    ignores: ['**/*.test.ts', '**/*Fixtures.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: ['node:http', 'http'].map((name) => ({
+            name,
+            allowTypeImports: true,
+            message: "take node:http's values from process.getBuiltinModule('node:http')",
+          })),
+        },
+      ],
+    },
+  },
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,

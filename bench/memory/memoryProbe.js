@@ -1,7 +1,8 @@
 /**
  * Preloaded (`--import`) into a process the memory bench measures: on SIGUSR2 it writes to
  * $BW_MEMORY_PROBE_FILE what the process holds (`process.memoryUsage()`, and V8's heap by
- * space), the npm packages it has loaded, each with the URLs its first importer outside
+ * space), Node's own modules it has loaded (`internals`: Node's internal undici among them once
+ * anything reads the global fetch classes), the npm packages it has loaded, each with the URLs its first importer outside
  * node_modules asked for, in the order they were first loaded, and the project's own modules
  * in the order they were first resolved. The same probe goes into the runtime and the bare
  * baseline, so whatever it costs lands on both. Plain JavaScript: a TypeScript preload would
@@ -55,6 +56,9 @@ if (out !== undefined) {
         .map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]),
     );
     const memory = process.memoryUsage();
+    const internals = process.moduleLoadList
+      .filter((name) => name.startsWith('NativeModule '))
+      .map((name) => name.slice('NativeModule '.length));
     const snapshotAsked = existsSync(`${out}.snapshot`);
     if (snapshotAsked) {
       writeHeapSnapshot(readFileSync(`${out}.snapshot`, 'utf8'));
@@ -62,7 +66,14 @@ if (out !== undefined) {
     }
     writeFileSync(
       out,
-      JSON.stringify({ memory, spaces, collected: gcAsked, packages: loaded, own: [...own] }),
+      JSON.stringify({
+        memory,
+        spaces,
+        collected: gcAsked,
+        packages: loaded,
+        own: [...own],
+        internals,
+      }),
     );
   });
 }

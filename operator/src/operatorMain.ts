@@ -6,7 +6,7 @@
  *
  * Loaded by main.ts once the Node.js version is known to be new enough.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { HttpKubeClient } from '../../platform/src/kube/httpKubeClient.ts';
@@ -16,6 +16,9 @@ import { OperatorMetrics } from './controller/operatorMetrics.ts';
 import { LeaderElector } from './machinery/leaderElection.ts';
 import { createOperatorLogger } from './operatorLogger.ts';
 import { errorMessage } from '../../platform/src/node/errorMessage.ts';
+
+/** node:http from its CommonJS exports: an ESM import loads Node's internal undici (14 MB). */
+const { createServer } = process.getBuiltinModule('node:http');
 
 const USAGE = `Usage: breakwater-operator [flags]
 

@@ -4,7 +4,8 @@
  * credential chain, the store's client or the MCP SDK, and a later edit that adds a Bedrock
  * backend on the default chain, or a store, is applied once they loaded and serves. The
  * Anthropic SDK's client, which only the bundled agent's own turns use, loads with the first
- * of them; a pass-through call needs only its error classes. Which
+ * of them; a pass-through call needs only its error classes. Nor does an idle runtime, or one
+ * that only relays, load Node's internal undici (the global fetch classes: 14 MB alone). Which
  * packages the process holds is read through the memory bench's probe (bench/memory/
  * memoryProbe.js, preloaded by NODE_OPTIONS).
  */
@@ -30,6 +31,8 @@ import { waitFor } from '../support/waitFor.ts';
 
 const PROBE = fileURLToPath(new URL('../../bench/memory/memoryProbe.js', import.meta.url));
 const AWS = { accessKeyId: 'AKIDBREAKWATERLAZY1', secretAccessKey: 'lazy-secret-key' };
+/** Node's bundled undici: what the global fetch, Request, Response and Headers load. */
+const NODE_UNDICI = 'internal/deps/undici/undici';
 const OPTIONAL = ['@aws-sdk/credential-providers', '@redis/client', '@modelcontextprotocol/sdk'];
 
 let sim: SimulatorHandle;
@@ -75,6 +78,17 @@ async function loadedPackages(rt: StandaloneRuntime): Promise<string[]> {
 
 /** The probe's report: each package loaded, with the URLs the runtime's own code asked for. */
 async function probedPackages(rt: StandaloneRuntime): Promise<Record<string, string[]>> {
+  return (await probe(rt)).packages;
+}
+
+/** Node's own modules the process has loaded. */
+async function loadedInternals(rt: StandaloneRuntime): Promise<string[]> {
+  return (await probe(rt)).internals;
+}
+
+async function probe(
+  rt: StandaloneRuntime,
+): Promise<{ packages: Record<string, string[]>; internals: string[] }> {
   const file = join(dir, 'probe.json');
   rmSync(file, { force: true });
   rt.runtime.child.kill('SIGUSR2');
@@ -83,8 +97,10 @@ async function probedPackages(rt: StandaloneRuntime): Promise<Record<string, str
     intervalMs: 20,
     description: "the probe's report",
   });
-  const probe = JSON.parse(readFileSync(file, 'utf8')) as { packages: Record<string, string[]> };
-  return probe.packages;
+  return JSON.parse(readFileSync(file, 'utf8')) as {
+    packages: Record<string, string[]>;
+    internals: string[];
+  };
 }
 
 /** One call through the runtime; the backend that answered it. */
@@ -186,6 +202,14 @@ describe('a feature paid for when a policy uses it', () => {
       `policy edit adding a store → applied ${applied.toFixed(0)} ms, first call decided by it ${(performance.now() - edited).toFixed(0)} ms\n`,
     );
     expect(await loadedPackages(rt)).toContain('@redis/client');
+  });
+
+  it("neither idles nor relays with Node's internal undici loaded", async () => {
+    const rt = await start(policyDocument(sim.url));
+    expect(await loadedInternals(rt)).toEqual(expect.arrayContaining(['http', 'tls']));
+    expect(await loadedInternals(rt)).not.toContain(NODE_UNDICI);
+    expect(await call(rt)).toBe('default');
+    expect(await loadedInternals(rt)).not.toContain(NODE_UNDICI);
   });
 
   it("loads the Anthropic SDK's client with the agent loop's first turn, not for pass-through calls", async () => {

@@ -4,7 +4,7 @@
  * explicit: server-side apply for everything Breakwater owns, JSON merge patch only where a
  * patch is meant (the runtime's own pod annotations), never strategic merge.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import { Kubeconfig, type ConnectionSource } from './kubeconfig.ts';
@@ -22,6 +22,9 @@ import {
 import { RotatingTlsAgent } from './kubeTransport.ts';
 import { Kinds, resourcePath, type ResourceKind } from './resourceKinds.ts';
 import type { KubeObject } from './kubeObject.ts';
+
+/** node:http from its CommonJS exports: an ESM import loads Node's internal undici (14 MB). */
+const http = process.getBuiltinModule('node:http');
 
 const contentTypes: Record<PatchType | 'apply', string> = {
   apply: 'application/apply-patch+yaml',
@@ -264,7 +267,7 @@ export class HttpKubeClient implements KubeClient {
     const signal = init.signal === undefined ? closed : AbortSignal.any([init.signal, closed]);
     signal.throwIfAborted();
     this.#agent ??= !secure
-      ? new HttpAgent({ keepAlive: true })
+      ? new http.Agent({ keepAlive: true })
       : this.#source.tlsForConnection === undefined
         ? new HttpsAgent({
             keepAlive: true,
@@ -285,7 +288,7 @@ export class HttpKubeClient implements KubeClient {
     if (init.contentType !== undefined) headers['content-type'] = init.contentType;
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = (secure ? httpsRequest : httpRequest)(url, {
+      const req = (secure ? httpsRequest : http.request)(url, {
         method: init.method,
         headers,
         agent: this.#agent,

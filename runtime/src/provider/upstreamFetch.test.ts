@@ -141,7 +141,12 @@ describe('upstreamFetch', () => {
     expect(new TextDecoder().decode(await (await ask()).bytes())).toBe(
       '{"usage":{"input_tokens":3}}',
     );
+    // The class is defined with the first answer (not at import): still a Response, and its
+    // clone is held whole as well.
     const copy = (await ask()).clone();
+    expect(copy).toBeInstanceOf(Response);
+    expect(copy.body).toBeNull();
+    expect([copy.status, copy.headers.get('content-type')]).toEqual([200, 'application/json']);
     expect(await copy.text()).toBe('{"usage":{"input_tokens":3}}');
     const once = await ask();
     await once.text();

@@ -111,7 +111,7 @@ export function upstreamFetch(
         });
       }
       if (typeof type === 'string' && TEXT_TYPE.test(type)) {
-        return new BufferedResponse(await answer.body.text(), { status, headers });
+        return bufferedResponse(await answer.body.text(), { status, headers });
       }
       return new Response(await answer.body.arrayBuffer(), { status, headers });
     } catch (err) {
@@ -193,36 +193,49 @@ function either(
  * draining that stream cost more than the rest of the Response). `body` is null: nothing
  * here streams. Like any Response it can be read once. (The readers are instance fields
  * because the DOM typings declare them as properties of Response.)
+ *
+ * The class is defined with the first such answer, not when this module loads: reading the
+ * global `Response` loads Node's internal copy of undici (the WHATWG fetch classes, about
+ * 14 MB resident), which an idle runtime, and one that only relays, never needs.
  */
-class BufferedResponse extends Response {
-  readonly #text: string;
-  #used = false;
+function bufferedResponse(text: string, init: ResponseInit): Response {
+  BufferedResponse ??= defineBufferedResponse();
+  return new BufferedResponse(text, init);
+}
 
-  constructor(text: string, init: ResponseInit) {
-    super(null, init);
-    this.#text = text;
-  }
+let BufferedResponse: ReturnType<typeof defineBufferedResponse> | undefined;
 
-  override readonly text = (): Promise<string> => {
-    if (this.#used) {
-      return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
+function defineBufferedResponse() {
+  return class BufferedResponse extends Response {
+    readonly #text: string;
+    #used = false;
+
+    constructor(text: string, init: ResponseInit) {
+      super(null, init);
+      this.#text = text;
     }
-    this.#used = true;
-    return Promise.resolve(this.#text);
-  };
 
-  override readonly json = async (): Promise<unknown> => JSON.parse(await this.text()) as unknown;
+    override readonly text = (): Promise<string> => {
+      if (this.#used) {
+        return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
+      }
+      this.#used = true;
+      return Promise.resolve(this.#text);
+    };
 
-  override readonly bytes = async (): Promise<Uint8Array<ArrayBuffer>> =>
-    new Uint8Array(Buffer.from(await this.text()));
+    override readonly json = async (): Promise<unknown> => JSON.parse(await this.text()) as unknown;
 
-  override readonly arrayBuffer = async (): Promise<ArrayBuffer> => (await this.bytes()).buffer;
+    override readonly bytes = async (): Promise<Uint8Array<ArrayBuffer>> =>
+      new Uint8Array(Buffer.from(await this.text()));
 
-  override readonly blob = async (): Promise<Blob> =>
-    new Blob([await this.text()], { type: this.headers.get('content-type') ?? '' });
+    override readonly arrayBuffer = async (): Promise<ArrayBuffer> => (await this.bytes()).buffer;
 
-  override readonly clone = (): Response => {
-    if (this.#used) throw new TypeError('Response.clone: Body has already been consumed.');
-    return new BufferedResponse(this.#text, { status: this.status, headers: this.headers });
+    override readonly blob = async (): Promise<Blob> =>
+      new Blob([await this.text()], { type: this.headers.get('content-type') ?? '' });
+
+    override readonly clone = (): Response => {
+      if (this.#used) throw new TypeError('Response.clone: Body has already been consumed.');
+      return new BufferedResponse(this.#text, { status: this.status, headers: this.headers });
+    };
   };
 }

@@ -3,7 +3,7 @@
  * through the guard's `mapErrorToHttp`; the server's own refusals (bad request, no key,
  * draining) are built here. Every answer is the Anthropic error shape with a request id.
  */
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { AnthropicErrorType } from '../../../contract/src/anthropic/errorTypes.ts';
 import type { Classification } from '../guard/classification.ts';
@@ -14,6 +14,9 @@ import {
   type HttpErrorMapping,
 } from '../provider/anthropic/httpMapping.ts';
 import { countFailure } from './requestCounts.ts';
+
+/** From node:http's CommonJS exports, as in metricsServer.ts: an ESM import costs 14 MB. */
+const { STATUS_CODES } = process.getBuiltinModule('node:http');
 
 export function refusal(
   status: number,

@@ -2,10 +2,17 @@
  * The metrics port: `/metrics` for Prometheus and the `/debug/*` documents, unauthenticated
  * like any scrape endpoint, on a plain node:http server kept off the API's hot path.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { DEBUG_OFF, debugDocuments, debugEnabled, type DebugNeeds } from './debugRoutes.ts';
 import { isDebugUnavailable } from './debugRuns.ts';
+
+/**
+ * node:http from its CommonJS exports: an ESM import of it reads every export of the module,
+ * its lazy WebSocket getters included, and so loads Node's internal copy of undici (about
+ * 14 MB resident) into every runtime (eslint.config.js forbids the import).
+ */
+const { createServer } = process.getBuiltinModule('node:http');
 
 export function buildMetricsServer(ctx: DebugNeeds, registries: () => Registry[]): Server {
   const debug = debugDocuments(ctx);
