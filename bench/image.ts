@@ -5,16 +5,23 @@
  *   size_mb          the image's size in podman's storage
  *   ready_s          `podman run` → the runtime's /health/ready answers 200 (median of --runs),
  *                    on a policy file, read-only root, uid 65532, no capabilities
- *   runtime_rss_mb   the runtime's resident memory after --idle-s seconds of idling
+ *   runtime_rss_mb   the runtime's resident memory after --idle-s seconds of idling (median)
+ *   bare_*           the same two for the baseline (issue 53): a bare node:http server
+ *                    answering 200, run in the same image by the image's node with the same
+ *                    flags and user, in turn with the runtime (runtime, bare, runtime, …);
+ *                    the runtime's over the bare server's as ready_ratio and rss_ratio
  *   operator_rss_mb  the operator's, idle on kind (brought up when not running,
  *                    stopped again unless BREAKWATER_KEEP_CLUSTER=1), confined to an empty
  *                    namespace, with the kubeconfig mounted read-only
  *
  * Writes bench/results/image.json and ends with
  *
- *   image: size_mb=A ready_s=B runtime_rss_mb=C operator_rss_mb=D
+ *   image: size_mb=A ready_s=B runtime_rss_mb=C operator_rss_mb=D bare_ready_s=E bare_rss_mb=F
+ *          ready_ratio=B/E rss_ratio=C/F
  *
- *   node --no-warnings=ExperimentalWarning bench/image.ts [--runs 5] [--idle-s 10]
+ *   node --no-warnings=ExperimentalWarning bench/image.ts [--runs 5] [--idle-s 10] [--no-operator]
+ *
+ * `--no-operator` leaves the operator's part out (it needs kind): operator_rss_mb is null.
  */
 import { execFile } from 'node:child_process';
 import {
@@ -41,7 +48,11 @@ import { median } from '../tools/stats/samples.ts';
 const run = promisify(execFile);
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const flags = parseArgs({
-  options: { runs: { type: 'string', default: '5' }, 'idle-s': { type: 'string', default: '10' } },
+  options: {
+    runs: { type: 'string', default: '5' },
+    'idle-s': { type: 'string', default: '10' },
+    'no-operator': { type: 'boolean', default: false },
+  },
 }).values;
 const runs = Number(flags.runs);
 const idleMs = Number(flags['idle-s']) * 1000;
@@ -66,28 +77,44 @@ async function imageSizeMb(): Promise<number> {
   return Number(stdout.trim()) / 1e6;
 }
 
-/** One runtime container on a policy file: seconds to ready, and its RSS after idling (last run only). */
-async function runtimeRun(
+/** The baseline: node:http answering 200 to anything, on the port its argument names. */
+const BARE_SERVER =
+  "require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.argv[1]), '127.0.0.1')";
+
+/**
+ * One container, the runtime on a policy file or the bare server: milliseconds from `podman
+ * run` to a 200 from /health/ready, and its RSS after idling.
+ */
+async function containerRun(
+  which: 'runtime' | 'bare',
   dir: string,
-  measureRss: boolean,
-): Promise<{ readyMs: number; rssMb?: number }> {
+): Promise<{ readyMs: number; rssMb: number }> {
   const [http, metrics] = [await freePort(), await freePort()];
   const started = performance.now();
-  const container = await PodmanContainer.start(repo, {
-    name: 'breakwater-bench-runtime',
-    image,
-    entrypoint: 'breakwater-runtime',
-    args: [
-      '--policy=/policy/policy.json',
-      `--port=${String(http)}`,
-      `--metrics-port=${String(metrics)}`,
-    ],
-    env: { ANTHROPIC_API_KEY: 'sk-bench-not-a-key' },
-    volumes: [`${dir}:/policy:ro`],
-  });
+  const container = await PodmanContainer.start(
+    repo,
+    which === 'runtime'
+      ? {
+          name: 'breakwater-bench-runtime',
+          image,
+          entrypoint: 'breakwater-runtime',
+          args: [
+            '--policy=/policy/policy.json',
+            `--port=${String(http)}`,
+            `--metrics-port=${String(metrics)}`,
+          ],
+          env: { ANTHROPIC_API_KEY: 'sk-bench-not-a-key' },
+          volumes: [`${dir}:/policy:ro`],
+        }
+      : {
+          name: 'breakwater-bench-bare',
+          image,
+          entrypoint: '/nodejs/bin/node',
+          args: ['-e', BARE_SERVER, String(http)],
+        },
+  );
   try {
     const readyMs = await untilOk(`http://127.0.0.1:${String(http)}/health/ready`, started);
-    if (!measureRss) return { readyMs };
     await sleep(idleMs);
     return { readyMs, rssMb: await container.rssMiB() };
   } finally {
@@ -139,18 +166,33 @@ const dir = mkdtempSync(join(tmpdir(), 'bw-bench-image-'));
 // The container runs as 65532: mkdtemp's 0700 would hide the file from it.
 chmodSync(dir, 0o755);
 writeFileSync(join(dir, 'policy.json'), JSON.stringify(samplePolicyDocument()), { mode: 0o644 });
-const readies: number[] = [];
-let runtimeRss = Number.NaN;
+const samples = {
+  runtime: { ready: [] as number[], rss: [] as number[] },
+  bare: { ready: [] as number[], rss: [] as number[] },
+};
 try {
   for (let i = 0; i < runs; i++) {
-    const result = await runtimeRun(dir, i === runs - 1);
-    readies.push(result.readyMs);
-    if (result.rssMb !== undefined) runtimeRss = result.rssMb;
+    // In turn, so that what else the machine does lands on both alike; who goes first alternates.
+    for (const which of i % 2 === 0
+      ? (['runtime', 'bare'] as const)
+      : (['bare', 'runtime'] as const)) {
+      const result = await containerRun(which, dir);
+      samples[which].ready.push(result.readyMs);
+      samples[which].rss.push(result.rssMb);
+      process.stderr.write(
+        `run ${String(i + 1)}/${String(runs)} ${which}: ready ${String(round(result.readyMs))} ms, rss ${String(round(result.rssMb))} MB\n`,
+      );
+    }
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-const operatorRss = await operatorRssMb();
+const operatorRss = flags['no-operator'] ? null : await operatorRssMb();
+const [readyS, bareReadyS] = [
+  median(samples.runtime.ready) / 1000,
+  median(samples.bare.ready) / 1000,
+];
+const [runtimeRss, bareRss] = [median(samples.runtime.rss), median(samples.bare.rss)];
 
 const result = {
   benchmark: 'image',
@@ -163,21 +205,29 @@ const result = {
   method: {
     ready:
       'podman run --detach (runc, host network, --read-only, --cap-drop=ALL, no-new-privileges, the image user 65532) → GET /health/ready answers 200, polled every 20 ms; median of runs',
-    rss: 'VmRSS of the container main process (/proc/<pid>/status) after idling',
+    rss: 'VmRSS of the container main process (/proc/<pid>/status) after idling; median of runs',
+    bare: "node -e <a node:http server answering 200> in the same image, same flags and user; runs interleaved with the runtime's",
     idleSeconds: idleMs / 1000,
     runs,
   },
   results: {
     size_mb: round(sizeMb),
-    ready_s: round(median(readies) / 1000, 2),
-    ready_s_each: readies.map((ms) => round(ms / 1000, 2)),
+    ready_s: round(readyS, 2),
+    ready_s_each: samples.runtime.ready.map((ms) => round(ms / 1000, 2)),
     runtime_rss_mb: round(runtimeRss),
-    operator_rss_mb: round(operatorRss),
+    runtime_rss_mb_each: samples.runtime.rss.map((mb) => round(mb)),
+    operator_rss_mb: operatorRss === null ? null : round(operatorRss),
+    bare_ready_s: round(bareReadyS, 2),
+    bare_ready_s_each: samples.bare.ready.map((ms) => round(ms / 1000, 2)),
+    bare_rss_mb: round(bareRss),
+    bare_rss_mb_each: samples.bare.rss.map((mb) => round(mb)),
+    ready_ratio: round(readyS / bareReadyS, 2),
+    rss_ratio: round(runtimeRss / bareRss, 2),
   },
 };
 mkdirSync(join(repo, 'bench/results'), { recursive: true });
 writeFileSync(join(repo, 'bench/results/image.json'), `${JSON.stringify(result, null, 2)}\n`);
 const r = result.results;
 process.stdout.write(
-  `image: size_mb=${String(r.size_mb)} ready_s=${String(r.ready_s)} runtime_rss_mb=${String(r.runtime_rss_mb)} operator_rss_mb=${String(r.operator_rss_mb)}\n`,
+  `image: size_mb=${String(r.size_mb)} ready_s=${String(r.ready_s)} runtime_rss_mb=${String(r.runtime_rss_mb)} operator_rss_mb=${String(r.operator_rss_mb)} bare_ready_s=${String(r.bare_ready_s)} bare_rss_mb=${String(r.bare_rss_mb)} ready_ratio=${String(r.ready_ratio)} rss_ratio=${String(r.rss_ratio)}\n`,
 );

@@ -45,6 +45,8 @@
  * `--only telemetry` runs the telemetry comparison alone (bench/runtime/telemetryComparison.ts:
  * CPU time per call with OTLP export to a real Collector against none) and writes
  * bench/results/runtime-telemetry.json.
+ * `--only relay` runs the two side-by-side passes alone (the mix, then streams) and prints
+ * each path's CPU per request, writing nothing: a before and after of the hot path in a minute.
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
  * the error path.
@@ -103,6 +105,7 @@ const ONLY = [
   'acknowledge',
   'stores',
   'telemetry',
+  'relay',
 ];
 if (flags.only !== undefined && !ONLY.includes(flags.only)) {
   throw new Error(`--only takes one of ${ONLY.join(', ')}, not "${flags.only}"`);
@@ -610,6 +613,21 @@ async function main(): Promise<void> {
   const stats = await runtime.debug('/debug/stats');
   for (const path of paths) path.requests = encodeMix(path.port, STREAM_MIX);
   const streams = await sideBySide(paths, simPid, sim.port);
+  if (flags.only === 'relay') {
+    for (const [name, pass] of [
+      ['plain+streamed mix', runs],
+      ['streams', streams.runs],
+    ] as const) {
+      const [bare, ours] = [summary(pass.baseline ?? []), summary(pass.runtime ?? [])];
+      process.stdout.write(
+        `relay ${name}: CPU per request runtime ${String(ours.cpuUsPerRequest.server)} µs, bare proxy ${String(bare.cpuUsPerRequest.server)} µs (${(ours.cpuUsPerRequest.server / bare.cpuUsPerRequest.server).toFixed(2)}x); throughput ratio ${median(pass === runs ? ratios : streams.ratios).toFixed(2)}; load average ${loadavg().map(round2).join(' ')}\n`,
+      );
+    }
+    proxy.child.kill('SIGTERM');
+    await runtime.stop();
+    await sim.stop();
+    return;
+  }
   const providers = await compareProviders();
   const overload = await storm();
   const mcp = await mcpComparison({
