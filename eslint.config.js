@@ -32,8 +32,8 @@ export default tseslint.config(
     },
   },
   // An ESM import of node:http's values reads all its exports, the lazy WebSocket getters
-  // included, which loads Node's internal undici: about 14 MB resident in every runtime and
-  // operator process (issue 53). Take them from process.getBuiltinModule('node:http').
+  // included, which loads Node's internal undici into every runtime and operator process (14 MB
+  // in a bare process; issue 53). Take them from process.getBuiltinModule('node:http').
   {
     files: [
       'runtime/src/**/*.ts',

@@ -17,7 +17,7 @@ import { LeaderElector } from './machinery/leaderElection.ts';
 import { createOperatorLogger } from './operatorLogger.ts';
 import { errorMessage } from '../../platform/src/node/errorMessage.ts';
 
-/** node:http from its CommonJS exports: an ESM import loads Node's internal undici (14 MB). */
+/** node:http from its CommonJS exports: an ESM import loads Node's internal undici. */
 const { createServer } = process.getBuiltinModule('node:http');
 
 const USAGE = `Usage: breakwater-operator [flags]

@@ -5,7 +5,7 @@
  * backend on the default chain, or a store, is applied once they loaded and serves. The
  * Anthropic SDK's client, which only the bundled agent's own turns use, loads with the first
  * of them; a pass-through call needs only its error classes. Nor does an idle runtime, or one
- * that only relays, load Node's internal undici (the global fetch classes: 14 MB alone). Which
+ * that only relays, load Node's internal undici (the global fetch classes). Which
  * packages the process holds is read through the memory bench's probe (bench/memory/
  * memoryProbe.js, preloaded by NODE_OPTIONS).
  */

@@ -23,7 +23,7 @@ import { RotatingTlsAgent } from './kubeTransport.ts';
 import { Kinds, resourcePath, type ResourceKind } from './resourceKinds.ts';
 import type { KubeObject } from './kubeObject.ts';
 
-/** node:http from its CommonJS exports: an ESM import loads Node's internal undici (14 MB). */
+/** node:http from its CommonJS exports: an ESM import loads Node's internal undici. */
 const http = process.getBuiltinModule('node:http');
 
 const contentTypes: Record<PatchType | 'apply', string> = {

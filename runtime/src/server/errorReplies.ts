@@ -15,7 +15,7 @@ import {
 } from '../provider/anthropic/httpMapping.ts';
 import { countFailure } from './requestCounts.ts';
 
-/** From node:http's CommonJS exports, as in metricsServer.ts: an ESM import costs 14 MB. */
+/** From node:http's CommonJS exports, as in metricsServer.ts (an ESM import loads Node's undici). */
 const { STATUS_CODES } = process.getBuiltinModule('node:http');
 
 export function refusal(

@@ -9,8 +9,9 @@ import { isDebugUnavailable } from './debugRuns.ts';
 
 /**
  * node:http from its CommonJS exports: an ESM import of it reads every export of the module,
- * its lazy WebSocket getters included, and so loads Node's internal copy of undici (about
- * 14 MB resident) into every runtime (eslint.config.js forbids the import).
+ * its lazy WebSocket getters included, and so loads Node's internal copy of undici into every
+ * runtime (14 MB in a bare process, about 1 MB beside the npm undici; eslint.config.js
+ * forbids the import).
  */
 const { createServer } = process.getBuiltinModule('node:http');
 
