@@ -22,7 +22,8 @@
  *
  *   node --no-warnings=ExperimentalWarning bench/runtime.ts [--rounds 8] [--round-ms 2000]
  *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
- *        [--only providers|storm|cache|durable|budgets|acknowledge|stores|telemetry] [--label NAME]
+ *        [--only providers|storm|cache|durable|budgets|acknowledge|stores|telemetry|relay|hotpath]
+ *        [--label NAME]
  *        [--baseline DIR]
  *
  * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
@@ -47,6 +48,10 @@
  * bench/results/runtime-telemetry.json.
  * `--only relay` runs the two side-by-side passes alone (the mix, then streams) and prints
  * each path's CPU per request, writing nothing: a before and after of the hot path in a minute.
+ * `--only hotpath` runs the CPU-per-call comparison alone (bench/runtime/hotPath.ts: plain calls
+ * and streams apart, the runtime against the bare proxy, `--baseline DIR` for a before runtime in
+ * the same rounds, `--cpu-prof DIR` for a self-time table of each) and replaces the `hotPath`
+ * section of runtime.json (not when profiled).
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
  * the error path.
@@ -76,6 +81,7 @@ import { storeComparison, storeComparisonLines } from './runtime/storeComparison
 import { mcpComparison } from './runtime/mcpComparison.ts';
 import { telemetryComparison, telemetryComparisonLine } from './runtime/telemetryComparison.ts';
 import { overloadStorm, stormLine } from './runtime/overloadStorm.ts';
+import { hotPath, hotPathLines } from './runtime/hotPath.ts';
 import { cacheAffinityBench, cacheAffinityLine } from './runtime/cacheAffinity.ts';
 import {
   BENCH_AWS,
@@ -106,6 +112,7 @@ const ONLY = [
   'stores',
   'telemetry',
   'relay',
+  'hotpath',
 ];
 if (flags.only !== undefined && !ONLY.includes(flags.only)) {
   throw new Error(`--only takes one of ${ONLY.join(', ')}, not "${flags.only}"`);
@@ -464,6 +471,32 @@ async function main(): Promise<void> {
         `${JSON.stringify(result, null, 2)}\n`,
       );
     process.stdout.write(telemetryComparisonLine(result));
+    return;
+  }
+  if (flags.only === 'hotpath') {
+    const result = {
+      when: new Date().toISOString(),
+      loadAverage: { before: loadavg().map(round2) },
+      ...(await hotPath({
+        ...storeBench,
+        policyFile,
+        simulatorPort: sim.port,
+        mixes: [
+          { name: 'plain', requests: (port) => encodeMix(port, MIX.slice(0, 3)) },
+          { name: 'streams', requests: (port) => encodeMix(port, STREAM_MIX) },
+        ],
+        ...(flags.baseline === undefined ? {} : { baseline: flags.baseline }),
+        ...(flags['cpu-prof'] === undefined ? {} : { profileDir: flags['cpu-prof'] }),
+      })),
+      loadAverageAfter: loadavg().map(round2),
+    };
+    await sim.stop();
+    if (!flags['no-write'] && flags['cpu-prof'] === undefined) {
+      const file = new URL('./results/runtime.json', import.meta.url);
+      const whole = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      writeFileSync(file, `${JSON.stringify({ ...whole, hotPath: result }, null, 2)}\n`);
+    }
+    process.stdout.write(hotPathLines(result));
     return;
   }
   if (flags.only === 'budgets') {
