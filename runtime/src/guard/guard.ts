@@ -22,7 +22,8 @@
  * probes taken meanwhile), the rate token is refunded.
  *
  * The closed path (breaker Closed, a slot and a rate token free) is decided synchronously in
- * `execute` and runs the call in one small async frame with one GuardAttempt; counters are
+ * `execute` and runs the call with one GuardAttempt and one `then` on its promise (no async
+ * frame: 30 % of the guard's own cost in bench-guard); counters are
  * plain fields (metrics.ts reads them at scrape time). The clock is read once for the rate
  * limiter, and after the call only when a slow-call rule or a time window needs the duration.
  */
@@ -125,7 +126,7 @@ export class Guard implements AttemptHost {
    * attempt's error.
    *
    * The common case (breaker closed, a bulkhead slot and a rate token free) is decided
-   * synchronously here and costs one small async frame for the call itself; any wait,
+   * synchronously here and costs one `then` on the call's promise; any wait,
    * refusal or retry continues in #admit.
    */
   execute<T>(
@@ -219,8 +220,8 @@ export class Guard implements AttemptHost {
     throw breaker.rejection(now);
   }
 
-  /** Runs one admitted attempt; on failure decides between retry and giving up. */
-  async #attempt<T>(
+  /** Runs one admitted attempt; its success settled in #succeeded, a failure in #failed. */
+  #attempt<T>(
     fn: (attempt: GuardAttempt) => Promise<T>,
     options: GuardCallOptions,
     attempt: number,
@@ -228,25 +229,38 @@ export class Guard implements AttemptHost {
     start: number,
     charged: Charge,
   ): Promise<T> {
-    const target = this.#target;
     const timeout = this.#timeout;
-    const a = new GuardAttempt(this, target.name, attempt, options.signal);
-    let value: T;
+    const a = new GuardAttempt(this, this.#target.name, attempt, options.signal);
+    let running: Promise<T>;
     try {
-      value =
-        timeout === undefined ? await fn(a) : await this.#race(fn, a, timeout.timeoutMs, start);
+      running = timeout === undefined ? fn(a) : this.#race(fn, a, timeout.timeoutMs, start);
     } catch (err) {
       return this.#failed(err, fn, options, attempt, permit, start, charged, a);
     }
+    return running.then(
+      (value) => this.#succeeded(value, options, permit, start, charged, a),
+      (err: unknown) => this.#failed(err, fn, options, attempt, permit, start, charged, a),
+    );
+  }
+
+  #succeeded<T>(
+    value: T,
+    options: GuardCallOptions,
+    permit: number,
+    start: number,
+    charged: Charge,
+    a: GuardAttempt,
+  ): T {
     const deadline = a.deadline;
     if (deadline !== undefined) this.#deadlines.remove(deadline);
     this.#bulkhead?.release();
-    if (target.breaker.needsDuration) {
+    const breaker = this.#target.breaker;
+    if (breaker.needsDuration) {
       const end = this.#clock.now();
       // A stream is as slow as its first event: its length is the answer's, not the provider's.
-      target.breaker.onSuccess(permit, (a.firstEventAt ?? end) - start, end);
+      breaker.onSuccess(permit, (a.firstEventAt ?? end) - start, end);
     } else {
-      target.breaker.onSuccess(permit, 0, start);
+      breaker.onSuccess(permit, 0, start);
     }
     const usage = a.usage;
     if (usage !== undefined && charged)
