@@ -40,21 +40,35 @@ export function requestRun(
   return 'answered';
 }
 
+type ModelStep = LiveModelStep | 'answered' | undefined;
+
 /**
  * Claims the step of a `/v1/messages` call that names a run: answers it (replayed, or refused)
  * and returns 'answered', or returns where a live answer is to be journaled (undefined: the
- * call is not journaled).
+ * call is not journaled). A call that names no run is told so at once, not in a promise: a
+ * policy without durable runs costs its calls no await.
  */
-export async function beginModelStep(
+export function beginModelStep(
   ctx: DurableNeeds,
   active: ActivePolicy,
   caller: CallerIdentity,
   request: FastifyRequest,
   reply: FastifyReply,
   body: Readonly<Record<string, unknown>>,
-): Promise<LiveModelStep | 'answered' | undefined> {
+): ModelStep | Promise<ModelStep> {
   const run = requestRun(ctx, caller, request, reply);
   if (run === undefined || run === 'answered') return run;
+  return claimModelStep(ctx, active, request, reply, body, run);
+}
+
+async function claimModelStep(
+  ctx: DurableNeeds,
+  active: ActivePolicy,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  body: Readonly<Record<string, unknown>>,
+  run: RunAttempt,
+): Promise<ModelStep> {
   const begun = await ctx.durable.begin(run, 'model', canonicalJson(body));
   switch (begun.action) {
     case 'refused':

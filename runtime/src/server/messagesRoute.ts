@@ -74,7 +74,8 @@ async function handle(
   const subject: CallSubject = { route: ROUTE, model, client };
   if (refusedAsInjection(ctx, active, request, reply, subject, body.messages)) return;
   // A durable run's call: answered from its journal, or journaled (server/durableMessages.ts).
-  const durable = await beginModelStep(ctx, active, caller, request, reply, body);
+  const step = beginModelStep(ctx, active, caller, request, reply, body);
+  const durable = step instanceof Promise ? await step : step;
   if (durable === 'answered') return;
 
   const key = durable === undefined && active.doc.cache.enabled ? cacheKey(body) : undefined;

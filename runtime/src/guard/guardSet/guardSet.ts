@@ -241,7 +241,11 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     return breaker === undefined || !breaker.isRejecting(this.#clock.now());
   }
 
-  async callModel<T>(
+  /**
+   * Not async: a call without budgets gets the guard's own promise back, no async frame and no
+   * extra turns for a feature it does not use; a synchronous failure still comes as a rejection.
+   */
+  callModel<T>(
     model: string,
     pickBackend: BackendPicker<B>,
     attempt: (info: AttemptInfo<B>) => Promise<T>,
@@ -249,59 +253,64 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     estimate?: TokenEstimate,
     budget?: BudgetRequest,
   ): Promise<T> {
-    let backend = pickBackend();
-    if (backend === undefined) throw this.#registry.allOpen(model);
-    const guard = this.#modelGuard(backend.name, model);
-    // Before the guard and its retries: the worst case is held for the attempt that runs (a
-    // retry holds room for the attempts made too: beforeRetry), and a call that may not go is
-    // refused before any provider call (counting tokens spends none).
-    const planned = this.#budgets.enabled ? plannedCall(estimate, budget) : undefined;
-    const call =
-      planned === undefined
-        ? undefined
-        : { model, clientKey: budget?.clientKey, planned, stream: budget?.stream };
-    let tried: Set<string> | undefined;
-    const failover: Failover = {
-      next: () => {
-        (tried ??= new Set()).add((backend as B).name);
-        const next = pickBackend(tried);
-        if (next === undefined) return undefined;
-        backend = next;
-        return this.#modelGuard(next.name, model);
-      },
-    };
-    if (call === undefined) {
-      const options: GuardCallOptions =
-        estimate === undefined ? { signal, failover } : { signal, estimate, failover };
-      return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
+    try {
+      let backend = pickBackend();
+      if (backend === undefined) throw this.#registry.allOpen(model);
+      const guard = this.#modelGuard(backend.name, model);
+      // Before the guard and its retries: the worst case is held for the attempt that runs (a
+      // retry holds room for the attempts made too: beforeRetry), and a call that may not go is
+      // refused before any provider call (counting tokens spends none).
+      const planned = this.#budgets.enabled ? plannedCall(estimate, budget) : undefined;
+      const call =
+        planned === undefined
+          ? undefined
+          : { model, clientKey: budget?.clientKey, planned, stream: budget?.stream };
+      let tried: Set<string> | undefined;
+      const failover: Failover = {
+        next: () => {
+          (tried ??= new Set()).add((backend as B).name);
+          const next = pickBackend(tried);
+          if (next === undefined) return undefined;
+          backend = next;
+          return this.#modelGuard(next.name, model);
+        },
+      };
+      if (call === undefined) {
+        const options: GuardCallOptions =
+          estimate === undefined ? { signal, failover } : { signal, estimate, failover };
+        return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
+      }
+      return this.#budgets.run(
+        call,
+        budget?.requestId,
+        async (held) => {
+          const claim = held?.claim;
+          const options: GuardCallOptions = {
+            signal,
+            failover,
+            ...(estimate === undefined ? {} : { estimate }),
+            ...(claim === undefined ? {} : { budget: claim }),
+            // A retry's room goes through the audit too (budget_room_reserved).
+            ...(held === undefined ? {} : { held: held.settles }),
+          };
+          if (held === undefined)
+            return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
+          try {
+            return await guard.execute(
+              (a) => attempt(new ModelAttempt(a, model, backend as B, held.hold)),
+              options,
+            );
+          } finally {
+            this.#settlements.later(held.settles);
+          }
+        },
+        signal,
+      );
+    } catch (err) {
+      // Whatever was thrown, rejected as it was (the guard's errors, an unmapped model).
+      const thrown = err as Error;
+      return Promise.reject(thrown);
     }
-    // Awaited: an async function that returns a promise takes two more turns to settle.
-    return await this.#budgets.run(
-      call,
-      budget?.requestId,
-      async (held) => {
-        const claim = held?.claim;
-        const options: GuardCallOptions = {
-          signal,
-          failover,
-          ...(estimate === undefined ? {} : { estimate }),
-          ...(claim === undefined ? {} : { budget: claim }),
-          // A retry's room goes through the audit too (budget_room_reserved).
-          ...(held === undefined ? {} : { held: held.settles }),
-        };
-        if (held === undefined)
-          return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
-        try {
-          return await guard.execute(
-            (a) => attempt(new ModelAttempt(a, model, backend as B, held.hold)),
-            options,
-          );
-        } finally {
-          this.#settlements.later(held.settles);
-        }
-      },
-      signal,
-    );
   }
 
   cheapestFirst(
