@@ -13,7 +13,7 @@
  * agent container is given: accepted only from a loopback peer, so only from inside the pod,
  * because it is made of the pod's uid, which is no secret.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 import {
   clientKeyCaller,
@@ -68,7 +68,8 @@ export class ClientKeys implements KeyJudge {
   }
 }
 
-const digest = (key: string): string => createHash('sha256').update(key, 'utf8').digest('base64');
+/** One-shot: no Hash object per lookup (about half the CPU of createHash().update().digest()). */
+const digest = (key: string): string => hash('sha256', key, 'base64');
 
 function isPodKey(presented: string, podKey: PodKey): boolean {
   const candidate = Buffer.from(presented, 'utf8');

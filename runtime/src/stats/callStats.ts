@@ -11,19 +11,26 @@ export type Subject = 'model' | 'tool' | 'backend';
 
 export class CallStats {
   readonly #clock: Clock;
-  readonly #windows = new Map<string, SlidingWindow>();
+  /** By subject, then name: a call looks its window up without building a key. */
+  readonly #windows: Record<Subject, Map<string, SlidingWindow>> = {
+    model: new Map(),
+    tool: new Map(),
+    backend: new Map(),
+  };
+  #count = 0;
 
   constructor(clock: Clock) {
     this.#clock = clock;
   }
 
   record(subject: Subject, name: string, durationMs: number, outcome: CallOutcome = {}): void {
-    const key = `${subject}:${name}`;
-    let window = this.#windows.get(key);
+    const windows = this.#windows[subject];
+    let window = windows.get(name);
     if (window === undefined) {
-      if (this.#windows.size >= MAX_SUBJECTS) return;
+      if (this.#count >= MAX_SUBJECTS) return;
       window = new SlidingWindow(this.#clock);
-      this.#windows.set(key, window);
+      windows.set(name, window);
+      this.#count++;
     }
     window.record(durationMs, outcome);
   }
@@ -38,10 +45,9 @@ export class CallStats {
       tools: {} as Record<string, WindowSummary>,
       backends: {} as Record<string, WindowSummary>,
     };
-    for (const [key, window] of this.#windows) {
-      const colon = key.indexOf(':');
-      const subject = key.slice(0, colon) as Subject;
-      out[`${subject}s`][key.slice(colon + 1)] = window.summary();
+    for (const subject of ['model', 'tool', 'backend'] as const) {
+      for (const [name, window] of this.#windows[subject])
+        out[`${subject}s`][name] = window.summary();
     }
     return out;
   }
