@@ -298,6 +298,21 @@ async function main(): Promise<void> {
     );
   const scraped = successLine === undefined ? null : Number(successLine.split(' ').pop());
 
+  /** Per-round ratios' p25 and p75: the spread the headline's median sits in. */
+  const pairedSpread = (ratios: number[]) => [percentile(ratios, 0.25), percentile(ratios, 0.75)];
+  const perRound = (a: string, b: string, over = false) => {
+    const x = timings.get(a) ?? [];
+    const y = timings.get(b) ?? [];
+    const bare = timings.get('bare') ?? [];
+    return x.map((v, i) =>
+      over
+        ? (v - (bare[i] as number)) / ((y[i] as number) - (bare[i] as number))
+        : v / (y[i] as number),
+    );
+  };
+  // What issue 53's measure names: the guard's overhead over a bare await against cockatiel's,
+  // each round's bare await subtracted from both.
+  const overhead = perRound('ours', 'cockatiel', true);
   const r1 = pairedRatio('ours', 'cockatiel');
   const r2 = pairedRatio('ours', 'opossum');
   const r3 = pairedRatio('ours_timeout', 'cockatiel_timeout');
@@ -358,6 +373,14 @@ async function main(): Promise<void> {
       'ours/cockatiel': round3(r1),
       'ours/opossum': round3(r2),
       'ours_timeout/cockatiel_timeout': round3(r3),
+      spreadP25P75: {
+        'ours/cockatiel': pairedSpread(perRound('ours', 'cockatiel')).map(round3),
+      },
+      overheadOverBare: {
+        method: 'median over rounds of (ours − bare) / (cockatiel − bare), p25 and p75',
+        'ours/cockatiel': round3(median(overhead)),
+        spreadP25P75: pairedSpread(overhead).map(round3),
+      },
       ofMedians: {
         'ours/cockatiel': round3(ns('ours') / ns('cockatiel')),
         'ours/opossum': round3(ns('ours') / ns('opossum')),
@@ -428,7 +451,15 @@ async function main(): Promise<void> {
   console.log(`wrote ${out}`);
   opossum.shutdown();
   console.log(
-    `guard: ours/cockatiel=${r1.toFixed(3)} ours/opossum=${r2.toFixed(3)} ours_timeout/cockatiel_timeout=${r3.toFixed(3)} idle_breaker_bytes=${idleBytes}`,
+    `guard: ours/cockatiel=${r1.toFixed(3)} (p25–p75 ${pairedSpread(perRound('ours', 'cockatiel'))
+      .map((x) => x.toFixed(3))
+      .join('–')}; overhead over a bare await ${median(overhead).toFixed(3)}, ${pairedSpread(
+      overhead,
+    )
+      .map((x) => x.toFixed(3))
+      .join(
+        '–',
+      )}) ours/opossum=${r2.toFixed(3)} ours_timeout/cockatiel_timeout=${r3.toFixed(3)} idle_breaker_bytes=${idleBytes}`,
   );
 }
 
