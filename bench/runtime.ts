@@ -22,7 +22,7 @@
  *
  *   node --no-warnings=ExperimentalWarning bench/runtime.ts [--rounds 8] [--round-ms 2000]
  *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
- *        [--only providers|storm|cache|durable|budgets|acknowledge|stores|telemetry|relay|hotpath]
+ *        [--only providers|storm|cache|durable|budgets|acknowledge|stores|telemetry|hotpath]
  *        [--label NAME]
  *        [--baseline DIR]
  *
@@ -46,8 +46,6 @@
  * `--only telemetry` runs the telemetry comparison alone (bench/runtime/telemetryComparison.ts:
  * CPU time per call with OTLP export to a real Collector against none) and writes
  * bench/results/runtime-telemetry.json.
- * `--only relay` runs the two side-by-side passes alone (the mix, then streams) and prints
- * each path's CPU per request, writing nothing: a before and after of the hot path in a minute.
  * `--only hotpath` runs the CPU-per-call comparison alone (bench/runtime/hotPath.ts: plain calls
  * and streams apart, the runtime against the bare proxy, `--baseline DIR` for a before runtime in
  * the same rounds, `--cpu-prof DIR` for a self-time table of each) and replaces the `hotPath`
@@ -111,7 +109,6 @@ const ONLY = [
   'acknowledge',
   'stores',
   'telemetry',
-  'relay',
   'hotpath',
 ];
 if (flags.only !== undefined && !ONLY.includes(flags.only)) {
@@ -646,21 +643,6 @@ async function main(): Promise<void> {
   const stats = await runtime.debug('/debug/stats');
   for (const path of paths) path.requests = encodeMix(path.port, STREAM_MIX);
   const streams = await sideBySide(paths, simPid, sim.port);
-  if (flags.only === 'relay') {
-    for (const [name, pass] of [
-      ['plain+streamed mix', runs],
-      ['streams', streams.runs],
-    ] as const) {
-      const [bare, ours] = [summary(pass.baseline ?? []), summary(pass.runtime ?? [])];
-      process.stdout.write(
-        `relay ${name}: CPU per request runtime ${String(ours.cpuUsPerRequest.server)} µs, bare proxy ${String(bare.cpuUsPerRequest.server)} µs (${(ours.cpuUsPerRequest.server / bare.cpuUsPerRequest.server).toFixed(2)}x); throughput ratio ${median(pass === runs ? ratios : streams.ratios).toFixed(2)}; load average ${loadavg().map(round2).join(' ')}\n`,
-      );
-    }
-    proxy.child.kill('SIGTERM');
-    await runtime.stop();
-    await sim.stop();
-    return;
-  }
   const providers = await compareProviders();
   const overload = await storm();
   const mcp = await mcpComparison({
