@@ -9,7 +9,10 @@
  *                   mounted ConfigMap volume, takes 60–90 s and is not measurable here)
  *   trip_to_status  breaker trip in one runtime → CircuitBreakerPolicy status shows it
  *   agents_1000     1000 AgentDeployments (replicas 0) created at once → every one has its
- *                   children and a current status; the operator's peak RSS meanwhile
+ *                   children and a current status; the operator's peak RSS meanwhile. Beside
+ *                   it, before it, the floor: a bare client writes the same agents' objects
+ *                   with no operator running (bench/operator/floorRounds.ts); the figure is
+ *                   the operator's time to converge over the floor's (issue 53: ≤ 1.3)
  *
  * Writes bench/results/operator.json and ends with
  *
@@ -18,15 +21,18 @@
  *
  *   node --no-warnings=ExperimentalWarning bench/operator.ts [--edits 20] [--trips 20]
  *        [--replicas 10] [--agents 1000] [--heap-cap-mb N] [--cpu-prof DIR] [--agents-only]
+ *        [--rounds 1] [--bare-concurrency 50]
  *
  * The operator runs with the node flags the manifests give it (config/manager, the chart's
  * nodeOptions): --max-semi-space-size=4. --heap-cap-mb adds --max-old-space-size=N, to see
  * what a heap cap buys; --cpu-prof writes each operator process's CPU profile into DIR.
- * --agents-only measures the agents alone (no node needed, no wait for Ready) and prints it,
- * writing no results.
+ * --agents-only measures the agents and their floor alone (no node needed, no wait for Ready)
+ * and writes them into operator.json's agents1000, keeping the other phases' fields. --rounds
+ * runs floor and operator in turn that many times; --bare-concurrency is the bare client's
+ * requests in flight.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { AgentDeployment, CircuitBreakerPolicy } from '../contract/src/api/resources.ts';
 import { HttpKubeClient } from '../platform/src/kube/httpKubeClient.ts';
@@ -53,6 +59,12 @@ import { measureReload, type ReloadResult } from './operator/reloadLatency.ts';
 import { measureTripToStatus, type TripResult } from './operator/tripToStatus.ts';
 import { ensureServiceAddresses } from './operator/serviceAddresses.ts';
 import { WatchedCache } from './operator/watchedCache.ts';
+import {
+  agentsBesideFloor,
+  floorLine,
+  floorSection,
+  type FloorRun,
+} from './operator/floorRounds.ts';
 import { benchCluster } from './benchCluster.ts';
 
 const flags = parseArgs({
@@ -65,6 +77,8 @@ const flags = parseArgs({
     'heap-cap-mb': { type: 'string' },
     'cpu-prof': { type: 'string' },
     'agents-only': { type: 'boolean', default: false },
+    'bare-concurrency': { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '1' },
   },
   strict: true,
 }).values;
@@ -73,6 +87,8 @@ const WARMUP = Number(flags.warmup);
 const TRIPS = Number(flags.trips);
 const REPLICAS = Number(flags.replicas);
 const AGENTS = Number(flags.agents);
+const BARE_CONCURRENCY = Number(flags['bare-concurrency']);
+const ROUNDS = Number(flags.rounds);
 /** Node flags for the operator processes: the manifests' NODE_OPTIONS, and a heap cap if asked. */
 const OPERATOR_NODE_OPTIONS = [
   '--max-semi-space-size=4',
@@ -230,6 +246,19 @@ async function manyAgents(
   }
 }
 
+function floorRun(client: HttpKubeClient, namespaces: TestNamespace[]): Promise<FloorRun> {
+  return agentsBesideFloor({
+    client,
+    agents: AGENTS,
+    rounds: ROUNDS,
+    concurrency: BARE_CONCURRENCY,
+    namespaces,
+    cleanups,
+    operatorPhase: (ns) => manyAgents(client, ns),
+    log,
+  });
+}
+
 async function main(): Promise<void> {
   const cluster = await benchCluster(log);
   const limit = setTimeout(() => {
@@ -245,11 +274,30 @@ async function main(): Promise<void> {
     const client = new HttpKubeClient(kubeConfig());
     sim = await startSimulator({ seed: 1, ...ONE_WRITE_STREAMS });
     if (flags['agents-only']) {
-      const ns = await uniqueNamespace('bench-op-scale');
-      namespaces.push(ns);
-      log(`${String(AGENTS)} agents in namespace ${ns.name}`);
-      const scale = await manyAgents(client, ns);
-      process.stdout.write(`${JSON.stringify({ agents1000: scale }, null, 2)}\n`);
+      const run = await floorRun(client, namespaces);
+      const results = new URL('./results/operator.json', import.meta.url);
+      const kept = existsSync(results)
+        ? (JSON.parse(readFileSync(results, 'utf8')) as Record<string, unknown>)
+        : {};
+      const agents = kept['agents1000'] as Record<string, unknown> | undefined;
+      writeFileSync(
+        results,
+        `${JSON.stringify(
+          {
+            ...kept,
+            agents1000: {
+              ...agents,
+              ...run.scale,
+              when: new Date().toISOString(),
+              loadAverageAtStart: load.map((l) => Math.round(l * 100) / 100),
+              floor: floorSection(run, BARE_CONCURRENCY),
+            },
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      process.stdout.write(floorLine(run));
       return;
     }
     const reloadNs = await uniqueNamespace('bench-op-reload');
@@ -258,10 +306,8 @@ async function main(): Promise<void> {
     const phase = await reloadAndTrip(client, reloadNs, sim);
     await reloadNs.cleanup();
 
-    const scaleNs = await uniqueNamespace('bench-op-scale');
-    namespaces.push(scaleNs);
-    log(`${String(AGENTS)} agents in namespace ${scaleNs.name}`);
-    const scale = await manyAgents(client, scaleNs);
+    const run = await floorRun(client, namespaces);
+    const scale = run.scale;
 
     const result = {
       when: new Date().toISOString(),
@@ -337,6 +383,7 @@ async function main(): Promise<void> {
         goal_converged_to_create_ratio: 7,
         goal_peak_rss_mb: 200,
         ...scale,
+        floor: floorSection(run, BARE_CONCURRENCY),
       },
       reloadOperatorPeakRssMb: phase.operatorPeakRssMb,
     };
@@ -354,6 +401,7 @@ async function main(): Promise<void> {
         `writes_per_agent=${String(scale.writes_per_agent_at_convergence['total'] ?? 0)} ` +
         `peak_rss_mb=${scale.operator_peak_rss_mb.toFixed(0)}\n`,
     );
+    process.stdout.write(floorLine(run));
   } finally {
     await stopOperators();
     await sim?.stop();

@@ -78,12 +78,27 @@ const CHILD_KINDS: readonly ResourceKind[] = [
   Kinds.Service,
 ];
 
-const statusCurrent = (a: AgentDeployment): boolean =>
+/** Converged: children applied and a status written for the agent's current generation. */
+export const statusCurrent = (a: AgentDeployment): boolean =>
   a.status?.observedGeneration === a.metadata.generation && (a.status?.conditions?.length ?? 0) > 0;
 
 const ready = (a: AgentDeployment): boolean =>
   statusCurrent(a) &&
   a.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+/** One of the many agents: no replicas, both policies referenced. */
+export function scaleAgent(
+  name: string,
+  circuitBreakerPolicy: string,
+  rateLimitPolicy: string,
+): AgentDeployment {
+  return agentDeployment(name, {
+    providerURL: 'http://127.0.0.1:9',
+    replicas: 0,
+    circuitBreakerPolicy,
+    rateLimitPolicy,
+  });
+}
 
 export async function measureAgentsAtScale(inputs: ScaleInputs): Promise<ScaleResult> {
   const { count } = inputs;
@@ -110,12 +125,7 @@ export async function measureAgentsAtScale(inputs: ScaleInputs): Promise<ScaleRe
     Array.from({ length: inputs.createConcurrency }, async () => {
       while (next < count) {
         const name = `agent-${String(next++).padStart(4, '0')}`;
-        const agent = agentDeployment(name, {
-          providerURL: 'http://127.0.0.1:9',
-          replicas: 0,
-          circuitBreakerPolicy: inputs.circuitBreakerPolicy,
-          rateLimitPolicy: inputs.rateLimitPolicy,
-        });
+        const agent = scaleAgent(name, inputs.circuitBreakerPolicy, inputs.rateLimitPolicy);
         await inputs.client.create(Kinds.AgentDeployment, {
           ...agent,
           metadata: { ...agent.metadata, namespace: inputs.namespace },
