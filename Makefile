@@ -168,7 +168,7 @@ bench-global: setup tools ## Rate limits across 3 replicas: each replica's share
 	$(NODE) bench/global.ts
 
 .PHONY: bench-operator
-bench-operator: setup tools ## Policy reload, trip-to-status and 1000-agent convergence on kind.
+bench-operator: setup tools ## Policy reload, trip-to-status and 1000-agent convergence on kind, beside a bare client writing the same objects (the floor).
 	$(NODE) bench/operator.ts
 
 .PHONY: bench-sidecar
