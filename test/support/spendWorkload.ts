@@ -253,7 +253,7 @@ function killPoints(random: Random, calls: number, kills: number): Map<number, n
 
 /**
  * SIGKILLs replica `index` once the store holds a reservation of its own not yet settled (or
- * after 5 s without one), and starts another in its place. Its name is its place among every replica started (r3 for
+ * after 5 s without one), frozen while the store is read, and starts another in its place. Its name is its place among every replica started (r3 for
  * the first replaced), as readAudit names them.
  */
 async function killMidCall(
@@ -278,7 +278,18 @@ async function killMidCall(
     const leases = new Set((await agent.accounts()).flatMap((a) => a.leases));
     return ids.some((id) => leases.has(id));
   };
-  await waitFor(heldInStore, {
+  // The victim is frozen (SIGSTOP) before the store is read, so that a hold seen there cannot
+  // be settled between the look and the kill: read while it ran, the look went stale whenever
+  // the call ended first (one CI run in many killed a replica whose holds had all settled).
+  const child = victim.runtime.child;
+  const frozenWithAHold = async () => {
+    if (open().length === 0) return false;
+    child.kill('SIGSTOP');
+    if (await heldInStore()) return true;
+    child.kill('SIGCONT');
+    return false;
+  };
+  await waitFor(frozenWithAHold, {
     description: `a call of ${replica} held in the store`,
     timeoutMs: 5_000,
     intervalMs: 20,
