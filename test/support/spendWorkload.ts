@@ -272,20 +272,25 @@ async function killMidCall(
       .filter((r) => !done.has(r.reservation) && !done.has(r.of ?? ''))
       .map((r) => r.reservation);
   };
-  const heldInStore = async () => {
+  // Every open reservation of the victim held under a lease: none in flight to the store, and
+  // none settled there whose record the victim has not yet written (a settlement the store
+  // applied while its record died with the process would leave the store counting a cost no
+  // replica recorded; what a killed pod's audit trail can miss, not what its budgets can).
+  const allHeldInStore = async () => {
     const ids = open();
     if (ids.length === 0) return false;
     const leases = new Set((await agent.accounts()).flatMap((a) => a.leases));
-    return ids.some((id) => leases.has(id));
+    return ids.every((id) => leases.has(id));
   };
-  // The victim is frozen (SIGSTOP) before the store is read, so that a hold seen there cannot
-  // be settled between the look and the kill: read while it ran, the look went stale whenever
-  // the call ended first (one CI run in many killed a replica whose holds had all settled).
+  // The victim is frozen (SIGSTOP) before the store is read, so that what the look sees holds
+  // until the kill: read while it ran, the look went stale whenever a call ended in between
+  // (one CI run killed a replica whose holds had all settled). A settlement it sent before the
+  // freeze reaches redis before the look does.
   const child = victim.runtime.child;
   const frozenWithAHold = async () => {
     if (open().length === 0) return false;
     child.kill('SIGSTOP');
-    if (await heldInStore()) return true;
+    if (await allHeldInStore()) return true;
     child.kill('SIGCONT');
     return false;
   };
