@@ -27,12 +27,13 @@ import {
   type BudgetAccountName,
   type ClientCall,
   type HistoryVerdict,
-  type Reservation,
   type Settlement,
   type SpendHistory,
   type StoredAccount,
 } from './spendHistory.ts';
 import { startMcpServer } from './mcpServer.ts';
+import { readAudit } from './spendAudit.ts';
+import { killMidCall, killPoints, type Kill } from './spendKills.ts';
 import { waitFor } from './waitFor.ts';
 
 const KEYS = ['bw-history-key-a', 'bw-history-key-b', 'bw-history-key-c'] as const;
@@ -62,14 +63,6 @@ export interface SpendWorkloadOptions {
   readonly overloadRate?: number;
   /** Replicas SIGKILLed mid-call and replaced, at seeded points of the round. @default 1 */
   readonly kills?: number;
-}
-
-/** One replica killed: which, after how many calls had started, and what it had open. */
-export interface Kill {
-  readonly replica: string;
-  readonly afterCalls: number;
-  /** Its reservations not yet settled when it died. */
-  readonly open: number;
 }
 
 export interface SpendWorkloadRun {
@@ -238,73 +231,6 @@ function plan(random: Random, seed: number, i: number): Plan {
   };
 }
 
-/**
- * `kills` call indices, each a replica: between a tenth and two fifths of the round, while the
- * budgets still admit calls (later nearly every call is refused, and nothing is held to lapse).
- */
-function killPoints(random: Random, calls: number, kills: number): Map<number, number> {
-  const points = new Map<number, number>();
-  for (let k = 0; k < kills; k++) {
-    const at = Math.floor(calls * (0.1 + (0.3 * (k + random())) / kills));
-    points.set(at, Math.floor(random() * 3));
-  }
-  return points;
-}
-
-/**
- * SIGKILLs replica `index` once the store holds a reservation of its own not yet settled (or
- * after 5 s without one), frozen while the store is read, and starts another in its place. Its name is its place among every replica started (r3 for
- * the first replaced), as readAudit names them.
- */
-async function killMidCall(
-  agent: BudgetAgent,
-  index: number,
-  afterCalls: number,
-): Promise<Kill & { atMs: number }> {
-  const victim = agent.agent.replicas[index];
-  if (victim === undefined) throw new Error(`no replica ${String(index)}`);
-  const replica = `r${String(agent.agent.started.indexOf(victim))}`;
-  // Its reservations not yet settled, and of those the ones the store holds under a lease.
-  const open = () => {
-    const { reservations, settlements } = auditOf(victim.runtime.output, replica);
-    const done = new Set(settlements.map((s) => s.reservation));
-    return reservations
-      .filter((r) => !done.has(r.reservation) && !done.has(r.of ?? ''))
-      .map((r) => r.reservation);
-  };
-  // Every open reservation of the victim held under a lease: none in flight to the store, and
-  // none settled there whose record the victim has not yet written (a settlement the store
-  // applied while its record died with the process would leave the store counting a cost no
-  // replica recorded; what a killed pod's audit trail can miss, not what its budgets can).
-  const allHeldInStore = async () => {
-    const ids = open();
-    if (ids.length === 0) return false;
-    const leases = new Set((await agent.accounts()).flatMap((a) => a.leases));
-    return ids.every((id) => leases.has(id));
-  };
-  // The victim is frozen (SIGSTOP) before the store is read, so that what the look sees holds
-  // until the kill: read while it ran, the look went stale whenever a call ended in between
-  // (one CI run killed a replica whose holds had all settled). A settlement it sent before the
-  // freeze reaches redis before the look does.
-  const child = victim.runtime.child;
-  const frozenWithAHold = async () => {
-    if (open().length === 0) return false;
-    child.kill('SIGSTOP');
-    if (await allHeldInStore()) return true;
-    child.kill('SIGCONT');
-    return false;
-  };
-  await waitFor(frozenWithAHold, {
-    description: `a call of ${replica} held in the store`,
-    timeoutMs: 5_000,
-    intervalMs: 20,
-  }).catch(() => undefined);
-  const atMs = Date.now();
-  const openAtKill = open().length;
-  await agent.agent.replace(index);
-  return { replica, afterCalls, open: openAtKill, atMs };
-}
-
 async function callOnce(agent: BudgetAgent, p: Plan): Promise<ClientCall> {
   const client = sdk(agent.urls[p.replica] ?? '', p.key);
   const headers = {
@@ -434,67 +360,6 @@ async function history(
   return { verdict: checkSpendHistory(checked), bills, settlements, checked };
 }
 
-interface AuditLine {
-  readonly audit?: boolean;
-  readonly event?: string;
-  readonly requestId?: string;
-  readonly reservation?: string;
-  readonly model?: string;
-  readonly accounts?: BudgetAccountName[];
-  readonly worstPico?: string;
-  /** A retry's room: the call's reservation. */
-  readonly of?: string;
-  readonly decision?: Settlement['decision'];
-  readonly costPico?: string;
-}
-
-/** Every replica's `budget_reserved` and `budget_settled` audit lines so far, the killed ones' too. */
-function readAudit(agent: BudgetAgent): {
-  reservations: Reservation[];
-  settlements: Settlement[];
-} {
-  const all = agent.agent.started.map((r, i) => auditOf(r.runtime.output, `r${String(i)}`));
-  return {
-    reservations: all.flatMap((a) => a.reservations),
-    settlements: all.flatMap((a) => a.settlements),
-  };
-}
-
-/** One replica's budget records in its output. */
-function auditOf(
-  output: readonly string[],
-  replica: string,
-): { reservations: Reservation[]; settlements: Settlement[] } {
-  const reservations: Reservation[] = [];
-  const settlements: Settlement[] = [];
-  for (const text of output) {
-    if (!text.startsWith('{') || !text.includes('"budget_')) continue;
-    const line = parsed(text);
-    if (line === undefined) continue;
-    if (line.audit !== true || line.reservation === undefined) continue;
-    const requestId = line.requestId;
-    if (line.event === 'budget_reserved' || line.event === 'budget_room_reserved')
-      reservations.push({
-        replica,
-        reservation: line.reservation,
-        requestId,
-        model: line.model ?? '',
-        accounts: line.accounts ?? [],
-        worstPico: BigInt(line.worstPico ?? '0'),
-        ...(line.of === undefined ? {} : { of: line.of }),
-      });
-    else if (line.event === 'budget_settled')
-      settlements.push({
-        replica,
-        reservation: line.reservation,
-        requestId,
-        decision: line.decision ?? 'pending',
-        costPico: BigInt(line.costPico ?? '0'),
-      });
-  }
-  return { reservations, settlements };
-}
-
 /** `…:budget:<agent>:<budget>:<periodStartMs>[:<key fingerprint>]`, as budget.lua keeps it. */
 function accountOfKey(key: string): BudgetAccountName {
   const parts = key.slice(key.indexOf(':budget:') + ':budget:'.length).split(':');
@@ -505,13 +370,4 @@ function accountOfKey(key: string): BudgetAccountName {
     who: who ?? '',
     periodStartMs: Number(period),
   };
-}
-
-/** A line of output as JSON; undefined for one a SIGKILL cut short. */
-function parsed(text: string): AuditLine | undefined {
-  try {
-    return JSON.parse(text) as AuditLine;
-  } catch {
-    return undefined;
-  }
 }
