@@ -152,7 +152,7 @@ bench-memory: setup build ## Idle RSS and heap of the runtime (--policy, --manif
 	$(NODE) bench/memory.ts --built
 
 .PHONY: bench-memory-soak
-bench-memory-soak: setup tools ## 10 min at c64 (budgets per client key over 2,000 keys, cache-affinity pins, durable runs): RSS end vs idle (goal ≤ 2x), heap retained after gc vs the documented bounds; SOAK_ARGS='--minutes 2 --concurrency 16' for a short run. Not in `make bench`.
+bench-memory-soak: setup tools ## 10 min at c64 (budgets per client key over 2,000 keys, cache-affinity pins, durable runs): RSS end vs idle (goal ≤ 2x), heap retained after gc vs the documented bounds; SOAK_ARGS='--minutes 2 --concurrency 16' for a short run, '--calls 100000' to keep on until that many calls are answered. Not in `make bench`.
 	$(NODE) bench/memory/soak.ts $(SOAK_ARGS)
 
 .PHONY: bench-durable
