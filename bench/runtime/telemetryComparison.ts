@@ -14,6 +14,8 @@
  * - The figure is the median of the per-round ratios on / off; the spread is off-again / off in
  *   the same rounds. Met when the ratio is at most GOAL, or within the spread (at most the
  *   largest A/A ratio). The Collector is checked to have received the `on` runtime's spans.
+ * - The Collector's own CPU time in each path's rounds, per call served: it shares the
+ *   machine's cores with the runtime under test, and has work only in the `on` rounds.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +23,7 @@ import { startCollector } from '../../test/support/otelCollector.ts';
 import { startRuntime, type RuntimeHandle } from '../../test/support/runtimeProcess.ts';
 import { median } from '../../tools/stats/samples.ts';
 import { closedLoop } from './closedLoopLoad.ts';
+import { cpuUs } from './processProbe.ts';
 import { measureRound, type StoreBenchOptions, type StoreRound } from './storeRounds.ts';
 
 /** Issue 52: telemetry on may cost at most 10 % more CPU time per call. */
@@ -76,12 +79,18 @@ export async function telemetryComparison(options: TelemetryComparisonOptions) {
         durationMs: options.warmupMs,
       });
     const rounds = new Map<Name, StoreRound[]>(NAMES.map((n) => [n, []]));
+    const collectorUs = new Map<Name, number>(NAMES.map((n) => [n, 0]));
     for (let r = 0; r < options.rounds; r++)
       for (let i = 0; i < paths.length; i++) {
         const path = paths[(r + i) % paths.length] as Path;
+        const before = cpuUs(collector.pid);
         rounds
           .get(path.name)
           ?.push(await measureRound({ ...path, requests: requests.get(path.name) ?? [] }, options));
+        collectorUs.set(
+          path.name,
+          (collectorUs.get(path.name) ?? 0) + cpuUs(collector.pid) - before,
+        );
       }
     // The `on` runtime really exported: its spans are in what the Collector wrote.
     const exported = collector.spans().filter((s) => s.name.startsWith('chat ')).length;
@@ -91,13 +100,15 @@ export async function telemetryComparison(options: TelemetryComparisonOptions) {
     const base = of('off');
     const cpuRatios = (name: Name) =>
       of(name).map((x, i) => x.cpuUsPerCall / (base[i]?.cpuUsPerCall ?? x.cpuUsPerCall));
+    const callsOf = (name: Name) => of(name).reduce((n, x) => n + x.calls, 0);
     const summary = (name: Name) => ({
       cpuUsPerCall: round3(median(of(name).map((x) => x.cpuUsPerCall))),
       p50Ms: round3(median(of(name).map((x) => x.p50Ms))),
       p99Ms: round3(median(of(name).map((x) => x.p99Ms))),
       rps: round3(median(of(name).map((x) => x.rps))),
-      calls: of(name).reduce((n, x) => n + x.calls, 0),
+      calls: callsOf(name),
       errors: of(name).reduce((n, x) => n + x.errors, 0),
+      collectorCpuUsPerCall: round3((collectorUs.get(name) ?? 0) / Math.max(1, callsOf(name))),
     });
     const cpuRatio = round3(median(cpuRatios('on')));
     const spreadRatios = cpuRatios('off-again').map(round3);
@@ -108,7 +119,8 @@ export async function telemetryComparison(options: TelemetryComparisonOptions) {
         '(OTLP to the Collector: request and attempt spans, gen_ai metrics; batch every 500 ms, ' +
         'metrics every 1 s); closed loop at one concurrency on the request mix, interleaved ' +
         'rounds with each path first in turn; cpuRatio is the median of per-round on/off CPU ' +
-        'time per call (schedstat, all threads), the spread that of off-again/off',
+        'time per call (schedstat, all threads), the spread that of off-again/off; ' +
+        "collectorCpuUsPerCall: the Collector's CPU time in that path's rounds per call served",
       goal: GOAL,
       concurrency: options.concurrency,
       rounds: options.rounds,
@@ -132,5 +144,5 @@ export function telemetryComparisonLine(
   result: Awaited<ReturnType<typeof telemetryComparison>>,
 ): string {
   const spread = `${Math.min(...result.spreadRatios).toFixed(3)}..${Math.max(...result.spreadRatios).toFixed(3)}`;
-  return `runtime telemetry on vs off: cpu_ratio=${result.cpuRatio.toFixed(3)} spread=${spread} goal=${String(result.goal)} met=${String(result.met)} cpu_us_per_call=${result.off.cpuUsPerCall.toFixed(1)}→${result.on.cpuUsPerCall.toFixed(1)} p50_ms=${result.off.p50Ms.toFixed(3)}→${result.on.p50Ms.toFixed(3)} (${String(result.rounds)} rounds, concurrency ${String(result.concurrency)})\n`;
+  return `runtime telemetry on vs off: cpu_ratio=${result.cpuRatio.toFixed(3)} spread=${spread} goal=${String(result.goal)} met=${String(result.met)} cpu_us_per_call=${result.off.cpuUsPerCall.toFixed(1)}→${result.on.cpuUsPerCall.toFixed(1)} collector_us_per_call=${result.on.collectorCpuUsPerCall.toFixed(1)} p50_ms=${result.off.p50Ms.toFixed(3)}→${result.on.p50Ms.toFixed(3)} (${String(result.rounds)} rounds, concurrency ${String(result.concurrency)})\n`;
 }

@@ -47,6 +47,8 @@ export const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const;
 export interface OtelCollector {
   /** `OTEL_EXPORTER_OTLP_ENDPOINT` for a process that should export here. */
   readonly endpoint: string;
+  /** Its process id (a bench reads its CPU time). */
+  readonly pid: number;
   /** Every span written so far; with `service`, those of that `service.name` only. */
   spans(service?: string): Span[];
   /**
@@ -121,6 +123,7 @@ export async function startCollector(host = '127.0.0.1'): Promise<OtelCollector>
     service === undefined || attr(resource?.attributes, 'service.name') === service;
   return {
     endpoint: `http://${host}:${String(port)}`,
+    pid: collector.pid ?? 0,
     spans: (service) =>
       lines().flatMap((l) =>
         (l.resourceSpans ?? [])
