@@ -24,7 +24,7 @@
  *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
  *        [--only providers|storm|cache|durable|budgets|acknowledge|stores|telemetry|hotpath]
  *        [--label NAME]
- *        [--baseline DIR]
+ *        [--baseline DIR] [--baseline-node-args='FLAGS']
  *
  * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
  * lines and writes nothing: for working on the cloud path without the rest of the run.
@@ -48,8 +48,9 @@
  * bench/results/runtime-telemetry.json.
  * `--only hotpath` runs the CPU-per-call comparison alone (bench/runtime/hotPath.ts: plain calls
  * and streams apart, the runtime against the bare proxy, `--baseline DIR` for a before runtime in
- * the same rounds, `--cpu-prof DIR` for a self-time table of each) and replaces the `hotPath`
- * section of runtime.json (not when profiled).
+ * the same rounds, `--baseline-node-args='--max-opt=1 …'` for one started with those Node flags
+ * (this checkout's, or the baseline's), `--cpu-prof DIR` for a self-time table of each) and
+ * replaces the `hotPath` section of runtime.json (not when profiled).
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
  * the error path.
@@ -98,6 +99,7 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     label: { type: 'string' },
     baseline: { type: 'string' },
+    'baseline-node-args': { type: 'string' },
   },
 });
 const ONLY = [
@@ -483,6 +485,9 @@ async function main(): Promise<void> {
           { name: 'streams', requests: (port) => encodeMix(port, STREAM_MIX) },
         ],
         ...(flags.baseline === undefined ? {} : { baseline: flags.baseline }),
+        ...(flags['baseline-node-args'] === undefined
+          ? {}
+          : { baselineNodeArgs: flags['baseline-node-args'].split(' ').filter(Boolean) }),
         ...(flags['cpu-prof'] === undefined ? {} : { profileDir: flags['cpu-prof'] }),
       })),
       loadAverageAfter: loadavg().map(round2),

@@ -35,6 +35,8 @@ export interface HotPathOptions {
   readonly concurrency: number;
   /** Another checkout's directory: its runtime runs in the same rounds, as `before`. */
   readonly baseline?: string;
+  /** Node flags for the `before` runtime (this checkout's unless `baseline`): a flag's cost. */
+  readonly baselineNodeArgs?: readonly string[];
   /** Every process writes a CPU profile under this directory; the tables are printed. */
   readonly profileDir?: string;
 }
@@ -116,21 +118,32 @@ async function oneMix(options: HotPathOptions, mix: HotPathOptions['mixes'][numb
       options.profileDir === undefined ? undefined : join(options.profileDir, mix.name),
       name,
     );
-  const start = async (name: string, main?: string) =>
+  const start = async (name: string, main?: string, nodeArgs?: readonly string[]) =>
     runtimeProc(
       name,
       await startRuntime(
         ['--policy', options.policyFile, '--log-level', 'warn'],
         { ...options.env, ...at(name) },
-        main === undefined ? {} : { main },
+        {
+          ...(main === undefined ? {} : { main }),
+          ...(nodeArgs === undefined ? {} : { nodeArgs }),
+        },
       ),
     );
   const procs: Proc[] = [await startProxy(options.simulatorPort, at('proxy'))];
   const window = { fromUs: 0, toUs: 0 };
   try {
     procs.push(await start('runtime'));
-    if (options.baseline !== undefined)
-      procs.push(await start('before', join(options.baseline, 'runtime/src/main.ts')));
+    if (options.baseline !== undefined || options.baselineNodeArgs !== undefined)
+      procs.push(
+        await start(
+          'before',
+          options.baseline === undefined
+            ? undefined
+            : join(options.baseline, 'runtime/src/main.ts'),
+          options.baselineNodeArgs,
+        ),
+      );
     const run = async (p: Proc, durationMs: number) => {
       const before = cpuUs(p.pid);
       const load = await closedLoop({

@@ -28,6 +28,8 @@ export interface RuntimeStartOptions {
   readonly args?: readonly string[];
   /** Another checkout's runtime entry point (a before/after benchmark); default this one's. */
   readonly main?: string;
+  /** Node's own flags, before the entry point (a benchmark of a V8 flag's cost). */
+  readonly nodeArgs?: readonly string[];
   /** The address it listens on and the test reaches it at. @default '127.0.0.1' */
   readonly host?: string;
   /** Runs it through a launcher: a network namespace's `ip netns exec` (test/support/netns.ts). */
@@ -43,6 +45,7 @@ export async function startRuntime(
   const [command = process.execPath, ...argv] = (options.exec ?? ((a) => [...a]))([
     process.execPath,
     '--no-warnings=ExperimentalWarning',
+    ...(options.nodeArgs ?? []),
     options.main ?? MAIN,
     '--port',
     '0',
