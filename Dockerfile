@@ -51,6 +51,24 @@ RUN --mount=type=secret,id=ca \
       for (const [name, file] of Object.entries(require("/app/package.json").bin)) \
         writeFileSync(`/launchers/${name}`, `#!/nodejs/bin/node\nimport(${JSON.stringify("/app/" + file)});\n`, { mode: 0o555 });'
 
+# Node's compile cache for the runtime's start-up (runtime/src/compileCacheWarmup.ts): the
+# runtime started here once, as the image's user and with the image's files, writes the V8
+# code of the ~780 modules it compiles before it is ready. Off unless a container sets
+# NODE_COMPILE_CACHE=/app/compile-cache: it starts about 15 % sooner but holds about 4 MB more
+# while idle, Node keeping each entry in memory (make bench-image). Node keys the cache by its
+# version, its flags and the user id, so a container that differs compiles as before.
+FROM ${RUNTIME_IMAGE} AS warm
+ENV NODE_ENV=production \
+    NODE_COMPILE_CACHE=/tmp/compile-cache \
+    PATH=/usr/local/bin:/nodejs/bin:/usr/bin:/bin
+WORKDIR /app
+COPY --from=deps /app/package.json ./package.json
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=deps /launchers/ /usr/local/bin/
+USER 65532:65532
+RUN ["/nodejs/bin/node", "/app/dist/runtime/src/compileCacheWarmup.js", "/usr/local/bin/breakwater-runtime"]
+
 FROM ${RUNTIME_IMAGE}
 LABEL org.opencontainers.image.title="breakwater" \
       org.opencontainers.image.description="Breakwater operator and agent runtime" \
@@ -63,6 +81,8 @@ COPY --from=deps /app/package.json ./package.json
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=deps /launchers/ /usr/local/bin/
+# Read-only for all, owned by root: a container that turns it on only reads it.
+COPY --from=warm /tmp/compile-cache /app/compile-cache
 USER 65532:65532
 EXPOSE 8080 9090
 # One entrypoint: `breakwater [program] [flags]` runs the program named first (the simulator,
