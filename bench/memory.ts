@@ -17,8 +17,9 @@
  * replayed in a fresh process in the order the runtime made them (type stripping, each npm
  * package, the project's folders), ending with the runtime at idle (bench/memory/
  * memoryStages.ts); and the V8 heap its code holds by package and folder, from a heap snapshot
- * of one more idle runtime (bench/memory/heapByScript.ts). `--built` measures the compiled
- * JavaScript in dist/ as well (`make build`; what the image runs: no type stripping); `--main`
+ * of one more idle runtime (bench/memory/heapByScript.ts). `--built` measures the runtime
+ * `make build` leaves in dist/ as well (what the image runs: its bundle, or in a checkout from
+ * before the bundle the compiled files; no type stripping either way); `--main`
  * and `--dist` point at another checkout's, for a before and after.
  *
  * Writes bench/results/memory.json (`--label NAME` keeps earlier labels beside it, for a
@@ -45,6 +46,12 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PROBE = join(repo, 'bench/memory/memoryProbe.js');
 const IMPORT_COST = join(repo, 'bench/memory/importCost.ts');
 const RESULTS = join(repo, 'bench/results/memory.json');
+/** What a dist/ runs as `breakwater-runtime`: its bundle, or an older build's compiled main. */
+function builtMain(dist: string): string {
+  const bundle = join(dist, 'runtime/bundle/main.js');
+  return existsSync(bundle) ? bundle : join(dist, 'runtime/src/main.js');
+}
+
 const flags = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
@@ -220,7 +227,7 @@ async function main(): Promise<void> {
     ...(flags.built
       ? {
           built: {
-            args: [join(flags.dist, 'runtime/src/main.js'), ...listen, '--policy', policyFile],
+            args: [builtMain(flags.dist), ...listen, '--policy', policyFile],
             env: { ANTHROPIC_API_KEY: 'sk-bench-memory' },
           },
         }
@@ -305,7 +312,7 @@ async function main(): Promise<void> {
         ? {}
         : {
             built:
-              'runtime/src/main.ts built by make build into dist/ (as the image runs it), --policy <the same document>',
+              'the runtime as make build leaves it in dist/ and the image runs it (its bundle, dist/runtime/bundle/main.js; before 2026-11-29 the compiled files, dist/runtime/src/main.js), --policy <the same document>',
           }),
       stages:
         'per scenario, its imports replayed in a fresh node --expose-gc process in the order it ' +

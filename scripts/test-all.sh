@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: the static checks (generated files, types, lint, format); the unit project and the
-# integration files that need no cluster (jest's `local` project); the integration suites on a
+# integration files that need no cluster (jest's `local` project), and some of those again on
+# the runtime's bundle, as the image runs it; the integration suites on a
 # one-node kind cluster the global setup brings up and takes down (kubeadm's control plane, the
 # kubelet, containerd, kube-proxy and CoreDNS in a node container); then the in-cluster suite as
 # `make e2e-kind` runs it, after installing the chart on a kind cluster of its own. What the
@@ -65,6 +66,22 @@ export NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning
 # still says "did not exit one second after" when it happens; the totals are printed before.
 jest --ci --forceExit --selectProjects unit local 2>&1 | tee "$log" || status=1
 count "$log"
+
+# The runtime as the image and `breakwater-runtime` run it, its bundle (tools/build/bundleRuntime.ts),
+# under the suites that reach what the bundle loads late or differently: Bedrock and Vertex
+# (CommonJS packages loaded with import()), the store and durable runs (Redis, the Lua scripts
+# beside the chunks), MCP, tracing, the manifests, a live reload and malformed input.
+if make --no-print-directory build >"$log" 2>&1; then
+  BREAKWATER_TEST_RUNTIME_MAIN="$PWD/dist/runtime/bundle/main.js" jest --ci --forceExit --selectProjects local \
+    --testPathPatterns 'test/runtime/(providers|durableAgentRuns|mcp|telemetry|manifests|policyReload|malformedInput)\.test\.ts$' \
+    2>&1 | tee "$log" || status=1
+  count "$log"
+else
+  cat "$log"
+  echo ">> make build failed: the bundle's suites did not run"
+  failed=$((failed + 1))
+  status=1
+fi
 
 if [[ -n "$builds" ]]; then
   if kill -0 "$builds" 2>/dev/null; then

@@ -6,7 +6,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const MAIN = fileURLToPath(new URL('../../runtime/src/main.ts', import.meta.url));
+/**
+ * The runtime's entry point: its source, or what BREAKWATER_TEST_RUNTIME_MAIN names (the
+ * bundle the image runs, dist/runtime/bundle/main.js, to run a suite against it).
+ */
+const MAIN =
+  process.env['BREAKWATER_TEST_RUNTIME_MAIN'] ??
+  fileURLToPath(new URL('../../runtime/src/main.ts', import.meta.url));
 const START_TIMEOUT_MS = 20_000;
 
 export interface RuntimeHandle {

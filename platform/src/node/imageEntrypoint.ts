@@ -22,8 +22,11 @@ async function main(): Promise<void> {
     case 'run': {
       // The program reads process.argv.slice(2), as when it is started by its own name.
       process.argv.splice(2, process.argv.length - 2, ...chosen.args);
-      const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-      await import(new URL(`../../../${chosen.program.entry}${extension}`, import.meta.url).href);
+      // From dist/ a program runs as package.json `bin` names it; from source, its entry.
+      const file = import.meta.url.endsWith('.ts')
+        ? `${chosen.program.entry}.ts`
+        : `${chosen.program.built ?? chosen.program.entry}.js`;
+      await import(new URL(`../../../${file}`, import.meta.url).href);
     }
   }
 }

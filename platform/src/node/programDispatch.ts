@@ -12,13 +12,19 @@
  *
  * Kubernetes manifests set `command` to the program itself (the chart, the operator's
  * Deployments), which bypasses this file. The programs are loaded by path, beside this file in
- * dist/ (or in the checkout, run from source), never imported: nothing here depends on them.
+ * dist/ (the runtime from its bundle there) or in the checkout, run from source, never
+ * imported: nothing here depends on them.
  */
 interface Program {
   readonly name: string;
   readonly aliases: readonly string[];
   /** The entry file, from the repository (or dist/) root, without its extension. */
   readonly entry: string;
+  /**
+   * The file dist/ runs instead of `entry` (package.json `bin` names it), from dist/, without
+   * its extension: the runtime's bundle (tools/build/bundleRuntime.ts). Absent: `entry`.
+   */
+  readonly built?: string;
   readonly summary: string;
 }
 
@@ -27,6 +33,7 @@ export const PROGRAMS: readonly Program[] = [
     name: 'breakwater-runtime',
     aliases: ['runtime'],
     entry: 'runtime/src/main',
+    built: 'runtime/bundle/main',
     summary: 'the agent runtime (the default)',
   },
   {
