@@ -49,9 +49,10 @@ export function stageGroups(modules: ProbeModules): { name: string; urls: string
     groups.push({ name: `pkg:${name}`, urls: [...urls] });
   // Its own modules in the reverse of the order they were first asked for, so that a folder's
   // imports are mostly loaded before it (the leaves first, the runtime's assembly last); the
-  // entry point is left out: importing it starts a runtime.
+  // entry point is left out: importing it starts a runtime (in the bundle, its main and the
+  // chunk that holds runtimeMain and the code only it imports).
   const byFolder = new Map<string, string[]>();
-  const entry = /\/runtime\/src\/(main|runtimeMain)\.[jt]s$/;
+  const entry = /\/runtime\/(src\/(main|runtimeMain)\.[jt]s|bundle\/(main|runtimeMain-\w+)\.js)$/;
   for (const url of [...modules.own].reverse()) {
     const folder = scriptGroup(url);
     if (folder.startsWith('bench') || entry.test(url)) continue;

@@ -3,18 +3,17 @@
  * `warm` stage): starts the program it is given (the image's `breakwater-runtime` launcher) on
  * a policy for the Anthropic API, waits for /health/ready, stops it with SIGTERM and checks
  * that it exited 0. The runtime, run with NODE_COMPILE_CACHE set, writes the V8 code of every
- * module it compiled into that directory as it exits; the image ships the directory read-only,
- * and a runtime container started with NODE_COMPILE_CACHE=/app/compile-cache reads its code
- * from there instead of compiling it again.
+ * file it compiled into that directory as it exits; the image ships the directory read-only
+ * and sets NODE_COMPILE_CACHE to it, so each runtime container reads its code from there
+ * instead of compiling it again (NODE_DISABLE_COMPILE_CACHE=1 turns that off).
  *
- * Why: the runtime compiles about 780 modules (300 ESM files of its own, 470 CommonJS files
- * of its dependencies) before it is ready; with their code cached it was ready in 0.32–0.44 s
- * against 0.39–0.50 s without, on the host. It is off by default because Node keeps every
- * entry it read in memory for the life of the process, about 4 MB (make bench-image has the
- * container's figures). Node keys its cache by version, V8 flags and user id, so the build runs this as the image's
- * user (65532) with no NODE_OPTIONS, as the operator starts the runtime. A container that
- * differs (another uid, other flags) misses the cache and compiles as before; the cache is
- * only read, and a failed write of new entries at exit is silent.
+ * Why: Node keeps each entry it read in memory for the life of the process. For the ~780
+ * files the runtime loaded before its bundle, that was 4.7 MB for ready in 0.74 of the time;
+ * for the bundle's files (tools/build/bundleRuntime.ts) it is 0.9 MB (make bench-image has the
+ * figures). Node keys its cache by version, V8 flags and user id, so the build runs this as
+ * the image's user (65532) with no NODE_OPTIONS, as the operator starts the runtime. A
+ * container that differs (another uid, other flags) misses the cache and compiles as before;
+ * the cache is only read, and a failed write of new entries at exit is silent.
  *
  *   node compileCacheWarmup.js <program> [args...]
  */

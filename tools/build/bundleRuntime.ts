@@ -8,8 +8,8 @@
  * Why: the runtime loaded about 780 files before it was ready (300 of its own as ES modules,
  * 470 CommonJS files of its dependencies), and Node's loader (resolving, stat and realpath,
  * reading, wrapping each) took most of its start: 0.43–0.55 s to ready on the host, against
- * 0.26–0.36 s bundled; idle, 94–97 MB resident against 78.4 (make bench-image and make
- * bench-memory have the container's figures). Whitespace and syntax are minified (not names:
+ * 0.20–0.36 s bundled; idle, 94–97 MB resident against 78.4 (in the image 91.0 MiB against
+ * 76.4, a bare node:http server 48.6: make bench-image). Whitespace and syntax are minified (not names:
  * stack traces keep every function's name); licence comments go to *.LEGAL.txt beside each file.
  *
  * Left to Node at run time, from the image's node_modules: node: built-ins, what the code
