@@ -212,6 +212,16 @@ describe('a feature paid for when a policy uses it', () => {
     expect(await loadedInternals(rt)).not.toContain(NODE_UNDICI);
   });
 
+  it("relays on undici's pool and error classes without its index (fetch, WebSocket, mocks)", async () => {
+    const rt = await start(policyDocument(sim.url));
+    expect(await call(rt)).toBe('default');
+    const undici = ((await probedPackages(rt))['undici'] ?? []).map((url) =>
+      url.replace(/^.*\/undici\//, ''),
+    );
+    expect(undici).toEqual(expect.arrayContaining(['lib/dispatcher/pool.js']));
+    expect(undici).not.toContain('index.js');
+  });
+
   it("loads the Anthropic SDK's client with the agent loop's first turn, not for pass-through calls", async () => {
     const rt = await start(policyDocument(sim.url));
     expect(await call(rt)).toBe('default');

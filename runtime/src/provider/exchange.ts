@@ -10,7 +10,8 @@ import {
   APIConnectionTimeoutError,
   APIError,
 } from '@anthropic-ai/sdk/core/error';
-import { errors as undiciErrors, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { errors as undiciErrors } from './undiciParts.ts';
 import { CancelledError } from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';
 import type { StreamTap } from './sseUsage.ts';

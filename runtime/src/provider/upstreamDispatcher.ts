@@ -5,7 +5,8 @@
  * reach the internet only through a proxy set these on the pod, and every provider call of
  * the runtime honours them.
  */
-import { EnvHttpProxyAgent, Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { EnvHttpProxyAgent, Pool } from './undiciParts.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
