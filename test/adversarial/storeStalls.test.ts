@@ -38,6 +38,14 @@ function billedPico(calls: readonly BilledCall[]): bigint {
   return pico;
 }
 
+/** The largest of `calls`' bills, at the agent's prices, in picodollars. */
+function largestBill(calls: readonly BilledCall[]): bigint {
+  return calls.reduce((most, call) => {
+    const pico = billedPico([call]);
+    return pico > most ? pico : most;
+  }, 0n);
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const sum = (amounts: Record<string, bigint>) => Object.values(amounts).reduce((a, b) => a + b, 0n);
 
@@ -75,21 +83,27 @@ afterAll(async () => {
   await Promise.all([world.stop(), own.remove()]);
 });
 
-/** `n` calls at once, every third streamed; resolves with their statuses, counted. */
-async function calls(n: number, during: () => Promise<void>): Promise<Record<number, number>> {
+/**
+ * `n` calls at once, every third streamed; resolves with their statuses, counted, and when
+ * each answer was whole at the caller (Date.now()).
+ */
+async function calls(
+  n: number,
+  during: () => Promise<void>,
+): Promise<{ statuses: Record<number, number>; answeredAt: number[] }> {
   const answers = Array.from({ length: n }, (_, i) =>
     send(rt.runtime.url, 'POST', '/v1/messages', [], {
       model: PRIMARY_MODEL,
       max_tokens: 16,
       stream: i % 3 === 0,
       messages: [{ role: 'user', content: `call ${String(i)}` }],
-    }),
+    }).then((answer) => ({ ...answer, at: Date.now() })),
   );
   await during();
   const statuses: Record<number, number> = {};
-  for (const { status } of await Promise.all(answers))
-    statuses[status] = (statuses[status] ?? 0) + 1;
-  return statuses;
+  const answered = await Promise.all(answers);
+  for (const { status } of answered) statuses[status] = (statuses[status] ?? 0) + 1;
+  return { statuses, answeredAt: answered.map((a) => a.at) };
 }
 
 /**
@@ -112,7 +126,7 @@ describe('a budget whose store stalls or is lost mid-call', () => {
   it('settles exactly what was billed when Redis is SIGSTOPped for 3 s under 300 calls at once', async () => {
     await world.sim.resetBilled();
     const before = sum(await world.spent(AGENT));
-    const statuses = await calls(300, async () => {
+    const { statuses } = await calls(300, async () => {
       await sleep(200);
       world.redis.freeze();
       await sleep(3_000);
@@ -127,15 +141,32 @@ describe('a budget whose store stalls or is lost mid-call', () => {
 
   it('settles exactly what was billed when Redis restarts without persistence mid-call', async () => {
     await world.sim.resetBilled();
-    const statuses = await calls(30, async () => {
+    let restartedAt = Infinity;
+    const { statuses, answeredAt } = await calls(30, async () => {
       await sleep(150);
       await world.redis.stop();
       await world.redis.start();
+      restartedAt = Date.now();
     });
     expect(statuses).toEqual({ 200: 30 });
-    // Every account starts from zero (B4); every call settles after the restart.
+    // Every account starts from zero (B4). A call answers 400 ms after it is sent, so each
+    // settles on the restarted server, and it must hold exactly what was billed. On a machine
+    // slow enough that the restart ended after some answers, those may have settled on the
+    // server that was lost (B4: nothing persisted), and the store may hold up to one call's
+    // bill less for each; never more than was billed.
     const billed = billedPico(await world.sim.billed());
-    expect(await settledSince(0n, billed)).toBe(billed);
+    const early = answeredAt.filter((at) => at < restartedAt).length;
+    const settled = await settledSince(
+      0n,
+      billed - BigInt(early) * largestBill(await world.sim.billed()),
+    );
+    if (early === 0) expect(settled).toBe(billed);
+    else {
+      expect(settled).toBeLessThanOrEqual(billed);
+      expect(settled).toBeGreaterThanOrEqual(
+        billed - BigInt(early) * largestBill(await world.sim.billed()),
+      );
+    }
   });
 
   it('loses at most its share when a replica that served on its share while Redis was down is SIGKILLed before Redis came back', async () => {
