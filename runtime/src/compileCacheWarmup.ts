@@ -23,64 +23,28 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  POLICY_DOCUMENT_VERSION,
-  type PolicyDocument,
-} from '../../contract/src/policy/policyDocument.ts';
+import type { PolicyDocument } from '../../contract/src/policy/policyDocument.ts';
+import { resolvePolicy } from '../../contract/src/policy/policyResolution.ts';
 
 /** How long the runtime may take to be ready on a busy build machine. */
 const READY_WITHIN_MS = 120_000;
 
 /**
- * A policy as small as the operator resolves for an agent on the Anthropic API with the
- * defaults: what most runtimes start on, so their start-up finds its modules in the cache.
+ * What the operator resolves for an agent on the Anthropic API with every default (no policy
+ * referenced): what most runtimes start on, so their start-up finds its files in the cache.
  */
 export function warmupPolicy(): PolicyDocument {
-  return {
-    version: POLICY_DOCUMENT_VERSION,
-    agent: { namespace: 'default', name: 'compile-cache', generation: 1 },
-    model: { name: 'claude-sonnet-4-5', fallbacks: [], maxTokens: 1024 },
-    systemPrompt: '',
-    backends: [
-      {
-        name: 'default',
-        baseURL: 'https://api.anthropic.com',
-        apiKeyEnv: 'ANTHROPIC_API_KEY',
-        weight: 1,
+  return resolvePolicy({
+    agent: {
+      apiVersion: 'breakwater.dev/v1alpha1',
+      kind: 'AgentDeployment',
+      metadata: { namespace: 'default', name: 'compile-cache', generation: 1 },
+      spec: {
+        model: { name: 'claude-sonnet-4-5' },
+        provider: { apiKeySecretRef: { name: 'anthropic', key: 'api-key' } },
       },
-    ],
-    loadBalancing: 'RoundRobin',
-    cacheAffinity: 'Sticky',
-    tools: [],
-    timeoutMs: 30_000,
-    streamIdleTimeoutMs: 60_000,
-    retry: { maxAttempts: 3, initialDelayMs: 200, maxDelayMs: 5000 },
-    circuitBreaker: {
-      policyName: 'default',
-      failureThreshold: 5,
-      successThreshold: 2,
-      openDurationMs: 60_000,
-      halfOpenMaxCalls: 1,
-      failOn: ['ServerError', 'Overloaded', 'Timeout', 'ConnectionError'],
-      override: { state: 'Auto' },
-      mode: 'Enforce',
     },
-    rateLimit: {
-      policyName: 'default',
-      scope: 'PerReplica',
-      shareOf: 1,
-      requests: { replicaPerSecond: 20, replicaBurst: 200 },
-      concurrency: { replicaMaxConcurrent: 100, replicaMaxQueue: 100, queueTimeoutMs: 5000 },
-      adaptive: { honorRetryAfter: true, providerHeaders: true },
-      onLimit: 'Reject',
-      maxWaitMs: 0,
-      mode: 'Enforce',
-    },
-    access: {},
-    cache: { enabled: false, maxEntries: 1000, ttlMs: 300_000 },
-    security: { promptInjection: 'Off' },
-    audit: { enabled: false },
-  };
+  });
 }
 
 async function freePort(): Promise<number> {

@@ -9,12 +9,12 @@
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it, jest } from '@jest/globals';
 import { warmupPolicy } from '../../runtime/src/compileCacheWarmup.ts';
+import { freePort } from '../support/podReach.ts';
 import { waitFor } from '../support/waitFor.ts';
 
 jest.setTimeout(180_000);
@@ -33,15 +33,6 @@ afterAll(() => {
 async function tool(): Promise<string[]> {
   const { stdout } = await run(join(repo, 'scripts/image/container-tool.sh'));
   return stdout.trim() === 'podman' ? [join(repo, 'scripts/image/podman.sh')] : ['docker'];
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 interface CacheLog {
