@@ -27,26 +27,31 @@ COPY platform/src platform/src
 COPY runtime/src runtime/src
 COPY simulator/src simulator/src
 COPY plugin/src plugin/src
-# As make build: the Lua scripts the store and the journal read go beside the code, and the
-# runtime is bundled with its dependencies (dist/runtime/bundle/, which breakwater-runtime runs).
+# As make build: the Lua scripts the store and the journal read go beside the code, and each
+# program is bundled with its dependencies (dist/runtime/bundle/ and dist/bundle/, which the
+# launchers run; tools/build/bundlePrograms.ts).
 COPY scripts/build-dist.sh scripts/build-dist.sh
 COPY tools/build tools/build
 RUN scripts/build-dist.sh
 
-# Production dependencies only, and a launcher per package.json "bin" entry: distroless has
-# no /usr/bin/env for the `#!/usr/bin/env node` line, so each launcher names node itself.
-# What no program loads goes: type declarations and TypeScript sources (Node refuses to strip
-# types under node_modules), source maps (nothing runs with --enable-source-maps) and the
-# packages' markdown: 100 of the 176 MB the dependencies' files held (make bench-image).
+# The packages the bundled programs load from node_modules at run time (dist/node-modules.json:
+# the CommonJS ones loaded with import() and those loaded through createRequire) and what they
+# depend on, nothing else (tools/build/pruneNodeModules.ts): every other package is inside a
+# bundle. A launcher per package.json "bin" entry: distroless has no /usr/bin/env for the
+# `#!/usr/bin/env node` line, so each launcher names node itself. What no program loads goes
+# from the packages kept: type declarations and TypeScript sources (Node refuses to strip types
+# under node_modules), source maps (nothing runs with --enable-source-maps) and markdown.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY --from=build /src/dist/node-modules.json /src/tools/build/pruneNodeModules.ts /prune/
 RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
  && npm install --omit=dev --no-audit --no-fund --ignore-scripts --loglevel=error \
+ && node /prune/pruneNodeModules.ts node_modules /prune/node-modules.json \
  && find node_modules -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' \
       -o -name '*.md' \) -delete \
- && rm -f package-lock.json \
+ && rm -rf package-lock.json /prune \
  && mkdir -p /launchers \
  && node -e ' \
       const { writeFileSync } = require("node:fs"); \
@@ -67,10 +72,12 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app/package.json ./package.json
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
+COPY --from=build /src/dist/bundle ./dist/bundle
+COPY --from=build /src/dist/runtime/bundle ./dist/runtime/bundle
+COPY --from=build /src/dist/platform/src/node ./dist/platform/src/node
 COPY --from=deps /launchers/ /usr/local/bin/
 USER 65532:65532
-RUN ["/nodejs/bin/node", "/app/dist/runtime/src/compileCacheWarmup.js", "/usr/local/bin/breakwater-runtime"]
+RUN ["/nodejs/bin/node", "/app/dist/bundle/compileCacheWarmup.js", "/usr/local/bin/breakwater-runtime"]
 
 FROM ${RUNTIME_IMAGE}
 LABEL org.opencontainers.image.title="breakwater" \
@@ -83,7 +90,10 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app/package.json ./package.json
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
+# The programs' bundles, and `breakwater` (the image's entrypoint, which runs one of them).
+COPY --from=build /src/dist/bundle ./dist/bundle
+COPY --from=build /src/dist/runtime/bundle ./dist/runtime/bundle
+COPY --from=build /src/dist/platform/src/node ./dist/platform/src/node
 COPY --from=deps /launchers/ /usr/local/bin/
 # Read-only for all, owned by root: a container only reads it.
 COPY --from=warm /tmp/compile-cache /app/compile-cache

@@ -58,7 +58,7 @@ clients: .breakwater/clients-venv/.ok ## Install the Python clients test/clients
 	@touch $@
 
 .PHONY: build
-build: setup ## Compile TypeScript into dist/, with the Lua scripts the runtime reads beside it, and bundle the runtime (dist/runtime/bundle/, what the image and breakwater-runtime run).
+build: setup ## Compile TypeScript into dist/, with the Lua scripts the runtime reads beside it, and bundle each program (dist/runtime/bundle/ and dist/bundle/, what the image and the binaries run).
 	scripts/build-dist.sh
 
 .PHONY: generate

@@ -67,21 +67,25 @@ export NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning
 jest --ci --forceExit --selectProjects unit local 2>&1 | tee "$log" || status=1
 count "$log"
 
-# The runtime as the image and `breakwater-runtime` run it, its bundle (tools/build/bundleRuntime.ts),
-# under the suites that reach what the bundle loads late or differently: Bedrock and Vertex
-# (CommonJS packages loaded with import()), the store and durable runs (Redis, the Lua scripts
-# beside the chunks), MCP, tracing, the manifests, a live reload and malformed input.
-if make --no-print-directory build >"$log" 2>&1; then
-  BREAKWATER_TEST_RUNTIME_MAIN="$PWD/dist/runtime/bundle/main.js" jest --ci --forceExit --selectProjects local \
+# The runtime as the image and `breakwater-runtime` run it, its bundle (tools/build/bundlePrograms.ts),
+# with only the files the image ships beside it (scripts/image-layout.sh: node_modules pruned to
+# what the bundles load at run time), under the suites that reach what the bundle loads late or
+# differently: Bedrock and Vertex (CommonJS packages loaded with import()), the store and durable
+# runs (Redis, the Lua scripts beside the chunks), MCP, tracing, the manifests, a live reload and
+# malformed input.
+layout=$(mktemp -d)
+if make --no-print-directory build >"$log" 2>&1 && scripts/image-layout.sh "$layout/app" >>"$log" 2>&1; then
+  BREAKWATER_TEST_RUNTIME_MAIN="$layout/app/dist/runtime/bundle/main.js" jest --ci --forceExit --selectProjects local \
     --testPathPatterns 'test/runtime/(providers|durableAgentRuns|mcp|telemetry|manifests|policyReload|malformedInput)\.test\.ts$' \
     2>&1 | tee "$log" || status=1
   count "$log"
 else
   cat "$log"
-  echo ">> make build failed: the bundle's suites did not run"
+  echo ">> make build or scripts/image-layout.sh failed: the bundle's suites did not run"
   failed=$((failed + 1))
   status=1
 fi
+rm -rf "$layout"
 
 if [[ -n "$builds" ]]; then
   if kill -0 "$builds" 2>/dev/null; then

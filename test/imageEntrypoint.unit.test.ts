@@ -53,7 +53,7 @@ describe('breakwater, the image entrypoint', () => {
     expect(Object.keys(pkg.bin).sort()).toEqual(
       ['breakwater', ...PROGRAMS.map((p) => p.name)].sort(),
     );
-    for (const p of PROGRAMS) expect(pkg.bin[p.name]).toBe(`dist/${p.built ?? p.entry}.js`);
+    for (const p of PROGRAMS) expect(pkg.bin[p.name]).toBe(`dist/${p.built}.js`);
     expect(pkg.bin['breakwater']).toBe('dist/platform/src/node/imageEntrypoint.js');
   });
 

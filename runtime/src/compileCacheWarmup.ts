@@ -9,7 +9,7 @@
  *
  * Why: Node keeps each entry it read in memory for the life of the process. For the ~780
  * files the runtime loaded before its bundle, that was 4.7 MB for ready in 0.74 of the time;
- * for the bundle's files (tools/build/bundleRuntime.ts) it is 0.9 MB (make bench-image has the
+ * for the bundle's files (tools/build/bundlePrograms.ts) it is 0.9 MB (make bench-image has the
  * figures). Node keys its cache by version, V8 flags and user id, so the build runs this as
  * the image's user (65532) with no NODE_OPTIONS, as the operator starts the runtime. A
  * container that differs (another uid, other flags) misses the cache and compiles as before;

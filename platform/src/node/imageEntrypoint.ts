@@ -25,7 +25,7 @@ async function main(): Promise<void> {
       // From dist/ a program runs as package.json `bin` names it; from source, its entry.
       const file = import.meta.url.endsWith('.ts')
         ? `${chosen.program.entry}.ts`
-        : `${chosen.program.built ?? chosen.program.entry}.js`;
+        : `${chosen.program.built}.js`;
       await import(new URL(`../../../${file}`, import.meta.url).href);
     }
   }

@@ -12,7 +12,7 @@
  *
  * Kubernetes manifests set `command` to the program itself (the chart, the operator's
  * Deployments), which bypasses this file. The programs are loaded by path, beside this file in
- * dist/ (the runtime from its bundle there) or in the checkout, run from source, never
+ * dist/ (each from its bundle there) or in the checkout, run from source, never
  * imported: nothing here depends on them.
  */
 interface Program {
@@ -22,9 +22,9 @@ interface Program {
   readonly entry: string;
   /**
    * The file dist/ runs instead of `entry` (package.json `bin` names it), from dist/, without
-   * its extension: the runtime's bundle (tools/build/bundleRuntime.ts). Absent: `entry`.
+   * its extension: the program's bundle (tools/build/bundlePrograms.ts).
    */
-  readonly built?: string;
+  readonly built: string;
   readonly summary: string;
 }
 
@@ -40,18 +40,21 @@ export const PROGRAMS: readonly Program[] = [
     name: 'breakwater-operator',
     aliases: ['operator'],
     entry: 'operator/src/main',
+    built: 'bundle/operator',
     summary: 'the operator',
   },
   {
     name: 'breakwater-llm-sim',
     aliases: ['simulator', 'llm-sim'],
     entry: 'simulator/src/main',
+    built: 'bundle/simulator',
     summary: 'the Anthropic API simulator (tests and demos)',
   },
   {
     name: 'kubectl-breakwater',
     aliases: ['kubectl', 'plugin'],
     entry: 'plugin/src/main',
+    built: 'bundle/plugin',
     summary: 'the kubectl plugin',
   },
 ];

@@ -6,7 +6,7 @@
  * loading is to give every dispatcher `request()`, `stream()` and the rest of its API, which
  * `upstreamFetch.ts` and the MCP tool calls use; it is done here the same way (idempotent, so a
  * later import of the index changes nothing). The classes are the index's own: its types hold
- * (undiciFiles.d.ts). Static imports, so that the runtime's bundle (tools/build/bundleRuntime.ts)
+ * (undiciFiles.d.ts). Static imports, so that the runtime's bundle (tools/build/bundlePrograms.ts)
  * holds these files and no other of undici's: undici is CommonJS, and esbuild cannot leave the
  * rest of an index out. A version of undici that moves them fails the bundle's build, and every
  * test that calls a provider.
