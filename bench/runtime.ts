@@ -24,7 +24,7 @@
  *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
  *        [--only providers|storm|cache|durable|budgets|acknowledge|stores|telemetry|hotpath]
  *        [--label NAME]
- *        [--baseline DIR] [--baseline-node-args='FLAGS']
+ *        [--baseline DIR] [--baseline-node-args='FLAGS'] [--baseline-env='K=V …']
  *
  * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
  * lines and writes nothing: for working on the cloud path without the rest of the run.
@@ -49,7 +49,8 @@
  * `--only hotpath` runs the CPU-per-call comparison alone (bench/runtime/hotPath.ts: plain calls
  * and streams apart, the runtime against the bare proxy, `--baseline DIR` for a before runtime in
  * the same rounds, `--baseline-node-args='--max-opt=1 …'` for one started with those Node flags
- * (this checkout's, or the baseline's), `--cpu-prof DIR` for a self-time table of each) and
+ * (this checkout's, or the baseline's), `--baseline-env='MALLOC_ARENA_MAX=2 …'` for one started
+ * with those variables too, `--cpu-prof DIR` for a self-time table of each) and
  * replaces the `hotPath` section of runtime.json (not when profiled).
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
@@ -100,6 +101,7 @@ const { values: flags } = parseArgs({
     label: { type: 'string' },
     baseline: { type: 'string' },
     'baseline-node-args': { type: 'string' },
+    'baseline-env': { type: 'string' },
   },
 });
 const ONLY = [
@@ -197,6 +199,20 @@ const STREAM_MIX: typeof MIX = [
     },
   },
 ];
+
+/** `K=V K=V` as an environment: `--baseline-env`. */
+function assignments(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split(' ')
+      .filter(Boolean)
+      .map((pair) => {
+        const at = pair.indexOf('=');
+        if (at < 1) throw new Error(`--baseline-env: "${pair}" is not NAME=VALUE`);
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+  );
+}
 
 function encodeMix(port: number, mix: typeof MIX = MIX): Buffer[] {
   return mix.map((m) =>
@@ -488,6 +504,9 @@ async function main(): Promise<void> {
         ...(flags['baseline-node-args'] === undefined
           ? {}
           : { baselineNodeArgs: flags['baseline-node-args'].split(' ').filter(Boolean) }),
+        ...(flags['baseline-env'] === undefined
+          ? {}
+          : { baselineEnv: assignments(flags['baseline-env']) }),
         ...(flags['cpu-prof'] === undefined ? {} : { profileDir: flags['cpu-prof'] }),
       })),
       loadAverageAfter: loadavg().map(round2),

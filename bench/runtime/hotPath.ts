@@ -37,6 +37,8 @@ export interface HotPathOptions {
   readonly baseline?: string;
   /** Node flags for the `before` runtime (this checkout's unless `baseline`): a flag's cost. */
   readonly baselineNodeArgs?: readonly string[];
+  /** Environment variables for the `before` runtime alone (an allocator setting's cost). */
+  readonly baselineEnv?: Readonly<Record<string, string>>;
   /** Every process writes a CPU profile under this directory; the tables are printed. */
   readonly profileDir?: string;
 }
@@ -118,12 +120,17 @@ async function oneMix(options: HotPathOptions, mix: HotPathOptions['mixes'][numb
       options.profileDir === undefined ? undefined : join(options.profileDir, mix.name),
       name,
     );
-  const start = async (name: string, main?: string, nodeArgs?: readonly string[]) =>
+  const start = async (
+    name: string,
+    main?: string,
+    nodeArgs?: readonly string[],
+    env: Readonly<Record<string, string>> = {},
+  ) =>
     runtimeProc(
       name,
       await startRuntime(
         ['--policy', options.policyFile, '--log-level', 'warn'],
-        { ...options.env, ...at(name) },
+        { ...options.env, ...env, ...at(name) },
         {
           ...(main === undefined ? {} : { main }),
           ...(nodeArgs === undefined ? {} : { nodeArgs }),
@@ -134,7 +141,11 @@ async function oneMix(options: HotPathOptions, mix: HotPathOptions['mixes'][numb
   const window = { fromUs: 0, toUs: 0 };
   try {
     procs.push(await start('runtime'));
-    if (options.baseline !== undefined || options.baselineNodeArgs !== undefined)
+    if (
+      options.baseline !== undefined ||
+      options.baselineNodeArgs !== undefined ||
+      options.baselineEnv !== undefined
+    )
       procs.push(
         await start(
           'before',
@@ -142,6 +153,7 @@ async function oneMix(options: HotPathOptions, mix: HotPathOptions['mixes'][numb
             ? undefined
             : join(options.baseline, 'runtime/src/main.ts'),
           options.baselineNodeArgs,
+          options.baselineEnv,
         ),
       );
     const run = async (p: Proc, durationMs: number) => {
