@@ -4,7 +4,9 @@
  * space), Node's own modules it has loaded (`internals`: Node's internal undici among them once
  * anything reads the global fetch classes), the npm packages it has loaded, each with the URLs its first importer outside
  * node_modules asked for, in the order they were first loaded, and the project's own modules
- * in the order they were first resolved. The same probe goes into the runtime and the bare
+ * in the order they were first resolved, and every npm package with a file in the CommonJS
+ * cache (`required`: what packages load for themselves, which the import hook does not see).
+ * The same probe goes into the runtime and the bare
  * baseline, so whatever it costs lands on both. Plain JavaScript: a TypeScript preload would
  * make the bare server load Node's type stripper, which only the runtime (run from source)
  * needs.
@@ -17,7 +19,7 @@
  * (after that read: the snapshot itself costs memory).
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { registerHooks } from 'node:module';
+import { createRequire, registerHooks } from 'node:module';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 
 const out = process.env['BW_MEMORY_PROBE_FILE'];
@@ -59,6 +61,14 @@ if (out !== undefined) {
     const internals = process.moduleLoadList
       .filter((name) => name.startsWith('NativeModule '))
       .map((name) => name.slice('NativeModule '.length));
+    const required = [
+      ...new Set(
+        Object.keys(createRequire(import.meta.url).cache).flatMap(
+          (file) =>
+            /\/node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*\/node_modules\/)/.exec(file)?.[1] ?? [],
+        ),
+      ),
+    ];
     const snapshotAsked = existsSync(`${out}.snapshot`);
     if (snapshotAsked) {
       writeHeapSnapshot(readFileSync(`${out}.snapshot`, 'utf8'));
@@ -73,6 +83,7 @@ if (out !== undefined) {
         packages: loaded,
         own: [...own],
         internals,
+        required,
       }),
     );
   });

@@ -88,7 +88,7 @@ async function loadedInternals(rt: StandaloneRuntime): Promise<string[]> {
 
 async function probe(
   rt: StandaloneRuntime,
-): Promise<{ packages: Record<string, string[]>; internals: string[] }> {
+): Promise<{ packages: Record<string, string[]>; internals: string[]; required: string[] }> {
   const file = join(dir, 'probe.json');
   rmSync(file, { force: true });
   rt.runtime.child.kill('SIGUSR2');
@@ -100,6 +100,7 @@ async function probe(
   return JSON.parse(readFileSync(file, 'utf8')) as {
     packages: Record<string, string[]>;
     internals: string[];
+    required: string[];
   };
 }
 
@@ -220,6 +221,19 @@ describe('a feature paid for when a policy uses it', () => {
     );
     expect(undici).toEqual(expect.arrayContaining(['lib/dispatcher/pool.js']));
     expect(undici).not.toContain('index.js');
+  });
+
+  it("serves without fastify's schema compilers (ajv, fast-json-stringify's): no route has a schema", async () => {
+    const rt = await start(policyDocument(sim.url));
+    expect(await call(rt)).toBe('default');
+    const { required } = await probe(rt);
+    expect(required).toEqual(expect.arrayContaining(['fastify', 'find-my-way']));
+    for (const compiler of [
+      'ajv',
+      '@fastify/ajv-compiler',
+      '@fastify/fast-json-stringify-compiler',
+    ])
+      expect(required).not.toContain(compiler);
   });
 
   it("loads the Anthropic SDK's client with the agent loop's first turn, not for pass-through calls", async () => {
