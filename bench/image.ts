@@ -14,18 +14,19 @@
  *                    (Dockerfile, `warm` stage) turned off (NODE_DISABLE_COMPILE_CACHE=1):
  *                    cache_ready_ratio (default over uncached) is what the cache saves,
  *                    cache_rss_mb the memory it costs
- *   operator_rss_mb  the operator's, idle on kind (brought up when not running,
- *                    stopped again unless BREAKWATER_KEEP_CLUSTER=1), confined to an empty
- *                    namespace, with the kubeconfig mounted read-only
+ *   operator_*       the operator's `podman run` → /readyz 200 and its RSS idle, on kind
+ *                    (brought up when not running, stopped again unless
+ *                    BREAKWATER_KEEP_CLUSTER=1), confined to an empty namespace, with the
+ *                    kubeconfig mounted read-only
  *
  * Writes bench/results/image.json and ends with
  *
- *   image: size_mb=A ready_s=B runtime_rss_mb=C operator_rss_mb=D bare_ready_s=E bare_rss_mb=F
+ *   image: size_mb=A ready_s=B runtime_rss_mb=C operator_rss_mb=D operator_ready_s=… bare_ready_s=E bare_rss_mb=F
  *          ready_ratio=B/E ready_ratio_by_round=… uncached_ready_ratio=G/E rss_ratio=C/F
  *
  *   node --no-warnings=ExperimentalWarning bench/image.ts [--runs 5] [--idle-s 10] [--no-operator]
  *
- * `--no-operator` leaves the operator's part out (it needs kind): operator_rss_mb is null.
+ * `--no-operator` leaves the operator's part out (it needs kind): operator_* are null.
  */
 import { execFile } from 'node:child_process';
 import {
@@ -129,7 +130,8 @@ async function containerRun(
   }
 }
 
-async function operatorRssMb(): Promise<number> {
+/** The operator in its container on kind: `podman run` → /readyz 200, and its RSS idle. */
+async function operatorIdle(): Promise<{ readyMs: number; rssMb: number }> {
   const cluster = await benchCluster((line) => process.stderr.write(`[cluster] ${line}\n`));
   const kubeconfig = process.env['BREAKWATER_KUBECONFIG'] ?? '';
   // The operator lists its kinds before it says ready: a fresh cluster needs them installed.
@@ -141,6 +143,7 @@ async function operatorRssMb(): Promise<number> {
   copyFileSync(kubeconfig, join(kube, 'kubeconfig'));
   chmodSync(join(kube, 'kubeconfig'), 0o644);
   const [metrics, health] = [await freePort(), await freePort()];
+  const started = performance.now();
   const container = await PodmanContainer.start(repo, {
     name: 'breakwater-bench-operator',
     image,
@@ -155,9 +158,9 @@ async function operatorRssMb(): Promise<number> {
     volumes: [`${kube}:/kube:ro`],
   });
   try {
-    await untilOk(`http://127.0.0.1:${String(health)}/readyz`, performance.now());
+    const readyMs = await untilOk(`http://127.0.0.1:${String(health)}/readyz`, started);
     await sleep(idleMs);
-    return await container.rssMiB();
+    return { readyMs, rssMb: await container.rssMiB() };
   } finally {
     await container.remove();
     rmSync(kube, { recursive: true, force: true });
@@ -195,7 +198,7 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-const operatorRss = flags['no-operator'] ? null : await operatorRssMb();
+const operator = flags['no-operator'] ? null : await operatorIdle();
 const [readyS, bareReadyS] = [
   median(samples.runtime.ready) / 1000,
   median(samples.bare.ready) / 1000,
@@ -232,7 +235,8 @@ const result = {
     ready_s_each: samples.runtime.ready.map((ms) => round(ms / 1000, 2)),
     runtime_rss_mb: round(runtimeRss),
     runtime_rss_mb_each: samples.runtime.rss.map((mb) => round(mb)),
-    operator_rss_mb: operatorRss === null ? null : round(operatorRss),
+    operator_rss_mb: operator === null ? null : round(operator.rssMb),
+    operator_ready_s: operator === null ? null : round(operator.readyMs / 1000, 2),
     uncached_ready_s: round(uncachedReadyS, 2),
     uncached_ready_s_each: samples.uncached.ready.map((ms) => round(ms / 1000, 2)),
     uncached_rss_mb: round(median(samples.uncached.rss)),
@@ -253,5 +257,5 @@ mkdirSync(join(repo, 'bench/results'), { recursive: true });
 writeFileSync(join(repo, 'bench/results/image.json'), `${JSON.stringify(result, null, 2)}\n`);
 const r = result.results;
 process.stdout.write(
-  `image: size_mb=${String(r.size_mb)} ready_s=${String(r.ready_s)} runtime_rss_mb=${String(r.runtime_rss_mb)} operator_rss_mb=${String(r.operator_rss_mb)} bare_ready_s=${String(r.bare_ready_s)} bare_rss_mb=${String(r.bare_rss_mb)} ready_ratio=${String(r.ready_ratio)} ready_ratio_by_round=${String(r.ready_ratio_by_round)} uncached_ready_ratio=${String(r.uncached_ready_ratio)} rss_ratio=${String(r.rss_ratio)}\n`,
+  `image: size_mb=${String(r.size_mb)} ready_s=${String(r.ready_s)} runtime_rss_mb=${String(r.runtime_rss_mb)} operator_rss_mb=${String(r.operator_rss_mb)} operator_ready_s=${String(r.operator_ready_s)} bare_ready_s=${String(r.bare_ready_s)} bare_rss_mb=${String(r.bare_rss_mb)} ready_ratio=${String(r.ready_ratio)} ready_ratio_by_round=${String(r.ready_ratio_by_round)} uncached_ready_ratio=${String(r.uncached_ready_ratio)} rss_ratio=${String(r.rss_ratio)}\n`,
 );
