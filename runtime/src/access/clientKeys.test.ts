@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { isLoopbackAddress } from './callerIdentity.ts';
-import { ClientKeys, keysFromSecret } from './clientKeys.ts';
+import { ClientKeys, DIGEST_CACHE_SIZE, keysFromSecret } from './clientKeys.ts';
 
 const network = { loopback: false };
 const loopback = { loopback: true };
@@ -26,6 +26,28 @@ describe('ClientKeys', () => {
     const identity = keys.identify('alpha-key', network);
     expect(identity?.fingerprint).toMatch(/^key-[0-9a-f]{12}$/);
     expect(identity?.binding).toBe(identity?.fingerprint);
+  });
+
+  it('holds a bounded number of presented keys, and names the same callers past the bound', () => {
+    const held = new ClientKeys();
+    held.set(['alpha-key', 'beta-key']);
+    expect(held.identify('alpha-key', network)?.fingerprint).toBeDefined();
+    for (let i = 0; i < DIGEST_CACHE_SIZE * 3; i++) {
+      expect(held.identify(`guess-${String(i)}`, network)).toBeUndefined();
+      expect(held.digestsHeld).toBeLessThanOrEqual(DIGEST_CACHE_SIZE);
+    }
+    expect(held.identify('alpha-key', network)?.fingerprint).toBeDefined();
+    expect(held.identify('beta-key', network)?.fingerprint).toBeDefined();
+    expect(held.identify('alpha-key-2', network)).toBeUndefined();
+  });
+
+  it('refuses a key it held once the accepted keys no longer name it', () => {
+    const held = new ClientKeys();
+    held.set(['alpha-key', 'beta-key']);
+    expect(held.identify('alpha-key', network)).toBeDefined();
+    held.set(['beta-key']);
+    expect(held.digestsHeld).toBe(0);
+    expect(held.identify('alpha-key', network)).toBeUndefined();
   });
 
   it('names nobody when it is on with no keys', () => {
