@@ -258,6 +258,32 @@ describe('what a stream settles at when it ends before its final usage', () => {
     expect(settledUsage(tapped(events))).toEqual(usage);
   });
 
+  it('counts each kind of output marker once a line, and reads a line whose marker opens on the quote closing another', () => {
+    const lines = [
+      'data: {"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}}\n',
+      'data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n',
+      // The first of each kind counts, to the line's end.
+      'data: {"delta":{"text":"a","name":"b","text":"cc","thinking":"d","partial_json":"e"}}\n',
+      // `"error"` and `"message_` open on the quote that closes `"name":"`: each line is read
+      // for its event (its type spelt with an escape, so that no other marker names it).
+      'data: {"name":"error","type":"\\u0065rror"}\n',
+      'data: {"name":"message_delta","type":"message_d\\u0065lta","usage":{"output_tokens":7}}\n',
+    ];
+    const markers = ['"text":"', '"partial_json":"', '"thinking":"', '"name":"'];
+    let bound = 0;
+    for (const line of lines)
+      for (const m of markers)
+        if (line.includes(m)) bound += line.length - 1 - (line.indexOf(m) + m.length);
+    for (const chunks of [lines, [lines.join('')], pieces(lines.join(''), 7)]) {
+      const tap = tapped(chunks);
+      expect(tap.outputAtMost).toBe(bound);
+      expect(tap.errorType).toBe('api_error');
+      expect(tap.final).toBe(true);
+      expect(tap.usage.output_tokens).toBe(7);
+      expect(tap.thinking).toBe(true);
+    }
+  });
+
   it('counts the same however the stream is cut into chunks', () => {
     const whole = [start, text('Hello, wörld'), toolStart, json('{"q":"ebb"}')].join('');
     const bytes = Buffer.from(whole);
