@@ -7,15 +7,19 @@
  */
 import { readHeader, type HeaderSource } from './headers.ts';
 
-const LIMITS = ['requests', 'tokens', 'input-tokens', 'output-tokens'] as const;
+/** Each limit's header names, made once (providerHeadroom.ts says why). */
+const LIMIT_HEADERS = ['requests', 'tokens', 'input-tokens', 'output-tokens'].map((limit) => ({
+  remaining: `anthropic-ratelimit-${limit}-remaining`,
+  reset: `anthropic-ratelimit-${limit}-reset`,
+}));
 
 /** Milliseconds until the latest reset of a spent limit; 0 when nothing is spent. */
 export function spentLimitPauseMs(headers: HeaderSource, now: number): number {
   let pause = 0;
-  for (const limit of LIMITS) {
-    const remaining = readHeader(headers, `anthropic-ratelimit-${limit}-remaining`);
+  for (const names of LIMIT_HEADERS) {
+    const remaining = readHeader(headers, names.remaining);
     if (remaining === undefined || Number(remaining) > 0) continue;
-    const reset = readHeader(headers, `anthropic-ratelimit-${limit}-reset`);
+    const reset = readHeader(headers, names.reset);
     const at = reset === undefined ? Number.NaN : Date.parse(reset);
     if (at - now > pause) pause = at - now;
   }
