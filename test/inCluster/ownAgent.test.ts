@@ -40,7 +40,6 @@ import { actAs } from '../support/serviceAccountTokens.ts';
 import {
   CHAT_SPAN_ATTRIBUTES,
   otelEnv,
-  REQUEST_SPAN_ATTRIBUTES,
   spanShapesOf,
   TOKEN_USAGE_ATTRIBUTES,
   tokenUsageOf,
@@ -501,7 +500,8 @@ describeOnRealNode("the team's own agent beside the runtime, on the real node", 
       const pod = await readyPod(AGENTS[language]);
       expect((await ask(podAgentUrl(pod))).status).toBe(200);
       const spans = await spanShapesOf(collector, sidecarService(language), 60_000);
-      expect(spans['POST /v1/messages']?.names).toEqual(REQUEST_SPAN_ATTRIBUTES);
+      // One span a relayed call (test/support/telemetryShape.ts): no server span beside it.
+      expect(spans['POST /v1/messages']).toBeUndefined();
       expect(spans[`chat ${PRIMARY_MODEL}`]?.names).toEqual(CHAT_SPAN_ATTRIBUTES);
       expect(spans[`chat ${PRIMARY_MODEL}`]?.genAi).toMatchObject({
         'gen_ai.operation.name': 'chat',

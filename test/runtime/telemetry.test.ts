@@ -1,7 +1,7 @@
 /**
  * OpenTelemetry from the runtime process: with OTEL_EXPORTER_OTLP_ENDPOINT pointing at a
- * collector this test serves, a span per request and one per provider attempt arrive over
- * OTLP/HTTP, and a caller's `traceparent` is continued; without it nothing is exported and
+ * collector this test serves, a relayed call's one `chat {model}` span (its failed attempts as
+ * events) and an agent's spans per request and per provider attempt arrive over OTLP/HTTP, and a caller's `traceparent` is continued; without it nothing is exported and
  * the caller's trace context is passed to the provider unchanged. The provider here is a
  * small stand-in that records the headers it is sent and fails on request.
  */
@@ -28,6 +28,8 @@ interface ExportedSpan {
   parentSpanId?: string;
   kind: number;
   attributes: { key: string; value: Record<string, unknown> }[];
+  events?: { name: string; attributes?: { key: string; value: Record<string, unknown> }[] }[];
+  status?: { code?: number };
 }
 
 interface TracesRequest {
@@ -84,6 +86,17 @@ const isReplayed = (s: ExportedSpan) =>
 function attribute(span: ExportedSpan, key: string): unknown {
   const value = span.attributes.find((a) => a.key === key)?.value;
   return value === undefined ? undefined : Object.values(value)[0];
+}
+
+/** The `breakwater.attempt` events of a relayed call's span: each failed attempt's attributes. */
+function attemptEvents(span: ExportedSpan): Record<string, unknown>[] {
+  return (span.events ?? [])
+    .filter((e) => e.name === 'breakwater.attempt')
+    .map((e) =>
+      Object.fromEntries(
+        (e.attributes ?? []).map((a) => [a.key, Object.values(a.value)[0]] as const),
+      ),
+    );
 }
 
 function waitForSpans(done: (all: ExportedSpan[]) => boolean): Promise<ExportedSpan[]> {
@@ -177,7 +190,7 @@ const OTEL_ENV = {
 };
 
 describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
-  it('exports a span per request and one per provider attempt, continuing the caller’s trace', async () => {
+  it('exports one `chat {model}` span per call, its failed attempts as events, continuing the caller’s trace', async () => {
     running = await standaloneRuntime(
       policyDocument(providerUrl, (d) => {
         d.retry = { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 20 };
@@ -187,47 +200,73 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     failNext = 1; // the first attempt fails, the retry answers
     expect(await ask(running, { traceparent: CALLER_TRACEPARENT })).toBe(200);
 
-    const all = await waitForSpans(
-      (s) => s.filter((x) => x.traceId === CALLER_TRACE_ID).length >= 3,
-    );
+    const all = await waitForSpans((s) => s.some((x) => x.traceId === CALLER_TRACE_ID));
+    // One span for the call: the request's own is the conventions' client span.
     const ours = all.filter((s) => s.traceId === CALLER_TRACE_ID);
-    const request = ours.find((s) => s.name === 'POST /v1/messages');
-    const attempts = ours.filter(isAttempt);
-    expect(request).toBeDefined();
-    expect(request?.parentSpanId).toBe(CALLER_SPAN_ID);
-    expect(attribute(request as ExportedSpan, 'http.response.status_code')).toBe(200);
-    expect(attempts.map((a) => attribute(a, 'breakwater.attempt'))).toEqual([1, 2]);
-    for (const a of attempts) {
-      expect(a.parentSpanId).toBe(request?.spanId);
-      expect(a.kind).toBe(3); // client
-      expect(attribute(a, 'gen_ai.operation.name')).toBe('chat');
-      expect(attribute(a, 'gen_ai.provider.name')).toBe('anthropic');
-      expect(attribute(a, 'gen_ai.request.model')).toBe(PRIMARY_MODEL);
-      expect(attribute(a, 'gen_ai.request.max_tokens')).toBe(16);
-      expect(attribute(a, 'server.address')).toBe(new URL(providerUrl).hostname);
-      expect(attribute(a, 'server.port')).toBe(Number(new URL(providerUrl).port));
-      expect(attribute(a, 'breakwater.backend')).toBe('default');
-    }
-    // The failed attempt has its class; the answered one what the provider said of its answer.
-    expect(attribute(attempts[0] as ExportedSpan, 'error.type')).toBe('Overloaded');
-    expect(attribute(attempts[0] as ExportedSpan, 'gen_ai.usage.input_tokens')).toBeUndefined();
-    const answered = attempts[1] as ExportedSpan;
-    expect(attribute(answered, 'error.type')).toBeUndefined();
-    expect(attribute(answered, 'gen_ai.response.id')).toBe('msg_test');
-    expect(attribute(answered, 'gen_ai.response.model')).toBe(PRIMARY_MODEL);
-    expect(attribute(answered, 'gen_ai.response.finish_reasons')).toEqual({
+    expect(ours.map((s) => s.name)).toEqual([CHAT_SPAN]);
+    const call = ours[0] as ExportedSpan;
+    expect(call.parentSpanId).toBe(CALLER_SPAN_ID);
+    expect(call.kind).toBe(3); // client
+    expect(attribute(call, 'http.response.status_code')).toBe(200);
+    expect(attribute(call, 'gen_ai.operation.name')).toBe('chat');
+    expect(attribute(call, 'gen_ai.provider.name')).toBe('anthropic');
+    expect(attribute(call, 'gen_ai.request.model')).toBe(PRIMARY_MODEL);
+    expect(attribute(call, 'gen_ai.request.max_tokens')).toBe(16);
+    expect(attribute(call, 'server.address')).toBe(new URL(providerUrl).hostname);
+    expect(attribute(call, 'server.port')).toBe(Number(new URL(providerUrl).port));
+    expect(attribute(call, 'breakwater.backend')).toBe('default');
+    // The span holds the attempt that answered: what the provider said of its answer.
+    expect(attribute(call, 'breakwater.attempt')).toBe(2);
+    expect(attribute(call, 'breakwater.outcome')).toBe('Success');
+    expect(attribute(call, 'error.type')).toBeUndefined();
+    expect(attribute(call, 'gen_ai.response.id')).toBe('msg_test');
+    expect(attribute(call, 'gen_ai.response.model')).toBe(PRIMARY_MODEL);
+    expect(attribute(call, 'gen_ai.response.finish_reasons')).toEqual({
       values: [{ stringValue: 'end_turn' }],
     });
-    expect(attribute(answered, 'gen_ai.usage.input_tokens')).toBe(3);
-    expect(attribute(answered, 'gen_ai.usage.output_tokens')).toBe(1);
-    expect(attempts.map((a) => attribute(a, 'breakwater.outcome'))).toEqual([
-      'OverloadedError',
-      'Success',
+    expect(attribute(call, 'gen_ai.usage.input_tokens')).toBe(3);
+    expect(attribute(call, 'gen_ai.usage.output_tokens')).toBe(1);
+    // The failed attempt is an event on it, with its class.
+    expect(attemptEvents(call)).toEqual([
+      {
+        'gen_ai.request.model': PRIMARY_MODEL,
+        'breakwater.backend': 'default',
+        'breakwater.attempt': 1,
+        'breakwater.breaker.state': 'allowing',
+        'error.type': 'Overloaded',
+        'breakwater.outcome': 'OverloadedError',
+      },
     ]);
-    // The provider is asked within the same trace, each call under the attempt that made it.
-    expect(providerCalls.map((h) => String(h.traceparent).split('-').slice(1, 3))).toEqual(
-      attempts.map((a) => [CALLER_TRACE_ID, a.spanId]),
+    // The provider is asked within the same trace, every attempt under the call's span.
+    expect(providerCalls.map((h) => String(h.traceparent).split('-').slice(1, 3))).toEqual([
+      [CALLER_TRACE_ID, call.spanId],
+      [CALLER_TRACE_ID, call.spanId],
+    ]);
+  });
+
+  it('gives a call no attempt answered its class and each attempt an event', async () => {
+    running = await standaloneRuntime(
+      policyDocument(providerUrl, (d) => {
+        d.retry = { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 20 };
+      }),
+      { ...OTEL_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl },
     );
+    failNext = 2;
+    const status = await ask(running, { traceparent: CALLER_TRACEPARENT });
+    expect(status).toBeGreaterThanOrEqual(500);
+    const all = await waitForSpans((s) => s.some((x) => x.traceId === CALLER_TRACE_ID));
+    const ours = all.filter((s) => s.traceId === CALLER_TRACE_ID);
+    expect(ours.map((s) => s.name)).toEqual([CHAT_SPAN]);
+    const call = ours[0] as ExportedSpan;
+    expect(attribute(call, 'http.response.status_code')).toBe(status);
+    expect(attribute(call, 'error.type')).toBe('Overloaded');
+    expect(attribute(call, 'breakwater.outcome')).toBe('OverloadedError');
+    expect(attribute(call, 'gen_ai.usage.input_tokens')).toBeUndefined();
+    expect(call.status?.code).toBe(2); // error
+    expect(attemptEvents(call).map((e) => [e['breakwater.attempt'], e['error.type']])).toEqual([
+      [1, 'Overloaded'],
+      [2, 'Overloaded'],
+    ]);
   });
 
   it('traces an agent invocation and its model calls the same way', async () => {
@@ -342,8 +381,8 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
     });
     expect(await ask(running)).toBe(200);
-    const all = await waitForSpans((s) => s.some((x) => x.name === 'POST /v1/messages'));
-    const request = all.find((s) => s.name === 'POST /v1/messages');
+    const all = await waitForSpans((s) => s.some((x) => x.name === CHAT_SPAN));
+    const request = all.find((s) => s.name === CHAT_SPAN);
     expect(request?.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(request?.traceId).not.toBe(CALLER_TRACE_ID);
     expect(request?.parentSpanId ?? '').toBe('');

@@ -7,7 +7,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheKey } from '../cache/responseCache.ts';
 import { beginModelStep, type DurableNeeds } from './durableMessages.ts';
 import type { RoutedResponse } from '../provider/providerAttempt.ts';
-import { recordCachedCall, tracingActive, withAttemptSpan } from '../telemetry/tracing.ts';
+import { SpanKind } from '@opentelemetry/api';
+import { chatSpanName } from '../telemetry/genAiConventions.ts';
+import {
+  recordCachedCall,
+  relayChatAttributes,
+  tracingActive,
+  withAttemptOnRequestSpan,
+} from '../telemetry/tracing.ts';
 import { BACKEND_HEADER, BUDGET_HEADER, CallerStream } from './callerStream.ts';
 import { budgetRequest } from '../budget/budgets.ts';
 import { checkMessagesBody } from './messagesValidation.ts';
@@ -108,9 +115,15 @@ async function handle(
     }
   }
 
-  const call = beginCall(ctx, request, reply, 'POST /v1/messages', {
-    'gen_ai.request.model': model,
-  });
+  // One span a call: the conventions' `chat {model}`, its attempts recorded on it (tracing.ts).
+  const call = beginCall(
+    ctx,
+    request,
+    reply,
+    chatSpanName(model),
+    relayChatAttributes(model, body.max_tokens as number),
+    SpanKind.CLIENT,
+  );
   const { traced } = call;
   let status = 500;
   let failure: unknown;
@@ -147,7 +160,7 @@ async function handle(
       ...sessionOf(request.headers),
       wrapAttempt: tracingActive()
         ? (info, run) =>
-            withAttemptSpan(
+            withAttemptOnRequestSpan(
               traced,
               {
                 model: info.model,

@@ -5,6 +5,7 @@
  * (caller-gone signal, in-flight count, drain tracking, request span), and a failure's
  * answer, the error it is counted as (requestCounts.ts), stats, log line and audit record.
  */
+import type { SpanKind } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isGuardError } from '../guard/errors.ts';
 import { failureOf } from '../provider/anthropic/errorClassification.ts';
@@ -88,10 +89,11 @@ export function beginCall(
   request: FastifyRequest,
   reply: FastifyReply,
   spanName: string,
-  attributes: Record<string, string>,
+  attributes: Record<string, string | number>,
+  spanKind?: SpanKind,
 ): ProviderCall {
   const started = ctx.clock.now();
-  const traced = startRequestSpan(spanName, request.headers, attributes);
+  const traced = startRequestSpan(spanName, request.headers, attributes, spanKind);
   const abort = new AbortController();
   const onClose = () => {
     if (!reply.raw.writableFinished) abort.abort(new Error('caller went away'));

@@ -114,10 +114,16 @@ export interface RequestSpan {
   readonly outgoing: Record<string, string>;
 }
 
+/**
+ * The span of a request: SERVER for the routes that answer it themselves; for `/v1/messages`
+ * the GenAI conventions' CLIENT `chat {model}` span itself (`kind` CLIENT), on which each
+ * provider attempt is recorded (withAttemptOnRequestSpan): one span a relayed call.
+ */
 export function startRequestSpan(
   name: string,
   headers: Headers,
-  attributes: Record<string, string>,
+  attributes: Record<string, string | number>,
+  kind: SpanKind = SpanKind.SERVER,
 ): RequestSpan {
   if (!sdkActive) {
     // Nothing recorded here, but the caller's trace goes on to the provider unchanged.
@@ -129,7 +135,7 @@ export function startRequestSpan(
     return { span: NOT_RECORDED, ctx: ROOT_CONTEXT, outgoing };
   }
   const parent = propagation.extract(context.active(), headers, headerGetter);
-  const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+  const span = tracer.startSpan(name, { kind, attributes }, parent);
   const ctx = trace.setSpan(parent, span);
   const outgoing: Record<string, string> = {};
   propagation.inject(ctx, outgoing);
@@ -138,6 +144,9 @@ export function startRequestSpan(
 
 export function endSpan(span: Span, status: number, error?: unknown): void {
   span.setAttribute('http.response.status_code', status);
+  // The class the guard gave the failure (the metrics' `error.type`); a relayed call's span
+  // gets it here, once no attempt answered, not from an attempt a later one made good.
+  if (error !== undefined) span.setAttribute('error.type', failureOf(error, Date.now()).outcome);
   if (error !== undefined || status >= 500) {
     span.setStatus({
       code: SpanStatusCode.ERROR,
@@ -248,5 +257,64 @@ export async function withAttemptSpan<T>(
     throw err;
   } finally {
     span.end();
+  }
+}
+
+/** What a relayed call's `chat {model}` span starts with; the attempts add who was asked. */
+export function relayChatAttributes(
+  model: string,
+  maxTokens: number | undefined,
+): Record<string, string | number> {
+  const attributes: Record<string, string | number> = {
+    'gen_ai.operation.name': CHAT,
+    'gen_ai.request.model': model,
+  };
+  if (maxTokens !== undefined) attributes['gen_ai.request.max_tokens'] = maxTokens;
+  return attributes;
+}
+
+/**
+ * One provider attempt of a relayed `/v1/messages` call, recorded on the request's own
+ * `chat {model}` span rather than a span of its own (one span a call: what telemetry costs a
+ * call, issue 52, bench/results/HISTORY.md). The span holds the attempt that answered, or the
+ * last one: its backend, peer, number and breaker state, and the answer's model, id, stop
+ * reason and usage. An attempt that failed is a `breakwater.attempt` event on the span with
+ * its model, backend, number, breaker state, `error.type` and outcome. The provider's side of
+ * every attempt is under this span (the request's outgoing `traceparent` names it).
+ */
+export async function withAttemptOnRequestSpan<T>(
+  request: RequestSpan,
+  info: AttemptSpanInfo,
+  run: () => Promise<T>,
+): Promise<T> {
+  const span = request.span;
+  const peer = peerOf(info.backend);
+  span.setAttribute('gen_ai.provider.name', peer.provider);
+  if (peer.address !== '') {
+    span.setAttribute('server.address', peer.address);
+    span.setAttribute('server.port', Number(peer.port));
+  }
+  span.setAttribute('breakwater.backend', info.backend.name);
+  span.setAttribute('breakwater.attempt', info.attempt);
+  span.setAttribute('breakwater.breaker.state', info.breakerState);
+  try {
+    const result = await run();
+    const answer = result as Partial<RoutedResponse> | undefined;
+    if (answer?.usage !== undefined)
+      span.setAttributes(chatResponseAttributes(answer.response, answer.usage));
+    span.setAttribute('breakwater.outcome', 'Success');
+    return result;
+  } catch (err) {
+    const outcome = err instanceof Error ? err.name : 'Error';
+    span.addEvent('breakwater.attempt', {
+      'gen_ai.request.model': info.model,
+      'breakwater.backend': info.backend.name,
+      'breakwater.attempt': info.attempt,
+      'breakwater.breaker.state': info.breakerState,
+      'error.type': failureOf(err, Date.now()).outcome,
+      'breakwater.outcome': outcome,
+    });
+    span.setAttribute('breakwater.outcome', outcome);
+    throw err;
   }
 }
