@@ -12,10 +12,7 @@ import { SpanStatusCode, type Attributes, type HrTime, type Link } from '@opente
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter, TimedEvent } from '@opentelemetry/sdk-trace';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
-import {
-  convertLegacyHttpOptions,
-  createOtlpHttpExportDelegate,
-} from '@opentelemetry/otlp-exporter-base/node-http';
+import { undiciJsonExportDelegate } from './undiciExportTransport.ts';
 import {
   TraceExporterMetricsHelper,
   type IExportTraceServiceResponse,
@@ -298,20 +295,15 @@ export const leanJsonSpanSerializer: ISerializer<ReadableSpan[], IExportTraceSer
 };
 
 /**
- * The SDK's OTLP/HTTP span exporter (its endpoint, headers, timeout, retries and agent from the
- * same OTEL_EXPORTER_OTLP_* variables) writing its JSON with `exportRequestJson`.
+ * The SDK's OTLP/HTTP span exporter (its endpoint, headers, timeout and retries from the same
+ * OTEL_EXPORTER_OTLP_* variables) writing its JSON with `exportRequestJson`, sent over undici
+ * (undiciExportTransport.ts says why).
  */
 export function leanJsonSpanExporter(): SpanExporter {
   return new OTLPExporterBase(
-    createOtlpHttpExportDelegate(
-      // As the SDK's own OTLPTraceExporter reads its options: the package offers no other
-      // export that reads OTEL_EXPORTER_OTLP_* for an exporter with its own serializer.
-      // eslint-disable-next-line @typescript-eslint/no-deprecated
-      convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/json' }),
-      leanJsonSpanSerializer,
-      'otlp_http_span_exporter',
-      TraceExporterMetricsHelper,
-      undefined,
-    ),
+    undiciJsonExportDelegate('TRACES', leanJsonSpanSerializer, {
+      componentType: 'otlp_http_span_exporter',
+      helper: TraceExporterMetricsHelper,
+    }),
   );
 }

@@ -143,6 +143,20 @@ async function otlpExporter(
   }
   if (protocol !== 'http/json')
     warn(`OTLP metrics protocol ${protocol} is not supported; using http/json`);
-  const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
-  return new OTLPMetricExporter();
+  // The SDK's exporter and serializer, sent over undici (undiciExportTransport.ts says why).
+  const [
+    { OTLPMetricExporterBase },
+    { JsonMetricsSerializer, MetricsExporterMetricsHelper },
+    { undiciJsonExportDelegate },
+  ] = await Promise.all([
+    import('@opentelemetry/exporter-metrics-otlp-http'),
+    import('@opentelemetry/otlp-transformer'),
+    import('./undiciExportTransport.ts'),
+  ]);
+  return new OTLPMetricExporterBase(
+    undiciJsonExportDelegate('METRICS', JsonMetricsSerializer, {
+      componentType: 'otlp_http_metric_exporter',
+      helper: MetricsExporterMetricsHelper,
+    }),
+  );
 }
