@@ -243,10 +243,7 @@ export async function withAttemptSpan<T>(
   propagation.inject(trace.setSpan(parent, span), request.outgoing);
   try {
     const result = await run();
-    const answer = result as Partial<RoutedResponse> | undefined;
-    if (answer?.usage !== undefined)
-      span.setAttributes(chatResponseAttributes(answer.response, answer.usage));
-    span.setAttribute('breakwater.outcome', 'Success');
+    recordAnswer(span, result);
     return result;
   } catch (err) {
     // The class the guard gave the failure: the same `error.type` as the metrics'.
@@ -299,10 +296,7 @@ export async function withAttemptOnRequestSpan<T>(
   span.setAttribute('breakwater.breaker.state', info.breakerState);
   try {
     const result = await run();
-    const answer = result as Partial<RoutedResponse> | undefined;
-    if (answer?.usage !== undefined)
-      span.setAttributes(chatResponseAttributes(answer.response, answer.usage));
-    span.setAttribute('breakwater.outcome', 'Success');
+    recordAnswer(span, result);
     return result;
   } catch (err) {
     const outcome = err instanceof Error ? err.name : 'Error';
@@ -317,4 +311,12 @@ export async function withAttemptOnRequestSpan<T>(
     span.setAttribute('breakwater.outcome', outcome);
     throw err;
   }
+}
+
+/** An attempt that answered, on its span: the answer's model, id, stop reason and usage. */
+function recordAnswer(span: Span, result: unknown): void {
+  const answer = result as Partial<RoutedResponse> | undefined;
+  if (answer?.usage !== undefined)
+    span.setAttributes(chatResponseAttributes(answer.response, answer.usage));
+  span.setAttribute('breakwater.outcome', 'Success');
 }
