@@ -21,6 +21,7 @@ import {
   sendMessage,
   type PodView,
 } from '../support/breakwaterCluster.ts';
+import { kubectl } from '../support/kube.ts';
 import { eventually } from '../support/operator.ts';
 import type { Scenario } from '../support/operatorScenario.ts';
 import type { SimulatorHandle } from '../support/simulator.ts';
@@ -124,13 +125,22 @@ export interface FailoverFigures {
   readonly billedUsd: number;
   readonly pastBudgetUsd: number;
   readonly settledOnPromotedUsd: number;
+  /** What the calls the pods decided on their shares cost (B3; their audit records). */
+  readonly spentOnSharesUsd: number;
+  /**
+   * What the calls whose holds were in the store when the primary died cost: holds a replica
+   * may never have received (B4), so the promoted primary may have let others spend them too.
+   */
+  readonly heldAtKillUsd: number;
 }
 
 /**
  * The agent's two pods take the policy and decide on the store; under load (two callers a pod,
  * and `extraTargets`' callers) a quarter of the budget is spent, the primary dies, and the
  * figures are measured and held to B4: no call failed, the same pods without a restart, the
- * condition True again, past the budget by no more than the promoted replica never received.
+ * condition True again, past the budget by no more than the promoted replica never received
+ * and what calls decided on the pods' shares while the store was away cost (B3: a pod back on
+ * the promoted primary spends what the store has left while the other still spends its share).
  */
 export async function measureFailover(
   scenario: Scenario,
@@ -194,6 +204,7 @@ export async function measureFailover(
   );
   const calls = await running.stop();
   const billed = await billedPico();
+  const { onShares, heldAtKill } = await auditedSpend(ns, pods, killedAt);
   const settledOnPromoted = await spentOn(promoted);
   const figures: FailoverFigures = {
     calls: calls.length,
@@ -206,6 +217,8 @@ export async function measureFailover(
     billedUsd: moneyToUsdNumber(billed),
     pastBudgetUsd: moneyToUsdNumber(billed > LIMIT_PICO ? billed - LIMIT_PICO : 0n),
     settledOnPromotedUsd: moneyToUsdNumber(settledOnPromoted),
+    spentOnSharesUsd: moneyToUsdNumber(onShares),
+    heldAtKillUsd: moneyToUsdNumber(heldAtKill),
   };
   process.stderr.write(`[${fault.shape}] failover on kind: ${JSON.stringify(figures)}\n`);
   const after = await agentPods(ns, AGENT);
@@ -225,11 +238,12 @@ export async function measureFailover(
     timeoutMs: 60_000,
     description: 'StoreAvailable True after the failover',
   });
-  // The promoted replica holds the account; past the budget by no more than the settlements
-  // it never received (replication is asynchronous, B4): nothing decided on a share added.
+  // The promoted replica holds the account; past the budget by no more than the writes it
+  // may never have received (replication is asynchronous, B4: the settlements it lacks, the
+  // holds in the store at the kill) and the calls decided on a share meanwhile (B3).
   expect(settledOnPromoted).toBeGreaterThan(0n);
   expect(billed - LIMIT_PICO).toBeLessThanOrEqual(
-    billed > settledOnPromoted ? billed - settledOnPromoted : 0n,
+    (billed > settledOnPromoted ? billed - settledOnPromoted : 0n) + onShares + heldAtKill,
   );
   return figures;
 }
@@ -244,6 +258,49 @@ async function storeMetrics(pod: PodView): Promise<{ onStore: number; fallback: 
     if (line.startsWith('rate_limiter_store_fallback{')) fallback += Number(line.split(' ').at(-1));
   }
   return { onStore, fallback };
+}
+
+/**
+ * From the pods' budget audit records (runtime/src/budget/budgetAudit.ts), in picodollars: what
+ * the calls decided on their shares cost (`budget_settled` with the share's decision), and what
+ * the calls reserved before `killedAt` and settled after it cost (their holds were in the store
+ * when its primary died).
+ */
+async function auditedSpend(
+  namespace: string,
+  pods: readonly PodView[],
+  killedAt: number,
+): Promise<{ onShares: bigint; heldAtKill: bigint }> {
+  let onShares = 0n;
+  let heldAtKill = 0n;
+  for (const pod of pods) {
+    const { stdout } = await kubectl([
+      'logs',
+      '-n',
+      namespace,
+      pod.metadata?.name ?? '',
+      '--all-containers=true',
+    ]);
+    const reservedAt = new Map<string, number>();
+    for (const line of stdout.split('\n')) {
+      if (!line.includes('"budget_')) continue;
+      const record = JSON.parse(line) as {
+        event?: string;
+        time?: string;
+        reservation?: string;
+        decision?: string;
+        costPico?: string;
+      };
+      const at = Date.parse(record.time ?? '');
+      if (record.event === 'budget_reserved') reservedAt.set(record.reservation ?? '', at);
+      if (record.event !== 'budget_settled') continue;
+      const cost = BigInt(record.costPico ?? '0');
+      if (record.decision === 'local') onShares += cost;
+      const reserved = reservedAt.get(record.reservation ?? '');
+      if (reserved !== undefined && reserved < killedAt && at >= killedAt) heldAtKill += cost;
+    }
+  }
+  return { onShares, heldAtKill };
 }
 
 /** What the simulator billed, in picodollars, at the agent's prices. */
