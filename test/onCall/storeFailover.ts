@@ -120,6 +120,8 @@ export interface FailoverFigures {
   readonly refused: number;
   readonly failed: number;
   readonly failedStatuses: number[];
+  /** For calls with no answer (status 0): the target and why, once each. */
+  readonly unanswered: string[];
   readonly promotedAfterMs: number;
   readonly backOnStoreAfterMs: number;
   readonly billedUsd: number;
@@ -212,6 +214,7 @@ export async function measureFailover(
     refused: calls.filter((c) => c === 429).length,
     failed: calls.filter((c) => c !== 200 && c !== 429).length,
     failedStatuses: [...new Set(calls)].filter((s) => s !== 200 && s !== 429),
+    unanswered: [...unanswered],
     promotedAfterMs: promotedAt - killedAt,
     backOnStoreAfterMs: backAt - killedAt,
     billedUsd: moneyToUsdNumber(billed),
@@ -329,12 +332,22 @@ async function spentOn(address: string): Promise<bigint> {
 }
 
 /** A caller a URL until stopped; each call's status, or 0 when it failed outright. */
+/** Why calls got no answer (status 0), once each: what a failed run's figures print. */
+const unanswered = new Set<string>();
+
 function load(urls: readonly string[]): { stop(): Promise<number[]> } {
   const statuses: number[] = [];
+  unanswered.clear();
   let running = true;
   const callers = urls.map(async (url) => {
     while (running) {
-      statuses.push(await sendMessage(url).catch(() => 0));
+      statuses.push(
+        await sendMessage(url).catch((err: unknown) => {
+          const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+          unanswered.add(`${url}: ${cause instanceof Error ? cause.message : String(cause)}`);
+          return 0;
+        }),
+      );
       await new Promise((r) => setTimeout(r, 50));
     }
   });
