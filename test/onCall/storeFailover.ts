@@ -97,7 +97,8 @@ export function failoverStoreObjects(
       providerURL: sim.url,
       replicas: 2,
       rateLimitPolicy: RLP,
-      spec: { pricing: PRICING },
+      // The budget records (budget_reserved, budget_settled) the bound is measured from.
+      spec: { pricing: PRICING, audit: { enabled: true } },
     }),
   ];
 }
@@ -134,6 +135,8 @@ export interface FailoverFigures {
    * may never have received (B4), so the promoted primary may have let others spend them too.
    */
   readonly heldAtKillUsd: number;
+  /** How many `budget_settled` records the pods wrote: the two terms above are read from them. */
+  readonly settlements: number;
 }
 
 /**
@@ -206,7 +209,7 @@ export async function measureFailover(
   );
   const calls = await running.stop();
   const billed = await billedPico();
-  const { onShares, heldAtKill } = await auditedSpend(ns, pods, killedAt);
+  const { onShares, heldAtKill, settlements } = await auditedSpend(ns, pods, killedAt);
   const settledOnPromoted = await spentOn(promoted);
   const figures: FailoverFigures = {
     calls: calls.length,
@@ -222,6 +225,7 @@ export async function measureFailover(
     settledOnPromotedUsd: moneyToUsdNumber(settledOnPromoted),
     spentOnSharesUsd: moneyToUsdNumber(onShares),
     heldAtKillUsd: moneyToUsdNumber(heldAtKill),
+    settlements,
   };
   process.stderr.write(`[${fault.shape}] failover on kind: ${JSON.stringify(figures)}\n`);
   const after = await agentPods(ns, AGENT);
@@ -245,6 +249,8 @@ export async function measureFailover(
   // may never have received (replication is asynchronous, B4: the settlements it lacks, the
   // holds in the store at the kill) and the calls decided on a share meanwhile (B3).
   expect(settledOnPromoted).toBeGreaterThan(0n);
+  // The bound's terms come from the audit records: every served call settled, on some pod.
+  expect(settlements).toBeGreaterThanOrEqual(figures.served);
   expect(billed - LIMIT_PICO).toBeLessThanOrEqual(
     (billed > settledOnPromoted ? billed - settledOnPromoted : 0n) + onShares + heldAtKill,
   );
@@ -273,9 +279,10 @@ async function auditedSpend(
   namespace: string,
   pods: readonly PodView[],
   killedAt: number,
-): Promise<{ onShares: bigint; heldAtKill: bigint }> {
+): Promise<{ onShares: bigint; heldAtKill: bigint; settlements: number }> {
   let onShares = 0n;
   let heldAtKill = 0n;
+  let settlements = 0;
   for (const pod of pods) {
     const { stdout } = await kubectl([
       'logs',
@@ -297,13 +304,14 @@ async function auditedSpend(
       const at = Date.parse(record.time ?? '');
       if (record.event === 'budget_reserved') reservedAt.set(record.reservation ?? '', at);
       if (record.event !== 'budget_settled') continue;
+      settlements += 1;
       const cost = BigInt(record.costPico ?? '0');
       if (record.decision === 'local') onShares += cost;
       const reserved = reservedAt.get(record.reservation ?? '');
       if (reserved !== undefined && reserved < killedAt && at >= killedAt) heldAtKill += cost;
     }
   }
-  return { onShares, heldAtKill };
+  return { onShares, heldAtKill, settlements };
 }
 
 /** What the simulator billed, in picodollars, at the agent's prices. */
