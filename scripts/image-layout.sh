@@ -4,7 +4,8 @@
 # at run time and their dependencies (tools/build/pruneNodeModules.ts, as the Dockerfile's `deps`
 # stage does). Hard links, so it is quick and takes no space; the checkout is left as it was.
 # make test runs the suites that reach the late-loaded packages on this layout, so a package the
-# image leaves out fails there first.
+# image leaves out fails there first. test/imageLayout.unit.test.ts holds the links below to the
+# Dockerfile's last stage.
 #
 #   scripts/image-layout.sh DIR
 set -eu
