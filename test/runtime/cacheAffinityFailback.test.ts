@@ -24,8 +24,13 @@ import {
 } from '../support/standaloneRuntime.ts';
 import { waitFor } from '../support/waitFor.ts';
 
-/** The cache's lifetime on both sides: long enough for a few turns, short enough to wait out. */
-const TTL_MS = 4_000;
+/**
+ * The cache's lifetime on both sides: short enough to wait out, long enough that the moved
+ * conversation's next turn comes within it even on a loaded machine (each turn reads its copy
+ * back, which renews it). At 4 s a CI run at load average 12 let a turn come 4 s after the one
+ * before, and the moved copy had expired: a write where a read was due.
+ */
+const TTL_MS = 8_000;
 const OVERLOADED = {
   status: 529,
   errorType: 'overloaded_error',
