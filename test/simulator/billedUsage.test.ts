@@ -27,10 +27,10 @@ const request = {
   messages: [{ role: 'user' as const, content: 'Tell me about the tides. '.repeat(8) }],
 };
 
-async function oneBilled() {
+async function oneBilled(from: SimulatorHandle = sim) {
   return waitFor(
     async () => {
-      const [call] = await sim.billed();
+      const [call] = await from.billed();
       return call;
     },
     { description: 'a billed call', timeoutMs: 5_000 },
@@ -72,18 +72,28 @@ describe('what the simulator bills', () => {
   });
 
   it('bills a stream its client hangs up on at content_block_stop all of its output', async () => {
-    const full = await client().messages.create(request);
-    await sim.resetBilled();
-    const stream = client().messages.stream(request);
-    for await (const event of stream) {
-      if (event.type === 'content_block_stop') {
-        stream.controller.abort();
-        break;
+    // Half a second (±50 %) between events, so the hang-up lands before message_delta even on a
+    // loaded machine: at the default 8 ms a CI run's client read on past content_block_stop
+    // and the stream completed. A short answer keeps the pauses few.
+    const slow = await startSimulator({ seed: 51, latencyMs: 200, eventGapMs: 500 });
+    try {
+      const short = { ...request, max_tokens: 16 };
+      const slowClient = new Anthropic({ baseURL: slow.url, apiKey: 'test', maxRetries: 0 });
+      const full = await slowClient.messages.create(short);
+      await slow.resetBilled();
+      const stream = slowClient.messages.stream(short);
+      for await (const event of stream) {
+        if (event.type === 'content_block_stop') {
+          stream.controller.abort();
+          break;
+        }
       }
+      const call = await oneBilled(slow);
+      expect(call).toMatchObject({ ending: 'client_cut', stream: true });
+      expect(call.usage.output_tokens).toBe(full.usage.output_tokens);
+    } finally {
+      await slow.stop();
     }
-    const call = await oneBilled();
-    expect(call).toMatchObject({ ending: 'client_cut', stream: true });
-    expect(call.usage.output_tokens).toBe(full.usage.output_tokens);
   });
 
   it('bills a stream a fault cuts after content began its input and the output sent', async () => {
