@@ -3,7 +3,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } from '@open
 import { hrTimeDuration, hrTimeToMilliseconds } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { LightTracer } from './lightSpans.ts';
+import { LightTracer, PooledIds } from './lightSpans.ts';
 import { samplerFromEnv } from './traceExport.ts';
 
 const CALLER = {
@@ -133,5 +133,27 @@ describe('the runtime’s tracer', () => {
     expect(byName.get('child')?.spanContext().traceId).toBe(first?.spanContext().traceId);
     expect(byName.get('orphan')?.parentSpanContext).toBeUndefined();
     expect(byName.get('orphan')?.spanContext().traceId).not.toBe('0'.repeat(32));
+  });
+});
+
+describe('the runtime’s span ids', () => {
+  it('are W3C ids, each drawn once, across many refills of the pool', () => {
+    const ids = new PooledIds();
+    const traces = new Set<string>();
+    const spans = new Set<string>();
+    // 170 pairs a pool: this draws from about 30 pools.
+    for (let i = 0; i < 5000; i++) {
+      const traceId = ids.generateTraceId();
+      const spanId = ids.generateSpanId();
+      expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(spanId).toMatch(/^[0-9a-f]{16}$/);
+      expect(trace.isSpanContextValid({ traceId, spanId, traceFlags: TraceFlags.SAMPLED })).toBe(
+        true,
+      );
+      traces.add(traceId);
+      spans.add(spanId);
+    }
+    expect(traces.size).toBe(5000);
+    expect(spans.size).toBe(5000);
   });
 });
