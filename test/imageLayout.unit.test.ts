@@ -23,9 +23,10 @@ function shippedFromBuild(dockerfile: string): string[] {
   return lastStage(dockerfile)
     .flatMap((l) => {
       const m = /^COPY --from=build \/src\/(\S+) \.\/(\S+)\s*$/.exec(l);
+      const [, from = '', to = ''] = m ?? [];
       if (m === null) return [];
-      if (m[1] !== m[2]) throw new Error(`the image copies ${m[1]} to another path, ${m[2]}`);
-      return [m[1]];
+      if (from !== to) throw new Error(`the image copies ${from} to another path, ${to}`);
+      return [from];
     })
     .sort();
 }
@@ -36,9 +37,10 @@ function laidOut(script: string): string[] {
     .split('\n')
     .flatMap((l) => {
       const m = /^cp -al (dist\/\S+) "\$dir\/(\S+)"\s*$/.exec(l);
+      const [, from = '', to = ''] = m ?? [];
       if (m === null) return [];
-      if (m[1] !== m[2]) throw new Error(`the layout links ${m[1]} to another path, ${m[2]}`);
-      return [m[1]];
+      if (from !== to) throw new Error(`the layout links ${from} to another path, ${to}`);
+      return [from];
     })
     .sort();
 }
