@@ -178,7 +178,8 @@ async function handle(
     if (routed.fallbackUsed) ctx.metrics.fallbacks.inc({ from: model, to: routed.model });
     status = routed.status;
     const usage = routed.usage;
-    await durable?.settle(routed, stream);
+    // Not `await durable?.settle(…)`: awaiting undefined still costs every call a microtask turn.
+    if (durable !== undefined) await durable.settle(routed, stream);
     if (routed.kind === 'plain') {
       // A caller that left while its answer was read to its end (under a budget) gets nothing.
       if (call.signal.aborted) reply.hijack();
