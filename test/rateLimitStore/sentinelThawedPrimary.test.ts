@@ -1,0 +1,166 @@
+/**
+ * A hung primary that comes back just after the sentinels promoted a replica, on real
+ * processes: a primary, two replicas and three sentinels (Debian's redis-server and
+ * redis-sentinel) on loopback ports; six runtime processes on one RateLimitPolicy whose store is
+ * `sentinel` (the document the operator writes for six ready replicas), four SDK callers each
+ * (no retries) against a $0.05 budget. Once half of it is billed, the primary is SIGSTOPped; the
+ * moment a replica answers ROLE as a primary (the sentinels promoted it and have not yet
+ * announced the switch), it is SIGCONTed: a VM paused and resumed, a host stalled for a few
+ * seconds. The runtimes follow the promoted replica; every call is then
+ * answered, and every call the store held should have been settled there at its cost.
+ *
+ * Found by an outside attack (attacks/store-failover/REPORT.md, "thawed primary"): calls held
+ * when the primary froze sent their settlements to the old primary, which took them as it
+ * thawed and lost them when the sentinels made it a replica of the promoted one. The promoted
+ * replica kept those calls' holds (their worst cases, $0.001236 each for a $0.000066 call), so
+ * callers were refused as "busy" with a sixth of the budget unspent, and when the leases lapsed
+ * (B10, five minutes) each call was charged its worst case, for a replica that never died.
+ */
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { moneyToUsdNumber, parseMoney } from '../../contract/src/spend/money.ts';
+import { resolveRateLimit } from '../../contract/src/policy/policyResolution.ts';
+import { PRICING, storedPico } from '../support/budgetStoreFixture.ts';
+import { billedPico, call, type Call } from '../support/budgetedLoad.ts';
+import { AGENT_NAME, ratePolicy } from '../support/rateLimitStoreFixture.ts';
+import { ask, startSentinelSet } from '../support/redisSentinel.ts';
+import { startSimulator } from '../support/simulator.ts';
+import {
+  policyDocument,
+  standaloneRuntime,
+  type StandaloneRuntime,
+} from '../support/standaloneRuntime.ts';
+import { waitFor } from '../support/waitFor.ts';
+
+jest.setTimeout(240_000);
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+const BUDGET_USD = '0.05';
+const LIMIT_PICO = parseMoney(BUDGET_USD);
+/** Runtimes, and callers on each: the attack reproduced with six and four, not with three. */
+const RUNTIMES = 6;
+const CALLERS = 4;
+
+/** The budget account on the server at `address`: settled, held, and the holds' leases. */
+async function heldOn(
+  address: string,
+): Promise<{ spent: bigint; reserved: bigint; leases: number }> {
+  const keys = (await ask(address, ['KEYS', '*:budget:*'])) as string[];
+  const key = keys.find((k) => !k.endsWith(':leases'));
+  if (key === undefined) return { spent: 0n, reserved: 0n, leases: 0 };
+  const answer = (await ask(address, ['HGETALL', key])) as string[] | Record<string, string>;
+  const hash: Record<string, string> = {};
+  if (Array.isArray(answer))
+    for (let i = 0; i + 1 < answer.length; i += 2) hash[answer[i] ?? ''] = answer[i + 1] ?? '';
+  else Object.assign(hash, answer);
+  return {
+    spent: storedPico(hash, 'spent'),
+    reserved: storedPico(hash, 'reserved'),
+    leases: Object.keys(hash).filter((field) => field.startsWith('lease:')).length,
+  };
+}
+
+describe('the rate-limit store through a primary that hangs and comes back as a replica is promoted', () => {
+  // Skipped: it fails today (attacks/store-failover/REPORT.md, "thawed primary"; the attack
+  // left 3 to 15 holds on the promoted replica). Unskip with the fix.
+  it.skip('settles every held call on the promoted replica at its cost: no hold outlives its call', async () => {
+    const set = await startSentinelSet();
+    cleanups.push(() => set.remove());
+    // A frozen process takes no SIGTERM: thawed before anything stops it.
+    cleanups.push(() => {
+      set.primary.thaw();
+      return Promise.resolve();
+    });
+    const sim = await startSimulator({ seed: 57 });
+    cleanups.push(() => sim.stop());
+    const policy = ratePolicy({
+      requests: { perSecond: 1000, burst: 1000 },
+      budgets: [{ name: 'daily', period: 'Day', usd: BUDGET_USD }],
+      store: {
+        redis: { sentinel: { masterName: set.masterName, addresses: [...set.sentinels] } },
+        waitBudget: '1s',
+      },
+    });
+    const doc = policyDocument(sim.url, (d) => {
+      d.agent = { ...d.agent, name: AGENT_NAME, namespace: 'default' };
+      d.rateLimit = resolveRateLimit(policy, RUNTIMES, AGENT_NAME);
+      d.pricing = PRICING.map((p) => ({ ...p }));
+    });
+    const runtimes: StandaloneRuntime[] = [];
+    for (let i = 0; i < RUNTIMES; i++) {
+      const rt = await standaloneRuntime(doc).catch(() => standaloneRuntime(doc));
+      runtimes.push(rt);
+      cleanups.push(() => rt.stop());
+    }
+    const urls = runtimes.map((r) => r.runtime.url);
+    const calls: Call[] = [];
+    let running = true;
+    const callers = urls.flatMap((url) =>
+      Array.from({ length: CALLERS }, async () => {
+        while (running) {
+          calls.push(await call(url));
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }),
+    );
+    await waitFor(async () => (await billedPico(sim)) > LIMIT_PICO / 2n, {
+      description: 'half the budget spent',
+      timeoutMs: 60_000,
+      intervalMs: 20,
+    });
+    const was = set.primary.address;
+    set.primary.freeze();
+    // Thawed the moment a replica says it is a primary (the sentinels' REPLICAOF NO ONE),
+    // before they announce the switch: the old primary answers what it was sent meanwhile.
+    await waitFor(
+      async () => {
+        for (const r of set.replicas) {
+          const role = await ask(r.address, ['ROLE']).catch(() => undefined);
+          if (Array.isArray(role) && role[0] === 'master') return true;
+        }
+        return false;
+      },
+      { description: 'a replica promoted', timeoutMs: 30_000, intervalMs: 10 },
+    );
+    set.primary.thaw();
+    const promoted = await set.waitForNewPrimary(was, 30_000);
+    // The load goes on until the budget refuses every caller, or half a minute has passed.
+    const until = Date.now() + 30_000;
+    await waitFor(
+      async () => {
+        const outcomes = await Promise.all(urls.map(async (u) => (await call(u)).outcome));
+        return outcomes.every((o) => o === 'budgetRefused') || Date.now() > until;
+      },
+      { description: 'the budget refused everywhere', timeoutMs: 60_000, intervalMs: 100 },
+    );
+    running = false;
+    await Promise.all(callers);
+    // Every call has been answered: the settlements the runtimes kept are sent within a second.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const billed = await billedPico(sim);
+    const held = await heldOn(promoted);
+    const figures = {
+      test: 'test/rateLimitStore/sentinelThawedPrimary.test.ts',
+      calls: calls.length,
+      served: calls.filter((c) => c.outcome === 'served').length,
+      failed: calls.filter((c) => c.outcome === 'failed').length,
+      budgetUsd: BUDGET_USD,
+      billedUsd: moneyToUsdNumber(billed),
+      settledOnPromotedUsd: moneyToUsdNumber(held.spent),
+      heldOnPromotedUsd: moneyToUsdNumber(held.reserved),
+      leasesOnPromoted: held.leases,
+    };
+    console.log(`thawed primary figures: ${JSON.stringify(figures)}`);
+    expect({
+      failed: figures.failed,
+      // No call is still in flight, so nothing is held for one.
+      leasesOnPromoted: held.leases,
+      heldOnPromoted: held.reserved,
+      // Every call the provider billed is settled at its cost (B1, M1): nothing forgotten.
+      forgotten: billed > held.spent ? billed - held.spent : 0n,
+    }).toEqual({ failed: 0, leasesOnPromoted: 0, heldOnPromoted: 0n, forgotten: 0n });
+  });
+});
