@@ -28,7 +28,11 @@ import { resolveRateLimit } from '../../contract/src/policy/policyResolution.ts'
 import { PRICING, REQUEST, sdk, storedPico } from '../../test/support/budgetStoreFixture.ts';
 import { billedPico } from '../../test/support/budgetedLoad.ts';
 import { AGENT_NAME, ratePolicy } from '../../test/support/rateLimitStoreFixture.ts';
-import { ask, startSentinelSet } from '../../test/support/redisSentinel.ts';
+import {
+  ask,
+  startSentinelSet,
+  waitForAReplicaPromoted,
+} from '../../test/support/redisSentinel.ts';
 import { startSimulator } from '../../test/support/simulator.ts';
 import {
   policyDocument,
@@ -55,7 +59,10 @@ const { values: opt } = parseArgs({
     dumpLog: { type: 'string', default: '' },
     /** The budget's time zone (a Day budget's midnight there). */
     timeZone: { type: 'string', default: 'UTC' },
-    /** After the load, wait this long (holds' leases lapse in 5 min, B10) and read again. */
+    /**
+     * After the load, wait this long (holds' leases lapse in 5 min, B10) and read again;
+     * negative: only when holds are left.
+     */
     lapseWaitMs: { type: 'string', default: '0' },
     /** The fault not before this UTC time of day, HH:MM:SS.mmm (a period's edge). */
     faultAtUtc: { type: 'string', default: '' },
@@ -366,16 +373,7 @@ async function main(): Promise<void> {
     if (opt.fault === 'blipEarly') {
       // Thawed the moment a replica says it is a primary (REPLICAOF NO ONE), before the
       // sentinels announce the switch: the runtimes still write to the old one meanwhile.
-      await waitFor(
-        async () => {
-          for (const r of set.replicas) {
-            const role = await ask(r.address, ['ROLE']).catch(() => undefined);
-            if (Array.isArray(role) && role[0] === 'master') return true;
-          }
-          return false;
-        },
-        { description: 'a replica promoted', timeoutMs: 60_000, intervalMs: 10 },
-      );
+      await waitForAReplicaPromoted(set.replicas, 60_000);
       set.primary.thaw();
       thawedAfterMs = Date.now() - faultAt;
     }
@@ -432,10 +430,13 @@ async function main(): Promise<void> {
     const end = await account(current);
     const settledOnCurrent = end?.spent ?? 0n;
     let lapse: Record<string, unknown> = {};
-    if (Number(opt.lapseWaitMs) > 0) {
-      await new Promise((r) => setTimeout(r, Number(opt.lapseWaitMs)));
-      const later = await account(current);
+    // A negative wait: only when holds are left (their leases lapse within five minutes).
+    const lapseWait = Number(opt.lapseWaitMs);
+    if (lapseWait > 0 || (lapseWait < 0 && (end?.leases ?? 0) > 0)) {
+      await new Promise((r) => setTimeout(r, Math.abs(lapseWait)));
+      // The next admission charges a lapsed hold (B10): one call, then the account.
       const probe = await oneCall(runtimes[0]?.runtime.url ?? '', 0, false);
+      const later = await account(current);
       lapse = {
         afterLapseWaitUsd: later === undefined ? null : usd(later.spent),
         afterLapseReservedUsd: later === undefined ? null : usd(later.reserved),

@@ -22,7 +22,7 @@ import { resolveRateLimit } from '../../contract/src/policy/policyResolution.ts'
 import { PRICING, storedPico } from '../support/budgetStoreFixture.ts';
 import { billedPico, call, type Call } from '../support/budgetedLoad.ts';
 import { AGENT_NAME, ratePolicy } from '../support/rateLimitStoreFixture.ts';
-import { ask, startSentinelSet } from '../support/redisSentinel.ts';
+import { ask, startSentinelSet, waitForAReplicaPromoted } from '../support/redisSentinel.ts';
 import { startSimulator } from '../support/simulator.ts';
 import {
   policyDocument,
@@ -115,16 +115,7 @@ describe('the rate-limit store through a primary that hangs and comes back as a 
     set.primary.freeze();
     // Thawed the moment a replica says it is a primary (the sentinels' REPLICAOF NO ONE),
     // before they announce the switch: the old primary answers what it was sent meanwhile.
-    await waitFor(
-      async () => {
-        for (const r of set.replicas) {
-          const role = await ask(r.address, ['ROLE']).catch(() => undefined);
-          if (Array.isArray(role) && role[0] === 'master') return true;
-        }
-        return false;
-      },
-      { description: 'a replica promoted', timeoutMs: 30_000, intervalMs: 10 },
-    );
+    await waitForAReplicaPromoted(set.replicas, 30_000);
     set.primary.thaw();
     const promoted = await set.waitForNewPrimary(was, 30_000);
     // The load goes on until the budget refuses every caller, or half a minute has passed.

@@ -149,6 +149,26 @@ export function waitForNewPrimaryOf(
 }
 
 /**
+ * Waits until one of `replicas` answers ROLE as a primary: the sentinels have promoted it
+ * (REPLICAOF NO ONE), before they announce the switch. Its host:port.
+ */
+export function waitForAReplicaPromoted(
+  replicas: readonly RedisHandle[],
+  timeoutMs: number,
+): Promise<string> {
+  return waitFor(
+    async () => {
+      for (const r of replicas) {
+        const role = await ask(r.address, ['ROLE']).catch(() => undefined);
+        if (Array.isArray(role) && role[0] === 'master') return r.address;
+      }
+      return false;
+    },
+    { description: 'a replica promoted', timeoutMs, intervalMs: 10 },
+  );
+}
+
+/**
  * Cuts the replicas off the primary at `address` and keeps them off, while every connection it
  * already has (the runtimes', the sentinels') goes on: new connections are refused (the default
  * user switched off), then the replicas' links are closed. What the primary takes from then on
