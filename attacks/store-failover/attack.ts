@@ -64,6 +64,12 @@ const { values: opt } = parseArgs({
      * negative: only when holds are left.
      */
     lapseWaitMs: { type: 'string', default: '0' },
+    /**
+     * Redis's own guard, on every server: a primary with fewer replicas than this acknowledging
+     * within `--minReplicasMaxLag` s refuses writes (NOREPLICAS). 0: off, Redis's default.
+     */
+    minReplicasToWrite: { type: 'string', default: '0' },
+    minReplicasMaxLag: { type: 'string', default: '1' },
     /** The fault not before this UTC time of day, HH:MM:SS.mmm (a period's edge). */
     faultAtUtc: { type: 'string', default: '' },
   },
@@ -267,6 +273,13 @@ async function main(): Promise<void> {
     const set = await startSentinelSet({ downAfterMs: Number(opt.downAfterMs) });
     cleanups.push(() => set.remove());
     const servers = [set.primary, ...set.replicas];
+    if (opt.minReplicasToWrite !== '0')
+      for (const server of servers)
+        await ask(
+          server.address,
+          ['CONFIG', 'SET', 'min-replicas-to-write', opt.minReplicasToWrite],
+          ['CONFIG', 'SET', 'min-replicas-max-lag', opt.minReplicasMaxLag],
+        );
     cleanups.push(() => {
       for (const s of servers) s.thaw();
       return Promise.resolve();
