@@ -63,95 +63,113 @@ async function heldOn(
   };
 }
 
-describe('the rate-limit store through a primary that hangs and comes back as a replica is promoted', () => {
-  // Skipped: it fails today (attacks/store-failover/REPORT.md, "thawed primary"; the attack
-  // left 3 to 15 holds on the promoted replica). Unskip with the fix.
-  it.skip('settles every held call on the promoted replica at its cost: no hold outlives its call', async () => {
-    const set = await startSentinelSet();
-    cleanups.push(() => set.remove());
-    // A frozen process takes no SIGTERM: thawed before anything stops it.
-    cleanups.push(() => {
-      set.primary.thaw();
-      return Promise.resolve();
-    });
-    const sim = await startSimulator({ seed: 57 });
-    cleanups.push(() => sim.stop());
-    const policy = ratePolicy({
-      requests: { perSecond: 1000, burst: 1000 },
-      budgets: [{ name: 'daily', period: 'Day', usd: BUDGET_USD }],
-      store: {
-        redis: { sentinel: { masterName: set.masterName, addresses: [...set.sentinels] } },
-        waitBudget: '1s',
-      },
-    });
-    const doc = policyDocument(sim.url, (d) => {
-      d.agent = { ...d.agent, name: AGENT_NAME, namespace: 'default' };
-      d.rateLimit = resolveRateLimit(policy, RUNTIMES, AGENT_NAME);
-      d.pricing = PRICING.map((p) => ({ ...p }));
-    });
-    const runtimes: StandaloneRuntime[] = [];
-    for (let i = 0; i < RUNTIMES; i++) {
-      const rt = await standaloneRuntime(doc).catch(() => standaloneRuntime(doc));
-      runtimes.push(rt);
-      cleanups.push(() => rt.stop());
-    }
-    const urls = runtimes.map((r) => r.runtime.url);
-    const calls: Call[] = [];
-    let running = true;
-    const callers = urls.flatMap((url) =>
-      Array.from({ length: CALLERS }, async () => {
-        while (running) {
-          calls.push(await call(url));
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      }),
-    );
-    await waitFor(async () => (await billedPico(sim)) > LIMIT_PICO / 2n, {
-      description: 'half the budget spent',
-      timeoutMs: 60_000,
-      intervalMs: 20,
-    });
-    const was = set.primary.address;
-    set.primary.freeze();
-    // Thawed the moment a replica says it is a primary (the sentinels' REPLICAOF NO ONE),
-    // before they announce the switch: the old primary answers what it was sent meanwhile.
-    await waitForAReplicaPromoted(set.replicas, 30_000);
+/**
+ * One run: the load, the freeze at half the budget, the thaw as a replica is promoted, the load
+ * until the budget refuses; then every call the provider billed must be settled on the promoted
+ * replica and nothing held there.
+ */
+async function thawedPrimary(acknowledge?: 'Replicas'): Promise<void> {
+  const set = await startSentinelSet();
+  cleanups.push(() => set.remove());
+  // A frozen process takes no SIGTERM: thawed before anything stops it.
+  cleanups.push(() => {
     set.primary.thaw();
-    const promoted = await set.waitForNewPrimary(was, 30_000);
-    // The load goes on until the budget refuses every caller, or half a minute has passed.
-    const until = Date.now() + 30_000;
-    await waitFor(
-      async () => {
-        const outcomes = await Promise.all(urls.map(async (u) => (await call(u)).outcome));
-        return outcomes.every((o) => o === 'budgetRefused') || Date.now() > until;
-      },
-      { description: 'the budget refused everywhere', timeoutMs: 60_000, intervalMs: 100 },
-    );
-    running = false;
-    await Promise.all(callers);
-    // Every call has been answered: the settlements the runtimes kept are sent within a second.
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const billed = await billedPico(sim);
-    const held = await heldOn(promoted);
-    const figures = {
-      test: 'test/rateLimitStore/sentinelThawedPrimary.test.ts',
-      calls: calls.length,
-      served: calls.filter((c) => c.outcome === 'served').length,
-      failed: calls.filter((c) => c.outcome === 'failed').length,
-      budgetUsd: BUDGET_USD,
-      billedUsd: moneyToUsdNumber(billed),
-      settledOnPromotedUsd: moneyToUsdNumber(held.spent),
-      heldOnPromotedUsd: moneyToUsdNumber(held.reserved),
-      leasesOnPromoted: held.leases,
-    };
-    console.log(`thawed primary figures: ${JSON.stringify(figures)}`);
-    expect({
-      failed: figures.failed,
-      // No call is still in flight, so nothing is held for one.
-      leasesOnPromoted: held.leases,
-      heldOnPromoted: held.reserved,
-      // Every call the provider billed is settled at its cost (B1, M1): nothing forgotten.
-      forgotten: billed > held.spent ? billed - held.spent : 0n,
-    }).toEqual({ failed: 0, leasesOnPromoted: 0, heldOnPromoted: 0n, forgotten: 0n });
+    return Promise.resolve();
   });
+  const sim = await startSimulator({ seed: 57 });
+  cleanups.push(() => sim.stop());
+  const policy = ratePolicy({
+    requests: { perSecond: 1000, burst: 1000 },
+    budgets: [{ name: 'daily', period: 'Day', usd: BUDGET_USD }],
+    store: {
+      redis: {
+        sentinel: { masterName: set.masterName, addresses: [...set.sentinels] },
+        ...(acknowledge === undefined ? {} : { acknowledge }),
+      },
+      waitBudget: '1s',
+    },
+  });
+  const doc = policyDocument(sim.url, (d) => {
+    d.agent = { ...d.agent, name: AGENT_NAME, namespace: 'default' };
+    d.rateLimit = resolveRateLimit(policy, RUNTIMES, AGENT_NAME);
+    d.pricing = PRICING.map((p) => ({ ...p }));
+  });
+  const runtimes: StandaloneRuntime[] = [];
+  for (let i = 0; i < RUNTIMES; i++) {
+    const rt = await standaloneRuntime(doc).catch(() => standaloneRuntime(doc));
+    runtimes.push(rt);
+    cleanups.push(() => rt.stop());
+  }
+  const urls = runtimes.map((r) => r.runtime.url);
+  const calls: Call[] = [];
+  let running = true;
+  const callers = urls.flatMap((url) =>
+    Array.from({ length: CALLERS }, async () => {
+      while (running) {
+        calls.push(await call(url));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }),
+  );
+  await waitFor(async () => (await billedPico(sim)) > LIMIT_PICO / 2n, {
+    description: 'half the budget spent',
+    timeoutMs: 60_000,
+    intervalMs: 20,
+  });
+  const was = set.primary.address;
+  set.primary.freeze();
+  // Thawed the moment a replica says it is a primary (the sentinels' REPLICAOF NO ONE),
+  // before they announce the switch: the old primary answers what it was sent meanwhile.
+  await waitForAReplicaPromoted(set.replicas, 30_000);
+  set.primary.thaw();
+  const promoted = await set.waitForNewPrimary(was, 30_000);
+  // The load goes on until the budget refuses every caller, or half a minute has passed.
+  const until = Date.now() + 30_000;
+  await waitFor(
+    async () => {
+      const outcomes = await Promise.all(urls.map(async (u) => (await call(u)).outcome));
+      return outcomes.every((o) => o === 'budgetRefused') || Date.now() > until;
+    },
+    { description: 'the budget refused everywhere', timeoutMs: 60_000, intervalMs: 100 },
+  );
+  running = false;
+  await Promise.all(callers);
+  // Every call has been answered: the settlements the runtimes kept are sent within a second.
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const billed = await billedPico(sim);
+  const held = await heldOn(promoted);
+  const figures = {
+    test: 'test/rateLimitStore/sentinelThawedPrimary.test.ts',
+    acknowledge: acknowledge ?? 'Primary',
+    calls: calls.length,
+    served: calls.filter((c) => c.outcome === 'served').length,
+    failed: calls.filter((c) => c.outcome === 'failed').length,
+    budgetUsd: BUDGET_USD,
+    billedUsd: moneyToUsdNumber(billed),
+    settledOnPromotedUsd: moneyToUsdNumber(held.spent),
+    heldOnPromotedUsd: moneyToUsdNumber(held.reserved),
+    leasesOnPromoted: held.leases,
+  };
+  console.log(`thawed primary figures: ${JSON.stringify(figures)}`);
+  expect({
+    failed: figures.failed,
+    // No call is still in flight, so nothing is held for one.
+    leasesOnPromoted: held.leases,
+    heldOnPromoted: held.reserved,
+    // Every call the provider billed is settled at its cost (B1, M1): nothing forgotten.
+    forgotten: billed > held.spent ? billed - held.spent : 0n,
+  }).toEqual({ failed: 0, leasesOnPromoted: 0, heldOnPromoted: 0n, forgotten: 0n });
+}
+
+describe('the rate-limit store through a primary that hangs and comes back as a replica is promoted', () => {
+  // Both skipped: they fail (attacks/store-failover/REPORT.md, "thawed primary"; docs/guarantees.md
+  // B4's gap). Under the default acknowledgement the runtime cannot tell a write the old primary
+  // will drop from one that stays; under acknowledge: Replicas, WAIT 1 is answered by the replica
+  // the sentinels have not reconfigured yet, which drops the writes with its primary (2 runs here,
+  // 2026-11-29: $0.011154 and $0.015576 of billed spend forgotten, nothing held). Unskip with the fix.
+  it.skip('under acknowledge: Primary, settles every held call on the promoted replica at its cost: no hold outlives its call', () =>
+    thawedPrimary());
+
+  it.skip('under acknowledge: Replicas, settles every held call on the promoted replica at its cost', () =>
+    thawedPrimary('Replicas'));
 });
