@@ -345,6 +345,12 @@ async function main(): Promise<void> {
           appliedToSeen: phase.reload.appliedToSeen,
           appliesNotFound: phase.reload.appliesNotFound,
         },
+        editToAllApplied: {
+          what:
+            "per edit: the edit → the last replica's policy_change record (every replica " +
+            'running the new policy, before any of them reports it)',
+          ...phase.reload.editToAllApplied,
+        },
         barePatches: {
           what:
             "the floor under a replica's report: the bench merge-patches one annotation on " +
@@ -395,6 +401,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       `operator: reload_p50_ms=${String(phase.reload.total.p50_ms)} ` +
         `reload_p95_ms=${String(phase.reload.total.p95_ms)} ` +
+        `applied_by_all_p50_ms=${String(phase.reload.editToAllApplied.p50_ms)} ` +
+        `applied_by_all_p95_ms=${String(phase.reload.editToAllApplied.p95_ms)} ` +
         `trip_to_status_p95_ms=${String(phase.trip.p95_ms)} ` +
         `agents_${String(AGENTS)}_s=${scale.converged_s.toFixed(1)} ` +
         `converged_to_create=${scale.converged_to_create_ratio.toFixed(1)} ` +

@@ -39,12 +39,19 @@ export interface ReloadResult {
   readonly appliedToSeen: Summary;
   /** Replica-edits whose `policy_change` record was not in the pod's log. */
   readonly appliesNotFound: number;
+  /**
+   * Per edit: the edit → the last replica's `policy_change` record (every replica running the
+   * new policy), for the edits whose every replica's record was found.
+   */
+  readonly editToAllApplied: Summary;
   /** The bench's own patch of every pod at once until its watch saw it: per pod, and all. */
   readonly barePatches: { readonly each: Summary; readonly all: Summary };
 }
 
 /** When one replica took one edit: the hash it reported, and when the bench saw it. */
 interface ReplicaSeen {
+  readonly edit: number;
+  readonly editedAt: number;
   readonly pod: string;
   readonly hash: string;
   readonly configMapAt: number;
@@ -119,7 +126,7 @@ export async function measureReload(inputs: ReloadInputs): Promise<ReloadResult>
       operator.push(cm - editedAt);
       delivery.push(Math.max(0, all - cm));
       for (const [pod, { hash, at }] of seenNow)
-        seen.push({ pod, hash, configMapAt: cm, seenAt: at });
+        seen.push({ edit: i, editedAt, pod, hash, configMapAt: cm, seenAt: at });
       inputs.log(
         `reload ${String(i - inputs.warmup + 1)}/${String(inputs.edits)}: ${String(all - editedAt)} ms ` +
           `(ConfigMap after ${String(cm - editedAt)} ms)`,
@@ -194,7 +201,12 @@ async function barePatches(inputs: ReloadInputs): Promise<ReloadResult['barePatc
 async function appliesOf(
   seen: readonly ReplicaSeen[],
   podLogs: (pod: string) => Promise<string>,
-): Promise<Pick<ReloadResult, 'configMapToApplied' | 'appliedToSeen' | 'appliesNotFound'>> {
+): Promise<
+  Pick<
+    ReloadResult,
+    'configMapToApplied' | 'appliedToSeen' | 'appliesNotFound' | 'editToAllApplied'
+  >
+> {
   const appliedAt = new Map<string, number>();
   for (const pod of new Set(seen.map((s) => s.pod))) {
     for (const line of (await podLogs(pod)).split('\n')) {
@@ -207,8 +219,15 @@ async function appliesOf(
   const toApplied: number[] = [];
   const toSeen: number[] = [];
   let notFound = 0;
+  // Per edit: when its last replica applied it, or undefined once one replica's record is missing.
+  const lastApplied = new Map<number, { editedAt: number; at: number | undefined }>();
   for (const s of seen) {
     const at = appliedAt.get(`${s.pod} ${s.hash}`);
+    const edit = lastApplied.get(s.edit) ?? { editedAt: s.editedAt, at: 0 };
+    lastApplied.set(s.edit, {
+      editedAt: s.editedAt,
+      at: at === undefined || edit.at === undefined ? undefined : Math.max(edit.at, at),
+    });
     if (at === undefined) {
       notFound++;
       continue;
@@ -216,9 +235,13 @@ async function appliesOf(
     toApplied.push(at - s.configMapAt);
     toSeen.push(s.seenAt - at);
   }
+  const toAllApplied = [...lastApplied.values()].flatMap(({ editedAt, at }) =>
+    at === undefined ? [] : [at - editedAt],
+  );
   return {
     configMapToApplied: summarize(toApplied),
     appliedToSeen: summarize(toSeen),
     appliesNotFound: notFound,
+    editToAllApplied: summarize(toAllApplied),
   };
 }
