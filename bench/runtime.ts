@@ -24,7 +24,7 @@
  *        [--concurrency 8] [--warmup-ms 4000] [--cpu-prof DIR] [--no-write]
  *        [--only providers|storm|cache|durable|budgets|acknowledge|stores|telemetry|hotpath]
  *        [--label NAME]
- *        [--baseline DIR] [--baseline-node-args='FLAGS'] [--baseline-env='K=V …']
+ *        [--baseline DIR] [--baseline-node-args='FLAGS'] [--baseline-env='K=V …'] [--floor]
  *
  * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
  * lines and writes nothing: for working on the cloud path without the rest of the run.
@@ -50,8 +50,9 @@
  * and streams apart, the runtime against the bare proxy, `--baseline DIR` for a before runtime in
  * the same rounds, `--baseline-node-args='--max-opt=1 …'` for one started with those Node flags
  * (this checkout's, or the baseline's), `--baseline-env='MALLOC_ARENA_MAX=2 …'` for one started
- * with those variables too, `--cpu-prof DIR` for a self-time table of each) and
- * replaces the `hotPath` section of runtime.json (not when profiled).
+ * with those variables too, `--cpu-prof DIR` for a self-time table of each, `--floor` for the
+ * parsing proxy (bench/runtime/parsingProxy.ts: the least any guarding proxy does) in the same
+ * rounds) and replaces the `hotPath` section of runtime.json (not when profiled).
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
  * the error path.
@@ -102,6 +103,7 @@ const { values: flags } = parseArgs({
     baseline: { type: 'string' },
     'baseline-node-args': { type: 'string' },
     'baseline-env': { type: 'string' },
+    floor: { type: 'boolean', default: false },
   },
 });
 const ONLY = [
@@ -508,6 +510,7 @@ async function main(): Promise<void> {
           ? {}
           : { baselineEnv: assignments(flags['baseline-env']) }),
         ...(flags['cpu-prof'] === undefined ? {} : { profileDir: flags['cpu-prof'] }),
+        floor: flags.floor,
       })),
       loadAverageAfter: loadavg().map(round2),
     };

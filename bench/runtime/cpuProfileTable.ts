@@ -93,16 +93,20 @@ export function profileTable(
   title: string,
   key: 'byFunction' | 'byFile',
   runtime: SelfTimes,
-  proxy: SelfTimes,
+  others: readonly (readonly [string, SelfTimes])[],
   rows = 25,
 ): string {
   const top = [...runtime[key].entries()].sort((a, b) => b[1] - a[1]).slice(0, rows);
+  const busy = others.map(([name, t]) => `, ${name} ${fmt(t.busyUsPerCall)}`).join('');
   const lines = [
-    `${title}: self time, µs per call (busy: runtime ${fmt(runtime.busyUsPerCall)}, proxy ${fmt(proxy.busyUsPerCall)})`,
+    `${title}: self time, µs per call (busy: runtime ${fmt(runtime.busyUsPerCall)}${busy})`,
     '',
-    `| ${key === 'byFile' ? 'file' : 'function'} | runtime | proxy |`,
-    '| --- | --- | --- |',
-    ...top.map(([name, us]) => `| ${name} | ${fmt(us)} | ${fmt(proxy[key].get(name))} |`),
+    `| ${key === 'byFile' ? 'file' : 'function'} | runtime | ${others.map(([name]) => name).join(' | ')} |`,
+    `| --- | --- | ${others.map(() => '---').join(' | ')} |`,
+    ...top.map(
+      ([name, us]) =>
+        `| ${name} | ${fmt(us)} | ${others.map(([, t]) => fmt(t[key].get(name))).join(' | ')} |`,
+    ),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -41,6 +41,11 @@ export interface HotPathOptions {
   readonly baselineEnv?: Readonly<Record<string, string>>;
   /** Every process writes a CPU profile under this directory; the tables are printed. */
   readonly profileDir?: string;
+  /**
+   * The parsing proxy (parsingProxy.ts: the body's JSON read, undici, the answer's usage read)
+   * in the same rounds, as `floor`: what the work any guarding proxy must do costs.
+   */
+  readonly floor?: boolean;
 }
 
 interface Proc {
@@ -65,8 +70,13 @@ function profiling(dir: string | undefined, name: string): Record<string, string
   };
 }
 
-function startProxy(target: number, env: Record<string, string>): Promise<Proc> {
-  const script = fileURLToPath(new URL('./passThroughProxy.ts', import.meta.url));
+function startProxy(
+  name: 'proxy' | 'floor',
+  target: number,
+  env: Record<string, string>,
+): Promise<Proc> {
+  const file = name === 'proxy' ? './passThroughProxy.ts' : './parsingProxy.ts';
+  const script = fileURLToPath(new URL(file, import.meta.url));
   const child = spawn(process.execPath, [script, '--target', String(target)], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
@@ -74,13 +84,13 @@ function startProxy(target: number, env: Record<string, string>): Promise<Proc> 
   const exited = new Promise((resolve) => child.once('exit', resolve));
   return new Promise((resolve, reject) => {
     void exited.then(() => {
-      reject(new Error('proxy exited before listening'));
+      reject(new Error(`${name} exited before listening`));
     });
     createInterface({ input: child.stdout }).on('line', (line) => {
       const parsed = JSON.parse(line) as { port?: number };
       if (parsed.port !== undefined)
         resolve({
-          name: 'proxy',
+          name,
           pid: child.pid ?? 0,
           port: parsed.port,
           stop: () => {
@@ -137,7 +147,7 @@ async function oneMix(options: HotPathOptions, mix: HotPathOptions['mixes'][numb
         },
       ),
     );
-  const procs: Proc[] = [await startProxy(options.simulatorPort, at('proxy'))];
+  const procs: Proc[] = [await startProxy('proxy', options.simulatorPort, at('proxy'))];
   const window = { fromUs: 0, toUs: 0 };
   try {
     procs.push(await start('runtime'));
@@ -156,6 +166,8 @@ async function oneMix(options: HotPathOptions, mix: HotPathOptions['mixes'][numb
           options.baselineEnv,
         ),
       );
+    if (options.floor === true)
+      procs.push(await startProxy('floor', options.simulatorPort, at('floor')));
     const run = async (p: Proc, durationMs: number) => {
       const before = cpuUs(p.pid);
       const load = await closedLoop({
@@ -180,13 +192,15 @@ async function oneMix(options: HotPathOptions, mix: HotPathOptions['mixes'][numb
   } finally {
     for (const p of procs) await p.stop();
   }
-  const [proxy, runtime, before] = procs as [Proc, Proc, Proc | undefined];
+  const [proxy, runtime] = procs as [Proc, Proc];
+  const before = procs.find((p) => p.name === 'before');
+  const floor = procs.find((p) => p.name === 'floor');
   const ratio = (a: Proc, b: Proc) =>
     spread(a.cpuUsPerCall.map((x, i) => x / (b.cpuUsPerCall[i] ?? Number.NaN)));
   const profile =
     options.profileDir === undefined
       ? undefined
-      : profileTables(join(options.profileDir, mix.name), proxy, runtime, window);
+      : profileTables(join(options.profileDir, mix.name), runtime, [proxy, floor], window);
   return {
     cpuUsPerCall: Object.fromEntries(procs.map((p) => [p.name, spread(p.cpuUsPerCall)])),
     calls: Object.fromEntries(procs.map((p) => [p.name, p.calls])),
@@ -194,14 +208,17 @@ async function oneMix(options: HotPathOptions, mix: HotPathOptions['mixes'][numb
     ...(before === undefined
       ? {}
       : { beforeOverProxy: ratio(before, proxy), runtimeOverBefore: ratio(runtime, before) }),
+    ...(floor === undefined
+      ? {}
+      : { floorOverProxy: ratio(floor, proxy), runtimeOverFloor: ratio(runtime, floor) }),
     ...(profile === undefined ? {} : { profile }),
   };
 }
 
 function profileTables(
   dir: string,
-  proxy: Proc,
   runtime: Proc,
+  others: readonly (Proc | undefined)[],
   window: { fromUs: number; toUs: number },
 ): string {
   const only = (name: string) => {
@@ -210,9 +227,10 @@ function profileTables(
     return join(dir, name, files[0] as string);
   };
   // The measured rounds only: start-up and warm-up are not a call's cost.
-  const rt = selfTimes(only('runtime'), runtime.calls, window);
-  const px = selfTimes(only('proxy'), proxy.calls, window);
-  return `${profileTable('by file', 'byFile', rt, px, 20)}\n${profileTable('by function', 'byFunction', rt, px, 30)}`;
+  const times = (p: Proc) => selfTimes(only(p.name), p.calls, window);
+  const rt = times(runtime);
+  const columns = others.flatMap((p) => (p === undefined ? [] : [[p.name, times(p)] as const]));
+  return `${profileTable('by file', 'byFile', rt, columns, 20)}\n${profileTable('by function', 'byFunction', rt, columns, 30)}`;
 }
 
 export async function hotPath(options: HotPathOptions) {
@@ -238,8 +256,12 @@ export function hotPathLines(result: Awaited<ReturnType<typeof hotPath>>): strin
       mix.runtimeOverBefore === undefined
         ? ''
         : ` before/proxy=${mix.beforeOverProxy?.median.toFixed(3) ?? ''} after/before=${mix.runtimeOverBefore.median.toFixed(3)} (${mix.runtimeOverBefore.min.toFixed(2)}–${mix.runtimeOverBefore.max.toFixed(2)}) before_us=${us.before?.median.toFixed(1) ?? ''}`;
+    const floor =
+      mix.runtimeOverFloor === undefined
+        ? ''
+        : ` floor/proxy=${mix.floorOverProxy?.median.toFixed(3) ?? ''} (${mix.floorOverProxy?.min.toFixed(2) ?? ''}–${mix.floorOverProxy?.max.toFixed(2) ?? ''}) runtime/floor=${mix.runtimeOverFloor.median.toFixed(3)} (${mix.runtimeOverFloor.min.toFixed(2)}–${mix.runtimeOverFloor.max.toFixed(2)}) floor_us=${us.floor?.median.toFixed(1) ?? ''}`;
     lines.push(
-      `runtime hotpath ${name}: cpu_ratio=${r.median.toFixed(3)} (${r.min.toFixed(2)}–${r.max.toFixed(2)}) runtime_us=${us.runtime?.median.toFixed(1) ?? ''} proxy_us=${us.proxy?.median.toFixed(1) ?? ''}${before}\n`,
+      `runtime hotpath ${name}: cpu_ratio=${r.median.toFixed(3)} (${r.min.toFixed(2)}–${r.max.toFixed(2)}) runtime_us=${us.runtime?.median.toFixed(1) ?? ''} proxy_us=${us.proxy?.median.toFixed(1) ?? ''}${before}${floor}\n`,
     );
     if (mix.profile !== undefined) lines.push(`\n${name}, profiled:\n\n${mix.profile}\n`);
   }
