@@ -51,6 +51,8 @@ export interface OtelCollector {
   readonly pid: number;
   /** Every span written so far; with `service`, those of that `service.name` only. */
   spans(service?: string): Span[];
+  /** Every export written so far as the Collector wrote it (OTLP JSON), one a request. */
+  exports(): unknown[];
   /**
    * The latest export of metric `name` (metrics are cumulative: the last one holds all); with
    * `service`, that `service.name`'s.
@@ -112,10 +114,12 @@ export async function startCollector(host = '127.0.0.1'): Promise<OtelCollector>
     await stop();
     throw err;
   }
+  // Whole lines only: a long export may be read while the Collector is still writing it.
   const lines = (): Line[] =>
     existsSync(output)
       ? readFileSync(output, 'utf8')
           .split('\n')
+          .slice(0, -1)
           .filter((l) => l.trim() !== '')
           .map((l) => JSON.parse(l) as Line)
       : [];
@@ -124,6 +128,7 @@ export async function startCollector(host = '127.0.0.1'): Promise<OtelCollector>
   return {
     endpoint: `http://${host}:${String(port)}`,
     pid: collector.pid ?? 0,
+    exports: lines,
     spans: (service) =>
       lines().flatMap((l) =>
         (l.resourceSpans ?? [])

@@ -6,7 +6,9 @@
  * values against the calls made (tokens against the simulator's usage); and the span tree of
  * one bundled-agent run that calls an MCP tool, and of one `tools/call` through `/mcp/<name>`,
  * each in the trace its caller sent; a durable run's `tools/call` its journal answered is
- * marked replayed.
+ * marked replayed. Spans over both of OTLP/HTTP's encodings: the same spans, of every kind of
+ * value, written by the runtime as protobuf (otlpProtoSpans.ts) and as JSON (otlpJsonSpans.ts),
+ * read by the Collector as the same.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,13 +34,17 @@ import {
   type StandaloneRuntime,
 } from '../support/standaloneRuntime.ts';
 import { waitFor } from '../support/waitFor.ts';
+import fc from 'fast-check';
+import { exportRequest } from '../../runtime/src/telemetry/otlpJsonSpans.ts';
+import { exportRequestProto } from '../../runtime/src/telemetry/otlpProtoSpans.ts';
+import { spanArb, spansOf } from '../support/otlpSpanArbitraries.ts';
 
 let collector: OtelCollector | undefined;
 let sim: SimulatorHandle | undefined;
 let runtime: StandaloneRuntime | undefined;
 let mcp: McpTestServer | undefined;
-const spansWritten = (): Span[] => collector?.spans() ?? [];
-const latestMetric = (name: string) => collector?.latestMetric(name);
+const spansWritten = (service?: string): Span[] => collector?.spans(service) ?? [];
+const latestMetric = (name: string, service?: string) => collector?.latestMetric(name, service);
 
 /** A caller's span: a W3C `traceparent` in a new trace, and the ids to find its children by. */
 function callerSpan(): { traceparent: string; traceId: string; spanId: string } {
@@ -71,9 +77,9 @@ function events(text: string): { event: string; data: Record<string, unknown> }[
 }
 
 const { INTERNAL, SERVER, CLIENT } = SPAN_KIND;
-const OTEL_ENV = (): Record<string, string> => ({
+const OTEL_ENV = (service = 'breakwater-collector-test'): Record<string, string> => ({
   OTEL_EXPORTER_OTLP_ENDPOINT: collector?.endpoint ?? '',
-  OTEL_SERVICE_NAME: 'breakwater-collector-test',
+  OTEL_SERVICE_NAME: service,
   OTEL_BSP_SCHEDULE_DELAY: '50',
   OTEL_METRIC_EXPORT_INTERVAL: '300',
 });
@@ -91,62 +97,98 @@ afterAll(async () => {
 });
 
 describe('the runtime’s GenAI telemetry in a real OpenTelemetry Collector', () => {
-  it('arrives as chat spans and gen_ai metrics whose tokens are the simulator’s usage', async () => {
-    if (sim === undefined) throw new Error('no simulator');
-    runtime = await standaloneRuntime(policyDocument(sim.url), OTEL_ENV());
-    const response = await fetch(`${runtime.runtime.url}/v1/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: PRIMARY_MODEL,
-        max_tokens: 24,
-        messages: [{ role: 'user', content: 'What is a breakwater?' }],
-      }),
-    });
-    expect(response.status).toBe(200);
-    const answer = (await response.json()) as {
-      id: string;
-      model: string;
-      stop_reason: string;
-      usage: { input_tokens: number; output_tokens: number };
-    };
+  it.each(['http/protobuf', 'http/json'])(
+    'arrives over %s as chat spans and gen_ai metrics whose tokens are the simulator’s usage',
+    async (protocol) => {
+      if (sim === undefined) throw new Error('no simulator');
+      await runtime?.stop();
+      const service = `breakwater-collector-${protocol.replace('/', '-')}`;
+      runtime = await standaloneRuntime(policyDocument(sim.url), {
+        ...OTEL_ENV(service),
+        OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+      });
+      const response = await fetch(`${runtime.runtime.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: PRIMARY_MODEL,
+          max_tokens: 24,
+          messages: [{ role: 'user', content: 'What is a breakwater?' }],
+        }),
+      });
+      expect(response.status).toBe(200);
+      const answer = (await response.json()) as {
+        id: string;
+        model: string;
+        stop_reason: string;
+        usage: { input_tokens: number; output_tokens: number };
+      };
 
-    const span = await waitFor(
-      () => spansWritten().find((s) => s.name === `chat ${PRIMARY_MODEL}`),
-      {
+      const span = await waitFor(
+        () => spansWritten(service).find((s) => s.name === `chat ${PRIMARY_MODEL}`),
+        {
+          timeoutMs: 20_000,
+          description: 'the chat span in the file the Collector writes',
+        },
+      );
+      expect(span.kind).toBe(3); // client
+      expect(attr(span.attributes, 'gen_ai.operation.name')).toBe('chat');
+      expect(attr(span.attributes, 'gen_ai.provider.name')).toBe('anthropic');
+      expect(attr(span.attributes, 'gen_ai.request.model')).toBe(PRIMARY_MODEL);
+      expect(attr(span.attributes, 'gen_ai.request.max_tokens')).toBe(24);
+      expect(attr(span.attributes, 'gen_ai.response.id')).toBe(answer.id);
+      expect(attr(span.attributes, 'gen_ai.response.model')).toBe(answer.model);
+      expect(attr(span.attributes, 'gen_ai.usage.input_tokens')).toBe(answer.usage.input_tokens);
+      expect(attr(span.attributes, 'gen_ai.usage.output_tokens')).toBe(answer.usage.output_tokens);
+      expect(attr(span.attributes, 'server.address')).toBe(new URL(sim.url).hostname);
+
+      const usage = await waitFor(() => latestMetric('gen_ai.client.token.usage', service), {
         timeoutMs: 20_000,
-        description: 'the chat span in the file the Collector writes',
-      },
-    );
-    expect(span.kind).toBe(3); // client
-    expect(attr(span.attributes, 'gen_ai.operation.name')).toBe('chat');
-    expect(attr(span.attributes, 'gen_ai.provider.name')).toBe('anthropic');
-    expect(attr(span.attributes, 'gen_ai.request.model')).toBe(PRIMARY_MODEL);
-    expect(attr(span.attributes, 'gen_ai.request.max_tokens')).toBe(24);
-    expect(attr(span.attributes, 'gen_ai.response.id')).toBe(answer.id);
-    expect(attr(span.attributes, 'gen_ai.response.model')).toBe(answer.model);
-    expect(attr(span.attributes, 'gen_ai.usage.input_tokens')).toBe(answer.usage.input_tokens);
-    expect(attr(span.attributes, 'gen_ai.usage.output_tokens')).toBe(answer.usage.output_tokens);
-    expect(attr(span.attributes, 'server.address')).toBe(new URL(sim.url).hostname);
+        description: 'gen_ai.client.token.usage in the file the Collector writes',
+      });
+      expect(usage.unit).toBe('{token}');
+      const point = (type: string) =>
+        usage.histogram?.dataPoints.find((p) => attr(p.attributes, 'gen_ai.token.type') === type);
+      expect(Number(point('input')?.count)).toBe(1);
+      expect(point('input')?.sum).toBe(answer.usage.input_tokens);
+      expect(point('output')?.sum).toBe(answer.usage.output_tokens);
+      expect(point('input')?.explicitBounds?.at(-1)).toBe(67108864);
+      expect(attr(point('input')?.attributes, 'gen_ai.provider.name')).toBe('anthropic');
+      expect(attr(point('input')?.attributes, 'gen_ai.request.model')).toBe(PRIMARY_MODEL);
 
-    const usage = await waitFor(() => latestMetric('gen_ai.client.token.usage'), {
-      timeoutMs: 20_000,
-      description: 'gen_ai.client.token.usage in the file the Collector writes',
+      const duration = latestMetric('gen_ai.client.operation.duration', service);
+      expect(duration?.unit).toBe('s');
+      expect(Number(duration?.histogram?.dataPoints[0]?.count)).toBe(1);
+      expect(duration?.histogram?.dataPoints[0]?.explicitBounds?.[0]).toBe(0.01);
+    },
+  );
+
+  it('reads the runtime’s protobuf for spans as the same spans as its JSON, for every kind of value', async () => {
+    const post = async (body: Uint8Array, type: string) => {
+      const before = collector?.exports().length ?? 0;
+      const answer = await fetch(`${collector?.endpoint ?? ''}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body,
+      });
+      expect(answer.status).toBe(200);
+      return waitFor(() => collector?.exports()[before], {
+        timeoutMs: 10_000,
+        description: `the ${type} export in the file the Collector writes`,
+      });
+    };
+    const batches = fc.sample(fc.array(spanArb, { minLength: 1, maxLength: 6 }), {
+      seed: 52_0058,
+      numRuns: 12,
     });
-    expect(usage.unit).toBe('{token}');
-    const point = (type: string) =>
-      usage.histogram?.dataPoints.find((p) => attr(p.attributes, 'gen_ai.token.type') === type);
-    expect(Number(point('input')?.count)).toBe(1);
-    expect(point('input')?.sum).toBe(answer.usage.input_tokens);
-    expect(point('output')?.sum).toBe(answer.usage.output_tokens);
-    expect(point('input')?.explicitBounds?.at(-1)).toBe(67108864);
-    expect(attr(point('input')?.attributes, 'gen_ai.provider.name')).toBe('anthropic');
-    expect(attr(point('input')?.attributes, 'gen_ai.request.model')).toBe(PRIMARY_MODEL);
-
-    const duration = latestMetric('gen_ai.client.operation.duration');
-    expect(duration?.unit).toBe('s');
-    expect(Number(duration?.histogram?.dataPoints[0]?.count)).toBe(1);
-    expect(duration?.histogram?.dataPoints[0]?.explicitBounds?.[0]).toBe(0.01);
+    for (const plans of batches) {
+      const spans = spansOf(plans);
+      const fromJson = await post(exportRequest(spans), 'application/json');
+      const fromProto = await post(exportRequestProto(spans), 'application/x-protobuf');
+      expect(fromProto).toEqual(fromJson);
+      // And the spans are there: not two empty requests.
+      expect(JSON.stringify(fromProto)).toContain(spans[0]?.spanContext().spanId);
+    }
   });
 
   it('traces an agent run as invoke_agent over its chat and execute_tool spans, and a tools/call through /mcp as a server span, each in its caller’s trace', async () => {
@@ -170,7 +212,7 @@ describe('the runtime’s GenAI telemetry in a real OpenTelemetry Collector', ()
           },
         ];
       }),
-      // OTLP's other encoding than the default JSON: the Collector reads both.
+      // The runtime's protobuf writer (the first test has both encodings).
       { ...OTEL_ENV(), OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' },
     );
     const url = runtime.runtime.url;

@@ -12,7 +12,7 @@ import { SpanStatusCode, type Attributes, type HrTime, type Link } from '@opente
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter, TimedEvent } from '@opentelemetry/sdk-trace';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
-import { undiciJsonExportDelegate } from './undiciExportTransport.ts';
+import { undiciExportDelegate } from './undiciExportTransport.ts';
 import {
   TraceExporterMetricsHelper,
   type IExportTraceServiceResponse,
@@ -58,8 +58,14 @@ function anyValue(value: unknown): string {
     case 'string':
       return '{"stringValue":' + JSON.stringify(value) + '}';
     case 'number':
+      if (!Number.isInteger(value) || Math.abs(value) >= 2 ** 63)
+        // A fraction, or an integer beyond int64's range (1e300): the double it is.
+        return '{"doubleValue":' + JSON.stringify(value) + '}';
+      // An integer past 2^53 in its exact digits (JSON.stringify's shortest form is not them).
       return (
-        (Number.isInteger(value) ? '{"intValue":' : '{"doubleValue":') + JSON.stringify(value) + '}'
+        '{"intValue":' +
+        (Number.isSafeInteger(value) ? JSON.stringify(value) : BigInt(value).toString()) +
+        '}'
       );
     case 'boolean':
       return value ? '{"boolValue":true}' : '{"boolValue":false}';
@@ -114,7 +120,8 @@ export function unixNanos(time: HrTime): string {
   return '"' + total.toString() + '"';
 }
 
-function flagsOf(traceFlags: number, remote: boolean | undefined): number {
+/** OTLP's `flags` of a span or link: its trace flags, and whether its parent is remote. */
+export function flagsOf(traceFlags: number, remote: boolean | undefined): number {
   return (traceFlags & 0xff) | HAS_IS_REMOTE | (remote === true ? IS_REMOTE : 0);
 }
 
@@ -238,8 +245,10 @@ class ByteWriter {
   }
 }
 
-/** An ExportTraceServiceRequest of `spans` as UTF-8, grouped by resource and scope as OTLP asks. */
-export function exportRequest(spans: readonly ReadableSpan[]): Uint8Array {
+/** `spans` grouped by resource, then by scope, as an ExportTraceServiceRequest holds them. */
+export function byResourceAndScope(
+  spans: readonly ReadableSpan[],
+): Map<Resource, Map<string, ReadableSpan[]>> {
   const byResource = new Map<Resource, Map<string, ReadableSpan[]>>();
   for (const span of spans) {
     let scopes = byResource.get(span.resource);
@@ -251,6 +260,12 @@ export function exportRequest(spans: readonly ReadableSpan[]): Uint8Array {
     if (list === undefined) scopes.set(key, (list = []));
     list.push(span);
   }
+  return byResource;
+}
+
+/** An ExportTraceServiceRequest of `spans` as UTF-8, grouped by resource and scope as OTLP asks. */
+export function exportRequest(spans: readonly ReadableSpan[]): Uint8Array {
+  const byResource = byResourceAndScope(spans);
   const out = new ByteWriter();
   out.write('{"resourceSpans":[');
   let resourceSep = '';
@@ -301,9 +316,11 @@ export const leanJsonSpanSerializer: ISerializer<ReadableSpan[], IExportTraceSer
  */
 export function leanJsonSpanExporter(): SpanExporter {
   return new OTLPExporterBase(
-    undiciJsonExportDelegate('TRACES', leanJsonSpanSerializer, {
-      componentType: 'otlp_http_span_exporter',
-      helper: TraceExporterMetricsHelper,
-    }),
+    undiciExportDelegate(
+      'TRACES',
+      leanJsonSpanSerializer,
+      { componentType: 'otlp_http_span_exporter', helper: TraceExporterMetricsHelper },
+      'application/json',
+    ),
   );
 }

@@ -147,16 +147,18 @@ async function otlpExporter(
   const [
     { OTLPMetricExporterBase },
     { JsonMetricsSerializer, MetricsExporterMetricsHelper },
-    { undiciJsonExportDelegate },
+    { undiciExportDelegate },
   ] = await Promise.all([
     import('@opentelemetry/exporter-metrics-otlp-http'),
     import('@opentelemetry/otlp-transformer'),
     import('./undiciExportTransport.ts'),
   ]);
   return new OTLPMetricExporterBase(
-    undiciJsonExportDelegate('METRICS', JsonMetricsSerializer, {
-      componentType: 'otlp_http_metric_exporter',
-      helper: MetricsExporterMetricsHelper,
-    }),
+    undiciExportDelegate(
+      'METRICS',
+      JsonMetricsSerializer,
+      { componentType: 'otlp_http_metric_exporter', helper: MetricsExporterMetricsHelper },
+      'application/json',
+    ),
   );
 }

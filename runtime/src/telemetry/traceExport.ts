@@ -77,8 +77,9 @@ async function otlpTraceExporter(env: Env, warn: (message: string) => void): Pro
     return new OTLPTraceExporter();
   }
   if (protocol === 'http/protobuf') {
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
-    return new OTLPTraceExporter();
+    // The SDK's http exporter, with the runtime's protobuf writer (otlpProtoSpans.ts).
+    const { leanProtoSpanExporter } = await import('./otlpProtoSpans.ts');
+    return leanProtoSpanExporter();
   }
   if (protocol !== 'http/json')
     warn(`OTLP traces protocol ${protocol} is not supported; using http/json`);

@@ -158,20 +158,24 @@ function responseOf(answer: Answer): ExportResponse {
 }
 
 /** The SDK's OTLP/HTTP delegate's options for `signal`, as its own exporters read them. */
-function httpOptions(signal: 'TRACES' | 'METRICS') {
+function httpOptions(signal: 'TRACES' | 'METRICS', contentType: string) {
   // eslint-disable-next-line @typescript-eslint/no-deprecated
   return convertLegacyHttpOptions({}, signal, signal === 'TRACES' ? 'v1/traces' : 'v1/metrics', {
-    'Content-Type': 'application/json',
+    'Content-Type': contentType,
   });
 }
 
-/** An http/json export delegate for `signal` over undiciExportTransport, else as the SDK's. */
-export function undiciJsonExportDelegate<Internal, Response>(
+/**
+ * An OTLP/HTTP export delegate for `signal` over undiciExportTransport, else as the SDK's:
+ * `serializer`'s bytes sent as `contentType` (application/json or application/x-protobuf).
+ */
+export function undiciExportDelegate<Internal, Response>(
   signal: 'TRACES' | 'METRICS',
   serializer: ISerializer<Internal, Response>,
   metrics: { readonly componentType: string; readonly helper: IExporterMetricsHelper<Internal> },
+  contentType: 'application/json' | 'application/x-protobuf',
 ): IOtlpExportDelegate<Internal> {
-  const options = httpOptions(signal);
+  const options = httpOptions(signal, contentType);
   return createOtlpNetworkExportDelegate(
     options,
     serializer,
