@@ -45,7 +45,8 @@
  * bench/results/runtime-stores.json; the default run ends with it too (about 3.5 minutes).
  * `--only telemetry` runs the telemetry comparison alone (bench/runtime/telemetryComparison.ts:
  * CPU time per call with OTLP export to a real Collector against none) and writes
- * bench/results/runtime-telemetry.json.
+ * bench/results/runtime-telemetry.json; `--baseline-env='K=V …'` adds a fourth runtime, the
+ * exporting one with those variables too (another OTLP protocol, say), in the same rounds.
  * `--only hotpath` runs the CPU-per-call comparison alone (bench/runtime/hotPath.ts: plain calls
  * and streams apart, the runtime against the bare proxy, `--baseline DIR` for a before runtime in
  * the same rounds, `--baseline-node-args='--max-opt=1 …'` for one started with those Node flags
@@ -478,6 +479,9 @@ async function main(): Promise<void> {
       ...(await telemetryComparison({
         ...storeBench,
         env: { ...storeBench.env, ...profiling },
+        ...(flags['baseline-env'] === undefined
+          ? {}
+          : { baselineEnv: assignments(flags['baseline-env']) }),
       })),
       loadAverageAfter: loadavg().map(round2),
     };

@@ -16,6 +16,10 @@
  *   largest A/A ratio). The Collector is checked to have received the `on` runtime's spans.
  * - The Collector's own CPU time in each path's rounds, per call served: it shares the
  *   machine's cores with the runtime under test, and has work only in the `on` rounds.
+ * - With `baselineEnv` (`--baseline-env='K=V …'`), a fourth runtime, `on-baseline`: `on` with
+ *   those variables too (OTEL_EXPORTER_OTLP_PROTOCOL=http/json, say), in the same rounds, its
+ *   ratio to `off` and its Collector CPU beside `on`'s, and `onBaselineOverOn` the median of the
+ *   per-round ratios of the two; the figure stays `on`'s.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,11 +32,14 @@ import { measureRound, type StoreBenchOptions, type StoreRound } from './storeRo
 
 /** Issue 52: telemetry on may cost at most 10 % more CPU time per call. */
 const GOAL = 1.1;
-const NAMES = ['off', 'off-again', 'on'] as const;
+const NAMES = ['off', 'off-again', 'on', 'on-baseline'] as const;
 type Name = (typeof NAMES)[number];
 const SERVICE = 'breakwater-bench-telemetry';
 
-export type TelemetryComparisonOptions = StoreBenchOptions;
+export interface TelemetryComparisonOptions extends StoreBenchOptions {
+  /** Variables for a fourth runtime, `on` with these too (`--baseline-env`). */
+  readonly baselineEnv?: Readonly<Record<string, string>>;
+}
 
 interface Path {
   readonly name: Name;
@@ -50,17 +57,27 @@ export async function telemetryComparison(options: TelemetryComparisonOptions) {
     const file = join(options.dir, 'telemetry-policy.json');
     writeFileSync(file, JSON.stringify(options.policy));
     const paths: Path[] = [];
-    for (const name of NAMES) {
+    // In this order each exporting runtime's round is followed by one of a runtime that
+    // exports nothing, so the Collector's work on a round's last batch (sent after it) is
+    // counted in neither exporting runtime's rounds: the two are charged alike.
+    const names: readonly Name[] =
+      options.baselineEnv === undefined
+        ? ['off', 'off-again', 'on']
+        : ['off', 'on', 'off-again', 'on-baseline'];
+    for (const name of names) {
+      const on = {
+        ...options.env,
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+        OTEL_SERVICE_NAME: SERVICE,
+        OTEL_BSP_SCHEDULE_DELAY: '500',
+        OTEL_METRIC_EXPORT_INTERVAL: '1000',
+      };
       const env: Record<string, string> =
         name === 'on'
-          ? {
-              ...options.env,
-              OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
-              OTEL_SERVICE_NAME: SERVICE,
-              OTEL_BSP_SCHEDULE_DELAY: '500',
-              OTEL_METRIC_EXPORT_INTERVAL: '1000',
-            }
-          : { ...options.env };
+          ? on
+          : name === 'on-baseline'
+            ? { ...on, ...options.baselineEnv }
+            : { ...options.env };
       const runtime = await startRuntime(['--policy', file, '--log-level', 'warn'], env);
       started.push(runtime);
       paths.push({
@@ -112,6 +129,24 @@ export async function telemetryComparison(options: TelemetryComparisonOptions) {
     });
     const cpuRatio = round3(median(cpuRatios('on')));
     const spreadRatios = cpuRatios('off-again').map(round3);
+    const onBaseline =
+      options.baselineEnv === undefined
+        ? {}
+        : {
+            onBaseline: {
+              env: options.baselineEnv,
+              ...summary('on-baseline'),
+              cpuRatios: cpuRatios('on-baseline').map(round3),
+              cpuRatio: round3(median(cpuRatios('on-baseline'))),
+            },
+            onBaselineOverOn: round3(
+              median(
+                of('on-baseline').map(
+                  (x, i) => x.cpuUsPerCall / (of('on')[i]?.cpuUsPerCall ?? x.cpuUsPerCall),
+                ),
+              ),
+            ),
+          };
     return {
       method:
         'a real OpenTelemetry Collector (OTLP/HTTP in, file out); three runtime processes on ' +
@@ -133,6 +168,7 @@ export async function telemetryComparison(options: TelemetryComparisonOptions) {
       spreadRatios,
       met: cpuRatio <= GOAL || cpuRatio <= Math.max(...spreadRatios),
       chatSpansExported: exported,
+      ...onBaseline,
     };
   } finally {
     await Promise.all(started.map((r) => r.stop()));
@@ -144,5 +180,11 @@ export function telemetryComparisonLine(
   result: Awaited<ReturnType<typeof telemetryComparison>>,
 ): string {
   const spread = `${Math.min(...result.spreadRatios).toFixed(3)}..${Math.max(...result.spreadRatios).toFixed(3)}`;
-  return `runtime telemetry on vs off: cpu_ratio=${result.cpuRatio.toFixed(3)} spread=${spread} goal=${String(result.goal)} met=${String(result.met)} cpu_us_per_call=${result.off.cpuUsPerCall.toFixed(1)}→${result.on.cpuUsPerCall.toFixed(1)} collector_us_per_call=${result.on.collectorCpuUsPerCall.toFixed(1)} p50_ms=${result.off.p50Ms.toFixed(3)}→${result.on.p50Ms.toFixed(3)} (${String(result.rounds)} rounds, concurrency ${String(result.concurrency)})\n`;
+  const line = `runtime telemetry on vs off: cpu_ratio=${result.cpuRatio.toFixed(3)} spread=${spread} goal=${String(result.goal)} met=${String(result.met)} cpu_us_per_call=${result.off.cpuUsPerCall.toFixed(1)}→${result.on.cpuUsPerCall.toFixed(1)} collector_us_per_call=${result.on.collectorCpuUsPerCall.toFixed(1)} p50_ms=${result.off.p50Ms.toFixed(3)}→${result.on.p50Ms.toFixed(3)} (${String(result.rounds)} rounds, concurrency ${String(result.concurrency)})\n`;
+  if (result.onBaseline === undefined) return line;
+  const b = result.onBaseline;
+  const env = Object.entries(b.env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return `${line}runtime telemetry on-baseline (${env}) vs off: cpu_ratio=${b.cpuRatio.toFixed(3)} cpu_us_per_call=${b.cpuUsPerCall.toFixed(1)} collector_us_per_call=${b.collectorCpuUsPerCall.toFixed(1)}; on-baseline/on=${result.onBaselineOverOn.toFixed(3)}\n`;
 }
