@@ -8,15 +8,18 @@
  *   node --expose-gc --max-semi-space-size=256 bench/runtime/spanEncoding.ts [--repeats 7]
  *
  * Per encoder: µs of CPU time a span (the process's, all threads: the median of `repeats`
- * timings, each of enough batches to take about half a second, encoders taking turns), bytes a span on the wire, and bytes a span
- * allocated (heap and array buffers, from a collected heap over 20 batches, with a young
- * generation large enough that none is collected meanwhile). Prints a JSON line.
+ * timings, each of enough batches to take about half a second, encoders taking turns), bytes a
+ * span on the wire, and bytes a span allocated (heap and array buffers, from a collected heap
+ * over 3 batches, with a young generation large enough that none is collected meanwhile: tried
+ * again when one was). Prints a JSON line (bench/results/runtime-span-encoding.json keeps runs
+ * of it).
  */
 import { ROOT_CONTEXT, SpanKind, trace, TraceFlags } from '@opentelemetry/api';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { loadavg } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { exportRequest } from '../../runtime/src/telemetry/otlpJsonSpans.ts';
 import { exportRequestProto } from '../../runtime/src/telemetry/otlpProtoSpans.ts';
@@ -121,35 +124,51 @@ for (let r = 0; r < repeats; r++)
     timings.get(name)?.push((used.user + used.system) / (batches * BATCH));
   }
 
-function allocatedPerSpan(name: string): number {
-  const batches = 20;
-  gc?.();
-  const before = process.memoryUsage();
-  for (let i = 0; i < batches; i++) encode(name);
-  const after = process.memoryUsage();
-  const bytes = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
-  return bytes / (batches * BATCH);
+/** Collections seen since the last look (a measure of allocation is void across one). */
+let collections = 0;
+new PerformanceObserver((list) => {
+  collections += list.getEntries().length;
+}).observe({ entryTypes: ['gc'] });
+const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+async function allocatedPerSpan(name: string): Promise<number | undefined> {
+  const batches = 3;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    // Collected, and the array buffers that frees released (off the main thread), twice.
+    gc?.();
+    await settle();
+    gc?.();
+    await settle();
+    collections = 0;
+    const before = process.memoryUsage();
+    for (let i = 0; i < batches; i++) encode(name);
+    const after = process.memoryUsage();
+    await settle(); // the observer's entries arrive after the loop
+    if (collections > 0) continue;
+    const bytes = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
+    return bytes / (batches * BATCH);
+  }
+  return undefined;
 }
 
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+const encoders: Record<string, unknown> = {};
+for (const name of names) {
+  const us = timings.get(name) ?? [];
+  const allocated = await allocatedPerSpan(name);
+  encoders[name] = {
+    usPerSpan: round(median(us), 3),
+    usPerSpanRange: [round(Math.min(...us), 3), round(Math.max(...us), 3)],
+    wireBytesPerSpan: round(encode(name) / BATCH, 1),
+    allocatedBytesPerSpan:
+      allocated === undefined ? 'a collection each try' : Math.round(allocated),
+  };
+}
 const result = {
   when: new Date().toISOString(),
   loadAverage: loadavg().map((x) => round(x)),
   spansPerBatch: BATCH,
   repeats,
-  encoders: Object.fromEntries(
-    names.map((name) => {
-      const us = timings.get(name) ?? [];
-      return [
-        name,
-        {
-          usPerSpan: round(median(us), 3),
-          usPerSpanRange: [round(Math.min(...us), 3), round(Math.max(...us), 3)],
-          wireBytesPerSpan: round(encode(name) / BATCH, 1),
-          allocatedBytesPerSpan: Math.round(allocatedPerSpan(name)),
-        },
-      ];
-    }),
-  ),
+  encoders,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -183,6 +183,9 @@ afterAll(async () => {
 
 const OTEL_ENV = {
   OTEL_SERVICE_NAME: 'breakwater-runtime-test',
+  // Read here as JSON; the default protobuf says the same (otlpProtoSpans.property.test.ts,
+  // and test/telemetry/otelCollector.test.ts through a real Collector).
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
   // Export each batch at once instead of every five seconds.
   OTEL_BSP_SCHEDULE_DELAY: '50',
   OTEL_METRICS_EXPORTER: 'none',

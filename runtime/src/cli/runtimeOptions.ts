@@ -95,12 +95,12 @@ Environment, with --policy or --manifests (the operator sets these in a pod):
 Environment, in every mode (set it in a pod with the AgentDeployment's spec.env):
   OTEL_EXPORTER_OTLP_ENDPOINT
                         export OpenTelemetry traces and the gen_ai metrics over OTLP/HTTP
-                        (JSON, to .../v1/traces and .../v1/metrics; a collector's port
+                        (protobuf, to .../v1/traces and .../v1/metrics; a collector's port
                         4318); unset, no span is recorded and a caller's traceparent goes
                         on to the provider unchanged
   OTEL_SERVICE_NAME     the spans' service.name (default breakwater-runtime); the standard
-                        OTEL_* variables apply too: OTEL_EXPORTER_OTLP_PROTOCOL (http/json,
-                        http/protobuf, grpc), OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER,
+                        OTEL_* variables apply too: OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf,
+                        http/json, grpc), OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER,
                         OTEL_BSP_*, OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRICS_EXPORTER=none
   BREAKWATER_RUN_LEASE_MS
                         durable runs the runtime owns: how long a replica's lease on a run

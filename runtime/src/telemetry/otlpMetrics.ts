@@ -7,8 +7,9 @@
  *
  * The readers follow the standard variables as the SDK's own would: OTEL_METRICS_EXPORTER
  * (`otlp` by default, `console`, `none`), OTEL_EXPORTER_OTLP_METRICS_PROTOCOL or
- * OTEL_EXPORTER_OTLP_PROTOCOL (`http/json` by default, `http/protobuf`, `grpc`), and
- * OTEL_METRIC_EXPORT_INTERVAL and OTEL_METRIC_EXPORT_TIMEOUT. Loaded only with an OTLP endpoint.
+ * OTEL_EXPORTER_OTLP_PROTOCOL (`http/protobuf` by default, `http/json`, `grpc`; both http
+ * encodings the SDK's serializers, sent over undici), and OTEL_METRIC_EXPORT_INTERVAL and
+ * OTEL_METRIC_EXPORT_TIMEOUT. Loaded only with an OTLP endpoint.
  */
 import { ValueType, type HrTime } from '@opentelemetry/api';
 import { emptyResource } from '@opentelemetry/resources';
@@ -131,22 +132,19 @@ async function otlpExporter(
   env: Env,
   warn: (message: string) => void,
 ): Promise<PushMetricExporter> {
-  // http/json by default, as the traces (tracing.ts says why).
-  const protocol = protocolOf(env, 'METRICS') ?? 'http/json';
+  // http/protobuf by default, as the spec and the traces (traceExport.ts).
+  const protocol = protocolOf(env, 'METRICS') ?? 'http/protobuf';
   if (protocol === 'grpc') {
     const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-grpc');
     return new OTLPMetricExporter();
   }
-  if (protocol === 'http/protobuf') {
-    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-proto');
-    return new OTLPMetricExporter();
-  }
-  if (protocol !== 'http/json')
-    warn(`OTLP metrics protocol ${protocol} is not supported; using http/json`);
-  // The SDK's exporter and serializer, sent over undici (undiciExportTransport.ts says why).
+  const json = protocol === 'http/json';
+  if (!json && protocol !== 'http/protobuf')
+    warn(`OTLP metrics protocol ${protocol} is not supported; using http/protobuf`);
+  // The SDK's exporter and serializers, sent over undici (undiciExportTransport.ts says why).
   const [
     { OTLPMetricExporterBase },
-    { JsonMetricsSerializer, MetricsExporterMetricsHelper },
+    { JsonMetricsSerializer, ProtobufMetricsSerializer, MetricsExporterMetricsHelper },
     { undiciExportDelegate },
   ] = await Promise.all([
     import('@opentelemetry/exporter-metrics-otlp-http'),
@@ -156,9 +154,9 @@ async function otlpExporter(
   return new OTLPMetricExporterBase(
     undiciExportDelegate(
       'METRICS',
-      JsonMetricsSerializer,
+      json ? JsonMetricsSerializer : ProtobufMetricsSerializer,
       { componentType: 'otlp_http_metric_exporter', helper: MetricsExporterMetricsHelper },
-      'application/json',
+      json ? 'application/json' : 'application/x-protobuf',
     ),
   );
 }

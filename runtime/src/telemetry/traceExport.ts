@@ -3,8 +3,10 @@
  * the Node SDK sets up its own: the resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, the
  * host, the process and the OS), the sampler (OTEL_TRACES_SAMPLER and its argument; parent-based
  * always-on by default), the batch processor (OTEL_BSP_*), and the OTLP exporter by protocol
- * (http/json unless OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL says http/protobuf or grpc: the SDK's
- * protobuf encoder, written in JavaScript, cost a call three times JSON.stringify's CPU).
+ * (http/protobuf, the spec's default, unless OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL says
+ * http/json or grpc). Both http encodings are the runtime's own writers (otlpProtoSpans.ts,
+ * otlpJsonSpans.ts) sent over undici; protobuf is the default as it costs the runtime half the
+ * CPU of its JSON a span and the Collector less to read (bench/results/HISTORY.md, telemetry).
  * OTEL_TRACES_EXPORTER=none exports no span. Loaded only with an OTLP endpoint.
  */
 import {
@@ -71,21 +73,21 @@ export async function spanSink(
 }
 
 async function otlpTraceExporter(env: Env, warn: (message: string) => void): Promise<SpanExporter> {
-  const protocol = protocolOf(env, 'TRACES') ?? 'http/json';
+  const protocol = protocolOf(env, 'TRACES') ?? 'http/protobuf';
   if (protocol === 'grpc') {
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc');
     return new OTLPTraceExporter();
   }
-  if (protocol === 'http/protobuf') {
-    // The SDK's http exporter, with the runtime's protobuf writer (otlpProtoSpans.ts).
-    const { leanProtoSpanExporter } = await import('./otlpProtoSpans.ts');
-    return leanProtoSpanExporter();
+  if (protocol === 'http/json') {
+    // The SDK's http exporter, with the runtime's JSON writer (otlpJsonSpans.ts says why).
+    const { leanJsonSpanExporter } = await import('./otlpJsonSpans.ts');
+    return leanJsonSpanExporter();
   }
-  if (protocol !== 'http/json')
-    warn(`OTLP traces protocol ${protocol} is not supported; using http/json`);
-  // The SDK's http exporter, with the runtime's JSON writer (otlpJsonSpans.ts says why).
-  const { leanJsonSpanExporter } = await import('./otlpJsonSpans.ts');
-  return leanJsonSpanExporter();
+  if (protocol !== 'http/protobuf')
+    warn(`OTLP traces protocol ${protocol} is not supported; using http/protobuf`);
+  // The SDK's http exporter, with the runtime's protobuf writer (otlpProtoSpans.ts).
+  const { leanProtoSpanExporter } = await import('./otlpProtoSpans.ts');
+  return leanProtoSpanExporter();
 }
 
 /** OTEL_TRACES_SAMPLER's standard values; parentbased_always_on unless it says another. */

@@ -82,47 +82,57 @@ describe('undiciExportTransport', () => {
 });
 
 describe("the runtime's trace export", () => {
-  it("goes over undici, not through the SDK's node:http transport", async () => {
-    // undici announces each request it makes on this channel, node's http client on the other:
-    // an export through the SDK's own transport would show on the second and not the first.
-    const viaUndici: string[] = [];
-    const viaNodeHttp: string[] = [];
-    const onUndici = (message: unknown) => {
-      const request = (message as { request: { origin: string; path: string } }).request;
-      viaUndici.push(`${request.origin}${request.path}`);
-    };
-    const onNodeHttp = (message: unknown) => {
-      const request = (message as { request: { path: string } }).request;
-      viaNodeHttp.push(request.path);
-    };
-    subscribe('undici:request:create', onUndici);
-    subscribe('http.client.request.start', onNodeHttp);
-    const saved = process.env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
-    process.env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] = `${base}/v1/traces`;
-    received.length = 0;
-    answers = [{ status: 200 }];
-    try {
-      // As the runtime sets its export up with no protocol named: http/json.
-      const sink = await spanSink(
-        {},
-        resourceFromAttributes({ 'service.name': 'transport-test' }),
-        'breakwater-runtime',
-        () => undefined,
-      );
-      new LightTracer(sink).startSpan('chat m', { kind: SpanKind.CLIENT }).end();
-      await sink.processor.forceFlush();
-      await sink.processor.shutdown();
-    } finally {
-      unsubscribe('undici:request:create', onUndici);
-      unsubscribe('http.client.request.start', onNodeHttp);
-      if (saved === undefined) delete process.env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
-      else process.env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] = saved;
-    }
-    expect(received.map((r) => r.path)).toEqual(['/v1/traces']);
-    expect(JSON.parse(received[0]?.body ?? '{}')).toMatchObject({
-      resourceSpans: [{ scopeSpans: [{ spans: [{ name: 'chat m' }] }] }],
-    });
-    expect(viaUndici).toEqual([`${base}/v1/traces`]);
-    expect(viaNodeHttp).toEqual([]);
-  });
+  it.each([
+    // As the runtime sets its export up with no protocol named: http/protobuf.
+    { env: {}, type: 'application/x-protobuf' },
+    { env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, type: 'application/json' },
+  ])(
+    "goes over undici as $type, not through the SDK's node:http transport",
+    async ({ env, type }) => {
+      // undici announces each request it makes on this channel, node's http client on the other:
+      // an export through the SDK's own transport would show on the second and not the first.
+      const viaUndici: string[] = [];
+      const viaNodeHttp: string[] = [];
+      const onUndici = (message: unknown) => {
+        const request = (message as { request: { origin: string; path: string } }).request;
+        viaUndici.push(`${request.origin}${request.path}`);
+      };
+      const onNodeHttp = (message: unknown) => {
+        const request = (message as { request: { path: string } }).request;
+        viaNodeHttp.push(request.path);
+      };
+      subscribe('undici:request:create', onUndici);
+      subscribe('http.client.request.start', onNodeHttp);
+      const saved = process.env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
+      process.env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] = `${base}/v1/traces`;
+      received.length = 0;
+      answers = [{ status: 200 }];
+      try {
+        const sink = await spanSink(
+          env,
+          resourceFromAttributes({ 'service.name': 'transport-test' }),
+          'breakwater-runtime',
+          () => undefined,
+        );
+        new LightTracer(sink).startSpan('chat m', { kind: SpanKind.CLIENT }).end();
+        await sink.processor.forceFlush();
+        await sink.processor.shutdown();
+      } finally {
+        unsubscribe('undici:request:create', onUndici);
+        unsubscribe('http.client.request.start', onNodeHttp);
+        if (saved === undefined) delete process.env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
+        else process.env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] = saved;
+      }
+      expect(received.map((r) => r.path)).toEqual(['/v1/traces']);
+      expect(received[0]?.headers['content-type']).toBe(type);
+      if (type === 'application/json')
+        expect(JSON.parse(received[0]?.body ?? '{}')).toMatchObject({
+          resourceSpans: [{ scopeSpans: [{ spans: [{ name: 'chat m' }] }] }],
+        });
+      // The span's name, in either encoding: its text is the same.
+      expect(received[0]?.body).toContain('chat m');
+      expect(viaUndici).toEqual([`${base}/v1/traces`]);
+      expect(viaNodeHttp).toEqual([]);
+    },
+  );
 });
