@@ -4,7 +4,7 @@
  * OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise the API's no-op tracer costs nothing, and
  * the caller's W3C `traceparent`/`tracestate` are still passed on to the provider unchanged
  * so the trace is not cut at this hop. The standard OTEL_* variables set the rest
- * (traceExport.ts and otlpMetrics.ts list those read: OTEL_EXPORTER_OTLP_PROTOCOL, http/json
+ * (traceExport.ts and otlpMetrics.ts list those read: OTEL_EXPORTER_OTLP_PROTOCOL, http/protobuf
  * by default; OTEL_TRACES_SAMPLER; OTEL_METRIC_EXPORT_INTERVAL; OTEL_METRICS_EXPORTER=none to
  * send no metrics, ...).
  */
