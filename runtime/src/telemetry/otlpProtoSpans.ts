@@ -109,8 +109,6 @@ for (let i = 0; i < 6; i++) {
 class ProtoWriter {
   buf: Buffer;
   pos = 0;
-  #float = new Float64Array(1);
-  #floatBytes = new Uint8Array(this.#float.buffer);
 
   constructor(size: number) {
     this.buf = Buffer.allocUnsafe(size);
@@ -174,8 +172,7 @@ class ProtoWriter {
 
   double(n: number): void {
     this.ensure(8);
-    this.#float[0] = n;
-    this.buf.set(this.#floatBytes, this.pos);
+    this.buf.writeDoubleLE(n, this.pos);
     this.pos += 8;
   }
 
@@ -209,6 +206,14 @@ class ProtoWriter {
   /** A length-delimited field of hex `id`'s bytes. */
   hexBytes(field: number, id: string): void {
     const length = id.length >>> 1;
+    if (length > 0x7f) {
+      // Not an id of W3C's (16 or 8 bytes): as Buffer reads it.
+      const bytes = Buffer.from(id, 'hex');
+      this.varint(field);
+      this.varint(bytes.length);
+      this.bytes(bytes);
+      return;
+    }
     this.ensure(length + 6);
     const buf = this.buf;
     let pos = this.pos;
@@ -245,7 +250,7 @@ class ProtoWriter {
   }
 
   end(mark: number): void {
-    const reserve = mark & 7;
+    const reserve = mark % 8;
     const start = (mark - reserve) / 8;
     const length = this.pos - start;
     const size = varintSize(length);
