@@ -25,6 +25,7 @@
  *        [--only providers|storm|cache|durable|budgets|acknowledge|stores|telemetry|hotpath]
  *        [--label NAME]
  *        [--baseline DIR] [--baseline-node-args='FLAGS'] [--baseline-env='K=V …'] [--floor]
+ *        [--perf-map]
  *
  * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
  * lines and writes nothing: for working on the cloud path without the rest of the run.
@@ -53,7 +54,10 @@
  * (this checkout's, or the baseline's), `--baseline-env='MALLOC_ARENA_MAX=2 …'` for one started
  * with those variables too, `--cpu-prof DIR` for a self-time table of each, `--floor` for the
  * parsing proxy (bench/runtime/parsingProxy.ts: the least any guarding proxy does) in the same
- * rounds) and replaces the `hotPath` section of runtime.json (not when profiled).
+ * rounds, `--perf-map` for `/tmp/perf-PID.map` files that let `perf record -e cpu-clock -a -g`
+ * name each process's JavaScript (on-CPU samples; the V8 profiler's are wall-clock ones), and
+ * with BREAKWATER_TEST_RUNTIME_MAIN set, the baseline's bundle when it has one built) and
+ * replaces the `hotPath` section of runtime.json (not when profiled).
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
  * the error path.
@@ -105,6 +109,7 @@ const { values: flags } = parseArgs({
     'baseline-node-args': { type: 'string' },
     'baseline-env': { type: 'string' },
     floor: { type: 'boolean', default: false },
+    'perf-map': { type: 'boolean', default: false },
   },
 });
 const ONLY = [
@@ -515,6 +520,7 @@ async function main(): Promise<void> {
           : { baselineEnv: assignments(flags['baseline-env']) }),
         ...(flags['cpu-prof'] === undefined ? {} : { profileDir: flags['cpu-prof'] }),
         floor: flags.floor,
+        perfMap: flags['perf-map'],
       })),
       loadAverageAfter: loadavg().map(round2),
     };

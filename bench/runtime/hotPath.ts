@@ -11,7 +11,7 @@
  * Profiling slows every path; the ratios of a profiled run are not the measure.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -46,6 +46,12 @@ export interface HotPathOptions {
    * in the same rounds, as `floor`: what the work any guarding proxy must do costs.
    */
   readonly floor?: boolean;
+  /**
+   * Every process this comparison starts writes /tmp/perf-PID.map (`--perf-basic-prof`), so that
+   * `perf record -e cpu-clock -a -g` names their JavaScript: on-CPU samples, where the V8
+   * profiler's are wall-clock ones.
+   */
+  readonly perfMap?: boolean;
 }
 
 interface Proc {
@@ -62,12 +68,17 @@ const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-function profiling(dir: string | undefined, name: string): Record<string, string> {
-  if (dir === undefined) return {};
-  mkdirSync(join(dir, name), { recursive: true });
-  return {
-    NODE_OPTIONS: `--cpu-prof --cpu-prof-interval=250 --cpu-prof-dir=${join(dir, name)}`,
-  };
+function profiling(
+  dir: string | undefined,
+  name: string,
+  perfMap: boolean | undefined,
+): Record<string, string> {
+  const flags = perfMap === true ? ['--perf-basic-prof'] : [];
+  if (dir !== undefined) {
+    mkdirSync(join(dir, name), { recursive: true });
+    flags.push('--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${join(dir, name)}`);
+  }
+  return flags.length === 0 ? {} : { NODE_OPTIONS: flags.join(' ') };
 }
 
 function startProxy(
@@ -124,11 +135,24 @@ function spread(values: readonly number[]) {
   };
 }
 
+/**
+ * The before runtime's entry point: its bundle when this runtime runs from one
+ * (BREAKWATER_TEST_RUNTIME_MAIN) and the checkout has one built, so that both sides run alike;
+ * its source otherwise.
+ */
+function baselineMain(dir: string): string {
+  const bundle = join(dir, 'dist/runtime/bundle/main.js');
+  return process.env['BREAKWATER_TEST_RUNTIME_MAIN'] !== undefined && existsSync(bundle)
+    ? bundle
+    : join(dir, 'runtime/src/main.ts');
+}
+
 async function oneMix(options: HotPathOptions, mix: HotPathOptions['mixes'][number]) {
   const at = (name: string) =>
     profiling(
       options.profileDir === undefined ? undefined : join(options.profileDir, mix.name),
       name,
+      options.perfMap,
     );
   const start = async (
     name: string,
@@ -159,9 +183,7 @@ async function oneMix(options: HotPathOptions, mix: HotPathOptions['mixes'][numb
       procs.push(
         await start(
           'before',
-          options.baseline === undefined
-            ? undefined
-            : join(options.baseline, 'runtime/src/main.ts'),
+          options.baseline === undefined ? undefined : baselineMain(options.baseline),
           options.baselineNodeArgs,
           options.baselineEnv,
         ),
@@ -230,7 +252,7 @@ function profileTables(
   const times = (p: Proc) => selfTimes(only(p.name), p.calls, window);
   const rt = times(runtime);
   const columns = others.flatMap((p) => (p === undefined ? [] : [[p.name, times(p)] as const]));
-  return `${profileTable('by file', 'byFile', rt, columns, 20)}\n${profileTable('by function', 'byFunction', rt, columns, 30)}`;
+  return `${profileTable('by file', 'byFile', rt, columns, 20)}\n${profileTable('by function', 'byFunction', rt, columns, 40)}`;
 }
 
 export async function hotPath(options: HotPathOptions) {
