@@ -12,6 +12,7 @@ import {
 } from '@anthropic-ai/sdk/core/error';
 import type { Dispatcher } from 'undici';
 import { errors as undiciErrors } from './undiciParts.ts';
+import { unwatchAbort, watchAbort } from './abortWatch.ts';
 import { CancelledError } from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';
 import type { StreamTap } from './sseUsage.ts';
@@ -96,7 +97,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource 
     this.#signal = signal;
     this.#resolve = resolve;
     this.#reject = reject;
-    signal?.addEventListener('abort', this.#onAbort);
+    if (signal !== undefined) watchAbort(signal, this.#onAbort);
   }
 
   readonly #onAbort = (): void => {
@@ -225,7 +226,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource 
   }
 
   readonly #unlink = (): void => {
-    this.#signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#signal !== undefined) unwatchAbort(this.#signal, this.#onAbort);
   };
 
   #settle(answer: ForwardedAnswer): void {

@@ -9,6 +9,7 @@ import type { SpanKind } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isGuardError } from '../guard/errors.ts';
 import { failureOf } from '../provider/anthropic/errorClassification.ts';
+import { watchableAbortController } from '../provider/abortWatch.ts';
 import { callerText, scanForInjection } from '../security/promptInjection.ts';
 import { endSpan, startRequestSpan, type RequestSpan } from '../telemetry/tracing.ts';
 import type { CallerStream } from './callerStream.ts';
@@ -94,7 +95,8 @@ export function beginCall(
 ): ProviderCall {
   const started = ctx.clock.now();
   const traced = startRequestSpan(spanName, request.headers, attributes, spanKind);
-  const abort = new AbortController();
+  // Its signal reaches the exchange, which watches it without a listener (abortWatch.ts).
+  const abort = watchableAbortController();
   const onClose = () => {
     if (!reply.raw.writableFinished) abort.abort(new Error('caller went away'));
   };
