@@ -4,7 +4,7 @@ import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { classifyError } from './anthropic/errorClassification.ts';
 import { CancelledError, TimeoutError } from '../guard/errors.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
-import { readableSource, relayStream, type StreamSink } from './streamRelay.ts';
+import { lastEventEnd, readableSource, relayStream, type StreamSink } from './streamRelay.ts';
 
 const event = (name: string, data: object) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 const START = event('message_start', {
@@ -234,5 +234,38 @@ describe('relayStream', () => {
     await expect(r.result).rejects.toBeInstanceOf(TimeoutError);
     expect(r.source.destroyed).toBe(true);
     expect(r.sink.written).toBe('');
+  });
+});
+
+describe('the end of the last whole event in a chunk', () => {
+  /** The definition: past the later of the last LF and the last CRLF blank line. */
+  const byDefinition = (bytes: Buffer) => {
+    const lf = bytes.lastIndexOf('\n\n');
+    const crlf = bytes.lastIndexOf('\r\n\r\n');
+    return Math.max(lf < 0 ? 0 : lf + 2, crlf < 0 ? 0 : crlf + 4);
+  };
+
+  it('is the definition’s for every mix of LF, CRLF and text', () => {
+    // Every string of up to 8 bytes over {a, \r, \n}: endings met, cut, mixed and repeated.
+    const alphabet = ['a', '\r', '\n'];
+    let strings = [''];
+    let checked = 0;
+    for (let length = 1; length <= 8; length++) {
+      strings = strings.flatMap((s) => alphabet.map((c) => s + c));
+      for (const s of strings) {
+        const bytes = Buffer.from(s);
+        expect([s, lastEventEnd(bytes)]).toEqual([s, byDefinition(bytes)]);
+        checked++;
+      }
+    }
+    expect(checked).toBe(9_840);
+  });
+
+  it('finds a CRLF blank line that ends past an LF one, and one before it only when alone', () => {
+    expect(lastEventEnd(Buffer.from('data: a\n\ndata: b\r\n\r\n'))).toBe(20);
+    expect(lastEventEnd(Buffer.from('data: a\r\n\r\ndata: b\n\n'))).toBe(20);
+    expect(lastEventEnd(Buffer.from('data: a\r\n\r\ndata: b'))).toBe(11);
+    expect(lastEventEnd(Buffer.from('data: a\n\r\n\r\n'))).toBe(12);
+    expect(lastEventEnd(Buffer.from('data: a'))).toBe(0);
   });
 });

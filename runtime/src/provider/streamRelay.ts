@@ -120,6 +120,8 @@ export interface RelayOptions {
 
 const EVENT_END = Buffer.from('\n\n');
 const EVENT_END_CRLF = Buffer.from('\r\n\r\n');
+const LF = 0x0a;
+const CR = 0x0d;
 
 /** Reads `source` to its end; resolves with the usage on `message_stop`, rejects on any failure. */
 export function relayStream(source: StreamSource, options: RelayOptions): Promise<Usage> {
@@ -275,9 +277,34 @@ function streamError(tap: StreamTap, headers: HeaderSource): APIError {
   return new APIError(undefined, tap.errorEvent, undefined, h);
 }
 
-/** Index just past the last whole event in `bytes` (0 when none ends there). */
-function lastEventEnd(bytes: Buffer): number {
+/**
+ * Index just past the last whole event in `bytes` (0 when none ends there), whichever line
+ * ending the provider uses. A read mostly ends with an event: then nothing can end past it,
+ * and no search is made (each Buffer search is a call into C++). Otherwise, a CRLF blank line
+ * ends past the last LF one only if it begins at most one byte before it (`\r\n\r\n` holds
+ * no `\n\n`), so past an LF blank line only the bytes from there are searched for one: a stream
+ * in LF (the Messages API's) is not searched end to end a second time for a CRLF it never has.
+ */
+export function lastEventEnd(bytes: Buffer): number {
+  const n = bytes.length;
+  if (n >= 2 && bytes[n - 1] === LF && (bytes[n - 2] === LF || endsWithCrlfBlank(bytes))) return n;
   const lf = bytes.lastIndexOf(EVENT_END);
-  const crlf = bytes.lastIndexOf(EVENT_END_CRLF);
+  let crlf = -1;
+  if (lf < 0) crlf = bytes.lastIndexOf(EVENT_END_CRLF);
+  else
+    for (let at = bytes.indexOf(EVENT_END_CRLF, Math.max(0, lf - 1)); at >= 0;)
+      at = bytes.indexOf(EVENT_END_CRLF, (crlf = at) + 1);
   return Math.max(lf < 0 ? 0 : lf + 2, crlf < 0 ? 0 : crlf + 4);
+}
+
+/** Whether `bytes` ends with `\r\n\r\n`. */
+function endsWithCrlfBlank(bytes: Buffer): boolean {
+  const n = bytes.length;
+  return (
+    n >= 4 &&
+    bytes[n - 1] === LF &&
+    bytes[n - 2] === CR &&
+    bytes[n - 3] === LF &&
+    bytes[n - 4] === CR
+  );
 }
