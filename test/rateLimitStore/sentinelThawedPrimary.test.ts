@@ -149,6 +149,7 @@ async function thawedPrimary(acknowledge?: 'Replicas'): Promise<void> {
     settledOnPromotedUsd: moneyToUsdNumber(held.spent),
     heldOnPromotedUsd: moneyToUsdNumber(held.reserved),
     leasesOnPromoted: held.leases,
+    failures: calls.filter((c) => c.outcome === 'failed').map((c) => c.detail),
   };
   console.log(`thawed primary figures: ${JSON.stringify(figures)}`);
   expect({
@@ -162,14 +163,14 @@ async function thawedPrimary(acknowledge?: 'Replicas'): Promise<void> {
 }
 
 describe('the rate-limit store through a primary that hangs and comes back as a replica is promoted', () => {
-  // Both skipped: they fail (attacks/store-failover/REPORT.md, "thawed primary"; docs/guarantees.md
-  // B4's gap). Under the default acknowledgement the runtime cannot tell a write the old primary
-  // will drop from one that stays; under acknowledge: Replicas, WAIT 1 is answered by the replica
-  // the sentinels have not reconfigured yet, which drops the writes with its primary (2 runs here,
-  // 2026-11-29: $0.011154 and $0.015576 of billed spend forgotten, nothing held). Unskip with the fix.
-  it.skip('under acknowledge: Primary, settles every held call on the promoted replica at its cost: no hold outlives its call', () =>
+  // Failed before the fix (attacks/store-failover/REPORT.md, "thawed primary"; under Replicas,
+  // WAIT 1 is answered by the replica the sentinels have not reconfigured yet, which drops the
+  // writes with its primary: 2 runs, 2026-11-29, $0.011154 and $0.015576 of billed spend
+  // forgotten). Now each runtime sends the settlements answered in the last two minutes again
+  // to every connection made ready, the promoted primary's among them (recentSettlements.ts).
+  it('under acknowledge: Primary, settles every held call on the promoted replica at its cost: no hold outlives its call', () =>
     thawedPrimary());
 
-  it.skip('under acknowledge: Replicas, settles every held call on the promoted replica at its cost', () =>
+  it('under acknowledge: Replicas, settles every held call on the promoted replica at its cost', () =>
     thawedPrimary('Replicas'));
 });

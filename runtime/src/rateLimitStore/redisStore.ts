@@ -66,6 +66,7 @@ import { StoreTally, type StoreCounters } from './storeCounters.ts';
 import { SettlementQueue } from './settlementQueue.ts';
 import { SlowStoreWait, TIMED_OUT } from './slowStoreWait.ts';
 import { SettlementResend } from './unsentSettlements.ts';
+import { RecentSettlements, RESEND_BATCH } from './recentSettlements.ts';
 
 export type { StoreLogger } from './storeFallback.ts';
 
@@ -106,6 +107,13 @@ export class RedisStore implements RateLimitStore {
   readonly #background = new Set<Promise<unknown>>();
   /** Budget settlements the store could not take: sent again once it answers. */
   readonly #unsent: SettlementResend;
+  /**
+   * Budget settlements the store answered lately: sent again to every connection made ready,
+   * which may reach a server that lacks them (recentSettlements.ts).
+   */
+  readonly #recent = new RecentSettlements();
+  /** Sends budget settlements alone (settle.lua): kept when not taken, remembered when answered. */
+  readonly #sendSettlements: (list: StoreBudgetSettlement[]) => void;
 
   constructor(options: RedisStoreOptions) {
     this.name = options.name;
@@ -132,6 +140,7 @@ export class RedisStore implements RateLimitStore {
       ready: () => {
         this.#fallback.probeSoon(0);
         this.#eviction.check(this.#client.current);
+        this.#resendRecent();
       },
     });
     this.#eviction.recheck(options.clock, () => this.#client.current);
@@ -150,14 +159,23 @@ export class RedisStore implements RateLimitStore {
       },
     });
     this.#unsent = new SettlementResend(options.clock, () => this.#fallback.closed);
-    this.#settlements = new SettlementQueue(options.clock, (list) => {
+    this.#sendSettlements = (list) => {
       // settle.lua with its limits untouched, then the settlements; kept while the store
-      // cannot take them: a call's spend reaches it once it is back.
+      // cannot take them: a call's spend reaches it once it is back. Remembered once answered.
       const call = settlementCall(this.#settings.keyPrefix, list, this.#keys.slice(0, 3));
-      this.#send(SETTLE_SCRIPT, call.keys, [...LIMITS_UNTOUCHED, ...call.args], () => {
-        this.#unsent.keep(list);
-      });
-    });
+      this.#send(
+        SETTLE_SCRIPT,
+        call.keys,
+        [...LIMITS_UNTOUCHED, ...call.args],
+        () => {
+          this.#unsent.keep(list);
+        },
+        () => {
+          this.#recent.remember(list, this.#clock.now());
+        },
+      );
+    };
+    this.#settlements = new SettlementQueue(options.clock, this.#sendSettlements);
     this.#client.reconnectWithSecrets(this.#settings);
   }
 
@@ -248,8 +266,9 @@ export class RedisStore implements RateLimitStore {
     args.push(String(Math.ceil(request.localWaitMs)), String(request.maxWaitMs));
     // Budgets ride in the same call: their accounts' keys after the limits', ARGV after 11.
     // Earlier calls' settlements ride along too, applied before this call is decided: one
-    // round trip for both. Lost with the call when it fails (their leases release the worst
-    // cases).
+    // round trip for both. Remembered once answered (however late); kept to be sent again
+    // when the call fails (Redis may have run them: their markers make a second send count
+    // once).
     const riding = this.#settlements.take();
     const prefix = this.#settings.keyPrefix;
     const keys = budgets === undefined && riding.length === 0 ? this.#keys : this.#keys.slice();
@@ -263,6 +282,7 @@ export class RedisStore implements RateLimitStore {
       runScript(client, ADMIT_SCRIPT, keys, args),
       this.#shortfall,
     );
+    if (riding.length > 0) this.#settledBy(script, riding);
     try {
       let reply = await Promise.race([script, deadline]);
       if (reply === TIMED_OUT) {
@@ -305,6 +325,31 @@ export class RedisStore implements RateLimitStore {
       // Never answered (the connection dropped): nothing was charged or held.
       () => undefined,
     );
+  }
+
+  /** Settlements that rode with an admission: remembered once it is answered, kept if it fails. */
+  #settledBy(script: Promise<unknown>, riding: readonly StoreBudgetSettlement[]): void {
+    script.then(
+      () => {
+        this.#recent.remember(riding, this.#clock.now());
+      },
+      () => {
+        this.#unsent.keep(riding);
+      },
+    );
+  }
+
+  /**
+   * A connection was made ready: every settlement answered within RECENT_KEPT_MS goes to it
+   * again, in batches of RESEND_BATCH; one it already holds changes nothing (budget.lua's
+   * marker). Not through the queue: it must not wait for, or crowd, the calls' own.
+   */
+  #resendRecent(): void {
+    if (this.#fallback.closed) return;
+    const list = this.#recent.since(this.#clock.now());
+    this.#tally.resent += list.length;
+    for (let i = 0; i < list.length; i += RESEND_BATCH)
+      this.#sendSettlements(list.slice(i, i + RESEND_BATCH));
   }
 
   settle(amounts: StoreSettlement): void {
@@ -383,14 +428,20 @@ export class RedisStore implements RateLimitStore {
    * (the reservation it would true up expires with its key, within one window); `unsent` hears
    * of a script that did not reach the store, or failed there.
    */
-  #send(script: LuaScript, keys: string[], args: string[], unsent?: () => void): void {
+  #send(
+    script: LuaScript,
+    keys: string[],
+    args: string[],
+    unsent?: () => void,
+    answered?: () => void,
+  ): void {
     const client = this.#client.current;
     if (client === undefined || !client.isReady) {
       unsent?.();
       return;
     }
     const written = acceptUnacknowledged(runScript(client, script, keys, args), this.#shortfall);
-    const sent = written.catch((err: unknown) => {
+    const sent = written.then(answered, (err: unknown) => {
       this.#tally.errors++;
       unsent?.();
       this.#fallback.fallBack(reasonOf(err), messageOf(err));

@@ -39,6 +39,12 @@ export interface AcknowledgingNodes {
   readonly askedTo?: (address: string) => CommandSender | Promise<CommandSender>;
   /** Starts connecting; reconnects by itself. Its failures are the store's, reported elsewhere. */
   connect(): void;
+  /**
+   * Hears each time a lane's connection is made ready (a Sentinel set's lane follows a
+   * failover on its own, not with `inner`): the writes it took lately are sent again there
+   * (recentSettlements.ts). Absent: the lanes' readiness is `inner`'s.
+   */
+  readonly onReady?: (listener: () => void) => void;
   close(): Promise<unknown>;
   destroy(): unknown;
 }
@@ -57,6 +63,9 @@ export function onePrimary(lane: StoreCommands, inner: StoreCommands): Acknowled
     },
     close: () => lane.close().catch(() => undefined),
     destroy: () => lane.destroy(),
+    onReady: (listener) => {
+      lane.on('ready', listener);
+    },
   };
 }
 
@@ -149,6 +158,11 @@ export class ReplicaAcknowledged implements StoreCommands {
 
   on(event: 'error' | 'ready', listener: (err: unknown) => void): this {
     this.#inner.on(event as 'error', listener);
+    // The lane, made ready on a primary of its own, is where the writes go.
+    if (event === 'ready')
+      this.#nodes.onReady?.(() => {
+        listener(undefined);
+      });
     return this;
   }
 

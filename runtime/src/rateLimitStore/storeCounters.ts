@@ -13,6 +13,11 @@ export interface StoreCounters {
   readonly fallbacks: number;
   /** Writes the primary took that no replica confirmed in time (`acknowledge: Replicas`). */
   readonly unacknowledged: number;
+  /**
+   * Budget settlements sent again to a connection made ready, after the store had answered
+   * them (recentSettlements.ts): counted again nowhere it already had them.
+   */
+  readonly resent: number;
   /** The longest any admission waited for the store, in ms (the budget bounds it). */
   readonly slowestAdmitMs: number;
   /**
@@ -32,6 +37,7 @@ export class StoreTally {
   errors = 0;
   fallbacks = 0;
   unacknowledged = 0;
+  resent = 0;
   #slowestAdmitMs = 0;
   readonly #slowestBySecond: [number, number][] = [];
 
@@ -57,6 +63,7 @@ export class StoreTally {
       errors: this.errors,
       fallbacks: this.fallbacks,
       unacknowledged: this.unacknowledged,
+      resent: this.resent,
       slowestAdmitMs: this.#slowestAdmitMs,
       slowestAdmitBySecond: this.#slowestBySecond.map(([second, ms]) => [second, ms] as const),
     };

@@ -329,6 +329,7 @@ describe('GuardSet with a rate-limit store', () => {
         errors: 0,
         fallbacks: 0,
         unacknowledged: 0,
+        resent: 0,
         slowestAdmitMs: 0,
         slowestAdmitBySecond: [],
       };
