@@ -342,10 +342,14 @@ export class RedisStore implements RateLimitStore {
   /**
    * A connection was made ready: every settlement answered within RECENT_KEPT_MS goes to it
    * again, in batches of RESEND_BATCH; one it already holds changes nothing (budget.lua's
-   * marker). Not through the queue: it must not wait for, or crowd, the calls' own.
+   * marker). Not through the queue: they must not crowd the calls' own.
    */
   #resendRecent(): void {
     if (this.#fallback.closed) return;
+    // And those kept unsent: one sent alone while the connection was being made anew (the
+    // client not ready, the store still Shared) fell back nowhere, so no probe's answer
+    // would send it.
+    this.#unsent.resendTo(this.#settlements);
     const list = this.#recent.since(this.#clock.now());
     this.#tally.resent += list.length;
     for (let i = 0; i < list.length; i += RESEND_BATCH)
