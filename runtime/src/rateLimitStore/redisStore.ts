@@ -114,6 +114,12 @@ export class RedisStore implements RateLimitStore {
   readonly #recent = new RecentSettlements();
   /** Sends budget settlements alone (settle.lua): kept when not taken, remembered when answered. */
   readonly #sendSettlements: (list: StoreBudgetSettlement[]) => void;
+  /**
+   * Connections made ready so far. A settlement answered after a newer one was made ready than
+   * when it was sent may have been answered by the server left behind (a WAIT that outlasted
+   * the switch, a lane still on the old primary): it is sent again, to the connection in use.
+   */
+  #readyCount = 0;
 
   constructor(options: RedisStoreOptions) {
     this.name = options.name;
@@ -163,6 +169,7 @@ export class RedisStore implements RateLimitStore {
       // settle.lua with its limits untouched, then the settlements; kept while the store
       // cannot take them: a call's spend reaches it once it is back. Remembered once answered.
       const call = settlementCall(this.#settings.keyPrefix, list, this.#keys.slice(0, 3));
+      const sentAt = this.#readyCount;
       this.#send(
         SETTLE_SCRIPT,
         call.keys,
@@ -171,7 +178,7 @@ export class RedisStore implements RateLimitStore {
           this.#unsent.keep(list);
         },
         () => {
-          this.#recent.remember(list, this.#clock.now());
+          this.#answered(list, sentAt);
         },
       );
     };
@@ -282,7 +289,7 @@ export class RedisStore implements RateLimitStore {
       runScript(client, ADMIT_SCRIPT, keys, args),
       this.#shortfall,
     );
-    if (riding.length > 0) this.#settledBy(script, riding);
+    if (riding.length > 0) this.#settledBy(script, riding, this.#readyCount);
     try {
       let reply = await Promise.race([script, deadline]);
       if (reply === TIMED_OUT) {
@@ -300,6 +307,7 @@ export class RedisStore implements RateLimitStore {
     } catch (err) {
       this.#tally.errors++;
       this.#fallback.fallBack(reasonOf(err), messageOf(err));
+      if (budgets !== undefined) this.#releaseUnanswered(request);
       return undefined;
     } finally {
       cancel?.();
@@ -322,16 +330,22 @@ export class RedisStore implements RateLimitStore {
         if (undo.limits !== undefined) this.settle(undo.limits);
         if (undo.budget !== undefined) this.settleBudget(undo.budget);
       },
-      // Never answered (the connection dropped): nothing was charged or held.
-      () => undefined,
+      // Never answered (the connection dropped): Redis may have run it all the same.
+      () => {
+        this.#releaseUnanswered(request);
+      },
     );
   }
 
   /** Settlements that rode with an admission: remembered once it is answered, kept if it fails. */
-  #settledBy(script: Promise<unknown>, riding: readonly StoreBudgetSettlement[]): void {
+  #settledBy(
+    script: Promise<unknown>,
+    riding: readonly StoreBudgetSettlement[],
+    sentAt: number,
+  ): void {
     script.then(
       () => {
-        this.#recent.remember(riding, this.#clock.now());
+        this.#answered(riding, sentAt);
       },
       () => {
         this.#unsent.keep(riding);
@@ -340,11 +354,22 @@ export class RedisStore implements RateLimitStore {
   }
 
   /**
+   * Settlements the store answered, sent when `sentAt` connections had been made ready:
+   * remembered, or sent again when a connection was made ready since (the answer may be the
+   * server's left behind, and the resend of that connection did not have them yet).
+   */
+  #answered(list: readonly StoreBudgetSettlement[], sentAt: number): void {
+    if (sentAt === this.#readyCount) this.#recent.remember(list, this.#clock.now());
+    else if (!this.#fallback.closed) this.#sendSettlements([...list]);
+  }
+
+  /**
    * A connection was made ready: every settlement answered within RECENT_KEPT_MS goes to it
    * again, in batches of RESEND_BATCH; one it already holds changes nothing (budget.lua's
    * marker). Not through the queue: they must not crowd the calls' own.
    */
   #resendRecent(): void {
+    this.#readyCount++;
     if (this.#fallback.closed) return;
     // And those kept unsent: one sent alone while the connection was being made anew (the
     // client not ready, the store still Shared) fell back nowhere, so no probe's answer
@@ -354,6 +379,28 @@ export class RedisStore implements RateLimitStore {
     this.#tally.resent += list.length;
     for (let i = 0; i < list.length; i += RESEND_BATCH)
       this.#sendSettlements(list.slice(i, i + RESEND_BATCH));
+  }
+
+  /**
+   * An admission with budgets that failed without an answer: Redis may have run it before its
+   * connection dropped (a failover, a hung connection made anew) and held the call's worst
+   * case, and the call was decided on the share, or refused there, settling nothing. Its hold
+   * is released at no cost, as a late answer's is (`lateRelease`, a marker of its own): where
+   * nothing was held this changes nothing, and the call's own settlement, if it went, still
+   * charges its cost once.
+   */
+  #releaseUnanswered(request: StoreAdmitRequest): void {
+    const b = request.budget;
+    if (b === undefined) return;
+    this.settleBudget({
+      accounts: b.accounts,
+      reservationId: b.reservationId,
+      worstPico: b.worstPico,
+      worstTokens: b.worstTokens,
+      costPico: 0n,
+      costTokens: 0n,
+      lateRelease: true,
+    });
   }
 
   settle(amounts: StoreSettlement): void {
