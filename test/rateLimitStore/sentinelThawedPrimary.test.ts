@@ -19,6 +19,7 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { moneyToUsdNumber, parseMoney } from '../../contract/src/spend/money.ts';
 import { resolveRateLimit } from '../../contract/src/policy/policyResolution.ts';
+import type { StoreCounters } from '../../runtime/src/rateLimitStore/storeCounters.ts';
 import { PRICING, storedPico } from '../support/budgetStoreFixture.ts';
 import { billedPico, call, type Call } from '../support/budgetedLoad.ts';
 import { AGENT_NAME, ratePolicy } from '../support/rateLimitStoreFixture.ts';
@@ -61,6 +62,22 @@ async function heldOn(
     reserved: storedPico(hash, 'reserved'),
     leases: Object.keys(hash).filter((field) => field.startsWith('lease:')).length,
   };
+}
+
+/** A runtime's store: Shared or Fallback, and what it counted. */
+async function storeOf(r: StandaloneRuntime) {
+  const view = (await r.runtime.debug('/debug/ratelimiter').catch(() => undefined)) as
+    | { rateLimiter?: { store?: { report: { state: string }; counters: StoreCounters } } }
+    | undefined;
+  const store = view?.rateLimiter?.store;
+  return store === undefined
+    ? undefined
+    : {
+        state: store.report.state,
+        resent: store.counters.resent,
+        errors: store.counters.errors,
+        fallbacks: store.counters.fallbacks,
+      };
 }
 
 /**
@@ -134,7 +151,13 @@ async function thawedPrimary(acknowledge?: 'Replicas'): Promise<void> {
   );
   running = false;
   await Promise.all(callers);
-  // Every call has been answered: the settlements the runtimes kept are sent within a second.
+  // Every call has been answered. A runtime still on its share (the load ends as soon as every
+  // share refuses) keeps its settlements until it is back on the store: wait for that, then
+  // the settlements they kept are sent within a second.
+  await waitFor(
+    async () => (await Promise.all(runtimes.map(storeOf))).every((s) => s?.state === 'Shared'),
+    { description: 'every runtime back on the store', timeoutMs: 30_000, intervalMs: 100 },
+  );
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const billed = await billedPico(sim);
   const held = await heldOn(promoted);
@@ -150,6 +173,18 @@ async function thawedPrimary(acknowledge?: 'Replicas'): Promise<void> {
     heldOnPromotedUsd: moneyToUsdNumber(held.reserved),
     leasesOnPromoted: held.leases,
     failures: calls.filter((c) => c.outcome === 'failed').map((c) => c.detail),
+    // Where each server stands at the end, and what the runtimes' stores counted: a failure
+    // says which server the runtimes ended on.
+    named: await set.currentPrimary().catch((err: unknown) => String(err)),
+    promoted,
+    servers: await Promise.all(
+      [set.primary, ...set.replicas].map(async (s) => ({
+        address: s.address,
+        role: ((await ask(s.address, ['ROLE']).catch(() => ['?'])) as unknown[])[0],
+        settledUsd: moneyToUsdNumber((await heldOn(s.address).catch(() => ({ spent: 0n }))).spent),
+      })),
+    ),
+    stores: await Promise.all(runtimes.map(storeOf)),
   };
   console.log(`thawed primary figures: ${JSON.stringify(figures)}`);
   expect({
