@@ -56,6 +56,7 @@ import {
   lateAdmissionUndo,
   limitSettlement,
   LIMITS_UNTOUCHED,
+  releaseOf,
   pushBudgetAdmit,
   pushSettlements,
   renewalCall,
@@ -390,17 +391,7 @@ export class RedisStore implements RateLimitStore {
    * charges its cost once.
    */
   #releaseUnanswered(request: StoreAdmitRequest): void {
-    const b = request.budget;
-    if (b === undefined) return;
-    this.settleBudget({
-      accounts: b.accounts,
-      reservationId: b.reservationId,
-      worstPico: b.worstPico,
-      worstTokens: b.worstTokens,
-      costPico: 0n,
-      costTokens: 0n,
-      lateRelease: true,
-    });
+    if (request.budget !== undefined) this.settleBudget(releaseOf(request.budget));
   }
 
   settle(amounts: StoreSettlement): void {

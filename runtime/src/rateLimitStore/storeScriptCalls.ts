@@ -32,6 +32,22 @@ const STATES: readonly StoreAccountState['state'][] = ['fits', 'shadowOver', 're
 const PER_ACCOUNT = 7;
 
 /**
+ * The release of what an admission of `b` may have held, at zero cost, under a `settled` marker
+ * of its own (settledKey): a late answer's, or an admission's whose answer was lost.
+ */
+export function releaseOf(b: StoreBudgetRequest): StoreBudgetSettlement {
+  return {
+    accounts: b.accounts,
+    reservationId: b.reservationId,
+    worstPico: b.worstPico,
+    worstTokens: b.worstTokens,
+    costPico: 0n,
+    costTokens: 0n,
+    lateRelease: true,
+  };
+}
+
+/**
  * What to give back for admit.lua's answer to `request` when it came after the call was
  * decided on the local share: the limits it charged, and the budget worst case it held,
  * released at zero cost (the call, if it went, settles its cost under the same reservation;
@@ -46,19 +62,7 @@ export function lateAdmissionUndo(
   const { inputTokens, outputTokens } = request.estimate;
   return {
     ...(late.charged ? { limits: { requests: 1, inputTokens, outputTokens } } : {}),
-    ...(b !== undefined && late.budget?.held === true
-      ? {
-          budget: {
-            accounts: b.accounts,
-            reservationId: b.reservationId,
-            worstPico: b.worstPico,
-            worstTokens: b.worstTokens,
-            costPico: 0n,
-            costTokens: 0n,
-            lateRelease: true,
-          },
-        }
-      : {}),
+    ...(b !== undefined && late.budget?.held === true ? { budget: releaseOf(b) } : {}),
   };
 }
 
