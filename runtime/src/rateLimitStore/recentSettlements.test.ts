@@ -2,15 +2,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { StoreBudgetSettlement } from '../guard/rateLimitStore.ts';
 import { RECENT_AT_MOST, RECENT_KEPT_MS, RecentSettlements } from './recentSettlements.ts';
+import { settlement } from './settlementFixtures.ts';
 
-const settlement = (id: string): StoreBudgetSettlement => ({
-  accounts: [],
-  reservationId: id,
-  worstPico: 10n,
-  worstTokens: 1n,
-  costPico: 5n,
-  costTokens: 1n,
-});
 const ids = (list: readonly StoreBudgetSettlement[]) => list.map((s) => s.reservationId);
 
 describe('RecentSettlements', () => {

@@ -1,17 +1,8 @@
 /** Budget settlements wait for an admission to ride with, or go alone soon; manual clock. */
 import { describe, expect, it } from '@jest/globals';
 import { ManualClock } from '../../../test/support/manualClock.ts';
-import type { StoreBudgetSettlement } from '../guard/rateLimitStore.ts';
 import { SETTLE_WITHIN_MS, SETTLEMENTS_PER_ADMIT, SettlementQueue } from './settlementQueue.ts';
-
-const settlement = (id: string): StoreBudgetSettlement => ({
-  accounts: [],
-  reservationId: id,
-  worstPico: 10n,
-  worstTokens: 1n,
-  costPico: 5n,
-  costTokens: 1n,
-});
+import { settlement } from './settlementFixtures.ts';
 
 function setup() {
   const clock = new ManualClock(0);

@@ -1,16 +1,7 @@
 /** Budget settlements the store could not take, kept to be sent again: at most 10,000, for 30 minutes. */
 import { describe, expect, it } from '@jest/globals';
-import type { StoreBudgetSettlement } from '../guard/rateLimitStore.ts';
 import { UNSENT_AT_MOST, UNSENT_KEPT_MS, UnsentSettlements } from './unsentSettlements.ts';
-
-const settlement = (id: string): StoreBudgetSettlement => ({
-  accounts: [],
-  reservationId: id,
-  worstPico: 10n,
-  worstTokens: 1n,
-  costPico: 5n,
-  costTokens: 1n,
-});
+import { settlement } from './settlementFixtures.ts';
 
 describe('UnsentSettlements', () => {
   it('hands back every settlement kept, oldest first, once', () => {
