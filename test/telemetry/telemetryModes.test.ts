@@ -4,8 +4,9 @@
  * runtime from a policy file (`--policy`) and from the sample manifests (`--manifests`), each
  * under its own service name; the same call through each; what the Collector wrote for one
  * service against the other's: the spans' names, kinds and attribute names, the GenAI
- * attributes' values, and the `gen_ai.*` metrics. The cluster's two ways (the bundled agent and
- * the sidecar) read the same policy document from the API server: test/inCluster/telemetry.test.ts.
+ * attributes' values, and the `gen_ai.*` metrics. The cluster's two ways read the same policy
+ * document from the API server: test/inCluster/inCluster.test.ts (the bundled agent) and
+ * test/inCluster/ownAgent.test.ts (the sidecar), each with a real Collector.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
