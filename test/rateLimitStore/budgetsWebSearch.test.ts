@@ -99,8 +99,8 @@ describe("web_search under a dollar budget, webSearchResultTokens at the simulat
         budgets: [{ name: 'daily', period: 'Day', usd: '0.3' }],
         webSearchResultTokens: RESULT_TOKENS,
       },
-      // Paced as a long answer is: a client that hangs up at the first block's end is still
-      // mid-stream when its hang-up reaches the provider, however loaded the machine.
+      // Paced as a long answer is: a client that hangs up at a block's start or in its deltas
+      // is still mid-stream when its hang-up reaches the provider.
       sim: { eventGapMs: 40 },
     });
   });
@@ -124,7 +124,12 @@ describe("web_search under a dollar budget, webSearchResultTokens at the simulat
       const { settled, billed, log } = await settledAndBilled(s, 1, () =>
         streamUntil(s.urls[0] ?? '', searching, type),
       );
-      expect(log[0]).toMatchObject({ ending: 'client_cut', stream: true });
+      // At content_block_stop only message_delta and message_stop remain, 20-120 ms of the
+      // simulator's paced gaps: on a loaded machine the hang-up can reach it after its last
+      // write, and the answer was then whole. Whichever it was, the settlement must cover it.
+      const endings = type === 'content_block_stop' ? ['client_cut', 'complete'] : ['client_cut'];
+      expect(log[0]?.stream).toBe(true);
+      expect(endings).toContain(log[0]?.ending);
       expect(log[0]?.usage.server_tool_use?.web_search_requests).toBe(2);
       expect(settled).toBeGreaterThanOrEqual(billed);
     },
