@@ -46,21 +46,30 @@ const CUT_OFF_MS = 1500;
 
 type Fault = 'frozen' | 'cutOff' | 'restarted' | 'restartedWithAof';
 
-/** The fault on the set's primary: the promoted replica's host:port, and when it was named. */
+/**
+ * The fault on the set's primary: the promoted replica's host:port, when it was named, and the
+ * fault's end (a frozen primary is thawed FROZEN_MS after the freeze, which may be after the
+ * runtimes are back on the promoted replica: their return is timed from the fault, not from the
+ * thaw).
+ */
 async function inflict(
   fault: Fault,
   set: SentinelSet,
-): Promise<{ promoted: string; promotedAt: number }> {
+): Promise<{ promoted: string; promotedAt: number; ended: Promise<void> }> {
   const was = set.primary.address;
   const faultAt = Date.now();
+  const ended = Promise.resolve();
   if (fault === 'frozen') {
     set.primary.freeze();
     const promoted = await set.waitForNewPrimary(was, 30_000);
     const promotedAt = Date.now();
     const left = FROZEN_MS - (promotedAt - faultAt);
-    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
-    set.primary.thaw();
-    return { promoted, promotedAt };
+    const thawed = new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, left))).then(
+      () => {
+        set.primary.thaw();
+      },
+    );
+    return { promoted, promotedAt, ended: thawed };
   }
   if (fault === 'restarted' || fault === 'restartedWithAof') {
     await set.restartServers();
@@ -72,13 +81,13 @@ async function inflict(
       },
       { description: 'a primary after the restart', timeoutMs: 30_000, intervalMs: 50 },
     );
-    return { promoted: primary, promotedAt: Date.now() };
+    return { promoted: primary, promotedAt: Date.now(), ended };
   }
   await cutReplicasOff(was);
   await new Promise((resolve) => setTimeout(resolve, CUT_OFF_MS));
   await set.primary.kill();
   const promoted = await set.waitForNewPrimary(was, 30_000);
-  return { promoted, promotedAt: Date.now() };
+  return { promoted, promotedAt: Date.now(), ended };
 }
 
 describe('the rate-limit store through Sentinel faults, under a budgeted load', () => {
@@ -127,7 +136,7 @@ describe('the rate-limit store through Sentinel faults, under a budgeted load', 
       intervalMs: 50,
     });
     const faultAt = Date.now();
-    const { promoted, promotedAt } = await inflict(fault, set);
+    const { promoted, promotedAt, ended } = await inflict(fault, set);
     const promotedAfterMs = promotedAt - faultAt;
     const before = (await views(agent)).map((v) => v.counters.sharedDecisions);
     await waitFor(
@@ -139,6 +148,7 @@ describe('the rate-limit store through Sentinel faults, under a budgeted load', 
       { description: 'every replica back on the store', timeoutMs: 60_000, intervalMs: 25 },
     );
     const backAt = Date.now();
+    await ended;
     await waitFor(
       async () => {
         const refused = await Promise.all(urls.map(async (u) => (await call(u)).outcome));
