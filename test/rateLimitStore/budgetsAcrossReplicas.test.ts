@@ -13,6 +13,7 @@ import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
 import { SETTLE_SCRIPT } from '../../runtime/src/rateLimitStore/luaScripts.ts';
 import { startLostAnswerProxy, type LostAnswerProxy } from '../support/lostAnswerProxy.ts';
 import { startSlowProxy, type SlowProxy } from '../support/slowProxy.ts';
+import { limiterView } from '../support/budgetedLoad.ts';
 import { waitFor } from '../support/waitFor.ts';
 import {
   PICO_PER_USD,
@@ -196,6 +197,17 @@ describe('a dollar budget in Redis across three runtime processes', () => {
       timeoutMs: 10_000,
       intervalMs: 20,
     });
+    // The connection made anew sends what the store answered lately at once, before the probe
+    // has brought the store back (recentSettlements.ts): until it has, a call is decided on the
+    // replica's share, its settlement kept until the store answers.
+    await waitFor(
+      async () => (await limiterView(agent.agent, 0)).store?.report.state === 'Shared',
+      {
+        description: 'the replica back on the store',
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      },
+    );
     // A third call's admission goes on the same connection, after the one sent again.
     expect((await spend(url, false)).ok).toBe(true);
     const [account] = await settled(agent);
