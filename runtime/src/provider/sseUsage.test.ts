@@ -267,8 +267,9 @@ describe('what a stream settles at when it ends before its final usage', () => {
       // `"error"` and `"message_` open on the quote that closes `"name":"`: each line is read
       // for its event (its type spelt with an escape, so that no other marker names it).
       'data: {"name":"error","type":"\\u0065rror"}\n',
-      'data: {"name":"message_delta","type":"message_d\\u0065lta","usage":{"output_tokens":7}}\n',
     ];
+    const final =
+      'data: {"name":"message_delta","type":"message_d\\u0065lta","usage":{"output_tokens":7}}\n';
     const markers = ['"text":"', '"partial_json":"', '"thinking":"', '"name":"'];
     let bound = 0;
     for (const line of lines)
@@ -278,10 +279,28 @@ describe('what a stream settles at when it ends before its final usage', () => {
       const tap = tapped(chunks);
       expect(tap.outputAtMost).toBe(bound);
       expect(tap.errorType).toBe('api_error');
+      expect(tap.final).toBe(false);
+      expect(tap.thinking).toBe(true);
+      // The final usage read from a line whose `"message_` opens on a closing quote; the bound
+      // is not counted past it (settledUsage has the provider's count).
+      tap.push(new TextEncoder().encode(final));
       expect(tap.final).toBe(true);
       expect(tap.usage.output_tokens).toBe(7);
-      expect(tap.thinking).toBe(true);
+      expect(tap.outputAtMost).toBe(bound);
     }
+  });
+
+  it('does not scan a chunk that carries the final usage for output, nor any after it', () => {
+    const whole = [start, text('Hello'), delta].join('');
+    const tap = tapped([whole]);
+    expect(tap.final).toBe(true);
+    expect(tap.outputAtMost).toBe(0);
+    tap.push(new TextEncoder().encode(text('more')));
+    expect(tap.outputAtMost).toBe(0);
+    // Cut before its final usage, the same content is counted.
+    expect(tapped([start, text('Hello')]).outputAtMost).toBeGreaterThan(0);
+    // Its settlement is the provider's count.
+    expect(settledUsage(tap).output_tokens).toBe(12);
   });
 
   it('counts the same however the stream is cut into chunks', () => {
