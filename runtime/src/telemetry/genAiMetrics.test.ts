@@ -87,4 +87,46 @@ describe('the GenAI metrics on /metrics', () => {
       /gen_ai_client_operation_time_per_output_chunk_seconds_sum\{[^}]*\} 0\.1$/m,
     );
   });
+  it('count each kind of call in its own series, however many calls of each came', async () => {
+    const registry = new Registry();
+    const metrics = new GenAiMetrics(registry);
+    const other = genAiPeer('Anthropic', 'http://127.0.0.1:8788');
+    const call = (over: Partial<Parameters<GenAiMetrics['record']>[0]>) => {
+      metrics.record({
+        requestModel: 'claude-a',
+        peer,
+        durationMs: 100,
+        errorType: undefined,
+        response: { model: 'claude-a-1' },
+        usage: { input_tokens: 1, output_tokens: 2 },
+        ...over,
+      });
+    };
+    call({});
+    call({});
+    call({ response: { model: 'claude-a-2' } });
+    call({ requestModel: 'claude-b' });
+    call({ peer: other });
+    call({ errorType: 'Timeout', usage: undefined, response: undefined });
+    call({});
+    const text = await scrape(registry);
+    const count = (labels: string) =>
+      new RegExp(
+        `gen_ai_client_token_usage_count\\{[^}]*${labels}[^}]*gen_ai_token_type="output"\\} (\\d+)`,
+      ).exec(text)?.[1];
+    expect(
+      count(
+        'gen_ai_request_model="claude-a",gen_ai_response_model="claude-a-1",server_address="127.0.0.1",server_port="8787"',
+      ),
+    ).toBe('3');
+    expect(count('gen_ai_response_model="claude-a-2"')).toBe('1');
+    expect(count('gen_ai_request_model="claude-b"')).toBe('1');
+    expect(count('server_port="8788"')).toBe('1');
+    expect(text).toMatch(
+      /gen_ai_client_operation_duration_seconds_count\{[^}]*gen_ai_response_model="",[^}]*error_type="Timeout"\} 1$/m,
+    );
+    expect(text).toMatch(
+      /gen_ai_client_operation_duration_seconds_count\{[^}]*gen_ai_response_model="claude-a-1",server_address="127.0.0.1",server_port="8787",error_type=""\} 3$/m,
+    );
+  });
 });

@@ -4,9 +4,11 @@
  * per output token after it. They are counted once, in tallies (tally.ts): /metrics shows them
  * under the names the OpenTelemetry Prometheus exporter gives them (dots to underscores,
  * `_seconds` for `s`, `{token}` dropped), and with an OTLP endpoint the exporter reads the same
- * counts under the conventions' own names (`otlpHistograms`, otlpMetrics.ts). A call costs one
- * label object and a few map lookups per histogram, whether or not OTLP is on: recording each
- * value on the SDK's meter as well cost a call as much as its two spans (issue 52's bench).
+ * counts under the conventions' own names (`otlpHistograms`, otlpMetrics.ts). A call costs a
+ * few map lookups, whether or not OTLP is on: the series a kind of call lands in (its peer,
+ * models and error type) are found once per kind and kept (CallSeries), not looked up by
+ * their seven labels for each of its three to five histograms. Recording each value on the
+ * SDK's meter as well cost a call as much as its two spans (issue 52's bench).
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
@@ -22,7 +24,7 @@ import {
   type GenAiPeer,
 } from './genAiConventions.ts';
 import type { BucketCounts } from './bucketCounts.ts';
-import { TallyHistogram } from './tally.ts';
+import { MAX_SERIES, TallyHistogram } from './tally.ts';
 
 /** One model-call attempt, as the metrics need it. */
 export interface ChatAttempt {
@@ -117,6 +119,9 @@ export interface OtlpHistogram {
 export class GenAiMetrics {
   readonly #tallies: Partial<Record<Name, TallyHistogram<string>>> = {};
   readonly #latest: boolean;
+  /** CallSeries by peer, request model, response model and error type. */
+  readonly #kinds = new WeakMap<GenAiPeer, Map<string, Map<string, Map<string, CallSeries>>>>();
+  #kindCount = 0;
 
   constructor(registry: Registry, { latest = false }: { latest?: boolean } = {}) {
     this.#latest = latest;
@@ -152,36 +157,57 @@ export class GenAiMetrics {
   }
 
   record(attempt: ChatAttempt): void {
-    const labels: Labels = {
-      gen_ai_operation_name: CHAT,
-      gen_ai_provider_name: attempt.peer.provider,
-      gen_ai_request_model: attempt.requestModel,
-      gen_ai_response_model: attempt.response?.model ?? '',
-      server_address: attempt.peer.address,
-      server_port: attempt.peer.port,
-      gen_ai_token_type: '',
-      error_type: attempt.errorType ?? '',
-    };
-    this.#observe('operationDuration', labels, attempt.durationMs / 1000);
+    const series = this.#seriesOf(attempt);
+    series.observe('operationDuration', '', attempt.durationMs / 1000);
     const usage = attempt.usage;
     if (usage === undefined) return;
-    labels.gen_ai_token_type = 'input';
-    this.#observe('tokenUsage', labels, inputTokensOf(usage));
-    labels.gen_ai_token_type = 'output';
-    this.#observe('tokenUsage', labels, usage.output_tokens);
+    series.observe('tokenUsage', 'input', inputTokensOf(usage));
+    series.observe('tokenUsage', 'output', usage.output_tokens);
     const first = attempt.firstEventMs;
     if (first === undefined) return;
-    this.#observe('timeToFirstToken', labels, first / 1000);
-    if (this.#latest) this.#observe('timeToFirstChunk', labels, first / 1000);
+    series.observe('timeToFirstToken', '', first / 1000);
+    if (this.#latest) series.observe('timeToFirstChunk', '', first / 1000);
     if (usage.output_tokens > 1) {
       const perToken = (attempt.durationMs - first) / 1000 / (usage.output_tokens - 1);
-      this.#observe('timePerOutputToken', labels, perToken);
-      if (this.#latest) this.#observe('timePerOutputChunk', labels, perToken);
+      series.observe('timePerOutputToken', '', perToken);
+      if (this.#latest) series.observe('timePerOutputChunk', '', perToken);
     }
   }
 
-  #observe(name: Name, labels: Labels, value: number): void {
-    this.#tallies[name]?.observe(labels, value);
+  /**
+   * The series of the attempt's kind: by its peer (one object a backend), request model,
+   * response model and error type. Kept for up to MAX_SERIES kinds (each instrument's tally
+   * holds no more series than that); past them a kind's series are looked up each time.
+   */
+  #seriesOf(attempt: ChatAttempt): CallSeries {
+    const { peer, requestModel } = attempt;
+    const responseModel = attempt.response?.model ?? '';
+    const errorType = attempt.errorType ?? '';
+    const kept = this.#kinds.get(peer)?.get(requestModel)?.get(responseModel)?.get(errorType);
+    if (kept !== undefined) return kept;
+    const series = new CallSeries(this.#tallies, {
+      gen_ai_operation_name: CHAT,
+      gen_ai_provider_name: peer.provider,
+      gen_ai_request_model: requestModel,
+      gen_ai_response_model: responseModel,
+      server_address: peer.address,
+      server_port: peer.port,
+      gen_ai_token_type: '',
+      error_type: errorType,
+    });
+    if (this.#kindCount >= MAX_SERIES) return series;
+    this.#kindCount++;
+    let byRequest = this.#kinds.get(peer);
+    if (byRequest === undefined)
+      this.#kinds.set(peer, (byRequest = new Map<string, Map<string, Map<string, CallSeries>>>()));
+    let byResponse = byRequest.get(requestModel);
+    if (byResponse === undefined)
+      byRequest.set(requestModel, (byResponse = new Map<string, Map<string, CallSeries>>()));
+    let byError = byResponse.get(responseModel);
+    if (byError === undefined)
+      byResponse.set(responseModel, (byError = new Map<string, CallSeries>()));
+    byError.set(errorType, series);
+    return series;
   }
 
   #names(): Name[] {
@@ -193,6 +219,34 @@ export class GenAiMetrics {
     ];
     if (this.#latest) names.push('timeToFirstChunk', 'timePerOutputChunk');
     return names;
+  }
+}
+
+/**
+ * The series one kind of call lands in, each found in its tally the first time a call of the
+ * kind records in it (so a series exists only once something is counted in it, as when each
+ * value was looked up), then kept: the token usage's by token type.
+ */
+class CallSeries {
+  readonly #tallies: Partial<Record<Name, TallyHistogram<string>>>;
+  readonly #labels: Labels;
+  readonly #found = new Map<string, BucketCounts | undefined>();
+
+  constructor(tallies: Partial<Record<Name, TallyHistogram<string>>>, labels: Labels) {
+    this.#tallies = tallies;
+    this.#labels = labels;
+  }
+
+  observe(name: Name, tokenType: string, value: number): void {
+    const key = tokenType === '' ? name : tokenType;
+    let counts = this.#found.get(key);
+    if (counts === undefined) {
+      const tally = this.#tallies[name];
+      if (tally === undefined) return;
+      counts = tally.seriesOf({ ...this.#labels, gen_ai_token_type: tokenType });
+      this.#found.set(key, counts);
+    }
+    counts.observe(value);
   }
 }
 

@@ -137,6 +137,14 @@ export class TallyHistogram<L extends string> {
     this.#series.get(labels).observe(value);
   }
 
+  /**
+   * The counts `labels` observe into, made if new (the overflow series' past MAX_SERIES): for
+   * a caller that observes into the same series again and again, found once.
+   */
+  seriesOf(labels: Readonly<Record<L, string>>): BucketCounts {
+    return this.#series.get(labels);
+  }
+
   /** Every series so far, with its counts: what an OTLP export reads (otlpMetrics.ts). */
   series(): readonly Series<BucketCounts>[] {
     return this.#series.series();
