@@ -7,6 +7,14 @@
  * is sent again by the lane on the target's own connection with a WAIT there
  * (acknowledgingLane.ts), and on `MOVED` the lane's slot map is learnt again. Each connection's commands
  * are on its cluster client's stall watch (reconnectingClient.ts): a hung node is given up.
+ *
+ * The lanes route by their own slot map, which follows a failover on its own, not with
+ * `inner`'s: the lane's client made ready (its 'connect', a node's 'node-ready', as `inner`'s)
+ * is a connection made ready for the store too, whose lately answered settlements go to it
+ * again (recentSettlements.ts). Without it, a settlement sent after `inner` learnt the
+ * promoted replica but through a lane whose map still named the old primary, answered there
+ * (its WAIT confirmed by another replica still following it) and dropped when the old primary
+ * was made a replica, was never sent again.
  */
 import type { ClusterStoreClient } from './clusterClient.ts';
 import type { CommandSender } from './luaScripts.ts';
@@ -39,6 +47,9 @@ export function clusterPrimaries(
     },
     close: () => lane.close().catch(() => undefined),
     destroy: () => lane.destroy(),
+    onReady: (listener) => {
+      lane.on('ready', listener);
+    },
   };
 }
 

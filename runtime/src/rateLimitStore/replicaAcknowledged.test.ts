@@ -9,6 +9,8 @@ import {
   UnacknowledgedWriteError,
 } from './replicaAcknowledged.ts';
 import type { StoreCommands } from './storeCommands.ts';
+import type { ClusterStoreClient } from './clusterClient.ts';
+import { clusterPrimaries } from './clusterPrimaries.ts';
 
 /** A connection whose WAITs answer only when the test says, and which records what it got. */
 class ScriptedConnection extends EventEmitter {
@@ -359,5 +361,36 @@ describe('ReplicaAcknowledged', () => {
       );
       expect(await outcome(failing.sendCommand(['SET', 'a1', '1']))).toEqual({ failed: offline });
     });
+  });
+});
+
+describe("the store hears the lanes' connection made ready, as well as the other's", () => {
+  // The lanes follow a failover on their own (a Sentinel set's lane client, a cluster's lane
+  // slot map): a settlement they answered on the old primary is sent again once they are ready
+  // on the new one (recentSettlements.ts; test/rateLimitStore/clusterThawedPrimary.test.ts).
+  it.each([
+    [
+      'one primary',
+      (lane: ScriptedConnection, inner: ScriptedConnection) =>
+        onePrimary(lane as unknown as StoreCommands, inner as unknown as StoreCommands),
+    ],
+    [
+      "a cluster's primaries",
+      (lane: ScriptedConnection, inner: ScriptedConnection) =>
+        clusterPrimaries(
+          lane as unknown as ClusterStoreClient,
+          inner as unknown as ClusterStoreClient,
+        ),
+    ],
+  ])('on %s', (_name, nodesOf) => {
+    const inner = new ScriptedConnection();
+    const lane = new ScriptedConnection();
+    const client = new ReplicaAcknowledged(inner as unknown as StoreCommands, nodesOf(lane, inner));
+    let heard = 0;
+    client.on('ready', () => heard++);
+    inner.emit('ready');
+    lane.emit('ready');
+    lane.emit('ready');
+    expect(heard).toBe(3);
   });
 });
