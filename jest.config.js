@@ -61,6 +61,7 @@ export const LOCAL_FILES = [
   'test/rateLimitStore/acknowledgedFailover.test.ts',
   'test/rateLimitStore/sentinelFaults.test.ts',
   'test/rateLimitStore/sentinelThawedPrimary.test.ts',
+  'test/rateLimitStore/clusterThawedPrimary.test.ts',
   'test/rateLimitStore/settlementsResent.test.ts',
   'test/rateLimitStore/storePartition.test.ts',
   'test/rateLimitStore/replicaAcknowledged.test.ts',
