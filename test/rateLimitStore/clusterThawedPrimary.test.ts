@@ -31,22 +31,11 @@
  * promoted replica (1 run); the Replicas case passed (the failed WAITs kept what it took).
  */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { moneyToUsdNumber, parseMoney } from '../../contract/src/spend/money.ts';
-import { resolveRateLimit } from '../../contract/src/policy/policyResolution.ts';
+import { moneyToUsdNumber } from '../../contract/src/spend/money.ts';
 import { keySlot } from '../../runtime/src/rateLimitStore/clusterRouting.ts';
-import type { StoreCounters } from '../../runtime/src/rateLimitStore/storeCounters.ts';
-import { PRICING, storedPico } from '../support/budgetStoreFixture.ts';
-import { billedPico, call, type Call } from '../support/budgetedLoad.ts';
-import { AGENT_NAME, ratePolicy } from '../support/rateLimitStoreFixture.ts';
 import { ask, startRedisCluster } from '../support/redisCluster.ts';
 import { waitForAReplicaPromoted } from '../support/redisSentinel.ts';
-import { startSimulator } from '../support/simulator.ts';
-import {
-  policyDocument,
-  standaloneRuntime,
-  type StandaloneRuntime,
-} from '../support/standaloneRuntime.ts';
-import { waitFor } from '../support/waitFor.ts';
+import { heldOn, LIMIT_PICO, thawedPrimaryRun } from '../support/thawedPrimary.ts';
 
 jest.setTimeout(240_000);
 
@@ -55,185 +44,74 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-const BUDGET_USD = '0.05';
-const LIMIT_PICO = parseMoney(BUDGET_USD);
-/** As on Sentinel: six runtimes, four callers each. */
-const RUNTIMES = 6;
-const CALLERS = 4;
 /** cluster-node-timeout: a frozen primary is failed over a second or two after it stops. */
 const NODE_TIMEOUT_MS = 1000;
-
-/** The budget account on the node at `address`: settled, held, and the holds' leases. */
-async function heldOn(
-  address: string,
-): Promise<{ spent: bigint; reserved: bigint; leases: number }> {
-  const keys = (await ask(address, ['KEYS', '*:budget:*'])) as string[];
-  const key = keys.find((k) => !k.endsWith(':leases'));
-  if (key === undefined) return { spent: 0n, reserved: 0n, leases: 0 };
-  const answer = (await ask(address, ['HGETALL', key])) as string[] | Record<string, string>;
-  const hash: Record<string, string> = {};
-  if (Array.isArray(answer))
-    for (let i = 0; i + 1 < answer.length; i += 2) hash[answer[i] ?? ''] = answer[i + 1] ?? '';
-  else Object.assign(hash, answer);
-  return {
-    spent: storedPico(hash, 'spent'),
-    reserved: storedPico(hash, 'reserved'),
-    leases: Object.keys(hash).filter((field) => field.startsWith('lease:')).length,
-  };
-}
-
-/** A runtime's store: Shared or Fallback, and what it counted. */
-async function storeOf(r: StandaloneRuntime) {
-  const view = (await r.runtime.debug('/debug/ratelimiter').catch(() => undefined)) as
-    | { rateLimiter?: { store?: { report: { state: string }; counters: StoreCounters } } }
-    | undefined;
-  const store = view?.rateLimiter?.store;
-  return store === undefined
-    ? undefined
-    : {
-        state: store.report.state,
-        resent: store.counters.resent,
-        errors: store.counters.errors,
-        fallbacks: store.counters.fallbacks,
-      };
-}
 
 /**
  * One run: the load, the freeze of the slot's primary at half the budget, the thaw as its
  * replica is promoted, the load until the budget refuses; then every call the provider billed
- * must be settled on the promoted replica and nothing held there.
+ * must be settled on the promoted replica, nothing held there, nothing past the budget.
  */
 async function thawedPrimary(acknowledge: 'Primary' | 'Replicas'): Promise<void> {
   const cluster = await startRedisCluster({ nodeTimeoutMs: NODE_TIMEOUT_MS });
   cleanups.push(() => cluster.remove());
-  const sim = await startSimulator({ seed: 59 });
-  cleanups.push(() => sim.stop());
-  const policy = ratePolicy({
-    requests: { perSecond: 1000, burst: 1000 },
-    budgets: [{ name: 'daily', period: 'Day', usd: BUDGET_USD }],
-    store: {
-      redis: {
-        cluster: { addresses: [...cluster.addresses] },
-        ...(acknowledge === 'Replicas' ? { acknowledge } : {}),
-      },
-      waitBudget: '1s',
-    },
-  });
-  const doc = policyDocument(sim.url, (d) => {
-    // One retry, as a production policy has (sentinelThawedPrimary.test.ts says why).
-    d.retry = { ...d.retry, maxAttempts: 2 };
-    d.agent = { ...d.agent, name: AGENT_NAME, namespace: 'default' };
-    d.rateLimit = resolveRateLimit(policy, RUNTIMES, AGENT_NAME);
-    d.pricing = PRICING.map((p) => ({ ...p }));
-  });
-  const prefix = doc.rateLimit.store?.keyPrefix;
-  if (prefix === undefined) throw new Error('the document has no store');
-  const slot = keySlot(prefix);
-  const runtimes: StandaloneRuntime[] = [];
-  for (let i = 0; i < RUNTIMES; i++) {
-    const rt = await standaloneRuntime(doc).catch(() => standaloneRuntime(doc));
-    runtimes.push(rt);
-    cleanups.push(() => rt.stop());
-  }
-  const urls = runtimes.map((r) => r.runtime.url);
-  await waitFor(
-    async () => (await Promise.all(runtimes.map(storeOf))).every((s) => s?.state === 'Shared'),
-    { description: 'every runtime on the store', timeoutMs: 30_000, intervalMs: 100 },
-  );
-  const calls: Call[] = [];
-  let running = true;
-  const callers = urls.flatMap((url) =>
-    Array.from({ length: CALLERS }, async () => {
-      while (running) {
-        calls.push(await call(url));
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    }),
-  );
-  // A failed wait still stops the callers.
-  cleanups.push(async () => {
-    running = false;
-    await Promise.all(callers);
-  });
-  await waitFor(async () => (await billedPico(sim)) > LIMIT_PICO / 2n, {
-    description: 'half the budget spent',
-    timeoutMs: 60_000,
-    intervalMs: 20,
-  });
-  const was = await cluster.primaryOf(slot);
-  const [replicaAddress] = await cluster.replicasOf(was);
-  const frozen = cluster.nodes.find((n) => n.address === was);
-  const replica = cluster.nodes.find((n) => n.address === replicaAddress);
-  if (frozen === undefined || replica === undefined)
-    throw new Error(`no replica of ${was} among the nodes`);
-  frozen.freeze();
-  // A frozen process takes no SIGTERM: thawed before anything stops it.
-  cleanups.push(() => {
-    frozen.thaw();
-    return Promise.resolve();
-  });
-  const frozenAt = Date.now();
-  // Thawed the moment its replica says it is a primary (the cluster failed it over), before
-  // the runtimes hear: the old primary answers what it was sent meanwhile.
-  await waitForAReplicaPromoted([replica], 30_000);
-  frozen.thaw();
-  const thawedAt = Date.now();
-  const promoted = await cluster.waitForPromotion(slot, was, 30_000);
-  // The load goes on until the budget refuses every caller, or half a minute has passed.
-  const until = Date.now() + 30_000;
-  await waitFor(
-    async () => {
-      const outcomes = await Promise.all(urls.map(async (u) => (await call(u)).outcome));
-      return outcomes.every((o) => o === 'budgetRefused') || Date.now() > until;
-    },
-    { description: 'the budget refused everywhere', timeoutMs: 60_000, intervalMs: 100 },
-  );
-  running = false;
-  await Promise.all(callers);
-  // Every call has been answered. A runtime still on its share keeps its settlements until it
-  // is back on the store: wait for that, then the settlements they kept are sent within a second.
-  await waitFor(
-    async () => (await Promise.all(runtimes.map(storeOf))).every((s) => s?.state === 'Shared'),
-    { description: 'every runtime back on the store', timeoutMs: 30_000, intervalMs: 100 },
-  );
-  await new Promise((resolve) => setTimeout(resolve, 2000));
-  const billed = await billedPico(sim);
-  const held = await heldOn(promoted);
-  const figures = {
+  const { calls, billed, held, figures } = await thawedPrimaryRun({
     test: 'test/rateLimitStore/clusterThawedPrimary.test.ts',
-    acknowledge,
-    calls: calls.length,
-    served: calls.filter((c) => c.outcome === 'served').length,
-    failed: calls.filter((c) => c.outcome === 'failed').length,
-    budgetUsd: BUDGET_USD,
-    billedUsd: moneyToUsdNumber(billed),
-    settledOnPromotedUsd: moneyToUsdNumber(held.spent),
-    heldOnPromotedUsd: moneyToUsdNumber(held.reserved),
-    leasesOnPromoted: held.leases,
-    frozenMs: thawedAt - frozenAt,
-    failures: calls.filter((c) => c.outcome === 'failed').map((c) => c.detail),
-    was,
-    promoted,
-    // Where each node stands at the end, and what the runtimes' stores counted.
-    servers: await Promise.all(
-      cluster.nodes.map(async (n) => ({
-        address: n.address,
-        role: ((await ask(n.address, ['ROLE']).catch(() => ['?'])) as unknown[])[0],
-        settledUsd: moneyToUsdNumber((await heldOn(n.address).catch(() => ({ spent: 0n }))).spent),
-      })),
-    ),
-    stores: await Promise.all(runtimes.map(storeOf)),
-  };
+    seed: 59,
+    redis: {
+      cluster: { addresses: [...cluster.addresses] },
+      ...(acknowledge === 'Replicas' ? { acknowledge } : {}),
+    },
+    cleanups,
+    fault: async (doc) => {
+      const prefix = doc.rateLimit.store?.keyPrefix;
+      if (prefix === undefined) throw new Error('the document has no store');
+      const slot = keySlot(prefix);
+      const was = await cluster.primaryOf(slot);
+      const [replicaAddress] = await cluster.replicasOf(was);
+      const frozen = cluster.nodes.find((n) => n.address === was);
+      const replica = cluster.nodes.find((n) => n.address === replicaAddress);
+      if (frozen === undefined || replica === undefined)
+        throw new Error(`no replica of ${was} among the nodes`);
+      frozen.freeze();
+      // A frozen process takes no SIGTERM: thawed before anything stops it.
+      cleanups.push(() => {
+        frozen.thaw();
+        return Promise.resolve();
+      });
+      const frozenAt = Date.now();
+      // Thawed the moment its replica says it is a primary (the cluster failed it over),
+      // before the runtimes hear: the old primary answers what it was sent meanwhile.
+      await waitForAReplicaPromoted([replica], 30_000);
+      frozen.thaw();
+      const frozenMs = Date.now() - frozenAt;
+      return {
+        promoted: await cluster.waitForPromotion(slot, was, 30_000),
+        figures: { was, frozenMs },
+      };
+    },
+    // Where each node stands at the end (a replica answers MOVED for the account: 0).
+    servers: () =>
+      Promise.all(
+        cluster.nodes.map(async (n) => ({
+          address: n.address,
+          role: ((await ask(n.address, ['ROLE']).catch(() => ['?'])) as unknown[])[0],
+          settledUsd: moneyToUsdNumber(
+            (await heldOn(n.address).catch(() => ({ spent: 0n }))).spent,
+          ),
+        })),
+      ),
+  });
   console.log(`cluster thawed primary figures: ${JSON.stringify(figures)}`);
   expect({
-    failed: figures.failed,
+    failed: calls.filter((c) => c.outcome === 'failed').length,
     // No call is still in flight, so nothing is held for one.
     leasesOnPromoted: held.leases,
     heldOnPromoted: held.reserved,
     // Every call the provider billed is settled at its cost (B1, M1): nothing forgotten.
     forgotten: billed > held.spent ? billed - held.spent : 0n,
-    // Nothing settled past the budget but what calls decided on shares spent (B3): none here
-    // past the limit, since every share refuses once the store's account is spent.
+    // Nothing past the budget: every runtime was on the store before the load, and the calls
+    // decided on shares while it was away were settled there (B3 would allow more).
     pastBudget: billed > LIMIT_PICO ? billed - LIMIT_PICO : 0n,
   }).toEqual({
     failed: 0,
