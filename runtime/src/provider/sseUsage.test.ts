@@ -337,6 +337,15 @@ describe('what a stream settles at when it ends before its final usage', () => {
     expect(byByte.thinking).toBe(true);
     // Text that speaks of thinking, quotes and all, is not thinking.
     expect(settledUsage(tapped([start, text('I was "thinking" of it')])).unknown).toBe('fees');
+    // Nor text that ends in it, after a quote or not, nor a tool whose name does.
+    expect(settledUsage(tapped([start, text('I am thinking')])).unknown).toBe('fees');
+    expect(settledUsage(tapped([start, text('say "thinking')])).unknown).toBe('fees');
+    const thinkingTool = event('content_block_start', {
+      type: 'content_block_start',
+      index: 1,
+      content_block: { type: 'tool_use', id: 'toolu_1', name: 'deep_thinking', input: {} },
+    });
+    expect(settledUsage(tapped([start, thinkingTool])).unknown).toBe('fees');
     // With its final usage, the provider's count stands.
     expect(settledUsage(tapped([start, thinkingStart, thought, delta])).unknown).toBeUndefined();
     // The events a transcoder writes (Bedrock) say the same.
@@ -349,6 +358,10 @@ describe('what a stream settles at when it ends before its final usage', () => {
     ] as const)
       written.noted(type, StreamEvents.wantsJson(type) ? json(e) : undefined, json(e).length);
     expect(settledUsage(written).unknown).toBe('output');
+    const tool = new StreamEvents();
+    tool.noted('message_start', json(start), json(start).length);
+    tool.noted('content_block_start', json(thinkingTool), json(thinkingTool).length);
+    expect(settledUsage(tool).unknown).toBe('fees');
   });
 
   it('settles nothing for a provider error event before message_start', () => {

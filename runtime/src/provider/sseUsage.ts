@@ -45,10 +45,28 @@ const CONTENT_MARKER = 'content_block_';
  *   output tokens it carries from above (a token is at least a byte; JSON escapes only add);
  * - a thinking block (`"type":"thinking"` or `"type":"redacted_thinking"`): what the API bills
  *   of it may be more than it relays (summarised thinking).
- * None of them can occur inside a JSON string, where its quotes would be escaped. What each
- * match is comes from its last two characters: `:"` an output marker, `g"` thinking.
+ * None of them can occur inside a JSON string, where its quotes would be escaped; but a string
+ * may end in `thinking` (a text delta's "I am thinking", a tool named `deep_thinking`), so a
+ * thinking block's `"thinking"` counts only as a value, after a colon (thinkingValueAt). What
+ * each match is comes from its last two characters: `:"` an output marker, `g"` thinking.
  */
-const OUTPUT_MARKERS = /"(?:text|partial_json|thinking|name)":"|thinking"/g;
+const OUTPUT_MARKERS = /"(?:text|partial_json|thinking|name)":"|"(?:redacted_)?thinking"/g;
+const UNDERSCORE = 0x5f;
+
+/**
+ * Whether the `"thinking"` or `"redacted_thinking"` that ends at `after` is a JSON value (a
+ * block's type): its opening quote follows a colon. The closing quote of a string that ends in
+ * `thinking` after an escaped quote (`say \"thinking"`) follows a backslash instead.
+ */
+function thinkingValueAt(text: string, after: number): boolean {
+  const open = text.charCodeAt(after - 10) === UNDERSCORE ? after - 19 : after - 10;
+  return text.charCodeAt(open - 1) === COLON;
+}
+
+/** A block's start whose type is thinking (`"type":"thinking"`, `"type":"redacted_thinking"`). */
+function startsThinking(json: string): boolean {
+  return json.includes(':"thinking"') || json.includes(':"redacted_thinking"');
+}
 /**
  * A line holding `"message_` (`"message_start"`, `"message_delta"`, `"message_stop"`) or
  * `"error"` is read for its event. Every alternative opening on a quote, V8 skips through the
@@ -137,7 +155,7 @@ export class StreamEvents implements StreamTap {
     if (type.startsWith('content_block_')) {
       this.contentStarted = true;
       this.outputAtMost += length;
-      if (type === 'content_block_start' && json?.includes('thinking"') === true)
+      if (type === 'content_block_start' && json !== undefined && startsThinking(json))
         this.thinking = true;
     } else if (type === 'message_stop') this.stopped = true;
     else if (json !== undefined) {
@@ -249,7 +267,7 @@ export class SseUsageTap implements StreamTap {
           this.outputAtMost += lineEnd - after;
           if (bit === THINKING_BIT) this.thinking = true;
         }
-      } else if (content) this.thinking = true;
+      } else if (content && thinkingValueAt(text, after)) this.thinking = true;
       // A marker's closing quote may open the next one.
       if (text.charCodeAt(after - 1) === QUOTE) OUTPUT_MARKERS.lastIndex = after - 1;
     }
