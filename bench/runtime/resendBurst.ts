@@ -1,18 +1,24 @@
 /**
  * What a store connection made ready costs the store: each runtime sends the budget
  * settlements answered in the last two minutes again (recentSettlements.ts, at most
- * RECENT_AT_MOST, in script calls of RESEND_BATCH, all written at once), and Redis runs them
- * one script at a time while every other runtime's admissions wait their turn.
+ * RECENT_AT_MOST, in script calls of RESEND_BATCH, one at a time: RedisStore's #resendFrom),
+ * and Redis runs a connection's pipelined scripts back to back while every other client's
+ * commands wait their turn.
  *
- * `node bench/runtime/resendBurst.ts [--settlements N] [--runtimes R] [--at-once]`, on a real
- * redis-server: N settlements (one account each, the common shape) are settled once, as the
- * calls did, then each of R runtimes' connections sends all N again in the runtime's batches,
- * as after a failover, one batch at a time as the store does (or, `--at-once`, every batch
- * written at once as it did before), while a second client sends a PING every millisecond. Printed, per burst: how long
- * until every batch was answered, Redis's CPU time for it (INFO's used_cpu), the longest single
- * script call (SLOWLOG at a threshold of 0), and the PINGs' wait during it (p50, p99, max):
- * what another runtime's admission waits behind the burst. Every resent settlement must change
- * nothing (its marker is there): the account's spend is checked unchanged.
+ * `node bench/runtime/resendBurst.ts [--settlements N] [--runtimes R] [--at-once] [--batch B]`,
+ * on a real redis-server: N settlements (one account each, the common shape) are settled once,
+ * as the calls did, then each of R runtimes' connections sends all N again in batches of B, as
+ * after a failover, one batch at a time (or, `--at-once`, every batch written at once, as the
+ * store did before 2026-11-29), while another client sends a PING every millisecond.
+ * `--settlements 10000 --batch 16 --at-once` is the kept-unsent settlements' path
+ * (unsentSettlements.ts: at most 10,000, through the settlement queue, 16 a script call, when
+ * the store answers again).
+ *
+ * Printed, per burst: how long until every batch was answered, Redis's CPU time for it (INFO's
+ * used_cpu), the longest script call SLOWLOG logged (threshold 0), and the PINGs' wait during
+ * it (p50, p99, max): what another runtime's admission waits behind the burst. Every resent
+ * settlement must change nothing (its marker is there): the account's spend is checked
+ * unchanged.
  */
 import { parseArgs } from 'node:util';
 import { createClient } from '@redis/client';
@@ -63,10 +69,11 @@ async function sendAll(
   client: Client,
   list: readonly StoreBudgetSettlement[],
   paced: boolean,
+  batch = RESEND_BATCH,
 ): Promise<void> {
   const calls: Promise<unknown>[] = [];
-  for (let i = 0; i < list.length; i += RESEND_BATCH) {
-    const call = settlementCall(PREFIX, list.slice(i, i + RESEND_BATCH), LIMITER_KEYS);
+  for (let i = 0; i < list.length; i += batch) {
+    const call = settlementCall(PREFIX, list.slice(i, i + batch), LIMITER_KEYS);
     const sent = runScript(client, SETTLE_SCRIPT, call.keys, [...LIMITS_UNTOUCHED, ...call.args]);
     if (paced) await sent;
     else calls.push(sent);
@@ -95,9 +102,11 @@ async function main(): Promise<void> {
       settlements: { type: 'string', default: String(RECENT_AT_MOST) },
       runtimes: { type: 'string', default: '1' },
       'at-once': { type: 'boolean', default: false },
+      batch: { type: 'string', default: String(RESEND_BATCH) },
     },
   });
   const paced = !values['at-once'];
+  const batch = Number(values.batch);
   const n = Number(values.settlements);
   const runtimes = Number(values.runtimes);
   const redis = await startRedis();
@@ -125,7 +134,7 @@ async function main(): Promise<void> {
       }
     })();
     const started = performance.now();
-    await Promise.all(senders.map((c) => sendAll(c, list, paced)));
+    await Promise.all(senders.map((c) => sendAll(c, list, paced, batch)));
     const tookMs = performance.now() - started;
     burst.on = false;
     await pinging;
@@ -138,7 +147,7 @@ async function main(): Promise<void> {
     const sorted = [...waits].sort((a, b) => a - b);
     const round = (x: number) => Math.round(x * 10) / 10;
     process.stdout.write(
-      `resend burst (${paced ? 'paced, a batch at a time' : 'written at once'}): ${String(runtimes)} runtime(s) × ${String(n)} settlements in ${String(Math.ceil(n / RESEND_BATCH))} script calls each: ` +
+      `resend burst (${paced ? 'paced, a batch at a time' : 'written at once'}): ${String(runtimes)} runtime(s) × ${String(n)} settlements in ${String(Math.ceil(n / batch))} script calls each: ` +
         `all answered after ${String(round(tookMs))} ms; Redis CPU ${String(round(cpuMs))} ms; ` +
         `script calls ${String(scripts.length)}, longest ${String(round(Math.max(0, ...scripts) / 1000))} ms, ` +
         `median ${String(round(percentile(scripts, 0.5) / 1000))} ms; ` +
