@@ -10,9 +10,9 @@
  * as the calls did, then each of R runtimes' connections sends all N again in batches of B, as
  * after a failover, one batch at a time (or, `--at-once`, every batch written at once, as the
  * store did before 2026-11-29), while another client sends a PING every millisecond.
- * `--settlements 10000 --batch 16 --at-once` is the kept-unsent settlements' path
- * (unsentSettlements.ts: at most 10,000, through the settlement queue, 16 a script call, when
- * the store answers again).
+ * `--settlements 10000` is the kept-unsent settlements' path (unsentSettlements.ts: at most
+ * 10,000, sent the same way when the store answers again); `--batch 16 --at-once` is how it
+ * sent them before (through the settlement queue, 16 a script call, all written at once).
  *
  * Printed, per burst: how long until every batch was answered, Redis's CPU time for it (INFO's
  * used_cpu), the longest script call SLOWLOG logged (threshold 0), and the PINGs' wait during

@@ -117,7 +117,10 @@ export class RedisStore implements RateLimitStore {
    * Sends budget settlements alone (settle.lua): kept when not taken, remembered when answered;
    * `then` once it is one or the other.
    */
-  readonly #sendSettlements: (list: StoreBudgetSettlement[], then?: () => void) => void;
+  readonly #sendSettlements: (
+    list: StoreBudgetSettlement[],
+    then?: (answered: boolean) => void,
+  ) => void;
   /**
    * Connections made ready so far. A settlement answered after a newer one was made ready than
    * when it was sent may have been answered by the server left behind (a WAIT that outlasted
@@ -165,7 +168,7 @@ export class RedisStore implements RateLimitStore {
       settings: () => this.#settings,
       admitCall: () => ({ keys: this.#keys, limitArgs: this.#limitArgs }),
       answering: () => {
-        this.#unsent.resendTo(this.#settlements);
+        this.#unsent.resendTo(this.#sendSettlements);
       },
     });
     this.#unsent = new SettlementResend(options.clock, () => this.#fallback.closed);
@@ -180,11 +183,11 @@ export class RedisStore implements RateLimitStore {
         [...LIMITS_UNTOUCHED, ...call.args],
         () => {
           this.#unsent.keep(list);
-          then?.();
+          then?.(false);
         },
         () => {
           this.#answered(list, sentAt);
-          then?.();
+          then?.(true);
         },
       );
     };
@@ -380,7 +383,7 @@ export class RedisStore implements RateLimitStore {
     // And those kept unsent: one sent alone while the connection was being made anew (the
     // client not ready, the store still Shared) fell back nowhere, so no probe's answer
     // would send it.
-    this.#unsent.resendTo(this.#settlements);
+    this.#unsent.resendTo(this.#sendSettlements);
     const list = this.#recent.since(this.#clock.now());
     this.#tally.resent += list.length;
     this.#resendFrom(list, 0, this.#readyCount);

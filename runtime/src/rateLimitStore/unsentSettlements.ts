@@ -8,7 +8,16 @@
  */
 import type { Clock } from '../../../platform/src/time/clock.ts';
 import type { StoreBudgetSettlement } from '../guard/rateLimitStore.ts';
-import type { SettlementQueue } from './settlementQueue.ts';
+import { RESEND_BATCH } from './recentSettlements.ts';
+
+/**
+ * Sends settlements alone (settle.lua); `then(true)` once the store answered them, `then(false)`
+ * once they were kept again (RedisStore's #sendSettlements).
+ */
+export type SendSettlements = (
+  list: StoreBudgetSettlement[],
+  then: (answered: boolean) => void,
+) => void;
 
 /**
  * Settlements kept at most; past this many the oldest are dropped (their holds lapse into
@@ -36,13 +45,24 @@ export class UnsentSettlements {
       this.#list.splice(0, this.#list.length - UNSENT_AT_MOST);
   }
 
-  /** Every settlement kept and still safe to send, oldest first; none are kept after. */
-  take(now: number): StoreBudgetSettlement[] {
-    const list = this.#list;
-    this.#list = [];
-    const fresh = list.filter((s) => now - (this.#since.get(s) ?? now) <= UNSENT_KEPT_MS);
-    this.#expired += list.length - fresh.length;
+  /**
+   * The oldest settlements kept and still safe to send, `atMost` of them, taken out; those kept
+   * too long on the way are dropped.
+   */
+  take(now: number, atMost = Number.POSITIVE_INFINITY): StoreBudgetSettlement[] {
+    const fresh: StoreBudgetSettlement[] = [];
+    let i = 0;
+    for (; i < this.#list.length && fresh.length < atMost; i++) {
+      const s = this.#list[i] as StoreBudgetSettlement;
+      if (now - (this.#since.get(s) ?? now) <= UNSENT_KEPT_MS) fresh.push(s);
+      else this.#expired++;
+    }
+    this.#list.splice(0, i);
     return fresh;
+  }
+
+  get size(): number {
+    return this.#list.length;
   }
 
   /** Settlements dropped because they were kept past UNSENT_KEPT_MS. */
@@ -53,7 +73,10 @@ export class UnsentSettlements {
 
 /**
  * What becomes of the settlements the store could not take: kept while the store is open, and
- * queued again, oldest first, once it answers (they go first, ahead of new ones).
+ * sent again once it answers, oldest first, one script call of RESEND_BATCH at a time. Written
+ * at once (10,000 of them, 16 a call, through the settlement queue, as before 2026-11-29) they
+ * held every other command to the same Redis up to 570 ms (bench/runtime/resendBurst.ts); one
+ * call at a time, a few ms. New calls' settlements do not wait behind them.
  */
 export class SettlementResend {
   readonly #clock: Clock;
@@ -71,11 +94,34 @@ export class SettlementResend {
     if (!this.#closed()) this.#unsent.keep(list, this.#clock.now());
   }
 
-  /** The store answers again: what it could not take goes to `queue`, and the queue is sent. */
-  resendTo(queue: SettlementQueue): void {
-    const list = this.#unsent.take(this.#clock.now());
-    if (list.length === 0) return;
-    for (const s of list) queue.push(s);
-    queue.flush();
+  /** A resend is under way; it also takes what is kept meanwhile. */
+  #sending = false;
+
+  /**
+   * The store answers again: what it could not take goes to `send`, a batch at a time, the next
+   * once the last is answered. A batch kept again (the store failed it) stops the resend until
+   * the store answers again and this is called anew.
+   */
+  resendTo(send: SendSettlements): void {
+    if (this.#sending) return;
+    this.#sending = true;
+    this.#next(send);
+  }
+
+  #next(send: SendSettlements): void {
+    const list = this.#closed() ? [] : this.#unsent.take(this.#clock.now(), RESEND_BATCH);
+    if (list.length === 0) {
+      this.#sending = false;
+      return;
+    }
+    send(list, (answered) => {
+      if (answered) this.#next(send);
+      else this.#sending = false;
+    });
+  }
+
+  /** Settlements kept, not yet sent again. */
+  get kept(): number {
+    return this.#unsent.size;
   }
 }
