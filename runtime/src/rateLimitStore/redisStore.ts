@@ -64,10 +64,8 @@ import {
   settleRates,
 } from './storeScriptCalls.ts';
 import { StoreTally, type StoreCounters } from './storeCounters.ts';
-import { SettlementQueue } from './settlementQueue.ts';
 import { SlowStoreWait, TIMED_OUT } from './slowStoreWait.ts';
-import { SettlementResend } from './unsentSettlements.ts';
-import { RecentSettlements, RESEND_BATCH } from './recentSettlements.ts';
+import { BudgetSettlements } from './budgetSettlements.ts';
 
 export type { StoreLogger } from './storeFallback.ts';
 
@@ -100,33 +98,15 @@ export class RedisStore implements RateLimitStore {
   readonly #tally = new StoreTally();
   /** A write no replica confirmed (`acknowledge: Replicas`): decided on the primary, counted. */
   readonly #shortfall: () => void;
-  /** Budget settlements waiting to ride with the next admission. */
-  readonly #settlements: SettlementQueue;
+  /**
+   * Budget settlements: riding with admissions or sent alone, kept when the store cannot take
+   * them, sent again to every connection made ready (budgetSettlements.ts).
+   */
+  readonly #settlements: BudgetSettlements;
   /** The server's maxmemory-policy when it may evict Breakwater's keys (evictionPolicy.ts). */
   readonly #eviction: EvictionWatch;
   /** Background scripts not yet answered (settlements, renewals): close waits for them. */
   readonly #background = new Set<Promise<unknown>>();
-  /** Budget settlements the store could not take: sent again once it answers. */
-  readonly #unsent: SettlementResend;
-  /**
-   * Budget settlements the store answered lately: sent again to every connection made ready,
-   * which may reach a server that lacks them (recentSettlements.ts).
-   */
-  readonly #recent = new RecentSettlements();
-  /**
-   * Sends budget settlements alone (settle.lua): kept when not taken, remembered when answered;
-   * `then` once it is one or the other.
-   */
-  readonly #sendSettlements: (
-    list: StoreBudgetSettlement[],
-    then?: (answered: boolean) => void,
-  ) => void;
-  /**
-   * Connections made ready so far. A settlement answered after a newer one was made ready than
-   * when it was sent may have been answered by the server left behind (a WAIT that outlasted
-   * the switch, a lane still on the old primary): it is sent again, to the connection in use.
-   */
-  #readyCount = 0;
 
   constructor(options: RedisStoreOptions) {
     this.name = options.name;
@@ -153,7 +133,7 @@ export class RedisStore implements RateLimitStore {
       ready: () => {
         this.#fallback.probeSoon(0);
         this.#eviction.check(this.#client.current);
-        this.#resendRecent();
+        this.#settlements.ready();
       },
     });
     this.#eviction.recheck(options.clock, () => this.#client.current);
@@ -168,30 +148,21 @@ export class RedisStore implements RateLimitStore {
       settings: () => this.#settings,
       admitCall: () => ({ keys: this.#keys, limitArgs: this.#limitArgs }),
       answering: () => {
-        this.#unsent.resendTo(this.#sendSettlements);
+        this.#settlements.answering();
       },
     });
-    this.#unsent = new SettlementResend(options.clock, () => this.#fallback.closed);
-    this.#sendSettlements = (list, then) => {
-      // settle.lua with its limits untouched, then the settlements; kept while the store
-      // cannot take them: a call's spend reaches it once it is back. Remembered once answered.
-      const call = settlementCall(this.#settings.keyPrefix, list, this.#keys.slice(0, 3));
-      const sentAt = this.#readyCount;
-      this.#send(
-        SETTLE_SCRIPT,
-        call.keys,
-        [...LIMITS_UNTOUCHED, ...call.args],
-        () => {
-          this.#unsent.keep(list);
-          then?.(false);
-        },
-        () => {
-          this.#answered(list, sentAt);
-          then?.(true);
-        },
-      );
-    };
-    this.#settlements = new SettlementQueue(options.clock, this.#sendSettlements);
+    this.#settlements = new BudgetSettlements({
+      clock: options.clock,
+      closed: () => this.#fallback.closed,
+      // settle.lua with its limits untouched, then the settlements.
+      send: (list, unsent, answered) => {
+        const call = settlementCall(this.#settings.keyPrefix, list, this.#keys.slice(0, 3));
+        this.#send(SETTLE_SCRIPT, call.keys, [...LIMITS_UNTOUCHED, ...call.args], unsent, answered);
+      },
+      resent: (n) => {
+        this.#tally.resent += n;
+      },
+    });
     this.#client.reconnectWithSecrets(this.#settings);
   }
 
@@ -298,7 +269,7 @@ export class RedisStore implements RateLimitStore {
       runScript(client, ADMIT_SCRIPT, keys, args),
       this.#shortfall,
     );
-    if (riding.length > 0) this.#settledBy(script, riding, this.#readyCount);
+    if (riding.length > 0) this.#settlements.ridden(script, riding);
     try {
       let reply = await Promise.race([script, deadline]);
       if (reply === TIMED_OUT) {
@@ -346,63 +317,6 @@ export class RedisStore implements RateLimitStore {
     );
   }
 
-  /** Settlements that rode with an admission: remembered once it is answered, kept if it fails. */
-  #settledBy(
-    script: Promise<unknown>,
-    riding: readonly StoreBudgetSettlement[],
-    sentAt: number,
-  ): void {
-    script.then(
-      () => {
-        this.#answered(riding, sentAt);
-      },
-      () => {
-        this.#unsent.keep(riding);
-      },
-    );
-  }
-
-  /**
-   * Settlements the store answered, sent when `sentAt` connections had been made ready:
-   * remembered, or sent again when a connection was made ready since (the answer may be the
-   * server's left behind, and the resend of that connection did not have them yet).
-   */
-  #answered(list: readonly StoreBudgetSettlement[], sentAt: number): void {
-    if (sentAt === this.#readyCount) this.#recent.remember(list, this.#clock.now());
-    else if (!this.#fallback.closed) this.#sendSettlements([...list]);
-  }
-
-  /**
-   * A connection was made ready: every settlement answered within RECENT_KEPT_MS goes to it
-   * again, in batches of RESEND_BATCH; one it already holds changes nothing (budget.lua's
-   * marker). Not through the queue: they must not crowd the calls' own.
-   */
-  #resendRecent(): void {
-    this.#readyCount++;
-    if (this.#fallback.closed) return;
-    // And those kept unsent: one sent alone while the connection was being made anew (the
-    // client not ready, the store still Shared) fell back nowhere, so no probe's answer
-    // would send it.
-    this.#unsent.resendTo(this.#sendSettlements);
-    const list = this.#recent.since(this.#clock.now());
-    this.#tally.resent += list.length;
-    this.#resendFrom(list, 0, this.#readyCount);
-  }
-
-  /**
-   * One batch of a resend at a time, the next once the last is answered or kept. Redis runs a
-   * connection's pipelined scripts back to back before it reads another's: 20,000 settlements
-   * written at once held it about 55 ms, and ten runtimes' at a failover about 500 ms, while
-   * every other command waited up to 450 ms (bench/runtime/resendBurst.ts). A newer connection
-   * made ready resends them all itself, so this one stops.
-   */
-  #resendFrom(list: readonly StoreBudgetSettlement[], from: number, readyAt: number): void {
-    if (from >= list.length || readyAt !== this.#readyCount || this.#fallback.closed) return;
-    this.#sendSettlements(list.slice(from, from + RESEND_BATCH), () => {
-      this.#resendFrom(list, from + RESEND_BATCH, readyAt);
-    });
-  }
-
   /**
    * An admission with budgets that failed without an answer: Redis may have run it before its
    * connection dropped (a failover, a hung connection made anew) and held the call's worst
@@ -428,8 +342,7 @@ export class RedisStore implements RateLimitStore {
    * path; a busy one sends its settlements with its admissions.
    */
   settleBudget(s: StoreBudgetSettlement): void {
-    this.#settlements.push(s);
-    this.#settlements.flushWhenIdle(() => this.#slots.inFlight === 0 && !this.#fallback.closed);
+    this.#settlements.push(s, () => this.#slots.inFlight === 0 && !this.#fallback.closed);
   }
 
   /** Renews the leases of calls still running, all in one renew.lua (budgetLeases.ts). */
