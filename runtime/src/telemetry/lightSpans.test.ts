@@ -2,8 +2,14 @@ import { describe, expect, it } from '@jest/globals';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
 import { hrTimeDuration, hrTimeToMilliseconds } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { LightTracer, PooledIds } from './lightSpans.ts';
+import {
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace';
+import { attributePairs, LightTracer, PooledIds } from './lightSpans.ts';
+import { exportRequestJson } from './otlpJsonSpans.ts';
+import { exportRequestProto } from './otlpProtoSpans.ts';
 import { samplerFromEnv } from './traceExport.ts';
 
 const CALLER = {
@@ -133,6 +139,57 @@ describe('the runtime’s tracer', () => {
     expect(byName.get('child')?.spanContext().traceId).toBe(first?.spanContext().traceId);
     expect(byName.get('orphan')?.parentSpanContext).toBeUndefined();
     expect(byName.get('orphan')?.spanContext().traceId).not.toBe('0'.repeat(32));
+  });
+
+  it('keeps a key set again in its first place with its last value, and the writers read the same', async () => {
+    const { light, exported } = tracer();
+    const span = light.startSpan(
+      'chat claude-a',
+      { kind: SpanKind.CLIENT, attributes: { 'gen_ai.request.model': 'claude-a', n: 1 } },
+      ROOT_CONTEXT,
+    );
+    span.setAttribute('breakwater.attempt', 1);
+    // Read before more are set: what is read later has them.
+    expect(Object.keys((span as unknown as ReadableSpan).attributes)).toHaveLength(3);
+    span.setAttribute('gen_ai.request.model', 'claude-b');
+    span.setAttribute('breakwater.attempt', 2);
+    span.setAttribute('breakwater.outcome', 'Success');
+    span.end();
+    const [done] = await exported();
+    if (done === undefined) throw new Error('no span exported');
+    expect(Object.entries(done.attributes)).toEqual([
+      ['gen_ai.request.model', 'claude-b'],
+      ['n', 1],
+      ['breakwater.attempt', 2],
+      ['breakwater.outcome', 'Success'],
+    ]);
+    expect(attributePairs(done)).toEqual(Object.entries(done.attributes).flat());
+    // The same span as a plain object, whose attributes the writers read by key.
+    const plain: ReadableSpan = {
+      name: done.name,
+      kind: done.kind,
+      spanContext: () => done.spanContext(),
+      parentSpanContext: done.parentSpanContext,
+      startTime: done.startTime,
+      endTime: done.endTime,
+      status: done.status,
+      attributes: { ...done.attributes },
+      links: done.links,
+      events: done.events,
+      duration: done.duration,
+      ended: done.ended,
+      resource: done.resource,
+      instrumentationScope: done.instrumentationScope,
+      droppedAttributesCount: 0,
+      droppedEventsCount: 0,
+      droppedLinksCount: 0,
+    };
+    expect(attributePairs(plain)).toBeUndefined();
+    expect(exportRequestJson([done])).toBe(exportRequestJson([plain]));
+    expect(exportRequestJson([done])).toContain('"breakwater.outcome"');
+    expect(Buffer.from(exportRequestProto([done]))).toEqual(
+      Buffer.from(exportRequestProto([plain])),
+    );
   });
 });
 

@@ -12,6 +12,7 @@ import { SpanStatusCode, type Attributes, type HrTime, type Link } from '@opente
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter, TimedEvent } from '@opentelemetry/sdk-trace';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
+import { attributePairs } from './lightSpans.ts';
 import { undiciExportDelegate } from './undiciExportTransport.ts';
 import {
   TraceExporterMetricsHelper,
@@ -105,6 +106,16 @@ function attributesField(attributes: Attributes | undefined): string {
   return out === '' ? '' : out + ']';
 }
 
+/** A span's `,"attributes":[...]`, read from its pairs when it has them (attributePairs). */
+function spanAttributesField(span: ReadableSpan): string {
+  const pairs = attributePairs(span);
+  if (pairs === undefined) return attributesField(span.attributes);
+  let out = '';
+  for (let i = 0; i < pairs.length; i += 2)
+    out += (i === 0 ? ',"attributes":[' : ',') + keyValue(pairs[i] as string, pairs[i + 1]);
+  return out === '' ? '' : out + ']';
+}
+
 /** Nanoseconds since the epoch as quoted decimal text (OTLP JSON's fixed64 is a string). */
 export function unixNanos(time: HrTime): string {
   const [seconds, nanos] = time;
@@ -184,7 +195,7 @@ export function spanJson(span: ReadableSpan): string {
     unixNanos(span.startTime) +
     ',"endTimeUnixNano":' +
     unixNanos(span.endTime) +
-    attributesField(span.attributes);
+    spanAttributesField(span);
   if (span.droppedAttributesCount)
     out += countField('droppedAttributesCount', span.droppedAttributesCount);
   if (span.events.length > 0) out += ',"events":[' + span.events.map(eventJson).join(',') + ']';

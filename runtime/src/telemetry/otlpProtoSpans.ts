@@ -22,6 +22,7 @@ import {
   type ISerializer,
 } from '@opentelemetry/otlp-transformer';
 import { byResourceAndScope, flagsOf } from './otlpJsonSpans.ts';
+import { attributePairs } from './lightSpans.ts';
 import { undiciExportDelegate } from './undiciExportTransport.ts';
 
 // Wire types.
@@ -480,7 +481,11 @@ function writeSpan(out: ProtoWriter, span: ReadableSpan): void {
   writeTime(out, span.startTime);
   out.varint(SPAN_END);
   writeTime(out, span.endTime);
-  writeAttributes(out, SPAN_ATTRIBUTES, span.attributes);
+  const pairs = attributePairs(span);
+  if (pairs === undefined) writeAttributes(out, SPAN_ATTRIBUTES, span.attributes);
+  else
+    for (let i = 0; i < pairs.length; i += 2)
+      writeKeyValue(out, SPAN_ATTRIBUTES, pairs[i] as string, pairs[i + 1]);
   writeCount(out, SPAN_DROPPED_ATTRIBUTES, span.droppedAttributesCount);
   for (const event of span.events) writeEvent(out, event);
   writeCount(out, SPAN_DROPPED_EVENTS, span.droppedEventsCount);
