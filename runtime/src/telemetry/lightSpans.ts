@@ -276,8 +276,8 @@ class LightSpan implements Span, ReadableSpan {
  * not, max_tokens, the server's address, a failed attempt): the span's two keyed stores were
  * megamorphic (`node --log-ic`) and went through V8's shared stub cache on every attribute of
  * every call, beside the relay's own megamorphic sites. Pushes on an array stay on one shape.
- * About 4-6 % less CPU a call with telemetry on (bench/results/HISTORY.md, telemetry,
- * 2026-11-29, tel61), within the bench's spread run by run.
+ * Measured 4-6 % less CPU a call with telemetry on, each run within the bench's spread, and
+ * likely less (bench/results/HISTORY.md, telemetry, 2026-11-29, tel61).
  */
 export function attributePairs(span: ReadableSpan): readonly unknown[] | undefined {
   return span instanceof LightSpan ? span.pairs() : undefined;
