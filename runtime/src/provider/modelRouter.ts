@@ -47,6 +47,12 @@ export interface RouteOptions extends AttemptRequest {
   readonly session?: string;
   /** Wraps each attempt (for tracing). */
   readonly wrapAttempt?: <T>(info: BackendAttempt, run: () => Promise<T>) => Promise<T>;
+  /**
+   * The requested model already failed on the lean path (server/leanMessages.ts) with this
+   * error: `models` are its fallbacks, each one served as a fallback, and this error is the
+   * call's if none serves.
+   */
+  readonly fallbackAfter?: unknown;
 }
 
 export class ModelRouter {
@@ -111,8 +117,30 @@ export class ModelRouter {
     return this.#affinityOn() ? affinity.lookupRequest(options.body, options.session) : undefined;
   }
 
+  /**
+   * The lean path's backend (server/leanMessages.ts): the pool's only one, when it serves
+   * `model`; undefined when there is a choice to make (or none).
+   */
+  soleBackend(model: string): Backend | undefined {
+    const backends = this.#pool.backends;
+    if (backends.length !== 1) return undefined;
+    const backend = backends[0];
+    return backend !== undefined && modelIdAt(backend, model) !== undefined ? backend : undefined;
+  }
+
+  /** One attempt of the lean path, run and observed as the router runs its own. */
+  attempt(info: BackendAttempt, options: AttemptRequest): Promise<RoutedResponse> {
+    return this.#attempts.run(info, options, false);
+  }
+
+  /** A call the lean path served: its tokens tallied, as `send` tallies its own. */
+  served(routed: RoutedResponse): void {
+    this.#observeUsage?.(routed);
+  }
+
   async #route(options: RouteOptions, pin: PinLookup | undefined): Promise<RoutedResponse> {
-    let lastError: unknown;
+    let lastError: unknown = options.fallbackAfter;
+    const fallbacksOnly = options.fallbackAfter !== undefined;
     const guard = this.#guard();
     for (const [index, model] of options.models.entries()) {
       if (!this.#pool.backends.some((b) => modelIdAt(b, model) !== undefined)) {
@@ -121,7 +149,7 @@ export class ModelRouter {
         continue;
       }
       try {
-        return await this.#callModel(guard, model, options, index > 0, pin);
+        return await this.#callModel(guard, model, options, fallbacksOnly || index > 0, pin);
       } catch (err) {
         lastError = err;
         if (isBudgetExhaustedError(err) && err.fallback)

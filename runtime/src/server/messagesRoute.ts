@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheKey } from '../cache/responseCache.ts';
-import { beginModelStep, type DurableNeeds } from './durableMessages.ts';
+import { beginModelStep } from './durableMessages.ts';
 import type { RoutedResponse } from '../provider/providerAttempt.ts';
 import { SpanKind } from '@opentelemetry/api';
 import { chatSpanName } from '../telemetry/genAiConventions.ts';
@@ -15,11 +15,12 @@ import {
   tracingActive,
   withAttemptOnRequestSpan,
 } from '../telemetry/tracing.ts';
-import { BACKEND_HEADER, BUDGET_HEADER, CallerStream } from './callerStream.ts';
+import { CallerStream } from './callerStream.ts';
 import { budgetRequest } from '../budget/budgets.ts';
-import { checkMessagesBody } from './messagesValidation.ts';
+import { checkMessagesBody, type MessagesCheck } from './messagesValidation.ts';
 import { countAs } from './requestCounts.ts';
-import { passGate } from './requestGate.ts';
+import { passGate, type Admitted } from './requestGate.ts';
+import { leanMessages, leanPlan } from './leanMessages.ts';
 import {
   beginCall,
   failCall,
@@ -27,18 +28,17 @@ import {
   refusedAsInjection,
   type CallSubject,
 } from './routeCall.ts';
-import type { ActivePolicy } from '../policy/activePolicy.ts';
-import type { RuntimeContext } from './runtimeContext.ts';
-import type { GateNeeds } from './requestGate.ts';
-import type { CallNeeds } from './routeCall.ts';
+import {
+  estimateInputTokens,
+  MESSAGES_ROUTE,
+  modelChain,
+  sendAnswer,
+  withCallerVersion,
+  type MessagesNeeds,
+} from './messagesAnswer.ts';
 
-/** `/v1/messages`: the router, the response cache, and a call's accounting. */
-export type MessagesNeeds = Pick<RuntimeContext, 'router' | 'cache'> &
-  CallNeeds &
-  GateNeeds &
-  DurableNeeds;
+export { estimateInputTokens, MESSAGES_ROUTE, modelChain, type MessagesNeeds };
 
-export const MESSAGES_ROUTE = '/v1/messages';
 export const COUNT_TOKENS_ROUTE = '/v1/messages/count_tokens';
 const ROUTE = MESSAGES_ROUTE;
 
@@ -47,35 +47,42 @@ export function registerMessagesRoute(app: FastifyInstance, ctx: MessagesNeeds):
   app.post(COUNT_TOKENS_ROUTE, (request, reply) => countTokens(ctx, request, reply));
 }
 
-/** Model chain: the requested model, then the policy's fallbacks, each once. */
-export function modelChain(requested: string, active: ActivePolicy): string[] {
-  const chain = [requested];
-  for (const m of active.doc.model.fallbacks) if (!chain.includes(m)) chain.push(m);
-  return chain;
-}
-
-/** A rough input-token estimate for admission: about four characters a token. */
-export function estimateInputTokens(rawLength: number): number {
-  return Math.max(1, Math.ceil(rawLength / 4));
-}
-
-async function handle(
+function handle(
   ctx: MessagesNeeds,
   request: FastifyRequest,
   reply: FastifyReply,
-): Promise<void> {
+): Promise<void> | undefined {
   const admitted = passGate(ctx, request, reply);
-  if (admitted === undefined) return;
-  const { active, caller } = admitted;
+  if (admitted === undefined) return undefined;
+  const { active } = admitted;
   const started = ctx.clock.now();
   const checked = checkMessagesBody(request.body, { defaultMaxTokens: active.doc.model.maxTokens });
   if (!checked.ok) {
     refuseBody(reply, checked.message);
-    return;
+    return undefined;
   }
+  countAs(request, checked.body.model as string);
+  // PROTOTYPE (hot60): a policy without the optional features takes the lean path.
+  const plan = leanPlan(active);
+  const lean =
+    plan === undefined
+      ? undefined
+      : leanMessages(ctx, plan, request, reply, checked.body, checked.defaulted, started);
+  return lean ?? longWay(ctx, request, reply, admitted, checked, started);
+}
+
+type CheckedBody = Extract<MessagesCheck, { ok: true }>;
+
+async function longWay(
+  ctx: MessagesNeeds,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  { active, caller }: Admitted,
+  checked: CheckedBody,
+  started: number,
+): Promise<void> {
   const body = checked.body;
   const model = body.model as string;
-  countAs(request, model);
   const client = () => caller.fingerprint;
 
   const subject: CallSubject = { route: ROUTE, model, client };
@@ -276,39 +283,3 @@ function sessionOf(headers: FastifyRequest['headers']): { session?: string } {
 }
 
 export const SESSION_HEADER = 'x-breakwater-session';
-
-/**
- * The provider's answer, written straight to the socket: the body is the provider's JSON as
- * it came, so fastify's serialization and send hooks (none are registered) have nothing to
- * do, and skipping them is a measurable share of the pass-through's cost.
- */
-function sendAnswer(
-  reply: FastifyReply,
-  status: number,
-  text: string,
-  requestId: string,
-  backend: string,
-  budgetFallback?: true,
-): void {
-  reply.hijack();
-  reply.raw.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'request-id': requestId,
-    [BACKEND_HEADER]: backend,
-    ...(budgetFallback === undefined ? {} : { [BUDGET_HEADER]: 'fallback' }),
-  });
-  reply.raw.end(text);
-}
-
-/** The caller's `anthropic-version` and `anthropic-beta` go to the provider with the trace context. */
-function withCallerVersion(
-  incoming: FastifyRequest['headers'],
-  outgoing: Record<string, string>,
-): Record<string, string> {
-  const version = incoming['anthropic-version'];
-  const beta = incoming['anthropic-beta'];
-  if (typeof version === 'string') outgoing['anthropic-version'] = version;
-  if (typeof beta === 'string') outgoing['anthropic-beta'] = beta;
-  return outgoing;
-}

@@ -125,7 +125,7 @@ export function failCall(
   ctx: Pick<CallNeeds, 'clock' | 'logger' | 'stats' | 'audit'>,
   request: FastifyRequest,
   reply: FastifyReply,
-  call: ProviderCall,
+  call: Pick<ProviderCall, 'signal' | 'started'>,
   subject: CallSubject,
   err: unknown,
   stream?: CallerStream,

@@ -236,6 +236,14 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     return this.#edges.armedFor;
   }
 
+  /**
+   * The lean /v1/messages path's guard (server/leanMessages.ts): `backend` × `model`'s own,
+   * when no budget applies (a budgeted call goes through `callModel`).
+   */
+  plainGuard(backend: string, model: string): Guard | undefined {
+    return this.#budgets.enabled ? undefined : this.#modelGuard(backend, model);
+  }
+
   permits(backend: string, model: string): boolean {
     const breaker = this.#registry.breakers.get(providerBreakerName(backend, model));
     return breaker === undefined || !breaker.isRejecting(this.#clock.now());

@@ -14,6 +14,7 @@ import type { HeaderSource } from '../headers.ts';
 import type { TokenEstimate, TokenUsage } from '../tokenBudget.ts';
 import type { BudgetRequest } from '../budgetGate.ts';
 import type { ToolGroup } from './toolGroups.ts';
+import type { Guard } from '../guard.ts';
 
 export type { ToolGroup };
 
@@ -69,6 +70,11 @@ export interface AttemptInfo<B extends NamedBackend> {
 export type BackendPicker<B extends NamedBackend> = (tried?: ReadonlySet<string>) => B | undefined;
 
 export interface ProviderGuard<B extends NamedBackend> {
+  /**
+   * `backend` × `model`'s guard, for a call that needs no budget (absent, or undefined: the
+   * call goes through `callModel`).
+   */
+  plainGuard?(backend: string, model: string): Guard | undefined;
   /** Whether the breaker of `backend` × `model` lets a call through now. */
   permits(backend: string, model: string): boolean;
   /**
