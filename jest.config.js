@@ -71,6 +71,7 @@ export const LOCAL_FILES = [
   'test/runtime/errorIds.test.ts',
   'test/runtime/openAnswer.test.ts',
   'test/runtime/genAiMetrics.test.ts',
+  'test/runtime/leanRoute.test.ts',
   'test/telemetry/otelCollector.test.ts',
   'test/telemetry/replayedAgentSpans.test.ts',
   'test/telemetry/telemetryModes.test.ts',

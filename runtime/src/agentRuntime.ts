@@ -44,6 +44,7 @@ import { Lifecycle } from './server/lifecycle.ts';
 import { startRuntimeServers, type RuntimeServers } from './server/runtimeServers.ts';
 import { runtimeHealth } from './server/runtimeHealth.ts';
 import type { ActivePolicy } from './policy/activePolicy.ts';
+import { LEAN_ROUTE_ENV, planMessages } from './server/messagesPlan.ts';
 import type { RuntimeContext } from './server/runtimeContext.ts';
 import { CallStats } from './stats/callStats.ts';
 import type { Logger } from './telemetry/logger.ts';
@@ -376,7 +377,9 @@ export class AgentRuntime implements ClusterReplica {
       guard.budgets.seed(this.#rememberedSpend);
       this.#rememberedSpend = [];
     } else guard.reconfigure(doc);
-    this.#active = { doc, hash: next.hash, guard };
+    // How /v1/messages serves this policy's calls, decided now rather than per call.
+    const messages = planMessages(doc, guard, this.#deps.env[LEAN_ROUTE_ENV]);
+    this.#active = { doc, hash: next.hash, guard, messages };
     this.#unsubscribeGuard?.();
     this.#unsubscribeGuard = guard.onBreakerChange(() => {
       this.#notifyBreakers();

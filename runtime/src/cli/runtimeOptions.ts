@@ -105,6 +105,10 @@ Environment, in every mode (set it in a pod with the AgentDeployment's spec.env)
   BREAKWATER_RUN_LEASE_MS
                         durable runs the runtime owns: how long a replica's lease on a run
                         lasts before another takes it over, 1000 to 600000 (default 15000)
+  BREAKWATER_LEAN_ROUTE=off
+                        serve every /v1/messages call the long way, even under a policy with
+                        one backend and no cache, audit log, prompt-injection screen or
+                        budgets (the lean path's escape hatch; /debug/policy says which way)
 `;
 
 export type RuntimeCli =

@@ -4,9 +4,12 @@
  */
 import type { PolicyDocument } from '../../../contract/src/policy/policyDocument.ts';
 import type { RuntimeGuard } from '../provider/backendPool.ts';
+import type { MessagesPlan } from '../server/messagesPlan.ts';
 
 export interface ActivePolicy {
   readonly doc: PolicyDocument;
   readonly hash: string;
   readonly guard: RuntimeGuard;
+  /** How `/v1/messages` serves calls under this policy: decided once, when it is applied. */
+  readonly messages: MessagesPlan;
 }

@@ -119,7 +119,7 @@ export class ModelRouter {
 
   /**
    * The lean path's backend (server/leanMessages.ts): the pool's only one, when it serves
-   * `model`; undefined when there is a choice to make (or none).
+   * `model`; undefined when there is a choice to make (or none), and the call goes the long way.
    */
   soleBackend(model: string): Backend | undefined {
     const backends = this.#pool.backends;

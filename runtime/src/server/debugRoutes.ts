@@ -14,6 +14,7 @@ import { encodeBudgetReport } from '../../../contract/src/reporting/budgetReport
 import type { IdentityRefusal } from '../access/callerIdentity.ts';
 import { refusal, sendError } from './errorReplies.ts';
 import { isDebugUnavailable, runsDocument } from './debugRuns.ts';
+import { planReport, type MessagesPlan } from './messagesPlan.ts';
 
 export { DEBUG_OFF };
 import type { RuntimeContext } from './runtimeContext.ts';
@@ -44,6 +45,8 @@ export function debugDocuments(ctx: DebugNeeds): Record<string, DebugDocument> {
         document: doc === undefined ? undefined : policyForDebug(doc),
         clientKeys: { enforced: ctx.clientKeys.enforced, count: ctx.clientKeys.count },
         cache: { entries: ctx.cache.size },
+        // How /v1/messages serves this policy's calls (messagesPlan.ts).
+        messagesRoute: planReportOf(ctx.active()?.messages),
       };
     },
     [DEBUG_STATS_PATH]: () => ctx.stats.snapshot(),
@@ -59,6 +62,10 @@ export function debugDocuments(ctx: DebugNeeds): Record<string, DebugDocument> {
     },
     [DEBUG_RUNS_PATH]: (query) => runsDocument(ctx.durable, query),
   };
+}
+
+function planReportOf(plan: MessagesPlan | undefined) {
+  return plan === undefined ? undefined : planReport(plan);
 }
 
 /**

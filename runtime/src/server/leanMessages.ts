@@ -1,31 +1,31 @@
 /**
- * PROTOTYPE (task hot60, issue 53; branch `lean-route`, not for main as it is): a lean
- * `/v1/messages` path for a policy that uses none of the optional features, to measure what
- * fewer layers per call would save.
- *
- * Decided once per policy in force (`leanPlan`, kept with the ActivePolicy object, which a
- * reload replaces whole): no response cache, no audit log, no prompt-injection screen, no
- * budgets, one backend. Then, per call, when no tracing SDK is on, the call names no durable
- * run, the one backend serves the requested model and its breaker is not refusing, the call
- * goes from the parsed body straight to the model's guard (`Guard.execute`: breaker, rate
- * limiter, bulkhead, timeout, retry, as before) and one attempt on the backend's wire, and
- * back: no router (`send`, `#route`, the pin lookup, `callModel`, the backend picker and the
- * failover closures), no request span, no budget request, no attempt wrapper. A call that
- * fails so that a fallback model may help continues in the router with the fallback models,
- * which counts, answers and tallies it as the long way would; any other call goes the long way
- * from the start (messagesRoute.ts).
+ * The lean way through `POST /v1/messages`, for a policy whose plan (messagesPlan.ts, chosen
+ * when the policy is applied) says it uses none of the optional features and has one backend.
+ * A call that names no durable run, asks for a model the backend serves and finds its breaker
+ * not refusing goes from the checked body straight to the model's guard (`Guard.execute`:
+ * breaker, rate limiter, bulkhead, timeout, retry, as on the long way) and one attempt on the
+ * backend's wire, and back: no router (`send`, `#route`, the pin lookup, `callModel`, the
+ * backend picker and the failover closures), no budget request, no cache, audit or durable
+ * step. The call's bookkeeping and its `chat {model}` span (with tracing on) are the long way's
+ * own (`beginCall`, `attemptsOnSpan`), so a traced call is served here too and its span is the
+ * same. A failure a fallback model may help goes on in the router with the fallbacks, which
+ * counts, answers and tallies them as the long way would. Any other call goes the long way
+ * from the start (messagesRoute.ts); test/runtime/leanRoute.test.ts holds the two to the same
+ * answers, metrics and spans.
  */
+import { SpanKind } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Guard } from '../guard/guard.ts';
 import type { Backend } from '../provider/backendPool.ts';
 import { ModelAttempt } from '../guard/guardSet/modelAttempt.ts';
-import { watchableAbortController } from '../provider/abortWatch.ts';
 import type { AttemptRequest, RoutedResponse } from '../provider/providerAttempt.ts';
 import { fallbackMayHelp } from '../provider/modelRouter.ts';
-import { tracingActive } from '../telemetry/tracing.ts';
+import { chatSpanName } from '../telemetry/genAiConventions.ts';
+import { relayChatAttributes } from '../telemetry/tracing.ts';
 import type { ActivePolicy } from '../policy/activePolicy.ts';
 import { CallerStream } from './callerStream.ts';
 import {
+  attemptsOnSpan,
   estimateInputTokens,
   MESSAGES_ROUTE,
   modelChain,
@@ -33,37 +33,12 @@ import {
   withCallerVersion,
   type MessagesNeeds,
 } from './messagesAnswer.ts';
-import { failCall, type CallSubject } from './routeCall.ts';
+import type { LeanPlan } from './messagesPlan.ts';
+import { beginCall, failCall, type CallSubject } from './routeCall.ts';
 import { RUN_ID_HEADER } from './runHeaders.ts';
 
-/** What a policy lets the lean path skip; decided when the policy is first used. */
-interface LeanPlan {
-  readonly active: ActivePolicy;
-}
-
-const plans = new WeakMap<ActivePolicy, LeanPlan | null>();
-
-/** `BREAKWATER_LEAN_ROUTE=off`: every call the long way (the prototype's parity check). */
-const LEAN_OFF = process.env['BREAKWATER_LEAN_ROUTE'] === 'off';
-
-/** The policy's lean plan, or undefined when it uses a feature the lean path does not have. */
-export function leanPlan(active: ActivePolicy): LeanPlan | undefined {
-  let plan = plans.get(active);
-  if (plan === undefined) {
-    const doc = active.doc;
-    const eligible =
-      !LEAN_OFF &&
-      !doc.cache.enabled &&
-      !doc.audit.enabled &&
-      doc.security.promptInjection === 'Off' &&
-      doc.backends.length === 1 &&
-      // Budgets: the guard set gives no plain guard when any applies.
-      active.guard.plainGuard?.(doc.backends[0]?.name ?? '', doc.model.name) !== undefined;
-    plan = eligible ? { active } : null;
-    plans.set(active, plan);
-  }
-  return plan ?? undefined;
-}
+/** No audit record on this path (the plan has no audit log): no caller fingerprint is needed. */
+const NO_CLIENT = (): undefined => undefined;
 
 /**
  * Serves the call the lean way and returns its promise, or returns undefined (having done
@@ -72,19 +47,22 @@ export function leanPlan(active: ActivePolicy): LeanPlan | undefined {
 export function leanMessages(
   ctx: MessagesNeeds,
   plan: LeanPlan,
+  active: ActivePolicy,
   request: FastifyRequest,
   reply: FastifyReply,
   body: Record<string, unknown>,
   defaulted: boolean,
   started: number,
 ): Promise<void> | undefined {
-  if (tracingActive() || request.headers[RUN_ID_HEADER] !== undefined) return undefined;
+  if (request.headers[RUN_ID_HEADER] !== undefined) return undefined;
   const model = body.model as string;
+  // Read per call: a client-key Secret read later may rebuild the backend (agentRuntime.ts).
   const backend = ctx.router.soleBackend(model);
   if (backend === undefined) return undefined;
-  const guard = plan.active.guard.plainGuard?.(backend.name, model);
+  const guard = plan.guardOf(model);
   if (guard === undefined || guard.target.breaker.isRejecting(ctx.clock.now())) return undefined;
-  return run(ctx, plan.active, guard, backend, request, reply, body, defaulted, started);
+  plan.served++;
+  return run(ctx, active, guard, backend, request, reply, body, defaulted, started);
 }
 
 async function run(
@@ -99,42 +77,44 @@ async function run(
   started: number,
 ): Promise<void> {
   const model = body.model as string;
-  // The call's bookkeeping, as beginCall keeps it (no span: tracing is off).
-  const abort = watchableAbortController();
-  const raw = reply.raw;
-  const onClose = () => {
-    if (!raw.writableFinished) abort.abort(new Error('caller went away'));
-  };
-  raw.once('close', onClose);
-  ctx.lifecycle.enter();
-  ctx.metrics.inFlight.inc();
-  const signal = abort.signal;
+  const maxTokens = body.max_tokens as number;
+  // One span a call, as the long way's: the conventions' `chat {model}` (tracing.ts).
+  const call = beginCall(
+    ctx,
+    request,
+    reply,
+    chatSpanName(model),
+    relayChatAttributes(model, maxTokens),
+    SpanKind.CLIENT,
+  );
+  const { signal, traced } = call;
+  let status = 500;
+  let failure: unknown;
   const stream = body.stream === true ? new CallerStream(reply, request.id) : undefined;
   const headers = request.headers;
-  // The caller's trace context goes on to the provider, as startRequestSpan passes it.
-  const outgoing: Record<string, string> = {};
-  if (typeof headers.traceparent === 'string') outgoing.traceparent = headers.traceparent;
-  if (typeof headers.tracestate === 'string') outgoing.tracestate = headers.tracestate;
   const rawLength = Number(headers['content-length'] ?? 0) || JSON.stringify(body).length;
-  const estimate = {
-    inputTokens: estimateInputTokens(rawLength),
-    outputTokens: body.max_tokens as number,
-  };
-  const options: AttemptRequest & { signal: AbortSignal } = {
+  const estimate = { inputTokens: estimateInputTokens(rawLength), outputTokens: maxTokens };
+  const options: AttemptRequest = {
     via: 'forward',
     body,
     rawBody: defaulted ? undefined : request.rawBody,
     stream: stream !== undefined,
     sink: stream,
-    headers: withCallerVersion(headers, outgoing),
+    headers: withCallerVersion(headers, traced.outgoing),
     signal,
   };
+  const wrap = attemptsOnSpan(traced, active, maxTokens);
   const router = ctx.router;
   try {
     let routed: RoutedResponse;
     try {
       routed = await guard.execute(
-        (a) => router.attempt(new ModelAttempt(a, model, backend), options),
+        (a) => {
+          const info = new ModelAttempt(a, model, backend);
+          return wrap === undefined
+            ? router.attempt(info, options)
+            : wrap(info, () => router.attempt(info, options));
+        },
         { signal, estimate },
       );
       router.served(routed);
@@ -151,12 +131,14 @@ async function run(
       routed = await router.send({
         ...options,
         models: chain.slice(1),
+        signal,
         estimate,
         fallbackAfter: err,
+        wrapAttempt: wrap,
       });
     }
     if (routed.fallbackUsed) ctx.metrics.fallbacks.inc({ from: model, to: routed.model });
-    const status = routed.status;
+    status = routed.status;
     if (routed.kind === 'plain') {
       if (signal.aborted) reply.hijack();
       else sendAnswer(reply, status, routed.text, request.id, routed.backend);
@@ -167,12 +149,10 @@ async function run(
     ctx.stats.record('model', routed.model, took, { fallback: routed.fallbackUsed });
     ctx.stats.record('backend', routed.backend, took);
   } catch (err) {
-    // No audit record (the plan has no audit log), so no caller fingerprint is needed.
-    const subject: CallSubject = { route: MESSAGES_ROUTE, model, client: () => undefined };
-    failCall(ctx, request, reply, { signal, started }, subject, err, stream);
+    failure = err;
+    const subject: CallSubject = { route: MESSAGES_ROUTE, model, client: NO_CLIENT };
+    status = failCall(ctx, request, reply, call, subject, err, stream);
   } finally {
-    raw.off('close', onClose);
-    ctx.metrics.inFlight.dec();
-    ctx.lifecycle.leave();
+    call.end(status, failure);
   }
 }

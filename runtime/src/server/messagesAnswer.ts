@@ -1,9 +1,12 @@
 /**
  * What both ways through `POST /v1/messages` share (messagesRoute.ts, the long way, and
- * leanMessages.ts, the prototype's lean one): the route's needs, the model chain, the
- * admission estimate, and how a plain answer and the caller's API version are passed on.
+ * leanMessages.ts, the lean one): the route's needs, the model chain, the admission estimate,
+ * how each attempt is recorded on the call's span, and how a plain answer and the caller's API
+ * version are passed on.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { BackendAttempt } from '../provider/backendPool.ts';
+import { tracingActive, withAttemptOnRequestSpan, type RequestSpan } from '../telemetry/tracing.ts';
 import { BACKEND_HEADER, BUDGET_HEADER } from './callerStream.ts';
 import type { DurableNeeds } from './durableMessages.ts';
 import type { ActivePolicy } from '../policy/activePolicy.ts';
@@ -29,6 +32,33 @@ export function modelChain(requested: string, active: ActivePolicy): string[] {
 /** A rough input-token estimate for admission: about four characters a token. */
 export function estimateInputTokens(rawLength: number): number {
   return Math.max(1, Math.ceil(rawLength / 4));
+}
+
+/** Wraps one provider attempt (the router's `wrapAttempt`). */
+export type AttemptWrap = <T>(info: BackendAttempt, run: () => Promise<T>) => Promise<T>;
+
+/**
+ * With tracing on, what records each attempt of a call on its `chat {model}` span (tracing.ts:
+ * the attempt that answered on the span, the failed ones as its events); undefined without.
+ */
+export function attemptsOnSpan(
+  traced: RequestSpan,
+  active: ActivePolicy,
+  maxTokens: number,
+): AttemptWrap | undefined {
+  if (!tracingActive()) return undefined;
+  return (info, run) =>
+    withAttemptOnRequestSpan(
+      traced,
+      {
+        model: info.model,
+        backend: info.backend,
+        maxTokens,
+        attempt: info.attempt,
+        breakerState: active.guard.permits(info.backend.name, info.model) ? 'allowing' : 'open',
+      },
+      run,
+    );
 }
 
 /**

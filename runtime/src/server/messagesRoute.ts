@@ -9,18 +9,13 @@ import { beginModelStep } from './durableMessages.ts';
 import type { RoutedResponse } from '../provider/providerAttempt.ts';
 import { SpanKind } from '@opentelemetry/api';
 import { chatSpanName } from '../telemetry/genAiConventions.ts';
-import {
-  recordCachedCall,
-  relayChatAttributes,
-  tracingActive,
-  withAttemptOnRequestSpan,
-} from '../telemetry/tracing.ts';
+import { recordCachedCall, relayChatAttributes } from '../telemetry/tracing.ts';
 import { CallerStream } from './callerStream.ts';
 import { budgetRequest } from '../budget/budgets.ts';
 import { checkMessagesBody, type MessagesCheck } from './messagesValidation.ts';
 import { countAs } from './requestCounts.ts';
 import { passGate, type Admitted } from './requestGate.ts';
-import { leanMessages, leanPlan } from './leanMessages.ts';
+import { leanMessages } from './leanMessages.ts';
 import {
   beginCall,
   failCall,
@@ -29,6 +24,7 @@ import {
   type CallSubject,
 } from './routeCall.ts';
 import {
+  attemptsOnSpan,
   estimateInputTokens,
   MESSAGES_ROUTE,
   modelChain,
@@ -62,12 +58,13 @@ function handle(
     return undefined;
   }
   countAs(request, checked.body.model as string);
-  // PROTOTYPE (hot60): a policy without the optional features takes the lean path.
-  const plan = leanPlan(active);
+  // The plan chosen when the policy was applied (messagesPlan.ts): a policy without the
+  // optional features serves its calls on the lean path, but for what a call itself asks.
+  const plan = active.messages;
   const lean =
-    plan === undefined
-      ? undefined
-      : leanMessages(ctx, plan, request, reply, checked.body, checked.defaulted, started);
+    plan.way === 'lean'
+      ? leanMessages(ctx, plan, active, request, reply, checked.body, checked.defaulted, started)
+      : undefined;
   return lean ?? longWay(ctx, request, reply, admitted, checked, started);
 }
 
@@ -165,22 +162,7 @@ async function longWay(
       ...(budget === undefined ? {} : { budget }),
       headers: withCallerVersion(request.headers, traced.outgoing),
       ...sessionOf(request.headers),
-      wrapAttempt: tracingActive()
-        ? (info, run) =>
-            withAttemptOnRequestSpan(
-              traced,
-              {
-                model: info.model,
-                backend: info.backend,
-                maxTokens: body.max_tokens as number,
-                attempt: info.attempt,
-                breakerState: active.guard.permits(info.backend.name, info.model)
-                  ? 'allowing'
-                  : 'open',
-              },
-              run,
-            )
-        : undefined,
+      wrapAttempt: attemptsOnSpan(traced, active, body.max_tokens as number),
     });
     if (routed.fallbackUsed) ctx.metrics.fallbacks.inc({ from: model, to: routed.model });
     status = routed.status;

@@ -236,6 +236,11 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     return this.#edges.armedFor;
   }
 
+  /** Whether the policy's budgets apply to model calls (then every call goes through `callModel`). */
+  get budgeted(): boolean {
+    return this.#budgets.enabled;
+  }
+
   /**
    * The lean /v1/messages path's guard (server/leanMessages.ts): `backend` × `model`'s own,
    * when no budget applies (a budgeted call goes through `callModel`).

@@ -75,6 +75,8 @@ export interface ProviderGuard<B extends NamedBackend> {
    * call goes through `callModel`).
    */
   plainGuard?(backend: string, model: string): Guard | undefined;
+  /** Whether budgets apply to model calls (absent: treated as if they did). */
+  readonly budgeted?: boolean;
   /** Whether the breaker of `backend` × `model` lets a call through now. */
   permits(backend: string, model: string): boolean;
   /**
