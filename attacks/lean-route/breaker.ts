@@ -19,7 +19,10 @@ import {
   plan,
   PRIMARY_MODEL,
   sleep,
+  spanSeen,
   startPair,
+  startSink,
+  otelEnv,
   type Pair,
   type Policy,
   type Seen,
@@ -95,7 +98,7 @@ const VARIANTS: Record<string, (p: Policy) => Policy> = {
 
 async function runScript(pair: Pair, rt: Pair['lean']): Promise<string[]> {
   const out: string[] = [];
-  for (const a of SCRIPT) {
+  for (const [index, a] of SCRIPT.entries()) {
     if ('wait' in a) {
       await sleep(a.wait);
       continue;
@@ -107,7 +110,11 @@ async function runScript(pair: Pair, rt: Pair['lean']): Promise<string[]> {
       a.body === undefined
         ? plain('Hi')
         : Object.fromEntries(Object.entries(a.body).filter(([k]) => k !== 'path'));
-    const o = { body, ...(isCount ? { path: '/v1/messages/count_tokens' } : {}) };
+    const o = {
+      body,
+      ...(isCount ? { path: '/v1/messages/count_tokens' } : {}),
+      ...(traced ? { headers: { traceparent: `00-${traceOf(index)}-00f067aa0ba902b7-01` } } : {}),
+    };
     const answers: Seen[] = await Promise.all(
       Array.from({ length: a.together ?? 1 }, () => call(rt, o)),
     );
@@ -130,22 +137,31 @@ async function runScript(pair: Pair, rt: Pair['lean']): Promise<string[]> {
   return out;
 }
 
-const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(VARIANTS);
+// --traced: spans exported to a sink each, those of each step (found by its trace id) compared.
+const traced = process.argv.includes('--traced');
+const traceOf = (i: number) => (i + 1).toString(16).padStart(32, 'd');
+const args = process.argv.slice(2).filter((a) => a !== '--traced');
+const chosen = args.length > 0 ? args : Object.keys(VARIANTS);
 let total = 0;
 for (const v of chosen) {
-  const pair = await startPair((url) =>
-    VARIANTS[v]!(
-      basePolicy(url, {
-        timeoutMs: 2000,
-        circuitBreaker: {
-          ...basePolicy(url).circuitBreaker,
-          failureThreshold: 3,
-          successThreshold: 1,
-          openDurationMs: OPEN_MS,
-          halfOpenMaxCalls: 1,
-        },
-      }),
-    ),
+  const sinks = traced ? { lean: await startSink(), long: await startSink() } : undefined;
+  const pair = await startPair(
+    (url) =>
+      VARIANTS[v]!(
+        basePolicy(url, {
+          timeoutMs: 2000,
+          circuitBreaker: {
+            ...basePolicy(url).circuitBreaker,
+            failureThreshold: 3,
+            successThreshold: 1,
+            openDurationMs: OPEN_MS,
+            halfOpenMaxCalls: 1,
+          },
+        }),
+      ),
+    {},
+    {},
+    (lean) => (sinks === undefined ? {} : otelEnv(lean ? sinks.lean : sinks.long)),
   );
   try {
     const lean = await runScript(pair, pair.lean);
@@ -156,12 +172,34 @@ for (const v of chosen) {
       if (l !== long[i]) found.push(`answer\n    lean ${l}\n    long ${long[i]}`);
     });
     found.push(...(await metricDiffs(pair)), ...(await debugDiffs(pair)));
+    if (sinks !== undefined) {
+      await sleep(1500);
+      let spans = 0;
+      for (const [index, a] of SCRIPT.entries()) {
+        if (!('call' in a)) continue;
+        const of = (sink: typeof sinks.lean) =>
+          sink.spans
+            .filter((x) => x.traceId === traceOf(index))
+            .map((x) => JSON.stringify(spanSeen(x)))
+            .sort();
+        const [x, y] = [of(sinks.lean), of(sinks.long)];
+        spans += x.length;
+        if (JSON.stringify(x) !== JSON.stringify(y))
+          found.push(
+            `spans of ${a.call}:\n    lean ${x.join('\n         ')}\n    long ${y.join('\n         ')}`,
+          );
+      }
+      console.log(
+        `  spans compared: ${spans} (sinks ${sinks.lean.spans.length}, ${sinks.long.spans.length})`,
+      );
+    }
     total += found.length;
     console.log(`== ${v}: ${found.length} differences; plan ${JSON.stringify(await plan(pair))}`);
     for (const l of lean) console.log(`  . ${l.slice(0, 260)}`);
     for (const f of found) console.log(`  - ${f.slice(0, 2500)}`);
   } finally {
     await pair.stop();
+    if (sinks !== undefined) await Promise.all([sinks.lean.close(), sinks.long.close()]);
   }
 }
 console.log(`total ${total}`);

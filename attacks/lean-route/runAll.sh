@@ -12,6 +12,7 @@ run upstream attacks/lean-route/upstream.ts
 run upstream-traced attacks/lean-route/upstream.ts --traced
 run timeoutRecord attacks/lean-route/timeoutRecord.ts 3
 run breaker attacks/lean-route/breaker.ts
+run breaker-traced attacks/lean-route/breaker.ts --traced
 run limits attacks/lean-route/limits.ts
 run reload attacks/lean-route/reload.ts
 run races attacks/lean-route/races.ts 4
