@@ -29,7 +29,7 @@ export type MessagesPlan = LeanPlan | { readonly way: 'long'; readonly because: 
 /** The lean path's plan: the one backend's name and each model's guard, once looked up. */
 export class LeanPlan {
   readonly way = 'lean';
-  /** Calls served the lean way under this plan (`/debug/policy`; tests assert on it). */
+  /** Calls served the lean way under this plan, so since the policy was applied (`/debug/policy`). */
   served = 0;
   readonly #guard: RuntimeGuard;
   readonly #backend: string;
