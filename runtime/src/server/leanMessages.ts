@@ -31,11 +31,14 @@ import {
   modelChain,
   sendAnswer,
   withCallerVersion,
-  type MessagesNeeds,
 } from './messagesAnswer.ts';
 import type { LeanPlan } from './messagesPlan.ts';
-import { beginCall, failCall, type CallSubject } from './routeCall.ts';
+import { beginCall, failCall, type CallNeeds, type CallSubject } from './routeCall.ts';
 import { RUN_ID_HEADER } from './runHeaders.ts';
+import type { RuntimeContext } from './runtimeContext.ts';
+
+/** What the lean path reads of the runtime: the router, and what any call's bookkeeping reads. */
+export type LeanNeeds = Pick<RuntimeContext, 'router'> & CallNeeds;
 
 /** No audit record on this path (the plan has no audit log): no caller fingerprint is needed. */
 const NO_CLIENT = (): undefined => undefined;
@@ -45,7 +48,7 @@ const NO_CLIENT = (): undefined => undefined;
  * nothing) when this call needs the long way.
  */
 export function leanMessages(
-  ctx: MessagesNeeds,
+  ctx: LeanNeeds,
   plan: LeanPlan,
   active: ActivePolicy,
   request: FastifyRequest,
@@ -66,7 +69,7 @@ export function leanMessages(
 }
 
 async function run(
-  ctx: MessagesNeeds,
+  ctx: LeanNeeds,
   active: ActivePolicy,
   guard: Guard,
   backend: Backend,

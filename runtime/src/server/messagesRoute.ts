@@ -70,8 +70,11 @@ function handle(
 
 type CheckedBody = Extract<MessagesCheck, { ok: true }>;
 
+/** The long way reads all the route does but the gate's own (the keys, the policy in force). */
+type LongWayNeeds = Omit<MessagesNeeds, 'active' | 'clientKeys'>;
+
 async function longWay(
-  ctx: MessagesNeeds,
+  ctx: LongWayNeeds,
   request: FastifyRequest,
   reply: FastifyReply,
   { active, caller }: Admitted,
