@@ -117,7 +117,14 @@ export class AgentRuntime implements ClusterReplica {
       onOffer: (result, source, detail) => {
         this.metrics.policyReloads.inc({ result, source: source.split(':')[0] ?? source });
         if (result === 'rejected')
-          logger.error({ source, error: detail }, 'policy refused; keeping the last good one');
+          logger.error(
+            { source, error: detail },
+            // Refused at start there is no good one yet: calls get 503 and /health/ready says
+            // why until a valid policy is offered.
+            this.store.current === undefined
+              ? 'policy refused; no policy in force until a valid one is offered'
+              : 'policy refused; keeping the last good one',
+          );
       },
       loadModules: loadPolicyModules,
     });
