@@ -4,22 +4,14 @@ import type { PolicySourceOption } from './cli/runtimeOptions.ts';
 import { samplePolicyDocument } from '../../contract/src/policy/policyFixtures.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { ManualClock } from '../../test/support/manualClock.ts';
+import { unlistenedOptions } from './runtimeFixture.ts';
 
 function runtimeFor(
   source: PolicySourceOption,
   { clock = new ManualClock(0), drainDelayMs = 0 } = {},
 ): AgentRuntime {
   return new AgentRuntime({
-    options: {
-      port: 0,
-      metricsPort: 0,
-      host: '127.0.0.1',
-      source,
-      logLevel: 'silent',
-      drainDelayMs,
-      shutdownGraceMs: 0,
-      promptCacheTtlMs: 300_000,
-    },
+    options: unlistenedOptions({ source, drainDelayMs }),
     env: {},
     clock,
     logger: createLogger('silent'),

@@ -13,6 +13,7 @@ import { samplePolicyDocument } from '../../../contract/src/policy/policyFixture
 import { createLogger } from '../telemetry/logger.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import { buildApiServer } from './apiServer.ts';
+import { unlistenedOptions } from '../runtimeFixture.ts';
 
 const NOON = Date.parse('2026-11-24T12:00:00Z');
 /** $3 per million input tokens, $15 per million output. */
@@ -81,16 +82,7 @@ function routes(
   baseURL?: string,
 ): { app: FastifyInstance; runtime: AgentRuntime } {
   const runtime = new AgentRuntime({
-    options: {
-      port: 0,
-      metricsPort: 0,
-      host: '127.0.0.1',
-      source: { kind: 'file', path: '/etc/policy.json' },
-      logLevel: 'silent',
-      shutdownGraceMs: 0,
-      promptCacheTtlMs: 300_000,
-      drainDelayMs: 0,
-    },
+    options: unlistenedOptions(),
     env: { ANTHROPIC_API_KEY: 'sk-ant-test' },
     clock: new ManualClock(NOON),
     logger: createLogger('silent'),

@@ -5,6 +5,7 @@ import { samplePolicyDocument } from '../../../contract/src/policy/policyFixture
 import { createLogger } from '../telemetry/logger.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import { debugDocuments } from './debugRoutes.ts';
+import { unlistenedOptions } from '../runtimeFixture.ts';
 
 const PROMPT = 'You are Acme’s support agent. Internal escalation code: ORCHID-7.';
 const PROVIDER_KEY = 'sk-ant-provider-key-never-shown';
@@ -14,16 +15,7 @@ const URL_PASSWORD = 'gateway-password-never-shown';
 /** A runtime with a prompt, a provider key, a client key and a URL with credentials in force. */
 function runtimeWithSecrets(): AgentRuntime {
   const runtime = new AgentRuntime({
-    options: {
-      port: 0,
-      metricsPort: 0,
-      host: '127.0.0.1',
-      source: { kind: 'file', path: '/etc/policy.json' },
-      logLevel: 'silent',
-      shutdownGraceMs: 0,
-      promptCacheTtlMs: 300_000,
-      drainDelayMs: 0,
-    },
+    options: unlistenedOptions(),
     env: { ANTHROPIC_API_KEY: PROVIDER_KEY },
     clock: new ManualClock(0),
     logger: createLogger('silent'),

@@ -6,20 +6,12 @@ import { dailyBudget } from '../budget/budgetFixture.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 import type { MessagesPlan } from './messagesPlan.ts';
+import { unlistenedOptions } from '../runtimeFixture.ts';
 
 /** A runtime (not listening) with `env`, under which each test applies policies. */
 function runtime(env: Record<string, string> = {}): AgentRuntime {
   return new AgentRuntime({
-    options: {
-      port: 0,
-      metricsPort: 0,
-      host: '127.0.0.1',
-      source: { kind: 'file', path: '/etc/policy.json' },
-      logLevel: 'silent',
-      shutdownGraceMs: 0,
-      promptCacheTtlMs: 300_000,
-      drainDelayMs: 0,
-    },
+    options: unlistenedOptions(),
     env: { ANTHROPIC_API_KEY: 'sk-test', ...env },
     clock: new ManualClock(0),
     logger: createLogger('silent'),
