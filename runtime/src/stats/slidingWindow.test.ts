@@ -21,6 +21,21 @@ describe('SlidingWindow', () => {
     ]);
   });
 
+  it('lists tied errors in name order, whichever was counted first', () => {
+    const first = new SlidingWindow(new ManualClock(0), 60_000, 6);
+    const second = new SlidingWindow(new ManualClock(0), 60_000, 6);
+    first.record(5, { errorType: 'ServerError' });
+    first.record(5, { errorType: 'Overloaded' });
+    second.record(5, { errorType: 'Overloaded' });
+    second.record(5, { errorType: 'ServerError' });
+    const expected = [
+      { type: 'Overloaded', count: 1 },
+      { type: 'ServerError', count: 1 },
+    ];
+    expect(first.summary().topErrors).toEqual(expected);
+    expect(second.summary().topErrors).toEqual(expected);
+  });
+
   it('forgets calls older than the window', () => {
     const clock = new ManualClock(0);
     const window = new SlidingWindow(clock, 60_000, 6);

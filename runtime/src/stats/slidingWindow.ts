@@ -93,8 +93,9 @@ export class SlidingWindow {
         p95: round(quantile(latency, count, 0.95)),
         p99: round(quantile(latency, count, 0.99)),
       },
+      // Ties in name order, so two replicas with the same counts list them alike.
       topErrors: [...errors]
-        .sort((a, b) => b[1] - a[1])
+        .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
         .slice(0, 5)
         .map(([type, n]) => ({ type, count: n })),
       fallbacks,
