@@ -106,6 +106,11 @@ describe('a latency spike', () => {
     let scrape = await rt.runtime.metrics();
     expect(sample(scrape, 'guard_timeouts_total', { name })).toBe(2);
     expect(sample(scrape, 'circuit_breaker_failures_total', { name, class: 'Timeout' })).toBe(2);
+    // The attempts stopped when the guard gave up on them, not at undici's coarser timer a
+    // second later: they are counted by the time their callers have the 504.
+    expect(
+      sample(scrape, 'agent_llm_attempts_total', { model: PRIMARY_MODEL, outcome: 'Timeout' }),
+    ).toBe(2);
     expect(sample(scrape, 'circuit_breaker_state', { name, state: 'closed' })).toBe(1);
 
     // Slow but within the timeout: every one succeeds, and the breaker opens on their rate

@@ -280,6 +280,23 @@ describe('Guard: timeouts', () => {
     expect(isTimeoutError(attempt?.signal.reason)).toBe(true);
   });
 
+  it('tells work that asks after the deadline passed that it expired, at once', async () => {
+    const f = guardFixture({ guard: { timeout: { timeoutMs: 1_000 } } });
+    let attempt: GuardAttempt | undefined;
+    await drive(
+      f.clock,
+      f.guard.execute((a) => {
+        attempt = a;
+        return new Promise(() => undefined);
+      }),
+    );
+    const told: unknown[] = [];
+    attempt?.whenExpired((err) => told.push(err));
+    expect(told).toHaveLength(1);
+    expect(isTimeoutError(told[0])).toBe(true);
+    expect(attempt?.expired).toBe(true);
+  });
+
   it('creates no AbortSignal unless the call asks for one', async () => {
     const f = guardFixture({ guard: { timeout: { timeoutMs: 1_000 } } });
     const outcome = await drive(

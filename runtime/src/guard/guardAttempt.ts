@@ -71,7 +71,8 @@ export class GuardAttempt {
   #timedOut: TimeoutError | undefined;
   #firstEventAt: number | undefined;
   #committed = false;
-  #expired = false;
+  /** The deadline's error, once it passed. */
+  #expiredWith: TimeoutError | undefined;
   #onExpire: ((err: TimeoutError) => void) | undefined;
   #givenUp: GivenUpListener | undefined;
 
@@ -198,6 +199,8 @@ export class GuardAttempt {
    */
   whenExpired(fn: (err: TimeoutError) => void): void {
     this.#onExpire = fn;
+    // Registered after the deadline passed (work that began late): told at once.
+    if (this.#expiredWith !== undefined) fn(this.#expiredWith);
   }
 
   /**
@@ -210,12 +213,12 @@ export class GuardAttempt {
 
   /** Whether the attempt's deadline passed (a timeout already counted by the host). */
   get expired(): boolean {
-    return this.#expired;
+    return this.#expiredWith !== undefined;
   }
 
   /** The deadline passed: abort the signal, if anyone asked for it. */
   expire(err: TimeoutError): void {
-    this.#expired = true;
+    this.#expiredWith = err;
     this.#givenUp?.givenUp();
     if (this.#controller === undefined) this.#timedOut = err;
     else this.#controller.abort(err);

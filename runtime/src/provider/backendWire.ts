@@ -4,7 +4,7 @@
  * Messages request and answers in the Anthropic API's terms — its JSON, its server-sent events,
  * the SDK's errors — so the router, the relay, the guard and the caller never see which.
  */
-import type { ForwardedAnswer } from './exchange.ts';
+import type { AttemptExpiry, ForwardedAnswer } from './exchange.ts';
 import {
   DEFAULT_ANTHROPIC_VERSION,
   type MessagesEndpoint,
@@ -29,6 +29,8 @@ export interface WireRequest {
   /** A stream's longest pause between two reads; Infinity: none. */
   readonly idleTimeoutMs: number;
   readonly signal: AbortSignal | undefined;
+  /** The guard's attempt: the exchange stops when its deadline passes. */
+  readonly expiry?: AttemptExpiry | undefined;
 }
 
 export interface BackendWire {
@@ -60,6 +62,7 @@ export class AnthropicWire implements BackendWire {
       timeoutMs: request.timeoutMs,
       idleTimeoutMs: request.idleTimeoutMs,
       signal: request.signal,
+      expiry: request.expiry,
     });
   }
 

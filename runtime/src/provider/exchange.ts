@@ -13,7 +13,7 @@ import {
 import type { Dispatcher } from 'undici';
 import { errors as undiciErrors } from './undiciParts.ts';
 import { unwatchAbort, watchAbort } from './abortWatch.ts';
-import { CancelledError } from '../guard/errors.ts';
+import { CancelledError, TimeoutError } from '../guard/errors.ts';
 import type { HeaderSource } from '../guard/headers.ts';
 import type { StreamTap } from './sseUsage.ts';
 import type { StreamSource, SourceListener } from './streamRelay.ts';
@@ -59,6 +59,16 @@ export const ANTHROPIC_DIALECT: ExchangeDialect = {
 type RawHeaders = Record<string, string | string[] | undefined>;
 
 /**
+ * The guard's word that it gave up on the attempt (its deadline passed). The exchange stops
+ * there and then, instead of at undici's own headers or body timeout, which its coarse timers
+ * fire up to a second late: until then the attempt would hold its connection and its place in
+ * the backend's count, and its outcome would reach the metrics after the retry's answer.
+ */
+export interface AttemptExpiry {
+  whenExpired(fn: (err: Error) => void): void;
+}
+
+/**
  * One exchange, on undici's dispatch API: a plain answer is gathered as its chunks arrive
  * and settles the promise at its end; an event stream settles it at its headers, the handler
  * itself being the stream's StreamSource: chunks go straight to the relay's listener (held
@@ -84,6 +94,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource 
   #failure: Error | undefined;
   #ended = false;
   #settled = false;
+  /** The guard's deadline passed before the request started. */
+  #expired: Error | undefined;
 
   constructor(
     dialect: ExchangeDialect,
@@ -91,6 +103,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource 
     signal: AbortSignal | undefined,
     resolve: (answer: ForwardedAnswer) => void,
     reject: (err: Error) => void,
+    expiry?: AttemptExpiry,
   ) {
     this.#dialect = dialect;
     this.#stream = stream;
@@ -98,10 +111,18 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource 
     this.#resolve = resolve;
     this.#reject = reject;
     if (signal !== undefined) watchAbort(signal, this.#onAbort);
+    // A stream's relay takes the hook over when it starts (streamRelay.ts).
+    expiry?.whenExpired(this.#onExpired);
   }
 
   readonly #onAbort = (): void => {
     this.#controller?.abort(new CancelledError(this.#signal?.reason));
+  };
+
+  readonly #onExpired = (err: Error): void => {
+    if (this.#ended) return;
+    if (this.#controller === undefined) this.#expired = err;
+    else this.#controller.abort(err);
   };
 
   // StreamSource, for a streamed answer.
@@ -137,7 +158,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource 
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
-    if (this.#signal?.aborted === true) this.#onAbort();
+    if (this.#expired !== undefined) controller.abort(this.#expired);
+    else if (this.#signal?.aborted === true) this.#onAbort();
   }
 
   onResponseStart(
@@ -287,7 +309,7 @@ export function anthropicStatusError(status: number, text: string, headers: Head
 
 /** A failed exchange as the SDK reports it; a cancelled one as the guard's CancelledError. */
 function transportError(err: unknown, signal: AbortSignal | undefined): Error {
-  if (err instanceof CancelledError) return err;
+  if (err instanceof CancelledError || err instanceof TimeoutError) return err;
   if (signal?.aborted === true) return new CancelledError(signal.reason);
   if (
     err instanceof undiciErrors.HeadersTimeoutError ||

@@ -7,7 +7,7 @@ import {
 } from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { classifyError } from './anthropic/errorClassification.ts';
-import { CancelledError } from '../guard/errors.ts';
+import { CancelledError, TimeoutError } from '../guard/errors.ts';
 import { readHeader } from '../guard/headers.ts';
 import {
   DEFAULT_ANTHROPIC_VERSION,
@@ -152,6 +152,48 @@ describe('MessagesForwarder', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(APIConnectionTimeoutError);
     expect(classifyError(err, 0).outcome).toBe('Timeout');
+  });
+
+  it('stops at once when the guard gives up on the attempt, not at undici’s coarser timer', async () => {
+    let arrived = (): void => undefined;
+    const providerHasIt = new Promise<void>((resolve) => (arrived = resolve));
+    let closed = (): void => undefined;
+    const providerSawClose = new Promise<void>((resolve) => (closed = resolve));
+    const url = await provider((_req, _body, res) => {
+      res.once('close', closed);
+      arrived(); // and never answers
+    });
+    let expire: ((err: Error) => void) | undefined;
+    const sent = forwarder(url)
+      .send(request({ timeoutMs: 60_000, expiry: { whenExpired: (fn) => (expire = fn) } }))
+      .catch((e: unknown) => e);
+    await providerHasIt;
+    expire?.(new TimeoutError(50));
+    const err = await sent; // the test times out if the exchange waited for its own 60 s
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(classifyError(err, 0).outcome).toBe('Timeout');
+    await providerSawClose;
+  });
+
+  it('never starts an attempt the guard gave up on before it was dispatched', async () => {
+    let reached = 0;
+    const url = await provider((_req, _body, res) => {
+      reached++;
+      res.end('{}');
+    });
+    const err = await forwarder(url)
+      .send(
+        request({
+          expiry: {
+            whenExpired: (fn) => {
+              fn(new TimeoutError(1));
+            },
+          },
+        }),
+      )
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(reached).toBe(0);
   });
 
   it('stops when the caller goes away, as a cancellation that never counts against the provider', async () => {

@@ -32,6 +32,7 @@ import {
   ANTHROPIC_DIALECT,
   ForwardHandler,
   undiciTimeout,
+  type AttemptExpiry,
   type ForwardedAnswer,
 } from './exchange.ts';
 import { upstreamDispatcher } from './upstreamDispatcher.ts';
@@ -57,6 +58,8 @@ export interface ForwardRequest {
   /** A stream's longest pause between two reads (undici's body timeout); Infinity: none. */
   readonly idleTimeoutMs?: number;
   readonly signal: AbortSignal | undefined;
+  /** The guard's attempt: the exchange stops when its deadline passes. */
+  readonly expiry?: AttemptExpiry | undefined;
 }
 
 export class MessagesForwarder {
@@ -114,7 +117,14 @@ export class MessagesForwarder {
           headersTimeout: timeout,
           bodyTimeout,
         },
-        new ForwardHandler(ANTHROPIC_DIALECT, request.stream, signal, resolve, reject),
+        new ForwardHandler(
+          ANTHROPIC_DIALECT,
+          request.stream,
+          signal,
+          resolve,
+          reject,
+          request.expiry,
+        ),
       );
     });
   }

@@ -286,6 +286,7 @@ export class ProviderAttempts {
       timeoutMs: info.request.timeout ?? Infinity,
       idleTimeoutMs: this.#streamLimits().idleTimeoutMs,
       signal,
+      expiry: info,
     });
   }
 

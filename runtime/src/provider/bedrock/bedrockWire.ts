@@ -120,7 +120,7 @@ export class BedrockWire implements BackendWire {
           headersTimeout: timeout,
           bodyTimeout: stream ? undiciTimeout(request.idleTimeoutMs) : timeout,
         },
-        new ForwardHandler(this.#dialect, stream, signal, resolve, reject),
+        new ForwardHandler(this.#dialect, stream, signal, resolve, reject, request.expiry),
       );
     });
     if (request.endpoint === 'count_tokens' && answer.kind === 'plain')

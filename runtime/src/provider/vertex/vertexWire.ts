@@ -98,7 +98,7 @@ export class VertexWire implements BackendWire {
           headersTimeout: timeout,
           bodyTimeout: stream ? undiciTimeout(request.idleTimeoutMs) : timeout,
         },
-        new ForwardHandler(this.#dialect, stream, signal, resolve, reject),
+        new ForwardHandler(this.#dialect, stream, signal, resolve, reject, request.expiry),
       );
     });
   }
