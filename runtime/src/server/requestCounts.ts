@@ -17,10 +17,16 @@ import type { HttpErrorMapping } from '../provider/anthropic/httpMapping.ts';
 import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
 
 /** A counted request's labels, learned as it is served. */
-class CountedRequest {
+export class CountedRequest {
   /** The model it asks for; empty while (or when) the route has not read it. */
   model = '';
   failure: Pick<HttpErrorMapping, 'status' | 'type'> | undefined;
+  /**
+   * The call under way's cancellation (routeCall.ts `beginCall`, cleared by its `end`), run by
+   * the same 'close' listener that counts the request when the caller went away before its
+   * answer ended: one listener a call instead of two, and none to remove.
+   */
+  callerGone: { abort(reason: unknown): void } | undefined = undefined;
 }
 
 declare module 'fastify' {
@@ -46,9 +52,11 @@ export function countRequests(
     if (route !== undefined && request.method === 'POST' && counted.has(route)) {
       const entry = new CountedRequest();
       request.counted = entry;
-      // 'close' comes once either way: after the answer's last byte, or when the caller left.
-      reply.raw.once('close', () => {
-        const failure = entry.failure ?? unnotedFailure(reply.raw);
+      // 'close' comes once either way: after the answer's last byte, or when the caller left
+      // (so `on`, without `once`'s wrapper).
+      const raw = reply.raw;
+      raw.on('close', () => {
+        const failure = entry.failure ?? unnotedFailure(raw);
         const model = entry.model;
         metrics.requests.inc({ route, model });
         if (failure !== undefined)
@@ -58,6 +66,8 @@ export function countRequests(
             status: String(failure.status),
             error_type: failure.type,
           });
+        // Counted first, then the call cancelled, as when these were two listeners.
+        if (!raw.writableFinished) entry.callerGone?.abort(callerWentAway());
       });
     }
     done();
@@ -77,6 +87,11 @@ export function countFailure(
 ): void {
   const counted = request.counted;
   if (counted) counted.failure = { status: mapping.status, type: mapping.type };
+}
+
+/** The reason a call is cancelled with when its caller went away before its answer ended. */
+export function callerWentAway(): Error {
+  return new Error('caller went away');
 }
 
 /** An answer that ended without an error said: the caller's leaving, or an error status. */

@@ -14,7 +14,7 @@ import { callerText, scanForInjection } from '../security/promptInjection.ts';
 import { endSpan, startRequestSpan, type RequestSpan } from '../telemetry/tracing.ts';
 import type { CallerStream } from './callerStream.ts';
 import { badRequest, mapFailure, refusal, sendError } from './errorReplies.ts';
-import { countFailure } from './requestCounts.ts';
+import { callerWentAway, countFailure, type CountedRequest } from './requestCounts.ts';
 import type { ActivePolicy } from '../policy/activePolicy.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
 
@@ -93,27 +93,64 @@ export function beginCall(
   attributes: Record<string, string | number>,
   spanKind?: SpanKind,
 ): ProviderCall {
-  const started = ctx.clock.now();
-  const traced = startRequestSpan(spanName, request.headers, attributes, spanKind);
-  // Its signal reaches the exchange, which watches it without a listener (abortWatch.ts).
-  const abort = watchableAbortController();
-  const onClose = () => {
-    if (!reply.raw.writableFinished) abort.abort(new Error('caller went away'));
-  };
-  reply.raw.once('close', onClose);
-  ctx.lifecycle.enter();
-  ctx.metrics.inFlight.inc();
-  return {
-    signal: abort.signal,
-    traced,
-    started,
-    end(status, failure) {
-      reply.raw.off('close', onClose);
-      endSpan(traced.span, status, failure);
-      ctx.metrics.inFlight.dec();
-      ctx.lifecycle.leave();
-    },
-  };
+  return new OpenCall(ctx, request, reply, spanName, attributes, spanKind);
+}
+
+/**
+ * A call's bookkeeping as one object of a fixed shape (no closure per call). The caller's
+ * going away is heard on the request counter's own 'close' listener when the request is
+ * counted (every route that calls the provider is: requestCounts.ts), else on one of its own.
+ */
+class OpenCall implements ProviderCall {
+  readonly signal: AbortSignal;
+  readonly traced: RequestSpan;
+  readonly started: number;
+  readonly #ctx: Pick<CallNeeds, 'lifecycle' | 'metrics'>;
+  readonly #raw: FastifyReply['raw'];
+  /** Where the caller's going away is heard: the counted request's slot, or this listener. */
+  readonly #counted: CountedRequest | undefined;
+  readonly #onClose: (() => void) | undefined;
+
+  constructor(
+    ctx: Pick<CallNeeds, 'clock' | 'lifecycle' | 'metrics'>,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    spanName: string,
+    attributes: Record<string, string | number>,
+    spanKind: SpanKind | undefined,
+  ) {
+    this.started = ctx.clock.now();
+    this.traced = startRequestSpan(spanName, request.headers, attributes, spanKind);
+    // Its signal reaches the exchange, which watches it without a listener (abortWatch.ts).
+    const abort = watchableAbortController();
+    this.signal = abort.signal;
+    this.#ctx = ctx;
+    const raw = reply.raw;
+    this.#raw = raw;
+    const counted = request.counted;
+    if (counted && counted.callerGone === undefined) {
+      // The counter's listener aborts it if the answer had not ended.
+      this.#counted = counted;
+      this.#onClose = undefined;
+      counted.callerGone = abort;
+    } else {
+      this.#counted = undefined;
+      this.#onClose = () => {
+        if (!raw.writableFinished) abort.abort(callerWentAway());
+      };
+      raw.once('close', this.#onClose);
+    }
+    ctx.lifecycle.enter();
+    ctx.metrics.inFlight.inc();
+  }
+
+  end(status: number, failure: unknown): void {
+    if (this.#counted !== undefined) this.#counted.callerGone = undefined;
+    else if (this.#onClose !== undefined) this.#raw.off('close', this.#onClose);
+    endSpan(this.traced.span, status, failure);
+    this.#ctx.metrics.inFlight.dec();
+    this.#ctx.lifecycle.leave();
+  }
 }
 
 /**
