@@ -12,6 +12,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
+import { CUT_STREAM_OUTPUT_MARGIN } from '../../runtime/src/provider/sseUsage.ts';
 import { callCost, priceBook } from '../../contract/src/spend/callCost.ts';
 import { PRICING } from '../support/budgetStoreFixture.ts';
 import {
@@ -39,12 +40,12 @@ function billedPico(calls: readonly BilledCall[]): bigint {
 
 /** A prompt whose answer (the simulator echoes it) takes many events. */
 const PROMPT = 'Tell me about the sea, its tides and its weather. '.repeat(6);
-const request = (stream: boolean) =>
+const request = (stream: boolean, prompt = PROMPT) =>
   JSON.stringify({
     model: PRIMARY_MODEL,
     max_tokens: 512,
     stream,
-    messages: [{ role: 'user', content: PROMPT }],
+    messages: [{ role: 'user', content: prompt }],
   });
 
 type Cut =
@@ -105,9 +106,14 @@ afterAll(async () => {
 
 /**
  * Sends a call to the runtime and hangs up as `cut` says; resolves with the status the
- * runtime answered (0 when it never did), once the connection is gone.
+ * runtime answered (0 when it never did), once the connection is gone. `atCut` runs right
+ * before a stream's hang-up; `prompt` is the one the simulator echoes.
  */
-async function callAndCut(url: string, cut: Cut): Promise<number> {
+async function callAndCut(
+  url: string,
+  cut: Cut,
+  { atCut = () => undefined, prompt = PROMPT }: { atCut?: () => void; prompt?: string } = {},
+): Promise<number> {
   const { port } = new URL(url);
   if ('body' in cut) {
     const body = request(true);
@@ -137,6 +143,7 @@ async function callAndCut(url: string, cut: Cut): Promise<number> {
       res.on('data', (chunk: Buffer) => {
         text += chunk.toString('utf8');
         if ('stream' in cut && cut.stream.test(text)) {
+          atCut();
           req.destroy();
           resolve(res.statusCode ?? 0);
         }
@@ -148,7 +155,7 @@ async function callAndCut(url: string, cut: Cut): Promise<number> {
       });
       res.on('error', () => undefined);
     });
-    req.end('invoke' in cut ? JSON.stringify({ input: PROMPT }) : request('stream' in cut));
+    req.end('invoke' in cut ? JSON.stringify({ input: prompt }) : request('stream' in cut, prompt));
     if (!('stream' in cut))
       void waitFor(async () => (await world.sim.stats()).requests > before, {
         timeoutMs: 10_000,
@@ -204,6 +211,48 @@ describe('a client that hangs up', () => {
       expect(next.type).toBe('message');
     },
   );
+});
+
+describe('a runtime starved of CPU as its client hangs up', () => {
+  // The runtime is stopped (SIGSTOP) at the hang-up and let go while its provider is still
+  // writing into its socket, as a runtime the scheduler starves is: it hears the hang-up in
+  // the same turn as it finds the provider's bytes, which it reads before it closes the
+  // connection. All that the provider wrote while the runtime slept is billed, and settled.
+  it('settles no less than the provider billed, nothing held, and the next call served', async () => {
+    const before = await settled(AGENT);
+    await world.sim.resetBilled();
+    const { pid } = rt.runtime.child;
+    if (pid === undefined) throw new Error('the runtime has no process id');
+    try {
+      await callAndCut(
+        rt.runtime.url,
+        { stream: afterEvent('content_block_start') },
+        {
+          atCut: () => process.kill(pid, 'SIGSTOP'),
+          // About 150 events 8 ms apart: the provider is still writing when the runtime wakes.
+          prompt: PROMPT.repeat(8),
+        },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const log = await waitFor(
+      async () => {
+        const billed = await world.sim.billed();
+        return billed.length >= 1 && billed;
+      },
+      { timeoutMs: 10_000, intervalMs: 20, description: 'the billed call' },
+    );
+    const spent = (await settled(AGENT)) - before;
+    expect(log).toHaveLength(1);
+    // The provider wrote past the margin while the runtime slept, and was cut before its end.
+    expect(log[0]?.ending).toBe('client_cut');
+    expect(log[0]?.usage.output_tokens).toBeGreaterThan(2 * CUT_STREAM_OUTPUT_MARGIN);
+    expect(spent).toBeGreaterThanOrEqual(billedPico(log));
+    const next = await sdk(rt.runtime.url).messages.create(short);
+    expect(next.type).toBe('message');
+  });
 });
 
 /**

@@ -96,6 +96,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource 
   #settled = false;
   /** The guard's deadline passed before the request started. */
   #expired: Error | undefined;
+  /** Until the exchange ends, fails or is cancelled: the caller's going away stops it. */
+  #watching = true;
 
   constructor(
     dialect: ExchangeDialect,
@@ -115,7 +117,24 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource 
     expiry?.whenExpired(this.#onExpired);
   }
 
+  /**
+   * The caller went away. A stream is stopped on the loop's check phase, not at once: a
+   * runtime the scheduler starved hears the hang-up in the same turn as the provider's bytes
+   * that arrived meanwhile, and stopped at once, it would close the connection with them
+   * unread and settle the stream short of what the provider billed for them (M3). This turn's
+   * I/O callbacks run before setImmediate's, so whatever sat in the socket is read and counted.
+   */
   readonly #onAbort = (): void => {
+    if (!this.#streaming) {
+      this.#abort();
+      return;
+    }
+    setImmediate(() => {
+      if (this.#watching) this.#abort();
+    });
+  };
+
+  readonly #abort = (): void => {
     this.#controller?.abort(new CancelledError(this.#signal?.reason));
   };
 
@@ -159,7 +178,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
     if (this.#expired !== undefined) controller.abort(this.#expired);
-    else if (this.#signal?.aborted === true) this.#onAbort();
+    else if (this.#signal?.aborted === true) this.#abort();
   }
 
   onResponseStart(
@@ -248,6 +267,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, StreamSource 
   }
 
   readonly #unlink = (): void => {
+    this.#watching = false;
     if (this.#signal !== undefined) unwatchAbort(this.#signal, this.#onAbort);
   };
 
