@@ -25,7 +25,7 @@
  *        [--only providers|storm|cache|durable|budgets|acknowledge|stores|telemetry|hotpath]
  *        [--label NAME]
  *        [--baseline DIR] [--baseline-node-args='FLAGS'] [--baseline-env='K=V …'] [--floor]
- *        [--perf-map]
+ *        [--perf-map] [--event-gap-ms N]
  *
  * `--only providers` runs the Bedrock comparison and the failover measure alone, prints their
  * lines and writes nothing: for working on the cloud path without the rest of the run.
@@ -57,7 +57,10 @@
  * rounds, `--perf-map` for `/tmp/perf-PID.map` files that let `perf record -e cpu-clock -a -g`
  * name each process's JavaScript (on-CPU samples; the V8 profiler's are wall-clock ones), and
  * with BREAKWATER_TEST_RUNTIME_MAIN set, the baseline's bundle when it has one built) and
- * replaces the `hotPath` section of runtime.json (not when profiled).
+ * replaces the `hotPath` section of runtime.json (not when profiled). `--event-gap-ms N` has the
+ * simulator send each stream as a provider does, one whole event a write with N ms (jittered)
+ * before each (the default is every stream in one write): what a stream costs a chunk; such a
+ * run does not write runtime.json.
  * `--only storm` runs the 529 storm alone (bench/runtime/overloadStorm.ts) and adds its run,
  * named by `--label`, to bench/results/runtime-storm.json: for before/after comparisons of
  * the error path.
@@ -110,6 +113,7 @@ const { values: flags } = parseArgs({
     'baseline-env': { type: 'string' },
     floor: { type: 'boolean', default: false },
     'perf-map': { type: 'boolean', default: false },
+    'event-gap-ms': { type: 'string' },
   },
 });
 const ONLY = [
@@ -367,6 +371,13 @@ async function main(): Promise<void> {
   const sim = await startSimulator({
     seed: 1,
     ...ONE_WRITE_STREAMS,
+    // A stream as a provider sends one, an event a write with a pause before each, instead.
+    ...(flags['event-gap-ms'] === undefined
+      ? {}
+      : {
+          firstTokenMs: Number(flags['event-gap-ms']),
+          eventGapMs: Number(flags['event-gap-ms']),
+        }),
     args: ['--aws-credentials', `${BENCH_AWS.accessKeyId}:${BENCH_AWS.secretAccessKey}`],
   });
   killOnExit(sim.pid);
@@ -525,7 +536,11 @@ async function main(): Promise<void> {
       loadAverageAfter: loadavg().map(round2),
     };
     await sim.stop();
-    if (!flags['no-write'] && flags['cpu-prof'] === undefined) {
+    if (
+      !flags['no-write'] &&
+      flags['cpu-prof'] === undefined &&
+      flags['event-gap-ms'] === undefined
+    ) {
       const file = new URL('./results/runtime.json', import.meta.url);
       const whole = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
       writeFileSync(file, `${JSON.stringify({ ...whole, hotPath: result }, null, 2)}\n`);
