@@ -73,6 +73,8 @@ function startsThinking(json: string): boolean {
  * text to the candidates instead of trying each quote: a few times faster than OUTPUT_MARKERS.
  */
 const LINE_MARKERS = /"(?:message_|error")/g;
+/** How the API's own data line of a `message_*` event begins: its type is its first member. */
+const MESSAGE_DATA = 'data: {"type":"message_';
 const COLON = 0x3a;
 const LOWER_G = 0x67;
 const QUOTE = 0x22;
@@ -215,12 +217,17 @@ export class SseUsageTap implements StreamTap {
    * chunks, the final usage in the second, 6.6 against 7.8 (a loop over its bytes).
    */
   push(chunk: Uint8Array): void {
-    let bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let bytes = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.#partial !== undefined) {
       bytes = Buffer.concat([this.#partial, bytes]);
       this.#partial = undefined;
     }
-    const end = bytes.lastIndexOf(NEWLINE);
+    // A read of whole events ends with a newline: then it is not searched for one (a Buffer
+    // search is a call into C++, and a provider's stream is read an event or a few at a time).
+    const last = bytes.length - 1;
+    const end = last >= 0 && bytes[last] === NEWLINE ? last : bytes.lastIndexOf(NEWLINE);
     if (end < bytes.length - 1) this.#partial = Buffer.from(bytes.subarray(end + 1));
     if (end < 0) return;
     const text = bytes.toString('latin1', 0, end + 1);
@@ -275,19 +282,28 @@ export class SseUsageTap implements StreamTap {
 
   #line(line: string): void {
     if (!line.startsWith('data:')) return;
-    if (line.includes('"type":"message_stop"')) {
+    // The API's own data lines name their type first: which event one is comes from the
+    // characters after `message_`, where a search for each type would read the line end to end.
+    const own = line.startsWith(MESSAGE_DATA);
+    if (
+      own ? line.startsWith('stop"', MESSAGE_DATA.length) : line.includes('"type":"message_stop"')
+    ) {
       this.stopped = true;
       return;
     }
     // The usage events in the API's own shape: only their usage object is parsed.
-    if (line.includes('"type":"message_delta"')) {
+    if (
+      own ? line.startsWith('delta"', MESSAGE_DATA.length) : line.includes('"type":"message_delta"')
+    ) {
       readStopReason(line, this.response);
       const usage = lastMemberObject(line, '"usage"', 1);
       if (usage !== undefined && this.#merge(usage)) {
         this.final = true;
         return;
       }
-    } else if (line.includes('"type":"message_start"')) {
+    } else if (
+      own ? line.startsWith('start"', MESSAGE_DATA.length) : line.includes('"type":"message_start"')
+    ) {
       readStartMembers(line, this.response);
       const usage = lastMemberObject(line, '"usage"', 2);
       if (usage !== undefined && this.#merge(usage)) {

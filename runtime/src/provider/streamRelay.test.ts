@@ -43,11 +43,14 @@ class RecordingSink implements StreamSink {
   errorEventSent = false;
   begun: number[] = [];
   written = '';
+  /** Each write's `last` flag, in order. */
+  lastFlags: boolean[] = [];
   begin(status: number): void {
     this.begun.push(status);
   }
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer, last = false): boolean {
     this.written += chunk.toString('utf8');
+    this.lastFlags.push(last);
     return !this.full;
   }
   onDrain(resume: () => void): void {
@@ -109,6 +112,25 @@ describe('relayStream', () => {
     await expect(r.result).resolves.toEqual({ input_tokens: 12, output_tokens: 7 });
     expect(r.sink.written).toBe(START + BLOCK + DELTA + END);
     expect(r.seen.usage).toEqual({ input_tokens: 12, output_tokens: 7 });
+  });
+
+  it('marks as last only the write that carries the end: message_stop, or the error event', async () => {
+    const r = relay();
+    r.source.write(START + BLOCK);
+    await tick();
+    r.source.write(DELTA);
+    await tick();
+    r.source.end(END);
+    await r.result;
+    expect(r.sink.lastFlags).toEqual([false, false, true]);
+
+    const failed = relay();
+    failed.source.write(START + BLOCK);
+    await tick();
+    failed.source.write(OVERLOADED);
+    await expect(failed.result).rejects.toBeInstanceOf(APIError);
+    expect(failed.sink.lastFlags).toEqual([false, true]);
+    expect(failed.sink.written).toBe(START + BLOCK + OVERLOADED);
   });
 
   it('writes only whole events, however the bytes were cut', async () => {

@@ -79,8 +79,12 @@ export function readableSource(readable: Readable): StreamSource {
 export interface StreamSink {
   /** Sends the response head; called once, right before the first content is written. */
   begin(status: number): void;
-  /** Writes whole events; false when the caller is slower and `onDrain` should be awaited. */
-  write(chunk: Buffer): boolean;
+  /**
+   * Writes whole events; false when the caller is slower and `onDrain` should be awaited.
+   * `last`: the stream's last events (its `message_stop` or error event): its end follows in
+   * this turn of the loop, and may leave with them.
+   */
+  write(chunk: Buffer, last?: boolean): boolean;
   onDrain(resume: () => void): void;
   /** Set when content has begun to reach the caller: the call can no longer be retried. */
   committed: boolean;
@@ -185,6 +189,7 @@ class Relay implements SourceListener {
       }
     }
     this.#reader?.push(chunk);
+    const last = tap.stopped || tap.errorEvent !== undefined;
     const held = this.#held;
     if (held !== undefined) {
       held.push(chunk);
@@ -198,18 +203,18 @@ class Relay implements SourceListener {
       options.sink.begin(options.status);
       const prelude = held.length === 1 ? chunk : Buffer.concat(held);
       this.#held = undefined;
-      this.#writeWhole(prelude);
+      this.#writeWhole(prelude, last);
     } else if (this.#pending === undefined) {
-      this.#writeWhole(chunk);
+      this.#writeWhole(chunk, last);
     } else {
       const joined = Buffer.concat([this.#pending, chunk]);
       this.#pending = undefined;
-      this.#writeWhole(joined);
+      this.#writeWhole(joined, last);
     }
     if (tap.errorEvent !== undefined) {
       // The provider's error event goes to the caller as it is, then the stream is over.
       if (this.#pending !== undefined)
-        options.sink.write(Buffer.concat([this.#pending, EVENT_END]));
+        options.sink.write(Buffer.concat([this.#pending, EVENT_END]), true);
       this.#pending = undefined;
       options.sink.errorEventSent = true;
       this.#finish(streamError(tap, options.headers));
@@ -221,7 +226,7 @@ class Relay implements SourceListener {
     const tap = this.#tap;
     if (this.#pending !== undefined && this.#held === undefined) {
       // A last event without its blank line: whole as far as the caller's parser goes.
-      this.#options.sink.write(Buffer.concat([this.#pending, EVENT_END]));
+      this.#options.sink.write(Buffer.concat([this.#pending, EVENT_END]), true);
       this.#pending = undefined;
     }
     if (tap.errorEvent !== undefined) this.#finish(streamError(tap, this.#options.headers));
@@ -236,11 +241,11 @@ class Relay implements SourceListener {
     this.#finish(err);
   };
 
-  #writeWhole(bytes: Buffer): void {
+  #writeWhole(bytes: Buffer, last: boolean): void {
     const end = lastEventEnd(bytes);
     if (end < bytes.length) this.#pending = Buffer.from(bytes.subarray(end));
     const sink = this.#options.sink;
-    if (end > 0 && !sink.write(end === bytes.length ? bytes : bytes.subarray(0, end))) {
+    if (end > 0 && !sink.write(end === bytes.length ? bytes : bytes.subarray(0, end), last)) {
       this.#heldBack = true;
       this.#source.pause();
       sink.onDrain(() => {

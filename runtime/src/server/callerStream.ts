@@ -66,7 +66,7 @@ export class CallerStream implements StreamSink {
     return Buffer.concat(this.#recorded ?? []).toString('utf8');
   }
 
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer, last = false): boolean {
     const res = this.#reply.raw;
     if (res.destroyed) return true;
     if (this.#recorded !== undefined) {
@@ -76,16 +76,19 @@ export class CallerStream implements StreamSink {
         return true;
       }
     }
-    this.#corkUntilNextTurn();
+    if (last) this.#corkUntilNextTurn();
     return res.write(chunk);
   }
 
   /**
-   * Holds the socket's writes until the event loop's next turn, so that what one read of the
-   * provider brought leaves in one syscall — head, events and, when the stream ended in that
-   * read, the chunked terminator. The socket is corked, never the response: a corked response
-   * keeps chunks in a buffer of its own that `end()` flushes after the terminator (Node 24),
-   * which cut streams off before their last events.
+   * Holds the socket's writes until the event loop's next turn, so that the stream's last
+   * events leave in one syscall with its end (the chunked terminator, or the route's error
+   * event), which comes after the relay's promise settles. Any other write needs no hold:
+   * node:http corks the socket for each `write` until the next tick, so what one read of the
+   * provider brought (head and events) leaves in one syscall already, without an immediate a
+   * read. The socket is corked, never the response: a corked response keeps chunks in a buffer
+   * of its own that `end()` flushes after the terminator (Node 24), which cut streams off
+   * before their last events.
    */
   #corkUntilNextTurn(): void {
     if (this.#corked) return;
