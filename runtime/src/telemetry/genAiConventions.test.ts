@@ -1,4 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
+import { answerText, heapGrowthOf } from '../../../test/support/heapGrowth.ts';
+import { responseMetaOfAnswer } from '../provider/responseMeta.ts';
 import {
   chatRequestAttributes,
   chatResponseAttributes,
@@ -6,6 +8,7 @@ import {
   genAiLatestOptIn,
   genAiPeer,
   inputTokensOf,
+  ownString,
 } from './genAiConventions.ts';
 
 describe('the GenAI conventions as Breakwater maps them', () => {
@@ -85,6 +88,39 @@ describe('the GenAI conventions as Breakwater maps them', () => {
     expect(chatResponseAttributes(undefined, { input_tokens: 3, output_tokens: 4 })).toEqual({
       'gen_ai.usage.input_tokens': 3,
       'gen_ai.usage.output_tokens': 4,
+    });
+  });
+
+  it.each([
+    '',
+    'end_turn',
+    'msg_01XFDUDYJgAACzvnptvVoYEL',
+    'claude-sonnet-4-5-20250929',
+    'modèle-ü-日本語-0123456789',
+  ])('gives %p back as the same text', (text) => {
+    const within = `{"x":"${text}"}`;
+    expect(ownString(within.slice(6, 6 + text.length))).toBe(text);
+  });
+
+  it("keeps none of the answer's text alive in the strings it gives a span", () => {
+    // A span waits for its batch with these; cut from the whole answer (responseMeta.ts),
+    // they would hold it alive with them.
+    const { bytes, kept } = heapGrowthOf(() =>
+      Array.from({ length: 128 }, (_, i) =>
+        chatResponseAttributes(
+          responseMetaOfAnswer(
+            answerText(`msg_01XFDUDYJgAACzvnpt${String(i)}`, 'claude-sonnet-4-5-20250929', 1 << 16),
+          ),
+          { input_tokens: 1, output_tokens: 1 },
+        ),
+      ),
+    );
+    // 128 answers of 64 KiB: kept with their strings, the heap would have grown by 8 MiB.
+    expect(bytes).toBeLessThan(2 << 20);
+    expect((kept as unknown[])[127]).toMatchObject({
+      'gen_ai.response.id': 'msg_01XFDUDYJgAACzvnpt127',
+      'gen_ai.response.model': 'claude-sonnet-4-5-20250929',
+      'gen_ai.response.finish_reasons': ['max_tokens_reached'],
     });
   });
 

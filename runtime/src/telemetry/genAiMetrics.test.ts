@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
+import { answerText, heapGrowthOf } from '../../../test/support/heapGrowth.ts';
+import { responseMetaOfAnswer } from '../provider/responseMeta.ts';
 import { genAiPeer } from './genAiConventions.ts';
 import { GenAiMetrics } from './genAiMetrics.ts';
 
@@ -38,6 +40,28 @@ describe('the GenAI metrics on /metrics', () => {
     );
     // Not a stream: no time to first token.
     expect(text).not.toMatch(/gen_ai_server_time_to_first_token_seconds_count\{/);
+  });
+
+  it('keep no answer alive in the series a response model makes', async () => {
+    const registry = new Registry();
+    const metrics = new GenAiMetrics(registry);
+    // Each a new kind of call, whose series is kept as long as the process.
+    const { bytes } = heapGrowthOf(() => {
+      for (let i = 0; i < 128; i++)
+        metrics.record({
+          requestModel: 'claude-a',
+          peer,
+          durationMs: 300,
+          errorType: undefined,
+          response: responseMetaOfAnswer(
+            answerText('msg_1', `claude-a-2025-${String(i)}`, 1 << 16),
+          ),
+          usage: { input_tokens: 10, output_tokens: 20 },
+        });
+    });
+    // 128 answers of 64 KiB: kept with their models, the heap would have grown by 8 MiB.
+    expect(bytes).toBeLessThan(2 << 20);
+    expect(await scrape(registry)).toContain('gen_ai_response_model="claude-a-2025-127"');
   });
 
   it('record a failed attempt’s duration with its error type and no tokens', async () => {

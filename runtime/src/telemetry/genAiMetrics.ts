@@ -17,6 +17,7 @@ import type { Usage } from '../provider/usage.ts';
 import {
   CHAT,
   inputTokensOf,
+  ownString,
   OPERATION_DURATION_BUCKETS,
   TIME_PER_OUTPUT_TOKEN_BUCKETS,
   TIME_TO_FIRST_TOKEN_BUCKETS,
@@ -181,10 +182,12 @@ export class GenAiMetrics {
    */
   #seriesOf(attempt: ChatAttempt): CallSeries {
     const { peer, requestModel } = attempt;
-    const responseModel = attempt.response?.model ?? '';
+    const answered = attempt.response?.model ?? '';
     const errorType = attempt.errorType ?? '';
-    const kept = this.#kinds.get(peer)?.get(requestModel)?.get(responseModel)?.get(errorType);
+    const kept = this.#kinds.get(peer)?.get(requestModel)?.get(answered)?.get(errorType);
     if (kept !== undefined) return kept;
+    // Kept as long as the process: a string of its own, not a view of the answer's text.
+    const responseModel = ownString(answered);
     const series = new CallSeries(this.#tallies, {
       gen_ai_operation_name: CHAT,
       gen_ai_provider_name: peer.provider,
