@@ -1,14 +1,17 @@
 /**
- * The bulkheads the GuardSet builds beside the policy's: the tool calls' own, one per MCP
- * server, and the model bulkhead of a policy without `concurrency`. Their numbers are not
- * policy settings except where the document has one; what they share with a setting comes
- * from the schema (generated/documentDefaults.ts and documentBounds.ts).
+ * The settings the GuardSet hands its guards, read from the policy: the model guards' retry,
+ * and the bulkheads it builds beside the policy's (the tool calls' own, one per MCP server, and
+ * the model bulkhead of a policy without `concurrency`). The bulkheads' numbers are not policy
+ * settings except where the document has one; what they share with a setting comes from the
+ * schema (generated/documentDefaults.ts and documentBounds.ts).
  */
 import type { ConcurrencySettings } from '../bulkhead.ts';
+import type { RetryOptions } from '../retry.ts';
 import { DOCUMENT_BOUNDS } from '../../../../contract/src/policy/generated/documentBounds.ts';
 import { DOCUMENT_DEFAULTS } from '../../../../contract/src/policy/generated/documentDefaults.ts';
 import type {
   McpServerSettings,
+  PolicyDocument,
   RateLimitSettings,
 } from '../../../../contract/src/policy/policyDocument.ts';
 
@@ -48,5 +51,15 @@ export function mcpServerConcurrency(
     replicaMaxQueue: QUEUE_PER_SERVER,
     queueTimeoutMs: timeoutMs,
     mode: 'Enforce',
+  };
+}
+
+/** A model guard's retry: the policy's, honouring Retry-After as its adaptive pacing says. */
+export function retryOptions(doc: PolicyDocument): RetryOptions {
+  return {
+    maxAttempts: doc.retry.maxAttempts,
+    initialDelayMs: doc.retry.initialDelayMs,
+    maxDelayMs: doc.retry.maxDelayMs,
+    honorRetryAfter: doc.rateLimit.adaptive.honorRetryAfter,
   };
 }

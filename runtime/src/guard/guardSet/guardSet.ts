@@ -14,7 +14,9 @@
  * The pieces: breakerRegistry.ts (breakers and guards by name, the limit, retirement, every
  * backend open), breakerEdges.ts (the soonest time-driven edge, the breakers an override
  * holds), storeSlot.ts (the policy's rate-limit store), rememberedOpen.ts (open periods
- * learned from the other replicas), and here the composition and the edge timer's wiring.
+ * learned from the other replicas), backendFailover.ts (a call's move to another backend),
+ * budgetedModelCall.ts (a call the budgets apply to), and here the composition and the edge
+ * timer's wiring.
  *
  * Time-driven edges (an open period ending, an override lapsing) are taken by one EdgeTimer
  * for the whole set, so the pod report changes on time on an idle agent too. A replica that
@@ -26,10 +28,9 @@ import { Bulkhead } from '../bulkhead.ts';
 import type { ErrorClassifier } from '../classification.ts';
 import type { CircuitBreaker } from '../circuitBreaker.ts';
 import { EdgeTimer } from '../edgeTimer.ts';
-import { Guard, type Failover, type GuardCallOptions } from '../guard.ts';
+import { Guard, type GuardCallOptions } from '../guard.ts';
 import type { GuardMetrics } from '../metrics.ts';
 import { RateLimiter } from '../rateLimiter.ts';
-import type { RetryOptions } from '../retry.ts';
 import type { PolicyDocument } from '../../../../contract/src/policy/policyDocument.ts';
 import type { StoreReport } from '../../../../contract/src/reporting/storeReport.ts';
 import {
@@ -43,9 +44,11 @@ import { BreakerRegistry } from './breakerRegistry.ts';
 import { retiredBreakers, type BreakerTarget } from './breakerRetirement.ts';
 import { breakerReport } from './breakerReport.ts';
 import { AnswerSettlements } from './answerSettlements.ts';
+import { BackendFailover, type ModelGuardOf } from './backendFailover.ts';
+import { budgetedModelCall } from './budgetedModelCall.ts';
 import { ModelAttempt } from './modelAttempt.ts';
 import { plannedCall } from './plannedCall.ts';
-import { TOOL_CONCURRENCY, modelConcurrency } from './guardOptions.ts';
+import { TOOL_CONCURRENCY, modelConcurrency, retryOptions } from './guardOptions.ts';
 import {
   breakerViews,
   rateLimiterView,
@@ -98,6 +101,8 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
   readonly #store: StoreSlot;
   readonly #edges: EdgeTimer;
   readonly #remembered = new RememberedOpenPeriods();
+  /** #modelGuard bound once, for each call's BackendFailover and rememberOpen. */
+  readonly #guardOf: ModelGuardOf = (backend, model) => this.#modelGuard(backend, model);
 
   constructor({ doc, clock, classifier, metrics, openStore, budgetAudit }: GuardSetOptions) {
     this.#clock = clock;
@@ -192,7 +197,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     this.#groups.retain(doc);
     for (const [name, guard] of this.#registry.guards) {
       if (name.startsWith('tool:')) continue;
-      guard.reconfigure({ timeout: { timeoutMs: doc.timeoutMs }, retry: this.#retry() });
+      guard.reconfigure({ timeout: { timeoutMs: doc.timeoutMs }, retry: retryOptions(doc) });
     }
     this.#holdOverride();
     this.#edges.reschedule();
@@ -218,17 +223,9 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
    * exists has its own evidence and keeps it.
    */
   rememberOpen(entries: readonly RememberedOpen[]): void {
-    const now = this.#clock.now();
     const backends = new Set(this.#doc.backends.map((b) => b.name));
-    for (const { name, untilMs } of entries) {
-      const slash = name.indexOf('/');
-      if (untilMs <= now || slash <= 0 || this.#registry.breakers.has(name)) continue;
-      const backend = name.slice(0, slash);
-      if (!backends.has(backend)) continue;
-      this.#remembered.remember(name, untilMs);
-      // Created now, so that the pod report says Open before the first call comes.
-      this.#modelGuard(backend, name.slice(slash + 1));
-    }
+    const { breakers } = this.#registry;
+    this.#remembered.learn(entries, this.#clock.now(), backends, breakers, this.#guardOf);
   }
 
   /** When the edge timer fires next, if it is armed (for tests). */
@@ -267,56 +264,27 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     budget?: BudgetRequest,
   ): Promise<T> {
     try {
-      let backend = pickBackend();
+      const backend = pickBackend();
       if (backend === undefined) throw this.#registry.allOpen(model);
       const guard = this.#modelGuard(backend.name, model);
-      // Before the guard and its retries: the worst case is held for the attempt that runs (a
-      // retry holds room for the attempts made too: beforeRetry), and a call that may not go is
-      // refused before any provider call (counting tokens spends none).
+      // Budgets are held before the guard and its retries (budgetedModelCall.ts).
       const planned = this.#budgets.enabled ? plannedCall(estimate, budget) : undefined;
-      const call =
-        planned === undefined
-          ? undefined
-          : { model, clientKey: budget?.clientKey, planned, stream: budget?.stream };
-      let tried: Set<string> | undefined;
-      const failover: Failover = {
-        next: () => {
-          (tried ??= new Set()).add((backend as B).name);
-          const next = pickBackend(tried);
-          if (next === undefined) return undefined;
-          backend = next;
-          return this.#modelGuard(next.name, model);
-        },
-      };
-      if (call === undefined) {
+      const failover = new BackendFailover(backend, model, pickBackend, this.#guardOf);
+      if (planned === undefined) {
         const options: GuardCallOptions =
           estimate === undefined ? { signal, failover } : { signal, estimate, failover };
-        return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
+        return guard.execute((a) => attempt(new ModelAttempt(a, model, failover.backend)), options);
       }
-      return this.#budgets.run(
+      const call = { model, clientKey: budget?.clientKey, planned, stream: budget?.stream };
+      return budgetedModelCall(
+        this.#budgets,
+        this.#settlements,
         call,
         budget?.requestId,
-        async (held) => {
-          const claim = held?.claim;
-          const options: GuardCallOptions = {
-            signal,
-            failover,
-            ...(estimate === undefined ? {} : { estimate }),
-            ...(claim === undefined ? {} : { budget: claim }),
-            // A retry's room goes through the audit too (budget_room_reserved).
-            ...(held === undefined ? {} : { held: held.settles }),
-          };
-          if (held === undefined)
-            return guard.execute((a) => attempt(new ModelAttempt(a, model, backend as B)), options);
-          try {
-            return await guard.execute(
-              (a) => attempt(new ModelAttempt(a, model, backend as B, held.hold)),
-              options,
-            );
-          } finally {
-            this.#settlements.later(held.settles);
-          }
-        },
+        guard,
+        failover,
+        attempt,
+        estimate,
         signal,
       );
     } catch (err) {
@@ -394,15 +362,6 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
     return () => this.#listeners.delete(listener);
   }
 
-  #retry(): RetryOptions {
-    return {
-      maxAttempts: this.#doc.retry.maxAttempts,
-      initialDelayMs: this.#doc.retry.initialDelayMs,
-      maxDelayMs: this.#doc.retry.maxDelayMs,
-      honorRetryAfter: this.#doc.rateLimit.adaptive.honorRetryAfter,
-    };
-  }
-
   #modelGuard(backend: string, model: string): Guard {
     const name = providerBreakerName(backend, model);
     let guard = this.#registry.guards.get(name);
@@ -415,7 +374,7 @@ export class GuardSet<B extends NamedBackend> implements ProviderGuard<B> {
         limiter: this.#limiter,
         bulkhead: this.#modelBulkhead,
         timeout: { timeoutMs: this.#doc.timeoutMs },
-        retry: this.#retry(),
+        retry: retryOptions(this.#doc),
       });
       this.#registry.addGuard(name, guard);
     }

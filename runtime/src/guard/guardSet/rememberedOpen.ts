@@ -16,8 +16,26 @@ export interface RememberedOpen {
 export class RememberedOpenPeriods {
   readonly #untilMs = new Map<string, number>();
 
-  remember(name: string, untilMs: number): void {
-    this.#untilMs.set(name, untilMs);
+  /**
+   * Remembers each entry still ahead of `now` whose backend is one of `backends` and whose
+   * breaker is not in `existing` (one that exists has its own evidence and keeps it), and has
+   * `create` make its breaker at once, so that the pod report says Open before the first call.
+   */
+  learn(
+    entries: readonly RememberedOpen[],
+    now: number,
+    backends: ReadonlySet<string>,
+    existing: ReadonlyMap<string, unknown>,
+    create: (backend: string, model: string) => unknown,
+  ): void {
+    for (const { name, untilMs } of entries) {
+      const slash = name.indexOf('/');
+      if (untilMs <= now || slash <= 0 || existing.has(name)) continue;
+      const backend = name.slice(0, slash);
+      if (!backends.has(backend)) continue;
+      this.#untilMs.set(name, untilMs);
+      create(backend, name.slice(slash + 1));
+    }
   }
 
   /** The snapshot a new breaker named so starts from, once; undefined when none is ahead. */
