@@ -18,12 +18,13 @@ import { ClientKeys } from './access/clientKeys.ts';
 import { KEYLESS_BUDGET_WARNING, keylessBudgetFields } from './access/keylessBudgets.ts';
 import { AuditLog } from './audit/auditLog.ts';
 import { ResponseCache } from './cache/responseCache.ts';
-import type { PolicySourceOption, RuntimeOptions } from './cli/runtimeOptions.ts';
+import type { RuntimeOptions } from './cli/runtimeOptions.ts';
 import type { ClientKeySource } from './policy/sourceDeps.ts';
 import type { ClusterReplica } from './cluster/clusterIntegration.ts';
 import type { ReportedState } from './cluster/podReporter.ts';
-import { OFFER_RESULTS, PolicyStore, type AppliedPolicy } from './policy/policyStore.ts';
-import { loadPolicyModules } from './policy/policyModules.ts';
+import type { AppliedPolicy, PolicyStore } from './policy/policyStore.ts';
+import { countedPolicyStore } from './policy/countedPolicyStore.ts';
+import { ActiveBreakers } from './policy/activeBreakers.ts';
 import { BackendPool, type Backend } from './provider/backendPool.ts';
 import { GuardMetrics } from './guard/metrics.ts';
 import { genAiLatestOptIn } from './telemetry/genAiConventions.ts';
@@ -55,13 +56,6 @@ import type { Clock } from '../../platform/src/time/clock.ts';
 import { sleep } from '../../platform/src/time/sleep.ts';
 import { POD_CLIENT_KEY_ENV } from '../../contract/src/pod/agentEnvironment.ts';
 import { DOCUMENT_DEFAULTS } from '../../contract/src/policy/generated/documentDefaults.ts';
-
-/** The `source` label of a policy source's offers: its name up to the first ':'. */
-const RELOAD_SOURCE_LABEL: Readonly<Record<PolicySourceOption['kind'], string>> = {
-  file: 'file',
-  manifests: 'manifests',
-  cluster: 'configmap',
-};
 
 export interface RuntimeDeps {
   readonly options: RuntimeOptions;
@@ -110,24 +104,8 @@ export class AgentRuntime implements ClusterReplica {
     const { clock, logger } = deps;
     this.metrics = new RuntimeMetrics(undefined, { genAiLatest: genAiLatestOptIn(deps.env) });
     this.#guardMetrics = new GuardMetrics(this.metrics.registry);
-    // Every result exists from the start, so increase() sees the first rejection.
-    const source = RELOAD_SOURCE_LABEL[deps.options.source.kind];
-    for (const result of OFFER_RESULTS) this.metrics.policyReloads.inc({ result, source }, 0);
-    this.store = new PolicyStore(clock, {
-      onOffer: (result, source, detail) => {
-        this.metrics.policyReloads.inc({ result, source: source.split(':')[0] ?? source });
-        if (result === 'rejected')
-          logger.error(
-            { source, error: detail },
-            // Refused at start there is no good one yet: calls get 503 and /health/ready says
-            // why until a valid policy is offered.
-            this.store.current === undefined
-              ? 'policy refused; no policy in force until a valid one is offered'
-              : 'policy refused; keeping the last good one',
-          );
-      },
-      loadModules: loadPolicyModules,
-    });
+    const reloads = this.metrics.policyReloads;
+    this.store = countedPolicyStore(clock, deps.options.source.kind, reloads, logger);
     this.clientKeys.setPodKey(deps.env[POD_CLIENT_KEY_ENV]);
     this.#pool = new BackendPool(deps.env, clock);
     // Sized by the schema's defaults until the first policy resizes it.
@@ -225,18 +203,10 @@ export class AgentRuntime implements ClusterReplica {
 
   /** Breaker transitions of whichever guard is in force (for the pod reporter). */
   onBreakerChange(listener: () => void): void {
-    this.#breakerListeners.add(listener);
-    this.#unsubscribeGuard ??= this.#active?.guard.onBreakerChange(() => {
-      this.#notifyBreakers();
-    });
+    this.#breakers.listen(listener, this.#active?.guard);
   }
 
-  readonly #breakerListeners = new Set<() => void>();
-  #unsubscribeGuard: (() => void) | undefined;
-
-  #notifyBreakers(): void {
-    for (const listener of this.#breakerListeners) listener();
-  }
+  readonly #breakers = new ActiveBreakers();
 
   /**
    * The agent's other replicas hold these provider breakers open (from its status, read at
@@ -387,11 +357,7 @@ export class AgentRuntime implements ClusterReplica {
     // How /v1/messages serves this policy's calls, decided now rather than per call.
     const messages = planMessages(doc, guard, this.#deps.env[LEAN_ROUTE_ENV]);
     this.#active = { doc, hash: next.hash, guard, messages };
-    this.#unsubscribeGuard?.();
-    this.#unsubscribeGuard = guard.onBreakerChange(() => {
-      this.#notifyBreakers();
-    });
-    this.#notifyBreakers();
+    this.#breakers.follow(guard);
     this.#cache.resize(doc.cache.maxEntries, doc.cache.ttlMs);
     if (!doc.cache.enabled) this.#cache.clear();
     this.#audit.enabled = doc.audit.enabled;
