@@ -6,13 +6,20 @@
  * same calls in turn (plain, streamed, refused, retried, fallen back, cut) with the same
  * simulator fault before each, and the pair's two are compared: status, headers and body of
  * every answer (ids, dates and the serving request's id taken out), every metric series whose
- * value is a count, and each call's `chat {model}` span (its attributes, events and status;
- * spans are matched by the caller's trace id, one a call). `/debug/policy` says how many calls
- * the lean runtime served the lean way: those expected, traced or not.
+ * value is a count, each call's `chat {model}` span (its attributes, events and status;
+ * spans are matched by the caller's trace id, one a call), and what each call sent the
+ * provider (each runtime's backend is a recording proxy in front of the simulator: how many
+ * requests, their method, path, headers and body). `/debug/policy` says how many calls the
+ * lean runtime served the lean way: those expected, traced or not.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type Server,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,7 +142,11 @@ function counts(text: string): Record<string, string> {
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line === '') continue;
     const at = line.lastIndexOf(' ');
-    const series = line.slice(0, at);
+    // Each runtime's backend is its own recorder (its port), so its policy's hash differs too.
+    const series = line
+      .slice(0, at)
+      .replace(/server_port="\d+"/, 'server_port="*"')
+      .replace(/hash="[0-9a-f]+"/, 'hash="*"');
     if (/seconds|duration|latency|_ms|process_|nodejs_|uptime|timestamp|start_time/i.test(series))
       continue;
     out[series] = line.slice(at + 1);
@@ -156,7 +167,11 @@ interface ExportedSpan {
 const valuesOf = (attributes: ExportedSpan['attributes']) =>
   Object.fromEntries(
     (attributes ?? [])
-      .map((a) => [a.key, scrub(JSON.stringify(a.value))] as const)
+      .map(
+        (a) =>
+          // The backend's port is its recorder's (startPair).
+          [a.key, a.key === 'server.port' ? '*' : scrub(JSON.stringify(a.value))] as const,
+      )
       .sort(([a], [b]) => a.localeCompare(b)),
   );
 
@@ -209,41 +224,124 @@ async function startSink(): Promise<SpanSink> {
   };
 }
 
+/** A provider request as the simulator would see it, without what differs on every call. */
+interface UpstreamRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/** A proxy in front of the simulator that records every request it passes on. */
+interface Recorder {
+  readonly url: string;
+  readonly requests: UpstreamRequest[];
+  close(): Promise<void>;
+}
+
+function upstreamHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers).sort(([a], [b]) => a.localeCompare(b))) {
+    if (name === 'host' || name === 'connection') continue;
+    // The caller's trace goes on; the span id in it is the runtime's own (or the caller's).
+    const text = String(value);
+    out[name] =
+      name === 'traceparent' ? text.replace(/^(00-[0-9a-f]{32}-)[0-9a-f]{16}-/, '$1S-') : text;
+  }
+  return out;
+}
+
+async function startRecorder(target: string): Promise<Recorder> {
+  const requests: UpstreamRequest[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      requests.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: upstreamHeaders(req.headers),
+        body: body.toString('utf8'),
+      });
+      const up = httpRequest(
+        new URL(req.url ?? '/', target),
+        { method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      res.on('close', () => up.destroy());
+      up.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
 interface Pair {
   readonly lean: RuntimeHandle;
   readonly long: RuntimeHandle;
   readonly sinks?: { readonly lean: SpanSink; readonly long: SpanSink };
+  readonly upstream: { readonly lean: Recorder; readonly long: Recorder };
 }
 
 let sim: SimulatorHandle;
 let dir: string;
+let policy: Record<string, unknown>;
 const runtimes: RuntimeHandle[] = [];
 const sinks: SpanSink[] = [];
+const recorders: Recorder[] = [];
 
 beforeAll(async () => {
   sim = await startSimulator({ seed: 1, ...ONE_WRITE_STREAMS });
   dir = mkdtempSync(join(tmpdir(), 'bw-lean-route-'));
   const doc = samplePolicyDocument();
-  const policy = {
+  policy = {
     ...doc,
     model: { name: PRIMARY_MODEL, fallbacks: [FALLBACK_MODEL], maxTokens: 64 },
-    backends: [{ name: 'default', baseURL: sim.url, apiKeyEnv: 'ANTHROPIC_API_KEY', weight: 1 }],
     retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 50 },
     access: { clientKeysSecret: 'parity-keys' },
   };
-  writeFileSync(join(dir, 'policy.json'), JSON.stringify(policy));
 });
 
 afterAll(async () => {
   await Promise.all(runtimes.map((rt) => rt.stop()));
   await Promise.all(sinks.map((s) => s.close()));
+  await Promise.all(recorders.map((r) => r.close()));
   await sim.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
 async function startPair(traced: boolean): Promise<Pair> {
+  const upstream = { lean: await startRecorder(sim.url), long: await startRecorder(sim.url) };
+  recorders.push(upstream.lean, upstream.long);
   const start = async (lean: boolean, sink?: SpanSink) => {
-    const rt = await startRuntime(['--policy', join(dir, 'policy.json'), '--log-level', 'warn'], {
+    // Each runtime's backend is its own recorder in front of the one simulator.
+    const file = join(dir, `policy-${traced ? 'traced' : 'plain'}-${lean ? 'lean' : 'long'}.json`);
+    const backend = (lean ? upstream.lean : upstream.long).url;
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...policy,
+        backends: [
+          { name: 'default', baseURL: backend, apiKeyEnv: 'ANTHROPIC_API_KEY', weight: 1 },
+        ],
+      }),
+    );
+    const rt = await startRuntime(['--policy', file, '--log-level', 'warn'], {
       ANTHROPIC_API_KEY: 'sk-parity',
       BREAKWATER_CLIENT_KEYS: KEY,
       ...(lean ? {} : { BREAKWATER_LEAN_ROUTE: 'off' }),
@@ -261,13 +359,14 @@ async function startPair(traced: boolean): Promise<Pair> {
     runtimes.push(rt);
     return rt;
   };
-  if (!traced) return { lean: await start(true), long: await start(false) };
+  if (!traced) return { lean: await start(true), long: await start(false), upstream };
   const pairSinks = { lean: await startSink(), long: await startSink() };
   sinks.push(pairSinks.lean, pairSinks.long);
   return {
     lean: await start(true, pairSinks.lean),
     long: await start(false, pairSinks.long),
     sinks: pairSinks,
+    upstream,
   };
 }
 
@@ -277,8 +376,10 @@ async function differences(pair: Pair): Promise<string[]> {
   /** Series compared, and those found differing (each named once, after the first call). */
   const compared = new Set<string>();
   const differing = new Set<string>();
+  let upstreamRequests = 0;
   for (const [index, step] of STEPS.entries()) {
     const answers: unknown[] = [];
+    const sentBefore = [pair.upstream.lean.requests.length, pair.upstream.long.requests.length];
     for (const rt of [pair.lean, pair.long]) {
       await sim.clearFaults();
       if (step.fault !== undefined) await sim.setFault(step.fault);
@@ -298,6 +399,13 @@ async function differences(pair: Pair): Promise<string[]> {
     const [lean, long] = answers;
     if (JSON.stringify(lean) !== JSON.stringify(long))
       found.push(`${step.name}: lean ${JSON.stringify(lean)}, long ${JSON.stringify(long)}`);
+    // What the call sent the provider: every attempt, as the simulator received it.
+    const [leanSent, longSent] = [pair.upstream.lean, pair.upstream.long].map((r, i) =>
+      JSON.stringify(r.requests.slice(sentBefore[i])),
+    );
+    upstreamRequests += pair.upstream.long.requests.length - (sentBefore[1] ?? 0);
+    if (leanSent !== longSent)
+      found.push(`${step.name} sent upstream: lean ${leanSent ?? ''}, long ${longSent ?? ''}`);
     // The counts after each call, so that a difference names the call that made it.
     await sim.clearFaults();
     for (const series of await countDifferences(pair, compared))
@@ -306,8 +414,10 @@ async function differences(pair: Pair): Promise<string[]> {
         found.push(`after ${step.name}: ${series.text}`);
       }
   }
-  // A comparison of something: the counts of every call, each kind of failure among them.
+  // A comparison of something: the counts of every call, each kind of failure among them, and
+  // the provider's side of the calls that reached it, retries and fallbacks included.
   expect(compared.size).toBeGreaterThan(100);
+  expect(upstreamRequests).toBeGreaterThan(STEPS.length);
   if (pair.sinks !== undefined) found.push(...(await spanDifferences(pair.sinks)));
   return found;
 }
