@@ -269,6 +269,8 @@ async function startRecorder(target: string): Promise<Recorder> {
         { method: req.method, headers: req.headers },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
+          // A provider's cut reaches the runtime as a cut.
+          answer.on('error', () => res.destroy());
           answer.pipe(res);
         },
       );
