@@ -266,7 +266,8 @@ describe('Guard: timeouts', () => {
     expect(f.guard.deadlineTimerArmed).toBe(false);
   });
 
-  it('hands out an aborted signal when asked after the deadline passed', async () => {
+  /** An attempt that never settles, driven past its 1 s deadline. */
+  async function timedOutAttempt(): Promise<GuardAttempt | undefined> {
     const f = guardFixture({ guard: { timeout: { timeoutMs: 1_000 } } });
     let attempt: GuardAttempt | undefined;
     await drive(
@@ -276,20 +277,17 @@ describe('Guard: timeouts', () => {
         return new Promise(() => undefined);
       }),
     );
+    return attempt;
+  }
+
+  it('hands out an aborted signal when asked after the deadline passed', async () => {
+    const attempt = await timedOutAttempt();
     expect(attempt?.signal.aborted).toBe(true);
     expect(isTimeoutError(attempt?.signal.reason)).toBe(true);
   });
 
   it('tells work that asks after the deadline passed that it expired, at once', async () => {
-    const f = guardFixture({ guard: { timeout: { timeoutMs: 1_000 } } });
-    let attempt: GuardAttempt | undefined;
-    await drive(
-      f.clock,
-      f.guard.execute((a) => {
-        attempt = a;
-        return new Promise(() => undefined);
-      }),
-    );
+    const attempt = await timedOutAttempt();
     const told: unknown[] = [];
     attempt?.whenExpired((err) => told.push(err));
     expect(told).toHaveLength(1);
