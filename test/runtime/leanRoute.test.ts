@@ -187,6 +187,21 @@ function spanSeen(span: ExportedSpan): unknown {
   };
 }
 
+/** `server` listening on a loopback port: its URL, and a close that cuts its connections. */
+async function listenLocally(server: Server): Promise<{ url: string; close(): Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
 /** An OTLP/HTTP JSON receiver: the spans exported to it. */
 interface SpanSink {
   readonly url: string;
@@ -211,17 +226,7 @@ async function startSink(): Promise<SpanSink> {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    spans,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      }),
-  };
+  return { ...(await listenLocally(server)), spans };
 }
 
 /** A provider request as the simulator would see it, without what differs on every call. */
@@ -279,18 +284,7 @@ async function startRecorder(target: string): Promise<Recorder> {
       up.end(body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
-  };
+  return { ...(await listenLocally(server)), requests };
 }
 
 interface Pair {
