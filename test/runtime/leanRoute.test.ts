@@ -42,8 +42,12 @@ interface Step {
   readonly key?: string;
   readonly headers?: Record<string, string>;
   readonly body: Record<string, unknown>;
+  /** Sent instead of `body` as JSON: a body the server must refuse, or a size it must. */
+  readonly raw?: string | Uint8Array;
   /** Served the lean way on the lean runtime (else: refused before, or the long way). */
   readonly lean: boolean;
+  /** Taken ahead of fastify (frontMessages.ts) on the lean runtime: every step unless false. */
+  readonly front?: false;
 }
 
 const plain = (content: string, extra: Record<string, unknown> = {}) => ({
@@ -69,6 +73,60 @@ const STEPS: readonly Step[] = [
     lean: false,
   },
   { name: 'wrong key', key: 'bk-wrong', body: plain('Hi'), lean: false },
+  // What a request ahead of fastify is refused for, answered as fastify's parser and error
+  // handler answer it; and what it leaves to fastify, answered by fastify on both.
+  { name: 'bad JSON', body: {}, raw: '{"model": ', lean: false },
+  {
+    name: 'bad UTF-8',
+    body: {},
+    raw: Buffer.concat([Buffer.from('{"model":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
+    lean: false,
+  },
+  { name: 'nested too deep', body: {}, raw: `${'['.repeat(300)}${']'.repeat(300)}`, lean: false },
+  { name: 'a JSON array', body: {}, raw: '[1]', lean: false },
+  { name: 'prototype poisoning', body: {}, raw: '{"__proto__":{"x":1}}', lean: false },
+  {
+    name: 'caller-given request id',
+    headers: { 'x-request-id': 'caller-chosen-id-1' },
+    body: plain('Mine.'),
+    lean: true,
+  },
+  {
+    name: 'caller-given request id, refused',
+    key: 'bk-wrong',
+    headers: { 'x-request-id': 'caller-chosen-id-2' },
+    body: plain('Mine.'),
+    lean: false,
+  },
+  {
+    name: 'content-type not JSON (fastify)',
+    headers: { 'content-type': 'text/plain' },
+    body: plain('Plain text.'),
+    lean: false,
+    front: false,
+  },
+  {
+    name: 'content-type with a charset (fastify)',
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: plain('Charset.'),
+    lean: true,
+    front: false,
+  },
+  { name: 'empty body (fastify)', body: {}, raw: '', lean: false, front: false },
+  {
+    name: 'too large (fastify)',
+    body: {},
+    raw: `{"x":"${'a'.repeat(8 * 1024 * 1024)}"}`,
+    lean: false,
+    front: false,
+  },
+  {
+    name: 'a query string (fastify)',
+    headers: { 'x-front-path': '/v1/messages?beta=true' },
+    body: plain('Query.'),
+    lean: true,
+    front: false,
+  },
   {
     name: 'one 529, retried',
     fault: { status: 529, count: 1 },
@@ -127,13 +185,19 @@ const scrub = (t: string) =>
     .replace(/"(id|request_id)":"[^"]*"/g, '"$1":"*"')
     .replace(/(msg|req|toolu)_[A-Za-z0-9]+/g, '$1_*');
 
-/** What a caller sees of an answer, without what differs on every call. */
-function seen(status: number, headers: Headers, text: string): unknown {
+/**
+ * What a caller sees of an answer, without what differs on every call: its own request id is
+ * kept when the caller chose it.
+ */
+function seen(status: number, headers: Headers, text: string, given?: string): unknown {
   const kept: Record<string, string> = {};
   headers.forEach((value, name) => {
-    if (!['date', 'request-id', 'keep-alive', 'content-length'].includes(name)) kept[name] = value;
+    if (name === 'request-id' && value === given) kept[name] = value;
+    else if (!['date', 'request-id', 'keep-alive', 'content-length'].includes(name))
+      kept[name] = value;
   });
-  return { status, headers: kept, body: scrub(text) };
+  const mine = given === undefined ? text : text.replaceAll(`"${given}"`, '"GIVEN"');
+  return { status, headers: kept, body: scrub(mine.replace('"request_id":"GIVEN"', '"mine":1')) };
 }
 
 /** Metric series whose values are counts, not times or sizes of time. */
@@ -379,18 +443,20 @@ async function differences(pair: Pair): Promise<string[]> {
     for (const rt of [pair.lean, pair.long]) {
       await sim.clearFaults();
       if (step.fault !== undefined) await sim.setFault(step.fault);
-      const res = await fetch(`${rt.url}/v1/messages`, {
+      const { 'x-front-path': path = '/v1/messages', ...headers } = step.headers ?? {};
+      const res = await fetch(`${rt.url}${path}`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           'x-api-key': step.key ?? KEY,
           'anthropic-version': '2023-06-01',
           traceparent: `00-${traceIdOf(index)}-${CALLER_SPAN_ID}-01`,
-          ...step.headers,
+          ...headers,
         },
-        body: JSON.stringify(step.body),
+        body: step.raw ?? JSON.stringify(step.body),
       });
-      answers.push(seen(res.status, res.headers, await res.text()));
+      const text = await res.text();
+      answers.push(seen(res.status, res.headers, text, headers['x-request-id']));
     }
     const [lean, long] = answers;
     if (JSON.stringify(lean) !== JSON.stringify(long))
@@ -413,7 +479,7 @@ async function differences(pair: Pair): Promise<string[]> {
   // A comparison of something: the counts of every call, each kind of failure among them, and
   // the provider's side of the calls that reached it, retries and fallbacks included.
   expect(compared.size).toBeGreaterThan(100);
-  expect(upstreamRequests).toBeGreaterThan(STEPS.length);
+  expect(upstreamRequests).toBeGreaterThan(LEAN_CALLS);
   if (pair.sinks !== undefined) found.push(...(await spanDifferences(pair.sinks)));
   return found;
 }
@@ -439,7 +505,9 @@ async function countDifferences(
 async function spanDifferences(pairSinks: NonNullable<Pair['sinks']>): Promise<string[]> {
   // Every step but those refused before any work (the body, the key) makes one span.
   const expected = STEPS.map((_, index) => traceIdOf(index)).filter(
-    (_, index) => !['refused body', 'wrong key'].includes(STEPS[index]?.name ?? ''),
+    (_, index) =>
+      !['refused body', 'wrong key'].includes(STEPS[index]?.name ?? '') &&
+      (STEPS[index]?.lean === true || STEPS[index]?.headers?.['breakwater-run-id'] !== undefined),
   );
   const byTrace = (sink: SpanSink) =>
     waitFor(
@@ -480,6 +548,10 @@ async function plansOf(pair: Pair): Promise<unknown[]> {
 }
 
 const LEAN_CALLS = STEPS.filter((s) => s.lean).length;
+/** Every step but a durable run's and those left to fastify is taken ahead of it. */
+const FRONT_REQUESTS = STEPS.filter(
+  (s) => s.front !== false && s.headers?.['breakwater-run-id'] === undefined,
+).length;
 
 describe('the lean /v1/messages path against the long way (BREAKWATER_LEAN_ROUTE=off)', () => {
   it.each([
@@ -491,7 +563,7 @@ describe('the lean /v1/messages path against the long way (BREAKWATER_LEAN_ROUTE
       const pair = await startPair(traced);
       expect(await differences(pair)).toEqual([]);
       expect(await plansOf(pair)).toEqual([
-        { way: 'lean', leanCalls: LEAN_CALLS },
+        { way: 'lean', leanCalls: LEAN_CALLS, frontRequests: FRONT_REQUESTS },
         { way: 'long', because: 'BREAKWATER_LEAN_ROUTE=off' },
       ]);
     },

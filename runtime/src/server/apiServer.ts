@@ -4,7 +4,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { MessagesFront, type JsonBodyParse } from './frontMessages.ts';
 import type { HttpErrorMapping } from '../provider/anthropic/httpMapping.ts';
 import {
   mapClientError,
@@ -19,7 +20,12 @@ import { INVOKE_ROUTE, registerInvokeRoute } from './invokeRoute.ts';
 import { registerMcpRoute } from './mcpRoute.ts';
 import { registerModelsRoute } from './modelsRoute.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './jsonDepth.ts';
-import { COUNT_TOKENS_ROUTE, MESSAGES_ROUTE, registerMessagesRoute } from './messagesRoute.ts';
+import {
+  COUNT_TOKENS_ROUTE,
+  handleMessages,
+  MESSAGES_ROUTE,
+  registerMessagesRoute,
+} from './messagesRoute.ts';
 import { RUNS_ROUTE } from '../durable/ownedRunExecution.ts';
 import { countRequests } from './requestCounts.ts';
 import { registerProbeRoutes } from './probeRoutes.ts';
@@ -31,6 +37,9 @@ import type { Logger } from '../telemetry/logger.ts';
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 /** The longest a client may take to send a whole request (8 MiB at 140 KB/s). */
 const REQUEST_TIMEOUT_MS = 60_000;
+
+/** How long an idle keep-alive connection is kept open. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 /** An oversized upload up to this size is read to its end before the 413 goes out. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
@@ -79,16 +88,25 @@ declare module 'fastify' {
  * poisoning refused) and kept as text as well: the Messages pass-through forwards the
  * caller's bytes instead of encoding the parsed body again.
  */
-function keepRawJson(app: FastifyInstance): void {
-  const parse = app.getDefaultJsonParser('error', 'error');
+function keepRawJson(app: FastifyInstance): JsonBodyParse {
+  const parseJson = jsonBodyParser(app);
   app.decorateRequest('rawBody', '');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    parseJson(request, body as Buffer, done);
+  });
+  return parseJson;
+}
+
+/** A JSON body checked and parsed: the content-type parser's, and the front's (frontMessages.ts). */
+function jsonBodyParser(app: FastifyInstance): JsonBodyParse {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  return (request, body, done) => {
     // JSON is UTF-8. Invalid bytes would otherwise become U+FFFD and reach the provider as
     // text the caller never sent.
     let text: string;
     try {
-      text = strictUtf8.decode(body as Buffer);
+      text = strictUtf8.decode(body);
     } catch {
       done(Object.assign(new Error('request body is not valid UTF-8'), { statusCode: 400 }));
       return;
@@ -106,7 +124,7 @@ function keepRawJson(app: FastifyInstance): void {
     }
     request.rawBody = text;
     void parse(request, text, done);
-  });
+  };
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -142,8 +160,39 @@ function noSchemas(): never {
   throw new Error('the runtime routes declare no schemas: read the body in the handler');
 }
 
+/** An error answer's log line, so that the id a caller quotes finds its request. */
+function refusalLog(logger: Logger): (request: FastifyRequest) => void {
+  return (request) => {
+    const answered = request.answeredError;
+    if (answered === null) return;
+    logger.info(
+      {
+        reqId: request.id,
+        ...(answered.requestId === request.id ? {} : { providerRequestId: answered.requestId }),
+        method: request.method,
+        url: request.url.split('?')[0],
+        status: answered.status,
+        error: answered.message,
+      },
+      'request refused',
+    );
+  };
+}
+
 export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
+  // `POST /v1/messages` under a lean plan is served ahead of fastify (frontMessages.ts).
+  const front = new MessagesFront(ctx, MAX_BODY_BYTES);
   const app = Fastify({
+    // The HTTP server fastify would make, with the front's 'request' listener before its own.
+    serverFactory: (handler) =>
+      front.server(handler, {
+        // Answered by the hook below, in the Anthropic shape; Node's own 400 has no body.
+        requireHostHeader: false,
+        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+        // A client that stops sending mid-request is answered 408 (the clientErrorHandler
+        // below) instead of holding its connection forever: Node's default is no limit at all.
+        requestTimeout: REQUEST_TIMEOUT_MS,
+      }),
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
     requestIdHeader: 'x-request-id',
@@ -152,12 +201,6 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
     // which refuses it in the Anthropic shape; fastify's own 503 would not be.
     return503OnClosing: false,
     forceCloseConnections: false,
-    keepAliveTimeout: 65_000,
-    // A client that stops sending mid-request is answered 408 (the clientErrorHandler below)
-    // instead of holding its connection forever: fastify's default is no limit at all.
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    // Answered by the hook below, in the Anthropic shape; Node's own 400 has no body.
-    http: { requireHostHeader: false },
     // Refused by Node's HTTP parser: answered in the Anthropic shape too, then closed.
     clientErrorHandler: (error, socket) => {
       if (error.code === 'ECONNRESET' || socket.destroyed) return;
@@ -181,20 +224,9 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
   app.decorateRequest('answeredError', null);
   app.decorateRequest('failureLogged', false);
   // Every error answer's id is in the log, so that the id a caller quotes finds its request.
+  const logRefused = refusalLog(ctx.logger);
   app.addHook('onResponse', (request, _reply, done) => {
-    const answered = request.answeredError;
-    if (answered !== null && !request.failureLogged)
-      ctx.logger.info(
-        {
-          reqId: request.id,
-          ...(answered.requestId === request.id ? {} : { providerRequestId: answered.requestId }),
-          method: request.method,
-          url: request.url.split('?')[0],
-          status: answered.status,
-          error: answered.message,
-        },
-        'request refused',
-      );
+    if (request.answeredError !== null && !request.failureLogged) logRefused(request);
     done();
   });
   // First of the onRequest hooks, so that a request the next one refuses is counted too.
@@ -245,9 +277,19 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
       ),
     ),
   );
-  keepRawJson(app);
+  const parse = keepRawJson(app);
   registerProbeRoutes(app, ctx);
   registerMessagesRoute(app, ctx);
+  front.route({
+    parse,
+    handle: (request, reply) => handleMessages(ctx, request, reply),
+    logRefused,
+  });
+  // From now on what comes goes to fastify, which closes each connection after its answer.
+  app.addHook('preClose', (done) => {
+    front.close();
+    done();
+  });
   registerModelsRoute(app, ctx);
   registerInvokeRoute(app, ctx);
   registerAgentRunsRoutes(app, ctx);

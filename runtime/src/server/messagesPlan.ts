@@ -31,6 +31,8 @@ export class LeanPlan {
   readonly way = 'lean';
   /** Calls served the lean way under this plan, so since the policy was applied (`/debug/policy`). */
   served = 0;
+  /** Requests taken ahead of fastify under this plan (frontMessages.ts; `/debug/policy`). */
+  front = 0;
   readonly #guard: RuntimeGuard;
   readonly #backend: string;
   readonly #primary: string;
@@ -96,8 +98,10 @@ function longWayReason(
 /** What `/debug/policy` says of the plan. */
 export function planReport(
   plan: MessagesPlan,
-): { way: 'lean'; leanCalls: number } | { way: 'long'; because: LongWayReason } {
+):
+  | { way: 'lean'; leanCalls: number; frontRequests: number }
+  | { way: 'long'; because: LongWayReason } {
   return plan.way === 'lean'
-    ? { way: 'lean', leanCalls: plan.served }
+    ? { way: 'lean', leanCalls: plan.served, frontRequests: plan.front }
     : { way: 'long', because: plan.because };
 }

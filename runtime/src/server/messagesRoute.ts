@@ -39,11 +39,12 @@ export const COUNT_TOKENS_ROUTE = '/v1/messages/count_tokens';
 const ROUTE = MESSAGES_ROUTE;
 
 export function registerMessagesRoute(app: FastifyInstance, ctx: MessagesNeeds): void {
-  app.post(ROUTE, (request, reply) => handle(ctx, request, reply));
+  app.post(ROUTE, (request, reply) => handleMessages(ctx, request, reply));
   app.post(COUNT_TOKENS_ROUTE, (request, reply) => countTokens(ctx, request, reply));
 }
 
-function handle(
+/** A call of the route: through fastify, or ahead of it under a lean plan (frontMessages.ts). */
+export function handleMessages(
   ctx: MessagesNeeds,
   request: FastifyRequest,
   reply: FastifyReply,

@@ -49,29 +49,38 @@ export function countRequests(
   app.decorateRequest('counted', null);
   app.addHook('onRequest', (request, reply, done) => {
     const route = request.routeOptions.url;
-    if (route !== undefined && request.method === 'POST' && counted.has(route)) {
-      const entry = new CountedRequest();
-      request.counted = entry;
-      // 'close' comes once either way: after the answer's last byte, or when the caller left
-      // (so `on`, without `once`'s wrapper).
-      const raw = reply.raw;
-      raw.on('close', () => {
-        const failure = entry.failure ?? unnotedFailure(raw);
-        const model = entry.model;
-        metrics.requests.inc({ route, model });
-        if (failure !== undefined)
-          metrics.requestsFailed.inc({
-            route,
-            model,
-            status: String(failure.status),
-            error_type: failure.type,
-          });
-        // Counted first, then the call cancelled, as when these were two listeners.
-        if (!raw.writableFinished) entry.callerGone?.abort(callerWentAway());
-      });
-    }
+    if (route !== undefined && request.method === 'POST' && counted.has(route))
+      request.counted = countResponse(reply.raw, route, metrics);
     done();
   });
+}
+
+/**
+ * Counts one request of `route` when its response closes (the hook above, and the Messages
+ * route served ahead of fastify: frontMessages.ts). 'close' comes once either way: after the
+ * answer's last byte, or when the caller left (so `on`, without `once`'s wrapper).
+ */
+export function countResponse(
+  raw: ServerResponse,
+  route: string,
+  metrics: Pick<RuntimeMetrics, 'requests' | 'requestsFailed'>,
+): CountedRequest {
+  const entry = new CountedRequest();
+  raw.on('close', () => {
+    const failure = entry.failure ?? unnotedFailure(raw);
+    const model = entry.model;
+    metrics.requests.inc({ route, model });
+    if (failure !== undefined)
+      metrics.requestsFailed.inc({
+        route,
+        model,
+        status: String(failure.status),
+        error_type: failure.type,
+      });
+    // Counted first, then the call cancelled, as when these were two listeners.
+    if (!raw.writableFinished) entry.callerGone?.abort(callerWentAway());
+  });
+  return entry;
 }
 
 /** The model a counted request is for, once the route knows it. */
