@@ -39,14 +39,17 @@ export type AttemptWrap = <T>(info: BackendAttempt, run: () => Promise<T>) => Pr
 
 /**
  * With tracing on, what records each attempt of a call on its `chat {model}` span (tracing.ts:
- * the attempt that answered on the span, the failed ones as its events); undefined without.
+ * the attempt that answered on the span, the failed ones as its events); undefined without,
+ * and undefined when the sampler did not record the call's span: no async frame around each
+ * attempt, no breaker lookup and no attribute objects for a span that would drop them (the
+ * outgoing `traceparent`, made when the call's span started, still names the unsampled span).
  */
 export function attemptsOnSpan(
   traced: RequestSpan,
   active: ActivePolicy,
   maxTokens: number,
 ): AttemptWrap | undefined {
-  if (!tracingActive()) return undefined;
+  if (!tracingActive() || !traced.span.isRecording()) return undefined;
   return (info, run) =>
     withAttemptOnRequestSpan(
       traced,
