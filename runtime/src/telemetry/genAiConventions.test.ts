@@ -3,13 +3,31 @@ import { answerText, heapGrowthOf } from '../../../test/support/heapGrowth.ts';
 import { responseMetaOfAnswer } from '../provider/responseMeta.ts';
 import {
   chatRequestAttributes,
-  chatResponseAttributes,
   chatSpanName,
   genAiLatestOptIn,
   genAiPeer,
   inputTokensOf,
   ownString,
+  setChatResponseAttributes,
 } from './genAiConventions.ts';
+
+/** What setChatResponseAttributes sets, as one object. */
+function chatResponseAttributes(
+  response: Parameters<typeof setChatResponseAttributes>[1],
+  usage: Parameters<typeof setChatResponseAttributes>[2],
+): Record<string, unknown> {
+  const set: Record<string, unknown> = {};
+  setChatResponseAttributes(
+    {
+      setAttribute: (key, value) => {
+        set[key] = value;
+      },
+    },
+    response,
+    usage,
+  );
+  return set;
+}
 
 describe('the GenAI conventions as Breakwater maps them', () => {
   it.each([

@@ -116,28 +116,34 @@ export function ownString(text: string): string {
   return text.length < SLICE_MIN ? text : (' ' + text).slice(1);
 }
 
+/** Where a model call's answer is written (a span). */
+export interface AttributeTarget {
+  setAttribute(key: string, value: string | number | string[]): unknown;
+}
+
 /**
  * What a model call's span gains from its answer: the response's model, id, stop reason,
- * usage; the strings its own (ownString), as the span outlives the answer.
+ * usage; the strings its own (ownString), as the span outlives the answer. Set on `target` one
+ * by one, in this order: a relayed call's span takes them straight, with no object built for
+ * each answer to be walked again (issue 52's traced path, bench/results/HISTORY.md, tel63).
  */
-export function chatResponseAttributes(
+export function setChatResponseAttributes(
+  target: AttributeTarget,
   response: ResponseMeta | undefined,
   usage: Usage,
-): Record<string, string | number | string[]> {
-  const attributes: Record<string, string | number | string[]> = {
-    'gen_ai.usage.input_tokens': inputTokensOf(usage),
-    'gen_ai.usage.output_tokens': usage.output_tokens,
-  };
+): void {
+  target.setAttribute('gen_ai.usage.input_tokens', inputTokensOf(usage));
+  target.setAttribute('gen_ai.usage.output_tokens', usage.output_tokens);
   const read = usage.cache_read_input_tokens;
   const written = usage.cache_creation_input_tokens;
-  if (read !== undefined) attributes['gen_ai.usage.cache_read.input_tokens'] = read;
-  if (written !== undefined) attributes['gen_ai.usage.cache_creation.input_tokens'] = written;
+  if (read !== undefined) target.setAttribute('gen_ai.usage.cache_read.input_tokens', read);
+  if (written !== undefined)
+    target.setAttribute('gen_ai.usage.cache_creation.input_tokens', written);
   if (response?.model !== undefined)
-    attributes['gen_ai.response.model'] = ownString(response.model);
-  if (response?.id !== undefined) attributes['gen_ai.response.id'] = ownString(response.id);
+    target.setAttribute('gen_ai.response.model', ownString(response.model));
+  if (response?.id !== undefined) target.setAttribute('gen_ai.response.id', ownString(response.id));
   if (response?.finishReason !== undefined)
-    attributes['gen_ai.response.finish_reasons'] = [ownString(response.finishReason)];
-  return attributes;
+    target.setAttribute('gen_ai.response.finish_reasons', [ownString(response.finishReason)]);
 }
 
 /** The conventions' ExplicitBucketBoundaries for each histogram. */

@@ -27,9 +27,9 @@ import type { RoutedResponse } from '../provider/providerAttempt.ts';
 import {
   CHAT,
   chatRequestAttributes,
-  chatResponseAttributes,
   chatSpanName,
   peerOf,
+  setChatResponseAttributes,
 } from './genAiConventions.ts';
 import type { OtelEnv } from './otelEnv.ts';
 import type { OtlpHistogramSource } from './otlpMetrics.ts';
@@ -70,11 +70,14 @@ export async function startTelemetry(
   const producer = new metricsModule.TallyProducer(Date.now());
   // The SDK sets up the propagators (OTEL_PROPAGATORS), the context manager and the metric
   // readers; the spans are the runtime's own tracer's (lightSpans.ts says why), so it makes
-  // no tracer provider of its own.
+  // no tracer provider of its own. The runtime writes no OpenTelemetry log records, so no log
+  // processor either: without `logRecordProcessors` the SDK would make an OTLP log exporter
+  // and its batch processor from OTEL_LOGS_EXPORTER's default, for nothing.
   const sdk = new NodeSDK({
     resource,
     autoDetectResources: false,
     spanProcessors: [],
+    logRecordProcessors: [],
     metricReaders: await metricsModule.metricReadersFromEnv(env, producer, warn),
   });
   sdk.start();
@@ -316,7 +319,6 @@ export async function withAttemptOnRequestSpan<T>(
 /** An attempt that answered, on its span: the answer's model, id, stop reason and usage. */
 function recordAnswer(span: Span, result: unknown): void {
   const answer = result as Partial<RoutedResponse> | undefined;
-  if (answer?.usage !== undefined)
-    span.setAttributes(chatResponseAttributes(answer.response, answer.usage));
+  if (answer?.usage !== undefined) setChatResponseAttributes(span, answer.response, answer.usage);
   span.setAttribute('breakwater.outcome', 'Success');
 }
