@@ -19,6 +19,15 @@ export interface StoreAdmitRequest {
   readonly budget?: StoreBudgetRequest;
   /** The limiter is in Shadow: a limit's refusal charges nothing, but budgets still decide. */
   readonly limitsShadow?: boolean;
+  /**
+   * Set by the limiter when `admit` answered undefined and the call was then decided on the
+   * replica's share: true when the share charged it (it goes), false when it was refused there
+   * (or Shadow let it through uncharged). A late answer is put right by it (lateAdmissionUndo):
+   * the store ends up counting the call when it went, and not when it did not. Unset (a caller
+   * other than the limiter): the call is taken as not gone, and what the store charged is given
+   * back.
+   */
+  wentOnShare?: boolean;
 }
 
 /** One budget account in the store: a budget in one period, for the agent or one client key. */

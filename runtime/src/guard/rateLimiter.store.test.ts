@@ -114,6 +114,8 @@ describe('RateLimiter with a store', () => {
     const third = await limiter.admitWithStore(clock.now(), ESTIMATE).catch((err: unknown) => err);
     expect(isRateLimitedError(third)).toBe(true);
     expect(store.asked).toHaveLength(1);
+    // The asked call went on the share: its late answer, when it comes, keeps the store's charge.
+    expect(store.asked[0]?.wentOnShare).toBe(true);
     expect(limiter.storeFallback).toBe(true);
     expect(limiter.counters()).toMatchObject({ fallbackDecisions: 3, sharedDecisions: 0 });
     // The guard's synchronous path decides on the share too, and counts it as a fallback.
@@ -133,6 +135,8 @@ describe('RateLimiter with a store', () => {
     await expect(limiter.admitWithStore(clock.now(), ESTIMATE)).rejects.toMatchObject({
       reason: 'requests',
     });
+    // Refused on the share: a late answer's charge is given back.
+    expect(store.asked.at(-1)?.wentOnShare).toBe(false);
   });
 
   it('settles and refunds a shared charge in the store, a local one locally', async () => {

@@ -16,6 +16,7 @@ import type { HeaderSource } from './headers.ts';
 import { spentLimitPauseMs } from './providerPause.ts';
 import type {
   RateLimitStore,
+  StoreAdmitRequest,
   StoreBudgetClaim,
   StoreBudgetRenewal,
   StoreBudgetSettlement,
@@ -200,9 +201,9 @@ export class RateLimiter {
     const budget = claim?.pending;
     const asks =
       budget === undefined ? store?.available : (store?.availableForBudgets ?? store?.available);
-    const answer =
+    const request: StoreAdmitRequest | undefined =
       store !== undefined && asks === true
-        ? await store.admit({
+        ? {
             estimate,
             localWaitMs: this.#local.pacerWaitFor(now, estimate),
             maxWaitMs:
@@ -212,13 +213,18 @@ export class RateLimiter {
             ...(budget === undefined
               ? {}
               : { budget, limitsShadow: this.#options.mode === 'Shadow' }),
-          })
+          }
         : undefined;
+    const answer = request === undefined ? undefined : await store?.admit(request);
     if (answer === undefined) {
       this.#fallbackDecisions++;
+      // Asked, but no answer in time: the store's late answer, when it comes, is put right by
+      // whether the share let the call go (lateAdmissionUndo). Refused here, it stays false.
+      if (request !== undefined) request.wentOnShare = false;
       // The share decides the budgets too, before the limits, as without a store.
       if (budget !== undefined) claim?.holdLocally();
       const waitMs = this.admit(this.#clock.now(), estimate);
+      if (request !== undefined) request.wentOnShare = waitMs !== UNCHARGED;
       return { waitMs, charge: waitMs === UNCHARGED ? false : 'local' };
     }
     this.#sharedDecisions++;

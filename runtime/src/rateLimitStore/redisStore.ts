@@ -298,9 +298,13 @@ export class RedisStore implements RateLimitStore {
 
   /**
    * An admission that timed out is still in Redis's queue and runs when the server catches
-   * up; the call was decided on the local share meanwhile (or refused there), so what the late
-   * admission charged and held is given back, as if it had been lost. Left alone, a budget's
-   * worst case would stand until its lease lapsed (minutes), refusing calls on every replica.
+   * up; the call was decided on the local share meanwhile (or refused there). The late answer
+   * is put right by that decision (lateAdmissionUndo): the limits keep or gain the call's
+   * charge when the share let it go, and give it back when the share refused it; the budget's
+   * worst case it held is released either way (left alone, it would stand until its lease
+   * lapsed, minutes, refusing calls on every replica). The limiter decides on the share in the
+   * same run of microtasks that hears `undefined`, before any socket is read again, so the
+   * decision is there when the answer is.
    */
   #undoWhenLate(script: Promise<unknown>, request: StoreAdmitRequest): void {
     script.then(

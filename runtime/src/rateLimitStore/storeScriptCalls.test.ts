@@ -195,6 +195,28 @@ describe('budget arguments', () => {
   });
 });
 
+describe('a late admission put right', () => {
+  const estimate = { inputTokens: 10, outputTokens: 20 };
+  it.each([
+    ['gives back a charge for a call the share refused', [0, 0, 1], false, 1],
+    ['gives back a charge when the caller never said (not the limiter)', [0, 0, 1], undefined, 1],
+    ['keeps the charge of a call the share let go', [0, 0, 1], true, 0],
+    ['charges a call the share let go where the store had refused it', [120, 0, 0], true, -1],
+    ['leaves a refusal the share agreed with alone', [120, 0, 0], false, 0],
+  ] as const)('%s', (_name, reply, wentOnShare, back) => {
+    const request = {
+      estimate,
+      localWaitMs: 0,
+      maxWaitMs: 0,
+      ...(wentOnShare === undefined ? {} : { wentOnShare }),
+    };
+    const { limits } = lateAdmissionUndo(request, [...reply]);
+    expect(limits).toEqual(
+      back === 0 ? undefined : { requests: back, inputTokens: back * 10, outputTokens: back * 20 },
+    );
+  });
+});
+
 describe("settle.lua's limit arguments", () => {
   const amounts = { requests: 1, inputTokens: -40, outputTokens: 0 };
   it.each([

@@ -48,10 +48,15 @@ export function releaseOf(b: StoreBudgetRequest): StoreBudgetSettlement {
 }
 
 /**
- * What to give back for admit.lua's answer to `request` when it came after the call was
- * decided on the local share: the limits it charged, and the budget worst case it held,
- * released at zero cost (the call, if it went, settles its cost under the same reservation;
- * a release found done charges nothing more, budget.lua).
+ * What to put right for admit.lua's answer to `request` when it came after the call was
+ * decided on the local share. The limits end up counting the call exactly when it went
+ * (`request.wentOnShare`): a charge for a call the share refused is given back, a call the
+ * share let go keeps the store's charge, or is charged now where the store had refused it
+ * (into debt, as settle.lua allows). Given back whatever it went, before (R3 in
+ * docs/guarantees.md): every late answer a replica whose share was full met added a call the
+ * store never counted, and a starved CPU made them frequent. The budget worst case the answer
+ * held is released at zero cost either way (the call, if it went, settles its cost under the
+ * same reservation; a release found done charges nothing more, budget.lua).
  */
 export function lateAdmissionUndo(
   request: StoreAdmitRequest,
@@ -59,9 +64,19 @@ export function lateAdmissionUndo(
 ): { readonly limits?: StoreSettlement; readonly budget?: StoreBudgetSettlement } {
   const b = request.budget;
   const late = admission(reply, b?.accounts.length ?? 0);
+  // 1: give the charge back; -1: charge the call; 0: the store already counts it right.
+  const back = (late.charged ? 1 : 0) - (request.wentOnShare === true ? 1 : 0);
   const { inputTokens, outputTokens } = request.estimate;
   return {
-    ...(late.charged ? { limits: { requests: 1, inputTokens, outputTokens } } : {}),
+    ...(back === 0
+      ? {}
+      : {
+          limits: {
+            requests: back,
+            inputTokens: back * inputTokens,
+            outputTokens: back * outputTokens,
+          },
+        }),
     ...(b !== undefined && late.budget?.held === true ? { budget: releaseOf(b) } : {}),
   };
 }
