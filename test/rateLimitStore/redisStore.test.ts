@@ -14,6 +14,7 @@ import {
   RATE_LIMIT_STORE_PASSWORD_FILE,
 } from '../../contract/src/pod/runtimeEnvironment.ts';
 import { systemClock } from '../../platform/src/time/clock.ts';
+import type { StoreAdmission, StoreAdmitRequest } from '../../runtime/src/guard/rateLimitStore.ts';
 import { RedisStore } from '../../runtime/src/rateLimitStore/redisStore.ts';
 import {
   EVICTION_RECHECK_MS,
@@ -84,6 +85,30 @@ async function redisServer(options: Parameters<typeof startRedis>[0] = {}) {
 const decides = (store: RedisStore, description: string) =>
   waitFor(() => store.available, { description, timeoutMs: 10_000, intervalMs: 20 });
 
+/**
+ * `n` admissions the store answered in its wait budget, one after another. One past its 20 ms
+ * on a loaded machine is decided on the share (by no one here: it did not go), and its charge
+ * given back when Redis's answer comes; the next is asked once it has.
+ */
+async function answered(store: RedisStore, n: number): Promise<StoreAdmission[]> {
+  const answers: StoreAdmission[] = [];
+  for (let tries = 0; answers.length < n && tries < 30; tries++) {
+    const late = store.counters().late;
+    const answer = await store.admit(ONE_CALL);
+    if (answer !== undefined) {
+      answers.push(answer);
+      continue;
+    }
+    await waitFor(() => store.counters().late > late, {
+      description: 'the late answer given back',
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    await decides(store, 'the store to answer again');
+  }
+  return answers;
+}
+
 describe('the Redis store', () => {
   it('decides exactly: the burst goes, the next call is refused with the time to a token', async () => {
     const redis = await redisServer();
@@ -153,24 +178,39 @@ describe('the Redis store', () => {
       intervalMs: 20,
     });
     await decides(store, 'the store to answer again');
-    const answers = [];
-    for (let tries = 0; answers.length < 6 && tries < 30; tries++) {
-      const late = store.counters().late;
-      const answer = await store.admit(ONE_CALL);
-      if (answer !== undefined) {
-        answers.push(answer);
-        continue;
-      }
-      // Past its 20 ms on a loaded machine: decided on the share, and given back when Redis's
-      // answer comes, as the three above were. Asked again once it has.
-      await waitFor(() => store.counters().late > late, {
-        description: 'the late answer given back',
-        timeoutMs: 10_000,
-        intervalMs: 20,
-      });
-      await decides(store, 'the store to answer again');
-    }
+    const answers = await answered(store, 6);
     expect(answers.map((a) => a.charged)).toEqual([true, true, true, true, true, false]);
+  });
+
+  it('charges what the share let go without asking once it answers again, a late-answered call once', async () => {
+    const redis = await redisServer();
+    // No token comes back during the test: what the burst holds is what was charged.
+    const store = open(redis, {
+      waitBudgetMs: SHORT_BUDGET_MS,
+      requests: { perSecond: 0.001, burst: 5 },
+    });
+    await decides(store, 'the store to connect');
+    const share = { requests: 5, inputTokens: 0, outputTokens: 0 };
+    redis.freeze();
+    // Asked, unanswered in time, let go on the share (as the limiter says): its late answer
+    // keeps the charge admit.lua made, and the count of calls let go leaves it out.
+    const asked: StoreAdmitRequest = { ...ONE_CALL };
+    expect(await store.admit(asked)).toBeUndefined();
+    asked.wentOnShare = true;
+    store.letGoOnShare({ estimate: ONE_CALL.estimate, share, asked });
+    // Two more let go on the share without asking (the store fallen back).
+    store.letGoOnShare({ estimate: ONE_CALL.estimate, share });
+    store.letGoOnShare({ estimate: ONE_CALL.estimate, share });
+    redis.thaw();
+    await waitFor(() => store.counters().late === 1, {
+      description: 'the late answer',
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    await decides(store, 'the store to answer again');
+    const answers = await answered(store, 3);
+    // Three of the burst of five counted: the late-answered call and the two let go.
+    expect(answers.map((a) => a.charged)).toEqual([true, true, false]);
   });
 
   it('says a cluster may evict when any primary may, not only the one a keyless INFO reaches', async () => {

@@ -30,6 +30,21 @@ export interface StoreAdmitRequest {
   wentOnShare?: boolean;
 }
 
+/**
+ * A call the replica's share let go after the store did not answer, or was not asked
+ * (`RateLimitStore.letGoOnShare`).
+ */
+export interface StoreShareCall {
+  readonly estimate: TokenEstimate;
+  /**
+   * What the replica's share holds at most per limit (its burst, its token budgets per minute;
+   * 0 where it has no such limit): the store charges no more than this of such calls at once.
+   */
+  readonly share: StoreSettlement;
+  /** The admission asked for it, when one was: a late answer to it puts the call right instead. */
+  readonly asked?: StoreAdmitRequest;
+}
+
 /** One budget account in the store: a budget in one period, for the agent or one client key. */
 export interface StoreBudgetAccount {
   /**
@@ -135,6 +150,12 @@ export interface RateLimitStore {
   admit(request: StoreAdmitRequest): Promise<StoreAdmission | undefined>;
   /** Gives back or charges more, in the background; lost when the store is down. */
   settle(amounts: StoreSettlement): void;
+  /**
+   * A call the share let go that the store would not count otherwise (it was not asked, or its
+   * admission never ran): charged to the store's limits once it answers again, as the budget
+   * settlements it could not take are sent again (R3 in docs/guarantees.md). Absent: never.
+   */
+  letGoOnShare?(call: StoreShareCall): void;
   /**
    * Charges a budget reservation's real cost and releases its worst case, in the background;
    * kept while the store cannot take it and sent again once it answers, applied once however

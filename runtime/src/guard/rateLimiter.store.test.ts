@@ -13,6 +13,7 @@ import type {
   StoreAdmitRequest,
   RateLimitStore,
   StoreSettlement,
+  StoreShareCall,
 } from './rateLimitStore.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
 
@@ -23,6 +24,8 @@ class StoreDouble implements RateLimitStore {
   readonly asked: StoreAdmitRequest[] = [];
   readonly settled: StoreSettlement[] = [];
   readonly paused: number[] = [];
+  /** The calls the share let go that the store is to charge when it answers again. */
+  readonly letGo: StoreShareCall[] = [];
 
   admit(request: StoreAdmitRequest): Promise<StoreAdmission | undefined> {
     this.asked.push(request);
@@ -33,6 +36,9 @@ class StoreDouble implements RateLimitStore {
   }
   settle(amounts: StoreSettlement): void {
     this.settled.push(amounts);
+  }
+  letGoOnShare(call: StoreShareCall): void {
+    this.letGo.push(call);
   }
   settleBudget(): void {}
   pause(ms: number): void {
@@ -122,6 +128,15 @@ describe('RateLimiter with a store', () => {
     clock.advance(1_000);
     expect(limiter.tryAdmitNow(clock.now(), ESTIMATE)).toBe(true);
     expect(limiter.counters().fallbackDecisions).toBe(4);
+    // Each call the share let go is the store's to count when it answers again, up to the
+    // share's bucket (its burst, its budget per minute); the asked one names its admission, whose
+    // late answer puts it right instead. The refused third is not among them.
+    const share = { requests: 2, inputTokens: 600, outputTokens: 0 };
+    expect(store.letGo).toEqual([
+      { estimate: ESTIMATE, share, asked: store.asked[0] },
+      { estimate: ESTIMATE, share },
+      { estimate: ESTIMATE, share },
+    ]);
     // Back: the store decides again.
     store.available = true;
     store.answer = { waitMs: 0, reason: 'requests', charged: true };
@@ -135,8 +150,9 @@ describe('RateLimiter with a store', () => {
     await expect(limiter.admitWithStore(clock.now(), ESTIMATE)).rejects.toMatchObject({
       reason: 'requests',
     });
-    // Refused on the share: a late answer's charge is given back.
+    // Refused on the share: a late answer's charge is given back, and nothing is to be charged.
     expect(store.asked.at(-1)?.wentOnShare).toBe(false);
+    expect(store.letGo).toEqual([]);
   });
 
   it('settles and refunds a shared charge in the store, a local one locally', async () => {

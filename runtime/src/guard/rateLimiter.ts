@@ -20,6 +20,7 @@ import type {
   StoreBudgetClaim,
   StoreBudgetRenewal,
   StoreBudgetSettlement,
+  StoreSettlement,
 } from './rateLimitStore.ts';
 import { LocalShare, type RateLimiterOptions } from './localShare.ts';
 import type { TokenEstimate, TokenUsage } from './tokenBudget.ts';
@@ -115,6 +116,7 @@ export class RateLimiter {
       if (store.available) return false;
       if (!this.#admitNow(now, estimate)) return false;
       this.#fallbackDecisions++;
+      store.letGoOnShare?.({ estimate, share: this.#shareCapacity() });
       return true;
     }
     return this.#admitNow(now, estimate);
@@ -224,7 +226,15 @@ export class RateLimiter {
       // The share decides the budgets too, before the limits, as without a store.
       if (budget !== undefined) claim?.holdLocally();
       const waitMs = this.admit(this.#clock.now(), estimate);
-      if (request !== undefined) request.wentOnShare = waitMs !== UNCHARGED;
+      const went = waitMs !== UNCHARGED;
+      if (request !== undefined) request.wentOnShare = went;
+      // The store counts it when it answers again, unless a late answer puts it right (R3).
+      if (went)
+        store?.letGoOnShare?.({
+          estimate,
+          share: this.#shareCapacity(),
+          ...(request === undefined ? {} : { asked: request }),
+        });
       return { waitMs, charge: waitMs === UNCHARGED ? false : 'local' };
     }
     this.#sharedDecisions++;
@@ -245,6 +255,16 @@ export class RateLimiter {
     }
     this.#local.reason = answer.reason === 'budget' ? 'requests' : answer.reason;
     return this.#reject(answer.waitMs);
+  }
+
+  /** What this replica's share holds at most per limit (0 where it has none). */
+  #shareCapacity(): StoreSettlement {
+    const o = this.#options;
+    return {
+      requests: o.requests?.replicaBurst ?? 0,
+      inputTokens: o.tokens?.replicaInputPerMinute ?? 0,
+      outputTokens: o.tokens?.replicaOutputPerMinute ?? 0,
+    };
   }
 
   /** Standalone use: admit, and sleep when told to. */

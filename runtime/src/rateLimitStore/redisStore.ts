@@ -28,6 +28,7 @@ import type {
   StoreBudgetRenewal,
   StoreBudgetSettlement,
   StoreSettlement,
+  StoreShareCall,
 } from '../guard/rateLimitStore.ts';
 import { acceptUnacknowledged, logShortfall } from './replicaAcknowledged.ts';
 import {
@@ -66,6 +67,7 @@ import {
 import { StoreTally, type StoreCounters } from './storeCounters.ts';
 import { SlowStoreWait, TIMED_OUT } from './slowStoreWait.ts';
 import { BudgetSettlements } from './budgetSettlements.ts';
+import { UnaskedCalls, type UnaskedCount } from './unaskedCalls.ts';
 
 export type { StoreLogger } from './storeFallback.ts';
 
@@ -103,6 +105,8 @@ export class RedisStore implements RateLimitStore {
    * them, sent again to every connection made ready (budgetSettlements.ts).
    */
   readonly #settlements: BudgetSettlements;
+  /** Calls the share let go that the store never saw: charged when it answers again (R3). */
+  readonly #unasked = new UnaskedCalls();
   /** The server's maxmemory-policy when it may evict Breakwater's keys (evictionPolicy.ts). */
   readonly #eviction: EvictionWatch;
   /** Background scripts not yet answered (settlements, renewals): close waits for them. */
@@ -149,6 +153,7 @@ export class RedisStore implements RateLimitStore {
       admitCall: () => ({ keys: this.#keys, limitArgs: this.#limitArgs }),
       answering: () => {
         this.#settlements.answering();
+        this.#chargeUnasked();
       },
     });
     this.#settlements = new BudgetSettlements({
@@ -307,6 +312,7 @@ export class RedisStore implements RateLimitStore {
    * decision is there when the answer is.
    */
   #undoWhenLate(script: Promise<unknown>, request: StoreAdmitRequest): void {
+    this.#unasked.late(request);
     script.then(
       (reply) => {
         this.#tally.late++;
@@ -337,6 +343,34 @@ export class RedisStore implements RateLimitStore {
     // Nothing to send when it touches no limit the store keeps.
     const args = limitSettlement(this.#settleRates, amounts);
     if (args !== undefined) this.#send(SETTLE_SCRIPT, this.#keys.slice(0, 3), args);
+  }
+
+  /**
+   * A call the share let go that no admission of it ran for (not asked; asked while the store
+   * could not send it, or failed it): counted, and charged when the store answers again, as
+   * the budget settlements it could not take are sent then (unaskedCalls.ts). One whose
+   * admission answers late is put right by that answer instead (#undoWhenLate). The store
+   * shared all the same (an admission with budgets that found no slot in time): charged now.
+   */
+  letGoOnShare(call: StoreShareCall): void {
+    if (this.#fallback.closed) return;
+    this.#unasked.keep(this.#keys.slice(0, 3), this.#settleRates, call);
+    if (this.#fallback.status.shared) this.#chargeUnasked();
+  }
+
+  /** Charges the calls the share let go meanwhile; a charge the store did not take is kept. */
+  #chargeUnasked(): void {
+    for (const count of this.#unasked.take()) {
+      const args = limitSettlement(count.rates, count.amounts);
+      if (args === undefined) continue;
+      this.#send(SETTLE_SCRIPT, [...count.keys], args, () => {
+        this.#unaskedUnsent(count);
+      });
+    }
+  }
+
+  #unaskedUnsent(count: UnaskedCount): void {
+    if (!this.#fallback.closed) this.#unasked.unsent(count);
   }
 
   /**
