@@ -114,47 +114,44 @@ export function usageOfAnswer(text: string): Usage {
 }
 
 /**
- * The text of the object in `"key": {...}` when it is the last member of the object
- * `depth` levels down the last members of `text` (1: the outermost object itself): the
- * key's object is followed by nothing but `depth` closing braces. A `"key"` inside a string
- * cannot match (its quotes would be escaped); one anywhere else is followed by other closers.
+ * The text that is the object in `"key": {...}` if that object is the last member of the
+ * object `depth` levels down the last members of `text` (1: the outermost object itself):
+ * from the `{` after the last `"key":` to the `}` that `depth` closing braces (and nothing
+ * else) follow at the text's end. It is only a candidate: the caller's JSON.parse of it
+ * succeeds exactly when it is that member's whole object, for a parsed text is one object whose
+ * last brace closes its first. When it fails (the last `"key"` is not the last member's, or is
+ * nested deeper, or the text is no JSON) the caller parses more; a `"key"` inside a string
+ * cannot match at all (its quotes would be escaped). Found from the text's end with a few
+ * character reads and one `lastIndexOf`: a walk of the object's characters to its closing brace
+ * cost as much as the JSON.parse that checks them anyway (about 0.45 µs of a plain answer and
+ * of a stream's `message_start`, 0.24 of its `message_delta`, in a loop).
  */
 export function lastMemberObject(
   text: string,
   quotedKey: string,
   depth: number,
 ): string | undefined {
-  const at = text.lastIndexOf(quotedKey);
+  let close = text.length - 1;
+  for (let closers = 0; ; closers++) {
+    while (isSpace(text.charCodeAt(close))) close--;
+    if (text.charCodeAt(close) !== CLOSE_BRACE) return undefined;
+    if (closers === depth) break;
+    close--;
+  }
+  const at = text.lastIndexOf(quotedKey, close);
   if (at < 0) return undefined;
   let i = at + quotedKey.length;
   while (isSpace(text.charCodeAt(i))) i++;
-  if (text[i] !== ':') return undefined;
+  if (text.charCodeAt(i) !== COLON) return undefined;
   i++;
   while (isSpace(text.charCodeAt(i))) i++;
-  if (text[i] !== '{') return undefined;
-  const open = i;
-  let nesting = 0;
-  let inString = false;
-  for (; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b) nesting++;
-    else if (c === 0x7d && --nesting === 0) break;
-  }
-  if (nesting !== 0) return undefined;
-  let j = i + 1;
-  for (let closers = 0; closers < depth; closers++) {
-    while (isSpace(text.charCodeAt(j))) j++;
-    if (text[j] !== '}') return undefined;
-    j++;
-  }
-  while (isSpace(text.charCodeAt(j))) j++;
-  return j === text.length ? text.slice(open, i + 1) : undefined;
+  if (text.charCodeAt(i) !== OPEN_BRACE) return undefined;
+  return text.slice(i, close + 1);
 }
+
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const COLON = 0x3a;
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
