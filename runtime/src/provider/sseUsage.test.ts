@@ -107,6 +107,17 @@ describe('SseUsageTap', () => {
     expect(tap.usage).toEqual({ input_tokens: 7, output_tokens: 1 });
   });
 
+  it('merges nothing from a usage that is null, and reads on', () => {
+    const tap = tapped([
+      event('message_start', { type: 'message_start', message: { id: 'msg_1', usage: null } }),
+      event('message_delta', { type: 'message_delta', delta: {}, usage: null }),
+      event('message_stop', { type: 'message_stop' }),
+    ]);
+    expect(tap.usage).toEqual({ input_tokens: 0, output_tokens: 0 });
+    expect(tap.final).toBe(true);
+    expect(tap.stopped).toBe(true);
+  });
+
   it('reads nothing from a line that has not ended yet', () => {
     const tap = tapped([STREAM.slice(0, STREAM.indexOf('\n', 20))]);
     expect(tap.usage).toEqual({ input_tokens: 0, output_tokens: 0 });

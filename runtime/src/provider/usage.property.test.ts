@@ -2,9 +2,9 @@
  * The usage read from a text (`usageOfAnswer`, and the stream tap's `message_start` and
  * `message_delta` lines) against JSON.parse of the whole text: for generated answers and
  * events — members in any order, repeated, spaced any way JSON allows; usage objects with
- * extra members, nested objects, nulls, strings, fractions, negatives and numbers past 2^53;
- * a `usage` key nested elsewhere or a member after `usage` — the usage read is what
- * JSON.parse's object gives. `lastMemberObject` only finds a candidate from the text's end and
+ * extra members, nested objects, nulls, strings, fractions, negatives and numbers past 2^53,
+ * or null themselves; a `usage` key nested elsewhere or a member after `usage` — the usage
+ * read is what JSON.parse's object gives. `lastMemberObject` only finds a candidate from the text's end and
  * leaves the checking to JSON.parse: on any text, cut short ones too, what parses of it is what
  * parsed of the object the brace-by-brace walk it replaced found (kept here as the reference).
  * A cut text is read as loosely as before: a complete `usage` object followed by the right
@@ -128,7 +128,7 @@ const withUsage = (
   fc
     .tuple(
       members(otherMember, 4),
-      usageText,
+      fc.oneof({ weight: 9, arbitrary: usageText }, fc.constant('null')),
       fc.constantFrom('last', 'last', 'last', 'first', 'twice', 'none'),
       fc.array(spacing, { minLength: 1, maxLength: 5 }),
       cuts ? fc.option(fc.nat(), { freq: 3 }) : fc.constant(null),

@@ -59,8 +59,12 @@ function isCount(n: unknown): n is number {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
-export function mergeUsage(into: Usage, from: Partial<Usage> | undefined): void {
-  if (from === undefined) return;
+/**
+ * Merges an event's usage into `into`. A `usage` that is null (a provider's JSON may say so)
+ * merges nothing: reading its members threw, out of the stream tap and into the relay's read.
+ */
+export function mergeUsage(into: Usage, from: Partial<Usage> | null | undefined): void {
+  if (from === undefined || from === null) return;
   if (isCount(from.input_tokens) && from.input_tokens > 0) into.input_tokens = from.input_tokens;
   if (isCount(from.output_tokens)) into.output_tokens = from.output_tokens;
   mergeCacheUsage(into, from);
