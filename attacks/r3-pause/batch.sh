@@ -17,3 +17,5 @@ run --plan jitter --seconds 40 --label jitter-again
 run --plan jitter --seconds 40 --label jitter-r1
 run --plan jitter --seconds 40 --label jitter-r2
 run --plan jitter --seconds 40 --label jitter-r3
+run --plan jitter --seconds 80 --label jitter-80s
+run --plan jitter --seconds 40 --waitBudget 1s --label jitter-wb1s
