@@ -72,6 +72,7 @@ export const LOCAL_FILES = [
   'test/runtime/openAnswer.test.ts',
   'test/runtime/genAiMetrics.test.ts',
   'test/runtime/leanRoute.test.ts',
+  'test/runtime/drainUpload.test.ts',
   'test/telemetry/otelCollector.test.ts',
   'test/telemetry/replayedAgentSpans.test.ts',
   'test/telemetry/telemetryModes.test.ts',

@@ -230,7 +230,12 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
     done();
   });
   // First of the onRequest hooks, so that a request the next one refuses is counted too.
-  countRequests(app, ctx.metrics, [MESSAGES_ROUTE, COUNT_TOKENS_ROUTE, INVOKE_ROUTE, RUNS_ROUTE]);
+  countRequests(app, ctx.metrics, ctx.lifecycle, [
+    MESSAGES_ROUTE,
+    COUNT_TOKENS_ROUTE,
+    INVOKE_ROUTE,
+    RUNS_ROUTE,
+  ]);
   app.addHook('onRequest', (request, reply, done) => {
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
       reply.raw.setHeader('connection', 'close');

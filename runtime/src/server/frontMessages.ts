@@ -119,7 +119,11 @@ export class MessagesFront {
     // As fastify's `requestIdHeader` and `genReqId` (apiServer.ts) give it.
     const given = headers['x-request-id'];
     const id = typeof given === 'string' && given !== '' ? given : nextRequestId();
-    const request = new FrontRequest(id, req, countResponse(res, MESSAGES_ROUTE, ctx.metrics));
+    const request = new FrontRequest(
+      id,
+      req,
+      countResponse(res, MESSAGES_ROUTE, ctx.metrics, ctx.lifecycle),
+    );
     const reply = new FrontReply(res, request, route.logRefused);
     new BodyRead(this, route, request, reply, length).start();
     return true;

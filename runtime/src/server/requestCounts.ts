@@ -15,6 +15,7 @@ import {
 } from '../../../contract/src/anthropic/errorTypes.ts';
 import type { HttpErrorMapping } from '../provider/anthropic/httpMapping.ts';
 import type { RuntimeMetrics } from '../telemetry/runtimeMetrics.ts';
+import type { Lifecycle } from './lifecycle.ts';
 
 /** A counted request's labels, learned as it is served. */
 export class CountedRequest {
@@ -43,6 +44,7 @@ const CALLER_GONE = { status: 499, type: 'api_error' } as const;
 export function countRequests(
   app: FastifyInstance,
   metrics: Pick<RuntimeMetrics, 'requests' | 'requestsFailed'>,
+  lifecycle: Pick<Lifecycle, 'opened' | 'closed'>,
   routes: readonly string[],
 ): void {
   const counted = new Set(routes);
@@ -50,7 +52,7 @@ export function countRequests(
   app.addHook('onRequest', (request, reply, done) => {
     const route = request.routeOptions.url;
     if (route !== undefined && request.method === 'POST' && counted.has(route))
-      request.counted = countResponse(reply.raw, route, metrics);
+      request.counted = countResponse(reply.raw, route, metrics, lifecycle);
     done();
   });
 }
@@ -58,14 +60,18 @@ export function countRequests(
 /**
  * Counts one request of `route` when its response closes (the hook above, and the Messages
  * route served ahead of fastify: frontMessages.ts). 'close' comes once either way: after the
- * answer's last byte, or when the caller left (so `on`, without `once`'s wrapper).
+ * answer's last byte, or when the caller left (so `on`, without `once`'s wrapper). Open till
+ * then, it holds the runtime's shutdown (lifecycle.ts): a body still arriving at the drain's
+ * end is read and answered.
  */
 export function countResponse(
   raw: ServerResponse,
   route: string,
   metrics: Pick<RuntimeMetrics, 'requests' | 'requestsFailed'>,
+  lifecycle: Pick<Lifecycle, 'opened' | 'closed'>,
 ): CountedRequest {
   const entry = new CountedRequest();
+  lifecycle.opened();
   raw.on('close', () => {
     const failure = entry.failure ?? unnotedFailure(raw);
     const model = entry.model;
@@ -79,6 +85,7 @@ export function countResponse(
       });
     // Counted first, then the call cancelled, as when these were two listeners.
     if (!raw.writableFinished) entry.callerGone?.abort(callerWentAway());
+    lifecycle.closed();
   });
   return entry;
 }

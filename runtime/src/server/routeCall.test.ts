@@ -29,7 +29,7 @@ let release: (() => void) | undefined;
 
 beforeAll(async () => {
   app = Fastify();
-  countRequests(app, metrics, [COUNTED]);
+  countRequests(app, metrics, lifecycle, [COUNTED]);
   for (const route of [COUNTED, UNCOUNTED])
     app.post(route, async (request, reply) => {
       countAs(request, 'm');
