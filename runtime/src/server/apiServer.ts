@@ -4,8 +4,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { MessagesFront, type JsonBodyParse } from './frontMessages.ts';
+import type { RouteRequest } from './routeShapes.ts';
 import type { HttpErrorMapping } from '../provider/anthropic/httpMapping.ts';
 import {
   mapClientError,
@@ -123,7 +124,9 @@ function jsonBodyParser(app: FastifyInstance): JsonBodyParse {
       return;
     }
     request.rawBody = text;
-    void parse(request, text, done);
+    // Fastify's default JSON parser reads the body only (content-type-parser.js), so the
+    // front's request, which is not fastify's, may be handed to it.
+    void parse(request as FastifyRequest, text, done);
   };
 }
 
@@ -161,7 +164,7 @@ function noSchemas(): never {
 }
 
 /** An error answer's log line, so that the id a caller quotes finds its request. */
-function refusalLog(logger: Logger): (request: FastifyRequest) => void {
+function refusalLog(logger: Logger): (request: RouteRequest) => void {
   return (request) => {
     const answered = request.answeredError;
     if (answered === null) return;
@@ -207,7 +210,7 @@ export function buildApiServer(ctx: RuntimeContext): FastifyInstance {
       refuseOnSocket(socket, mapClientError(error.code), ctx.logger);
     },
     // A URL the router cannot decode (`%zz`).
-    frameworkErrors: (error, _request, reply) => {
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
       sendError(reply, refusal(400, 'invalid_request_error', error.message));
     },
     // No route declares a schema: the runtime reads each body itself. Fastify's default

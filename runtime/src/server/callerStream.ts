@@ -5,7 +5,7 @@
  * the SDK raises as an APIError. The response head is sent only when content begins, so a
  * call that fails before then is still answered with a plain HTTP error.
  */
-import type { FastifyReply } from 'fastify';
+import type { RouteReply } from './routeShapes.ts';
 import type { HttpErrorMapping } from '../provider/anthropic/httpMapping.ts';
 import type { StreamSink } from '../provider/streamRelay.ts';
 import { errorBody } from './errorReplies.ts';
@@ -20,7 +20,7 @@ export class CallerStream implements StreamSink {
   servedBy: string | undefined = undefined;
   budgetFallback = false;
   errorEventSent = false;
-  readonly #reply: FastifyReply;
+  readonly #reply: RouteReply;
   readonly #requestId: string;
   #begun = false;
   #corked = false;
@@ -28,7 +28,7 @@ export class CallerStream implements StreamSink {
   #recorded: Buffer[] | undefined;
   #held: Buffer | undefined;
 
-  constructor(reply: FastifyReply, requestId: string) {
+  constructor(reply: RouteReply, requestId: string) {
     this.#reply = reply;
     this.#requestId = requestId;
   }

@@ -6,7 +6,7 @@
  * call's answer is journaled before it reaches the caller: the JSON before it is sent, a
  * stream's last write (the one with `message_stop`) held until the journal has it all.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RouteRequest, RouteReply } from './routeShapes.ts';
 import type { CallerIdentity } from '../access/callerIdentity.ts';
 import { canonicalJson } from '../../../contract/src/policy/policyDocument.ts';
 import type { Clock } from '../../../platform/src/time/clock.ts';
@@ -30,8 +30,8 @@ export type DurableNeeds = Pick<RuntimeContext, 'durable' | 'durableMetrics' | '
 export function requestRun(
   ctx: Pick<DurableNeeds, 'durable'>,
   caller: CallerIdentity,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
 ): RunAttempt | 'answered' | undefined {
   const named = runNamedBy(ctx.durable, request.headers, caller);
   if (named === undefined) return undefined;
@@ -52,8 +52,8 @@ export function beginModelStep(
   ctx: DurableNeeds,
   active: ActivePolicy,
   caller: CallerIdentity,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
   body: Readonly<Record<string, unknown>>,
 ): ModelStep | Promise<ModelStep> {
   const run = requestRun(ctx, caller, request, reply);
@@ -64,8 +64,8 @@ export function beginModelStep(
 async function claimModelStep(
   ctx: DurableNeeds,
   active: ActivePolicy,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
   body: Readonly<Record<string, unknown>>,
   run: RunAttempt,
 ): Promise<ModelStep> {
@@ -106,8 +106,8 @@ async function claimModelStep(
 /** The recorded answer, as the provider's went out: the JSON, or the events through the relay. */
 async function replayModelAnswer(
   clock: Clock,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
   answer: ModelAnswer,
 ): Promise<void> {
   if (!answer.stream) {

@@ -3,8 +3,8 @@
  * through the guard's `mapErrorToHttp`; the server's own refusals (bad request, no key,
  * draining) are built here. Every answer is the Anthropic error shape with a request id.
  */
+import type { RouteReply } from './routeShapes.ts';
 import type { ServerResponse } from 'node:http';
-import type { FastifyReply } from 'fastify';
 import type { AnthropicErrorType } from '../../../contract/src/anthropic/errorTypes.ts';
 import type { Classification } from '../guard/classification.ts';
 import { failureOf } from '../provider/anthropic/errorClassification.ts';
@@ -142,7 +142,7 @@ declare module 'fastify' {
   }
 }
 
-export function sendError(reply: FastifyReply, mapping: HttpErrorMapping): FastifyReply {
+export function sendError<R extends RouteReply>(reply: R, mapping: HttpErrorMapping): R {
   const request = reply.request;
   countFailure(request, mapping);
   request.answeredError = { ...mapping, requestId: mapping.requestId ?? request.id };

@@ -16,13 +16,14 @@
  * test/runtime/leanRoute.test.ts holds the two to the same answers, counts and spans.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { errorCodes, type FastifyReply, type FastifyRequest } from 'fastify';
+import { errorCodes } from 'fastify';
 import type { HttpErrorMapping } from '../provider/anthropic/httpMapping.ts';
 import { mapFrameworkError, sendError } from './errorReplies.ts';
 import { MESSAGES_ROUTE } from './messagesAnswer.ts';
 import { countResponse, type CountedRequest } from './requestCounts.ts';
 import { nextRequestId } from './requestIds.ts';
 import { RUN_ID_HEADER } from './runHeaders.ts';
+import type { RouteReply, RouteRequest } from './routeShapes.ts';
 import type { RuntimeContext } from './runtimeContext.ts';
 
 /** From node:http's CommonJS exports, as in errorReplies.ts (an ESM import loads Node's undici). */
@@ -33,7 +34,7 @@ export type FrontNeeds = Pick<RuntimeContext, 'active' | 'lifecycle' | 'metrics'
 
 /** A JSON body's text parsed as the API server's content-type parser does (apiServer.ts). */
 export type JsonBodyParse = (
-  request: FastifyRequest,
+  request: Pick<RouteRequest, 'rawBody'>,
   body: Buffer,
   done: (err: FrameworkError | null, parsed?: unknown) => void,
 ) => void;
@@ -44,8 +45,8 @@ export type FrameworkError = Error & { statusCode?: number; code?: string };
 /** What the front hands a request to once its body is parsed, and how a refusal is logged. */
 export interface FrontRoute {
   readonly parse: JsonBodyParse;
-  readonly handle: (request: FastifyRequest, reply: FastifyReply) => Promise<void> | undefined;
-  readonly logRefused: (request: FastifyRequest) => void;
+  readonly handle: (request: RouteRequest, reply: RouteReply) => Promise<void> | undefined;
+  readonly logRefused: (request: RouteRequest) => void;
 }
 
 /** The HTTP server's options, as fastify would have set them on a server of its own. */
@@ -131,7 +132,7 @@ export class MessagesFront {
 
   /** The body is read: parsed, then the route's; or refused as fastify's error handler would. */
   parsed(route: FrontRoute, request: FrontRequest, reply: FrontReply, body: Buffer): void {
-    route.parse(asFastifyRequest(request), body, (err, parsed) => {
+    route.parse(request, body, (err, parsed) => {
       if (err !== null) {
         this.refuse(request, reply, err);
         return;
@@ -139,7 +140,7 @@ export class MessagesFront {
       request.body = parsed;
       let served: Promise<void> | undefined;
       try {
-        served = route.handle(asFastifyRequest(request), asFastifyReply(reply));
+        served = route.handle(request, reply);
       } catch (thrown) {
         this.#failed(request, reply, thrown);
         return;
@@ -159,7 +160,7 @@ export class MessagesFront {
     // end, where its error handler takes the header off, Node's own `connection` with it.
     if (request.raw.complete) reply.removeHeader('connection');
     else reply.header('connection', 'close');
-    sendError(asFastifyReply(reply), mapping);
+    sendError(reply, mapping);
   }
 
   /** The route threw: a 500 as fastify's error handler answers it. */
@@ -240,8 +241,8 @@ class BodyRead {
   };
 }
 
-/** The members of fastify's request that the Messages route and its helpers read. */
-export class FrontRequest {
+/** A request as the Messages route and its helpers read it (routeShapes.ts), taken ahead of fastify. */
+export class FrontRequest implements RouteRequest {
   readonly id: string;
   readonly raw: IncomingMessage;
   readonly headers: IncomingMessage['headers'];
@@ -250,7 +251,7 @@ export class FrontRequest {
   readonly counted: CountedRequest;
   body: unknown = undefined;
   rawBody = '';
-  answeredError: FastifyRequest['answeredError'] = null;
+  answeredError: RouteRequest['answeredError'] = null;
   failureLogged = false;
 
   constructor(id: string, raw: IncomingMessage, counted: CountedRequest) {
@@ -262,14 +263,14 @@ export class FrontRequest {
 }
 
 /**
- * The members of fastify's reply that the Messages route and its helpers use: a string sent
+ * A reply as the Messages route and its helpers use it (routeShapes.ts): a string sent
  * with its headers, status and length as fastify's `send` writes them, or the raw response
  * taken over (`hijack`).
  */
-export class FrontReply {
+export class FrontReply implements RouteReply {
   readonly raw: ServerResponse;
   readonly request: FrontRequest;
-  readonly #logRefused: (request: FastifyRequest) => void;
+  readonly #logRefused: (request: RouteRequest) => void;
   #status = 200;
   #headers: Record<string, string> = {};
   #hijacked = false;
@@ -277,7 +278,7 @@ export class FrontReply {
   constructor(
     raw: ServerResponse,
     request: FrontRequest,
-    logRefused: (request: FastifyRequest) => void,
+    logRefused: (request: RouteRequest) => void,
   ) {
     this.raw = raw;
     this.request = request;
@@ -324,18 +325,7 @@ export class FrontReply {
     this.raw.end(payload);
     // What the API server's onResponse hook logs of an error answer.
     const request = this.request;
-    if (request.answeredError !== null && !request.failureLogged)
-      this.#logRefused(asFastifyRequest(request));
+    if (request.answeredError !== null && !request.failureLogged) this.#logRefused(request);
     return this;
   }
-}
-
-/** The route's helpers are typed on fastify's request: this one has the members they read. */
-function asFastifyRequest(request: FrontRequest): FastifyRequest {
-  return request as unknown as FastifyRequest;
-}
-
-/** The route's helpers are typed on fastify's reply: this one has the members they use. */
-function asFastifyReply(reply: FrontReply): FastifyReply {
-  return reply as unknown as FastifyReply;
 }

@@ -13,8 +13,8 @@
  * from the start (messagesRoute.ts); test/runtime/leanRoute.test.ts holds the two to the same
  * answers, metrics and spans.
  */
+import type { RouteRequest, RouteReply } from './routeShapes.ts';
 import { SpanKind } from '@opentelemetry/api';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Guard } from '../guard/guard.ts';
 import type { Backend } from '../provider/backendPool.ts';
 import { ModelAttempt } from '../guard/guardSet/modelAttempt.ts';
@@ -51,8 +51,8 @@ export function leanMessages(
   ctx: LeanNeeds,
   plan: LeanPlan,
   active: ActivePolicy,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
   body: Record<string, unknown>,
   defaulted: boolean,
   started: number,
@@ -73,8 +73,8 @@ async function run(
   active: ActivePolicy,
   guard: Guard,
   backend: Backend,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
   body: Record<string, unknown>,
   defaulted: boolean,
   started: number,

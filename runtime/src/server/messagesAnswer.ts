@@ -4,7 +4,7 @@
  * how each attempt is recorded on the call's span, and how a plain answer and the caller's API
  * version are passed on.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RouteRequest, RouteReply } from './routeShapes.ts';
 import type { BackendAttempt } from '../provider/backendPool.ts';
 import { tracingActive, withAttemptOnRequestSpan, type RequestSpan } from '../telemetry/tracing.ts';
 import { BACKEND_HEADER, BUDGET_HEADER } from './callerStream.ts';
@@ -70,7 +70,7 @@ export function attemptsOnSpan(
  * do, and skipping them is a measurable share of the pass-through's cost.
  */
 export function sendAnswer(
-  reply: FastifyReply,
+  reply: RouteReply,
   status: number,
   text: string,
   requestId: string,
@@ -90,7 +90,7 @@ export function sendAnswer(
 
 /** The caller's `anthropic-version` and `anthropic-beta` go to the provider with the trace context. */
 export function withCallerVersion(
-  incoming: FastifyRequest['headers'],
+  incoming: RouteRequest['headers'],
   outgoing: Record<string, string>,
 ): Record<string, string> {
   const version = incoming['anthropic-version'];

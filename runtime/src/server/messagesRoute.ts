@@ -3,7 +3,8 @@
  * answer is relayed to the caller event by event as it arrives (provider/streamRelay.ts);
  * its outcome, usage and bulkhead slot are settled when it ends.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RouteRequest, RouteReply } from './routeShapes.ts';
+import type { FastifyInstance } from 'fastify';
 import { cacheKey } from '../cache/responseCache.ts';
 import { beginModelStep } from './durableMessages.ts';
 import type { RoutedResponse } from '../provider/providerAttempt.ts';
@@ -46,8 +47,8 @@ export function registerMessagesRoute(app: FastifyInstance, ctx: MessagesNeeds):
 /** A call of the route: through fastify, or ahead of it under a lean plan (frontMessages.ts). */
 export function handleMessages(
   ctx: MessagesNeeds,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
 ): Promise<void> | undefined {
   const admitted = passGate(ctx, request, reply);
   if (admitted === undefined) return undefined;
@@ -76,8 +77,8 @@ type LongWayNeeds = Omit<MessagesNeeds, 'active' | 'clientKeys'>;
 
 async function longWay(
   ctx: LongWayNeeds,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
   { active, caller }: Admitted,
   checked: CheckedBody,
   started: number,
@@ -218,8 +219,8 @@ async function longWay(
  */
 async function countTokens(
   ctx: Omit<MessagesNeeds, 'cache' | 'durable' | 'durableMetrics'>,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
 ): Promise<void> {
   const admitted = passGate(ctx, request, reply);
   if (admitted === undefined) return;
@@ -263,7 +264,7 @@ async function countTokens(
 }
 
 /** The caller's conversation (`x-breakwater-session`), which keys its prompt-cache affinity. */
-function sessionOf(headers: FastifyRequest['headers']): { session?: string } {
+function sessionOf(headers: RouteRequest['headers']): { session?: string } {
   const session = headers[SESSION_HEADER];
   return typeof session === 'string' && session !== '' ? { session: session.slice(0, 256) } : {};
 }

@@ -8,7 +8,7 @@
  * answered it (`countFailure`), including one sent as an event on a stream already begun.
  */
 import type { ServerResponse } from 'node:http';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import {
   STATUS_BY_ERROR_TYPE,
   type AnthropicErrorType,
@@ -91,14 +91,14 @@ export function countResponse(
 }
 
 /** The model a counted request is for, once the route knows it. */
-export function countAs(request: FastifyRequest, model: string): void {
+export function countAs(request: { readonly counted: CountedRequest | null }, model: string): void {
   const counted = request.counted;
   if (counted) counted.model = model;
 }
 
 /** The error a counted request is answered with (the last one said, if more than one is). */
 export function countFailure(
-  request: FastifyRequest,
+  request: { readonly counted: CountedRequest | null },
   mapping: Pick<HttpErrorMapping, 'status' | 'type'>,
 ): void {
   const counted = request.counted;

@@ -4,7 +4,7 @@
  * for the whole request), a policy in force. Answers the refusal itself and returns undefined
  * when refused.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RouteRequest, RouteReply } from './routeShapes.ts';
 import {
   callerIdentity,
   isIdentity,
@@ -26,8 +26,8 @@ export interface Admitted {
 
 export function passGate(
   ctx: GateNeeds,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
 ): Admitted | undefined {
   if (ctx.lifecycle.draining) {
     // Served (until the drain delay ends), but the caller's next request opens a new
@@ -52,8 +52,8 @@ export function passGate(
 /** The request's caller; undefined when refused (401 answered, the failure counted). */
 export function identify(
   ctx: Pick<GateNeeds, 'clientKeys' | 'metrics'>,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
   refused: (answer: IdentityRefusal) => string = (answer) => answer.message,
 ): CallerIdentity | undefined {
   const answer = callerIdentity(ctx.clientKeys, request.raw);

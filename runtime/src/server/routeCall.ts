@@ -5,8 +5,8 @@
  * (caller-gone signal, in-flight count, drain tracking, request span), and a failure's
  * answer, the error it is counted as (requestCounts.ts), stats, log line and audit record.
  */
+import type { RouteRequest, RouteReply } from './routeShapes.ts';
 import type { SpanKind } from '@opentelemetry/api';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isGuardError } from '../guard/errors.ts';
 import { failureOf } from '../provider/anthropic/errorClassification.ts';
 import { watchableAbortController } from '../provider/abortWatch.ts';
@@ -43,8 +43,8 @@ export interface CallSubject {
 export function refusedAsInjection(
   ctx: Pick<CallNeeds, 'metrics' | 'audit' | 'logger'>,
   active: ActivePolicy,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
   subject: CallSubject,
   messages: unknown,
 ): boolean {
@@ -87,8 +87,8 @@ export interface ProviderCall {
 
 export function beginCall(
   ctx: Pick<CallNeeds, 'clock' | 'lifecycle' | 'metrics'>,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
   spanName: string,
   attributes: Record<string, string | number>,
   spanKind?: SpanKind,
@@ -106,15 +106,15 @@ class OpenCall implements ProviderCall {
   readonly traced: RequestSpan;
   readonly started: number;
   readonly #ctx: Pick<CallNeeds, 'lifecycle' | 'metrics'>;
-  readonly #raw: FastifyReply['raw'];
+  readonly #raw: RouteReply['raw'];
   /** Where the caller's going away is heard: the counted request's slot, or this listener. */
   readonly #counted: CountedRequest | undefined;
   readonly #onClose: (() => void) | undefined;
 
   constructor(
     ctx: Pick<CallNeeds, 'clock' | 'lifecycle' | 'metrics'>,
-    request: FastifyRequest,
-    reply: FastifyReply,
+    request: RouteRequest,
+    reply: RouteReply,
     spanName: string,
     attributes: Record<string, string | number>,
     spanKind: SpanKind | undefined,
@@ -160,8 +160,8 @@ class OpenCall implements ProviderCall {
  */
 export function failCall(
   ctx: Pick<CallNeeds, 'clock' | 'logger' | 'stats' | 'audit'>,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: RouteRequest,
+  reply: RouteReply,
   call: Pick<ProviderCall, 'signal' | 'started'>,
   subject: CallSubject,
   err: unknown,
@@ -217,6 +217,6 @@ export function failCall(
 }
 
 /** A body the route cannot send: answered 400 in the API's shape (and counted as such). */
-export function refuseBody(reply: FastifyReply, message: string): void {
+export function refuseBody(reply: RouteReply, message: string): void {
   sendError(reply, badRequest(message));
 }
