@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PRIMARY_MODEL } from '../../contract/src/api/sampleModels.ts';
 import { samplePolicyDocument } from '../../contract/src/policy/policyFixtures.ts';
-import { waitFor } from '../support/kube.ts';
+import { waitFor } from '../support/waitFor.ts';
 import { startRuntime, type RuntimeHandle } from '../support/runtimeProcess.ts';
 import { startSimulator, type SimulatorHandle } from '../support/simulator.ts';
 
